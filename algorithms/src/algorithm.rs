@@ -1,0 +1,67 @@
+//! The optimizers by name, for command lines and benchmarks.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_runtime::{Dataset, Driver};
+
+use crate::{Model, Params};
+
+/// An optimizer of this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Synchronous minibatch SGD.
+    Sgd,
+    /// Asynchronous SGD.
+    Asgd,
+}
+
+impl Algorithm {
+    /// Every algorithm, in the order they are listed to users.
+    pub const ALL: [Algorithm; 2] = [Algorithm::Sgd, Algorithm::Asgd];
+
+    /// Runs the algorithm on `data` with the driver's workers.
+    pub fn run(self, cx: &mut Driver, data: &Dataset, params: &Params) -> Model {
+        match self {
+            Algorithm::Sgd => crate::sgd(cx, data, params),
+            Algorithm::Asgd => crate::asgd(cx, data, params),
+        }
+    }
+
+    /// Whether the algorithm is asynchronous.
+    pub fn is_async(self) -> bool {
+        matches!(self, Algorithm::Asgd)
+    }
+
+    /// The algorithm's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sgd => "sgd",
+            Algorithm::Asgd => "asgd",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == lower)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                format!(
+                    "unknown algorithm `{s}`: choose one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}

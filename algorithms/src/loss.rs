@@ -1,0 +1,472 @@
+//! Loss functions of the benchmark problems, over any [`Rows`] view (a whole dataset, a
+//! partition or a mini-batch), and the exact least-squares optimum used as the reference `f*`.
+//!
+//! - Least squares: `f(w) = 1/(2n) sum_i (x_i.w - y_i)^2`.
+//! - L2-regularised logistic regression, labels `+1`/`-1`:
+//!   `f(w) = 1/n sum_i log(1 + exp(-y_i x_i.w)) + lambda/2 |w|^2`.
+//!
+//! Both are means over the rows of the view, so a batch's gradient is an unbiased estimate of
+//! the full gradient. No intercept: datasets that need one carry a constant feature.
+
+use async_runtime::data::{Dataset, Features, Rows};
+
+use std::fmt;
+
+use ndarray::{Array1, Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// A loss function: the per-sample loss of the margin `x_i.w` averaged over rows, plus an
+/// optional L2 regulariser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Loss {
+    /// `1/(2n) sum (x_i.w - y_i)^2`.
+    LeastSquares,
+    /// `1/n sum log(1 + exp(-y_i x_i.w)) + lambda/2 |w|^2`, labels `+1`/`-1`.
+    Logistic {
+        /// L2 regularisation weight (`>= 0`).
+        lambda: f64,
+    },
+}
+
+impl Loss {
+    /// The L2 regularisation weight (0 for least squares).
+    pub fn lambda(&self) -> f64 {
+        match *self {
+            Loss::LeastSquares => 0.0,
+            Loss::Logistic { lambda } => lambda,
+        }
+    }
+
+    /// The per-sample loss at margin `x.w` (without the regulariser):
+    /// `(margin - label)^2 / 2`, or `log(1 + exp(-label * margin))` computed without overflow.
+    pub fn value(&self, margin: f64, label: f64) -> f64 {
+        match self {
+            Loss::LeastSquares => 0.5 * (margin - label) * (margin - label),
+            Loss::Logistic { .. } => log1p_exp(-label * margin),
+        }
+    }
+
+    /// The derivative of the per-sample loss with respect to the margin `x.w`: the scalar
+    /// that, times `x`, is the sample's gradient (what SAGA keeps in its history).
+    /// `margin - label`, or `-label / (1 + exp(label * margin))`.
+    pub fn derivative(&self, margin: f64, label: f64) -> f64 {
+        match self {
+            Loss::LeastSquares => margin - label,
+            Loss::Logistic { .. } => -label * sigmoid(-label * margin),
+        }
+    }
+
+    /// The objective: mean per-sample loss over `rows` plus `lambda/2 |w|^2` (a view with no
+    /// row contributes only the regulariser).
+    ///
+    /// # Panics
+    /// If `w` is shorter than `rows.dim()`.
+    pub fn objective(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> f64 {
+        let n = rows.len();
+        let mut sum = 0.0;
+        for i in 0..n {
+            sum += self.value(rows.dot(i, w), rows.label(i));
+        }
+        let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+        let lambda = self.lambda();
+        if lambda == 0.0 {
+            mean
+        } else {
+            mean + 0.5 * lambda * w.dot(&w)
+        }
+    }
+
+    /// The gradient of [`objective`](Loss::objective): `1/n sum_i derivative(x_i.w, y_i) x_i
+    /// + lambda w`, touching only the nonzeros of sparse rows.
+    ///
+    /// # Panics
+    /// If `w` is shorter than `rows.dim()`.
+    pub fn gradient(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Array1<f64> {
+        let n = rows.len();
+        let mut g = Array1::zeros(w.len());
+        if n > 0 {
+            let scale = 1.0 / n as f64;
+            for i in 0..n {
+                let d = self.derivative(rows.dot(i, w), rows.label(i));
+                if d != 0.0 {
+                    rows.axpy(i, d * scale, g.view_mut());
+                }
+            }
+        }
+        let lambda = self.lambda();
+        if lambda != 0.0 {
+            g.scaled_add(lambda, &w);
+        }
+        g
+    }
+}
+
+/// `log(1 + exp(z))` without overflow or loss of precision.
+fn log1p_exp(z: f64) -> f64 {
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+/// `1 / (1 + exp(-t))` without overflow.
+fn sigmoid(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Why [`least_squares_optimum`] found no minimiser.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptimumError {
+    /// The dataset has no row.
+    Empty,
+    /// Conjugate gradient stopped before the relative residual of the normal equations reached
+    /// the tolerance.
+    NotConverged {
+        /// Iterations done.
+        iterations: usize,
+        /// `|X^T y - X^T X w| / |X^T y|` reached.
+        relative_residual: f64,
+    },
+}
+
+impl fmt::Display for OptimumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptimumError::Empty => write!(f, "least-squares optimum of an empty dataset"),
+            OptimumError::NotConverged {
+                iterations,
+                relative_residual,
+            } => write!(
+                f,
+                "conjugate gradient did not converge: relative residual {relative_residual:.3e} \
+                 after {iterations} iterations (tolerance {CG_TOL:.0e})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OptimumError {}
+
+/// Relative residual of the normal equations at which [`least_squares_optimum`] stops.
+pub const CG_TOL: f64 = 1e-12;
+
+/// Above this dimension `X^T X` is not formed: products `X^T (X v)` are computed from the rows.
+const DENSE_NORMAL_MAX_DIM: usize = 2000;
+
+/// The exact minimiser of least squares `f(w) = 1/(2n) |Xw - y|^2` (no intercept, no
+/// regularisation) and `f` there, as `(w*, f*)`.
+///
+/// Solves the normal equations `X^T X w = X^T y` by Jacobi-preconditioned conjugate gradient
+/// from `w = 0` to a relative residual of [`CG_TOL`] (checked on the true residual, restarting
+/// when the recurrence has drifted). When `X` is rank-deficient the iterates stay in the row
+/// space, so `w*` is the minimum-norm minimiser. `X^T X` is formed (sparse-aware) when
+/// `dim <= 2000`; above, each iteration computes `X^T (X v)` from the rows (`2 nnz` flops).
+pub fn least_squares_optimum(data: &Dataset) -> Result<(Array1<f64>, f64), OptimumError> {
+    let n = data.n_rows();
+    if n == 0 {
+        return Err(OptimumError::Empty);
+    }
+    let d = data.dim();
+    let y = data.labels();
+    // b = X^T y and the Jacobi preconditioner diag(X^T X).
+    let mut b = Array1::<f64>::zeros(d);
+    let mut diag = Array1::<f64>::zeros(d);
+    for i in 0..n {
+        let yi = y[i];
+        data.for_each_entry(i, |j, v| {
+            b[j] += v * yi;
+            diag[j] += v * v;
+        });
+    }
+    let w = if d <= DENSE_NORMAL_MAX_DIM {
+        let a = normal_matrix(data);
+        pcg(|v| a.dot(v), &b, &diag)?
+    } else {
+        pcg(
+            |v| {
+                let mut out = Array1::zeros(d);
+                for i in 0..n {
+                    let xv = data.dot(i, v.view());
+                    if xv != 0.0 {
+                        data.axpy(i, xv, out.view_mut());
+                    }
+                }
+                out
+            },
+            &b,
+            &diag,
+        )?
+    };
+    let f = Loss::LeastSquares.objective(data, w.view());
+    Ok((w, f))
+}
+
+/// `X^T X`, accumulated row by row over the stored entries (upper triangle, then mirrored).
+fn normal_matrix(data: &Dataset) -> Array2<f64> {
+    let d = data.dim();
+    let mut a = Array2::<f64>::zeros((d, d));
+    match data.features() {
+        Features::Dense(x) => {
+            // Dense rows: a = X^T X as one matrix product.
+            a = x.t().dot(x);
+        }
+        Features::Sparse(_) => {
+            let mut entries: Vec<(usize, f64)> = Vec::new();
+            for i in 0..data.n_rows() {
+                entries.clear();
+                data.for_each_entry(i, |j, v| entries.push((j, v)));
+                for (k, &(j, v)) in entries.iter().enumerate() {
+                    let mut row = a.row_mut(j);
+                    for &(l, u) in &entries[k..] {
+                        row[l] += v * u;
+                    }
+                }
+            }
+            for j in 0..d {
+                for l in 0..j {
+                    a[[j, l]] = a[[l, j]];
+                }
+            }
+        }
+    }
+    a
+}
+
+/// Jacobi-preconditioned conjugate gradient for `A w = b`, `A` symmetric positive
+/// semi-definite given as a product `v -> A v`, from `w = 0`.
+fn pcg(
+    apply: impl Fn(&Array1<f64>) -> Array1<f64>,
+    b: &Array1<f64>,
+    diag: &Array1<f64>,
+) -> Result<Array1<f64>, OptimumError> {
+    let d = b.len();
+    let mut w = Array1::<f64>::zeros(d);
+    let b_norm = norm(b);
+    if b_norm == 0.0 {
+        return Ok(w);
+    }
+    let inv: Array1<f64> = diag.mapv(|v| if v > 0.0 { 1.0 / v } else { 1.0 });
+    let tol = CG_TOL * b_norm;
+    let max_iter = 10 * d + 100;
+    let max_restarts = 20;
+    let mut restarts = 0;
+    let mut r = b.clone();
+    let mut z = &r * &inv;
+    let mut p = z.clone();
+    let mut rz = r.dot(&z);
+    let mut best = f64::INFINITY;
+    for it in 1..=max_iter {
+        let q = apply(&p);
+        let pq = p.dot(&q);
+        let step_ok = pq > 0.0 && pq.is_finite();
+        if step_ok {
+            let alpha = rz / pq;
+            w.scaled_add(alpha, &p);
+            r.scaled_add(-alpha, &q);
+        }
+        if !step_ok || norm(&r) <= tol {
+            // Check the true residual; the recurrence drifts in floating point.
+            r = b - &apply(&w);
+            let true_res = norm(&r);
+            best = best.min(true_res);
+            if true_res <= tol {
+                return Ok(w);
+            }
+            restarts += 1;
+            if restarts > max_restarts {
+                return Err(OptimumError::NotConverged {
+                    iterations: it,
+                    relative_residual: best / b_norm,
+                });
+            }
+            z = &r * &inv;
+            p = z.clone();
+            rz = r.dot(&z);
+            continue;
+        }
+        z = &r * &inv;
+        let rz_new = r.dot(&z);
+        let beta = rz_new / rz;
+        rz = rz_new;
+        p *= beta;
+        p += &z;
+    }
+    let true_res = norm(&(b - &apply(&w)));
+    Err(OptimumError::NotConverged {
+        iterations: max_iter,
+        relative_residual: best.min(true_res) / b_norm,
+    })
+}
+
+fn norm(v: &Array1<f64>) -> f64 {
+    v.dot(v).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{partition_dataset, Dataset, Features, LoadOptions};
+    use ndarray::{Array1, Array2};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    fn shared_data(name: &str) -> PathBuf {
+        let dir = match std::env::var_os("ASYNC_DATA_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        };
+        dir.join(name)
+    }
+
+    fn load(name: &str) -> Dataset {
+        Dataset::load(shared_data(name), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    }
+
+    /// A random problem, about 40% dense, with +-1 labels; as sparse and as dense.
+    fn random_problem(n: usize, d: usize, seed: u64) -> (Dataset, Dataset) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, d), |_| {
+            if rng.random_bool(0.4) {
+                rng.random_range(-2.0..2.0)
+            } else {
+                0.0
+            }
+        });
+        let y = Array1::from_shape_fn(n, |_| if rng.random_bool(0.5) { 1.0 } else { -1.0 });
+        let sparse = sprs::CsMat::csr_from_dense(x.view(), 0.0);
+        (
+            Dataset::new("rs", Features::Sparse(sparse), y.clone()).unwrap(),
+            Dataset::new("rd", Features::Dense(x), y).unwrap(),
+        )
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let (s, dn) = random_problem(30, 7, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let w = Array1::from_shape_fn(7, |_| rng.random_range(-1.0..1.0));
+        for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 0.3 }] {
+            for data in [&s, &dn] {
+                let g = loss.gradient(data, w.view());
+                let h = 1e-6;
+                for j in 0..7 {
+                    let mut wp = w.clone();
+                    let mut wm = w.clone();
+                    wp[j] += h;
+                    wm[j] -= h;
+                    let fd = (loss.objective(data, wp.view()) - loss.objective(data, wm.view()))
+                        / (2.0 * h);
+                    assert!(
+                        (fd - g[j]).abs() <= 1e-7 * (1.0 + g[j].abs()),
+                        "{loss:?} sparse={} j={j}: fd {fd} vs {}",
+                        data.is_sparse(),
+                        g[j]
+                    );
+                }
+            }
+            // Sparse and dense agree.
+            let gs = loss.gradient(&s, w.view());
+            let gd = loss.gradient(&dn, w.view());
+            assert!((&gs - &gd).iter().all(|v| v.abs() < 1e-12));
+            // The mean over partitions' gradients weighted by size is the full gradient.
+            let parts = partition_dataset(&s, 3, 5).unwrap();
+            let mut gsum = Array1::zeros(7);
+            for p in &parts {
+                let gp = loss.gradient(p, w.view()) - loss.lambda() * &w;
+                gsum.scaled_add(p.len() as f64 / 30.0, &gp);
+            }
+            gsum.scaled_add(loss.lambda(), &w);
+            assert!((&gsum - &gs).iter().all(|v| v.abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn logistic_is_stable_for_huge_margins() {
+        let l = Loss::Logistic { lambda: 0.0 };
+        assert_eq!(l.value(1e6, 1.0), 0.0);
+        assert_eq!(l.value(-1e6, 1.0), 1e6);
+        assert!((l.value(0.0, -1.0) - std::f64::consts::LN_2).abs() < 1e-16);
+        assert_eq!(l.derivative(1e6, 1.0), -0.0);
+        assert_eq!(l.derivative(-1e6, 1.0), -1.0);
+        assert_eq!(l.derivative(-1e6, -1.0), 0.0);
+        assert_eq!(l.derivative(0.0, 1.0), -0.5);
+        assert_eq!(Loss::LeastSquares.derivative(3.0, 1.0), 2.0);
+    }
+
+    #[test]
+    fn optimum_of_small_problem_has_zero_gradient() {
+        for (s, dn) in [random_problem(40, 6, 1), random_problem(10, 25, 2)] {
+            // The second is under-determined: f* = 0.
+            let (ws, fs) = least_squares_optimum(&s).unwrap();
+            let (wd, fd) = least_squares_optimum(&dn).unwrap();
+            assert!((fs - fd).abs() <= 1e-12 * (1.0 + fs));
+            for w in [&ws, &wd] {
+                let g = Loss::LeastSquares.gradient(&s, w.view());
+                assert!(g.iter().all(|v| v.abs() < 1e-9), "{g}");
+            }
+            if s.n_rows() < s.dim() {
+                assert!(fs < 1e-20, "{fs}");
+            }
+        }
+    }
+
+    #[test]
+    fn objectives_at_zero() {
+        let a9a = load("a9a.xz");
+        let zero = Array1::zeros(a9a.dim());
+        let f0 = Loss::Logistic { lambda: 1e-4 }.objective(&a9a, zero.view());
+        assert!((f0 - std::f64::consts::LN_2).abs() < 1e-15, "{f0}");
+        assert_eq!(Loss::LeastSquares.objective(&a9a, zero.view()), 0.5);
+        // The full gradient of logistic at 0 is -1/(2n) sum y_i x_i.
+        let g = Loss::Logistic { lambda: 1e-4 }.gradient(&a9a, zero.view());
+        let mut expect = Array1::zeros(a9a.dim());
+        for i in 0..a9a.n_rows() {
+            a9a.axpy(
+                i,
+                -0.5 * a9a.label(i) / a9a.n_rows() as f64,
+                expect.view_mut(),
+            );
+        }
+        assert!((&g - &expect).iter().all(|v| v.abs() < 1e-15));
+    }
+
+    fn check_optimum(file: &str, f0: f64, f_star: f64) {
+        let d = load(file);
+        let zero = Array1::zeros(d.dim());
+        let got0 = Loss::LeastSquares.objective(&d, zero.view());
+        assert!((got0 - f0).abs() <= 1e-5 * f0, "{file}: f(0) = {got0}");
+        let t = Instant::now();
+        let (w, f) = least_squares_optimum(&d).unwrap_or_else(|e| panic!("{file}: {e}"));
+        eprintln!("{file}: f* = {f:.12} in {:.2?}", t.elapsed());
+        assert!(
+            (f - f_star).abs() <= 1e-8 * f_star,
+            "{file}: f* = {f:.12}, expected {f_star}"
+        );
+        assert_eq!(w.len(), d.dim());
+        assert!((Loss::LeastSquares.objective(&d, w.view()) - f).abs() <= 1e-15 * f);
+    }
+
+    #[test]
+    fn optimum_cal_housing_scale() {
+        check_optimum("cal_housing.scale.xz", 2.80524, 0.2636484530);
+    }
+
+    #[test]
+    fn optimum_a9a() {
+        check_optimum("a9a.xz", 0.5, 0.2242095732);
+    }
+
+    #[test]
+    fn optimum_w8a() {
+        check_optimum("w8a.xz", 0.5, 0.1774438308);
+    }
+}

@@ -1,0 +1,53 @@
+//! The settings every optimizer reads. They travel to the workers with each task, so they stay
+//! small and serializable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::loss::Loss;
+
+/// Optimizer settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Params {
+    /// The objective.
+    pub loss: Loss,
+    /// Upper bound on updates.
+    pub updates: usize,
+    /// Step size.
+    pub step: f64,
+    /// Heavy-ball momentum in `[0, 1)`; 0 is plain SGD.
+    pub momentum: f64,
+    /// Rows sampled per partition and task; 0 takes the whole partition.
+    pub batch: usize,
+    /// Asynchronous methods: idle workers needed before a dispatch.
+    pub quorum: usize,
+    /// Asynchronous methods: results more than this many updates old are dropped.
+    pub max_staleness: u64,
+    /// Asynchronous methods: divide the step by `1 + staleness` of each result.
+    pub staleness_aware: bool,
+}
+
+impl Params {
+    /// Defaults for `loss`: 1,000 updates, step 0.1, no momentum, 64 rows per task, quorum 1
+    /// (fully asynchronous), staleness bound 32.
+    pub fn new(loss: Loss) -> Params {
+        Params {
+            loss,
+            updates: 1000,
+            step: 0.1,
+            momentum: 0.0,
+            batch: 64,
+            quorum: 1,
+            max_staleness: 32,
+            staleness_aware: false,
+        }
+    }
+
+    /// The step for a result `staleness` updates old.
+    pub fn step_for(&self, staleness: u64) -> f64 {
+        if self.staleness_aware {
+            self.step / (1.0 + staleness as f64)
+        } else {
+            self.step
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The walk over the optimizer's body: it tracks the variables in scope and the enclosing
+//! loops, checks each DSL site against them, and replaces the site with its expansion.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, ToTokens};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, Ident, Label, Lifetime, Macro, Stmt, Type};
+
+use crate::captures::free_variables;
+use crate::errors::Errors;
+use crate::expand::{self, Capture, Read, Reduce};
+use crate::scope::{Binding, Origin, Scopes};
+use crate::sites::{BarrierSite, BroadcastSite, ReduceSite};
+
+/// The DSL macros, by name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dsl {
+    Broadcast,
+    Barrier,
+    Reduce,
+}
+
+impl Dsl {
+    fn of(mac: &Macro) -> Option<Dsl> {
+        match mac.path.segments.last()?.ident.to_string().as_str() {
+            "broadcast" => Some(Dsl::Broadcast),
+            "barrier" => Some(Dsl::Barrier),
+            "reduce" => Some(Dsl::Reduce),
+            _ => None,
+        }
+    }
+}
+
+/// A barrier waiting for the reduce it governs.
+struct PendingBarrier {
+    binding: Ident,
+    site: TokenStream,
+    depth: usize,
+}
+
+/// What the walk keeps per block: whether a reduce already ran in it.
+#[derive(Default)]
+struct BlockState {
+    reduced: bool,
+}
+
+/// Walks one optimizer function.
+pub struct Rewriter<'a> {
+    fn_name: Ident,
+    driver: Ident,
+    scopes: Scopes,
+    errors: &'a mut Errors,
+    /// Worker functions and registrations, emitted at the top of the function's body.
+    pub tasks: Vec<TokenStream>,
+    broadcast_vars: Vec<Ident>,
+    loops: usize,
+    closures: usize,
+    exit: Option<(Lifetime, bool)>,
+    barrier: Option<PendingBarrier>,
+    blocks: Vec<BlockState>,
+    sites: usize,
+}
+
+impl<'a> Rewriter<'a> {
+    pub fn new(fn_name: Ident, driver: Ident, scopes: Scopes, errors: &'a mut Errors) -> Self {
+        Rewriter {
+            fn_name,
+            driver,
+            scopes,
+            errors,
+            tasks: Vec::new(),
+            broadcast_vars: Vec::new(),
+            loops: 0,
+            closures: 0,
+            exit: None,
+            barrier: None,
+            blocks: Vec::new(),
+            sites: 0,
+        }
+    }
+
+    /// Checks where a DSL macro stands; returns the label that leaves the training loop.
+    fn placement(&mut self, mac: &Macro, name: &str) -> Option<Lifetime> {
+        if self.closures > 0 {
+            self.errors.at(
+                mac,
+                format!(
+                    "{name}! cannot be used inside a closure: write it in the training loop itself"
+                ),
+            );
+            return None;
+        }
+        match &mut self.exit {
+            Some((label, used)) if self.loops > 0 => {
+                *used = true;
+                Some(label.clone())
+            }
+            _ => {
+                self.errors.at(
+                    mac,
+                    format!(
+                        "{name}! must be inside the training loop: it leaves the loop when a stop rule fires \
+                         (e.g. `for k in 0..p.updates {{ ... }}`)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Expands a DSL statement; `None` leaves the statement as it is.
+    fn rewrite_macro(&mut self, mac: &Macro, dsl: Dsl) -> Option<TokenStream> {
+        match dsl {
+            Dsl::Broadcast => {
+                let site: BroadcastSite = self.parse(mac)?;
+                let exit = self.placement(mac, "broadcast")?;
+                if self.scopes.lookup(&site.var).is_none() {
+                    self.errors.at(
+                        &site.var,
+                        format!("cannot find variable `{}` to broadcast", site.var),
+                    );
+                    return None;
+                }
+                if !self.broadcast_vars.contains(&site.var) {
+                    self.broadcast_vars.push(site.var.clone());
+                }
+                Some(expand::broadcast(&self.driver, &site.var, &exit))
+            }
+            Dsl::Barrier => {
+                let site: BarrierSite = self.parse(mac)?;
+                self.placement(mac, "barrier")?;
+                if let Some(earlier) = &self.barrier {
+                    let mut error = syn::Error::new_spanned(
+                        mac,
+                        "a reduce! is governed by one barrier!: combine both conditions in one rule, \
+                         e.g. `barrier!(|w| a(w) && b(w))`",
+                    );
+                    error.combine(syn::Error::new_spanned(
+                        &earlier.site,
+                        "the first barrier! is here",
+                    ));
+                    self.errors.push(error);
+                    return None;
+                }
+                self.sites += 1;
+                let binding = format_ident!("__async_barrier_{}", self.sites);
+                self.barrier = Some(PendingBarrier {
+                    binding: binding.clone(),
+                    site: mac.to_token_stream(),
+                    depth: self.blocks.len(),
+                });
+                Some(expand::barrier(&binding, &site.rule))
+            }
+            Dsl::Reduce => self.rewrite_reduce(mac),
+        }
+    }
+
+    fn rewrite_reduce(&mut self, mac: &Macro) -> Option<TokenStream> {
+        let site: ReduceSite = self.parse(mac)?;
+        let exit = self.placement(mac, "reduce");
+        let barrier = self.barrier.take().map(|b| b.binding);
+        if let Some(block) = self.blocks.last_mut() {
+            block.reduced = true;
+        }
+        let exit = exit?;
+        if site.closure.inputs.len() != 1 {
+            self.errors.at(
+                &site.closure.inputs,
+                format!(
+                    "the reduce! closure takes exactly one argument, the partition (`|part| ...`), not {}",
+                    site.closure.inputs.len()
+                ),
+            );
+            return None;
+        }
+        if let Some(asyncness) = &site.closure.asyncness {
+            self.errors.at(
+                asyncness,
+                "the reduce! closure runs on workers synchronously: remove `async`",
+            );
+            return None;
+        }
+        let data_name = match &site.data {
+            Expr::Path(path) => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let mut captures = Vec::new();
+        let mut reads = Vec::new();
+        let mut failed = false;
+        for name in free_variables(&site.closure) {
+            let Some(binding) = self.scopes.lookup(&name).cloned() else {
+                continue; // not a local: a constant, a function or a type, resolved as usual
+            };
+            if let Some(message) = self.capture_error(&binding, &name, data_name.as_ref()) {
+                self.errors.at(&name, message);
+                failed = true;
+                continue;
+            }
+            let ty = binding.ty.expect("checked by capture_error");
+            if self.broadcast_vars.contains(&name) {
+                reads.push(Read { name, ty });
+            } else {
+                captures.push(Capture { name, declared: ty });
+            }
+        }
+        if failed {
+            return None;
+        }
+        self.sites += 1;
+        let reduce = Reduce {
+            driver: &self.driver,
+            fn_name: &self.fn_name,
+            index: self.sites,
+            data: &site.data,
+            closure: &site.closure,
+            captures,
+            reads,
+            barrier,
+            max_staleness: site.max_staleness.as_ref(),
+            exit: &exit,
+        };
+        if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
+            self.errors.at(
+                site.max_staleness.as_ref(),
+                "max_staleness bounds an asynchronous reduce!: put a `barrier!(...)` before this reduce!, \
+                 or remove the bound",
+            );
+            return None;
+        }
+        self.tasks.push(reduce.task());
+        Some(reduce.call())
+    }
+
+    /// Why `name` cannot be captured, if it cannot.
+    fn capture_error(
+        &self,
+        binding: &Binding,
+        name: &Ident,
+        data: Option<&Ident>,
+    ) -> Option<String> {
+        if binding.origin == Origin::Driver {
+            return Some(format!(
+                "the driver `{name}` stays on the driver: a reduce! closure runs on workers and cannot use it"
+            ));
+        }
+        if data == Some(name) {
+            return Some(format!(
+                "the closure runs on one partition of `{name}` at a time: use the closure's argument \
+                 (`|part| part...`) instead of `{name}`"
+            ));
+        }
+        match &binding.ty {
+            None => Some(format!(
+                "reduce! cannot know the type of `{name}`, which the closure captures: \
+                 annotate its declaration, e.g. `let {name}: f64 = ...;`"
+            )),
+            Some(Type::Reference(reference)) if reference.mutability.is_some() => Some(format!(
+                "`{name}` is a mutable reference: a reduce! closure runs on workers and cannot write back; \
+                 return the value from the closure instead"
+            )),
+            Some(_) => None,
+        }
+    }
+
+    fn parse<T: syn::parse::Parse>(&mut self, mac: &Macro) -> Option<T> {
+        match mac.parse_body::<T>() {
+            Ok(site) => Some(site),
+            Err(error) => {
+                self.errors.push(error);
+                None
+            }
+        }
+    }
+
+    /// A barrier must meet its reduce in the block where it stands.
+    fn close_block(&mut self) {
+        let depth = self.blocks.len();
+        let state = self.blocks.pop().unwrap_or_default();
+        if let Some(pending) = self.barrier.take_if(|b| b.depth == depth) {
+            let message = if state.reduced {
+                "barrier! must come before the reduce! it governs: move it above that reduce!"
+            } else {
+                "barrier! governs the next reduce!, but none follows it in this block"
+            };
+            self.errors.at(pending.site, message);
+        }
+    }
+
+    fn enter_loop(&mut self, label: &mut Option<Label>, body: &mut Block) {
+        let outermost = self.loops == 0 && self.closures == 0;
+        if outermost {
+            let name = label
+                .as_ref()
+                .map(|l| l.name.clone())
+                .unwrap_or_else(|| Lifetime::new("'__async_training_loop", Span::call_site()));
+            self.exit = Some((name, false));
+        }
+        self.loops += 1;
+        self.visit_block_mut(body);
+        self.loops -= 1;
+        if outermost {
+            if let Some((name, true)) = self.exit.take() {
+                if label.is_none() {
+                    *label = Some(Label {
+                        name,
+                        colon_token: Default::default(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        self.scopes.push();
+        self.blocks.push(BlockState::default());
+        for stmt in &mut block.stmts {
+            match stmt {
+                Stmt::Local(local) => {
+                    if let Some(init) = &mut local.init {
+                        self.visit_expr_mut(&mut init.expr);
+                        if let Some((_, diverge)) = &mut init.diverge {
+                            self.visit_expr_mut(diverge);
+                        }
+                    }
+                    self.scopes.bind_pattern(&local.pat, None);
+                }
+                Stmt::Macro(stmt_mac) => {
+                    if let Some(dsl) = Dsl::of(&stmt_mac.mac) {
+                        let mac = stmt_mac.mac.clone();
+                        let expanded = self.rewrite_macro(&mac, dsl);
+                        if let Some(tokens) = expanded {
+                            *stmt = Stmt::Expr(Expr::Verbatim(wrap(tokens, dsl)), None);
+                        } else {
+                            *stmt = Stmt::Expr(Expr::Verbatim(TokenStream::new()), None);
+                        }
+                    }
+                }
+                Stmt::Item(_) => {}
+                Stmt::Expr(expr, _) => self.visit_expr_mut(expr),
+            }
+        }
+        self.close_block();
+        self.scopes.pop();
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Macro(expr_mac) = expr {
+            if let Some(dsl) = Dsl::of(&expr_mac.mac) {
+                let mac = expr_mac.mac.clone();
+                if dsl != Dsl::Reduce {
+                    let name = if dsl == Dsl::Broadcast {
+                        "broadcast"
+                    } else {
+                        "barrier"
+                    };
+                    self.errors.at(
+                        &mac,
+                        format!(
+                            "{name}! is a statement: write it on its own line, ending with `;`"
+                        ),
+                    );
+                    *expr = syn::parse_quote!(());
+                    return;
+                }
+                *expr = match self.rewrite_macro(&mac, dsl) {
+                    Some(tokens) => Expr::Verbatim(tokens),
+                    None => syn::parse_quote!(::core::unreachable!()),
+                };
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_expr_for_loop_mut(&mut self, for_loop: &mut syn::ExprForLoop) {
+        self.visit_expr_mut(&mut for_loop.expr);
+        self.scopes.push();
+        let counter: Option<Type> =
+            matches!(*for_loop.expr, Expr::Range(_)).then(|| syn::parse_quote!(usize));
+        self.scopes.bind_pattern(&for_loop.pat, counter.as_ref());
+        self.enter_loop(&mut for_loop.label, &mut for_loop.body);
+        self.scopes.pop();
+    }
+
+    fn visit_expr_while_mut(&mut self, while_loop: &mut syn::ExprWhile) {
+        self.visit_expr_mut(&mut while_loop.cond);
+        self.enter_loop(&mut while_loop.label, &mut while_loop.body);
+    }
+
+    fn visit_expr_loop_mut(&mut self, loop_expr: &mut syn::ExprLoop) {
+        self.enter_loop(&mut loop_expr.label, &mut loop_expr.body);
+    }
+
+    fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
+        self.closures += 1;
+        self.scopes.push();
+        for input in &closure.inputs {
+            self.scopes.bind_pattern(input, None);
+        }
+        self.visit_expr_mut(&mut closure.body);
+        self.scopes.pop();
+        self.closures -= 1;
+    }
+
+    fn visit_item_mut(&mut self, _item: &mut syn::Item) {
+        // Nested items are not part of the loop.
+    }
+}
+
+/// Statement expansions are blocks of statements; a reduce used as a statement is an expression.
+fn wrap(tokens: TokenStream, dsl: Dsl) -> TokenStream {
+    match dsl {
+        Dsl::Reduce => quote::quote!({ let _ = #tokens; }),
+        _ => tokens,
+    }
+}
+
+/// Binds the function's parameters; the first one is the driver.
+pub fn bind_parameters(scopes: &mut Scopes, driver: &Ident, inputs: &[(syn::Pat, Type)]) {
+    scopes.push();
+    for (pat, ty) in inputs {
+        scopes.bind_pattern(pat, Some(ty));
+    }
+    if let Some(binding) = scopes.lookup_mut(driver) {
+        binding.origin = Origin::Driver;
+    }
+}

@@ -1,0 +1,111 @@
+//! The variables in scope at a point of the optimizer function, with the types the macro can
+//! know: declared on parameters and `let`s, and `usize` for the counter of a range `for` loop.
+
+use syn::{Ident, Pat, Type};
+
+/// How a variable came to be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The driver parameter.
+    Driver,
+    /// Any other parameter or local.
+    Plain,
+}
+
+/// One variable in scope.
+#[derive(Clone)]
+pub struct Binding {
+    pub name: Ident,
+    pub ty: Option<Type>,
+    pub origin: Origin,
+}
+
+/// A stack of scopes; the innermost binding of a name wins.
+#[derive(Default)]
+pub struct Scopes {
+    frames: Vec<Vec<Binding>>,
+}
+
+impl Scopes {
+    pub fn push(&mut self) {
+        self.frames.push(Vec::new());
+    }
+
+    pub fn pop(&mut self) {
+        self.frames.pop();
+    }
+
+    pub fn bind(&mut self, binding: Binding) {
+        if self.frames.is_empty() {
+            self.push();
+        }
+        self.frames.last_mut().expect("a frame").push(binding);
+    }
+
+    /// Binds every name of `pat`; a plain `name: Type` pattern keeps its type.
+    pub fn bind_pattern(&mut self, pat: &Pat, ty: Option<&Type>) {
+        match pat {
+            Pat::Type(typed) => self.bind_pattern(&typed.pat, Some(&typed.ty)),
+            Pat::Ident(ident) if ident.subpat.is_none() => self.bind(Binding {
+                name: ident.ident.clone(),
+                ty: ty.cloned(),
+                origin: Origin::Plain,
+            }),
+            _ => {
+                for name in pattern_names(pat) {
+                    self.bind(Binding {
+                        name,
+                        ty: None,
+                        origin: Origin::Plain,
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn lookup(&self, name: &Ident) -> Option<&Binding> {
+        self.frames
+            .iter()
+            .rev()
+            .flat_map(|frame| frame.iter().rev())
+            .find(|binding| &binding.name == name)
+    }
+}
+
+/// Every name a pattern binds.
+pub fn pattern_names(pat: &Pat) -> Vec<Ident> {
+    let mut names = Vec::new();
+    collect(pat, &mut names);
+    names
+}
+
+fn collect(pat: &Pat, names: &mut Vec<Ident>) {
+    match pat {
+        Pat::Ident(ident) => {
+            names.push(ident.ident.clone());
+            if let Some((_, sub)) = &ident.subpat {
+                collect(sub, names);
+            }
+        }
+        Pat::Type(typed) => collect(&typed.pat, names),
+        Pat::Reference(reference) => collect(&reference.pat, names),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| collect(p, names)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| collect(p, names)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| collect(p, names)),
+        Pat::Struct(st) => st.fields.iter().for_each(|f| collect(&f.pat, names)),
+        Pat::Or(or) => or.cases.iter().for_each(|p| collect(p, names)),
+        Pat::Paren(paren) => collect(&paren.pat, names),
+        _ => {}
+    }
+}
+
+impl Scopes {
+    /// The innermost binding of `name`, to amend.
+    pub fn lookup_mut(&mut self, name: &Ident) -> Option<&mut Binding> {
+        self.frames
+            .iter_mut()
+            .rev()
+            .flat_map(|frame| frame.iter_mut().rev())
+            .find(|binding| &binding.name == name)
+    }
+}

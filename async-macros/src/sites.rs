@@ -1,0 +1,119 @@
+//! What the three DSL macros say: their arguments, parsed and checked on their own.
+
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, ExprClosure, Ident, Token};
+
+/// `broadcast!(x)`.
+pub struct BroadcastSite {
+    pub var: Ident,
+}
+
+impl Parse for BroadcastSite {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let expr: Expr = input.parse()?;
+        let var = match &expr {
+            Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let var = var.ok_or_else(|| {
+            syn::Error::new_spanned(
+                &expr,
+                "broadcast! takes the name of a variable: bind the value first \
+                 (`let w: Model = ...;`) and write `broadcast!(w)`",
+            )
+        })?;
+        if !input.is_empty() {
+            return Err(input.error("broadcast! takes one variable: `broadcast!(w)`"));
+        }
+        Ok(BroadcastSite { var })
+    }
+}
+
+/// `barrier!(predicate)`.
+pub struct BarrierSite {
+    pub rule: Expr,
+}
+
+impl Parse for BarrierSite {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error(
+                "barrier! needs a rule: a closure over the worker table such as \
+                 `barrier!(|workers| workers.idle() >= 2)`, or a preset like `barrier!(asp())`",
+            ));
+        }
+        let rule: Expr = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("barrier! takes one rule: `barrier!(|workers| ...)`"));
+        }
+        Ok(BarrierSite { rule })
+    }
+}
+
+/// `reduce!(data, |part| ..., max_staleness = n)`.
+pub struct ReduceSite {
+    pub data: Expr,
+    pub closure: ExprClosure,
+    pub max_staleness: Option<Expr>,
+}
+
+impl Parse for ReduceSite {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(
+                input.error("reduce! needs the dataset and a closure: `reduce!(data, |part| ...)`")
+            );
+        }
+        let data: Expr = input.parse()?;
+        if input.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &data,
+                "reduce! needs a closure after the dataset: `reduce!(data, |part| ...)`",
+            ));
+        }
+        input.parse::<Token![,]>()?;
+        let closure_expr: Expr = input.parse()?;
+        let closure = match closure_expr {
+            Expr::Closure(closure) => closure,
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "reduce! runs a closure on each partition: write it inline, `|part| ...`",
+                ))
+            }
+        };
+        let mut max_staleness = None;
+        while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+            let name: Ident = input.parse()?;
+            if name != "max_staleness" {
+                return Err(syn::Error::new_spanned(
+                    &name,
+                    format!(
+                        "unknown reduce! option `{name}`: the only option is `max_staleness = N`"
+                    ),
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            let bound: Expr = input.parse()?;
+            if let Expr::Lit(lit) = &bound {
+                if !matches!(lit.lit, syn::Lit::Int(_)) {
+                    return Err(syn::Error::new_spanned(
+                        &bound,
+                        "max_staleness is a number of updates: an unsigned integer expression such as `4` or `p.tau`",
+                    ));
+                }
+            }
+            if max_staleness.replace(bound).is_some() {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "max_staleness is given twice",
+                ));
+            }
+        }
+        Ok(ReduceSite {
+            data,
+            closure,
+            max_staleness,
+        })
+    }
+}

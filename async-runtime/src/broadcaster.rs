@@ -1,0 +1,110 @@
+//! The driver's version store: every `broadcast!` publishes a version of a variable; workers
+//! are later sent only the versions they lack.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// One broadcast variable's recent versions.
+struct Slot {
+    name: &'static str,
+    versions: VecDeque<(u64, Arc<Vec<u8>>)>,
+    next_version: u64,
+}
+
+/// Versions of every broadcast variable, newest last.
+pub(crate) struct VersionStore {
+    slots: Vec<Slot>,
+    by_name: HashMap<&'static str, u16>,
+    keep: usize,
+}
+
+/// The outcome of a publish.
+pub(crate) struct Published {
+    pub slot: u16,
+    pub version: u64,
+    /// `false` when the value equals the latest version, which is then reused.
+    pub is_new: bool,
+}
+
+impl VersionStore {
+    pub fn new(keep: usize) -> VersionStore {
+        VersionStore {
+            slots: Vec::new(),
+            by_name: HashMap::new(),
+            keep: keep.max(1),
+        }
+    }
+
+    /// Publishes `bytes` as the next version of `name`; a value equal to the latest version is
+    /// not a new version, so workers holding it are sent nothing.
+    pub fn publish(&mut self, name: &'static str, bytes: Vec<u8>) -> Published {
+        let slot = match self.by_name.get(name) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.slots.len() as u16;
+                self.slots.push(Slot {
+                    name,
+                    versions: VecDeque::new(),
+                    next_version: 1,
+                });
+                self.by_name.insert(name, slot);
+                slot
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        if let Some((version, latest)) = entry.versions.back() {
+            if **latest == bytes {
+                return Published {
+                    slot,
+                    version: *version,
+                    is_new: false,
+                };
+            }
+        }
+        let version = entry.next_version;
+        entry.next_version += 1;
+        entry.versions.push_back((version, Arc::new(bytes)));
+        if entry.versions.len() > self.keep {
+            entry.versions.pop_front();
+        }
+        Published {
+            slot,
+            version,
+            is_new: true,
+        }
+    }
+
+    /// The slot of variable `name`, if it was ever broadcast.
+    pub fn slot(&self, name: &str) -> Option<u16> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The latest version of `slot` and its bytes.
+    pub fn latest(&self, slot: u16) -> Option<(u64, Arc<Vec<u8>>)> {
+        let (version, bytes) = self.slots.get(slot as usize)?.versions.back()?;
+        Some((*version, bytes.clone()))
+    }
+
+    /// The name of `slot`.
+    pub fn name(&self, slot: u16) -> &'static str {
+        self.slots[slot as usize].name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_reuse_the_version() {
+        let mut store = VersionStore::new(4);
+        let a = store.publish("w", vec![1, 2]);
+        let b = store.publish("w", vec![1, 2]);
+        let c = store.publish("w", vec![3]);
+        assert_eq!((a.version, a.is_new), (1, true));
+        assert_eq!((b.version, b.is_new), (1, false));
+        assert_eq!((c.version, c.is_new), (2, true));
+        assert_eq!(store.publish("v", vec![0]).slot, 1);
+        assert_eq!(*store.latest(0).unwrap().1, vec![3]);
+    }
+}

@@ -1,0 +1,180 @@
+//! Launching a cluster: the settings of a run, local worker processes of the current
+//! executable on loopback, and the entry point that turns such a process into a worker.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::RuntimeError;
+use crate::stragglers::Stragglers;
+use crate::transport::DEFAULT_MAX_FRAME;
+use crate::worker::{self, WorkerOptions};
+
+/// Environment variable that makes a spawned process of the executable a worker.
+pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
+const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
+
+/// The settings of a run's cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Workers the run waits for before it starts.
+    pub workers: usize,
+    /// Start the workers as local processes of `worker_exe` on loopback.
+    pub spawn_local: bool,
+    /// Address the driver listens on (`tcp://127.0.0.1:0` picks a free port).
+    pub bind: String,
+    /// Executable of local workers (default: the current executable).
+    pub worker_exe: Option<PathBuf>,
+    /// Arguments given to local worker processes before the role is read from the environment.
+    pub worker_args: Vec<String>,
+    /// Simulated stragglers.
+    pub stragglers: Stragglers,
+    /// Seed of partitioning and of the straggler draw.
+    pub seed: u64,
+    /// Partitions per worker.
+    pub partitions_per_worker: usize,
+    /// Versions of each broadcast variable the workers keep.
+    pub cache_versions: usize,
+    /// Heartbeat period, both ways.
+    pub heartbeat: Duration,
+    /// A worker silent this many heartbeats is lost.
+    pub liveness_beats: u32,
+    /// How long the driver waits for the expected workers.
+    pub join_timeout: Duration,
+    /// Largest frame accepted.
+    pub max_frame: usize,
+}
+
+impl ClusterConfig {
+    /// `workers` local worker processes on loopback.
+    pub fn local(workers: usize) -> ClusterConfig {
+        ClusterConfig {
+            workers,
+            spawn_local: true,
+            bind: "tcp://127.0.0.1:0".into(),
+            worker_exe: None,
+            worker_args: Vec::new(),
+            stragglers: Stragglers::None,
+            seed: 0,
+            partitions_per_worker: 1,
+            cache_versions: 8,
+            heartbeat: Duration::from_millis(500),
+            liveness_beats: 10,
+            join_timeout: Duration::from_secs(30),
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RuntimeError> {
+        if self.workers == 0 {
+            return Err(RuntimeError::Config(
+                "a run needs at least one worker".into(),
+            ));
+        }
+        if self.partitions_per_worker == 0 {
+            return Err(RuntimeError::Config(
+                "partitions per worker must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn liveness_timeout(&self) -> Duration {
+        self.heartbeat * self.liveness_beats
+    }
+
+    pub(crate) fn worker_exe_display(&self) -> String {
+        self.worker_exe.as_ref().map_or_else(
+            || "(current executable)".into(),
+            |p| p.display().to_string(),
+        )
+    }
+}
+
+/// A fresh random run id (never [`ANY_RUN`](crate::transport::frame::ANY_RUN)).
+pub(crate) fn new_run_id() -> u64 {
+    loop {
+        let id: u64 = rand::random();
+        if id != crate::transport::frame::ANY_RUN {
+            return id;
+        }
+    }
+}
+
+/// Starts `config.workers` processes of the worker executable, connected to `endpoint`.
+pub(crate) fn spawn_local_workers(
+    config: &ClusterConfig,
+    endpoint: &str,
+) -> Result<Vec<Child>, RuntimeError> {
+    let exe = match &config.worker_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().map_err(|e| RuntimeError::Spawn {
+            exe: "(current executable)".into(),
+            reason: e.to_string(),
+        })?,
+    };
+    (0..config.workers)
+        .map(|i| {
+            Command::new(&exe)
+                .args(&config.worker_args)
+                .env(WORKER_ENV, format!("w{i}"))
+                .env(DRIVER_ENV, endpoint)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| RuntimeError::Spawn {
+                    exe: exe.display().to_string(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Waits up to `grace` for the processes to exit, then kills what is left.
+pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    for mut child in children.drain(..) {
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The exit status of the first local worker that already ended, if any.
+pub(crate) fn first_exited(children: &mut [Child]) -> Option<String> {
+    children
+        .iter_mut()
+        .find_map(|c| c.try_wait().ok().flatten().map(|status| status.to_string()))
+}
+
+/// Turns this process into a worker if the driver spawned it as one; returns otherwise.
+///
+/// Call it first thing in `main` of every executable that runs `#[async_optimizer]`
+/// functions, so that the local cluster can start workers from the same executable.
+pub fn run_worker_if_spawned() {
+    let Ok(name) = std::env::var(WORKER_ENV) else {
+        return;
+    };
+    let Ok(driver) = std::env::var(DRIVER_ENV) else {
+        eprintln!("worker {name}: {DRIVER_ENV} is not set");
+        std::process::exit(2);
+    };
+    let code = match worker::run(WorkerOptions::new(name.clone(), driver)) {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("worker {name}: {error}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

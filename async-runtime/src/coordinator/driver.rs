@@ -1,0 +1,306 @@
+//! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::report::{RunReport, RunStats};
+use super::table::WorkerTable;
+use crate::broadcast::Broadcast;
+use crate::broadcaster::VersionStore;
+use crate::cluster::{self, ClusterConfig};
+use crate::error::RuntimeError;
+use crate::protocol::ToWorker;
+use crate::transport::frame;
+use crate::transport::DriverLink;
+
+/// Whether the training loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep training.
+    Continue,
+    /// Leave the loop: a stop rule fired.
+    Stop,
+}
+
+/// Where the run stands, as observers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Updates applied so far.
+    pub updates: u64,
+    /// Seconds of training so far, without the observers' own time.
+    pub elapsed_s: f64,
+    /// Results dropped as too stale so far.
+    pub dropped_stale: u64,
+}
+
+/// Where the last result handed to the algorithm came from.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultMeta {
+    /// Index of the worker in the table.
+    pub worker: usize,
+    /// Updates applied between its version and its arrival.
+    pub staleness: u64,
+    /// The partition it was computed on.
+    pub partition: u32,
+}
+
+type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
+
+/// A task sent and not yet answered.
+pub(crate) struct InFlight {
+    pub worker: usize,
+    pub task: &'static str,
+    pub partition: u32,
+    pub clock: u64,
+}
+
+/// A result received and not yet handed to the algorithm.
+pub(crate) struct Arrived {
+    pub seq: u64,
+    pub worker: usize,
+    pub task: &'static str,
+    pub partition: u32,
+    pub clock: u64,
+    pub body: Vec<u8>,
+}
+
+/// The dataset whose partitions the workers hold.
+pub(crate) struct Shipped {
+    pub key: (usize, usize, usize),
+    pub owners: Vec<usize>,
+}
+
+/// The driver of a run: the coordinator and the broadcaster behind one handle.
+///
+/// ```no_run
+/// use async_runtime::{ClusterConfig, Driver};
+/// # fn main() -> Result<(), async_runtime::RuntimeError> {
+/// let mut driver = Driver::launch(ClusterConfig::local(4))?;
+/// // ... call an #[async_optimizer] function with `&mut driver` ...
+/// let report = driver.finish()?;
+/// println!("{} updates in {:.2} s", report.stats.updates, report.elapsed_s);
+/// # Ok(()) }
+/// ```
+pub struct Driver {
+    pub(crate) link: DriverLink,
+    pub(crate) run_id: u64,
+    pub(crate) config: ClusterConfig,
+    pub(crate) table: WorkerTable,
+    pub(crate) versions: VersionStore,
+    pub(crate) shipped: Option<Shipped>,
+    pub(crate) in_flight: HashMap<u64, InFlight>,
+    pub(crate) arrived: VecDeque<Arrived>,
+    pub(crate) written_off: Vec<u64>,
+    pub(crate) next_seq: u64,
+    pub(crate) stats: RunStats,
+    pub(crate) failure: Option<RuntimeError>,
+    pub(crate) stopped: bool,
+    pub(crate) started: Option<Instant>,
+    pub(crate) paused: Duration,
+    pub(crate) children: Vec<Child>,
+    pub(crate) last: Option<ResultMeta>,
+    observer: Option<Observer>,
+}
+
+impl Driver {
+    /// Starts a run: binds the driver's socket, starts local worker processes if the
+    /// configuration asks for them, and waits until the expected workers joined.
+    pub fn launch(config: ClusterConfig) -> Result<Driver, RuntimeError> {
+        config.validate()?;
+        let run_id = cluster::new_run_id();
+        let link = DriverLink::start(crate::transport::LinkConfig {
+            bind: config.bind.clone(),
+            run_id,
+            heartbeat: config.heartbeat,
+            max_frame: config.max_frame,
+        })?;
+        let mut driver = Driver {
+            link,
+            run_id,
+            versions: VersionStore::new(config.cache_versions),
+            config,
+            table: WorkerTable::default(),
+            shipped: None,
+            in_flight: HashMap::new(),
+            arrived: VecDeque::new(),
+            written_off: Vec::new(),
+            next_seq: 1,
+            stats: RunStats::default(),
+            failure: None,
+            stopped: false,
+            started: None,
+            paused: Duration::ZERO,
+            children: Vec::new(),
+            last: None,
+            observer: None,
+        };
+        if driver.config.spawn_local {
+            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
+        }
+        driver.await_workers()?;
+        Ok(driver)
+    }
+
+    /// The address workers connect to.
+    pub fn endpoint(&self) -> &str {
+        self.link.endpoint()
+    }
+
+    /// The worker table.
+    pub fn workers(&self) -> &WorkerTable {
+        &self.table
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Where the last result came from (worker, staleness, partition).
+    pub fn last_result(&self) -> Option<ResultMeta> {
+        self.last
+    }
+
+    /// Staleness of the last result handed to the algorithm (0 before any).
+    pub fn staleness(&self) -> u64 {
+        self.last.map_or(0, |m| m.staleness)
+    }
+
+    /// Seconds of training so far: from the first broadcast, without observer pauses.
+    pub fn elapsed_s(&self) -> f64 {
+        self.started.map_or(0.0, |t| {
+            (t.elapsed().saturating_sub(self.paused)).as_secs_f64()
+        })
+    }
+
+    /// Calls `observer` with every new value of the model (the first variable the loop
+    /// broadcasts); it returns [`Flow::Stop`] to end the loop. Its own time is not counted
+    /// as training time.
+    pub fn observe<T: Broadcast>(
+        &mut self,
+        mut observer: impl FnMut(&Progress, &T) -> Flow + 'static,
+    ) {
+        self.observer = Some(Box::new(move |progress, value| {
+            match value.downcast_ref::<T>() {
+                Some(model) => observer(progress, model),
+                None => Flow::Continue,
+            }
+        }));
+    }
+
+    /// Why the run failed, if it did; the algorithm's loop ended early then.
+    pub fn failure(&self) -> Option<&RuntimeError> {
+        self.failure.as_ref()
+    }
+
+    /// Ends the run: workers are told to exit, and the report is returned, or the error that
+    /// ended the run early.
+    pub fn finish(mut self) -> Result<RunReport, RuntimeError> {
+        let report = self.report();
+        self.shutdown_workers();
+        match self.failure.take() {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// The report of the run so far.
+    pub fn report(&self) -> RunReport {
+        let mut workers = self.table.all().to_vec();
+        for worker in &mut workers {
+            if let Some(since) = worker.idle_since {
+                worker.wait_s += since.elapsed().as_secs_f64();
+            }
+        }
+        RunReport {
+            elapsed_s: self.elapsed_s(),
+            stats: self.stats.clone(),
+            workers,
+        }
+    }
+
+    /// Publishes a new version of a broadcast variable; returns `true` when the loop must end.
+    pub(crate) fn publish<T: Broadcast>(&mut self, name: &'static str, value: &T) -> bool {
+        if self.halted() {
+            return true;
+        }
+        self.started.get_or_insert_with(Instant::now);
+        let published = self.versions.publish(name, value.encode());
+        if published.slot == 0 {
+            if let Some(observer) = self.observer.as_mut() {
+                let begun = Instant::now();
+                let progress = Progress {
+                    updates: self.stats.updates,
+                    elapsed_s: self.started.map_or(0.0, |t| {
+                        t.elapsed().saturating_sub(self.paused).as_secs_f64()
+                    }),
+                    dropped_stale: self.stats.dropped_stale,
+                };
+                let flow = observer(&progress, value as &dyn Any);
+                self.paused += begun.elapsed();
+                if flow == Flow::Stop {
+                    self.stopped = true;
+                }
+            }
+        }
+        self.halted()
+    }
+
+    /// Records a fatal error: the loop ends and [`Driver::finish`] returns it.
+    pub(crate) fn fail(&mut self, error: RuntimeError) {
+        tracing::error!(%error, "the run cannot go on");
+        if self.failure.is_none() {
+            self.failure = Some(error);
+        }
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.stopped || self.failure.is_some()
+    }
+
+    /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`.
+    pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
+        let begun = Instant::now();
+        let out = work(self);
+        if self.started.is_some() {
+            self.paused += begun.elapsed();
+        }
+        out
+    }
+
+    pub(crate) fn send(&mut self, worker: usize, message: &ToWorker) -> usize {
+        let bytes = frame::encode(self.run_id, message);
+        let len = bytes.len();
+        let info = &mut self.table.workers[worker];
+        info.bytes_out += len as u64;
+        self.stats.bytes_sent += len as u64;
+        self.link.send(&info.name, bytes);
+        len
+    }
+
+    fn shutdown_workers(&mut self) {
+        for index in 0..self.table.workers.len() {
+            if self.table.workers[index].alive {
+                self.send(index, &ToWorker::Shutdown);
+            }
+        }
+        cluster::reap(&mut self.children, Duration::from_secs(5));
+    }
+
+    /// Shared encoded bytes of the latest version of `slot`.
+    pub(crate) fn latest_version(&self, slot: u16) -> Option<(u64, Arc<Vec<u8>>)> {
+        self.versions.latest(slot)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // No worker outlives its driver, even on an early return or a panic.
+        if !self.children.is_empty() {
+            self.shutdown_workers();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The coordinator: the driver side of a run. It owns the worker table, decides with the
+//! barrier who gets work, dispatches tasks with only the broadcast versions a worker lacks,
+//! collects results with their staleness, and keeps the books of the run.
+
+mod barrier;
+mod dispatch;
+mod driver;
+mod inbox;
+mod reduce;
+mod report;
+mod table;
+
+pub use barrier::{asp, bsp, quorum, ssp};
+pub use driver::{Driver, Flow, Progress, ResultMeta};
+pub use reduce::Combine;
+pub use report::{RunReport, RunStats};
+pub use table::{WorkerInfo, WorkerTable};

@@ -1,0 +1,152 @@
+//! `reduce!`: synchronous (every partition, combined) and asynchronous (one result at a time,
+//! as the barrier lets work out, stale ones dropped).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ndarray::Array1;
+
+use super::driver::{Arrived, Driver, ResultMeta};
+use super::table::WorkerTable;
+use crate::data::Dataset;
+use crate::error::RuntimeError;
+
+/// How the results of all partitions of a synchronous `reduce!` become one value. Partitions
+/// have equal sizes (within one row), so vectors and numbers combine by their mean.
+#[diagnostic::on_unimplemented(
+    message = "a synchronous reduce! cannot combine results of type `{Self}`",
+    label = "the closure's result must implement `Combine`",
+    note = "implement `async_runtime::Combine` for it, or return an `Array1<f64>`, an `f64` or a tuple of them"
+)]
+pub trait Combine: Sized {
+    /// Combines the results of every partition, in partition order.
+    fn combine(parts: Vec<Self>) -> Self;
+}
+
+impl Combine for f64 {
+    fn combine(parts: Vec<Self>) -> Self {
+        parts.iter().sum::<f64>() / parts.len().max(1) as f64
+    }
+}
+
+impl Combine for Array1<f64> {
+    fn combine(parts: Vec<Self>) -> Self {
+        let n = parts.len().max(1) as f64;
+        let mut parts = parts.into_iter();
+        let Some(mut sum) = parts.next() else {
+            return Array1::zeros(0);
+        };
+        for part in parts {
+            sum += &part;
+        }
+        sum / n
+    }
+}
+
+impl<A: Combine, B: Combine> Combine for (A, B) {
+    fn combine(parts: Vec<Self>) -> Self {
+        let (a, b): (Vec<A>, Vec<B>) = parts.into_iter().unzip();
+        (A::combine(a), B::combine(b))
+    }
+}
+
+impl Driver {
+    /// Runs `task` on every partition and returns the results in partition order.
+    pub(crate) fn reduce_all(
+        &mut self,
+        data: &Dataset,
+        task: &'static str,
+        captures: &[u8],
+        reads: &[&'static str],
+    ) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        self.ensure_shipped(data)?;
+        let reads = self.resolve_reads(reads)?;
+        let begun = Instant::now();
+        let owners = self.owners().to_vec();
+        let mut pending: HashMap<u64, usize> = HashMap::with_capacity(owners.len());
+        for (partition, &worker) in owners.iter().enumerate() {
+            let seq = self.dispatch(worker, task, partition as u32, &reads, captures);
+            pending.insert(seq, partition);
+        }
+        self.stats.coordinator_s += begun.elapsed().as_secs_f64();
+        let mut results: Vec<Option<Vec<u8>>> = vec![None; owners.len()];
+        while !pending.is_empty() {
+            self.pump()?;
+            if self.failure.is_some() {
+                return Err(self.failure.take().expect("checked"));
+            }
+            if self.written_off.iter().any(|seq| pending.contains_key(seq)) {
+                // Moving partitions off lost workers comes with liveness recovery; until then a
+                // synchronous step cannot complete without them.
+                return Err(RuntimeError::NoWorkers {
+                    lost: self.stats.lost_workers as usize,
+                });
+            }
+            let mut kept = std::collections::VecDeque::new();
+            while let Some(arrived) = self.arrived.pop_front() {
+                match pending.remove(&arrived.seq) {
+                    Some(partition) => results[partition] = Some(arrived.body),
+                    None => kept.push_back(arrived),
+                }
+            }
+            self.arrived = kept;
+        }
+        self.table.clock += 1;
+        self.stats.updates += 1;
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every partition answered"))
+            .collect())
+    }
+
+    /// Lets the barrier dispatch work, then returns the next result fresh enough to use.
+    pub(crate) fn reduce_next(
+        &mut self,
+        data: &Dataset,
+        task: &'static str,
+        captures: &[u8],
+        reads: &[&'static str],
+        barrier: &dyn Fn(&WorkerTable) -> bool,
+        max_staleness: Option<u64>,
+    ) -> Result<Arrived, RuntimeError> {
+        self.ensure_shipped(data)?;
+        let reads = self.resolve_reads(reads)?;
+        self.drain();
+        // With nothing in flight no result can change the table: dispatch regardless, or the
+        // run would wait forever on a barrier no worker can satisfy.
+        while !barrier(&self.table) && !self.in_flight.is_empty() {
+            self.pump()?;
+        }
+        self.dispatch_to_idle(task, &reads, captures);
+        loop {
+            if let Some(failure) = self.failure.take() {
+                return Err(failure);
+            }
+            while let Some(arrived) = self.arrived.pop_front() {
+                if arrived.task != task {
+                    self.stats.dropped_orphan += 1;
+                    continue;
+                }
+                let staleness = self.table.clock - arrived.clock;
+                self.table.workers[arrived.worker].last_staleness = staleness;
+                if max_staleness.is_some_and(|bound| staleness > bound) {
+                    self.stats.dropped_stale += 1;
+                    continue;
+                }
+                self.last = Some(ResultMeta {
+                    worker: arrived.worker,
+                    staleness,
+                    partition: arrived.partition,
+                });
+                self.table.clock += 1;
+                self.stats.updates += 1;
+                return Ok(arrived);
+            }
+            if self.in_flight.is_empty() {
+                // Every result was too stale: hand out fresh work at the current version.
+                self.dispatch_to_idle(task, &reads, captures);
+            }
+            self.pump()?;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The books of a run: counters kept as the run goes, and the report handed out at its end.
+
+use serde::Serialize;
+
+use super::table::WorkerInfo;
+
+/// Counters of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunStats {
+    /// Updates applied (results handed to the algorithm).
+    pub updates: u64,
+    /// Tasks dispatched.
+    pub tasks_sent: u64,
+    /// Results that arrived.
+    pub results_received: u64,
+    /// Results dropped because they were staler than the reduce's bound.
+    pub dropped_stale: u64,
+    /// Results of an earlier reduce site that arrived after the algorithm moved on.
+    pub dropped_orphan: u64,
+    /// Bytes of broadcast versions sent.
+    pub broadcast_bytes: u64,
+    /// Broadcast versions sent to workers.
+    pub versions_sent: u64,
+    /// Dispatches where the worker already held the version, so nothing was sent.
+    pub versions_reused: u64,
+    /// Bytes of task orders (ids, captures, version ids) sent.
+    pub task_bytes: u64,
+    /// Bytes of dataset partitions sent.
+    pub data_bytes: u64,
+    /// Bytes of everything sent to workers.
+    pub bytes_sent: u64,
+    /// Bytes of everything received from workers.
+    pub bytes_received: u64,
+    /// Messages that failed their checks and were dropped.
+    pub rejected_messages: u64,
+    /// Workers refused at admission.
+    pub refused_workers: u64,
+    /// Workers lost during the run.
+    pub lost_workers: u64,
+    /// Seconds the coordinator spent in its own bookkeeping and dispatch, outside waits.
+    pub coordinator_s: f64,
+}
+
+/// What a run did, for the summary file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Seconds of training, without evaluation pauses.
+    pub elapsed_s: f64,
+    /// The counters.
+    #[serde(flatten)]
+    pub stats: RunStats,
+    /// Each worker's row of the table at the end.
+    pub workers: Vec<WorkerInfo>,
+}
+
+impl RunReport {
+    /// Seconds each worker spent idle waiting for work, in table order.
+    pub fn wait_s_per_worker(&self) -> Vec<f64> {
+        self.workers.iter().map(|w| w.wait_s).collect()
+    }
+}

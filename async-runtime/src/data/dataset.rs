@@ -1,0 +1,561 @@
+//! [`Dataset`]: a labelled feature matrix (sparse CSR or dense), and [`Rows`], the row access
+//! that loss functions use on a whole dataset, a [`Partition`](super::Partition) or a
+//! [`Batch`](super::Batch).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
+use serde::{Deserialize, Serialize};
+use sprs::CsMat;
+
+use super::error::DataError;
+use super::libsvm::{read_libsvm, LoadOptions};
+
+/// The feature matrix of a dataset: one row per sample.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Features {
+    /// Sparse, in CSR (row-major compressed) storage, column indices sorted within each row.
+    Sparse(CsMat<f64>),
+    /// Dense, rows x columns.
+    Dense(Array2<f64>),
+}
+
+impl Features {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Features::Sparse(m) => m.rows(),
+            Features::Dense(x) => x.nrows(),
+        }
+    }
+
+    /// Number of columns.
+    pub fn n_cols(&self) -> usize {
+        match self {
+            Features::Sparse(m) => m.cols(),
+            Features::Dense(x) => x.ncols(),
+        }
+    }
+}
+
+/// A labelled dataset: `n_rows()` samples of `dim()` features and one real label each
+/// (`+1`/`-1` for classification, any real number for regression).
+///
+/// Deserialisation checks the same invariants as [`Dataset::new`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "DatasetRepr")]
+pub struct Dataset {
+    name: String,
+    features: Features,
+    labels: Array1<f64>,
+}
+
+/// What a serialised [`Dataset`] holds, before its invariants are checked.
+#[derive(Deserialize)]
+struct DatasetRepr {
+    name: String,
+    features: Features,
+    labels: Array1<f64>,
+}
+
+impl TryFrom<DatasetRepr> for Dataset {
+    type Error = DataError;
+
+    fn try_from(r: DatasetRepr) -> Result<Self, Self::Error> {
+        Dataset::new(r.name, r.features, r.labels)
+    }
+}
+
+impl Dataset {
+    /// Reads a LIBSVM file (plain, gzip or xz); the dataset is named after the file name.
+    pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Dataset, DataError> {
+        read_libsvm(path.as_ref(), opts)
+    }
+
+    /// Builds a dataset, checking that there is one label per row. A sparse matrix in CSC
+    /// storage is converted to CSR.
+    pub fn new(
+        name: impl Into<String>,
+        features: Features,
+        labels: Array1<f64>,
+    ) -> Result<Dataset, DataError> {
+        let features = match features {
+            Features::Sparse(m) => Features::Sparse(canonical_csr(m)?),
+            dense => dense,
+        };
+        let rows = features.n_rows();
+        if labels.len() != rows {
+            return Err(DataError::DimensionMismatch {
+                what: "labels vs feature rows".into(),
+                expected: rows,
+                found: labels.len(),
+            });
+        }
+        Ok(Dataset {
+            name: name.into(),
+            features,
+            labels,
+        })
+    }
+
+    /// The dataset's name (the file name when loaded from a file).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of rows (samples).
+    pub fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Number of columns (features).
+    pub fn dim(&self) -> usize {
+        self.features.n_cols()
+    }
+
+    /// Number of nonzero feature values (stored entries of a sparse matrix; entries different
+    /// from zero of a dense one).
+    pub fn nnz(&self) -> usize {
+        match &self.features {
+            Features::Sparse(m) => m.nnz(),
+            Features::Dense(x) => x.iter().filter(|&&v| v != 0.0).count(),
+        }
+    }
+
+    /// The labels, one per row.
+    pub fn labels(&self) -> ArrayView1<'_, f64> {
+        self.labels.view()
+    }
+
+    /// The feature matrix.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// Whether the features are stored sparse (CSR).
+    pub fn is_sparse(&self) -> bool {
+        matches!(self.features, Features::Sparse(_))
+    }
+
+    /// Calls `f(column, value)` for each stored entry of row `i`, in ascending column order:
+    /// the nonzeros of a sparse row, every entry of a dense one.
+    ///
+    /// # Panics
+    /// If `i >= n_rows()`.
+    pub fn for_each_entry(&self, i: usize, mut f: impl FnMut(usize, f64)) {
+        match &self.features {
+            Features::Sparse(m) => {
+                let (idx, val) = sparse_row(m, i);
+                for (&j, &v) in idx.iter().zip(val) {
+                    f(j, v);
+                }
+            }
+            Features::Dense(x) => {
+                for (j, &v) in x.row(i).iter().enumerate() {
+                    f(j, v);
+                }
+            }
+        }
+    }
+
+    /// A new dataset made of the given rows, in the given order (repetitions allowed), with
+    /// the same name, dimension and layout.
+    ///
+    /// # Panics
+    /// If a row index is `>= n_rows()`.
+    pub fn select(&self, rows: &[usize]) -> Dataset {
+        let features = match &self.features {
+            Features::Sparse(m) => {
+                let total: usize = rows.iter().map(|&r| sparse_row(m, r).0.len()).sum();
+                let mut indptr = Vec::with_capacity(rows.len() + 1);
+                let mut indices = Vec::with_capacity(total);
+                let mut data = Vec::with_capacity(total);
+                indptr.push(0);
+                for &r in rows {
+                    let (idx, val) = sparse_row(m, r);
+                    indices.extend_from_slice(idx);
+                    data.extend_from_slice(val);
+                    indptr.push(indices.len());
+                }
+                let sub = CsMat::try_new((rows.len(), m.cols()), indptr, indices, data)
+                    .map_err(|(_, _, _, e)| e)
+                    .expect("rows of a valid CSR matrix form a valid CSR matrix");
+                Features::Sparse(sub)
+            }
+            Features::Dense(x) => Features::Dense(x.select(Axis(0), rows)),
+        };
+        Dataset {
+            name: self.name.clone(),
+            features,
+            labels: self.labels.select(Axis(0), rows),
+        }
+    }
+}
+
+/// Checks `m` and returns it in CSR storage with an index pointer starting at 0.
+fn canonical_csr(m: CsMat<f64>) -> Result<CsMat<f64>, DataError> {
+    m.check_compressed_structure()
+        .map_err(|e| DataError::InvalidMatrix(e.to_string()))?;
+    let m = if m.is_csr() { m } else { m.to_csr() };
+    if m.indptr().is_proper() {
+        return Ok(m);
+    }
+    let indptr = m.indptr().to_proper().into_owned();
+    let (start, end) = (m.indptr().index(0), m.indptr().index(m.rows()));
+    debug_assert_eq!(start, 0);
+    let shape = (m.rows(), m.cols());
+    let indices = m.indices()[start..end].to_vec();
+    let data = m.data()[start..end].to_vec();
+    CsMat::try_new(shape, indptr, indices, data)
+        .map_err(|(_, _, _, e)| DataError::InvalidMatrix(e.to_string()))
+}
+
+/// Column indices and values of row `i` of a CSR matrix.
+pub(crate) fn sparse_row(m: &CsMat<f64>, i: usize) -> (&[usize], &[f64]) {
+    let r = m.indptr().outer_inds_sz(i);
+    (&m.indices()[r.clone()], &m.data()[r])
+}
+
+/// `sum_k val[k] * w[idx[k]]`, touching only the listed entries.
+fn sparse_dot(idx: &[usize], val: &[f64], w: ArrayView1<'_, f64>) -> f64 {
+    match w.as_slice() {
+        Some(ws) => idx.iter().zip(val).map(|(&j, &v)| v * ws[j]).sum(),
+        None => idx.iter().zip(val).map(|(&j, &v)| v * w[j]).sum(),
+    }
+}
+
+/// `out[idx[k]] += alpha * val[k]`, touching only the listed entries.
+fn sparse_axpy(idx: &[usize], val: &[f64], alpha: f64, mut out: ArrayViewMut1<'_, f64>) {
+    match out.as_slice_mut() {
+        Some(os) => {
+            for (&j, &v) in idx.iter().zip(val) {
+                os[j] += alpha * v;
+            }
+        }
+        None => {
+            for (&j, &v) in idx.iter().zip(val) {
+                out[j] += alpha * v;
+            }
+        }
+    }
+}
+
+/// Row access for loss functions, on a whole [`Dataset`], a
+/// [`Partition`](super::Partition) or a [`Batch`](super::Batch).
+///
+/// Row indices `i` are local to the view (`0..len()`); [`sample_id`](Rows::sample_id) maps them
+/// to the row's index in the full dataset. Sparse rows are handled touching only their
+/// nonzeros.
+///
+/// `dot` and `axpy` panic if `i >= len()` or if the vector is shorter than `dim()`.
+pub trait Rows {
+    /// Number of rows in this view.
+    fn len(&self) -> usize;
+    /// Number of features.
+    fn dim(&self) -> usize;
+    /// Label of row `i` of this view.
+    fn label(&self, i: usize) -> f64;
+    /// `x_i . w`.
+    fn dot(&self, i: usize, w: ArrayView1<'_, f64>) -> f64;
+    /// `out += alpha * x_i`.
+    fn axpy(&self, i: usize, alpha: f64, out: ArrayViewMut1<'_, f64>);
+    /// Index of row `i` in the full dataset (its global id).
+    fn sample_id(&self, i: usize) -> u64;
+    /// Whether the view has no row.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Rows for Dataset {
+    fn len(&self) -> usize {
+        self.n_rows()
+    }
+
+    fn dim(&self) -> usize {
+        Dataset::dim(self)
+    }
+
+    fn label(&self, i: usize) -> f64 {
+        self.labels[i]
+    }
+
+    fn dot(&self, i: usize, w: ArrayView1<'_, f64>) -> f64 {
+        match &self.features {
+            Features::Sparse(m) => {
+                let (idx, val) = sparse_row(m, i);
+                sparse_dot(idx, val, w)
+            }
+            Features::Dense(x) => x.row(i).dot(&w),
+        }
+    }
+
+    fn axpy(&self, i: usize, alpha: f64, mut out: ArrayViewMut1<'_, f64>) {
+        match &self.features {
+            Features::Sparse(m) => {
+                let (idx, val) = sparse_row(m, i);
+                sparse_axpy(idx, val, alpha, out);
+            }
+            Features::Dense(x) => out.scaled_add(alpha, &x.row(i)),
+        }
+    }
+
+    fn sample_id(&self, i: usize) -> u64 {
+        i as u64
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::data::{Layout, LoadOptions};
+    use ndarray::array;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    /// Where the shared real datasets live: `$ASYNC_DATA_DIR`, else
+    /// `$CARGO_MANIFEST_DIR/../../shared/data` (`/work/shared/data` from the workspace crates).
+    pub(crate) fn shared_data(name: &str) -> PathBuf {
+        let dir = match std::env::var_os("ASYNC_DATA_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        };
+        dir.join(name)
+    }
+
+    /// A small sparse dataset and the same as dense.
+    pub(crate) fn small_pair() -> (Dataset, Dataset) {
+        let dense = array![
+            [1.0, 0.0, 2.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.0, -3.0, 0.0, 0.5],
+            [4.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 7.0]
+        ];
+        let labels = array![1.0, -1.0, -1.0, 1.0, 1.0];
+        let sparse = CsMat::csr_from_dense(dense.view(), 0.0);
+        (
+            Dataset::new("s", Features::Sparse(sparse), labels.clone()).unwrap(),
+            Dataset::new("d", Features::Dense(dense), labels).unwrap(),
+        )
+    }
+
+    #[test]
+    fn rows_agree_sparse_dense() {
+        let (s, d) = small_pair();
+        assert_eq!(s.nnz(), 7);
+        assert_eq!(d.nnz(), 7);
+        assert!(s.is_sparse() && !d.is_sparse());
+        let w = array![0.5, -1.0, 2.0, 3.0];
+        // A strided (non-contiguous) view exercises the fallback path.
+        let wide = array![0.5, 9.0, -1.0, 9.0, 2.0, 9.0, 3.0, 9.0];
+        let strided = wide.slice(ndarray::s![..;2]);
+        for i in 0..5 {
+            let expect: f64 = (0..4)
+                .map(|j| match &d.features {
+                    Features::Dense(x) => x[[i, j]] * w[j],
+                    Features::Sparse(_) => unreachable!(),
+                })
+                .sum();
+            assert_eq!(s.dot(i, w.view()), expect);
+            assert_eq!(d.dot(i, w.view()), expect);
+            assert_eq!(s.dot(i, strided), expect);
+            let mut a = Array1::zeros(4);
+            let mut b = Array1::from(vec![1.0; 4]);
+            s.axpy(i, 2.0, a.view_mut());
+            d.axpy(i, 2.0, b.view_mut());
+            assert_eq!(a + 1.0, b);
+            assert_eq!(s.sample_id(i), i as u64);
+            assert_eq!(s.label(i), d.label(i));
+        }
+        let mut entries = Vec::new();
+        s.for_each_entry(3, |j, v| entries.push((j, v)));
+        assert_eq!(entries, vec![(0, 4.0), (1, 1.0)]);
+    }
+
+    #[test]
+    fn select_keeps_order_and_layout() {
+        let (s, d) = small_pair();
+        for ds in [&s, &d] {
+            let sub = ds.select(&[4, 0, 4]);
+            assert_eq!(sub.n_rows(), 3);
+            assert_eq!(sub.dim(), 4);
+            assert_eq!(sub.is_sparse(), ds.is_sparse());
+            assert_eq!(sub.labels().to_vec(), vec![1.0, 1.0, 1.0]);
+            let w = array![1.0, 10.0, 100.0, 1000.0];
+            let dots: Vec<f64> = (0..3).map(|i| sub.dot(i, w.view())).collect();
+            assert_eq!(dots, vec![7000.0, 201.0, 7000.0]);
+        }
+        assert_eq!(s.select(&[]).n_rows(), 0);
+    }
+
+    #[test]
+    fn new_checks_lengths_and_converts_csc() {
+        let (s, _) = small_pair();
+        let err = Dataset::new("x", s.features().clone(), array![1.0]).unwrap_err();
+        assert!(matches!(
+            err,
+            DataError::DimensionMismatch {
+                expected: 5,
+                found: 1,
+                ..
+            }
+        ));
+        let Features::Sparse(m) = s.features() else {
+            unreachable!()
+        };
+        let csc = Dataset::new("c", Features::Sparse(m.to_csc()), s.labels().to_owned()).unwrap();
+        let w = array![0.5, -1.0, 2.0, 3.0];
+        for i in 0..5 {
+            assert_eq!(csc.dot(i, w.view()), s.dot(i, w.view()));
+        }
+    }
+
+    struct Expect {
+        file: &'static str,
+        dim: Option<usize>,
+        rows: usize,
+        cols: usize,
+        nnz: usize,
+        labels: &'static [(i64, usize)],
+        dense: bool,
+    }
+
+    fn check_real(e: &Expect) -> Dataset {
+        let t = Instant::now();
+        let opts = LoadOptions {
+            dim: e.dim,
+            layout: Layout::Auto,
+        };
+        let d = Dataset::load(shared_data(e.file), &opts)
+            .unwrap_or_else(|err| panic!("loading {}: {err}", e.file));
+        eprintln!("loaded {} in {:.2?}", e.file, t.elapsed());
+        assert_eq!(d.name(), e.file);
+        assert_eq!(d.n_rows(), e.rows, "{}", e.file);
+        assert_eq!(d.dim(), e.cols, "{}", e.file);
+        assert_eq!(d.nnz(), e.nnz, "{}", e.file);
+        assert_eq!(d.is_sparse(), !e.dense, "{}", e.file);
+        if !e.labels.is_empty() {
+            let mut counts = BTreeMap::new();
+            for &y in d.labels() {
+                *counts.entry(y as i64).or_insert(0usize) += 1;
+                assert_eq!(y, y.trunc(), "{}: non-integer class label", e.file);
+            }
+            assert_eq!(counts, e.labels.iter().copied().collect(), "{}", e.file);
+        }
+        d
+    }
+
+    #[test]
+    fn real_a9a_and_a9a_t() {
+        check_real(&Expect {
+            file: "a9a.xz",
+            dim: None,
+            rows: 32_561,
+            cols: 123,
+            nnz: 451_592,
+            labels: &[(-1, 24_720), (1, 7_841)],
+            dense: false,
+        });
+        let t = Expect {
+            file: "a9a.t.xz",
+            dim: Some(123),
+            rows: 16_281,
+            cols: 123,
+            nnz: 225_731,
+            labels: &[(-1, 12_435), (1, 3_846)],
+            dense: false,
+        };
+        check_real(&t);
+        // Without the forced dimension, a9a.t has only 122 columns.
+        check_real(&Expect {
+            dim: None,
+            cols: 122,
+            ..t
+        });
+    }
+
+    #[test]
+    fn real_w8a() {
+        let d = check_real(&Expect {
+            file: "w8a.xz",
+            dim: None,
+            rows: 49_749,
+            cols: 300,
+            nnz: 579_586,
+            labels: &[(-1, 48_270), (1, 1_479)],
+            dense: false,
+        });
+        let Features::Sparse(m) = d.features() else {
+            unreachable!()
+        };
+        let empty = (0..d.n_rows())
+            .filter(|&i| sparse_row(m, i).0.is_empty())
+            .count();
+        assert_eq!(empty, 4_203, "label-only rows of w8a");
+    }
+
+    #[test]
+    fn real_cal_housing() {
+        for (file, nnz) in [
+            ("cal_housing.xz", 165_120),
+            ("cal_housing.scale.xz", 165_103),
+        ] {
+            let d = check_real(&Expect {
+                file,
+                dim: None,
+                rows: 20_640,
+                cols: 8,
+                nnz,
+                labels: &[],
+                dense: true,
+            });
+            let y = d.labels();
+            let min = y.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert!((0.14..=0.15).contains(&min) && (5.0..=5.00002).contains(&max));
+            let mut distinct: Vec<u64> = y.iter().map(|v| v.to_bits()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), 3_842, "{file}");
+        }
+    }
+
+    #[test]
+    fn real_reviews_tfidf() {
+        let d = check_real(&Expect {
+            file: "reviews_tfidf.xz",
+            dim: None,
+            rows: 22_642,
+            cols: 8_462,
+            nnz: 993_690,
+            labels: &[(-1, 4_101), (1, 18_541)],
+            dense: false,
+        });
+        // Rows are scaled to unit L2 norm (6 significant digits).
+        let mut sq = Array1::<f64>::zeros(d.n_rows());
+        for i in 0..d.n_rows() {
+            d.for_each_entry(i, |_, v| sq[i] += v * v);
+        }
+        assert!(sq.iter().all(|&s| (s - 1.0f64).abs() < 1e-4));
+    }
+
+    #[test]
+    fn real_bio_kdd04() {
+        let d = check_real(&Expect {
+            file: "bio_kdd04.normalized.xz",
+            dim: None,
+            rows: 145_751,
+            cols: 75,
+            nnz: 10_931_325,
+            labels: &[(-1, 144_455), (1, 1_296)],
+            dense: true,
+        });
+        // Feature 75 is the appended constant before row normalisation: positive everywhere.
+        let Features::Dense(x) = d.features() else {
+            unreachable!()
+        };
+        assert!(x.column(74).iter().all(|&v| v > 0.0));
+    }
+}

@@ -1,0 +1,63 @@
+//! [`DataError`]: everything that can go wrong while reading, building or partitioning a
+//! dataset. Parse errors name the file and the 1-based line, like a compiler does.
+
+use std::path::PathBuf;
+
+/// An error of the data layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file could not be opened or read (including a corrupt compressed stream).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being read.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of a LIBSVM file is malformed.
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        /// The file being read.
+        path: PathBuf,
+        /// The 1-based number of the offending line.
+        line: usize,
+        /// What is wrong, quoting the bad token.
+        message: String,
+    },
+    /// The file holds no row (only blank or comment lines, or nothing at all).
+    #[error("{}: the file holds no data row", path.display())]
+    Empty {
+        /// The file being read.
+        path: PathBuf,
+    },
+    /// Two things that must have the same length do not.
+    #[error("dimension mismatch: {what}: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// What was compared, e.g. "labels vs feature rows".
+        what: String,
+        /// The length required.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+    /// The matrix would not fit in memory as requested (its size overflows `usize`).
+    #[error("a {rows} x {cols} dense matrix is too large")]
+    TooLarge {
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+    },
+    /// A sparse matrix is structurally invalid (bad index pointer, unsorted indices, ...).
+    #[error("invalid sparse matrix: {0}")]
+    InvalidMatrix(String),
+    /// `partition_dataset` was asked for zero parts or for more parts than rows.
+    #[error("cannot split {rows} rows into {parts} partitions (need 1 <= parts <= rows)")]
+    InvalidPartition {
+        /// Parts requested.
+        parts: usize,
+        /// Rows available.
+        rows: usize,
+    },
+}

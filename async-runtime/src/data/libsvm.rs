@@ -1,0 +1,649 @@
+//! Reader of LIBSVM / SVMlight text files: `label idx:val idx:val ...`, one row per line,
+//! 1-based feature indices in strictly ascending order.
+//!
+//! Files may be plain, gzip (`.gz`) or xz (`.xz`) compressed; the compression is recognised
+//! by the file's magic bytes, whatever its extension. Decompression runs on a second thread
+//! that hands blocks of whole lines to the parser, so the two overlap.
+//!
+//! What the parser accepts, as real files do:
+//! - spaces or tabs (any ASCII whitespace) between tokens, trailing whitespace, CRLF line ends;
+//! - labels written with a sign (`+1`) or as any real number (regression targets);
+//! - label-only lines: a row with no nonzero feature;
+//! - blank lines (anywhere, including the last line): skipped, they are not rows;
+//! - `#` comments, from the `#` to the end of the line (a line holding only a comment is
+//!   skipped like a blank one).
+//!
+//! Explicit zero values (`3:0`) are accepted and not stored, so [`Dataset::nnz`] counts
+//! nonzeros only. Every other deviation is a [`DataError::Parse`] that names the file, the
+//! 1-based line and the offending token.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use ndarray::{Array1, Array2};
+use sprs::CsMat;
+
+use super::dataset::{Dataset, Features};
+use super::error::DataError;
+
+/// Storage layout of the feature matrix of a loaded dataset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Dense when at least half of the entries are nonzero (`nnz / (rows * cols) >= 0.5`),
+    /// sparse otherwise.
+    #[default]
+    Auto,
+    /// Always a sparse CSR matrix.
+    Sparse,
+    /// Always a dense row-major matrix.
+    Dense,
+}
+
+/// How to load a LIBSVM file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Force the number of columns (e.g. 123 for `a9a.t`, which never uses feature 123). A row
+    /// using a larger index is then an error. `None`: the largest index used in the file.
+    pub dim: Option<usize>,
+    /// Sparse, dense, or chosen by density.
+    pub layout: Layout,
+}
+
+/// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
+const CHUNK: usize = 1 << 22;
+
+/// Compression of a file, recognised by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    Plain,
+    Gzip,
+    Xz,
+}
+
+fn sniff(magic: &[u8]) -> Compression {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Compression::Xz
+    } else {
+        Compression::Plain
+    }
+}
+
+/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`) and xz
+/// (all streams) are recognised by their magic bytes, anything else is read as it is.
+///
+/// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
+/// it in a [`std::io::BufReader`] for line-by-line use.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
+    let io_err = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut magic = [0u8; 6];
+    let mut got = 0;
+    while got < magic.len() {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    Ok(match sniff(&magic[..got]) {
+        Compression::Plain => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
+        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
+            io::BufReader::with_capacity(1 << 16, file),
+        )),
+    })
+}
+
+/// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
+/// file name.
+pub fn read_libsvm(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let reader = open(path)?;
+    read_libsvm_from(reader, path, opts)
+}
+
+/// Reads LIBSVM text from any reader (already decompressed). `path` is used for the dataset's
+/// name (its file name) and in error messages only.
+pub fn read_libsvm_from<R: Read + Send>(
+    reader: R,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Dataset, DataError> {
+    let parsed = std::thread::scope(|s| -> Result<Parsed, DataError> {
+        let (tx, rx) = sync_channel(2);
+        std::thread::Builder::new()
+            .name("libsvm-reader".into())
+            .spawn_scoped(s, move || pump(reader, tx))
+            .map_err(|source| DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        // `rx` is moved in and dropped on return, so an early error stops the pump thread.
+        parse_chunks(rx, path, opts.dim)
+    })?;
+    build(parsed, path, opts)
+}
+
+/// Reads `reader` in blocks that end at a line end and sends them to the parser.
+fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0;
+    loop {
+        let mut eof = false;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if eof {
+            if filled > 0 {
+                let _ = tx.send(Ok(buf[..filled].to_vec()));
+            }
+            return;
+        }
+        match buf[..filled].iter().rposition(|&b| b == b'\n') {
+            Some(p) => {
+                if tx.send(Ok(buf[..=p].to_vec())).is_err() {
+                    return; // the parser stopped (error): nothing more to do
+                }
+                buf.copy_within(p + 1..filled, 0);
+                filled -= p + 1;
+            }
+            None => {
+                // One line longer than the buffer: grow it.
+                let len = buf.len();
+                buf.resize(len * 2, 0);
+            }
+        }
+    }
+}
+
+/// The rows read so far, in CSR form with 0-based column indices.
+struct Parsed {
+    labels: Vec<f64>,
+    indptr: Vec<usize>,
+    indices: Vec<usize>,
+    values: Vec<f64>,
+    /// Largest 1-based index used (0 when no feature at all).
+    max_index: usize,
+}
+
+fn parse_chunks(
+    rx: Receiver<io::Result<Vec<u8>>>,
+    path: &Path,
+    dim: Option<usize>,
+) -> Result<Parsed, DataError> {
+    let mut p = Parsed {
+        labels: Vec::new(),
+        indptr: vec![0],
+        indices: Vec::new(),
+        values: Vec::new(),
+        max_index: 0,
+    };
+    let mut line_no = 0usize;
+    for chunk in rx {
+        let chunk = chunk.map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = std::str::from_utf8(&chunk).map_err(|e| {
+            let good = &chunk[..e.valid_up_to()];
+            DataError::Parse {
+                path: path.to_path_buf(),
+                line: line_no + 1 + good.iter().filter(|&&b| b == b'\n').count(),
+                message: "invalid UTF-8 (not a LIBSVM text file?)".into(),
+            }
+        })?;
+        for line in text.lines() {
+            line_no += 1;
+            parse_line(line, dim, &mut p).map_err(|message| DataError::Parse {
+                path: path.to_path_buf(),
+                line: line_no,
+                message,
+            })?;
+        }
+    }
+    Ok(p)
+}
+
+/// Parses one line into `p`; blank and comment-only lines add nothing.
+fn parse_line(line: &str, dim: Option<usize>, p: &mut Parsed) -> Result<(), String> {
+    let content = match line.find('#') {
+        Some(at) => &line[..at],
+        None => line,
+    };
+    let mut tokens = content.split_ascii_whitespace();
+    let Some(first) = tokens.next() else {
+        return Ok(()); // blank line or comment only
+    };
+    if first.contains(':') {
+        return Err(format!(
+            "missing label: the line starts with the feature `{first}`"
+        ));
+    }
+    let label: f64 = first
+        .parse()
+        .map_err(|_| format!("invalid label `{first}`: not a number"))?;
+    if !label.is_finite() {
+        return Err(format!("invalid label `{first}`: not a finite number"));
+    }
+    let mut prev = 0usize;
+    for token in tokens {
+        let Some((idx, val)) = token.split_once(':') else {
+            return Err(format!(
+                "missing `:` in feature `{token}` (expected index:value)"
+            ));
+        };
+        let index: usize = idx.parse().map_err(|_| {
+            format!("invalid index `{idx}` in feature `{token}`: not a non-negative integer")
+        })?;
+        if index == 0 {
+            return Err(format!(
+                "invalid index 0 in feature `{token}`: indices are 1-based"
+            ));
+        }
+        if index <= prev {
+            return Err(format!(
+                "index {index} in feature `{token}` is not greater than the previous index \
+                 {prev}: indices must be strictly ascending"
+            ));
+        }
+        if let Some(d) = dim {
+            if index > d {
+                return Err(format!(
+                    "index {index} in feature `{token}` exceeds the dimension {d} given in the \
+                     load options"
+                ));
+            }
+        }
+        let value: f64 = val
+            .parse()
+            .map_err(|_| format!("invalid value `{val}` in feature `{token}`: not a number"))?;
+        if !value.is_finite() {
+            return Err(format!(
+                "invalid value `{val}` in feature `{token}`: not a finite number"
+            ));
+        }
+        prev = index;
+        if value != 0.0 {
+            p.indices.push(index - 1);
+            p.values.push(value);
+        }
+    }
+    p.max_index = p.max_index.max(prev);
+    p.labels.push(label);
+    p.indptr.push(p.indices.len());
+    Ok(())
+}
+
+/// Turns the parsed rows into a dataset of the requested layout.
+fn build(p: Parsed, path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let rows = p.labels.len();
+    if rows == 0 {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let cols = opts.dim.unwrap_or(p.max_index);
+    let nnz = p.values.len();
+    let cells = rows.checked_mul(cols);
+    let dense = match opts.layout {
+        Layout::Sparse => false,
+        Layout::Dense => true,
+        Layout::Auto => matches!(cells, Some(c) if c > 0 && nnz as f64 >= 0.5 * c as f64),
+    };
+    let features = if dense {
+        let too_large = DataError::TooLarge { rows, cols };
+        let cells = cells.ok_or(too_large)?;
+        if cells > isize::MAX as usize / std::mem::size_of::<f64>() {
+            return Err(DataError::TooLarge { rows, cols });
+        }
+        let mut x = Array2::<f64>::zeros((rows, cols));
+        for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+            for k in p.indptr[i]..p.indptr[i + 1] {
+                row[p.indices[k]] = p.values[k];
+            }
+        }
+        Features::Dense(x)
+    } else {
+        let m = CsMat::try_new((rows, cols), p.indptr, p.indices, p.values)
+            .map_err(|(_, _, _, e)| DataError::InvalidMatrix(e.to_string()))?;
+        Features::Sparse(m)
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Dataset::new(name, features, Array1::from(p.labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Rows;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique file in the temporary directory, removed on drop.
+    pub(crate) struct TempFile(pub(crate) PathBuf);
+
+    impl TempFile {
+        pub(crate) fn new(stem: &str, bytes: &[u8]) -> TempFile {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("async-data-test-{}-{n}-{stem}", std::process::id()));
+            std::fs::write(&path, bytes).expect("write temp file");
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn load_text(stem: &str, text: &str) -> (TempFile, Result<Dataset, DataError>) {
+        let f = TempFile::new(stem, text.as_bytes());
+        let r = read_libsvm(&f.0, &LoadOptions::default());
+        (f, r)
+    }
+
+    /// Asserts that `text` fails at `line` with a message containing every word of `words`.
+    fn assert_parse_error(stem: &str, text: &str, line: usize, words: &[&str]) {
+        let (f, r) = load_text(stem, text);
+        let err = r.expect_err("malformed input must be rejected");
+        let msg = err.to_string();
+        let name = f.0.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(msg.contains(&name), "{msg} does not name the file {name}");
+        assert!(
+            msg.contains(&format!(":{line}: ")),
+            "{msg} does not name line {line}"
+        );
+        for w in words {
+            assert!(msg.contains(w), "{msg} does not contain `{w}`");
+        }
+        match err {
+            DataError::Parse { line: l, .. } => assert_eq!(l, line),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    const GOOD: &str = "+1 1:0.5 3:2\n-1 2:1\n";
+
+    #[test]
+    fn error_non_numeric_label() {
+        assert_parse_error(
+            "label.txt",
+            &format!("{GOOD}yes 1:1\n"),
+            3,
+            &["label", "`yes`"],
+        );
+    }
+
+    #[test]
+    fn error_non_numeric_value() {
+        assert_parse_error(
+            "value.txt",
+            &format!("{GOOD}1 1:abc\n"),
+            3,
+            &["value", "`abc`", "1:abc"],
+        );
+    }
+
+    #[test]
+    fn error_missing_colon() {
+        assert_parse_error(
+            "colon.txt",
+            &format!("{GOOD}1 1:2 7\n"),
+            3,
+            &["missing `:`", "`7`"],
+        );
+    }
+
+    #[test]
+    fn error_non_integer_index() {
+        assert_parse_error(
+            "index.txt",
+            &format!("{GOOD}\n1 1.5:2\n"),
+            4,
+            &["index", "`1.5`"],
+        );
+        assert_parse_error(
+            "index2.txt",
+            &format!("{GOOD}1 -3:2\n"),
+            3,
+            &["index", "`-3`"],
+        );
+    }
+
+    #[test]
+    fn error_index_zero() {
+        assert_parse_error(
+            "zero.txt",
+            &format!("{GOOD}1 0:2 1:1\n"),
+            3,
+            &["index 0", "1-based"],
+        );
+    }
+
+    #[test]
+    fn error_not_ascending() {
+        assert_parse_error(
+            "order.txt",
+            &format!("{GOOD}1 3:2 2:1\n"),
+            3,
+            &["ascending", "`2:1`"],
+        );
+        assert_parse_error(
+            "dup.txt",
+            &format!("{GOOD}1 2:2 2:1\n"),
+            3,
+            &["ascending", "`2:1`"],
+        );
+    }
+
+    #[test]
+    fn error_missing_label() {
+        assert_parse_error(
+            "nolabel.txt",
+            &format!("{GOOD}1:1 2:2\n"),
+            3,
+            &["missing label", "`1:1`"],
+        );
+    }
+
+    #[test]
+    fn error_non_finite() {
+        assert_parse_error(
+            "nan.txt",
+            &format!("{GOOD}1 1:NaN\n"),
+            3,
+            &["finite", "`NaN`"],
+        );
+        assert_parse_error(
+            "inf.txt",
+            &format!("{GOOD}1 1:1 2:-inf\n"),
+            3,
+            &["finite", "`-inf`"],
+        );
+        assert_parse_error(
+            "naninf.txt",
+            &format!("{GOOD}inf 1:1\n"),
+            3,
+            &["label", "finite"],
+        );
+    }
+
+    #[test]
+    fn error_index_beyond_forced_dim() {
+        let f = TempFile::new("dim.txt", format!("{GOOD}1 4:1\n").as_bytes());
+        let opts = LoadOptions {
+            dim: Some(3),
+            layout: Layout::Auto,
+        };
+        let msg = read_libsvm(&f.0, &opts).unwrap_err().to_string();
+        assert!(msg.contains(":3: ") && msg.contains("dimension 3"), "{msg}");
+    }
+
+    #[test]
+    fn error_invalid_utf8_names_line() {
+        let f = TempFile::new("utf8.txt", b"1 1:1\n1 2:1\n1 3:\xff\n");
+        let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn empty_and_missing_files() {
+        let (_f, r) = load_text("empty.txt", "\n  \n# only a comment\n");
+        assert!(matches!(r, Err(DataError::Empty { .. })));
+        let err =
+            read_libsvm(Path::new("/nonexistent/x.svm"), &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }));
+        assert!(err.to_string().contains("/nonexistent/x.svm"));
+    }
+
+    /// All the traps of real files at once.
+    const TRICKY: &str = "# header comment\r\n\
+                          +1 1:0.5 3:2 \r\n\
+                          -1\r\n\
+                          \r\n\
+                          2.5\t2:1\t4:-3 # trailing comment\n\
+                          -1 1:0 2:4e-1\n\
+                          \n";
+
+    fn check_tricky(d: &Dataset) {
+        assert_eq!(d.n_rows(), 4);
+        assert_eq!(d.dim(), 4);
+        assert_eq!(d.nnz(), 5); // the explicit zero `1:0` is not stored
+        assert_eq!(d.labels().to_vec(), vec![1.0, -1.0, 2.5, -1.0]);
+        let w = Array1::from(vec![1.0, 10.0, 100.0, 1000.0]);
+        let dots: Vec<f64> = (0..4).map(|i| d.dot(i, w.view())).collect();
+        assert_eq!(dots, vec![200.5, 0.0, 10.0 - 3000.0, 4.0]);
+    }
+
+    #[test]
+    fn tricky_lines_sparse_and_dense() {
+        let f = TempFile::new("tricky.txt", TRICKY.as_bytes());
+        for layout in [Layout::Sparse, Layout::Dense, Layout::Auto] {
+            let d = read_libsvm(&f.0, &LoadOptions { dim: None, layout }).unwrap();
+            // Auto: 5 nonzeros in 4 x 4 is under half, so sparse.
+            assert_eq!(d.is_sparse(), layout != Layout::Dense, "{layout:?}");
+            check_tricky(&d);
+        }
+        let d = read_libsvm(
+            &f.0,
+            &LoadOptions {
+                dim: Some(10),
+                layout: Layout::Auto,
+            },
+        )
+        .unwrap();
+        assert_eq!(d.dim(), 10);
+        assert!(d.is_sparse()); // 5 / 40 < 0.5
+        assert!(d.name().contains("tricky.txt"));
+    }
+
+    #[test]
+    fn long_lines_cross_chunks() {
+        // Rows longer than a chunk and many rows: exercises the block splitting.
+        let mut text = String::new();
+        let mut expect_nnz = 0;
+        for r in 0..3 {
+            text.push_str(if r % 2 == 0 { "+1" } else { "-1" });
+            let n = if r == 1 { 400_000 } else { 10 };
+            for j in 1..=n {
+                text.push_str(&format!(" {j}:{}", j % 7 + 1));
+            }
+            expect_nnz += n;
+            text.push('\n');
+        }
+        for _ in 0..200_000 {
+            text.push_str("-1 5:1\n");
+        }
+        let (_f, r) = load_text("long.txt", &text);
+        let d = r.unwrap();
+        assert_eq!(d.n_rows(), 200_003);
+        assert_eq!(d.dim(), 400_000);
+        assert_eq!(d.nnz(), expect_nnz + 200_000);
+        assert_eq!(d.label(200_002), -1.0);
+    }
+
+    fn compressed_roundtrip(kind: Compression) {
+        let plain = TempFile::new("plain.txt", TRICKY.as_bytes());
+        let mut bytes = Vec::new();
+        match kind {
+            Compression::Gzip => {
+                // Two gzip members back to back, like `cat a.gz b.gz`.
+                let half = TRICKY.len() / 2;
+                let cut = TRICKY[..half].rfind('\n').unwrap() + 1;
+                for part in [&TRICKY[..cut], &TRICKY[cut..]] {
+                    let mut e =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(part.as_bytes()).unwrap();
+                    bytes.extend(e.finish().unwrap());
+                }
+            }
+            Compression::Xz => {
+                let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+                e.write_all(TRICKY.as_bytes()).unwrap();
+                bytes = e.finish().unwrap();
+            }
+            Compression::Plain => unreachable!(),
+        }
+        assert_eq!(sniff(&bytes), kind);
+        // A misleading extension: the magic bytes decide.
+        let packed = TempFile::new("packed.txt", &bytes);
+        let opts = LoadOptions::default();
+        let a = read_libsvm(&plain.0, &opts).unwrap();
+        let b = read_libsvm(&packed.0, &opts).unwrap();
+        check_tricky(&b);
+        assert_eq!(a.labels(), b.labels());
+        match (a.features(), b.features()) {
+            (Features::Sparse(x), Features::Sparse(y)) => assert_eq!(x, y),
+            (Features::Dense(x), Features::Dense(y)) => assert_eq!(x, y),
+            _ => panic!("layouts differ"),
+        }
+    }
+
+    #[test]
+    fn gzip_roundtrip() {
+        compressed_roundtrip(Compression::Gzip);
+    }
+
+    #[test]
+    fn xz_roundtrip() {
+        compressed_roundtrip(Compression::Xz);
+    }
+
+    #[test]
+    fn corrupt_xz_is_an_io_error() {
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(GOOD.repeat(1000).as_bytes()).unwrap();
+        let mut bytes = e.finish().unwrap();
+        let n = bytes.len();
+        bytes.truncate(n / 2);
+        let f = TempFile::new("broken.xz", &bytes);
+        let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,104 @@
+//! The runtime's errors.
+
+use crate::transport::frame::FrameError;
+
+/// What can go wrong in a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The driver could not listen on its address.
+    #[error("cannot listen on {address}: {reason}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// What the socket layer said.
+        reason: String,
+    },
+    /// A worker process could not be started.
+    #[error("cannot start worker process {exe}: {reason}")]
+    Spawn {
+        /// The executable.
+        exe: String,
+        /// What the OS said.
+        reason: String,
+    },
+    /// Fewer workers than expected joined in time.
+    #[error("only {joined} of {expected} workers joined within {waited_s:.0} s; {hint}")]
+    WorkersMissing {
+        /// Workers admitted.
+        joined: usize,
+        /// Workers expected.
+        expected: usize,
+        /// Seconds waited.
+        waited_s: f64,
+        /// What to check.
+        hint: String,
+    },
+    /// No live worker is left to run tasks.
+    #[error("no live worker is left ({lost} lost)")]
+    NoWorkers {
+        /// Workers lost during the run.
+        lost: usize,
+    },
+    /// A task failed in a worker.
+    #[error("task {task} failed on worker {worker}: {message}")]
+    TaskFailed {
+        /// The task id.
+        task: String,
+        /// The worker.
+        worker: String,
+        /// What the worker reported.
+        message: String,
+    },
+    /// A result did not decode as the type the driver expects.
+    #[error("result of task {task} from worker {worker} does not decode: {reason}")]
+    BadResult {
+        /// The task id.
+        task: String,
+        /// The worker.
+        worker: String,
+        /// Why.
+        reason: String,
+    },
+    /// The sockets failed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A frame failed its checks.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// A dataset could not be partitioned or loaded.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// A setting is impossible.
+    #[error("invalid setting: {0}")]
+    Config(String),
+}
+
+/// What a task reports when it cannot run; sent back to the driver as text.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The worker has no task of that id (it runs other code).
+    #[error("no task registered as `{0}` in this worker's build")]
+    Unknown(String),
+    /// The worker does not own the partition.
+    #[error("partition {0} is not held by this worker")]
+    NoPartition(u32),
+    /// The worker lacks a broadcast version the task reads.
+    #[error("broadcast slot {slot} version {version} is not in this worker's cache")]
+    MissingVersion {
+        /// The slot.
+        slot: u16,
+        /// The version.
+        version: u64,
+    },
+    /// The captured values or a broadcast value did not decode as the task's types.
+    #[error("cannot decode {what}: {reason}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The task's code panicked; the worker survives it.
+    #[error("task panicked: {0}")]
+    Panicked(String),
+}

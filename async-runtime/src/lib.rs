@@ -1,0 +1,42 @@
+//! The runtime of the ASYNC-style distributed optimizer: a driver that coordinates worker
+//! processes over ZeroMQ, with versioned broadcast, run-time barriers and asynchronous reduce.
+//!
+//! Algorithm authors write an `#[async_optimizer]` function with `broadcast!`, `barrier!` and
+//! `reduce!`; the macro turns them into calls of this crate. Applications launch a
+//! [`Driver`], call the optimizer with it, and [`finish`](Driver::finish) the run:
+//!
+//! ```no_run
+//! async_runtime::run_worker_if_spawned(); // first thing in main: worker processes stop here
+//! let mut driver = async_runtime::Driver::launch(async_runtime::ClusterConfig::local(4))?;
+//! // let w = my_optimizer(&mut driver, &data, &params);
+//! let report = driver.finish()?;
+//! # Ok::<(), async_runtime::RuntimeError>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod broadcast;
+mod broadcaster;
+pub mod cluster;
+pub mod coordinator;
+pub mod data;
+mod error;
+pub mod protocol;
+pub mod stragglers;
+pub mod task;
+pub mod transport;
+pub mod worker;
+
+pub use async_macros::{async_optimizer, barrier, broadcast, reduce};
+pub use broadcast::Broadcast;
+pub use cluster::{run_worker_if_spawned, ClusterConfig};
+pub use coordinator::{
+    asp, bsp, quorum, ssp, Combine, Driver, Flow, Progress, ResultMeta, RunReport, RunStats,
+    WorkerInfo, WorkerTable,
+};
+pub use data::{Dataset, Partition};
+pub use error::{RuntimeError, TaskError};
+pub use stragglers::Stragglers;
+
+/// What the `#[async_optimizer]` expansion calls. Not a public API: it may change at any time.
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,108 @@
+//! The messages driver and workers exchange. Every message travels inside a
+//! [`frame`](crate::transport::frame) that carries the magic, the protocol version and the run id.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+/// Bumped whenever a message changes shape; a peer speaking another version is refused.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// What the driver sends to a worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// The worker was admitted: its settings for this run.
+    Welcome(Welcome),
+    /// The worker was not admitted; it should exit and report the reason.
+    Refused {
+        /// Why, in words a person can act on.
+        reason: String,
+    },
+    /// One partition of a dataset, postcard-encoded, that the worker now owns.
+    Partition {
+        /// Identifies the dataset the partition belongs to.
+        dataset: u64,
+        /// The encoded [`Partition`](crate::data::Partition).
+        body: ByteBuf,
+    },
+    /// A version of a broadcast variable the worker does not hold yet.
+    Version {
+        /// Which broadcast variable.
+        slot: u16,
+        /// Its version id.
+        version: u64,
+        /// The encoded value.
+        body: ByteBuf,
+    },
+    /// Run a registered task on one partition.
+    Task(TaskOrder),
+    /// The driver is alive.
+    Heartbeat,
+    /// The run is over: exit cleanly.
+    Shutdown,
+}
+
+/// A worker's settings for the run, sent once it is admitted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The worker's index in the worker table.
+    pub index: u32,
+    /// Simulated straggling: after its warm-up the worker sleeps `delay_factor` times its mean
+    /// task time after each task (0 = no delay).
+    pub delay_factor: f64,
+    /// How many recent versions of each broadcast variable the worker keeps.
+    pub cache_versions: u32,
+}
+
+/// One task: a registered closure, the partition it runs on and what it reads.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskOrder {
+    /// Sequence number, echoed in the result.
+    pub seq: u64,
+    /// The stable id of the registered task (module path, function, site).
+    pub task: String,
+    /// The partition the task runs on.
+    pub partition: u32,
+    /// The broadcast versions the task reads, in the order the task declares them.
+    pub reads: Vec<(u16, u64)>,
+    /// The values the closure captured, postcard-encoded.
+    pub captures: ByteBuf,
+}
+
+/// What a worker sends to the driver.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToDriver {
+    /// First message of a worker: who it is and which build it runs.
+    Hello(Hello),
+    /// A finished task.
+    Result {
+        /// The task's sequence number.
+        seq: u64,
+        /// Seconds the task computed.
+        compute_s: f64,
+        /// Seconds of simulated straggler delay added after it.
+        delay_s: f64,
+        /// The postcard-encoded result.
+        body: ByteBuf,
+    },
+    /// A task that could not run.
+    Failed {
+        /// The task's sequence number.
+        seq: u64,
+        /// What went wrong.
+        message: String,
+    },
+    /// The worker is alive.
+    Heartbeat,
+}
+
+/// A worker's introduction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    /// The worker's stable name, also its ZeroMQ routing identity.
+    pub name: String,
+    /// Fingerprint of the tasks the worker's build registered: a worker built from other code
+    /// is refused.
+    pub fingerprint: u64,
+    /// The worker's process id, for the run report.
+    pub pid: u32,
+}

@@ -1,0 +1,117 @@
+//! The registry of tasks: closures of `reduce!` sites, compiled into every process of the
+//! executable and found by a stable id. Closures never cross the wire; their captures do.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::broadcast::Broadcast;
+use crate::data::Partition;
+use crate::error::TaskError;
+use crate::worker::CachedVersion;
+
+/// The worker-side body of a `reduce!` site.
+pub type TaskFn = fn(&TaskContext<'_>) -> Result<Vec<u8>, TaskError>;
+
+/// One registered task. The `#[async_optimizer]` macro submits one per `reduce!` site.
+pub struct TaskEntry {
+    id: &'static str,
+    run: TaskFn,
+}
+
+impl TaskEntry {
+    /// A task of stable id `id` (module path, function name and site number).
+    pub const fn new(id: &'static str, run: TaskFn) -> TaskEntry {
+        TaskEntry { id, run }
+    }
+}
+
+inventory::collect!(TaskEntry);
+
+fn registry() -> &'static HashMap<&'static str, TaskFn> {
+    static REGISTRY: OnceLock<HashMap<&'static str, TaskFn>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        inventory::iter::<TaskEntry>
+            .into_iter()
+            .map(|entry| (entry.id, entry.run))
+            .collect()
+    })
+}
+
+/// The task registered as `id`, if this build has one.
+pub fn find(id: &str) -> Option<TaskFn> {
+    registry().get(id).copied()
+}
+
+/// A fingerprint of this build's task registry and protocol: two processes agree on it only if
+/// they can run each other's tasks.
+pub fn fingerprint() -> u64 {
+    let mut ids: Vec<&str> = registry().keys().copied().collect();
+    ids.sort_unstable();
+    let mut hash = Fnv64::default();
+    hash.write(&crate::protocol::PROTOCOL_VERSION.to_le_bytes());
+    hash.write(env!("CARGO_PKG_VERSION").as_bytes());
+    for id in ids {
+        hash.write(id.as_bytes());
+        hash.write(&[0]);
+    }
+    hash.0
+}
+
+/// FNV-1a: stable across builds and platforms, unlike `std`'s hasher.
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// What a running task sees: its partition, its captured values and the broadcast versions it
+/// reads. Generated code calls it; algorithm authors never do.
+pub struct TaskContext<'a> {
+    pub(crate) partition: &'a Partition,
+    pub(crate) captures: &'a [u8],
+    pub(crate) reads: Vec<&'a CachedVersion>,
+}
+
+impl TaskContext<'_> {
+    /// The partition the task runs on.
+    pub fn partition(&self) -> &Partition {
+        self.partition
+    }
+
+    /// The captured values, decoded as the types the macro inferred from their declarations.
+    pub fn captures<T: DeserializeOwned>(&self) -> Result<T, TaskError> {
+        postcard::from_bytes(self.captures).map_err(|e| TaskError::Decode {
+            what: "captured values",
+            reason: e.to_string(),
+        })
+    }
+
+    /// The `index`-th broadcast value the task reads, at the version the driver named.
+    pub fn read<T: Broadcast>(&self, index: usize) -> Result<&T, TaskError> {
+        let version = self.reads.get(index).ok_or(TaskError::Decode {
+            what: "broadcast reads",
+            reason: format!("the task reads no broadcast value number {index}"),
+        })?;
+        version.value::<T>()
+    }
+
+    /// Encodes the task's result for the trip back to the driver.
+    pub fn encode<R: Serialize>(&self, result: &R) -> Result<Vec<u8>, TaskError> {
+        postcard::to_allocvec(result).map_err(|e| TaskError::Decode {
+            what: "the result",
+            reason: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! `compare`: several algorithms on the same data, seed and cluster settings; the time each
+//! takes to reach the target, the speedup, and one plot.
+
+use std::path::{Path, PathBuf};
+
+use algorithms::Algorithm;
+use anyhow::{Context, Result};
+
+use crate::cli::RunArgs;
+use crate::job::{self, Outcome};
+
+/// What a comparison wrote and measured.
+pub struct CompareOutputs {
+    /// The folder of the files.
+    pub dir: PathBuf,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// The runs, in the order given.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Runs `algorithms` one after the other and writes their files into `out`.
+pub fn run(algorithms: &[Algorithm], args: &RunArgs, out: &Path) -> Result<CompareOutputs> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create folder {}", out.display()))?;
+    let first = args.job(algorithms[0])?;
+    let data = first.data.load()?;
+    // One optimum for all runs, computed once.
+    let optimum = job::optimum(&first.loss, &data, args.optimum)?;
+    let mut outcomes = Vec::new();
+    let mut files = Vec::new();
+    for &algorithm in algorithms {
+        let mut spec = args.job(algorithm)?;
+        spec.stop.optimum = optimum;
+        let outcome = job::run(&spec, &data)?;
+        if !args.quiet {
+            println!("{}", outcome.one_line());
+        }
+        let trace = out.join(format!("{algorithm}.trace.csv"));
+        let summary = out.join(format!("{algorithm}.summary.json"));
+        outcome.trace.write_csv(&trace)?;
+        outcome.write_summary(&summary)?;
+        files.extend([trace, summary]);
+        outcomes.push(outcome);
+    }
+    let plot = out.join("compare.svg");
+    let named: Vec<(String, &crate::trace::Trace)> = outcomes
+        .iter()
+        .map(|o| (o.algorithm.to_string(), &o.trace))
+        .collect();
+    let borrowed: Vec<(&str, &crate::trace::Trace)> =
+        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    crate::plot::write_svg(&plot, &borrowed, optimum)?;
+    files.push(plot);
+    let outputs = CompareOutputs {
+        dir: out.to_path_buf(),
+        files,
+        outcomes,
+    };
+    let table = out.join("compare.json");
+    std::fs::write(
+        &table,
+        serde_json::to_string_pretty(&outputs.json())? + "\n",
+    )
+    .with_context(|| format!("cannot write {}", table.display()))?;
+    let mut outputs = outputs;
+    outputs.files.push(table);
+    for outcome in &outputs.outcomes {
+        if let Some(failure) = &outcome.failure {
+            anyhow::bail!("{} ended early: {failure}", outcome.algorithm);
+        }
+    }
+    Ok(outputs)
+}
+
+impl CompareOutputs {
+    /// Time to target and speedup against the first algorithm, as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
+        let rows: Vec<serde_json::Value> = self
+            .outcomes
+            .iter()
+            .map(|o| {
+                let time = o.time_to_target();
+                serde_json::json!({
+                    "algo": o.algorithm.name(),
+                    "time_to_target_s": time,
+                    "speedup": speedup(baseline, time),
+                    "final_objective": o.final_objective(),
+                    "updates": o.report.stats.updates,
+                    "elapsed_s": o.report.elapsed_s,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "target_subopt": self.outcomes.first().and_then(|o| o.spec.stop.target_subopt),
+            "runs": rows,
+        })
+    }
+
+    /// A small table for the terminal.
+    pub fn table(&self) -> String {
+        let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
+        let mut lines = vec![format!(
+            "{:<8} {:>16} {:>10} {:>16}",
+            "algo", "time to target", "speedup", "final objective"
+        )];
+        for o in &self.outcomes {
+            let time = o
+                .time_to_target()
+                .map_or("not reached".to_owned(), |t| format!("{t:.3} s"));
+            let speedup = speedup(baseline, o.time_to_target())
+                .map_or("-".to_owned(), |s| format!("{s:.2}x"));
+            lines.push(format!(
+                "{:<8} {:>16} {:>10} {:>16.10}",
+                o.algorithm.name(),
+                time,
+                speedup,
+                o.final_objective()
+            ));
+        }
+        lines.join("\n")
+    }
+}
+
+fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
+    match (baseline, time) {
+        (Some(b), Some(t)) if t > 0.0 => Some(b / t),
+        _ => None,
+    }
+}

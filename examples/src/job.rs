@@ -1,0 +1,321 @@
+//! One training job: load the data, find the optimum and the step, launch the workers, run the
+//! algorithm while an observer records the trace, and gather what the run produced.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use algorithms::{least_squares_optimum, smoothness, Algorithm, Loss, Model, Params};
+use anyhow::{anyhow, bail, Context, Result};
+use async_runtime::data::{Dataset, LoadOptions};
+use async_runtime::{ClusterConfig, Driver, Flow, RunReport};
+
+use crate::progress::Progress;
+use crate::trace::{create_parent, Trace, TracePoint};
+
+/// Where the data comes from.
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// The built-in California housing set.
+    Builtin,
+    /// A LIBSVM file.
+    File {
+        /// Its path.
+        path: PathBuf,
+        /// The number of features, if the file does not use the last.
+        dim: Option<usize>,
+    },
+}
+
+impl DataSource {
+    /// Loads the dataset.
+    pub fn load(&self) -> Result<Arc<Dataset>> {
+        let data = match self {
+            DataSource::Builtin => crate::builtin::cal_housing_scale()?,
+            DataSource::File { path, dim } => {
+                if !path.exists() {
+                    bail!("data file {} does not exist", path.display());
+                }
+                let options = LoadOptions {
+                    dim: *dim,
+                    ..LoadOptions::default()
+                };
+                Dataset::load(path, &options)
+                    .with_context(|| format!("cannot load {}", path.display()))?
+            }
+        };
+        Ok(Arc::new(data))
+    }
+}
+
+/// When a run stops, besides its update bound.
+#[derive(Debug, Clone, Default)]
+pub struct StopRules {
+    /// Seconds of training.
+    pub time_s: Option<f64>,
+    /// Relative suboptimality to reach.
+    pub target_subopt: Option<f64>,
+    /// The optimal objective, if known.
+    pub optimum: Option<f64>,
+}
+
+/// Everything one job needs.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The data.
+    pub data: DataSource,
+    /// The objective.
+    pub loss: Loss,
+    /// The step; 1/L when `None`.
+    pub step: Option<f64>,
+    /// Heavy-ball momentum.
+    pub momentum: f64,
+    /// Rows per partition and task.
+    pub batch: usize,
+    /// Update bound.
+    pub updates: usize,
+    /// Idle workers before an asynchronous dispatch.
+    pub quorum: usize,
+    /// Staleness bound of asynchronous reduces.
+    pub max_staleness: u64,
+    /// Staleness-aware step.
+    pub staleness_aware: bool,
+    /// The cluster.
+    pub cluster: ClusterConfig,
+    /// Stop rules.
+    pub stop: StopRules,
+    /// Seconds of training between evaluations.
+    pub eval_every_s: f64,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// What a job produced.
+pub struct Outcome {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The final model.
+    pub model: Model,
+    /// The evaluation points.
+    pub trace: Trace,
+    /// The run's report (counters, worker table).
+    pub report: RunReport,
+    /// Why the run ended early, if it failed; the model and trace are kept all the same.
+    pub failure: Option<String>,
+    /// f*, if known.
+    pub optimum: Option<f64>,
+    /// The step used.
+    pub step: f64,
+    /// The dataset's name.
+    pub dataset: String,
+    /// The job's settings.
+    pub spec: JobSpec,
+}
+
+/// f* of `loss` on `data`: given, or computed for least squares.
+pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
+    match (given, loss) {
+        (Some(value), _) => Ok(Some(value)),
+        (None, Loss::LeastSquares) => {
+            let (_, value) = least_squares_optimum(data).map_err(|e| anyhow!("{e}"))?;
+            Ok(Some(value))
+        }
+        (None, Loss::Logistic { .. }) => Ok(None),
+    }
+}
+
+/// Runs one job on `data`.
+pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
+    let optimum = optimum(&spec.loss, data, spec.stop.optimum)?;
+    if spec.stop.target_subopt.is_some() && optimum.is_none() {
+        bail!("--target-subopt needs the optimum: pass --optimum VALUE for this loss");
+    }
+    if spec.cluster.workers * spec.cluster.partitions_per_worker > data.n_rows() {
+        bail!(
+            "{} workers for {} rows: every worker needs at least one row",
+            spec.cluster.workers,
+            data.n_rows()
+        );
+    }
+    let step = match spec.step {
+        Some(step) => step,
+        None => 1.0 / smoothness(&spec.loss, data.as_ref()),
+    };
+    let params = Params {
+        loss: spec.loss,
+        updates: spec.updates,
+        step,
+        momentum: spec.momentum,
+        batch: spec.batch,
+        quorum: spec.quorum,
+        max_staleness: spec.max_staleness,
+        staleness_aware: spec.staleness_aware,
+    };
+    let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
+    let trace = Rc::new(RefCell::new(Trace::default()));
+    let progress = Rc::new(RefCell::new(Progress::new(
+        spec.algorithm.name(),
+        spec.updates as u64,
+        spec.quiet,
+    )));
+    install_observer(
+        &mut driver,
+        spec,
+        data.clone(),
+        optimum,
+        trace.clone(),
+        progress.clone(),
+    );
+
+    let model = spec.algorithm.run(&mut driver, data, &params);
+
+    // The last point: the model the algorithm returned.
+    let objective = spec.loss.objective(data.as_ref(), model.view());
+    let report = driver.report();
+    trace.borrow_mut().points.push(TracePoint {
+        elapsed_s: report.elapsed_s,
+        updates: report.stats.updates,
+        objective,
+        subopt: optimum.map(|f| (objective - f) / f),
+        dropped_stale: report.stats.dropped_stale,
+    });
+    progress.borrow().finish();
+    let failure = driver.finish().err().map(|e| e.to_string());
+    let trace = trace.borrow().clone();
+    Ok(Outcome {
+        algorithm: spec.algorithm,
+        model,
+        trace,
+        report,
+        failure,
+        optimum,
+        step,
+        dataset: data.name().to_owned(),
+        spec: spec.clone(),
+    })
+}
+
+fn install_observer(
+    driver: &mut Driver,
+    spec: &JobSpec,
+    data: Arc<Dataset>,
+    optimum: Option<f64>,
+    trace: Rc<RefCell<Trace>>,
+    progress: Rc<RefCell<Progress>>,
+) {
+    let loss = spec.loss;
+    let stop = spec.stop.clone();
+    let every = spec.eval_every_s.max(0.0);
+    let mut next_eval = 0.0;
+    driver.observe(move |at, w: &Model| {
+        if at.elapsed_s < next_eval && at.updates > 0 {
+            return Flow::Continue;
+        }
+        next_eval = at.elapsed_s + every;
+        let objective = loss.objective(data.as_ref(), w.view());
+        let subopt = optimum.map(|f| (objective - f) / f);
+        trace.borrow_mut().points.push(TracePoint {
+            elapsed_s: at.elapsed_s,
+            updates: at.updates,
+            objective,
+            subopt,
+            dropped_stale: at.dropped_stale,
+        });
+        progress
+            .borrow_mut()
+            .update(at.updates, at.elapsed_s, objective, subopt);
+        let reached = matches!((stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t);
+        let out_of_time = stop.time_s.is_some_and(|limit| at.elapsed_s >= limit);
+        if reached || out_of_time || !objective.is_finite() {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+}
+
+impl Outcome {
+    /// The final objective.
+    pub fn final_objective(&self) -> f64 {
+        self.trace.points.last().map_or(f64::NAN, |p| p.objective)
+    }
+
+    /// Seconds to the target, if one was set and reached.
+    pub fn time_to_target(&self) -> Option<f64> {
+        self.spec
+            .stop
+            .target_subopt
+            .and_then(|t| self.trace.time_to(t))
+    }
+
+    /// A one-line account of the run.
+    pub fn one_line(&self) -> String {
+        let subopt = match self.optimum {
+            Some(f) => format!(", (f-f*)/f* = {:.3e}", (self.final_objective() - f) / f),
+            None => String::new(),
+        };
+        format!(
+            "{}: objective {:.10} after {} updates in {:.2} s on {} workers{}",
+            self.algorithm,
+            self.final_objective(),
+            self.report.stats.updates,
+            self.report.elapsed_s,
+            self.spec.cluster.workers,
+            subopt
+        )
+    }
+
+    /// The summary as JSON.
+    pub fn summary(&self) -> serde_json::Value {
+        let stats = &self.report.stats;
+        serde_json::json!({
+            "algo": self.algorithm.name(),
+            "dataset": self.dataset,
+            "loss": format!("{:?}", self.spec.loss),
+            "workers": self.spec.cluster.workers,
+            "stragglers": format!("{:?}", self.spec.cluster.stragglers),
+            "seed": self.spec.cluster.seed,
+            "step": self.step,
+            "batch": self.spec.batch,
+            "updates": stats.updates,
+            "elapsed_s": self.report.elapsed_s,
+            "final_objective": self.final_objective(),
+            "optimum": self.optimum,
+            "final_subopt": self.optimum.map(|f| (self.final_objective() - f) / f),
+            "target_subopt": self.spec.stop.target_subopt,
+            "time_to_target_s": self.time_to_target(),
+            "dropped_stale": stats.dropped_stale,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "broadcast_bytes": stats.broadcast_bytes,
+            "task_bytes": stats.task_bytes,
+            "data_bytes": stats.data_bytes,
+            "versions_sent": stats.versions_sent,
+            "versions_reused": stats.versions_reused,
+            "wait_s_per_worker": self.report.wait_s_per_worker(),
+            "lost_workers": stats.lost_workers,
+            "failure": self.failure,
+            "stats": stats,
+            "worker_table": self.report.workers,
+        })
+    }
+
+    /// Writes the summary JSON.
+    pub fn write_summary(&self, path: &Path) -> Result<()> {
+        create_parent(path)?;
+        let text = serde_json::to_string_pretty(&self.summary())?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// An error if the run failed (after its files were written).
+    pub fn into_result(self) -> Result<()> {
+        match self.failure {
+            Some(failure) => Err(anyhow!("the run ended early: {failure}")),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! `async-train`: trains an optimizer of the `algorithms` crate on a LIBSVM dataset with local
+//! or remote worker processes. Run with no arguments for a built-in comparison of SGD and ASGD.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Local workers are processes of this same executable: they stop here.
+    async_runtime::run_worker_if_spawned();
+    match async_train::cli::main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

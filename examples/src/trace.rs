@@ -1,0 +1,67 @@
+//! The trace of a run: one row per evaluation point, written as CSV.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// One evaluation point.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TracePoint {
+    /// Seconds of training.
+    pub elapsed_s: f64,
+    /// Updates applied.
+    pub updates: u64,
+    /// The objective at that point.
+    pub objective: f64,
+    /// (f - f*)/f*, when f* is known.
+    pub subopt: Option<f64>,
+    /// Results dropped as too stale so far.
+    pub dropped_stale: u64,
+}
+
+/// The evaluation points of a run, in time order.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// The rows.
+    pub points: Vec<TracePoint>,
+}
+
+impl Trace {
+    /// The first time the relative suboptimality reached `target`.
+    pub fn time_to(&self, target: f64) -> Option<f64> {
+        self.points
+            .iter()
+            .find(|p| p.subopt.is_some_and(|s| s <= target))
+            .map(|p| p.elapsed_s)
+    }
+
+    /// Writes `elapsed_s,updates,objective,subopt,dropped_stale` rows.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        create_parent(path)?;
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        writeln!(out, "elapsed_s,updates,objective,subopt,dropped_stale")?;
+        for p in &self.points {
+            let subopt = p.subopt.map_or(String::new(), |s| format!("{s:.6e}"));
+            writeln!(
+                out,
+                "{:.6},{},{:.12e},{},{}",
+                p.elapsed_s, p.updates, p.objective, subopt, p.dropped_stale
+            )?;
+        }
+        out.flush()
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Creates the folder a file goes into.
+pub fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+    }
+    Ok(())
+}
