@@ -57,17 +57,19 @@ impl Loss {
     }
 
     /// The objective: mean per-sample loss over `rows` plus `lambda/2 |w|^2` (a view with no
-    /// row contributes only the regulariser).
+    /// row contributes only the regulariser). The sum over rows is compensated (Neumaier), so
+    /// its rounding error does not grow with the number of rows and small suboptimalities
+    /// `f(w) - f*` stay meaningful.
     ///
     /// # Panics
-    /// If `w` is shorter than `rows.dim()`.
+    /// If `w.len() != rows.dim()` (sparse rows only notice a `w` that is too short).
     pub fn objective(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> f64 {
         let n = rows.len();
-        let mut sum = 0.0;
+        let mut sum = Neumaier::default();
         for i in 0..n {
-            sum += self.value(rows.dot(i, w), rows.label(i));
+            sum.add(self.value(rows.dot(i, w), rows.label(i)));
         }
-        let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+        let mean = if n == 0 { 0.0 } else { sum.total() / n as f64 };
         let lambda = self.lambda();
         if lambda == 0.0 {
             mean
@@ -80,7 +82,7 @@ impl Loss {
     /// + lambda w`, touching only the nonzeros of sparse rows.
     ///
     /// # Panics
-    /// If `w` is shorter than `rows.dim()`.
+    /// If `w.len() != rows.dim()` (sparse rows only notice a `w` that is too short).
     pub fn gradient(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Array1<f64> {
         let n = rows.len();
         let mut g = Array1::zeros(w.len());
@@ -98,6 +100,29 @@ impl Loss {
             g.scaled_add(lambda, &w);
         }
         g
+    }
+}
+
+/// Neumaier's compensated summation.
+#[derive(Default)]
+struct Neumaier {
+    sum: f64,
+    carry: f64,
+}
+
+impl Neumaier {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.carry += (self.sum - t) + x;
+        } else {
+            self.carry += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    fn total(&self) -> f64 {
+        self.sum + self.carry
     }
 }
 
@@ -168,6 +193,11 @@ const DENSE_NORMAL_MAX_DIM: usize = 2000;
 /// space, so `w*` is the minimum-norm minimiser. `X^T X` is formed (sparse-aware) when
 /// `dim <= 2000`; above, each iteration computes `X^T (X v)` from the rows (`2 nnz` flops).
 pub fn least_squares_optimum(data: &Dataset) -> Result<(Array1<f64>, f64), OptimumError> {
+    optimum_with(data, data.dim() <= DENSE_NORMAL_MAX_DIM)
+}
+
+/// [`least_squares_optimum`], forming `X^T X` or not as told.
+fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64), OptimumError> {
     let n = data.n_rows();
     if n == 0 {
         return Err(OptimumError::Empty);
@@ -184,7 +214,7 @@ pub fn least_squares_optimum(data: &Dataset) -> Result<(Array1<f64>, f64), Optim
             diag[j] += v * v;
         });
     }
-    let w = if d <= DENSE_NORMAL_MAX_DIM {
+    let w = if form_normal {
         let a = normal_matrix(data);
         pcg(|v| a.dot(v), &b, &diag)?
     } else {
@@ -311,13 +341,11 @@ fn norm(v: &Array1<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{partition_dataset, Dataset, Features, LoadOptions};
-    use ndarray::{Array1, Array2};
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
+    /// Where the shared real datasets live: `$ASYNC_DATA_DIR`, else
+    /// `$CARGO_MANIFEST_DIR/../../shared/data` (`/work/shared/data` from the workspace crates).
     fn shared_data(name: &str) -> PathBuf {
         let dir = match std::env::var_os("ASYNC_DATA_DIR") {
             Some(d) => PathBuf::from(d),
@@ -327,33 +355,44 @@ mod tests {
     }
 
     fn load(name: &str) -> Dataset {
-        Dataset::load(shared_data(name), &LoadOptions::default())
+        Dataset::load(shared_data(name), &Default::default())
             .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    }
+
+    /// Uniform numbers in [0, 1) from a SplitMix64 stream (no test-only dependency).
+    struct Uniform(u64);
+
+    impl Uniform {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        }
     }
 
     /// A random problem, about 40% dense, with +-1 labels; as sparse and as dense.
     fn random_problem(n: usize, d: usize, seed: u64) -> (Dataset, Dataset) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut u = Uniform(seed);
         let x = Array2::from_shape_fn((n, d), |_| {
-            if rng.random_bool(0.4) {
-                rng.random_range(-2.0..2.0)
+            if u.next() < 0.4 {
+                4.0 * u.next() - 2.0
             } else {
                 0.0
             }
         });
-        let y = Array1::from_shape_fn(n, |_| if rng.random_bool(0.5) { 1.0 } else { -1.0 });
-        let sparse = sprs::CsMat::csr_from_dense(x.view(), 0.0);
-        (
-            Dataset::new("rs", Features::Sparse(sparse), y.clone()).unwrap(),
-            Dataset::new("rd", Features::Dense(x), y).unwrap(),
-        )
+        let y = Array1::from_shape_fn(n, |_| if u.next() < 0.5 { 1.0 } else { -1.0 });
+        let dense = Dataset::new("r", Features::Dense(x), y).unwrap();
+        (dense.to_sparse(), dense)
     }
 
     #[test]
     fn gradients_match_finite_differences() {
         let (s, dn) = random_problem(30, 7, 3);
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let w = Array1::from_shape_fn(7, |_| rng.random_range(-1.0..1.0));
+        assert!(s.is_sparse() && !dn.is_sparse());
+        let mut u = Uniform(11);
+        let w = Array1::from_shape_fn(7, |_| 2.0 * u.next() - 1.0);
         for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 0.3 }] {
             for data in [&s, &dn] {
                 let g = loss.gradient(data, w.view());
@@ -377,10 +416,13 @@ mod tests {
             let gs = loss.gradient(&s, w.view());
             let gd = loss.gradient(&dn, w.view());
             assert!((&gs - &gd).iter().all(|v| v.abs() < 1e-12));
-            // The mean over partitions' gradients weighted by size is the full gradient.
-            let parts = partition_dataset(&s, 3, 5).unwrap();
+            // The size-weighted mean of the parts' gradients is the full gradient.
+            let parts = [
+                s.select(&[29, 3, 7]),
+                s.select(&(8..29).collect::<Vec<_>>()),
+            ];
             let mut gsum = Array1::zeros(7);
-            for p in &parts {
+            for p in parts.iter().chain([&s.select(&[0, 1, 2, 4, 5, 6])]) {
                 let gp = loss.gradient(p, w.view()) - loss.lambda() * &w;
                 gsum.scaled_add(p.len() as f64 / 30.0, &gp);
             }
@@ -408,8 +450,10 @@ mod tests {
             // The second is under-determined: f* = 0.
             let (ws, fs) = least_squares_optimum(&s).unwrap();
             let (wd, fd) = least_squares_optimum(&dn).unwrap();
+            let (wm, fm) = optimum_with(&s, false).unwrap(); // matrix-free path
             assert!((fs - fd).abs() <= 1e-12 * (1.0 + fs));
-            for w in [&ws, &wd] {
+            assert!((fs - fm).abs() <= 1e-12 * (1.0 + fs));
+            for w in [&ws, &wd, &wm] {
                 let g = Loss::LeastSquares.gradient(&s, w.view());
                 assert!(g.iter().all(|v| v.abs() < 1e-9), "{g}");
             }
@@ -417,6 +461,27 @@ mod tests {
                 assert!(fs < 1e-20, "{fs}");
             }
         }
+    }
+
+    #[test]
+    fn non_convergence_is_an_error() {
+        // A negative definite "A": every step breaks down; CG must give up, not loop or panic.
+        let b = Array1::from(vec![1.0, 2.0]);
+        let r = pcg(|v| -v, &b, &Array1::from(vec![1.0, 1.0]));
+        match r {
+            Err(OptimumError::NotConverged {
+                relative_residual, ..
+            }) => assert!(relative_residual >= 1.0),
+            other => panic!("{other:?}"),
+        }
+        let empty = Dataset::new(
+            "e",
+            Features::Dense(Array2::zeros((0, 3))),
+            Array1::zeros(0),
+        )
+        .unwrap();
+        assert_eq!(least_squares_optimum(&empty), Err(OptimumError::Empty));
+        assert!(OptimumError::Empty.to_string().contains("empty"));
     }
 
     #[test]
@@ -468,5 +533,22 @@ mod tests {
     #[test]
     fn optimum_w8a() {
         check_optimum("w8a.xz", 0.5, 0.1774438308);
+    }
+
+    #[test]
+    fn optimum_cal_housing_raw_units() {
+        // Badly scaled: features in raw units (population up to ~35,000, longitude ~ -120).
+        check_optimum("cal_housing.xz", 2.80524, 0.3021047514);
+    }
+
+    #[test]
+    fn optimum_reviews_tfidf_matrix_free() {
+        // d = 8462: X^T X is not formed.
+        check_optimum("reviews_tfidf.xz", 0.5, 0.08409862623);
+    }
+
+    #[test]
+    fn optimum_bio_kdd04() {
+        check_optimum("bio_kdd04.normalized.xz", 0.5, 0.01890429339);
     }
 }

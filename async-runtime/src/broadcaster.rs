@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 /// One broadcast variable's recent versions.
 struct Slot {
-    name: &'static str,
     versions: VecDeque<(u64, Arc<Vec<u8>>)>,
     next_version: u64,
 }
@@ -43,7 +42,6 @@ impl VersionStore {
             None => {
                 let slot = self.slots.len() as u16;
                 self.slots.push(Slot {
-                    name,
                     versions: VecDeque::new(),
                     next_version: 1,
                 });
@@ -83,11 +81,6 @@ impl VersionStore {
     pub fn latest(&self, slot: u16) -> Option<(u64, Arc<Vec<u8>>)> {
         let (version, bytes) = self.slots.get(slot as usize)?.versions.back()?;
         Some((*version, bytes.clone()))
-    }
-
-    /// The name of `slot`.
-    pub fn name(&self, slot: u16) -> &'static str {
-        self.slots[slot as usize].name
     }
 }
 

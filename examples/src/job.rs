@@ -140,10 +140,9 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             data.n_rows()
         );
     }
-    let step = match spec.step {
-        Some(step) => step,
-        None => 1.0 / smoothness(&spec.loss, data.as_ref()),
-    };
+    let step = spec
+        .step
+        .unwrap_or_else(|| default_step(spec, smoothness(&spec.loss, data.as_ref())));
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -196,6 +195,17 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         dataset: data.name().to_owned(),
         spec: spec.clone(),
     })
+}
+
+/// 1/L for synchronous algorithms. An asynchronous update applies a gradient about
+/// `workers - 1` updates old, and stale gradients tolerate a step about that much smaller:
+/// 1/(L * workers).
+pub fn default_step(spec: &JobSpec, smoothness: f64) -> f64 {
+    if spec.algorithm.is_async() {
+        1.0 / (smoothness * spec.cluster.workers as f64)
+    } else {
+        1.0 / smoothness
+    }
 }
 
 fn install_observer(

@@ -109,6 +109,15 @@ impl Driver {
     /// Starts a run: binds the driver's socket, starts local worker processes if the
     /// configuration asks for them, and waits until the expected workers joined.
     pub fn launch(config: ClusterConfig) -> Result<Driver, RuntimeError> {
+        let mut driver = Driver::bind(config)?;
+        driver.wait_for_workers()?;
+        Ok(driver)
+    }
+
+    /// Binds the driver's socket and starts local workers if asked, without waiting for them:
+    /// [`Driver::endpoint`] tells remote workers where to connect, then
+    /// [`Driver::wait_for_workers`] admits them.
+    pub fn bind(config: ClusterConfig) -> Result<Driver, RuntimeError> {
         config.validate()?;
         let run_id = cluster::new_run_id();
         let link = DriverLink::start(crate::transport::LinkConfig {
@@ -140,7 +149,6 @@ impl Driver {
         if driver.config.spawn_local {
             driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
         }
-        driver.await_workers()?;
         Ok(driver)
     }
 
@@ -229,6 +237,10 @@ impl Driver {
         }
         self.started.get_or_insert_with(Instant::now);
         let published = self.versions.publish(name, value.encode());
+        if published.is_new {
+            self.stats.versions_published += 1;
+            tracing::trace!(name, version = published.version, "new version");
+        }
         if published.slot == 0 {
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();

@@ -11,7 +11,7 @@ use crate::transport::{frame, Inbound};
 
 impl Driver {
     /// Waits until the expected number of workers joined, or the join timeout passed.
-    pub(crate) fn await_workers(&mut self) -> Result<(), RuntimeError> {
+    pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
         let begun = Instant::now();
         while self.table.alive() < self.config.workers {
             let waited = begun.elapsed();
@@ -87,7 +87,7 @@ impl Driver {
                 info.last_heard = Instant::now();
                 self.on_message(worker, message);
             }
-            Inbound::Rejected { .. } => self.stats.rejected_messages += 1,
+            Inbound::Rejected => self.stats.rejected_messages += 1,
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");
@@ -111,6 +111,7 @@ impl Driver {
                 };
                 let info = &mut self.table.workers[task.worker];
                 info.in_flight = info.in_flight.saturating_sub(1);
+                info.unconsumed += 1;
                 if info.in_flight == 0 {
                     info.idle_since = Some(Instant::now());
                 }
@@ -196,6 +197,7 @@ impl Driver {
         }
         info.alive = false;
         info.in_flight = 0;
+        info.unconsumed = 0;
         info.idle_since = None;
         tracing::warn!(worker = %info.name, why, "worker lost");
         self.stats.lost_workers += 1;
@@ -223,6 +225,12 @@ impl Driver {
         for worker in silent {
             self.lose(worker, "it fell silent past the liveness timeout");
         }
+    }
+
+    /// The algorithm used (or dropped) a result: its worker may get work again.
+    pub(crate) fn consume(&mut self, arrived: &Arrived) {
+        let info = &mut self.table.workers[arrived.worker];
+        info.unconsumed = info.unconsumed.saturating_sub(1);
     }
 
     pub(crate) fn refresh_oldest_in_flight(&mut self) {

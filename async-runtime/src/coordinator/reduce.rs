@@ -85,7 +85,10 @@ impl Driver {
             let mut kept = std::collections::VecDeque::new();
             while let Some(arrived) = self.arrived.pop_front() {
                 match pending.remove(&arrived.seq) {
-                    Some(partition) => results[partition] = Some(arrived.body),
+                    Some(partition) => {
+                        self.consume(&arrived);
+                        results[partition] = Some(arrived.body);
+                    }
                     None => kept.push_back(arrived),
                 }
             }
@@ -112,17 +115,19 @@ impl Driver {
         self.ensure_shipped(data)?;
         let reads = self.resolve_reads(reads)?;
         self.drain();
-        // With nothing in flight no result can change the table: dispatch regardless, or the
+        // The barrier decides whether idle workers get work now. With nothing in flight and
+        // nothing waiting, no result can ever change the table: dispatch regardless, or the
         // run would wait forever on a barrier no worker can satisfy.
-        while !barrier(&self.table) && !self.in_flight.is_empty() {
-            self.pump()?;
+        let stuck = self.arrived.is_empty() && self.in_flight.is_empty();
+        if barrier(&self.table) || stuck {
+            self.dispatch_to_idle(task, &reads, captures);
         }
-        self.dispatch_to_idle(task, &reads, captures);
         loop {
             if let Some(failure) = self.failure.take() {
                 return Err(failure);
             }
             while let Some(arrived) = self.arrived.pop_front() {
+                self.consume(&arrived);
                 if arrived.task != task {
                     self.stats.dropped_orphan += 1;
                     continue;

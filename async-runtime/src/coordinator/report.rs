@@ -17,6 +17,8 @@ pub struct RunStats {
     pub dropped_stale: u64,
     /// Results of an earlier reduce site that arrived after the algorithm moved on.
     pub dropped_orphan: u64,
+    /// New versions `broadcast!` published (a value equal to the latest is not one).
+    pub versions_published: u64,
     /// Bytes of broadcast versions sent.
     pub broadcast_bytes: u64,
     /// Broadcast versions sent to workers.

@@ -17,6 +17,9 @@ pub struct WorkerInfo {
     pub alive: bool,
     /// Tasks sent and not yet answered.
     pub in_flight: usize,
+    /// Results received and not yet handed to the algorithm. A worker gets new work only
+    /// once its results are used, so its results are never more than one round old.
+    pub unconsumed: usize,
     /// Tasks completed.
     pub tasks_done: u64,
     /// Staleness of its last accepted or dropped result (updates applied since its version).
@@ -51,6 +54,7 @@ impl WorkerInfo {
             pid,
             alive: true,
             in_flight: 0,
+            unconsumed: 0,
             tasks_done: 0,
             last_staleness: 0,
             mean_task_s: 0.0,
@@ -66,9 +70,9 @@ impl WorkerInfo {
         }
     }
 
-    /// Alive, owns data and has no task in flight.
+    /// Alive, owns data, has no task in flight and no result waiting to be used.
     pub fn is_idle(&self) -> bool {
-        self.alive && self.in_flight == 0 && !self.partitions.is_empty()
+        self.alive && self.in_flight == 0 && self.unconsumed == 0 && !self.partitions.is_empty()
     }
 
     /// Whether the worker holds `version` of broadcast `slot`.

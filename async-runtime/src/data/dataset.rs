@@ -158,6 +158,47 @@ impl Dataset {
         }
     }
 
+    /// The same dataset with sparse (CSR) features; exact zeros of a dense matrix are dropped.
+    pub fn to_sparse(&self) -> Dataset {
+        let features = match &self.features {
+            Features::Sparse(m) => Features::Sparse(m.clone()),
+            Features::Dense(x) => Features::Sparse(CsMat::csr_from_dense(x.view(), 0.0)),
+        };
+        Dataset {
+            name: self.name.clone(),
+            features,
+            labels: self.labels.clone(),
+        }
+    }
+
+    /// The same dataset with dense features. Errors if `n_rows() * dim()` overflows.
+    pub fn to_dense(&self) -> Result<Dataset, DataError> {
+        let features = match &self.features {
+            Features::Dense(x) => Features::Dense(x.clone()),
+            Features::Sparse(m) => {
+                let (rows, cols) = (m.rows(), m.cols());
+                let too_large = || DataError::TooLarge { rows, cols };
+                let cells = rows.checked_mul(cols).ok_or_else(too_large)?;
+                if cells > isize::MAX as usize / std::mem::size_of::<f64>() {
+                    return Err(too_large());
+                }
+                let mut x = Array2::zeros((rows, cols));
+                for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+                    let (idx, val) = sparse_row(m, i);
+                    for (&j, &v) in idx.iter().zip(val) {
+                        row[j] = v;
+                    }
+                }
+                Features::Dense(x)
+            }
+        };
+        Ok(Dataset {
+            name: self.name.clone(),
+            features,
+            labels: self.labels.clone(),
+        })
+    }
+
     /// A new dataset made of the given rows, in the given order (repetitions allowed), with
     /// the same name, dimension and layout.
     ///
@@ -200,12 +241,12 @@ fn canonical_csr(m: CsMat<f64>) -> Result<CsMat<f64>, DataError> {
     if m.indptr().is_proper() {
         return Ok(m);
     }
+    // An index pointer with an offset (allowed by sprs): indices and data hold exactly the
+    // nonzeros, only the pointer needs shifting.
     let indptr = m.indptr().to_proper().into_owned();
-    let (start, end) = (m.indptr().index(0), m.indptr().index(m.rows()));
-    debug_assert_eq!(start, 0);
     let shape = (m.rows(), m.cols());
-    let indices = m.indices()[start..end].to_vec();
-    let data = m.data()[start..end].to_vec();
+    let indices = m.indices().to_vec();
+    let data = m.data().to_vec();
     CsMat::try_new(shape, indptr, indices, data)
         .map_err(|(_, _, _, e)| DataError::InvalidMatrix(e.to_string()))
 }
@@ -247,7 +288,8 @@ fn sparse_axpy(idx: &[usize], val: &[f64], alpha: f64, mut out: ArrayViewMut1<'_
 /// to the row's index in the full dataset. Sparse rows are handled touching only their
 /// nonzeros.
 ///
-/// `dot` and `axpy` panic if `i >= len()` or if the vector is shorter than `dim()`.
+/// `dot` and `axpy` panic if `i >= len()` or if the vector's length is not `dim()` (sparse
+/// rows only notice a vector that is too short).
 pub trait Rows {
     /// Number of rows in this view.
     fn len(&self) -> usize;
@@ -391,6 +433,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn layout_conversions_roundtrip() {
+        let (s, d) = small_pair();
+        let s2 = d.to_sparse();
+        let d2 = s.to_dense().unwrap();
+        assert!(s2.is_sparse() && !d2.is_sparse());
+        match (s.features(), s2.features(), d.features(), d2.features()) {
+            (Features::Sparse(a), Features::Sparse(b), Features::Dense(x), Features::Dense(y)) => {
+                assert_eq!(a, b);
+                assert_eq!(x, y);
+            }
+            _ => panic!("wrong layouts"),
+        }
+        assert_eq!(s2.labels(), d.labels());
+        assert_eq!(d2.nnz(), 7);
+    }
+
+    #[test]
     fn new_checks_lengths_and_converts_csc() {
         let (s, _) = small_pair();
         let err = Dataset::new("x", s.features().clone(), array![1.0]).unwrap_err();
@@ -410,6 +469,15 @@ pub(crate) mod tests {
         for i in 0..5 {
             assert_eq!(csc.dot(i, w.view()), s.dot(i, w.view()));
         }
+        // An index pointer that does not start at 0 is normalised.
+        let offset = CsMat::new((2, 2), vec![3, 4, 5], vec![1, 0], vec![2.0, 3.0]);
+        let o = Dataset::new("o", Features::Sparse(offset), array![1.0, 1.0]).unwrap();
+        assert_eq!(o.dot(0, w.view()), -2.0);
+        assert_eq!(o.dot(1, w.view()), 1.5);
+        let Features::Sparse(m) = o.features() else {
+            unreachable!()
+        };
+        assert_eq!(m.indptr().raw_storage(), &[0, 1, 2]);
     }
 
     struct Expect {

@@ -23,13 +23,14 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
 use super::dataset::{Dataset, Features};
 use super::error::DataError;
 
 /// Storage layout of the feature matrix of a loaded dataset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Layout {
     /// Dense when at least half of the entries are nonzero (`nnz / (rows * cols) >= 0.5`),
     /// sparse otherwise.
@@ -42,7 +43,7 @@ pub enum Layout {
 }
 
 /// How to load a LIBSVM file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {
     /// Force the number of columns (e.g. 123 for `a9a.t`, which never uses feature 123). A row
     /// using a larger index is then an error. `None`: the largest index used in the file.

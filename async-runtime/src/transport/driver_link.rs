@@ -25,7 +25,7 @@ pub(crate) enum Inbound {
         bytes: usize,
     },
     /// A frame that failed its checks; already logged.
-    Rejected { peer: String, reason: String },
+    Rejected,
     /// The transport saw the peer go away.
     Disconnected { peer: String },
 }
@@ -228,10 +228,7 @@ fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
         }),
         Err(e) => {
             tracing::warn!(%peer, error = %e, "rejected a message");
-            Some(Inbound::Rejected {
-                peer,
-                reason: e.to_string(),
-            })
+            Some(Inbound::Rejected)
         }
     }
 }

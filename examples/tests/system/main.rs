@@ -1,0 +1,210 @@
+//! System tests: real worker processes talking ZeroMQ over loopback, real datasets from
+//! `../shared/data`, results checked against the exact optima in its README.
+
+mod harness;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use algorithms::{asgd, Algorithm, Loss, Model, Params};
+use async_runtime::data::{Dataset, LoadOptions};
+use async_runtime::{async_optimizer, ClusterConfig, Driver, RunReport, Stragglers};
+use async_train::cli::RunArgs;
+use async_train::job::{self, Outcome};
+
+fn main() {
+    harness::run(&[
+        ("sgd_reaches_1e-3_on_cal_housing_scale", sgd_reaches_target_on_cal_housing_scale),
+        ("sgd_reaches_1e-3_on_a9a", sgd_reaches_target_on_a9a),
+        ("an_unchanged_version_is_not_sent_again", unchanged_version_is_not_sent_again),
+        ("a_slow_worker_never_blocks_asgd", slow_worker_never_blocks_asgd),
+        ("stale_results_are_dropped_and_counted", stale_results_are_dropped_and_counted),
+        ("asgd_reaches_1e-2_on_bio_with_paper_stragglers", asgd_reaches_target_on_bio),
+    ]);
+}
+
+fn data_path(name: &str) -> PathBuf {
+    std::env::var_os("ASYNC_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .join(name)
+}
+
+/// A dataset of `../shared/data` (or of `ASYNC_DATA_DIR`).
+fn shared(name: &str) -> Arc<Dataset> {
+    let path = data_path(name);
+    Arc::new(Dataset::load(&path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// The main job's settings for `name`, quiet, with the optimum from the data README.
+fn job_args(name: &str, optimum: f64, target: f64) -> RunArgs {
+    let mut args = RunArgs::parse_defaults();
+    args.data = Some(data_path(name));
+    args.optimum = Some(optimum);
+    args.target_subopt = Some(target);
+    args.quiet = true;
+    args.eval_every = 0.0;
+    args
+}
+
+/// Runs the main job's training path and checks it stopped at the target.
+fn train_to_target(args: &RunArgs, algorithm: Algorithm) -> Outcome {
+    let spec = args.job(algorithm).expect("valid settings");
+    let data = spec.data.load().expect("data loads");
+    let outcome = job::run(&spec, &data).expect("the job runs");
+    assert!(outcome.failure.is_none(), "run failed: {:?}", outcome.failure);
+    let target = args.target_subopt.expect("a target");
+    let optimum = outcome.optimum.expect("an optimum");
+    let subopt = (outcome.final_objective() - optimum) / optimum;
+    assert!(
+        subopt <= target,
+        "{algorithm}: relative suboptimality {subopt:e} after {} updates",
+        outcome.report.stats.updates
+    );
+    assert!(
+        outcome.report.stats.updates < args.updates as u64,
+        "stopped by the target, not by the update bound"
+    );
+    outcome
+}
+
+fn assert_distinct_worker_processes(report: &RunReport, workers: usize) {
+    let mut pids: Vec<u32> = report.workers.iter().map(|w| w.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), workers, "each worker is its own process: {pids:?}");
+    assert!(!pids.contains(&std::process::id()), "workers are not the driver's process");
+    assert!(report.workers.iter().all(|w| w.tasks_done > 0), "every worker worked");
+}
+
+fn sgd_reaches_target_on_cal_housing_scale() {
+    let mut args = job_args("cal_housing.scale.xz", 0.2636484530, 1e-3);
+    args.momentum = 0.99;
+    args.batch = 1000;
+    args.updates = 10_000;
+    let outcome = train_to_target(&args, Algorithm::Sgd);
+    assert_distinct_worker_processes(&outcome.report, 4);
+}
+
+fn sgd_reaches_target_on_a9a() {
+    let mut args = job_args("a9a.xz", 0.2242095732, 1e-3);
+    args.batch = 1000;
+    args.updates = 10_000;
+    let outcome = train_to_target(&args, Algorithm::Sgd);
+    assert_distinct_worker_processes(&outcome.report, 4);
+}
+
+fn asgd_reaches_target_on_bio() {
+    let mut args = job_args("bio_kdd04.normalized.xz", 0.01890429339, 1e-2);
+    args.stragglers = Stragglers::Paper;
+    args.updates = 100_000;
+    args.eval_every = 0.02;
+    let outcome = train_to_target(&args, Algorithm::Asgd);
+    assert_distinct_worker_processes(&outcome.report, 4);
+}
+
+fn local(workers: usize) -> ClusterConfig {
+    let mut config = ClusterConfig::local(workers);
+    config.seed = 7;
+    config
+}
+
+/// Broadcasts the same model `rounds` times: workers must be sent it once.
+#[async_optimizer]
+fn same_model_every_round(cx: &mut Driver, data: &Dataset, rounds: &usize) -> Model {
+    let w: Model = Model::from_elem(data.dim(), 0.25);
+    let mut sum = Model::zeros(data.dim());
+    for _ in 0..*rounds {
+        broadcast!(w);
+        let g = reduce!(data, |part| Loss::LeastSquares.gradient(&part.sample(8, 0), w.view()));
+        sum += &g;
+    }
+    sum
+}
+
+fn unchanged_version_is_not_sent_again() {
+    let data = shared("cal_housing.scale.xz");
+    let (workers, rounds) = (3, 10);
+    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
+    let sum = same_model_every_round(&mut driver, &data, &rounds);
+    let report = driver.finish().expect("the run succeeds");
+    let stats = &report.stats;
+    assert_eq!(stats.versions_published, 1);
+    assert_eq!(stats.versions_sent, workers as u64, "one version, sent once to each worker");
+    assert_eq!(stats.versions_reused, (workers * (rounds - 1)) as u64);
+    let model_bytes = (data.dim() * 8) as u64;
+    assert!(
+        stats.broadcast_bytes >= workers as u64 * model_bytes
+            && stats.broadcast_bytes <= workers as u64 * (model_bytes + 32),
+        "broadcast bytes {} for {workers} copies of a {model_bytes}-byte model",
+        stats.broadcast_bytes
+    );
+    assert!(sum.iter().all(|v| v.is_finite()) && sum.iter().any(|v| *v != 0.0));
+
+    // A model that changes every update is sent every update.
+    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.updates = rounds;
+    algorithms::sgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.versions_sent, (workers * rounds) as u64);
+    assert_eq!(report.stats.versions_reused, 0);
+}
+
+fn asgd_params() -> Params {
+    let mut params = Params::new(Loss::LeastSquares);
+    params.step = 0.02;
+    params.batch = 256;
+    params
+}
+
+fn slow_worker_never_blocks_asgd() {
+    let data = shared("a9a.xz");
+    let mut config = local(4);
+    config.stragglers = Stragglers::Intensity(20.0);
+    let mut params = asgd_params();
+    params.updates = 3000;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    asgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    let slow = report
+        .workers
+        .iter()
+        .find(|w| w.delay_factor == 20.0)
+        .expect("one worker is slowed down");
+    assert!(slow.tasks_done >= 6, "the slow worker got past its warm-up: {}", slow.tasks_done);
+    for fast in report.workers.iter().filter(|w| w.delay_factor == 0.0) {
+        assert!(
+            fast.tasks_done >= 5 * slow.tasks_done,
+            "{} did {} tasks while the slow {} did {}",
+            fast.name,
+            fast.tasks_done,
+            slow.name,
+            slow.tasks_done
+        );
+    }
+    assert_eq!(report.stats.updates, params.updates as u64);
+}
+
+fn stale_results_are_dropped_and_counted() {
+    let data = shared("a9a.xz");
+    let mut config = local(4);
+    config.stragglers = Stragglers::Intensity(20.0);
+    let mut params = asgd_params();
+    params.updates = 2000;
+    // Three fast workers keep the staleness of their own results near 3; the slow one's are
+    // about 3 * 21 updates old once its warm-up (5 tasks) is over.
+    params.max_staleness = 12;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    asgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    let slow = report.workers.iter().find(|w| w.delay_factor > 0.0).expect("a slow worker");
+    assert!(
+        report.stats.dropped_stale + 6 >= slow.tasks_done,
+        "every slowed result of the slow worker is dropped: {} dropped, it did {}",
+        report.stats.dropped_stale,
+        slow.tasks_done
+    );
+    assert!(slow.last_staleness > params.max_staleness);
+    assert_eq!(report.stats.updates, params.updates as u64, "dropped results are not updates");
+}
