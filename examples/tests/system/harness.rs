@@ -23,7 +23,10 @@ pub fn run(tests: &[Test]) {
         match catch_unwind(AssertUnwindSafe(test)) {
             Ok(()) => {
                 passed += 1;
-                println!("test {name} ... ok ({:.1} s)", begun.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    begun.elapsed().as_secs_f64()
+                );
             }
             Err(_) => {
                 failed += 1;

@@ -14,12 +14,27 @@ use async_train::job::{self, Outcome};
 
 fn main() {
     harness::run(&[
-        ("sgd_reaches_1e-3_on_cal_housing_scale", sgd_reaches_target_on_cal_housing_scale),
+        (
+            "sgd_reaches_1e-3_on_cal_housing_scale",
+            sgd_reaches_target_on_cal_housing_scale,
+        ),
         ("sgd_reaches_1e-3_on_a9a", sgd_reaches_target_on_a9a),
-        ("an_unchanged_version_is_not_sent_again", unchanged_version_is_not_sent_again),
-        ("a_slow_worker_never_blocks_asgd", slow_worker_never_blocks_asgd),
-        ("stale_results_are_dropped_and_counted", stale_results_are_dropped_and_counted),
-        ("asgd_reaches_1e-2_on_bio_with_paper_stragglers", asgd_reaches_target_on_bio),
+        (
+            "an_unchanged_version_is_not_sent_again",
+            unchanged_version_is_not_sent_again,
+        ),
+        (
+            "a_slow_worker_never_blocks_asgd",
+            slow_worker_never_blocks_asgd,
+        ),
+        (
+            "stale_results_are_dropped_and_counted",
+            stale_results_are_dropped_and_counted,
+        ),
+        (
+            "asgd_reaches_1e-2_on_bio_with_paper_stragglers",
+            asgd_reaches_target_on_bio,
+        ),
     ]);
 }
 
@@ -52,7 +67,11 @@ fn train_to_target(args: &RunArgs, algorithm: Algorithm) -> Outcome {
     let spec = args.job(algorithm).expect("valid settings");
     let data = spec.data.load().expect("data loads");
     let outcome = job::run(&spec, &data).expect("the job runs");
-    assert!(outcome.failure.is_none(), "run failed: {:?}", outcome.failure);
+    assert!(
+        outcome.failure.is_none(),
+        "run failed: {:?}",
+        outcome.failure
+    );
     let target = args.target_subopt.expect("a target");
     let optimum = outcome.optimum.expect("an optimum");
     let subopt = (outcome.final_objective() - optimum) / optimum;
@@ -72,9 +91,19 @@ fn assert_distinct_worker_processes(report: &RunReport, workers: usize) {
     let mut pids: Vec<u32> = report.workers.iter().map(|w| w.pid).collect();
     pids.sort_unstable();
     pids.dedup();
-    assert_eq!(pids.len(), workers, "each worker is its own process: {pids:?}");
-    assert!(!pids.contains(&std::process::id()), "workers are not the driver's process");
-    assert!(report.workers.iter().all(|w| w.tasks_done > 0), "every worker worked");
+    assert_eq!(
+        pids.len(),
+        workers,
+        "each worker is its own process: {pids:?}"
+    );
+    assert!(
+        !pids.contains(&std::process::id()),
+        "workers are not the driver's process"
+    );
+    assert!(
+        report.workers.iter().all(|w| w.tasks_done > 0),
+        "every worker worked"
+    );
 }
 
 fn sgd_reaches_target_on_cal_housing_scale() {
@@ -116,7 +145,8 @@ fn same_model_every_round(cx: &mut Driver, data: &Dataset, rounds: &usize) -> Mo
     let mut sum = Model::zeros(data.dim());
     for _ in 0..*rounds {
         broadcast!(w);
-        let g = reduce!(data, |part| Loss::LeastSquares.gradient(&part.sample(8, 0), w.view()));
+        let g = reduce!(data, |part| Loss::LeastSquares
+            .gradient(&part.sample(8, 0), w.view()));
         sum += &g;
     }
     sum
@@ -130,7 +160,10 @@ fn unchanged_version_is_not_sent_again() {
     let report = driver.finish().expect("the run succeeds");
     let stats = &report.stats;
     assert_eq!(stats.versions_published, 1);
-    assert_eq!(stats.versions_sent, workers as u64, "one version, sent once to each worker");
+    assert_eq!(
+        stats.versions_sent, workers as u64,
+        "one version, sent once to each worker"
+    );
     assert_eq!(stats.versions_reused, (workers * (rounds - 1)) as u64);
     let model_bytes = (data.dim() * 8) as u64;
     assert!(
@@ -172,7 +205,11 @@ fn slow_worker_never_blocks_asgd() {
         .iter()
         .find(|w| w.delay_factor == 20.0)
         .expect("one worker is slowed down");
-    assert!(slow.tasks_done >= 6, "the slow worker got past its warm-up: {}", slow.tasks_done);
+    assert!(
+        slow.tasks_done >= 6,
+        "the slow worker got past its warm-up: {}",
+        slow.tasks_done
+    );
     for fast in report.workers.iter().filter(|w| w.delay_factor == 0.0) {
         assert!(
             fast.tasks_done >= 5 * slow.tasks_done,
@@ -198,7 +235,11 @@ fn stale_results_are_dropped_and_counted() {
     let mut driver = Driver::launch(config).expect("cluster starts");
     asgd(&mut driver, &data, &params);
     let report = driver.finish().expect("the run succeeds");
-    let slow = report.workers.iter().find(|w| w.delay_factor > 0.0).expect("a slow worker");
+    let slow = report
+        .workers
+        .iter()
+        .find(|w| w.delay_factor > 0.0)
+        .expect("a slow worker");
     assert!(
         report.stats.dropped_stale + 6 >= slow.tasks_done,
         "every slowed result of the slow worker is dropped: {} dropped, it did {}",
@@ -206,5 +247,8 @@ fn stale_results_are_dropped_and_counted() {
         slow.tasks_done
     );
     assert!(slow.last_staleness > params.max_staleness);
-    assert_eq!(report.stats.updates, params.updates as u64, "dropped results are not updates");
+    assert_eq!(
+        report.stats.updates, params.updates as u64,
+        "dropped results are not updates"
+    );
 }
