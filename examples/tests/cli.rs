@@ -1,0 +1,171 @@
+//! The command line as a user meets it: the built-in run, and one clear line with a non-zero
+//! exit for each mistake a user can make.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_async-train");
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error")
+        .output()
+        .expect("async-train starts")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("async-train-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Asserts a failed run with one line on stderr that contains `needle`.
+fn assert_clear_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {stderr}");
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
+fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {
+    let dir = scratch("builtin");
+    let output = run(&[], &dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("speedup"), "{stdout}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
+        .expect("a runs folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let out = &runs[0];
+    let compare: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let rows = compare["runs"].as_array().expect("runs");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["time_to_target_s"].is_number()), "both reach the target");
+    for algo in ["sgd", "asgd"] {
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{algo}.summary.json"))).unwrap(),
+        )
+        .unwrap();
+        for field in [
+            "algo",
+            "workers",
+            "updates",
+            "elapsed_s",
+            "final_objective",
+            "dropped_stale",
+            "bytes_sent",
+            "bytes_received",
+            "wait_s_per_worker",
+        ] {
+            assert!(!summary[field].is_null(), "{algo} summary lacks {field}");
+        }
+        let trace = std::fs::read_to_string(out.join(format!("{algo}.trace.csv"))).unwrap();
+        let mut lines = trace.lines();
+        assert!(lines.next().unwrap().starts_with("elapsed_s,updates,objective"));
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert!(fields[0].parse::<f64>().is_ok() && fields[2].parse::<f64>().is_ok(), "{line}");
+        }
+    }
+    let svg = std::fs::read_to_string(out.join("compare.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("asgd"), "an SVG image with both lines");
+}
+
+#[test]
+fn a_missing_data_file_is_one_clear_line() {
+    let dir = scratch("missing");
+    let output = run(&["--data", "no-such-file.libsvm"], &dir);
+    assert_clear_error(&output, "no-such-file.libsvm does not exist");
+}
+
+#[test]
+fn a_malformed_data_file_names_the_line() {
+    let dir = scratch("malformed");
+    std::fs::write(dir.join("bad.libsvm"), "1 1:0.5 2:1\n-1 2:x\n").unwrap();
+    let output = run(&["--data", "bad.libsvm"], &dir);
+    assert_clear_error(&output, "bad.libsvm:2:");
+}
+
+#[test]
+fn an_unknown_algorithm_is_one_clear_line() {
+    let output = run(&["--algo", "adam"], &scratch("algo"));
+    assert_clear_error(&output, "unknown algorithm `adam`");
+}
+
+#[test]
+fn impossible_settings_are_one_clear_line() {
+    let dir = scratch("settings");
+    std::fs::write(dir.join("tiny.libsvm"), "1 1:0.5\n-1 1:1\n1 1:2\n").unwrap();
+    let output = run(&["--data", "tiny.libsvm", "--workers", "4"], &dir);
+    assert_clear_error(&output, "4 workers for 3 rows");
+    let output = run(&["--step", "0"], &dir);
+    assert_clear_error(&output, "--step must be a positive number");
+    let output = run(&["--step=-1"], &dir);
+    assert_clear_error(&output, "--step must be a positive number");
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tcp://127.0.0.1:{}", taken.local_addr().unwrap().port());
+    let output = run(&["--bind", &address, "--updates", "10"], &scratch("port"));
+    assert_clear_error(&output, "cannot listen on");
+}
+
+/// Process ids whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The fields after the parenthesised command: state, then the parent's pid.
+        let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(1) == Some(&parent.to_string()) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn workers_exit_when_the_driver_is_killed() {
+    let mut driver = Command::new(EXE)
+        .args(["--algo", "asgd", "--updates", "100000000", "--time", "120", "--quiet"])
+        .current_dir(scratch("kill"))
+        .spawn()
+        .expect("async-train starts");
+    let begun = Instant::now();
+    let workers = loop {
+        let children = children_of(driver.id());
+        if children.len() == 4 || begun.elapsed() > Duration::from_secs(20) {
+            break children;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(workers.len(), 4, "the driver started its workers");
+    std::thread::sleep(Duration::from_millis(500));
+    driver.kill().expect("SIGKILL the driver");
+    driver.wait().unwrap();
+    let killed = Instant::now();
+    while workers.iter().any(|&pid| is_running(pid)) && killed.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = workers.into_iter().filter(|&pid| is_running(pid)).collect();
+    assert!(left.is_empty(), "workers still running 15 s after the driver died: {left:?}");
+}
