@@ -17,7 +17,7 @@ use crate::error::RuntimeError;
 
 /// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end.
 pub fn broadcast<T: Broadcast>(cx: &mut Driver, name: &'static str, value: &T) -> bool {
-    cx.publish(name, value)
+    cx.runtime_call(|cx| cx.publish(name, value))
 }
 
 /// `barrier!(rule)`: gives a closure rule its parameter type (the worker table).
@@ -111,6 +111,16 @@ where
     R: Outcome + Combine,
     F: FnOnce(&Partition, X) -> R,
 {
+    cx.runtime_call(|cx| reduce_sync_inner(cx, data, task, captures, reads))
+}
+
+fn reduce_sync_inner<C: Serialize, R: Outcome + Combine>(
+    cx: &mut Driver,
+    data: &Dataset,
+    task: &'static str,
+    captures: &C,
+    reads: &[&'static str],
+) -> Option<R> {
     if cx.halted() {
         return None;
     }
@@ -157,13 +167,25 @@ where
     B: Fn(&WorkerTable) -> bool,
     S: StalenessBound,
 {
+    let bound = max_staleness.map(StalenessBound::updates);
+    cx.runtime_call(|cx| reduce_async_inner(cx, data, task, captures, reads, &barrier, bound))
+}
+
+fn reduce_async_inner<C: Serialize, R: Outcome>(
+    cx: &mut Driver,
+    data: &Dataset,
+    task: &'static str,
+    captures: &C,
+    reads: &[&'static str],
+    barrier: &dyn Fn(&WorkerTable) -> bool,
+    bound: Option<u64>,
+) -> Option<R> {
     if cx.halted() {
         return None;
     }
     let captures = encode_captures(cx, captures)?;
-    let bound = max_staleness.map(StalenessBound::updates);
     let outcome = cx
-        .reduce_next(data, task, &captures, reads, &barrier, bound)
+        .reduce_next(data, task, &captures, reads, barrier, bound)
         .and_then(|arrived| decode_result::<R>(cx, task, arrived.worker, &arrived.body));
     match outcome {
         Ok(result) => Some(result),

@@ -1,6 +1,5 @@
 //! Everything that goes out: partitions once, broadcast versions a worker lacks, task orders.
 
-use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
@@ -167,7 +166,6 @@ impl Driver {
         reads: &[(u16, u64)],
         captures: &[u8],
     ) -> usize {
-        let begun = Instant::now();
         let idle: Vec<usize> = (0..self.table.workers.len())
             .filter(|&i| self.table.workers[i].is_idle())
             .collect();
@@ -178,7 +176,6 @@ impl Driver {
                 sent += 1;
             }
         }
-        self.stats.coordinator_s += begun.elapsed().as_secs_f64();
         sent
     }
 }

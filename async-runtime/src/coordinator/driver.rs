@@ -253,6 +253,7 @@ impl Driver {
                 };
                 let flow = observer(&progress, value as &dyn Any);
                 self.paused += begun.elapsed();
+                self.stats.runtime_s -= begun.elapsed().as_secs_f64();
                 if flow == Flow::Stop {
                     self.stopped = true;
                 }
@@ -273,13 +274,23 @@ impl Driver {
         self.stopped || self.failure.is_some()
     }
 
-    /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`.
+    /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`
+    /// and of the runtime's own time.
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
         let begun = Instant::now();
         let out = work(self);
         if self.started.is_some() {
             self.paused += begun.elapsed();
         }
+        self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+        out
+    }
+
+    /// Runs a runtime call of the training loop, counting its time as the runtime's.
+    pub(crate) fn runtime_call<R>(&mut self, call: impl FnOnce(&mut Self) -> R) -> R {
+        let begun = Instant::now();
+        let out = call(self);
+        self.stats.runtime_s += begun.elapsed().as_secs_f64();
         out
     }
 

@@ -48,7 +48,10 @@ impl Driver {
                     lost: self.stats.lost_workers as usize,
                 });
             }
-            match self.link.recv_timeout(self.config.heartbeat)? {
+            let begun = Instant::now();
+            let received = self.link.recv_timeout(self.config.heartbeat)?;
+            self.stats.blocked_s += begun.elapsed().as_secs_f64();
+            match received {
                 Some(event) => {
                     self.handle(event);
                     return Ok(());

@@ -2,7 +2,6 @@
 //! as the barrier lets work out, stale ones dropped).
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use ndarray::Array1;
 
@@ -61,14 +60,12 @@ impl Driver {
     ) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ensure_shipped(data)?;
         let reads = self.resolve_reads(reads)?;
-        let begun = Instant::now();
         let owners = self.owners().to_vec();
         let mut pending: HashMap<u64, usize> = HashMap::with_capacity(owners.len());
         for (partition, &worker) in owners.iter().enumerate() {
             let seq = self.dispatch(worker, task, partition as u32, &reads, captures);
             pending.insert(seq, partition);
         }
-        self.stats.coordinator_s += begun.elapsed().as_secs_f64();
         let mut results: Vec<Option<Vec<u8>>> = vec![None; owners.len()];
         while !pending.is_empty() {
             self.pump()?;

@@ -39,8 +39,11 @@ pub struct RunStats {
     pub refused_workers: u64,
     /// Workers lost during the run.
     pub lost_workers: u64,
-    /// Seconds the coordinator spent in its own bookkeeping and dispatch, outside waits.
-    pub coordinator_s: f64,
+    /// Seconds the training loop spent inside runtime calls (`broadcast!`, `reduce!`),
+    /// shipping data and observers left out.
+    pub runtime_s: f64,
+    /// Of those, seconds spent blocked waiting for workers.
+    pub blocked_s: f64,
 }
 
 /// What a run did, for the summary file.
@@ -53,6 +56,14 @@ pub struct RunReport {
     pub stats: RunStats,
     /// Each worker's row of the table at the end.
     pub workers: Vec<WorkerInfo>,
+}
+
+impl RunStats {
+    /// Seconds the driver itself worked per task sent: runtime time not spent waiting for
+    /// workers (encoding, dispatch, bookkeeping, decoding).
+    pub fn driver_overhead_per_task_s(&self) -> f64 {
+        (self.runtime_s - self.blocked_s).max(0.0) / self.tasks_sent.max(1) as f64
+    }
 }
 
 impl RunReport {
