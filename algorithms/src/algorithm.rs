@@ -14,23 +14,48 @@ pub enum Algorithm {
     Sgd,
     /// Asynchronous SGD.
     Asgd,
+    /// Synchronous SAGA.
+    Saga,
+    /// Asynchronous SAGA.
+    Asaga,
+    /// Synchronous SVRG.
+    Svrg,
+    /// Asynchronous SVRG.
+    Asvrg,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order they are listed to users.
-    pub const ALL: [Algorithm; 2] = [Algorithm::Sgd, Algorithm::Asgd];
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::Sgd,
+        Algorithm::Asgd,
+        Algorithm::Saga,
+        Algorithm::Asaga,
+        Algorithm::Svrg,
+        Algorithm::Asvrg,
+    ];
 
     /// Runs the algorithm on `data` with the driver's workers.
     pub fn run(self, cx: &mut Driver, data: &Dataset, params: &Params) -> Model {
         match self {
             Algorithm::Sgd => crate::sgd(cx, data, params),
             Algorithm::Asgd => crate::asgd(cx, data, params),
+            Algorithm::Saga => crate::saga(cx, data, params),
+            Algorithm::Asaga => crate::asaga(cx, data, params),
+            Algorithm::Svrg => crate::svrg(cx, data, params),
+            Algorithm::Asvrg => crate::asvrg(cx, data, params),
         }
     }
 
     /// Whether the algorithm is asynchronous.
     pub fn is_async(self) -> bool {
-        matches!(self, Algorithm::Asgd)
+        matches!(self, Algorithm::Asgd | Algorithm::Asaga | Algorithm::Asvrg)
+    }
+
+    /// Whether the algorithm reduces variance (SAGA, SVRG): its step is set from the largest
+    /// per-sample smoothness rather than the average one.
+    pub fn is_variance_reduced(self) -> bool {
+        !matches!(self, Algorithm::Sgd | Algorithm::Asgd)
     }
 
     /// The algorithm's name on the command line.
@@ -38,6 +63,10 @@ impl Algorithm {
         match self {
             Algorithm::Sgd => "sgd",
             Algorithm::Asgd => "asgd",
+            Algorithm::Saga => "saga",
+            Algorithm::Asaga => "asaga",
+            Algorithm::Svrg => "svrg",
+            Algorithm::Asvrg => "asvrg",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Optimizers written in the async DSL, on `ndarray`. Each asynchronous algorithm sits next to
 //! its synchronous twin and differs from it by a few lines: a `barrier!` and a staleness bound.
 //!
-//! - [`sgd`] and [`asgd`]: (asynchronous) minibatch stochastic gradient descent.
+//! - [`sgd`] and [`asgd`]: (asynchronous) minibatch stochastic gradient descent;
+//! - [`saga`] and [`asaga`]: SAGA, with the history table on the driver;
+//! - [`svrg`] and [`asvrg`]: SVRG, with the snapshot read through the versioned broadcast.
 //!
 //! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` and L2-regularised logistic
 //! regression, on sparse or dense rows.
@@ -10,14 +12,18 @@
 mod algorithm;
 mod loss;
 mod params;
+mod saga;
 mod sgd;
 mod smoothness;
+mod svrg;
 
 pub use algorithm::Algorithm;
 pub use loss::{least_squares_optimum, Loss};
 pub use params::Params;
+pub use saga::{asaga, saga, saga_terms, SagaTerms};
 pub use sgd::{asgd, sgd};
-pub use smoothness::smoothness;
+pub use smoothness::{max_row_smoothness, smoothness};
+pub use svrg::{asvrg, data_gradient_sum, svrg, svrg_correction, RowSum};
 
 /// The model: one weight per feature.
 pub type Model = ndarray::Array1<f64>;

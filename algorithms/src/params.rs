@@ -24,6 +24,8 @@ pub struct Params {
     pub max_staleness: u64,
     /// Asynchronous methods: divide the step by `1 + staleness` of each result.
     pub staleness_aware: bool,
+    /// SVRG: updates per snapshot; 0 takes one pass over the data.
+    pub epoch: usize,
 }
 
 impl Params {
@@ -39,6 +41,7 @@ impl Params {
             quorum: 1,
             max_staleness: 32,
             staleness_aware: false,
+            epoch: 0,
         }
     }
 

@@ -34,3 +34,20 @@ pub fn smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
         Loss::Logistic { lambda: reg } => lambda / 4.0 + reg,
     }
 }
+
+/// The largest smoothness constant of a single sample's loss, `max_i |x_i|^2` for least
+/// squares (a quarter of it plus `lambda` for logistic): SAGA and SVRG steps are set from it.
+pub fn max_row_smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
+    let dim = rows.dim();
+    let mut largest: f64 = 0.0;
+    let mut row = Array1::zeros(dim);
+    for i in 0..rows.len() {
+        row.fill(0.0);
+        rows.axpy(i, 1.0, row.view_mut());
+        largest = largest.max(row.dot(&row));
+    }
+    match loss {
+        Loss::LeastSquares => largest,
+        Loss::Logistic { lambda } => largest / 4.0 + lambda,
+    }
+}

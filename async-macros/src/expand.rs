@@ -34,15 +34,29 @@ pub struct Read {
     pub ty: Type,
 }
 
+/// What a `reduce!` runs on.
+pub enum Source<'a> {
+    /// `reduce!(data, |part| ...)`: whole partitions.
+    All(&'a Expr),
+    /// `reduce!(data.sample(batch, k), |batch| ...)`: a minibatch of each partition.
+    Sampled {
+        data: &'a Expr,
+        batch: &'a Expr,
+        k: &'a Expr,
+    },
+}
+
 /// Everything known about one `reduce!` site.
 pub struct Reduce<'a> {
     pub driver: &'a Ident,
     pub fn_name: &'a Ident,
     pub index: usize,
-    pub data: &'a Expr,
+    pub source: Source<'a>,
     pub closure: &'a ExprClosure,
     pub captures: Vec<Capture>,
     pub reads: Vec<Read>,
+    /// History tables the closure reads: each task carries only its rows' entries.
+    pub histories: Vec<Ident>,
     pub barrier: Option<Ident>,
     pub max_staleness: Option<&'a Expr>,
     pub exit: &'a Lifetime,
@@ -82,6 +96,10 @@ impl Reduce<'_> {
     /// values as one tuple. Driver and worker type-check this same expression.
     fn typed_closure(&self) -> TokenStream {
         let private = private();
+        let item = match self.source {
+            Source::All(_) => quote!(&#private::Partition),
+            Source::Sampled { .. } => quote!(&#private::Batch<'_>),
+        };
         let part = match self.closure.inputs.first() {
             Some(Pat::Type(typed)) => typed.pat.as_ref().clone(),
             Some(pat) => pat.clone(),
@@ -91,7 +109,8 @@ impl Reduce<'_> {
             .captures
             .iter()
             .map(|c| &c.name)
-            .chain(self.reads.iter().map(|r| &r.name));
+            .chain(self.reads.iter().map(|r| &r.name))
+            .chain(&self.histories);
         let types = self
             .captures
             .iter()
@@ -99,10 +118,15 @@ impl Reduce<'_> {
             .chain(self.reads.iter().map(|r| -> Type {
                 let ty = &r.ty;
                 syn::parse_quote_spanned!(ty.span()=> &#ty)
-            }));
+            }))
+            .chain(
+                self.histories
+                    .iter()
+                    .map(|_| -> Type { syn::parse_quote!(&#private::HistorySlice) }),
+            );
         let body = &self.closure.body;
         quote! {
-            |#part: &#private::Partition, (#(#names,)*): (#(#types,)*)| #body
+            |#part: #item, (#(#names,)*): (#(#types,)*)| #body
         }
     }
 
@@ -110,7 +134,15 @@ impl Reduce<'_> {
     pub fn call(&self) -> TokenStream {
         let private = private();
         let driver = self.driver;
-        let data = self.data;
+        let source = match self.source {
+            Source::All(data) => quote!(#private::Source::all(#data)),
+            Source::Sampled { data, batch, k } => {
+                quote!(#private::Source::sampled(#data, #batch, #k))
+            }
+        };
+        let histories = self.histories.iter().map(|name| {
+            quote_spanned! {name.span()=> #private::history(&#name) }
+        });
         let id = self.task_id_const();
         let exit = self.exit;
         let captures = self.captures.iter().map(|c| {
@@ -126,7 +158,7 @@ impl Reduce<'_> {
         let witness = self.typed_closure();
         let call = match (&self.barrier, self.max_staleness) {
             (None, _) => quote! {
-                #private::reduce_sync(#driver, #data, #id, &captures, &[#(#read_names),*], #witness)
+                #private::reduce_sync(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #witness)
             },
             (Some(barrier), bound) => {
                 let bound = match bound {
@@ -136,7 +168,7 @@ impl Reduce<'_> {
                     None => quote!(::core::option::Option::<#private::NoBound>::None),
                 };
                 quote! {
-                    #private::reduce_async(#driver, #data, #id, &captures, &[#(#read_names),*], #barrier, #bound, #witness)
+                    #private::reduce_async(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #barrier, #bound, #witness)
                 }
             }
         };
@@ -173,6 +205,14 @@ impl Reduce<'_> {
             quote! { let #name: &#ty = tcx.read::<#ty>(#i)?; }
         });
         let read_names = self.reads.iter().map(|r| &r.name);
+        let history_reads = self.histories.iter().enumerate().map(|(i, name)| {
+            quote! { let #name: &#private::HistorySlice = tcx.history(#i)?; }
+        });
+        let history_names = &self.histories;
+        let item = match self.source {
+            Source::All(_) => quote!(tcx.partition()),
+            Source::Sampled { .. } => quote!(tcx.batch()?),
+        };
         let closure = self.typed_closure();
         let span = Span::call_site();
         quote_spanned! {span=>
@@ -186,8 +226,9 @@ impl Reduce<'_> {
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {
                 let (#(#names,)*): (#(#owned,)*) = tcx.captures()?;
                 #(#reads)*
+                #(#history_reads)*
                 let task = #closure;
-                tcx.encode(&task(tcx.partition(), (#(#passed,)* #(#read_names,)*)))
+                tcx.encode(&task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
             }
 
             #private::inventory::submit! {

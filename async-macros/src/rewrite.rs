@@ -8,7 +8,7 @@ use syn::{Block, Expr, Ident, Label, Lifetime, Macro, Stmt, Type};
 
 use crate::captures::free_variables;
 use crate::errors::Errors;
-use crate::expand::{self, Capture, Read, Reduce};
+use crate::expand::{self, Capture, Read, Reduce, Source};
 use crate::scope::{Binding, Origin, Scopes};
 use crate::sites::{BarrierSite, BroadcastSite, ReduceSite};
 
@@ -180,12 +180,26 @@ impl<'a> Rewriter<'a> {
             );
             return None;
         }
-        let data_name = match &site.data {
+        let source = match &site.data {
+            Expr::MethodCall(call) if call.method == "sample" && call.args.len() == 2 => {
+                Source::Sampled {
+                    data: &call.receiver,
+                    batch: &call.args[0],
+                    k: &call.args[1],
+                }
+            }
+            data => Source::All(data),
+        };
+        let data_expr = match &source {
+            Source::All(data) | Source::Sampled { data, .. } => *data,
+        };
+        let data_name = match data_expr {
             Expr::Path(path) => path.path.get_ident().cloned(),
             _ => None,
         };
         let mut captures = Vec::new();
         let mut reads = Vec::new();
+        let mut histories = Vec::new();
         let mut failed = false;
         for name in free_variables(&site.closure) {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
@@ -197,7 +211,9 @@ impl<'a> Rewriter<'a> {
                 continue;
             }
             let ty = binding.ty.expect("checked by capture_error");
-            if self.broadcast_vars.contains(&name) {
+            if is_history(&ty) {
+                histories.push(name);
+            } else if self.broadcast_vars.contains(&name) {
                 reads.push(Read { name, ty });
             } else {
                 captures.push(Capture { name, declared: ty });
@@ -211,10 +227,11 @@ impl<'a> Rewriter<'a> {
             driver: &self.driver,
             fn_name: &self.fn_name,
             index: self.sites,
-            data: &site.data,
+            source,
             closure: &site.closure,
             captures,
             reads,
+            histories,
             barrier,
             max_staleness: site.max_staleness.as_ref(),
             exit: &exit,
@@ -425,5 +442,19 @@ pub fn bind_parameters(scopes: &mut Scopes, driver: &Ident, inputs: &[(syn::Pat,
     }
     if let Some(binding) = scopes.lookup_mut(driver) {
         binding.origin = Origin::Driver;
+    }
+}
+
+/// Whether `ty` is a history table (`History` or a reference to one), whose entries travel
+/// sliced to the task's rows instead of whole.
+fn is_history(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => is_history(&reference.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "History"),
+        _ => false,
     }
 }

@@ -4,16 +4,20 @@
 pub use inventory;
 pub use serde;
 
-pub use crate::data::Partition;
+pub use crate::data::{Batch, Partition};
 pub use crate::error::TaskError;
+pub use crate::history::HistorySlice;
 pub use crate::task::{TaskContext, TaskEntry};
 
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::broadcast::Broadcast;
+use crate::coordinator::TaskSpec;
 use crate::coordinator::{Combine, Driver, WorkerTable};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
+use crate::history::History;
+use crate::protocol::Sample;
 
 /// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end.
 pub fn broadcast<T: Broadcast>(cx: &mut Driver, name: &'static str, value: &T) -> bool {
@@ -94,40 +98,83 @@ fn decode_result<R: DeserializeOwned>(
     })
 }
 
+/// What a `reduce!` runs on: every row of each partition, or a minibatch of each.
+pub struct Source<'a> {
+    data: &'a Dataset,
+    sample: Option<Sample>,
+}
+
+impl<'a> Source<'a> {
+    /// `reduce!(data, |part| ...)`: the closure gets whole partitions.
+    pub fn all(data: &'a Dataset) -> Source<'a> {
+        Source { data, sample: None }
+    }
+
+    /// `reduce!(data.sample(batch, k), |batch| ...)`: the closure gets the minibatch each
+    /// partition draws for update `k`; the driver draws the same rows to slice histories.
+    pub fn sampled(data: &'a Dataset, batch: usize, k: usize) -> Source<'a> {
+        Source {
+            data,
+            sample: Some(Sample {
+                batch: u32::try_from(batch).unwrap_or(u32::MAX),
+                k: k as u64,
+            }),
+        }
+    }
+}
+
+/// Builds the task of one `reduce!` call; `None` when the loop must end.
+fn task_spec<'a, C: Serialize>(
+    cx: &mut Driver,
+    source: &Source<'_>,
+    task: &'static str,
+    captures: &C,
+    reads: &[&'static str],
+    histories: &'a [&'a History],
+    encoded: &'a mut Vec<u8>,
+) -> Option<TaskSpec<'a>> {
+    if cx.halted() {
+        return None;
+    }
+    *encoded = encode_captures(cx, captures)?;
+    match cx.resolve_reads(reads) {
+        Ok(reads) => Some(TaskSpec {
+            task,
+            captures: encoded,
+            reads,
+            sample: source.sample,
+            histories,
+        }),
+        Err(e) => {
+            cx.fail(e);
+            None
+        }
+    }
+}
+
 /// `reduce!` without a barrier: runs the task on every partition and combines the results.
 /// `None` means the loop must end (a stop rule fired or the run failed).
 ///
 /// `_witness` is the closure itself, never called on the driver: it fixes the result type.
-pub fn reduce_sync<C, X, R, F>(
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_sync<C, P, X, R, F>(
     cx: &mut Driver,
-    data: &Dataset,
+    source: Source<'_>,
     task: &'static str,
     captures: &C,
     reads: &[&'static str],
+    histories: &[&History],
     _witness: F,
 ) -> Option<R>
 where
     C: Serialize,
     R: Outcome + Combine,
-    F: FnOnce(&Partition, X) -> R,
+    F: FnOnce(P, X) -> R,
 {
-    cx.runtime_call(|cx| reduce_sync_inner(cx, data, task, captures, reads))
-}
-
-fn reduce_sync_inner<C: Serialize, R: Outcome + Combine>(
-    cx: &mut Driver,
-    data: &Dataset,
-    task: &'static str,
-    captures: &C,
-    reads: &[&'static str],
-) -> Option<R> {
-    if cx.halted() {
-        return None;
-    }
-    let captures = encode_captures(cx, captures)?;
-    let outcome = cx
-        .reduce_all(data, task, &captures, reads)
-        .and_then(|bodies| {
+    cx.runtime_call(|cx| {
+        let mut encoded = Vec::new();
+        let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
+        let outcome = cx.reduce_all(source.data, &spec).and_then(|bodies| {
             let parts = bodies
                 .iter()
                 .enumerate()
@@ -138,24 +185,20 @@ fn reduce_sync_inner<C: Serialize, R: Outcome + Combine>(
                 .collect::<Result<Vec<R>, _>>()?;
             Ok(R::combine(parts))
         });
-    match outcome {
-        Ok(result) => Some(result),
-        Err(e) => {
-            cx.fail(e);
-            None
-        }
-    }
+        settle(cx, outcome)
+    })
 }
 
 /// `reduce!` after a `barrier!`: dispatches to the workers the barrier releases and returns the
 /// next result within the staleness bound. `None` means the loop must end.
 #[allow(clippy::too_many_arguments)]
-pub fn reduce_async<C, X, R, F, B, S>(
+pub fn reduce_async<C, P, X, R, F, B, S>(
     cx: &mut Driver,
-    data: &Dataset,
+    source: Source<'_>,
     task: &'static str,
     captures: &C,
     reads: &[&'static str],
+    histories: &[&History],
     barrier: B,
     max_staleness: Option<S>,
     _witness: F,
@@ -163,30 +206,22 @@ pub fn reduce_async<C, X, R, F, B, S>(
 where
     C: Serialize,
     R: Outcome,
-    F: FnOnce(&Partition, X) -> R,
+    F: FnOnce(P, X) -> R,
     B: Fn(&WorkerTable) -> bool,
     S: StalenessBound,
 {
     let bound = max_staleness.map(StalenessBound::updates);
-    cx.runtime_call(|cx| reduce_async_inner(cx, data, task, captures, reads, &barrier, bound))
+    cx.runtime_call(|cx| {
+        let mut encoded = Vec::new();
+        let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
+        let outcome = cx
+            .reduce_next(source.data, &spec, &barrier, bound)
+            .and_then(|arrived| decode_result::<R>(cx, task, arrived.worker, &arrived.body));
+        settle(cx, outcome)
+    })
 }
 
-fn reduce_async_inner<C: Serialize, R: Outcome>(
-    cx: &mut Driver,
-    data: &Dataset,
-    task: &'static str,
-    captures: &C,
-    reads: &[&'static str],
-    barrier: &dyn Fn(&WorkerTable) -> bool,
-    bound: Option<u64>,
-) -> Option<R> {
-    if cx.halted() {
-        return None;
-    }
-    let captures = encode_captures(cx, captures)?;
-    let outcome = cx
-        .reduce_next(data, task, &captures, reads, barrier, bound)
-        .and_then(|arrived| decode_result::<R>(cx, task, arrived.worker, &arrived.body));
+fn settle<R>(cx: &mut Driver, outcome: Result<R, RuntimeError>) -> Option<R> {
     match outcome {
         Ok(result) => Some(result),
         Err(e) => {
@@ -198,3 +233,8 @@ fn reduce_async_inner<C: Serialize, R: Outcome>(
 
 /// The type a `max_staleness` left out defaults to.
 pub type NoBound = u64;
+
+/// A history table a `reduce!` closure reads.
+pub fn history(table: &History) -> &History {
+    table
+}

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod coordinator;
 pub mod data;
 mod error;
+pub mod history;
 pub mod protocol;
 pub mod stragglers;
 pub mod task;
@@ -35,6 +36,7 @@ pub use coordinator::{
 };
 pub use data::{Dataset, Partition};
 pub use error::{RuntimeError, TaskError};
+pub use history::{History, HistorySlice, HistoryUpdate};
 pub use stragglers::Stragglers;
 
 /// What the `#[async_optimizer]` expansion calls. Not a public API: it may change at any time.

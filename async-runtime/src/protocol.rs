@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+pub use crate::broadcaster::delta::VersionBody;
+
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
 pub const PROTOCOL_VERSION: u16 = 1;
 
@@ -30,8 +32,8 @@ pub enum ToWorker {
         slot: u16,
         /// Its version id.
         version: u64,
-        /// The encoded value.
-        body: ByteBuf,
+        /// The value, whole or relative to what the worker holds.
+        body: VersionBody,
     },
     /// Run a registered task on one partition.
     Task(TaskOrder),
@@ -66,6 +68,20 @@ pub struct TaskOrder {
     pub reads: Vec<(u16, u64)>,
     /// The values the closure captured, postcard-encoded.
     pub captures: ByteBuf,
+    /// For a sampled reduce: the minibatch the task draws from its partition.
+    pub sample: Option<Sample>,
+    /// The history entries of the task's rows, one postcard-encoded slice per table.
+    pub history: Vec<ByteBuf>,
+}
+
+/// A minibatch draw: `batch` rows (0: all) for update `k`, reproducible from the partition's
+/// seed on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Rows drawn.
+    pub batch: u32,
+    /// The update counter that seeds the draw.
+    pub k: u64,
 }
 
 /// What a worker sends to the driver.

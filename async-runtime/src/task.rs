@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::broadcast::Broadcast;
-use crate::data::Partition;
+use crate::data::{Batch, Partition};
 use crate::error::TaskError;
+use crate::history::HistorySlice;
 use crate::worker::CachedVersion;
 
 /// The worker-side body of a `reduce!` site.
@@ -80,14 +81,32 @@ impl Fnv64 {
 /// reads. Generated code calls it; algorithm authors never do.
 pub struct TaskContext<'a> {
     pub(crate) partition: &'a Partition,
+    pub(crate) batch: Option<Batch<'a>>,
     pub(crate) captures: &'a [u8],
     pub(crate) reads: Vec<&'a CachedVersion>,
+    pub(crate) history: Vec<HistorySlice>,
 }
 
 impl TaskContext<'_> {
     /// The partition the task runs on.
     pub fn partition(&self) -> &Partition {
         self.partition
+    }
+
+    /// The minibatch of a sampled reduce.
+    pub fn batch(&self) -> Result<&Batch<'_>, TaskError> {
+        self.batch.as_ref().ok_or(TaskError::Decode {
+            what: "the task's minibatch",
+            reason: "the driver sent no sample for a sampled reduce".into(),
+        })
+    }
+
+    /// The history entries of the task's rows, of the `index`-th table it reads.
+    pub fn history(&self, index: usize) -> Result<&HistorySlice, TaskError> {
+        self.history.get(index).ok_or(TaskError::Decode {
+            what: "history entries",
+            reason: format!("the driver sent no history table number {index}"),
+        })
     }
 
     /// The captured values, decoded as the types the macro inferred from their declarations.

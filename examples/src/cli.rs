@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Asynchronous methods: divide the step by 1 + staleness.
     #[arg(long)]
     pub staleness_aware: bool,
+    /// SVRG: updates per snapshot (0: one pass over the data).
+    #[arg(long, default_value_t = 0)]
+    pub epoch: usize,
     /// Seconds of training between objective evaluations.
     #[arg(long, default_value_t = 0.05)]
     pub eval_every: f64,
@@ -104,7 +107,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 struct TrainArgs {
-    /// Algorithm: sgd, asgd.
+    /// Algorithm: sgd, asgd, saga, asaga, svrg, asvrg.
     #[arg(long, default_value = "sgd")]
     algo: String,
     #[command(flatten)]
@@ -269,6 +272,7 @@ impl RunArgs {
             quorum: self.quorum,
             max_staleness: self.max_staleness,
             staleness_aware: self.staleness_aware,
+            epoch: self.epoch,
             cluster,
             stop: StopRules {
                 time_s: self.time,

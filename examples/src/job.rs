@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use algorithms::{least_squares_optimum, smoothness, Algorithm, Loss, Model, Params};
+use algorithms::{
+    least_squares_optimum, max_row_smoothness, smoothness, Algorithm, Loss, Model, Params,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use async_runtime::data::{Dataset, LoadOptions};
 use async_runtime::{ClusterConfig, Driver, Flow, RunReport};
@@ -83,6 +85,8 @@ pub struct JobSpec {
     pub max_staleness: u64,
     /// Staleness-aware step.
     pub staleness_aware: bool,
+    /// SVRG: updates per snapshot (0: one pass over the data).
+    pub epoch: usize,
     /// The cluster.
     pub cluster: ClusterConfig,
     /// Stop rules.
@@ -140,9 +144,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             data.n_rows()
         );
     }
-    let step = spec
-        .step
-        .unwrap_or_else(|| default_step(spec, smoothness(&spec.loss, data.as_ref())));
+    let step = spec.step.unwrap_or_else(|| default_step(spec, data));
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -152,6 +154,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         quorum: spec.quorum,
         max_staleness: spec.max_staleness,
         staleness_aware: spec.staleness_aware,
+        epoch: spec.epoch,
     };
     let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
     let trace = Rc::new(RefCell::new(Trace::default()));
@@ -197,14 +200,24 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     })
 }
 
-/// 1/L for synchronous algorithms. An asynchronous update applies a gradient about
+/// The default step. SGD: 1/L with L the smoothness of the mean loss. SAGA and SVRG:
+/// 1/(3 L_b), where L_b = L + (L_max - L)/b bounds the smoothness of a minibatch of b rows
+/// (L_max: the largest per-sample constant). An asynchronous update applies a gradient about
 /// `workers - 1` updates old, and stale gradients tolerate a step about that much smaller:
-/// 1/(L * workers).
-pub fn default_step(spec: &JobSpec, smoothness: f64) -> f64 {
-    if spec.algorithm.is_async() {
-        1.0 / (smoothness * spec.cluster.workers as f64)
+/// asynchronous methods divide by the number of workers.
+pub fn default_step(spec: &JobSpec, data: &Dataset) -> f64 {
+    let mean = smoothness(&spec.loss, data);
+    let step = if spec.algorithm.is_variance_reduced() {
+        let rows = (spec.batch.max(1) * spec.cluster.workers).min(data.n_rows()) as f64;
+        let largest = max_row_smoothness(&spec.loss, data);
+        1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows))
     } else {
-        1.0 / smoothness
+        1.0 / mean
+    };
+    if spec.algorithm.is_async() {
+        step / spec.cluster.workers as f64
+    } else {
+        step
     }
 }
 

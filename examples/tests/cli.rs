@@ -29,7 +29,10 @@ fn assert_clear_error(output: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "should fail: {stderr}");
     assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
 
@@ -38,7 +41,11 @@ fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {
     let dir = scratch("builtin");
     let output = run(&[], &dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("speedup"), "{stdout}");
     let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
         .expect("a runs folder")
@@ -50,7 +57,10 @@ fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {
         serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     let rows = compare["runs"].as_array().expect("runs");
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r["time_to_target_s"].is_number()), "both reach the target");
+    assert!(
+        rows.iter().all(|r| r["time_to_target_s"].is_number()),
+        "both reach the target"
+    );
     for algo in ["sgd", "asgd"] {
         let summary: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(out.join(format!("{algo}.summary.json"))).unwrap(),
@@ -71,14 +81,23 @@ fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {
         }
         let trace = std::fs::read_to_string(out.join(format!("{algo}.trace.csv"))).unwrap();
         let mut lines = trace.lines();
-        assert!(lines.next().unwrap().starts_with("elapsed_s,updates,objective"));
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("elapsed_s,updates,objective"));
         for line in lines {
             let fields: Vec<&str> = line.split(',').collect();
-            assert!(fields[0].parse::<f64>().is_ok() && fields[2].parse::<f64>().is_ok(), "{line}");
+            assert!(
+                fields[0].parse::<f64>().is_ok() && fields[2].parse::<f64>().is_ok(),
+                "{line}"
+            );
         }
     }
     let svg = std::fs::read_to_string(out.join("compare.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("asgd"), "an SVG image with both lines");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("asgd"),
+        "an SVG image with both lines"
+    );
 }
 
 #[test]
@@ -126,8 +145,12 @@ fn a_port_in_use_is_one_clear_line() {
 fn children_of(parent: u32) -> Vec<u32> {
     let mut children = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The fields after the parenthesised command: state, then the parent's pid.
         let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
         if after.split_whitespace().nth(1) == Some(&parent.to_string()) {
@@ -139,14 +162,26 @@ fn children_of(parent: u32) -> Vec<u32> {
 
 fn is_running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+        .map(|stat| {
+            !stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
 #[test]
 fn workers_exit_when_the_driver_is_killed() {
     let mut driver = Command::new(EXE)
-        .args(["--algo", "asgd", "--updates", "100000000", "--time", "120", "--quiet"])
+        .args([
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "120",
+            "--quiet",
+        ])
         .current_dir(scratch("kill"))
         .spawn()
         .expect("async-train starts");
@@ -167,5 +202,8 @@ fn workers_exit_when_the_driver_is_killed() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let left: Vec<u32> = workers.into_iter().filter(|&pid| is_running(pid)).collect();
-    assert!(left.is_empty(), "workers still running 15 s after the driver died: {left:?}");
+    assert!(
+        left.is_empty(),
+        "workers still running 15 s after the driver died: {left:?}"
+    );
 }

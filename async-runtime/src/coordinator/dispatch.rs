@@ -1,12 +1,13 @@
 //! Everything that goes out: partitions once, broadcast versions a worker lacks, task orders.
 
-
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, InFlight, Shipped};
-use crate::data::{partition_dataset, Dataset};
+use super::driver::{Driver, InFlight, PartMeta, Shipped};
+use crate::broadcaster::delta::{self, VersionBody};
+use crate::data::{partition_dataset, sample_indices, Dataset};
 use crate::error::RuntimeError;
-use crate::protocol::{TaskOrder, ToWorker};
+use crate::history::History;
+use crate::protocol::{Sample, TaskOrder, ToWorker};
 
 impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
@@ -55,7 +56,14 @@ impl Driver {
             self.table.workers[worker].partitions.push(i as u32);
             owners.push(worker);
         }
-        self.shipped = Some(Shipped { key, owners });
+        let parts = partitions
+            .iter()
+            .map(|p| PartMeta {
+                seed: p.seed(),
+                global_ids: p.global_ids().to_vec(),
+            })
+            .collect();
+        self.shipped = Some(Shipped { key, owners, parts });
         Ok(())
     }
 
@@ -77,36 +85,27 @@ impl Driver {
                         "reduce! reads `{name}`, which was never broadcast: call broadcast!({name}) first"
                     ))
                 })?;
-                let (version, _) = self.latest_version(slot).expect("a slot has a version");
-                Ok((slot, version))
+                let latest = self.versions.latest(slot).expect("a slot has a version");
+                Ok((slot, latest.version))
             })
             .collect()
     }
 
-    /// Sends worker `worker` the task, preceded by the versions it lacks.
-    pub(crate) fn dispatch(
-        &mut self,
-        worker: usize,
-        task: &'static str,
-        partition: u32,
-        reads: &[(u16, u64)],
-        captures: &[u8],
-    ) -> u64 {
+    /// Sends worker `worker` the task on `partition`, preceded by the versions it lacks.
+    pub(crate) fn dispatch(&mut self, worker: usize, partition: u32, spec: &TaskSpec<'_>) -> u64 {
+        let reads = &spec.reads;
         for &(slot, version) in reads {
             if self.table.workers[worker].holds(slot, version) {
                 self.stats.versions_reused += 1;
                 continue;
             }
-            let (latest, bytes) = self
-                .latest_version(slot)
-                .expect("a read slot has a version");
-            debug_assert_eq!(latest, version, "tasks read the latest version");
+            let body = self.cheapest_body(worker, slot, version);
             let len = self.send(
                 worker,
                 &ToWorker::Version {
                     slot,
                     version,
-                    body: ByteBuf::from(bytes.as_slice()),
+                    body,
                 },
             );
             self.stats.broadcast_bytes += len as u64;
@@ -114,19 +113,24 @@ impl Driver {
             let capacity = self.config.cache_versions;
             self.table.workers[worker].remember(slot, version, capacity);
         }
+        let history = self.history_slices(partition, spec);
+        let history_len: usize = history.iter().map(|h| h.len()).sum();
         let seq = self.next_seq;
         self.next_seq += 1;
         let len = self.send(
             worker,
             &ToWorker::Task(TaskOrder {
                 seq,
-                task: task.to_owned(),
+                task: spec.task.to_owned(),
                 partition,
-                reads: reads.to_vec(),
-                captures: ByteBuf::from(captures),
+                reads: reads.clone(),
+                captures: ByteBuf::from(spec.captures),
+                sample: spec.sample,
+                history,
             }),
         );
-        self.stats.task_bytes += len as u64;
+        self.stats.history_bytes += history_len as u64;
+        self.stats.task_bytes += (len - history_len) as u64;
         self.stats.tasks_sent += 1;
         let info = &mut self.table.workers[worker];
         if let Some(since) = info.idle_since.take() {
@@ -138,7 +142,7 @@ impl Driver {
             seq,
             InFlight {
                 worker,
-                task,
+                task: spec.task,
                 partition,
                 clock,
             },
@@ -146,6 +150,44 @@ impl Driver {
         self.table.oldest_in_flight =
             Some(self.table.oldest_in_flight.map_or(clock, |c| c.min(clock)));
         seq
+    }
+
+    /// The smallest way to give `worker` version `version` of `slot`: a reference to an
+    /// identical version it holds, a patch against its newest version of the slot, or whole.
+    fn cheapest_body(&self, worker: usize, slot: u16, version: u64) -> VersionBody {
+        let wanted = self
+            .versions
+            .get(slot, version)
+            .expect("a read version is kept");
+        let held = &self.table.workers[worker].held;
+        let identical = held.iter().find_map(|(&other_slot, versions)| {
+            versions.iter().find_map(|&other| {
+                let stored = self.versions.get(other_slot, other)?;
+                (stored.hash == wanted.hash && stored.bytes == wanted.bytes).then_some(
+                    VersionBody::Alias {
+                        slot: other_slot,
+                        version: other,
+                    },
+                )
+            })
+        });
+        if let Some(alias) = identical {
+            return alias;
+        }
+        let full = VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice()));
+        let patch = held
+            .get(&slot)
+            .and_then(|versions| {
+                versions
+                    .iter()
+                    .rev()
+                    .find_map(|&v| self.versions.get(slot, v))
+            })
+            .and_then(|base| delta::diff(base.version, &base.bytes, &wanted.bytes));
+        match patch {
+            Some(patch) if patch.wire_len() < full.wire_len() => patch,
+            _ => full,
+        }
     }
 
     /// The next partition of `worker`, round robin.
@@ -159,23 +201,55 @@ impl Driver {
         Some(partition)
     }
 
+    /// The history entries of the rows the task on `partition` will touch, encoded.
+    fn history_slices(&self, partition: u32, spec: &TaskSpec<'_>) -> Vec<ByteBuf> {
+        if spec.histories.is_empty() {
+            return Vec::new();
+        }
+        let meta = &self.shipped.as_ref().expect("data was shipped").parts[partition as usize];
+        let ids: Vec<u64> = match spec.sample {
+            Some(sample) => sample_indices(
+                meta.global_ids.len(),
+                sample.batch as usize,
+                meta.seed,
+                partition,
+                sample.k as usize,
+            )
+            .into_iter()
+            .map(|row| meta.global_ids[row])
+            .collect(),
+            None => meta.global_ids.clone(),
+        };
+        spec.histories
+            .iter()
+            .map(|table| {
+                let slice = table.slice(ids.iter().copied());
+                ByteBuf::from(postcard::to_allocvec(&slice).expect("a slice encodes"))
+            })
+            .collect()
+    }
+
     /// Dispatches the task to every idle worker; returns how many got one.
-    pub(crate) fn dispatch_to_idle(
-        &mut self,
-        task: &'static str,
-        reads: &[(u16, u64)],
-        captures: &[u8],
-    ) -> usize {
+    pub(crate) fn dispatch_to_idle(&mut self, spec: &TaskSpec<'_>) -> usize {
         let idle: Vec<usize> = (0..self.table.workers.len())
             .filter(|&i| self.table.workers[i].is_idle())
             .collect();
         let mut sent = 0;
         for worker in idle {
             if let Some(partition) = self.next_partition(worker) {
-                self.dispatch(worker, task, partition, reads, captures);
+                self.dispatch(worker, partition, spec);
                 sent += 1;
             }
         }
         sent
     }
+}
+
+/// Everything one `reduce!` call sends with each of its tasks.
+pub(crate) struct TaskSpec<'a> {
+    pub task: &'static str,
+    pub captures: &'a [u8],
+    pub reads: Vec<(u16, u64)>,
+    pub sample: Option<Sample>,
+    pub histories: &'a [&'a History],
 }

@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::process::Child;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::report::{RunReport, RunStats};
@@ -71,6 +70,15 @@ pub(crate) struct Arrived {
 pub(crate) struct Shipped {
     pub key: (usize, usize, usize),
     pub owners: Vec<usize>,
+    /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
+    /// the same minibatches as the workers.
+    pub parts: Vec<PartMeta>,
+}
+
+/// What the driver keeps of a partition it shipped.
+pub(crate) struct PartMeta {
+    pub seed: u64,
+    pub global_ids: Vec<u64>,
 }
 
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
@@ -311,11 +319,6 @@ impl Driver {
             }
         }
         cluster::reap(&mut self.children, Duration::from_secs(5));
-    }
-
-    /// Shared encoded bytes of the latest version of `slot`.
-    pub(crate) fn latest_version(&self, slot: u16) -> Option<(u64, Arc<Vec<u8>>)> {
-        self.versions.latest(slot)
     }
 }
 

@@ -11,6 +11,7 @@ mod report;
 mod table;
 
 pub use barrier::{asp, bsp, quorum, ssp};
+pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress, ResultMeta};
 pub use reduce::Combine;
 pub use report::{RunReport, RunStats};

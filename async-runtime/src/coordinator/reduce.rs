@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use ndarray::Array1;
 
+use super::dispatch::TaskSpec;
 use super::driver::{Arrived, Driver, ResultMeta};
 use super::table::WorkerTable;
 use crate::data::Dataset;
@@ -54,16 +55,13 @@ impl Driver {
     pub(crate) fn reduce_all(
         &mut self,
         data: &Dataset,
-        task: &'static str,
-        captures: &[u8],
-        reads: &[&'static str],
+        spec: &TaskSpec<'_>,
     ) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ensure_shipped(data)?;
-        let reads = self.resolve_reads(reads)?;
         let owners = self.owners().to_vec();
         let mut pending: HashMap<u64, usize> = HashMap::with_capacity(owners.len());
         for (partition, &worker) in owners.iter().enumerate() {
-            let seq = self.dispatch(worker, task, partition as u32, &reads, captures);
+            let seq = self.dispatch(worker, partition as u32, spec);
             pending.insert(seq, partition);
         }
         let mut results: Vec<Option<Vec<u8>>> = vec![None; owners.len()];
@@ -103,21 +101,19 @@ impl Driver {
     pub(crate) fn reduce_next(
         &mut self,
         data: &Dataset,
-        task: &'static str,
-        captures: &[u8],
-        reads: &[&'static str],
+        spec: &TaskSpec<'_>,
         barrier: &dyn Fn(&WorkerTable) -> bool,
         max_staleness: Option<u64>,
     ) -> Result<Arrived, RuntimeError> {
         self.ensure_shipped(data)?;
-        let reads = self.resolve_reads(reads)?;
+        let task = spec.task;
         self.drain();
         // The barrier decides whether idle workers get work now. With nothing in flight and
         // nothing waiting, no result can ever change the table: dispatch regardless, or the
         // run would wait forever on a barrier no worker can satisfy.
         let stuck = self.arrived.is_empty() && self.in_flight.is_empty();
         if barrier(&self.table) || stuck {
-            self.dispatch_to_idle(task, &reads, captures);
+            self.dispatch_to_idle(spec);
         }
         loop {
             if let Some(failure) = self.failure.take() {
@@ -146,7 +142,7 @@ impl Driver {
             }
             if self.in_flight.is_empty() {
                 // Every result was too stale: hand out fresh work at the current version.
-                self.dispatch_to_idle(task, &reads, captures);
+                self.dispatch_to_idle(spec);
             }
             self.pump()?;
         }

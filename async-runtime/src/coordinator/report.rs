@@ -25,7 +25,9 @@ pub struct RunStats {
     pub versions_sent: u64,
     /// Dispatches where the worker already held the version, so nothing was sent.
     pub versions_reused: u64,
-    /// Bytes of task orders (ids, captures, version ids) sent.
+    /// Bytes of history entries sent with tasks.
+    pub history_bytes: u64,
+    /// Bytes of task orders (ids, captures, version ids) sent, history entries left out.
     pub task_bytes: u64,
     /// Bytes of dataset partitions sent.
     pub data_bytes: u64,

@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 
 use crate::broadcast::Broadcast;
+use crate::broadcaster::delta::{self, VersionBody};
 use crate::error::TaskError;
 
 /// One cached version of a broadcast variable.
@@ -51,6 +52,31 @@ impl VersionCache {
 
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity.max(1);
+    }
+
+    /// Stores a version received in any of its forms; an error when it refers to a version
+    /// this cache does not hold or does not fit it.
+    pub fn receive(&mut self, slot: u16, version: u64, body: VersionBody) -> Result<(), TaskError> {
+        let bytes = match body {
+            VersionBody::Full(bytes) => bytes.into_vec(),
+            VersionBody::Patch {
+                base,
+                words,
+                values,
+            } => {
+                let base_bytes = &self.get(slot, base)?.bytes;
+                delta::apply(base_bytes, &words, &values).ok_or(TaskError::Decode {
+                    what: "a broadcast patch",
+                    reason: "it does not fit its base version".into(),
+                })?
+            }
+            VersionBody::Alias {
+                slot: other,
+                version: same,
+            } => self.get(other, same)?.bytes.clone(),
+        };
+        self.insert(slot, version, bytes);
+        Ok(())
     }
 
     pub fn insert(&mut self, slot: u16, version: u64, bytes: Vec<u8>) {

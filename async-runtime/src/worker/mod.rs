@@ -20,6 +20,7 @@ use straggler::StragglerDelay;
 
 use crate::data::Partition;
 use crate::error::{RuntimeError, TaskError};
+use crate::history::HistorySlice;
 use crate::protocol::{Hello, TaskOrder, ToDriver, ToWorker};
 use crate::task::{self, TaskContext};
 use crate::transport::frame::{self, ANY_RUN};
@@ -233,7 +234,11 @@ impl Worker {
                 slot,
                 version,
                 body,
-            } => self.cache.insert(slot, version, body.into_vec()),
+            } => {
+                if let Err(e) = self.cache.receive(slot, version, body) {
+                    return self.reject(&e.to_string());
+                }
+            }
             ToWorker::Task(order) => self.queue.push_back(order),
             ToWorker::Heartbeat => {}
             ToWorker::Shutdown => return Next::Exit(Ok(())),
@@ -281,10 +286,25 @@ impl Worker {
             .iter()
             .map(|&(slot, version)| self.cache.get(slot, version))
             .collect::<Result<Vec<_>, _>>()?;
+        let history = order
+            .history
+            .iter()
+            .map(|bytes| {
+                postcard::from_bytes::<HistorySlice>(bytes).map_err(|e| TaskError::Decode {
+                    what: "history entries",
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = order
+            .sample
+            .map(|s| partition.sample(s.batch as usize, s.k as usize));
         let context = TaskContext {
             partition,
+            batch,
             captures: &order.captures,
             reads,
+            history,
         };
         catch_unwind(AssertUnwindSafe(|| run(&context))).unwrap_or_else(|panic| {
             let message = panic

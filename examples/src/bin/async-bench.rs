@@ -79,7 +79,8 @@ fn main() -> Result<()> {
     let text = serde_json::to_string_pretty(&figures)?;
     println!("{text}");
     async_train::trace::create_parent(&args.out)?;
-    std::fs::write(&args.out, text + "\n").with_context(|| format!("cannot write {}", args.out.display()))?;
+    std::fs::write(&args.out, text + "\n")
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("figures written to {}", args.out.display());
     Ok(())
 }

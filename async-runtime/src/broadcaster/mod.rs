@@ -1,12 +1,22 @@
 //! The driver's version store: every `broadcast!` publishes a version of a variable; workers
-//! are later sent only the versions they lack.
+//! are later sent only the versions they lack, as cheaply as [`delta`] can.
+
+pub mod delta;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// One stored version: its bytes and their content hash.
+#[derive(Clone)]
+pub(crate) struct Stored {
+    pub version: u64,
+    pub bytes: Arc<Vec<u8>>,
+    pub hash: u64,
+}
+
 /// One broadcast variable's recent versions.
 struct Slot {
-    versions: VecDeque<(u64, Arc<Vec<u8>>)>,
+    versions: VecDeque<Stored>,
     next_version: u64,
 }
 
@@ -50,18 +60,23 @@ impl VersionStore {
             }
         };
         let entry = &mut self.slots[slot as usize];
-        if let Some((version, latest)) = entry.versions.back() {
-            if **latest == bytes {
+        if let Some(latest) = entry.versions.back() {
+            if *latest.bytes == bytes {
                 return Published {
                     slot,
-                    version: *version,
+                    version: latest.version,
                     is_new: false,
                 };
             }
         }
         let version = entry.next_version;
         entry.next_version += 1;
-        entry.versions.push_back((version, Arc::new(bytes)));
+        let hash = delta::content_hash(&bytes);
+        entry.versions.push_back(Stored {
+            version,
+            bytes: Arc::new(bytes),
+            hash,
+        });
         if entry.versions.len() > self.keep {
             entry.versions.pop_front();
         }
@@ -77,10 +92,18 @@ impl VersionStore {
         self.by_name.get(name).copied()
     }
 
-    /// The latest version of `slot` and its bytes.
-    pub fn latest(&self, slot: u16) -> Option<(u64, Arc<Vec<u8>>)> {
-        let (version, bytes) = self.slots.get(slot as usize)?.versions.back()?;
-        Some((*version, bytes.clone()))
+    /// The latest version of `slot`.
+    pub fn latest(&self, slot: u16) -> Option<&Stored> {
+        self.slots.get(slot as usize)?.versions.back()
+    }
+
+    /// Version `version` of `slot`, while it is kept.
+    pub fn get(&self, slot: u16, version: u64) -> Option<&Stored> {
+        self.slots
+            .get(slot as usize)?
+            .versions
+            .iter()
+            .find(|s| s.version == version)
     }
 }
 
@@ -98,6 +121,6 @@ mod tests {
         assert_eq!((b.version, b.is_new), (1, false));
         assert_eq!((c.version, c.is_new), (2, true));
         assert_eq!(store.publish("v", vec![0]).slot, 1);
-        assert_eq!(*store.latest(0).unwrap().1, vec![3]);
+        assert_eq!(*store.latest(0).unwrap().bytes, vec![3]);
     }
 }

@@ -1,0 +1,153 @@
+//! SVRG and its asynchronous twin, for linear models.
+//!
+//! Every epoch SVRG takes a snapshot `s` of the model and the full gradient there; an update
+//! then steps along `(1/|B|) sum_{i in B} (l'_i(w) - l'_i(s)) x_i + full + lambda (w - s)`.
+//! The snapshot is broadcast like the model: workers hold it as the model version they were
+//! already sent, so it costs no bytes (the broadcaster sends a reference to that version).
+
+use async_runtime::data::{Batch, Rows};
+use async_runtime::{async_optimizer, Combine, Dataset, Driver};
+use ndarray::ArrayView1;
+use serde::{Deserialize, Serialize};
+
+use crate::{Loss, Model, Params};
+
+/// A sum over rows and their count, combined across partitions by adding both: exact means
+/// over partitions of unequal sizes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowSum {
+    /// The sum over the rows.
+    pub sum: Model,
+    /// The number of rows.
+    pub rows: usize,
+}
+
+impl RowSum {
+    /// The mean over the rows.
+    pub fn mean(&self) -> Model {
+        &self.sum / self.rows.max(1) as f64
+    }
+}
+
+impl Combine for RowSum {
+    fn combine(parts: Vec<Self>) -> Self {
+        let mut parts = parts.into_iter();
+        let mut total = parts.next().expect("at least one partition");
+        for part in parts {
+            total.sum += &part.sum;
+            total.rows += part.rows;
+        }
+        total
+    }
+}
+
+/// `sum_i l'_i(w) x_i` over `rows`, without regularisation.
+pub fn data_gradient_sum(loss: &Loss, rows: &impl Rows, w: ArrayView1<f64>) -> RowSum {
+    let mut sum = Model::zeros(rows.dim());
+    for i in 0..rows.len() {
+        rows.axpy(
+            i,
+            loss.derivative(rows.dot(i, w), rows.label(i)),
+            sum.view_mut(),
+        );
+    }
+    RowSum {
+        sum,
+        rows: rows.len(),
+    }
+}
+
+/// The variance-reduced term `(1/|B|) sum_{i in B} (l'_i(w) - l'_i(s)) x_i`.
+pub fn svrg_correction(
+    loss: &Loss,
+    batch: &Batch<'_>,
+    w: ArrayView1<f64>,
+    snapshot: ArrayView1<f64>,
+) -> Model {
+    let mut sum = Model::zeros(batch.dim());
+    for j in 0..batch.len() {
+        let (x_w, x_s) = (batch.dot(j, w), batch.dot(j, snapshot));
+        let label = batch.label(j);
+        batch.axpy(
+            j,
+            loss.derivative(x_w, label) - loss.derivative(x_s, label),
+            sum.view_mut(),
+        );
+    }
+    sum / batch.len().max(1) as f64
+}
+
+/// Updates per epoch: `p.epoch`, or one pass over the data by all workers' minibatches.
+fn epoch_length(p: &Params, data: &Dataset, workers: usize) -> usize {
+    if p.epoch > 0 {
+        return p.epoch;
+    }
+    let per_update = p.batch.max(1) * workers.max(1);
+    (data.n_rows() / per_update).max(1)
+}
+
+/// Synchronous SVRG.
+#[async_optimizer]
+pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let epoch = epoch_length(p, data, cx.workers().alive());
+    let mut w: Model = Model::zeros(data.dim());
+    let mut snapshot: Model = Model::zeros(data.dim());
+    let mut full = Model::zeros(data.dim());
+    let mut velocity = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        if k % epoch == 0 {
+            snapshot = w.clone();
+            broadcast!(snapshot);
+            full = reduce!(data, |part| data_gradient_sum(
+                &p.loss,
+                part,
+                snapshot.view()
+            ))
+            .mean();
+        }
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| svrg_correction(
+            &p.loss,
+            batch,
+            w.view(),
+            snapshot.view()
+        ));
+        let direction = g + &full + p.loss.lambda() * &w;
+        velocity = p.momentum * velocity + direction;
+        w.scaled_add(-p.step, &velocity);
+    }
+    w
+}
+
+/// Asynchronous SVRG: SVRG plus a barrier and a staleness bound on the inner updates.
+#[async_optimizer]
+pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let epoch = epoch_length(p, data, cx.workers().alive());
+    let mut w: Model = Model::zeros(data.dim());
+    let mut snapshot: Model = Model::zeros(data.dim());
+    let mut full = Model::zeros(data.dim());
+    let mut velocity = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        if k % epoch == 0 {
+            snapshot = w.clone();
+            broadcast!(snapshot);
+            full = reduce!(data, |part| data_gradient_sum(
+                &p.loss,
+                part,
+                snapshot.view()
+            ))
+            .mean();
+        }
+        broadcast!(w);
+        barrier!(|workers| workers.idle() >= p.quorum);
+        let g = reduce!(
+            data.sample(p.batch, k),
+            |batch| svrg_correction(&p.loss, batch, w.view(), snapshot.view()),
+            max_staleness = p.max_staleness
+        );
+        let direction = g + &full + p.loss.lambda() * &w;
+        velocity = p.momentum * velocity + direction;
+        w.scaled_add(-p.step_for(cx.staleness()), &velocity);
+    }
+    w
+}

@@ -1,0 +1,117 @@
+//! History for variance-reduced methods: a driver-side table of one scalar per sample (for a
+//! linear model, the loss derivative at the sample's last visit, as SAGA keeps it). A task
+//! carries only the entries of the rows it samples, and its result brings their new values
+//! back. Nothing of it is written to disk: a replaced worker simply gets its slices again.
+
+use serde::{Deserialize, Serialize};
+
+/// The driver's table, indexed by a sample's row in the dataset.
+#[derive(Debug, Clone)]
+pub struct History {
+    values: Vec<f64>,
+}
+
+impl History {
+    /// A table of `n` zeros.
+    pub fn zeros(n: usize) -> History {
+        History {
+            values: vec![0.0; n],
+        }
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The entry of sample `id`.
+    pub fn get(&self, id: u64) -> f64 {
+        self.values[id as usize]
+    }
+
+    /// The entries of `ids`, in that order: what one task carries.
+    pub fn slice(&self, ids: impl IntoIterator<Item = u64>) -> HistorySlice {
+        HistorySlice {
+            values: ids.into_iter().map(|id| self.get(id)).collect(),
+        }
+    }
+
+    /// Writes the new entries a result brought back; ids outside the table are ignored.
+    pub fn apply(&mut self, update: &HistoryUpdate) {
+        for (&id, &value) in update.ids.iter().zip(&update.values) {
+            if let Some(entry) = self.values.get_mut(id as usize) {
+                *entry = value;
+            }
+        }
+    }
+}
+
+/// The entries a task carries, in the order of the rows it runs on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HistorySlice {
+    values: Vec<f64>,
+}
+
+impl HistorySlice {
+    /// The entry of the task's `j`-th row.
+    pub fn get(&self, j: usize) -> f64 {
+        self.values.get(j).copied().unwrap_or(0.0)
+    }
+
+    /// All entries, in row order.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+/// New entries, computed by a task, for the driver's table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HistoryUpdate {
+    ids: Vec<u64>,
+    values: Vec<f64>,
+}
+
+impl HistoryUpdate {
+    /// Records the new entry of sample `id`.
+    pub fn push(&mut self, id: u64, value: f64) {
+        self.ids.push(id);
+        self.values.push(value);
+    }
+
+    /// Appends another update (combining partitions' results).
+    pub fn extend(&mut self, other: HistoryUpdate) {
+        self.ids.extend(other.ids);
+        self.values.extend(other.values);
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_follow_the_ids_and_updates_land() {
+        let mut table = History::zeros(5);
+        let mut update = HistoryUpdate::default();
+        update.push(3, 1.5);
+        update.push(0, -2.0);
+        update.push(99, 7.0);
+        table.apply(&update);
+        assert_eq!(table.slice([3, 1, 0]).values(), &[1.5, 0.0, -2.0]);
+    }
+}
