@@ -67,11 +67,11 @@ fn private() -> TokenStream {
 }
 
 /// `broadcast!(w)`: publish, and leave the training loop when a stop rule fired.
-pub fn broadcast(driver: &Ident, var: &Ident, exit: &Lifetime) -> TokenStream {
+pub fn broadcast(driver: &Ident, var: &Ident, is_model: bool, exit: &Lifetime) -> TokenStream {
     let private = private();
     let name = var.to_string();
     quote_spanned! {var.span()=>
-        if #private::broadcast(#driver, #name, &#var) {
+        if #private::broadcast(#driver, #name, &#var, #is_model) {
             break #exit;
         }
     }

@@ -116,7 +116,8 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
     let mut scopes = Scopes::default();
     rewrite::bind_parameters(&mut scopes, &driver, &inputs);
-    let mut rewriter = Rewriter::new(signature.ident.clone(), driver, scopes, &mut errors);
+    let model = returned_variable(&function.block);
+    let mut rewriter = Rewriter::new(signature.ident.clone(), driver, model, scopes, &mut errors);
     rewriter.visit_block_mut(&mut function.block);
     let tasks = std::mem::take(&mut rewriter.tasks);
     if !errors.is_empty() {
@@ -132,6 +133,14 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
             #(#tasks)*
             #(#stmts)*
         }
+    }
+}
+
+/// The variable a function body ends with (`... w }`), if it ends with one.
+fn returned_variable(block: &syn::Block) -> Option<syn::Ident> {
+    match block.stmts.last()? {
+        syn::Stmt::Expr(syn::Expr::Path(path), None) => path.path.get_ident().cloned(),
+        _ => None,
     }
 }
 

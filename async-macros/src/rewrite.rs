@@ -53,6 +53,8 @@ pub struct Rewriter<'a> {
     /// Worker functions and registrations, emitted at the top of the function's body.
     pub tasks: Vec<TokenStream>,
     broadcast_vars: Vec<Ident>,
+    /// The variable the function returns, if it is one: the model observers watch.
+    model: Option<Ident>,
     loops: usize,
     closures: usize,
     exit: Option<(Lifetime, bool)>,
@@ -62,7 +64,13 @@ pub struct Rewriter<'a> {
 }
 
 impl<'a> Rewriter<'a> {
-    pub fn new(fn_name: Ident, driver: Ident, scopes: Scopes, errors: &'a mut Errors) -> Self {
+    pub fn new(
+        fn_name: Ident,
+        driver: Ident,
+        model: Option<Ident>,
+        scopes: Scopes,
+        errors: &'a mut Errors,
+    ) -> Self {
         Rewriter {
             fn_name,
             driver,
@@ -70,6 +78,7 @@ impl<'a> Rewriter<'a> {
             errors,
             tasks: Vec::new(),
             broadcast_vars: Vec::new(),
+            model,
             loops: 0,
             closures: 0,
             exit: None,
@@ -124,7 +133,12 @@ impl<'a> Rewriter<'a> {
                 if !self.broadcast_vars.contains(&site.var) {
                     self.broadcast_vars.push(site.var.clone());
                 }
-                Some(expand::broadcast(&self.driver, &site.var, &exit))
+                // The returned variable is the model; without one, the first broadcast is.
+                let is_model = match &self.model {
+                    Some(model) => *model == site.var,
+                    None => self.broadcast_vars[0] == site.var,
+                };
+                Some(expand::broadcast(&self.driver, &site.var, is_model, &exit))
             }
             Dsl::Barrier => {
                 let site: BarrierSite = self.parse(mac)?;

@@ -19,9 +19,10 @@ use crate::error::RuntimeError;
 use crate::history::History;
 use crate::protocol::Sample;
 
-/// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end.
-pub fn broadcast<T: Broadcast>(cx: &mut Driver, name: &'static str, value: &T) -> bool {
-    cx.runtime_call(|cx| cx.publish(name, value))
+/// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end. Observers see
+/// the model: the variable the optimizer returns.
+pub fn broadcast<T: Broadcast>(cx: &mut Driver, name: &'static str, value: &T, is_model: bool) -> bool {
+    cx.runtime_call(|cx| cx.publish(name, value, is_model))
 }
 
 /// `barrier!(rule)`: gives a closure rule its parameter type (the worker table).

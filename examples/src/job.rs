@@ -200,24 +200,21 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     })
 }
 
-/// The default step. SGD: 1/L with L the smoothness of the mean loss. SAGA and SVRG:
-/// 1/(3 L_b), where L_b = L + (L_max - L)/b bounds the smoothness of a minibatch of b rows
-/// (L_max: the largest per-sample constant). An asynchronous update applies a gradient about
-/// `workers - 1` updates old, and stale gradients tolerate a step about that much smaller:
-/// asynchronous methods divide by the number of workers.
+/// The default step. SGD: 1/L with L the smoothness of the mean loss; asynchronous SGD
+/// applies gradients about `workers - 1` updates old, which tolerate a step about that much
+/// smaller: 1/(L * workers). SAGA and SVRG, synchronous or not: 1/(3 L_b), where
+/// L_b = L + (L_max - L)/b bounds the smoothness of a minibatch of b rows (L_max: the largest
+/// per-sample constant); their reduced variance keeps stale updates stable at that step.
 pub fn default_step(spec: &JobSpec, data: &Dataset) -> f64 {
     let mean = smoothness(&spec.loss, data);
-    let step = if spec.algorithm.is_variance_reduced() {
+    if spec.algorithm.is_variance_reduced() {
         let rows = (spec.batch.max(1) * spec.cluster.workers).min(data.n_rows()) as f64;
         let largest = max_row_smoothness(&spec.loss, data);
         1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows))
+    } else if spec.algorithm.is_async() {
+        1.0 / (mean * spec.cluster.workers as f64)
     } else {
         1.0 / mean
-    };
-    if spec.algorithm.is_async() {
-        step / spec.cluster.workers as f64
-    } else {
-        step
     }
 }
 
@@ -314,6 +311,8 @@ impl Outcome {
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
             "broadcast_bytes": stats.broadcast_bytes,
+            "broadcast_full_bytes": stats.broadcast_full_bytes,
+            "history_bytes": stats.history_bytes,
             "task_bytes": stats.task_bytes,
             "data_bytes": stats.data_bytes,
             "versions_sent": stats.versions_sent,

@@ -100,6 +100,14 @@ impl Driver {
                 continue;
             }
             let body = self.cheapest_body(worker, slot, version);
+            match body {
+                VersionBody::Alias { .. } => self.stats.versions_aliased += 1,
+                VersionBody::Patch { .. } => self.stats.versions_patched += 1,
+                VersionBody::Full(_) => {}
+            }
+            // What sending it whole would have cost, to report the saving.
+            self.stats.broadcast_full_bytes +=
+                self.versions.get(slot, version).map_or(0, |v| v.bytes.len()) as u64;
             let len = self.send(
                 worker,
                 &ToWorker::Version {

@@ -192,8 +192,8 @@ impl Driver {
         })
     }
 
-    /// Calls `observer` with every new value of the model (the first variable the loop
-    /// broadcasts); it returns [`Flow::Stop`] to end the loop. Its own time is not counted
+    /// Calls `observer` with every new value of the model (the variable the optimizer
+    /// returns, or else the first one it broadcasts); it returns [`Flow::Stop`] to end the loop. Its own time is not counted
     /// as training time.
     pub fn observe<T: Broadcast>(
         &mut self,
@@ -239,7 +239,7 @@ impl Driver {
     }
 
     /// Publishes a new version of a broadcast variable; returns `true` when the loop must end.
-    pub(crate) fn publish<T: Broadcast>(&mut self, name: &'static str, value: &T) -> bool {
+    pub(crate) fn publish<T: Broadcast>(&mut self, name: &'static str, value: &T, is_model: bool) -> bool {
         if self.halted() {
             return true;
         }
@@ -247,9 +247,9 @@ impl Driver {
         let published = self.versions.publish(name, value.encode());
         if published.is_new {
             self.stats.versions_published += 1;
-            tracing::trace!(name, version = published.version, "new version");
+            tracing::trace!(name, slot = published.slot, version = published.version, "new version");
         }
-        if published.slot == 0 {
+        if is_model {
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();
                 let progress = Progress {

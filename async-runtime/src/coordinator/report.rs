@@ -23,6 +23,12 @@ pub struct RunStats {
     pub broadcast_bytes: u64,
     /// Broadcast versions sent to workers.
     pub versions_sent: u64,
+    /// Of those, sent as a patch against a version the worker held.
+    pub versions_patched: u64,
+    /// Of those, sent as a reference to an identical version the worker held.
+    pub versions_aliased: u64,
+    /// Bytes the versions sent would have cost whole (values only).
+    pub broadcast_full_bytes: u64,
     /// Dispatches where the worker already held the version, so nothing was sent.
     pub versions_reused: u64,
     /// Bytes of history entries sent with tasks.

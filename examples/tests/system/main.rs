@@ -35,6 +35,14 @@ fn main() {
             "asgd_reaches_1e-2_on_bio_with_paper_stragglers",
             asgd_reaches_target_on_bio,
         ),
+        ("saga_reaches_1e-6_on_cal_housing_scale", saga_reaches_target_on_cal_housing_scale),
+        ("svrg_reaches_1e-6_on_cal_housing_scale", svrg_reaches_target_on_cal_housing_scale),
+        ("saga_reaches_1e-4_on_bio", saga_reaches_target_on_bio),
+        ("asaga_reaches_1e-4_on_bio_with_paper_stragglers", asaga_reaches_target_on_bio),
+        ("asvrg_reaches_1e-4_on_bio", asvrg_reaches_target_on_bio),
+        ("a_task_carries_only_its_rows_history", task_carries_only_its_rows_history),
+        ("partial_broadcast_sends_fewer_bytes_on_sparse_data", partial_broadcast_on_sparse_data),
+        ("the_svrg_snapshot_costs_no_model_bytes", svrg_snapshot_is_an_alias),
     ]);
 }
 
@@ -130,6 +138,105 @@ fn asgd_reaches_target_on_bio() {
     args.eval_every = 0.02;
     let outcome = train_to_target(&args, Algorithm::Asgd);
     assert_distinct_worker_processes(&outcome.report, 4);
+}
+
+/// Variance-reduced methods on the ill-conditioned California set (condition number about
+/// 6e4) need heavy-ball momentum to reach 1e-6 in seconds.
+fn cal_housing_vr(algorithm: Algorithm) {
+    let mut args = job_args("cal_housing.scale.xz", 0.2636484530, 1e-6);
+    args.momentum = 0.99;
+    args.batch = 1000;
+    args.updates = 100_000;
+    args.eval_every = 0.01;
+    train_to_target(&args, algorithm);
+}
+
+fn saga_reaches_target_on_cal_housing_scale() {
+    cal_housing_vr(Algorithm::Saga);
+}
+
+fn svrg_reaches_target_on_cal_housing_scale() {
+    cal_housing_vr(Algorithm::Svrg);
+}
+
+fn bio_vr(algorithm: Algorithm, stragglers: Stragglers) {
+    let mut args = job_args("bio_kdd04.normalized.xz", 0.01890429339, 1e-4);
+    args.stragglers = stragglers;
+    args.updates = 1_000_000;
+    args.eval_every = 0.05;
+    let outcome = train_to_target(&args, algorithm);
+    let stats = &outcome.report.stats;
+    assert!(stats.history_bytes > 0 || !matches!(algorithm, Algorithm::Saga | Algorithm::Asaga));
+}
+
+fn saga_reaches_target_on_bio() {
+    bio_vr(Algorithm::Saga, Stragglers::None);
+}
+
+fn asaga_reaches_target_on_bio() {
+    bio_vr(Algorithm::Asaga, Stragglers::Paper);
+}
+
+fn asvrg_reaches_target_on_bio() {
+    bio_vr(Algorithm::Asvrg, Stragglers::None);
+}
+
+fn task_carries_only_its_rows_history() {
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.batch = 37;
+    params.updates = 20;
+    params.step = 0.01;
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    algorithms::saga(&mut driver, &data, &params);
+    let stats = driver.finish().expect("the run succeeds").stats;
+    assert_eq!(stats.tasks_sent, 60);
+    // Per task: the 37 sampled rows' entries (8 bytes each) behind a length prefix.
+    let per_task = stats.history_bytes as f64 / stats.tasks_sent as f64;
+    assert!(
+        (37.0 * 8.0..=37.0 * 8.0 + 8.0).contains(&per_task),
+        "{per_task} history bytes per task for 37 rows"
+    );
+    assert!(stats.history_bytes < (data.n_rows() * 8) as u64, "never the whole table");
+}
+
+fn partial_broadcast_on_sparse_data() {
+    let data = shared("reviews_tfidf.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.batch = 8;
+    params.updates = 30;
+    params.step = 0.5;
+    let mut driver = Driver::launch(local(4)).expect("cluster starts");
+    algorithms::sgd(&mut driver, &data, &params);
+    let stats = driver.finish().expect("the run succeeds").stats;
+    assert!(stats.versions_patched > 0, "versions travel as patches");
+    let ratio = stats.broadcast_bytes as f64 / stats.broadcast_full_bytes as f64;
+    assert!(
+        ratio < 0.5,
+        "partial broadcast sent {} bytes where full broadcast sends {} ({ratio:.3})",
+        stats.broadcast_bytes,
+        stats.broadcast_full_bytes
+    );
+}
+
+fn svrg_snapshot_is_an_alias() {
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.batch = 100;
+    params.updates = 40;
+    params.epoch = 10;
+    params.step = 0.01;
+    let workers = 3;
+    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
+    algorithms::svrg(&mut driver, &data, &params);
+    let stats = driver.finish().expect("the run succeeds").stats;
+    // Snapshots at updates 10, 20 and 30 are model versions the workers hold; at update 0 the
+    // model (zeros) is the snapshot they were just sent. Each costs a reference, not a model.
+    assert_eq!(stats.versions_aliased, (4 * workers) as u64, "{stats:?}");
+    let model_bytes = (data.dim() * 8) as u64;
+    // A message costs its body plus at most 40 bytes of framing; an alias has no body.
+    let whole = stats.versions_sent - stats.versions_aliased;
+    assert!(stats.broadcast_bytes <= whole * (model_bytes + 40) + stats.versions_aliased * 40);
 }
 
 fn local(workers: usize) -> ClusterConfig {
