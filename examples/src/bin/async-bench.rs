@@ -4,7 +4,9 @@
 //! Writes its figures to a JSON file (default `bench/figures.json`) and prints them:
 //! 1. time for SGD and ASGD to reach 1e-2 relative suboptimality, and the speedup;
 //! 2. ASGD's update throughput against the ideal, the sum of each worker's own task rate;
-//! 3. the driver's own time per task (encoding, dispatch, bookkeeping, decoding).
+//! 3. the driver's own time per task (encoding, dispatch, bookkeeping, decoding);
+//! 4. time for SAGA and ASAGA to reach 1e-3, and the speedup;
+//! 5. bytes of partial against full broadcast for SGD on the sparse reviews set.
 //!
 //! `cargo run --release --bin async-bench -- [--data PATH] [--workers 8] [--out FILE]`
 
@@ -29,9 +31,15 @@ struct BenchArgs {
     /// Worker processes.
     #[arg(long, default_value_t = 8)]
     workers: usize,
-    /// Target relative suboptimality.
+    /// Target relative suboptimality of SGD and ASGD.
     #[arg(long, default_value_t = 1e-2)]
     target: f64,
+    /// Target relative suboptimality of SAGA and ASAGA.
+    #[arg(long, default_value_t = 1e-3)]
+    vr_target: f64,
+    /// The sparse dataset of the broadcast figure (default: reviews_tfidf.xz beside --data).
+    #[arg(long)]
+    sparse_data: Option<PathBuf>,
     /// Rows sampled per task.
     #[arg(long, default_value_t = 256)]
     batch: usize,
@@ -60,6 +68,8 @@ fn main() -> Result<()> {
     run.updates = 10_000_000;
     run.time = Some(300.0);
     run.quiet = true;
+    // Time to target is read off the trace: evaluate often enough to resolve sub-second runs.
+    run.eval_every = 0.01;
     let data = run.job(Algorithm::Sgd)?.data.load()?;
     eprintln!(
         "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
@@ -70,12 +80,23 @@ fn main() -> Result<()> {
         args.target
     );
     let mut runs = Vec::new();
-    for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
+    for (algorithm, target) in [
+        (Algorithm::Sgd, args.target),
+        (Algorithm::Asgd, args.target),
+        (Algorithm::Saga, args.vr_target),
+        (Algorithm::Asaga, args.vr_target),
+    ] {
+        run.target_subopt = Some(target);
         let outcome = job::run(&run.job(algorithm)?, &data)?;
         eprintln!("{}", outcome.one_line());
         runs.push(outcome);
     }
-    let figures = figures(&args, &data_path, &runs);
+    let sparse = args
+        .sparse_data
+        .clone()
+        .unwrap_or_else(|| data_path.with_file_name("reviews_tfidf.xz"));
+    let broadcast = partial_broadcast(&sparse)?;
+    let figures = figures(&args, &data_path, &runs, broadcast);
     let text = serde_json::to_string_pretty(&figures)?;
     println!("{text}");
     async_train::trace::create_parent(&args.out)?;
@@ -85,8 +106,45 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn figures(args: &BenchArgs, data: &std::path::Path, runs: &[Outcome]) -> serde_json::Value {
-    let (sgd, asgd) = (&runs[0], &runs[1]);
+/// SGD on a sparse set: bytes the broadcasts cost, against sending every version whole.
+fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
+    let mut run = RunArgs::parse_defaults();
+    run.data = Some(path.to_path_buf());
+    run.batch = 8;
+    run.updates = 200;
+    run.step = Some(0.5);
+    run.quiet = true;
+    let spec = run.job(Algorithm::Sgd)?;
+    let data = spec.data.load()?;
+    let outcome = job::run(&spec, &data)?;
+    let stats = &outcome.report.stats;
+    eprintln!(
+        "partial broadcast on {}: {} of {} bytes",
+        data.name(),
+        stats.broadcast_bytes,
+        stats.broadcast_full_bytes
+    );
+    Ok(serde_json::json!({
+        "dataset": data.name(),
+        "features": data.dim(),
+        "algo": "sgd",
+        "batch_per_partition": run.batch,
+        "updates": stats.updates,
+        "versions_sent": stats.versions_sent,
+        "versions_patched": stats.versions_patched,
+        "partial_bytes": stats.broadcast_bytes,
+        "full_bytes": stats.broadcast_full_bytes,
+        "ratio": stats.broadcast_bytes as f64 / stats.broadcast_full_bytes.max(1) as f64,
+    }))
+}
+
+fn figures(
+    args: &BenchArgs,
+    data: &std::path::Path,
+    runs: &[Outcome],
+    broadcast: serde_json::Value,
+) -> serde_json::Value {
+    let (sgd, asgd, saga, asaga) = (&runs[0], &runs[1], &runs[2], &runs[3]);
     let time = |o: &Outcome| o.time_to_target();
     let stats = &asgd.report.stats;
     // Each worker's own rate: one task per its mean task time (compute plus straggler delay).
@@ -106,10 +164,12 @@ fn figures(args: &BenchArgs, data: &std::path::Path, runs: &[Outcome]) -> serde_
         "batch": args.batch,
         "target_subopt": args.target,
         "time_to_target_s": { "sgd": time(sgd), "asgd": time(asgd) },
-        "speedup_asgd_over_sgd": match (time(sgd), time(asgd)) {
-            (Some(s), Some(a)) if a > 0.0 => Some(s / a),
-            _ => None,
-        },
+        "speedup_asgd_over_sgd": speedup(time(sgd), time(asgd)),
+        "vr_target_subopt": args.vr_target,
+        "vr_time_to_target_s": { "saga": time(saga), "asaga": time(asaga) },
+        "speedup_asaga_over_saga": speedup(time(saga), time(asaga)),
+        "history_bytes": { "saga": saga.report.stats.history_bytes, "asaga": asaga.report.stats.history_bytes },
+        "partial_broadcast": broadcast,
         "asgd_throughput": {
             "results_per_s": throughput,
             "ideal_results_per_s": ideal,
@@ -123,4 +183,11 @@ fn figures(args: &BenchArgs, data: &std::path::Path, runs: &[Outcome]) -> serde_
         "updates": { "sgd": sgd.report.stats.updates, "asgd": stats.updates },
         "dropped_stale_asgd": stats.dropped_stale,
     })
+}
+
+fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
+    match (sync, asynchronous) {
+        (Some(s), Some(a)) if a > 0.0 => Some(s / a),
+        _ => None,
+    }
 }

@@ -35,14 +35,32 @@ fn main() {
             "asgd_reaches_1e-2_on_bio_with_paper_stragglers",
             asgd_reaches_target_on_bio,
         ),
-        ("saga_reaches_1e-6_on_cal_housing_scale", saga_reaches_target_on_cal_housing_scale),
-        ("svrg_reaches_1e-6_on_cal_housing_scale", svrg_reaches_target_on_cal_housing_scale),
+        (
+            "saga_reaches_1e-6_on_cal_housing_scale",
+            saga_reaches_target_on_cal_housing_scale,
+        ),
+        (
+            "svrg_reaches_1e-6_on_cal_housing_scale",
+            svrg_reaches_target_on_cal_housing_scale,
+        ),
         ("saga_reaches_1e-4_on_bio", saga_reaches_target_on_bio),
-        ("asaga_reaches_1e-4_on_bio_with_paper_stragglers", asaga_reaches_target_on_bio),
+        (
+            "asaga_reaches_1e-4_on_bio_with_paper_stragglers",
+            asaga_reaches_target_on_bio,
+        ),
         ("asvrg_reaches_1e-4_on_bio", asvrg_reaches_target_on_bio),
-        ("a_task_carries_only_its_rows_history", task_carries_only_its_rows_history),
-        ("partial_broadcast_sends_fewer_bytes_on_sparse_data", partial_broadcast_on_sparse_data),
-        ("the_svrg_snapshot_costs_no_model_bytes", svrg_snapshot_is_an_alias),
+        (
+            "a_task_carries_only_its_rows_history",
+            task_carries_only_its_rows_history,
+        ),
+        (
+            "partial_broadcast_sends_fewer_bytes_on_sparse_data",
+            partial_broadcast_on_sparse_data,
+        ),
+        (
+            "the_svrg_snapshot_costs_no_model_bytes",
+            svrg_snapshot_is_an_alias,
+        ),
     ]);
 }
 
@@ -197,7 +215,10 @@ fn task_carries_only_its_rows_history() {
         (37.0 * 8.0..=37.0 * 8.0 + 8.0).contains(&per_task),
         "{per_task} history bytes per task for 37 rows"
     );
-    assert!(stats.history_bytes < (data.n_rows() * 8) as u64, "never the whole table");
+    assert!(
+        stats.history_bytes < (data.n_rows() * 8) as u64,
+        "never the whole table"
+    );
 }
 
 fn partial_broadcast_on_sparse_data() {
