@@ -21,7 +21,12 @@ use crate::protocol::Sample;
 
 /// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end. Observers see
 /// the model: the variable the optimizer returns.
-pub fn broadcast<T: Broadcast>(cx: &mut Driver, name: &'static str, value: &T, is_model: bool) -> bool {
+pub fn broadcast<T: Broadcast>(
+    cx: &mut Driver,
+    name: &'static str,
+    value: &T,
+    is_model: bool,
+) -> bool {
     cx.runtime_call(|cx| cx.publish(name, value, is_model))
 }
 

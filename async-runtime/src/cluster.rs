@@ -12,7 +12,8 @@ use crate::worker::{self, WorkerOptions};
 
 /// Environment variable that makes a spawned process of the executable a worker.
 pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
-const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
+/// Environment variable that tells a spawned worker where its driver listens.
+pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 
 /// The settings of a run's cluster.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
 //! Everything that goes out: partitions once, broadcast versions a worker lacks, task orders.
 
+use std::sync::Arc;
+
 use serde_bytes::ByteBuf;
 
 use super::driver::{Driver, InFlight, PartMeta, Shipped};
@@ -36,35 +38,80 @@ impl Driver {
             )));
         }
         let partitions = partition_dataset(data, parts, self.config.seed)?;
-        let dataset_id = (key.0 as u64) ^ ((key.1 as u64) << 20) ^ (key.2 as u64);
-        let mut owners = Vec::with_capacity(parts);
+        let dataset = (key.0 as u64) ^ ((key.1 as u64) << 20) ^ (key.2 as u64);
+        let mut metas = Vec::with_capacity(parts);
+        for partition in &partitions {
+            let encoded = postcard::to_allocvec(partition)
+                .map_err(|e| RuntimeError::Transport(format!("cannot encode a partition: {e}")))?;
+            metas.push(PartMeta {
+                seed: partition.seed(),
+                global_ids: partition.global_ids().to_vec(),
+                encoded: Arc::new(encoded),
+            });
+        }
         for &worker in &live {
             self.table.workers[worker].partitions.clear();
         }
-        for (i, partition) in partitions.iter().enumerate() {
-            let worker = live[i % live.len()];
-            let body = postcard::to_allocvec(partition)
-                .map_err(|e| RuntimeError::Transport(format!("cannot encode a partition: {e}")))?;
-            let len = self.send(
-                worker,
-                &ToWorker::Partition {
-                    dataset: dataset_id,
-                    body: ByteBuf::from(body),
-                },
-            );
-            self.stats.data_bytes += len as u64;
-            self.table.workers[worker].partitions.push(i as u32);
-            owners.push(worker);
+        self.shipped = Some(Shipped {
+            key,
+            dataset,
+            owners: (0..parts).map(|i| live[i % live.len()]).collect(),
+            parts: metas,
+        });
+        for i in 0..parts {
+            self.give_partition(live[i % live.len()], i as u32);
         }
-        let parts = partitions
-            .iter()
-            .map(|p| PartMeta {
-                seed: p.seed(),
-                global_ids: p.global_ids().to_vec(),
-            })
-            .collect();
-        self.shipped = Some(Shipped { key, owners, parts });
         Ok(())
+    }
+
+    /// Sends `worker` a partition of the shipped dataset; it runs tasks on it from now on.
+    pub(crate) fn give_partition(&mut self, worker: usize, partition: u32) {
+        let Some(shipped) = &self.shipped else { return };
+        let message = ToWorker::Partition {
+            dataset: shipped.dataset,
+            body: ByteBuf::from(shipped.parts[partition as usize].encoded.as_slice()),
+        };
+        let len = self.send(worker, &message);
+        self.stats.data_bytes += len as u64;
+        self.table.workers[worker].partitions.push(partition);
+    }
+
+    /// Moves the partitions of a lost worker to the live workers holding the fewest, so that
+    /// every partition keeps contributing. They are re-sent from the driver's copy.
+    pub(crate) fn rehome_partitions(&mut self, lost: usize) {
+        let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
+        for partition in orphans {
+            let Some(heir) = (0..self.table.workers.len())
+                .filter(|&w| self.table.workers[w].alive)
+                .min_by_key(|&w| self.table.workers[w].partitions.len())
+            else {
+                return;
+            };
+            if let Some(shipped) = &mut self.shipped {
+                if shipped.owners[partition as usize] == lost {
+                    shipped.owners[partition as usize] = heir;
+                }
+            }
+            if !self.table.workers[heir].partitions.contains(&partition) {
+                self.give_partition(heir, partition);
+            }
+            self.stats.moved_partitions += 1;
+            tracing::info!(
+                partition,
+                from = %self.table.workers[lost].name,
+                to = %self.table.workers[heir].name,
+                "moved a partition"
+            );
+        }
+    }
+
+    /// A worker that joins a running run gets a copy of a partition, so that it takes tasks
+    /// at once (asynchronous reduces dispatch to any worker holding data).
+    pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
+        let Some(shipped) = &self.shipped else { return };
+        let partition = (self.stats.late_joiners as usize % shipped.parts.len()) as u32;
+        self.stats.late_joiners += 1;
+        self.give_partition(worker, partition);
     }
 
     /// The partition owners of the shipped dataset.
@@ -106,8 +153,10 @@ impl Driver {
                 VersionBody::Full(_) => {}
             }
             // What sending it whole would have cost, to report the saving.
-            self.stats.broadcast_full_bytes +=
-                self.versions.get(slot, version).map_or(0, |v| v.bytes.len()) as u64;
+            self.stats.broadcast_full_bytes += self
+                .versions
+                .get(slot, version)
+                .map_or(0, |v| v.bytes.len()) as u64;
             let len = self.send(
                 worker,
                 &ToWorker::Version {

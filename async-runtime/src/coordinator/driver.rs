@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::process::Child;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::report::{RunReport, RunStats};
@@ -69,6 +70,8 @@ pub(crate) struct Arrived {
 /// The dataset whose partitions the workers hold.
 pub(crate) struct Shipped {
     pub key: (usize, usize, usize),
+    pub dataset: u64,
+    /// The worker whose result a synchronous reduce takes for each partition.
     pub owners: Vec<usize>,
     /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
     /// the same minibatches as the workers.
@@ -79,6 +82,8 @@ pub(crate) struct Shipped {
 pub(crate) struct PartMeta {
     pub seed: u64,
     pub global_ids: Vec<u64>,
+    /// The encoded partition, kept to give it to another worker when its holder is lost.
+    pub encoded: Arc<Vec<u8>>,
 }
 
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
@@ -239,7 +244,12 @@ impl Driver {
     }
 
     /// Publishes a new version of a broadcast variable; returns `true` when the loop must end.
-    pub(crate) fn publish<T: Broadcast>(&mut self, name: &'static str, value: &T, is_model: bool) -> bool {
+    pub(crate) fn publish<T: Broadcast>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+        is_model: bool,
+    ) -> bool {
         if self.halted() {
             return true;
         }
@@ -247,7 +257,12 @@ impl Driver {
         let published = self.versions.publish(name, value.encode());
         if published.is_new {
             self.stats.versions_published += 1;
-            tracing::trace!(name, slot = published.slot, version = published.version, "new version");
+            tracing::trace!(
+                name,
+                slot = published.slot,
+                version = published.version,
+                "new version"
+            );
         }
         if is_model {
             if let Some(observer) = self.observer.as_mut() {

@@ -190,6 +190,7 @@ impl Driver {
                 cache_versions: self.config.cache_versions as u32,
             }),
         );
+        self.equip_late_joiner(index);
     }
 
     /// Marks a worker lost and writes off its tasks in flight.
@@ -215,6 +216,7 @@ impl Driver {
             self.written_off.push(seq);
         }
         self.refresh_oldest_in_flight();
+        self.rehome_partitions(worker);
     }
 
     fn check_liveness(&mut self) {

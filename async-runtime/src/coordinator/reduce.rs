@@ -70,12 +70,13 @@ impl Driver {
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
-            if self.written_off.iter().any(|seq| pending.contains_key(seq)) {
-                // Moving partitions off lost workers comes with liveness recovery; until then a
-                // synchronous step cannot complete without them.
-                return Err(RuntimeError::NoWorkers {
-                    lost: self.stats.lost_workers as usize,
-                });
+            // Tasks of lost workers are done again by their partitions' new owners.
+            for seq in std::mem::take(&mut self.written_off) {
+                if let Some(partition) = pending.remove(&seq) {
+                    let owner = self.owners()[partition];
+                    let again = self.dispatch(owner, partition as u32, spec);
+                    pending.insert(again, partition);
+                }
             }
             let mut kept = std::collections::VecDeque::new();
             while let Some(arrived) = self.arrived.pop_front() {
@@ -108,6 +109,8 @@ impl Driver {
         self.ensure_shipped(data)?;
         let task = spec.task;
         self.drain();
+        // Tasks of lost workers are simply not awaited: other workers take their partitions.
+        self.written_off.clear();
         // The barrier decides whether idle workers get work now. With nothing in flight and
         // nothing waiting, no result can ever change the table: dispatch regardless, or the
         // run would wait forever on a barrier no worker can satisfy.

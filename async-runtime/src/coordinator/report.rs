@@ -47,6 +47,10 @@ pub struct RunStats {
     pub refused_workers: u64,
     /// Workers lost during the run.
     pub lost_workers: u64,
+    /// Partitions moved from lost workers to live ones.
+    pub moved_partitions: u64,
+    /// Workers admitted after the run started.
+    pub late_joiners: u64,
     /// Seconds the training loop spent inside runtime calls (`broadcast!`, `reduce!`),
     /// shipping data and observers left out.
     pub runtime_s: f64,

@@ -61,6 +61,22 @@ fn main() {
             "the_svrg_snapshot_costs_no_model_bytes",
             svrg_snapshot_is_an_alias,
         ),
+        (
+            "asgd_survives_a_killed_worker",
+            asgd_survives_a_killed_worker,
+        ),
+        (
+            "saga_survives_a_killed_worker",
+            saga_survives_a_killed_worker,
+        ),
+        (
+            "asgd_finishes_on_one_of_four_workers",
+            asgd_finishes_on_one_worker,
+        ),
+        (
+            "a_worker_joining_mid_run_receives_tasks",
+            late_worker_receives_tasks,
+        ),
     ]);
 }
 
@@ -379,4 +395,108 @@ fn stale_results_are_dropped_and_counted() {
         report.stats.updates, params.updates as u64,
         "dropped results are not updates"
     );
+}
+
+/// Trains `algorithm` on a9a to 1e-3 with 4 local workers, calling `event` once with the
+/// driver's endpoint and the workers' pids when `at_update` updates are done.
+fn a9a_with_event(
+    algorithm: Algorithm,
+    at_update: u64,
+    mut event: impl FnMut(&str, &[u32]) + 'static,
+) -> (f64, RunReport) {
+    let (optimum, target) = (0.2242095732, 1e-3);
+    let mut args = job_args("a9a.xz", optimum, target);
+    args.updates = 1_000_000;
+    let spec = args.job(algorithm).expect("valid settings");
+    let data = spec.data.load().expect("data loads");
+    let params = Params {
+        step: job::default_step(&spec, &data),
+        updates: args.updates,
+        batch: args.batch,
+        ..Params::new(Loss::LeastSquares)
+    };
+    let mut driver = Driver::launch(local(4)).expect("cluster starts");
+    let endpoint = driver.endpoint().to_owned();
+    let pids: Vec<u32> = driver.workers().all().iter().map(|w| w.pid).collect();
+    let observed = data.clone();
+    let mut fired = false;
+    driver.observe(move |at, w: &Model| {
+        if !fired && at.updates >= at_update {
+            fired = true;
+            event(&endpoint, &pids);
+        }
+        if at.updates % 50 == 0
+            && (Loss::LeastSquares.objective(observed.as_ref(), w.view()) - optimum) / optimum
+                <= target
+        {
+            async_runtime::Flow::Stop
+        } else {
+            async_runtime::Flow::Continue
+        }
+    });
+    let w = algorithm.run(&mut driver, &data, &params);
+    let report = driver
+        .finish()
+        .expect("the run finishes despite the losses");
+    let subopt = (Loss::LeastSquares.objective(data.as_ref(), w.view()) - optimum) / optimum;
+    assert!(
+        subopt <= target,
+        "{algorithm}: {subopt:e} after {} updates",
+        report.stats.updates
+    );
+    (subopt, report)
+}
+
+fn kill(pids: &[u32]) {
+    for pid in pids {
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -9 {pid}");
+    }
+}
+
+fn asgd_survives_a_killed_worker() {
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids| kill(&pids[1..2]));
+    assert_eq!(report.stats.lost_workers, 1);
+    assert_eq!(report.stats.moved_partitions, 1);
+    assert_eq!(report.workers.iter().filter(|w| !w.alive).count(), 1);
+}
+
+fn saga_survives_a_killed_worker() {
+    let (_, report) = a9a_with_event(Algorithm::Saga, 500, |_, pids| kill(&pids[2..3]));
+    assert_eq!(report.stats.lost_workers, 1);
+    assert_eq!(report.stats.moved_partitions, 1);
+}
+
+fn asgd_finishes_on_one_worker() {
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids| kill(&pids[1..]));
+    assert_eq!(report.stats.lost_workers, 3);
+    // A partition first moved to a worker that was killed next moves again.
+    assert!(report.stats.moved_partitions >= 3);
+    let survivor = report
+        .workers
+        .iter()
+        .find(|w| w.alive)
+        .expect("one worker is left");
+    assert_eq!(survivor.partitions.len(), 4, "it holds every partition");
+}
+
+fn late_worker_receives_tasks() {
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, |endpoint, _| {
+        std::process::Command::new(std::env::current_exe().expect("this executable"))
+            .env(async_runtime::cluster::WORKER_ENV, "w4")
+            .env(async_runtime::cluster::DRIVER_ENV, endpoint)
+            .spawn()
+            .expect("a fifth worker starts");
+        // Give it time to join before the run could end.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    });
+    assert_eq!(report.stats.late_joiners, 1);
+    let late = report
+        .workers
+        .iter()
+        .find(|w| w.name == "w4")
+        .expect("w4 joined");
+    assert!(late.tasks_done > 0, "the late worker received tasks");
 }
