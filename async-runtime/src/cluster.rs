@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::stragglers::Stragglers;
 use crate::transport::DEFAULT_MAX_FRAME;
@@ -12,6 +13,8 @@ use crate::worker::{self, WorkerOptions};
 
 /// Environment variable that makes a spawned process of the executable a worker.
 pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
+/// Environment variable that hands a spawned worker the run's token, in hex.
+pub const TOKEN_ENV: &str = "ASYNC_RUNTIME_TOKEN";
 /// Environment variable that tells a spawned worker where its driver listens.
 pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 
@@ -44,6 +47,8 @@ pub struct ClusterConfig {
     pub join_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
+    /// The run's shared secret; workers must prove they hold it.
+    pub token: Option<Token>,
 }
 
 impl ClusterConfig {
@@ -63,6 +68,7 @@ impl ClusterConfig {
             liveness_beats: 10,
             join_timeout: Duration::from_secs(30),
             max_frame: DEFAULT_MAX_FRAME,
+            token: Some(Token::random()),
         }
     }
 
@@ -71,6 +77,13 @@ impl ClusterConfig {
             return Err(RuntimeError::Config(
                 "a run needs at least one worker".into(),
             ));
+        }
+        if self.token.is_none() && !is_loopback(&self.bind) {
+            return Err(RuntimeError::Config(format!(
+                "refusing to listen on {} without a token: any host could join the run; \
+                 give one with --token-file",
+                self.bind
+            )));
         }
         if self.partitions_per_worker == 0 {
             return Err(RuntimeError::Config(
@@ -90,6 +103,15 @@ impl ClusterConfig {
             |p| p.display().to_string(),
         )
     }
+}
+
+/// Whether a ZeroMQ address listens on loopback only.
+fn is_loopback(address: &str) -> bool {
+    let host = address
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .map_or("", |(host, _)| host);
+    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
 /// A fresh random run id (never [`ANY_RUN`](crate::transport::frame::ANY_RUN)).
@@ -116,10 +138,15 @@ pub(crate) fn spawn_local_workers(
     };
     (0..config.workers)
         .map(|i| {
-            Command::new(&exe)
+            let mut command = Command::new(&exe);
+            command
                 .args(&config.worker_args)
                 .env(WORKER_ENV, format!("w{i}"))
-                .env(DRIVER_ENV, endpoint)
+                .env(DRIVER_ENV, endpoint);
+            if let Some(token) = &config.token {
+                command.env(TOKEN_ENV, token.to_hex());
+            }
+            command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()
@@ -170,7 +197,17 @@ pub fn run_worker_if_spawned() {
         eprintln!("worker {name}: {DRIVER_ENV} is not set");
         std::process::exit(2);
     };
-    let code = match worker::run(WorkerOptions::new(name.clone(), driver)) {
+    let mut options = WorkerOptions::new(name.clone(), driver);
+    if let Ok(hex) = std::env::var(TOKEN_ENV) {
+        match Token::from_hex(&hex) {
+            Ok(token) => options.token = Some(token),
+            Err(e) => {
+                eprintln!("worker {name}: {TOKEN_ENV}: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let code = match worker::run(options) {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("worker {name}: {error}");
@@ -178,4 +215,24 @@ pub fn run_worker_if_spawned() {
         }
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_may_go_without_a_token() {
+        assert!(is_loopback("tcp://127.0.0.1:0"));
+        assert!(is_loopback("tcp://localhost:7000"));
+        assert!(!is_loopback("tcp://0.0.0.0:7000"));
+        assert!(!is_loopback("tcp://10.1.2.3:7000"));
+        let mut config = ClusterConfig::local(2);
+        config.token = None;
+        assert!(config.validate().is_ok());
+        config.bind = "tcp://0.0.0.0:7000".into();
+        assert!(config.validate().is_err());
+        config.token = Some(Token::random());
+        assert!(config.validate().is_ok());
+    }
 }

@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod broadcast;
 mod broadcaster;
 pub mod cluster;
@@ -28,6 +29,7 @@ pub mod transport;
 pub mod worker;
 
 pub use async_macros::{async_optimizer, barrier, broadcast, reduce};
+pub use auth::Token;
 pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig};
 pub use coordinator::{

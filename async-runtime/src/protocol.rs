@@ -14,6 +14,11 @@ pub const PROTOCOL_VERSION: u16 = 1;
 pub enum ToWorker {
     /// The worker was admitted: its settings for this run.
     Welcome(Welcome),
+    /// Prove you hold the run's token: answer with the HMAC of this nonce.
+    Challenge {
+        /// Fresh random bytes.
+        nonce: ByteBuf,
+    },
     /// The worker was not admitted; it should exit and report the reason.
     Refused {
         /// Why, in words a person can act on.
@@ -89,6 +94,11 @@ pub struct Sample {
 pub enum ToDriver {
     /// First message of a worker: who it is and which build it runs.
     Hello(Hello),
+    /// The answer to a challenge: HMAC-SHA256 keyed by the token.
+    Proof {
+        /// The MAC.
+        mac: ByteBuf,
+    },
     /// A finished task.
     Result {
         /// The task's sequence number.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use algorithms::{Algorithm, Loss};
 use anyhow::{bail, Context, Result};
-use async_runtime::{ClusterConfig, Stragglers};
+use async_runtime::{ClusterConfig, Stragglers, Token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::compare::{self, CompareOutputs};
@@ -97,6 +97,9 @@ pub struct RunArgs {
     /// Wait for remote workers instead of starting local ones.
     #[arg(long)]
     pub remote_workers: bool,
+    /// File holding the run's shared token (required to listen beyond loopback).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60.0)]
     pub join_timeout: f64,
@@ -143,6 +146,9 @@ struct WorkerArgs {
     /// This worker's name, unique in the run.
     #[arg(long)]
     name: Option<String>,
+    /// File holding the run's shared token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
 
 /// The objectives on the command line.
@@ -255,6 +261,12 @@ impl RunArgs {
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
         }
+        if let Some(path) = &self.token_file {
+            cluster.token = Some(Token::from_file(path)?);
+        } else if self.remote_workers {
+            // Remote workers can only present a token they were given.
+            cluster.token = None;
+        }
         Ok(JobSpec {
             algorithm,
             data: match &self.data {
@@ -336,8 +348,13 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     let name = args
         .name
         .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
-    async_runtime::worker::run(async_runtime::worker::WorkerOptions::new(name, args.driver))
-        .context("worker stopped")
+    let mut options = async_runtime::worker::WorkerOptions::new(name, args.driver);
+    options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
+        (Some(path), _) => Some(Token::from_file(path)?),
+        (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
+        (None, Err(_)) => None,
+    };
+    async_runtime::worker::run(options).context("worker stopped")
 }
 
 fn hostname() -> String {

@@ -236,9 +236,9 @@ struct Snapshot {
     objective: Option<f64>,
 }
 
-/// Seconds of training between the stop rules' evaluations, at least: evaluating the
-/// objective on a large set takes milliseconds, which recording must not.
-const CHECK_EVERY_S: f64 = 0.1;
+/// The stop rules evaluate the objective at most this share of the time: on a large set an
+/// evaluation takes milliseconds, which must not stall the run.
+const CHECK_SHARE: f64 = 0.1;
 
 fn install_observer(
     driver: &mut Driver,
@@ -251,7 +251,6 @@ fn install_observer(
     let loss = spec.loss;
     let stop = spec.stop.clone();
     let record_every = spec.eval_every_s.max(0.0);
-    let check_every = record_every.max(CHECK_EVERY_S);
     let (mut next_record, mut next_check) = (0.0, 0.0);
     driver.observe(move |at, w: &Model| {
         let first = at.updates == 0;
@@ -260,7 +259,9 @@ fn install_observer(
             return Flow::Continue;
         }
         next_record = at.elapsed_s + record_every;
+        let begun = std::time::Instant::now();
         let objective = check.then(|| loss.objective(data.as_ref(), w.view()));
+        let cost = begun.elapsed().as_secs_f64();
         snapshots.borrow_mut().push(Snapshot {
             elapsed_s: at.elapsed_s,
             updates: at.updates,
@@ -271,7 +272,7 @@ fn install_observer(
         let Some(objective) = objective else {
             return Flow::Continue;
         };
-        next_check = at.elapsed_s + check_every;
+        next_check = at.elapsed_s + record_every.max(cost / CHECK_SHARE);
         let subopt = optimum.map(|f| (objective - f) / f);
         progress
             .borrow_mut()

@@ -115,6 +115,8 @@ pub struct Driver {
     pub(crate) paused: Duration,
     pub(crate) children: Vec<Child>,
     pub(crate) last: Option<ResultMeta>,
+    /// Workers challenged for the token: their hello and the nonce sent.
+    pub(crate) challenges: HashMap<String, (crate::protocol::Hello, Vec<u8>)>,
     observer: Option<Observer>,
 }
 
@@ -157,6 +159,7 @@ impl Driver {
             paused: Duration::ZERO,
             children: Vec::new(),
             last: None,
+            challenges: HashMap::new(),
             observer: None,
         };
         if driver.config.spawn_local {

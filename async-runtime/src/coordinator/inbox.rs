@@ -7,7 +7,8 @@ use super::table::WorkerInfo;
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, ToDriver, ToWorker, Welcome};
 use crate::task;
-use crate::transport::{frame, Inbound};
+use crate::transport::frame::{self, FrameError};
+use crate::transport::Inbound;
 
 impl Driver {
     /// Waits until the expected number of workers joined, or the join timeout passed.
@@ -76,9 +77,10 @@ impl Driver {
                 bytes,
             } => {
                 self.stats.bytes_received += bytes as u64;
-                if let ToDriver::Hello(hello) = message {
-                    self.admit(&peer, hello);
-                    return;
+                match message {
+                    ToDriver::Hello(hello) => return self.admit(&peer, hello),
+                    ToDriver::Proof { mac } => return self.answer(&peer, &mac),
+                    _ => {}
                 }
                 let Some(worker) = self.table.index_of(&peer) else {
                     tracing::warn!(%peer, "message from a worker that was never admitted");
@@ -90,7 +92,13 @@ impl Driver {
                 info.last_heard = Instant::now();
                 self.on_message(worker, message);
             }
-            Inbound::Rejected => self.stats.rejected_messages += 1,
+            Inbound::Rejected { peer, error } => {
+                self.stats.rejected_messages += 1;
+                // A peer of another protocol version is told so, in ours.
+                if let FrameError::Version { .. } = error {
+                    self.refuse(&peer, error.to_string());
+                }
+            }
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");
@@ -139,17 +147,22 @@ impl Driver {
                 self.fail(error);
             }
             ToDriver::Heartbeat => {}
-            ToDriver::Hello(_) => unreachable!("hellos are handled before"),
+            ToDriver::Hello(_) | ToDriver::Proof { .. } => {
+                unreachable!("admission messages are handled before")
+            }
         }
     }
 
+    fn refuse(&mut self, peer: &str, reason: String) {
+        tracing::warn!(%peer, %reason, "refused a worker");
+        self.stats.refused_workers += 1;
+        let frame = frame::encode(self.run_id, &ToWorker::Refused { reason });
+        self.link.send(peer, frame);
+    }
+
+    /// Checks a hello; with a token, challenges the worker before admitting it.
     fn admit(&mut self, peer: &str, hello: Hello) {
-        let refuse = |driver: &mut Self, reason: String| {
-            tracing::warn!(%peer, %reason, "refused a worker");
-            driver.stats.refused_workers += 1;
-            let frame = frame::encode(driver.run_id, &ToWorker::Refused { reason });
-            driver.link.send(peer, frame);
-        };
+        let refuse = |driver: &mut Self, reason: String| driver.refuse(peer, reason);
         if hello.name != peer {
             return refuse(
                 self,
@@ -171,6 +184,35 @@ impl Driver {
         {
             return refuse(self, format!("a live worker is already named {peer}"));
         }
+        if self.config.token.is_some() {
+            let nonce = rand::random::<[u8; 32]>().to_vec();
+            let frame = frame::encode(
+                self.run_id,
+                &ToWorker::Challenge {
+                    nonce: nonce.clone().into(),
+                },
+            );
+            self.link.send(peer, frame);
+            self.challenges.insert(peer.to_owned(), (hello, nonce));
+            return;
+        }
+        self.admit_checked(peer, hello);
+    }
+
+    /// Admits a worker whose proof answers its challenge.
+    fn answer(&mut self, peer: &str, proof: &[u8]) {
+        let Some((hello, nonce)) = self.challenges.remove(peer) else {
+            return self.refuse(peer, "it answered no challenge of this run".into());
+        };
+        let token = self.config.token.as_ref().expect("challenges need a token");
+        if token.verify(self.run_id, &nonce, peer, hello.fingerprint, proof) {
+            self.admit_checked(peer, hello);
+        } else {
+            self.refuse(peer, "it does not hold the run's token".into());
+        }
+    }
+
+    fn admit_checked(&mut self, peer: &str, hello: Hello) {
         let index = self
             .table
             .index_of(peer)

@@ -25,7 +25,10 @@ pub(crate) enum Inbound {
         bytes: usize,
     },
     /// A frame that failed its checks; already logged.
-    Rejected,
+    Rejected {
+        peer: String,
+        error: frame::FrameError,
+    },
     /// The transport saw the peer go away.
     Disconnected { peer: String },
 }
@@ -193,19 +196,41 @@ async fn serve_async(
             }
             Some(event) = events.next() => {
                 if let SocketEvent::Disconnected(id) = event {
-                    let peer = String::from_utf8_lossy(&Bytes::from(id)).into_owned();
+                    let peer = identity_name(&Bytes::from(id));
                     peers.remove(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
         }
     }
+    // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
+    // workers' shutdown) a moment to leave.
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 async fn send_to(socket: &mut zeromq::RouterSendHalf, peer: &str, frame: Vec<u8>) -> bool {
     let mut message = ZmqMessage::from(frame);
-    message.push_front(Bytes::copy_from_slice(peer.as_bytes()));
+    message.push_front(identity_bytes(peer));
     socket.send(message).await.is_ok()
+}
+
+/// A routing identity as text: itself when it is UTF-8 (our workers' names), else `0x` and
+/// its hex digits (identities ZeroMQ made up for anonymous peers).
+fn identity_name(identity: &[u8]) -> String {
+    match std::str::from_utf8(identity) {
+        Ok(name) if !name.starts_with("0x") => name.to_owned(),
+        _ => format!("0x{}", hex::encode(identity)),
+    }
+}
+
+fn identity_bytes(name: &str) -> Bytes {
+    match name
+        .strip_prefix("0x")
+        .and_then(|digits| hex::decode(digits).ok())
+    {
+        Some(bytes) => Bytes::from(bytes),
+        None => Bytes::copy_from_slice(name.as_bytes()),
+    }
 }
 
 fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
@@ -218,7 +243,7 @@ fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
         return None;
     }
     let body = frames.pop()?;
-    let peer = String::from_utf8_lossy(&frames[0]).into_owned();
+    let peer = identity_name(&frames[0]);
     // A worker's hello may precede its knowing the run id; every later message must carry it.
     match frame::decode::<ToDriver>(&body, config.run_id, true, config.max_frame) {
         Ok(message) => Some(Inbound::Message {
@@ -228,7 +253,7 @@ fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
         }),
         Err(e) => {
             tracing::warn!(%peer, error = %e, "rejected a message");
-            Some(Inbound::Rejected)
+            Some(Inbound::Rejected { peer, error: e })
         }
     }
 }

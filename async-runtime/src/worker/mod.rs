@@ -18,12 +18,13 @@ pub use cache::CachedVersion;
 use cache::VersionCache;
 use straggler::StragglerDelay;
 
+use crate::auth::Token;
 use crate::data::Partition;
 use crate::error::{RuntimeError, TaskError};
 use crate::history::HistorySlice;
 use crate::protocol::{Hello, TaskOrder, ToDriver, ToWorker};
 use crate::task::{self, TaskContext};
-use crate::transport::frame::{self, ANY_RUN};
+use crate::transport::frame::{self, FrameError, ANY_RUN};
 use crate::transport::DEFAULT_MAX_FRAME;
 
 /// How a worker runs.
@@ -39,6 +40,8 @@ pub struct WorkerOptions {
     pub driver_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
+    /// The run's token, to answer the driver's challenge.
+    pub token: Option<Token>,
 }
 
 impl WorkerOptions {
@@ -50,6 +53,7 @@ impl WorkerOptions {
             heartbeat: Duration::from_millis(500),
             driver_timeout: Duration::from_secs(5),
             max_frame: DEFAULT_MAX_FRAME,
+            token: None,
         }
     }
 }
@@ -79,6 +83,8 @@ struct Worker {
     pending: Option<Pending>,
     last_heard: Instant,
     beat: bool,
+    /// Frames to send before anything else (answers to the driver).
+    outbox: Vec<Vec<u8>>,
 }
 
 enum Next {
@@ -121,10 +127,13 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
         pending: None,
         last_heard: Instant::now(),
         beat: false,
+        outbox: Vec::new(),
     };
     loop {
         let pending_at = worker.pending.as_ref().map(|p| p.ready_at);
         let next = tokio::select! {
+            // Messages first: a driver's last words arrive before its disconnection.
+            biased;
             received = rx.recv() => match received {
                 Ok(message) => worker.on_frame(message),
                 Err(e) => Next::Exit(Err(RuntimeError::Transport(format!("driver link: {e}")))),
@@ -140,6 +149,9 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
         };
         if let Next::Exit(outcome) = next {
             return outcome;
+        }
+        for frame in std::mem::take(&mut worker.outbox) {
+            send(&mut tx, frame).await?;
         }
         // Send what is due, then start queued tasks until one is held back by its delay.
         loop {
@@ -202,6 +214,9 @@ impl Worker {
             Some(id) => id,
             None => match frame::open(&bytes, self.options.max_frame) {
                 Ok((id, _)) => id,
+                Err(e @ FrameError::Version { .. }) => {
+                    return Next::Exit(Err(RuntimeError::Transport(format!("the driver: {e}"))))
+                }
                 Err(e) => return self.reject(&e.to_string()),
             },
         };
@@ -217,6 +232,18 @@ impl Worker {
                 self.delay = StragglerDelay::new(welcome.delay_factor);
                 self.cache.set_capacity(welcome.cache_versions as usize);
                 tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
+            }
+            ToWorker::Challenge { nonce } => {
+                let Some(token) = &self.options.token else {
+                    return Next::Exit(Err(RuntimeError::Config(
+                        "the driver asks for the run's token: give it with --token-file".into(),
+                    )));
+                };
+                let mac = token.prove(expected, &nonce, &self.options.name, task::fingerprint());
+                self.outbox.push(frame::encode(
+                    expected,
+                    &ToDriver::Proof { mac: mac.into() },
+                ));
             }
             ToWorker::Refused { reason } => {
                 return Next::Exit(Err(RuntimeError::Transport(format!(

@@ -77,6 +77,14 @@ fn main() {
             "a_worker_joining_mid_run_receives_tasks",
             late_worker_receives_tasks,
         ),
+        (
+            "a_worker_without_the_token_is_refused",
+            worker_without_token_is_refused,
+        ),
+        (
+            "a_peer_of_another_protocol_version_is_refused",
+            other_protocol_version_is_refused,
+        ),
     ]);
 }
 
@@ -402,7 +410,7 @@ fn stale_results_are_dropped_and_counted() {
 fn a9a_with_event(
     algorithm: Algorithm,
     at_update: u64,
-    mut event: impl FnMut(&str, &[u32]) + 'static,
+    mut event: impl FnMut(&str, &[u32], &str) + 'static,
 ) -> (f64, RunReport) {
     let (optimum, target) = (0.2242095732, 1e-3);
     let mut args = job_args("a9a.xz", optimum, target);
@@ -415,7 +423,10 @@ fn a9a_with_event(
         batch: args.batch,
         ..Params::new(Loss::LeastSquares)
     };
-    let mut driver = Driver::launch(local(4)).expect("cluster starts");
+    let token = async_runtime::Token::random();
+    let mut config = local(4);
+    config.token = Some(token.clone());
+    let mut driver = Driver::launch(config).expect("cluster starts");
     let endpoint = driver.endpoint().to_owned();
     let pids: Vec<u32> = driver.workers().all().iter().map(|w| w.pid).collect();
     let observed = data.clone();
@@ -423,7 +434,7 @@ fn a9a_with_event(
     driver.observe(move |at, w: &Model| {
         if !fired && at.updates >= at_update {
             fired = true;
-            event(&endpoint, &pids);
+            event(&endpoint, &pids, &token.to_hex());
         }
         if at.updates % 50 == 0
             && (Loss::LeastSquares.objective(observed.as_ref(), w.view()) - optimum) / optimum
@@ -457,20 +468,20 @@ fn kill(pids: &[u32]) {
 }
 
 fn asgd_survives_a_killed_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids| kill(&pids[1..2]));
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..2]));
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
     assert_eq!(report.workers.iter().filter(|w| !w.alive).count(), 1);
 }
 
 fn saga_survives_a_killed_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Saga, 500, |_, pids| kill(&pids[2..3]));
+    let (_, report) = a9a_with_event(Algorithm::Saga, 500, |_, pids, _| kill(&pids[2..3]));
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
 }
 
 fn asgd_finishes_on_one_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids| kill(&pids[1..]));
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..]));
     assert_eq!(report.stats.lost_workers, 3);
     // A partition first moved to a worker that was killed next moves again.
     assert!(report.stats.moved_partitions >= 3);
@@ -483,12 +494,8 @@ fn asgd_finishes_on_one_worker() {
 }
 
 fn late_worker_receives_tasks() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, |endpoint, _| {
-        std::process::Command::new(std::env::current_exe().expect("this executable"))
-            .env(async_runtime::cluster::WORKER_ENV, "w4")
-            .env(async_runtime::cluster::DRIVER_ENV, endpoint)
-            .spawn()
-            .expect("a fifth worker starts");
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, |endpoint, _, token| {
+        spawn_worker("w4", endpoint, token);
         // Give it time to join before the run could end.
         std::thread::sleep(std::time::Duration::from_millis(300));
     });
@@ -499,4 +506,121 @@ fn late_worker_receives_tasks() {
         .find(|w| w.name == "w4")
         .expect("w4 joined");
     assert!(late.tasks_done > 0, "the late worker received tasks");
+}
+
+fn spawn_worker(name: &str, endpoint: &str, token: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().expect("this executable"))
+        .env(async_runtime::cluster::WORKER_ENV, name)
+        .env(async_runtime::cluster::DRIVER_ENV, endpoint)
+        .env(async_runtime::cluster::TOKEN_ENV, token)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("a worker starts")
+}
+
+fn worker_without_token_is_refused() {
+    let token = async_runtime::Token::random();
+    let mut config = local(2);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let intruder = spawn_worker(
+        "intruder",
+        &endpoint,
+        &async_runtime::Token::random().to_hex(),
+    );
+    let mut good: Vec<_> = ["w0", "w1"]
+        .iter()
+        .map(|name| spawn_worker(name, &endpoint, &token.to_hex()))
+        .collect();
+    driver
+        .wait_for_workers()
+        .expect("the two workers with the token join");
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.updates = 100;
+    params.step = 0.1;
+    algorithms::sgd(&mut driver, &data, &params);
+    let output = intruder.wait_with_output().expect("the intruder exits");
+    let report = driver.finish().expect("the run is unaffected");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the intruder fails");
+    assert!(stderr.contains("does not hold the run's token"), "{stderr}");
+    assert_eq!(report.stats.refused_workers, 1);
+    assert_eq!(
+        report.workers.len(),
+        2,
+        "only the workers with the token joined"
+    );
+    assert_eq!(report.stats.updates, 100);
+    for worker in &mut good {
+        assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+/// Sends a hello of protocol version 99 from a raw ZeroMQ peer and returns the reply.
+fn hello_from_another_version(
+    endpoint: String,
+) -> Result<async_runtime::protocol::ToWorker, String> {
+    use zeromq::{Socket, SocketRecv, SocketSend};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let mut socket = zeromq::DealerSocket::new();
+        socket.connect(&endpoint).await.map_err(|e| e.to_string())?;
+        let mut frame = async_runtime::transport::frame::MAGIC.to_vec();
+        frame.extend_from_slice(&99u16.to_le_bytes());
+        frame.extend_from_slice(&0u64.to_le_bytes());
+        frame.extend_from_slice(b"a hello from the future");
+        socket.send(frame.into()).await.map_err(|e| e.to_string())?;
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv())
+            .await
+            .map_err(|_| "no reply within 10 s".to_string())?
+            .map_err(|e| e.to_string())?;
+        let bytes = reply.into_vec().pop().ok_or("an empty reply")?;
+        let (run, _) =
+            async_runtime::transport::frame::open(&bytes, 1 << 20).map_err(|e| e.to_string())?;
+        async_runtime::transport::frame::decode(&bytes, run, false, 1 << 20)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn other_protocol_version_is_refused() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let endpoint = driver.endpoint().to_owned();
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let client = std::thread::spawn(move || {
+        let reply = hello_from_another_version(endpoint);
+        finished.store(true, Ordering::SeqCst);
+        reply
+    });
+    // Train until the foreign peer had its answer (the driver answers while it runs).
+    let begun = std::time::Instant::now();
+    driver.observe(move |_, _: &Model| {
+        if done.load(Ordering::SeqCst) || begun.elapsed().as_secs() > 15 {
+            async_runtime::Flow::Stop
+        } else {
+            async_runtime::Flow::Continue
+        }
+    });
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.updates = 1_000_000;
+    params.step = 0.1;
+    algorithms::sgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run is unaffected");
+    match client.join().expect("the client thread ends") {
+        Ok(async_runtime::protocol::ToWorker::Refused { reason }) => {
+            assert!(reason.contains("protocol version 99"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(report.stats.rejected_messages >= 1);
+    assert_eq!(report.stats.refused_workers, 1);
+    assert_eq!(report.workers.len(), 2);
 }
