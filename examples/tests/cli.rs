@@ -207,3 +207,61 @@ fn workers_exit_when_the_driver_is_killed() {
         "workers still running 15 s after the driver died: {left:?}"
     );
 }
+
+#[test]
+fn the_ssh_launcher_starts_a_worker_per_host_line() {
+    let dir = scratch("launcher");
+    // Stands in for ssh: drops the host and runs the command here, as sshd would there.
+    std::fs::write(
+        dir.join("fake-ssh"),
+        "#!/bin/sh\nshift\nexec sh -c \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("hosts"), "# the cluster\nhostA\n\nhostB\n").unwrap();
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let driver = Command::new(EXE)
+        .args(["--workers", "2", "--remote-workers", "--bind", &address])
+        .args([
+            "--token-file",
+            "token",
+            "--updates",
+            "50",
+            "--quiet",
+            "--join-timeout",
+            "30",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let launcher = Command::new("sh")
+        .args([
+            "-c",
+            "chmod +x fake-ssh && exec \"$0\" hosts \"$1\" token \"$2\"",
+        ])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/launch-workers.sh"
+        ))
+        .args([&address, EXE])
+        .env("SSH", dir.join("fake-ssh"))
+        .current_dir(&dir)
+        .spawn()
+        .expect("the launcher starts");
+    let driver = driver.wait_with_output().expect("the driver runs");
+    let launched = launcher.wait_with_output().expect("the launcher ends");
+    assert!(
+        driver.status.success(),
+        "{}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+    assert!(launched.status.success(), "the workers ended cleanly");
+    assert!(String::from_utf8_lossy(&driver.stdout).contains("on 2 workers"));
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Starts one async-train worker per line of a host file, over ssh, connected to a driver.
+#
+#   scripts/launch-workers.sh HOSTFILE tcp://DRIVER_HOST:PORT TOKEN_FILE [REMOTE_EXE]
+#
+# HOSTFILE: one host per line (blank lines and `#` comments skipped); a host listed twice
+# runs two workers. TOKEN_FILE must exist at the same path on every host (copy it first, e.g.
+# with scp). REMOTE_EXE defaults to `async-train` on the remote PATH. Set SSH to use another
+# command than `ssh` (it is called as `$SSH HOST COMMAND`). Waits for every worker to end;
+# exits non-zero if any failed.
+set -euo pipefail
+
+if [ $# -lt 3 ]; then
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+hostfile=$1 driver=$2 token=$3 exe=${4:-async-train}
+ssh_cmd=${SSH:-ssh}
+[ -r "$hostfile" ] || { echo "cannot read host file $hostfile" >&2; exit 2; }
+
+pids=()
+i=0
+while read -r host _; do
+  case "$host" in ''|'#'*) continue ;; esac
+  name="$host-$i"
+  echo "starting worker $name on $host" >&2
+  $ssh_cmd "$host" "$exe worker --driver '$driver' --token-file '$token' --name '$name'" &
+  pids+=($!)
+  i=$((i + 1))
+done < "$hostfile"
+
+[ ${#pids[@]} -gt 0 ] || { echo "no hosts in $hostfile" >&2; exit 2; }
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=$((failed + 1))
+done
+[ $failed -eq 0 ] || { echo "$failed worker(s) failed" >&2; exit 1; }
