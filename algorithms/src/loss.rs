@@ -188,7 +188,7 @@ const DENSE_NORMAL_MAX_DIM: usize = 2000;
 /// regularisation) and `f` there, as `(w*, f*)`.
 ///
 /// Solves the normal equations `X^T X w = X^T y` by Jacobi-preconditioned conjugate gradient
-/// from `w = 0` to a relative residual of [`CG_TOL`] (checked on the true residual, restarting
+/// from `w = 0` to a relative residual of `CG_TOL` (1e-12) (checked on the true residual, restarting
 /// when the recurrence has drifted). When `X` is rank-deficient the iterates stay in the row
 /// space, so `w*` is the minimum-norm minimiser. `X^T X` is formed (sparse-aware) when
 /// `dim <= 2000`; above, each iteration computes `X^T (X v)` from the rows (`2 nnz` flops).

@@ -1,8 +1,8 @@
 //! What the DSL sites become: short calls into `async_runtime::__private`, plus one worker
 //! function per `reduce!` site, registered under a stable id.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprClosure, Ident, Lifetime, Pat, Type};
 
@@ -12,6 +12,8 @@ pub struct Capture {
     pub name: Ident,
     /// The type the closure sees, as declared.
     pub declared: Type,
+    /// A range `for` counter, whose type the macro takes to be `usize` and checks.
+    pub counter: bool,
 }
 
 impl Capture {
@@ -32,6 +34,8 @@ impl Capture {
 pub struct Read {
     pub name: Ident,
     pub ty: Type,
+    /// The variable in its `broadcast!`, where errors about its type point.
+    pub site: Span,
 }
 
 /// What a `reduce!` runs on.
@@ -57,18 +61,88 @@ pub struct Reduce<'a> {
     pub reads: Vec<Read>,
     /// History tables the closure reads: each task carries only its rows' entries.
     pub histories: Vec<Ident>,
-    pub barrier: Option<Ident>,
+    pub barrier: Option<Barrier>,
     pub max_staleness: Option<&'a Expr>,
     pub exit: &'a Lifetime,
+    /// Where errors about the site as a whole point (what travels, what comes back).
+    pub span: Span,
+}
+
+/// Items every optimizer with a `reduce!` shares, at the top of its body: a check that a
+/// closure's result can travel (the same on driver and worker, so that rustc reports a failure
+/// once) and, if a closure captures a range counter, a check that it is a `usize`.
+pub fn helpers(counter_captured: bool) -> TokenStream {
+    let private = private();
+    let counter = counter_captured.then(|| {
+        quote! {
+            #[diagnostic::on_unimplemented(
+                message = "a reduce! closure captures this `for` loop counter as a `usize`, but it is a `{Self}`",
+                label = "a `{Self}` counter",
+                note = "loop over a `usize` range, or bind the counter with its type before the reduce!, e.g. `let i: {Self} = i;`"
+            )]
+            trait __AsyncCounter {}
+            impl __AsyncCounter for usize {}
+            fn __async_counter<T: __AsyncCounter>(_: &T) {}
+        }
+    });
+    quote! {
+        #[allow(dead_code)]
+        fn __async_outcome<P, X, R, F>(task: F) -> F
+        where
+            R: #private::Outcome,
+            F: ::core::ops::FnOnce(P, X) -> R,
+        {
+            task
+        }
+        #counter
+    }
 }
 
 fn private() -> TokenStream {
     quote!(::async_runtime::__private)
 }
 
+/// `callee(arg)`, spanned from the argument's first token to its last: rustc reports an
+/// argument of the wrong type on the whole call, which then underlines exactly the user's
+/// argument.
+fn call_over(callee: TokenStream, arg: TokenStream) -> TokenStream {
+    let mut tokens = arg.clone().into_iter();
+    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    let callee: TokenStream = callee
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(first);
+            token
+        })
+        .collect();
+    let mut group = Group::new(Delimiter::Parenthesis, arg);
+    group.set_span(last);
+    quote!(#callee #group)
+}
+
+/// `Some(bound)` for `max_staleness = bound`. An unsuffixed integer literal is a `u64` (left to
+/// inference, it would fall back to `i32`, which is no bound).
+fn some_bound(bound: &Expr) -> TokenStream {
+    let tokens = match bound {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) if int.suffix().is_empty() => {
+            syn::LitInt::new(&format!("{}u64", int.base10_digits()), int.span()).to_token_stream()
+        }
+        _ => bound.to_token_stream(),
+    };
+    call_over(quote!(::core::option::Option::Some), tokens)
+}
+
+fn private_at(span: Span) -> TokenStream {
+    quote_spanned!(span=> ::async_runtime::__private)
+}
+
 /// `broadcast!(w)`: publish, and leave the training loop when a stop rule fired.
 pub fn broadcast(driver: &Ident, var: &Ident, is_model: bool, exit: &Lifetime) -> TokenStream {
-    let private = private();
+    let private = private_at(var.span());
     let name = var.to_string();
     quote_spanned! {var.span()=>
         if #private::broadcast(#driver, #name, &#var, #is_model) {
@@ -77,10 +151,33 @@ pub fn broadcast(driver: &Ident, var: &Ident, is_model: bool, exit: &Lifetime) -
     }
 }
 
+/// A `barrier!` site: the variable that keeps its rule for the next reduce.
+pub struct Barrier {
+    pub binding: Ident,
+    /// The macro's `(rule)`. Where the rule is checked and where the reduce uses it, the rule
+    /// is an expression of this span, so that rustc reports a rule that is no rule once, there.
+    pub span: Span,
+}
+
+impl Barrier {
+    /// The variable, as an expression at the rule's span.
+    fn binding_at_rule(&self) -> Ident {
+        Ident::new(&self.binding.to_string(), self.span)
+    }
+}
+
 /// `barrier!(rule)`: the rule is evaluated where it is written and kept for the next reduce.
-pub fn barrier(binding: &Ident, rule: &Expr) -> TokenStream {
-    let private = private();
-    quote! { let #binding = #private::barrier(#rule); }
+pub fn barrier(barrier: &Barrier, rule: &Expr) -> TokenStream {
+    let private = private_at(barrier.span);
+    let binding = &barrier.binding;
+    // In the macro's own parentheses, the rule is an expression of the barrier's span.
+    let mut rule = Group::new(Delimiter::Parenthesis, rule.to_token_stream());
+    rule.set_span(barrier.span);
+    let call = quote_spanned!(barrier.span=> #private::barrier(#rule));
+    quote! {
+        #[allow(unused_parens)]
+        let #binding = #call;
+    }
 }
 
 impl Reduce<'_> {
@@ -130,9 +227,25 @@ impl Reduce<'_> {
         }
     }
 
+    /// The checks that the closure's captures can travel, identical on driver and worker and at
+    /// the site's span: rustc reports a capture that cannot travel once, with the `Capture`
+    /// message, and drops the same failure of the encoding and decoding bounds that follow.
+    fn travel_checks(&self) -> TokenStream {
+        let span = self.span;
+        let private = private_at(span);
+        let checks = self.captures.iter().map(|c| {
+            let owned = c.owned();
+            quote_spanned! {span=>
+                let _ = |__async_value: &#owned| { #private::capture(__async_value); };
+            }
+        });
+        quote_spanned! {span=> #(#checks)* }
+    }
+
     /// The expression that replaces `reduce!(..)` in the driver's loop.
     pub fn call(&self) -> TokenStream {
-        let private = private();
+        let span = self.span;
+        let private = private_at(span);
         let driver = self.driver;
         let source = match self.source {
             Source::All(data) => quote!(#private::Source::all(#data)),
@@ -147,35 +260,48 @@ impl Reduce<'_> {
         let exit = self.exit;
         let captures = self.captures.iter().map(|c| {
             let name = &c.name;
-            let owned = c.owned();
-            quote_spanned! {name.span()=> #private::capture::<#owned>(&#name) }
+            quote_spanned! {name.span()=> &#name }
+        });
+        let owned = self.captures.iter().map(|c| -> Type {
+            if c.counter {
+                // Checked by `__async_counter` below, with a message that says what to write.
+                syn::parse_quote!(_)
+            } else {
+                c.owned().clone()
+            }
+        });
+        let counter_checks = self.captures.iter().filter(|c| c.counter).map(|c| {
+            let name = &c.name;
+            quote_spanned! {name.span()=> __async_counter(&#name); }
         });
         let read_names = self.reads.iter().map(|r| r.name.to_string());
         let read_checks = self.reads.iter().map(|r| {
             let (name, ty) = (&r.name, &r.ty);
             quote_spanned! {name.span()=> let _: &#ty = &#name; }
         });
+        let checks = self.travel_checks();
         let witness = self.typed_closure();
         let call = match (&self.barrier, self.max_staleness) {
-            (None, _) => quote! {
-                #private::reduce_sync(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #witness)
+            (None, _) => quote_spanned! {span=>
+                #private::reduce_sync(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], __async_outcome(#witness))
             },
             (Some(barrier), bound) => {
+                let barrier = barrier.binding_at_rule();
                 let bound = match bound {
-                    Some(bound) => {
-                        quote_spanned!(bound.span()=> ::core::option::Option::Some(#bound))
-                    }
+                    Some(bound) => some_bound(bound),
                     None => quote!(::core::option::Option::<#private::NoBound>::None),
                 };
-                quote! {
-                    #private::reduce_async(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #barrier, #bound, #witness)
+                quote_spanned! {span=>
+                    #private::reduce_async(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #barrier, #bound, __async_outcome(#witness))
                 }
             }
         };
-        quote! {
+        quote_spanned! {span=>
             match {
                 #(#read_checks)*
-                let captures = (#(#captures,)*);
+                #checks
+                #(#counter_checks)*
+                let captures: (#(&#owned,)*) = (#(#captures,)*);
                 #call
             } {
                 ::core::option::Option::Some(result) => result,
@@ -201,8 +327,17 @@ impl Reduce<'_> {
             }
         });
         let reads = self.reads.iter().enumerate().map(|(i, r)| {
-            let (name, ty) = (&r.name, &r.ty);
-            quote! { let #name: &#ty = tcx.read::<#ty>(#i)?; }
+            let (name, ty, site) = (&r.name, &r.ty, r.site);
+            let private = private_at(site);
+            let var = r.name.to_string();
+            // The same check as the driver's `broadcast!`, at its span: rustc reports a type
+            // that cannot be broadcast once, there.
+            quote_spanned! {site=>
+                let _ = |__async_cx: &mut ::async_runtime::Driver, __async_value: &#ty| {
+                    #private::broadcast(__async_cx, #var, __async_value, false);
+                };
+                let #name: &#ty = tcx.read(#i)?;
+            }
         });
         let read_names = self.reads.iter().map(|r| &r.name);
         let history_reads = self.histories.iter().enumerate().map(|(i, name)| {
@@ -214,6 +349,15 @@ impl Reduce<'_> {
             Source::Sampled { .. } => quote!(tcx.batch()?),
         };
         let closure = self.typed_closure();
+        let checks = self.travel_checks();
+        let site = self.span;
+        let decode = quote_spanned! {site=>
+            let (#(#names,)*): (#(#owned,)*) = tcx.captures()?;
+        };
+        let encode = quote_spanned! {site=>
+            let task = __async_outcome(#closure);
+            tcx.encode(&task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
+        };
         let span = Span::call_site();
         quote_spanned! {span=>
             #[doc(hidden)]
@@ -224,11 +368,11 @@ impl Reduce<'_> {
             fn #task_fn(
                 tcx: &#private::TaskContext<'_>,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {
-                let (#(#names,)*): (#(#owned,)*) = tcx.captures()?;
+                #checks
+                #decode
                 #(#reads)*
                 #(#history_reads)*
-                let task = #closure;
-                tcx.encode(&task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
+                #encode
             }
 
             #private::inventory::submit! {

@@ -3,7 +3,9 @@
 //! the DSL sites into calls of `async_runtime`, and each `reduce!` closure into a task that
 //! worker processes run by a stable id.
 //!
-//! ```ignore
+//! ```no_run
+//! # use algorithms::{Model, Params};
+//! # use async_runtime::{async_optimizer, Dataset, Driver};
 //! #[async_optimizer]
 //! fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 //!     let mut w: Model = Model::zeros(data.dim());
@@ -14,11 +16,13 @@
 //!     }
 //!     w
 //! }
+//! # fn main() {}
 //! ```
 //!
-//! The phases: [`sites`] parses each macro's arguments, [`scope`] and [`captures`] find what a
-//! closure takes from its surroundings, [`rewrite`] checks each site where it stands, and
-//! [`expand`] writes the code.
+//! The phases: `sites` parses each macro's arguments, `scope` and `captures` find what a
+//! closure takes from its surroundings, `rewrite` checks each site where it stands, and
+//! `expand` writes the code.
+#![deny(missing_docs)]
 
 mod captures;
 mod errors;
@@ -53,6 +57,35 @@ use scope::Scopes;
 ///   over the worker table, or a preset such as `asp()`) decides when idle workers get the
 ///   next task, and the reduce returns one result at a time, as they arrive;
 ///   `max_staleness = n` drops results more than `n` updates old.
+/// - `reduce!(data.sample(batch, k), |batch| ...)` runs the closure on each partition's
+///   minibatch for update `k`; a `History` table the closure uses travels as the entries of
+///   those rows only.
+///
+/// The function must not be generic, `async` or a method, and the attribute takes no
+/// arguments. Misuse is a compile error at the offending tokens that says what to write
+/// instead; the function is then emitted with an `unimplemented!()` body, so its callers
+/// still type-check.
+///
+/// ```no_run
+/// # use algorithms::{Model, Params};
+/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// #[async_optimizer]
+/// fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+///     let mut w: Model = Model::zeros(data.dim());
+///     for k in 0..p.updates {
+///         broadcast!(w);
+///         barrier!(|workers| workers.idle() >= p.quorum);
+///         let g = reduce!(
+///             data,
+///             |part| p.loss.gradient(&part.sample(p.batch, k), w.view()),
+///             max_staleness = p.max_staleness
+///         );
+///         w.scaled_add(-p.step, &g);
+///     }
+///     w
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn async_optimizer(attr: TokenStream, item: TokenStream) -> TokenStream {
     optimizer(attr.into(), item.into()).into()
@@ -61,15 +94,21 @@ pub fn async_optimizer(attr: TokenStream, item: TokenStream) -> TokenStream {
 fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let mut errors = Errors::default();
     if !attr.is_empty() {
-        errors.at(&attr, "#[async_optimizer] takes no arguments");
+        errors.at(
+            &attr,
+            "#[async_optimizer] takes no arguments: write `#[async_optimizer]` and pass settings \
+             as parameters of the function (`p: &Params`)",
+        );
     }
     let mut function: ItemFn = match syn::parse2(item.clone()) {
         Ok(function) => function,
         Err(_) => {
-            errors.at(
-                &item,
-                "#[async_optimizer] goes on a function: `fn name(cx: &mut Driver, ...) -> Model { ... }`",
-            );
+            // The attribute is what is misplaced: the error points at it.
+            errors.push(syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "#[async_optimizer] goes on a function: move it onto \
+                 `fn name(cx: &mut Driver, data: &Dataset, ...) -> Model { ... }`",
+            ));
             let errors = errors.into_compile_errors();
             return quote!(#errors #item);
         }
@@ -78,13 +117,14 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     if let Some(asyncness) = &signature.asyncness {
         errors.at(
             asyncness,
-            "#[async_optimizer] functions are plain functions: the runtime handles the asynchrony; remove `async`",
+            "#[async_optimizer] functions are plain functions (the runtime handles the asynchrony): remove `async`",
         );
     }
     if !signature.generics.params.is_empty() {
         errors.at(
-            &signature.generics,
-            "#[async_optimizer] functions cannot be generic: their tasks are registered once, by name, for every worker",
+            &signature.generics.params,
+            "#[async_optimizer] functions cannot be generic, because each reduce! becomes one task \
+             registered by name for every worker: use concrete types (e.g. `loss: &Loss` rather than `L: Objective`)",
         );
     }
     let mut inputs = Vec::new();
@@ -92,22 +132,34 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         match input {
             FnArg::Receiver(receiver) => errors.at(
                 receiver,
-                "#[async_optimizer] goes on a free function, not a method: take the driver as the first argument",
+                "#[async_optimizer] goes on a free function, not a method: remove `self` and take the driver \
+                 as the first parameter, `cx: &mut Driver`",
             ),
             FnArg::Typed(typed) => inputs.push((typed.pat.as_ref().clone(), typed.ty.as_ref().clone())),
         }
     }
-    let driver = match inputs.first() {
-        Some((syn::Pat::Ident(name), syn::Type::Reference(reference)))
-            if reference.mutability.is_some() =>
-        {
-            Some(name.ident.clone())
-        }
-        _ => {
-            errors.at(
-                &signature.inputs,
-                "the first argument of an #[async_optimizer] function is the driver: `cx: &mut Driver`",
-            );
+    let driver = match signature.inputs.first() {
+        Some(FnArg::Typed(typed)) => match (typed.pat.as_ref(), typed.ty.as_ref()) {
+            (syn::Pat::Ident(name), syn::Type::Reference(reference))
+                if reference.mutability.is_some() && names_driver(&reference.elem) =>
+            {
+                Some(name.ident.clone())
+            }
+            _ => {
+                errors.at(
+                    typed,
+                    "the first parameter of an #[async_optimizer] function is the driver: \
+                     write `cx: &mut Driver` first, e.g. `fn sgd(cx: &mut Driver, data: &Dataset, p: &Params)`",
+                );
+                None
+            }
+        },
+        Some(FnArg::Receiver(_)) => None,
+        None => {
+            errors.push(syn::Error::new(
+                signature.paren_token.span.join(),
+                "an #[async_optimizer] function takes the driver first: write `(cx: &mut Driver, data: &Dataset, ...)`",
+            ));
             None
         }
     };
@@ -120,6 +172,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let mut rewriter = Rewriter::new(signature.ident.clone(), driver, model, scopes, &mut errors);
     rewriter.visit_block_mut(&mut function.block);
     let tasks = std::mem::take(&mut rewriter.tasks);
+    let counter_captured = rewriter.counter_captured;
     if !errors.is_empty() {
         return fallback(&function, errors);
     }
@@ -127,12 +180,26 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let vis = &function.vis;
     let sig = &function.sig;
     let stmts = &function.block.stmts;
+    let helpers = (!tasks.is_empty()).then(|| expand::helpers(counter_captured));
     quote! {
         #(#attrs)*
         #vis #sig {
+            #helpers
             #(#tasks)*
             #(#stmts)*
         }
+    }
+}
+
+/// Whether `ty` is `Driver` (by any path ending in it).
+fn names_driver(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Driver"),
+        _ => false,
     }
 }
 
@@ -161,31 +228,105 @@ fn fallback(function: &ItemFn, errors: Errors) -> TokenStream2 {
     }
 }
 
-fn outside(name: &str, input: TokenStream) -> TokenStream {
-    let message = format!(
-        "{name}! can only be used inside a function marked #[async_optimizer], which rewrites it into runtime calls"
-    );
-    // The macro's own name and arguments are what must move, so the error spans the call.
-    let _ = input;
-    syn::Error::new(proc_macro2::Span::call_site(), message)
-        .to_compile_error()
-        .into()
+/// What the DSL macros expand to when no `#[async_optimizer]` read them first.
+fn outside(name: &str) -> TokenStream {
+    // The whole call is misplaced, so the error spans it.
+    syn::Error::new(
+        proc_macro2::Span::call_site(),
+        format!(
+            "{name}! only works inside a function marked #[async_optimizer], which rewrites it into \
+             runtime calls: add `#[async_optimizer]` to the function around this loop"
+        ),
+    )
+    .to_compile_error()
+    .into()
 }
 
-/// Publishes a new version of a variable to the workers. Only inside `#[async_optimizer]`.
+/// Publishes a new version of a variable to the workers: `broadcast!(w);`.
+///
+/// Only inside the training loop of an `#[async_optimizer]` function, which reads it (the
+/// macro needs no import there). The argument is a variable whose type implements
+/// `async_runtime::Broadcast` (e.g. `Array1<f64>`). Workers cache recent versions and are sent
+/// only what they lack; a `reduce!` closure that uses the variable reads the version current
+/// when its task was dispatched. When a stop rule fires, `broadcast!` leaves the training loop.
+///
+/// ```no_run
+/// # use algorithms::{Model, Params};
+/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// # #[async_optimizer]
+/// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+/// # let mut w: Model = Model::zeros(data.dim());
+/// for k in 0..p.updates {
+///     broadcast!(w);
+///     let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
+///     w.scaled_add(-p.step, &g);
+/// }
+/// # w
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// Anywhere else it is a compile error.
 #[proc_macro]
 pub fn broadcast(input: TokenStream) -> TokenStream {
-    outside("broadcast", input)
+    let _ = input;
+    outside("broadcast")
 }
 
-/// Decides at run time which workers get the next task. Only inside `#[async_optimizer]`.
+/// Makes the next `reduce!` asynchronous and decides at run time which workers get its task:
+/// `barrier!(rule);`.
+///
+/// Only inside the training loop of an `#[async_optimizer]` function, in the same block as the
+/// `reduce!` it governs and before it. The rule is a closure over the worker table
+/// (`|workers| workers.idle() >= 2`) or a preset: `async_runtime::asp()` (any idle worker),
+/// `bsp()` (all of them), `ssp(bound)`, `quorum(k)`. The `reduce!` after it then returns one
+/// result at a time, as workers deliver them, and accepts `max_staleness = n`.
+///
+/// ```no_run
+/// # use algorithms::{Model, Params};
+/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// # #[async_optimizer]
+/// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+/// # let mut w: Model = Model::zeros(data.dim());
+/// # for k in 0..p.updates {
+/// broadcast!(w);
+/// barrier!(|workers| workers.idle() >= p.quorum);
+/// let g = reduce!(data, |part| p.loss.gradient(part, w.view()), max_staleness = p.max_staleness);
+/// # w.scaled_add(-p.step, &g);
+/// # }
+/// # w
+/// # }
+/// # fn main() {}
+/// ```
+///
+/// Anywhere else it is a compile error.
 #[proc_macro]
 pub fn barrier(input: TokenStream) -> TokenStream {
-    outside("barrier", input)
+    let _ = input;
+    outside("barrier")
 }
 
-/// Runs a closure on the dataset's partitions in the workers. Only inside `#[async_optimizer]`.
+/// Runs a closure on the dataset's partitions in the worker processes:
+/// `reduce!(data, |part| ...)` or `reduce!(data.sample(batch, k), |batch| ...)`.
+///
+/// Only inside the training loop of an `#[async_optimizer]` function. The closure takes one
+/// argument, the partition (or its minibatch for update `k`), and may use:
+/// - variables published with `broadcast!`, read from the worker's version cache;
+/// - other variables of the function, sent with each task: their types must be known from
+///   their declarations (`let s: f64 = ...`, parameters, the counter of a range `for`) and
+///   implement `serde::Serialize` and `serde::Deserialize`; a `&T` parameter travels as `T`;
+/// - `History` tables, of which each task carries only its rows' entries.
+///
+/// It cannot use the driver, the dataset itself (use the partition) or `&mut` references.
+///
+/// Without a `barrier!` before it, the reduce waits for every partition and combines their
+/// results with `async_runtime::Combine` (a mean for `f64` and `Array1<f64>`). After a
+/// `barrier!`, it returns the next result to arrive; `max_staleness = n` drops results more
+/// than `n` updates old. The result must be serializable.
+///
+/// Anywhere else it is a compile error.
 #[proc_macro]
 pub fn reduce(input: TokenStream) -> TokenStream {
-    outside("reduce", input)
+    let _ = input;
+    outside("reduce")
 }

@@ -33,7 +33,7 @@ impl Dsl {
 
 /// A barrier waiting for the reduce it governs.
 struct PendingBarrier {
-    binding: Ident,
+    barrier: expand::Barrier,
     site: TokenStream,
     depth: usize,
 }
@@ -52,6 +52,8 @@ pub struct Rewriter<'a> {
     errors: &'a mut Errors,
     /// Worker functions and registrations, emitted at the top of the function's body.
     pub tasks: Vec<TokenStream>,
+    /// Whether a closure captures a range counter, whose `usize` type needs a check.
+    pub counter_captured: bool,
     broadcast_vars: Vec<Ident>,
     /// The variable the function returns, if it is one: the model observers watch.
     model: Option<Ident>,
@@ -77,6 +79,7 @@ impl<'a> Rewriter<'a> {
             scopes,
             errors,
             tasks: Vec::new(),
+            counter_captured: false,
             broadcast_vars: Vec::new(),
             model,
             loops: 0,
@@ -94,7 +97,8 @@ impl<'a> Rewriter<'a> {
             self.errors.at(
                 mac,
                 format!(
-                    "{name}! cannot be used inside a closure: write it in the training loop itself"
+                    "{name}! cannot be used inside a closure, whose code #[async_optimizer] does not rewrite: \
+                     write it in the training loop itself"
                 ),
             );
             return None;
@@ -108,8 +112,8 @@ impl<'a> Rewriter<'a> {
                 self.errors.at(
                     mac,
                     format!(
-                        "{name}! must be inside the training loop: it leaves the loop when a stop rule fires \
-                         (e.g. `for k in 0..p.updates {{ ... }}`)"
+                        "{name}! belongs inside the training loop (e.g. `for k in 0..p.updates {{ ... }}`): \
+                         it leaves that loop when a stop rule fires"
                     ),
                 );
                 None
@@ -126,7 +130,11 @@ impl<'a> Rewriter<'a> {
                 if self.scopes.lookup(&site.var).is_none() {
                     self.errors.at(
                         &site.var,
-                        format!("cannot find variable `{}` to broadcast", site.var),
+                        format!(
+                            "cannot find variable `{var}` to broadcast: declare it before the training loop, \
+                             e.g. `let mut {var}: Model = ...;`",
+                            var = site.var
+                        ),
                     );
                     return None;
                 }
@@ -143,40 +151,41 @@ impl<'a> Rewriter<'a> {
             Dsl::Barrier => {
                 let site: BarrierSite = self.parse(mac)?;
                 self.placement(mac, "barrier")?;
-                if let Some(earlier) = &self.barrier {
-                    let mut error = syn::Error::new_spanned(
+                if self.barrier.is_some() {
+                    self.errors.at(
                         mac,
-                        "a reduce! is governed by one barrier!: combine both conditions in one rule, \
-                         e.g. `barrier!(|w| a(w) && b(w))`",
+                        "a barrier! already governs the next reduce!, and a reduce! has one barrier!: \
+                         combine both rules into one, e.g. \
+                         `barrier!(|workers| workers.idle() >= 2 && workers.max_staleness_in_flight() < 4)`",
                     );
-                    error.combine(syn::Error::new_spanned(
-                        &earlier.site,
-                        "the first barrier! is here",
-                    ));
-                    self.errors.push(error);
                     return None;
                 }
                 self.sites += 1;
-                let binding = format_ident!("__async_barrier_{}", self.sites);
+                let barrier = expand::Barrier {
+                    binding: format_ident!("__async_barrier_{}", self.sites),
+                    span: arguments_span(mac),
+                };
+                let tokens = expand::barrier(&barrier, &site.rule);
                 self.barrier = Some(PendingBarrier {
-                    binding: binding.clone(),
+                    barrier,
                     site: mac.to_token_stream(),
                     depth: self.blocks.len(),
                 });
-                Some(expand::barrier(&binding, &site.rule))
+                Some(tokens)
             }
             Dsl::Reduce => self.rewrite_reduce(mac),
         }
     }
 
     fn rewrite_reduce(&mut self, mac: &Macro) -> Option<TokenStream> {
-        let site: ReduceSite = self.parse(mac)?;
-        let exit = self.placement(mac, "reduce");
-        let barrier = self.barrier.take().map(|b| b.binding);
+        let site: Option<ReduceSite> = self.parse(mac);
+        // Even with wrong arguments, this is the reduce! that a pending barrier! governs.
+        let barrier = self.barrier.take().map(|b| b.barrier);
         if let Some(block) = self.blocks.last_mut() {
             block.reduced = true;
         }
-        let exit = exit?;
+        let site = site?;
+        let exit = self.placement(mac, "reduce")?;
         if site.closure.inputs.len() != 1 {
             self.errors.at(
                 &site.closure.inputs,
@@ -219,8 +228,13 @@ impl<'a> Rewriter<'a> {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
                 continue; // not a local: a constant, a function or a type, resolved as usual
             };
-            if let Some(message) = self.capture_error(&binding, &name, data_name.as_ref()) {
-                self.errors.at(&name, message);
+            if let Some((message, at_declaration)) =
+                self.capture_error(&binding, &name, data_name.as_ref())
+            {
+                // An unknown type is fixed where the variable is declared; anything else, in
+                // the closure.
+                let at = if at_declaration { &binding.name } else { &name };
+                self.errors.at(at, message);
                 failed = true;
                 continue;
             }
@@ -228,9 +242,20 @@ impl<'a> Rewriter<'a> {
             if is_history(&ty) {
                 histories.push(name);
             } else if self.broadcast_vars.contains(&name) {
-                reads.push(Read { name, ty });
+                let site = self
+                    .broadcast_vars
+                    .iter()
+                    .find(|var| **var == name)
+                    .map_or_else(|| name.span(), Ident::span);
+                reads.push(Read { name, ty, site });
             } else {
-                captures.push(Capture { name, declared: ty });
+                let counter = binding.origin == Origin::Counter;
+                self.counter_captured |= counter;
+                captures.push(Capture {
+                    name,
+                    declared: ty,
+                    counter,
+                });
             }
         }
         if failed {
@@ -249,10 +274,11 @@ impl<'a> Rewriter<'a> {
             barrier,
             max_staleness: site.max_staleness.as_ref(),
             exit: &exit,
+            span: arguments_span(mac),
         };
         if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
             self.errors.at(
-                site.max_staleness.as_ref(),
+                &site.max_staleness_option,
                 "max_staleness bounds an asynchronous reduce!: put a `barrier!(...)` before this reduce!, \
                  or remove the bound",
             );
@@ -262,32 +288,53 @@ impl<'a> Rewriter<'a> {
         Some(reduce.call())
     }
 
-    /// Why `name` cannot be captured, if it cannot.
+    /// Why `name` cannot be captured, if it cannot, and whether the fix is at its declaration.
     fn capture_error(
         &self,
         binding: &Binding,
         name: &Ident,
         data: Option<&Ident>,
-    ) -> Option<String> {
+    ) -> Option<(String, bool)> {
         if binding.origin == Origin::Driver {
-            return Some(format!(
-                "the driver `{name}` stays on the driver: a reduce! closure runs on workers and cannot use it"
+            return Some((
+                format!(
+                    "a reduce! closure runs on the workers and cannot use the driver `{name}`: \
+                     read what it needs before the reduce! (e.g. `let n: usize = {name}.workers().alive();`) \
+                     and use that value"
+                ),
+                false,
             ));
         }
         if data == Some(name) {
-            return Some(format!(
-                "the closure runs on one partition of `{name}` at a time: use the closure's argument \
-                 (`|part| part...`) instead of `{name}`"
+            return Some((
+                format!(
+                    "the closure runs on one partition of `{name}` at a time: use the closure's argument \
+                     (`|part| part...`) instead of `{name}`"
+                ),
+                false,
             ));
         }
         match &binding.ty {
-            None => Some(format!(
-                "reduce! cannot know the type of `{name}`, which the closure captures: \
-                 annotate its declaration, e.g. `let {name}: f64 = ...;`"
+            None if binding.origin == Origin::Let => Some((
+                format!(
+                    "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
+                     annotate it, e.g. `let {name}: f64 = ...;`"
+                ),
+                true,
             )),
-            Some(Type::Reference(reference)) if reference.mutability.is_some() => Some(format!(
-                "`{name}` is a mutable reference: a reduce! closure runs on workers and cannot write back; \
-                 return the value from the closure instead"
+            None => Some((
+                format!(
+                    "`{name}` is captured by a reduce! closure, but its type is not written where it is declared: \
+                     bind it to a typed variable before the reduce!, e.g. `let {name}: f64 = {name};`"
+                ),
+                false,
+            )),
+            Some(Type::Reference(reference)) if reference.mutability.is_some() => Some((
+                format!(
+                    "`{name}` is a mutable reference: a reduce! closure runs on workers and cannot write back; \
+                     return the value from the closure instead"
+                ),
+                false,
             )),
             Some(_) => None,
         }
@@ -311,7 +358,8 @@ impl<'a> Rewriter<'a> {
             let message = if state.reduced {
                 "barrier! must come before the reduce! it governs: move it above that reduce!"
             } else {
-                "barrier! governs the next reduce!, but none follows it in this block"
+                "barrier! governs the next reduce! of its block, but none follows it: \
+                 put the reduce! after it, or remove the barrier!"
             };
             self.errors.at(pending.site, message);
         }
@@ -356,6 +404,11 @@ impl VisitMut for Rewriter<'_> {
                         }
                     }
                     self.scopes.bind_pattern(&local.pat, None);
+                    if let syn::Pat::Ident(ident) = &local.pat {
+                        if let Some(binding) = self.scopes.lookup_mut(&ident.ident) {
+                            binding.origin = Origin::Let;
+                        }
+                    }
                 }
                 Stmt::Macro(stmt_mac) => {
                     if let Some(dsl) = Dsl::of(&stmt_mac.mac) {
@@ -411,6 +464,11 @@ impl VisitMut for Rewriter<'_> {
         let counter: Option<Type> =
             matches!(*for_loop.expr, Expr::Range(_)).then(|| syn::parse_quote!(usize));
         self.scopes.bind_pattern(&for_loop.pat, counter.as_ref());
+        if let (Some(_), syn::Pat::Ident(ident)) = (&counter, for_loop.pat.as_ref()) {
+            if let Some(binding) = self.scopes.lookup_mut(&ident.ident) {
+                binding.origin = Origin::Counter;
+            }
+        }
         self.enter_loop(&mut for_loop.label, &mut for_loop.body);
         self.scopes.pop();
     }
@@ -445,6 +503,16 @@ fn wrap(tokens: TokenStream, dsl: Dsl) -> TokenStream {
     match dsl {
         Dsl::Reduce => quote::quote!({ let _ = #tokens; }),
         _ => tokens,
+    }
+}
+
+/// The span of a macro call's arguments with their delimiters, `(...)`: one span that covers
+/// them all, where errors about the site as a whole point.
+fn arguments_span(mac: &Macro) -> Span {
+    match &mac.delimiter {
+        syn::MacroDelimiter::Paren(d) => d.span.join(),
+        syn::MacroDelimiter::Brace(d) => d.span.join(),
+        syn::MacroDelimiter::Bracket(d) => d.span.join(),
     }
 }
 

@@ -8,6 +8,10 @@ use syn::{Ident, Pat, Type};
 pub enum Origin {
     /// The driver parameter.
     Driver,
+    /// A plain `let name = ...;`, whose type can be annotated in place.
+    Let,
+    /// The counter of a range `for` loop, taken to be a `usize`.
+    Counter,
     /// Any other parameter or local.
     Plain,
 }

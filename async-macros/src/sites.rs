@@ -1,5 +1,6 @@
 //! What the three DSL macros say: their arguments, parsed and checked on their own.
 
+use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, ExprClosure, Ident, Token};
 
@@ -55,6 +56,8 @@ pub struct ReduceSite {
     pub data: Expr,
     pub closure: ExprClosure,
     pub max_staleness: Option<Expr>,
+    /// The whole `max_staleness = n` option, for errors about the option rather than its value.
+    pub max_staleness_option: TokenStream,
 }
 
 impl Parse for ReduceSite {
@@ -83,6 +86,7 @@ impl Parse for ReduceSite {
             }
         };
         let mut max_staleness = None;
+        let mut max_staleness_option = TokenStream::new();
         while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let name: Ident = input.parse()?;
             if name != "max_staleness" {
@@ -93,27 +97,30 @@ impl Parse for ReduceSite {
                     ),
                 ));
             }
-            input.parse::<Token![=]>()?;
+            let eq = input.parse::<Token![=]>()?;
             let bound: Expr = input.parse()?;
             if let Expr::Lit(lit) = &bound {
                 if !matches!(lit.lit, syn::Lit::Int(_)) {
                     return Err(syn::Error::new_spanned(
                         &bound,
-                        "max_staleness is a number of updates: an unsigned integer expression such as `4` or `p.tau`",
+                        "max_staleness is a number of updates, an unsigned integer: write e.g. `4` or `p.max_staleness`",
                     ));
                 }
             }
-            if max_staleness.replace(bound).is_some() {
+            if max_staleness.is_some() {
                 return Err(syn::Error::new_spanned(
                     name,
-                    "max_staleness is given twice",
+                    "max_staleness is given twice: keep one",
                 ));
             }
+            max_staleness_option = quote::quote!(#name #eq #bound);
+            max_staleness = Some(bound);
         }
         Ok(ReduceSite {
             data,
             closure,
             max_staleness,
+            max_staleness_option,
         })
     }
 }

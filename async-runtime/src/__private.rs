@@ -38,7 +38,8 @@ pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> B {
 /// A `max_staleness = ..` bound: any unsigned integer.
 #[diagnostic::on_unimplemented(
     message = "`max_staleness` must be an unsigned integer, not `{Self}`",
-    label = "expected an unsigned integer (u32, u64, usize)"
+    label = "expected an unsigned integer (u32, u64, usize)",
+    note = "write a number of updates, such as `4` or `p.max_staleness`; convert a computed value with `as u64`"
 )]
 pub trait StalenessBound {
     /// The bound in updates.
@@ -59,7 +60,7 @@ staleness_bound!(u8, u16, u32, u64, usize);
 /// A value a `reduce!` closure captures: it must travel to the workers.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is captured by a reduce! closure but cannot travel to the workers",
-    label = "captured here",
+    label = "captured by the closure of this reduce!",
     note = "captured values are sent to worker processes: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
 )]
 pub trait Capture: Serialize + DeserializeOwned {}
@@ -73,8 +74,8 @@ pub fn capture<T: Capture>(value: &T) -> &T {
 /// A `reduce!` result: it must travel back from the workers.
 #[diagnostic::on_unimplemented(
     message = "the reduce! closure returns `{Self}`, which cannot travel back from the workers",
-    label = "the result of this closure",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it"
+    label = "returned by the closure of this reduce!",
+    note = "results are sent back from worker processes: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
 )]
 pub trait Outcome: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> Outcome for T {}

@@ -14,7 +14,7 @@ pub trait Broadcast: Any + Send + Sync + Sized {
 }
 
 fn f64s_from_bytes(bytes: &[u8]) -> Result<Vec<f64>, String> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(format!(
             "{} bytes is not a whole number of f64",
             bytes.len()

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run several algorithms on the same data and seed and compare their time to the target.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
     /// Run as a worker of a driver on another host.
     Worker(WorkerArgs),
 }
@@ -173,7 +173,7 @@ pub fn main() -> Result<()> {
         Some(Command::Worker(args)) => run_worker(args),
         Some(Command::Compare(args)) => {
             let algorithms = parse_algorithms(&args.algos)?;
-            let out = args.out.unwrap_or_else(default_out_dir);
+            let out = args.out.clone().unwrap_or_else(default_out_dir);
             let outputs = compare::run(&algorithms, &args.run, &out)?;
             print_outputs(&outputs);
             Ok(())

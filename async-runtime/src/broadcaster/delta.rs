@@ -42,7 +42,7 @@ impl VersionBody {
 
 /// A patch turning `base` into `new`, if both are whole words of the same length.
 pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
-    if base.len() != new.len() || new.len() % 8 != 0 {
+    if base.len() != new.len() || !new.len().is_multiple_of(8) {
         return None;
     }
     let mut words = Vec::new();

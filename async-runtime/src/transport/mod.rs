@@ -1,5 +1,5 @@
 //! Sockets and framing. The driver's ROUTER socket lives on a thread of its own
-//! ([`DriverLink`]) so that heartbeats flow while the algorithm computes; workers run their
+//! (`DriverLink`) so that heartbeats flow while the algorithm computes; workers run their
 //! DEALER socket inside their own event loop (see [`crate::worker`]).
 
 mod driver_link;

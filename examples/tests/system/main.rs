@@ -494,18 +494,27 @@ fn asgd_finishes_on_one_worker() {
 }
 
 fn late_worker_receives_tasks() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, |endpoint, _, token| {
-        spawn_worker("w4", endpoint, token);
+    let late: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>> = Default::default();
+    let started = late.clone();
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, move |endpoint, _, token| {
+        *started.borrow_mut() = Some(spawn_worker("w4", endpoint, token));
         // Give it time to join before the run could end.
         std::thread::sleep(std::time::Duration::from_millis(300));
     });
     assert_eq!(report.stats.late_joiners, 1);
-    let late = report
+    let joined = report
         .workers
         .iter()
         .find(|w| w.name == "w4")
         .expect("w4 joined");
-    assert!(late.tasks_done > 0, "the late worker received tasks");
+    assert!(joined.tasks_done > 0, "the late worker received tasks");
+    let child = late.borrow_mut().take().expect("w4 was started");
+    let output = child.wait_with_output().expect("w4 exits");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn spawn_worker(name: &str, endpoint: &str, token: &str) -> std::process::Child {

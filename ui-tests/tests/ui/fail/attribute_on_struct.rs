@@ -1,0 +1,8 @@
+use async_runtime::async_optimizer;
+
+#[async_optimizer]
+struct Sgd {
+    step: f64,
+}
+
+fn main() {}

@@ -1,0 +1,20 @@
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| {
+            let unused = 1;
+            let mut model: Model = *w;
+            model += &p.loss.gradient(&part.sample(p.batch, k), model.view());
+            model
+        });
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}

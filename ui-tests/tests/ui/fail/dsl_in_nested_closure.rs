@@ -1,0 +1,18 @@
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let step = |w: &mut Model| {
+            let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
+            w.scaled_add(-p.step, &g);
+        };
+        step(&mut w);
+    }
+    w
+}
+
+fn main() {}

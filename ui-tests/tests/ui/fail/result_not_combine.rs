@@ -1,0 +1,15 @@
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()).to_vec());
+        w.scaled_add(-p.step, &Model::from(g));
+    }
+    w
+}
+
+fn main() {}
