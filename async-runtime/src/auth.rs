@@ -13,6 +13,15 @@ use crate::error::RuntimeError;
 const MIN_TOKEN_BYTES: usize = 16;
 
 /// A run's shared secret.
+///
+/// ```
+/// use async_runtime::Token;
+///
+/// let token = Token::random();
+/// let proof = token.prove(7, b"nonce from the driver", "w3", 42);
+/// assert!(token.verify(7, b"nonce from the driver", "w3", 42, &proof));
+/// assert!(!Token::random().verify(7, b"nonce from the driver", "w3", 42, &proof));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(Vec<u8>);
 

@@ -6,6 +6,16 @@ use std::any::Any;
 use ndarray::Array1;
 
 /// A value that can be broadcast to workers and cached there by version.
+///
+/// ```
+/// use async_runtime::Broadcast;
+/// use ndarray::Array1;
+///
+/// let w = Array1::from(vec![0.5, -1.0, 2.0]);
+/// let bytes = w.encode(); // 8 bytes per entry, no serializer
+/// assert_eq!(bytes.len(), 24);
+/// assert_eq!(Array1::<f64>::decode(&bytes).unwrap(), w);
+/// ```
 pub trait Broadcast: Any + Send + Sync + Sized {
     /// The value's bytes on the wire.
     fn encode(&self) -> Vec<u8>;

@@ -19,6 +19,15 @@ pub const TOKEN_ENV: &str = "ASYNC_RUNTIME_TOKEN";
 pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 
 /// The settings of a run's cluster.
+///
+/// ```
+/// use async_runtime::{ClusterConfig, Stragglers};
+///
+/// let mut config = ClusterConfig::local(8); // 8 local worker processes on loopback
+/// config.stragglers = Stragglers::Paper;
+/// config.seed = 7;
+/// assert!(config.token.is_some(), "a local cluster makes its own token");
+/// ```
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
     /// Workers the run waits for before it starts.

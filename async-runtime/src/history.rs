@@ -6,6 +6,17 @@
 use serde::{Deserialize, Serialize};
 
 /// The driver's table, indexed by a sample's row in the dataset.
+///
+/// ```
+/// use async_runtime::{History, HistoryUpdate};
+///
+/// let mut seen = History::zeros(4);
+/// let mut update = HistoryUpdate::default();
+/// update.push(2, 0.5); // a task computed sample 2's new entry
+/// seen.apply(&update);
+/// // The next task on samples 2 and 0 carries just these two entries.
+/// assert_eq!(seen.slice([2, 0]).values(), &[0.5, 0.0]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct History {
     values: Vec<f64>,

@@ -6,6 +6,15 @@ use rand_chacha::ChaCha8Rng;
 use std::str::FromStr;
 
 /// How workers are slowed down.
+///
+/// ```
+/// use async_runtime::Stragglers;
+///
+/// let model: Stragglers = "paper".parse().unwrap();
+/// let factors = model.factors(8, 7); // 8 workers, seed 7
+/// assert_eq!(factors.iter().filter(|f| **f > 0.0).count(), 2); // 25% straggle
+/// assert_eq!("intensity:20".parse(), Ok(Stragglers::Intensity(20.0)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Stragglers {
     /// Nobody is slowed down.

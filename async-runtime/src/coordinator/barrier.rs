@@ -1,6 +1,17 @@
 //! Barriers: the rule, checked before each dispatch, that says whether the idle workers get a
 //! task now or the driver first waits for more results. Any `Fn(&WorkerTable) -> bool` is a
 //! barrier; the presets name the classic models.
+//!
+//! ```
+//! use async_runtime::{asp, bsp, quorum, WorkerTable};
+//!
+//! let empty = WorkerTable::default();
+//! assert!(bsp()(&empty)); // nobody is busy
+//! assert!(!asp()(&empty)); // but nobody is idle either
+//! let custom = |workers: &WorkerTable| workers.idle() >= 2 && workers.max_staleness_in_flight() < 8;
+//! assert!(!custom(&empty));
+//! assert!(!quorum(3)(&empty));
+//! ```
 
 use super::table::WorkerTable;
 

@@ -13,6 +13,14 @@ use crate::error::RuntimeError;
 
 /// How the results of all partitions of a synchronous `reduce!` become one value. Partitions
 /// have equal sizes (within one row), so vectors and numbers combine by their mean.
+///
+/// ```
+/// use async_runtime::Combine;
+/// use ndarray::array;
+///
+/// let mean = Combine::combine(vec![array![1.0, 2.0], array![3.0, 4.0]]);
+/// assert_eq!(mean, array![2.0, 3.0]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a synchronous reduce! cannot combine results of type `{Self}`",
     label = "the closure's result must implement `Combine`",

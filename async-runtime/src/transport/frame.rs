@@ -48,6 +48,15 @@ pub enum FrameError {
     Body(String),
 }
 
+/// ```
+/// use async_runtime::protocol::ToWorker;
+/// use async_runtime::transport::frame::{decode, encode, FrameError};
+///
+/// let frame = encode(7, &ToWorker::Heartbeat);
+/// assert!(matches!(decode::<ToWorker>(&frame, 7, false, 1 << 20), Ok(ToWorker::Heartbeat)));
+/// // A frame of another run is refused, not trusted.
+/// assert!(matches!(decode::<ToWorker>(&frame, 8, false, 1 << 20), Err(FrameError::ForeignRun { .. })));
+/// ```
 /// Encodes `message` behind a header for run `run_id`.
 pub fn encode<T: Serialize>(run_id: u64, message: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
