@@ -62,6 +62,9 @@ pub enum RuntimeError {
     /// The sockets failed.
     #[error("transport: {0}")]
     Transport(String),
+    /// The driver went away (silent, disconnected) without ending the run.
+    #[error("the driver is unreachable or gone: {0}")]
+    DriverLost(String),
     /// A frame failed its checks.
     #[error(transparent)]
     Frame(#[from] FrameError),

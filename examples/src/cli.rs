@@ -149,6 +149,10 @@ struct WorkerArgs {
     /// File holding the run's shared token.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// When the driver is lost, keep trying to join it again for this many seconds
+    /// (a worker otherwise exits with its driver).
+    #[arg(long)]
+    reconnect: Option<f64>,
 }
 
 /// The objectives on the command line.
@@ -354,6 +358,7 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
+    options.reconnect = args.reconnect.map(|s| Duration::from_secs_f64(s.max(0.0)));
     async_runtime::worker::run(options).context("worker stopped")
 }
 

@@ -41,9 +41,10 @@ impl Network {
         format!("{}-{host}", self.prefix)
     }
 
-    fn create() -> Result<Network, String> {
+    /// Makes the network of test `tag` (tests run in parallel, each with its own).
+    fn create(tag: char) -> Result<Network, String> {
         let network = Network {
-            prefix: format!("asy{}", std::process::id() % 100_000),
+            prefix: format!("as{tag}{}", std::process::id() % 100_000),
         };
         let switch = network.namespace("sw");
         ip(&["netns", "add", &switch])?;
@@ -77,6 +78,21 @@ impl Network {
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
         Ok(network)
+    }
+
+    /// Takes `host` off the network (`up` false) or puts it back.
+    fn link(&self, host: &str, up: bool) {
+        let i = HOSTS.iter().position(|(h, _)| *h == host).expect("a host");
+        let inside = format!("{}h{i}", self.prefix);
+        ip(&[
+            "-n",
+            &self.namespace(host),
+            "link",
+            "set",
+            &inside,
+            if up { "up" } else { "down" },
+        ])
+        .expect("the link changes");
     }
 
     fn spawn(&self, host: &str, args: &[&str]) -> Child {
@@ -118,7 +134,7 @@ fn wait(child: Child, limit: Duration) -> Output {
 
 #[test]
 fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
-    let network = match Network::create() {
+    let network = match Network::create('a') {
         Ok(network) => network,
         Err(reason) => {
             println!("skipped: network namespaces cannot be made here ({reason})");
@@ -205,4 +221,100 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
         .collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"wa") && names.contains(&"wb"), "{names:?}");
+}
+
+#[test]
+fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
+    let network = match Network::create('b') {
+        Ok(network) => network,
+        Err(reason) => {
+            println!("skipped: network namespaces cannot be made here ({reason})");
+            return;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("async-cutoff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "another-shared-secret-0123456789\n").unwrap();
+    let summary = dir.join("summary.json");
+    let (token, summary, data) = (
+        token.to_str().unwrap().to_owned(),
+        summary.to_str().unwrap().to_owned(),
+        a9a().to_str().unwrap().to_owned(),
+    );
+    // Training runs 24 s; one worker is off the network for 7 s from about 4 s in, longer
+    // than the 5 s either side waits before it calls the other lost.
+    let driver = network.spawn(
+        "drv",
+        &[
+            "--algo",
+            "asgd",
+            "--data",
+            &data,
+            "--workers",
+            "2",
+            "--remote-workers",
+            "--bind",
+            "tcp://10.77.0.1:7712",
+            "--token-file",
+            &token,
+            "--time",
+            "24",
+            "--updates",
+            "100000000",
+            "--join-timeout",
+            "30",
+            "--summary",
+            &summary,
+            "--quiet",
+        ],
+    );
+    let workers: Vec<Child> = ["wa", "wb"]
+        .iter()
+        .map(|host| {
+            network.spawn(
+                host,
+                &[
+                    "worker",
+                    "--driver",
+                    "tcp://10.77.0.1:7712",
+                    "--token-file",
+                    &token,
+                    "--name",
+                    host,
+                    "--reconnect",
+                    "60",
+                ],
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(5));
+    network.link("wb", false);
+    std::thread::sleep(Duration::from_secs(7));
+    network.link("wb", true);
+    let output = wait(driver, Duration::from_secs(90));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "driver failed: {stderr}");
+    let logs: Vec<String> = workers
+        .into_iter()
+        .map(|w| String::from_utf8_lossy(&wait(w, Duration::from_secs(20)).stderr).into_owned())
+        .collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    eprintln!("worker logs:\n{}", logs.join("\n"));
+    assert!(
+        summary["lost_workers"].as_u64().unwrap() >= 1,
+        "the cut-off worker was lost: {summary}"
+    );
+    assert!(summary["final_objective"].as_f64().unwrap().is_finite());
+    let table = summary["worker_table"].as_array().unwrap();
+    let rejoined = table
+        .iter()
+        .find(|w| w["name"].as_str().unwrap().starts_with("wb.r"))
+        .unwrap_or_else(|| panic!("wb joined again: {table:?}"));
+    assert!(
+        rejoined["tasks_done"].as_u64().unwrap() > 0,
+        "and received tasks: {rejoined}"
+    );
+    assert!(rejoined["alive"].as_bool().unwrap());
 }

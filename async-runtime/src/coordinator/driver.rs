@@ -115,6 +115,8 @@ pub struct Driver {
     pub(crate) paused: Duration,
     pub(crate) children: Vec<Child>,
     pub(crate) last: Option<ResultMeta>,
+    /// When the workers' liveness was last checked.
+    pub(crate) last_liveness_check: Instant,
     /// Workers challenged for the token: their hello and the nonce sent.
     pub(crate) challenges: HashMap<String, (crate::protocol::Hello, Vec<u8>)>,
     observer: Option<Observer>,
@@ -160,6 +162,7 @@ impl Driver {
             children: Vec::new(),
             last: None,
             challenges: HashMap::new(),
+            last_liveness_check: Instant::now(),
             observer: None,
         };
         if driver.config.spawn_local {

@@ -41,9 +41,14 @@ impl Driver {
         Ok(())
     }
 
-    /// Waits for one inbound event and handles it; checks liveness while waiting.
+    /// Waits for one inbound event and handles it; checks liveness every heartbeat period,
+    /// whether or not other workers keep the driver busy.
     pub(crate) fn pump(&mut self) -> Result<(), RuntimeError> {
         loop {
+            if self.last_liveness_check.elapsed() >= self.config.heartbeat {
+                self.last_liveness_check = Instant::now();
+                self.check_liveness();
+            }
             if self.table.alive() == 0 {
                 return Err(RuntimeError::NoWorkers {
                     lost: self.stats.lost_workers as usize,
@@ -52,12 +57,9 @@ impl Driver {
             let begun = Instant::now();
             let received = self.link.recv_timeout(self.config.heartbeat)?;
             self.stats.blocked_s += begun.elapsed().as_secs_f64();
-            match received {
-                Some(event) => {
-                    self.handle(event);
-                    return Ok(());
-                }
-                None => self.check_liveness(),
+            if let Some(event) = received {
+                self.handle(event);
+                return Ok(());
             }
         }
     }

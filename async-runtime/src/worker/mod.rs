@@ -42,6 +42,9 @@ pub struct WorkerOptions {
     pub max_frame: usize,
     /// The run's token, to answer the driver's challenge.
     pub token: Option<Token>,
+    /// After losing the driver, keep trying to join it (or a new driver at the same address)
+    /// this long; `None` exits at once.
+    pub reconnect: Option<Duration>,
 }
 
 impl WorkerOptions {
@@ -54,6 +57,7 @@ impl WorkerOptions {
             driver_timeout: Duration::from_secs(5),
             max_frame: DEFAULT_MAX_FRAME,
             token: None,
+            reconnect: None,
         }
     }
 }
@@ -64,7 +68,36 @@ pub fn run(options: WorkerOptions) -> Result<(), RuntimeError> {
         .enable_all()
         .build()
         .map_err(|e| RuntimeError::Transport(format!("tokio: {e}")))?;
-    runtime.block_on(serve(options))
+    runtime.block_on(serve_with_reconnect(options))
+}
+
+/// Serves the driver; with `reconnect`, a lost driver is joined again as a new worker
+/// (`name.r1`, `name.r2`, ...: a fresh identity, so the driver's stale connection of the old
+/// one cannot shadow it), rebuilding everything from the driver.
+async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
+    let Some(window) = options.reconnect else {
+        return serve(options).await;
+    };
+    let mut attempt = 0;
+    let mut lost_at = None;
+    loop {
+        let mut this = options.clone();
+        if attempt > 0 {
+            this.name = format!("{}.r{attempt}", options.name);
+        }
+        match serve(this).await {
+            Err(RuntimeError::DriverLost(reason)) => {
+                let since = *lost_at.get_or_insert_with(Instant::now);
+                if since.elapsed() > window {
+                    return Err(RuntimeError::DriverLost(reason));
+                }
+                tracing::warn!(worker = %options.name, %reason, "driver lost; joining again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A result held back for its straggler delay.
@@ -102,10 +135,7 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
     let mut socket = DealerSocket::with_options(socket_options);
     let mut events = socket.monitor();
     socket.connect(&options.driver).await.map_err(|e| {
-        RuntimeError::Transport(format!(
-            "cannot reach the driver at {}: {e}",
-            options.driver
-        ))
+        RuntimeError::DriverLost(format!("cannot reach it at {}: {e}", options.driver))
     })?;
     let (mut tx, mut rx) = socket.split();
     let hello = Hello {
@@ -136,12 +166,12 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
             biased;
             received = rx.recv() => match received {
                 Ok(message) => worker.on_frame(message),
-                Err(e) => Next::Exit(Err(RuntimeError::Transport(format!("driver link: {e}")))),
+                Err(e) => Next::Exit(Err(RuntimeError::DriverLost(format!("driver link: {e}")))),
             },
             _ = ticker.tick() => worker.on_tick(),
             _ = sleep_until(pending_at), if pending_at.is_some() => Next::Continue,
             Some(event) = events.next() => match event {
-                SocketEvent::Disconnected(_) => Next::Exit(Err(RuntimeError::Transport(
+                SocketEvent::Disconnected(_) => Next::Exit(Err(RuntimeError::DriverLost(
                     "the driver closed the connection".into(),
                 ))),
                 _ => Next::Continue,
@@ -182,7 +212,7 @@ async fn sleep_until(at: Option<Instant>) {
 async fn send(tx: &mut zeromq::DealerSendHalf, frame: Vec<u8>) -> Result<(), RuntimeError> {
     tx.send(ZmqMessage::from(frame))
         .await
-        .map_err(|e| RuntimeError::Transport(format!("cannot send to the driver: {e}")))
+        .map_err(|e| RuntimeError::DriverLost(format!("cannot send to it: {e}")))
 }
 
 impl Worker {
@@ -196,8 +226,8 @@ impl Worker {
 
     fn on_tick(&mut self) -> Next {
         if self.last_heard.elapsed() > self.options.driver_timeout {
-            return Next::Exit(Err(RuntimeError::Transport(format!(
-                "the driver has been silent for {:.1} s: it is gone",
+            return Next::Exit(Err(RuntimeError::DriverLost(format!(
+                "the driver has been silent for {:.1} s",
                 self.last_heard.elapsed().as_secs_f64()
             ))));
         }
