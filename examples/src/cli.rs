@@ -121,7 +121,7 @@ struct TrainArgs {
     /// Summary JSON.
     #[arg(long)]
     summary: Option<PathBuf>,
-    /// Plot of the objective against time (SVG).
+    /// Plot of the objective against time: SVG, or PNG for a `.png` name.
     #[arg(long)]
     plot: Option<PathBuf>,
 }
@@ -323,7 +323,7 @@ fn train(args: TrainArgs) -> Result<()> {
         println!("summary: {}", path.display());
     }
     if let Some(path) = &args.plot {
-        crate::plot::write_svg(
+        crate::plot::write_plot(
             path,
             &[(&outcome.algorithm.to_string(), &outcome.trace)],
             outcome.optimum,

@@ -50,8 +50,11 @@ pub fn run(algorithms: &[Algorithm], args: &RunArgs, out: &Path) -> Result<Compa
         .collect();
     let borrowed: Vec<(&str, &crate::trace::Trace)> =
         named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    crate::plot::write_svg(&plot, &borrowed, optimum)?;
+    crate::plot::write_plot(&plot, &borrowed, optimum)?;
     files.push(plot);
+    let picture = out.join("compare.png");
+    crate::plot::write_plot(&picture, &borrowed, optimum)?;
+    files.push(picture);
     let outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,

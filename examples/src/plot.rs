@@ -1,16 +1,59 @@
 //! The plot of a run or a comparison: objective (or relative suboptimality, on a log scale,
-//! when the optimum is known) against seconds of training, one line per algorithm.
+//! when the optimum is known) against seconds of training, one line per algorithm. Drawn as
+//! SVG; a `.png` path gets it rasterized (with the system's fonts for the labels).
 
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
 use crate::trace::{create_parent, Trace};
 
-/// Writes an SVG plot of `traces` to `path`.
-pub fn write_svg(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<()> {
+/// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise.
+pub fn write_plot(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<()> {
     create_parent(path)?;
+    let svg = render_svg(traces, optimum)?;
+    let is_png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if is_png {
+        rasterize(&svg, path)
+    } else {
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+fn rasterize(svg: &str, path: &Path) -> Result<()> {
+    let mut options = resvg::usvg::Options::default();
+    let fonts = options.fontdb_mut();
+    fonts.load_system_fonts();
+    // The SVG asks for `sans-serif`; map it to a sans face this system has (fontdb's default
+    // is Arial, rarely installed on Linux).
+    let sans = fonts
+        .faces()
+        .flat_map(|face| face.families.iter().map(|(name, _)| name.clone()))
+        .find(|name| name.contains("Sans"));
+    if let Some(sans) = sans {
+        fonts.set_sans_serif_family(sans);
+    }
+    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(plot_error)?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| anyhow!("the plot has no area"))?;
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    pixmap
+        .save_png(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The plot as SVG text.
+fn render_svg(traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<String> {
+    let mut svg = String::new();
     let value = |p: &crate::trace::TracePoint| match (optimum, p.subopt) {
         (Some(_), Some(s)) => s.max(1e-16),
         _ => p.objective,
@@ -30,42 +73,44 @@ pub fn write_svg(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -
     } else {
         "objective"
     };
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("objective against time", ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..max_t * 1.02, (min_v * 0.8..max_v * 1.25).log_scale())
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds of training")
-        .y_desc(y_label)
-        .draw()
-        .map_err(plot_error)?;
-    for (i, (name, trace)) in traces.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("objective against time", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..max_t * 1.02, (min_v * 0.8..max_v * 1.25).log_scale())
+            .map_err(plot_error)?;
         chart
-            .draw_series(LineSeries::new(
-                trace.points.iter().map(|p| (p.elapsed_s, value(p))),
-                color.stroke_width(2),
-            ))
-            .map_err(plot_error)?
-            .label(name.to_string())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .configure_mesh()
+            .x_desc("seconds of training")
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot_error)?;
+        for (i, (name, trace)) in traces.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    trace.points.iter().map(|p| (p.elapsed_s, value(p))),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_error)?
+                .label(name.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)?;
-    Ok(())
+    Ok(svg)
 }
 
 fn plot_error<E: std::fmt::Debug>(error: E) -> anyhow::Error {
