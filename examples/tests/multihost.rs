@@ -122,6 +122,36 @@ fn a9a() -> PathBuf {
         .join("a9a.xz")
 }
 
+/// The files a driver and its workers share: the token file, the summary to write, the data.
+struct RunFiles {
+    token: String,
+    summary: String,
+    data: String,
+}
+
+/// The network of test `tag` and its files; `None` (the test is skipped, with the reason
+/// printed) where namespaces cannot be made.
+fn setup(tag: char) -> Option<(Network, RunFiles)> {
+    let network = match Network::create(tag) {
+        Ok(network) => network,
+        Err(reason) => {
+            println!("skipped: network namespaces cannot be made here ({reason})");
+            return None;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("async-multihost-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, format!("a-shared-secret-of-run-{tag}-0123456789\n")).unwrap();
+    let path = |p: PathBuf| p.to_str().expect("a UTF-8 path").to_owned();
+    let files = RunFiles {
+        token: path(token),
+        summary: path(dir.join("summary.json")),
+        data: path(a9a()),
+    };
+    Some((network, files))
+}
+
 fn wait(child: Child, limit: Duration) -> Output {
     let begun = Instant::now();
     let mut child = child;
@@ -134,37 +164,28 @@ fn wait(child: Child, limit: Duration) -> Output {
 
 #[test]
 fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
-    let network = match Network::create('a') {
-        Ok(network) => network,
-        Err(reason) => {
-            println!("skipped: network namespaces cannot be made here ({reason})");
-            return;
-        }
+    let Some((network, files)) = setup('a') else {
+        return;
     };
-    let dir = std::env::temp_dir().join(format!("async-multihost-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, "a-shared-secret-of-the-run-0123456789\n").unwrap();
-    let summary = dir.join("summary.json");
-    let (token, summary, data) = (
-        token.to_str().unwrap().to_owned(),
-        summary.to_str().unwrap().to_owned(),
-        a9a().to_str().unwrap().to_owned(),
-    );
+    let RunFiles {
+        token,
+        summary,
+        data,
+    } = &files;
     let driver = network.spawn(
         "drv",
         &[
             "--algo",
             "sgd",
             "--data",
-            &data,
+            data,
             "--workers",
             "2",
             "--remote-workers",
             "--bind",
             "tcp://10.77.0.1:7711",
             "--token-file",
-            &token,
+            token,
             "--batch",
             "1000",
             "--target-subopt",
@@ -174,7 +195,7 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
             "--join-timeout",
             "30",
             "--summary",
-            &summary,
+            summary,
             "--quiet",
         ],
     );
@@ -188,7 +209,7 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
                     "--driver",
                     "tcp://10.77.0.1:7711",
                     "--token-file",
-                    &token,
+                    token,
                     "--name",
                     host,
                 ],
@@ -208,7 +229,7 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
         );
     }
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     assert!(
         summary["final_subopt"].as_f64().unwrap() <= 1e-3,
         "{summary}"
@@ -225,23 +246,14 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
 
 #[test]
 fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
-    let network = match Network::create('b') {
-        Ok(network) => network,
-        Err(reason) => {
-            println!("skipped: network namespaces cannot be made here ({reason})");
-            return;
-        }
+    let Some((network, files)) = setup('b') else {
+        return;
     };
-    let dir = std::env::temp_dir().join(format!("async-cutoff-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, "another-shared-secret-0123456789\n").unwrap();
-    let summary = dir.join("summary.json");
-    let (token, summary, data) = (
-        token.to_str().unwrap().to_owned(),
-        summary.to_str().unwrap().to_owned(),
-        a9a().to_str().unwrap().to_owned(),
-    );
+    let RunFiles {
+        token,
+        summary,
+        data,
+    } = &files;
     // Training runs 24 s; one worker is off the network for 7 s from about 4 s in, longer
     // than the 5 s either side waits before it calls the other lost.
     let driver = network.spawn(
@@ -250,14 +262,14 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
             "--algo",
             "asgd",
             "--data",
-            &data,
+            data,
             "--workers",
             "2",
             "--remote-workers",
             "--bind",
             "tcp://10.77.0.1:7712",
             "--token-file",
-            &token,
+            token,
             "--time",
             "24",
             "--updates",
@@ -265,7 +277,7 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
             "--join-timeout",
             "30",
             "--summary",
-            &summary,
+            summary,
             "--quiet",
         ],
     );
@@ -279,7 +291,7 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
                     "--driver",
                     "tcp://10.77.0.1:7712",
                     "--token-file",
-                    &token,
+                    token,
                     "--name",
                     host,
                     "--reconnect",
@@ -300,7 +312,7 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
         .map(|w| String::from_utf8_lossy(&wait(w, Duration::from_secs(20)).stderr).into_owned())
         .collect();
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
     eprintln!("worker logs:\n{}", logs.join("\n"));
     assert!(
         summary["lost_workers"].as_u64().unwrap() >= 1,

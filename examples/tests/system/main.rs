@@ -223,15 +223,31 @@ fn asvrg_reaches_target_on_bio() {
     bio_vr(Algorithm::Asvrg, Stragglers::None);
 }
 
+/// Least-squares settings for a short run of `updates` updates of `batch` rows at `step`.
+fn short(batch: usize, updates: usize, step: f64) -> Params {
+    Params {
+        batch,
+        updates,
+        step,
+        ..Params::new(Loss::LeastSquares)
+    }
+}
+
+/// Runs `optimizer` on `workers` local workers and returns the run's counters.
+fn counters_of(
+    optimizer: fn(&mut Driver, &Dataset, &Params) -> Model,
+    data: &Dataset,
+    workers: usize,
+    params: &Params,
+) -> async_runtime::RunStats {
+    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
+    optimizer(&mut driver, data, params);
+    driver.finish().expect("the run succeeds").stats
+}
+
 fn task_carries_only_its_rows_history() {
     let data = shared("cal_housing.scale.xz");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.batch = 37;
-    params.updates = 20;
-    params.step = 0.01;
-    let mut driver = Driver::launch(local(3)).expect("cluster starts");
-    algorithms::saga(&mut driver, &data, &params);
-    let stats = driver.finish().expect("the run succeeds").stats;
+    let stats = counters_of(algorithms::saga, &data, 3, &short(37, 20, 0.01));
     assert_eq!(stats.tasks_sent, 60);
     // Per task: the 37 sampled rows' entries (8 bytes each) behind a length prefix.
     let per_task = stats.history_bytes as f64 / stats.tasks_sent as f64;
@@ -247,13 +263,7 @@ fn task_carries_only_its_rows_history() {
 
 fn partial_broadcast_on_sparse_data() {
     let data = shared("reviews_tfidf.xz");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.batch = 8;
-    params.updates = 30;
-    params.step = 0.5;
-    let mut driver = Driver::launch(local(4)).expect("cluster starts");
-    algorithms::sgd(&mut driver, &data, &params);
-    let stats = driver.finish().expect("the run succeeds").stats;
+    let stats = counters_of(algorithms::sgd, &data, 4, &short(8, 30, 0.5));
     assert!(stats.versions_patched > 0, "versions travel as patches");
     let ratio = stats.broadcast_bytes as f64 / stats.broadcast_full_bytes as f64;
     assert!(
@@ -266,15 +276,12 @@ fn partial_broadcast_on_sparse_data() {
 
 fn svrg_snapshot_is_an_alias() {
     let data = shared("cal_housing.scale.xz");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.batch = 100;
-    params.updates = 40;
-    params.epoch = 10;
-    params.step = 0.01;
     let workers = 3;
-    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
-    algorithms::svrg(&mut driver, &data, &params);
-    let stats = driver.finish().expect("the run succeeds").stats;
+    let params = Params {
+        epoch: 10,
+        ..short(100, 40, 0.01)
+    };
+    let stats = counters_of(algorithms::svrg, &data, workers, &params);
     // Snapshots at updates 10, 20 and 30 are model versions the workers hold; at update 0 the
     // model (zeros) is the snapshot they were just sent. Each costs a reference, not a model.
     assert_eq!(stats.versions_aliased, (4 * workers) as u64, "{stats:?}");
@@ -327,13 +334,9 @@ fn unchanged_version_is_not_sent_again() {
     assert!(sum.iter().all(|v| v.is_finite()) && sum.iter().any(|v| *v != 0.0));
 
     // A model that changes every update is sent every update.
-    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.updates = rounds;
-    algorithms::sgd(&mut driver, &data, &params);
-    let report = driver.finish().expect("the run succeeds");
-    assert_eq!(report.stats.versions_sent, (workers * rounds) as u64);
-    assert_eq!(report.stats.versions_reused, 0);
+    let stats = counters_of(algorithms::sgd, &data, workers, &short(64, rounds, 0.1));
+    assert_eq!(stats.versions_sent, (workers * rounds) as u64);
+    assert_eq!(stats.versions_reused, 0);
 }
 
 fn asgd_params() -> Params {
