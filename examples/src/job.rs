@@ -240,6 +240,9 @@ struct Snapshot {
 /// evaluation takes milliseconds, which must not stall the run.
 const CHECK_SHARE: f64 = 0.1;
 
+/// An objective this many times its starting value means the run diverged.
+const DIVERGED: f64 = 1e4;
+
 fn install_observer(
     driver: &mut Driver,
     spec: &JobSpec,
@@ -252,6 +255,7 @@ fn install_observer(
     let stop = spec.stop.clone();
     let record_every = spec.eval_every_s.max(0.0);
     let (mut next_record, mut next_check) = (0.0, 0.0);
+    let mut initial: Option<f64> = None;
     driver.observe(move |at, w: &Model| {
         let first = at.updates == 0;
         let check = first || at.elapsed_s >= next_check;
@@ -279,7 +283,18 @@ fn install_observer(
             .update(at.updates, at.elapsed_s, objective, subopt);
         let reached = matches!((stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t);
         let out_of_time = stop.time_s.is_some_and(|limit| at.elapsed_s >= limit);
-        if reached || out_of_time || !objective.is_finite() {
+        // A step too large for the data makes the objective explode: stop early and say so.
+        let start = *initial.get_or_insert(objective);
+        let diverged =
+            !objective.is_finite() || objective > DIVERGED * start.max(f64::MIN_POSITIVE);
+        if diverged {
+            tracing::warn!(
+                objective,
+                start,
+                "the objective diverged: try a smaller --step"
+            );
+        }
+        if reached || out_of_time || diverged {
             Flow::Stop
         } else {
             Flow::Continue
