@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::broadcast::Broadcast;
+use crate::broadcaster::delta::content_hash;
 use crate::data::{Batch, Partition};
 use crate::error::TaskError;
 use crate::history::HistorySlice;
@@ -50,31 +51,16 @@ pub fn find(id: &str) -> Option<TaskFn> {
 pub fn fingerprint() -> u64 {
     let mut ids: Vec<&str> = registry().keys().copied().collect();
     ids.sort_unstable();
-    let mut hash = Fnv64::default();
-    hash.write(&crate::protocol::PROTOCOL_VERSION.to_le_bytes());
-    hash.write(env!("CARGO_PKG_VERSION").as_bytes());
+    let mut text = format!(
+        "{}\0{}\0",
+        crate::protocol::PROTOCOL_VERSION,
+        env!("CARGO_PKG_VERSION")
+    );
     for id in ids {
-        hash.write(id.as_bytes());
-        hash.write(&[0]);
+        text.push_str(id);
+        text.push('\0');
     }
-    hash.0
-}
-
-/// FNV-1a: stable across builds and platforms, unlike `std`'s hasher.
-struct Fnv64(u64);
-
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv64 {
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
+    content_hash(text.as_bytes())
 }
 
 /// What a running task sees: its partition, its captured values and the broadcast versions it

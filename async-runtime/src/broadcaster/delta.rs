@@ -30,10 +30,15 @@ pub enum VersionBody {
 }
 
 impl VersionBody {
+    /// Bytes a whole value of `len` bytes occupies on the wire, roughly.
+    pub fn full_wire_len(len: usize) -> usize {
+        len + 5
+    }
+
     /// Bytes this body occupies on the wire, roughly (for choosing the smallest).
     pub fn wire_len(&self) -> usize {
         match self {
-            VersionBody::Full(bytes) => bytes.len() + 5,
+            VersionBody::Full(bytes) => VersionBody::full_wire_len(bytes.len()),
             VersionBody::Patch { words, values, .. } => 10 + words.len() * 5 + values.len(),
             VersionBody::Alias { .. } => 12,
         }
@@ -73,7 +78,8 @@ pub fn apply(base: &[u8], words: &[u32], values: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A fast content hash, to find identical versions.
+/// A fast content hash, stable across processes and builds (unlike `std`'s hasher): it
+/// finds identical versions and fingerprints task registries.
 pub fn content_hash(bytes: &[u8]) -> u64 {
     // FNV-1a over 8-byte words: a few cycles per word, stable across processes.
     let mut hash = 0xcbf2_9ce4_8422_2325u64;

@@ -1,5 +1,6 @@
 //! Everything that goes out: partitions once, broadcast versions a worker lacks, task orders.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
@@ -146,17 +147,14 @@ impl Driver {
                 self.stats.versions_reused += 1;
                 continue;
             }
-            let body = self.cheapest_body(worker, slot, version);
+            let (body, whole) = self.cheapest_body(worker, slot, version);
+            // What sending it whole would have cost, to report the saving.
+            self.stats.broadcast_full_bytes += whole as u64;
             match body {
                 VersionBody::Alias { .. } => self.stats.versions_aliased += 1,
                 VersionBody::Patch { .. } => self.stats.versions_patched += 1,
                 VersionBody::Full(_) => {}
             }
-            // What sending it whole would have cost, to report the saving.
-            self.stats.broadcast_full_bytes += self
-                .versions
-                .get(slot, version)
-                .map_or(0, |v| v.bytes.len()) as u64;
             let len = self.send(
                 worker,
                 &ToWorker::Version {
@@ -211,7 +209,8 @@ impl Driver {
 
     /// The smallest way to give `worker` version `version` of `slot`: a reference to an
     /// identical version it holds, a patch against its newest version of the slot, or whole.
-    fn cheapest_body(&self, worker: usize, slot: u16, version: u64) -> VersionBody {
+    /// Also returns the value's size, what sending it whole costs.
+    fn cheapest_body(&self, worker: usize, slot: u16, version: u64) -> (VersionBody, usize) {
         let wanted = self
             .versions
             .get(slot, version)
@@ -228,10 +227,10 @@ impl Driver {
                 )
             })
         });
+        let whole = wanted.bytes.len();
         if let Some(alias) = identical {
-            return alias;
+            return (alias, whole);
         }
-        let full = VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice()));
         let patch = held
             .get(&slot)
             .and_then(|versions| {
@@ -241,10 +240,11 @@ impl Driver {
                     .find_map(|&v| self.versions.get(slot, v))
             })
             .and_then(|base| delta::diff(base.version, &base.bytes, &wanted.bytes));
-        match patch {
-            Some(patch) if patch.wire_len() < full.wire_len() => patch,
-            _ => full,
-        }
+        let body = match patch {
+            Some(patch) if patch.wire_len() < VersionBody::full_wire_len(whole) => patch,
+            _ => VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
+        };
+        (body, whole)
     }
 
     /// The next partition of `worker`, round robin.
@@ -264,18 +264,21 @@ impl Driver {
             return Vec::new();
         }
         let meta = &self.shipped.as_ref().expect("data was shipped").parts[partition as usize];
-        let ids: Vec<u64> = match spec.sample {
-            Some(sample) => sample_indices(
-                meta.global_ids.len(),
-                sample.batch as usize,
-                meta.seed,
-                partition,
-                sample.k as usize,
-            )
-            .into_iter()
-            .map(|row| meta.global_ids[row])
-            .collect(),
-            None => meta.global_ids.clone(),
+        // The rows the worker's task touches, drawn as the worker draws them.
+        let ids: Cow<'_, [u64]> = match spec.sample {
+            Some(sample) => Cow::Owned(
+                sample_indices(
+                    meta.global_ids.len(),
+                    sample.batch as usize,
+                    meta.seed,
+                    partition,
+                    sample.k as usize,
+                )
+                .into_iter()
+                .map(|row| meta.global_ids[row])
+                .collect(),
+            ),
+            None => Cow::Borrowed(&meta.global_ids),
         };
         spec.histories
             .iter()

@@ -270,16 +270,14 @@ impl Driver {
                 "new version"
             );
         }
-        if is_model {
+        if is_model && self.observer.is_some() {
+            let progress = Progress {
+                updates: self.stats.updates,
+                elapsed_s: self.elapsed_s(),
+                dropped_stale: self.stats.dropped_stale,
+            };
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();
-                let progress = Progress {
-                    updates: self.stats.updates,
-                    elapsed_s: self.started.map_or(0.0, |t| {
-                        t.elapsed().saturating_sub(self.paused).as_secs_f64()
-                    }),
-                    dropped_stale: self.stats.dropped_stale,
-                };
                 let flow = observer(&progress, value as &dyn Any);
                 self.paused += begun.elapsed();
                 self.stats.runtime_s -= begun.elapsed().as_secs_f64();

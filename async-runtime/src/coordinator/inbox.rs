@@ -164,16 +164,15 @@ impl Driver {
 
     /// Checks a hello; with a token, challenges the worker before admitting it.
     fn admit(&mut self, peer: &str, hello: Hello) {
-        let refuse = |driver: &mut Self, reason: String| driver.refuse(peer, reason);
         if hello.name != peer {
-            return refuse(
-                self,
+            return self.refuse(
+                peer,
                 format!("its name {} differs from its identity", hello.name),
             );
         }
         if hello.fingerprint != task::fingerprint() {
-            return refuse(
-                self,
+            return self.refuse(
+                peer,
                 "it runs another build: its registered tasks differ from the driver's; \
                  run the same executable on every host"
                     .into(),
@@ -184,7 +183,7 @@ impl Driver {
             .index_of(peer)
             .is_some_and(|i| self.table.workers[i].alive)
         {
-            return refuse(self, format!("a live worker is already named {peer}"));
+            return self.refuse(peer, format!("a live worker is already named {peer}"));
         }
         if self.config.token.is_some() {
             let nonce = rand::random::<[u8; 32]>().to_vec();

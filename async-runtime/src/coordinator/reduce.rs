@@ -86,17 +86,16 @@ impl Driver {
                     pending.insert(again, partition);
                 }
             }
-            let mut kept = std::collections::VecDeque::new();
-            while let Some(arrived) = self.arrived.pop_front() {
+            // Results of other reduces stay queued for them.
+            for arrived in std::mem::take(&mut self.arrived) {
                 match pending.remove(&arrived.seq) {
                     Some(partition) => {
                         self.consume(&arrived);
                         results[partition] = Some(arrived.body);
                     }
-                    None => kept.push_back(arrived),
+                    None => self.arrived.push_back(arrived),
                 }
             }
-            self.arrived = kept;
         }
         self.table.clock += 1;
         self.stats.updates += 1;
