@@ -325,7 +325,7 @@ fn train(args: TrainArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         crate::plot::write_plot(
             path,
-            &[(&outcome.algorithm.to_string(), &outcome.trace)],
+            &[(outcome.algorithm.name(), &outcome.trace)],
             outcome.optimum,
         )?;
         println!("plot:    {}", path.display());

@@ -44,16 +44,14 @@ pub fn run(algorithms: &[Algorithm], args: &RunArgs, out: &Path) -> Result<Compa
         outcomes.push(outcome);
     }
     let plot = out.join("compare.svg");
-    let named: Vec<(String, &crate::trace::Trace)> = outcomes
+    let lines: Vec<(&str, &crate::trace::Trace)> = outcomes
         .iter()
-        .map(|o| (o.algorithm.to_string(), &o.trace))
+        .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
-    let borrowed: Vec<(&str, &crate::trace::Trace)> =
-        named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    crate::plot::write_plot(&plot, &borrowed, optimum)?;
+    crate::plot::write_plot(&plot, &lines, optimum)?;
     files.push(plot);
     let picture = out.join("compare.png");
-    crate::plot::write_plot(&picture, &borrowed, optimum)?;
+    crate::plot::write_plot(&picture, &lines, optimum)?;
     files.push(picture);
     let outputs = CompareOutputs {
         dir: out.to_path_buf(),

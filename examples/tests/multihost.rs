@@ -152,6 +152,46 @@ fn setup(tag: char) -> Option<(Network, RunFiles)> {
     Some((network, files))
 }
 
+/// Starts a driver on `drv` listening on `port` for the workers `wa` and `wb`, then those
+/// workers, each with its own extra arguments.
+fn start_run(
+    network: &Network,
+    files: &RunFiles,
+    port: u16,
+    driver_args: &[&str],
+    worker_args: &[&str],
+) -> (Child, Vec<Child>) {
+    let address = format!("tcp://10.77.0.1:{port}");
+    let mut args = vec![
+        "--data",
+        &files.data,
+        "--workers",
+        "2",
+        "--remote-workers",
+        "--bind",
+        &address,
+        "--token-file",
+        &files.token,
+        "--join-timeout",
+        "30",
+        "--summary",
+        &files.summary,
+        "--quiet",
+    ];
+    args.extend_from_slice(driver_args);
+    let driver = network.spawn("drv", &args);
+    let workers = ["wa", "wb"]
+        .iter()
+        .map(|host| {
+            let mut args = vec!["worker", "--driver", &address, "--token-file", &files.token];
+            args.extend_from_slice(&["--name", host]);
+            args.extend_from_slice(worker_args);
+            network.spawn(host, &args)
+        })
+        .collect();
+    (driver, workers)
+}
+
 fn wait(child: Child, limit: Duration) -> Output {
     let begun = Instant::now();
     let mut child = child;
@@ -167,55 +207,22 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
     let Some((network, files)) = setup('a') else {
         return;
     };
-    let RunFiles {
-        token,
-        summary,
-        data,
-    } = &files;
-    let driver = network.spawn(
-        "drv",
+    let (driver, workers) = start_run(
+        &network,
+        &files,
+        7711,
         &[
             "--algo",
             "sgd",
-            "--data",
-            data,
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--bind",
-            "tcp://10.77.0.1:7711",
-            "--token-file",
-            token,
             "--batch",
             "1000",
             "--target-subopt",
             "1e-3",
             "--updates",
             "20000",
-            "--join-timeout",
-            "30",
-            "--summary",
-            summary,
-            "--quiet",
         ],
+        &[],
     );
-    let workers: Vec<Child> = ["wa", "wb"]
-        .iter()
-        .map(|host| {
-            network.spawn(
-                host,
-                &[
-                    "worker",
-                    "--driver",
-                    "tcp://10.77.0.1:7711",
-                    "--token-file",
-                    token,
-                    "--name",
-                    host,
-                ],
-            )
-        })
-        .collect();
     let output = wait(driver, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -229,7 +236,7 @@ fn driver_and_workers_on_separate_hosts_train_sgd_on_a9a() {
         );
     }
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&files.summary).unwrap()).unwrap();
     assert!(
         summary["final_subopt"].as_f64().unwrap() <= 1e-3,
         "{summary}"
@@ -249,57 +256,15 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
     let Some((network, files)) = setup('b') else {
         return;
     };
-    let RunFiles {
-        token,
-        summary,
-        data,
-    } = &files;
     // Training runs 24 s; one worker is off the network for 7 s from about 4 s in, longer
     // than the 5 s either side waits before it calls the other lost.
-    let driver = network.spawn(
-        "drv",
-        &[
-            "--algo",
-            "asgd",
-            "--data",
-            data,
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--bind",
-            "tcp://10.77.0.1:7712",
-            "--token-file",
-            token,
-            "--time",
-            "24",
-            "--updates",
-            "100000000",
-            "--join-timeout",
-            "30",
-            "--summary",
-            summary,
-            "--quiet",
-        ],
+    let (driver, workers) = start_run(
+        &network,
+        &files,
+        7712,
+        &["--algo", "asgd", "--time", "24", "--updates", "100000000"],
+        &["--reconnect", "60"],
     );
-    let workers: Vec<Child> = ["wa", "wb"]
-        .iter()
-        .map(|host| {
-            network.spawn(
-                host,
-                &[
-                    "worker",
-                    "--driver",
-                    "tcp://10.77.0.1:7712",
-                    "--token-file",
-                    token,
-                    "--name",
-                    host,
-                    "--reconnect",
-                    "60",
-                ],
-            )
-        })
-        .collect();
     std::thread::sleep(Duration::from_secs(5));
     network.link("wb", false);
     std::thread::sleep(Duration::from_secs(7));
@@ -312,7 +277,7 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
         .map(|w| String::from_utf8_lossy(&wait(w, Duration::from_secs(20)).stderr).into_owned())
         .collect();
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&files.summary).unwrap()).unwrap();
     eprintln!("worker logs:\n{}", logs.join("\n"));
     assert!(
         summary["lost_workers"].as_u64().unwrap() >= 1,
