@@ -71,6 +71,9 @@ pub enum RuntimeError {
     /// A dataset could not be partitioned or loaded.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// A checkpoint could not be written or resumed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A setting is impossible.
     #[error("invalid setting: {0}")]
     Config(String),

@@ -1,7 +1,8 @@
 //! History for variance-reduced methods: a driver-side table of one scalar per sample (for a
 //! linear model, the loss derivative at the sample's last visit, as SAGA keeps it). A task
 //! carries only the entries of the rows it samples, and its result brings their new values
-//! back. Nothing of it is written to disk: a replaced worker simply gets its slices again.
+//! back. Workers keep none of it: a replaced worker simply gets its slices again. The table
+//! is the driver's, and a driver checkpoint saves it with the optimizer's other variables.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// // The next task on samples 2 and 0 carries just these two entries.
 /// assert_eq!(seen.slice([2, 0]).values(), &[0.5, 0.0]);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct History {
     values: Vec<f64>,
 }

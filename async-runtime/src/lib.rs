@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod broadcast;
 mod broadcaster;
+pub mod checkpoint;
 pub mod cluster;
 pub mod coordinator;
 pub mod data;

@@ -81,17 +81,36 @@ pub fn apply(base: &[u8], words: &[u32], values: &[u8]) -> Option<Vec<u8>> {
 /// A fast content hash, stable across processes and builds (unlike `std`'s hasher): it
 /// finds identical versions and fingerprints task registries.
 pub fn content_hash(bytes: &[u8]) -> u64 {
-    // FNV-1a over 8-byte words: a few cycles per word, stable across processes.
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut hash = StableHash::default();
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        hash = (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3);
+        hash.word(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
     }
     for byte in chunks.remainder() {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        hash.word(u64::from(*byte));
     }
-    hash ^ bytes.len() as u64
+    hash.finish(bytes.len() as u64)
+}
+
+/// FNV-1a over 8-byte words: a few cycles per word, stable across processes. Fed a word at a
+/// time, it hashes data that is not one byte slice without copying it into one.
+pub(crate) struct StableHash(u64);
+
+impl Default for StableHash {
+    fn default() -> Self {
+        StableHash(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl StableHash {
+    pub fn word(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    /// The hash, salted with the length hashed.
+    pub fn finish(&self, len: u64) -> u64 {
+        self.0 ^ len
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub(crate) struct Stored {
 
 /// One broadcast variable's recent versions.
 struct Slot {
+    name: String,
     versions: VecDeque<Stored>,
     next_version: u64,
 }
@@ -23,7 +24,7 @@ struct Slot {
 /// Versions of every broadcast variable, newest last.
 pub(crate) struct VersionStore {
     slots: Vec<Slot>,
-    by_name: HashMap<&'static str, u16>,
+    by_name: HashMap<String, u16>,
     keep: usize,
 }
 
@@ -46,19 +47,8 @@ impl VersionStore {
 
     /// Publishes `bytes` as the next version of `name`; a value equal to the latest version is
     /// not a new version, so workers holding it are sent nothing.
-    pub fn publish(&mut self, name: &'static str, bytes: Vec<u8>) -> Published {
-        let slot = match self.by_name.get(name) {
-            Some(&slot) => slot,
-            None => {
-                let slot = self.slots.len() as u16;
-                self.slots.push(Slot {
-                    versions: VecDeque::new(),
-                    next_version: 1,
-                });
-                self.by_name.insert(name, slot);
-                slot
-            }
-        };
+    pub fn publish(&mut self, name: &str, bytes: Vec<u8>) -> Published {
+        let slot = self.slot_or_new(name);
         let entry = &mut self.slots[slot as usize];
         if let Some(latest) = entry.versions.back() {
             if *latest.bytes == bytes {
@@ -85,6 +75,42 @@ impl VersionStore {
             version,
             is_new: true,
         }
+    }
+
+    fn slot_or_new(&mut self, name: &str) -> u16 {
+        if let Some(&slot) = self.by_name.get(name) {
+            return slot;
+        }
+        let slot = self.slots.len() as u16;
+        self.slots.push(Slot {
+            name: name.to_owned(),
+            versions: VecDeque::new(),
+            next_version: 1,
+        });
+        self.by_name.insert(name.to_owned(), slot);
+        slot
+    }
+
+    /// Makes `bytes` version `version` of `name`, as a checkpoint saved it: a resumed run
+    /// goes on numbering from there, and publishing the same value again reuses it.
+    pub fn restore(&mut self, name: &str, version: u64, bytes: Vec<u8>) {
+        let slot = self.slot_or_new(name);
+        let entry = &mut self.slots[slot as usize];
+        let hash = delta::content_hash(&bytes);
+        entry.versions.clear();
+        entry.versions.push_back(Stored {
+            version,
+            bytes: Arc::new(bytes),
+            hash,
+        });
+        entry.next_version = version + 1;
+    }
+
+    /// The latest version of every variable, with its name.
+    pub fn latest_all(&self) -> impl Iterator<Item = (&str, &Stored)> {
+        self.slots
+            .iter()
+            .filter_map(|slot| Some((slot.name.as_str(), slot.versions.back()?)))
     }
 
     /// The slot of variable `name`, if it was ever broadcast.
@@ -122,5 +148,16 @@ mod tests {
         assert_eq!((c.version, c.is_new), (2, true));
         assert_eq!(store.publish("v", vec![0]).slot, 1);
         assert_eq!(*store.latest(0).unwrap().bytes, vec![3]);
+    }
+
+    #[test]
+    fn a_restored_version_numbers_on() {
+        let mut store = VersionStore::new(4);
+        store.restore("w", 41, vec![7]);
+        let same = store.publish("w", vec![7]);
+        assert_eq!((same.version, same.is_new), (41, false));
+        assert_eq!(store.publish("w", vec![8]).version, 42);
+        let latest: Vec<_> = store.latest_all().map(|(n, s)| (n, s.version)).collect();
+        assert_eq!(latest, vec![("w", 42)]);
     }
 }

@@ -120,6 +120,16 @@ pub struct Driver {
     /// Workers challenged for the token: their hello and the nonce sent.
     pub(crate) challenges: HashMap<String, (crate::protocol::Hello, Vec<u8>)>,
     observer: Option<Observer>,
+    /// Where and when to write checkpoints.
+    pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
+    /// Updates and training seconds at the last checkpoint.
+    pub(crate) last_checkpoint: (u64, f64),
+    /// What the application saves with each checkpoint.
+    pub(crate) annex: Option<Box<dyn FnMut() -> Vec<u8>>>,
+    /// The checkpoint this run goes on from.
+    pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
+    /// Seconds of training before the checkpoint this run resumed from.
+    pub(crate) resumed_elapsed: f64,
 }
 
 impl Driver {
@@ -164,6 +174,11 @@ impl Driver {
             challenges: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,
+            checkpoint: None,
+            last_checkpoint: (0, 0.0),
+            annex: None,
+            resumed: None,
+            resumed_elapsed: 0.0,
         };
         if driver.config.spawn_local {
             driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
@@ -196,11 +211,13 @@ impl Driver {
         self.last.map_or(0, |m| m.staleness)
     }
 
-    /// Seconds of training so far: from the first broadcast, without observer pauses.
+    /// Seconds of training so far: from the first broadcast, without observer pauses, and
+    /// with the training before the checkpoint the run resumed from.
     pub fn elapsed_s(&self) -> f64 {
-        self.started.map_or(0.0, |t| {
-            (t.elapsed().saturating_sub(self.paused)).as_secs_f64()
-        })
+        self.resumed_elapsed
+            + self.started.map_or(0.0, |t| {
+                (t.elapsed().saturating_sub(self.paused)).as_secs_f64()
+            })
     }
 
     /// Calls `observer` with every new value of the model (the variable the optimizer
@@ -250,12 +267,7 @@ impl Driver {
     }
 
     /// Publishes a new version of a broadcast variable; returns `true` when the loop must end.
-    pub(crate) fn publish<T: Broadcast>(
-        &mut self,
-        name: &'static str,
-        value: &T,
-        is_model: bool,
-    ) -> bool {
+    pub(crate) fn publish<T: Broadcast>(&mut self, name: &str, value: &T, is_model: bool) -> bool {
         if self.halted() {
             return true;
         }

@@ -3,6 +3,7 @@
 //! collects results with their staleness, and keeps the books of the run.
 
 mod barrier;
+mod checkpointing;
 mod dispatch;
 mod driver;
 mod inbox;

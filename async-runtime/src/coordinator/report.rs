@@ -1,11 +1,11 @@
 //! The books of a run: counters kept as the run goes, and the report handed out at its end.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::table::WorkerInfo;
 
 /// Counters of a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunStats {
     /// Updates applied (results handed to the algorithm).
     pub updates: u64,
@@ -51,6 +51,8 @@ pub struct RunStats {
     pub moved_partitions: u64,
     /// Workers admitted after the run started.
     pub late_joiners: u64,
+    /// Checkpoints written (by this driver and the ones it resumed from).
+    pub checkpoints_written: u64,
     /// Seconds the training loop spent inside runtime calls (`broadcast!`, `reduce!`),
     /// shipping data and observers left out.
     pub runtime_s: f64,

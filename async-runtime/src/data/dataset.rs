@@ -122,6 +122,26 @@ impl Dataset {
         }
     }
 
+    /// A hash of the labels and every stored entry, stable across processes and builds: two
+    /// datasets with the same fingerprint hold the same numbers.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hash = crate::broadcaster::delta::StableHash::default();
+        hash.word(self.n_rows() as u64);
+        hash.word(self.dim() as u64);
+        for label in &self.labels {
+            hash.word(label.to_bits());
+        }
+        let mut entries = 0u64;
+        for i in 0..self.n_rows() {
+            self.for_each_entry(i, |j, v| {
+                hash.word(j as u64);
+                hash.word(v.to_bits());
+                entries += 1;
+            });
+        }
+        hash.finish(entries)
+    }
+
     /// The labels, one per row.
     pub fn labels(&self) -> ArrayView1<'_, f64> {
         self.labels.view()

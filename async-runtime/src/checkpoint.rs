@@ -1,0 +1,367 @@
+//! Driver checkpoints: what a restarted driver needs to go on where a run stopped.
+//!
+//! Workers hold nothing that must survive a driver: their partitions, broadcast versions and
+//! history slices are sent again by the driver. A checkpoint is therefore the driver's state
+//! only: the training loop's variables (the model, a history table, SAGA's mean, ...), the
+//! latest version of each broadcast variable with its number, the run's counters, and an
+//! application annex (the trace so far).
+//!
+//! The file is written whole to a temporary name, synced and renamed over the last one, so a
+//! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
+//! body's length and its SHA-256: a torn or damaged file is refused, never half-read.
+//!
+//! ```
+//! use async_runtime::checkpoint::{self, Checkpoint};
+//!
+//! let dir = std::env::temp_dir().join(format!("ckpt-doc-{}", std::process::id()));
+//! let saved = Checkpoint { job: "sgd on a9a".into(), iteration: 40, ..Checkpoint::default() };
+//! checkpoint::write(&dir, &saved)?;
+//! let read = checkpoint::read(&dir, "sgd on a9a")?;
+//! assert_eq!(read.iteration, 40);
+//! assert!(checkpoint::read(&dir, "saga on a9a").is_err(), "another job's checkpoint is refused");
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), async_runtime::checkpoint::CheckpointError>(())
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::coordinator::RunStats;
+
+/// The checkpoint's file in its directory.
+pub const FILE: &str = "checkpoint.bin";
+/// A readable account of the checkpoint beside it (JSON); the binary file is what counts.
+pub const SUMMARY_FILE: &str = "checkpoint.json";
+
+const MAGIC: &[u8; 8] = b"ASYNCCKP";
+/// Bumped whenever [`Checkpoint`]'s layout changes.
+const FORMAT: u32 = 1;
+/// Magic, format, body length, SHA-256 of the body.
+const HEADER: usize = 8 + 4 + 8 + 32;
+
+/// When and where a driver writes checkpoints.
+#[derive(Debug, Clone)]
+pub struct CheckpointPolicy {
+    /// The directory that holds [`FILE`]; created if missing.
+    pub dir: PathBuf,
+    /// Write after this many updates since the last checkpoint.
+    pub every_updates: Option<u64>,
+    /// Write after this much training time since the last checkpoint.
+    pub every: Option<Duration>,
+    /// What the run is (algorithm, data, settings): a checkpoint resumes only the same job.
+    pub job: String,
+}
+
+/// One saved variable or broadcast version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Saved {
+    /// The variable's name in the optimizer.
+    pub name: String,
+    /// For a broadcast variable, its latest version number; 0 otherwise.
+    pub version: u64,
+    /// Its value, encoded with postcard.
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// The driver's state at the start of a pass of the training loop.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// What the run is; see [`CheckpointPolicy::job`].
+    pub job: String,
+    /// The optimizer function (module path and name).
+    pub optimizer: String,
+    /// Passes of the training loop completed.
+    pub iteration: u64,
+    /// Seconds of training so far.
+    pub elapsed_s: f64,
+    /// The run's counters so far.
+    pub stats: RunStats,
+    /// The training loop's variables: every `let mut` declared before the loop.
+    pub state: Vec<Saved>,
+    /// The latest version of each broadcast variable.
+    pub versions: Vec<Saved>,
+    /// What the application saved with the run (for the command line: the trace so far).
+    #[serde(with = "serde_bytes")]
+    pub annex: Vec<u8>,
+}
+
+/// Why a checkpoint cannot be written or resumed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading or writing failed.
+    #[error("checkpoint {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The directory holds no checkpoint.
+    #[error("no checkpoint in {dir}: it has no {FILE}")]
+    Missing {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The file is not a checkpoint of this program.
+    #[error("{path} is not a checkpoint of this program")]
+    NotACheckpoint {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a build with another checkpoint format.
+    #[error("{path} has checkpoint format {found}, this build reads format {FORMAT}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        found: u32,
+    },
+    /// The file is cut short or damaged.
+    #[error("checkpoint {path} is torn or damaged ({reason}); resume from an intact copy or start afresh")]
+    Torn {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The checkpoint belongs to another job.
+    #[error(
+        "checkpoint {path} belongs to another run: it holds `{found}`, this run is `{expected}`"
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// This run.
+        expected: String,
+        /// The checkpoint's.
+        found: String,
+    },
+    /// A variable of the training loop cannot be saved or restored.
+    #[error("{0}")]
+    State(String),
+}
+
+/// Writes `checkpoint` into `dir` atomically; returns the file's size in bytes.
+pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CheckpointError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let body = postcard::to_allocvec(checkpoint)
+        .map_err(|e| CheckpointError::State(format!("the checkpoint does not encode: {e}")))?;
+    let mut file_bytes = Vec::with_capacity(HEADER + body.len());
+    file_bytes.extend_from_slice(MAGIC);
+    file_bytes.extend_from_slice(&FORMAT.to_le_bytes());
+    file_bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    file_bytes.extend_from_slice(&Sha256::digest(&body));
+    file_bytes.extend_from_slice(&body);
+    write_atomically(&dir.join(FILE), &file_bytes).map_err(io(&dir.join(FILE)))?;
+    let summary = serde_json::json!({
+        "job": checkpoint.job,
+        "optimizer": checkpoint.optimizer,
+        "iteration": checkpoint.iteration,
+        "updates": checkpoint.stats.updates,
+        "elapsed_s": checkpoint.elapsed_s,
+        "versions": checkpoint.versions.iter()
+            .map(|v| (v.name.clone(), v.version))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "state": checkpoint.state.iter()
+            .map(|v| (v.name.clone(), v.bytes.len()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "bytes": file_bytes.len(),
+    });
+    let text = serde_json::to_string_pretty(&summary).expect("JSON of plain values") + "\n";
+    write_atomically(&dir.join(SUMMARY_FILE), text.as_bytes())
+        .map_err(io(&dir.join(SUMMARY_FILE)))?;
+    Ok(file_bytes.len() as u64)
+}
+
+/// Reads the checkpoint in `dir`, refusing a torn file and one of another `job`.
+pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
+    let path = dir.join(FILE);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CheckpointError::Missing {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(source) => return Err(CheckpointError::Io { path, source }),
+    };
+    let torn = |reason: String| CheckpointError::Torn {
+        path: path.clone(),
+        reason,
+    };
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(CheckpointError::NotACheckpoint { path });
+    }
+    if bytes.len() < HEADER {
+        return Err(torn(format!(
+            "{} bytes, shorter than the {HEADER}-byte header",
+            bytes.len()
+        )));
+    }
+    let format = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if format != FORMAT {
+        return Err(CheckpointError::Format {
+            path,
+            found: format,
+        });
+    }
+    let declared = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let body = &bytes[HEADER..];
+    if declared != body.len() as u64 {
+        return Err(torn(format!(
+            "the body has {} bytes, its header says {declared}",
+            body.len()
+        )));
+    }
+    if Sha256::digest(body).as_slice() != &bytes[20..HEADER] {
+        return Err(torn("its SHA-256 does not match its contents".into()));
+    }
+    let checkpoint: Checkpoint =
+        postcard::from_bytes(body).map_err(|e| torn(format!("it does not decode: {e}")))?;
+    if checkpoint.job != job {
+        return Err(CheckpointError::Foreign {
+            path,
+            expected: job.to_owned(),
+            found: checkpoint.job,
+        });
+    }
+    Ok(checkpoint)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
+/// syncs the directory: readers see the old file or the new one, never a mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temporary, path)?;
+    if let Some(dir) = path.parent() {
+        // Makes the rename itself durable; not every platform can open a directory.
+        if let Ok(dir) = File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ckpt-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            job: "asaga on bio".into(),
+            optimizer: "algorithms::saga::asaga".into(),
+            iteration: 1234,
+            elapsed_s: 2.5,
+            stats: RunStats {
+                updates: 1234,
+                ..RunStats::default()
+            },
+            state: vec![Saved {
+                name: "w".into(),
+                version: 0,
+                bytes: vec![1, 2, 3],
+            }],
+            versions: vec![Saved {
+                name: "w".into(),
+                version: 99,
+                bytes: vec![4, 5],
+            }],
+            annex: b"trace".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_reads_back_whole() {
+        let dir = scratch("roundtrip");
+        write(&dir, &sample()).unwrap();
+        let read = read(&dir, "asaga on bio").unwrap();
+        assert_eq!(read.iteration, 1234);
+        assert_eq!(read.stats.updates, 1234);
+        assert_eq!(read.state, sample().state);
+        assert_eq!(read.versions, sample().versions);
+        assert_eq!(read.annex, b"trace");
+        let summary: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
+        assert_eq!(summary["versions"]["w"], 99);
+        assert!(!dir.join("checkpoint.bin.tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_file_is_refused() {
+        let dir = scratch("torn");
+        write(&dir, &sample()).unwrap();
+        let path = dir.join(FILE);
+        let whole = fs::read(&path).unwrap();
+        // Cut at every length: each is refused with a reason, none is read.
+        for len in 0..whole.len() {
+            fs::write(&path, &whole[..len]).unwrap();
+            let error = read(&dir, "asaga on bio").unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    CheckpointError::Torn { .. } | CheckpointError::NotACheckpoint { .. }
+                ),
+                "{len} bytes: {error}"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_flipped_byte_is_refused() {
+        let dir = scratch("flipped");
+        write(&dir, &sample()).unwrap();
+        let path = dir.join(FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let error = read(&dir, "asaga on bio").unwrap_err().to_string();
+        assert!(error.contains("SHA-256 does not match"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_or_missing_checkpoint_is_refused() {
+        let dir = scratch("foreign");
+        assert!(matches!(
+            read(&dir, "x").unwrap_err(),
+            CheckpointError::Missing { .. }
+        ));
+        write(&dir, &sample()).unwrap();
+        let error = read(&dir, "asgd on a9a").unwrap_err().to_string();
+        assert!(
+            error.contains("`asaga on bio`") && error.contains("`asgd on a9a`"),
+            "{error}"
+        );
+        fs::write(dir.join(FILE), b"# not a checkpoint\n").unwrap();
+        assert!(matches!(
+            read(&dir, "asaga on bio").unwrap_err(),
+            CheckpointError::NotACheckpoint { .. }
+        ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
