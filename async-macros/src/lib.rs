@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod captures;
+mod checkpoints;
 mod errors;
 mod expand;
 mod rewrite;
@@ -60,6 +61,12 @@ use scope::Scopes;
 /// - `reduce!(data.sample(batch, k), |batch| ...)` runs the closure on each partition's
 ///   minibatch for update `k`; a `History` table the closure uses travels as the entries of
 ///   those rows only.
+///
+/// The training loop's variables are every `let mut` declared before it in the function's
+/// body. When the driver writes checkpoints (`Driver::checkpoint_to`), they are saved at the
+/// top of a pass, with the loop's position; a run resumed from one (`Driver::resume`) restores
+/// them and a `for` loop skips the passes already done. Their types need serde's `Serialize` and
+/// `Deserialize` only when checkpoints are asked for; the run names any that lacks them.
 ///
 /// The function must not be generic, `async` or a method, and the attribute takes no
 /// arguments. Misuse is a compile error at the offending tokens that says what to write
@@ -169,12 +176,22 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let mut scopes = Scopes::default();
     rewrite::bind_parameters(&mut scopes, &driver, &inputs);
     let model = returned_variable(&function.block);
-    let mut rewriter = Rewriter::new(signature.ident.clone(), driver, model, scopes, &mut errors);
+    let mut rewriter = Rewriter::new(
+        signature.ident.clone(),
+        driver.clone(),
+        model,
+        scopes,
+        &mut errors,
+    );
     rewriter.visit_block_mut(&mut function.block);
     let tasks = std::mem::take(&mut rewriter.tasks);
     let counter_captured = rewriter.counter_captured;
+    let training_loop = rewriter.training_loop.take();
     if !errors.is_empty() {
         return fallback(&function, errors);
+    }
+    if let Some(label) = &training_loop {
+        checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
     }
     let attrs = &function.attrs;
     let vis = &function.vis;

@@ -54,6 +54,8 @@ pub struct Rewriter<'a> {
     pub tasks: Vec<TokenStream>,
     /// Whether a closure captures a range counter, whose `usize` type needs a check.
     pub counter_captured: bool,
+    /// The label of the training loop: the outermost loop with DSL sites.
+    pub training_loop: Option<Lifetime>,
     broadcast_vars: Vec<Ident>,
     /// The variable the function returns, if it is one: the model observers watch.
     model: Option<Ident>,
@@ -80,6 +82,7 @@ impl<'a> Rewriter<'a> {
             errors,
             tasks: Vec::new(),
             counter_captured: false,
+            training_loop: None,
             broadcast_vars: Vec::new(),
             model,
             loops: 0,
@@ -379,6 +382,7 @@ impl<'a> Rewriter<'a> {
         self.loops -= 1;
         if outermost {
             if let Some((name, true)) = self.exit.take() {
+                self.training_loop = Some(name.clone());
                 if label.is_none() {
                     *label = Some(Label {
                         name,

@@ -12,6 +12,7 @@ pub use crate::task::{TaskContext, TaskEntry};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::broadcast::Broadcast;
+use crate::checkpoint::{CheckpointError, Saved};
 use crate::coordinator::TaskSpec;
 use crate::coordinator::{Combine, Driver, WorkerTable};
 use crate::data::Dataset;
@@ -244,4 +245,163 @@ pub type NoBound = u64;
 /// A history table a `reduce!` closure reads.
 pub fn history(table: &History) -> &History {
     table
+}
+
+/// The training loop's variables, gathered for a checkpoint.
+#[derive(Default)]
+pub struct LoopState {
+    saved: Vec<Saved>,
+    unsaveable: Vec<String>,
+}
+
+/// A loop variable to save: [`SaveSerialize`] when its type is `Serialize`, else
+/// [`SaveOpaque`] (chosen by method resolution, so optimizers that never checkpoint need no
+/// serde on their variables).
+pub struct StateSlot<'a, T>(pub &'a T);
+
+/// Saves a serializable loop variable.
+pub trait SaveSerialize {
+    /// Adds the variable to `state`.
+    fn save_into(&self, state: &mut LoopState, name: &str);
+}
+
+impl<T: Serialize> SaveSerialize for StateSlot<'_, T> {
+    fn save_into(&self, state: &mut LoopState, name: &str) {
+        match postcard::to_allocvec(self.0) {
+            Ok(bytes) => state.saved.push(Saved {
+                name: name.to_owned(),
+                version: 0,
+                bytes,
+            }),
+            Err(e) => state.unsaveable.push(format!("`{name}` ({e})")),
+        }
+    }
+}
+
+/// Notes a loop variable that cannot be saved.
+pub trait SaveOpaque {
+    /// Records that the variable cannot be saved.
+    fn save_into(&self, state: &mut LoopState, name: &str);
+}
+
+impl<T> SaveOpaque for &StateSlot<'_, T> {
+    fn save_into(&self, state: &mut LoopState, name: &str) {
+        state
+            .unsaveable
+            .push(format!("`{name}: {}`", std::any::type_name::<T>()));
+    }
+}
+
+/// At the top of each pass of the training loop: writes a checkpoint when one is due, with the
+/// variables `gather` adds (every `let mut` declared before the loop), and counts the pass.
+pub fn checkpoint(
+    cx: &mut Driver,
+    optimizer: &'static str,
+    passes: &mut u64,
+    gather: impl FnOnce(&mut LoopState),
+) {
+    let iteration = *passes;
+    *passes += 1;
+    if !cx.checkpoint_due() {
+        return;
+    }
+    let mut state = LoopState::default();
+    gather(&mut state);
+    if !state.unsaveable.is_empty() {
+        cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+            "{optimizer} keeps {} across passes of its training loop, and a checkpoint cannot save it: \
+             derive serde's Serialize and Deserialize for its type, or run without checkpoints",
+            state.unsaveable.join(", ")
+        ))));
+        return;
+    }
+    cx.runtime_call(|cx| cx.write_checkpoint(optimizer, iteration, state.saved));
+}
+
+/// The variables of the checkpoint a run resumes from, for the optimizer to restore.
+pub struct Resumed {
+    optimizer: &'static str,
+    iteration: u64,
+    state: Vec<Saved>,
+}
+
+impl Resumed {
+    /// Passes of the training loop already done.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The passes a `for` loop skips.
+    pub fn skip(resumed: &Option<Resumed>) -> usize {
+        resumed.as_ref().map_or(0, |r| r.iteration as usize)
+    }
+}
+
+/// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
+/// optimizer on the same driver starts afresh).
+pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
+    let checkpoint = cx.resumed.as_mut()?;
+    if checkpoint.state.is_empty() && checkpoint.iteration == 0 {
+        return None;
+    }
+    if checkpoint.optimizer != optimizer {
+        let found = checkpoint.optimizer.clone();
+        cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+            "the checkpoint was written by optimizer {found}, and this run calls {optimizer}"
+        ))));
+        return None;
+    }
+    let state = std::mem::take(&mut checkpoint.state);
+    let iteration = std::mem::take(&mut checkpoint.iteration);
+    Some(Resumed {
+        optimizer,
+        iteration,
+        state,
+    })
+}
+
+/// A loop variable to restore: [`RestoreDeserialize`] when its type is `Deserialize`, else
+/// [`RestoreOpaque`].
+pub struct RestoreSlot<'a, T>(pub &'a mut T);
+
+/// Restores a deserializable loop variable.
+pub trait RestoreDeserialize {
+    /// Sets the variable to its saved value.
+    fn restore_from(&mut self, cx: &mut Driver, resumed: &Resumed, name: &str);
+}
+
+impl<T: DeserializeOwned> RestoreDeserialize for RestoreSlot<'_, T> {
+    fn restore_from(&mut self, cx: &mut Driver, resumed: &Resumed, name: &str) {
+        let optimizer = resumed.optimizer;
+        let Some(saved) = resumed.state.iter().find(|s| s.name == name) else {
+            cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+                "the checkpoint has no variable `{name}`: it was written by another build of {optimizer}"
+            ))));
+            return;
+        };
+        match postcard::from_bytes(&saved.bytes) {
+            Ok(value) => *self.0 = value,
+            Err(e) => cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+                "variable `{name}` of the checkpoint does not decode as {}: {e}; \
+                 it was written by another build of {optimizer}",
+                std::any::type_name::<T>()
+            )))),
+        }
+    }
+}
+
+/// Refuses to restore a loop variable that cannot be saved.
+pub trait RestoreOpaque {
+    /// Ends the run: the variable cannot have been saved.
+    fn restore_from(&mut self, cx: &mut Driver, resumed: &Resumed, name: &str);
+}
+
+impl<T> RestoreOpaque for &mut RestoreSlot<'_, T> {
+    fn restore_from(&mut self, cx: &mut Driver, resumed: &Resumed, name: &str) {
+        cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+            "{} keeps `{name}: {}`, which cannot be restored from a checkpoint",
+            resumed.optimizer,
+            std::any::type_name::<T>()
+        ))));
+    }
 }

@@ -1,0 +1,107 @@
+//! Checkpoints of the training loop. Its variables are every `let mut` the function's body
+//! declares before the loop: at the top of each pass they are saved when the driver asks for a
+//! checkpoint, and before the loop they are restored when the run resumes one. A `for` loop then
+//! skips the passes already done, so `k` goes on from where the saved run stopped.
+
+use quote::{format_ident, quote};
+use syn::{Block, Expr, Ident, Lifetime, Pat, Stmt};
+
+/// Instruments the training loop labeled `label` when it is a statement of `block`, the
+/// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
+pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
+    let Some(index) = block
+        .stmts
+        .iter()
+        .position(|stmt| loop_label(stmt) == Some(label))
+    else {
+        return;
+    };
+    let mut vars: Vec<Ident> = Vec::new();
+    for stmt in &block.stmts[..index] {
+        if let Some(var) = mutable_local(stmt) {
+            // A shadowed variable is no longer the loop's: keep the last declaration.
+            vars.retain(|v| *v != var);
+            vars.push(var);
+        }
+    }
+    let runtime = quote!(::async_runtime::__private);
+    let id = quote!(::core::concat!(
+        ::core::module_path!(),
+        "::",
+        ::core::stringify!(#optimizer)
+    ));
+    let resumed = format_ident!("__async_resumed");
+    let pass = format_ident!("__async_pass");
+    let names = vars.iter().map(Ident::to_string);
+    let restore: Stmt = syn::parse_quote! {
+        if let ::core::option::Option::Some(__async_from) = &#resumed {
+            #[allow(unused_imports)]
+            use #runtime::{RestoreDeserialize as _, RestoreOpaque as _};
+            #( (&mut #runtime::RestoreSlot(&mut #vars)).restore_from(#driver, __async_from, #names); )*
+        }
+    };
+    let names = vars.iter().map(Ident::to_string);
+    let save: Stmt = syn::parse_quote! {
+        #runtime::checkpoint(#driver, #id, &mut #pass, |__async_state| {
+            #[allow(unused_imports)]
+            use #runtime::{SaveOpaque as _, SaveSerialize as _};
+            #( (&#runtime::StateSlot(&#vars)).save_into(__async_state, #names); )*
+        });
+    };
+    let Stmt::Expr(training_loop, _) = &mut block.stmts[index] else {
+        unreachable!("loop_label found a loop expression")
+    };
+    let body = match training_loop {
+        Expr::ForLoop(for_loop) => {
+            let iterable = &for_loop.expr;
+            *for_loop.expr = syn::parse_quote! {
+                ::core::iter::Iterator::skip(
+                    ::core::iter::IntoIterator::into_iter(#iterable),
+                    #runtime::Resumed::skip(&#resumed),
+                )
+            };
+            &mut for_loop.body
+        }
+        Expr::While(while_loop) => &mut while_loop.body,
+        Expr::Loop(loop_expr) => &mut loop_expr.body,
+        _ => unreachable!("loop_label found a loop expression"),
+    };
+    body.stmts.insert(0, save);
+    let prologue: Vec<Stmt> = syn::parse_quote! {
+        let #resumed = #runtime::resume(#driver, #id);
+        #restore
+        let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
+    };
+    block.stmts.splice(index..index, prologue);
+}
+
+/// The label of a loop statement.
+fn loop_label(stmt: &Stmt) -> Option<&Lifetime> {
+    let Stmt::Expr(expr, _) = stmt else {
+        return None;
+    };
+    let label = match expr {
+        Expr::ForLoop(e) => &e.label,
+        Expr::While(e) => &e.label,
+        Expr::Loop(e) => &e.label,
+        _ => return None,
+    };
+    label.as_ref().map(|l| &l.name)
+}
+
+/// The variable a `let mut x ...;` statement declares.
+fn mutable_local(stmt: &Stmt) -> Option<Ident> {
+    let Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let pat = match &local.pat {
+        Pat::Type(typed) => typed.pat.as_ref(),
+        pat => pat,
+    };
+    match pat {
+        Pat::Ident(ident) if ident.mutability.is_some() && ident.by_ref.is_none() => {
+            Some(ident.ident.clone())
+        }
+        _ => None,
+    }
+}
