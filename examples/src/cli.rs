@@ -11,7 +11,7 @@ use async_runtime::{ClusterConfig, Stragglers, Token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::compare::{self, CompareOutputs};
-use crate::job::{self, DataSource, JobSpec, StopRules};
+use crate::job::{self, Checkpointing, DataSource, JobSpec, StopRules};
 
 /// Distributed asynchronous optimization on LIBSVM data.
 #[derive(Debug, Parser)]
@@ -124,6 +124,20 @@ struct TrainArgs {
     /// Plot of the objective against time: SVG, or PNG for a `.png` name.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
+    /// training unless --checkpoint-updates or --checkpoint-seconds say otherwise).
+    #[arg(long, value_name = "DIR")]
+    checkpoint: Option<PathBuf>,
+    /// Checkpoint after this many updates.
+    #[arg(long, value_name = "N")]
+    checkpoint_updates: Option<u64>,
+    /// Checkpoint after this many seconds of training.
+    #[arg(long, value_name = "S")]
+    checkpoint_seconds: Option<f64>,
+    /// Continue the run checkpointed in DIR: give the same algorithm, data and settings (stop
+    /// rules and workers may change). Checkpoints go on into DIR unless --checkpoint is given.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +311,7 @@ impl RunArgs {
             },
             eval_every_s: self.eval_every,
             quiet: self.quiet,
+            checkpointing: Checkpointing::default(),
         })
     }
 }
@@ -310,9 +325,32 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>> {
 
 fn train(args: TrainArgs) -> Result<()> {
     let algorithm: Algorithm = args.algo.parse().map_err(anyhow::Error::msg)?;
-    let spec = args.run.job(algorithm)?;
+    let mut spec = args.run.job(algorithm)?;
+    if args.checkpoint_updates == Some(0) {
+        bail!("--checkpoint-updates must be at least 1");
+    }
+    if let Some(seconds) = args.checkpoint_seconds {
+        if !(seconds > 0.0 && seconds.is_finite()) {
+            bail!("--checkpoint-seconds must be a positive number, not {seconds}");
+        }
+    }
+    let checkpoint_dir = args.checkpoint.clone().or_else(|| args.resume.clone());
+    if checkpoint_dir.is_none()
+        && (args.checkpoint_updates.is_some() || args.checkpoint_seconds.is_some())
+    {
+        bail!("--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR");
+    }
+    spec.checkpointing = Checkpointing {
+        dir: args.checkpoint.clone(),
+        every_updates: args.checkpoint_updates,
+        every_s: args.checkpoint_seconds,
+        resume: args.resume.clone(),
+    };
     let data = spec.data.load()?;
     let outcome = job::run(&spec, &data)?;
+    if let Some((updates, elapsed_s)) = outcome.resumed_from {
+        println!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+    }
     println!("{}", outcome.one_line());
     if let Some(path) = &args.trace {
         outcome.trace.write_csv(path)?;

@@ -5,11 +5,13 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use algorithms::{
     least_squares_optimum, max_row_smoothness, smoothness, Algorithm, Loss, Model, Params,
 };
 use anyhow::{anyhow, bail, Context, Result};
+use async_runtime::checkpoint::{self, CheckpointPolicy};
 use async_runtime::data::{Dataset, LoadOptions};
 use async_runtime::{ClusterConfig, Driver, Flow, RunReport};
 
@@ -62,6 +64,22 @@ pub struct StopRules {
     pub optimum: Option<f64>,
 }
 
+/// Checkpoints of the driver: where, how often, and which one to resume.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpointing {
+    /// The folder to write checkpoints into.
+    pub dir: Option<PathBuf>,
+    /// Write one after this many updates.
+    pub every_updates: Option<u64>,
+    /// Write one after this many seconds of training (10 s when neither is given).
+    pub every_s: Option<f64>,
+    /// The folder of the checkpoint to resume.
+    pub resume: Option<PathBuf>,
+}
+
+/// Seconds of training between checkpoints when no interval is given.
+const DEFAULT_CHECKPOINT_S: f64 = 10.0;
+
 /// Everything one job needs.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
@@ -95,6 +113,8 @@ pub struct JobSpec {
     pub eval_every_s: f64,
     /// No progress output.
     pub quiet: bool,
+    /// Driver checkpoints.
+    pub checkpointing: Checkpointing,
 }
 
 /// What a job produced.
@@ -117,6 +137,8 @@ pub struct Outcome {
     pub dataset: String,
     /// The job's settings.
     pub spec: JobSpec,
+    /// Updates and seconds of training of the checkpoint the run resumed from.
+    pub resumed_from: Option<(u64, f64)>,
 }
 
 /// f* of `loss` on `data`: given, or computed for least squares.
@@ -156,7 +178,25 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         staleness_aware: spec.staleness_aware,
         epoch: spec.epoch,
     };
+    let identity = identity(spec, data, &params);
+    // A checkpoint that cannot be resumed is refused before any worker starts.
+    let resumed = match &spec.checkpointing.resume {
+        Some(dir) => Some(checkpoint::read(dir, &identity)?),
+        None => None,
+    };
+    let earlier: Vec<TracePoint> = match &resumed {
+        Some(saved) if !saved.annex.is_empty() => serde_json::from_slice(&saved.annex)
+            .context("the checkpoint's trace does not decode")?,
+        _ => Vec::new(),
+    };
     let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
+    let resumed_from = resumed.map(|saved| {
+        let saved = driver.resume(saved);
+        (saved.stats.updates, saved.elapsed_s)
+    });
+    if let Some((updates, elapsed_s)) = resumed_from {
+        tracing::info!(updates, elapsed_s, "resuming from the checkpoint");
+    }
     let snapshots = Rc::new(RefCell::new(Vec::new()));
     let progress = Rc::new(RefCell::new(Progress::new(
         spec.algorithm.name(),
@@ -172,12 +212,39 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         progress.clone(),
     );
 
+    let checkpoint_dir = spec
+        .checkpointing
+        .dir
+        .clone()
+        .or_else(|| spec.checkpointing.resume.clone());
+    if let Some(dir) = checkpoint_dir {
+        let every_s = match (spec.checkpointing.every_updates, spec.checkpointing.every_s) {
+            (None, None) => Some(DEFAULT_CHECKPOINT_S),
+            (_, every_s) => every_s,
+        };
+        driver.checkpoint_to(CheckpointPolicy {
+            dir,
+            every_updates: spec.checkpointing.every_updates,
+            every: every_s.map(Duration::from_secs_f64),
+            job: identity,
+        });
+        let (snapshots, data, loss, earlier) =
+            (snapshots.clone(), data.clone(), spec.loss, earlier.clone());
+        driver.checkpoint_annex(move || {
+            // The trace so far: a resumed run's trace goes on from it.
+            let mut snapshots = snapshots.borrow_mut();
+            let mut points = earlier.clone();
+            points.extend(snapshots.iter_mut().map(|s| s.point(&loss, &data, optimum)));
+            serde_json::to_vec(&points).expect("JSON of numbers")
+        });
+    }
+
     let model = spec.algorithm.run(&mut driver, data, &params);
 
     progress.borrow().finish();
     let report = driver.report();
     let failure = driver.finish().err().map(|e| e.to_string());
-    let mut trace = trace_of(snapshots.take(), &spec.loss, data, optimum);
+    let mut trace = trace_of(earlier, snapshots.take(), &spec.loss, data, optimum);
     // The last point: the model the algorithm returned.
     let objective = spec.loss.objective(data.as_ref(), model.view());
     trace.points.push(TracePoint {
@@ -197,7 +264,32 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         step,
         dataset: data.name().to_owned(),
         spec: spec.clone(),
+        resumed_from,
     })
+}
+
+/// What the run is, for its checkpoints: the algorithm, the data (by content) and every
+/// setting that changes the iterates. Stop rules and the number of workers may change when a
+/// run resumes; anything else makes a checkpoint another run's.
+fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
+    format!(
+        "{} on {} ({} x {}, content {:016x}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
+         max staleness {}, staleness-aware {}, epoch {}, seed {}",
+        spec.algorithm.name(),
+        data.name(),
+        data.n_rows(),
+        data.dim(),
+        data.fingerprint(),
+        p.loss,
+        p.step,
+        p.momentum,
+        p.batch,
+        p.quorum,
+        p.max_staleness,
+        p.staleness_aware,
+        p.epoch,
+        spec.cluster.seed,
+    )
 }
 
 /// The default step. SGD: 1/L with L the smoothness of the mean loss; asynchronous SGD
@@ -302,23 +394,37 @@ fn install_observer(
     });
 }
 
-/// The trace: every recorded model with its objective.
-fn trace_of(snapshots: Vec<Snapshot>, loss: &Loss, data: &Dataset, optimum: Option<f64>) -> Trace {
-    let points = snapshots
-        .into_iter()
-        .map(|s| {
-            let objective = s
-                .objective
-                .unwrap_or_else(|| loss.objective(data, s.model.view()));
-            TracePoint {
-                elapsed_s: s.elapsed_s,
-                updates: s.updates,
-                objective,
-                subopt: optimum.map(|f| (objective - f) / f),
-                dropped_stale: s.dropped_stale,
-            }
-        })
-        .collect();
+impl Snapshot {
+    /// The trace point of this snapshot; its objective is computed once.
+    fn point(&mut self, loss: &Loss, data: &Dataset, optimum: Option<f64>) -> TracePoint {
+        let objective = *self
+            .objective
+            .get_or_insert_with(|| loss.objective(data, self.model.view()));
+        TracePoint {
+            elapsed_s: self.elapsed_s,
+            updates: self.updates,
+            objective,
+            subopt: optimum.map(|f| (objective - f) / f),
+            dropped_stale: self.dropped_stale,
+        }
+    }
+}
+
+/// The trace: the points of the run resumed (if any), then every recorded model with its
+/// objective.
+fn trace_of(
+    earlier: Vec<TracePoint>,
+    snapshots: Vec<Snapshot>,
+    loss: &Loss,
+    data: &Dataset,
+    optimum: Option<f64>,
+) -> Trace {
+    let mut points = earlier;
+    points.extend(
+        snapshots
+            .into_iter()
+            .map(|mut s| s.point(loss, data, optimum)),
+    );
     Trace { points }
 }
 
@@ -384,6 +490,11 @@ impl Outcome {
             "versions_reused": stats.versions_reused,
             "wait_s_per_worker": self.report.wait_s_per_worker(),
             "lost_workers": stats.lost_workers,
+            "checkpoints_written": stats.checkpoints_written,
+            "resumed_from": self.resumed_from.map(|(updates, elapsed_s)| serde_json::json!({
+                "updates": updates,
+                "elapsed_s": elapsed_s,
+            })),
             "failure": self.failure,
             "stats": stats,
             "worker_table": self.report.workers,

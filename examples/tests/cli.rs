@@ -265,3 +265,176 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     assert!(launched.status.success(), "the workers ended cleanly");
     assert!(String::from_utf8_lossy(&driver.stdout).contains("on 2 workers"));
 }
+
+fn shared_data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The updates of the checkpoint in `dir`, from its readable account.
+fn checkpointed_updates(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("checkpoint.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["updates"].as_u64()
+}
+
+/// SAGA on a9a to 5e-4, checkpointing every 300 updates into `ckpt`.
+fn saga_job(ckpt: &str) -> Vec<String> {
+    [
+        "--algo",
+        "saga",
+        "--data",
+        &shared_data("a9a.xz"),
+        "--optimum",
+        "0.2242095732",
+        "--target-subopt",
+        "5e-4",
+        "--updates",
+        "200000",
+        "--eval-every",
+        "0.05",
+        "--checkpoint",
+        ckpt,
+        "--checkpoint-updates",
+        "300",
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn csv_rows(path: &Path) -> Vec<(u64, f64)> {
+    let text = std::fs::read_to_string(path).expect("the trace");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            (cells[1].parse().unwrap(), cells[3].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_driver_resumes_from_its_checkpoint() {
+    let dir = scratch("resume");
+    let mut driver = Command::new(EXE)
+        .args(saga_job("ckpt"))
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .spawn()
+        .expect("async-train starts");
+    let ckpt = dir.join("ckpt");
+    let begun = Instant::now();
+    let saved = loop {
+        match checkpointed_updates(&ckpt) {
+            Some(updates) if updates >= 1200 => break updates,
+            _ if begun.elapsed() > Duration::from_secs(60) => panic!("no checkpoint in 60 s"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    driver.kill().expect("SIGKILL the driver");
+    driver.wait().unwrap();
+
+    let mut args = saga_job("ckpt");
+    args.extend(
+        [
+            "--resume",
+            "ckpt",
+            "--summary",
+            "s.json",
+            "--trace",
+            "t.csv",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&args, &dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    let resumed = summary["resumed_from"]["updates"]
+        .as_u64()
+        .expect("the summary says where the run resumed");
+    assert!(resumed >= saved, "resumed at {resumed}, saved {saved}");
+    assert!(stdout.contains(&format!("resumed from the checkpoint at {resumed} updates")));
+    assert!(
+        summary["final_subopt"].as_f64().unwrap() <= 5e-4,
+        "{summary}"
+    );
+    assert!(summary["updates"].as_u64().unwrap() > resumed);
+    assert!(
+        summary["stats"]["versions_published"].as_u64().unwrap() > resumed,
+        "model versions go on from the saved one"
+    );
+    // The trace holds the killed run's points, then goes on from the saved model, whose
+    // objective is far below the starting one: the run did not start over.
+    let rows = csv_rows(&dir.join("t.csv"));
+    let start = rows[0].1;
+    assert!(rows
+        .iter()
+        .any(|&(updates, _)| updates > 0 && updates < resumed));
+    let (_, at_resume) = *rows
+        .iter()
+        .find(|&&(updates, _)| updates >= resumed)
+        .expect("points after the resume");
+    assert!(
+        at_resume < start / 100.0,
+        "subopt {at_resume:e} at the resume vs {start:e} at the start"
+    );
+    assert!(
+        rows.windows(2).all(|w| w[0].0 <= w[1].0),
+        "updates only grow"
+    );
+}
+
+#[test]
+fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
+    let dir = scratch("torn");
+    let ckpt = dir.join("ckpt");
+    // A checkpoint of a short run.
+    let args = saga_job("ckpt");
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if a == "200000" { "700" } else { a.as_str() })
+        .collect();
+    let output = run(&args, &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(checkpointed_updates(&ckpt).is_some_and(|u| u >= 300));
+
+    // Another step size is another run.
+    let mut foreign: Vec<&str> = args.clone();
+    foreign.extend(["--resume", "ckpt", "--step", "0.01"]);
+    assert_clear_error(&run(&foreign, &dir), "belongs to another run");
+
+    let file = ckpt.join("checkpoint.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    let mut resume: Vec<&str> = args.clone();
+    resume.extend(["--resume", "ckpt"]);
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clear_error(&run(&resume, &dir), "torn or damaged");
+
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    std::fs::write(&file, &flipped).unwrap();
+    assert_clear_error(&run(&resume, &dir), "SHA-256 does not match");
+
+    std::fs::write(&file, "not a checkpoint").unwrap();
+    assert_clear_error(&run(&resume, &dir), "is not a checkpoint");
+    assert_clear_error(
+        &run(&["--resume", "nowhere", "--updates", "10"], &dir),
+        "no checkpoint in nowhere",
+    );
+}

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use algorithms::{asgd, Algorithm, Loss, Model, Params};
+use async_runtime::checkpoint::{self, CheckpointPolicy};
 use async_runtime::data::{Dataset, LoadOptions};
-use async_runtime::{async_optimizer, ClusterConfig, Driver, RunReport, Stragglers};
+use async_runtime::{async_optimizer, ClusterConfig, Driver, Flow, RunReport, Stragglers};
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
 
@@ -84,6 +85,14 @@ fn main() {
         (
             "a_peer_of_another_protocol_version_is_refused",
             other_protocol_version_is_refused,
+        ),
+        (
+            "a_resumed_saga_ends_with_the_uninterrupted_model",
+            resumed_saga_matches_uninterrupted,
+        ),
+        (
+            "a_loop_variable_without_serde_is_named_when_checkpointing",
+            unsaveable_loop_variable_is_named,
         ),
     ]);
 }
@@ -635,4 +644,112 @@ fn other_protocol_version_is_refused() {
     assert!(report.stats.rejected_messages >= 1);
     assert_eq!(report.stats.refused_workers, 1);
     assert_eq!(report.workers.len(), 2);
+}
+
+fn checkpoint_policy(dir: &std::path::Path, every_updates: u64) -> CheckpointPolicy {
+    CheckpointPolicy {
+        dir: dir.to_path_buf(),
+        every_updates: Some(every_updates),
+        every: None,
+        job: "saga on cal_housing, test".into(),
+    }
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("async-system-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Synchronous SAGA is deterministic for a seed, so a run resumed from a checkpoint must end
+/// with exactly the model of the run that was never stopped: the history table, the mean, the
+/// model and the loop counter all came back.
+fn resumed_saga_matches_uninterrupted() {
+    let data = shared("cal_housing.scale.xz");
+    let params = short(32, 100, 0.05);
+    let dir = scratch_dir("resume");
+
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 30));
+    let uninterrupted = algorithms::saga(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(
+        report.stats.checkpoints_written, 3,
+        "at 30, 60 and 90 updates"
+    );
+
+    let saved = checkpoint::read(&dir, "saga on cal_housing, test").expect("the checkpoint reads");
+    assert_eq!((saved.iteration, saved.stats.updates), (90, 90));
+    let names: Vec<&str> = saved.state.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["w", "seen", "mean", "velocity"]);
+    let saved_version = saved.versions[0].version;
+    assert!(saved_version >= 90, "version {saved_version}");
+
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    driver.resume(saved);
+    let first_seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = first_seen.clone();
+    driver.observe(move |at, _: &Model| {
+        if seen.get().is_none() {
+            seen.set(Some(at.updates));
+        }
+        Flow::Continue
+    });
+    let resumed = algorithms::saga(&mut driver, &data, &params);
+    let report = driver.finish().expect("the resumed run succeeds");
+    assert_eq!(
+        first_seen.get(),
+        Some(90),
+        "the loop went on from update 90"
+    );
+    assert_eq!(report.stats.updates, 100);
+    assert!(
+        report.stats.versions_published > saved_version,
+        "versions go on from the saved one"
+    );
+    assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Keeps a variable serde cannot save across passes of its loop.
+#[async_optimizer]
+fn timed_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut last_pass = std::time::Instant::now();
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| p
+            .loss
+            .gradient(batch, w.view()));
+        w.scaled_add(-p.step, &g);
+        last_pass = std::time::Instant::now();
+    }
+    let _ = last_pass;
+    w
+}
+
+fn unsaveable_loop_variable_is_named() {
+    let data = shared("cal_housing.scale.xz");
+    let params = short(32, 20, 0.05);
+    // Without checkpoints it runs.
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    timed_sgd(&mut driver, &data, &params);
+    driver.finish().expect("runs without checkpoints");
+
+    let dir = scratch_dir("unsaveable");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 5));
+    timed_sgd(&mut driver, &data, &params);
+    let error = driver
+        .finish()
+        .expect_err("a checkpoint cannot be written")
+        .to_string();
+    assert!(
+        error.contains("`last_pass: std::time::Instant`") && error.contains("Serialize"),
+        "{error}"
+    );
+    assert!(
+        !dir.join(checkpoint::FILE).exists(),
+        "no partial checkpoint"
+    );
 }
