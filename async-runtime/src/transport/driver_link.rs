@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc as tokio_mpsc;
-use zeromq::{RouterSocket, Socket, SocketEvent, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{
+    RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+};
 
 use super::frame;
 use crate::error::RuntimeError;
@@ -144,7 +146,10 @@ async fn serve_async(
     mut outbound: tokio_mpsc::UnboundedReceiver<Outbound>,
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
-    let mut socket = RouterSocket::new();
+    // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
+    let mut options = SocketOptions::default();
+    options.max_frame_size(config.max_frame);
+    let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();
     let endpoint = match socket.bind(&config.bind).await {
         Ok(endpoint) => endpoint.to_string(),

@@ -131,7 +131,9 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
         .name
         .parse()
         .map_err(|e| RuntimeError::Config(format!("worker name {}: {e}", options.name)))?;
-    socket_options.peer_identity(identity);
+    socket_options
+        .peer_identity(identity)
+        .max_frame_size(options.max_frame);
     let mut socket = DealerSocket::with_options(socket_options);
     let mut events = socket.monitor();
     socket.connect(&options.driver).await.map_err(|e| {

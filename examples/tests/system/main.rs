@@ -87,6 +87,10 @@ fn main() {
             other_protocol_version_is_refused,
         ),
         (
+            "a_peer_declaring_a_huge_frame_is_cut_off",
+            huge_declared_frame_is_cut_off,
+        ),
+        (
             "a_resumed_saga_ends_with_the_uninterrupted_model",
             resumed_saga_matches_uninterrupted,
         ),
@@ -752,4 +756,44 @@ fn unsaveable_loop_variable_is_named() {
         !dir.join(checkpoint::FILE).exists(),
         "no partial checkpoint"
     );
+}
+
+/// Nine bytes after a ZeroMQ greeting declare a frame of 4 TiB: the driver must close that
+/// connection, not try to reserve the memory (which aborts the process), and train on.
+fn huge_declared_frame_is_cut_off() {
+    use std::io::{Read, Write};
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let address = driver
+        .endpoint()
+        .strip_prefix("tcp://")
+        .expect("a tcp endpoint")
+        .to_owned();
+    let mut peer = std::net::TcpStream::connect(&address).expect("the port accepts");
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // ZMTP 3.0 greeting, NULL mechanism, as a client.
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    peer.write_all(&greeting).unwrap();
+    let mut theirs = [0u8; 64];
+    peer.read_exact(&mut theirs)
+        .expect("the driver greets back");
+    // A long command frame whose declared length is 2^42 bytes.
+    let mut header = vec![0x06];
+    header.extend_from_slice(&(1u64 << 42).to_be_bytes());
+    peer.write_all(&header).unwrap();
+    let mut rest = Vec::new();
+    let closed = peer.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok() || closed.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the driver closes the connection"
+    );
+
+    let data = shared("cal_housing.scale.xz");
+    algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
+    let report = driver.finish().expect("the run is unaffected");
+    assert_eq!(report.stats.updates, 50);
+    assert_eq!(report.workers.len(), 2, "the peer never became a worker");
 }
