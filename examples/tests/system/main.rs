@@ -91,6 +91,10 @@ fn main() {
             huge_declared_frame_is_cut_off,
         ),
         (
+            "the_driver_survives_thousands_of_hostile_connections",
+            driver_survives_hostile_connections,
+        ),
+        (
             "a_resumed_saga_ends_with_the_uninterrupted_model",
             resumed_saga_matches_uninterrupted,
         ),
@@ -796,4 +800,74 @@ fn huge_declared_frame_is_cut_off() {
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.workers.len(), 2, "the peer never became a worker");
+}
+
+/// Hostile connections for the wire fuzz.
+const HOSTILE_CONNECTIONS: usize = 3000;
+
+/// One hostile byte stream: a ZeroMQ greeting, intact or mutated, then random frames whose
+/// headers declare any length (short, long, absurd) over random bodies.
+fn hostile_stream(rng: &mut impl rand::Rng) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    bytes.extend_from_slice(b"NULL");
+    bytes.resize(64, 0);
+    if rng.random_bool(0.3) {
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..bytes.len());
+            bytes[at] = rng.random();
+        }
+    }
+    for _ in 0..rng.random_range(0..6) {
+        let flags: u8 = if rng.random_bool(0.7) {
+            rng.random_range(0..8)
+        } else {
+            rng.random()
+        };
+        bytes.push(flags);
+        let body = rng.random_range(0..300usize);
+        if flags & 0b10 != 0 {
+            let declared: u64 = match rng.random_range(0..3) {
+                0 => body as u64,
+                1 => rng.random(),
+                _ => 1 << rng.random_range(20..63),
+            };
+            bytes.extend_from_slice(&declared.to_be_bytes());
+        } else {
+            bytes.push(body as u8);
+        }
+        bytes.extend((0..body).map(|_| rng.random::<u8>()));
+    }
+    bytes
+}
+
+/// Fuzzes the driver at its socket: thousands of connections send mutated greetings and random
+/// frames (the layer under the runtime's own checked frames, which `async-runtime`'s property
+/// tests cover). The driver must neither crash nor admit any of them, and train on.
+fn driver_survives_hostile_connections() {
+    use rand::SeedableRng;
+    use std::io::Write;
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let address = driver.endpoint().trim_start_matches("tcp://").to_owned();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut bytes_sent = 0;
+    for _ in 0..HOSTILE_CONNECTIONS {
+        let stream = hostile_stream(&mut rng);
+        let mut peer = std::net::TcpStream::connect(&address).expect("the port accepts");
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        // The driver may hang up mid-stream; that is its right. Reading to the end makes sure
+        // it took in all it wanted before the next connection.
+        let _ = peer.write_all(&stream);
+        let _ = peer.shutdown(std::net::Shutdown::Write);
+        let _ = std::io::copy(&mut peer, &mut std::io::sink());
+        bytes_sent += stream.len();
+    }
+    println!("    {HOSTILE_CONNECTIONS} hostile connections, {bytes_sent} bytes");
+
+    let data = shared("cal_housing.scale.xz");
+    algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
+    let report = driver.finish().expect("the run is unaffected");
+    assert_eq!(report.stats.updates, 50);
+    assert_eq!(report.workers.len(), 2, "no hostile peer became a worker");
 }
