@@ -12,6 +12,7 @@
 mod algorithm;
 mod loss;
 mod params;
+mod precondition;
 mod saga;
 mod sgd;
 mod smoothness;
@@ -20,9 +21,12 @@ mod svrg;
 pub use algorithm::Algorithm;
 pub use loss::{least_squares_optimum, Loss};
 pub use params::Params;
+pub use precondition::{Metric, Precondition, PreconditionError, FULL_MAX_DIM};
 pub use saga::{asaga, saga, saga_terms, SagaTerms};
 pub use sgd::{asgd, sgd};
-pub use smoothness::{max_row_smoothness, smoothness};
+pub use smoothness::{
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness, smoothness,
+};
 pub use svrg::{asvrg, data_gradient_sum, svrg, svrg_correction, RowSum};
 
 /// The model: one weight per feature.
