@@ -5,6 +5,9 @@
 //! - [`saga`] and [`asaga`]: SAGA, with the history table on the driver;
 //! - [`svrg`] and [`asvrg`]: SVRG, with the snapshot read through the versioned broadcast.
 //!
+//! Every optimizer can step in the metric of a fixed preconditioner ([`Metric`], chosen by
+//! [`Params::precondition`]), built on the driver from the whole dataset.
+//!
 //! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` and L2-regularised logistic
 //! regression, on sparse or dense rows.
 #![deny(missing_docs)]

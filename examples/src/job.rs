@@ -7,7 +7,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use algorithms::{
-    least_squares_optimum, max_row_smoothness, smoothness, Algorithm, Loss, Model, Params,
+    least_squares_optimum, preconditioned_max_row_smoothness, preconditioned_smoothness, Algorithm,
+    Loss, Metric, Model, Params, Precondition,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use async_runtime::data::{Dataset, LoadOptions};
@@ -87,6 +88,8 @@ pub struct JobSpec {
     pub staleness_aware: bool,
     /// SVRG: updates per snapshot (0: one pass over the data).
     pub epoch: usize,
+    /// The fixed preconditioner of the update direction.
+    pub precondition: Precondition,
     /// The cluster.
     pub cluster: ClusterConfig,
     /// Stop rules.
@@ -144,7 +147,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             data.n_rows()
         );
     }
-    let step = spec.step.unwrap_or_else(|| default_step(spec, data));
+    // Built here once to refuse an impossible choice before any worker starts, and to set the
+    // default step in its metric; the optimizer builds its own from `params`.
+    let metric = Metric::new(spec.precondition, &spec.loss, data)
+        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+    let step = spec
+        .step
+        .unwrap_or_else(|| default_step(spec, data, &metric));
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -155,6 +164,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         max_staleness: spec.max_staleness,
         staleness_aware: spec.staleness_aware,
         epoch: spec.epoch,
+        precondition: spec.precondition,
     };
     let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
     let snapshots = Rc::new(RefCell::new(Vec::new()));
@@ -207,12 +217,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 /// per-sample constant). Their reduced variance keeps stale updates stable at that step up to
 /// about 4 workers; beyond, staleness grows with the workers and asynchronous twins take
 /// `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the full step).
-pub fn default_step(spec: &JobSpec, data: &Dataset) -> f64 {
-    let mean = smoothness(&spec.loss, data);
+/// With a preconditioner, L and L_max are measured in its metric (`metric`).
+pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
+    let mean = preconditioned_smoothness(&spec.loss, data, metric);
     let workers = spec.cluster.workers as f64;
     if spec.algorithm.is_variance_reduced() {
         let rows = (spec.batch.max(1) * spec.cluster.workers).min(data.n_rows()) as f64;
-        let largest = max_row_smoothness(&spec.loss, data);
+        let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
         let step = 1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows));
         if spec.algorithm.is_async() {
             step * (2.0 / workers.sqrt()).min(1.0)
@@ -365,6 +376,7 @@ impl Outcome {
             "seed": self.spec.cluster.seed,
             "step": self.step,
             "batch": self.spec.batch,
+            "precondition": self.spec.precondition.name(),
             "updates": stats.updates,
             "elapsed_s": self.report.elapsed_s,
             "final_objective": self.final_objective(),
