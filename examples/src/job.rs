@@ -213,16 +213,32 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 /// The default step. SGD: 1/L with L the smoothness of the mean loss; asynchronous SGD
 /// applies gradients about `workers - 1` updates old, which tolerate a step about that much
 /// smaller: 1/(L * workers). SAGA and SVRG, synchronous or not: 1/(3 L_b), where
-/// L_b = L + (L_max - L)/b bounds the smoothness of a minibatch of b rows (L_max: the largest
-/// per-sample constant). Their reduced variance keeps stale updates stable at that step up to
-/// about 4 workers; beyond, staleness grows with the workers and asynchronous twins take
-/// `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the full step).
-/// With a preconditioner, L and L_max are measured in its metric (`metric`).
+/// L_b = L + (L_max - L)/b bounds the smoothness of the b rows an update averages (L_max: the
+/// largest per-sample constant): every partition's minibatch in a synchronous update, one
+/// partition's in an asynchronous one. Their reduced variance keeps stale updates stable at
+/// that step up to about 4 workers; beyond, staleness grows with the workers and asynchronous
+/// twins take `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the
+/// full step).
+///
+/// With a preconditioner, L and L_max are measured in its metric (`metric`). The full one
+/// makes L about 1 but L_max about `n` times the largest leverage of a row, so the minibatch
+/// term of L_b dominates: on data with a few high-leverage rows (rare features) the step is
+/// much smaller than 1/L.
 pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     let mean = preconditioned_smoothness(&spec.loss, data, metric);
     let workers = spec.cluster.workers as f64;
     if spec.algorithm.is_variance_reduced() {
-        let rows = (spec.batch.max(1) * spec.cluster.workers).min(data.n_rows()) as f64;
+        let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
+        let per_partition = match spec.batch {
+            0 => data.n_rows() / partitions,
+            batch => batch,
+        };
+        let rows = if spec.algorithm.is_async() {
+            per_partition
+        } else {
+            per_partition * partitions
+        };
+        let rows = rows.clamp(1, data.n_rows().max(1)) as f64;
         let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
         let step = 1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows));
         if spec.algorithm.is_async() {

@@ -193,8 +193,8 @@ fn asgd_reaches_target_on_bio() {
 /// Variance-reduced methods on the ill-conditioned California set: the Hessian X^T X/n has
 /// condition number about 6e4, and without a preconditioner none of them gets near 1e-6 in
 /// 100,000 updates (nor do the asynchronous ones with any momentum). In the metric of the
-/// full preconditioner (X^T X/n)^{-1} the condition number is 1: at the default step (0.065)
-/// each reaches 1e-6 in under 2,000 updates.
+/// full preconditioner (X^T X/n)^{-1} the condition number is 1: at the default step (0.065
+/// synchronous, 0.019 asynchronous) each reaches 1e-6 in under 1,000 updates.
 fn cal_housing_vr(algorithm: Algorithm) {
     let mut args = job_args("cal_housing.scale.xz", 0.2636484530, 1e-6);
     args.precondition = Precondition::Full;
