@@ -5,6 +5,9 @@
 //! - [`saga`] and [`asaga`]: SAGA, with the history table on the driver;
 //! - [`svrg`] and [`asvrg`]: SVRG, with the snapshot read through the versioned broadcast.
 //!
+//! Every optimizer can step in the metric of a fixed preconditioner ([`Metric`], chosen by
+//! [`Params::precondition`]), built on the driver from the whole dataset.
+//!
 //! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` and L2-regularised logistic
 //! regression, on sparse or dense rows.
 #![deny(missing_docs)]
@@ -12,6 +15,7 @@
 mod algorithm;
 mod loss;
 mod params;
+mod precondition;
 mod saga;
 mod sgd;
 mod smoothness;
@@ -20,9 +24,12 @@ mod svrg;
 pub use algorithm::Algorithm;
 pub use loss::{least_squares_optimum, Loss};
 pub use params::Params;
+pub use precondition::{Metric, Precondition, PreconditionError, FULL_MAX_DIM};
 pub use saga::{asaga, saga, saga_terms, SagaTerms};
 pub use sgd::{asgd, sgd};
-pub use smoothness::{max_row_smoothness, smoothness};
+pub use smoothness::{
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness, smoothness,
+};
 pub use svrg::{asvrg, data_gradient_sum, svrg, svrg_correction, RowSum};
 
 /// The model: one weight per feature.

@@ -37,6 +37,16 @@ impl Loss {
         }
     }
 
+    /// The largest second derivative of the per-sample loss in the margin: 1 for least
+    /// squares, 1/4 for logistic regression. The Hessian is at most
+    /// `curvature() X^T X / n + lambda I`.
+    pub fn curvature(&self) -> f64 {
+        match self {
+            Loss::LeastSquares => 1.0,
+            Loss::Logistic { .. } => 0.25,
+        }
+    }
+
     /// The per-sample loss at margin `x.w` (without the regulariser):
     /// `(margin - label)^2 / 2`, or `log(1 + exp(-label * margin))` computed without overflow.
     pub fn value(&self, margin: f64, label: f64) -> f64 {
@@ -238,7 +248,7 @@ fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64),
 }
 
 /// `X^T X`, accumulated row by row over the stored entries (upper triangle, then mirrored).
-fn normal_matrix(data: &Dataset) -> Array2<f64> {
+pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
     let d = data.dim();
     let mut a = Array2::<f64>::zeros((d, d));
     match data.features() {

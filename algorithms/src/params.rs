@@ -1,9 +1,11 @@
 //! The settings every optimizer reads. They travel to the workers with each task, so they stay
 //! small and serializable.
 
+use async_runtime::data::Dataset;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::Loss;
+use crate::precondition::{Metric, Precondition};
 
 /// Optimizer settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,11 +28,14 @@ pub struct Params {
     pub staleness_aware: bool,
     /// SVRG: updates per snapshot; 0 takes one pass over the data.
     pub epoch: usize,
+    /// The fixed preconditioner of the update direction. Only the choice travels: the
+    /// optimizer builds its [`Metric`](crate::Metric) on the driver.
+    pub precondition: Precondition,
 }
 
 impl Params {
     /// Defaults for `loss`: 1,000 updates, step 0.1, no momentum, 64 rows per task, quorum 1
-    /// (fully asynchronous), staleness bound 32.
+    /// (fully asynchronous), staleness bound 32, no preconditioner.
     pub fn new(loss: Loss) -> Params {
         Params {
             loss,
@@ -42,7 +47,18 @@ impl Params {
             max_staleness: 32,
             staleness_aware: false,
             epoch: 0,
+            precondition: Precondition::None,
         }
+    }
+
+    /// The preconditioner `precondition` for `loss` on the driver's `data`.
+    ///
+    /// # Panics
+    /// If it cannot be built (see [`Metric::new`](crate::Metric::new)): callers that take
+    /// the setting from users check it first with that function.
+    pub fn metric(&self, data: &Dataset) -> Metric {
+        Metric::new(self.precondition, &self.loss, data)
+            .unwrap_or_else(|e| panic!("preconditioner `{}`: {e}", self.precondition))
     }
 
     /// The step for a result `staleness` updates old.

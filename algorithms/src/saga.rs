@@ -2,8 +2,9 @@
 //!
 //! SAGA keeps, for every sample i, the loss derivative `a_i` at its last visit, and the mean
 //! `(1/n) sum_i a_i x_i`. An update draws a minibatch B and steps along
-//! `(1/|B|) sum_{i in B} (l'_i(w) - a_i) x_i + mean`, then stores the new derivatives. The
-//! table lives on the driver; each task carries only its minibatch's entries.
+//! `(1/|B|) sum_{i in B} (l'_i(w) - a_i) x_i + mean` (times the preconditioner `P`, if any),
+//! then stores the new derivatives. The table lives on the driver; each task carries only its
+//! minibatch's entries.
 
 use async_runtime::data::{Batch, Rows};
 use async_runtime::{
@@ -67,6 +68,7 @@ pub fn saga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut seen: History = History::zeros(data.n_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         broadcast!(w);
         let s = reduce!(data.sample(p.batch, k), |batch| saga_terms(
@@ -75,7 +77,8 @@ pub fn saga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             w.view(),
             seen
         ));
-        let direction = &s.correction / s.rows.max(1) as f64 + &mean + p.loss.lambda() * &w;
+        let direction =
+            metric.apply(&s.correction / s.rows.max(1) as f64 + &mean + p.loss.lambda() * &w);
         mean.scaled_add(1.0 / n, &s.correction);
         seen.apply(&s.history);
         velocity = p.momentum * velocity + direction;
@@ -92,6 +95,7 @@ pub fn asaga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut seen: History = History::zeros(data.n_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);
@@ -100,7 +104,8 @@ pub fn asaga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             |batch| saga_terms(&p.loss, batch, w.view(), seen),
             max_staleness = p.max_staleness
         );
-        let direction = &s.correction / s.rows.max(1) as f64 + &mean + p.loss.lambda() * &w;
+        let direction =
+            metric.apply(&s.correction / s.rows.max(1) as f64 + &mean + p.loss.lambda() * &w);
         mean.scaled_add(1.0 / n, &s.correction);
         seen.apply(&s.history);
         velocity = p.momentum * velocity + direction;

@@ -12,12 +12,13 @@ use crate::{Model, Params};
 pub fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         broadcast!(w);
         let g = reduce!(data, |part| p
             .loss
             .gradient(&part.sample(p.batch, k), w.view()));
-        velocity = p.momentum * velocity + g;
+        velocity = p.momentum * velocity + metric.apply(g);
         w.scaled_add(-p.step, &velocity);
     }
     w
@@ -29,6 +30,7 @@ pub fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 pub fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);
@@ -37,7 +39,7 @@ pub fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             |part| p.loss.gradient(&part.sample(p.batch, k), w.view()),
             max_staleness = p.max_staleness
         );
-        velocity = p.momentum * velocity + g;
+        velocity = p.momentum * velocity + metric.apply(g);
         w.scaled_add(-p.step_for(cx.staleness()), &velocity);
     }
     w

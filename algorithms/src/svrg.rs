@@ -1,7 +1,8 @@
 //! SVRG and its asynchronous twin, for linear models.
 //!
 //! Every epoch SVRG takes a snapshot `s` of the model and the full gradient there; an update
-//! then steps along `(1/|B|) sum_{i in B} (l'_i(w) - l'_i(s)) x_i + full + lambda (w - s)`.
+//! then steps along `(1/|B|) sum_{i in B} (l'_i(w) - l'_i(s)) x_i + full + lambda w` (times the
+//! preconditioner `P`, if any).
 //! The snapshot is broadcast like the model: workers hold it as the model version they were
 //! already sent, so it costs no bytes (the broadcaster sends a reference to that version).
 
@@ -94,6 +95,7 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         if k % epoch == 0 {
             snapshot = w.clone();
@@ -112,7 +114,7 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             w.view(),
             snapshot.view()
         ));
-        let direction = g + &full + p.loss.lambda() * &w;
+        let direction = metric.apply(g + &full + p.loss.lambda() * &w);
         velocity = p.momentum * velocity + direction;
         w.scaled_add(-p.step, &velocity);
     }
@@ -127,6 +129,7 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    let metric = p.metric(data);
     for k in 0..p.updates {
         if k % epoch == 0 {
             snapshot = w.clone();
@@ -145,7 +148,7 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             |batch| svrg_correction(&p.loss, batch, w.view(), snapshot.view()),
             max_staleness = p.max_staleness
         );
-        let direction = g + &full + p.loss.lambda() * &w;
+        let direction = metric.apply(g + &full + p.loss.lambda() * &w);
         velocity = p.momentum * velocity + direction;
         w.scaled_add(-p.step_for(cx.staleness()), &velocity);
     }

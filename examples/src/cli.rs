@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use algorithms::{Algorithm, Loss};
+use algorithms::{Algorithm, Loss, Precondition};
 use anyhow::{bail, Context, Result};
 use async_runtime::{ClusterConfig, Stragglers, Token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -73,6 +73,11 @@ pub struct RunArgs {
     /// Heavy-ball momentum.
     #[arg(long, default_value_t = 0.0)]
     pub momentum: f64,
+    /// Preconditioner of the update direction, built once on the driver: none, diagonal
+    /// (Jacobi: each feature scaled to unit curvature, any dimension), or full (the inverse of
+    /// X^T X/n by Cholesky, at most 2000 features; for ill-conditioned data).
+    #[arg(long, default_value = "none", value_parser = parse_precondition)]
+    pub precondition: Precondition,
     /// Rows sampled per partition and task (0: the whole partition).
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
@@ -179,6 +184,10 @@ pub enum LossName {
 }
 
 fn parse_stragglers(s: &str) -> Result<Stragglers, String> {
+    s.parse()
+}
+
+fn parse_precondition(s: &str) -> Result<Precondition, String> {
     s.parse()
 }
 
@@ -303,6 +312,7 @@ impl RunArgs {
             max_staleness: self.max_staleness,
             staleness_aware: self.staleness_aware,
             epoch: self.epoch,
+            precondition: self.precondition,
             cluster,
             stop: StopRules {
                 time_s: self.time,

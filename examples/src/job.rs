@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use algorithms::{
-    least_squares_optimum, max_row_smoothness, smoothness, Algorithm, Loss, Model, Params,
+    least_squares_optimum, preconditioned_max_row_smoothness, preconditioned_smoothness, Algorithm,
+    Loss, Metric, Model, Params, Precondition,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use async_runtime::checkpoint::{self, CheckpointPolicy};
@@ -105,6 +106,8 @@ pub struct JobSpec {
     pub staleness_aware: bool,
     /// SVRG: updates per snapshot (0: one pass over the data).
     pub epoch: usize,
+    /// The fixed preconditioner of the update direction.
+    pub precondition: Precondition,
     /// The cluster.
     pub cluster: ClusterConfig,
     /// Stop rules.
@@ -166,7 +169,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             data.n_rows()
         );
     }
-    let step = spec.step.unwrap_or_else(|| default_step(spec, data));
+    // Built here once to refuse an impossible choice before any worker starts, and to set the
+    // default step in its metric; the optimizer builds its own from `params`.
+    let metric = Metric::new(spec.precondition, &spec.loss, data)
+        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+    let step = spec
+        .step
+        .unwrap_or_else(|| default_step(spec, data, &metric));
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -177,6 +186,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         max_staleness: spec.max_staleness,
         staleness_aware: spec.staleness_aware,
         epoch: spec.epoch,
+        precondition: spec.precondition,
     };
     let identity = identity(spec, data, &params);
     // A checkpoint that cannot be resumed is refused before any worker starts.
@@ -295,16 +305,33 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
 /// The default step. SGD: 1/L with L the smoothness of the mean loss; asynchronous SGD
 /// applies gradients about `workers - 1` updates old, which tolerate a step about that much
 /// smaller: 1/(L * workers). SAGA and SVRG, synchronous or not: 1/(3 L_b), where
-/// L_b = L + (L_max - L)/b bounds the smoothness of a minibatch of b rows (L_max: the largest
-/// per-sample constant). Their reduced variance keeps stale updates stable at that step up to
-/// about 4 workers; beyond, staleness grows with the workers and asynchronous twins take
-/// `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the full step).
-pub fn default_step(spec: &JobSpec, data: &Dataset) -> f64 {
-    let mean = smoothness(&spec.loss, data);
+/// L_b = L + (L_max - L)/b bounds the smoothness of the b rows an update averages (L_max: the
+/// largest per-sample constant): every partition's minibatch in a synchronous update, one
+/// partition's in an asynchronous one. Their reduced variance keeps stale updates stable at
+/// that step up to about 4 workers; beyond, staleness grows with the workers and asynchronous
+/// twins take `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the
+/// full step).
+///
+/// With a preconditioner, L and L_max are measured in its metric (`metric`). The full one
+/// makes L about 1 but L_max about `n` times the largest leverage of a row, so the minibatch
+/// term of L_b dominates: on data with a few high-leverage rows (rare features) the step is
+/// much smaller than 1/L.
+pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
+    let mean = preconditioned_smoothness(&spec.loss, data, metric);
     let workers = spec.cluster.workers as f64;
     if spec.algorithm.is_variance_reduced() {
-        let rows = (spec.batch.max(1) * spec.cluster.workers).min(data.n_rows()) as f64;
-        let largest = max_row_smoothness(&spec.loss, data);
+        let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
+        let per_partition = match spec.batch {
+            0 => data.n_rows() / partitions,
+            batch => batch,
+        };
+        let rows = if spec.algorithm.is_async() {
+            per_partition
+        } else {
+            per_partition * partitions
+        };
+        let rows = rows.clamp(1, data.n_rows().max(1)) as f64;
+        let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
         let step = 1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows));
         if spec.algorithm.is_async() {
             step * (2.0 / workers.sqrt()).min(1.0)
@@ -471,6 +498,7 @@ impl Outcome {
             "seed": self.spec.cluster.seed,
             "step": self.step,
             "batch": self.spec.batch,
+            "precondition": self.spec.precondition.name(),
             "updates": stats.updates,
             "elapsed_s": self.report.elapsed_s,
             "final_objective": self.final_objective(),

@@ -131,6 +131,20 @@ fn impossible_settings_are_one_clear_line() {
     assert_clear_error(&output, "--step must be a positive number");
     let output = run(&["--step=-1"], &dir);
     assert_clear_error(&output, "--step must be a positive number");
+    // The full preconditioner factors a dim x dim matrix: refused above 2000 features.
+    std::fs::write(dir.join("wide.libsvm"), "1 1:0.5 2001:1\n-1 1:1\n1 3:2\n").unwrap();
+    let output = run(
+        &[
+            "--data",
+            "wide.libsvm",
+            "--workers",
+            "1",
+            "--precondition",
+            "full",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "--precondition full: at most 2000 features");
 }
 
 #[test]
