@@ -2,6 +2,7 @@
 //! small and serializable.
 
 use async_runtime::data::Dataset;
+use async_runtime::Driver;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::Loss;
@@ -51,14 +52,14 @@ impl Params {
         }
     }
 
-    /// The preconditioner `precondition` for `loss` on the driver's `data`.
-    ///
-    /// # Panics
-    /// If it cannot be built (see [`Metric::new`](crate::Metric::new)): callers that take
-    /// the setting from users check it first with that function.
-    pub fn metric(&self, data: &Dataset) -> Metric {
-        Metric::new(self.precondition, &self.loss, data)
-            .unwrap_or_else(|e| panic!("preconditioner `{}`: {e}", self.precondition))
+    /// The preconditioner `precondition` for `loss` on the driver's `data`. When it cannot be
+    /// built (see [`Metric::new`](crate::Metric::new)), the run is aborted with the reason and
+    /// the identity is returned, so that the loop leaves at its first `broadcast!`.
+    pub fn metric(&self, cx: &mut Driver, data: &Dataset) -> Metric {
+        Metric::new(self.precondition, &self.loss, data).unwrap_or_else(|e| {
+            cx.abort(format!("preconditioner `{}`: {e}", self.precondition));
+            Metric::identity()
+        })
     }
 
     /// The step for a result `staleness` updates old.

@@ -68,7 +68,7 @@ pub fn saga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut seen: History = History::zeros(data.n_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         broadcast!(w);
         let s = reduce!(data.sample(p.batch, k), |batch| saga_terms(
@@ -95,7 +95,7 @@ pub fn asaga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut seen: History = History::zeros(data.n_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);

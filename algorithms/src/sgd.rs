@@ -12,7 +12,7 @@ use crate::{Model, Params};
 pub fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         broadcast!(w);
         let g = reduce!(data, |part| p
@@ -30,7 +30,7 @@ pub fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 pub fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);

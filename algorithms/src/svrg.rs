@@ -95,7 +95,7 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         if k % epoch == 0 {
             snapshot = w.clone();
@@ -129,7 +129,7 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
-    let metric = p.metric(data);
+    let metric = p.metric(cx, data);
     for k in 0..p.updates {
         if k % epoch == 0 {
             snapshot = w.clone();

@@ -74,6 +74,9 @@ pub enum RuntimeError {
     /// A checkpoint could not be written or resumed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The optimizer ended the run (see [`Driver::abort`](crate::Driver::abort)).
+    #[error("the optimizer stopped the run: {0}")]
+    Aborted(String),
     /// A setting is impossible.
     #[error("invalid setting: {0}")]
     Config(String),

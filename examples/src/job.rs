@@ -284,7 +284,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
     format!(
         "{} on {} ({} x {}, content {:016x}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
-         max staleness {}, staleness-aware {}, epoch {}, seed {}",
+         max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, seed {}",
         spec.algorithm.name(),
         data.name(),
         data.n_rows(),
@@ -298,6 +298,7 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
         p.max_staleness,
         p.staleness_aware,
         p.epoch,
+        p.precondition,
         spec.cluster.seed,
     )
 }

@@ -301,6 +301,13 @@ impl Driver {
         self.halted()
     }
 
+    /// Ends the run with `reason`, for an optimizer that finds it cannot go on (a setting its
+    /// data does not allow, say): the next `broadcast!` leaves the training loop, and
+    /// [`Driver::finish`] returns the reason as an error.
+    pub fn abort(&mut self, reason: impl Into<String>) {
+        self.fail(RuntimeError::Aborted(reason.into()));
+    }
+
     /// Records a fatal error: the loop ends and [`Driver::finish`] returns it.
     pub(crate) fn fail(&mut self, error: RuntimeError) {
         tracing::error!(%error, "the run cannot go on");

@@ -103,6 +103,10 @@ fn main() {
             driver_survives_hostile_connections,
         ),
         (
+            "an_impossible_preconditioner_ends_the_run_with_its_reason",
+            impossible_preconditioner_aborts_the_run,
+        ),
+        (
             "a_resumed_saga_ends_with_the_uninterrupted_model",
             resumed_saga_matches_uninterrupted,
         ),
@@ -889,4 +893,27 @@ fn driver_survives_hostile_connections() {
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.workers.len(), 2, "no hostile peer became a worker");
+}
+
+/// An optimizer that cannot build its preconditioner ends the run with the reason, rather
+/// than panicking in the driver.
+fn impossible_preconditioner_aborts_the_run() {
+    let dim = algorithms::FULL_MAX_DIM + 1;
+    let features = ndarray::Array2::from_shape_fn((8, dim), |(i, j)| ((i + j) % 3) as f64);
+    let data = Dataset::new(
+        "wide",
+        async_runtime::data::Features::Dense(features),
+        ndarray::Array1::ones(8),
+    )
+    .expect("a valid dataset");
+    let mut params = short(2, 10, 0.1);
+    params.precondition = Precondition::Full;
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    algorithms::saga(&mut driver, &data, &params);
+    assert_eq!(driver.stats().updates, 0, "the loop never ran");
+    let error = driver.finish().expect_err("the run is aborted").to_string();
+    assert!(
+        error.contains("preconditioner `full`") && error.contains(&format!("the data has {dim}")),
+        "{error}"
+    );
 }
