@@ -351,6 +351,8 @@ fn norm(v: &Array1<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
     use std::path::{Path, PathBuf};
     use std::time::Instant;
 
@@ -369,30 +371,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("loading {name}: {e}"))
     }
 
-    /// Uniform numbers in [0, 1) from a SplitMix64 stream (no test-only dependency).
-    struct Uniform(u64);
-
-    impl Uniform {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
     /// A random problem, about 40% dense, with +-1 labels; as sparse and as dense.
     fn random_problem(n: usize, d: usize, seed: u64) -> (Dataset, Dataset) {
-        let mut u = Uniform(seed);
+        let mut u = ChaCha8Rng::seed_from_u64(seed);
         let x = Array2::from_shape_fn((n, d), |_| {
-            if u.next() < 0.4 {
-                4.0 * u.next() - 2.0
+            if u.random::<f64>() < 0.4 {
+                4.0 * u.random::<f64>() - 2.0
             } else {
                 0.0
             }
         });
-        let y = Array1::from_shape_fn(n, |_| if u.next() < 0.5 { 1.0 } else { -1.0 });
+        let y = Array1::from_shape_fn(n, |_| if u.random::<f64>() < 0.5 { 1.0 } else { -1.0 });
         let dense = Dataset::new("r", Features::Dense(x), y).unwrap();
         (dense.to_sparse(), dense)
     }
@@ -401,8 +390,8 @@ mod tests {
     fn gradients_match_finite_differences() {
         let (s, dn) = random_problem(30, 7, 3);
         assert!(s.is_sparse() && !dn.is_sparse());
-        let mut u = Uniform(11);
-        let w = Array1::from_shape_fn(7, |_| 2.0 * u.next() - 1.0);
+        let mut u = ChaCha8Rng::seed_from_u64(11);
+        let w = Array1::from_shape_fn(7, |_| 2.0 * u.random::<f64>() - 1.0);
         for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 0.3 }] {
             for data in [&s, &dn] {
                 let g = loss.gradient(data, w.view());

@@ -246,32 +246,21 @@ mod tests {
     use super::*;
     use async_runtime::data::{Features, Rows};
     use ndarray::{Array1, Array2};
-
-    /// Uniform numbers in [0, 1) from a SplitMix64 stream.
-    struct Uniform(u64);
-
-    impl Uniform {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     /// `n x d` rows, about `density` of the entries nonzero, columns of very different
     /// scales (column j times 10^(j mod 4 - 2)): an ill-conditioned `X^T X`.
     fn problem(n: usize, d: usize, density: f64, seed: u64) -> Dataset {
-        let mut u = Uniform(seed);
+        let mut u = ChaCha8Rng::seed_from_u64(seed);
         let x = Array2::from_shape_fn((n, d), |(_, j)| {
-            if u.next() < density {
-                (2.0 * u.next() - 1.0) * 10f64.powi(j as i32 % 4 - 2)
+            if u.random::<f64>() < density {
+                (2.0 * u.random::<f64>() - 1.0) * 10f64.powi(j as i32 % 4 - 2)
             } else {
                 0.0
             }
         });
-        let y = Array1::from_shape_fn(n, |_| u.next());
+        let y = Array1::from_shape_fn(n, |_| u.random::<f64>());
         Dataset::new("p", Features::Dense(x), y).unwrap()
     }
 
@@ -291,7 +280,7 @@ mod tests {
 
     #[test]
     fn full_inverts_the_hessian() {
-        let mut u = Uniform(5);
+        let mut u = ChaCha8Rng::seed_from_u64(5);
         for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 1e-3 }] {
             for data in [
                 problem(200, 12, 0.6, 1),
@@ -299,7 +288,7 @@ mod tests {
             ] {
                 let metric = Metric::new(Precondition::Full, &loss, &data).unwrap();
                 for _ in 0..5 {
-                    let v = Model::from_shape_fn(12, |_| 2.0 * u.next() - 1.0);
+                    let v = Model::from_shape_fn(12, |_| 2.0 * u.random::<f64>() - 1.0);
                     let back = metric.apply(hessian_times(&loss, &data, &v));
                     assert!(relative_error(&back, &v) < 1e-7, "{loss:?}: {back} vs {v}");
                     // x^T P x agrees with x . (P x).
