@@ -279,8 +279,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 }
 
 /// What the run is, for its checkpoints: the algorithm, the data (by content) and every
-/// setting that changes the iterates. Stop rules and the number of workers may change when a
-/// run resumes; anything else makes a checkpoint another run's.
+/// setting that changes the iterates, the step included (a default step may depend on the
+/// number of workers). Stop rules and the number of workers may change when a run resumes.
 fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
     format!(
         "{} on {} ({} x {}, content {:016x}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
