@@ -188,7 +188,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         epoch: spec.epoch,
         precondition: spec.precondition,
     };
-    let identity = identity(spec, data, &params);
+    // Naming the data by content costs a pass over it: only runs that checkpoint pay for it.
+    let checkpointing = spec.checkpointing.dir.is_some() || spec.checkpointing.resume.is_some();
+    let identity = if checkpointing {
+        identity(spec, data, &params)
+    } else {
+        String::new()
+    };
     // A checkpoint that cannot be resumed is refused before any worker starts.
     let resumed = match &spec.checkpointing.resume {
         Some(dir) => Some(checkpoint::read(dir, &identity)?),
