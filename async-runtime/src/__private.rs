@@ -340,23 +340,18 @@ impl Resumed {
 /// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
 /// optimizer on the same driver starts afresh).
 pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
-    let checkpoint = cx.resumed.as_mut()?;
-    if checkpoint.state.is_empty() && checkpoint.iteration == 0 {
-        return None;
-    }
-    if checkpoint.optimizer != optimizer {
-        let found = checkpoint.optimizer.clone();
+    let saved = cx.loop_resume.take()?;
+    if saved.optimizer != optimizer {
         cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
-            "the checkpoint was written by optimizer {found}, and this run calls {optimizer}"
+            "the checkpoint was written by optimizer {}, and this run calls {optimizer}",
+            saved.optimizer
         ))));
         return None;
     }
-    let state = std::mem::take(&mut checkpoint.state);
-    let iteration = std::mem::take(&mut checkpoint.iteration);
     Some(Resumed {
         optimizer,
-        iteration,
-        state,
+        iteration: saved.iteration,
+        state: saved.state,
     })
 }
 

@@ -91,6 +91,16 @@ pub struct Checkpoint {
     pub annex: Vec<u8>,
 }
 
+/// The training loop's part of a resumed checkpoint, waiting for the optimizer to take it.
+pub(crate) struct LoopResume {
+    /// The optimizer that saved it.
+    pub optimizer: String,
+    /// Passes of its loop done.
+    pub iteration: u64,
+    /// Its variables.
+    pub state: Vec<Saved>,
+}
+
 /// Why a checkpoint cannot be written or resumed.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

@@ -2,7 +2,7 @@
 //! driver takes it back before its training loop starts.
 
 use super::driver::Driver;
-use crate::checkpoint::{self, Checkpoint, CheckpointPolicy, Saved};
+use crate::checkpoint::{self, Checkpoint, CheckpointPolicy, LoopResume, Saved};
 use crate::error::RuntimeError;
 
 impl Driver {
@@ -21,14 +21,21 @@ impl Driver {
     /// Continues the run of `saved` (read with [`checkpoint::read`], which refuses a torn
     /// checkpoint or one of another job): the counters and the broadcast versions go on from
     /// the saved ones, and the optimizer restores its variables and skips the passes done.
-    pub fn resume(&mut self, saved: Checkpoint) -> &Checkpoint {
+    /// The returned checkpoint keeps the rest (counters, annex): its versions and variables
+    /// have moved to the version store and to the optimizer.
+    pub fn resume(&mut self, mut saved: Checkpoint) -> &Checkpoint {
         self.stats = saved.stats.clone();
         self.resumed_elapsed = saved.elapsed_s;
-        for version in &saved.versions {
+        for version in std::mem::take(&mut saved.versions) {
             self.versions
-                .restore(&version.name, version.version, version.bytes.clone());
+                .restore(&version.name, version.version, version.bytes);
         }
         self.last_checkpoint = (self.stats.updates, self.resumed_elapsed);
+        self.loop_resume = Some(LoopResume {
+            optimizer: saved.optimizer.clone(),
+            iteration: saved.iteration,
+            state: std::mem::take(&mut saved.state),
+        });
         self.resumed.insert(saved)
     }
 

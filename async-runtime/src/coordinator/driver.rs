@@ -128,6 +128,8 @@ pub struct Driver {
     pub(crate) annex: Option<Box<dyn FnMut() -> Vec<u8>>>,
     /// The checkpoint this run goes on from.
     pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
+    /// Its loop variables, until the optimizer takes them.
+    pub(crate) loop_resume: Option<crate::checkpoint::LoopResume>,
     /// Seconds of training before the checkpoint this run resumed from.
     pub(crate) resumed_elapsed: f64,
 }
@@ -178,6 +180,7 @@ impl Driver {
             last_checkpoint: (0, 0.0),
             annex: None,
             resumed: None,
+            loop_resume: None,
             resumed_elapsed: 0.0,
         };
         if driver.config.spawn_local {
