@@ -9,7 +9,7 @@ use async_runtime::data::libsvm::read_libsvm_from;
 use async_runtime::data::{Dataset, LoadOptions};
 
 /// The compressed LIBSVM text.
-const CAL_HOUSING_SCALE: &[u8] = include_bytes!("../data/cal_housing.scale.xz");
+const CAL_HOUSING_SCALE: &[u8] = include_bytes!("../../data/cal_housing.scale.xz");
 
 /// The least-squares optimum of the built-in set, f* = 1/(2n)|Xw* - y|^2.
 pub const CAL_HOUSING_SCALE_OPTIMUM: f64 = 0.2636484530;
