@@ -8,12 +8,14 @@
 //! Every optimizer can step in the metric of a fixed preconditioner ([`Metric`], chosen by
 //! [`Params::precondition`]), built on the driver from the whole dataset.
 //!
-//! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` and L2-regularised logistic
-//! regression, on sparse or dense rows.
+//! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` (ridge with an L2 term) and
+//! L2-regularised logistic regression, on sparse or dense rows; [`metrics`] scores a model on
+//! held-out data.
 #![deny(missing_docs)]
 
 mod algorithm;
 mod loss;
+pub mod metrics;
 mod params;
 mod precondition;
 mod saga;
@@ -22,7 +24,7 @@ mod smoothness;
 mod svrg;
 
 pub use algorithm::Algorithm;
-pub use loss::{least_squares_optimum, Loss};
+pub use loss::{least_squares_optimum, ridge_optimum, Loss};
 pub use params::Params;
 pub use precondition::{Metric, Precondition, PreconditionError, FULL_MAX_DIM};
 pub use saga::{asaga, saga, saga_terms, SagaTerms};

@@ -1,7 +1,8 @@
 //! Loss functions of the benchmark problems, over any [`Rows`] view (a whole dataset, a
 //! partition or a mini-batch), and the exact least-squares optimum used as the reference `f*`.
 //!
-//! - Least squares: `f(w) = 1/(2n) sum_i (x_i.w - y_i)^2`.
+//! - Least squares: `f(w) = 1/(2n) sum_i (x_i.w - y_i)^2`, and ridge least squares with
+//!   `lambda/2 |w|^2` added.
 //! - L2-regularised logistic regression, labels `+1`/`-1`:
 //!   `f(w) = 1/n sum_i log(1 + exp(-y_i x_i.w)) + lambda/2 |w|^2`.
 //!
@@ -21,6 +22,11 @@ use serde::{Deserialize, Serialize};
 pub enum Loss {
     /// `1/(2n) sum (x_i.w - y_i)^2`.
     LeastSquares,
+    /// Ridge least squares: `1/(2n) sum (x_i.w - y_i)^2 + lambda/2 |w|^2`.
+    Ridge {
+        /// L2 regularisation weight (`>= 0`).
+        lambda: f64,
+    },
     /// `1/n sum log(1 + exp(-y_i x_i.w)) + lambda/2 |w|^2`, labels `+1`/`-1`.
     Logistic {
         /// L2 regularisation weight (`>= 0`).
@@ -29,11 +35,35 @@ pub enum Loss {
 }
 
 impl Loss {
-    /// The L2 regularisation weight (0 for least squares).
+    /// The least-squares or logistic loss with L2 weight `lambda` (plain least squares for 0).
+    pub fn with_lambda(squared: bool, lambda: f64) -> Loss {
+        if !squared {
+            Loss::Logistic { lambda }
+        } else if lambda == 0.0 {
+            Loss::LeastSquares
+        } else {
+            Loss::Ridge { lambda }
+        }
+    }
+
+    /// The command line's name of the loss: `least-squares` (ridge included) or `logistic`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::LeastSquares | Loss::Ridge { .. } => "least-squares",
+            Loss::Logistic { .. } => "logistic",
+        }
+    }
+
+    /// Whether the loss is a classification loss, whose labels must be `+1`/`-1`.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Loss::Logistic { .. })
+    }
+
+    /// The L2 regularisation weight (0 for plain least squares).
     pub fn lambda(&self) -> f64 {
         match *self {
             Loss::LeastSquares => 0.0,
-            Loss::Logistic { lambda } => lambda,
+            Loss::Ridge { lambda } | Loss::Logistic { lambda } => lambda,
         }
     }
 
@@ -42,7 +72,7 @@ impl Loss {
     /// `curvature() X^T X / n + lambda I`.
     pub fn curvature(&self) -> f64 {
         match self {
-            Loss::LeastSquares => 1.0,
+            Loss::LeastSquares | Loss::Ridge { .. } => 1.0,
             Loss::Logistic { .. } => 0.25,
         }
     }
@@ -51,7 +81,7 @@ impl Loss {
     /// `(margin - label)^2 / 2`, or `log(1 + exp(-label * margin))` computed without overflow.
     pub fn value(&self, margin: f64, label: f64) -> f64 {
         match self {
-            Loss::LeastSquares => 0.5 * (margin - label) * (margin - label),
+            Loss::LeastSquares | Loss::Ridge { .. } => 0.5 * (margin - label) * (margin - label),
             Loss::Logistic { .. } => log1p_exp(-label * margin),
         }
     }
@@ -61,7 +91,7 @@ impl Loss {
     /// `margin - label`, or `-label / (1 + exp(label * margin))`.
     pub fn derivative(&self, margin: f64, label: f64) -> f64 {
         match self {
-            Loss::LeastSquares => margin - label,
+            Loss::LeastSquares | Loss::Ridge { .. } => margin - label,
             Loss::Logistic { .. } => -label * sigmoid(-label * margin),
         }
     }
@@ -203,15 +233,33 @@ const DENSE_NORMAL_MAX_DIM: usize = 2000;
 /// space, so `w*` is the minimum-norm minimiser. `X^T X` is formed (sparse-aware) when
 /// `dim <= 2000`; above, each iteration computes `X^T (X v)` from the rows (`2 nnz` flops).
 pub fn least_squares_optimum(data: &Dataset) -> Result<(Array1<f64>, f64), OptimumError> {
-    optimum_with(data, data.dim() <= DENSE_NORMAL_MAX_DIM)
+    ridge_optimum(data, 0.0)
+}
+
+/// The exact minimiser of ridge least squares `f(w) = 1/(2n) |Xw - y|^2 + lambda/2 |w|^2` and
+/// `f` there: [`least_squares_optimum`] on the normal equations `(X^T X + n lambda I) w = X^T y`.
+pub fn ridge_optimum(data: &Dataset, lambda: f64) -> Result<(Array1<f64>, f64), OptimumError> {
+    ridge_optimum_with(data, data.dim() <= DENSE_NORMAL_MAX_DIM, lambda)
 }
 
 /// [`least_squares_optimum`], forming `X^T X` or not as told.
+#[cfg(test)]
 fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64), OptimumError> {
+    ridge_optimum_with(data, form_normal, 0.0)
+}
+
+/// [`ridge_optimum`], forming `X^T X` or not as told.
+fn ridge_optimum_with(
+    data: &Dataset,
+    form_normal: bool,
+    lambda: f64,
+) -> Result<(Array1<f64>, f64), OptimumError> {
     let n = data.n_rows();
     if n == 0 {
         return Err(OptimumError::Empty);
     }
+    // The ridge term of the normal equations, X^T X + shift I.
+    let shift = n as f64 * lambda;
     let d = data.dim();
     let y = data.labels();
     // b = X^T y and the Jacobi preconditioner diag(X^T X).
@@ -224,8 +272,10 @@ fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64),
             diag[j] += v * v;
         });
     }
+    diag += shift;
     let w = if form_normal {
-        let a = normal_matrix(data);
+        let mut a = normal_matrix(data);
+        a.diag_mut().map_inplace(|v| *v += shift);
         pcg(|v| a.dot(v), &b, &diag)?
     } else {
         pcg(
@@ -237,13 +287,16 @@ fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64),
                         data.axpy(i, xv, out.view_mut());
                     }
                 }
+                if shift != 0.0 {
+                    out.scaled_add(shift, v);
+                }
                 out
             },
             &b,
             &diag,
         )?
     };
-    let f = Loss::LeastSquares.objective(data, w.view());
+    let f = Loss::with_lambda(true, lambda).objective(data, w.view());
     Ok((w, f))
 }
 
@@ -353,21 +406,10 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-    use std::path::{Path, PathBuf};
     use std::time::Instant;
 
-    /// Where the shared real datasets live: `$ASYNC_DATA_DIR`, else
-    /// `$CARGO_MANIFEST_DIR/../../shared/data` (`/work/shared/data` from the workspace crates).
-    fn shared_data(name: &str) -> PathBuf {
-        let dir = match std::env::var_os("ASYNC_DATA_DIR") {
-            Some(d) => PathBuf::from(d),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
-        };
-        dir.join(name)
-    }
-
     fn load(name: &str) -> Dataset {
-        Dataset::load(shared_data(name), &Default::default())
+        Dataset::load(test_support::data(name), &Default::default())
             .unwrap_or_else(|e| panic!("loading {name}: {e}"))
     }
 
@@ -503,13 +545,24 @@ mod tests {
         assert!((&g - &expect).iter().all(|v| v.abs() < 1e-15));
     }
 
-    fn check_optimum(file: &str, f0: f64, f_star: f64) {
+    fn check_optimum(file: &str, f0: f64) {
+        check_optimum_with(file, f0, None);
+    }
+
+    /// Checks the exact solver against `data/README.md`'s optimum; `Some(false)` forces the
+    /// matrix-free path, which large dimensions take.
+    fn check_optimum_with(file: &str, f0: f64, form_normal_equations: Option<bool>) {
+        let f_star = test_support::optimum(file);
         let d = load(file);
         let zero = Array1::zeros(d.dim());
         let got0 = Loss::LeastSquares.objective(&d, zero.view());
         assert!((got0 - f0).abs() <= 1e-5 * f0, "{file}: f(0) = {got0}");
         let t = Instant::now();
-        let (w, f) = least_squares_optimum(&d).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let (w, f) = match form_normal_equations {
+            None => least_squares_optimum(&d),
+            Some(dense) => optimum_with(&d, dense),
+        }
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
         eprintln!("{file}: f* = {f:.12} in {:.2?}", t.elapsed());
         assert!(
             (f - f_star).abs() <= 1e-8 * f_star,
@@ -519,35 +572,57 @@ mod tests {
         assert!((Loss::LeastSquares.objective(&d, w.view()) - f).abs() <= 1e-15 * f);
     }
 
+    /// Ridge least squares: the computed optimum has a zero gradient, and its value is the one
+    /// numpy's `solve((X^T X/n + lambda I), X^T y/n)` gives.
+    #[test]
+    fn ridge_optimum_cal_housing_scale() {
+        let d = load("cal_housing.scale.xz");
+        for (lambda, expected) in [(1e-3, 0.280519172023), (1e-2, 0.347394378056)] {
+            let (w, f) = ridge_optimum(&d, lambda).unwrap();
+            assert!(
+                (f - expected).abs() <= 1e-10 * expected,
+                "lambda {lambda}: f* = {f}"
+            );
+            let g = Loss::Ridge { lambda }.gradient(&d, w.view());
+            assert!(g.iter().all(|v| v.abs() < 1e-9), "{g}");
+            let (wm, fm) = ridge_optimum_with(&d, false, lambda).unwrap();
+            assert!((fm - f).abs() <= 1e-12 * f && (&wm - &w).iter().all(|v| v.abs() < 1e-8));
+        }
+        assert_eq!(
+            ridge_optimum(&d, 0.0).unwrap().1,
+            least_squares_optimum(&d).unwrap().1
+        );
+    }
+
     #[test]
     fn optimum_cal_housing_scale() {
-        check_optimum("cal_housing.scale.xz", 2.80524, 0.2636484530);
+        check_optimum("cal_housing.scale.xz", 2.80524);
     }
 
     #[test]
     fn optimum_a9a() {
-        check_optimum("a9a.xz", 0.5, 0.2242095732);
+        check_optimum("a9a.xz", 0.5);
     }
 
     #[test]
     fn optimum_w8a() {
-        check_optimum("w8a.xz", 0.5, 0.1774438308);
+        check_optimum("w8a.xz", 0.5);
     }
 
     #[test]
     fn optimum_cal_housing_raw_units() {
         // Badly scaled: features in raw units (population up to ~35,000, longitude ~ -120).
-        check_optimum("cal_housing.xz", 2.80524, 0.3021047514);
+        check_optimum("cal_housing.xz", 2.80524);
     }
 
     #[test]
-    fn optimum_reviews_tfidf_matrix_free() {
-        // d = 8462: X^T X is not formed.
-        check_optimum("reviews_tfidf.xz", 0.5, 0.08409862623);
+    fn optimum_w8a_matrix_free() {
+        // The path of large dimensions, where X^T X is not formed.
+        check_optimum_with("w8a.xz", 0.5, Some(false));
     }
 
     #[test]
-    fn optimum_bio_kdd04() {
-        check_optimum("bio_kdd04.normalized.xz", 0.5, 0.01890429339);
+    fn optimum_bio_kdd04_subsample() {
+        check_optimum("bio_kdd04.sub25.xz", 0.5);
     }
 }

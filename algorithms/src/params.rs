@@ -35,8 +35,14 @@ pub struct Params {
 }
 
 impl Params {
+    /// Idle workers an asynchronous dispatch waits for by default: 1, fully asynchronous.
+    pub const DEFAULT_QUORUM: usize = 1;
+
+    /// The default staleness bound of asynchronous methods, here and on the command line.
+    pub const DEFAULT_MAX_STALENESS: u64 = 64;
+
     /// Defaults for `loss`: 1,000 updates, step 0.1, no momentum, 64 rows per task, quorum 1
-    /// (fully asynchronous), staleness bound 32, no preconditioner.
+    /// (fully asynchronous), staleness bound 64, no preconditioner.
     pub fn new(loss: Loss) -> Params {
         Params {
             loss,
@@ -44,8 +50,8 @@ impl Params {
             step: 0.1,
             momentum: 0.0,
             batch: 64,
-            quorum: 1,
-            max_staleness: 32,
+            quorum: Self::DEFAULT_QUORUM,
+            max_staleness: Self::DEFAULT_MAX_STALENESS,
             staleness_aware: false,
             epoch: 0,
             precondition: Precondition::None,

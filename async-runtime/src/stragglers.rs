@@ -14,6 +14,7 @@ use std::str::FromStr;
 /// let factors = model.factors(8, 7); // 8 workers, seed 7
 /// assert_eq!(factors.iter().filter(|f| **f > 0.0).count(), 2); // 25% straggle
 /// assert_eq!("intensity:20".parse(), Ok(Stragglers::Intensity(20.0)));
+/// assert_eq!(Stragglers::Intensity(20.0).to_string(), "intensity:20");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Stragglers {
@@ -54,6 +55,17 @@ impl Stragglers {
             }
         }
         factors
+    }
+}
+
+/// The command line's spelling, which [`FromStr`] reads back: `none`, `paper`, `intensity:C`.
+impl std::fmt::Display for Stragglers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stragglers::None => f.write_str("none"),
+            Stragglers::Paper => f.write_str("paper"),
+            Stragglers::Intensity(c) => write!(f, "intensity:{c}"),
+        }
     }
 }
 

@@ -1,32 +1,70 @@
 //! The command line: `async-train [--algo NAME ...]`, `async-train compare ...`,
-//! `async-train worker --driver ADDR`. With no arguments at all it runs the built-in
-//! comparison.
+//! `async-train evaluate|predict --model M --data D`, `async-train worker --driver ADDR`.
+//! With no arguments at all it runs the built-in comparison.
 
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use algorithms::{Algorithm, Loss, Precondition};
+use algorithms::metrics::{self, Metrics};
+use algorithms::{Algorithm, Loss, Params, Precondition};
 use anyhow::{bail, Context, Result};
+use async_runtime::data::LoadOptions;
 use async_runtime::{ClusterConfig, Stragglers, Token};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::compare::{self, CompareOutputs};
 use crate::job::{self, Checkpointing, DataSource, JobSpec, StopRules};
+use crate::model_file::SavedModel;
+use crate::optimizer::{Optimizer, Registry};
+use crate::trace::create_parent;
+
+/// The exit code of a run that ended without reaching its `--target-subopt`.
+pub const EXIT_TARGET_MISSED: u8 = 3;
+
+/// A run ended without reaching its target: `main` exits with [`EXIT_TARGET_MISSED`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TargetMissed(pub String);
+
+const EXAMPLES: &str = "\
+Examples:
+  async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers paper \\
+      --target-subopt 1e-4 --trace run.csv --summary run.json --plot run.svg
+  async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
+  async-train evaluate --model m.json --data a9a.t.xz
+
+Exit codes: 0 done, 1 error, 2 usage error, 3 a --target-subopt that was not reached.
+Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
 
 /// Distributed asynchronous optimization on LIBSVM data.
 #[derive(Debug, Parser)]
-#[command(name = "async-train", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "async-train",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     train: TrainArgs,
+    /// More log lines (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run several algorithms on the same data and seed and compare their time to the target.
     Compare(Box<CompareArgs>),
+    /// Score a saved model on a LIBSVM file: RMSE and R^2, or accuracy, log-loss and ROC AUC.
+    Evaluate(EvaluateArgs),
+    /// Write a saved model's prediction for every row of a LIBSVM file, as CSV.
+    Predict(PredictArgs),
     /// Run as a worker of a driver on another host.
     Worker(WorkerArgs),
 }
@@ -35,126 +73,165 @@ enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// LIBSVM file (plain, .gz or .xz); without it, the built-in California housing set.
-    #[arg(long)]
+    #[arg(long, help_heading = "Data")]
     pub data: Option<PathBuf>,
     /// Number of features, when the file does not use the last one.
-    #[arg(long)]
+    #[arg(long, help_heading = "Data")]
     pub dim: Option<usize>,
+    /// The memory budget of a model, in features: a file using a larger index (or a larger
+    /// --dim) is refused before anything is allocated for it.
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, help_heading = "Data")]
+    pub max_features: usize,
+    /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
+    #[arg(long, help_heading = "Data")]
+    pub bias: bool,
     /// Objective.
-    #[arg(long, value_enum, default_value_t = LossName::LeastSquares)]
+    #[arg(long, value_enum, default_value_t = LossName::LeastSquares, help_heading = "Objective")]
     pub loss: LossName,
-    /// L2 regularisation of the logistic loss.
-    #[arg(long, default_value_t = 1e-4)]
-    pub lambda: f64,
-    /// Worker processes.
-    #[arg(long, default_value_t = 4)]
-    pub workers: usize,
-    /// Simulated stragglers: none, paper, or intensity:C.
-    #[arg(long, default_value = "none", value_parser = parse_stragglers)]
-    pub stragglers: Stragglers,
-    /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// Stop after this many updates.
-    #[arg(long, default_value_t = 5000)]
-    pub updates: usize,
-    /// Stop after this many seconds of training.
-    #[arg(long)]
-    pub time: Option<f64>,
-    /// Stop once (f - f*)/f* is at most this.
-    #[arg(long)]
-    pub target_subopt: Option<f64>,
+    /// L2 regularisation lambda/2 |w|^2: ridge for least squares (default 0), 1e-4 by default
+    /// for logistic.
+    #[arg(long, help_heading = "Objective")]
+    pub lambda: Option<f64>,
     /// The optimal objective f*; computed for least squares when not given.
-    #[arg(long)]
+    #[arg(long, help_heading = "Objective")]
     pub optimum: Option<f64>,
     /// Step size; default 1/L, with L estimated from the data.
-    #[arg(long)]
+    #[arg(long, help_heading = "Optimizer")]
     pub step: Option<f64>,
     /// Heavy-ball momentum.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, help_heading = "Optimizer")]
     pub momentum: f64,
     /// Preconditioner of the update direction, built once on the driver: none, diagonal
     /// (Jacobi: each feature scaled to unit curvature, any dimension), or full (the inverse of
     /// X^T X/n by Cholesky, at most 2000 features; for ill-conditioned data).
-    #[arg(long, default_value = "none", value_parser = parse_precondition)]
+    #[arg(long, default_value = "none", value_parser = parse_precondition, help_heading = "Optimizer")]
     pub precondition: Precondition,
     /// Rows sampled per partition and task (0: the whole partition).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, help_heading = "Optimizer")]
     pub batch: usize,
     /// Asynchronous methods: idle workers needed before dispatching.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = Params::DEFAULT_QUORUM, help_heading = "Optimizer")]
     pub quorum: usize,
     /// Asynchronous methods: drop results more than this many updates old.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = Params::DEFAULT_MAX_STALENESS, help_heading = "Optimizer")]
     pub max_staleness: u64,
     /// Asynchronous methods: divide the step by 1 + staleness.
-    #[arg(long)]
+    #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
     /// SVRG: updates per snapshot (0: one pass over the data).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
     pub epoch: usize,
-    /// Seconds of training between objective evaluations.
-    #[arg(long, default_value_t = 0.05)]
-    pub eval_every: f64,
+    /// Seed of partitioning, sampling and stragglers.
+    #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
+    pub seed: u64,
+    /// Stop after this many updates.
+    #[arg(long, default_value_t = 5000, help_heading = "Stop rules")]
+    pub updates: usize,
+    /// Stop after this many seconds of training.
+    #[arg(long, help_heading = "Stop rules")]
+    pub time: Option<f64>,
+    /// Stop once (f - f*)/f* is at most this; exit code 3 if it is never reached.
+    #[arg(long, help_heading = "Stop rules")]
+    pub target_subopt: Option<f64>,
+    /// Worker processes.
+    #[arg(long, default_value_t = 4, help_heading = "Cluster")]
+    pub workers: usize,
+    /// Simulated stragglers: none, paper (25% of workers 1.5-10x slower), or intensity:C (one
+    /// worker C times slower).
+    #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
+    pub stragglers: Stragglers,
     /// Address the driver listens on (default: loopback, any free port).
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub bind: Option<String>,
     /// Wait for remote workers instead of starting local ones.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub remote_workers: bool,
     /// File holding the run's shared token (required to listen beyond loopback).
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub token_file: Option<PathBuf>,
     /// Seconds to wait for the workers to join.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, help_heading = "Cluster")]
     pub join_timeout: f64,
-    /// No progress output.
-    #[arg(long, short)]
+    /// Seconds of training between objective evaluations.
+    #[arg(long, default_value_t = 0.05, help_heading = "Output")]
+    pub eval_every: f64,
+    /// No progress output, warnings and errors only.
+    #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
 struct TrainArgs {
-    /// Algorithm: sgd, asgd, saga, asaga, svrg, asvrg.
-    #[arg(long, default_value = "sgd")]
-    algo: String,
+    /// The optimizer.
+    #[arg(long, default_value = "sgd", value_parser = AlgorithmParser::builtin())]
+    algo: Optimizer,
     #[command(flatten)]
     run: RunArgs,
     /// Trace CSV: elapsed_s, updates, objective, ...
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     trace: Option<PathBuf>,
     /// Summary JSON.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     summary: Option<PathBuf>,
     /// Plot of the objective against time: SVG, or PNG for a `.png` name.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     plot: Option<PathBuf>,
+    /// Keep the trained model: a JSON file with its weights, loss, dimension, bias and the
+    /// training data's fingerprint (`async-train evaluate` and `predict` read it).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    save_model: Option<PathBuf>,
     /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
     /// training unless --checkpoint-updates or --checkpoint-seconds say otherwise).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
     checkpoint: Option<PathBuf>,
     /// Checkpoint after this many updates.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
     checkpoint_updates: Option<u64>,
     /// Checkpoint after this many seconds of training.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", help_heading = "Checkpoints")]
     checkpoint_seconds: Option<f64>,
     /// Continue the run checkpointed in DIR: give the same algorithm, data and settings (stop
     /// rules and workers may change). Checkpoints go on into DIR unless --checkpoint is given.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
     resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct CompareArgs {
-    /// Algorithms, comma-separated.
-    #[arg(long, default_value = "sgd,asgd", value_delimiter = ',')]
-    algos: Vec<String>,
+    /// Optimizers, comma-separated.
+    #[arg(long, default_value = "sgd,asgd", value_delimiter = ',', value_parser = AlgorithmParser::builtin())]
+    algos: Vec<Optimizer>,
     #[command(flatten)]
     run: RunArgs,
-    /// Folder for the traces, summaries and the plot.
+    /// Folder for the traces, summaries, models and the plot.
+    #[arg(long, help_heading = "Output")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct EvaluateArgs {
+    /// A model written by --save-model.
+    #[arg(long)]
+    model: PathBuf,
+    /// LIBSVM file to score the model on (plain, .gz or .xz).
+    #[arg(long)]
+    data: PathBuf,
+    /// Also write the metrics as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct PredictArgs {
+    /// A model written by --save-model.
+    #[arg(long)]
+    model: PathBuf,
+    /// LIBSVM file whose rows to predict (labels are read but not used).
+    #[arg(long)]
+    data: PathBuf,
+    /// CSV to write: `prediction` per row (least squares), or `probability,label` (logistic).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -183,27 +260,122 @@ pub enum LossName {
     Logistic,
 }
 
-fn parse_stragglers(s: &str) -> Result<Stragglers, String> {
-    s.parse()
+/// Parses `--algo` against the optimizers of the command line and lists them in `--help` and
+/// shell completions, with a one-line error for an unknown name.
+#[derive(Clone)]
+struct AlgorithmParser(Registry);
+
+impl AlgorithmParser {
+    fn builtin() -> AlgorithmParser {
+        AlgorithmParser(Registry::with(&[]).expect("the built-in names differ"))
+    }
+}
+
+impl TypedValueParser for AlgorithmParser {
+    type Value = Optimizer;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Optimizer, clap::Error> {
+        self.0
+            .get(&value.to_string_lossy())
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e + "\n"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.all().iter().map(|o| PossibleValue::new(o.name())),
+        ))
+    }
+}
+
+/// Parses `--stragglers` (`none`, `paper`, `intensity:C`) and lists the models in `--help`.
+#[derive(Clone)]
+struct StragglersParser;
+
+impl TypedValueParser for StragglersParser {
+    type Value = Stragglers;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Stragglers, clap::Error> {
+        value
+            .to_string_lossy()
+            .parse()
+            .map_err(|e: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e + "\n"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            ["none", "paper", "intensity:C"]
+                .into_iter()
+                .map(PossibleValue::new),
+        ))
+    }
 }
 
 fn parse_precondition(s: &str) -> Result<Precondition, String> {
     s.parse()
 }
 
-/// Parses the command line and runs what it asks for.
+/// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
+/// process's arguments, runs what they ask for, prints an error as one line, and returns the
+/// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached). Call
+/// `async_runtime::run_worker_if_spawned()` before it, first thing in `main`.
+pub fn run(extra: &[Optimizer]) -> ExitCode {
+    run_from(std::env::args_os(), extra)
+}
+
+/// [`run`] on the arguments `args` (the first is the program's name).
+pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> ExitCode {
+    match main_from(args, extra) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.is::<TargetMissed>() {
+                ExitCode::from(EXIT_TARGET_MISSED)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Parses the command line and runs what it asks for, with the built-in optimizers.
 pub fn main() -> Result<()> {
-    let no_arguments = std::env::args_os().len() == 1;
-    let cli = Cli::parse();
-    init_logging(cli_quiet(&cli));
+    main_from(std::env::args_os(), &[])
+}
+
+/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for.
+pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> Result<()> {
+    let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
+    let args: Vec<OsString> = args.into_iter().collect();
+    let no_arguments = args.len() == 1;
+    let parser = AlgorithmParser(registry);
+    let command = Cli::command()
+        .mut_arg("algo", |a| a.value_parser(parser.clone()))
+        .mut_subcommand("compare", |c| {
+            c.mut_arg("algos", |a| a.value_parser(parser.clone()))
+        });
+    let matches = command.get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    init_logging(cli_quiet(&cli), cli.verbose);
     match cli.command {
         Some(Command::Worker(args)) => run_worker(args),
+        Some(Command::Evaluate(args)) => evaluate(args),
+        Some(Command::Predict(args)) => predict(args),
         Some(Command::Compare(args)) => {
-            let algorithms = parse_algorithms(&args.algos)?;
+            let spec = args.run.job(args.algos[0])?;
             let out = args.out.clone().unwrap_or_else(default_out_dir);
-            let outputs = compare::run(&algorithms, &args.run, &out)?;
+            let outputs = compare::run(&spec, &args.algos, &out)?;
             print_outputs(&outputs);
-            Ok(())
+            outputs.check_targets()
         }
         None if no_arguments => {
             let run = builtin_comparison();
@@ -212,9 +384,11 @@ pub fn main() -> Result<()> {
                 "No arguments: comparing SGD and ASGD on the built-in California housing set \
                  (4 workers, stragglers `paper`). `async-train --help` lists the options."
             );
-            let outputs = compare::run(&[Algorithm::Sgd, Algorithm::Asgd], &run, &out)?;
+            let spec = run.job(Algorithm::Sgd)?;
+            let pair = [Algorithm::Sgd.into(), Algorithm::Asgd.into()];
+            let outputs = compare::run(&spec, &pair, &out)?;
             print_outputs(&outputs);
-            Ok(())
+            outputs.check_targets()
         }
         None => train(cli.train),
     }
@@ -223,14 +397,22 @@ pub fn main() -> Result<()> {
 fn cli_quiet(cli: &Cli) -> bool {
     match &cli.command {
         Some(Command::Compare(args)) => args.run.quiet,
-        Some(Command::Worker(_)) => false,
+        Some(Command::Worker(_) | Command::Evaluate(_) | Command::Predict(_)) => false,
         None => cli.train.run.quiet,
     }
 }
 
-fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ASYNC_LOG")
+/// Logs to stderr, filtered by `RUST_LOG`, else `ASYNC_LOG` (its older name), else by the
+/// flags: warnings with `-q`, information by default, debug with `-v`, trace with `-vv`.
+fn init_logging(quiet: bool, verbose: u8) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("ASYNC_LOG"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -261,8 +443,10 @@ impl RunArgs {
             .expect("the defaults parse")
     }
 
-    /// The job these settings describe for `algorithm`.
-    pub fn job(&self, algorithm: Algorithm) -> Result<JobSpec> {
+    /// The job these settings describe for `algorithm`: the one place where the command line
+    /// becomes a job.
+    pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
+        let algorithm = algorithm.into();
         if self.workers == 0 {
             bail!("--workers must be at least 1");
         }
@@ -274,16 +458,42 @@ impl RunArgs {
         if !(0.0..1.0).contains(&self.momentum) {
             bail!("--momentum must be in [0, 1), not {}", self.momentum);
         }
-        let loss = match self.loss {
-            LossName::LeastSquares => Loss::LeastSquares,
-            LossName::Logistic => Loss::Logistic {
-                lambda: self.lambda,
-            },
+        let lambda = match (self.lambda, self.loss) {
+            (Some(lambda), _) => lambda,
+            (None, LossName::LeastSquares) => 0.0,
+            (None, LossName::Logistic) => DEFAULT_LOGISTIC_LAMBDA,
         };
+        if !(lambda >= 0.0 && lambda.is_finite()) {
+            bail!("--lambda must be a number >= 0, not {lambda}");
+        }
+        let loss = Loss::with_lambda(matches!(self.loss, LossName::LeastSquares), lambda);
+        let seconds = |flag: &str, value: f64| -> Result<Duration> {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|_| value.is_finite())
+                .with_context(|| {
+                    format!("{flag} must be a finite number of seconds >= 0, not {value}")
+                })
+        };
+        let join_timeout = seconds("--join-timeout", self.join_timeout)?;
+        if let Some(time) = self.time {
+            seconds("--time", time)?;
+        }
+        seconds("--eval-every", self.eval_every)?;
+        if let Some(target) = self.target_subopt {
+            if !(target >= 0.0 && target.is_finite()) {
+                bail!("--target-subopt must be a number >= 0, not {target}");
+            }
+        }
+        if let Some(optimum) = self.optimum {
+            if !optimum.is_finite() {
+                bail!("--optimum must be a finite number, not {optimum}");
+            }
+        }
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.stragglers = self.stragglers;
         cluster.seed = self.seed;
-        cluster.join_timeout = Duration::from_secs_f64(self.join_timeout.max(0.1));
+        cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
         cluster.spawn_local = !self.remote_workers;
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
@@ -300,9 +510,11 @@ impl RunArgs {
                 Some(path) => DataSource::File {
                     path: path.clone(),
                     dim: self.dim,
+                    max_dim: self.max_features,
                 },
                 None => DataSource::Builtin,
             },
+            bias: self.bias.then_some(1.0),
             loss,
             step: self.step,
             momentum: self.momentum,
@@ -326,22 +538,23 @@ impl RunArgs {
     }
 }
 
-fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>> {
-    names
-        .iter()
-        .map(|name| name.parse::<Algorithm>().map_err(anyhow::Error::msg))
-        .collect()
-}
+/// The L2 weight of the logistic loss when `--lambda` is not given.
+pub const DEFAULT_LOGISTIC_LAMBDA: f64 = 1e-4;
+
+/// Longest interval between checkpoints: beyond a year is a typo, not a policy.
+const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 
 fn train(args: TrainArgs) -> Result<()> {
-    let algorithm: Algorithm = args.algo.parse().map_err(anyhow::Error::msg)?;
-    let mut spec = args.run.job(algorithm)?;
+    let mut spec = args.run.job(args.algo)?;
     if args.checkpoint_updates == Some(0) {
         bail!("--checkpoint-updates must be at least 1");
     }
     if let Some(seconds) = args.checkpoint_seconds {
-        if !(seconds > 0.0 && seconds.is_finite()) {
-            bail!("--checkpoint-seconds must be a positive number, not {seconds}");
+        if !(seconds > 0.0 && seconds <= MAX_CHECKPOINT_S) {
+            bail!(
+                "--checkpoint-seconds must be a positive number of seconds up to a year, not \
+                 {seconds}"
+            );
         }
     }
     let checkpoint_dir = args.checkpoint.clone().or_else(|| args.resume.clone());
@@ -356,7 +569,7 @@ fn train(args: TrainArgs) -> Result<()> {
         every_s: args.checkpoint_seconds,
         resume: args.resume.clone(),
     };
-    let data = spec.data.load()?;
+    let data = spec.load_data()?;
     let outcome = job::run(&spec, &data)?;
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
         println!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
@@ -378,7 +591,82 @@ fn train(args: TrainArgs) -> Result<()> {
         )?;
         println!("plot:    {}", path.display());
     }
+    if let Some(path) = &args.save_model {
+        outcome.saved_model(&data).write(path)?;
+        println!("model:   {}", path.display());
+    }
     outcome.into_result()
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let model = SavedModel::read(&args.model)?;
+    let data = model.load_data(&args.data)?;
+    let scores = metrics::evaluate(&model.loss()?, &data, model.model().view());
+    match &scores {
+        Metrics::Regression {
+            rows,
+            objective,
+            rmse,
+            r2,
+        } => println!(
+            "{} ({rows} rows): objective {objective:.10}, RMSE {rmse:.6}, R^2 {r2:.6}",
+            data.name()
+        ),
+        Metrics::Classification {
+            rows,
+            objective,
+            accuracy,
+            log_loss,
+            auc,
+        } => println!(
+            "{} ({rows} rows): objective {objective:.10}, accuracy {accuracy:.6}, log-loss \
+             {log_loss:.6}, ROC AUC {auc:.6}",
+            data.name()
+        ),
+    }
+    if let Some(path) = &args.out {
+        let json = serde_json::json!({
+            "model": args.model,
+            "data": data.name(),
+            "data_sha256": data.fingerprint(),
+            "metrics": scores,
+        });
+        create_parent(path)?;
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("metrics: {}", path.display());
+    }
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    let model = SavedModel::read(&args.model)?;
+    let loss = model.loss()?;
+    let data = model.load_data(&args.data)?;
+    let predictions = metrics::predict(&loss, &data, model.model().view());
+    let mut text = String::with_capacity(predictions.len() * 24);
+    if loss.is_classification() {
+        text.push_str("probability,label\n");
+        for p in &predictions {
+            let label = if *p >= 0.5 { 1 } else { -1 };
+            text.push_str(&format!("{p},{label}\n"));
+        }
+    } else {
+        text.push_str("prediction\n");
+        for p in &predictions {
+            text.push_str(&format!("{p}\n"));
+        }
+    }
+    create_parent(&args.out)?;
+    std::fs::write(&args.out, text)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "{} predictions of {} written to {}",
+        predictions.len(),
+        data.name(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn print_outputs(outputs: &CompareOutputs) {
@@ -406,7 +694,11 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
-    options.reconnect = args.reconnect.map(|s| Duration::from_secs_f64(s.max(0.0)));
+    options.reconnect = match args.reconnect {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--reconnect must be a finite number of seconds >= 0, not {s}"),
+        None => None,
+    };
     async_runtime::worker::run(options).context("worker stopped")
 }
 

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use algorithms::Algorithm;
 use anyhow::{Context, Result};
 
-use crate::cli::RunArgs;
-use crate::job::{self, Outcome};
+use crate::job::{self, JobSpec, Outcome};
+use crate::optimizer::Optimizer;
 
 /// What a comparison wrote and measured.
 pub struct CompareOutputs {
@@ -19,28 +18,32 @@ pub struct CompareOutputs {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Runs `algorithms` one after the other and writes their files into `out`.
-pub fn run(algorithms: &[Algorithm], args: &RunArgs, out: &Path) -> Result<CompareOutputs> {
+/// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
+/// files into `out`: per algorithm a trace, a summary and the model; one plot (SVG and PNG)
+/// and a table of times to target.
+pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
-    let first = args.job(algorithms[0])?;
-    let data = first.data.load()?;
+    let data = spec.load_data()?;
     // One optimum for all runs, computed once.
-    let optimum = job::optimum(&first.loss, &data, args.optimum)?;
+    let optimum = job::optimum(&spec.loss, &data, spec.stop.optimum)?;
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
     for &algorithm in algorithms {
-        let mut spec = args.job(algorithm)?;
+        let mut spec = spec.clone();
+        spec.algorithm = algorithm;
         spec.stop.optimum = optimum;
         let outcome = job::run(&spec, &data)?;
-        if !args.quiet {
+        if !spec.quiet {
             println!("{}", outcome.one_line());
         }
         let trace = out.join(format!("{algorithm}.trace.csv"));
         let summary = out.join(format!("{algorithm}.summary.json"));
+        let model = out.join(format!("{algorithm}.model.json"));
         outcome.trace.write_csv(&trace)?;
         outcome.write_summary(&summary)?;
-        files.extend([trace, summary]);
+        outcome.saved_model(&data).write(&model)?;
+        files.extend([trace, summary, model]);
         outcomes.push(outcome);
     }
     let plot = out.join("compare.svg");
@@ -75,6 +78,24 @@ pub fn run(algorithms: &[Algorithm], args: &RunArgs, out: &Path) -> Result<Compa
 }
 
 impl CompareOutputs {
+    /// A [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
+    /// target, if one was set.
+    pub fn check_targets(&self) -> Result<()> {
+        let missed: Vec<&str> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.spec.stop.target_subopt.is_some() && o.time_to_target().is_none())
+            .map(|o| o.algorithm.name())
+            .collect();
+        if missed.is_empty() {
+            return Ok(());
+        }
+        Err(
+            crate::cli::TargetMissed(format!("did not reach the target: {}", missed.join(", ")))
+                .into(),
+        )
+    }
+
     /// Time to target and speedup against the first algorithm, as JSON.
     pub fn json(&self) -> serde_json::Value {
         let baseline = self.outcomes.first().and_then(Outcome::time_to_target);

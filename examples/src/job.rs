@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use algorithms::{
-    least_squares_optimum, preconditioned_max_row_smoothness, preconditioned_smoothness, Algorithm,
-    Loss, Metric, Model, Params, Precondition,
+    preconditioned_max_row_smoothness, preconditioned_smoothness, ridge_optimum, Loss, Metric,
+    Model, Params, Precondition,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use async_runtime::checkpoint::{self, CheckpointPolicy};
 use async_runtime::data::{Dataset, LoadOptions};
 use async_runtime::{ClusterConfig, Driver, Flow, RunReport};
 
+use crate::model_file::{self, DataInfo, SavedModel};
+use crate::optimizer::Optimizer;
 use crate::progress::Progress;
 use crate::trace::{create_parent, Trace, TracePoint};
 
@@ -30,28 +32,75 @@ pub enum DataSource {
         path: PathBuf,
         /// The number of features, if the file does not use the last.
         dim: Option<usize>,
+        /// The largest number of features accepted (the memory budget of a model).
+        max_dim: usize,
     },
 }
 
 impl DataSource {
-    /// Loads the dataset.
-    pub fn load(&self) -> Result<Arc<Dataset>> {
-        let data = match self {
-            DataSource::Builtin => crate::builtin::cal_housing_scale()?,
-            DataSource::File { path, dim } => {
-                if !path.exists() {
-                    bail!("data file {} does not exist", path.display());
-                }
+    /// Loads the dataset as it is in the file.
+    pub fn load(&self) -> Result<Dataset> {
+        match self {
+            DataSource::Builtin => crate::builtin::cal_housing_scale(),
+            DataSource::File { path, dim, max_dim } => {
                 let options = LoadOptions {
                     dim: *dim,
+                    max_dim: *max_dim,
                     ..LoadOptions::default()
                 };
-                Dataset::load(path, &options)
-                    .with_context(|| format!("cannot load {}", path.display()))?
+                load_file(path, &options)
             }
-        };
-        Ok(Arc::new(data))
+        }
     }
+}
+
+fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    if !path.exists() {
+        bail!("data file {} does not exist", path.display());
+    }
+    Dataset::load(path, options).with_context(|| format!("cannot load {}", path.display()))
+}
+
+/// Loads a LIBSVM file for `loss`: its labels checked, the bias feature appended.
+pub fn load_for(
+    path: &Path,
+    options: &LoadOptions,
+    bias: Option<f64>,
+    loss: &Loss,
+) -> Result<Dataset> {
+    prepare(load_file(path, options)?, bias, loss)
+}
+
+/// The data as `loss` reads it: classification labels are `+1`/`-1` (a file of 0/1 labels is
+/// read with 0 as -1; any other label is an error naming its row), and with `bias`, a constant
+/// feature is appended to every row.
+pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset> {
+    let mut data = data;
+    if loss.is_classification() {
+        let labels = data.labels();
+        let is = |values: &[f64]| labels.iter().all(|y| values.contains(y));
+        if !is(&[1.0, -1.0]) {
+            if is(&[0.0, 1.0]) {
+                tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");
+                data = data.map_labels(|y| if y == 0.0 { -1.0 } else { 1.0 });
+            } else {
+                let (row, label) = labels
+                    .iter()
+                    .enumerate()
+                    .find(|(_, y)| **y != 1.0 && **y != -1.0)
+                    .expect("a label that is not +-1");
+                bail!(
+                    "--loss logistic needs labels +1/-1 (or 0/1): row {} of {} has label {label}",
+                    row + 1,
+                    data.name()
+                );
+            }
+        }
+    }
+    Ok(match bias {
+        Some(value) => data.with_bias(value),
+        None => data,
+    })
 }
 
 /// When a run stops, besides its update bound.
@@ -78,16 +127,35 @@ pub struct Checkpointing {
     pub resume: Option<PathBuf>,
 }
 
+/// The summary's fields that a saved model keeps as its settings.
+const SETTINGS: &[&str] = &[
+    "algo",
+    "dataset",
+    "loss",
+    "lambda",
+    "bias",
+    "workers",
+    "stragglers",
+    "seed",
+    "step",
+    "batch",
+    "precondition",
+    "updates",
+    "elapsed_s",
+];
+
 /// Seconds of training between checkpoints when no interval is given.
 const DEFAULT_CHECKPOINT_S: f64 = 10.0;
 
 /// Everything one job needs.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
-    /// The algorithm.
-    pub algorithm: Algorithm,
+    /// The optimizer.
+    pub algorithm: Optimizer,
     /// The data.
     pub data: DataSource,
+    /// The value of a constant feature appended to every row (an intercept), if any.
+    pub bias: Option<f64>,
     /// The objective.
     pub loss: Loss,
     /// The step; 1/L when `None`.
@@ -122,8 +190,8 @@ pub struct JobSpec {
 
 /// What a job produced.
 pub struct Outcome {
-    /// The algorithm.
-    pub algorithm: Algorithm,
+    /// The optimizer.
+    pub algorithm: Optimizer,
     /// The final model.
     pub model: Model,
     /// The evaluation points.
@@ -144,12 +212,19 @@ pub struct Outcome {
     pub resumed_from: Option<(u64, f64)>,
 }
 
-/// f* of `loss` on `data`: given, or computed for least squares.
+impl JobSpec {
+    /// The job's data as its loss reads it (see [`prepare`]).
+    pub fn load_data(&self) -> Result<Arc<Dataset>> {
+        Ok(Arc::new(prepare(self.data.load()?, self.bias, &self.loss)?))
+    }
+}
+
+/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares.
 pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
     match (given, loss) {
         (Some(value), _) => Ok(Some(value)),
-        (None, Loss::LeastSquares) => {
-            let (_, value) = least_squares_optimum(data).map_err(|e| anyhow!("{e}"))?;
+        (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
+            let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| anyhow!("{e}"))?;
             Ok(Some(value))
         }
         (None, Loss::Logistic { .. }) => Ok(None),
@@ -214,6 +289,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         tracing::info!(updates, elapsed_s, "resuming from the checkpoint");
     }
     let snapshots = Rc::new(RefCell::new(Vec::new()));
+    let diverged = Rc::new(RefCell::new(None));
     let progress = Rc::new(RefCell::new(Progress::new(
         spec.algorithm.name(),
         spec.updates as u64,
@@ -226,6 +302,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         optimum,
         snapshots.clone(),
         progress.clone(),
+        diverged.clone(),
     );
 
     let checkpoint_dir = spec
@@ -259,7 +336,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 
     progress.borrow().finish();
     let report = driver.report();
-    let failure = driver.finish().err().map(|e| e.to_string());
+    let failure = driver
+        .finish()
+        .err()
+        .map(|e| e.to_string())
+        .or_else(|| diverged.take());
     let mut trace = trace_of(earlier, snapshots.take(), &spec.loss, data, optimum);
     // The last point: the model the algorithm returned.
     let objective = spec.loss.objective(data.as_ref(), model.view());
@@ -289,7 +370,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 /// number of workers). Stop rules and the number of workers may change when a run resumes.
 fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
     format!(
-        "{} on {} ({} x {}, content {:016x}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
+        "{} on {} ({} x {}, content sha256 {}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
          max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, seed {}",
         spec.algorithm.name(),
         data.name(),
@@ -376,6 +457,7 @@ fn install_observer(
     optimum: Option<f64>,
     snapshots: Rc<RefCell<Vec<Snapshot>>>,
     progress: Rc<RefCell<Progress>>,
+    diverged: Rc<RefCell<Option<String>>>,
 ) {
     let loss = spec.loss;
     let stop = spec.stop.clone();
@@ -410,17 +492,19 @@ fn install_observer(
         let reached = matches!((stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t);
         let out_of_time = stop.time_s.is_some_and(|limit| at.elapsed_s >= limit);
         // A step too large for the data makes the objective explode: stop early and say so.
+        // Both losses are >= 0, so a negative objective is a divergence too.
         let start = *initial.get_or_insert(objective);
-        let diverged =
-            !objective.is_finite() || objective > DIVERGED * start.max(f64::MIN_POSITIVE);
-        if diverged {
-            tracing::warn!(
-                objective,
-                start,
-                "the objective diverged: try a smaller --step"
-            );
+        let exploded = !objective.is_finite()
+            || objective > DIVERGED * start.max(f64::MIN_POSITIVE)
+            || objective < 0.0;
+        if exploded {
+            *diverged.borrow_mut() = Some(format!(
+                "the objective diverged from {start:.6e} to {objective:.6e} after {} updates: \
+                 try a smaller --step",
+                at.updates
+            ));
         }
-        if reached || out_of_time || diverged {
+        if reached || out_of_time || exploded {
             Flow::Stop
         } else {
             Flow::Continue
@@ -499,9 +583,11 @@ impl Outcome {
         serde_json::json!({
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
-            "loss": format!("{:?}", self.spec.loss),
+            "loss": self.spec.loss.name(),
+            "lambda": self.spec.loss.lambda(),
+            "bias": self.spec.bias,
             "workers": self.spec.cluster.workers,
-            "stragglers": format!("{:?}", self.spec.cluster.stragglers),
+            "stragglers": self.spec.cluster.stragglers.to_string(),
             "seed": self.spec.cluster.seed,
             "step": self.step,
             "batch": self.spec.batch,
@@ -544,11 +630,49 @@ impl Outcome {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// An error if the run failed (after its files were written).
+    /// An error if the run failed, or a [`TargetMissed`](crate::cli::TargetMissed) if it
+    /// ended without reaching its target (after its files were written).
     pub fn into_result(self) -> Result<()> {
-        match self.failure {
-            Some(failure) => Err(anyhow!("the run ended early: {failure}")),
-            None => Ok(()),
+        if let Some(failure) = self.failure {
+            bail!("the run ended early: {failure}");
+        }
+        if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
+            let reached = self
+                .optimum
+                .map(|f| (self.final_objective() - f) / f)
+                .unwrap_or(f64::NAN);
+            return Err(crate::cli::TargetMissed(format!(
+                "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {} \
+                 updates",
+                self.algorithm, self.report.stats.updates
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The model this run trained, with what is needed to use it (`data`: what it trained on).
+    pub fn saved_model(&self, data: &Dataset) -> SavedModel {
+        let mut settings = self.summary();
+        if let Some(map) = settings.as_object_mut() {
+            // The settings of the run, not its measurements.
+            map.retain(|key, _| SETTINGS.contains(&key.as_str()));
+        }
+        SavedModel {
+            format: model_file::FORMAT.into(),
+            version: model_file::VERSION,
+            loss: self.spec.loss.name().into(),
+            lambda: self.spec.loss.lambda(),
+            features: data.dim() - usize::from(self.spec.bias.is_some()),
+            bias: self.spec.bias,
+            data: DataInfo {
+                name: data.name().into(),
+                rows: data.n_rows(),
+                sha256: data.fingerprint(),
+            },
+            settings,
+            objective: self.final_objective(),
+            weights: self.model.to_vec(),
         }
     }
 }

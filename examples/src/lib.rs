@@ -1,10 +1,15 @@
-//! The `async-train` application: command line, training jobs, comparisons, and the files a
-//! run leaves behind (trace CSV, summary JSON, SVG plot).
+//! The `async-train` toolkit: the command line, training jobs, comparisons, and the files a
+//! run leaves behind (trace CSV, summary JSON, SVG plot, the saved model), for the built-in
+//! optimizers and for an author's own ([`Optimizer`], [`cli::run`]).
 
 pub mod builtin;
 pub mod cli;
 pub mod compare;
 pub mod job;
+pub mod model_file;
+pub mod optimizer;
 pub mod plot;
 pub mod progress;
 pub mod trace;
+
+pub use optimizer::Optimizer;

@@ -6,11 +6,5 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Local workers are processes of this same executable: they stop here.
     async_runtime::run_worker_if_spawned();
-    match async_train::cli::main() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    async_train::cli::run(&[])
 }

@@ -116,10 +116,7 @@ impl Drop for Network {
 }
 
 fn a9a() -> PathBuf {
-    std::env::var_os("ASYNC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-        .join("a9a.xz")
+    test_support::data("a9a.xz")
 }
 
 /// The files a driver and its workers share: the token file, the summary to write, the data.
@@ -139,8 +136,7 @@ fn setup(tag: char) -> Option<(Network, RunFiles)> {
             return None;
         }
     };
-    let dir = std::env::temp_dir().join(format!("async-multihost-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_support::scratch(&format!("multihost-{tag}"));
     let token = dir.join("token");
     std::fs::write(&token, format!("a-shared-secret-of-run-{tag}-0123456789\n")).unwrap();
     let path = |p: PathBuf| p.to_str().expect("a UTF-8 path").to_owned();

@@ -122,24 +122,64 @@ impl Dataset {
         }
     }
 
-    /// A hash of the labels and every stored entry, stable across processes and builds: two
-    /// datasets with the same fingerprint hold the same numbers.
-    pub fn fingerprint(&self) -> u64 {
-        let mut hash = crate::broadcaster::delta::StableHash::default();
-        hash.word(self.n_rows() as u64);
-        hash.word(self.dim() as u64);
+    /// The SHA-256 (hex) of the shape, the labels and every stored entry with its column:
+    /// stable across processes and builds, and two datasets with the same fingerprint hold the
+    /// same numbers.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update((self.n_rows() as u64).to_le_bytes());
+        hash.update((self.dim() as u64).to_le_bytes());
         for label in &self.labels {
-            hash.word(label.to_bits());
+            hash.update(label.to_le_bytes());
         }
-        let mut entries = 0u64;
         for i in 0..self.n_rows() {
+            // Row boundaries are part of the content: the same entries split differently differ.
+            hash.update((i as u64).to_le_bytes());
             self.for_each_entry(i, |j, v| {
-                hash.word(j as u64);
-                hash.word(v.to_bits());
-                entries += 1;
+                hash.update((j as u64).to_le_bytes());
+                hash.update(v.to_le_bytes());
             });
         }
-        hash.finish(entries)
+        hex::encode(hash.finalize())
+    }
+
+    /// The same dataset with a constant feature `value` appended as the last column (LIBLINEAR's
+    /// `-B`): a linear model over it has an intercept (regularised like the other weights).
+    pub fn with_bias(self, value: f64) -> Dataset {
+        let n = self.n_rows();
+        let features = match self.features {
+            Features::Dense(x) => {
+                let column = Array2::from_elem((n, 1), value);
+                Features::Dense(
+                    ndarray::concatenate(Axis(1), &[x.view(), column.view()]).expect("same rows"),
+                )
+            }
+            Features::Sparse(m) => {
+                let cols = m.cols();
+                let (mut indptr, mut indices, mut data) =
+                    (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
+                indptr.push(0);
+                for i in 0..n {
+                    let (idx, val) = sparse_row(&m, i);
+                    indices.extend_from_slice(idx);
+                    data.extend_from_slice(val);
+                    if value != 0.0 {
+                        indices.push(cols);
+                        data.push(value);
+                    }
+                    indptr.push(indices.len());
+                }
+                Features::Sparse(CsMat::new((n, cols + 1), indptr, indices, data))
+            }
+        };
+        Dataset { features, ..self }
+    }
+
+    /// The same dataset with every label replaced by `f(label)`.
+    pub fn map_labels(mut self, f: impl Fn(f64) -> f64) -> Dataset {
+        self.labels.mapv_inplace(f);
+        self
     }
 
     /// The labels, one per row.
@@ -373,18 +413,7 @@ pub(crate) mod tests {
     use crate::data::{Layout, LoadOptions};
     use ndarray::array;
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
     use std::time::Instant;
-
-    /// Where the shared real datasets live: `$ASYNC_DATA_DIR`, else
-    /// `$CARGO_MANIFEST_DIR/../../shared/data` (`/work/shared/data` from the workspace crates).
-    pub(crate) fn shared_data(name: &str) -> PathBuf {
-        let dir = match std::env::var_os("ASYNC_DATA_DIR") {
-            Some(d) => PathBuf::from(d),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
-        };
-        dir.join(name)
-    }
 
     /// A small sparse dataset and the same as dense.
     pub(crate) fn small_pair() -> (Dataset, Dataset) {
@@ -515,8 +544,9 @@ pub(crate) mod tests {
         let opts = LoadOptions {
             dim: e.dim,
             layout: Layout::Auto,
+            ..LoadOptions::default()
         };
-        let d = Dataset::load(shared_data(e.file), &opts)
+        let d = Dataset::load(test_support::data(e.file), &opts)
             .unwrap_or_else(|err| panic!("loading {}: {err}", e.file));
         eprintln!("loaded {} in {:.2?}", e.file, t.elapsed());
         assert_eq!(d.name(), e.file);
@@ -533,6 +563,41 @@ pub(crate) mod tests {
             assert_eq!(counts, e.labels.iter().copied().collect(), "{}", e.file);
         }
         d
+    }
+
+    #[test]
+    fn fingerprint_sees_every_label_and_entry() {
+        let (sparse, dense) = small_pair();
+        assert_eq!(sparse.fingerprint(), dense.to_sparse().fingerprint());
+        assert_eq!(sparse.fingerprint().len(), 64);
+        // Two labels that trade signs change the content and so the fingerprint.
+        let mut labels = sparse.labels().to_owned();
+        labels.swap(0, 1);
+        let swapped = Dataset::new("s", sparse.features().clone(), labels).unwrap();
+        assert_ne!(swapped.fingerprint(), sparse.fingerprint());
+        let negated = sparse.clone().map_labels(|y| -y);
+        assert_ne!(negated.fingerprint(), sparse.fingerprint());
+    }
+
+    #[test]
+    fn bias_appends_a_constant_column_sparse_and_dense() {
+        let (sparse, dense) = small_pair();
+        let (sb, db) = (sparse.clone().with_bias(1.0), dense.clone().with_bias(1.0));
+        for d in [&sb, &db] {
+            assert_eq!(d.dim(), 5);
+            assert_eq!(d.n_rows(), 5);
+            for i in 0..5 {
+                let mut last = None;
+                d.for_each_entry(i, |j, v| {
+                    if j == 4 {
+                        last = Some(v)
+                    }
+                });
+                assert_eq!(last, Some(1.0), "row {i}");
+            }
+        }
+        assert_eq!(sb.to_dense().unwrap().fingerprint(), db.fingerprint());
+        assert_eq!(sb.nnz(), sparse.nnz() + 5);
     }
 
     #[test]
@@ -611,14 +676,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn real_reviews_tfidf() {
+    fn real_reviews_tfidf_subsample() {
         let d = check_real(&Expect {
-            file: "reviews_tfidf.xz",
+            file: "reviews_tfidf.sub8.xz",
             dim: None,
-            rows: 22_642,
+            rows: 2_831,
             cols: 8_462,
-            nnz: 993_690,
-            labels: &[(-1, 4_101), (1, 18_541)],
+            nnz: 123_791,
+            labels: &[(-1, 484), (1, 2_347)],
             dense: false,
         });
         // Rows are scaled to unit L2 norm (6 significant digits).
@@ -630,14 +695,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn real_bio_kdd04() {
+    fn real_bio_kdd04_subsample() {
         let d = check_real(&Expect {
-            file: "bio_kdd04.normalized.xz",
+            file: "bio_kdd04.sub25.xz",
             dim: None,
-            rows: 145_751,
+            rows: 5_831,
             cols: 75,
-            nnz: 10_931_325,
-            labels: &[(-1, 144_455), (1, 1_296)],
+            nnz: 437_325,
+            labels: &[(-1, 5_781), (1, 50)],
             dense: true,
         });
         // Feature 75 is the appended constant before row normalisation: positive everywhere.

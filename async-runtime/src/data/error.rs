@@ -49,6 +49,20 @@ pub enum DataError {
         /// Number of columns.
         cols: usize,
     },
+    /// The forced dimension exceeds the memory budget of a model.
+    #[error(
+        "{}: {dim} features exceed the memory budget of {max} features (8 bytes each per model \
+         copy): raise it with --max-features if that is meant",
+        path.display()
+    )]
+    TooManyFeatures {
+        /// The file being read.
+        path: PathBuf,
+        /// The dimension asked for.
+        dim: usize,
+        /// The budget.
+        max: usize,
+    },
     /// A sparse matrix is structurally invalid (bad index pointer, unsorted indices, ...).
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),

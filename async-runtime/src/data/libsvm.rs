@@ -43,13 +43,39 @@ pub enum Layout {
 }
 
 /// How to load a LIBSVM file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {
     /// Force the number of columns (e.g. 123 for `a9a.t`, which never uses feature 123). A row
     /// using a larger index is then an error. `None`: the largest index used in the file.
     pub dim: Option<usize>,
     /// Sparse, dense, or chosen by density.
     pub layout: Layout,
+    /// The memory budget of a model: the largest number of features (index, or `dim`) a file
+    /// may have, since every model over it holds 8 bytes per feature, in several copies.
+    pub max_dim: usize,
+    /// The longest line accepted, in bytes: a file without line ends (a binary, `/dev/zero`)
+    /// is an error, not an unbounded buffer.
+    pub max_line_bytes: usize,
+}
+
+impl LoadOptions {
+    /// The default [`max_dim`](LoadOptions::max_dim): 2^26 = 67,108,864 features, 512 MiB per
+    /// copy of a model.
+    pub const DEFAULT_MAX_DIM: usize = 1 << 26;
+
+    /// The default [`max_line_bytes`](LoadOptions::max_line_bytes): 64 MiB.
+    pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 26;
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            dim: None,
+            layout: Layout::Auto,
+            max_dim: Self::DEFAULT_MAX_DIM,
+            max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
+        }
+    }
 }
 
 /// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
@@ -118,24 +144,35 @@ pub fn read_libsvm_from<R: Read + Send>(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Dataset, DataError> {
+    if let Some(dim) = opts.dim {
+        if dim > opts.max_dim {
+            return Err(DataError::TooManyFeatures {
+                path: path.to_path_buf(),
+                dim,
+                max: opts.max_dim,
+            });
+        }
+    }
+    let max_line = opts.max_line_bytes.max(1);
     let parsed = std::thread::scope(|s| -> Result<Parsed, DataError> {
         let (tx, rx) = sync_channel(2);
         std::thread::Builder::new()
             .name("libsvm-reader".into())
-            .spawn_scoped(s, move || pump(reader, tx))
+            .spawn_scoped(s, move || pump(reader, tx, max_line))
             .map_err(|source| DataError::Io {
                 path: path.to_path_buf(),
                 source,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
-        parse_chunks(rx, path, opts.dim)
+        parse_chunks(rx, path, opts)
     })?;
     build(parsed, path, opts)
 }
 
-/// Reads `reader` in blocks that end at a line end and sends them to the parser.
-fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
-    let mut buf = vec![0u8; CHUNK];
+/// Reads `reader` in blocks that end at a line end and sends them to the parser; a line longer
+/// than `max_line` bytes is sent as an [`io::ErrorKind::InvalidData`] error.
+fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>, max_line: usize) {
+    let mut buf = vec![0u8; CHUNK.min(max_line.saturating_add(1))];
     let mut filled = 0;
     loop {
         let mut eof = false;
@@ -167,10 +204,17 @@ fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>) {
                 buf.copy_within(p + 1..filled, 0);
                 filled -= p + 1;
             }
+            None if filled > max_line => {
+                let _ = tx.send(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("a line longer than {max_line} bytes (not a LIBSVM text file?)"),
+                )));
+                return;
+            }
             None => {
-                // One line longer than the buffer: grow it.
+                // One line longer than the buffer: grow it, up to the limit.
                 let len = buf.len();
-                buf.resize(len * 2, 0);
+                buf.resize(len.saturating_mul(2).min(max_line.saturating_add(1)), 0);
             }
         }
     }
@@ -189,7 +233,7 @@ struct Parsed {
 fn parse_chunks(
     rx: Receiver<io::Result<Vec<u8>>>,
     path: &Path,
-    dim: Option<usize>,
+    opts: &LoadOptions,
 ) -> Result<Parsed, DataError> {
     let mut p = Parsed {
         labels: Vec::new(),
@@ -200,9 +244,17 @@ fn parse_chunks(
     };
     let mut line_no = 0usize;
     for chunk in rx {
-        let chunk = chunk.map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
+        let chunk = chunk.map_err(|source| match source.kind() {
+            // The pump's word on an endless line: it starts after the lines parsed so far.
+            io::ErrorKind::InvalidData => DataError::Parse {
+                path: path.to_path_buf(),
+                line: line_no + 1,
+                message: source.to_string(),
+            },
+            _ => DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
         let text = std::str::from_utf8(&chunk).map_err(|e| {
             let good = &chunk[..e.valid_up_to()];
@@ -214,7 +266,7 @@ fn parse_chunks(
         })?;
         for line in text.lines() {
             line_no += 1;
-            parse_line(line, dim, &mut p).map_err(|message| DataError::Parse {
+            parse_line(line, opts, &mut p).map_err(|message| DataError::Parse {
                 path: path.to_path_buf(),
                 line: line_no,
                 message,
@@ -225,7 +277,7 @@ fn parse_chunks(
 }
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
-fn parse_line(line: &str, dim: Option<usize>, p: &mut Parsed) -> Result<(), String> {
+fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
@@ -266,7 +318,14 @@ fn parse_line(line: &str, dim: Option<usize>, p: &mut Parsed) -> Result<(), Stri
                  {prev}: indices must be strictly ascending"
             ));
         }
-        if let Some(d) = dim {
+        if index > opts.max_dim && opts.dim.is_none() {
+            return Err(format!(
+                "index {index} in feature `{token}` exceeds the memory budget of {} features \
+                 (8 bytes each per model copy): raise it with --max-features if that is meant",
+                opts.max_dim
+            ));
+        }
+        if let Some(d) = opts.dim {
             if index > d {
                 return Err(format!(
                     "index {index} in feature `{token}` exceeds the dimension {d} given in the \
@@ -500,7 +559,7 @@ mod tests {
         let f = TempFile::new("dim.txt", format!("{GOOD}1 4:1\n").as_bytes());
         let opts = LoadOptions {
             dim: Some(3),
-            layout: Layout::Auto,
+            ..LoadOptions::default()
         };
         let msg = read_libsvm(&f.0, &opts).unwrap_err().to_string();
         assert!(msg.contains(":3: ") && msg.contains("dimension 3"), "{msg}");
@@ -511,6 +570,48 @@ mod tests {
         let f = TempFile::new("utf8.txt", b"1 1:1\n1 2:1\n1 3:\xff\n");
         let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
         assert!(matches!(err, DataError::Parse { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_feature_beyond_the_memory_budget_is_an_error_not_an_allocation() {
+        // 2^32 features would be a 34 GB model: refused at the line, before any allocation.
+        let f = TempFile::new("huge.txt", b"1 1:1\n1 4294967296:1\n");
+        let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("--max-features"), "{err}");
+        let forced = LoadOptions {
+            dim: Some(10_000_000_000),
+            ..LoadOptions::default()
+        };
+        let err = read_libsvm(&f.0, &forced).unwrap_err();
+        assert!(matches!(err, DataError::TooManyFeatures { .. }), "{err}");
+        // Within a raised budget the same file loads (sparse: nothing per feature is held).
+        let raised = LoadOptions {
+            max_dim: 1 << 33,
+            ..LoadOptions::default()
+        };
+        assert_eq!(read_libsvm(&f.0, &raised).unwrap().dim(), 4_294_967_296);
+    }
+
+    #[test]
+    fn a_line_beyond_the_limit_is_an_error_with_its_number() {
+        let mut text = b"1 1:1\n-1 2:1\n".to_vec();
+        text.extend(std::iter::repeat_n(0u8, 5000));
+        let f = TempFile::new("zeros.txt", &text);
+        let opts = LoadOptions {
+            max_line_bytes: 1024,
+            ..LoadOptions::default()
+        };
+        let err = read_libsvm(&f.0, &opts).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 3, .. }), "{err}");
+        assert!(err.to_string().contains("longer than 1024 bytes"), "{err}");
+        // /dev/zero has no end and no line end: the same error, in bounded memory.
+        let opts = LoadOptions {
+            max_line_bytes: 1 << 20,
+            ..LoadOptions::default()
+        };
+        let err = read_libsvm(Path::new("/dev/zero"), &opts).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 1, .. }), "{err}");
     }
 
     #[test]
@@ -546,7 +647,14 @@ mod tests {
     fn tricky_lines_sparse_and_dense() {
         let f = TempFile::new("tricky.txt", TRICKY.as_bytes());
         for layout in [Layout::Sparse, Layout::Dense, Layout::Auto] {
-            let d = read_libsvm(&f.0, &LoadOptions { dim: None, layout }).unwrap();
+            let d = read_libsvm(
+                &f.0,
+                &LoadOptions {
+                    layout,
+                    ..LoadOptions::default()
+                },
+            )
+            .unwrap();
             // Auto: 5 nonzeros in 4 x 4 is under half, so sparse.
             assert_eq!(d.is_sparse(), layout != Layout::Dense, "{layout:?}");
             check_tricky(&d);
@@ -555,7 +663,7 @@ mod tests {
             &f.0,
             &LoadOptions {
                 dim: Some(10),
-                layout: Layout::Auto,
+                ..LoadOptions::default()
             },
         )
         .unwrap();

@@ -58,9 +58,10 @@ struct BenchArgs {
 fn main() -> Result<()> {
     async_runtime::run_worker_if_spawned();
     let args = BenchArgs::parse();
-    let data_path = args.data.clone().unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/bio_kdd04.normalized.xz")
-    });
+    let data_path = match args.data.clone() {
+        Some(path) => path,
+        None => large_data("bio_kdd04.normalized.xz")?,
+    };
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
     run.optimum = Some(args.optimum);
@@ -74,7 +75,9 @@ fn main() -> Result<()> {
     run.quiet = true;
     // Time to target is read off the trace: evaluate often enough to resolve sub-second runs.
     run.eval_every = 0.01;
-    let data = run.job(Algorithm::Sgd)?.data.load()?;
+    // One job, from the command line's own defaults; each run changes its algorithm and target.
+    let mut spec = run.job(Algorithm::Sgd)?;
+    let data = spec.load_data()?;
     eprintln!(
         "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
         data.name(),
@@ -90,22 +93,24 @@ fn main() -> Result<()> {
         (Algorithm::Saga, args.vr_target),
         (Algorithm::Asaga, args.vr_target),
     ] {
-        run.target_subopt = Some(target);
-        let outcome = job::run(&run.job(algorithm)?, &data)?;
+        spec.algorithm = algorithm.into();
+        spec.stop.target_subopt = Some(target);
+        let outcome = job::run(&spec, &data)?;
         eprintln!("{}", outcome.one_line());
         runs.push(outcome);
     }
-    run.precondition = Precondition::Full;
+    spec.precondition = Precondition::Full;
     for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
-        run.target_subopt = Some(args.preconditioned_target);
-        let outcome = job::run(&run.job(algorithm)?, &data)?;
+        spec.algorithm = algorithm.into();
+        spec.stop.target_subopt = Some(args.preconditioned_target);
+        let outcome = job::run(&spec, &data)?;
         eprintln!("{} (preconditioned): {}", algorithm, outcome.one_line());
         runs.push(outcome);
     }
-    let sparse = args
-        .sparse_data
-        .clone()
-        .unwrap_or_else(|| data_path.with_file_name("reviews_tfidf.xz"));
+    let sparse = match args.sparse_data.clone() {
+        Some(path) => path,
+        None => large_data("reviews_tfidf.xz")?,
+    };
     let broadcast = partial_broadcast(&sparse)?;
     let figures = figures(&args, &data_path, &runs, broadcast);
     let text = serde_json::to_string_pretty(&figures)?;
@@ -117,6 +122,27 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// A large dataset the repository does not carry: in `$ASYNC_DATA_DIR`, in `data/large/`
+/// (where `scripts/fetch-data.sh` puts them), or in a `shared/data` folder beside the checkout.
+fn large_data(name: &str) -> Result<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let candidates = std::env::var_os("ASYNC_DATA_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([root.join("data/large"), root.join("../shared/data")]);
+    let tried: Vec<PathBuf> = candidates.map(|dir| dir.join(name)).collect();
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "{name} not found (looked in $ASYNC_DATA_DIR, data/large, ../shared/data): run \
+             scripts/fetch-data.sh or pass its path"
+            )
+        })
+}
+
 /// SGD on a sparse set: bytes the broadcasts cost, against sending every version whole.
 fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     let mut run = RunArgs::parse_defaults();
@@ -126,7 +152,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     run.step = Some(0.5);
     run.quiet = true;
     let spec = run.job(Algorithm::Sgd)?;
-    let data = spec.data.load()?;
+    let data = spec.load_data()?;
     let outcome = job::run(&spec, &data)?;
     let stats = &outcome.report.stats;
     eprintln!(

@@ -1,0 +1,199 @@
+//! Scores of a model on held-out data, the ones that fit its loss: RMSE and R^2 for least
+//! squares; accuracy, log-loss and ROC AUC for logistic regression (labels `+1`/`-1`). The
+//! objective is reported for both.
+
+use async_runtime::data::Rows;
+use ndarray::ArrayView1;
+use serde::Serialize;
+
+use crate::Loss;
+
+/// What [`evaluate`] measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Metrics {
+    /// Least squares, plain or ridge.
+    Regression {
+        /// Rows scored.
+        rows: usize,
+        /// The loss's objective on these rows.
+        objective: f64,
+        /// Root mean squared error of the predictions `x.w`.
+        rmse: f64,
+        /// Coefficient of determination, `1 - SS_res / SS_tot` (NaN for a constant target).
+        r2: f64,
+    },
+    /// Logistic regression.
+    Classification {
+        /// Rows scored.
+        rows: usize,
+        /// The loss's objective on these rows.
+        objective: f64,
+        /// Share of rows whose sign of `x.w` is their label (a margin of 0 predicts `+1`).
+        accuracy: f64,
+        /// Mean negative log-likelihood of the labels, `log(1 + exp(-y x.w))`.
+        log_loss: f64,
+        /// Area under the ROC curve of the margins (ties count one half; NaN with one class).
+        auc: f64,
+    },
+}
+
+/// What the model predicts for row `i`: `x.w` for least squares, the probability of `+1` for
+/// logistic regression.
+pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Vec<f64> {
+    (0..rows.len())
+        .map(|i| {
+            let margin = rows.dot(i, w);
+            if loss.is_classification() {
+                probability(margin)
+            } else {
+                margin
+            }
+        })
+        .collect()
+}
+
+/// The probability of `+1` at margin `t`, `1 / (1 + exp(-t))`, without overflow.
+fn probability(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Scores `w` on `rows` with the metrics that fit `loss`.
+pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Metrics {
+    let n = rows.len();
+    let objective = loss.objective(rows, w);
+    let margins: Vec<f64> = (0..n).map(|i| rows.dot(i, w)).collect();
+    let labels: Vec<f64> = (0..n).map(|i| rows.label(i)).collect();
+    let mean = |values: &mut dyn Iterator<Item = f64>| values.sum::<f64>() / n.max(1) as f64;
+    if loss.is_classification() {
+        let correct = margins
+            .iter()
+            .zip(&labels)
+            .filter(|&(&m, &y)| (m >= 0.0) == (y > 0.0))
+            .count();
+        let log_loss = mean(&mut margins.iter().zip(&labels).map(|(&m, &y)| {
+            let z = -y * m;
+            // log(1 + exp(z)) without overflow.
+            if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            }
+        }));
+        Metrics::Classification {
+            rows: n,
+            objective,
+            accuracy: correct as f64 / n.max(1) as f64,
+            log_loss,
+            auc: roc_auc(&margins, &labels),
+        }
+    } else {
+        let mse = mean(&mut margins.iter().zip(&labels).map(|(m, y)| (m - y) * (m - y)));
+        let y_mean = mean(&mut labels.iter().copied());
+        let total = mean(&mut labels.iter().map(|y| (y - y_mean) * (y - y_mean)));
+        Metrics::Regression {
+            rows: n,
+            objective,
+            rmse: mse.sqrt(),
+            r2: 1.0 - mse / total,
+        }
+    }
+}
+
+/// ROC AUC by the rank-sum (Mann-Whitney) statistic, tied scores sharing their mean rank.
+pub fn roc_auc(scores: &[f64], labels: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut positive_rank_sum, mut positives) = (0.0, 0usize);
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        // Ranks start..end (1-based: start+1..=end) share their mean.
+        let rank = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            if labels[i] > 0.0 {
+                positive_rank_sum += rank;
+                positives += 1;
+            }
+        }
+        start = end;
+    }
+    let negatives = scores.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return f64::NAN;
+    }
+    let p = positives as f64;
+    (positive_rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_runtime::data::{Dataset, Features};
+    use ndarray::{array, Array1};
+
+    #[test]
+    fn auc_counts_pairs_and_ties() {
+        // Pairs (positive, negative) ordered right: 3 of 4, and one tie counted one half.
+        assert_eq!(
+            roc_auc(&[0.1, 0.4, 0.35, 0.8], &[-1.0, -1.0, 1.0, 1.0]),
+            0.75
+        );
+        assert_eq!(roc_auc(&[0.5, 0.5], &[1.0, -1.0]), 0.5);
+        assert_eq!(roc_auc(&[1.0, 2.0], &[-1.0, 1.0]), 1.0);
+        assert!(roc_auc(&[1.0, 2.0], &[1.0, 1.0]).is_nan());
+    }
+
+    #[test]
+    fn regression_scores_of_a_known_fit() {
+        let x = array![[1.0], [2.0], [3.0], [4.0]];
+        let data = Dataset::new("r", Features::Dense(x), array![1.0, 2.0, 3.0, 5.0]).unwrap();
+        let w = Array1::from(vec![1.0]);
+        let Metrics::Regression { rmse, r2, rows, .. } =
+            evaluate(&Loss::LeastSquares, &data, w.view())
+        else {
+            panic!("least squares is a regression")
+        };
+        assert_eq!(rows, 4);
+        // Residuals 0, 0, 0, -1: MSE 1/4; SS_tot / n = 2.1875.
+        assert!((rmse - 0.5).abs() < 1e-15);
+        assert!((r2 - (1.0 - 0.25 / 2.1875)).abs() < 1e-15);
+        assert_eq!(
+            predict(&Loss::LeastSquares, &data, w.view()),
+            vec![1.0, 2.0, 3.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn classification_scores_of_a_known_model() {
+        let x = array![[2.0], [-1.0], [0.5], [-3.0]];
+        let data = Dataset::new("c", Features::Dense(x), array![1.0, -1.0, -1.0, 1.0]).unwrap();
+        let w = Array1::from(vec![1.0]);
+        let loss = Loss::Logistic { lambda: 0.0 };
+        let Metrics::Classification {
+            accuracy,
+            log_loss,
+            auc,
+            objective,
+            ..
+        } = evaluate(&loss, &data, w.view())
+        else {
+            panic!("logistic is a classification")
+        };
+        assert_eq!(accuracy, 0.5);
+        assert!((log_loss - objective).abs() < 1e-15, "no regulariser");
+        // Positives score 2 and -3, negatives -1 and 0.5: pairs right (2,-1), (2,0.5).
+        assert_eq!(auc, 0.5);
+        let p = predict(&loss, &data, w.view());
+        assert!((p[0] - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-15);
+        assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    }
+}

@@ -1,0 +1,226 @@
+//! [`Optimizer`]: what the toolkit runs. The six optimizers of the `algorithms` crate are
+//! optimizers; so is any `#[async_optimizer]` function of an author's own crate, which then
+//! gets the whole command line (train, compare, stop rules, trace, summary, plots, saved
+//! models, checkpoints, worker mode, progress) from [`cli::run`](crate::cli::run):
+//!
+//! ```no_run
+//! use algorithms::{Model, Params};
+//! use async_runtime::{async_optimizer, Dataset, Driver};
+//! use async_train::Optimizer;
+//!
+//! #[async_optimizer]
+//! fn heavy_ball(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+//!     let mut w: Model = Model::zeros(data.dim());
+//!     let mut v: Model = Model::zeros(data.dim());
+//!     for k in 0..p.updates {
+//!         broadcast!(w);
+//!         let g = reduce!(data.sample(p.batch, k), |batch| p.loss.gradient(batch, w.view()));
+//!         v = 0.9 * &v + &g;
+//!         w.scaled_add(-p.step, &v);
+//!     }
+//!     w
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     async_runtime::run_worker_if_spawned(); // worker processes stop here
+//!     async_train::cli::run(&[Optimizer::new("heavy-ball", heavy_ball)])
+//! }
+//! ```
+
+use std::fmt;
+
+use algorithms::{Algorithm, Model, Params};
+use async_runtime::{Dataset, Driver};
+
+/// The function of an optimizer: the driver first, then the data and the settings.
+pub type RunFn = fn(&mut Driver, &Dataset, &Params) -> Model;
+
+/// An optimizer the toolkit can run: its name on the command line, its function, and the two
+/// facts its default step depends on.
+#[derive(Clone, Copy)]
+pub struct Optimizer {
+    name: &'static str,
+    run: RunFn,
+    asynchronous: bool,
+    variance_reduced: bool,
+}
+
+impl Optimizer {
+    /// A synchronous optimizer named `name` (as `--algo` spells it); its default step is 1/L.
+    pub const fn new(name: &'static str, run: RunFn) -> Optimizer {
+        Optimizer {
+            name,
+            run,
+            asynchronous: false,
+            variance_reduced: false,
+        }
+    }
+
+    /// The same, marked asynchronous: stale gradients ask for a default step `workers` times
+    /// smaller (variance-reduced methods: see [`default_step`](crate::job::default_step)).
+    pub const fn asynchronous(mut self) -> Optimizer {
+        self.asynchronous = true;
+        self
+    }
+
+    /// The same, marked variance-reduced (SAGA, SVRG): its default step is set from the
+    /// largest per-sample smoothness.
+    pub const fn variance_reduced(mut self) -> Optimizer {
+        self.variance_reduced = true;
+        self
+    }
+
+    /// The name on the command line and in the files.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether it is asynchronous.
+    pub fn is_async(&self) -> bool {
+        self.asynchronous
+    }
+
+    /// Whether it reduces variance.
+    pub fn is_variance_reduced(&self) -> bool {
+        self.variance_reduced
+    }
+
+    /// Runs it on `data` with the driver's workers.
+    pub fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> Model {
+        (self.run)(cx, data, params)
+    }
+
+    /// The six optimizers of the `algorithms` crate.
+    pub fn builtin() -> Vec<Optimizer> {
+        Algorithm::ALL.into_iter().map(Optimizer::from).collect()
+    }
+}
+
+impl From<Algorithm> for Optimizer {
+    fn from(algorithm: Algorithm) -> Optimizer {
+        let run: RunFn = match algorithm {
+            Algorithm::Sgd => algorithms::sgd,
+            Algorithm::Asgd => algorithms::asgd,
+            Algorithm::Saga => algorithms::saga,
+            Algorithm::Asaga => algorithms::asaga,
+            Algorithm::Svrg => algorithms::svrg,
+            Algorithm::Asvrg => algorithms::asvrg,
+        };
+        Optimizer {
+            name: algorithm.name(),
+            run,
+            asynchronous: algorithm.is_async(),
+            variance_reduced: algorithm.is_variance_reduced(),
+        }
+    }
+}
+
+/// Optimizers are known by their names.
+impl PartialEq for Optimizer {
+    fn eq(&self, other: &Optimizer) -> bool {
+        self.name == other.name
+    }
+}
+
+impl PartialEq<Algorithm> for Optimizer {
+    fn eq(&self, other: &Algorithm) -> bool {
+        self.name == other.name()
+    }
+}
+
+impl fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl fmt::Debug for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Optimizer")
+            .field("name", &self.name)
+            .field("asynchronous", &self.asynchronous)
+            .field("variance_reduced", &self.variance_reduced)
+            .finish()
+    }
+}
+
+/// The optimizers a command line offers: the built-in six and an author's own, by name.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    optimizers: Vec<Optimizer>,
+}
+
+impl Registry {
+    /// The built-in optimizers and `extra`; an extra one may not reuse a name.
+    pub fn with(extra: &[Optimizer]) -> Result<Registry, String> {
+        let mut optimizers = Optimizer::builtin();
+        for optimizer in extra {
+            if optimizers.iter().any(|o| o == optimizer) {
+                return Err(format!(
+                    "two optimizers are named `{optimizer}`: give each its own name"
+                ));
+            }
+            if optimizer.name.is_empty() || optimizer.name.contains([',', ' ']) {
+                return Err(format!(
+                    "`{optimizer}` cannot be an optimizer's name on the command line: use \
+                     letters, digits and dashes"
+                ));
+            }
+            optimizers.push(*optimizer);
+        }
+        Ok(Registry { optimizers })
+    }
+
+    /// Every optimizer, built-in first.
+    pub fn all(&self) -> &[Optimizer] {
+        &self.optimizers
+    }
+
+    /// The optimizer called `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Result<Optimizer, String> {
+        self.optimizers
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(name))
+            .copied()
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.optimizers.iter().map(|o| o.name).collect();
+                format!(
+                    "unknown algorithm `{name}`: choose one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+        algorithms::sgd(cx, data, p)
+    }
+
+    #[test]
+    fn the_builtin_six_keep_their_names_and_kinds() {
+        let registry = Registry::with(&[]).unwrap();
+        assert_eq!(registry.all().len(), 6);
+        let asaga = registry.get("ASAGA").unwrap();
+        assert_eq!(asaga, Algorithm::Asaga);
+        assert!(asaga.is_async() && asaga.is_variance_reduced());
+        assert!(!registry.get("sgd").unwrap().is_async());
+        let err = registry.get("adam").unwrap_err();
+        assert!(err.contains("unknown algorithm `adam`") && err.contains("asvrg"));
+    }
+
+    #[test]
+    fn an_authors_optimizer_joins_by_a_name_of_its_own() {
+        let adam = Optimizer::new("my-sgd", mine).asynchronous();
+        let registry = Registry::with(&[adam]).unwrap();
+        assert_eq!(registry.get("my-sgd").unwrap(), adam);
+        assert!(registry.get("my-sgd").unwrap().is_async());
+        assert!(Registry::with(&[Optimizer::new("sgd", mine)])
+            .unwrap_err()
+            .contains("two optimizers are named `sgd`"));
+        assert!(Registry::with(&[Optimizer::new("a,b", mine)]).is_err());
+    }
+}

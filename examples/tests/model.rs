@@ -1,0 +1,444 @@
+//! The model a run keeps, and what a user does with it next: `--save-model`, then `evaluate`
+//! and `predict` on held-out data; ridge least squares, the bias feature, the labels a loss
+//! reads, and one clear line for every number that makes no sense.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use test_support::{data, scratch};
+
+const EXE: &str = env!("CARGO_BIN_EXE_async-train");
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("async-train starts")
+}
+
+fn assert_success(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts a failed run with one line on stderr that contains `needle`.
+fn assert_clear_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {stderr}");
+    // 1 for an error of the run, 2 for one of usage (as clap exits).
+    assert!(matches!(output.status.code(), Some(1 | 2)), "{stderr}");
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// scikit-learn 1.9.1 on the same objective, `1/n sum log(1 + exp(-y x.w)) + 1e-4/2 |w|^2`
+/// over a9a with a constant feature 1 appended (its weight regularised like the others):
+///
+/// ```python
+/// X, y = load_svmlight_file(a9a, n_features=123); Xt, yt = (a9a.t, likewise)
+/// Xb = hstack([X, ones((n, 1))]); Xtb = hstack([Xt, ones((nt, 1))])
+/// m = LogisticRegression(C=1/(n*1e-4), fit_intercept=False, solver="lbfgs", tol=1e-10,
+///                        max_iter=10000).fit(Xb, y)
+/// # f* = 0.3244834517; on a9a.t: accuracy 0.849886, log-loss 0.323828, ROC AUC 0.902381
+/// ```
+const SKLEARN_ACCURACY: f64 = 0.849886;
+const SKLEARN_LOG_LOSS: f64 = 0.323828;
+const SKLEARN_AUC: f64 = 0.902381;
+
+#[test]
+fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
+    let dir = scratch("model-a9a");
+    let train = run(
+        &[
+            "--algo",
+            "asgd",
+            "--loss",
+            "logistic",
+            "--lambda",
+            "1e-4",
+            "--bias",
+            "--data",
+            path(&data("a9a.xz")),
+            "--save-model",
+            "m.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert_success(&train);
+    let model = json(&dir.join("m.json"));
+    assert_eq!(model["format"], "asyncopt-model");
+    assert_eq!(model["loss"], "logistic");
+    assert_eq!(model["lambda"], 1e-4);
+    assert_eq!(model["features"], 123);
+    assert_eq!(model["bias"], 1.0);
+    assert_eq!(model["weights"].as_array().map(Vec::len), Some(124));
+    assert_eq!(model["data"]["name"], "a9a.xz");
+    assert_eq!(model["data"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(model["settings"]["algo"], "asgd");
+
+    let evaluate = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            path(&data("a9a.t.xz")),
+            "--out",
+            "metrics.json",
+        ],
+        &dir,
+    );
+    let printed = assert_success(&evaluate);
+    assert!(printed.contains("accuracy"), "{printed}");
+    let metrics = &json(&dir.join("metrics.json"))["metrics"];
+    assert_eq!(metrics["kind"], "classification");
+    assert_eq!(metrics["rows"], 16_281);
+    let accuracy = metrics["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - SKLEARN_ACCURACY).abs() <= 0.005,
+        "accuracy {accuracy} against scikit-learn's {SKLEARN_ACCURACY}"
+    );
+    let log_loss = metrics["log_loss"].as_f64().unwrap();
+    assert!(
+        (log_loss - SKLEARN_LOG_LOSS).abs() <= 0.01,
+        "log-loss {log_loss}"
+    );
+    let auc = metrics["auc"].as_f64().unwrap();
+    assert!((auc - SKLEARN_AUC).abs() <= 0.01, "AUC {auc}");
+
+    let predict = run(
+        &[
+            "predict",
+            "--model",
+            "m.json",
+            "--data",
+            path(&data("a9a.t.xz")),
+            "--out",
+            "preds.csv",
+        ],
+        &dir,
+    );
+    assert_success(&predict);
+    let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("probability,label"));
+    let rows: Vec<(f64, i32)> = lines
+        .map(|line| {
+            let (p, label) = line.split_once(',').expect("two columns");
+            (p.parse().unwrap(), label.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 16_281);
+    assert!(rows
+        .iter()
+        .all(|&(p, label)| (0.0..=1.0).contains(&p) && label == if p >= 0.5 { 1 } else { -1 }));
+
+    // The README's Python snippet reads both files with the standard library alone.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the README");
+    let snippet = readme
+        .split("<!-- tested: examples/tests/model.rs -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```python").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's Python snippet");
+    let python = Command::new("python3")
+        .arg("-c")
+        .arg(snippet)
+        .current_dir(&dir)
+        .output()
+        .expect("python3 runs (a prerequisite of the README's snippet)");
+    let out = String::from_utf8_lossy(&python.stdout);
+    assert!(
+        python.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    assert!(out.contains("16281 predictions"), "{out}");
+}
+
+#[test]
+fn ridge_least_squares_reaches_the_exact_ridge_optimum() {
+    let dir = scratch("ridge");
+    let output = run(
+        &[
+            "--algo",
+            "saga",
+            "--precondition",
+            "full",
+            "--lambda",
+            "1e-3",
+            "--updates",
+            "100000",
+            "--target-subopt",
+            "1e-6",
+            "--eval-every",
+            "0.01",
+            "--summary",
+            "s.json",
+            "--save-model",
+            "m.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert_success(&output);
+    let summary = json(&dir.join("s.json"));
+    assert_eq!(summary["loss"], "least-squares");
+    assert_eq!(summary["lambda"], 1e-3);
+    // numpy: solve(X^T X/n + 1e-3 I, X^T y/n) on cal_housing.scale, f = 0.280519172023.
+    let optimum = summary["optimum"].as_f64().unwrap();
+    assert!(
+        (optimum - 0.280519172023).abs() <= 1e-9 * optimum,
+        "{optimum}"
+    );
+    assert!(summary["final_subopt"].as_f64().unwrap() <= 1e-6);
+    // Evaluated on its own training data, the model's objective is the ridge objective.
+    let evaluate = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            path(&data("cal_housing.scale.xz")),
+            "--out",
+            "e.json",
+        ],
+        &dir,
+    );
+    assert_success(&evaluate);
+    let metrics = &json(&dir.join("e.json"))["metrics"];
+    assert_eq!(metrics["kind"], "regression");
+    let objective = metrics["objective"].as_f64().unwrap();
+    assert!((objective - optimum) / optimum <= 1.001e-6, "{objective}");
+    assert!((0.5..0.7).contains(&metrics["r2"].as_f64().unwrap()));
+}
+
+#[test]
+fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
+    let dir = scratch("labels");
+    // The built-in set's labels are house prices.
+    let output = run(&["--loss", "logistic"], &dir);
+    assert_clear_error(&output, "row 1 of cal_housing.scale has label 4.526");
+    std::fs::write(dir.join("three.libsvm"), "1 1:1\n2 1:2\n3 2:1\n1 2:2\n").unwrap();
+    let output = run(
+        &[
+            "--loss",
+            "logistic",
+            "--data",
+            "three.libsvm",
+            "--workers",
+            "1",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "row 2 of three.libsvm has label 2");
+    // 0/1 labels are read as -1/+1.
+    std::fs::write(
+        dir.join("binary.libsvm"),
+        "1 1:1\n0 1:-1\n1 1:0.5 2:1\n0 2:-1\n",
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "--loss",
+            "logistic",
+            "--data",
+            "binary.libsvm",
+            "--workers",
+            "2",
+            "--updates",
+            "50",
+            "--save-model",
+            "m.json",
+        ],
+        &dir,
+    );
+    assert_success(&output);
+    let evaluate = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            "binary.libsvm",
+            "--out",
+            "e.json",
+        ],
+        &dir,
+    );
+    assert_success(&evaluate);
+    assert_eq!(json(&dir.join("e.json"))["metrics"]["accuracy"], 1.0);
+}
+
+#[test]
+fn numbers_that_make_no_sense_are_one_clear_line() {
+    let dir = scratch("numbers");
+    std::fs::write(dir.join("tiny.libsvm"), "1 1:0.5\n-1 1:1\n1 2:2\n-1 2:1\n").unwrap();
+    for (args, needle) in [
+        (&["--lambda=-1"][..], "--lambda must be a number >= 0"),
+        (&["--lambda", "NaN"], "--lambda must be a number >= 0"),
+        (
+            &["--join-timeout", "inf"],
+            "--join-timeout must be a finite",
+        ),
+        (&["--time", "NaN"], "--time must be a finite"),
+        (&["--eval-every=-1"], "--eval-every must be a finite"),
+        (
+            &["--target-subopt=-1"],
+            "--target-subopt must be a number >= 0",
+        ),
+        (
+            &["--checkpoint", "ck", "--checkpoint-seconds", "1e20"],
+            "--checkpoint-seconds must be a positive number",
+        ),
+        (
+            &[
+                "worker",
+                "--driver",
+                "tcp://127.0.0.1:9",
+                "--reconnect",
+                "inf",
+            ],
+            "--reconnect must be a finite",
+        ),
+        (
+            &["--data", "tiny.libsvm", "--dim", "10000000000"],
+            "10000000000 features exceed the memory budget",
+        ),
+        (&["--algo", "adam"], "unknown algorithm `adam`"),
+        (&["--stragglers", "many"], "unknown straggler model `many`"),
+    ] {
+        let output = run(args, &dir);
+        assert_clear_error(&output, needle);
+    }
+    // A feature index of 2^32 would be a 34 GB model.
+    std::fs::write(dir.join("huge.libsvm"), "1 1:1\n-1 4294967296:1\n").unwrap();
+    let output = run(&["--data", "huge.libsvm"], &dir);
+    assert_clear_error(&output, "huge.libsvm:2: index 4294967296");
+    // A file without line ends is refused at the limit of a line, in bounded memory.
+    let output = run(&["--data", "/dev/zero"], &dir);
+    assert_clear_error(&output, "/dev/zero:1: a line longer than");
+}
+
+#[test]
+fn a_target_not_reached_exits_with_code_3() {
+    let dir = scratch("missed");
+    let output = run(
+        &[
+            "--updates",
+            "3",
+            "--target-subopt",
+            "1e-12",
+            "--summary",
+            "s.json",
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("did not reach the target"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // The files are written all the same.
+    assert_eq!(json(&dir.join("s.json"))["updates"], 3);
+}
+
+#[test]
+fn the_summary_speaks_the_command_line() {
+    let dir = scratch("spellings");
+    let output = run(
+        &[
+            "--algo",
+            "asgd",
+            "--data",
+            path(&data("a9a.xz")),
+            "--loss",
+            "logistic",
+            "--stragglers",
+            "intensity:20",
+            "--workers",
+            "2",
+            "--updates",
+            "20",
+            "--summary",
+            "s.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert_success(&output);
+    let summary = json(&dir.join("s.json"));
+    assert_eq!(summary["loss"], "logistic");
+    assert_eq!(summary["lambda"], 1e-4, "the logistic default");
+    assert_eq!(summary["stragglers"], "intensity:20");
+    assert_eq!(summary["algo"], "asgd");
+    assert_eq!(summary["precondition"], "none");
+}
+
+#[test]
+fn evaluate_refuses_what_is_not_its_model_or_its_data() {
+    let dir = scratch("evaluate-errors");
+    let a9a_t = data("a9a.t.xz");
+    let output = run(
+        &["evaluate", "--model", "none.json", "--data", path(&a9a_t)],
+        &dir,
+    );
+    assert_clear_error(&output, "cannot read the model none.json");
+    std::fs::write(dir.join("other.json"), "{\"weights\": [1.0]}").unwrap();
+    let output = run(
+        &["evaluate", "--model", "other.json", "--data", path(&a9a_t)],
+        &dir,
+    );
+    assert_clear_error(&output, "other.json is not a model file");
+    // A model of 2 features cannot score rows that use feature 3.
+    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
+    let train = run(
+        &[
+            "--data",
+            "small.libsvm",
+            "--workers",
+            "1",
+            "--updates",
+            "5",
+            "--save-model",
+            "m.json",
+        ],
+        &dir,
+    );
+    assert_success(&train);
+    std::fs::write(dir.join("wider.libsvm"), "1 1:1 3:1\n").unwrap();
+    let output = run(
+        &[
+            "predict",
+            "--model",
+            "m.json",
+            "--data",
+            "wider.libsvm",
+            "--out",
+            "p.csv",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "exceeds the dimension 2");
+}
