@@ -1,0 +1,249 @@
+//! An author's own optimizer through the toolkit: this test executable is an author's
+//! `async-train`, with an Adam of its own beside the built-in six (`cli::run`). Run with
+//! `TOOLKIT_CLI=1` it is that command line; otherwise it runs it as a user would, in real
+//! processes with real workers, and checks that the author's optimizer gets the same files as
+//! a built-in one: trace, summary, plot, saved model, a checkpoint that resumes, `compare`.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Output};
+
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+use async_train::Optimizer;
+
+/// Adam (Kingma & Ba), the moments kept on the driver: the workers only compute gradients.
+#[async_optimizer]
+fn adam(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut m: Model = Model::zeros(data.dim());
+    let mut v: Model = Model::zeros(data.dim());
+    let mut t: i32 = 0;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        t += 1;
+        m = 0.9 * &m + 0.1 * &g;
+        v = 0.999 * &v + 0.001 * &(&g * &g);
+        let m_hat = &m / (1.0 - 0.9f64.powi(t));
+        let v_hat = &v / (1.0 - 0.999f64.powi(t));
+        w.scaled_add(-p.step, &(m_hat / (v_hat.mapv(f64::sqrt) + 1e-8)));
+    }
+    w
+}
+
+const ADAM: Optimizer = Optimizer::new("adam", adam);
+
+fn main() -> ExitCode {
+    async_runtime::run_worker_if_spawned();
+    if std::env::var_os("TOOLKIT_CLI").is_some() {
+        // The author's command line: std::env::args are the user's.
+        return async_train::cli::run(&[ADAM]);
+    }
+    let tests: [(&str, fn()); 2] = [
+        (
+            "an_authors_optimizer_writes_the_files_of_a_builtin_one",
+            files_like_a_builtin,
+        ),
+        (
+            "an_authors_optimizer_is_listed_compared_and_resumed",
+            listed_compared_and_resumed,
+        ),
+    ];
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        match std::panic::catch_unwind(test) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs this executable as the author's `async-train` in `dir`.
+fn cli(args: &[&str], dir: &Path) -> Output {
+    Command::new(std::env::current_exe().expect("the test executable"))
+        .args(args)
+        .current_dir(dir)
+        .env("TOOLKIT_CLI", "1")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the author's command starts")
+}
+
+fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the file is written"))
+        .expect("JSON")
+}
+
+/// The settings of a short logistic run on a9a, writing every file into `dir`.
+fn run_with_files(algo: &str, step: &str, dir: &Path) -> serde_json::Value {
+    let a9a = test_support::data("a9a.xz");
+    let output = cli(
+        &[
+            "--algo",
+            algo,
+            "--data",
+            a9a.to_str().unwrap(),
+            "--loss",
+            "logistic",
+            "--step",
+            step,
+            "--updates",
+            "300",
+            "--workers",
+            "2",
+            "--trace",
+            "trace.csv",
+            "--summary",
+            "summary.json",
+            "--plot",
+            "plot.svg",
+            "--save-model",
+            "model.json",
+            "--checkpoint",
+            "ckpt",
+            "--checkpoint-updates",
+            "100",
+            "--quiet",
+        ],
+        dir,
+    );
+    succeeded(&output);
+    for file in ["trace.csv", "summary.json", "plot.svg", "model.json"] {
+        assert!(dir.join(file).is_file(), "{algo} wrote no {file}");
+    }
+    assert!(
+        dir.join("ckpt/checkpoint.bin").is_file(),
+        "{algo}: a checkpoint"
+    );
+    json(&dir.join("summary.json"))
+}
+
+fn files_like_a_builtin() {
+    let mine = test_support::scratch("toolkit-adam");
+    let builtin = test_support::scratch("toolkit-sgd");
+    let adam = run_with_files("adam", "0.01", &mine);
+    let sgd = run_with_files("sgd", "1", &builtin);
+    assert_eq!(adam["algo"], "adam");
+    assert_eq!(adam["updates"], 300);
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&adam),
+        keys(&sgd),
+        "the same summary as a built-in optimizer"
+    );
+    // Adam learns: from log 2 = 0.693 at w = 0 well down towards f* = 0.3245.
+    let objective = adam["final_objective"].as_f64().unwrap();
+    assert!(objective < 0.36, "adam's objective {objective}");
+    let model = json(&mine.join("model.json"));
+    assert_eq!(model["settings"]["algo"], "adam");
+    let trace = std::fs::read_to_string(mine.join("trace.csv")).unwrap();
+    assert!(trace.starts_with("elapsed_s,updates,objective") && trace.lines().count() > 2);
+}
+
+fn listed_compared_and_resumed() {
+    let dir = test_support::scratch("toolkit-more");
+    let help = succeeded(&cli(&["--help"], &dir));
+    assert!(help.contains("adam") && help.contains("asvrg"), "{help}");
+
+    // A checkpoint of the author's optimizer resumes like a built-in one's.
+    run_with_files("adam", "0.01", &dir);
+    let a9a = test_support::data("a9a.xz");
+    let resumed = cli(
+        &[
+            "--algo",
+            "adam",
+            "--data",
+            a9a.to_str().unwrap(),
+            "--loss",
+            "logistic",
+            "--step",
+            "0.01",
+            "--updates",
+            "400",
+            "--workers",
+            "2",
+            "--resume",
+            "ckpt",
+            "--summary",
+            "resumed.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let stdout = succeeded(&resumed);
+    // Checkpoints are taken at the top of a pass: the last of the 300-update run at 200.
+    assert!(
+        stdout.contains("resumed from the checkpoint at 200 updates"),
+        "{stdout}"
+    );
+    assert_eq!(json(&dir.join("resumed.json"))["updates"], 400);
+
+    let compare = cli(
+        &[
+            "compare",
+            "--algos",
+            "sgd,adam",
+            "--data",
+            a9a.to_str().unwrap(),
+            "--loss",
+            "logistic",
+            "--step",
+            "0.01",
+            "--updates",
+            "100",
+            "--workers",
+            "2",
+            "--out",
+            "cmp",
+            "--quiet",
+        ],
+        &dir,
+    );
+    succeeded(&compare);
+    for file in [
+        "adam.trace.csv",
+        "adam.summary.json",
+        "adam.model.json",
+        "compare.svg",
+    ] {
+        assert!(
+            dir.join("cmp").join(file).is_file(),
+            "compare wrote no {file}"
+        );
+    }
+    let unknown = cli(&["--algo", "adamw"], &dir);
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown algorithm `adamw`") && stderr.contains("adam"));
+}
