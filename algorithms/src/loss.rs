@@ -167,7 +167,7 @@ impl Neumaier {
 }
 
 /// `log(1 + exp(z))` without overflow or loss of precision.
-fn log1p_exp(z: f64) -> f64 {
+pub(crate) fn log1p_exp(z: f64) -> f64 {
     if z > 0.0 {
         z + (-z).exp().ln_1p()
     } else {
@@ -176,7 +176,7 @@ fn log1p_exp(z: f64) -> f64 {
 }
 
 /// `1 / (1 + exp(-t))` without overflow.
-fn sigmoid(t: f64) -> f64 {
+pub(crate) fn sigmoid(t: f64) -> f64 {
     if t >= 0.0 {
         1.0 / (1.0 + (-t).exp())
     } else {

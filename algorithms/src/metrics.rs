@@ -6,6 +6,7 @@ use async_runtime::data::Rows;
 use ndarray::ArrayView1;
 use serde::Serialize;
 
+use crate::loss::{log1p_exp, sigmoid};
 use crate::Loss;
 
 /// What [`evaluate`] measured.
@@ -45,22 +46,12 @@ pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>)
         .map(|i| {
             let margin = rows.dot(i, w);
             if loss.is_classification() {
-                probability(margin)
+                sigmoid(margin)
             } else {
                 margin
             }
         })
         .collect()
-}
-
-/// The probability of `+1` at margin `t`, `1 / (1 + exp(-t))`, without overflow.
-fn probability(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// Scores `w` on `rows` with the metrics that fit `loss`.
@@ -76,15 +67,12 @@ pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>
             .zip(&labels)
             .filter(|&(&m, &y)| (m >= 0.0) == (y > 0.0))
             .count();
-        let log_loss = mean(&mut margins.iter().zip(&labels).map(|(&m, &y)| {
-            let z = -y * m;
-            // log(1 + exp(z)) without overflow.
-            if z > 0.0 {
-                z + (-z).exp().ln_1p()
-            } else {
-                z.exp().ln_1p()
-            }
-        }));
+        let log_loss = mean(
+            &mut margins
+                .iter()
+                .zip(&labels)
+                .map(|(&m, &y)| log1p_exp(-y * m)),
+        );
         Metrics::Classification {
             rows: n,
             objective,

@@ -17,19 +17,7 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .expect("async-train starts")
 }
 
-use test_support::scratch;
-
-/// Asserts a failed run with one line on stderr that contains `needle`.
-fn assert_clear_error(output: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "should fail: {stderr}");
-    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-}
+use test_support::{assert_clear_error, scratch};
 
 #[test]
 fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use test_support::{data, scratch};
+use test_support::{assert_clear_error, data, scratch, succeeded as assert_success};
 
 const EXE: &str = env!("CARGO_BIN_EXE_async-train");
 
@@ -16,30 +16,6 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .env("RUST_LOG", "error")
         .output()
         .expect("async-train starts")
-}
-
-fn assert_success(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// Asserts a failed run with one line on stderr that contains `needle`.
-fn assert_clear_error(output: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "should fail: {stderr}");
-    // 1 for an error of the run, 2 for one of usage (as clap exits).
-    assert!(matches!(output.status.code(), Some(1 | 2)), "{stderr}");
-    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
 
 fn json(path: &Path) -> serde_json::Value {

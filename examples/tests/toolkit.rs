@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode, Output};
 use algorithms::{Model, Params};
 use async_runtime::{async_optimizer, Dataset, Driver};
 use async_train::Optimizer;
+use test_support::succeeded;
 
 /// Adam (Kingma & Ba), the moments kept on the driver: the workers only compute gradients.
 #[async_optimizer]
@@ -88,16 +89,6 @@ fn cli(args: &[&str], dir: &Path) -> Output {
         .env("RUST_LOG", "error")
         .output()
         .expect("the author's command starts")
-}
-
-fn succeeded(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 fn json(path: &Path) -> serde_json::Value {

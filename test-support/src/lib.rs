@@ -8,6 +8,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// The repository's `data/` folder.
 pub fn data_dir() -> PathBuf {
@@ -54,4 +55,32 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
+}
+
+/// Asserts that a command succeeded and returns its standard output.
+pub fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts that a command failed as a user error should: exit code 1 (an error of the run) or
+/// 2 (of usage), one line on stderr that contains `needle`, and no panic.
+pub fn assert_clear_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "should fail with 1 or 2, not {:?}: {stderr}",
+        output.status.code()
+    );
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
