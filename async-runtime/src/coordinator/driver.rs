@@ -67,6 +67,14 @@ pub(crate) struct Arrived {
     pub body: Vec<u8>,
 }
 
+/// A task a worker reported failed, for the reduce waiting on it to retry.
+pub(crate) struct Failed {
+    pub seq: u64,
+    pub worker: usize,
+    pub task: &'static str,
+    pub message: String,
+}
+
 /// The dataset whose partitions the workers hold.
 pub(crate) struct Shipped {
     pub key: (usize, usize, usize),
@@ -117,8 +125,12 @@ pub struct Driver {
     pub(crate) last: Option<ResultMeta>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
-    /// Workers challenged for the token: their hello and the nonce sent.
-    pub(crate) challenges: HashMap<String, (crate::protocol::Hello, Vec<u8>)>,
+    /// Tasks reported failed, not yet retried.
+    pub(crate) failed: Vec<Failed>,
+    /// The shape of each `reduce!` site's results, from the first one accepted.
+    pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
+    /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
+    pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
     observer: Option<Observer>,
     /// Where and when to write checkpoints.
     pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
@@ -146,14 +158,22 @@ impl Driver {
     /// Binds the driver's socket and starts local workers if asked, without waiting for them:
     /// [`Driver::endpoint`] tells remote workers where to connect, then
     /// [`Driver::wait_for_workers`] admits them.
-    pub fn bind(config: ClusterConfig) -> Result<Driver, RuntimeError> {
+    pub fn bind(mut config: ClusterConfig) -> Result<Driver, RuntimeError> {
         config.validate()?;
+        if config.spawn_local && config.token.is_none() {
+            // Local workers are handed the token: a fresh one costs nothing.
+            config.token = Some(crate::Token::random());
+        }
         let run_id = cluster::new_run_id();
         let link = DriverLink::start(crate::transport::LinkConfig {
             bind: config.bind.clone(),
             run_id,
             heartbeat: config.heartbeat,
             max_frame: config.max_frame,
+            token: config.token.clone().unwrap_or_else(crate::Token::loopback),
+            encrypt: config.encrypt,
+            max_strangers: config.max_strangers,
+            handshake_deadline: config.handshake_deadline,
         })?;
         let mut driver = Driver {
             link,
@@ -173,7 +193,9 @@ impl Driver {
             paused: Duration::ZERO,
             children: Vec::new(),
             last: None,
-            challenges: HashMap::new(),
+            failed: Vec::new(),
+            shapes: HashMap::new(),
+            site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,
             checkpoint: None,
