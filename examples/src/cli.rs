@@ -105,6 +105,9 @@ pub struct RunArgs {
     /// File holding the run's shared token (required to listen beyond loopback).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Encrypt every frame after admission (ChaCha20-Poly1305), for untrusted networks.
+    #[arg(long)]
+    pub encrypt: bool,
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60.0)]
     pub join_timeout: f64,
@@ -285,6 +288,7 @@ impl RunArgs {
         cluster.seed = self.seed;
         cluster.join_timeout = Duration::from_secs_f64(self.join_timeout.max(0.1));
         cluster.spawn_local = !self.remote_workers;
+        cluster.encrypt = self.encrypt;
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
         }

@@ -129,6 +129,8 @@ pub struct Driver {
     pub(crate) failed: Vec<Failed>,
     /// The shape of each `reduce!` site's results, from the first one accepted.
     pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
+    /// Per site whose shape is not settled: the shapes its results had, and from whom.
+    pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
     observer: Option<Observer>,
@@ -195,6 +197,7 @@ impl Driver {
             last: None,
             failed: Vec::new(),
             shapes: HashMap::new(),
+            shape_candidates: HashMap::new(),
             site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,

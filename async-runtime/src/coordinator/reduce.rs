@@ -63,34 +63,84 @@ impl<A: Combine, B: Combine> Combine for (A, B) {
 /// as Spark's `spark.task.maxFailures`.
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
+/// What the checks made of a result.
+enum Verdict<R> {
+    /// Use it.
+    Good(R),
+    /// Dropped and counted against its worker.
+    Bad,
+    /// Its site's shape is not known yet: dropped, not counted; the task is done again.
+    Unconfirmed,
+}
+
 /// Decodes a result body and returns it with its shape, or why it is refused.
 pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
 
 impl Driver {
     /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's.
     /// A bad one is dropped and counted against its worker.
-    fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Option<R> {
+    fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Verdict<R> {
         let checked =
             decode(&arrived.body).and_then(|(value, shape)| match self.shapes.get(arrived.task) {
                 Some(expected) if *expected != shape => Err(format!(
                     "its shape {shape:?} is not the shape {expected:?} of the site's results"
                 )),
-                Some(_) => Ok(value),
-                None => {
-                    self.shapes.insert(arrived.task, shape);
-                    Ok(value)
-                }
+                Some(_) => Ok(Some(value)),
+                None => Ok(self.confirm_shape(arrived, shape).then_some(value)),
             });
         match checked {
-            Ok(value) => {
+            Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
                 self.site_failures.remove(arrived.task);
-                Some(value)
+                Verdict::Good(value)
             }
+            Ok(None) => Verdict::Unconfirmed,
             Err(reason) => {
                 self.bad_result(arrived.worker, &reason);
-                None
+                Verdict::Bad
             }
+        }
+    }
+
+    /// A site's shape is taken from its results only once two workers agree on it (or one
+    /// worker is all there is), so that one bad worker answering first cannot set it; after
+    /// many results without agreement, the shape most workers sent wins.
+    fn confirm_shape(&mut self, arrived: &Arrived, shape: Shape) -> bool {
+        let alive = self.table.alive();
+        let seen = self.shape_candidates.entry(arrived.task).or_default();
+        let agreed = alive <= 1
+            || seen
+                .iter()
+                .any(|(other, worker)| *other == shape && *worker != arrived.worker);
+        seen.push((shape.clone(), arrived.worker));
+        let chosen = if agreed {
+            Some(shape)
+        } else if seen.len() > 2 * alive + 2 {
+            let backers = |candidate: &Shape| {
+                let mut workers: Vec<usize> = seen
+                    .iter()
+                    .filter(|(s, _)| s == candidate)
+                    .map(|(_, w)| *w)
+                    .collect();
+                workers.sort_unstable();
+                workers.dedup();
+                workers.len()
+            };
+            seen.iter()
+                .map(|(s, _)| s)
+                .max_by_key(|s| backers(s))
+                .cloned()
+        } else {
+            None
+        };
+        match chosen {
+            Some(reference) => {
+                let fits = reference == seen.last().expect("just pushed").0;
+                self.shape_candidates.remove(arrived.task);
+                self.shapes.insert(arrived.task, reference);
+                fits
+            }
+            None => false,
         }
     }
 
@@ -204,8 +254,12 @@ impl Driver {
                 };
                 self.consume(&arrived);
                 match self.accept(&arrived, decode) {
-                    Some(value) => results[partition] = Some(value),
-                    None => {
+                    Verdict::Good(value) => results[partition] = Some(value),
+                    Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
+                        let again = self.dispatch(arrived.worker, partition as u32, spec);
+                        pending.insert(again, partition);
+                    }
+                    Verdict::Unconfirmed | Verdict::Bad => {
                         let again = self.retry(
                             spec,
                             partition,
@@ -293,7 +347,7 @@ impl Driver {
                     self.stats.dropped_stale += 1;
                     continue;
                 }
-                let Some(value) = self.accept(&arrived, decode) else {
+                let Verdict::Good(value) = self.accept(&arrived, decode) else {
                     continue;
                 };
                 self.last = Some(ResultMeta {

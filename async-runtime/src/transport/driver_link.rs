@@ -25,6 +25,10 @@ struct Outbound {
     plain: bool,
 }
 
+/// Largest ZeroMQ frame a connection may send before it is admitted: room for a handshake
+/// frame ([`frame::MAX_PLAIN_FRAME`]) and the transport's own commands.
+const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
+
 /// The driver's socket thread.
 pub(crate) struct DriverLink {
     endpoint: String,
@@ -147,8 +151,14 @@ async fn serve_async(
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
+    // A stranger may send frames of a few KiB (the handshake's) until it is admitted; a new
+    // connection under an identity already connected gets one of its own, never the first's.
     let mut options = SocketOptions::default();
-    options.max_frame_size(config.max_frame);
+    options
+        .max_frame_size(config.max_frame)
+        .initial_frame_size(PRE_ADMISSION_FRAME.min(config.max_frame))
+        .unique_peer_identities(true);
+    let frame_limits = options.frame_limits();
     let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();
     let endpoint = match socket.bind(&config.bind).await {
@@ -190,6 +200,9 @@ async fn serve_async(
                 }
                 if matches!(event, Inbound::Challenged) {
                     continue;
+                }
+                if let Inbound::Admitted { peer, .. } = &event {
+                    frame_limits.set(&identity_bytes(peer), config.max_frame);
                 }
                 if inbound.send(event).is_err() {
                     break;

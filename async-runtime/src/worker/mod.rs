@@ -158,6 +158,7 @@ struct Worker {
     run_id: Option<u64>,
     session: Option<(Sealer, Opener)>,
     last_heard: Instant,
+    last_tick: Instant,
     work: std_mpsc::Sender<Work>,
     /// Tasks handed to the executor and not finished.
     queued: Arc<AtomicUsize>,
@@ -221,6 +222,7 @@ async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
         run_id: None,
         session: None,
         last_heard: Instant::now(),
+        last_tick: Instant::now(),
         work: work_tx,
         queued,
         outbox: Vec::new(),
@@ -274,6 +276,14 @@ impl Worker {
     }
 
     fn on_tick(&mut self) -> Next {
+        // A tick far behind its period means this process did not run (stopped, or starved):
+        // what the driver sent meanwhile has not been read yet, so its silence is not judged
+        // on this tick.
+        let now = Instant::now();
+        if now.duration_since(self.last_tick) > self.options.heartbeat * 3 {
+            self.last_heard = now;
+        }
+        self.last_tick = now;
         if self.last_heard.elapsed() > self.options.driver_timeout {
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
                 "the driver has been silent for {:.1} s",
