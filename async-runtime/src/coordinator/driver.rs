@@ -55,6 +55,7 @@ pub(crate) struct InFlight {
     pub task: &'static str,
     pub partition: u32,
     pub clock: u64,
+    pub sent_at: Instant,
 }
 
 /// A result received and not yet handed to the algorithm.
@@ -129,6 +130,8 @@ pub struct Driver {
     pub(crate) failed: Vec<Failed>,
     /// The shape of each `reduce!` site's results, from the first one accepted.
     pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
+    /// Tasks done again elsewhere because they hung: their late results are dropped.
+    pub(crate) superseded: std::collections::HashSet<u64>,
     /// Per site whose shape is not settled: the shapes its results had, and from whom.
     pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
@@ -198,6 +201,7 @@ impl Driver {
             failed: Vec::new(),
             shapes: HashMap::new(),
             shape_candidates: HashMap::new(),
+            superseded: std::collections::HashSet::new(),
             site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,

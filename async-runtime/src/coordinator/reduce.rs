@@ -1,7 +1,8 @@
 //! `reduce!`: synchronous (every partition, combined) and asynchronous (one result at a time,
 //! as the barrier lets work out, stale ones dropped).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use ndarray::Array1;
 
@@ -72,6 +73,12 @@ enum Verdict<R> {
     /// Its site's shape is not known yet: dropped, not counted; the task is done again.
     Unconfirmed,
 }
+
+/// A task of a synchronous reduce running longer than this many times its worker's mean task
+/// time, and at least [`HANG_FLOOR`], is done again on another worker; the first result wins.
+pub(crate) const HANG_FACTOR: f64 = 8.0;
+/// See [`HANG_FACTOR`].
+pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 
 /// Decodes a result body and returns it with its shape, or why it is refused.
 pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
@@ -204,6 +211,47 @@ impl Driver {
         Ok(self.dispatch(heir, partition as u32, spec))
     }
 
+    /// Tasks of `pending` running far beyond their worker's usual time are sent to another
+    /// live worker too (once per partition); the first result wins.
+    fn redispatch_hung(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        pending: &mut HashMap<u64, usize>,
+        hedged: &mut HashSet<usize>,
+    ) {
+        let hung: Vec<(usize, usize)> = pending
+            .iter()
+            .filter(|(_, partition)| !hedged.contains(*partition))
+            .filter_map(|(seq, &partition)| {
+                let task = self.in_flight.get(seq)?;
+                let mean = self.table.workers[task.worker].mean_task_s;
+                let limit = HANG_FLOOR.max(Duration::from_secs_f64(HANG_FACTOR * mean));
+                (task.sent_at.elapsed() > limit).then_some((partition, task.worker))
+            })
+            .collect();
+        for (partition, worker) in hung {
+            let Some(other) = (0..self.table.workers.len())
+                .filter(|&w| w != worker && self.table.workers[w].alive)
+                .min_by_key(|&w| self.table.workers[w].in_flight)
+            else {
+                continue;
+            };
+            if !self.table.workers[other].partitions.contains(&(partition as u32)) {
+                self.give_partition(other, partition as u32);
+            }
+            hedged.insert(partition);
+            self.stats.hung_tasks += 1;
+            tracing::warn!(
+                partition,
+                from = %self.table.workers[worker].name,
+                to = %self.table.workers[other].name,
+                "a task hangs; doing it again elsewhere"
+            );
+            let again = self.dispatch(other, partition as u32, spec);
+            pending.insert(again, partition);
+        }
+    }
+
     /// Runs `task` on every partition and returns the results in partition order. A failed
     /// task or a bad result is tried again elsewhere, up to [`MAX_ATTEMPTS`] times.
     pub(crate) fn reduce_all<R>(
@@ -220,12 +268,14 @@ impl Driver {
             pending.insert(seq, partition);
         }
         let mut attempts: HashMap<usize, (u32, Vec<usize>)> = HashMap::new();
+        let mut hedged: HashSet<usize> = HashSet::new();
         let mut results: Vec<Option<R>> = (0..owners.len()).map(|_| None).collect();
         while !pending.is_empty() {
             self.pump()?;
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
+            self.redispatch_hung(spec, &mut pending, &mut hedged);
             // Tasks of lost workers are done again by their partitions' new owners.
             for seq in std::mem::take(&mut self.written_off) {
                 if let Some(partition) = pending.remove(&seq) {
@@ -248,13 +298,29 @@ impl Driver {
             }
             // Results of other reduces stay queued for them.
             for arrived in std::mem::take(&mut self.arrived) {
+                if self.superseded.remove(&arrived.seq) {
+                    self.consume(&arrived);
+                    continue;
+                }
                 let Some(partition) = pending.remove(&arrived.seq) else {
                     self.arrived.push_back(arrived);
                     continue;
                 };
                 self.consume(&arrived);
                 match self.accept(&arrived, decode) {
-                    Verdict::Good(value) => results[partition] = Some(value),
+                    Verdict::Good(value) => {
+                        results[partition] = Some(value);
+                        // A copy of the task sent because it hung is not awaited any more.
+                        let twins: Vec<u64> = pending
+                            .iter()
+                            .filter(|(_, &p)| p == partition)
+                            .map(|(&seq, _)| seq)
+                            .collect();
+                        for twin in twins {
+                            pending.remove(&twin);
+                            self.superseded.insert(twin);
+                        }
+                    }
                     Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
                         let again = self.dispatch(arrived.worker, partition as u32, spec);
                         pending.insert(again, partition);
@@ -337,6 +403,9 @@ impl Driver {
             }
             while let Some(arrived) = self.arrived.pop_front() {
                 self.consume(&arrived);
+                if self.superseded.remove(&arrived.seq) {
+                    continue;
+                }
                 if arrived.task != task {
                     self.stats.dropped_orphan += 1;
                     continue;

@@ -71,6 +71,8 @@ pub struct RunStats {
     pub failed_tasks: u64,
     /// Tasks sent again after a failure or a bad result.
     pub retried_tasks: u64,
+    /// Tasks of synchronous reduces done again elsewhere because they hung.
+    pub hung_tasks: u64,
     /// Workers excluded for failing tasks or sending bad results.
     pub excluded_workers: u64,
     /// Checkpoints written (by this driver and the ones it resumed from).

@@ -371,7 +371,8 @@ fn wrong_shapes_are_refused() {
     assert!(bad.excluded && bad.bad_results == 3 && !bad.alive);
 }
 
-/// A task of 20 s, four times the liveness timeout: its worker keeps beating and is not lost.
+/// A task of 20 s, four times the liveness timeout: its worker keeps beating and is not lost;
+/// the synchronous step does not wait for it past the hang limit.
 fn long_task_keeps_its_worker() {
     let (data, truth) = problem();
     let mut driver = Driver::launch(local(2)).expect("cluster starts");
@@ -382,9 +383,12 @@ fn long_task_keeps_its_worker() {
     );
     let report = driver.finish().expect("the run succeeds");
     print_counts(&report);
-    assert!(report.elapsed_s >= 20.0, "the task did sleep");
     assert_eq!(report.stats.lost_workers, 0, "no worker was declared lost");
     assert_eq!(report.stats.moved_partitions, 0);
+    // The hung task was done again elsewhere after the 10 s floor; the sleeper stays.
+    assert!(report.stats.hung_tasks >= 1);
+    let sleeper = report.workers.iter().find(|w| w.name == "w0").unwrap();
+    assert!(sleeper.alive && sleeper.tasks_done > 0);
     assert_eq!(report.stats.updates, 200);
     assert!(error(&w, &truth) < 1e-4, "error {}", error(&w, &truth));
 }
