@@ -147,7 +147,7 @@ impl Driver {
                 body,
             } => {
                 self.stats.results_received += 1;
-                if !self.in_flight.get(&seq).is_some_and(|t| t.worker == worker) {
+                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
                 if !(compute_s.is_finite()
@@ -176,7 +176,7 @@ impl Driver {
                 });
             }
             ToDriver::Failed { seq, message } => {
-                if !self.in_flight.get(&seq).is_some_and(|t| t.worker == worker) {
+                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
                 let task = self.in_flight.remove(&seq).expect("checked above");

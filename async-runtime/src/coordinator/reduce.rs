@@ -236,7 +236,10 @@ impl Driver {
             else {
                 continue;
             };
-            if !self.table.workers[other].partitions.contains(&(partition as u32)) {
+            if !self.table.workers[other]
+                .partitions
+                .contains(&(partition as u32))
+            {
                 self.give_partition(other, partition as u32);
             }
             hedged.insert(partition);

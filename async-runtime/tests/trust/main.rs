@@ -95,7 +95,7 @@ struct Plan {
 static SLEPT: AtomicBool = AtomicBool::new(false);
 
 /// The least-squares gradient on one partition, as `plan` makes this worker behave.
-fn gradient(part: &Partition, w: &Array1<f64>, plan: &Plan) -> Array1<f64> {
+fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> Array1<f64> {
     let me = std::env::var(WORKER_ENV).unwrap_or_default();
     match &plan.misbehave {
         Misbehave::FailOn(name) if *name == me => panic!("{me} fails every task"),
@@ -126,7 +126,7 @@ fn gd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
     let mut w: Array1<f64> = Array1::zeros(data.dim());
     for _ in 0..plan.updates {
         broadcast!(w);
-        let g = reduce!(data, |part| gradient(part, &w, plan));
+        let g = reduce!(data, |part| gradient(part, w.view(), plan));
         w.scaled_add(-plan.step, &g);
     }
     w
@@ -141,7 +141,7 @@ fn agd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
         barrier!(|workers| workers.idle() >= 1);
         let g = reduce!(
             data,
-            |part| gradient(part, &w, plan),
+            |part| gradient(part, w.view(), plan),
             max_staleness = 1000u64
         );
         w.scaled_add(-plan.step / 4.0, &g);
