@@ -1,6 +1,6 @@
 //! What the driver checks in a result before the algorithm sees it: every float finite, and
-//! the shape (the dimensions of every ndarray array in it, in order) equal to that of the
-//! shape the site settled on. A walk through the value's `Serialize` implementation: no
+//! the shape (the dimensions of every ndarray array in it, in order) equal to the
+//! one its site settled on. A walk through the value's `Serialize` implementation: no
 //! allocation but the shape, so the check costs one pass over the data. The shape of
 //! `array![1.0, 2.0]` is `[2]`; `array![1.0, f64::NAN]` is refused (see the tests below).
 
