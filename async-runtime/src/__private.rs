@@ -93,17 +93,14 @@ fn encode_captures<C: Serialize>(cx: &mut Driver, captures: &C) -> Option<Vec<u8
     }
 }
 
-fn decode_result<R: DeserializeOwned>(
-    cx: &Driver,
-    task: &'static str,
-    worker: usize,
+/// Decodes a result and checks it: every number finite; returns its shape for the driver to
+/// compare with the site's.
+fn decode_result<R: Serialize + DeserializeOwned>(
     body: &[u8],
-) -> Result<R, RuntimeError> {
-    postcard::from_bytes(body).map_err(|e| RuntimeError::BadResult {
-        task: task.to_owned(),
-        worker: cx.workers().all()[worker].name.clone(),
-        reason: e.to_string(),
-    })
+) -> Result<(R, crate::coordinator::Shape), String> {
+    let value: R = postcard::from_bytes(body).map_err(|e| format!("it does not decode: {e}"))?;
+    let shape = crate::coordinator::inspect(&value)?;
+    Ok((value, shape))
 }
 
 /// What a `reduce!` runs on: every row of each partition, or a minibatch of each.
@@ -182,17 +179,9 @@ where
     cx.runtime_call(|cx| {
         let mut encoded = Vec::new();
         let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
-        let outcome = cx.reduce_all(source.data, &spec).and_then(|bodies| {
-            let parts = bodies
-                .iter()
-                .enumerate()
-                .map(|(partition, body)| {
-                    let worker = cx.owners()[partition];
-                    decode_result::<R>(cx, task, worker, body)
-                })
-                .collect::<Result<Vec<R>, _>>()?;
-            Ok(R::combine(parts))
-        });
+        let outcome = cx
+            .reduce_all(source.data, &spec, &decode_result::<R>)
+            .map(R::combine);
         settle(cx, outcome)
     })
 }
@@ -222,9 +211,7 @@ where
     cx.runtime_call(|cx| {
         let mut encoded = Vec::new();
         let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
-        let outcome = cx
-            .reduce_next(source.data, &spec, &barrier, bound)
-            .and_then(|arrived| decode_result::<R>(cx, task, arrived.worker, &arrived.body));
+        let outcome = cx.reduce_next(source.data, &spec, &barrier, bound, &decode_result::<R>);
         settle(cx, outcome)
     })
 }

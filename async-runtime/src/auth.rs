@@ -1,6 +1,9 @@
-//! Admission by shared token. The token never travels: the driver sends a fresh random nonce,
-//! the worker answers with HMAC-SHA256(token, run id, nonce, name, build fingerprint), and the
-//! driver checks it in constant time.
+//! Admission by shared token, mutual. The token never travels. The worker's hello carries a
+//! fresh nonce; the driver answers with its own nonce and its proof, HMAC-SHA256 of the token
+//! over the [`Transcript`] (run id, name, build fingerprint, both nonces, encryption); the
+//! worker checks it (a fake driver gets nothing) and answers with its own proof over the same
+//! transcript. Both then derive the session key from the token and the transcript, and every
+//! later frame carries a MAC under it (see [`crate::transport::session`]).
 
 use std::path::Path;
 
@@ -17,10 +20,17 @@ const MIN_TOKEN_BYTES: usize = 16;
 /// ```
 /// use async_runtime::Token;
 ///
+/// use async_runtime::auth::Transcript;
+///
 /// let token = Token::random();
-/// let proof = token.prove(7, b"nonce from the driver", "w3", 42);
-/// assert!(token.verify(7, b"nonce from the driver", "w3", 42, &proof));
-/// assert!(!Token::random().verify(7, b"nonce from the driver", "w3", 42, &proof));
+/// let transcript = Transcript {
+///     run_id: 7, name: "w3", fingerprint: 42,
+///     worker_nonce: b"worker's nonce", driver_nonce: b"driver's nonce", encrypt: false,
+/// };
+/// let proof = token.worker_proof(&transcript);
+/// assert!(token.verify_worker(&transcript, &proof));
+/// assert!(!token.verify_driver(&transcript, &proof), "proofs of one side do not pass for the other");
+/// assert!(!Token::random().verify_worker(&transcript, &proof));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(Vec<u8>);
@@ -35,6 +45,13 @@ impl Token {
     /// A fresh random token (what a local cluster uses).
     pub fn random() -> Token {
         Token(rand::random::<[u8; 32]>().to_vec())
+    }
+
+    /// The token both sides use when none is given, on loopback only
+    /// ([`ClusterConfig::validate`](crate::ClusterConfig) refuses more): public, so it
+    /// authenticates nothing; it keeps one code path for every run.
+    pub fn loopback() -> Token {
+        Token(b"async-opt: no token given, loopback only".to_vec())
     }
 
     /// The token in a file: its contents without surrounding white space, at least 16 bytes.
@@ -68,63 +85,138 @@ impl Token {
         Token::new(&bytes)
     }
 
-    fn mac(&self, run_id: u64, nonce: &[u8], name: &str, fingerprint: u64) -> Hmac<Sha256> {
+    fn keyed(&self, label: &[u8], transcript: &Transcript<'_>) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .expect("HMAC takes keys of any length");
-        mac.update(b"async-opt admission v1");
-        mac.update(&run_id.to_le_bytes());
-        mac.update(nonce);
-        mac.update(&(name.len() as u64).to_le_bytes());
-        mac.update(name.as_bytes());
-        mac.update(&fingerprint.to_le_bytes());
+        mac.update(label);
+        mac.update(&transcript.run_id.to_le_bytes());
+        mac.update(&(transcript.name.len() as u64).to_le_bytes());
+        mac.update(transcript.name.as_bytes());
+        mac.update(&transcript.fingerprint.to_le_bytes());
+        mac.update(&(transcript.worker_nonce.len() as u64).to_le_bytes());
+        mac.update(transcript.worker_nonce);
+        mac.update(&(transcript.driver_nonce.len() as u64).to_le_bytes());
+        mac.update(transcript.driver_nonce);
+        mac.update(&[u8::from(transcript.encrypt)]);
         mac
     }
 
-    /// The worker's answer to a challenge.
-    pub fn prove(&self, run_id: u64, nonce: &[u8], name: &str, fingerprint: u64) -> Vec<u8> {
-        self.mac(run_id, nonce, name, fingerprint)
+    /// The driver's proof that it holds the token, sent with its challenge.
+    pub fn driver_proof(&self, transcript: &Transcript<'_>) -> Vec<u8> {
+        self.prove(b"async-opt driver proof v2", transcript)
+    }
+
+    /// The worker's answer to the challenge.
+    pub fn worker_proof(&self, transcript: &Transcript<'_>) -> Vec<u8> {
+        self.prove(b"async-opt worker proof v2", transcript)
+    }
+
+    /// Whether `proof` is the driver's proof of this handshake (constant time).
+    pub fn verify_driver(&self, transcript: &Transcript<'_>, proof: &[u8]) -> bool {
+        self.keyed(b"async-opt driver proof v2", transcript)
+            .verify_slice(proof)
+            .is_ok()
+    }
+
+    /// Whether `proof` is the worker's proof of this handshake (constant time).
+    pub fn verify_worker(&self, transcript: &Transcript<'_>, proof: &[u8]) -> bool {
+        self.keyed(b"async-opt worker proof v2", transcript)
+            .verify_slice(proof)
+            .is_ok()
+    }
+
+    /// The key of the session this handshake opens: a PRF of the token over the transcript,
+    /// so fresh nonces on both sides make every session's key new.
+    pub fn session_key(&self, transcript: &Transcript<'_>) -> [u8; 32] {
+        self.keyed(b"async-opt session key v2", transcript)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    fn prove(&self, label: &[u8], transcript: &Transcript<'_>) -> Vec<u8> {
+        self.keyed(label, transcript)
             .finalize()
             .into_bytes()
             .to_vec()
     }
+}
 
-    /// Whether `proof` answers the challenge, checked in constant time.
-    pub fn verify(
-        &self,
-        run_id: u64,
-        nonce: &[u8],
-        name: &str,
-        fingerprint: u64,
-        proof: &[u8],
-    ) -> bool {
-        self.mac(run_id, nonce, name, fingerprint)
-            .verify_slice(proof)
-            .is_ok()
-    }
+/// What both proofs and the session key of one admission are computed over: the run, the
+/// worker's name and build, both sides' fresh nonces, and whether frames are encrypted (so
+/// that a man in the middle cannot turn encryption off).
+#[derive(Debug, Clone, Copy)]
+pub struct Transcript<'a> {
+    /// The run id.
+    pub run_id: u64,
+    /// The worker's name.
+    pub name: &'a str,
+    /// The worker's build fingerprint.
+    pub fingerprint: u64,
+    /// The worker's nonce, from its hello.
+    pub worker_nonce: &'a [u8],
+    /// The driver's nonce, from its challenge.
+    pub driver_nonce: &'a [u8],
+    /// Whether the session's frames are encrypted.
+    pub encrypt: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn transcript<'a>(name: &'a str, nonce: &'a [u8]) -> Transcript<'a> {
+        Transcript {
+            run_id: 7,
+            name,
+            fingerprint: 42,
+            worker_nonce: nonce,
+            driver_nonce: b"driver",
+            encrypt: false,
+        }
+    }
+
     #[test]
-    fn only_the_right_token_for_this_challenge_verifies() {
+    fn only_the_right_token_for_this_handshake_verifies() {
         let token = Token::random();
-        let proof = token.prove(7, b"nonce", "w1", 42);
-        assert!(token.verify(7, b"nonce", "w1", 42, &proof));
+        let t = transcript("w1", b"nonce");
+        let proof = token.worker_proof(&t);
+        assert!(token.verify_worker(&t, &proof));
+        assert!(!Token::random().verify_worker(&t, &proof), "another token");
         assert!(
-            !Token::random().verify(7, b"nonce", "w1", 42, &proof),
-            "another token"
-        );
-        assert!(
-            !token.verify(7, b"other", "w1", 42, &proof),
+            !token.verify_worker(&transcript("w1", b"other"), &proof),
             "another nonce"
         );
-        assert!(!token.verify(8, b"nonce", "w1", 42, &proof), "another run");
-        assert!(!token.verify(7, b"nonce", "w2", 42, &proof), "another name");
         assert!(
-            !token.verify(7, b"nonce", "w1", 42, &proof[..31]),
-            "a truncated proof"
+            !token.verify_worker(&transcript("w2", b"nonce"), &proof),
+            "another name"
+        );
+        assert!(
+            !token.verify_worker(&Transcript { run_id: 8, ..t }, &proof),
+            "another run"
+        );
+        assert!(
+            !token.verify_worker(&Transcript { encrypt: true, ..t }, &proof),
+            "encryption switched"
+        );
+        assert!(!token.verify_worker(&t, &proof[..31]), "a truncated proof");
+        assert!(
+            !token.verify_driver(&t, &proof),
+            "a worker's proof is not a driver's"
+        );
+        assert!(token.verify_driver(&t, &token.driver_proof(&t)));
+    }
+
+    #[test]
+    fn session_keys_differ_per_handshake_and_token() {
+        let token = Token::random();
+        let a = token.session_key(&transcript("w1", b"nonce one"));
+        let b = token.session_key(&transcript("w1", b"nonce two"));
+        assert_ne!(a, b);
+        assert_eq!(a, token.session_key(&transcript("w1", b"nonce one")));
+        assert_ne!(
+            a,
+            Token::random().session_key(&transcript("w1", b"nonce one"))
         );
     }
 

@@ -56,8 +56,16 @@ pub struct ClusterConfig {
     pub join_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
-    /// The run's shared secret; workers must prove they hold it.
+    /// The run's shared secret; workers must prove they hold it, and the driver proves it to
+    /// them. Without one (loopback only) a public token keeps the same code path.
     pub token: Option<Token>,
+    /// Encrypt every frame after admission (ChaCha20-Poly1305 under the session key), for
+    /// untrusted networks; otherwise frames carry a MAC only.
+    pub encrypt: bool,
+    /// Connections in the middle of a handshake at most; further hellos are dropped.
+    pub max_strangers: usize,
+    /// A handshake not finished this long after its hello is dropped.
+    pub handshake_deadline: Duration,
 }
 
 impl ClusterConfig {
@@ -78,6 +86,9 @@ impl ClusterConfig {
             join_timeout: Duration::from_secs(30),
             max_frame: DEFAULT_MAX_FRAME,
             token: Some(Token::random()),
+            encrypt: false,
+            max_strangers: 64,
+            handshake_deadline: Duration::from_secs(5),
         }
     }
 
@@ -93,6 +104,11 @@ impl ClusterConfig {
                  give one with --token-file",
                 self.bind
             )));
+        }
+        if self.max_strangers == 0 {
+            return Err(RuntimeError::Config(
+                "the cap on unadmitted connections must be at least 1".into(),
+            ));
         }
         if self.partitions_per_worker == 0 {
             return Err(RuntimeError::Config(

@@ -7,17 +7,28 @@ use serde_bytes::ByteBuf;
 pub use crate::broadcaster::delta::VersionBody;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
     /// The worker was admitted: its settings for this run.
     Welcome(Welcome),
-    /// Prove you hold the run's token: answer with the HMAC of this nonce.
+    /// The driver's half of the mutual handshake: its nonce and its proof that it holds the
+    /// token; the worker answers with its own proof (see [`crate::auth`]).
     Challenge {
         /// Fresh random bytes.
         nonce: ByteBuf,
+        /// HMAC-SHA256 of the token over the handshake's transcript.
+        proof: ByteBuf,
+        /// Whether the session's frames are encrypted.
+        encrypt: bool,
+    },
+    /// The driver declared this worker lost (it fell silent, say while stopped): its tasks and
+    /// partitions went to others. It should join again as a fresh worker.
+    Lost {
+        /// Why it was declared lost.
+        reason: String,
     },
     /// The worker was not admitted; it should exit and report the reason.
     Refused {
@@ -94,7 +105,7 @@ pub struct Sample {
 pub enum ToDriver {
     /// First message of a worker: who it is and which build it runs.
     Hello(Hello),
-    /// The answer to a challenge: HMAC-SHA256 keyed by the token.
+    /// The answer to a challenge: HMAC-SHA256 of the token over the handshake's transcript.
     Proof {
         /// The MAC.
         mac: ByteBuf,
@@ -131,4 +142,6 @@ pub struct Hello {
     pub fingerprint: u64,
     /// The worker's process id, for the run report.
     pub pid: u32,
+    /// Fresh random bytes, the worker's half of the handshake.
+    pub nonce: ByteBuf,
 }

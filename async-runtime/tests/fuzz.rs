@@ -8,7 +8,7 @@ use std::path::Path;
 use async_runtime::data::libsvm::read_libsvm_from;
 use async_runtime::data::LoadOptions;
 use async_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
-use async_runtime::transport::frame::{self, FrameError, HEADER_LEN};
+use async_runtime::transport::frame::{self, FrameError, ENVELOPE_LEN};
 use proptest::prelude::*;
 use serde_bytes::ByteBuf;
 
@@ -72,8 +72,8 @@ proptest! {
         }
         bytes.truncate(cut % (bytes.len() + 1));
         match frame::decode::<ToWorker>(&bytes, 7, false, MAX) {
-            Ok(_) => prop_assert!(bytes.len() >= HEADER_LEN),
-            Err(FrameError::TooShort(n)) => prop_assert!(n < HEADER_LEN),
+            Ok(_) => prop_assert!(bytes.len() >= ENVELOPE_LEN),
+            Err(FrameError::TooShort(n)) => prop_assert!(n < ENVELOPE_LEN),
             Err(_) => {}
         }
         let _ = frame::decode::<ToDriver>(&bytes, 7, false, MAX);
@@ -83,7 +83,7 @@ proptest! {
     fn huge_declared_lengths_do_not_allocate_or_panic(len in any::<u64>(), tag in 0u8..8) {
         // A body that declares a huge byte string: postcard must refuse, not allocate it.
         let mut bytes = frame::encode(7, &ToWorker::Heartbeat);
-        bytes.truncate(HEADER_LEN);
+        bytes.truncate(ENVELOPE_LEN);
         bytes.push(tag);
         let mut varint = len;
         loop {

@@ -149,6 +149,9 @@ pub struct RunArgs {
     /// File holding the run's shared token (required to listen beyond loopback).
     #[arg(long, help_heading = "Cluster")]
     pub token_file: Option<PathBuf>,
+    /// Encrypt every frame after admission (ChaCha20-Poly1305), for untrusted networks.
+    #[arg(long)]
+    pub encrypt: bool,
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60.0, help_heading = "Cluster")]
     pub join_timeout: f64,
@@ -495,6 +498,7 @@ impl RunArgs {
         cluster.seed = self.seed;
         cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
         cluster.spawn_local = !self.remote_workers;
+        cluster.encrypt = self.encrypt;
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
         }

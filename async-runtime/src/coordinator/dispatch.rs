@@ -200,6 +200,7 @@ impl Driver {
                 task: spec.task,
                 partition,
                 clock,
+                sent_at: std::time::Instant::now(),
             },
         );
         self.table.oldest_in_flight =

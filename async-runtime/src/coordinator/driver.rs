@@ -55,6 +55,7 @@ pub(crate) struct InFlight {
     pub task: &'static str,
     pub partition: u32,
     pub clock: u64,
+    pub sent_at: Instant,
 }
 
 /// A result received and not yet handed to the algorithm.
@@ -65,6 +66,14 @@ pub(crate) struct Arrived {
     pub partition: u32,
     pub clock: u64,
     pub body: Vec<u8>,
+}
+
+/// A task a worker reported failed, for the reduce waiting on it to retry.
+pub(crate) struct Failed {
+    pub seq: u64,
+    pub worker: usize,
+    pub task: &'static str,
+    pub message: String,
 }
 
 /// The dataset whose partitions the workers hold.
@@ -117,8 +126,16 @@ pub struct Driver {
     pub(crate) last: Option<ResultMeta>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
-    /// Workers challenged for the token: their hello and the nonce sent.
-    pub(crate) challenges: HashMap<String, (crate::protocol::Hello, Vec<u8>)>,
+    /// Tasks reported failed, not yet retried.
+    pub(crate) failed: Vec<Failed>,
+    /// The shape of each `reduce!` site's results, from the first one accepted.
+    pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
+    /// Tasks done again elsewhere because they hung: their late results are dropped.
+    pub(crate) superseded: std::collections::HashSet<u64>,
+    /// Per site whose shape is not settled: the shapes its results had, and from whom.
+    pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
+    /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
+    pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
     observer: Option<Observer>,
     /// Where and when to write checkpoints.
     pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
@@ -146,14 +163,22 @@ impl Driver {
     /// Binds the driver's socket and starts local workers if asked, without waiting for them:
     /// [`Driver::endpoint`] tells remote workers where to connect, then
     /// [`Driver::wait_for_workers`] admits them.
-    pub fn bind(config: ClusterConfig) -> Result<Driver, RuntimeError> {
+    pub fn bind(mut config: ClusterConfig) -> Result<Driver, RuntimeError> {
         config.validate()?;
+        if config.spawn_local && config.token.is_none() {
+            // Local workers are handed the token: a fresh one costs nothing.
+            config.token = Some(crate::Token::random());
+        }
         let run_id = cluster::new_run_id();
         let link = DriverLink::start(crate::transport::LinkConfig {
             bind: config.bind.clone(),
             run_id,
             heartbeat: config.heartbeat,
             max_frame: config.max_frame,
+            token: config.token.clone().unwrap_or_else(crate::Token::loopback),
+            encrypt: config.encrypt,
+            max_strangers: config.max_strangers,
+            handshake_deadline: config.handshake_deadline,
         })?;
         let mut driver = Driver {
             link,
@@ -173,7 +198,11 @@ impl Driver {
             paused: Duration::ZERO,
             children: Vec::new(),
             last: None,
-            challenges: HashMap::new(),
+            failed: Vec::new(),
+            shapes: HashMap::new(),
+            shape_candidates: HashMap::new(),
+            superseded: std::collections::HashSet::new(),
+            site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,
             checkpoint: None,

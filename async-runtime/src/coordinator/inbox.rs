@@ -2,13 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::driver::{Arrived, Driver};
+use super::driver::{Arrived, Driver, Failed};
 use super::table::WorkerInfo;
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, ToDriver, ToWorker, Welcome};
-use crate::task;
 use crate::transport::frame::{self, FrameError};
-use crate::transport::Inbound;
+use crate::transport::{Inbound, Refusal};
+
+/// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
+pub(crate) const EXCLUDE_AFTER: u32 = 3;
 
 impl Driver {
     /// Waits until the expected number of workers joined, or the join timeout passed.
@@ -79,20 +81,35 @@ impl Driver {
                 bytes,
             } => {
                 self.stats.bytes_received += bytes as u64;
-                match message {
-                    ToDriver::Hello(hello) => return self.admit(&peer, hello),
-                    ToDriver::Proof { mac } => return self.answer(&peer, &mac),
-                    _ => {}
-                }
                 let Some(worker) = self.table.index_of(&peer) else {
-                    tracing::warn!(%peer, "message from a worker that was never admitted");
+                    tracing::warn!(%peer, "message from a session the coordinator never admitted");
                     self.stats.rejected_messages += 1;
                     return;
                 };
                 let info = &mut self.table.workers[worker];
+                if !info.alive {
+                    // Declared lost but still there (stopped and resumed, say): it is told
+                    // once, and joins again as a fresh worker.
+                    if !info.excluded && !std::mem::replace(&mut info.told_lost, true) {
+                        let reason = "the driver declared it lost; join again".to_owned();
+                        self.send(worker, &ToWorker::Lost { reason });
+                    }
+                    return;
+                }
                 info.bytes_in += bytes as u64;
                 info.last_heard = Instant::now();
                 self.on_message(worker, message);
+            }
+            Inbound::Admitted { peer, hello } => {
+                if let Some(old) = self.table.index_of(&peer) {
+                    // A new connection under this name proved the token: it replaces the old.
+                    self.lose(old, "a new connection under its name proved the token");
+                }
+                self.admit(&peer, hello);
+            }
+            Inbound::Refused { peer, reason } => {
+                tracing::warn!(%peer, %reason, "refused a worker");
+                self.stats.refused_workers += 1;
             }
             Inbound::Rejected { peer, error } => {
                 self.stats.rejected_messages += 1;
@@ -101,6 +118,18 @@ impl Driver {
                     self.refuse(&peer, error.to_string());
                 }
             }
+            Inbound::Dropped { why, .. } => {
+                let counter = match why {
+                    Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
+                    Refusal::BadMac => &mut self.stats.bad_mac_frames,
+                    Refusal::Replayed => &mut self.stats.replayed_frames,
+                    Refusal::OversizedHandshake => &mut self.stats.oversized_handshakes,
+                    Refusal::HandshakeTimeout => &mut self.stats.handshake_timeouts,
+                    Refusal::TooManyStrangers => &mut self.stats.strangers_turned_away,
+                };
+                *counter += 1;
+            }
+            Inbound::Challenged => {}
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");
@@ -118,10 +147,17 @@ impl Driver {
                 body,
             } => {
                 self.stats.results_received += 1;
-                let Some(task) = self.in_flight.remove(&seq) else {
-                    // Written off when its worker was thought lost: the work is redone elsewhere.
-                    return;
-                };
+                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
+                    return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
+                }
+                if !(compute_s.is_finite()
+                    && delay_s.is_finite()
+                    && compute_s >= 0.0
+                    && delay_s >= 0.0)
+                {
+                    return self.bad_result(worker, "its task times are not finite and positive");
+                }
+                let task = self.in_flight.remove(&seq).expect("checked above");
                 let info = &mut self.table.workers[task.worker];
                 info.in_flight = info.in_flight.saturating_sub(1);
                 info.unconsumed += 1;
@@ -140,80 +176,86 @@ impl Driver {
                 });
             }
             ToDriver::Failed { seq, message } => {
-                let task = self.in_flight.remove(&seq).map_or("?", |t| t.task);
-                let error = RuntimeError::TaskFailed {
-                    task: task.to_owned(),
-                    worker: self.table.workers[worker].name.clone(),
-                    message,
-                };
-                self.fail(error);
+                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
+                    return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
+                }
+                let task = self.in_flight.remove(&seq).expect("checked above");
+                self.refresh_oldest_in_flight();
+                self.stats.failed_tasks += 1;
+                let info = &mut self.table.workers[worker];
+                info.in_flight = info.in_flight.saturating_sub(1);
+                if info.in_flight == 0 {
+                    info.idle_since = Some(Instant::now());
+                }
+                info.failures += 1;
+                info.failure_streak += 1;
+                tracing::warn!(worker = %info.name, task = task.task, %message, "a task failed");
+                let streak = info.failure_streak;
+                self.failed.push(Failed {
+                    seq,
+                    worker,
+                    task: task.task,
+                    message: message.clone(),
+                });
+                if streak >= EXCLUDE_AFTER {
+                    self.exclude(
+                        worker,
+                        &format!("it failed {streak} tasks in a row, the last with: {message}"),
+                    );
+                }
             }
             ToDriver::Heartbeat => {}
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
-                unreachable!("admission messages are handled before")
+                // The session layer never passes handshake messages on.
+                self.stats.rejected_messages += 1;
             }
         }
+    }
+
+    /// A result that fails its checks: dropped and counted; a worker that keeps sending them
+    /// is excluded.
+    pub(crate) fn bad_result(&mut self, worker: usize, reason: &str) {
+        self.stats.bad_results += 1;
+        let info = &mut self.table.workers[worker];
+        info.bad_results += 1;
+        tracing::warn!(worker = %info.name, reason, "dropped a bad result");
+        if info.bad_results >= EXCLUDE_AFTER as u64 {
+            let count = info.bad_results;
+            self.exclude(
+                worker,
+                &format!("it sent {count} bad results, the last: {reason}"),
+            );
+        }
+    }
+
+    /// Takes a worker out of the run for good: lost, and told so (it exits).
+    pub(crate) fn exclude(&mut self, worker: usize, reason: &str) {
+        if self.table.workers[worker].excluded {
+            return;
+        }
+        self.table.workers[worker].excluded = true;
+        self.stats.excluded_workers += 1;
+        self.lose(worker, reason);
+        let name = self.table.workers[worker].name.clone();
+        tracing::warn!(worker = %name, reason, "worker excluded");
+        let frame = frame::encode(
+            self.run_id,
+            &ToWorker::Refused {
+                reason: format!("excluded from the run: {reason}"),
+            },
+        );
+        self.link.send_plain(&name, frame);
     }
 
     fn refuse(&mut self, peer: &str, reason: String) {
         tracing::warn!(%peer, %reason, "refused a worker");
         self.stats.refused_workers += 1;
         let frame = frame::encode(self.run_id, &ToWorker::Refused { reason });
-        self.link.send(peer, frame);
+        self.link.send_plain(peer, frame);
     }
 
-    /// Checks a hello; with a token, challenges the worker before admitting it.
+    /// Admits a worker whose session the link opened.
     fn admit(&mut self, peer: &str, hello: Hello) {
-        if hello.name != peer {
-            return self.refuse(
-                peer,
-                format!("its name {} differs from its identity", hello.name),
-            );
-        }
-        if hello.fingerprint != task::fingerprint() {
-            return self.refuse(
-                peer,
-                "it runs another build: its registered tasks differ from the driver's; \
-                 run the same executable on every host"
-                    .into(),
-            );
-        }
-        if self
-            .table
-            .index_of(peer)
-            .is_some_and(|i| self.table.workers[i].alive)
-        {
-            return self.refuse(peer, format!("a live worker is already named {peer}"));
-        }
-        if self.config.token.is_some() {
-            let nonce = rand::random::<[u8; 32]>().to_vec();
-            let frame = frame::encode(
-                self.run_id,
-                &ToWorker::Challenge {
-                    nonce: nonce.clone().into(),
-                },
-            );
-            self.link.send(peer, frame);
-            self.challenges.insert(peer.to_owned(), (hello, nonce));
-            return;
-        }
-        self.admit_checked(peer, hello);
-    }
-
-    /// Admits a worker whose proof answers its challenge.
-    fn answer(&mut self, peer: &str, proof: &[u8]) {
-        let Some((hello, nonce)) = self.challenges.remove(peer) else {
-            return self.refuse(peer, "it answered no challenge of this run".into());
-        };
-        let token = self.config.token.as_ref().expect("challenges need a token");
-        if token.verify(self.run_id, &nonce, peer, hello.fingerprint, proof) {
-            self.admit_checked(peer, hello);
-        } else {
-            self.refuse(peer, "it does not hold the run's token".into());
-        }
-    }
-
-    fn admit_checked(&mut self, peer: &str, hello: Hello) {
         let index = self
             .table
             .index_of(peer)
@@ -263,6 +305,9 @@ impl Driver {
     }
 
     fn check_liveness(&mut self) {
+        // What already arrived counts: a driver busy elsewhere (a checkpoint, an evaluation)
+        // must not declare lost a worker whose heartbeats wait in the queue.
+        self.drain();
         let timeout = self.config.liveness_timeout();
         let silent: Vec<usize> = (0..self.table.workers.len())
             .filter(|&i| {

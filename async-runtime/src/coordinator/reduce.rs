@@ -1,12 +1,14 @@
 //! `reduce!`: synchronous (every partition, combined) and asynchronous (one result at a time,
 //! as the barrier lets work out, stale ones dropped).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use ndarray::Array1;
 
 use super::dispatch::TaskSpec;
-use super::driver::{Arrived, Driver, ResultMeta};
+use super::driver::{Arrived, Driver, Failed, ResultMeta};
+use super::inspect::Shape;
 use super::table::WorkerTable;
 use crate::data::Dataset;
 use crate::error::RuntimeError;
@@ -58,13 +60,209 @@ impl<A: Combine, B: Combine> Combine for (A, B) {
     }
 }
 
+/// A task is tried this many times (the first run and its retries) before the run fails,
+/// as Spark's `spark.task.maxFailures`.
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
+
+/// What the checks made of a result.
+enum Verdict<R> {
+    /// Use it.
+    Good(R),
+    /// Dropped and counted against its worker.
+    Bad,
+    /// Its site's shape is not known yet: dropped, not counted; the task is done again.
+    Unconfirmed,
+}
+
+/// A task of a synchronous reduce running longer than this many times its worker's mean task
+/// time, and at least [`HANG_FLOOR`], is done again on another worker; the first result wins.
+pub(crate) const HANG_FACTOR: f64 = 8.0;
+/// See [`HANG_FACTOR`].
+pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
+
+/// Decodes a result body and returns it with its shape, or why it is refused.
+pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
+
 impl Driver {
-    /// Runs `task` on every partition and returns the results in partition order.
-    pub(crate) fn reduce_all(
+    /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's.
+    /// A bad one is dropped and counted against its worker.
+    fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Verdict<R> {
+        let checked =
+            decode(&arrived.body).and_then(|(value, shape)| match self.shapes.get(arrived.task) {
+                Some(expected) if *expected != shape => Err(format!(
+                    "its shape {shape:?} is not the shape {expected:?} of the site's results"
+                )),
+                Some(_) => Ok(Some(value)),
+                None => Ok(self.confirm_shape(arrived, shape).then_some(value)),
+            });
+        match checked {
+            Ok(Some(value)) => {
+                self.table.workers[arrived.worker].failure_streak = 0;
+                self.site_failures.remove(arrived.task);
+                Verdict::Good(value)
+            }
+            Ok(None) => Verdict::Unconfirmed,
+            Err(reason) => {
+                self.bad_result(arrived.worker, &reason);
+                Verdict::Bad
+            }
+        }
+    }
+
+    /// A site's shape is taken from its results only once two workers agree on it (or one
+    /// worker is all there is), so that one bad worker answering first cannot set it; after
+    /// many results without agreement, the shape most workers sent wins.
+    fn confirm_shape(&mut self, arrived: &Arrived, shape: Shape) -> bool {
+        let alive = self.table.alive();
+        let seen = self.shape_candidates.entry(arrived.task).or_default();
+        let agreed = alive <= 1
+            || seen
+                .iter()
+                .any(|(other, worker)| *other == shape && *worker != arrived.worker);
+        seen.push((shape.clone(), arrived.worker));
+        let chosen = if agreed {
+            Some(shape)
+        } else if seen.len() > 2 * alive + 2 {
+            let backers = |candidate: &Shape| {
+                let mut workers: Vec<usize> = seen
+                    .iter()
+                    .filter(|(s, _)| s == candidate)
+                    .map(|(_, w)| *w)
+                    .collect();
+                workers.sort_unstable();
+                workers.dedup();
+                workers.len()
+            };
+            seen.iter()
+                .map(|(s, _)| s)
+                .max_by_key(|s| backers(s))
+                .cloned()
+        } else {
+            None
+        };
+        match chosen {
+            Some(reference) => {
+                let fits = reference == seen.last().expect("just pushed").0;
+                self.shape_candidates.remove(arrived.task);
+                self.shapes.insert(arrived.task, reference);
+                fits
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the task on `partition` again, to a live worker that has not failed it if there
+    /// is one; `Err` once it failed [`MAX_ATTEMPTS`] times.
+    fn retry(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        partition: usize,
+        attempts: &mut HashMap<usize, (u32, Vec<usize>)>,
+        worker: usize,
+        message: &str,
+    ) -> Result<u64, RuntimeError> {
+        let (count, tried) = attempts.entry(partition).or_insert((1, Vec::new()));
+        tried.push(worker);
+        *count += 1;
+        if *count > MAX_ATTEMPTS {
+            return Err(RuntimeError::TaskFailed {
+                task: spec.task.to_owned(),
+                worker: self.table.workers[worker].name.clone(),
+                message: format!(
+                    "{message} (partition {partition} failed {MAX_ATTEMPTS} times, on {} workers)",
+                    {
+                        let mut distinct = tried.clone();
+                        distinct.sort_unstable();
+                        distinct.dedup();
+                        distinct.len()
+                    }
+                ),
+            });
+        }
+        let live: Vec<usize> = (0..self.table.workers.len())
+            .filter(|&w| self.table.workers[w].alive)
+            .collect();
+        let fresh = |w: &&usize| !tried.contains(w);
+        let holds = |w: &&usize| {
+            self.table.workers[**w]
+                .partitions
+                .contains(&(partition as u32))
+        };
+        let Some(&heir) = live
+            .iter()
+            .filter(fresh)
+            .find(holds)
+            .or_else(|| live.iter().find(fresh))
+            .or_else(|| live.iter().find(|w| **w != worker))
+            .or_else(|| live.first())
+        else {
+            return Err(RuntimeError::NoWorkers {
+                lost: self.stats.lost_workers as usize,
+            });
+        };
+        if !self.table.workers[heir]
+            .partitions
+            .contains(&(partition as u32))
+        {
+            self.give_partition(heir, partition as u32);
+        }
+        self.stats.retried_tasks += 1;
+        tracing::info!(partition, to = %self.table.workers[heir].name, "retrying a task");
+        Ok(self.dispatch(heir, partition as u32, spec))
+    }
+
+    /// Tasks of `pending` running far beyond their worker's usual time are sent to another
+    /// live worker too (once per partition); the first result wins.
+    fn redispatch_hung(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        pending: &mut HashMap<u64, usize>,
+        hedged: &mut HashSet<usize>,
+    ) {
+        let hung: Vec<(usize, usize)> = pending
+            .iter()
+            .filter(|(_, partition)| !hedged.contains(*partition))
+            .filter_map(|(seq, &partition)| {
+                let task = self.in_flight.get(seq)?;
+                let mean = self.table.workers[task.worker].mean_task_s;
+                let limit = HANG_FLOOR.max(Duration::from_secs_f64(HANG_FACTOR * mean));
+                (task.sent_at.elapsed() > limit).then_some((partition, task.worker))
+            })
+            .collect();
+        for (partition, worker) in hung {
+            let Some(other) = (0..self.table.workers.len())
+                .filter(|&w| w != worker && self.table.workers[w].alive)
+                .min_by_key(|&w| self.table.workers[w].in_flight)
+            else {
+                continue;
+            };
+            if !self.table.workers[other]
+                .partitions
+                .contains(&(partition as u32))
+            {
+                self.give_partition(other, partition as u32);
+            }
+            hedged.insert(partition);
+            self.stats.hung_tasks += 1;
+            tracing::warn!(
+                partition,
+                from = %self.table.workers[worker].name,
+                to = %self.table.workers[other].name,
+                "a task hangs; doing it again elsewhere"
+            );
+            let again = self.dispatch(other, partition as u32, spec);
+            pending.insert(again, partition);
+        }
+    }
+
+    /// Runs `task` on every partition and returns the results in partition order. A failed
+    /// task or a bad result is tried again elsewhere, up to [`MAX_ATTEMPTS`] times.
+    pub(crate) fn reduce_all<R>(
         &mut self,
         data: &Dataset,
         spec: &TaskSpec<'_>,
-    ) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        decode: Decoder<'_, R>,
+    ) -> Result<Vec<R>, RuntimeError> {
         self.ensure_shipped(data)?;
         let owners = self.owners().to_vec();
         let mut pending: HashMap<u64, usize> = HashMap::with_capacity(owners.len());
@@ -72,12 +270,15 @@ impl Driver {
             let seq = self.dispatch(worker, partition as u32, spec);
             pending.insert(seq, partition);
         }
-        let mut results: Vec<Option<Vec<u8>>> = vec![None; owners.len()];
+        let mut attempts: HashMap<usize, (u32, Vec<usize>)> = HashMap::new();
+        let mut hedged: HashSet<usize> = HashSet::new();
+        let mut results: Vec<Option<R>> = (0..owners.len()).map(|_| None).collect();
         while !pending.is_empty() {
             self.pump()?;
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
+            self.redispatch_hung(spec, &mut pending, &mut hedged);
             // Tasks of lost workers are done again by their partitions' new owners.
             for seq in std::mem::take(&mut self.written_off) {
                 if let Some(partition) = pending.remove(&seq) {
@@ -86,14 +287,57 @@ impl Driver {
                     pending.insert(again, partition);
                 }
             }
+            for failed in std::mem::take(&mut self.failed) {
+                if let Some(partition) = pending.remove(&failed.seq) {
+                    let again = self.retry(
+                        spec,
+                        partition,
+                        &mut attempts,
+                        failed.worker,
+                        &failed.message,
+                    )?;
+                    pending.insert(again, partition);
+                }
+            }
             // Results of other reduces stay queued for them.
             for arrived in std::mem::take(&mut self.arrived) {
-                match pending.remove(&arrived.seq) {
-                    Some(partition) => {
-                        self.consume(&arrived);
-                        results[partition] = Some(arrived.body);
+                if self.superseded.remove(&arrived.seq) {
+                    self.consume(&arrived);
+                    continue;
+                }
+                let Some(partition) = pending.remove(&arrived.seq) else {
+                    self.arrived.push_back(arrived);
+                    continue;
+                };
+                self.consume(&arrived);
+                match self.accept(&arrived, decode) {
+                    Verdict::Good(value) => {
+                        results[partition] = Some(value);
+                        // A copy of the task sent because it hung is not awaited any more.
+                        let twins: Vec<u64> = pending
+                            .iter()
+                            .filter(|(_, &p)| p == partition)
+                            .map(|(&seq, _)| seq)
+                            .collect();
+                        for twin in twins {
+                            pending.remove(&twin);
+                            self.superseded.insert(twin);
+                        }
                     }
-                    None => self.arrived.push_back(arrived),
+                    Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
+                        let again = self.dispatch(arrived.worker, partition as u32, spec);
+                        pending.insert(again, partition);
+                    }
+                    Verdict::Unconfirmed | Verdict::Bad => {
+                        let again = self.retry(
+                            spec,
+                            partition,
+                            &mut attempts,
+                            arrived.worker,
+                            "its result failed the driver's checks",
+                        )?;
+                        pending.insert(again, partition);
+                    }
                 }
             }
         }
@@ -105,14 +349,40 @@ impl Driver {
             .collect())
     }
 
+    /// A failure of an asynchronous site's task: its worker is idle again and others take
+    /// the work; only a site failing [`MAX_ATTEMPTS`] times in a row, on more than one worker
+    /// (or on the last one), ends the run.
+    fn site_failed(&mut self, failed: Failed) -> Result<(), RuntimeError> {
+        let (count, workers) = self.site_failures.entry(failed.task).or_default();
+        *count += 1;
+        if !workers.contains(&failed.worker) {
+            workers.push(failed.worker);
+        }
+        let everywhere = workers.len() >= 2 || self.table.alive() <= 1;
+        if *count >= MAX_ATTEMPTS && everywhere {
+            return Err(RuntimeError::TaskFailed {
+                task: failed.task.to_owned(),
+                worker: self.table.workers[failed.worker].name.clone(),
+                message: format!(
+                    "{} (failed {count} times in a row, on {} workers)",
+                    failed.message,
+                    workers.len()
+                ),
+            });
+        }
+        self.stats.retried_tasks += 1;
+        Ok(())
+    }
+
     /// Lets the barrier dispatch work, then returns the next result fresh enough to use.
-    pub(crate) fn reduce_next(
+    pub(crate) fn reduce_next<R>(
         &mut self,
         data: &Dataset,
         spec: &TaskSpec<'_>,
         barrier: &dyn Fn(&WorkerTable) -> bool,
         max_staleness: Option<u64>,
-    ) -> Result<Arrived, RuntimeError> {
+        decode: Decoder<'_, R>,
+    ) -> Result<R, RuntimeError> {
         self.ensure_shipped(data)?;
         let task = spec.task;
         self.drain();
@@ -129,8 +399,16 @@ impl Driver {
             if let Some(failure) = self.failure.take() {
                 return Err(failure);
             }
+            for failed in std::mem::take(&mut self.failed) {
+                if failed.task == task {
+                    self.site_failed(failed)?;
+                }
+            }
             while let Some(arrived) = self.arrived.pop_front() {
                 self.consume(&arrived);
+                if self.superseded.remove(&arrived.seq) {
+                    continue;
+                }
                 if arrived.task != task {
                     self.stats.dropped_orphan += 1;
                     continue;
@@ -141,6 +419,9 @@ impl Driver {
                     self.stats.dropped_stale += 1;
                     continue;
                 }
+                let Verdict::Good(value) = self.accept(&arrived, decode) else {
+                    continue;
+                };
                 self.last = Some(ResultMeta {
                     worker: arrived.worker,
                     staleness,
@@ -148,10 +429,11 @@ impl Driver {
                 });
                 self.table.clock += 1;
                 self.stats.updates += 1;
-                return Ok(arrived);
+                return Ok(value);
             }
             if self.in_flight.is_empty() {
-                // Every result was too stale: hand out fresh work at the current version.
+                // Every result was too stale, bad, or failed: hand out fresh work at the
+                // current version.
                 self.dispatch_to_idle(spec);
             }
             self.pump()?;

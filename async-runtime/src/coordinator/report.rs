@@ -51,6 +51,30 @@ pub struct RunStats {
     pub moved_partitions: u64,
     /// Workers admitted after the run started.
     pub late_joiners: u64,
+    /// Frames dropped because they came from a peer without a session, or were handshake
+    /// messages out of place.
+    pub unauthenticated_frames: u64,
+    /// Sealed frames whose MAC did not verify.
+    pub bad_mac_frames: u64,
+    /// Sealed frames replayed or out of order.
+    pub replayed_frames: u64,
+    /// Handshake frames over the pre-admission size limit.
+    pub oversized_handshakes: u64,
+    /// Handshakes not finished in time.
+    pub handshake_timeouts: u64,
+    /// Hellos turned away while the cap on unadmitted peers was reached.
+    pub strangers_turned_away: u64,
+    /// Results dropped by the driver's checks (task not in flight on that worker, wrong
+    /// shape, non-finite numbers, undecodable).
+    pub bad_results: u64,
+    /// Tasks that workers reported failed.
+    pub failed_tasks: u64,
+    /// Tasks sent again after a failure or a bad result.
+    pub retried_tasks: u64,
+    /// Tasks of synchronous reduces done again elsewhere because they hung.
+    pub hung_tasks: u64,
+    /// Workers excluded for failing tasks or sending bad results.
+    pub excluded_workers: u64,
     /// Checkpoints written (by this driver and the ones it resumed from).
     pub checkpoints_written: u64,
     /// Seconds the training loop spent inside runtime calls (`broadcast!`, `reduce!`),

@@ -36,6 +36,18 @@ pub struct WorkerInfo {
     pub delay_factor: f64,
     /// Partitions it owns.
     pub partitions: Vec<u32>,
+    /// Tasks it reported failed.
+    pub failures: u64,
+    /// Results of it that failed the driver's checks (dropped).
+    pub bad_results: u64,
+    /// Taken out of the run for failing or bad results.
+    pub excluded: bool,
+    /// Failures since its last good result.
+    #[serde(skip)]
+    pub(crate) failure_streak: u32,
+    /// Told it was declared lost.
+    #[serde(skip)]
+    pub(crate) told_lost: bool,
     #[serde(skip)]
     pub(crate) idle_since: Option<Instant>,
     #[serde(skip)]
@@ -63,6 +75,11 @@ impl WorkerInfo {
             bytes_in: 0,
             delay_factor,
             partitions: Vec::new(),
+            failures: 0,
+            bad_results: 0,
+            excluded: false,
+            failure_streak: 0,
+            told_lost: false,
             idle_since: Some(now),
             next_partition: 0,
             held: HashMap::new(),

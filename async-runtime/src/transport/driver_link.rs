@@ -1,7 +1,6 @@
 //! The driver's end of the wire: a ROUTER socket served by a dedicated thread with its own
 //! single-threaded tokio runtime. The coordinator talks to it through channels only.
 
-use std::collections::HashSet;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -14,31 +13,21 @@ use zeromq::{
 };
 
 use super::frame;
+use super::gate::{Gate, GateConfig, Inbound, Outbox};
+use crate::auth::Token;
 use crate::error::RuntimeError;
-use crate::protocol::{ToDriver, ToWorker};
-
-/// What the link hands to the coordinator.
-#[derive(Debug)]
-pub(crate) enum Inbound {
-    /// A decoded message from a worker.
-    Message {
-        peer: String,
-        message: ToDriver,
-        bytes: usize,
-    },
-    /// A frame that failed its checks; already logged.
-    Rejected {
-        peer: String,
-        error: frame::FrameError,
-    },
-    /// The transport saw the peer go away.
-    Disconnected { peer: String },
-}
+use crate::protocol::ToWorker;
 
 struct Outbound {
     peer: String,
     frame: Vec<u8>,
+    /// Sent as it is (a refusal to a peer without a session), not sealed.
+    plain: bool,
 }
+
+/// Largest ZeroMQ frame a connection may send before it is admitted: room for a handshake
+/// frame ([`frame::MAX_PLAIN_FRAME`]) and the transport's own commands.
+const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 
 /// The driver's socket thread.
 pub(crate) struct DriverLink {
@@ -54,6 +43,10 @@ pub(crate) struct LinkConfig {
     pub run_id: u64,
     pub heartbeat: Duration,
     pub max_frame: usize,
+    pub token: Token,
+    pub encrypt: bool,
+    pub max_strangers: usize,
+    pub handshake_deadline: Duration,
 }
 
 impl DriverLink {
@@ -82,14 +75,25 @@ impl DriverLink {
         &self.endpoint
     }
 
-    /// Queues `frame` for `peer`. Queued is not delivered: the coordinator's in-flight table
-    /// accounts for what never comes back.
+    /// Queues `frame` (from [`frame::encode`]) for `peer`, sealed by its session; dropped if
+    /// the peer has none. Queued is not delivered: the coordinator's in-flight table accounts
+    /// for what never comes back.
     pub fn send(&self, peer: &str, frame: Vec<u8>) {
+        self.queue(peer, frame, false);
+    }
+
+    /// Queues a refusal: sealed if the peer has a session, plain if it has none.
+    pub fn send_plain(&self, peer: &str, frame: Vec<u8>) {
+        self.queue(peer, frame, true);
+    }
+
+    fn queue(&self, peer: &str, frame: Vec<u8>, plain: bool) {
         if let Some(out) = &self.outbound {
             // Fails only when the link thread is gone, which the next receive reports.
             let _ = out.send(Outbound {
                 peer: peer.to_owned(),
                 frame,
+                plain,
             });
         }
     }
@@ -147,8 +151,14 @@ async fn serve_async(
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
+    // A stranger may send frames of a few KiB (the handshake's) until it is admitted; a new
+    // connection under an identity already connected gets one of its own, never the first's.
     let mut options = SocketOptions::default();
-    options.max_frame_size(config.max_frame);
+    options
+        .max_frame_size(config.max_frame)
+        .initial_frame_size(PRE_ADMISSION_FRAME.min(config.max_frame))
+        .unique_peer_identities(true);
+    let frame_limits = options.frame_limits();
     let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();
     let endpoint = match socket.bind(&config.bind).await {
@@ -164,45 +174,75 @@ async fn serve_async(
     let _ = ready.send(Ok(endpoint));
     let (mut send_half, mut recv_half) = socket.split();
     let heartbeat = frame::encode(config.run_id, &ToWorker::Heartbeat);
-    let mut peers: HashSet<String> = HashSet::new();
+    let mut gate = Gate::new(GateConfig {
+        run_id: config.run_id,
+        token: config.token.clone(),
+        fingerprint: crate::task::fingerprint(),
+        encrypt: config.encrypt,
+        max_frame: config.max_frame,
+        max_strangers: config.max_strangers,
+        handshake_deadline: config.handshake_deadline,
+    });
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut out = Outbox::new();
 
     loop {
         tokio::select! {
             received = recv_half.recv() => {
                 let Ok(message) = received else { break };
-                let Some(event) = decode_inbound(&config, message) else { continue };
-                if let Inbound::Message { peer, .. } = &event {
-                    peers.insert(peer.clone());
+                let Some((peer, body)) = split_inbound(message) else { continue };
+                let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
+                log_event(&event);
+                for (peer, frame) in out.drain(..) {
+                    // Handshake answers go plain: the peer has no session yet.
+                    let _ = send_to(&mut send_half, &peer, frame).await;
+                }
+                if matches!(event, Inbound::Challenged) {
+                    continue;
+                }
+                if let Inbound::Admitted { peer, .. } = &event {
+                    frame_limits.set(&identity_bytes(peer), config.max_frame);
                 }
                 if inbound.send(event).is_err() {
                     break;
                 }
             }
             queued = outbound.recv() => {
-                let Some(Outbound { peer, frame }) = queued else { break };
+                let Some(Outbound { peer, frame, plain }) = queued else { break };
+                // A peer with a session gets everything sealed; one without gets only refusals.
+                let frame = if gate.has_session(&peer) {
+                    gate.seal(&peer, frame)
+                } else {
+                    plain.then_some(frame)
+                };
+                let Some(frame) = frame else { continue };
                 if !send_to(&mut send_half, &peer, frame).await {
-                    peers.remove(&peer);
+                    gate.forget(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
             _ = ticker.tick() => {
+                for event in gate.sweep(std::time::Instant::now()) {
+                    let _ = inbound.send(event);
+                }
+                let peers: Vec<String> = gate.sessions().cloned().collect();
                 let mut gone = Vec::new();
-                for peer in &peers {
-                    if !send_to(&mut send_half, peer, heartbeat.clone()).await {
-                        gone.push(peer.clone());
+                for peer in peers {
+                    let Some(frame) = gate.seal(&peer, heartbeat.clone()) else { continue };
+                    if !send_to(&mut send_half, &peer, frame).await {
+                        gone.push(peer);
                     }
                 }
                 for peer in gone {
-                    peers.remove(&peer);
+                    gate.forget(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
             Some(event) = events.next() => {
                 if let SocketEvent::Disconnected(id) = event {
                     let peer = identity_name(&Bytes::from(id));
-                    peers.remove(&peer);
+                    gate.forget(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
@@ -238,7 +278,8 @@ fn identity_bytes(name: &str) -> Bytes {
     }
 }
 
-fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
+/// A ROUTER message's sender and its one body frame.
+fn split_inbound(message: ZmqMessage) -> Option<(String, Bytes)> {
     let mut frames = message.into_vec();
     if frames.len() != 2 {
         tracing::warn!(
@@ -248,17 +289,13 @@ fn decode_inbound(config: &LinkConfig, message: ZmqMessage) -> Option<Inbound> {
         return None;
     }
     let body = frames.pop()?;
-    let peer = identity_name(&frames[0]);
-    // A worker's hello may precede its knowing the run id; every later message must carry it.
-    match frame::decode::<ToDriver>(&body, config.run_id, true, config.max_frame) {
-        Ok(message) => Some(Inbound::Message {
-            peer,
-            message,
-            bytes: body.len(),
-        }),
-        Err(e) => {
-            tracing::warn!(%peer, error = %e, "rejected a message");
-            Some(Inbound::Rejected { peer, error: e })
-        }
+    Some((identity_name(&frames[0]), body))
+}
+
+fn log_event(event: &Inbound) {
+    match event {
+        Inbound::Rejected { peer, error } => tracing::warn!(%peer, %error, "rejected a message"),
+        Inbound::Dropped { peer, why } => tracing::debug!(%peer, ?why, "dropped a frame"),
+        _ => {}
     }
 }

@@ -1,5 +1,12 @@
-//! Framing: a fixed header (magic, protocol version, run id) in front of a postcard body.
-//! Every decode is checked, so a malformed, oversized or foreign frame is rejected, not trusted.
+//! Framing: a fixed header (magic, protocol version, run id), an envelope (kind, sequence
+//! number) and a postcard body. Every decode is checked, so a malformed, oversized or foreign
+//! frame is rejected, not trusted.
+//!
+//! Only the handshake travels in plain frames (kind [`KIND_PLAIN`], sequence 0); after
+//! admission every frame is sealed by its session ([`super::session`]): kind [`KIND_MAC`]
+//! (body in the clear, HMAC-SHA256 tag after it) or [`KIND_AEAD`] (body encrypted with
+//! ChaCha20-Poly1305, tag after it). [`encode`] leaves room for the envelope so that sealing
+//! adds the tag without copying the body.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -11,6 +18,16 @@ pub const MAGIC: [u8; 4] = *b"ASYN";
 pub const HEADER_LEN: usize = 4 + 2 + 8;
 /// The run id a worker uses before it knows the run's (only in its hello).
 pub const ANY_RUN: u64 = 0;
+/// Bytes of header and envelope (kind, sequence number) before the body.
+pub const ENVELOPE_LEN: usize = HEADER_LEN + 1 + 8;
+/// A handshake frame, not sealed.
+pub const KIND_PLAIN: u8 = 0;
+/// A frame sealed with a MAC.
+pub const KIND_MAC: u8 = 1;
+/// A frame sealed with authenticated encryption.
+pub const KIND_AEAD: u8 = 2;
+/// Largest plain (handshake) frame: before admission a peer gets no more than this.
+pub const MAX_PLAIN_FRAME: usize = 4 << 10;
 
 /// Why a frame was rejected.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -46,6 +63,9 @@ pub enum FrameError {
     /// The body did not decode as the expected message.
     #[error("message body does not decode: {0}")]
     Body(String),
+    /// A sealed frame where a plain one was expected (or an unknown kind).
+    #[error("frame of kind {0} where a plain handshake frame was expected")]
+    Kind(u8),
 }
 
 /// ```
@@ -63,6 +83,8 @@ pub fn encode<T: Serialize>(run_id: u64, message: &T) -> Vec<u8> {
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     out.extend_from_slice(&run_id.to_le_bytes());
+    out.push(KIND_PLAIN);
+    out.extend_from_slice(&0u64.to_le_bytes());
     // Writing into a Vec cannot fail for our message types (no maps with non-string keys,
     // no sequences of unknown length), so an error here is a bug in a message definition.
     postcard::to_io(message, &mut out).expect("message types always encode");
@@ -92,20 +114,36 @@ pub fn open(frame: &[u8], max_len: usize) -> Result<(u64, &[u8]), FrameError> {
     Ok((u64::from_le_bytes(run), &frame[HEADER_LEN..]))
 }
 
-/// Decodes a frame of run `expected_run` (or of [`ANY_RUN`] where `allow_any` is set).
+/// The kind of a frame whose header [`open`] accepted.
+pub fn kind(frame: &[u8]) -> Option<u8> {
+    frame.get(HEADER_LEN).copied()
+}
+
+/// Decodes a plain frame of run `expected_run` (or of [`ANY_RUN`] where `allow_any` is set).
 pub fn decode<T: DeserializeOwned>(
     frame: &[u8],
     expected_run: u64,
     allow_any: bool,
     max_len: usize,
 ) -> Result<T, FrameError> {
-    let (run, body) = open(frame, max_len)?;
+    let (run, rest) = open(frame, max_len)?;
     if run != expected_run && !(allow_any && run == ANY_RUN) {
         return Err(FrameError::ForeignRun {
             got: run,
             expected: expected_run,
         });
     }
+    if rest.len() < ENVELOPE_LEN - HEADER_LEN {
+        return Err(FrameError::TooShort(frame.len()));
+    }
+    if rest[0] != KIND_PLAIN {
+        return Err(FrameError::Kind(rest[0]));
+    }
+    decode_body(&rest[ENVELOPE_LEN - HEADER_LEN..])
+}
+
+/// Decodes a message body, refusing trailing bytes.
+pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     let (message, rest) =
         postcard::take_from_bytes(body).map_err(|e| FrameError::Body(e.to_string()))?;
     if !rest.is_empty() {
@@ -181,12 +219,22 @@ mod tests {
             Err(FrameError::Body(_))
         ));
         let mut garbage = encode(7, &ToWorker::Heartbeat);
-        garbage.truncate(HEADER_LEN);
+        garbage.truncate(ENVELOPE_LEN);
         garbage.extend_from_slice(&[250, 1, 2, 3]);
         assert!(matches!(
             decode::<ToWorker>(&garbage, 7, false, MAX),
             Err(FrameError::Body(_))
         ));
+    }
+
+    #[test]
+    fn a_sealed_kind_is_not_decoded_as_plain() {
+        let mut frame = encode(7, &ToWorker::Heartbeat);
+        frame[HEADER_LEN] = KIND_MAC;
+        assert_eq!(
+            decode::<ToWorker>(&frame, 7, false, MAX).unwrap_err(),
+            FrameError::Kind(KIND_MAC)
+        );
     }
 
     #[test]

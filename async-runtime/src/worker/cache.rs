@@ -50,6 +50,11 @@ impl VersionCache {
         }
     }
 
+    /// Whether the cache holds versions of `slot`, and how many slots it holds.
+    pub fn slots(&self, slot: u16) -> (bool, usize) {
+        (self.slots.contains_key(&slot), self.slots.len())
+    }
+
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity.max(1);
     }

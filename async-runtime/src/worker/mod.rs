@@ -5,11 +5,16 @@
 mod cache;
 mod straggler;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde_bytes::ByteBuf;
+use tokio::sync::mpsc as tokio_mpsc;
 use zeromq::{
     DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
 };
@@ -19,13 +24,26 @@ use cache::VersionCache;
 use straggler::StragglerDelay;
 
 use crate::auth::Token;
+use crate::auth::Transcript;
 use crate::data::Partition;
 use crate::error::{RuntimeError, TaskError};
 use crate::history::HistorySlice;
-use crate::protocol::{Hello, TaskOrder, ToDriver, ToWorker};
+use crate::protocol::{Hello, TaskOrder, ToDriver, ToWorker, VersionBody};
 use crate::task::{self, TaskContext};
-use crate::transport::frame::{self, FrameError, ANY_RUN};
-use crate::transport::DEFAULT_MAX_FRAME;
+use crate::transport::frame::{self, FrameError, ANY_RUN, KIND_PLAIN, MAX_PLAIN_FRAME};
+use crate::transport::session::{Opener, Sealer};
+use crate::transport::{answer_challenge, DEFAULT_MAX_FRAME};
+
+/// What a driver can make a worker hold, at most: partitions,
+pub const MAX_PARTITIONS: usize = 4096;
+/// tasks queued behind the running one,
+pub const MAX_QUEUED_TASKS: usize = 64;
+/// broadcast variables,
+pub const MAX_SLOTS: usize = 1024;
+/// versions kept of each,
+pub const MAX_CACHE_VERSIONS: u32 = 64;
+/// and the straggler delay factor (times the mean task time).
+pub const MAX_DELAY_FACTOR: f64 = 100.0;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -40,7 +58,8 @@ pub struct WorkerOptions {
     pub driver_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
-    /// The run's token, to answer the driver's challenge.
+    /// The run's token: the driver must prove it, and the worker proves it back. Without one,
+    /// the public loopback token ([`Token::loopback`]).
     pub token: Option<Token>,
     /// After losing the driver, keep trying to join it (or a new driver at the same address)
     /// this long; `None` exits at once.
@@ -71,13 +90,22 @@ pub fn run(options: WorkerOptions) -> Result<(), RuntimeError> {
     runtime.block_on(serve_with_reconnect(options))
 }
 
-/// Serves the driver; with `reconnect`, a lost driver is joined again as a new worker
+/// How a session with the driver ended, when it ended well.
+enum Ended {
+    /// The run is over.
+    Shutdown,
+    /// The driver declared this worker lost: join again as a fresh one.
+    Rejoin(String),
+}
+
+/// Joins again at most this many times after being declared lost.
+const MAX_REJOINS: u32 = 100;
+
+/// Serves the driver. A worker the driver declared lost joins again as a fresh worker
 /// (`name.r1`, `name.r2`, ...: a fresh identity, so the driver's stale connection of the old
-/// one cannot shadow it), rebuilding everything from the driver.
+/// one cannot shadow it), rebuilding everything from the driver; with `reconnect`, so does a
+/// worker that lost its driver.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
-    let Some(window) = options.reconnect else {
-        return serve(options).await;
-    };
     let mut attempt = 0;
     let mut lost_at = None;
     loop {
@@ -86,7 +114,15 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError
             this.name = format!("{}.r{attempt}", options.name);
         }
         match serve(this).await {
-            Err(RuntimeError::DriverLost(reason)) => {
+            Ok(Ended::Shutdown) => return Ok(()),
+            Ok(Ended::Rejoin(reason)) if attempt < MAX_REJOINS => {
+                tracing::warn!(worker = %options.name, %reason, "joining again as a fresh worker");
+                lost_at = None;
+                attempt += 1;
+            }
+            Ok(Ended::Rejoin(reason)) => return Err(RuntimeError::DriverLost(reason)),
+            Err(RuntimeError::DriverLost(reason)) if options.reconnect.is_some() => {
+                let window = options.reconnect.unwrap_or_default();
                 let since = *lost_at.get_or_insert_with(Instant::now);
                 if since.elapsed() > window {
                     return Err(RuntimeError::DriverLost(reason));
@@ -95,37 +131,49 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 attempt += 1;
             }
-            other => return other,
+            Err(error) => return Err(error),
         }
     }
 }
 
-/// A result held back for its straggler delay.
-struct Pending {
-    ready_at: Instant,
-    frame: Vec<u8>,
+/// Work for the executor thread, in the order the driver sent it.
+enum Work {
+    Settings {
+        delay_factor: f64,
+        cache_versions: u32,
+    },
+    Partition(Box<Partition>),
+    Version {
+        slot: u16,
+        version: u64,
+        body: VersionBody,
+    },
+    Task(TaskOrder),
 }
 
 struct Worker {
     options: WorkerOptions,
+    token: Token,
+    nonce: [u8; 32],
     run_id: Option<u64>,
-    partitions: HashMap<u32, Partition>,
-    cache: VersionCache,
-    delay: StragglerDelay,
-    queue: VecDeque<TaskOrder>,
-    pending: Option<Pending>,
+    session: Option<(Sealer, Opener)>,
     last_heard: Instant,
-    beat: bool,
-    /// Frames to send before anything else (answers to the driver).
-    outbox: Vec<Vec<u8>>,
+    last_tick: Instant,
+    work: std_mpsc::Sender<Work>,
+    /// Tasks handed to the executor and not finished.
+    queued: Arc<AtomicUsize>,
+    /// Messages to send before anything else (answers to the driver).
+    outbox: Vec<ToDriver>,
+    /// Plain frames to send (the handshake's).
+    plain: Vec<Vec<u8>>,
 }
 
 enum Next {
     Continue,
-    Exit(Result<(), RuntimeError>),
+    Exit(Result<Ended, RuntimeError>),
 }
 
-async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
+async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
     let mut socket_options = SocketOptions::default();
     let identity = options
         .name
@@ -140,29 +188,47 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
         RuntimeError::DriverLost(format!("cannot reach it at {}: {e}", options.driver))
     })?;
     let (mut tx, mut rx) = socket.split();
+    let nonce: [u8; 32] = rand::random();
     let hello = Hello {
         name: options.name.clone(),
         fingerprint: task::fingerprint(),
         pid: std::process::id(),
+        nonce: ByteBuf::from(nonce.to_vec()),
     };
     send(&mut tx, frame::encode(ANY_RUN, &ToDriver::Hello(hello))).await?;
+
+    // Tasks run on a thread of their own, so heartbeats flow however long a task takes.
+    let (work_tx, work_rx) = std_mpsc::channel();
+    let (results_tx, mut results) = tokio_mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let executor = Executor {
+        name: options.name.clone(),
+        partitions: HashMap::new(),
+        cache: VersionCache::new(8),
+        delay: StragglerDelay::default(),
+        queued: queued.clone(),
+    };
+    std::thread::Builder::new()
+        .name("async-worker-tasks".into())
+        .spawn(move || executor.serve(work_rx, results_tx))
+        .map_err(|e| RuntimeError::Transport(format!("cannot start the task thread: {e}")))?;
 
     let mut ticker = tokio::time::interval(options.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut worker = Worker {
+        token: options.token.clone().unwrap_or_else(Token::loopback),
         options,
+        nonce,
         run_id: None,
-        partitions: HashMap::new(),
-        cache: VersionCache::new(8),
-        delay: StragglerDelay::default(),
-        queue: VecDeque::new(),
-        pending: None,
+        session: None,
         last_heard: Instant::now(),
-        beat: false,
+        last_tick: Instant::now(),
+        work: work_tx,
+        queued,
         outbox: Vec::new(),
+        plain: Vec::new(),
     };
     loop {
-        let pending_at = worker.pending.as_ref().map(|p| p.ready_at);
         let next = tokio::select! {
             // Messages first: a driver's last words arrive before its disconnection.
             biased;
@@ -170,8 +236,11 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
                 Ok(message) => worker.on_frame(message),
                 Err(e) => Next::Exit(Err(RuntimeError::DriverLost(format!("driver link: {e}")))),
             },
+            Some(result) = results.recv() => {
+                worker.outbox.push(result);
+                Next::Continue
+            }
             _ = ticker.tick() => worker.on_tick(),
-            _ = sleep_until(pending_at), if pending_at.is_some() => Next::Continue,
             Some(event) = events.next() => match event {
                 SocketEvent::Disconnected(_) => Next::Exit(Err(RuntimeError::DriverLost(
                     "the driver closed the connection".into(),
@@ -179,35 +248,17 @@ async fn serve(options: WorkerOptions) -> Result<(), RuntimeError> {
                 _ => Next::Continue,
             },
         };
+        for frame in std::mem::take(&mut worker.plain) {
+            send(&mut tx, frame).await?;
+        }
+        for message in std::mem::take(&mut worker.outbox) {
+            if let Some(frame) = worker.seal(&message) {
+                send(&mut tx, frame).await?;
+            }
+        }
         if let Next::Exit(outcome) = next {
             return outcome;
         }
-        for frame in std::mem::take(&mut worker.outbox) {
-            send(&mut tx, frame).await?;
-        }
-        // Send what is due, then start queued tasks until one is held back by its delay.
-        loop {
-            if let Some(pending) = worker.pending.take() {
-                if pending.ready_at > Instant::now() {
-                    worker.pending = Some(pending);
-                    break;
-                }
-                send(&mut tx, pending.frame).await?;
-            }
-            let Some(order) = worker.queue.pop_front() else {
-                break;
-            };
-            worker.pending = Some(worker.execute(order));
-        }
-        if worker.run_id.is_some() && worker.heartbeat_due() {
-            send(&mut tx, worker.encode(&ToDriver::Heartbeat)).await?;
-        }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at.into()).await;
     }
 }
 
@@ -218,22 +269,30 @@ async fn send(tx: &mut zeromq::DealerSendHalf, frame: Vec<u8>) -> Result<(), Run
 }
 
 impl Worker {
-    fn encode(&self, message: &ToDriver) -> Vec<u8> {
-        frame::encode(self.run_id.unwrap_or(ANY_RUN), message)
-    }
-
-    fn heartbeat_due(&mut self) -> bool {
-        std::mem::take(&mut self.beat)
+    fn seal(&mut self, message: &ToDriver) -> Option<Vec<u8>> {
+        let run_id = self.run_id?;
+        let (sealer, _) = self.session.as_mut()?;
+        Some(sealer.seal(frame::encode(run_id, message)))
     }
 
     fn on_tick(&mut self) -> Next {
+        // A tick far behind its period means this process did not run (stopped, or starved):
+        // what the driver sent meanwhile has not been read yet, so its silence is not judged
+        // on this tick.
+        let now = Instant::now();
+        if now.duration_since(self.last_tick) > self.options.heartbeat * 3 {
+            self.last_heard = now;
+        }
+        self.last_tick = now;
         if self.last_heard.elapsed() > self.options.driver_timeout {
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
                 "the driver has been silent for {:.1} s",
                 self.last_heard.elapsed().as_secs_f64()
             ))));
         }
-        self.beat = true;
+        if self.session.is_some() {
+            self.outbox.push(ToDriver::Heartbeat);
+        }
         Next::Continue
     }
 
@@ -241,66 +300,130 @@ impl Worker {
         let Some(bytes) = message.into_vec().pop() else {
             return Next::Continue;
         };
-        // Until the welcome, the worker learns the run id from the driver's frames.
-        let expected = match self.run_id {
-            Some(id) => id,
-            None => match frame::open(&bytes, self.options.max_frame) {
-                Ok((id, _)) => id,
-                Err(e @ FrameError::Version { .. }) => {
-                    return Next::Exit(Err(RuntimeError::Transport(format!("the driver: {e}"))))
-                }
-                Err(e) => return self.reject(&e.to_string()),
-            },
+        let run = match frame::open(&bytes, self.options.max_frame) {
+            Ok((run, _)) => run,
+            Err(e @ FrameError::Version { .. }) => {
+                return Next::Exit(Err(RuntimeError::Transport(format!("the driver: {e}"))))
+            }
+            Err(e) => return self.reject(&e.to_string()),
         };
-        let message =
-            match frame::decode::<ToWorker>(&bytes, expected, false, self.options.max_frame) {
+        if self.session.is_none() {
+            return self.on_handshake(run, &bytes);
+        }
+        if Some(run) != self.run_id || frame::kind(&bytes) == Some(KIND_PLAIN) {
+            return self.reject("a frame outside the session");
+        }
+        let (_, opener) = self.session.as_mut().expect("checked");
+        let message = match opener.open(&bytes) {
+            Ok(body) => match frame::decode_body::<ToWorker>(&body) {
                 Ok(message) => message,
                 Err(e) => return self.reject(&e.to_string()),
-            };
+            },
+            Err(e) => return self.reject(&e.to_string()),
+        };
         self.last_heard = Instant::now();
+        self.on_message(message)
+    }
+
+    /// Before the session: only the driver's challenge (checked) or a refusal.
+    fn on_handshake(&mut self, run: u64, bytes: &[u8]) -> Next {
+        let message = match frame::decode::<ToWorker>(bytes, run, false, MAX_PLAIN_FRAME) {
+            Ok(message) => message,
+            Err(e) => return self.reject(&e.to_string()),
+        };
         match message {
-            ToWorker::Welcome(welcome) => {
-                self.run_id = Some(expected);
-                self.delay = StragglerDelay::new(welcome.delay_factor);
-                self.cache.set_capacity(welcome.cache_versions as usize);
-                tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
-            }
-            ToWorker::Challenge { nonce } => {
-                let Some(token) = &self.options.token else {
-                    return Next::Exit(Err(RuntimeError::Config(
-                        "the driver asks for the run's token: give it with --token-file".into(),
-                    )));
+            ToWorker::Challenge {
+                nonce,
+                proof,
+                encrypt,
+            } => {
+                let transcript = Transcript {
+                    run_id: run,
+                    name: &self.options.name,
+                    fingerprint: task::fingerprint(),
+                    worker_nonce: &self.nonce,
+                    driver_nonce: &nonce,
+                    encrypt,
                 };
-                let mac = token.prove(expected, &nonce, &self.options.name, task::fingerprint());
-                self.outbox.push(frame::encode(
-                    expected,
-                    &ToDriver::Proof { mac: mac.into() },
-                ));
-            }
-            ToWorker::Refused { reason } => {
-                return Next::Exit(Err(RuntimeError::Transport(format!(
-                    "the driver refused this worker: {reason}"
-                ))));
-            }
-            _ if self.run_id.is_none() => return self.reject("message before the welcome"),
-            ToWorker::Partition { body, .. } => match postcard::from_bytes::<Partition>(&body) {
-                Ok(partition) => {
-                    self.partitions.insert(partition.id(), partition);
+                match answer_challenge(&self.token, &transcript, &proof) {
+                    Ok((mac, sealer, opener)) => {
+                        self.plain
+                            .push(frame::encode(run, &ToDriver::Proof { mac: mac.into() }));
+                        self.session = Some((sealer, opener));
+                        self.run_id = Some(run);
+                        self.last_heard = Instant::now();
+                        Next::Continue
+                    }
+                    Err(reason) => Next::Exit(Err(RuntimeError::Transport(format!(
+                        "{reason}: this worker answers nothing to {}{}",
+                        self.options.driver,
+                        if self.options.token.is_none() {
+                            " (give the run's token with --token-file)"
+                        } else {
+                            ""
+                        }
+                    )))),
                 }
+            }
+            ToWorker::Refused { reason } => Next::Exit(Err(RuntimeError::Transport(format!(
+                "the driver refused this worker: {reason}"
+            )))),
+            _ => self.reject("a message before the handshake"),
+        }
+    }
+
+    fn on_message(&mut self, message: ToWorker) -> Next {
+        let work = match message {
+            ToWorker::Welcome(welcome) => {
+                tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
+                let factor = welcome.delay_factor;
+                Work::Settings {
+                    delay_factor: if factor.is_finite() {
+                        factor.clamp(0.0, MAX_DELAY_FACTOR)
+                    } else {
+                        0.0
+                    },
+                    cache_versions: welcome.cache_versions.clamp(1, MAX_CACHE_VERSIONS),
+                }
+            }
+            ToWorker::Partition { body, .. } => match postcard::from_bytes::<Partition>(&body) {
+                Ok(partition) => Work::Partition(Box::new(partition)),
                 Err(e) => return self.reject(&format!("partition does not decode: {e}")),
             },
             ToWorker::Version {
                 slot,
                 version,
                 body,
-            } => {
-                if let Err(e) = self.cache.receive(slot, version, body) {
-                    return self.reject(&e.to_string());
+            } => Work::Version {
+                slot,
+                version,
+                body,
+            },
+            ToWorker::Task(order) => {
+                if self.queued.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
+                    self.outbox.push(ToDriver::Failed {
+                        seq: order.seq,
+                        message: format!("more than {MAX_QUEUED_TASKS} tasks queued"),
+                    });
+                    return Next::Continue;
                 }
+                self.queued.fetch_add(1, Ordering::SeqCst);
+                Work::Task(order)
             }
-            ToWorker::Task(order) => self.queue.push_back(order),
-            ToWorker::Heartbeat => {}
-            ToWorker::Shutdown => return Next::Exit(Ok(())),
+            ToWorker::Heartbeat => return Next::Continue,
+            ToWorker::Shutdown => return Next::Exit(Ok(Ended::Shutdown)),
+            ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
+            ToWorker::Refused { reason } => {
+                return Next::Exit(Err(RuntimeError::Transport(format!(
+                    "the driver refused this worker: {reason}"
+                ))))
+            }
+            ToWorker::Challenge { .. } => return self.reject("a challenge inside the session"),
+        };
+        if self.work.send(work).is_err() {
+            return Next::Exit(Err(RuntimeError::Transport(
+                "the task thread stopped".into(),
+            )));
         }
         Next::Continue
     }
@@ -309,9 +432,73 @@ impl Worker {
         tracing::warn!(worker = %self.options.name, reason, "rejected a message");
         Next::Continue
     }
+}
 
-    /// Runs a task now and returns its result frame, due after the straggler delay.
-    fn execute(&mut self, order: TaskOrder) -> Pending {
+/// The task thread's state: partitions, cached versions, the straggler delay.
+struct Executor {
+    name: String,
+    partitions: HashMap<u32, Partition>,
+    cache: VersionCache,
+    delay: StragglerDelay,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Executor {
+    fn serve(
+        mut self,
+        work: std_mpsc::Receiver<Work>,
+        results: tokio_mpsc::UnboundedSender<ToDriver>,
+    ) {
+        while let Ok(item) = work.recv() {
+            match item {
+                Work::Settings {
+                    delay_factor,
+                    cache_versions,
+                } => {
+                    self.delay = StragglerDelay::new(delay_factor);
+                    self.cache.set_capacity(cache_versions as usize);
+                }
+                Work::Partition(partition) => {
+                    let id = partition.id();
+                    if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id)
+                    {
+                        self.reject(&format!("more than {MAX_PARTITIONS} partitions"));
+                    } else {
+                        self.partitions.insert(id, *partition);
+                    }
+                }
+                Work::Version {
+                    slot,
+                    version,
+                    body,
+                } => {
+                    let (held, slots) = self.cache.slots(slot);
+                    if !held && slots >= MAX_SLOTS {
+                        self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
+                    } else if let Err(e) = self.cache.receive(slot, version, body) {
+                        self.reject(&e.to_string());
+                    }
+                }
+                Work::Task(order) => {
+                    let (message, delay) = self.execute(order);
+                    // The simulated straggler sleeps here, not in the event loop: its
+                    // heartbeats go on.
+                    std::thread::sleep(delay);
+                    self.queued.fetch_sub(1, Ordering::SeqCst);
+                    if results.send(message).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn reject(&self, reason: &str) {
+        tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
+    }
+
+    /// Runs a task now and returns its result, with the straggler delay due after it.
+    fn execute(&mut self, order: TaskOrder) -> (ToDriver, Duration) {
         let begun = Instant::now();
         let outcome = self.run_task(&order);
         let compute = begun.elapsed();
@@ -328,10 +515,7 @@ impl Worker {
                 message: error.to_string(),
             },
         };
-        Pending {
-            ready_at: begun + compute + delay,
-            frame: self.encode(&message),
-        }
+        (message, delay)
     }
 
     fn run_task(&self, order: &TaskOrder) -> Result<Vec<u8>, TaskError> {

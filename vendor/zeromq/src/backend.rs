@@ -318,7 +318,12 @@ impl MultiPeerBackend for GenericSocketBackend {
         };
     }
 
+    fn has_peer(&self, peer_id: &PeerIdentity) -> bool {
+        self.peers.contains_sync(peer_id)
+    }
+
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
+        self.socket_options.frame_limits.remove(peer_id);
         let peer_removed = self.peers.remove_sync(peer_id).is_some();
         self.refresh_single_peer_cache();
         match &self.fair_queue_inner {

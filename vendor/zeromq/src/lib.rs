@@ -355,6 +355,43 @@ pub struct SocketOptions {
     pub(crate) read_buffer_short_reads: usize,
     // Frames declaring more bytes are refused before any buffer is reserved for them.
     pub(crate) max_frame_size: Option<usize>,
+    // A connection presenting an identity already connected gets a fresh random one.
+    pub(crate) unique_peer_identities: bool,
+    // Frame limit of each new connection until the application raises it.
+    pub(crate) initial_frame_size: Option<usize>,
+    // The raisable limits of the connections, by identity.
+    pub(crate) frame_limits: FrameLimits,
+}
+
+/// Per-connection frame limits of a socket whose connections start with a small one
+/// ([`SocketOptions::initial_frame_size`]): the application raises a peer's limit once it
+/// trusts the peer. Clones share the same table.
+#[derive(Clone, Default)]
+pub struct FrameLimits(
+    Arc<parking_lot::Mutex<HashMap<PeerIdentity, Arc<std::sync::atomic::AtomicUsize>>>>,
+);
+
+impl FrameLimits {
+    /// Sets the frame limit of the connection with this identity (never above the socket's
+    /// `max_frame_size`); `false` if no such connection is known.
+    pub fn set(&self, identity: &[u8], limit: usize) -> bool {
+        let limits = self.0.lock();
+        match limits.get(&PeerIdentity::from_slice(identity)) {
+            Some(handle) => {
+                handle.store(limit, std::sync::atomic::Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn insert(&self, peer: PeerIdentity, handle: Arc<std::sync::atomic::AtomicUsize>) {
+        self.0.lock().insert(peer, handle);
+    }
+
+    pub(crate) fn remove(&self, peer: &PeerIdentity) {
+        self.0.lock().remove(peer);
+    }
 }
 
 impl Default for SocketOptions {
@@ -366,6 +403,9 @@ impl Default for SocketOptions {
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
             max_frame_size: None,
+            unique_peer_identities: false,
+            initial_frame_size: None,
+            frame_limits: FrameLimits::default(),
         }
     }
 }
@@ -376,6 +416,30 @@ impl SocketOptions {
     /// peer can declare a frame of any length and have the socket reserve that much memory.
     pub fn max_frame_size(&mut self, max_size: usize) -> &mut Self {
         self.max_frame_size = Some(max_size);
+        self
+    }
+
+    /// Each new connection may send frames of at most `size` bytes until the application
+    /// raises its limit through [`SocketOptions::frame_limits`] (a peer that declares more is
+    /// cut off before anything is reserved). With it, strangers cost little until trusted.
+    pub fn initial_frame_size(&mut self, size: usize) -> &mut Self {
+        self.initial_frame_size = Some(size);
+        self
+    }
+
+    /// The handle that raises a connection's frame limit; keep a clone before building the
+    /// socket.
+    pub fn frame_limits(&self) -> FrameLimits {
+        self.frame_limits.clone()
+    }
+
+    /// Gives a connection that presents an identity another live connection of this socket
+    /// already has a fresh random identity instead, so that it never takes over the first
+    /// one's routing. Unset, the newer connection replaces the older (as before). libzmq's
+    /// ROUTER refuses such a connection (`ZMQ_ROUTER_HANDOVER` off); this keeps it, under a
+    /// name of its own, so the application can hear and answer it.
+    pub fn unique_peer_identities(&mut self, unique: bool) -> &mut Self {
+        self.unique_peer_identities = unique;
         self
     }
 
@@ -453,6 +517,11 @@ pub trait MultiPeerBackend: SocketBackend {
     async fn peer_connected(self: Arc<Self>, peer_id: &PeerIdentity, io: FramedIo);
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity);
+
+    /// Whether a live connection has this identity.
+    fn has_peer(&self, _peer_id: &PeerIdentity) -> bool {
+        false
+    }
 }
 
 pub trait SocketBackend: Send + Sync {

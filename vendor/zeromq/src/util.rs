@@ -24,6 +24,10 @@ impl PeerIdentity {
         let id = Uuid::new_v4();
         Self(Bytes::copy_from_slice(id.as_bytes()))
     }
+
+    pub(crate) fn from_slice(bytes: &[u8]) -> Self {
+        Self(Bytes::copy_from_slice(bytes))
+    }
 }
 
 impl AsRef<[u8]> for PeerIdentity {
@@ -191,7 +195,16 @@ pub(crate) async fn peer_connected(
     mut raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
-    let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    let mut peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    if backend.socket_options().unique_peer_identities && backend.has_peer(&peer_id) {
+        peer_id = PeerIdentity::new();
+    }
+    if let Some(limit) = raw_socket.frame_limit() {
+        backend
+            .socket_options()
+            .frame_limits
+            .insert(peer_id.clone(), limit);
+    }
     backend.peer_connected(&peer_id, raw_socket).await;
     Ok(peer_id)
 }

@@ -165,6 +165,11 @@ impl FramedIo {
         }
     }
 
+    /// The handle of this connection's own frame limit, if the socket gives it one.
+    pub(crate) fn frame_limit(&self) -> Option<Arc<std::sync::atomic::AtomicUsize>> {
+        self.read_half.codec.limit()
+    }
+
     pub fn into_parts(self) -> (ZmqFramedRead, ZmqFramedWrite) {
         (self.read_half, self.write_half)
     }

@@ -34,6 +34,8 @@ pub struct ZmqCodec {
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
     max_frame_size: usize,
+    // This connection's own limit, raisable by the application (see `FrameLimits`).
+    limit: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl ZmqCodec {
@@ -48,7 +50,15 @@ impl ZmqCodec {
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
             max_frame_size: options.max_frame_size.unwrap_or(usize::MAX),
+            limit: options
+                .initial_frame_size
+                .map(|size| std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(size))),
         }
+    }
+
+    /// The handle of this connection's own frame limit, if it has one.
+    pub(crate) fn limit(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+        self.limit.clone()
     }
 
     /// Returns the minimum additional bytes needed before decode can progress.
@@ -125,7 +135,10 @@ impl Decoder for ZmqCodec {
                     } else {
                         usize::from(src.get_u8())
                     };
-                    if frame_len > self.max_frame_size {
+                    let own = self.limit.as_ref().map_or(usize::MAX, |limit| {
+                        limit.load(std::sync::atomic::Ordering::SeqCst)
+                    });
+                    if frame_len > self.max_frame_size.min(own) {
                         return Err(CodecError::Decode(
                             "Frame length exceeds the socket's maximum frame size",
                         ));

@@ -1,0 +1,733 @@
+//! The driver's session layer, sans-IO: admission by the mutual handshake, then a session per
+//! admitted peer whose frames are sealed and checked. The link thread feeds it frames, timer
+//! ticks and disconnections; it answers with frames to send and events for the coordinator.
+//! Nothing a peer sends before it proved the token reaches the coordinator except as a count.
+//!
+//! A peer's routing identity is only where its frames come from. A frame from an admitted
+//! peer's identity that does not open under that peer's session is dropped; a new hello under
+//! that identity starts a handshake of its own, and the session is replaced only when that
+//! handshake proves the token.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
+use super::session::{Direction, Opener, Sealer, SessionError};
+use crate::auth::{Token, Transcript};
+use crate::protocol::{Hello, ToDriver, ToWorker};
+
+/// Bytes of the nonces of the handshake.
+pub const NONCE_LEN: usize = 32;
+
+/// What was dropped, counted in the run's statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A message from a peer without a session (or a handshake message out of place).
+    Unauthenticated,
+    /// A sealed frame whose tag did not verify.
+    BadMac,
+    /// A sealed frame replayed or out of order.
+    Replayed,
+    /// A handshake frame over the small pre-admission limit.
+    OversizedHandshake,
+    /// A handshake not finished before its deadline.
+    HandshakeTimeout,
+    /// A hello while the cap on unadmitted peers was reached.
+    TooManyStrangers,
+}
+
+/// What the gate hands to the coordinator.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A checked message of an admitted peer's session.
+    Message {
+        peer: String,
+        message: ToDriver,
+        bytes: usize,
+    },
+    /// A peer proved the token: its session is open (a previous one of the same identity is
+    /// replaced).
+    Admitted { peer: String, hello: Hello },
+    /// A peer was sent a challenge (nothing for the coordinator to do).
+    Challenged,
+    /// A peer was refused at admission and told why.
+    Refused { peer: String, reason: String },
+    /// A frame that failed its checks; already logged.
+    Rejected {
+        peer: String,
+        error: frame::FrameError,
+    },
+    /// A frame dropped by the session layer, counted.
+    Dropped { peer: String, why: Refusal },
+    /// The transport saw the peer go away.
+    Disconnected { peer: String },
+}
+
+/// Settings of the gate.
+pub(crate) struct GateConfig {
+    pub run_id: u64,
+    pub token: Token,
+    pub fingerprint: u64,
+    pub encrypt: bool,
+    pub max_frame: usize,
+    pub max_strangers: usize,
+    pub handshake_deadline: Duration,
+}
+
+struct Stranger {
+    hello: Hello,
+    driver_nonce: [u8; NONCE_LEN],
+    since: Instant,
+}
+
+struct Session {
+    sealer: Sealer,
+    opener: Opener,
+}
+
+/// Admission and sessions of the driver's peers.
+pub(crate) struct Gate {
+    config: GateConfig,
+    strangers: HashMap<String, Stranger>,
+    sessions: HashMap<String, Session>,
+}
+
+/// Frames the gate wants sent: (peer, frame).
+pub(crate) type Outbox = Vec<(String, Vec<u8>)>;
+
+impl Gate {
+    pub fn new(config: GateConfig) -> Gate {
+        Gate {
+            config,
+            strangers: HashMap::new(),
+            sessions: HashMap::new(),
+        }
+    }
+
+    /// Peers with an open session.
+    pub fn sessions(&self) -> impl Iterator<Item = &String> {
+        self.sessions.keys()
+    }
+
+    /// Whether `peer` has an open session.
+    pub fn has_session(&self, peer: &str) -> bool {
+        self.sessions.contains_key(peer)
+    }
+
+    /// Peers in the middle of a handshake.
+    #[cfg(test)]
+    pub fn strangers(&self) -> usize {
+        self.strangers.len()
+    }
+
+    /// A frame from `peer`.
+    pub fn on_frame(
+        &mut self,
+        peer: &str,
+        bytes: &[u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Inbound {
+        let peer = peer.to_owned();
+        let run = match frame::open(bytes, self.config.max_frame) {
+            Ok((run, _)) => run,
+            Err(error) => return Inbound::Rejected { peer, error },
+        };
+        if frame::kind(bytes) == Some(KIND_PLAIN) {
+            if bytes.len() > MAX_PLAIN_FRAME {
+                return Inbound::Dropped {
+                    peer,
+                    why: Refusal::OversizedHandshake,
+                };
+            }
+            return match frame::decode::<ToDriver>(bytes, self.config.run_id, true, MAX_PLAIN_FRAME)
+            {
+                Ok(ToDriver::Hello(hello)) => self.hello(peer, hello, now, out),
+                Ok(ToDriver::Proof { mac }) => self.proof(peer, &mac, out),
+                Ok(_) => Inbound::Dropped {
+                    peer,
+                    why: Refusal::Unauthenticated,
+                },
+                Err(error) => Inbound::Rejected { peer, error },
+            };
+        }
+        if run != self.config.run_id {
+            return Inbound::Rejected {
+                peer,
+                error: FrameError::ForeignRun {
+                    got: run,
+                    expected: self.config.run_id,
+                },
+            };
+        }
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::Unauthenticated,
+            };
+        };
+        let body = match session.opener.open(bytes) {
+            Ok(body) => body,
+            Err(error) => {
+                let why = match error {
+                    SessionError::BadMac => Refusal::BadMac,
+                    SessionError::Replayed { .. } => Refusal::Replayed,
+                    SessionError::NotSealed => Refusal::Unauthenticated,
+                };
+                return Inbound::Dropped { peer, why };
+            }
+        };
+        match frame::decode_body::<ToDriver>(&body) {
+            Ok(ToDriver::Hello(_) | ToDriver::Proof { .. }) => Inbound::Dropped {
+                peer,
+                why: Refusal::Unauthenticated,
+            },
+            Ok(message) => Inbound::Message {
+                peer,
+                message,
+                bytes: bytes.len(),
+            },
+            Err(error) => Inbound::Rejected { peer, error },
+        }
+    }
+
+    fn refuse(&mut self, peer: String, reason: String, out: &mut Outbox) -> Inbound {
+        self.strangers.remove(&peer);
+        out.push((
+            peer.clone(),
+            frame::encode(
+                self.config.run_id,
+                &ToWorker::Refused {
+                    reason: reason.clone(),
+                },
+            ),
+        ));
+        Inbound::Refused { peer, reason }
+    }
+
+    fn hello(&mut self, peer: String, hello: Hello, now: Instant, out: &mut Outbox) -> Inbound {
+        if hello.name != peer {
+            // Also what a second connection under an admitted worker's identity sees: the
+            // transport gives it an identity of its own, so it never shadows the first.
+            return self.refuse(
+                peer,
+                format!("its name {} differs from its identity", hello.name),
+                out,
+            );
+        }
+        if hello.fingerprint != self.config.fingerprint {
+            return self.refuse(
+                peer,
+                "it runs another build: its registered tasks differ from the driver's; \
+                 run the same executable on every host"
+                    .into(),
+                out,
+            );
+        }
+        if hello.nonce.len() != NONCE_LEN {
+            return self.refuse(peer, "its hello carries no valid nonce".into(), out);
+        }
+        if !self.strangers.contains_key(&peer) && self.strangers.len() >= self.config.max_strangers
+        {
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::TooManyStrangers,
+            };
+        }
+        let driver_nonce: [u8; NONCE_LEN] = rand::random();
+        let transcript = Transcript {
+            run_id: self.config.run_id,
+            name: &peer,
+            fingerprint: hello.fingerprint,
+            worker_nonce: &hello.nonce,
+            driver_nonce: &driver_nonce,
+            encrypt: self.config.encrypt,
+        };
+        let proof = self.config.token.driver_proof(&transcript);
+        out.push((
+            peer.clone(),
+            frame::encode(
+                self.config.run_id,
+                &ToWorker::Challenge {
+                    nonce: driver_nonce.to_vec().into(),
+                    proof: proof.into(),
+                    encrypt: self.config.encrypt,
+                },
+            ),
+        ));
+        self.strangers.insert(
+            peer.clone(),
+            Stranger {
+                hello,
+                driver_nonce,
+                since: now,
+            },
+        );
+        Inbound::Challenged
+    }
+
+    fn proof(&mut self, peer: String, mac: &[u8], out: &mut Outbox) -> Inbound {
+        let Some(stranger) = self.strangers.remove(&peer) else {
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::Unauthenticated,
+            };
+        };
+        let transcript = Transcript {
+            run_id: self.config.run_id,
+            name: &peer,
+            fingerprint: stranger.hello.fingerprint,
+            worker_nonce: &stranger.hello.nonce,
+            driver_nonce: &stranger.driver_nonce,
+            encrypt: self.config.encrypt,
+        };
+        if !self.config.token.verify_worker(&transcript, mac) {
+            return self.refuse(peer, "it does not hold the run's token".into(), out);
+        }
+        let key = self.config.token.session_key(&transcript);
+        let encrypt = self.config.encrypt;
+        self.sessions.insert(
+            peer.clone(),
+            Session {
+                sealer: Sealer::new(&key, Direction::ToWorker, encrypt),
+                opener: Opener::new(&key, Direction::ToDriver, encrypt),
+            },
+        );
+        Inbound::Admitted {
+            peer,
+            hello: stranger.hello,
+        }
+    }
+
+    /// Seals a frame from [`frame::encode`] for `peer`; `None` when it has no session.
+    pub fn seal(&mut self, peer: &str, frame: Vec<u8>) -> Option<Vec<u8>> {
+        Some(self.sessions.get_mut(peer)?.sealer.seal(frame))
+    }
+
+    /// Handshakes past their deadline are dropped.
+    pub fn sweep(&mut self, now: Instant) -> Vec<Inbound> {
+        let deadline = self.config.handshake_deadline;
+        let late: Vec<String> = self
+            .strangers
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.since) > deadline)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        late.into_iter()
+            .map(|peer| {
+                self.strangers.remove(&peer);
+                Inbound::Dropped {
+                    peer,
+                    why: Refusal::HandshakeTimeout,
+                }
+            })
+            .collect()
+    }
+
+    /// The peer's connection closed: its session and handshake end.
+    pub fn forget(&mut self, peer: &str) {
+        self.strangers.remove(peer);
+        self.sessions.remove(peer);
+    }
+}
+
+/// The worker's half of the handshake: checks the driver's proof and returns the worker's
+/// proof with the session's sealer and opener, or why the driver is not to be trusted.
+pub(crate) fn answer_challenge(
+    token: &Token,
+    transcript: &Transcript<'_>,
+    driver_proof: &[u8],
+) -> Result<(Vec<u8>, Sealer, Opener), String> {
+    if transcript.driver_nonce.len() != NONCE_LEN {
+        return Err("the driver's challenge carries no valid nonce".into());
+    }
+    if !token.verify_driver(transcript, driver_proof) {
+        return Err("the driver does not hold the run's token".into());
+    }
+    let key = token.session_key(transcript);
+    Ok((
+        token.worker_proof(transcript),
+        Sealer::new(&key, Direction::ToDriver, transcript.encrypt),
+        Opener::new(&key, Direction::ToWorker, transcript.encrypt),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: u64 = 99;
+    const FINGERPRINT: u64 = 1234;
+
+    fn gate(token: &Token, encrypt: bool) -> Gate {
+        Gate::new(GateConfig {
+            run_id: RUN,
+            token: token.clone(),
+            fingerprint: FINGERPRINT,
+            encrypt,
+            max_frame: 1 << 20,
+            max_strangers: 2,
+            handshake_deadline: Duration::from_secs(5),
+        })
+    }
+
+    /// A worker's side of the wire, for the tests.
+    struct Peer {
+        name: String,
+        token: Token,
+        nonce: [u8; NONCE_LEN],
+        session: Option<(Sealer, Opener)>,
+    }
+
+    impl Peer {
+        fn new(name: &str, token: &Token) -> Peer {
+            Peer {
+                name: name.into(),
+                token: token.clone(),
+                nonce: rand::random(),
+                session: None,
+            }
+        }
+
+        fn hello(&self) -> Vec<u8> {
+            frame::encode(
+                frame::ANY_RUN,
+                &ToDriver::Hello(Hello {
+                    name: self.name.clone(),
+                    fingerprint: FINGERPRINT,
+                    pid: 1,
+                    nonce: self.nonce.to_vec().into(),
+                }),
+            )
+        }
+
+        /// Answers the driver's challenge (with its token, right or wrong).
+        fn answer(&mut self, challenge: &[u8]) -> Result<Vec<u8>, String> {
+            let ToWorker::Challenge {
+                nonce,
+                proof,
+                encrypt,
+            } = frame::decode::<ToWorker>(challenge, RUN, false, MAX_PLAIN_FRAME).unwrap()
+            else {
+                panic!("not a challenge")
+            };
+            let transcript = Transcript {
+                run_id: RUN,
+                name: &self.name,
+                fingerprint: FINGERPRINT,
+                worker_nonce: &self.nonce,
+                driver_nonce: &nonce,
+                encrypt,
+            };
+            match answer_challenge(&self.token, &transcript, &proof) {
+                Ok((mac, sealer, opener)) => {
+                    self.session = Some((sealer, opener));
+                    Ok(frame::encode(RUN, &ToDriver::Proof { mac: mac.into() }))
+                }
+                Err(e) => Err(e),
+            }
+        }
+
+        fn seal(&mut self, message: &ToDriver) -> Vec<u8> {
+            let (sealer, _) = self.session.as_mut().expect("admitted");
+            sealer.seal(frame::encode(RUN, message))
+        }
+    }
+
+    fn result(seq: u64) -> ToDriver {
+        ToDriver::Result {
+            seq,
+            compute_s: 0.0,
+            delay_s: 0.0,
+            body: vec![0; 4].into(),
+        }
+    }
+
+    /// Runs the whole handshake of `peer`; returns the gate's last event.
+    fn handshake(gate: &mut Gate, peer: &mut Peer) -> Inbound {
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let event = gate.on_frame(&peer.name.clone(), &peer.hello(), now, &mut out);
+        assert!(matches!(event, Inbound::Challenged), "{event:?}");
+        let (_, challenge) = out.pop().expect("a challenge");
+        let proof = match peer.answer(&challenge) {
+            Ok(proof) => proof,
+            Err(_) => {
+                // The peer found the driver's proof wrong: a real worker stops here.
+                return Inbound::Refused {
+                    peer: peer.name.clone(),
+                    reason: "the driver does not hold the run's token".into(),
+                };
+            }
+        };
+        gate.on_frame(&peer.name.clone(), &proof, now, &mut out)
+    }
+
+    #[test]
+    fn a_worker_with_the_token_is_admitted_and_its_frames_open() {
+        for encrypt in [false, true] {
+            let token = Token::random();
+            let mut gate = gate(&token, encrypt);
+            let mut worker = Peer::new("w0", &token);
+            assert!(matches!(
+                handshake(&mut gate, &mut worker),
+                Inbound::Admitted { .. }
+            ));
+            let frame = worker.seal(&result(3));
+            let event = gate.on_frame("w0", &frame, Instant::now(), &mut Outbox::new());
+            assert!(
+                matches!(
+                    event,
+                    Inbound::Message {
+                        message: ToDriver::Result { seq: 3, .. },
+                        ..
+                    }
+                ),
+                "{event:?}"
+            );
+            // What the driver seals, the worker opens.
+            let sealed = gate
+                .seal("w0", frame::encode(RUN, &ToWorker::Heartbeat))
+                .unwrap();
+            let (_, opener) = worker.session.as_mut().unwrap();
+            assert!(opener.open(&sealed).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_worker_refuses_a_driver_without_the_token() {
+        let mut fake = gate(&Token::random(), false);
+        let mut worker = Peer::new("w0", &Token::random());
+        let mut out = Outbox::new();
+        fake.on_frame("w0", &worker.hello(), Instant::now(), &mut out);
+        let (_, challenge) = out.pop().unwrap();
+        assert!(
+            worker.answer(&challenge).is_err(),
+            "no proof for a fake driver"
+        );
+        assert!(worker.session.is_none());
+    }
+
+    #[test]
+    fn an_impostor_without_the_token_gets_no_session() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut impostor = Peer::new("w1", &Token::random());
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        gate.on_frame("w1", &impostor.hello(), now, &mut out);
+        let (_, challenge) = out.pop().unwrap();
+        assert!(
+            impostor.answer(&challenge).is_err(),
+            "its token is not the run's"
+        );
+        // It answers anyway, with a proof under its own token: refused.
+        let ToWorker::Challenge { nonce, encrypt, .. } =
+            frame::decode::<ToWorker>(&challenge, RUN, false, MAX_PLAIN_FRAME).unwrap()
+        else {
+            unreachable!()
+        };
+        let guessed = impostor.token.worker_proof(&Transcript {
+            run_id: RUN,
+            name: "w1",
+            fingerprint: FINGERPRINT,
+            worker_nonce: &impostor.nonce,
+            driver_nonce: &nonce,
+            encrypt,
+        });
+        let proof = frame::encode(
+            RUN,
+            &ToDriver::Proof {
+                mac: guessed.into(),
+            },
+        );
+        let event = gate.on_frame("w1", &proof, now, &mut out);
+        assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+        assert_eq!(gate.sessions().count(), 0);
+        // Plain messages other than the handshake, and sealed frames without a session, drop.
+        for message in [
+            result(1),
+            ToDriver::Heartbeat,
+            ToDriver::Failed {
+                seq: 1,
+                message: "evil".into(),
+            },
+        ] {
+            let event = gate.on_frame("w1", &frame::encode(RUN, &message), now, &mut out);
+            assert!(
+                matches!(
+                    event,
+                    Inbound::Dropped {
+                        why: Refusal::Unauthenticated,
+                        ..
+                    }
+                ),
+                "{event:?}"
+            );
+            let mut forged = Sealer::new(&[0; 32], Direction::ToDriver, false);
+            let event = gate.on_frame(
+                "w1",
+                &forged.seal(frame::encode(RUN, &message)),
+                now,
+                &mut out,
+            );
+            assert!(
+                matches!(
+                    event,
+                    Inbound::Dropped {
+                        why: Refusal::Unauthenticated,
+                        ..
+                    }
+                ),
+                "{event:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn frames_under_an_admitted_identity_must_open_in_its_session() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut worker = Peer::new("w1", &token);
+        handshake(&mut gate, &mut worker);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        // Forged under another key: bad MAC.
+        let mut forged = Sealer::new(&[9; 32], Direction::ToDriver, false);
+        let event = gate.on_frame(
+            "w1",
+            &forged.seal(frame::encode(RUN, &result(1))),
+            now,
+            &mut out,
+        );
+        assert!(
+            matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::BadMac,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        // A real frame replayed: dropped the second time.
+        let real = worker.seal(&result(1));
+        assert!(matches!(
+            gate.on_frame("w1", &real, now, &mut out),
+            Inbound::Message { .. }
+        ));
+        let event = gate.on_frame("w1", &real, now, &mut out);
+        assert!(
+            matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::Replayed,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        // A new hello under w1 without the token leaves w1's session as it was.
+        let mut impostor = Peer::new("w1", &Token::random());
+        gate.on_frame("w1", &impostor.hello(), now, &mut out);
+        let (_, challenge) = out.pop().unwrap();
+        assert!(impostor.answer(&challenge).is_err());
+        let next = worker.seal(&result(2));
+        assert!(matches!(
+            gate.on_frame("w1", &next, now, &mut out),
+            Inbound::Message { .. }
+        ));
+        // A new connection that proves the token replaces the session.
+        let mut restarted = Peer::new("w1", &token);
+        assert!(matches!(
+            handshake(&mut gate, &mut restarted),
+            Inbound::Admitted { .. }
+        ));
+        let old = worker.seal(&result(3));
+        let event = gate.on_frame("w1", &old, now, &mut out);
+        assert!(
+            matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::BadMac,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        let new = restarted.seal(&result(3));
+        assert!(matches!(
+            gate.on_frame("w1", &new, now, &mut out),
+            Inbound::Message { .. }
+        ));
+    }
+
+    #[test]
+    fn strangers_cost_little_and_do_not_linger() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        // A handshake frame over the small limit is dropped undecoded.
+        let mut big = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
+        big.resize(MAX_PLAIN_FRAME + 1, 0);
+        let event = gate.on_frame("x", &big, now, &mut out);
+        assert!(
+            matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::OversizedHandshake,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        // At most two strangers at a time here; a third is turned away.
+        for name in ["a", "b"] {
+            let event = gate.on_frame(name, &Peer::new(name, &token).hello(), now, &mut out);
+            assert!(matches!(event, Inbound::Challenged));
+        }
+        let event = gate.on_frame("c", &Peer::new("c", &token).hello(), now, &mut out);
+        assert!(
+            matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::TooManyStrangers,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        // Past the deadline they are dropped, and room is made.
+        let later = now + Duration::from_secs(6);
+        assert_eq!(gate.sweep(later).len(), 2);
+        assert_eq!(gate.strangers(), 0);
+        let event = gate.on_frame("c", &Peer::new("c", &token).hello(), later, &mut out);
+        assert!(matches!(event, Inbound::Challenged));
+    }
+
+    #[test]
+    fn a_hello_under_another_identity_or_build_is_refused() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let event = gate.on_frame(
+            "0xab",
+            &Peer::new("w0", &token).hello(),
+            Instant::now(),
+            &mut out,
+        );
+        assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+        let other_build = frame::encode(
+            frame::ANY_RUN,
+            &ToDriver::Hello(Hello {
+                name: "w0".into(),
+                fingerprint: FINGERPRINT + 1,
+                pid: 1,
+                nonce: vec![0; NONCE_LEN].into(),
+            }),
+        );
+        let event = gate.on_frame("w0", &other_build, Instant::now(), &mut out);
+        assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+    }
+}

@@ -1,0 +1,458 @@
+//! Trust, with real processes: impostors under the workers' names, replayed frames, bad and
+//! failing workers, a task longer than the liveness timeout, a stopped worker that comes back.
+//! The executable is its own worker; `cargo test --release -p async-runtime --test trust NAME`
+//! runs the tests whose name contains NAME.
+
+mod wire;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
+use async_runtime::data::Features;
+use async_runtime::{
+    async_optimizer, ClusterConfig, Dataset, Driver, Flow, Partition, RunReport, Token,
+};
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+type Test = (&'static str, fn());
+
+fn main() {
+    async_runtime::run_worker_if_spawned();
+    let tests: &[Test] = &[
+        (
+            "impostors_under_every_workers_name_are_refused_and_counted",
+            impostors_are_refused,
+        ),
+        (
+            "a_worker_failing_every_task_is_excluded",
+            failing_worker_is_excluded,
+        ),
+        (
+            "a_worker_sending_wrong_shapes_is_excluded",
+            wrong_shapes_are_refused,
+        ),
+        (
+            "a_20_s_task_does_not_lose_its_worker",
+            long_task_keeps_its_worker,
+        ),
+        (
+            "a_stopped_worker_rejoins_and_takes_tasks",
+            stopped_worker_rejoins,
+        ),
+        ("encrypted_sessions_train_alike", encrypted_run_trains),
+    ];
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let begun = Instant::now();
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    begun.elapsed().as_secs_f64()
+                );
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(101);
+    }
+}
+
+/// How a worker misbehaves in a test run, by its name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Misbehave {
+    Nothing,
+    /// Every task on this worker panics.
+    FailOn(String),
+    /// This worker returns a gradient of two elements.
+    WrongShapeOn(String),
+    /// This worker's first task sleeps this many seconds.
+    SleepOnceOn(String, u64),
+}
+
+/// The settings the reduce closures capture.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Plan {
+    updates: usize,
+    step: f64,
+    misbehave: Misbehave,
+}
+
+static SLEPT: AtomicBool = AtomicBool::new(false);
+
+/// The least-squares gradient on one partition, as `plan` makes this worker behave.
+fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> Array1<f64> {
+    let me = std::env::var(WORKER_ENV).unwrap_or_default();
+    match &plan.misbehave {
+        Misbehave::FailOn(name) if *name == me => panic!("{me} fails every task"),
+        Misbehave::WrongShapeOn(name) if *name == me => return Array1::zeros(2),
+        Misbehave::SleepOnceOn(name, secs)
+            if *name == me && !SLEPT.swap(true, Ordering::SeqCst) =>
+        {
+            std::thread::sleep(Duration::from_secs(*secs))
+        }
+        _ => {}
+    }
+    let data = part.data();
+    let n = data.n_rows();
+    let mut g = Array1::zeros(w.len());
+    let labels = data.labels();
+    for i in 0..n {
+        let mut dot = 0.0;
+        data.for_each_entry(i, |j, x| dot += x * w[j]);
+        let r = (dot - labels[i]) / n as f64;
+        data.for_each_entry(i, |j, x| g[j] += r * x);
+    }
+    g
+}
+
+/// Synchronous gradient descent.
+#[async_optimizer]
+fn gd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
+    let mut w: Array1<f64> = Array1::zeros(data.dim());
+    for _ in 0..plan.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| gradient(part, w.view(), plan));
+        w.scaled_add(-plan.step, &g);
+    }
+    w
+}
+
+/// Asynchronous gradient descent: any idle worker gets work.
+#[async_optimizer]
+fn agd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
+    let mut w: Array1<f64> = Array1::zeros(data.dim());
+    for _ in 0..plan.updates {
+        broadcast!(w);
+        barrier!(|workers| workers.idle() >= 1);
+        let g = reduce!(
+            data,
+            |part| gradient(part, w.view(), plan),
+            max_staleness = 1000u64
+        );
+        w.scaled_add(-plan.step / 4.0, &g);
+    }
+    w
+}
+
+/// A consistent least-squares problem: y = X w*, so the optimum is w* with objective 0.
+fn problem() -> (Dataset, Array1<f64>) {
+    let (n, d) = (600, 8);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let x = Array2::from_shape_fn((n, d), |_| next());
+    let truth = Array1::from_shape_fn(d, |j| j as f64 - 3.5);
+    let y = x.dot(&truth);
+    let data = Dataset::new("synthetic", Features::Dense(x), y).expect("a valid dataset");
+    (data, truth)
+}
+
+fn plan(updates: usize, misbehave: Misbehave) -> Plan {
+    Plan {
+        updates,
+        step: 8.0,
+        misbehave,
+    }
+}
+
+/// Distance of `w` to the optimum, relative to the optimum's norm.
+fn error(w: &Array1<f64>, truth: &Array1<f64>) -> f64 {
+    let diff = w - truth;
+    diff.dot(&diff).sqrt() / truth.dot(truth).sqrt()
+}
+
+fn local(workers: usize) -> ClusterConfig {
+    let mut config = ClusterConfig::local(workers);
+    config.seed = 7;
+    config
+}
+
+fn spawn_worker(name: &str, endpoint: &str, token: &Token) -> Child {
+    Command::new(std::env::current_exe().expect("this executable"))
+        .env(WORKER_ENV, name)
+        .env(DRIVER_ENV, endpoint)
+        .env(TOKEN_ENV, token.to_hex())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("a worker starts")
+}
+
+fn print_counts(report: &RunReport) {
+    let s = &report.stats;
+    println!(
+        "    updates {} unauthenticated {} bad_mac {} replayed {} oversized_handshakes {} \
+         handshake_timeouts {} refused {} rejected {} bad_results {} failed {} retried {} \
+         excluded {} lost {}",
+        s.updates,
+        s.unauthenticated_frames,
+        s.bad_mac_frames,
+        s.replayed_frames,
+        s.oversized_handshakes,
+        s.handshake_timeouts,
+        s.refused_workers,
+        s.rejected_messages,
+        s.bad_results,
+        s.failed_tasks,
+        s.retried_tasks,
+        s.excluded_workers,
+        s.lost_workers
+    );
+}
+
+/// Two workers with the token, one of them behind a proxy that replays its results; an
+/// impostor without the token under each worker's name sends every kind of message, and
+/// strangers declare and send huge frames. The run reaches its target and counts the refusals.
+fn impostors_are_refused() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut config = local(2);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let proxy = wire::ReplayProxy::start(&endpoint);
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &proxy.endpoint(), &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+
+    let attack = {
+        let endpoint = endpoint.clone();
+        std::thread::spawn(move || wire::attack(&endpoint, &["w0", "w1"]))
+    };
+    // Train while the attack goes on, then a while after it.
+    let attacked = std::sync::Arc::new(AtomicBool::new(false));
+    let done = attacked.clone();
+    driver.observe(move |progress, _: &Array1<f64>| {
+        if done.load(Ordering::SeqCst) && progress.updates >= 400 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+    let watcher = std::thread::spawn(move || {
+        let sent = attack.join().expect("the attack thread ends");
+        attacked.store(true, Ordering::SeqCst);
+        sent
+    });
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let sent = watcher.join().expect("the watcher ends");
+    let report = driver.finish().expect("the run is unaffected");
+    print_counts(&report);
+    println!(
+        "    attack: {sent:?}; replayed by the proxy: {}",
+        proxy.replayed()
+    );
+    let stats = &report.stats;
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert_eq!(report.workers.len(), 2, "no impostor became a worker");
+    assert!(report.workers.iter().all(|w| w.alive), "no worker was lost");
+    assert_eq!(stats.lost_workers, 0);
+    assert_eq!(
+        stats.bad_results, 0,
+        "no impostor result reached the checks"
+    );
+    assert!(proxy.replayed() >= 3, "the proxy replayed real results");
+    assert!(
+        stats.replayed_frames >= proxy.replayed(),
+        "every replayed frame is counted: {} of {}",
+        stats.replayed_frames,
+        proxy.replayed()
+    );
+    // Plain ones have no session; sealed ones carry no run id the impostor could know.
+    assert!(
+        stats.unauthenticated_frames + stats.rejected_messages >= sent.unsealed,
+        "every message of the impostors is counted"
+    );
+    assert!(
+        stats.refused_workers >= sent.hellos,
+        "impostors' hellos are refused"
+    );
+    assert!(
+        stats.oversized_handshakes >= 1,
+        "a handshake frame over the small limit is counted"
+    );
+    // Strangers get a few KiB each before admission: the 400 MiB frames never grew the
+    // driver (this process holds it; the workers are other processes).
+    let peak = peak_resident_mib();
+    println!("    driver process peak resident memory: {peak} MiB");
+    assert!(peak < MEMORY_BOUND_MIB, "peak {peak} MiB");
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+/// The bound the driver's memory stays under during the attack.
+const MEMORY_BOUND_MIB: u64 = 128;
+
+/// This process's peak resident memory (VmHWM), in MiB.
+fn peak_resident_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kib| kib / 1024)
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// A worker whose every task panics is excluded after a few failures; its tasks are retried
+/// on the others and the run ends as if it had never been there.
+fn failing_worker_is_excluded() {
+    let (data, truth) = problem();
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    let w = gd(
+        &mut driver,
+        &data,
+        &plan(300, Misbehave::FailOn("w1".into())),
+    );
+    let report = driver.finish().expect("the run completes on the others");
+    print_counts(&report);
+    let stats = &report.stats;
+    assert_eq!(stats.updates, 300);
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert_eq!(stats.excluded_workers, 1);
+    assert!(stats.failed_tasks >= 3 && stats.retried_tasks >= stats.failed_tasks);
+    let bad = report.workers.iter().find(|w| w.name == "w1").unwrap();
+    assert!(bad.excluded && !bad.alive && bad.failures >= 3);
+    assert!(report
+        .workers
+        .iter()
+        .filter(|w| w.name != "w1")
+        .all(|w| w.alive && !w.excluded));
+}
+
+/// A worker that returns wrong-shaped gradients: each is refused (no driver panic), counted,
+/// and the worker excluded; an asynchronous run completes on the others.
+fn wrong_shapes_are_refused() {
+    let (data, truth) = problem();
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    let w = agd(
+        &mut driver,
+        &data,
+        &plan(3000, Misbehave::WrongShapeOn("w2".into())),
+    );
+    let report = driver.finish().expect("the run completes on the others");
+    print_counts(&report);
+    let stats = &report.stats;
+    assert_eq!(stats.updates, 3000);
+    assert!(error(&w, &truth) < 1e-4, "error {}", error(&w, &truth));
+    assert_eq!(stats.bad_results, 3);
+    assert_eq!(stats.excluded_workers, 1);
+    let bad = report.workers.iter().find(|w| w.name == "w2").unwrap();
+    assert!(bad.excluded && bad.bad_results == 3 && !bad.alive);
+}
+
+/// A task of 20 s, four times the liveness timeout: its worker keeps beating and is not lost;
+/// the synchronous step does not wait for it past the hang limit.
+fn long_task_keeps_its_worker() {
+    let (data, truth) = problem();
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let w = gd(
+        &mut driver,
+        &data,
+        &plan(200, Misbehave::SleepOnceOn("w0".into(), 20)),
+    );
+    let report = driver.finish().expect("the run succeeds");
+    print_counts(&report);
+    assert_eq!(report.stats.lost_workers, 0, "no worker was declared lost");
+    assert_eq!(report.stats.moved_partitions, 0);
+    // The hung task was done again elsewhere after the 10 s floor; the sleeper stays.
+    assert!(report.stats.hung_tasks >= 1);
+    let sleeper = report.workers.iter().find(|w| w.name == "w0").unwrap();
+    assert!(sleeper.alive && sleeper.tasks_done > 0);
+    assert_eq!(report.stats.updates, 200);
+    assert!(error(&w, &truth) < 1e-4, "error {}", error(&w, &truth));
+}
+
+/// A worker stopped for 8 s is declared lost; resumed, it is told so, joins again as a fresh
+/// worker, and takes tasks.
+fn stopped_worker_rejoins() {
+    let (data, _) = problem();
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    let pid = driver
+        .workers()
+        .all()
+        .iter()
+        .find(|w| w.name == "w1")
+        .expect("w1 joined")
+        .pid;
+    let begun = Instant::now();
+    let signals = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        signal("STOP", pid);
+        std::thread::sleep(Duration::from_secs(8));
+        signal("CONT", pid);
+    });
+    driver.observe(move |_, _: &Array1<f64>| {
+        if begun.elapsed() > Duration::from_secs(16) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+    agd(&mut driver, &data, &plan(usize::MAX, Misbehave::Nothing));
+    signals.join().expect("signals sent");
+    let report = driver.finish().expect("the run succeeds");
+    print_counts(&report);
+    assert_eq!(
+        report.stats.lost_workers, 1,
+        "the stopped worker was declared lost"
+    );
+    let old = report.workers.iter().find(|w| w.name == "w1").unwrap();
+    assert!(!old.alive && old.pid == pid);
+    let back = report
+        .workers
+        .iter()
+        .find(|w| w.name == "w1.r1")
+        .expect("w1 joined again as w1.r1");
+    assert!(back.alive && back.pid == pid, "the same process");
+    assert!(back.tasks_done > 0, "and it took tasks");
+}
+
+fn signal(name: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+}
+
+/// With `encrypt`, the same run reaches the same model.
+fn encrypted_run_trains() {
+    let (data, truth) = problem();
+    let mut config = local(2);
+    config.encrypt = true;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let w = gd(&mut driver, &data, &plan(300, Misbehave::Nothing));
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.updates, 300);
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+}

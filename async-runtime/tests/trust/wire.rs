@@ -1,0 +1,259 @@
+//! Hand-written peers for the trust tests: an impostor that speaks ZeroMQ under the workers'
+//! names without the token, raw TCP peers that declare huge frames, and a proxy that replays a
+//! real worker's sealed results on its own connection.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_runtime::protocol::{Hello, ToDriver};
+use async_runtime::transport::frame::{self, HEADER_LEN, KIND_MAC, MAX_PLAIN_FRAME};
+use async_runtime::transport::session::{Direction, Sealer};
+use zeromq::{Socket, SocketOptions, SocketSend};
+
+/// What the attack sent.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Messages that only an admitted session may send, plain or sealed under a guessed key.
+    pub unsealed: u64,
+    /// Hellos of impostors (each must be refused).
+    pub hellos: u64,
+}
+
+fn result(seq: u64, len: usize) -> ToDriver {
+    ToDriver::Result {
+        seq,
+        compute_s: 0.0,
+        delay_s: 0.0,
+        body: postcard::to_allocvec(&ndarray::Array1::<f64>::zeros(len))
+            .unwrap()
+            .into(),
+    }
+}
+
+/// Under each name: every message a worker sends, without the token.
+pub fn attack(endpoint: &str, names: &[&str]) -> Sent {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut sent = Sent::default();
+    for name in names {
+        runtime.block_on(impostor(endpoint, name, &mut sent));
+    }
+    let address = endpoint.trim_start_matches("tcp://");
+    for _ in 0..2 {
+        assert!(
+            huge_frame_is_cut_off(address),
+            "a huge frame closes the connection"
+        );
+    }
+    sent
+}
+
+async fn impostor(endpoint: &str, name: &str, sent: &mut Sent) {
+    let mut options = SocketOptions::default();
+    options.peer_identity(name.parse().expect("a name"));
+    let mut socket = zeromq::DealerSocket::with_options(options);
+    socket
+        .connect(endpoint)
+        .await
+        .expect("the impostor connects");
+    let run = frame::ANY_RUN;
+    let mut frames = Vec::new();
+    // Plain: a failure, results of the wrong shape for guessed sequence numbers, heartbeats.
+    frames.push(frame::encode(
+        run,
+        &ToDriver::Failed {
+            seq: 1,
+            message: "evil".into(),
+        },
+    ));
+    for seq in 1..=20 {
+        frames.push(frame::encode(run, &result(seq, 2)));
+    }
+    for _ in 0..20 {
+        frames.push(frame::encode(run, &ToDriver::Heartbeat));
+    }
+    // Sealed under a guessed key.
+    let mut guess = Sealer::new(&[7; 32], Direction::ToDriver, false);
+    for seq in 1..=10 {
+        frames.push(guess.seal(frame::encode(run, &result(seq, 2))));
+    }
+    sent.unsealed += frames.len() as u64;
+    for frame in frames {
+        socket.send(frame.into()).await.expect("queued");
+    }
+    // A hello under the admitted name (its connection has an identity of its own, so it is
+    // refused), and one under a new name that cannot answer the challenge.
+    for (hello_name, answer) in [(name.to_owned(), false), (format!("evil-{name}"), true)] {
+        let hello = Hello {
+            name: hello_name.clone(),
+            fingerprint: async_runtime::task::fingerprint(),
+            pid: 1,
+            nonce: vec![1; 32].into(),
+        };
+        if answer {
+            let mut options = SocketOptions::default();
+            options.peer_identity(hello_name.parse().expect("a name"));
+            let mut fresh = zeromq::DealerSocket::with_options(options);
+            fresh.connect(endpoint).await.expect("connects");
+            fresh
+                .send(frame::encode(run, &ToDriver::Hello(hello)).into())
+                .await
+                .expect("queued");
+            use zeromq::SocketRecv;
+            let challenge = tokio::time::timeout(std::time::Duration::from_secs(10), fresh.recv())
+                .await
+                .expect("a challenge in time")
+                .expect("a challenge");
+            let bytes = challenge.into_vec().pop().expect("a frame");
+            let (driver_run, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
+            fresh
+                .send(
+                    frame::encode(
+                        driver_run,
+                        &ToDriver::Proof {
+                            mac: vec![0; 32].into(),
+                        },
+                    )
+                    .into(),
+                )
+                .await
+                .expect("queued");
+            let refusal = tokio::time::timeout(std::time::Duration::from_secs(10), fresh.recv())
+                .await
+                .expect("a refusal in time")
+                .expect("a refusal");
+            let bytes = refusal.into_vec().pop().expect("a frame");
+            let reply: async_runtime::protocol::ToWorker =
+                frame::decode(&bytes, driver_run, false, MAX_PLAIN_FRAME).expect("plain");
+            assert!(
+                format!("{reply:?}").contains("does not hold the run's token"),
+                "{reply:?}"
+            );
+        } else {
+            socket
+                .send(frame::encode(run, &ToDriver::Hello(hello)).into())
+                .await
+                .expect("queued");
+        }
+        sent.hellos += 1;
+    }
+    // A handshake frame over the small limit (but under the transport's): dropped, counted.
+    let mut big = frame::encode(run, &ToDriver::Heartbeat);
+    big.resize(MAX_PLAIN_FRAME + 1000, 0);
+    socket.send(big.into()).await.expect("queued");
+    // Let the driver read it all before the socket closes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
+/// A raw peer that declares a frame of 400 MiB and starts sending it: the driver must close
+/// the connection at once (before admission a peer gets a few KiB).
+fn huge_frame_is_cut_off(address: &str) -> bool {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    peer.write_all(&greeting).unwrap();
+    let mut theirs = [0u8; 64];
+    if peer.read_exact(&mut theirs).is_err() {
+        return false;
+    }
+    let mut header = vec![0x02];
+    header.extend_from_slice(&(400u64 << 20).to_be_bytes());
+    let _ = peer.write_all(&header);
+    // Up to 64 MiB of it: the driver hangs up long before.
+    let chunk = vec![0u8; 1 << 20];
+    let mut written = 0;
+    while written < 64 && peer.write_all(&chunk).is_ok() {
+        written += 1;
+    }
+    let mut rest = Vec::new();
+    let closed = peer.read_to_end(&mut rest);
+    written < 64 || closed.is_ok()
+}
+
+/// A TCP proxy between one worker and the driver that sends the first few sealed results the
+/// worker sends twice: a replay of real frames on a real session.
+pub struct ReplayProxy {
+    port: u16,
+    replayed: Arc<AtomicU64>,
+}
+
+/// Results the proxy replays.
+const REPLAYS: u64 = 3;
+
+impl ReplayProxy {
+    pub fn start(driver: &str) -> ReplayProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().unwrap().port();
+        let driver = driver.trim_start_matches("tcp://").to_owned();
+        let replayed = Arc::new(AtomicU64::new(0));
+        let count = replayed.clone();
+        std::thread::spawn(move || {
+            let (worker, _) = listener.accept().expect("the worker connects");
+            let upstream = TcpStream::connect(&driver).expect("the driver accepts");
+            let (mut from_driver, mut to_worker) =
+                (upstream.try_clone().unwrap(), worker.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_driver, &mut to_worker);
+            });
+            let _ = forward_replaying(worker, upstream, &count);
+        });
+        ReplayProxy { port, replayed }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn replayed(&self) -> u64 {
+        self.replayed.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies ZMTP from the worker to the driver frame by frame, sending sealed results twice.
+fn forward_replaying(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    count: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut greeting = [0u8; 64];
+    from.read_exact(&mut greeting)?;
+    to.write_all(&greeting)?;
+    loop {
+        let mut flags = [0u8; 1];
+        from.read_exact(&mut flags)?;
+        let mut header = flags.to_vec();
+        let len = if flags[0] & 0x02 != 0 {
+            let mut len = [0u8; 8];
+            from.read_exact(&mut len)?;
+            header.extend_from_slice(&len);
+            u64::from_be_bytes(len) as usize
+        } else {
+            let mut len = [0u8; 1];
+            from.read_exact(&mut len)?;
+            header.push(len[0]);
+            len[0] as usize
+        };
+        let mut body = vec![0u8; len];
+        from.read_exact(&mut body)?;
+        to.write_all(&header)?;
+        to.write_all(&body)?;
+        let command = flags[0] & 0x04 != 0;
+        // A sealed ToDriver::Result: kind MAC, and variant 2 right after the envelope.
+        let is_result = !command
+            && body.len() > frame::ENVELOPE_LEN
+            && body[HEADER_LEN] == KIND_MAC
+            && body[frame::ENVELOPE_LEN] == 2;
+        if is_result && count.load(Ordering::SeqCst) < REPLAYS {
+            to.write_all(&header)?;
+            to.write_all(&body)?;
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
