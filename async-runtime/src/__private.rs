@@ -191,6 +191,13 @@ where
                     decode_result::<R>(cx, task, worker, body)
                 })
                 .collect::<Result<Vec<R>, _>>()?;
+            R::check(&parts.iter().collect::<Vec<&R>>()).map_err(|reason| {
+                RuntimeError::BadResult {
+                    task: task.to_owned(),
+                    worker: "(all partitions)".to_owned(),
+                    reason,
+                }
+            })?;
             Ok(R::combine(parts))
         });
         settle(cx, outcome)

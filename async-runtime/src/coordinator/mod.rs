@@ -14,6 +14,6 @@ mod table;
 pub use barrier::{asp, bsp, quorum, ssp};
 pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress, ResultMeta};
-pub use reduce::Combine;
+pub use crate::combine::Combine;
 pub use report::{RunReport, RunStats};
 pub use table::{WorkerInfo, WorkerTable};
