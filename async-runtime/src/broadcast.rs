@@ -85,7 +85,10 @@ mod raw {
         }
         if let Some(a) = any.downcast_ref::<Array2<f64>>() {
             let (rows, cols) = a.dim();
-            return Some(with_header(&[rows, cols], a.as_standard_layout().as_slice()));
+            return Some(with_header(
+                &[rows, cols],
+                a.as_standard_layout().as_slice(),
+            ));
         }
         if let Some(a) = any.downcast_ref::<ArrayD<f64>>() {
             let mut header = vec![a.ndim()];
@@ -224,7 +227,8 @@ mod tests {
         // A transposed view is stored column-major: it still travels in row order.
         let t = m.t().to_owned();
         assert_eq!(Array2::<f64>::decode(&t.encode()).unwrap(), t);
-        let d = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as f64).into_dyn();
+        let d =
+            Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as f64).into_dyn();
         assert_eq!(ArrayD::<f64>::decode(&d.encode()).unwrap(), d);
     }
 

@@ -163,7 +163,10 @@ mod tests {
     fn arrays_of_different_shapes_are_refused_before_combining() {
         let (a, b) = (array![[1.0, 2.0]], array![[1.0], [2.0]]);
         let error = Array2::check(&[&a, &b]).unwrap_err();
-        assert!(error.contains("[1, 2]") && error.contains("[2, 1]"), "{error}");
+        assert!(
+            error.contains("[1, 2]") && error.contains("[2, 1]"),
+            "{error}"
+        );
         assert!(Array2::check(&[&a, &a]).is_ok());
         let (x, y) = ((1.0, array![1.0]), (1.0, array![1.0, 2.0]));
         assert!(<(f64, Array1<f64>)>::check(&[&x, &y]).is_err());

@@ -48,7 +48,8 @@ pub fn logistic_adam(cx: &mut Driver, data: &Dataset, p: &Adam) -> Array1<f64> {
     let mut v: Array1<f64> = Array1::zeros(data.dim());
     for k in 0..p.updates {
         broadcast!(w);
-        let g = reduce!(data.sample(p.batch, k), |batch| loss.gradient(batch, w.view()));
+        let g = reduce!(data.sample(p.batch, k), |batch| loss
+            .gradient(batch, w.view()));
         m = p.beta1 * m + (1.0 - p.beta1) * &g;
         v = p.beta2 * v + (1.0 - p.beta2) * &g * &g;
         let t = (k + 1) as i32;
@@ -60,7 +61,9 @@ pub fn logistic_adam(cx: &mut Driver, data: &Dataset, p: &Adam) -> Array1<f64> {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
 }
 
 /// The fraction of `rows` whose label has the sign of `x.w`.

@@ -21,7 +21,8 @@ fn gd(cx: &mut Driver, data: &Dataset, step: f64, updates: usize) -> Array1<f64>
 
 /// Trains on 2 local workers and returns the held-out R^2.
 pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/cal_housing.scale.xz");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/cal_housing.scale.xz");
     let all = Dataset::load(path, &LoadOptions::default())?;
     let (train, test): (Vec<usize>, Vec<usize>) = (0..all.n_rows()).partition(|i| i % 5 != 0);
     let (train, test) = (all.select(&train), all.select(&test));
@@ -29,7 +30,9 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
     let w = gd(&mut cx, &train, 0.4, 1000);
     cx.finish()?;
     let mean = test.labels().mean().unwrap_or(0.0);
-    let residual: f64 = (0..test.len()).map(|i| (test.dot(i, w.view()) - test.label(i)).powi(2)).sum();
+    let residual: f64 = (0..test.len())
+        .map(|i| (test.dot(i, w.view()) - test.label(i)).powi(2))
+        .sum();
     let total: f64 = test.labels().iter().map(|y| (y - mean).powi(2)).sum();
     Ok(1.0 - residual / total)
 }

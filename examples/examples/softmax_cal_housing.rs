@@ -38,7 +38,13 @@ fn probabilities(rows: &impl Rows, i: usize, w: &Array2<f64>) -> Array1<f64> {
 
 /// Softmax regression by full-batch Adam; `edges` turn targets into classes.
 #[async_optimizer]
-pub fn softmax(cx: &mut Driver, data: &Dataset, edges: Vec<f64>, updates: usize, step: f64) -> Array2<f64> {
+pub fn softmax(
+    cx: &mut Driver,
+    data: &Dataset,
+    edges: Vec<f64>,
+    updates: usize,
+    step: f64,
+) -> Array2<f64> {
     let classes: usize = edges.len() + 1;
     let mut w: Array2<f64> = Array2::zeros((data.dim() + 1, classes));
     let mut m: Array2<f64> = Array2::zeros(w.dim());
@@ -82,7 +88,12 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
     let all = Dataset::load(path, &LoadOptions::default())?;
     let (train, test): (Vec<usize>, Vec<usize>) = (0..all.n_rows()).partition(|i| i % 5 != 0);
     let (train, test) = (all.select(&train), all.select(&test));
-    let edges = quartiles(train.labels().as_slice().unwrap_or(&train.labels().to_vec()));
+    let edges = quartiles(
+        train
+            .labels()
+            .as_slice()
+            .unwrap_or(&train.labels().to_vec()),
+    );
     let mut cx = Driver::launch(ClusterConfig::local(2))?;
     let w = softmax(&mut cx, &train, edges.clone(), 800, 0.05);
     cx.finish()?;

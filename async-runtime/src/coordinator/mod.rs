@@ -11,9 +11,9 @@ mod reduce;
 mod report;
 mod table;
 
+pub use crate::combine::Combine;
 pub use barrier::{asp, bsp, quorum, ssp};
 pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress, ResultMeta};
-pub use crate::combine::Combine;
 pub use report::{RunReport, RunStats};
 pub use table::{WorkerInfo, WorkerTable};
