@@ -56,7 +56,7 @@ pub fn softmax(
             let mut g = Array2::<f64>::zeros((dim + 1, classes));
             let scale = 1.0 / part.len().max(1) as f64;
             for i in 0..part.len() {
-                let mut error = probabilities(part, i, &w);
+                let mut error = probabilities(part, i, w);
                 error[class_of(part.label(i), &edges)] -= 1.0;
                 for c in 0..classes {
                     part.axpy(i, error[c] * scale, g.slice_mut(s![..dim, c]));
