@@ -17,6 +17,7 @@ mod loss;
 mod params;
 mod precondition;
 mod saga;
+pub mod schedule;
 mod sgd;
 mod smoothness;
 mod svrg;
