@@ -19,6 +19,7 @@ pub mod metrics;
 mod params;
 mod precondition;
 mod saga;
+pub mod schedule;
 mod sgd;
 mod smoothness;
 mod svrg;

@@ -63,7 +63,8 @@ pub struct Reduce<'a> {
     pub histories: Vec<Ident>,
     pub barrier: Option<Barrier>,
     pub max_staleness: Option<&'a Expr>,
-    pub exit: &'a Lifetime,
+    /// The training loop to leave when the run stops; `None` for a one-off reduce outside it.
+    pub exit: Option<&'a Lifetime>,
     /// Where errors about the site as a whole point (what travels, what comes back).
     pub span: Span,
 }
@@ -296,6 +297,12 @@ impl Reduce<'_> {
                 }
             }
         };
+        // When the run stops: leave the training loop, or, outside it, go on with a default
+        // value until the training loop's first call leaves it (the run reports why).
+        let stopped = match exit {
+            Some(exit) => quote_spanned!(span=> break #exit),
+            None => quote_spanned!(span=> #private::one_off_stopped()),
+        };
         quote_spanned! {span=>
             match {
                 #(#read_checks)*
@@ -305,7 +312,7 @@ impl Reduce<'_> {
                 #call
             } {
                 ::core::option::Option::Some(result) => result,
-                ::core::option::Option::None => break #exit,
+                ::core::option::Option::None => #stopped,
             }
         }
     }

@@ -52,7 +52,7 @@ use scope::Scopes;
 /// - `reduce!(data, |part| ...)` runs the closure on every partition of `data` in the worker
 ///   processes and combines the results ([`Combine`](../async_runtime/trait.Combine.html)).
 ///   The closure's captured variables travel to the workers, so their types must be known
-///   from their declarations (`let x: f64 = ...`, parameters, a range `for` counter is
+///   from their declarations (`let x: f64 = ...`, parameters, a range `for` counter or an `enumerate()` counter is
 ///   `usize`); broadcast variables are read from the worker's version cache instead.
 /// - `barrier!(rule)` before a `reduce!` makes that reduce asynchronous: the rule (a closure
 ///   over the worker table, or a preset such as `asp()`) decides when idle workers get the
@@ -262,8 +262,9 @@ fn outside(name: &str) -> TokenStream {
 /// Publishes a new version of a variable to the workers: `broadcast!(w);`.
 ///
 /// Only inside the training loop of an `#[async_optimizer]` function, which reads it (the
-/// macro needs no import there). The argument is a variable whose type implements
-/// `async_runtime::Broadcast` (e.g. `Array1<f64>`). Workers cache recent versions and are sent
+/// macro needs no import there). The argument is a variable of any type with serde's
+/// `Serialize` and `Deserialize` (`Array1<f64>`, `Array2<f64>`, `ArrayD<f64>`, a struct, a
+/// tuple); dense `f64` arrays travel as raw bytes. Workers cache recent versions and are sent
 /// only what they lack; a `reduce!` closure that uses the variable reads the version current
 /// when its task was dispatched. When a stop rule fires, `broadcast!` leaves the training loop.
 ///
@@ -326,18 +327,23 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// Runs a closure on the dataset's partitions in the worker processes:
 /// `reduce!(data, |part| ...)` or `reduce!(data.sample(batch, k), |batch| ...)`.
 ///
-/// Only inside the training loop of an `#[async_optimizer]` function. The closure takes one
-/// argument, the partition (or its minibatch for update `k`), and may use:
+/// Inside the training loop of an `#[async_optimizer]` function; a synchronous `reduce!` may
+/// also stand once before it (an initial full gradient), and then yields its result type's
+/// `Default` if the run has already stopped. The closure takes one argument, the partition
+/// (or its minibatch for update `k`), and may use:
 /// - variables published with `broadcast!`, read from the worker's version cache;
 /// - other variables of the function, sent with each task: their types must be known from
-///   their declarations (`let s: f64 = ...`, parameters, the counter of a range `for`) and
+///   their declarations (`let s: f64 = ...`, parameters, the counter of a range `for` or of `enumerate()`, the items of `v.iter()` for a `v: Vec<T>`) and
 ///   implement `serde::Serialize` and `serde::Deserialize`; a `&T` parameter travels as `T`;
 /// - `History` tables, of which each task carries only its rows' entries.
 ///
-/// It cannot use the driver, the dataset itself (use the partition) or `&mut` references.
+/// It cannot use the driver, the dataset itself (use the partition), another dataset (it would
+/// travel whole with every task: give it a `reduce!` of its own) or `&mut` references. The
+/// captured values of one site that encode to more than 1 MiB are warned of once, at run time.
 ///
 /// Without a `barrier!` before it, the reduce waits for every partition and combines their
-/// results with `async_runtime::Combine` (a mean for `f64` and `Array1<f64>`). After a
+/// results with `async_runtime::Combine` (a mean for `f64`, `Array1<f64>`, `Array2<f64>` and
+/// `ArrayD<f64>`, element by element for tuples). After a
 /// `barrier!`, it returns the next result to arrive; `max_staleness = n` drops results more
 /// than `n` updates old. The result must be serializable.
 ///

@@ -188,7 +188,14 @@ impl<'a> Rewriter<'a> {
             block.reduced = true;
         }
         let site = site?;
-        let exit = self.placement(mac, "reduce")?;
+        // A one-off reduce! before (or after) the training loop, such as an initial full
+        // gradient, is synchronous and has no loop to leave.
+        let one_off = self.loops == 0 && self.closures == 0 && barrier.is_none();
+        let exit = if one_off {
+            None
+        } else {
+            Some(self.placement(mac, "reduce")?)
+        };
         if site.closure.inputs.len() != 1 {
             self.errors.at(
                 &site.closure.inputs,
@@ -231,6 +238,27 @@ impl<'a> Rewriter<'a> {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
                 continue; // not a local: a constant, a function or a type, resolved as usual
             };
+            if data_name.as_ref() != Some(&name) && binding.ty.as_ref().is_some_and(is_dataset) {
+                // A whole dataset would travel with every task: the closure's rows come from
+                // the reduce!'s data argument.
+                let data = data_expr.to_token_stream();
+                self.errors.at(
+                    &name,
+                    format!(
+                        "a reduce! closure cannot capture the dataset `{name}`: it would be sent whole with every task; \
+                         the closure's rows come from the reduce!'s data argument (`{data}`), one partition at a time"
+                    ),
+                );
+                self.errors.at(
+                    data_expr,
+                    format!(
+                        "the data argument of this reduce!: to compute over `{name}`, give it its own \
+                         `reduce!({name}, |part| ...)`, or make `{name}` the data argument here"
+                    ),
+                );
+                failed = true;
+                continue;
+            }
             if let Some((message, at_declaration)) =
                 self.capture_error(&binding, &name, data_name.as_ref())
             {
@@ -276,7 +304,7 @@ impl<'a> Rewriter<'a> {
             histories,
             barrier,
             max_staleness: site.max_staleness.as_ref(),
-            exit: &exit,
+            exit: exit.as_ref(),
             span: arguments_span(mac),
         };
         if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
@@ -319,16 +347,23 @@ impl<'a> Rewriter<'a> {
         }
         match &binding.ty {
             None if binding.origin == Origin::Let => Some((
-                format!(
-                    "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
-                     annotate it, e.g. `let {name}: f64 = ...;`"
-                ),
+                match &binding.hint {
+                    Some(ty) => format!(
+                        "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
+                         annotate it, `let {name}: {ty} = ...;`"
+                    ),
+                    None => format!(
+                        "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
+                         annotate it with its type, `let {name}: TYPE = ...;`"
+                    ),
+                },
                 true,
             )),
             None => Some((
                 format!(
-                    "`{name}` is captured by a reduce! closure, but its type is not written where it is declared: \
-                     bind it to a typed variable before the reduce!, e.g. `let {name}: f64 = {name};`"
+                    "`{name}` is captured by a reduce! closure, but the macro cannot see its type where it is bound: \
+                     bind it to a variable with its type written before the reduce!, `let {name}: TYPE = {name};`, \
+                     or iterate over a variable whose type is written (`v.iter()` for `v: Vec<f64>` gives `&f64`)"
                 ),
                 false,
             )),
@@ -409,8 +444,10 @@ impl VisitMut for Rewriter<'_> {
                     }
                     self.scopes.bind_pattern(&local.pat, None);
                     if let syn::Pat::Ident(ident) = &local.pat {
+                        let hint = local.init.as_ref().and_then(|init| guess_type(&init.expr));
                         if let Some(binding) = self.scopes.lookup_mut(&ident.ident) {
                             binding.origin = Origin::Let;
+                            binding.hint = hint;
                         }
                     }
                 }
@@ -465,11 +502,21 @@ impl VisitMut for Rewriter<'_> {
     fn visit_expr_for_loop_mut(&mut self, for_loop: &mut syn::ExprForLoop) {
         self.visit_expr_mut(&mut for_loop.expr);
         self.scopes.push();
-        let counter: Option<Type> =
-            matches!(*for_loop.expr, Expr::Range(_)).then(|| syn::parse_quote!(usize));
-        self.scopes.bind_pattern(&for_loop.pat, counter.as_ref());
-        if let (Some(_), syn::Pat::Ident(ident)) = (&counter, for_loop.pat.as_ref()) {
-            if let Some(binding) = self.scopes.lookup_mut(&ident.ident) {
+        let elem = element_type(&for_loop.expr, &self.scopes);
+        self.scopes.bind_pattern(&for_loop.pat, elem.as_ref());
+        // A range counter and an `enumerate()` counter are `usize`s, checked where captured.
+        let counter = match (&*for_loop.expr, for_loop.pat.as_ref()) {
+            (Expr::Range(_), syn::Pat::Ident(ident)) => Some(&ident.ident),
+            (Expr::MethodCall(call), syn::Pat::Tuple(tuple)) if is_enumerate(call) => {
+                match tuple.elems.first() {
+                    Some(syn::Pat::Ident(ident)) => Some(&ident.ident),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            if let Some(binding) = self.scopes.lookup_mut(counter) {
                 binding.origin = Origin::Counter;
             }
         }
@@ -531,6 +578,19 @@ pub fn bind_parameters(scopes: &mut Scopes, driver: &Ident, inputs: &[(syn::Pat,
     }
 }
 
+/// Whether `ty` is a dataset (`Dataset` or a reference to one).
+fn is_dataset(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => is_dataset(&reference.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Dataset"),
+        _ => false,
+    }
+}
+
 /// Whether `ty` is a history table (`History` or a reference to one), whose entries travel
 /// sliced to the task's rows instead of whole.
 fn is_history(ty: &Type) -> bool {
@@ -542,5 +602,106 @@ fn is_history(ty: &Type) -> bool {
             .last()
             .is_some_and(|s| s.ident == "History"),
         _ => false,
+    }
+}
+
+/// Whether a method call is `.enumerate()`.
+fn is_enumerate(call: &syn::ExprMethodCall) -> bool {
+    call.method == "enumerate" && call.args.is_empty()
+}
+
+/// The type of what `iter` yields in a `for` loop, as far as the declarations in scope show
+/// it: `usize` for a range, `&T` for `v.iter()` or `&v` with `v: Vec<T>` (or a slice, an array,
+/// an `Array1<T>`), `T` for `v` itself, `(usize, _)` for `.enumerate()` of any of these (`_`:
+/// unknown).
+fn element_type(iter: &Expr, scopes: &Scopes) -> Option<Type> {
+    match iter {
+        Expr::Range(_) => Some(syn::parse_quote!(usize)),
+        Expr::Paren(paren) => element_type(&paren.expr, scopes),
+        Expr::MethodCall(call) if is_enumerate(call) => {
+            let item = element_type(&call.receiver, scopes)
+                .unwrap_or_else(|| Type::Infer(syn::parse_quote!(_)));
+            Some(syn::parse_quote!((usize, #item)))
+        }
+        Expr::MethodCall(call) if call.args.is_empty() && call.method == "iter" => {
+            let (item, _) = container_item(&declared_type(&call.receiver, scopes)?)?;
+            Some(syn::parse_quote!(&#item))
+        }
+        Expr::MethodCall(call) if call.args.is_empty() && call.method == "into_iter" => {
+            element_type(&call.receiver, scopes)
+        }
+        Expr::Reference(reference) if reference.mutability.is_none() => {
+            let (item, _) = container_item(&declared_type(&reference.expr, scopes)?)?;
+            Some(syn::parse_quote!(&#item))
+        }
+        Expr::Path(_) => {
+            let (item, by_reference) = container_item(&declared_type(iter, scopes)?)?;
+            Some(if by_reference {
+                syn::parse_quote!(&#item)
+            } else {
+                item
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The declared type of a variable expression.
+fn declared_type(expr: &Expr, scopes: &Scopes) -> Option<Type> {
+    match expr {
+        Expr::Path(path) => scopes.lookup(path.path.get_ident()?)?.ty.clone(),
+        Expr::Paren(paren) => declared_type(&paren.expr, scopes),
+        _ => None,
+    }
+}
+
+/// The item type of a container type, and whether the type was a reference to it.
+fn container_item(ty: &Type) -> Option<(Type, bool)> {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => {
+            container_item(&reference.elem).map(|(item, _)| (item, true))
+        }
+        Type::Slice(slice) => Some(((*slice.elem).clone(), false)),
+        Type::Array(array) => Some(((*array.elem).clone(), false)),
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            let known = ["Vec", "VecDeque", "Array1", "BTreeSet", "HashSet"];
+            if !known.iter().any(|k| last.ident == k) {
+                return None;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first()? {
+                syn::GenericArgument::Type(item) if args.args.len() == 1 => {
+                    Some((item.clone(), false))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The type an initializer shows plainly, to name in a fix-it: a float literal is an `f64`
+/// (unless suffixed), `x as T` is a `T`, `.len()` is a `usize`, and arithmetic keeps the
+/// type of its operands.
+fn guess_type(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Lit(lit) => match &lit.lit {
+            syn::Lit::Float(float) if float.suffix().is_empty() => Some("f64".into()),
+            syn::Lit::Float(float) => Some(float.suffix().into()),
+            syn::Lit::Int(int) if !int.suffix().is_empty() => Some(int.suffix().into()),
+            syn::Lit::Bool(_) => Some("bool".into()),
+            _ => None,
+        },
+        Expr::Cast(cast) => Some(cast.ty.to_token_stream().to_string()),
+        Expr::MethodCall(call) if call.method == "len" || call.method == "count" => {
+            Some("usize".into())
+        }
+        Expr::Paren(paren) => guess_type(&paren.expr),
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => guess_type(&unary.expr),
+        Expr::Binary(binary) => guess_type(&binary.left).or_else(|| guess_type(&binary.right)),
+        _ => None,
     }
 }

@@ -22,6 +22,9 @@ pub struct Binding {
     pub name: Ident,
     pub ty: Option<Type>,
     pub origin: Origin,
+    /// For an untyped `let`, the type its initializer shows (`0.5` is an `f64`), to name in a
+    /// fix-it.
+    pub hint: Option<String>,
 }
 
 /// A stack of scopes; the innermost binding of a name wins.
@@ -48,12 +51,29 @@ impl Scopes {
 
     /// Binds every name of `pat`; a plain `name: Type` pattern keeps its type.
     pub fn bind_pattern(&mut self, pat: &Pat, ty: Option<&Type>) {
+        // `_` is a type the macro does not know.
+        let ty = ty.filter(|ty| !matches!(ty, Type::Infer(_)));
+        match (pat, ty) {
+            (Pat::Tuple(tuple), Some(Type::Tuple(types)))
+                if tuple.elems.len() == types.elems.len() =>
+            {
+                for (pat, ty) in tuple.elems.iter().zip(&types.elems) {
+                    self.bind_pattern(pat, Some(ty));
+                }
+                return;
+            }
+            (Pat::Reference(reference), Some(Type::Reference(ty))) => {
+                return self.bind_pattern(&reference.pat, Some(&ty.elem));
+            }
+            _ => {}
+        }
         match pat {
             Pat::Type(typed) => self.bind_pattern(&typed.pat, Some(&typed.ty)),
             Pat::Ident(ident) if ident.subpat.is_none() => self.bind(Binding {
                 name: ident.ident.clone(),
                 ty: ty.cloned(),
                 origin: Origin::Plain,
+                hint: None,
             }),
             _ => {
                 for name in pattern_names(pat) {
@@ -61,6 +81,7 @@ impl Scopes {
                         name,
                         ty: None,
                         origin: Origin::Plain,
+                        hint: None,
                     });
                 }
             }

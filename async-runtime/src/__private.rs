@@ -81,9 +81,60 @@ pub fn capture<T: Capture>(value: &T) -> &T {
 pub trait Outcome: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> Outcome for T {}
 
-fn encode_captures<C: Serialize>(cx: &mut Driver, captures: &C) -> Option<Vec<u8>> {
+/// The result of a `reduce!` outside the training loop once the run has stopped or failed.
+#[diagnostic::on_unimplemented(
+    message = "a reduce! outside the training loop returns `{Self}`, which has no `Default`",
+    label = "this reduce! runs outside the training loop",
+    note = "when the run has already stopped, a reduce! outside the training loop yields the default value \
+            and the training loop then ends at once: return a type with `Default` (`f64`, `Array1<f64>`, a tuple of them)"
+)]
+pub trait OneOff: Default {}
+impl<T: Default> OneOff for T {}
+
+/// What a one-off `reduce!` yields when the run has stopped: the default value. The training
+/// loop's first DSL call then leaves it, and [`Driver::finish`] reports why.
+pub fn one_off_stopped<R: OneOff>() -> R {
+    R::default()
+}
+
+/// Captured values larger than this are sent with every task, and deserve a warning.
+pub const LARGE_CAPTURE_BYTES: usize = 1 << 20;
+
+/// The warning for `task`'s captures of `len` bytes: once per task, if they are large.
+fn large_capture_warning(task: &'static str, len: usize) -> Option<String> {
+    use std::sync::Mutex;
+    static WARNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    if len < LARGE_CAPTURE_BYTES {
+        return None;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&task) {
+        return None;
+    }
+    warned.push(task);
+    Some(format!(
+        "the closure of reduce! {task} captures {:.1} MiB, sent with every task: \
+             broadcast! large values instead (workers keep them and are sent only changes), \
+             or compute them on the workers from the partition",
+        len as f64 / (1 << 20) as f64
+    ))
+}
+
+fn encode_captures<C: Serialize>(
+    cx: &mut Driver,
+    task: &'static str,
+    captures: &C,
+) -> Option<Vec<u8>> {
     match postcard::to_allocvec(captures) {
-        Ok(bytes) => Some(bytes),
+        Ok(bytes) => {
+            if let Some(warning) = large_capture_warning(task, bytes.len()) {
+                tracing::warn!("{warning}");
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            Some(bytes)
+        }
         Err(e) => {
             cx.fail(RuntimeError::Config(format!(
                 "captured values do not encode: {e}"
@@ -141,7 +192,7 @@ fn task_spec<'a, C: Serialize>(
     if cx.halted() {
         return None;
     }
-    *encoded = encode_captures(cx, captures)?;
+    *encoded = encode_captures(cx, task, captures)?;
     match cx.resolve_reads(reads) {
         Ok(reads) => Some(TaskSpec {
             task,
@@ -179,9 +230,20 @@ where
     cx.runtime_call(|cx| {
         let mut encoded = Vec::new();
         let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
+        // Each result is checked alone as it is decoded (type, shape, finite); the parts are
+        // then checked together before they are combined (same shapes across partitions).
         let outcome = cx
             .reduce_all(source.data, &spec, &decode_result::<R>)
-            .map(R::combine);
+            .and_then(|parts| {
+                R::check(&parts.iter().collect::<Vec<&R>>()).map_err(|reason| {
+                    RuntimeError::BadResult {
+                        task: task.to_owned(),
+                        worker: "(all partitions)".to_owned(),
+                        reason,
+                    }
+                })?;
+                Ok(R::combine(parts))
+            });
         settle(cx, outcome)
     })
 }
@@ -385,5 +447,30 @@ impl<T> RestoreOpaque for &mut RestoreSlot<'_, T> {
             resumed.optimizer,
             std::any::type_name::<T>()
         ))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_captures_are_warned_of_once_per_site_with_their_size() {
+        assert_eq!(large_capture_warning("test::small#1", 1000), None);
+        let warning = large_capture_warning("test::large#1", 3 << 20).expect("a warning");
+        assert!(warning.contains("3.0 MiB"), "{warning}");
+        assert!(warning.contains("test::large#1"), "{warning}");
+        assert_eq!(
+            large_capture_warning("test::large#1", 3 << 20),
+            None,
+            "once"
+        );
+        assert!(large_capture_warning("test::large#2", 2 << 20).is_some());
+    }
+
+    #[test]
+    fn a_stopped_one_off_reduce_yields_the_default() {
+        let (a, b): (f64, ndarray::Array1<f64>) = one_off_stopped();
+        assert_eq!((a, b.len()), (0.0, 0));
     }
 }

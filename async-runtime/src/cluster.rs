@@ -93,6 +93,7 @@ impl ClusterConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), RuntimeError> {
+        refuse_inside_worker(std::env::var(WORKER_ENV).ok().as_deref())?;
         if self.workers == 0 {
             return Err(RuntimeError::Config(
                 "a run needs at least one worker".into(),
@@ -127,6 +128,20 @@ impl ClusterConfig {
             || "(current executable)".into(),
             |p| p.display().to_string(),
         )
+    }
+}
+
+/// A process the driver spawned as worker `worker` must not launch a cluster of its own: that
+/// happens when `main` forgets [`run_worker_if_spawned`], and every worker would start workers
+/// in turn.
+fn refuse_inside_worker(worker: Option<&str>) -> Result<(), RuntimeError> {
+    match worker {
+        Some(name) => Err(RuntimeError::Config(format!(
+            "this process was started as worker {name} (it has {WORKER_ENV} set) and is launching a driver: \
+             call `run_worker_if_spawned()` first thing in `main`, before anything that launches a \
+             `Driver`, so that spawned processes become workers instead of starting clusters of their own"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -259,5 +274,13 @@ mod tests {
         assert!(config.validate().is_err());
         config.token = Some(Token::random());
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_spawned_worker_that_launches_a_driver_is_told_what_to_call() {
+        assert!(refuse_inside_worker(None).is_ok());
+        let error = refuse_inside_worker(Some("w3")).unwrap_err().to_string();
+        assert!(error.contains("worker w3"), "{error}");
+        assert!(error.contains("run_worker_if_spawned()"), "{error}");
     }
 }

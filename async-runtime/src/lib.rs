@@ -19,6 +19,7 @@ pub mod broadcast;
 mod broadcaster;
 pub mod checkpoint;
 pub mod cluster;
+mod combine;
 pub mod coordinator;
 pub mod data;
 mod error;

@@ -45,17 +45,20 @@ impl VersionBody {
     }
 }
 
-/// A patch turning `base` into `new`, if both are whole words of the same length.
+/// A patch turning `base` into `new`, if both have the same length. Words are 8 bytes; the
+/// last one may be shorter (a serde value's encoding need not be whole words), and travels
+/// padded with zeros.
 pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
-    if base.len() != new.len() || !new.len().is_multiple_of(8) {
+    if base.len() != new.len() {
         return None;
     }
     let mut words = Vec::new();
     let mut values = Vec::new();
-    for (i, (old, now)) in base.chunks_exact(8).zip(new.chunks_exact(8)).enumerate() {
+    for (i, (old, now)) in base.chunks(8).zip(new.chunks(8)).enumerate() {
         if old != now {
             words.push(u32::try_from(i).ok()?);
             values.extend_from_slice(now);
+            values.resize(values.len() + 8 - now.len(), 0);
         }
     }
     Some(VersionBody::Patch {
@@ -67,13 +70,17 @@ pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
 
 /// Applies a patch to the base bytes; `None` when the patch does not fit them.
 pub fn apply(base: &[u8], words: &[u32], values: &[u8]) -> Option<Vec<u8>> {
-    if values.len() != words.len() * 8 {
+    if values.len() != words.len().checked_mul(8)? {
         return None;
     }
     let mut out = base.to_vec();
     for (word, value) in words.iter().zip(values.chunks_exact(8)) {
         let at = (*word as usize).checked_mul(8)?;
-        out.get_mut(at..at + 8)?.copy_from_slice(value);
+        if at >= out.len() {
+            return None;
+        }
+        let end = (at + 8).min(out.len());
+        out[at..end].copy_from_slice(&value[..end - at]);
     }
     Some(out)
 }
@@ -137,6 +144,20 @@ mod tests {
         assert_eq!(apply(&base, &words, &values).unwrap(), new);
         assert!(apply(&base, &[7], &values).is_none(), "out of range");
         assert!(diff(9, &base, &new[..8]).is_none(), "lengths differ");
+    }
+
+    #[test]
+    fn values_of_any_length_patch_their_last_short_word_too() {
+        let base: Vec<u8> = (0..21).collect();
+        let mut new = base.clone();
+        new[3] = 99;
+        new[20] = 77;
+        let Some(VersionBody::Patch { words, values, .. }) = diff(1, &base, &new) else {
+            panic!("a patch")
+        };
+        assert_eq!(words, vec![0, 2]);
+        assert_eq!(apply(&base, &words, &values).unwrap(), new);
+        assert!(apply(&base, &[3], &values[..8]).is_none(), "past the end");
     }
 
     #[test]

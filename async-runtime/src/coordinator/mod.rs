@@ -12,10 +12,10 @@ mod reduce;
 mod report;
 mod table;
 
+pub use crate::combine::Combine;
 pub use barrier::{asp, bsp, quorum, ssp};
 pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress, ResultMeta};
 pub(crate) use inspect::{inspect, Shape};
-pub use reduce::Combine;
 pub use report::{RunReport, RunStats};
 pub use table::{WorkerInfo, WorkerTable};

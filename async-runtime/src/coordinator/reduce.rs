@@ -4,61 +4,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use ndarray::Array1;
-
 use super::dispatch::TaskSpec;
 use super::driver::{Arrived, Driver, Failed, ResultMeta};
 use super::inspect::Shape;
 use super::table::WorkerTable;
 use crate::data::Dataset;
 use crate::error::RuntimeError;
-
-/// How the results of all partitions of a synchronous `reduce!` become one value. Partitions
-/// have equal sizes (within one row), so vectors and numbers combine by their mean.
-///
-/// ```
-/// use async_runtime::Combine;
-/// use ndarray::array;
-///
-/// let mean = Combine::combine(vec![array![1.0, 2.0], array![3.0, 4.0]]);
-/// assert_eq!(mean, array![2.0, 3.0]);
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "a synchronous reduce! cannot combine results of type `{Self}`",
-    label = "the closure's result must implement `Combine`",
-    note = "implement `async_runtime::Combine` for it, or return an `Array1<f64>`, an `f64` or a tuple of them"
-)]
-pub trait Combine: Sized {
-    /// Combines the results of every partition, in partition order.
-    fn combine(parts: Vec<Self>) -> Self;
-}
-
-impl Combine for f64 {
-    fn combine(parts: Vec<Self>) -> Self {
-        parts.iter().sum::<f64>() / parts.len().max(1) as f64
-    }
-}
-
-impl Combine for Array1<f64> {
-    fn combine(parts: Vec<Self>) -> Self {
-        let n = parts.len().max(1) as f64;
-        let mut parts = parts.into_iter();
-        let Some(mut sum) = parts.next() else {
-            return Array1::zeros(0);
-        };
-        for part in parts {
-            sum += &part;
-        }
-        sum / n
-    }
-}
-
-impl<A: Combine, B: Combine> Combine for (A, B) {
-    fn combine(parts: Vec<Self>) -> Self {
-        let (a, b): (Vec<A>, Vec<B>) = parts.into_iter().unzip();
-        (A::combine(a), B::combine(b))
-    }
-}
 
 /// A task is tried this many times (the first run and its retries) before the run fails,
 /// as Spark's `spark.task.maxFailures`.

@@ -1,0 +1,15 @@
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn gd(cx: &mut Driver, data: &Dataset, test: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for _ in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p.loss.gradient(part, w.view()) + p.loss.gradient(test, w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}

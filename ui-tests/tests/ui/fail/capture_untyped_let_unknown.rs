@@ -1,0 +1,20 @@
+use algorithms::{Model, Params};
+use async_runtime::{async_optimizer, Dataset, Driver};
+
+fn schedule() -> f64 {
+    0.5
+}
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let s = schedule();
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()) * s);
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}
