@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use async_runtime::{Dataset, Driver};
+use asyncopt_runtime::{Dataset, Driver};
 
 use crate::{Model, Params};
 

@@ -9,7 +9,7 @@
 //! Both are means over the rows of the view, so a batch's gradient is an unbiased estimate of
 //! the full gradient. No intercept: datasets that need one carry a constant feature.
 
-use async_runtime::data::{Dataset, Features, Rows};
+use asyncopt_runtime::data::{Dataset, Features, Rows};
 
 use std::fmt;
 

@@ -2,7 +2,7 @@
 //! squares; accuracy, log-loss and ROC AUC for logistic regression (labels `+1`/`-1`). The
 //! objective is reported for both.
 
-use async_runtime::data::Rows;
+use asyncopt_runtime::data::Rows;
 use ndarray::ArrayView1;
 use serde::Serialize;
 
@@ -125,7 +125,7 @@ pub fn roc_auc(scores: &[f64], labels: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_runtime::data::{Dataset, Features};
+    use asyncopt_runtime::data::{Dataset, Features};
     use ndarray::{array, Array1};
 
     #[test]

@@ -1,8 +1,8 @@
 //! The settings every optimizer reads. They travel to the workers with each task, so they stay
 //! small and serializable.
 
-use async_runtime::data::Dataset;
-use async_runtime::Driver;
+use asyncopt_runtime::data::Dataset;
+use asyncopt_runtime::Driver;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::Loss;

@@ -26,7 +26,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use async_runtime::data::Dataset;
+use asyncopt_runtime::data::Dataset;
 use nalgebra::{Cholesky, DMatrix, DVectorViewMut, Dyn};
 use serde::{Deserialize, Serialize};
 
@@ -244,7 +244,7 @@ fn check_curvature(trace: f64, lambda: f64) -> Result<(), PreconditionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_runtime::data::{Features, Rows};
+    use asyncopt_runtime::data::{Features, Rows};
     use ndarray::{Array1, Array2};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;

@@ -6,8 +6,8 @@
 //! then stores the new derivatives. The table lives on the driver; each task carries only its
 //! minibatch's entries.
 
-use async_runtime::data::{Batch, Rows};
-use async_runtime::{
+use asyncopt_runtime::data::{Batch, Rows};
+use asyncopt_runtime::{
     async_optimizer, Combine, Dataset, Driver, History, HistorySlice, HistoryUpdate,
 };
 use ndarray::ArrayView1;

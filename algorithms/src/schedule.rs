@@ -4,7 +4,7 @@
 /// gradient methods on convex problems, `step` at the first update.
 ///
 /// ```
-/// use algorithms::schedule::inverse_sqrt;
+/// use asyncopt_algorithms::schedule::inverse_sqrt;
 ///
 /// assert_eq!(inverse_sqrt(0.5, 0), 0.5);
 /// assert_eq!(inverse_sqrt(0.5, 3), 0.25);

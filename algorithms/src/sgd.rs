@@ -3,7 +3,7 @@
 //! Each task samples `p.batch` rows of its partition (the same rows on a replay: the draw is
 //! seeded by the partition and the update counter) and returns their mean gradient.
 
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 use crate::{Model, Params};
 

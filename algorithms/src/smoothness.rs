@@ -2,7 +2,7 @@
 //! estimated by power iteration on `X^T X / n`, plain or in a preconditioner's metric. Step
 //! sizes are set from it (`1/L`).
 
-use async_runtime::data::Rows;
+use asyncopt_runtime::data::Rows;
 use ndarray::Array1;
 
 use crate::{Loss, Metric, Model};

@@ -6,8 +6,8 @@
 //! The snapshot is broadcast like the model: workers hold it as the model version they were
 //! already sent, so it costs no bytes (the broadcaster sends a reference to that version).
 
-use async_runtime::data::{Batch, Rows};
-use async_runtime::{async_optimizer, Combine, Dataset, Driver};
+use asyncopt_runtime::data::{Batch, Rows};
+use asyncopt_runtime::{async_optimizer, Combine, Dataset, Driver};
 use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 

@@ -24,7 +24,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             vars.push(var);
         }
     }
-    let runtime = quote!(::async_runtime::__private);
+    let runtime = quote!(::asyncopt_runtime::__private);
     let id = quote!(::core::concat!(
         ::core::module_path!(),
         "::",

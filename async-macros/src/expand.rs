@@ -1,4 +1,4 @@
-//! What the DSL sites become: short calls into `async_runtime::__private`, plus one worker
+//! What the DSL sites become: short calls into `asyncopt_runtime::__private`, plus one worker
 //! function per `reduce!` site, registered under a stable id.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
@@ -100,7 +100,7 @@ pub fn helpers(counter_captured: bool) -> TokenStream {
 }
 
 fn private() -> TokenStream {
-    quote!(::async_runtime::__private)
+    quote!(::asyncopt_runtime::__private)
 }
 
 /// `callee(arg)`, spanned from the argument's first token to its last: rustc reports an
@@ -138,7 +138,7 @@ fn some_bound(bound: &Expr) -> TokenStream {
 }
 
 fn private_at(span: Span) -> TokenStream {
-    quote_spanned!(span=> ::async_runtime::__private)
+    quote_spanned!(span=> ::asyncopt_runtime::__private)
 }
 
 /// `broadcast!(w)`: publish, and leave the training loop when a stop rule fired.
@@ -340,7 +340,7 @@ impl Reduce<'_> {
             // The same check as the driver's `broadcast!`, at its span: rustc reports a type
             // that cannot be broadcast once, there.
             quote_spanned! {site=>
-                let _ = |__async_cx: &mut ::async_runtime::Driver, __async_value: &#ty| {
+                let _ = |__async_cx: &mut ::asyncopt_runtime::Driver, __async_value: &#ty| {
                     #private::broadcast(__async_cx, #var, __async_value, false);
                 };
                 let #name: &#ty = tcx.read(#i)?;

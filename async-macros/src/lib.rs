@@ -1,11 +1,11 @@
 //! The `#[async_optimizer]` attribute and the DSL it reads: `broadcast!`, `barrier!` and
 //! `reduce!`. An optimizer is written as its synchronous training loop; the attribute turns
-//! the DSL sites into calls of `async_runtime`, and each `reduce!` closure into a task that
+//! the DSL sites into calls of `asyncopt_runtime`, and each `reduce!` closure into a task that
 //! worker processes run by a stable id.
 //!
 //! ```no_run
-//! # use algorithms::{Model, Params};
-//! # use async_runtime::{async_optimizer, Dataset, Driver};
+//! # use asyncopt_algorithms::{Model, Params};
+//! # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 //! #[async_optimizer]
 //! fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 //!     let mut w: Model = Model::zeros(data.dim());
@@ -50,7 +50,7 @@ use scope::Scopes;
 /// - `broadcast!(w)` publishes a new version of `w`; workers are sent only versions they lack.
 ///   When a stop rule fires, it leaves the loop.
 /// - `reduce!(data, |part| ...)` runs the closure on every partition of `data` in the worker
-///   processes and combines the results ([`Combine`](../async_runtime/trait.Combine.html)).
+///   processes and combines the results ([`Combine`](../asyncopt_runtime/trait.Combine.html)).
 ///   The closure's captured variables travel to the workers, so their types must be known
 ///   from their declarations (`let x: f64 = ...`, parameters, a range `for` counter or an `enumerate()` counter is
 ///   `usize`); broadcast variables are read from the worker's version cache instead.
@@ -74,8 +74,8 @@ use scope::Scopes;
 /// still type-check.
 ///
 /// ```no_run
-/// # use algorithms::{Model, Params};
-/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// # use asyncopt_algorithms::{Model, Params};
+/// # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 /// #[async_optimizer]
 /// fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 ///     let mut w: Model = Model::zeros(data.dim());
@@ -269,8 +269,8 @@ fn outside(name: &str) -> TokenStream {
 /// when its task was dispatched. When a stop rule fires, `broadcast!` leaves the training loop.
 ///
 /// ```no_run
-/// # use algorithms::{Model, Params};
-/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// # use asyncopt_algorithms::{Model, Params};
+/// # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 /// # #[async_optimizer]
 /// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 /// # let mut w: Model = Model::zeros(data.dim());
@@ -296,13 +296,13 @@ pub fn broadcast(input: TokenStream) -> TokenStream {
 ///
 /// Only inside the training loop of an `#[async_optimizer]` function, in the same block as the
 /// `reduce!` it governs and before it. The rule is a closure over the worker table
-/// (`|workers| workers.idle() >= 2`) or a preset: `async_runtime::asp()` (any idle worker),
+/// (`|workers| workers.idle() >= 2`) or a preset: `asyncopt_runtime::asp()` (any idle worker),
 /// `bsp()` (all of them), `ssp(bound)`, `quorum(k)`. The `reduce!` after it then returns one
 /// result at a time, as workers deliver them, and accepts `max_staleness = n`.
 ///
 /// ```no_run
-/// # use algorithms::{Model, Params};
-/// # use async_runtime::{async_optimizer, Dataset, Driver};
+/// # use asyncopt_algorithms::{Model, Params};
+/// # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 /// # #[async_optimizer]
 /// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 /// # let mut w: Model = Model::zeros(data.dim());
@@ -342,7 +342,7 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// captured values of one site that encode to more than 1 MiB are warned of once, at run time.
 ///
 /// Without a `barrier!` before it, the reduce waits for every partition and combines their
-/// results with `async_runtime::Combine` (a mean for `f64`, `Array1<f64>`, `Array2<f64>` and
+/// results with `asyncopt_runtime::Combine` (a mean for `f64`, `Array1<f64>`, `Array2<f64>` and
 /// `ArrayD<f64>`, element by element for tuples). After a
 /// `barrier!`, it returns the next result to arrive; `max_staleness = n` drops results more
 /// than `n` updates old. The result must be serializable.

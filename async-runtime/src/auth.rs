@@ -18,9 +18,9 @@ const MIN_TOKEN_BYTES: usize = 16;
 /// A run's shared secret.
 ///
 /// ```
-/// use async_runtime::Token;
+/// use asyncopt_runtime::Token;
 ///
-/// use async_runtime::auth::Transcript;
+/// use asyncopt_runtime::auth::Transcript;
 ///
 /// let token = Token::random();
 /// let transcript = Transcript {

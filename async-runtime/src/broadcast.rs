@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 /// `Serialize + DeserializeOwned` type that is `Send + Sync + 'static`.
 ///
 /// ```
-/// use async_runtime::Broadcast;
+/// use asyncopt_runtime::Broadcast;
 /// use ndarray::{Array1, Array2};
 ///
 /// let w = Array1::from(vec![0.5, -1.0, 2.0]);

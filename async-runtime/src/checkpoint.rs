@@ -11,7 +11,7 @@
 //! body's length and its SHA-256: a torn or damaged file is refused, never half-read.
 //!
 //! ```
-//! use async_runtime::checkpoint::{self, Checkpoint};
+//! use asyncopt_runtime::checkpoint::{self, Checkpoint};
 //!
 //! let dir = std::env::temp_dir().join(format!("ckpt-doc-{}", std::process::id()));
 //! let saved = Checkpoint { job: "sgd on a9a".into(), iteration: 40, ..Checkpoint::default() };
@@ -20,7 +20,7 @@
 //! assert_eq!(read.iteration, 40);
 //! assert!(checkpoint::read(&dir, "saga on a9a").is_err(), "another job's checkpoint is refused");
 //! # std::fs::remove_dir_all(&dir).ok();
-//! # Ok::<(), async_runtime::checkpoint::CheckpointError>(())
+//! # Ok::<(), asyncopt_runtime::checkpoint::CheckpointError>(())
 //! ```
 
 use std::fs::{self, File};
@@ -276,7 +276,7 @@ mod tests {
     fn sample() -> Checkpoint {
         Checkpoint {
             job: "asaga on bio".into(),
-            optimizer: "algorithms::saga::asaga".into(),
+            optimizer: "asyncopt_algorithms::saga::asaga".into(),
             iteration: 1234,
             elapsed_s: 2.5,
             stats: RunStats {

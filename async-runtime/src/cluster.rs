@@ -21,7 +21,7 @@ pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 /// The settings of a run's cluster.
 ///
 /// ```
-/// use async_runtime::{ClusterConfig, Stragglers};
+/// use asyncopt_runtime::{ClusterConfig, Stragglers};
 ///
 /// let mut config = ClusterConfig::local(8); // 8 local worker processes on loopback
 /// config.stragglers = Stragglers::Paper;

@@ -7,7 +7,7 @@ use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 /// `f64`) combine by their mean, and tuples (of any arity up to 12) element by element.
 ///
 /// ```
-/// use async_runtime::Combine;
+/// use asyncopt_runtime::Combine;
 /// use ndarray::array;
 ///
 /// let mean = Combine::combine(vec![array![1.0, 2.0], array![3.0, 4.0]]);
@@ -21,7 +21,7 @@ use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 #[diagnostic::on_unimplemented(
     message = "a synchronous reduce! cannot combine results of type `{Self}`",
     label = "the closure's result must implement `Combine`",
-    note = "implement `async_runtime::Combine` for it, or return an `f64`, an `Array1<f64>`, `Array2<f64>`, `ArrayD<f64>` or a tuple of them"
+    note = "implement `asyncopt_runtime::Combine` for it, or return an `f64`, an `Array1<f64>`, `Array2<f64>`, `ArrayD<f64>` or a tuple of them"
 )]
 pub trait Combine: Sized {
     /// Combines the results of every partition, in partition order. Called only after

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// The driver's table, indexed by a sample's row in the dataset.
 ///
 /// ```
-/// use async_runtime::{History, HistoryUpdate};
+/// use asyncopt_runtime::{History, HistoryUpdate};
 ///
 /// let mut seen = History::zeros(4);
 /// let mut update = HistoryUpdate::default();

@@ -6,11 +6,11 @@
 //! [`Driver`], call the optimizer with it, and [`finish`](Driver::finish) the run:
 //!
 //! ```no_run
-//! async_runtime::run_worker_if_spawned(); // first thing in main: worker processes stop here
-//! let mut driver = async_runtime::Driver::launch(async_runtime::ClusterConfig::local(4))?;
+//! asyncopt_runtime::run_worker_if_spawned(); // first thing in main: worker processes stop here
+//! let mut driver = asyncopt_runtime::Driver::launch(asyncopt_runtime::ClusterConfig::local(4))?;
 //! // let w = my_optimizer(&mut driver, &data, &params);
 //! let report = driver.finish()?;
-//! # Ok::<(), async_runtime::RuntimeError>(())
+//! # Ok::<(), asyncopt_runtime::RuntimeError>(())
 //! ```
 #![deny(missing_docs)]
 
@@ -30,7 +30,7 @@ pub mod task;
 pub mod transport;
 pub mod worker;
 
-pub use async_macros::{async_optimizer, barrier, broadcast, reduce};
+pub use asyncopt_macros::{async_optimizer, barrier, broadcast, reduce};
 pub use auth::Token;
 pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig};

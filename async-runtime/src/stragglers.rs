@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// How workers are slowed down.
 ///
 /// ```
-/// use async_runtime::Stragglers;
+/// use asyncopt_runtime::Stragglers;
 ///
 /// let model: Stragglers = "paper".parse().unwrap();
 /// let factors = model.factors(8, 7); // 8 workers, seed 7

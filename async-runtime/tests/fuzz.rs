@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use async_runtime::data::libsvm::read_libsvm_from;
-use async_runtime::data::LoadOptions;
-use async_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
-use async_runtime::transport::frame::{self, FrameError, ENVELOPE_LEN};
+use asyncopt_runtime::data::libsvm::read_libsvm_from;
+use asyncopt_runtime::data::LoadOptions;
+use asyncopt_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
+use asyncopt_runtime::transport::frame::{self, FrameError, ENVELOPE_LEN};
 use proptest::prelude::*;
 use serde_bytes::ByteBuf;
 
@@ -30,7 +30,7 @@ fn valid_frames() -> Vec<Vec<u8>> {
             7,
             &ToWorker::Task(TaskOrder {
                 seq: 12,
-                task: "algorithms::sgd::sgd#1".into(),
+                task: "asyncopt_algorithms::sgd::sgd#1".into(),
                 partition: 3,
                 reads: vec![(0, 44)],
                 captures: ByteBuf::from(vec![1, 2, 3, 4]),

@@ -6,9 +6,9 @@
 //! `cargo run --release --example logistic_adam`
 use std::path::{Path, PathBuf};
 
-use algorithms::Loss;
-use async_runtime::data::{Dataset, LoadOptions, Rows};
-use async_runtime::{async_optimizer, ClusterConfig, Driver};
+use asyncopt_algorithms::Loss;
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver};
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +90,7 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     println!("a9a.t accuracy = {:.4}", run()?);
     Ok(())
 }

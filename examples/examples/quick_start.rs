@@ -3,9 +3,9 @@
 //! scaled features), trained on four rows in five, scored by R^2 on the fifth.
 //!
 //! `cargo run --release --example quick_start` prints `held-out R^2 = 0.593`.
-use algorithms::Loss;
-use async_runtime::data::{Dataset, LoadOptions, Rows};
-use async_runtime::{async_optimizer, ClusterConfig, Driver};
+use asyncopt_algorithms::Loss;
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver};
 use ndarray::Array1;
 
 #[async_optimizer]
@@ -38,7 +38,7 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    async_runtime::run_worker_if_spawned(); // spawned worker processes stop here
+    asyncopt_runtime::run_worker_if_spawned(); // spawned worker processes stop here
     println!("held-out R^2 = {:.3}", run()?);
     Ok(())
 }

@@ -15,8 +15,8 @@
 //! `cargo run --release --example softmax_cal_housing`
 use std::path::Path;
 
-use async_runtime::data::{Dataset, LoadOptions, Rows};
-use async_runtime::{async_optimizer, ClusterConfig, Driver};
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver};
 use ndarray::{s, Array1, Array2};
 
 /// The class of a target value: how many of the bin edges it reaches.
@@ -108,7 +108,7 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     println!("held-out accuracy (4 quartile classes) = {:.4}", run()?);
     Ok(())
 }

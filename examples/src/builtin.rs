@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use async_runtime::data::libsvm::read_libsvm_from;
-use async_runtime::data::{Dataset, LoadOptions};
+use asyncopt_runtime::data::libsvm::read_libsvm_from;
+use asyncopt_runtime::data::{Dataset, LoadOptions};
 
 /// The compressed LIBSVM text.
 const CAL_HOUSING_SCALE: &[u8] = include_bytes!("../../data/cal_housing.scale.xz");

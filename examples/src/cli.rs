@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algorithms::metrics::{self, Metrics};
-use algorithms::{Algorithm, Loss, Params, Precondition};
 use anyhow::{bail, Context, Result};
-use async_runtime::data::LoadOptions;
-use async_runtime::{ClusterConfig, Stragglers, Token};
+use asyncopt_algorithms::metrics::{self, Metrics};
+use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
+use asyncopt_runtime::data::LoadOptions;
+use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -330,7 +330,7 @@ fn parse_precondition(s: &str) -> Result<Precondition, String> {
 /// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
 /// process's arguments, runs what they ask for, prints an error as one line, and returns the
 /// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached). Call
-/// `async_runtime::run_worker_if_spawned()` before it, first thing in `main`.
+/// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`.
 pub fn run(extra: &[Optimizer]) -> ExitCode {
     run_from(std::env::args_os(), extra)
 }
@@ -692,7 +692,7 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     let name = args
         .name
         .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
-    let mut options = async_runtime::worker::WorkerOptions::new(name, args.driver);
+    let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
         (Some(path), _) => Some(Token::from_file(path)?),
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
@@ -703,7 +703,7 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         Some(s) => bail!("--reconnect must be a finite number of seconds >= 0, not {s}"),
         None => None,
     };
-    async_runtime::worker::run(options).context("worker stopped")
+    asyncopt_runtime::worker::run(options).context("worker stopped")
 }
 
 fn hostname() -> String {

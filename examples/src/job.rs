@@ -7,14 +7,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use algorithms::{
+use anyhow::{anyhow, bail, Context, Result};
+use asyncopt_algorithms::{
     preconditioned_max_row_smoothness, preconditioned_smoothness, ridge_optimum, Loss, Metric,
     Model, Params, Precondition,
 };
-use anyhow::{anyhow, bail, Context, Result};
-use async_runtime::checkpoint::{self, CheckpointPolicy};
-use async_runtime::data::{Dataset, LoadOptions};
-use async_runtime::{ClusterConfig, Driver, Flow, RunReport};
+use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
+use asyncopt_runtime::data::{Dataset, LoadOptions};
+use asyncopt_runtime::{ClusterConfig, Driver, Flow, RunReport};
 
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Optimizer;

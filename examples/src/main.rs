@@ -5,6 +5,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Local workers are processes of this same executable: they stop here.
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     async_train::cli::run(&[])
 }

@@ -25,9 +25,9 @@
 
 use std::path::Path;
 
-use algorithms::{Loss, Model};
 use anyhow::{bail, Context, Result};
-use async_runtime::data::{Dataset, LoadOptions};
+use asyncopt_algorithms::{Loss, Model};
+use asyncopt_runtime::data::{Dataset, LoadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::trace::create_parent;

@@ -4,8 +4,8 @@
 //! models, checkpoints, worker mode, progress) from [`cli::run`](crate::cli::run):
 //!
 //! ```no_run
-//! use algorithms::{Model, Params};
-//! use async_runtime::{async_optimizer, Dataset, Driver};
+//! use asyncopt_algorithms::{Model, Params};
+//! use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 //! use async_train::Optimizer;
 //!
 //! #[async_optimizer]
@@ -22,15 +22,15 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     async_runtime::run_worker_if_spawned(); // worker processes stop here
+//!     asyncopt_runtime::run_worker_if_spawned(); // worker processes stop here
 //!     async_train::cli::run(&[Optimizer::new("heavy-ball", heavy_ball)])
 //! }
 //! ```
 
 use std::fmt;
 
-use algorithms::{Algorithm, Model, Params};
-use async_runtime::{Dataset, Driver};
+use asyncopt_algorithms::{Algorithm, Model, Params};
+use asyncopt_runtime::{Dataset, Driver};
 
 /// The function of an optimizer: the driver first, then the data and the settings.
 pub type RunFn = fn(&mut Driver, &Dataset, &Params) -> Model;
@@ -99,12 +99,12 @@ impl Optimizer {
 impl From<Algorithm> for Optimizer {
     fn from(algorithm: Algorithm) -> Optimizer {
         let run: RunFn = match algorithm {
-            Algorithm::Sgd => algorithms::sgd,
-            Algorithm::Asgd => algorithms::asgd,
-            Algorithm::Saga => algorithms::saga,
-            Algorithm::Asaga => algorithms::asaga,
-            Algorithm::Svrg => algorithms::svrg,
-            Algorithm::Asvrg => algorithms::asvrg,
+            Algorithm::Sgd => asyncopt_algorithms::sgd,
+            Algorithm::Asgd => asyncopt_algorithms::asgd,
+            Algorithm::Saga => asyncopt_algorithms::saga,
+            Algorithm::Asaga => asyncopt_algorithms::asaga,
+            Algorithm::Svrg => asyncopt_algorithms::svrg,
+            Algorithm::Asvrg => asyncopt_algorithms::asvrg,
         };
         Optimizer {
             name: algorithm.name(),
@@ -197,7 +197,7 @@ mod tests {
     use super::*;
 
     fn mine(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-        algorithms::sgd(cx, data, p)
+        asyncopt_algorithms::sgd(cx, data, p)
     }
 
     #[test]

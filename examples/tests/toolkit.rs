@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
 use async_train::Optimizer;
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 use test_support::succeeded;
 
 /// Adam (Kingma & Ba), the moments kept on the driver: the workers only compute gradients.
@@ -37,7 +37,7 @@ fn adam(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 const ADAM: Optimizer = Optimizer::new("adam", adam);
 
 fn main() -> ExitCode {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
         return async_train::cli::run(&[ADAM]);

@@ -3,7 +3,7 @@
 //! barrier; the presets name the classic models.
 //!
 //! ```
-//! use async_runtime::{asp, bsp, quorum, WorkerTable};
+//! use asyncopt_runtime::{asp, bsp, quorum, WorkerTable};
 //!
 //! let empty = WorkerTable::default();
 //! assert!(bsp()(&empty)); // nobody is busy

@@ -98,8 +98,8 @@ pub(crate) struct PartMeta {
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
 ///
 /// ```no_run
-/// use async_runtime::{ClusterConfig, Driver};
-/// # fn main() -> Result<(), async_runtime::RuntimeError> {
+/// use asyncopt_runtime::{ClusterConfig, Driver};
+/// # fn main() -> Result<(), asyncopt_runtime::RuntimeError> {
 /// let mut driver = Driver::launch(ClusterConfig::local(4))?;
 /// // ... call an #[async_optimizer] function with `&mut driver` ...
 /// let report = driver.finish()?;

@@ -9,12 +9,12 @@
 //!   ([`Batch`], [`sample_indices`]).
 //!
 //! ```no_run
-//! use async_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
+//! use asyncopt_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
 //! let data = Dataset::load("a9a.xz", &LoadOptions::default())?;
 //! let parts = partition_dataset(&data, 4, 42)?;
 //! let batch = parts[0].sample(32, 0); // iteration 0's mini-batch of partition 0
 //! assert_eq!(batch.len(), 32);
-//! # Ok::<(), async_runtime::data::DataError>(())
+//! # Ok::<(), asyncopt_runtime::data::DataError>(())
 //! ```
 
 pub mod dataset;

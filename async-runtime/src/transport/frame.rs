@@ -69,8 +69,8 @@ pub enum FrameError {
 }
 
 /// ```
-/// use async_runtime::protocol::ToWorker;
-/// use async_runtime::transport::frame::{decode, encode, FrameError};
+/// use asyncopt_runtime::protocol::ToWorker;
+/// use asyncopt_runtime::transport::frame::{decode, encode, FrameError};
 ///
 /// let frame = encode(7, &ToWorker::Heartbeat);
 /// assert!(matches!(decode::<ToWorker>(&frame, 7, false, 1 << 20), Ok(ToWorker::Heartbeat)));

@@ -12,9 +12,9 @@
 //! one session never opens in another; sequence numbers only grow, so a frame opens once.
 //!
 //! ```
-//! use async_runtime::protocol::ToWorker;
-//! use async_runtime::transport::frame;
-//! use async_runtime::transport::session::{Direction, Opener, Sealer, SessionError};
+//! use asyncopt_runtime::protocol::ToWorker;
+//! use asyncopt_runtime::transport::frame;
+//! use asyncopt_runtime::transport::session::{Direction, Opener, Sealer, SessionError};
 //!
 //! let key = [7u8; 32];
 //! let mut sealer = Sealer::new(&key, Direction::ToWorker, false);

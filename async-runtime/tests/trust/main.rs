@@ -1,6 +1,6 @@
 //! Trust, with real processes: impostors under the workers' names, replayed frames, bad and
 //! failing workers, a task longer than the liveness timeout, a stopped worker that comes back.
-//! The executable is its own worker; `cargo test --release -p async-runtime --test trust NAME`
+//! The executable is its own worker; `cargo test --release -p asyncopt-runtime --test trust NAME`
 //! runs the tests whose name contains NAME.
 
 mod wire;
@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
-use async_runtime::data::Features;
-use async_runtime::{
+use asyncopt_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
+use asyncopt_runtime::data::Features;
+use asyncopt_runtime::{
     async_optimizer, ClusterConfig, Dataset, Driver, Flow, Partition, RunReport, Token,
 };
 use ndarray::{Array1, Array2};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 type Test = (&'static str, fn());
 
 fn main() {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     let tests: &[Test] = &[
         (
             "impostors_under_every_workers_name_are_refused_and_counted",

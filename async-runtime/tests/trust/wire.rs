@@ -7,9 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_runtime::protocol::{Hello, ToDriver};
-use async_runtime::transport::frame::{self, HEADER_LEN, KIND_MAC, MAX_PLAIN_FRAME};
-use async_runtime::transport::session::{Direction, Sealer};
+use asyncopt_runtime::protocol::{Hello, ToDriver};
+use asyncopt_runtime::transport::frame::{self, HEADER_LEN, KIND_MAC, MAX_PLAIN_FRAME};
+use asyncopt_runtime::transport::session::{Direction, Sealer};
 use zeromq::{Socket, SocketOptions, SocketSend};
 
 /// What the attack sent.
@@ -90,7 +90,7 @@ async fn impostor(endpoint: &str, name: &str, sent: &mut Sent) {
     for (hello_name, answer) in [(name.to_owned(), false), (format!("evil-{name}"), true)] {
         let hello = Hello {
             name: hello_name.clone(),
-            fingerprint: async_runtime::task::fingerprint(),
+            fingerprint: asyncopt_runtime::task::fingerprint(),
             pid: 1,
             nonce: vec![1; 32].into(),
         };
@@ -127,7 +127,7 @@ async fn impostor(endpoint: &str, name: &str, sent: &mut Sent) {
                 .expect("a refusal in time")
                 .expect("a refusal");
             let bytes = refusal.into_vec().pop().expect("a frame");
-            let reply: async_runtime::protocol::ToWorker =
+            let reply: asyncopt_runtime::protocol::ToWorker =
                 frame::decode(&bytes, driver_run, false, MAX_PLAIN_FRAME).expect("plain");
             assert!(
                 format!("{reply:?}").contains("does not hold the run's token"),

@@ -13,11 +13,11 @@
 
 use std::path::PathBuf;
 
-use algorithms::{Algorithm, Precondition};
 use anyhow::{Context, Result};
-use async_runtime::Stragglers;
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
+use asyncopt_algorithms::{Algorithm, Precondition};
+use asyncopt_runtime::Stragglers;
 use clap::Parser;
 
 /// Benchmark settings.
@@ -56,7 +56,7 @@ struct BenchArgs {
 }
 
 fn main() -> Result<()> {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     let args = BenchArgs::parse();
     let data_path = match args.data.clone() {
         Some(path) => path,

@@ -10,7 +10,7 @@ pub type Test = (&'static str, fn());
 /// Runs `tests` (filtered by the first free command-line argument, as `cargo test NAME`
 /// does) and prints the closing line `N passed, N failed`. Exits non-zero on a failure.
 pub fn run(tests: &[Test]) {
-    async_runtime::run_worker_if_spawned();
+    asyncopt_runtime::run_worker_if_spawned();
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let selected: Vec<&Test> = tests
         .iter()

@@ -5,12 +5,12 @@ mod harness;
 
 use std::sync::Arc;
 
-use algorithms::{asgd, Algorithm, Loss, Metric, Model, Params, Precondition};
-use async_runtime::checkpoint::{self, CheckpointPolicy};
-use async_runtime::data::{Dataset, LoadOptions};
-use async_runtime::{async_optimizer, ClusterConfig, Driver, Flow, RunReport, Stragglers};
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
+use asyncopt_algorithms::{asgd, Algorithm, Loss, Metric, Model, Params, Precondition};
+use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
+use asyncopt_runtime::data::{Dataset, LoadOptions};
+use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver, Flow, RunReport, Stragglers};
 
 fn main() {
     harness::run(&[
@@ -285,7 +285,7 @@ fn counters_of(
     data: &Dataset,
     workers: usize,
     params: &Params,
-) -> async_runtime::RunStats {
+) -> asyncopt_runtime::RunStats {
     let mut driver = Driver::launch(local(workers)).expect("cluster starts");
     optimizer(&mut driver, data, params);
     driver.finish().expect("the run succeeds").stats
@@ -293,7 +293,7 @@ fn counters_of(
 
 fn task_carries_only_its_rows_history() {
     let data = shared("cal_housing.scale.xz");
-    let stats = counters_of(algorithms::saga, &data, 3, &short(37, 20, 0.01));
+    let stats = counters_of(asyncopt_algorithms::saga, &data, 3, &short(37, 20, 0.01));
     assert_eq!(stats.tasks_sent, 60);
     // Per task: the 37 sampled rows' entries (8 bytes each) behind a length prefix.
     let per_task = stats.history_bytes as f64 / stats.tasks_sent as f64;
@@ -309,7 +309,7 @@ fn task_carries_only_its_rows_history() {
 
 fn partial_broadcast_on_sparse_data() {
     let data = shared("reviews_tfidf.sub8.xz");
-    let stats = counters_of(algorithms::sgd, &data, 4, &short(8, 30, 0.5));
+    let stats = counters_of(asyncopt_algorithms::sgd, &data, 4, &short(8, 30, 0.5));
     assert!(stats.versions_patched > 0, "versions travel as patches");
     let ratio = stats.broadcast_bytes as f64 / stats.broadcast_full_bytes as f64;
     assert!(
@@ -327,7 +327,7 @@ fn svrg_snapshot_is_an_alias() {
         epoch: 10,
         ..short(100, 40, 0.01)
     };
-    let stats = counters_of(algorithms::svrg, &data, workers, &params);
+    let stats = counters_of(asyncopt_algorithms::svrg, &data, workers, &params);
     // Snapshots at updates 10, 20 and 30 are model versions the workers hold; at update 0 the
     // model (zeros) is the snapshot they were just sent. Each costs a reference, not a model.
     assert_eq!(stats.versions_aliased, (4 * workers) as u64, "{stats:?}");
@@ -380,7 +380,12 @@ fn unchanged_version_is_not_sent_again() {
     assert!(sum.iter().all(|v| v.is_finite()) && sum.iter().any(|v| *v != 0.0));
 
     // A model that changes every update is sent every update.
-    let stats = counters_of(algorithms::sgd, &data, workers, &short(64, rounds, 0.1));
+    let stats = counters_of(
+        asyncopt_algorithms::sgd,
+        &data,
+        workers,
+        &short(64, rounds, 0.1),
+    );
     assert_eq!(stats.versions_sent, (workers * rounds) as u64);
     assert_eq!(stats.versions_reused, 0);
 }
@@ -473,7 +478,7 @@ fn a9a_with_event(
         batch: args.batch,
         ..Params::new(Loss::LeastSquares)
     };
-    let token = async_runtime::Token::random();
+    let token = asyncopt_runtime::Token::random();
     let mut config = local(4);
     config.token = Some(token.clone());
     let mut driver = Driver::launch(config).expect("cluster starts");
@@ -490,9 +495,9 @@ fn a9a_with_event(
             && (Loss::LeastSquares.objective(observed.as_ref(), w.view()) - optimum) / optimum
                 <= target
         {
-            async_runtime::Flow::Stop
+            asyncopt_runtime::Flow::Stop
         } else {
-            async_runtime::Flow::Continue
+            asyncopt_runtime::Flow::Continue
         }
     });
     let w = algorithm.run(&mut driver, &data, &params);
@@ -569,16 +574,16 @@ fn late_worker_receives_tasks() {
 
 fn spawn_worker(name: &str, endpoint: &str, token: &str) -> std::process::Child {
     std::process::Command::new(std::env::current_exe().expect("this executable"))
-        .env(async_runtime::cluster::WORKER_ENV, name)
-        .env(async_runtime::cluster::DRIVER_ENV, endpoint)
-        .env(async_runtime::cluster::TOKEN_ENV, token)
+        .env(asyncopt_runtime::cluster::WORKER_ENV, name)
+        .env(asyncopt_runtime::cluster::DRIVER_ENV, endpoint)
+        .env(asyncopt_runtime::cluster::TOKEN_ENV, token)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("a worker starts")
 }
 
 fn worker_without_token_is_refused() {
-    let token = async_runtime::Token::random();
+    let token = asyncopt_runtime::Token::random();
     let mut config = local(2);
     config.spawn_local = false;
     config.token = Some(token.clone());
@@ -587,7 +592,7 @@ fn worker_without_token_is_refused() {
     let intruder = spawn_worker(
         "intruder",
         &endpoint,
-        &async_runtime::Token::random().to_hex(),
+        &asyncopt_runtime::Token::random().to_hex(),
     );
     let mut good: Vec<_> = ["w0", "w1"]
         .iter()
@@ -600,7 +605,7 @@ fn worker_without_token_is_refused() {
     let mut params = Params::new(Loss::LeastSquares);
     params.updates = 100;
     params.step = 0.1;
-    algorithms::sgd(&mut driver, &data, &params);
+    asyncopt_algorithms::sgd(&mut driver, &data, &params);
     let output = intruder.wait_with_output().expect("the intruder exits");
     let report = driver.finish().expect("the run is unaffected");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -622,7 +627,7 @@ fn worker_without_token_is_refused() {
 /// Sends a hello of protocol version 99 from a raw ZeroMQ peer and returns the reply.
 fn hello_from_another_version(
     endpoint: String,
-) -> Result<async_runtime::protocol::ToWorker, String> {
+) -> Result<asyncopt_runtime::protocol::ToWorker, String> {
     use zeromq::{Socket, SocketRecv, SocketSend};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -631,7 +636,7 @@ fn hello_from_another_version(
     runtime.block_on(async move {
         let mut socket = zeromq::DealerSocket::new();
         socket.connect(&endpoint).await.map_err(|e| e.to_string())?;
-        let mut frame = async_runtime::transport::frame::MAGIC.to_vec();
+        let mut frame = asyncopt_runtime::transport::frame::MAGIC.to_vec();
         frame.extend_from_slice(&99u16.to_le_bytes());
         frame.extend_from_slice(&0u64.to_le_bytes());
         frame.extend_from_slice(b"a hello from the future");
@@ -642,8 +647,8 @@ fn hello_from_another_version(
             .map_err(|e| e.to_string())?;
         let bytes = reply.into_vec().pop().ok_or("an empty reply")?;
         let (run, _) =
-            async_runtime::transport::frame::open(&bytes, 1 << 20).map_err(|e| e.to_string())?;
-        async_runtime::transport::frame::decode(&bytes, run, false, 1 << 20)
+            asyncopt_runtime::transport::frame::open(&bytes, 1 << 20).map_err(|e| e.to_string())?;
+        asyncopt_runtime::transport::frame::decode(&bytes, run, false, 1 << 20)
             .map_err(|e| e.to_string())
     })
 }
@@ -663,19 +668,19 @@ fn other_protocol_version_is_refused() {
     let begun = std::time::Instant::now();
     driver.observe(move |_, _: &Model| {
         if done.load(Ordering::SeqCst) || begun.elapsed().as_secs() > 15 {
-            async_runtime::Flow::Stop
+            asyncopt_runtime::Flow::Stop
         } else {
-            async_runtime::Flow::Continue
+            asyncopt_runtime::Flow::Continue
         }
     });
     let data = shared("cal_housing.scale.xz");
     let mut params = Params::new(Loss::LeastSquares);
     params.updates = 1_000_000;
     params.step = 0.1;
-    algorithms::sgd(&mut driver, &data, &params);
+    asyncopt_algorithms::sgd(&mut driver, &data, &params);
     let report = driver.finish().expect("the run is unaffected");
     match client.join().expect("the client thread ends") {
-        Ok(async_runtime::protocol::ToWorker::Refused { reason }) => {
+        Ok(asyncopt_runtime::protocol::ToWorker::Refused { reason }) => {
             assert!(reason.contains("protocol version 99"), "{reason}")
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -704,7 +709,7 @@ fn resumed_saga_matches_uninterrupted() {
 
     let mut driver = Driver::launch(local(3)).expect("cluster starts");
     driver.checkpoint_to(checkpoint_policy(&dir, 30));
-    let uninterrupted = algorithms::saga(&mut driver, &data, &params);
+    let uninterrupted = asyncopt_algorithms::saga(&mut driver, &data, &params);
     let report = driver.finish().expect("the run succeeds");
     assert_eq!(
         report.stats.checkpoints_written, 3,
@@ -728,7 +733,7 @@ fn resumed_saga_matches_uninterrupted() {
         }
         Flow::Continue
     });
-    let resumed = algorithms::saga(&mut driver, &data, &params);
+    let resumed = asyncopt_algorithms::saga(&mut driver, &data, &params);
     let report = driver.finish().expect("the resumed run succeeds");
     assert_eq!(
         first_seen.get(),
@@ -821,7 +826,7 @@ fn huge_declared_frame_is_cut_off() {
     );
 
     let data = shared("cal_housing.scale.xz");
-    algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
+    asyncopt_algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.workers.len(), 2, "the peer never became a worker");
@@ -891,7 +896,7 @@ fn driver_survives_hostile_connections() {
     println!("    {HOSTILE_CONNECTIONS} hostile connections, {bytes_sent} bytes");
 
     let data = shared("cal_housing.scale.xz");
-    algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
+    asyncopt_algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.workers.len(), 2, "no hostile peer became a worker");
@@ -900,18 +905,18 @@ fn driver_survives_hostile_connections() {
 /// An optimizer that cannot build its preconditioner ends the run with the reason, rather
 /// than panicking in the driver.
 fn impossible_preconditioner_aborts_the_run() {
-    let dim = algorithms::FULL_MAX_DIM + 1;
+    let dim = asyncopt_algorithms::FULL_MAX_DIM + 1;
     let features = ndarray::Array2::from_shape_fn((8, dim), |(i, j)| ((i + j) % 3) as f64);
     let data = Dataset::new(
         "wide",
-        async_runtime::data::Features::Dense(features),
+        asyncopt_runtime::data::Features::Dense(features),
         ndarray::Array1::ones(8),
     )
     .expect("a valid dataset");
     let mut params = short(2, 10, 0.1);
     params.precondition = Precondition::Full;
     let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    algorithms::saga(&mut driver, &data, &params);
+    asyncopt_algorithms::saga(&mut driver, &data, &params);
     assert_eq!(driver.stats().updates, 0, "the loop never ran");
     let error = driver.finish().expect_err("the run is aborted").to_string();
     assert!(

@@ -1,8 +1,8 @@
-use algorithms::Model;
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::Model;
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 trait Objective {
-    fn gradient(&self, part: &async_runtime::Partition, w: &Model) -> Model;
+    fn gradient(&self, part: &asyncopt_runtime::Partition, w: &Model) -> Model;
 }
 
 #[async_optimizer]

@@ -1,4 +1,4 @@
-use async_runtime::async_optimizer;
+use asyncopt_runtime::async_optimizer;
 
 #[async_optimizer]
 struct Sgd {

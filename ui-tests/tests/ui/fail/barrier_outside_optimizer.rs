@@ -1,4 +1,4 @@
-use async_runtime::{barrier, Driver};
+use asyncopt_runtime::{barrier, Driver};
 
 fn wait(cx: &mut Driver) {
     for _ in 0..10 {

@@ -1,5 +1,5 @@
-use algorithms::Model;
-use async_runtime::{broadcast, Dataset, Driver};
+use asyncopt_algorithms::Model;
+use asyncopt_runtime::{broadcast, Dataset, Driver};
 
 fn publish(cx: &mut Driver, data: &Dataset) {
     let w: Model = Model::zeros(data.dim());

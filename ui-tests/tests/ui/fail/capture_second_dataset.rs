@@ -1,5 +1,5 @@
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn gd(cx: &mut Driver, data: &Dataset, test: &Dataset, p: &Params) -> Model {

@@ -1,5 +1,5 @@
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 fn schedule() -> f64 {
     0.5

@@ -1,5 +1,5 @@
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, asp, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, asp, Dataset, Driver};
 
 #[async_optimizer]
 fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {

@@ -1,5 +1,5 @@
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Combine, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Combine, Dataset, Driver};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-use algorithms::{Model, Params};
-use async_runtime::{reduce, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{reduce, Dataset, Driver};
 
 fn gradient(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let w: Model = Model::zeros(data.dim());

@@ -1,7 +1,7 @@
 // Any serde value can be broadcast (an `Array2`, a struct, a tuple), and a synchronous
 // reduce! combines `Array2`s and tuples of three.
-use async_runtime::data::Rows;
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_runtime::data::Rows;
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 

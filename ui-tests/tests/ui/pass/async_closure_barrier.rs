@@ -1,6 +1,6 @@
 // The asynchronous twin: a closure barrier over the worker table and a staleness bound.
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {

@@ -1,7 +1,7 @@
 // Every kind of capture whose type the macro knows: a range counter (`usize`), a reference
 // parameter, an owned parameter and a typed `let`.
-use algorithms::{Loss, Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Loss, Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn scaled(cx: &mut Driver, data: &Dataset, p: &Params, step: f64, loss: Loss) -> Model {

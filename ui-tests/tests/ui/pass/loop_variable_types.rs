@@ -1,7 +1,7 @@
 // Loop variables whose types the macro reads from the loop: an `enumerate()` counter is a
 // `usize`, and `v.iter()` over a `v: Vec<f64>` gives `&f64`.
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {

@@ -1,6 +1,6 @@
 // Preset barriers, and two broadcast variables read by one reduce.
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, asp, quorum, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, asp, quorum, Dataset, Driver};
 
 #[async_optimizer]
 fn any_idle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
@@ -27,7 +27,7 @@ fn two_idle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     for k in 0..p.updates {
         broadcast!(w);
-        barrier!(async_runtime::quorum(2));
+        barrier!(asyncopt_runtime::quorum(2));
         let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
         w.scaled_add(-p.step, &g);
         broadcast!(w);

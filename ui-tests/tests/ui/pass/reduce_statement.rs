@@ -1,6 +1,6 @@
 // A reduce used as a statement (its result is discarded), and one as the tail of a block.
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn warm_up(cx: &mut Driver, data: &Dataset, p: &Params) -> f64 {

@@ -1,8 +1,8 @@
 // A reduce over each partition's minibatch, with a history table of which every task carries
 // only its rows' entries (SAGA's shape).
-use algorithms::{Model, Params};
-use async_runtime::data::{Batch, Rows};
-use async_runtime::{async_optimizer, Dataset, Driver, History, HistorySlice, HistoryUpdate};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::data::{Batch, Rows};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver, History, HistorySlice, HistoryUpdate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -11,7 +11,7 @@ struct Terms {
     history: HistoryUpdate,
 }
 
-impl async_runtime::Combine for Terms {
+impl asyncopt_runtime::Combine for Terms {
     fn combine(parts: Vec<Self>) -> Self {
         let mut parts = parts.into_iter();
         let mut total = parts.next().expect("one partition at least");
@@ -53,7 +53,7 @@ fn asaga_like(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut seen: History = History::zeros(data.n_rows());
     for k in 0..p.updates {
         broadcast!(w);
-        barrier!(async_runtime::asp());
+        barrier!(asyncopt_runtime::asp());
         let t = reduce!(data.sample(p.batch, k), |batch| terms(p, batch, w, seen), max_staleness = 8);
         seen.apply(&t.history);
         w.scaled_add(-p.step, &t.correction);

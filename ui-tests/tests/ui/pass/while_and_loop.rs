@@ -1,6 +1,6 @@
 // `while` and `loop` training loops, one of them labelled by the user.
-use algorithms::{Model, Params};
-use async_runtime::{async_optimizer, Dataset, Driver};
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
 #[async_optimizer]
 fn until_small(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
