@@ -88,6 +88,8 @@ fn every_library_crate_packages() {
             "async-train",
             "--exclude",
             "ui-tests",
+            "--exclude",
+            "test-support",
         ])
         .args(common)
         .env("CARGO_TARGET_DIR", &target)
