@@ -224,7 +224,17 @@ impl Driver {
         let mut attempts: HashMap<usize, (u32, Vec<usize>)> = HashMap::new();
         let mut hedged: HashSet<usize> = HashSet::new();
         let mut results: Vec<Option<R>> = (0..owners.len()).map(|_| None).collect();
-        while !pending.is_empty() {
+        // Results whose site's shape is not settled yet wait for a second worker's opinion
+        // instead of being computed again.
+        let mut held: Vec<(usize, Arrived)> = Vec::new();
+        while !pending.is_empty() || !held.is_empty() {
+            if pending.is_empty() {
+                // Nothing left that could settle the shape: ask the held ones' workers again.
+                for (partition, arrived) in std::mem::take(&mut held) {
+                    let again = self.dispatch(arrived.worker, partition as u32, spec);
+                    pending.insert(again, partition);
+                }
+            }
             self.pump()?;
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
@@ -261,34 +271,30 @@ impl Driver {
                     continue;
                 };
                 self.consume(&arrived);
-                match self.accept(&arrived, decode) {
-                    Verdict::Good(value) => {
-                        results[partition] = Some(value);
-                        // A copy of the task sent because it hung is not awaited any more.
-                        let twins: Vec<u64> = pending
-                            .iter()
-                            .filter(|(_, &p)| p == partition)
-                            .map(|(&seq, _)| seq)
-                            .collect();
-                        for twin in twins {
-                            pending.remove(&twin);
-                            self.superseded.insert(twin);
-                        }
-                    }
-                    Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
-                        let again = self.dispatch(arrived.worker, partition as u32, spec);
-                        pending.insert(again, partition);
-                    }
-                    Verdict::Unconfirmed | Verdict::Bad => {
-                        let again = self.retry(
-                            spec,
-                            partition,
-                            &mut attempts,
-                            arrived.worker,
-                            "its result failed the driver's checks",
-                        )?;
-                        pending.insert(again, partition);
-                    }
+                self.judge(
+                    spec,
+                    decode,
+                    (partition, arrived),
+                    &mut results,
+                    &mut pending,
+                    &mut held,
+                    &mut attempts,
+                )?;
+            }
+            let settled = held
+                .first()
+                .is_some_and(|(_, a)| self.shapes.contains_key(a.task));
+            if settled {
+                for (partition, arrived) in std::mem::take(&mut held) {
+                    self.judge(
+                        spec,
+                        decode,
+                        (partition, arrived),
+                        &mut results,
+                        &mut pending,
+                        &mut held,
+                        &mut attempts,
+                    )?;
                 }
             }
         }
@@ -298,6 +304,50 @@ impl Driver {
             .into_iter()
             .map(|r| r.expect("every partition answered"))
             .collect())
+    }
+
+    /// Checks a result of a synchronous reduce for `partition` and uses it, holds it until its
+    /// site's shape is settled, or does the task again elsewhere.
+    #[allow(clippy::too_many_arguments)]
+    fn judge<R>(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        decode: Decoder<'_, R>,
+        (partition, arrived): (usize, Arrived),
+        results: &mut [Option<R>],
+        pending: &mut HashMap<u64, usize>,
+        held: &mut Vec<(usize, Arrived)>,
+        attempts: &mut HashMap<usize, (u32, Vec<usize>)>,
+    ) -> Result<(), RuntimeError> {
+        match self.accept(&arrived, decode) {
+            Verdict::Good(value) => {
+                results[partition] = Some(value);
+                // A copy of the task sent because it hung is not awaited any more.
+                let twins: Vec<u64> = pending
+                    .iter()
+                    .filter(|(_, &p)| p == partition)
+                    .map(|(&seq, _)| seq)
+                    .collect();
+                for twin in twins {
+                    pending.remove(&twin);
+                    self.superseded.insert(twin);
+                }
+            }
+            Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
+                held.push((partition, arrived));
+            }
+            Verdict::Unconfirmed | Verdict::Bad => {
+                let again = self.retry(
+                    spec,
+                    partition,
+                    attempts,
+                    arrived.worker,
+                    "its result failed the driver's checks",
+                )?;
+                pending.insert(again, partition);
+            }
+        }
+        Ok(())
     }
 
     /// A failure of an asynchronous site's task: its worker is idle again and others take

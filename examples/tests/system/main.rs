@@ -6,7 +6,7 @@ mod harness;
 use std::sync::Arc;
 
 use async_train::cli::RunArgs;
-use async_train::job::{self, Outcome};
+use async_train::job::{self, Checkpointing, Outcome};
 use asyncopt_algorithms::{asgd, Algorithm, Loss, Metric, Model, Params, Precondition};
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LoadOptions};
@@ -112,6 +112,10 @@ fn main() {
         (
             "a_loop_variable_without_serde_is_named_when_checkpointing",
             unsaveable_loop_variable_is_named,
+        ),
+        (
+            "a_checkpoint_every_second_on_w8a_loses_no_worker",
+            checkpoints_every_second_lose_no_worker,
         ),
     ]);
 }
@@ -922,5 +926,33 @@ fn impossible_preconditioner_aborts_the_run() {
     assert!(
         error.contains("preconditioner `full`") && error.contains(&format!("the data has {dim}")),
         "{error}"
+    );
+}
+
+/// Checkpoints written every second while the driver evaluates nothing between updates
+/// (`--eval-every 0`): writing them must never keep the driver from its workers long enough to
+/// lose one, and the run ends as it would without them.
+fn checkpoints_every_second_lose_no_worker() {
+    let mut args = job_args("w8a.xz", 1e-3);
+    args.target_subopt = None;
+    args.workers = 2;
+    args.eval_every = 0.0;
+    args.updates = 100_000_000;
+    args.time = Some(4.0);
+    let mut spec = args.job(Algorithm::Sgd).expect("valid settings");
+    spec.checkpointing = Checkpointing {
+        dir: Some(test_support::scratch("w8a-checkpoints")),
+        every_s: Some(1.0),
+        ..Checkpointing::default()
+    };
+    let data = spec.load_data().expect("data loads");
+    let outcome = job::run(&spec, &data).expect("the run starts");
+    let stats = &outcome.report.stats;
+    assert_eq!(outcome.failure, None);
+    assert_eq!(stats.lost_workers, 0, "no worker lost to a checkpoint");
+    assert!(
+        stats.checkpoints_written >= 3,
+        "{} checkpoints in 4 s",
+        stats.checkpoints_written
     );
 }
