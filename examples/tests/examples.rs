@@ -2,9 +2,6 @@
 //! example's `run` trains on real worker processes (this executable, in the worker role) and
 //! returns its held-out score.
 
-#[path = "system/harness.rs"]
-mod harness;
-
 #[allow(dead_code)]
 #[path = "../examples/quick_start.rs"]
 mod quick_start;
@@ -18,7 +15,8 @@ mod logistic_adam;
 mod softmax_cal_housing;
 
 fn main() {
-    harness::run(&[
+    asyncopt_runtime::run_worker_if_spawned();
+    test_support::run_tests(&[
         ("quick_start_held_out_r2_above_0.55", quick_start),
         ("logistic_adam_a9a_t_accuracy_at_least_0.84", logistic_adam),
         ("softmax_array2_cal_housing_accuracy_at_least_0.57", softmax),

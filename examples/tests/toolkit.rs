@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         // The author's command line: std::env::args are the user's.
         return async_train::cli::run(&[ADAM]);
     }
-    let tests: [(&str, fn()); 2] = [
+    test_support::run_tests(&[
         (
             "an_authors_optimizer_writes_the_files_of_a_builtin_one",
             files_like_a_builtin,
@@ -51,33 +51,8 @@ fn main() -> ExitCode {
             "an_authors_optimizer_is_listed_compared_and_resumed",
             listed_compared_and_resumed,
         ),
-    ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match std::panic::catch_unwind(test) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    ]);
+    ExitCode::SUCCESS
 }
 
 /// Runs this executable as the author's `async-train` in `dir`.

@@ -7,8 +7,10 @@
 //! assert_eq!(test_support::optimum("a9a.xz"), 0.2242095732);
 //! ```
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Instant;
 
 /// The repository's `data/` folder.
 pub fn data_dir() -> PathBuf {
@@ -83,4 +85,41 @@ pub fn assert_clear_error(output: &Output, needle: &str) {
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+/// A named test of a test executable that runs its own tests (`harness = false`).
+pub type Test = (&'static str, fn());
+
+/// Runs `tests` in turn, filtered by the first free command-line argument as `cargo test NAME`
+/// does, and prints `test NAME ... ok (S s)` lines and the closing `N passed, N failed`; exits
+/// with 101 on a failure. For test executables that are also their workers' executable: call
+/// `run_worker_if_spawned()` before it.
+pub fn run_tests(tests: &[Test]) {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|(name, _)| filter.as_ref().is_none_or(|f| name.contains(f.as_str())))
+        .collect();
+    println!("running {} tests", selected.len());
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in selected {
+        let begun = Instant::now();
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    begun.elapsed().as_secs_f64()
+                );
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(101);
+    }
 }

@@ -5,7 +5,6 @@
 
 mod wire;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,11 +17,9 @@ use asyncopt_runtime::{
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-type Test = (&'static str, fn());
-
 fn main() {
     asyncopt_runtime::run_worker_if_spawned();
-    let tests: &[Test] = &[
+    let tests: &[test_support::Test] = &[
         (
             "impostors_under_every_workers_name_are_refused_and_counted",
             impostors_are_refused,
@@ -45,31 +42,7 @@ fn main() {
         ),
         ("encrypted_sessions_train_alike", encrypted_run_trains),
     ];
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
-        let begun = Instant::now();
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(()) => {
-                passed += 1;
-                println!(
-                    "test {name} ... ok ({:.1} s)",
-                    begun.elapsed().as_secs_f64()
-                );
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED");
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(101);
-    }
+    test_support::run_tests(tests);
 }
 
 /// How a worker misbehaves in a test run, by its name.

@@ -1,8 +1,6 @@
 //! System tests: real worker processes talking ZeroMQ over loopback, real datasets from the
 //! repository's `data/`, results checked against the exact optima in its README.
 
-mod harness;
-
 use std::sync::Arc;
 
 use async_train::cli::RunArgs;
@@ -13,7 +11,8 @@ use asyncopt_runtime::data::{Dataset, LoadOptions};
 use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver, Flow, RunReport, Stragglers};
 
 fn main() {
-    harness::run(&[
+    asyncopt_runtime::run_worker_if_spawned();
+    test_support::run_tests(&[
         (
             "sgd_reaches_1e-3_on_cal_housing_scale",
             sgd_reaches_target_on_cal_housing_scale,
