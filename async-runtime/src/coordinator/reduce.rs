@@ -34,6 +34,19 @@ pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 /// Decodes a result body and returns it with its shape, or why it is refused.
 pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
 
+/// One synchronous reduce in progress.
+struct Round<R> {
+    /// Each partition's result, once accepted.
+    results: Vec<Option<R>>,
+    /// Tasks awaited, by sequence number, with their partitions.
+    pending: HashMap<u64, usize>,
+    /// Results whose site's shape is not settled yet: they wait for a second worker's opinion
+    /// instead of being computed again.
+    held: Vec<(usize, Arrived)>,
+    /// Failed attempts per partition, and the workers they failed on.
+    attempts: HashMap<usize, (u32, Vec<usize>)>,
+}
+
 impl Driver {
     /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's.
     /// A bad one is dropped and counted against its worker.
@@ -216,48 +229,48 @@ impl Driver {
     ) -> Result<Vec<R>, RuntimeError> {
         self.ensure_shipped(data)?;
         let owners = self.owners().to_vec();
-        let mut pending: HashMap<u64, usize> = HashMap::with_capacity(owners.len());
+        let mut round = Round {
+            results: (0..owners.len()).map(|_| None).collect(),
+            pending: HashMap::with_capacity(owners.len()),
+            held: Vec::new(),
+            attempts: HashMap::new(),
+        };
         for (partition, &worker) in owners.iter().enumerate() {
             let seq = self.dispatch(worker, partition as u32, spec);
-            pending.insert(seq, partition);
+            round.pending.insert(seq, partition);
         }
-        let mut attempts: HashMap<usize, (u32, Vec<usize>)> = HashMap::new();
         let mut hedged: HashSet<usize> = HashSet::new();
-        let mut results: Vec<Option<R>> = (0..owners.len()).map(|_| None).collect();
-        // Results whose site's shape is not settled yet wait for a second worker's opinion
-        // instead of being computed again.
-        let mut held: Vec<(usize, Arrived)> = Vec::new();
-        while !pending.is_empty() || !held.is_empty() {
-            if pending.is_empty() {
+        while !round.pending.is_empty() || !round.held.is_empty() {
+            if round.pending.is_empty() {
                 // Nothing left that could settle the shape: ask the held ones' workers again.
-                for (partition, arrived) in std::mem::take(&mut held) {
+                for (partition, arrived) in std::mem::take(&mut round.held) {
                     let again = self.dispatch(arrived.worker, partition as u32, spec);
-                    pending.insert(again, partition);
+                    round.pending.insert(again, partition);
                 }
             }
             self.pump()?;
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
-            self.redispatch_hung(spec, &mut pending, &mut hedged);
+            self.redispatch_hung(spec, &mut round.pending, &mut hedged);
             // Tasks of lost workers are done again by their partitions' new owners.
             for seq in std::mem::take(&mut self.written_off) {
-                if let Some(partition) = pending.remove(&seq) {
+                if let Some(partition) = round.pending.remove(&seq) {
                     let owner = self.owners()[partition];
                     let again = self.dispatch(owner, partition as u32, spec);
-                    pending.insert(again, partition);
+                    round.pending.insert(again, partition);
                 }
             }
             for failed in std::mem::take(&mut self.failed) {
-                if let Some(partition) = pending.remove(&failed.seq) {
+                if let Some(partition) = round.pending.remove(&failed.seq) {
                     let again = self.retry(
                         spec,
                         partition,
-                        &mut attempts,
+                        &mut round.attempts,
                         failed.worker,
                         &failed.message,
                     )?;
-                    pending.insert(again, partition);
+                    round.pending.insert(again, partition);
                 }
             }
             // Results of other reduces stay queued for them.
@@ -266,41 +279,28 @@ impl Driver {
                     self.consume(&arrived);
                     continue;
                 }
-                let Some(partition) = pending.remove(&arrived.seq) else {
+                let Some(partition) = round.pending.remove(&arrived.seq) else {
                     self.arrived.push_back(arrived);
                     continue;
                 };
                 self.consume(&arrived);
-                self.judge(
-                    spec,
-                    decode,
-                    (partition, arrived),
-                    &mut results,
-                    &mut pending,
-                    &mut held,
-                    &mut attempts,
-                )?;
+                self.judge(spec, decode, &mut round, partition, arrived)?;
             }
-            let settled = held
+            // Held results are judged again once a second worker has settled their shape.
+            let settled = round
+                .held
                 .first()
                 .is_some_and(|(_, a)| self.shapes.contains_key(a.task));
             if settled {
-                for (partition, arrived) in std::mem::take(&mut held) {
-                    self.judge(
-                        spec,
-                        decode,
-                        (partition, arrived),
-                        &mut results,
-                        &mut pending,
-                        &mut held,
-                        &mut attempts,
-                    )?;
+                for (partition, arrived) in std::mem::take(&mut round.held) {
+                    self.judge(spec, decode, &mut round, partition, arrived)?;
                 }
             }
         }
         self.table.clock += 1;
         self.stats.updates += 1;
-        Ok(results
+        Ok(round
+            .results
             .into_iter()
             .map(|r| r.expect("every partition answered"))
             .collect())
@@ -308,43 +308,41 @@ impl Driver {
 
     /// Checks a result of a synchronous reduce for `partition` and uses it, holds it until its
     /// site's shape is settled, or does the task again elsewhere.
-    #[allow(clippy::too_many_arguments)]
     fn judge<R>(
         &mut self,
         spec: &TaskSpec<'_>,
         decode: Decoder<'_, R>,
-        (partition, arrived): (usize, Arrived),
-        results: &mut [Option<R>],
-        pending: &mut HashMap<u64, usize>,
-        held: &mut Vec<(usize, Arrived)>,
-        attempts: &mut HashMap<usize, (u32, Vec<usize>)>,
+        round: &mut Round<R>,
+        partition: usize,
+        arrived: Arrived,
     ) -> Result<(), RuntimeError> {
         match self.accept(&arrived, decode) {
             Verdict::Good(value) => {
-                results[partition] = Some(value);
+                round.results[partition] = Some(value);
                 // A copy of the task sent because it hung is not awaited any more.
-                let twins: Vec<u64> = pending
+                let twins: Vec<u64> = round
+                    .pending
                     .iter()
                     .filter(|(_, &p)| p == partition)
                     .map(|(&seq, _)| seq)
                     .collect();
                 for twin in twins {
-                    pending.remove(&twin);
+                    round.pending.remove(&twin);
                     self.superseded.insert(twin);
                 }
             }
             Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
-                held.push((partition, arrived));
+                round.held.push((partition, arrived));
             }
             Verdict::Unconfirmed | Verdict::Bad => {
                 let again = self.retry(
                     spec,
                     partition,
-                    attempts,
+                    &mut round.attempts,
                     arrived.worker,
                     "its result failed the driver's checks",
                 )?;
-                pending.insert(again, partition);
+                round.pending.insert(again, partition);
             }
         }
         Ok(())
