@@ -37,13 +37,18 @@ impl Algorithm {
 
     /// Runs the algorithm on `data` with the driver's workers.
     pub fn run(self, cx: &mut Driver, data: &Dataset, params: &Params) -> Model {
+        (self.function())(cx, data, params)
+    }
+
+    /// The optimizer function itself.
+    pub fn function(self) -> fn(&mut Driver, &Dataset, &Params) -> Model {
         match self {
-            Algorithm::Sgd => crate::sgd(cx, data, params),
-            Algorithm::Asgd => crate::asgd(cx, data, params),
-            Algorithm::Saga => crate::saga(cx, data, params),
-            Algorithm::Asaga => crate::asaga(cx, data, params),
-            Algorithm::Svrg => crate::svrg(cx, data, params),
-            Algorithm::Asvrg => crate::asvrg(cx, data, params),
+            Algorithm::Sgd => crate::sgd,
+            Algorithm::Asgd => crate::asgd,
+            Algorithm::Saga => crate::saga,
+            Algorithm::Asaga => crate::asaga,
+            Algorithm::Svrg => crate::svrg,
+            Algorithm::Asvrg => crate::asvrg,
         }
     }
 

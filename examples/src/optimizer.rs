@@ -98,17 +98,9 @@ impl Optimizer {
 
 impl From<Algorithm> for Optimizer {
     fn from(algorithm: Algorithm) -> Optimizer {
-        let run: RunFn = match algorithm {
-            Algorithm::Sgd => asyncopt_algorithms::sgd,
-            Algorithm::Asgd => asyncopt_algorithms::asgd,
-            Algorithm::Saga => asyncopt_algorithms::saga,
-            Algorithm::Asaga => asyncopt_algorithms::asaga,
-            Algorithm::Svrg => asyncopt_algorithms::svrg,
-            Algorithm::Asvrg => asyncopt_algorithms::asvrg,
-        };
         Optimizer {
             name: algorithm.name(),
-            run,
+            run: algorithm.function(),
             asynchronous: algorithm.is_async(),
             variance_reduced: algorithm.is_variance_reduced(),
         }
