@@ -10,6 +10,9 @@
 //! 6. bytes of partial against full broadcast for SGD on the sparse reviews set.
 //!
 //! `cargo run --release --bin async-bench -- [--data PATH] [--workers 8] [--out FILE]`
+//!
+//! Other parts of the benchmark are subcommands (`async-bench --help` lists them); each part
+//! rewrites only its own keys of the figures file ([`figures::merge`]).
 
 use std::path::PathBuf;
 
@@ -18,10 +21,29 @@ use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-/// Benchmark settings.
+mod figures;
+
+/// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    part: Option<Part>,
+    #[command(flatten)]
+    stragglers: BenchArgs,
+}
+
+/// The parts of the benchmark.
+#[derive(Debug, Subcommand)]
+enum Part {
+    /// SGD/ASGD and SAGA/ASAGA under the paper's stragglers on bio_kdd04 (the default).
+    Stragglers(BenchArgs),
+}
+
+/// Settings of the stragglers figures.
+#[derive(Debug, clap::Args)]
 struct BenchArgs {
     /// The dataset (default: bio_kdd04.normalized.xz in ../shared/data).
     #[arg(long)]
@@ -57,7 +79,15 @@ struct BenchArgs {
 
 fn main() -> Result<()> {
     asyncopt_runtime::run_worker_if_spawned();
-    let args = BenchArgs::parse();
+    let cli = Cli::parse();
+    match cli.part {
+        None => stragglers(cli.stragglers),
+        Some(Part::Stragglers(args)) => stragglers(args),
+    }
+}
+
+/// The stragglers figures: the top-level keys of the figures file that [`stragglers_figures`] returns.
+fn stragglers(args: BenchArgs) -> Result<()> {
     let data_path = match args.data.clone() {
         Some(path) => path,
         None => large_data("bio_kdd04.normalized.xz")?,
@@ -112,12 +142,14 @@ fn main() -> Result<()> {
         None => large_data("reviews_tfidf.xz")?,
     };
     let broadcast = partial_broadcast(&sparse)?;
-    let figures = figures(&args, &data_path, &runs, broadcast);
-    let text = serde_json::to_string_pretty(&figures)?;
-    println!("{text}");
-    async_train::trace::create_parent(&args.out)?;
-    std::fs::write(&args.out, text + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let figures = stragglers_figures(&args, &data_path, &runs, broadcast);
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    let serde_json::Value::Object(keys) = figures else {
+        unreachable!("figures are an object")
+    };
+    for (key, value) in keys {
+        figures::merge(&args.out, &key, value)?;
+    }
     eprintln!("figures written to {}", args.out.display());
     Ok(())
 }
@@ -175,7 +207,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     }))
 }
 
-fn figures(
+fn stragglers_figures(
     args: &BenchArgs,
     data: &std::path::Path,
     runs: &[Outcome],
