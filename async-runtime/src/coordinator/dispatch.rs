@@ -248,15 +248,29 @@ impl Driver {
         (body, whole)
     }
 
-    /// The next partition of `worker`, round robin.
-    pub(crate) fn next_partition(&mut self, worker: usize) -> Option<u32> {
-        let info = &mut self.table.workers[worker];
-        if info.partitions.is_empty() {
-            return None;
+    /// The next partition of `worker`, round robin. With `exclusive`, a partition that has a
+    /// task in flight, or a result not yet applied, is skipped: a site that updates history tables must never have two tasks
+    /// on one partition at once, or both would correct against the same old entries and the
+    /// algorithm's running sums would drift from its table (SAGA's mean). Two workers hold one
+    /// partition after a late join or a move; a worker may hold a next task while it computes.
+    pub(crate) fn next_partition(&mut self, worker: usize, exclusive: bool) -> Option<u32> {
+        let count = self.table.workers[worker].partitions.len();
+        for _ in 0..count {
+            let info = &mut self.table.workers[worker];
+            let partition = info.partitions[info.next_partition % count];
+            info.next_partition += 1;
+            // A result in hand but not yet applied holds its partition too.
+            let busy = exclusive
+                && (self.in_flight.values().any(|t| t.partition == partition)
+                    || self.arrived.iter().any(|a| a.partition == partition));
+            if !busy {
+                return Some(partition);
+            }
         }
-        let partition = info.partitions[info.next_partition % info.partitions.len()];
-        info.next_partition += 1;
-        Some(partition)
+        if exclusive && count > 0 {
+            self.stats.exclusive_waits += 1;
+        }
+        None
     }
 
     /// The history entries of the rows the task on `partition` will touch, encoded.
@@ -292,12 +306,16 @@ impl Driver {
 
     /// Dispatches the task to every idle worker; returns how many got one.
     pub(crate) fn dispatch_to_idle(&mut self, spec: &TaskSpec<'_>) -> usize {
-        let idle: Vec<usize> = (0..self.table.workers.len())
+        let mut idle: Vec<usize> = (0..self.table.workers.len())
             .filter(|&i| self.table.workers[i].is_idle())
             .collect();
+        // The longest idle first: when workers share a partition that only one may work on
+        // at a time, each gets its turn.
+        idle.sort_by_key(|&i| self.table.workers[i].idle_since);
         let mut sent = 0;
+        let exclusive = !spec.histories.is_empty();
         for worker in idle {
-            if let Some(partition) = self.next_partition(worker) {
+            if let Some(partition) = self.next_partition(worker, exclusive) {
                 self.dispatch(worker, partition, spec);
                 sent += 1;
             }

@@ -51,6 +51,9 @@ pub struct RunStats {
     pub moved_partitions: u64,
     /// Workers admitted after the run started.
     pub late_joiners: u64,
+    /// Times an idle worker got no task because each of its partitions had one in flight, on
+    /// a site that updates history tables (one task per partition keeps them exact).
+    pub exclusive_waits: u64,
     /// Frames dropped because they came from a peer without a session, or were handshake
     /// messages out of place.
     pub unauthenticated_frames: u64,

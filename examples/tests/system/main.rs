@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use async_train::cli::RunArgs;
 use async_train::job::{self, Checkpointing, Outcome};
-use asyncopt_algorithms::{asgd, Algorithm, Loss, Metric, Model, Params, Precondition};
+use asyncopt_algorithms::{asgd, saga_terms, Algorithm, Loss, Metric, Model, Params, Precondition};
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
-use asyncopt_runtime::data::{Dataset, LoadOptions};
-use asyncopt_runtime::{async_optimizer, ClusterConfig, Driver, Flow, RunReport, Stragglers};
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::{
+    async_optimizer, ClusterConfig, Driver, Flow, History, RunReport, Stragglers,
+};
 
 fn main() {
     asyncopt_runtime::run_worker_if_spawned();
@@ -83,6 +85,10 @@ fn main() {
         (
             "a_worker_joining_mid_run_receives_tasks",
             late_worker_receives_tasks,
+        ),
+        (
+            "asaga_keeps_its_mean_exact_with_a_late_joiner",
+            asaga_mean_stays_exact_with_a_late_joiner,
         ),
         (
             "a_worker_without_the_token_is_refused",
@@ -568,6 +574,93 @@ fn late_worker_receives_tasks() {
     assert!(joined.tasks_done > 0, "the late worker received tasks");
     let child = late.borrow_mut().take().expect("w4 was started");
     let output = child.wait_with_output().expect("w4 exits");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// ASAGA that also returns its running mean of the table and the table itself.
+#[async_optimizer]
+fn asaga_books(cx: &mut Driver, data: &Dataset, p: &Params) -> (Model, Model, History) {
+    let n = data.n_rows() as f64;
+    let mut w: Model = Model::zeros(data.dim());
+    let mut seen: History = History::zeros(data.n_rows());
+    let mut mean = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(|workers| workers.idle() >= 1);
+        let s = reduce!(data.sample(p.batch, k), |batch| saga_terms(
+            &p.loss,
+            batch,
+            w.view(),
+            seen
+        ));
+        let direction = &s.correction / s.rows.max(1) as f64 + &mean;
+        mean.scaled_add(1.0 / n, &s.correction);
+        seen.apply(&s.history);
+        w.scaled_add(-p.step, &direction);
+    }
+    (w, mean, seen)
+}
+
+/// A late joiner holds a copy of a partition another worker holds. If both ran tasks on it at
+/// once, both would correct against the same old table entries, and SAGA's running mean would
+/// drift from the mean of its table.
+fn asaga_mean_stays_exact_with_a_late_joiner() {
+    let data = shared("cal_housing.scale.xz");
+    let token = asyncopt_runtime::Token::random();
+    let mut config = local(2);
+    config.token = Some(token.clone());
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let endpoint = driver.endpoint().to_owned();
+    let late: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>> = Default::default();
+    let started = late.clone();
+    driver.observe(move |at, _: &Model| {
+        if at.updates == 20 && started.borrow().is_none() {
+            *started.borrow_mut() = Some(spawn_worker("w2", &endpoint, &token.to_hex()));
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        Flow::Continue
+    });
+    let params = Params {
+        step: 0.05,
+        updates: 4000,
+        batch: 64,
+        ..Params::new(Loss::LeastSquares)
+    };
+    let (_, mean, seen) = asaga_books(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.late_joiners, 1);
+    let joined = report.workers.iter().find(|w| w.name == "w2").expect("w2");
+    assert!(
+        joined.tasks_done > 100,
+        "w2 did {} tasks",
+        joined.tasks_done
+    );
+    let mut table_mean = Model::zeros(data.dim());
+    for i in 0..data.n_rows() {
+        data.axpy(
+            i,
+            seen.get(i as u64) / data.n_rows() as f64,
+            table_mean.view_mut(),
+        );
+    }
+    let drift = (&mean - &table_mean)
+        .iter()
+        .fold(0.0f64, |m, d| m.max(d.abs()));
+    let scale = table_mean.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    assert!(
+        drift <= 1e-9 * scale.max(1.0),
+        "running mean drifted from the table's mean by {drift:e} (scale {scale:e})"
+    );
+    assert!(
+        report.stats.exclusive_waits > 0,
+        "two workers shared a partition, so some dispatch waited for it"
+    );
+    let child = late.borrow_mut().take().expect("w2 was started");
+    let output = child.wait_with_output().expect("w2 exits");
     assert!(
         output.status.success(),
         "{}",
