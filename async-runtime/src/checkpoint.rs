@@ -40,9 +40,14 @@ pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
 /// Bumped whenever [`Checkpoint`]'s layout changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Magic, format, body length, SHA-256 of the body.
 const HEADER: usize = 8 + 4 + 8 + 32;
+
+/// The application's part of a checkpoint, made on the checkpoint's own thread: the driver
+/// calls the annex function on the training thread for this closure (which should only
+/// gather, cheaply, what it needs), then runs it beside the training loop.
+pub type Annex = Box<dyn FnOnce() -> Vec<u8> + Send>;
 
 /// When and where a driver writes checkpoints.
 #[derive(Debug, Clone)]

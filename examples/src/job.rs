@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -324,17 +324,23 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         let (snapshots, data, loss, earlier) =
             (snapshots.clone(), data.clone(), spec.loss, earlier.clone());
         driver.checkpoint_annex(move || {
-            // The trace so far: a resumed run's trace goes on from it.
-            let mut snapshots = snapshots.borrow_mut();
-            let mut points = earlier.clone();
-            points.extend(snapshots.iter_mut().map(|s| s.point(&loss, &data, optimum)));
-            serde_json::to_vec(&points).expect("JSON of numbers")
+            // The trace so far: a resumed run's trace goes on from it. The snapshots are
+            // shared, not copied, and their objectives are computed on the checkpoint's
+            // thread, once: the final trace reuses them.
+            let taken: Vec<Snapshot> = snapshots.borrow().clone();
+            let (data, earlier) = (data.clone(), earlier.clone());
+            Box::new(move || {
+                let mut points = earlier;
+                points.extend(taken.iter().map(|s| s.point(&loss, &data, optimum)));
+                serde_json::to_vec(&points).expect("JSON of numbers")
+            })
         });
     }
 
     let model = spec.algorithm.run(&mut driver, data, &params);
 
     progress.borrow().finish();
+    driver.wait_for_checkpoint();
     let report = driver.report();
     let failure = driver
         .finish()
@@ -434,13 +440,15 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
 }
 
 /// A model recorded during the run; its objective is computed when the stop rules need it,
-/// or after the run, so that recording often costs the run a copy, not an evaluation.
+/// by a checkpoint's thread, or after the run, so that recording often costs the run a copy,
+/// not an evaluation. Clones share the model and the objective, computed once.
+#[derive(Clone)]
 struct Snapshot {
     elapsed_s: f64,
     updates: u64,
     dropped_stale: u64,
-    model: Model,
-    objective: Option<f64>,
+    model: Arc<Model>,
+    objective: Arc<OnceLock<f64>>,
 }
 
 /// The stop rules evaluate the objective at most this share of the time: on a large set an
@@ -478,8 +486,8 @@ fn install_observer(
             elapsed_s: at.elapsed_s,
             updates: at.updates,
             dropped_stale: at.dropped_stale,
-            model: w.clone(),
-            objective,
+            model: Arc::new(w.clone()),
+            objective: Arc::new(objective.map(OnceLock::from).unwrap_or_default()),
         });
         let Some(objective) = objective else {
             return Flow::Continue;
@@ -514,10 +522,10 @@ fn install_observer(
 
 impl Snapshot {
     /// The trace point of this snapshot; its objective is computed once.
-    fn point(&mut self, loss: &Loss, data: &Dataset, optimum: Option<f64>) -> TracePoint {
+    fn point(&self, loss: &Loss, data: &Dataset, optimum: Option<f64>) -> TracePoint {
         let objective = *self
             .objective
-            .get_or_insert_with(|| loss.objective(data, self.model.view()));
+            .get_or_init(|| loss.objective(data, self.model.view()));
         TracePoint {
             elapsed_s: self.elapsed_s,
             updates: self.updates,
@@ -538,11 +546,7 @@ fn trace_of(
     optimum: Option<f64>,
 ) -> Trace {
     let mut points = earlier;
-    points.extend(
-        snapshots
-            .into_iter()
-            .map(|mut s| s.point(loss, data, optimum)),
-    );
+    points.extend(snapshots.into_iter().map(|s| s.point(loss, data, optimum)));
     Trace { points }
 }
 

@@ -1,9 +1,27 @@
 //! The driver's side of checkpoints: when one is due, what goes into it, and how a restarted
 //! driver takes it back before its training loop starts.
+//!
+//! The training thread only gathers the checkpoint's parts (copies of the loop's variables and
+//! of the latest versions, and the annex's closure); encoding, hashing, the application's annex
+//! (the trace, whose objectives may still have to be computed) and the synced write run on a
+//! thread of their own, so that the driver keeps serving its workers meanwhile. One checkpoint
+//! is written at a time: while one is being written, no other is due.
+
+use std::thread::JoinHandle;
+use std::time::Instant;
 
 use super::driver::Driver;
-use crate::checkpoint::{self, Checkpoint, CheckpointPolicy, LoopResume, Saved};
+use crate::checkpoint::{
+    self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume, Saved,
+};
 use crate::error::RuntimeError;
+
+/// A checkpoint being written on its own thread.
+pub(crate) struct Writing {
+    thread: JoinHandle<Result<u64, CheckpointError>>,
+    /// Updates and training seconds it was taken at.
+    at: (u64, f64),
+}
 
 impl Driver {
     /// Writes a checkpoint as `policy` says, at the top of a pass of the training loop.
@@ -12,9 +30,22 @@ impl Driver {
         self.checkpoint = Some(policy);
     }
 
-    /// Saves `annex()` with every checkpoint: what the application needs to go on too (the
+    /// Saves an annex with every checkpoint: what the application needs to go on too (the
     /// command line saves the trace so far). It reads it back from [`Driver::resumed`].
-    pub fn checkpoint_annex(&mut self, annex: impl FnMut() -> Vec<u8> + 'static) {
+    ///
+    /// `annex` runs on the training thread and returns the closure that makes the bytes on the
+    /// checkpoint's thread: gather there, compute here.
+    ///
+    /// ```no_run
+    /// # fn f(driver: &mut asyncopt_runtime::Driver) {
+    /// let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    /// driver.checkpoint_annex(move || {
+    ///     let notes = notes.clone();
+    ///     Box::new(move || notes.lock().unwrap().clone())
+    /// });
+    /// # }
+    /// ```
+    pub fn checkpoint_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
         self.annex = Some(Box::new(annex));
     }
 
@@ -39,6 +70,12 @@ impl Driver {
         self.resumed.insert(saved)
     }
 
+    /// Waits for the checkpoint being written, if one is, so that [`Driver::report`] counts it
+    /// ([`Driver::finish`] waits too).
+    pub fn wait_for_checkpoint(&mut self) {
+        self.settle_checkpoint(true);
+    }
+
     /// The checkpoint this run resumed from, if it did.
     pub fn resumed(&self) -> Option<&Checkpoint> {
         self.resumed.as_ref()
@@ -46,7 +83,11 @@ impl Driver {
 
     /// Whether the policy asks for a checkpoint now: something new happened since the last one
     /// and enough updates or time went by.
-    pub(crate) fn checkpoint_due(&self) -> bool {
+    pub(crate) fn checkpoint_due(&mut self) -> bool {
+        self.settle_checkpoint(false);
+        if self.writing.is_some() {
+            return false;
+        }
         let Some(policy) = &self.checkpoint else {
             return false;
         };
@@ -61,48 +102,76 @@ impl Driver {
                 .is_some_and(|every| self.elapsed_s() - at >= every.as_secs_f64())
     }
 
-    /// Writes the checkpoint of pass `iteration` with the loop's variables `state`. A failed
-    /// write ends the run: the user asked for checkpoints and must not believe they have one.
+    /// Starts writing the checkpoint of pass `iteration` with the loop's variables `state` on
+    /// a thread of its own. A failed write ends the run: the user asked for checkpoints and
+    /// must not believe they have one.
     pub(crate) fn write_checkpoint(&mut self, optimizer: &str, iteration: u64, state: Vec<Saved>) {
         let Some(policy) = self.checkpoint.clone() else {
             return;
         };
+        let begun = Instant::now();
         let elapsed_s = self.elapsed_s();
-        let written = self.pause_for(|driver| {
-            let checkpoint = Checkpoint {
-                job: policy.job.clone(),
-                optimizer: optimizer.to_owned(),
-                iteration,
-                elapsed_s,
-                stats: driver.stats.clone(),
-                state,
-                versions: driver
-                    .versions
-                    .latest_all()
-                    .map(|(name, stored)| Saved {
-                        name: name.to_owned(),
-                        version: stored.version,
-                        bytes: stored.bytes.to_vec(),
-                    })
-                    .collect(),
-                annex: driver
-                    .annex
-                    .as_mut()
-                    .map(|annex| annex())
-                    .unwrap_or_default(),
-            };
-            checkpoint::write(&policy.dir, &checkpoint)
+        let checkpoint = Checkpoint {
+            job: policy.job.clone(),
+            optimizer: optimizer.to_owned(),
+            iteration,
+            elapsed_s,
+            stats: self.stats.clone(),
+            state,
+            versions: self
+                .versions
+                .latest_all()
+                .map(|(name, stored)| Saved {
+                    name: name.to_owned(),
+                    version: stored.version,
+                    bytes: stored.bytes.to_vec(),
+                })
+                .collect(),
+            annex: Vec::new(),
+        };
+        let annex: Option<Annex> = self.annex.as_mut().map(|annex| annex());
+        let spawned = std::thread::Builder::new()
+            .name("checkpoint".to_owned())
+            .spawn(move || {
+                let mut checkpoint = checkpoint;
+                checkpoint.annex = annex.map(|annex| annex()).unwrap_or_default();
+                checkpoint::write(&policy.dir, &checkpoint)
+            });
+        match spawned {
+            Ok(thread) => {
+                self.writing = Some(Writing {
+                    thread,
+                    at: (self.stats.updates, elapsed_s),
+                });
+                self.stats.checkpoint_training_s += begun.elapsed().as_secs_f64();
+            }
+            Err(e) => self.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+                "cannot start the checkpoint's thread: {e}"
+            )))),
+        }
+    }
+
+    /// Takes the result of the checkpoint being written, once it is done (or at once, waiting
+    /// for it, with `wait`): counts it, or ends the run with its error.
+    pub(crate) fn settle_checkpoint(&mut self, wait: bool) {
+        let done = self
+            .writing
+            .as_ref()
+            .is_some_and(|writing| wait || writing.thread.is_finished());
+        if !done {
+            return;
+        }
+        let Writing { thread, at } = self.writing.take().expect("checked");
+        let written = thread.join().unwrap_or_else(|_| {
+            Err(CheckpointError::State(
+                "the checkpoint's thread panicked".to_owned(),
+            ))
         });
         match written {
             Ok(bytes) => {
                 self.stats.checkpoints_written += 1;
-                self.last_checkpoint = (self.stats.updates, elapsed_s);
-                tracing::debug!(
-                    updates = self.stats.updates,
-                    bytes,
-                    dir = %policy.dir.display(),
-                    "checkpoint written"
-                );
+                self.last_checkpoint = at;
+                tracing::debug!(updates = at.0, bytes, "checkpoint written");
             }
             Err(error) => self.fail(RuntimeError::Checkpoint(error)),
         }

@@ -142,7 +142,9 @@ pub struct Driver {
     /// Updates and training seconds at the last checkpoint.
     pub(crate) last_checkpoint: (u64, f64),
     /// What the application saves with each checkpoint.
-    pub(crate) annex: Option<Box<dyn FnMut() -> Vec<u8>>>,
+    pub(crate) annex: Option<Box<dyn FnMut() -> crate::checkpoint::Annex>>,
+    /// The checkpoint being written on its own thread, if one is.
+    pub(crate) writing: Option<super::checkpointing::Writing>,
     /// The checkpoint this run goes on from.
     pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
     /// Its loop variables, until the optimizer takes them.
@@ -208,6 +210,7 @@ impl Driver {
             checkpoint: None,
             last_checkpoint: (0, 0.0),
             annex: None,
+            writing: None,
             resumed: None,
             loop_resume: None,
             resumed_elapsed: 0.0,
@@ -275,6 +278,9 @@ impl Driver {
     /// Ends the run: workers are told to exit, and the report is returned, or the error that
     /// ended the run early.
     pub fn finish(mut self) -> Result<RunReport, RuntimeError> {
+        // A checkpoint still being written is waited for: the user must not believe they
+        // have one that is not on disk.
+        self.settle_checkpoint(true);
         let report = self.report();
         self.shutdown_workers();
         match self.failure.take() {

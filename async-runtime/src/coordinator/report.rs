@@ -80,6 +80,9 @@ pub struct RunStats {
     pub excluded_workers: u64,
     /// Checkpoints written (by this driver and the ones it resumed from).
     pub checkpoints_written: u64,
+    /// Seconds the training thread spent on checkpoints (gathering their parts; encoding and
+    /// writing run on their own thread).
+    pub checkpoint_training_s: f64,
     /// Seconds the training loop spent inside runtime calls (`broadcast!`, `reduce!`),
     /// shipping data and observers left out.
     pub runtime_s: f64,
