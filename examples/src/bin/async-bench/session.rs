@@ -1,0 +1,156 @@
+//! The cost of sessions: every frame after admission is sealed, with an HMAC-SHA256 tag or
+//! (`--encrypt`) ChaCha20-Poly1305. Measured two ways:
+//! 1. sealing and opening frames of the sizes a run sends (a task order, a model or gradient
+//!    of bio_kdd04's and of a sparse set's dimension, a partition), per frame;
+//! 2. whole ASGD runs on the dense set with and without `--encrypt`, alternated, per task.
+//!
+//! Writes the key `session_cost` of the figures file.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use async_train::cli::RunArgs;
+use async_train::job;
+use asyncopt_algorithms::Algorithm;
+use asyncopt_runtime::transport::frame;
+use asyncopt_runtime::transport::session::{Direction, Opener, Sealer};
+use serde_json::json;
+
+use crate::figures;
+
+/// Settings of the session-cost figures.
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
+    /// The dense dataset of the whole runs (default: bio_kdd04.normalized.xz).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Worker processes of the whole runs.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Updates per whole run.
+    #[arg(long, default_value_t = 20_000)]
+    updates: usize,
+    /// Whole runs per mode (alternated; the median is reported).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Where the figures go.
+    #[arg(long, default_value = "bench/figures.json")]
+    out: PathBuf,
+}
+
+/// Frame body sizes in bytes, with what sends them.
+const SIZES: [(&str, usize); 5] = [
+    ("task order", 96),
+    ("bio_kdd04 model or gradient (75 f64)", 600),
+    ("a9a model or gradient (123 f64)", 984),
+    ("sparse model of 20,000 features", 160_000),
+    ("partition of 4 MiB", 4 << 20),
+];
+
+pub fn run(args: SessionArgs) -> Result<()> {
+    let per_frame: Vec<serde_json::Value> = SIZES
+        .iter()
+        .map(|&(what, size)| {
+            let mac = seal_open_ns(size, false);
+            let aead = seal_open_ns(size, true);
+            eprintln!(
+                "{what} ({size} B): seal+open {mac:.0} ns with a MAC, {aead:.0} ns encrypted"
+            );
+            json!({
+                "frame": what,
+                "body_bytes": size,
+                "mac_seal_open_ns": mac,
+                "encrypt_seal_open_ns": aead,
+            })
+        })
+        .collect();
+    let whole = whole_runs(&args)?;
+    let figures = json!({
+        "per_frame": per_frame,
+        "asgd_runs": whole,
+        "note": "seal+open is what both ends spend per frame; a task costs the driver one \
+                 task order (plus a model version when the worker lacks it) sealed and one \
+                 result opened, and the worker the reverse",
+    });
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    figures::merge(&args.out, "session_cost", figures)?;
+    eprintln!("figures written to {}", args.out.display());
+    Ok(())
+}
+
+/// Nanoseconds to seal and open one frame with a `size`-byte body (the median of 7 batches).
+fn seal_open_ns(size: usize, encrypt: bool) -> f64 {
+    let key = [7u8; 32];
+    let mut sealer = Sealer::new(&key, Direction::ToWorker, encrypt);
+    let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
+    let template = frame::encode(1, &vec![0.5f64; size / 8]);
+    // About 64 MiB sealed per batch, at least 20 frames.
+    let frames = ((64usize << 20) / size.max(1)).clamp(20, 100_000);
+    let mut batches: Vec<f64> = (0..7)
+        .map(|_| {
+            let begun = Instant::now();
+            for _ in 0..frames {
+                let sealed = sealer.seal(template.clone());
+                let body = opener.open(&sealed).expect("a frame just sealed opens");
+                std::hint::black_box(body);
+            }
+            // The copy of the template is not the session's cost.
+            let copying = {
+                let begun = Instant::now();
+                for _ in 0..frames {
+                    std::hint::black_box(template.clone());
+                }
+                begun.elapsed()
+            };
+            (begun.elapsed().saturating_sub(copying)).as_secs_f64() * 1e9 / frames as f64
+        })
+        .collect();
+    batches.sort_by(f64::total_cmp);
+    batches[batches.len() / 2]
+}
+
+/// ASGD for a fixed number of updates, without stragglers, with and without encryption.
+fn whole_runs(args: &SessionArgs) -> Result<serde_json::Value> {
+    let data_path = match args.data.clone() {
+        Some(path) => path,
+        None => crate::large_data("bio_kdd04.normalized.xz")?,
+    };
+    let mut run = RunArgs::parse_defaults();
+    run.data = Some(data_path.clone());
+    run.workers = args.workers;
+    run.updates = args.updates;
+    run.batch = 256;
+    run.quiet = true;
+    run.eval_every = 1e9;
+    let mut spec = run.job(Algorithm::Asgd)?;
+    let data = spec.load_data()?;
+    let (mut mac, mut encrypted) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeats {
+        for encrypt in [false, true] {
+            spec.cluster.encrypt = encrypt;
+            let outcome = job::run(&spec, &data)?;
+            let report = &outcome.report;
+            let per_task_us = report.elapsed_s * 1e6 / report.stats.results_received.max(1) as f64;
+            eprintln!(
+                "asgd, {} updates, encrypt {encrypt}: {:.3} s, {per_task_us:.1} us per result",
+                report.stats.updates, report.elapsed_s
+            );
+            if encrypt { &mut encrypted } else { &mut mac }.push(per_task_us);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mac_us, encrypted_us) = (median(&mut mac), median(&mut encrypted));
+    Ok(json!({
+        "dataset": data_path.display().to_string(),
+        "workers": args.workers,
+        "updates": args.updates,
+        "repeats": args.repeats,
+        "mac_us_per_result": mac_us,
+        "encrypt_us_per_result": encrypted_us,
+        "encryption_overhead": encrypted_us / mac_us - 1.0,
+    }))
+}
