@@ -29,6 +29,15 @@ struct Outbound {
 /// frame ([`frame::MAX_PLAIN_FRAME`]) and the transport's own commands.
 const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 
+/// Accepted connections not admitted yet, at most, per stranger the gate lets say Hello at
+/// once: the gate bounds strangers who speak, this bounds those who never do.
+const UNADMITTED_PER_STRANGER: usize = 4;
+
+/// A connection not admitted within this many handshake deadlines of its acceptance is
+/// closed (30 s by default): a worker is admitted within one deadline of its Hello, and says
+/// Hello as soon as it is connected.
+const ADMISSION_DEADLINES: u32 = 6;
+
 /// The driver's socket thread.
 pub(crate) struct DriverLink {
     endpoint: String,
@@ -151,13 +160,22 @@ async fn serve_async(
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
-    // A stranger may send frames of a few KiB (the handshake's) until it is admitted; a new
-    // connection under an identity already connected gets one of its own, never the first's.
+    // A stranger may send frames of a few KiB (the handshake's) until it is admitted, is one
+    // of a bounded number, and is cut off if not admitted in time; a new connection under an
+    // identity already connected gets one of its own, never the first's.
     let mut options = SocketOptions::default();
     options
         .max_frame_size(config.max_frame)
         .initial_frame_size(PRE_ADMISSION_FRAME.min(config.max_frame))
         .unique_peer_identities(true);
+    // Admission is the raise of a connection's frame limit: there is none to raise when the
+    // bound is no larger than the handshake's.
+    if config.max_frame > PRE_ADMISSION_FRAME {
+        options.admission(
+            UNADMITTED_PER_STRANGER * config.max_strangers.max(1),
+            ADMISSION_DEADLINES * config.handshake_deadline,
+        );
+    }
     let frame_limits = options.frame_limits();
     let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();

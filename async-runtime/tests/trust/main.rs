@@ -41,6 +41,10 @@ fn main() {
             stopped_worker_rejoins,
         ),
         ("encrypted_sessions_train_alike", encrypted_run_trains),
+        (
+            "silent_connections_are_capped_and_closed_in_time",
+            silent_connections_are_capped,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -428,4 +432,86 @@ fn encrypted_run_trains() {
     let report = driver.finish().expect("the run succeeds");
     assert_eq!(report.stats.updates, 300);
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+}
+
+/// Connections that never say anything (not even ZeroMQ's greeting) cost the driver a socket
+/// each until admitted: beyond a cap they are closed at once, and every one of them is closed
+/// once its admission deadline passes; real workers then join and train.
+fn silent_connections_are_capped() {
+    use std::io::Read;
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut config = local(2);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    config.max_strangers = 4;
+    config.handshake_deadline = Duration::from_millis(500);
+    // Four connections per stranger the gate admits to its handshake; each has six deadlines.
+    let (cap, deadline) = (16, Duration::from_secs(3));
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let address = endpoint.trim_start_matches("tcp://").to_owned();
+    let silent: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(&address).expect("the port accepts");
+            // Let the driver take each before the next, so the count is deterministic.
+            std::thread::sleep(Duration::from_millis(20));
+            stream
+        })
+        .collect();
+    // A closed connection reads to its end; an open one only ever yields the driver's greeting.
+    // All are watched at once, so that watching does not outlast the deadline.
+    let closed_within = |wait: Duration| -> usize {
+        let mut closed = vec![false; silent.len()];
+        for stream in &silent {
+            stream.set_nonblocking(true).expect("non-blocking");
+        }
+        let until = Instant::now() + wait;
+        let mut buffer = [0u8; 256];
+        while Instant::now() < until {
+            for (stream, closed) in silent.iter().zip(closed.iter_mut()) {
+                if *closed {
+                    continue;
+                }
+                match (&*stream).read(&mut buffer) {
+                    Ok(0) => *closed = true,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => *closed = true,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        closed.iter().filter(|c| **c).count()
+    };
+    let refused = closed_within(Duration::from_millis(300));
+    println!(
+        "    {refused} of {} silent connections closed at once",
+        silent.len()
+    );
+    assert_eq!(
+        refused,
+        silent.len() - cap,
+        "all beyond the cap of {cap}, no more"
+    );
+    std::thread::sleep(deadline);
+    let closed = closed_within(Duration::from_secs(2));
+    assert_eq!(
+        closed,
+        silent.len(),
+        "every silent connection is closed after its deadline"
+    );
+
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    let w = gd(&mut driver, &data, &plan(300, Misbehave::Nothing));
+    let report = driver.finish().expect("the run succeeds");
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert!(report.workers.iter().all(|w| w.alive));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
 }

@@ -361,6 +361,11 @@ pub struct SocketOptions {
     pub(crate) initial_frame_size: Option<usize>,
     // The raisable limits of the connections, by identity.
     pub(crate) frame_limits: FrameLimits,
+    // At most this many accepted connections not admitted yet (limit not raised), each cut
+    // off if it is not admitted within the duration.
+    pub(crate) admission: Option<(usize, Duration)>,
+    // Accepted connections still in the ZMTP handshake.
+    pub(crate) handshaking: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Per-connection frame limits of a socket whose connections start with a small one
@@ -392,6 +397,23 @@ impl FrameLimits {
     pub(crate) fn remove(&self, peer: &PeerIdentity) {
         self.0.lock().remove(peer);
     }
+
+    /// Connections whose limit is still `initial`: not admitted yet.
+    pub(crate) fn count_at(&self, initial: usize) -> usize {
+        self.0
+            .lock()
+            .values()
+            .filter(|limit| limit.load(std::sync::atomic::Ordering::SeqCst) == initial)
+            .count()
+    }
+
+    /// Whether the connection with this identity is live and its limit is not `initial`.
+    pub(crate) fn raised(&self, peer: &PeerIdentity, initial: usize) -> bool {
+        self.0
+            .lock()
+            .get(peer)
+            .is_some_and(|limit| limit.load(std::sync::atomic::Ordering::SeqCst) != initial)
+    }
 }
 
 impl Default for SocketOptions {
@@ -406,6 +428,8 @@ impl Default for SocketOptions {
             unique_peer_identities: false,
             initial_frame_size: None,
             frame_limits: FrameLimits::default(),
+            admission: None,
+            handshaking: Arc::default(),
         }
     }
 }
@@ -424,6 +448,17 @@ impl SocketOptions {
     /// cut off before anything is reserved). With it, strangers cost little until trusted.
     pub fn initial_frame_size(&mut self, size: usize) -> &mut Self {
         self.initial_frame_size = Some(size);
+        self
+    }
+
+    /// Bounds what accepted connections that were never admitted cost: at most
+    /// `max_unadmitted` of them at once (in the ZMTP handshake, or connected with the initial
+    /// frame limit), newer ones closed at once; and each is closed if its frame limit was not
+    /// raised within `deadline` of its acceptance (the ZMTP handshake included). Admission is
+    /// the raise of the limit through [`SocketOptions::frame_limits`], so this needs
+    /// [`SocketOptions::initial_frame_size`]. Outgoing connections are not affected.
+    pub fn admission(&mut self, max_unadmitted: usize, deadline: Duration) -> &mut Self {
+        self.admission = Some((max_unadmitted, deadline));
         self
     }
 
@@ -571,7 +606,7 @@ where
         let backend = callback_backend.clone();
         async move {
             let result = match result {
-                Ok((io, endpoint)) => util::peer_connected(io, backend.clone())
+                Ok((io, endpoint)) => util::peer_accepted(io, backend.clone())
                     .await
                     .map(|peer_id| (endpoint, peer_id)),
                 Err(error) => Err(error),

@@ -209,6 +209,42 @@ pub(crate) async fn peer_connected(
     Ok(peer_id)
 }
 
+/// An accepted connection: as [`peer_connected`], within the socket's admission rule
+/// ([`crate::SocketOptions::admission`]) if it has one.
+pub(crate) async fn peer_accepted(
+    raw_socket: FramedIo,
+    backend: Arc<dyn MultiPeerBackend>,
+) -> ZmqResult<PeerIdentity> {
+    let options = backend.socket_options().clone();
+    let (Some((max_unadmitted, deadline)), Some(initial)) =
+        (options.admission, options.initial_frame_size)
+    else {
+        return peer_connected(raw_socket, backend).await;
+    };
+    let handshaking = &options.handshaking;
+    // Counted before it is checked, so that connections accepted at once cannot all pass.
+    let others = handshaking.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        + options.frame_limits.count_at(initial);
+    if others >= max_unadmitted {
+        handshaking.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        // Dropping the connection closes it.
+        return Err(ZmqError::Other("too many connections not admitted yet"));
+    }
+    let connected =
+        run_with_timeout(Some(deadline), peer_connected(raw_socket, backend.clone())).await;
+    handshaking.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let peer_id = connected?;
+    let watched = peer_id.clone();
+    async_rt::task::spawn(async move {
+        async_rt::task::sleep(deadline).await;
+        if backend.has_peer(&watched) && !options.frame_limits.raised(&watched, initial) {
+            log::debug!("closing {:?}: not admitted in {:?}", watched, deadline);
+            backend.peer_disconnected(&watched);
+        }
+    });
+    Ok(peer_id)
+}
+
 pub(crate) async fn peer_handshake(
     raw_socket: &mut FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
