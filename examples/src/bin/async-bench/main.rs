@@ -24,6 +24,7 @@ use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
 
 mod figures;
+mod paper;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -38,8 +39,12 @@ struct Cli {
 /// The parts of the benchmark.
 #[derive(Debug, Subcommand)]
 enum Part {
-    /// SGD/ASGD and SAGA/ASAGA under the paper's stragglers on bio_kdd04 (the default).
+    /// SGD/ASGD and SAGA/ASAGA under the slow-workers stragglers on bio_kdd04 (the default).
     Stragglers(BenchArgs),
+    /// The ASYNC paper's experiments: SGD/ASGD and SAGA/ASAGA at delay intensities 0.3, 0.6,
+    /// 1.0 and under the cloud model, 32 partitions on 8 workers, on bio, reviews and a9a;
+    /// figures into bench/paper/.
+    Paper(paper::PaperArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -83,6 +88,7 @@ fn main() -> Result<()> {
     match cli.part {
         None => stragglers(cli.stragglers),
         Some(Part::Stragglers(args)) => stragglers(args),
+        Some(Part::Paper(args)) => paper::paper(args),
     }
 }
 
@@ -97,7 +103,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.optimum = Some(args.optimum);
     run.target_subopt = Some(args.target);
     run.workers = args.workers;
-    run.stragglers = Stragglers::Paper;
+    run.stragglers = Stragglers::SlowWorkers;
     run.seed = args.seed;
     run.batch = args.batch;
     run.updates = 10_000_000;
@@ -109,7 +115,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     let mut spec = run.job(Algorithm::Sgd)?;
     let data = spec.load_data()?;
     eprintln!(
-        "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
+        "{}: {} rows, {} features; {} workers, stragglers slow-workers, target {:e}",
         data.name(),
         data.n_rows(),
         data.dim(),
@@ -156,7 +162,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
 
 /// A large dataset the repository does not carry: in `$ASYNC_DATA_DIR`, in `data/large/`
 /// (where `scripts/fetch-data.sh` puts them), or in a `shared/data` folder beside the checkout.
-fn large_data(name: &str) -> Result<PathBuf> {
+pub(crate) fn large_data(name: &str) -> Result<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let candidates = std::env::var_os("ASYNC_DATA_DIR")
         .map(PathBuf::from)
@@ -262,7 +268,8 @@ fn stragglers_figures(
     })
 }
 
-fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
+/// Time of the synchronous run over time of the asynchronous one, when both reached the target.
+pub(crate) fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
     match (sync, asynchronous) {
         (Some(s), Some(a)) if a > 0.0 => Some(s / a),
         _ => None,
