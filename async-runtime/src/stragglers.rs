@@ -158,27 +158,49 @@ mod tests {
         let model = Stragglers::SlowPartitions;
         assert_eq!(model.factors(8, 7), vec![0.0; 8]);
         for partition in 0..32u32 {
-            let draws: Vec<f64> = (0..2000).map(|seq| model.task_factor(partition, seq, 7)).collect();
+            let draws: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 7))
+                .collect();
             if partition % 4 != 0 {
-                assert!(draws.iter().all(|f| *f == 0.0), "partition {partition} straggled");
+                assert!(
+                    draws.iter().all(|f| *f == 0.0),
+                    "partition {partition} straggled"
+                );
                 continue;
             }
             // Deterministic for the seed, different for another seed, redrawn per task.
-            let again: Vec<f64> = (0..2000).map(|seq| model.task_factor(partition, seq, 7)).collect();
+            let again: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 7))
+                .collect();
             assert_eq!(draws, again);
-            let other: Vec<f64> = (0..2000).map(|seq| model.task_factor(partition, seq, 8)).collect();
+            let other: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 8))
+                .collect();
             assert_ne!(draws, other);
             assert!(draws.iter().all(|f| (1.5..=10.0).contains(f)));
             let mild = draws.iter().filter(|f| **f <= 2.5).count() as f64 / 2000.0;
-            assert!((0.75..=0.85).contains(&mild), "{mild} of the draws at most 2.5x");
-            assert!(draws.iter().any(|f| *f > 5.0), "the 2.5-10x tail never drawn");
-            assert!(draws.windows(2).any(|w| w[0] != w[1]), "not redrawn per task");
+            assert!(
+                (0.75..=0.85).contains(&mild),
+                "{mild} of the draws at most 2.5x"
+            );
+            assert!(
+                draws.iter().any(|f| *f > 5.0),
+                "the 2.5-10x tail never drawn"
+            );
+            assert!(
+                draws.windows(2).any(|w| w[0] != w[1]),
+                "not redrawn per task"
+            );
         }
     }
 
     #[test]
     fn other_models_have_no_task_factors() {
-        for model in [Stragglers::None, Stragglers::SlowWorkers, Stragglers::Intensity(3.0)] {
+        for model in [
+            Stragglers::None,
+            Stragglers::SlowWorkers,
+            Stragglers::Intensity(3.0),
+        ] {
             assert_eq!(model.task_factor(0, 1, 7), 0.0);
         }
     }
@@ -190,7 +212,11 @@ mod tests {
         assert_eq!("slow-workers".parse(), Ok(Stragglers::SlowWorkers));
         assert_eq!("asyncpaper".parse(), Ok(Stragglers::SlowPartitions));
         assert_eq!("slow-partitions".parse(), Ok(Stragglers::SlowPartitions));
-        for model in [Stragglers::SlowWorkers, Stragglers::SlowPartitions, Stragglers::None] {
+        for model in [
+            Stragglers::SlowWorkers,
+            Stragglers::SlowPartitions,
+            Stragglers::None,
+        ] {
             assert_eq!(model.to_string().parse(), Ok(model));
         }
         assert!("intensity:x".parse::<Stragglers>().is_err());

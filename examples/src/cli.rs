@@ -434,7 +434,7 @@ fn init_logging(quiet: bool, verbose: u8) {
 }
 
 /// The built-in run: California housing (scaled), least squares, minibatch SGD and ASGD with
-/// their default steps, 4 workers with the paper's stragglers, to 2% of the optimum.
+/// their default steps, 4 workers with the slow-workers stragglers, to 2% of the optimum.
 pub fn builtin_comparison() -> RunArgs {
     let mut run = RunArgs::parse_defaults();
     run.stragglers = Stragglers::SlowWorkers;

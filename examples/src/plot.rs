@@ -72,7 +72,10 @@ pub fn write_xy(
         for (i, (name, points)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(plot_error)?
                 .label(name.clone())
                 .legend(move |(x, y)| {
@@ -135,7 +138,11 @@ fn rasterize(svg: &str, path: &Path) -> Result<()> {
 }
 
 /// The plot as SVG text.
-fn render_svg(traces: &[(&str, &Trace)], optimum: Option<f64>, style: &Style<'_>) -> Result<String> {
+fn render_svg(
+    traces: &[(&str, &Trace)],
+    optimum: Option<f64>,
+    style: &Style<'_>,
+) -> Result<String> {
     let mut svg = String::new();
     let value = |p: &crate::trace::TracePoint| match (optimum, p.subopt) {
         (Some(_), Some(s)) => s.max(1e-16),

@@ -56,6 +56,9 @@ mod tests {
         assert_eq!(sleep, model.task_factor(4, 9, 7) * 0.02);
         assert!((0.03..=0.2).contains(&sleep));
         assert_eq!(straggling.sleep_before(model, 5, 9, 7), 0.0);
-        assert_eq!(straggling.sleep_before(Stragglers::SlowWorkers, 4, 9, 7), 0.0);
+        assert_eq!(
+            straggling.sleep_before(Stragglers::SlowWorkers, 4, 9, 7),
+            0.0
+        );
     }
 }

@@ -484,11 +484,19 @@ fn slow_partitions_make_their_workers_sleep() {
         .partition(|w| w.partitions.iter().any(|p| p % 4 == 0));
     assert!(!slow.is_empty() && !fast.is_empty(), "{:?}", report.workers);
     for w in slow {
-        assert!(w.delay_s > 0.0, "{} holds a slow partition and never slept", w.name);
+        assert!(
+            w.delay_s > 0.0,
+            "{} holds a slow partition and never slept",
+            w.name
+        );
         assert_eq!(w.delay_factor, 0.0, "no worker-level factor in this model");
     }
     for w in fast {
-        assert_eq!(w.delay_s, 0.0, "{} holds no slow partition, yet slept", w.name);
+        assert_eq!(
+            w.delay_s, 0.0,
+            "{} holds no slow partition, yet slept",
+            w.name
+        );
     }
 }
 

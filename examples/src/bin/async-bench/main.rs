@@ -1,5 +1,5 @@
 //! The benchmark of asynchrony under stragglers: SGD and ASGD on the large dense set
-//! (bio_kdd04, least squares) with 8 workers and the paper's straggler model.
+//! (bio_kdd04, least squares) with 8 workers and the slow-workers straggler model.
 //!
 //! Writes its figures to a JSON file (default `bench/figures.json`) and prints them:
 //! 1. time for SGD and ASGD to reach 1e-2 relative suboptimality, and the speedup;
@@ -235,7 +235,7 @@ fn stragglers_figures(
     serde_json::json!({
         "dataset": data.display().to_string(),
         "workers": args.workers,
-        "stragglers": "paper",
+        "stragglers": Stragglers::SlowWorkers.to_string(),
         "seed": args.seed,
         "batch": args.batch,
         "target_subopt": args.target,

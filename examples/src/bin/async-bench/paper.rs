@@ -105,9 +105,9 @@ impl FromStr for PaperSet {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SETS.into_iter().find(|set| set.key == s).ok_or_else(|| {
-            format!("unknown dataset `{s}`: use bio, reviews or a9a")
-        })
+        SETS.into_iter()
+            .find(|set| set.key == s)
+            .ok_or_else(|| format!("unknown dataset `{s}`: use bio, reviews or a9a"))
     }
 }
 
@@ -209,6 +209,8 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         args.format
     );
     let mut numbers = previous_numbers(&args.out);
+    // Other processes on the machine skew every time: the figures say how busy it was.
+    let load_at_start = load_average();
     for set in &args.datasets {
         let data_path = dataset_path(set.file)?;
         let mut run = RunArgs::parse_defaults();
@@ -246,6 +248,8 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         "partitions_per_worker": args.partitions_per_worker,
         "time_cap_s": args.time,
         "seed": args.seed,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": load_average(),
         "figures_dir": args.figures_dir.display().to_string(),
         "runs": Value::Object(numbers),
     });
@@ -365,6 +369,16 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
     )
 }
 
+/// The 1-minute load average (Linux), if the system tells it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The entries of an earlier run of this part, so that running a subset keeps the rest.
 fn previous_numbers(out: &Path) -> serde_json::Map<String, Value> {
     std::fs::read_to_string(out)
@@ -400,7 +414,10 @@ mod tests {
         assert_eq!("a9a".parse::<PaperSet>().map(|s| s.file), Ok("a9a.xz"));
         assert!("rcv1".parse::<PaperSet>().is_err());
         assert_eq!("saga".parse(), Ok(Pair::Saga));
-        assert_eq!(Setting::Intensity(0.6).stragglers(), Stragglers::Intensity(0.6));
+        assert_eq!(
+            Setting::Intensity(0.6).stragglers(),
+            Stragglers::Intensity(0.6)
+        );
         assert_eq!(Setting::Cloud.stragglers(), Stragglers::SlowPartitions);
     }
 }
