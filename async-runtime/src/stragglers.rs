@@ -89,7 +89,7 @@ impl Stragglers {
     /// fourth partition; 0 otherwise (and under the other models, whose delays belong to
     /// workers).
     pub fn task_factor(&self, partition: u32, seq: u64, seed: u64) -> f64 {
-        if *self != Stragglers::SlowPartitions || partition % SLOW_PARTITION_EVERY != 0 {
+        if *self != Stragglers::SlowPartitions || !partition.is_multiple_of(SLOW_PARTITION_EVERY) {
             return 0.0;
         }
         let stream = seed ^ 0x5441_534b_534c_4f57 ^ (u64::from(partition) << 40);
@@ -161,7 +161,7 @@ mod tests {
             let draws: Vec<f64> = (0..2000)
                 .map(|seq| model.task_factor(partition, seq, 7))
                 .collect();
-            if partition % 4 != 0 {
+            if !partition.is_multiple_of(4) {
                 assert!(
                     draws.iter().all(|f| *f == 0.0),
                     "partition {partition} straggled"

@@ -481,7 +481,7 @@ fn slow_partitions_make_their_workers_sleep() {
     let (slow, fast): (Vec<_>, Vec<_>) = report
         .workers
         .iter()
-        .partition(|w| w.partitions.iter().any(|p| p % 4 == 0));
+        .partition(|w| w.partitions.iter().any(|p| p.is_multiple_of(4)));
     assert!(!slow.is_empty() && !fast.is_empty(), "{:?}", report.workers);
     for w in slow {
         assert!(
