@@ -24,7 +24,7 @@ pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 /// use asyncopt_runtime::{ClusterConfig, Stragglers};
 ///
 /// let mut config = ClusterConfig::local(8); // 8 local worker processes on loopback
-/// config.stragglers = Stragglers::Paper;
+/// config.stragglers = Stragglers::SlowWorkers;
 /// config.seed = 7;
 /// assert!(config.token.is_some(), "a local cluster makes its own token");
 /// ```

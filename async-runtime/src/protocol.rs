@@ -7,7 +7,7 @@ use serde_bytes::ByteBuf;
 pub use crate::broadcaster::delta::VersionBody;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -88,6 +88,11 @@ pub struct TaskOrder {
     pub sample: Option<Sample>,
     /// The history entries of the task's rows, one postcard-encoded slice per table.
     pub history: Vec<ByteBuf>,
+    /// Seconds of simulated straggling the worker sleeps before running the task (0: none),
+    /// as [`Stragglers::SlowPartitions`](crate::Stragglers::SlowPartitions) orders. The
+    /// worker sleeps at most [`MAX_ORDERED_SLEEP`](crate::worker::MAX_ORDERED_SLEEP) and
+    /// nothing for a negative or non-finite value.
+    pub sleep_s: f64,
 }
 
 /// A minibatch draw: `batch` rows (0: all) for update `k`, reproducible from the partition's
@@ -116,7 +121,8 @@ pub enum ToDriver {
         seq: u64,
         /// Seconds the task computed.
         compute_s: f64,
-        /// Seconds of simulated straggler delay added after it.
+        /// Seconds of simulated straggler delay the worker slept for it, before (ordered by
+        /// the driver) and after it (its own factor).
         delay_s: f64,
         /// The postcard-encoded result.
         body: ByteBuf,

@@ -1,5 +1,17 @@
-//! Simulated stragglers: which workers are slow and by how much, drawn from the seed. The
-//! driver draws the factors; each worker applies its own as real sleep after each task.
+//! Simulated stragglers: which workers or tasks are slow and by how much, drawn from the seed.
+//!
+//! Two models come from the ASYNC paper's evaluation, and differ in what straggles and who
+//! decides the delay:
+//!
+//! | | [`SlowWorkers`](Stragglers::SlowWorkers) (`slow-workers`) | [`SlowPartitions`](Stragglers::SlowPartitions) (`slow-partitions`) |
+//! |---|---|---|
+//! | what is slow | 25% of the workers | every fourth partition (0, 4, 8, ...) |
+//! | factor | drawn once per worker | drawn again for every task |
+//! | of what time | the worker's own mean compute, after a warm-up of 5 tasks | the mean compute per task over all results the driver has seen |
+//! | when | the worker sleeps after each task | the worker sleeps before the task, as the task order says |
+//!
+//! Both draw 80% of the factors from 1.5-2.5 and the rest from 2.5-10. `intensity:C` is the
+//! paper's controlled delay: one worker sleeps C times its mean compute after each task.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,60 +22,100 @@ use std::str::FromStr;
 /// ```
 /// use asyncopt_runtime::Stragglers;
 ///
-/// let model: Stragglers = "paper".parse().unwrap();
+/// let model: Stragglers = "slow-workers".parse().unwrap();
 /// let factors = model.factors(8, 7); // 8 workers, seed 7
 /// assert_eq!(factors.iter().filter(|f| **f > 0.0).count(), 2); // 25% straggle
 /// assert_eq!("intensity:20".parse(), Ok(Stragglers::Intensity(20.0)));
 /// assert_eq!(Stragglers::Intensity(20.0).to_string(), "intensity:20");
+///
+/// // The task-level model: partition 4 straggles, partition 5 never does.
+/// let cloud = Stragglers::SlowPartitions;
+/// assert!((1.5..=10.0).contains(&cloud.task_factor(4, 17, 7)));
+/// assert_eq!(cloud.task_factor(5, 17, 7), 0.0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Stragglers {
     /// Nobody is slowed down.
     #[default]
     None,
-    /// The ASYNC paper's model: 25% of workers straggle; 80% of those sleep 1.5-2.5x their mean
-    /// task time after each task, the rest 2.5-10x.
-    Paper,
-    /// One worker sleeps `C` times its mean task time after each task.
+    /// Slow workers (`slow-workers`; `paper` is its older name): 25% of the workers straggle
+    /// for the whole run, each by a factor drawn once from the seed (80% of them 1.5-2.5, the
+    /// rest 2.5-10). The worker measures its mean compute over a warm-up of 5 tasks and then
+    /// sleeps its factor times that mean after every task.
+    SlowWorkers,
+    /// Slow partitions (`slow-partitions`, or `asyncpaper`), the ASYNC code's cloud model:
+    /// every fourth partition straggles; for every task on one, the driver draws a factor
+    /// (80% 1.5-2.5, the rest 2.5-10, from the seed, the partition and the task's sequence
+    /// number) and multiplies the mean compute per task it has measured so far; the task
+    /// order carries that delay and the worker sleeps it before the task, up to
+    /// [`MAX_ORDERED_SLEEP`](crate::worker::MAX_ORDERED_SLEEP).
+    SlowPartitions,
+    /// One worker (the last) sleeps `C` times its mean compute after each task: the paper's
+    /// controlled delay of intensity `C`.
     Intensity(f64),
 }
 
+/// Every how many partitions one straggles under [`Stragglers::SlowPartitions`].
+pub const SLOW_PARTITION_EVERY: u32 = 4;
+
 impl Stragglers {
-    /// The delay factor of each of `workers` workers, deterministic for `seed`.
+    /// The delay factor of each of `workers` workers, deterministic for `seed` (0 for all
+    /// under [`Stragglers::SlowPartitions`], whose delays belong to tasks).
     pub fn factors(&self, workers: usize, seed: u64) -> Vec<f64> {
         let mut factors = vec![0.0; workers];
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5354_5241_4747_4c45);
         match *self {
-            Stragglers::None => {}
+            Stragglers::None | Stragglers::SlowPartitions => {}
             Stragglers::Intensity(c) => {
                 if let Some(last) = factors.last_mut() {
                     *last = c;
                 }
             }
-            Stragglers::Paper => {
+            Stragglers::SlowWorkers => {
                 let slow = ((workers as f64) * 0.25).round().max(1.0) as usize;
                 let mut ids: Vec<usize> = (0..workers).collect();
                 for i in 0..slow.min(workers) {
                     let j = rng.random_range(i..workers);
                     ids.swap(i, j);
-                    factors[ids[i]] = if rng.random_bool(0.8) {
-                        rng.random_range(1.5..=2.5)
-                    } else {
-                        rng.random_range(2.5..=10.0)
-                    };
+                    factors[ids[i]] = straggler_factor(&mut rng);
                 }
             }
         }
         factors
     }
+
+    /// The delay factor of the task with sequence number `seq` on `partition`, deterministic
+    /// for `seed`: under [`Stragglers::SlowPartitions`], drawn afresh for every task of every
+    /// fourth partition; 0 otherwise (and under the other models, whose delays belong to
+    /// workers).
+    pub fn task_factor(&self, partition: u32, seq: u64, seed: u64) -> f64 {
+        if *self != Stragglers::SlowPartitions || !partition.is_multiple_of(SLOW_PARTITION_EVERY) {
+            return 0.0;
+        }
+        let stream = seed ^ 0x5441_534b_534c_4f57 ^ (u64::from(partition) << 40);
+        let mut rng = ChaCha8Rng::seed_from_u64(stream);
+        rng.set_stream(seq);
+        straggler_factor(&mut rng)
+    }
 }
 
-/// The command line's spelling, which [`FromStr`] reads back: `none`, `paper`, `intensity:C`.
+/// A straggler's slowdown: 80% of them 1.5-2.5x, the rest 2.5-10x.
+fn straggler_factor(rng: &mut ChaCha8Rng) -> f64 {
+    if rng.random_bool(0.8) {
+        rng.random_range(1.5..=2.5)
+    } else {
+        rng.random_range(2.5..=10.0)
+    }
+}
+
+/// The command line's spelling, which [`FromStr`] reads back: `none`, `slow-workers`,
+/// `slow-partitions`, `intensity:C`.
 impl std::fmt::Display for Stragglers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stragglers::None => f.write_str("none"),
-            Stragglers::Paper => f.write_str("paper"),
+            Stragglers::SlowWorkers => f.write_str("slow-workers"),
+            Stragglers::SlowPartitions => f.write_str("slow-partitions"),
             Stragglers::Intensity(c) => write!(f, "intensity:{c}"),
         }
     }
@@ -75,11 +127,13 @@ impl FromStr for Stragglers {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "none" => Ok(Stragglers::None),
-            "paper" => Ok(Stragglers::Paper),
+            "slow-workers" | "paper" => Ok(Stragglers::SlowWorkers),
+            "slow-partitions" | "asyncpaper" => Ok(Stragglers::SlowPartitions),
             _ => match s.strip_prefix("intensity:").map(str::parse::<f64>) {
                 Some(Ok(c)) if c.is_finite() && c >= 0.0 => Ok(Stragglers::Intensity(c)),
                 _ => Err(format!(
-                    "unknown straggler model `{s}`: use none, paper or intensity:C with C >= 0"
+                    "unknown straggler model `{s}`: use none, slow-workers (alias paper), \
+                     slow-partitions (alias asyncpaper) or intensity:C with C >= 0"
                 )),
             },
         }
@@ -91,18 +145,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paper_slows_a_quarter_deterministically() {
-        let a = Stragglers::Paper.factors(8, 7);
-        assert_eq!(a, Stragglers::Paper.factors(8, 7));
+    fn slow_workers_slows_a_quarter_deterministically() {
+        let a = Stragglers::SlowWorkers.factors(8, 7);
+        assert_eq!(a, Stragglers::SlowWorkers.factors(8, 7));
         assert_eq!(a.iter().filter(|f| **f > 0.0).count(), 2);
         assert!(a.iter().all(|f| *f == 0.0 || (1.5..=10.0).contains(f)));
-        assert_ne!(a, Stragglers::Paper.factors(8, 8));
+        assert_ne!(a, Stragglers::SlowWorkers.factors(8, 8));
+    }
+
+    #[test]
+    fn slow_partitions_draws_per_task_of_every_fourth_partition() {
+        let model = Stragglers::SlowPartitions;
+        assert_eq!(model.factors(8, 7), vec![0.0; 8]);
+        for partition in 0..32u32 {
+            let draws: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 7))
+                .collect();
+            if !partition.is_multiple_of(4) {
+                assert!(
+                    draws.iter().all(|f| *f == 0.0),
+                    "partition {partition} straggled"
+                );
+                continue;
+            }
+            // Deterministic for the seed, different for another seed, redrawn per task.
+            let again: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 7))
+                .collect();
+            assert_eq!(draws, again);
+            let other: Vec<f64> = (0..2000)
+                .map(|seq| model.task_factor(partition, seq, 8))
+                .collect();
+            assert_ne!(draws, other);
+            assert!(draws.iter().all(|f| (1.5..=10.0).contains(f)));
+            let mild = draws.iter().filter(|f| **f <= 2.5).count() as f64 / 2000.0;
+            assert!(
+                (0.75..=0.85).contains(&mild),
+                "{mild} of the draws at most 2.5x"
+            );
+            assert!(
+                draws.iter().any(|f| *f > 5.0),
+                "the 2.5-10x tail never drawn"
+            );
+            assert!(
+                draws.windows(2).any(|w| w[0] != w[1]),
+                "not redrawn per task"
+            );
+        }
+    }
+
+    #[test]
+    fn other_models_have_no_task_factors() {
+        for model in [
+            Stragglers::None,
+            Stragglers::SlowWorkers,
+            Stragglers::Intensity(3.0),
+        ] {
+            assert_eq!(model.task_factor(0, 1, 7), 0.0);
+        }
     }
 
     #[test]
     fn parses_the_command_line_forms() {
         assert_eq!("intensity:20".parse(), Ok(Stragglers::Intensity(20.0)));
-        assert_eq!("paper".parse(), Ok(Stragglers::Paper));
+        assert_eq!("paper".parse(), Ok(Stragglers::SlowWorkers));
+        assert_eq!("slow-workers".parse(), Ok(Stragglers::SlowWorkers));
+        assert_eq!("asyncpaper".parse(), Ok(Stragglers::SlowPartitions));
+        assert_eq!("slow-partitions".parse(), Ok(Stragglers::SlowPartitions));
+        for model in [
+            Stragglers::SlowWorkers,
+            Stragglers::SlowPartitions,
+            Stragglers::None,
+        ] {
+            assert_eq!(model.to_string().parse(), Ok(model));
+        }
         assert!("intensity:x".parse::<Stragglers>().is_err());
         assert!("slow".parse::<Stragglers>().is_err());
     }

@@ -36,6 +36,7 @@ fn valid_frames() -> Vec<Vec<u8>> {
                 captures: ByteBuf::from(vec![1, 2, 3, 4]),
                 sample: None,
                 history: vec![ByteBuf::from(vec![2, 0, 0, 0, 0, 0, 0, 0, 0])],
+                sleep_s: 0.0,
             }),
         ),
         frame::encode(

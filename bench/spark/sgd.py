@@ -91,6 +91,8 @@ def others_busy():
 
 
 def wait_until_quiet():
+    if os.environ.get("SPARK_BENCH_WAIT") == "0":  # run.sh's switch: do not wait
+        return
     while others_busy():
         print("waiting for cargo/async-bench to finish...", flush=True)
         time.sleep(30)
@@ -259,8 +261,14 @@ def main():
         "s_per_update": {k: v["s_per_update"] for k, v in runs.items()},
         "runs": runs,
     }
+    # The JVM job's figures (run.sh puts them under "jvm") stay.
+    try:
+        with open(args.out) as f:
+            kept = {k: v for k, v in json.load(f).items() if k == "jvm"}
+    except (FileNotFoundError, json.JSONDecodeError):
+        kept = {}
     with open(args.out, "w") as f:
-        json.dump(figures, f, indent=2)
+        json.dump({**figures, **kept}, f, indent=2)
         f.write("\n")
     print(f"figures written to {args.out}")
 

@@ -31,7 +31,7 @@ pub struct TargetMissed(pub String);
 
 const EXAMPLES: &str = "\
 Examples:
-  async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers paper \\
+  async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers slow-workers \\
       --target-subopt 1e-4 --trace run.csv --summary run.json --plot run.svg
   async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
   async-train evaluate --model m.json --data a9a.t.xz
@@ -136,8 +136,12 @@ pub struct RunArgs {
     /// Worker processes.
     #[arg(long, default_value_t = 4, help_heading = "Cluster")]
     pub workers: usize,
-    /// Simulated stragglers: none, paper (25% of workers 1.5-10x slower), or intensity:C (one
-    /// worker C times slower).
+    /// Simulated stragglers: none; slow-workers (alias paper: 25% of the workers, each with a
+    /// factor drawn once, 80% 1.5-2.5x and the rest 2.5-10x, sleep that times their mean
+    /// compute after every task); slow-partitions (alias asyncpaper: every fourth partition's
+    /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the mean
+    /// compute the driver measured); or intensity:C (one worker sleeps C times its mean compute
+    /// after every task).
     #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
     pub stragglers: Stragglers,
     /// Address the driver listens on (default: loopback, any free port).
@@ -295,7 +299,8 @@ impl TypedValueParser for AlgorithmParser {
     }
 }
 
-/// Parses `--stragglers` (`none`, `paper`, `intensity:C`) and lists the models in `--help`.
+/// Parses `--stragglers` (`none`, `slow-workers`, `slow-partitions`, `intensity:C`, and the
+/// aliases `paper`, `asyncpaper`) and lists the models in `--help`.
 #[derive(Clone)]
 struct StragglersParser;
 
@@ -316,9 +321,13 @@ impl TypedValueParser for StragglersParser {
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(
-            ["none", "paper", "intensity:C"]
-                .into_iter()
-                .map(PossibleValue::new),
+            [
+                PossibleValue::new("none"),
+                PossibleValue::new("slow-workers").alias("paper"),
+                PossibleValue::new("slow-partitions").alias("asyncpaper"),
+                PossibleValue::new("intensity:C"),
+            ]
+            .into_iter(),
         ))
     }
 }
@@ -385,7 +394,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
             let out = default_out_dir();
             println!(
                 "No arguments: comparing SGD and ASGD on the built-in California housing set \
-                 (4 workers, stragglers `paper`). `async-train --help` lists the options."
+                 (4 workers, stragglers `slow-workers`). `async-train --help` lists the options."
             );
             let spec = run.job(Algorithm::Sgd)?;
             let pair = [Algorithm::Sgd.into(), Algorithm::Asgd.into()];
@@ -425,10 +434,10 @@ fn init_logging(quiet: bool, verbose: u8) {
 }
 
 /// The built-in run: California housing (scaled), least squares, minibatch SGD and ASGD with
-/// their default steps, 4 workers with the paper's stragglers, to 2% of the optimum.
+/// their default steps, 4 workers with the slow-workers stragglers, to 2% of the optimum.
 pub fn builtin_comparison() -> RunArgs {
     let mut run = RunArgs::parse_defaults();
-    run.stragglers = Stragglers::Paper;
+    run.stragglers = Stragglers::SlowWorkers;
     run.batch = 1000;
     run.target_subopt = Some(2e-2);
     run.updates = 200_000;

@@ -11,13 +11,99 @@ use crate::trace::{create_parent, Trace};
 
 /// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise.
 pub fn write_plot(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<()> {
+    let style = Style {
+        title: "objective against time",
+        size: (900, 560),
+    };
+    write_styled(path, traces, optimum, &style)
+}
+
+/// A plot's title and size in pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct Style<'a> {
+    /// The caption above the chart.
+    pub title: &'a str,
+    /// Width and height.
+    pub size: (u32, u32),
+}
+
+/// [`write_plot`] with its own title and size, for figures that come in sets.
+pub fn write_styled(
+    path: &Path,
+    traces: &[(&str, &Trace)],
+    optimum: Option<f64>,
+    style: &Style<'_>,
+) -> Result<()> {
+    let svg = render_svg(traces, optimum, style)?;
+    write_svg_or_png(path, &svg)
+}
+
+/// One line per series of `(x, y)` points, both axes linear: e.g. a speedup against the
+/// delay intensity. Written as [`write_plot`] writes.
+pub fn write_xy(
+    path: &Path,
+    style: &Style<'_>,
+    (x_desc, y_desc): (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let points = || series.iter().flat_map(|(_, s)| s.iter().copied());
+    let max_x = points().map(|p| p.0).fold(0.0, f64::max).max(1e-3);
+    let max_y = points().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
+    if !max_x.is_finite() || !max_y.is_finite() {
+        return Err(anyhow!("nothing to plot: the points are not finite"));
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(style.title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..max_x * 1.1, 0.0..max_y * 1.15)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()
+            .map_err(plot_error)?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_error)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(plot_error)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    write_svg_or_png(path, &svg)
+}
+
+fn write_svg_or_png(path: &Path, svg: &str) -> Result<()> {
     create_parent(path)?;
-    let svg = render_svg(traces, optimum)?;
     let is_png = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     if is_png {
-        rasterize(&svg, path)
+        rasterize(svg, path)
     } else {
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
     }
@@ -52,7 +138,11 @@ fn rasterize(svg: &str, path: &Path) -> Result<()> {
 }
 
 /// The plot as SVG text.
-fn render_svg(traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<String> {
+fn render_svg(
+    traces: &[(&str, &Trace)],
+    optimum: Option<f64>,
+    style: &Style<'_>,
+) -> Result<String> {
     let mut svg = String::new();
     let value = |p: &crate::trace::TracePoint| match (optimum, p.subopt) {
         (Some(_), Some(s)) => s.max(1e-16),
@@ -74,10 +164,10 @@ fn render_svg(traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<String>
         "objective"
     };
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("objective against time", ("sans-serif", 22))
+            .caption(style.title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(80)

@@ -172,6 +172,8 @@ impl Driver {
         let history_len: usize = history.iter().map(|h| h.len()).sum();
         let seq = self.next_seq;
         self.next_seq += 1;
+        let (model, seed) = (self.config.stragglers, self.config.seed);
+        let sleep_s = self.straggling.sleep_before(model, partition, seq, seed);
         let len = self.send(
             worker,
             &ToWorker::Task(TaskOrder {
@@ -182,6 +184,7 @@ impl Driver {
                 captures: ByteBuf::from(spec.captures),
                 sample: spec.sample,
                 history,
+                sleep_s,
             }),
         );
         self.stats.history_bytes += history_len as u64;

@@ -151,6 +151,8 @@ pub struct Driver {
     pub(crate) loop_resume: Option<crate::checkpoint::LoopResume>,
     /// Seconds of training before the checkpoint this run resumed from.
     pub(crate) resumed_elapsed: f64,
+    /// The slow-partitions straggler model's mean compute per task.
+    pub(crate) straggling: super::straggling::TaskStraggling,
 }
 
 impl Driver {
@@ -214,6 +216,7 @@ impl Driver {
             resumed: None,
             loop_resume: None,
             resumed_elapsed: 0.0,
+            straggling: Default::default(),
         };
         if driver.config.spawn_local {
             driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;

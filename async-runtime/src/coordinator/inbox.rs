@@ -165,6 +165,8 @@ impl Driver {
                     info.idle_since = Some(Instant::now());
                 }
                 info.record_task_time(compute_s + delay_s);
+                info.delay_s += delay_s;
+                self.straggling.record(compute_s);
                 self.refresh_oldest_in_flight();
                 self.arrived.push_back(Arrived {
                     seq,

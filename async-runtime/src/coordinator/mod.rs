@@ -10,6 +10,7 @@ mod inbox;
 mod inspect;
 mod reduce;
 mod report;
+mod straggling;
 mod table;
 
 pub use crate::combine::Combine;

@@ -34,6 +34,8 @@ pub struct WorkerInfo {
     pub bytes_in: u64,
     /// Simulated straggler factor it was given.
     pub delay_factor: f64,
+    /// Seconds of simulated straggler delay it slept, as its results reported.
+    pub delay_s: f64,
     /// Partitions it owns.
     pub partitions: Vec<u32>,
     /// Tasks it reported failed.
@@ -74,6 +76,7 @@ impl WorkerInfo {
             bytes_out: 0,
             bytes_in: 0,
             delay_factor,
+            delay_s: 0.0,
             partitions: Vec::new(),
             failures: 0,
             bad_results: 0,

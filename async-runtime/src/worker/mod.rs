@@ -21,7 +21,7 @@ use zeromq::{
 
 pub use cache::CachedVersion;
 use cache::VersionCache;
-use straggler::StragglerDelay;
+use straggler::{ordered_sleep, StragglerDelay};
 
 use crate::auth::Token;
 use crate::auth::Transcript;
@@ -42,8 +42,11 @@ pub const MAX_QUEUED_TASKS: usize = 64;
 pub const MAX_SLOTS: usize = 1024;
 /// versions kept of each,
 pub const MAX_CACHE_VERSIONS: u32 = 64;
-/// and the straggler delay factor (times the mean task time).
+/// the straggler delay factor (times the mean task time),
 pub const MAX_DELAY_FACTOR: f64 = 100.0;
+/// and the simulated straggling a task order asks for before the task: a driver cannot make
+/// a worker sleep longer than this per task (longer orders are cut to it).
+pub const MAX_ORDERED_SLEEP: Duration = Duration::from_secs(30);
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -480,7 +483,11 @@ impl Executor {
                     }
                 }
                 Work::Task(order) => {
-                    let (message, delay) = self.execute(order);
+                    // The task-level straggler model sleeps before the task, the worker-level
+                    // one after it; the result reports both.
+                    let before = ordered_sleep(order.sleep_s, &self.name);
+                    std::thread::sleep(before);
+                    let (message, delay) = self.execute(order, before);
                     // The simulated straggler sleeps here, not in the event loop: its
                     // heartbeats go on.
                     std::thread::sleep(delay);
@@ -497,8 +504,9 @@ impl Executor {
         tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
     }
 
-    /// Runs a task now and returns its result, with the straggler delay due after it.
-    fn execute(&mut self, order: TaskOrder) -> (ToDriver, Duration) {
+    /// Runs a task now and returns its result, with the straggler delay due after it;
+    /// `slept` is the delay already slept before it.
+    fn execute(&mut self, order: TaskOrder, slept: Duration) -> (ToDriver, Duration) {
         let begun = Instant::now();
         let outcome = self.run_task(&order);
         let compute = begun.elapsed();
@@ -507,7 +515,7 @@ impl Executor {
             Ok(body) => ToDriver::Result {
                 seq: order.seq,
                 compute_s: compute.as_secs_f64(),
-                delay_s: delay.as_secs_f64(),
+                delay_s: (slept + delay).as_secs_f64(),
                 body: body.into(),
             },
             Err(error) => ToDriver::Failed {

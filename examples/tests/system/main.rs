@@ -33,6 +33,10 @@ fn main() {
             stale_results_are_dropped_and_counted,
         ),
         (
+            "slow_partitions_make_their_workers_sleep",
+            slow_partitions_make_their_workers_sleep,
+        ),
+        (
             "asgd_reaches_1e-2_on_bio_with_paper_stragglers",
             asgd_reaches_target_on_bio,
         ),
@@ -215,7 +219,7 @@ fn sgd_reaches_target_on_a9a() {
 
 fn asgd_reaches_target_on_bio() {
     let mut args = job_args("bio_kdd04.sub25.xz", 1e-2);
-    args.stragglers = Stragglers::Paper;
+    args.stragglers = Stragglers::SlowWorkers;
     args.updates = 100_000;
     args.eval_every = 0.02;
     let outcome = train_to_target(&args, Algorithm::Asgd);
@@ -271,7 +275,7 @@ fn saga_reaches_target_on_bio() {
 }
 
 fn asaga_reaches_target_on_bio() {
-    bio_vr(Algorithm::Asaga, Stragglers::Paper);
+    bio_vr(Algorithm::Asaga, Stragglers::SlowWorkers);
 }
 
 fn asvrg_reaches_target_on_bio() {
@@ -466,6 +470,40 @@ fn stale_results_are_dropped_and_counted() {
         report.stats.updates, params.updates as u64,
         "dropped results are not updates"
     );
+}
+
+/// The slow-partitions model: the driver orders a sleep before every task of every fourth
+/// partition; the workers holding one report the delay they slept, the others none.
+fn slow_partitions_make_their_workers_sleep() {
+    let data = shared("a9a.xz");
+    let mut config = local(4);
+    config.stragglers = Stragglers::SlowPartitions;
+    let mut params = asgd_params();
+    params.updates = 1000;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    asgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.updates, params.updates as u64);
+    let (slow, fast): (Vec<_>, Vec<_>) = report
+        .workers
+        .iter()
+        .partition(|w| w.partitions.iter().any(|p| p.is_multiple_of(4)));
+    assert!(!slow.is_empty() && !fast.is_empty(), "{:?}", report.workers);
+    for w in slow {
+        assert!(
+            w.delay_s > 0.0,
+            "{} holds a slow partition and never slept",
+            w.name
+        );
+        assert_eq!(w.delay_factor, 0.0, "no worker-level factor in this model");
+    }
+    for w in fast {
+        assert_eq!(
+            w.delay_s, 0.0,
+            "{} holds no slow partition, yet slept",
+            w.name
+        );
+    }
 }
 
 /// Trains `algorithm` on a9a to 1e-3 with 4 local workers, calling `event` once with the

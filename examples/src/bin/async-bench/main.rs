@@ -1,5 +1,5 @@
 //! The benchmark of asynchrony under stragglers: SGD and ASGD on the large dense set
-//! (bio_kdd04, least squares) with 8 workers and the paper's straggler model.
+//! (bio_kdd04, least squares) with 8 workers and the slow-workers straggler model.
 //!
 //! Writes its figures to a JSON file (default `bench/figures.json`) and prints them:
 //! 1. time for SGD and ASGD to reach 1e-2 relative suboptimality, and the speedup;
@@ -25,6 +25,7 @@ use clap::{Parser, Subcommand};
 
 mod figures;
 mod session;
+mod paper;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -39,10 +40,14 @@ struct Cli {
 /// The parts of the benchmark.
 #[derive(Debug, Subcommand)]
 enum Part {
-    /// SGD/ASGD and SAGA/ASAGA under the paper's stragglers on bio_kdd04 (the default).
+    /// SGD/ASGD and SAGA/ASAGA under the slow-workers stragglers on bio_kdd04 (the default).
     Stragglers(BenchArgs),
     /// The cost of sealing frames (MAC, or encryption with --encrypt), per frame and per task.
     Session(session::SessionArgs),
+    /// The ASYNC paper's experiments: SGD/ASGD and SAGA/ASAGA at delay intensities 0.3, 0.6,
+    /// 1.0 and under the cloud model, 32 partitions on 8 workers, on bio, reviews and a9a;
+    /// figures into bench/paper/.
+    Paper(paper::PaperArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -87,6 +92,7 @@ fn main() -> Result<()> {
         None => stragglers(cli.stragglers),
         Some(Part::Stragglers(args)) => stragglers(args),
         Some(Part::Session(args)) => session::run(args),
+        Some(Part::Paper(args)) => paper::paper(args),
     }
 }
 
@@ -101,7 +107,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.optimum = Some(args.optimum);
     run.target_subopt = Some(args.target);
     run.workers = args.workers;
-    run.stragglers = Stragglers::Paper;
+    run.stragglers = Stragglers::SlowWorkers;
     run.seed = args.seed;
     run.batch = args.batch;
     run.updates = 10_000_000;
@@ -113,7 +119,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     let mut spec = run.job(Algorithm::Sgd)?;
     let data = spec.load_data()?;
     eprintln!(
-        "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
+        "{}: {} rows, {} features; {} workers, stragglers slow-workers, target {:e}",
         data.name(),
         data.n_rows(),
         data.dim(),
@@ -160,7 +166,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
 
 /// A large dataset the repository does not carry: in `$ASYNC_DATA_DIR`, in `data/large/`
 /// (where `scripts/fetch-data.sh` puts them), or in a `shared/data` folder beside the checkout.
-fn large_data(name: &str) -> Result<PathBuf> {
+pub(crate) fn large_data(name: &str) -> Result<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let candidates = std::env::var_os("ASYNC_DATA_DIR")
         .map(PathBuf::from)
@@ -233,7 +239,7 @@ fn stragglers_figures(
     serde_json::json!({
         "dataset": data.display().to_string(),
         "workers": args.workers,
-        "stragglers": "paper",
+        "stragglers": Stragglers::SlowWorkers.to_string(),
         "seed": args.seed,
         "batch": args.batch,
         "target_subopt": args.target,
@@ -266,7 +272,8 @@ fn stragglers_figures(
     })
 }
 
-fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
+/// Time of the synchronous run over time of the asynchronous one, when both reached the target.
+pub(crate) fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
     match (sync, asynchronous) {
         (Some(s), Some(a)) if a > 0.0 => Some(s / a),
         _ => None,

@@ -1,0 +1,423 @@
+//! `async-bench paper`: the ASYNC paper's experiments. SGD against ASGD and SAGA against ASAGA
+//! at delay intensities 0.3, 0.6 and 1.0 (`intensity:C`: one worker sleeps C times its mean
+//! compute after every task) and under the cloud model (`slow-partitions`), with 32 partitions
+//! on 8 workers, on bio_kdd04 (dense), reviews_tfidf (sparse, rcv1-like) and a9a, each pair to a
+//! fixed target. Writes one figure per setting (objective against time, both algorithms), a
+//! speedup-against-intensity figure, and the numbers under the key `paper` of the figures file.
+//!
+//! `async-bench paper [--datasets bio,a9a] [--settings 0.3,cloud] [--pairs sgd] [--time 30]`
+//!
+//! The whole sweep (48 runs) takes about 10 minutes on 2 cores.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_train::cli::RunArgs;
+use async_train::job::{self, Outcome};
+use async_train::plot::{self, Style};
+use asyncopt_algorithms::{Algorithm, Metric};
+use asyncopt_runtime::{Dataset, Stragglers};
+use serde_json::{json, Value};
+
+use crate::{figures, large_data, speedup};
+
+/// Settings of the paper's experiments.
+#[derive(Debug, clap::Args)]
+pub struct PaperArgs {
+    /// Datasets to run, of bio (bio_kdd04), reviews (reviews_tfidf), a9a.
+    #[arg(long, value_delimiter = ',', default_value = "bio,reviews,a9a")]
+    datasets: Vec<PaperSet>,
+    /// Straggler settings to run: delay intensities (numbers) and `cloud` (the slow-partitions
+    /// model).
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.6,1.0,cloud")]
+    settings: Vec<Setting>,
+    /// Algorithm pairs to run, of sgd (SGD/ASGD) and saga (SAGA/ASAGA).
+    #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
+    pairs: Vec<Pair>,
+    /// Worker processes.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Partitions per worker (the paper: 32 partitions on 8 workers).
+    #[arg(long, default_value_t = 4)]
+    partitions_per_worker: usize,
+    /// Seconds of training at most per run; a run that misses its target by then counts as
+    /// not reaching it.
+    #[arg(long, default_value_t = 30.0)]
+    time: f64,
+    /// ASAGA's step as a fraction of its default: with 32 partitions on 8 workers the default
+    /// (SAGA's times 2/sqrt(workers)) diverges on bio_kdd04.
+    #[arg(long, default_value_t = 0.5)]
+    asaga_step_scale: f64,
+    /// Seed of partitioning, sampling and stragglers.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Where the numbers go (key `paper`).
+    #[arg(long, default_value = "bench/figures.json")]
+    out: PathBuf,
+    /// Where the figures go.
+    #[arg(long, default_value = "bench/paper")]
+    figures_dir: PathBuf,
+    /// Figure format: png or svg.
+    #[arg(long, default_value = "png")]
+    format: String,
+}
+
+/// A dataset of the experiments, with the targets its pairs train to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PaperSet {
+    key: &'static str,
+    file: &'static str,
+    /// Least-squares optimum (`data/README.md`, `../shared/data/README.md`).
+    optimum: f64,
+    /// Target relative suboptimality of SGD/ASGD and of SAGA/ASAGA.
+    targets: (f64, f64),
+    /// Rows sampled per task.
+    batch: usize,
+}
+
+const SETS: [PaperSet; 3] = [
+    PaperSet {
+        key: "bio",
+        file: "bio_kdd04.normalized.xz",
+        optimum: 0.01890429339,
+        targets: (1e-2, 1e-2),
+        batch: 256,
+    },
+    PaperSet {
+        key: "reviews",
+        file: "reviews_tfidf.xz",
+        optimum: 0.08409862623,
+        targets: (0.5, 0.5),
+        batch: 64,
+    },
+    PaperSet {
+        key: "a9a",
+        file: "a9a.xz",
+        optimum: 0.2242095732,
+        targets: (1e-2, 2e-3),
+        batch: 128,
+    },
+];
+
+impl FromStr for PaperSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SETS.into_iter()
+            .find(|set| set.key == s)
+            .ok_or_else(|| format!("unknown dataset `{s}`: use bio, reviews or a9a"))
+    }
+}
+
+/// A straggler setting: a delay intensity, or the cloud model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Setting {
+    Intensity(f64),
+    Cloud,
+}
+
+impl FromStr for Setting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cloud" | "slow-partitions" | "asyncpaper" => Ok(Setting::Cloud),
+            _ => match s.parse::<f64>() {
+                Ok(c) if c.is_finite() && c >= 0.0 => Ok(Setting::Intensity(c)),
+                _ => Err(format!(
+                    "unknown setting `{s}`: use a delay intensity (e.g. 0.3) or cloud"
+                )),
+            },
+        }
+    }
+}
+
+impl Setting {
+    fn stragglers(self) -> Stragglers {
+        match self {
+            Setting::Intensity(c) => Stragglers::Intensity(c),
+            Setting::Cloud => Stragglers::SlowPartitions,
+        }
+    }
+
+    /// Its name in file names and JSON keys.
+    fn key(self) -> String {
+        match self {
+            Setting::Intensity(c) => format!("intensity-{c}"),
+            Setting::Cloud => "cloud".into(),
+        }
+    }
+
+    fn title(self) -> String {
+        match self {
+            Setting::Intensity(c) => format!("delay intensity {c}"),
+            Setting::Cloud => "cloud model".into(),
+        }
+    }
+}
+
+/// A synchronous algorithm and its asynchronous twin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pair {
+    Sgd,
+    Saga,
+}
+
+impl FromStr for Pair {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sgd" => Ok(Pair::Sgd),
+            "saga" => Ok(Pair::Saga),
+            _ => Err(format!("unknown pair `{s}`: use sgd or saga")),
+        }
+    }
+}
+
+impl Pair {
+    fn algorithms(self) -> (Algorithm, Algorithm) {
+        match self {
+            Pair::Sgd => (Algorithm::Sgd, Algorithm::Asgd),
+            Pair::Saga => (Algorithm::Saga, Algorithm::Asaga),
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Pair::Sgd => "sgd",
+            Pair::Saga => "saga",
+        }
+    }
+
+    fn target(self, set: &PaperSet) -> f64 {
+        match self {
+            Pair::Sgd => set.targets.0,
+            Pair::Saga => set.targets.1,
+        }
+    }
+}
+
+/// Runs the chosen experiments, writes their figures and merges their numbers into the key
+/// `paper` of the figures file (keeping the entries of experiments not run this time).
+pub fn paper(args: PaperArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.format == "png" || args.format == "svg",
+        "--format must be png or svg, not `{}`",
+        args.format
+    );
+    let mut numbers = previous_numbers(&args.out);
+    // Other processes on the machine skew every time: the figures say how busy it was.
+    let load_at_start = load_average();
+    for set in &args.datasets {
+        let data_path = dataset_path(set.file)?;
+        let mut run = RunArgs::parse_defaults();
+        run.data = Some(data_path);
+        run.optimum = Some(set.optimum);
+        run.workers = args.workers;
+        run.seed = args.seed;
+        run.batch = set.batch;
+        run.updates = 100_000_000;
+        run.time = Some(args.time);
+        run.quiet = true;
+        run.eval_every = 0.02;
+        let mut spec = run.job(Algorithm::Sgd)?;
+        spec.cluster.partitions_per_worker = args.partitions_per_worker;
+        let data = spec.load_data()?;
+        eprintln!(
+            "{}: {} rows, {} features; {} workers x {} partitions",
+            data.name(),
+            data.n_rows(),
+            data.dim(),
+            args.workers,
+            args.partitions_per_worker
+        );
+        for &pair in &args.pairs {
+            for &setting in &args.settings {
+                let entry = experiment(&args, &mut spec, &data, set, pair, setting)?;
+                let key = format!("{}/{}/{}", set.key, pair.key(), setting.key());
+                numbers.insert(key, entry);
+            }
+        }
+    }
+    speedup_plot(&args, &numbers)?;
+    let figures = json!({
+        "workers": args.workers,
+        "partitions_per_worker": args.partitions_per_worker,
+        "time_cap_s": args.time,
+        "seed": args.seed,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": load_average(),
+        "figures_dir": args.figures_dir.display().to_string(),
+        "runs": Value::Object(numbers),
+    });
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    figures::merge(&args.out, "paper", figures)?;
+    eprintln!(
+        "figures written to {} and {}",
+        args.out.display(),
+        args.figures_dir.display()
+    );
+    Ok(())
+}
+
+/// One setting of one pair on one dataset: both runs, their figure, their numbers.
+fn experiment(
+    args: &PaperArgs,
+    spec: &mut job::JobSpec,
+    data: &Arc<Dataset>,
+    set: &PaperSet,
+    pair: Pair,
+    setting: Setting,
+) -> Result<Value> {
+    let target = pair.target(set);
+    spec.cluster.stragglers = setting.stragglers();
+    spec.stop.target_subopt = Some(target);
+    let (sync, asynchronous) = pair.algorithms();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for algorithm in [sync, asynchronous] {
+        spec.algorithm = algorithm.into();
+        spec.step = None;
+        if algorithm == Algorithm::Asaga {
+            let metric = Metric::new(spec.precondition, &spec.loss, data)?;
+            spec.step = Some(args.asaga_step_scale * job::default_step(spec, data, &metric));
+        }
+        let outcome = job::run(spec, data)?;
+        eprintln!("  {} {}: {}", set.key, setting.key(), outcome.one_line());
+        outcomes.push(outcome);
+    }
+    let (s, a) = (&outcomes[0], &outcomes[1]);
+    let title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
+    let figure = args.figures_dir.join(format!(
+        "{}-{}-{}.{}",
+        set.key,
+        pair.key(),
+        setting.key(),
+        args.format
+    ));
+    let style = Style {
+        title: &title,
+        size: (640, 400),
+    };
+    let (sync_name, async_name) = (sync.to_string(), asynchronous.to_string());
+    plot::write_styled(
+        &figure,
+        &[(&sync_name, &s.trace), (&async_name, &a.trace)],
+        Some(set.optimum),
+        &style,
+    )?;
+    let run_numbers = |o: &Outcome| {
+        json!({
+            "time_to_target_s": o.time_to_target(),
+            "elapsed_s": o.report.elapsed_s,
+            "updates": o.report.stats.updates,
+            "final_subopt": (o.final_objective() - set.optimum) / set.optimum,
+            "dropped_stale": o.report.stats.dropped_stale,
+            "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>(),
+        })
+    };
+    Ok(json!({
+        "dataset": set.file,
+        "stragglers": setting.stragglers().to_string(),
+        "intensity": match setting { Setting::Intensity(c) => Some(c), Setting::Cloud => None },
+        "target_subopt": target,
+        "batch": set.batch,
+        "steps": { sync.to_string(): s.step, asynchronous.to_string(): a.step },
+        sync.to_string(): run_numbers(s),
+        asynchronous.to_string(): run_numbers(a),
+        "speedup": speedup(s.time_to_target(), a.time_to_target()),
+        "figure": figure.display().to_string(),
+    }))
+}
+
+/// The speedup of each pair on each dataset against the delay intensity, from every entry
+/// known (this run's and earlier ones kept in the figures file).
+fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> Result<()> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for set in SETS {
+        for pair in [Pair::Sgd, Pair::Saga] {
+            let prefix = format!("{}/{}/intensity-", set.key, pair.key());
+            let mut points: Vec<(f64, f64)> = numbers
+                .iter()
+                .filter(|(key, _)| key.starts_with(&prefix))
+                .filter_map(|(_, v)| Some((v["intensity"].as_f64()?, v["speedup"].as_f64()?)))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if !points.is_empty() {
+                let (sync, asynchronous) = pair.algorithms();
+                series.push((format!("{asynchronous}/{sync} on {}", set.key), points));
+            }
+        }
+    }
+    if series.is_empty() {
+        return Ok(());
+    }
+    let path = args
+        .figures_dir
+        .join(format!("speedup-vs-intensity.{}", args.format));
+    let style = Style {
+        title: "time-to-target speedup of the asynchronous twin",
+        size: (640, 400),
+    };
+    plot::write_xy(
+        &path,
+        &style,
+        ("delay intensity", "speedup (sync time / async time)"),
+        &series,
+    )
+}
+
+/// The 1-minute load average (Linux), if the system tells it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The entries of an earlier run of this part, so that running a subset keeps the rest.
+fn previous_numbers(out: &Path) -> serde_json::Map<String, Value> {
+    std::fs::read_to_string(out)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|v| v["paper"]["runs"].as_object().cloned())
+        .unwrap_or_default()
+}
+
+/// A large set where [`large_data`] looks, or a small one the repository carries in `data/`.
+fn dataset_path(file: &str) -> Result<PathBuf> {
+    let carried = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(file);
+    large_data(file).or_else(|e| {
+        carried
+            .is_file()
+            .then(|| carried.clone())
+            .with_context(|| format!("{e:#}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_subset_options() {
+        assert_eq!("cloud".parse(), Ok(Setting::Cloud));
+        assert_eq!("0.3".parse(), Ok(Setting::Intensity(0.3)));
+        assert!("fast".parse::<Setting>().is_err());
+        assert!("-1".parse::<Setting>().is_err());
+        assert_eq!("a9a".parse::<PaperSet>().map(|s| s.file), Ok("a9a.xz"));
+        assert!("rcv1".parse::<PaperSet>().is_err());
+        assert_eq!("saga".parse(), Ok(Pair::Saga));
+        assert_eq!(
+            Setting::Intensity(0.6).stragglers(),
+            Stragglers::Intensity(0.6)
+        );
+        assert_eq!(Setting::Cloud.stragglers(), Stragglers::SlowPartitions);
+    }
+}
