@@ -320,7 +320,11 @@ impl Reduce<'_> {
                 #private::reduce_sync(#driver, #site, __async_outcome(#witness))
             },
             (Some(barrier), bound) => {
-                let barrier = barrier.binding_at_rule();
+                // `&rule` wholly at the rule's span: rustc reports a rule that is no rule once.
+                let barrier = {
+                    let binding = barrier.binding_at_rule();
+                    quote_spanned!(barrier.span=> &#binding)
+                };
                 let bound = match bound {
                     Some(bound) => some_bound(bound),
                     None => quote!(::core::option::Option::<#private::NoBound>::None),
@@ -331,7 +335,7 @@ impl Reduce<'_> {
                     quote_spanned!(span=> reduce_async)
                 };
                 quote_spanned! {span=>
-                    #private::#reduce(#driver, #site, &#barrier, #bound, __async_outcome(#witness))
+                    #private::#reduce(#driver, #site, #barrier, #bound, __async_outcome(#witness))
                 }
             }
         };
