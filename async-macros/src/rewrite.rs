@@ -235,9 +235,7 @@ impl<'a> Rewriter<'a> {
         let mut captures = Vec::new();
         let mut reads = Vec::new();
         let mut histories = Vec::new();
-        let Some(pins) = pins else {
-            return None;
-        };
+        let pins = pins?;
         let mut failed = false;
         for name in free_variables(&site.closure) {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {

@@ -58,10 +58,16 @@ impl<R: Fn(&WorkerTable) -> bool, S: Fn(&WorkerInfo) -> bool> Barrier<R, S> {
     }
 
     /// The rule and the selection, as the coordinator uses them.
-    pub(crate) fn parts(&self) -> (&dyn Fn(&WorkerTable) -> bool, &dyn Fn(&WorkerInfo) -> bool) {
+    pub(crate) fn parts(&self) -> Gate<'_> {
         (&self.rule, &self.select)
     }
 }
+
+/// A barrier as the coordinator applies it: the rule and the selection.
+pub(crate) type Gate<'a> = (
+    &'a dyn Fn(&WorkerTable) -> bool,
+    &'a dyn Fn(&WorkerInfo) -> bool,
+);
 
 /// The selection of a barrier without one: every idle worker.
 pub fn everyone(_: &WorkerInfo) -> bool {

@@ -127,7 +127,7 @@ impl Driver {
         &self,
         task: &'static str,
         reads: &[ReadSpec],
-    ) -> Result<(Vec<(u16, u64)>, Arc<[VersionRead]>), RuntimeError> {
+    ) -> Result<ResolvedReads, RuntimeError> {
         let mut slots = Vec::with_capacity(reads.len());
         let mut named = Vec::with_capacity(reads.len());
         for read in reads {
@@ -356,6 +356,10 @@ pub(crate) struct TaskSpec<'a> {
     pub sample: Option<Sample>,
     pub histories: &'a [&'a History],
 }
+
+/// The versions a task reads, by slot for the task order and by name for its result's
+/// metadata.
+pub(crate) type ResolvedReads = (Vec<(u16, u64)>, Arc<[VersionRead]>);
 
 /// A broadcast variable a `reduce!` closure reads: its latest version, or version `at`.
 #[derive(Debug, Clone, Copy)]

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+use super::barrier::Gate;
 use super::dispatch::TaskSpec;
 use super::driver::{Arrived, Driver, Failed, ResultMeta};
 use super::inspect::Shape;
@@ -573,12 +574,6 @@ impl Driver {
         Ok(())
     }
 }
-
-/// A barrier as the coordinator applies it: the rule and the selection.
-pub(crate) type Gate<'a> = (
-    &'a dyn Fn(&WorkerTable) -> bool,
-    &'a dyn Fn(&WorkerInfo) -> bool,
-);
 
 /// At most this many results of one asynchronous site wait while other sites run; beyond,
 /// the oldest is dropped and counted in `RunStats::dropped_orphan`.
