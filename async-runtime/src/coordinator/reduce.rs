@@ -420,6 +420,12 @@ impl Driver {
         // Results of this site that arrived while other sites ran come first.
         let mut own = self.parked.remove(task).unwrap_or_default();
         let mut taken = Vec::new();
+        // The barrier first, as every call: workers whose results earlier calls used get work
+        // now, even when a result is already in hand.
+        if let Err(e) = self.release(spec, rule, select, !own.is_empty()) {
+            self.return_parked(task, own);
+            return Err(e);
+        }
         loop {
             if let Some(failure) = self.failure.take() {
                 self.return_parked(task, own);
@@ -481,7 +487,7 @@ impl Driver {
                 }
                 break;
             }
-            if let Err(e) = self.release(spec, rule, select) {
+            if let Err(e) = self.release(spec, rule, select, false) {
                 self.return_parked(task, own);
                 return Err(e);
             }
@@ -539,8 +545,9 @@ impl Driver {
         spec: &TaskSpec<'_>,
         rule: &dyn Fn(&WorkerTable) -> bool,
         select: &dyn Fn(&WorkerInfo) -> bool,
+        own_in_hand: bool,
     ) -> Result<(), RuntimeError> {
-        let stuck = self.in_flight.is_empty() && self.arrived.is_empty();
+        let stuck = self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand;
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);
         } else if stuck {
@@ -556,7 +563,7 @@ impl Driver {
             }
             self.dispatch_to_idle(spec, select);
         }
-        if self.in_flight.is_empty() && self.arrived.is_empty() {
+        if self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand {
             let idle: Vec<&str> = self
                 .table
                 .workers
