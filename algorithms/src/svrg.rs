@@ -5,6 +5,14 @@
 //! preconditioner `P`, if any).
 //! The snapshot is broadcast like the model: workers hold it as the model version they were
 //! already sent, so it costs no bytes (the broadcaster sends a reference to that version).
+//!
+//! In ASVRG a result may arrive after the next snapshot was taken: its task read the previous
+//! snapshot. SVRG's estimate is unbiased only when the correction and the full gradient are
+//! taken at the same snapshot, so ASVRG keeps the full gradients of the last few snapshots by
+//! version ([`FullGradients`]) and combines each result with the one its task read, as the
+//! driver recorded it at dispatch (`cx.last_result()`).
+
+use std::collections::VecDeque;
 
 use asyncopt_runtime::data::{Batch, Rows};
 use asyncopt_runtime::{async_optimizer, Combine, Dataset, Driver};
@@ -78,6 +86,35 @@ pub fn svrg_correction(
     sum / batch.len().max(1) as f64
 }
 
+/// The full gradients of the last [`FullGradients::KEEP`] snapshots, by snapshot version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FullGradients {
+    kept: VecDeque<(u64, Model)>,
+}
+
+impl FullGradients {
+    /// Snapshots whose full gradients are kept: a result that read an older one is dropped.
+    pub const KEEP: usize = 4;
+
+    /// Records the full gradient at snapshot version `version` (replacing an earlier record of
+    /// the same version: a snapshot equal to the last one keeps its version).
+    pub fn insert(&mut self, version: u64, full: Model) {
+        self.kept.retain(|(v, _)| *v != version);
+        self.kept.push_back((version, full));
+        while self.kept.len() > Self::KEEP {
+            self.kept.pop_front();
+        }
+    }
+
+    /// The full gradient at snapshot version `version`, with that version, if it is kept.
+    pub fn of(&self, version: u64) -> Option<(u64, &Model)> {
+        self.kept
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(v, full)| (*v, full))
+    }
+}
+
 /// Updates per epoch: `p.epoch`, or one pass over the data by all workers' minibatches.
 fn epoch_length(p: &Params, data: &Dataset, workers: usize) -> usize {
     if p.epoch > 0 {
@@ -121,25 +158,27 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     w
 }
 
-/// Asynchronous SVRG: SVRG plus a barrier and a staleness bound on the inner updates.
+/// Asynchronous SVRG: SVRG plus a barrier and a staleness bound on the inner updates, each
+/// result combined with the full gradient of the snapshot its task read.
 #[async_optimizer]
 pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let epoch = epoch_length(p, data, cx.workers().alive());
     let mut w: Model = Model::zeros(data.dim());
     let mut snapshot: Model = Model::zeros(data.dim());
-    let mut full = Model::zeros(data.dim());
+    let mut fulls = FullGradients::default();
     let mut velocity = Model::zeros(data.dim());
     let metric = p.metric(cx, data);
     for k in 0..p.updates {
         if k % epoch == 0 {
             snapshot = w.clone();
             broadcast!(snapshot);
-            full = reduce!(data, |part| data_gradient_sum(
+            let full = reduce!(data, |part| data_gradient_sum(
                 &p.loss,
                 part,
                 snapshot.view()
             ))
             .mean();
+            fulls.insert(cx.version("snapshot").unwrap_or_default(), full);
         }
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);
@@ -148,7 +187,22 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             |batch| svrg_correction(&p.loss, batch, w.view(), snapshot.view()),
             max_staleness = p.max_staleness
         );
-        let direction = metric.apply(g + &full + p.loss.lambda() * &w);
+        let read = cx.last_result().and_then(|m| m.version_of("snapshot"));
+        let Some((full_of, full)) = read.and_then(|v| fulls.of(v)) else {
+            tracing::debug!(
+                ?read,
+                "a result read a snapshot whose full gradient is gone"
+            );
+            continue;
+        };
+        tracing::debug!(
+            target: "asyncopt::asvrg",
+            read = read.unwrap_or_default(),
+            full_of,
+            current = cx.version("snapshot").unwrap_or_default(),
+            "combined a result with a full gradient"
+        );
+        let direction = metric.apply(g + full + p.loss.lambda() * &w);
         velocity = p.momentum * velocity + direction;
         w.scaled_add(-p.step_for(cx.staleness()), &velocity);
     }

@@ -32,10 +32,16 @@ impl Capture {
 
 /// A broadcast variable a `reduce!` closure reads from the worker's version cache.
 pub struct Read {
+    /// The name the closure's body uses: the variable's, or for a pinned read the binding
+    /// that replaced `w.at(v)`.
     pub name: Ident,
+    /// The broadcast variable.
+    pub var: Ident,
     pub ty: Type,
     /// The variable in its `broadcast!`, where errors about its type point.
     pub site: Span,
+    /// For `w.at(v)`: the version, evaluated on the driver.
+    pub at: Option<Expr>,
 }
 
 /// What a `reduce!` runs on.
@@ -63,6 +69,8 @@ pub struct Reduce<'a> {
     pub histories: Vec<Ident>,
     pub barrier: Option<Barrier>,
     pub max_staleness: Option<&'a Expr>,
+    /// `collect = all`: a drain.
+    pub collect: bool,
     /// The training loop to leave when the run stops; `None` for a one-off reduce outside it.
     pub exit: Option<&'a Lifetime>,
     /// Where errors about the site as a whole point (what travels, what comes back).
@@ -167,14 +175,20 @@ impl Barrier {
     }
 }
 
-/// `barrier!(rule)`: the rule is evaluated where it is written and kept for the next reduce.
-pub fn barrier(barrier: &Barrier, rule: &Expr) -> TokenStream {
+/// `barrier!(rule)`: the rule is evaluated where it is written and kept for the next reduce;
+/// `barrier!(rule, select = pred)` adds the selection.
+pub fn barrier(barrier: &Barrier, rule: &Expr, select: Option<&Expr>) -> TokenStream {
     let private = private_at(barrier.span);
     let binding = &barrier.binding;
     // In the macro's own parentheses, the rule is an expression of the barrier's span.
     let mut rule = Group::new(Delimiter::Parenthesis, rule.to_token_stream());
     rule.set_span(barrier.span);
-    let call = quote_spanned!(barrier.span=> #private::barrier(#rule));
+    let select = select.map(|select| {
+        let span = select.span();
+        let call = call_over(quote!(select), select.to_token_stream());
+        quote_spanned!(span=> .#call)
+    });
+    let call = quote_spanned!(barrier.span=> #private::barrier(#rule) #select);
     quote! {
         #[allow(unused_parens)]
         let #binding = #call;
@@ -275,25 +289,53 @@ impl Reduce<'_> {
             let name = &c.name;
             quote_spanned! {name.span()=> __async_counter(&#name); }
         });
-        let read_names = self.reads.iter().map(|r| r.name.to_string());
+        let read_specs = self.reads.iter().map(|r| {
+            let var = r.var.to_string();
+            match &r.at {
+                None => quote!(#private::read(#var)),
+                Some(version) => {
+                    // Spanned at the version, where a version of the wrong type is reported.
+                    let var = syn::LitStr::new(&var, version.span());
+                    call_over(quote!(#private::read_at), quote!(#var, #version))
+                }
+            }
+        });
         let read_checks = self.reads.iter().map(|r| {
-            let (name, ty) = (&r.name, &r.ty);
-            quote_spanned! {name.span()=> let _: &#ty = &#name; }
+            let (var, ty) = (&r.var, &r.ty);
+            quote_spanned! {var.span()=> let _: &#ty = &#var; }
         });
         let checks = self.travel_checks();
         let witness = self.typed_closure();
+        let site = quote_spanned! {span=>
+            #private::Site {
+                source: #source,
+                task: #id,
+                captures: &captures,
+                reads: __async_reads,
+                histories: &[#(#histories),*],
+            }
+        };
         let call = match (&self.barrier, self.max_staleness) {
             (None, _) => quote_spanned! {span=>
-                #private::reduce_sync(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], __async_outcome(#witness))
+                #private::reduce_sync(#driver, #site, __async_outcome(#witness))
             },
             (Some(barrier), bound) => {
-                let barrier = barrier.binding_at_rule();
+                // `&rule` wholly at the rule's span: rustc reports a rule that is no rule once.
+                let barrier = {
+                    let binding = barrier.binding_at_rule();
+                    quote_spanned!(barrier.span=> &#binding)
+                };
                 let bound = match bound {
                     Some(bound) => some_bound(bound),
                     None => quote!(::core::option::Option::<#private::NoBound>::None),
                 };
+                let reduce = if self.collect {
+                    quote_spanned!(span=> reduce_drain)
+                } else {
+                    quote_spanned!(span=> reduce_async)
+                };
                 quote_spanned! {span=>
-                    #private::reduce_async(#driver, #source, #id, &captures, &[#(#read_names),*], &[#(#histories),*], #barrier, #bound, __async_outcome(#witness))
+                    #private::#reduce(#driver, #site, #barrier, #bound, __async_outcome(#witness))
                 }
             }
         };
@@ -309,6 +351,7 @@ impl Reduce<'_> {
                 #checks
                 #(#counter_checks)*
                 let captures: (#(&#owned,)*) = (#(#captures,)*);
+                let __async_reads: &[#private::ReadSpec] = &[#(#read_specs),*];
                 #call
             } {
                 ::core::option::Option::Some(result) => result,
@@ -336,7 +379,7 @@ impl Reduce<'_> {
         let reads = self.reads.iter().enumerate().map(|(i, r)| {
             let (name, ty, site) = (&r.name, &r.ty, r.site);
             let private = private_at(site);
-            let var = r.name.to_string();
+            let var = r.var.to_string();
             // The same check as the driver's `broadcast!`, at its span: rustc reports a type
             // that cannot be broadcast once, there.
             quote_spanned! {site=>

@@ -300,6 +300,30 @@ pub fn broadcast(input: TokenStream) -> TokenStream {
 /// `bsp()` (all of them), `ssp(bound)`, `quorum(k)`. The `reduce!` after it then returns one
 /// result at a time, as workers deliver them, and accepts `max_staleness = n`.
 ///
+/// `barrier!(rule, select = |worker| ...)` also selects which idle workers get the task: the
+/// predicate is applied to each worker's row of the table (`WorkerInfo`), as ASYNC's
+/// `ASYNCbarrier(f, STAT)` applies `f` to each worker's state. The rule is checked again after
+/// every event while the reduce waits. With nothing in flight and no result in hand, a rule
+/// that says no is overridden (counted in `RunStats::barrier_overrides`, logged); a selection
+/// that picks no idle worker then ends the run with `RuntimeError::BarrierDeadlock`.
+///
+/// ```no_run
+/// # use asyncopt_algorithms::{Model, Params};
+/// # use asyncopt_runtime::{async_optimizer, asp, Dataset, Driver};
+/// # #[async_optimizer]
+/// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+/// # let mut w: Model = Model::zeros(data.dim());
+/// # for k in 0..p.updates {
+/// broadcast!(w);
+/// barrier!(asp(), select = |worker| worker.last_staleness < 4);
+/// let g = reduce!(data, |part| p.loss.gradient(part, w.view()));
+/// # w.scaled_add(-p.step, &g);
+/// # }
+/// # w
+/// # }
+/// # fn main() {}
+/// ```
+///
 /// ```no_run
 /// # use asyncopt_algorithms::{Model, Params};
 /// # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
@@ -345,7 +369,15 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// results with `asyncopt_runtime::Combine` (a mean for `f64`, `Array1<f64>`, `Array2<f64>` and
 /// `ArrayD<f64>`, element by element for tuples). After a
 /// `barrier!`, it returns the next result to arrive; `max_staleness = n` drops results more
-/// than `n` updates old. The result must be serializable.
+/// than `n` updates old. The result must be serializable. `collect = all` (after a `barrier!`)
+/// makes it a drain, as ASYNC's `ASYNCcollectAll`: it waits for one result, then returns it
+/// with every other result already received, as `Vec<Collected<R>>` (value and metadata).
+/// Either way one `reduce!` call is one update, one tick of the clock staleness counts in.
+///
+/// `w.at(v)` inside the closure, for a broadcast `w`, reads version `v` (a `u64` computed on the
+/// driver, e.g. `cx.version("w")` or `cx.last_result()` then `version_of("w")`) instead of the
+/// latest, as ASYNC's `value(version)`; the worker serves it from its cache, and is sent it
+/// again if it was evicted.
 ///
 /// Anywhere else it is a compile error.
 #[proc_macro]

@@ -168,7 +168,7 @@ impl<'a> Rewriter<'a> {
                     binding: format_ident!("__async_barrier_{}", self.sites),
                     span: arguments_span(mac),
                 };
-                let tokens = expand::barrier(&barrier, &site.rule);
+                let tokens = expand::barrier(&barrier, &site.rule, site.select.as_ref());
                 self.barrier = Some(PendingBarrier {
                     barrier,
                     site: mac.to_token_stream(),
@@ -187,7 +187,9 @@ impl<'a> Rewriter<'a> {
         if let Some(block) = self.blocks.last_mut() {
             block.reduced = true;
         }
-        let site = site?;
+        let mut site = site?;
+        // `w.at(v)` of a broadcast `w`: a pinned read, its version evaluated on the driver.
+        let pins = self.pin_reads(&mut site.closure);
         // A one-off reduce! before (or after) the training loop, such as an initial full
         // gradient, is synchronous and has no loop to leave.
         let one_off = self.loops == 0 && self.closures == 0 && barrier.is_none();
@@ -233,6 +235,7 @@ impl<'a> Rewriter<'a> {
         let mut captures = Vec::new();
         let mut reads = Vec::new();
         let mut histories = Vec::new();
+        let pins = pins?;
         let mut failed = false;
         for name in free_variables(&site.closure) {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
@@ -278,7 +281,13 @@ impl<'a> Rewriter<'a> {
                     .iter()
                     .find(|var| **var == name)
                     .map_or_else(|| name.span(), Ident::span);
-                reads.push(Read { name, ty, site });
+                reads.push(Read {
+                    var: name.clone(),
+                    name,
+                    ty,
+                    site,
+                    at: None,
+                });
             } else {
                 let counter = binding.origin == Origin::Counter;
                 self.counter_captured |= counter;
@@ -290,6 +299,15 @@ impl<'a> Rewriter<'a> {
             }
         }
         if failed {
+            return None;
+        }
+        reads.extend(pins);
+        if site.collect.is_some() && barrier.is_none() {
+            self.errors.at(
+                &site.collect,
+                "collect = all drains the results of an asynchronous reduce!: put a `barrier!(...)` \
+                 before this reduce!, or remove the option (a synchronous reduce! combines every partition)",
+            );
             return None;
         }
         self.sites += 1;
@@ -304,6 +322,7 @@ impl<'a> Rewriter<'a> {
             histories,
             barrier,
             max_staleness: site.max_staleness.as_ref(),
+            collect: site.collect.is_some(),
             exit: exit.as_ref(),
             span: arguments_span(mac),
         };
@@ -317,6 +336,55 @@ impl<'a> Rewriter<'a> {
         }
         self.tasks.push(reduce.task());
         Some(reduce.call())
+    }
+
+    /// Replaces each `w.at(v)` of a broadcast variable `w` in the closure with a binding of its
+    /// own, read at version `v` (evaluated on the driver); `None` after an error.
+    fn pin_reads(&mut self, closure: &mut syn::ExprClosure) -> Option<Vec<Read>> {
+        let own: Vec<String> = closure
+            .inputs
+            .iter()
+            .flat_map(crate::scope::pattern_names)
+            .map(|i| i.to_string())
+            .collect();
+        let mut finder = PinFinder {
+            broadcast: &self.broadcast_vars,
+            found: Vec::new(),
+            errors: Vec::new(),
+            own,
+        };
+        finder.visit_expr_mut(&mut closure.body);
+        let PinFinder { found, errors, .. } = finder;
+        let failed = !errors.is_empty();
+        for error in errors {
+            self.errors.push(error);
+        }
+        let mut reads = Vec::new();
+        for (binding, var, version) in found {
+            let Some(ty) = self.scopes.lookup(&var).and_then(|b| b.ty.clone()) else {
+                self.errors.at(
+                    &var,
+                    format!(
+                        "`{var}.at(..)` reads a broadcast variable whose type the macro cannot see: \
+                         declare it with its type, `let mut {var}: TYPE = ...;`"
+                    ),
+                );
+                return None;
+            };
+            let site = self
+                .broadcast_vars
+                .iter()
+                .find(|v| **v == var)
+                .map_or_else(|| var.span(), Ident::span);
+            reads.push(Read {
+                name: binding,
+                var,
+                ty,
+                site,
+                at: Some(version),
+            });
+        }
+        (!failed).then_some(reads)
     }
 
     /// Why `name` cannot be captured, if it cannot, and whether the fix is at its declaration.
@@ -546,6 +614,75 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_item_mut(&mut self, _item: &mut syn::Item) {
         // Nested items are not part of the loop.
+    }
+}
+
+/// Finds the pinned reads `w.at(v)` of broadcast variables in a closure's body.
+struct PinFinder<'b> {
+    broadcast: &'b [Ident],
+    /// The binding that replaces each, the variable, and the version expression.
+    found: Vec<(Ident, Ident, Expr)>,
+    errors: Vec<syn::Error>,
+    /// The closure's own parameters, which the driver cannot see.
+    own: Vec<String>,
+}
+
+impl VisitMut for PinFinder<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::MethodCall(call) = expr {
+            let var = match &*call.receiver {
+                Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+                _ => None,
+            };
+            if let Some(var) = var.filter(|v| call.method == "at" && self.broadcast.contains(v)) {
+                if call.args.len() != 1 {
+                    self.errors.push(syn::Error::new_spanned(
+                        &*call,
+                        format!(
+                            "`{var}.at(v)` takes one version number, `v`: write e.g. `{var}.at(v)`"
+                        ),
+                    ));
+                    return;
+                }
+                let version = call.args[0].clone();
+                let mut used = Vec::new();
+                collect_idents(version.to_token_stream(), &mut used);
+                if let Some(own) = used.iter().find(|i| self.own.contains(&i.to_string())) {
+                    self.errors.push(syn::Error::new_spanned(
+                        own,
+                        format!(
+                            "the version in `{var}.at(..)` is computed on the driver before the task goes out, \
+                             so it cannot use `{own}`, which exists only on the worker: compute the version \
+                             before the reduce! (e.g. `let v: u64 = cx.version(\"{var}\").unwrap();`)"
+                        ),
+                    ));
+                    return;
+                }
+                let binding = format_ident!(
+                    "__async_pinned_{}_{}",
+                    var,
+                    self.found.len(),
+                    span = var.span()
+                );
+                self.found.push((binding.clone(), var, version));
+                *expr = syn::parse_quote!(#binding);
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_item_mut(&mut self, _item: &mut syn::Item) {}
+}
+
+/// Every identifier in `tokens`.
+fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident),
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
     }
 }
 

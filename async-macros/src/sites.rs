@@ -30,9 +30,11 @@ impl Parse for BroadcastSite {
     }
 }
 
-/// `barrier!(predicate)`.
+/// `barrier!(rule)` or `barrier!(rule, select = |w| ...)`.
 pub struct BarrierSite {
     pub rule: Expr,
+    /// The predicate over one worker's row that picks who gets the task.
+    pub select: Option<Expr>,
 }
 
 impl Parse for BarrierSite {
@@ -44,10 +46,34 @@ impl Parse for BarrierSite {
             ));
         }
         let rule: Expr = input.parse()?;
-        if !input.is_empty() {
-            return Err(input.error("barrier! takes one rule: `barrier!(|workers| ...)`"));
+        let mut select = None;
+        while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+            let name: Ident = input.parse().map_err(|_| {
+                input.error(
+                    "barrier! takes one rule, then optionally `select = |w| ...`: \
+                     combine conditions into one rule with `&&`",
+                )
+            })?;
+            if name != "select" {
+                return Err(syn::Error::new_spanned(
+                    &name,
+                    format!(
+                        "unknown barrier! option `{name}`: the only option is `select = |w| ...`, \
+                         a predicate over one worker's row that picks who gets the task"
+                    ),
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            let predicate: Expr = input.parse()?;
+            if select.is_some() {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "select is given twice: combine both predicates with `&&`",
+                ));
+            }
+            select = Some(predicate);
         }
-        Ok(BarrierSite { rule })
+        Ok(BarrierSite { rule, select })
     }
 }
 
@@ -58,6 +84,8 @@ pub struct ReduceSite {
     pub max_staleness: Option<Expr>,
     /// The whole `max_staleness = n` option, for errors about the option rather than its value.
     pub max_staleness_option: TokenStream,
+    /// `collect = all`: a drain of every result in hand.
+    pub collect: Option<TokenStream>,
 }
 
 impl Parse for ReduceSite {
@@ -87,13 +115,36 @@ impl Parse for ReduceSite {
         };
         let mut max_staleness = None;
         let mut max_staleness_option = TokenStream::new();
+        let mut collect = None;
         while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let name: Ident = input.parse()?;
+            if name == "collect" {
+                let eq = input.parse::<Token![=]>()?;
+                let mode: Ident = input.parse()?;
+                if mode != "all" {
+                    return Err(syn::Error::new_spanned(
+                        &mode,
+                        format!(
+                            "unknown collect mode `{mode}`: write `collect = all`, which returns \
+                             every result in hand (at least one) with its metadata"
+                        ),
+                    ));
+                }
+                if collect.is_some() {
+                    return Err(syn::Error::new_spanned(
+                        name,
+                        "collect is given twice: keep one",
+                    ));
+                }
+                collect = Some(quote::quote!(#name #eq #mode));
+                continue;
+            }
             if name != "max_staleness" {
                 return Err(syn::Error::new_spanned(
                     &name,
                     format!(
-                        "unknown reduce! option `{name}`: the only option is `max_staleness = N`"
+                        "unknown reduce! option `{name}`: the options are `max_staleness = N` \
+                         and `collect = all`"
                     ),
                 ));
             }
@@ -121,6 +172,7 @@ impl Parse for ReduceSite {
             closure,
             max_staleness,
             max_staleness_option,
+            collect,
         })
     }
 }

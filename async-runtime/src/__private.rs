@@ -13,8 +13,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::broadcast::Broadcast;
 use crate::checkpoint::{CheckpointError, Saved};
+pub use crate::coordinator::ReadSpec;
 use crate::coordinator::TaskSpec;
-use crate::coordinator::{Combine, Driver, WorkerTable};
+use crate::coordinator::{Barrier, Collected, Combine, Driver, WorkerInfo, WorkerTable};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::history::History;
@@ -31,9 +32,41 @@ pub fn broadcast<T: Broadcast>(
     cx.runtime_call(|cx| cx.publish(name, value, is_model))
 }
 
-/// `barrier!(rule)`: gives a closure rule its parameter type (the worker table).
-pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> B {
-    rule
+/// `barrier!(rule)`: gives a closure rule its parameter type (the worker table);
+/// `barrier!(rule, select = pred)` adds `.select(pred)`, whose parameter is a worker's row.
+pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> Barrier<B, fn(&WorkerInfo) -> bool> {
+    Barrier::new(rule)
+}
+
+/// A broadcast variable a `reduce!` closure reads at its latest version.
+pub fn read(name: &'static str) -> ReadSpec {
+    ReadSpec { name, at: None }
+}
+
+/// `w.at(v)` in a `reduce!` closure: reads version `v` of `w`, evaluated on the driver.
+pub fn read_at<V: VersionId>(name: &'static str, version: V) -> ReadSpec {
+    ReadSpec {
+        name,
+        at: Some(version.version()),
+    }
+}
+
+/// The argument of a pinned read `w.at(v)`.
+#[diagnostic::on_unimplemented(
+    message = "`w.at(v)` reads version `v` of a broadcast variable, a `u64`, not `{Self}`",
+    label = "expected a version number (`u64`)",
+    note = "take versions from the driver: `cx.version(\"w\")` (the latest) or \
+            `cx.last_result()` then `.version_of(\"w\")` (the one a result read), unwrapped"
+)]
+pub trait VersionId {
+    /// The version number.
+    fn version(self) -> u64;
+}
+
+impl VersionId for u64 {
+    fn version(self) -> u64 {
+        self
+    }
 }
 
 /// A `max_staleness = ..` bound: any unsigned integer.
@@ -179,27 +212,39 @@ impl<'a> Source<'a> {
     }
 }
 
+/// One `reduce!` site, as its expansion describes it: what it runs on, the registered task,
+/// the captured values, the broadcast variables it reads and the history tables it slices.
+pub struct Site<'a, C> {
+    /// What the closure runs on.
+    pub source: Source<'a>,
+    /// The task's stable id.
+    pub task: &'static str,
+    /// The captured values, as one tuple.
+    pub captures: &'a C,
+    /// The broadcast variables it reads, latest or pinned.
+    pub reads: &'a [ReadSpec],
+    /// The history tables it reads.
+    pub histories: &'a [&'a History],
+}
+
 /// Builds the task of one `reduce!` call; `None` when the loop must end.
 fn task_spec<'a, C: Serialize>(
     cx: &mut Driver,
-    source: &Source<'_>,
-    task: &'static str,
-    captures: &C,
-    reads: &[&'static str],
-    histories: &'a [&'a History],
+    site: &Site<'a, C>,
     encoded: &'a mut Vec<u8>,
 ) -> Option<TaskSpec<'a>> {
     if cx.halted() {
         return None;
     }
-    *encoded = encode_captures(cx, task, captures)?;
-    match cx.resolve_reads(reads) {
-        Ok(reads) => Some(TaskSpec {
-            task,
+    *encoded = encode_captures(cx, site.task, site.captures)?;
+    match cx.resolve_reads(site.task, site.reads) {
+        Ok((reads, versions)) => Some(TaskSpec {
+            task: site.task,
             captures: encoded,
             reads,
-            sample: source.sample,
-            histories,
+            versions,
+            sample: site.source.sample,
+            histories: site.histories,
         }),
         Err(e) => {
             cx.fail(e);
@@ -212,16 +257,7 @@ fn task_spec<'a, C: Serialize>(
 /// `None` means the loop must end (a stop rule fired or the run failed).
 ///
 /// `_witness` is the closure itself, never called on the driver: it fixes the result type.
-#[allow(clippy::too_many_arguments)]
-pub fn reduce_sync<C, P, X, R, F>(
-    cx: &mut Driver,
-    source: Source<'_>,
-    task: &'static str,
-    captures: &C,
-    reads: &[&'static str],
-    histories: &[&History],
-    _witness: F,
-) -> Option<R>
+pub fn reduce_sync<C, P, X, R, F>(cx: &mut Driver, site: Site<'_, C>, _witness: F) -> Option<R>
 where
     C: Serialize,
     R: Outcome + Combine,
@@ -229,11 +265,12 @@ where
 {
     cx.runtime_call(|cx| {
         let mut encoded = Vec::new();
-        let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
+        let spec = task_spec(cx, &site, &mut encoded)?;
+        let task = site.task;
         // Each result is checked alone as it is decoded (type, shape, finite); the parts are
         // then checked together before they are combined (same shapes across partitions).
         let outcome = cx
-            .reduce_all(source.data, &spec, &decode_result::<R>)
+            .reduce_all(site.source.data, &spec, &decode_result::<R>)
             .and_then(|parts| {
                 R::check(&parts.iter().collect::<Vec<&R>>()).map_err(|reason| {
                     RuntimeError::BadResult {
@@ -250,15 +287,10 @@ where
 
 /// `reduce!` after a `barrier!`: dispatches to the workers the barrier releases and returns the
 /// next result within the staleness bound. `None` means the loop must end.
-#[allow(clippy::too_many_arguments)]
-pub fn reduce_async<C, P, X, R, F, B, S>(
+pub fn reduce_async<C, P, X, R, F, B, T, S>(
     cx: &mut Driver,
-    source: Source<'_>,
-    task: &'static str,
-    captures: &C,
-    reads: &[&'static str],
-    histories: &[&History],
-    barrier: B,
+    site: Site<'_, C>,
+    barrier: &Barrier<B, T>,
     max_staleness: Option<S>,
     _witness: F,
 ) -> Option<R>
@@ -267,13 +299,53 @@ where
     R: Outcome,
     F: FnOnce(P, X) -> R,
     B: Fn(&WorkerTable) -> bool,
+    T: Fn(&WorkerInfo) -> bool,
     S: StalenessBound,
 {
     let bound = max_staleness.map(StalenessBound::updates);
     cx.runtime_call(|cx| {
         let mut encoded = Vec::new();
-        let spec = task_spec(cx, &source, task, captures, reads, histories, &mut encoded)?;
-        let outcome = cx.reduce_next(source.data, &spec, &barrier, bound, &decode_result::<R>);
+        let spec = task_spec(cx, &site, &mut encoded)?;
+        let outcome = cx.reduce_next(
+            site.source.data,
+            &spec,
+            barrier.parts(),
+            bound,
+            &decode_result::<R>,
+        );
+        settle(cx, outcome.map(|collected| collected.value))
+    })
+}
+
+/// `reduce!(..., collect = all)` after a `barrier!`: dispatches as `reduce_async` does, waits
+/// for one result within the bound, then returns it with every other result already in hand,
+/// each with its metadata. One update. `None` means the loop must end.
+pub fn reduce_drain<C, P, X, R, F, B, T, S>(
+    cx: &mut Driver,
+    site: Site<'_, C>,
+    barrier: &Barrier<B, T>,
+    max_staleness: Option<S>,
+    _witness: F,
+) -> Option<Vec<Collected<R>>>
+where
+    C: Serialize,
+    R: Outcome,
+    F: FnOnce(P, X) -> R,
+    B: Fn(&WorkerTable) -> bool,
+    T: Fn(&WorkerInfo) -> bool,
+    S: StalenessBound,
+{
+    let bound = max_staleness.map(StalenessBound::updates);
+    cx.runtime_call(|cx| {
+        let mut encoded = Vec::new();
+        let spec = task_spec(cx, &site, &mut encoded)?;
+        let outcome = cx.reduce_drain(
+            site.source.data,
+            &spec,
+            barrier.parts(),
+            bound,
+            &decode_result::<R>,
+        );
         settle(cx, outcome)
     })
 }

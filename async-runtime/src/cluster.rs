@@ -48,6 +48,9 @@ pub struct ClusterConfig {
     pub partitions_per_worker: usize,
     /// Versions of each broadcast variable the workers keep.
     pub cache_versions: usize,
+    /// Versions of each broadcast variable the driver keeps (at least `cache_versions`): the
+    /// oldest a pinned read `w.at(v)` can name; an older one is an error that says so.
+    pub keep_versions: usize,
     /// Heartbeat period, both ways.
     pub heartbeat: Duration,
     /// A worker silent this many heartbeats is lost.
@@ -81,6 +84,7 @@ impl ClusterConfig {
             seed: 0,
             partitions_per_worker: 1,
             cache_versions: 8,
+            keep_versions: 16,
             heartbeat: Duration::from_millis(500),
             liveness_beats: 10,
             join_timeout: Duration::from_secs(30),

@@ -80,6 +80,32 @@ pub enum RuntimeError {
     /// A setting is impossible.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A `reduce!` reads a broadcast version the driver cannot provide: never published, or
+    /// no longer kept.
+    #[error("reduce! {task} reads `{name}` at version {version}, which {why}")]
+    VersionUnavailable {
+        /// The task id.
+        task: String,
+        /// The broadcast variable.
+        name: String,
+        /// The version asked for.
+        version: u64,
+        /// Why it cannot be read.
+        why: String,
+    },
+    /// A barrier's selection lets no idle worker work while nothing is in flight: no result
+    /// can ever change the worker table, so the run would wait forever.
+    #[error(
+        "the barrier of reduce! {task} deadlocks: its selection picks none of the idle workers \
+         ({idle}) and no task is in flight, so no result can ever change the worker table; \
+         let the selection pick at least one live worker"
+    )]
+    BarrierDeadlock {
+        /// The task id.
+        task: String,
+        /// The idle workers, by name.
+        idle: String,
+    },
 }
 
 /// What a task reports when it cannot run; sent back to the driver as text.

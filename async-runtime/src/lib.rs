@@ -35,8 +35,8 @@ pub use auth::Token;
 pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig};
 pub use coordinator::{
-    asp, bsp, quorum, ssp, Combine, Driver, Flow, Progress, ResultMeta, RunReport, RunStats,
-    WorkerInfo, WorkerTable,
+    asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, Progress,
+    ResultMeta, RunReport, RunStats, VersionRead, WorkerInfo, WorkerTable,
 };
 pub use data::{Dataset, Partition};
 pub use error::{RuntimeError, TaskError};

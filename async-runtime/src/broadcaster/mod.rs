@@ -123,6 +123,11 @@ impl VersionStore {
         self.slots.get(slot as usize)?.versions.back()
     }
 
+    /// The oldest version of `slot` still kept.
+    pub fn oldest(&self, slot: u16) -> Option<u64> {
+        Some(self.slots.get(slot as usize)?.versions.front()?.version)
+    }
+
     /// Version `version` of `slot`, while it is kept.
     pub fn get(&self, slot: u16, version: u64) -> Option<&Stored> {
         self.slots

@@ -1,6 +1,9 @@
-//! Barriers: the rule, checked before each dispatch, that says whether the idle workers get a
-//! task now or the driver first waits for more results. Any `Fn(&WorkerTable) -> bool` is a
-//! barrier; the presets name the classic models.
+//! Barriers: the rule, checked before each dispatch and again after each event while a
+//! reduce waits, that says whether the idle workers get a task now or the driver first waits
+//! for more results. Any `Fn(&WorkerTable) -> bool` is a rule; the presets name the classic
+//! models. A barrier may also select which idle workers get the task: a predicate applied to
+//! each worker's row of the table, as ASYNC's `ASYNCbarrier(f, STAT)` applies `f` to each
+//! worker's state (`barrier!(rule, select = |w| ...)` in the DSL).
 //!
 //! ```
 //! use asyncopt_runtime::{asp, bsp, quorum, WorkerTable};
@@ -12,8 +15,64 @@
 //! assert!(!custom(&empty));
 //! assert!(!quorum(3)(&empty));
 //! ```
+//!
+//! When nothing is in flight and no result waits, no result can ever change the table: a rule
+//! that says no then would hold the run forever. The driver dispatches anyway, counts it in
+//! `RunStats::barrier_overrides` and logs a warning (a quorum above the workers left, say).
+//! A selection is never overridden: one that picks none of the idle workers then ends the run
+//! with `RuntimeError::BarrierDeadlock`, which names the idle workers.
 
-use super::table::WorkerTable;
+use super::table::{WorkerInfo, WorkerTable};
+
+/// A barrier: the rule that says when idle workers get work, and the selection that says
+/// which of them do.
+///
+/// ```
+/// use asyncopt_runtime::{asp, Barrier, WorkerInfo};
+///
+/// let fresh_only = Barrier::new(asp()).select(|w: &WorkerInfo| w.last_staleness < 4);
+/// # let _ = fresh_only;
+/// ```
+pub struct Barrier<R, S> {
+    rule: R,
+    select: S,
+}
+
+impl<R: Fn(&WorkerTable) -> bool> Barrier<R, fn(&WorkerInfo) -> bool> {
+    /// A barrier of `rule` that lets every idle worker work when the rule holds.
+    pub fn new(rule: R) -> Self {
+        Barrier {
+            rule,
+            select: everyone,
+        }
+    }
+}
+
+impl<R: Fn(&WorkerTable) -> bool, S: Fn(&WorkerInfo) -> bool> Barrier<R, S> {
+    /// The same rule; only idle workers for which `select` holds get work.
+    pub fn select<T: Fn(&WorkerInfo) -> bool>(self, select: T) -> Barrier<R, T> {
+        Barrier {
+            rule: self.rule,
+            select,
+        }
+    }
+
+    /// The rule and the selection, as the coordinator uses them.
+    pub(crate) fn parts(&self) -> Gate<'_> {
+        (&self.rule, &self.select)
+    }
+}
+
+/// A barrier as the coordinator applies it: the rule and the selection.
+pub(crate) type Gate<'a> = (
+    &'a dyn Fn(&WorkerTable) -> bool,
+    &'a dyn Fn(&WorkerInfo) -> bool,
+);
+
+/// The selection of a barrier without one: every idle worker.
+pub fn everyone(_: &WorkerInfo) -> bool {
+    true
+}
 
 /// Bulk synchronous: dispatch only when every live worker is idle.
 pub fn bsp() -> impl Fn(&WorkerTable) -> bool {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, InFlight, PartMeta, Shipped};
+use super::driver::{Driver, InFlight, PartMeta, Shipped, VersionRead};
+use super::table::WorkerInfo;
 use crate::broadcaster::delta::{self, VersionBody};
 use crate::data::{partition_dataset, sample_indices, Dataset};
 use crate::error::RuntimeError;
@@ -120,23 +121,57 @@ impl Driver {
         self.shipped.as_ref().map_or(&[], |s| &s.owners)
     }
 
-    /// The latest version of each broadcast variable a task reads.
+    /// The version of each broadcast variable a task reads: the latest, or the one a
+    /// pinned read (`w.at(v)`) names, if the driver still keeps it.
     pub(crate) fn resolve_reads(
         &self,
-        names: &[&'static str],
-    ) -> Result<Vec<(u16, u64)>, RuntimeError> {
-        names
-            .iter()
-            .map(|name| {
-                let slot = self.versions.slot(name).ok_or_else(|| {
-                    RuntimeError::Config(format!(
-                        "reduce! reads `{name}`, which was never broadcast: call broadcast!({name}) first"
-                    ))
-                })?;
-                let latest = self.versions.latest(slot).expect("a slot has a version");
-                Ok((slot, latest.version))
-            })
-            .collect()
+        task: &'static str,
+        reads: &[ReadSpec],
+    ) -> Result<ResolvedReads, RuntimeError> {
+        let mut slots = Vec::with_capacity(reads.len());
+        let mut named = Vec::with_capacity(reads.len());
+        for read in reads {
+            let name = read.name;
+            let slot = self.versions.slot(name).ok_or_else(|| {
+                RuntimeError::Config(format!(
+                    "reduce! reads `{name}`, which was never broadcast: call broadcast!({name}) first"
+                ))
+            })?;
+            let latest = self.versions.latest(slot).expect("a slot has a version");
+            let version = match read.at {
+                None => latest.version,
+                Some(version) if self.versions.get(slot, version).is_some() => version,
+                Some(version) => {
+                    let why = if version > latest.version || version == 0 {
+                        format!(
+                            "was never published (the latest is {}; take versions from \
+                             `cx.version(\"{name}\")` or `cx.last_result()`)",
+                            latest.version
+                        )
+                    } else {
+                        format!(
+                            "the driver no longer keeps: it keeps the last {} versions of each \
+                             variable (`ClusterConfig::keep_versions`), the oldest now {}",
+                            self.config.keep_versions.max(self.config.cache_versions),
+                            self.versions.oldest(slot).unwrap_or(latest.version)
+                        )
+                    };
+                    return Err(RuntimeError::VersionUnavailable {
+                        task: task.to_owned(),
+                        name: name.to_owned(),
+                        version,
+                        why,
+                    });
+                }
+            };
+            slots.push((slot, version));
+            named.push(VersionRead {
+                name,
+                version,
+                pinned: read.at.is_some(),
+            });
+        }
+        Ok((slots, named.into()))
     }
 
     /// Sends worker `worker` the task on `partition`, preceded by the versions it lacks.
@@ -204,6 +239,7 @@ impl Driver {
                 partition,
                 clock,
                 sent_at: std::time::Instant::now(),
+                reads: spec.versions.clone(),
             },
         );
         self.table.oldest_in_flight =
@@ -307,10 +343,14 @@ impl Driver {
             .collect()
     }
 
-    /// Dispatches the task to every idle worker; returns how many got one.
-    pub(crate) fn dispatch_to_idle(&mut self, spec: &TaskSpec<'_>) -> usize {
+    /// Dispatches the task to every idle worker `select` picks; returns how many got one.
+    pub(crate) fn dispatch_to_idle(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        select: &dyn Fn(&WorkerInfo) -> bool,
+    ) -> usize {
         let mut idle: Vec<usize> = (0..self.table.workers.len())
-            .filter(|&i| self.table.workers[i].is_idle())
+            .filter(|&i| self.table.workers[i].is_idle() && select(&self.table.workers[i]))
             .collect();
         // The longest idle first: when workers share a partition that only one may work on
         // at a time, each gets its turn.
@@ -332,6 +372,21 @@ pub(crate) struct TaskSpec<'a> {
     pub task: &'static str,
     pub captures: &'a [u8],
     pub reads: Vec<(u16, u64)>,
+    /// The same reads by name, recorded with each task for its result's metadata.
+    pub versions: Arc<[VersionRead]>,
     pub sample: Option<Sample>,
     pub histories: &'a [&'a History],
+}
+
+/// The versions a task reads, by slot for the task order and by name for its result's
+/// metadata.
+pub(crate) type ResolvedReads = (Vec<(u16, u64)>, Arc<[VersionRead]>);
+
+/// A broadcast variable a `reduce!` closure reads: its latest version, or version `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadSpec {
+    /// The variable.
+    pub name: &'static str,
+    /// The version a pinned read (`w.at(v)`) names.
+    pub at: Option<u64>,
 }

@@ -36,15 +36,54 @@ pub struct Progress {
     pub dropped_stale: u64,
 }
 
-/// Where the last result handed to the algorithm came from.
-#[derive(Debug, Clone, Copy)]
+/// Where a result handed to the algorithm came from, and what its task read. The driver
+/// records it when it dispatches the task: nothing here is the worker's word.
+///
+/// ```no_run
+/// # fn after_reduce(cx: &asyncopt_runtime::Driver) {
+/// if let Some(meta) = cx.last_result() {
+///     let read = meta.version_of("snapshot");   // the snapshot version the task read
+///     let now = cx.version("snapshot");         // the latest one
+///     println!("from worker {}, {} updates old, read {read:?}, now {now:?}", meta.worker, meta.staleness);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
 pub struct ResultMeta {
     /// Index of the worker in the table.
     pub worker: usize,
-    /// Updates applied between its version and its arrival.
+    /// The task's sequence number: unique for the run.
+    pub seq: u64,
+    /// Updates applied between its dispatch and its use.
     pub staleness: u64,
     /// The partition it was computed on.
     pub partition: u32,
+    /// The update (clock tick) at which the task was dispatched.
+    pub dispatched_at: u64,
+    /// Every broadcast version the task read, in the order of the closure's reads.
+    pub reads: Arc<[VersionRead]>,
+}
+
+impl ResultMeta {
+    /// The version of broadcast variable `name` the task read (its first read of it, for a
+    /// closure that reads it twice), or `None` if it did not read it.
+    pub fn version_of(&self, name: &str) -> Option<u64> {
+        self.reads
+            .iter()
+            .find(|read| read.name == name)
+            .map(|read| read.version)
+    }
+}
+
+/// One broadcast version a task read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionRead {
+    /// The broadcast variable.
+    pub name: &'static str,
+    /// Its version.
+    pub version: u64,
+    /// Whether the closure pinned it (`w.at(v)`) rather than reading the latest.
+    pub pinned: bool,
 }
 
 type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
@@ -56,6 +95,7 @@ pub(crate) struct InFlight {
     pub partition: u32,
     pub clock: u64,
     pub sent_at: Instant,
+    pub reads: Arc<[VersionRead]>,
 }
 
 /// A result received and not yet handed to the algorithm.
@@ -65,6 +105,7 @@ pub(crate) struct Arrived {
     pub task: &'static str,
     pub partition: u32,
     pub clock: u64,
+    pub reads: Arc<[VersionRead]>,
     pub body: Vec<u8>,
 }
 
@@ -115,6 +156,8 @@ pub struct Driver {
     pub(crate) shipped: Option<Shipped>,
     pub(crate) in_flight: HashMap<u64, InFlight>,
     pub(crate) arrived: VecDeque<Arrived>,
+    /// Results of asynchronous sites that arrived while another site ran, kept for theirs.
+    pub(crate) parked: HashMap<&'static str, VecDeque<Arrived>>,
     pub(crate) written_off: Vec<u64>,
     pub(crate) next_seq: u64,
     pub(crate) stats: RunStats,
@@ -187,12 +230,13 @@ impl Driver {
         let mut driver = Driver {
             link,
             run_id,
-            versions: VersionStore::new(config.cache_versions),
+            versions: VersionStore::new(config.keep_versions.max(config.cache_versions)),
             config,
             table: WorkerTable::default(),
             shipped: None,
             in_flight: HashMap::new(),
             arrived: VecDeque::new(),
+            parked: HashMap::new(),
             written_off: Vec::new(),
             next_seq: 1,
             stats: RunStats::default(),
@@ -239,14 +283,33 @@ impl Driver {
         &self.stats
     }
 
-    /// Where the last result came from (worker, staleness, partition).
-    pub fn last_result(&self) -> Option<ResultMeta> {
-        self.last
+    /// Where the last result handed to the algorithm came from (worker, staleness,
+    /// partition, the versions its task read); for a drain, its last result.
+    pub fn last_result(&self) -> Option<&ResultMeta> {
+        self.last.as_ref()
+    }
+
+    /// The latest version of broadcast variable `name`, or `None` if it was never broadcast.
+    /// A task reading it now reads this version; `w.at(v)` in a `reduce!` closure reads an
+    /// older one.
+    pub fn version(&self, name: &str) -> Option<u64> {
+        let slot = self.versions.slot(name)?;
+        Some(self.versions.latest(slot)?.version)
+    }
+
+    /// Tasks sent and not yet answered (every site's): the results still to come.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Results received and not yet handed to the algorithm (every site's).
+    pub fn in_hand(&self) -> usize {
+        self.arrived.len() + self.parked.values().map(VecDeque::len).sum::<usize>()
     }
 
     /// Staleness of the last result handed to the algorithm (0 before any).
     pub fn staleness(&self) -> u64 {
-        self.last.map_or(0, |m| m.staleness)
+        self.last.as_ref().map_or(0, |m| m.staleness)
     }
 
     /// Seconds of training so far: from the first broadcast, without observer pauses, and

@@ -174,6 +174,7 @@ impl Driver {
                     task: task.task,
                     partition: task.partition,
                     clock: task.clock,
+                    reads: task.reads,
                     body: body.into_vec(),
                 });
             }

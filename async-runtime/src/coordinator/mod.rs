@@ -14,9 +14,11 @@ mod straggling;
 mod table;
 
 pub use crate::combine::Combine;
-pub use barrier::{asp, bsp, quorum, ssp};
+pub use barrier::{asp, bsp, everyone, quorum, ssp, Barrier};
+pub use dispatch::ReadSpec;
 pub(crate) use dispatch::TaskSpec;
-pub use driver::{Driver, Flow, Progress, ResultMeta};
+pub use driver::{Driver, Flow, Progress, ResultMeta, VersionRead};
 pub(crate) use inspect::{inspect, Shape};
+pub use reduce::{Collected, MAX_PARKED_PER_SITE};
 pub use report::{RunReport, RunStats};
 pub use table::{WorkerInfo, WorkerTable};

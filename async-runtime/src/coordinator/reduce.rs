@@ -1,13 +1,14 @@
 //! `reduce!`: synchronous (every partition, combined) and asynchronous (one result at a time,
 //! as the barrier lets work out, stale ones dropped).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
+use super::barrier::Gate;
 use super::dispatch::TaskSpec;
 use super::driver::{Arrived, Driver, Failed, ResultMeta};
 use super::inspect::Shape;
-use super::table::WorkerTable;
+use super::table::{WorkerInfo, WorkerTable};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 
@@ -273,17 +274,17 @@ impl Driver {
                     round.pending.insert(again, partition);
                 }
             }
-            // Results of other reduces stay queued for them.
+            // Results of asynchronous sites are put aside for them.
             for arrived in std::mem::take(&mut self.arrived) {
+                self.consume(&arrived);
                 if self.superseded.remove(&arrived.seq) {
-                    self.consume(&arrived);
+                    self.stats.dropped_superseded += 1;
                     continue;
                 }
                 let Some(partition) = round.pending.remove(&arrived.seq) else {
-                    self.arrived.push_back(arrived);
+                    self.park(arrived);
                     continue;
                 };
-                self.consume(&arrived);
                 self.judge(spec, decode, &mut round, partition, arrived)?;
             }
             // Held results are judged again once a second worker has settled their shape.
@@ -299,6 +300,7 @@ impl Driver {
         }
         self.table.clock += 1;
         self.stats.updates += 1;
+        self.stats.results_used += round.results.len() as u64;
         Ok(round
             .results
             .into_iter()
@@ -378,38 +380,72 @@ impl Driver {
         &mut self,
         data: &Dataset,
         spec: &TaskSpec<'_>,
-        barrier: &dyn Fn(&WorkerTable) -> bool,
+        barrier: Gate<'_>,
         max_staleness: Option<u64>,
         decode: Decoder<'_, R>,
-    ) -> Result<R, RuntimeError> {
+    ) -> Result<Collected<R>, RuntimeError> {
+        let mut taken = self.collect(data, spec, barrier, max_staleness, decode, false)?;
+        Ok(taken.pop().expect("collect returns at least one result"))
+    }
+
+    /// A drain: lets the barrier dispatch work, waits for one result fresh enough to use, then
+    /// takes every other result already received, each with its metadata. One update.
+    pub(crate) fn reduce_drain<R>(
+        &mut self,
+        data: &Dataset,
+        spec: &TaskSpec<'_>,
+        barrier: Gate<'_>,
+        max_staleness: Option<u64>,
+        decode: Decoder<'_, R>,
+    ) -> Result<Vec<Collected<R>>, RuntimeError> {
+        self.collect(data, spec, barrier, max_staleness, decode, true)
+    }
+
+    /// The asynchronous reduce: one result (`all == false`) or every result in hand once
+    /// there is one (`all == true`); either way one update, one tick of the clock.
+    fn collect<R>(
+        &mut self,
+        data: &Dataset,
+        spec: &TaskSpec<'_>,
+        (rule, select): Gate<'_>,
+        max_staleness: Option<u64>,
+        decode: Decoder<'_, R>,
+        all: bool,
+    ) -> Result<Vec<Collected<R>>, RuntimeError> {
         self.ensure_shipped(data)?;
         let task = spec.task;
         self.drain();
         // Tasks of lost workers are simply not awaited: other workers take their partitions.
         self.written_off.clear();
-        // The barrier decides whether idle workers get work now. With nothing in flight and
-        // nothing waiting, no result can ever change the table: dispatch regardless, or the
-        // run would wait forever on a barrier no worker can satisfy.
-        let stuck = self.arrived.is_empty() && self.in_flight.is_empty();
-        if barrier(&self.table) || stuck {
-            self.dispatch_to_idle(spec);
+        // Results of this site that arrived while other sites ran come first.
+        let mut own = self.parked.remove(task).unwrap_or_default();
+        let mut taken = Vec::new();
+        // The barrier first, as every call: workers whose results earlier calls used get work
+        // now, even when a result is already in hand.
+        if let Err(e) = self.release(spec, rule, select, !own.is_empty()) {
+            self.return_parked(task, own);
+            return Err(e);
         }
         loop {
             if let Some(failure) = self.failure.take() {
+                self.return_parked(task, own);
                 return Err(failure);
             }
             for failed in std::mem::take(&mut self.failed) {
                 if failed.task == task {
-                    self.site_failed(failed)?;
+                    if let Err(e) = self.site_failed(failed) {
+                        self.return_parked(task, own);
+                        return Err(e);
+                    }
                 }
             }
-            while let Some(arrived) = self.arrived.pop_front() {
-                self.consume(&arrived);
+            while let Some(arrived) = self.next_in_hand(&mut own) {
                 if self.superseded.remove(&arrived.seq) {
+                    self.stats.dropped_superseded += 1;
                     continue;
                 }
                 if arrived.task != task {
-                    self.stats.dropped_orphan += 1;
+                    self.park(arrived);
                     continue;
                 }
                 let staleness = self.table.clock - arrived.clock;
@@ -418,24 +454,144 @@ impl Driver {
                     self.stats.dropped_stale += 1;
                     continue;
                 }
-                let Verdict::Good(value) = self.accept(&arrived, decode) else {
-                    continue;
+                let value = match self.accept(&arrived, decode) {
+                    Verdict::Good(value) => value,
+                    Verdict::Unconfirmed => {
+                        self.stats.dropped_unconfirmed += 1;
+                        continue;
+                    }
+                    Verdict::Bad => continue,
                 };
-                self.last = Some(ResultMeta {
-                    worker: arrived.worker,
-                    staleness,
-                    partition: arrived.partition,
+                taken.push(Collected {
+                    value,
+                    meta: ResultMeta {
+                        worker: arrived.worker,
+                        seq: arrived.seq,
+                        staleness,
+                        partition: arrived.partition,
+                        dispatched_at: arrived.clock,
+                        reads: arrived.reads,
+                    },
                 });
-                self.table.clock += 1;
-                self.stats.updates += 1;
-                return Ok(value);
+                if !all {
+                    break;
+                }
             }
-            if self.in_flight.is_empty() {
-                // Every result was too stale, bad, or failed: hand out fresh work at the
-                // current version.
-                self.dispatch_to_idle(spec);
+            if !taken.is_empty() {
+                // A drain also takes what the link already received, without waiting.
+                if all {
+                    self.drain();
+                    if !self.arrived.is_empty() || !own.is_empty() {
+                        continue;
+                    }
+                }
+                break;
             }
-            self.pump()?;
+            if let Err(e) = self.release(spec, rule, select, false) {
+                self.return_parked(task, own);
+                return Err(e);
+            }
+            if let Err(e) = self.pump() {
+                self.return_parked(task, own);
+                return Err(e);
+            }
+        }
+        self.return_parked(task, own);
+        self.last = taken.last().map(|c| c.meta.clone());
+        self.stats.results_used += taken.len() as u64;
+        self.table.clock += 1;
+        self.stats.updates += 1;
+        Ok(taken)
+    }
+
+    /// The next result in hand: this site's put-aside ones first (already consumed), then
+    /// what arrived (consumed now: its worker may work again).
+    fn next_in_hand(&mut self, own: &mut VecDeque<Arrived>) -> Option<Arrived> {
+        if let Some(arrived) = own.pop_front() {
+            return Some(arrived);
+        }
+        let arrived = self.arrived.pop_front()?;
+        self.consume(&arrived);
+        Some(arrived)
+    }
+
+    /// Puts a result of another site aside for it; its worker may work again meanwhile. At
+    /// most [`MAX_PARKED_PER_SITE`] wait per site: beyond, the oldest is dropped as an orphan
+    /// (a site that does not run again, say).
+    pub(crate) fn park(&mut self, arrived: Arrived) {
+        let queue = self.parked.entry(arrived.task).or_default();
+        queue.push_back(arrived);
+        if queue.len() > MAX_PARKED_PER_SITE {
+            queue.pop_front();
+            self.stats.dropped_orphan += 1;
         }
     }
+
+    fn return_parked(&mut self, task: &'static str, own: VecDeque<Arrived>) {
+        if !own.is_empty() {
+            let queue = self.parked.entry(task).or_default();
+            for arrived in own.into_iter().rev() {
+                queue.push_front(arrived);
+            }
+        }
+    }
+
+    /// Applies the barrier: when its rule holds, the idle workers it selects get the task.
+    /// With nothing in flight and nothing in hand no result can change the table, so a rule
+    /// that says no is overridden (counted, logged) and a selection that picks no idle
+    /// worker ends the run with [`RuntimeError::BarrierDeadlock`].
+    fn release(
+        &mut self,
+        spec: &TaskSpec<'_>,
+        rule: &dyn Fn(&WorkerTable) -> bool,
+        select: &dyn Fn(&WorkerInfo) -> bool,
+        own_in_hand: bool,
+    ) -> Result<(), RuntimeError> {
+        let stuck = self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand;
+        if rule(&self.table) {
+            self.dispatch_to_idle(spec, select);
+        } else if stuck {
+            self.stats.barrier_overrides += 1;
+            let overrides = self.stats.barrier_overrides;
+            if overrides.is_power_of_two() {
+                tracing::warn!(
+                    task = spec.task,
+                    overrides,
+                    "the barrier's rule holds every worker back while nothing is in flight: \
+                     no result can change the worker table, so the task goes out anyway"
+                );
+            }
+            self.dispatch_to_idle(spec, select);
+        }
+        if self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand {
+            let idle: Vec<&str> = self
+                .table
+                .workers
+                .iter()
+                .filter(|w| w.is_idle())
+                .map(|w| w.name.as_str())
+                .collect();
+            if !idle.is_empty() {
+                return Err(RuntimeError::BarrierDeadlock {
+                    task: spec.task.to_owned(),
+                    idle: idle.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At most this many results of one asynchronous site wait while other sites run; beyond,
+/// the oldest is dropped and counted in `RunStats::dropped_orphan`.
+pub const MAX_PARKED_PER_SITE: usize = 64;
+
+/// One result of a drain (`reduce!(..., collect = all)`), with where it came from and what it
+/// read.
+#[derive(Debug, Clone)]
+pub struct Collected<R> {
+    /// The closure's result.
+    pub value: R,
+    /// Its worker, partition, staleness and the broadcast versions its task read.
+    pub meta: ResultMeta,
 }

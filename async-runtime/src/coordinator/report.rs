@@ -15,8 +15,21 @@ pub struct RunStats {
     pub results_received: u64,
     /// Results dropped because they were staler than the reduce's bound.
     pub dropped_stale: u64,
-    /// Results of an earlier reduce site that arrived after the algorithm moved on.
+    /// Results handed to the algorithm (one per asynchronous update, every result of a
+    /// drain, every partition's of a synchronous reduce).
+    pub results_used: u64,
+    /// Results of another asynchronous site put aside until that site runs again, dropped
+    /// when more than [`MAX_PARKED_PER_SITE`](crate::coordinator::MAX_PARKED_PER_SITE) wait.
     pub dropped_orphan: u64,
+    /// Results of an asynchronous site dropped while its results' shape was not settled yet
+    /// (its first results, until two workers agree on it).
+    pub dropped_unconfirmed: u64,
+    /// Late results of tasks done again elsewhere because they hung (the first result won).
+    pub dropped_superseded: u64,
+    /// Times an asynchronous reduce dispatched although its barrier's rule said no, because
+    /// nothing was in flight and no result waited: no result could ever change the table
+    /// (a rule no live worker can satisfy, e.g. a quorum above the workers left). Logged.
+    pub barrier_overrides: u64,
     /// New versions `broadcast!` published (a value equal to the latest is not one).
     pub versions_published: u64,
     /// Bytes of broadcast versions sent.

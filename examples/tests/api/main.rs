@@ -1,0 +1,482 @@
+//! ASYNC's API against real worker processes: what a result read (and `asvrg` never mixing
+//! snapshots), pinned reads of older versions, barriers that select workers, drains of every
+//! result in hand, two asynchronous sites in one loop, and the clock.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_train::cli::RunArgs;
+use async_train::job;
+use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::{
+    asp, async_optimizer, ClusterConfig, Collected, Driver, RunStats, RuntimeError, Stragglers,
+};
+
+fn main() {
+    asyncopt_runtime::run_worker_if_spawned();
+    test_support::run_tests(&[
+        (
+            "asvrg_never_combines_a_result_with_another_snapshot",
+            asvrg_never_mixes_snapshots,
+        ),
+        (
+            "a_pinned_read_is_served_and_sent_again_when_evicted",
+            pinned_read_is_sent_again_when_evicted,
+        ),
+        (
+            "a_pinned_read_of_a_version_never_published_is_a_clear_error",
+            pinned_read_of_unknown_version_is_an_error,
+        ),
+        (
+            "a_selecting_barrier_starves_the_worker_it_never_picks",
+            selecting_barrier_starves_a_worker,
+        ),
+        (
+            "a_selection_that_picks_nobody_is_a_deadlock_error",
+            empty_selection_is_a_deadlock_error,
+        ),
+        (
+            "a_rule_that_never_holds_is_overridden_and_counted",
+            impossible_rule_is_overridden_and_counted,
+        ),
+        (
+            "a_drain_returns_every_result_in_hand_once_as_one_update",
+            drain_returns_every_result_in_hand,
+        ),
+        (
+            "two_asynchronous_sites_in_one_loop_each_get_their_results",
+            two_async_sites_in_one_loop,
+        ),
+    ]);
+}
+
+fn shared(name: &str) -> Arc<Dataset> {
+    let path = test_support::data(name);
+    Arc::new(Dataset::load(&path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn local(workers: usize) -> ClusterConfig {
+    let mut config = ClusterConfig::local(workers);
+    config.seed = 7;
+    config
+}
+
+/// Counts asvrg's "combined a result with a full gradient" events: all, those whose result
+/// read a snapshot other than the current one, and those combined with another snapshot's
+/// full gradient than the one read.
+#[derive(Default)]
+struct Pairings {
+    combined: AtomicU64,
+    across: AtomicU64,
+    mixed: AtomicU64,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for &'static Pairings {
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        metadata.target() == "asyncopt::asvrg"
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        #[derive(Default)]
+        struct Fields {
+            read: Option<u64>,
+            full_of: Option<u64>,
+            current: Option<u64>,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                match field.name() {
+                    "read" => self.read = Some(value),
+                    "full_of" => self.full_of = Some(value),
+                    "current" => self.current = Some(value),
+                    _ => {}
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let (Some(read), Some(full_of), Some(current)) =
+            (fields.read, fields.full_of, fields.current)
+        else {
+            return;
+        };
+        self.combined.fetch_add(1, Ordering::Relaxed);
+        if read != current {
+            self.across.fetch_add(1, Ordering::Relaxed);
+        }
+        if read != full_of {
+            self.mixed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn asvrg_never_mixes_snapshots() {
+    use tracing_subscriber::layer::SubscriberExt;
+    static PAIRINGS: std::sync::OnceLock<Pairings> = std::sync::OnceLock::new();
+    let pairings: &'static Pairings = PAIRINGS.get_or_init(Pairings::default);
+    let subscriber = tracing_subscriber::registry().with(pairings);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+
+    let name = "cal_housing.scale.xz";
+    let mut args = RunArgs::parse_defaults();
+    args.data = Some(test_support::data(name));
+    args.optimum = Some(test_support::optimum(name));
+    args.target_subopt = Some(1e-6);
+    args.quiet = true;
+    args.precondition = Precondition::Full;
+    args.updates = 100_000;
+    args.eval_every = 0.01;
+    // A snapshot every 5 updates, and a worker 5 times slower than the others: results keep
+    // arriving computed against the snapshot before the current one.
+    args.epoch = 5;
+    args.stragglers = Stragglers::Intensity(5.0);
+    let spec = args.job(Algorithm::Asvrg).expect("valid settings");
+    let data = spec.load_data().expect("data loads");
+    let outcome = job::run(&spec, &data).expect("the job runs");
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+    let optimum = outcome.optimum.expect("an optimum");
+    let subopt = (outcome.final_objective() - optimum) / optimum;
+    assert!(subopt <= 1e-6, "asvrg reached only {subopt:e}");
+
+    let combined = pairings.combined.load(Ordering::Relaxed);
+    let across = pairings.across.load(Ordering::Relaxed);
+    let mixed = pairings.mixed.load(Ordering::Relaxed);
+    assert!(combined > 0, "the check saw asvrg's results");
+    assert!(
+        across > 0,
+        "results arrived across snapshot changes ({across} of {combined}), so the check could fail"
+    );
+    assert_eq!(
+        mixed, 0,
+        "results combined with another snapshot's full gradient"
+    );
+}
+
+/// Reads `w` at the version of the first update while `w` changes every update.
+#[async_optimizer]
+fn pinned_first(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<(f64, f64)> {
+    let mut w: Vec<f64> = vec![1.0];
+    let mut seen = Vec::new();
+    let mut first: u64 = 0;
+    for k in 0..*updates {
+        w[0] = (k + 1) as f64;
+        broadcast!(w);
+        if k == 0 {
+            first = cx.version("w").expect("w was broadcast");
+        }
+        let pair = reduce!(data, |part| (
+            w.at(first)[0] + 0.0 * part.len() as f64,
+            w[0]
+        ));
+        seen.push(pair);
+    }
+    seen
+}
+
+fn pinned_read_is_sent_again_when_evicted() {
+    let data = shared("cal_housing.scale.xz");
+    let workers = 2;
+    let updates = 8;
+    let mut config = local(workers);
+    // Workers keep 2 versions: with a new `w` every update, the pinned first one is evicted.
+    config.cache_versions = 2;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let seen = pinned_first(&mut driver, &data, &updates);
+    let stats = driver.finish().expect("the run succeeds").stats;
+    assert_eq!(seen.len(), updates);
+    for (k, &(pinned, latest)) in seen.iter().enumerate() {
+        assert_eq!(pinned, 1.0, "update {k} read the first version");
+        assert_eq!(latest, (k + 1) as f64, "update {k} read the latest version");
+    }
+    // Each worker gets each new version once, and the first one again whenever its cache
+    // evicted it: every other update.
+    let new_versions = (workers * updates) as u64;
+    assert!(
+        stats.versions_sent >= new_versions + (workers * (updates / 2 - 1)) as u64,
+        "the pinned version was sent again: {} versions sent for {new_versions} new ones",
+        stats.versions_sent
+    );
+}
+
+#[async_optimizer]
+fn pinned_unknown(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
+    let mut w: Vec<f64> = vec![1.0];
+    let never: u64 = 999;
+    for _ in 0..*updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| w.at(never)[0] + 0.0 * part.len() as f64);
+        w[0] += g;
+    }
+    w
+}
+
+fn pinned_read_of_unknown_version_is_an_error() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    pinned_unknown(&mut driver, &data, &3);
+    let error = driver.finish().expect_err("the run fails");
+    let message = error.to_string();
+    assert!(
+        matches!(error, RuntimeError::VersionUnavailable { version: 999, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("`w` at version 999") && message.contains("never published"),
+        "{message}"
+    );
+}
+
+/// Settings of the barrier tests: the updates, and the worker the selection leaves out.
+struct Starve {
+    updates: usize,
+    starved: String,
+    rule_holds: bool,
+}
+
+#[async_optimizer]
+fn asgd_selecting(cx: &mut Driver, data: &Dataset, p: &Starve) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(
+            |workers| p.rule_holds && workers.idle() >= 1,
+            select = |worker| worker.name != p.starved
+        );
+        let g = reduce!(data, |part| Loss::LeastSquares
+            .gradient(&part.sample(16, k), w.view()));
+        w.scaled_add(-0.01, &g);
+    }
+    w
+}
+
+fn selecting_barrier_starves_a_worker() {
+    let data = shared("cal_housing.scale.xz");
+    let params = Starve {
+        updates: 300,
+        starved: "w1".into(),
+        rule_holds: true,
+    };
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    asgd_selecting(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.updates, params.updates as u64);
+    assert_eq!(report.stats.barrier_overrides, 0);
+    for worker in &report.workers {
+        if worker.name == params.starved {
+            assert_eq!(
+                (worker.tasks_done, worker.in_flight),
+                (0, 0),
+                "the starved worker got no task"
+            );
+        } else {
+            assert!(
+                worker.tasks_done > 50,
+                "{} did {}",
+                worker.name,
+                worker.tasks_done
+            );
+        }
+    }
+}
+
+fn empty_selection_is_a_deadlock_error() {
+    let data = shared("cal_housing.scale.xz");
+    let params = Starve {
+        updates: 10,
+        starved: "w0".into(),
+        rule_holds: true,
+    };
+    // One worker, never selected: nobody may work.
+    let mut driver = Driver::launch(local(1)).expect("cluster starts");
+    asgd_selecting(&mut driver, &data, &params);
+    let error = driver.finish().expect_err("the run cannot go on");
+    let message = error.to_string();
+    assert!(
+        matches!(error, RuntimeError::BarrierDeadlock { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("picks none of the idle workers (w0)"),
+        "{message}"
+    );
+}
+
+fn impossible_rule_is_overridden_and_counted() {
+    let data = shared("cal_housing.scale.xz");
+    let params = Starve {
+        updates: 40,
+        starved: "nobody".into(),
+        rule_holds: false,
+    };
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    asgd_selecting(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run goes on");
+    assert_eq!(report.stats.updates, 40);
+    // Each override sends a task to both idle workers, whose two results make two updates.
+    assert!(
+        report.stats.barrier_overrides >= 20,
+        "every dispatch was an override, counted: {}",
+        report.stats.barrier_overrides
+    );
+}
+
+/// What one drain returned, and the books right after it.
+struct Drained {
+    seqs: Vec<u64>,
+    staleness: Vec<u64>,
+    clock: u64,
+    in_flight: usize,
+    in_flight_by_table: usize,
+    in_hand: usize,
+    stats: RunStats,
+}
+
+#[derive(Default)]
+struct Probe {
+    updates: usize,
+    drains: RefCell<Vec<Drained>>,
+}
+
+impl Probe {
+    fn record(&self, cx: &Driver, results: &[Collected<Model>]) {
+        self.drains.borrow_mut().push(Drained {
+            seqs: results.iter().map(|r| r.meta.seq).collect(),
+            staleness: results.iter().map(|r| r.meta.staleness).collect(),
+            clock: cx.workers().clock(),
+            in_flight: cx.in_flight(),
+            in_flight_by_table: cx.workers().all().iter().map(|w| w.in_flight).sum(),
+            in_hand: cx.in_hand(),
+            stats: cx.stats().clone(),
+        });
+    }
+}
+
+#[async_optimizer]
+fn asgd_drained(cx: &mut Driver, data: &Dataset, p: &Probe) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(asp());
+        let results = reduce!(
+            data,
+            |part| Loss::LeastSquares.gradient(&part.sample(16, k), w.view()),
+            collect = all
+        );
+        p.record(cx, &results);
+        for result in &results {
+            w.scaled_add(-0.01 / results.len() as f64, &result.value);
+        }
+        // The driver is slower than the workers: results pile up between drains.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    w
+}
+
+fn drain_returns_every_result_in_hand() {
+    let data = shared("cal_housing.scale.xz");
+    let probe = Probe {
+        updates: 60,
+        ..Probe::default()
+    };
+    let mut driver = Driver::launch(local(4)).expect("cluster starts");
+    asgd_drained(&mut driver, &data, &probe);
+    let report = driver.finish().expect("the run succeeds");
+    let drains = probe.drains.into_inner();
+    assert_eq!(drains.len(), 60);
+    let mut seen = HashSet::new();
+    for (i, drain) in drains.iter().enumerate() {
+        assert!(
+            !drain.seqs.is_empty(),
+            "a drain returns at least one result"
+        );
+        for &seq in &drain.seqs {
+            assert!(seen.insert(seq), "result {seq} returned twice");
+        }
+        // One drain is one update, however many results it returned.
+        assert_eq!(drain.clock, i as u64 + 1, "drain {i}");
+        assert_eq!(drain.stats.updates, i as u64 + 1);
+        // Every result received was handed over or dropped: none waits after a drain.
+        let s = &drain.stats;
+        assert_eq!(drain.in_hand, 0, "drain {i} left results in hand");
+        assert_eq!(
+            s.results_received,
+            s.results_used
+                + s.dropped_stale
+                + s.dropped_orphan
+                + s.bad_results
+                + s.dropped_superseded
+                + s.dropped_unconfirmed,
+            "drain {i}: {s:?}"
+        );
+        // The pending count: tasks sent and not answered.
+        assert_eq!(drain.in_flight, drain.in_flight_by_table);
+        assert_eq!(
+            s.tasks_sent,
+            s.results_received + drain.in_flight as u64,
+            "drain {i}"
+        );
+        for &staleness in &drain.staleness {
+            assert!(staleness <= i as u64);
+        }
+    }
+    assert_eq!(seen.len() as u64, report.stats.results_used);
+    let most = drains.iter().map(|d| d.seqs.len()).max().unwrap_or(0);
+    assert!(
+        most > 1,
+        "some drain returned several results (at most {most})"
+    );
+}
+
+/// Counts of the results each of two asynchronous sites handed over.
+#[derive(Default)]
+struct TwoSites {
+    updates: usize,
+    first: RefCell<usize>,
+    second: RefCell<usize>,
+}
+
+#[async_optimizer]
+fn two_async_sites(cx: &mut Driver, data: &Dataset, p: &TwoSites) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(asp());
+        let g = reduce!(data, |part| Loss::LeastSquares
+            .gradient(&part.sample(16, k), w.view()));
+        *p.first.borrow_mut() += 1;
+        w.scaled_add(-0.01, &g);
+        barrier!(asp());
+        let rows = reduce!(data, |part| part.len() as f64);
+        assert!(
+            rows > 0.0,
+            "the second site's own result, not the first's gradient"
+        );
+        *p.second.borrow_mut() += 1;
+    }
+    w
+}
+
+fn two_async_sites_in_one_loop() {
+    let data = shared("cal_housing.scale.xz");
+    let probe = TwoSites {
+        updates: 100,
+        ..TwoSites::default()
+    };
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    two_async_sites(&mut driver, &data, &probe);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!((*probe.first.borrow(), *probe.second.borrow()), (100, 100));
+    assert_eq!(report.stats.updates, 200);
+    assert_eq!(
+        report.stats.dropped_orphan, 0,
+        "no result of one site is dropped because the other ran"
+    );
+}
