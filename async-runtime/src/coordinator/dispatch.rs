@@ -290,7 +290,8 @@ impl Driver {
             .collect()
     }
 
-    /// Dispatches the task to every idle worker; returns how many got one.
+    /// Dispatches the task to every idle worker (one with a free credit); returns how many
+    /// got one.
     pub(crate) fn dispatch_to_idle(&mut self, spec: &TaskSpec<'_>) -> usize {
         let idle: Vec<usize> = (0..self.table.workers.len())
             .filter(|&i| self.table.workers[i].is_idle())
@@ -298,6 +299,9 @@ impl Driver {
         let mut sent = 0;
         for worker in idle {
             if let Some(partition) = self.next_partition(worker) {
+                if self.table.workers[worker].in_flight > 0 {
+                    self.stats.prefetched += 1;
+                }
                 self.dispatch(worker, partition, spec);
                 sent += 1;
             }

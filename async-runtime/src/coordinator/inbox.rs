@@ -164,7 +164,7 @@ impl Driver {
                 if info.in_flight == 0 {
                     info.idle_since = Some(Instant::now());
                 }
-                info.record_task_time(compute_s + delay_s);
+                info.record_task_time(compute_s, delay_s);
                 self.refresh_oldest_in_flight();
                 self.arrived.push_back(Arrived {
                     seq,
@@ -264,8 +264,9 @@ impl Driver {
             .config
             .stragglers
             .factors(self.config.workers.max(index + 1), self.config.seed)[index];
-        self.table
-            .admit(WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor));
+        let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
+        info.credit = self.config.prefetch;
+        self.table.admit(info);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
         self.send(
             index,

@@ -24,6 +24,7 @@ use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
 
 mod figures;
+mod scale;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ struct Cli {
 enum Part {
     /// SGD/ASGD and SAGA/ASAGA under the paper's stragglers on bio_kdd04 (the default).
     Stragglers(BenchArgs),
+    /// Results per second one driver sustains with 16 to 128 workers of trivial tasks.
+    Scale(scale::ScaleArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -83,6 +86,7 @@ fn main() -> Result<()> {
     match cli.part {
         None => stragglers(cli.stragglers),
         Some(Part::Stragglers(args)) => stragglers(args),
+        Some(Part::Scale(args)) => scale::run(args),
     }
 }
 
