@@ -7,7 +7,7 @@ use serde_bytes::ByteBuf;
 pub use crate::broadcaster::delta::VersionBody;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,6 +57,13 @@ pub enum ToWorker {
     Heartbeat,
     /// The run is over: exit cleanly.
     Shutdown,
+    /// Answer with [`ToDriver::Fenced`] once everything sent before is in place (partitions
+    /// decoded and stored): the driver waits for it so that data delivery is not counted as
+    /// training time.
+    Fence {
+        /// Echoed in the answer.
+        id: u64,
+    },
 }
 
 /// A worker's settings for the run, sent once it is admitted.
@@ -130,6 +137,11 @@ pub enum ToDriver {
     },
     /// The worker is alive.
     Heartbeat,
+    /// Everything sent before the [`ToWorker::Fence`] with this id is in place.
+    Fenced {
+        /// The fence's id.
+        id: u64,
+    },
 }
 
 /// A worker's introduction.

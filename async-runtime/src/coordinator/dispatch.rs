@@ -19,7 +19,11 @@ impl Driver {
         if self.shipped.as_ref().is_some_and(|s| s.key == key) {
             return Ok(());
         }
-        self.pause_for(|driver| driver.ship(data, key))
+        // Until every worker holds its partitions, nothing trains: the wait is not counted.
+        self.pause_for(|driver| {
+            driver.ship(data, key)?;
+            driver.await_delivery()
+        })
     }
 
     fn ship(&mut self, data: &Dataset, key: (usize, usize, usize)) -> Result<(), RuntimeError> {

@@ -205,6 +205,14 @@ impl Driver {
                 }
             }
             ToDriver::Heartbeat => {}
+            ToDriver::Fenced { id } => {
+                // Only the fence awaited counts; any other is ignored.
+                if let Some((awaited, waiting)) = &mut self.fence {
+                    if id == *awaited {
+                        waiting.remove(&worker);
+                    }
+                }
+            }
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
                 // The session layer never passes handshake messages on.
                 self.stats.rejected_messages += 1;
