@@ -82,6 +82,9 @@ struct BenchArgs {
     /// Tasks a worker may hold at once (see `async-train --help`).
     #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
     prefetch: usize,
+    /// How much the local workers lower their priority (nice), so the driver gets a core.
+    #[arg(long, default_value_t = asyncopt_runtime::cluster::DEFAULT_WORKER_NICENESS)]
+    worker_niceness: i32,
     /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
     /// their old values).
     #[arg(long)]
@@ -126,6 +129,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.eval_every = 0.01;
     // One job, from the command line's own defaults; each run changes its algorithm and target.
     let mut spec = run.job(Algorithm::Sgd)?;
+    spec.cluster.worker_niceness = args.worker_niceness;
     let data = spec.load_data()?;
     eprintln!(
         "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
@@ -157,6 +161,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         "stragglers": "paper",
         "batch": args.batch,
         "prefetch": args.prefetch,
+        "worker_niceness": args.worker_niceness,
         "target_subopt": args.target,
     });
     extend(&mut figures, sgd_asgd_figures(&args, &pairs));

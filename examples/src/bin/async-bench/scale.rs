@@ -32,6 +32,9 @@ pub struct ScaleArgs {
     /// Tasks a worker may hold at once.
     #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
     prefetch: usize,
+    /// How much the workers lower their priority (nice), so the driver gets a core.
+    #[arg(long, default_value_t = asyncopt_runtime::cluster::DEFAULT_WORKER_NICENESS)]
+    worker_niceness: i32,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
@@ -89,6 +92,7 @@ pub fn run(args: ScaleArgs) -> Result<()> {
         let mut config = ClusterConfig::local(workers);
         config.seed = 7;
         config.prefetch = args.prefetch;
+        config.worker_niceness = args.worker_niceness;
         config.join_timeout = Duration::from_secs(120);
         let started = Instant::now();
         let mut driver =
@@ -128,6 +132,7 @@ pub fn run(args: ScaleArgs) -> Result<()> {
                  and the driver's own time per task",
         "task_sleep_us": args.task_sleep_us,
         "prefetch": args.prefetch,
+        "worker_niceness": args.worker_niceness,
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "sizes": sizes,
     });
