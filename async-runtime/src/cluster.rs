@@ -17,15 +17,6 @@ pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
 pub const TOKEN_ENV: &str = "ASYNC_RUNTIME_TOKEN";
 /// Environment variable that tells a spawned worker where its driver listens.
 pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
-/// Environment variable that tells a spawned worker how much to lower its priority (`nice`).
-pub const NICE_ENV: &str = "ASYNC_RUNTIME_NICE";
-
-/// How much local workers lower their priority by default (Unix `nice`). Local workers share
-/// the driver's cores, and the driver is the one process every result passes through: when
-/// there are more runnable threads than cores, a driver with a fair share only makes every
-/// worker wait for its next task. Workers at a lower priority still get every core the
-/// driver leaves idle.
-pub const DEFAULT_WORKER_NICENESS: i32 = 5;
 
 /// Tasks a worker holds at once by default: one, no prefetch. A second task in hand hides the
 /// round trip to the driver, but its result is older by a whole task when it arrives: on
@@ -62,10 +53,6 @@ pub struct ClusterConfig {
     pub seed: u64,
     /// Partitions per worker.
     pub partitions_per_worker: usize,
-    /// How much local worker processes lower their priority (Unix `nice`, 0 to 19; ignored
-    /// elsewhere), so that the driver gets a core when it needs one. Default
-    /// [`DEFAULT_WORKER_NICENESS`].
-    pub worker_niceness: i32,
     /// Tasks of asynchronous reduces a worker may hold at once (running, queued, or answered
     /// and not yet used): with 2 or more, a worker is sent its next task while it computes
     /// one, so the round trip to the driver hides behind computation. A prefetched task's
@@ -108,7 +95,6 @@ impl ClusterConfig {
             seed: 0,
             partitions_per_worker: 1,
             prefetch: DEFAULT_PREFETCH,
-            worker_niceness: DEFAULT_WORKER_NICENESS,
             cache_versions: 8,
             heartbeat: Duration::from_millis(500),
             liveness_beats: 10,
@@ -139,12 +125,6 @@ impl ClusterConfig {
             return Err(RuntimeError::Config(
                 "the cap on unadmitted connections must be at least 1".into(),
             ));
-        }
-        if !(0..=19).contains(&self.worker_niceness) {
-            return Err(RuntimeError::Config(format!(
-                "worker niceness must be between 0 and 19, not {}",
-                self.worker_niceness
-            )));
         }
         if !(1..=MAX_QUEUED_TASKS).contains(&self.prefetch) {
             return Err(RuntimeError::Config(format!(
@@ -223,8 +203,7 @@ pub(crate) fn spawn_local_workers(
             command
                 .args(&config.worker_args)
                 .env(WORKER_ENV, format!("w{i}"))
-                .env(DRIVER_ENV, endpoint)
-                .env(NICE_ENV, config.worker_niceness.to_string());
+                .env(DRIVER_ENV, endpoint);
             if let Some(token) = &config.token {
                 command.env(TOKEN_ENV, token.to_hex());
             }
@@ -279,9 +258,6 @@ pub fn run_worker_if_spawned() {
         eprintln!("worker {name}: {DRIVER_ENV} is not set");
         std::process::exit(2);
     };
-    if let Some(niceness) = std::env::var(NICE_ENV).ok().and_then(|n| n.parse().ok()) {
-        lower_priority(niceness);
-    }
     let mut options = WorkerOptions::new(name.clone(), driver);
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
@@ -301,21 +277,6 @@ pub fn run_worker_if_spawned() {
     };
     std::process::exit(code);
 }
-
-/// Lowers this process's priority by `niceness`, before it starts any thread (threads
-/// inherit it). Best effort: a failure leaves the priority as it was.
-#[cfg(unix)]
-fn lower_priority(niceness: i32) {
-    if niceness > 0 {
-        // SAFETY: nice(2) takes a plain integer and touches no memory of ours.
-        unsafe {
-            libc::nice(niceness.min(19));
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn lower_priority(_niceness: i32) {}
 
 #[cfg(test)]
 mod tests {

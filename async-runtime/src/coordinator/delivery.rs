@@ -23,6 +23,9 @@ impl Driver {
             self.send(worker, &ToWorker::Fence { id });
         }
         self.fence = Some((id, holders.into_iter().collect()));
+        // The wait is left out of the runtime's time by the caller, so it must not count as
+        // time blocked within it either.
+        let blocked = self.stats.blocked_s;
         let outcome = loop {
             let Some((_, waiting)) = &mut self.fence else {
                 break Ok(());
@@ -36,6 +39,7 @@ impl Driver {
             }
         };
         self.fence = None;
+        self.stats.blocked_s = blocked;
         outcome
     }
 }

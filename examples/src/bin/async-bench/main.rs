@@ -82,9 +82,6 @@ struct BenchArgs {
     /// Tasks a worker may hold at once (see `async-train --help`).
     #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
     prefetch: usize,
-    /// How much the local workers lower their priority (nice), so the driver gets a core.
-    #[arg(long, default_value_t = asyncopt_runtime::cluster::DEFAULT_WORKER_NICENESS)]
-    worker_niceness: i32,
     /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
     /// their old values).
     #[arg(long)]
@@ -104,7 +101,8 @@ fn main() -> Result<()> {
     }
 }
 
-/// The stragglers figures: the top-level keys of the figures file that [`stragglers_figures`] returns.
+/// The stragglers figures: the top-level keys of the figures file that [`sgd_asgd_figures`]
+/// and [`vr_figures`] return.
 fn stragglers(args: BenchArgs) -> Result<()> {
     let data_path = match args.data.clone() {
         Some(path) => path,
@@ -129,7 +127,6 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.eval_every = 0.01;
     // One job, from the command line's own defaults; each run changes its algorithm and target.
     let mut spec = run.job(Algorithm::Sgd)?;
-    spec.cluster.worker_niceness = args.worker_niceness;
     let data = spec.load_data()?;
     eprintln!(
         "{}: {} rows, {} features; {} workers, stragglers paper, target {:e}",
@@ -139,6 +136,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         args.workers,
         args.target
     );
+    let load_before = figures::load_average();
     // SGD and ASGD once per seed: a speedup near a line must hold for more than one draw.
     let mut pairs = Vec::new();
     for &seed in &args.seeds {
@@ -161,7 +159,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         "stragglers": "paper",
         "batch": args.batch,
         "prefetch": args.prefetch,
-        "worker_niceness": args.worker_niceness,
+        "load_average_before": load_before,
         "target_subopt": args.target,
     });
     extend(&mut figures, sgd_asgd_figures(&args, &pairs));

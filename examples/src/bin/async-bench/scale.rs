@@ -32,9 +32,6 @@ pub struct ScaleArgs {
     /// Tasks a worker may hold at once.
     #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
     prefetch: usize,
-    /// How much the workers lower their priority (nice), so the driver gets a core.
-    #[arg(long, default_value_t = asyncopt_runtime::cluster::DEFAULT_WORKER_NICENESS)]
-    worker_niceness: i32,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
@@ -87,12 +84,12 @@ pub fn run(args: ScaleArgs) -> Result<()> {
         updates: args.results,
         sleep_us: args.task_sleep_us,
     };
+    let load_before = figures::load_average();
     let mut sizes = Vec::new();
     for &workers in &args.workers {
         let mut config = ClusterConfig::local(workers);
         config.seed = 7;
         config.prefetch = args.prefetch;
-        config.worker_niceness = args.worker_niceness;
         config.join_timeout = Duration::from_secs(120);
         let started = Instant::now();
         let mut driver =
@@ -132,8 +129,8 @@ pub fn run(args: ScaleArgs) -> Result<()> {
                  and the driver's own time per task",
         "task_sleep_us": args.task_sleep_us,
         "prefetch": args.prefetch,
-        "worker_niceness": args.worker_niceness,
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "load_average_before": load_before,
         "sizes": sizes,
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
