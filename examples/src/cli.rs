@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
 use asyncopt_runtime::data::LoadOptions;
-use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
+use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -144,6 +144,11 @@ pub struct RunArgs {
     /// after every task).
     #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
     pub stragglers: Stragglers,
+    /// Asynchronous methods: tasks a worker may hold at once; with 2 it is sent its next task
+    /// while it computes one, hiding the round trip to the driver (1: no prefetch).
+    /// Synchronous methods give the same result whatever it is.
+    #[arg(long, default_value_t = DEFAULT_PREFETCH, help_heading = "Cluster")]
+    pub prefetch: usize,
     /// Address the driver listens on (default: loopback, any free port).
     #[arg(long, help_heading = "Cluster")]
     pub bind: Option<String>,
@@ -462,6 +467,13 @@ impl RunArgs {
         if self.workers == 0 {
             bail!("--workers must be at least 1");
         }
+        if !(1..=asyncopt_runtime::worker::MAX_QUEUED_TASKS).contains(&self.prefetch) {
+            bail!(
+                "--prefetch must be between 1 (no prefetch) and {}, not {}",
+                asyncopt_runtime::worker::MAX_QUEUED_TASKS,
+                self.prefetch
+            );
+        }
         if let Some(step) = self.step {
             if !(step > 0.0 && step.is_finite()) {
                 bail!("--step must be a positive number, not {step}");
@@ -505,6 +517,7 @@ impl RunArgs {
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.stragglers = self.stragglers;
         cluster.seed = self.seed;
+        cluster.prefetch = self.prefetch;
         cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
         cluster.spawn_local = !self.remote_workers;
         cluster.encrypt = self.encrypt;

@@ -20,7 +20,11 @@ impl Driver {
         if self.shipped.as_ref().is_some_and(|s| s.key == key) {
             return Ok(());
         }
-        self.pause_for(|driver| driver.ship(data, key))
+        // Until every worker holds its partitions, nothing trains: the wait is not counted.
+        self.pause_for(|driver| {
+            driver.ship(data, key)?;
+            driver.await_delivery()
+        })
     }
 
     fn ship(&mut self, data: &Dataset, key: (usize, usize, usize)) -> Result<(), RuntimeError> {
@@ -343,7 +347,8 @@ impl Driver {
             .collect()
     }
 
-    /// Dispatches the task to every idle worker `select` picks; returns how many got one.
+    /// Dispatches the task to every idle worker (one with a free credit) `select` picks;
+    /// returns how many got one.
     pub(crate) fn dispatch_to_idle(
         &mut self,
         spec: &TaskSpec<'_>,
@@ -359,6 +364,9 @@ impl Driver {
         let exclusive = !spec.histories.is_empty();
         for worker in idle {
             if let Some(partition) = self.next_partition(worker, exclusive) {
+                if self.table.workers[worker].in_flight > 0 {
+                    self.stats.prefetched += 1;
+                }
                 self.dispatch(worker, partition, spec);
                 sent += 1;
             }

@@ -164,7 +164,7 @@ impl Driver {
                 if info.in_flight == 0 {
                     info.idle_since = Some(Instant::now());
                 }
-                info.record_task_time(compute_s + delay_s);
+                info.record_task_time(compute_s, delay_s);
                 info.delay_s += delay_s;
                 self.straggling.record(compute_s);
                 self.refresh_oldest_in_flight();
@@ -208,6 +208,14 @@ impl Driver {
                 }
             }
             ToDriver::Heartbeat => {}
+            ToDriver::Fenced { id } => {
+                // Only the fence awaited counts; any other is ignored.
+                if let Some((awaited, waiting)) = &mut self.fence {
+                    if id == *awaited {
+                        waiting.remove(&worker);
+                    }
+                }
+            }
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
                 // The session layer never passes handshake messages on.
                 self.stats.rejected_messages += 1;
@@ -267,8 +275,9 @@ impl Driver {
             .config
             .stragglers
             .factors(self.config.workers.max(index + 1), self.config.seed)[index];
-        self.table
-            .admit(WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor));
+        let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
+        info.credit = self.config.prefetch;
+        self.table.admit(info);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
         self.send(
             index,

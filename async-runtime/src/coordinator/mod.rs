@@ -4,6 +4,7 @@
 
 mod barrier;
 mod checkpointing;
+mod delivery;
 mod dispatch;
 mod driver;
 mod inbox;

@@ -11,6 +11,9 @@ pub struct RunStats {
     pub updates: u64,
     /// Tasks dispatched.
     pub tasks_sent: u64,
+    /// Of those, tasks sent to a worker still computing an earlier one (prefetch).
+    #[serde(default)]
+    pub prefetched: u64,
     /// Results that arrived.
     pub results_received: u64,
     /// Results dropped because they were staler than the reduce's bound.

@@ -17,15 +17,20 @@ pub struct WorkerInfo {
     pub alive: bool,
     /// Tasks sent and not yet answered.
     pub in_flight: usize,
-    /// Results received and not yet handed to the algorithm. A worker gets new work only
-    /// once its results are used, so its results are never more than one round old.
+    /// Results received and not yet handed to the algorithm. They count against the
+    /// worker's credit, so a worker's results are never more than a round old.
     pub unconsumed: usize,
+    /// Tasks it may hold at once, in flight or unconsumed (the run's prefetch setting):
+    /// with 2, it is sent its next task while it computes one.
+    pub credit: usize,
     /// Tasks completed.
     pub tasks_done: u64,
     /// Staleness of its last accepted or dropped result (updates applied since its version).
     pub last_staleness: u64,
     /// Mean seconds per task as the worker measured it (computation plus simulated delay).
     pub mean_task_s: f64,
+    /// Mean seconds of computation per task, without the simulated delay.
+    pub mean_compute_s: f64,
     /// Seconds it spent idle, waiting for the driver to give it work.
     pub wait_s: f64,
     /// Bytes the driver sent it.
@@ -69,9 +74,11 @@ impl WorkerInfo {
             alive: true,
             in_flight: 0,
             unconsumed: 0,
+            credit: 1,
             tasks_done: 0,
             last_staleness: 0,
             mean_task_s: 0.0,
+            mean_compute_s: 0.0,
             wait_s: 0.0,
             bytes_out: 0,
             bytes_in: 0,
@@ -90,9 +97,11 @@ impl WorkerInfo {
         }
     }
 
-    /// Alive, owns data, has no task in flight and no result waiting to be used.
+    /// Alive, owns data, and can take a task now: it holds fewer tasks than its
+    /// [`credit`](WorkerInfo::credit), counting those in flight and its results not yet used.
+    /// With a credit of 1 (no prefetch) that is: no task in flight, no result waiting.
     pub fn is_idle(&self) -> bool {
-        self.alive && self.in_flight == 0 && self.unconsumed == 0 && !self.partitions.is_empty()
+        self.alive && self.in_flight + self.unconsumed < self.credit && !self.partitions.is_empty()
     }
 
     /// Whether the worker holds `version` of broadcast `slot`.
@@ -109,9 +118,12 @@ impl WorkerInfo {
         }
     }
 
-    pub(crate) fn record_task_time(&mut self, seconds: f64) {
+    /// Records a finished task: `compute_s` of computation and `delay_s` of simulated delay.
+    pub(crate) fn record_task_time(&mut self, compute_s: f64, delay_s: f64) {
         self.tasks_done += 1;
-        self.mean_task_s += (seconds - self.mean_task_s) / self.tasks_done as f64;
+        let n = self.tasks_done as f64;
+        self.mean_task_s += (compute_s + delay_s - self.mean_task_s) / n;
+        self.mean_compute_s += (compute_s - self.mean_compute_s) / n;
     }
 }
 
@@ -135,7 +147,7 @@ impl WorkerTable {
         self.workers.iter().filter(|w| w.alive).count()
     }
 
-    /// Live workers with no task in flight.
+    /// Live workers that can take a task now (see [`WorkerInfo::is_idle`]).
     pub fn idle(&self) -> usize {
         self.workers.iter().filter(|w| w.is_idle()).count()
     }
@@ -172,5 +184,39 @@ impl WorkerTable {
         self.by_name.insert(info.name.clone(), index);
         self.workers.push(info);
         index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_idle_while_it_holds_less_than_its_credit() {
+        let mut worker = WorkerInfo::new("w0".into(), 1, 0.0);
+        worker.partitions.push(0);
+        assert!(worker.is_idle());
+        worker.in_flight = 1;
+        assert!(!worker.is_idle(), "credit 1: one task in flight fills it");
+        worker.credit = 2;
+        assert!(worker.is_idle(), "credit 2: room for the next task");
+        worker.unconsumed = 1;
+        assert!(
+            !worker.is_idle(),
+            "an unused result counts against the credit"
+        );
+        worker.in_flight = 0;
+        worker.alive = false;
+        assert!(!worker.is_idle());
+    }
+
+    #[test]
+    fn compute_and_task_times_are_averaged_apart() {
+        let mut worker = WorkerInfo::new("w0".into(), 1, 2.0);
+        worker.record_task_time(1.0, 2.0);
+        worker.record_task_time(3.0, 6.0);
+        assert_eq!(worker.mean_compute_s, 2.0);
+        assert_eq!(worker.mean_task_s, 6.0);
+        assert_eq!(worker.tasks_done, 2);
     }
 }

@@ -152,6 +152,8 @@ enum Work {
         body: VersionBody,
     },
     Task(TaskOrder),
+    /// Answered in order, after the work before it.
+    Fence(u64),
 }
 
 struct Worker {
@@ -413,6 +415,7 @@ impl Worker {
                 self.queued.fetch_add(1, Ordering::SeqCst);
                 Work::Task(order)
             }
+            ToWorker::Fence { id } => Work::Fence(id),
             ToWorker::Heartbeat => return Next::Continue,
             ToWorker::Shutdown => return Next::Exit(Ok(Ended::Shutdown)),
             ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
@@ -480,6 +483,11 @@ impl Executor {
                         self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
                     } else if let Err(e) = self.cache.receive(slot, version, body) {
                         self.reject(&e.to_string());
+                    }
+                }
+                Work::Fence(id) => {
+                    if results.send(ToDriver::Fenced { id }).is_err() {
+                        return;
                     }
                 }
                 Work::Task(order) => {

@@ -126,7 +126,67 @@ fn main() {
             "a_checkpoint_every_second_on_w8a_loses_no_worker",
             checkpoints_every_second_lose_no_worker,
         ),
+        (
+            "prefetch_leaves_sgd_and_saga_bit_for_bit_on_cal_housing",
+            prefetch_leaves_synchronous_runs_alone,
+        ),
     ]);
+}
+
+/// The final model's bits after `updates` updates of `algorithm` on cal_housing, 4 workers
+/// with stragglers (so that results arrive out of order), each holding up to `prefetch` tasks.
+fn synchronous_model_bits(algorithm: Algorithm, prefetch: usize) -> Vec<u64> {
+    let mut args = job_args("cal_housing.scale.xz", 0.0);
+    args.target_subopt = None;
+    args.updates = 150;
+    args.batch = 64;
+    args.stragglers = Stragglers::SlowWorkers;
+    args.prefetch = prefetch;
+    let spec = args.job(algorithm).expect("valid settings");
+    let data = spec.load_data().expect("data loads");
+    let outcome = job::run(&spec, &data).expect("the job runs");
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+    assert_eq!(outcome.report.stats.updates, 150);
+    outcome.model.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Results of `prefetch`-credit ASGD on cal_housing: tasks sent to busy workers, and updates.
+fn asgd_prefetched(prefetch: usize) -> (u64, u64) {
+    let mut args = job_args("cal_housing.scale.xz", 0.0);
+    args.target_subopt = None;
+    args.updates = 400;
+    args.batch = 64;
+    args.prefetch = prefetch;
+    let spec = args.job(Algorithm::Asgd).expect("valid settings");
+    let data = spec.load_data().expect("data loads");
+    let outcome = job::run(&spec, &data).expect("the job runs");
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+    let stats = &outcome.report.stats;
+    (stats.prefetched, stats.updates)
+}
+
+/// A worker's credit is for asynchronous reduces: a synchronous one sends one task per
+/// partition whatever it is, so its model does not change by a bit. The asynchronous twin
+/// does send tasks to workers still computing.
+fn prefetch_leaves_synchronous_runs_alone() {
+    for algorithm in [Algorithm::Sgd, Algorithm::Saga] {
+        let alone = synchronous_model_bits(algorithm, 1);
+        assert!(alone.iter().any(|&bits| bits != 0), "{algorithm} trained");
+        assert_eq!(
+            synchronous_model_bits(algorithm, 4),
+            alone,
+            "{algorithm} with prefetch 4"
+        );
+    }
+    // The asynchronous twin does use the credit: workers are sent tasks while they compute.
+    assert_eq!(
+        asgd_prefetched(1),
+        (0, 400),
+        "no prefetch, no task to a busy worker"
+    );
+    let (prefetched, updates) = asgd_prefetched(2);
+    assert_eq!(updates, 400);
+    assert!(prefetched > 0, "prefetch 2 sent no task to a busy worker");
 }
 
 /// A dataset of the repository's `data/`.

@@ -26,6 +26,17 @@ pub fn merge(out: &Path, key: &str, value: Value) -> Result<()> {
     Ok(())
 }
 
+/// The machine's load average over the last minute (Linux), recorded beside timings: these
+/// figures mean little on a machine busy with other work.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,11 @@
 //! (bio_kdd04, least squares) with 8 workers and the slow-workers straggler model.
 //!
 //! Writes its figures to a JSON file (default `bench/figures.json`) and prints them:
-//! 1. time for SGD and ASGD to reach 1e-2 relative suboptimality, and the speedup;
-//! 2. ASGD's update throughput against the ideal, the sum of each worker's own task rate;
+//! 1. time for SGD and ASGD to reach 1e-2 relative suboptimality, and the speedup, for each
+//!    of three seeds (`--seeds`);
+//! 2. ASGD's update throughput against the ideal, the sum of each worker's own task rate, and
+//!    its elapsed time against the CPU-bound time (updates x mean computation per task /
+//!    min(cores, workers));
 //! 3. the driver's own time per task (encoding, dispatch, bookkeeping, decoding);
 //! 4. time for SAGA and ASAGA to reach 1e-3, and the speedup;
 //! 5. the same with the full preconditioner, to 1e-4;
@@ -24,8 +27,9 @@ use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
 
 mod figures;
-mod session;
 mod paper;
+mod scale;
+mod session;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -48,6 +52,8 @@ enum Part {
     /// 1.0 and under the cloud model, 32 partitions on 8 workers, on bio, reviews and a9a;
     /// figures into bench/paper/.
     Paper(paper::PaperArgs),
+    /// Results per second one driver sustains with 16 to 128 workers of trivial tasks.
+    Scale(scale::ScaleArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -77,9 +83,17 @@ struct BenchArgs {
     /// Rows sampled per task.
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    /// Seeds of partitioning, sampling and stragglers: SGD and ASGD run once per seed; the
+    /// other figures use the first.
+    #[arg(long, value_delimiter = ',', default_value = "7,8,9")]
+    seeds: Vec<u64>,
+    /// Tasks a worker may hold at once (see `async-train --help`).
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
+    prefetch: usize,
+    /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
+    /// their old values).
+    #[arg(long)]
+    sgd_only: bool,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
@@ -93,10 +107,12 @@ fn main() -> Result<()> {
         Some(Part::Stragglers(args)) => stragglers(args),
         Some(Part::Session(args)) => session::run(args),
         Some(Part::Paper(args)) => paper::paper(args),
+        Some(Part::Scale(args)) => scale::run(args),
     }
 }
 
-/// The stragglers figures: the top-level keys of the figures file that [`stragglers_figures`] returns.
+/// The stragglers figures: the top-level keys of the figures file that [`sgd_asgd_figures`]
+/// and [`vr_figures`] return.
 fn stragglers(args: BenchArgs) -> Result<()> {
     let data_path = match args.data.clone() {
         Some(path) => path,
@@ -108,7 +124,11 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.target_subopt = Some(args.target);
     run.workers = args.workers;
     run.stragglers = Stragglers::SlowWorkers;
-    run.seed = args.seed;
+    let Some(&seed) = args.seeds.first() else {
+        anyhow::bail!("--seeds needs at least one seed");
+    };
+    run.seed = seed;
+    run.prefetch = args.prefetch;
     run.batch = args.batch;
     run.updates = 10_000_000;
     run.time = Some(300.0);
@@ -126,33 +146,58 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         args.workers,
         args.target
     );
-    let mut runs = Vec::new();
-    for (algorithm, target) in [
-        (Algorithm::Sgd, args.target),
-        (Algorithm::Asgd, args.target),
-        (Algorithm::Saga, args.vr_target),
-        (Algorithm::Asaga, args.vr_target),
-    ] {
-        spec.algorithm = algorithm.into();
-        spec.stop.target_subopt = Some(target);
-        let outcome = job::run(&spec, &data)?;
-        eprintln!("{}", outcome.one_line());
-        runs.push(outcome);
+    let load_before = figures::load_average();
+    // SGD and ASGD once per seed: a speedup near a line must hold for more than one draw.
+    let mut pairs = Vec::new();
+    for &seed in &args.seeds {
+        spec.cluster.seed = seed;
+        spec.stop.target_subopt = Some(args.target);
+        let mut pair = Vec::new();
+        for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
+            spec.algorithm = algorithm.into();
+            let outcome = job::run(&spec, &data)?;
+            eprintln!("seed {seed}: {}", outcome.one_line());
+            pair.push(outcome);
+        }
+        let asgd = pair.pop().expect("two runs");
+        let sgd = pair.pop().expect("two runs");
+        pairs.push((seed, sgd, asgd));
     }
-    spec.precondition = Precondition::Full;
-    for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
-        spec.algorithm = algorithm.into();
-        spec.stop.target_subopt = Some(args.preconditioned_target);
-        let outcome = job::run(&spec, &data)?;
-        eprintln!("{} (preconditioned): {}", algorithm, outcome.one_line());
-        runs.push(outcome);
+    let mut figures = serde_json::json!({
+        "dataset": data_path.display().to_string(),
+        "workers": args.workers,
+        "stragglers": Stragglers::SlowWorkers.to_string(),
+        "batch": args.batch,
+        "prefetch": args.prefetch,
+        "load_average_before": load_before,
+        "target_subopt": args.target,
+    });
+    extend(&mut figures, sgd_asgd_figures(&args, &pairs));
+    if !args.sgd_only {
+        spec.cluster.seed = seed;
+        let mut runs = Vec::new();
+        for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
+            spec.algorithm = algorithm.into();
+            spec.stop.target_subopt = Some(args.vr_target);
+            let outcome = job::run(&spec, &data)?;
+            eprintln!("{}", outcome.one_line());
+            runs.push(outcome);
+        }
+        spec.precondition = Precondition::Full;
+        for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
+            spec.algorithm = algorithm.into();
+            spec.stop.target_subopt = Some(args.preconditioned_target);
+            let outcome = job::run(&spec, &data)?;
+            eprintln!("{} (preconditioned): {}", algorithm, outcome.one_line());
+            runs.push(outcome);
+        }
+        let sparse = match args.sparse_data.clone() {
+            Some(path) => path,
+            None => large_data("reviews_tfidf.xz")?,
+        };
+        let broadcast = partial_broadcast(&sparse)?;
+        extend(&mut figures, vr_figures(&args, &runs, broadcast));
     }
-    let sparse = match args.sparse_data.clone() {
-        Some(path) => path,
-        None => large_data("reviews_tfidf.xz")?,
-    };
-    let broadcast = partial_broadcast(&sparse)?;
-    let figures = stragglers_figures(&args, &data_path, &runs, broadcast);
     println!("{}", serde_json::to_string_pretty(&figures)?);
     let serde_json::Value::Object(keys) = figures else {
         unreachable!("figures are an object")
@@ -217,34 +262,102 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     }))
 }
 
-fn stragglers_figures(
+/// Adds the keys of `more` to the object `figures`.
+fn extend(figures: &mut serde_json::Value, more: serde_json::Value) {
+    if let (serde_json::Value::Object(to), serde_json::Value::Object(from)) = (figures, more) {
+        to.extend(from);
+    }
+}
+
+/// SGD against ASGD for each seed, and ASGD against two limits: the sum of the workers' own
+/// rates (what the workers would allow with an infinitely fast driver and a core each), and
+/// the CPU-bound time (the computation its updates need, spread over the cores).
+fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serde_json::Value {
+    let time = |o: &Outcome| o.time_to_target();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_seed: Vec<serde_json::Value> = pairs
+        .iter()
+        .map(|(seed, sgd, asgd)| {
+            let stats = &asgd.report.stats;
+            let workers = &asgd.report.workers;
+            // Each worker's own rate: one task per its mean task time (compute plus delay).
+            let ideal: f64 = workers
+                .iter()
+                .filter(|w| w.mean_task_s > 0.0)
+                .map(|w| 1.0 / w.mean_task_s)
+                .sum();
+            let throughput = stats.results_received as f64 / asgd.report.elapsed_s.max(1e-9);
+            // Mean computation per task, straggler sleep left out, weighted by tasks done.
+            let tasks: u64 = workers.iter().map(|w| w.tasks_done).sum();
+            let compute_s: f64 = workers
+                .iter()
+                .map(|w| w.mean_compute_s * w.tasks_done as f64)
+                .sum::<f64>()
+                / tasks.max(1) as f64;
+            let cpu_bound_s =
+                stats.updates as f64 * compute_s / cores.min(args.workers).max(1) as f64;
+            serde_json::json!({
+                "seed": seed,
+                "time_to_target_s": { "sgd": time(sgd), "asgd": time(asgd) },
+                "speedup_asgd_over_sgd": speedup(time(sgd), time(asgd)),
+                "updates": { "sgd": sgd.report.stats.updates, "asgd": stats.updates },
+                "dropped_stale_asgd": stats.dropped_stale,
+                "prefetched_asgd": stats.prefetched,
+                "asgd_elapsed_s": asgd.report.elapsed_s,
+                "asgd_cpu_bound": {
+                    "mean_compute_per_task_ms": compute_s * 1e3,
+                    "cores": cores,
+                    "cpu_bound_s": cpu_bound_s,
+                    "fraction_of_cpu_bound": cpu_bound_s / asgd.report.elapsed_s.max(1e-9),
+                },
+                "asgd_throughput": {
+                    "results_per_s": throughput,
+                    "ideal_results_per_s": ideal,
+                    "fraction_of_ideal": throughput / ideal.max(1e-9),
+                    "worker_delay_factors": workers.iter().map(|w| w.delay_factor).collect::<Vec<_>>(),
+                },
+                "driver_overhead_per_task_ms": {
+                    "sgd": sgd.report.stats.driver_overhead_per_task_s() * 1e3,
+                    "asgd": stats.driver_overhead_per_task_s() * 1e3,
+                },
+            })
+        })
+        .collect();
+    let speedups: Vec<Option<f64>> = pairs
+        .iter()
+        .map(|(_, sgd, asgd)| speedup(time(sgd), time(asgd)))
+        .collect();
+    let min_speedup = speedups
+        .iter()
+        .map(|s| s.unwrap_or(0.0))
+        .fold(f64::INFINITY, f64::min);
+    let (_, first_sgd, first_asgd) = &pairs[0];
+    serde_json::json!({
+        "seeds": pairs.iter().map(|(seed, ..)| *seed).collect::<Vec<_>>(),
+        "asgd_vs_sgd_per_seed": per_seed,
+        "speedup_asgd_over_sgd_min": min_speedup,
+        // The first seed's figures under the keys earlier versions wrote.
+        "seed": pairs[0].0,
+        "time_to_target_s": { "sgd": time(first_sgd), "asgd": time(first_asgd) },
+        "speedup_asgd_over_sgd": speedups[0],
+        "updates": { "sgd": first_sgd.report.stats.updates, "asgd": first_asgd.report.stats.updates },
+        "dropped_stale_asgd": first_asgd.report.stats.dropped_stale,
+        "asgd_throughput": per_seed[0]["asgd_throughput"].clone(),
+        "asgd_cpu_bound": per_seed[0]["asgd_cpu_bound"].clone(),
+        "driver_overhead_per_task_ms": per_seed[0]["driver_overhead_per_task_ms"].clone(),
+    })
+}
+
+/// SAGA against ASAGA, plain and preconditioned, and the partial broadcast.
+fn vr_figures(
     args: &BenchArgs,
-    data: &std::path::Path,
     runs: &[Outcome],
     broadcast: serde_json::Value,
 ) -> serde_json::Value {
-    let (sgd, asgd, saga, asaga) = (&runs[0], &runs[1], &runs[2], &runs[3]);
-    let (saga_p, asaga_p) = (&runs[4], &runs[5]);
+    let (saga, asaga) = (&runs[0], &runs[1]);
+    let (saga_p, asaga_p) = (&runs[2], &runs[3]);
     let time = |o: &Outcome| o.time_to_target();
-    let stats = &asgd.report.stats;
-    // Each worker's own rate: one task per its mean task time (compute plus straggler delay).
-    let ideal: f64 = asgd
-        .report
-        .workers
-        .iter()
-        .filter(|w| w.mean_task_s > 0.0)
-        .map(|w| 1.0 / w.mean_task_s)
-        .sum();
-    let throughput = stats.results_received as f64 / asgd.report.elapsed_s.max(1e-9);
     serde_json::json!({
-        "dataset": data.display().to_string(),
-        "workers": args.workers,
-        "stragglers": Stragglers::SlowWorkers.to_string(),
-        "seed": args.seed,
-        "batch": args.batch,
-        "target_subopt": args.target,
-        "time_to_target_s": { "sgd": time(sgd), "asgd": time(asgd) },
-        "speedup_asgd_over_sgd": speedup(time(sgd), time(asgd)),
         "vr_target_subopt": args.vr_target,
         "vr_time_to_target_s": { "saga": time(saga), "asaga": time(asaga) },
         "speedup_asaga_over_saga": speedup(time(saga), time(asaga)),
@@ -257,18 +370,6 @@ fn stragglers_figures(
         },
         "history_bytes": { "saga": saga.report.stats.history_bytes, "asaga": asaga.report.stats.history_bytes },
         "partial_broadcast": broadcast,
-        "asgd_throughput": {
-            "results_per_s": throughput,
-            "ideal_results_per_s": ideal,
-            "fraction_of_ideal": throughput / ideal.max(1e-9),
-            "worker_delay_factors": asgd.report.workers.iter().map(|w| w.delay_factor).collect::<Vec<_>>(),
-        },
-        "driver_overhead_per_task_ms": {
-            "sgd": sgd.report.stats.driver_overhead_per_task_s() * 1e3,
-            "asgd": stats.driver_overhead_per_task_s() * 1e3,
-        },
-        "updates": { "sgd": sgd.report.stats.updates, "asgd": stats.updates },
-        "dropped_stale_asgd": stats.dropped_stale,
     })
 }
 
