@@ -5,7 +5,8 @@
 //! of the latest versions, and the annex's closure); encoding, hashing, the application's annex
 //! (the trace, whose objectives may still have to be computed) and the synced write run on a
 //! thread of their own, so that the driver keeps serving its workers meanwhile. One checkpoint
-//! is written at a time: while one is being written, no other is due.
+//! is written at a time: while one is being written, a checkpoint by time is not due, and one
+//! by updates waits for it (so that checkpoints land at exactly every N updates).
 
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -85,8 +86,21 @@ impl Driver {
     /// and enough updates or time went by.
     pub(crate) fn checkpoint_due(&mut self) -> bool {
         self.settle_checkpoint(false);
-        if self.writing.is_some() {
+        let Some(policy) = &self.checkpoint else {
             return false;
+        };
+        if let Some(writing) = &self.writing {
+            // A checkpoint every N updates is taken at exactly those updates (a resumed run
+            // must land where the uninterrupted one was): wait for the one being written.
+            // One by time is simply not due while another is being written.
+            let (updates, _) = writing.at;
+            let by_updates = policy
+                .every_updates
+                .is_some_and(|n| self.stats.updates.saturating_sub(updates) >= n);
+            if !by_updates {
+                return false;
+            }
+            self.settle_checkpoint(true);
         }
         let Some(policy) = &self.checkpoint else {
             return false;
