@@ -28,6 +28,7 @@ use sprs::CsMat;
 
 use super::dataset::{Dataset, Features};
 use super::error::DataError;
+use super::split::GrainPlan;
 
 /// Storage layout of the feature matrix of a loaded dataset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +131,18 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     })
 }
 
+/// Whether the file at `path` is gzip or xz compressed (by its magic bytes).
+pub fn is_compressed(path: &Path) -> Result<bool, DataError> {
+    let mut magic = Vec::with_capacity(6);
+    File::open(path)
+        .and_then(|f| f.take(6).read_to_end(&mut magic))
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(sniff(&magic) != Compression::Plain)
+}
+
 /// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
 /// file name.
 pub fn read_libsvm(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
@@ -166,7 +179,15 @@ pub fn read_libsvm_from<R: Read + Send>(
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
         parse_chunks(rx, path, opts)
     })?;
-    build(parsed, path, opts)
+    let plan = GrainPlan::from_row_offsets(parsed.total_bytes, &parsed.row_offsets);
+    Ok(build(parsed, &file_name(path), path, opts)?.with_plan(plan))
+}
+
+/// The name of a dataset read from `path`: its file name.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Reads `reader` in blocks that end at a line end and sends them to the parser; a line longer
@@ -221,13 +242,43 @@ fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>, max_line: u
 }
 
 /// The rows read so far, in CSR form with 0-based column indices.
-struct Parsed {
-    labels: Vec<f64>,
-    indptr: Vec<usize>,
-    indices: Vec<usize>,
-    values: Vec<f64>,
+#[derive(Default)]
+pub(crate) struct Parsed {
+    pub(crate) labels: Vec<f64>,
+    pub(crate) indptr: Vec<usize>,
+    pub(crate) indices: Vec<usize>,
+    pub(crate) values: Vec<f64>,
     /// Largest 1-based index used (0 when no feature at all).
-    max_index: usize,
+    pub(crate) max_index: usize,
+    /// The offset of each row's line in the text (filled by the whole-file reader only).
+    pub(crate) row_offsets: Vec<u64>,
+    /// Bytes of text read.
+    pub(crate) total_bytes: u64,
+}
+
+impl Parsed {
+    pub(crate) fn new() -> Parsed {
+        Parsed {
+            indptr: vec![0],
+            ..Parsed::default()
+        }
+    }
+
+    /// Appends the rows of `other` after these.
+    pub(crate) fn append(&mut self, other: Parsed) {
+        let base = self.indices.len();
+        self.labels.extend(other.labels);
+        self.indptr
+            .extend(other.indptr[1..].iter().map(|&p| p + base));
+        self.indices.extend(other.indices);
+        self.values.extend(other.values);
+        self.max_index = self.max_index.max(other.max_index);
+    }
+
+    /// Rows held.
+    pub(crate) fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
 }
 
 fn parse_chunks(
@@ -235,13 +286,7 @@ fn parse_chunks(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Parsed, DataError> {
-    let mut p = Parsed {
-        labels: Vec::new(),
-        indptr: vec![0],
-        indices: Vec::new(),
-        values: Vec::new(),
-        max_index: 0,
-    };
+    let mut p = Parsed::new();
     let mut line_no = 0usize;
     for chunk in rx {
         let chunk = chunk.map_err(|source| match source.kind() {
@@ -264,20 +309,29 @@ fn parse_chunks(
                 message: "invalid UTF-8 (not a LIBSVM text file?)".into(),
             }
         })?;
-        for line in text.lines() {
+        // Chunks end at a line end (but the last): every piece but an empty last one is a line.
+        let mut at = p.total_bytes;
+        let pieces = text.strip_suffix('\n').unwrap_or(text);
+        for line in pieces.split('\n') {
             line_no += 1;
+            let rows = p.n_rows();
             parse_line(line, opts, &mut p).map_err(|message| DataError::Parse {
                 path: path.to_path_buf(),
                 line: line_no,
                 message,
             })?;
+            if p.n_rows() > rows {
+                p.row_offsets.push(at);
+            }
+            at += line.len() as u64 + 1;
         }
+        p.total_bytes += chunk.len() as u64;
     }
     Ok(p)
 }
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
-fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
@@ -353,8 +407,14 @@ fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), Stri
     Ok(())
 }
 
-/// Turns the parsed rows into a dataset of the requested layout.
-fn build(p: Parsed, path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+/// Turns the parsed rows into a dataset named `name` of the requested layout (`path` is for
+/// error messages).
+pub(crate) fn build(
+    p: Parsed,
+    name: &str,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Dataset, DataError> {
     let rows = p.labels.len();
     if rows == 0 {
         return Err(DataError::Empty {
@@ -387,15 +447,11 @@ fn build(p: Parsed, path: &Path, opts: &LoadOptions) -> Result<Dataset, DataErro
             .map_err(|(_, _, _, e)| DataError::InvalidMatrix(e.to_string()))?;
         Features::Sparse(m)
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
     Dataset::new(name, features, Array1::from(p.labels))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::Rows;
     use std::io::Write;
