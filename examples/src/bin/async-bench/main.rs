@@ -24,6 +24,7 @@ use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
 
 mod figures;
+mod splits;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -40,6 +41,12 @@ struct Cli {
 enum Part {
     /// SGD/ASGD and SAGA/ASAGA under the paper's stragglers on bio_kdd04 (the default).
     Stragglers(BenchArgs),
+    /// Workers reading their own splits of a generated 0.5 and 1.5 GB file against the
+    /// driver shipping them: time to first update and the driver's peak memory.
+    Splits(splits::SplitsArgs),
+    /// One driver process of the splits figures (run by `splits`).
+    #[command(hide = true)]
+    SplitsProbe(splits::ProbeArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -83,6 +90,8 @@ fn main() -> Result<()> {
     match cli.part {
         None => stragglers(cli.stragglers),
         Some(Part::Stragglers(args)) => stragglers(args),
+        Some(Part::Splits(args)) => splits::splits(args),
+        Some(Part::SplitsProbe(args)) => splits::probe(args),
     }
 }
 
