@@ -86,7 +86,8 @@ impl Driver {
     fn await_loading(&mut self) -> Result<(), RuntimeError> {
         loop {
             let table = &self.table;
-            self.loading.retain(|&(worker, _)| table.workers[worker].alive);
+            self.loading
+                .retain(|&(worker, _)| table.workers[worker].alive);
             if self.loading.is_empty() {
                 return Ok(());
             }
@@ -111,7 +112,8 @@ impl Driver {
                 }]
             }
             PartSource::Encoded(encoded) => {
-                let pieces: Vec<&[u8]> = encoded.chunks(chunk_bytes(self.config.max_frame)).collect();
+                let pieces: Vec<&[u8]> =
+                    encoded.chunks(chunk_bytes(self.config.max_frame)).collect();
                 let chunks = pieces.len().max(1) as u32;
                 if pieces.is_empty() {
                     vec![ToWorker::Partition {

@@ -20,42 +20,52 @@ use super::split::Block;
 /// Reads the partition `order` describes from its file.
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     let path = order.path.as_path();
-    let mut parts = if order.compressed {
-        read_whole(order)?
+    // Rows found per block, then all the rows in the partition's order.
+    let (found, rows) = if order.compressed {
+        let parts = read_whole(order)?;
+        let found: Vec<usize> = parts.iter().map(Parsed::n_rows).collect();
+        let mut rows = Parsed::new();
+        for parsed in parts {
+            rows.append(parsed);
+        }
+        (found, rows)
     } else {
         let mut file = File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        order
-            .blocks
-            .iter()
-            .map(|block| read_block(&mut file, block, order))
-            .collect::<Result<Vec<_>, _>>()?
+        let mut rows = Parsed::new();
+        let mut found = Vec::with_capacity(order.blocks.len());
+        for block in &order.blocks {
+            let before = rows.n_rows();
+            read_block(&mut file, block, order, &mut rows)?;
+            found.push(rows.n_rows() - before);
+        }
+        (found, rows)
     };
-    let mut rows = Parsed::new();
-    let mut global_ids = Vec::new();
-    for (block, parsed) in order.blocks.iter().zip(parts.drain(..)) {
-        let found = parsed.n_rows() as u64;
+    let mut global_ids = Vec::with_capacity(rows.n_rows());
+    for (block, &found) in order.blocks.iter().zip(&found) {
         let expected = block.rows.end - block.rows.start;
-        if found != expected {
+        if found as u64 != expected {
             return Err(DataError::SplitMismatch {
                 path: path.to_path_buf(),
                 start: block.bytes.start,
                 end: block.bytes.end,
                 expected,
-                found,
+                found: found as u64,
             });
         }
         global_ids.extend(block.rows.clone());
-        rows.append(parsed);
     }
     let mut data = libsvm::build(rows, &order.name, path, &order.options)?;
     if order.labels != super::shared::LabelRule::Any {
         data = data.with_labels(order.labels).map_err(|e| match e {
             // The row named is the file's, not the partition's.
             DataError::Label {
-                name, row, label, rule,
+                name,
+                row,
+                label,
+                rule,
             } => DataError::Label {
                 name,
                 row: global_ids[row as usize - 1] + 1,
@@ -71,8 +81,13 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     Partition::new(order.partition, order.seed, data, global_ids)
 }
 
-/// The rows of one block of a plain file.
-fn read_block(file: &mut File, block: &Block, order: &SplitOrder) -> Result<Parsed, DataError> {
+/// Reads the rows of one block of a plain file into `parsed`.
+fn read_block(
+    file: &mut File,
+    block: &Block,
+    order: &SplitOrder,
+    parsed: &mut Parsed,
+) -> Result<(), DataError> {
     let path = order.path.as_path();
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
@@ -88,7 +103,6 @@ fn read_block(file: &mut File, block: &Block, order: &SplitOrder) -> Result<Pars
             .next_line()
             .map_err(|e| line_error(path, block.first_line as usize, e))?;
     }
-    let mut parsed = Parsed::new();
     let mut line_no = block.first_line as usize;
     loop {
         let next = lines
@@ -98,10 +112,10 @@ fn read_block(file: &mut File, block: &Block, order: &SplitOrder) -> Result<Pars
         if offset >= block.bytes.end {
             break;
         }
-        parse(line, line_no, path, order, &mut parsed)?;
+        parse(line, line_no, path, order, parsed)?;
         line_no += 1;
     }
-    Ok(parsed)
+    Ok(())
 }
 
 /// The rows of each block of the partition, from the whole decompressed text.
@@ -162,10 +176,12 @@ mod tests {
     fn plain_a9a() -> TempFile {
         let mut text = Vec::new();
         libsvm::open(&test_support::data("a9a.xz"))
-            .and_then(|mut r| r.read_to_end(&mut text).map_err(|e| DataError::Io {
-                path: "a9a.xz".into(),
-                source: e,
-            }))
+            .and_then(|mut r| {
+                r.read_to_end(&mut text).map_err(|e| DataError::Io {
+                    path: "a9a.xz".into(),
+                    source: e,
+                })
+            })
             .unwrap();
         TempFile::new("a9a", &text)
     }
@@ -218,7 +234,14 @@ mod tests {
         let plain = plain_a9a();
         let whole = Dataset::load(&plain.0, &LoadOptions::default()).unwrap();
         let driver = partition_dataset(&whole, 4, 5).unwrap();
-        for (p, (_, order)) in own.origin().unwrap().orders(4, 5).unwrap().iter().enumerate() {
+        for (p, (_, order)) in own
+            .origin()
+            .unwrap()
+            .orders(4, 5)
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             assert_eq!(content(&read_split(order).unwrap()), content(&driver[p]));
         }
     }
@@ -234,8 +257,7 @@ mod tests {
         let (_, order) = &own.origin().unwrap().orders(2, 1).unwrap()[1];
         let read = read_split(order).unwrap();
         assert_eq!(read.data().dim(), 124);
-        let zero_one = shared(&plain.0, 100_000)
-            .with_labels(LabelRule::ZeroOneAsSigned);
+        let zero_one = shared(&plain.0, 100_000).with_labels(LabelRule::ZeroOneAsSigned);
         let error = zero_one.unwrap_err().to_string();
         assert!(error.contains("row 1 has the label -1"), "{error}");
     }
@@ -244,7 +266,11 @@ mod tests {
     fn a_malformed_line_in_a_split_is_an_error_naming_its_line() {
         let mut text = String::new();
         for i in 0..400 {
-            text.push_str(if i == 290 { "1 3:x\n" } else { "-1 1:0.5 3:2\n" });
+            text.push_str(if i == 290 {
+                "1 3:x\n"
+            } else {
+                "-1 1:0.5 3:2\n"
+            });
             if i % 50 == 0 {
                 text.push_str("# a comment line\n\n");
             }

@@ -131,7 +131,11 @@ impl SharedFile {
     /// Per partition, its global row ids and the order that makes a worker read it: exactly
     /// the partitions [`partition_dataset`](super::partition_dataset) cuts from the whole
     /// file.
-    pub fn orders(&self, parts: usize, seed: u64) -> Result<Vec<(RowRanges, SplitOrder)>, DataError> {
+    pub fn orders(
+        &self,
+        parts: usize,
+        seed: u64,
+    ) -> Result<Vec<(RowRanges, SplitOrder)>, DataError> {
         let blocks = file_blocks(&self.plan, parts)?;
         let assignment = assign_blocks(blocks.len(), parts, seed);
         let mut out = Vec::with_capacity(parts);
@@ -169,9 +173,12 @@ impl Dataset {
     /// and reads only an evaluation sample (every row if the file has at most
     /// `options.eval_rows`); the dataset returned holds the sample and stands for the whole
     /// file, whose partitions the workers read themselves when a `reduce!` first needs them.
-    pub fn open_shared(path: impl AsRef<Path>, options: &SharedOptions) -> Result<Dataset, DataError> {
+    pub fn open_shared(
+        path: impl AsRef<Path>,
+        options: &SharedOptions,
+    ) -> Result<Dataset, DataError> {
         let path = path.as_ref();
-        let scan = scan(path, &options.load)?;
+        let scan = scan(path, options)?;
         let rows = scan.plan.n_rows();
         if rows == 0 {
             return Err(DataError::Empty {
@@ -193,7 +200,7 @@ impl Dataset {
         let sample = if rows <= options.eval_rows as u64 {
             libsvm::read_libsvm(path, &load)?
         } else {
-            read_sample(path, rows, options, &load)?
+            parse_sample(path, scan.sample, &load)?
         };
         load.layout = if sample.is_sparse() {
             Layout::Sparse
@@ -217,6 +224,43 @@ struct Scan {
     plan: GrainPlan,
     max_index: usize,
     compressed: bool,
+    /// The evaluation sample's lines (when the file has more rows than it).
+    sample: Reservoir,
+}
+
+/// A uniform sample of `capacity` rows of a stream of unknown length (Vitter's algorithm R,
+/// drawn from a seeded generator): each row is kept with probability `capacity / rows seen`.
+struct Reservoir {
+    capacity: usize,
+    rng: ChaCha8Rng,
+    /// Per kept row: its index among the rows, its 1-based line number, its text.
+    kept: Vec<(u64, usize, Vec<u8>)>,
+}
+
+impl Reservoir {
+    fn new(capacity: usize, seed: u64) -> Reservoir {
+        Reservoir {
+            capacity,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e5a_3b1e),
+            kept: Vec::with_capacity(capacity.min(1 << 20)),
+        }
+    }
+
+    /// Offers row `row` (the `row`-th data row, from 0).
+    fn offer(&mut self, row: u64, line_no: usize, line: &[u8]) {
+        use rand::Rng;
+        if self.kept.len() < self.capacity {
+            self.kept.push((row, line_no, line.to_vec()));
+            return;
+        }
+        let slot = self.rng.random_range(0..=row) as usize;
+        if let Some(kept) = self.kept.get_mut(slot) {
+            kept.0 = row;
+            kept.1 = line_no;
+            kept.2.clear();
+            kept.2.extend_from_slice(line);
+        }
+    }
 }
 
 /// Whether a line holds a data row: something before any `#` but whitespace.
@@ -249,7 +293,7 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
     }
 }
 
-fn scan(path: &Path, load: &LoadOptions) -> Result<Scan, DataError> {
+fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     let compressed = libsvm::is_compressed(path)?;
     let total = if compressed {
         io::copy(&mut libsvm::open(path)?, &mut io::sink()).map_err(io_error(path))?
@@ -258,19 +302,24 @@ fn scan(path: &Path, load: &LoadOptions) -> Result<Scan, DataError> {
     };
     let mut plan = GrainPlan::new(total, true);
     let mut max_index = 0;
-    let mut lines = LineReader::new(libsvm::open(path)?, 0, load.max_line_bytes);
-    let mut line_no = 0usize;
+    let mut sample = Reservoir::new(options.eval_rows, options.seed);
+    let mut lines = LineReader::new(libsvm::open(path)?, 0, options.load.max_line_bytes);
+    let (mut line_no, mut rows) = (0usize, 0u64);
     loop {
-        let next = lines.next_line().map_err(|e| line_error(path, line_no + 1, e))?;
+        let next = lines
+            .next_line()
+            .map_err(|e| line_error(path, line_no + 1, e))?;
         let Some((offset, line)) = next else { break };
         line_no += 1;
-        let row = is_row(line);
-        if row {
-            max_index = max_index.max(last_index(line).unwrap_or(0));
-        }
         if offset >= total {
             // The file grew while it was read: its length decides, as the workers' reads will.
             break;
+        }
+        let row = is_row(line);
+        if row {
+            max_index = max_index.max(last_index(line).unwrap_or(0));
+            sample.offer(rows, line_no, line);
+            rows += 1;
         }
         plan.count(offset, row);
     }
@@ -278,6 +327,7 @@ fn scan(path: &Path, load: &LoadOptions) -> Result<Scan, DataError> {
         plan,
         max_index,
         compressed,
+        sample,
     })
 }
 
@@ -296,42 +346,19 @@ pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
     }
 }
 
-/// `options.eval_rows` rows of the file's `rows`, drawn uniformly by the seed, in file order.
-fn read_sample(
-    path: &Path,
-    rows: u64,
-    options: &SharedOptions,
-    load: &LoadOptions,
-) -> Result<Dataset, DataError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x5a3b_1e5a_3b1e);
-    let mut chosen =
-        rand::seq::index::sample(&mut rng, rows as usize, options.eval_rows).into_vec();
-    chosen.sort_unstable();
-    let mut text = Vec::new();
-    let mut line_numbers = Vec::with_capacity(chosen.len());
-    let mut lines = LineReader::new(libsvm::open(path)?, 0, load.max_line_bytes);
-    let (mut row, mut line_no, mut next) = (0usize, 0usize, 0usize);
-    while next < chosen.len() {
-        let Some((_, line)) = lines
-            .next_line()
-            .map_err(|e| line_error(path, line_no + 1, e))?
-        else {
-            break;
-        };
-        line_no += 1;
-        if !is_row(line) {
-            continue;
-        }
-        if row == chosen[next] {
-            text.extend_from_slice(line);
-            text.push(b'\n');
-            line_numbers.push(line_no);
-            next += 1;
-        }
-        row += 1;
+/// The sampled rows, in file order, as a dataset; a malformed one is named by its line in
+/// the file.
+fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Dataset, DataError> {
+    let mut kept = sample.kept;
+    kept.sort_unstable_by_key(|k| k.0);
+    let mut text = Vec::with_capacity(kept.iter().map(|k| k.2.len() + 1).sum());
+    let mut line_numbers = Vec::with_capacity(kept.len());
+    for (_, line_no, line) in kept {
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+        line_numbers.push(line_no);
     }
     libsvm::read_libsvm_from(io::Cursor::new(text), path, load).map_err(|e| match e {
-        // A line of the sample is named by its line in the file.
         DataError::Parse {
             path,
             line,

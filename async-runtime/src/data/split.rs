@@ -72,7 +72,11 @@ impl GrainPlan {
         GrainPlan {
             total_bytes,
             rows: vec![0; grains],
-            lines: if count_lines { vec![0; grains] } else { Vec::new() },
+            lines: if count_lines {
+                vec![0; grains]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -240,7 +244,10 @@ mod tests {
             for offset in [0, total / 3, total / 2, total - 1] {
                 let g = grain_of(offset, count, total) as u64;
                 assert!(grain_start(g, count, total) <= offset);
-                assert!(offset < grain_start(g + 1, count, total), "{total} {offset}");
+                assert!(
+                    offset < grain_start(g + 1, count, total),
+                    "{total} {offset}"
+                );
             }
         }
     }

@@ -470,7 +470,9 @@ impl Worker {
         body: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, String> {
         if chunks == 0 || chunks > MAX_PARTITION_CHUNKS || chunk >= chunks {
-            return Err(format!("chunk {chunk} of {chunks} of partition {partition}"));
+            return Err(format!(
+                "chunk {chunk} of {chunks} of partition {partition}"
+            ));
         }
         if chunk == 0 {
             if self.arriving.len() >= MAX_PARTITIONS {
@@ -486,11 +488,15 @@ impl Worker {
             );
         }
         let Some(assembly) = self.arriving.get_mut(&partition) else {
-            return Err(format!("chunk {chunk} of partition {partition} without its start"));
+            return Err(format!(
+                "chunk {chunk} of partition {partition} without its start"
+            ));
         };
         if assembly.chunks != chunks || assembly.next != chunk {
             self.arriving.remove(&partition);
-            return Err(format!("chunk {chunk} of partition {partition} out of order"));
+            return Err(format!(
+                "chunk {chunk} of partition {partition} out of order"
+            ));
         }
         assembly.bytes.extend_from_slice(&body);
         assembly.next += 1;

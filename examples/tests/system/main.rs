@@ -89,6 +89,10 @@ fn main() {
             four_partitions_per_worker_reach_target,
         ),
         (
+            "partitions_larger_than_a_frame_travel_in_chunks",
+            partitions_travel_in_chunks,
+        ),
+        (
             "own_splits_a_killed_workers_partition_is_re_read_by_its_heir",
             own_splits_survive_a_killed_worker,
         ),
@@ -602,6 +606,29 @@ fn four_partitions_per_worker_reach_target() {
     assert_eq!(held, vec![4, 4], "8 partitions, 4 on each worker");
 }
 
+fn partitions_travel_in_chunks() {
+    // a9a cut in 2 is about 2 MB of encoded partition per worker: with frames of at most
+    // 256 KiB each partition needs several.
+    let data = shared("a9a.xz");
+    let mut config = local(2);
+    config.max_frame = 256 << 10;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let params = short(256, 20, 0.01);
+    let w = Algorithm::Sgd.run(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run finishes");
+    assert_eq!(
+        report.stats.updates, 20,
+        "every synchronous step had every partition"
+    );
+    assert!(
+        report.stats.data_bytes > 4 * (256 << 10),
+        "{} bytes of partitions",
+        report.stats.data_bytes
+    );
+    let start = Loss::LeastSquares.objective(data.as_ref(), Model::zeros(data.dim()).view());
+    assert!(Loss::LeastSquares.objective(data.as_ref(), w.view()) < start);
+}
+
 fn own_splits_survive_a_killed_worker() {
     let mut args = job_args("a9a.xz", 1e-3);
     args.data = Some(plain_a9a("own-splits-kill"));
@@ -614,9 +641,8 @@ fn own_splits_survive_a_killed_worker() {
             ..
         }
     ));
-    let (_, report) = a9a_with_event_on(args, Algorithm::Asgd, 2000, |_, pids, _| {
-        kill(&pids[1..2])
-    });
+    let (_, report) =
+        a9a_with_event_on(args, Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..2]));
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
     // Only orders to read travelled, never rows: the heir read the lost partition itself.
@@ -639,7 +665,11 @@ fn own_splits_malformed_line_is_named() {
     let path = dir.join("bad.svm");
     let mut text = String::new();
     for i in 0..400 {
-        text.push_str(if i == 321 { "1 2:0.5 1:1\n" } else { "1 1:0.5 2:1\n" });
+        text.push_str(if i == 321 {
+            "1 2:0.5 1:1\n"
+        } else {
+            "1 1:0.5 2:1\n"
+        });
     }
     std::fs::write(&path, &text).expect("scratch is writable");
     let mut args = job_args("a9a.xz", 1e-3);

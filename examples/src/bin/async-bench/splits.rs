@@ -56,7 +56,8 @@ const DIM: u64 = 1000;
 /// Writes about `bytes` of LIBSVM rows (about 40 of 1,000 features each, 4-digit values) to
 /// `path`; returns the number of rows.
 fn generate(path: &Path, bytes: u64) -> Result<u64> {
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let (mut written, mut rows) = (0u64, 0u64);
@@ -140,7 +141,14 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
 /// Runs a probe in a process of its own and returns its figures.
 fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
     let output = Command::new(std::env::current_exe()?)
-        .args(["splits-probe", "--access", access, "--workers", &workers.to_string(), "--data"])
+        .args([
+            "splits-probe",
+            "--access",
+            access,
+            "--workers",
+            &workers.to_string(),
+            "--data",
+        ])
         .arg(data)
         .output()
         .context("cannot start a probe")?;
@@ -169,7 +177,10 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
     let sizes = outcome?;
     let speedups: Vec<f64> = sizes
         .iter()
-        .map(|s| s["ship"]["first_update_s"].as_f64().unwrap_or(0.0) / s["shared"]["first_update_s"].as_f64().unwrap_or(f64::NAN))
+        .map(|s| {
+            s["ship"]["first_update_s"].as_f64().unwrap_or(0.0)
+                / s["shared"]["first_update_s"].as_f64().unwrap_or(f64::NAN)
+        })
         .collect();
     let figures = json!({
         "workers": args.workers,
