@@ -145,7 +145,7 @@ pub enum ToDriver {
     },
     /// The worker is alive.
     Heartbeat,
-    /// The worker read a partition from its file and holds it.
+    /// The worker holds a partition it was sent or read from its file.
     DataReady {
         /// The partition.
         partition: u32,

@@ -74,14 +74,28 @@ impl Driver {
             owners: (0..parts).map(|i| live[i % live.len()]).collect(),
             parts: metas,
         });
-        for i in 0..parts {
-            self.give_partition(live[i % live.len()], i as u32);
+        // Chunk by chunk across the workers, so that each hears from the driver all along
+        // instead of waiting behind the others' partitions.
+        let mut queues: Vec<(usize, std::collections::VecDeque<ToWorker>)> = (0..parts)
+            .map(|i| {
+                let worker = live[i % live.len()];
+                (worker, self.hand_over(worker, i as u32).into())
+            })
+            .collect();
+        while !queues.is_empty() {
+            for (worker, queue) in &mut queues {
+                if let Some(message) = queue.pop_front() {
+                    let len = self.send(*worker, &message);
+                    self.stats.data_bytes += len as u64;
+                }
+            }
+            queues.retain(|(_, queue)| !queue.is_empty());
         }
         self.await_loading()
     }
 
-    /// Waits until the workers read the partitions they were told to read (none when the
-    /// partitions were shipped), so that no task waits behind a read and is taken for hung.
+    /// Waits until the workers hold the partitions they were sent or told to read, so that
+    /// no task waits behind a read or a decode and is taken for hung.
     /// A worker lost meanwhile hands its reads to its heirs.
     fn await_loading(&mut self) -> Result<(), RuntimeError> {
         loop {
@@ -101,11 +115,22 @@ impl Driver {
     /// Gives `worker` a partition of the shipped dataset: the encoded partition in chunks
     /// that fit a frame, or the order to read it itself. It runs tasks on it from now on.
     pub(crate) fn give_partition(&mut self, worker: usize, partition: u32) {
-        let Some(shipped) = &self.shipped else { return };
+        for message in self.hand_over(worker, partition) {
+            let len = self.send(worker, &message);
+            self.stats.data_bytes += len as u64;
+        }
+    }
+
+    /// The messages that give `worker` a partition, noted as loading until it reports it
+    /// holds it, and as its from now on.
+    fn hand_over(&mut self, worker: usize, partition: u32) -> Vec<ToWorker> {
+        let Some(shipped) = &self.shipped else {
+            return Vec::new();
+        };
         let dataset = shipped.dataset;
+        self.loading.insert((worker, partition));
         let messages: Vec<ToWorker> = match &shipped.parts[partition as usize].source {
             PartSource::Split(order) => {
-                self.loading.insert((worker, partition));
                 vec![ToWorker::ReadSplit {
                     dataset,
                     order: SplitOrder::clone(order),
@@ -138,11 +163,8 @@ impl Driver {
                 }
             }
         };
-        for message in &messages {
-            let len = self.send(worker, message);
-            self.stats.data_bytes += len as u64;
-        }
         self.table.workers[worker].partitions.push(partition);
+        messages
     }
 
     /// Moves the partitions of a lost worker to the live workers holding the fewest, so that
@@ -374,13 +396,13 @@ impl Driver {
 }
 
 /// The largest piece of an encoded partition sent in one frame: well under the frame limit
-/// (`max_frame`, and the workers' default), and at most 64 MiB so that no single frame costs
-/// much memory on either side.
+/// (`max_frame`, and the workers' default), and at most 8 MiB so that no single frame costs
+/// much memory on either side, and chunks for several workers interleave finely.
 pub(crate) fn chunk_bytes(max_frame: usize) -> usize {
     const HEADROOM: usize = 4 << 10;
     max_frame
         .min(crate::transport::DEFAULT_MAX_FRAME)
-        .min(64 << 20)
+        .min(8 << 20)
         .saturating_sub(HEADROOM)
         .max(1)
 }

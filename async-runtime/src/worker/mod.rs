@@ -536,7 +536,13 @@ impl Executor {
                     self.delay = StragglerDelay::new(delay_factor);
                     self.cache.set_capacity(cache_versions as usize);
                 }
-                Work::Partition(partition) => self.own(*partition),
+                Work::Partition(partition) => {
+                    let id = partition.id();
+                    self.own(*partition);
+                    if results.send(ToDriver::DataReady { partition: id }).is_err() {
+                        return;
+                    }
+                }
                 Work::ReadSplit(order) => {
                     // Read here, on the task thread: heartbeats go on however long it takes,
                     // and the tasks sent meanwhile wait behind it.

@@ -191,7 +191,7 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
                  driver's start to that update, driver_peak_mib its VmHWM. shared: each worker \
                  reads its own byte-range splits, the driver scans the file and reads a \
                  50,000-row evaluation sample; ship: the driver reads the file and sends the \
-                 partitions (in chunks of at most 64 MiB).",
+                 partitions (in chunks of at most 8 MiB, interleaved across the workers).",
         "sizes": sizes,
         "first_update_speedup_shared_over_ship": speedups,
     });
