@@ -143,7 +143,10 @@ enum Work {
         delay_factor: f64,
         cache_versions: u32,
     },
-    Partition(Box<Partition>),
+    Partition {
+        partition: u32,
+        bytes: Vec<u8>,
+    },
     ReadSplit(Box<SplitOrder>),
     Version {
         slot: u16,
@@ -409,17 +412,8 @@ impl Worker {
                 ..
             } => match self.assemble(partition, chunk, chunks, body.into_vec()) {
                 Ok(None) => return Next::Continue,
-                Ok(Some(bytes)) => match postcard::from_bytes::<Partition>(&bytes) {
-                    Ok(decoded) if decoded.id() == partition => Work::Partition(Box::new(decoded)),
-                    Ok(_) => return self.reject("a partition under another id"),
-                    Err(e) => {
-                        self.outbox.push(ToDriver::DataFailed {
-                            partition,
-                            message: format!("partition {partition} does not decode: {e}"),
-                        });
-                        return Next::Continue;
-                    }
-                },
+                // Decoded on the task thread: a large partition must not stop the heartbeats.
+                Ok(Some(bytes)) => Work::Partition { partition, bytes },
                 Err(reason) => return self.reject(&reason),
             },
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
@@ -536,10 +530,26 @@ impl Executor {
                     self.delay = StragglerDelay::new(delay_factor);
                     self.cache.set_capacity(cache_versions as usize);
                 }
-                Work::Partition(partition) => {
-                    let id = partition.id();
-                    self.own(*partition);
-                    if results.send(ToDriver::DataReady { partition: id }).is_err() {
+                Work::Partition { partition, bytes } => {
+                    let message = match postcard::from_bytes::<Partition>(&bytes) {
+                        Ok(decoded) if decoded.id() == partition => {
+                            self.own(decoded);
+                            ToDriver::DataReady { partition }
+                        }
+                        Ok(decoded) => ToDriver::DataFailed {
+                            partition,
+                            message: format!(
+                                "partition {partition} holds partition {}",
+                                decoded.id()
+                            ),
+                        },
+                        Err(e) => ToDriver::DataFailed {
+                            partition,
+                            message: format!("partition {partition} does not decode: {e}"),
+                        },
+                    };
+                    drop(bytes);
+                    if results.send(message).is_err() {
                         return;
                     }
                 }
