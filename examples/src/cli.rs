@@ -69,10 +69,14 @@ enum Command {
     Worker(WorkerArgs),
 }
 
+/// `--data-access auto` lets workers read their own splits of plain files of at least this
+/// many bytes (64 MiB).
+pub const AUTO_SHARED_BYTES: u64 = 64 << 20;
+
 /// `--data-access`: how workers get their partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DataAccessName {
-    /// Shared for a plain file and local workers, ship otherwise.
+    /// Shared for a plain file of at least 64 MiB and local workers, ship otherwise.
     Auto,
     /// Every worker reads its own splits of the file.
     Shared,
@@ -100,7 +104,7 @@ pub struct RunArgs {
     /// byte-range splits of the file, which must be at the same path on every host; a
     /// compressed file is read whole by each worker, keeping its rows), `ship` (the driver
     /// reads the file and sends each worker its partitions), or `auto`: shared for a plain
-    /// file and local workers, ship otherwise.
+    /// file of at least 64 MiB and local workers, ship otherwise.
     #[arg(long, value_enum, default_value_t = DataAccessName::Auto, help_heading = "Data")]
     pub data_access: DataAccessName,
     /// With shared data access: the driver evaluates the objective (and computes f*, the
@@ -484,7 +488,10 @@ impl RunArgs {
             DataAccessName::Ship => DataAccess::Ship,
             DataAccessName::Shared => shared,
             DataAccessName::Auto => {
-                let plain = path.exists()
+                // A small file costs little to ship, and may have too few bytes for its
+                // byte ranges to fill every partition.
+                let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= AUTO_SHARED_BYTES);
+                let plain = large
                     && !asyncopt_runtime::data::libsvm::is_compressed(path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
                 if plain && !self.remote_workers {

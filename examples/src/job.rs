@@ -271,10 +271,10 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     }
     if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
         bail!(
-            "{} workers x {} partitions for {} rows: every partition needs at least one row",
+            "{} workers for {} rows: every worker needs at least one row ({} partitions each)",
             spec.cluster.workers,
-            spec.cluster.partitions_per_worker,
-            data.full_rows()
+            data.full_rows(),
+            spec.cluster.partitions_per_worker
         );
     }
     // Built here once to refuse an impossible choice before any worker starts, and to set the

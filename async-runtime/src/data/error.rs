@@ -67,7 +67,7 @@ pub enum DataError {
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),
     /// A label the label rule refuses.
-    #[error("{name}: row {row} has the label {label}, but training needs {rule}")]
+    #[error("row {row} of {name} has label {label}, but training needs {rule}")]
     Label {
         /// The dataset.
         name: String,

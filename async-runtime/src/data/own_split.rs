@@ -259,7 +259,10 @@ mod tests {
         assert_eq!(read.data().dim(), 124);
         let zero_one = shared(&plain.0, 100_000).with_labels(LabelRule::ZeroOneAsSigned);
         let error = zero_one.unwrap_err().to_string();
-        assert!(error.contains("row 1 has the label -1"), "{error}");
+        assert!(
+            error.contains("row 1 of ") && error.contains("a9a has label -1"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -77,22 +77,23 @@ pub fn partition_rows(
     if parts == 0 || parts > n || u32::try_from(parts).is_err() {
         return Err(DataError::InvalidPartition { parts, rows: n });
     }
-    let blocks = match data.plan() {
-        Some(plan) if plan.n_rows() == n as u64 => file_blocks(plan, parts)?,
-        _ => row_blocks(n, parts)?,
+    let cut = |blocks: Vec<super::split::Block>| -> Vec<RowRanges> {
+        assign_blocks(blocks.len(), parts, seed)
+            .into_iter()
+            .map(|ids| RowRanges::new(ids.into_iter().map(|b| blocks[b].rows.clone())))
+            .collect()
     };
-    let out: Vec<RowRanges> = assign_blocks(blocks.len(), parts, seed)
-        .into_iter()
-        .map(|ids| RowRanges::new(ids.into_iter().map(|b| blocks[b].rows.clone())))
-        .collect();
-    if let Some(p) = out.iter().position(|r| r.is_empty()) {
-        return Err(DataError::EmptyPartition {
-            path: data.name().into(),
-            partition: p,
-            parts,
-        });
+    if let Some(plan) = data.plan().filter(|p| p.n_rows() == n as u64) {
+        if let Ok(blocks) = file_blocks(plan, parts) {
+            let out = cut(blocks);
+            if out.iter().all(|r| !r.is_empty()) {
+                return Ok(out);
+            }
+        }
+        // A file too small for its grains to fill every partition (where workers could not
+        // read their own splits either, see `SharedFile::orders`): one block per row.
     }
-    Ok(out)
+    Ok(cut(row_blocks(n, parts)?))
 }
 
 /// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.

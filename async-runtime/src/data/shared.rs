@@ -317,7 +317,19 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
         }
         let row = is_row(line);
         if row {
-            max_index = max_index.max(last_index(line).unwrap_or(0));
+            let index = last_index(line).unwrap_or(0);
+            if index > options.load.max_dim && options.load.dim.is_none() {
+                return Err(DataError::Parse {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    message: format!(
+                        "index {index} exceeds the memory budget of {} features (8 bytes each \
+                         per model copy): raise it with --max-features if that is meant",
+                        options.load.max_dim
+                    ),
+                });
+            }
+            max_index = max_index.max(index);
             sample.offer(rows, line_no, line);
             rows += 1;
         }

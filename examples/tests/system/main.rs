@@ -678,7 +678,7 @@ fn own_splits_malformed_line_is_named() {
     args.target_subopt = None;
     args.updates = 5;
     args.workers = 2;
-    args.data_access = async_train::cli::DataAccessName::Auto;
+    args.data_access = async_train::cli::DataAccessName::Shared;
     // The driver's sample of 20 rows misses the bad line: a worker meets it.
     args.eval_rows = 20;
     let spec = args.job(Algorithm::Sgd).expect("valid settings");
