@@ -63,9 +63,9 @@ pub fn saga_terms(
 /// Synchronous SAGA: every partition contributes a minibatch to every update.
 #[async_optimizer]
 pub fn saga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let n = data.n_rows() as f64;
+    let n = data.full_rows() as f64;
     let mut w: Model = Model::zeros(data.dim());
-    let mut seen: History = History::zeros(data.n_rows());
+    let mut seen: History = History::zeros(data.full_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
     let metric = p.metric(cx, data);
@@ -90,9 +90,9 @@ pub fn saga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 /// Asynchronous SAGA (ASAGA): SAGA plus a barrier and a staleness bound.
 #[async_optimizer]
 pub fn asaga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let n = data.n_rows() as f64;
+    let n = data.full_rows() as f64;
     let mut w: Model = Model::zeros(data.dim());
-    let mut seen: History = History::zeros(data.n_rows());
+    let mut seen: History = History::zeros(data.full_rows());
     let mut mean = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
     let metric = p.metric(cx, data);

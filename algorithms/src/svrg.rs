@@ -121,7 +121,7 @@ fn epoch_length(p: &Params, data: &Dataset, workers: usize) -> usize {
         return p.epoch;
     }
     let per_update = p.batch.max(1) * workers.max(1);
-    (data.n_rows() / per_update).max(1)
+    (data.full_rows() / per_update).max(1)
 }
 
 /// Synchronous SVRG.

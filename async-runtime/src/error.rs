@@ -71,6 +71,16 @@ pub enum RuntimeError {
     /// A dataset could not be partitioned or loaded.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// A worker could not read or decode its partition.
+    #[error("worker {worker} cannot load partition {partition}: {message}")]
+    WorkerData {
+        /// The worker.
+        worker: String,
+        /// The partition.
+        partition: u32,
+        /// What it reported (file and line where it can).
+        message: String,
+    },
     /// A checkpoint could not be written or resumed.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),

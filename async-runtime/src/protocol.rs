@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 pub use crate::broadcaster::delta::VersionBody;
+pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
 pub const PROTOCOL_VERSION: u16 = 3;
@@ -35,12 +36,26 @@ pub enum ToWorker {
         /// Why, in words a person can act on.
         reason: String,
     },
-    /// One partition of a dataset, postcard-encoded, that the worker now owns.
+    /// One piece of a partition of a dataset, postcard-encoded, that the worker now owns. A
+    /// partition larger than a frame travels in several chunks, in order.
     Partition {
         /// Identifies the dataset the partition belongs to.
         dataset: u64,
-        /// The encoded [`Partition`](crate::data::Partition).
+        /// The partition's id.
+        partition: u32,
+        /// This chunk's index, from 0.
+        chunk: u32,
+        /// The partition's number of chunks.
+        chunks: u32,
+        /// A piece of the encoded [`Partition`](crate::data::Partition).
         body: ByteBuf,
+    },
+    /// Read a partition of a file this worker can see, and own it.
+    ReadSplit {
+        /// Identifies the dataset the partition belongs to.
+        dataset: u64,
+        /// Where the partition's rows are.
+        order: SplitOrder,
     },
     /// A version of a broadcast variable the worker does not hold yet.
     Version {
@@ -147,6 +162,19 @@ pub enum ToDriver {
     Fenced {
         /// The fence's id.
         id: u64,
+    },
+    /// The worker holds a partition it was sent or read from its file.
+    DataReady {
+        /// The partition.
+        partition: u32,
+    },
+    /// The worker could not read or decode a partition it was given (a missing file, a
+    /// malformed line): the run cannot go on with it.
+    DataFailed {
+        /// The partition.
+        partition: u32,
+        /// What went wrong, naming file and line where it can.
+        message: String,
     },
 }
 

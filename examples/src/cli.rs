@@ -3,20 +3,20 @@
 //! With no arguments at all it runs the built-in comparison.
 
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
-use asyncopt_runtime::data::LoadOptions;
+use asyncopt_runtime::data::{LoadOptions, SharedOptions};
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::compare::{self, CompareOutputs};
-use crate::job::{self, Checkpointing, DataSource, JobSpec, StopRules};
+use crate::job::{self, Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::model_file::SavedModel;
 use crate::optimizer::{Optimizer, Registry};
 use crate::trace::create_parent;
@@ -69,6 +69,21 @@ enum Command {
     Worker(WorkerArgs),
 }
 
+/// `--data-access auto` lets workers read their own splits of plain files of at least this
+/// many bytes (64 MiB).
+pub const AUTO_SHARED_BYTES: u64 = 64 << 20;
+
+/// `--data-access`: how workers get their partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataAccessName {
+    /// Shared for a plain file of at least 64 MiB and local workers, ship otherwise.
+    Auto,
+    /// Every worker reads its own splits of the file.
+    Shared,
+    /// The driver reads the file and sends the partitions.
+    Ship,
+}
+
 /// Settings shared by `train` and `compare`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -85,6 +100,22 @@ pub struct RunArgs {
     /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
     #[arg(long, help_heading = "Data")]
     pub bias: bool,
+    /// How workers get their partitions of --data: `shared` (each worker reads its own
+    /// byte-range splits of the file, which must be at the same path on every host; a
+    /// compressed file is read whole by each worker, keeping its rows), `ship` (the driver
+    /// reads the file and sends each worker its partitions), or `auto`: shared for a plain
+    /// file of at least 64 MiB and local workers, ship otherwise.
+    #[arg(long, value_enum, default_value_t = DataAccessName::Auto, help_heading = "Data")]
+    pub data_access: DataAccessName,
+    /// With shared data access: the driver evaluates the objective (and computes f*, the
+    /// default step and preconditioner) on this many rows of the file, drawn by the seed; a
+    /// file with no more rows is read whole, and its objective is exact.
+    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, help_heading = "Data")]
+    pub eval_rows: usize,
+    /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers: 4). A worker
+    /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.
+    #[arg(long, default_value_t = 1, help_heading = "Cluster")]
+    pub partitions_per_worker: usize,
     /// Objective.
     #[arg(long, value_enum, default_value_t = LossName::LeastSquares, help_heading = "Objective")]
     pub loss: LossName,
@@ -460,6 +491,32 @@ impl RunArgs {
             .expect("the defaults parse")
     }
 
+    /// How the workers get the data of `path`: `auto` reads a plain file from every local
+    /// worker and ships the rest (a compressed file would be decompressed by every worker;
+    /// remote workers may not see the path).
+    fn data_access(&self, path: &Path) -> Result<DataAccess> {
+        let shared = DataAccess::Shared {
+            eval_rows: self.eval_rows,
+        };
+        Ok(match self.data_access {
+            DataAccessName::Ship => DataAccess::Ship,
+            DataAccessName::Shared => shared,
+            DataAccessName::Auto => {
+                // A small file costs little to ship, and may have too few bytes for its
+                // byte ranges to fill every partition.
+                let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= AUTO_SHARED_BYTES);
+                let plain = large
+                    && !asyncopt_runtime::data::libsvm::is_compressed(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                if plain && !self.remote_workers {
+                    shared
+                } else {
+                    DataAccess::Ship
+                }
+            }
+        })
+    }
+
     /// The job these settings describe for `algorithm`: the one place where the command line
     /// becomes a job.
     pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
@@ -514,7 +571,14 @@ impl RunArgs {
                 bail!("--optimum must be a finite number, not {optimum}");
             }
         }
+        if self.partitions_per_worker == 0 {
+            bail!("--partitions-per-worker must be at least 1");
+        }
+        if self.eval_rows == 0 {
+            bail!("--eval-rows must be at least 1");
+        }
         let mut cluster = ClusterConfig::local(self.workers);
+        cluster.partitions_per_worker = self.partitions_per_worker;
         cluster.stragglers = self.stragglers;
         cluster.seed = self.seed;
         cluster.prefetch = self.prefetch;
@@ -537,6 +601,7 @@ impl RunArgs {
                     path: path.clone(),
                     dim: self.dim,
                     max_dim: self.max_features,
+                    access: self.data_access(path)?,
                 },
                 None => DataSource::Builtin,
             },

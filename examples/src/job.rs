@@ -13,7 +13,7 @@ use asyncopt_algorithms::{
     Model, Params, Precondition,
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
-use asyncopt_runtime::data::{Dataset, LoadOptions};
+use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
 use asyncopt_runtime::{ClusterConfig, Driver, Flow, RunReport};
 
 use crate::model_file::{self, DataInfo, SavedModel};
@@ -34,21 +34,56 @@ pub enum DataSource {
         dim: Option<usize>,
         /// The largest number of features accepted (the memory budget of a model).
         max_dim: usize,
+        /// How the workers get their partitions.
+        access: DataAccess,
+    },
+}
+
+/// How workers get their partitions of a data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAccess {
+    /// The driver reads the whole file and ships each worker its partitions.
+    Ship,
+    /// Every worker reads its own byte-range splits of the file (the same path on every
+    /// host); the driver scans it and reads an evaluation sample of at most `eval_rows` rows.
+    Shared {
+        /// Rows of the driver's evaluation sample.
+        eval_rows: usize,
     },
 }
 
 impl DataSource {
-    /// Loads the dataset as it is in the file.
-    pub fn load(&self) -> Result<Dataset> {
+    /// Loads the dataset as it is in the file: whole, or (shared access) the driver's
+    /// evaluation sample standing for the file; `seed` draws the sample.
+    pub fn load(&self, seed: u64) -> Result<Dataset> {
         match self {
             DataSource::Builtin => crate::builtin::cal_housing_scale(),
-            DataSource::File { path, dim, max_dim } => {
+            DataSource::File {
+                path,
+                dim,
+                max_dim,
+                access,
+            } => {
                 let options = LoadOptions {
                     dim: *dim,
                     max_dim: *max_dim,
                     ..LoadOptions::default()
                 };
-                load_file(path, &options)
+                match access {
+                    DataAccess::Ship => load_file(path, &options),
+                    DataAccess::Shared { eval_rows } => {
+                        if !path.exists() {
+                            bail!("data file {} does not exist", path.display());
+                        }
+                        let shared = SharedOptions {
+                            load: options,
+                            eval_rows: *eval_rows,
+                            seed,
+                        };
+                        Dataset::open_shared(path, &shared)
+                            .with_context(|| format!("cannot open {}", path.display()))
+                    }
+                }
             }
         }
     }
@@ -79,23 +114,16 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
     if loss.is_classification() {
         let labels = data.labels();
         let is = |values: &[f64]| labels.iter().all(|y| values.contains(y));
-        if !is(&[1.0, -1.0]) {
-            if is(&[0.0, 1.0]) {
-                tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");
-                data = data.map_labels(|y| if y == 0.0 { -1.0 } else { 1.0 });
-            } else {
-                let (row, label) = labels
-                    .iter()
-                    .enumerate()
-                    .find(|(_, y)| **y != 1.0 && **y != -1.0)
-                    .expect("a label that is not +-1");
-                bail!(
-                    "--loss logistic needs labels +1/-1 (or 0/1): row {} of {} has label {label}",
-                    row + 1,
-                    data.name()
-                );
-            }
-        }
+        // Workers reading their own splits apply the same rule to their rows.
+        let rule = if is(&[0.0, 1.0]) && !is(&[1.0, -1.0]) {
+            tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");
+            LabelRule::ZeroOneAsSigned
+        } else {
+            LabelRule::Signed
+        };
+        data = data
+            .with_labels(rule)
+            .map_err(|e| anyhow!("--loss logistic needs labels +1/-1 (or 0/1): {e}"))?;
     }
     Ok(match bias {
         Some(value) => data.with_bias(value),
@@ -215,7 +243,11 @@ pub struct Outcome {
 impl JobSpec {
     /// The job's data as its loss reads it (see [`prepare`]).
     pub fn load_data(&self) -> Result<Arc<Dataset>> {
-        Ok(Arc::new(prepare(self.data.load()?, self.bias, &self.loss)?))
+        Ok(Arc::new(prepare(
+            self.data.load(self.cluster.seed)?,
+            self.bias,
+            &self.loss,
+        )?))
     }
 }
 
@@ -237,11 +269,12 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     if spec.stop.target_subopt.is_some() && optimum.is_none() {
         bail!("--target-subopt needs the optimum: pass --optimum VALUE for this loss");
     }
-    if spec.cluster.workers * spec.cluster.partitions_per_worker > data.n_rows() {
+    if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
         bail!(
-            "{} workers for {} rows: every worker needs at least one row",
+            "{} workers for {} rows: every worker needs at least one row ({} partitions each)",
             spec.cluster.workers,
-            data.n_rows()
+            data.full_rows(),
+            spec.cluster.partitions_per_worker
         );
     }
     // Built here once to refuse an impossible choice before any worker starts, and to set the
@@ -380,7 +413,7 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
          max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, seed {}",
         spec.algorithm.name(),
         data.name(),
-        data.n_rows(),
+        data.full_rows(),
         data.dim(),
         data.fingerprint(),
         p.loss,
@@ -416,7 +449,7 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     if spec.algorithm.is_variance_reduced() {
         let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
         let per_partition = match spec.batch {
-            0 => data.n_rows() / partitions,
+            0 => data.full_rows() / partitions,
             batch => batch,
         };
         let rows = if spec.algorithm.is_async() {
@@ -424,7 +457,7 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
         } else {
             per_partition * partitions
         };
-        let rows = rows.clamp(1, data.n_rows().max(1)) as f64;
+        let rows = rows.clamp(1, data.full_rows().max(1)) as f64;
         let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
         let step = 1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows));
         if spec.algorithm.is_async() {
@@ -671,7 +704,7 @@ impl Outcome {
             bias: self.spec.bias,
             data: DataInfo {
                 name: data.name().into(),
-                rows: data.n_rows(),
+                rows: data.full_rows(),
                 sha256: data.fingerprint(),
             },
             settings,

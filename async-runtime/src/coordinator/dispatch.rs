@@ -1,14 +1,13 @@
-//! Everything that goes out: partitions once, broadcast versions a worker lacks, task orders.
+//! Everything that goes out: partitions once (or the orders to read them), broadcast versions a worker lacks, task orders.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, InFlight, PartMeta, Shipped, VersionRead};
+use super::driver::{Driver, InFlight, PartMeta, PartSource, Shipped, VersionRead};
 use super::table::WorkerInfo;
 use crate::broadcaster::delta::{self, VersionBody};
-use crate::data::{partition_dataset, sample_indices, Dataset};
+use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges, SplitOrder};
 use crate::error::RuntimeError;
 use crate::history::History;
 use crate::protocol::{Sample, TaskOrder, ToWorker};
@@ -37,24 +36,40 @@ impl Driver {
             });
         }
         let parts = live.len() * self.config.partitions_per_worker;
-        if parts > data.n_rows() {
+        if parts > data.full_rows() {
             return Err(RuntimeError::Config(format!(
                 "{parts} partitions for {} rows: use fewer workers",
-                data.n_rows()
+                data.full_rows()
             )));
         }
-        let partitions = partition_dataset(data, parts, self.config.seed)?;
+        let seed = self.config.seed;
+        let metas = match data.origin() {
+            // Workers read their own splits: nothing of the rows passes through the driver.
+            Some(file) => file
+                .orders(parts, seed)?
+                .into_iter()
+                .map(|(rows, order)| PartMeta {
+                    seed,
+                    rows,
+                    source: PartSource::Split(Arc::new(order)),
+                })
+                .collect(),
+            None => {
+                let mut metas = Vec::with_capacity(parts);
+                for partition in partition_dataset(data, parts, seed)? {
+                    let encoded = postcard::to_allocvec(&partition).map_err(|e| {
+                        RuntimeError::Transport(format!("cannot encode a partition: {e}"))
+                    })?;
+                    metas.push(PartMeta {
+                        seed,
+                        rows: RowRanges::new(partition.global_ids().iter().map(|&r| r..r + 1)),
+                        source: PartSource::Encoded(Arc::new(encoded)),
+                    });
+                }
+                metas
+            }
+        };
         let dataset = (key.0 as u64) ^ ((key.1 as u64) << 20) ^ (key.2 as u64);
-        let mut metas = Vec::with_capacity(parts);
-        for partition in &partitions {
-            let encoded = postcard::to_allocvec(partition)
-                .map_err(|e| RuntimeError::Transport(format!("cannot encode a partition: {e}")))?;
-            metas.push(PartMeta {
-                seed: partition.seed(),
-                global_ids: partition.global_ids().to_vec(),
-                encoded: Arc::new(encoded),
-            });
-        }
         for &worker in &live {
             self.table.workers[worker].partitions.clear();
         }
@@ -64,26 +79,102 @@ impl Driver {
             owners: (0..parts).map(|i| live[i % live.len()]).collect(),
             parts: metas,
         });
-        for i in 0..parts {
-            self.give_partition(live[i % live.len()], i as u32);
+        // Chunk by chunk across the workers, so that each hears from the driver all along
+        // instead of waiting behind the others' partitions.
+        let mut queues: Vec<(usize, std::collections::VecDeque<ToWorker>)> = (0..parts)
+            .map(|i| {
+                let worker = live[i % live.len()];
+                (worker, self.hand_over(worker, i as u32).into())
+            })
+            .collect();
+        while !queues.is_empty() {
+            for (worker, queue) in &mut queues {
+                if let Some(message) = queue.pop_front() {
+                    let len = self.send(*worker, &message);
+                    self.stats.data_bytes += len as u64;
+                }
+            }
+            queues.retain(|(_, queue)| !queue.is_empty());
         }
-        Ok(())
+        self.await_loading()
     }
 
-    /// Sends `worker` a partition of the shipped dataset; it runs tasks on it from now on.
+    /// Waits until the workers hold the partitions they were sent or told to read, so that
+    /// no task waits behind a read or a decode and is taken for hung.
+    /// A worker lost meanwhile hands its reads to its heirs.
+    fn await_loading(&mut self) -> Result<(), RuntimeError> {
+        loop {
+            let table = &self.table;
+            self.loading
+                .retain(|&(worker, _)| table.workers[worker].alive);
+            if self.loading.is_empty() {
+                return Ok(());
+            }
+            self.pump()?;
+            if let Some(error) = self.failure.take() {
+                return Err(error);
+            }
+        }
+    }
+
+    /// Gives `worker` a partition of the shipped dataset: the encoded partition in chunks
+    /// that fit a frame, or the order to read it itself. It runs tasks on it from now on.
     pub(crate) fn give_partition(&mut self, worker: usize, partition: u32) {
-        let Some(shipped) = &self.shipped else { return };
-        let message = ToWorker::Partition {
-            dataset: shipped.dataset,
-            body: ByteBuf::from(shipped.parts[partition as usize].encoded.as_slice()),
+        for message in self.hand_over(worker, partition) {
+            let len = self.send(worker, &message);
+            self.stats.data_bytes += len as u64;
+        }
+    }
+
+    /// The messages that give `worker` a partition, noted as loading until it reports it
+    /// holds it, and as its from now on.
+    fn hand_over(&mut self, worker: usize, partition: u32) -> Vec<ToWorker> {
+        let Some(shipped) = &self.shipped else {
+            return Vec::new();
         };
-        let len = self.send(worker, &message);
-        self.stats.data_bytes += len as u64;
+        let dataset = shipped.dataset;
+        self.loading.insert((worker, partition));
+        let messages: Vec<ToWorker> = match &shipped.parts[partition as usize].source {
+            PartSource::Split(order) => {
+                vec![ToWorker::ReadSplit {
+                    dataset,
+                    order: SplitOrder::clone(order),
+                }]
+            }
+            PartSource::Encoded(encoded) => {
+                let pieces: Vec<&[u8]> =
+                    encoded.chunks(chunk_bytes(self.config.max_frame)).collect();
+                let chunks = pieces.len().max(1) as u32;
+                if pieces.is_empty() {
+                    vec![ToWorker::Partition {
+                        dataset,
+                        partition,
+                        chunk: 0,
+                        chunks,
+                        body: ByteBuf::new(),
+                    }]
+                } else {
+                    pieces
+                        .into_iter()
+                        .enumerate()
+                        .map(|(chunk, piece)| ToWorker::Partition {
+                            dataset,
+                            partition,
+                            chunk: chunk as u32,
+                            chunks,
+                            body: ByteBuf::from(piece),
+                        })
+                        .collect()
+                }
+            }
+        };
         self.table.workers[worker].partitions.push(partition);
+        messages
     }
 
     /// Moves the partitions of a lost worker to the live workers holding the fewest, so that
-    /// every partition keeps contributing. They are re-sent from the driver's copy.
+    /// every partition keeps contributing. They are re-sent from the driver's copy, or the
+    /// heir reads them from the shared file itself.
     pub(crate) fn rehome_partitions(&mut self, lost: usize) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {
@@ -323,20 +414,18 @@ impl Driver {
         }
         let meta = &self.shipped.as_ref().expect("data was shipped").parts[partition as usize];
         // The rows the worker's task touches, drawn as the worker draws them.
-        let ids: Cow<'_, [u64]> = match spec.sample {
-            Some(sample) => Cow::Owned(
-                sample_indices(
-                    meta.global_ids.len(),
-                    sample.batch as usize,
-                    meta.seed,
-                    partition,
-                    sample.k as usize,
-                )
-                .into_iter()
-                .map(|row| meta.global_ids[row])
-                .collect(),
-            ),
-            None => Cow::Borrowed(&meta.global_ids),
+        let ids: Vec<u64> = match spec.sample {
+            Some(sample) => sample_indices(
+                meta.rows.len(),
+                sample.batch as usize,
+                meta.seed,
+                partition,
+                sample.k as usize,
+            )
+            .into_iter()
+            .map(|row| meta.rows.get(row))
+            .collect(),
+            None => meta.rows.iter().collect(),
         };
         spec.histories
             .iter()
@@ -373,6 +462,18 @@ impl Driver {
         }
         sent
     }
+}
+
+/// The largest piece of an encoded partition sent in one frame: well under the frame limit
+/// (`max_frame`, and the workers' default), and at most 8 MiB so that no single frame costs
+/// much memory on either side, and chunks for several workers interleave finely.
+pub(crate) fn chunk_bytes(max_frame: usize) -> usize {
+    const HEADROOM: usize = 4 << 10;
+    max_frame
+        .min(crate::transport::DEFAULT_MAX_FRAME)
+        .min(8 << 20)
+        .saturating_sub(HEADROOM)
+        .max(1)
 }
 
 /// Everything one `reduce!` call sends with each of its tasks.

@@ -131,9 +131,19 @@ pub(crate) struct Shipped {
 /// What the driver keeps of a partition it shipped.
 pub(crate) struct PartMeta {
     pub seed: u64,
-    pub global_ids: Vec<u64>,
-    /// The encoded partition, kept to give it to another worker when its holder is lost.
-    pub encoded: Arc<Vec<u8>>,
+    /// The dataset rows it holds, as runs of row ids.
+    pub rows: crate::data::RowRanges,
+    /// How a worker comes to hold it, kept to give it to another worker when its holder is
+    /// lost.
+    pub source: PartSource,
+}
+
+/// How a worker gets a partition.
+pub(crate) enum PartSource {
+    /// Shipped from the driver: the encoded partition.
+    Encoded(Arc<Vec<u8>>),
+    /// Read by the worker from a file it sees.
+    Split(Arc<crate::data::SplitOrder>),
 }
 
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
@@ -154,6 +164,8 @@ pub struct Driver {
     pub(crate) table: WorkerTable,
     pub(crate) versions: VersionStore,
     pub(crate) shipped: Option<Shipped>,
+    /// Partitions a worker was told to read from a shared file, not yet reported read.
+    pub(crate) loading: std::collections::HashSet<(usize, u32)>,
     pub(crate) in_flight: HashMap<u64, InFlight>,
     pub(crate) arrived: VecDeque<Arrived>,
     /// Results of asynchronous sites that arrived while another site ran, kept for theirs.
@@ -236,6 +248,7 @@ impl Driver {
             config,
             table: WorkerTable::default(),
             shipped: None,
+            loading: std::collections::HashSet::new(),
             in_flight: HashMap::new(),
             arrived: VecDeque::new(),
             parked: HashMap::new(),

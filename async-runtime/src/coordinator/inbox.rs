@@ -216,6 +216,17 @@ impl Driver {
                     }
                 }
             }
+            ToDriver::DataReady { partition } => {
+                self.loading.remove(&(worker, partition));
+            }
+            ToDriver::DataFailed { partition, message } => {
+                let name = self.table.workers[worker].name.clone();
+                self.fail(RuntimeError::WorkerData {
+                    worker: name,
+                    partition,
+                    message,
+                });
+            }
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
                 // The session layer never passes handshake messages on.
                 self.stats.rejected_messages += 1;

@@ -3,6 +3,7 @@
 //! [`Batch`](super::Batch).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,8 @@ use sprs::CsMat;
 
 use super::error::DataError;
 use super::libsvm::{read_libsvm, LoadOptions};
+use super::shared::{LabelRule, SharedFile};
+use super::split::GrainPlan;
 
 /// The feature matrix of a dataset: one row per sample.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -48,6 +51,14 @@ pub struct Dataset {
     name: String,
     features: Features,
     labels: Array1<f64>,
+    /// Where its rows start in its file, when it was read whole from one: partitions are
+    /// then cut along the file's grains (see [`split`](super::split)).
+    #[serde(skip)]
+    plan: Option<Arc<GrainPlan>>,
+    /// When it stands for a file the workers read themselves: that file (then these rows are
+    /// only the driver's evaluation sample).
+    #[serde(skip)]
+    origin: Option<Arc<SharedFile>>,
 }
 
 /// What a serialised [`Dataset`] holds, before its invariants are checked.
@@ -95,7 +106,46 @@ impl Dataset {
             name: name.into(),
             features,
             labels,
+            plan: None,
+            origin: None,
         })
+    }
+
+    /// The same dataset, known to have been read from a text with `plan`.
+    pub(crate) fn with_plan(mut self, plan: GrainPlan) -> Dataset {
+        self.plan = Some(Arc::new(plan));
+        self
+    }
+
+    /// The grains of the file this dataset was read from, whole: partitions follow them.
+    pub fn plan(&self) -> Option<&GrainPlan> {
+        self.plan.as_deref()
+    }
+
+    /// The same rows, standing for `file`, which the workers read themselves.
+    pub(crate) fn with_origin(mut self, file: SharedFile) -> Dataset {
+        self.origin = Some(Arc::new(file));
+        self
+    }
+
+    /// The file that workers read their own splits of, when this dataset stands for one (see
+    /// [`Dataset::open_shared`]); its rows are then the driver's evaluation sample.
+    pub fn origin(&self) -> Option<&SharedFile> {
+        self.origin.as_deref()
+    }
+
+    /// Rows of the whole dataset: [`n_rows`](Dataset::n_rows), or for a dataset that stands
+    /// for a shared file, the file's rows (its own rows are then an evaluation sample).
+    /// Optimizers that keep a value per row (SAGA's history) size it by this.
+    pub fn full_rows(&self) -> usize {
+        self.origin
+            .as_ref()
+            .map_or(self.n_rows(), |o| o.total_rows() as usize)
+    }
+
+    /// Whether the dataset's rows are all the rows (not a sample of a shared file).
+    pub fn is_whole(&self) -> bool {
+        self.full_rows() == self.n_rows()
     }
 
     /// The dataset's name (the file name when loaded from a file).
@@ -146,7 +196,11 @@ impl Dataset {
 
     /// The same dataset with a constant feature `value` appended as the last column (LIBLINEAR's
     /// `-B`): a linear model over it has an intercept (regularised like the other weights).
-    pub fn with_bias(self, value: f64) -> Dataset {
+    pub fn with_bias(mut self, value: f64) -> Dataset {
+        if let Some(origin) = &mut self.origin {
+            let origin = Arc::make_mut(origin);
+            origin.bias = Some(value);
+        }
         let n = self.n_rows();
         let features = match self.features {
             Features::Dense(x) => {
@@ -176,10 +230,29 @@ impl Dataset {
         Dataset { features, ..self }
     }
 
-    /// The same dataset with every label replaced by `f(label)`.
+    /// The same dataset with every label replaced by `f(label)`. A dataset standing for a
+    /// shared file cannot tell its workers about `f`: use [`Dataset::with_labels`] there.
     pub fn map_labels(mut self, f: impl Fn(f64) -> f64) -> Dataset {
         self.labels.mapv_inplace(f);
         self
+    }
+
+    /// The same dataset with its labels checked (and mapped) by `rule`; an error names the
+    /// first row whose label the rule refuses. For a dataset standing for a shared file, the
+    /// workers apply the same rule to their rows.
+    pub fn with_labels(mut self, rule: LabelRule) -> Result<Dataset, DataError> {
+        for (row, label) in self.labels.iter_mut().enumerate() {
+            *label = rule.apply(*label).ok_or_else(|| DataError::Label {
+                name: self.name.clone(),
+                row: row as u64 + 1,
+                label: *label,
+                rule,
+            })?;
+        }
+        if let Some(origin) = &mut self.origin {
+            Arc::make_mut(origin).labels = rule;
+        }
+        Ok(self)
     }
 
     /// The labels, one per row.
@@ -228,6 +301,8 @@ impl Dataset {
             name: self.name.clone(),
             features,
             labels: self.labels.clone(),
+            plan: self.plan.clone(),
+            origin: self.origin.clone(),
         }
     }
 
@@ -256,6 +331,8 @@ impl Dataset {
             name: self.name.clone(),
             features,
             labels: self.labels.clone(),
+            plan: self.plan.clone(),
+            origin: self.origin.clone(),
         })
     }
 
@@ -289,6 +366,8 @@ impl Dataset {
             name: self.name.clone(),
             features,
             labels: self.labels.select(Axis(0), rows),
+            plan: None,
+            origin: None,
         }
     }
 }

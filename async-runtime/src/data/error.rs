@@ -66,6 +66,50 @@ pub enum DataError {
     /// A sparse matrix is structurally invalid (bad index pointer, unsorted indices, ...).
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),
+    /// A label the label rule refuses.
+    #[error("row {row} of {name} has label {label}, but training needs {rule}")]
+    Label {
+        /// The dataset.
+        name: String,
+        /// The 1-based row.
+        row: u64,
+        /// The label found.
+        label: f64,
+        /// The rule.
+        rule: super::shared::LabelRule,
+    },
+    /// A partition of a file would hold no row (a small file cut into many partitions).
+    #[error(
+        "{}: partition {partition} of {parts} would hold no row (too few rows, or too long \
+         lines, for that many partitions): use fewer workers or partitions per worker",
+        path.display()
+    )]
+    EmptyPartition {
+        /// The file.
+        path: PathBuf,
+        /// The partition.
+        partition: usize,
+        /// Partitions asked for.
+        parts: usize,
+    },
+    /// A worker read another number of rows than the driver counted in its split.
+    #[error(
+        "{}: the split at bytes {start}..{end} holds {found} rows, not the {expected} the \
+         driver counted: did the file change, or differ on this host?",
+        path.display()
+    )]
+    SplitMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Where the split starts.
+        start: u64,
+        /// Where it ends.
+        end: u64,
+        /// Rows counted by the driver.
+        expected: u64,
+        /// Rows read.
+        found: u64,
+    },
     /// `partition_dataset` was asked for zero parts or for more parts than rows.
     #[error("cannot split {rows} rows into {parts} partitions (need 1 <= parts <= rows)")]
     InvalidPartition {

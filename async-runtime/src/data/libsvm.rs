@@ -28,6 +28,7 @@ use sprs::CsMat;
 
 use super::dataset::{Dataset, Features};
 use super::error::DataError;
+use super::split::GrainPlan;
 
 /// Storage layout of the feature matrix of a loaded dataset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +131,18 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     })
 }
 
+/// Whether the file at `path` is gzip or xz compressed (by its magic bytes).
+pub fn is_compressed(path: &Path) -> Result<bool, DataError> {
+    let mut magic = Vec::with_capacity(6);
+    File::open(path)
+        .and_then(|f| f.take(6).read_to_end(&mut magic))
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(sniff(&magic) != Compression::Plain)
+}
+
 /// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
 /// file name.
 pub fn read_libsvm(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
@@ -166,7 +179,15 @@ pub fn read_libsvm_from<R: Read + Send>(
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
         parse_chunks(rx, path, opts)
     })?;
-    build(parsed, path, opts)
+    let plan = GrainPlan::from_row_offsets(parsed.total_bytes, &parsed.row_offsets);
+    Ok(build(parsed, &file_name(path), path, opts)?.with_plan(plan))
+}
+
+/// The name of a dataset read from `path`: its file name.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Reads `reader` in blocks that end at a line end and sends them to the parser; a line longer
@@ -221,13 +242,43 @@ fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>, max_line: u
 }
 
 /// The rows read so far, in CSR form with 0-based column indices.
-struct Parsed {
-    labels: Vec<f64>,
-    indptr: Vec<usize>,
-    indices: Vec<usize>,
-    values: Vec<f64>,
+#[derive(Default)]
+pub(crate) struct Parsed {
+    pub(crate) labels: Vec<f64>,
+    pub(crate) indptr: Vec<usize>,
+    pub(crate) indices: Vec<usize>,
+    pub(crate) values: Vec<f64>,
     /// Largest 1-based index used (0 when no feature at all).
-    max_index: usize,
+    pub(crate) max_index: usize,
+    /// The offset of each row's line in the text (filled by the whole-file reader only).
+    pub(crate) row_offsets: Vec<u64>,
+    /// Bytes of text read.
+    pub(crate) total_bytes: u64,
+}
+
+impl Parsed {
+    pub(crate) fn new() -> Parsed {
+        Parsed {
+            indptr: vec![0],
+            ..Parsed::default()
+        }
+    }
+
+    /// Appends the rows of `other` after these.
+    pub(crate) fn append(&mut self, other: Parsed) {
+        let base = self.indices.len();
+        self.labels.extend(other.labels);
+        self.indptr
+            .extend(other.indptr[1..].iter().map(|&p| p + base));
+        self.indices.extend(other.indices);
+        self.values.extend(other.values);
+        self.max_index = self.max_index.max(other.max_index);
+    }
+
+    /// Rows held.
+    pub(crate) fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
 }
 
 fn parse_chunks(
@@ -235,13 +286,7 @@ fn parse_chunks(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Parsed, DataError> {
-    let mut p = Parsed {
-        labels: Vec::new(),
-        indptr: vec![0],
-        indices: Vec::new(),
-        values: Vec::new(),
-        max_index: 0,
-    };
+    let mut p = Parsed::new();
     let mut line_no = 0usize;
     for chunk in rx {
         let chunk = chunk.map_err(|source| match source.kind() {
@@ -264,20 +309,29 @@ fn parse_chunks(
                 message: "invalid UTF-8 (not a LIBSVM text file?)".into(),
             }
         })?;
-        for line in text.lines() {
+        // Chunks end at a line end (but the last): every piece but an empty last one is a line.
+        let mut at = p.total_bytes;
+        let pieces = text.strip_suffix('\n').unwrap_or(text);
+        for line in pieces.split('\n') {
             line_no += 1;
+            let rows = p.n_rows();
             parse_line(line, opts, &mut p).map_err(|message| DataError::Parse {
                 path: path.to_path_buf(),
                 line: line_no,
                 message,
             })?;
+            if p.n_rows() > rows {
+                p.row_offsets.push(at);
+            }
+            at += line.len() as u64 + 1;
         }
+        p.total_bytes += chunk.len() as u64;
     }
     Ok(p)
 }
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
-fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
@@ -333,8 +387,7 @@ fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), Stri
                 ));
             }
         }
-        let value: f64 = val
-            .parse()
+        let value: f64 = parse_f64(val)
             .map_err(|_| format!("invalid value `{val}` in feature `{token}`: not a number"))?;
         if !value.is_finite() {
             return Err(format!(
@@ -353,8 +406,56 @@ fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), Stri
     Ok(())
 }
 
-/// Turns the parsed rows into a dataset of the requested layout.
-fn build(p: Parsed, path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+/// `text` as an f64, exactly as `str::parse` reads it, faster for plain decimals (the bulk of
+/// LIBSVM files): `[-]digits[.digits]` with at most 15 significant digits and 22 decimals is
+/// `mantissa / 10^decimals`, both exact in f64, and one correctly rounded division is the
+/// correctly rounded value (Clinger's fast path). Anything else goes to `str::parse`.
+fn parse_f64(text: &str) -> Result<f64, std::num::ParseFloatError> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let mut mantissa: u64 = 0;
+    let (mut significant, mut decimals, mut seen_dot, mut any) = (0u32, 0i32, false, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                any = true;
+                if mantissa > 0 || b != b'0' {
+                    significant += 1;
+                }
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                if seen_dot {
+                    decimals += 1;
+                }
+                if significant > 15 || decimals > 22 {
+                    return text.parse();
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return text.parse(),
+        }
+    }
+    if !any {
+        return text.parse();
+    }
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let value = mantissa as f64 / POWERS[decimals as usize];
+    Ok(if negative { -value } else { value })
+}
+
+/// Turns the parsed rows into a dataset named `name` of the requested layout (`path` is for
+/// error messages).
+pub(crate) fn build(
+    p: Parsed,
+    name: &str,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Dataset, DataError> {
     let rows = p.labels.len();
     if rows == 0 {
         return Err(DataError::Empty {
@@ -387,15 +488,11 @@ fn build(p: Parsed, path: &Path, opts: &LoadOptions) -> Result<Dataset, DataErro
             .map_err(|(_, _, _, e)| DataError::InvalidMatrix(e.to_string()))?;
         Features::Sparse(m)
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
     Dataset::new(name, features, Array1::from(p.labels))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::Rows;
     use std::io::Write;
@@ -449,6 +546,51 @@ mod tests {
     }
 
     const GOOD: &str = "+1 1:0.5 3:2\n-1 2:1\n";
+
+    #[test]
+    fn fast_decimals_equal_str_parse_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.1",
+            "1.",
+            ".5",
+            "-.5",
+            "123456789012345",
+            "1234567890123456",
+            "0.000000000000000000001",
+            "9007199254740993",
+            "1e5",
+            "-",
+            ".",
+            "",
+            "1.2.3",
+            "+1",
+            "inf",
+            "NaN",
+            "0.30000000000000004",
+            "00012.5000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..200_000 {
+            let int = rng.random_range(0..1_000_000u64);
+            let frac = rng.random_range(0..1_000_000_000u64);
+            let width = rng.random_range(1..=12usize);
+            let sign = if rng.random_bool(0.3) { "-" } else { "" };
+            texts.push(format!("{sign}{int}.{frac:0width$}"));
+        }
+        for text in texts {
+            match (parse_f64(&text), text.parse::<f64>()) {
+                (Ok(a), Ok(b)) => assert_eq!(a.to_bits(), b.to_bits(), "{text}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
+        }
+    }
 
     #[test]
     fn error_non_numeric_label() {

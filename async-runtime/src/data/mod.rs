@@ -7,6 +7,12 @@
 //!   row access used by loss functions.
 //! - [`partition`]: [`partition_dataset`], [`Partition`], and deterministic mini-batches
 //!   ([`Batch`], [`sample_indices`]).
+//! - [`split`]: how partitions are cut, over the grains of a file's text, so that the driver
+//!   and workers reading their own splits agree row for row.
+//! - [`shared`]: a file every worker sees ([`Dataset::open_shared`]): the driver's scan and
+//!   evaluation sample, and the [`SplitOrder`] of each partition; [`own_split`]: a worker
+//!   reading its split ([`read_split`]).
+//! - [`lines`]: lines of a text stream with their offsets, shared by both sides.
 //!
 //! ```no_run
 //! use asyncopt_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
@@ -20,9 +26,16 @@
 pub mod dataset;
 pub mod error;
 pub mod libsvm;
+pub mod lines;
+pub mod own_split;
 pub mod partition;
+pub mod shared;
+pub mod split;
 
 pub use dataset::{Dataset, Features, Rows};
 pub use error::DataError;
 pub use libsvm::{Layout, LoadOptions};
-pub use partition::{partition_dataset, sample_indices, Batch, Partition};
+pub use own_split::read_split;
+pub use partition::{partition_dataset, partition_rows, sample_indices, Batch, Partition};
+pub use shared::{LabelRule, SharedFile, SharedOptions, SplitOrder};
+pub use split::{GrainPlan, RowRanges};

@@ -1,19 +1,19 @@
 //! Deterministic partitioning of a dataset among workers, and deterministic mini-batch
 //! sampling inside a partition.
 //!
-//! [`partition_dataset`] shuffles the row ids with `ChaCha8Rng::seed_from_u64(seed)` and cuts
-//! the shuffled order into contiguous chunks. [`Partition::sample`] draws the mini-batch of
+//! [`partition_dataset`] cuts a dataset as [`split`](super::split) defines it: blocks of rows
+//! (grains of its file, or single rows) shuffled by the seed and dealt in contiguous runs. [`Partition::sample`] draws the mini-batch of
 //! iteration `k` from a ChaCha8 generator seeded by [`batch_seed`]`(seed, part_id, k)`, so the
 //! driver can reproduce any worker's draw with [`sample_indices`] without asking for it.
 
 use ndarray::{ArrayView1, ArrayViewMut1};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Rows};
 use super::error::DataError;
+use super::split::{assign_blocks, file_blocks, row_blocks, RowRanges};
 
 /// One part of a dataset: a subset of its rows, with their global ids.
 ///
@@ -44,38 +44,56 @@ impl TryFrom<PartitionRepr> for Partition {
     }
 }
 
-/// Splits `data` into `parts` partitions: the row ids `0..n` are shuffled with
-/// `ChaCha8Rng::seed_from_u64(seed)` (`SliceRandom::shuffle`) and cut into `parts` contiguous
-/// chunks, the first `n % parts` of which have one row more. Partition `p` has id `p`, the
-/// rows of chunk `p` in shuffled order, and `seed` for its mini-batch draws.
+/// Splits `data` into `parts` partitions, as [`split`](super::split) defines them: a dataset
+/// read whole from a file is cut along the file's grains (the very partitions workers reading
+/// their own splits of the file arrive at); one built in memory has one block per row, so its
+/// row ids `0..n` are shuffled with `ChaCha8Rng::seed_from_u64(seed)` and cut into `parts`
+/// contiguous chunks, the first `n % parts` of which have one row more. Partition `p` has id
+/// `p` and `seed` for its mini-batch draws.
 ///
-/// Errors if `parts == 0` or `parts > n`.
+/// Errors if `parts == 0` or `parts > n`, or if a partition of a file would be empty.
 pub fn partition_dataset(
     data: &Dataset,
     parts: usize,
     seed: u64,
 ) -> Result<Vec<Partition>, DataError> {
+    partition_rows(data, parts, seed)?
+        .into_iter()
+        .enumerate()
+        .map(|(p, ids)| {
+            let chunk: Vec<usize> = ids.iter().map(|r| r as usize).collect();
+            Partition::new(p as u32, seed, data.select(&chunk), ids.iter().collect())
+        })
+        .collect()
+}
+
+/// The global row ids of each of `parts` partitions of `data` (see [`partition_dataset`]).
+pub fn partition_rows(
+    data: &Dataset,
+    parts: usize,
+    seed: u64,
+) -> Result<Vec<RowRanges>, DataError> {
     let n = data.n_rows();
     if parts == 0 || parts > n || u32::try_from(parts).is_err() {
         return Err(DataError::InvalidPartition { parts, rows: n });
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let (base, extra) = (n / parts, n % parts);
-    let mut out = Vec::with_capacity(parts);
-    let mut start = 0;
-    for p in 0..parts {
-        let len = base + usize::from(p < extra);
-        let chunk = &order[start..start + len];
-        start += len;
-        out.push(Partition {
-            id: p as u32,
-            seed,
-            rows: data.select(chunk),
-            global_ids: chunk.iter().map(|&r| r as u64).collect(),
-        });
+    let cut = |blocks: Vec<super::split::Block>| -> Vec<RowRanges> {
+        assign_blocks(blocks.len(), parts, seed)
+            .into_iter()
+            .map(|ids| RowRanges::new(ids.into_iter().map(|b| blocks[b].rows.clone())))
+            .collect()
+    };
+    if let Some(plan) = data.plan().filter(|p| p.n_rows() == n as u64) {
+        if let Ok(blocks) = file_blocks(plan, parts) {
+            let out = cut(blocks);
+            if out.iter().all(|r| !r.is_empty()) {
+                return Ok(out);
+            }
+        }
+        // A file too small for its grains to fill every partition (where workers could not
+        // read their own splits either, see `SharedFile::orders`): one block per row.
     }
-    Ok(out)
+    Ok(cut(row_blocks(n, parts)?))
 }
 
 /// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.

@@ -1,4 +1,5 @@
-//! The worker: receives partitions, broadcast versions and tasks; runs registered tasks on its
+//! The worker: receives partitions (or reads them from a file it sees), broadcast versions
+//! and tasks; runs registered tasks on its
 //! partitions; adds simulated straggler delay; reports results. It exits by itself when the
 //! driver is gone, so no worker outlives its run.
 
@@ -28,7 +29,7 @@ use crate::auth::Transcript;
 use crate::data::Partition;
 use crate::error::{RuntimeError, TaskError};
 use crate::history::HistorySlice;
-use crate::protocol::{Hello, TaskOrder, ToDriver, ToWorker, VersionBody};
+use crate::protocol::{Hello, SplitOrder, TaskOrder, ToDriver, ToWorker, VersionBody};
 use crate::task::{self, TaskContext};
 use crate::transport::frame::{self, FrameError, ANY_RUN, KIND_PLAIN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
@@ -145,7 +146,11 @@ enum Work {
         delay_factor: f64,
         cache_versions: u32,
     },
-    Partition(Box<Partition>),
+    Partition {
+        partition: u32,
+        bytes: Vec<u8>,
+    },
+    ReadSplit(Box<SplitOrder>),
     Version {
         slot: u16,
         version: u64,
@@ -171,7 +176,19 @@ struct Worker {
     outbox: Vec<ToDriver>,
     /// Plain frames to send (the handshake's).
     plain: Vec<Vec<u8>>,
+    /// Partitions arriving in chunks, by id: the chunks so far.
+    arriving: HashMap<u32, Assembly>,
 }
+
+/// A partition arriving in chunks.
+struct Assembly {
+    chunks: u32,
+    next: u32,
+    bytes: Vec<u8>,
+}
+
+/// Chunks of one partition at most (at the default frame size, far beyond any memory).
+pub const MAX_PARTITION_CHUNKS: u32 = 1 << 16;
 
 enum Next {
     Continue,
@@ -232,6 +249,7 @@ async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
         queued,
         outbox: Vec::new(),
         plain: Vec::new(),
+        arriving: HashMap::new(),
     };
     loop {
         let next = tokio::select! {
@@ -391,10 +409,19 @@ impl Worker {
                     cache_versions: welcome.cache_versions.clamp(1, MAX_CACHE_VERSIONS),
                 }
             }
-            ToWorker::Partition { body, .. } => match postcard::from_bytes::<Partition>(&body) {
-                Ok(partition) => Work::Partition(Box::new(partition)),
-                Err(e) => return self.reject(&format!("partition does not decode: {e}")),
+            ToWorker::Partition {
+                partition,
+                chunk,
+                chunks,
+                body,
+                ..
+            } => match self.assemble(partition, chunk, chunks, body.into_vec()) {
+                Ok(None) => return Next::Continue,
+                // Decoded on the task thread: a large partition must not stop the heartbeats.
+                Ok(Some(bytes)) => Work::Partition { partition, bytes },
+                Err(reason) => return self.reject(&reason),
             },
+            ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
             ToWorker::Version {
                 slot,
                 version,
@@ -434,6 +461,51 @@ impl Worker {
         Next::Continue
     }
 
+    /// Adds a chunk of a partition; returns its bytes once the last chunk arrived.
+    fn assemble(
+        &mut self,
+        partition: u32,
+        chunk: u32,
+        chunks: u32,
+        body: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        if chunks == 0 || chunks > MAX_PARTITION_CHUNKS || chunk >= chunks {
+            return Err(format!(
+                "chunk {chunk} of {chunks} of partition {partition}"
+            ));
+        }
+        if chunk == 0 {
+            if self.arriving.len() >= MAX_PARTITIONS {
+                return Err(format!("more than {MAX_PARTITIONS} partitions arriving"));
+            }
+            self.arriving.insert(
+                partition,
+                Assembly {
+                    chunks,
+                    next: 0,
+                    bytes: Vec::new(),
+                },
+            );
+        }
+        let Some(assembly) = self.arriving.get_mut(&partition) else {
+            return Err(format!(
+                "chunk {chunk} of partition {partition} without its start"
+            ));
+        };
+        if assembly.chunks != chunks || assembly.next != chunk {
+            self.arriving.remove(&partition);
+            return Err(format!(
+                "chunk {chunk} of partition {partition} out of order"
+            ));
+        }
+        assembly.bytes.extend_from_slice(&body);
+        assembly.next += 1;
+        if assembly.next < chunks {
+            return Ok(None);
+        }
+        Ok(self.arriving.remove(&partition).map(|a| a.bytes))
+    }
+
     fn reject(&self, reason: &str) -> Next {
         tracing::warn!(worker = %self.options.name, reason, "rejected a message");
         Next::Continue
@@ -464,13 +536,46 @@ impl Executor {
                     self.delay = StragglerDelay::new(delay_factor);
                     self.cache.set_capacity(cache_versions as usize);
                 }
-                Work::Partition(partition) => {
-                    let id = partition.id();
-                    if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id)
-                    {
-                        self.reject(&format!("more than {MAX_PARTITIONS} partitions"));
-                    } else {
-                        self.partitions.insert(id, *partition);
+                Work::Partition { partition, bytes } => {
+                    let message = match postcard::from_bytes::<Partition>(&bytes) {
+                        Ok(decoded) if decoded.id() == partition => {
+                            self.own(decoded);
+                            ToDriver::DataReady { partition }
+                        }
+                        Ok(decoded) => ToDriver::DataFailed {
+                            partition,
+                            message: format!(
+                                "partition {partition} holds partition {}",
+                                decoded.id()
+                            ),
+                        },
+                        Err(e) => ToDriver::DataFailed {
+                            partition,
+                            message: format!("partition {partition} does not decode: {e}"),
+                        },
+                    };
+                    drop(bytes);
+                    if results.send(message).is_err() {
+                        return;
+                    }
+                }
+                Work::ReadSplit(order) => {
+                    // Read here, on the task thread: heartbeats go on however long it takes,
+                    // and the tasks sent meanwhile wait behind it.
+                    let message = match crate::data::read_split(&order) {
+                        Ok(partition) => {
+                            self.own(partition);
+                            ToDriver::DataReady {
+                                partition: order.partition,
+                            }
+                        }
+                        Err(error) => ToDriver::DataFailed {
+                            partition: order.partition,
+                            message: error.to_string(),
+                        },
+                    };
+                    if results.send(message).is_err() {
+                        return;
                     }
                 }
                 Work::Version {
@@ -510,6 +615,15 @@ impl Executor {
 
     fn reject(&self, reason: &str) {
         tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
+    }
+
+    fn own(&mut self, partition: Partition) {
+        let id = partition.id();
+        if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id) {
+            self.reject(&format!("more than {MAX_PARTITIONS} partitions"));
+        } else {
+            self.partitions.insert(id, partition);
+        }
     }
 
     /// Runs a task now and returns its result, with the straggler delay due after it;

@@ -95,6 +95,22 @@ fn main() {
             asaga_mean_stays_exact_with_a_late_joiner,
         ),
         (
+            "four_partitions_per_worker_on_two_workers_reach_the_target",
+            four_partitions_per_worker_reach_target,
+        ),
+        (
+            "partitions_larger_than_a_frame_travel_in_chunks",
+            partitions_travel_in_chunks,
+        ),
+        (
+            "own_splits_a_killed_workers_partition_is_re_read_by_its_heir",
+            own_splits_survive_a_killed_worker,
+        ),
+        (
+            "own_splits_a_malformed_line_is_one_clear_error_naming_it",
+            own_splits_malformed_line_is_named,
+        ),
+        (
             "a_worker_without_the_token_is_refused",
             worker_without_token_is_refused,
         ),
@@ -575,9 +591,18 @@ fn slow_partitions_make_their_workers_sleep() {
 fn a9a_with_event(
     algorithm: Algorithm,
     at_update: u64,
+    event: impl FnMut(&str, &[u32], &str) + 'static,
+) -> (f64, RunReport) {
+    a9a_with_event_on(job_args("a9a.xz", 1e-3), algorithm, at_update, event)
+}
+
+/// [`a9a_with_event`] with the job's data settings of `args`.
+fn a9a_with_event_on(
+    mut args: RunArgs,
+    algorithm: Algorithm,
+    at_update: u64,
     mut event: impl FnMut(&str, &[u32], &str) + 'static,
 ) -> (f64, RunReport) {
-    let mut args = job_args("a9a.xz", 1e-3);
     let optimum = test_support::optimum("a9a.xz");
     let target = 1e-3;
     args.updates = 1_000_000;
@@ -657,6 +682,121 @@ fn asgd_finishes_on_one_worker() {
         .find(|w| w.alive)
         .expect("one worker is left");
     assert_eq!(survivor.partitions.len(), 4, "it holds every partition");
+}
+
+/// a9a decompressed into a scratch folder: a plain file every local worker can read.
+fn plain_a9a(test: &str) -> std::path::PathBuf {
+    use std::io::Read;
+    let mut text = Vec::new();
+    asyncopt_runtime::data::libsvm::open(&test_support::data("a9a.xz"))
+        .expect("a9a opens")
+        .read_to_end(&mut text)
+        .expect("a9a decompresses");
+    let path = test_support::scratch(test).join("a9a.svm");
+    std::fs::write(&path, text).expect("scratch is writable");
+    path
+}
+
+fn four_partitions_per_worker_reach_target() {
+    let mut args = job_args("a9a.xz", 1e-3);
+    args.workers = 2;
+    args.partitions_per_worker = 4;
+    args.batch = 1000;
+    args.updates = 10_000;
+    let outcome = train_to_target(&args, Algorithm::Sgd);
+    assert_distinct_worker_processes(&outcome.report, 2);
+    let held: Vec<usize> = outcome
+        .report
+        .workers
+        .iter()
+        .map(|w| w.partitions.len())
+        .collect();
+    assert_eq!(held, vec![4, 4], "8 partitions, 4 on each worker");
+}
+
+fn partitions_travel_in_chunks() {
+    // a9a cut in 2 is about 2 MB of encoded partition per worker: with frames of at most
+    // 256 KiB each partition needs several.
+    let data = shared("a9a.xz");
+    let mut config = local(2);
+    config.max_frame = 256 << 10;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let params = short(256, 20, 0.01);
+    let w = Algorithm::Sgd.run(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run finishes");
+    assert_eq!(
+        report.stats.updates, 20,
+        "every synchronous step had every partition"
+    );
+    assert!(
+        report.stats.data_bytes > 4 * (256 << 10),
+        "{} bytes of partitions",
+        report.stats.data_bytes
+    );
+    let start = Loss::LeastSquares.objective(data.as_ref(), Model::zeros(data.dim()).view());
+    assert!(Loss::LeastSquares.objective(data.as_ref(), w.view()) < start);
+}
+
+fn own_splits_survive_a_killed_worker() {
+    let mut args = job_args("a9a.xz", 1e-3);
+    args.data = Some(plain_a9a("own-splits-kill"));
+    args.data_access = async_train::cli::DataAccessName::Shared;
+    let spec = args.job(Algorithm::Asgd).expect("valid settings");
+    assert!(matches!(
+        spec.data,
+        job::DataSource::File {
+            access: job::DataAccess::Shared { .. },
+            ..
+        }
+    ));
+    let (_, report) =
+        a9a_with_event_on(args, Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..2]));
+    assert_eq!(report.stats.lost_workers, 1);
+    assert_eq!(report.stats.moved_partitions, 1);
+    // Only orders to read travelled, never rows: the heir read the lost partition itself.
+    assert!(
+        report.stats.data_bytes < 64 << 10,
+        "{} bytes of data sent",
+        report.stats.data_bytes
+    );
+    let held: usize = report
+        .workers
+        .iter()
+        .filter(|w| w.alive)
+        .map(|w| w.partitions.len())
+        .sum();
+    assert_eq!(held, 4, "the survivors hold all four partitions");
+}
+
+fn own_splits_malformed_line_is_named() {
+    let dir = test_support::scratch("own-splits-malformed");
+    let path = dir.join("bad.svm");
+    let mut text = String::new();
+    for i in 0..400 {
+        text.push_str(if i == 321 {
+            "1 2:0.5 1:1\n"
+        } else {
+            "1 1:0.5 2:1\n"
+        });
+    }
+    std::fs::write(&path, &text).expect("scratch is writable");
+    let mut args = job_args("a9a.xz", 1e-3);
+    args.data = Some(path);
+    args.optimum = None;
+    args.target_subopt = None;
+    args.updates = 5;
+    args.workers = 2;
+    args.data_access = async_train::cli::DataAccessName::Shared;
+    // The driver's sample of 20 rows misses the bad line: a worker meets it.
+    args.eval_rows = 20;
+    let spec = args.job(Algorithm::Sgd).expect("valid settings");
+    let data = spec.load_data().expect("the driver's sample reads");
+    let outcome = job::run(&spec, &data).expect("the job runs");
+    let failure = outcome.failure.expect("the run fails");
+    assert!(failure.contains("bad.svm:322: "), "{failure}");
+    assert!(failure.contains("ascending"), "{failure}");
+    assert!(failure.contains("worker w"), "{failure}");
+    assert!(!failure.contains('\n'), "one line: {failure}");
 }
 
 fn late_worker_receives_tasks() {

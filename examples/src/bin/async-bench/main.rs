@@ -30,6 +30,7 @@ mod figures;
 mod paper;
 mod scale;
 mod session;
+mod splits;
 
 /// The benchmark: with no subcommand, the stragglers figures.
 #[derive(Debug, Parser)]
@@ -54,6 +55,12 @@ enum Part {
     Paper(paper::PaperArgs),
     /// Results per second one driver sustains with 16 to 128 workers of trivial tasks.
     Scale(scale::ScaleArgs),
+    /// Workers reading their own splits of a generated 0.5 and 1.5 GB file against the
+    /// driver shipping them: time to first update and the driver's peak memory.
+    Splits(splits::SplitsArgs),
+    /// One driver process of the splits figures (run by `splits`).
+    #[command(hide = true)]
+    SplitsProbe(splits::ProbeArgs),
 }
 
 /// Settings of the stragglers figures.
@@ -108,6 +115,8 @@ fn main() -> Result<()> {
         Some(Part::Session(args)) => session::run(args),
         Some(Part::Paper(args)) => paper::paper(args),
         Some(Part::Scale(args)) => scale::run(args),
+        Some(Part::Splits(args)) => splits::splits(args),
+        Some(Part::SplitsProbe(args)) => splits::probe(args),
     }
 }
 

@@ -1,0 +1,306 @@
+//! The worker's side of a shared file: [`read_split`] reads one partition's blocks itself.
+//!
+//! A plain file is read block by block: a block starting mid-line first skips to the next
+//! line start (reading from the byte before the block, so that a line starting exactly at the
+//! block's first byte is kept), then owns every line that starts inside it, reading past its
+//! end to finish the last one. A compressed file is decompressed whole and only the lines
+//! starting inside the partition's blocks are kept.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::error::DataError;
+use super::libsvm::{self, parse_line, Parsed};
+use super::lines::LineReader;
+use super::partition::Partition;
+use super::shared::{is_row, line_error, SplitOrder};
+use super::split::Block;
+
+/// Reads the partition `order` describes from its file.
+pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
+    let path = order.path.as_path();
+    // Rows found per block, then all the rows in the partition's order.
+    let (found, rows) = if order.compressed {
+        let parts = read_whole(order)?;
+        let found: Vec<usize> = parts.iter().map(Parsed::n_rows).collect();
+        let mut rows = Parsed::new();
+        for parsed in parts {
+            rows.append(parsed);
+        }
+        (found, rows)
+    } else {
+        let mut file = File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut rows = Parsed::new();
+        let mut found = Vec::with_capacity(order.blocks.len());
+        for block in &order.blocks {
+            let before = rows.n_rows();
+            read_block(&mut file, block, order, &mut rows)?;
+            found.push(rows.n_rows() - before);
+        }
+        (found, rows)
+    };
+    let mut global_ids = Vec::with_capacity(rows.n_rows());
+    for (block, &found) in order.blocks.iter().zip(&found) {
+        let expected = block.rows.end - block.rows.start;
+        if found as u64 != expected {
+            return Err(DataError::SplitMismatch {
+                path: path.to_path_buf(),
+                start: block.bytes.start,
+                end: block.bytes.end,
+                expected,
+                found: found as u64,
+            });
+        }
+        global_ids.extend(block.rows.clone());
+    }
+    let mut data = libsvm::build(rows, &order.name, path, &order.options)?;
+    if order.labels != super::shared::LabelRule::Any {
+        data = data.with_labels(order.labels).map_err(|e| match e {
+            // The row named is the file's, not the partition's.
+            DataError::Label {
+                name,
+                row,
+                label,
+                rule,
+            } => DataError::Label {
+                name,
+                row: global_ids[row as usize - 1] + 1,
+                label,
+                rule,
+            },
+            other => other,
+        })?;
+    }
+    if let Some(value) = order.bias {
+        data = data.with_bias(value);
+    }
+    Partition::new(order.partition, order.seed, data, global_ids)
+}
+
+/// Reads the rows of one block of a plain file into `parsed`.
+fn read_block(
+    file: &mut File,
+    block: &Block,
+    order: &SplitOrder,
+    parsed: &mut Parsed,
+) -> Result<(), DataError> {
+    let path = order.path.as_path();
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let from = block.bytes.start.saturating_sub(1);
+    file.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut lines = LineReader::new(&mut *file, from, order.options.max_line_bytes);
+    if block.bytes.start > 0 {
+        // The rest of the line that runs into the block belongs to the block before (just
+        // the line end before the block's first byte, when a line starts exactly there).
+        lines
+            .next_line()
+            .map_err(|e| line_error(path, block.first_line as usize, e))?;
+    }
+    let mut line_no = block.first_line as usize;
+    loop {
+        let next = lines
+            .next_line()
+            .map_err(|e| line_error(path, line_no, e))?;
+        let Some((offset, line)) = next else { break };
+        if offset >= block.bytes.end {
+            break;
+        }
+        parse(line, line_no, path, order, parsed)?;
+        line_no += 1;
+    }
+    Ok(())
+}
+
+/// The rows of each block of the partition, from the whole decompressed text.
+fn read_whole(order: &SplitOrder) -> Result<Vec<Parsed>, DataError> {
+    let path = order.path.as_path();
+    // The blocks by position in the text, to find the one a line starts in.
+    let mut by_start: Vec<(usize, &Block)> = order.blocks.iter().enumerate().collect();
+    by_start.sort_by_key(|(_, b)| b.bytes.start);
+    let mut parts: Vec<Parsed> = order.blocks.iter().map(|_| Parsed::new()).collect();
+    let reader: Box<dyn Read + Send> = libsvm::open(path)?;
+    let mut lines = LineReader::new(reader, 0, order.options.max_line_bytes);
+    let mut line_no = 0usize;
+    loop {
+        let next = lines
+            .next_line()
+            .map_err(|e| line_error(path, line_no + 1, e))?;
+        let Some((offset, line)) = next else { break };
+        line_no += 1;
+        let k = by_start.partition_point(|(_, b)| b.bytes.start <= offset);
+        if k == 0 {
+            continue;
+        }
+        let (index, block) = by_start[k - 1];
+        if offset < block.bytes.end {
+            parse(line, line_no, path, order, &mut parts[index])?;
+        }
+    }
+    Ok(parts)
+}
+
+fn parse(
+    line: &[u8],
+    line_no: usize,
+    path: &Path,
+    order: &SplitOrder,
+    into: &mut Parsed,
+) -> Result<(), DataError> {
+    let error = |message: String| DataError::Parse {
+        path: path.to_path_buf(),
+        line: line_no,
+        message,
+    };
+    if !is_row(line) {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| error("invalid UTF-8 (not a LIBSVM text file?)".into()))?;
+    parse_line(text, &order.options, into).map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::libsvm::tests::TempFile;
+    use crate::data::{partition_dataset, Dataset, LabelRule, LoadOptions, SharedOptions};
+
+    /// a9a as a plain text file.
+    fn plain_a9a() -> TempFile {
+        let mut text = Vec::new();
+        libsvm::open(&test_support::data("a9a.xz"))
+            .and_then(|mut r| {
+                r.read_to_end(&mut text).map_err(|e| DataError::Io {
+                    path: "a9a.xz".into(),
+                    source: e,
+                })
+            })
+            .unwrap();
+        TempFile::new("a9a", &text)
+    }
+
+    fn shared(path: &Path, eval_rows: usize) -> Dataset {
+        let options = SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows,
+            seed: 3,
+        };
+        Dataset::open_shared(path, &options).unwrap()
+    }
+
+    /// The rows of a partition, layout aside: global ids and a fingerprint of the values.
+    fn content(p: &Partition) -> (Vec<u64>, String) {
+        (p.global_ids().to_vec(), p.data().to_sparse().fingerprint())
+    }
+
+    #[test]
+    fn own_splits_equal_the_drivers_partitions_row_for_row_on_a9a() {
+        let plain = plain_a9a();
+        let whole = Dataset::load(&plain.0, &LoadOptions::default()).unwrap();
+        let packed = Dataset::load(test_support::data("a9a.xz"), &LoadOptions::default()).unwrap();
+        // The driver reads a sample of 1,000 rows only, or all of them.
+        for eval_rows in [1_000, 100_000] {
+            let own = shared(&plain.0, eval_rows);
+            assert_eq!(own.n_rows(), eval_rows.min(32_561));
+            assert_eq!((own.full_rows(), own.dim()), (32_561, 123));
+            for (parts, seed) in [(8, 7), (3, 11)] {
+                let driver = partition_dataset(&whole, parts, seed).unwrap();
+                let from_xz = partition_dataset(&packed, parts, seed).unwrap();
+                let orders = own.origin().unwrap().orders(parts, seed).unwrap();
+                assert_eq!(orders.len(), parts);
+                for (p, (rows, order)) in orders.iter().enumerate() {
+                    let read = read_split(order).unwrap();
+                    assert_eq!(content(&read), content(&driver[p]), "partition {p}");
+                    assert_eq!(content(&from_xz[p]), content(&driver[p]));
+                    assert_eq!(rows.iter().collect::<Vec<_>>(), driver[p].global_ids());
+                    assert_eq!((read.id(), read.seed()), (p as u32, seed));
+                    assert_eq!(read.data().is_sparse(), whole.is_sparse());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_compressed_file_is_read_whole_with_the_same_rows() {
+        let own = shared(&test_support::data("a9a.xz"), 500);
+        assert!(own.origin().unwrap().is_compressed());
+        let plain = plain_a9a();
+        let whole = Dataset::load(&plain.0, &LoadOptions::default()).unwrap();
+        let driver = partition_dataset(&whole, 4, 5).unwrap();
+        for (p, (_, order)) in own
+            .origin()
+            .unwrap()
+            .orders(4, 5)
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(content(&read_split(order).unwrap()), content(&driver[p]));
+        }
+    }
+
+    #[test]
+    fn label_rule_and_bias_reach_the_workers() {
+        let plain = plain_a9a();
+        let own = shared(&plain.0, 100_000)
+            .with_labels(LabelRule::Signed)
+            .unwrap()
+            .with_bias(1.0);
+        assert_eq!(own.dim(), 124);
+        let (_, order) = &own.origin().unwrap().orders(2, 1).unwrap()[1];
+        let read = read_split(order).unwrap();
+        assert_eq!(read.data().dim(), 124);
+        let zero_one = shared(&plain.0, 100_000).with_labels(LabelRule::ZeroOneAsSigned);
+        let error = zero_one.unwrap_err().to_string();
+        assert!(
+            error.contains("row 1 of ") && error.contains("a9a has label -1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_in_a_split_is_an_error_naming_its_line() {
+        let mut text = String::new();
+        for i in 0..400 {
+            text.push_str(if i == 290 {
+                "1 3:x\n"
+            } else {
+                "-1 1:0.5 3:2\n"
+            });
+            if i % 50 == 0 {
+                text.push_str("# a comment line\n\n");
+            }
+        }
+        let f = TempFile::new("bad.txt", text.as_bytes());
+        let own = shared(&f.0, 10);
+        let line = text.lines().position(|l| l == "1 3:x").unwrap() + 1;
+        let results: Vec<Result<Partition, DataError>> = own
+            .origin()
+            .unwrap()
+            .orders(2, 9)
+            .unwrap()
+            .iter()
+            .map(|(_, order)| read_split(order))
+            .collect();
+        let errors: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect();
+        assert_eq!(errors.len(), 1, "one split holds the bad line: {errors:?}");
+        assert!(errors[0].contains(&format!(":{line}: ")), "{}", errors[0]);
+        assert!(errors[0].contains("`x`"), "{}", errors[0]);
+        assert!(!errors[0].contains('\n'));
+        // A file missing on the worker's host is named.
+        let (_, mut order) = own.origin().unwrap().orders(2, 9).unwrap().remove(0);
+        order.path = "/nonexistent/data.svm".into();
+        let error = read_split(&order).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/data.svm"), "{error}");
+    }
+}

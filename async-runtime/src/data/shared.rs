@@ -1,0 +1,385 @@
+//! A data file every worker can see: the driver scans it (rows per grain, lines, the largest
+//! feature index) and reads only an evaluation sample; each worker reads its own partitions'
+//! byte ranges ([`SplitOrder`], read by [`read_split`](super::own_split::read_split)).
+//!
+//! The scan is a newline search over the text, with a glance at each line's first and last
+//! token; it holds nothing that grows with the file. A compressed file cannot be read from
+//! the middle: the driver decompresses it to scan it (twice: once to learn its length), and
+//! each worker decompresses it whole and keeps only its rows.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::Dataset;
+use super::error::DataError;
+use super::libsvm::{self, Layout, LoadOptions};
+use super::lines::LineReader;
+use super::split::{assign_blocks, file_blocks, Block, GrainPlan, RowRanges};
+
+/// How labels are checked (and mapped) before training, on the driver and the workers alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabelRule {
+    /// Any finite real number (regression).
+    #[default]
+    Any,
+    /// `+1` or `-1`.
+    Signed,
+    /// `0` or `1`, read as `-1` and `+1`.
+    ZeroOneAsSigned,
+}
+
+impl LabelRule {
+    /// The label as training reads it, or `None` if the rule refuses it.
+    pub fn apply(self, label: f64) -> Option<f64> {
+        match self {
+            LabelRule::Any => Some(label),
+            LabelRule::Signed => (label == 1.0 || label == -1.0).then_some(label),
+            LabelRule::ZeroOneAsSigned if label == 0.0 => Some(-1.0),
+            LabelRule::ZeroOneAsSigned => (label == 1.0).then_some(1.0),
+        }
+    }
+}
+
+impl std::fmt::Display for LabelRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LabelRule::Any => "any finite label",
+            LabelRule::Signed => "labels +1/-1",
+            LabelRule::ZeroOneAsSigned => "labels 0/1 (read as -1/+1)",
+        })
+    }
+}
+
+/// How the driver opens a shared file.
+#[derive(Clone, Debug)]
+pub struct SharedOptions {
+    /// How rows are read (the dimension, forced or found by the scan; the layout, decided on
+    /// the sample and then imposed on every worker).
+    pub load: LoadOptions,
+    /// Rows of the evaluation sample at most: a file with no more rows is read whole by the
+    /// driver, and its objective is exact.
+    pub eval_rows: usize,
+    /// Seed of the sample's draw.
+    pub seed: u64,
+}
+
+impl SharedOptions {
+    /// The default [`eval_rows`](SharedOptions::eval_rows).
+    pub const DEFAULT_EVAL_ROWS: usize = 50_000;
+}
+
+/// A file the workers read themselves, as the driver knows it.
+#[derive(Clone, Debug)]
+pub struct SharedFile {
+    path: PathBuf,
+    name: String,
+    plan: GrainPlan,
+    options: LoadOptions,
+    compressed: bool,
+    pub(crate) labels: LabelRule,
+    pub(crate) bias: Option<f64>,
+}
+
+/// What a worker needs to read one partition of a shared file itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitOrder {
+    /// The file, as the worker's host sees it.
+    pub path: PathBuf,
+    /// The dataset's name.
+    pub name: String,
+    /// The partition's id.
+    pub partition: u32,
+    /// The partitioning seed, also the base of the partition's minibatch seeds.
+    pub seed: u64,
+    /// The partition's blocks, in order.
+    pub blocks: Vec<Block>,
+    /// How to read rows (dimension and layout fixed by the driver).
+    pub options: LoadOptions,
+    /// Whether the file must be decompressed whole.
+    pub compressed: bool,
+    /// The label rule.
+    pub labels: LabelRule,
+    /// A constant feature appended to every row.
+    pub bias: Option<f64>,
+}
+
+impl SharedFile {
+    /// Rows of the file.
+    pub fn total_rows(&self) -> u64 {
+        self.plan.n_rows()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether workers must decompress it whole.
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// The grains of the file.
+    pub fn plan(&self) -> &GrainPlan {
+        &self.plan
+    }
+
+    /// Per partition, its global row ids and the order that makes a worker read it: exactly
+    /// the partitions [`partition_dataset`](super::partition_dataset) cuts from the whole
+    /// file.
+    pub fn orders(
+        &self,
+        parts: usize,
+        seed: u64,
+    ) -> Result<Vec<(RowRanges, SplitOrder)>, DataError> {
+        let blocks = file_blocks(&self.plan, parts)?;
+        let assignment = assign_blocks(blocks.len(), parts, seed);
+        let mut out = Vec::with_capacity(parts);
+        for (p, ids) in assignment.into_iter().enumerate() {
+            let mine: Vec<Block> = ids.iter().map(|&b| blocks[b].clone()).collect();
+            let rows = RowRanges::new(mine.iter().map(|b| b.rows.clone()));
+            if rows.is_empty() {
+                return Err(DataError::EmptyPartition {
+                    path: self.path.clone(),
+                    partition: p,
+                    parts,
+                });
+            }
+            out.push((
+                rows,
+                SplitOrder {
+                    path: self.path.clone(),
+                    name: self.name.clone(),
+                    partition: p as u32,
+                    seed,
+                    blocks: mine,
+                    options: self.options,
+                    compressed: self.compressed,
+                    labels: self.labels,
+                    bias: self.bias,
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl Dataset {
+    /// Opens a LIBSVM file that every worker can read at the same path: the driver scans it
+    /// and reads only an evaluation sample (every row if the file has at most
+    /// `options.eval_rows`); the dataset returned holds the sample and stands for the whole
+    /// file, whose partitions the workers read themselves when a `reduce!` first needs them.
+    pub fn open_shared(
+        path: impl AsRef<Path>,
+        options: &SharedOptions,
+    ) -> Result<Dataset, DataError> {
+        let path = path.as_ref();
+        let scan = scan(path, options)?;
+        let rows = scan.plan.n_rows();
+        if rows == 0 {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let dim = options.load.dim.unwrap_or(scan.max_index);
+        if dim > options.load.max_dim {
+            return Err(DataError::TooManyFeatures {
+                path: path.to_path_buf(),
+                dim,
+                max: options.load.max_dim,
+            });
+        }
+        let mut load = LoadOptions {
+            dim: Some(dim),
+            ..options.load
+        };
+        let sample = if rows <= options.eval_rows as u64 {
+            libsvm::read_libsvm(path, &load)?
+        } else {
+            parse_sample(path, scan.sample, &load)?
+        };
+        load.layout = if sample.is_sparse() {
+            Layout::Sparse
+        } else {
+            Layout::Dense
+        };
+        Ok(sample.with_origin(SharedFile {
+            path: path.to_path_buf(),
+            name: libsvm::file_name(path),
+            plan: scan.plan,
+            options: load,
+            compressed: scan.compressed,
+            labels: LabelRule::Any,
+            bias: None,
+        }))
+    }
+}
+
+/// What the driver learns of a file by scanning it.
+struct Scan {
+    plan: GrainPlan,
+    max_index: usize,
+    compressed: bool,
+    /// The evaluation sample's lines (when the file has more rows than it).
+    sample: Reservoir,
+}
+
+/// A uniform sample of `capacity` rows of a stream of unknown length (Vitter's algorithm R,
+/// drawn from a seeded generator): each row is kept with probability `capacity / rows seen`.
+struct Reservoir {
+    capacity: usize,
+    rng: ChaCha8Rng,
+    /// Per kept row: its index among the rows, its 1-based line number, its text.
+    kept: Vec<(u64, usize, Vec<u8>)>,
+}
+
+impl Reservoir {
+    fn new(capacity: usize, seed: u64) -> Reservoir {
+        Reservoir {
+            capacity,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e5a_3b1e),
+            kept: Vec::with_capacity(capacity.min(1 << 20)),
+        }
+    }
+
+    /// Offers row `row` (the `row`-th data row, from 0).
+    fn offer(&mut self, row: u64, line_no: usize, line: &[u8]) {
+        use rand::Rng;
+        if self.kept.len() < self.capacity {
+            self.kept.push((row, line_no, line.to_vec()));
+            return;
+        }
+        let slot = self.rng.random_range(0..=row) as usize;
+        if let Some(kept) = self.kept.get_mut(slot) {
+            kept.0 = row;
+            kept.1 = line_no;
+            kept.2.clear();
+            kept.2.extend_from_slice(line);
+        }
+    }
+}
+
+/// Whether a line holds a data row: something before any `#` but whitespace.
+pub(crate) fn is_row(line: &[u8]) -> bool {
+    line.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b != b'#')
+}
+
+/// The index of a row's last feature (its largest in a valid row), if it has one that reads.
+fn last_index(line: &[u8]) -> Option<usize> {
+    let content = match memchr::memchr(b'#', line) {
+        Some(at) => &line[..at],
+        None => line,
+    };
+    let end = content.iter().rposition(|b| !b.is_ascii_whitespace())? + 1;
+    let start = content[..end]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    let token = &content[start..end];
+    let colon = memchr::memchr(b':', token)?;
+    std::str::from_utf8(&token[..colon]).ok()?.parse().ok()
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
+    move |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
+    let compressed = libsvm::is_compressed(path)?;
+    let total = if compressed {
+        io::copy(&mut libsvm::open(path)?, &mut io::sink()).map_err(io_error(path))?
+    } else {
+        std::fs::metadata(path).map_err(io_error(path))?.len()
+    };
+    let mut plan = GrainPlan::new(total, true);
+    let mut max_index = 0;
+    let mut sample = Reservoir::new(options.eval_rows, options.seed);
+    let mut lines = LineReader::new(libsvm::open(path)?, 0, options.load.max_line_bytes);
+    let (mut line_no, mut rows) = (0usize, 0u64);
+    loop {
+        let next = lines
+            .next_line()
+            .map_err(|e| line_error(path, line_no + 1, e))?;
+        let Some((offset, line)) = next else { break };
+        line_no += 1;
+        if offset >= total {
+            // The file grew while it was read: its length decides, as the workers' reads will.
+            break;
+        }
+        let row = is_row(line);
+        if row {
+            let index = last_index(line).unwrap_or(0);
+            if index > options.load.max_dim && options.load.dim.is_none() {
+                return Err(DataError::Parse {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    message: format!(
+                        "index {index} exceeds the memory budget of {} features (8 bytes each \
+                         per model copy): raise it with --max-features if that is meant",
+                        options.load.max_dim
+                    ),
+                });
+            }
+            max_index = max_index.max(index);
+            sample.offer(rows, line_no, line);
+            rows += 1;
+        }
+        plan.count(offset, row);
+    }
+    Ok(Scan {
+        plan,
+        max_index,
+        compressed,
+        sample,
+    })
+}
+
+/// An error of a line reader, named after `line` when it is about the text.
+pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
+    match e.kind() {
+        io::ErrorKind::InvalidData => DataError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: e.to_string(),
+        },
+        _ => DataError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    }
+}
+
+/// The sampled rows, in file order, as a dataset; a malformed one is named by its line in
+/// the file.
+fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Dataset, DataError> {
+    let mut kept = sample.kept;
+    kept.sort_unstable_by_key(|k| k.0);
+    let mut text = Vec::with_capacity(kept.iter().map(|k| k.2.len() + 1).sum());
+    let mut line_numbers = Vec::with_capacity(kept.len());
+    for (_, line_no, line) in kept {
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+        line_numbers.push(line_no);
+    }
+    libsvm::read_libsvm_from(io::Cursor::new(text), path, load).map_err(|e| match e {
+        DataError::Parse {
+            path,
+            line,
+            message,
+        } => DataError::Parse {
+            path,
+            line: line_numbers.get(line - 1).copied().unwrap_or(line),
+            message,
+        },
+        other => other,
+    })
+}

@@ -1,0 +1,232 @@
+//! `async-bench splits`: workers reading their own splits of a data file against the driver
+//! shipping them, on a generated LIBSVM file of 0.5 and 1.5 GB with 4 workers.
+//!
+//! For each size and access mode a fresh driver process (`async-bench splits-probe`) loads
+//! the data, starts the workers and runs synchronous SGD until its first update; it reports
+//! the wall time from its start to that update and its peak resident memory (`VmHWM`), so
+//! that each figure is one process's own. The file is generated in a temporary folder and
+//! deleted afterwards; it is never committed.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use async_train::cli::{DataAccessName, RunArgs};
+use asyncopt_algorithms::{Algorithm, Loss, Model, Params};
+use asyncopt_runtime::{Driver, Flow};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// Settings of the own-splits figures.
+#[derive(Debug, clap::Args)]
+pub struct SplitsArgs {
+    /// Sizes of the generated file, in MB (10^6 bytes).
+    #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500])]
+    sizes_mb: Vec<u64>,
+    /// Worker processes.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// The folder of the generated file (default: the system's temporary folder).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Where the figures go (key `own_splits`).
+    #[arg(long, default_value = "bench/figures.json")]
+    out: PathBuf,
+}
+
+/// Settings of one probe (a driver process of its own).
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The data file.
+    #[arg(long)]
+    data: PathBuf,
+    /// shared or ship.
+    #[arg(long, value_enum)]
+    access: DataAccessName,
+    /// Worker processes.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+}
+
+/// Features of the generated rows.
+const DIM: u64 = 1000;
+
+/// Writes about `bytes` of LIBSVM rows (about 40 of 1,000 features each, 4-digit values) to
+/// `path`; returns the number of rows.
+fn generate(path: &Path, bytes: u64) -> Result<u64> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let (mut written, mut rows) = (0u64, 0u64);
+    let mut line = String::with_capacity(1024);
+    while written < bytes {
+        use std::fmt::Write as _;
+        line.clear();
+        line.push_str(if rng.random_bool(0.5) { "1" } else { "-1" });
+        let mut index = 0;
+        loop {
+            index += rng.random_range(1..=48);
+            if index > DIM {
+                break;
+            }
+            let _ = write!(line, " {index}:0.{:04}", rng.random_range(0..10_000u32));
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        rows += 1;
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// The driver's peak resident memory so far, in MiB (`VmHWM` of `/proc/self/status`).
+fn peak_mib() -> Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")?;
+    Ok(kb / 1024.0)
+}
+
+/// One driver process: load, start the workers, run SGD to its first update; prints JSON.
+pub fn probe(args: ProbeArgs) -> Result<()> {
+    let begun = Instant::now();
+    let mut run = RunArgs::parse_defaults();
+    run.data = Some(args.data.clone());
+    run.data_access = args.access;
+    run.workers = args.workers;
+    run.quiet = true;
+    let spec = run.job(Algorithm::Sgd)?;
+    let data = spec.load_data()?;
+    let loaded_s = begun.elapsed().as_secs_f64();
+    let mut driver = Driver::launch(spec.cluster.clone())?;
+    let first = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = first.clone();
+    driver.observe(move |progress, _: &Model| {
+        if progress.updates >= 1 {
+            seen.set(Some(begun.elapsed().as_secs_f64()));
+            return Flow::Stop;
+        }
+        Flow::Continue
+    });
+    let params = Params {
+        updates: 2,
+        step: 1e-3,
+        batch: 256,
+        ..Params::new(Loss::LeastSquares)
+    };
+    Algorithm::Sgd.run(&mut driver, &data, &params);
+    let report = driver.finish()?;
+    let Some(first_update_s) = first.get() else {
+        bail!("the run ended before its first update");
+    };
+    let figures = json!({
+        "first_update_s": first_update_s,
+        "driver_load_s": loaded_s,
+        "driver_peak_mib": peak_mib()?,
+        "rows": data.full_rows(),
+        "driver_rows": data.n_rows(),
+        "data_bytes_sent": report.stats.data_bytes,
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+/// Runs a probe in a process of its own and returns its figures.
+fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
+    let output = Command::new(std::env::current_exe()?)
+        .args([
+            "splits-probe",
+            "--access",
+            access,
+            "--workers",
+            &workers.to_string(),
+            "--data",
+        ])
+        .arg(data)
+        .output()
+        .context("cannot start a probe")?;
+    if !output.status.success() {
+        // A mode that cannot get the data to the workers is a figure too.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Ok(json!({ "failed": reason }));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().context("the probe printed nothing")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// The own-splits figures, under the key `own_splits`.
+pub fn splits(args: SplitsArgs) -> Result<()> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("asyncopt-splits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let outcome = measure(&args, &dir);
+    // The file is never kept, whatever happened.
+    let _ = std::fs::remove_dir_all(&dir);
+    let sizes = outcome?;
+    let speedups: Vec<Option<f64>> = sizes
+        .iter()
+        .map(|s| {
+            let ship = s["ship"]["first_update_s"].as_f64();
+            let shared = s["shared"]["first_update_s"].as_f64();
+            ship.zip(shared).map(|(ship, shared)| ship / shared)
+        })
+        .collect();
+    let figures = json!({
+        "workers": args.workers,
+        "machine_cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "what": "a generated LIBSVM file (about 40 of 1,000 features per row); per size and \
+                 mode a fresh driver process loads the data, starts the workers and runs \
+                 synchronous SGD to its first update: first_update_s is the wall time from the \
+                 driver's start to that update, driver_peak_mib its VmHWM. shared: each worker \
+                 reads its own byte-range splits, the driver scans the file and reads a \
+                 50,000-row evaluation sample; ship: the driver reads the file and sends the \
+                 partitions (in chunks of at most 8 MiB, interleaved across the workers).",
+        "sizes": sizes,
+        "first_update_speedup_shared_over_ship": speedups,
+    });
+    eprintln!("{}", serde_json::to_string_pretty(&figures)?);
+    crate::figures::merge(&args.out, "own_splits", figures)
+}
+
+fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
+    let mut sizes = Vec::new();
+    for &mb in &args.sizes_mb {
+        let path = dir.join(format!("generated-{mb}mb.svm"));
+        let begun = Instant::now();
+        let rows = generate(&path, mb * 1_000_000)?;
+        let bytes = std::fs::metadata(&path)?.len();
+        eprintln!(
+            "generated {} ({rows} rows, {:.2} GB) in {:.1} s",
+            path.display(),
+            bytes as f64 / 1e9,
+            begun.elapsed().as_secs_f64()
+        );
+        let shared = run_probe(&path, "shared", args.workers)?;
+        eprintln!("shared: {shared}");
+        let ship = run_probe(&path, "ship", args.workers)?;
+        eprintln!("ship: {ship}");
+        sizes.push(json!({
+            "file_bytes": bytes,
+            "rows": rows,
+            "shared": shared,
+            "ship": ship,
+        }));
+        std::fs::remove_file(&path)?;
+    }
+    Ok(sizes)
+}
