@@ -181,7 +181,8 @@ pub struct JobSpec {
     pub cluster: ClusterConfig,
     /// Stop rules.
     pub stop: StopRules,
-    /// Seconds of training between evaluations.
+    /// Seconds of training between evaluations, at least ten times an evaluation's cost
+    /// (see [`crate::watch`]).
     pub eval_every_s: f64,
     /// No progress output.
     pub quiet: bool,
