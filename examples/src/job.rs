@@ -483,7 +483,9 @@ impl Outcome {
         self.trace.points.last().map_or(f64::NAN, |p| p.objective)
     }
 
-    /// Seconds to the target, if one was set and reached.
+    /// Seconds to the target, if one was set and reached: the time of the first trace point
+    /// at or below it, which is where the run stopped (every trace point is an evaluation
+    /// the stop rules made).
     pub fn time_to_target(&self) -> Option<f64> {
         self.spec
             .stop

@@ -534,5 +534,8 @@ fn a_run_stops_at_the_first_trace_point_at_its_target() {
     assert_eq!(rows[first].1, updates, "{:?}", &rows[first..]);
     assert!(rows.last().is_some_and(|r| r.2 <= target), "{rows:?}");
     let time_to_target = summary["time_to_target_s"].as_f64().expect("reached");
-    assert!((time_to_target - rows[first].0).abs() < 1e-5, "{time_to_target}");
+    assert!(
+        (time_to_target - rows[first].0).abs() < 1e-5,
+        "{time_to_target}"
+    );
 }
