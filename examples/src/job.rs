@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -14,12 +14,13 @@ use asyncopt_algorithms::{
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
-use asyncopt_runtime::{ClusterConfig, Driver, Flow, RunReport};
+use asyncopt_runtime::{ClusterConfig, Driver, RunReport};
 
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Optimizer;
 use crate::progress::Progress;
 use crate::trace::{create_parent, Trace, TracePoint};
+use crate::watch::{self, Verdict, Watch};
 
 /// Where the data comes from.
 #[derive(Debug, Clone)]
@@ -208,7 +209,8 @@ pub struct JobSpec {
     pub cluster: ClusterConfig,
     /// Stop rules.
     pub stop: StopRules,
-    /// Seconds of training between evaluations.
+    /// Seconds of training between evaluations, at least ten times an evaluation's cost
+    /// (see [`crate::watch`]).
     pub eval_every_s: f64,
     /// No progress output.
     pub quiet: bool,
@@ -321,19 +323,24 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     if let Some((updates, elapsed_s)) = resumed_from {
         tracing::info!(updates, elapsed_s, "resuming from the checkpoint");
     }
-    let snapshots = Rc::new(RefCell::new(Vec::new()));
+    let points = Rc::new(RefCell::new(Vec::new()));
     let diverged = Rc::new(RefCell::new(None));
     let progress = Rc::new(RefCell::new(Progress::new(
         spec.algorithm.name(),
         spec.updates as u64,
         spec.quiet,
     )));
-    install_observer(
-        &mut driver,
-        spec,
+    let watch = Rc::new(RefCell::new(Watch::new(
+        spec.loss,
         data.clone(),
         optimum,
-        snapshots.clone(),
+        spec.stop.clone(),
+        spec.eval_every_s,
+    )));
+    install_observer(
+        &mut driver,
+        watch.clone(),
+        points.clone(),
         progress.clone(),
         diverged.clone(),
     );
@@ -354,19 +361,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             every: every_s.map(Duration::from_secs_f64),
             job: identity,
         });
-        let (snapshots, data, loss, earlier) =
-            (snapshots.clone(), data.clone(), spec.loss, earlier.clone());
+        let (points, earlier) = (points.clone(), earlier.clone());
         driver.checkpoint_annex(move || {
-            // The trace so far: a resumed run's trace goes on from it. The snapshots are
-            // shared, not copied, and their objectives are computed on the checkpoint's
-            // thread, once: the final trace reuses them.
-            let taken: Vec<Snapshot> = snapshots.borrow().clone();
-            let (data, earlier) = (data.clone(), earlier.clone());
-            Box::new(move || {
-                let mut points = earlier;
-                points.extend(taken.iter().map(|s| s.point(&loss, &data, optimum)));
-                serde_json::to_vec(&points).expect("JSON of numbers")
-            })
+            // The trace so far (a resumed run's trace goes on from it), encoded on the
+            // checkpoint's thread.
+            let mut taken = earlier.clone();
+            taken.extend_from_slice(&points.borrow());
+            Box::new(move || serde_json::to_vec(&taken).expect("JSON of numbers"))
         });
     }
 
@@ -375,14 +376,25 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     progress.borrow().finish();
     driver.wait_for_checkpoint();
     let report = driver.report();
-    let failure = driver
+    let mut failure = driver
         .finish()
         .err()
         .map(|e| e.to_string())
         .or_else(|| diverged.take());
-    let mut trace = trace_of(earlier, snapshots.take(), &spec.loss, data, optimum);
-    // The last point: the model the algorithm returned.
+    let mut trace = Trace { points: earlier };
+    trace.points.extend(points.take());
+    // The last point: the model the algorithm returned. A run that ended (its updates or time
+    // spent) while exploding between two evaluations is a divergence all the same.
     let objective = spec.loss.objective(data.as_ref(), model.view());
+    let start = watch
+        .borrow()
+        .start()
+        .or(trace.points.first().map(|p| p.objective));
+    if let Some(start) =
+        start.filter(|&start| failure.is_none() && watch::exploded(start, objective))
+    {
+        failure = Some(watch::divergence(start, objective, report.stats.updates));
+    }
     trace.points.push(TracePoint {
         elapsed_s: report.elapsed_s,
         updates: report.stats.updates,
@@ -472,115 +484,30 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     }
 }
 
-/// A model recorded during the run; its objective is computed when the stop rules need it,
-/// by a checkpoint's thread, or after the run, so that recording often costs the run a copy,
-/// not an evaluation. Clones share the model and the objective, computed once.
-#[derive(Clone)]
-struct Snapshot {
-    elapsed_s: f64,
-    updates: u64,
-    dropped_stale: u64,
-    model: Arc<Model>,
-    objective: Arc<OnceLock<f64>>,
-}
-
-/// The stop rules evaluate the objective at most this share of the time: on a large set an
-/// evaluation takes milliseconds, which must not stall the run.
-const CHECK_SHARE: f64 = 0.1;
-
-/// An objective this many times its starting value means the run diverged.
-const DIVERGED: f64 = 1e4;
-
+/// Applies `watch` to every new model: its evaluations go to the trace and the progress
+/// display, its divergence line to `diverged`.
 fn install_observer(
     driver: &mut Driver,
-    spec: &JobSpec,
-    data: Arc<Dataset>,
-    optimum: Option<f64>,
-    snapshots: Rc<RefCell<Vec<Snapshot>>>,
+    watch: Rc<RefCell<Watch>>,
+    points: Rc<RefCell<Vec<TracePoint>>>,
     progress: Rc<RefCell<Progress>>,
     diverged: Rc<RefCell<Option<String>>>,
 ) {
-    let loss = spec.loss;
-    let stop = spec.stop.clone();
-    let record_every = spec.eval_every_s.max(0.0);
-    let (mut next_record, mut next_check) = (0.0, 0.0);
-    let mut initial: Option<f64> = None;
     driver.observe(move |at, w: &Model| {
-        let first = at.updates == 0;
-        let check = first || at.elapsed_s >= next_check;
-        if !check && at.elapsed_s < next_record {
-            return Flow::Continue;
-        }
-        next_record = at.elapsed_s + record_every;
-        let begun = std::time::Instant::now();
-        let objective = check.then(|| loss.objective(data.as_ref(), w.view()));
-        let cost = begun.elapsed().as_secs_f64();
-        snapshots.borrow_mut().push(Snapshot {
-            elapsed_s: at.elapsed_s,
-            updates: at.updates,
-            dropped_stale: at.dropped_stale,
-            model: Arc::new(w.clone()),
-            objective: Arc::new(objective.map(OnceLock::from).unwrap_or_default()),
+        let verdict = watch.borrow_mut().look(*at, w, |point| {
+            progress.borrow_mut().update(
+                point.updates,
+                point.elapsed_s,
+                point.objective,
+                point.subopt,
+            );
+            points.borrow_mut().push(point);
         });
-        let Some(objective) = objective else {
-            return Flow::Continue;
-        };
-        next_check = at.elapsed_s + record_every.max(cost / CHECK_SHARE);
-        let subopt = optimum.map(|f| (objective - f) / f);
-        progress
-            .borrow_mut()
-            .update(at.updates, at.elapsed_s, objective, subopt);
-        let reached = matches!((stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t);
-        let out_of_time = stop.time_s.is_some_and(|limit| at.elapsed_s >= limit);
-        // A step too large for the data makes the objective explode: stop early and say so.
-        // Both losses are >= 0, so a negative objective is a divergence too.
-        let start = *initial.get_or_insert(objective);
-        let exploded = !objective.is_finite()
-            || objective > DIVERGED * start.max(f64::MIN_POSITIVE)
-            || objective < 0.0;
-        if exploded {
-            *diverged.borrow_mut() = Some(format!(
-                "the objective diverged from {start:.6e} to {objective:.6e} after {} updates: \
-                 try a smaller --step",
-                at.updates
-            ));
+        if let Verdict::Diverged(line) = &verdict {
+            *diverged.borrow_mut() = Some(line.clone());
         }
-        if reached || out_of_time || exploded {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
+        verdict.flow()
     });
-}
-
-impl Snapshot {
-    /// The trace point of this snapshot; its objective is computed once.
-    fn point(&self, loss: &Loss, data: &Dataset, optimum: Option<f64>) -> TracePoint {
-        let objective = *self
-            .objective
-            .get_or_init(|| loss.objective(data, self.model.view()));
-        TracePoint {
-            elapsed_s: self.elapsed_s,
-            updates: self.updates,
-            objective,
-            subopt: optimum.map(|f| (objective - f) / f),
-            dropped_stale: self.dropped_stale,
-        }
-    }
-}
-
-/// The trace: the points of the run resumed (if any), then every recorded model with its
-/// objective.
-fn trace_of(
-    earlier: Vec<TracePoint>,
-    snapshots: Vec<Snapshot>,
-    loss: &Loss,
-    data: &Dataset,
-    optimum: Option<f64>,
-) -> Trace {
-    let mut points = earlier;
-    points.extend(snapshots.into_iter().map(|s| s.point(loss, data, optimum)));
-    Trace { points }
 }
 
 impl Outcome {
@@ -589,7 +516,9 @@ impl Outcome {
         self.trace.points.last().map_or(f64::NAN, |p| p.objective)
     }
 
-    /// Seconds to the target, if one was set and reached.
+    /// Seconds to the target, if one was set and reached: the time of the first trace point
+    /// at or below it, which is where the run stopped (every trace point is an evaluation
+    /// the stop rules made).
     pub fn time_to_target(&self) -> Option<f64> {
         self.spec
             .stop

@@ -11,5 +11,6 @@ pub mod optimizer;
 pub mod plot;
 pub mod progress;
 pub mod trace;
+pub mod watch;
 
 pub use optimizer::Optimizer;

@@ -438,3 +438,104 @@ fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
         "no checkpoint in nowhere",
     );
 }
+
+/// The rows of a trace: (elapsed_s, updates, subopt).
+fn trace_rows(path: &Path) -> Vec<(f64, u64, f64)> {
+    let text = std::fs::read_to_string(path).expect("the trace");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| cells[i].parse::<f64>().expect("a number");
+            (number(0), number(1) as u64, number(3))
+        })
+        .collect()
+}
+
+fn summary_of(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the summary")).expect("JSON")
+}
+
+#[test]
+fn a_run_exploding_between_evaluations_stops_as_diverged() {
+    // Evaluations 1000 s apart: only the first one falls in the run; ASGD at step 1 explodes
+    // within a few hundred updates all the same.
+    let dir = scratch("explodes");
+    let output = run(
+        &[
+            "--algo",
+            "asgd",
+            "--data",
+            &shared_data("cal_housing.scale.xz"),
+            "--step",
+            "1",
+            "--updates",
+            "5000",
+            "--eval-every",
+            "1000",
+            "--summary",
+            "run.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "diverged");
+    let summary = summary_of(&dir.join("run.json"));
+    let updates = summary["updates"].as_u64().expect("updates");
+    assert!(updates < 1000, "stopped after {updates} of 5000 updates");
+    assert!(
+        summary["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("diverged")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_run_stops_at_the_first_trace_point_at_its_target() {
+    // Evaluations as often as their budget allows: on this set a few updates apart.
+    let dir = scratch("at-target");
+    let target = 1e-2;
+    let output = run(
+        &[
+            "--algo",
+            "asaga",
+            "--data",
+            &shared_data("bio_kdd04.sub25.xz"),
+            "--target-subopt",
+            &target.to_string(),
+            "--updates",
+            "200000",
+            "--eval-every",
+            "0",
+            "--trace",
+            "run.csv",
+            "--summary",
+            "run.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    test_support::succeeded(&output);
+    let summary = summary_of(&dir.join("run.json"));
+    let updates = summary["updates"].as_u64().expect("updates");
+    assert!(
+        updates < 20_000,
+        "{updates} updates: not stopped by the target"
+    );
+    let rows = trace_rows(&dir.join("run.csv"));
+    let first = rows
+        .iter()
+        .position(|&(_, _, subopt)| subopt <= target)
+        .expect("a point at the target");
+    // The first point at the target is where the run stopped: only the final model, the same,
+    // comes after it.
+    assert!(rows.len() - first <= 2, "{:?}", &rows[first..]);
+    assert_eq!(rows[first].1, updates, "{:?}", &rows[first..]);
+    assert!(rows.last().is_some_and(|r| r.2 <= target), "{rows:?}");
+    let time_to_target = summary["time_to_target_s"].as_f64().expect("reached");
+    assert!(
+        (time_to_target - rows[first].0).abs() < 1e-5,
+        "{time_to_target}"
+    );
+}

@@ -1286,7 +1286,7 @@ fn checkpoints_every_second_lose_no_worker() {
     assert_eq!(stats.lost_workers, 0, "no worker lost to a checkpoint");
     assert!(stats.checkpoints_written >= 1, "no checkpoint was written");
     // The last checkpoint on disk is whole and carries the trace up to where it was taken:
-    // its objectives were computed on the checkpoint's thread.
+    // the evaluations the stop rules made during the run.
     let dir = spec.checkpointing.dir.as_ref().expect("a folder");
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join(checkpoint::SUMMARY_FILE)).expect("a summary"),

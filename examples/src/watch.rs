@@ -1,0 +1,251 @@
+//! The stop rules' watch over a run: which models to evaluate, and when to stop.
+//!
+//! Every trace point is an evaluation made during the run, so the trace is exactly what the
+//! stop rules saw: a run stops at the first point at or below its target, and its time to
+//! target (the first such point) is when it stopped. Evaluations are spaced by `--eval-every`,
+//! stretched so that they take at most [`CHECK_SHARE`] of the time. Between them, a cheap look
+//! at the model's norm catches a run that explodes: a norm that grew tenfold past every
+//! evaluated one calls for an evaluation at once, which the divergence rule then judges.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use asyncopt_algorithms::{Loss, Model};
+use asyncopt_runtime::data::Dataset;
+use asyncopt_runtime::{Flow, Progress as At};
+
+use crate::job::StopRules;
+use crate::trace::TracePoint;
+
+/// Evaluations of the objective take at most this share of the time: on a large set one
+/// takes milliseconds, which must not stall the run. The norm checks have the same budget.
+pub const CHECK_SHARE: f64 = 0.1;
+
+/// An objective this many times its starting value means the run diverged.
+pub const DIVERGED: f64 = 1e4;
+
+/// A model norm this many times the largest evaluated one calls for an evaluation now. Each
+/// such evaluation raises that largest norm as much, so a run that converges pays for a few
+/// (one per tenfold growth from its first update), and a run that explodes is judged within
+/// a few updates.
+const NORM_GROWTH: f64 = 10.0;
+
+/// Whether `objective` means the run diverged from its first evaluation `start`: both losses
+/// are >= 0, so a negative objective is a divergence too.
+pub fn exploded(start: f64, objective: f64) -> bool {
+    !objective.is_finite() || objective > DIVERGED * start.max(f64::MIN_POSITIVE) || objective < 0.0
+}
+
+/// The line that reports a divergence.
+pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
+    format!(
+        "the objective diverged from {start:.6e} to {objective:.6e} after {updates} updates: \
+         try a smaller --step"
+    )
+}
+
+/// What the watch decided about one new model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Go on.
+    Continue,
+    /// Stop: the target is reached, or the time is up.
+    Stop,
+    /// Stop: the run diverged, as this line says.
+    Diverged(String),
+}
+
+impl Verdict {
+    /// The driver's flow for this verdict.
+    pub fn flow(&self) -> Flow {
+        match self {
+            Verdict::Continue => Flow::Continue,
+            _ => Flow::Stop,
+        }
+    }
+}
+
+/// The stop rules applied to each new model of a run.
+pub struct Watch {
+    loss: Loss,
+    data: Arc<Dataset>,
+    optimum: Option<f64>,
+    stop: StopRules,
+    eval_every_s: f64,
+    /// Training seconds at which the next evaluation is due.
+    next_evaluation: f64,
+    /// Training seconds at which the next norm check is due.
+    next_norm_check: f64,
+    /// The largest model norm at an evaluation so far.
+    evaluated_norm: f64,
+    /// The objective of the first evaluation.
+    start: Option<f64>,
+}
+
+impl Watch {
+    /// A watch evaluating `loss` on `data` about every `eval_every_s` seconds of training.
+    pub fn new(
+        loss: Loss,
+        data: Arc<Dataset>,
+        optimum: Option<f64>,
+        stop: StopRules,
+        eval_every_s: f64,
+    ) -> Watch {
+        Watch {
+            loss,
+            data,
+            optimum,
+            stop,
+            eval_every_s: eval_every_s.max(0.0),
+            next_evaluation: 0.0,
+            next_norm_check: 0.0,
+            evaluated_norm: 0.0,
+            start: None,
+        }
+    }
+
+    /// Looks at the model `w` at `at`; `record` receives every evaluation as a trace point.
+    pub fn look(&mut self, at: At, w: &Model, mut record: impl FnMut(TracePoint)) -> Verdict {
+        let due = self.start.is_none() || at.elapsed_s >= self.next_evaluation;
+        let norm = if due {
+            norm(w)
+        } else if at.elapsed_s >= self.next_norm_check {
+            let begun = Instant::now();
+            let norm = norm(w);
+            let cost = begun.elapsed().as_secs_f64();
+            self.next_norm_check = at.elapsed_s + cost / CHECK_SHARE;
+            // A model with a non-finite entry has a non-finite norm: evaluated, it diverges.
+            if norm.is_finite() && norm <= NORM_GROWTH * self.evaluated_norm {
+                return self.out_of_time(at);
+            }
+            norm
+        } else {
+            return self.out_of_time(at);
+        };
+        let begun = Instant::now();
+        let objective = self.loss.objective(self.data.as_ref(), w.view());
+        let cost = begun.elapsed().as_secs_f64();
+        self.next_evaluation = at.elapsed_s + self.eval_every_s.max(cost / CHECK_SHARE);
+        self.evaluated_norm = self.evaluated_norm.max(norm);
+        let subopt = self.optimum.map(|f| (objective - f) / f);
+        record(TracePoint {
+            elapsed_s: at.elapsed_s,
+            updates: at.updates,
+            objective,
+            subopt,
+            dropped_stale: at.dropped_stale,
+        });
+        let start = *self.start.get_or_insert(objective);
+        if exploded(start, objective) {
+            return Verdict::Diverged(divergence(start, objective, at.updates));
+        }
+        if matches!((self.stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t) {
+            return Verdict::Stop;
+        }
+        self.out_of_time(at)
+    }
+
+    /// The objective of the first evaluation, if there was one.
+    pub fn start(&self) -> Option<f64> {
+        self.start
+    }
+
+    fn out_of_time(&self, at: At) -> Verdict {
+        if self.stop.time_s.is_some_and(|limit| at.elapsed_s >= limit) {
+            Verdict::Stop
+        } else {
+            Verdict::Continue
+        }
+    }
+}
+
+fn norm(w: &Model) -> f64 {
+    w.dot(w).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncopt_runtime::data::Features;
+    use ndarray::{array, Array1};
+
+    /// Least squares on rows (1, 0), (0, 1), (1, 0) with labels 1, 1, 0:
+    /// f(w) = ((w1 - 1)^2 + (w2 - 1)^2 + w1^2)/6, f* = 1/12 at (0.5, 1).
+    fn watch(stop: StopRules, eval_every_s: f64) -> Watch {
+        let rows = Features::Dense(array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+        let data = Dataset::new("three rows", rows, array![1.0, 1.0, 0.0]).expect("a dataset");
+        Watch::new(
+            Loss::LeastSquares,
+            Arc::new(data),
+            Some(1.0 / 12.0),
+            stop,
+            eval_every_s,
+        )
+    }
+
+    fn at(updates: u64, elapsed_s: f64) -> At {
+        At {
+            updates,
+            elapsed_s,
+            dropped_stale: 0,
+        }
+    }
+
+    fn model(w1: f64, w2: f64) -> Model {
+        Array1::from(vec![w1, w2])
+    }
+
+    #[test]
+    fn an_exploding_model_is_evaluated_and_judged_between_evaluations() {
+        let mut watch = watch(StopRules::default(), 1e9);
+        let mut points = Vec::new();
+        let first = watch.look(at(0, 0.0), &model(0.0, 0.0), |p| points.push(p));
+        assert_eq!(first, Verdict::Continue);
+        // Small steps: one evaluation for the first nonzero norm, none for what stays near it.
+        for k in 1..5 {
+            let w = model(0.1 * k as f64, 0.1);
+            let verdict = watch.look(at(k, 0.1), &w, |p| points.push(p));
+            assert_eq!(verdict, Verdict::Continue);
+        }
+        assert_eq!(points.len(), 2, "{points:?}");
+        let verdict = watch.look(at(9, 0.2), &model(1e6, 1e6), |p| points.push(p));
+        assert!(
+            matches!(&verdict, Verdict::Diverged(line) if line.contains("after 9 updates")),
+            "{verdict:?}"
+        );
+        let verdict = watch.look(at(10, 0.3), &model(f64::NAN, 0.0), |_| {});
+        assert!(matches!(verdict, Verdict::Diverged(_)), "{verdict:?}");
+    }
+
+    #[test]
+    fn the_run_stops_at_the_first_evaluation_at_its_target() {
+        let stop = StopRules {
+            target_subopt: Some(0.1),
+            ..StopRules::default()
+        };
+        let mut watch = watch(stop, 0.0);
+        let mut points = Vec::new();
+        // f(0.5, 0.5) = 1/8: (f - f*)/f* = 0.5.
+        let far = watch.look(at(0, 0.0), &model(0.5, 0.5), |p| points.push(p));
+        assert_eq!(far, Verdict::Continue);
+        let there = watch.look(at(1, 0.1), &model(0.5, 1.0), |p| points.push(p));
+        assert_eq!(there, Verdict::Stop);
+        let last = points.last().expect("a point");
+        assert!(last.subopt.is_some_and(|s| s.abs() < 1e-12), "{points:?}");
+        assert_eq!((points.len(), last.updates), (2, 1));
+    }
+
+    #[test]
+    fn the_time_rule_needs_no_evaluation() {
+        let stop = StopRules {
+            time_s: Some(1.0),
+            ..StopRules::default()
+        };
+        let mut watch = watch(stop, 1e9);
+        let mut points = 0;
+        watch.look(at(0, 0.0), &model(0.0, 0.0), |_| points += 1);
+        watch.look(at(1, 0.5), &model(0.1, 0.1), |_| points += 1);
+        let verdict = watch.look(at(2, 1.0), &model(0.1, 0.1), |_| points += 1);
+        assert_eq!((verdict, points), (Verdict::Stop, 2));
+    }
+}
