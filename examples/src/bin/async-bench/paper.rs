@@ -210,7 +210,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     );
     let mut numbers = previous_numbers(&args.out);
     // Other processes on the machine skew every time: the figures say how busy it was.
-    let load_at_start = load_average();
+    let load_at_start = figures::load_average();
     for set in &args.datasets {
         let data_path = dataset_path(set.file)?;
         let mut run = RunArgs::parse_defaults();
@@ -249,7 +249,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         "time_cap_s": args.time,
         "seed": args.seed,
         "load_average_at_start": load_at_start,
-        "load_average_at_end": load_average(),
+        "load_average_at_end": figures::load_average(),
         "figures_dir": args.figures_dir.display().to_string(),
         "runs": Value::Object(numbers),
     });
@@ -367,16 +367,6 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
         ("delay intensity", "speedup (sync time / async time)"),
         &series,
     )
-}
-
-/// The 1-minute load average (Linux), if the system tells it.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The entries of an earlier run of this part, so that running a subset keeps the rest.
