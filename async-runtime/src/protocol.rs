@@ -72,13 +72,6 @@ pub enum ToWorker {
     Heartbeat,
     /// The run is over: exit cleanly.
     Shutdown,
-    /// Answer with [`ToDriver::Fenced`] once everything sent before is in place (partitions
-    /// decoded and stored): the driver waits for it so that data delivery is not counted as
-    /// training time.
-    Fence {
-        /// Echoed in the answer.
-        id: u64,
-    },
 }
 
 /// A worker's settings for the run, sent once it is admitted.
@@ -158,11 +151,6 @@ pub enum ToDriver {
     },
     /// The worker is alive.
     Heartbeat,
-    /// Everything sent before the [`ToWorker::Fence`] with this id is in place.
-    Fenced {
-        /// The fence's id.
-        id: u64,
-    },
     /// The worker holds a partition it was sent or read from its file.
     DataReady {
         /// The partition.

@@ -20,10 +20,8 @@ impl Driver {
             return Ok(());
         }
         // Until every worker holds its partitions, nothing trains: the wait is not counted.
-        self.pause_for(|driver| {
-            driver.ship(data, key)?;
-            driver.await_delivery()
-        })
+        // Shipping waits until every worker holds its partitions (`await_loading`).
+        self.pause_for(|driver| driver.ship(data, key))
     }
 
     fn ship(&mut self, data: &Dataset, key: (usize, usize, usize)) -> Result<(), RuntimeError> {

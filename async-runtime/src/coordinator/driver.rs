@@ -183,8 +183,6 @@ pub struct Driver {
     pub(crate) last_liveness_check: Instant,
     /// Tasks reported failed, not yet retried.
     pub(crate) failed: Vec<Failed>,
-    /// The fence [`Driver::await_delivery`] waits for, and the workers yet to answer it.
-    pub(crate) fence: Option<(u64, std::collections::HashSet<usize>)>,
     /// The shape of each `reduce!` site's results, from the first one accepted.
     pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
     /// Tasks done again elsewhere because they hung: their late results are dropped.
@@ -262,7 +260,6 @@ impl Driver {
             children: Vec::new(),
             last: None,
             failed: Vec::new(),
-            fence: None,
             shapes: HashMap::new(),
             shape_candidates: HashMap::new(),
             superseded: std::collections::HashSet::new(),

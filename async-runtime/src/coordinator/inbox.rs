@@ -208,14 +208,6 @@ impl Driver {
                 }
             }
             ToDriver::Heartbeat => {}
-            ToDriver::Fenced { id } => {
-                // Only the fence awaited counts; any other is ignored.
-                if let Some((awaited, waiting)) = &mut self.fence {
-                    if id == *awaited {
-                        waiting.remove(&worker);
-                    }
-                }
-            }
             ToDriver::DataReady { partition } => {
                 self.loading.remove(&(worker, partition));
             }

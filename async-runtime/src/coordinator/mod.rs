@@ -4,7 +4,6 @@
 
 mod barrier;
 mod checkpointing;
-mod delivery;
 mod dispatch;
 mod driver;
 mod inbox;

@@ -157,8 +157,6 @@ enum Work {
         body: VersionBody,
     },
     Task(TaskOrder),
-    /// Answered in order, after the work before it.
-    Fence(u64),
 }
 
 struct Worker {
@@ -442,7 +440,6 @@ impl Worker {
                 self.queued.fetch_add(1, Ordering::SeqCst);
                 Work::Task(order)
             }
-            ToWorker::Fence { id } => Work::Fence(id),
             ToWorker::Heartbeat => return Next::Continue,
             ToWorker::Shutdown => return Next::Exit(Ok(Ended::Shutdown)),
             ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
@@ -588,11 +585,6 @@ impl Executor {
                         self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
                     } else if let Err(e) = self.cache.receive(slot, version, body) {
                         self.reject(&e.to_string());
-                    }
-                }
-                Work::Fence(id) => {
-                    if results.send(ToDriver::Fenced { id }).is_err() {
-                        return;
                     }
                 }
                 Work::Task(order) => {
