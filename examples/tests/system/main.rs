@@ -504,9 +504,12 @@ fn slow_worker_never_blocks_asgd() {
         "the slow worker got past its warm-up: {}",
         slow.tasks_done
     );
+    // Synchronously every worker would do the same number of tasks. A fast worker's task
+    // costs a round trip more than its compute, and the slow one's delay is 20x the compute
+    // alone, so the ratio is well below 20: at least 3x shows nobody waited for the slow one.
     for fast in report.workers.iter().filter(|w| w.delay_factor == 0.0) {
         assert!(
-            fast.tasks_done >= 5 * slow.tasks_done,
+            fast.tasks_done >= 3 * slow.tasks_done,
             "{} did {} tasks while the slow {} did {}",
             fast.name,
             fast.tasks_done,
