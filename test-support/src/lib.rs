@@ -90,6 +90,15 @@ pub fn assert_clear_error(output: &Output, needle: &str) {
 /// A named test of a test executable that runs its own tests (`harness = false`).
 pub type Test = (&'static str, fn());
 
+/// The 64-byte ZMTP 3.0 greeting of a client with the NULL mechanism: what a hand-written
+/// peer sends first on a ZeroMQ port (the hostile clients of the tests).
+pub fn zmtp_null_greeting() -> Vec<u8> {
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    greeting
+}
+
 /// Runs `tests` in turn, filtered by the first free command-line argument as `cargo test NAME`
 /// does, and prints `test NAME ... ok (S s)` lines and the closing `N passed, N failed`; exits
 /// with 101 on a failure. For test executables that are also their workers' executable: call

@@ -155,9 +155,7 @@ fn huge_frame_is_cut_off(address: &str) -> bool {
     let mut peer = TcpStream::connect(address).expect("the port accepts");
     peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
-    greeting.extend_from_slice(b"NULL");
-    greeting.resize(64, 0);
+    let greeting = test_support::zmtp_null_greeting();
     peer.write_all(&greeting).unwrap();
     let mut theirs = [0u8; 64];
     if peer.read_exact(&mut theirs).is_err() {

@@ -1147,10 +1147,7 @@ fn huge_declared_frame_is_cut_off() {
     let mut peer = std::net::TcpStream::connect(&address).expect("the port accepts");
     peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    // ZMTP 3.0 greeting, NULL mechanism, as a client.
-    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
-    greeting.extend_from_slice(b"NULL");
-    greeting.resize(64, 0);
+    let greeting = test_support::zmtp_null_greeting();
     peer.write_all(&greeting).unwrap();
     let mut theirs = [0u8; 64];
     peer.read_exact(&mut theirs)
@@ -1179,9 +1176,7 @@ const HOSTILE_CONNECTIONS: usize = 3000;
 /// One hostile byte stream: a ZeroMQ greeting, intact or mutated, then random frames whose
 /// headers declare any length (short, long, absurd) over random bodies.
 fn hostile_stream(rng: &mut impl rand::Rng) -> Vec<u8> {
-    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
-    bytes.extend_from_slice(b"NULL");
-    bytes.resize(64, 0);
+    let mut bytes = test_support::zmtp_null_greeting();
     if rng.random_bool(0.3) {
         for _ in 0..rng.random_range(1..4) {
             let at = rng.random_range(0..bytes.len());
