@@ -195,8 +195,9 @@ pub struct RunArgs {
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60.0, help_heading = "Cluster")]
     pub join_timeout: f64,
-    /// Seconds of training between objective evaluations (the trace's points, where the stop
-    /// rules look), stretched to keep evaluating under 10% of the time.
+    /// Seconds of training between the trace's points: the stop rules' evaluations (stretched
+    /// to keep them under 10% of the time) and, between them, models recorded and evaluated
+    /// after the run (0: evaluations only, as often as their budget allows).
     #[arg(long, default_value_t = 0.05, help_heading = "Output")]
     pub eval_every: f64,
     /// No progress output, warnings and errors only.

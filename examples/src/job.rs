@@ -382,7 +382,10 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         .map(|e| e.to_string())
         .or_else(|| diverged.take());
     let mut trace = Trace { points: earlier };
-    trace.points.extend(points.take());
+    let mut points = points.take();
+    points.extend(watch.borrow_mut().evaluate_recorded());
+    points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
+    trace.points.extend(points);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
     let objective = spec.loss.objective(data.as_ref(), model.view());
@@ -517,8 +520,8 @@ impl Outcome {
     }
 
     /// Seconds to the target, if one was set and reached: the time of the first trace point
-    /// at or below it, which is where the run stopped (every trace point is an evaluation
-    /// the stop rules made).
+    /// at or below it (a model recorded between the stop rules' evaluations, or the
+    /// evaluation that stopped the run).
     pub fn time_to_target(&self) -> Option<f64> {
         self.spec
             .stop

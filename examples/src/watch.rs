@@ -1,11 +1,17 @@
 //! The stop rules' watch over a run: which models to evaluate, and when to stop.
 //!
-//! Every trace point is an evaluation made during the run, so the trace is exactly what the
-//! stop rules saw: a run stops at the first point at or below its target, and its time to
-//! target (the first such point) is when it stopped. Evaluations are spaced by `--eval-every`,
-//! stretched so that they take at most [`CHECK_SHARE`] of the time. Between them, a cheap look
-//! at the model's norm catches a run that explodes: a norm that grew tenfold past every
-//! evaluated one calls for an evaluation at once, which the divergence rule then judges.
+//! The stop rules evaluate the objective during the run, spaced by `--eval-every` and
+//! stretched so that evaluating takes at most [`CHECK_SHARE`] of the time: a run stops at the
+//! first evaluation at or below its target. Between evaluations, a cheap look at the model's
+//! norm catches a run that explodes: a norm that grew tenfold past every evaluated one calls
+//! for an evaluation at once, which the divergence rule then judges.
+//!
+//! On a large set the budget spaces evaluations a tenth of a second apart, too coarse for a
+//! time to target under a second. So the watch also records a copy of the model every
+//! `--eval-every` seconds between evaluations (a copy costs microseconds), and
+//! [`Watch::evaluate_recorded`] evaluates them after the run: the trace holds both, and the
+//! time to target is the first of them at the target, which may come a little before the
+//! evaluation that stopped the run.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +29,13 @@ pub const CHECK_SHARE: f64 = 0.1;
 
 /// An objective this many times its starting value means the run diverged.
 pub const DIVERGED: f64 = 1e4;
+
+/// At most this many recorded models, and at most [`RECORDED_BYTES`] of them: past either,
+/// every other one is dropped and the spacing doubles, so a long run keeps an even trace.
+const MAX_RECORDED: usize = 1024;
+
+/// The memory recorded models may take.
+const RECORDED_BYTES: usize = 64 << 20;
 
 /// A model norm this many times the largest evaluated one calls for an evaluation now. Each
 /// such evaluation raises that largest norm as much, so a run that converges pays for a few
@@ -80,6 +93,12 @@ pub struct Watch {
     evaluated_norm: f64,
     /// The objective of the first evaluation.
     start: Option<f64>,
+    /// Models recorded between evaluations, to be evaluated after the run.
+    recorded: Vec<(At, Model)>,
+    /// Seconds between recorded models (0: none are recorded).
+    record_every_s: f64,
+    /// Training seconds at which the next model is due to be recorded.
+    next_record: f64,
 }
 
 impl Watch {
@@ -101,12 +120,22 @@ impl Watch {
             next_norm_check: 0.0,
             evaluated_norm: 0.0,
             start: None,
+            recorded: Vec::new(),
+            record_every_s: eval_every_s.max(0.0),
+            next_record: 0.0,
         }
     }
 
     /// Looks at the model `w` at `at`; `record` receives every evaluation as a trace point.
     pub fn look(&mut self, at: At, w: &Model, mut record: impl FnMut(TracePoint)) -> Verdict {
         let due = self.start.is_none() || at.elapsed_s >= self.next_evaluation;
+        if self.record_every_s > 0.0 && at.elapsed_s >= self.next_record {
+            // An evaluation now is a trace point of its own.
+            if !due {
+                self.record(at, w);
+            }
+            self.next_record = at.elapsed_s + self.record_every_s;
+        }
         let norm = if due {
             norm(w)
         } else if at.elapsed_s >= self.next_norm_check {
@@ -127,14 +156,9 @@ impl Watch {
         let cost = begun.elapsed().as_secs_f64();
         self.next_evaluation = at.elapsed_s + self.eval_every_s.max(cost / CHECK_SHARE);
         self.evaluated_norm = self.evaluated_norm.max(norm);
-        let subopt = self.optimum.map(|f| (objective - f) / f);
-        record(TracePoint {
-            elapsed_s: at.elapsed_s,
-            updates: at.updates,
-            objective,
-            subopt,
-            dropped_stale: at.dropped_stale,
-        });
+        let point = self.point(at, objective);
+        let subopt = point.subopt;
+        record(point);
         let start = *self.start.get_or_insert(objective);
         if exploded(start, objective) {
             return Verdict::Diverged(divergence(start, objective, at.updates));
@@ -143,6 +167,41 @@ impl Watch {
             return Verdict::Stop;
         }
         self.out_of_time(at)
+    }
+
+    /// Evaluates the models recorded between evaluations, as trace points in time order. Call
+    /// it after the run: it takes an evaluation per recorded model.
+    pub fn evaluate_recorded(&mut self) -> Vec<TracePoint> {
+        std::mem::take(&mut self.recorded)
+            .into_iter()
+            .map(|(at, w)| self.point(at, self.loss.objective(self.data.as_ref(), w.view())))
+            .collect()
+    }
+
+    fn point(&self, at: At, objective: f64) -> TracePoint {
+        TracePoint {
+            elapsed_s: at.elapsed_s,
+            updates: at.updates,
+            objective,
+            subopt: self.optimum.map(|f| (objective - f) / f),
+            dropped_stale: at.dropped_stale,
+        }
+    }
+
+    /// Keeps a copy of `w`; past the bounds, thins the recorded models to every other one and
+    /// records half as often.
+    fn record(&mut self, at: At, w: &Model) {
+        let most = (RECORDED_BYTES / (w.len() * 8).max(1)).clamp(16, MAX_RECORDED);
+        if self.recorded.len() >= most {
+            // The first, third, ... stay: the one recorded now comes one new spacing later.
+            let mut index = 0;
+            self.recorded.retain(|_| {
+                index += 1;
+                index % 2 == 1
+            });
+            self.record_every_s *= 2.0;
+        }
+        self.recorded.push((at, w.clone()));
     }
 
     /// The objective of the first evaluation, if there was one.
@@ -233,6 +292,56 @@ mod tests {
         let last = points.last().expect("a point");
         assert!(last.subopt.is_some_and(|s| s.abs() < 1e-12), "{points:?}");
         assert_eq!((points.len(), last.updates), (2, 1));
+    }
+
+    #[test]
+    fn models_between_evaluations_are_recorded_and_evaluated_after_the_run() {
+        let stop = StopRules {
+            target_subopt: Some(0.1),
+            ..StopRules::default()
+        };
+        // Evaluations every second, recorded models every 0.01 s of it.
+        let mut watch = watch(stop, 0.01);
+        watch.next_evaluation = 1.0;
+        (watch.start, watch.evaluated_norm) = (Some(1.0), 1.0);
+        let mut evaluated = Vec::new();
+        let far = watch.look(at(1, 0.5), &model(0.5, 0.5), |p| evaluated.push(p));
+        // The target is reached here, between evaluations: the run goes on to the next one.
+        let there = watch.look(at(2, 0.6), &model(0.5, 1.0), |p| evaluated.push(p));
+        let stopped = watch.look(at(3, 1.0), &model(0.5, 1.0), |p| evaluated.push(p));
+        assert_eq!(
+            (far, there, stopped),
+            (Verdict::Continue, Verdict::Continue, Verdict::Stop)
+        );
+        assert_eq!(evaluated.len(), 1);
+        let recorded = watch.evaluate_recorded();
+        let times: Vec<f64> = recorded.iter().map(|p| p.elapsed_s).collect();
+        assert_eq!(times, [0.5, 0.6]);
+        assert!(recorded[0].subopt.is_some_and(|s| s > 0.4));
+        assert!(recorded[1].subopt.is_some_and(|s| s.abs() < 1e-12));
+        assert!(watch.evaluate_recorded().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_long_run_thins_its_recorded_models_evenly() {
+        // Times in 64ths of a second, exact in binary.
+        let mut watch = watch(StopRules::default(), 1.0 / 64.0);
+        watch.next_evaluation = f64::INFINITY;
+        (watch.start, watch.evaluated_norm) = (Some(1.0), 1.0);
+        let looks = 3 * MAX_RECORDED as u64;
+        for k in 0..looks {
+            watch.look(at(k, k as f64 / 64.0), &model(0.5, 0.5), |_| {});
+        }
+        let recorded = watch.evaluate_recorded();
+        assert!(recorded.len() <= MAX_RECORDED, "{}", recorded.len());
+        assert!(recorded.len() > MAX_RECORDED / 2, "{}", recorded.len());
+        // Thinned twice: every fourth look, from the start to the end of the run.
+        let gaps: Vec<u64> = recorded
+            .windows(2)
+            .map(|pair| pair[1].updates - pair[0].updates)
+            .collect();
+        assert!(gaps.iter().all(|&gap| gap == 4), "{gaps:?}");
+        assert!(recorded[0].updates == 0 && recorded.last().unwrap().updates + 4 >= looks);
     }
 
     #[test]
