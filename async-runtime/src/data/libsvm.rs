@@ -332,6 +332,91 @@ fn parse_chunks(
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
 pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+    let (indices, values) = (p.indices.len(), p.values.len());
+    if parse_plain_line(line, opts, p) {
+        return Ok(());
+    }
+    // Not a plain line, or a bad one: the checked parse, which names what is wrong.
+    p.indices.truncate(indices);
+    p.values.truncate(values);
+    parse_checked_line(line, opts, p)
+}
+
+/// The bulk of LIBSVM lines, parsed byte by byte: `label index:value ...` with no comment,
+/// plain decimal indices and values, every rule of [`parse_checked_line`] met. Anything else
+/// returns false, possibly after pushing some features (the caller drops them), and leaves the
+/// line to [`parse_checked_line`], which accepts or rejects it with its message.
+fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
+    let bytes = line.as_bytes();
+    if memchr::memchr(b'#', bytes).is_some() {
+        return false;
+    }
+    let token_end = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(bytes.len(), |n| from + n)
+    };
+    let skip_space = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(bytes.len(), |n| from + n)
+    };
+    let start = skip_space(0);
+    if start == bytes.len() {
+        return false;
+    }
+    let end = token_end(start);
+    let label_text = &line[start..end];
+    if label_text.contains(':') {
+        return false;
+    }
+    let Ok(label) = parse_f64(label_text) else {
+        return false;
+    };
+    if !label.is_finite() {
+        return false;
+    }
+    let limit = opts.dim.unwrap_or(opts.max_dim);
+    let mut prev = 0usize;
+    let mut at = skip_space(end);
+    while at < bytes.len() {
+        let mut index = 0usize;
+        let mut digits = at;
+        while let Some(&b) = bytes.get(digits).filter(|b| b.is_ascii_digit()) {
+            index = match index
+                .checked_mul(10)
+                .and_then(|i| i.checked_add(usize::from(b - b'0')))
+            {
+                Some(index) => index,
+                None => return false,
+            };
+            digits += 1;
+        }
+        if digits == at || bytes.get(digits) != Some(&b':') || index <= prev || index > limit {
+            return false;
+        }
+        let end = token_end(digits + 1);
+        let value = match parse_f64(&line[digits + 1..end]) {
+            Ok(value) if value.is_finite() => value,
+            _ => return false,
+        };
+        prev = index;
+        if value != 0.0 {
+            p.indices.push(index - 1);
+            p.values.push(value);
+        }
+        at = skip_space(end);
+    }
+    p.max_index = p.max_index.max(prev);
+    p.labels.push(label);
+    p.indptr.push(p.indices.len());
+    true
+}
+
+/// Parses one line into `p` checking every rule, with a message for the first one broken.
+fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
@@ -610,6 +695,53 @@ pub(crate) mod tests {
             3,
             &["value", "`abc`", "1:abc"],
         );
+    }
+
+    #[test]
+    fn the_byte_parser_reads_what_the_checked_parser_reads() {
+        let opts = LoadOptions::default();
+        let lines = [
+            "1 1:0.5 3:-2 10:1e-3",
+            "-1\t2:0.25  7:0 9:+4 ",
+            "+1 4:.5 5:1.",
+            "  0.75 1:3.14159265358979 2:1234567890123456789",
+            "2",
+            "1 1:inf",
+            "1 3:1 2:1",
+            "1 0:1",
+            "1 1:2:3",
+            "1 x:1",
+            "1 1:2 # a comment",
+            "",
+            "1 99999999999999999999999:1",
+        ];
+        for line in lines {
+            let (mut fast, mut checked) = (Parsed::new(), Parsed::new());
+            let accepted = parse_line(line, &opts, &mut fast);
+            let expected = parse_checked_line(line, &opts, &mut checked);
+            assert_eq!(accepted, expected, "{line:?}");
+            assert_eq!(
+                (
+                    fast.labels,
+                    fast.indptr,
+                    fast.indices,
+                    fast.values,
+                    fast.max_index
+                ),
+                (
+                    checked.labels,
+                    checked.indptr,
+                    checked.indices,
+                    checked.values,
+                    checked.max_index
+                ),
+                "{line:?}"
+            );
+        }
+        // The common shapes take the byte path.
+        let mut p = Parsed::new();
+        assert!(parse_plain_line("-1 2:0.25 7:1", &opts, &mut p));
+        assert!(!parse_plain_line("1 1:2 # note", &opts, &mut p));
     }
 
     #[test]
