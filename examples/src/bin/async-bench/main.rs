@@ -305,6 +305,10 @@ fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serd
                 / tasks.max(1) as f64;
             let cpu_bound_s =
                 stats.updates as f64 * compute_s / cores.min(args.workers).max(1) as f64;
+            let fraction = cpu_bound_s / asgd.report.elapsed_s.max(1e-9);
+            // What ASGD would gain over this SGD run at its CPU-bound limit: its time to
+            // target shrunk by the fraction. On fewer cores than workers this is the ceiling.
+            let at_cpu_bound = time(asgd).map(|t| t * fraction);
             serde_json::json!({
                 "seed": seed,
                 "time_to_target_s": { "sgd": time(sgd), "asgd": time(asgd) },
@@ -312,12 +316,15 @@ fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serd
                 "updates": { "sgd": sgd.report.stats.updates, "asgd": stats.updates },
                 "dropped_stale_asgd": stats.dropped_stale,
                 "prefetched_asgd": stats.prefetched,
+                "failures": { "sgd": sgd.failure, "asgd": asgd.failure },
                 "asgd_elapsed_s": asgd.report.elapsed_s,
                 "asgd_cpu_bound": {
                     "mean_compute_per_task_ms": compute_s * 1e3,
                     "cores": cores,
                     "cpu_bound_s": cpu_bound_s,
-                    "fraction_of_cpu_bound": cpu_bound_s / asgd.report.elapsed_s.max(1e-9),
+                    "fraction_of_cpu_bound": fraction,
+                    "speedup_over_sgd_at_cpu_bound": speedup(time(sgd), at_cpu_bound),
+                    "sgd_ms_per_update": sgd.report.elapsed_s * 1e3 / sgd.report.stats.updates.max(1) as f64,
                 },
                 "asgd_throughput": {
                     "results_per_s": throughput,

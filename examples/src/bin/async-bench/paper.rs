@@ -286,6 +286,9 @@ fn experiment(
         }
         let outcome = job::run(spec, data)?;
         eprintln!("  {} {}: {}", set.key, setting.key(), outcome.one_line());
+        if let Some(failure) = &outcome.failure {
+            eprintln!("  {} {}: {algorithm} failed: {failure}", set.key, setting.key());
+        }
         outcomes.push(outcome);
     }
     let (s, a) = (&outcomes[0], &outcomes[1]);
@@ -316,6 +319,8 @@ fn experiment(
             "final_subopt": (o.final_objective() - set.optimum) / set.optimum,
             "dropped_stale": o.report.stats.dropped_stale,
             "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>(),
+            // A run that failed (diverged, or lost its workers) is not one that was slow.
+            "failure": o.failure,
         })
     };
     Ok(json!({
