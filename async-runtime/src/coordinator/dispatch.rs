@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, InFlight, PartMeta, PartSource, Shipped, VersionRead};
+use super::driver::{Driver, PartMeta, PartSource, Shipped, VersionRead};
 use super::table::WorkerInfo;
+use super::tasks;
 use crate::broadcaster::delta::{self, VersionBody};
 use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges, SplitOrder};
 use crate::error::RuntimeError;
@@ -298,8 +299,10 @@ impl Driver {
         }
         let history = self.history_slices(partition, spec);
         let history_len: usize = history.iter().map(|h| h.len()).sum();
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let clock = self.table.clock;
+        let seq = self
+            .tasks
+            .open(worker, spec.task, partition, clock, spec.versions.clone());
         let (model, seed) = (self.config.stragglers, self.config.seed);
         let sleep_s = self.straggling.sleep_before(model, partition, seq, seed);
         let len = self.send(
@@ -323,18 +326,6 @@ impl Driver {
             info.wait_s += since.elapsed().as_secs_f64();
         }
         info.in_flight += 1;
-        let clock = self.table.clock;
-        self.in_flight.insert(
-            seq,
-            InFlight {
-                worker,
-                task: spec.task,
-                partition,
-                clock,
-                sent_at: std::time::Instant::now(),
-                reads: spec.versions.clone(),
-            },
-        );
         self.table.oldest_in_flight =
             Some(self.table.oldest_in_flight.map_or(clock, |c| c.min(clock)));
         seq
@@ -380,29 +371,18 @@ impl Driver {
         (body, whole)
     }
 
-    /// The next partition of `worker`, round robin. With `exclusive`, a partition that has a
-    /// task in flight, or a result not yet applied, is skipped: a site that updates history tables must never have two tasks
-    /// on one partition at once, or both would correct against the same old entries and the
-    /// algorithm's running sums would drift from its table (SAGA's mean). Two workers hold one
-    /// partition after a late join or a move; a worker may hold a next task while it computes.
+    /// The next partition of `worker` (see [`tasks::next_partition`]): with `exclusive`, one
+    /// with no task in flight and no result in hand on it; a worker that holds only busy ones
+    /// waits, counted.
     pub(crate) fn next_partition(&mut self, worker: usize, exclusive: bool) -> Option<u32> {
-        let count = self.table.workers[worker].partitions.len();
-        for _ in 0..count {
-            let info = &mut self.table.workers[worker];
-            let partition = info.partitions[info.next_partition % count];
-            info.next_partition += 1;
-            // A result in hand but not yet applied holds its partition too.
-            let busy = exclusive
-                && (self.in_flight.values().any(|t| t.partition == partition)
-                    || self.arrived.iter().any(|a| a.partition == partition));
-            if !busy {
-                return Some(partition);
-            }
-        }
-        if exclusive && count > 0 {
+        let (tasks, results) = (&self.tasks, &self.results);
+        let info = &mut self.table.workers[worker];
+        let busy = |partition| tasks.on_partition(partition) || results.holds_partition(partition);
+        let next = tasks::next_partition(info, exclusive, busy);
+        if next.is_none() && exclusive && !info.partitions.is_empty() {
             self.stats.exclusive_waits += 1;
         }
-        None
+        next
     }
 
     /// The history entries of the rows the task on `partition` will touch, encoded.

@@ -1,13 +1,15 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::report::{RunReport, RunStats};
+use super::results::ResultQueue;
 use super::table::WorkerTable;
+use super::tasks::TaskBook;
 use crate::broadcast::Broadcast;
 use crate::broadcaster::VersionStore;
 use crate::cluster::{self, ClusterConfig};
@@ -88,35 +90,6 @@ pub struct VersionRead {
 
 type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
 
-/// A task sent and not yet answered.
-pub(crate) struct InFlight {
-    pub worker: usize,
-    pub task: &'static str,
-    pub partition: u32,
-    pub clock: u64,
-    pub sent_at: Instant,
-    pub reads: Arc<[VersionRead]>,
-}
-
-/// A result received and not yet handed to the algorithm.
-pub(crate) struct Arrived {
-    pub seq: u64,
-    pub worker: usize,
-    pub task: &'static str,
-    pub partition: u32,
-    pub clock: u64,
-    pub reads: Arc<[VersionRead]>,
-    pub body: Vec<u8>,
-}
-
-/// A task a worker reported failed, for the reduce waiting on it to retry.
-pub(crate) struct Failed {
-    pub seq: u64,
-    pub worker: usize,
-    pub task: &'static str,
-    pub message: String,
-}
-
 /// The dataset whose partitions the workers hold.
 pub(crate) struct Shipped {
     pub key: (usize, usize, usize),
@@ -166,27 +139,20 @@ pub struct Driver {
     pub(crate) shipped: Option<Shipped>,
     /// Partitions a worker was told to read from a shared file, not yet reported read.
     pub(crate) loading: std::collections::HashSet<(usize, u32)>,
-    pub(crate) in_flight: HashMap<u64, InFlight>,
-    pub(crate) arrived: VecDeque<Arrived>,
-    /// Results of asynchronous sites that arrived while another site ran, kept for theirs.
-    pub(crate) parked: HashMap<&'static str, VecDeque<Arrived>>,
-    pub(crate) written_off: Vec<u64>,
-    pub(crate) next_seq: u64,
+    /// The tasks in flight, failed and written off.
+    pub(crate) tasks: TaskBook,
+    /// The results in hand, and which of them count.
+    pub(crate) results: ResultQueue,
     pub(crate) stats: RunStats,
     pub(crate) failure: Option<RuntimeError>,
     pub(crate) stopped: bool,
     pub(crate) started: Option<Instant>,
     pub(crate) paused: Duration,
     pub(crate) children: Vec<Child>,
-    pub(crate) last: Option<ResultMeta>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
-    /// Tasks reported failed, not yet retried.
-    pub(crate) failed: Vec<Failed>,
     /// The shape of each `reduce!` site's results, from the first one accepted.
     pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
-    /// Tasks done again elsewhere because they hung: their late results are dropped.
-    pub(crate) superseded: std::collections::HashSet<u64>,
     /// Per site whose shape is not settled: the shapes its results had, and from whom.
     pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
@@ -247,22 +213,16 @@ impl Driver {
             table: WorkerTable::default(),
             shipped: None,
             loading: std::collections::HashSet::new(),
-            in_flight: HashMap::new(),
-            arrived: VecDeque::new(),
-            parked: HashMap::new(),
-            written_off: Vec::new(),
-            next_seq: 1,
+            tasks: TaskBook::default(),
+            results: ResultQueue::default(),
             stats: RunStats::default(),
             failure: None,
             stopped: false,
             started: None,
             paused: Duration::ZERO,
             children: Vec::new(),
-            last: None,
-            failed: Vec::new(),
             shapes: HashMap::new(),
             shape_candidates: HashMap::new(),
-            superseded: std::collections::HashSet::new(),
             site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,
@@ -299,7 +259,7 @@ impl Driver {
     /// Where the last result handed to the algorithm came from (worker, staleness,
     /// partition, the versions its task read); for a drain, its last result.
     pub fn last_result(&self) -> Option<&ResultMeta> {
-        self.last.as_ref()
+        self.results.last()
     }
 
     /// The latest version of broadcast variable `name`, or `None` if it was never broadcast.
@@ -312,17 +272,17 @@ impl Driver {
 
     /// Tasks sent and not yet answered (every site's): the results still to come.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.tasks.len()
     }
 
     /// Results received and not yet handed to the algorithm (every site's).
     pub fn in_hand(&self) -> usize {
-        self.arrived.len() + self.parked.values().map(VecDeque::len).sum::<usize>()
+        self.results.in_hand()
     }
 
     /// Staleness of the last result handed to the algorithm (0 before any).
     pub fn staleness(&self) -> u64 {
-        self.last.as_ref().map_or(0, |m| m.staleness)
+        self.results.last().map_or(0, |m| m.staleness)
     }
 
     /// Seconds of training so far: from the first broadcast, without observer pauses, and
