@@ -7,7 +7,8 @@ use serde_bytes::ByteBuf;
 use super::driver::{Driver, PartMeta, PartSource, Shipped, VersionRead};
 use super::table::WorkerInfo;
 use super::tasks;
-use crate::broadcaster::delta::{self, VersionBody};
+use crate::broadcaster::delta::VersionBody;
+use crate::broadcaster::Shipment;
 use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges, SplitOrder};
 use crate::error::RuntimeError;
 use crate::history::History;
@@ -272,11 +273,12 @@ impl Driver {
     pub(crate) fn dispatch(&mut self, worker: usize, partition: u32, spec: &TaskSpec<'_>) -> u64 {
         let reads = &spec.reads;
         for &(slot, version) in reads {
-            if self.table.workers[worker].holds(slot, version) {
+            let Some(Shipment { body, whole }) =
+                self.holdings.ship(&self.versions, worker, slot, version)
+            else {
                 self.stats.versions_reused += 1;
                 continue;
-            }
-            let (body, whole) = self.cheapest_body(worker, slot, version);
+            };
             // What sending it whole would have cost, to report the saving.
             self.stats.broadcast_full_bytes += whole as u64;
             match body {
@@ -294,8 +296,6 @@ impl Driver {
             );
             self.stats.broadcast_bytes += len as u64;
             self.stats.versions_sent += 1;
-            let capacity = self.config.cache_versions;
-            self.table.workers[worker].remember(slot, version, capacity);
         }
         let history = self.history_slices(partition, spec);
         let history_len: usize = history.iter().map(|h| h.len()).sum();
@@ -329,46 +329,6 @@ impl Driver {
         self.table.oldest_in_flight =
             Some(self.table.oldest_in_flight.map_or(clock, |c| c.min(clock)));
         seq
-    }
-
-    /// The smallest way to give `worker` version `version` of `slot`: a reference to an
-    /// identical version it holds, a patch against its newest version of the slot, or whole.
-    /// Also returns the value's size, what sending it whole costs.
-    fn cheapest_body(&self, worker: usize, slot: u16, version: u64) -> (VersionBody, usize) {
-        let wanted = self
-            .versions
-            .get(slot, version)
-            .expect("a read version is kept");
-        let held = &self.table.workers[worker].held;
-        let identical = held.iter().find_map(|(&other_slot, versions)| {
-            versions.iter().find_map(|&other| {
-                let stored = self.versions.get(other_slot, other)?;
-                (stored.hash == wanted.hash && stored.bytes == wanted.bytes).then_some(
-                    VersionBody::Alias {
-                        slot: other_slot,
-                        version: other,
-                    },
-                )
-            })
-        });
-        let whole = wanted.bytes.len();
-        if let Some(alias) = identical {
-            return (alias, whole);
-        }
-        let patch = held
-            .get(&slot)
-            .and_then(|versions| {
-                versions
-                    .iter()
-                    .rev()
-                    .find_map(|&v| self.versions.get(slot, v))
-            })
-            .and_then(|base| delta::diff(base.version, &base.bytes, &wanted.bytes));
-        let body = match patch {
-            Some(patch) if patch.wire_len() < VersionBody::full_wire_len(whole) => patch,
-            _ => VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
-        };
-        (body, whole)
     }
 
     /// The next partition of `worker` (see [`tasks::next_partition`]): with `exclusive`, one

@@ -11,7 +11,7 @@ use super::results::ResultQueue;
 use super::table::WorkerTable;
 use super::tasks::TaskBook;
 use crate::broadcast::Broadcast;
-use crate::broadcaster::VersionStore;
+use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig};
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -136,6 +136,8 @@ pub struct Driver {
     pub(crate) config: ClusterConfig,
     pub(crate) table: WorkerTable,
     pub(crate) versions: VersionStore,
+    /// What each worker holds of the versions.
+    pub(crate) holdings: Holdings,
     pub(crate) shipped: Option<Shipped>,
     /// Partitions a worker was told to read from a shared file, not yet reported read.
     pub(crate) loading: std::collections::HashSet<(usize, u32)>,
@@ -209,6 +211,7 @@ impl Driver {
             link,
             run_id,
             versions: VersionStore::new(config.keep_versions.max(config.cache_versions)),
+            holdings: Holdings::new(config.cache_versions),
             config,
             table: WorkerTable::default(),
             shipped: None,

@@ -275,6 +275,7 @@ impl Driver {
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
         self.table.admit(info);
+        self.holdings.joined(index);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
         self.send(
             index,
