@@ -16,7 +16,7 @@ use crate::cluster::{self, ClusterConfig};
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 use crate::transport::frame;
-use crate::transport::DriverLink;
+use crate::transport::{DriverLink, Link};
 
 /// Whether the training loop goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,8 @@ pub(crate) enum PartSource {
 /// # Ok(()) }
 /// ```
 pub struct Driver {
-    pub(crate) link: DriverLink,
+    /// The wire: the socket thread, or a scripted fake in the coordinator's tests.
+    pub(crate) link: Box<dyn Link>,
     pub(crate) run_id: u64,
     pub(crate) config: ClusterConfig,
     pub(crate) table: WorkerTable,
@@ -207,7 +208,16 @@ impl Driver {
             max_strangers: config.max_strangers,
             handshake_deadline: config.handshake_deadline,
         })?;
-        let mut driver = Driver {
+        let mut driver = Driver::assemble(config, run_id, Box::new(link));
+        if driver.config.spawn_local {
+            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
+        }
+        Ok(driver)
+    }
+
+    /// A driver of run `run_id` on `link`, with no worker yet.
+    pub(crate) fn assemble(config: ClusterConfig, run_id: u64, link: Box<dyn Link>) -> Driver {
+        Driver {
             link,
             run_id,
             versions: VersionStore::new(config.keep_versions.max(config.cache_versions)),
@@ -237,11 +247,7 @@ impl Driver {
             loop_resume: None,
             resumed_elapsed: 0.0,
             straggling: Default::default(),
-        };
-        if driver.config.spawn_local {
-            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
         }
-        Ok(driver)
     }
 
     /// The address workers connect to.

@@ -6,6 +6,8 @@ mod barrier;
 mod checkpointing;
 mod dispatch;
 mod driver;
+#[cfg(test)]
+mod fake_link;
 mod inbox;
 mod inspect;
 mod reduce;
