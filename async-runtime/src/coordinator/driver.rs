@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
+use super::shapes::SiteShapes;
 use super::table::WorkerTable;
 use super::tasks::TaskBook;
 use crate::broadcast::Broadcast;
@@ -154,10 +155,8 @@ pub struct Driver {
     pub(crate) children: Vec<Child>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
-    /// The shape of each `reduce!` site's results, from the first one accepted.
-    pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
-    /// Per site whose shape is not settled: the shapes its results had, and from whom.
-    pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
+    /// The shape each `reduce!` site's results must have.
+    pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
     observer: Option<Observer>,
@@ -234,8 +233,7 @@ impl Driver {
             started: None,
             paused: Duration::ZERO,
             children: Vec::new(),
-            shapes: HashMap::new(),
-            shape_candidates: HashMap::new(),
+            shapes: SiteShapes::default(),
             site_failures: HashMap::new(),
             last_liveness_check: Instant::now(),
             observer: None,

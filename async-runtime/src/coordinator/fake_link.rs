@@ -182,7 +182,7 @@ fn tasks(wire: &Rc<RefCell<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
 /// of theirs is then used or refused at once.
 fn settle(driver: &mut Driver, sites: &[&'static str]) {
     for site in sites {
-        driver.shapes.insert(site, vec![2]);
+        driver.shapes.settle(site, vec![2]);
     }
 }
 

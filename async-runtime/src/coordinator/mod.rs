@@ -13,6 +13,7 @@ mod inspect;
 mod reduce;
 mod report;
 mod results;
+mod shapes;
 mod straggling;
 mod table;
 mod tasks;

@@ -41,17 +41,18 @@ struct Round<R> {
 }
 
 impl Driver {
-    /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's.
-    /// A bad one is dropped and counted against its worker.
+    /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's
+    /// (see [`SiteShapes`](super::shapes::SiteShapes)). A bad one is dropped and counted
+    /// against its worker.
     fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Verdict<R> {
-        let checked =
-            decode(&arrived.body).and_then(|(value, shape)| match self.shapes.get(arrived.task) {
-                Some(expected) if *expected != shape => Err(format!(
-                    "its shape {shape:?} is not the shape {expected:?} of the site's results"
-                )),
-                Some(_) => Ok(Some(value)),
-                None => Ok(self.confirm_shape(arrived, shape).then_some(value)),
-            });
+        let table = &self.table;
+        let checked = decode(&arrived.body).and_then(|(value, shape)| {
+            let alive = || table.alive();
+            let fits = self
+                .shapes
+                .check(arrived.task, shape, arrived.worker, alive)?;
+            Ok(fits.then_some(value))
+        });
         match checked {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
@@ -63,48 +64,6 @@ impl Driver {
                 self.bad_result(arrived.worker, &reason);
                 Verdict::Bad
             }
-        }
-    }
-
-    /// A site's shape is taken from its results only once two workers agree on it (or one
-    /// worker is all there is), so that one bad worker answering first cannot set it; after
-    /// many results without agreement, the shape most workers sent wins.
-    fn confirm_shape(&mut self, arrived: &Arrived, shape: Shape) -> bool {
-        let alive = self.table.alive();
-        let seen = self.shape_candidates.entry(arrived.task).or_default();
-        let agreed = alive <= 1
-            || seen
-                .iter()
-                .any(|(other, worker)| *other == shape && *worker != arrived.worker);
-        seen.push((shape.clone(), arrived.worker));
-        let chosen = if agreed {
-            Some(shape)
-        } else if seen.len() > 2 * alive + 2 {
-            let backers = |candidate: &Shape| {
-                let mut workers: Vec<usize> = seen
-                    .iter()
-                    .filter(|(s, _)| s == candidate)
-                    .map(|(_, w)| *w)
-                    .collect();
-                workers.sort_unstable();
-                workers.dedup();
-                workers.len()
-            };
-            seen.iter()
-                .map(|(s, _)| s)
-                .max_by_key(|s| backers(s))
-                .cloned()
-        } else {
-            None
-        };
-        match chosen {
-            Some(reference) => {
-                let fits = reference == seen.last().expect("just pushed").0;
-                self.shape_candidates.remove(arrived.task);
-                self.shapes.insert(arrived.task, reference);
-                fits
-            }
-            None => false,
         }
     }
 
@@ -259,7 +218,7 @@ impl Driver {
             let settled = round
                 .held
                 .first()
-                .is_some_and(|(_, a)| self.shapes.contains_key(a.task));
+                .is_some_and(|(_, a)| self.shapes.is_settled(a.task));
             if settled {
                 for (partition, arrived) in std::mem::take(&mut round.held) {
                     self.judge(spec, decode, &mut round, partition, arrived)?;
