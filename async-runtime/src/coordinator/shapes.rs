@@ -1,7 +1,8 @@
 //! The shape each `reduce!` site's results must have. It is taken from the results
 //! themselves, only once two workers agree on it (or one worker is all there is), so that one
-//! bad worker answering first cannot set it; after many results without agreement, the shape
-//! most workers sent wins. Once settled, a result of another shape is refused.
+//! bad worker answering first cannot set it; after many results without agreement, the latest
+//! shape wins, unless results of different shapes wait for a live worker not yet heard from.
+//! Once settled, a result of another shape is refused.
 //!
 //! [`SiteShapes`] is the one owner of this state; it sees shapes and worker indices only.
 
@@ -60,7 +61,7 @@ impl SiteShapes {
         seen.push((shape.clone(), worker));
         let chosen = if agreed {
             Some(shape)
-        } else if seen.len() > 2 * alive + 2 {
+        } else if seen.len() > 2 * alive + 2 && !tie_awaits_a_worker(seen, alive) {
             let backers = |candidate: &Shape| {
                 let mut workers: Vec<usize> = seen
                     .iter()
@@ -88,6 +89,24 @@ impl SiteShapes {
             None => false,
         }
     }
+}
+
+/// Whether the results of an unsettled site carry different shapes (each from one worker,
+/// or two would have agreed) while a live worker has sent none yet: no majority can be told
+/// then, and taking the latest result's shape would let a bad worker that happened to answer
+/// last set it, and the good ones be refused. That worker's first result decides instead.
+/// Once every live worker was heard, the latest shape wins as for one worker alone.
+fn tie_awaits_a_worker(seen: &[(Shape, usize)], alive: usize) -> bool {
+    let Some((first, _)) = seen.first() else {
+        return false;
+    };
+    if seen.iter().all(|(shape, _)| shape == first) {
+        return false;
+    }
+    let mut heard: Vec<usize> = seen.iter().map(|(_, worker)| *worker).collect();
+    heard.sort_unstable();
+    heard.dedup();
+    heard.len() < alive
 }
 
 #[cfg(test)]
@@ -140,5 +159,34 @@ mod tests {
         }
         assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(true));
         assert!(shapes.check("grad", vec![2], 1, || 3).is_err());
+    }
+
+    #[test]
+    fn a_bad_and_a_good_worker_tied_wait_for_the_third_however_long() {
+        // w1 is slow to start; w0 (bad) and w2 (good) alternate, w0 answering last each time.
+        let mut shapes = SiteShapes::default();
+        for _ in 0..20 {
+            assert_eq!(shapes.check("grad", vec![8], 2, || 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 0, || 3), Ok(false));
+        }
+        assert!(!shapes.is_settled("grad"), "a tie is not a majority");
+        assert_eq!(
+            shapes.check("grad", vec![8], 1, || 3),
+            Ok(true),
+            "w1 decides"
+        );
+        assert!(shapes.check("grad", vec![2], 0, || 3).is_err());
+    }
+
+    #[test]
+    fn workers_that_all_disagree_settle_on_the_latest_shape() {
+        let mut shapes = SiteShapes::default();
+        for _ in 0..3 {
+            assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 1, || 2), Ok(false));
+        }
+        // Everyone was heard: past 2 * 2 + 2 results, the latest wins, as before.
+        assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(true));
+        assert!(shapes.check("grad", vec![2], 1, || 2).is_err());
     }
 }
