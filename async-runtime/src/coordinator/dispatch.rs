@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, PartMeta, PartSource, Shipped, VersionRead};
+use super::driver::{Driver, VersionRead};
+use super::placement::{self, PartMeta, PartSource, Shipped};
 use super::table::WorkerInfo;
 use super::tasks;
 use crate::broadcaster::delta::VersionBody;
 use crate::broadcaster::Shipment;
-use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges, SplitOrder};
+use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
 use crate::history::History;
 use crate::protocol::{Sample, TaskOrder, ToWorker};
@@ -18,7 +19,7 @@ impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
     pub(crate) fn ensure_shipped(&mut self, data: &Dataset) -> Result<(), RuntimeError> {
         let key = (data as *const Dataset as usize, data.n_rows(), data.dim());
-        if self.shipped.as_ref().is_some_and(|s| s.key == key) {
+        if self.placement.is_shipped(key) {
             return Ok(());
         }
         // Until every worker holds its partitions, nothing trains: the wait is not counted.
@@ -73,7 +74,7 @@ impl Driver {
         for &worker in &live {
             self.table.workers[worker].partitions.clear();
         }
-        self.shipped = Some(Shipped {
+        self.placement.ship(Shipped {
             key,
             dataset,
             owners: (0..parts).map(|i| live[i % live.len()]).collect(),
@@ -104,10 +105,8 @@ impl Driver {
     /// A worker lost meanwhile hands its reads to its heirs.
     fn await_loading(&mut self) -> Result<(), RuntimeError> {
         loop {
-            let table = &self.table;
-            self.loading
-                .retain(|&(worker, _)| table.workers[worker].alive);
-            if self.loading.is_empty() {
+            let workers = &self.table.workers;
+            if !self.placement.still_loading(|worker| workers[worker].alive) {
                 return Ok(());
             }
             self.pump()?;
@@ -129,46 +128,11 @@ impl Driver {
     /// The messages that give `worker` a partition, noted as loading until it reports it
     /// holds it, and as its from now on.
     fn hand_over(&mut self, worker: usize, partition: u32) -> Vec<ToWorker> {
-        let Some(shipped) = &self.shipped else {
-            return Vec::new();
-        };
-        let dataset = shipped.dataset;
-        self.loading.insert((worker, partition));
-        let messages: Vec<ToWorker> = match &shipped.parts[partition as usize].source {
-            PartSource::Split(order) => {
-                vec![ToWorker::ReadSplit {
-                    dataset,
-                    order: SplitOrder::clone(order),
-                }]
-            }
-            PartSource::Encoded(encoded) => {
-                let pieces: Vec<&[u8]> =
-                    encoded.chunks(chunk_bytes(self.config.max_frame)).collect();
-                let chunks = pieces.len().max(1) as u32;
-                if pieces.is_empty() {
-                    vec![ToWorker::Partition {
-                        dataset,
-                        partition,
-                        chunk: 0,
-                        chunks,
-                        body: ByteBuf::new(),
-                    }]
-                } else {
-                    pieces
-                        .into_iter()
-                        .enumerate()
-                        .map(|(chunk, piece)| ToWorker::Partition {
-                            dataset,
-                            partition,
-                            chunk: chunk as u32,
-                            chunks,
-                            body: ByteBuf::from(piece),
-                        })
-                        .collect()
-                }
-            }
-        };
-        self.table.workers[worker].partitions.push(partition);
+        let chunk = chunk_bytes(self.config.max_frame);
+        let messages = self.placement.hand_over(worker, partition, chunk);
+        if !messages.is_empty() {
+            self.table.workers[worker].partitions.push(partition);
+        }
         messages
     }
 
@@ -178,17 +142,10 @@ impl Driver {
     pub(crate) fn rehome_partitions(&mut self, lost: usize) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {
-            let Some(heir) = (0..self.table.workers.len())
-                .filter(|&w| self.table.workers[w].alive)
-                .min_by_key(|&w| self.table.workers[w].partitions.len())
-            else {
+            let Some(heir) = placement::heir(&self.table.workers) else {
                 return;
             };
-            if let Some(shipped) = &mut self.shipped {
-                if shipped.owners[partition as usize] == lost {
-                    shipped.owners[partition as usize] = heir;
-                }
-            }
+            self.placement.rehome(partition, lost, heir);
             if !self.table.workers[heir].partitions.contains(&partition) {
                 self.give_partition(heir, partition);
             }
@@ -205,15 +162,18 @@ impl Driver {
     /// A worker that joins a running run gets a copy of a partition, so that it takes tasks
     /// at once (asynchronous reduces dispatch to any worker holding data).
     pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
-        let Some(shipped) = &self.shipped else { return };
-        let partition = (self.stats.late_joiners as usize % shipped.parts.len()) as u32;
+        let parts = self.placement.partitions();
+        if parts == 0 {
+            return;
+        }
+        let partition = (self.stats.late_joiners as usize % parts) as u32;
         self.stats.late_joiners += 1;
         self.give_partition(worker, partition);
     }
 
     /// The partition owners of the shipped dataset.
     pub(crate) fn owners(&self) -> &[usize] {
-        self.shipped.as_ref().map_or(&[], |s| &s.owners)
+        self.placement.owners()
     }
 
     /// The version of each broadcast variable a task reads: the latest, or the one a
@@ -350,7 +310,7 @@ impl Driver {
         if spec.histories.is_empty() {
             return Vec::new();
         }
-        let meta = &self.shipped.as_ref().expect("data was shipped").parts[partition as usize];
+        let meta = self.placement.part(partition).expect("data was shipped");
         // The rows the worker's task touches, drawn as the worker draws them.
         let ids: Vec<u64> = match spec.sample {
             Some(sample) => sample_indices(

@@ -1,16 +1,16 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
 use super::table::WorkerTable;
-use super::tasks::TaskBook;
+use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig};
@@ -91,35 +91,6 @@ pub struct VersionRead {
 
 type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
 
-/// The dataset whose partitions the workers hold.
-pub(crate) struct Shipped {
-    pub key: (usize, usize, usize),
-    pub dataset: u64,
-    /// The worker whose result a synchronous reduce takes for each partition.
-    pub owners: Vec<usize>,
-    /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
-    /// the same minibatches as the workers.
-    pub parts: Vec<PartMeta>,
-}
-
-/// What the driver keeps of a partition it shipped.
-pub(crate) struct PartMeta {
-    pub seed: u64,
-    /// The dataset rows it holds, as runs of row ids.
-    pub rows: crate::data::RowRanges,
-    /// How a worker comes to hold it, kept to give it to another worker when its holder is
-    /// lost.
-    pub source: PartSource,
-}
-
-/// How a worker gets a partition.
-pub(crate) enum PartSource {
-    /// Shipped from the driver: the encoded partition.
-    Encoded(Arc<Vec<u8>>),
-    /// Read by the worker from a file it sees.
-    Split(Arc<crate::data::SplitOrder>),
-}
-
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
 ///
 /// ```no_run
@@ -140,9 +111,8 @@ pub struct Driver {
     pub(crate) versions: VersionStore,
     /// What each worker holds of the versions.
     pub(crate) holdings: Holdings,
-    pub(crate) shipped: Option<Shipped>,
-    /// Partitions a worker was told to read from a shared file, not yet reported read.
-    pub(crate) loading: std::collections::HashSet<(usize, u32)>,
+    /// The shipped dataset, its partitions' owners, the partitions on their way.
+    pub(crate) placement: Placement,
     /// The tasks in flight, failed and written off.
     pub(crate) tasks: TaskBook,
     /// The results in hand, and which of them count.
@@ -158,7 +128,7 @@ pub struct Driver {
     /// The shape each `reduce!` site's results must have.
     pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
-    pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
+    pub(crate) site_failures: SiteFailures,
     observer: Option<Observer>,
     /// Where and when to write checkpoints.
     pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
@@ -223,8 +193,7 @@ impl Driver {
             holdings: Holdings::new(config.cache_versions),
             config,
             table: WorkerTable::default(),
-            shipped: None,
-            loading: std::collections::HashSet::new(),
+            placement: Placement::default(),
             tasks: TaskBook::default(),
             results: ResultQueue::default(),
             stats: RunStats::default(),
@@ -234,7 +203,7 @@ impl Driver {
             paused: Duration::ZERO,
             children: Vec::new(),
             shapes: SiteShapes::default(),
-            site_failures: HashMap::new(),
+            site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
             observer: None,
             checkpoint: None,

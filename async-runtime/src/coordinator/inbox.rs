@@ -203,7 +203,7 @@ impl Driver {
             }
             ToDriver::Heartbeat => {}
             ToDriver::DataReady { partition } => {
-                self.loading.remove(&(worker, partition));
+                self.placement.loaded(worker, partition);
             }
             ToDriver::DataFailed { partition, message } => {
                 let name = self.table.workers[worker].name.clone();

@@ -56,7 +56,7 @@ impl Driver {
         match checked {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
-                self.site_failures.remove(arrived.task);
+                self.site_failures.succeeded(arrived.task);
                 Verdict::Good(value)
             }
             Ok(None) => Verdict::Unconfirmed,
@@ -278,23 +278,17 @@ impl Driver {
     }
 
     /// A failure of an asynchronous site's task: its worker is idle again and others take
-    /// the work; only a site failing [`MAX_ATTEMPTS`] times in a row, on more than one worker
-    /// (or on the last one), ends the run.
+    /// the work (see [`SiteFailures`](super::tasks::SiteFailures)).
     fn site_failed(&mut self, failed: Failed) -> Result<(), RuntimeError> {
-        let (count, workers) = self.site_failures.entry(failed.task).or_default();
-        *count += 1;
-        if !workers.contains(&failed.worker) {
-            workers.push(failed.worker);
-        }
-        let everywhere = workers.len() >= 2 || self.table.alive() <= 1;
-        if *count >= MAX_ATTEMPTS && everywhere {
+        let alive = self.table.alive();
+        if let Err((count, workers)) = self.site_failures.failed(failed.task, failed.worker, alive)
+        {
             return Err(RuntimeError::TaskFailed {
                 task: failed.task.to_owned(),
                 worker: self.table.workers[failed.worker].name.clone(),
                 message: format!(
-                    "{} (failed {count} times in a row, on {} workers)",
-                    failed.message,
-                    workers.len()
+                    "{} (failed {count} times in a row, on {workers} workers)",
+                    failed.message
                 ),
             });
         }

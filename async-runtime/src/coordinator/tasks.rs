@@ -263,6 +263,41 @@ impl Attempts {
     }
 }
 
+/// Failures of asynchronous sites' tasks since each site's last good result, and the workers
+/// they failed on. Another worker simply takes the work: only a site failing
+/// [`MAX_ATTEMPTS`] times in a row on more than one worker (or on the last one) ends the run.
+#[derive(Default)]
+pub(crate) struct SiteFailures {
+    by_site: HashMap<&'static str, (u32, Vec<usize>)>,
+}
+
+impl SiteFailures {
+    /// Records that a task of `site` failed on `worker`, `alive` workers taking part. `Err`
+    /// with the failures in a row and the workers they were on once the run must end.
+    pub fn failed(
+        &mut self,
+        site: &'static str,
+        worker: usize,
+        alive: usize,
+    ) -> Result<(), (u32, usize)> {
+        let (count, workers) = self.by_site.entry(site).or_default();
+        *count += 1;
+        if !workers.contains(&worker) {
+            workers.push(worker);
+        }
+        let everywhere = workers.len() >= 2 || alive <= 1;
+        if *count >= MAX_ATTEMPTS && everywhere {
+            return Err((*count, workers.len()));
+        }
+        Ok(())
+    }
+
+    /// A good result of `site`: its failures in a row start again from none.
+    pub fn succeeded(&mut self, site: &'static str) {
+        self.by_site.remove(site);
+    }
+}
+
 /// Who does again the task on `partition` that failed on `worker`, having failed on `tried`:
 /// a live worker that has not failed it and holds the partition, else one that has not
 /// failed it, else any live one but `worker`, else `worker` itself if it lives.
@@ -481,5 +516,33 @@ mod tests {
         workers[2].alive = false;
         assert_eq!(hedge_target(&workers, 0), Some(1));
         assert_eq!(hedge_target(&workers[..1], 0), None);
+    }
+
+    #[test]
+    fn a_site_failing_in_a_row_on_two_workers_ends_the_run_and_a_good_result_resets_it() {
+        let mut failures = SiteFailures::default();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(failures.failed("grad", 0, 3).is_ok());
+        }
+        assert!(
+            failures.failed("grad", 0, 3).is_ok(),
+            "on one worker of three: the others take the work"
+        );
+        assert_eq!(failures.failed("grad", 1, 3), Err((MAX_ATTEMPTS + 1, 2)));
+        failures.succeeded("grad");
+        assert!(
+            failures.failed("grad", 1, 3).is_ok(),
+            "counted again from none"
+        );
+        assert!(failures.failed("other", 0, 3).is_ok(), "per site");
+        let mut alone = SiteFailures::default();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(alone.failed("grad", 0, 1).is_ok());
+        }
+        assert_eq!(
+            alone.failed("grad", 0, 1),
+            Err((MAX_ATTEMPTS, 1)),
+            "the last worker"
+        );
     }
 }
