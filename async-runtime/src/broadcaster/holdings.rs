@@ -13,6 +13,7 @@ use serde_bytes::ByteBuf;
 
 use super::delta::{self, VersionBody};
 use super::VersionStore;
+use crate::worker::MAX_CACHE_VERSIONS;
 
 /// What the driver sends so that a worker holds a version.
 pub(crate) struct Shipment {
@@ -31,11 +32,12 @@ pub(crate) struct Holdings {
 }
 
 impl Holdings {
-    /// The model for workers whose caches keep `capacity` versions of each variable.
+    /// The model for workers welcomed with a cache of `capacity` versions of each variable,
+    /// which they clamp to `1..=MAX_CACHE_VERSIONS`.
     pub fn new(capacity: usize) -> Holdings {
         Holdings {
             workers: Vec::new(),
-            capacity,
+            capacity: capacity.clamp(1, MAX_CACHE_VERSIONS as usize),
         }
     }
 
@@ -223,5 +225,26 @@ mod tests {
             holdings.ship(&store, 0, w.slot, w.version).unwrap().body,
             VersionBody::Full(_)
         ));
+    }
+
+    #[test]
+    fn the_model_keeps_what_a_workers_cache_keeps_even_for_an_out_of_range_setting() {
+        let mut store = VersionStore::new(2 * MAX_CACHE_VERSIONS as usize);
+        // A cache of 0 is one version on the worker: the latest is held, not sent again.
+        let mut one = Holdings::new(0);
+        one.joined(0);
+        let v = store.publish("w", words(4, 0));
+        assert!(one.ship(&store, 0, v.slot, v.version).is_some());
+        assert!(one.ship(&store, 0, v.slot, v.version).is_none());
+        // Beyond the worker's maximum, the oldest is evicted at the maximum.
+        let mut many = Holdings::new(10 * MAX_CACHE_VERSIONS as usize);
+        many.joined(0);
+        let first = store.publish("w", words(4, 1));
+        many.ship(&store, 0, first.slot, first.version);
+        for i in 0..MAX_CACHE_VERSIONS as u64 {
+            let v = store.publish("w", words(4, i + 2));
+            many.ship(&store, 0, v.slot, v.version);
+        }
+        assert!(!many.holds(0, first.slot, first.version));
     }
 }
