@@ -165,7 +165,7 @@ mod tests {
                 .into_iter()
                 .map(|source| PartMeta {
                     seed: 0,
-                    rows: RowRanges::new([0..1]),
+                    rows: RowRanges::new(std::iter::once(0..1)),
                     source,
                 })
                 .collect(),
