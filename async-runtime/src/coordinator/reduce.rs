@@ -385,7 +385,7 @@ impl Driver {
                 };
                 taken.push(Collected {
                     value,
-                    meta: arrived.meta(staleness),
+                    meta: arrived.into_meta(staleness),
                 });
                 if !all {
                     break;

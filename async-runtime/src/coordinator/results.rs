@@ -32,14 +32,14 @@ pub(crate) struct Arrived {
 
 impl Arrived {
     /// Its metadata for the algorithm, `staleness` updates after its dispatch.
-    pub fn meta(&self, staleness: u64) -> ResultMeta {
+    pub fn into_meta(self, staleness: u64) -> ResultMeta {
         ResultMeta {
             worker: self.worker,
             seq: self.seq,
             staleness,
             partition: self.partition,
             dispatched_at: self.clock,
-            reads: self.reads.clone(),
+            reads: self.reads,
         }
     }
 }
@@ -224,7 +224,7 @@ mod tests {
         match queue.screen(result(1, "grad", 4), "grad", 6, Some(2), &mut stats) {
             Screened::Fresh { arrived, staleness } => {
                 assert_eq!(staleness, 2, "dispatched at update 4, used at 6");
-                assert_eq!(arrived.meta(staleness).dispatched_at, 4);
+                assert_eq!(arrived.into_meta(staleness).dispatched_at, 4);
             }
             _ => panic!("at the bound a result counts"),
         }
