@@ -1,7 +1,11 @@
 //! The driver's version store: every `broadcast!` publishes a version of a variable; workers
-//! are later sent only the versions they lack, as cheaply as [`delta`] can.
+//! are later sent only the versions they lack (the [`Holdings`] model says which), as cheaply
+//! as [`delta`] can.
 
 pub mod delta;
+mod holdings;
+
+pub(crate) use holdings::{Holdings, Shipment};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, InFlight, PartMeta, PartSource, Shipped, VersionRead};
+use super::driver::{Driver, VersionRead};
+use super::placement::{self, PartMeta, PartSource, Shipped};
 use super::table::WorkerInfo;
-use crate::broadcaster::delta::{self, VersionBody};
-use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges, SplitOrder};
+use super::tasks;
+use crate::broadcaster::delta::VersionBody;
+use crate::broadcaster::Shipment;
+use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
 use crate::history::History;
 use crate::protocol::{Sample, TaskOrder, ToWorker};
@@ -16,7 +19,7 @@ impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
     pub(crate) fn ensure_shipped(&mut self, data: &Dataset) -> Result<(), RuntimeError> {
         let key = (data as *const Dataset as usize, data.n_rows(), data.dim());
-        if self.shipped.as_ref().is_some_and(|s| s.key == key) {
+        if self.placement.is_shipped(key) {
             return Ok(());
         }
         // Until every worker holds its partitions, nothing trains: the wait is not counted.
@@ -71,7 +74,7 @@ impl Driver {
         for &worker in &live {
             self.table.workers[worker].partitions.clear();
         }
-        self.shipped = Some(Shipped {
+        self.placement.ship(Shipped {
             key,
             dataset,
             owners: (0..parts).map(|i| live[i % live.len()]).collect(),
@@ -102,10 +105,8 @@ impl Driver {
     /// A worker lost meanwhile hands its reads to its heirs.
     fn await_loading(&mut self) -> Result<(), RuntimeError> {
         loop {
-            let table = &self.table;
-            self.loading
-                .retain(|&(worker, _)| table.workers[worker].alive);
-            if self.loading.is_empty() {
+            let workers = &self.table.workers;
+            if !self.placement.still_loading(|worker| workers[worker].alive) {
                 return Ok(());
             }
             self.pump()?;
@@ -127,46 +128,11 @@ impl Driver {
     /// The messages that give `worker` a partition, noted as loading until it reports it
     /// holds it, and as its from now on.
     fn hand_over(&mut self, worker: usize, partition: u32) -> Vec<ToWorker> {
-        let Some(shipped) = &self.shipped else {
-            return Vec::new();
-        };
-        let dataset = shipped.dataset;
-        self.loading.insert((worker, partition));
-        let messages: Vec<ToWorker> = match &shipped.parts[partition as usize].source {
-            PartSource::Split(order) => {
-                vec![ToWorker::ReadSplit {
-                    dataset,
-                    order: SplitOrder::clone(order),
-                }]
-            }
-            PartSource::Encoded(encoded) => {
-                let pieces: Vec<&[u8]> =
-                    encoded.chunks(chunk_bytes(self.config.max_frame)).collect();
-                let chunks = pieces.len().max(1) as u32;
-                if pieces.is_empty() {
-                    vec![ToWorker::Partition {
-                        dataset,
-                        partition,
-                        chunk: 0,
-                        chunks,
-                        body: ByteBuf::new(),
-                    }]
-                } else {
-                    pieces
-                        .into_iter()
-                        .enumerate()
-                        .map(|(chunk, piece)| ToWorker::Partition {
-                            dataset,
-                            partition,
-                            chunk: chunk as u32,
-                            chunks,
-                            body: ByteBuf::from(piece),
-                        })
-                        .collect()
-                }
-            }
-        };
-        self.table.workers[worker].partitions.push(partition);
+        let chunk = chunk_bytes(self.config.max_frame);
+        let messages = self.placement.hand_over(worker, partition, chunk);
+        if !messages.is_empty() {
+            self.table.workers[worker].partitions.push(partition);
+        }
         messages
     }
 
@@ -176,17 +142,10 @@ impl Driver {
     pub(crate) fn rehome_partitions(&mut self, lost: usize) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {
-            let Some(heir) = (0..self.table.workers.len())
-                .filter(|&w| self.table.workers[w].alive)
-                .min_by_key(|&w| self.table.workers[w].partitions.len())
-            else {
+            let Some(heir) = placement::heir(&self.table.workers) else {
                 return;
             };
-            if let Some(shipped) = &mut self.shipped {
-                if shipped.owners[partition as usize] == lost {
-                    shipped.owners[partition as usize] = heir;
-                }
-            }
+            self.placement.rehome(partition, lost, heir);
             if !self.table.workers[heir].partitions.contains(&partition) {
                 self.give_partition(heir, partition);
             }
@@ -203,15 +162,18 @@ impl Driver {
     /// A worker that joins a running run gets a copy of a partition, so that it takes tasks
     /// at once (asynchronous reduces dispatch to any worker holding data).
     pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
-        let Some(shipped) = &self.shipped else { return };
-        let partition = (self.stats.late_joiners as usize % shipped.parts.len()) as u32;
+        let parts = self.placement.partitions();
+        if parts == 0 {
+            return;
+        }
+        let partition = (self.stats.late_joiners as usize % parts) as u32;
         self.stats.late_joiners += 1;
         self.give_partition(worker, partition);
     }
 
     /// The partition owners of the shipped dataset.
     pub(crate) fn owners(&self) -> &[usize] {
-        self.shipped.as_ref().map_or(&[], |s| &s.owners)
+        self.placement.owners()
     }
 
     /// The version of each broadcast variable a task reads: the latest, or the one a
@@ -271,11 +233,12 @@ impl Driver {
     pub(crate) fn dispatch(&mut self, worker: usize, partition: u32, spec: &TaskSpec<'_>) -> u64 {
         let reads = &spec.reads;
         for &(slot, version) in reads {
-            if self.table.workers[worker].holds(slot, version) {
+            let Some(Shipment { body, whole }) =
+                self.holdings.ship(&self.versions, worker, slot, version)
+            else {
                 self.stats.versions_reused += 1;
                 continue;
-            }
-            let (body, whole) = self.cheapest_body(worker, slot, version);
+            };
             // What sending it whole would have cost, to report the saving.
             self.stats.broadcast_full_bytes += whole as u64;
             match body {
@@ -293,13 +256,13 @@ impl Driver {
             );
             self.stats.broadcast_bytes += len as u64;
             self.stats.versions_sent += 1;
-            let capacity = self.config.cache_versions;
-            self.table.workers[worker].remember(slot, version, capacity);
         }
         let history = self.history_slices(partition, spec);
         let history_len: usize = history.iter().map(|h| h.len()).sum();
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let clock = self.table.clock;
+        let seq = self
+            .tasks
+            .open(worker, spec.task, partition, clock, spec.versions.clone());
         let (model, seed) = (self.config.stragglers, self.config.seed);
         let sleep_s = self.straggling.sleep_before(model, partition, seq, seed);
         let len = self.send(
@@ -323,86 +286,23 @@ impl Driver {
             info.wait_s += since.elapsed().as_secs_f64();
         }
         info.in_flight += 1;
-        let clock = self.table.clock;
-        self.in_flight.insert(
-            seq,
-            InFlight {
-                worker,
-                task: spec.task,
-                partition,
-                clock,
-                sent_at: std::time::Instant::now(),
-                reads: spec.versions.clone(),
-            },
-        );
         self.table.oldest_in_flight =
             Some(self.table.oldest_in_flight.map_or(clock, |c| c.min(clock)));
         seq
     }
 
-    /// The smallest way to give `worker` version `version` of `slot`: a reference to an
-    /// identical version it holds, a patch against its newest version of the slot, or whole.
-    /// Also returns the value's size, what sending it whole costs.
-    fn cheapest_body(&self, worker: usize, slot: u16, version: u64) -> (VersionBody, usize) {
-        let wanted = self
-            .versions
-            .get(slot, version)
-            .expect("a read version is kept");
-        let held = &self.table.workers[worker].held;
-        let identical = held.iter().find_map(|(&other_slot, versions)| {
-            versions.iter().find_map(|&other| {
-                let stored = self.versions.get(other_slot, other)?;
-                (stored.hash == wanted.hash && stored.bytes == wanted.bytes).then_some(
-                    VersionBody::Alias {
-                        slot: other_slot,
-                        version: other,
-                    },
-                )
-            })
-        });
-        let whole = wanted.bytes.len();
-        if let Some(alias) = identical {
-            return (alias, whole);
-        }
-        let patch = held
-            .get(&slot)
-            .and_then(|versions| {
-                versions
-                    .iter()
-                    .rev()
-                    .find_map(|&v| self.versions.get(slot, v))
-            })
-            .and_then(|base| delta::diff(base.version, &base.bytes, &wanted.bytes));
-        let body = match patch {
-            Some(patch) if patch.wire_len() < VersionBody::full_wire_len(whole) => patch,
-            _ => VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
-        };
-        (body, whole)
-    }
-
-    /// The next partition of `worker`, round robin. With `exclusive`, a partition that has a
-    /// task in flight, or a result not yet applied, is skipped: a site that updates history tables must never have two tasks
-    /// on one partition at once, or both would correct against the same old entries and the
-    /// algorithm's running sums would drift from its table (SAGA's mean). Two workers hold one
-    /// partition after a late join or a move; a worker may hold a next task while it computes.
+    /// The next partition of `worker` (see [`tasks::next_partition`]): with `exclusive`, one
+    /// with no task in flight and no result in hand on it; a worker that holds only busy ones
+    /// waits, counted.
     pub(crate) fn next_partition(&mut self, worker: usize, exclusive: bool) -> Option<u32> {
-        let count = self.table.workers[worker].partitions.len();
-        for _ in 0..count {
-            let info = &mut self.table.workers[worker];
-            let partition = info.partitions[info.next_partition % count];
-            info.next_partition += 1;
-            // A result in hand but not yet applied holds its partition too.
-            let busy = exclusive
-                && (self.in_flight.values().any(|t| t.partition == partition)
-                    || self.arrived.iter().any(|a| a.partition == partition));
-            if !busy {
-                return Some(partition);
-            }
-        }
-        if exclusive && count > 0 {
+        let (tasks, results) = (&self.tasks, &self.results);
+        let info = &mut self.table.workers[worker];
+        let busy = |partition| tasks.on_partition(partition) || results.holds_partition(partition);
+        let next = tasks::next_partition(info, exclusive, busy);
+        if next.is_none() && exclusive && !info.partitions.is_empty() {
             self.stats.exclusive_waits += 1;
         }
-        None
+        next
     }
 
     /// The history entries of the rows the task on `partition` will touch, encoded.
@@ -410,7 +310,7 @@ impl Driver {
         if spec.histories.is_empty() {
             return Vec::new();
         }
-        let meta = &self.shipped.as_ref().expect("data was shipped").parts[partition as usize];
+        let meta = self.placement.part(partition).expect("data was shipped");
         // The rows the worker's task touches, drawn as the worker draws them.
         let ids: Vec<u64> = match spec.sample {
             Some(sample) => sample_indices(

@@ -1,20 +1,23 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::placement::Placement;
 use super::report::{RunReport, RunStats};
+use super::results::ResultQueue;
+use super::shapes::SiteShapes;
 use super::table::WorkerTable;
+use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
-use crate::broadcaster::VersionStore;
+use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig};
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 use crate::transport::frame;
-use crate::transport::DriverLink;
+use crate::transport::{DriverLink, Link};
 
 /// Whether the training loop goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,64 +91,6 @@ pub struct VersionRead {
 
 type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
 
-/// A task sent and not yet answered.
-pub(crate) struct InFlight {
-    pub worker: usize,
-    pub task: &'static str,
-    pub partition: u32,
-    pub clock: u64,
-    pub sent_at: Instant,
-    pub reads: Arc<[VersionRead]>,
-}
-
-/// A result received and not yet handed to the algorithm.
-pub(crate) struct Arrived {
-    pub seq: u64,
-    pub worker: usize,
-    pub task: &'static str,
-    pub partition: u32,
-    pub clock: u64,
-    pub reads: Arc<[VersionRead]>,
-    pub body: Vec<u8>,
-}
-
-/// A task a worker reported failed, for the reduce waiting on it to retry.
-pub(crate) struct Failed {
-    pub seq: u64,
-    pub worker: usize,
-    pub task: &'static str,
-    pub message: String,
-}
-
-/// The dataset whose partitions the workers hold.
-pub(crate) struct Shipped {
-    pub key: (usize, usize, usize),
-    pub dataset: u64,
-    /// The worker whose result a synchronous reduce takes for each partition.
-    pub owners: Vec<usize>,
-    /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
-    /// the same minibatches as the workers.
-    pub parts: Vec<PartMeta>,
-}
-
-/// What the driver keeps of a partition it shipped.
-pub(crate) struct PartMeta {
-    pub seed: u64,
-    /// The dataset rows it holds, as runs of row ids.
-    pub rows: crate::data::RowRanges,
-    /// How a worker comes to hold it, kept to give it to another worker when its holder is
-    /// lost.
-    pub source: PartSource,
-}
-
-/// How a worker gets a partition.
-pub(crate) enum PartSource {
-    /// Shipped from the driver: the encoded partition.
-    Encoded(Arc<Vec<u8>>),
-    /// Read by the worker from a file it sees.
-    Split(Arc<crate::data::SplitOrder>),
-}
-
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
 ///
 /// ```no_run
@@ -158,39 +103,32 @@ pub(crate) enum PartSource {
 /// # Ok(()) }
 /// ```
 pub struct Driver {
-    pub(crate) link: DriverLink,
+    /// The wire: the socket thread, or a scripted fake in the coordinator's tests.
+    pub(crate) link: Box<dyn Link>,
     pub(crate) run_id: u64,
     pub(crate) config: ClusterConfig,
     pub(crate) table: WorkerTable,
     pub(crate) versions: VersionStore,
-    pub(crate) shipped: Option<Shipped>,
-    /// Partitions a worker was told to read from a shared file, not yet reported read.
-    pub(crate) loading: std::collections::HashSet<(usize, u32)>,
-    pub(crate) in_flight: HashMap<u64, InFlight>,
-    pub(crate) arrived: VecDeque<Arrived>,
-    /// Results of asynchronous sites that arrived while another site ran, kept for theirs.
-    pub(crate) parked: HashMap<&'static str, VecDeque<Arrived>>,
-    pub(crate) written_off: Vec<u64>,
-    pub(crate) next_seq: u64,
+    /// What each worker holds of the versions.
+    pub(crate) holdings: Holdings,
+    /// The shipped dataset, its partitions' owners, the partitions on their way.
+    pub(crate) placement: Placement,
+    /// The tasks in flight, failed and written off.
+    pub(crate) tasks: TaskBook,
+    /// The results in hand, and which of them count.
+    pub(crate) results: ResultQueue,
     pub(crate) stats: RunStats,
     pub(crate) failure: Option<RuntimeError>,
     pub(crate) stopped: bool,
     pub(crate) started: Option<Instant>,
     pub(crate) paused: Duration,
     pub(crate) children: Vec<Child>,
-    pub(crate) last: Option<ResultMeta>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
-    /// Tasks reported failed, not yet retried.
-    pub(crate) failed: Vec<Failed>,
-    /// The shape of each `reduce!` site's results, from the first one accepted.
-    pub(crate) shapes: HashMap<&'static str, super::inspect::Shape>,
-    /// Tasks done again elsewhere because they hung: their late results are dropped.
-    pub(crate) superseded: std::collections::HashSet<u64>,
-    /// Per site whose shape is not settled: the shapes its results had, and from whom.
-    pub(crate) shape_candidates: HashMap<&'static str, Vec<(super::inspect::Shape, usize)>>,
+    /// The shape each `reduce!` site's results must have.
+    pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
-    pub(crate) site_failures: HashMap<&'static str, (u32, Vec<usize>)>,
+    pub(crate) site_failures: SiteFailures,
     observer: Option<Observer>,
     /// Where and when to write checkpoints.
     pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
@@ -239,31 +177,33 @@ impl Driver {
             max_strangers: config.max_strangers,
             handshake_deadline: config.handshake_deadline,
         })?;
-        let mut driver = Driver {
+        let mut driver = Driver::assemble(config, run_id, Box::new(link));
+        if driver.config.spawn_local {
+            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
+        }
+        Ok(driver)
+    }
+
+    /// A driver of run `run_id` on `link`, with no worker yet.
+    pub(crate) fn assemble(config: ClusterConfig, run_id: u64, link: Box<dyn Link>) -> Driver {
+        Driver {
             link,
             run_id,
             versions: VersionStore::new(config.keep_versions.max(config.cache_versions)),
+            holdings: Holdings::new(config.cache_versions),
             config,
             table: WorkerTable::default(),
-            shipped: None,
-            loading: std::collections::HashSet::new(),
-            in_flight: HashMap::new(),
-            arrived: VecDeque::new(),
-            parked: HashMap::new(),
-            written_off: Vec::new(),
-            next_seq: 1,
+            placement: Placement::default(),
+            tasks: TaskBook::default(),
+            results: ResultQueue::default(),
             stats: RunStats::default(),
             failure: None,
             stopped: false,
             started: None,
             paused: Duration::ZERO,
             children: Vec::new(),
-            last: None,
-            failed: Vec::new(),
-            shapes: HashMap::new(),
-            shape_candidates: HashMap::new(),
-            superseded: std::collections::HashSet::new(),
-            site_failures: HashMap::new(),
+            shapes: SiteShapes::default(),
+            site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
             observer: None,
             checkpoint: None,
@@ -274,11 +214,7 @@ impl Driver {
             loop_resume: None,
             resumed_elapsed: 0.0,
             straggling: Default::default(),
-        };
-        if driver.config.spawn_local {
-            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
         }
-        Ok(driver)
     }
 
     /// The address workers connect to.
@@ -299,7 +235,7 @@ impl Driver {
     /// Where the last result handed to the algorithm came from (worker, staleness,
     /// partition, the versions its task read); for a drain, its last result.
     pub fn last_result(&self) -> Option<&ResultMeta> {
-        self.last.as_ref()
+        self.results.last()
     }
 
     /// The latest version of broadcast variable `name`, or `None` if it was never broadcast.
@@ -312,17 +248,17 @@ impl Driver {
 
     /// Tasks sent and not yet answered (every site's): the results still to come.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.tasks.len()
     }
 
     /// Results received and not yet handed to the algorithm (every site's).
     pub fn in_hand(&self) -> usize {
-        self.arrived.len() + self.parked.values().map(VecDeque::len).sum::<usize>()
+        self.results.in_hand()
     }
 
     /// Staleness of the last result handed to the algorithm (0 before any).
     pub fn staleness(&self) -> u64 {
-        self.last.as_ref().map_or(0, |m| m.staleness)
+        self.results.last().map_or(0, |m| m.staleness)
     }
 
     /// Seconds of training so far: from the first broadcast, without observer pauses, and

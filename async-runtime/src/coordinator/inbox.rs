@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::driver::{Arrived, Driver, Failed};
+use super::driver::Driver;
+use super::results::Arrived;
 use super::table::WorkerInfo;
+use super::tasks::Failed;
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, ToDriver, ToWorker, Welcome};
 use crate::transport::frame::{self, FrameError};
@@ -147,7 +149,7 @@ impl Driver {
                 body,
             } => {
                 self.stats.results_received += 1;
-                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
+                if !self.tasks.is_on(seq, worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
                 if !(compute_s.is_finite()
@@ -157,8 +159,8 @@ impl Driver {
                 {
                     return self.bad_result(worker, "its task times are not finite and positive");
                 }
-                let task = self.in_flight.remove(&seq).expect("checked above");
-                let info = &mut self.table.workers[task.worker];
+                let task = self.tasks.close(seq).expect("checked above");
+                let info = &mut self.table.workers[task.worker()];
                 info.in_flight = info.in_flight.saturating_sub(1);
                 info.unconsumed += 1;
                 if info.in_flight == 0 {
@@ -168,21 +170,13 @@ impl Driver {
                 info.delay_s += delay_s;
                 self.straggling.record(compute_s);
                 self.refresh_oldest_in_flight();
-                self.arrived.push_back(Arrived {
-                    seq,
-                    worker,
-                    task: task.task,
-                    partition: task.partition,
-                    clock: task.clock,
-                    reads: task.reads,
-                    body: body.into_vec(),
-                });
+                self.results.push(task.arrived(seq, body.into_vec()));
             }
             ToDriver::Failed { seq, message } => {
-                if self.in_flight.get(&seq).is_none_or(|t| t.worker != worker) {
+                if !self.tasks.is_on(seq, worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
-                let task = self.in_flight.remove(&seq).expect("checked above");
+                let task = self.tasks.close(seq).expect("checked above");
                 self.refresh_oldest_in_flight();
                 self.stats.failed_tasks += 1;
                 let info = &mut self.table.workers[worker];
@@ -192,12 +186,12 @@ impl Driver {
                 }
                 info.failures += 1;
                 info.failure_streak += 1;
-                tracing::warn!(worker = %info.name, task = task.task, %message, "a task failed");
+                tracing::warn!(worker = %info.name, task = task.task(), %message, "a task failed");
                 let streak = info.failure_streak;
-                self.failed.push(Failed {
+                self.tasks.record_failure(Failed {
                     seq,
                     worker,
-                    task: task.task,
+                    task: task.task(),
                     message: message.clone(),
                 });
                 if streak >= EXCLUDE_AFTER {
@@ -209,7 +203,7 @@ impl Driver {
             }
             ToDriver::Heartbeat => {}
             ToDriver::DataReady { partition } => {
-                self.loading.remove(&(worker, partition));
+                self.placement.loaded(worker, partition);
             }
             ToDriver::DataFailed { partition, message } => {
                 let name = self.table.workers[worker].name.clone();
@@ -281,6 +275,7 @@ impl Driver {
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
         self.table.admit(info);
+        self.holdings.joined(index);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
         self.send(
             index,
@@ -305,16 +300,7 @@ impl Driver {
         info.idle_since = None;
         tracing::warn!(worker = %info.name, why, "worker lost");
         self.stats.lost_workers += 1;
-        let lost: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, t)| t.worker == worker)
-            .map(|(seq, _)| *seq)
-            .collect();
-        for seq in lost {
-            self.in_flight.remove(&seq);
-            self.written_off.push(seq);
-        }
+        self.tasks.write_off(worker);
         self.refresh_oldest_in_flight();
         self.rehome_partitions(worker);
     }
@@ -342,6 +328,6 @@ impl Driver {
     }
 
     pub(crate) fn refresh_oldest_in_flight(&mut self) {
-        self.table.oldest_in_flight = self.in_flight.values().map(|t| t.clock).min();
+        self.table.oldest_in_flight = self.tasks.oldest_clock();
     }
 }

@@ -1,17 +1,39 @@
-//! The coordinator: the driver side of a run. It owns the worker table, decides with the
-//! barrier who gets work, dispatches tasks with only the broadcast versions a worker lacks,
-//! collects results with their staleness, and keeps the books of the run.
+//! The coordinator: the driver side of a run. It decides with the barrier who gets work,
+//! dispatches tasks with only the broadcast versions a worker lacks, collects results with
+//! their staleness, and keeps the books of the run.
+//!
+//! Each piece of its state has one owner, a plain struct with a small method API and unit
+//! tests that need no socket; [`Driver`] composes them and does the I/O through a `Link`:
+//!
+//! | part | owns |
+//! |---|---|
+//! | `table::WorkerTable` | what the driver knows of each worker (the barrier reads it) |
+//! | `placement::Placement` | the shipped dataset, partition owners, partitions loading |
+//! | `tasks::TaskBook` | tasks in flight by sequence number, failed, written off; with the choice of partition, hung tasks, retry targets |
+//! | `tasks::SiteFailures` | failures in a row of each asynchronous site |
+//! | `results::ResultQueue` | results in hand, set aside per site, superseded; which results count |
+//! | `shapes::SiteShapes` | the shape each site's results must have |
+//! | `broadcaster::Holdings` | which broadcast versions each worker holds, what a task needs shipped |
+//!
+//! The orchestration (`dispatch`, `reduce`, `inbox`, `checkpointing`) is `impl Driver`
+//! across those parts; `fake_link` runs it against scripted workers.
 
 mod barrier;
 mod checkpointing;
 mod dispatch;
 mod driver;
+#[cfg(test)]
+mod fake_link;
 mod inbox;
 mod inspect;
+mod placement;
 mod reduce;
 mod report;
+mod results;
+mod shapes;
 mod straggling;
 mod table;
+mod tasks;
 
 pub use crate::combine::Combine;
 pub use barrier::{asp, bsp, everyone, quorum, ssp, Barrier};
@@ -19,6 +41,7 @@ pub use dispatch::ReadSpec;
 pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress, ResultMeta, VersionRead};
 pub(crate) use inspect::{inspect, Shape};
-pub use reduce::{Collected, MAX_PARKED_PER_SITE};
+pub use reduce::Collected;
 pub use report::{RunReport, RunStats};
+pub use results::MAX_PARKED_PER_SITE;
 pub use table::{WorkerInfo, WorkerTable};

@@ -2,19 +2,17 @@
 //! as the barrier lets work out, stale ones dropped).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
+use std::time::Instant;
 
 use super::barrier::Gate;
 use super::dispatch::TaskSpec;
-use super::driver::{Arrived, Driver, Failed, ResultMeta};
+use super::driver::{Driver, ResultMeta};
 use super::inspect::Shape;
+use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
+use super::tasks::{self, Attempts, Failed, MAX_ATTEMPTS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
-
-/// A task is tried this many times (the first run and its retries) before the run fails,
-/// as Spark's `spark.task.maxFailures`.
-pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
 /// What the checks made of a result.
 enum Verdict<R> {
@@ -25,12 +23,6 @@ enum Verdict<R> {
     /// Its site's shape is not known yet: dropped, not counted; the task is done again.
     Unconfirmed,
 }
-
-/// A task of a synchronous reduce running longer than this many times its worker's mean task
-/// time, and at least [`HANG_FLOOR`], is done again on another worker; the first result wins.
-pub(crate) const HANG_FACTOR: f64 = 8.0;
-/// See [`HANG_FACTOR`].
-pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 
 /// Decodes a result body and returns it with its shape, or why it is refused.
 pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
@@ -45,25 +37,26 @@ struct Round<R> {
     /// instead of being computed again.
     held: Vec<(usize, Arrived)>,
     /// Failed attempts per partition, and the workers they failed on.
-    attempts: HashMap<usize, (u32, Vec<usize>)>,
+    attempts: Attempts,
 }
 
 impl Driver {
-    /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's.
-    /// A bad one is dropped and counted against its worker.
+    /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's
+    /// (see [`SiteShapes`](super::shapes::SiteShapes)). A bad one is dropped and counted
+    /// against its worker.
     fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Verdict<R> {
-        let checked =
-            decode(&arrived.body).and_then(|(value, shape)| match self.shapes.get(arrived.task) {
-                Some(expected) if *expected != shape => Err(format!(
-                    "its shape {shape:?} is not the shape {expected:?} of the site's results"
-                )),
-                Some(_) => Ok(Some(value)),
-                None => Ok(self.confirm_shape(arrived, shape).then_some(value)),
-            });
+        let table = &self.table;
+        let checked = decode(&arrived.body).and_then(|(value, shape)| {
+            let alive = || table.alive();
+            let fits = self
+                .shapes
+                .check(arrived.task, shape, arrived.worker, alive)?;
+            Ok(fits.then_some(value))
+        });
         match checked {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
-                self.site_failures.remove(arrived.task);
+                self.site_failures.succeeded(arrived.task);
                 Verdict::Good(value)
             }
             Ok(None) => Verdict::Unconfirmed,
@@ -74,92 +67,30 @@ impl Driver {
         }
     }
 
-    /// A site's shape is taken from its results only once two workers agree on it (or one
-    /// worker is all there is), so that one bad worker answering first cannot set it; after
-    /// many results without agreement, the shape most workers sent wins.
-    fn confirm_shape(&mut self, arrived: &Arrived, shape: Shape) -> bool {
-        let alive = self.table.alive();
-        let seen = self.shape_candidates.entry(arrived.task).or_default();
-        let agreed = alive <= 1
-            || seen
-                .iter()
-                .any(|(other, worker)| *other == shape && *worker != arrived.worker);
-        seen.push((shape.clone(), arrived.worker));
-        let chosen = if agreed {
-            Some(shape)
-        } else if seen.len() > 2 * alive + 2 {
-            let backers = |candidate: &Shape| {
-                let mut workers: Vec<usize> = seen
-                    .iter()
-                    .filter(|(s, _)| s == candidate)
-                    .map(|(_, w)| *w)
-                    .collect();
-                workers.sort_unstable();
-                workers.dedup();
-                workers.len()
-            };
-            seen.iter()
-                .map(|(s, _)| s)
-                .max_by_key(|s| backers(s))
-                .cloned()
-        } else {
-            None
-        };
-        match chosen {
-            Some(reference) => {
-                let fits = reference == seen.last().expect("just pushed").0;
-                self.shape_candidates.remove(arrived.task);
-                self.shapes.insert(arrived.task, reference);
-                fits
-            }
-            None => false,
-        }
-    }
-
     /// Sends the task on `partition` again, to a live worker that has not failed it if there
-    /// is one; `Err` once it failed [`MAX_ATTEMPTS`] times.
+    /// is one (see [`tasks::retry_target`]); `Err` once it failed [`MAX_ATTEMPTS`] times.
     fn retry(
         &mut self,
         spec: &TaskSpec<'_>,
         partition: usize,
-        attempts: &mut HashMap<usize, (u32, Vec<usize>)>,
+        attempts: &mut Attempts,
         worker: usize,
         message: &str,
     ) -> Result<u64, RuntimeError> {
-        let (count, tried) = attempts.entry(partition).or_insert((1, Vec::new()));
-        tried.push(worker);
-        *count += 1;
-        if *count > MAX_ATTEMPTS {
-            return Err(RuntimeError::TaskFailed {
-                task: spec.task.to_owned(),
-                worker: self.table.workers[worker].name.clone(),
-                message: format!(
-                    "{message} (partition {partition} failed {MAX_ATTEMPTS} times, on {} workers)",
-                    {
-                        let mut distinct = tried.clone();
-                        distinct.sort_unstable();
-                        distinct.dedup();
-                        distinct.len()
-                    }
-                ),
-            });
-        }
-        let live: Vec<usize> = (0..self.table.workers.len())
-            .filter(|&w| self.table.workers[w].alive)
-            .collect();
-        let fresh = |w: &&usize| !tried.contains(w);
-        let holds = |w: &&usize| {
-            self.table.workers[**w]
-                .partitions
-                .contains(&(partition as u32))
+        let tried = match attempts.failed(partition, worker) {
+            Ok(tried) => tried,
+            Err(distinct) => {
+                return Err(RuntimeError::TaskFailed {
+                    task: spec.task.to_owned(),
+                    worker: self.table.workers[worker].name.clone(),
+                    message: format!(
+                        "{message} (partition {partition} failed {MAX_ATTEMPTS} times, on \
+                         {distinct} workers)"
+                    ),
+                })
+            }
         };
-        let Some(&heir) = live
-            .iter()
-            .filter(fresh)
-            .find(holds)
-            .or_else(|| live.iter().find(fresh))
-            .or_else(|| live.iter().find(|w| **w != worker))
-            .or_else(|| live.first())
+        let Some(heir) = tasks::retry_target(&self.table.workers, partition as u32, tried, worker)
         else {
             return Err(RuntimeError::NoWorkers {
                 lost: self.stats.lost_workers as usize,
@@ -184,21 +115,15 @@ impl Driver {
         pending: &mut HashMap<u64, usize>,
         hedged: &mut HashSet<usize>,
     ) {
-        let hung: Vec<(usize, usize)> = pending
-            .iter()
-            .filter(|(_, partition)| !hedged.contains(*partition))
-            .filter_map(|(seq, &partition)| {
-                let task = self.in_flight.get(seq)?;
-                let mean = self.table.workers[task.worker].mean_task_s;
-                let limit = HANG_FLOOR.max(Duration::from_secs_f64(HANG_FACTOR * mean));
-                (task.sent_at.elapsed() > limit).then_some((partition, task.worker))
-            })
-            .collect();
+        let workers = &self.table.workers;
+        let hung = self.tasks.hung(
+            pending,
+            hedged,
+            |worker| workers[worker].mean_task_s,
+            Instant::now(),
+        );
         for (partition, worker) in hung {
-            let Some(other) = (0..self.table.workers.len())
-                .filter(|&w| w != worker && self.table.workers[w].alive)
-                .min_by_key(|&w| self.table.workers[w].in_flight)
-            else {
+            let Some(other) = tasks::hedge_target(&self.table.workers, worker) else {
                 continue;
             };
             if !self.table.workers[other]
@@ -234,7 +159,7 @@ impl Driver {
             results: (0..owners.len()).map(|_| None).collect(),
             pending: HashMap::with_capacity(owners.len()),
             held: Vec::new(),
-            attempts: HashMap::new(),
+            attempts: Attempts::default(),
         };
         for (partition, &worker) in owners.iter().enumerate() {
             let seq = self.dispatch(worker, partition as u32, spec);
@@ -255,14 +180,14 @@ impl Driver {
             }
             self.redispatch_hung(spec, &mut round.pending, &mut hedged);
             // Tasks of lost workers are done again by their partitions' new owners.
-            for seq in std::mem::take(&mut self.written_off) {
+            for seq in self.tasks.take_written_off() {
                 if let Some(partition) = round.pending.remove(&seq) {
                     let owner = self.owners()[partition];
                     let again = self.dispatch(owner, partition as u32, spec);
                     round.pending.insert(again, partition);
                 }
             }
-            for failed in std::mem::take(&mut self.failed) {
+            for failed in self.tasks.take_failures() {
                 if let Some(partition) = round.pending.remove(&failed.seq) {
                     let again = self.retry(
                         spec,
@@ -275,14 +200,16 @@ impl Driver {
                 }
             }
             // Results of asynchronous sites are put aside for them.
-            for arrived in std::mem::take(&mut self.arrived) {
+            for arrived in self.results.take_arrived() {
                 self.consume(&arrived);
-                if self.superseded.remove(&arrived.seq) {
-                    self.stats.dropped_superseded += 1;
+                if self
+                    .results
+                    .drop_if_superseded(arrived.seq, &mut self.stats)
+                {
                     continue;
                 }
                 let Some(partition) = round.pending.remove(&arrived.seq) else {
-                    self.park(arrived);
+                    self.results.park(arrived, &mut self.stats);
                     continue;
                 };
                 self.judge(spec, decode, &mut round, partition, arrived)?;
@@ -291,7 +218,7 @@ impl Driver {
             let settled = round
                 .held
                 .first()
-                .is_some_and(|(_, a)| self.shapes.contains_key(a.task));
+                .is_some_and(|(_, a)| self.shapes.is_settled(a.task));
             if settled {
                 for (partition, arrived) in std::mem::take(&mut round.held) {
                     self.judge(spec, decode, &mut round, partition, arrived)?;
@@ -330,7 +257,7 @@ impl Driver {
                     .collect();
                 for twin in twins {
                     round.pending.remove(&twin);
-                    self.superseded.insert(twin);
+                    self.results.supersede(twin);
                 }
             }
             Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
@@ -351,23 +278,17 @@ impl Driver {
     }
 
     /// A failure of an asynchronous site's task: its worker is idle again and others take
-    /// the work; only a site failing [`MAX_ATTEMPTS`] times in a row, on more than one worker
-    /// (or on the last one), ends the run.
+    /// the work (see [`SiteFailures`](super::tasks::SiteFailures)).
     fn site_failed(&mut self, failed: Failed) -> Result<(), RuntimeError> {
-        let (count, workers) = self.site_failures.entry(failed.task).or_default();
-        *count += 1;
-        if !workers.contains(&failed.worker) {
-            workers.push(failed.worker);
-        }
-        let everywhere = workers.len() >= 2 || self.table.alive() <= 1;
-        if *count >= MAX_ATTEMPTS && everywhere {
+        let alive = self.table.alive();
+        if let Err((count, workers)) = self.site_failures.failed(failed.task, failed.worker, alive)
+        {
             return Err(RuntimeError::TaskFailed {
                 task: failed.task.to_owned(),
                 worker: self.table.workers[failed.worker].name.clone(),
                 message: format!(
-                    "{} (failed {count} times in a row, on {} workers)",
-                    failed.message,
-                    workers.len()
+                    "{} (failed {count} times in a row, on {workers} workers)",
+                    failed.message
                 ),
             });
         }
@@ -416,44 +337,44 @@ impl Driver {
         let task = spec.task;
         self.drain();
         // Tasks of lost workers are simply not awaited: other workers take their partitions.
-        self.written_off.clear();
+        self.tasks.forget_written_off();
         // Results of this site that arrived while other sites ran come first.
-        let mut own = self.parked.remove(task).unwrap_or_default();
+        let mut own = self.results.take_parked(task);
         let mut taken = Vec::new();
         // The barrier first, as every call: workers whose results earlier calls used get work
         // now, even when a result is already in hand.
         if let Err(e) = self.release(spec, rule, select, !own.is_empty()) {
-            self.return_parked(task, own);
+            self.results.return_parked(task, own);
             return Err(e);
         }
         loop {
             if let Some(failure) = self.failure.take() {
-                self.return_parked(task, own);
+                self.results.return_parked(task, own);
                 return Err(failure);
             }
-            for failed in std::mem::take(&mut self.failed) {
+            for failed in self.tasks.take_failures() {
                 if failed.task == task {
                     if let Err(e) = self.site_failed(failed) {
-                        self.return_parked(task, own);
+                        self.results.return_parked(task, own);
                         return Err(e);
                     }
                 }
             }
             while let Some(arrived) = self.next_in_hand(&mut own) {
-                if self.superseded.remove(&arrived.seq) {
-                    self.stats.dropped_superseded += 1;
-                    continue;
-                }
-                if arrived.task != task {
-                    self.park(arrived);
-                    continue;
-                }
-                let staleness = self.table.clock - arrived.clock;
+                let clock = self.table.clock;
+                let (arrived, staleness) =
+                    match self
+                        .results
+                        .screen(arrived, task, clock, max_staleness, &mut self.stats)
+                    {
+                        Screened::Passed => continue,
+                        Screened::Stale { worker, staleness } => {
+                            self.table.workers[worker].last_staleness = staleness;
+                            continue;
+                        }
+                        Screened::Fresh { arrived, staleness } => (arrived, staleness),
+                    };
                 self.table.workers[arrived.worker].last_staleness = staleness;
-                if max_staleness.is_some_and(|bound| staleness > bound) {
-                    self.stats.dropped_stale += 1;
-                    continue;
-                }
                 let value = match self.accept(&arrived, decode) {
                     Verdict::Good(value) => value,
                     Verdict::Unconfirmed => {
@@ -464,14 +385,7 @@ impl Driver {
                 };
                 taken.push(Collected {
                     value,
-                    meta: ResultMeta {
-                        worker: arrived.worker,
-                        seq: arrived.seq,
-                        staleness,
-                        partition: arrived.partition,
-                        dispatched_at: arrived.clock,
-                        reads: arrived.reads,
-                    },
+                    meta: arrived.into_meta(staleness),
                 });
                 if !all {
                     break;
@@ -481,23 +395,23 @@ impl Driver {
                 // A drain also takes what the link already received, without waiting.
                 if all {
                     self.drain();
-                    if !self.arrived.is_empty() || !own.is_empty() {
+                    if self.results.has_arrived() || !own.is_empty() {
                         continue;
                     }
                 }
                 break;
             }
             if let Err(e) = self.release(spec, rule, select, false) {
-                self.return_parked(task, own);
+                self.results.return_parked(task, own);
                 return Err(e);
             }
             if let Err(e) = self.pump() {
-                self.return_parked(task, own);
+                self.results.return_parked(task, own);
                 return Err(e);
             }
         }
-        self.return_parked(task, own);
-        self.last = taken.last().map(|c| c.meta.clone());
+        self.results.return_parked(task, own);
+        self.results.set_last(taken.last().map(|c| c.meta.clone()));
         self.stats.results_used += taken.len() as u64;
         self.table.clock += 1;
         self.stats.updates += 1;
@@ -510,30 +424,9 @@ impl Driver {
         if let Some(arrived) = own.pop_front() {
             return Some(arrived);
         }
-        let arrived = self.arrived.pop_front()?;
+        let arrived = self.results.pop()?;
         self.consume(&arrived);
         Some(arrived)
-    }
-
-    /// Puts a result of another site aside for it; its worker may work again meanwhile. At
-    /// most [`MAX_PARKED_PER_SITE`] wait per site: beyond, the oldest is dropped as an orphan
-    /// (a site that does not run again, say).
-    pub(crate) fn park(&mut self, arrived: Arrived) {
-        let queue = self.parked.entry(arrived.task).or_default();
-        queue.push_back(arrived);
-        if queue.len() > MAX_PARKED_PER_SITE {
-            queue.pop_front();
-            self.stats.dropped_orphan += 1;
-        }
-    }
-
-    fn return_parked(&mut self, task: &'static str, own: VecDeque<Arrived>) {
-        if !own.is_empty() {
-            let queue = self.parked.entry(task).or_default();
-            for arrived in own.into_iter().rev() {
-                queue.push_front(arrived);
-            }
-        }
     }
 
     /// Applies the barrier: when its rule holds, the idle workers it selects get the task.
@@ -547,7 +440,7 @@ impl Driver {
         select: &dyn Fn(&WorkerInfo) -> bool,
         own_in_hand: bool,
     ) -> Result<(), RuntimeError> {
-        let stuck = self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand;
+        let stuck = self.tasks.is_empty() && !self.results.has_arrived() && !own_in_hand;
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);
         } else if stuck {
@@ -563,7 +456,7 @@ impl Driver {
             }
             self.dispatch_to_idle(spec, select);
         }
-        if self.in_flight.is_empty() && self.arrived.is_empty() && !own_in_hand {
+        if self.tasks.is_empty() && !self.results.has_arrived() && !own_in_hand {
             let idle: Vec<&str> = self
                 .table
                 .workers
@@ -581,10 +474,6 @@ impl Driver {
         Ok(())
     }
 }
-
-/// At most this many results of one asynchronous site wait while other sites run; beyond,
-/// the oldest is dropped and counted in `RunStats::dropped_orphan`.
-pub const MAX_PARKED_PER_SITE: usize = 64;
 
 /// One result of a drain (`reduce!(..., collect = all)`), with where it came from and what it
 /// read.

@@ -60,8 +60,6 @@ pub struct WorkerInfo {
     #[serde(skip)]
     pub(crate) next_partition: usize,
     #[serde(skip)]
-    pub(crate) held: HashMap<u16, Vec<u64>>,
-    #[serde(skip)]
     pub(crate) last_heard: Instant,
 }
 
@@ -92,7 +90,6 @@ impl WorkerInfo {
             told_lost: false,
             idle_since: Some(now),
             next_partition: 0,
-            held: HashMap::new(),
             last_heard: now,
         }
     }
@@ -102,20 +99,6 @@ impl WorkerInfo {
     /// With a credit of 1 (no prefetch) that is: no task in flight, no result waiting.
     pub fn is_idle(&self) -> bool {
         self.alive && self.in_flight + self.unconsumed < self.credit && !self.partitions.is_empty()
-    }
-
-    /// Whether the worker holds `version` of broadcast `slot`.
-    pub(crate) fn holds(&self, slot: u16, version: u64) -> bool {
-        self.held.get(&slot).is_some_and(|v| v.contains(&version))
-    }
-
-    /// Records that the worker now holds `version`, forgetting what its cache evicts.
-    pub(crate) fn remember(&mut self, slot: u16, version: u64, capacity: usize) {
-        let held = self.held.entry(slot).or_default();
-        held.push(version);
-        if held.len() > capacity {
-            held.remove(0);
-        }
     }
 
     /// Records a finished task: `compute_s` of computation and `delay_s` of simulated delay.

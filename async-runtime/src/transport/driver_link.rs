@@ -58,6 +58,40 @@ pub(crate) struct LinkConfig {
     pub handshake_deadline: Duration,
 }
 
+/// What the coordinator needs of its end of the wire: send sealed frames and refusals to a
+/// peer, receive the session layer's events. [`DriverLink`] is the socket; the coordinator's
+/// tests put a scripted fake behind it, so every protocol rule runs without a process.
+pub(crate) trait Link {
+    /// The address workers connect to.
+    fn endpoint(&self) -> &str;
+    /// Queues `frame` for `peer`, sealed by its session; dropped if the peer has none.
+    fn send(&self, peer: &str, frame: Vec<u8>);
+    /// Queues a refusal: sealed if the peer has a session, plain if it has none.
+    fn send_plain(&self, peer: &str, frame: Vec<u8>);
+    /// Waits up to `timeout` for the next inbound event; `Err` once the link is gone.
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError>;
+    /// An inbound event if one is waiting.
+    fn try_recv(&self) -> Option<Inbound>;
+}
+
+impl Link for DriverLink {
+    fn endpoint(&self) -> &str {
+        DriverLink::endpoint(self)
+    }
+    fn send(&self, peer: &str, frame: Vec<u8>) {
+        DriverLink::send(self, peer, frame)
+    }
+    fn send_plain(&self, peer: &str, frame: Vec<u8>) {
+        DriverLink::send_plain(self, peer, frame)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError> {
+        DriverLink::recv_timeout(self, timeout)
+    }
+    fn try_recv(&self) -> Option<Inbound> {
+        DriverLink::try_recv(self)
+    }
+}
+
 impl DriverLink {
     /// Binds the ROUTER socket and starts serving it.
     pub fn start(config: LinkConfig) -> Result<DriverLink, RuntimeError> {

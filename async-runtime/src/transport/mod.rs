@@ -10,7 +10,7 @@ pub mod session;
 
 pub(crate) use driver_link::LinkConfig;
 
-pub(crate) use driver_link::DriverLink;
+pub(crate) use driver_link::{DriverLink, Link};
 pub use gate::Refusal;
 pub(crate) use gate::{answer_challenge, Inbound};
 

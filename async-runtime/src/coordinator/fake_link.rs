@@ -1,0 +1,318 @@
+//! The coordinator against a scripted link: fake workers answer the driver's orders in the
+//! same call that sends them, so whole `reduce!` calls (shipping, dispatch, retries, results
+//! of other sites, staleness) run in microseconds with no socket and no process. The system
+//! tests, with real workers over real sockets, stay the proof that the parts fit.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ndarray::{Array1, Array2};
+use serde_bytes::ByteBuf;
+
+use super::barrier::Gate;
+use super::dispatch::TaskSpec;
+use super::driver::Driver;
+use super::inspect::Shape;
+use super::table::{WorkerInfo, WorkerTable};
+use crate::cluster::ClusterConfig;
+use crate::data::{Dataset, Features};
+use crate::error::RuntimeError;
+use crate::protocol::{Hello, Sample, TaskOrder, ToDriver, ToWorker};
+use crate::transport::{frame, Inbound, Link};
+
+/// How a fake worker answers a task order.
+enum Reply {
+    /// A result with this body.
+    Result(Vec<u8>),
+    /// A failure with this message.
+    Fail(String),
+    /// Nothing (yet): the task stays in flight.
+    Silent,
+}
+
+/// The fake workers: a reply per (worker, task order).
+type Script = Box<dyn FnMut(&str, &TaskOrder) -> Reply>;
+
+/// What the fake link saw and what it will deliver.
+struct Wire {
+    /// Every order sent, decoded, with its peer, in order.
+    sent: Vec<(String, ToWorker)>,
+    /// Events for the driver to receive.
+    inbox: VecDeque<Inbound>,
+    script: Option<Script>,
+}
+
+/// A [`Link`] whose workers are a script.
+struct FakeLink(Rc<RefCell<Wire>>);
+
+impl FakeLink {
+    /// The fake workers' answer to `order`, queued for the driver.
+    fn answer(wire: &mut Wire, peer: &str, order: &ToWorker) {
+        let reply = match order {
+            ToWorker::Partition {
+                partition,
+                chunk,
+                chunks,
+                ..
+            } if chunk + 1 == *chunks => ToDriver::DataReady {
+                partition: *partition,
+            },
+            ToWorker::Task(task) => {
+                let script = wire.script.as_mut().expect("a script for tasks");
+                match script(peer, task) {
+                    Reply::Result(body) => ToDriver::Result {
+                        seq: task.seq,
+                        compute_s: 0.001,
+                        delay_s: 0.0,
+                        body: ByteBuf::from(body),
+                    },
+                    Reply::Fail(message) => ToDriver::Failed {
+                        seq: task.seq,
+                        message,
+                    },
+                    Reply::Silent => return,
+                }
+            }
+            _ => return,
+        };
+        wire.inbox.push_back(Inbound::Message {
+            peer: peer.to_owned(),
+            message: reply,
+            bytes: 64,
+        });
+    }
+}
+
+impl Link for FakeLink {
+    fn endpoint(&self) -> &str {
+        "fake://driver"
+    }
+
+    fn send(&self, peer: &str, bytes: Vec<u8>) {
+        let (run, _) = frame::open(&bytes, usize::MAX).expect("the driver frames what it sends");
+        let order: ToWorker = frame::decode(&bytes, run, false, usize::MAX).expect("decodes");
+        let mut wire = self.0.borrow_mut();
+        FakeLink::answer(&mut wire, peer, &order);
+        wire.sent.push((peer.to_owned(), order));
+    }
+
+    fn send_plain(&self, peer: &str, bytes: Vec<u8>) {
+        self.send(peer, bytes);
+    }
+
+    fn recv_timeout(&self, _: Duration) -> Result<Option<Inbound>, RuntimeError> {
+        // A script that runs dry is a test that would wait forever: end it instead.
+        match self.0.borrow_mut().inbox.pop_front() {
+            Some(event) => Ok(Some(event)),
+            None => Err(RuntimeError::Transport(
+                "the script has nothing more".into(),
+            )),
+        }
+    }
+
+    fn try_recv(&self) -> Option<Inbound> {
+        self.0.borrow_mut().inbox.pop_front()
+    }
+}
+
+/// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire
+/// to inspect.
+fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
+    let wire = Rc::new(RefCell::new(Wire {
+        sent: Vec::new(),
+        inbox: VecDeque::new(),
+        script: Some(script),
+    }));
+    let mut config = ClusterConfig::local(workers);
+    config.spawn_local = false;
+    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    for w in 0..workers {
+        wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+            peer: format!("w{w}"),
+            hello: Hello {
+                name: format!("w{w}"),
+                fingerprint: 0,
+                pid: w as u32,
+                nonce: ByteBuf::new(),
+            },
+        });
+    }
+    driver.wait_for_workers().expect("the fake workers join");
+    (driver, wire)
+}
+
+/// Eight rows of two features.
+fn data() -> Dataset {
+    let features = Array2::from_shape_fn((8, 2), |(i, j)| (i * 2 + j) as f64);
+    Dataset::new("fake", Features::Dense(features), Array1::ones(8)).unwrap()
+}
+
+fn spec(task: &'static str, sample: Option<Sample>) -> TaskSpec<'static> {
+    TaskSpec {
+        task,
+        captures: &[],
+        reads: Vec::new(),
+        versions: Arc::from(Vec::new()),
+        sample,
+        histories: &[],
+    }
+}
+
+/// Results are their bytes; the shape is their length.
+fn decode(body: &[u8]) -> Result<(Vec<u8>, Shape), String> {
+    Ok((body.to_vec(), vec![body.len() as u64]))
+}
+
+/// The task orders sent, in order, as (peer, order).
+fn tasks(wire: &Rc<RefCell<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
+    wire.borrow()
+        .sent
+        .iter()
+        .filter_map(|(peer, order)| match order {
+            ToWorker::Task(t) => Some((peer.clone(), t.seq, t.partition, t.sample)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Settles the shape of `sites`' results, as two workers agreeing on it would: every result
+/// of theirs is then used or refused at once.
+fn settle(driver: &mut Driver, sites: &[&'static str]) {
+    for site in sites {
+        driver.shapes.settle(site, vec![2]);
+    }
+}
+
+const EVERYONE: Gate<'static> = (&|_: &WorkerTable| true, &|_: &WorkerInfo| true);
+
+#[test]
+fn a_retried_task_keeps_its_partition_and_sample_under_a_new_sequence_number() {
+    let mut failed_once = false;
+    let script: Script = Box::new(move |peer, task| {
+        if peer == "w0" && !failed_once {
+            failed_once = true;
+            return Reply::Fail("out of memory".into());
+        }
+        Reply::Result(vec![task.partition as u8; 4])
+    });
+    // Three workers: the two that answer agree on the results' shape.
+    let (mut driver, wire) = driver(3, script);
+    let sample = Some(Sample { batch: 2, k: 9 });
+    let results = driver
+        .reduce_all(&data(), &spec("grad", sample), &decode)
+        .expect("the retry succeeds");
+    assert_eq!(results, [[0; 4], [1; 4], [2; 4]], "in partition order");
+    let sent = tasks(&wire);
+    let first = sent.iter().find(|t| t.0 == "w0").unwrap().clone();
+    let retried: Vec<_> = sent.iter().filter(|t| t.2 == first.2).collect();
+    assert_eq!(
+        retried.len(),
+        2,
+        "partition {} sent twice: {sent:?}",
+        first.2
+    );
+    let again = retried[1];
+    assert_eq!(
+        again.0, "w1",
+        "done again on the worker that did not fail it"
+    );
+    assert_ne!(again.1, first.1, "under a new sequence number");
+    assert_eq!(again.3, sample, "with the same sample");
+    let stats = driver.stats();
+    assert_eq!((stats.failed_tasks, stats.retried_tasks), (1, 1));
+    assert_eq!(stats.updates, 1);
+    assert_eq!(driver.in_flight(), 0);
+}
+
+#[test]
+fn another_sites_result_waits_for_its_site_and_its_staleness_counts_from_dispatch() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.task.len() as u8; 2]));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["a", "b"]);
+    let data = data();
+    // Site "b" sends both workers a task; one result is used, the other stays in hand.
+    let b = driver
+        .reduce_next(&data, &spec("b", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert_eq!((b.meta.dispatched_at, b.meta.staleness), (0, 0));
+    assert_eq!(
+        (driver.in_flight(), driver.in_hand()),
+        (1, 0),
+        "the other one's answer is not received yet"
+    );
+    // Site "a" runs: the idle worker gets its task; b's result is set aside, not used.
+    let a = driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert_eq!(a.value, [1, 1], "a's own result");
+    assert_eq!(driver.in_hand(), 1, "b's result waits for b");
+    let set_aside = tasks(&wire)[1].1;
+    // Back at "b", two updates later: the result set aside comes first, its staleness
+    // counted from the update its task was dispatched at.
+    let b = driver
+        .reduce_next(&data, &spec("b", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert_eq!(b.meta.seq, set_aside);
+    assert_eq!((b.meta.dispatched_at, b.meta.staleness), (0, 2));
+    assert_eq!(driver.last_result().map(|m| m.seq), Some(set_aside));
+    assert_eq!(driver.stats().updates, 3);
+    assert_eq!(driver.stats().dropped_orphan, 0);
+}
+
+#[test]
+fn a_result_staler_than_the_bound_is_dropped_and_counted() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["a", "b"]);
+    let data = data();
+    driver
+        .reduce_next(&data, &spec("b", None), EVERYONE, Some(0), &decode)
+        .unwrap();
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, Some(0), &decode)
+        .unwrap();
+    // b's second result was dispatched two updates ago: beyond a bound of 1, dropped.
+    let b = driver
+        .reduce_next(&data, &spec("b", None), EVERYONE, Some(1), &decode)
+        .unwrap();
+    assert_eq!(b.meta.staleness, 0, "a fresh one is used instead");
+    assert_eq!(driver.stats().dropped_stale, 1);
+}
+
+#[test]
+fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
+    // w0 keeps its task; w1 answers.
+    let script: Script = Box::new(|peer, _| match peer {
+        "w0" => Reply::Silent,
+        _ => Reply::Result(vec![0; 2]),
+    });
+    let (mut driver, wire) = driver(2, script);
+    driver
+        .reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    let (_, seq, ..) = tasks(&wire)
+        .into_iter()
+        .find(|t| t.0 == "w0")
+        .expect("w0 got a task");
+    let answer = |peer: &str| Inbound::Message {
+        peer: peer.into(),
+        message: ToDriver::Result {
+            seq,
+            compute_s: 0.0,
+            delay_s: 0.0,
+            body: ByteBuf::from(vec![0; 2]),
+        },
+        bytes: 64,
+    };
+    wire.borrow_mut().inbox.push_back(answer("w1"));
+    driver.drain();
+    assert_eq!(driver.stats().bad_results, 1, "w1 answered w0's task");
+    assert_eq!(driver.in_flight(), 1, "the task is still w0's");
+    wire.borrow_mut().inbox.push_back(answer("w0"));
+    driver.drain();
+    assert_eq!((driver.in_flight(), driver.in_hand()), (0, 1));
+    assert_eq!(driver.stats().bad_results, 1);
+}

@@ -1,0 +1,257 @@
+//! Data placement: the dataset whose partitions the workers hold, who owns each partition
+//! (whose result a synchronous reduce takes for it), which partitions a worker was given and
+//! has not reported holding yet, and the messages that give a worker a partition.
+//!
+//! [`Placement`] is the one owner of this state. Which partitions each worker holds is kept
+//! in the worker table (barrier predicates read it); the driver sends what this module
+//! builds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_bytes::ByteBuf;
+
+use super::table::WorkerInfo;
+use crate::data::{RowRanges, SplitOrder};
+use crate::protocol::ToWorker;
+
+/// The dataset whose partitions the workers hold.
+pub(crate) struct Shipped {
+    /// What identifies the dataset in the driver's memory: address, rows, columns.
+    pub key: (usize, usize, usize),
+    /// Its id on the wire.
+    pub dataset: u64,
+    /// The worker whose result a synchronous reduce takes for each partition.
+    pub owners: Vec<usize>,
+    /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
+    /// the same minibatches as the workers.
+    pub parts: Vec<PartMeta>,
+}
+
+/// What the driver keeps of a partition it shipped.
+pub(crate) struct PartMeta {
+    pub seed: u64,
+    /// The dataset rows it holds, as runs of row ids.
+    pub rows: RowRanges,
+    /// How a worker comes to hold it, kept to give it to another worker when its holder is
+    /// lost.
+    pub source: PartSource,
+}
+
+/// How a worker gets a partition.
+pub(crate) enum PartSource {
+    /// Shipped from the driver: the encoded partition.
+    Encoded(Arc<Vec<u8>>),
+    /// Read by the worker from a file it sees.
+    Split(Arc<SplitOrder>),
+}
+
+/// The shipped dataset and the partitions on their way to workers.
+#[derive(Default)]
+pub(crate) struct Placement {
+    shipped: Option<Shipped>,
+    /// Partitions a worker was given, not yet reported held.
+    loading: HashSet<(usize, u32)>,
+}
+
+impl Placement {
+    /// Whether the dataset of `key` is the one shipped.
+    pub fn is_shipped(&self, key: (usize, usize, usize)) -> bool {
+        self.shipped.as_ref().is_some_and(|s| s.key == key)
+    }
+
+    /// Records `shipped` as the dataset the workers hold from now on.
+    pub fn ship(&mut self, shipped: Shipped) {
+        self.shipped = Some(shipped);
+    }
+
+    /// The owner of each partition of the shipped dataset (none before one is shipped).
+    pub fn owners(&self) -> &[usize] {
+        self.shipped.as_ref().map_or(&[], |s| &s.owners)
+    }
+
+    /// Partitions of the shipped dataset.
+    pub fn partitions(&self) -> usize {
+        self.shipped.as_ref().map_or(0, |s| s.parts.len())
+    }
+
+    /// What the driver keeps of `partition`, once shipped.
+    pub fn part(&self, partition: u32) -> Option<&PartMeta> {
+        self.shipped.as_ref()?.parts.get(partition as usize)
+    }
+
+    /// The messages that give `worker` `partition` (frames of at most `chunk` bytes of
+    /// partition), noted as loading until the worker reports it holds it; none before a
+    /// dataset is shipped.
+    pub fn hand_over(&mut self, worker: usize, partition: u32, chunk: usize) -> Vec<ToWorker> {
+        let Some(shipped) = &self.shipped else {
+            return Vec::new();
+        };
+        self.loading.insert((worker, partition));
+        let dataset = shipped.dataset;
+        match &shipped.parts[partition as usize].source {
+            PartSource::Split(order) => vec![ToWorker::ReadSplit {
+                dataset,
+                order: SplitOrder::clone(order),
+            }],
+            PartSource::Encoded(encoded) => {
+                let pieces: Vec<&[u8]> = encoded.chunks(chunk).collect();
+                let chunks = pieces.len().max(1) as u32;
+                if pieces.is_empty() {
+                    return vec![ToWorker::Partition {
+                        dataset,
+                        partition,
+                        chunk: 0,
+                        chunks,
+                        body: ByteBuf::new(),
+                    }];
+                }
+                pieces
+                    .into_iter()
+                    .enumerate()
+                    .map(|(chunk, piece)| ToWorker::Partition {
+                        dataset,
+                        partition,
+                        chunk: chunk as u32,
+                        chunks,
+                        body: ByteBuf::from(piece),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// `worker` reported it holds `partition`.
+    pub fn loaded(&mut self, worker: usize, partition: u32) {
+        self.loading.remove(&(worker, partition));
+    }
+
+    /// Whether a live worker (as `alive` says) has a partition still loading; the loads of
+    /// lost workers are forgotten (their heirs were given the partitions).
+    pub fn still_loading(&mut self, alive: impl Fn(usize) -> bool) -> bool {
+        self.loading.retain(|&(worker, _)| alive(worker));
+        !self.loading.is_empty()
+    }
+
+    /// `partition`, held by `lost`, goes to `heir`: if `lost` owned it, `heir` owns it now.
+    pub fn rehome(&mut self, partition: u32, lost: usize, heir: usize) {
+        if let Some(shipped) = &mut self.shipped {
+            let owner = &mut shipped.owners[partition as usize];
+            if *owner == lost {
+                *owner = heir;
+            }
+        }
+    }
+}
+
+/// Who takes a partition of a lost worker: the live worker holding the fewest.
+pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
+    (0..workers.len())
+        .filter(|&w| workers[w].alive)
+        .min_by_key(|&w| workers[w].partitions.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {
+        let mut placement = Placement::default();
+        placement.ship(Shipped {
+            key: (1, 2, 3),
+            dataset: 99,
+            owners,
+            parts: sources
+                .into_iter()
+                .map(|source| PartMeta {
+                    seed: 0,
+                    rows: RowRanges::new(std::iter::once(0..1)),
+                    source,
+                })
+                .collect(),
+        });
+        placement
+    }
+
+    fn encoded(len: usize) -> PartSource {
+        PartSource::Encoded(Arc::new((0..len).map(|i| i as u8).collect()))
+    }
+
+    #[test]
+    fn an_encoded_partition_goes_in_numbered_chunks_that_rebuild_it() {
+        let mut placement = placement(vec![encoded(10), encoded(0)], vec![0, 1]);
+        assert!(placement.is_shipped((1, 2, 3)) && !placement.is_shipped((1, 2, 4)));
+        let messages = placement.hand_over(1, 0, 4);
+        let mut rebuilt = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            match message {
+                ToWorker::Partition {
+                    dataset,
+                    partition,
+                    chunk,
+                    chunks,
+                    body,
+                } => {
+                    assert_eq!(
+                        (*dataset, *partition, *chunk, *chunks),
+                        (99, 0, i as u32, 3)
+                    );
+                    assert!(body.len() <= 4);
+                    rebuilt.extend_from_slice(body);
+                }
+                _ => panic!("an encoded partition is sent"),
+            }
+        }
+        assert_eq!(rebuilt, (0..10).collect::<Vec<u8>>());
+        let empty = placement.hand_over(1, 1, 4);
+        assert!(
+            matches!(&empty[..], [ToWorker::Partition { chunk: 0, chunks: 1, body, .. }] if body.is_empty()),
+            "an empty partition is still one message"
+        );
+    }
+
+    #[test]
+    fn a_partition_given_is_loading_until_its_worker_holds_it_or_is_lost() {
+        let mut placement = placement(vec![encoded(3), encoded(3)], vec![0, 1]);
+        assert!(!placement.still_loading(|_| true));
+        placement.hand_over(0, 0, 8);
+        placement.hand_over(1, 1, 8);
+        placement.loaded(0, 0);
+        assert!(placement.still_loading(|_| true), "worker 1 has not said");
+        assert!(
+            !placement.still_loading(|w| w != 1),
+            "worker 1 lost: not awaited"
+        );
+        assert!(!placement.still_loading(|_| true), "and forgotten");
+    }
+
+    #[test]
+    fn nothing_is_handed_over_before_a_dataset_is_shipped() {
+        let mut placement = Placement::default();
+        assert!(placement.hand_over(0, 0, 8).is_empty());
+        assert!(!placement.still_loading(|_| true));
+        assert_eq!((placement.owners(), placement.partitions()), (&[][..], 0));
+    }
+
+    #[test]
+    fn a_lost_owners_partition_goes_to_the_live_worker_holding_fewest() {
+        let mut workers: Vec<WorkerInfo> = (0..3)
+            .map(|w| WorkerInfo::new(format!("w{w}"), 1, 0.0))
+            .collect();
+        workers[0].partitions = vec![0, 3];
+        workers[1].partitions = vec![1, 4, 5];
+        workers[2].partitions = vec![2];
+        workers[2].alive = false;
+        assert_eq!(heir(&workers), Some(0), "fewest among the live");
+        let mut placement = placement((0..6).map(|_| encoded(1)).collect(), vec![0, 1, 2, 0, 1, 1]);
+        placement.rehome(2, 2, 0);
+        placement.rehome(4, 2, 0);
+        assert_eq!(
+            placement.owners(),
+            [0, 1, 0, 0, 1, 1],
+            "only what the lost one owned"
+        );
+        workers.iter_mut().for_each(|w| w.alive = false);
+        assert_eq!(heir(&workers), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! The shape each `reduce!` site's results must have. It is taken from the results
+//! themselves, only once two workers agree on it (or one worker is all there is), so that one
+//! bad worker answering first cannot set it; after many results without agreement, the latest
+//! shape wins, unless results of different shapes wait for a live worker not yet heard from.
+//! Once settled, a result of another shape is refused.
+//!
+//! [`SiteShapes`] is the one owner of this state; it sees shapes and worker indices only.
+
+use std::collections::HashMap;
+
+use super::inspect::Shape;
+
+/// The settled shape of each site, and the candidates of the others.
+#[derive(Default)]
+pub(crate) struct SiteShapes {
+    settled: HashMap<&'static str, Shape>,
+    /// Per site whose shape is not settled: the shapes its results had, and from whom.
+    candidates: HashMap<&'static str, Vec<(Shape, usize)>>,
+}
+
+impl SiteShapes {
+    /// Checks the shape of a result of `site` from `worker`, `alive()` workers taking part
+    /// (counted only while the site's shape is not settled):
+    /// `Ok(true)` when it is (or now becomes) the site's shape, `Ok(false)` while the site's
+    /// shape is not settled or was just settled to another, `Err` with why when the settled
+    /// shape is another.
+    pub fn check(
+        &mut self,
+        site: &'static str,
+        shape: Shape,
+        worker: usize,
+        alive: impl FnOnce() -> usize,
+    ) -> Result<bool, String> {
+        match self.settled.get(site) {
+            Some(expected) if *expected != shape => Err(format!(
+                "its shape {shape:?} is not the shape {expected:?} of the site's results"
+            )),
+            Some(_) => Ok(true),
+            None => Ok(self.confirm(site, shape, worker, alive())),
+        }
+    }
+
+    /// Whether `site`'s shape is settled.
+    pub fn is_settled(&self, site: &str) -> bool {
+        self.settled.contains_key(site)
+    }
+
+    /// Settles `site`'s shape by hand, as agreeing workers would.
+    #[cfg(test)]
+    pub fn settle(&mut self, site: &'static str, shape: Shape) {
+        self.settled.insert(site, shape);
+    }
+
+    /// Records a candidate shape of an unsettled site; whether it is the shape settled.
+    fn confirm(&mut self, site: &'static str, shape: Shape, worker: usize, alive: usize) -> bool {
+        let seen = self.candidates.entry(site).or_default();
+        let agreed = alive <= 1
+            || seen
+                .iter()
+                .any(|(other, from)| *other == shape && *from != worker);
+        seen.push((shape.clone(), worker));
+        let chosen = if agreed {
+            Some(shape)
+        } else if seen.len() > 2 * alive + 2 && !tie_awaits_a_worker(seen, alive) {
+            let backers = |candidate: &Shape| {
+                let mut workers: Vec<usize> = seen
+                    .iter()
+                    .filter(|(s, _)| s == candidate)
+                    .map(|(_, w)| *w)
+                    .collect();
+                workers.sort_unstable();
+                workers.dedup();
+                workers.len()
+            };
+            seen.iter()
+                .map(|(s, _)| s)
+                .max_by_key(|s| backers(s))
+                .cloned()
+        } else {
+            None
+        };
+        match chosen {
+            Some(reference) => {
+                let fits = reference == seen.last().expect("just pushed").0;
+                self.candidates.remove(site);
+                self.settled.insert(site, reference);
+                fits
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether the results of an unsettled site carry different shapes (each from one worker,
+/// or two would have agreed) while a live worker has sent none yet: no majority can be told
+/// then, and taking the latest result's shape would let a bad worker that happened to answer
+/// last set it, and the good ones be refused. That worker's first result decides instead.
+/// Once every live worker was heard, the latest shape wins as for one worker alone.
+fn tie_awaits_a_worker(seen: &[(Shape, usize)], alive: usize) -> bool {
+    let Some((first, _)) = seen.first() else {
+        return false;
+    };
+    if seen.iter().all(|(shape, _)| shape == first) {
+        return false;
+    }
+    let mut heard: Vec<usize> = seen.iter().map(|(_, worker)| *worker).collect();
+    heard.sort_unstable();
+    heard.dedup();
+    heard.len() < alive
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_workers_agreeing_settle_a_sites_shape_one_worker_twice_does_not() {
+        let mut shapes = SiteShapes::default();
+        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
+        assert_eq!(
+            shapes.check("grad", vec![8], 0, || 3),
+            Ok(false),
+            "same worker"
+        );
+        assert!(!shapes.is_settled("grad"));
+        assert_eq!(shapes.check("grad", vec![8], 1, || 3), Ok(true));
+        assert!(shapes.is_settled("grad"));
+        assert_eq!(shapes.check("grad", vec![8], 2, || 3), Ok(true));
+        let refused = shapes.check("grad", vec![2], 2, || 3).unwrap_err();
+        assert!(
+            refused.contains("[2]") && refused.contains("[8]"),
+            "{refused}"
+        );
+        assert!(!shapes.is_settled("other"), "per site");
+    }
+
+    #[test]
+    fn a_lone_worker_settles_its_sites_shape_at_once() {
+        let mut shapes = SiteShapes::default();
+        assert_eq!(shapes.check("grad", vec![3, 4], 0, || 1), Ok(true));
+        assert_eq!(shapes.check("grad", vec![3, 4], 0, || 1), Ok(true));
+    }
+
+    #[test]
+    fn a_bad_worker_answering_first_does_not_set_the_shape() {
+        let mut shapes = SiteShapes::default();
+        assert_eq!(shapes.check("grad", vec![2], 2, || 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], 1, || 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], 2, || 3).is_err());
+    }
+
+    #[test]
+    fn a_worker_answering_alone_for_long_settles_the_shape() {
+        // Three workers, two silent: after 2 * 3 + 2 results, the one shape seen wins.
+        let mut shapes = SiteShapes::default();
+        for _ in 0..8 {
+            assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
+        }
+        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], 1, || 3).is_err());
+    }
+
+    #[test]
+    fn a_bad_and_a_good_worker_tied_wait_for_the_third_however_long() {
+        // w1 is slow to start; w0 (bad) and w2 (good) alternate, w0 answering last each time.
+        let mut shapes = SiteShapes::default();
+        for _ in 0..20 {
+            assert_eq!(shapes.check("grad", vec![8], 2, || 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 0, || 3), Ok(false));
+        }
+        assert!(!shapes.is_settled("grad"), "a tie is not a majority");
+        assert_eq!(
+            shapes.check("grad", vec![8], 1, || 3),
+            Ok(true),
+            "w1 decides"
+        );
+        assert!(shapes.check("grad", vec![2], 0, || 3).is_err());
+    }
+
+    #[test]
+    fn workers_that_all_disagree_settle_on_the_latest_shape() {
+        let mut shapes = SiteShapes::default();
+        for _ in 0..3 {
+            assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 1, || 2), Ok(false));
+        }
+        // Everyone was heard: past 2 * 2 + 2 results, the latest wins, as before.
+        assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(true));
+        assert!(shapes.check("grad", vec![2], 1, || 2).is_err());
+    }
+}

@@ -1,0 +1,548 @@
+//! Dispatch bookkeeping: the tasks sent and not yet answered under their sequence numbers,
+//! those reported failed or written off with a lost worker, and the choices made from them
+//! (which partition a worker works on next, which tasks hang, who does a failed task again).
+//!
+//! [`TaskBook`] is the one owner of this state. Nothing here sends or receives: the driver
+//! sends the orders and feeds the answers in, so every rule is a unit test without sockets.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::driver::VersionRead;
+use super::results::Arrived;
+use super::table::WorkerInfo;
+
+/// A task of a synchronous reduce running longer than this many times its worker's mean task
+/// time, and at least [`HANG_FLOOR`], is done again on another worker; the first result wins.
+pub(crate) const HANG_FACTOR: f64 = 8.0;
+/// See [`HANG_FACTOR`].
+pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
+
+/// A task is tried this many times (the first run and its retries) before the run fails,
+/// as Spark's `spark.task.maxFailures`.
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
+
+/// A task sent and not yet answered.
+pub(crate) struct InFlight {
+    worker: usize,
+    task: &'static str,
+    partition: u32,
+    clock: u64,
+    sent_at: Instant,
+    reads: Arc<[VersionRead]>,
+}
+
+impl InFlight {
+    /// The worker it was sent to.
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// Its `reduce!` site.
+    pub fn task(&self) -> &'static str {
+        self.task
+    }
+
+    /// Its answer, received: what the driver recorded at dispatch goes with the body, so
+    /// nothing of the result's metadata is the worker's word.
+    pub fn arrived(self, seq: u64, body: Vec<u8>) -> Arrived {
+        Arrived {
+            seq,
+            worker: self.worker,
+            task: self.task,
+            partition: self.partition,
+            clock: self.clock,
+            reads: self.reads,
+            body,
+        }
+    }
+}
+
+/// A task a worker reported failed, for the reduce waiting on it to retry.
+pub(crate) struct Failed {
+    pub seq: u64,
+    pub worker: usize,
+    pub task: &'static str,
+    pub message: String,
+}
+
+/// The tasks of the run: in flight, failed, written off.
+pub(crate) struct TaskBook {
+    in_flight: HashMap<u64, InFlight>,
+    next_seq: u64,
+    /// Tasks reported failed, not yet retried.
+    failed: Vec<Failed>,
+    /// Tasks in flight on workers since lost, for a synchronous reduce to do again.
+    written_off: Vec<u64>,
+}
+
+impl Default for TaskBook {
+    fn default() -> TaskBook {
+        TaskBook {
+            in_flight: HashMap::new(),
+            // Sequence numbers start at 1: 0 is never a task.
+            next_seq: 1,
+            failed: Vec::new(),
+            written_off: Vec::new(),
+        }
+    }
+}
+
+impl TaskBook {
+    /// Records a task about to be sent to `worker` at update `clock`; returns its sequence
+    /// number, unique for the run.
+    pub fn open(
+        &mut self,
+        worker: usize,
+        task: &'static str,
+        partition: u32,
+        clock: u64,
+        reads: Arc<[VersionRead]>,
+    ) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.in_flight.insert(
+            seq,
+            InFlight {
+                worker,
+                task,
+                partition,
+                clock,
+                sent_at: Instant::now(),
+                reads,
+            },
+        );
+        seq
+    }
+
+    /// Whether task `seq` is in flight on `worker`: an answer from anyone else, or to a task
+    /// already answered, is not taken.
+    pub fn is_on(&self, seq: u64, worker: usize) -> bool {
+        self.in_flight.get(&seq).is_some_and(|t| t.worker == worker)
+    }
+
+    /// Takes task `seq` out of flight (it was answered).
+    pub fn close(&mut self, seq: u64) -> Option<InFlight> {
+        self.in_flight.remove(&seq)
+    }
+
+    /// Tasks in flight.
+    pub fn len(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether no task is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// The update at which the oldest task in flight was dispatched.
+    pub fn oldest_clock(&self) -> Option<u64> {
+        self.in_flight.values().map(|t| t.clock).min()
+    }
+
+    /// Whether a task on `partition` is in flight.
+    pub fn on_partition(&self, partition: u32) -> bool {
+        self.in_flight.values().any(|t| t.partition == partition)
+    }
+
+    /// Records that a worker reported its task failed.
+    pub fn record_failure(&mut self, failed: Failed) {
+        self.failed.push(failed);
+    }
+
+    /// The failures recorded since the last call, oldest first.
+    pub fn take_failures(&mut self) -> Vec<Failed> {
+        std::mem::take(&mut self.failed)
+    }
+
+    /// Takes every task in flight on `worker` (lost) out of flight, noting it written off;
+    /// returns how many there were.
+    pub fn write_off(&mut self, worker: usize) -> usize {
+        let before = self.written_off.len();
+        self.in_flight.retain(|&seq, task| {
+            let lost = task.worker == worker;
+            if lost {
+                self.written_off.push(seq);
+            }
+            !lost
+        });
+        self.written_off.len() - before
+    }
+
+    /// The tasks written off since the last call.
+    pub fn take_written_off(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.written_off)
+    }
+
+    /// Forgets the tasks written off: an asynchronous reduce does not await them, other
+    /// workers take their partitions.
+    pub fn forget_written_off(&mut self) {
+        self.written_off.clear();
+    }
+
+    /// The tasks of `pending` (sequence number to partition) running, at `now`, longer than
+    /// [`HANG_FACTOR`] times their worker's mean task time (`mean_task_s`) and at least
+    /// [`HANG_FLOOR`], on partitions not yet `hedged`: each as (partition, worker).
+    pub fn hung(
+        &self,
+        pending: &HashMap<u64, usize>,
+        hedged: &HashSet<usize>,
+        mean_task_s: impl Fn(usize) -> f64,
+        now: Instant,
+    ) -> Vec<(usize, usize)> {
+        pending
+            .iter()
+            .filter(|(_, partition)| !hedged.contains(*partition))
+            .filter_map(|(seq, &partition)| {
+                let task = self.in_flight.get(seq)?;
+                let limit = HANG_FLOOR.max(Duration::from_secs_f64(
+                    HANG_FACTOR * mean_task_s(task.worker),
+                ));
+                (now.saturating_duration_since(task.sent_at) > limit)
+                    .then_some((partition, task.worker))
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    fn sent_before(&mut self, seq: u64, ago: Duration) {
+        let task = self.in_flight.get_mut(&seq).expect("in flight");
+        task.sent_at = Instant::now() - ago;
+    }
+}
+
+/// The next partition of `worker`, round robin over the ones it holds, or `None`. With
+/// `exclusive`, a partition that is `busy` (a task in flight on it, or a result not yet
+/// applied) is skipped: a site that updates history tables must never have two tasks on one
+/// partition at once, or both would correct against the same old entries and the algorithm's
+/// running sums would drift from its table (SAGA's mean). Two workers hold one partition after
+/// a late join or a move; a worker may hold a next task while it computes.
+pub(crate) fn next_partition(
+    worker: &mut WorkerInfo,
+    exclusive: bool,
+    busy: impl Fn(u32) -> bool,
+) -> Option<u32> {
+    let count = worker.partitions.len();
+    for _ in 0..count {
+        let partition = worker.partitions[worker.next_partition % count];
+        worker.next_partition += 1;
+        if !(exclusive && busy(partition)) {
+            return Some(partition);
+        }
+    }
+    None
+}
+
+/// Failed attempts of a synchronous reduce's tasks, per partition, and where they failed.
+#[derive(Default)]
+pub(crate) struct Attempts {
+    by_partition: HashMap<usize, (u32, Vec<usize>)>,
+}
+
+impl Attempts {
+    /// Records that the task on `partition` failed on `worker`. `Ok` with the workers it
+    /// failed on so far while it may be tried again; `Err` with how many distinct workers it
+    /// failed on once it failed [`MAX_ATTEMPTS`] times.
+    pub fn failed(&mut self, partition: usize, worker: usize) -> Result<&[usize], usize> {
+        // The first run counts as the first attempt.
+        let (count, tried) = self
+            .by_partition
+            .entry(partition)
+            .or_insert((1, Vec::new()));
+        tried.push(worker);
+        *count += 1;
+        if *count > MAX_ATTEMPTS {
+            let mut distinct = tried.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            return Err(distinct.len());
+        }
+        Ok(tried)
+    }
+}
+
+/// Failures of asynchronous sites' tasks since each site's last good result, and the workers
+/// they failed on. Another worker simply takes the work: only a site failing
+/// [`MAX_ATTEMPTS`] times in a row on more than one worker (or on the last one) ends the run.
+#[derive(Default)]
+pub(crate) struct SiteFailures {
+    by_site: HashMap<&'static str, (u32, Vec<usize>)>,
+}
+
+impl SiteFailures {
+    /// Records that a task of `site` failed on `worker`, `alive` workers taking part. `Err`
+    /// with the failures in a row and the workers they were on once the run must end.
+    pub fn failed(
+        &mut self,
+        site: &'static str,
+        worker: usize,
+        alive: usize,
+    ) -> Result<(), (u32, usize)> {
+        let (count, workers) = self.by_site.entry(site).or_default();
+        *count += 1;
+        if !workers.contains(&worker) {
+            workers.push(worker);
+        }
+        let everywhere = workers.len() >= 2 || alive <= 1;
+        if *count >= MAX_ATTEMPTS && everywhere {
+            return Err((*count, workers.len()));
+        }
+        Ok(())
+    }
+
+    /// A good result of `site`: its failures in a row start again from none.
+    pub fn succeeded(&mut self, site: &'static str) {
+        self.by_site.remove(site);
+    }
+}
+
+/// Who does again the task on `partition` that failed on `worker`, having failed on `tried`:
+/// a live worker that has not failed it and holds the partition, else one that has not
+/// failed it, else any live one but `worker`, else `worker` itself if it lives.
+pub(crate) fn retry_target(
+    workers: &[WorkerInfo],
+    partition: u32,
+    tried: &[usize],
+    worker: usize,
+) -> Option<usize> {
+    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
+    let fresh = |w: &usize| !tried.contains(w);
+    live()
+        .filter(fresh)
+        .find(|&w| workers[w].partitions.contains(&partition))
+        .or_else(|| live().find(fresh))
+        .or_else(|| live().find(|&w| w != worker))
+        .or_else(|| live().next())
+}
+
+/// Who does again a hung task of `worker`: the live worker other than it with the fewest
+/// tasks in flight.
+pub(crate) fn hedge_target(workers: &[WorkerInfo], worker: usize) -> Option<usize> {
+    (0..workers.len())
+        .filter(|&w| w != worker && workers[w].alive)
+        .min_by_key(|&w| workers[w].in_flight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads() -> Arc<[VersionRead]> {
+        Arc::from(Vec::new())
+    }
+
+    fn worker(name: &str, partitions: &[u32]) -> WorkerInfo {
+        let mut info = WorkerInfo::new(name.into(), 1, 0.0);
+        info.partitions = partitions.to_vec();
+        info
+    }
+
+    #[test]
+    fn sequence_numbers_are_unique_and_an_answer_is_taken_once_from_its_worker() {
+        let mut book = TaskBook::default();
+        let a = book.open(0, "grad", 3, 7, reads());
+        let b = book.open(1, "grad", 4, 7, reads());
+        assert_ne!(a, b);
+        assert!(a > 0 && b > 0);
+        assert!(!book.is_on(a, 1), "another worker's answer is not taken");
+        assert!(book.is_on(a, 0));
+        let task = book.close(a).expect("in flight");
+        assert_eq!((task.worker(), task.task()), (0, "grad"));
+        assert!(!book.is_on(a, 0), "a task is answered once");
+        assert_eq!(book.len(), 1);
+    }
+
+    #[test]
+    fn an_answer_carries_what_the_driver_recorded_at_dispatch() {
+        let mut book = TaskBook::default();
+        let read = VersionRead {
+            name: "w",
+            version: 5,
+            pinned: true,
+        };
+        let seq = book.open(2, "grad", 9, 41, Arc::from(vec![read]));
+        let arrived = book.close(seq).unwrap().arrived(seq, vec![1, 2]);
+        assert_eq!(
+            (
+                arrived.seq,
+                arrived.worker,
+                arrived.partition,
+                arrived.clock
+            ),
+            (seq, 2, 9, 41),
+            "staleness is counted from the update at dispatch"
+        );
+        assert_eq!(&*arrived.reads, &[read]);
+        assert_eq!(arrived.body, [1, 2]);
+    }
+
+    #[test]
+    fn the_oldest_task_in_flight_is_tracked_as_tasks_come_and_go() {
+        let mut book = TaskBook::default();
+        assert_eq!(book.oldest_clock(), None);
+        let old = book.open(0, "grad", 0, 2, reads());
+        book.open(1, "grad", 1, 5, reads());
+        assert_eq!(book.oldest_clock(), Some(2));
+        book.close(old);
+        assert_eq!(book.oldest_clock(), Some(5));
+    }
+
+    #[test]
+    fn a_lost_workers_tasks_are_written_off_once() {
+        let mut book = TaskBook::default();
+        let a = book.open(0, "grad", 0, 0, reads());
+        let b = book.open(1, "grad", 1, 0, reads());
+        let c = book.open(0, "grad", 2, 0, reads());
+        assert_eq!(book.write_off(0), 2);
+        assert!(!book.is_on(a, 0) && !book.is_on(c, 0));
+        assert!(book.is_on(b, 1), "other workers' tasks stay in flight");
+        let mut off = book.take_written_off();
+        off.sort_unstable();
+        assert_eq!(off, [a, c]);
+        assert!(book.take_written_off().is_empty());
+        book.write_off(1);
+        book.forget_written_off();
+        assert!(book.take_written_off().is_empty() && book.is_empty());
+    }
+
+    #[test]
+    fn failures_are_handed_over_once_in_order() {
+        let mut book = TaskBook::default();
+        for seq in [4, 2] {
+            book.record_failure(Failed {
+                seq,
+                worker: 0,
+                task: "grad",
+                message: "boom".into(),
+            });
+        }
+        let seqs: Vec<u64> = book.take_failures().iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, [4, 2]);
+        assert!(book.take_failures().is_empty());
+    }
+
+    #[test]
+    fn partitions_go_round_robin() {
+        let mut info = worker("w0", &[3, 5, 8]);
+        let picks: Vec<u32> = (0..4)
+            .filter_map(|_| next_partition(&mut info, false, |_| true))
+            .collect();
+        assert_eq!(picks, [3, 5, 8, 3], "busy only matters to exclusive sites");
+        assert_eq!(
+            next_partition(&mut worker("w1", &[]), false, |_| false),
+            None
+        );
+    }
+
+    #[test]
+    fn exclusive_history_partitions_are_skipped_while_a_task_or_unapplied_result_holds_them() {
+        let mut book = TaskBook::default();
+        let mut info = worker("w0", &[0, 1, 2]);
+        // Partition 0 has a task in flight (on another worker); 1 a result not yet applied.
+        let seq = book.open(1, "saga", 0, 0, reads());
+        let unapplied = [1u32];
+        let busy = |p: u32| book.on_partition(p) || unapplied.contains(&p);
+        assert_eq!(next_partition(&mut info, true, busy), Some(2));
+        assert_eq!(
+            next_partition(&mut info, true, busy),
+            Some(2),
+            "the busy ones are passed over again"
+        );
+        book.close(seq);
+        let busy = |p: u32| book.on_partition(p) || unapplied.contains(&p);
+        assert_eq!(
+            next_partition(&mut info, true, busy),
+            Some(0),
+            "answered: free"
+        );
+        let mut only = worker("w2", &[1]);
+        assert_eq!(next_partition(&mut only, true, |p| p == 1), None);
+    }
+
+    #[test]
+    fn a_task_hangs_past_the_floor_and_its_workers_usual_time_once_per_partition() {
+        let mut book = TaskBook::default();
+        let slow = book.open(0, "grad", 0, 0, reads());
+        let fresh = book.open(1, "grad", 1, 0, reads());
+        let long = book.open(2, "grad", 2, 0, reads());
+        book.sent_before(slow, HANG_FLOOR + Duration::from_secs(1));
+        book.sent_before(long, HANG_FLOOR + Duration::from_secs(1));
+        let pending: HashMap<u64, usize> = [(slow, 0), (fresh, 1), (long, 2)].into();
+        // Worker 2's tasks usually take 5 s: 8 times that is not over yet.
+        let mean = |w: usize| if w == 2 { 5.0 } else { 0.01 };
+        let now = Instant::now();
+        assert_eq!(book.hung(&pending, &HashSet::new(), mean, now), [(0, 0)]);
+        let hedged: HashSet<usize> = [0].into();
+        assert!(
+            book.hung(&pending, &hedged, mean, now).is_empty(),
+            "a partition is done again once"
+        );
+    }
+
+    #[test]
+    fn a_failed_task_goes_to_a_fresh_worker_holding_its_partition_until_attempts_run_out() {
+        let mut workers = vec![worker("w0", &[0]), worker("w1", &[1]), worker("w2", &[0])];
+        let mut attempts = Attempts::default();
+        let tried = attempts.failed(0, 0).expect("first retry").to_vec();
+        assert_eq!(retry_target(&workers, 0, &tried, 0), Some(2), "holds it");
+        let tried = attempts.failed(0, 2).unwrap().to_vec();
+        assert_eq!(retry_target(&workers, 0, &tried, 2), Some(1), "fresh");
+        workers[1].alive = false;
+        assert_eq!(
+            retry_target(&workers, 0, &tried, 2),
+            Some(0),
+            "all tried: any live one but the last"
+        );
+        assert!(attempts.failed(0, 0).is_ok());
+        assert_eq!(
+            attempts.failed(0, 2),
+            Err(2),
+            "the fourth failure ends it; it failed on two workers"
+        );
+        assert!(attempts.failed(1, 1).is_ok(), "counted per partition");
+        workers[0].alive = false;
+        workers[2].alive = false;
+        assert_eq!(retry_target(&workers, 0, &[], 0), None);
+    }
+
+    #[test]
+    fn a_hung_task_goes_to_the_least_busy_other_live_worker() {
+        let mut workers = vec![worker("w0", &[0]), worker("w1", &[1]), worker("w2", &[2])];
+        workers[1].in_flight = 2;
+        workers[2].in_flight = 1;
+        assert_eq!(hedge_target(&workers, 0), Some(2));
+        workers[2].alive = false;
+        assert_eq!(hedge_target(&workers, 0), Some(1));
+        assert_eq!(hedge_target(&workers[..1], 0), None);
+    }
+
+    #[test]
+    fn a_site_failing_in_a_row_on_two_workers_ends_the_run_and_a_good_result_resets_it() {
+        let mut failures = SiteFailures::default();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(failures.failed("grad", 0, 3).is_ok());
+        }
+        assert!(
+            failures.failed("grad", 0, 3).is_ok(),
+            "on one worker of three: the others take the work"
+        );
+        assert_eq!(failures.failed("grad", 1, 3), Err((MAX_ATTEMPTS + 1, 2)));
+        failures.succeeded("grad");
+        assert!(
+            failures.failed("grad", 1, 3).is_ok(),
+            "counted again from none"
+        );
+        assert!(failures.failed("other", 0, 3).is_ok(), "per site");
+        let mut alone = SiteFailures::default();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(alone.failed("grad", 0, 1).is_ok());
+        }
+        assert_eq!(
+            alone.failed("grad", 0, 1),
+            Err((MAX_ATTEMPTS, 1)),
+            "the last worker"
+        );
+    }
+}
