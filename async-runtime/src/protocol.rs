@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,16 +57,7 @@ pub enum ToWorker {
         /// Where the partition's rows are.
         order: SplitOrder,
     },
-    /// A version of a broadcast variable the worker does not hold yet.
-    Version {
-        /// Which broadcast variable.
-        slot: u16,
-        /// Its version id.
-        version: u64,
-        /// The value, whole or relative to what the worker holds.
-        body: VersionBody,
-    },
-    /// Run a registered task on one partition.
+    /// Run a registered task on one partition (after storing the versions it carries).
     Task(TaskOrder),
     /// The driver is alive.
     Heartbeat,
@@ -91,6 +82,10 @@ pub struct Welcome {
 pub struct TaskOrder {
     /// Sequence number, echoed in the result.
     pub seq: u64,
+    /// The versions of broadcast variables the task reads that the worker does not hold yet,
+    /// stored before the task runs. They travel in the task's own frame: a frame costs the
+    /// sockets, the kernel and both threads of each side a wake-up, so one per task.
+    pub versions: Vec<ShippedVersion>,
     /// The stable id of the registered task (module path, function, site).
     pub task: String,
     /// The partition the task runs on.
@@ -108,6 +103,17 @@ pub struct TaskOrder {
     /// worker sleeps at most [`MAX_ORDERED_SLEEP`](crate::worker::MAX_ORDERED_SLEEP) and
     /// nothing for a negative or non-finite value.
     pub sleep_s: f64,
+}
+
+/// A version of a broadcast variable, sent to a worker that does not hold it yet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShippedVersion {
+    /// Which broadcast variable.
+    pub slot: u16,
+    /// Its version id.
+    pub version: u64,
+    /// The value, whole or relative to what the worker holds.
+    pub body: VersionBody,
 }
 
 /// A minibatch draw: `batch` rows (0: all) for update `k`, reproducible from the partition's

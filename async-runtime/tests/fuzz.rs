@@ -7,7 +7,7 @@ use std::path::Path;
 
 use asyncopt_runtime::data::libsvm::read_libsvm_from;
 use asyncopt_runtime::data::LoadOptions;
-use asyncopt_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
+use asyncopt_runtime::protocol::{ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody};
 use asyncopt_runtime::transport::frame::{self, FrameError, ENVELOPE_LEN};
 use proptest::prelude::*;
 use serde_bytes::ByteBuf;
@@ -30,6 +30,15 @@ fn valid_frames() -> Vec<Vec<u8>> {
             7,
             &ToWorker::Task(TaskOrder {
                 seq: 12,
+                versions: vec![ShippedVersion {
+                    slot: 0,
+                    version: 44,
+                    body: VersionBody::Patch {
+                        base: 43,
+                        words: vec![1, 5],
+                        values: ByteBuf::from(vec![7; 16]),
+                    },
+                }],
                 task: "asyncopt_algorithms::sgd::sgd#1".into(),
                 partition: 3,
                 reads: vec![(0, 44)],

@@ -13,7 +13,7 @@ use crate::broadcaster::Shipment;
 use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
 use crate::history::History;
-use crate::protocol::{Sample, TaskOrder, ToWorker};
+use crate::protocol::{Sample, ShippedVersion, TaskOrder, ToWorker};
 
 impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
@@ -232,6 +232,7 @@ impl Driver {
     /// Sends worker `worker` the task on `partition`, preceded by the versions it lacks.
     pub(crate) fn dispatch(&mut self, worker: usize, partition: u32, spec: &TaskSpec<'_>) -> u64 {
         let reads = &spec.reads;
+        let (mut versions, mut versions_len) = (Vec::new(), 0);
         for &(slot, version) in reads {
             let Some(Shipment { body, whole }) =
                 self.holdings.ship(&self.versions, worker, slot, version)
@@ -246,16 +247,14 @@ impl Driver {
                 VersionBody::Patch { .. } => self.stats.versions_patched += 1,
                 VersionBody::Full(_) => {}
             }
-            let len = self.send(
-                worker,
-                &ToWorker::Version {
-                    slot,
-                    version,
-                    body,
-                },
-            );
-            self.stats.broadcast_bytes += len as u64;
+            versions_len += body.wire_len();
+            self.stats.broadcast_bytes += body.wire_len() as u64;
             self.stats.versions_sent += 1;
+            versions.push(ShippedVersion {
+                slot,
+                version,
+                body,
+            });
         }
         let history = self.history_slices(partition, spec);
         let history_len: usize = history.iter().map(|h| h.len()).sum();
@@ -269,6 +268,7 @@ impl Driver {
             worker,
             &ToWorker::Task(TaskOrder {
                 seq,
+                versions,
                 task: spec.task.to_owned(),
                 partition,
                 reads: reads.clone(),
@@ -279,7 +279,7 @@ impl Driver {
             }),
         );
         self.stats.history_bytes += history_len as u64;
-        self.stats.task_bytes += (len - history_len) as u64;
+        self.stats.task_bytes += len.saturating_sub(history_len + versions_len) as u64;
         self.stats.tasks_sent += 1;
         let info = &mut self.table.workers[worker];
         if let Some(since) = info.idle_since.take() {

@@ -29,7 +29,7 @@ use crate::auth::Transcript;
 use crate::data::Partition;
 use crate::error::{RuntimeError, TaskError};
 use crate::history::HistorySlice;
-use crate::protocol::{Hello, SplitOrder, TaskOrder, ToDriver, ToWorker, VersionBody};
+use crate::protocol::{Hello, ShippedVersion, SplitOrder, TaskOrder, ToDriver, ToWorker};
 use crate::task::{self, TaskContext};
 use crate::transport::frame::{self, FrameError, ANY_RUN, KIND_PLAIN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
@@ -151,11 +151,6 @@ enum Work {
         bytes: Vec<u8>,
     },
     ReadSplit(Box<SplitOrder>),
-    Version {
-        slot: u16,
-        version: u64,
-        body: VersionBody,
-    },
     Task(TaskOrder),
 }
 
@@ -420,15 +415,6 @@ impl Worker {
                 Err(reason) => return self.reject(&reason),
             },
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
-            ToWorker::Version {
-                slot,
-                version,
-                body,
-            } => Work::Version {
-                slot,
-                version,
-                body,
-            },
             ToWorker::Task(order) => {
                 if self.queued.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
                     self.outbox.push(ToDriver::Failed {
@@ -575,19 +561,22 @@ impl Executor {
                         return;
                     }
                 }
-                Work::Version {
-                    slot,
-                    version,
-                    body,
-                } => {
-                    let (held, slots) = self.cache.slots(slot);
-                    if !held && slots >= MAX_SLOTS {
-                        self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
-                    } else if let Err(e) = self.cache.receive(slot, version, body) {
-                        self.reject(&e.to_string());
+                Work::Task(mut order) => {
+                    // The versions first: the task reads them. One the worker refuses makes
+                    // the task fail with a missing version, which the driver hears of.
+                    for ShippedVersion {
+                        slot,
+                        version,
+                        body,
+                    } in std::mem::take(&mut order.versions)
+                    {
+                        let (held, slots) = self.cache.slots(slot);
+                        if !held && slots >= MAX_SLOTS {
+                            self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
+                        } else if let Err(e) = self.cache.receive(slot, version, body) {
+                            self.reject(&e.to_string());
+                        }
                     }
-                }
-                Work::Task(order) => {
                     // The task-level straggler model sleeps before the task, the worker-level
                     // one after it; the result reports both.
                     let before = ordered_sleep(order.sleep_s, &self.name);

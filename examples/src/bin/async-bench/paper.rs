@@ -287,7 +287,11 @@ fn experiment(
         let outcome = job::run(spec, data)?;
         eprintln!("  {} {}: {}", set.key, setting.key(), outcome.one_line());
         if let Some(failure) = &outcome.failure {
-            eprintln!("  {} {}: {algorithm} failed: {failure}", set.key, setting.key());
+            eprintln!(
+                "  {} {}: {algorithm} failed: {failure}",
+                set.key,
+                setting.key()
+            );
         }
         outcomes.push(outcome);
     }
