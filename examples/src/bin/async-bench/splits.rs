@@ -174,6 +174,7 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("asyncopt-splits-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let load_before = super::figures::load_average();
     let outcome = measure(&args, &dir);
     // The file is never kept, whatever happened.
     let _ = std::fs::remove_dir_all(&dir);
@@ -189,6 +190,7 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
     let figures = json!({
         "workers": args.workers,
         "machine_cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "load_average_before": load_before,
         "what": "a generated LIBSVM file (about 40 of 1,000 features per row); per size and \
                  mode a fresh driver process loads the data, starts the workers and runs \
                  synchronous SGD to its first update: first_update_s is the wall time from the \
