@@ -171,7 +171,7 @@ pub struct RunArgs {
     /// factor drawn once, 80% 1.5-2.5x and the rest 2.5-10x, sleep that times their mean
     /// compute after every task); slow-partitions (alias asyncpaper: every fourth partition's
     /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the mean
-    /// task time the driver measured, round trip included); or intensity:C (one worker sleeps C times its mean compute
+    /// compute the driver measured); or intensity:C (one worker sleeps C times its mean compute
     /// after every task).
     #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
     pub stragglers: Stragglers,

@@ -168,8 +168,7 @@ impl Driver {
                 }
                 info.record_task_time(compute_s, delay_s);
                 info.delay_s += delay_s;
-                let round_trip_s = task.sent_at().elapsed().as_secs_f64();
-                self.straggling.record(round_trip_s, delay_s);
+                self.straggling.record(compute_s);
                 self.refresh_oldest_in_flight();
                 self.results.push(task.arrived(seq, body.into_vec()));
             }

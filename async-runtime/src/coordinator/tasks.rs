@@ -44,11 +44,6 @@ impl InFlight {
         self.task
     }
 
-    /// When its order was sent.
-    pub fn sent_at(&self) -> Instant {
-        self.sent_at
-    }
-
     /// Its answer, received: what the driver recorded at dispatch goes with the body, so
     /// nothing of the result's metadata is the worker's word.
     pub fn arrived(self, seq: u64, body: Vec<u8>) -> Arrived {
