@@ -376,12 +376,15 @@ impl Driver {
     /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`
     /// and of the runtime's own time.
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
-        let begun = Instant::now();
+        let (begun, blocked_s) = (Instant::now(), self.stats.blocked_s);
         let out = work(self);
         if self.started.is_some() {
             self.paused += begun.elapsed();
         }
         self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+        // Waiting for the data is not the runtime's blocked time either: counted there, it
+        // came off the runtime's own time twice and made its time per task 0.
+        self.stats.blocked_s = blocked_s;
         out
     }
 

@@ -1,6 +1,11 @@
 //! The driver's half of the slow-partitions straggler model
 //! ([`Stragglers::SlowPartitions`]): it keeps the mean compute per task of the results it
 //! receives, and gives each task order the sleep its partition's draw asks for.
+//!
+//! Compute as the workers report it is what the ASYNC code's driver collected (its
+//! executors' task run times). The round trip the driver sees would not do: it includes a
+//! task's wait behind the tasks queued before it on its worker, and their sleeps, so the mean
+//! would feed on the model's own delays.
 
 use crate::Stragglers;
 

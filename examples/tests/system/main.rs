@@ -300,6 +300,11 @@ fn asgd_reaches_target_on_bio() {
     args.eval_every = 0.02;
     let outcome = train_to_target(&args, Algorithm::Asgd);
     assert_distinct_worker_processes(&outcome.report, 4);
+    // The runtime's own time is counted, and shipping the data is not in it: waiting for the
+    // workers to hold their partitions once cancelled it out to nothing.
+    let stats = &outcome.report.stats;
+    assert!(stats.runtime_s > stats.blocked_s, "{stats:?}");
+    assert!(stats.driver_overhead_per_task_s() > 0.0, "{stats:?}");
 }
 
 /// Variance-reduced methods on the ill-conditioned California set: the Hessian X^T X/n has
