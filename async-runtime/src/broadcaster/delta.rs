@@ -30,19 +30,41 @@ pub enum VersionBody {
 }
 
 impl VersionBody {
-    /// Bytes a whole value of `len` bytes occupies on the wire, roughly.
+    /// Bytes a whole value of `len` bytes takes in postcard.
     pub fn full_wire_len(len: usize) -> usize {
-        len + 5
+        1 + varint_len(len as u64) + len
     }
 
-    /// Bytes this body occupies on the wire, roughly (for choosing the smallest).
+    /// Bytes this body takes in postcard, exactly: for choosing the smallest, and for
+    /// counting what the broadcast cost.
     pub fn wire_len(&self) -> usize {
+        // The variant's index is a one-byte varint.
         match self {
             VersionBody::Full(bytes) => VersionBody::full_wire_len(bytes.len()),
-            VersionBody::Patch { words, values, .. } => 10 + words.len() * 5 + values.len(),
-            VersionBody::Alias { .. } => 12,
+            VersionBody::Patch {
+                base,
+                words,
+                values,
+            } => {
+                1 + varint_len(*base)
+                    + varint_len(words.len() as u64)
+                    + words
+                        .iter()
+                        .map(|&w| varint_len(u64::from(w)))
+                        .sum::<usize>()
+                    + varint_len(values.len() as u64)
+                    + values.len()
+            }
+            VersionBody::Alias { slot, version } => {
+                1 + varint_len(u64::from(*slot)) + varint_len(*version)
+            }
         }
     }
+}
+
+/// Bytes of `value` as a postcard varint (7 bits a byte).
+pub fn varint_len(value: u64) -> usize {
+    (64 - value.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
 /// A patch turning `base` into `new`, if both have the same length. Words are 8 bytes; the
@@ -126,6 +148,31 @@ mod tests {
 
     fn bytes(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn wire_len_is_the_postcard_length() {
+        let bodies = [
+            VersionBody::Full(ByteBuf::from(vec![7; 300])),
+            VersionBody::Full(ByteBuf::new()),
+            VersionBody::Patch {
+                base: 1 << 40,
+                words: vec![0, 127, 128, 70_000, u32::MAX],
+                values: ByteBuf::from(vec![1; 40]),
+            },
+            VersionBody::Alias {
+                slot: 300,
+                version: 5,
+            },
+        ];
+        for body in bodies {
+            let encoded = postcard::to_allocvec(&body).expect("encodes");
+            assert_eq!(body.wire_len(), encoded.len(), "{body:?}");
+        }
+        assert_eq!(varint_len(0), 1);
+        assert_eq!(varint_len(127), 1);
+        assert_eq!(varint_len(128), 2);
+        assert_eq!(varint_len(u64::MAX), 10);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::driver::{Driver, VersionRead};
 use super::placement::{self, PartMeta, PartSource, Shipped};
 use super::table::WorkerInfo;
 use super::tasks;
-use crate::broadcaster::delta::VersionBody;
+use crate::broadcaster::delta::{varint_len, VersionBody};
 use crate::broadcaster::Shipment;
 use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
@@ -247,8 +247,10 @@ impl Driver {
                 VersionBody::Patch { .. } => self.stats.versions_patched += 1,
                 VersionBody::Full(_) => {}
             }
-            versions_len += body.wire_len();
-            self.stats.broadcast_bytes += body.wire_len() as u64;
+            // The version's bytes in the task order: its slot, its id and its body.
+            let len = varint_len(u64::from(slot)) + varint_len(version) + body.wire_len();
+            versions_len += len;
+            self.stats.broadcast_bytes += len as u64;
             self.stats.versions_sent += 1;
             versions.push(ShippedVersion {
                 slot,
