@@ -9,7 +9,7 @@ use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::stragglers::Stragglers;
 use crate::transport::DEFAULT_MAX_FRAME;
-use crate::worker::{self, WorkerOptions, MAX_QUEUED_TASKS};
+use crate::worker::{self, WorkerOptions, MAX_CACHE_VERSIONS, MAX_QUEUED_TASKS};
 
 /// Environment variable that makes a spawned process of the executable a worker.
 pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
@@ -60,7 +60,8 @@ pub struct ClusterConfig {
     /// whatever this is, so their results do not depend on it. Default
     /// [`DEFAULT_PREFETCH`].
     pub prefetch: usize,
-    /// Versions of each broadcast variable the workers keep.
+    /// Versions of each broadcast variable the workers keep, 1 to
+    /// [`MAX_CACHE_VERSIONS`].
     pub cache_versions: usize,
     /// Versions of each broadcast variable the driver keeps (at least `cache_versions`): the
     /// oldest a pinned read `w.at(v)` can name; an older one is an error that says so.
@@ -134,6 +135,14 @@ impl ClusterConfig {
             return Err(RuntimeError::Config(format!(
                 "prefetch must be between 1 (no prefetch) and {MAX_QUEUED_TASKS} tasks, not {}",
                 self.prefetch
+            )));
+        }
+        // Workers clamp their cache to this range: outside it the driver's model of what they
+        // hold would differ from what they do.
+        if !(1..=MAX_CACHE_VERSIONS as usize).contains(&self.cache_versions) {
+            return Err(RuntimeError::Config(format!(
+                "workers keep between 1 and {MAX_CACHE_VERSIONS} versions of each broadcast                  variable, not {}",
+                self.cache_versions
             )));
         }
         if self.partitions_per_worker == 0 {
@@ -298,6 +307,18 @@ mod tests {
         config.bind = "tcp://0.0.0.0:7000".into();
         assert!(config.validate().is_err());
         config.token = Some(Token::random());
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_worker_cache_out_of_range_is_a_clear_error() {
+        let mut config = ClusterConfig::local(2);
+        for bad in [0, MAX_CACHE_VERSIONS as usize + 1] {
+            config.cache_versions = bad;
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains(&format!("not {bad}")), "{error}");
+        }
+        config.cache_versions = MAX_CACHE_VERSIONS as usize;
         assert!(config.validate().is_ok());
     }
 
