@@ -30,41 +30,23 @@ pub enum VersionBody {
 }
 
 impl VersionBody {
-    /// Bytes a whole value of `len` bytes takes in postcard.
+    /// Bytes a whole value of `len` bytes takes in postcard: the variant's index (one byte),
+    /// the length, the bytes.
     pub fn full_wire_len(len: usize) -> usize {
-        1 + varint_len(len as u64) + len
+        1 + wire_len(&len) + len
     }
 
     /// Bytes this body takes in postcard, exactly: for choosing the smallest, and for
     /// counting what the broadcast cost.
     pub fn wire_len(&self) -> usize {
-        // The variant's index is a one-byte varint.
-        match self {
-            VersionBody::Full(bytes) => VersionBody::full_wire_len(bytes.len()),
-            VersionBody::Patch {
-                base,
-                words,
-                values,
-            } => {
-                1 + varint_len(*base)
-                    + varint_len(words.len() as u64)
-                    + words
-                        .iter()
-                        .map(|&w| varint_len(u64::from(w)))
-                        .sum::<usize>()
-                    + varint_len(values.len() as u64)
-                    + values.len()
-            }
-            VersionBody::Alias { slot, version } => {
-                1 + varint_len(u64::from(*slot)) + varint_len(*version)
-            }
-        }
+        wire_len(self)
     }
 }
 
-/// Bytes of `value` as a postcard varint (7 bits a byte).
-pub fn varint_len(value: u64) -> usize {
-    (64 - value.leading_zeros() as usize).max(1).div_ceil(7)
+/// Bytes `value` takes in postcard, counted without encoding it.
+pub fn wire_len(value: &(impl serde::Serialize + ?Sized)) -> usize {
+    postcard::experimental::serialized_size(value)
+        .expect("postcard's size flavor never runs out of room")
 }
 
 /// A patch turning `base` into `new`, if both have the same length. Words are 8 bytes; the
@@ -169,10 +151,6 @@ mod tests {
             let encoded = postcard::to_allocvec(&body).expect("encodes");
             assert_eq!(body.wire_len(), encoded.len(), "{body:?}");
         }
-        assert_eq!(varint_len(0), 1);
-        assert_eq!(varint_len(127), 1);
-        assert_eq!(varint_len(128), 2);
-        assert_eq!(varint_len(u64::MAX), 10);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(crate) struct Shipment {
     pub body: VersionBody,
     /// What sending it whole costs: the value's size.
     pub whole: usize,
+    /// Bytes the body takes on the wire ([`VersionBody::wire_len`]).
+    pub wire_len: usize,
 }
 
 /// The versions each worker holds, as the driver models its cache.
@@ -91,6 +93,7 @@ impl Holdings {
             return Shipment {
                 body: VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
                 whole,
+                wire_len: VersionBody::full_wire_len(whole),
             };
         };
         let identical = held.iter().find_map(|(&other_slot, versions)| {
@@ -105,17 +108,30 @@ impl Holdings {
             })
         });
         if let Some(alias) = identical {
-            return Shipment { body: alias, whole };
+            let wire_len = alias.wire_len();
+            return Shipment {
+                body: alias,
+                whole,
+                wire_len,
+            };
         }
         let patch = held
             .get(&slot)
             .and_then(|versions| versions.iter().rev().find_map(|&v| store.get(slot, v)))
             .and_then(|base| delta::diff(base.version, &base.bytes, &wanted.bytes));
-        let body = match patch {
-            Some(patch) if patch.wire_len() < VersionBody::full_wire_len(whole) => patch,
-            _ => VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
+        let full_len = VersionBody::full_wire_len(whole);
+        let (body, wire_len) = match patch.map(|patch| (patch.wire_len(), patch)) {
+            Some((len, patch)) if len < full_len => (patch, len),
+            _ => (
+                VersionBody::Full(ByteBuf::from(wanted.bytes.as_slice())),
+                full_len,
+            ),
         };
-        Shipment { body, whole }
+        Shipment {
+            body,
+            whole,
+            wire_len,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::driver::{Driver, VersionRead};
 use super::placement::{self, PartMeta, PartSource, Shipped};
 use super::table::WorkerInfo;
 use super::tasks;
-use crate::broadcaster::delta::{varint_len, VersionBody};
+use crate::broadcaster::delta::{self, VersionBody};
 use crate::broadcaster::Shipment;
 use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
@@ -229,13 +229,16 @@ impl Driver {
         Ok((slots, named.into()))
     }
 
-    /// Sends worker `worker` the task on `partition`, preceded by the versions it lacks.
+    /// Sends worker `worker` the task on `partition`, with the versions it reads and lacks.
     pub(crate) fn dispatch(&mut self, worker: usize, partition: u32, spec: &TaskSpec<'_>) -> u64 {
         let reads = &spec.reads;
         let (mut versions, mut versions_len) = (Vec::new(), 0);
         for &(slot, version) in reads {
-            let Some(Shipment { body, whole }) =
-                self.holdings.ship(&self.versions, worker, slot, version)
+            let Some(Shipment {
+                body,
+                whole,
+                wire_len,
+            }) = self.holdings.ship(&self.versions, worker, slot, version)
             else {
                 self.stats.versions_reused += 1;
                 continue;
@@ -248,7 +251,7 @@ impl Driver {
                 VersionBody::Full(_) => {}
             }
             // The version's bytes in the task order: its slot, its id and its body.
-            let len = varint_len(u64::from(slot)) + varint_len(version) + body.wire_len();
+            let len = delta::wire_len(&(slot, version)) + wire_len;
             versions_len += len;
             self.stats.broadcast_bytes += len as u64;
             self.stats.versions_sent += 1;
