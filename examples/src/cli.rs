@@ -473,13 +473,16 @@ fn init_logging(quiet: bool, verbose: u8) {
 
 /// The built-in run: California housing (scaled), least squares, minibatch SGD and ASGD with
 /// their default steps, 4 workers with the slow-workers stragglers, to 2% of the optimum.
+/// The run ends at the target; its time limit is only a safety net, wide enough for a slow or
+/// busy machine (SGD's 5,000 updates take 5-10 s on a quiet 2-core machine, 27 s beside other
+/// tests), since a missed target makes the command fail.
 pub fn builtin_comparison() -> RunArgs {
     let mut run = RunArgs::parse_defaults();
     run.stragglers = Stragglers::SlowWorkers;
     run.batch = 1000;
     run.target_subopt = Some(2e-2);
     run.updates = 200_000;
-    run.time = Some(25.0);
+    run.time = Some(180.0);
     run
 }
 
