@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -140,8 +140,11 @@ pub enum ToDriver {
     Result {
         /// The task's sequence number.
         seq: u64,
-        /// Seconds the task computed.
+        /// Seconds the task computed (wall clock).
         compute_s: f64,
+        /// CPU seconds its thread used for the computation: below `compute_s` when the worker
+        /// shares its core with other work.
+        cpu_s: f64,
         /// Seconds of simulated straggler delay the worker slept for it, before (ordered by
         /// the driver) and after it (its own factor).
         delay_s: f64,

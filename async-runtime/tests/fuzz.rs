@@ -53,6 +53,7 @@ fn valid_frames() -> Vec<Vec<u8>> {
             &ToDriver::Result {
                 seq: 9,
                 compute_s: 0.5,
+                cpu_s: 0.5,
                 delay_s: 0.0,
                 body: ByteBuf::from(vec![0; 64]),
             },

@@ -66,6 +66,7 @@ impl FakeLink {
                     Reply::Result(body) => ToDriver::Result {
                         seq: task.seq,
                         compute_s: 0.001,
+                        cpu_s: 0.001,
                         delay_s: 0.0,
                         body: ByteBuf::from(body),
                     },
@@ -302,6 +303,7 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
         message: ToDriver::Result {
             seq,
             compute_s: 0.0,
+            cpu_s: 0.0,
             delay_s: 0.0,
             body: ByteBuf::from(vec![0; 2]),
         },

@@ -145,6 +145,7 @@ impl Driver {
             ToDriver::Result {
                 seq,
                 compute_s,
+                cpu_s,
                 delay_s,
                 body,
             } => {
@@ -152,10 +153,9 @@ impl Driver {
                 if !self.tasks.is_on(seq, worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
-                if !(compute_s.is_finite()
-                    && delay_s.is_finite()
-                    && compute_s >= 0.0
-                    && delay_s >= 0.0)
+                if ![compute_s, cpu_s, delay_s]
+                    .iter()
+                    .all(|t| t.is_finite() && *t >= 0.0)
                 {
                     return self.bad_result(worker, "its task times are not finite and positive");
                 }
@@ -166,7 +166,7 @@ impl Driver {
                 if info.in_flight == 0 {
                     info.idle_since = Some(Instant::now());
                 }
-                info.record_task_time(compute_s, delay_s);
+                info.record_task_time(compute_s, cpu_s, delay_s);
                 info.delay_s += delay_s;
                 self.straggling.record(compute_s);
                 self.refresh_oldest_in_flight();

@@ -29,8 +29,12 @@ pub struct WorkerInfo {
     pub last_staleness: u64,
     /// Mean seconds per task as the worker measured it (computation plus simulated delay).
     pub mean_task_s: f64,
-    /// Mean seconds of computation per task, without the simulated delay.
+    /// Mean seconds of computation per task, without the simulated delay (wall clock).
     pub mean_compute_s: f64,
+    /// Mean CPU seconds per task its computing thread used: well below
+    /// [`mean_compute_s`](WorkerInfo::mean_compute_s) when it shares its core with other work
+    /// (more workers than cores, a busy host).
+    pub mean_cpu_s: f64,
     /// Seconds it spent idle, waiting for the driver to give it work.
     pub wait_s: f64,
     /// Bytes the driver sent it.
@@ -77,6 +81,7 @@ impl WorkerInfo {
             last_staleness: 0,
             mean_task_s: 0.0,
             mean_compute_s: 0.0,
+            mean_cpu_s: 0.0,
             wait_s: 0.0,
             bytes_out: 0,
             bytes_in: 0,
@@ -101,12 +106,14 @@ impl WorkerInfo {
         self.alive && self.in_flight + self.unconsumed < self.credit && !self.partitions.is_empty()
     }
 
-    /// Records a finished task: `compute_s` of computation and `delay_s` of simulated delay.
-    pub(crate) fn record_task_time(&mut self, compute_s: f64, delay_s: f64) {
+    /// Records a finished task: `compute_s` of computation (of which `cpu_s` on a core) and
+    /// `delay_s` of simulated delay.
+    pub(crate) fn record_task_time(&mut self, compute_s: f64, cpu_s: f64, delay_s: f64) {
         self.tasks_done += 1;
         let n = self.tasks_done as f64;
         self.mean_task_s += (compute_s + delay_s - self.mean_task_s) / n;
         self.mean_compute_s += (compute_s - self.mean_compute_s) / n;
+        self.mean_cpu_s += (cpu_s - self.mean_cpu_s) / n;
     }
 }
 
@@ -196,9 +203,10 @@ mod tests {
     #[test]
     fn compute_and_task_times_are_averaged_apart() {
         let mut worker = WorkerInfo::new("w0".into(), 1, 2.0);
-        worker.record_task_time(1.0, 2.0);
-        worker.record_task_time(3.0, 6.0);
+        worker.record_task_time(1.0, 0.5, 2.0);
+        worker.record_task_time(3.0, 1.5, 6.0);
         assert_eq!(worker.mean_compute_s, 2.0);
+        assert_eq!(worker.mean_cpu_s, 1.0);
         assert_eq!(worker.mean_task_s, 6.0);
         assert_eq!(worker.tasks_done, 2);
     }

@@ -438,6 +438,7 @@ mod tests {
         ToDriver::Result {
             seq,
             compute_s: 0.0,
+            cpu_s: 0.0,
             delay_s: 0.0,
             body: vec![0; 4].into(),
         }

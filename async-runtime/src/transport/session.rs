@@ -234,6 +234,7 @@ mod tests {
             &ToDriver::Result {
                 seq,
                 compute_s: 0.1,
+                cpu_s: 0.1,
                 delay_s: 0.0,
                 body: vec![1, 2, 3].into(),
             },

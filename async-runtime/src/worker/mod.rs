@@ -611,13 +611,19 @@ impl Executor {
     /// `slept` is the delay already slept before it.
     fn execute(&mut self, order: TaskOrder, slept: Duration) -> (ToDriver, Duration) {
         let begun = Instant::now();
+        let cpu_begun = cpu_time::ThreadTime::try_now().ok();
         let outcome = self.run_task(&order);
         let compute = begun.elapsed();
+        // Without a thread CPU clock, the wall time is the best bound on what the task used.
+        let cpu = cpu_begun
+            .and_then(|t| t.try_elapsed().ok())
+            .unwrap_or(compute);
         let delay = self.delay.after(compute);
         let message = match outcome {
             Ok(body) => ToDriver::Result {
                 seq: order.seq,
                 compute_s: compute.as_secs_f64(),
+                cpu_s: cpu.as_secs_f64(),
                 delay_s: (slept + delay).as_secs_f64(),
                 body: body.into(),
             },

@@ -25,6 +25,7 @@ fn result(seq: u64, len: usize) -> ToDriver {
     ToDriver::Result {
         seq,
         compute_s: 0.0,
+        cpu_s: 0.0,
         delay_s: 0.0,
         body: postcard::to_allocvec(&ndarray::Array1::<f64>::zeros(len))
             .unwrap()
