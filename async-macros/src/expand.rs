@@ -185,7 +185,9 @@ pub fn barrier(barrier: &Barrier, rule: &Expr, select: Option<&Expr>) -> TokenSt
     rule.set_span(barrier.span);
     let select = select.map(|select| {
         let span = select.span();
-        let call = call_over(quote!(select), select.to_token_stream());
+        let boxed = call_over(quote!(Box::new), select.to_token_stream());
+        let selection = call_over(quote!(#private::selection), boxed);
+        let call = call_over(quote!(select), selection);
         quote_spanned!(span=> .#call)
     });
     let call = quote_spanned!(barrier.span=> #private::barrier(#rule) #select);

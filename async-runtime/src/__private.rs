@@ -38,6 +38,15 @@ pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> Barrier<B, fn(&WorkerInf
     Barrier::new(rule)
 }
 
+/// `barrier!(rule, select = pred)`: the predicate behind one known type, so that one that is
+/// no predicate is reported once, where it is written, and not again by the `reduce!` that
+/// uses the barrier.
+pub fn selection<'a>(
+    select: Box<dyn Fn(&WorkerInfo) -> bool + 'a>,
+) -> Box<dyn Fn(&WorkerInfo) -> bool + 'a> {
+    select
+}
+
 /// A broadcast variable a `reduce!` closure reads at its latest version.
 pub fn read(name: &'static str) -> ReadSpec {
     ReadSpec { name, at: None }
