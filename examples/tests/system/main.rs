@@ -305,6 +305,17 @@ fn asgd_reaches_target_on_bio() {
     let stats = &outcome.report.stats;
     assert!(stats.runtime_s > stats.blocked_s, "{stats:?}");
     assert!(stats.driver_overhead_per_task_s() > 0.0, "{stats:?}");
+    // Each worker reports the CPU its computation used, which a thread cannot exceed its
+    // wall time by more than the two clocks' resolutions.
+    for worker in &outcome.report.workers {
+        assert!(
+            worker.mean_cpu_s > 0.0 && worker.mean_cpu_s <= worker.mean_compute_s + 1e-5,
+            "{}: CPU {} s against wall {} s per task",
+            worker.name,
+            worker.mean_cpu_s,
+            worker.mean_compute_s
+        );
+    }
 }
 
 /// Variance-reduced methods on the ill-conditioned California set: the Hessian X^T X/n has
