@@ -57,12 +57,12 @@ impl Driver {
     /// have moved to the version store and to the optimizer.
     pub fn resume(&mut self, mut saved: Checkpoint) -> &Checkpoint {
         self.stats = saved.stats.clone();
-        self.resumed_elapsed = saved.elapsed_s;
+        self.clock.resume_from(saved.elapsed_s);
         for version in std::mem::take(&mut saved.versions) {
             self.versions
                 .restore(&version.name, version.version, version.bytes);
         }
-        self.last_checkpoint = (self.stats.updates, self.resumed_elapsed);
+        self.last_checkpoint = (self.stats.updates, saved.elapsed_s);
         self.loop_resume = Some(LoopResume {
             optimizer: saved.optimizer.clone(),
             iteration: saved.iteration,

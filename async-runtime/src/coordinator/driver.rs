@@ -5,6 +5,7 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::clock::RunClock;
 use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
@@ -120,8 +121,8 @@ pub struct Driver {
     pub(crate) stats: RunStats,
     pub(crate) failure: Option<RuntimeError>,
     pub(crate) stopped: bool,
-    pub(crate) started: Option<Instant>,
-    pub(crate) paused: Duration,
+    /// Training time: from the first broadcast, without pauses, after the resumed run's.
+    pub(crate) clock: RunClock,
     pub(crate) children: Vec<Child>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
@@ -142,8 +143,6 @@ pub struct Driver {
     pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
     /// Its loop variables, until the optimizer takes them.
     pub(crate) loop_resume: Option<crate::checkpoint::LoopResume>,
-    /// Seconds of training before the checkpoint this run resumed from.
-    pub(crate) resumed_elapsed: f64,
     /// The slow-partitions straggler model's mean compute per task.
     pub(crate) straggling: super::straggling::TaskStraggling,
 }
@@ -199,8 +198,7 @@ impl Driver {
             stats: RunStats::default(),
             failure: None,
             stopped: false,
-            started: None,
-            paused: Duration::ZERO,
+            clock: RunClock::default(),
             children: Vec::new(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
@@ -212,7 +210,6 @@ impl Driver {
             writing: None,
             resumed: None,
             loop_resume: None,
-            resumed_elapsed: 0.0,
             straggling: Default::default(),
         }
     }
@@ -264,10 +261,7 @@ impl Driver {
     /// Seconds of training so far: from the first broadcast, without observer pauses, and
     /// with the training before the checkpoint the run resumed from.
     pub fn elapsed_s(&self) -> f64 {
-        self.resumed_elapsed
-            + self.started.map_or(0.0, |t| {
-                (t.elapsed().saturating_sub(self.paused)).as_secs_f64()
-            })
+        self.clock.elapsed_s()
     }
 
     /// Calls `observer` with every new value of the model (the variable the optimizer
@@ -324,7 +318,7 @@ impl Driver {
         if self.halted() {
             return true;
         }
-        self.started.get_or_insert_with(Instant::now);
+        self.clock.start();
         let published = self.versions.publish(name, value.encode());
         if published.is_new {
             self.stats.versions_published += 1;
@@ -344,8 +338,9 @@ impl Driver {
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();
                 let flow = observer(&progress, value as &dyn Any);
-                self.paused += begun.elapsed();
-                self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+                let pause = begun.elapsed();
+                self.clock.add_pause(pause);
+                self.stats.runtime_s -= pause.as_secs_f64();
                 if flow == Flow::Stop {
                     self.stopped = true;
                 }
@@ -378,10 +373,9 @@ impl Driver {
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
         let (begun, blocked_s) = (Instant::now(), self.stats.blocked_s);
         let out = work(self);
-        if self.started.is_some() {
-            self.paused += begun.elapsed();
-        }
-        self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+        let pause = begun.elapsed();
+        self.clock.add_pause(pause);
+        self.stats.runtime_s -= pause.as_secs_f64();
         // Waiting for the data is not the runtime's blocked time either: counted there, it
         // came off the runtime's own time twice and made its time per task 0.
         self.stats.blocked_s = blocked_s;

@@ -20,6 +20,7 @@
 
 mod barrier;
 mod checkpointing;
+mod clock;
 mod dispatch;
 mod driver;
 #[cfg(test)]
