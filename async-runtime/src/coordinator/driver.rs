@@ -5,6 +5,7 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::checkpoints::Checkpoints;
 use super::clock::RunClock;
 use super::placement::Placement;
 use super::report::{RunReport, RunStats};
@@ -131,18 +132,8 @@ pub struct Driver {
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: SiteFailures,
     observer: Option<Observer>,
-    /// Where and when to write checkpoints.
-    pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
-    /// Updates and training seconds at the last checkpoint.
-    pub(crate) last_checkpoint: (u64, f64),
-    /// What the application saves with each checkpoint.
-    pub(crate) annex: Option<Box<dyn FnMut() -> crate::checkpoint::Annex>>,
-    /// The checkpoint being written on its own thread, if one is.
-    pub(crate) writing: Option<super::checkpointing::Writing>,
-    /// The checkpoint this run goes on from.
-    pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
-    /// Its loop variables, until the optimizer takes them.
-    pub(crate) loop_resume: Option<crate::checkpoint::LoopResume>,
+    /// Checkpoints: the policy, the last one and the one being written, the one resumed.
+    pub(crate) checkpoints: Checkpoints,
     /// The slow-partitions straggler model's mean compute per task.
     pub(crate) straggling: super::straggling::TaskStraggling,
 }
@@ -204,12 +195,7 @@ impl Driver {
             site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
             observer: None,
-            checkpoint: None,
-            last_checkpoint: (0, 0.0),
-            annex: None,
-            writing: None,
-            resumed: None,
-            loop_resume: None,
+            checkpoints: Checkpoints::default(),
             straggling: Default::default(),
         }
     }
