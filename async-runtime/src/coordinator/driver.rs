@@ -244,8 +244,8 @@ impl Driver {
         self.results.last().map_or(0, |m| m.staleness)
     }
 
-    /// Seconds of training so far: from the first broadcast, without observer pauses, and
-    /// with the training before the checkpoint the run resumed from.
+    /// Seconds of training so far: from the first broadcast, without the pauses (observers,
+    /// shipping data), and with the training before the checkpoint the run resumed from.
     pub fn elapsed_s(&self) -> f64 {
         self.clock.elapsed_s()
     }
@@ -324,9 +324,7 @@ impl Driver {
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();
                 let flow = observer(&progress, value as &dyn Any);
-                let pause = begun.elapsed();
-                self.clock.add_pause(pause);
-                self.stats.runtime_s -= pause.as_secs_f64();
+                self.leave_out_since(begun);
                 if flow == Flow::Stop {
                     self.stopped = true;
                 }
@@ -359,13 +357,19 @@ impl Driver {
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
         let (begun, blocked_s) = (Instant::now(), self.stats.blocked_s);
         let out = work(self);
-        let pause = begun.elapsed();
-        self.clock.add_pause(pause);
-        self.stats.runtime_s -= pause.as_secs_f64();
+        self.leave_out_since(begun);
         // Waiting for the data is not the runtime's blocked time either: counted there, it
         // came off the runtime's own time twice and made its time per task 0.
         self.stats.blocked_s = blocked_s;
         out
+    }
+
+    /// Leaves the time since `begun` out of the training time and of the runtime's own time:
+    /// it was neither (an observer, shipping data).
+    fn leave_out_since(&mut self, begun: Instant) {
+        let pause = begun.elapsed();
+        self.clock.add_pause(pause);
+        self.stats.runtime_s -= pause.as_secs_f64();
     }
 
     /// Runs a runtime call of the training loop, counting its time as the runtime's.
