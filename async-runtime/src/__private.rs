@@ -470,7 +470,7 @@ impl Resumed {
 /// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
 /// optimizer on the same driver starts afresh).
 pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
-    let saved = cx.loop_resume.take()?;
+    let saved = cx.checkpoints.take_loop_resume()?;
     if saved.optimizer != optimizer {
         cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
             "the checkpoint was written by optimizer {}, and this run calls {optimizer}",

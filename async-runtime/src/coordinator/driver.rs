@@ -5,6 +5,8 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::checkpoints::Checkpoints;
+use super::clock::RunClock;
 use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
@@ -120,8 +122,8 @@ pub struct Driver {
     pub(crate) stats: RunStats,
     pub(crate) failure: Option<RuntimeError>,
     pub(crate) stopped: bool,
-    pub(crate) started: Option<Instant>,
-    pub(crate) paused: Duration,
+    /// Training time: from the first broadcast, without pauses, after the resumed run's.
+    pub(crate) clock: RunClock,
     pub(crate) children: Vec<Child>,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
@@ -130,20 +132,8 @@ pub struct Driver {
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: SiteFailures,
     observer: Option<Observer>,
-    /// Where and when to write checkpoints.
-    pub(crate) checkpoint: Option<crate::checkpoint::CheckpointPolicy>,
-    /// Updates and training seconds at the last checkpoint.
-    pub(crate) last_checkpoint: (u64, f64),
-    /// What the application saves with each checkpoint.
-    pub(crate) annex: Option<Box<dyn FnMut() -> crate::checkpoint::Annex>>,
-    /// The checkpoint being written on its own thread, if one is.
-    pub(crate) writing: Option<super::checkpointing::Writing>,
-    /// The checkpoint this run goes on from.
-    pub(crate) resumed: Option<crate::checkpoint::Checkpoint>,
-    /// Its loop variables, until the optimizer takes them.
-    pub(crate) loop_resume: Option<crate::checkpoint::LoopResume>,
-    /// Seconds of training before the checkpoint this run resumed from.
-    pub(crate) resumed_elapsed: f64,
+    /// Checkpoints: the policy, the last one and the one being written, the one resumed.
+    pub(crate) checkpoints: Checkpoints,
     /// The slow-partitions straggler model's mean compute per task.
     pub(crate) straggling: super::straggling::TaskStraggling,
 }
@@ -199,20 +189,13 @@ impl Driver {
             stats: RunStats::default(),
             failure: None,
             stopped: false,
-            started: None,
-            paused: Duration::ZERO,
+            clock: RunClock::default(),
             children: Vec::new(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
             observer: None,
-            checkpoint: None,
-            last_checkpoint: (0, 0.0),
-            annex: None,
-            writing: None,
-            resumed: None,
-            loop_resume: None,
-            resumed_elapsed: 0.0,
+            checkpoints: Checkpoints::default(),
             straggling: Default::default(),
         }
     }
@@ -261,13 +244,10 @@ impl Driver {
         self.results.last().map_or(0, |m| m.staleness)
     }
 
-    /// Seconds of training so far: from the first broadcast, without observer pauses, and
-    /// with the training before the checkpoint the run resumed from.
+    /// Seconds of training so far: from the first broadcast, without the pauses (observers,
+    /// shipping data), and with the training before the checkpoint the run resumed from.
     pub fn elapsed_s(&self) -> f64 {
-        self.resumed_elapsed
-            + self.started.map_or(0.0, |t| {
-                (t.elapsed().saturating_sub(self.paused)).as_secs_f64()
-            })
+        self.clock.elapsed_s()
     }
 
     /// Calls `observer` with every new value of the model (the variable the optimizer
@@ -324,7 +304,7 @@ impl Driver {
         if self.halted() {
             return true;
         }
-        self.started.get_or_insert_with(Instant::now);
+        self.clock.start();
         let published = self.versions.publish(name, value.encode());
         if published.is_new {
             self.stats.versions_published += 1;
@@ -344,8 +324,7 @@ impl Driver {
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();
                 let flow = observer(&progress, value as &dyn Any);
-                self.paused += begun.elapsed();
-                self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+                self.leave_out_since(begun);
                 if flow == Flow::Stop {
                     self.stopped = true;
                 }
@@ -378,14 +357,19 @@ impl Driver {
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
         let (begun, blocked_s) = (Instant::now(), self.stats.blocked_s);
         let out = work(self);
-        if self.started.is_some() {
-            self.paused += begun.elapsed();
-        }
-        self.stats.runtime_s -= begun.elapsed().as_secs_f64();
+        self.leave_out_since(begun);
         // Waiting for the data is not the runtime's blocked time either: counted there, it
         // came off the runtime's own time twice and made its time per task 0.
         self.stats.blocked_s = blocked_s;
         out
+    }
+
+    /// Leaves the time since `begun` out of the training time and of the runtime's own time:
+    /// it was neither (an observer, shipping data).
+    fn leave_out_since(&mut self, begun: Instant) {
+        let pause = begun.elapsed();
+        self.clock.add_pause(pause);
+        self.stats.runtime_s -= pause.as_secs_f64();
     }
 
     /// Runs a runtime call of the training loop, counting its time as the runtime's.

@@ -14,12 +14,16 @@
 //! | `results::ResultQueue` | results in hand, set aside per site, superseded; which results count |
 //! | `shapes::SiteShapes` | the shape each site's results must have |
 //! | `broadcaster::Holdings` | which broadcast versions each worker holds, what a task needs shipped |
+//! | `checkpoints::Checkpoints` | the checkpoint policy, the last checkpoint and the one being written, the annex, the checkpoint resumed; whether one is due |
+//! | `clock::RunClock` | training time: its start, the pauses left out, the resumed run's offset |
 //!
 //! The orchestration (`dispatch`, `reduce`, `inbox`, `checkpointing`) is `impl Driver`
 //! across those parts; `fake_link` runs it against scripted workers.
 
 mod barrier;
 mod checkpointing;
+mod checkpoints;
+mod clock;
 mod dispatch;
 mod driver;
 #[cfg(test)]

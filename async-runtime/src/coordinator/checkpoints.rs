@@ -1,0 +1,282 @@
+//! The driver's checkpoint state: the policy, the last checkpoint written, the one being
+//! written on its own thread, the application's annex, and the checkpoint a run resumed from.
+//!
+//! [`Checkpoints`] is the one owner of this state; whether a checkpoint is due is the pure
+//! [`due`], which sees counters only. The orchestration (gathering the variables and the
+//! versions, counting, failing the run) is `checkpointing`'s `impl Driver`.
+
+use std::thread::JoinHandle;
+
+use crate::checkpoint::{self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume};
+
+/// Where a run stands, for checkpoints: updates applied and seconds of training.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Mark {
+    pub updates: u64,
+    pub elapsed_s: f64,
+}
+
+/// Whether the policy asks for a checkpoint now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Not now.
+    No,
+    /// Now.
+    Yes,
+    /// Enough updates went by since the checkpoint being written: wait for it, then ask again.
+    AfterTheOneBeingWritten,
+}
+
+/// Whether `policy` asks for a checkpoint at `now`, the last one written at `last`, and one
+/// taken at `writing` still being written.
+///
+/// One checkpoint is written at a time. A checkpoint every N updates is taken at exactly those
+/// updates (a resumed run must land where the uninterrupted one was), so one by updates waits
+/// for the one being written; one by time is simply not due meanwhile.
+pub(crate) fn due(policy: &CheckpointPolicy, now: Mark, last: Mark, writing: Option<Mark>) -> Due {
+    let by_updates_since = |mark: Mark| {
+        policy
+            .every_updates
+            .is_some_and(|n| now.updates.saturating_sub(mark.updates) >= n)
+    };
+    if let Some(writing) = writing {
+        return if by_updates_since(writing) {
+            Due::AfterTheOneBeingWritten
+        } else {
+            Due::No
+        };
+    }
+    // Nothing new since the last checkpoint: it would save the same state again.
+    if now.updates <= last.updates {
+        return Due::No;
+    }
+    let by_time = policy
+        .every
+        .is_some_and(|every| now.elapsed_s - last.elapsed_s >= every.as_secs_f64());
+    if by_updates_since(last) || by_time {
+        Due::Yes
+    } else {
+        Due::No
+    }
+}
+
+/// A checkpoint being written on its own thread.
+struct Writing {
+    thread: JoinHandle<Result<u64, CheckpointError>>,
+    /// Where the run stood when it was taken.
+    at: Mark,
+}
+
+/// Checkpoints of one run: when to write, what is being written, what the run went on from.
+#[derive(Default)]
+pub(crate) struct Checkpoints {
+    /// Where and when to write checkpoints; none unless asked.
+    policy: Option<CheckpointPolicy>,
+    /// Where the run stood at the last checkpoint (or the start of checkpointing, or the
+    /// checkpoint it resumed from).
+    last: Mark,
+    /// What the application saves with each checkpoint.
+    annex: Option<Box<dyn FnMut() -> Annex>>,
+    /// The checkpoint being written on its own thread, if one is.
+    writing: Option<Writing>,
+    /// The checkpoint this run goes on from.
+    resumed: Option<Checkpoint>,
+    /// Its loop variables, until the optimizer takes them.
+    loop_resume: Option<LoopResume>,
+}
+
+impl Checkpoints {
+    /// Writes checkpoints as `policy` says from now on, the first one counted from `now`.
+    pub fn set_policy(&mut self, policy: CheckpointPolicy, now: Mark) {
+        self.last = now;
+        self.policy = Some(policy);
+    }
+
+    /// The policy, if checkpoints were asked for.
+    pub fn policy(&self) -> Option<&CheckpointPolicy> {
+        self.policy.as_ref()
+    }
+
+    /// Saves what `annex` returns with every checkpoint.
+    pub fn set_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
+        self.annex = Some(Box::new(annex));
+    }
+
+    /// Goes on from `saved`, taken at `at`: the next checkpoint is counted from it, and the
+    /// optimizer takes its loop variables with [`Checkpoints::take_loop_resume`].
+    pub fn resume(&mut self, mut saved: Checkpoint, at: Mark) -> &Checkpoint {
+        self.last = at;
+        self.loop_resume = Some(LoopResume {
+            optimizer: saved.optimizer.clone(),
+            iteration: saved.iteration,
+            state: std::mem::take(&mut saved.state),
+        });
+        self.resumed.insert(saved)
+    }
+
+    /// The checkpoint this run resumed from, if it did.
+    pub fn resumed(&self) -> Option<&Checkpoint> {
+        self.resumed.as_ref()
+    }
+
+    /// The resumed loop variables, once: a second optimizer on the same driver starts afresh.
+    pub fn take_loop_resume(&mut self) -> Option<LoopResume> {
+        self.loop_resume.take()
+    }
+
+    /// Whether a checkpoint is due at `now`; see [`due`].
+    pub fn due(&self, now: Mark) -> Due {
+        match &self.policy {
+            Some(policy) => due(
+                policy,
+                now,
+                self.last,
+                self.writing.as_ref().map(|writing| writing.at),
+            ),
+            None => Due::No,
+        }
+    }
+
+    /// Starts writing `checkpoint`, taken at `at`, with the annex on a thread of its own.
+    /// Nothing happens without a policy.
+    pub fn start_writing(&mut self, mut checkpoint: Checkpoint, at: Mark) -> std::io::Result<()> {
+        let Some(dir) = self.policy.as_ref().map(|policy| policy.dir.clone()) else {
+            return Ok(());
+        };
+        // The annex gathers here, on the training thread; it makes its bytes on the other.
+        let annex: Option<Annex> = self.annex.as_mut().map(|annex| annex());
+        let thread = std::thread::Builder::new()
+            .name("checkpoint".to_owned())
+            .spawn(move || {
+                checkpoint.annex = annex.map(|annex| annex()).unwrap_or_default();
+                checkpoint::write(&dir, &checkpoint)
+            })?;
+        self.writing = Some(Writing { thread, at });
+        Ok(())
+    }
+
+    /// Takes the outcome of the checkpoint being written once it is done (or at once, waiting
+    /// for it, with `wait`): the bytes written and where it was taken, or why it failed. A
+    /// written checkpoint becomes the last one.
+    pub fn finish_writing(&mut self, wait: bool) -> Option<(Result<u64, CheckpointError>, Mark)> {
+        let done = self
+            .writing
+            .as_ref()
+            .is_some_and(|writing| wait || writing.thread.is_finished());
+        if !done {
+            return None;
+        }
+        let Writing { thread, at } = self.writing.take()?;
+        let written = thread.join().unwrap_or_else(|_| {
+            Err(CheckpointError::State(
+                "the checkpoint's thread panicked".to_owned(),
+            ))
+        });
+        if written.is_ok() {
+            self.last = at;
+        }
+        Some((written, at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn policy(every_updates: Option<u64>, every_s: Option<u64>) -> CheckpointPolicy {
+        CheckpointPolicy {
+            dir: PathBuf::from("unused"),
+            every_updates,
+            every: every_s.map(Duration::from_secs),
+            job: "test".to_owned(),
+        }
+    }
+
+    fn at(updates: u64, elapsed_s: f64) -> Mark {
+        Mark { updates, elapsed_s }
+    }
+
+    #[test]
+    fn due_by_updates() {
+        let every_10 = policy(Some(10), None);
+        let last = at(20, 5.0);
+        assert_eq!(due(&every_10, at(29, 500.0), last, None), Due::No);
+        assert_eq!(due(&every_10, at(30, 5.0), last, None), Due::Yes);
+        assert_eq!(due(&every_10, at(31, 5.0), last, None), Due::Yes);
+    }
+
+    #[test]
+    fn due_by_time() {
+        let every_60s = policy(None, Some(60));
+        let last = at(20, 100.0);
+        assert_eq!(due(&every_60s, at(1000, 159.5), last, None), Due::No);
+        assert_eq!(due(&every_60s, at(21, 160.0), last, None), Due::Yes);
+    }
+
+    #[test]
+    fn not_due_without_a_new_update() {
+        let both = policy(Some(1), Some(1));
+        let last = at(20, 100.0);
+        assert_eq!(due(&both, at(20, 1000.0), last, None), Due::No);
+        assert_eq!(due(&both, at(21, 1000.0), last, None), Due::Yes);
+    }
+
+    #[test]
+    fn by_time_not_due_while_another_is_written() {
+        let every_60s = policy(None, Some(60));
+        let (last, writing) = (at(0, 0.0), at(10, 60.0));
+        assert_eq!(due(&every_60s, at(50, 500.0), last, None), Due::Yes);
+        assert_eq!(due(&every_60s, at(50, 500.0), last, Some(writing)), Due::No);
+    }
+
+    #[test]
+    fn by_updates_waits_for_the_one_being_written() {
+        let every_10 = policy(Some(10), None);
+        let (last, writing) = (at(0, 0.0), at(10, 1.0));
+        // Counted from the one being written, not from the last one on disk.
+        assert_eq!(due(&every_10, at(15, 2.0), last, Some(writing)), Due::No);
+        assert_eq!(
+            due(&every_10, at(20, 2.0), last, Some(writing)),
+            Due::AfterTheOneBeingWritten
+        );
+        // Once it is written, it is the last one, and the next is due.
+        assert_eq!(due(&every_10, at(20, 2.0), writing, None), Due::Yes);
+    }
+
+    #[test]
+    fn no_policy_no_checkpoint() {
+        let checkpoints = Checkpoints::default();
+        assert_eq!(checkpoints.due(at(1_000_000, 1e6)), Due::No);
+    }
+
+    #[test]
+    fn a_policy_counts_from_when_it_was_set() {
+        let mut checkpoints = Checkpoints::default();
+        checkpoints.set_policy(policy(Some(10), None), at(100, 3.0));
+        assert_eq!(checkpoints.due(at(105, 4.0)), Due::No);
+        assert_eq!(checkpoints.due(at(110, 4.0)), Due::Yes);
+    }
+
+    #[test]
+    fn resuming_counts_from_the_checkpoint_and_hands_its_variables_once() {
+        let mut checkpoints = Checkpoints::default();
+        checkpoints.set_policy(policy(Some(10), None), at(0, 0.0));
+        let saved = Checkpoint {
+            optimizer: "asgd".to_owned(),
+            iteration: 7,
+            ..Checkpoint::default()
+        };
+        checkpoints.resume(saved, at(70, 12.0));
+        assert_eq!(checkpoints.due(at(75, 13.0)), Due::No);
+        assert_eq!(checkpoints.due(at(80, 13.0)), Due::Yes);
+        assert_eq!(checkpoints.resumed().map(|c| c.iteration), Some(7));
+        let taken = checkpoints
+            .take_loop_resume()
+            .expect("the loop's variables");
+        assert_eq!((taken.optimizer.as_str(), taken.iteration), ("asgd", 7));
+        assert!(checkpoints.take_loop_resume().is_none());
+    }
+}

@@ -1,0 +1,97 @@
+//! The run's training clock. Training time starts at the first broadcast (launching and the
+//! workers' joining are not training), leaves out the pauses (observers, shipping data), and
+//! goes on from the training time of the checkpoint a run resumed from, so that a resumed
+//! run's times continue the interrupted one's.
+//!
+//! [`RunClock`] is the one owner of this state; its tests pass instants in, so they never
+//! sleep.
+
+use std::time::{Duration, Instant};
+
+/// Training time so far: since the first use, less the pauses, plus the resumed offset.
+#[derive(Debug, Default)]
+pub(crate) struct RunClock {
+    /// The first broadcast, once there was one.
+    started: Option<Instant>,
+    /// Time since `started` that was not training.
+    paused: Duration,
+    /// Seconds of training before the checkpoint this run resumed from.
+    resumed_s: f64,
+}
+
+impl RunClock {
+    /// Starts the clock now, unless it already runs: only the first use counts.
+    pub fn start(&mut self) {
+        self.start_at(Instant::now());
+    }
+
+    /// Leaves `pause` out of the training time. A pause before the start is ignored: that
+    /// time is not counted anyway.
+    pub fn add_pause(&mut self, pause: Duration) {
+        if self.started.is_some() {
+            self.paused += pause;
+        }
+    }
+
+    /// Counts `seconds` of training done before this run, in the run of a checkpoint.
+    pub fn resume_from(&mut self, seconds: f64) {
+        self.resumed_s = seconds;
+    }
+
+    /// Seconds of training so far.
+    pub fn elapsed_s(&self) -> f64 {
+        self.elapsed_s_at(Instant::now())
+    }
+
+    fn start_at(&mut self, now: Instant) {
+        self.started.get_or_insert(now);
+    }
+
+    fn elapsed_s_at(&self, now: Instant) -> f64 {
+        let since_start = self.started.map_or(Duration::ZERO, |started| {
+            now.saturating_duration_since(started)
+                .saturating_sub(self.paused)
+        });
+        self.resumed_s + since_start.as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn elapsed_leaves_out_the_pauses() {
+        let mut clock = RunClock::default();
+        let t0 = Instant::now();
+        clock.start_at(t0);
+        clock.add_pause(2 * SECOND);
+        clock.add_pause(SECOND);
+        assert_eq!(clock.elapsed_s_at(t0 + 10 * SECOND), 7.0);
+    }
+
+    #[test]
+    fn before_the_start_it_reads_the_resumed_offset() {
+        let mut clock = RunClock::default();
+        assert_eq!(clock.elapsed_s(), 0.0);
+        clock.resume_from(42.5);
+        assert_eq!(clock.elapsed_s(), 42.5);
+        // A pause before the start takes nothing off.
+        clock.add_pause(5 * SECOND);
+        assert_eq!(clock.elapsed_s(), 42.5);
+        let t0 = Instant::now();
+        clock.start_at(t0);
+        assert_eq!(clock.elapsed_s_at(t0 + 3 * SECOND), 45.5);
+    }
+
+    #[test]
+    fn starting_twice_keeps_the_first_instant() {
+        let mut clock = RunClock::default();
+        let t0 = Instant::now();
+        clock.start_at(t0);
+        clock.start_at(t0 + 4 * SECOND);
+        assert_eq!(clock.elapsed_s_at(t0 + 6 * SECOND), 6.0);
+    }
+}
