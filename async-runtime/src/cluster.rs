@@ -21,8 +21,9 @@ pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 /// Tasks a worker holds at once by default: one, no prefetch. A second task in hand hides the
 /// round trip to the driver, but its result is older by a whole task when it arrives: on
 /// bio_kdd04 with 8 workers on 2 cores (where the cores, not the round trip, bound the rate)
-/// prefetch 2 about doubled ASGD's staleness and its default step diverged. Ask for it with
-/// [`ClusterConfig::prefetch`] where workers have cores of their own.
+/// prefetch 2 about doubled ASGD's staleness (the toolkit's default step divides by workers x
+/// prefetch for that). Ask for it with [`ClusterConfig::prefetch`] where workers have cores
+/// of their own.
 pub const DEFAULT_PREFETCH: usize = 1;
 
 /// The settings of a run's cluster.

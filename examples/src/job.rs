@@ -445,14 +445,16 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
 }
 
 /// The default step. SGD: 1/L with L the smoothness of the mean loss; asynchronous SGD
-/// applies gradients about `workers - 1` updates old, which tolerate a step about that much
-/// smaller: 1/(L * workers). SAGA and SVRG, synchronous or not: 1/(3 L_b), where
+/// applies gradients about as many updates old as there are tasks in flight, `workers x
+/// prefetch` less one, which tolerate a step about that much smaller: 1/(L * workers *
+/// prefetch) (at 1/(L * workers), 4 workers with a prefetch of 2 diverge on cal_housing).
+/// SAGA and SVRG, synchronous or not: 1/(3 L_b), where
 /// L_b = L + (L_max - L)/b bounds the smoothness of the b rows an update averages (L_max: the
 /// largest per-sample constant): every partition's minibatch in a synchronous update, one
 /// partition's in an asynchronous one. Their reduced variance keeps stale updates stable at
 /// that step up to about 4 workers; beyond, staleness grows with the workers and asynchronous
-/// twins take `2/sqrt(workers)` of it (measured on bio_kdd04, where 8 workers diverge at the
-/// full step).
+/// twins take `2/sqrt(workers x prefetch)` of it (measured on bio_kdd04, where 8 workers
+/// diverge at the full step).
 ///
 /// With a preconditioner, L and L_max are measured in its metric (`metric`). The full one
 /// makes L about 1 but L_max about `n` times the largest leverage of a row, so the minibatch
@@ -460,7 +462,8 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
 /// much smaller than 1/L.
 pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     let mean = preconditioned_smoothness(&spec.loss, data, metric);
-    let workers = spec.cluster.workers as f64;
+    // Staleness grows with the tasks that can be in flight at once.
+    let in_flight = (spec.cluster.workers * spec.cluster.prefetch.max(1)) as f64;
     if spec.algorithm.is_variance_reduced() {
         let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
         let per_partition = match spec.batch {
@@ -476,12 +479,12 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
         let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
         let step = 1.0 / (3.0 * (mean + (largest - mean).max(0.0) / rows));
         if spec.algorithm.is_async() {
-            step * (2.0 / workers.sqrt()).min(1.0)
+            step * (2.0 / in_flight.sqrt()).min(1.0)
         } else {
             step
         }
     } else if spec.algorithm.is_async() {
-        1.0 / (mean * workers)
+        1.0 / (mean * in_flight)
     } else {
         1.0 / mean
     }

@@ -56,8 +56,9 @@ impl Optimizer {
         }
     }
 
-    /// The same, marked asynchronous: stale gradients ask for a default step `workers` times
-    /// smaller (variance-reduced methods: see [`default_step`](crate::job::default_step)).
+    /// The same, marked asynchronous: stale gradients ask for a default step `workers x
+    /// prefetch` times smaller (variance-reduced methods: see
+    /// [`default_step`](crate::job::default_step)).
     pub const fn asynchronous(mut self) -> Optimizer {
         self.asynchronous = true;
         self
