@@ -80,6 +80,10 @@ impl Driver {
     /// Whether the policy asks for a checkpoint now: something new happened since the last one
     /// and enough updates or time went by.
     pub(crate) fn checkpoint_due(&mut self) -> bool {
+        // Asked once per pass of the training loop: without a policy, not even the clock.
+        if self.checkpoints.policy().is_none() {
+            return false;
+        }
         self.settle_checkpoint(false);
         let mut due = self.checkpoints.due(self.checkpoint_mark());
         if due == Due::AfterTheOneBeingWritten {

@@ -564,18 +564,8 @@ impl Executor {
                 Work::Task(mut order) => {
                     // The versions first: the task reads them. One the worker refuses makes
                     // the task fail with a missing version, which the driver hears of.
-                    for ShippedVersion {
-                        slot,
-                        version,
-                        body,
-                    } in std::mem::take(&mut order.versions)
-                    {
-                        let (held, slots) = self.cache.slots(slot);
-                        if !held && slots >= MAX_SLOTS {
-                            self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
-                        } else if let Err(e) = self.cache.receive(slot, version, body) {
-                            self.reject(&e.to_string());
-                        }
+                    for shipped in std::mem::take(&mut order.versions) {
+                        self.hold(shipped);
                     }
                     // The task-level straggler model sleeps before the task, the worker-level
                     // one after it; the result reports both.
@@ -596,6 +586,21 @@ impl Executor {
 
     fn reject(&self, reason: &str) {
         tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
+    }
+
+    /// Keeps a broadcast version a task order carried, unless it is one variable too many.
+    fn hold(&mut self, shipped: ShippedVersion) {
+        let ShippedVersion {
+            slot,
+            version,
+            body,
+        } = shipped;
+        let (held, slots) = self.cache.slots(slot);
+        if !held && slots >= MAX_SLOTS {
+            self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
+        } else if let Err(e) = self.cache.receive(slot, version, body) {
+            self.reject(&e.to_string());
+        }
     }
 
     fn own(&mut self, partition: Partition) {
