@@ -221,6 +221,11 @@ pub(crate) fn spawn_local_workers(
             if let Some(token) = &config.token {
                 command.env(TOKEN_ENV, token.to_hex());
             }
+            // A process group of its own: the terminal's Ctrl-C goes to the driver alone,
+            // which ends the run in order and then shuts its workers down (a worker whose
+            // driver dies exits on its own).
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
             command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -36,7 +36,7 @@ pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig, DEFAULT_PREFETCH};
 pub use coordinator::{
     asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, Progress,
-    ResultMeta, RunReport, RunStats, VersionRead, WorkerInfo, WorkerTable,
+    ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
 };
 pub use data::{Dataset, Partition};
 pub use error::{RuntimeError, TaskError};

@@ -85,12 +85,15 @@ impl Driver {
             return false;
         }
         self.settle_checkpoint(false);
-        let mut due = self.checkpoints.due(self.checkpoint_mark());
+        // A stop asked for from outside takes a last checkpoint, so that the run resumes
+        // where it stopped; a stop rule's end or a failure takes none.
+        let stopping = self.stop_requested();
+        let mut due = self.checkpoints.due(self.checkpoint_mark(), stopping);
         if due == Due::AfterTheOneBeingWritten {
             self.settle_checkpoint(true);
-            due = self.checkpoints.due(self.checkpoint_mark());
+            due = self.checkpoints.due(self.checkpoint_mark(), stopping);
         }
-        due == Due::Yes && !self.halted()
+        due == Due::Yes && !self.stopped && self.failure.is_none()
     }
 
     /// Starts writing the checkpoint of pass `iteration` with the loop's variables `state` on

@@ -60,6 +60,18 @@ pub(crate) fn due(policy: &CheckpointPolicy, now: Mark, last: Mark, writing: Opt
     }
 }
 
+/// Whether a run asked to stop takes a last checkpoint at `now`, whatever the policy's
+/// interval: yes if anything happened since the last one, after the one being written if it
+/// is older than `now`. The run then resumes where it stopped.
+pub(crate) fn due_at_stop(now: Mark, last: Mark, writing: Option<Mark>) -> Due {
+    match writing {
+        Some(writing) if now.updates > writing.updates => Due::AfterTheOneBeingWritten,
+        Some(_) => Due::No,
+        None if now.updates > last.updates => Due::Yes,
+        None => Due::No,
+    }
+}
+
 /// A checkpoint being written on its own thread.
 struct Writing {
     thread: JoinHandle<Result<u64, CheckpointError>>,
@@ -124,15 +136,13 @@ impl Checkpoints {
         self.loop_resume.take()
     }
 
-    /// Whether a checkpoint is due at `now`; see [`due`].
-    pub fn due(&self, now: Mark) -> Due {
+    /// Whether a checkpoint is due at `now`; see [`due`], and [`due_at_stop`] for a run
+    /// asked to stop (`stopping`).
+    pub fn due(&self, now: Mark, stopping: bool) -> Due {
+        let writing = self.writing.as_ref().map(|writing| writing.at);
         match &self.policy {
-            Some(policy) => due(
-                policy,
-                now,
-                self.last,
-                self.writing.as_ref().map(|writing| writing.at),
-            ),
+            Some(_) if stopping => due_at_stop(now, self.last, writing),
+            Some(policy) => due(policy, now, self.last, writing),
             None => Due::No,
         }
     }
@@ -247,17 +257,34 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_takes_a_last_checkpoint_of_anything_new() {
+        let mut checkpoints = Checkpoints::default();
+        checkpoints.set_policy(policy(None, Some(3600)), at(100, 3.0));
+        assert_eq!(checkpoints.due(at(101, 4.0), false), Due::No);
+        assert_eq!(checkpoints.due(at(101, 4.0), true), Due::Yes);
+        // Nothing new since the last one: it is the last state already.
+        assert_eq!(due_at_stop(at(100, 9.0), at(100, 3.0), None), Due::No);
+        // One being written: the stop waits for it, unless it holds the state already.
+        let writing = Some(at(150, 5.0));
+        assert_eq!(
+            due_at_stop(at(160, 6.0), at(100, 3.0), writing),
+            Due::AfterTheOneBeingWritten
+        );
+        assert_eq!(due_at_stop(at(150, 6.0), at(100, 3.0), writing), Due::No);
+    }
+
+    #[test]
     fn no_policy_no_checkpoint() {
         let checkpoints = Checkpoints::default();
-        assert_eq!(checkpoints.due(at(1_000_000, 1e6)), Due::No);
+        assert_eq!(checkpoints.due(at(1_000_000, 1e6), true), Due::No);
     }
 
     #[test]
     fn a_policy_counts_from_when_it_was_set() {
         let mut checkpoints = Checkpoints::default();
         checkpoints.set_policy(policy(Some(10), None), at(100, 3.0));
-        assert_eq!(checkpoints.due(at(105, 4.0)), Due::No);
-        assert_eq!(checkpoints.due(at(110, 4.0)), Due::Yes);
+        assert_eq!(checkpoints.due(at(105, 4.0), false), Due::No);
+        assert_eq!(checkpoints.due(at(110, 4.0), false), Due::Yes);
     }
 
     #[test]
@@ -270,8 +297,8 @@ mod tests {
             ..Checkpoint::default()
         };
         checkpoints.resume(saved, at(70, 12.0));
-        assert_eq!(checkpoints.due(at(75, 13.0)), Due::No);
-        assert_eq!(checkpoints.due(at(80, 13.0)), Due::Yes);
+        assert_eq!(checkpoints.due(at(75, 13.0), false), Due::No);
+        assert_eq!(checkpoints.due(at(80, 13.0), false), Due::Yes);
         assert_eq!(checkpoints.resumed().map(|c| c.iteration), Some(7));
         let taken = checkpoints
             .take_loop_resume()

@@ -11,6 +11,7 @@ use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
+use super::stop::StopHandle;
 use super::table::WorkerTable;
 use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
@@ -121,7 +122,10 @@ pub struct Driver {
     pub(crate) results: ResultQueue,
     pub(crate) stats: RunStats,
     pub(crate) failure: Option<RuntimeError>,
+    /// An observer's stop rule fired.
     pub(crate) stopped: bool,
+    /// A stop asked for from outside the loop (Ctrl-C).
+    stop: StopHandle,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) clock: RunClock,
     pub(crate) children: Vec<Child>,
@@ -189,6 +193,7 @@ impl Driver {
             stats: RunStats::default(),
             failure: None,
             stopped: false,
+            stop: StopHandle::new(),
             clock: RunClock::default(),
             children: Vec::new(),
             shapes: SiteShapes::default(),
@@ -263,6 +268,24 @@ impl Driver {
                 None => Flow::Continue,
             }
         }));
+    }
+
+    /// A handle that stops this run from another thread (a Ctrl-C handler, say): the
+    /// training loop ends at its next `broadcast!` or `reduce!` as if a stop rule fired,
+    /// after a last checkpoint if checkpoints are on.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Stops this run when `handle` is asked to, instead of on its own handle: one handle can
+    /// stop every run of a process. A handle already asked ends the run at its first pass.
+    pub fn stop_on(&mut self, handle: StopHandle) {
+        self.stop = handle;
+    }
+
+    /// Whether a stop was asked for through the run's [`StopHandle`].
+    pub fn stop_requested(&self) -> bool {
+        self.stop.is_requested()
     }
 
     /// Why the run failed, if it did; the algorithm's loop ended early then.
@@ -348,8 +371,10 @@ impl Driver {
         }
     }
 
+    /// Whether the training loop must end: a stop rule fired, a stop was asked for, or the
+    /// run failed.
     pub(crate) fn halted(&self) -> bool {
-        self.stopped || self.failure.is_some()
+        self.stopped || self.stop.is_requested() || self.failure.is_some()
     }
 
     /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`

@@ -318,3 +318,30 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
     assert_eq!((driver.in_flight(), driver.in_hand()), (0, 1));
     assert_eq!(driver.stats().bad_results, 1);
 }
+
+#[test]
+fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let data = data();
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
+        dir: std::env::temp_dir(),
+        every_updates: None,
+        every: Some(Duration::from_secs(3600)),
+        job: "test".into(),
+    });
+    assert!(!driver.publish("w", &1.0_f64, true), "the loop goes on");
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert!(!driver.checkpoint_due(), "an hour has not passed");
+    stop.request();
+    assert!(driver.stop_requested());
+    // The top of the next pass saves the state the stop leaves, whatever the policy's
+    // interval; the broadcast after it ends the loop.
+    assert!(driver.checkpoint_due());
+    assert!(driver.publish("w", &2.0_f64, true), "the loop ends");
+}

@@ -16,6 +16,7 @@
 //! | `broadcaster::Holdings` | which broadcast versions each worker holds, what a task needs shipped |
 //! | `checkpoints::Checkpoints` | the checkpoint policy, the last checkpoint and the one being written, the annex, the checkpoint resumed; whether one is due |
 //! | `clock::RunClock` | training time: its start, the pauses left out, the resumed run's offset |
+//! | `stop::StopHandle` | a request from another thread (Ctrl-C) to end the run as a stop rule does |
 //!
 //! The orchestration (`dispatch`, `reduce`, `inbox`, `checkpointing`) is `impl Driver`
 //! across those parts; `fake_link` runs it against scripted workers.
@@ -35,6 +36,7 @@ mod reduce;
 mod report;
 mod results;
 mod shapes;
+mod stop;
 mod straggling;
 mod table;
 mod tasks;
@@ -48,4 +50,5 @@ pub(crate) use inspect::{inspect, Shape};
 pub use reduce::Collected;
 pub use report::{RunReport, RunStats};
 pub use results::MAX_PARKED_PER_SITE;
+pub use stop::StopHandle;
 pub use table::{WorkerInfo, WorkerTable};
