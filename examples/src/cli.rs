@@ -16,6 +16,7 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::compare::{self, CompareOutputs};
+use crate::interrupt;
 use crate::job::{self, Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::model_file::SavedModel;
 use crate::optimizer::{Optimizer, Registry};
@@ -29,6 +30,12 @@ pub const EXIT_TARGET_MISSED: u8 = 3;
 #[error("{0}")]
 pub struct TargetMissed(pub String);
 
+/// A signal stopped a run, whose files were written: `main` exits with 128 + the signal's
+/// number ([`interrupt::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
 const EXAMPLES: &str = "\
 Examples:
   async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers slow-workers \\
@@ -36,7 +43,9 @@ Examples:
   async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
   async-train evaluate --model m.json --data a9a.t.xz
 
-Exit codes: 0 done, 1 error, 2 usage error, 3 a --target-subopt that was not reached.
+Exit codes: 0 done, 1 error, 2 usage error, 3 a --target-subopt that was not reached,
+130 (143) stopped by Ctrl-C (SIGTERM): the run ended at its next update and its files are
+written; a second Ctrl-C quits at once.
 Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
 
 /// Distributed asynchronous optimization on LIBSVM data.
@@ -376,7 +385,9 @@ fn parse_precondition(s: &str) -> Result<Precondition, String> {
 
 /// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
 /// process's arguments, runs what they ask for, prints an error as one line, and returns the
-/// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached). Call
+/// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached,
+/// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped the run and its files
+/// were written). Call
 /// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`.
 pub fn run(extra: &[Optimizer]) -> ExitCode {
     run_from(std::env::args_os(), extra)
@@ -384,8 +395,13 @@ pub fn run(extra: &[Optimizer]) -> ExitCode {
 
 /// [`run`] on the arguments `args` (the first is the program's name).
 pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> ExitCode {
+    interrupt::install();
     match main_from(args, extra) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Interrupted>() => {
+            eprintln!("{error:#}");
+            ExitCode::from(interrupt::exit_code())
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             if error.is::<TargetMissed>() {
@@ -666,6 +682,8 @@ fn train(args: TrainArgs) -> Result<()> {
         resume: args.resume.clone(),
     };
     let data = spec.load_data()?;
+    // From here a Ctrl-C stops the run and lets its files be written.
+    let _saving = interrupt::Saving::begin();
     let outcome = job::run(&spec, &data)?;
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
         println!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");

@@ -25,11 +25,21 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     let data = spec.load_data()?;
+    // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
+    let _saving = crate::interrupt::Saving::begin();
     // One optimum for all runs, computed once.
     let optimum = job::optimum(&spec.loss, &data, spec.stop.optimum)?;
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
     for &algorithm in algorithms {
+        if crate::interrupt::requested() {
+            if outcomes.is_empty() {
+                return Err(
+                    crate::cli::Interrupted("stopped by a signal before any run".into()).into(),
+                );
+            }
+            break;
+        }
         let mut spec = spec.clone();
         spec.algorithm = algorithm;
         spec.stop.optimum = optimum;
@@ -78,9 +88,19 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
 }
 
 impl CompareOutputs {
-    /// A [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
+    /// An [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else a
+    /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
     /// target, if one was set.
     pub fn check_targets(&self) -> Result<()> {
+        if crate::interrupt::requested() {
+            let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
+            return Err(crate::cli::Interrupted(format!(
+                "stopped by a signal; the files of {} are in {}",
+                done.join(", "),
+                self.dir.display()
+            ))
+            .into());
+        }
         let missed: Vec<&str> = self
             .outcomes
             .iter()
@@ -111,6 +131,7 @@ impl CompareOutputs {
                     "final_objective": o.final_objective(),
                     "updates": o.report.stats.updates,
                     "elapsed_s": o.report.elapsed_s,
+                    "interrupted": o.interrupted,
                 })
             })
             .collect();

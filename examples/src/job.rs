@@ -240,6 +240,9 @@ pub struct Outcome {
     pub spec: JobSpec,
     /// Updates and seconds of training of the checkpoint the run resumed from.
     pub resumed_from: Option<(u64, f64)>,
+    /// A signal (Ctrl-C) stopped the run before its stop rules did; the model and trace are
+    /// those of where it stopped.
+    pub interrupted: bool,
 }
 
 impl JobSpec {
@@ -316,6 +319,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         _ => Vec::new(),
     };
     let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
+    driver.stop_on(crate::interrupt::stop_handle());
     let resumed_from = resumed.map(|saved| {
         let saved = driver.resume(saved);
         (saved.stats.updates, saved.elapsed_s)
@@ -376,6 +380,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     progress.borrow().finish();
     driver.wait_for_checkpoint();
     let report = driver.report();
+    let interrupted = driver.stop_requested();
     let mut failure = driver
         .finish()
         .err()
@@ -416,6 +421,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         dataset: data.name().to_owned(),
         spec: spec.clone(),
         resumed_from,
+        interrupted,
     })
 }
 
@@ -538,8 +544,13 @@ impl Outcome {
             Some(f) => format!(", (f-f*)/f* = {:.3e}", (self.final_objective() - f) / f),
             None => String::new(),
         };
+        let stopped = if self.interrupted {
+            " (stopped by a signal)"
+        } else {
+            ""
+        };
         format!(
-            "{}: objective {:.10} after {} updates in {:.2} s on {} workers{}",
+            "{}: objective {:.10} after {} updates in {:.2} s on {} workers{}{stopped}",
             self.algorithm,
             self.final_objective(),
             self.report.stats.updates,
@@ -589,6 +600,7 @@ impl Outcome {
                 "elapsed_s": elapsed_s,
             })),
             "failure": self.failure,
+            "interrupted": self.interrupted,
             "stats": stats,
             "worker_table": self.report.workers,
         })
@@ -602,11 +614,19 @@ impl Outcome {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// An error if the run failed, or a [`TargetMissed`](crate::cli::TargetMissed) if it
-    /// ended without reaching its target (after its files were written).
+    /// An error if the run failed, an [`Interrupted`](crate::cli::Interrupted) if a signal
+    /// stopped it, or a [`TargetMissed`](crate::cli::TargetMissed) if it ended without
+    /// reaching its target (after its files were written).
     pub fn into_result(self) -> Result<()> {
         if let Some(failure) = self.failure {
             bail!("the run ended early: {failure}");
+        }
+        if self.interrupted {
+            return Err(crate::cli::Interrupted(format!(
+                "{} stopped by a signal after {} updates; its files hold the run up to there",
+                self.algorithm, self.report.stats.updates
+            ))
+            .into());
         }
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
             let reached = self

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod cli;
 pub mod compare;
+pub mod interrupt;
 pub mod job;
 pub mod model_file;
 pub mod optimizer;

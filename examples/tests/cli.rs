@@ -172,6 +172,182 @@ fn is_running(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// Starts `args` as a terminal starts a command: in a process group of its own, which a
+/// Ctrl-C signals as a whole. Returns it once its four workers run and it has trained a while.
+fn start_in_its_own_group(args: &[&str], dir: &Path) -> (std::process::Child, Vec<u32>) {
+    use std::os::unix::process::CommandExt;
+    let driver = Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("async-train starts");
+    let begun = Instant::now();
+    let workers = loop {
+        let children = children_of(driver.id());
+        if children.len() == 4 || begun.elapsed() > Duration::from_secs(30) {
+            break children;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(workers.len(), 4, "the driver started its workers");
+    std::thread::sleep(Duration::from_secs(2));
+    (driver, workers)
+}
+
+/// Sends `signal` to the process group `leader` leads, as the terminal does on Ctrl-C.
+fn signal_group(signal: &str, leader: u32) {
+    let status = Command::new("kill")
+        .args([signal, "--", &format!("-{leader}")])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} -{leader}");
+}
+
+/// Waits up to a minute for `child` to exit; its output and exit code.
+fn wait_for(mut child: std::process::Child) -> (Output, Option<i32>) {
+    let begun = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if begun.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("still running a minute after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("its output");
+    let code = output.status.code();
+    (output, code)
+}
+
+fn assert_exited(workers: &[u32]) {
+    let begun = Instant::now();
+    while workers.iter().any(|&pid| is_running(pid)) && begun.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = workers
+        .iter()
+        .copied()
+        .filter(|&pid| is_running(pid))
+        .collect();
+    assert!(left.is_empty(), "workers still running: {left:?}");
+}
+
+#[test]
+fn ctrl_c_stops_the_run_writes_its_files_and_checkpoint_and_it_resumes() {
+    let dir = scratch("ctrl-c");
+    let (driver, workers) = start_in_its_own_group(
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "120",
+            "--quiet",
+            "--trace",
+            "t.csv",
+            "--summary",
+            "s.json",
+            "--save-model",
+            "m.json",
+            // A policy that would not checkpoint in this run: the stop takes one all the same.
+            "--checkpoint",
+            "ck",
+            "--checkpoint-seconds",
+            "3600",
+        ],
+        &dir,
+    );
+    signal_group("-INT", driver.id());
+    let (output, code) = wait_for(driver);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    // The workers, in groups of their own, were not signalled: the driver shut them down.
+    assert_exited(&workers);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["checkpoints_written"], 1, "the stop's checkpoint");
+    let updates = summary["updates"].as_u64().expect("updates");
+    assert!(updates > 0 && updates < 100_000_000, "{updates}");
+    let trace = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+    assert!(trace.lines().count() > 2, "{trace}");
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    assert_eq!(model["objective"], summary["final_objective"]);
+
+    // The checkpoint holds the state the stop left: the run goes on from there.
+    let more = (updates + 50).to_string();
+    let output = run(
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            &more,
+            "--quiet",
+            "--resume",
+            "ck",
+            "--summary",
+            "s2.json",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let resumed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s2.json")).unwrap()).unwrap();
+    assert_eq!(resumed["resumed_from"]["updates"].as_u64(), Some(updates));
+    assert_eq!(resumed["updates"].as_u64(), Some(updates + 50));
+    assert_eq!(resumed["interrupted"], false);
+}
+
+#[test]
+fn sigterm_stops_a_comparison_after_the_run_going_on() {
+    let dir = scratch("sigterm");
+    // The built-in comparison, SGD first; stopped during it, ASGD never starts.
+    let (driver, workers) = start_in_its_own_group(&[], &dir);
+    signal_group("-TERM", driver.id());
+    let (output, code) = wait_for(driver);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code, Some(143), "{stderr}");
+    assert_exited(&workers);
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
+        .expect("a runs folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let out = &runs[0];
+    let compare: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    // SGD takes several seconds here; on a much faster machine ASGD may have begun.
+    let rows = compare["runs"].as_array().expect("runs");
+    let (last, before) = rows.split_last().expect("the run going on is kept");
+    assert!(
+        before.iter().all(|r| r["interrupted"] == false),
+        "{compare}"
+    );
+    assert_eq!(last["interrupted"], true, "{compare}");
+    let algo = last["algo"].as_str().expect("algo");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{algo}.summary.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    if algo == "sgd" {
+        assert!(
+            !out.join("asgd.summary.json").exists(),
+            "no run after the stop"
+        );
+    }
+    assert!(out.join("compare.png").exists());
+}
+
 #[test]
 fn workers_exit_when_the_driver_is_killed() {
     let mut driver = Command::new(EXE)

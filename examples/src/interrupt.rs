@@ -1,0 +1,101 @@
+//! Ctrl-C (SIGINT) and SIGTERM during a run end it the way a stop rule does: the training loop
+//! stops at its next `broadcast!` or `reduce!` (after a last checkpoint with `--checkpoint`),
+//! the trace, summary, plot and model are written as after any run, and the command exits
+//! with 128 + the signal's number ([`exit_code`]: 130 for Ctrl-C, 143 for SIGTERM). A second
+//! signal, or one while no run is going on, quits at once. SIGHUP keeps its meaning (a run
+//! under `nohup` goes on after the terminal closes).
+//!
+//! The command line installs the handler ([`install`], Unix only); every job's driver stops
+//! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.
+
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::LazyLock;
+
+use asyncopt_runtime::StopHandle;
+
+static STOP: LazyLock<StopHandle> = LazyLock::new(StopHandle::new);
+
+/// The signal that asked the runs to stop, 0 before one did.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Runs going on whose files are not written yet: what a first signal would save.
+static SAVING: AtomicUsize = AtomicUsize::new(0);
+
+/// The handle every job's driver stops on.
+pub fn stop_handle() -> StopHandle {
+    STOP.clone()
+}
+
+/// Whether a signal asked the runs to stop.
+pub fn requested() -> bool {
+    STOP.is_requested()
+}
+
+/// The exit code of a command a signal stopped: 128 + the signal's number, as shells report
+/// a command a signal ended (130 for Ctrl-C).
+pub fn exit_code() -> u8 {
+    let signal = SIGNAL.load(Ordering::SeqCst);
+    u8::try_from(128 + signal.clamp(1, 127)).unwrap_or(130)
+}
+
+/// Marks a run and the writing of its files as going on until the guard is dropped: a first
+/// signal meanwhile stops the run and lets the files be written.
+#[must_use = "the run counts as going on only while the guard lives"]
+pub struct Saving(());
+
+impl Saving {
+    /// A run begins.
+    pub fn begin() -> Saving {
+        SAVING.fetch_add(1, Ordering::SeqCst);
+        Saving(())
+    }
+}
+
+impl Drop for Saving {
+    fn drop(&mut self) {
+        SAVING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a signal does: asks the runs to stop, or quits if nothing is left to save.
+fn on_signal(signal: i32) {
+    if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
+        eprintln!("\nstopped at once");
+        SIGNAL
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+            .ok();
+        std::process::exit(exit_code().into());
+    }
+    SIGNAL.store(signal, Ordering::SeqCst);
+    STOP.request();
+    eprintln!(
+        "\nstopping: the run ends at its next update and its files are written \
+         (Ctrl-C again to quit at once)"
+    );
+}
+
+/// Handles SIGINT and SIGTERM on a thread of their own from now on; once per process.
+#[cfg(unix)]
+pub fn install() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(signals) => signals,
+            Err(e) => {
+                eprintln!("warning: Ctrl-C will end runs without writing their files: {e}");
+                return;
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || signals.forever().for_each(on_signal));
+        if let Err(e) = spawned {
+            eprintln!("warning: Ctrl-C will end runs without writing their files: {e}");
+        }
+    });
+}
+
+/// Elsewhere a signal ends the process as it always does.
+#[cfg(not(unix))]
+pub fn install() {}
