@@ -20,7 +20,7 @@ use crate::interrupt;
 use crate::job::{self, Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::model_file::SavedModel;
 use crate::optimizer::{Optimizer, Registry};
-use crate::trace::create_parent;
+use crate::trace::{check_writable, create_parent};
 
 /// The exit code of a run that ended without reaching its `--target-subopt`.
 pub const EXIT_TARGET_MISSED: u8 = 3;
@@ -681,6 +681,11 @@ fn train(args: TrainArgs) -> Result<()> {
         every_s: args.checkpoint_seconds,
         resume: args.resume.clone(),
     };
+    // An output that cannot be written fails the command before the training, not after.
+    let outputs = [&args.trace, &args.summary, &args.plot, &args.save_model];
+    for path in outputs.into_iter().flatten() {
+        check_writable(path)?;
+    }
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run and lets its files be written.
     let _saving = interrupt::Saving::begin();
@@ -689,25 +694,32 @@ fn train(args: TrainArgs) -> Result<()> {
         println!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
     }
     println!("{}", outcome.one_line());
-    if let Some(path) = &args.trace {
-        outcome.trace.write_csv(path)?;
-        println!("trace:   {}", path.display());
-    }
-    if let Some(path) = &args.summary {
-        outcome.write_summary(path)?;
-        println!("summary: {}", path.display());
-    }
-    if let Some(path) = &args.plot {
+    // Each file is attempted whatever became of the others (a disk may fill meanwhile).
+    let mut unwritten = Vec::new();
+    let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
+        if let Some(path) = path {
+            match result(path) {
+                Ok(()) => println!("{label:<8} {}", path.display()),
+                Err(e) => unwritten.push(format!("{e:#}")),
+            }
+        }
+    };
+    write("trace:", &args.trace, &|path| outcome.trace.write_csv(path));
+    write("summary:", &args.summary, &|path| {
+        outcome.write_summary(path)
+    });
+    write("plot:", &args.plot, &|path| {
         crate::plot::write_plot(
             path,
             &[(outcome.algorithm.name(), &outcome.trace)],
             outcome.optimum,
-        )?;
-        println!("plot:    {}", path.display());
-    }
-    if let Some(path) = &args.save_model {
-        outcome.saved_model(&data).write(path)?;
-        println!("model:   {}", path.display());
+        )
+    });
+    write("model:", &args.save_model, &|path| {
+        outcome.saved_model(&data).write(path)
+    });
+    if !unwritten.is_empty() {
+        bail!("{}", unwritten.join("; "));
     }
     outcome.into_result()
 }

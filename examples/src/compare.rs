@@ -24,6 +24,7 @@ pub struct CompareOutputs {
 pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
+    crate::trace::check_writable(&out.join("compare.json"))?;
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let _saving = crate::interrupt::Saving::begin();

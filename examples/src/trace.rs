@@ -65,3 +65,20 @@ pub fn create_parent(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Fails now, not after the run, if `path` cannot be written: creates its folder and opens
+/// it for writing without truncating it (a new file is removed again). An output that cannot
+/// be written would otherwise lose a run's results only once it has ended.
+pub fn check_writable(path: &Path) -> Result<()> {
+    create_parent(path)?;
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}

@@ -104,6 +104,28 @@ fn a_malformed_data_file_names_the_line() {
 }
 
 #[test]
+fn an_output_that_cannot_be_written_fails_before_the_training() {
+    let dir = scratch("unwritable");
+    // A file where a folder is needed: not writable whoever runs the test.
+    std::fs::write(dir.join("a-file"), "").unwrap();
+    let output = run(
+        &[
+            "--updates",
+            "100000",
+            "--summary",
+            "s.json",
+            "--trace",
+            "a-file/t.csv",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "a-file");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("updates"), "no training ran: {stdout}");
+    assert!(!dir.join("s.json").exists(), "nothing half written");
+}
+
+#[test]
 fn an_unknown_algorithm_is_one_clear_line() {
     let output = run(&["--algo", "adam"], &scratch("algo"));
     assert_clear_error(&output, "unknown algorithm `adam`");
