@@ -686,6 +686,9 @@ fn train(args: TrainArgs) -> Result<()> {
     for path in outputs.into_iter().flatten() {
         check_writable(path)?;
     }
+    if let Some(dir) = &spec.checkpointing.dir {
+        check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
+    }
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run and lets its files be written.
     let _saving = interrupt::Saving::begin();

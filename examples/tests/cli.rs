@@ -123,6 +123,9 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("updates"), "no training ran: {stdout}");
     assert!(!dir.join("s.json").exists(), "nothing half written");
+    let output = run(&["--updates", "100000", "--checkpoint", "a-file/ck"], &dir);
+    assert_clear_error(&output, "a-file/ck");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
 }
 
 #[test]
