@@ -278,6 +278,9 @@ pub fn run_worker_if_spawned() {
         std::process::exit(2);
     };
     let mut options = WorkerOptions::new(name.clone(), driver);
+    // On the driver's host, the driver's death closes the connection: silence alone means a
+    // driver paused (stopped, suspended, starved), which the run survives if its workers wait.
+    options.driver_timeout = None;
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),

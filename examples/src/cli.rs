@@ -303,6 +303,10 @@ struct WorkerArgs {
     /// (a worker otherwise exits with its driver).
     #[arg(long)]
     reconnect: Option<f64>,
+    /// Seconds the driver may stay silent, its connection open, before it counts as lost (a
+    /// driver's host that died leaves no one to close it); 0: only a closed connection.
+    #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
+    driver_timeout: f64,
 }
 
 /// The objectives on the command line.
@@ -827,6 +831,11 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("--reconnect must be a finite number of seconds >= 0, not {s}"),
         None => None,
+    };
+    options.driver_timeout = match args.driver_timeout {
+        0.0 => None,
+        s if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        s => bail!("--driver-timeout must be a finite number of seconds >= 0, not {s}"),
     };
     asyncopt_runtime::worker::run(options).context("worker stopped")
 }

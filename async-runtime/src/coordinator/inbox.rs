@@ -14,6 +14,9 @@ use crate::transport::{Inbound, Refusal};
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
 
+/// A liveness check this many heartbeat periods late means the driver itself did not run.
+const PAUSED_AFTER_PERIODS: u32 = 3;
+
 impl Driver {
     /// Waits until the expected number of workers joined, or the join timeout passed.
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
@@ -49,8 +52,19 @@ impl Driver {
     /// whether or not other workers keep the driver busy.
     pub(crate) fn pump(&mut self) -> Result<(), RuntimeError> {
         loop {
-            if self.last_liveness_check.elapsed() >= self.config.heartbeat {
+            let since_check = self.last_liveness_check.elapsed();
+            if since_check >= self.config.heartbeat {
                 self.last_liveness_check = Instant::now();
+                // A check far behind its period means this process did not run (stopped,
+                // suspended, starved): what the workers sent meanwhile is still unread, so
+                // their silence is not judged now, and each gets a full window from here.
+                if since_check > self.config.heartbeat * PAUSED_AFTER_PERIODS {
+                    tracing::warn!(
+                        paused_s = since_check.as_secs_f64(),
+                        "the driver did not run for a while: the workers' silence is not judged"
+                    );
+                    self.table.heard_all_now();
+                }
                 self.check_liveness();
             }
             if self.table.alive() == 0 {

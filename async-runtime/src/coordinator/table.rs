@@ -161,6 +161,15 @@ impl WorkerTable {
             .map_or(0, |dispatched| self.clock - dispatched)
     }
 
+    /// Counts every live worker as heard from now: after a pause of the driver itself, which
+    /// left what they sent unread.
+    pub(crate) fn heard_all_now(&mut self) {
+        let now = Instant::now();
+        for worker in self.workers.iter_mut().filter(|w| w.alive) {
+            worker.last_heard = now;
+        }
+    }
+
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }

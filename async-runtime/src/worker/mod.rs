@@ -49,6 +49,9 @@ pub const MAX_DELAY_FACTOR: f64 = 100.0;
 /// a worker sleep longer than this per task (longer orders are cut to it).
 pub const MAX_ORDERED_SLEEP: Duration = Duration::from_secs(30);
 
+/// How long a remote worker waits for a silent driver whose connection is still open.
+pub const DEFAULT_DRIVER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -58,8 +61,10 @@ pub struct WorkerOptions {
     pub driver: String,
     /// Heartbeat period.
     pub heartbeat: Duration,
-    /// The driver is gone when silent this long.
-    pub driver_timeout: Duration,
+    /// The driver is gone when silent this long with the connection still open; `None`: only
+    /// a closed connection says so (a local worker's: its driver's death closes it, while a
+    /// driver that is only paused, stopped or suspended, keeps it open and must be waited for).
+    pub driver_timeout: Option<Duration>,
     /// Largest frame accepted.
     pub max_frame: usize,
     /// The run's token: the driver must prove it, and the worker proves it back. Without one,
@@ -77,7 +82,7 @@ impl WorkerOptions {
             name,
             driver,
             heartbeat: Duration::from_millis(500),
-            driver_timeout: Duration::from_secs(5),
+            driver_timeout: Some(DEFAULT_DRIVER_TIMEOUT),
             max_frame: DEFAULT_MAX_FRAME,
             token: None,
             reconnect: None,
@@ -300,10 +305,15 @@ impl Worker {
             self.last_heard = now;
         }
         self.last_tick = now;
-        if self.last_heard.elapsed() > self.options.driver_timeout {
+        let silent = self.last_heard.elapsed();
+        if self
+            .options
+            .driver_timeout
+            .is_some_and(|timeout| silent > timeout)
+        {
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
                 "the driver has been silent for {:.1} s",
-                self.last_heard.elapsed().as_secs_f64()
+                silent.as_secs_f64()
             ))));
         }
         if self.session.is_some() {
