@@ -345,3 +345,25 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
     assert!(driver.checkpoint_due());
     assert!(driver.publish("w", &2.0_f64, true), "the loop ends");
 }
+
+#[test]
+fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    let timeout = driver.config.liveness_timeout();
+    let long_ago = std::time::Instant::now() - 2 * timeout;
+    for worker in &mut driver.table.workers {
+        worker.last_heard = long_ago;
+    }
+    // Its last check was as long ago as their last word: it was stopped all that time.
+    driver.last_liveness_check = long_ago;
+    let _ = driver.pump();
+    assert_eq!(driver.table.alive(), 2, "no worker is declared lost");
+    // A check on time judges silence as before.
+    for worker in &mut driver.table.workers {
+        worker.last_heard = long_ago;
+    }
+    driver.last_liveness_check = std::time::Instant::now() - driver.config.heartbeat;
+    let _ = driver.pump();
+    assert_eq!(driver.table.alive(), 0, "silent past the timeout: lost");
+}
