@@ -1,7 +1,8 @@
 //! [`Optimizer`]: what the toolkit runs. The six optimizers of the `algorithms` crate are
 //! optimizers; so is any `#[async_optimizer]` function of an author's own crate, which then
 //! gets the whole command line (train, compare, stop rules, trace, summary, plots, saved
-//! models, checkpoints, worker mode, progress) from [`cli::run`](crate::cli::run):
+//! models, checkpoints, worker mode, progress, a Ctrl-C that stops the run and keeps its files)
+//! from [`cli::run`](crate::cli::run):
 //!
 //! ```no_run
 //! use asyncopt_algorithms::{Model, Params};
