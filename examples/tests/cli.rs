@@ -210,6 +210,13 @@ fn start_in_its_own_group(args: &[&str], dir: &Path) -> (std::process::Child, Ve
         .process_group(0)
         .spawn()
         .expect("async-train starts");
+    let workers = its_four_workers(&driver);
+    std::thread::sleep(Duration::from_secs(2));
+    (driver, workers)
+}
+
+/// The process ids of the four workers `driver` starts, once they run.
+fn its_four_workers(driver: &std::process::Child) -> Vec<u32> {
     let begun = Instant::now();
     let workers = loop {
         let children = children_of(driver.id());
@@ -219,8 +226,7 @@ fn start_in_its_own_group(args: &[&str], dir: &Path) -> (std::process::Child, Ve
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(workers.len(), 4, "the driver started its workers");
-    std::thread::sleep(Duration::from_secs(2));
-    (driver, workers)
+    workers
 }
 
 /// Sends `signal` to the process group `leader` leads, as the terminal does on Ctrl-C.
@@ -247,6 +253,7 @@ fn wait_for(mut child: std::process::Child) -> (Output, Option<i32>) {
     (output, code)
 }
 
+/// Asserts that `workers` exit within 15 s.
 fn assert_exited(workers: &[u32]) {
     let begun = Instant::now();
     while workers.iter().any(|&pid| is_running(pid)) && begun.elapsed() < Duration::from_secs(15) {
@@ -257,7 +264,10 @@ fn assert_exited(workers: &[u32]) {
         .copied()
         .filter(|&pid| is_running(pid))
         .collect();
-    assert!(left.is_empty(), "workers still running: {left:?}");
+    assert!(
+        left.is_empty(),
+        "workers still running after 15 s: {left:?}"
+    );
 }
 
 #[test]
@@ -423,27 +433,11 @@ fn workers_exit_when_the_driver_is_killed() {
         .current_dir(scratch("kill"))
         .spawn()
         .expect("async-train starts");
-    let begun = Instant::now();
-    let workers = loop {
-        let children = children_of(driver.id());
-        if children.len() == 4 || begun.elapsed() > Duration::from_secs(20) {
-            break children;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(workers.len(), 4, "the driver started its workers");
+    let workers = its_four_workers(&driver);
     std::thread::sleep(Duration::from_millis(500));
     driver.kill().expect("SIGKILL the driver");
     driver.wait().unwrap();
-    let killed = Instant::now();
-    while workers.iter().any(|&pid| is_running(pid)) && killed.elapsed() < Duration::from_secs(15) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = workers.into_iter().filter(|&pid| is_running(pid)).collect();
-    assert!(
-        left.is_empty(),
-        "workers still running 15 s after the driver died: {left:?}"
-    );
+    assert_exited(&workers);
 }
 
 #[test]
