@@ -26,6 +26,7 @@ use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
 
+mod faults;
 mod figures;
 mod paper;
 mod scale;
@@ -55,6 +56,9 @@ enum Part {
     Paper(paper::PaperArgs),
     /// Results per second one driver sustains with 16 to 128 workers of trivial tasks.
     Scale(scale::ScaleArgs),
+    /// What a fault costs SGD and ASGD: a worker killed, or stopped past the liveness
+    /// timeout, on the built-in comparison.
+    Faults(faults::FaultsArgs),
     /// Workers reading their own splits of a generated 0.5 and 1.5 GB file against the
     /// driver shipping them: time to first update and the driver's peak memory.
     Splits(splits::SplitsArgs),
@@ -115,6 +119,7 @@ fn main() -> Result<()> {
         Some(Part::Session(args)) => session::run(args),
         Some(Part::Paper(args)) => paper::paper(args),
         Some(Part::Scale(args)) => scale::run(args),
+        Some(Part::Faults(args)) => faults::run(args),
         Some(Part::Splits(args)) => splits::splits(args),
         Some(Part::SplitsProbe(args)) => splits::probe(args),
     }

@@ -1,0 +1,217 @@
+//! `async-bench faults`: what a fault costs SGD and ASGD. The built-in comparison (California
+//! housing, 4 workers, slow-workers stragglers, to 2% of the optimum) runs once without a
+//! fault, once with a worker killed, and once with a worker stopped (SIGSTOP) past the
+//! liveness timeout and then resumed; each fault strikes the last worker started, a fixed time
+//! after the workers appeared. A fault's cost is the median time to target it adds to the
+//! median of the runs without one. Written to the `faults` key of the figures file.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use async_train::cli::builtin_comparison;
+use async_train::job::{self, Outcome};
+use asyncopt_algorithms::Algorithm;
+
+use crate::figures;
+
+/// Settings of the faults figures.
+#[derive(Debug, clap::Args)]
+pub struct FaultsArgs {
+    /// Seconds after the workers appeared when the fault strikes.
+    #[arg(long, default_value_t = 1.0)]
+    at: f64,
+    /// Seconds the stopped worker stays stopped (the liveness timeout is 5 s).
+    #[arg(long, default_value_t = 8.0)]
+    stop: f64,
+    /// Seed of partitioning, sampling and stragglers.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Runs of each fault and algorithm: the figures are their medians (SGD's time alone
+    /// varies by seconds from run to run on a small set).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Where the figures go.
+    #[arg(long, default_value = "bench/figures.json")]
+    out: PathBuf,
+}
+
+/// What strikes the last worker started.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    None,
+    /// SIGKILL: its connection closes, the driver knows at once.
+    Kill,
+    /// SIGSTOP for this long, then SIGCONT: silent, its connection open.
+    Stop(Duration),
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::None => "none",
+            Fault::Kill => "kill",
+            Fault::Stop(_) => "stop",
+        }
+    }
+}
+
+pub fn run(args: FaultsArgs) -> Result<()> {
+    let at = Duration::try_from_secs_f64(args.at).context("--at: seconds >= 0")?;
+    let stop = Duration::try_from_secs_f64(args.stop).context("--stop: seconds >= 0")?;
+    let mut run = builtin_comparison();
+    run.seed = args.seed;
+    run.quiet = true;
+    let mut spec = run.job(Algorithm::Sgd)?;
+    let data = spec.load_data()?;
+    let workers = spec.cluster.workers;
+    let load_before = figures::load_average();
+    let mut rows = Vec::new();
+    let mut baseline = [None, None];
+    for fault in [Fault::None, Fault::Kill, Fault::Stop(stop)] {
+        for (i, algorithm) in [Algorithm::Sgd, Algorithm::Asgd].into_iter().enumerate() {
+            spec.algorithm = algorithm.into();
+            let mut runs = Vec::new();
+            for _ in 0..args.repeats.max(1) {
+                let injector = inject(fault, at, workers);
+                let outcome = job::run(&spec, &data)?;
+                let struck = injector
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the injector panicked"))??;
+                eprintln!(
+                    "{:>4} {:>4}: {}",
+                    fault.name(),
+                    algorithm.name(),
+                    outcome.one_line()
+                );
+                runs.push(run_figures(&outcome, struck));
+            }
+            let time = median(runs.iter().filter_map(|r| r["time_to_target_s"].as_f64()));
+            if matches!(fault, Fault::None) {
+                baseline[i] = time;
+            }
+            let cost = time.zip(baseline[i]).map(|(t, base)| t - base);
+            rows.push(serde_json::json!({
+                "fault": fault.name(),
+                "algo": algorithm.name(),
+                "median_time_to_target_s": time,
+                "cost_s": cost,
+                "runs": runs,
+            }));
+        }
+    }
+    let figures = serde_json::json!({
+        "dataset": "cal_housing (built in)",
+        "workers": workers,
+        "stragglers": spec.cluster.stragglers.to_string(),
+        "target_subopt": spec.stop.target_subopt,
+        "fault_at_s": args.at,
+        "stop_s": args.stop,
+        "seed": args.seed,
+        "load_average_before": load_before,
+        "runs": rows,
+    });
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    figures::merge(&args.out, "faults", figures)?;
+    eprintln!("figures written to {}", args.out.display());
+    Ok(())
+}
+
+/// The median of `values`, if there is one.
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+fn run_figures(o: &Outcome, struck: bool) -> serde_json::Value {
+    let stats = &o.report.stats;
+    serde_json::json!({
+        // A fault that found no worker (the run was over first) is no measurement of it.
+        "struck": struck,
+        "time_to_target_s": o.time_to_target(),
+        "updates": stats.updates,
+        "lost_workers": stats.lost_workers,
+        "moved_partitions": stats.moved_partitions,
+        "late_joiners": stats.late_joiners,
+        "hung_tasks": stats.hung_tasks,
+        "data_bytes": stats.data_bytes,
+        "failure": o.failure,
+    })
+}
+
+/// Strikes `fault` at the last of `workers` child processes `at` after they appeared; `true`
+/// if it struck.
+fn inject(fault: Fault, at: Duration, workers: usize) -> JoinHandle<Result<bool>> {
+    std::thread::spawn(move || {
+        if matches!(fault, Fault::None) {
+            return Ok(false);
+        }
+        let begun = Instant::now();
+        let pids = loop {
+            let pids = children();
+            if pids.len() >= workers {
+                break pids;
+            }
+            if begun.elapsed() > Duration::from_secs(60) {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(at);
+        let Some(&victim) = pids.iter().max() else {
+            return Ok(false);
+        };
+        match fault {
+            Fault::None => Ok(false),
+            Fault::Kill => signal("-KILL", victim),
+            Fault::Stop(pause) => {
+                let stopped = signal("-STOP", victim)?;
+                std::thread::sleep(pause);
+                signal("-CONT", victim)?;
+                Ok(stopped)
+            }
+        }
+    })
+}
+
+/// Sends `signal` to `pid`; `false` if it had exited.
+fn signal(signal: &str, pid: u32) -> Result<bool> {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("cannot run kill")?;
+    Ok(status.success())
+}
+
+/// This process's running children: its workers (Linux).
+fn children() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the parenthesised command: the state, then the parent's pid.
+        let mut fields = stat
+            .rsplit_once(") ")
+            .map_or("", |(_, rest)| rest)
+            .split(' ');
+        let (state, parent) = (fields.next(), fields.next());
+        if parent == Some(me.as_str()) && state != Some("Z") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
