@@ -144,11 +144,23 @@ impl Placement {
     }
 }
 
-/// Who takes a partition of a lost worker: the live worker holding the fewest.
+/// Who takes a partition of a lost worker: the live worker that, holding it too, would come
+/// back to each of its partitions soonest, (partitions + 1) x its mean task time (a
+/// straggler's delay included), so that a slow worker is not handed the work of a fast one;
+/// the one holding the fewest while some live worker's task time is not known yet.
 pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
-    (0..workers.len())
-        .filter(|&w| workers[w].alive)
-        .min_by_key(|&w| workers[w].partitions.len())
+    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
+    let timed = live().all(|w| workers[w].tasks_done > 0);
+    let held = |w: usize| workers[w].partitions.len();
+    let round = |w: usize| (held(w) + 1) as f64 * workers[w].mean_task_s;
+    live().min_by(|&a, &b| {
+        let by_time = if timed {
+            round(a).total_cmp(&round(b))
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        by_time.then(held(a).cmp(&held(b)))
+    })
 }
 
 #[cfg(test)]
@@ -253,5 +265,26 @@ mod tests {
         );
         workers.iter_mut().for_each(|w| w.alive = false);
         assert_eq!(heir(&workers), None);
+    }
+
+    #[test]
+    fn a_lost_partition_goes_to_who_comes_back_to_its_partitions_soonest() {
+        let mut workers: Vec<WorkerInfo> = (0..3)
+            .map(|w| WorkerInfo::new(format!("w{w}"), 1, 0.0))
+            .collect();
+        for (w, (held, task_s)) in [(1, 4.0), (2, 1.0), (1, 1.0)].into_iter().enumerate() {
+            workers[w].partitions = (0..held).collect();
+            workers[w].mean_task_s = task_s;
+            workers[w].tasks_done = 10;
+        }
+        // A straggler (w0, 4x slower) holding one partition would take 8 s to come back to
+        // each of two; w2 takes 2 s.
+        assert_eq!(heir(&workers), Some(2));
+        // w2 lost too: w1 with its two partitions (3 s) beats the straggler with one (8 s).
+        workers[2].alive = false;
+        assert_eq!(heir(&workers), Some(1));
+        // A live worker not timed yet: the fewest partitions decide.
+        workers[1].tasks_done = 0;
+        assert_eq!(heir(&workers), Some(0));
     }
 }
