@@ -85,6 +85,9 @@ pub struct ClusterConfig {
     pub max_strangers: usize,
     /// A handshake not finished this long after its hello is dropped.
     pub handshake_deadline: Duration,
+    /// Local worker processes that may be started in place of ones that exited during the
+    /// run (crashed, killed); 0 lets the run go on with the others. Default: `workers`.
+    pub max_respawns: u32,
 }
 
 impl ClusterConfig {
@@ -110,6 +113,7 @@ impl ClusterConfig {
             encrypt: false,
             max_strangers: 64,
             handshake_deadline: Duration::from_secs(5),
+            max_respawns: u32::try_from(workers).unwrap_or(u32::MAX),
         }
     }
 
@@ -199,11 +203,12 @@ pub(crate) fn new_run_id() -> u64 {
     }
 }
 
-/// Starts `config.workers` processes of the worker executable, connected to `endpoint`.
-pub(crate) fn spawn_local_workers(
+/// Starts one process of the worker executable, named `name`, connected to `endpoint`.
+pub(crate) fn spawn_local_worker(
     config: &ClusterConfig,
     endpoint: &str,
-) -> Result<Vec<Child>, RuntimeError> {
+    name: &str,
+) -> Result<Child, RuntimeError> {
     let exe = match &config.worker_exe {
         Some(exe) => exe.clone(),
         None => std::env::current_exe().map_err(|e| RuntimeError::Spawn {
@@ -211,31 +216,27 @@ pub(crate) fn spawn_local_workers(
             reason: e.to_string(),
         })?,
     };
-    (0..config.workers)
-        .map(|i| {
-            let mut command = Command::new(&exe);
-            command
-                .args(&config.worker_args)
-                .env(WORKER_ENV, format!("w{i}"))
-                .env(DRIVER_ENV, endpoint);
-            if let Some(token) = &config.token {
-                command.env(TOKEN_ENV, token.to_hex());
-            }
-            // A process group of its own: the terminal's Ctrl-C goes to the driver alone,
-            // which ends the run in order and then shuts its workers down (a worker whose
-            // driver dies exits on its own).
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut command, 0);
-            command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| RuntimeError::Spawn {
-                    exe: exe.display().to_string(),
-                    reason: e.to_string(),
-                })
+    let mut command = Command::new(&exe);
+    command
+        .args(&config.worker_args)
+        .env(WORKER_ENV, name)
+        .env(DRIVER_ENV, endpoint);
+    if let Some(token) = &config.token {
+        command.env(TOKEN_ENV, token.to_hex());
+    }
+    // A process group of its own: the terminal's Ctrl-C goes to the driver alone, which
+    // ends the run in order and then shuts its workers down (a worker whose driver dies
+    // exits on its own).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| RuntimeError::Spawn {
+            exe: exe.display().to_string(),
+            reason: e.to_string(),
         })
-        .collect()
 }
 
 /// Waits up to `grace` for the processes to exit, then kills what is left.
@@ -256,13 +257,6 @@ pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) {
             }
         }
     }
-}
-
-/// The exit status of the first local worker that already ended, if any.
-pub(crate) fn first_exited(children: &mut [Child]) -> Option<String> {
-    children
-        .iter_mut()
-        .find_map(|c| c.try_wait().ok().flatten().map(|status| status.to_string()))
 }
 
 /// Turns this process into a worker if the driver spawned it as one; returns otherwise.

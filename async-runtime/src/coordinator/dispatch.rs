@@ -136,8 +136,8 @@ impl Driver {
         messages
     }
 
-    /// Moves the partitions of a lost worker to the live workers holding the fewest, so that
-    /// every partition keeps contributing. They are re-sent from the driver's copy, or the
+    /// Moves the partitions of a lost worker to the live workers that would come back to their
+    /// partitions soonest ([`placement::heir`]), so that every partition keeps contributing. They are re-sent from the driver's copy, or the
     /// heir reads them from the shared file itself.
     pub(crate) fn rehome_partitions(&mut self, lost: usize) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
@@ -159,14 +159,23 @@ impl Driver {
         }
     }
 
-    /// A worker that joins a running run gets a copy of a partition, so that it takes tasks
-    /// at once (asynchronous reduces dispatch to any worker holding data).
+    /// A worker that joins a running run gets a partition, so that it takes tasks at once
+    /// (asynchronous reduces dispatch to any worker holding data): one no live worker holds
+    /// (all its holders were lost), else a copy of the next in turn.
     pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
         let parts = self.placement.partitions();
         if parts == 0 {
             return;
         }
-        let partition = (self.stats.late_joiners as usize % parts) as u32;
+        let workers = &self.table.workers;
+        let held = |p: u32| workers.iter().any(|w| w.alive && w.partitions.contains(&p));
+        let orphan = (0..parts as u32).find(|&p| !held(p));
+        if let Some(partition) = orphan {
+            // Its owner is gone: the newcomer owns it, and is sent its tasks.
+            let lost = self.placement.owners()[partition as usize];
+            self.placement.rehome(partition, lost, worker);
+        }
+        let partition = orphan.unwrap_or((self.stats.late_joiners as usize % parts) as u32);
         self.stats.late_joiners += 1;
         self.give_partition(worker, partition);
     }

@@ -1,12 +1,12 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
 use std::any::Any;
-use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::checkpoints::Checkpoints;
 use super::clock::RunClock;
+use super::local::LocalWorkers;
 use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
@@ -128,7 +128,8 @@ pub struct Driver {
     stop: StopHandle,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) clock: RunClock,
-    pub(crate) children: Vec<Child>,
+    /// The worker processes this driver started on its own host, and their replacements.
+    pub(crate) local: LocalWorkers,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
     /// The shape each `reduce!` site's results must have.
@@ -173,7 +174,7 @@ impl Driver {
         })?;
         let mut driver = Driver::assemble(config, run_id, Box::new(link));
         if driver.config.spawn_local {
-            driver.children = cluster::spawn_local_workers(&driver.config, driver.link.endpoint())?;
+            driver.local = LocalWorkers::start(&driver.config, driver.link.endpoint())?;
         }
         Ok(driver)
     }
@@ -195,7 +196,7 @@ impl Driver {
             stopped: false,
             stop: StopHandle::new(),
             clock: RunClock::default(),
-            children: Vec::new(),
+            local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
@@ -421,14 +422,14 @@ impl Driver {
                 self.send(index, &ToWorker::Shutdown);
             }
         }
-        cluster::reap(&mut self.children, Duration::from_secs(5));
+        self.local.reap(Duration::from_secs(5));
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         // No worker outlives its driver, even on an early return or a panic.
-        if !self.children.is_empty() {
+        if !self.local.is_empty() {
             self.shutdown_workers();
         }
     }

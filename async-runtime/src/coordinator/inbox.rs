@@ -17,6 +17,9 @@ pub(crate) const EXCLUDE_AFTER: u32 = 3;
 /// A liveness check this many heartbeat periods late means the driver itself did not run.
 const PAUSED_AFTER_PERIODS: u32 = 3;
 
+/// How long a local worker's exit may take to be seen after its connection closed.
+const EXITS_SEEN_WITHIN: Duration = Duration::from_secs(1);
+
 impl Driver {
     /// Waits until the expected number of workers joined, or the join timeout passed.
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
@@ -34,7 +37,7 @@ impl Driver {
                     ),
                 });
             }
-            if let Some(child) = crate::cluster::first_exited(&mut self.children) {
+            if let Some(child) = self.local.first_exited() {
                 return Err(RuntimeError::Spawn {
                     exe: self.config.worker_exe_display(),
                     reason: format!("worker process exited early ({child})"),
@@ -66,8 +69,13 @@ impl Driver {
                     self.table.heard_all_now();
                 }
                 self.check_liveness();
+                self.replace_exited_workers();
             }
             if self.table.alive() == 0 {
+                self.replace_the_dead_before_giving_up();
+            }
+            // A replacement on its way keeps the run waiting for it.
+            if self.table.alive() == 0 && !self.local.awaiting(self.config.join_timeout) {
                 return Err(RuntimeError::NoWorkers {
                     lost: self.stats.lost_workers as usize,
                 });
@@ -289,6 +297,7 @@ impl Driver {
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
         self.table.admit(info);
+        self.local.admitted(peer);
         self.holdings.joined(index);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
         self.send(
@@ -300,6 +309,41 @@ impl Driver {
             }),
         );
         self.equip_late_joiner(index);
+    }
+
+    /// Starts a process in place of each local worker process that exited, while the budget
+    /// lasts: a crashed or killed worker is replaced, not only worked around.
+    fn replace_exited_workers(&mut self) {
+        for (name, status) in self.local.take_exited() {
+            let endpoint = self.link.endpoint().to_owned();
+            match self.local.replace(&self.config, &endpoint, &name) {
+                Ok(Some(new)) => {
+                    self.stats.respawned_workers += 1;
+                    tracing::warn!(worker = %name, %status, replacement = %new, "worker process exited: replaced");
+                }
+                Ok(None) => {
+                    tracing::warn!(worker = %name, %status, "worker process exited; no replacement left")
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %name, %status, error = %e, "worker process exited; its replacement did not start")
+                }
+            }
+        }
+    }
+
+    /// With no live worker left: replaces the local ones whose processes died, giving their
+    /// exits a moment to be seen (their connections can close just before), before the run
+    /// gives up for want of workers.
+    fn replace_the_dead_before_giving_up(&mut self) {
+        let deadline = Instant::now() + EXITS_SEEN_WITHIN;
+        loop {
+            self.replace_exited_workers();
+            let waiting = self.local.awaiting(self.config.join_timeout);
+            if waiting || self.local.is_empty() || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Marks a worker lost and writes off its tasks in flight.

@@ -16,6 +16,7 @@
 //! | `broadcaster::Holdings` | which broadcast versions each worker holds, what a task needs shipped |
 //! | `checkpoints::Checkpoints` | the checkpoint policy, the last checkpoint and the one being written, the annex, the checkpoint resumed; whether one is due |
 //! | `clock::RunClock` | training time: its start, the pauses left out, the resumed run's offset |
+//! | `local::LocalWorkers` | the worker processes started on the driver's host, their replacements awaited |
 //! | `stop::StopHandle` | a request from another thread (Ctrl-C) to end the run as a stop rule does |
 //!
 //! The orchestration (`dispatch`, `reduce`, `inbox`, `checkpointing`) is `impl Driver`
@@ -31,6 +32,7 @@ mod driver;
 mod fake_link;
 mod inbox;
 mod inspect;
+mod local;
 mod placement;
 mod reduce;
 mod report;

@@ -38,6 +38,9 @@ struct Round<R> {
     held: Vec<(usize, Arrived)>,
     /// Failed attempts per partition, and the workers they failed on.
     attempts: Attempts,
+    /// Partitions whose task was written off while no live worker owned them: done again
+    /// once one does (a replacement that takes them).
+    orphaned: Vec<usize>,
 }
 
 impl Driver {
@@ -160,13 +163,14 @@ impl Driver {
             pending: HashMap::with_capacity(owners.len()),
             held: Vec::new(),
             attempts: Attempts::default(),
+            orphaned: Vec::new(),
         };
         for (partition, &worker) in owners.iter().enumerate() {
             let seq = self.dispatch(worker, partition as u32, spec);
             round.pending.insert(seq, partition);
         }
         let mut hedged: HashSet<usize> = HashSet::new();
-        while !round.pending.is_empty() || !round.held.is_empty() {
+        while !round.pending.is_empty() || !round.held.is_empty() || !round.orphaned.is_empty() {
             if round.pending.is_empty() {
                 // Nothing left that could settle the shape: ask the held ones' workers again.
                 for (partition, arrived) in std::mem::take(&mut round.held) {
@@ -179,12 +183,20 @@ impl Driver {
                 return Err(self.failure.take().expect("checked"));
             }
             self.redispatch_hung(spec, &mut round.pending, &mut hedged);
-            // Tasks of lost workers are done again by their partitions' new owners.
+            // Tasks of lost workers are done again by their partitions' new owners, as soon as
+            // there is a live one.
             for seq in self.tasks.take_written_off() {
                 if let Some(partition) = round.pending.remove(&seq) {
-                    let owner = self.owners()[partition];
+                    round.orphaned.push(partition);
+                }
+            }
+            for partition in std::mem::take(&mut round.orphaned) {
+                let owner = self.owners()[partition];
+                if self.table.workers[owner].alive {
                     let again = self.dispatch(owner, partition as u32, spec);
                     round.pending.insert(again, partition);
+                } else {
+                    round.orphaned.push(partition);
                 }
             }
             for failed in self.tasks.take_failures() {

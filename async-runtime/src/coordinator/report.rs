@@ -67,6 +67,8 @@ pub struct RunStats {
     pub moved_partitions: u64,
     /// Workers admitted after the run started.
     pub late_joiners: u64,
+    /// Local worker processes started in place of ones that exited during the run.
+    pub respawned_workers: u64,
     /// Times an idle worker got no task because each of its partitions had one in flight, on
     /// a site that updates history tables (one task per partition keeps them exact).
     pub exclusive_waits: u64,

@@ -1,0 +1,153 @@
+//! The worker processes a driver started on its own host (`ClusterConfig::spawn_local`): all of
+//! them at launch, a replacement for one that exits during the run (crashed, killed, out of
+//! memory) while the budget lasts, and their shutdown at the end. A replacement joins under a
+//! fresh name, as any late joiner, and is given a partition at once.
+//!
+//! [`LocalWorkers`] is the one owner of the child processes and of the replacements awaited.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::cluster::{self, ClusterConfig};
+use crate::error::RuntimeError;
+
+/// The local worker processes of a run.
+#[derive(Default)]
+pub(crate) struct LocalWorkers {
+    /// The processes started, by the name each was started under.
+    children: Vec<(String, Child)>,
+    /// Replacements started so far.
+    replaced: u32,
+    /// Replacements started and not admitted yet, with when they were started.
+    awaited: Vec<(String, Instant)>,
+}
+
+impl LocalWorkers {
+    /// Starts `config.workers` processes, `w0`, `w1`, ..., connecting to `endpoint`.
+    pub fn start(config: &ClusterConfig, endpoint: &str) -> Result<LocalWorkers, RuntimeError> {
+        let children = (0..config.workers)
+            .map(|i| {
+                let name = format!("w{i}");
+                cluster::spawn_local_worker(config, endpoint, &name).map(|child| (name, child))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(LocalWorkers {
+            children,
+            ..LocalWorkers::default()
+        })
+    }
+
+    /// Whether this driver started no process.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// The exit status of the first process that already ended, if one did.
+    pub fn first_exited(&mut self) -> Option<String> {
+        self.children.iter_mut().find_map(|(_, child)| {
+            child
+                .try_wait()
+                .ok()
+                .flatten()
+                .map(|status| status.to_string())
+        })
+    }
+
+    /// The processes that ended since the last call, by name and exit status: no longer ours.
+    pub fn take_exited(&mut self) -> Vec<(String, String)> {
+        let mut exited = Vec::new();
+        self.children
+            .retain_mut(|(name, child)| match child.try_wait() {
+                Ok(Some(status)) => {
+                    exited.push((name.clone(), status.to_string()));
+                    false
+                }
+                _ => true,
+            });
+        exited
+    }
+
+    /// Starts a replacement of the process named `of`, if the budget of `config.max_respawns`
+    /// allows one; its name (`w3.respawn1`) when it started.
+    pub fn replace(
+        &mut self,
+        config: &ClusterConfig,
+        endpoint: &str,
+        of: &str,
+    ) -> Result<Option<String>, RuntimeError> {
+        if self.replaced >= config.max_respawns {
+            return Ok(None);
+        }
+        self.replaced += 1;
+        let slot = of.split('.').next().unwrap_or(of);
+        let name = format!("{slot}.respawn{}", self.replaced);
+        let child = cluster::spawn_local_worker(config, endpoint, &name)?;
+        self.children.push((name.clone(), child));
+        self.awaited.push((name.clone(), Instant::now()));
+        Ok(Some(name))
+    }
+
+    /// A worker was admitted: if it is an awaited replacement, it is awaited no more.
+    pub fn admitted(&mut self, name: &str) {
+        self.awaited.retain(|(awaited, _)| awaited != name);
+    }
+
+    /// Whether a replacement started less than `within` ago is still to join: the run waits
+    /// for it rather than end for want of workers.
+    pub fn awaiting(&self, within: Duration) -> bool {
+        self.awaited
+            .iter()
+            .any(|(_, started)| started.elapsed() < within)
+    }
+
+    /// Waits up to `grace` for every process to exit, then kills what is left.
+    pub fn reap(&mut self, grace: Duration) {
+        let mut children: Vec<Child> = self.children.drain(..).map(|(_, child)| child).collect();
+        cluster::reap(&mut children, grace);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A child that exits at once, standing for a worker process that died.
+    fn dead_child() -> Child {
+        Command::new("true").spawn().expect("`true` runs")
+    }
+
+    #[test]
+    fn exited_processes_are_taken_once_and_replacements_are_awaited_until_admitted() {
+        let mut local = LocalWorkers {
+            children: vec![("w3".into(), dead_child())],
+            ..LocalWorkers::default()
+        };
+        let begun = Instant::now();
+        let exited = loop {
+            let exited = local.take_exited();
+            if !exited.is_empty() || begun.elapsed() > Duration::from_secs(10) {
+                break exited;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(exited.len(), 1);
+        assert_eq!(exited[0].0, "w3");
+        assert!(local.take_exited().is_empty() && local.is_empty());
+        local.awaited.push(("w3.respawn1".into(), Instant::now()));
+        assert!(local.awaiting(Duration::from_secs(30)));
+        assert!(!local.awaiting(Duration::ZERO), "past its join timeout");
+        local.admitted("w3.respawn1");
+        assert!(!local.awaiting(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn no_replacement_beyond_the_budget() {
+        let mut config = ClusterConfig::local(2);
+        config.max_respawns = 0;
+        let mut local = LocalWorkers::default();
+        let replaced = local.replace(&config, "tcp://127.0.0.1:1", "w0").unwrap();
+        assert_eq!(replaced, None);
+        assert!(local.is_empty());
+    }
+}
