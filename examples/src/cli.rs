@@ -204,6 +204,11 @@ pub struct RunArgs {
     /// Seconds to wait for the workers to join.
     #[arg(long, default_value_t = 60.0, help_heading = "Cluster")]
     pub join_timeout: f64,
+    /// Local worker processes that may be started in place of ones that die during the run
+    /// (crashed, killed, out of memory); 0: the run goes on with the others [default: the
+    /// number of workers].
+    #[arg(long, help_heading = "Cluster")]
+    pub max_respawns: Option<u32>,
     /// Seconds of training between the trace's points: the stop rules' evaluations (stretched
     /// to keep them under 10% of the time) and, between them, models recorded and evaluated
     /// after the run (0: evaluations only, as often as their budget allows).
@@ -608,6 +613,9 @@ impl RunArgs {
         cluster.seed = self.seed;
         cluster.prefetch = self.prefetch;
         cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
+        if let Some(respawns) = self.max_respawns {
+            cluster.max_respawns = respawns;
+        }
         cluster.spawn_local = !self.remote_workers;
         cluster.encrypt = self.encrypt;
         if let Some(bind) = &self.bind {

@@ -419,6 +419,53 @@ fn a_paused_driver_keeps_its_workers_and_its_run_goes_on() {
 }
 
 #[test]
+fn killed_workers_are_replaced_and_the_run_goes_on() {
+    let dir = scratch("respawn");
+    let (driver, workers) = start_in_its_own_group(
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "10",
+            "--quiet",
+            "--summary",
+            "s.json",
+        ],
+        &dir,
+    );
+    // Every worker at once: without replacements the run has none left and fails.
+    for pid in &workers {
+        let status = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    }
+    let (output, code) = wait_for(driver);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["stats"]["respawned_workers"], 4, "{summary}");
+    assert_eq!(summary["lost_workers"], 4);
+    assert!(summary["failure"].is_null(), "{summary}");
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    let replacements: Vec<&serde_json::Value> = table
+        .iter()
+        .filter(|w| w["name"].as_str().is_some_and(|n| n.contains(".respawn")))
+        .collect();
+    assert_eq!(replacements.len(), 4, "{table:?}");
+    assert!(
+        replacements
+            .iter()
+            .all(|w| w["tasks_done"].as_u64() > Some(0)),
+        "the replacements took tasks: {table:?}"
+    );
+}
+
+#[test]
 fn workers_exit_when_the_driver_is_killed() {
     let mut driver = Command::new(EXE)
         .args([

@@ -448,6 +448,9 @@ fn svrg_snapshot_is_an_alias() {
 fn local(workers: usize) -> ClusterConfig {
     let mut config = ClusterConfig::local(workers);
     config.seed = 7;
+    // These tests follow a lost worker's partitions to the live ones: no replacement joins
+    // (the command line's tests cover replacements).
+    config.max_respawns = 0;
     config
 }
 
