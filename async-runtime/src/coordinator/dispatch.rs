@@ -160,24 +160,49 @@ impl Driver {
     }
 
     /// A worker that joins a running run gets a partition, so that it takes tasks at once
-    /// (asynchronous reduces dispatch to any worker holding data): one no live worker holds
-    /// (all its holders were lost), else a copy of the next in turn.
+    /// (asynchronous reduces dispatch to any worker holding data). Partitions no live worker
+    /// holds (all their holders were lost) come first and become its own: one if other
+    /// replacements are on their way, all of them otherwise. Else it takes over the last
+    /// partition of the worker holding several that is slowest to come back to each (the heir
+    /// of a lost one, say: a replacement takes back its predecessor's work), or, when every
+    /// worker holds one, gets a copy of the next in turn.
     pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
         let parts = self.placement.partitions();
         if parts == 0 {
             return;
         }
+        self.stats.late_joiners += 1;
         let workers = &self.table.workers;
         let held = |p: u32| workers.iter().any(|w| w.alive && w.partitions.contains(&p));
-        let orphan = (0..parts as u32).find(|&p| !held(p));
-        if let Some(partition) = orphan {
+        let mut orphans: Vec<u32> = (0..parts as u32).filter(|&p| !held(p)).collect();
+        if self.local.awaiting(self.config.join_timeout) {
+            orphans.truncate(1);
+        }
+        if orphans.is_empty() {
+            let donor = placement::donor(&self.table.workers);
+            let taken = donor.and_then(|d| self.table.workers[d].partitions.pop().map(|p| (d, p)));
+            let partition = match taken {
+                Some((donor, partition)) => {
+                    self.placement.rehome(partition, donor, worker);
+                    partition
+                }
+                None => ((self.stats.late_joiners - 1) as usize % parts) as u32,
+            };
+            self.give_partition(worker, partition);
+            if let Some((donor, partition)) = taken {
+                if !self.table.workers[worker].partitions.contains(&partition) {
+                    // Not handed over after all: the donor keeps it.
+                    self.table.workers[donor].partitions.push(partition);
+                    self.placement.rehome(partition, worker, donor);
+                }
+            }
+        }
+        for partition in orphans {
             // Its owner is gone: the newcomer owns it, and is sent its tasks.
             let lost = self.placement.owners()[partition as usize];
             self.placement.rehome(partition, lost, worker);
+            self.give_partition(worker, partition);
         }
-        let partition = orphan.unwrap_or((self.stats.late_joiners as usize % parts) as u32);
-        self.stats.late_joiners += 1;
-        self.give_partition(worker, partition);
     }
 
     /// The partition owners of the shipped dataset.

@@ -163,6 +163,24 @@ pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
     })
 }
 
+/// Who gives a partition to a worker that joins: the live worker holding two or more that
+/// takes longest to come back to each, held x its mean task time (the most partitions while
+/// some live worker's task time is not known yet); none if every live worker holds one.
+pub(crate) fn donor(workers: &[WorkerInfo]) -> Option<usize> {
+    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
+    let timed = live().all(|w| workers[w].tasks_done > 0);
+    let held = |w: usize| workers[w].partitions.len();
+    let round = |w: usize| held(w) as f64 * workers[w].mean_task_s;
+    live().filter(|&w| held(w) >= 2).max_by(|&a, &b| {
+        let by_time = if timed {
+            round(a).total_cmp(&round(b))
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        by_time.then(held(a).cmp(&held(b)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +283,24 @@ mod tests {
         );
         workers.iter_mut().for_each(|w| w.alive = false);
         assert_eq!(heir(&workers), None);
+    }
+
+    #[test]
+    fn a_newcomer_relieves_the_worker_slowest_to_come_back_to_its_partitions() {
+        let mut workers: Vec<WorkerInfo> = (0..3)
+            .map(|w| WorkerInfo::new(format!("w{w}"), 1, 0.0))
+            .collect();
+        for (w, (held, task_s)) in [(1, 9.0), (2, 1.0), (3, 1.0)].into_iter().enumerate() {
+            workers[w].partitions = (0..held).collect();
+            workers[w].mean_task_s = task_s;
+            workers[w].tasks_done = 10;
+        }
+        // w0 is slow but holds one: it has nothing to give.
+        assert_eq!(donor(&workers), Some(2));
+        workers[2].partitions.truncate(1);
+        assert_eq!(donor(&workers), Some(1));
+        workers[1].partitions.truncate(1);
+        assert_eq!(donor(&workers), None, "everyone holds one");
     }
 
     #[test]
