@@ -189,13 +189,6 @@ impl Driver {
                 None => ((self.stats.late_joiners - 1) as usize % parts) as u32,
             };
             self.give_partition(worker, partition);
-            if let Some((donor, partition)) = taken {
-                if !self.table.workers[worker].partitions.contains(&partition) {
-                    // Not handed over after all: the donor keeps it.
-                    self.table.workers[donor].partitions.push(partition);
-                    self.placement.rehome(partition, worker, donor);
-                }
-            }
         }
         for partition in orphans {
             // Its owner is gone: the newcomer owns it, and is sent its tasks.

@@ -6,6 +6,7 @@
 //! in the worker table (barrier predicates read it); the driver sends what this module
 //! builds.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -149,36 +150,37 @@ impl Placement {
 /// straggler's delay included), so that a slow worker is not handed the work of a fast one;
 /// the one holding the fewest while some live worker's task time is not known yet.
 pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
-    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
-    let timed = live().all(|w| workers[w].tasks_done > 0);
-    let held = |w: usize| workers[w].partitions.len();
-    let round = |w: usize| (held(w) + 1) as f64 * workers[w].mean_task_s;
-    live().min_by(|&a, &b| {
-        let by_time = if timed {
-            round(a).total_cmp(&round(b))
-        } else {
-            std::cmp::Ordering::Equal
-        };
-        by_time.then(held(a).cmp(&held(b)))
-    })
+    live(workers).min_by(by_round(workers, 1))
 }
 
 /// Who gives a partition to a worker that joins: the live worker holding two or more that
 /// takes longest to come back to each, held x its mean task time (the most partitions while
 /// some live worker's task time is not known yet); none if every live worker holds one.
 pub(crate) fn donor(workers: &[WorkerInfo]) -> Option<usize> {
-    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
-    let timed = live().all(|w| workers[w].tasks_done > 0);
+    live(workers)
+        .filter(|&w| workers[w].partitions.len() >= 2)
+        .max_by(by_round(workers, 0))
+}
+
+fn live(workers: &[WorkerInfo]) -> impl Iterator<Item = usize> + '_ {
+    (0..workers.len()).filter(|&w| workers[w].alive)
+}
+
+/// Orders workers by the time each would take to come back to its partitions holding `extra`
+/// more, (held + extra) x mean task time, then by partitions held; by partitions held alone
+/// while some live worker's task time is not known yet.
+fn by_round(workers: &[WorkerInfo], extra: usize) -> impl Fn(&usize, &usize) -> Ordering + '_ {
+    let timed = live(workers).all(|w| workers[w].tasks_done > 0);
     let held = |w: usize| workers[w].partitions.len();
-    let round = |w: usize| held(w) as f64 * workers[w].mean_task_s;
-    live().filter(|&w| held(w) >= 2).max_by(|&a, &b| {
+    let round = move |w: usize| (held(w) + extra) as f64 * workers[w].mean_task_s;
+    move |&a, &b| {
         let by_time = if timed {
             round(a).total_cmp(&round(b))
         } else {
-            std::cmp::Ordering::Equal
+            Ordering::Equal
         };
         by_time.then(held(a).cmp(&held(b)))
-    })
+    }
 }
 
 #[cfg(test)]
