@@ -259,6 +259,9 @@ pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) {
     }
 }
 
+/// How long a local worker tries to reach the driver that started it.
+const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Turns this process into a worker if the driver spawned it as one; returns otherwise.
 ///
 /// Call it first thing in `main` of every executable that runs `#[async_optimizer]`
@@ -275,6 +278,8 @@ pub fn run_worker_if_spawned() {
     // On the driver's host, the driver's death closes the connection: silence alone means a
     // driver paused (stopped, suspended, starved), which the run survives if its workers wait.
     options.driver_timeout = None;
+    // Its driver listens before it starts it: a refused connection means that driver is gone.
+    options.connect_timeout = LOCAL_CONNECT_TIMEOUT;
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),

@@ -312,6 +312,10 @@ struct WorkerArgs {
     /// driver's host that died leaves no one to close it); 0: only a closed connection.
     #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
     driver_timeout: f64,
+    /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
+    /// once its data is loaded) or whose name does not resolve yet.
+    #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
+    connect_timeout: f64,
 }
 
 /// The objectives on the command line.
@@ -844,6 +848,10 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         0.0 => None,
         s if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         s => bail!("--driver-timeout must be a finite number of seconds >= 0, not {s}"),
+    };
+    options.connect_timeout = match args.connect_timeout {
+        s if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+        s => bail!("--connect-timeout must be a finite number of seconds >= 0, not {s}"),
     };
     asyncopt_runtime::worker::run(options).context("worker stopped")
 }

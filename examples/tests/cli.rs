@@ -498,12 +498,7 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     .unwrap();
     std::fs::write(dir.join("hosts"), "# the cluster\nhostA\n\nhostB\n").unwrap();
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("tcp://127.0.0.1:{port}");
+    let address = free_loopback_address();
     let driver = Command::new(EXE)
         .args(["--workers", "2", "--remote-workers", "--bind", &address])
         .args([
@@ -543,6 +538,77 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     );
     assert!(launched.status.success(), "the workers ended cleanly");
     assert!(String::from_utf8_lossy(&driver.stdout).contains("on 2 workers"));
+}
+
+fn free_loopback_address() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("tcp://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_worker_started_before_its_driver_waits_for_it() {
+    let dir = scratch("worker-first");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    // A batch job's steps start together, and the driver binds only once its data is loaded.
+    let worker = Command::new(EXE)
+        .args(["worker", "--driver", &address, "--token-file", "token"])
+        .args(["--name", "early"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    std::thread::sleep(Duration::from_secs(3));
+    let driver = run(
+        &[
+            "--workers",
+            "1",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "50",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let worker = worker.wait_with_output().expect("the worker ends");
+    let said = String::from_utf8_lossy(&worker.stderr);
+    assert!(
+        driver.status.success(),
+        "{}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+    assert!(worker.status.success(), "{said}");
+    assert!(said.contains("waiting for the driver"), "{said}");
+    assert!(said.contains("reached the driver"), "{said}");
+}
+
+#[test]
+fn a_worker_whose_driver_never_comes_gives_up_with_one_clear_line() {
+    let address = free_loopback_address();
+    let output = run(
+        &["worker", "--driver", &address, "--connect-timeout", "1"],
+        &scratch("no-driver"),
+    );
+    assert_clear_error(&output, "nothing listens there or answers");
+    let output = run(
+        &[
+            "worker",
+            "--driver",
+            "tcp://127.0.0.1:7000",
+            "--connect-timeout",
+            "inf",
+        ],
+        &scratch("no-driver"),
+    );
+    assert_clear_error(&output, "--connect-timeout must be a finite number");
 }
 
 fn shared_data(name: &str) -> String {

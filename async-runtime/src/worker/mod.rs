@@ -52,6 +52,11 @@ pub const MAX_ORDERED_SLEEP: Duration = Duration::from_secs(30);
 /// How long a remote worker waits for a silent driver whose connection is still open.
 pub const DEFAULT_DRIVER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a worker keeps trying to reach a driver that is not listening yet: a driver binds
+/// its port only once its data is loaded, which takes minutes for a file of gigabytes, and
+/// workers started beside it (a batch job's steps, a Deployment's pods) are often first.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -65,6 +70,9 @@ pub struct WorkerOptions {
     /// a closed connection says so (a local worker's: its driver's death closes it, while a
     /// driver that is only paused, stopped or suspended, keeps it open and must be waited for).
     pub driver_timeout: Option<Duration>,
+    /// Keep trying to reach a driver that refuses connections or whose name does not resolve
+    /// yet this long, before giving up.
+    pub connect_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
     /// The run's token: the driver must prove it, and the worker proves it back. Without one,
@@ -83,6 +91,7 @@ impl WorkerOptions {
             driver,
             heartbeat: Duration::from_millis(500),
             driver_timeout: Some(DEFAULT_DRIVER_TIMEOUT),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_frame: DEFAULT_MAX_FRAME,
             token: None,
             reconnect: None,
@@ -116,13 +125,18 @@ const MAX_REJOINS: u32 = 100;
 /// worker that lost its driver.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
     let mut attempt = 0;
-    let mut lost_at = None;
+    let mut lost_at: Option<Instant> = None;
     loop {
         let mut this = options.clone();
         if attempt > 0 {
             this.name = format!("{}.r{attempt}", options.name);
         }
-        match serve(this).await {
+        // After losing the driver, the reconnect window bounds the wait; else the connect timeout.
+        let reach_by = match (lost_at, options.reconnect) {
+            (Some(since), Some(window)) => since + window,
+            _ => Instant::now() + options.connect_timeout,
+        };
+        match serve(this, reach_by).await {
             Ok(Ended::Shutdown) => return Ok(()),
             Ok(Ended::Rejoin(reason)) if attempt < MAX_REJOINS => {
                 tracing::warn!(worker = %options.name, %reason, "joining again as a fresh worker");
@@ -193,7 +207,7 @@ enum Next {
     Exit(Result<Ended, RuntimeError>),
 }
 
-async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
+async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, RuntimeError> {
     let mut socket_options = SocketOptions::default();
     let identity = options
         .name
@@ -201,12 +215,11 @@ async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
         .map_err(|e| RuntimeError::Config(format!("worker name {}: {e}", options.name)))?;
     socket_options
         .peer_identity(identity)
-        .max_frame_size(options.max_frame);
+        .max_frame_size(options.max_frame)
+        .connect_timeout(CONNECT_ATTEMPT);
     let mut socket = DealerSocket::with_options(socket_options);
     let mut events = socket.monitor();
-    socket.connect(&options.driver).await.map_err(|e| {
-        RuntimeError::DriverLost(format!("cannot reach it at {}: {e}", options.driver))
-    })?;
+    reach(&mut socket, &options.driver, reach_by).await?;
     let (mut tx, mut rx) = socket.split();
     let nonce: [u8; 32] = rand::random();
     let hello = Hello {
@@ -280,6 +293,67 @@ async fn serve(options: WorkerOptions) -> Result<Ended, RuntimeError> {
         if let Next::Exit(outcome) = next {
             return outcome;
         }
+    }
+}
+
+/// One connection attempt's limit. Within it zmq.rs retries a refused connection with pauses
+/// doubling from 50 ms, so the cap keeps a waiting worker's tries at most about a second apart.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(2);
+/// The least time between two tries, for failures that return at once (a name not resolved).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// How often a waiting worker says it is still waiting.
+const WAITING_NOTICE_EVERY: Duration = Duration::from_secs(30);
+
+/// Connects to the driver, trying again until `deadline` while it refuses connections, does
+/// not answer, or its name does not resolve: it may still be loading its data, or its address
+/// not be published yet. An address that does not parse fails at once.
+async fn reach(
+    socket: &mut DealerSocket,
+    driver: &str,
+    deadline: Instant,
+) -> Result<(), RuntimeError> {
+    let started = Instant::now();
+    let mut last_notice: Option<Instant> = None;
+    loop {
+        let attempt = Instant::now();
+        let error = match socket.connect(driver).await {
+            Ok(()) => {
+                if last_notice.is_some() {
+                    let waited_s = started.elapsed().as_secs();
+                    tracing::info!(driver, waited_s, "reached the driver");
+                }
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        // zmq.rs retries a refused connection within the attempt, and reports only its timeout.
+        let reason = match &error {
+            zeromq::ZmqError::ConnectTimeout(_) => "nothing listens there or answers".to_owned(),
+            other => other.to_string(),
+        };
+        if matches!(error, zeromq::ZmqError::Endpoint(_)) || Instant::now() >= deadline {
+            let waited = match started.elapsed().as_secs() {
+                0 => String::new(),
+                s => format!(" (tried for {s} s)"),
+            };
+            return Err(RuntimeError::DriverLost(format!(
+                "cannot reach it at {driver}{waited}: {reason}"
+            )));
+        }
+        if last_notice.is_none_or(|at| at.elapsed() >= WAITING_NOTICE_EVERY) {
+            let waited_s = started.elapsed().as_secs();
+            let left_s = deadline.saturating_duration_since(Instant::now()).as_secs();
+            tracing::info!(
+                driver,
+                %reason,
+                waited_s,
+                left_s,
+                "waiting for the driver: not reachable yet (it may still be loading its data)"
+            );
+            last_notice = Some(Instant::now());
+        }
+        let pause = RETRY_PAUSE.saturating_sub(attempt.elapsed());
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
 }
 
