@@ -4,10 +4,10 @@
 //! tests, with real workers over real sockets, stay the proof that the parts fit.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ndarray::{Array1, Array2};
 use serde_bytes::ByteBuf;
@@ -17,6 +17,7 @@ use super::dispatch::TaskSpec;
 use super::driver::Driver;
 use super::inspect::Shape;
 use super::table::{WorkerInfo, WorkerTable};
+use super::tasks::HANG_FLOOR;
 use crate::cluster::ClusterConfig;
 use crate::data::{Dataset, Features};
 use crate::error::RuntimeError;
@@ -351,19 +352,33 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);
     let timeout = driver.config.liveness_timeout();
-    let long_ago = std::time::Instant::now() - 2 * timeout;
+    let long_ago = Instant::now() - 2 * timeout;
     for worker in &mut driver.table.workers {
         worker.last_heard = long_ago;
     }
+    // A task sent just before it stopped, and unanswered since as far as it has read.
+    let seq = driver.tasks.open(0, "a", 0, 0, Arc::from(Vec::new()));
+    driver
+        .tasks
+        .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));
+    let pending: HashMap<u64, usize> = [(seq, 0)].into();
+    let hung = |driver: &Driver| {
+        let none = HashSet::new();
+        driver
+            .tasks
+            .hung(&pending, &none, |_| 0.001, Instant::now())
+    };
+    assert_eq!(hung(&driver), [(0, 0)], "judged on the wall clock alone");
     // Its last check was as long ago as their last word: it was stopped all that time.
     driver.last_liveness_check = long_ago;
     let _ = driver.pump();
     assert_eq!(driver.table.alive(), 2, "no worker is declared lost");
+    assert!(hung(&driver).is_empty(), "nor its task taken for hung");
     // A check on time judges silence as before.
     for worker in &mut driver.table.workers {
         worker.last_heard = long_ago;
     }
-    driver.last_liveness_check = std::time::Instant::now() - driver.config.heartbeat;
+    driver.last_liveness_check = Instant::now() - driver.config.heartbeat;
     let _ = driver.pump();
     assert_eq!(driver.table.alive(), 0, "silent past the timeout: lost");
 }

@@ -60,13 +60,16 @@ impl Driver {
                 self.last_liveness_check = Instant::now();
                 // A check far behind its period means this process did not run (stopped,
                 // suspended, starved): what the workers sent meanwhile is still unread, so
-                // their silence is not judged now, and each gets a full window from here.
+                // their silence is not judged now, and each gets a full window from here; nor
+                // is a task taken for hung for the time nobody watched it.
                 if since_check > self.config.heartbeat * PAUSED_AFTER_PERIODS {
                     tracing::warn!(
                         paused_s = since_check.as_secs_f64(),
                         "the driver did not run for a while: the workers' silence is not judged"
                     );
                     self.table.heard_all_now();
+                    self.tasks
+                        .discount_unwatched(since_check - self.config.heartbeat);
                 }
                 self.check_liveness();
                 self.replace_exited_workers();

@@ -206,8 +206,18 @@ impl TaskBook {
             .collect()
     }
 
+    /// Leaves `unwatched` out of the running time of every task in flight: the driver did not
+    /// run that long (stopped, suspended, starved), so their results may be waiting unread,
+    /// and that time says nothing of whether a task hung.
+    pub fn discount_unwatched(&mut self, unwatched: Duration) {
+        let now = Instant::now();
+        for task in self.in_flight.values_mut() {
+            task.sent_at = (task.sent_at + unwatched).min(now);
+        }
+    }
+
     #[cfg(test)]
-    fn sent_before(&mut self, seq: u64, ago: Duration) {
+    pub(crate) fn sent_before(&mut self, seq: u64, ago: Duration) {
         let task = self.in_flight.get_mut(&seq).expect("in flight");
         task.sent_at = Instant::now() - ago;
     }
@@ -478,6 +488,29 @@ mod tests {
         assert!(
             book.hung(&pending, &hedged, mean, now).is_empty(),
             "a partition is done again once"
+        );
+    }
+
+    #[test]
+    fn time_the_driver_did_not_run_does_not_make_a_task_hung() {
+        let mut book = TaskBook::default();
+        let seq = book.open(0, "grad", 0, 0, reads());
+        book.sent_before(seq, HANG_FLOOR + Duration::from_secs(5));
+        let pending: HashMap<u64, usize> = [(seq, 0)].into();
+        let mean = |_: usize| 0.01;
+        assert_eq!(
+            book.hung(&pending, &HashSet::new(), mean, Instant::now()),
+            [(0, 0)]
+        );
+        // The driver was stopped for 12 of those 15 s.
+        book.discount_unwatched(Duration::from_secs(12));
+        assert!(book
+            .hung(&pending, &HashSet::new(), mean, Instant::now())
+            .is_empty());
+        book.discount_unwatched(Duration::from_secs(3600));
+        assert!(
+            book.in_flight[&seq].sent_at <= Instant::now(),
+            "never sent in the future"
         );
     }
 
