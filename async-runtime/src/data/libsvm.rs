@@ -11,7 +11,11 @@
 //! - label-only lines: a row with no nonzero feature;
 //! - blank lines (anywhere, including the last line): skipped, they are not rows;
 //! - `#` comments, from the `#` to the end of the line (a line holding only a comment is
-//!   skipped like a blank one).
+//!   skipped like a blank one);
+//! - SVMlight's query id (`qid:N` right after the label, in ranking sets): read and left out,
+//!   as the losses here do not group rows;
+//! - a UTF-8 byte order mark at the start of a line: some editors on Windows begin a file
+//!   with one, and files joined with `cat` keep theirs.
 //!
 //! Explicit zero values (`3:0`) are accepted and not stored, so [`Dataset::nnz`] counts
 //! nonzeros only. Every other deviation is a [`DataError::Parse`] that names the file, the
@@ -421,7 +425,8 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         Some(at) => &line[..at],
         None => line,
     };
-    let mut tokens = content.split_ascii_whitespace();
+    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+    let mut tokens = content.split_ascii_whitespace().peekable();
     let Some(first) = tokens.next() else {
         return Ok(()); // blank line or comment only
     };
@@ -435,6 +440,11 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         .map_err(|_| format!("invalid label `{first}`: not a number"))?;
     if !label.is_finite() {
         return Err(format!("invalid label `{first}`: not a finite number"));
+    }
+    if let Some(qid) = tokens.peek().and_then(|token| token.strip_prefix("qid:")) {
+        qid.parse::<u64>()
+            .map_err(|_| format!("invalid query id `qid:{qid}`: not a non-negative integer"))?;
+        tokens.next();
     }
     let mut prev = 0usize;
     for token in tokens {
@@ -944,6 +954,30 @@ pub(crate) mod tests {
         assert_eq!(d.dim(), 10);
         assert!(d.is_sparse()); // 5 / 40 < 0.5
         assert!(d.name().contains("tricky.txt"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_query_ids_are_read_past() {
+        let (_f, r) = load_text(
+            "bom-qid.txt",
+            "\u{feff}+1 qid:3 1:0.5 3:2\n-1 qid:4 2:1 # comment\n2 1:1\n",
+        );
+        let d = r.expect("a BOM and qid: are SVMlight");
+        assert_eq!(d.labels().to_vec(), vec![1.0, -1.0, 2.0]);
+        assert_eq!(d.dim(), 3);
+        assert_eq!(d.nnz(), 4);
+        assert_parse_error(
+            "bad-qid.txt",
+            "1 1:1\n1 qid:x 1:1\n",
+            2,
+            &["query id", "qid:x"],
+        );
+        // A query id anywhere but right after the label is not one.
+        assert_parse_error("late-qid.txt", "1 1:1 qid:2\n", 1, &["invalid index `qid`"]);
+        // Files joined with `cat` keep their marks; one inside a line is no mark.
+        let (_f, r) = load_text("joined.txt", "\u{feff}1 1:1\n\u{feff}2 1:2\n");
+        assert_eq!(r.unwrap().labels().to_vec(), vec![1.0, 2.0]);
+        assert_parse_error("mid-bom.txt", "1 \u{feff}1:1\n", 1, &["invalid index"]);
     }
 
     #[test]

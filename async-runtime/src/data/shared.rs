@@ -265,6 +265,8 @@ impl Reservoir {
 
 /// Whether a line holds a data row: something before any `#` but whitespace.
 pub(crate) fn is_row(line: &[u8]) -> bool {
+    // A byte order mark is not content (see the parser's rules in `libsvm`).
+    let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
     line.iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|&b| b != b'#')
@@ -382,4 +384,24 @@ fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Da
         },
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_row;
+
+    #[test]
+    fn a_row_is_content_before_any_comment() {
+        assert!(is_row(b"1 1:0.5"));
+        assert!(is_row(b"\xef\xbb\xbf-1 2:1"), "after a byte order mark");
+        for blank in [
+            &b""[..],
+            b"  \t",
+            b"# a comment",
+            b"   # indented",
+            b"\xef\xbb\xbf",
+        ] {
+            assert!(!is_row(blank), "{:?}", String::from_utf8_lossy(blank));
+        }
+    }
 }
