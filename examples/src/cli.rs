@@ -250,7 +250,8 @@ struct TrainArgs {
     #[arg(long, value_name = "S", help_heading = "Checkpoints")]
     checkpoint_seconds: Option<f64>,
     /// Continue the run checkpointed in DIR: give the same algorithm, data and settings (stop
-    /// rules and workers may change). Checkpoints go on into DIR unless --checkpoint is given.
+    /// rules and workers may change; a default step is set anew for the workers). Checkpoints
+    /// go on into DIR unless --checkpoint is given.
     #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
     resume: Option<PathBuf>,
 }

@@ -325,7 +325,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         (saved.stats.updates, saved.elapsed_s)
     });
     if let Some((updates, elapsed_s)) = resumed_from {
-        tracing::info!(updates, elapsed_s, "resuming from the checkpoint");
+        tracing::info!(updates, elapsed_s, step, "resuming from the checkpoint");
     }
     let points = Rc::new(RefCell::new(Vec::new()));
     let diverged = Rc::new(RefCell::new(None));
@@ -426,11 +426,16 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 }
 
 /// What the run is, for its checkpoints: the algorithm, the data (by content) and every
-/// setting that changes the iterates, the step included (a default step may depend on the
-/// number of workers). Stop rules and the number of workers may change when a run resumes.
+/// setting that changes the iterates. Stop rules and the number of workers may change when a
+/// run resumes; so may the step when it is the default, which is set for the cluster at hand
+/// (an asynchronous method's shrinks with the workers, whose number sets its staleness).
 fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
+    let step = match spec.step {
+        Some(step) => format!("step {step:e}"),
+        None => "the default step".to_owned(),
+    };
     format!(
-        "{} on {} ({} x {}, content sha256 {}); {:?}, step {:e}, momentum {}, batch {}, quorum {}, \
+        "{} on {} ({} x {}, content sha256 {}); {:?}, {}, momentum {}, batch {}, quorum {}, \
          max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, seed {}",
         spec.algorithm.name(),
         data.name(),
@@ -438,7 +443,7 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
         data.dim(),
         data.fingerprint(),
         p.loss,
-        p.step,
+        step,
         p.momentum,
         p.batch,
         p.quorum,

@@ -782,6 +782,62 @@ fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
     );
 }
 
+#[test]
+fn a_run_resumes_on_other_workers_with_the_default_step_for_them() {
+    let dir = scratch("resume-workers");
+    let job = |workers: &'static str, updates: &'static str, summary: &'static str| {
+        vec![
+            "--algo",
+            "asgd",
+            "--workers",
+            workers,
+            "--updates",
+            updates,
+            "--checkpoint",
+            "ckpt",
+            "--checkpoint-updates",
+            "500",
+            "--quiet",
+            "--summary",
+            summary,
+        ]
+    };
+    let first = run(&job("4", "3000", "first.json"), &dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let mut resume = job("2", "4000", "second.json");
+    resume.extend(["--resume", "ckpt"]);
+    let second = run(&resume, &dir);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let (first, second) = (
+        summary_of(&dir.join("first.json")),
+        summary_of(&dir.join("second.json")),
+    );
+    assert!(second["resumed_from"]["updates"].as_u64() >= Some(500));
+    assert_eq!(second["updates"], 4000);
+    assert_eq!(second["workers"], 2);
+    // Half the workers, half the staleness: ASGD's default step doubles.
+    let (before, after) = (
+        first["step"].as_f64().unwrap(),
+        second["step"].as_f64().unwrap(),
+    );
+    assert!((after / before - 2.0).abs() < 1e-9, "{before} then {after}");
+    // A step given on the command line is part of the run.
+    let mut stepped = job("4", "3000", "third.json");
+    stepped.extend(["--step", "0.01"]);
+    assert!(run(&stepped, &dir).status.success());
+    let mut other = job("2", "4000", "fourth.json");
+    other.extend(["--resume", "ckpt"]);
+    assert_clear_error(&run(&other, &dir), "belongs to another run");
+}
+
 /// The rows of a trace: (elapsed_s, updates, subopt).
 fn trace_rows(path: &Path) -> Vec<(f64, u64, f64)> {
     let text = std::fs::read_to_string(path).expect("the trace");
