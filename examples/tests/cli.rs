@@ -425,6 +425,8 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
         &[
             "--algo",
             "asgd",
+            "--stragglers",
+            "slow-workers",
             "--updates",
             "100000000",
             "--time",
@@ -462,6 +464,27 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
             .iter()
             .all(|w| w["tasks_done"].as_u64() > Some(0)),
         "the replacements took tasks: {table:?}"
+    );
+    // Each straggles as the process it replaced: the run's one straggler stays one.
+    let factor_of = |name: &str| {
+        table
+            .iter()
+            .find(|w| w["name"] == name)
+            .and_then(|w| w["delay_factor"].as_f64())
+            .unwrap_or_else(|| panic!("{name} in {table:?}"))
+    };
+    for replacement in &replacements {
+        let name = replacement["name"].as_str().unwrap();
+        let slot = name.split('.').next().unwrap();
+        assert_eq!(factor_of(name), factor_of(slot), "{name}: {table:?}");
+    }
+    assert_eq!(
+        replacements
+            .iter()
+            .filter(|w| w["delay_factor"].as_f64() > Some(0.0))
+            .count(),
+        1,
+        "{table:?}"
     );
 }
 

@@ -293,10 +293,18 @@ impl Driver {
             .table
             .index_of(peer)
             .unwrap_or(self.table.workers.len());
-        let delay_factor = self
-            .config
-            .stragglers
-            .factors(self.config.workers.max(index + 1), self.config.seed)[index];
+        // A local replacement straggles as the process it replaces did (same host, same slot),
+        // so that a fault's cost is the fault's alone.
+        let inherited = self
+            .local
+            .predecessor(peer)
+            .and_then(|slot| self.table.index_of(slot))
+            .map(|slot| self.table.workers[slot].delay_factor);
+        let delay_factor = inherited.unwrap_or_else(|| {
+            self.config
+                .stragglers
+                .factors(self.config.workers.max(index + 1), self.config.seed)[index]
+        });
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
         self.table.admit(info);

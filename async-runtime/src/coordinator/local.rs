@@ -87,6 +87,15 @@ impl LocalWorkers {
         Ok(Some(name))
     }
 
+    /// The process an awaited replacement named `name` stands in for (`w3` for `w3.respawn2`):
+    /// it runs on the same host, so it straggles as that one did. `None` for any other name.
+    pub fn predecessor<'a>(&self, name: &'a str) -> Option<&'a str> {
+        self.awaited
+            .iter()
+            .any(|(awaited, _)| awaited == name)
+            .then(|| name.split('.').next().unwrap_or(name))
+    }
+
     /// A worker was admitted: if it is an awaited replacement, it is awaited no more.
     pub fn admitted(&mut self, name: &str) {
         self.awaited.retain(|(awaited, _)| awaited != name);
@@ -137,7 +146,10 @@ mod tests {
         local.awaited.push(("w3.respawn1".into(), Instant::now()));
         assert!(local.awaiting(Duration::from_secs(30)));
         assert!(!local.awaiting(Duration::ZERO), "past its join timeout");
+        assert_eq!(local.predecessor("w3.respawn1"), Some("w3"));
+        assert_eq!(local.predecessor("w3.respawn9"), None, "not one we started");
         local.admitted("w3.respawn1");
+        assert_eq!(local.predecessor("w3.respawn1"), None, "no longer awaited");
         assert!(!local.awaiting(Duration::from_secs(30)));
     }
 
