@@ -20,6 +20,7 @@
 //! rewrites only its own keys of the figures file ([`figures::merge`]).
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use async_train::cli::RunArgs;
@@ -27,7 +28,6 @@ use async_train::job::{self, Outcome};
 use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
-use std::str::FromStr;
 
 mod faults;
 mod figures;
