@@ -1,7 +1,10 @@
 //! Checkpoints of the training loop. Its variables are every `let mut` the function's body
 //! declares before the loop: at the top of each pass they are saved when the driver asks for a
 //! checkpoint, and before the loop they are restored when the run resumes one. A `for` loop then
-//! skips the passes already done, so `k` goes on from where the saved run stopped.
+//! skips the passes already done, so `k` goes on from where the saved run stopped; and where it
+//! runs out, its last state is saved too, so that a run given more passes goes on from its end.
+//! For that a `for` loop becomes a `loop` over the same iterator, whose head sees the state of
+//! every pass boundary, the last included (after the loop a variable may have been moved).
 
 use quote::{format_ident, quote};
 use syn::{Block, Expr, Ident, Lifetime, Pat, Stmt};
@@ -41,32 +44,53 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         }
     };
     let names = vars.iter().map(Ident::to_string);
-    let save: Stmt = syn::parse_quote! {
-        #runtime::checkpoint(#driver, #id, &mut #pass, |__async_state| {
+    // What a checkpoint saves: every loop variable, by name.
+    let gather = quote! {
+        |__async_state| {
             #[allow(unused_imports)]
             use #runtime::{SaveOpaque as _, SaveSerialize as _};
             #( (&#runtime::StateSlot(&#vars)).save_into(__async_state, #names); )*
-        });
+        }
+    };
+    let save: Stmt = syn::parse_quote! {
+        #runtime::checkpoint(#driver, #id, &mut #pass, #gather);
+    };
+    let save_at_end: Stmt = syn::parse_quote! {
+        #runtime::checkpoint_at_end(#driver, #id, #pass, #gather);
     };
     let Stmt::Expr(training_loop, _) = &mut block.stmts[index] else {
         unreachable!("loop_label found a loop expression")
     };
-    let body = match training_loop {
+    match training_loop {
         Expr::ForLoop(for_loop) => {
-            let iterable = &for_loop.expr;
-            *for_loop.expr = syn::parse_quote! {
-                ::core::iter::Iterator::skip(
-                    ::core::iter::IntoIterator::into_iter(#iterable),
-                    #runtime::Resumed::skip(&#resumed),
-                )
+            let (attrs, pat, iterable) = (&for_loop.attrs, &for_loop.pat, &for_loop.expr);
+            let body = &for_loop.body.stmts;
+            let replacement: Expr = syn::parse_quote! {
+                {
+                    let mut __async_iterations = ::core::iter::Iterator::skip(
+                        ::core::iter::IntoIterator::into_iter(#iterable),
+                        #runtime::Resumed::skip(&#resumed),
+                    );
+                    #(#attrs)*
+                    #label: loop {
+                        let #pat = match ::core::iter::Iterator::next(&mut __async_iterations) {
+                            ::core::option::Option::Some(__async_item) => __async_item,
+                            ::core::option::Option::None => {
+                                #save_at_end
+                                break #label;
+                            }
+                        };
+                        #save
+                        #(#body)*
+                    };
+                }
             };
-            &mut for_loop.body
+            *training_loop = replacement;
         }
-        Expr::While(while_loop) => &mut while_loop.body,
-        Expr::Loop(loop_expr) => &mut loop_expr.body,
+        Expr::While(while_loop) => while_loop.body.stmts.insert(0, save),
+        Expr::Loop(loop_expr) => loop_expr.body.stmts.insert(0, save),
         _ => unreachable!("loop_label found a loop expression"),
-    };
-    body.stmts.insert(0, save);
+    }
     let prologue: Vec<Stmt> = syn::parse_quote! {
         let #resumed = #runtime::resume(#driver, #id);
         #restore

@@ -432,9 +432,34 @@ pub fn checkpoint(
 ) {
     let iteration = *passes;
     *passes += 1;
-    if !cx.checkpoint_due() {
-        return;
+    if cx.checkpoint_due() {
+        save(cx, optimizer, iteration, gather);
     }
+}
+
+/// Where a `for` training loop runs out, after `passes` passes: a last checkpoint of the state
+/// it leaves, whatever the policy's interval, so that a run given more updates resumes from its
+/// end rather than from its last periodic checkpoint. A loop left by a stop rule, a stop or a
+/// failure takes none here (a stop took its own at the top of its last pass).
+pub fn checkpoint_at_end(
+    cx: &mut Driver,
+    optimizer: &'static str,
+    passes: u64,
+    gather: impl FnOnce(&mut LoopState),
+) {
+    if cx.final_checkpoint_due() {
+        save(cx, optimizer, passes, gather);
+    }
+}
+
+/// Writes the checkpoint of pass `iteration` with the variables `gather` adds, or ends the run
+/// naming those a checkpoint cannot save.
+fn save(
+    cx: &mut Driver,
+    optimizer: &'static str,
+    iteration: u64,
+    gather: impl FnOnce(&mut LoopState),
+) {
     let mut state = LoopState::default();
     gather(&mut state);
     if !state.unsaveable.is_empty() {

@@ -169,9 +169,10 @@ fn listed_compared_and_resumed() {
         &dir,
     );
     let stdout = succeeded(&resumed);
-    // Checkpoints are taken at the top of a pass: the last of the 300-update run at 200.
+    // The 300-update run's loop ran out at 300 and took its last checkpoint there (its
+    // periodic ones came at the top of a pass, the last at 200).
     assert!(
-        stdout.contains("resumed from the checkpoint at 200 updates"),
+        stdout.contains("resumed from the checkpoint at 300 updates"),
         "{stdout}"
     );
     assert_eq!(json(&dir.join("resumed.json"))["updates"], 400);

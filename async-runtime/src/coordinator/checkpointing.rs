@@ -77,21 +77,32 @@ impl Driver {
         self.checkpoints.resumed()
     }
 
-    /// Whether the policy asks for a checkpoint now: something new happened since the last one
-    /// and enough updates or time went by.
+    /// Whether the policy asks for a checkpoint now, at the top of a pass of the training
+    /// loop: something new happened since the last one and enough updates or time went by.
     pub(crate) fn checkpoint_due(&mut self) -> bool {
+        self.checkpoint_due_at(false)
+    }
+
+    /// Whether the state a training loop leaves when it runs out takes a last checkpoint:
+    /// whenever something happened since the last one.
+    pub(crate) fn final_checkpoint_due(&mut self) -> bool {
+        self.checkpoint_due_at(true)
+    }
+
+    fn checkpoint_due_at(&mut self, loop_end: bool) -> bool {
         // Asked once per pass of the training loop: without a policy, not even the clock.
         if self.checkpoints.policy().is_none() {
             return false;
         }
         self.settle_checkpoint(false);
         // A stop asked for from outside takes a last checkpoint, so that the run resumes
-        // where it stopped; a stop rule's end or a failure takes none.
-        let stopping = self.stop_requested();
-        let mut due = self.checkpoints.due(self.checkpoint_mark(), stopping);
+        // where it stopped, and so does a loop's end, so that a run given more updates goes
+        // on from it; a stop rule's end or a failure takes none.
+        let last = loop_end || self.stop_requested();
+        let mut due = self.checkpoints.due(self.checkpoint_mark(), last);
         if due == Due::AfterTheOneBeingWritten {
             self.settle_checkpoint(true);
-            due = self.checkpoints.due(self.checkpoint_mark(), stopping);
+            due = self.checkpoints.due(self.checkpoint_mark(), last);
         }
         due == Due::Yes && !self.stopped && self.failure.is_none()
     }

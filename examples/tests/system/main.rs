@@ -1065,19 +1065,24 @@ fn checkpoint_policy(dir: &std::path::Path, every_updates: u64) -> CheckpointPol
 
 /// Synchronous SAGA is deterministic for a seed, so a run resumed from a checkpoint must end
 /// with exactly the model of the run that was never stopped: the history table, the mean, the
-/// model and the loop counter all came back.
+/// model and the loop counter all came back. The checkpointed run is one of 90 updates, whose
+/// loop's end takes its last checkpoint (between the periodic ones): given 100, it goes on.
 fn resumed_saga_matches_uninterrupted() {
     let data = shared("cal_housing.scale.xz");
     let params = short(32, 100, 0.05);
     let dir = test_support::scratch("resume");
 
     let mut driver = Driver::launch(local(3)).expect("cluster starts");
-    driver.checkpoint_to(checkpoint_policy(&dir, 30));
     let uninterrupted = asyncopt_algorithms::saga(&mut driver, &data, &params);
-    let report = driver.finish().expect("the run succeeds");
+    driver.finish().expect("the run succeeds");
+
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 40));
+    asyncopt_algorithms::saga(&mut driver, &data, &short(32, 90, 0.05));
+    let report = driver.finish().expect("the shorter run succeeds");
     assert_eq!(
         report.stats.checkpoints_written, 3,
-        "at 30, 60 and 90 updates"
+        "at 40 and 80 updates, and where its loop ran out"
     );
 
     let saved = checkpoint::read(&dir, "saga on cal_housing, test").expect("the checkpoint reads");
