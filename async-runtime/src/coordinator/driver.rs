@@ -298,8 +298,10 @@ impl Driver {
     /// ended the run early.
     pub fn finish(mut self) -> Result<RunReport, RuntimeError> {
         // A checkpoint still being written is waited for: the user must not believe they
-        // have one that is not on disk.
+        // have one that is not on disk. Waiting for the disk is not training.
+        let begun = Instant::now();
         self.settle_checkpoint(true);
+        self.clock.add_pause(begun.elapsed());
         let report = self.report();
         self.shutdown_workers();
         match self.failure.take() {
