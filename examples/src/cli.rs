@@ -3,6 +3,7 @@
 //! With no arguments at all it runs the built-in comparison.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -289,7 +290,8 @@ struct PredictArgs {
     /// LIBSVM file whose rows to predict (labels are read but not used).
     #[arg(long)]
     data: PathBuf,
-    /// CSV to write: `prediction` per row (least squares), or `probability,label` (logistic).
+    /// CSV to write (`-`: stdout): `prediction` per row (least squares), or
+    /// `probability,label` (logistic).
     #[arg(long)]
     out: PathBuf,
 }
@@ -703,6 +705,9 @@ fn train(args: TrainArgs) -> Result<()> {
     for path in outputs.into_iter().flatten() {
         check_writable(path)?;
     }
+    if let Some(plot) = &args.plot {
+        crate::plot::format_of(plot)?;
+    }
     if let Some(dir) = &spec.checkpointing.dir {
         check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
     }
@@ -803,15 +808,22 @@ fn predict(args: PredictArgs) -> Result<()> {
             text.push_str(&format!("{p}\n"));
         }
     }
+    let written = format!("{} predictions of {}", predictions.len(), data.name());
+    if args.out == Path::new("-") {
+        // A reader that stops early (`| head`) closes the pipe: that is not a failure.
+        return match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Ok(()) => {
+                eprintln!("{written} written to stdout");
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(e).context("cannot write the predictions to stdout"),
+        };
+    }
     create_parent(&args.out)?;
     std::fs::write(&args.out, text)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!(
-        "{} predictions of {} written to {}",
-        predictions.len(),
-        data.name(),
-        args.out.display()
-    );
+    println!("{written} written to {}", args.out.display());
     Ok(())
 }
 

@@ -97,15 +97,38 @@ pub fn write_xy(
     write_svg_or_png(path, &svg)
 }
 
+/// The two formats a plot is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.svg`, or a name without an extension.
+    Svg,
+    /// `.png`.
+    Png,
+}
+
+/// The format of a plot at `path`, by its extension; another extension is an error, so that
+/// `run.pdf` is not silently an SVG file.
+pub fn format_of(path: &Path) -> Result<Format> {
+    match path.extension().map(|e| e.to_ascii_lowercase()) {
+        None => Ok(Format::Svg),
+        Some(e) if e == "svg" => Ok(Format::Svg),
+        Some(e) if e == "png" => Ok(Format::Png),
+        Some(e) => Err(anyhow!(
+            "{}: a plot is written as .svg or .png, not .{}",
+            path.display(),
+            e.to_string_lossy()
+        )),
+    }
+}
+
 fn write_svg_or_png(path: &Path, svg: &str) -> Result<()> {
+    let format = format_of(path)?;
     create_parent(path)?;
-    let is_png = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if is_png {
-        rasterize(svg, path)
-    } else {
-        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
+    match format {
+        Format::Png => rasterize(svg, path),
+        Format::Svg => {
+            std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
+        }
     }
 }
 

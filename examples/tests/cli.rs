@@ -129,6 +129,20 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
 }
 
 #[test]
+fn a_plot_in_a_format_it_cannot_be_is_one_clear_line() {
+    let output = run(
+        &["--updates", "10", "--plot", "run.pdf"],
+        &scratch("plot-format"),
+    );
+    assert_clear_error(&output, "a plot is written as .svg or .png, not .pdf");
+    assert!(
+        output.stdout.is_empty(),
+        "refused before the training: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
 fn an_unknown_algorithm_is_one_clear_line() {
     let output = run(&["--algo", "adam"], &scratch("algo"));
     assert_clear_error(&output, "unknown algorithm `adam`");

@@ -129,6 +129,22 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     assert!(rows
         .iter()
         .all(|&(p, label)| (0.0..=1.0).contains(&p) && label == if p >= 0.5 { 1 } else { -1 }));
+    // `--out -` is the same CSV on stdout, its account on stderr.
+    let piped = run(
+        &[
+            "predict",
+            "--model",
+            "m.json",
+            "--data",
+            path(&data("a9a.t.xz")),
+            "--out",
+            "-",
+        ],
+        &dir,
+    );
+    assert_success(&piped);
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), csv);
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("16281 predictions"));
 
     // The README's Python snippet reads both files with the standard library alone.
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
