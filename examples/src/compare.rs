@@ -150,9 +150,11 @@ impl CompareOutputs {
             "algo", "time to target", "speedup", "final objective"
         )];
         for o in &self.outcomes {
-            let time = o
-                .time_to_target()
-                .map_or("not reached".to_owned(), |t| format!("{t:.3} s"));
+            let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
+                (None, _) => "no target".to_owned(),
+                (Some(_), None) => "not reached".to_owned(),
+                (Some(_), Some(t)) => format!("{t:.3} s"),
+            };
             let speedup = speedup(baseline, o.time_to_target())
                 .map_or("-".to_owned(), |s| format!("{s:.2}x"));
             lines.push(format!(

@@ -129,6 +129,27 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
 }
 
 #[test]
+fn a_comparison_without_a_target_says_so() {
+    let dir = scratch("compare-no-target");
+    let output = run(
+        &[
+            "compare",
+            "--algos",
+            "sgd,asgd",
+            "--updates",
+            "200",
+            "--out",
+            "c",
+        ],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("no target").count(), 2, "{stdout}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
+}
+
+#[test]
 fn a_plot_in_a_format_it_cannot_be_is_one_clear_line() {
     let output = run(
         &["--updates", "10", "--plot", "run.pdf"],
