@@ -82,7 +82,7 @@ impl DataSource {
                             seed,
                         };
                         Dataset::open_shared(path, &shared)
-                            .with_context(|| format!("cannot open {}", path.display()))
+                            .map_err(|e| anyhow!("cannot open the data: {e}"))
                     }
                 }
             }
@@ -94,7 +94,8 @@ fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     if !path.exists() {
         bail!("data file {} does not exist", path.display());
     }
-    Dataset::load(path, options).with_context(|| format!("cannot load {}", path.display()))
+    // The data layer's errors name the file (and the line) and say why, once.
+    Dataset::load(path, options).map_err(|e| anyhow!("cannot load the data: {e}"))
 }
 
 /// Loads a LIBSVM file for `loss`: its labels checked, the bias feature appended.

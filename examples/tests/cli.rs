@@ -104,6 +104,18 @@ fn a_malformed_data_file_names_the_line() {
 }
 
 #[test]
+fn a_folder_given_as_data_says_why_once() {
+    let dir = scratch("folder-data");
+    std::fs::create_dir_all(dir.join("sets")).unwrap();
+    for access in ["ship", "shared"] {
+        let output = run(&["--data", "sets", "--data-access", access], &dir);
+        assert_clear_error(&output, "sets: Is a directory");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.matches("Is a directory").count(), 1, "{stderr}");
+    }
+}
+
+#[test]
 fn an_output_that_cannot_be_written_fails_before_the_training() {
     let dir = scratch("unwritable");
     // A file where a folder is needed: not writable whoever runs the test.
