@@ -103,19 +103,12 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     let auc = metrics["auc"].as_f64().unwrap();
     assert!((auc - SKLEARN_AUC).abs() <= 0.01, "AUC {auc}");
 
-    let predict = run(
-        &[
-            "predict",
-            "--model",
-            "m.json",
-            "--data",
-            path(&data("a9a.t.xz")),
-            "--out",
-            "preds.csv",
-        ],
-        &dir,
-    );
-    assert_success(&predict);
+    let test_set = data("a9a.t.xz");
+    let predict = |out: &str| {
+        let args = ["predict", "--model", "m.json", "--data", path(&test_set)];
+        run(&[&args[..], &["--out", out]].concat(), &dir)
+    };
+    assert_success(&predict("preds.csv"));
     let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("probability,label"));
@@ -130,18 +123,7 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
         .iter()
         .all(|&(p, label)| (0.0..=1.0).contains(&p) && label == if p >= 0.5 { 1 } else { -1 }));
     // `--out -` is the same CSV on stdout, its account on stderr.
-    let piped = run(
-        &[
-            "predict",
-            "--model",
-            "m.json",
-            "--data",
-            path(&data("a9a.t.xz")),
-            "--out",
-            "-",
-        ],
-        &dir,
-    );
+    let piped = predict("-");
     assert_success(&piped);
     assert_eq!(String::from_utf8_lossy(&piped.stdout), csv);
     assert!(String::from_utf8_lossy(&piped.stderr).contains("16281 predictions"));
