@@ -277,7 +277,7 @@ struct EvaluateArgs {
     /// LIBSVM file to score the model on (plain, .gz or .xz).
     #[arg(long)]
     data: PathBuf,
-    /// Also write the metrics as JSON here.
+    /// Also write the metrics as JSON here (`-`: stdout, the line above going to stderr).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -753,13 +753,13 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     let model = SavedModel::read(&args.model)?;
     let data = model.load_data(&args.data)?;
     let scores = metrics::evaluate(&model.loss()?, &data, model.model().view());
-    match &scores {
+    let line = match &scores {
         Metrics::Regression {
             rows,
             objective,
             rmse,
             r2,
-        } => println!(
+        } => format!(
             "{} ({rows} rows): objective {objective:.10}, RMSE {rmse:.6}, R^2 {r2:.6}",
             data.name()
         ),
@@ -769,25 +769,31 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
             accuracy,
             log_loss,
             auc,
-        } => println!(
+        } => format!(
             "{} ({rows} rows): objective {objective:.10}, accuracy {accuracy:.6}, log-loss \
              {log_loss:.6}, ROC AUC {auc:.6}",
             data.name()
         ),
-    }
-    if let Some(path) = &args.out {
-        let json = serde_json::json!({
-            "model": args.model,
-            "data": data.name(),
-            "data_sha256": data.fingerprint(),
-            "metrics": scores,
-        });
-        create_parent(path)?;
-        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    };
+    let Some(path) = &args.out else {
+        println!("{line}");
+        return Ok(());
+    };
+    let json = serde_json::json!({
+        "model": args.model,
+        "data": data.name(),
+        "data_sha256": data.fingerprint(),
+        "metrics": scores,
+    });
+    if is_stdout(path) {
+        eprintln!("{line}");
+        write_output(path, &(serde_json::to_string_pretty(&json)? + "\n"))
+    } else {
+        println!("{line}");
+        write_output(path, &(serde_json::to_string_pretty(&json)? + "\n"))?;
         println!("metrics: {}", path.display());
+        Ok(())
     }
-    Ok(())
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
@@ -808,23 +814,34 @@ fn predict(args: PredictArgs) -> Result<()> {
             text.push_str(&format!("{p}\n"));
         }
     }
+    write_output(&args.out, &text)?;
     let written = format!("{} predictions of {}", predictions.len(), data.name());
-    if args.out == Path::new("-") {
-        // A reader that stops early (`| head`) closes the pipe: that is not a failure.
+    if is_stdout(&args.out) {
+        eprintln!("{written} written to stdout");
+    } else {
+        println!("{written} written to {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// Whether a command's output path is `-`, standard output.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Writes `text` to `path`, or to standard output for `-`, where a reader that stops early (as
+/// `| head` does) is no failure.
+fn write_output(path: &Path, text: &str) -> Result<()> {
+    if is_stdout(path) {
         return match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Ok(()) => {
-                eprintln!("{written} written to stdout");
-                Ok(())
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(e).context("cannot write to standard output")
             }
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            Err(e) => Err(e).context("cannot write the predictions to stdout"),
+            _ => Ok(()),
         };
     }
-    create_parent(&args.out)?;
-    std::fs::write(&args.out, text)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("{written} written to {}", args.out.display());
-    Ok(())
+    create_parent(path)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_outputs(outputs: &CompareOutputs) {

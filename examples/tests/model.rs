@@ -87,7 +87,25 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     );
     let printed = assert_success(&evaluate);
     assert!(printed.contains("accuracy"), "{printed}");
-    let metrics = &json(&dir.join("metrics.json"))["metrics"];
+    let written = json(&dir.join("metrics.json"));
+    // `--out -`: the same JSON on stdout, the line for people on stderr.
+    let piped = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            path(&data("a9a.t.xz")),
+            "--out",
+            "-",
+        ],
+        &dir,
+    );
+    assert_success(&piped);
+    let on_stdout: serde_json::Value = serde_json::from_slice(&piped.stdout).expect("JSON");
+    assert_eq!(on_stdout, written);
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("accuracy"));
+    let metrics = &written["metrics"];
     assert_eq!(metrics["kind"], "classification");
     assert_eq!(metrics["rows"], 16_281);
     let accuracy = metrics["accuracy"].as_f64().unwrap();
