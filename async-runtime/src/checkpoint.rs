@@ -110,12 +110,13 @@ pub(crate) struct LoopResume {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("checkpoint {path}: {source}")]
+    // What the OS said is in the message, and so not also the source (see `DataError::Io`).
+    #[error("checkpoint {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The directory holds no checkpoint.
     #[error("no checkpoint in {dir}: it has no {FILE}")]
@@ -166,7 +167,7 @@ pub enum CheckpointError {
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| CheckpointError::Io { path, source }
+        move |error| CheckpointError::Io { path, error }
     };
     fs::create_dir_all(dir).map_err(io(dir))?;
     let body = postcard::to_allocvec(checkpoint)
@@ -208,7 +209,7 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
                 dir: dir.to_path_buf(),
             })
         }
-        Err(source) => return Err(CheckpointError::Io { path, source }),
+        Err(error) => return Err(CheckpointError::Io { path, error }),
     };
     let torn = |reason: String| CheckpointError::Torn {
         path: path.clone(),

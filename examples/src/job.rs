@@ -81,8 +81,7 @@ impl DataSource {
                             eval_rows: *eval_rows,
                             seed,
                         };
-                        Dataset::open_shared(path, &shared)
-                            .map_err(|e| anyhow!("cannot open the data: {e}"))
+                        Dataset::open_shared(path, &shared).context("cannot open the data")
                     }
                 }
             }
@@ -94,8 +93,8 @@ fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     if !path.exists() {
         bail!("data file {} does not exist", path.display());
     }
-    // The data layer's errors name the file (and the line) and say why, once.
-    Dataset::load(path, options).map_err(|e| anyhow!("cannot load the data: {e}"))
+    // The data layer's errors name the file (and the line) and say why.
+    Dataset::load(path, options).context("cannot load the data")
 }
 
 /// Loads a LIBSVM file for `loss`: its labels checked, the bias feature appended.

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be opened or read (including a corrupt compressed stream).
-    #[error("{}: {source}", path.display())]
+    // The reason is in the message (it travels as text from the workers) and so is not also
+    // the error's source, which would have a chain of errors print it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file being read.
         path: PathBuf,
         /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A line of a LIBSVM file is malformed.
     #[error("{}:{line}: {message}", path.display())]

@@ -112,7 +112,7 @@ fn sniff(magic: &[u8]) -> Compression {
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     let io_err = |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let mut file = File::open(path).map_err(io_err)?;
     let mut magic = [0u8; 6];
@@ -142,7 +142,7 @@ pub fn is_compressed(path: &Path) -> Result<bool, DataError> {
         .and_then(|f| f.take(6).read_to_end(&mut magic))
         .map_err(|source| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
     Ok(sniff(&magic) != Compression::Plain)
 }
@@ -178,7 +178,7 @@ pub fn read_libsvm_from<R: Read + Send>(
             .spawn_scoped(s, move || pump(reader, tx, max_line))
             .map_err(|source| DataError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
         parse_chunks(rx, path, opts)
@@ -302,7 +302,7 @@ fn parse_chunks(
             },
             _ => DataError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             },
         })?;
         let text = std::str::from_utf8(&chunk).map_err(|e| {

@@ -32,7 +32,7 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     } else {
         let mut file = File::open(path).map_err(|source| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         let mut rows = Parsed::new();
         let mut found = Vec::with_capacity(order.blocks.len());
@@ -91,7 +91,7 @@ fn read_block(
     let path = order.path.as_path();
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let from = block.bytes.start.saturating_sub(1);
     file.seek(SeekFrom::Start(from)).map_err(io)?;
@@ -179,7 +179,7 @@ mod tests {
             .and_then(|mut r| {
                 r.read_to_end(&mut text).map_err(|e| DataError::Io {
                     path: "a9a.xz".into(),
-                    source: e,
+                    error: e,
                 })
             })
             .unwrap();

@@ -291,7 +291,7 @@ fn last_index(line: &[u8]) -> Option<usize> {
 fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
     move |source| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -355,7 +355,7 @@ pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
         },
         _ => DataError::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         },
     }
 }
