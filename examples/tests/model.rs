@@ -73,34 +73,17 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     assert_eq!(model["data"]["sha256"].as_str().map(str::len), Some(64));
     assert_eq!(model["settings"]["algo"], "asgd");
 
-    let evaluate = run(
-        &[
-            "evaluate",
-            "--model",
-            "m.json",
-            "--data",
-            path(&data("a9a.t.xz")),
-            "--out",
-            "metrics.json",
-        ],
-        &dir,
-    );
-    let printed = assert_success(&evaluate);
+    // The test set, scored and predicted by the saved model into `out` (`-`: stdout).
+    let test_set = data("a9a.t.xz");
+    let on_test_set = |command: &str, out: &str| {
+        let args = [command, "--model", "m.json", "--data", path(&test_set)];
+        run(&[&args[..], &["--out", out]].concat(), &dir)
+    };
+    let printed = assert_success(&on_test_set("evaluate", "metrics.json"));
     assert!(printed.contains("accuracy"), "{printed}");
     let written = json(&dir.join("metrics.json"));
     // `--out -`: the same JSON on stdout, the line for people on stderr.
-    let piped = run(
-        &[
-            "evaluate",
-            "--model",
-            "m.json",
-            "--data",
-            path(&data("a9a.t.xz")),
-            "--out",
-            "-",
-        ],
-        &dir,
-    );
+    let piped = on_test_set("evaluate", "-");
     assert_success(&piped);
     let on_stdout: serde_json::Value = serde_json::from_slice(&piped.stdout).expect("JSON");
     assert_eq!(on_stdout, written);
@@ -121,12 +104,7 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     let auc = metrics["auc"].as_f64().unwrap();
     assert!((auc - SKLEARN_AUC).abs() <= 0.01, "AUC {auc}");
 
-    let test_set = data("a9a.t.xz");
-    let predict = |out: &str| {
-        let args = ["predict", "--model", "m.json", "--data", path(&test_set)];
-        run(&[&args[..], &["--out", out]].concat(), &dir)
-    };
-    assert_success(&predict("preds.csv"));
+    assert_success(&on_test_set("predict", "preds.csv"));
     let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("probability,label"));
@@ -141,7 +119,7 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
         .iter()
         .all(|&(p, label)| (0.0..=1.0).contains(&p) && label == if p >= 0.5 { 1 } else { -1 }));
     // `--out -` is the same CSV on stdout, its account on stderr.
-    let piped = predict("-");
+    let piped = on_test_set("predict", "-");
     assert_success(&piped);
     assert_eq!(String::from_utf8_lossy(&piped.stdout), csv);
     assert!(String::from_utf8_lossy(&piped.stderr).contains("16281 predictions"));
