@@ -785,15 +785,16 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
         "data_sha256": data.fingerprint(),
         "metrics": scores,
     });
+    let text = serde_json::to_string_pretty(&json)? + "\n";
     if is_stdout(path) {
+        // Standard output holds the JSON alone.
         eprintln!("{line}");
-        write_output(path, &(serde_json::to_string_pretty(&json)? + "\n"))
-    } else {
-        println!("{line}");
-        write_output(path, &(serde_json::to_string_pretty(&json)? + "\n"))?;
-        println!("metrics: {}", path.display());
-        Ok(())
+        return write_output(path, &text);
     }
+    println!("{line}");
+    write_output(path, &text)?;
+    println!("metrics: {}", path.display());
+    Ok(())
 }
 
 fn predict(args: PredictArgs) -> Result<()> {

@@ -110,9 +110,9 @@ fn sniff(magic: &[u8]) -> Compression {
 /// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
 /// it in a [`std::io::BufReader`] for line-by-line use.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
-    let io_err = |source| DataError::Io {
+    let io_err = |error| DataError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     };
     let mut file = File::open(path).map_err(io_err)?;
     let mut magic = [0u8; 6];
@@ -140,9 +140,9 @@ pub fn is_compressed(path: &Path) -> Result<bool, DataError> {
     let mut magic = Vec::with_capacity(6);
     File::open(path)
         .and_then(|f| f.take(6).read_to_end(&mut magic))
-        .map_err(|source| DataError::Io {
+        .map_err(|error| DataError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         })?;
     Ok(sniff(&magic) != Compression::Plain)
 }
@@ -176,9 +176,9 @@ pub fn read_libsvm_from<R: Read + Send>(
         std::thread::Builder::new()
             .name("libsvm-reader".into())
             .spawn_scoped(s, move || pump(reader, tx, max_line))
-            .map_err(|source| DataError::Io {
+            .map_err(|error| DataError::Io {
                 path: path.to_path_buf(),
-                error: source,
+                error,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
         parse_chunks(rx, path, opts)
@@ -419,13 +419,16 @@ fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
     true
 }
 
+/// A UTF-8 byte order mark, read past at the start of a line.
+pub(crate) const BYTE_ORDER_MARK: &str = "\u{feff}";
+
 /// Parses one line into `p` checking every rule, with a message for the first one broken.
 fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
     };
-    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+    let content = content.strip_prefix(BYTE_ORDER_MARK).unwrap_or(content);
     let mut tokens = content.split_ascii_whitespace().peekable();
     let Some(first) = tokens.next() else {
         return Ok(()); // blank line or comment only

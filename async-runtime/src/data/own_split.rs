@@ -30,9 +30,9 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
         }
         (found, rows)
     } else {
-        let mut file = File::open(path).map_err(|source| DataError::Io {
+        let mut file = File::open(path).map_err(|error| DataError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         })?;
         let mut rows = Parsed::new();
         let mut found = Vec::with_capacity(order.blocks.len());
@@ -89,9 +89,9 @@ fn read_block(
     parsed: &mut Parsed,
 ) -> Result<(), DataError> {
     let path = order.path.as_path();
-    let io = |source| DataError::Io {
+    let io = |error| DataError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     };
     let from = block.bytes.start.saturating_sub(1);
     file.seek(SeekFrom::Start(from)).map_err(io)?;

@@ -266,7 +266,9 @@ impl Reservoir {
 /// Whether a line holds a data row: something before any `#` but whitespace.
 pub(crate) fn is_row(line: &[u8]) -> bool {
     // A byte order mark is not content (see the parser's rules in `libsvm`).
-    let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
+    let line = line
+        .strip_prefix(libsvm::BYTE_ORDER_MARK.as_bytes())
+        .unwrap_or(line);
     line.iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|&b| b != b'#')
@@ -289,9 +291,9 @@ fn last_index(line: &[u8]) -> Option<usize> {
 }
 
 fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
-    move |source| DataError::Io {
+    move |error| DataError::Io {
         path: path.to_path_buf(),
-        error: source,
+        error,
     }
 }
 
