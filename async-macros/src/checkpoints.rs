@@ -1,10 +1,11 @@
 //! Checkpoints of the training loop. Its variables are every `let mut` the function's body
 //! declares before the loop: at the top of each pass they are saved when the driver asks for a
 //! checkpoint, and before the loop they are restored when the run resumes one. A `for` loop then
-//! skips the passes already done, so `k` goes on from where the saved run stopped; and where it
-//! runs out, its last state is saved too, so that a run given more passes goes on from its end.
-//! For that a `for` loop becomes a `loop` over the same iterator, whose head sees the state of
-//! every pass boundary, the last included (after the loop a variable may have been moved).
+//! skips the passes already done, so `k` goes on from where the saved run stopped. Where a `for`
+//! loop runs out or a `while` loop's condition fails, its last state is saved too, so that a
+//! run given more passes goes on from its end. For that both become a `loop` whose head sees
+//! the state of every pass boundary, the last included (after the loop a variable may have
+//! been moved). A `loop` has no such end: only its periodic checkpoints are taken.
 
 use quote::{format_ident, quote};
 use syn::{Block, Expr, Ident, Lifetime, Pat, Stmt};
@@ -87,7 +88,25 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             };
             *training_loop = replacement;
         }
-        Expr::While(while_loop) => while_loop.body.stmts.insert(0, save),
+        Expr::While(while_loop) => {
+            // `while cond { body }` as `loop { if cond { body } else { end } }`: `if` takes the
+            // same conditions, `let` ones included, and its `else` is the loop's natural end.
+            let (attrs, cond) = (&while_loop.attrs, &while_loop.cond);
+            let body = &while_loop.body.stmts;
+            let replacement: Expr = syn::parse_quote! {
+                #(#attrs)*
+                #label: loop {
+                    if #cond {
+                        #save
+                        #(#body)*
+                    } else {
+                        #save_at_end
+                        break #label;
+                    }
+                }
+            };
+            *training_loop = replacement;
+        }
         Expr::Loop(loop_expr) => loop_expr.body.stmts.insert(0, save),
         _ => unreachable!("loop_label found a loop expression"),
     }

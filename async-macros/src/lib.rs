@@ -64,8 +64,9 @@ use scope::Scopes;
 ///
 /// The training loop's variables are every `let mut` declared before it in the function's
 /// body. When the driver writes checkpoints (`Driver::checkpoint_to`), they are saved at the
-/// top of a pass, with the loop's position, and where a `for` loop runs out; a run resumed
-/// from one (`Driver::resume`) restores them and a `for` loop skips the passes already done.
+/// top of a pass, with the loop's position, and where a `for` loop runs out or a `while` loop's
+/// condition fails; a run resumed from one (`Driver::resume`) restores them and a `for` loop
+/// skips the passes already done.
 /// Their types need serde's `Serialize` and `Deserialize` only when checkpoints are asked for;
 /// the run names any that lacks them.
 ///

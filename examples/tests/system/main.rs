@@ -135,6 +135,10 @@ fn main() {
             resumed_saga_matches_uninterrupted,
         ),
         (
+            "a_while_loop_resumed_goes_on_from_where_its_condition_failed",
+            resumed_while_loop_goes_on_from_its_end,
+        ),
+        (
             "a_loop_variable_without_serde_is_named_when_checkpointing",
             unsaveable_loop_variable_is_named,
         ),
@@ -1113,6 +1117,55 @@ fn resumed_saga_matches_uninterrupted() {
     assert!(
         report.stats.versions_published > saved_version,
         "versions go on from the saved one"
+    );
+    assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Synchronous SGD whose training loop is a `while` on a counter of its own.
+#[async_optimizer]
+fn while_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut k: usize = 0;
+    while k < p.updates {
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| p
+            .loss
+            .gradient(batch, w.view()));
+        w.scaled_add(-p.step, &g);
+        k += 1;
+    }
+    w
+}
+
+/// A `while` loop's end, where its condition fails, is checkpointed as a `for` loop's is: the
+/// run of 90 updates resumed with 100 ends with the uninterrupted run's model, bit for bit.
+fn resumed_while_loop_goes_on_from_its_end() {
+    let data = shared("cal_housing.scale.xz");
+    let dir = test_support::scratch("resume-while");
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let uninterrupted = while_sgd(&mut driver, &data, &short(32, 100, 0.05));
+    driver.finish().expect("the run succeeds");
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 40));
+    while_sgd(&mut driver, &data, &short(32, 90, 0.05));
+    let report = driver.finish().expect("the shorter run succeeds");
+    assert_eq!(
+        report.stats.checkpoints_written, 3,
+        "at 40 and 80 updates, and where its condition failed"
+    );
+    let saved = checkpoint::read(&dir, "saga on cal_housing, test").expect("the checkpoint reads");
+    assert_eq!((saved.iteration, saved.stats.updates), (90, 90));
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    let resumed = while_sgd(&mut driver, &data, &short(32, 100, 0.05));
+    let report = driver.finish().expect("the resumed run succeeds");
+    assert_eq!(
+        report.stats.updates, 100,
+        "10 more updates after the saved 90"
     );
     assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
     std::fs::remove_dir_all(&dir).ok();

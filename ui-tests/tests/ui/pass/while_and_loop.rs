@@ -1,4 +1,4 @@
-// `while` and `loop` training loops, one of them labelled by the user.
+// `while`, `while let` and `loop` training loops, two of them labelled by the user.
 use asyncopt_algorithms::{Model, Params};
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
@@ -11,6 +11,21 @@ fn until_small(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         let g = reduce!(data, |part| p.loss.gradient(part, w.view()));
         norm = g.dot(&g).sqrt();
         w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+#[async_optimizer]
+fn over_a_schedule(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut steps: Vec<f64> = vec![p.step; p.updates];
+    'steps: while let Some(step) = steps.pop() {
+        broadcast!(w);
+        let g = reduce!(data, |part| p.loss.gradient(part, w.view()));
+        if g.iter().any(|x| x.is_nan()) {
+            break 'steps;
+        }
+        w.scaled_add(-step, &g);
     }
     w
 }
