@@ -741,7 +741,7 @@ fn train(args: TrainArgs) -> Result<()> {
         )
     });
     write("model:", &args.save_model, &|path| {
-        outcome.saved_model(&data).write(path)
+        outcome.saved_model(&data)?.write(path)
     });
     if !unwritten.is_empty() {
         bail!("{}", unwritten.join("; "));
@@ -751,6 +751,7 @@ fn train(args: TrainArgs) -> Result<()> {
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
     let model = SavedModel::read(&args.model)?;
+    model.require_linear(&args.model)?;
     let data = model.load_data(&args.data)?;
     let scores = metrics::evaluate(&model.loss()?, &data, model.model().view());
     let line = match &scores {
@@ -799,6 +800,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 
 fn predict(args: PredictArgs) -> Result<()> {
     let model = SavedModel::read(&args.model)?;
+    model.require_linear(&args.model)?;
     let loss = model.loss()?;
     let data = model.load_data(&args.data)?;
     let predictions = metrics::predict(&loss, &data, model.model().view());

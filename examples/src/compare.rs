@@ -53,7 +53,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         let model = out.join(format!("{algorithm}.model.json"));
         outcome.trace.write_csv(&trace)?;
         outcome.write_summary(&summary)?;
-        outcome.saved_model(&data).write(&model)?;
+        outcome.saved_model(&data)?.write(&model)?;
         files.extend([trace, summary, model]);
         outcomes.push(outcome);
     }

@@ -10,12 +10,13 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use asyncopt_algorithms::{
     preconditioned_max_row_smoothness, preconditioned_smoothness, ridge_optimum, Loss, Metric,
-    Model, Params, Precondition,
+    Params, Precondition,
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
 use asyncopt_runtime::{ClusterConfig, Driver, RunReport};
 
+use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Optimizer;
 use crate::progress::Progress;
@@ -222,8 +223,9 @@ pub struct JobSpec {
 pub struct Outcome {
     /// The optimizer.
     pub algorithm: Optimizer,
-    /// The final model.
-    pub model: Model,
+    /// The final model: a linear [`Model`](asyncopt_algorithms::Model) for the built-in optimizers
+    /// ([`TrainedModel::linear`]), or the type of an author's own.
+    pub model: TrainedModel,
     /// The evaluation points.
     pub trace: Trace,
     /// The run's report (counters, worker table).
@@ -270,9 +272,20 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
 
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
-    let optimum = optimum(&spec.loss, data, spec.stop.optimum)?;
+    let linear = spec.algorithm.is_linear();
+    // The optimum the toolkit computes is a linear model's.
+    let optimum = if linear {
+        optimum(&spec.loss, data, spec.stop.optimum)?
+    } else {
+        spec.stop.optimum
+    };
     if spec.stop.target_subopt.is_some() && optimum.is_none() {
-        bail!("--target-subopt needs the optimum: pass --optimum VALUE for this loss");
+        let of = if linear {
+            "this loss"
+        } else {
+            "a model of an author's own type"
+        };
+        bail!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
     }
     if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
         bail!(
@@ -282,13 +295,23 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             spec.cluster.partitions_per_worker
         );
     }
-    // Built here once to refuse an impossible choice before any worker starts, and to set the
-    // default step in its metric; the optimizer builds its own from `params`.
-    let metric = Metric::new(spec.precondition, &spec.loss, data)
-        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
-    let step = spec
-        .step
-        .unwrap_or_else(|| default_step(spec, data, &metric));
+    // --step, or the author's default step for the optimizer.
+    let chosen = spec.step.or(spec.algorithm.authors_step());
+    let step = if linear {
+        // Built here once to refuse an impossible choice before any worker starts, and to set
+        // the default step in its metric; the optimizer builds its own from `params`.
+        let metric = Metric::new(spec.precondition, &spec.loss, data)
+            .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+        chosen.unwrap_or_else(|| default_step(spec, data, &metric))
+    } else {
+        chosen.ok_or_else(|| {
+            anyhow!(
+                "{} needs --step: its model is of its author's own type, whose smoothness the \
+                 toolkit cannot measure (its author may give it a default step)",
+                spec.algorithm
+            )
+        })?
+    };
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -335,13 +358,14 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         spec.quiet,
     )));
     let watch = Rc::new(RefCell::new(Watch::new(
-        spec.loss,
+        params.clone(),
         data.clone(),
         optimum,
         spec.stop.clone(),
         spec.eval_every_s,
     )));
     install_observer(
+        spec.algorithm,
         &mut driver,
         watch.clone(),
         points.clone(),
@@ -393,7 +417,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     trace.points.extend(points);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
-    let objective = spec.loss.objective(data.as_ref(), model.view());
+    let objective = model.objective(data.as_ref(), &params);
     let start = watch
         .borrow()
         .start()
@@ -504,13 +528,14 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
 /// Applies `watch` to every new model: its evaluations go to the trace and the progress
 /// display, its divergence line to `diverged`.
 fn install_observer(
+    algorithm: Optimizer,
     driver: &mut Driver,
     watch: Rc<RefCell<Watch>>,
     points: Rc<RefCell<Vec<TracePoint>>>,
     progress: Rc<RefCell<Progress>>,
     diverged: Rc<RefCell<Option<String>>>,
 ) {
-    driver.observe(move |at, w: &Model| {
+    algorithm.observe(driver, move |at, w| {
         let verdict = watch.borrow_mut().look(*at, w, |point| {
             progress.borrow_mut().update(
                 point.updates,
@@ -648,14 +673,24 @@ impl Outcome {
         Ok(())
     }
 
-    /// The model this run trained, with what is needed to use it (`data`: what it trained on).
-    pub fn saved_model(&self, data: &Dataset) -> SavedModel {
+    /// The model this run trained, with what is needed to use it (`data`: what it trained on):
+    /// a linear model's weights, or an author's model as its serde JSON.
+    pub fn saved_model(&self, data: &Dataset) -> Result<SavedModel> {
         let mut settings = self.summary();
         if let Some(map) = settings.as_object_mut() {
             // The settings of the run, not its measurements.
             map.retain(|key, _| SETTINGS.contains(&key.as_str()));
         }
-        SavedModel {
+        let (weights, own) = match self.model.linear() {
+            Some(w) => (w.to_vec(), None),
+            None => {
+                let json = self.model.to_json().with_context(|| {
+                    format!("the model ({}) has no JSON form", self.model.type_name())
+                })?;
+                (Vec::new(), Some(json))
+            }
+        };
+        Ok(SavedModel {
             format: model_file::FORMAT.into(),
             version: model_file::VERSION,
             loss: self.spec.loss.name().into(),
@@ -669,7 +704,8 @@ impl Outcome {
             },
             settings,
             objective: self.final_objective(),
-            weights: self.model.to_vec(),
-        }
+            weights,
+            own,
+        })
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod compare;
 pub mod interrupt;
 pub mod job;
+pub mod model;
 pub mod model_file;
 pub mod optimizer;
 pub mod plot;

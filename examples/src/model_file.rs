@@ -22,12 +22,17 @@
 //! `sum_j weights[j-1] x_j + bias * weights[features]`; for `logistic` the probability of `+1`
 //! is `1 / (1 + exp(-prediction))`. Every f64 is written in its shortest exact decimal form,
 //! so the weights read back bit for bit.
+//!
+//! The model of an author's own type ([`Optimizer::of_model`](crate::Optimizer::of_model))
+//! has no `weights`: its field `own` holds the model as its serde JSON, which
+//! [`SavedModel::own`] reads back. `evaluate` and `predict` score linear models only.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::{Loss, Model};
 use asyncopt_runtime::data::{Dataset, LoadOptions};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::trace::create_parent;
@@ -70,8 +75,12 @@ pub struct SavedModel {
     pub settings: serde_json::Value,
     /// The training objective of these weights.
     pub objective: f64,
-    /// One weight per feature, then the bias feature's.
+    /// One weight per feature, then the bias feature's (a linear model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weights: Vec<f64>,
+    /// The model of an author's own type, as its serde JSON (instead of `weights`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<serde_json::Value>,
 }
 
 impl SavedModel {
@@ -87,6 +96,45 @@ impl SavedModel {
     /// The weights as a model vector.
     pub fn model(&self) -> Model {
         Model::from(self.weights.clone())
+    }
+
+    /// Whether it is a linear model (weights), which `evaluate` and `predict` score.
+    pub fn is_linear(&self) -> bool {
+        self.own.is_none()
+    }
+
+    /// The model of an author's own type `M`, read back from its JSON.
+    pub fn own<M: DeserializeOwned>(&self) -> Result<M> {
+        let Some(json) = &self.own else {
+            bail!("this is a linear model (weights), not one of an author's own type");
+        };
+        M::deserialize(json).with_context(|| {
+            format!(
+                "the saved model is not a {} (trained by {})",
+                std::any::type_name::<M>(),
+                self.trained_by()
+            )
+        })
+    }
+
+    /// An error unless it is a linear model, which the toolkit can score; `path` names it.
+    pub fn require_linear(&self, path: &Path) -> Result<()> {
+        if self.is_linear() {
+            return Ok(());
+        }
+        bail!(
+            "{} holds a model of {}'s own type, which the toolkit cannot score: its author's \
+             program reads it (SavedModel::own)",
+            path.display(),
+            self.trained_by()
+        )
+    }
+
+    /// The optimizer that trained it, as its settings name it.
+    fn trained_by(&self) -> &str {
+        self.settings["algo"]
+            .as_str()
+            .unwrap_or("an unnamed optimizer")
     }
 
     /// Writes the model as pretty JSON.
@@ -117,6 +165,15 @@ impl SavedModel {
                 model.version
             );
         }
+        if model.own.is_some() {
+            if !model.weights.is_empty() {
+                bail!(
+                    "{}: a model has weights or its own form, not both",
+                    path.display()
+                );
+            }
+            return Ok(model);
+        }
         let expected = model.features + usize::from(model.bias.is_some());
         if model.weights.len() != expected {
             bail!(
@@ -146,5 +203,79 @@ impl SavedModel {
             ..LoadOptions::default()
         };
         crate::job::load_for(path, &options, self.bias, &self.loss()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(weights: Vec<f64>, own: Option<serde_json::Value>) -> SavedModel {
+        SavedModel {
+            format: FORMAT.into(),
+            version: VERSION,
+            loss: "least-squares".into(),
+            lambda: 0.0,
+            features: weights.len(),
+            bias: None,
+            data: DataInfo {
+                name: "test".into(),
+                rows: 1,
+                sha256: String::new(),
+            },
+            settings: serde_json::json!({"algo": "mine"}),
+            objective: 1.0,
+            weights,
+            own,
+        }
+    }
+
+    fn round_trip(model: &SavedModel, name: &str) -> Result<SavedModel> {
+        let path = std::env::temp_dir().join(format!("{name}-{}.json", std::process::id()));
+        model.write(&path)?;
+        let back = SavedModel::read(&path);
+        std::fs::remove_file(&path).ok();
+        back
+    }
+
+    #[test]
+    fn weights_read_back_bit_for_bit() {
+        // Magnitudes from 1e-300 to 1e300 with full mantissas: the ones a parser that is
+        // not exact gets an ulp wrong.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let weights: Vec<f64> = (0..20_000i32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mantissa = (x >> 11) as f64 / (1u64 << 53) as f64;
+                let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                sign * mantissa * 10f64.powi(i % 601 - 300)
+            })
+            .collect();
+        let back = round_trip(&saved(weights.clone(), None), "bits").unwrap();
+        let bits = |w: &[f64]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back.weights), bits(&weights));
+    }
+
+    #[test]
+    fn an_own_model_reads_back_as_its_type_and_is_not_scored() {
+        let own = serde_json::json!({"layers": [[0.1, 0.2], [0.3]]});
+        let back = round_trip(&saved(Vec::new(), Some(own)), "own").unwrap();
+        assert!(!back.is_linear());
+        let layers: std::collections::BTreeMap<String, Vec<Vec<f64>>> = back.own().unwrap();
+        assert_eq!(layers["layers"], vec![vec![0.1, 0.2], vec![0.3]]);
+        let wrong = back.own::<Vec<f64>>().unwrap_err();
+        assert!(
+            format!("{wrong:#}").contains("trained by mine"),
+            "{wrong:#}"
+        );
+        let refused = back.require_linear(Path::new("m.json")).unwrap_err();
+        assert!(refused
+            .to_string()
+            .contains("m.json holds a model of mine's own type"));
+        // Weights and an own form at once is not a model file.
+        let both = saved(vec![1.0], Some(serde_json::json!(1)));
+        assert!(round_trip(&both, "both").is_err());
     }
 }

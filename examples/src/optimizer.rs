@@ -27,33 +27,122 @@
 //!     async_train::cli::run(&[Optimizer::new("heavy-ball", heavy_ball)])
 //! }
 //! ```
+//!
+//! An optimizer of a model of another type (a matrix, a struct of layers) joins with
+//! [`Optimizer::of_model`], once its type says what its objective is
+//! ([`Trainable`](crate::model::Trainable)): `examples/examples/softmax_cli.rs` is one.
 
+use std::any::TypeId;
 use std::fmt;
 
 use asyncopt_algorithms::{Algorithm, Model, Params};
-use asyncopt_runtime::{Dataset, Driver};
+use asyncopt_runtime::{Dataset, Driver, Flow, Progress};
 
-/// The function of an optimizer: the driver first, then the data and the settings.
+use crate::model::{ModelRef, Trainable, TrainedModel};
+
+/// The function of an optimizer of a linear model: the driver first, then the data and the
+/// settings.
 pub type RunFn = fn(&mut Driver, &Dataset, &Params) -> Model;
 
-/// An optimizer the toolkit can run: its name on the command line, its function, and the two
+/// An optimizer the toolkit can run: its name on the command line, its function, and the
 /// facts its default step depends on.
 #[derive(Clone, Copy)]
 pub struct Optimizer {
     name: &'static str,
-    run: RunFn,
+    run: Runner,
     asynchronous: bool,
     variance_reduced: bool,
+    default_step: Option<f64>,
+}
+
+/// An optimizer's function: of a linear model, or of a model of another type.
+#[derive(Clone, Copy)]
+enum Runner {
+    Linear(RunFn),
+    Own(&'static dyn OwnRunner),
+}
+
+/// The function of an optimizer of an `M`, without `M` in its type.
+trait OwnRunner: Sync {
+    fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> TrainedModel;
+    fn observe(&self, cx: &mut Driver, look: Look);
+    fn model_type(&self) -> TypeId;
+}
+
+/// What looks at every new model of a run.
+type Look = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Flow>;
+
+struct Typed<M>(fn(&mut Driver, &Dataset, &Params) -> M);
+
+impl<M: Trainable> OwnRunner for Typed<M> {
+    fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> TrainedModel {
+        TrainedModel::new((self.0)(cx, data, params))
+    }
+
+    fn observe(&self, cx: &mut Driver, mut look: Look) {
+        cx.observe(move |at, model: &M| look(at, ModelRef::of(model)));
+    }
+
+    fn model_type(&self) -> TypeId {
+        TypeId::of::<M>()
+    }
 }
 
 impl Optimizer {
-    /// A synchronous optimizer named `name` (as `--algo` spells it); its default step is 1/L.
+    /// A synchronous optimizer of a linear model, named `name` (as `--algo` spells it); its
+    /// default step is 1/L.
     pub const fn new(name: &'static str, run: RunFn) -> Optimizer {
         Optimizer {
             name,
-            run,
+            run: Runner::Linear(run),
             asynchronous: false,
             variance_reduced: false,
+            default_step: None,
+        }
+    }
+
+    /// A synchronous optimizer of a model of type `M`, named `name`. The toolkit knows of
+    /// `M` only what [`Trainable`] says, so it cannot derive a step from the data: the run
+    /// takes `--step`, or the default given with [`default_step`](Optimizer::default_step).
+    /// The optimum f* is not computed either: `--optimum` gives it. Its saved model holds
+    /// `M` as its serde JSON (read it back with
+    /// [`SavedModel::own`](crate::model_file::SavedModel::own)).
+    ///
+    /// Call it once per optimizer in a program: it keeps `run` for the program's lifetime
+    /// (a few bytes), so that the optimizer stays `Copy`.
+    pub fn of_model<M: Trainable>(
+        name: &'static str,
+        run: fn(&mut Driver, &Dataset, &Params) -> M,
+    ) -> Optimizer {
+        let runner: &'static Typed<M> = Box::leak(Box::new(Typed(run)));
+        Optimizer {
+            name,
+            run: Runner::Own(runner),
+            asynchronous: false,
+            variance_reduced: false,
+            default_step: None,
+        }
+    }
+
+    /// The same, with `step` as its step when `--step` is not given, in place of the one the
+    /// toolkit derives from the data.
+    pub const fn default_step(mut self, step: f64) -> Optimizer {
+        self.default_step = Some(step);
+        self
+    }
+
+    /// The step its author chose for it, if any.
+    pub fn authors_step(&self) -> Option<f64> {
+        self.default_step
+    }
+
+    /// Whether its model is a linear [`Model`], whose objective is the run's loss: the
+    /// toolkit then computes f* (least squares), derives the default step from the data, and
+    /// `evaluate` and `predict` score its saved model.
+    pub fn is_linear(&self) -> bool {
+        match self.run {
+            Runner::Linear(_) => true,
+            Runner::Own(own) => own.model_type() == TypeId::of::<Model>(),
         }
     }
 
@@ -88,8 +177,23 @@ impl Optimizer {
     }
 
     /// Runs it on `data` with the driver's workers.
-    pub fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> Model {
-        (self.run)(cx, data, params)
+    pub fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> TrainedModel {
+        match self.run {
+            Runner::Linear(run) => TrainedModel::new(run(cx, data, params)),
+            Runner::Own(own) => own.run(cx, data, params),
+        }
+    }
+
+    /// Calls `look` with every new value of its model during a run on `cx`.
+    pub fn observe(
+        &self,
+        cx: &mut Driver,
+        mut look: impl FnMut(&Progress, ModelRef<'_>) -> Flow + 'static,
+    ) {
+        match self.run {
+            Runner::Linear(_) => cx.observe(move |at, model: &Model| look(at, ModelRef::of(model))),
+            Runner::Own(own) => own.observe(cx, Box::new(look)),
+        }
     }
 
     /// The six optimizers of the `algorithms` crate.
@@ -102,9 +206,10 @@ impl From<Algorithm> for Optimizer {
     fn from(algorithm: Algorithm) -> Optimizer {
         Optimizer {
             name: algorithm.name(),
-            run: algorithm.function(),
+            run: Runner::Linear(algorithm.function()),
             asynchronous: algorithm.is_async(),
             variance_reduced: algorithm.is_variance_reduced(),
+            default_step: None,
         }
     }
 }
@@ -134,6 +239,8 @@ impl fmt::Debug for Optimizer {
             .field("name", &self.name)
             .field("asynchronous", &self.asynchronous)
             .field("variance_reduced", &self.variance_reduced)
+            .field("linear", &self.is_linear())
+            .field("default_step", &self.default_step)
             .finish()
     }
 }

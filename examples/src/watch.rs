@@ -16,11 +16,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use asyncopt_algorithms::{Loss, Model};
+use asyncopt_algorithms::Params;
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{Flow, Progress as At};
 
 use crate::job::StopRules;
+use crate::model::{ModelRef, TrainedModel};
 use crate::trace::TracePoint;
 
 /// Evaluations of the objective take at most this share of the time: on a large set one
@@ -80,7 +81,7 @@ impl Verdict {
 
 /// The stop rules applied to each new model of a run.
 pub struct Watch {
-    loss: Loss,
+    params: Params,
     data: Arc<Dataset>,
     optimum: Option<f64>,
     stop: StopRules,
@@ -94,7 +95,9 @@ pub struct Watch {
     /// The objective of the first evaluation.
     start: Option<f64>,
     /// Models recorded between evaluations, to be evaluated after the run.
-    recorded: Vec<(At, Model)>,
+    recorded: Vec<(At, TrainedModel)>,
+    /// The size of one recorded model, once one was recorded.
+    model_bytes: Option<usize>,
     /// Seconds between recorded models (0: none are recorded).
     record_every_s: f64,
     /// Training seconds at which the next model is due to be recorded.
@@ -102,16 +105,17 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// A watch evaluating `loss` on `data` about every `eval_every_s` seconds of training.
+    /// A watch evaluating the objective (under the run's settings `params`) on `data` about
+    /// every `eval_every_s` seconds of training.
     pub fn new(
-        loss: Loss,
+        params: Params,
         data: Arc<Dataset>,
         optimum: Option<f64>,
         stop: StopRules,
         eval_every_s: f64,
     ) -> Watch {
         Watch {
-            loss,
+            params,
             data,
             optimum,
             stop,
@@ -121,13 +125,14 @@ impl Watch {
             evaluated_norm: 0.0,
             start: None,
             recorded: Vec::new(),
+            model_bytes: None,
             record_every_s: eval_every_s.max(0.0),
             next_record: 0.0,
         }
     }
 
     /// Looks at the model `w` at `at`; `record` receives every evaluation as a trace point.
-    pub fn look(&mut self, at: At, w: &Model, mut record: impl FnMut(TracePoint)) -> Verdict {
+    pub fn look(&mut self, at: At, w: ModelRef<'_>, mut record: impl FnMut(TracePoint)) -> Verdict {
         let due = self.start.is_none() || at.elapsed_s >= self.next_evaluation;
         if self.record_every_s > 0.0 && at.elapsed_s >= self.next_record {
             // An evaluation now is a trace point of its own.
@@ -137,10 +142,10 @@ impl Watch {
             self.next_record = at.elapsed_s + self.record_every_s;
         }
         let norm = if due {
-            norm(w)
+            w.norm()
         } else if at.elapsed_s >= self.next_norm_check {
             let begun = Instant::now();
-            let norm = norm(w);
+            let norm = w.norm();
             let cost = begun.elapsed().as_secs_f64();
             self.next_norm_check = at.elapsed_s + cost / CHECK_SHARE;
             // A model with a non-finite entry has a non-finite norm: evaluated, it diverges.
@@ -152,7 +157,7 @@ impl Watch {
             return self.out_of_time(at);
         };
         let begun = Instant::now();
-        let objective = self.loss.objective(self.data.as_ref(), w.view());
+        let objective = w.objective(self.data.as_ref(), &self.params);
         let cost = begun.elapsed().as_secs_f64();
         self.next_evaluation = at.elapsed_s + self.eval_every_s.max(cost / CHECK_SHARE);
         self.evaluated_norm = self.evaluated_norm.max(norm);
@@ -174,7 +179,7 @@ impl Watch {
     pub fn evaluate_recorded(&mut self) -> Vec<TracePoint> {
         std::mem::take(&mut self.recorded)
             .into_iter()
-            .map(|(at, w)| self.point(at, self.loss.objective(self.data.as_ref(), w.view())))
+            .map(|(at, w)| self.point(at, w.objective(self.data.as_ref(), &self.params)))
             .collect()
     }
 
@@ -190,8 +195,9 @@ impl Watch {
 
     /// Keeps a copy of `w`; past the bounds, thins the recorded models to every other one and
     /// records half as often.
-    fn record(&mut self, at: At, w: &Model) {
-        let most = (RECORDED_BYTES / (w.len() * 8).max(1)).clamp(16, MAX_RECORDED);
+    fn record(&mut self, at: At, w: ModelRef<'_>) {
+        let bytes = *self.model_bytes.get_or_insert_with(|| w.encoded_len());
+        let most = (RECORDED_BYTES / bytes.max(1)).clamp(16, MAX_RECORDED);
         if self.recorded.len() >= most {
             // The first, third, ... stay: the one recorded now comes one new spacing later.
             let mut index = 0;
@@ -201,7 +207,7 @@ impl Watch {
             });
             self.record_every_s *= 2.0;
         }
-        self.recorded.push((at, w.clone()));
+        self.recorded.push((at, w.to_owned()));
     }
 
     /// The objective of the first evaluation, if there was one.
@@ -218,13 +224,10 @@ impl Watch {
     }
 }
 
-fn norm(w: &Model) -> f64 {
-    w.dot(w).sqrt()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use asyncopt_algorithms::{Loss, Model};
     use asyncopt_runtime::data::Features;
     use ndarray::{array, Array1};
 
@@ -234,7 +237,7 @@ mod tests {
         let rows = Features::Dense(array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
         let data = Dataset::new("three rows", rows, array![1.0, 1.0, 0.0]).expect("a dataset");
         Watch::new(
-            Loss::LeastSquares,
+            Params::new(Loss::LeastSquares),
             Arc::new(data),
             Some(1.0 / 12.0),
             stop,
@@ -258,21 +261,25 @@ mod tests {
     fn an_exploding_model_is_evaluated_and_judged_between_evaluations() {
         let mut watch = watch(StopRules::default(), 1e9);
         let mut points = Vec::new();
-        let first = watch.look(at(0, 0.0), &model(0.0, 0.0), |p| points.push(p));
+        let first = watch.look(at(0, 0.0), ModelRef::of(&model(0.0, 0.0)), |p| {
+            points.push(p)
+        });
         assert_eq!(first, Verdict::Continue);
         // Small steps: one evaluation for the first nonzero norm, none for what stays near it.
         for k in 1..5 {
             let w = model(0.1 * k as f64, 0.1);
-            let verdict = watch.look(at(k, 0.1), &w, |p| points.push(p));
+            let verdict = watch.look(at(k, 0.1), ModelRef::of(&w), |p| points.push(p));
             assert_eq!(verdict, Verdict::Continue);
         }
         assert_eq!(points.len(), 2, "{points:?}");
-        let verdict = watch.look(at(9, 0.2), &model(1e6, 1e6), |p| points.push(p));
+        let verdict = watch.look(at(9, 0.2), ModelRef::of(&model(1e6, 1e6)), |p| {
+            points.push(p)
+        });
         assert!(
             matches!(&verdict, Verdict::Diverged(line) if line.contains("after 9 updates")),
             "{verdict:?}"
         );
-        let verdict = watch.look(at(10, 0.3), &model(f64::NAN, 0.0), |_| {});
+        let verdict = watch.look(at(10, 0.3), ModelRef::of(&model(f64::NAN, 0.0)), |_| {});
         assert!(matches!(verdict, Verdict::Diverged(_)), "{verdict:?}");
     }
 
@@ -285,9 +292,13 @@ mod tests {
         let mut watch = watch(stop, 0.0);
         let mut points = Vec::new();
         // f(0.5, 0.5) = 1/8: (f - f*)/f* = 0.5.
-        let far = watch.look(at(0, 0.0), &model(0.5, 0.5), |p| points.push(p));
+        let far = watch.look(at(0, 0.0), ModelRef::of(&model(0.5, 0.5)), |p| {
+            points.push(p)
+        });
         assert_eq!(far, Verdict::Continue);
-        let there = watch.look(at(1, 0.1), &model(0.5, 1.0), |p| points.push(p));
+        let there = watch.look(at(1, 0.1), ModelRef::of(&model(0.5, 1.0)), |p| {
+            points.push(p)
+        });
         assert_eq!(there, Verdict::Stop);
         let last = points.last().expect("a point");
         assert!(last.subopt.is_some_and(|s| s.abs() < 1e-12), "{points:?}");
@@ -305,10 +316,16 @@ mod tests {
         watch.next_evaluation = 1.0;
         (watch.start, watch.evaluated_norm) = (Some(1.0), 1.0);
         let mut evaluated = Vec::new();
-        let far = watch.look(at(1, 0.5), &model(0.5, 0.5), |p| evaluated.push(p));
+        let far = watch.look(at(1, 0.5), ModelRef::of(&model(0.5, 0.5)), |p| {
+            evaluated.push(p)
+        });
         // The target is reached here, between evaluations: the run goes on to the next one.
-        let there = watch.look(at(2, 0.6), &model(0.5, 1.0), |p| evaluated.push(p));
-        let stopped = watch.look(at(3, 1.0), &model(0.5, 1.0), |p| evaluated.push(p));
+        let there = watch.look(at(2, 0.6), ModelRef::of(&model(0.5, 1.0)), |p| {
+            evaluated.push(p)
+        });
+        let stopped = watch.look(at(3, 1.0), ModelRef::of(&model(0.5, 1.0)), |p| {
+            evaluated.push(p)
+        });
         assert_eq!(
             (far, there, stopped),
             (Verdict::Continue, Verdict::Continue, Verdict::Stop)
@@ -330,7 +347,11 @@ mod tests {
         (watch.start, watch.evaluated_norm) = (Some(1.0), 1.0);
         let looks = 3 * MAX_RECORDED as u64;
         for k in 0..looks {
-            watch.look(at(k, k as f64 / 64.0), &model(0.5, 0.5), |_| {});
+            watch.look(
+                at(k, k as f64 / 64.0),
+                ModelRef::of(&model(0.5, 0.5)),
+                |_| {},
+            );
         }
         let recorded = watch.evaluate_recorded();
         assert!(recorded.len() <= MAX_RECORDED, "{}", recorded.len());
@@ -352,9 +373,9 @@ mod tests {
         };
         let mut watch = watch(stop, 1e9);
         let mut points = 0;
-        watch.look(at(0, 0.0), &model(0.0, 0.0), |_| points += 1);
-        watch.look(at(1, 0.5), &model(0.1, 0.1), |_| points += 1);
-        let verdict = watch.look(at(2, 1.0), &model(0.1, 0.1), |_| points += 1);
+        watch.look(at(0, 0.0), ModelRef::of(&model(0.0, 0.0)), |_| points += 1);
+        watch.look(at(1, 0.5), ModelRef::of(&model(0.1, 0.1)), |_| points += 1);
+        let verdict = watch.look(at(2, 1.0), ModelRef::of(&model(0.1, 0.1)), |_| points += 1);
         assert_eq!((verdict, points), (Verdict::Stop, 2));
     }
 }

@@ -3,6 +3,7 @@
 //! `TOOLKIT_CLI=1` it is that command line; otherwise it runs it as a user would, in real
 //! processes with real workers, and checks that the author's optimizer gets the same files as
 //! a built-in one: trace, summary, plot, saved model, a checkpoint that resumes, `compare`.
+//! Beside it, the softmax example's optimizer, whose model is a matrix of its own type.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
@@ -11,6 +12,9 @@ use async_train::Optimizer;
 use asyncopt_algorithms::{Model, Params};
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 use test_support::succeeded;
+
+#[path = "../examples/softmax_cli.rs"]
+mod softmax_cli;
 
 /// Adam (Kingma & Ba), the moments kept on the driver: the workers only compute gradients.
 #[async_optimizer]
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[ADAM]);
+        return async_train::cli::run(&[ADAM, softmax_cli::optimizer()]);
     }
     test_support::run_tests(&[
         (
@@ -50,6 +54,10 @@ fn main() -> ExitCode {
         (
             "an_authors_optimizer_is_listed_compared_and_resumed",
             listed_compared_and_resumed,
+        ),
+        (
+            "a_model_of_the_authors_own_type_is_traced_kept_and_resumed",
+            own_model_type_gets_the_command_line,
         ),
     ]);
     ExitCode::SUCCESS
@@ -213,4 +221,106 @@ fn listed_compared_and_resumed() {
     let unknown = cli(&["--algo", "adamw"], &dir);
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("unknown algorithm `adamw`") && stderr.contains("adam"));
+}
+
+/// The softmax example's optimizer on the built-in data: its `Array2` model of its own type gets
+/// the trace, summary, plot, checkpoints and resume of a linear one; the saved model reads back
+/// as the model that was trained, and `evaluate`, which scores linear models, says so.
+fn own_model_type_gets_the_command_line() {
+    use async_train::model::Trainable;
+    use asyncopt_algorithms::Loss;
+
+    let dir = test_support::scratch("toolkit-softmax");
+    let run = |more: &[&str]| {
+        let common = [
+            "--algo",
+            "softmax-adam",
+            "--workers",
+            "2",
+            "--stragglers",
+            "slow-workers",
+            "--quiet",
+        ];
+        succeeded(&cli(&[&common[..], more].concat(), &dir))
+    };
+    run(&[
+        "--updates",
+        "200",
+        "--trace",
+        "trace.csv",
+        "--summary",
+        "summary.json",
+        "--plot",
+        "plot.svg",
+        "--save-model",
+        "model.json",
+        "--checkpoint",
+        "ckpt",
+        "--checkpoint-updates",
+        "100",
+    ]);
+    for file in ["trace.csv", "summary.json", "plot.svg", "model.json"] {
+        assert!(dir.join(file).is_file(), "softmax-adam wrote no {file}");
+    }
+    let summary = json(&dir.join("summary.json"));
+    assert_eq!(summary["algo"], "softmax-adam");
+    assert_eq!(summary["updates"], 200);
+    assert_eq!(summary["step"], 0.05, "the author's default step");
+
+    // The trace follows the model during the run: from ln 4 at zero weights, down.
+    let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    let objectives: Vec<f64> = trace
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(objectives.len() > 2, "points during the run: {trace}");
+    assert!((objectives[0] - 4f64.ln()).abs() < 1e-12, "{trace}");
+    let last = *objectives.last().unwrap();
+    assert!(last < 0.75 * objectives[0], "{trace}");
+
+    // The kept model is the trained one, bit for bit: its objective is the summary's.
+    let model = softmax_cli::Softmax::read(&dir.join("model.json")).expect("it reads back");
+    assert_eq!((model.weights.dim(), model.edges.len()), ((9, 4), 3));
+    let data = async_train::builtin::cal_housing_scale().unwrap();
+    let objective = model.objective(&data, &Params::new(Loss::LeastSquares));
+    assert_eq!(Some(objective), summary["final_objective"].as_f64());
+    assert!(
+        (objective - last).abs() <= 1e-12 * objective,
+        "the trace's last point"
+    );
+    let accuracy = model.accuracy(&data);
+    assert!(accuracy > 0.5, "accuracy {accuracy} (guessing: 0.25)");
+
+    let cal = test_support::data("cal_housing.scale.xz");
+    let evaluate = cli(
+        &[
+            "evaluate",
+            "--model",
+            "model.json",
+            "--data",
+            cal.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&evaluate.stderr);
+    assert!(
+        !evaluate.status.success() && stderr.contains("cannot score"),
+        "{stderr}"
+    );
+
+    // Its checkpoint resumes: the loop ran out at 200 and took its last checkpoint there.
+    let stdout = run(&[
+        "--updates",
+        "300",
+        "--resume",
+        "ckpt",
+        "--summary",
+        "resumed.json",
+    ]);
+    assert!(
+        stdout.contains("resumed from the checkpoint at 200 updates"),
+        "{stdout}"
+    );
+    assert_eq!(json(&dir.join("resumed.json"))["updates"], 300);
 }

@@ -263,10 +263,23 @@ impl Driver {
         &mut self,
         mut observer: impl FnMut(&Progress, &T) -> Flow + 'static,
     ) {
+        let mut warned = false;
         self.observer = Some(Box::new(move |progress, value| {
             match value.downcast_ref::<T>() {
                 Some(model) => observer(progress, model),
-                None => Flow::Continue,
+                None => {
+                    // Not an error (the run goes on), but nothing would tell the user why
+                    // their trace is empty.
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(
+                            "the run's observer reads models of type {}, and the model this \
+                             optimizer broadcasts is not one, so the observer never sees it: \
+                             broadcast the variable the optimizer returns",
+                            std::any::type_name::<T>()
+                        );
+                    }
+                    Flow::Continue
+                }
             }
         }));
     }

@@ -167,7 +167,8 @@ fn synchronous_model_bits(algorithm: Algorithm, prefetch: usize) -> Vec<u64> {
     let outcome = job::run(&spec, &data).expect("the job runs");
     assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
     assert_eq!(outcome.report.stats.updates, 150);
-    outcome.model.iter().map(|x| x.to_bits()).collect()
+    let w = outcome.model.linear().expect("a linear model");
+    w.iter().map(|x| x.to_bits()).collect()
 }
 
 const ASGD_PREFETCHED_UPDATES: u64 = 2_000;
