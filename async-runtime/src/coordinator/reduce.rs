@@ -13,6 +13,7 @@ use super::table::{WorkerInfo, WorkerTable};
 use super::tasks::{self, Attempts, Failed, MAX_ATTEMPTS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
+use crate::worker::MAX_QUEUED_TASKS;
 
 /// What the checks made of a result.
 enum Verdict<R> {
@@ -41,6 +42,9 @@ struct Round<R> {
     /// Partitions whose task was written off while no live worker owned them: done again
     /// once one does (a replacement that takes them).
     orphaned: Vec<usize>,
+    /// Partitions whose task is not sent yet: their owner already holds as many tasks as a
+    /// worker queues ([`MAX_QUEUED_TASKS`]), as one that holds many partitions does.
+    waiting: VecDeque<usize>,
 }
 
 impl Driver {
@@ -157,20 +161,22 @@ impl Driver {
         decode: Decoder<'_, R>,
     ) -> Result<Vec<R>, RuntimeError> {
         self.ensure_shipped(data)?;
-        let owners = self.owners().to_vec();
+        let partitions = self.owners().len();
         let mut round = Round {
-            results: (0..owners.len()).map(|_| None).collect(),
-            pending: HashMap::with_capacity(owners.len()),
+            results: (0..partitions).map(|_| None).collect(),
+            pending: HashMap::with_capacity(partitions),
             held: Vec::new(),
             attempts: Attempts::default(),
             orphaned: Vec::new(),
+            waiting: (0..partitions).collect(),
         };
-        for (partition, &worker) in owners.iter().enumerate() {
-            let seq = self.dispatch(worker, partition as u32, spec);
-            round.pending.insert(seq, partition);
-        }
+        self.send_waiting(spec, &mut round);
         let mut hedged: HashSet<usize> = HashSet::new();
-        while !round.pending.is_empty() || !round.held.is_empty() || !round.orphaned.is_empty() {
+        while !round.pending.is_empty()
+            || !round.held.is_empty()
+            || !round.orphaned.is_empty()
+            || !round.waiting.is_empty()
+        {
             if round.pending.is_empty() {
                 // Nothing left that could settle the shape: ask the held ones' workers again.
                 for (partition, arrived) in std::mem::take(&mut round.held) {
@@ -226,6 +232,7 @@ impl Driver {
                 };
                 self.judge(spec, decode, &mut round, partition, arrived)?;
             }
+            self.send_waiting(spec, &mut round);
             // Held results are judged again once a second worker has settled their shape.
             let settled = round
                 .held
@@ -245,6 +252,23 @@ impl Driver {
             .into_iter()
             .map(|r| r.expect("every partition answered"))
             .collect())
+    }
+
+    /// Sends the waiting tasks of `round` whose owners are alive and take another task, in
+    /// partition order.
+    fn send_waiting<R>(&mut self, spec: &TaskSpec<'_>, round: &mut Round<R>) {
+        let mut still = VecDeque::new();
+        while let Some(partition) = round.waiting.pop_front() {
+            let owner = self.owners()[partition];
+            let info = &self.table.workers[owner];
+            if info.alive && info.in_flight < MAX_QUEUED_TASKS {
+                let seq = self.dispatch(owner, partition as u32, spec);
+                round.pending.insert(seq, partition);
+            } else {
+                still.push_back(partition);
+            }
+        }
+        round.waiting = still;
     }
 
     /// Checks a result of a synchronous reduce for `partition` and uses it, holds it until its
