@@ -33,6 +33,14 @@ pub enum RuntimeError {
         /// What to check.
         hint: String,
     },
+    /// A stop was asked for (a Ctrl-C) while the driver waited for its workers.
+    #[error("stopped while waiting for the workers ({joined} of {expected} joined)")]
+    StoppedWaiting {
+        /// Workers admitted.
+        joined: usize,
+        /// Workers expected.
+        expected: usize,
+    },
     /// No live worker is left to run tasks.
     #[error("no live worker is left ({lost} lost)")]
     NoWorkers {

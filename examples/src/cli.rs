@@ -3,6 +3,7 @@
 //! With no arguments at all it runs the built-in comparison.
 
 use std::ffi::{OsStr, OsString};
+use std::io::IsTerminal;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -499,6 +500,8 @@ fn init_logging(quiet: bool, verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a terminal, not for a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -14,7 +14,7 @@ use asyncopt_algorithms::{
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
-use asyncopt_runtime::{ClusterConfig, Driver, RunReport};
+use asyncopt_runtime::{ClusterConfig, Driver, RunReport, RuntimeError};
 
 use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
@@ -341,8 +341,28 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             .context("the checkpoint's trace does not decode")?,
         _ => Vec::new(),
     };
-    let mut driver = Driver::launch(spec.cluster.clone()).context("cannot start the cluster")?;
+    let mut driver = Driver::bind(spec.cluster.clone()).context("cannot start the cluster")?;
+    // A Ctrl-C while the workers are awaited ends the wait too.
     driver.stop_on(crate::interrupt::stop_handle());
+    if !spec.cluster.spawn_local {
+        // A port the system chose is known only now, and remote workers need it.
+        tracing::info!(
+            workers = spec.cluster.workers,
+            "waiting for remote workers: start each with `worker --driver {}`",
+            driver.endpoint()
+        );
+    }
+    match driver.wait_for_workers() {
+        Ok(()) => {}
+        Err(RuntimeError::StoppedWaiting { joined, expected }) => {
+            return Err(crate::cli::Interrupted(format!(
+                "stopped by a signal while waiting for the workers ({joined} of {expected} \
+                 joined); nothing was trained"
+            ))
+            .into())
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("cannot start the cluster")),
+    }
     let resumed_from = resumed.map(|saved| {
         let saved = driver.resume(saved);
         (saved.stats.updates, saved.elapsed_s)

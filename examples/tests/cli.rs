@@ -317,6 +317,48 @@ fn assert_exited(workers: &[u32]) {
     );
 }
 
+/// A driver waiting for remote workers says where they should connect, and a Ctrl-C ends the
+/// wait at once (not at the join timeout) with the signal's exit code.
+#[test]
+fn ctrl_c_ends_the_wait_for_remote_workers() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let mut driver = Command::new(EXE)
+        .args([
+            "--workers",
+            "2",
+            "--remote-workers",
+            "--join-timeout",
+            "600",
+        ])
+        .current_dir(scratch("ctrl-c-wait"))
+        .env("ASYNC_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("async-train starts");
+    let mut stderr = BufReader::new(driver.stderr.take().expect("its stderr"));
+    let mut line = String::new();
+    while !line.contains("waiting for remote workers") {
+        line.clear();
+        let read = stderr.read_line(&mut line).expect("its log");
+        assert!(read > 0, "the driver ended before it waited");
+    }
+    assert!(line.contains("worker --driver tcp://127.0.0.1:"), "{line}");
+    let begun = Instant::now();
+    signal_group("-INT", driver.id());
+    let (_, code) = wait_for(driver);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("the rest of its log");
+    assert_eq!(code, Some(130), "{rest}");
+    assert!(
+        rest.contains("while waiting for the workers (0 of 2 joined)"),
+        "{rest}"
+    );
+    assert!(begun.elapsed() < Duration::from_secs(30), "it waited on");
+}
+
 #[test]
 fn ctrl_c_stops_the_run_writes_its_files_and_checkpoint_and_it_resumes() {
     let dir = scratch("ctrl-c");

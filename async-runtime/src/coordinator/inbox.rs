@@ -21,10 +21,17 @@ const PAUSED_AFTER_PERIODS: u32 = 3;
 const EXITS_SEEN_WITHIN: Duration = Duration::from_secs(1);
 
 impl Driver {
-    /// Waits until the expected number of workers joined, or the join timeout passed.
+    /// Waits until the expected number of workers joined, or the join timeout passed, or a
+    /// stop is asked for through the run's [`StopHandle`](crate::StopHandle).
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
         let begun = Instant::now();
         while self.table.alive() < self.config.workers {
+            if self.stop_requested() {
+                return Err(RuntimeError::StoppedWaiting {
+                    joined: self.table.alive(),
+                    expected: self.config.workers,
+                });
+            }
             let waited = begun.elapsed();
             if waited >= self.config.join_timeout {
                 return Err(RuntimeError::WorkersMissing {
