@@ -331,6 +331,15 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     } else {
         String::new()
     };
+    // Held for the run: one folder, one run at a time.
+    let writes_into = (spec.checkpointing.dir.as_ref()).or(spec.checkpointing.resume.as_ref());
+    let _folder = match writes_into {
+        Some(dir) => Some(claim_checkpoint_folder(
+            dir,
+            spec.checkpointing.resume.as_deref(),
+        )?),
+        None => None,
+    };
     // A checkpoint that cannot be resumed is refused before any worker starts.
     let resumed = match &spec.checkpointing.resume {
         Some(dir) => Some(checkpoint::read(dir, &identity)?),
@@ -467,6 +476,47 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed_from,
         interrupted,
     })
+}
+
+/// The lock file of a checkpoint folder, held by the run writing into it.
+pub const CHECKPOINT_LOCK: &str = "lock";
+
+/// Takes `dir` for this run's checkpoints: refused while another run writes into it (its lock
+/// is held), and when it holds a checkpoint that this run does not resume (`resume`), which
+/// the first new checkpoint would overwrite.
+fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
+    let path = dir.join(CHECKPOINT_LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{} is the checkpoint folder of a run still going on: give this run a folder of \
+             its own",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+    let same = |other: &Path| match (dir.canonicalize(), other.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => dir == other,
+    };
+    if dir.join(checkpoint::FILE).exists() && !resume.is_some_and(same) {
+        bail!(
+            "{} already holds a checkpoint, which this run would overwrite: go on from it with \
+             --resume {0}, or give --checkpoint another folder (or delete this one)",
+            dir.display()
+        );
+    }
+    Ok(lock)
 }
 
 /// What the run is, for its checkpoints: the algorithm, the data (by content) and every

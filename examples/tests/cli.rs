@@ -317,6 +317,67 @@ fn assert_exited(workers: &[u32]) {
     );
 }
 
+/// A checkpoint folder belongs to one run: a new run does not overwrite the checkpoint of
+/// another (it may resume it), and a run still writing into one keeps it to itself.
+#[test]
+fn a_checkpoint_folder_is_neither_overwritten_nor_shared() {
+    let dir = scratch("ck-folder");
+    let short = [
+        "--algo",
+        "saga",
+        "--workers",
+        "2",
+        "--updates",
+        "100",
+        "--quiet",
+    ];
+    assert!(run(&[&short[..], &["--checkpoint", "ck"]].concat(), &dir)
+        .status
+        .success());
+    let saved = std::fs::read(dir.join("ck/checkpoint.bin")).expect("a checkpoint");
+    let other = run(
+        &["--algo", "sgd", "--updates", "10", "--checkpoint", "ck"],
+        &dir,
+    );
+    assert_clear_error(&other, "ck already holds a checkpoint");
+    assert_eq!(std::fs::read(dir.join("ck/checkpoint.bin")).unwrap(), saved);
+    // Resuming it is what the folder is for.
+    let more = [
+        "--algo",
+        "saga",
+        "--workers",
+        "2",
+        "--updates",
+        "150",
+        "--quiet",
+    ];
+    assert!(run(&[&more[..], &["--resume", "ck"]].concat(), &dir)
+        .status
+        .success());
+
+    let (first, _) = start_in_its_own_group(
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "120",
+            "--checkpoint",
+            "ck2",
+        ],
+        &dir,
+    );
+    let second = run(&["--updates", "10", "--checkpoint", "ck2"], &dir);
+    signal_group("-INT", first.id());
+    let (_, code) = wait_for(first);
+    assert_eq!(code, Some(130));
+    assert_clear_error(
+        &second,
+        "ck2 is the checkpoint folder of a run still going on",
+    );
+}
+
 /// A driver waiting for remote workers says where they should connect, and a Ctrl-C ends the
 /// wait at once (not at the join timeout) with the signal's exit code.
 #[test]
