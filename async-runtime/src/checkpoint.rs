@@ -148,7 +148,8 @@ pub enum CheckpointError {
     },
     /// The checkpoint belongs to another job.
     #[error(
-        "checkpoint {path} belongs to another run: it holds `{found}`, this run is `{expected}`"
+        "checkpoint {path} belongs to another run: {}",
+        differences(found, expected)
     )]
     Foreign {
         /// The file.
@@ -161,6 +162,28 @@ pub enum CheckpointError {
     /// A variable of the training loop cannot be saved or restored.
     #[error("{0}")]
     State(String),
+}
+
+/// What differs between the job descriptions `found` and `expected`: the parts (separated by
+/// `; ` or `, `) that are not the same, or both whole when their parts do not line up.
+fn differences(found: &str, expected: &str) -> String {
+    let parts = |job: &str| -> Vec<String> {
+        job.split("; ")
+            .flat_map(|part| part.split(", "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (there, here) = (parts(found), parts(expected));
+    if there.len() != here.len() {
+        return format!("it holds `{found}`, this run is `{expected}`");
+    }
+    let differing: Vec<String> = there
+        .iter()
+        .zip(&here)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("`{a}` there, `{b}` here"))
+        .collect();
+    differing.join("; ")
 }
 
 /// Writes `checkpoint` into `dir` atomically; returns the file's size in bytes.
@@ -301,6 +324,24 @@ mod tests {
             }],
             annex: b"trace".to_vec(),
         }
+    }
+
+    #[test]
+    fn another_runs_checkpoint_is_refused_naming_what_differs() {
+        let dir = scratch("checkpoint-foreign");
+        let mut saved = sample();
+        saved.job = "saga on a9a (32561 x 123); LeastSquares, the default step, batch 256".into();
+        write(&dir, &saved).unwrap();
+        let here = "saga on a9a (32561 x 123); LeastSquares, the default step, batch 64";
+        let error = read(&dir, here).unwrap_err().to_string();
+        assert!(
+            error.ends_with("belongs to another run: `batch 256` there, `batch 64` here"),
+            "{error}"
+        );
+        // Descriptions whose parts do not line up are shown whole.
+        let error = read(&dir, "sgd on a9a").unwrap_err().to_string();
+        assert!(error.contains("this run is `sgd on a9a`"), "{error}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

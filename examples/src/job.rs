@@ -528,15 +528,18 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
         Some(step) => format!("step {step:e}"),
         None => "the default step".to_owned(),
     };
+    // The data by content, not by its file's name: a copy, or the file compressed, is the
+    // same data.
     format!(
-        "{} on {} ({} x {}, content sha256 {}); {:?}, {}, momentum {}, batch {}, quorum {}, \
-         max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, seed {}",
+        "{} on data of {} x {} (content sha256 {}); loss {}, lambda {}, {}, momentum {}, \
+         batch {}, quorum {}, max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, \
+         seed {}",
         spec.algorithm.name(),
-        data.name(),
         data.full_rows(),
         data.dim(),
         data.fingerprint(),
-        p.loss,
+        p.loss.name(),
+        p.loss.lambda(),
         step,
         p.momentum,
         p.batch,

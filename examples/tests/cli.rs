@@ -929,10 +929,13 @@ fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
     );
     assert!(checkpointed_updates(&ckpt).is_some_and(|u| u >= 300));
 
-    // Another step size is another run.
+    // Another step size is another run, and the refusal names what differs.
     let mut foreign: Vec<&str> = args.clone();
     foreign.extend(["--resume", "ckpt", "--step", "0.01"]);
-    assert_clear_error(&run(&foreign, &dir), "belongs to another run");
+    assert_clear_error(
+        &run(&foreign, &dir),
+        "belongs to another run: `the default step` there, `step 1e-2` here",
+    );
 
     let file = ckpt.join("checkpoint.bin");
     let bytes = std::fs::read(&file).unwrap();
@@ -1003,7 +1006,9 @@ fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
         second["step"].as_f64().unwrap(),
     );
     assert!((after / before - 2.0).abs() < 1e-9, "{before} then {after}");
-    // A step given on the command line is part of the run.
+    // A step given on the command line is part of the run (a new run, in a folder emptied
+    // for it: a folder's checkpoint is not overwritten).
+    std::fs::remove_dir_all(dir.join("ckpt")).expect("the folder goes");
     let mut stepped = job("4", "3000", "third.json");
     stepped.extend(["--step", "0.01"]);
     assert!(run(&stepped, &dir).status.success());
