@@ -378,6 +378,37 @@ fn a_checkpoint_folder_is_neither_overwritten_nor_shared() {
     );
 }
 
+/// A checkpoint names its data by content: a run on a copy of the file, under another name,
+/// resumes it.
+#[test]
+fn a_checkpoint_resumes_on_a_copy_of_its_data() {
+    let dir = scratch("ck-copy");
+    let original = test_support::data("cal_housing.scale.xz");
+    std::fs::copy(&original, dir.join("copy.xz")).expect("a copy");
+    let job = |data: &str, updates: &str, checkpoint: &str| {
+        let args = [
+            "--algo",
+            "saga",
+            "--workers",
+            "2",
+            "--quiet",
+            "--data",
+            data,
+        ];
+        run(
+            &[&args[..], &["--updates", updates, checkpoint, "ck"]].concat(),
+            &dir,
+        )
+    };
+    assert!(job("copy.xz", "100", "--checkpoint").status.success());
+    let resumed = job(original.to_str().unwrap(), "150", "--resume");
+    assert!(
+        String::from_utf8_lossy(&resumed.stdout).contains("resumed from the checkpoint at 100"),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}
+
 /// A driver waiting for remote workers says where they should connect, and a Ctrl-C ends the
 /// wait at once (not at the join timeout) with the signal's exit code.
 #[test]
