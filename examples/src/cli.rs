@@ -703,9 +703,33 @@ fn train(args: TrainArgs) -> Result<()> {
         every_s: args.checkpoint_seconds,
         resume: args.resume.clone(),
     };
-    // An output that cannot be written fails the command before the training, not after.
-    let outputs = [&args.trace, &args.summary, &args.plot, &args.save_model];
-    for path in outputs.into_iter().flatten() {
+    // An output that cannot be written fails the command before the training, not after; so
+    // does one that would overwrite another output or the data.
+    let outputs = [
+        ("--trace", &args.trace),
+        ("--summary", &args.summary),
+        ("--plot", &args.plot),
+        ("--save-model", &args.save_model),
+    ];
+    let named: Vec<(&str, &PathBuf)> = outputs
+        .iter()
+        .filter_map(|(flag, path)| path.as_ref().map(|path| (*flag, path)))
+        .collect();
+    for (i, (flag, path)) in named.iter().enumerate() {
+        if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
+            bail!(
+                "{other} and {flag} both name {}: give each output a file of its own",
+                path.display()
+            );
+        }
+        if args
+            .run
+            .data
+            .as_ref()
+            .is_some_and(|data| same_file(data, path))
+        {
+            bail!("{flag} {} would overwrite the data", path.display());
+        }
         check_writable(path)?;
     }
     if let Some(plot) = &args.plot {
@@ -831,6 +855,15 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 /// Whether a command's output path is `-`, standard output.
+/// Whether `a` and `b` are one file: the same file once both exist, the same absolute path
+/// before.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
 fn is_stdout(path: &Path) -> bool {
     path == Path::new("-")
 }

@@ -409,6 +409,38 @@ fn a_checkpoint_resumes_on_a_copy_of_its_data() {
     );
 }
 
+/// Two outputs naming one file, or an output naming the data, are refused before the run: one
+/// would have been lost (and the data overwritten by a model).
+#[test]
+fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
+    let dir = scratch("clashing-outputs");
+    std::fs::copy(
+        test_support::data("cal_housing.scale.xz"),
+        dir.join("data.xz"),
+    )
+    .unwrap();
+    let clash = run(
+        &["--updates", "10", "--trace", "x.svg", "--plot", "./x.svg"],
+        &dir,
+    );
+    assert_clear_error(&clash, "--trace and --plot both name ./x.svg");
+    let overwrite = run(
+        &[
+            "--data",
+            "data.xz",
+            "--updates",
+            "10",
+            "--save-model",
+            "data.xz",
+        ],
+        &dir,
+    );
+    assert_clear_error(&overwrite, "--save-model data.xz would overwrite the data");
+    let before = std::fs::read(test_support::data("cal_housing.scale.xz")).unwrap();
+    assert_eq!(std::fs::read(dir.join("data.xz")).unwrap(), before);
+    assert!(!dir.join("x.svg").exists());
+}
+
 /// A driver waiting for remote workers says where they should connect, and a Ctrl-C ends the
 /// wait at once (not at the join timeout) with the signal's exit code.
 #[test]
