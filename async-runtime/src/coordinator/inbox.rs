@@ -14,6 +14,9 @@ use crate::transport::{Inbound, Refusal};
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
 
+/// Peers that left their handshake unproven are logged this many times, then only counted.
+const LOGGED_REFUSALS: u64 = 5;
+
 /// A liveness check this many heartbeat periods late means the driver itself did not run.
 const PAUSED_AFTER_PERIODS: u32 = 3;
 
@@ -152,6 +155,22 @@ impl Driver {
                     self.refuse(&peer, error.to_string());
                 }
             }
+            Inbound::Dropped {
+                peer,
+                why: Refusal::LeftUnproven,
+            } => {
+                // Its side of the story never reaches the driver: say what it likely was, a
+                // few times (a hostile peer can repeat it at will).
+                self.stats.refused_workers += 1;
+                if self.stats.refused_workers <= LOGGED_REFUSALS {
+                    tracing::warn!(
+                        %peer,
+                        "a peer left during its handshake without proving the token: a worker \
+                         whose token differs from the driver's leaves there (check --token-file \
+                         on both)"
+                    );
+                }
+            }
             Inbound::Dropped { why, .. } => {
                 let counter = match why {
                     Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
@@ -160,6 +179,7 @@ impl Driver {
                     Refusal::OversizedHandshake => &mut self.stats.oversized_handshakes,
                     Refusal::HandshakeTimeout => &mut self.stats.handshake_timeouts,
                     Refusal::TooManyStrangers => &mut self.stats.strangers_turned_away,
+                    Refusal::LeftUnproven => &mut self.stats.refused_workers,
                 };
                 *counter += 1;
             }

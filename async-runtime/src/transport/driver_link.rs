@@ -13,7 +13,7 @@ use zeromq::{
 };
 
 use super::frame;
-use super::gate::{Gate, GateConfig, Inbound, Outbox};
+use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal};
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -294,7 +294,10 @@ async fn serve_async(
             Some(event) = events.next() => {
                 if let SocketEvent::Disconnected(id) = event {
                     let peer = identity_name(&Bytes::from(id));
-                    gate.forget(&peer);
+                    if gate.forget(&peer) {
+                        let why = Refusal::LeftUnproven;
+                        let _ = inbound.send(Inbound::Dropped { peer: peer.clone(), why });
+                    }
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }

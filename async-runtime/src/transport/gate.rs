@@ -34,6 +34,9 @@ pub enum Refusal {
     HandshakeTimeout,
     /// A hello while the cap on unadmitted peers was reached.
     TooManyStrangers,
+    /// A peer that left after the driver's challenge, without its proof: a worker holding
+    /// another token leaves there.
+    LeftUnproven,
 }
 
 /// What the gate hands to the coordinator.
@@ -324,12 +327,19 @@ impl Gate {
             .collect()
     }
 
-    /// The peer's connection closed: its session and handshake end.
-    pub fn forget(&mut self, peer: &str) {
-        self.strangers.remove(peer);
+    /// The peer's connection closed: its session and handshake end. Returns whether it was
+    /// challenged and left without its proof, as a worker holding another token does (it
+    /// finds the driver's proof wrong and answers nothing).
+    pub fn forget(&mut self, peer: &str) -> bool {
         self.sessions.remove(peer);
+        self.strangers.remove(peer).is_some()
     }
 }
+
+/// Why a worker leaves a driver whose proof does not verify with its token.
+const DRIVER_PROOF_WRONG: &str = "the driver's proof does not match this worker's token: the \
+     driver and this worker hold different tokens (check --token-file on both), or this is not \
+     the run's driver";
 
 /// The worker's half of the handshake: checks the driver's proof and returns the worker's
 /// proof with the session's sealer and opener, or why the driver is not to be trusted.
@@ -342,7 +352,7 @@ pub(crate) fn answer_challenge(
         return Err("the driver's challenge carries no valid nonce".into());
     }
     if !token.verify_driver(transcript, driver_proof) {
-        return Err("the driver does not hold the run's token".into());
+        return Err(DRIVER_PROOF_WRONG.into());
     }
     let key = token.session_key(transcript);
     Ok((
@@ -457,7 +467,7 @@ mod tests {
                 // The peer found the driver's proof wrong: a real worker stops here.
                 return Inbound::Refused {
                     peer: peer.name.clone(),
-                    reason: "the driver does not hold the run's token".into(),
+                    reason: DRIVER_PROOF_WRONG.into(),
                 };
             }
         };

@@ -1028,18 +1028,19 @@ fn worker_without_token_is_refused() {
     driver
         .wait_for_workers()
         .expect("the two workers with the token join");
+    let output = intruder.wait_with_output().expect("the intruder exits");
     let data = shared("cal_housing.scale.xz");
     let mut params = Params::new(Loss::LeastSquares);
     params.updates = 100;
     params.step = 0.1;
     asyncopt_algorithms::sgd(&mut driver, &data, &params);
-    let output = intruder.wait_with_output().expect("the intruder exits");
     let report = driver.finish().expect("the run is unaffected");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the intruder fails");
     // The handshake is mutual: the intruder finds the driver's proof wrong under its token and
-    // answers nothing, so the driver never admits it (and has nothing to refuse).
-    assert!(stderr.contains("does not hold the run's token"), "{stderr}");
+    // answers nothing, so the driver never admits it; it counts the peer that left unproven.
+    assert!(stderr.contains("hold different tokens"), "{stderr}");
+    assert_eq!(report.stats.refused_workers, 1, "the intruder is counted");
     assert_eq!(
         report.workers.len(),
         2,
