@@ -902,6 +902,9 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     let name = args
         .name
         .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
+    if name.trim().is_empty() {
+        bail!("--name must not be empty: the driver knows its workers by their names");
+    }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
         (Some(path), _) => Some(Token::from_file(path)?),

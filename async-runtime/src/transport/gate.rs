@@ -212,11 +212,16 @@ impl Gate {
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the
             // transport gives it an identity of its own, so it never shadows the first.
-            return self.refuse(
-                peer,
-                format!("its name {} differs from its identity", hello.name),
-                out,
-            );
+            let reason = if hello.name.is_empty() {
+                "its name is empty".to_owned()
+            } else {
+                format!(
+                    "another connection uses the name {} (a worker still running, or stopped, \
+                     under it): give this one another name, or end the other",
+                    hello.name
+                )
+            };
+            return self.refuse(peer, reason, out);
         }
         if hello.fingerprint != self.config.fingerprint {
             return self.refuse(
@@ -520,6 +525,21 @@ mod tests {
     }
 
     #[test]
+    fn a_challenged_peer_that_leaves_unproven_is_told_apart() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let mut worker = Peer::new("w0", &Token::random());
+        gate.on_frame("w0", &worker.hello(), Instant::now(), &mut out);
+        let (_, challenge) = out.pop().unwrap();
+        let refused = worker.answer(&challenge).unwrap_err();
+        assert!(refused.contains("hold different tokens"), "{refused}");
+        assert!(gate.forget("w0"), "it left during its handshake");
+        assert!(!gate.forget("w0"), "once");
+        assert!(!gate.forget("never-seen"));
+    }
+
+    #[test]
     fn an_impostor_without_the_token_gets_no_session() {
         let token = Token::random();
         let mut gate = gate(&token, false);
@@ -728,7 +748,22 @@ mod tests {
             Instant::now(),
             &mut out,
         );
-        assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+        // Under the identity the transport gave it, because a live connection holds its name.
+        assert!(
+            matches!(&event, Inbound::Refused { reason, .. }
+                if reason.contains("another connection uses the name w0")),
+            "{event:?}"
+        );
+        let nameless = gate.on_frame(
+            "0xac",
+            &Peer::new("", &token).hello(),
+            Instant::now(),
+            &mut out,
+        );
+        assert!(
+            matches!(&nameless, Inbound::Refused { reason, .. } if reason == "its name is empty"),
+            "{nameless:?}"
+        );
         let other_build = frame::encode(
             frame::ANY_RUN,
             &ToDriver::Hello(Hello {
