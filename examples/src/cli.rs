@@ -736,6 +736,12 @@ fn train(args: TrainArgs) -> Result<()> {
         crate::plot::format_of(plot)?;
     }
     if let Some(dir) = &spec.checkpointing.dir {
+        if dir.exists() && !dir.is_dir() {
+            bail!(
+                "--checkpoint {} is a file: checkpoints go into a folder",
+                dir.display()
+            );
+        }
         check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
     }
     let data = spec.load_data()?;

@@ -125,7 +125,7 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
         };
         data = data
             .with_labels(rule)
-            .map_err(|e| anyhow!("--loss logistic needs labels +1/-1 (or 0/1): {e}"))?;
+            .map_err(|e| anyhow!("--loss logistic: {e} (or 0/1)"))?;
     }
     Ok(match bias {
         Some(value) => data.with_bias(value),
@@ -289,9 +289,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     }
     if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
         bail!(
-            "{} workers for {} rows: every worker needs at least one row ({} partitions each)",
-            spec.cluster.workers,
+            "{} rows cannot fill {} partitions ({} workers x {} partitions each): every \
+             partition needs a row",
             data.full_rows(),
+            spec.cluster.workers * spec.cluster.partitions_per_worker,
+            spec.cluster.workers,
             spec.cluster.partitions_per_worker
         );
     }
@@ -456,13 +458,20 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     {
         failure = Some(watch::divergence(start, objective, report.stats.updates));
     }
-    trace.points.push(TracePoint {
-        elapsed_s: report.elapsed_s,
-        updates: report.stats.updates,
-        objective,
-        subopt: optimum.map(|f| (objective - f) / f),
-        dropped_stale: report.stats.dropped_stale,
-    });
+    // Unless the last evaluation was of this very model (the one that stopped the run).
+    let evaluated = trace
+        .points
+        .last()
+        .is_some_and(|p| p.updates == report.stats.updates && p.objective == objective);
+    if !evaluated {
+        trace.points.push(TracePoint {
+            elapsed_s: report.elapsed_s,
+            updates: report.stats.updates,
+            objective,
+            subopt: optimum.map(|f| (objective - f) / f),
+            dropped_stale: report.stats.dropped_stale,
+        });
+    }
     Ok(Outcome {
         algorithm: spec.algorithm,
         model,

@@ -12,7 +12,11 @@ use crate::trace::{create_parent, Trace};
 /// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise.
 pub fn write_plot(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<()> {
     let style = Style {
-        title: "objective against time",
+        title: if optimum.is_some() {
+            "relative suboptimality against time"
+        } else {
+            "objective against time"
+        },
         size: (900, 560),
     };
     write_styled(path, traces, optimum, &style)

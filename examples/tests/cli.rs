@@ -970,6 +970,9 @@ fn a_killed_driver_resumes_from_its_checkpoint() {
         rows.windows(2).all(|w| w[0].0 <= w[1].0),
         "updates only grow"
     );
+    // The run stopped at its target: the evaluation that stopped it is the last row, once.
+    let last = rows.len() - 1;
+    assert_ne!(rows[last], rows[last - 1], "the last row repeated");
 }
 
 #[test]

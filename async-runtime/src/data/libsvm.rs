@@ -480,8 +480,8 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         if let Some(d) = opts.dim {
             if index > d {
                 return Err(format!(
-                    "index {index} in feature `{token}` exceeds the dimension {d} given in the \
-                     load options"
+                    "index {index} in feature `{token}` exceeds the dimension {d} the data is \
+                     read with (--dim, or the features of the model that reads it)"
                 ));
             }
         }
