@@ -320,6 +320,10 @@ struct WorkerArgs {
     /// once its data is loaded) or whose name does not resolve yet.
     #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
     connect_timeout: f64,
+    /// Runs to serve one after the other at this address: `compare` with remote workers trains
+    /// one run per algorithm, each with a driver of its own.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
 }
 
 /// The objectives on the command line.
@@ -931,7 +935,19 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         s if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
         s => bail!("--connect-timeout must be a finite number of seconds >= 0, not {s}"),
     };
-    asyncopt_runtime::worker::run(options).context("worker stopped")
+    for run in 1..=args.runs {
+        if run > 1 {
+            tracing::info!(run, of = args.runs, "waiting for the next run's driver");
+            // The last run's driver may still hold the address for a moment: a worker that
+            // reaches it and loses it tries again, as for a lost driver.
+            let window = options
+                .connect_timeout
+                .max(options.reconnect.unwrap_or_default());
+            options.reconnect = Some(window);
+        }
+        asyncopt_runtime::worker::run(options.clone()).context("worker stopped")?;
+    }
+    Ok(())
 }
 
 fn hostname() -> String {

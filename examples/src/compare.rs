@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::job::{self, JobSpec, Outcome};
 use crate::optimizer::Optimizer;
@@ -25,11 +25,34 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     crate::trace::check_writable(&out.join("compare.json"))?;
+    let remote = !spec.cluster.spawn_local;
+    if remote && algorithms.len() > 1 {
+        // Each run has a driver of its own: the workers must find the next one where the last
+        // one was.
+        if spec.cluster.bind.ends_with(":0") {
+            bail!(
+                "compare with remote workers needs --bind ADDRESS with a port: its {} runs \
+                 listen one after the other at the same address",
+                algorithms.len()
+            );
+        }
+        tracing::info!(
+            "compare trains {} runs one after the other, each with a driver of its own at {}: \
+             start each remote worker with `worker --runs {}`",
+            algorithms.len(),
+            spec.cluster.bind,
+            algorithms.len()
+        );
+    }
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let _saving = crate::interrupt::Saving::begin();
-    // One optimum for all runs, computed once.
-    let optimum = job::optimum(&spec.loss, &data, spec.stop.optimum)?;
+    // One optimum for all runs, computed once: the toolkit's is a linear model's.
+    let optimum = if algorithms.iter().all(|a| a.is_linear()) {
+        job::optimum(&spec.loss, &data, spec.stop.optimum)?
+    } else {
+        spec.stop.optimum
+    };
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
     for &algorithm in algorithms {

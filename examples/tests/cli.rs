@@ -785,6 +785,68 @@ fn free_loopback_address() -> String {
     format!("tcp://127.0.0.1:{port}")
 }
 
+/// `compare` trains one run per algorithm, each with a driver of its own at the same address:
+/// a remote worker started with `--runs 2` serves both, and the comparison is written.
+#[test]
+fn compare_on_remote_workers_serves_every_run() {
+    let dir = scratch("compare-remote");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let worker = Command::new(EXE)
+        .args([
+            "worker",
+            "--driver",
+            &address,
+            "--token-file",
+            "token",
+            "--runs",
+            "2",
+        ])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let compare = run(
+        &[
+            "compare",
+            "--algos",
+            "sgd,asgd",
+            "--workers",
+            "1",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "200",
+            "--out",
+            "cmp",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let worker = worker.wait_with_output().expect("the worker ends");
+    assert!(
+        compare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compare.stderr)
+    );
+    assert!(
+        worker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    assert!(dir.join("cmp/compare.json").is_file());
+    // Without a fixed address, the second run's driver could not be found.
+    let unbound = run(
+        &["compare", "--algos", "sgd,asgd", "--remote-workers"],
+        &dir,
+    );
+    assert_clear_error(&unbound, "compare with remote workers needs --bind ADDRESS");
+}
+
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
