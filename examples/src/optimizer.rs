@@ -30,7 +30,7 @@
 //!
 //! An optimizer of a model of another type (a matrix, a struct of layers) joins with
 //! [`Optimizer::of_model`], once its type says what its objective is
-//! ([`Trainable`](crate::model::Trainable)): `examples/examples/softmax_cli.rs` is one.
+//! ([`Trainable`]): `examples/examples/softmax_cli.rs` is one.
 
 use std::any::TypeId;
 use std::fmt;
@@ -90,7 +90,7 @@ impl<M: Trainable> OwnRunner for Typed<M> {
 
 impl Optimizer {
     /// A synchronous optimizer of a linear model, named `name` (as `--algo` spells it); its
-    /// default step is 1/L.
+    /// default step is 1/L_b (see [`default_step`](crate::job::default_step)).
     pub const fn new(name: &'static str, run: RunFn) -> Optimizer {
         Optimizer {
             name,
