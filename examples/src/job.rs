@@ -289,8 +289,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     }
     if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
         bail!(
-            "{} rows cannot fill {} partitions ({} workers x {} partitions each): every \
-             partition needs a row",
+            "{} rows cannot fill {} partitions ({} workers x {} per worker): every partition \
+             needs a row",
             data.full_rows(),
             spec.cluster.workers * spec.cluster.partitions_per_worker,
             spec.cluster.workers,

@@ -186,7 +186,10 @@ fn impossible_settings_are_one_clear_line() {
     let dir = scratch("settings");
     std::fs::write(dir.join("tiny.libsvm"), "1 1:0.5\n-1 1:1\n1 1:2\n").unwrap();
     let output = run(&["--data", "tiny.libsvm", "--workers", "4"], &dir);
-    assert_clear_error(&output, "4 workers for 3 rows");
+    assert_clear_error(
+        &output,
+        "3 rows cannot fill 4 partitions (4 workers x 1 per worker)",
+    );
     let output = run(&["--step", "0"], &dir);
     assert_clear_error(&output, "--step must be a positive number");
     let output = run(&["--step=-1"], &dir);
