@@ -614,6 +614,9 @@ impl RunArgs {
             if !optimum.is_finite() {
                 bail!("--optimum must be a finite number, not {optimum}");
             }
+            if optimum < 0.0 {
+                bail!("--optimum must be >= 0: the objectives are losses, never negative");
+            }
         }
         if self.partitions_per_worker == 0 {
             bail!("--partitions-per-worker must be at least 1");

@@ -279,6 +279,14 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     } else {
         spec.stop.optimum
     };
+    if let (Some(_), Some(f)) = (spec.stop.target_subopt, optimum) {
+        if f <= 0.0 {
+            bail!(
+                "--target-subopt is relative to f*, which is {f}: the data is fitted exactly, so \
+                 stop with --time or --updates instead"
+            );
+        }
+    }
     if spec.stop.target_subopt.is_some() && optimum.is_none() {
         let of = if linear {
             "this loss"

@@ -47,7 +47,8 @@ use serde::Serialize;
 pub trait Trainable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The objective the trace, the stop rules and the summary follow: this model's training
     /// loss on `data` (the evaluation sample under shared data access), under the run's
-    /// settings `params` (a linear model reads its loss there).
+    /// settings `params` (a linear model reads its loss there). A loss is never negative: a
+    /// negative or non-finite value, or one 10^4 times the first, is taken for a divergence.
     fn objective(&self, data: &Dataset, params: &Params) -> f64;
 
     /// A norm of the model, cheap next to the objective: one that grew tenfold between two

@@ -279,6 +279,11 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
             &["--target-subopt=-1"],
             "--target-subopt must be a number >= 0",
         ),
+        (&["--optimum=-1"], "--optimum must be >= 0"),
+        (
+            &["--optimum", "0", "--target-subopt", "1e-3"],
+            "--target-subopt is relative to f*, which is 0",
+        ),
         (
             &["--checkpoint", "ck", "--checkpoint-seconds", "1e20"],
             "--checkpoint-seconds must be a positive number",
