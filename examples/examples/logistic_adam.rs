@@ -89,8 +89,17 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
     Ok(accuracy(&test, &w))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
-    println!("a9a.t accuracy = {:.4}", run()?);
-    Ok(())
+    match run() {
+        Ok(score) => {
+            println!("a9a.t accuracy = {score:.4}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            // The error's message, not its Debug form.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -37,8 +37,17 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
     Ok(1.0 - residual / total)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     asyncopt_runtime::run_worker_if_spawned(); // spawned worker processes stop here
-    println!("held-out R^2 = {:.3}", run()?);
-    Ok(())
+    match run() {
+        Ok(score) => {
+            println!("held-out R^2 = {score:.3}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            // The error's message, not its Debug form.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

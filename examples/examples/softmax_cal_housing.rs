@@ -107,8 +107,17 @@ pub fn run() -> Result<f64, Box<dyn std::error::Error>> {
     Ok(right as f64 / test.len().max(1) as f64)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
-    println!("held-out accuracy (4 quartile classes) = {:.4}", run()?);
-    Ok(())
+    match run() {
+        Ok(score) => {
+            println!("held-out accuracy (4 quartile classes) = {score:.4}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            // The error's message, not its Debug form.
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
