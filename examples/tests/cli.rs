@@ -444,6 +444,39 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
     assert!(!dir.join("x.svg").exists());
 }
 
+/// A run that cannot go on says why once: the error line, not also a log line before it.
+#[test]
+fn a_run_that_loses_every_worker_says_why_once() {
+    let dir = scratch("all-lost");
+    let (driver, workers) = start_in_its_own_group(
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "120",
+            "--max-respawns",
+            "0",
+            "--quiet",
+        ],
+        &dir,
+    );
+    for pid in &workers {
+        let status = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    }
+    let (output, code) = wait_for(driver);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: the run ended early: no live worker is left (4 lost)"
+    );
+}
+
 /// A driver waiting for remote workers says where they should connect, and a Ctrl-C ends the
 /// wait at once (not at the join timeout) with the signal's exit code.
 #[test]

@@ -379,11 +379,15 @@ impl Driver {
         self.fail(RuntimeError::Aborted(reason.into()));
     }
 
-    /// Records a fatal error: the loop ends and [`Driver::finish`] returns it.
+    /// Records a fatal error: the loop ends and [`Driver::finish`] returns it. Only a later
+    /// one, which `finish` does not return, is logged as a warning: the first would otherwise
+    /// be said twice.
     pub(crate) fn fail(&mut self, error: RuntimeError) {
-        tracing::error!(%error, "the run cannot go on");
         if self.failure.is_none() {
+            tracing::debug!(%error, "the run cannot go on");
             self.failure = Some(error);
+        } else {
+            tracing::warn!(%error, "a further error after the run had failed");
         }
     }
 
