@@ -22,7 +22,7 @@ use crate::interrupt;
 use crate::job::{self, Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::model_file::SavedModel;
 use crate::optimizer::{Optimizer, Registry};
-use crate::trace::{check_writable, create_parent};
+use crate::trace::{check_writable, create_parent, same_file};
 
 /// The exit code of a run that ended without reaching its `--target-subopt`.
 pub const EXIT_TARGET_MISSED: u8 = 3;
@@ -868,15 +868,6 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 /// Whether a command's output path is `-`, standard output.
-/// Whether `a` and `b` are one file: the same file once both exist, the same absolute path
-/// before.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    }
-}
-
 fn is_stdout(path: &Path) -> bool {
     path == Path::new("-")
 }

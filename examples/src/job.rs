@@ -20,7 +20,7 @@ use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Optimizer;
 use crate::progress::Progress;
-use crate::trace::{create_parent, Trace, TracePoint};
+use crate::trace::{create_parent, same_file, Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
 
 /// Where the data comes from.
@@ -522,11 +522,7 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
             return Err(error).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
-    let same = |other: &Path| match (dir.canonicalize(), other.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => dir == other,
-    };
-    if dir.join(checkpoint::FILE).exists() && !resume.is_some_and(same) {
+    if dir.join(checkpoint::FILE).exists() && !resume.is_some_and(|r| same_file(dir, r)) {
         bail!(
             "{} already holds a checkpoint, which this run would overwrite: go on from it with \
              --resume {0}, or give --checkpoint another folder (or delete this one)",

@@ -87,12 +87,12 @@ impl TrainedModel {
 
     /// Its objective on `data` under `params`.
     pub fn objective(&self, data: &Dataset, params: &Params) -> f64 {
-        self.0.objective(data, params)
+        self.as_ref().objective(data, params)
     }
 
     /// Its norm.
     pub fn norm(&self) -> f64 {
-        self.0.norm()
+        self.as_ref().norm()
     }
 
     /// The model as JSON, as its `Serialize` writes it.

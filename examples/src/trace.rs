@@ -66,6 +66,15 @@ pub fn create_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `a` and `b` are one file: the same file once both exist, the same absolute path
+/// before.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
 /// Fails now, not after the run, if `path` cannot be written: creates its folder and opens
 /// it for writing without truncating it (a new file is removed again). An output that cannot
 /// be written would otherwise lose a run's results only once it has ended.

@@ -155,23 +155,7 @@ impl Driver {
                     self.refuse(&peer, error.to_string());
                 }
             }
-            Inbound::Dropped {
-                peer,
-                why: Refusal::LeftUnproven,
-            } => {
-                // Its side of the story never reaches the driver: say what it likely was, a
-                // few times (a hostile peer can repeat it at will).
-                self.stats.refused_workers += 1;
-                if self.stats.refused_workers <= LOGGED_REFUSALS {
-                    tracing::warn!(
-                        %peer,
-                        "a peer left during its handshake without proving the token: a worker \
-                         whose token differs from the driver's leaves there (check --token-file \
-                         on both)"
-                    );
-                }
-            }
-            Inbound::Dropped { why, .. } => {
+            Inbound::Dropped { peer, why } => {
                 let counter = match why {
                     Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
                     Refusal::BadMac => &mut self.stats.bad_mac_frames,
@@ -182,6 +166,16 @@ impl Driver {
                     Refusal::LeftUnproven => &mut self.stats.refused_workers,
                 };
                 *counter += 1;
+                // Its side of the story never reaches the driver: say what it likely was, a
+                // few times (a hostile peer can repeat it at will).
+                if why == Refusal::LeftUnproven && self.stats.refused_workers <= LOGGED_REFUSALS {
+                    tracing::warn!(
+                        %peer,
+                        "a peer left during its handshake without proving the token: a worker \
+                         whose token differs from the driver's leaves there (check --token-file \
+                         on both)"
+                    );
+                }
             }
             Inbound::Challenged => {}
             Inbound::Disconnected { peer } => {

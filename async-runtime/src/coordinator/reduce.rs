@@ -257,18 +257,17 @@ impl Driver {
     /// Sends the waiting tasks of `round` whose owners are alive and take another task, in
     /// partition order.
     fn send_waiting<R>(&mut self, spec: &TaskSpec<'_>, round: &mut Round<R>) {
-        let mut still = VecDeque::new();
-        while let Some(partition) = round.waiting.pop_front() {
+        let pending = &mut round.pending;
+        round.waiting.retain(|&partition| {
             let owner = self.owners()[partition];
             let info = &self.table.workers[owner];
-            if info.alive && info.in_flight < MAX_QUEUED_TASKS {
-                let seq = self.dispatch(owner, partition as u32, spec);
-                round.pending.insert(seq, partition);
-            } else {
-                still.push_back(partition);
+            if !info.alive || info.in_flight >= MAX_QUEUED_TASKS {
+                return true;
             }
-        }
-        round.waiting = still;
+            let seq = self.dispatch(owner, partition as u32, spec);
+            pending.insert(seq, partition);
+            false
+        });
     }
 
     /// Checks a result of a synchronous reduce for `partition` and uses it, holds it until its
