@@ -1,9 +1,9 @@
 //! Ctrl-C (SIGINT) and SIGTERM during a run end it the way a stop rule does: the training loop
-//! stops at its next `broadcast!` or `reduce!` (after a last checkpoint with `--checkpoint`),
-//! the trace, summary, plot and model are written as after any run, and the command exits
-//! with 128 + the signal's number ([`exit_code`]: 130 for Ctrl-C, 143 for SIGTERM). A second
-//! signal, or one while no run is going on, quits at once. SIGHUP keeps its meaning (a run
-//! under `nohup` goes on after the terminal closes).
+//! stops at its next `broadcast!` or `reduce!` (with `--checkpoint`, at the top of its next
+//! pass, after a last checkpoint there), the trace, summary, plot and model are written as
+//! after any run, and the command exits with 128 + the signal's number ([`exit_code`]: 130
+//! for Ctrl-C, 143 for SIGTERM). A second signal, or one while no run is going on, quits at
+//! once. SIGHUP keeps its meaning (a run under `nohup` goes on after the terminal closes).
 //!
 //! The command line installs the handler ([`install`], Unix only); every job's driver stops
 //! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.

@@ -80,6 +80,9 @@ impl Driver {
     /// Whether the policy asks for a checkpoint now, at the top of a pass of the training
     /// loop: something new happened since the last one and enough updates or time went by.
     pub(crate) fn checkpoint_due(&mut self) -> bool {
+        // The stop the pass acts on is the one asked for by now: one asked later waits for
+        // the next top, so that its checkpoint is of a pass boundary.
+        self.stop_seen_at_top = Some(self.stop_requested());
         self.checkpoint_due_at(false)
     }
 
@@ -98,7 +101,7 @@ impl Driver {
         // A stop asked for from outside takes a last checkpoint, so that the run resumes
         // where it stopped, and so does a loop's end, so that a run given more updates goes
         // on from it; a stop rule's end or a failure takes none.
-        let last = loop_end || self.stop_requested();
+        let last = loop_end || self.stop_seen_at_top == Some(true);
         let mut due = self.checkpoints.due(self.checkpoint_mark(), last);
         if due == Due::AfterTheOneBeingWritten {
             self.settle_checkpoint(true);

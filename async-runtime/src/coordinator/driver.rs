@@ -126,6 +126,10 @@ pub struct Driver {
     pub(crate) stopped: bool,
     /// A stop asked for from outside the loop (Ctrl-C).
     stop: StopHandle,
+    /// With checkpoints on, a stop is acted on only once the top of a pass of the training
+    /// loop has seen it and saved the state there: one seen mid-pass would leave the loop
+    /// with no checkpoint of where it stopped. `None` until the loop's first pass.
+    pub(crate) stop_seen_at_top: Option<bool>,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) clock: RunClock,
     /// The worker processes this driver started on its own host, and their replacements.
@@ -195,6 +199,7 @@ impl Driver {
             failure: None,
             stopped: false,
             stop: StopHandle::new(),
+            stop_seen_at_top: None,
             clock: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
@@ -285,8 +290,8 @@ impl Driver {
     }
 
     /// A handle that stops this run from another thread (a Ctrl-C handler, say): the
-    /// training loop ends at its next `broadcast!` or `reduce!` as if a stop rule fired,
-    /// after a last checkpoint if checkpoints are on.
+    /// training loop ends at its next `broadcast!` or `reduce!` as if a stop rule fired; with
+    /// checkpoints on, at the top of its next pass, after a last checkpoint there.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
@@ -394,7 +399,16 @@ impl Driver {
     /// Whether the training loop must end: a stop rule fired, a stop was asked for, or the
     /// run failed.
     pub(crate) fn halted(&self) -> bool {
-        self.stopped || self.stop.is_requested() || self.failure.is_some()
+        self.stopped || self.stop_acted_on() || self.failure.is_some()
+    }
+
+    /// Whether a stop asked for from outside ends the loop now: at once, or, inside a
+    /// training loop that takes checkpoints, once the top of a pass has saved its state.
+    fn stop_acted_on(&self) -> bool {
+        match self.stop_seen_at_top {
+            Some(seen) if self.checkpoints.policy().is_some() => seen,
+            _ => self.stop.is_requested(),
+        }
     }
 
     /// Time spent in work that is not training (shipping data) is left out of `elapsed_s`

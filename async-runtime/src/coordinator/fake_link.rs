@@ -348,6 +348,48 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
 }
 
 #[test]
+fn a_stop_asked_mid_pass_with_checkpoints_on_waits_for_the_next_top_and_its_checkpoint() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let data = data();
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
+        dir: std::env::temp_dir(),
+        every_updates: None,
+        every: Some(Duration::from_secs(3600)),
+        job: "test".into(),
+    });
+    assert!(!driver.checkpoint_due(), "the top of the first pass");
+    // Asked after the top of the pass: its broadcast and reduce go on, or the loop would end
+    // with no checkpoint of where it stopped.
+    stop.request();
+    assert!(!driver.publish("w", &1.0_f64, true), "the pass goes on");
+    assert!(!driver.halted(), "its reduce too");
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert!(driver.checkpoint_due(), "the next top saves the state");
+    assert!(driver.publish("w", &2.0_f64, true), "the loop ends");
+}
+
+#[test]
+fn a_stop_without_checkpoints_ends_the_loop_at_once() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    assert!(!driver.checkpoint_due());
+    stop.request();
+    assert!(
+        driver.publish("w", &1.0_f64, true),
+        "nothing to save: the loop ends"
+    );
+}
+
+#[test]
 fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

@@ -1,8 +1,8 @@
 //! A request, from outside the training loop, to end a run the way a stop rule does: a Ctrl-C
 //! handler, a user interface or a supervisor on another thread asks; the driver ends the
-//! loop at its next `broadcast!` or `reduce!`, after a last checkpoint at the top of the pass
-//! if checkpoints are on, and [`Driver::finish`](super::Driver::finish) reports the run as
-//! it stood. Nothing computed is thrown away: the optimizer returns its model as after any
+//! loop at its next `broadcast!` or `reduce!`. With checkpoints on, it first finishes the pass
+//! going on and saves the state at the top of the next one, so that the run resumes from a
+//! pass boundary. [`Driver::finish`](super::Driver::finish) reports the run as it stood. Nothing computed is thrown away: the optimizer returns its model as after any
 //! stop rule.
 
 use std::sync::atomic::{AtomicBool, Ordering};
