@@ -305,23 +305,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             spec.cluster.partitions_per_worker
         );
     }
-    // --step, or the author's default step for the optimizer.
-    let chosen = spec.step.or(spec.algorithm.authors_step());
-    let step = if linear {
-        // Built here once to refuse an impossible choice before any worker starts, and to set
-        // the default step in its metric; the optimizer builds its own from `params`.
-        let metric = Metric::new(spec.precondition, &spec.loss, data)
-            .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
-        chosen.unwrap_or_else(|| default_step(spec, data, &metric))
-    } else {
-        chosen.ok_or_else(|| {
-            anyhow!(
-                "{} needs --step: its model is of its author's own type, whose smoothness the \
-                 toolkit cannot measure (its author may give it a default step)",
-                spec.algorithm
-            )
-        })?
-    };
+    let step = step_of(spec, data)?;
     let params = Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -360,28 +344,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             .context("the checkpoint's trace does not decode")?,
         _ => Vec::new(),
     };
-    let mut driver = Driver::bind(spec.cluster.clone()).context("cannot start the cluster")?;
-    // A Ctrl-C while the workers are awaited ends the wait too.
-    driver.stop_on(crate::interrupt::stop_handle());
-    if !spec.cluster.spawn_local {
-        // A port the system chose is known only now, and remote workers need it.
-        tracing::info!(
-            workers = spec.cluster.workers,
-            "waiting for remote workers: start each with `worker --driver {}`",
-            driver.endpoint()
-        );
-    }
-    match driver.wait_for_workers() {
-        Ok(()) => {}
-        Err(RuntimeError::StoppedWaiting { joined, expected }) => {
-            return Err(crate::cli::Interrupted(format!(
-                "stopped by a signal while waiting for the workers ({joined} of {expected} \
-                 joined); nothing was trained"
-            ))
-            .into())
-        }
-        Err(error) => return Err(anyhow::Error::new(error).context("cannot start the cluster")),
-    }
+    let mut driver = launch(&spec.cluster)?;
     let resumed_from = resumed.map(|saved| {
         let saved = driver.resume(saved);
         (saved.stats.updates, saved.elapsed_s)
@@ -493,6 +456,52 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed_from,
         interrupted,
     })
+}
+
+/// The step of the run: `--step`, or the author's default for the optimizer, or one derived
+/// from the data for a linear model ([`default_step`]).
+fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
+    let chosen = spec.step.or(spec.algorithm.authors_step());
+    if !spec.algorithm.is_linear() {
+        return chosen.ok_or_else(|| {
+            anyhow!(
+                "{} needs --step: its model is of its author's own type, whose smoothness the \
+                 toolkit cannot measure (its author may give it a default step)",
+                spec.algorithm
+            )
+        });
+    }
+    // Built here once to refuse an impossible choice before any worker starts, and to set the
+    // default step in its metric; the optimizer builds its own from its settings.
+    let metric = Metric::new(spec.precondition, &spec.loss, data)
+        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+    Ok(chosen.unwrap_or_else(|| default_step(spec, data, &metric)))
+}
+
+/// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
+/// remote workers are told where to connect.
+fn launch(cluster: &ClusterConfig) -> Result<Driver> {
+    let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
+    driver.stop_on(crate::interrupt::stop_handle());
+    if !cluster.spawn_local {
+        // A port the system chose is known only now, and remote workers need it.
+        tracing::info!(
+            workers = cluster.workers,
+            "waiting for remote workers: start each with `worker --driver {}`",
+            driver.endpoint()
+        );
+    }
+    match driver.wait_for_workers() {
+        Ok(()) => Ok(driver),
+        Err(RuntimeError::StoppedWaiting { joined, expected }) => {
+            Err(crate::cli::Interrupted(format!(
+                "stopped by a signal while waiting for the workers ({joined} of {expected} \
+                 joined); nothing was trained"
+            ))
+            .into())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("cannot start the cluster")),
+    }
 }
 
 /// The lock file of a checkpoint folder, held by the run writing into it.
