@@ -111,6 +111,20 @@ pub enum DataError {
         /// Rows read.
         found: u64,
     },
+    /// A worker's copy of a shared file differs from the driver's in a partition's block.
+    #[error(
+        "{}: bytes {start}..{end} differ from the driver's copy of the file (their CRC-32 \
+         differs): every host must see the same file",
+        path.display()
+    )]
+    ContentMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Where the block starts.
+        start: u64,
+        /// Where it ends.
+        end: u64,
+    },
     /// `partition_dataset` was asked for zero parts or for more parts than rows.
     #[error("cannot split {rows} rows into {parts} partitions (need 1 <= parts <= rows)")]
     InvalidPartition {

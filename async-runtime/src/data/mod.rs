@@ -12,7 +12,8 @@
 //! - [`shared`]: a file every worker sees ([`Dataset::open_shared`]): the driver's scan and
 //!   evaluation sample, and the [`SplitOrder`] of each partition; [`own_split`]: a worker
 //!   reading its split ([`read_split`]).
-//! - [`lines`]: lines of a text stream with their offsets, shared by both sides.
+//! - [`lines`]: lines of a text stream with their offsets, shared by both sides; `checksum`:
+//!   the CRC-32 of a shared file's blocks, which a worker checks against the driver's scan.
 //!
 //! ```no_run
 //! use asyncopt_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
@@ -23,6 +24,7 @@
 //! # Ok::<(), asyncopt_runtime::data::DataError>(())
 //! ```
 
+mod checksum;
 pub mod dataset;
 pub mod error;
 pub mod libsvm;

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::checksum::Checksummed;
 use super::error::DataError;
 use super::libsvm::{self, parse_line, Parsed};
 use super::lines::LineReader;
@@ -21,14 +22,14 @@ use super::split::Block;
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     let path = order.path.as_path();
     // Rows found per block, then all the rows in the partition's order.
-    let (found, rows) = if order.compressed {
-        let parts = read_whole(order)?;
+    let (found, rows, sums) = if order.compressed {
+        let (parts, sums) = read_whole(order)?;
         let found: Vec<usize> = parts.iter().map(Parsed::n_rows).collect();
         let mut rows = Parsed::new();
         for parsed in parts {
             rows.append(parsed);
         }
-        (found, rows)
+        (found, rows, sums)
     } else {
         let mut file = File::open(path).map_err(|error| DataError::Io {
             path: path.to_path_buf(),
@@ -36,13 +37,23 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
         })?;
         let mut rows = Parsed::new();
         let mut found = Vec::with_capacity(order.blocks.len());
+        let mut sums = Vec::with_capacity(order.blocks.len());
         for block in &order.blocks {
             let before = rows.n_rows();
-            read_block(&mut file, block, order, &mut rows)?;
+            sums.push(read_block(&mut file, block, order, &mut rows)?);
             found.push(rows.n_rows() - before);
         }
-        (found, rows)
+        (found, rows, sums)
     };
+    for ((block, &sum), &expected) in order.blocks.iter().zip(&sums).zip(&order.checksums) {
+        if sum != expected {
+            return Err(DataError::ContentMismatch {
+                path: path.to_path_buf(),
+                start: block.bytes.start,
+                end: block.bytes.end,
+            });
+        }
+    }
     let mut global_ids = Vec::with_capacity(rows.n_rows());
     for (block, &found) in order.blocks.iter().zip(&found) {
         let expected = block.rows.end - block.rows.start;
@@ -81,13 +92,13 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     Partition::new(order.partition, order.seed, data, global_ids)
 }
 
-/// Reads the rows of one block of a plain file into `parsed`.
+/// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes.
 fn read_block(
     file: &mut File,
     block: &Block,
     order: &SplitOrder,
     parsed: &mut Parsed,
-) -> Result<(), DataError> {
+) -> Result<u32, DataError> {
     let path = order.path.as_path();
     let io = |error| DataError::Io {
         path: path.to_path_buf(),
@@ -95,7 +106,8 @@ fn read_block(
     };
     let from = block.bytes.start.saturating_sub(1);
     file.seek(SeekFrom::Start(from)).map_err(io)?;
-    let mut lines = LineReader::new(&mut *file, from, order.options.max_line_bytes);
+    let mut text = Checksummed::new(&mut *file, from, vec![block.bytes.clone()]);
+    let mut lines = LineReader::new(&mut text, from, order.options.max_line_bytes);
     if block.bytes.start > 0 {
         // The rest of the line that runs into the block belongs to the block before (just
         // the line end before the block's first byte, when a line starts exactly there).
@@ -115,18 +127,24 @@ fn read_block(
         parse(line, line_no, path, order, parsed)?;
         line_no += 1;
     }
-    Ok(())
+    // The line starting past the block was read, or the text ended: every byte of the block
+    // went through the checksum.
+    drop(lines);
+    Ok(text.sums()[0])
 }
 
-/// The rows of each block of the partition, from the whole decompressed text.
-fn read_whole(order: &SplitOrder) -> Result<Vec<Parsed>, DataError> {
+/// The rows of each block of the partition, from the whole decompressed text, and the CRC-32
+/// of each block's bytes.
+fn read_whole(order: &SplitOrder) -> Result<(Vec<Parsed>, Vec<u32>), DataError> {
     let path = order.path.as_path();
     // The blocks by position in the text, to find the one a line starts in.
     let mut by_start: Vec<(usize, &Block)> = order.blocks.iter().enumerate().collect();
     by_start.sort_by_key(|(_, b)| b.bytes.start);
     let mut parts: Vec<Parsed> = order.blocks.iter().map(|_| Parsed::new()).collect();
     let reader: Box<dyn Read + Send> = libsvm::open(path)?;
-    let mut lines = LineReader::new(reader, 0, order.options.max_line_bytes);
+    let ranges = by_start.iter().map(|(_, b)| b.bytes.clone()).collect();
+    let mut text = Checksummed::new(reader, 0, ranges);
+    let mut lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);
     let mut line_no = 0usize;
     loop {
         let next = lines
@@ -143,7 +161,12 @@ fn read_whole(order: &SplitOrder) -> Result<Vec<Parsed>, DataError> {
             parse(line, line_no, path, order, &mut parts[index])?;
         }
     }
-    Ok(parts)
+    drop(lines);
+    let mut sums = vec![0; parts.len()];
+    for ((index, _), sum) in by_start.iter().zip(text.sums()) {
+        sums[*index] = sum;
+    }
+    Ok((parts, sums))
 }
 
 fn parse(
@@ -243,6 +266,46 @@ mod tests {
             .enumerate()
         {
             assert_eq!(content(&read_split(order).unwrap()), content(&driver[p]));
+        }
+    }
+
+    #[test]
+    fn a_copy_that_differs_from_the_drivers_is_refused_not_trained_on() {
+        let driver_copy = plain_a9a();
+        let own = shared(&driver_copy.0, 500);
+        let orders = own.origin().unwrap().orders(4, 5).unwrap();
+        let text = std::fs::read(&driver_copy.0).unwrap();
+        // Another host's copy: the same lines and bytes, but one label flipped in the middle.
+        let mut other = text.clone();
+        let at = text.len() / 2 + memchr::memchr(b'\n', &text[text.len() / 2..]).unwrap() + 1;
+        other[at] = if text[at] == b'-' { b'+' } else { b'-' };
+        assert_eq!(other.len(), text.len());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &other).unwrap();
+        let copies = [
+            TempFile::new("a9a-other", &other),
+            TempFile::new("a9a-other.gz", &gz.finish().unwrap()),
+        ];
+        for copy in &copies {
+            let errors: Vec<String> = orders
+                .iter()
+                .filter_map(|(_, order)| {
+                    let mut order = order.clone();
+                    order.path = copy.0.clone();
+                    order.compressed = copy.0.extension().is_some_and(|e| e == "gz");
+                    read_split(&order).err().map(|e| e.to_string())
+                })
+                .collect();
+            assert_eq!(
+                errors.len(),
+                1,
+                "the partition holding the line: {errors:?}"
+            );
+            assert!(
+                errors[0].contains("differ from the driver's copy"),
+                "{}",
+                errors[0]
+            );
         }
     }
 

@@ -14,11 +14,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::checksum::{self, Checksummed};
 use super::dataset::Dataset;
 use super::error::DataError;
 use super::libsvm::{self, Layout, LoadOptions};
 use super::lines::LineReader;
-use super::split::{assign_blocks, file_blocks, Block, GrainPlan, RowRanges};
+use super::split::{
+    assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
+};
 
 /// How labels are checked (and mapped) before training, on the driver and the workers alike.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +81,8 @@ pub struct SharedFile {
     path: PathBuf,
     name: String,
     plan: GrainPlan,
+    /// The CRC-32 of each grain of the text.
+    grain_sums: Vec<u32>,
     options: LoadOptions,
     compressed: bool,
     pub(crate) labels: LabelRule,
@@ -105,6 +110,9 @@ pub struct SplitOrder {
     pub labels: LabelRule,
     /// A constant feature appended to every row.
     pub bias: Option<f64>,
+    /// The CRC-32 of each block's bytes as the driver's scan read them: a worker whose copy
+    /// of the file differs refuses to train on it.
+    pub checksums: Vec<u32>,
 }
 
 impl SharedFile {
@@ -156,15 +164,27 @@ impl SharedFile {
                     name: self.name.clone(),
                     partition: p as u32,
                     seed,
-                    blocks: mine,
                     options: self.options,
                     compressed: self.compressed,
                     labels: self.labels,
                     bias: self.bias,
+                    checksums: mine.iter().map(|b| self.checksum_of(b)).collect(),
+                    blocks: mine,
                 },
             ));
         }
         Ok(out)
+    }
+
+    /// The CRC-32 of `block`'s bytes, from those of its grains.
+    fn checksum_of(&self, block: &Block) -> u32 {
+        let (count, total) = (self.grain_sums.len() as u64, self.plan.total_bytes);
+        let first = grain_of(block.bytes.start, count, total) as u64;
+        let grains = (first..count).take_while(|&g| grain_start(g, count, total) < block.bytes.end);
+        checksum::combined(grains.map(|g| {
+            let len = grain_start(g + 1, count, total) - grain_start(g, count, total);
+            (self.grain_sums[g as usize], len)
+        }))
     }
 }
 
@@ -211,6 +231,7 @@ impl Dataset {
             path: path.to_path_buf(),
             name: libsvm::file_name(path),
             plan: scan.plan,
+            grain_sums: scan.grain_sums,
             options: load,
             compressed: scan.compressed,
             labels: LabelRule::Any,
@@ -222,6 +243,7 @@ impl Dataset {
 /// What the driver learns of a file by scanning it.
 struct Scan {
     plan: GrainPlan,
+    grain_sums: Vec<u32>,
     max_index: usize,
     compressed: bool,
     /// The evaluation sample's lines (when the file has more rows than it).
@@ -307,7 +329,10 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     let mut plan = GrainPlan::new(total, true);
     let mut max_index = 0;
     let mut sample = Reservoir::new(options.eval_rows, options.seed);
-    let mut lines = LineReader::new(libsvm::open(path)?, 0, options.load.max_line_bytes);
+    let count = plan.rows.len() as u64;
+    let grains = (0..count).map(|g| grain_start(g, count, total)..grain_start(g + 1, count, total));
+    let mut text = Checksummed::new(libsvm::open(path)?, 0, grains.collect());
+    let mut lines = LineReader::new(&mut text, 0, options.load.max_line_bytes);
     let (mut line_no, mut rows) = (0usize, 0u64);
     loop {
         let next = lines
@@ -339,8 +364,10 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
         }
         plan.count(offset, row);
     }
+    drop(lines);
     Ok(Scan {
         plan,
+        grain_sums: text.sums(),
         max_index,
         compressed,
         sample,
