@@ -729,13 +729,8 @@ fn train(args: TrainArgs) -> Result<()> {
                 path.display()
             );
         }
-        if args
-            .run
-            .data
-            .as_ref()
-            .is_some_and(|data| same_file(data, path))
-        {
-            bail!("{flag} {} would overwrite the data", path.display());
+        if let Some(data) = &args.run.data {
+            refuse_overwriting(flag, path, &[("data", data)])?;
         }
         check_writable(path)?;
     }
@@ -790,6 +785,13 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        refuse_overwriting(
+            "--out",
+            out,
+            &[("data", &args.data), ("model", &args.model)],
+        )?;
+    }
     let model = SavedModel::read(&args.model)?;
     model.require_linear(&args.model)?;
     let data = model.load_data(&args.data)?;
@@ -839,6 +841,11 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
+    refuse_overwriting(
+        "--out",
+        &args.out,
+        &[("data", &args.data), ("model", &args.model)],
+    )?;
     let model = SavedModel::read(&args.model)?;
     model.require_linear(&args.model)?;
     let loss = model.loss()?;
@@ -865,6 +872,15 @@ fn predict(args: PredictArgs) -> Result<()> {
         println!("{written} written to {}", args.out.display());
     }
     Ok(())
+}
+
+/// Refuses an output `flag` names when it is one of the command's `inputs` (name, path):
+/// writing it would destroy what the user came with.
+fn refuse_overwriting(flag: &str, out: &Path, inputs: &[(&str, &PathBuf)]) -> Result<()> {
+    match inputs.iter().find(|(_, input)| same_file(input, out)) {
+        Some((name, _)) => bail!("{flag} {} would overwrite the {name}", out.display()),
+        None => Ok(()),
+    }
 }
 
 /// Whether a command's output path is `-`, standard output.

@@ -263,7 +263,12 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
     match (given, loss) {
         (Some(value), _) => Ok(Some(value)),
         (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
-            let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| anyhow!("{e}"))?;
+            let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| {
+                anyhow!(
+                    "cannot compute the exact optimum f* of {} (--optimum VALUE gives it): {e}",
+                    data.name()
+                )
+            })?;
             Ok(Some(value))
         }
         (None, Loss::Logistic { .. }) => Ok(None),
@@ -475,7 +480,25 @@ fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     // default step in its metric; the optimizer builds its own from its settings.
     let metric = Metric::new(spec.precondition, &spec.loss, data)
         .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
-    Ok(chosen.unwrap_or_else(|| default_step(spec, data, &metric)))
+    let Some(chosen) = chosen else {
+        return checked_default_step(default_step(spec, data, &metric), data);
+    };
+    Ok(chosen)
+}
+
+/// The default step, or why the data allow none: a step of 0 or infinity trains nothing, or
+/// turns the model into NaN while the objective, which never reads it, looks fine.
+fn checked_default_step(step: f64, data: &Dataset) -> Result<f64> {
+    if step.is_finite() && step > 0.0 {
+        return Ok(step);
+    }
+    let why = if step.is_infinite() {
+        "every feature value is 0 and --lambda is 0, so the objective does not depend on the \
+         model"
+    } else {
+        "its feature values are too large: their squared norms overflow (scale the data)"
+    };
+    bail!("cannot train on {}: {why}", data.name())
 }
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and

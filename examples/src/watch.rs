@@ -168,6 +168,14 @@ impl Watch {
         if exploded(start, objective) {
             return Verdict::Diverged(divergence(start, objective, at.updates));
         }
+        if !norm.is_finite() {
+            // An objective that reads no weight (rows with no feature) stays finite.
+            return Verdict::Diverged(format!(
+                "the model's weights are no longer finite after {} updates: try a smaller \
+                 --step",
+                at.updates
+            ));
+        }
         if matches!((self.stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t) {
             return Verdict::Stop;
         }
@@ -281,6 +289,27 @@ mod tests {
         );
         let verdict = watch.look(at(10, 0.3), ModelRef::of(&model(f64::NAN, 0.0)), |_| {});
         assert!(matches!(verdict, Verdict::Diverged(_)), "{verdict:?}");
+    }
+
+    #[test]
+    fn weights_that_are_no_longer_finite_diverge_when_the_objective_does_not_show_it() {
+        // Rows with no feature: the objective (1/2 the mean squared label) reads no weight.
+        let rows = Features::Dense(array![[0.0, 0.0], [0.0, 0.0]]);
+        let data = Dataset::new("no features", rows, array![1.0, -1.0])
+            .expect("a dataset")
+            .to_sparse();
+        let params = Params::new(Loss::LeastSquares);
+        let mut watch = Watch::new(params, Arc::new(data), None, StopRules::default(), 0.0);
+        let fine = watch.look(at(0, 0.0), ModelRef::of(&model(0.0, 0.0)), |_| {});
+        assert_eq!(fine, Verdict::Continue);
+        let mut points = Vec::new();
+        let nan = model(f64::NAN, f64::NAN);
+        let verdict = watch.look(at(3, 0.1), ModelRef::of(&nan), |p| points.push(p));
+        assert!(points[0].objective.is_finite(), "{points:?}");
+        assert!(
+            matches!(&verdict, Verdict::Diverged(line) if line.contains("no longer finite after 3")),
+            "{verdict:?}"
+        );
     }
 
     #[test]

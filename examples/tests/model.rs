@@ -318,6 +318,49 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
 }
 
 #[test]
+fn data_that_allow_no_step_are_refused_not_trained_into_nan() {
+    let dir = scratch("no-step");
+    // Every feature 0: the default step 1/L is infinite, and the model became NaN while the
+    // objective, which reads no weight, looked converged.
+    let zeros: String = (0..300).map(|i| format!("{} 1:0 2:0\n", i % 2)).collect();
+    std::fs::write(dir.join("zeros.libsvm"), zeros).unwrap();
+    // Values whose squares overflow: the step was 0 and nothing trained.
+    let huge: String = (0..300)
+        .map(|i| format!("{} 1:1e160\n", 2 * (i % 2) - 1))
+        .collect();
+    std::fs::write(dir.join("huge.libsvm"), huge).unwrap();
+    for (args, needle) in [
+        (
+            &["--data", "zeros.libsvm", "--optimum", "0.25"][..],
+            "cannot train on zeros.libsvm: every feature value is 0",
+        ),
+        (
+            &["--data", "huge.libsvm", "--loss", "logistic"],
+            "cannot train on huge.libsvm: its feature values are too large",
+        ),
+        (
+            &["--data", "huge.libsvm"],
+            "cannot train on huge.libsvm: its feature values are too large",
+        ),
+    ] {
+        let args = [
+            args,
+            &[
+                "--workers",
+                "2",
+                "--updates",
+                "30",
+                "--save-model",
+                "m.json",
+            ],
+        ]
+        .concat();
+        assert_clear_error(&run(&args, &dir), needle);
+        assert!(!dir.join("m.json").exists(), "no model of nothing");
+    }
+}
+
+#[test]
 fn a_target_not_reached_exits_with_code_3() {
     let dir = scratch("missed");
     let output = run(
@@ -416,4 +459,21 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
         &dir,
     );
     assert_clear_error(&output, "exceeds the dimension 2");
+    // An output naming an input would destroy it: refused, the input left as it was.
+    let model_before = std::fs::read(dir.join("m.json")).unwrap();
+    for (command, out, input) in [
+        ("predict", "small.libsvm", "data"),
+        ("predict", "m.json", "model"),
+        ("evaluate", "./small.libsvm", "data"),
+        ("evaluate", "m.json", "model"),
+    ] {
+        let args = ["--model", "m.json", "--data", "small.libsvm", "--out", out];
+        let output = run(&[&[command][..], &args].concat(), &dir);
+        assert_clear_error(&output, &format!("--out {out} would overwrite the {input}"));
+    }
+    assert_eq!(std::fs::read(dir.join("m.json")).unwrap(), model_before);
+    assert_eq!(
+        std::fs::read(dir.join("small.libsvm")).unwrap(),
+        b"1 1:1\n-1 2:1\n"
+    );
 }
