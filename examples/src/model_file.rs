@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::{Loss, Model};
 use asyncopt_runtime::data::{Dataset, LoadOptions};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::trace::create_parent;
 
@@ -73,10 +73,15 @@ pub struct SavedModel {
     pub data: DataInfo,
     /// The run's settings, as in its summary.
     pub settings: serde_json::Value,
-    /// The training objective of these weights.
+    /// The training objective of these weights (NaN after a divergence, written as null).
+    #[serde(deserialize_with = "null_as_nan")]
     pub objective: f64,
     /// One weight per feature, then the bias feature's (a linear model).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nulls_as_nan"
+    )]
     pub weights: Vec<f64>,
     /// The model of an author's own type, as its serde JSON (instead of `weights`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,7 +194,11 @@ impl SavedModel {
             );
         }
         if let Some(bad) = model.weights.iter().position(|w| !w.is_finite()) {
-            bail!("{}: weight {bad} is not a finite number", path.display());
+            bail!(
+                "{} holds the model of a run that diverged: weight {bad} is not a finite number \
+                 (null in the file), so there is nothing to score",
+                path.display()
+            );
         }
         model.loss()?;
         Ok(model)
@@ -204,6 +213,17 @@ impl SavedModel {
         };
         crate::job::load_for(path, &options, self.bias, &self.loss()?)
     }
+}
+
+/// JSON has no NaN or infinity, which serde_json writes as null: a diverged run's model file
+/// reads back, and [`SavedModel::read`] can say what it holds.
+fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nulls_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    let weights = Vec::<Option<f64>>::deserialize(d)?;
+    Ok(weights.into_iter().map(|w| w.unwrap_or(f64::NAN)).collect())
 }
 
 #[cfg(test)]
@@ -256,6 +276,17 @@ mod tests {
         let back = round_trip(&saved(weights.clone(), None), "bits").unwrap();
         let bits = |w: &[f64]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back.weights), bits(&weights));
+    }
+
+    #[test]
+    fn a_diverged_model_reads_back_to_say_so() {
+        let mut diverged = saved(vec![1.0, f64::NAN, f64::INFINITY], None);
+        diverged.objective = f64::NAN;
+        let error = round_trip(&diverged, "nan").unwrap_err().to_string();
+        assert!(
+            error.contains("holds the model of a run that diverged: weight 1 is not a finite"),
+            "{error}"
+        );
     }
 
     #[test]
