@@ -422,6 +422,35 @@ fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
 /// A UTF-8 byte order mark, read past at the start of a line.
 pub(crate) const BYTE_ORDER_MARK: &str = "\u{feff}";
 
+/// A token of the file as an error quotes it: control characters escaped (a file must not
+/// drive the terminal that shows its error) and at most [`Quoted::MOST`] characters of it.
+struct Quoted<'a>(&'a str);
+
+impl Quoted<'_> {
+    const MOST: usize = 40;
+}
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_char('`')?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == Self::MOST {
+                return write!(f, "...` ({} bytes)", self.0.len());
+            }
+            // Control characters, and the ones that reorder text on the screen.
+            if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        f.write_char('`')
+    }
+}
+
 /// Parses one line into `p` checking every rule, with a message for the first one broken.
 fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
@@ -433,46 +462,51 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
     let Some(first) = tokens.next() else {
         return Ok(()); // blank line or comment only
     };
+    let first_q = Quoted(first);
     if first.contains(':') {
         return Err(format!(
-            "missing label: the line starts with the feature `{first}`"
+            "missing label: the line starts with the feature {first_q}"
         ));
     }
     let label: f64 = first
         .parse()
-        .map_err(|_| format!("invalid label `{first}`: not a number"))?;
+        .map_err(|_| format!("invalid label {first_q}: not a number"))?;
     if !label.is_finite() {
-        return Err(format!("invalid label `{first}`: not a finite number"));
+        return Err(format!("invalid label {first_q}: not a finite number"));
     }
     if let Some(qid) = tokens.peek().and_then(|token| token.strip_prefix("qid:")) {
-        qid.parse::<u64>()
-            .map_err(|_| format!("invalid query id `qid:{qid}`: not a non-negative integer"))?;
+        qid.parse::<u64>().map_err(|_| {
+            let shown = Quoted(tokens.peek().unwrap_or(&""));
+            format!("invalid query id {shown}: not a non-negative integer")
+        })?;
         tokens.next();
     }
     let mut prev = 0usize;
     for token in tokens {
+        let token_q = Quoted(token);
         let Some((idx, val)) = token.split_once(':') else {
             return Err(format!(
-                "missing `:` in feature `{token}` (expected index:value)"
+                "missing `:` in feature {token_q} (expected index:value)"
             ));
         };
         let index: usize = idx.parse().map_err(|_| {
-            format!("invalid index `{idx}` in feature `{token}`: not a non-negative integer")
+            let idx_q = Quoted(idx);
+            format!("invalid index {idx_q} in feature {token_q}: not a non-negative integer")
         })?;
         if index == 0 {
             return Err(format!(
-                "invalid index 0 in feature `{token}`: indices are 1-based"
+                "invalid index 0 in feature {token_q}: indices are 1-based"
             ));
         }
         if index <= prev {
             return Err(format!(
-                "index {index} in feature `{token}` is not greater than the previous index \
+                "index {index} in feature {token_q} is not greater than the previous index \
                  {prev}: indices must be strictly ascending"
             ));
         }
         if index > opts.max_dim && opts.dim.is_none() {
             return Err(format!(
-                "index {index} in feature `{token}` exceeds the memory budget of {} features \
+                "index {index} in feature {token_q} exceeds the memory budget of {} features \
                  (8 bytes each per model copy): raise it with --max-features if that is meant",
                 opts.max_dim
             ));
@@ -480,16 +514,17 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         if let Some(d) = opts.dim {
             if index > d {
                 return Err(format!(
-                    "index {index} in feature `{token}` exceeds the dimension {d} the data is \
+                    "index {index} in feature {token_q} exceeds the dimension {d} the data is \
                      read with (--dim, or the features of the model that reads it)"
                 ));
             }
         }
+        let val_q = Quoted(val);
         let value: f64 = parse_f64(val)
-            .map_err(|_| format!("invalid value `{val}` in feature `{token}`: not a number"))?;
+            .map_err(|_| format!("invalid value {val_q} in feature {token_q}: not a number"))?;
         if !value.is_finite() {
             return Err(format!(
-                "invalid value `{val}` in feature `{token}`: not a finite number"
+                "invalid value {val_q} in feature {token_q}: not a finite number"
             ));
         }
         prev = index;
@@ -644,6 +679,21 @@ pub(crate) mod tests {
     }
 
     const GOOD: &str = "+1 1:0.5 3:2\n-1 2:1\n";
+
+    #[test]
+    fn an_error_quotes_a_token_escaped_and_short() {
+        // Escape sequences that would clear the screen and retitle the terminal.
+        let text = "1 1:1\n1 1:\x1b[2J\x1b]0;pwned\x07\n";
+        assert_parse_error("escapes", text, 2, &["\\u{1b}[2J", "not a number"]);
+        let (_, r) = load_text("escapes", text);
+        let message = r.unwrap_err().to_string();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        // A megabyte token is quoted by its first 40 characters and its length.
+        let long = format!("1 1:1\n{}\n", "7".repeat(1 << 20));
+        assert_parse_error("long", &long, 2, &["`7777", "...` (1048576 bytes)"]);
+        let (_, r) = load_text("long", &long);
+        assert!(r.unwrap_err().to_string().len() < 300);
+    }
 
     #[test]
     fn fast_decimals_equal_str_parse_bit_for_bit() {
