@@ -115,7 +115,12 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
     let mut data = data;
     if loss.is_classification() {
         let labels = data.labels();
-        let is = |values: &[f64]| labels.iter().all(|y| values.contains(y));
+        // A shared file's rule comes from all its rows, which its workers read, not from the
+        // driver's sample: one of only 1s would make the 0s elsewhere errors.
+        let is = |values: &[f64]| match data.origin() {
+            Some(file) => file.label_values().all_in(values),
+            None => labels.iter().all(|y| values.contains(y)),
+        };
         // Workers reading their own splits apply the same rule to their rows.
         let rule = if is(&[0.0, 1.0]) && !is(&[1.0, -1.0]) {
             tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");

@@ -260,6 +260,35 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     );
     assert_success(&evaluate);
     assert_eq!(json(&dir.join("e.json"))["metrics"]["accuracy"], 1.0);
+    // Workers reading a shared file apply the rule of all its rows, not of the driver's
+    // sample: a sample of only 1s made the file's few 0s errors on the workers.
+    let mostly_ones: String = (0..4000)
+        .map(|i| format!("{} 1:{}\n", u8::from(i % 400 != 7), i % 3))
+        .collect();
+    std::fs::write(dir.join("mostly-ones.libsvm"), mostly_ones).unwrap();
+    for seed in ["1", "2", "3"] {
+        let output = run(
+            &[
+                "--loss",
+                "logistic",
+                "--data",
+                "mostly-ones.libsvm",
+                "--data-access",
+                "shared",
+                "--eval-rows",
+                "20",
+                "--seed",
+                seed,
+                "--workers",
+                "2",
+                "--updates",
+                "20",
+                "--quiet",
+            ],
+            &dir,
+        );
+        assert_success(&output);
+    }
 }
 
 #[test]

@@ -39,5 +39,5 @@ pub use error::DataError;
 pub use libsvm::{Layout, LoadOptions};
 pub use own_split::read_split;
 pub use partition::{partition_dataset, partition_rows, sample_indices, Batch, Partition};
-pub use shared::{LabelRule, SharedFile, SharedOptions, SplitOrder};
+pub use shared::{LabelRule, LabelValues, SharedFile, SharedOptions, SplitOrder};
 pub use split::{GrainPlan, RowRanges};

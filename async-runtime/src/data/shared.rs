@@ -57,6 +57,51 @@ impl std::fmt::Display for LabelRule {
     }
 }
 
+/// Which label values the rows of a file use, as far as a classification loss cares: read
+/// by the driver's scan from every row, so that the rule for the labels is the file's, not
+/// its evaluation sample's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LabelValues {
+    /// Some row has label 0.
+    pub zero: bool,
+    /// Some row has label 1.
+    pub one: bool,
+    /// Some row has label -1.
+    pub minus_one: bool,
+    /// Some row has another label (or one that is no number).
+    pub other: bool,
+}
+
+impl LabelValues {
+    /// Whether every label is one of `values`.
+    pub fn all_in(&self, values: &[f64]) -> bool {
+        let allowed = |seen: bool, value: f64| !seen || values.contains(&value);
+        !self.other
+            && allowed(self.zero, 0.0)
+            && allowed(self.one, 1.0)
+            && allowed(self.minus_one, -1.0)
+    }
+
+    /// Counts the label of a data row, its first token.
+    fn see(&mut self, token: &[u8]) {
+        let value = match token {
+            b"1" | b"+1" => 1.0,
+            b"-1" => -1.0,
+            b"0" => 0.0,
+            _ => std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(f64::NAN),
+        };
+        match value {
+            1.0 => self.one = true,
+            -1.0 => self.minus_one = true,
+            0.0 => self.zero = true,
+            _ => self.other = true,
+        }
+    }
+}
+
 /// How the driver opens a shared file.
 #[derive(Clone, Debug)]
 pub struct SharedOptions {
@@ -83,6 +128,7 @@ pub struct SharedFile {
     plan: GrainPlan,
     /// The CRC-32 of each grain of the text.
     grain_sums: Vec<u32>,
+    label_values: LabelValues,
     options: LoadOptions,
     compressed: bool,
     pub(crate) labels: LabelRule,
@@ -119,6 +165,11 @@ impl SharedFile {
     /// Rows of the file.
     pub fn total_rows(&self) -> u64 {
         self.plan.n_rows()
+    }
+
+    /// The label values its rows use, all of them.
+    pub fn label_values(&self) -> LabelValues {
+        self.label_values
     }
 
     /// The file's path.
@@ -232,6 +283,7 @@ impl Dataset {
             name: libsvm::file_name(path),
             plan: scan.plan,
             grain_sums: scan.grain_sums,
+            label_values: scan.label_values,
             options: load,
             compressed: scan.compressed,
             labels: LabelRule::Any,
@@ -244,6 +296,7 @@ impl Dataset {
 struct Scan {
     plan: GrainPlan,
     grain_sums: Vec<u32>,
+    label_values: LabelValues,
     max_index: usize,
     compressed: bool,
     /// The evaluation sample's lines (when the file has more rows than it).
@@ -296,6 +349,22 @@ pub(crate) fn is_row(line: &[u8]) -> bool {
         .is_some_and(|&b| b != b'#')
 }
 
+/// A row's first token, its label.
+fn first_token(line: &[u8]) -> &[u8] {
+    let line = line
+        .strip_prefix(libsvm::BYTE_ORDER_MARK.as_bytes())
+        .unwrap_or(line);
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let len = line[start..]
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(line.len() - start);
+    &line[start..start + len]
+}
+
 /// The index of a row's last feature (its largest in a valid row), if it has one that reads.
 fn last_index(line: &[u8]) -> Option<usize> {
     let content = match memchr::memchr(b'#', line) {
@@ -328,6 +397,7 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     };
     let mut plan = GrainPlan::new(total, true);
     let mut max_index = 0;
+    let mut label_values = LabelValues::default();
     let mut sample = Reservoir::new(options.eval_rows, options.seed);
     let count = plan.rows.len() as u64;
     let grains = (0..count).map(|g| grain_start(g, count, total)..grain_start(g + 1, count, total));
@@ -359,6 +429,7 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
                 });
             }
             max_index = max_index.max(index);
+            label_values.see(first_token(line));
             sample.offer(rows, line_no, line);
             rows += 1;
         }
@@ -368,6 +439,7 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     Ok(Scan {
         plan,
         grain_sums: text.sums(),
+        label_values,
         max_index,
         compressed,
         sample,
@@ -417,7 +489,20 @@ fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Da
 
 #[cfg(test)]
 mod tests {
-    use super::is_row;
+    use super::{is_row, LabelValues};
+
+    #[test]
+    fn label_values_are_those_of_every_row() {
+        let mut seen = LabelValues::default();
+        for token in [&b"1"[..], b"+1", b"1.0", b"0"] {
+            seen.see(token);
+        }
+        assert!(seen.all_in(&[0.0, 1.0]) && !seen.all_in(&[1.0, -1.0]));
+        seen.see(b"-1.0");
+        assert!(!seen.all_in(&[0.0, 1.0]) && seen.all_in(&[0.0, 1.0, -1.0]));
+        seen.see(b"2");
+        assert!(!seen.all_in(&[0.0, 1.0, -1.0]));
+    }
 
     #[test]
     fn a_row_is_content_before_any_comment() {
