@@ -22,6 +22,13 @@ pub struct CompareOutputs {
 /// files into `out`: per algorithm a trace, a summary and the model; one plot (SVG and PNG)
 /// and a table of times to target.
 pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
+    for (i, algorithm) in algorithms.iter().enumerate() {
+        if algorithms[..i].iter().any(|a| a.name() == algorithm.name()) {
+            bail!(
+                "--algos names {algorithm} twice: each run's files are named after its optimizer"
+            );
+        }
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     crate::trace::check_writable(&out.join("compare.json"))?;
@@ -103,19 +110,29 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     .with_context(|| format!("cannot write {}", table.display()))?;
     let mut outputs = outputs;
     outputs.files.push(table);
-    for outcome in &outputs.outcomes {
-        if let Some(failure) = &outcome.failure {
-            anyhow::bail!("{} ended early: {failure}", outcome.algorithm);
-        }
-    }
     Ok(outputs)
 }
 
 impl CompareOutputs {
-    /// An [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else a
+    /// An error naming every run that ended early, else an
+    /// [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else a
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
-    /// target, if one was set.
+    /// target, if one was set. The table and files are there either way.
     pub fn check_targets(&self) -> Result<()> {
+        let failed: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| {
+                Some(format!(
+                    "{} ended early: {}",
+                    o.algorithm,
+                    o.failure.as_ref()?
+                ))
+            })
+            .collect();
+        if !failed.is_empty() {
+            anyhow::bail!("{}", failed.join("; "));
+        }
         if crate::interrupt::requested() {
             let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
             return Err(crate::cli::Interrupted(format!(
@@ -156,6 +173,7 @@ impl CompareOutputs {
                     "updates": o.report.stats.updates,
                     "elapsed_s": o.report.elapsed_s,
                     "interrupted": o.interrupted,
+                    "failure": o.failure.as_ref().map(ToString::to_string),
                 })
             })
             .collect();

@@ -162,6 +162,50 @@ fn a_comparison_without_a_target_says_so() {
 }
 
 #[test]
+fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
+    let dir = scratch("compare-failed");
+    let args = [
+        "--workers",
+        "2",
+        "--updates",
+        "300",
+        "--quiet",
+        "--out",
+        "c",
+    ];
+    let output = run(
+        &[
+            &["compare", "--algos", "sgd,asgd", "--step", "3"][..],
+            &args,
+        ]
+        .concat(),
+        &dir,
+    );
+    assert_clear_error(&output, "sgd ended early: the objective diverged");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("; asgd ended early: "));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("time to target") && stdout.contains("compare.json"),
+        "{stdout}"
+    );
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
+            .unwrap();
+    for row in table["runs"].as_array().unwrap() {
+        assert!(
+            row["failure"].as_str().unwrap().contains("diverged"),
+            "{row}"
+        );
+    }
+    // A name given twice would write its second run's files over its first's.
+    let output = run(
+        &[&["compare", "--algos", "asgd,sgd,asgd"][..], &args].concat(),
+        &dir,
+    );
+    assert_clear_error(&output, "--algos names asgd twice");
+}
+
+#[test]
 fn a_plot_in_a_format_it_cannot_be_is_one_clear_line() {
     let output = run(
         &["--updates", "10", "--plot", "run.pdf"],
