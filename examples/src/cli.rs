@@ -102,11 +102,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Data")]
     pub data: Option<PathBuf>,
     /// Number of features, when the file does not use the last one.
-    #[arg(long, help_heading = "Data")]
+    #[arg(long, requires = "data", help_heading = "Data")]
     pub dim: Option<usize>,
     /// The memory budget of a model, in features: a file using a larger index (or a larger
     /// --dim) is refused before anything is allocated for it.
-    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, help_heading = "Data")]
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, requires = "data", help_heading = "Data")]
     pub max_features: usize,
     /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
     #[arg(long, help_heading = "Data")]
@@ -116,12 +116,12 @@ pub struct RunArgs {
     /// compressed file is read whole by each worker, keeping its rows), `ship` (the driver
     /// reads the file and sends each worker its partitions), or `auto`: shared for a plain
     /// file of at least 64 MiB and local workers, ship otherwise.
-    #[arg(long, value_enum, default_value_t = DataAccessName::Auto, help_heading = "Data")]
+    #[arg(long, value_enum, default_value_t = DataAccessName::Auto, requires = "data", help_heading = "Data")]
     pub data_access: DataAccessName,
     /// With shared data access: the driver evaluates the objective (and computes f*, the
     /// default step and preconditioner) on this many rows of the file, drawn by the seed; a
     /// file with no more rows is read whole, and its objective is exact.
-    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, help_heading = "Data")]
+    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", help_heading = "Data")]
     pub eval_rows: usize,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers: 4). A worker
     /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.

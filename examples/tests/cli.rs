@@ -206,6 +206,25 @@ fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
 }
 
 #[test]
+fn options_of_a_data_file_are_refused_without_one() {
+    // The built-in set has 8 features whatever --dim said, and is shipped whatever
+    // --data-access said: refused rather than silently ignored.
+    let dir = scratch("data-options");
+    for option in [
+        &["--dim", "3"][..],
+        &["--max-features", "2"],
+        &["--data-access", "shared"],
+        &["--eval-rows", "10"],
+    ] {
+        let output = run(&[option, &["--updates", "5"]].concat(), &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{option:?}: {stderr}");
+        assert!(stderr.contains("required arguments were not provided"), "{stderr}");
+        assert!(stderr.contains("--data <DATA>"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_plot_in_a_format_it_cannot_be_is_one_clear_line() {
     let output = run(
         &["--updates", "10", "--plot", "run.pdf"],
