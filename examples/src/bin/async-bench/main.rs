@@ -77,9 +77,10 @@ struct BenchArgs {
     /// The dataset (default: bio_kdd04.normalized.xz in ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Its least-squares optimum f*.
-    #[arg(long, default_value_t = 0.01890429339)]
-    optimum: f64,
+    /// Its least-squares optimum f* (default: computed exactly from the data, as
+    /// `async-train` does).
+    #[arg(long)]
+    optimum: Option<f64>,
     /// Worker processes.
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -144,7 +145,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     };
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
-    run.optimum = Some(args.optimum);
+    run.optimum = args.optimum;
     run.target_subopt = Some(args.target);
     run.workers = args.workers;
     run.stragglers = args.stragglers;
