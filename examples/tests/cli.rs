@@ -116,6 +116,44 @@ fn a_folder_given_as_data_says_why_once() {
 }
 
 #[test]
+fn a_pipe_given_as_data_is_read_once_from_its_start() {
+    let dir = scratch("pipe-data");
+    let fifo = dir.join("rows.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // A writer of the compressed set into the pipe: the reader must not seek back over the
+    // bytes it read to recognise the compression.
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let bytes = std::fs::read(test_support::data("a9a.xz")).unwrap();
+            std::fs::write(fifo, bytes).unwrap();
+        })
+    };
+    let args = [
+        "--data",
+        "rows.fifo",
+        "--loss",
+        "logistic",
+        "--workers",
+        "2",
+    ];
+    let output = run(&[&args[..], &["--updates", "20", "--quiet"]].concat(), &dir);
+    writer.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("after 20 updates"));
+    let output = run(&[&args[..], &["--data-access", "shared"]].concat(), &dir);
+    assert_clear_error(&output, "which a pipe or a device does not allow");
+}
+
+#[test]
 fn an_output_that_cannot_be_written_fails_before_the_training() {
     let dir = scratch("unwritable");
     // A file where a folder is needed: not writable whoever runs the test.
@@ -219,7 +257,10 @@ fn options_of_a_data_file_are_refused_without_one() {
         let output = run(&[option, &["--updates", "5"]].concat(), &dir);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{option:?}: {stderr}");
-        assert!(stderr.contains("required arguments were not provided"), "{stderr}");
+        assert!(
+            stderr.contains("required arguments were not provided"),
+            "{stderr}"
+        );
         assert!(stderr.contains("--data <DATA>"), "{stderr}");
     }
 }

@@ -22,7 +22,7 @@
 //! 1-based line and the offending token.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -125,8 +125,10 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
             Err(e) => return Err(io_err(e)),
         }
     }
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    Ok(match sniff(&magic[..got]) {
+    // The bytes read go in front again rather than seeking back: a pipe cannot seek.
+    let compression = sniff(&magic[..got]);
+    let file = io::Cursor::new(magic[..got].to_vec()).chain(file);
+    Ok(match compression {
         Compression::Plain => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
