@@ -288,7 +288,7 @@ struct PredictArgs {
     /// A model written by --save-model.
     #[arg(long)]
     model: PathBuf,
-    /// LIBSVM file whose rows to predict (labels are read but not used).
+    /// LIBSVM file whose rows to predict (its labels, whatever they are, are not used).
     #[arg(long)]
     data: PathBuf,
     /// CSV to write (`-`: stdout): `prediction` per row (least squares), or
@@ -860,7 +860,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     let model = SavedModel::read(&args.model)?;
     model.require_linear(&args.model)?;
     let loss = model.loss()?;
-    let data = model.load_data(&args.data)?;
+    let data = model.load_rows(&args.data)?;
     let predictions = metrics::predict(&loss, &data, model.model().view());
     let mut text = String::with_capacity(predictions.len() * 24);
     if loss.is_classification() {

@@ -90,7 +90,7 @@ impl DataSource {
     }
 }
 
-fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+pub(crate) fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     if !path.exists() {
         bail!("data file {} does not exist", path.display());
     }
@@ -130,7 +130,7 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
         };
         data = data
             .with_labels(rule)
-            .map_err(|e| anyhow!("--loss logistic: {e} (or 0/1)"))?;
+            .map_err(|e| anyhow!("{e} (or 0/1)"))?;
     }
     Ok(match bias {
         Some(value) => data.with_bias(value),

@@ -207,11 +207,24 @@ impl SavedModel {
     /// Loads `path` in this model's feature space: its features, the bias column, the labels
     /// its loss needs.
     pub fn load_data(&self, path: &Path) -> Result<Dataset> {
-        let options = LoadOptions {
+        crate::job::load_for(path, &self.load_options(), self.bias, &self.loss()?)
+    }
+
+    /// Loads `path` in this model's feature space to predict its rows: its features and the
+    /// bias column, whatever its labels (a prediction does not read them).
+    pub fn load_rows(&self, path: &Path) -> Result<Dataset> {
+        let data = crate::job::load_file(path, &self.load_options())?;
+        Ok(match self.bias {
+            Some(value) => data.with_bias(value),
+            None => data,
+        })
+    }
+
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
             dim: Some(self.features),
             ..LoadOptions::default()
-        };
-        crate::job::load_for(path, &options, self.bias, &self.loss()?)
+        }
     }
 }
 

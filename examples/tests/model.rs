@@ -260,6 +260,27 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     );
     assert_success(&evaluate);
     assert_eq!(json(&dir.join("e.json"))["metrics"]["accuracy"], 1.0);
+    // A prediction reads no label: rows of any label are predicted.
+    let args = [
+        "--model",
+        "m.json",
+        "--data",
+        "three.libsvm",
+        "--out",
+        "p.csv",
+    ];
+    assert_success(&run(&[&["predict"][..], &args].concat(), &dir));
+    let predictions = std::fs::read_to_string(dir.join("p.csv")).unwrap();
+    assert_eq!(
+        predictions.lines().count(),
+        5,
+        "a header and 4 rows: {predictions}"
+    );
+    let output = run(&[&["evaluate"][..], &args[..4]].concat(), &dir);
+    assert_clear_error(
+        &output,
+        "has label 2, but the logistic loss reads labels +1/-1",
+    );
     // Workers reading a shared file apply the rule of all its rows, not of the driver's
     // sample: a sample of only 1s made the file's few 0s errors on the workers.
     let mostly_ones: String = (0..4000)
