@@ -132,16 +132,21 @@ pub struct RunArgs {
     pub loss: LossName,
     /// L2 regularisation lambda/2 |w|^2: ridge for least squares (default 0), 1e-4 by default
     /// for logistic.
-    #[arg(long, help_heading = "Objective")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Objective")]
     pub lambda: Option<f64>,
     /// The optimal objective f*; computed for least squares when not given.
-    #[arg(long, help_heading = "Objective")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Objective")]
     pub optimum: Option<f64>,
     /// Step size; default 1/L, with L estimated from the data.
-    #[arg(long, help_heading = "Optimizer")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Optimizer")]
     pub step: Option<f64>,
     /// Heavy-ball momentum.
-    #[arg(long, default_value_t = 0.0, help_heading = "Optimizer")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.0,
+        help_heading = "Optimizer"
+    )]
     pub momentum: f64,
     /// Preconditioner of the update direction, built once on the driver: none, diagonal
     /// (Jacobi: each feature scaled to unit curvature, any dimension), or full (the inverse of
@@ -170,10 +175,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 5000, help_heading = "Stop rules")]
     pub updates: usize,
     /// Stop after this many seconds of training.
-    #[arg(long, help_heading = "Stop rules")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
     pub time: Option<f64>,
     /// Stop once (f - f*)/f* is at most this; exit code 3 if it is never reached.
-    #[arg(long, help_heading = "Stop rules")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
     pub target_subopt: Option<f64>,
     /// Worker processes.
     #[arg(long, default_value_t = 4, help_heading = "Cluster")]
@@ -204,7 +209,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub encrypt: bool,
     /// Seconds to wait for the workers to join.
-    #[arg(long, default_value_t = 60.0, help_heading = "Cluster")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 60.0,
+        help_heading = "Cluster"
+    )]
     pub join_timeout: f64,
     /// Local worker processes that may be started in place of ones that die during the run
     /// (crashed, killed, out of memory); 0: the run goes on with the others [default: the
@@ -214,7 +224,12 @@ pub struct RunArgs {
     /// Seconds of training between the trace's points: the stop rules' evaluations (stretched
     /// to keep them under 10% of the time) and, between them, models recorded and evaluated
     /// after the run (0: evaluations only, as often as their budget allows).
-    #[arg(long, default_value_t = 0.05, help_heading = "Output")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.05,
+        help_heading = "Output"
+    )]
     pub eval_every: f64,
     /// No progress output, warnings and errors only.
     #[arg(long, short, help_heading = "Output")]
@@ -249,7 +264,12 @@ struct TrainArgs {
     #[arg(long, value_name = "N", help_heading = "Checkpoints")]
     checkpoint_updates: Option<u64>,
     /// Checkpoint after this many seconds of training.
-    #[arg(long, value_name = "S", help_heading = "Checkpoints")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "S",
+        help_heading = "Checkpoints"
+    )]
     checkpoint_seconds: Option<f64>,
     /// Continue the run checkpointed in DIR: give the same algorithm, data and settings (stop
     /// rules and workers may change; a default step is set anew for the workers). Checkpoints
@@ -310,15 +330,15 @@ struct WorkerArgs {
     token_file: Option<PathBuf>,
     /// When the driver is lost, keep trying to join it again for this many seconds
     /// (a worker otherwise exits with its driver).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     reconnect: Option<f64>,
     /// Seconds the driver may stay silent, its connection open, before it counts as lost (a
     /// driver's host that died leaves no one to close it); 0: only a closed connection.
-    #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
+    #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
     driver_timeout: f64,
     /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
     /// once its data is loaded) or whose name does not resolve yet.
-    #[arg(long, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
+    #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
     connect_timeout: f64,
     /// Runs to serve one after the other at this address: `compare` with remote workers trains
     /// one run per algorithm, each with a driver of its own.

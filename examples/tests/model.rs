@@ -319,6 +319,9 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
     for (args, needle) in [
         (&["--lambda=-1"][..], "--lambda must be a number >= 0"),
         (&["--lambda", "NaN"], "--lambda must be a number >= 0"),
+        // A negative number after its flag is the flag's value, not another flag.
+        (&["--step", "-1"], "--step must be a positive number"),
+        (&["--time", "-2.5"], "--time must be a finite"),
         (
             &["--join-timeout", "inf"],
             "--join-timeout must be a finite",
