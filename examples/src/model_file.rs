@@ -170,6 +170,13 @@ impl SavedModel {
                 model.version
             );
         }
+        if !(model.lambda.is_finite() && model.lambda >= 0.0) {
+            bail!(
+                "{}: lambda {} is not a number >= 0",
+                path.display(),
+                model.lambda
+            );
+        }
         if model.own.is_some() {
             if !model.weights.is_empty() {
                 bail!(
@@ -318,6 +325,11 @@ mod tests {
         assert!(refused
             .to_string()
             .contains("m.json holds a model of mine's own type"));
+        // A negative L2 weight would score a negative objective.
+        let mut negative = saved(vec![1.0], None);
+        negative.lambda = -1.0;
+        let error = round_trip(&negative, "lambda").unwrap_err().to_string();
+        assert!(error.contains("lambda -1 is not a number >= 0"), "{error}");
         // Weights and an own form at once is not a model file.
         let both = saved(vec![1.0], Some(serde_json::json!(1)));
         assert!(round_trip(&both, "both").is_err());

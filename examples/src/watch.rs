@@ -31,6 +31,9 @@ pub const CHECK_SHARE: f64 = 0.1;
 /// An objective this many times its starting value means the run diverged.
 pub const DIVERGED: f64 = 1e4;
 
+/// A relative suboptimality below minus this is no rounding of an exact f*.
+const BELOW_OPTIMUM: f64 = 1e-6;
+
 /// At most this many recorded models, and at most [`RECORDED_BYTES`] of them: past either,
 /// every other one is dropped and the spacing doubles, so a long run keeps an even trace.
 const MAX_RECORDED: usize = 1024;
@@ -52,6 +55,13 @@ pub fn exploded(start: f64, objective: f64) -> bool {
 
 /// The line that reports a divergence.
 pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
+    if !start.is_finite() {
+        // No step is to blame for the model the run started from.
+        return format!(
+            "the objective of the starting model is {start}: the data's labels or feature \
+             values are too large for it (scale them)"
+        );
+    }
     format!(
         "the objective diverged from {start:.6e} to {objective:.6e} after {updates} updates: \
          try a smaller --step"
@@ -102,6 +112,8 @@ pub struct Watch {
     record_every_s: f64,
     /// Training seconds at which the next model is due to be recorded.
     next_record: f64,
+    /// Whether an objective below f* was reported.
+    said_below_optimum: bool,
 }
 
 impl Watch {
@@ -128,6 +140,7 @@ impl Watch {
             model_bytes: None,
             record_every_s: eval_every_s.max(0.0),
             next_record: 0.0,
+            said_below_optimum: false,
         }
     }
 
@@ -164,6 +177,15 @@ impl Watch {
         let point = self.point(at, objective);
         let subopt = point.subopt;
         record(point);
+        if subopt.is_some_and(|s| s < -BELOW_OPTIMUM) && !self.said_below_optimum {
+            // A wrong --optimum: the suboptimality and a target reached mean nothing.
+            self.said_below_optimum = true;
+            tracing::warn!(
+                objective,
+                optimum = self.optimum,
+                "the objective is below f*, which is then not the optimum: check --optimum"
+            );
+        }
         let start = *self.start.get_or_insert(objective);
         if exploded(start, objective) {
             return Verdict::Diverged(divergence(start, objective, at.updates));
@@ -289,6 +311,13 @@ mod tests {
         );
         let verdict = watch.look(at(10, 0.3), ModelRef::of(&model(f64::NAN, 0.0)), |_| {});
         assert!(matches!(verdict, Verdict::Diverged(_)), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_start_that_is_not_finite_blames_the_data_not_the_step() {
+        assert!(divergence(f64::INFINITY, f64::NAN, 0)
+            .contains("objective of the starting model is inf"));
+        assert!(divergence(1.0, 1e9, 7).contains("after 7 updates: try a smaller --step"));
     }
 
     #[test]
