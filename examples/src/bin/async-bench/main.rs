@@ -52,7 +52,8 @@ enum Part {
     /// SGD/ASGD and SAGA/ASAGA under stragglers on bio_kdd04 (the default; slow-workers,
     /// one partition per worker unless told otherwise).
     Stragglers(BenchArgs),
-    /// The cost of sealing frames (MAC, or encryption with --encrypt), per frame and per task.
+    /// The cost of sealing frames, per frame and per task: with a MAC, and encrypted as
+    /// `async-train --encrypt` does (both are measured).
     Session(session::SessionArgs),
     /// The ASYNC paper's experiments: SGD/ASGD and SAGA/ASAGA at delay intensities 0.3, 0.6,
     /// 1.0 and under the cloud model, 32 partitions on 8 workers, on bio, reviews and a9a;
