@@ -237,6 +237,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         for &pair in &args.pairs {
             for &setting in &args.settings {
                 let entry = experiment(&args, &mut spec, &data, set, pair, setting)?;
+                let entry = stamped(entry, &args);
                 let key = format!("{}/{}/{}", set.key, pair.key(), setting.key());
                 numbers.insert(key, entry);
             }
@@ -376,6 +377,21 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
         ("delay intensity", "speedup (sync time / async time)"),
         &series,
     )
+}
+
+/// `entry` with the settings it ran under: the entries an earlier run left beside it may
+/// have run under others, and the file's top level holds the last run's.
+fn stamped(mut entry: Value, args: &PaperArgs) -> Value {
+    if let Some(map) = entry.as_object_mut() {
+        map.insert("workers".into(), json!(args.workers));
+        map.insert(
+            "partitions_per_worker".into(),
+            json!(args.partitions_per_worker),
+        );
+        map.insert("time_cap_s".into(), json!(args.time));
+        map.insert("seed".into(), json!(args.seed));
+    }
+    entry
 }
 
 /// The entries of an earlier run of this part, so that running a subset keeps the rest.
