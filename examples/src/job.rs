@@ -243,6 +243,9 @@ pub struct Outcome {
     pub step: f64,
     /// The dataset's name.
     pub dataset: String,
+    /// With shared data access and a file of more rows than `--eval-rows`: the rows of the
+    /// evaluation sample the objective is measured on, and the file's.
+    pub sampled: Option<(usize, usize)>,
     /// The job's settings.
     pub spec: JobSpec,
     /// Updates and seconds of training of the checkpoint the run resumed from.
@@ -462,6 +465,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         optimum,
         step,
         dataset: data.name().to_owned(),
+        sampled: (!data.is_whole()).then(|| (data.n_rows(), data.full_rows())),
         spec: spec.clone(),
         resumed_from,
         interrupted,
@@ -705,8 +709,13 @@ impl Outcome {
         } else {
             ""
         };
+        // The objective of a sample is not the file's: said where the number is.
+        let on = match self.sampled {
+            Some((rows, of)) => format!(" (on a sample of {rows} of {of} rows)"),
+            None => String::new(),
+        };
         format!(
-            "{}: objective {:.10} after {} updates in {:.2} s on {} workers{}{stopped}",
+            "{}: objective {:.10}{on} after {} updates in {:.2} s on {} workers{}{stopped}",
             self.algorithm,
             self.final_objective(),
             self.report.stats.updates,
@@ -734,6 +743,7 @@ impl Outcome {
             "updates": stats.updates,
             "elapsed_s": self.report.elapsed_s,
             "final_objective": self.final_objective(),
+            "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,
             "final_subopt": self.optimum.map(|f| (self.final_objective() - f) / f),
             "target_subopt": self.spec.stop.target_subopt,

@@ -309,6 +309,12 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
             &dir,
         );
         assert_success(&output);
+        // Its objective is the sample's, and says so.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("(on a sample of 20 of 4000 rows)"),
+            "{stdout}"
+        );
     }
 }
 
