@@ -1,5 +1,5 @@
-//! Checkpoints of the training loop. Its variables are every `let mut` the function's body
-//! declares before the loop: at the top of each pass they are saved when the driver asks for a
+//! Checkpoints of the training loop. Its variables are every `mut` binding of a `let` the
+//! function's body declares before the loop (`let (mut m, mut v) = ...` binds two): at the top of each pass they are saved when the driver asks for a
 //! checkpoint, and before the loop they are restored when the run resumes one. A `for` loop then
 //! skips the passes already done, so `k` goes on from where the saved run stopped. Where a `for`
 //! loop runs out or a `while` loop's condition fails, its last state is saved too, so that a
@@ -22,10 +22,18 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     };
     let mut vars: Vec<Ident> = Vec::new();
     for stmt in &block.stmts[..index] {
-        if let Some(var) = mutable_local(stmt) {
-            // A shadowed variable is no longer the loop's: keep the last declaration.
+        let Stmt::Local(local) = stmt else {
+            continue;
+        };
+        let mut bound = Vec::new();
+        bindings(&local.pat, &mut bound);
+        for (var, mutable) in bound {
+            // A shadowed variable is no longer the loop's: keep the last declaration, if it
+            // is mutable.
             vars.retain(|v| *v != var);
-            vars.push(var);
+            if mutable {
+                vars.push(var);
+            }
         }
     }
     let runtime = quote!(::asyncopt_runtime::__private);
@@ -132,19 +140,25 @@ fn loop_label(stmt: &Stmt) -> Option<&Lifetime> {
     label.as_ref().map(|l| &l.name)
 }
 
-/// The variable a `let mut x ...;` statement declares.
-fn mutable_local(stmt: &Stmt) -> Option<Ident> {
-    let Stmt::Local(local) = stmt else {
-        return None;
-    };
-    let pat = match &local.pat {
-        Pat::Type(typed) => typed.pat.as_ref(),
-        pat => pat,
-    };
+/// The variables a `let` pattern binds, each with whether it is a mutable value (`mut x`,
+/// not `ref mut x`): in a tuple, struct or slice pattern as much as alone, so that
+/// `let (mut m, mut v) = ...;` saves both.
+fn bindings(pat: &Pat, out: &mut Vec<(Ident, bool)>) {
     match pat {
-        Pat::Ident(ident) if ident.mutability.is_some() && ident.by_ref.is_none() => {
-            Some(ident.ident.clone())
+        Pat::Ident(ident) => {
+            let mutable = ident.mutability.is_some() && ident.by_ref.is_none();
+            out.push((ident.ident.clone(), mutable));
+            if let Some((_, sub)) = &ident.subpat {
+                bindings(sub, out);
+            }
         }
-        _ => None,
+        Pat::Type(typed) => bindings(&typed.pat, out),
+        Pat::Paren(paren) => bindings(&paren.pat, out),
+        Pat::Reference(reference) => bindings(&reference.pat, out),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::Struct(fields) => fields.fields.iter().for_each(|f| bindings(&f.pat, out)),
+        _ => {}
     }
 }

@@ -62,8 +62,8 @@ use scope::Scopes;
 ///   minibatch for update `k`; a `History` table the closure uses travels as the entries of
 ///   those rows only.
 ///
-/// The training loop's variables are every `let mut` declared before it in the function's
-/// body. When the driver writes checkpoints (`Driver::checkpoint_to`), they are saved at the
+/// The training loop's variables are every `mut` binding a `let` declares before it in the
+/// function's body, alone or in a tuple or struct pattern. When the driver writes checkpoints (`Driver::checkpoint_to`), they are saved at the
 /// top of a pass, with the loop's position, and where a `for` loop runs out or a `while` loop's
 /// condition fails; a run resumed from one (`Driver::resume`) restores them and a `for` loop
 /// skips the passes already done.

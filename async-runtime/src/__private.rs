@@ -423,7 +423,7 @@ impl<T> SaveOpaque for &StateSlot<'_, T> {
 }
 
 /// At the top of each pass of the training loop: writes a checkpoint when one is due, with the
-/// variables `gather` adds (every `let mut` declared before the loop), and counts the pass.
+/// variables `gather` adds (every `mut` binding declared before the loop), and counts the pass.
 pub fn checkpoint(
     cx: &mut Driver,
     optimizer: &'static str,

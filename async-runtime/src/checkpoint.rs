@@ -87,7 +87,7 @@ pub struct Checkpoint {
     pub elapsed_s: f64,
     /// The run's counters so far.
     pub stats: RunStats,
-    /// The training loop's variables: every `let mut` declared before the loop.
+    /// The training loop's variables: every `mut` binding declared before the loop.
     pub state: Vec<Saved>,
     /// The latest version of each broadcast variable.
     pub versions: Vec<Saved>,

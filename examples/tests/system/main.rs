@@ -1200,11 +1200,11 @@ fn resumed_saga_matches_uninterrupted() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Synchronous SGD whose training loop is a `while` on a counter of its own.
+/// Synchronous SGD whose training loop is a `while` on a counter of its own, its state
+/// declared by one tuple pattern (whose bindings were once left out of checkpoints).
 #[async_optimizer]
 fn while_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let mut w: Model = Model::zeros(data.dim());
-    let mut k: usize = 0;
+    let (mut w, mut k): (Model, usize) = (Model::zeros(data.dim()), 0);
     while k < p.updates {
         broadcast!(w);
         let g = reduce!(data.sample(p.batch, k), |batch| p
@@ -1217,7 +1217,8 @@ fn while_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 }
 
 /// A `while` loop's end, where its condition fails, is checkpointed as a `for` loop's is: the
-/// run of 90 updates resumed with 100 ends with the uninterrupted run's model, bit for bit.
+/// run of 90 updates resumed with 100 ends with the uninterrupted run's model, bit for bit,
+/// its tuple-pattern state restored.
 fn resumed_while_loop_goes_on_from_its_end() {
     let data = shared("cal_housing.scale.xz");
     let dir = test_support::scratch("resume-while");
