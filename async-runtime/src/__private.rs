@@ -245,6 +245,18 @@ fn task_spec<'a, C: Serialize>(
     if cx.halted() {
         return None;
     }
+    let rows = site.source.data.full_rows();
+    if let Some(short) = site.histories.iter().find(|table| table.len() < rows) {
+        // Its tasks would read entries of rows it does not have.
+        cx.fail(RuntimeError::Config(format!(
+            "a History table that `{}` reads has {} entries for {rows} rows: size it by \
+             data.full_rows() (with shared data access, data.n_rows() counts only the \
+             driver's evaluation sample)",
+            site.task,
+            short.len()
+        )));
+        return None;
+    }
     *encoded = encode_captures(cx, site.task, site.captures)?;
     match cx.resolve_reads(site.task, site.reads) {
         Ok((reads, versions)) => Some(TaskSpec {

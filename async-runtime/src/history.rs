@@ -42,6 +42,10 @@ impl History {
     }
 
     /// The entry of sample `id`.
+    ///
+    /// # Panics
+    /// If `id` is not below [`len`](History::len) (a `reduce!` that reads the table refuses
+    /// a table shorter than its data before any task).
     pub fn get(&self, id: u64) -> f64 {
         self.values[id as usize]
     }

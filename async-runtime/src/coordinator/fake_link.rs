@@ -375,6 +375,37 @@ fn a_stop_asked_mid_pass_with_checkpoints_on_waits_for_the_next_top_and_its_chec
 }
 
 #[test]
+fn a_history_table_shorter_than_the_data_ends_the_run_before_any_task() {
+    let script: Script = Box::new(|_, _| panic!("no task is sent"));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let data = data();
+    // Sized by a sample of 3 rows (data.n_rows() under shared access) for 8.
+    let short = crate::History::zeros(3);
+    let site = crate::__private::Site {
+        source: crate::__private::Source::all(&data),
+        task: "a",
+        captures: &(),
+        reads: &[],
+        histories: &[&short],
+    };
+    let out = crate::__private::reduce_sync(&mut driver, site, |_: u8, _: u8| 0.0_f64);
+    assert!(out.is_none(), "the loop ends");
+    let failure = driver.failure().expect("the run failed").to_string();
+    assert!(
+        failure.contains("has 3 entries for 8 rows: size it by data.full_rows()"),
+        "{failure}"
+    );
+    let tasks = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter(|(_, m)| matches!(m, ToWorker::Task(_)))
+        .count();
+    assert_eq!(tasks, 0);
+}
+
+#[test]
 fn a_stop_without_checkpoints_ends_the_loop_at_once() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);
