@@ -1,5 +1,6 @@
 //! Checkpoints of the training loop. Its variables are every `mut` binding of a `let` the
-//! function's body declares before the loop (`let (mut m, mut v) = ...` binds two): at the top of each pass they are saved when the driver asks for a
+//! function's body declares before the loop (`let (mut m, mut v) = ...` binds two), but for
+//! a `let` marked `#[transient]` (a timer, say, which a resumed run starts anew): at the top of each pass they are saved when the driver asks for a
 //! checkpoint, and before the loop they are restored when the run resumes one. A `for` loop then
 //! skips the passes already done, so `k` goes on from where the saved run stopped. Where a `for`
 //! loop runs out or a `while` loop's condition fails, its last state is saved too, so that a
@@ -10,9 +11,26 @@
 use quote::{format_ident, quote};
 use syn::{Block, Expr, Ident, Lifetime, Pat, Stmt};
 
+/// The attribute of a `let` before the training loop whose variables a checkpoint skips.
+const TRANSIENT: &str = "transient";
+
 /// Instruments the training loop labeled `label` when it is a statement of `block`, the
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
 pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
+    // `#[transient]`: state a resumed run starts anew (a timer, a handle), not saved. The
+    // attribute is the macro's, so it goes whether or not there is a loop to instrument.
+    let transient: Vec<bool> = block
+        .stmts
+        .iter_mut()
+        .map(|stmt| match stmt {
+            Stmt::Local(local) => {
+                let before = local.attrs.len();
+                local.attrs.retain(|attr| !attr.path().is_ident(TRANSIENT));
+                local.attrs.len() < before
+            }
+            _ => false,
+        })
+        .collect();
     let Some(index) = block
         .stmts
         .iter()
@@ -21,7 +39,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         return;
     };
     let mut vars: Vec<Ident> = Vec::new();
-    for stmt in &block.stmts[..index] {
+    for (stmt, &transient) in block.stmts[..index].iter().zip(&transient) {
         let Stmt::Local(local) = stmt else {
             continue;
         };
@@ -31,7 +49,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             // A shadowed variable is no longer the loop's: keep the last declaration, if it
             // is mutable.
             vars.retain(|v| *v != var);
-            if mutable {
+            if mutable && !transient {
                 vars.push(var);
             }
         }

@@ -63,12 +63,13 @@ use scope::Scopes;
 ///   those rows only.
 ///
 /// The training loop's variables are every `mut` binding a `let` declares before it in the
-/// function's body, alone or in a tuple or struct pattern. When the driver writes checkpoints (`Driver::checkpoint_to`), they are saved at the
-/// top of a pass, with the loop's position, and where a `for` loop runs out or a `while` loop's
-/// condition fails; a run resumed from one (`Driver::resume`) restores them and a `for` loop
-/// skips the passes already done.
+/// function's body, alone or in a tuple or struct pattern. When the driver writes checkpoints
+/// (`Driver::checkpoint_to`), they are saved at the top of a pass, with the loop's position,
+/// and where a `for` loop runs out or a `while` loop's condition fails; a run resumed from one
+/// (`Driver::resume`) restores them and a `for` loop skips the passes already done.
 /// Their types need serde's `Serialize` and `Deserialize` only when checkpoints are asked for;
-/// the run names any that lacks them.
+/// the run names any that lacks them before its first update. A `let` marked `#[transient]`
+/// (a timer, a file handle) is left out: a resumed run starts it anew from its declaration.
 ///
 /// The function must not be generic, `async` or a method, and the attribute takes no
 /// arguments. Misuse is a compile error at the offending tokens that says what to write

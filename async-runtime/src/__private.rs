@@ -394,6 +394,8 @@ pub fn history(table: &History) -> &History {
 pub struct LoopState {
     saved: Vec<Saved>,
     unsaveable: Vec<String>,
+    /// Only finding the variables that cannot be saved: nothing is encoded.
+    probe: bool,
 }
 
 /// A loop variable to save: [`SaveSerialize`] when its type is `Serialize`, else
@@ -409,6 +411,9 @@ pub trait SaveSerialize {
 
 impl<T: Serialize> SaveSerialize for StateSlot<'_, T> {
     fn save_into(&self, state: &mut LoopState, name: &str) {
+        if state.probe {
+            return;
+        }
         match postcard::to_allocvec(self.0) {
             Ok(bytes) => state.saved.push(Saved {
                 name: name.to_owned(),
@@ -440,10 +445,22 @@ pub fn checkpoint(
     cx: &mut Driver,
     optimizer: &'static str,
     passes: &mut u64,
-    gather: impl FnOnce(&mut LoopState),
+    gather: impl Fn(&mut LoopState),
 ) {
     let iteration = *passes;
     *passes += 1;
+    if cx.first_pass_with_checkpoints() {
+        // A variable no checkpoint can save is said before any training, not at the first
+        // checkpoint due, which may be the run's end.
+        let mut probe = LoopState {
+            probe: true,
+            ..LoopState::default()
+        };
+        gather(&mut probe);
+        if refused(cx, optimizer, &probe) {
+            return;
+        }
+    }
     if cx.checkpoint_due() {
         save(cx, optimizer, iteration, gather);
     }
@@ -457,7 +474,7 @@ pub fn checkpoint_at_end(
     cx: &mut Driver,
     optimizer: &'static str,
     passes: u64,
-    gather: impl FnOnce(&mut LoopState),
+    gather: impl Fn(&mut LoopState),
 ) {
     if cx.final_checkpoint_due() {
         save(cx, optimizer, passes, gather);
@@ -466,23 +483,28 @@ pub fn checkpoint_at_end(
 
 /// Writes the checkpoint of pass `iteration` with the variables `gather` adds, or ends the run
 /// naming those a checkpoint cannot save.
-fn save(
-    cx: &mut Driver,
-    optimizer: &'static str,
-    iteration: u64,
-    gather: impl FnOnce(&mut LoopState),
-) {
+fn save(cx: &mut Driver, optimizer: &'static str, iteration: u64, gather: impl Fn(&mut LoopState)) {
     let mut state = LoopState::default();
     gather(&mut state);
-    if !state.unsaveable.is_empty() {
-        cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
-            "{optimizer} keeps {} across passes of its training loop, and a checkpoint cannot save it: \
-             derive serde's Serialize and Deserialize for its type, or run without checkpoints",
-            state.unsaveable.join(", ")
-        ))));
+    if refused(cx, optimizer, &state) {
         return;
     }
     cx.runtime_call(|cx| cx.write_checkpoint(optimizer, iteration, state.saved));
+}
+
+/// Ends the run if `state` holds variables a checkpoint cannot save, naming them; whether
+/// it did.
+fn refused(cx: &mut Driver, optimizer: &str, state: &LoopState) -> bool {
+    if state.unsaveable.is_empty() {
+        return false;
+    }
+    cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
+        "{optimizer} keeps {} across passes of its training loop, and a checkpoint cannot save \
+         it: derive serde's Serialize and Deserialize for its type, mark its `let` \
+         #[transient] if a resumed run may start it anew, or run without checkpoints",
+        state.unsaveable.join(", ")
+    ))));
+    true
 }
 
 /// The variables of the checkpoint a run resumes from, for the optimizer to restore.

@@ -77,6 +77,12 @@ impl Driver {
         self.checkpoints.resumed()
     }
 
+    /// Whether this is the training loop's first pass in a run that takes checkpoints: once
+    /// true, then false.
+    pub(crate) fn first_pass_with_checkpoints(&mut self) -> bool {
+        self.checkpoints.policy().is_some() && !std::mem::replace(&mut self.loop_probed, true)
+    }
+
     /// Whether the policy asks for a checkpoint now, at the top of a pass of the training
     /// loop: something new happened since the last one and enough updates or time went by.
     pub(crate) fn checkpoint_due(&mut self) -> bool {

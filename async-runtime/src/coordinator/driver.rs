@@ -130,6 +130,8 @@ pub struct Driver {
     /// loop has seen it and saved the state there: one seen mid-pass would leave the loop
     /// with no checkpoint of where it stopped. `None` until the loop's first pass.
     pub(crate) stop_seen_at_top: Option<bool>,
+    /// Whether the training loop's variables were checked for a checkpoint's needs.
+    pub(crate) loop_probed: bool,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) clock: RunClock,
     /// The worker processes this driver started on its own host, and their replacements.
@@ -200,6 +202,7 @@ impl Driver {
             stopped: false,
             stop: StopHandle::new(),
             stop_seen_at_top: None,
+            loop_probed: false,
             clock: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
