@@ -416,6 +416,10 @@ impl<'a> Rewriter<'a> {
         match &binding.ty {
             None if binding.origin == Origin::Let => Some((
                 match &binding.hint {
+                    Some(ty) if ty == CLOSURE => format!(
+                        "`{name}` is a closure, and a closure cannot travel to the workers (only values do): \
+                         write it as a `fn` item, which a reduce! closure calls without capturing it"
+                    ),
                     Some(ty) => format!(
                         "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
                          annotate it, `let {name}: {ty} = ...;`"
@@ -442,6 +446,19 @@ impl<'a> Rewriter<'a> {
                 ),
                 false,
             )),
+            // A `&T` travels as a `T`, which a slice or a `str` cannot be.
+            Some(Type::Reference(reference)) if unsized_owner(&reference.elem).is_some() => {
+                let owner = unsized_owner(&reference.elem).unwrap_or_default();
+                Some((
+                    format!(
+                        "`{name}` is captured by a reduce! closure, which sends what it refers to, and a \
+                         `{}` has no size of its own to send: capture a `{owner}` instead, \
+                         `let {name}: {owner} = {name}.to_owned();` before the reduce!",
+                        reference.elem.to_token_stream(),
+                    ),
+                    false,
+                ))
+            }
             Some(_) => None,
         }
     }
@@ -823,8 +840,22 @@ fn container_item(ty: &Type) -> Option<(Type, bool)> {
 /// The type an initializer shows plainly, to name in a fix-it: a float literal is an `f64`
 /// (unless suffixed), `x as T` is a `T`, `.len()` is a `usize`, and arithmetic keeps the
 /// type of its operands.
+/// The owned type of an unsized one a reference may point to: `Vec<T>` for `[T]`, `String`
+/// for `str`.
+fn unsized_owner(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Slice(slice) => Some(format!("Vec<{}>", slice.elem.to_token_stream())),
+        Type::Path(path) if path.path.is_ident("str") => Some("String".into()),
+        _ => None,
+    }
+}
+
+/// The hint of a `let` whose initializer is a closure, which has no type to write.
+const CLOSURE: &str = "a closure";
+
 fn guess_type(expr: &Expr) -> Option<String> {
     match expr {
+        Expr::Closure(_) => Some(CLOSURE.into()),
         Expr::Lit(lit) => match &lit.lit {
             syn::Lit::Float(float) if float.suffix().is_empty() => Some("f64".into()),
             syn::Lit::Float(float) => Some(float.suffix().into()),
