@@ -1,6 +1,8 @@
 //! The settings every optimizer reads. They travel to the workers with each task, so they stay
 //! small and serializable.
 
+use std::collections::BTreeMap;
+
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::Driver;
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,10 @@ pub struct Params {
     /// The fixed preconditioner of the update direction. Only the choice travels: the
     /// optimizer builds its [`Metric`](crate::Metric) on the driver.
     pub precondition: Precondition,
+    /// An author's own hyperparameters, by name: the toolkit fills in those an optimizer
+    /// declares, from `--param NAME=VALUE` or their defaults. Read them with
+    /// [`Params::param`].
+    pub extra: BTreeMap<String, f64>,
 }
 
 impl Params {
@@ -55,7 +61,13 @@ impl Params {
             staleness_aware: false,
             epoch: 0,
             precondition: Precondition::None,
+            extra: BTreeMap::new(),
         }
+    }
+
+    /// The hyperparameter `name` of [`extra`](Params::extra), if the run has it.
+    pub fn param(&self, name: &str) -> Option<f64> {
+        self.extra.get(name).copied()
     }
 
     /// The preconditioner `precondition` for `loss` on the driver's `data`. When it cannot be

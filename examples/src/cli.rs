@@ -140,6 +140,10 @@ pub struct RunArgs {
     /// Step size; default 1/L, with L estimated from the data.
     #[arg(long, allow_negative_numbers = true, help_heading = "Optimizer")]
     pub step: Option<f64>,
+    /// A hyperparameter of an author's optimizer, NAME=VALUE (repeatable); an unknown NAME
+    /// is refused with the list of those the optimizer takes.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param, help_heading = "Optimizer")]
+    pub params: Vec<(String, f64)>,
     /// Heavy-ball momentum.
     #[arg(
         long,
@@ -697,6 +701,7 @@ impl RunArgs {
             staleness_aware: self.staleness_aware,
             epoch: self.epoch,
             precondition: self.precondition,
+            params: self.params.clone(),
             cluster,
             stop: StopRules {
                 time_s: self.time,
@@ -718,6 +723,7 @@ const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 
 fn train(args: TrainArgs) -> Result<()> {
     let mut spec = args.run.job(args.algo)?;
+    job::check_params(&spec.params, &[args.algo])?;
     if args.checkpoint_updates == Some(0) {
         bail!("--checkpoint-updates must be at least 1");
     }
@@ -911,6 +917,19 @@ fn refuse_overwriting(flag: &str, out: &Path, inputs: &[(&str, &PathBuf)]) -> Re
     match inputs.iter().find(|(_, input)| same_file(input, out)) {
         Some((name, _)) => bail!("{flag} {} would overwrite the {name}", out.display()),
         None => Ok(()),
+    }
+}
+
+/// `NAME=VALUE` of `--param`, the value a finite number.
+fn parse_param(text: &str) -> Result<(String, f64), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not NAME=VALUE"));
+    };
+    match value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && !name.trim().is_empty() => Ok((name.trim().to_owned(), v)),
+        _ => Err(format!(
+            "`{text}`: NAME=VALUE with a finite number for VALUE"
+        )),
     }
 }
 

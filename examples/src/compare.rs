@@ -29,6 +29,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             );
         }
     }
+    job::check_params(&spec.params, algorithms)?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     crate::trace::check_writable(&out.join("compare.json"))?;

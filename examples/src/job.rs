@@ -2,6 +2,7 @@
 //! algorithm while an observer records the trace, and gather what the run produced.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -175,6 +176,7 @@ const SETTINGS: &[&str] = &[
     "step",
     "batch",
     "precondition",
+    "params",
     "updates",
     "elapsed_s",
 ];
@@ -211,6 +213,10 @@ pub struct JobSpec {
     pub epoch: usize,
     /// The fixed preconditioner of the update direction.
     pub precondition: Precondition,
+    /// Values of an author's hyperparameters (`--param NAME=VALUE`); an optimizer gets those
+    /// it declares ([`Optimizer::params`](crate::Optimizer::params)), the rest at their
+    /// defaults.
+    pub params: Vec<(String, f64)>,
     /// The cluster.
     pub cluster: ClusterConfig,
     /// Stop rules.
@@ -330,6 +336,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         staleness_aware: spec.staleness_aware,
         epoch: spec.epoch,
         precondition: spec.precondition,
+        extra: hyperparameters(spec.algorithm, &spec.params),
     };
     // Naming the data by content costs a pass over it: only runs that checkpoint pay for it.
     let checkpointing = spec.checkpointing.dir.is_some() || spec.checkpointing.resume.is_some();
@@ -573,6 +580,51 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
     Ok(lock)
 }
 
+/// The values of `algorithm`'s own hyperparameters: `given`, or their defaults.
+fn hyperparameters(algorithm: Optimizer, given: &[(String, f64)]) -> BTreeMap<String, f64> {
+    algorithm
+        .hypers()
+        .iter()
+        .map(|hyper| {
+            let value = given.iter().rev().find(|(name, _)| name == hyper.name);
+            (
+                hyper.name.to_owned(),
+                value.map_or(hyper.default, |(_, v)| *v),
+            )
+        })
+        .collect()
+}
+
+/// Refuses a `--param` that none of `algorithms` declares, listing what they take.
+pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result<()> {
+    for (name, _) in given {
+        if algorithms
+            .iter()
+            .any(|a| a.hypers().iter().any(|h| h.name == name))
+        {
+            continue;
+        }
+        let known: Vec<String> = algorithms
+            .iter()
+            .flat_map(|a| a.hypers())
+            .map(|h| format!("{} ({})", h.name, h.help))
+            .collect();
+        let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+        if known.is_empty() {
+            bail!(
+                "--param {name}: {} takes no parameter of its own",
+                names.join(", ")
+            );
+        }
+        bail!(
+            "--param {name}: {} takes only {}",
+            names.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// What the run is, for its checkpoints: the algorithm, the data (by content) and every
 /// setting that changes the iterates. Stop rules and the number of workers may change when a
 /// run resumes; so may the step when it is the default, which is set for the cluster at hand
@@ -584,10 +636,11 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
     };
     // The data by content, not by its file's name: a copy, or the file compressed, is the
     // same data.
+    let own: Vec<String> = p.extra.iter().map(|(k, v)| format!("{k} {v:e}")).collect();
     format!(
         "{} on data of {} x {} (content sha256 {}); loss {}, lambda {}, {}, momentum {}, \
          batch {}, quorum {}, max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, \
-         seed {}",
+         seed {}{}",
         spec.algorithm.name(),
         data.full_rows(),
         data.dim(),
@@ -603,6 +656,11 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
         p.epoch,
         p.precondition,
         spec.cluster.seed,
+        if own.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", own.join(", "))
+        },
     )
 }
 
@@ -740,6 +798,7 @@ impl Outcome {
             "step": self.step,
             "batch": self.spec.batch,
             "precondition": self.spec.precondition.name(),
+            "params": hyperparameters(self.algorithm, &self.spec.params),
             "updates": stats.updates,
             "elapsed_s": self.report.elapsed_s,
             "final_objective": self.final_objective(),

@@ -15,4 +15,4 @@ pub mod progress;
 pub mod trace;
 pub mod watch;
 
-pub use optimizer::Optimizer;
+pub use optimizer::{Hyper, Optimizer};

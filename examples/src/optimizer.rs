@@ -53,6 +53,31 @@ pub struct Optimizer {
     asynchronous: bool,
     variance_reduced: bool,
     default_step: Option<f64>,
+    hypers: &'static [Hyper],
+}
+
+/// A hyperparameter of an author's optimizer: set with `--param NAME=VALUE`, read in the
+/// optimizer with [`Params::param`], recorded in the summary, the saved model's settings and
+/// the checkpoint's identity (a run resumed with another value is another run).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hyper {
+    /// The name `--param` spells.
+    pub name: &'static str,
+    /// Its value when `--param` does not give one.
+    pub default: f64,
+    /// What it does, for the error that lists an optimizer's hyperparameters.
+    pub help: &'static str,
+}
+
+impl Hyper {
+    /// The hyperparameter `name`, `default` unless the command line sets it.
+    pub const fn new(name: &'static str, default: f64, help: &'static str) -> Hyper {
+        Hyper {
+            name,
+            default,
+            help,
+        }
+    }
 }
 
 /// An optimizer's function: of a linear model, or of a model of another type.
@@ -98,6 +123,7 @@ impl Optimizer {
             asynchronous: false,
             variance_reduced: false,
             default_step: None,
+            hypers: &[],
         }
     }
 
@@ -121,6 +147,7 @@ impl Optimizer {
             asynchronous: false,
             variance_reduced: false,
             default_step: None,
+            hypers: &[],
         }
     }
 
@@ -129,6 +156,27 @@ impl Optimizer {
     pub const fn default_step(mut self, step: f64) -> Optimizer {
         self.default_step = Some(step);
         self
+    }
+
+    /// The same, with the hyperparameters `hypers` of its own (`--param NAME=VALUE`):
+    ///
+    /// ```
+    /// # use async_train::{Hyper, Optimizer};
+    /// # use asyncopt_algorithms::{Model, Params};
+    /// # fn scheduled(_: &mut asyncopt_runtime::Driver, _: &asyncopt_runtime::Dataset, p: &Params) -> Model {
+    /// let half_life = p.param("half-life").unwrap_or(200.0); // the step halves every so many updates
+    /// # Model::zeros(1) }
+    /// const SCHEDULED: Optimizer = Optimizer::new("scheduled", scheduled)
+    ///     .params(&[Hyper::new("half-life", 200.0, "updates over which the step halves")]);
+    /// ```
+    pub const fn params(mut self, hypers: &'static [Hyper]) -> Optimizer {
+        self.hypers = hypers;
+        self
+    }
+
+    /// Its own hyperparameters.
+    pub fn hypers(&self) -> &'static [Hyper] {
+        self.hypers
     }
 
     /// The step its author chose for it, if any.
@@ -210,6 +258,7 @@ impl From<Algorithm> for Optimizer {
             asynchronous: algorithm.is_async(),
             variance_reduced: algorithm.is_variance_reduced(),
             default_step: None,
+            hypers: &[],
         }
     }
 }

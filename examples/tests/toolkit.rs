@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 
-use async_train::Optimizer;
+use async_train::{Hyper, Optimizer};
 use asyncopt_algorithms::{Model, Params};
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 use test_support::succeeded;
@@ -17,8 +17,10 @@ use test_support::succeeded;
 mod softmax_cli;
 
 /// Adam (Kingma & Ba), the moments kept on the driver: the workers only compute gradients.
+/// Its first moment's decay is a hyperparameter of its own (`--param beta1=...`).
 #[async_optimizer]
 fn adam(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let beta1 = p.param("beta1").unwrap_or(0.9);
     let mut w: Model = Model::zeros(data.dim());
     let mut m: Model = Model::zeros(data.dim());
     let mut v: Model = Model::zeros(data.dim());
@@ -29,16 +31,20 @@ fn adam(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             .loss
             .gradient(&part.sample(p.batch, k), w.view()));
         t += 1;
-        m = 0.9 * &m + 0.1 * &g;
+        m = beta1 * &m + (1.0 - beta1) * &g;
         v = 0.999 * &v + 0.001 * &(&g * &g);
-        let m_hat = &m / (1.0 - 0.9f64.powi(t));
+        let m_hat = &m / (1.0 - beta1.powi(t));
         let v_hat = &v / (1.0 - 0.999f64.powi(t));
         w.scaled_add(-p.step, &(m_hat / (v_hat.mapv(f64::sqrt) + 1e-8)));
     }
     w
 }
 
-const ADAM: Optimizer = Optimizer::new("adam", adam);
+const ADAM: Optimizer = Optimizer::new("adam", adam).params(&[Hyper::new(
+    "beta1",
+    0.9,
+    "the decay of the first moment",
+)]);
 
 fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
@@ -58,6 +64,10 @@ fn main() -> ExitCode {
         (
             "a_model_of_the_authors_own_type_is_traced_kept_and_resumed",
             own_model_type_gets_the_command_line,
+        ),
+        (
+            "an_authors_hyperparameter_reaches_its_optimizer_its_files_and_its_checkpoint",
+            own_hyperparameter_gets_the_command_line,
         ),
     ]);
     ExitCode::SUCCESS
@@ -323,4 +333,68 @@ fn own_model_type_gets_the_command_line() {
         "{stdout}"
     );
     assert_eq!(json(&dir.join("resumed.json"))["updates"], 300);
+}
+
+fn own_hyperparameter_gets_the_command_line() {
+    let dir = test_support::scratch("toolkit-param");
+    let a9a = test_support::data("a9a.xz");
+    let run = |extra: &[&str], summary: &str| {
+        let args = [
+            "--data",
+            a9a.to_str().unwrap(),
+            "--loss",
+            "logistic",
+            "--step",
+            "0.01",
+            "--updates",
+            "100",
+            "--workers",
+            "2",
+            "--quiet",
+            "--summary",
+            summary,
+        ];
+        cli(&[&args[..], extra].concat(), &dir)
+    };
+    succeeded(&run(&["--algo", "adam"], "default.json"));
+    let set = [
+        "--algo",
+        "adam",
+        "--param",
+        "beta1=0.5",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&set, "set.json"));
+    let (default, set) = (json(&dir.join("default.json")), json(&dir.join("set.json")));
+    assert_eq!(default["params"]["beta1"], 0.9, "its default, recorded");
+    assert_eq!(set["params"]["beta1"], 0.5);
+    assert_ne!(
+        default["final_objective"], set["final_objective"],
+        "it reached the optimizer"
+    );
+    assert_eq!(
+        json(&dir.join("m.json"))["settings"]["params"]["beta1"],
+        0.5
+    );
+
+    // A name the optimizer does not declare is refused with the ones it does.
+    let typo = run(&["--algo", "adam", "--param", "beta=0.5"], "typo.json");
+    test_support::assert_clear_error(&typo, "--param beta: adam takes only beta1 (the decay");
+    let builtin = run(&["--algo", "sgd", "--param", "beta1=0.5"], "sgd.json");
+    test_support::assert_clear_error(&builtin, "sgd takes no parameter of its own");
+
+    // Another value is another run: its checkpoint does not resume it.
+    let ckpt = [
+        "--algo",
+        "adam",
+        "--param",
+        "beta1=0.5",
+        "--checkpoint",
+        "ck",
+    ];
+    succeeded(&run(&ckpt, "ck.json"));
+    let other = ["--algo", "adam", "--param", "beta1=0.6", "--resume", "ck"];
+    let refused = run(&other, "other.json");
+    test_support::assert_clear_error(&refused, "beta1");
 }
