@@ -810,6 +810,7 @@ fn train(args: TrainArgs) -> Result<()> {
             path,
             &[(outcome.algorithm.name(), &outcome.trace)],
             outcome.optimum,
+            outcome.spec.stop.target_subopt,
         )
     });
     write("model:", &args.save_model, &|path| {

@@ -93,10 +93,11 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         .iter()
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
-    crate::plot::write_plot(&plot, &lines, optimum)?;
+    let target = spec.stop.target_subopt;
+    crate::plot::write_plot(&plot, &lines, optimum, target)?;
     files.push(plot);
     let picture = out.join("compare.png");
-    crate::plot::write_plot(&picture, &lines, optimum)?;
+    crate::plot::write_plot(&picture, &lines, optimum, target)?;
     files.push(picture);
     let outputs = CompareOutputs {
         dir: out.to_path_buf(),

@@ -9,8 +9,14 @@ use plotters::prelude::*;
 
 use crate::trace::{create_parent, Trace};
 
-/// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise.
-pub fn write_plot(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) -> Result<()> {
+/// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise; with
+/// the optimum known, the relative suboptimality `target` as a line of its own.
+pub fn write_plot(
+    path: &Path,
+    traces: &[(&str, &Trace)],
+    optimum: Option<f64>,
+    target: Option<f64>,
+) -> Result<()> {
     let style = Style {
         title: if optimum.is_some() {
             "relative suboptimality against time"
@@ -18,6 +24,7 @@ pub fn write_plot(path: &Path, traces: &[(&str, &Trace)], optimum: Option<f64>) 
             "objective against time"
         },
         size: (900, 560),
+        target,
     };
     write_styled(path, traces, optimum, &style)
 }
@@ -29,6 +36,8 @@ pub struct Style<'a> {
     pub title: &'a str,
     /// Width and height.
     pub size: (u32, u32),
+    /// A relative suboptimality to draw as a horizontal line, when the optimum is known.
+    pub target: Option<f64>,
 }
 
 /// [`write_plot`] with its own title and size, for figures that come in sets.
@@ -185,6 +194,11 @@ fn render_svg(
     if !min_v.is_finite() || !max_v.is_finite() {
         return Err(anyhow!("nothing to plot: the trace is empty or not finite"));
     }
+    // A target not reached is drawn all the same: below the lines.
+    let min_v = match (style.target, optimum) {
+        (Some(target), Some(_)) if target > 0.0 => min_v.min(target),
+        _ => min_v,
+    };
     let y_label = if optimum.is_some() {
         "(f - f*) / f*"
     } else {
@@ -198,14 +212,28 @@ fn render_svg(
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..max_t * 1.02, (min_v * 0.8..max_v * 1.25).log_scale())
+            .build_cartesian_2d(0.0..max_t * 1.02, decades(min_v, max_v).log_scale())
             .map_err(plot_error)?;
         chart
             .configure_mesh()
             .x_desc("seconds of training")
             .y_desc(y_label)
+            .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(plot_error)?;
+        if let (Some(target), Some(_)) = (style.target, optimum) {
+            let grey = BLACK.mix(0.55);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, target), (max_t * 1.02, target)],
+                    8,
+                    6,
+                    grey.stroke_width(1),
+                ))
+                .map_err(plot_error)?
+                .label(format!("target {}", tick_label(target)))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+        }
         for (i, (name, trace)) in traces.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
@@ -230,6 +258,41 @@ fn render_svg(
     Ok(svg)
 }
 
+/// The whole decades around `[min, max]`: a log axis then has a labelled tick at each end.
+fn decades(min: f64, max: f64) -> std::ops::Range<f64> {
+    // 10^k as the literal `1ek` reads, which the axis's ticks hit exactly (powf may not).
+    let power = |exponent: f64| format!("1e{exponent}").parse().unwrap_or(1.0);
+    let low_exp = min.max(f64::MIN_POSITIVE).log10().floor();
+    let high_exp = max.max(min).log10().ceil().max(low_exp + 1.0);
+    // A hair below the lowest decade, whose tick label the axis leaves out at its very end.
+    power(low_exp) * 0.98..power(high_exp)
+}
+
+/// A tick's number as a person writes it: `0.01`, `1`, `100`, or `1e-6` far from 1.
+fn tick_label(value: f64) -> String {
+    if value != 0.0 && !(1e-3..1e5).contains(&value.abs()) {
+        return format!("{value:e}");
+    }
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 fn plot_error<E: std::fmt::Debug>(error: E) -> anyhow::Error {
     anyhow!("cannot draw the plot: {error:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_axis_spans_whole_decades_with_plain_labels() {
+        assert_eq!(decades(0.016, 9.6), 0.0098..10.0);
+        assert_eq!(decades(0.5, 0.5), 0.098..1.0);
+        let labels: Vec<String> = [0.01, 0.1, 1.0, 10.0, 2e-6, 3e5, 0.02]
+            .into_iter()
+            .map(tick_label)
+            .collect();
+        assert_eq!(labels, ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02"]);
+    }
 }

@@ -308,6 +308,7 @@ fn experiment(
     let style = Style {
         title: &title,
         size: (640, 400),
+        target: Some(target),
     };
     let (sync_name, async_name) = (sync.to_string(), asynchronous.to_string());
     plot::write_styled(
@@ -370,6 +371,7 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
     let style = Style {
         title: "time-to-target speedup of the asynchronous twin",
         size: (640, 400),
+        target: None,
     };
     plot::write_xy(
         &path,
