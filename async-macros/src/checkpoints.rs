@@ -9,7 +9,9 @@
 //! been moved). A `loop` has no such end: only its periodic checkpoints are taken.
 
 use quote::{format_ident, quote};
-use syn::{Block, Expr, Ident, Lifetime, Pat, Stmt};
+use syn::{Block, Expr, Ident, Lifetime, Stmt};
+
+use crate::scope::pattern_bindings;
 
 /// The attribute of a `let` before the training loop whose variables a checkpoint skips.
 const TRANSIENT: &str = "transient";
@@ -43,14 +45,14 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         let Stmt::Local(local) = stmt else {
             continue;
         };
-        let mut bound = Vec::new();
-        bindings(&local.pat, &mut bound);
-        for (var, mutable) in bound {
+        // Every binding, in a tuple or struct pattern too (`let (mut m, mut v) = ...`).
+        for binding in pattern_bindings(&local.pat) {
             // A shadowed variable is no longer the loop's: keep the last declaration, if it
-            // is mutable.
-            vars.retain(|v| *v != var);
-            if mutable && !transient {
-                vars.push(var);
+            // is a mutable value (`mut x`, not `ref mut x`).
+            let var = &binding.ident;
+            vars.retain(|v| v != var);
+            if binding.mutability.is_some() && binding.by_ref.is_none() && !transient {
+                vars.push(var.clone());
             }
         }
     }
@@ -156,27 +158,4 @@ fn loop_label(stmt: &Stmt) -> Option<&Lifetime> {
         _ => return None,
     };
     label.as_ref().map(|l| &l.name)
-}
-
-/// The variables a `let` pattern binds, each with whether it is a mutable value (`mut x`,
-/// not `ref mut x`): in a tuple, struct or slice pattern as much as alone, so that
-/// `let (mut m, mut v) = ...;` saves both.
-fn bindings(pat: &Pat, out: &mut Vec<(Ident, bool)>) {
-    match pat {
-        Pat::Ident(ident) => {
-            let mutable = ident.mutability.is_some() && ident.by_ref.is_none();
-            out.push((ident.ident.clone(), mutable));
-            if let Some((_, sub)) = &ident.subpat {
-                bindings(sub, out);
-            }
-        }
-        Pat::Type(typed) => bindings(&typed.pat, out),
-        Pat::Paren(paren) => bindings(&paren.pat, out),
-        Pat::Reference(reference) => bindings(&reference.pat, out),
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::Struct(fields) => fields.fields.iter().for_each(|f| bindings(&f.pat, out)),
-        _ => {}
-    }
 }

@@ -1,7 +1,7 @@
 //! The variables in scope at a point of the optimizer function, with the types the macro can
 //! know: declared on parameters and `let`s, and `usize` for the counter of a range `for` loop.
 
-use syn::{Ident, Pat, Type};
+use syn::{Ident, Pat, PatIdent, Type};
 
 /// How a variable came to be.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -99,27 +99,35 @@ impl Scopes {
 
 /// Every name a pattern binds.
 pub fn pattern_names(pat: &Pat) -> Vec<Ident> {
-    let mut names = Vec::new();
-    collect(pat, &mut names);
-    names
+    pattern_bindings(pat)
+        .into_iter()
+        .map(|binding| binding.ident.clone())
+        .collect()
 }
 
-fn collect(pat: &Pat, names: &mut Vec<Ident>) {
+/// Every binding of a pattern, with its `mut` and `ref`: `let (mut a, ref b) = ...` has two.
+pub fn pattern_bindings(pat: &Pat) -> Vec<&PatIdent> {
+    let mut bindings = Vec::new();
+    collect(pat, &mut bindings);
+    bindings
+}
+
+fn collect<'a>(pat: &'a Pat, bindings: &mut Vec<&'a PatIdent>) {
     match pat {
         Pat::Ident(ident) => {
-            names.push(ident.ident.clone());
+            bindings.push(ident);
             if let Some((_, sub)) = &ident.subpat {
-                collect(sub, names);
+                collect(sub, bindings);
             }
         }
-        Pat::Type(typed) => collect(&typed.pat, names),
-        Pat::Reference(reference) => collect(&reference.pat, names),
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| collect(p, names)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| collect(p, names)),
-        Pat::Slice(slice) => slice.elems.iter().for_each(|p| collect(p, names)),
-        Pat::Struct(st) => st.fields.iter().for_each(|f| collect(&f.pat, names)),
-        Pat::Or(or) => or.cases.iter().for_each(|p| collect(p, names)),
-        Pat::Paren(paren) => collect(&paren.pat, names),
+        Pat::Type(typed) => collect(&typed.pat, bindings),
+        Pat::Reference(reference) => collect(&reference.pat, bindings),
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| collect(p, bindings)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| collect(p, bindings)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| collect(p, bindings)),
+        Pat::Struct(st) => st.fields.iter().for_each(|f| collect(&f.pat, bindings)),
+        Pat::Or(or) => or.cases.iter().for_each(|p| collect(p, bindings)),
+        Pat::Paren(paren) => collect(&paren.pat, bindings),
         _ => {}
     }
 }
