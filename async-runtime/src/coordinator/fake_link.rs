@@ -320,12 +320,12 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
     assert_eq!(driver.stats().bad_results, 1);
 }
 
-#[test]
-fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
+/// A driver with one worker holding partition `a`, stopped by the handle returned, whose
+/// checkpoint policy takes one an hour (so only a stop or a loop's end takes one in a test).
+fn stoppable_with_hourly_checkpoints() -> (Driver, crate::StopHandle) {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);
     settle(&mut driver, &["a"]);
-    let data = data();
     let stop = crate::StopHandle::new();
     driver.stop_on(stop.clone());
     driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
@@ -334,6 +334,13 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
         every: Some(Duration::from_secs(3600)),
         job: "test".into(),
     });
+    (driver, stop)
+}
+
+#[test]
+fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
+    let (mut driver, stop) = stoppable_with_hourly_checkpoints();
+    let data = data();
     assert!(!driver.publish("w", &1.0_f64, true), "the loop goes on");
     driver
         .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
@@ -349,18 +356,8 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
 
 #[test]
 fn a_stop_asked_mid_pass_with_checkpoints_on_waits_for_the_next_top_and_its_checkpoint() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
-    settle(&mut driver, &["a"]);
+    let (mut driver, stop) = stoppable_with_hourly_checkpoints();
     let data = data();
-    let stop = crate::StopHandle::new();
-    driver.stop_on(stop.clone());
-    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
-        dir: std::env::temp_dir(),
-        every_updates: None,
-        every: Some(Duration::from_secs(3600)),
-        job: "test".into(),
-    });
     assert!(!driver.checkpoint_due(), "the top of the first pass");
     // Asked after the top of the pass: its broadcast and reduce go on, or the loop would end
     // with no checkpoint of where it stopped.
