@@ -138,6 +138,16 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         Expr::Loop(loop_expr) => loop_expr.body.stmts.insert(0, save),
         _ => unreachable!("loop_label found a loop expression"),
     }
+    // However the loop is left, the driver hears it: what follows (a one-off reduce!, the
+    // loop of another optimizer on the same driver) is no pass of it.
+    let left: Expr = syn::parse_quote! {
+        {
+            let __async_out = #training_loop;
+            #runtime::loop_left(#driver);
+            __async_out
+        }
+    };
+    *training_loop = left;
     let prologue: Vec<Stmt> = syn::parse_quote! {
         let #resumed = #runtime::resume(#driver, #id);
         #restore

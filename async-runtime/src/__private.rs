@@ -466,6 +466,12 @@ pub fn checkpoint(
     }
 }
 
+/// After the training loop, however it was left: the driver's state of the loop's passes
+/// (the stop seen at their tops, the check of its variables) is cleared.
+pub fn loop_left(cx: &mut Driver) {
+    cx.loop_left();
+}
+
 /// Where a `for` training loop runs out, after `passes` passes: a last checkpoint of the state
 /// it leaves, whatever the policy's interval, so that a run given more updates resumes from its
 /// end rather than from its last periodic checkpoint. A loop left by a stop rule, a stop or a

@@ -37,6 +37,7 @@ pub use cluster::{run_worker_if_spawned, ClusterConfig, DEFAULT_PREFETCH};
 pub use coordinator::{
     asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, Progress,
     ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
+    STOP_WAITS_FOR_PASS,
 };
 pub use data::{Dataset, Partition};
 pub use error::{RuntimeError, TaskError};

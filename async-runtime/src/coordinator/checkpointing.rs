@@ -77,6 +77,13 @@ impl Driver {
         self.checkpoints.resumed()
     }
 
+    /// The training loop was left: a stop is acted on at once again, and another loop's
+    /// variables are checked anew.
+    pub(crate) fn loop_left(&mut self) {
+        self.stop_seen_at_top = None;
+        self.loop_probed = false;
+    }
+
     /// Whether this is the training loop's first pass in a run that takes checkpoints: once
     /// true, then false.
     pub(crate) fn first_pass_with_checkpoints(&mut self) -> bool {

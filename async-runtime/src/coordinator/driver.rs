@@ -406,10 +406,16 @@ impl Driver {
     }
 
     /// Whether a stop asked for from outside ends the loop now: at once, or, inside a
-    /// training loop that takes checkpoints, once the top of a pass has saved its state.
+    /// training loop that takes checkpoints, once the top of a pass has saved its state (or
+    /// the pass took too long to wait for).
     fn stop_acted_on(&self) -> bool {
         match self.stop_seen_at_top {
-            Some(seen) if self.checkpoints.policy().is_some() => seen,
+            Some(seen) if self.checkpoints.policy().is_some() => {
+                seen || self
+                    .stop
+                    .asked_since()
+                    .is_some_and(|waited| waited >= super::stop::STOP_WAITS_FOR_PASS)
+            }
             _ => self.stop.is_requested(),
         }
     }

@@ -403,6 +403,30 @@ fn a_history_table_shorter_than_the_data_ends_the_run_before_any_task() {
 }
 
 #[test]
+fn a_stop_does_not_wait_longer_than_its_bound_for_the_next_top() {
+    let (mut driver, stop) = stoppable_with_hourly_checkpoints();
+    assert!(!driver.checkpoint_due(), "the top of a long pass");
+    stop.request_at(Instant::now() - crate::STOP_WAITS_FOR_PASS);
+    assert!(
+        driver.publish("w", &1.0_f64, true),
+        "the pass is left, its checkpoint given up"
+    );
+}
+
+#[test]
+fn after_its_training_loop_a_stop_acts_at_once_again() {
+    let (mut driver, stop) = stoppable_with_hourly_checkpoints();
+    assert!(!driver.checkpoint_due(), "a pass of the loop");
+    driver.loop_left();
+    // A one-off reduce after it, or another optimizer's loop the macro did not instrument.
+    stop.request();
+    assert!(
+        driver.publish("w", &1.0_f64, true),
+        "no pass top to wait for"
+    );
+}
+
+#[test]
 fn a_stop_without_checkpoints_ends_the_loop_at_once() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

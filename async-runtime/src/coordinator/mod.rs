@@ -52,5 +52,5 @@ pub(crate) use inspect::{inspect, Shape};
 pub use reduce::Collected;
 pub use report::{RunReport, RunStats};
 pub use results::MAX_PARKED_PER_SITE;
-pub use stop::StopHandle;
+pub use stop::{StopHandle, STOP_WAITS_FOR_PASS};
 pub use table::{WorkerInfo, WorkerTable};

@@ -2,11 +2,16 @@
 //! handler, a user interface or a supervisor on another thread asks; the driver ends the
 //! loop at its next `broadcast!` or `reduce!`. With checkpoints on, it first finishes the pass
 //! going on and saves the state at the top of the next one, so that the run resumes from a
-//! pass boundary. [`Driver::finish`](super::Driver::finish) reports the run as it stood. Nothing computed is thrown away: the optimizer returns its model as after any
+//! pass boundary; a pass that takes longer than [`STOP_WAITS_FOR_PASS`] (an epoch of many
+//! updates in a nested loop) is not waited for, and the run resumes from its last periodic
+//! checkpoint. [`Driver::finish`](super::Driver::finish) reports the run as it stood. Nothing computed is thrown away: the optimizer returns its model as after any
 //! stop rule.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a stop waits for the top of the next pass, where its checkpoint is taken.
+pub const STOP_WAITS_FOR_PASS: Duration = Duration::from_secs(10);
 
 /// Asks the runs that share it to stop. Cloning shares the request; one handle can stop
 /// every run of a process ([`Driver::stop_on`](super::Driver::stop_on)).
@@ -25,7 +30,7 @@ use std::sync::Arc;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct StopHandle(Arc<AtomicBool>);
+pub struct StopHandle(Arc<OnceLock<Instant>>);
 
 impl StopHandle {
     /// A handle nobody has asked to stop yet.
@@ -36,12 +41,23 @@ impl StopHandle {
     /// Asks the runs sharing this handle to stop. Safe from any thread, and from a signal
     /// handler's thread; asking again changes nothing.
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        let _ = self.0.set(Instant::now());
     }
 
     /// Whether a stop was asked for.
     pub fn is_requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.get().is_some()
+    }
+
+    /// How long ago the stop was first asked for, if it was.
+    pub fn asked_since(&self) -> Option<Duration> {
+        self.0.get().map(Instant::elapsed)
+    }
+
+    /// Asks as if at `at`, for tests of what a stop waits for.
+    #[cfg(test)]
+    pub(crate) fn request_at(&self, at: Instant) {
+        let _ = self.0.set(at);
     }
 }
 
