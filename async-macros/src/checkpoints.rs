@@ -9,6 +9,7 @@
 //! been moved). A `loop` has no such end: only its periodic checkpoints are taken.
 
 use quote::{format_ident, quote};
+use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Ident, Lifetime, Stmt};
 
 use crate::scope::pattern_bindings;
@@ -19,8 +20,7 @@ const TRANSIENT: &str = "transient";
 /// Instruments the training loop labeled `label` when it is a statement of `block`, the
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
 pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
-    // `#[transient]`: state a resumed run starts anew (a timer, a handle), not saved. The
-    // attribute is the macro's, so it goes whether or not there is a loop to instrument.
+    // `#[transient]`: state a resumed run starts anew (a timer, a handle), not saved.
     let transient: Vec<bool> = block
         .stmts
         .iter_mut()
@@ -154,6 +154,19 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
     };
     block.stmts.splice(index..index, prologue);
+}
+
+/// Removes `#[transient]` from every `let` of `block`, nested ones included: the attribute is
+/// the macro's, which rustc does not know.
+pub fn strip_transient(block: &mut Block) {
+    struct Strip;
+    impl VisitMut for Strip {
+        fn visit_local_mut(&mut self, local: &mut syn::Local) {
+            local.attrs.retain(|attr| !attr.path().is_ident(TRANSIENT));
+            visit_mut::visit_local_mut(self, local);
+        }
+    }
+    Strip.visit_block_mut(block);
 }
 
 /// The label of a loop statement.

@@ -196,6 +196,9 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     if let Some(label) = &training_loop {
         checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
     }
+    // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
+    // not know it.
+    checkpoints::strip_transient(&mut function.block);
     let attrs = &function.attrs;
     let vis = &function.vis;
     let sig = &function.sig;

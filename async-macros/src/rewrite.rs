@@ -837,9 +837,6 @@ fn container_item(ty: &Type) -> Option<(Type, bool)> {
     }
 }
 
-/// The type an initializer shows plainly, to name in a fix-it: a float literal is an `f64`
-/// (unless suffixed), `x as T` is a `T`, `.len()` is a `usize`, and arithmetic keeps the
-/// type of its operands.
 /// The owned type of an unsized one a reference may point to: `Vec<T>` for `[T]`, `String`
 /// for `str`.
 fn unsized_owner(ty: &Type) -> Option<String> {
@@ -853,6 +850,9 @@ fn unsized_owner(ty: &Type) -> Option<String> {
 /// The hint of a `let` whose initializer is a closure, which has no type to write.
 const CLOSURE: &str = "a closure";
 
+/// The type an initializer shows plainly, to name in a fix-it: a float literal is an `f64`
+/// (unless suffixed), `x as T` is a `T`, `.len()` is a `usize`, and arithmetic keeps the
+/// type of its operands; a closure shows [`CLOSURE`], whose type cannot be written.
 fn guess_type(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Closure(_) => Some(CLOSURE.into()),

@@ -23,12 +23,16 @@ fn adam_like(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     scale += 1.0;
     let scale = scale * 2.0;
     for _ in 0..p.updates {
+        // Nested, it has no effect, and is no error.
+        #[transient]
+        let started = std::time::Instant::now();
         broadcast!(w);
         let g = reduce!(data.sample(p.batch, k), |batch| p.loss.gradient(batch, w.view()));
         m = 0.9 * m + 0.1 * &g;
         v = 0.999 * v + 0.001 * &g * &g;
         w.scaled_add(-p.step * scale, &(&m / (v.mapv(f64::sqrt) + 1e-8)));
         k += 1;
+        let _ = started;
     }
     w
 }
