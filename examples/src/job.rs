@@ -129,9 +129,20 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
         } else {
             LabelRule::Signed
         };
+        if let Some(file) = data.origin() {
+            // The workers would each find it in their rows, mid-run: said before any runs.
+            let values = file.label_values();
+            if !is(&[0.0, 1.0]) && !is(&[1.0, -1.0]) {
+                bail!(
+                    "{}: its labels are {}, but the logistic loss reads +1/-1 or 0/1",
+                    data.name(),
+                    values.seen()
+                );
+            }
+        }
         data = data
             .with_labels(rule)
-            .map_err(|e| anyhow!("{e} (or 0/1)"))?;
+            .map_err(|e| anyhow!("{e}: the logistic loss reads +1/-1 or 0/1 labels"))?;
     }
     Ok(match bias {
         Some(value) => data.with_bias(value),

@@ -279,7 +279,7 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let output = run(&[&["evaluate"][..], &args[..4]].concat(), &dir);
     assert_clear_error(
         &output,
-        "has label 2, but the logistic loss reads labels +1/-1",
+        "has label 2, not one of the labels +1/-1: the logistic loss",
     );
     // Workers reading a shared file apply the rule of all its rows, not of the driver's
     // sample: a sample of only 1s made the file's few 0s errors on the workers.
@@ -316,6 +316,27 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
             "{stdout}"
         );
     }
+    // Labels no rule reads are refused before the run, whatever the sample held.
+    let mixed: String = (0..4000)
+        .map(|i| format!("{} 1:1\n", [1, 0, 1, -1][i % 4]))
+        .collect();
+    std::fs::write(dir.join("mixed.libsvm"), mixed).unwrap();
+    let args = [
+        "--loss",
+        "logistic",
+        "--data",
+        "mixed.libsvm",
+        "--data-access",
+        "shared",
+    ];
+    let output = run(
+        &[&args[..], &["--eval-rows", "20", "--quiet"]].concat(),
+        &dir,
+    );
+    assert_clear_error(
+        &output,
+        "mixed.libsvm: its labels are 0, 1 and -1, but the logistic",
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub enum DataError {
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),
     /// A label the label rule refuses.
-    #[error("row {row} of {name} has label {label}, but the logistic loss reads {rule}")]
+    #[error("row {row} of {name} has label {label}, not one of the {rule}")]
     Label {
         /// The dataset.
         name: String,

@@ -82,6 +82,24 @@ impl LabelValues {
             && allowed(self.minus_one, -1.0)
     }
 
+    /// The kinds of labels seen, for a message: `0, 1 and -1`, `1 and others`.
+    pub fn seen(&self) -> String {
+        let kinds: Vec<&str> = [
+            (self.zero, "0"),
+            (self.one, "1"),
+            (self.minus_one, "-1"),
+            (self.other, "others"),
+        ]
+        .into_iter()
+        .filter_map(|(seen, kind)| seen.then_some(kind))
+        .collect();
+        match kinds.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            Some((only, _)) => (*only).to_owned(),
+            None => "none".to_owned(),
+        }
+    }
+
     /// Counts the label of a data row, its first token.
     fn see(&mut self, token: &[u8]) {
         let value = match token {
@@ -349,11 +367,15 @@ pub(crate) fn is_row(line: &[u8]) -> bool {
         .is_some_and(|&b| b != b'#')
 }
 
-/// A row's first token, its label.
+/// A row's first token, its label (a comment is no part of it, as the reader reads it).
 fn first_token(line: &[u8]) -> &[u8] {
     let line = line
         .strip_prefix(libsvm::BYTE_ORDER_MARK.as_bytes())
         .unwrap_or(line);
+    let line = match memchr::memchr(b'#', line) {
+        Some(at) => &line[..at],
+        None => line,
+    };
     let start = line
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -502,6 +524,9 @@ mod tests {
         assert!(!seen.all_in(&[0.0, 1.0]) && seen.all_in(&[0.0, 1.0, -1.0]));
         seen.see(b"2");
         assert!(!seen.all_in(&[0.0, 1.0, -1.0]));
+        assert_eq!(seen.seen(), "0, 1, -1 and others");
+        // A comment glued to the label is no part of it.
+        assert_eq!(super::first_token(b" 0#note 3:1"), b"0");
     }
 
     #[test]
