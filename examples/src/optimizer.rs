@@ -316,6 +316,20 @@ impl Registry {
                      letters, digits and dashes"
                 ));
             }
+            for (i, hyper) in optimizer.hypers.iter().enumerate() {
+                // A name `--param NAME=VALUE` cannot spell, or spells twice, is the author's
+                // mistake: said when the program starts, not when a user tries it.
+                if hyper.name.is_empty() || hyper.name.contains(['=', ' ', ',']) {
+                    return Err(format!(
+                        "`{}` of `{optimizer}` cannot be set by --param NAME=VALUE: use \
+                         letters, digits and dashes",
+                        hyper.name
+                    ));
+                }
+                if optimizer.hypers[..i].iter().any(|h| h.name == hyper.name) {
+                    return Err(format!("`{optimizer}` declares `{}` twice", hyper.name));
+                }
+            }
             optimizers.push(*optimizer);
         }
         Ok(Registry { optimizers })
@@ -372,5 +386,17 @@ mod tests {
             .unwrap_err()
             .contains("two optimizers are named `sgd`"));
         assert!(Registry::with(&[Optimizer::new("a,b", mine)]).is_err());
+    }
+
+    #[test]
+    fn hyperparameters_that_param_cannot_set_are_refused_at_start() {
+        const TWICE: &[Hyper] = &[Hyper::new("h", 1.0, ""), Hyper::new("h", 2.0, "")];
+        const SPACED: &[Hyper] = &[Hyper::new("half life", 1.0, "")];
+        let twice = Registry::with(&[Optimizer::new("mine", mine).params(TWICE)]);
+        assert!(twice.unwrap_err().contains("declares `h` twice"));
+        let spaced = Registry::with(&[Optimizer::new("mine", mine).params(SPACED)]);
+        assert!(spaced
+            .unwrap_err()
+            .contains("`half life` of `mine` cannot be set"));
     }
 }

@@ -221,7 +221,7 @@ fn render_svg(
             .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(plot_error)?;
-        if let (Some(target), Some(_)) = (style.target, optimum) {
+        if let (Some(target), Some(_)) = (style.target.filter(|&t| t > 0.0), optimum) {
             let grey = BLACK.mix(0.55);
             chart
                 .draw_series(DashedLineSeries::new(

@@ -21,6 +21,14 @@ use super::split::Block;
 /// Reads the partition `order` describes from its file.
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     let path = order.path.as_path();
+    if order.checksums.len() != order.blocks.len() {
+        // Every block is checked: an order without its sums is not read unchecked.
+        return Err(DataError::DimensionMismatch {
+            what: "checksums vs blocks of a split order".into(),
+            expected: order.blocks.len(),
+            found: order.checksums.len(),
+        });
+    }
     // Rows found per block, then all the rows in the partition's order.
     let (found, rows, sums) = if order.compressed {
         let (parts, sums) = read_whole(order)?;
@@ -360,6 +368,13 @@ mod tests {
         assert!(errors[0].contains(&format!(":{line}: ")), "{}", errors[0]);
         assert!(errors[0].contains("`x`"), "{}", errors[0]);
         assert!(!errors[0].contains('\n'));
+        // An order without its checksums is refused, not read unchecked.
+        let (_, mut unchecked) = own.origin().unwrap().orders(2, 9).unwrap().remove(1);
+        unchecked.checksums.clear();
+        assert!(matches!(
+            read_split(&unchecked),
+            Err(DataError::DimensionMismatch { .. })
+        ));
         // A file missing on the worker's host is named.
         let (_, mut order) = own.origin().unwrap().orders(2, 9).unwrap().remove(0);
         order.path = "/nonexistent/data.svm".into();
