@@ -568,18 +568,7 @@ impl RunArgs {
         };
         Ok(match self.data_access {
             DataAccessName::Ship => DataAccess::Ship,
-            DataAccessName::Shared => {
-                // Workers seek into the file; a pipe or a device cannot be read that way.
-                let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
-                if special {
-                    bail!(
-                        "--data-access shared: the workers read {} from the middle, which a \
-                         pipe or a device does not allow: use --data-access ship",
-                        path.display()
-                    );
-                }
-                shared
-            }
+            DataAccessName::Shared => shared,
             DataAccessName::Auto => {
                 // A small file costs little to ship, and may have too few bytes for its
                 // byte ranges to fill every partition.

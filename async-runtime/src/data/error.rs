@@ -111,6 +111,16 @@ pub enum DataError {
         /// Rows read.
         found: u64,
     },
+    /// A shared file that is no regular file: its workers cannot read it from the middle.
+    #[error(
+        "{}: the workers read a shared file from the middle, which a pipe or a device does \
+         not allow: ship it from the driver (--data-access ship)",
+        path.display()
+    )]
+    NotSeekable {
+        /// The file.
+        path: PathBuf,
+    },
     /// A worker's copy of a shared file differs from the driver's in a partition's block.
     #[error(
         "{}: bytes {start}..{end} differ from the driver's copy of the file (their CRC-32 \

@@ -267,6 +267,13 @@ impl Dataset {
         options: &SharedOptions,
     ) -> Result<Dataset, DataError> {
         let path = path.as_ref();
+        // Read two or three times here and from the middle on the workers: a pipe would give
+        // its bytes once.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            return Err(DataError::NotSeekable {
+                path: path.to_path_buf(),
+            });
+        }
         let scan = scan(path, options)?;
         let rows = scan.plan.n_rows();
         if rows == 0 {
