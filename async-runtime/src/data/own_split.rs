@@ -114,7 +114,8 @@ fn read_block(
     };
     let from = block.bytes.start.saturating_sub(1);
     file.seek(SeekFrom::Start(from)).map_err(io)?;
-    let mut text = Checksummed::new(&mut *file, from, vec![block.bytes.clone()]);
+    let scanned = (&mut *file).take(order.text_bytes.saturating_sub(from));
+    let mut text = Checksummed::new(scanned, from, vec![block.bytes.clone()]);
     let mut lines = LineReader::new(&mut text, from, order.options.max_line_bytes);
     if block.bytes.start > 0 {
         // The rest of the line that runs into the block belongs to the block before (just
@@ -151,7 +152,7 @@ fn read_whole(order: &SplitOrder) -> Result<(Vec<Parsed>, Vec<u32>), DataError> 
     let mut parts: Vec<Parsed> = order.blocks.iter().map(|_| Parsed::new()).collect();
     let reader: Box<dyn Read + Send> = libsvm::open(path)?;
     let ranges = by_start.iter().map(|(_, b)| b.bytes.clone()).collect();
-    let mut text = Checksummed::new(reader, 0, ranges);
+    let mut text = Checksummed::new(reader.take(order.text_bytes), 0, ranges);
     let mut lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);
     let mut line_no = 0usize;
     loop {
@@ -315,6 +316,31 @@ mod tests {
                 errors[0]
             );
         }
+    }
+
+    #[test]
+    fn a_file_that_grew_since_its_scan_reads_as_it_was() {
+        // The last line has no line end yet: what is appended would lengthen it.
+        let text: String = (0..300)
+            .map(|i| format!("{} 1:{}\n", i % 2, i % 7))
+            .collect();
+        let text = format!("{text}1 1:0.5");
+        let f = TempFile::new("growing", text.as_bytes());
+        let own = shared(&f.0, 10);
+        let before: Vec<_> = own.origin().unwrap().orders(3, 2).unwrap();
+        let read = |orders: &[(crate::data::RowRanges, SplitOrder)]| -> Vec<(Vec<u64>, String)> {
+            orders
+                .iter()
+                .map(|(_, o)| content(&read_split(o).unwrap()))
+                .collect()
+        };
+        let as_scanned = read(&before);
+        std::fs::write(&f.0, format!("{text}3 2:1\n-1 1:9\n")).unwrap();
+        assert_eq!(
+            read(&before),
+            as_scanned,
+            "0.5 is not read as 0.53, nor new rows added"
+        );
     }
 
     #[test]

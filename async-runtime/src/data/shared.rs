@@ -177,6 +177,9 @@ pub struct SplitOrder {
     /// The CRC-32 of each block's bytes as the driver's scan read them: a worker whose copy
     /// of the file differs refuses to train on it.
     pub checksums: Vec<u32>,
+    /// Bytes of the (decompressed) text the scan read: a worker reads no further, so a file
+    /// that grew since (its last line, without a line end then, longer now) reads as it was.
+    pub text_bytes: u64,
 }
 
 impl SharedFile {
@@ -239,6 +242,7 @@ impl SharedFile {
                     bias: self.bias,
                     checksums: mine.iter().map(|b| self.checksum_of(b)).collect(),
                     blocks: mine,
+                    text_bytes: self.plan.total_bytes,
                 },
             ));
         }
