@@ -122,24 +122,22 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
             Some(file) => file.label_values().all_in(values),
             None => labels.iter().all(|y| values.contains(y)),
         };
+        let (zero_one, signed) = (is(&[0.0, 1.0]), is(&[1.0, -1.0]));
+        if let Some(file) = data.origin().filter(|_| !zero_one && !signed) {
+            // The workers would each find it in their rows, mid-run: said before any runs.
+            bail!(
+                "{}: its labels are {}, but the logistic loss reads +1/-1 or 0/1",
+                data.name(),
+                file.label_values().seen()
+            );
+        }
         // Workers reading their own splits apply the same rule to their rows.
-        let rule = if is(&[0.0, 1.0]) && !is(&[1.0, -1.0]) {
+        let rule = if zero_one && !signed {
             tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");
             LabelRule::ZeroOneAsSigned
         } else {
             LabelRule::Signed
         };
-        if let Some(file) = data.origin() {
-            // The workers would each find it in their rows, mid-run: said before any runs.
-            let values = file.label_values();
-            if !is(&[0.0, 1.0]) && !is(&[1.0, -1.0]) {
-                bail!(
-                    "{}: its labels are {}, but the logistic loss reads +1/-1 or 0/1",
-                    data.name(),
-                    values.seen()
-                );
-            }
-        }
         data = data
             .with_labels(rule)
             .map_err(|e| anyhow!("{e}: the logistic loss reads +1/-1 or 0/1 labels"))?;

@@ -81,13 +81,13 @@ impl Driver {
     /// variables are checked anew.
     pub(crate) fn loop_left(&mut self) {
         self.stop_seen_at_top = None;
-        self.loop_probed = false;
     }
 
-    /// Whether this is the training loop's first pass in a run that takes checkpoints: once
-    /// true, then false.
-    pub(crate) fn first_pass_with_checkpoints(&mut self) -> bool {
-        self.checkpoints.policy().is_some() && !std::mem::replace(&mut self.loop_probed, true)
+    /// Whether this is, in a run that takes checkpoints, the top of the training loop's first
+    /// pass: no top has been seen since the loop began (asked before
+    /// [`checkpoint_due`](Driver::checkpoint_due), which marks the top).
+    pub(crate) fn first_pass_with_checkpoints(&self) -> bool {
+        self.checkpoints.policy().is_some() && self.stop_seen_at_top.is_none()
     }
 
     /// Whether the policy asks for a checkpoint now, at the top of a pass of the training

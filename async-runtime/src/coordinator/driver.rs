@@ -128,10 +128,9 @@ pub struct Driver {
     stop: StopHandle,
     /// With checkpoints on, a stop is acted on only once the top of a pass of the training
     /// loop has seen it and saved the state there: one seen mid-pass would leave the loop
-    /// with no checkpoint of where it stopped. `None` until the loop's first pass.
+    /// with no checkpoint of where it stopped. `None` outside a training loop: before its
+    /// first pass, and once it is left.
     pub(crate) stop_seen_at_top: Option<bool>,
-    /// Whether the training loop's variables were checked for a checkpoint's needs.
-    pub(crate) loop_probed: bool,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) clock: RunClock,
     /// The worker processes this driver started on its own host, and their replacements.
@@ -202,7 +201,6 @@ impl Driver {
             stopped: false,
             stop: StopHandle::new(),
             stop_seen_at_top: None,
-            loop_probed: false,
             clock: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
