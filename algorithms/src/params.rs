@@ -36,7 +36,7 @@ pub struct Params {
     pub precondition: Precondition,
     /// An author's own hyperparameters, by name: the toolkit fills in those an optimizer
     /// declares, from `--param NAME=VALUE` or their defaults. Read them with
-    /// [`Params::param`].
+    /// [`Params::hyper`] on the driver.
     pub extra: BTreeMap<String, f64>,
 }
 
@@ -65,9 +65,31 @@ impl Params {
         }
     }
 
-    /// The hyperparameter `name` of [`extra`](Params::extra), if the run has it.
+    /// The hyperparameter `name` of [`extra`](Params::extra), if the run has it. On the
+    /// driver, [`Params::hyper`] also says when it does not.
     pub fn param(&self, name: &str) -> Option<f64> {
         self.extra.get(name).copied()
+    }
+
+    /// The value of `name`, a hyperparameter the optimizer declares: the toolkit fills in its
+    /// `--param` value or its declared default, so the default is written once, where it is
+    /// declared. A name the run lacks (misspelt, or never declared) aborts the run naming
+    /// those it has, and gives NaN, so that the loop leaves at its first `broadcast!` instead
+    /// of training with a value nobody chose.
+    pub fn hyper(&self, cx: &mut Driver, name: &str) -> f64 {
+        self.param(name).unwrap_or_else(|| {
+            let known = if self.extra.is_empty() {
+                "none".to_owned()
+            } else {
+                let names: Vec<&str> = self.extra.keys().map(String::as_str).collect();
+                names.join(", ")
+            };
+            cx.abort(format!(
+                "it reads the hyperparameter `{name}`, which the run does not have (it has: \
+                 {known}); declare it with the optimizer"
+            ));
+            f64::NAN
+        })
     }
 
     /// The preconditioner `precondition` for `loss` on the driver's `data`. When it cannot be

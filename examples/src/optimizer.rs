@@ -163,8 +163,8 @@ impl Optimizer {
     /// ```
     /// # use async_train::{Hyper, Optimizer};
     /// # use asyncopt_algorithms::{Model, Params};
-    /// # fn scheduled(_: &mut asyncopt_runtime::Driver, _: &asyncopt_runtime::Dataset, p: &Params) -> Model {
-    /// let half_life = p.param("half-life").unwrap_or(200.0); // the step halves every so many updates
+    /// # fn scheduled(cx: &mut asyncopt_runtime::Driver, _: &asyncopt_runtime::Dataset, p: &Params) -> Model {
+    /// let half_life = p.hyper(cx, "half-life"); // the step halves every so many updates
     /// # Model::zeros(1) }
     /// const SCHEDULED: Optimizer = Optimizer::new("scheduled", scheduled)
     ///     .params(&[Hyper::new("half-life", 200.0, "updates over which the step halves")]);

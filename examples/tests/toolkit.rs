@@ -20,7 +20,7 @@ mod softmax_cli;
 /// Its first moment's decay is a hyperparameter of its own (`--param beta1=...`).
 #[async_optimizer]
 fn adam(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let beta1 = p.param("beta1").unwrap_or(0.9);
+    let beta1 = p.hyper(cx, "beta1");
     let mut w: Model = Model::zeros(data.dim());
     let mut m: Model = Model::zeros(data.dim());
     let mut v: Model = Model::zeros(data.dim());
@@ -46,11 +46,29 @@ const ADAM: Optimizer = Optimizer::new("adam", adam).params(&[Hyper::new(
     "the decay of the first moment",
 )]);
 
+/// Plain SGD whose code misspells the hyperparameter it declares (`rate`).
+#[async_optimizer]
+fn misread(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let rate = p.hyper(cx, "rte");
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-rate, &g);
+    }
+    w
+}
+
+const MISREAD: Optimizer =
+    Optimizer::new("misread", misread).params(&[Hyper::new("rate", 0.1, "the step")]);
+
 fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[ADAM, softmax_cli::optimizer()]);
+        return async_train::cli::run(&[ADAM, MISREAD, softmax_cli::optimizer()]);
     }
     test_support::run_tests(&[
         (
@@ -383,6 +401,12 @@ fn own_hyperparameter_gets_the_command_line() {
     test_support::assert_clear_error(&typo, "--param beta: adam takes only beta1 (the decay");
     let builtin = run(&["--algo", "sgd", "--param", "beta1=0.5"], "sgd.json");
     test_support::assert_clear_error(&builtin, "sgd takes no parameter of its own");
+    // So is a name its code reads but does not declare, before any update.
+    let misread = run(&["--algo", "misread"], "misread.json");
+    test_support::assert_clear_error(
+        &misread,
+        "the hyperparameter `rte`, which the run does not have (it has: rate)",
+    );
 
     // Another value is another run: its checkpoint does not resume it.
     let ckpt = [
