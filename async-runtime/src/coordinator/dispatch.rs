@@ -323,15 +323,18 @@ impl Driver {
         seq
     }
 
-    /// The next partition of `worker` (see [`tasks::next_partition`]): with `exclusive`, one
-    /// with no task in flight and no result in hand on it; a worker that holds only busy ones
-    /// waits, counted.
-    pub(crate) fn next_partition(&mut self, worker: usize, exclusive: bool) -> Option<u32> {
+    /// The next partition of `worker` (see [`tasks::next_partition`]): for a site that
+    /// updates history (`exclusive`, by name), one with no task in flight and no result in hand
+    /// on it; a worker that holds only busy ones waits, counted.
+    pub(crate) fn next_partition(&mut self, worker: usize, exclusive: Option<&str>) -> Option<u32> {
         let (tasks, results) = (&self.tasks, &self.results);
         let info = &mut self.table.workers[worker];
-        let busy = |partition| tasks.on_partition(partition) || results.holds_partition(partition);
-        let next = tasks::next_partition(info, exclusive, busy);
-        if next.is_none() && exclusive && !info.partitions.is_empty() {
+        let busy = |partition| {
+            tasks.on_partition(partition)
+                || exclusive.is_some_and(|site| results.holds_partition(partition, site))
+        };
+        let next = tasks::next_partition(info, exclusive.is_some(), busy);
+        if next.is_none() && exclusive.is_some() && !info.partitions.is_empty() {
             self.stats.exclusive_waits += 1;
         }
         next
@@ -380,7 +383,7 @@ impl Driver {
         // at a time, each gets its turn.
         idle.sort_by_key(|&i| self.table.workers[i].idle_since);
         let mut sent = 0;
-        let exclusive = !spec.histories.is_empty();
+        let exclusive = (!spec.histories.is_empty()).then_some(spec.task);
         for worker in idle {
             if let Some(partition) = self.next_partition(worker, exclusive) {
                 if self.table.workers[worker].in_flight > 0 {

@@ -265,6 +265,45 @@ fn another_sites_result_waits_for_its_site_and_its_staleness_counts_from_dispatc
 }
 
 #[test]
+fn a_history_site_sends_no_task_on_a_partition_whose_set_aside_result_it_has_not_applied() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["saga", "other"]);
+    let data = data();
+    let table = crate::history::History::zeros(8);
+    let tables = [&table];
+    let saga = TaskSpec {
+        histories: &tables,
+        ..spec("saga", Some(Sample { batch: 2, k: 0 }))
+    };
+    // Both workers get a saga task; one result is used, the other is not received yet.
+    driver
+        .reduce_next(&data, &saga, EVERYONE, None, &decode)
+        .unwrap();
+    // Another site runs on w0 alone: the other saga result arrives and is set aside.
+    let only_w0: Gate<'static> = (&|_: &WorkerTable| true, &|w: &WorkerInfo| w.name == "w0");
+    driver
+        .reduce_next(&data, &spec("other", None), only_w0, None, &decode)
+        .unwrap();
+    let before = tasks(&wire).len();
+    // Back at saga: its set-aside result comes first, and until the algorithm has applied
+    // it to the table no task may read that partition's entries.
+    let applied = driver
+        .reduce_next(&data, &saga, EVERYONE, None, &decode)
+        .unwrap();
+    let sent = tasks(&wire);
+    let again: Vec<_> = sent[before..]
+        .iter()
+        .filter(|t| t.2 == applied.meta.partition)
+        .collect();
+    assert!(
+        again.is_empty(),
+        "partition {} sent again before its result was applied: {again:?}",
+        applied.meta.partition
+    );
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

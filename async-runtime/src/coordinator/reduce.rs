@@ -373,29 +373,20 @@ impl Driver {
         self.drain();
         // Tasks of lost workers are simply not awaited: other workers take their partitions.
         self.tasks.forget_written_off();
-        // Results of this site that arrived while other sites ran come first.
-        let mut own = self.results.take_parked(task);
         let mut taken = Vec::new();
         // The barrier first, as every call: workers whose results earlier calls used get work
         // now, even when a result is already in hand.
-        if let Err(e) = self.release(spec, rule, select, !own.is_empty()) {
-            self.results.return_parked(task, own);
-            return Err(e);
-        }
+        self.release(spec, rule, select)?;
         loop {
             if let Some(failure) = self.failure.take() {
-                self.results.return_parked(task, own);
                 return Err(failure);
             }
             for failed in self.tasks.take_failures() {
                 if failed.task == task {
-                    if let Err(e) = self.site_failed(failed) {
-                        self.results.return_parked(task, own);
-                        return Err(e);
-                    }
+                    self.site_failed(failed)?;
                 }
             }
-            while let Some(arrived) = self.next_in_hand(&mut own) {
+            while let Some(arrived) = self.next_in_hand(task) {
                 let clock = self.table.clock;
                 let (arrived, staleness) =
                     match self
@@ -430,22 +421,15 @@ impl Driver {
                 // A drain also takes what the link already received, without waiting.
                 if all {
                     self.drain();
-                    if self.results.has_arrived() || !own.is_empty() {
+                    if self.results.has_arrived() || self.results.has_parked(task) {
                         continue;
                     }
                 }
                 break;
             }
-            if let Err(e) = self.release(spec, rule, select, false) {
-                self.results.return_parked(task, own);
-                return Err(e);
-            }
-            if let Err(e) = self.pump() {
-                self.results.return_parked(task, own);
-                return Err(e);
-            }
+            self.release(spec, rule, select)?;
+            self.pump()?;
         }
-        self.results.return_parked(task, own);
         self.results.set_last(taken.last().map(|c| c.meta.clone()));
         self.stats.results_used += taken.len() as u64;
         self.table.clock += 1;
@@ -453,10 +437,10 @@ impl Driver {
         Ok(taken)
     }
 
-    /// The next result in hand: this site's put-aside ones first (already consumed), then
-    /// what arrived (consumed now: its worker may work again).
-    fn next_in_hand(&mut self, own: &mut VecDeque<Arrived>) -> Option<Arrived> {
-        if let Some(arrived) = own.pop_front() {
+    /// The next result in hand for `site`: those set aside for it first (already consumed),
+    /// then what arrived (consumed now: its worker may work again).
+    fn next_in_hand(&mut self, site: &'static str) -> Option<Arrived> {
+        if let Some(arrived) = self.results.pop_parked(site) {
             return Some(arrived);
         }
         let arrived = self.results.pop()?;
@@ -473,8 +457,8 @@ impl Driver {
         spec: &TaskSpec<'_>,
         rule: &dyn Fn(&WorkerTable) -> bool,
         select: &dyn Fn(&WorkerInfo) -> bool,
-        own_in_hand: bool,
     ) -> Result<(), RuntimeError> {
+        let own_in_hand = self.results.has_parked(spec.task);
         let stuck = self.tasks.is_empty() && !self.results.has_arrived() && !own_in_hand;
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);

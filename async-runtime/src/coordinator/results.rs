@@ -94,9 +94,16 @@ impl ResultQueue {
         self.arrived.len() + self.parked.values().map(VecDeque::len).sum::<usize>()
     }
 
-    /// Whether a received result not yet applied was computed on `partition`.
-    pub fn holds_partition(&self, partition: u32) -> bool {
-        self.arrived.iter().any(|a| a.partition == partition)
+    /// Whether a received result not yet applied was computed on `partition`: one in the
+    /// queue, or one set aside for `site`. A site that updates history must not send a second
+    /// task on a partition whose result it has not applied yet, even while that result waits
+    /// for it; results set aside for other sites do not hold it back, as they could wait for a
+    /// site that does not run again.
+    pub fn holds_partition(&self, partition: u32, site: &str) -> bool {
+        self.arrived
+            .iter()
+            .chain(self.parked.get(site).into_iter().flatten())
+            .any(|a| a.partition == partition)
     }
 
     /// Notes that task `seq` was done again and its twin's result used: its own result, when
@@ -125,19 +132,20 @@ impl ResultQueue {
         }
     }
 
-    /// The results set aside for `site`, out of the queue: its call takes them first.
-    pub fn take_parked(&mut self, site: &'static str) -> VecDeque<Arrived> {
-        self.parked.remove(site).unwrap_or_default()
+    /// The oldest result set aside for `site`, out of the queue: its call takes these first.
+    /// They stay in the queue until taken, so that they keep holding their partitions.
+    pub fn pop_parked(&mut self, site: &'static str) -> Option<Arrived> {
+        let queue = self.parked.get_mut(site)?;
+        let arrived = queue.pop_front();
+        if queue.is_empty() {
+            self.parked.remove(site);
+        }
+        arrived
     }
 
-    /// Gives back to `site` what its call did not take, ahead of what was set aside since.
-    pub fn return_parked(&mut self, site: &'static str, own: VecDeque<Arrived>) {
-        if !own.is_empty() {
-            let queue = self.parked.entry(site).or_default();
-            for arrived in own.into_iter().rev() {
-                queue.push_front(arrived);
-            }
-        }
+    /// Whether a result set aside for `site` waits for it.
+    pub fn has_parked(&self, site: &'static str) -> bool {
+        self.parked.get(site).is_some_and(|queue| !queue.is_empty())
     }
 
     /// What asynchronous site `site`, at update `clock` with staleness bound `max_staleness`,
@@ -200,6 +208,11 @@ mod tests {
         queue.iter().map(|a| a.seq).collect()
     }
 
+    /// Every result set aside for `site`, out of the queue, oldest first.
+    fn take_parked(queue: &mut ResultQueue, site: &'static str) -> VecDeque<Arrived> {
+        std::iter::from_fn(|| queue.pop_parked(site)).collect()
+    }
+
     #[test]
     fn a_superseded_late_result_is_dropped_and_counted_once() {
         let mut queue = ResultQueue::default();
@@ -250,9 +263,11 @@ mod tests {
             assert!(matches!(verdict, Screened::Passed));
         }
         assert_eq!(queue.in_hand(), 3);
-        assert_eq!(seqs(&queue.take_parked("outer")), [1, 3]);
-        assert_eq!(seqs(&queue.take_parked("inner")), [2]);
-        assert!(queue.take_parked("main").is_empty());
+        assert!(queue.has_parked("outer") && !queue.has_parked("main"));
+        assert_eq!(seqs(&take_parked(&mut queue, "outer")), [1, 3]);
+        assert_eq!(seqs(&take_parked(&mut queue, "inner")), [2]);
+        assert!(take_parked(&mut queue, "main").is_empty());
+        assert!(!queue.has_parked("outer"));
         assert_eq!(stats.dropped_orphan, 0);
     }
 
@@ -266,27 +281,35 @@ mod tests {
         }
         queue.park(result(1000, "inner", 0), &mut stats);
         assert_eq!(stats.dropped_orphan, extra as u64);
-        let kept = queue.take_parked("outer");
+        let kept = take_parked(&mut queue, "outer");
         assert_eq!(kept.len(), MAX_PARKED_PER_SITE);
         assert_eq!(kept.front().unwrap().seq, extra as u64, "the oldest went");
         assert_eq!(
-            seqs(&queue.take_parked("inner")),
+            seqs(&take_parked(&mut queue, "inner")),
             [1000],
             "other sites unaffected"
         );
     }
 
     #[test]
-    fn what_a_call_did_not_take_goes_back_ahead_of_newer_ones() {
+    fn a_set_aside_result_holds_its_partition_until_its_site_takes_it() {
         let mut queue = ResultQueue::default();
         let mut stats = RunStats::default();
-        queue.park(result(1, "outer", 0), &mut stats);
-        queue.park(result(2, "outer", 0), &mut stats);
-        let mut own = queue.take_parked("outer");
-        own.pop_front();
-        queue.park(result(3, "outer", 0), &mut stats);
-        queue.return_parked("outer", own);
-        assert_eq!(seqs(&queue.take_parked("outer")), [2, 3]);
+        queue.park(result(1, "saga", 0), &mut stats);
+        queue.park(result(2, "saga", 0), &mut stats);
+        assert!(queue.holds_partition(1, "saga") && queue.holds_partition(2, "saga"));
+        assert!(!queue.holds_partition(1, "other"), "only for its own site");
+        assert_eq!(queue.pop_parked("saga").map(|a| a.seq), Some(1));
+        assert!(
+            !queue.holds_partition(1, "saga"),
+            "taken: the algorithm applies it"
+        );
+        assert!(
+            queue.holds_partition(2, "saga"),
+            "still waiting for its site"
+        );
+        assert_eq!(queue.pop_parked("saga").map(|a| a.seq), Some(2));
+        assert!(!queue.holds_partition(2, "saga") && !queue.has_parked("saga"));
     }
 
     #[test]
@@ -294,10 +317,10 @@ mod tests {
         let mut queue = ResultQueue::default();
         queue.push(result(4, "saga", 0));
         queue.push(result(5, "saga", 0));
-        assert!(queue.holds_partition(4) && queue.holds_partition(5));
-        assert!(!queue.holds_partition(6));
+        assert!(queue.holds_partition(4, "saga") && queue.holds_partition(5, "other"));
+        assert!(!queue.holds_partition(6, "saga"));
         assert_eq!(queue.pop().map(|a| a.seq), Some(4), "oldest first");
-        assert!(!queue.holds_partition(4));
+        assert!(!queue.holds_partition(4, "saga"));
         assert!(queue.has_arrived());
         assert_eq!(seqs(&queue.take_arrived()), [5]);
         assert!(!queue.has_arrived());
