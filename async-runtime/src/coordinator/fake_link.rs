@@ -28,6 +28,8 @@ use crate::transport::{frame, Inbound, Link};
 enum Reply {
     /// A result with this body.
     Result(Vec<u8>),
+    /// A result with this body that says its task computed this many seconds.
+    Took(Vec<u8>, f64),
     /// A failure with this message.
     Fail(String),
     /// Nothing (yet): the task stays in flight.
@@ -63,14 +65,16 @@ impl FakeLink {
             },
             ToWorker::Task(task) => {
                 let script = wire.script.as_mut().expect("a script for tasks");
+                let result = |body: Vec<u8>, compute_s: f64| ToDriver::Result {
+                    seq: task.seq,
+                    compute_s,
+                    cpu_s: compute_s,
+                    delay_s: 0.0,
+                    body: ByteBuf::from(body),
+                };
                 match script(peer, task) {
-                    Reply::Result(body) => ToDriver::Result {
-                        seq: task.seq,
-                        compute_s: 0.001,
-                        cpu_s: 0.001,
-                        delay_s: 0.0,
-                        body: ByteBuf::from(body),
-                    },
+                    Reply::Result(body) => result(body, 0.001),
+                    Reply::Took(body, seconds) => result(body, seconds),
                     Reply::Fail(message) => ToDriver::Failed {
                         seq: task.seq,
                         message,
@@ -301,6 +305,37 @@ fn a_history_site_sends_no_task_on_a_partition_whose_set_aside_result_it_has_not
         "partition {} sent again before its result was applied: {again:?}",
         applied.meta.partition
     );
+}
+
+#[test]
+fn a_task_time_longer_than_the_task_was_out_counts_as_that_long() {
+    // A hostile or broken worker says it computed for 1e300 s: left as said, its mean task
+    // time overflowed the hang limit's Duration and the driver panicked.
+    let script: Script = Box::new(|peer, task| {
+        let body = vec![task.partition as u8; 2];
+        if peer == "w0" {
+            Reply::Took(body, 1e300)
+        } else {
+            Reply::Result(body)
+        }
+    });
+    let (mut driver, _) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    let start = Instant::now();
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .unwrap();
+    let bound = start.elapsed().as_secs_f64();
+    let w0 = &driver.table.workers[0];
+    assert!(
+        w0.mean_task_s <= bound && w0.mean_cpu_s <= bound,
+        "{} s recorded for a task out less than {bound} s",
+        w0.mean_task_s
+    );
+    assert!(driver.straggling.mean_compute_s() <= bound);
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .unwrap();
 }
 
 #[test]

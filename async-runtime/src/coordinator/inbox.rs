@@ -206,6 +206,10 @@ impl Driver {
                     return self.bad_result(worker, "its task times are not finite and positive");
                 }
                 let task = self.tasks.close(seq).expect("checked above");
+                // No task takes longer than it was out: a time beyond that is a lie or a
+                // clock gone wrong, and would set hang limits and straggler sleeps.
+                let out_s = task.seconds_out();
+                let [compute_s, cpu_s, delay_s] = [compute_s, cpu_s, delay_s].map(|t| t.min(out_s));
                 let info = &mut self.table.workers[task.worker()];
                 info.in_flight = info.in_flight.saturating_sub(1);
                 info.unconsumed += 1;

@@ -44,6 +44,12 @@ impl InFlight {
         self.task
     }
 
+    /// Seconds since it was sent: what a worker can have spent on it at most (less once a
+    /// pause of the driver was left out of its time, see [`TaskBook::discount_unwatched`]).
+    pub fn seconds_out(&self) -> f64 {
+        self.sent_at.elapsed().as_secs_f64()
+    }
+
     /// Its answer, received: what the driver recorded at dispatch goes with the body, so
     /// nothing of the result's metadata is the worker's word.
     pub fn arrived(self, seq: u64, body: Vec<u8>) -> Arrived {
@@ -197,9 +203,8 @@ impl TaskBook {
             .filter(|(_, partition)| !hedged.contains(*partition))
             .filter_map(|(seq, &partition)| {
                 let task = self.in_flight.get(seq)?;
-                let limit = HANG_FLOOR.max(Duration::from_secs_f64(
-                    HANG_FACTOR * mean_task_s(task.worker),
-                ));
+                let usual = Duration::try_from_secs_f64(HANG_FACTOR * mean_task_s(task.worker));
+                let limit = HANG_FLOOR.max(usual.unwrap_or(Duration::MAX));
                 (now.saturating_duration_since(task.sent_at) > limit)
                     .then_some((partition, task.worker))
             })
@@ -489,6 +494,17 @@ mod tests {
             book.hung(&pending, &hedged, mean, now).is_empty(),
             "a partition is done again once"
         );
+    }
+
+    #[test]
+    fn a_mean_task_time_beyond_any_duration_makes_no_task_hung_and_no_panic() {
+        let mut book = TaskBook::default();
+        let seq = book.open(0, "grad", 0, 0, Arc::from(Vec::new()));
+        book.sent_before(seq, HANG_FLOOR * 100);
+        let pending: HashMap<u64, usize> = [(seq, 0)].into();
+        assert!(book
+            .hung(&pending, &HashSet::new(), |_| 1e300, Instant::now())
+            .is_empty());
     }
 
     #[test]
