@@ -339,6 +339,35 @@ fn a_task_time_longer_than_the_task_was_out_counts_as_that_long() {
 }
 
 #[test]
+fn a_silent_worker_is_declared_lost_while_the_others_results_keep_the_driver_busy() {
+    // w0 answers at once, so every call finds a result in hand and never waits for one:
+    // the liveness check ran only while waiting, and w1, stopped with its task, was never
+    // declared lost, its task never written off, its partition never moved.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, _) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    driver.config.heartbeat = Duration::from_millis(20);
+    let data = data();
+    let deadline = Instant::now() + driver.config.liveness_timeout() * 4;
+    while driver.table.workers[1].alive && Instant::now() < deadline {
+        let used = driver
+            .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+            .unwrap();
+        assert_eq!(used.meta.worker, 0);
+        std::thread::sleep(driver.config.heartbeat / 4);
+    }
+    assert!(
+        !driver.table.workers[1].alive,
+        "silent past the timeout: lost"
+    );
+    assert!(driver.table.workers[0].alive);
+    assert_eq!(driver.stats().lost_workers, 1);
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

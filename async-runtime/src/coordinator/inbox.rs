@@ -61,29 +61,37 @@ impl Driver {
         Ok(())
     }
 
-    /// Waits for one inbound event and handles it; checks liveness every heartbeat period,
-    /// whether or not other workers keep the driver busy.
+    /// Every heartbeat period: judges the workers' silence and replaces local workers that
+    /// exited. Called by every wait and by every asynchronous `reduce!`, which may find a
+    /// result in hand each time and never wait while others keep the driver busy.
+    pub(crate) fn watch(&mut self) {
+        let since_check = self.last_liveness_check.elapsed();
+        if since_check < self.config.heartbeat {
+            return;
+        }
+        self.last_liveness_check = Instant::now();
+        // A check far behind its period means this process did not run (stopped, suspended,
+        // starved): what the workers sent meanwhile is still unread, so their silence is not
+        // judged now, and each gets a full window from here; nor is a task taken for hung for
+        // the time nobody watched it.
+        if since_check > self.config.heartbeat * PAUSED_AFTER_PERIODS {
+            tracing::warn!(
+                paused_s = since_check.as_secs_f64(),
+                "the driver did not run for a while: the workers' silence is not judged"
+            );
+            self.table.heard_all_now();
+            self.tasks
+                .discount_unwatched(since_check - self.config.heartbeat);
+        }
+        self.check_liveness();
+        self.replace_exited_workers();
+    }
+
+    /// Waits for one inbound event and handles it, watching the workers (see
+    /// [`Driver::watch`]) while it waits.
     pub(crate) fn pump(&mut self) -> Result<(), RuntimeError> {
         loop {
-            let since_check = self.last_liveness_check.elapsed();
-            if since_check >= self.config.heartbeat {
-                self.last_liveness_check = Instant::now();
-                // A check far behind its period means this process did not run (stopped,
-                // suspended, starved): what the workers sent meanwhile is still unread, so
-                // their silence is not judged now, and each gets a full window from here; nor
-                // is a task taken for hung for the time nobody watched it.
-                if since_check > self.config.heartbeat * PAUSED_AFTER_PERIODS {
-                    tracing::warn!(
-                        paused_s = since_check.as_secs_f64(),
-                        "the driver did not run for a while: the workers' silence is not judged"
-                    );
-                    self.table.heard_all_now();
-                    self.tasks
-                        .discount_unwatched(since_check - self.config.heartbeat);
-                }
-                self.check_liveness();
-                self.replace_exited_workers();
-            }
+            self.watch();
             if self.table.alive() == 0 {
                 self.replace_the_dead_before_giving_up();
             }

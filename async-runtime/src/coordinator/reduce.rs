@@ -371,6 +371,7 @@ impl Driver {
         self.ensure_shipped(data)?;
         let task = spec.task;
         self.drain();
+        self.watch();
         // Tasks of lost workers are simply not awaited: other workers take their partitions.
         self.tasks.forget_written_off();
         let mut taken = Vec::new();
