@@ -368,6 +368,33 @@ fn a_silent_worker_is_declared_lost_while_the_others_results_keep_the_driver_bus
 }
 
 #[test]
+fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever() {
+    // w1's heartbeats go on but its task thread is stuck: under bsp the idle w0 waited for
+    // it forever, as a task in flight could always still change the table.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let rule = crate::bsp();
+    let bsp: Gate<'_> = (&rule, &|_: &WorkerInfo| true);
+    let data = data();
+    driver
+        .reduce_next(&data, &spec("a", None), bsp, None, &decode)
+        .unwrap();
+    let stuck = tasks(&wire).iter().find(|t| t.0 == "w1").unwrap().1;
+    driver
+        .tasks
+        .sent_before(stuck, HANG_FLOOR + Duration::from_secs(1));
+    let next = driver
+        .reduce_next(&data, &spec("a", None), bsp, None, &decode)
+        .expect("w0 works on");
+    assert_eq!(next.meta.worker, 0);
+    assert_eq!(driver.stats().barrier_overrides, 1);
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

@@ -449,8 +449,20 @@ impl Driver {
         Some(arrived)
     }
 
+    /// Whether no result can come to change the worker table: none is in hand for `site`,
+    /// and no task in flight may still answer (none is, or each one hangs: its worker is
+    /// alive, but its task thread is stuck).
+    fn nothing_to_wait_for(&self, site: &'static str) -> bool {
+        let workers = &self.table.workers;
+        !self.results.has_arrived()
+            && !self.results.has_parked(site)
+            && self
+                .tasks
+                .none_expected(|worker| workers[worker].mean_task_s, Instant::now())
+    }
+
     /// Applies the barrier: when its rule holds, the idle workers it selects get the task.
-    /// With nothing in flight and nothing in hand no result can change the table, so a rule
+    /// When no result can change the table (see [`Driver::nothing_to_wait_for`]), a rule
     /// that says no is overridden (counted, logged) and a selection that picks no idle
     /// worker ends the run with [`RuntimeError::BarrierDeadlock`].
     fn release(
@@ -459,8 +471,7 @@ impl Driver {
         rule: &dyn Fn(&WorkerTable) -> bool,
         select: &dyn Fn(&WorkerInfo) -> bool,
     ) -> Result<(), RuntimeError> {
-        let own_in_hand = self.results.has_parked(spec.task);
-        let stuck = self.tasks.is_empty() && !self.results.has_arrived() && !own_in_hand;
+        let stuck = self.nothing_to_wait_for(spec.task);
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);
         } else if stuck {
@@ -470,13 +481,14 @@ impl Driver {
                 tracing::warn!(
                     task = spec.task,
                     overrides,
-                    "the barrier's rule holds every worker back while nothing is in flight: \
-                     no result can change the worker table, so the task goes out anyway"
+                    "the barrier's rule holds every worker back while no task in flight can \
+                     answer (none is, or each hangs): no result can change the worker table, \
+                     so the task goes out anyway"
                 );
             }
             self.dispatch_to_idle(spec, select);
         }
-        if self.tasks.is_empty() && !self.results.has_arrived() && !own_in_hand {
+        if self.nothing_to_wait_for(spec.task) {
             let idle: Vec<&str> = self
                 .table
                 .workers

@@ -44,6 +44,14 @@ impl InFlight {
         self.task
     }
 
+    /// Whether it has run past [`HANG_FACTOR`] times its worker's mean task time
+    /// (`mean_task_s`) and at least [`HANG_FLOOR`], at `now`.
+    fn hangs(&self, mean_task_s: f64, now: Instant) -> bool {
+        let usual = Duration::try_from_secs_f64(HANG_FACTOR * mean_task_s);
+        let limit = HANG_FLOOR.max(usual.unwrap_or(Duration::MAX));
+        now.saturating_duration_since(self.sent_at) > limit
+    }
+
     /// Seconds since it was sent: what a worker can have spent on it at most (less once a
     /// pause of the driver was left out of its time, see [`TaskBook::discount_unwatched`]).
     pub fn seconds_out(&self) -> f64 {
@@ -139,6 +147,7 @@ impl TaskBook {
     }
 
     /// Whether no task is in flight.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.in_flight.is_empty()
     }
@@ -203,12 +212,18 @@ impl TaskBook {
             .filter(|(_, partition)| !hedged.contains(*partition))
             .filter_map(|(seq, &partition)| {
                 let task = self.in_flight.get(seq)?;
-                let usual = Duration::try_from_secs_f64(HANG_FACTOR * mean_task_s(task.worker));
-                let limit = HANG_FLOOR.max(usual.unwrap_or(Duration::MAX));
-                (now.saturating_duration_since(task.sent_at) > limit)
+                task.hangs(mean_task_s(task.worker), now)
                     .then_some((partition, task.worker))
             })
             .collect()
+    }
+
+    /// Whether no task in flight may still be expected to answer: none is in flight, or each
+    /// one hangs (see [`TaskBook::hung`]).
+    pub fn none_expected(&self, mean_task_s: impl Fn(usize) -> f64, now: Instant) -> bool {
+        self.in_flight
+            .values()
+            .all(|task| task.hangs(mean_task_s(task.worker), now))
     }
 
     /// Leaves `unwatched` out of the running time of every task in flight: the driver did not
