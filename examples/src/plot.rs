@@ -271,7 +271,11 @@ fn decades(min: f64, max: f64) -> std::ops::Range<f64> {
 /// A tick's number as a person writes it: `0.01`, `1`, `100`, or `1e-6` far from 1.
 fn tick_label(value: f64) -> String {
     if value != 0.0 && !(1e-3..1e5).contains(&value.abs()) {
-        return format!("{value:e}");
+        // Four digits at most: the axis computes its ticks, 1e-5 as 9.999999999999999e-6.
+        let text = format!("{value:.3e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let text = format!("{value:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -289,10 +293,12 @@ mod tests {
     fn a_log_axis_spans_whole_decades_with_plain_labels() {
         assert_eq!(decades(0.016, 9.6), 0.0098..10.0);
         assert_eq!(decades(0.5, 0.5), 0.098..1.0);
-        let labels: Vec<String> = [0.01, 0.1, 1.0, 10.0, 2e-6, 3e5, 0.02]
+        let labels: Vec<String> = [0.01, 0.1, 1.0, 10.0, 2e-6, 3e5, 0.02, 9.999999999999999e-6]
             .into_iter()
             .map(tick_label)
             .collect();
-        assert_eq!(labels, ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02"]);
+        let plain = ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02", "1e-5"];
+        assert_eq!(labels, plain);
+        assert_eq!(tick_label(1.5e-7), "1.5e-7");
     }
 }
