@@ -988,6 +988,80 @@ fn compare_on_remote_workers_serves_every_run() {
 }
 
 #[test]
+fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
+    let dir = scratch("shared-missing-on-a-host");
+    std::fs::copy(test_support::data("a9a.xz"), dir.join("a9a.xz")).unwrap();
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    // A host without the file: the relative path the workers are given leads nowhere there.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
+    let address = free_loopback_address();
+    let worker = |name: &str, cwd: &Path| {
+        Command::new(EXE)
+            .args(["worker", "--driver", &address, "--token-file", "token"])
+            .args(["--name", name])
+            .current_dir(cwd)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the worker starts")
+    };
+    let workers = [
+        worker("a1", &dir),
+        worker("a2", &dir),
+        worker("c1", &elsewhere),
+    ];
+    let driver = run(
+        &[
+            "--algo",
+            "asgd",
+            "--data",
+            "a9a.xz",
+            "--data-access",
+            "shared",
+            "--loss",
+            "logistic",
+            "--workers",
+            "3",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "300",
+            "--summary",
+            "s.json",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let outputs: Vec<Output> = workers
+        .into_iter()
+        .map(|w| w.wait_with_output().expect("the worker ends"))
+        .collect();
+    assert!(
+        driver.status.success(),
+        "one host without the file ended the run: {}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["updates"], 300);
+    assert_eq!(summary["stats"]["excluded_workers"], 1);
+    let told = String::from_utf8_lossy(&outputs[2].stderr);
+    assert!(!outputs[2].status.success(), "{told}");
+    assert!(told.contains("cannot load partition"), "{told}");
+    for other in &outputs[..2] {
+        assert!(
+            other.status.success(),
+            "{}",
+            String::from_utf8_lossy(&other.stderr)
+        );
+    }
+}
+
+#[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();

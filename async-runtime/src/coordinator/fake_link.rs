@@ -46,6 +46,8 @@ struct Wire {
     /// Events for the driver to receive.
     inbox: VecDeque<Inbound>,
     script: Option<Script>,
+    /// Workers that cannot load a partition (a host without the file).
+    cannot_load: HashSet<String>,
 }
 
 /// A [`Link`] whose workers are a script.
@@ -60,9 +62,18 @@ impl FakeLink {
                 chunk,
                 chunks,
                 ..
-            } if chunk + 1 == *chunks => ToDriver::DataReady {
-                partition: *partition,
-            },
+            } if chunk + 1 == *chunks => {
+                if wire.cannot_load.contains(peer) {
+                    ToDriver::DataFailed {
+                        partition: *partition,
+                        message: "data/w.svm: No such file or directory".into(),
+                    }
+                } else {
+                    ToDriver::DataReady {
+                        partition: *partition,
+                    }
+                }
+            }
             ToWorker::Task(task) => {
                 let script = wire.script.as_mut().expect("a script for tasks");
                 let result = |body: Vec<u8>, compute_s: f64| ToDriver::Result {
@@ -131,6 +142,7 @@ fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
         sent: Vec::new(),
         inbox: VecDeque::new(),
         script: Some(script),
+        cannot_load: HashSet::new(),
     }));
     let mut config = ClusterConfig::local(workers);
     config.spawn_local = false;
@@ -392,6 +404,37 @@ fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever()
         .expect("w0 works on");
     assert_eq!(next.meta.worker, 0);
     assert_eq!(driver.stats().barrier_overrides, 1);
+}
+
+#[test]
+fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, wire) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    wire.borrow_mut().cannot_load.insert("w2".into());
+    let results = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect("two workers can read the data");
+    assert_eq!(
+        results,
+        [[0; 2], [1; 2], [2; 2]],
+        "every partition, w2's too"
+    );
+    assert!(driver.table.workers[2].excluded);
+    assert_eq!(driver.stats().moved_partitions, 1);
+
+    // When none can, the run ends with what the last one could not read.
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut none_can, wire) = self::driver(2, script);
+    wire.borrow_mut()
+        .cannot_load
+        .extend(["w0".into(), "w1".into()]);
+    match none_can.reduce_all(&data(), &spec("grad", None), &decode) {
+        Err(RuntimeError::WorkerData { message, .. }) => {
+            assert!(message.contains("No such file"), "{message}")
+        }
+        other => panic!("expected the data error, got {:?}", other.err()),
+    }
 }
 
 #[test]

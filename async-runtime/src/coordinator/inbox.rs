@@ -264,6 +264,16 @@ impl Driver {
                 self.placement.loaded(worker, partition);
             }
             ToDriver::DataFailed { partition, message } => {
+                // One host without the file, or with another copy of it, is that host's
+                // problem: the others take its partitions. The run ends when a second worker
+                // cannot load the same partition either (the data is at fault), or none is
+                // left to try, with what the last one could not read.
+                let twice = self.placement.load_failed(partition, worker);
+                if !twice && self.table.alive() > 1 {
+                    let reason = format!("it cannot load partition {partition}: {message}");
+                    self.exclude(worker, &reason);
+                    return;
+                }
                 let name = self.table.workers[worker].name.clone();
                 self.fail(RuntimeError::WorkerData {
                     worker: name,

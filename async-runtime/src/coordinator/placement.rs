@@ -7,7 +7,7 @@
 //! builds.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
@@ -53,9 +53,19 @@ pub(crate) struct Placement {
     shipped: Option<Shipped>,
     /// Partitions a worker was given, not yet reported held.
     loading: HashSet<(usize, u32)>,
+    /// Partitions a worker could not load, with the first worker that could not.
+    unloadable: HashMap<u32, usize>,
 }
 
 impl Placement {
+    /// Records that `worker` could not load `partition`: `true` when another worker could
+    /// not either, so that the data itself (a malformed line), not one host's copy of it, is
+    /// at fault.
+    pub fn load_failed(&mut self, partition: u32, worker: usize) -> bool {
+        self.loading.remove(&(worker, partition));
+        *self.unloadable.entry(partition).or_insert(worker) != worker
+    }
+
     /// Whether the dataset of `key` is the one shipped.
     pub fn is_shipped(&self, key: (usize, usize, usize)) -> bool {
         self.shipped.as_ref().is_some_and(|s| s.key == key)
@@ -186,6 +196,14 @@ fn by_round(workers: &[WorkerInfo], extra: usize) -> impl Fn(&usize, &usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn a_partition_that_two_workers_cannot_load_is_the_datas_fault() {
+        let mut placement = Placement::default();
+        assert!(!placement.load_failed(3, 0), "one host's copy");
+        assert!(!placement.load_failed(3, 0), "the same host again");
+        assert!(!placement.load_failed(4, 1), "another partition");
+        assert!(placement.load_failed(3, 1), "a second host: the data");
+    }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {
         let mut placement = Placement::default();
