@@ -137,6 +137,9 @@ pub struct Driver {
     pub(crate) local: LocalWorkers,
     /// When the workers' liveness was last checked.
     pub(crate) last_liveness_check: Instant,
+    /// Since when no remote worker is alive: they may come back (a network cut, restarted
+    /// hosts) within the join timeout.
+    pub(crate) all_lost_since: Option<Instant>,
     /// The shape each `reduce!` site's results must have.
     pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
@@ -206,6 +209,7 @@ impl Driver {
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
             last_liveness_check: Instant::now(),
+            all_lost_since: None,
             observer: None,
             checkpoints: Checkpoints::default(),
             straggling: Default::default(),

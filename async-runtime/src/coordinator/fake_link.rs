@@ -438,6 +438,43 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
 }
 
 #[test]
+fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .unwrap();
+    // A network cut: both are lost; one host comes back.
+    driver.lose(0, "test");
+    driver.lose(1, "test");
+    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+        peer: "w0.r1".into(),
+        hello: Hello {
+            name: "w0.r1".into(),
+            fingerprint: 0,
+            pid: 9,
+            nonce: ByteBuf::new(),
+        },
+    });
+    let results = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect("the run waits for a worker to join again");
+    assert_eq!(
+        results,
+        [[0; 2], [1; 2]],
+        "the newcomer took both partitions"
+    );
+    // Past the join timeout it gives up.
+    driver.config.join_timeout = Duration::ZERO;
+    driver.lose(2, "test");
+    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+        Err(RuntimeError::NoWorkers { lost: 3 }) => {}
+        other => panic!("expected NoWorkers, got {:?}", other.err()),
+    }
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

@@ -95,8 +95,12 @@ impl Driver {
             if self.table.alive() == 0 {
                 self.replace_the_dead_before_giving_up();
             }
-            // A replacement on its way keeps the run waiting for it.
-            if self.table.alive() == 0 && !self.local.awaiting(self.config.join_timeout) {
+            // A replacement on its way keeps the run waiting for it, and so may remote
+            // workers that all went at once (see `Driver::remote_may_return`).
+            if self.table.alive() == 0
+                && !self.local.awaiting(self.config.join_timeout)
+                && !self.remote_may_return()
+            {
                 return Err(RuntimeError::NoWorkers {
                     lost: self.stats.lost_workers as usize,
                 });
@@ -383,6 +387,27 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// With no live worker left in a run of remote workers: whether the join timeout since
+    /// the last one went has not passed, so that a network cut or restarted hosts, whose
+    /// workers join again, do not end the run. A run of local workers replaces its own.
+    fn remote_may_return(&mut self) -> bool {
+        if self.config.spawn_local {
+            return false;
+        }
+        if self.table.alive() > 0 {
+            self.all_lost_since = None;
+            return false;
+        }
+        let since = *self.all_lost_since.get_or_insert_with(|| {
+            tracing::warn!(
+                wait_s = self.config.join_timeout.as_secs_f64(),
+                "every worker is lost: waiting for one to join again"
+            );
+            Instant::now()
+        });
+        since.elapsed() < self.config.join_timeout
     }
 
     /// With no live worker left: replaces the local ones whose processes died, giving their
