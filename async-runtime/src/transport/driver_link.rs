@@ -8,9 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc as tokio_mpsc;
-use zeromq::{
-    RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
-};
+use zeromq::{RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMessage};
 
 use super::frame;
 use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal};
@@ -224,7 +222,7 @@ async fn serve_async(
         }
     };
     let _ = ready.send(Ok(endpoint));
-    let (mut send_half, mut recv_half) = socket.split();
+    let (send_half, mut recv_half) = socket.split();
     let heartbeat = frame::encode(config.run_id, &ToWorker::Heartbeat);
     let mut gate = Gate::new(GateConfig {
         run_id: config.run_id,
@@ -248,7 +246,7 @@ async fn serve_async(
                 log_event(&event);
                 for (peer, frame) in out.drain(..) {
                     // Handshake answers go plain: the peer has no session yet.
-                    let _ = send_to(&mut send_half, &peer, frame).await;
+                    let _ = send_to(&send_half, &peer, frame);
                 }
                 if matches!(event, Inbound::Challenged) {
                     continue;
@@ -269,7 +267,7 @@ async fn serve_async(
                     plain.then_some(frame)
                 };
                 let Some(frame) = frame else { continue };
-                if !send_to(&mut send_half, &peer, frame).await {
+                if !send_to(&send_half, &peer, frame) {
                     gate.forget(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
@@ -282,7 +280,7 @@ async fn serve_async(
                 let mut gone = Vec::new();
                 for peer in peers {
                     let Some(frame) = gate.seal(&peer, heartbeat.clone()) else { continue };
-                    if !send_to(&mut send_half, &peer, frame).await {
+                    if !send_to(&send_half, &peer, frame) {
                         gone.push(peer);
                     }
                 }
@@ -308,10 +306,13 @@ async fn serve_async(
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-async fn send_to(socket: &mut zeromq::RouterSendHalf, peer: &str, frame: Vec<u8>) -> bool {
+/// Queues `frame` for `peer` without waiting: a peer that has not read its queue (100,000
+/// messages) is cut off rather than waited for, as a stranger flooding hellos it never reads
+/// the answers of would otherwise stop this loop, and with it every worker's heartbeats.
+fn send_to(socket: &zeromq::RouterSendHalf, peer: &str, frame: Vec<u8>) -> bool {
     let mut message = ZmqMessage::from(frame);
     message.push_front(identity_bytes(peer));
-    socket.send(message).await.is_ok()
+    socket.try_send(message).is_ok()
 }
 
 /// A routing identity as text: itself when it is UTF-8 (our workers' names), else `0x` and

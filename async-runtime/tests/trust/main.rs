@@ -45,6 +45,10 @@ fn main() {
             "silent_connections_are_capped_and_closed_in_time",
             silent_connections_are_capped,
         ),
+        (
+            "a_stranger_that_never_reads_its_refusals_holds_up_no_one",
+            deaf_flood_holds_up_no_one,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -511,6 +515,71 @@ fn silent_connections_are_capped() {
     let report = driver.finish().expect("the run succeeds");
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     assert!(report.workers.iter().all(|w| w.alive));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+/// A stranger without the token floods hellos and never reads the refusals. The driver's link
+/// waited on its full queue: it stopped reading and sending heartbeats, lost its workers, and
+/// then deadlocked when the stranger left. Now the stranger is cut off, and the run goes on.
+/// Then one sends a message of endless empty frames, which the driver buffered without bound.
+fn deaf_flood_holds_up_no_one() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut config = local(2);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    let flooded = std::sync::Arc::new(AtomicBool::new(false));
+    let flood = {
+        let (address, flooded) = (
+            endpoint.trim_start_matches("tcp://").to_owned(),
+            flooded.clone(),
+        );
+        std::thread::spawn(move || {
+            let flood = wire::deaf_flood(&address, 400_000);
+            let endless_cut_off = wire::endless_message_is_cut_off(&address);
+            flooded.store(true, Ordering::SeqCst);
+            (flood, endless_cut_off)
+        })
+    };
+    let done = flooded.clone();
+    driver.observe(move |progress, _: &Array1<f64>| {
+        if done.load(Ordering::SeqCst) && progress.updates >= 400 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let (flood, endless_cut_off) = flood.join().expect("the flood thread ends");
+    let report = driver.finish().expect("the run is unaffected");
+    print_counts(&report);
+    println!("    flood: {flood:?}");
+    assert!(flood.cut_off, "the stranger was cut off");
+    assert!(
+        report.stats.refused_workers as usize >= flood.written.min(100_000),
+        "its hellos were read and refused until then"
+    );
+    assert!(
+        endless_cut_off,
+        "a message of endless empty frames closes the connection"
+    );
+    let peak = peak_resident_mib();
+    println!("    driver process peak resident memory: {peak} MiB");
+    assert!(peak < MEMORY_BOUND_MIB, "peak {peak} MiB");
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert_eq!(
+        report.stats.lost_workers, 0,
+        "no worker lost its heartbeats"
+    );
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
     }

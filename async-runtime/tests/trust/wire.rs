@@ -256,3 +256,89 @@ fn forward_replaying(
         }
     }
 }
+
+/// A ZMTP 3.0 DEALER's handshake, raw: the NULL greeting, then its READY command once the
+/// driver's greeting is read.
+fn zmtp_dealer(peer: &mut TcpStream) -> std::io::Result<()> {
+    peer.write_all(&test_support::zmtp_null_greeting())?;
+    let mut theirs = [0u8; 64];
+    peer.read_exact(&mut theirs)?;
+    let mut ready = vec![5u8];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&6u32.to_be_bytes());
+    ready.extend_from_slice(b"DEALER");
+    let mut command = vec![0x04, ready.len() as u8];
+    command.extend_from_slice(&ready);
+    peer.write_all(&command)
+}
+
+/// What a flood of hellos came to.
+#[derive(Debug)]
+pub struct Flood {
+    /// Hellos written before the driver cut the connection (all of them if it did not).
+    pub written: usize,
+    /// Whether the driver closed the connection.
+    pub cut_off: bool,
+}
+
+/// A stranger without the token that sends `hellos` hellos under a name that is not its
+/// connection's (each refused at once) and never reads the refusals, its receive buffer
+/// small: the driver's answers to it pile up.
+pub fn deaf_flood(address: &str, hellos: usize) -> Flood {
+    let address: std::net::SocketAddr = address.parse().expect("an IP address and port");
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&address.into()).expect("the port accepts");
+    let mut peer: TcpStream = socket.into();
+    zmtp_dealer(&mut peer).expect("the ZMTP handshake");
+    let hello = frame::encode(
+        frame::ANY_RUN,
+        &ToDriver::Hello(Hello {
+            name: "not-this-connection".into(),
+            fingerprint: asyncopt_runtime::task::fingerprint(),
+            pid: 1,
+            nonce: vec![1; 32].into(),
+        }),
+    );
+    let mut message = vec![0x00, hello.len() as u8];
+    message.extend_from_slice(&hello);
+    let batch: Vec<u8> = message.repeat(1000);
+    let mut written = 0;
+    while written < hellos {
+        if peer.write_all(&batch).is_err() {
+            return Flood {
+                written,
+                cut_off: true,
+            };
+        }
+        written += 1000;
+    }
+    // Then read, to see whether it was cut off after the last one.
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = [0u8; 1 << 16];
+    let cut_off = loop {
+        match peer.read(&mut rest) {
+            Ok(0) | Err(_) => break true,
+            Ok(_) => continue,
+        }
+    };
+    Flood { written, cut_off }
+}
+
+/// A stranger that, after the ZMTP handshake, starts a message that never ends: empty frames,
+/// each flagged "more". Whether the driver cut it off before 64 MiB of them (32 million
+/// frames, which it buffered whole).
+pub fn endless_message_is_cut_off(address: &str) -> bool {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    zmtp_dealer(&mut peer).expect("the ZMTP handshake");
+    let chunk: Vec<u8> = [0x01u8, 0x00].repeat(1 << 19);
+    (0..64).any(|_| peer.write_all(&chunk).is_err())
+}

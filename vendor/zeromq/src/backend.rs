@@ -10,6 +10,7 @@ use crate::{
 use async_trait::async_trait;
 use crossbeam_queue::SegQueue;
 use futures::channel::mpsc;
+use futures::future::{abortable, AbortHandle};
 use futures::SinkExt;
 use parking_lot::Mutex;
 
@@ -61,6 +62,9 @@ pub(crate) struct GenericSocketBackend {
     peer_count: AtomicUsize,
     /// Notifiers for reconnection tasks - keyed by `peer_id`
     disconnect_notifiers: Mutex<HashMap<PeerIdentity, DisconnectNotifier>>,
+    /// Each peer's writer task, stopped when the peer is disconnected: a peer that reads
+    /// nothing keeps its writer waiting forever, and with it the connection open.
+    writers: Mutex<HashMap<PeerIdentity, AbortHandle>>,
 }
 
 impl GenericSocketBackend {
@@ -79,6 +83,7 @@ impl GenericSocketBackend {
             single_peer: Mutex::new(None),
             peer_count: AtomicUsize::new(0),
             disconnect_notifiers: Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -173,6 +178,25 @@ impl GenericSocketBackend {
                 Err(e.into())
             }
         }
+    }
+
+    /// Queues `message` for `peer_id` without waiting. A peer whose queue is full has not
+    /// read what it was sent: it is disconnected, so that one peer that does not read never
+    /// holds up the sender's loop (and every other peer with it). The queue's own sender is
+    /// used, not a clone: each fresh clone of a bounded sender may always queue one more.
+    pub(crate) fn try_send_to_peer(
+        &self,
+        peer_id: &PeerIdentity,
+        message: Message,
+    ) -> ZmqResult<()> {
+        let sent = match self.peers.get_sync(peer_id) {
+            Some(mut peer) => peer.get_mut().send_queue.try_send(message),
+            None => return Err(ZmqError::Other("Destination client not found by identity")),
+        };
+        sent.map_err(|error| {
+            self.peer_disconnected(peer_id);
+            error.into()
+        })
     }
 
     fn try_send_cached_single_peer(
@@ -299,8 +323,12 @@ impl MultiPeerBackend for GenericSocketBackend {
         self.refresh_single_peer_cache();
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
+        let (writer, abort) = abortable(write_message_queue(queue_receiver, send_queue));
+        if let Some(replaced) = self.writers.lock().insert(peer_id.clone(), abort) {
+            replaced.abort();
+        }
         async_rt::task::spawn(async move {
-            if let Err(error) = write_message_queue(queue_receiver, send_queue).await {
+            if let Ok(Err(error)) = writer.await {
                 log::debug!(
                     "Error sending message to peer {:?}: {:?}",
                     writer_peer_id,
@@ -324,6 +352,9 @@ impl MultiPeerBackend for GenericSocketBackend {
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
         self.socket_options.frame_limits.remove(peer_id);
+        if let Some(writer) = self.writers.lock().remove(peer_id) {
+            writer.abort();
+        }
         let peer_removed = self.peers.remove_sync(peer_id).is_some();
         self.refresh_single_peer_cache();
         match &self.fair_queue_inner {

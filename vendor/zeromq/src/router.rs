@@ -167,6 +167,22 @@ pub struct RouterRecvHalf {
     fair_queue: FairQueue<ZmqFramedRead, PeerIdentity>,
 }
 
+impl RouterSendHalf {
+    /// Sends `message` (identity frame first) without waiting: a peer whose send queue is
+    /// full is disconnected and the message dropped, with an error (see `try_send_to_peer`).
+    pub fn try_send(&self, mut message: ZmqMessage) -> ZmqResult<()> {
+        if message.len() <= 1 {
+            return Err(ZmqError::Socket(
+                "ROUTER send requires at least 2 frames: identity frame + message",
+            ));
+        }
+        let peer_id: PeerIdentity = message.pop_front().unwrap().try_into()?;
+        self.inner
+            .backend
+            .try_send_to_peer(&peer_id, Message::Message(message))
+    }
+}
+
 #[async_trait]
 impl SocketSend for RouterSendHalf {
     async fn send(&mut self, mut message: ZmqMessage) -> ZmqResult<()> {

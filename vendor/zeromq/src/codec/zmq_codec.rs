@@ -24,6 +24,10 @@ enum DecoderState {
     Frame(Frame),
 }
 
+/// What a buffered frame costs beyond its bytes (its `Bytes` handle and queue slot), counted
+/// against the frame limit so that empty frames are not free.
+const FRAME_BOOKKEEPING: usize = 64;
+
 #[derive(Debug)]
 pub struct ZmqCodec {
     state: DecoderState,
@@ -32,6 +36,9 @@ pub struct ZmqCodec {
     // This allows to encapsulate its processing inside codec and not expose
     // internal details to higher levels
     buffered_message: Option<ZmqMessage>,
+    // What the buffered message costs so far, frames and their bookkeeping: bounded by the
+    // same limit as one frame, or a peer's endless run of empty frames grows it forever.
+    buffered_cost: usize,
     max_read_chunk_size: usize,
     max_frame_size: usize,
     // This connection's own limit, raisable by the application (see `FrameLimits`).
@@ -48,6 +55,7 @@ impl ZmqCodec {
             state: DecoderState::Greeting,
             waiting_for: 64, // len of the greeting frame
             buffered_message: None,
+            buffered_cost: 0,
             max_read_chunk_size: options.read_buffer_max_size,
             max_frame_size: options.max_frame_size.unwrap_or(usize::MAX),
             limit: options
@@ -155,12 +163,24 @@ impl Decoder for ZmqCodec {
                     }
 
                     // process incoming message frame
+                    self.buffered_cost = self
+                        .buffered_cost
+                        .saturating_add(data.len() + FRAME_BOOKKEEPING);
+                    let own = self.limit.as_ref().map_or(usize::MAX, |limit| {
+                        limit.load(std::sync::atomic::Ordering::SeqCst)
+                    });
+                    if self.buffered_cost > self.max_frame_size.min(own) {
+                        return Err(CodecError::Decode(
+                            "Message length exceeds the socket's maximum frame size",
+                        ));
+                    }
                     match &mut self.buffered_message {
                         Some(v) => v.push_back(data.freeze()),
                         None => self.buffered_message = Some(ZmqMessage::from(data.freeze())),
                     }
 
                     if !frame.more {
+                        self.buffered_cost = 0;
                         // Quoth the Raven “Nevermore.”
                         return Ok(Some(Message::Message(
                             self.buffered_message
