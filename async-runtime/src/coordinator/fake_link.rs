@@ -422,6 +422,21 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
     );
     assert!(driver.table.workers[2].excluded);
     assert_eq!(driver.stats().moved_partitions, 1);
+    // A worker that says it could not load a partition it was never given is lying: a
+    // strike, not the end of the run, nor a mark against the partition.
+    wire.borrow_mut().inbox.push_back(Inbound::Message {
+        peer: "w1".into(),
+        message: ToDriver::DataFailed {
+            partition: 0,
+            message: "malicious".into(),
+        },
+        bytes: 64,
+    });
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect("the lie ends nothing");
+    assert_eq!(driver.stats().bad_results, 1);
+    assert!(driver.table.workers[1].alive);
 
     // When none can, the run ends with what the last one could not read.
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
@@ -472,6 +487,28 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
         Err(RuntimeError::NoWorkers { lost: 3 }) => {}
         other => panic!("expected NoWorkers, got {:?}", other.err()),
     }
+}
+
+#[test]
+fn a_result_with_negative_task_times_is_a_strike_and_its_task_is_done_again_at_once() {
+    let mut lied = false;
+    let script: Script = Box::new(move |peer, task| {
+        let body = vec![task.partition as u8; 2];
+        if peer == "w0" && !std::mem::replace(&mut lied, true) {
+            Reply::Took(body, -1.0)
+        } else {
+            Reply::Result(body)
+        }
+    });
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    let results = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect("done again elsewhere, without waiting for the hang limit");
+    assert_eq!(results, [[0; 2], [1; 2]]);
+    assert_eq!(driver.stats().bad_results, 1);
+    assert_eq!(driver.stats().retried_tasks, 1);
+    assert_eq!(tasks(&wire).len(), 3, "partition 0 sent again");
 }
 
 #[test]

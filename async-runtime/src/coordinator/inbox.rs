@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
+use super::placement::LoadFailure;
 use super::results::Arrived;
 use super::table::WorkerInfo;
 use super::tasks::Failed;
@@ -215,7 +216,15 @@ impl Driver {
                     .iter()
                     .all(|t| t.is_finite() && *t >= 0.0)
                 {
-                    return self.bad_result(worker, "its task times are not finite and positive");
+                    // A lie: a strike, and the task is done again now, as a failed one is,
+                    // not once it is taken for hung.
+                    let why = "its task times are not finite and positive";
+                    self.bad_result(worker, why);
+                    let failed = ToDriver::Failed {
+                        seq,
+                        message: why.into(),
+                    };
+                    return self.on_message(worker, failed);
                 }
                 let task = self.tasks.close(seq).expect("checked above");
                 // No task takes longer than it was out: a time beyond that is a lie or a
@@ -272,18 +281,24 @@ impl Driver {
                 // problem: the others take its partitions. The run ends when a second worker
                 // cannot load the same partition either (the data is at fault), or none is
                 // left to try, with what the last one could not read.
-                let twice = self.placement.load_failed(partition, worker);
-                if !twice && self.table.alive() > 1 {
-                    let reason = format!("it cannot load partition {partition}: {message}");
-                    self.exclude(worker, &reason);
-                    return;
+                match self.placement.load_failed(partition, worker) {
+                    LoadFailure::NotGiven => self.bad_result(
+                        worker,
+                        &format!("it could not load partition {partition}, which it was not given"),
+                    ),
+                    LoadFailure::ItsHost if self.table.alive() > 1 => {
+                        let reason = format!("it cannot load partition {partition}: {message}");
+                        self.exclude(worker, &reason);
+                    }
+                    LoadFailure::ItsHost | LoadFailure::TheData => {
+                        let name = self.table.workers[worker].name.clone();
+                        self.fail(RuntimeError::WorkerData {
+                            worker: name,
+                            partition,
+                            message,
+                        });
+                    }
                 }
-                let name = self.table.workers[worker].name.clone();
-                self.fail(RuntimeError::WorkerData {
-                    worker: name,
-                    partition,
-                    message,
-                });
             }
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
                 // The session layer never passes handshake messages on.

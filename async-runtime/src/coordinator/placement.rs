@@ -47,6 +47,18 @@ pub(crate) enum PartSource {
     Split(Arc<SplitOrder>),
 }
 
+/// Whose fault a partition a worker could not load is.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LoadFailure {
+    /// Nobody's: the worker was not given it to load (a lie, or a confusion).
+    NotGiven,
+    /// The worker's host: no other worker failed to load it (its copy of the file differs,
+    /// or it has none).
+    ItsHost,
+    /// The data's: another worker could not load it either (a malformed line).
+    TheData,
+}
+
 /// The shipped dataset and the partitions on their way to workers.
 #[derive(Default)]
 pub(crate) struct Placement {
@@ -58,12 +70,16 @@ pub(crate) struct Placement {
 }
 
 impl Placement {
-    /// Records that `worker` could not load `partition`: `true` when another worker could
-    /// not either, so that the data itself (a malformed line), not one host's copy of it, is
-    /// at fault.
-    pub fn load_failed(&mut self, partition: u32, worker: usize) -> bool {
-        self.loading.remove(&(worker, partition));
-        *self.unloadable.entry(partition).or_insert(worker) != worker
+    /// Records that `worker` could not load `partition`, and says whose fault it is.
+    pub fn load_failed(&mut self, partition: u32, worker: usize) -> LoadFailure {
+        if !self.loading.remove(&(worker, partition)) {
+            return LoadFailure::NotGiven;
+        }
+        if *self.unloadable.entry(partition).or_insert(worker) == worker {
+            LoadFailure::ItsHost
+        } else {
+            LoadFailure::TheData
+        }
     }
 
     /// Whether the dataset of `key` is the one shipped.
@@ -199,10 +215,16 @@ mod tests {
     #[test]
     fn a_partition_that_two_workers_cannot_load_is_the_datas_fault() {
         let mut placement = Placement::default();
-        assert!(!placement.load_failed(3, 0), "one host's copy");
-        assert!(!placement.load_failed(3, 0), "the same host again");
-        assert!(!placement.load_failed(4, 1), "another partition");
-        assert!(placement.load_failed(3, 1), "a second host: the data");
+        placement.loading.extend([(0, 3), (1, 4), (1, 3)]);
+        assert_eq!(placement.load_failed(3, 0), LoadFailure::ItsHost);
+        assert_eq!(
+            placement.load_failed(3, 0),
+            LoadFailure::NotGiven,
+            "reported once per load"
+        );
+        assert_eq!(placement.load_failed(4, 1), LoadFailure::ItsHost);
+        assert_eq!(placement.load_failed(3, 1), LoadFailure::TheData);
+        assert_eq!(placement.load_failed(5, 2), LoadFailure::NotGiven);
     }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {
