@@ -512,6 +512,36 @@ fn a_result_with_negative_task_times_is_a_strike_and_its_task_is_done_again_at_o
 }
 
 #[test]
+fn a_worker_whose_tasks_keep_hanging_is_excluded() {
+    // w1's heartbeats go on, but it answers nothing: every synchronous step waited the hang
+    // limit for it, then did its task elsewhere, and sent it the next one all the same.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w1" => Reply::Silent,
+        _ => Reply::Result(vec![task.partition as u8; 2]),
+    });
+    let (mut driver, _) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    let grad = spec("grad", None);
+    for hang in 1..=3 {
+        let seq = driver.dispatch(1, 1, &grad);
+        driver
+            .tasks
+            .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));
+        let mut pending: HashMap<u64, usize> = [(seq, 1)].into();
+        driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+        assert_eq!(pending.len(), 2, "done again elsewhere");
+        assert_eq!(
+            driver.table.workers[1].alive,
+            hang < 3,
+            "after {hang} hangs"
+        );
+    }
+    assert!(driver.table.workers[1].excluded);
+    assert_eq!(driver.stats().hung_tasks, 3);
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

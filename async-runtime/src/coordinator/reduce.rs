@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::barrier::Gate;
 use super::dispatch::TaskSpec;
 use super::driver::{Driver, ResultMeta};
+use super::inbox::EXCLUDE_AFTER;
 use super::inspect::Shape;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
@@ -115,8 +116,10 @@ impl Driver {
     }
 
     /// Tasks of `pending` running far beyond their worker's usual time are sent to another
-    /// live worker too (once per partition); the first result wins.
-    fn redispatch_hung(
+    /// live worker too (once per partition); the first result wins. A hang is a failure of
+    /// its worker: one whose tasks hang [`EXCLUDE_AFTER`] times in a row (heartbeats going
+    /// on, nothing answered) is excluded, or every step would wait the hang limit for it.
+    pub(super) fn redispatch_hung(
         &mut self,
         spec: &TaskSpec<'_>,
         pending: &mut HashMap<u64, usize>,
@@ -149,6 +152,12 @@ impl Driver {
             );
             let again = self.dispatch(other, partition as u32, spec);
             pending.insert(again, partition);
+            let info = &mut self.table.workers[worker];
+            info.failure_streak += 1;
+            let streak = info.failure_streak;
+            if streak >= EXCLUDE_AFTER {
+                self.exclude(worker, &format!("its last {streak} tasks hung"));
+            }
         }
     }
 
