@@ -175,6 +175,57 @@ pub enum ToDriver {
     },
 }
 
+/// The longest name a worker may take; its rejoins add `.r1` to `.r100`, a replacement
+/// process `.respawnN`, within [`MAX_ADMITTED_NAME`].
+pub const MAX_WORKER_NAME: usize = 64;
+
+/// The longest name the driver admits.
+pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;
+
+/// Why `name` cannot name a worker, if it cannot: a name is a routing identity and appears in
+/// logs and errors, so it is 1 to `max` letters, digits and `. _ - : @ +`, and does not start
+/// with `0x`, which stands for identities of connections that gave none.
+pub fn name_problem(name: &str, max: usize) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_:@+".contains(c);
+    if name.is_empty() {
+        Some("its name is empty".into())
+    } else if name.len() > max {
+        Some(format!("its name is longer than {max} bytes"))
+    } else if !name.chars().all(allowed) {
+        let shown: String = name.chars().take(40).collect();
+        Some(format!(
+            "its name {shown:?} holds characters other than letters, digits and . _ - : @ +"
+        ))
+    } else if name.starts_with("0x") {
+        Some(format!(
+            "its name {name} starts with 0x, which stands for connections that gave no name"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The longest text of a peer's that a log line or an error shows.
+const MAX_PEER_TEXT: usize = 400;
+
+/// A text a peer sent (a failed task's message, say), as a log line or an error may show it:
+/// control characters escaped, so that it can neither break the line nor reach the terminal
+/// as an escape sequence, and at most [`MAX_PEER_TEXT`] characters.
+pub fn peer_text(text: &str) -> String {
+    let mut shown = String::new();
+    for c in text.chars().take(MAX_PEER_TEXT) {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    if text.chars().nth(MAX_PEER_TEXT).is_some() {
+        shown.push_str("...");
+    }
+    shown
+}
+
 /// A worker's introduction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hello {
@@ -187,4 +238,20 @@ pub struct Hello {
     pub pid: u32,
     /// Fresh random bytes, the worker's half of the handshake.
     pub nonce: ByteBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peers_text_is_one_line_of_bounded_length() {
+        assert_eq!(peer_text("plain, ünïcode"), "plain, ünïcode");
+        assert_eq!(
+            peer_text("a\nINFO forged\u{1b}[2J"),
+            "a\\nINFO forged\\u{1b}[2J"
+        );
+        let long = peer_text(&"x".repeat(10_000));
+        assert_eq!(long.len(), MAX_PEER_TEXT + 3);
+    }
 }

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
 use asyncopt_runtime::data::{LoadOptions, SharedOptions};
+use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -962,8 +963,8 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     let name = args
         .name
         .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
-    if name.trim().is_empty() {
-        bail!("--name must not be empty: the driver knows its workers by their names");
+    if let Some(problem) = name_problem(&name, MAX_WORKER_NAME) {
+        bail!("--name: {problem}; the driver knows its workers by their names");
     }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
@@ -1000,8 +1001,24 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     Ok(())
 }
 
+/// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into())
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "host".into()
+    } else {
+        name
+    }
 }

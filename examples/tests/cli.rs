@@ -312,6 +312,18 @@ fn impossible_settings_are_one_clear_line() {
         &dir,
     );
     assert_clear_error(&output, "--precondition full: at most 2000 features");
+    // A worker's name is its identity on the wire: one the driver would refuse, or could not
+    // tell from a nameless connection's, is refused before it connects.
+    for (name, why) in [
+        ("0xdead", "starts with 0x"),
+        ("w 1", "characters other than letters"),
+    ] {
+        let output = run(
+            &["worker", "--driver", "tcp://127.0.0.1:9", "--name", name],
+            &dir,
+        );
+        assert_clear_error(&output, why);
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::results::Arrived;
 use super::table::WorkerInfo;
 use super::tasks::Failed;
 use crate::error::RuntimeError;
-use crate::protocol::{Hello, ToDriver, ToWorker, Welcome};
+use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, Welcome};
 use crate::transport::frame::{self, FrameError};
 use crate::transport::{Inbound, Refusal};
 
@@ -158,8 +158,13 @@ impl Driver {
                 self.admit(&peer, hello);
             }
             Inbound::Refused { peer, reason } => {
-                tracing::warn!(%peer, %reason, "refused a worker");
+                // Anyone can send hellos: the first few refusals are logged, then each power
+                // of two, with the count.
                 self.stats.refused_workers += 1;
+                let refused = self.stats.refused_workers;
+                if refused <= LOGGED_REFUSALS || refused.is_power_of_two() {
+                    tracing::warn!(%peer, %reason, refused, "refused a worker");
+                }
             }
             Inbound::Rejected { peer, error } => {
                 self.stats.rejected_messages += 1;
@@ -244,6 +249,7 @@ impl Driver {
                 self.results.push(task.arrived(seq, body.into_vec()));
             }
             ToDriver::Failed { seq, message } => {
+                let message = peer_text(&message);
                 if !self.tasks.is_on(seq, worker) {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
@@ -277,6 +283,7 @@ impl Driver {
                 self.placement.loaded(worker, partition);
             }
             ToDriver::DataFailed { partition, message } => {
+                let message = peer_text(&message);
                 // One host without the file, or with another copy of it, is that host's
                 // problem: the others take its partitions. The run ends when a second worker
                 // cannot load the same partition either (the data is at fault), or none is

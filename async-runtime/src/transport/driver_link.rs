@@ -236,14 +236,15 @@ async fn serve_async(
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out = Outbox::new();
+    let mut said = Said::default();
 
     loop {
         tokio::select! {
             received = recv_half.recv() => {
                 let Ok(message) = received else { break };
-                let Some((peer, body)) = split_inbound(message) else { continue };
+                let Some((peer, body)) = split_inbound(message, &mut said) else { continue };
                 let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
-                log_event(&event);
+                log_event(&event, &mut said);
                 for (peer, frame) in out.drain(..) {
                     // Handshake answers go plain: the peer has no session yet.
                     let _ = send_to(&send_half, &peer, frame);
@@ -315,11 +316,13 @@ fn send_to(socket: &zeromq::RouterSendHalf, peer: &str, frame: Vec<u8>) -> bool 
     socket.try_send(message).is_ok()
 }
 
-/// A routing identity as text: itself when it is UTF-8 (our workers' names), else `0x` and
-/// its hex digits (identities ZeroMQ made up for anonymous peers).
+/// A routing identity as text: itself when it is a worker's name (see
+/// [`name_problem`](crate::protocol::name_problem)), else `0x` and its hex digits
+/// (identities ZeroMQ made up for anonymous peers, and whatever a stranger sent): a peer's
+/// name in a log line or an error cannot carry a line break or a terminal escape.
 fn identity_name(identity: &[u8]) -> String {
     match std::str::from_utf8(identity) {
-        Ok(name) if !name.starts_with("0x") => name.to_owned(),
+        Ok(name) if crate::protocol::name_problem(name, usize::MAX).is_none() => name.to_owned(),
         _ => format!("0x{}", hex::encode(identity)),
     }
 }
@@ -335,22 +338,40 @@ fn identity_bytes(name: &str) -> Bytes {
 }
 
 /// A ROUTER message's sender and its one body frame.
-fn split_inbound(message: ZmqMessage) -> Option<(String, Bytes)> {
+fn split_inbound(message: ZmqMessage, said: &mut Said) -> Option<(String, Bytes)> {
     let mut frames = message.into_vec();
     if frames.len() != 2 {
-        tracing::warn!(
-            frames = frames.len(),
-            "dropped a message with an unexpected frame count"
-        );
+        if said.again() {
+            tracing::warn!(
+                frames = frames.len(),
+                dropped = said.0,
+                "dropped a message with an unexpected frame count"
+            );
+        }
         return None;
     }
     let body = frames.pop()?;
     Some((identity_name(&frames[0]), body))
 }
 
-fn log_event(event: &Inbound) {
+/// Warnings about messages anyone can send, so far: the first few are logged, then only
+/// each power of two, or a stranger's flood would be a flood of log lines too.
+#[derive(Default)]
+struct Said(u64);
+
+impl Said {
+    /// Counts one more; whether to log it.
+    fn again(&mut self) -> bool {
+        self.0 += 1;
+        self.0 <= 5 || self.0.is_power_of_two()
+    }
+}
+
+fn log_event(event: &Inbound, said: &mut Said) {
     match event {
-        Inbound::Rejected { peer, error } => tracing::warn!(%peer, %error, "rejected a message"),
+        Inbound::Rejected { peer, error } if said.again() => {
+            tracing::warn!(%peer, %error, rejected = said.0, "rejected a message")
+        }
         Inbound::Dropped { peer, why } => tracing::debug!(%peer, ?why, "dropped a frame"),
         _ => {}
     }

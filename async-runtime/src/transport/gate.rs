@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
 use super::session::{Direction, Opener, Sealer, SessionError};
 use crate::auth::{Token, Transcript};
-use crate::protocol::{Hello, ToDriver, ToWorker};
+use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME};
 
 /// Bytes of the nonces of the handshake.
 pub const NONCE_LEN: usize = 32;
@@ -209,18 +209,17 @@ impl Gate {
     }
 
     fn hello(&mut self, peer: String, hello: Hello, now: Instant, out: &mut Outbox) -> Inbound {
+        if let Some(problem) = name_problem(&hello.name, MAX_ADMITTED_NAME) {
+            return self.refuse(peer, problem, out);
+        }
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the
             // transport gives it an identity of its own, so it never shadows the first.
-            let reason = if hello.name.is_empty() {
-                "its name is empty".to_owned()
-            } else {
-                format!(
-                    "another connection uses the name {} (a worker still running, or stopped, \
-                     under it): give this one another name, or end the other",
-                    hello.name
-                )
-            };
+            let reason = format!(
+                "another connection uses the name {} (a worker still running, or stopped, \
+                 under it): give this one another name, or end the other",
+                hello.name
+            );
             return self.refuse(peer, reason, out);
         }
         if hello.fingerprint != self.config.fingerprint {
@@ -775,5 +774,38 @@ mod tests {
         );
         let event = gate.on_frame("w0", &other_build, Instant::now(), &mut out);
         assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+    }
+
+    #[test]
+    fn a_name_that_could_forge_a_log_line_or_shadow_an_identity_is_refused() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let long = "w".repeat(MAX_ADMITTED_NAME + 1);
+        for (name, why) in [
+            ("w7\nINFO worker joined", "characters other than"),
+            ("\u{1b}[2Jw7", "characters other than"),
+            ("0xdead", "starts with 0x"),
+            (long.as_str(), "longer than"),
+        ] {
+            let event = gate.on_frame(
+                name,
+                &Peer::new(name, &token).hello(),
+                Instant::now(),
+                &mut out,
+            );
+            match &event {
+                Inbound::Refused { reason, .. } => {
+                    assert!(reason.contains(why), "{name:?}: {reason}");
+                    assert!(
+                        !reason.contains('\n') && !reason.contains('\u{1b}'),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{name:?} was not refused: {other:?}"),
+            }
+        }
+        let fine = "w-node-7.r2:gpu@rack+1";
+        assert_eq!(name_problem(fine, MAX_ADMITTED_NAME), None);
     }
 }

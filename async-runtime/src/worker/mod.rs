@@ -101,6 +101,13 @@ impl WorkerOptions {
 
 /// Runs a worker until the driver says the run is over or goes away.
 pub fn run(options: WorkerOptions) -> Result<(), RuntimeError> {
+    if let Some(problem) =
+        crate::protocol::name_problem(&options.name, crate::protocol::MAX_WORKER_NAME)
+    {
+        return Err(RuntimeError::Config(format!(
+            "this worker cannot join: {problem}"
+        )));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
