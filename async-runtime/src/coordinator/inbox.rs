@@ -59,6 +59,8 @@ impl Driver {
                 self.handle(event);
             }
         }
+        // The wait was the driver running, not paused: the first check counts from here.
+        self.last_liveness_check = Instant::now();
         Ok(())
     }
 
