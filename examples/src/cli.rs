@@ -176,10 +176,11 @@ pub struct RunArgs {
     /// Seed of partitioning, sampling and stragglers.
     #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
     pub seed: u64,
-    /// Stop after this many updates.
-    #[arg(long, default_value_t = 5000, help_heading = "Stop rules")]
-    pub updates: usize,
-    /// Stop after this many seconds of training.
+    /// Stop after this many updates [default: 5000, none with --time]
+    #[arg(long, help_heading = "Stop rules")]
+    pub updates: Option<usize>,
+    /// Stop after this many seconds of training (with no bound on the updates unless
+    /// --updates gives one).
     #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
     pub time: Option<f64>,
     /// Stop once (f - f*)/f* is at most this; exit code 3 if it is never reached.
@@ -535,6 +536,9 @@ fn init_logging(quiet: bool, verbose: u8) {
         .try_init();
 }
 
+/// Updates a run makes at most when neither `--updates` nor `--time` bounds it.
+pub const DEFAULT_UPDATES: usize = 5000;
+
 /// The built-in run: California housing (scaled), least squares, minibatch SGD and ASGD with
 /// their default steps, 4 workers with the slow-workers stragglers, to 2% of the optimum.
 /// The run ends at the target; its time limit is only a safety net, wide enough for a slow or
@@ -545,7 +549,7 @@ pub fn builtin_comparison() -> RunArgs {
     run.stragglers = Stragglers::SlowWorkers;
     run.batch = 1000;
     run.target_subopt = Some(2e-2);
-    run.updates = 200_000;
+    run.updates = Some(200_000);
     run.time = Some(180.0);
     run
 }
@@ -685,7 +689,10 @@ impl RunArgs {
             step: self.step,
             momentum: self.momentum,
             batch: self.batch,
-            updates: self.updates,
+            updates: self.updates.unwrap_or(match self.time {
+                Some(_) => usize::MAX,
+                None => DEFAULT_UPDATES,
+            }),
             quorum: self.quorum,
             max_staleness: self.max_staleness,
             staleness_aware: self.staleness_aware,
@@ -1020,5 +1027,31 @@ fn hostname() -> String {
         "host".into()
     } else {
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let argv = std::iter::once("async-train").chain(args.iter().copied());
+        TrainArgs::augment_args(clap::Command::new("async-train"))
+            .try_get_matches_from(argv)
+            .and_then(|m| <TrainArgs as clap::FromArgMatches>::from_arg_matches(&m))
+            .expect("the arguments parse")
+            .run
+    }
+
+    fn updates(args: &[&str]) -> usize {
+        run_args(args).job(Algorithm::Sgd).expect("a valid job").updates
+    }
+
+    #[test]
+    fn a_time_limit_alone_bounds_the_run_by_time_only() {
+        assert_eq!(updates(&[]), DEFAULT_UPDATES);
+        assert_eq!(updates(&["--time", "30"]), usize::MAX, "not 5000 silently");
+        assert_eq!(updates(&["--time", "30", "--updates", "10"]), 10);
+        assert_eq!(updates(&["--target-subopt", "1e-4"]), DEFAULT_UPDATES);
     }
 }

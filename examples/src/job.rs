@@ -386,6 +386,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let progress = Rc::new(RefCell::new(Progress::new(
         spec.algorithm.name(),
         spec.updates as u64,
+        spec.stop.time_s,
         spec.quiet,
     )));
     let watch = Rc::new(RefCell::new(Watch::new(
@@ -765,6 +766,26 @@ impl Outcome {
             .and_then(|t| self.trace.time_to(t))
     }
 
+    /// Which bound ended a run short of its target, as the end of a sentence: the updates
+    /// (`--updates`, or its default) or the time (`--time`).
+    fn limit_reached(&self) -> String {
+        let updates = self.report.stats.updates;
+        if updates >= self.spec.updates as u64 {
+            let default = if self.spec.stop.time_s.is_none()
+                && updates == crate::cli::DEFAULT_UPDATES as u64
+            {
+                " (the default: raise it with --updates, or bound the run by --time)"
+            } else {
+                ""
+            };
+            return format!(", its --updates limit{default}");
+        }
+        match self.spec.stop.time_s {
+            Some(s) if self.report.elapsed_s >= s => format!(", its --time limit of {s} s"),
+            _ => String::new(),
+        }
+    }
+
     /// A one-line account of the run.
     pub fn one_line(&self) -> String {
         let subopt = match self.optimum {
@@ -869,8 +890,10 @@ impl Outcome {
                 .unwrap_or(f64::NAN);
             return Err(crate::cli::TargetMissed(format!(
                 "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {} \
-                 updates",
-                self.algorithm, self.report.stats.updates
+                 updates{}",
+                self.algorithm,
+                self.report.stats.updates,
+                self.limit_reached()
             ))
             .into());
         }

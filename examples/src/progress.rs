@@ -9,27 +9,33 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Reports progress of one run.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// The bar counts milliseconds of this time limit, not updates.
+    timed: bool,
     label: String,
     quiet: bool,
     last_line: Instant,
 }
 
 impl Progress {
-    /// Progress of algorithm `label` over at most `updates` updates.
-    pub fn new(label: &str, updates: u64, quiet: bool) -> Progress {
+    /// Progress of algorithm `label` towards its stop rules: at most `updates` updates, and
+    /// `time_s` seconds of training if given, which the bar then follows.
+    pub fn new(label: &str, updates: u64, time_s: Option<f64>, quiet: bool) -> Progress {
+        let timed = time_s.is_some();
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(updates);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>6} [{elapsed_precise}] {bar:30} {pos}/{len} updates ({per_sec}) {msg}",
-                )
-                .expect("a valid template"),
-            );
+            let (len, counted) = match time_s {
+                Some(s) => ((s * 1000.0) as u64, ""),
+                None => (updates, " {pos}/{len} updates"),
+            };
+            let bar = ProgressBar::new(len);
+            let template =
+                format!("{{prefix:>6}} [{{elapsed_precise}}] {{bar:30}}{counted} {{msg}}");
+            bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
             bar.set_prefix(label.to_owned());
             bar
         });
         Progress {
             bar,
+            timed,
             label: label.to_owned(),
             quiet,
             last_line: Instant::now(),
@@ -38,17 +44,27 @@ impl Progress {
 
     /// Shows the latest evaluation point.
     pub fn update(&mut self, updates: u64, elapsed_s: f64, objective: f64, subopt: Option<f64>) {
-        let text = match subopt {
+        let objective = match subopt {
             Some(s) => format!("f = {objective:.6e}, (f-f*)/f* = {s:.3e}"),
             None => format!("f = {objective:.6e}"),
         };
+        let rate = if elapsed_s > 0.0 {
+            format!("{:.0}/s", updates as f64 / elapsed_s)
+        } else {
+            "-/s".to_owned()
+        };
         if let Some(bar) = &self.bar {
-            bar.set_position(updates);
-            bar.set_message(text);
+            if self.timed {
+                bar.set_position((elapsed_s * 1000.0) as u64);
+                bar.set_message(format!("{updates} updates ({rate}), {objective}"));
+            } else {
+                bar.set_position(updates);
+                bar.set_message(format!("({rate}) {objective}"));
+            }
         } else if !self.quiet && self.last_line.elapsed() >= Duration::from_secs(2) {
             self.last_line = Instant::now();
             eprintln!(
-                "{}: {updates} updates, {elapsed_s:.1} s, {text}",
+                "{}: {updates} updates, {elapsed_s:.1} s, {objective}",
                 self.label
             );
         }

@@ -457,6 +457,10 @@ fn a_target_not_reached_exits_with_code_3() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("did not reach the target"), "{stderr}");
+    assert!(
+        stderr.contains("after 3 updates, its --updates limit"),
+        "which bound ended it: {stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     // The files are written all the same.
     assert_eq!(json(&dir.join("s.json"))["updates"], 3);

@@ -132,7 +132,7 @@ fn asvrg_never_mixes_snapshots() {
     args.target_subopt = Some(1e-6);
     args.quiet = true;
     args.precondition = Precondition::Full;
-    args.updates = 100_000;
+    args.updates = Some(100_000);
     args.eval_every = 0.01;
     // A snapshot every 5 updates, and a worker 5 times slower than the others: results keep
     // arriving computed against the snapshot before the current one.

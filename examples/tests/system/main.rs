@@ -170,7 +170,7 @@ fn main() {
 fn synchronous_model_bits(algorithm: Algorithm, prefetch: usize) -> Vec<u64> {
     let mut args = job_args("cal_housing.scale.xz", 0.0);
     args.target_subopt = None;
-    args.updates = 150;
+    args.updates = Some(150);
     args.batch = 64;
     args.stragglers = Stragglers::SlowWorkers;
     args.prefetch = prefetch;
@@ -188,7 +188,7 @@ fn synchronous_model_bits(algorithm: Algorithm, prefetch: usize) -> Vec<u64> {
 fn sgd_bits_on_partitions(workers: usize, per_worker: usize) -> Vec<u64> {
     let mut args = job_args("cal_housing.scale.xz", 0.0);
     args.target_subopt = None;
-    args.updates = 30;
+    args.updates = Some(30);
     args.batch = 16;
     args.workers = workers;
     args.partitions_per_worker = per_worker;
@@ -219,7 +219,7 @@ const ASGD_PREFETCHED_UPDATES: u64 = 2_000;
 fn asgd_prefetched(prefetch: usize) -> (u64, u64) {
     let mut args = job_args("cal_housing.scale.xz", 0.0);
     args.target_subopt = None;
-    args.updates = ASGD_PREFETCHED_UPDATES as usize;
+    args.updates = Some(ASGD_PREFETCHED_UPDATES as usize);
     args.batch = 64;
     args.prefetch = prefetch;
     let spec = args.job(Algorithm::Asgd).expect("valid settings");
@@ -290,7 +290,7 @@ fn train_to_target(args: &RunArgs, algorithm: Algorithm) -> Outcome {
         outcome.report.stats.updates
     );
     assert!(
-        outcome.report.stats.updates < args.updates as u64,
+        outcome.report.stats.updates < spec.updates as u64,
         "stopped by the target, not by the update bound"
     );
     outcome
@@ -329,7 +329,7 @@ fn sgd_reaches_target_on_cal_housing_scale() {
     let mut args = job_args("cal_housing.scale.xz", 1e-3);
     args.momentum = 0.99;
     args.batch = 1000;
-    args.updates = 10_000;
+    args.updates = Some(10_000);
     let outcome = train_to_target(&args, Algorithm::Sgd);
     assert_distinct_worker_processes(&outcome.report, 4);
 }
@@ -337,7 +337,7 @@ fn sgd_reaches_target_on_cal_housing_scale() {
 fn sgd_reaches_target_on_a9a() {
     let mut args = job_args("a9a.xz", 1e-3);
     args.batch = 1000;
-    args.updates = 10_000;
+    args.updates = Some(10_000);
     let outcome = train_to_target(&args, Algorithm::Sgd);
     assert_distinct_worker_processes(&outcome.report, 4);
 }
@@ -345,7 +345,7 @@ fn sgd_reaches_target_on_a9a() {
 fn asgd_reaches_target_on_bio() {
     let mut args = job_args("bio_kdd04.sub25.xz", 1e-2);
     args.stragglers = Stragglers::SlowWorkers;
-    args.updates = 100_000;
+    args.updates = Some(100_000);
     args.eval_every = 0.02;
     let outcome = train_to_target(&args, Algorithm::Asgd);
     assert_distinct_worker_processes(&outcome.report, 4);
@@ -375,7 +375,7 @@ fn asgd_reaches_target_on_bio() {
 fn cal_housing_vr(algorithm: Algorithm) {
     let mut args = job_args("cal_housing.scale.xz", 1e-6);
     args.precondition = Precondition::Full;
-    args.updates = 100_000;
+    args.updates = Some(100_000);
     args.eval_every = 0.01;
     let outcome = train_to_target(&args, algorithm);
     assert_distinct_worker_processes(&outcome.report, 4);
@@ -404,7 +404,7 @@ fn asgd_with_momentum_converges_at_its_default_step() {
 fn stays_below_1e2_at_the_default_step(mut args: RunArgs, algorithm: Algorithm) {
     args.target_subopt = None;
     args.workers = 2;
-    args.updates = 1_500;
+    args.updates = Some(1_500);
     let spec = args.job(algorithm).expect("valid settings");
     let data = spec.load_data().expect("data loads");
     let outcome = job::run(&spec, &data).expect("the job runs");
@@ -436,7 +436,7 @@ fn asvrg_reaches_target_on_cal_housing_scale() {
 fn bio_vr(algorithm: Algorithm, stragglers: Stragglers) {
     let mut args = job_args("bio_kdd04.sub25.xz", 1e-4);
     args.stragglers = stragglers;
-    args.updates = 1_000_000;
+    args.updates = Some(1_000_000);
     args.eval_every = 0.05;
     // SVRG's default epoch: one pass over the 5,831 rows, 5 updates of 4 x 256 rows. Results
     // computed against the snapshot before the current one are combined with that snapshot's
@@ -712,12 +712,12 @@ fn a9a_with_event_on(
 ) -> (f64, RunReport) {
     let optimum = test_support::optimum("a9a.xz");
     let target = 1e-3;
-    args.updates = 1_000_000;
+    args.updates = Some(1_000_000);
     let spec = args.job(algorithm).expect("valid settings");
     let data = spec.load_data().expect("data loads");
     let params = Params {
         step: job::default_step(&spec, &data, &Metric::identity()),
-        updates: args.updates,
+        updates: spec.updates,
         batch: args.batch,
         ..Params::new(Loss::LeastSquares)
     };
@@ -809,7 +809,7 @@ fn four_partitions_per_worker_reach_target() {
     args.workers = 2;
     args.partitions_per_worker = 4;
     args.batch = 1000;
-    args.updates = 10_000;
+    args.updates = Some(10_000);
     let outcome = train_to_target(&args, Algorithm::Sgd);
     assert_distinct_worker_processes(&outcome.report, 2);
     let held: Vec<usize> = outcome
@@ -891,7 +891,7 @@ fn own_splits_malformed_line_is_named() {
     args.data = Some(path);
     args.optimum = None;
     args.target_subopt = None;
-    args.updates = 5;
+    args.updates = Some(5);
     args.workers = 2;
     args.data_access = async_train::cli::DataAccessName::Shared;
     // The driver's sample of 20 rows misses the bad line: a worker meets it.
@@ -1464,7 +1464,7 @@ fn checkpoints_every_second_lose_no_worker() {
     args.target_subopt = None;
     args.workers = 2;
     args.eval_every = 0.0;
-    args.updates = 100_000_000;
+    args.updates = Some(100_000_000);
     args.time = Some(4.0);
     let mut spec = args.job(Algorithm::Sgd).expect("valid settings");
     spec.checkpointing = Checkpointing {

@@ -157,7 +157,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.seed = seed;
     run.prefetch = args.prefetch;
     run.batch = args.batch;
-    run.updates = 10_000_000;
+    run.updates = Some(10_000_000);
     run.time = Some(300.0);
     run.quiet = true;
     // Time to target is read off the trace: evaluate often enough to resolve sub-second runs.
@@ -265,7 +265,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     let mut run = RunArgs::parse_defaults();
     run.data = Some(path.to_path_buf());
     run.batch = 8;
-    run.updates = 200;
+    run.updates = Some(200);
     run.step = Some(0.5);
     run.quiet = true;
     let spec = run.job(Algorithm::Sgd)?;

@@ -219,7 +219,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         run.workers = args.workers;
         run.seed = args.seed;
         run.batch = set.batch;
-        run.updates = 100_000_000;
+        run.updates = Some(100_000_000);
         run.time = Some(args.time);
         run.quiet = true;
         run.eval_every = 0.02;

@@ -119,7 +119,7 @@ fn whole_runs(args: &SessionArgs) -> Result<serde_json::Value> {
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
     run.workers = args.workers;
-    run.updates = args.updates;
+    run.updates = Some(args.updates);
     run.batch = 256;
     run.quiet = true;
     run.eval_every = 1e9;
