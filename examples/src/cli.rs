@@ -1044,7 +1044,10 @@ mod tests {
     }
 
     fn updates(args: &[&str]) -> usize {
-        run_args(args).job(Algorithm::Sgd).expect("a valid job").updates
+        run_args(args)
+            .job(Algorithm::Sgd)
+            .expect("a valid job")
+            .updates
     }
 
     #[test]

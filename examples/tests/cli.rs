@@ -1074,6 +1074,80 @@ fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
+    let dir = scratch("name-of-a-stopped-worker");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let worker = |name: &str| {
+        Command::new(EXE)
+            .args(["worker", "--driver", &address, "--token-file", "token"])
+            .args(["--name", name])
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the worker starts")
+    };
+    let driver = Command::new(EXE)
+        .args([
+            "--algo",
+            "asgd",
+            "--workers",
+            "2",
+            "--remote-workers",
+            "--bind",
+            &address,
+        ])
+        .args([
+            "--token-file",
+            "token",
+            "--time",
+            "12",
+            "--quiet",
+            "--summary",
+            "s.json",
+        ])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let (mut stopped, other) = (worker("w1"), worker("w2"));
+    std::thread::sleep(Duration::from_secs(3));
+    // A host that hangs keeps its connection open: the driver declares it lost after 5 s.
+    let pid = stopped.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(7));
+    let replacement = worker("w1");
+    let driver = driver.wait_with_output().expect("the driver ends");
+    let replacement = replacement
+        .wait_with_output()
+        .expect("the replacement ends");
+    let _ = stopped.kill();
+    let _ = stopped.wait();
+    let _ = other.wait_with_output();
+    let said = String::from_utf8_lossy(&replacement.stderr);
+    assert!(
+        driver.status.success(),
+        "{}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+    assert!(replacement.status.success(), "{said}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    let joined = summary["worker_table"]
+        .as_array()
+        .expect("the worker table")
+        .iter()
+        .find(|w| w["name"] == "w1.r1")
+        .unwrap_or_else(|| panic!("no w1.r1 in {}", summary["worker_table"]));
+    assert!(joined["tasks_done"].as_u64() > Some(0), "{joined}");
+}
+
+#[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();

@@ -133,6 +133,8 @@ impl Link for FakeLink {
     fn try_recv(&self) -> Option<Inbound> {
         self.0.borrow_mut().inbox.pop_front()
     }
+
+    fn lost(&self, _: &str) {}
 }
 
 /// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire

@@ -460,6 +460,7 @@ impl Driver {
         info.unconsumed = 0;
         info.idle_since = None;
         tracing::warn!(worker = %info.name, why, "worker lost");
+        self.link.lost(&info.name);
         self.stats.lost_workers += 1;
         self.tasks.write_off(worker);
         self.refresh_oldest_in_flight();

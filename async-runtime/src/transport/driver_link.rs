@@ -16,11 +16,16 @@ use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 
-struct Outbound {
-    peer: String,
-    frame: Vec<u8>,
-    /// Sent as it is (a refusal to a peer without a session), not sealed.
-    plain: bool,
+enum Outbound {
+    /// A frame for `peer`.
+    Frame {
+        peer: String,
+        frame: Vec<u8>,
+        /// Sent as it is (a refusal to a peer without a session), not sealed.
+        plain: bool,
+    },
+    /// The coordinator declared `peer`'s worker lost (see [`Gate::mark_lost`]).
+    Lost { peer: String },
 }
 
 /// Largest ZeroMQ frame a connection may send before it is admitted: room for a handshake
@@ -70,6 +75,9 @@ pub(crate) trait Link {
     fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError>;
     /// An inbound event if one is waiting.
     fn try_recv(&self) -> Option<Inbound>;
+    /// Notes that `peer`'s worker was declared lost while its connection may stay open: a
+    /// newcomer under its name is told to join again under another.
+    fn lost(&self, peer: &str);
 }
 
 impl Link for DriverLink {
@@ -87,6 +95,13 @@ impl Link for DriverLink {
     }
     fn try_recv(&self) -> Option<Inbound> {
         DriverLink::try_recv(self)
+    }
+    fn lost(&self, peer: &str) {
+        if let Some(out) = &self.outbound {
+            let _ = out.send(Outbound::Lost {
+                peer: peer.to_owned(),
+            });
+        }
     }
 }
 
@@ -131,7 +146,7 @@ impl DriverLink {
     fn queue(&self, peer: &str, frame: Vec<u8>, plain: bool) {
         if let Some(out) = &self.outbound {
             // Fails only when the link thread is gone, which the next receive reports.
-            let _ = out.send(Outbound {
+            let _ = out.send(Outbound::Frame {
                 peer: peer.to_owned(),
                 frame,
                 plain,
@@ -260,7 +275,14 @@ async fn serve_async(
                 }
             }
             queued = outbound.recv() => {
-                let Some(Outbound { peer, frame, plain }) = queued else { break };
+                let (peer, frame, plain) = match queued {
+                    Some(Outbound::Frame { peer, frame, plain }) => (peer, frame, plain),
+                    Some(Outbound::Lost { peer }) => {
+                        gate.mark_lost(&peer);
+                        continue;
+                    }
+                    None => break,
+                };
                 // A peer with a session gets everything sealed; one without gets only refusals.
                 let frame = if gate.has_session(&peer) {
                     gate.seal(&peer, frame)

@@ -8,7 +8,7 @@
 //! that identity starts a handshake of its own, and the session is replaced only when that
 //! handshake proves the token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
@@ -93,6 +93,10 @@ pub(crate) struct Gate {
     config: GateConfig,
     strangers: HashMap<String, Stranger>,
     sessions: HashMap<String, Session>,
+    /// Workers the coordinator declared lost whose connections are still open (a stopped
+    /// process, a host that died without closing them): their names stay routed to those
+    /// connections, so a newcomer under one is told to join again under another.
+    lost: HashSet<String>,
 }
 
 /// Frames the gate wants sent: (peer, frame).
@@ -104,6 +108,14 @@ impl Gate {
             config,
             strangers: HashMap::new(),
             sessions: HashMap::new(),
+            lost: HashSet::new(),
+        }
+    }
+
+    /// The coordinator declared the worker of `peer` lost (see [`Gate::lost`](Self)).
+    pub fn mark_lost(&mut self, peer: &str) {
+        if self.sessions.contains_key(peer) {
+            self.lost.insert(peer.to_owned());
         }
     }
 
@@ -211,6 +223,22 @@ impl Gate {
     fn hello(&mut self, peer: String, hello: Hello, now: Instant, out: &mut Outbox) -> Inbound {
         if let Some(problem) = name_problem(&hello.name, MAX_ADMITTED_NAME) {
             return self.refuse(peer, problem, out);
+        }
+        if hello.name != peer && self.lost.contains(&hello.name) {
+            // A replacement (a restarted pod, say) under the name of a worker declared lost
+            // whose connection is still open: it joins again under a fresh name, as a lost
+            // worker does, instead of being refused until that connection closes.
+            let reason = format!(
+                "the name {} is held by the open connection of a worker declared lost: join \
+                 again under another",
+                hello.name
+            );
+            let lost = ToWorker::Lost {
+                reason: reason.clone(),
+            };
+            out.push((peer.clone(), frame::encode(self.config.run_id, &lost)));
+            self.strangers.remove(&peer);
+            return Inbound::Refused { peer, reason };
         }
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the
@@ -336,6 +364,7 @@ impl Gate {
     /// finds the driver's proof wrong and answers nothing).
     pub fn forget(&mut self, peer: &str) -> bool {
         self.sessions.remove(peer);
+        self.lost.remove(peer);
         self.strangers.remove(peer).is_some()
     }
 }
@@ -774,6 +803,39 @@ mod tests {
         );
         let event = gate.on_frame("w0", &other_build, Instant::now(), &mut out);
         assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+    }
+
+    #[test]
+    fn a_newcomer_under_a_lost_workers_name_is_told_to_join_again_under_another() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let mut w0 = Peer::new("w0", &token);
+        assert!(matches!(
+            handshake(&mut gate, &mut w0),
+            Inbound::Admitted { .. }
+        ));
+        // Its connection stays open: a newcomer under its name has an identity of its own.
+        let refused = |gate: &mut Gate, out: &mut Outbox| {
+            gate.on_frame("0xab", &Peer::new("w0", &token).hello(), now, out);
+            let (to, frame) = out.pop().expect("an answer");
+            assert_eq!(to, "0xab");
+            frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME)
+                .expect("plain")
+        };
+        assert!(
+            matches!(refused(&mut gate, &mut out), ToWorker::Refused { .. }),
+            "w0 is alive"
+        );
+        gate.mark_lost("w0");
+        assert!(
+            matches!(refused(&mut gate, &mut out), ToWorker::Lost { .. }),
+            "w0 is lost"
+        );
+        gate.forget("w0");
+        gate.mark_lost("w0");
+        assert!(gate.lost.is_empty(), "a closed connection holds no name");
     }
 
     #[test]

@@ -475,6 +475,8 @@ impl Worker {
             ToWorker::Refused { reason } => Next::Exit(Err(RuntimeError::Transport(format!(
                 "the driver refused this worker: {reason}"
             )))),
+            // Its name is held by a worker the driver declared lost: join again under another.
+            ToWorker::Lost { reason } => Next::Exit(Ok(Ended::Rejoin(reason))),
             _ => self.reject("a message before the handshake"),
         }
     }
