@@ -54,6 +54,9 @@ impl Driver {
     /// [`checkpoint::read`]: crate::checkpoint::read
     pub fn resume(&mut self, mut saved: Checkpoint) -> &Checkpoint {
         self.stats = saved.stats.clone();
+        // The worker table's clock is the updates applied: barrier rules and results'
+        // dispatch marks read it, and a resumed run has applied the saved ones.
+        self.table.clock = saved.stats.updates;
         self.clock.resume_from(saved.elapsed_s);
         for version in std::mem::take(&mut saved.versions) {
             self.versions

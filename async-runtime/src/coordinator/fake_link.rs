@@ -544,6 +544,26 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
 }
 
 #[test]
+fn a_resumed_run_s_clock_goes_on_from_its_saved_updates() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    let mut saved = crate::checkpoint::Checkpoint::default();
+    saved.stats.updates = 40;
+    driver.resume(saved);
+    assert_eq!(
+        driver.workers().clock(),
+        40,
+        "barrier rules read the updates applied"
+    );
+    let used = driver
+        .reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert_eq!(used.meta.dispatched_at, 40);
+    assert_eq!(driver.workers().clock(), driver.stats().updates);
+}
+
+#[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);

@@ -821,8 +821,7 @@ mod tests {
             gate.on_frame("0xab", &Peer::new("w0", &token).hello(), now, out);
             let (to, frame) = out.pop().expect("an answer");
             assert_eq!(to, "0xab");
-            frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME)
-                .expect("plain")
+            frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME).expect("plain")
         };
         assert!(
             matches!(refused(&mut gate, &mut out), ToWorker::Refused { .. }),
