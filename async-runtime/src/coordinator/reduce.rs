@@ -187,10 +187,15 @@ impl Driver {
             || !round.waiting.is_empty()
         {
             if round.pending.is_empty() {
-                // Nothing left that could settle the shape: ask the held ones' workers again.
+                // Nothing left that could settle the shape: ask the held ones' workers again,
+                // or, for a worker lost since, the partition's new owner.
                 for (partition, arrived) in std::mem::take(&mut round.held) {
-                    let again = self.dispatch(arrived.worker, partition as u32, spec);
-                    round.pending.insert(again, partition);
+                    if self.table.workers[arrived.worker].alive {
+                        let again = self.dispatch(arrived.worker, partition as u32, spec);
+                        round.pending.insert(again, partition);
+                    } else {
+                        round.orphaned.push(partition);
+                    }
                 }
             }
             self.pump()?;
