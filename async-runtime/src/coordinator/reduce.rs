@@ -219,7 +219,10 @@ impl Driver {
                     round.orphaned.push(partition);
                 }
             }
-            for failed in self.tasks.take_failures() {
+            // This site's failures; an asynchronous site's wait for its next call.
+            let pending = &round.pending;
+            let ours = |f: &Failed| f.task == spec.task || pending.contains_key(&f.seq);
+            for failed in self.tasks.take_failures(ours) {
                 if let Some(partition) = round.pending.remove(&failed.seq) {
                     let again = self.retry(
                         spec,
@@ -396,10 +399,8 @@ impl Driver {
             if let Some(failure) = self.failure.take() {
                 return Err(failure);
             }
-            for failed in self.tasks.take_failures() {
-                if failed.task == task {
-                    self.site_failed(failed)?;
-                }
+            for failed in self.tasks.take_failures(|f| f.task == task) {
+                self.site_failed(failed)?;
             }
             while let Some(arrived) = self.next_in_hand(task) {
                 let clock = self.table.clock;

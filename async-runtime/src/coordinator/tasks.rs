@@ -167,9 +167,12 @@ impl TaskBook {
         self.failed.push(failed);
     }
 
-    /// The failures recorded since the last call, oldest first.
-    pub fn take_failures(&mut self) -> Vec<Failed> {
-        std::mem::take(&mut self.failed)
+    /// The failures recorded and not yet taken for which `mine` holds, oldest first; the
+    /// others wait for the reduce they belong to (another site's, say).
+    pub fn take_failures(&mut self, mine: impl Fn(&Failed) -> bool) -> Vec<Failed> {
+        let (taken, kept) = std::mem::take(&mut self.failed).into_iter().partition(mine);
+        self.failed = kept;
+        taken
     }
 
     /// Takes every task in flight on `worker` (lost) out of flight, noting it written off;
@@ -438,19 +441,24 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_handed_over_once_in_order() {
+    fn failures_are_handed_over_once_in_order_to_their_own_site() {
         let mut book = TaskBook::default();
-        for seq in [4, 2] {
+        for (seq, task) in [(4, "grad"), (3, "other"), (2, "grad")] {
             book.record_failure(Failed {
                 seq,
                 worker: 0,
-                task: "grad",
+                task,
                 message: "boom".into(),
             });
         }
-        let seqs: Vec<u64> = book.take_failures().iter().map(|f| f.seq).collect();
-        assert_eq!(seqs, [4, 2]);
-        assert!(book.take_failures().is_empty());
+        let seqs = |failed: Vec<Failed>| failed.iter().map(|f| f.seq).collect::<Vec<u64>>();
+        assert_eq!(seqs(book.take_failures(|f| f.task == "grad")), [4, 2]);
+        assert!(book.take_failures(|f| f.task == "grad").is_empty());
+        assert_eq!(
+            seqs(book.take_failures(|_| true)),
+            [3],
+            "another site's waited for it"
+        );
     }
 
     #[test]
