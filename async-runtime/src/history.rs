@@ -87,9 +87,37 @@ impl HistorySlice {
 
 /// New entries, computed by a task, for the driver's table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "UpdateOnTheWire")]
 pub struct HistoryUpdate {
     ids: Vec<u64>,
     values: Vec<f64>,
+}
+
+/// A [`HistoryUpdate`] as it arrives, before its two lists are known to pair up.
+#[derive(Deserialize)]
+struct UpdateOnTheWire {
+    ids: Vec<u64>,
+    values: Vec<f64>,
+}
+
+impl TryFrom<UpdateOnTheWire> for HistoryUpdate {
+    type Error = String;
+
+    /// A result whose ids and values differ in number does not decode (a bad result, counted
+    /// against its worker), rather than have its extra entries dropped in silence.
+    fn try_from(wire: UpdateOnTheWire) -> Result<HistoryUpdate, String> {
+        if wire.ids.len() != wire.values.len() {
+            return Err(format!(
+                "a history update of {} ids and {} values",
+                wire.ids.len(),
+                wire.values.len()
+            ));
+        }
+        Ok(HistoryUpdate {
+            ids: wire.ids,
+            values: wire.values,
+        })
+    }
 }
 
 impl HistoryUpdate {
@@ -119,6 +147,19 @@ impl HistoryUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_whose_ids_and_values_do_not_pair_up_does_not_decode() {
+        let mut update = HistoryUpdate::default();
+        update.push(3, 0.5);
+        let bytes = postcard::to_allocvec(&update).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<HistoryUpdate>(&bytes).unwrap(),
+            update
+        );
+        let lopsided = postcard::to_allocvec(&(vec![1u64, 2], vec![0.5f64])).unwrap();
+        assert!(postcard::from_bytes::<HistoryUpdate>(&lopsided).is_err());
+    }
 
     #[test]
     fn slices_follow_the_ids_and_updates_land() {
