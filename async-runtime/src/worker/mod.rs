@@ -614,10 +614,7 @@ impl Executor {
                 }
                 Work::Partition { partition, bytes } => {
                     let message = match postcard::from_bytes::<Partition>(&bytes) {
-                        Ok(decoded) if decoded.id() == partition => {
-                            self.own(decoded);
-                            ToDriver::DataReady { partition }
-                        }
+                        Ok(decoded) if decoded.id() == partition => self.own(decoded),
                         Ok(decoded) => ToDriver::DataFailed {
                             partition,
                             message: format!(
@@ -639,12 +636,15 @@ impl Executor {
                     // Read here, on the task thread: heartbeats go on however long it takes,
                     // and the tasks sent meanwhile wait behind it.
                     let message = match crate::data::read_split(&order) {
-                        Ok(partition) => {
-                            self.own(partition);
-                            ToDriver::DataReady {
-                                partition: order.partition,
-                            }
-                        }
+                        Ok(partition) if partition.id() == order.partition => self.own(partition),
+                        Ok(partition) => ToDriver::DataFailed {
+                            partition: order.partition,
+                            message: format!(
+                                "the split of partition {} read as partition {}",
+                                order.partition,
+                                partition.id()
+                            ),
+                        },
                         Err(error) => ToDriver::DataFailed {
                             partition: order.partition,
                             message: error.to_string(),
@@ -696,13 +696,19 @@ impl Executor {
         }
     }
 
-    fn own(&mut self, partition: Partition) {
+    /// Keeps `partition`, and says so to the driver; or, one too many, says why not.
+    fn own(&mut self, partition: Partition) -> ToDriver {
         let id = partition.id();
         if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id) {
-            self.reject(&format!("more than {MAX_PARTITIONS} partitions"));
-        } else {
-            self.partitions.insert(id, partition);
+            let message = format!("this worker holds {MAX_PARTITIONS} partitions already");
+            self.reject(&message);
+            return ToDriver::DataFailed {
+                partition: id,
+                message,
+            };
         }
+        self.partitions.insert(id, partition);
+        ToDriver::DataReady { partition: id }
     }
 
     /// Runs a task now and returns its result, with the straggler delay due after it;
