@@ -68,9 +68,14 @@ fn on_signal(signal: i32) {
     }
     SIGNAL.store(signal, Ordering::SeqCst);
     STOP.request();
+    let again = if signal == signal_hook::consts::SIGINT {
+        "Ctrl-C again"
+    } else {
+        "a second signal"
+    };
     eprintln!(
-        "\nstopping: the run ends at its next update and its files are written \
-         (Ctrl-C again to quit at once)"
+        "\nstopping: the run ends at its next update and its files are written ({again} to \
+         quit at once)"
     );
 }
 

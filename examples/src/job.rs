@@ -802,13 +802,25 @@ impl Outcome {
             Some((rows, of)) => format!(" (on a sample of {rows} of {of} rows)"),
             None => String::new(),
         };
+        // The workers that computed: late joiners and replacements count, the asked-for
+        // number is the floor only when none did (a run of no update).
+        let trained = self
+            .report
+            .workers
+            .iter()
+            .filter(|w| w.tasks_done > 0)
+            .count();
+        let workers = if trained > 0 {
+            trained
+        } else {
+            self.spec.cluster.workers
+        };
         format!(
-            "{}: objective {:.10}{on} after {} updates in {:.2} s on {} workers{}{stopped}",
+            "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers} workers{}{stopped}",
             self.algorithm,
             self.final_objective(),
             self.report.stats.updates,
             self.report.elapsed_s,
-            self.spec.cluster.workers,
             subopt
         )
     }

@@ -489,7 +489,7 @@ impl Driver {
         let stuck = self.nothing_to_wait_for(spec.task);
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);
-        } else if stuck {
+        } else if stuck && self.table.idle() > 0 {
             self.stats.barrier_overrides += 1;
             let overrides = self.stats.barrier_overrides;
             if overrides.is_power_of_two() {
