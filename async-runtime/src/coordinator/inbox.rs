@@ -227,6 +227,9 @@ impl Driver {
                     // not once it is taken for hung.
                     let why = "its task times are not finite and positive";
                     self.bad_result(worker, why);
+                    if !self.table.workers[worker].alive {
+                        return; // excluded by that strike: its tasks are written off
+                    }
                     let failed = ToDriver::Failed {
                         seq,
                         message: why.into(),
@@ -237,7 +240,8 @@ impl Driver {
                 // No task takes longer than it was out: a time beyond that is a lie or a
                 // clock gone wrong, and would set hang limits and straggler sleeps.
                 let out_s = task.seconds_out();
-                let [compute_s, cpu_s, delay_s] = [compute_s, cpu_s, delay_s].map(|t| t.min(out_s));
+                let compute_s = compute_s.min(out_s);
+                let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
                 let info = &mut self.table.workers[task.worker()];
                 info.in_flight = info.in_flight.saturating_sub(1);
                 info.unconsumed += 1;
@@ -290,7 +294,8 @@ impl Driver {
                 // problem: the others take its partitions. The run ends when a second worker
                 // cannot load the same partition either (the data is at fault), or none is
                 // left to try, with what the last one could not read.
-                match self.placement.load_failed(partition, worker) {
+                let name = &self.table.workers[worker].name;
+                match self.placement.load_failed(partition, worker, name) {
                     LoadFailure::NotGiven => self.bad_result(
                         worker,
                         &format!("it could not load partition {partition}, which it was not given"),
@@ -351,9 +356,14 @@ impl Driver {
         self.link.send_plain(&name, frame);
     }
 
+    /// Refuses a peer, telling it why; logged as the gate's refusals are (anyone can send
+    /// what is refused here: a frame of another protocol version).
     fn refuse(&mut self, peer: &str, reason: String) {
-        tracing::warn!(%peer, %reason, "refused a worker");
         self.stats.refused_workers += 1;
+        let refused = self.stats.refused_workers;
+        if refused <= LOGGED_REFUSALS || refused.is_power_of_two() {
+            tracing::warn!(%peer, %reason, refused, "refused a worker");
+        }
         let frame = frame::encode(self.run_id, &ToWorker::Refused { reason });
         self.link.send_plain(peer, frame);
     }
@@ -379,6 +389,7 @@ impl Driver {
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
         self.table.admit(info);
+        self.all_lost_since = None;
         self.local.admitted(peer);
         self.holdings.joined(index);
         tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
@@ -420,10 +431,7 @@ impl Driver {
         if self.config.spawn_local {
             return false;
         }
-        if self.table.alive() > 0 {
-            self.all_lost_since = None;
-            return false;
-        }
+        // Cleared when a worker is admitted.
         let since = *self.all_lost_since.get_or_insert_with(|| {
             tracing::warn!(
                 wait_s = self.config.join_timeout.as_secs_f64(),

@@ -47,6 +47,25 @@ pub(crate) enum PartSource {
     Split(Arc<SplitOrder>),
 }
 
+/// A worker's name without the suffixes its rejoins (`.r2`) and replacements (`.respawn1`)
+/// add: the same process slot, so the same host.
+fn host_of(name: &str) -> &str {
+    let mut name = name;
+    while let Some((stem, suffix)) = name.rsplit_once('.') {
+        let numbered = |prefix: &str| {
+            suffix
+                .strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if numbered("respawn") || numbered("r") {
+            name = stem;
+        } else {
+            break;
+        }
+    }
+    name
+}
+
 /// Whose fault a partition a worker could not load is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LoadFailure {
@@ -65,17 +84,26 @@ pub(crate) struct Placement {
     shipped: Option<Shipped>,
     /// Partitions a worker was given, not yet reported held.
     loading: HashSet<(usize, u32)>,
-    /// Partitions a worker could not load, with the first worker that could not.
-    unloadable: HashMap<u32, usize>,
+    /// Partitions a worker could not load, with the host of the first that could not (its
+    /// name without the suffixes of rejoins and replacements).
+    unloadable: HashMap<u32, String>,
 }
 
 impl Placement {
-    /// Records that `worker` could not load `partition`, and says whose fault it is.
-    pub fn load_failed(&mut self, partition: u32, worker: usize) -> LoadFailure {
+    /// Records that `worker`, named `name`, could not load `partition`, and says whose fault
+    /// it is. The same worker rejoined (`w1.r1`) or replaced (`w1.respawn1`) counts as the
+    /// same host.
+    pub fn load_failed(&mut self, partition: u32, worker: usize, name: &str) -> LoadFailure {
         if !self.loading.remove(&(worker, partition)) {
             return LoadFailure::NotGiven;
         }
-        if *self.unloadable.entry(partition).or_insert(worker) == worker {
+        let host = host_of(name);
+        if *self
+            .unloadable
+            .entry(partition)
+            .or_insert_with(|| host.to_owned())
+            == host
+        {
             LoadFailure::ItsHost
         } else {
             LoadFailure::TheData
@@ -90,6 +118,7 @@ impl Placement {
     /// Records `shipped` as the dataset the workers hold from now on.
     pub fn ship(&mut self, shipped: Shipped) {
         self.shipped = Some(shipped);
+        self.unloadable.clear();
     }
 
     /// The owner of each partition of the shipped dataset (none before one is shipped).
@@ -215,16 +244,22 @@ mod tests {
     #[test]
     fn a_partition_that_two_workers_cannot_load_is_the_datas_fault() {
         let mut placement = Placement::default();
-        placement.loading.extend([(0, 3), (1, 4), (1, 3)]);
-        assert_eq!(placement.load_failed(3, 0), LoadFailure::ItsHost);
+        placement.loading.extend([(0, 3), (1, 4), (1, 3), (2, 3)]);
+        assert_eq!(placement.load_failed(3, 0, "w0"), LoadFailure::ItsHost);
         assert_eq!(
-            placement.load_failed(3, 0),
+            placement.load_failed(3, 0, "w0"),
             LoadFailure::NotGiven,
             "reported once per load"
         );
-        assert_eq!(placement.load_failed(4, 1), LoadFailure::ItsHost);
-        assert_eq!(placement.load_failed(3, 1), LoadFailure::TheData);
-        assert_eq!(placement.load_failed(5, 2), LoadFailure::NotGiven);
+        assert_eq!(
+            placement.load_failed(3, 2, "w0.r1.respawn2"),
+            LoadFailure::ItsHost,
+            "the same host, rejoined"
+        );
+        assert_eq!(placement.load_failed(4, 1, "w1"), LoadFailure::ItsHost);
+        assert_eq!(placement.load_failed(3, 1, "w1"), LoadFailure::TheData);
+        assert_eq!(placement.load_failed(5, 2, "w2"), LoadFailure::NotGiven);
+        assert_eq!(host_of("w-node.example.r7"), "w-node.example");
     }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {

@@ -116,9 +116,11 @@ impl Driver {
     }
 
     /// Tasks of `pending` running far beyond their worker's usual time are sent to another
-    /// live worker too (once per partition); the first result wins. A hang is a failure of
-    /// its worker: one whose tasks hang [`EXCLUDE_AFTER`] times in a row (heartbeats going
-    /// on, nothing answered) is excluded, or every step would wait the hang limit for it.
+    /// live worker too (once per partition); the first result wins. A worker with a hung task
+    /// that has answered nothing for the hang floor is struck, once per call: one struck
+    /// [`EXCLUDE_AFTER`] times in a row (heartbeats going on, nothing answered) is excluded,
+    /// or every step would wait the hang limit for it. A worker still answering is not: the
+    /// tasks queued behind its others only look hung, as their age counts from their sending.
     pub(super) fn redispatch_hung(
         &mut self,
         spec: &TaskSpec<'_>,
@@ -132,7 +134,12 @@ impl Driver {
             |worker| workers[worker].mean_task_s,
             Instant::now(),
         );
+        let mut struck = HashSet::new();
         for (partition, worker) in hung {
+            let info = &mut self.table.workers[worker];
+            if info.last_result.elapsed() >= tasks::HANG_FLOOR && struck.insert(worker) {
+                info.failure_streak += 1;
+            }
             let Some(other) = tasks::hedge_target(&self.table.workers, worker) else {
                 continue;
             };
@@ -152,11 +159,13 @@ impl Driver {
             );
             let again = self.dispatch(other, partition as u32, spec);
             pending.insert(again, partition);
-            let info = &mut self.table.workers[worker];
-            info.failure_streak += 1;
-            let streak = info.failure_streak;
+        }
+        for worker in struck {
+            let streak = self.table.workers[worker].failure_streak;
             if streak >= EXCLUDE_AFTER {
-                self.exclude(worker, &format!("its last {streak} tasks hung"));
+                let reason =
+                    format!("it answered nothing for the hang limit {streak} times in a row");
+                self.exclude(worker, &reason);
             }
         }
     }
@@ -503,7 +512,11 @@ impl Driver {
             }
             self.dispatch_to_idle(spec, select);
         }
-        if self.nothing_to_wait_for(spec.task) {
+        // Only with nothing in flight at all: a task that seems to hang may still answer.
+        if self.tasks.is_empty()
+            && !self.results.has_arrived()
+            && !self.results.has_parked(spec.task)
+        {
             let idle: Vec<&str> = self
                 .table
                 .workers

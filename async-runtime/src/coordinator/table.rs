@@ -65,6 +65,9 @@ pub struct WorkerInfo {
     pub(crate) next_partition: usize,
     #[serde(skip)]
     pub(crate) last_heard: Instant,
+    /// When its last result came (admission until one does).
+    #[serde(skip)]
+    pub(crate) last_result: Instant,
 }
 
 impl WorkerInfo {
@@ -96,6 +99,7 @@ impl WorkerInfo {
             idle_since: Some(now),
             next_partition: 0,
             last_heard: now,
+            last_result: now,
         }
     }
 
@@ -110,6 +114,7 @@ impl WorkerInfo {
     /// `delay_s` of simulated delay.
     pub(crate) fn record_task_time(&mut self, compute_s: f64, cpu_s: f64, delay_s: f64) {
         self.tasks_done += 1;
+        self.last_result = Instant::now();
         let n = self.tasks_done as f64;
         self.mean_task_s += (compute_s + delay_s - self.mean_task_s) / n;
         self.mean_compute_s += (compute_s - self.mean_compute_s) / n;

@@ -147,7 +147,6 @@ impl TaskBook {
     }
 
     /// Whether no task is in flight.
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.in_flight.is_empty()
     }

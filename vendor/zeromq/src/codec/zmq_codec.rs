@@ -169,7 +169,13 @@ impl Decoder for ZmqCodec {
                     let own = self.limit.as_ref().map_or(usize::MAX, |limit| {
                         limit.load(std::sync::atomic::Ordering::SeqCst)
                     });
-                    if self.buffered_cost > self.max_frame_size.min(own) {
+                    // One frame's bookkeeping is free: a message of one frame may be as long
+                    // as the limit allows a frame to be.
+                    let bound = self
+                        .max_frame_size
+                        .min(own)
+                        .saturating_add(FRAME_BOOKKEEPING);
+                    if self.buffered_cost > bound {
                         return Err(CodecError::Decode(
                             "Message length exceeds the socket's maximum frame size",
                         ));
