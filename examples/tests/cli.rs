@@ -999,6 +999,17 @@ fn compare_on_remote_workers_serves_every_run() {
     assert_clear_error(&unbound, "compare with remote workers needs --bind ADDRESS");
 }
 
+/// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.
+fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
+    Command::new(EXE)
+        .args(["worker", "--driver", address, "--token-file", "token"])
+        .args(["--name", name])
+        .current_dir(cwd)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts")
+}
+
 #[test]
 fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
     let dir = scratch("shared-missing-on-a-host");
@@ -1009,15 +1020,7 @@ fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
     let address = free_loopback_address();
-    let worker = |name: &str, cwd: &Path| {
-        Command::new(EXE)
-            .args(["worker", "--driver", &address, "--token-file", "token"])
-            .args(["--name", name])
-            .current_dir(cwd)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the worker starts")
-    };
+    let worker = |name: &str, cwd: &Path| remote_worker(&address, name, cwd);
     let workers = [
         worker("a1", &dir),
         worker("a2", &dir),
@@ -1078,15 +1081,7 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     let dir = scratch("name-of-a-stopped-worker");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
     let address = free_loopback_address();
-    let worker = |name: &str| {
-        Command::new(EXE)
-            .args(["worker", "--driver", &address, "--token-file", "token"])
-            .args(["--name", name])
-            .current_dir(&dir)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the worker starts")
-    };
+    let worker = |name: &str| remote_worker(&address, name, &dir);
     let driver = Command::new(EXE)
         .args([
             "--algo",

@@ -167,6 +167,25 @@ fn local(workers: usize) -> ClusterConfig {
     config
 }
 
+/// A driver's settings for `workers` remote workers holding `token`.
+fn remote(workers: usize, token: &Token) -> ClusterConfig {
+    let mut config = local(workers);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    config
+}
+
+/// Trains on while an attack goes on: the run stops at 400 updates or more once `attacked`.
+fn stop_once_after_400(driver: &mut Driver, attacked: std::sync::Arc<AtomicBool>) {
+    driver.observe(move |progress, _: &Array1<f64>| {
+        if attacked.load(Ordering::SeqCst) && progress.updates >= 400 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+}
+
 fn spawn_worker(name: &str, endpoint: &str, token: &Token) -> Child {
     Command::new(std::env::current_exe().expect("this executable"))
         .env(WORKER_ENV, name)
@@ -207,10 +226,7 @@ fn print_counts(report: &RunReport) {
 fn impostors_are_refused() {
     let (data, truth) = problem();
     let token = Token::random();
-    let mut config = local(2);
-    config.spawn_local = false;
-    config.token = Some(token.clone());
-    let mut driver = Driver::bind(config).expect("the driver listens");
+    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
     let endpoint = driver.endpoint().to_owned();
     let proxy = wire::ReplayProxy::start(&endpoint);
     let mut workers = vec![
@@ -225,14 +241,7 @@ fn impostors_are_refused() {
     };
     // Train while the attack goes on, then a while after it.
     let attacked = std::sync::Arc::new(AtomicBool::new(false));
-    let done = attacked.clone();
-    driver.observe(move |progress, _: &Array1<f64>| {
-        if done.load(Ordering::SeqCst) && progress.updates >= 400 {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    });
+    stop_once_after_400(&mut driver, attacked.clone());
     let watcher = std::thread::spawn(move || {
         let sent = attack.join().expect("the attack thread ends");
         attacked.store(true, Ordering::SeqCst);
@@ -527,10 +536,7 @@ fn silent_connections_are_capped() {
 fn deaf_flood_holds_up_no_one() {
     let (data, truth) = problem();
     let token = Token::random();
-    let mut config = local(2);
-    config.spawn_local = false;
-    config.token = Some(token.clone());
-    let mut driver = Driver::bind(config).expect("the driver listens");
+    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
     let endpoint = driver.endpoint().to_owned();
     let mut workers = vec![
         spawn_worker("w0", &endpoint, &token),
@@ -550,14 +556,7 @@ fn deaf_flood_holds_up_no_one() {
             (flood, endless_cut_off)
         })
     };
-    let done = flooded.clone();
-    driver.observe(move |progress, _: &Array1<f64>| {
-        if done.load(Ordering::SeqCst) && progress.updates >= 400 {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    });
+    stop_once_after_400(&mut driver, flooded.clone());
     let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
     let (flood, endless_cut_off) = flood.join().expect("the flood thread ends");
     let report = driver.finish().expect("the run is unaffected");
