@@ -175,9 +175,13 @@ pub enum ToDriver {
     },
 }
 
-/// The longest name a worker may take; its rejoins add `.r1` to `.r100`, a replacement
-/// process `.respawnN`, within [`MAX_ADMITTED_NAME`].
+/// The longest name a worker may take; its rejoins add `.r` and 8 random hex digits, a
+/// replacement process `.respawnN`, within [`MAX_ADMITTED_NAME`].
 pub const MAX_WORKER_NAME: usize = 64;
+
+/// How the driver's refusal of a name already in use begins: a worker so refused joins under
+/// a fresh one.
+pub const NAME_TAKEN: &str = "another connection uses the name";
 
 /// The longest name the driver admits.
 pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;

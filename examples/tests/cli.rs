@@ -1137,8 +1137,8 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
         .as_array()
         .expect("the worker table")
         .iter()
-        .find(|w| w["name"] == "w1.r1")
-        .unwrap_or_else(|| panic!("no w1.r1 in {}", summary["worker_table"]));
+        .find(|w| w["name"].as_str().is_some_and(|n| n.starts_with("w1.r")))
+        .unwrap_or_else(|| panic!("no w1.r... in {}", summary["worker_table"]));
     assert!(joined["tasks_done"].as_u64() > Some(0), "{joined}");
 }
 

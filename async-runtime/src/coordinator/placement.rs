@@ -47,17 +47,18 @@ pub(crate) enum PartSource {
     Split(Arc<SplitOrder>),
 }
 
-/// A worker's name without the suffixes its rejoins (`.r2`) and replacements (`.respawn1`)
-/// add: the same process slot, so the same host.
+/// A worker's name without the suffixes its rejoins (`.r` and 8 hex digits) and
+/// replacements (`.respawn1`) add: the same process slot, so the same host.
 fn host_of(name: &str) -> &str {
     let mut name = name;
     while let Some((stem, suffix)) = name.rsplit_once('.') {
-        let numbered = |prefix: &str| {
-            suffix
-                .strip_prefix(prefix)
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        };
-        if numbered("respawn") || numbered("r") {
+        let respawn = suffix
+            .strip_prefix("respawn")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let rejoin = suffix
+            .strip_prefix('r')
+            .is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if respawn || rejoin {
             name = stem;
         } else {
             break;
@@ -91,7 +92,7 @@ pub(crate) struct Placement {
 
 impl Placement {
     /// Records that `worker`, named `name`, could not load `partition`, and says whose fault
-    /// it is. The same worker rejoined (`w1.r1`) or replaced (`w1.respawn1`) counts as the
+    /// it is. The same worker rejoined (`w1.r00c0ffee`) or replaced (`w1.respawn1`) counts as the
     /// same host.
     pub fn load_failed(&mut self, partition: u32, worker: usize, name: &str) -> LoadFailure {
         if !self.loading.remove(&(worker, partition)) {
@@ -252,14 +253,15 @@ mod tests {
             "reported once per load"
         );
         assert_eq!(
-            placement.load_failed(3, 2, "w0.r1.respawn2"),
+            placement.load_failed(3, 2, "w0.r0a1b2c3d.respawn2"),
             LoadFailure::ItsHost,
             "the same host, rejoined"
         );
         assert_eq!(placement.load_failed(4, 1, "w1"), LoadFailure::ItsHost);
         assert_eq!(placement.load_failed(3, 1, "w1"), LoadFailure::TheData);
         assert_eq!(placement.load_failed(5, 2, "w2"), LoadFailure::NotGiven);
-        assert_eq!(host_of("w-node.example.r7"), "w-node.example");
+        assert_eq!(host_of("w-node.example.r00c0ffee"), "w-node.example");
+        assert_eq!(host_of("w-node.r7"), "w-node.r7", "not a rejoin's suffix");
     }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
 use super::session::{Direction, Opener, Sealer, SessionError};
 use crate::auth::{Token, Transcript};
-use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME};
+use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_TAKEN};
 
 /// Bytes of the nonces of the handshake.
 pub const NONCE_LEN: usize = 32;
@@ -244,8 +244,8 @@ impl Gate {
             // Also what a second connection under an admitted worker's identity sees: the
             // transport gives it an identity of its own, so it never shadows the first.
             let reason = format!(
-                "another connection uses the name {} (a worker still running, or stopped, \
-                 under it): give this one another name, or end the other",
+                "{NAME_TAKEN} {} (a worker still running, or stopped, under it): give this one \
+                 another name, or end the other",
                 hello.name
             );
             return self.refuse(peer, reason, out);

@@ -126,17 +126,23 @@ enum Ended {
 /// Joins again at most this many times after being declared lost.
 const MAX_REJOINS: u32 = 100;
 
+/// Tries another name at most this many times in a row when its name is taken.
+const NAME_TAKEN_RETRIES: u32 = 5;
+
 /// Serves the driver. A worker the driver declared lost joins again as a fresh worker
-/// (`name.r1`, `name.r2`, ...: a fresh identity, so the driver's stale connection of the old
-/// one cannot shadow it), rebuilding everything from the driver; with `reconnect`, so does a
-/// worker that lost its driver.
+/// (`name.r` and 8 random hex digits: a fresh identity, so the driver's stale connection of
+/// the old one cannot shadow it, and one a stranger cannot hold in advance to keep it out),
+/// rebuilding everything from the driver; so does one whose name is taken (by a stopped
+/// process, or a stranger's connection); with `reconnect`, so does a worker that lost its
+/// driver.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
     let mut attempt = 0;
+    let mut taken = 0;
     let mut lost_at: Option<Instant> = None;
     loop {
         let mut this = options.clone();
         if attempt > 0 {
-            this.name = format!("{}.r{attempt}", options.name);
+            this.name = format!("{}.r{:08x}", options.name, rand::random::<u32>());
         }
         // After losing the driver, the reconnect window bounds the wait; else the connect timeout.
         let reach_by = match (lost_at, options.reconnect) {
@@ -151,6 +157,13 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError
                 attempt += 1;
             }
             Ok(Ended::Rejoin(reason)) => return Err(RuntimeError::DriverLost(reason)),
+            Err(RuntimeError::Transport(reason))
+                if reason.contains(crate::protocol::NAME_TAKEN) && taken < NAME_TAKEN_RETRIES =>
+            {
+                tracing::warn!(worker = %options.name, %reason, "joining under a fresh name");
+                taken += 1;
+                attempt += 1;
+            }
             Err(RuntimeError::DriverLost(reason)) if options.reconnect.is_some() => {
                 let window = options.reconnect.unwrap_or_default();
                 let since = *lost_at.get_or_insert_with(Instant::now);

@@ -49,6 +49,10 @@ fn main() {
             "a_stranger_that_never_reads_its_refusals_holds_up_no_one",
             deaf_flood_holds_up_no_one,
         ),
+        (
+            "a_worker_whose_name_a_stranger_holds_joins_under_a_fresh_one",
+            squatted_name_is_worked_around,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -422,8 +426,8 @@ fn stopped_worker_rejoins() {
     let back = report
         .workers
         .iter()
-        .find(|w| w.name == "w1.r1")
-        .expect("w1 joined again as w1.r1");
+        .find(|w| w.name.starts_with("w1.r"))
+        .expect("w1 joined again under a fresh name");
     assert!(back.alive && back.pid == pid, "the same process");
     assert!(back.tasks_done > 0, "and it took tasks");
 }
@@ -578,6 +582,37 @@ fn deaf_flood_holds_up_no_one() {
     assert_eq!(
         report.stats.lost_workers, 0,
         "no worker lost its heartbeats"
+    );
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+/// A stranger without the token connects under a worker's name first and holds it: the
+/// worker was refused as "name taken" and exited, and the run lacked it. Now it joins under a
+/// fresh name no stranger can guess.
+fn squatted_name_is_worked_around() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let squatter = wire::squat(endpoint.trim_start_matches("tcp://"), "w1");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    let w = gd(&mut driver, &data, &plan(400, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains");
+    drop(squatter);
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    let names: Vec<&str> = report.workers.iter().map(|w| w.name.as_str()).collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("w1.r") && n.len() == "w1.r".len() + 8),
+        "{names:?}"
     );
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());

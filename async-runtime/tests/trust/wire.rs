@@ -260,6 +260,11 @@ fn forward_replaying(
 /// A ZMTP 3.0 DEALER's handshake, raw: the NULL greeting, then its READY command once the
 /// driver's greeting is read.
 fn zmtp_dealer(peer: &mut TcpStream) -> std::io::Result<()> {
+    zmtp_dealer_named(peer, None)
+}
+
+/// The same, presenting `identity` as its routing identity if given.
+fn zmtp_dealer_named(peer: &mut TcpStream, identity: Option<&str>) -> std::io::Result<()> {
     peer.write_all(&test_support::zmtp_null_greeting())?;
     let mut theirs = [0u8; 64];
     peer.read_exact(&mut theirs)?;
@@ -269,6 +274,12 @@ fn zmtp_dealer(peer: &mut TcpStream) -> std::io::Result<()> {
     ready.extend_from_slice(b"Socket-Type");
     ready.extend_from_slice(&6u32.to_be_bytes());
     ready.extend_from_slice(b"DEALER");
+    if let Some(identity) = identity {
+        ready.push(8);
+        ready.extend_from_slice(b"Identity");
+        ready.extend_from_slice(&(identity.len() as u32).to_be_bytes());
+        ready.extend_from_slice(identity.as_bytes());
+    }
     let mut command = vec![0x04, ready.len() as u8];
     command.extend_from_slice(&ready);
     peer.write_all(&command)
@@ -341,4 +352,12 @@ pub fn endless_message_is_cut_off(address: &str) -> bool {
     zmtp_dealer(&mut peer).expect("the ZMTP handshake");
     let chunk: Vec<u8> = [0x01u8, 0x00].repeat(1 << 19);
     (0..64).any(|_| peer.write_all(&chunk).is_err())
+}
+
+/// A stranger that connects under the routing identity `name` before the worker of that name
+/// does, and says nothing: the name is taken while its connection stays open.
+pub fn squat(address: &str, name: &str) -> TcpStream {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    zmtp_dealer_named(&mut peer, Some(name)).expect("the ZMTP handshake");
+    peer
 }
