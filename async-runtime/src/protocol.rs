@@ -214,7 +214,7 @@ const MAX_PEER_TEXT: usize = 400;
 
 /// A text a peer sent (a failed task's message, say), as a log line or an error may show it:
 /// control characters escaped, so that it can neither break the line nor reach the terminal
-/// as an escape sequence, and at most [`MAX_PEER_TEXT`] characters.
+/// as an escape sequence, and at most 400 characters.
 pub fn peer_text(text: &str) -> String {
     let mut shown = String::new();
     for c in text.chars().take(MAX_PEER_TEXT) {
