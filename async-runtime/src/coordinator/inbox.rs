@@ -260,6 +260,7 @@ impl Driver {
                     return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
                 }
                 let task = self.tasks.close(seq).expect("checked above");
+                self.results.forget_superseded(seq);
                 self.refresh_oldest_in_flight();
                 self.stats.failed_tasks += 1;
                 let info = &mut self.table.workers[worker];
@@ -470,7 +471,9 @@ impl Driver {
         tracing::warn!(worker = %info.name, why, "worker lost");
         self.link.lost(&info.name);
         self.stats.lost_workers += 1;
-        self.tasks.write_off(worker);
+        for seq in self.tasks.write_off(worker) {
+            self.results.forget_superseded(seq);
+        }
         self.refresh_oldest_in_flight();
         self.rehome_partitions(worker);
     }

@@ -112,6 +112,12 @@ impl ResultQueue {
         self.superseded.insert(seq);
     }
 
+    /// Task `seq` will never answer (it failed, or its worker was lost): nothing of it is
+    /// left to drop.
+    pub fn forget_superseded(&mut self, seq: u64) {
+        self.superseded.remove(&seq);
+    }
+
     /// Whether the result of task `seq` is a superseded one's, then dropped and counted.
     pub fn drop_if_superseded(&mut self, seq: u64, stats: &mut RunStats) -> bool {
         let dropped = self.superseded.remove(&seq);
@@ -228,6 +234,17 @@ mod tests {
             Screened::Fresh { .. }
         ));
         assert_eq!(stats.dropped_superseded, 1);
+    }
+
+    #[test]
+    fn a_superseded_task_that_never_answers_is_forgotten() {
+        let mut queue = ResultQueue::default();
+        queue.supersede(9);
+        queue.forget_superseded(9);
+        assert!(
+            queue.superseded.is_empty(),
+            "its worker was lost: no answer will come"
+        );
     }
 
     #[test]

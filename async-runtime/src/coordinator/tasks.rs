@@ -176,7 +176,7 @@ impl TaskBook {
 
     /// Takes every task in flight on `worker` (lost) out of flight, noting it written off;
     /// returns how many there were.
-    pub fn write_off(&mut self, worker: usize) -> usize {
+    pub fn write_off(&mut self, worker: usize) -> Vec<u64> {
         let before = self.written_off.len();
         self.in_flight.retain(|&seq, task| {
             let lost = task.worker == worker;
@@ -185,7 +185,7 @@ impl TaskBook {
             }
             !lost
         });
-        self.written_off.len() - before
+        self.written_off[before..].to_vec()
     }
 
     /// The tasks written off since the last call.
@@ -427,7 +427,7 @@ mod tests {
         let a = book.open(0, "grad", 0, 0, reads());
         let b = book.open(1, "grad", 1, 0, reads());
         let c = book.open(0, "grad", 2, 0, reads());
-        assert_eq!(book.write_off(0), 2);
+        assert_eq!(book.write_off(0).len(), 2);
         assert!(!book.is_on(a, 0) && !book.is_on(c, 0));
         assert!(book.is_on(b, 1), "other workers' tasks stay in flight");
         let mut off = book.take_written_off();
