@@ -495,10 +495,11 @@ impl Driver {
         rule: &dyn Fn(&WorkerTable) -> bool,
         select: &dyn Fn(&WorkerInfo) -> bool,
     ) -> Result<(), RuntimeError> {
-        let stuck = self.nothing_to_wait_for(spec.task);
+        // Whether nothing can answer is asked only of a rule that says no: every update of an
+        // asynchronous site passes here.
         if rule(&self.table) {
             self.dispatch_to_idle(spec, select);
-        } else if stuck && self.table.idle() > 0 {
+        } else if self.table.idle() > 0 && self.nothing_to_wait_for(spec.task) {
             self.stats.barrier_overrides += 1;
             let overrides = self.stats.barrier_overrides;
             if overrides.is_power_of_two() {
