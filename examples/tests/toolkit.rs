@@ -107,37 +107,47 @@ fn json(path: &Path) -> serde_json::Value {
         .expect("JSON")
 }
 
+/// A logistic run on `a9a` (its path) on 2 workers with `step`, for `updates` updates.
+fn on_a9a<'a>(a9a: &'a str, step: &'a str, updates: &'a str) -> [&'a str; 10] {
+    [
+        "--data",
+        a9a,
+        "--loss",
+        "logistic",
+        "--step",
+        step,
+        "--updates",
+        updates,
+        "--workers",
+        "2",
+    ]
+}
+
 /// The settings of a short logistic run on a9a, writing every file into `dir`.
 fn run_with_files(algo: &str, step: &str, dir: &Path) -> serde_json::Value {
     let a9a = test_support::data("a9a.xz");
+    let run = on_a9a(a9a.to_str().unwrap(), step, "300");
     let output = cli(
         &[
-            "--algo",
-            algo,
-            "--data",
-            a9a.to_str().unwrap(),
-            "--loss",
-            "logistic",
-            "--step",
-            step,
-            "--updates",
-            "300",
-            "--workers",
-            "2",
-            "--trace",
-            "trace.csv",
-            "--summary",
-            "summary.json",
-            "--plot",
-            "plot.svg",
-            "--save-model",
-            "model.json",
-            "--checkpoint",
-            "ckpt",
-            "--checkpoint-updates",
-            "100",
-            "--quiet",
-        ],
+            &["--algo", algo][..],
+            &run,
+            &[
+                "--trace",
+                "trace.csv",
+                "--summary",
+                "summary.json",
+                "--plot",
+                "plot.svg",
+                "--save-model",
+                "model.json",
+                "--checkpoint",
+                "ckpt",
+                "--checkpoint-updates",
+                "100",
+                "--quiet",
+            ],
+        ]
+        .concat(),
         dir,
     );
     succeeded(&output);
@@ -182,26 +192,14 @@ fn listed_compared_and_resumed() {
     // A checkpoint of the author's optimizer resumes like a built-in one's.
     run_with_files("adam", "0.01", &dir);
     let a9a = test_support::data("a9a.xz");
+    let a9a = a9a.to_str().unwrap();
     let resumed = cli(
         &[
-            "--algo",
-            "adam",
-            "--data",
-            a9a.to_str().unwrap(),
-            "--loss",
-            "logistic",
-            "--step",
-            "0.01",
-            "--updates",
-            "400",
-            "--workers",
-            "2",
-            "--resume",
-            "ckpt",
-            "--summary",
-            "resumed.json",
-            "--quiet",
-        ],
+            &["--algo", "adam"][..],
+            &on_a9a(a9a, "0.01", "400"),
+            &["--resume", "ckpt", "--summary", "resumed.json", "--quiet"],
+        ]
+        .concat(),
         &dir,
     );
     let stdout = succeeded(&resumed);
@@ -215,23 +213,11 @@ fn listed_compared_and_resumed() {
 
     let compare = cli(
         &[
-            "compare",
-            "--algos",
-            "sgd,adam",
-            "--data",
-            a9a.to_str().unwrap(),
-            "--loss",
-            "logistic",
-            "--step",
-            "0.01",
-            "--updates",
-            "100",
-            "--workers",
-            "2",
-            "--out",
-            "cmp",
-            "--quiet",
-        ],
+            &["compare", "--algos", "sgd,adam"][..],
+            &on_a9a(a9a, "0.01", "100"),
+            &["--out", "cmp", "--quiet"],
+        ]
+        .concat(),
         &dir,
     );
     succeeded(&compare);
@@ -357,22 +343,11 @@ fn own_hyperparameter_gets_the_command_line() {
     let dir = test_support::scratch("toolkit-param");
     let a9a = test_support::data("a9a.xz");
     let run = |extra: &[&str], summary: &str| {
-        let args = [
-            "--data",
-            a9a.to_str().unwrap(),
-            "--loss",
-            "logistic",
-            "--step",
-            "0.01",
-            "--updates",
-            "100",
-            "--workers",
-            "2",
-            "--quiet",
-            "--summary",
-            summary,
-        ];
-        cli(&[&args[..], extra].concat(), &dir)
+        let args = on_a9a(a9a.to_str().unwrap(), "0.01", "100");
+        cli(
+            &[&args[..], &["--quiet", "--summary", summary], extra].concat(),
+            &dir,
+        )
     };
     succeeded(&run(&["--algo", "adam"], "default.json"));
     let set = [
