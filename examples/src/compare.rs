@@ -16,6 +16,9 @@ pub struct CompareOutputs {
     pub files: Vec<PathBuf>,
     /// The runs, in the order given.
     pub outcomes: Vec<Outcome>,
+    /// A run after the first that could not start (its workers did not join, say): the runs
+    /// before it are kept, and the comparison ends there.
+    pub not_run: Option<String>,
 }
 
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
@@ -63,6 +66,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     };
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
+    let mut not_run = None;
     for &algorithm in algorithms {
         if crate::interrupt::requested() {
             if outcomes.is_empty() {
@@ -75,7 +79,15 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         let mut spec = spec.clone();
         spec.algorithm = algorithm;
         spec.stop.optimum = optimum;
-        let outcome = job::run(&spec, &data)?;
+        let outcome = match job::run(&spec, &data) {
+            Ok(outcome) => outcome,
+            // The runs done are not lost to a later one that cannot start.
+            Err(e) if !outcomes.is_empty() => {
+                not_run = Some(format!("{algorithm} could not run: {e:#}"));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if !spec.quiet {
             println!("{}", outcome.one_line());
         }
@@ -103,6 +115,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         dir: out.to_path_buf(),
         files,
         outcomes,
+        not_run,
     };
     let table = out.join("compare.json");
     std::fs::write(
@@ -117,7 +130,8 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
 
 impl CompareOutputs {
     /// An error naming every run that ended early, else an
-    /// [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else a
+    /// [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else one
+    /// naming the run that could not start, else a
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
     /// target, if one was set. The table and files are there either way.
     pub fn check_targets(&self) -> Result<()> {
@@ -143,6 +157,14 @@ impl CompareOutputs {
                 self.dir.display()
             ))
             .into());
+        }
+        if let Some(not_run) = &self.not_run {
+            let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
+            anyhow::bail!(
+                "{not_run}; the files of {} are in {}",
+                done.join(", "),
+                self.dir.display()
+            );
         }
         let missed: Vec<&str> = self
             .outcomes
@@ -182,6 +204,7 @@ impl CompareOutputs {
         serde_json::json!({
             "target_subopt": self.outcomes.first().and_then(|o| o.spec.stop.target_subopt),
             "runs": rows,
+            "not_run": self.not_run,
         })
     }
 

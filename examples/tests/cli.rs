@@ -999,6 +999,58 @@ fn compare_on_remote_workers_serves_every_run() {
     assert_clear_error(&unbound, "compare with remote workers needs --bind ADDRESS");
 }
 
+/// A run of a comparison that cannot start (its one worker served only the first run) does not
+/// take the runs done with it: their comparison is written, and the error says which run
+/// could not start and where the files are.
+#[test]
+fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
+    let dir = scratch("compare-not-run");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let mut worker = Command::new(EXE)
+        .args(["worker", "--driver", &address, "--token-file", "token"])
+        .args(["--runs", "1"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .spawn()
+        .expect("the worker starts");
+    let compare = run(
+        &[
+            "compare",
+            "--algos",
+            "sgd,asgd",
+            "--workers",
+            "1",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "100",
+            "--join-timeout",
+            "2",
+            "--out",
+            "cmp",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let _ = worker.wait();
+    let stderr = String::from_utf8_lossy(&compare.stderr);
+    assert_eq!(compare.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("asgd could not run"), "{stderr}");
+    assert!(stderr.contains("the files of sgd are in cmp"), "{stderr}");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cmp/compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(table["runs"].as_array().map(Vec::len), Some(1), "{table}");
+    assert!(table["not_run"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("asgd")));
+    assert!(dir.join("cmp/compare.svg").is_file());
+}
+
 /// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.
 fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
     Command::new(EXE)
