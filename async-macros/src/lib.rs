@@ -53,7 +53,8 @@ use scope::Scopes;
 ///   processes and combines the results ([`Combine`](../asyncopt_runtime/trait.Combine.html)).
 ///   The closure's captured variables travel to the workers, so their types must be known
 ///   from their declarations (`let x: f64 = ...`, parameters, a range `for` counter or an `enumerate()` counter is
-///   `usize`); broadcast variables are read from the worker's version cache instead.
+///   `usize`); broadcast variables are read from the worker's version cache instead, as `&T`
+///   and as of their last `broadcast!`.
 /// - `barrier!(rule)` before a `reduce!` makes that reduce asynchronous: the rule (a closure
 ///   over the worker table, or a preset such as `asp()`) decides when idle workers get the
 ///   next task, and the reduce returns one result at a time, as they arrive;
@@ -358,10 +359,12 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// `reduce!(data, |part| ...)` or `reduce!(data.sample(batch, k), |batch| ...)`.
 ///
 /// Inside the training loop of an `#[async_optimizer]` function; a synchronous `reduce!` may
-/// also stand once before it (an initial full gradient), and then yields its result type's
-/// `Default` if the run has already stopped. The closure takes one argument, the partition
-/// (or its minibatch for update `k`), and may use:
-/// - variables published with `broadcast!`, read from the worker's version cache;
+/// also stand outside it, before (an initial full gradient) or after it (a final
+/// evaluation): there every variable it uses travels with its current value, and it yields
+/// its result type's `Default` if the run has already stopped. The closure takes one argument,
+/// the partition (or its minibatch for update `k`), and may use:
+/// - variables published with `broadcast!`, read from the worker's version cache as `&T`, as
+///   of their last `broadcast!` (a `let` that shadows one is a variable of its own);
 /// - other variables of the function, sent with each task: their types must be known from
 ///   their declarations (`let s: f64 = ...`, parameters, the counter of a range `for` or of `enumerate()`, the items of `v.iter()` for a `v: Vec<T>`) and
 ///   implement `serde::Serialize` and `serde::Deserialize`; a `&T` parameter travels as `T`;

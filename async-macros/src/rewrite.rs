@@ -130,7 +130,7 @@ impl<'a> Rewriter<'a> {
             Dsl::Broadcast => {
                 let site: BroadcastSite = self.parse(mac)?;
                 let exit = self.placement(mac, "broadcast")?;
-                if self.scopes.lookup(&site.var).is_none() {
+                let Some(binding) = self.scopes.lookup_mut(&site.var) else {
                     self.errors.at(
                         &site.var,
                         format!(
@@ -140,7 +140,8 @@ impl<'a> Rewriter<'a> {
                         ),
                     );
                     return None;
-                }
+                };
+                binding.broadcast = true;
                 if !self.broadcast_vars.contains(&site.var) {
                     self.broadcast_vars.push(site.var.clone());
                 }
@@ -275,7 +276,9 @@ impl<'a> Rewriter<'a> {
             let ty = binding.ty.expect("checked by capture_error");
             if is_history(&ty) {
                 histories.push(name);
-            } else if self.broadcast_vars.contains(&name) {
+            } else if binding.broadcast && !one_off {
+                // Outside the training loop a broadcast variable may have changed since its
+                // last `broadcast!` (a final evaluation after the loop): its value travels.
                 let site = self
                     .broadcast_vars
                     .iter()
@@ -347,8 +350,15 @@ impl<'a> Rewriter<'a> {
             .flat_map(crate::scope::pattern_names)
             .map(|i| i.to_string())
             .collect();
+        // Only the bindings a broadcast! published: a `let` that shadows one is the author's own.
+        let broadcast: Vec<Ident> = self
+            .broadcast_vars
+            .iter()
+            .filter(|var| self.scopes.lookup(var).is_some_and(|b| b.broadcast))
+            .cloned()
+            .collect();
         let mut finder = PinFinder {
-            broadcast: &self.broadcast_vars,
+            broadcast: &broadcast,
             found: Vec::new(),
             errors: Vec::new(),
             own,
@@ -610,8 +620,37 @@ impl VisitMut for Rewriter<'_> {
     }
 
     fn visit_expr_while_mut(&mut self, while_loop: &mut syn::ExprWhile) {
+        // A `while let` binds its names for the body only.
+        self.scopes.push();
         self.visit_expr_mut(&mut while_loop.cond);
         self.enter_loop(&mut while_loop.label, &mut while_loop.body);
+        self.scopes.pop();
+    }
+
+    fn visit_expr_if_mut(&mut self, if_expr: &mut syn::ExprIf) {
+        // An `if let` binds its names for the first branch only.
+        self.scopes.push();
+        self.visit_expr_mut(&mut if_expr.cond);
+        self.visit_block_mut(&mut if_expr.then_branch);
+        self.scopes.pop();
+        if let Some((_, else_branch)) = &mut if_expr.else_branch {
+            self.visit_expr_mut(else_branch);
+        }
+    }
+
+    fn visit_expr_let_mut(&mut self, let_expr: &mut syn::ExprLet) {
+        self.visit_expr_mut(&mut let_expr.expr);
+        self.scopes.bind_refutable(&let_expr.pat);
+    }
+
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        self.scopes.push();
+        self.scopes.bind_refutable(&arm.pat);
+        if let Some((_, guard)) = &mut arm.guard {
+            self.visit_expr_mut(guard);
+        }
+        self.visit_expr_mut(&mut arm.body);
+        self.scopes.pop();
     }
 
     fn visit_expr_loop_mut(&mut self, loop_expr: &mut syn::ExprLoop) {

@@ -25,6 +25,10 @@ pub struct Binding {
     /// For an untyped `let`, the type its initializer shows (`0.5` is an `f64`), to name in a
     /// fix-it.
     pub hint: Option<String>,
+    /// Published by a `broadcast!` the walk has passed: a `reduce!` in the training loop reads
+    /// this binding from the workers' caches. A later `let` of the same name shadows it with a
+    /// binding of its own, which travels as any other capture.
+    pub broadcast: bool,
 }
 
 /// A stack of scopes; the innermost binding of a name wins.
@@ -74,6 +78,7 @@ impl Scopes {
                 ty: ty.cloned(),
                 origin: Origin::Plain,
                 hint: None,
+                broadcast: false,
             }),
             _ => {
                 for name in pattern_names(pat) {
@@ -82,9 +87,25 @@ impl Scopes {
                         ty: None,
                         origin: Origin::Plain,
                         hint: None,
+                        broadcast: false,
                     });
                 }
             }
+        }
+    }
+
+    /// Binds the names of a refutable pattern (a match arm's, an `if let`'s), whose types the
+    /// macro does not know; a capitalised name there is a unit variant or a constant (`None`),
+    /// not a binding.
+    pub fn bind_refutable(&mut self, pat: &Pat) {
+        for name in refutable_names(pat) {
+            self.bind(Binding {
+                name,
+                ty: None,
+                origin: Origin::Plain,
+                hint: None,
+                broadcast: false,
+            });
         }
     }
 
@@ -102,6 +123,15 @@ pub fn pattern_names(pat: &Pat) -> Vec<Ident> {
     pattern_bindings(pat)
         .into_iter()
         .map(|binding| binding.ident.clone())
+        .collect()
+}
+
+/// The names a refutable pattern binds: not its capitalised ones, which name unit variants and
+/// constants by convention (`None`, `MAX`).
+pub fn refutable_names(pat: &Pat) -> Vec<Ident> {
+    pattern_names(pat)
+        .into_iter()
+        .filter(|name| !name.to_string().starts_with(char::is_uppercase))
         .collect()
 }
 

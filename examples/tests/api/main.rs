@@ -50,6 +50,10 @@ fn main() {
             "two_asynchronous_sites_in_one_loop_each_get_their_results",
             two_async_sites_in_one_loop,
         ),
+        (
+            "a_closure_reads_the_binding_rust_scopes_it_to",
+            closures_read_what_rust_scopes_them_to,
+        ),
     ]);
 }
 
@@ -479,4 +483,38 @@ fn two_async_sites_in_one_loop() {
         report.stats.dropped_orphan, 0,
         "no result of one site is dropped because the other ran"
     );
+}
+
+/// Reads of `w` that only Rust's scoping tells apart from the broadcast `w`: a `let` that
+/// shadows it, a nested closure's parameter of the same name, and a final reduce! after the
+/// loop, where `w` has changed since its last broadcast!.
+#[async_optimizer]
+fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
+    let mut w: f64 = 1.0;
+    let mut seen: Vec<f64> = Vec::new();
+    for _ in 0..*updates {
+        broadcast!(w);
+        let a: f64 = reduce!(data, |_part| *w);
+        let b: f64 = {
+            let w: f64 = a + 100.0;
+            reduce!(data, |_part| w)
+        };
+        let vs: Vec<f64> = vec![1.0, 2.0];
+        let c: f64 = reduce!(data, |_part| vs.iter().map(|w| w * 2.0).sum::<f64>() + w);
+        seen.extend([a, b, c]);
+        w += 1.0;
+    }
+    w += 10.0;
+    let last: f64 = reduce!(data, |_part| w);
+    seen.push(last);
+    seen
+}
+
+fn closures_read_what_rust_scopes_them_to() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let seen = scoped_reads(&mut driver, &data, &2);
+    driver.finish().expect("the run succeeds");
+    // What the same function computes with plain closures.
+    assert_eq!(seen, [1.0, 101.0, 7.0, 2.0, 102.0, 8.0, 13.0]);
 }
