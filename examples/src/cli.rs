@@ -446,11 +446,11 @@ pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -
     match main_from(args, extra) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<Interrupted>() => {
-            eprintln!("{error:#}");
+            say_err!("{error:#}");
             ExitCode::from(interrupt::exit_code())
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            say_err!("error: {error:#}");
             if error.is::<TargetMissed>() {
                 ExitCode::from(EXIT_TARGET_MISSED)
             } else {
@@ -493,7 +493,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
         None if no_arguments => {
             let run = builtin_comparison();
             let out = default_out_dir();
-            println!(
+            say!(
                 "No arguments: comparing SGD and ASGD on the built-in California housing set \
                  (4 workers, stragglers `slow-workers`). `async-train --help` lists the options."
             );
@@ -785,15 +785,15 @@ fn train(args: TrainArgs) -> Result<()> {
     let _saving = interrupt::Saving::begin();
     let outcome = job::run(&spec, &data)?;
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
-        println!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+        say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
     }
-    println!("{}", outcome.one_line());
+    say!("{}", outcome.one_line());
     // Each file is attempted whatever became of the others (a disk may fill meanwhile).
     let mut unwritten = Vec::new();
     let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
         if let Some(path) = path {
             match result(path) {
-                Ok(()) => println!("{label:<8} {}", path.display()),
+                Ok(()) => say!("{label:<8} {}", path.display()),
                 Err(e) => unwritten.push(format!("{e:#}")),
             }
         }
@@ -854,7 +854,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
         ),
     };
     let Some(path) = &args.out else {
-        println!("{line}");
+        say!("{line}");
         return Ok(());
     };
     let json = serde_json::json!({
@@ -866,12 +866,12 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&json)? + "\n";
     if is_stdout(path) {
         // Standard output holds the JSON alone.
-        eprintln!("{line}");
+        say_err!("{line}");
         return write_output(path, &text);
     }
-    println!("{line}");
+    say!("{line}");
     write_output(path, &text)?;
-    println!("metrics: {}", path.display());
+    say!("metrics: {}", path.display());
     Ok(())
 }
 
@@ -902,9 +902,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     write_output(&args.out, &text)?;
     let written = format!("{} predictions of {}", predictions.len(), data.name());
     if is_stdout(&args.out) {
-        eprintln!("{written} written to stdout");
+        say_err!("{written} written to stdout");
     } else {
-        println!("{written} written to {}", args.out.display());
+        say!("{written} written to {}", args.out.display());
     }
     Ok(())
 }
@@ -952,10 +952,10 @@ fn write_output(path: &Path, text: &str) -> Result<()> {
 }
 
 fn print_outputs(outputs: &CompareOutputs) {
-    println!("{}", outputs.table());
-    println!("files in {}:", outputs.dir.display());
+    say!("{}", outputs.table());
+    say!("files in {}:", outputs.dir.display());
     for file in &outputs.files {
-        println!("  {}", file.display());
+        say!("  {}", file.display());
     }
 }
 

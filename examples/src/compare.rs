@@ -89,7 +89,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             Err(e) => return Err(e),
         };
         if !spec.quiet {
-            println!("{}", outcome.one_line());
+            say!("{}", outcome.one_line());
         }
         let trace = out.join(format!("{algorithm}.trace.csv"));
         let summary = out.join(format!("{algorithm}.summary.json"));

@@ -60,7 +60,7 @@ impl Drop for Saving {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        eprintln!("\nstopped at once");
+        say_err!("\nstopped at once");
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
             .ok();
@@ -73,7 +73,7 @@ fn on_signal(signal: i32) {
     } else {
         "a second signal"
     };
-    eprintln!(
+    say_err!(
         "\nstopping: the run ends at its next update and its files are written ({again} to \
          quit at once)"
     );
@@ -88,7 +88,7 @@ pub fn install() {
         let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
             Ok(signals) => signals,
             Err(e) => {
-                eprintln!("warning: Ctrl-C will end runs without writing their files: {e}");
+                say_err!("warning: Ctrl-C will end runs without writing their files: {e}");
                 return;
             }
         };
@@ -96,7 +96,7 @@ pub fn install() {
             .name("signals".into())
             .spawn(move || signals.forever().for_each(on_signal));
         if let Err(e) = spawned {
-            eprintln!("warning: Ctrl-C will end runs without writing their files: {e}");
+            say_err!("warning: Ctrl-C will end runs without writing their files: {e}");
         }
     });
 }

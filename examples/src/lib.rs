@@ -2,6 +2,23 @@
 //! run leaves behind (trace CSV, summary JSON, SVG plot, the saved model), for the built-in
 //! optimizers and for an author's own ([`Optimizer`], [`cli::run`]).
 
+/// `println!` that never panics: a closed standard output (`async-train ... | head -1`) must
+/// not end a run before its files are written.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics, for the same reason.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod builtin;
 pub mod cli;
 pub mod compare;

@@ -63,7 +63,7 @@ impl Progress {
             }
         } else if !self.quiet && self.last_line.elapsed() >= Duration::from_secs(2) {
             self.last_line = Instant::now();
-            eprintln!(
+            say_err!(
                 "{}: {updates} updates, {elapsed_s:.1} s, {objective}",
                 self.label
             );

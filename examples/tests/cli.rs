@@ -1579,3 +1579,33 @@ fn a_run_stops_at_the_first_trace_point_at_its_target() {
         "{time_to_target}"
     );
 }
+
+/// A reader that leaves (`async-train ... | head -1`) closes standard output: the run still
+/// writes its files and succeeds, rather than panic at its next line of output.
+#[test]
+fn a_closed_standard_output_loses_no_file() {
+    let dir = scratch("closed-stdout");
+    let mut child = Command::new(EXE)
+        .args(["--updates", "50", "--workers", "2", "--quiet"])
+        .args([
+            "--trace",
+            "t.csv",
+            "--summary",
+            "s.json",
+            "--save-model",
+            "m.json",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the run starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for file in ["t.csv", "s.json", "m.json"] {
+        assert!(dir.join(file).is_file(), "{file} was written");
+    }
+}
