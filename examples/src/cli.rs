@@ -485,14 +485,17 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
         Some(Command::Predict(args)) => predict(args),
         Some(Command::Compare(args)) => {
             let spec = args.run.job(args.algos[0])?;
-            let out = args.out.clone().unwrap_or_else(default_out_dir);
+            let out = match args.out.clone() {
+                Some(out) => out,
+                None => default_out_dir()?,
+            };
             let outputs = compare::run(&spec, &args.algos, &out)?;
             print_outputs(&outputs);
             outputs.check_targets()
         }
         None if no_arguments => {
             let run = builtin_comparison();
-            let out = default_out_dir();
+            let out = default_out_dir()?;
             say!(
                 "No arguments: comparing SGD and ASGD on the built-in California housing set \
                  (4 workers, stragglers `slow-workers`). `async-train --help` lists the options."
@@ -756,6 +759,21 @@ fn train(args: TrainArgs) -> Result<()> {
         .iter()
         .filter_map(|(flag, path)| path.as_ref().map(|path| (*flag, path)))
         .collect();
+    let checkpoint_folders = [&spec.checkpointing.dir, &spec.checkpointing.resume];
+    for dir in checkpoint_folders.into_iter().flatten() {
+        for own in [
+            asyncopt_runtime::checkpoint::FILE,
+            asyncopt_runtime::checkpoint::SUMMARY_FILE,
+            job::CHECKPOINT_LOCK,
+        ] {
+            if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, &dir.join(own))) {
+                bail!(
+                    "{flag} {} would overwrite the checkpoint folder's {own}",
+                    path.display()
+                );
+            }
+        }
+    }
     for (i, (flag, path)) in named.iter().enumerate() {
         if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
             bail!(
@@ -959,11 +977,26 @@ fn print_outputs(outputs: &CompareOutputs) {
     }
 }
 
-fn default_out_dir() -> PathBuf {
+/// A new folder `runs/run-SECONDS` for a comparison, taken by creating it, so that two
+/// comparisons started in the same second get one each (`run-SECONDS-2`, ...).
+fn default_out_dir() -> Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    PathBuf::from("runs").join(format!("run-{stamp}"))
+    let runs = PathBuf::from("runs");
+    std::fs::create_dir_all(&runs).context("cannot create folder runs")?;
+    for n in 1..=1000 {
+        let name = match n {
+            1 => format!("run-{stamp}"),
+            n => format!("run-{stamp}-{n}"),
+        };
+        match std::fs::create_dir(runs.join(&name)) {
+            Ok(()) => return Ok(runs.join(name)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create folder runs/{name}")),
+        }
+    }
+    bail!("runs/ holds 1000 comparisons of this second: give --out a folder")
 }
 
 fn run_worker(args: WorkerArgs) -> Result<()> {

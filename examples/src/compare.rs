@@ -36,6 +36,21 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     crate::trace::check_writable(&out.join("compare.json"))?;
+    if let job::DataSource::File { path: data, .. } = &spec.data {
+        let per_run = algorithms.iter().flat_map(|algorithm| {
+            ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
+        });
+        let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
+        if let Some(file) = per_run
+            .chain(shared)
+            .find(|file| crate::trace::same_file(&out.join(file), data))
+        {
+            bail!(
+                "--out {}: its {file} would overwrite the data",
+                out.display()
+            );
+        }
+    }
     let remote = !spec.cluster.spawn_local;
     if remote && algorithms.len() > 1 {
         // Each run has a driver of its own: the workers must find the next one where the last

@@ -1,7 +1,7 @@
 //! The trace of a run: one row per evaluation point, written as CSV.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -66,12 +66,44 @@ pub fn create_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether `a` and `b` are one file: the same file once both exist, the same absolute path
-/// before.
+/// Whether `a` and `b` are one file: the same file once both exist (a hard link is one too),
+/// else the same path once `.`, `..` and the links of their folders are resolved.
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    #[cfg(unix)]
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt;
+        return (a.dev(), a.ino()) == (b.dev(), b.ino());
+    }
+    resolved(a).is_some_and(|a| resolved(b).is_some_and(|b| a == b))
+}
+
+/// Where `path` is or would be: its deepest existing folder canonicalized, the rest taken
+/// as written with `.` and `..` applied.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).ok()?;
+    let mut lexical = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut rest = Vec::new();
+    let mut existing = lexical.as_path();
+    loop {
+        if let Ok(found) = existing.canonicalize() {
+            return Some(
+                rest.iter()
+                    .rev()
+                    .fold(found, |path: PathBuf, name| path.join(name)),
+            );
+        }
+        rest.push(existing.file_name()?.to_owned());
+        existing = existing.parent()?;
     }
 }
 
@@ -90,4 +122,31 @@ pub fn check_writable(path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("trace-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn paths_through_dot_dot_or_a_hard_link_name_one_file() {
+        let dir = folder("same");
+        // Neither exists yet.
+        assert!(same_file(&dir.join("sub/../t.csv"), &dir.join("t.csv")));
+        assert!(same_file(&dir.join("new/../t.csv"), &dir.join("./t.csv")));
+        assert!(!same_file(&dir.join("sub/t.csv"), &dir.join("t.csv")));
+        std::fs::write(dir.join("data.svm"), "1 1:1\n").unwrap();
+        std::fs::hard_link(dir.join("data.svm"), dir.join("sub/hard.svm")).unwrap();
+        assert!(same_file(&dir.join("sub/hard.svm"), &dir.join("data.svm")));
+        std::fs::write(dir.join("copy.svm"), "1 1:1\n").unwrap();
+        assert!(!same_file(&dir.join("copy.svm"), &dir.join("data.svm")));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

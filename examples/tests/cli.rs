@@ -555,8 +555,72 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         &dir,
     );
     assert_clear_error(&overwrite, "--save-model data.xz would overwrite the data");
+    // The same file by another path: through `..`, or a hard link.
+    let dotted = run(
+        &[
+            "--updates",
+            "10",
+            "--trace",
+            "sub/../t.csv",
+            "--summary",
+            "t.csv",
+        ],
+        &dir,
+    );
+    assert_clear_error(&dotted, "--trace and --summary both name t.csv");
+    std::fs::hard_link(dir.join("data.xz"), dir.join("linked.xz")).unwrap();
+    let linked = run(
+        &[
+            "--data",
+            "data.xz",
+            "--updates",
+            "10",
+            "--trace",
+            "linked.xz",
+        ],
+        &dir,
+    );
+    assert_clear_error(&linked, "--trace linked.xz would overwrite the data");
+    // A comparison's files, and a checkpoint folder's own.
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::copy(dir.join("data.xz"), dir.join("out/sgd.trace.csv")).unwrap();
+    let compared = run(
+        &[
+            "compare",
+            "--data",
+            "out/sgd.trace.csv",
+            "--out",
+            "out",
+            "--updates",
+            "10",
+        ],
+        &dir,
+    );
+    assert_clear_error(
+        &compared,
+        "--out out: its sgd.trace.csv would overwrite the data",
+    );
+    let into_checkpoint = run(
+        &[
+            "--updates",
+            "10",
+            "--checkpoint",
+            "c",
+            "--trace",
+            "c/checkpoint.bin",
+        ],
+        &dir,
+    );
+    assert_clear_error(
+        &into_checkpoint,
+        "--trace c/checkpoint.bin would overwrite the checkpoint folder's checkpoint.bin",
+    );
     let before = std::fs::read(test_support::data("cal_housing.scale.xz")).unwrap();
     assert_eq!(std::fs::read(dir.join("data.xz")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.join("out/sgd.trace.csv")).unwrap(),
+        before
+    );
     assert!(!dir.join("x.svg").exists());
 }
 
