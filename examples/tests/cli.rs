@@ -324,6 +324,33 @@ fn impossible_settings_are_one_clear_line() {
         );
         assert_clear_error(&output, why);
     }
+    // Addresses of another transport than TCP (they panicked in the transport).
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let output = run(
+        &[
+            "worker",
+            "--driver",
+            "ipc:///tmp/x",
+            "--token-file",
+            "token",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "ipc:///tmp/x: not a tcp:// address");
+    let output = run(
+        &[
+            "--bind",
+            "ipc:///tmp/y",
+            "--remote-workers",
+            "--token-file",
+            "token",
+        ],
+        &dir,
+    );
+    assert_clear_error(
+        &output,
+        "cannot listen on ipc:///tmp/y: not a tcp:// address",
+    );
 }
 
 #[test]

@@ -226,6 +226,13 @@ async fn serve_async(
     let frame_limits = options.frame_limits();
     let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();
+    if let Some(reason) = super::endpoint_problem(&config.bind) {
+        let _ = ready.send(Err(RuntimeError::Bind {
+            address: config.bind.clone(),
+            reason,
+        }));
+        return;
+    }
     let endpoint = match socket.bind(&config.bind).await {
         Ok(endpoint) => endpoint.to_string(),
         Err(e) => {

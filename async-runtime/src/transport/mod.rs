@@ -17,3 +17,30 @@ pub(crate) use gate::{answer_challenge, Inbound};
 /// Frames larger than this are refused unless configured otherwise (partitions of large
 /// datasets are the biggest messages).
 pub const DEFAULT_MAX_FRAME: usize = 512 << 20;
+
+/// Why `endpoint` cannot be used, if it cannot: the runtime speaks ZeroMQ over TCP only (the
+/// transport's other schemes would panic at bind or connect).
+pub(crate) fn endpoint_problem(endpoint: &str) -> Option<String> {
+    (!endpoint.starts_with("tcp://")).then(|| {
+        "not a tcp:// address: the runtime speaks ZeroMQ over TCP only \
+         (e.g. tcp://127.0.0.1:5555, tcp://0.0.0.0:5555)"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    #[test]
+    fn only_tcp_addresses_are_taken() {
+        assert!(super::endpoint_problem("tcp://127.0.0.1:5555").is_none());
+        for bad in [
+            "ipc:///tmp/x",
+            "inproc://a",
+            "udp://1.2.3.4:5",
+            "127.0.0.1:5555",
+            "",
+        ] {
+            assert!(super::endpoint_problem(bad).is_some(), "{bad}");
+        }
+    }
+}

@@ -332,6 +332,12 @@ async fn reach(
     driver: &str,
     deadline: Instant,
 ) -> Result<(), RuntimeError> {
+    if let Some(reason) = crate::transport::endpoint_problem(driver) {
+        let driver = crate::protocol::peer_text(driver);
+        return Err(RuntimeError::DriverLost(format!(
+            "cannot reach it at {driver}: {reason}"
+        )));
+    }
     let started = Instant::now();
     let mut last_notice: Option<Instant> = None;
     loop {
