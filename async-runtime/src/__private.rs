@@ -374,6 +374,9 @@ where
 fn settle<R>(cx: &mut Driver, outcome: Result<R, RuntimeError>) -> Option<R> {
     match outcome {
         Ok(result) => Some(result),
+        // A stop asked for while no worker was left to finish the pass: the loop ends as a
+        // stop ends it, not as a failure.
+        Err(RuntimeError::StoppedWaiting { .. }) if cx.stop_requested() => None,
         Err(e) => {
             cx.fail(e);
             None

@@ -508,6 +508,27 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
 }
 
 #[test]
+fn a_stop_with_every_remote_worker_lost_ends_the_wait_for_them_at_once() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .unwrap();
+    // Without the stop the run would wait this long, then end for want of workers.
+    driver.config.join_timeout = Duration::from_secs(2);
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    driver.lose(0, "test");
+    driver.lose(1, "test");
+    stop.request();
+    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+        Err(RuntimeError::StoppedWaiting { joined: 0, .. }) => {}
+        other => panic!("expected StoppedWaiting, got {:?}", other.err()),
+    }
+}
+
+#[test]
 fn a_result_with_negative_task_times_is_a_strike_and_its_task_is_done_again_at_once() {
     let mut lied = false;
     let script: Script = Box::new(move |peer, task| {

@@ -96,6 +96,14 @@ impl Driver {
         loop {
             self.watch();
             if self.table.alive() == 0 {
+                // Nobody could finish the pass a stop waits for: it ends the run now, rather
+                // than after the wait for workers to come back.
+                if self.stop_requested() {
+                    return Err(RuntimeError::StoppedWaiting {
+                        joined: 0,
+                        expected: self.config.workers,
+                    });
+                }
                 self.replace_the_dead_before_giving_up();
             }
             // A replacement on its way keeps the run waiting for it, and so may remote
