@@ -14,6 +14,8 @@ use crate::error::RuntimeError;
 
 /// Shortest token accepted, in bytes.
 const MIN_TOKEN_BYTES: usize = 16;
+/// The longest token file read.
+const MAX_TOKEN_FILE: usize = 4096;
 
 /// A run's shared secret.
 ///
@@ -54,12 +56,25 @@ impl Token {
         Token(b"async-opt: no token given, loopback only".to_vec())
     }
 
-    /// The token in a file: its contents without surrounding white space, at least 16 bytes.
+    /// The token in a file: its contents without surrounding white space, at least 16 bytes
+    /// and at most 4 KiB in all (so that `/dev/zero` given by mistake is refused, not read
+    /// until memory runs out).
     pub fn from_file(path: &Path) -> Result<Token, RuntimeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        use std::io::Read;
+        let cannot = |e: std::io::Error| {
             RuntimeError::Config(format!("cannot read token file {}: {e}", path.display()))
-        })?;
-        Token::new(text.trim().as_bytes())
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_TOKEN_FILE as u64 + 1).read_to_end(&mut bytes))
+            .map_err(cannot)?;
+        if bytes.len() > MAX_TOKEN_FILE {
+            return Err(RuntimeError::Config(format!(
+                "token file {} is longer than {MAX_TOKEN_FILE} bytes: it holds one token",
+                path.display()
+            )));
+        }
+        Token::new(bytes.trim_ascii())
             .map_err(|e| RuntimeError::Config(format!("token file {}: {e}", path.display())))
     }
 

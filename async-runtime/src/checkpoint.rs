@@ -225,8 +225,8 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
 /// Reads the checkpoint in `dir`, refusing a torn file and one of another `job`.
 pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join(FILE);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
+    let file = match File::open(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CheckpointError::Missing {
                 dir: dir.to_path_buf(),
@@ -238,6 +238,18 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
         path: path.clone(),
         reason,
     };
+    // What is read is bounded by the file's length and checked against the header before
+    // the body is read: a device or a huge file is not read whole.
+    let length = match file.metadata() {
+        Ok(meta) if meta.is_file() => meta.len(),
+        Ok(_) => return Err(CheckpointError::NotACheckpoint { path }),
+        Err(error) => return Err(CheckpointError::Io { path, error }),
+    };
+    let mut bytes = Vec::new();
+    let mut reader = std::io::Read::take(file, HEADER as u64);
+    if let Err(error) = std::io::Read::read_to_end(&mut reader, &mut bytes) {
+        return Err(CheckpointError::Io { path, error });
+    }
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(CheckpointError::NotACheckpoint { path });
     }
@@ -255,8 +267,18 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
         });
     }
     let declared = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let found = length.saturating_sub(HEADER as u64);
+    if declared != found {
+        return Err(torn(format!(
+            "the body has {found} bytes, its header says {declared}"
+        )));
+    }
+    reader.set_limit(declared);
+    if let Err(error) = std::io::Read::read_to_end(&mut reader, &mut bytes) {
+        return Err(CheckpointError::Io { path, error });
+    }
     let body = &bytes[HEADER..];
-    if declared != body.len() as u64 {
+    if body.len() as u64 != declared {
         return Err(torn(format!(
             "the body has {} bytes, its header says {declared}",
             body.len()

@@ -152,9 +152,11 @@ impl SavedModel {
 
     /// Reads and checks a model file.
     pub fn read(path: &Path) -> Result<SavedModel> {
-        let text = std::fs::read_to_string(path)
+        let file = std::fs::File::open(path)
             .with_context(|| format!("cannot read the model {}", path.display()))?;
-        let model: SavedModel = serde_json::from_str(&text)
+        // Read as it is parsed, so that what is no JSON (a device, a binary) is refused at its
+        // first bytes rather than read whole.
+        let model: SavedModel = serde_json::from_reader(std::io::BufReader::new(file))
             .with_context(|| format!("{} is not a model file", path.display()))?;
         if model.format != FORMAT {
             bail!(

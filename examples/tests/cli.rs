@@ -1700,3 +1700,38 @@ fn a_closed_standard_output_loses_no_file() {
         assert!(dir.join(file).is_file(), "{file} was written");
     }
 }
+
+/// Files read whole before (a token, a model, a checkpoint) are refused at their first bytes
+/// when they are endless: `/dev/zero` given by mistake read until memory ran out.
+#[test]
+fn endless_files_are_refused_not_read_whole() {
+    let dir = scratch("endless");
+    let zero = "/dev/zero";
+    let token = run(
+        &[
+            "worker",
+            "--driver",
+            "tcp://127.0.0.1:9",
+            "--token-file",
+            zero,
+        ],
+        &dir,
+    );
+    assert_clear_error(&token, "token file /dev/zero is longer than 4096 bytes");
+    let data = test_support::data("a9a.t.xz");
+    let model = run(
+        &[
+            "evaluate",
+            "--model",
+            zero,
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert_clear_error(&model, "/dev/zero is not a model file");
+    std::fs::create_dir_all(dir.join("ckpt")).unwrap();
+    std::os::unix::fs::symlink(zero, dir.join("ckpt/checkpoint.bin")).unwrap();
+    let resumed = run(&["--updates", "5", "--resume", "ckpt"], &dir);
+    assert_clear_error(&resumed, "is not a checkpoint of this program");
+}
