@@ -354,7 +354,21 @@ impl Driver {
             return true;
         }
         self.clock.start();
-        let published = self.versions.publish(name, value.encode());
+        let encoded = value.encode();
+        // Every version travels whole to each worker at least once, in a task's frame: one
+        // no frame can hold would be refused by every worker, again and again.
+        if encoded.len() + FRAME_HEADROOM > self.config.max_frame {
+            self.fail(RuntimeError::Config(format!(
+                "broadcast variable `{name}` encodes to {} bytes, more than a frame to a worker \
+                 may hold ({} bytes with the task around it): a model this large cannot be \
+                 sent; use fewer features (--max-features) or raise ClusterConfig::max_frame on \
+                 the driver and workers",
+                encoded.len(),
+                self.config.max_frame
+            )));
+            return true;
+        }
+        let published = self.versions.publish(name, encoded);
         if published.is_new {
             self.stats.versions_published += 1;
             tracing::trace!(
@@ -469,6 +483,10 @@ impl Driver {
         self.local.reap(Duration::from_secs(5));
     }
 }
+
+/// Room left in a frame beside a broadcast version: the task's order, its captures (warned of
+/// over 1 MiB) and the frame's own header.
+pub(crate) const FRAME_HEADROOM: usize = 4 << 20;
 
 impl Drop for Driver {
     fn drop(&mut self) {

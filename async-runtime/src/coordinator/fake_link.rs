@@ -823,3 +823,22 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
     let _ = driver.pump();
     assert_eq!(driver.table.alive(), 0, "silent past the timeout: lost");
 }
+
+#[test]
+fn a_broadcast_no_frame_can_hold_ends_the_run_with_its_size() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    driver.config.max_frame = super::driver::FRAME_HEADROOM + 1000;
+    assert!(!driver.publish("small", &vec![0.0_f64; 100], true));
+    assert!(
+        driver.publish("w", &vec![0.0_f64; 200], true),
+        "the loop ends"
+    );
+    match driver.failure() {
+        Some(RuntimeError::Config(message)) => {
+            assert!(message.contains("`w` encodes to"), "{message}")
+        }
+        other => panic!("expected a Config error, got {other:?}"),
+    }
+}
