@@ -26,6 +26,9 @@ pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 /// of their own.
 pub const DEFAULT_PREFETCH: usize = 1;
 
+/// The most worker processes one driver starts on its own host.
+pub const MAX_LOCAL_WORKERS: usize = 1024;
+
 /// The settings of a run's cluster.
 ///
 /// ```
@@ -146,7 +149,8 @@ impl ClusterConfig {
         // hold would differ from what they do.
         if !(1..=MAX_CACHE_VERSIONS as usize).contains(&self.cache_versions) {
             return Err(RuntimeError::Config(format!(
-                "workers keep between 1 and {MAX_CACHE_VERSIONS} versions of each broadcast                  variable, not {}",
+                "workers keep between 1 and {MAX_CACHE_VERSIONS} versions of each broadcast \
+                 variable, not {}",
                 self.cache_versions
             )));
         }
@@ -154,6 +158,20 @@ impl ClusterConfig {
             return Err(RuntimeError::Config(
                 "partitions per worker must be at least 1".into(),
             ));
+        }
+        if self.partitions_per_worker > crate::worker::MAX_PARTITIONS {
+            return Err(RuntimeError::Config(format!(
+                "partitions per worker must be at most {}, the most a worker holds, not {}",
+                crate::worker::MAX_PARTITIONS,
+                self.partitions_per_worker
+            )));
+        }
+        if self.spawn_local && self.workers > MAX_LOCAL_WORKERS {
+            return Err(RuntimeError::Config(format!(
+                "at most {MAX_LOCAL_WORKERS} local worker processes, not {}: more would exhaust \
+                 the host's processes and memory; run workers on other hosts (remote workers)",
+                self.workers
+            )));
         }
         Ok(())
     }

@@ -324,6 +324,11 @@ fn impossible_settings_are_one_clear_line() {
         );
         assert_clear_error(&output, why);
     }
+    // More processes than a host should start, more partitions than a worker holds.
+    let output = run(&["--workers", "2000", "--updates", "1"], &dir);
+    assert_clear_error(&output, "at most 1024 local worker processes, not 2000");
+    let output = run(&["--partitions-per-worker", "5000", "--updates", "1"], &dir);
+    assert_clear_error(&output, "partitions per worker must be at most 4096");
     // Addresses of another transport than TCP (they panicked in the transport).
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
     let output = run(
