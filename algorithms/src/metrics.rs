@@ -54,6 +54,16 @@ pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>)
         .collect()
 }
 
+/// The class a margin predicts: `+1` when `x.w >= 0`, else `-1`. Decided on the margin, not on
+/// the probability, which rounds to 0.5 for margins within 1e-16 of 0.
+pub fn label(margin: f64) -> i8 {
+    if margin >= 0.0 {
+        1
+    } else {
+        -1
+    }
+}
+
 /// Scores `w` on `rows` with the metrics that fit `loss`.
 pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Metrics {
     let n = rows.len();
@@ -65,7 +75,7 @@ pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>
         let correct = margins
             .iter()
             .zip(&labels)
-            .filter(|&(&m, &y)| (m >= 0.0) == (y > 0.0))
+            .filter(|&(&m, &y)| (label(m) > 0) == (y > 0.0))
             .count();
         let log_loss = mean(
             &mut margins
@@ -88,7 +98,12 @@ pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>
             rows: n,
             objective,
             rmse: mse.sqrt(),
-            r2: 1.0 - mse / total,
+            // A constant target explains nothing: R^2 is undefined, not -inf.
+            r2: if total > 0.0 {
+                1.0 - mse / total
+            } else {
+                f64::NAN
+            },
         }
     }
 }
@@ -158,6 +173,20 @@ mod tests {
             predict(&Loss::LeastSquares, &data, w.view()),
             vec![1.0, 2.0, 3.0, 4.0]
         );
+        // A constant target: R^2 is undefined.
+        let flat =
+            Dataset::new("f", Features::Dense(array![[1.0], [2.0]]), array![1.0, 1.0]).unwrap();
+        let Metrics::Regression { r2, .. } = evaluate(&Loss::LeastSquares, &flat, w.view()) else {
+            panic!("least squares is a regression")
+        };
+        assert!(r2.is_nan(), "{r2}");
+    }
+
+    #[test]
+    fn the_class_comes_from_the_margin_where_the_probability_rounds_to_a_half() {
+        assert_eq!(sigmoid(-1e-17), 0.5);
+        assert_eq!(label(-1e-17), -1);
+        assert_eq!(label(0.0), 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
-use asyncopt_runtime::data::{LoadOptions, SharedOptions};
+use asyncopt_runtime::data::{LoadOptions, Rows, SharedOptions};
 use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
@@ -907,8 +907,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     let mut text = String::with_capacity(predictions.len() * 24);
     if loss.is_classification() {
         text.push_str("probability,label\n");
-        for p in &predictions {
-            let label = if *p >= 0.5 { 1 } else { -1 };
+        for (i, p) in predictions.iter().enumerate() {
+            // The class `evaluate` counts, from the margin itself.
+            let label = metrics::label(data.dot(i, model.model().view()));
             text.push_str(&format!("{p},{label}\n"));
         }
     } else {

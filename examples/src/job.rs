@@ -463,7 +463,10 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let evaluated = trace
         .points
         .last()
-        .is_some_and(|p| p.updates == report.stats.updates && p.objective == objective);
+        // By bits: a diverged run's objective is NaN, which equals nothing.
+        .is_some_and(|p| {
+            p.updates == report.stats.updates && p.objective.to_bits() == objective.to_bits()
+        });
     if !evaluated {
         trace.points.push(TracePoint {
             elapsed_s: report.elapsed_s,
@@ -607,6 +610,11 @@ fn hyperparameters(algorithm: Optimizer, given: &[(String, f64)]) -> BTreeMap<St
 
 /// Refuses a `--param` that none of `algorithms` declares, listing what they take.
 pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result<()> {
+    for (i, (name, _)) in given.iter().enumerate() {
+        if given[..i].iter().any(|(earlier, _)| earlier == name) {
+            bail!("--param {name} is given twice: give each parameter once");
+        }
+    }
     for (name, _) in given {
         if algorithms
             .iter()

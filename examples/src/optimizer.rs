@@ -305,15 +305,21 @@ impl Registry {
     pub fn with(extra: &[Optimizer]) -> Result<Registry, String> {
         let mut optimizers = Optimizer::builtin();
         for optimizer in extra {
-            if optimizers.iter().any(|o| o == optimizer) {
+            // `--algo` finds a name whatever its case: names that differ only there clash.
+            if optimizers
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(optimizer.name))
+            {
                 return Err(format!(
                     "two optimizers are named `{optimizer}`: give each its own name"
                 ));
             }
-            if optimizer.name.is_empty() || optimizer.name.contains([',', ' ']) {
+            // A name also names the files of `compare`: no separators, no `..`.
+            let spelt = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if optimizer.name.is_empty() || !optimizer.name.chars().all(spelt) {
                 return Err(format!(
                     "`{optimizer}` cannot be an optimizer's name on the command line: use \
-                     letters, digits and dashes"
+                     letters, digits, dashes and underscores"
                 ));
             }
             for (i, hyper) in optimizer.hypers.iter().enumerate() {
@@ -386,6 +392,18 @@ mod tests {
             .unwrap_err()
             .contains("two optimizers are named `sgd`"));
         assert!(Registry::with(&[Optimizer::new("a,b", mine)]).is_err());
+        // `--algo SGD` finds the built-in: a name that differs only in case could never run.
+        assert!(Registry::with(&[Optimizer::new("SGD", mine)])
+            .unwrap_err()
+            .contains("two optimizers are named `SGD`"));
+        // A name names compare's files too.
+        for bad in ["../x", "a/b", "a.b"] {
+            assert!(
+                Registry::with(&[Optimizer::new(bad, mine)]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Registry::with(&[Optimizer::new("my_sgd-2", mine)]).is_ok());
     }
 
     #[test]

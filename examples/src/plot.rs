@@ -17,6 +17,8 @@ pub fn write_plot(
     optimum: Option<f64>,
     target: Option<f64>,
 ) -> Result<()> {
+    // Suboptimality relative to an optimum of 0 is not a number: the objective is drawn.
+    let optimum = optimum.filter(|&f| f > 0.0);
     let style = Style {
         title: if optimum.is_some() {
             "relative suboptimality against time"
@@ -300,5 +302,24 @@ mod tests {
         let plain = ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02", "1e-5"];
         assert_eq!(labels, plain);
         assert_eq!(tick_label(1.5e-7), "1.5e-7");
+    }
+
+    #[test]
+    fn an_optimum_of_zero_plots_the_objective() {
+        let point = |elapsed_s: f64, objective: f64| crate::trace::TracePoint {
+            elapsed_s,
+            updates: 1,
+            objective,
+            subopt: Some(f64::INFINITY),
+            dropped_stale: 0,
+        };
+        let trace = Trace {
+            points: vec![point(0.0, 2.0), point(1.0, 1.0)],
+        };
+        let path = std::env::temp_dir().join(format!("plot-zero-{}.svg", std::process::id()));
+        write_plot(&path, &[("sgd", &trace)], Some(0.0), None).expect("drawn");
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("objective against time"));
+        std::fs::remove_file(path).unwrap();
     }
 }

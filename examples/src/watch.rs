@@ -227,7 +227,9 @@ impl Watch {
     /// records half as often.
     fn record(&mut self, at: At, w: ModelRef<'_>) {
         let bytes = *self.model_bytes.get_or_insert_with(|| w.encoded_len());
-        let most = (RECORDED_BYTES / bytes.max(1)).clamp(16, MAX_RECORDED);
+        // Two copies at least (thinning needs them), which for a model over 32 MB is beyond
+        // the byte bound: the trace of such a run comes from the evaluations alone.
+        let most = (RECORDED_BYTES / bytes.max(1)).clamp(2, MAX_RECORDED);
         if self.recorded.len() >= most {
             // The first, third, ... stay: the one recorded now comes one new spacing later.
             let mut index = 0;

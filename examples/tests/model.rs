@@ -361,6 +361,10 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
         ),
         (&["--optimum=-1"], "--optimum must be >= 0"),
         (
+            &["--param", "momentum=0.5", "--param", "momentum=0.9"],
+            "--param momentum is given twice",
+        ),
+        (
             &["--optimum", "0", "--target-subopt", "1e-3"],
             "--target-subopt is relative to f*, which is 0",
         ),
