@@ -387,9 +387,19 @@ impl TypedValueParser for AlgorithmParser {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(
-            self.0.all().iter().map(|o| PossibleValue::new(o.name())),
-        ))
+        // An optimizer's own hyperparameters, with their defaults, beside its name.
+        Some(Box::new(self.0.all().iter().map(|o| {
+            let hypers: Vec<String> = o
+                .hypers()
+                .iter()
+                .map(|h| format!("--param {}={} ({})", h.name, h.default, h.help))
+                .collect();
+            let value = PossibleValue::new(o.name());
+            match hypers.is_empty() {
+                true => value,
+                false => value.help(hypers.join(", ")),
+            }
+        })))
     }
 }
 

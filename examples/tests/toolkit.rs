@@ -188,6 +188,8 @@ fn listed_compared_and_resumed() {
     let dir = test_support::scratch("toolkit-more");
     let help = succeeded(&cli(&["--help"], &dir));
     assert!(help.contains("adam") && help.contains("asvrg"), "{help}");
+    // Each optimizer's own hyperparameters are listed with their defaults.
+    assert!(help.contains("--param beta1=0.9"), "{help}");
 
     // A checkpoint of the author's optimizer resumes like a built-in one's.
     run_with_files("adam", "0.01", &dir);

@@ -45,11 +45,19 @@ impl LocalWorkers {
     /// The exit status of the first process that already ended, if one did.
     pub fn first_exited(&mut self) -> Option<String> {
         self.children.iter_mut().find_map(|(_, child)| {
-            child
-                .try_wait()
-                .ok()
-                .flatten()
-                .map(|status| status.to_string())
+            child.try_wait().ok().flatten().map(|status| {
+                // A worker never exits by itself before it joined: one that ended well ran
+                // the program's own main, where run_worker_if_spawned was not called first.
+                // (The worker says so on its standard error, which the program may drop.)
+                if status.success() {
+                    format!(
+                        "{status}: it ran the program instead of a worker; call \
+                             asyncopt_runtime::run_worker_if_spawned() first in main"
+                    )
+                } else {
+                    status.to_string()
+                }
+            })
         })
     }
 
@@ -151,6 +159,34 @@ mod tests {
         local.admitted("w3.respawn1");
         assert_eq!(local.predecessor("w3.respawn1"), None, "no longer awaited");
         assert!(!local.awaiting(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_process_that_ended_well_before_it_joined_is_told_to_call_run_worker_if_spawned() {
+        let mut local = LocalWorkers {
+            children: vec![("w0".into(), dead_child())],
+            ..LocalWorkers::default()
+        };
+        let begun = Instant::now();
+        let exited = loop {
+            if let Some(exited) = local.first_exited() {
+                break exited;
+            }
+            assert!(begun.elapsed() < Duration::from_secs(10), "`true` ends");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(exited.contains("run_worker_if_spawned() first"), "{exited}");
+        let mut failed = LocalWorkers {
+            children: vec![("w0".into(), Command::new("false").spawn().unwrap())],
+            ..LocalWorkers::default()
+        };
+        let exited = loop {
+            if let Some(exited) = failed.first_exited() {
+                break exited;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(!exited.contains("run_worker_if_spawned"), "{exited}");
     }
 
     #[test]
