@@ -97,6 +97,10 @@ pub enum DataAccessName {
 }
 
 /// Settings shared by `train` and `compare`.
+/// The largest `--max-features`: a model of more features could not even be allocated on
+/// most hosts, and its size in bytes would overflow the allocator's arithmetic.
+const MAX_FEATURES_CEILING: usize = 1 << 31;
+
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// LIBSVM file (plain, .gz or .xz); without it, the built-in California housing set.
@@ -662,6 +666,13 @@ impl RunArgs {
         }
         if self.partitions_per_worker == 0 {
             bail!("--partitions-per-worker must be at least 1");
+        }
+        if self.max_features > MAX_FEATURES_CEILING {
+            bail!(
+                "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB \
+                 per model copy), not {}",
+                self.max_features
+            );
         }
         if self.eval_rows == 0 {
             bail!("--eval-rows must be at least 1");

@@ -324,6 +324,18 @@ fn impossible_settings_are_one_clear_line() {
         );
         assert_clear_error(&output, why);
     }
+    // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
+    std::fs::write(dir.join("one.svm"), "1 1:1\n").unwrap();
+    let output = run(
+        &[
+            "--data",
+            "one.svm",
+            "--max-features",
+            "18446744073709551615",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "--max-features must be at most 2147483648");
     // More processes than a host should start, more partitions than a worker holds.
     let output = run(&["--workers", "2000", "--updates", "1"], &dir);
     assert_clear_error(&output, "at most 1024 local worker processes, not 2000");
