@@ -498,7 +498,8 @@ impl<'a> Rewriter<'a> {
         }
     }
 
-    fn enter_loop(&mut self, label: &mut Option<Label>, body: &mut Block) {
+    /// Walks a loop's body; whether the loop is the training loop.
+    fn enter_loop(&mut self, label: &mut Option<Label>, body: &mut Block) -> bool {
         let outermost = self.loops == 0 && self.closures == 0;
         if outermost {
             let name = label
@@ -519,8 +520,10 @@ impl<'a> Rewriter<'a> {
                         colon_token: Default::default(),
                     });
                 }
+                return true;
             }
         }
+        false
     }
 }
 
@@ -654,7 +657,24 @@ impl VisitMut for Rewriter<'_> {
     }
 
     fn visit_expr_loop_mut(&mut self, loop_expr: &mut syn::ExprLoop) {
-        self.enter_loop(&mut loop_expr.label, &mut loop_expr.body);
+        let own_label = loop_expr.label.as_ref().map(|l| l.name.clone());
+        if self.enter_loop(&mut loop_expr.label, &mut loop_expr.body) {
+            // A stop rule leaves the training loop with a plain `break`, which gives no value.
+            let mut finder = ValuedBreaks {
+                label: own_label,
+                depth: 0,
+                found: Vec::new(),
+            };
+            syn::visit::Visit::visit_block(&mut finder, &loop_expr.body);
+            for at in finder.found {
+                self.errors.at(
+                    at,
+                    "the training loop cannot give a value with `break value`: a stop rule leaves \
+                     it with none. Assign the value to a variable declared before the loop, then \
+                     `break;`",
+                );
+            }
+        }
     }
 
     fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
@@ -671,6 +691,49 @@ impl VisitMut for Rewriter<'_> {
     fn visit_item_mut(&mut self, _item: &mut syn::Item) {
         // Nested items are not part of the loop.
     }
+}
+
+/// The `break value`s that leave a loop: unlabelled ones outside its nested loops, and those
+/// that name its label; not those inside closures or items.
+struct ValuedBreaks {
+    label: Option<Lifetime>,
+    depth: usize,
+    found: Vec<TokenStream>,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for ValuedBreaks {
+    fn visit_expr_break(&mut self, brk: &'ast syn::ExprBreak) {
+        let leaves = match &brk.label {
+            None => self.depth == 0,
+            Some(label) => self.label.as_ref() == Some(label),
+        };
+        if leaves && brk.expr.is_some() {
+            self.found.push(brk.to_token_stream());
+        }
+        syn::visit::visit_expr_break(self, brk);
+    }
+
+    fn visit_expr_loop(&mut self, inner: &'ast syn::ExprLoop) {
+        self.depth += 1;
+        syn::visit::visit_expr_loop(self, inner);
+        self.depth -= 1;
+    }
+
+    fn visit_expr_while(&mut self, inner: &'ast syn::ExprWhile) {
+        self.depth += 1;
+        syn::visit::visit_expr_while(self, inner);
+        self.depth -= 1;
+    }
+
+    fn visit_expr_for_loop(&mut self, inner: &'ast syn::ExprForLoop) {
+        self.depth += 1;
+        syn::visit::visit_expr_for_loop(self, inner);
+        self.depth -= 1;
+    }
+
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
 /// Finds the pinned reads `w.at(v)` of broadcast variables in a closure's body.
