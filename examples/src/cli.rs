@@ -142,7 +142,8 @@ pub struct RunArgs {
     /// The optimal objective f*; computed for least squares when not given.
     #[arg(long, allow_negative_numbers = true, help_heading = "Objective")]
     pub optimum: Option<f64>,
-    /// Step size; default 1/L, with L estimated from the data.
+    /// Step size; by default from the smoothness L of the data and the algorithm (1/L for SGD,
+    /// smaller for the asynchronous and variance-reduced ones: see the README).
     #[arg(long, allow_negative_numbers = true, help_heading = "Optimizer")]
     pub step: Option<f64>,
     /// A hyperparameter of an author's optimizer, NAME=VALUE (repeatable); an unknown NAME
@@ -174,7 +175,8 @@ pub struct RunArgs {
     /// Asynchronous methods: divide the step by 1 + staleness.
     #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
-    /// SVRG: updates per snapshot (0: one pass over the data).
+    /// SVRG: updates per snapshot (0: rows / (batch x workers), a pass of the data for SVRG
+    /// with one partition per worker).
     #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
     pub epoch: usize,
     /// Seed of partitioning, sampling and stragglers.
