@@ -1,6 +1,8 @@
 //! The `async-train` toolkit: the command line, training jobs, comparisons, and the files a
 //! run leaves behind (trace CSV, summary JSON, SVG plot, the saved model), for the built-in
 //! optimizers and for an author's own ([`Optimizer`], [`cli::run`]).
+// The summary is one `serde_json::json!` document, deeper than the default limit allows.
+#![recursion_limit = "256"]
 
 /// `println!` that never panics: a closed standard output (`async-train ... | head -1`) must
 /// not end a run before its files are written.

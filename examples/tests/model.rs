@@ -72,6 +72,16 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     assert_eq!(model["data"]["name"], "a9a.xz");
     assert_eq!(model["data"]["sha256"].as_str().map(str::len), Some(64));
     assert_eq!(model["settings"]["algo"], "asgd");
+    // Every setting that changes the iterates, so that two models can be told apart.
+    for setting in [
+        "momentum",
+        "quorum",
+        "max_staleness",
+        "prefetch",
+        "partitions_per_worker",
+    ] {
+        assert!(model["settings"][setting].is_number(), "{setting}: {model}");
+    }
 
     // The test set, scored and predicted by the saved model into `out` (`-`: stdout).
     let test_set = data("a9a.t.xz");
