@@ -476,12 +476,8 @@ pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -
     }
 }
 
-/// Parses the command line and runs what it asks for, with the built-in optimizers.
-pub fn main() -> Result<()> {
-    main_from(std::env::args_os(), &[])
-}
-
-/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for.
+/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for. Without
+/// [`run_from`]'s Ctrl-C handling and exit codes: a signal ends the process at once.
 pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> Result<()> {
     let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
     let args: Vec<OsString> = args.into_iter().collect();
