@@ -780,6 +780,12 @@ fn train(args: TrainArgs) -> Result<()> {
         .collect();
     let checkpoint_folders = [&spec.checkpointing.dir, &spec.checkpointing.resume];
     for dir in checkpoint_folders.into_iter().flatten() {
+        if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, dir)) {
+            bail!(
+                "{flag} {} names the checkpoint folder: give the output a file of its own",
+                path.display()
+            );
+        }
         for own in [
             asyncopt_runtime::checkpoint::FILE,
             asyncopt_runtime::checkpoint::SUMMARY_FILE,
@@ -794,6 +800,9 @@ fn train(args: TrainArgs) -> Result<()> {
         }
     }
     for (i, (flag, path)) in named.iter().enumerate() {
+        if is_stdout(path) {
+            bail!("{flag} -: a run's outputs go to files (its lines go to standard output)");
+        }
         if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
             bail!(
                 "{other} and {flag} both name {}: give each output a file of its own",

@@ -361,6 +361,16 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     } else {
         String::new()
     };
+    if let Some(dir) = &spec.checkpointing.resume {
+        // Not created by the claim below: a misspelt folder is a mistake to say, not to make.
+        if !dir.is_dir() {
+            let why = match dir.exists() {
+                true => "a file, not a checkpoint folder",
+                false => "no such folder",
+            };
+            bail!("--resume {}: {why}", dir.display());
+        }
+    }
     // Held for the run: one folder, one run at a time.
     let writes_into = (spec.checkpointing.dir.as_ref()).or(spec.checkpointing.resume.as_ref());
     let _folder = match writes_into {

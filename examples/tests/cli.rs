@@ -659,6 +659,16 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         &into_checkpoint,
         "--trace c/checkpoint.bin would overwrite the checkpoint folder's checkpoint.bin",
     );
+    let onto_folder = run(
+        &["--updates", "10", "--checkpoint", "tc", "--trace", "tc"],
+        &dir,
+    );
+    assert_clear_error(&onto_folder, "--trace tc names the checkpoint folder");
+    let dash = run(&["--updates", "10", "--summary", "-"], &dir);
+    assert_clear_error(&dash, "--summary -: a run's outputs go to files");
+    let misspelt = run(&["--updates", "10", "--resume", "a/b/typo"], &dir);
+    assert_clear_error(&misspelt, "--resume a/b/typo: no such folder");
+    assert!(!dir.join("a").exists(), "nothing created for it");
     let before = std::fs::read(test_support::data("cal_housing.scale.xz")).unwrap();
     assert_eq!(std::fs::read(dir.join("data.xz")).unwrap(), before);
     assert_eq!(
@@ -1524,7 +1534,7 @@ fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
     assert_clear_error(&run(&resume, &dir), "is not a checkpoint");
     assert_clear_error(
         &run(&["--resume", "nowhere", "--updates", "10"], &dir),
-        "no checkpoint in nowhere",
+        "--resume nowhere: no such folder",
     );
 }
 
