@@ -220,7 +220,10 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let dir = scratch("labels");
     // The built-in set's labels are house prices.
     let output = run(&["--loss", "logistic"], &dir);
-    assert_clear_error(&output, "row 1 of cal_housing.scale has label 4.526");
+    assert_clear_error(
+        &output,
+        "data row 1 of cal_housing.scale (blank and comment lines not counted) has label 4.526",
+    );
     std::fs::write(dir.join("three.libsvm"), "1 1:1\n2 1:2\n3 2:1\n1 2:2\n").unwrap();
     let output = run(
         &[
@@ -233,7 +236,10 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
         ],
         &dir,
     );
-    assert_clear_error(&output, "row 2 of three.libsvm has label 2");
+    assert_clear_error(
+        &output,
+        "data row 2 of three.libsvm (blank and comment lines not counted) has label 2",
+    );
     // 0/1 labels are read as -1/+1.
     std::fs::write(
         dir.join("binary.libsvm"),

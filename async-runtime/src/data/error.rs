@@ -68,7 +68,7 @@ pub enum DataError {
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),
     /// A label the label rule refuses.
-    #[error("row {row} of {name} has label {label}, not one of the {rule}")]
+    #[error("data row {row} of {name} (blank and comment lines not counted) has label {label}, not one of the {rule}")]
     Label {
         /// The dataset.
         name: String,
