@@ -216,6 +216,16 @@ impl<'a> Rewriter<'a> {
             );
             return None;
         }
+        if let Expr::MethodCall(call) = &site.data {
+            if call.method == "sample" && call.args.len() != 2 {
+                self.errors.at(
+                    call,
+                    "a minibatch is `data.sample(batch, k)`: its size and the update number `k`, \
+                     from which driver and workers draw the same rows",
+                );
+                return None;
+            }
+        }
         let source = match &site.data {
             Expr::MethodCall(call) if call.method == "sample" && call.args.len() == 2 => {
                 Source::Sampled {
