@@ -314,6 +314,22 @@ impl<'a> Rewriter<'a> {
         if failed {
             return None;
         }
+        // The closure sees a broadcast variable as a reference into the worker's cache, and a
+        // reference cannot travel back: said here, not as a missing serde impl for `&T`.
+        if let Expr::Path(path) = &*site.closure.body {
+            if let Some(read) = reads.iter().find(|r| path.path.is_ident(&r.name)) {
+                self.errors.at(
+                    path,
+                    format!(
+                        "the closure sees the broadcast `{name}` as a `&{ty}` into the worker's \
+                         cache, which cannot travel back: return `*{name}` or `{name}.clone()`",
+                        name = read.name,
+                        ty = read.ty.to_token_stream()
+                    ),
+                );
+                return None;
+            }
+        }
         reads.extend(pins);
         if site.collect.is_some() && barrier.is_none() {
             self.errors.at(
