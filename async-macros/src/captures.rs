@@ -55,16 +55,48 @@ impl FreeVariables {
         self.scopes.pop();
     }
 
-    /// Macro arguments are opaque tokens: any identifier in them may name a variable.
+    /// Macro arguments are opaque tokens: any identifier in them may name a variable, and so
+    /// may a format string's inline argument (`format!("{s}")`).
     fn scan_tokens(&mut self, tokens: &TokenStream) {
         for tree in tokens.clone() {
             match tree {
                 TokenTree::Ident(ident) => self.use_ident(&ident),
                 TokenTree::Group(group) => self.scan_tokens(&group.stream()),
+                TokenTree::Literal(literal) => {
+                    for name in inline_arguments(&literal.to_string()) {
+                        self.use_ident(&Ident::new(&name, literal.span()));
+                    }
+                }
                 _ => {}
             }
         }
     }
+}
+
+/// The names a string literal's `{name}` and `{name:spec}` placeholders use (`{{` escapes).
+fn inline_arguments(literal: &str) -> Vec<String> {
+    if !literal.ends_with('"') {
+        return Vec::new();
+    }
+    let mut names = Vec::new();
+    let mut chars = literal.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            continue;
+        }
+        let name: String =
+            std::iter::from_fn(|| chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_'))
+                .collect();
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        if is_name && matches!(chars.peek(), Some('}' | ':')) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 impl<'ast> Visit<'ast> for FreeVariables {
@@ -187,5 +219,9 @@ mod tests {
     #[test]
     fn macro_arguments_count_their_identifiers_unless_bound() {
         assert_eq!(free("|p| { let s = 1; format!(\"{}{}\", s, t) }"), ["t"]);
+        assert_eq!(
+            free("|p| format!(\"{s} {{x}} {t:>4} {0} {}\", u)"),
+            ["s", "t", "u"]
+        );
     }
 }

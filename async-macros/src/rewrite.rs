@@ -65,6 +65,8 @@ pub struct Rewriter<'a> {
     barrier: Option<PendingBarrier>,
     blocks: Vec<BlockState>,
     sites: usize,
+    /// Outermost loops entered so far: inside one, its number.
+    loops_begun: usize,
 }
 
 impl<'a> Rewriter<'a> {
@@ -91,6 +93,7 @@ impl<'a> Rewriter<'a> {
             barrier: None,
             blocks: Vec::new(),
             sites: 0,
+            loops_begun: 0,
         }
     }
 
@@ -141,7 +144,7 @@ impl<'a> Rewriter<'a> {
                     );
                     return None;
                 };
-                binding.broadcast = true;
+                binding.broadcast = Some(self.loops_begun);
                 if !self.broadcast_vars.contains(&site.var) {
                     self.broadcast_vars.push(site.var.clone());
                 }
@@ -286,9 +289,9 @@ impl<'a> Rewriter<'a> {
             let ty = binding.ty.expect("checked by capture_error");
             if is_history(&ty) {
                 histories.push(name);
-            } else if binding.broadcast && !one_off {
-                // Outside the training loop a broadcast variable may have changed since its
-                // last `broadcast!` (a final evaluation after the loop): its value travels.
+            } else if binding.broadcast == Some(self.loops_begun) && !one_off {
+                // Outside the loop of its broadcast! a variable may have changed since (a final
+                // evaluation after the loop, alone or in a loop of its own): its value travels.
                 let site = self
                     .broadcast_vars
                     .iter()
@@ -304,9 +307,16 @@ impl<'a> Rewriter<'a> {
             } else {
                 let counter = binding.origin == Origin::Counter;
                 self.counter_captured |= counter;
+                // A broadcast variable is a `&T` in every closure, whether read from the cache
+                // or, outside the training loop, sent with its current value.
+                let declared = match ty {
+                    Type::Reference(_) => ty,
+                    ty if binding.broadcast.is_some() => syn::parse_quote!(&#ty),
+                    ty => ty,
+                };
                 captures.push(Capture {
                     name,
-                    declared: ty,
+                    declared,
                     counter,
                 });
             }
@@ -380,7 +390,11 @@ impl<'a> Rewriter<'a> {
         let broadcast: Vec<Ident> = self
             .broadcast_vars
             .iter()
-            .filter(|var| self.scopes.lookup(var).is_some_and(|b| b.broadcast))
+            .filter(|var| {
+                self.scopes
+                    .lookup(var)
+                    .is_some_and(|b| b.broadcast.is_some())
+            })
             .cloned()
             .collect();
         let mut finder = PinFinder {
@@ -528,6 +542,7 @@ impl<'a> Rewriter<'a> {
     fn enter_loop(&mut self, label: &mut Option<Label>, body: &mut Block) -> bool {
         let outermost = self.loops == 0 && self.closures == 0;
         if outermost {
+            self.loops_begun += 1;
             let name = label
                 .as_ref()
                 .map(|l| l.name.clone())

@@ -25,10 +25,11 @@ pub struct Binding {
     /// For an untyped `let`, the type its initializer shows (`0.5` is an `f64`), to name in a
     /// fix-it.
     pub hint: Option<String>,
-    /// Published by a `broadcast!` the walk has passed: a `reduce!` in the training loop reads
-    /// this binding from the workers' caches. A later `let` of the same name shadows it with a
-    /// binding of its own, which travels as any other capture.
-    pub broadcast: bool,
+    /// The outermost loop (numbered from 1) whose `broadcast!` published this binding, if one
+    /// did: a `reduce!` in that loop reads it from the workers' caches, and one elsewhere sends
+    /// its value; either way the closure sees a `&T`. A later `let` of the same name shadows it
+    /// with a binding of its own, which travels as any other capture.
+    pub broadcast: Option<usize>,
 }
 
 /// A stack of scopes; the innermost binding of a name wins.
@@ -78,7 +79,7 @@ impl Scopes {
                 ty: ty.cloned(),
                 origin: Origin::Plain,
                 hint: None,
-                broadcast: false,
+                broadcast: None,
             }),
             _ => {
                 for name in pattern_names(pat) {
@@ -87,7 +88,7 @@ impl Scopes {
                         ty: None,
                         origin: Origin::Plain,
                         hint: None,
-                        broadcast: false,
+                        broadcast: None,
                     });
                 }
             }
@@ -104,7 +105,7 @@ impl Scopes {
                 ty: None,
                 origin: Origin::Plain,
                 hint: None,
-                broadcast: false,
+                broadcast: None,
             });
         }
     }

@@ -357,12 +357,12 @@ impl Driver {
         let encoded = value.encode();
         // Every version travels whole to each worker at least once, in a task's frame: one
         // no frame can hold would be refused by every worker, again and again.
-        if encoded.len() + FRAME_HEADROOM > self.config.max_frame {
+        let room = self.config.max_frame - FRAME_HEADROOM.min(self.config.max_frame / 2);
+        if encoded.len() > room {
             self.fail(RuntimeError::Config(format!(
-                "broadcast variable `{name}` encodes to {} bytes, more than a frame to a worker \
-                 may hold ({} bytes with the task around it): a model this large cannot be \
-                 sent; use fewer features (--max-features) or raise ClusterConfig::max_frame on \
-                 the driver and workers",
+                "broadcast variable `{name}` encodes to {} bytes, and a frame to a worker holds \
+                 at most {room} beside its task (ClusterConfig::max_frame, {} bytes): a value \
+                 this large cannot be sent (a model of fewer features can)",
                 encoded.len(),
                 self.config.max_frame
             )));
@@ -485,8 +485,8 @@ impl Driver {
 }
 
 /// Room left in a frame beside a broadcast version: the task's order, its captures (warned of
-/// over 1 MiB) and the frame's own header.
-pub(crate) const FRAME_HEADROOM: usize = 4 << 20;
+/// over 1 MiB) and the frame's own header; half the frame when frames are smaller than 8 MiB.
+const FRAME_HEADROOM: usize = 4 << 20;
 
 impl Drop for Driver {
     fn drop(&mut self) {

@@ -829,15 +829,20 @@ fn a_broadcast_no_frame_can_hold_ends_the_run_with_its_size() {
     let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
     let (mut driver, _wire) = driver(2, script);
     settle(&mut driver, &["grad"]);
-    driver.config.max_frame = super::driver::FRAME_HEADROOM + 1000;
-    assert!(!driver.publish("small", &vec![0.0_f64; 100], true));
+    // A small frame (a test's 256 KiB, say) keeps half of itself for the value.
+    driver.config.max_frame = 4000;
+    assert!(!driver.publish("small", &vec![0.0_f64; 200], true));
     assert!(
-        driver.publish("w", &vec![0.0_f64; 200], true),
+        driver.publish("w", &vec![0.0_f64; 300], true),
         "the loop ends"
     );
     match driver.failure() {
         Some(RuntimeError::Config(message)) => {
-            assert!(message.contains("`w` encodes to"), "{message}")
+            assert!(message.contains("`w` encodes to"), "{message}");
+            assert!(
+                message.contains("at most 2000 beside its task"),
+                "{message}"
+            );
         }
         other => panic!("expected a Config error, got {other:?}"),
     }

@@ -136,6 +136,13 @@ const NAME_TAKEN_RETRIES: u32 = 5;
 /// process, or a stranger's connection); with `reconnect`, so does a worker that lost its
 /// driver.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
+    // A permanent mistake, said once: not a lost driver to try again for.
+    if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
+        let driver = crate::protocol::peer_text(&options.driver);
+        return Err(RuntimeError::Config(format!(
+            "the driver's address {driver}: {reason}"
+        )));
+    }
     let mut attempt = 0;
     let mut taken = 0;
     let mut lost_at: Option<Instant> = None;
@@ -332,12 +339,6 @@ async fn reach(
     driver: &str,
     deadline: Instant,
 ) -> Result<(), RuntimeError> {
-    if let Some(reason) = crate::transport::endpoint_problem(driver) {
-        let driver = crate::protocol::peer_text(driver);
-        return Err(RuntimeError::DriverLost(format!(
-            "cannot reach it at {driver}: {reason}"
-        )));
-    }
     let started = Instant::now();
     let mut last_notice: Option<Instant> = None;
     loop {

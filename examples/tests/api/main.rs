@@ -486,8 +486,8 @@ fn two_async_sites_in_one_loop() {
 }
 
 /// Reads of `w` that only Rust's scoping tells apart from the broadcast `w`: a `let` that
-/// shadows it, a nested closure's parameter of the same name, and a final reduce! after the
-/// loop, where `w` has changed since its last broadcast!.
+/// shadows it, a nested closure's parameter of the same name, and reduce!s after the loop
+/// (alone, or in a loop of their own), where `w` has changed since its last broadcast!.
 #[async_optimizer]
 fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
     let mut w: f64 = 1.0;
@@ -505,8 +505,14 @@ fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
         w += 1.0;
     }
     w += 10.0;
-    let last: f64 = reduce!(data, |_part| w);
+    // A broadcast variable is a `&T` in every closure, and after the loop it has its value.
+    let last: f64 = reduce!(data, |_part| *w);
     seen.push(last);
+    w += 1.0;
+    for _ in 0..1 {
+        let again: f64 = reduce!(data, |_part| *w);
+        seen.push(again);
+    }
     seen
 }
 
@@ -516,5 +522,5 @@ fn closures_read_what_rust_scopes_them_to() {
     let seen = scoped_reads(&mut driver, &data, &2);
     driver.finish().expect("the run succeeds");
     // What the same function computes with plain closures.
-    assert_eq!(seen, [1.0, 101.0, 7.0, 2.0, 102.0, 8.0, 13.0]);
+    assert_eq!(seen, [1.0, 101.0, 7.0, 2.0, 102.0, 8.0, 13.0, 14.0]);
 }
