@@ -32,6 +32,19 @@ pub struct Binding {
     pub broadcast: Option<usize>,
 }
 
+impl Binding {
+    /// A binding whose type the macro cannot see.
+    fn untyped(name: Ident) -> Binding {
+        Binding {
+            name,
+            ty: None,
+            origin: Origin::Plain,
+            hint: None,
+            broadcast: None,
+        }
+    }
+}
+
 /// A stack of scopes; the innermost binding of a name wins.
 #[derive(Default)]
 pub struct Scopes {
@@ -83,13 +96,7 @@ impl Scopes {
             }),
             _ => {
                 for name in pattern_names(pat) {
-                    self.bind(Binding {
-                        name,
-                        ty: None,
-                        origin: Origin::Plain,
-                        hint: None,
-                        broadcast: None,
-                    });
+                    self.bind(Binding::untyped(name));
                 }
             }
         }
@@ -100,13 +107,7 @@ impl Scopes {
     /// not a binding.
     pub fn bind_refutable(&mut self, pat: &Pat) {
         for name in refutable_names(pat) {
-            self.bind(Binding {
-                name,
-                ty: None,
-                origin: Origin::Plain,
-                hint: None,
-                broadcast: None,
-            });
+            self.bind(Binding::untyped(name));
         }
     }
 

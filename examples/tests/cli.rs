@@ -1055,49 +1055,39 @@ fn free_loopback_address() -> String {
     format!("tcp://127.0.0.1:{port}")
 }
 
+/// In `dir` (holding a `token`): a worker for `runs` runs of the driver at a free address, and
+/// `compare --algos sgd,asgd` on that one remote worker with `extra` flags, into `cmp`.
+fn compare_on_one_remote_worker(dir: &Path, runs: &str, extra: &[&str]) -> (Output, Output) {
+    let address = free_loopback_address();
+    let worker = Command::new(EXE)
+        .args(["worker", "--driver", &address, "--token-file", "token"])
+        .args(["--runs", runs])
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let mut args = vec!["compare", "--algos", "sgd,asgd", "--workers", "1"];
+    args.extend([
+        "--remote-workers",
+        "--bind",
+        &address,
+        "--token-file",
+        "token",
+    ]);
+    args.extend(["--out", "cmp", "--quiet"]);
+    args.extend(extra);
+    let compare = run(&args, dir);
+    (compare, worker.wait_with_output().expect("the worker ends"))
+}
+
 /// `compare` trains one run per algorithm, each with a driver of its own at the same address:
 /// a remote worker started with `--runs 2` serves both, and the comparison is written.
 #[test]
 fn compare_on_remote_workers_serves_every_run() {
     let dir = scratch("compare-remote");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    let address = free_loopback_address();
-    let worker = Command::new(EXE)
-        .args([
-            "worker",
-            "--driver",
-            &address,
-            "--token-file",
-            "token",
-            "--runs",
-            "2",
-        ])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the worker starts");
-    let compare = run(
-        &[
-            "compare",
-            "--algos",
-            "sgd,asgd",
-            "--workers",
-            "1",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "200",
-            "--out",
-            "cmp",
-            "--quiet",
-        ],
-        &dir,
-    );
-    let worker = worker.wait_with_output().expect("the worker ends");
+    let (compare, worker) = compare_on_one_remote_worker(&dir, "2", &["--updates", "200"]);
     assert!(
         compare.status.success(),
         "{}",
@@ -1124,37 +1114,8 @@ fn compare_on_remote_workers_serves_every_run() {
 fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
     let dir = scratch("compare-not-run");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    let address = free_loopback_address();
-    let mut worker = Command::new(EXE)
-        .args(["worker", "--driver", &address, "--token-file", "token"])
-        .args(["--runs", "1"])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .spawn()
-        .expect("the worker starts");
-    let compare = run(
-        &[
-            "compare",
-            "--algos",
-            "sgd,asgd",
-            "--workers",
-            "1",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "100",
-            "--join-timeout",
-            "2",
-            "--out",
-            "cmp",
-            "--quiet",
-        ],
-        &dir,
-    );
-    let _ = worker.wait();
+    let extra = ["--updates", "100", "--join-timeout", "2"];
+    let (compare, _) = compare_on_one_remote_worker(&dir, "1", &extra);
     let stderr = String::from_utf8_lossy(&compare.stderr);
     assert_eq!(compare.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("asgd could not run"), "{stderr}");
