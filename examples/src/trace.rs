@@ -77,34 +77,26 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     resolved(a).is_some_and(|a| resolved(b).is_some_and(|b| a == b))
 }
 
-/// Where `path` is or would be: its deepest existing folder canonicalized, the rest taken
-/// as written with `.` and `..` applied.
+/// Where `path` is or would be: taken one component at a time, as the system takes it, each
+/// existing prefix canonicalized (its links followed) before a `..` steps out of it.
 fn resolved(path: &Path) -> Option<PathBuf> {
     use std::path::Component;
-    let absolute = std::path::absolute(path).ok()?;
-    let mut lexical = PathBuf::new();
-    for component in absolute.components() {
+    let mut at = PathBuf::new();
+    for component in std::path::absolute(path).ok()?.components() {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                lexical.pop();
+                at.pop();
             }
-            other => lexical.push(other),
+            other => {
+                at.push(other);
+                if let Ok(real) = at.canonicalize() {
+                    at = real;
+                }
+            }
         }
     }
-    let mut rest = Vec::new();
-    let mut existing = lexical.as_path();
-    loop {
-        if let Ok(found) = existing.canonicalize() {
-            return Some(
-                rest.iter()
-                    .rev()
-                    .fold(found, |path: PathBuf, name| path.join(name)),
-            );
-        }
-        rest.push(existing.file_name()?.to_owned());
-        existing = existing.parent()?;
-    }
+    Some(at)
 }
 
 /// Fails now, not after the run, if `path` cannot be written: creates its folder and opens
@@ -147,6 +139,14 @@ mod tests {
         assert!(same_file(&dir.join("sub/hard.svm"), &dir.join("data.svm")));
         std::fs::write(dir.join("copy.svm"), "1 1:1\n").unwrap();
         assert!(!same_file(&dir.join("copy.svm"), &dir.join("data.svm")));
+        // `..` steps out of where a link leads, as the system takes it.
+        std::fs::create_dir_all(dir.join("other/deep")).unwrap();
+        std::os::unix::fs::symlink(dir.join("other/deep"), dir.join("link")).unwrap();
+        assert!(same_file(
+            &dir.join("link/../t.csv"),
+            &dir.join("other/t.csv")
+        ));
+        assert!(!same_file(&dir.join("link/../t.csv"), &dir.join("t.csv")));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
