@@ -56,20 +56,56 @@ impl FreeVariables {
     }
 
     /// Macro arguments are opaque tokens: any identifier in them may name a variable, and so
-    /// may a format string's inline argument (`format!("{s}")`).
-    fn scan_tokens(&mut self, tokens: &TokenStream) {
-        for tree in tokens.clone() {
+    /// may an inline argument of a formatting macro's format string (`format!("{s}")`).
+    fn scan_macro(&mut self, name: Option<&Ident>, tokens: &TokenStream) {
+        if let Some(literal) = name.and_then(|name| format_string(name, tokens)) {
+            for argument in inline_arguments(&literal.to_string()) {
+                self.use_ident(&Ident::new(&argument, literal.span()));
+            }
+        }
+        let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+        for (i, tree) in trees.iter().enumerate() {
             match tree {
-                TokenTree::Ident(ident) => self.use_ident(&ident),
-                TokenTree::Group(group) => self.scan_tokens(&group.stream()),
-                TokenTree::Literal(literal) => {
-                    for name in inline_arguments(&literal.to_string()) {
-                        self.use_ident(&Ident::new(&name, literal.span()));
-                    }
+                TokenTree::Ident(ident) => self.use_ident(ident),
+                TokenTree::Group(group) => {
+                    // A nested invocation, `name!(...)`: its name comes two trees before.
+                    let before = |back: usize| i.checked_sub(back).map(|j| &trees[j]);
+                    let nested = match (before(2), before(1)) {
+                        (Some(TokenTree::Ident(name)), Some(TokenTree::Punct(bang)))
+                            if bang.as_char() == '!' =>
+                        {
+                            Some(name)
+                        }
+                        _ => None,
+                    };
+                    self.scan_macro(nested, &group.stream());
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// The format string of a call of a standard formatting macro: its argument at the place the
+/// macro takes one, when that argument is a string literal alone.
+fn format_string(name: &Ident, tokens: &TokenStream) -> Option<proc_macro2::Literal> {
+    let position = match name.to_string().as_str() {
+        "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "panic"
+        | "unreachable" | "todo" | "unimplemented" => 0,
+        "write" | "writeln" | "assert" | "debug_assert" => 1,
+        "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => 2,
+        _ => return None,
+    };
+    let mut arguments = vec![Vec::new()];
+    for tree in tokens.clone() {
+        match &tree {
+            TokenTree::Punct(comma) if comma.as_char() == ',' => arguments.push(Vec::new()),
+            _ => arguments.last_mut().expect("one").push(tree),
+        }
+    }
+    match arguments.get(position).map(Vec::as_slice) {
+        Some([TokenTree::Literal(literal)]) => Some(literal.clone()),
+        _ => None,
     }
 }
 
@@ -172,7 +208,8 @@ impl<'ast> Visit<'ast> for FreeVariables {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        self.scan_tokens(&mac.tokens);
+        let name = mac.path.segments.last().map(|segment| &segment.ident);
+        self.scan_macro(name, &mac.tokens);
     }
 
     fn visit_item(&mut self, _item: &'ast syn::Item) {
@@ -223,5 +260,12 @@ mod tests {
             free("|p| format!(\"{s} {{x}} {t:>4} {0} {}\", u)"),
             ["s", "t", "u"]
         );
+        // Only a formatting macro's format string has inline arguments (every identifier of
+        // a macro's arguments counts, a method's name too).
+        assert_eq!(free("|p| assert_eq!(\"{t}\".len(), 3)"), ["len"]);
+        assert_eq!(free("|p| vec![\"{t}\".to_string()]"), ["to_string"]);
+        assert_eq!(free("|p| vec![(\"{t}\")]"), Vec::<String>::new());
+        assert_eq!(free("|p| assert!(ok, \"bad {v}\")"), ["v", "ok"]);
+        assert_eq!(free("|p| vec![format!(\"{w}\")]"), ["format", "w"]);
     }
 }
