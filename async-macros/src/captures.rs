@@ -64,8 +64,12 @@ impl FreeVariables {
             }
         }
         let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+        let dot = |j: Option<usize>| matches!(j.map(|j| &trees[j]), Some(TokenTree::Punct(p)) if p.as_char() == '.');
         for (i, tree) in trees.iter().enumerate() {
             match tree {
+                // After a single `.` a name is a field's or a method's (`s.x`, `v.len()`), not
+                // a variable; after `..` it is a range's end.
+                TokenTree::Ident(_) if dot(i.checked_sub(1)) && !dot(i.checked_sub(2)) => {}
                 TokenTree::Ident(ident) => self.use_ident(ident),
                 TokenTree::Group(group) => {
                     // A nested invocation, `name!(...)`: its name comes two trees before.
@@ -260,10 +264,17 @@ mod tests {
             free("|p| format!(\"{s} {{x}} {t:>4} {0} {}\", u)"),
             ["s", "t", "u"]
         );
-        // Only a formatting macro's format string has inline arguments (every identifier of
-        // a macro's arguments counts, a method's name too).
-        assert_eq!(free("|p| assert_eq!(\"{t}\".len(), 3)"), ["len"]);
-        assert_eq!(free("|p| vec![\"{t}\".to_string()]"), ["to_string"]);
+        // Only a formatting macro's format string has inline arguments.
+        assert_eq!(
+            free("|p| assert_eq!(\"{t}\".len(), 3)"),
+            Vec::<String>::new()
+        );
+        assert_eq!(free("|p| vec![\"{t}\".to_string()]"), Vec::<String>::new());
+        // Fields and methods are not variables; a range's end is.
+        assert_eq!(
+            free("|p| assert!(s.x > 0.0 && (0..n).contains(&k))"),
+            ["s", "n", "k"]
+        );
         assert_eq!(free("|p| vec![(\"{t}\")]"), Vec::<String>::new());
         assert_eq!(free("|p| assert!(ok, \"bad {v}\")"), ["v", "ok"]);
         assert_eq!(free("|p| vec![format!(\"{w}\")]"), ["format", "w"]);
