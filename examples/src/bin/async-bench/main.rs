@@ -122,9 +122,19 @@ struct BenchArgs {
     out: PathBuf,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
-    let cli = Cli::parse();
+    // One line, as async-train says its errors, not the Debug form with its backtrace.
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.part {
         None => stragglers(cli.stragglers),
         Some(Part::Stragglers(args)) => stragglers(args),
