@@ -748,7 +748,9 @@ impl<'ast> syn::visit::Visit<'ast> for ValuedBreaks {
             None => self.depth == 0,
             Some(label) => self.label.as_ref() == Some(label),
         };
-        if leaves && brk.expr.is_some() {
+        // `break ()` gives the unit a plain `break` gives too.
+        let unit = matches!(brk.expr.as_deref(), Some(Expr::Tuple(t)) if t.elems.is_empty());
+        if leaves && brk.expr.is_some() && !unit {
             self.found.push(brk.to_token_stream());
         }
         syn::visit::visit_expr_break(self, brk);

@@ -480,9 +480,10 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let evaluated = trace
         .points
         .last()
-        // By bits: a diverged run's objective is NaN, which equals nothing.
+        // A diverged run's objective is NaN, which equals nothing, itself included.
         .is_some_and(|p| {
-            p.updates == report.stats.updates && p.objective.to_bits() == objective.to_bits()
+            let same = p.objective == objective || (p.objective.is_nan() && objective.is_nan());
+            p.updates == report.stats.updates && same
         });
     if !evaluated {
         trace.points.push(TracePoint {

@@ -1,4 +1,5 @@
-// A one-off reduce! before the training loop: an initial full gradient, then the loop.
+// A one-off reduce! before the training loop: an initial full gradient, then the loop; and
+// one after it, a final evaluation, in a `loop` left with `break ()`.
 use asyncopt_algorithms::{Model, Params};
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
@@ -11,6 +12,14 @@ fn gd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         broadcast!(w);
         let g = reduce!(data, |part| p.loss.gradient(part, w.view()) * scale);
         w.scaled_add(-p.step, &g);
+    }
+    let mut evaluated: usize = 0;
+    loop {
+        let f: f64 = reduce!(data, |part| p.loss.objective(part, w.view()));
+        evaluated += 1;
+        if f.is_finite() || evaluated > 2 {
+            break ();
+        }
     }
     w
 }
