@@ -324,50 +324,53 @@ fn impossible_settings_are_one_clear_line() {
         );
         assert_clear_error(&output, why);
     }
-    // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
     std::fs::write(dir.join("one.svm"), "1 1:1\n").unwrap();
-    let output = run(
-        &[
-            "--data",
-            "one.svm",
-            "--max-features",
-            "18446744073709551615",
-        ],
-        &dir,
-    );
-    assert_clear_error(&output, "--max-features must be at most 2147483648");
-    // More processes than a host should start, more partitions than a worker holds.
-    let output = run(&["--workers", "2000", "--updates", "1"], &dir);
-    assert_clear_error(&output, "at most 1024 local worker processes, not 2000");
-    let output = run(&["--partitions-per-worker", "5000", "--updates", "1"], &dir);
-    assert_clear_error(&output, "partitions per worker must be at most 4096");
-    // Addresses of another transport than TCP (they panicked in the transport).
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    let output = run(
-        &[
-            "worker",
-            "--driver",
-            "ipc:///tmp/x",
-            "--token-file",
-            "token",
-        ],
-        &dir,
-    );
-    assert_clear_error(&output, "ipc:///tmp/x: not a tcp:// address");
-    let output = run(
-        &[
-            "--bind",
-            "ipc:///tmp/y",
-            "--remote-workers",
-            "--token-file",
-            "token",
-        ],
-        &dir,
-    );
-    assert_clear_error(
-        &output,
-        "cannot listen on ipc:///tmp/y: not a tcp:// address",
-    );
+    let refused: [(&[&str], &str); 5] = [
+        // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
+        (
+            &[
+                "--data",
+                "one.svm",
+                "--max-features",
+                "18446744073709551615",
+            ],
+            "--max-features must be at most 2147483648",
+        ),
+        // More processes than a host should start, more partitions than a worker holds.
+        (
+            &["--workers", "2000", "--updates", "1"],
+            "at most 1024 local worker processes, not 2000",
+        ),
+        (
+            &["--partitions-per-worker", "5000", "--updates", "1"],
+            "partitions per worker must be at most 4096",
+        ),
+        // Addresses of another transport than TCP (they panicked in the transport).
+        (
+            &[
+                "worker",
+                "--driver",
+                "ipc:///tmp/x",
+                "--token-file",
+                "token",
+            ],
+            "ipc:///tmp/x: not a tcp:// address",
+        ),
+        (
+            &[
+                "--bind",
+                "ipc:///tmp/y",
+                "--remote-workers",
+                "--token-file",
+                "token",
+            ],
+            "cannot listen on ipc:///tmp/y: not a tcp:// address",
+        ),
+    ];
+    for (args, why) in refused {
+        assert_clear_error(&run(args, &dir), why);
+    }
 }
 
 #[test]
