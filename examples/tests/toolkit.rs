@@ -123,31 +123,28 @@ fn on_a9a<'a>(a9a: &'a str, step: &'a str, updates: &'a str) -> [&'a str; 10] {
     ]
 }
 
+/// Every file a run writes: trace, summary, plot, model and checkpoints every 100 updates.
+const EVERY_FILE: [&str; 12] = [
+    "--trace",
+    "trace.csv",
+    "--summary",
+    "summary.json",
+    "--plot",
+    "plot.svg",
+    "--save-model",
+    "model.json",
+    "--checkpoint",
+    "ckpt",
+    "--checkpoint-updates",
+    "100",
+];
+
 /// The settings of a short logistic run on a9a, writing every file into `dir`.
 fn run_with_files(algo: &str, step: &str, dir: &Path) -> serde_json::Value {
     let a9a = test_support::data("a9a.xz");
     let run = on_a9a(a9a.to_str().unwrap(), step, "300");
     let output = cli(
-        &[
-            &["--algo", algo][..],
-            &run,
-            &[
-                "--trace",
-                "trace.csv",
-                "--summary",
-                "summary.json",
-                "--plot",
-                "plot.svg",
-                "--save-model",
-                "model.json",
-                "--checkpoint",
-                "ckpt",
-                "--checkpoint-updates",
-                "100",
-                "--quiet",
-            ],
-        ]
-        .concat(),
+        &[&["--algo", algo][..], &run, &EVERY_FILE, &["--quiet"]].concat(),
         dir,
     );
     succeeded(&output);
@@ -259,22 +256,7 @@ fn own_model_type_gets_the_command_line() {
         ];
         succeeded(&cli(&[&common[..], more].concat(), &dir))
     };
-    run(&[
-        "--updates",
-        "200",
-        "--trace",
-        "trace.csv",
-        "--summary",
-        "summary.json",
-        "--plot",
-        "plot.svg",
-        "--save-model",
-        "model.json",
-        "--checkpoint",
-        "ckpt",
-        "--checkpoint-updates",
-        "100",
-    ]);
+    run(&[&["--updates", "200"][..], &EVERY_FILE].concat());
     for file in ["trace.csv", "summary.json", "plot.svg", "model.json"] {
         assert!(dir.join(file).is_file(), "softmax-adam wrote no {file}");
     }
