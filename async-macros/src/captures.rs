@@ -90,6 +90,63 @@ impl FreeVariables {
     }
 }
 
+/// One argument of a macro whose arguments are expressions: `value`, or `name = value`.
+struct Argument {
+    name: Option<Ident>,
+    value: syn::Expr,
+}
+
+/// `mac`'s arguments when they are expressions separated by commas (a formatting macro's
+/// `name = value` among them) or `value; count` (`vec![0.0; n]`); `None` for any other syntax.
+fn expression_arguments(mac: &syn::Macro) -> Option<Vec<Argument>> {
+    use syn::parse::ParseStream;
+    use syn::punctuated::Punctuated;
+    let argument = |input: ParseStream| -> syn::Result<Argument> {
+        if input.peek(Ident) && input.peek2(syn::Token![=]) && !input.peek2(syn::Token![==]) {
+            let name = input.parse()?;
+            input.parse::<syn::Token![=]>()?;
+            return Ok(Argument {
+                name: Some(name),
+                value: input.parse()?,
+            });
+        }
+        Ok(Argument {
+            name: None,
+            value: input.parse()?,
+        })
+    };
+    let listed = mac.parse_body_with(|input: ParseStream| {
+        Punctuated::<Argument, syn::Token![,]>::parse_terminated_with(input, argument)
+    });
+    if let Ok(arguments) = listed {
+        return Some(arguments.into_iter().collect());
+    }
+    let repeated = mac.parse_body_with(|input: ParseStream| {
+        let value: syn::Expr = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        let count: syn::Expr = input.parse()?;
+        Ok([value, count].map(|value| Argument { name: None, value }))
+    });
+    repeated.ok().map(Vec::from)
+}
+
+/// `matches!(value, pattern if guard)`'s parts.
+fn matches_arguments(mac: &syn::Macro) -> Option<(syn::Expr, Pat, Option<syn::Expr>)> {
+    mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let value = input.parse()?;
+        input.parse::<syn::Token![,]>()?;
+        let pat = Pat::parse_multi_with_leading_vert(input)?;
+        let guard = if input.parse::<Option<syn::Token![if]>>()?.is_some() {
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        input.parse::<Option<syn::Token![,]>>()?;
+        Ok((value, pat, guard))
+    })
+    .ok()
+}
+
 /// The format string of a call of a standard formatting macro: its argument at the place the
 /// macro takes one, when that argument is a string literal alone.
 fn format_string(name: &Ident, tokens: &TokenStream) -> Option<proc_macro2::Literal> {
@@ -211,9 +268,42 @@ impl<'ast> Visit<'ast> for FreeVariables {
         self.bind(refutable_names(&let_expr.pat));
     }
 
+    /// Arguments that parse as expressions (`vec![..]`, `assert!(..)`, `format!(..)`) are
+    /// walked as expressions, so that their closures and blocks scope their own names and a
+    /// named format argument's name (`v` in `format!("{v}", v = x)`) is not a use; any other
+    /// arguments are scanned as tokens.
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         let name = mac.path.segments.last().map(|segment| &segment.ident);
-        self.scan_macro(name, &mac.tokens);
+        if let Some((value, pat, guard)) = name
+            .filter(|name| *name == "matches")
+            .and_then(|_| matches_arguments(mac))
+        {
+            self.visit_expr(&value);
+            self.scoped(&[&pat], true, |this| {
+                if let Some(guard) = &guard {
+                    this.visit_expr(guard);
+                }
+            });
+            return;
+        }
+        let Some(arguments) = expression_arguments(mac) else {
+            self.scan_macro(name, &mac.tokens);
+            return;
+        };
+        let named: Vec<String> = arguments
+            .iter()
+            .filter_map(|argument| argument.name.as_ref().map(ToString::to_string))
+            .collect();
+        if let Some(literal) = name.and_then(|name| format_string(name, &mac.tokens)) {
+            for inline in inline_arguments(&literal.to_string()) {
+                if !named.contains(&inline) {
+                    self.use_ident(&Ident::new(&inline, literal.span()));
+                }
+            }
+        }
+        for argument in &arguments {
+            self.visit_expr(&argument.value);
+        }
     }
 
     fn visit_item(&mut self, _item: &'ast syn::Item) {
@@ -277,6 +367,29 @@ mod tests {
         );
         assert_eq!(free("|p| vec![(\"{t}\")]"), Vec::<String>::new());
         assert_eq!(free("|p| assert!(ok, \"bad {v}\")"), ["v", "ok"]);
-        assert_eq!(free("|p| vec![format!(\"{w}\")]"), ["format", "w"]);
+        assert_eq!(free("|p| vec![format!(\"{w}\")]"), ["w"]);
+    }
+
+    #[test]
+    fn macro_arguments_that_are_expressions_scope_as_expressions() {
+        // A nested closure's parameter inside a macro binds only its own body.
+        assert_eq!(
+            free("|p| vec![v.iter().map(|a| a * 2.0).sum::<f64>(), a]"),
+            ["v", "a"]
+        );
+        assert_eq!(
+            free("|p| assert!(v.iter().all(|x| *x > 0.0), \"{}\", y)"),
+            ["v", "y"]
+        );
+        // A named format argument's name is not a variable; its value is a use.
+        assert_eq!(free("|p| format!(\"{v} {w}\", v = x)"), ["w", "x"]);
+        assert_eq!(free("|p| vec![0.0; n]"), ["n"]);
+        // `a == b` is a comparison, not a named argument.
+        assert_eq!(free("|p| assert!(a == b)"), ["a", "b"]);
+        // `matches!`'s pattern binds its names in its guard.
+        assert_eq!(free("|p| matches!(o, Some(t) if t > m)"), ["o", "m"]);
+        assert_eq!(free("|p| matches!(o, None) || t"), ["o", "t"]);
+        // Other syntax is scanned as tokens.
+        assert_eq!(free("|p| { m!(a => b); }"), ["a", "b"]);
     }
 }

@@ -492,6 +492,7 @@ fn two_async_sites_in_one_loop() {
 fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
     let mut w: f64 = 1.0;
     let mut seen: Vec<f64> = Vec::new();
+    let k = seen.len();
     for _ in 0..*updates {
         broadcast!(w);
         let a: f64 = reduce!(data, |_part| *w);
@@ -501,7 +502,16 @@ fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
         };
         let vs: Vec<f64> = vec![1.0, 2.0];
         let c: f64 = reduce!(data, |_part| vs.iter().map(|w| w * 2.0).sum::<f64>() + w);
-        seen.extend([a, b, c]);
+        // Inside a macro's arguments too: `k` is a closure's parameter, then a named format
+        // argument, never the untyped `k` outside (which could not travel).
+        let d: f64 = reduce!(data, |_part| {
+            let parts = vec![
+                vs.iter().map(|k| k * 3.0).sum::<f64>(),
+                format!("{k}", k = *w).len() as f64,
+            ];
+            parts.iter().sum::<f64>()
+        });
+        seen.extend([a, b, c, d]);
         w += 1.0;
     }
     w += 10.0;
@@ -513,6 +523,7 @@ fn scoped_reads(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
         let again: f64 = reduce!(data, |_part| *w);
         seen.push(again);
     }
+    assert_eq!(k, 0);
     seen
 }
 
@@ -522,5 +533,8 @@ fn closures_read_what_rust_scopes_them_to() {
     let seen = scoped_reads(&mut driver, &data, &2);
     driver.finish().expect("the run succeeds");
     // What the same function computes with plain closures.
-    assert_eq!(seen, [1.0, 101.0, 7.0, 2.0, 102.0, 8.0, 13.0, 14.0]);
+    assert_eq!(
+        seen,
+        [1.0, 101.0, 7.0, 10.0, 2.0, 102.0, 8.0, 10.0, 13.0, 14.0]
+    );
 }
