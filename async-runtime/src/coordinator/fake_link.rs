@@ -4,7 +4,7 @@
 //! tests, with real workers over real sockets, stay the proof that the parts fit.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use crate::data::{Dataset, Features};
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, Sample, TaskOrder, ToDriver, ToWorker};
 use crate::transport::{frame, Inbound, Link};
+use crate::worker::MAX_QUEUED_TASKS;
 
 /// How a fake worker answers a task order.
 enum Reply {
@@ -34,6 +35,12 @@ enum Reply {
     Fail(String),
     /// Nothing (yet): the task stays in flight.
     Silent,
+    /// A result with this body, after the tasks queued before it: the worker's queue holds at
+    /// most [`MAX_QUEUED_TASKS`] tasks and refuses any more, as a real worker's does, and
+    /// hands back one result each time the driver receives.
+    Queued(Vec<u8>),
+    /// The worker's connection closes.
+    Disconnect,
 }
 
 /// The fake workers: a reply per (worker, task order).
@@ -48,6 +55,8 @@ struct Wire {
     script: Option<Script>,
     /// Workers that cannot load a partition (a host without the file).
     cannot_load: HashSet<String>,
+    /// Each worker's results of [`Reply::Queued`] tasks, not handed back yet.
+    queues: BTreeMap<String, VecDeque<Inbound>>,
 }
 
 /// A [`Link`] whose workers are a script.
@@ -91,6 +100,27 @@ impl FakeLink {
                         message,
                     },
                     Reply::Silent => return,
+                    Reply::Queued(body) => {
+                        let queue = wire.queues.entry(peer.to_owned()).or_default();
+                        if queue.len() < MAX_QUEUED_TASKS {
+                            queue.push_back(Inbound::Message {
+                                peer: peer.to_owned(),
+                                message: result(body, 0.001),
+                                bytes: 64,
+                            });
+                            return;
+                        }
+                        ToDriver::Failed {
+                            seq: task.seq,
+                            message: format!("more than {MAX_QUEUED_TASKS} tasks queued"),
+                        }
+                    }
+                    Reply::Disconnect => {
+                        wire.inbox.push_back(Inbound::Disconnected {
+                            peer: peer.to_owned(),
+                        });
+                        return;
+                    }
                 }
             }
             _ => return,
@@ -122,7 +152,7 @@ impl Link for FakeLink {
 
     fn recv_timeout(&self, _: Duration) -> Result<Option<Inbound>, RuntimeError> {
         // A script that runs dry is a test that would wait forever: end it instead.
-        match self.0.borrow_mut().inbox.pop_front() {
+        match self.try_recv() {
             Some(event) => Ok(Some(event)),
             None => Err(RuntimeError::Transport(
                 "the script has nothing more".into(),
@@ -131,7 +161,18 @@ impl Link for FakeLink {
     }
 
     fn try_recv(&self) -> Option<Inbound> {
-        self.0.borrow_mut().inbox.pop_front()
+        let mut wire = self.0.borrow_mut();
+        if let Some(event) = wire.inbox.pop_front() {
+            return Some(event);
+        }
+        // Each worker with a queue finishes its next task.
+        let queued: Vec<Inbound> = wire
+            .queues
+            .values_mut()
+            .filter_map(VecDeque::pop_front)
+            .collect();
+        wire.inbox.extend(queued);
+        wire.inbox.pop_front()
     }
 
     fn lost(&self, _: &str) {}
@@ -140,13 +181,19 @@ impl Link for FakeLink {
 /// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire
 /// to inspect.
 fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
+    driver_with(ClusterConfig::local(workers), script)
+}
+
+/// [`driver`] with `config`'s workers and settings.
+fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
+    let workers = config.workers;
     let wire = Rc::new(RefCell::new(Wire {
         sent: Vec::new(),
         inbox: VecDeque::new(),
         script: Some(script),
         cannot_load: HashSet::new(),
+        queues: BTreeMap::new(),
     }));
-    let mut config = ClusterConfig::local(workers);
     config.spawn_local = false;
     let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
     for w in 0..workers {
@@ -846,4 +893,35 @@ fn a_broadcast_no_frame_can_hold_ends_the_run_with_its_size() {
         }
         other => panic!("expected a Config error, got {other:?}"),
     }
+}
+
+#[test]
+fn a_lost_workers_tasks_wait_for_room_in_their_heirs_queue() {
+    // w1 leaves at its first task; its partitions and their tasks go to w0, which already
+    // holds a full queue of its own: sent at once, they were refused as over its queue,
+    // three refusals excluded w0 too, and the run ended with no worker.
+    let script: Script = Box::new(|peer, _| match peer {
+        "w1" => Reply::Disconnect,
+        _ => Reply::Queued(vec![7; 2]),
+    });
+    let mut config = ClusterConfig::local(2);
+    config.partitions_per_worker = 2 * MAX_QUEUED_TASKS;
+    let (mut driver, wire) = driver_with(config, script);
+    settle(&mut driver, &["grad"]);
+    let rows = 4 * 2 * MAX_QUEUED_TASKS;
+    let features = Array2::from_shape_fn((rows, 2), |(i, j)| (i * 2 + j) as f64);
+    let data = Dataset::new("big", Features::Dense(features), Array1::ones(rows)).unwrap();
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("w0 does every partition");
+    assert_eq!(results.len(), 4 * MAX_QUEUED_TASKS);
+    assert!(!driver.table.workers[1].alive);
+    assert!(driver.table.workers[0].alive && !driver.table.workers[0].excluded);
+    let refused = wire.borrow().queues.values().map(VecDeque::len).max();
+    assert_eq!(refused, Some(0), "every queued task answered");
+    assert_eq!(
+        driver.stats().retried_tasks,
+        0,
+        "no task refused, none retried"
+    );
 }

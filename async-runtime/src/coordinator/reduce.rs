@@ -40,12 +40,27 @@ struct Round<R> {
     held: Vec<(usize, Arrived)>,
     /// Failed attempts per partition, and the workers they failed on.
     attempts: Attempts,
-    /// Partitions whose task was written off while no live worker owned them: done again
-    /// once one does (a replacement that takes them).
-    orphaned: Vec<usize>,
-    /// Partitions whose task is not sent yet: their owner already holds as many tasks as a
-    /// worker queues ([`MAX_QUEUED_TASKS`]), as one that holds many partitions does.
-    waiting: VecDeque<usize>,
+    /// Tasks not sent yet: their worker is not alive (a lost worker's, until a live one owns
+    /// its partition), or it already holds as many tasks as a worker queues
+    /// ([`MAX_QUEUED_TASKS`]), as one holding many partitions, or a lost one's, does.
+    waiting: VecDeque<Unsent>,
+}
+
+/// A task of a synchronous reduce waiting to be sent.
+struct Unsent {
+    partition: usize,
+    /// The worker chosen to do it (a retry's, or the worker whose held result is asked
+    /// again), while it lives; else its partition's owner.
+    on: Option<usize>,
+}
+
+impl Unsent {
+    fn to_owner(partition: usize) -> Self {
+        Unsent {
+            partition,
+            on: None,
+        }
+    }
 }
 
 impl Driver {
@@ -75,8 +90,9 @@ impl Driver {
         }
     }
 
-    /// Sends the task on `partition` again, to a live worker that has not failed it if there
-    /// is one (see [`tasks::retry_target`]); `Err` once it failed [`MAX_ATTEMPTS`] times.
+    /// Chooses who does the task on `partition` again, a live worker that has not failed it
+    /// if there is one (see [`tasks::retry_target`]), and gives it the partition; `Err` once
+    /// the task failed [`MAX_ATTEMPTS`] times.
     fn retry(
         &mut self,
         spec: &TaskSpec<'_>,
@@ -84,7 +100,7 @@ impl Driver {
         attempts: &mut Attempts,
         worker: usize,
         message: &str,
-    ) -> Result<u64, RuntimeError> {
+    ) -> Result<Unsent, RuntimeError> {
         let tried = match attempts.failed(partition, worker) {
             Ok(tried) => tried,
             Err(distinct) => {
@@ -112,11 +128,14 @@ impl Driver {
         }
         self.stats.retried_tasks += 1;
         tracing::info!(partition, to = %self.table.workers[heir].name, "retrying a task");
-        Ok(self.dispatch(heir, partition as u32, spec))
+        Ok(Unsent {
+            partition,
+            on: Some(heir),
+        })
     }
 
     /// Tasks of `pending` running far beyond their worker's usual time are sent to another
-    /// live worker too (once per partition); the first result wins. A worker with a hung task
+    /// live worker too (once per partition, when one has room for it); the first result wins. A worker with a hung task
     /// that has answered nothing for the hang floor is struck, once per call: one struck
     /// [`EXCLUDE_AFTER`] times in a row (heartbeats going on, nothing answered) is excluded,
     /// or every step would wait the hang limit for it. A worker still answering is not: the
@@ -185,27 +204,21 @@ impl Driver {
             pending: HashMap::with_capacity(partitions),
             held: Vec::new(),
             attempts: Attempts::default(),
-            orphaned: Vec::new(),
-            waiting: (0..partitions).collect(),
+            waiting: (0..partitions).map(Unsent::to_owner).collect(),
         };
-        self.send_waiting(spec, &mut round);
         let mut hedged: HashSet<usize> = HashSet::new();
-        while !round.pending.is_empty()
-            || !round.held.is_empty()
-            || !round.orphaned.is_empty()
-            || !round.waiting.is_empty()
-        {
+        while !round.pending.is_empty() || !round.held.is_empty() || !round.waiting.is_empty() {
+            self.send_waiting(spec, &mut round);
             if round.pending.is_empty() {
                 // Nothing left that could settle the shape: ask the held ones' workers again,
                 // or, for a worker lost since, the partition's new owner.
                 for (partition, arrived) in std::mem::take(&mut round.held) {
-                    if self.table.workers[arrived.worker].alive {
-                        let again = self.dispatch(arrived.worker, partition as u32, spec);
-                        round.pending.insert(again, partition);
-                    } else {
-                        round.orphaned.push(partition);
-                    }
+                    round.waiting.push_back(Unsent {
+                        partition,
+                        on: Some(arrived.worker),
+                    });
                 }
+                self.send_waiting(spec, &mut round);
             }
             self.pump()?;
             if self.failure.is_some() {
@@ -216,16 +229,7 @@ impl Driver {
             // there is a live one.
             for seq in self.tasks.take_written_off() {
                 if let Some(partition) = round.pending.remove(&seq) {
-                    round.orphaned.push(partition);
-                }
-            }
-            for partition in std::mem::take(&mut round.orphaned) {
-                let owner = self.owners()[partition];
-                if self.table.workers[owner].alive {
-                    let again = self.dispatch(owner, partition as u32, spec);
-                    round.pending.insert(again, partition);
-                } else {
-                    round.orphaned.push(partition);
+                    round.waiting.push_back(Unsent::to_owner(partition));
                 }
             }
             // This site's failures; an asynchronous site's wait for its next call.
@@ -240,7 +244,7 @@ impl Driver {
                         failed.worker,
                         &failed.message,
                     )?;
-                    round.pending.insert(again, partition);
+                    round.waiting.push_back(again);
                 }
             }
             // Results of asynchronous sites are put aside for them.
@@ -258,7 +262,6 @@ impl Driver {
                 };
                 self.judge(spec, decode, &mut round, partition, arrived)?;
             }
-            self.send_waiting(spec, &mut round);
             // Held results are judged again once a second worker has settled their shape.
             let settled = round
                 .held
@@ -280,17 +283,21 @@ impl Driver {
             .collect())
     }
 
-    /// Sends the waiting tasks of `round` whose owners are alive and take another task, in
-    /// partition order.
+    /// Sends the waiting tasks of `round` whose workers are alive and take another task, in
+    /// the order they began to wait.
     fn send_waiting<R>(&mut self, spec: &TaskSpec<'_>, round: &mut Round<R>) {
         let pending = &mut round.pending;
-        round.waiting.retain(|&partition| {
-            let owner = self.owners()[partition];
-            let info = &self.table.workers[owner];
+        round.waiting.retain(|unsent| {
+            let partition = unsent.partition;
+            let worker = unsent
+                .on
+                .filter(|&chosen| self.table.workers[chosen].alive)
+                .unwrap_or(self.owners()[partition]);
+            let info = &self.table.workers[worker];
             if !info.alive || info.in_flight >= MAX_QUEUED_TASKS {
                 return true;
             }
-            let seq = self.dispatch(owner, partition as u32, spec);
+            let seq = self.dispatch(worker, partition as u32, spec);
             pending.insert(seq, partition);
             false
         });
@@ -332,7 +339,7 @@ impl Driver {
                     arrived.worker,
                     "its result failed the driver's checks",
                 )?;
-                round.pending.insert(again, partition);
+                round.waiting.push_back(again);
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::driver::VersionRead;
 use super::results::Arrived;
 use super::table::WorkerInfo;
+use crate::worker::MAX_QUEUED_TASKS;
 
 /// A task of a synchronous reduce running longer than this many times its worker's mean task
 /// time, and at least [`HANG_FLOOR`], is done again on another worker; the first result wins.
@@ -350,10 +351,10 @@ pub(crate) fn retry_target(
 }
 
 /// Who does again a hung task of `worker`: the live worker other than it with the fewest
-/// tasks in flight.
+/// tasks in flight, if one has room for another ([`MAX_QUEUED_TASKS`]).
 pub(crate) fn hedge_target(workers: &[WorkerInfo], worker: usize) -> Option<usize> {
     (0..workers.len())
-        .filter(|&w| w != worker && workers[w].alive)
+        .filter(|&w| w != worker && workers[w].alive && workers[w].in_flight < MAX_QUEUED_TASKS)
         .min_by_key(|&w| workers[w].in_flight)
 }
 
