@@ -159,6 +159,40 @@ impl Driver {
         }
     }
 
+    /// Partitions no live worker holds, once no replacement is on its way to take them (a
+    /// replacement that died before it joined, or none left to start): moved to the live
+    /// workers as a lost worker's are, or no task would ever be sent on them again.
+    pub(crate) fn adopt_orphans(&mut self) {
+        if self.table.alive() == 0 || self.local.awaiting(self.config.join_timeout) {
+            return;
+        }
+        for partition in self.unheld_partitions() {
+            let Some(heir) = placement::heir(&self.table.workers) else {
+                return;
+            };
+            let lost = self.placement.owners()[partition as usize];
+            self.placement.rehome(partition, lost, heir);
+            self.give_partition(heir, partition);
+            self.stats.moved_partitions += 1;
+            tracing::info!(partition, to = %self.table.workers[heir].name, "moved a partition no live worker held");
+        }
+    }
+
+    /// The partitions of the shipped dataset that no live worker holds.
+    fn unheld_partitions(&self) -> Vec<u32> {
+        let mut held = vec![false; self.placement.partitions()];
+        for worker in self.table.workers.iter().filter(|w| w.alive) {
+            for &partition in &worker.partitions {
+                if let Some(slot) = held.get_mut(partition as usize) {
+                    *slot = true;
+                }
+            }
+        }
+        (0..held.len() as u32)
+            .filter(|&p| !held[p as usize])
+            .collect()
+    }
+
     /// A worker that joins a running run gets a partition, so that it takes tasks at once
     /// (asynchronous reduces dispatch to any worker holding data). Partitions no live worker
     /// holds (all their holders were lost) come first and become its own: one if other
@@ -172,9 +206,7 @@ impl Driver {
             return;
         }
         self.stats.late_joiners += 1;
-        let workers = &self.table.workers;
-        let held = |p: u32| workers.iter().any(|w| w.alive && w.partitions.contains(&p));
-        let mut orphans: Vec<u32> = (0..parts as u32).filter(|&p| !held(p)).collect();
+        let mut orphans = self.unheld_partitions();
         if self.local.awaiting(self.config.join_timeout) {
             orphans.truncate(1);
         }

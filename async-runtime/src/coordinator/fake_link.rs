@@ -925,3 +925,39 @@ fn a_lost_workers_tasks_wait_for_room_in_their_heirs_queue() {
         "no task refused, none retried"
     );
 }
+
+#[test]
+fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awaited() {
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .unwrap();
+    // Both local workers die at once and are replaced; only the first replacement joins, and
+    // takes one partition while the other is awaited.
+    driver.config.heartbeat = Duration::from_millis(20);
+    driver.config.join_timeout = Duration::from_millis(50);
+    driver.local.await_replacement("w0.respawn1");
+    driver.local.await_replacement("w1.respawn2");
+    driver.lose(0, "test");
+    driver.lose(1, "test");
+    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+        peer: "w0.respawn1".into(),
+        hello: Hello {
+            name: "w0.respawn1".into(),
+            fingerprint: 0,
+            pid: 9,
+            nonce: ByteBuf::new(),
+        },
+    });
+    driver.drain();
+    assert_eq!(driver.table.workers[2].partitions.len(), 1);
+    // The second never joins: past its join timeout, its partition is the first one's too.
+    std::thread::sleep(Duration::from_millis(60));
+    let results = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect("the joined replacement does every partition");
+    assert_eq!(results, [[0; 2], [1; 2]]);
+    assert_eq!(driver.table.workers[2].partitions.len(), 2);
+}

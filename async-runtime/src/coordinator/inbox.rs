@@ -88,6 +88,7 @@ impl Driver {
         }
         self.check_liveness();
         self.replace_exited_workers();
+        self.adopt_orphans();
     }
 
     /// Waits for one inbound event and handles it, watching the workers (see

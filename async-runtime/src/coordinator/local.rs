@@ -104,6 +104,12 @@ impl LocalWorkers {
             .then(|| name.split('.').next().unwrap_or(name))
     }
 
+    /// Awaits a replacement named `name` as if it had just been started.
+    #[cfg(test)]
+    pub fn await_replacement(&mut self, name: &str) {
+        self.awaited.push((name.to_owned(), Instant::now()));
+    }
+
     /// A worker was admitted: if it is an awaited replacement, it is awaited no more.
     pub fn admitted(&mut self, name: &str) {
         self.awaited.retain(|(awaited, _)| awaited != name);
