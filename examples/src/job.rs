@@ -330,14 +330,15 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         };
         bail!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
     }
-    if spec.cluster.workers * spec.cluster.partitions_per_worker > data.full_rows() {
+    let (workers, per_worker) = (spec.cluster.workers, spec.cluster.partitions_per_worker);
+    if workers
+        .checked_mul(per_worker)
+        .is_none_or(|partitions| partitions > data.full_rows())
+    {
         bail!(
-            "{} rows cannot fill {} partitions ({} workers x {} per worker): every partition \
-             needs a row",
+            "{} rows cannot fill {workers} workers x {per_worker} partitions per worker: every \
+             partition needs a row",
             data.full_rows(),
-            spec.cluster.workers * spec.cluster.partitions_per_worker,
-            spec.cluster.workers,
-            spec.cluster.partitions_per_worker
         );
     }
     let step = step_of(spec, data)?;

@@ -292,7 +292,7 @@ fn impossible_settings_are_one_clear_line() {
     let output = run(&["--data", "tiny.libsvm", "--workers", "4"], &dir);
     assert_clear_error(
         &output,
-        "3 rows cannot fill 4 partitions (4 workers x 1 per worker)",
+        "3 rows cannot fill 4 workers x 1 partitions per worker",
     );
     let output = run(&["--step", "0"], &dir);
     assert_clear_error(&output, "--step must be a positive number");
@@ -326,7 +326,7 @@ fn impossible_settings_are_one_clear_line() {
     }
     std::fs::write(dir.join("one.svm"), "1 1:1\n").unwrap();
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    let refused: [(&[&str], &str); 5] = [
+    let refused: [(&[&str], &str); 6] = [
         // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
         (
             &[
@@ -345,6 +345,19 @@ fn impossible_settings_are_one_clear_line() {
         (
             &["--partitions-per-worker", "5000", "--updates", "1"],
             "partitions per worker must be at most 4096",
+        ),
+        // A count of partitions that overflowed, and passed the rows' check.
+        (
+            &[
+                "--remote-workers",
+                "--workers",
+                "4611686018427387904",
+                "--partitions-per-worker",
+                "4",
+                "--updates",
+                "1",
+            ],
+            "rows cannot fill 4611686018427387904 workers x 4 partitions per worker",
         ),
         // Addresses of another transport than TCP (they panicked in the transport).
         (
