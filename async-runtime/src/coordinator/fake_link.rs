@@ -961,3 +961,34 @@ fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awai
     assert_eq!(results, [[0; 2], [1; 2]]);
     assert_eq!(driver.table.workers[2].partitions.len(), 2);
 }
+
+#[test]
+fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
+    let mut config = ClusterConfig::local(2);
+    config.stragglers = crate::Stragglers::Intensity(3.0);
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, wire) = driver_with(config, script);
+    let factor = |driver: &Driver, name: &str| {
+        let index = driver.table.index_of(name).expect("joined");
+        driver.table.workers[index].delay_factor
+    };
+    assert_eq!((factor(&driver, "w0"), factor(&driver, "w1")), (0.0, 3.0));
+    // w0 rejoins under a fresh suffix; a third worker joins too. Each was the last worker,
+    // the one `intensity` slows.
+    driver.lose(0, "test");
+    for name in ["w0.r0123abcd", "w9"] {
+        wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+            peer: name.into(),
+            hello: Hello {
+                name: name.into(),
+                fingerprint: 0,
+                pid: 9,
+                nonce: ByteBuf::new(),
+            },
+        });
+    }
+    driver.drain();
+    assert_eq!(factor(&driver, "w0.r0123abcd"), 0.0);
+    assert_eq!(factor(&driver, "w9"), 0.0);
+    assert_eq!(factor(&driver, "w1"), 3.0);
+}

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
-use super::placement::LoadFailure;
+use super::placement::{self, LoadFailure};
 use super::results::Arrived;
 use super::table::WorkerInfo;
 use super::tasks::Failed;
@@ -384,17 +384,21 @@ impl Driver {
             .table
             .index_of(peer)
             .unwrap_or(self.table.workers.len());
-        // A local replacement straggles as the process it replaces did (same host, same slot),
-        // so that a fault's cost is the fault's alone.
+        // A local replacement (`w3.respawn1`) or a worker rejoining (`w3.r1a2b3c4d`) straggles
+        // as the one it stands for did (same host, same slot), so that a fault's cost is the
+        // fault's alone; a worker beyond the run's count is not slowed.
         let inherited = self
             .local
             .predecessor(peer)
+            .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
             .and_then(|slot| self.table.index_of(slot))
             .map(|slot| self.table.workers[slot].delay_factor);
         let delay_factor = inherited.unwrap_or_else(|| {
-            self.config
+            let factors = self
+                .config
                 .stragglers
-                .factors(self.config.workers.max(index + 1), self.config.seed)[index]
+                .factors(self.config.workers, self.config.seed);
+            factors.get(index).copied().unwrap_or(0.0)
         });
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;

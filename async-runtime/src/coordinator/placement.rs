@@ -49,7 +49,7 @@ pub(crate) enum PartSource {
 
 /// A worker's name without the suffixes its rejoins (`.r` and 8 hex digits) and
 /// replacements (`.respawn1`) add: the same process slot, so the same host.
-fn host_of(name: &str) -> &str {
+pub(super) fn host_of(name: &str) -> &str {
     let mut name = name;
     while let Some((stem, suffix)) = name.rsplit_once('.') {
         let respawn = suffix
