@@ -449,17 +449,38 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         });
     }
 
-    let model = spec.algorithm.run(&mut driver, data, &params);
+    // An optimizer that panics (a result of another shape than its model, an author's bug)
+    // ends the run, not the program: the latest model looked at is kept, with the trace.
+    let ran = catch_panic(|| spec.algorithm.run(&mut driver, data, &params));
+    let (model, panicked) = match ran {
+        Ok(model) => (model, None),
+        Err(message) => {
+            let latest = watch.borrow_mut().take_latest_model();
+            let Some((at, model)) = latest else {
+                progress.borrow().finish();
+                let _ = driver.finish();
+                bail!(
+                    "{} panicked before its first update: {message}",
+                    spec.algorithm
+                );
+            };
+            (model, Some((at, message)))
+        }
+    };
 
     progress.borrow().finish();
     driver.wait_for_checkpoint();
     let report = driver.report();
     let interrupted = driver.stop_requested();
-    let mut failure = driver
-        .finish()
-        .err()
-        .map(|e| e.to_string())
-        .or_else(|| diverged.take());
+    let finished = driver.finish();
+    let mut failure = match &panicked {
+        Some((at, message)) => Some(format!(
+            "{} panicked after {} updates: {message}; the model kept is that of update {}",
+            spec.algorithm, report.stats.updates, at.updates
+        )),
+        None => finished.err().map(|e| e.to_string()),
+    }
+    .or_else(|| diverged.take());
     let mut trace = Trace { points: earlier };
     let mut points = points.take();
     points.extend(watch.borrow_mut().evaluate_recorded());
@@ -477,6 +498,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     {
         failure = Some(watch::divergence(start, objective, report.stats.updates));
     }
+    // The model's own update count and time: a panicked run's is that of the model kept.
+    let (updates, elapsed_s) = panicked
+        .map_or((report.stats.updates, report.elapsed_s), |(at, _)| {
+            (at.updates, at.elapsed_s)
+        });
     // Unless the last evaluation was of this very model (the one that stopped the run).
     let evaluated = trace
         .points
@@ -484,12 +510,12 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         // A diverged run's objective is NaN, which equals nothing, itself included.
         .is_some_and(|p| {
             let same = p.objective == objective || (p.objective.is_nan() && objective.is_nan());
-            p.updates == report.stats.updates && same
+            p.updates == updates && same
         });
     if !evaluated {
         trace.points.push(TracePoint {
-            elapsed_s: report.elapsed_s,
-            updates: report.stats.updates,
+            elapsed_s,
+            updates,
             objective,
             subopt: optimum.map(|f| (objective - f) / f),
             dropped_stale: report.stats.dropped_stale,
@@ -508,6 +534,36 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         spec: spec.clone(),
         resumed_from,
         interrupted,
+    })
+}
+
+/// Runs `f`, or says where and why it panicked. The panic's own report is kept for that
+/// message rather than printed; panics of other threads meanwhile are reported as before.
+fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let caught = Arc::new(std::sync::Mutex::new(None));
+    let this = std::thread::current().id();
+    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
+    let (ours, theirs) = (caught.clone(), previous.clone());
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != this {
+            return theirs(info);
+        }
+        let payload = info.payload();
+        let message = (payload.downcast_ref::<&str>().copied())
+            .or(payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        let at = info
+            .location()
+            .map(|l| format!(" (at {l})"))
+            .unwrap_or_default();
+        *ours.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{message}{at}"));
+    }));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    ran.map_err(|_| {
+        let message = caught.lock().unwrap_or_else(|e| e.into_inner()).take();
+        message.unwrap_or_else(|| "a panic without a message".into())
     })
 }
 

@@ -106,6 +106,8 @@ pub struct Watch {
     start: Option<f64>,
     /// Models recorded between evaluations, to be evaluated after the run.
     recorded: Vec<(At, TrainedModel)>,
+    /// The model of the latest evaluation: what is kept of a run whose optimizer panicked.
+    evaluated: Option<(At, TrainedModel)>,
     /// The size of one recorded model, once one was recorded.
     model_bytes: Option<usize>,
     /// Seconds between recorded models (0: none are recorded).
@@ -137,6 +139,7 @@ impl Watch {
             evaluated_norm: 0.0,
             start: None,
             recorded: Vec::new(),
+            evaluated: None,
             model_bytes: None,
             record_every_s: eval_every_s.max(0.0),
             next_record: 0.0,
@@ -177,6 +180,8 @@ impl Watch {
         let point = self.point(at, objective);
         let subopt = point.subopt;
         record(point);
+        // A copy per evaluation costs far less than the evaluation's pass over the data.
+        self.evaluated = Some((at, w.to_owned()));
         if subopt.is_some_and(|s| s < -BELOW_OPTIMUM) && !self.said_below_optimum {
             // A wrong --optimum: the suboptimality and a target reached mean nothing.
             self.said_below_optimum = true;
@@ -202,6 +207,18 @@ impl Watch {
             return Verdict::Stop;
         }
         self.out_of_time(at)
+    }
+
+    /// Takes the latest model looked at and kept, evaluated or recorded, with when it was:
+    /// what is left of a run whose optimizer never returned its model.
+    pub fn take_latest_model(&mut self) -> Option<(At, TrainedModel)> {
+        let recorded_at = self.recorded.last().map(|(at, _)| at.updates);
+        let evaluated_at = self.evaluated.as_ref().map(|(at, _)| at.updates);
+        if recorded_at > evaluated_at {
+            self.recorded.pop()
+        } else {
+            self.evaluated.take()
+        }
     }
 
     /// Evaluates the models recorded between evaluations, as trace points in time order. Call

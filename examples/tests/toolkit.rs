@@ -64,11 +64,36 @@ fn misread(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 const MISREAD: Optimizer =
     Optimizer::new("misread", misread).params(&[Hyper::new("rate", 0.1, "the step")]);
 
+/// Plain SGD with an author's bug: after `--param at=N` updates it indexes past its model.
+#[async_optimizer]
+fn brittle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let at = p.hyper(cx, "at") as usize;
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+        if k + 1 == at {
+            let past = w.len();
+            w[past] = 0.0;
+        }
+    }
+    w
+}
+
+const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::new(
+    "at",
+    50.0,
+    "the update after which it panics",
+)]);
+
 fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[ADAM, MISREAD, softmax_cli::optimizer()]);
+        return async_train::cli::run(&[ADAM, MISREAD, BRITTLE, softmax_cli::optimizer()]);
     }
     test_support::run_tests(&[
         (
@@ -86,6 +111,10 @@ fn main() -> ExitCode {
         (
             "an_authors_hyperparameter_reaches_its_optimizer_its_files_and_its_checkpoint",
             own_hyperparameter_gets_the_command_line,
+        ),
+        (
+            "an_optimizer_that_panics_ends_its_run_keeping_its_latest_model_and_trace",
+            a_panic_keeps_the_latest_model,
         ),
     ]);
     ExitCode::SUCCESS
@@ -380,4 +409,44 @@ fn own_hyperparameter_gets_the_command_line() {
     let other = ["--algo", "adam", "--param", "beta1=0.6", "--resume", "ck"];
     let refused = run(&other, "other.json");
     test_support::assert_clear_error(&refused, "beta1");
+}
+
+fn a_panic_keeps_the_latest_model() {
+    let dir = test_support::scratch("toolkit-brittle");
+    let a9a = test_support::data("a9a.xz");
+    let run = on_a9a(a9a.to_str().unwrap(), "1", "400");
+    let files = ["--trace", "trace.csv", "--summary", "summary.json"];
+    let args = [
+        &["--algo", "brittle", "--quiet"][..],
+        &run,
+        &files,
+        &["--save-model", "model.json"],
+    ]
+    .concat();
+    let output = cli(&args, &dir);
+    assert_eq!(output.status.code(), Some(1), "a failed run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("brittle panicked after 50 updates: ndarray: index out of bounds"),
+        "{stderr}"
+    );
+    let kept: u64 = stderr
+        .split("the model kept is that of update ")
+        .nth(1)
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("which model is kept: {stderr}"));
+    // The latest model looked at: its trace point is the trace's last, its weights the file's.
+    let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    let last = trace.lines().last().unwrap_or_default();
+    assert_eq!(
+        last.split(',').nth(1),
+        Some(kept.to_string().as_str()),
+        "{trace}"
+    );
+    assert!((1..=50).contains(&kept), "{kept}");
+    let model = json(&dir.join("model.json"));
+    assert_eq!(model["weights"].as_array().map(Vec::len), Some(123));
+    let summary = json(&dir.join("summary.json"));
+    let failure = summary["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("panicked"), "{summary}");
 }
