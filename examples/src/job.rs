@@ -341,6 +341,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             data.full_rows(),
         );
     }
+    if let Some(file) = data.origin() {
+        // Workers reading their own splits: a file too small for that many is refused now,
+        // not at the first task, after every worker started.
+        file.orders(workers * per_worker, spec.cluster.seed)?;
+    }
     let step = step_of(spec, data)?;
     let params = Params {
         loss: spec.loss,

@@ -294,6 +294,20 @@ fn impossible_settings_are_one_clear_line() {
         &output,
         "3 rows cannot fill 4 workers x 1 partitions per worker",
     );
+    // Enough rows, but too few bytes for workers to read byte ranges of their own: said
+    // before any worker starts (the error came at the first task, and contradicted itself).
+    let small: String = (0..20).map(|i| format!("1 1:{i}\n")).collect();
+    std::fs::write(dir.join("small.libsvm"), small).unwrap();
+    let shared = ["--data", "small.libsvm", "--data-access", "shared"];
+    let output = run(
+        &[&shared[..], &["--workers", "4", "--quiet"]].concat(),
+        &dir,
+    );
+    assert_clear_error(&output, "partition 2 of 4 would hold no row");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "no run began"
+    );
     let output = run(&["--step", "0"], &dir);
     assert_clear_error(&output, "--step must be a positive number");
     let output = run(&["--step=-1"], &dir);

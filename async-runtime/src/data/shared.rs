@@ -216,6 +216,15 @@ impl SharedFile {
         parts: usize,
         seed: u64,
     ) -> Result<Vec<(RowRanges, SplitOrder)>, DataError> {
+        // More partitions than the file has grains (a small file) leaves some without a row.
+        let grains = self.plan.rows.len();
+        if (grains + 1..=self.plan.n_rows() as usize).contains(&parts) {
+            return Err(DataError::EmptyPartition {
+                path: self.path.clone(),
+                partition: grains,
+                parts,
+            });
+        }
         let blocks = file_blocks(&self.plan, parts)?;
         let assignment = assign_blocks(blocks.len(), parts, seed);
         let mut out = Vec::with_capacity(parts);
