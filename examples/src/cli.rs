@@ -218,7 +218,7 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Cluster")]
     pub token_file: Option<PathBuf>,
     /// Encrypt every frame after admission (ChaCha20-Poly1305), for untrusted networks.
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub encrypt: bool,
     /// Seconds to wait for the workers to join.
     #[arg(

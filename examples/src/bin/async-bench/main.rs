@@ -75,7 +75,8 @@ enum Part {
 /// Settings of the stragglers figures.
 #[derive(Debug, clap::Args)]
 struct BenchArgs {
-    /// The dataset (default: bio_kdd04.normalized.xz in ../shared/data).
+    /// The dataset (default: bio_kdd04.normalized.xz in $ASYNC_DATA_DIR, data/large or
+    /// ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Its least-squares optimum f* (default: computed exactly from the data, as
