@@ -35,6 +35,14 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     job::check_params(&spec.params, algorithms)?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
+    if out.join("compare.json").exists() {
+        // Its files would be overwritten, or left beside this one's as if they were its own.
+        bail!(
+            "--out {}: the folder holds an earlier comparison (compare.json): give --out another \
+             folder, or delete that one",
+            out.display()
+        );
+    }
     crate::trace::check_writable(&out.join("compare.json"))?;
     if let job::DataSource::File { path: data, .. } = &spec.data {
         let per_run = algorithms.iter().flat_map(|algorithm| {

@@ -197,6 +197,12 @@ fn a_comparison_without_a_target_says_so() {
     assert!(output.status.success(), "{stdout}");
     assert_eq!(stdout.matches("no target").count(), 2, "{stdout}");
     assert!(!stdout.contains("not reached"), "{stdout}");
+    // A second comparison into the same folder would overwrite the first's files.
+    let before = std::fs::read(dir.join("c/compare.json")).unwrap();
+    let again = ["compare", "--algos", "sgd", "--updates", "20", "--out", "c"];
+    let output = run(&again, &dir);
+    assert_clear_error(&output, "--out c: the folder holds an earlier comparison");
+    assert_eq!(std::fs::read(dir.join("c/compare.json")).unwrap(), before);
 }
 
 #[test]
