@@ -197,18 +197,23 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell
     config.spawn_local = false;
     let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
     for w in 0..workers {
-        wire.borrow_mut().inbox.push_back(Inbound::Admitted {
-            peer: format!("w{w}"),
-            hello: Hello {
-                name: format!("w{w}"),
-                fingerprint: 0,
-                pid: w as u32,
-                nonce: ByteBuf::new(),
-            },
-        });
+        join(&wire, &format!("w{w}"), w as u32);
     }
     driver.wait_for_workers().expect("the fake workers join");
     (driver, wire)
+}
+
+/// A worker named `name` joins (its admission is the driver's next event).
+fn join(wire: &Rc<RefCell<Wire>>, name: &str, pid: u32) {
+    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+        peer: name.into(),
+        hello: Hello {
+            name: name.into(),
+            fingerprint: 0,
+            pid,
+            nonce: ByteBuf::new(),
+        },
+    });
 }
 
 /// Eight rows of two features.
@@ -512,15 +517,7 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     // A network cut: both are lost; one host comes back.
     driver.lose(0, "test");
     driver.lose(1, "test");
-    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
-        peer: "w0.r1".into(),
-        hello: Hello {
-            name: "w0.r1".into(),
-            fingerprint: 0,
-            pid: 9,
-            nonce: ByteBuf::new(),
-        },
-    });
+    join(&wire, "w0.r1", 9);
     let results = driver
         .reduce_all(&data(), &spec("grad", None), &decode)
         .expect("the run waits for a worker to join again");
@@ -533,15 +530,7 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     std::thread::sleep(Duration::from_millis(50));
     driver.config.join_timeout = Duration::from_millis(40);
     driver.lose(2, "test");
-    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
-        peer: "w0.r2".into(),
-        hello: Hello {
-            name: "w0.r2".into(),
-            fingerprint: 0,
-            pid: 10,
-            nonce: ByteBuf::new(),
-        },
-    });
+    join(&wire, "w0.r2", 10);
     driver
         .reduce_all(&data(), &spec("grad", None), &decode)
         .expect("the second outage is waited out too");
@@ -942,15 +931,7 @@ fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awai
     driver.local.await_replacement("w1.respawn2");
     driver.lose(0, "test");
     driver.lose(1, "test");
-    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
-        peer: "w0.respawn1".into(),
-        hello: Hello {
-            name: "w0.respawn1".into(),
-            fingerprint: 0,
-            pid: 9,
-            nonce: ByteBuf::new(),
-        },
-    });
+    join(&wire, "w0.respawn1", 9);
     driver.drain();
     assert_eq!(driver.table.workers[2].partitions.len(), 1);
     // The second never joins: past its join timeout, its partition is the first one's too.
@@ -977,15 +958,7 @@ fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
     // the one `intensity` slows.
     driver.lose(0, "test");
     for name in ["w0.r0123abcd", "w9"] {
-        wire.borrow_mut().inbox.push_back(Inbound::Admitted {
-            peer: name.into(),
-            hello: Hello {
-                name: name.into(),
-                fingerprint: 0,
-                pid: 9,
-                nonce: ByteBuf::new(),
-            },
-        });
+        join(&wire, name, 9);
     }
     driver.drain();
     assert_eq!(factor(&driver, "w0.r0123abcd"), 0.0);
