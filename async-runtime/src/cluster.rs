@@ -91,6 +91,10 @@ pub struct ClusterConfig {
     /// Local worker processes that may be started in place of ones that exited during the
     /// run (crashed, killed); 0 lets the run go on with the others. Default: `workers`.
     pub max_respawns: u32,
+    /// Whether another run follows this one at the same address (`compare` with remote
+    /// workers): a run that finishes, not stopped, tells its workers so, and workers that
+    /// expect more runs wait for the next driver; any other end dismisses them. Default: no.
+    pub run_follows: bool,
 }
 
 impl ClusterConfig {
@@ -117,6 +121,7 @@ impl ClusterConfig {
             max_strangers: 64,
             handshake_deadline: Duration::from_secs(5),
             max_respawns: u32::try_from(workers).unwrap_or(u32::MAX),
+            run_follows: false,
         }
     }
 
@@ -308,7 +313,7 @@ pub fn run_worker_if_spawned() {
         }
     }
     let code = match worker::run(options) {
-        Ok(()) => 0,
+        Ok(_) => 0,
         Err(error) => {
             eprintln!("worker {name}: {error}");
             1

@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,8 +61,12 @@ pub enum ToWorker {
     Task(TaskOrder),
     /// The driver is alive.
     Heartbeat,
-    /// The run is over: exit cleanly.
-    Shutdown,
+    /// The run is over: exit cleanly, or, with `another_run`, serve the next run's driver at
+    /// the same address if the worker expects one (`worker --runs K`, for `compare`).
+    Shutdown {
+        /// Whether the driver's program goes on with another run at the same address.
+        another_run: bool,
+    },
 }
 
 /// A worker's settings for the run, sent once it is admitted.

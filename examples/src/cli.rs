@@ -14,6 +14,7 @@ use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
 use asyncopt_runtime::data::{LoadOptions, Rows, SharedOptions};
 use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
+use asyncopt_runtime::worker::RunEnd;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -1065,7 +1066,12 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
                 .max(options.reconnect.unwrap_or_default());
             options.reconnect = Some(window);
         }
-        asyncopt_runtime::worker::run(options.clone()).context("worker stopped")?;
+        let end = asyncopt_runtime::worker::run(options.clone()).context("worker stopped")?;
+        if end == RunEnd::Last && run < args.runs {
+            // A comparison stopped, or whose next run could not start: no driver will come.
+            tracing::info!(run, of = args.runs, "the driver said no other run follows");
+            break;
+        }
     }
     Ok(())
 }

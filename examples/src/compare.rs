@@ -90,7 +90,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
     let mut not_run = None;
-    for &algorithm in algorithms {
+    for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
             if outcomes.is_empty() {
                 return Err(
@@ -102,6 +102,9 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         let mut spec = spec.clone();
         spec.algorithm = algorithm;
         spec.stop.optimum = optimum;
+        // Remote workers serving several runs (`worker --runs K`) learn at each run's end
+        // whether another follows, and are dismissed when the comparison ends early.
+        spec.cluster.run_follows = i + 1 < algorithms.len();
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
             // The runs done are not lost to a later one that cannot start.

@@ -17,7 +17,7 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .expect("async-train starts")
 }
 
-use test_support::{assert_clear_error, scratch};
+use test_support::{assert_clear_error, scratch, succeeded};
 
 #[test]
 fn no_arguments_compares_sgd_and_asgd_and_writes_its_files() {
@@ -1164,6 +1164,54 @@ fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
         .as_str()
         .is_some_and(|s| s.starts_with("asgd")));
     assert!(dir.join("cmp/compare.svg").is_file());
+}
+
+/// A comparison that ends early dismisses its remote workers: one started for more runs than
+/// are left exits at once, rather than wait for a driver that will not come.
+#[test]
+fn a_comparison_ending_early_dismisses_its_remote_workers() {
+    let dir = scratch("compare-dismissed");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let worker = |runs: &str| {
+        let mut worker = Command::new(EXE);
+        worker.args(["worker", "--driver", &address, "--token-file", "token"]);
+        // Without a dismissal, it would wait this long for a third driver, then fail.
+        worker.args(["--runs", runs, "--connect-timeout", "30"]);
+        worker
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::piped());
+        worker.spawn().expect("the worker starts")
+    };
+    let (staying, leaving) = (worker("3"), worker("1"));
+    // The second run waits for two workers, and only one comes.
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--workers",
+        "2",
+        "--remote-workers",
+    ];
+    let cluster = [
+        "--bind",
+        &address,
+        "--token-file",
+        "token",
+        "--join-timeout",
+        "3",
+    ];
+    let files = ["--updates", "100", "--out", "cmp", "--quiet"];
+    let compare = run(&[&args[..], &cluster, &files].concat(), &dir);
+    let stderr = String::from_utf8_lossy(&compare.stderr);
+    assert!(stderr.contains("asgd could not run"), "{stderr}");
+    succeeded(&leaving.wait_with_output().unwrap());
+    let staying = staying.wait_with_output().unwrap();
+    assert!(
+        staying.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staying.stderr)
+    );
 }
 
 /// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.

@@ -124,6 +124,8 @@ pub struct Driver {
     pub(crate) failure: Option<RuntimeError>,
     /// An observer's stop rule fired.
     pub(crate) stopped: bool,
+    /// Whether the workers were told the run is over.
+    workers_shut_down: bool,
     /// A stop asked for from outside the loop (Ctrl-C).
     stop: StopHandle,
     /// With checkpoints on, a stop is acted on only once the top of a pass of the training
@@ -202,6 +204,7 @@ impl Driver {
             stats: RunStats::default(),
             failure: None,
             stopped: false,
+            workers_shut_down: false,
             stop: StopHandle::new(),
             stop_seen_at_top: None,
             clock: RunClock::default(),
@@ -326,7 +329,8 @@ impl Driver {
         self.settle_checkpoint(true);
         self.clock.add_pause(begun.elapsed());
         let report = self.report();
-        self.shutdown_workers();
+        let another_run = self.config.run_follows && !self.stop_requested();
+        self.shutdown_workers(another_run);
         match self.failure.take() {
             Some(error) => Err(error),
             None => Ok(report),
@@ -474,10 +478,16 @@ impl Driver {
         len
     }
 
-    fn shutdown_workers(&mut self) {
+    /// Tells every live worker the run is over, and whether `another_run` follows; waits for
+    /// the local ones to exit. Once.
+    fn shutdown_workers(&mut self, another_run: bool) {
+        if self.workers_shut_down {
+            return;
+        }
+        self.workers_shut_down = true;
         for index in 0..self.table.workers.len() {
             if self.table.workers[index].alive {
-                self.send(index, &ToWorker::Shutdown);
+                self.send(index, &ToWorker::Shutdown { another_run });
             }
         }
         self.local.reap(Duration::from_secs(5));
@@ -490,9 +500,8 @@ const FRAME_HEADROOM: usize = 4 << 20;
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // No worker outlives its driver, even on an early return or a panic.
-        if !self.local.is_empty() {
-            self.shutdown_workers();
-        }
+        // No worker outlives its driver, even on an early return or a panic; remote workers
+        // are dismissed, not left to wait for a next run that will not come.
+        self.shutdown_workers(false);
     }
 }

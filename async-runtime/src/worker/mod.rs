@@ -99,8 +99,18 @@ impl WorkerOptions {
     }
 }
 
+/// How a worker's run ended, when it ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The run is over, and the driver's program goes on with another at the same address
+    /// (`compare`): a worker expecting more runs waits for the next driver.
+    AnotherFollows,
+    /// The run is over and no other follows.
+    Last,
+}
+
 /// Runs a worker until the driver says the run is over or goes away.
-pub fn run(options: WorkerOptions) -> Result<(), RuntimeError> {
+pub fn run(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     if let Some(problem) =
         crate::protocol::name_problem(&options.name, crate::protocol::MAX_WORKER_NAME)
     {
@@ -118,7 +128,7 @@ pub fn run(options: WorkerOptions) -> Result<(), RuntimeError> {
 /// How a session with the driver ended, when it ended well.
 enum Ended {
     /// The run is over.
-    Shutdown,
+    Shutdown(RunEnd),
     /// The driver declared this worker lost: join again as a fresh one.
     Rejoin(String),
 }
@@ -135,7 +145,7 @@ const NAME_TAKEN_RETRIES: u32 = 5;
 /// rebuilding everything from the driver; so does one whose name is taken (by a stopped
 /// process, or a stranger's connection); with `reconnect`, so does a worker that lost its
 /// driver.
-async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError> {
+async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
     if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
         let driver = crate::protocol::peer_text(&options.driver);
@@ -157,7 +167,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<(), RuntimeError
             _ => Instant::now() + options.connect_timeout,
         };
         match serve(this, reach_by).await {
-            Ok(Ended::Shutdown) => return Ok(()),
+            Ok(Ended::Shutdown(end)) => return Ok(end),
             Ok(Ended::Rejoin(reason)) if attempt < MAX_REJOINS => {
                 tracing::warn!(worker = %options.name, %reason, "joining again as a fresh worker");
                 lost_at = None;
@@ -540,7 +550,14 @@ impl Worker {
                 Work::Task(order)
             }
             ToWorker::Heartbeat => return Next::Continue,
-            ToWorker::Shutdown => return Next::Exit(Ok(Ended::Shutdown)),
+            ToWorker::Shutdown { another_run } => {
+                let end = if another_run {
+                    RunEnd::AnotherFollows
+                } else {
+                    RunEnd::Last
+                };
+                return Next::Exit(Ok(Ended::Shutdown(end)));
+            }
             ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
             ToWorker::Refused { reason } => {
                 return Next::Exit(Err(RuntimeError::Transport(format!(
