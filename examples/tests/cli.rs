@@ -1135,6 +1135,20 @@ fn compare_on_remote_workers_serves_every_run() {
         String::from_utf8_lossy(&worker.stderr)
     );
     assert!(dir.join("cmp/compare.json").is_file());
+    // The worker joined each run under its own name: reaching the first run's driver as it
+    // closed did not make it a rejoining `NAME.rXXXXXXXX` for the second.
+    let names = |algo: &str| -> Vec<String> {
+        let path = dir.join(format!("cmp/{algo}.summary.json"));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let table = summary["worker_table"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        table.iter().map(|w| w["name"].to_string()).collect()
+    };
+    assert_eq!(names("asgd"), names("sgd"));
+    assert_eq!(names("sgd").len(), 1);
     // Without a fixed address, the second run's driver could not be found.
     let unbound = run(
         &["compare", "--algos", "sgd,asgd", "--remote-workers"],

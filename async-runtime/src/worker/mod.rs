@@ -143,8 +143,9 @@ const NAME_TAKEN_RETRIES: u32 = 5;
 /// (`name.r` and 8 random hex digits: a fresh identity, so the driver's stale connection of
 /// the old one cannot shadow it, and one a stranger cannot hold in advance to keep it out),
 /// rebuilding everything from the driver; so does one whose name is taken (by a stopped
-/// process, or a stranger's connection); with `reconnect`, so does a worker that lost its
-/// driver.
+/// process, or a stranger's connection). With `reconnect`, a worker that lost its driver
+/// joins again under its own name, which a new driver (a restarted one, `compare`'s next)
+/// never knew; a driver that still holds the name says it is taken.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
     if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
@@ -155,10 +156,11 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
     }
     let mut attempt = 0;
     let mut taken = 0;
+    let mut fresh_name = false;
     let mut lost_at: Option<Instant> = None;
     loop {
         let mut this = options.clone();
-        if attempt > 0 {
+        if fresh_name {
             this.name = format!("{}.r{:08x}", options.name, rand::random::<u32>());
         }
         // After losing the driver, the reconnect window bounds the wait; else the connect timeout.
@@ -172,6 +174,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
                 tracing::warn!(worker = %options.name, %reason, "joining again as a fresh worker");
                 lost_at = None;
                 attempt += 1;
+                fresh_name = true;
             }
             Ok(Ended::Rejoin(reason)) => return Err(RuntimeError::DriverLost(reason)),
             Err(RuntimeError::Transport(reason))
@@ -180,6 +183,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
                 tracing::warn!(worker = %options.name, %reason, "joining under a fresh name");
                 taken += 1;
                 attempt += 1;
+                fresh_name = true;
             }
             Err(RuntimeError::DriverLost(reason)) if options.reconnect.is_some() => {
                 let window = options.reconnect.unwrap_or_default();
@@ -190,6 +194,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
                 tracing::warn!(worker = %options.name, %reason, "driver lost; joining again");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 attempt += 1;
+                fresh_name = false;
             }
             Err(error) => return Err(error),
         }
