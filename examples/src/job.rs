@@ -456,7 +456,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 
     // An optimizer that panics (a result of another shape than its model, an author's bug)
     // ends the run, not the program: the latest model looked at is kept, with the trace.
-    let ran = catch_panic(|| spec.algorithm.run(&mut driver, data, &params));
+    let ran = crate::panics::catch(|| spec.algorithm.run(&mut driver, data, &params));
     let (model, panicked) = match ran {
         Ok(model) => (model, None),
         Err(message) => {
@@ -465,7 +465,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
                 progress.borrow().finish();
                 let _ = driver.finish();
                 bail!(
-                    "{} panicked before its first update: {message}",
+                    "{} panicked before the stop rules looked at a model of its (nothing to \
+                     keep): {message}",
                     spec.algorithm
                 );
             };
@@ -488,12 +489,15 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     .or_else(|| diverged.take());
     let mut trace = Trace { points: earlier };
     let mut points = points.take();
-    points.extend(watch.borrow_mut().evaluate_recorded());
+    // A model the optimizer left of another shape than the data's panics here too.
+    let recorded = crate::panics::catch(|| watch.borrow_mut().evaluate_recorded());
+    points.extend(recorded.unwrap_or_default());
     points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
     trace.points.extend(points);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
-    let objective = model.objective(data.as_ref(), &params);
+    let objective =
+        crate::panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
     let start = watch
         .borrow()
         .start()
@@ -539,36 +543,6 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         spec: spec.clone(),
         resumed_from,
         interrupted,
-    })
-}
-
-/// Runs `f`, or says where and why it panicked. The panic's own report is kept for that
-/// message rather than printed; panics of other threads meanwhile are reported as before.
-fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    let caught = Arc::new(std::sync::Mutex::new(None));
-    let this = std::thread::current().id();
-    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
-        Arc::from(std::panic::take_hook());
-    let (ours, theirs) = (caught.clone(), previous.clone());
-    std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() != this {
-            return theirs(info);
-        }
-        let payload = info.payload();
-        let message = (payload.downcast_ref::<&str>().copied())
-            .or(payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("a panic without a message");
-        let at = info
-            .location()
-            .map(|l| format!(" (at {l})"))
-            .unwrap_or_default();
-        *ours.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{message}{at}"));
-    }));
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(Box::new(move |info| previous(info)));
-    ran.map_err(|_| {
-        let message = caught.lock().unwrap_or_else(|e| e.into_inner()).take();
-        message.unwrap_or_else(|| "a panic without a message".into())
     })
 }
 
