@@ -101,7 +101,13 @@ struct Argument {
 fn expression_arguments(mac: &syn::Macro) -> Option<Vec<Argument>> {
     use syn::parse::ParseStream;
     use syn::punctuated::Punctuated;
-    let argument = |input: ParseStream| -> syn::Result<Argument> {
+    fn plain(input: ParseStream) -> syn::Result<Argument> {
+        Ok(Argument {
+            name: None,
+            value: input.parse()?,
+        })
+    }
+    fn named_or_plain(input: ParseStream) -> syn::Result<Argument> {
         if input.peek(Ident) && input.peek2(syn::Token![=]) && !input.peek2(syn::Token![==]) {
             let name = input.parse()?;
             input.parse::<syn::Token![=]>()?;
@@ -110,11 +116,15 @@ fn expression_arguments(mac: &syn::Macro) -> Option<Vec<Argument>> {
                 value: input.parse()?,
             });
         }
-        Ok(Argument {
-            name: None,
-            value: input.parse()?,
-        })
-    };
+        plain(input)
+    }
+    let formatting = mac
+        .path
+        .segments
+        .last()
+        .is_some_and(|segment| format_position(&segment.ident).is_some());
+    // Only a formatting macro's `name = value` is a named argument, not an assignment.
+    let argument = if formatting { named_or_plain } else { plain };
     let listed = mac.parse_body_with(|input: ParseStream| {
         Punctuated::<Argument, syn::Token![,]>::parse_terminated_with(input, argument)
     });
@@ -147,16 +157,21 @@ fn matches_arguments(mac: &syn::Macro) -> Option<(syn::Expr, Pat, Option<syn::Ex
     .ok()
 }
 
+/// Where a standard formatting macro takes its format string, if `name` is one.
+fn format_position(name: &Ident) -> Option<usize> {
+    match name.to_string().as_str() {
+        "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "panic"
+        | "unreachable" | "todo" | "unimplemented" => Some(0),
+        "write" | "writeln" | "assert" | "debug_assert" => Some(1),
+        "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => Some(2),
+        _ => None,
+    }
+}
+
 /// The format string of a call of a standard formatting macro: its argument at the place the
 /// macro takes one, when that argument is a string literal alone.
 fn format_string(name: &Ident, tokens: &TokenStream) -> Option<proc_macro2::Literal> {
-    let position = match name.to_string().as_str() {
-        "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "panic"
-        | "unreachable" | "todo" | "unimplemented" => 0,
-        "write" | "writeln" | "assert" | "debug_assert" => 1,
-        "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => 2,
-        _ => return None,
-    };
+    let position = format_position(name)?;
     let mut arguments = vec![Vec::new()];
     for tree in tokens.clone() {
         match &tree {
@@ -384,8 +399,10 @@ mod tests {
         // A named format argument's name is not a variable; its value is a use.
         assert_eq!(free("|p| format!(\"{v} {w}\", v = x)"), ["w", "x"]);
         assert_eq!(free("|p| vec![0.0; n]"), ["n"]);
-        // `a == b` is a comparison, not a named argument.
+        // `a == b` is a comparison, not a named argument; outside a formatting macro,
+        // `a = b` is an assignment.
         assert_eq!(free("|p| assert!(a == b)"), ["a", "b"]);
+        assert_eq!(free("|p| m!(a = b)"), ["a", "b"]);
         // `matches!`'s pattern binds its names in its guard.
         assert_eq!(free("|p| matches!(o, Some(t) if t > m)"), ["o", "m"]);
         assert_eq!(free("|p| matches!(o, None) || t"), ["o", "t"]);

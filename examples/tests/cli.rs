@@ -309,7 +309,7 @@ fn impossible_settings_are_one_clear_line() {
         &[&shared[..], &["--workers", "4", "--quiet"]].concat(),
         &dir,
     );
-    assert_clear_error(&output, "partition 2 of 4 would hold no row");
+    assert_clear_error(&output, "4 partitions cannot each hold a row of the file");
     assert!(
         String::from_utf8_lossy(&output.stdout).is_empty(),
         "no run began"

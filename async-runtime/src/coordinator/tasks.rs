@@ -333,21 +333,30 @@ impl SiteFailures {
 
 /// Who does again the task on `partition` that failed on `worker`, having failed on `tried`:
 /// a live worker that has not failed it and holds the partition, else one that has not
-/// failed it, else any live one but `worker`, else `worker` itself if it lives.
+/// failed it, else any live one but `worker`, else `worker` itself if it lives; among those
+/// with room in their queue first.
 pub(crate) fn retry_target(
     workers: &[WorkerInfo],
     partition: u32,
     tried: &[usize],
     worker: usize,
 ) -> Option<usize> {
-    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
-    let fresh = |w: &usize| !tried.contains(w);
-    live()
-        .filter(fresh)
-        .find(|&w| workers[w].partitions.contains(&partition))
-        .or_else(|| live().find(fresh))
-        .or_else(|| live().find(|&w| w != worker))
-        .or_else(|| live().next())
+    let choose = |room: bool| {
+        let live = || {
+            (0..workers.len())
+                .filter(|&w| workers[w].alive && (!room || workers[w].in_flight < MAX_QUEUED_TASKS))
+        };
+        let fresh = |w: &usize| !tried.contains(w);
+        live()
+            .filter(fresh)
+            .find(|&w| workers[w].partitions.contains(&partition))
+            .or_else(|| live().find(fresh))
+            .or_else(|| live().find(|&w| w != worker))
+    };
+    // One with room for the task first: a full one would hold it back until it has some.
+    choose(true)
+        .or_else(|| choose(false))
+        .or_else(|| workers[worker].alive.then_some(worker))
 }
 
 /// Who does again a hung task of `worker`: the live worker other than it with the fewest
@@ -559,6 +568,20 @@ mod tests {
         let mut attempts = Attempts::default();
         let tried = attempts.failed(0, 0).expect("first retry").to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 0), Some(2), "holds it");
+        workers[2].in_flight = MAX_QUEUED_TASKS;
+        assert_eq!(
+            retry_target(&workers, 0, &tried, 0),
+            Some(1),
+            "one with room first"
+        );
+        workers[1].in_flight = MAX_QUEUED_TASKS;
+        assert_eq!(
+            retry_target(&workers, 0, &tried, 0),
+            Some(2),
+            "all full: as before"
+        );
+        workers[1].in_flight = 0;
+        workers[2].in_flight = 0;
         let tried = attempts.failed(0, 2).unwrap().to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 2), Some(1), "fresh");
         workers[1].alive = false;

@@ -79,6 +79,21 @@ pub enum DataError {
         /// The rule.
         rule: super::shared::LabelRule,
     },
+    /// More partitions than a file has byte ranges for workers to read (a small file).
+    #[error(
+        "{}: {parts} partitions cannot each hold a row of the file: workers read it in byte \
+         ranges of at least 64 bytes, and it has {ranges}: use fewer workers or partitions per \
+         worker",
+        path.display()
+    )]
+    TooFewRanges {
+        /// The file.
+        path: PathBuf,
+        /// Byte ranges the file has.
+        ranges: usize,
+        /// Partitions asked for.
+        parts: usize,
+    },
     /// A partition of a file would hold no row (a small file cut into many partitions).
     #[error(
         "{}: partition {partition} of {parts} would hold no row (too few rows, or too long \

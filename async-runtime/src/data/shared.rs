@@ -219,9 +219,9 @@ impl SharedFile {
         // More partitions than the file has grains (a small file) leaves some without a row.
         let grains = self.plan.rows.len();
         if (grains + 1..=self.plan.n_rows() as usize).contains(&parts) {
-            return Err(DataError::EmptyPartition {
+            return Err(DataError::TooFewRanges {
                 path: self.path.clone(),
-                partition: grains,
+                ranges: grains,
                 parts,
             });
         }
