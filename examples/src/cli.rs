@@ -860,6 +860,20 @@ fn train(args: TrainArgs) -> Result<()> {
     write("model:", &args.save_model, &|path| {
         outcome.saved_model(&data)?.write(path)
     });
+    if let Some(dir) = &checkpoint_dir {
+        // A stop rule's end or a failure takes no last checkpoint: say what a resume gets.
+        let (dir, updates) = (dir.display(), outcome.report.stats.updates);
+        match outcome.report.checkpoint_updates {
+            Some(at) if at == updates => say!("checkpoint: {dir}"),
+            Some(at) => say!(
+                "checkpoint: {dir}, of update {at}: a resume goes on from there, not from \
+                 update {updates}"
+            ),
+            None => say!(
+                "checkpoint: none in {dir} (none was due): a resume cannot go on from this run"
+            ),
+        }
+    }
     if !unwritten.is_empty() {
         bail!("{}", unwritten.join("; "));
     }

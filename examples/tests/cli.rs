@@ -1821,3 +1821,37 @@ fn endless_files_are_refused_not_read_whole() {
     let resumed = run(&["--updates", "5", "--resume", "ckpt"], &dir);
     assert_clear_error(&resumed, "is not a checkpoint of this program");
 }
+
+/// A run says what its checkpoint folder holds when it ends: a stop rule's end or a failure
+/// takes no last checkpoint, and a resume would go on from an older one, or from none.
+#[test]
+fn a_run_says_which_update_its_checkpoint_holds() {
+    let dir = scratch("checkpoint-line");
+    let run_into = |folder: &str, stop: &[&str]| {
+        let args = ["--workers", "2", "--quiet", "--checkpoint", folder];
+        let output = run(&[&args[..], stop].concat(), &dir);
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // The loop's end takes a last checkpoint.
+    let stdout = run_into("all", &["--updates", "150", "--checkpoint-updates", "100"]);
+    assert!(stdout.contains("checkpoint: all\n"), "{stdout}");
+    // A time limit long before the first periodic one.
+    let stdout = run_into("timed", &["--time", "0.3", "--checkpoint-seconds", "3600"]);
+    assert!(
+        stdout.contains("checkpoint: none in timed (none was due)"),
+        "{stdout}"
+    );
+    // A target reached after the first periodic checkpoint and before the second.
+    let stdout = run_into(
+        "target",
+        &["--target-subopt", "0.05", "--checkpoint-updates", "50"],
+    );
+    let line = stdout.lines().find(|l| l.starts_with("checkpoint:"));
+    assert!(
+        line.is_some_and(
+            |l| l == "checkpoint: target" || l.contains(": a resume goes on from there")
+        ),
+        "{stdout}"
+    );
+}

@@ -87,6 +87,8 @@ pub(crate) struct Checkpoints {
     /// Where the run stood at the last checkpoint (or the start of checkpointing, or the
     /// checkpoint it resumed from).
     last: Mark,
+    /// The updates of the checkpoint on disk (written, or resumed from), if there is one.
+    on_disk: Option<u64>,
     /// What the application saves with each checkpoint.
     annex: Option<Box<dyn FnMut() -> Annex>>,
     /// The checkpoint being written on its own thread, if one is.
@@ -118,6 +120,7 @@ impl Checkpoints {
     /// optimizer takes its loop variables with [`Checkpoints::take_loop_resume`].
     pub fn resume(&mut self, mut saved: Checkpoint, at: Mark) -> &Checkpoint {
         self.last = at;
+        self.on_disk = Some(at.updates);
         self.loop_resume = Some(LoopResume {
             optimizer: saved.optimizer.clone(),
             iteration: saved.iteration,
@@ -129,6 +132,12 @@ impl Checkpoints {
     /// The checkpoint this run resumed from, if it did.
     pub fn resumed(&self) -> Option<&Checkpoint> {
         self.resumed.as_ref()
+    }
+
+    /// The updates of the checkpoint a resume would go on from: the last written, or the one
+    /// this run resumed from; `None` if there is none.
+    pub fn on_disk(&self) -> Option<u64> {
+        self.on_disk
     }
 
     /// The resumed loop variables, once: a second optimizer on the same driver starts afresh.
@@ -184,6 +193,7 @@ impl Checkpoints {
         });
         if written.is_ok() {
             self.last = at;
+            self.on_disk = Some(at.updates);
         }
         Some((written, at))
     }

@@ -349,6 +349,7 @@ impl Driver {
             elapsed_s: self.elapsed_s(),
             stats: self.stats.clone(),
             workers,
+            checkpoint_updates: self.checkpoints.on_disk(),
         }
     }
 

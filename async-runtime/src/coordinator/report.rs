@@ -118,6 +118,9 @@ pub struct RunReport {
     pub stats: RunStats,
     /// Each worker's row of the table at the end.
     pub workers: Vec<WorkerInfo>,
+    /// The updates of the checkpoint a resume would go on from (the last one written, or the
+    /// one the run resumed from); `None` without one.
+    pub checkpoint_updates: Option<u64>,
 }
 
 impl RunStats {
