@@ -133,6 +133,10 @@ enum Ended {
     Rejoin(String),
 }
 
+/// The least time a peer that took the connection is given to answer the hello (the
+/// driver's own handshake deadline is 5 s by default).
+const MIN_HELLO_WAIT: Duration = Duration::from_secs(5);
+
 /// Joins again at most this many times after being declared lost.
 const MAX_REJOINS: u32 = 100;
 
@@ -216,6 +220,9 @@ enum Work {
 }
 
 struct Worker {
+    /// When a peer that has not answered the hello is given up on, whatever `driver_timeout`
+    /// (which is for a driver's silence during a run).
+    answer_by: Instant,
     options: WorkerOptions,
     token: Token,
     nonce: [u8; 32],
@@ -290,7 +297,10 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
 
     let mut ticker = tokio::time::interval(options.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A peer that took the connection is not the driver until it answers the hello.
+    let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
     let mut worker = Worker {
+        answer_by,
         token: options.token.clone().unwrap_or_else(Token::loopback),
         options,
         nonce,
@@ -421,6 +431,13 @@ impl Worker {
             self.last_heard = now;
         }
         self.last_tick = now;
+        if self.session.is_none() && now > self.answer_by {
+            return Next::Exit(Err(RuntimeError::DriverLost(format!(
+                "{} took the connection and has not answered this worker's hello: it is not \
+                 a driver of this program, or it is not running",
+                crate::protocol::peer_text(&self.options.driver)
+            ))));
+        }
         let silent = self.last_heard.elapsed();
         if self
             .options

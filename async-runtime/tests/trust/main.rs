@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use asyncopt_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
 use asyncopt_runtime::data::Features;
+use asyncopt_runtime::worker::WorkerOptions;
 use asyncopt_runtime::{
-    async_optimizer, ClusterConfig, Dataset, Driver, Flow, Partition, RunReport, Token,
+    async_optimizer, ClusterConfig, Dataset, Driver, Flow, Partition, RunReport, RuntimeError,
+    Token,
 };
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,10 @@ fn main() {
         (
             "a_worker_whose_name_a_stranger_holds_joins_under_a_fresh_one",
             squatted_name_is_worked_around,
+        ),
+        (
+            "a_worker_gives_up_on_a_peer_that_never_answers_its_hello",
+            deaf_driver_is_given_up_on,
         ),
     ];
     test_support::run_tests(tests);
@@ -616,5 +622,28 @@ fn squatted_name_is_worked_around() {
     );
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+fn deaf_driver_is_given_up_on() {
+    let endpoint = wire::deaf_driver();
+    let mut options = WorkerOptions::new("w0".into(), endpoint);
+    options.token = Some(Token::random());
+    // A driver's silence is never judged, and the peer is reached at once.
+    options.driver_timeout = None;
+    options.connect_timeout = Duration::from_secs(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let ended = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker gives up rather than wait forever");
+    match ended {
+        Err(RuntimeError::DriverLost(reason)) => {
+            assert!(
+                reason.contains("has not answered this worker's hello"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected the driver given up on, got {other:?}"),
     }
 }

@@ -265,6 +265,11 @@ fn zmtp_dealer(peer: &mut TcpStream) -> std::io::Result<()> {
 
 /// The same, presenting `identity` as its routing identity if given.
 fn zmtp_dealer_named(peer: &mut TcpStream, identity: Option<&str>) -> std::io::Result<()> {
+    zmtp_handshake(peer, "DEALER", identity)
+}
+
+/// A ZMTP 3.0 handshake, raw, as a socket of `kind` (`DEALER`, `ROUTER`).
+fn zmtp_handshake(peer: &mut TcpStream, kind: &str, identity: Option<&str>) -> std::io::Result<()> {
     peer.write_all(&test_support::zmtp_null_greeting())?;
     let mut theirs = [0u8; 64];
     peer.read_exact(&mut theirs)?;
@@ -272,8 +277,8 @@ fn zmtp_dealer_named(peer: &mut TcpStream, identity: Option<&str>) -> std::io::R
     ready.extend_from_slice(b"READY");
     ready.push(11);
     ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&6u32.to_be_bytes());
-    ready.extend_from_slice(b"DEALER");
+    ready.extend_from_slice(&(kind.len() as u32).to_be_bytes());
+    ready.extend_from_slice(kind.as_bytes());
     if let Some(identity) = identity {
         ready.push(8);
         ready.extend_from_slice(b"Identity");
@@ -360,4 +365,21 @@ pub fn squat(address: &str, name: &str) -> TcpStream {
     let mut peer = TcpStream::connect(address).expect("the port accepts");
     zmtp_dealer_named(&mut peer, Some(name)).expect("the ZMTP handshake");
     peer
+}
+
+/// A peer that speaks ZeroMQ as a ROUTER, as a driver does, and never answers: it reads
+/// what it is sent and drops it. Its address.
+pub fn deaf_driver() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("bound");
+    std::thread::spawn(move || {
+        for mut peer in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                if zmtp_handshake(&mut peer, "ROUTER", None).is_ok() {
+                    let _ = std::io::copy(&mut peer, &mut std::io::sink());
+                }
+            });
+        }
+    });
+    format!("tcp://{address}")
 }
