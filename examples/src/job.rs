@@ -391,6 +391,24 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         Some(dir) => Some(checkpoint::read(dir, &identity)?),
         None => None,
     };
+    if let Some(saved) = &resumed {
+        // A bound the checkpoint has passed would resume into a run of no update.
+        let updates = saved.stats.updates;
+        if spec.updates as u64 <= updates {
+            bail!(
+                "--updates {}: the checkpoint is at update {updates} already: give more to \
+                 train on",
+                spec.updates
+            );
+        }
+        if let Some(time_s) = spec.stop.time_s.filter(|&t| t <= saved.elapsed_s) {
+            bail!(
+                "--time {time_s}: the checkpoint has trained {:.2} s already: give more to \
+                 train on",
+                saved.elapsed_s
+            );
+        }
+    }
     let earlier: Vec<TracePoint> = match &resumed {
         Some(saved) if !saved.annex.is_empty() => serde_json::from_slice(&saved.annex)
             .context("the checkpoint's trace does not decode")?,

@@ -1836,6 +1836,15 @@ fn a_run_says_which_update_its_checkpoint_holds() {
     // The loop's end takes a last checkpoint.
     let stdout = run_into("all", &["--updates", "150", "--checkpoint-updates", "100"]);
     assert!(stdout.contains("checkpoint: all\n"), "{stdout}");
+    // Resumed with a bound it has passed, it would train nothing.
+    let again = run(
+        &["--resume", "all", "--updates", "150", "--workers", "2"],
+        &dir,
+    );
+    assert_clear_error(
+        &again,
+        "--updates 150: the checkpoint is at update 150 already",
+    );
     // A time limit long before the first periodic one.
     let stdout = run_into("timed", &["--time", "0.3", "--checkpoint-seconds", "3600"]);
     assert!(
