@@ -243,6 +243,8 @@ impl CompareOutputs {
         )];
         for o in &self.outcomes {
             let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
+                // Why it failed is the comparison's error line.
+                _ if o.failure.is_some() => "failed".to_owned(),
                 (None, _) => "no target".to_owned(),
                 (Some(_), None) => "not reached".to_owned(),
                 (Some(_), Some(t)) => format!("{t:.3} s"),

@@ -232,6 +232,11 @@ fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
         stdout.contains("time to target") && stdout.contains("compare.json"),
         "{stdout}"
     );
+    // Each failed run's row says so, not that it missed its target.
+    let failed_rows = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("failed"));
+    assert_eq!(failed_rows.count(), 2, "{stdout}");
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
             .unwrap();
