@@ -380,7 +380,9 @@ async fn reach(
         };
         // zmq.rs retries a refused connection within the attempt, and reports only its timeout.
         let reason = match &error {
-            zeromq::ZmqError::ConnectTimeout(_) => "nothing listens there or answers".to_owned(),
+            zeromq::ZmqError::ConnectTimeout(_) => {
+                "nothing listens there, or it does not speak ZeroMQ".to_owned()
+            }
             other => other.to_string(),
         };
         if matches!(error, zeromq::ZmqError::Endpoint(_)) || Instant::now() >= deadline {
