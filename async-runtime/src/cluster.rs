@@ -91,10 +91,25 @@ pub struct ClusterConfig {
     /// Local worker processes that may be started in place of ones that exited during the
     /// run (crashed, killed); 0 lets the run go on with the others. Default: `workers`.
     pub max_respawns: u32,
-    /// Whether another run follows this one at the same address (`compare` with remote
-    /// workers): a run that finishes, not stopped, tells its workers so, and workers that
-    /// expect more runs wait for the next driver; any other end dismisses them. Default: no.
-    pub run_follows: bool,
+    /// Where this run stands among runs served at the same address (`compare` with remote
+    /// workers, each started with `worker --runs K`). Default: [`Series::Alone`].
+    pub series: Series,
+}
+
+/// Where a run stands among runs at the same address, for its remote workers: whether they
+/// are to wait for another driver when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Series {
+    /// A run of its own: when it ends, its workers exit, or wait for a restarted driver if
+    /// they were started with `--reconnect`.
+    #[default]
+    Alone,
+    /// A run that others follow: when it finishes (not stopped), its workers are told another
+    /// follows; when it ends any other way (stopped, failed to start), the series ends there
+    /// and they are dismissed.
+    NotLast,
+    /// The last run of a series: its workers are dismissed however it ends.
+    Last,
 }
 
 impl ClusterConfig {
@@ -121,7 +136,7 @@ impl ClusterConfig {
             max_strangers: 64,
             handshake_deadline: Duration::from_secs(5),
             max_respawns: u32::try_from(workers).unwrap_or(u32::MAX),
-            run_follows: false,
+            series: Series::Alone,
         }
     }
 

@@ -870,7 +870,7 @@ fn train(args: TrainArgs) -> Result<()> {
                  update {updates}"
             ),
             None => say!(
-                "checkpoint: none in {dir} (none was due): a resume cannot go on from this run"
+                "checkpoint: none in {dir} (none was due, or none could be written): a resume cannot go on from this run"
             ),
         }
     }

@@ -104,7 +104,11 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         spec.stop.optimum = optimum;
         // Remote workers serving several runs (`worker --runs K`) learn at each run's end
         // whether another follows, and are dismissed when the comparison ends early.
-        spec.cluster.run_follows = i + 1 < algorithms.len();
+        spec.cluster.series = if i + 1 < algorithms.len() {
+            asyncopt_runtime::Series::NotLast
+        } else {
+            asyncopt_runtime::Series::Last
+        };
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
             // The runs done are not lost to a later one that cannot start.

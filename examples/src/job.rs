@@ -391,24 +391,6 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         Some(dir) => Some(checkpoint::read(dir, &identity)?),
         None => None,
     };
-    if let Some(saved) = &resumed {
-        // A bound the checkpoint has passed would resume into a run of no update.
-        let updates = saved.stats.updates;
-        if spec.updates as u64 <= updates {
-            bail!(
-                "--updates {}: the checkpoint is at update {updates} already: give more to \
-                 train on",
-                spec.updates
-            );
-        }
-        if let Some(time_s) = spec.stop.time_s.filter(|&t| t <= saved.elapsed_s) {
-            bail!(
-                "--time {time_s}: the checkpoint has trained {:.2} s already: give more to \
-                 train on",
-                saved.elapsed_s
-            );
-        }
-    }
     let earlier: Vec<TracePoint> = match &resumed {
         Some(saved) if !saved.annex.is_empty() => serde_json::from_slice(&saved.annex)
             .context("the checkpoint's trace does not decode")?,
@@ -481,7 +463,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             let latest = watch.borrow_mut().take_latest_model();
             let Some((at, model)) = latest else {
                 progress.borrow().finish();
-                let _ = driver.finish();
+                // Dropped, not finished: a comparison ends here, and its workers with it.
+                drop(driver);
                 bail!(
                     "{} panicked before the stop rules looked at a model of its (nothing to \
                      keep): {message}",
@@ -974,6 +957,16 @@ impl Outcome {
     pub fn into_result(self) -> Result<()> {
         if let Some(failure) = self.failure {
             bail!("the run ended early: {failure}");
+        }
+        if let Some((updates, _)) = self.resumed_from {
+            // A bound the checkpoint had passed: the run went on from it and did nothing.
+            if self.report.stats.updates == updates {
+                bail!(
+                    "{} resumed at update {updates} and trained nothing: its --updates or --time \
+                     bound was passed already; raise it to train on",
+                    self.algorithm
+                );
+            }
         }
         if self.interrupted {
             return Err(crate::cli::Interrupted(format!(

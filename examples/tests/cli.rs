@@ -1849,14 +1849,11 @@ fn a_run_says_which_update_its_checkpoint_holds() {
         &["--resume", "all", "--updates", "150", "--workers", "2"],
         &dir,
     );
-    assert_clear_error(
-        &again,
-        "--updates 150: the checkpoint is at update 150 already",
-    );
+    assert_clear_error(&again, "sgd resumed at update 150 and trained nothing");
     // A time limit long before the first periodic one.
     let stdout = run_into("timed", &["--time", "0.3", "--checkpoint-seconds", "3600"]);
     assert!(
-        stdout.contains("checkpoint: none in timed (none was due)"),
+        stdout.contains("checkpoint: none in timed (none was due"),
         "{stdout}"
     );
     // A target reached after the first periodic checkpoint and before the second.

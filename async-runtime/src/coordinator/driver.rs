@@ -16,7 +16,7 @@ use super::table::WorkerTable;
 use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
-use crate::cluster::{self, ClusterConfig};
+use crate::cluster::{self, ClusterConfig, Series};
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 use crate::transport::frame;
@@ -329,7 +329,7 @@ impl Driver {
         self.settle_checkpoint(true);
         self.clock.add_pause(begun.elapsed());
         let report = self.report();
-        let another_run = self.config.run_follows && !self.stop_requested();
+        let another_run = self.config.series == Series::NotLast && !self.stop_requested();
         self.shutdown_workers(another_run);
         match self.failure.take() {
             Some(error) => Err(error),
@@ -501,8 +501,11 @@ const FRAME_HEADROOM: usize = 4 << 20;
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // No worker outlives its driver, even on an early return or a panic; remote workers
-        // are dismissed, not left to wait for a next run that will not come.
-        self.shutdown_workers(false);
+        // No worker outlives its driver, even on an early return or a panic. A series of runs
+        // ends here: its remote workers are dismissed, not left to wait for a next driver
+        // that will not come; a run's own remote workers see it go, as for a crash.
+        if self.config.series != Series::Alone || !self.local.is_empty() {
+            self.shutdown_workers(false);
+        }
     }
 }

@@ -341,21 +341,20 @@ pub(crate) fn retry_target(
     tried: &[usize],
     worker: usize,
 ) -> Option<usize> {
-    let choose = |room: bool| {
-        let live = || {
-            (0..workers.len())
-                .filter(|&w| workers[w].alive && (!room || workers[w].in_flight < MAX_QUEUED_TASKS))
-        };
-        let fresh = |w: &usize| !tried.contains(w);
+    let live = || (0..workers.len()).filter(|&w| workers[w].alive);
+    let fresh = |w: &usize| !tried.contains(w);
+    let holds = |w: &usize| workers[*w].partitions.contains(&partition);
+    let room = |w: &usize| workers[*w].in_flight < MAX_QUEUED_TASKS;
+    // Within each rank, one with room for the task first: a full one holds it back a while.
+    let ranked = |rank: &dyn Fn(&usize) -> bool| {
         live()
-            .filter(fresh)
-            .find(|&w| workers[w].partitions.contains(&partition))
-            .or_else(|| live().find(fresh))
-            .or_else(|| live().find(|&w| w != worker))
+            .filter(|w| rank(w))
+            .find(room)
+            .or_else(|| live().find(|w| rank(w)))
     };
-    // One with room for the task first: a full one would hold it back until it has some.
-    choose(true)
-        .or_else(|| choose(false))
+    ranked(&|w| fresh(w) && holds(w))
+        .or_else(|| ranked(&fresh))
+        .or_else(|| ranked(&|w| *w != worker))
         .or_else(|| workers[worker].alive.then_some(worker))
 }
 
@@ -568,19 +567,21 @@ mod tests {
         let mut attempts = Attempts::default();
         let tried = attempts.failed(0, 0).expect("first retry").to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 0), Some(2), "holds it");
+        // A full queue only delays the task: a fresh holder is still first, one with room
+        // before a full one.
         workers[2].in_flight = MAX_QUEUED_TASKS;
         assert_eq!(
             retry_target(&workers, 0, &tried, 0),
-            Some(1),
-            "one with room first"
+            Some(2),
+            "full, but holds it"
         );
-        workers[1].in_flight = MAX_QUEUED_TASKS;
+        workers.push(worker("w3", &[0]));
         assert_eq!(
             retry_target(&workers, 0, &tried, 0),
-            Some(2),
-            "all full: as before"
+            Some(3),
+            "holds it, with room"
         );
-        workers[1].in_flight = 0;
+        workers.pop();
         workers[2].in_flight = 0;
         let tried = attempts.failed(0, 2).unwrap().to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 2), Some(1), "fresh");
