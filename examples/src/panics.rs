@@ -26,6 +26,8 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             }
         }));
     });
+    // A panic caught inside an earlier `f` (by its own catch_unwind) left its message here.
+    CAUGHT.with(|caught| caught.borrow_mut().take());
     let outer = CATCHING.with(|catching| catching.replace(true));
     let ran = panic::catch_unwind(AssertUnwindSafe(f));
     CATCHING.with(|catching| catching.set(outer));
