@@ -250,6 +250,24 @@ fn tasks(wire: &Rc<RefCell<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
         .collect()
 }
 
+/// Fake workers that answer each task with its partition's number, twice (a result of shape
+/// `[2]`).
+fn echoing() -> Script {
+    Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]))
+}
+
+/// Two [`echoing`] workers, the shape of site `grad` settled, after one synchronous step of
+/// it on `data` (shipped, every partition answered once). The driver knows a dataset by its
+/// address: later steps must be on the same `data`.
+fn after_one_step(data: &Dataset) -> (Driver, Rc<RefCell<Wire>>) {
+    let (mut driver, wire) = driver(2, echoing());
+    settle(&mut driver, &["grad"]);
+    driver
+        .reduce_all(data, &spec("grad", None), &decode)
+        .unwrap();
+    (driver, wire)
+}
+
 /// Settles the shape of `sites`' results, as two workers agreeing on it would: every result
 /// of theirs is then used or refused at once.
 fn settle(driver: &mut Driver, sites: &[&'static str]) {
@@ -336,8 +354,7 @@ fn another_sites_result_waits_for_its_site_and_its_staleness_counts_from_dispatc
 
 #[test]
 fn a_history_site_sends_no_task_on_a_partition_whose_set_aside_result_it_has_not_applied() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, wire) = driver(2, script);
+    let (mut driver, wire) = driver(2, echoing());
     settle(&mut driver, &["saga", "other"]);
     let data = data();
     let table = crate::history::History::zeros(8);
@@ -462,8 +479,7 @@ fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever()
 
 #[test]
 fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, wire) = driver(3, script);
+    let (mut driver, wire) = driver(3, echoing());
     settle(&mut driver, &["grad"]);
     wire.borrow_mut().cannot_load.insert("w2".into());
     let results = driver
@@ -493,8 +509,7 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
     assert!(driver.table.workers[1].alive);
 
     // When none can, the run ends with what the last one could not read.
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut none_can, wire) = self::driver(2, script);
+    let (mut none_can, wire) = self::driver(2, echoing());
     wire.borrow_mut()
         .cannot_load
         .extend(["w0".into(), "w1".into()]);
@@ -508,18 +523,14 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
 
 #[test]
 fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, wire) = driver(2, script);
-    settle(&mut driver, &["grad"]);
-    driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
-        .unwrap();
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
     // A network cut: both are lost; one host comes back.
     driver.lose(0, "test");
     driver.lose(1, "test");
     join(&wire, "w0.r1", 9);
     let results = driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
+        .reduce_all(&data, &spec("grad", None), &decode)
         .expect("the run waits for a worker to join again");
     assert_eq!(
         results,
@@ -532,12 +543,12 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     driver.lose(2, "test");
     join(&wire, "w0.r2", 10);
     driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
+        .reduce_all(&data, &spec("grad", None), &decode)
         .expect("the second outage is waited out too");
     // Past the join timeout it gives up.
     driver.config.join_timeout = Duration::ZERO;
     driver.lose(3, "test");
-    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+    match driver.reduce_all(&data, &spec("grad", None), &decode) {
         Err(RuntimeError::NoWorkers { lost: 4 }) => {}
         other => panic!("expected NoWorkers, got {:?}", other.err()),
     }
@@ -545,12 +556,8 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
 
 #[test]
 fn a_stop_with_every_remote_worker_lost_ends_the_wait_for_them_at_once() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
-    settle(&mut driver, &["grad"]);
-    driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
-        .unwrap();
+    let data = data();
+    let (mut driver, _wire) = after_one_step(&data);
     // Without the stop the run would wait this long, then end for want of workers.
     driver.config.join_timeout = Duration::from_secs(2);
     let stop = crate::StopHandle::new();
@@ -558,7 +565,7 @@ fn a_stop_with_every_remote_worker_lost_ends_the_wait_for_them_at_once() {
     driver.lose(0, "test");
     driver.lose(1, "test");
     stop.request();
-    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+    match driver.reduce_all(&data, &spec("grad", None), &decode) {
         Err(RuntimeError::StoppedWaiting { joined: 0, .. }) => {}
         other => panic!("expected StoppedWaiting, got {:?}", other.err()),
     }
@@ -629,8 +636,7 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
 
 #[test]
 fn a_resumed_run_s_clock_goes_on_from_its_saved_updates() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _) = driver(2, script);
+    let (mut driver, _) = driver(2, echoing());
     settle(&mut driver, &["a"]);
     let mut saved = crate::checkpoint::Checkpoint::default();
     saved.stats.updates = 40;
@@ -649,8 +655,7 @@ fn a_resumed_run_s_clock_goes_on_from_its_saved_updates() {
 
 #[test]
 fn a_result_staler_than_the_bound_is_dropped_and_counted() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
+    let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a", "b"]);
     let data = data();
     driver
@@ -706,8 +711,7 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
 /// A driver with one worker holding partition `a`, stopped by the handle returned, whose
 /// checkpoint policy takes one an hour (so only a stop or a loop's end takes one in a test).
 fn stoppable_with_hourly_checkpoints() -> (Driver, crate::StopHandle) {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
+    let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a"]);
     let stop = crate::StopHandle::new();
     driver.stop_on(stop.clone());
@@ -811,8 +815,7 @@ fn after_its_training_loop_a_stop_acts_at_once_again() {
 
 #[test]
 fn a_stop_without_checkpoints_ends_the_loop_at_once() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
+    let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a"]);
     let stop = crate::StopHandle::new();
     driver.stop_on(stop.clone());
@@ -826,8 +829,7 @@ fn a_stop_without_checkpoints_ends_the_loop_at_once() {
 
 #[test]
 fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
+    let (mut driver, _wire) = driver(2, echoing());
     let timeout = driver.config.liveness_timeout();
     let long_ago = Instant::now() - 2 * timeout;
     for worker in &mut driver.table.workers {
@@ -862,8 +864,7 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
 
 #[test]
 fn a_broadcast_no_frame_can_hold_ends_the_run_with_its_size() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, _wire) = driver(2, script);
+    let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["grad"]);
     // A small frame (a test's 256 KiB, say) keeps half of itself for the value.
     driver.config.max_frame = 4000;
@@ -917,12 +918,8 @@ fn a_lost_workers_tasks_wait_for_room_in_their_heirs_queue() {
 
 #[test]
 fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awaited() {
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, wire) = driver(2, script);
-    settle(&mut driver, &["grad"]);
-    driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
-        .unwrap();
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
     // Both local workers die at once and are replaced; only the first replacement joins, and
     // takes one partition while the other is awaited.
     driver.config.heartbeat = Duration::from_millis(20);
@@ -937,7 +934,7 @@ fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awai
     // The second never joins: past its join timeout, its partition is the first one's too.
     std::thread::sleep(Duration::from_millis(60));
     let results = driver
-        .reduce_all(&data(), &spec("grad", None), &decode)
+        .reduce_all(&data, &spec("grad", None), &decode)
         .expect("the joined replacement does every partition");
     assert_eq!(results, [[0; 2], [1; 2]]);
     assert_eq!(driver.table.workers[2].partitions.len(), 2);
@@ -947,8 +944,7 @@ fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awai
 fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
     let mut config = ClusterConfig::local(2);
     config.stragglers = crate::Stragglers::Intensity(3.0);
-    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
-    let (mut driver, wire) = driver_with(config, script);
+    let (mut driver, wire) = driver_with(config, echoing());
     let factor = |driver: &Driver, name: &str| {
         let index = driver.table.index_of(name).expect("joined");
         driver.table.workers[index].delay_factor
