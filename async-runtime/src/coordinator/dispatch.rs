@@ -18,7 +18,7 @@ use crate::protocol::{Sample, ShippedVersion, TaskOrder, ToWorker};
 impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
     pub(crate) fn ensure_shipped(&mut self, data: &Dataset) -> Result<(), RuntimeError> {
-        let key = (data as *const Dataset as usize, data.n_rows(), data.dim());
+        let key = (data.id() as usize, data.n_rows(), data.dim());
         if self.placement.is_shipped(key) {
             return Ok(());
         }

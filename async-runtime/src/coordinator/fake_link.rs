@@ -961,3 +961,41 @@ fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
     assert_eq!(factor(&driver, "w9"), 0.0);
     assert_eq!(factor(&driver, "w1"), 3.0);
 }
+
+#[test]
+fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    let shipped = |wire: &Rc<RefCell<Wire>>| {
+        let sent = &wire.borrow().sent;
+        let partitions = sent
+            .iter()
+            .filter(|(_, m)| matches!(m, ToWorker::Partition { .. }));
+        partitions.count()
+    };
+    assert_eq!(shipped(&wire), 2);
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
+    assert_eq!(shipped(&wire), 2, "the same dataset is shipped once");
+    // Its labels changed: the workers' partitions would be stale.
+    let relabelled = data.map_labels(|y| -y);
+    driver
+        .reduce_all(&relabelled, &spec("grad", None), &decode)
+        .unwrap();
+    assert_eq!(shipped(&wire), 4, "a changed dataset is shipped again");
+    // The driver knew datasets by their address: the same one moved was shipped again, and
+    // another of the same size where a dropped one was (the allocator reuses the place) was
+    // taken for the one shipped.
+    let boxed = Box::new(relabelled);
+    driver
+        .reduce_all(&boxed, &spec("grad", None), &decode)
+        .unwrap();
+    assert_eq!(shipped(&wire), 4, "moved, it is the same dataset");
+    drop(boxed);
+    let other = Box::new(self::data().map_labels(|y| 2.0 * y));
+    driver
+        .reduce_all(&other, &spec("grad", None), &decode)
+        .unwrap();
+    assert_eq!(shipped(&wire), 6, "another dataset is shipped");
+}

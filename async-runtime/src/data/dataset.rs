@@ -59,6 +59,16 @@ pub struct Dataset {
     /// only the driver's evaluation sample).
     #[serde(skip)]
     origin: Option<Arc<SharedFile>>,
+    /// Which dataset this is, for the driver that ships it once: every dataset built, or
+    /// changed by a method that takes it by value, gets a new one (a clone keeps it).
+    #[serde(skip)]
+    id: u64,
+}
+
+/// A process-wide new [`Dataset`] id.
+fn fresh_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a serialised [`Dataset`] holds, before its invariants are checked.
@@ -108,7 +118,13 @@ impl Dataset {
             labels,
             plan: None,
             origin: None,
+            id: fresh_id(),
         })
+    }
+
+    /// Which dataset this is: the driver ships each once (see the field).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The same dataset, known to have been read from a text with `plan`.
@@ -227,13 +243,18 @@ impl Dataset {
                 Features::Sparse(CsMat::new((n, cols + 1), indptr, indices, data))
             }
         };
-        Dataset { features, ..self }
+        Dataset {
+            features,
+            id: fresh_id(),
+            ..self
+        }
     }
 
     /// The same dataset with every label replaced by `f(label)`. A dataset standing for a
     /// shared file cannot tell its workers about `f`: use [`Dataset::with_labels`] there.
     pub fn map_labels(mut self, f: impl Fn(f64) -> f64) -> Dataset {
         self.labels.mapv_inplace(f);
+        self.id = fresh_id();
         self
     }
 
@@ -252,6 +273,7 @@ impl Dataset {
         if let Some(origin) = &mut self.origin {
             Arc::make_mut(origin).labels = rule;
         }
+        self.id = fresh_id();
         Ok(self)
     }
 
@@ -303,6 +325,7 @@ impl Dataset {
             labels: self.labels.clone(),
             plan: self.plan.clone(),
             origin: self.origin.clone(),
+            id: fresh_id(),
         }
     }
 
@@ -333,6 +356,7 @@ impl Dataset {
             labels: self.labels.clone(),
             plan: self.plan.clone(),
             origin: self.origin.clone(),
+            id: fresh_id(),
         })
     }
 
@@ -368,6 +392,7 @@ impl Dataset {
             labels: self.labels.select(Axis(0), rows),
             plan: None,
             origin: None,
+            id: fresh_id(),
         }
     }
 }
@@ -509,6 +534,23 @@ pub(crate) mod tests {
             Dataset::new("s", Features::Sparse(sparse), labels.clone()).unwrap(),
             Dataset::new("d", Features::Dense(dense), labels).unwrap(),
         )
+    }
+
+    #[test]
+    fn a_changed_dataset_is_another_for_the_driver_and_a_clone_the_same() {
+        let (data, _) = small_pair();
+        let id = data.id();
+        assert_eq!(data.clone().id(), id, "a clone holds the same rows");
+        let relabelled = data.clone().map_labels(|y| -y);
+        assert_ne!(relabelled.id(), id);
+        let biased = data.clone().with_bias(1.0);
+        assert_ne!(biased.id(), id);
+        let checked = data
+            .clone()
+            .with_labels(crate::data::LabelRule::Signed)
+            .unwrap();
+        assert_ne!(checked.id(), id);
+        assert_ne!(data.to_sparse().id(), id);
     }
 
     #[test]
