@@ -19,6 +19,9 @@ pub struct CompareOutputs {
     /// A run after the first that could not start (its workers did not join, say): the runs
     /// before it are kept, and the comparison ends there.
     pub not_run: Option<String>,
+    /// Why each file that could not be written was not (a full disk, say): the comparison
+    /// goes on, and writes the others.
+    pub unwritten: Vec<String>,
 }
 
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
@@ -90,6 +93,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
     let mut not_run = None;
+    let mut unwritten = Vec::new();
     for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
             if outcomes.is_empty() {
@@ -121,13 +125,25 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         if !spec.quiet {
             say!("{}", outcome.one_line());
         }
+        // Each file is attempted whatever became of the others, and the next run goes on:
+        // its remote workers were told it would.
         let trace = out.join(format!("{algorithm}.trace.csv"));
         let summary = out.join(format!("{algorithm}.summary.json"));
         let model = out.join(format!("{algorithm}.model.json"));
-        outcome.trace.write_csv(&trace)?;
-        outcome.write_summary(&summary)?;
-        outcome.saved_model(&data)?.write(&model)?;
-        files.extend([trace, summary, model]);
+        let written = [
+            (trace.clone(), outcome.trace.write_csv(&trace)),
+            (summary.clone(), outcome.write_summary(&summary)),
+            (
+                model.clone(),
+                (outcome.saved_model(&data)).and_then(|m| m.write(&model)),
+            ),
+        ];
+        for (file, result) in written {
+            match result {
+                Ok(()) => files.push(file),
+                Err(e) => unwritten.push(format!("{e:#}")),
+            }
+        }
         outcomes.push(outcome);
     }
     let plot = out.join("compare.svg");
@@ -136,16 +152,18 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
     let target = spec.stop.target_subopt;
-    crate::plot::write_plot(&plot, &lines, optimum, target)?;
-    files.push(plot);
-    let picture = out.join("compare.png");
-    crate::plot::write_plot(&picture, &lines, optimum, target)?;
-    files.push(picture);
+    for picture in [plot, out.join("compare.png")] {
+        match crate::plot::write_plot(&picture, &lines, optimum, target) {
+            Ok(()) => files.push(picture),
+            Err(e) => unwritten.push(format!("{e:#}")),
+        }
+    }
     let outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,
         outcomes,
         not_run,
+        unwritten,
     };
     let table = out.join("compare.json");
     std::fs::write(
@@ -159,12 +177,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
 }
 
 impl CompareOutputs {
-    /// An error naming every run that ended early, else an
+    /// An error naming every file that could not be written, else one naming every run that
+    /// ended early, else an
     /// [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else one
     /// naming the run that could not start, else a
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
     /// target, if one was set. The table and files are there either way.
     pub fn check_targets(&self) -> Result<()> {
+        if !self.unwritten.is_empty() {
+            anyhow::bail!("{}", self.unwritten.join("; "));
+        }
         let failed: Vec<String> = self
             .outcomes
             .iter()

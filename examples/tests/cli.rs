@@ -1869,3 +1869,32 @@ fn a_run_says_which_update_its_checkpoint_holds() {
         "{stdout}"
     );
 }
+
+/// A file of a comparison that cannot be written does not stop it: the other files and runs
+/// are written, and the error names the file.
+#[test]
+fn a_comparison_writes_every_file_it_can() {
+    let dir = scratch("compare-unwritable");
+    // A folder where the first run's trace goes: no one can write it as a file.
+    std::fs::create_dir_all(dir.join("c/sgd.trace.csv")).unwrap();
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--updates",
+        "100",
+        "--workers",
+        "2",
+    ];
+    let output = run(&[&args[..], &["--quiet", "--out", "c"]].concat(), &dir);
+    assert_clear_error(&output, "sgd.trace.csv");
+    let written = [
+        "sgd.summary.json",
+        "sgd.model.json",
+        "asgd.trace.csv",
+        "compare.json",
+    ];
+    for file in written {
+        assert!(dir.join("c").join(file).is_file(), "{file} is written");
+    }
+}
