@@ -142,20 +142,9 @@ impl Driver {
     pub(crate) fn rehome_partitions(&mut self, lost: usize) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {
-            let Some(heir) = placement::heir(&self.table.workers) else {
+            if !self.move_to_heir(partition, lost) {
                 return;
-            };
-            self.placement.rehome(partition, lost, heir);
-            if !self.table.workers[heir].partitions.contains(&partition) {
-                self.give_partition(heir, partition);
             }
-            self.stats.moved_partitions += 1;
-            tracing::info!(
-                partition,
-                from = %self.table.workers[lost].name,
-                to = %self.table.workers[heir].name,
-                "moved a partition"
-            );
         }
     }
 
@@ -167,15 +156,31 @@ impl Driver {
             return;
         }
         for partition in self.unheld_partitions() {
-            let Some(heir) = placement::heir(&self.table.workers) else {
+            let owner = self.placement.owners()[partition as usize];
+            if !self.move_to_heir(partition, owner) {
                 return;
-            };
-            let lost = self.placement.owners()[partition as usize];
-            self.placement.rehome(partition, lost, heir);
-            self.give_partition(heir, partition);
-            self.stats.moved_partitions += 1;
-            tracing::info!(partition, to = %self.table.workers[heir].name, "moved a partition no live worker held");
+            }
         }
+    }
+
+    /// Moves `partition` from worker `from` (lost) to the live worker that would come back to
+    /// its partitions soonest ([`placement::heir`]); whether there was one.
+    fn move_to_heir(&mut self, partition: u32, from: usize) -> bool {
+        let Some(heir) = placement::heir(&self.table.workers) else {
+            return false;
+        };
+        self.placement.rehome(partition, from, heir);
+        if !self.table.workers[heir].partitions.contains(&partition) {
+            self.give_partition(heir, partition);
+        }
+        self.stats.moved_partitions += 1;
+        tracing::info!(
+            partition,
+            from = %self.table.workers[from].name,
+            to = %self.table.workers[heir].name,
+            "moved a partition"
+        );
+        true
     }
 
     /// The partitions of the shipped dataset that no live worker holds.
