@@ -331,20 +331,18 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         bail!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
     }
     let (workers, per_worker) = (spec.cluster.workers, spec.cluster.partitions_per_worker);
-    if workers
-        .checked_mul(per_worker)
-        .is_none_or(|partitions| partitions > data.full_rows())
-    {
+    let partitions = workers.checked_mul(per_worker);
+    let Some(partitions) = partitions.filter(|&partitions| partitions <= data.full_rows()) else {
         bail!(
             "{} rows cannot fill {workers} workers x {per_worker} partitions per worker: every \
              partition needs a row",
             data.full_rows(),
         );
-    }
+    };
     if let Some(file) = data.origin() {
         // Workers reading their own splits: a file too small for that many is refused now,
         // not at the first task, after every worker started.
-        file.orders(workers * per_worker, spec.cluster.seed)?;
+        file.orders(partitions, spec.cluster.seed)?;
     }
     let step = step_of(spec, data)?;
     let params = Params {
