@@ -140,20 +140,25 @@ mod tests {
         Command::new("true").spawn().expect("`true` runs")
     }
 
+    /// The first value `poll` gives, asked every 10 ms for at most 10 s (a process to end).
+    fn within_10_s<T>(mut poll: impl FnMut() -> Option<T>) -> T {
+        let begun = Instant::now();
+        loop {
+            if let Some(value) = poll() {
+                return value;
+            }
+            assert!(begun.elapsed() < Duration::from_secs(10), "nothing in 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn exited_processes_are_taken_once_and_replacements_are_awaited_until_admitted() {
         let mut local = LocalWorkers {
             children: vec![("w3".into(), dead_child())],
             ..LocalWorkers::default()
         };
-        let begun = Instant::now();
-        let exited = loop {
-            let exited = local.take_exited();
-            if !exited.is_empty() || begun.elapsed() > Duration::from_secs(10) {
-                break exited;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let exited = within_10_s(|| Some(local.take_exited()).filter(|e| !e.is_empty()));
         assert_eq!(exited.len(), 1);
         assert_eq!(exited[0].0, "w3");
         assert!(local.take_exited().is_empty() && local.is_empty());
@@ -173,25 +178,13 @@ mod tests {
             children: vec![("w0".into(), dead_child())],
             ..LocalWorkers::default()
         };
-        let begun = Instant::now();
-        let exited = loop {
-            if let Some(exited) = local.first_exited() {
-                break exited;
-            }
-            assert!(begun.elapsed() < Duration::from_secs(10), "`true` ends");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let exited = within_10_s(|| local.first_exited());
         assert!(exited.contains("run_worker_if_spawned() first"), "{exited}");
         let mut failed = LocalWorkers {
             children: vec![("w0".into(), Command::new("false").spawn().unwrap())],
             ..LocalWorkers::default()
         };
-        let exited = loop {
-            if let Some(exited) = failed.first_exited() {
-                break exited;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let exited = within_10_s(|| failed.first_exited());
         assert!(!exited.contains("run_worker_if_spawned"), "{exited}");
     }
 
