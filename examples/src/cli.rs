@@ -266,7 +266,7 @@ struct TrainArgs {
     #[arg(long, help_heading = "Output")]
     plot: Option<PathBuf>,
     /// Keep the trained model: a JSON file with its weights, loss, dimension, bias and the
-    /// training data's fingerprint (`async-train evaluate` and `predict` read it).
+    /// training data's fingerprint (the `evaluate` and `predict` subcommands read it).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     save_model: Option<PathBuf>,
     /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
@@ -483,8 +483,10 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
     let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
     let args: Vec<OsString> = args.into_iter().collect();
     let no_arguments = args.len() == 1;
+    let program = program_name(&args);
     let parser = AlgorithmParser(registry);
     let command = Cli::command()
+        .after_help(EXAMPLES.replace("async-train", &program))
         .mut_arg("algo", |a| a.value_parser(parser.clone()))
         .mut_subcommand("compare", |c| {
             c.mut_arg("algos", |a| a.value_parser(parser.clone()))
@@ -511,7 +513,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
             let out = default_out_dir()?;
             say!(
                 "No arguments: comparing SGD and ASGD on the built-in California housing set \
-                 (4 workers, stragglers `slow-workers`). `async-train --help` lists the options."
+                 (4 workers, stragglers `slow-workers`). `{program} --help` lists the options."
             );
             let spec = run.job(Algorithm::Sgd)?;
             let pair = [Algorithm::Sgd.into(), Algorithm::Asgd.into()];
@@ -521,6 +523,17 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
         }
         None => train(cli.train),
     }
+}
+
+/// The name the program was started under (an author's binary built on [`run`] is not
+/// `async-train`), for the examples in `--help` and the hints that name the program.
+fn program_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|arg0| std::path::Path::new(arg0).file_name())
+        .and_then(|name| name.to_str())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("async-train")
+        .to_owned()
 }
 
 fn cli_quiet(cli: &Cli) -> bool {

@@ -216,6 +216,14 @@ fn listed_compared_and_resumed() {
     assert!(help.contains("adam") && help.contains("asvrg"), "{help}");
     // Each optimizer's own hyperparameters are listed with their defaults.
     assert!(help.contains("--param beta1=0.9"), "{help}");
+    // Its examples name the author's program, not the built-in one.
+    let program = std::env::current_exe().expect("the test executable");
+    let program = program.file_name().unwrap().to_str().unwrap();
+    assert!(
+        help.contains(&format!("\n  {program} --algo asaga")),
+        "{help}"
+    );
+    assert!(!help.contains("async-train"), "{help}");
 
     // A checkpoint of the author's optimizer resumes like a built-in one's.
     run_with_files("adam", "0.01", &dir);
