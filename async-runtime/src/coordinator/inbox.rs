@@ -9,7 +9,7 @@ use super::table::WorkerInfo;
 use super::tasks::Failed;
 use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, Welcome};
-use crate::transport::frame::{self, FrameError};
+use crate::transport::frame;
 use crate::transport::{Inbound, Refusal};
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
@@ -177,13 +177,7 @@ impl Driver {
                     tracing::warn!(%peer, %reason, refused, "refused a worker");
                 }
             }
-            Inbound::Rejected { peer, error } => {
-                self.stats.rejected_messages += 1;
-                // A peer of another protocol version is told so, in ours.
-                if let FrameError::Version { .. } = error {
-                    self.refuse(&peer, error.to_string());
-                }
-            }
+            Inbound::Rejected { .. } => self.stats.rejected_messages += 1,
             Inbound::Dropped { peer, why } => {
                 let counter = match why {
                     Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
@@ -192,6 +186,7 @@ impl Driver {
                     Refusal::OversizedHandshake => &mut self.stats.oversized_handshakes,
                     Refusal::HandshakeTimeout => &mut self.stats.handshake_timeouts,
                     Refusal::TooManyStrangers => &mut self.stats.strangers_turned_away,
+                    Refusal::CutOff => &mut self.stats.strangers_cut_off,
                     Refusal::LeftUnproven => &mut self.stats.refused_workers,
                 };
                 *counter += 1;
@@ -206,7 +201,7 @@ impl Driver {
                     );
                 }
             }
-            Inbound::Challenged => {}
+            Inbound::Handled => {}
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");
@@ -364,18 +359,6 @@ impl Driver {
             },
         );
         self.link.send_plain(&name, frame);
-    }
-
-    /// Refuses a peer, telling it why; logged as the gate's refusals are (anyone can send
-    /// what is refused here: a frame of another protocol version).
-    fn refuse(&mut self, peer: &str, reason: String) {
-        self.stats.refused_workers += 1;
-        let refused = self.stats.refused_workers;
-        if refused <= LOGGED_REFUSALS || refused.is_power_of_two() {
-            tracing::warn!(%peer, %reason, refused, "refused a worker");
-        }
-        let frame = frame::encode(self.run_id, &ToWorker::Refused { reason });
-        self.link.send_plain(peer, frame);
     }
 
     /// Admits a worker whose session the link opened.

@@ -83,8 +83,12 @@ pub struct RunStats {
     pub oversized_handshakes: u64,
     /// Handshakes not finished in time.
     pub handshake_timeouts: u64,
-    /// Hellos turned away while the cap on unadmitted peers was reached.
+    /// Handshakes closed to make room for newer ones while the cap on unadmitted peers was
+    /// reached (the oldest goes).
     pub strangers_turned_away: u64,
+    /// Connections closed before admission for sending more than a handshake: a second
+    /// hello, anything after their refusal, or more frames than a handshake takes.
+    pub strangers_cut_off: u64,
     /// Results dropped by the driver's checks (task not in flight on that worker, wrong
     /// shape, non-finite numbers, undecodable).
     pub bad_results: u64,

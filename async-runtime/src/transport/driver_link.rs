@@ -259,11 +259,18 @@ async fn serve_async(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out = Outbox::new();
     let mut said = Said::default();
+    let mut received_in_a_row = 0u32;
 
     loop {
         tokio::select! {
             received = recv_half.recv() => {
                 let Ok(message) = received else { break };
+                // The socket's writers run on this thread: a peer whose frames never stop
+                // coming must not keep them, and every worker's heartbeats, from running.
+                received_in_a_row = received_in_a_row.wrapping_add(1);
+                if received_in_a_row.is_multiple_of(YIELD_EVERY) {
+                    tokio::task::yield_now().await;
+                }
                 let Some((peer, body)) = split_inbound(message, &mut said) else { continue };
                 let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
                 log_event(&event, &mut said);
@@ -271,7 +278,11 @@ async fn serve_async(
                     // Handshake answers go plain: the peer has no session yet.
                     let _ = send_to(&send_half, &peer, frame);
                 }
-                if matches!(event, Inbound::Challenged) {
+                for (peer, why) in gate.drain_closing() {
+                    let _ = send_half.disconnect(identity_bytes(&peer));
+                    let _ = inbound.send(Inbound::Dropped { peer, why });
+                }
+                if matches!(event, Inbound::Handled) {
                     continue;
                 }
                 if let Inbound::Admitted { peer, .. } = &event {
@@ -335,6 +346,9 @@ async fn serve_async(
     // workers' shutdown) a moment to leave.
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
+
+/// Messages received in a row after which the link thread lets its other tasks run.
+const YIELD_EVERY: u32 = 32;
 
 /// Queues `frame` for `peer` without waiting: a peer that has not read its queue (100,000
 /// messages) is cut off rather than waited for, as a stranger flooding hellos it never reads

@@ -3,6 +3,11 @@
 //! ticks and disconnections; it answers with frames to send and events for the coordinator.
 //! Nothing a peer sends before it proved the token reaches the coordinator except as a count.
 //!
+//! Before admission a connection gets what a handshake takes and no more: one hello, one
+//! proof, one answer. A second hello, anything after its refusal, or more frames than a
+//! handshake sends closes it; when the cap on open handshakes is reached the oldest one is
+//! closed to make room, so connections that never prove anything cannot keep a worker out.
+//!
 //! A peer's routing identity is only where its frames come from. A frame from an admitted
 //! peer's identity that does not open under that peer's session is dropped; a new hello under
 //! that identity starts a handshake of its own, and the session is replaced only when that
@@ -32,8 +37,12 @@ pub enum Refusal {
     OversizedHandshake,
     /// A handshake not finished before its deadline.
     HandshakeTimeout,
-    /// A hello while the cap on unadmitted peers was reached.
+    /// A handshake closed to make room for a newer one: the cap on unadmitted peers was
+    /// reached and it was the oldest.
     TooManyStrangers,
+    /// A connection without a session closed for sending more than a handshake: a second
+    /// hello, anything after its refusal, or more than [`STRANGER_FRAMES`] frames.
+    CutOff,
     /// A peer that left after the driver's challenge, without its proof: a worker holding
     /// another token leaves there.
     LeftUnproven,
@@ -51,8 +60,9 @@ pub(crate) enum Inbound {
     /// A peer proved the token: its session is open (a previous one of the same identity is
     /// replaced).
     Admitted { peer: String, hello: Hello },
-    /// A peer was sent a challenge (nothing for the coordinator to do).
-    Challenged,
+    /// Nothing for the coordinator: a peer was sent a challenge, or cut off (see
+    /// [`Gate::drain_closing`]).
+    Handled,
     /// A peer was refused at admission and told why.
     Refused { peer: String, reason: String },
     /// A frame that failed its checks; already logged.
@@ -83,6 +93,16 @@ struct Stranger {
     since: Instant,
 }
 
+/// Frames a connection may send before it is admitted: a worker sends two (its hello and
+/// its proof); the rest is slack.
+pub const STRANGER_FRAMES: u32 = 4;
+
+/// What a connection without a session has sent: counted against [`STRANGER_FRAMES`].
+struct Unproven {
+    frames: u32,
+    since: Instant,
+}
+
 struct Session {
     sealer: Sealer,
     opener: Opener,
@@ -97,6 +117,10 @@ pub(crate) struct Gate {
     /// process, a host that died without closing them): their names stay routed to those
     /// connections, so a newcomer under one is told to join again under another.
     lost: HashSet<String>,
+    /// Frames of connections without a session, within a handshake deadline.
+    unproven: HashMap<String, Unproven>,
+    /// Connections to close, and why (see [`Gate::drain_closing`]).
+    closing: Vec<(String, Refusal)>,
 }
 
 /// Frames the gate wants sent: (peer, frame).
@@ -109,7 +133,39 @@ impl Gate {
             strangers: HashMap::new(),
             sessions: HashMap::new(),
             lost: HashSet::new(),
+            unproven: HashMap::new(),
+            closing: Vec::new(),
         }
+    }
+
+    /// Connections the gate cut off since the last call: the link closes each (dropping
+    /// what is queued for it) and counts it with its reason.
+    pub fn drain_closing(&mut self) -> Vec<(String, Refusal)> {
+        std::mem::take(&mut self.closing)
+    }
+
+    /// Closes `peer`'s connection, ending its handshake. A peer with a session keeps its
+    /// connection: only its new handshake ends (what comes under its identity may have been
+    /// put on the path by anyone).
+    fn cut_off(&mut self, peer: String, why: Refusal) -> Inbound {
+        self.strangers.remove(&peer);
+        if self.sessions.contains_key(&peer) {
+            return Inbound::Dropped { peer, why };
+        }
+        self.unproven.remove(&peer);
+        self.closing.push((peer, why));
+        Inbound::Handled
+    }
+
+    /// Counts one more frame of `peer`, a connection without a session; whether it is
+    /// still within what a handshake sends.
+    fn within_handshake(&mut self, peer: &str, now: Instant) -> bool {
+        let unproven = self.unproven.entry(peer.to_owned()).or_insert(Unproven {
+            frames: 0,
+            since: now,
+        });
+        unproven.frames += 1;
+        unproven.frames <= STRANGER_FRAMES
     }
 
     /// The coordinator declared the worker of `peer` lost (see [`Gate::lost`](Self)).
@@ -144,8 +200,24 @@ impl Gate {
         out: &mut Outbox,
     ) -> Inbound {
         let peer = peer.to_owned();
+        let in_session = self.sessions.contains_key(&peer);
+        if !in_session && !self.within_handshake(&peer, now) {
+            return self.cut_off(peer, Refusal::CutOff);
+        }
         let run = match frame::open(bytes, self.config.max_frame) {
             Ok((run, _)) => run,
+            // Inside a session a frame that does not open is dropped, whatever its header
+            // claims: only the handshake hears about versions, or one unsealed frame from
+            // anyone on the path would end a worker's session.
+            Err(_) if in_session => {
+                return Inbound::Dropped {
+                    peer,
+                    why: Refusal::Unauthenticated,
+                }
+            }
+            Err(error @ FrameError::Version { .. }) => {
+                return self.refuse(peer, error.to_string(), out)
+            }
             Err(error) => return Inbound::Rejected { peer, error },
         };
         if frame::kind(bytes) == Some(KIND_PLAIN) {
@@ -206,8 +278,12 @@ impl Gate {
         }
     }
 
+    /// Tells `peer` why it is refused; its next frame closes its connection.
     fn refuse(&mut self, peer: String, reason: String, out: &mut Outbox) -> Inbound {
         self.strangers.remove(&peer);
+        if let Some(unproven) = self.unproven.get_mut(&peer) {
+            unproven.frames = STRANGER_FRAMES;
+        }
         out.push((
             peer.clone(),
             frame::encode(
@@ -238,6 +314,9 @@ impl Gate {
             };
             out.push((peer.clone(), frame::encode(self.config.run_id, &lost)));
             self.strangers.remove(&peer);
+            if let Some(unproven) = self.unproven.get_mut(&peer) {
+                unproven.frames = STRANGER_FRAMES;
+            }
             return Inbound::Refused { peer, reason };
         }
         if hello.name != peer {
@@ -262,12 +341,22 @@ impl Gate {
         if hello.nonce.len() != NONCE_LEN {
             return self.refuse(peer, "its hello carries no valid nonce".into(), out);
         }
+        if self.strangers.contains_key(&peer) && !self.sessions.contains_key(&peer) {
+            // One challenge per connection: a hello again would keep its handshake open.
+            return self.cut_off(peer, Refusal::CutOff);
+        }
         if !self.strangers.contains_key(&peer) && self.strangers.len() >= self.config.max_strangers
         {
-            return Inbound::Dropped {
-                peer,
-                why: Refusal::TooManyStrangers,
-            };
+            // The oldest handshake makes room: a worker's takes one round trip, so holding
+            // every slot takes a flood of hellos, not a few slow ones.
+            let oldest = self
+                .strangers
+                .iter()
+                .min_by_key(|(_, stranger)| stranger.since)
+                .map(|(peer, _)| peer.clone());
+            if let Some(oldest) = oldest {
+                self.cut_off(oldest, Refusal::TooManyStrangers);
+            }
         }
         let driver_nonce: [u8; NONCE_LEN] = rand::random();
         let transcript = Transcript {
@@ -298,7 +387,7 @@ impl Gate {
                 since: now,
             },
         );
-        Inbound::Challenged
+        Inbound::Handled
     }
 
     fn proof(&mut self, peer: String, mac: &[u8], out: &mut Outbox) -> Inbound {
@@ -321,6 +410,7 @@ impl Gate {
         }
         let key = self.config.token.session_key(&transcript);
         let encrypt = self.config.encrypt;
+        self.unproven.remove(&peer);
         self.sessions.insert(
             peer.clone(),
             Session {
@@ -339,9 +429,13 @@ impl Gate {
         Some(self.sessions.get_mut(peer)?.sealer.seal(frame))
     }
 
-    /// Handshakes past their deadline are dropped.
+    /// Handshakes past their deadline are dropped; a connection's count of frames starts
+    /// again after a deadline (the transport closes connections not admitted in time, and
+    /// a closed one's count must not outlive it).
     pub fn sweep(&mut self, now: Instant) -> Vec<Inbound> {
         let deadline = self.config.handshake_deadline;
+        self.unproven
+            .retain(|_, unproven| now.duration_since(unproven.since) <= deadline);
         let late: Vec<String> = self
             .strangers
             .iter()
@@ -365,6 +459,7 @@ impl Gate {
     pub fn forget(&mut self, peer: &str) -> bool {
         self.sessions.remove(peer);
         self.lost.remove(peer);
+        self.unproven.remove(peer);
         self.strangers.remove(peer).is_some()
     }
 }
@@ -492,7 +587,7 @@ mod tests {
         let now = Instant::now();
         let mut out = Outbox::new();
         let event = gate.on_frame(&peer.name.clone(), &peer.hello(), now, &mut out);
-        assert!(matches!(event, Inbound::Challenged), "{event:?}");
+        assert!(matches!(event, Inbound::Handled), "{event:?}");
         let (_, challenge) = out.pop().expect("a challenge");
         let proof = match peer.answer(&challenge) {
             Ok(proof) => proof,
@@ -603,16 +698,17 @@ mod tests {
         let event = gate.on_frame("w1", &proof, now, &mut out);
         assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
         assert_eq!(gate.sessions().count(), 0);
-        // Plain messages other than the handshake, and sealed frames without a session, drop.
-        for message in [
+        // Plain messages other than the handshake, and sealed frames without a session, drop
+        // (each from a connection of its own: the refused one's next frame closes it).
+        for (connection, message) in ["0x01", "0x02", "0x03"].into_iter().zip([
             result(1),
             ToDriver::Heartbeat,
             ToDriver::Failed {
                 seq: 1,
                 message: "evil".into(),
             },
-        ] {
-            let event = gate.on_frame("w1", &frame::encode(RUN, &message), now, &mut out);
+        ]) {
+            let event = gate.on_frame(connection, &frame::encode(RUN, &message), now, &mut out);
             assert!(
                 matches!(
                     event,
@@ -625,7 +721,7 @@ mod tests {
             );
             let mut forged = Sealer::new(&[0; 32], Direction::ToDriver, false);
             let event = gate.on_frame(
-                "w1",
+                connection,
                 &forged.seal(frame::encode(RUN, &message)),
                 now,
                 &mut out,
@@ -741,28 +837,125 @@ mod tests {
             ),
             "{event:?}"
         );
-        // At most two strangers at a time here; a third is turned away.
-        for name in ["a", "b"] {
-            let event = gate.on_frame(name, &Peer::new(name, &token).hello(), now, &mut out);
-            assert!(matches!(event, Inbound::Challenged));
+        // At most two strangers at a time here; a third takes the oldest one's place, whose
+        // connection is closed.
+        for (name, at) in [("a", 0), ("b", 1), ("c", 2)] {
+            let at = now + Duration::from_millis(at);
+            let event = gate.on_frame(name, &Peer::new(name, &token).hello(), at, &mut out);
+            assert!(matches!(event, Inbound::Handled), "{event:?}");
         }
-        let event = gate.on_frame("c", &Peer::new("c", &token).hello(), now, &mut out);
+        assert_eq!(
+            gate.drain_closing(),
+            [("a".to_owned(), Refusal::TooManyStrangers)]
+        );
+        assert_eq!(gate.strangers(), 2);
+        // Past the deadline they are dropped, and room is made.
+        let later = now + Duration::from_secs(6);
+        assert_eq!(gate.sweep(later).len(), 2);
+        assert_eq!(gate.strangers(), 0);
+        let event = gate.on_frame("d", &Peer::new("d", &token).hello(), later, &mut out);
+        assert!(matches!(event, Inbound::Handled));
+    }
+
+    #[test]
+    fn a_connection_gets_what_a_handshake_takes_and_no_more() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        // Garbage: a few frames are rejected one by one, then the connection is closed.
+        for _ in 0..STRANGER_FRAMES {
+            let event = gate.on_frame("0x01", b"junk", now, &mut out);
+            assert!(matches!(event, Inbound::Rejected { .. }), "{event:?}");
+        }
+        assert!(gate.drain_closing().is_empty());
+        assert!(matches!(
+            gate.on_frame("0x01", b"junk", now, &mut out),
+            Inbound::Handled
+        ));
+        assert_eq!(gate.drain_closing(), [("0x01".to_owned(), Refusal::CutOff)]);
+
+        // A second hello on one connection closes it: it would keep its handshake open.
+        let peer = Peer::new("w0", &token);
+        gate.on_frame("w0", &peer.hello(), now, &mut out);
+        assert_eq!(gate.strangers(), 1);
+        gate.on_frame("w0", &peer.hello(), now, &mut out);
+        assert_eq!(gate.drain_closing(), [("w0".to_owned(), Refusal::CutOff)]);
+        assert_eq!(gate.strangers(), 0);
+
+        // A refused peer hears why once; its next frame closes its connection.
+        let wrong = frame::encode(
+            frame::ANY_RUN,
+            &ToDriver::Hello(Hello {
+                name: "w1".into(),
+                fingerprint: FINGERPRINT + 1,
+                pid: 1,
+                nonce: vec![0; NONCE_LEN].into(),
+            }),
+        );
+        out.clear();
+        assert!(matches!(
+            gate.on_frame("w1", &wrong, now, &mut out),
+            Inbound::Refused { .. }
+        ));
+        assert_eq!(out.len(), 1, "one refusal");
+        gate.on_frame("w1", &wrong, now, &mut out);
+        assert_eq!(out.len(), 1, "no second refusal");
+        assert_eq!(gate.drain_closing(), [("w1".to_owned(), Refusal::CutOff)]);
+
+        // The count starts again after a handshake deadline (the transport closes a
+        // connection not admitted by then; a closed one's count must not outlive it).
+        for _ in 0..STRANGER_FRAMES {
+            gate.on_frame("0x02", b"junk", now, &mut out);
+        }
+        gate.sweep(now + Duration::from_secs(6));
+        let later = now + Duration::from_secs(6);
+        assert!(matches!(
+            gate.on_frame("0x02", b"junk", later, &mut out),
+            Inbound::Rejected { .. }
+        ));
+        assert!(gate.drain_closing().is_empty());
+    }
+
+    #[test]
+    fn only_a_handshake_hears_of_another_protocol_version() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let mut other_version = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
+        other_version[4..6].copy_from_slice(&(crate::protocol::PROTOCOL_VERSION - 1).to_le_bytes());
+        // A stranger of another version is told so.
+        let event = gate.on_frame("0x01", &other_version, now, &mut out);
+        assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+        assert_eq!(out.len(), 1);
+        // Inside a session such a frame is anyone's on the path: dropped, the session goes on.
+        let mut worker = Peer::new("w0", &token);
+        handshake(&mut gate, &mut worker);
+        out.clear();
+        let event = gate.on_frame("w0", &other_version, now, &mut out);
         assert!(
             matches!(
                 event,
                 Inbound::Dropped {
-                    why: Refusal::TooManyStrangers,
+                    why: Refusal::Unauthenticated,
                     ..
                 }
             ),
             "{event:?}"
         );
-        // Past the deadline they are dropped, and room is made.
-        let later = now + Duration::from_secs(6);
-        assert_eq!(gate.sweep(later).len(), 2);
-        assert_eq!(gate.strangers(), 0);
-        let event = gate.on_frame("c", &Peer::new("c", &token).hello(), later, &mut out);
-        assert!(matches!(event, Inbound::Challenged));
+        assert!(out.is_empty(), "no answer");
+        assert!(gate.drain_closing().is_empty(), "no closing");
+        // Nor is a session's connection closed by hellos put on its path.
+        for _ in 0..2 * STRANGER_FRAMES {
+            gate.on_frame("w0", &Peer::new("w0", &token).hello(), now, &mut out);
+        }
+        assert!(gate.drain_closing().is_empty());
+        let next = worker.seal(&result(1));
+        assert!(matches!(
+            gate.on_frame("w0", &next, now, &mut out),
+            Inbound::Message { .. }
+        ));
     }
 
     #[test]
@@ -817,19 +1010,22 @@ mod tests {
             Inbound::Admitted { .. }
         ));
         // Its connection stays open: a newcomer under its name has an identity of its own.
-        let refused = |gate: &mut Gate, out: &mut Outbox| {
-            gate.on_frame("0xab", &Peer::new("w0", &token).hello(), now, out);
+        let refused = |gate: &mut Gate, out: &mut Outbox, connection: &str| {
+            gate.on_frame(connection, &Peer::new("w0", &token).hello(), now, out);
             let (to, frame) = out.pop().expect("an answer");
-            assert_eq!(to, "0xab");
+            assert_eq!(to, connection);
             frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME).expect("plain")
         };
         assert!(
-            matches!(refused(&mut gate, &mut out), ToWorker::Refused { .. }),
+            matches!(
+                refused(&mut gate, &mut out, "0xab"),
+                ToWorker::Refused { .. }
+            ),
             "w0 is alive"
         );
         gate.mark_lost("w0");
         assert!(
-            matches!(refused(&mut gate, &mut out), ToWorker::Lost { .. }),
+            matches!(refused(&mut gate, &mut out, "0xac"), ToWorker::Lost { .. }),
             "w0 is lost"
         );
         gate.forget("w0");

@@ -59,6 +59,10 @@ fn main() {
             "a_worker_gives_up_on_a_peer_that_never_answers_its_hello",
             deaf_driver_is_given_up_on,
         ),
+        (
+            "strangers_holding_every_handshake_keep_no_worker_out",
+            held_handshakes_keep_no_one_out,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -212,14 +216,15 @@ fn print_counts(report: &RunReport) {
     let s = &report.stats;
     println!(
         "    updates {} unauthenticated {} bad_mac {} replayed {} oversized_handshakes {} \
-         handshake_timeouts {} refused {} rejected {} bad_results {} failed {} retried {} \
-         excluded {} lost {}",
+         handshake_timeouts {} cut_off {} refused {} rejected {} bad_results {} failed {} \
+         retried {} excluded {} lost {}",
         s.updates,
         s.unauthenticated_frames,
         s.bad_mac_frames,
         s.replayed_frames,
         s.oversized_handshakes,
         s.handshake_timeouts,
+        s.strangers_cut_off,
         s.refused_workers,
         s.rejected_messages,
         s.bad_results,
@@ -281,14 +286,25 @@ fn impostors_are_refused() {
         stats.replayed_frames,
         proxy.replayed()
     );
-    // Plain ones have no session; sealed ones carry no run id the impostor could know.
+    // An impostor's connection is read for what a handshake sends (plain frames have no
+    // session; sealed ones carry no run id it could know), each frame counted, and closed at
+    // the next: it cannot make the driver read its flood.
     assert!(
-        stats.unauthenticated_frames + stats.rejected_messages >= sent.unsealed,
-        "every message of the impostors is counted"
+        stats.strangers_cut_off >= 2,
+        "each impostor's connection is closed: {}",
+        stats.strangers_cut_off
     );
     assert!(
-        stats.refused_workers >= sent.hellos,
-        "impostors' hellos are refused"
+        stats.unauthenticated_frames + stats.rejected_messages >= 2 * 4,
+        "what was read of the impostors' messages is counted"
+    );
+    assert!(
+        sent.unsealed > stats.unauthenticated_frames + stats.rejected_messages,
+        "the rest was never read"
+    );
+    assert!(
+        stats.refused_workers + stats.strangers_cut_off >= sent.hellos,
+        "impostors' hellos are refused, or their connections closed before them"
     );
     assert!(
         stats.oversized_handshakes >= 1,
@@ -541,7 +557,9 @@ fn silent_connections_are_capped() {
 
 /// A stranger without the token floods hellos and never reads the refusals. The driver's link
 /// waited on its full queue: it stopped reading and sending heartbeats, lost its workers, and
-/// then deadlocked when the stranger left. Now the stranger is cut off, and the run goes on.
+/// then deadlocked when the stranger left; later it queued 100,000 refusals for each such
+/// stranger (15 MB each). Now the stranger hears one refusal and its next hello closes its
+/// connection, and the run goes on.
 /// Then one sends a message of endless empty frames, which the driver buffered without bound.
 fn deaf_flood_holds_up_no_one() {
     let (data, truth) = problem();
@@ -562,24 +580,36 @@ fn deaf_flood_holds_up_no_one() {
         std::thread::spawn(move || {
             let flood = wire::deaf_flood(&address, 400_000);
             let endless_cut_off = wire::endless_message_is_cut_off(&address);
+            let garbage_cut_off = wire::garbage_is_cut_off(&address, 10_000_000);
             flooded.store(true, Ordering::SeqCst);
-            (flood, endless_cut_off)
+            (flood, endless_cut_off, garbage_cut_off)
         })
     };
     stop_once_after_400(&mut driver, flooded.clone());
     let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
-    let (flood, endless_cut_off) = flood.join().expect("the flood thread ends");
+    let (flood, endless_cut_off, garbage_cut_off) = flood.join().expect("the flood thread ends");
     let report = driver.finish().expect("the run is unaffected");
     print_counts(&report);
     println!("    flood: {flood:?}");
-    assert!(flood.cut_off, "the stranger was cut off");
     assert!(
-        report.stats.refused_workers as usize >= flood.written.min(100_000),
-        "its hellos were read and refused until then"
+        flood.cut_off && flood.written < 400_000,
+        "the stranger was cut off before its last hello"
+    );
+    assert_eq!(
+        report.stats.refused_workers, 1,
+        "one refusal, not one per hello"
+    );
+    assert!(
+        report.stats.strangers_cut_off >= 1,
+        "its connection was closed"
     );
     assert!(
         endless_cut_off,
         "a message of endless empty frames closes the connection"
+    );
+    assert!(
+        garbage_cut_off,
+        "a flood of tiny frames closes the connection"
     );
     let peak = peak_resident_mib();
     println!("    driver process peak resident memory: {peak} MiB");
@@ -623,6 +653,34 @@ fn squatted_name_is_worked_around() {
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
     }
+}
+
+/// Strangers without the token each open a handshake and never finish it, as many as the
+/// driver keeps open at once: a worker's hello was dropped while they held the slots (and a
+/// stranger that said hello again kept its slot forever). Now the oldest handshake makes room.
+fn held_handshakes_keep_no_one_out() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let config = remote(1, &token);
+    let slots = config.max_strangers;
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let holders = wire::hold_handshakes(endpoint.trim_start_matches("tcp://"), slots);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut worker = spawn_worker("w0", &endpoint, &token);
+    driver
+        .wait_for_workers()
+        .expect("the worker joins past the strangers");
+    let w = gd(&mut driver, &data, &plan(400, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains");
+    drop(holders);
+    print_counts(&report);
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert!(
+        report.stats.strangers_turned_away >= 1,
+        "a stranger's handshake made room"
+    );
+    assert!(worker.wait().expect("the worker exits").success());
 }
 
 fn deaf_driver_is_given_up_on() {

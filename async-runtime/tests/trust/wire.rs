@@ -143,10 +143,13 @@ async fn impostor(endpoint: &str, name: &str, sent: &mut Sent) {
         sent.hellos += 1;
     }
     // A handshake frame over the small limit (but under the transport's): dropped, counted.
+    // On a connection of its own: the first has sent more than a handshake and is closed.
     let mut big = frame::encode(run, &ToDriver::Heartbeat);
     big.resize(MAX_PLAIN_FRAME + 1000, 0);
-    socket.send(big.into()).await.expect("queued");
-    // Let the driver read it all before the socket closes.
+    let mut fresh = zeromq::DealerSocket::new();
+    fresh.connect(endpoint).await.expect("connects");
+    fresh.send(big.into()).await.expect("queued");
+    // Let the driver read it all before the sockets close.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }
 
@@ -357,6 +360,42 @@ pub fn endless_message_is_cut_off(address: &str) -> bool {
     zmtp_dealer(&mut peer).expect("the ZMTP handshake");
     let chunk: Vec<u8> = [0x01u8, 0x00].repeat(1 << 19);
     (0..64).any(|_| peer.write_all(&chunk).is_err())
+}
+
+/// A stranger that, after the ZMTP handshake, sends tiny frames of garbage as fast as it can
+/// and reads nothing (one such connection kept the driver's link thread from its writers, and
+/// the workers lost their heartbeats). Whether the driver closed it within `frames` frames.
+pub fn garbage_is_cut_off(address: &str, frames: usize) -> bool {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    zmtp_dealer(&mut peer).expect("the ZMTP handshake");
+    let batch: Vec<u8> = [0x00u8, 0x01, b'x'].repeat(10_000);
+    (0..frames / 10_000).any(|_| peer.write_all(&batch).is_err())
+}
+
+/// Strangers that each send one valid hello under their own identity and never prove the
+/// token, holding handshakes open (and all the driver's handshake slots, if there are
+/// `count` of them or more). Their connections, to keep them open.
+pub fn hold_handshakes(address: &str, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .map(|i| {
+            let name = format!("holder{i}");
+            let mut peer = TcpStream::connect(address).expect("the port accepts");
+            zmtp_dealer_named(&mut peer, Some(&name)).expect("the ZMTP handshake");
+            let hello = frame::encode(
+                frame::ANY_RUN,
+                &ToDriver::Hello(Hello {
+                    name,
+                    fingerprint: asyncopt_runtime::task::fingerprint(),
+                    pid: 1,
+                    nonce: vec![1; 32].into(),
+                }),
+            );
+            let mut message = vec![0x00, hello.len() as u8];
+            message.extend_from_slice(&hello);
+            peer.write_all(&message).expect("the hello is sent");
+            peer
+        })
+        .collect()
 }
 
 /// A stranger that connects under the routing identity `name` before the worker of that name

@@ -10,6 +10,7 @@ use crate::{MultiPeerBackend, SocketEvent, SocketOptions, SocketRecv, SocketSend
 use crate::{Socket, SocketBackend};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::StreamExt;
 
@@ -180,6 +181,17 @@ impl RouterSendHalf {
         self.inner
             .backend
             .try_send_to_peer(&peer_id, Message::Message(message))
+    }
+}
+
+impl RouterSendHalf {
+    /// Closes the connection of the peer with this identity now; what is queued for it is
+    /// dropped. The application cuts off a peer it no longer wants to hear (a stranger that
+    /// sends more than its handshake).
+    pub fn disconnect(&self, identity: Bytes) -> ZmqResult<()> {
+        let peer_id: PeerIdentity = identity.try_into()?;
+        self.inner.backend.peer_disconnected(&peer_id);
+        Ok(())
     }
 }
 
