@@ -42,10 +42,16 @@ pub enum RuntimeError {
         expected: usize,
     },
     /// No live worker is left to run tasks.
-    #[error("no live worker is left ({lost} lost)")]
+    #[error(
+        "no live worker is left ({lost} lost{})",
+        .last_excluded.as_ref().map(|why| format!(", the last one excluded: {why}")).unwrap_or_default()
+    )]
     NoWorkers {
         /// Workers lost during the run.
         lost: usize,
+        /// Why the last worker excluded was (an author's task that panics on every worker
+        /// excludes them all: its message is the run's cause).
+        last_excluded: Option<String>,
     },
     /// A task failed in a worker.
     #[error("task {task} failed on worker {worker}: {message}")]

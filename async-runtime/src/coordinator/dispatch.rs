@@ -32,9 +32,7 @@ impl Driver {
             .filter(|&i| self.table.workers[i].alive)
             .collect();
         if live.is_empty() {
-            return Err(RuntimeError::NoWorkers {
-                lost: self.stats.lost_workers as usize,
-            });
+            return Err(self.no_workers());
         }
         let parts = live.len() * self.config.partitions_per_worker;
         if parts > data.full_rows() {

@@ -151,6 +151,8 @@ pub struct Driver {
     pub(crate) checkpoints: Checkpoints,
     /// The slow-partitions straggler model's mean compute per task.
     pub(crate) straggling: super::straggling::TaskStraggling,
+    /// Why the last worker excluded was: the cause of a run that runs out of workers.
+    pub(crate) last_excluded: Option<String>,
 }
 
 impl Driver {
@@ -216,6 +218,15 @@ impl Driver {
             observer: None,
             checkpoints: Checkpoints::default(),
             straggling: Default::default(),
+            last_excluded: None,
+        }
+    }
+
+    /// The run has no live worker left, and will get none.
+    pub(crate) fn no_workers(&self) -> RuntimeError {
+        RuntimeError::NoWorkers {
+            lost: self.stats.lost_workers as usize,
+            last_excluded: self.last_excluded.clone(),
         }
     }
 

@@ -549,7 +549,7 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     driver.config.join_timeout = Duration::ZERO;
     driver.lose(3, "test");
     match driver.reduce_all(&data, &spec("grad", None), &decode) {
-        Err(RuntimeError::NoWorkers { lost: 4 }) => {}
+        Err(RuntimeError::NoWorkers { lost: 4, .. }) => {}
         other => panic!("expected NoWorkers, got {:?}", other.err()),
     }
 }
@@ -998,4 +998,37 @@ fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
         .reduce_all(&other, &spec("grad", None), &decode)
         .unwrap();
     assert_eq!(shipped(&wire), 6, "another dataset is shipped");
+}
+
+#[test]
+fn a_task_failing_on_every_worker_ends_the_run_with_its_message() {
+    // An author's bug: the task panics wherever it runs. Each worker fails three in a row and
+    // is excluded before a partition has failed four times; the run's error said only that
+    // no worker was left.
+    let script: Script = Box::new(|_, _| Reply::Fail("task panicked: index out of bounds".into()));
+    let (mut driver, _) = driver(3, script);
+    let error = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect_err("no worker can do the task");
+    let message = error.to_string();
+    assert!(
+        message.contains("task panicked: index out of bounds"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_partition_whose_results_fail_the_checks_everywhere_ends_the_run_saying_why() {
+    // An author's bug: one partition's result has another shape than the others', wherever
+    // it runs. The run's error said only that its result "failed the driver's checks".
+    let script: Script = Box::new(|_, task| {
+        let len = if task.partition == 2 { 3 } else { 2 };
+        Reply::Result(vec![task.partition as u8; len])
+    });
+    let (mut driver, _) = driver(3, script);
+    let error = driver
+        .reduce_all(&data(), &spec("grad", None), &decode)
+        .expect_err("partition 2's result never fits");
+    let message = error.to_string();
+    assert!(message.contains("shape [3]"), "{message}");
 }

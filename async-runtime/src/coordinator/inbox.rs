@@ -113,9 +113,7 @@ impl Driver {
                 && !self.local.awaiting(self.config.join_timeout)
                 && !self.remote_may_return()
             {
-                return Err(RuntimeError::NoWorkers {
-                    lost: self.stats.lost_workers as usize,
-                });
+                return Err(self.no_workers());
             }
             let begun = Instant::now();
             let received = self.link.recv_timeout(self.config.heartbeat)?;
@@ -349,6 +347,7 @@ impl Driver {
         }
         self.table.workers[worker].excluded = true;
         self.stats.excluded_workers += 1;
+        self.last_excluded = Some(reason.to_owned());
         self.lose(worker, reason);
         let name = self.table.workers[worker].name.clone();
         tracing::warn!(worker = %name, reason, "worker excluded");

@@ -20,8 +20,8 @@ use crate::worker::MAX_QUEUED_TASKS;
 enum Verdict<R> {
     /// Use it.
     Good(R),
-    /// Dropped and counted against its worker.
-    Bad,
+    /// Dropped and counted against its worker, for this reason.
+    Bad(String),
     /// Its site's shape is not known yet: dropped, not counted; the task is done again.
     Unconfirmed,
 }
@@ -85,7 +85,7 @@ impl Driver {
             Ok(None) => Verdict::Unconfirmed,
             Err(reason) => {
                 self.bad_result(arrived.worker, &reason);
-                Verdict::Bad
+                Verdict::Bad(reason)
             }
         }
     }
@@ -116,9 +116,7 @@ impl Driver {
         };
         let Some(heir) = tasks::retry_target(&self.table.workers, partition as u32, tried, worker)
         else {
-            return Err(RuntimeError::NoWorkers {
-                lost: self.stats.lost_workers as usize,
-            });
+            return Err(self.no_workers());
         };
         if !self.table.workers[heir]
             .partitions
@@ -331,14 +329,17 @@ impl Driver {
             Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
                 round.held.push((partition, arrived));
             }
-            Verdict::Unconfirmed | Verdict::Bad => {
-                let again = self.retry(
-                    spec,
-                    partition,
-                    &mut round.attempts,
-                    arrived.worker,
-                    "its result failed the driver's checks",
-                )?;
+            verdict => {
+                // The reason goes into the run's error if this was the last attempt: an
+                // author's task of the wrong shape fails the same way everywhere.
+                let why = match verdict {
+                    Verdict::Bad(reason) => {
+                        format!("its result failed the driver's checks: {reason}")
+                    }
+                    _ => "its result failed the driver's checks".to_owned(),
+                };
+                let again =
+                    self.retry(spec, partition, &mut round.attempts, arrived.worker, &why)?;
                 round.waiting.push_back(again);
             }
         }
@@ -439,7 +440,7 @@ impl Driver {
                         self.stats.dropped_unconfirmed += 1;
                         continue;
                     }
-                    Verdict::Bad => continue,
+                    Verdict::Bad(_) => continue,
                 };
                 taken.push(Collected {
                     value,
