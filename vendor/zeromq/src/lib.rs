@@ -1,5 +1,6 @@
 #![recursion_limit = "1024"]
 
+mod admission;
 mod async_rt;
 mod backend;
 mod codec;
@@ -364,8 +365,8 @@ pub struct SocketOptions {
     // At most this many accepted connections not admitted yet (limit not raised), each cut
     // off if it is not admitted within the duration.
     pub(crate) admission: Option<(usize, Duration)>,
-    // Accepted connections still in the ZMTP handshake.
-    pub(crate) handshaking: Arc<std::sync::atomic::AtomicUsize>,
+    // Accepted connections not admitted yet, oldest first.
+    pub(crate) unadmitted: Arc<admission::Unadmitted>,
 }
 
 /// Per-connection frame limits of a socket whose connections start with a small one
@@ -398,15 +399,6 @@ impl FrameLimits {
         self.0.lock().remove(peer);
     }
 
-    /// Connections whose limit is still `initial`: not admitted yet.
-    pub(crate) fn count_at(&self, initial: usize) -> usize {
-        self.0
-            .lock()
-            .values()
-            .filter(|limit| limit.load(std::sync::atomic::Ordering::SeqCst) == initial)
-            .count()
-    }
-
     /// Whether the connection with this identity is live and its limit is not `initial`.
     pub(crate) fn raised(&self, peer: &PeerIdentity, initial: usize) -> bool {
         self.0
@@ -429,7 +421,7 @@ impl Default for SocketOptions {
             initial_frame_size: None,
             frame_limits: FrameLimits::default(),
             admission: None,
-            handshaking: Arc::default(),
+            unadmitted: Arc::default(),
         }
     }
 }
@@ -453,7 +445,7 @@ impl SocketOptions {
 
     /// Bounds what accepted connections that were never admitted cost: at most
     /// `max_unadmitted` of them at once (in the ZMTP handshake, or connected with the initial
-    /// frame limit), newer ones closed at once; and each is closed if its frame limit was not
+    /// frame limit), the oldest closed to make room for a newer one; and each is closed if its frame limit was not
     /// raised within `deadline` of its acceptance (the ZMTP handshake included). Admission is
     /// the raise of the limit through [`SocketOptions::frame_limits`], so this needs
     /// [`SocketOptions::initial_frame_size`]. Outgoing connections are not affected.

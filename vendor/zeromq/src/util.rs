@@ -195,7 +195,16 @@ pub(crate) async fn peer_connected(
     mut raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
-    let mut peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    Ok(register_peer(raw_socket, backend, peer_id).await)
+}
+
+/// Makes a connection whose ZMTP handshake is done one of the socket's peers.
+async fn register_peer(
+    raw_socket: FramedIo,
+    backend: Arc<dyn MultiPeerBackend>,
+    mut peer_id: PeerIdentity,
+) -> PeerIdentity {
     if backend.socket_options().unique_peer_identities && backend.has_peer(&peer_id) {
         peer_id = PeerIdentity::new();
     }
@@ -206,13 +215,14 @@ pub(crate) async fn peer_connected(
             .insert(peer_id.clone(), limit);
     }
     backend.peer_connected(&peer_id, raw_socket).await;
-    Ok(peer_id)
+    peer_id
 }
 
 /// An accepted connection: as [`peer_connected`], within the socket's admission rule
-/// ([`crate::SocketOptions::admission`]) if it has one.
+/// ([`crate::SocketOptions::admission`]) if it has one: while `max_unadmitted` connections
+/// wait for admission, the oldest of them is closed to make room for this one.
 pub(crate) async fn peer_accepted(
-    raw_socket: FramedIo,
+    mut raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
     let options = backend.socket_options().clone();
@@ -221,19 +231,33 @@ pub(crate) async fn peer_accepted(
     else {
         return peer_connected(raw_socket, backend).await;
     };
-    let handshaking = &options.handshaking;
-    // Counted before it is checked, so that connections accepted at once cannot all pass.
-    let others = handshaking.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        + options.frame_limits.count_at(initial);
-    if others >= max_unadmitted {
-        handshaking.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        // Dropping the connection closes it.
-        return Err(ZmqError::Other("too many connections not admitted yet"));
-    }
-    let connected =
-        run_with_timeout(Some(deadline), peer_connected(raw_socket, backend.clone())).await;
-    handshaking.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    let peer_id = connected?;
+    let unadmitted = &options.unadmitted;
+    let (handshake, abort) = futures::future::abortable(run_with_timeout(
+        Some(deadline),
+        peer_handshake(&mut raw_socket, backend.clone()),
+    ));
+    let ticket = unadmitted.enter(
+        abort,
+        max_unadmitted,
+        |peer| backend.has_peer(peer) && !options.frame_limits.raised(peer, initial),
+        |peer| backend.peer_disconnected(peer),
+    );
+    let peer_id = match handshake.await {
+        Ok(Ok(peer_id)) => peer_id,
+        Ok(Err(error)) => {
+            unadmitted.leave(ticket);
+            return Err(error);
+        }
+        Err(_aborted) => {
+            unadmitted.leave(ticket);
+            // Dropping the connection closes it.
+            return Err(ZmqError::Other(
+                "closed to make room: too many connections not admitted yet",
+            ));
+        }
+    };
+    let peer_id = register_peer(raw_socket, backend.clone(), peer_id).await;
+    unadmitted.connected(ticket, peer_id.clone());
     let watched = peer_id.clone();
     async_rt::task::spawn(async move {
         async_rt::task::sleep(deadline).await;
