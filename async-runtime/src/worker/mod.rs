@@ -4,6 +4,7 @@
 //! driver is gone, so no worker outlives its run.
 
 mod cache;
+mod said;
 mod straggler;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use zeromq::{
 
 pub use cache::CachedVersion;
 use cache::VersionCache;
+use said::Said;
 use straggler::{ordered_sleep, StragglerDelay};
 
 use crate::auth::Token;
@@ -31,7 +33,7 @@ use crate::error::{RuntimeError, TaskError};
 use crate::history::HistorySlice;
 use crate::protocol::{Hello, ShippedVersion, SplitOrder, TaskOrder, ToDriver, ToWorker};
 use crate::task::{self, TaskContext};
-use crate::transport::frame::{self, FrameError, ANY_RUN, KIND_PLAIN, MAX_PLAIN_FRAME};
+use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
 use crate::transport::{answer_challenge, DEFAULT_MAX_FRAME};
 
@@ -239,6 +241,8 @@ struct Worker {
     plain: Vec<Vec<u8>>,
     /// Partitions arriving in chunks, by id: the chunks so far.
     arriving: HashMap<u32, Assembly>,
+    /// Frames dropped so far: anyone on the path can send them, so few are logged.
+    rejected: Said,
 }
 
 /// A partition arriving in chunks.
@@ -299,21 +303,7 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // A peer that took the connection is not the driver until it answers the hello.
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
-    let mut worker = Worker {
-        answer_by,
-        token: options.token.clone().unwrap_or_else(Token::loopback),
-        options,
-        nonce,
-        run_id: None,
-        session: None,
-        last_heard: Instant::now(),
-        last_tick: Instant::now(),
-        work: work_tx,
-        queued,
-        outbox: Vec::new(),
-        plain: Vec::new(),
-        arriving: HashMap::new(),
-    };
+    let mut worker = Worker::new(options, nonce, answer_by, work_tx, queued);
     loop {
         let next = tokio::select! {
             // Messages first: a driver's last words arrive before its disconnection.
@@ -418,6 +408,32 @@ async fn send(tx: &mut zeromq::DealerSendHalf, frame: Vec<u8>) -> Result<(), Run
 }
 
 impl Worker {
+    /// A worker that said hello with `nonce` and has no session yet.
+    fn new(
+        options: WorkerOptions,
+        nonce: [u8; 32],
+        answer_by: Instant,
+        work: std_mpsc::Sender<Work>,
+        queued: Arc<AtomicUsize>,
+    ) -> Worker {
+        Worker {
+            answer_by,
+            token: options.token.clone().unwrap_or_else(Token::loopback),
+            options,
+            nonce,
+            run_id: None,
+            session: None,
+            last_heard: Instant::now(),
+            last_tick: Instant::now(),
+            work,
+            queued,
+            outbox: Vec::new(),
+            plain: Vec::new(),
+            arriving: HashMap::new(),
+            rejected: Said::default(),
+        }
+    }
+
     fn seal(&mut self, message: &ToDriver) -> Option<Vec<u8>> {
         let run_id = self.run_id?;
         let (sealer, _) = self.session.as_mut()?;
@@ -461,6 +477,9 @@ impl Worker {
         let Some(bytes) = message.into_vec().pop() else {
             return Next::Continue;
         };
+        if self.session.is_some() {
+            return self.on_sealed(&bytes);
+        }
         let run = match frame::open(&bytes, self.options.max_frame) {
             Ok((run, _)) => run,
             Err(e @ FrameError::Version { .. }) => {
@@ -468,22 +487,33 @@ impl Worker {
             }
             Err(e) => return self.reject(&e.to_string()),
         };
-        if self.session.is_none() {
-            return self.on_handshake(run, &bytes);
+        self.on_handshake(run, &bytes)
+    }
+
+    /// Inside the session only a frame that opens under it is heard. Anything else (another
+    /// protocol version or run, a plain frame, a bad tag, a replay) may come from anyone on the
+    /// path, so it is dropped and counted, never acted on: not even to end the session.
+    fn on_sealed(&mut self, bytes: &[u8]) -> Next {
+        match self.open_sealed(bytes) {
+            Ok(message) => {
+                self.last_heard = Instant::now();
+                self.on_message(message)
+            }
+            Err(reason) => self.reject(&reason),
         }
-        if Some(run) != self.run_id || frame::kind(&bytes) == Some(KIND_PLAIN) {
-            return self.reject("a frame outside the session");
-        }
-        let (_, opener) = self.session.as_mut().expect("checked");
-        let message = match opener.open(&bytes) {
-            Ok(body) => match frame::decode_body::<ToWorker>(&body) {
-                Ok(message) => message,
-                Err(e) => return self.reject(&e.to_string()),
-            },
-            Err(e) => return self.reject(&e.to_string()),
+    }
+
+    /// The message of a frame sealed under this session, or why it is not one.
+    fn open_sealed(&mut self, bytes: &[u8]) -> Result<ToWorker, String> {
+        let (run, _) = frame::open(bytes, self.options.max_frame).map_err(|e| e.to_string())?;
+        let (Some(expected), Some((_, opener))) = (self.run_id, self.session.as_mut()) else {
+            return Err("no session".into());
         };
-        self.last_heard = Instant::now();
-        self.on_message(message)
+        if run != expected {
+            return Err(FrameError::ForeignRun { got: run, expected }.to_string());
+        }
+        let body = opener.open(bytes).map_err(|e| e.to_string())?;
+        frame::decode_body::<ToWorker>(&body).map_err(|e| e.to_string())
     }
 
     /// Before the session: only the driver's challenge (checked) or a refusal.
@@ -643,8 +673,12 @@ impl Worker {
         Ok(self.arriving.remove(&partition).map(|a| a.bytes))
     }
 
-    fn reject(&self, reason: &str) -> Next {
-        tracing::warn!(worker = %self.options.name, reason, "rejected a message");
+    /// Drops a frame, logging the first few and then only each power of two.
+    fn reject(&mut self, reason: &str) -> Next {
+        if self.rejected.again() {
+            let rejected = self.rejected.count();
+            tracing::warn!(worker = %self.options.name, reason, rejected, "rejected a message");
+        }
         Next::Continue
     }
 }
@@ -839,5 +873,128 @@ impl Executor {
                 .unwrap_or_else(|| "a panic without message".into());
             Err(TaskError::Panicked(message))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::PROTOCOL_VERSION;
+    use crate::transport::frame::HEADER_LEN;
+    use crate::transport::session::Direction;
+
+    const RUN: u64 = 0x5eed;
+
+    /// A worker that took a real driver's challenge, the driver's sealer for its session, and
+    /// the work it is handed.
+    fn admitted_worker() -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
+        let token = Token::random();
+        let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        options.token = Some(token.clone());
+        let (work, handed) = std_mpsc::channel();
+        let nonce = [7u8; 32];
+        let mut worker = Worker::new(options, nonce, Instant::now(), work, Arc::default());
+        let driver_nonce = [9u8; 32];
+        let transcript = Transcript {
+            run_id: RUN,
+            name: "w0",
+            fingerprint: task::fingerprint(),
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt: false,
+        };
+        let challenge = ToWorker::Challenge {
+            nonce: ByteBuf::from(driver_nonce.to_vec()),
+            proof: ByteBuf::from(token.driver_proof(&transcript)),
+            encrypt: false,
+        };
+        let next = worker.on_frame(ZmqMessage::from(frame::encode(RUN, &challenge)));
+        assert!(matches!(next, Next::Continue) && worker.session.is_some());
+        let key = token.session_key(&transcript);
+        (
+            worker,
+            Sealer::new(&key, Direction::ToWorker, false),
+            handed,
+        )
+    }
+
+    /// A plain frame whose header claims protocol version `version`.
+    fn plain_of_version(version: u16, message: &ToWorker) -> Vec<u8> {
+        let mut bytes = frame::encode(RUN, message);
+        bytes[4..6].copy_from_slice(&version.to_le_bytes());
+        bytes
+    }
+
+    fn shutdown() -> ToWorker {
+        ToWorker::Shutdown { another_run: false }
+    }
+
+    #[test]
+    fn inside_a_session_a_frame_of_another_version_is_dropped_and_the_worker_goes_on() {
+        let (mut worker, mut driver, _handed) = admitted_worker();
+        // 18 bytes, as an on-path attacker sent them: magic, version 5, zeros, "junk".
+        let mut junk = b"ASYN".to_vec();
+        junk.extend_from_slice(&(PROTOCOL_VERSION - 1).to_le_bytes());
+        junk.extend_from_slice(&[0; 8]);
+        junk.extend_from_slice(b"junk");
+        assert_eq!(junk.len(), 18);
+        let injected = [
+            junk,
+            plain_of_version(PROTOCOL_VERSION + 1, &shutdown()),
+            driver.seal(plain_of_version(PROTOCOL_VERSION - 1, &shutdown())),
+        ];
+        for bytes in injected {
+            let next = worker.on_frame(ZmqMessage::from(bytes));
+            assert!(matches!(next, Next::Continue), "dropped, not acted on");
+        }
+        assert_eq!(worker.rejected.count(), 3);
+        let next = worker.on_frame(ZmqMessage::from(
+            driver.seal(frame::encode(RUN, &shutdown())),
+        ));
+        assert!(matches!(
+            next,
+            Next::Exit(Ok(Ended::Shutdown(RunEnd::Last)))
+        ));
+    }
+
+    #[test]
+    fn inside_a_session_only_frames_that_open_under_it_are_acted_on() {
+        let (mut worker, mut driver, _handed) = admitted_worker();
+        let refused = ToWorker::Refused {
+            reason: "go away".into(),
+        };
+        let genuine = driver.seal(frame::encode(RUN, &shutdown()));
+        let mut bad_mac = genuine.clone();
+        *bad_mac.last_mut().expect("a tag") ^= 1;
+        let mut stranger = Sealer::new(&[1; 32], Direction::ToWorker, false);
+        let injected = [
+            // Plain, of this run or any: a handshake message has no place in a session.
+            frame::encode(RUN, &refused),
+            frame::encode(
+                ANY_RUN,
+                &ToWorker::Lost {
+                    reason: "lost".into(),
+                },
+            ),
+            // Sealed for another run, under another key, altered.
+            driver.seal(frame::encode(RUN + 1, &shutdown())),
+            stranger.seal(frame::encode(RUN, &shutdown())),
+            bad_mac,
+            genuine[..HEADER_LEN].to_vec(),
+        ];
+        for bytes in injected {
+            let next = worker.on_frame(ZmqMessage::from(bytes));
+            assert!(matches!(next, Next::Continue), "dropped, not acted on");
+        }
+        // The genuine frame, then its replay.
+        assert!(matches!(
+            worker.on_frame(ZmqMessage::from(genuine.clone())),
+            Next::Exit(Ok(Ended::Shutdown(_)))
+        ));
+        assert!(matches!(
+            worker.on_frame(ZmqMessage::from(genuine)),
+            Next::Continue
+        ));
+        assert_eq!(worker.rejected.count(), 7);
     }
 }
