@@ -6,6 +6,7 @@
 mod cache;
 mod said;
 mod straggler;
+mod tries;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,6 +26,7 @@ pub use cache::CachedVersion;
 use cache::VersionCache;
 use said::Said;
 use straggler::{ordered_sleep, StragglerDelay};
+use tries::{Then, Tries};
 
 use crate::auth::Token;
 use crate::auth::Transcript;
@@ -131,19 +133,16 @@ pub fn run(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
 enum Ended {
     /// The run is over.
     Shutdown(RunEnd),
-    /// The driver declared this worker lost: join again as a fresh one.
+    /// The driver declared this worker lost, inside its session: join again as a fresh one.
     Rejoin(String),
+    /// Before any session, the peer refused this worker (`said`, ready to show), or said that
+    /// its name is held (taken, or a lost worker's). Unproven: a stranger can say as much.
+    Unproven { said: String, name_held: bool },
 }
 
 /// The least time a peer that took the connection is given to answer the hello (the
 /// driver's own handshake deadline is 5 s by default).
 const MIN_HELLO_WAIT: Duration = Duration::from_secs(5);
-
-/// Joins again at most this many times after being declared lost.
-const MAX_REJOINS: u32 = 100;
-
-/// Tries another name at most this many times in a row when its name is taken.
-const NAME_TAKEN_RETRIES: u32 = 5;
 
 /// Serves the driver. A worker the driver declared lost joins again as a fresh worker
 /// (`name.r` and 8 random hex digits: a fresh identity, so the driver's stale connection of
@@ -151,7 +150,8 @@ const NAME_TAKEN_RETRIES: u32 = 5;
 /// rebuilding everything from the driver; so does one whose name is taken (by a stopped
 /// process, or a stranger's connection). With `reconnect`, a worker that lost its driver
 /// joins again under its own name, which a new driver (a restarted one, `compare`'s next)
-/// never knew; a driver that still holds the name says it is taken.
+/// never knew; a driver that still holds the name says it is taken. A refusal heard before the
+/// driver proved the token is unproven: with `reconnect` it counts as a closed connection.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
     if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
@@ -160,49 +160,24 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
             "the driver's address {driver}: {reason}"
         )));
     }
-    let mut attempt = 0;
-    let mut taken = 0;
+    let mut tries = Tries::new(options.reconnect);
     let mut fresh_name = false;
-    let mut lost_at: Option<Instant> = None;
     loop {
         let mut this = options.clone();
         if fresh_name {
             this.name = format!("{}.r{:08x}", options.name, rand::random::<u32>());
         }
-        // After losing the driver, the reconnect window bounds the wait; else the connect timeout.
-        let reach_by = match (lost_at, options.reconnect) {
-            (Some(since), Some(window)) => since + window,
-            _ => Instant::now() + options.connect_timeout,
-        };
-        match serve(this, reach_by).await {
-            Ok(Ended::Shutdown(end)) => return Ok(end),
-            Ok(Ended::Rejoin(reason)) if attempt < MAX_REJOINS => {
-                tracing::warn!(worker = %options.name, %reason, "joining again as a fresh worker");
-                lost_at = None;
-                attempt += 1;
-                fresh_name = true;
+        let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
+        let outcome = serve(this, reach_by).await;
+        match tries.after(&options.name, outcome, Instant::now()) {
+            Then::Finish(result) => return result,
+            Then::Retry {
+                fresh_name: fresh,
+                pause,
+            } => {
+                fresh_name = fresh;
+                tokio::time::sleep(pause).await;
             }
-            Ok(Ended::Rejoin(reason)) => return Err(RuntimeError::DriverLost(reason)),
-            Err(RuntimeError::Transport(reason))
-                if reason.contains(crate::protocol::NAME_TAKEN) && taken < NAME_TAKEN_RETRIES =>
-            {
-                tracing::warn!(worker = %options.name, %reason, "joining under a fresh name");
-                taken += 1;
-                attempt += 1;
-                fresh_name = true;
-            }
-            Err(RuntimeError::DriverLost(reason)) if options.reconnect.is_some() => {
-                let window = options.reconnect.unwrap_or_default();
-                let since = *lost_at.get_or_insert_with(Instant::now);
-                if since.elapsed() > window {
-                    return Err(RuntimeError::DriverLost(reason));
-                }
-                tracing::warn!(worker = %options.name, %reason, "driver lost; joining again");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                attempt += 1;
-                fresh_name = false;
-            }
-            Err(error) => return Err(error),
         }
     }
 }
@@ -231,7 +206,8 @@ struct Worker {
     run_id: Option<u64>,
     session: Option<(Sealer, Opener)>,
     last_heard: Instant,
-    last_tick: Instant,
+    /// When the event loop last turned.
+    last_awake: Instant,
     work: std_mpsc::Sender<Work>,
     /// Tasks handed to the executor and not finished.
     queued: Arc<AtomicUsize>,
@@ -258,6 +234,17 @@ pub const MAX_PARTITION_CHUNKS: u32 = 1 << 16;
 enum Next {
     Continue,
     Exit(Result<Ended, RuntimeError>),
+}
+
+/// What woke the worker's event loop.
+enum Event {
+    Frame(ZmqMessage),
+    LinkFailed(String),
+    /// The task thread's answer to send.
+    Done(ToDriver),
+    Tick,
+    Closed,
+    Other,
 }
 
 async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, RuntimeError> {
@@ -305,25 +292,21 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
     let mut worker = Worker::new(options, nonce, answer_by, work_tx, queued);
     loop {
-        let next = tokio::select! {
+        let event = tokio::select! {
             // Messages first: a driver's last words arrive before its disconnection.
             biased;
             received = rx.recv() => match received {
-                Ok(message) => worker.on_frame(message),
-                Err(e) => Next::Exit(Err(RuntimeError::DriverLost(format!("driver link: {e}")))),
+                Ok(message) => Event::Frame(message),
+                Err(e) => Event::LinkFailed(e.to_string()),
             },
-            Some(result) = results.recv() => {
-                worker.outbox.push(result);
-                Next::Continue
-            }
-            _ = ticker.tick() => worker.on_tick(),
+            Some(result) = results.recv() => Event::Done(result),
+            _ = ticker.tick() => Event::Tick,
             Some(event) = events.next() => match event {
-                SocketEvent::Disconnected(_) => Next::Exit(Err(RuntimeError::DriverLost(
-                    "the driver closed the connection".into(),
-                ))),
-                _ => Next::Continue,
+                SocketEvent::Disconnected(_) => Event::Closed,
+                _ => Event::Other,
             },
         };
+        let next = worker.on_event(event, Instant::now());
         for frame in std::mem::take(&mut worker.plain) {
             send(&mut tx, frame).await?;
         }
@@ -424,7 +407,7 @@ impl Worker {
             run_id: None,
             session: None,
             last_heard: Instant::now(),
-            last_tick: Instant::now(),
+            last_awake: Instant::now(),
             work,
             queued,
             outbox: Vec::new(),
@@ -440,15 +423,51 @@ impl Worker {
         Some(sealer.seal(frame::encode(run_id, message)))
     }
 
-    fn on_tick(&mut self) -> Next {
-        // A tick far behind its period means this process did not run (stopped, or starved):
-        // what the driver sent meanwhile has not been read yet, so its silence is not judged
-        // on this tick.
-        let now = Instant::now();
-        if now.duration_since(self.last_tick) > self.options.heartbeat * 3 {
+    /// Handles one event at `now`, then judges the driver's silence: on every event, not only
+    /// on ticks, since a flood of frames that do not open can starve the ticker.
+    fn on_event(&mut self, event: Event, now: Instant) -> Next {
+        self.wake(now);
+        let next = match event {
+            Event::Frame(message) => self.on_frame(message),
+            Event::LinkFailed(reason) => Next::Exit(Err(RuntimeError::DriverLost(format!(
+                "driver link: {reason}"
+            )))),
+            Event::Done(result) => {
+                self.outbox.push(result);
+                Next::Continue
+            }
+            Event::Tick => self.on_tick(),
+            Event::Closed => Next::Exit(Err(RuntimeError::DriverLost(
+                "the driver closed the connection".into(),
+            ))),
+            Event::Other => Next::Continue,
+        };
+        match next {
+            Next::Continue => self.judge_silence(now),
+            exit => exit,
+        }
+    }
+
+    /// A loop that did not turn for several heartbeats means this process did not run
+    /// (stopped, or starved): what the driver sent meanwhile has not been read yet, so its
+    /// silence starts anew. A loop kept busy by frames that do not open did run: those frames
+    /// are not the driver's, and its silence goes on.
+    fn wake(&mut self, now: Instant) {
+        if now.duration_since(self.last_awake) > self.options.heartbeat * 3 {
             self.last_heard = now;
         }
-        self.last_tick = now;
+        self.last_awake = now;
+    }
+
+    fn on_tick(&mut self) -> Next {
+        if self.session.is_some() {
+            self.outbox.push(ToDriver::Heartbeat);
+        }
+        Next::Continue
+    }
+
+    /// Gives up on a peer that never answered the hello, or on a driver silent too long.
+    fn judge_silence(&self, now: Instant) -> Next {
         if self.session.is_none() && now > self.answer_by {
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
                 "{} took the connection and has not answered this worker's hello: it is not \
@@ -456,7 +475,7 @@ impl Worker {
                 crate::protocol::peer_text(&self.options.driver)
             ))));
         }
-        let silent = self.last_heard.elapsed();
+        let silent = now.saturating_duration_since(self.last_heard);
         if self
             .options
             .driver_timeout
@@ -466,9 +485,6 @@ impl Worker {
                 "the driver has been silent for {:.1} s",
                 silent.as_secs_f64()
             ))));
-        }
-        if self.session.is_some() {
-            self.outbox.push(ToDriver::Heartbeat);
         }
         Next::Continue
     }
@@ -483,7 +499,10 @@ impl Worker {
         let run = match frame::open(&bytes, self.options.max_frame) {
             Ok((run, _)) => run,
             Err(e @ FrameError::Version { .. }) => {
-                return Next::Exit(Err(RuntimeError::Transport(format!("the driver: {e}"))))
+                return Next::Exit(Ok(Ended::Unproven {
+                    said: format!("the driver: {e}"),
+                    name_held: false,
+                }))
             }
             Err(e) => return self.reject(&e.to_string()),
         };
@@ -556,11 +575,16 @@ impl Worker {
                     )))),
                 }
             }
-            ToWorker::Refused { reason } => Next::Exit(Err(RuntimeError::Transport(format!(
-                "the driver refused this worker: {reason}"
-            )))),
+            // Unproven before the session: the reconnect rules weigh them (`tries`).
+            ToWorker::Refused { reason } => Next::Exit(Ok(Ended::Unproven {
+                name_held: reason.contains(crate::protocol::NAME_TAKEN),
+                said: format!("the driver refused this worker: {reason}"),
+            })),
             // Its name is held by a worker the driver declared lost: join again under another.
-            ToWorker::Lost { reason } => Next::Exit(Ok(Ended::Rejoin(reason))),
+            ToWorker::Lost { reason } => Next::Exit(Ok(Ended::Unproven {
+                said: format!("the driver holds this name as a lost worker's: {reason}"),
+                name_held: true,
+            })),
             _ => self.reject("a message before the handshake"),
         }
     }
@@ -955,6 +979,44 @@ mod tests {
             next,
             Next::Exit(Ok(Ended::Shutdown(RunEnd::Last)))
         ));
+    }
+
+    #[test]
+    fn frames_that_do_not_open_do_not_count_as_hearing_from_the_driver() {
+        let (mut worker, _driver, _handed) = admitted_worker();
+        let start = Instant::now();
+        // A flood keeps the loop turning (never 3 heartbeats apart) with frames that do not open.
+        let given_up = (1..100u32).find_map(|tenth| {
+            let junk = frame::encode(RUN, &shutdown());
+            let at = start + Duration::from_millis(100) * tenth;
+            match worker.on_event(Event::Frame(ZmqMessage::from(junk)), at) {
+                Next::Exit(Err(RuntimeError::DriverLost(reason))) => Some((tenth, reason)),
+                _ => None,
+            }
+        });
+        let (tenth, reason) = given_up.expect("the driver's silence is judged during the flood");
+        assert!(reason.contains("silent"), "{reason}");
+        assert!(
+            (50..=52).contains(&tenth),
+            "given up at {tenth} tenths of a second"
+        );
+    }
+
+    #[test]
+    fn a_loop_that_did_not_turn_gives_the_driver_a_fresh_window() {
+        let (mut worker, _driver, _handed) = admitted_worker();
+        // Stopped 8 s: the first event after it, whatever it is, does not judge the silence.
+        let resumed = Instant::now() + Duration::from_secs(8);
+        assert!(matches!(
+            worker.on_event(Event::Tick, resumed),
+            Next::Continue
+        ));
+        // Then it ticks on, and the driver stays silent: its window counts from the resumption.
+        let given_up = (1..20u32).find(|&half| {
+            let at = resumed + Duration::from_millis(500) * half;
+            matches!(worker.on_event(Event::Tick, at), Next::Exit(_))
+        });
+        assert_eq!(given_up, Some(11), "given up 5.5 s after the resumption");
     }
 
     #[test]

@@ -63,6 +63,14 @@ fn main() {
             "strangers_holding_every_handshake_keep_no_worker_out",
             held_handshakes_keep_no_one_out,
         ),
+        (
+            "a_worker_with_reconnect_tries_again_after_an_unproven_refusal",
+            unproven_refusal_is_tried_again,
+        ),
+        (
+            "a_fake_drivers_flood_is_logged_sparingly_and_keeps_no_worker_waiting",
+            flood_is_logged_sparingly,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -707,4 +715,97 @@ fn deaf_driver_is_given_up_on() {
         }
         other => panic!("expected the driver given up on, got {other:?}"),
     }
+}
+
+/// Runs a worker with `options` on a thread of its own, its warnings counted; what it ended
+/// with (within `wait`) and how many warnings it logged.
+fn run_worker_counting_warnings(
+    options: WorkerOptions,
+    wait: Duration,
+) -> (Result<asyncopt_runtime::worker::RunEnd, RuntimeError>, u64) {
+    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = CountWarnings(warnings.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ended =
+            tracing::subscriber::with_default(counter, || asyncopt_runtime::worker::run(options));
+        tx.send(ended)
+    });
+    let ended = rx.recv_timeout(wait).expect("the worker ends in time");
+    (ended, warnings.load(Ordering::SeqCst))
+}
+
+/// A tracing subscriber that only counts warnings.
+struct CountWarnings(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl tracing::Subscriber for CountWarnings {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Options of a remote worker `w0` of the driver at `endpoint`, which it reaches at once.
+fn worker_of(endpoint: String) -> WorkerOptions {
+    let mut options = WorkerOptions::new("w0".into(), endpoint);
+    options.token = Some(Token::random());
+    options.connect_timeout = Duration::from_secs(1);
+    options
+}
+
+/// A fake driver without the token refuses the worker in a plain frame. A worker told to keep
+/// trying (`--reconnect`) does so within its window, and then names the refusal; one that was
+/// not stops at once with it, as before.
+fn unproven_refusal_is_tried_again() {
+    let (endpoint, connections) = wire::refusing_driver("go away");
+    let mut options = worker_of(endpoint.clone());
+    options.reconnect = Some(Duration::from_secs(3));
+    let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
+    match ended {
+        Err(RuntimeError::Transport(reason)) => {
+            assert!(reason.contains("refused this worker: go away"), "{reason}")
+        }
+        other => panic!("expected the refusal named, got {other:?}"),
+    }
+    let tries = connections.load(Ordering::SeqCst);
+    assert!(tries >= 3, "tried {tries} times within the window");
+
+    let (endpoint, connections) = wire::refusing_driver("go away");
+    let (ended, _) = run_worker_counting_warnings(worker_of(endpoint), Duration::from_secs(60));
+    match ended {
+        Err(RuntimeError::Transport(reason)) => {
+            assert_eq!(reason, "the driver refused this worker: go away")
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// A fake driver floods the worker with tiny frames that are not ours. The worker logs a few
+/// of them, not each, and they do not count as hearing from the driver: it gives up on the
+/// driver's silence in its time.
+fn flood_is_logged_sparingly() {
+    let (endpoint, written) = wire::flooding_driver();
+    let mut options = worker_of(endpoint);
+    options.driver_timeout = Some(Duration::from_secs(2));
+    let (ended, warnings) = run_worker_counting_warnings(options, Duration::from_secs(60));
+    let frames = written.load(Ordering::SeqCst);
+    println!("    {frames} frames written, {warnings} warnings");
+    match ended {
+        Err(RuntimeError::DriverLost(reason)) => assert!(reason.contains("silent"), "{reason}"),
+        other => panic!("expected the driver's silence judged, got {other:?}"),
+    }
+    assert!(frames >= 10_000, "{frames} frames");
+    assert!(warnings <= 40, "{warnings} warnings for {frames} frames");
 }

@@ -422,3 +422,78 @@ pub fn deaf_driver() -> String {
     });
     format!("tcp://{address}")
 }
+
+/// A fake driver without the token, as a ROUTER: every connection is answered by `answer`
+/// once its ZMTP handshake is done. Its address and the count of connections it took.
+fn fake_driver<F>(answer: F) -> (String, Arc<AtomicU64>)
+where
+    F: Fn(&mut TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("bound");
+    let connections = Arc::new(AtomicU64::new(0));
+    let counted = connections.clone();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for mut peer in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                if zmtp_handshake(&mut peer, "ROUTER", None).is_ok() {
+                    answer(&mut peer);
+                }
+            });
+        }
+    });
+    (format!("tcp://{address}"), connections)
+}
+
+/// One ZMTP message of one short frame.
+fn zmtp_short_message(body: &[u8]) -> Vec<u8> {
+    let mut message = vec![0x00, u8::try_from(body.len()).expect("a short frame")];
+    message.extend_from_slice(body);
+    message
+}
+
+/// Reads what the peer sends until it closes the connection (or `wait` passes): whether it
+/// closed it.
+fn closed_within(peer: &mut TcpStream, wait: std::time::Duration) -> bool {
+    peer.set_read_timeout(Some(wait)).expect("a timeout");
+    let mut sink = [0u8; 1 << 12];
+    loop {
+        match peer.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A fake driver that answers every hello with a plain `Refused`, as anyone can.
+pub fn refusing_driver(reason: &str) -> (String, Arc<AtomicU64>) {
+    let refusal = frame::encode(
+        7,
+        &asyncopt_runtime::protocol::ToWorker::Refused {
+            reason: reason.into(),
+        },
+    );
+    fake_driver(move |peer| {
+        let _ = peer.write_all(&zmtp_short_message(&refusal));
+        closed_within(peer, std::time::Duration::from_secs(60));
+    })
+}
+
+/// A fake driver that floods every connection with tiny frames that are not ours, until the
+/// worker closes it. Its address and the count of frames written.
+pub fn flooding_driver() -> (String, Arc<AtomicU64>) {
+    let written = Arc::new(AtomicU64::new(0));
+    let counted = written.clone();
+    let batch = zmtp_short_message(b"x").repeat(10_000);
+    let (address, _) = fake_driver(move |peer| {
+        while peer.write_all(&batch).is_ok() {
+            counted.fetch_add(10_000, Ordering::SeqCst);
+        }
+    });
+    (address, written)
+}

@@ -1,0 +1,251 @@
+//! The worker's tries to join its driver, and what to do when one ends: the reconnect rules,
+//! apart from the sockets, so each case is a unit test.
+
+use std::time::{Duration, Instant};
+
+use super::{Ended, RunEnd};
+use crate::error::RuntimeError;
+
+/// Joins again at most this many times after being declared lost.
+const MAX_REJOINS: u32 = 100;
+
+/// Tries another name at most this many times in a row when its name is held.
+const NAME_TAKEN_RETRIES: u32 = 5;
+
+/// The pause before joining again a driver that was lost or refused this worker unproven.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// What to do after a try.
+#[derive(Debug)]
+pub(super) enum Then {
+    /// Try again after `pause`, under a fresh name or the worker's own.
+    Retry { fresh_name: bool, pause: Duration },
+    /// Stop with this.
+    Finish(Result<RunEnd, RuntimeError>),
+}
+
+/// The tries so far.
+pub(super) struct Tries {
+    /// After losing the driver, keep trying this long; `None`: stop at once.
+    reconnect: Option<Duration>,
+    /// Tries after the first.
+    again: u32,
+    /// Fresh names taken because the peer said the name is held.
+    renamed: u32,
+    /// When the reconnect window opened: the driver lost, or a first unproven refusal.
+    lost_at: Option<Instant>,
+    /// The last refusal heard before any proof, for the final error.
+    last_refusal: Option<String>,
+}
+
+impl Tries {
+    pub(super) fn new(reconnect: Option<Duration>) -> Tries {
+        Tries {
+            reconnect,
+            again: 0,
+            renamed: 0,
+            lost_at: None,
+            last_refusal: None,
+        }
+    }
+
+    /// Until when the next try may wait for the driver to listen: within the reconnect window
+    /// once it opened, else the connect timeout.
+    pub(super) fn reach_by(&self, connect_timeout: Duration, now: Instant) -> Instant {
+        match (self.lost_at, self.reconnect) {
+            (Some(since), Some(window)) => since + window,
+            _ => now + connect_timeout,
+        }
+    }
+
+    /// What to do after a try of worker `name` ended with `outcome` at `now`.
+    pub(super) fn after(
+        &mut self,
+        name: &str,
+        outcome: Result<Ended, RuntimeError>,
+        now: Instant,
+    ) -> Then {
+        match outcome {
+            Ok(Ended::Shutdown(end)) => Then::Finish(Ok(end)),
+            Ok(Ended::Rejoin(reason)) => self.rejoin(name, reason),
+            Ok(Ended::Unproven { said, name_held }) => self.refused(name, said, name_held, now),
+            Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
+                self.within_window(name, reason, false, now)
+            }
+            Err(error) => Then::Finish(Err(error)),
+        }
+    }
+
+    /// The driver declared this worker lost, inside its session: join again as a fresh one.
+    fn rejoin(&mut self, name: &str, reason: String) -> Then {
+        if self.again >= MAX_REJOINS {
+            return Then::Finish(Err(RuntimeError::DriverLost(reason)));
+        }
+        tracing::warn!(worker = %name, %reason, "joining again as a fresh worker");
+        self.lost_at = None;
+        self.again += 1;
+        Then::Retry {
+            fresh_name: true,
+            pause: Duration::ZERO,
+        }
+    }
+
+    /// Refused before any proof. A driver that holds the name (a stopped process's, a
+    /// stranger's, a lost worker's) is worked around under a fresh name a few times. Past that,
+    /// a stranger could have said it as well as the driver: with `reconnect` it counts as a
+    /// closed connection, tried again within the window; without, it is final, as said.
+    fn refused(&mut self, name: &str, said: String, name_held: bool, now: Instant) -> Then {
+        if name_held && self.renamed < NAME_TAKEN_RETRIES {
+            tracing::warn!(worker = %name, reason = %said, "joining under a fresh name");
+            self.renamed += 1;
+            self.again += 1;
+            return Then::Retry {
+                fresh_name: true,
+                pause: Duration::ZERO,
+            };
+        }
+        if self.reconnect.is_none() {
+            return Then::Finish(Err(RuntimeError::Transport(said)));
+        }
+        self.last_refusal = Some(said.clone());
+        self.within_window(name, said, name_held, now)
+    }
+
+    /// Tries again while the reconnect window is open; past it, stops with `reason`.
+    fn within_window(
+        &mut self,
+        name: &str,
+        reason: String,
+        fresh_name: bool,
+        now: Instant,
+    ) -> Then {
+        let window = self.reconnect.unwrap_or_default();
+        let since = *self.lost_at.get_or_insert(now);
+        let waited = now.saturating_duration_since(since);
+        if waited > window {
+            return Then::Finish(Err(self.final_error(reason, waited)));
+        }
+        tracing::warn!(worker = %name, %reason, "no session with the driver; joining again");
+        self.again += 1;
+        Then::Retry {
+            fresh_name,
+            pause: RETRY_PAUSE,
+        }
+    }
+
+    /// The error the window closes on: it names the last refusal, if there was one.
+    fn final_error(&self, reason: String, waited: Duration) -> RuntimeError {
+        let waited_s = waited.as_secs();
+        match &self.last_refusal {
+            Some(refusal) if *refusal == reason => {
+                RuntimeError::Transport(format!("{reason} (so on every try for {waited_s} s)"))
+            }
+            Some(refusal) => {
+                RuntimeError::DriverLost(format!("{reason}; the last refusal: {refusal}"))
+            }
+            None => RuntimeError::DriverLost(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(reason: &str) -> Result<Ended, RuntimeError> {
+        Ok(Ended::Unproven {
+            said: format!("the driver refused this worker: {reason}"),
+            name_held: reason.contains(crate::protocol::NAME_TAKEN),
+        })
+    }
+
+    fn lost(reason: &str) -> Result<Ended, RuntimeError> {
+        Err(RuntimeError::DriverLost(reason.into()))
+    }
+
+    fn final_error(then: Then) -> String {
+        match then {
+            Then::Finish(Err(error)) => error.to_string(),
+            other => panic!("expected a final error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unproven_refusal_without_reconnect_is_final_and_says_why() {
+        let mut tries = Tries::new(None);
+        let error = final_error(tries.after("w0", refused("wrong build"), Instant::now()));
+        assert_eq!(
+            error,
+            "transport: the driver refused this worker: wrong build"
+        );
+    }
+
+    #[test]
+    fn with_reconnect_an_unproven_refusal_is_tried_again_within_the_window() {
+        let mut tries = Tries::new(Some(Duration::from_secs(600)));
+        let start = Instant::now();
+        for minute in 0..10 {
+            let at = start + Duration::from_secs(60 * minute);
+            assert!(matches!(
+                tries.after("w0", refused("go away"), at),
+                Then::Retry {
+                    fresh_name: false,
+                    ..
+                }
+            ));
+            assert_eq!(
+                tries.reach_by(Duration::from_secs(5), at),
+                start + Duration::from_secs(600)
+            );
+        }
+        let past = start + Duration::from_secs(601);
+        let error = final_error(tries.after("w0", refused("go away"), past));
+        assert!(error.contains("refused this worker: go away"), "{error}");
+        assert!(error.contains("601 s"), "{error}");
+    }
+
+    #[test]
+    fn a_window_that_closes_on_a_lost_driver_names_the_last_refusal() {
+        let mut tries = Tries::new(Some(Duration::from_secs(10)));
+        let start = Instant::now();
+        assert!(matches!(
+            tries.after("w0", refused("go away"), start),
+            Then::Retry { .. }
+        ));
+        let past = start + Duration::from_secs(11);
+        let error = final_error(tries.after("w0", lost("cannot reach it"), past));
+        assert!(error.contains("cannot reach it"), "{error}");
+        assert!(error.contains("the last refusal: the driver refused this worker: go away"));
+    }
+
+    #[test]
+    fn a_held_name_is_worked_around_a_few_times_then_counts_as_any_refusal() {
+        let taken = format!("{} w0", crate::protocol::NAME_TAKEN);
+        let mut tries = Tries::new(None);
+        for _ in 0..NAME_TAKEN_RETRIES {
+            assert!(matches!(
+                tries.after("w0", refused(&taken), Instant::now()),
+                Then::Retry {
+                    fresh_name: true,
+                    pause: Duration::ZERO
+                }
+            ));
+        }
+        let error = final_error(tries.after("w0", refused(&taken), Instant::now()));
+        assert!(error.contains(crate::protocol::NAME_TAKEN), "{error}");
+    }
+
+    #[test]
+    fn a_lost_driver_without_reconnect_is_final_and_a_proven_loss_rejoins() {
+        let mut tries = Tries::new(None);
+        assert!(matches!(
+            tries.after("w0", Ok(Ended::Rejoin("lost".into())), Instant::now()),
+            Then::Retry {
+                fresh_name: true,
+                ..
+            }
+        ));
+        let error = final_error(tries.after("w0", lost("silent"), Instant::now()));
+        assert!(error.contains("silent"), "{error}");
+    }
+}
