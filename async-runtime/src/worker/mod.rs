@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_bytes::ByteBuf;
 use tokio::sync::mpsc as tokio_mpsc;
+use zeromq::util::PeerIdentity;
 use zeromq::{
-    DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+    DealerSocket, FrameLimits, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend,
+    ZmqMessage,
 };
 
 pub use cache::CachedVersion;
@@ -219,6 +221,8 @@ struct Worker {
     arriving: HashMap<u32, Assembly>,
     /// Frames dropped so far: anyone on the path can send them, so few are logged.
     rejected: Said,
+    /// Raised once the driver proved the token.
+    frame_limit: Option<DriverFrameLimit>,
 }
 
 /// A partition arriving in chunks.
@@ -253,13 +257,22 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
         .name
         .parse()
         .map_err(|e| RuntimeError::Config(format!("worker name {}: {e}", options.name)))?;
+    // Until the peer proves the token it may send only frames of a handshake's size: a frame
+    // declared larger closes the connection before anything is reserved for it.
     socket_options
         .peer_identity(identity)
         .max_frame_size(options.max_frame)
+        .initial_frame_size(BEFORE_PROOF_FRAME.min(options.max_frame))
         .connect_timeout(CONNECT_ATTEMPT);
+    let limits = socket_options.frame_limits();
     let mut socket = DealerSocket::with_options(socket_options);
     let mut events = socket.monitor();
     reach(&mut socket, &options.driver, reach_by).await?;
+    let frame_limit = DriverFrameLimit {
+        limits,
+        peer: connected_peer(&mut events),
+        max: options.max_frame,
+    };
     let (mut tx, mut rx) = socket.split();
     let nonce: [u8; 32] = rand::random();
     let hello = Hello {
@@ -291,6 +304,7 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
     // A peer that took the connection is not the driver until it answers the hello.
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
     let mut worker = Worker::new(options, nonce, answer_by, work_tx, queued);
+    worker.frame_limit = Some(frame_limit);
     loop {
         let event = tokio::select! {
             // Messages first: a driver's last words arrive before its disconnection.
@@ -319,6 +333,44 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
             return outcome;
         }
     }
+}
+
+/// The largest frame a peer may send before it proved the token: a handshake frame's, with
+/// room for ZeroMQ's own commands (larger handshake frames are dropped undecoded anyway).
+const BEFORE_PROOF_FRAME: usize = 2 * MAX_PLAIN_FRAME;
+
+/// The frame limit of the connection to the driver: small until the driver proved the token.
+struct DriverFrameLimit {
+    limits: FrameLimits,
+    /// The connection's identity in `limits`, as the transport announced it.
+    peer: Option<PeerIdentity>,
+    max: usize,
+}
+
+impl DriverFrameLimit {
+    /// Lets the proven driver send frames up to the worker's limit (partitions are large).
+    fn raise(&self) {
+        let raised = self
+            .peer
+            .as_ref()
+            .is_some_and(|peer| self.limits.set(peer, self.max));
+        if !raised {
+            tracing::warn!("the driver's frame limit could not be raised: large frames will close the connection");
+        }
+    }
+}
+
+/// The identity the transport gave the connection to the driver, which it announced on
+/// connecting (the event is queued before `connect` returns).
+fn connected_peer(
+    events: &mut futures::channel::mpsc::Receiver<SocketEvent>,
+) -> Option<PeerIdentity> {
+    while let Ok(event) = events.try_recv() {
+        if let SocketEvent::Connected(_, peer) = event {
+            return Some(peer);
+        }
+    }
+    None
 }
 
 /// One connection attempt's limit. Within it zmq.rs retries a refused connection with pauses
@@ -414,6 +466,7 @@ impl Worker {
             plain: Vec::new(),
             arriving: HashMap::new(),
             rejected: Said::default(),
+            frame_limit: None,
         }
     }
 
@@ -557,6 +610,9 @@ impl Worker {
                 };
                 match answer_challenge(&self.token, &transcript, &proof) {
                     Ok((mac, sealer, opener)) => {
+                        if let Some(limit) = &self.frame_limit {
+                            limit.raise();
+                        }
                         self.plain
                             .push(frame::encode(run, &ToDriver::Proof { mac: mac.into() }));
                         self.session = Some((sealer, opener));

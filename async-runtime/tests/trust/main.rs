@@ -71,6 +71,10 @@ fn main() {
             "a_fake_drivers_flood_is_logged_sparingly_and_keeps_no_worker_waiting",
             flood_is_logged_sparingly,
         ),
+        (
+            "a_frame_declared_huge_before_the_proof_closes_the_connection",
+            huge_frame_before_proof_closes,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -808,4 +812,26 @@ fn flood_is_logged_sparingly() {
     }
     assert!(frames >= 10_000, "{frames} frames");
     assert!(warnings <= 40, "{warnings} warnings for {frames} frames");
+}
+
+/// Before the driver proved the token, a frame declared at 64 MiB closes the connection:
+/// the worker does not reserve it and wait for its bytes.
+fn huge_frame_before_proof_closes() {
+    let (endpoint, closed) = wire::huge_frame_driver();
+    let mut options = worker_of(endpoint);
+    // Silence is never judged: only the frame limit can end this before the hello's deadline.
+    options.driver_timeout = None;
+    let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
+    match ended {
+        Err(RuntimeError::DriverLost(reason)) => {
+            assert!(!reason.contains("has not answered"), "{reason}")
+        }
+        other => panic!("expected the connection lost, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        closed.load(Ordering::SeqCst),
+        1,
+        "the worker closed the connection"
+    );
 }

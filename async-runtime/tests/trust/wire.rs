@@ -497,3 +497,22 @@ pub fn flooding_driver() -> (String, Arc<AtomicU64>) {
     });
     (address, written)
 }
+
+/// A fake driver that declares a 64 MiB frame before any proof, sends a few bytes of it and
+/// waits. Its address, and whether the worker closed the connection rather than wait for the
+/// rest (checked once per connection).
+pub fn huge_frame_driver() -> (String, Arc<AtomicU64>) {
+    let closed = Arc::new(AtomicU64::new(0));
+    let counted = closed.clone();
+    let (address, _) = fake_driver(move |peer| {
+        let mut header = vec![0x02];
+        header.extend_from_slice(&(64u64 << 20).to_be_bytes());
+        header.extend_from_slice(&[0u8; 1024]);
+        if peer.write_all(&header).is_ok()
+            && closed_within(peer, std::time::Duration::from_secs(30))
+        {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (address, closed)
+}

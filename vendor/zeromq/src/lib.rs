@@ -719,6 +719,14 @@ pub trait Socket: Sized + Send {
             Ok((socket, endpoint, peer_id))
         })
         .await?;
+        // As for an accepted connection: its own frame limit, raisable under the identity the
+        // `Connected` event names (a DEALER's one peer is a driver it must first authenticate).
+        if let Some(limit) = socket.frame_limit() {
+            backend
+                .socket_options()
+                .frame_limits
+                .insert(peer_id.clone(), limit);
+        }
         backend.peer_connected(&peer_id, socket).await;
 
         if let Some(monitor) = self.backend().monitor().lock().as_mut() {
