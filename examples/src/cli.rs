@@ -183,7 +183,8 @@ pub struct RunArgs {
     /// Seed of partitioning, sampling and stragglers.
     #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
     pub seed: u64,
-    /// Stop after this many updates [default: 5000, none with --time]
+    /// Stop after this many updates: the bound of the optimizer's loop, `p.updates` (one
+    /// update per pass for the built-in optimizers) [default: 5000, none with --time]
     #[arg(long, help_heading = "Stop rules")]
     pub updates: Option<usize>,
     /// Stop after this many seconds of training (with no bound on the updates unless

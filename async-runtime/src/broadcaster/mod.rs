@@ -23,6 +23,8 @@ struct Slot {
     name: String,
     versions: VecDeque<Stored>,
     next_version: u64,
+    /// The version a checkpoint restored: older ones were never in this process.
+    restored_at: Option<u64>,
 }
 
 /// Versions of every broadcast variable, newest last.
@@ -90,6 +92,7 @@ impl VersionStore {
             name: name.to_owned(),
             versions: VecDeque::new(),
             next_version: 1,
+            restored_at: None,
         });
         self.by_name.insert(name.to_owned(), slot);
         slot
@@ -108,6 +111,12 @@ impl VersionStore {
             hash,
         });
         entry.next_version = version + 1;
+        entry.restored_at = Some(version);
+    }
+
+    /// The version of `slot` a checkpoint restored, if the run resumed one.
+    pub fn restored_at(&self, slot: u16) -> Option<u64> {
+        self.slots.get(slot as usize)?.restored_at
     }
 
     /// The latest version of every variable, with its name.

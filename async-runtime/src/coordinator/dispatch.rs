@@ -259,11 +259,19 @@ impl Driver {
                 None => latest.version,
                 Some(version) if self.versions.get(slot, version).is_some() => version,
                 Some(version) => {
+                    let restored_at = self.versions.restored_at(slot);
                     let why = if version > latest.version || version == 0 {
                         format!(
                             "was never published (the latest is {}; take versions from \
                              `cx.version(\"{name}\")` or `cx.last_result()`)",
                             latest.version
+                        )
+                    } else if let Some(restored) = restored_at.filter(|&at| version < at) {
+                        format!(
+                            "was published before this run resumed its checkpoint at version \
+                             {restored}: a checkpoint keeps each variable's latest version only \
+                             (to read an older one after a resume, broadcast it as a variable \
+                             of its own, as SVRG does its snapshot)"
                         )
                     } else {
                         format!(

@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2};
 use serde_bytes::ByteBuf;
 
 use super::barrier::Gate;
-use super::dispatch::TaskSpec;
+use super::dispatch::{ReadSpec, TaskSpec};
 use super::driver::Driver;
 use super::inspect::Shape;
 use super::table::{WorkerInfo, WorkerTable};
@@ -1031,4 +1031,28 @@ fn a_partition_whose_results_fail_the_checks_everywhere_ends_the_run_saying_why(
         .expect_err("partition 2's result never fits");
     let message = error.to_string();
     assert!(message.contains("shape [3]"), "{message}");
+}
+
+#[test]
+fn a_read_of_a_version_from_before_a_resume_says_the_checkpoint_did_not_keep_it() {
+    // A resumed run holds each variable's latest version only: the error said the driver
+    // keeps the last 16 versions, "the oldest now 300", which was wrong after a resume.
+    let (mut driver, _) = driver(2, echoing());
+    driver.versions.restore("w", 300, vec![1; 8]);
+    driver.versions.publish("w", vec![2; 8]);
+    let read = |at| {
+        [ReadSpec {
+            name: "w",
+            at: Some(at),
+        }]
+    };
+    assert!(driver.resolve_reads("grad", &read(300)).is_ok());
+    let error = driver
+        .resolve_reads("grad", &read(291))
+        .expect_err("version 291 was never in this process");
+    let message = error.to_string();
+    assert!(
+        message.contains("before this run resumed its checkpoint at version 300"),
+        "{message}"
+    );
 }
