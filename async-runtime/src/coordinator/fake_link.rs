@@ -432,7 +432,9 @@ fn a_silent_worker_is_declared_lost_while_the_others_results_keep_the_driver_bus
     });
     let (mut driver, _) = driver(2, script);
     settle(&mut driver, &["a"]);
-    driver.config.heartbeat = Duration::from_millis(20);
+    // A period long enough that a test process descheduled on a loaded machine is not taken
+    // for a paused driver (3 periods), whose pause would give w1 a fresh window every time.
+    driver.config.heartbeat = Duration::from_millis(100);
     let data = data();
     let deadline = Instant::now() + driver.config.liveness_timeout() * 4;
     while driver.table.workers[1].alive && Instant::now() < deadline {
