@@ -179,7 +179,11 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
     let mut scopes = Scopes::default();
     rewrite::bind_parameters(&mut scopes, &driver, &inputs);
-    let model = returned_variable(&function.block);
+    // The model observers watch: the returned variable if it is broadcast, else (a copy
+    // kept aside, say the best so far) the first variable broadcast, so that the trace and
+    // the stop rules still follow the training.
+    let broadcast = broadcast_variables(&function.block);
+    let model = returned_variable(&function.block).filter(|var| broadcast.contains(var));
     let mut rewriter = Rewriter::new(
         signature.ident.clone(),
         driver.clone(),
@@ -233,6 +237,26 @@ fn returned_variable(block: &syn::Block) -> Option<syn::Ident> {
         syn::Stmt::Expr(syn::Expr::Path(path), None) => path.path.get_ident().cloned(),
         _ => None,
     }
+}
+
+/// The variables the body's `broadcast!`s name.
+fn broadcast_variables(block: &syn::Block) -> Vec<syn::Ident> {
+    struct Broadcasts(Vec<syn::Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Broadcasts {
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let is_broadcast = mac
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "broadcast");
+            if let (true, Ok(var)) = (is_broadcast, mac.parse_body::<syn::Ident>()) {
+                self.0.push(var);
+            }
+        }
+    }
+    let mut broadcasts = Broadcasts(Vec::new());
+    syn::visit::Visit::visit_block(&mut broadcasts, block);
+    broadcasts.0
 }
 
 /// On errors: the errors, and the function with an empty body, so that its callers still

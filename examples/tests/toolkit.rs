@@ -83,6 +83,25 @@ fn brittle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     w
 }
 
+/// Plain SGD that returns a copy kept aside (as a "best so far" would be), not the variable
+/// it broadcasts: the trace and the stop rules follow the broadcast one.
+#[async_optimizer]
+fn aside(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut kept: Model = w.clone();
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+        kept = w.clone();
+    }
+    kept
+}
+
+const ASIDE: Optimizer = Optimizer::new("aside", aside);
+
 const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::new(
     "at",
     50.0,
@@ -93,7 +112,7 @@ fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[ADAM, MISREAD, BRITTLE, softmax_cli::optimizer()]);
+        return async_train::cli::run(&[ADAM, MISREAD, BRITTLE, ASIDE, softmax_cli::optimizer()]);
     }
     test_support::run_tests(&[
         (
@@ -115,6 +134,10 @@ fn main() -> ExitCode {
         (
             "an_optimizer_that_panics_ends_its_run_keeping_its_latest_model_and_trace",
             a_panic_keeps_the_latest_model,
+        ),
+        (
+            "an_optimizer_returning_a_copy_is_still_traced_and_stopped_by_its_target",
+            a_returned_copy_is_still_followed,
         ),
     ]);
     ExitCode::SUCCESS
@@ -457,4 +480,34 @@ fn a_panic_keeps_the_latest_model() {
     let summary = json(&dir.join("summary.json"));
     let failure = summary["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("panicked"), "{summary}");
+}
+
+fn a_returned_copy_is_still_followed() {
+    // The trace and the stop rules saw nothing of a model that is never broadcast: one trace
+    // point at the end, and a target that never stopped the run.
+    let dir = test_support::scratch("toolkit-aside");
+    let a9a = test_support::data("a9a.xz");
+    let run = on_a9a(a9a.to_str().unwrap(), "1", "3000");
+    let stops = [
+        "--optimum",
+        "0.3245",
+        "--target-subopt",
+        "0.2",
+        "--eval-every",
+        "0.01",
+        "--trace",
+        "trace.csv",
+        "--summary",
+        "summary.json",
+        "--quiet",
+    ];
+    succeeded(&cli(
+        &[&["--algo", "aside"][..], &run, &stops].concat(),
+        &dir,
+    ));
+    let summary = json(&dir.join("summary.json"));
+    let updates = summary["updates"].as_u64().unwrap();
+    assert!(updates < 3000, "the target stopped it: {updates} updates");
+    let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    assert!(trace.lines().count() > 3, "points during the run:\n{trace}");
 }
