@@ -339,6 +339,8 @@ impl Driver {
         let begun = Instant::now();
         self.settle_checkpoint(true);
         self.clock.add_pause(begun.elapsed());
+        // What already arrived counts in the report (a refusal the link answered just now).
+        self.drain();
         let report = self.report();
         let another_run = self.config.series == Series::NotLast && !self.stop_requested();
         self.shutdown_workers(another_run);

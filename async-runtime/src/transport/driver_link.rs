@@ -274,6 +274,14 @@ async fn serve_async(
                 let Some((peer, body)) = split_inbound(message, &mut said) else { continue };
                 let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
                 log_event(&event, &mut said);
+                if let Inbound::Admitted { peer, .. } = &event {
+                    frame_limits.set(&identity_bytes(peer), config.max_frame);
+                }
+                // The coordinator hears of a refusal before its peer does: a run that ends
+                // on the peer's answer has counted it.
+                if !matches!(event, Inbound::Handled) && inbound.send(event).is_err() {
+                    break;
+                }
                 for (peer, frame) in out.drain(..) {
                     // Handshake answers go plain: the peer has no session yet.
                     let _ = send_to(&send_half, &peer, frame);
@@ -281,15 +289,6 @@ async fn serve_async(
                 for (peer, why) in gate.drain_closing() {
                     let _ = send_half.disconnect(identity_bytes(&peer));
                     let _ = inbound.send(Inbound::Dropped { peer, why });
-                }
-                if matches!(event, Inbound::Handled) {
-                    continue;
-                }
-                if let Inbound::Admitted { peer, .. } = &event {
-                    frame_limits.set(&identity_bytes(peer), config.max_frame);
-                }
-                if inbound.send(event).is_err() {
-                    break;
                 }
             }
             queued = outbound.recv() => {

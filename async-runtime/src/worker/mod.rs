@@ -170,7 +170,11 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
             this.name = format!("{}.r{:08x}", options.name, rand::random::<u32>());
         }
         let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
-        let outcome = serve(this, reach_by).await;
+        let mut opened = false;
+        let outcome = serve(this, reach_by, &mut opened).await;
+        if opened {
+            tries.session_opened();
+        }
         match tries.after(&options.name, outcome, Instant::now()) {
             Then::Finish(result) => return result,
             Then::Retry {
@@ -251,7 +255,12 @@ enum Event {
     Other,
 }
 
-async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, RuntimeError> {
+/// Serves one connection to the driver; `opened` says whether a session was opened on it.
+async fn serve(
+    options: WorkerOptions,
+    reach_by: Instant,
+    opened: &mut bool,
+) -> Result<Ended, RuntimeError> {
     let mut socket_options = SocketOptions::default();
     let identity = options
         .name
@@ -321,6 +330,7 @@ async fn serve(options: WorkerOptions, reach_by: Instant) -> Result<Ended, Runti
             },
         };
         let next = worker.on_event(event, Instant::now());
+        *opened |= worker.session.is_some();
         for frame in std::mem::take(&mut worker.plain) {
             send(&mut tx, frame).await?;
         }
@@ -620,15 +630,20 @@ impl Worker {
                         self.last_heard = Instant::now();
                         Next::Continue
                     }
-                    Err(reason) => Next::Exit(Err(RuntimeError::Transport(format!(
-                        "{reason}: this worker answers nothing to {}{}",
-                        self.options.driver,
-                        if self.options.token.is_none() {
-                            " (give the run's token with --token-file)"
-                        } else {
-                            ""
-                        }
-                    )))),
+                    // As unproven as a refusal: a peer without the token can send a proof
+                    // that does not check as easily as a driver of another token does.
+                    Err(reason) => Next::Exit(Ok(Ended::Unproven {
+                        said: format!(
+                            "{reason}: this worker answers nothing to {}{}",
+                            self.options.driver,
+                            if self.options.token.is_none() {
+                                " (give the run's token with --token-file)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        name_held: false,
+                    })),
                 }
             }
             // Unproven before the session: the reconnect rules weigh them (`tries`).
@@ -1114,5 +1129,33 @@ mod tests {
             Next::Continue
         ));
         assert_eq!(worker.rejected.count(), 7);
+    }
+
+    #[test]
+    fn a_challenge_whose_proof_does_not_check_is_unproven() {
+        // A peer without the token answers the hello with a made-up proof: as unproven as a
+        // refusal, so a worker told to keep trying does (it exited for good).
+        let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        options.token = Some(Token::random());
+        let (work, _handed) = std_mpsc::channel();
+        let answer_by = Instant::now() + Duration::from_secs(5);
+        let mut worker = Worker::new(options, [7; 32], answer_by, work, Arc::default());
+        let challenge = ToWorker::Challenge {
+            nonce: ByteBuf::from(vec![9u8; 32]),
+            proof: ByteBuf::from(vec![0u8; 32]),
+            encrypt: false,
+        };
+        let next = worker.on_frame(ZmqMessage::from(frame::encode(0x5eed, &challenge)));
+        assert!(
+            matches!(
+                next,
+                Next::Exit(Ok(Ended::Unproven {
+                    name_held: false,
+                    ..
+                }))
+            ),
+            "a made-up proof is unproven"
+        );
+        assert!(worker.session.is_none());
     }
 }

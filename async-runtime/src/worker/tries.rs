@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::said::Said;
 use super::{Ended, RunEnd};
 use crate::error::RuntimeError;
 
@@ -36,6 +37,8 @@ pub(super) struct Tries {
     lost_at: Option<Instant>,
     /// The last refusal heard before any proof, for the final error.
     last_refusal: Option<String>,
+    /// Tries again so far, for the warnings: a window of 600 s holds a thousand.
+    said: Said,
 }
 
 impl Tries {
@@ -46,7 +49,17 @@ impl Tries {
             renamed: 0,
             lost_at: None,
             last_refusal: None,
+            said: Said::default(),
         }
+    }
+
+    /// A session opened: what came before it is over, and a later loss of the driver opens
+    /// a window of its own (the first window's start made a second cut an hour later final).
+    pub(super) fn session_opened(&mut self) {
+        self.lost_at = None;
+        self.last_refusal = None;
+        self.renamed = 0;
+        self.said = Said::default();
     }
 
     /// Until when the next try may wait for the driver to listen: within the reconnect window
@@ -125,7 +138,10 @@ impl Tries {
         if waited > window {
             return Then::Finish(Err(self.final_error(reason, waited)));
         }
-        tracing::warn!(worker = %name, %reason, "no session with the driver; joining again");
+        if self.said.again() {
+            let tries = self.said.count();
+            tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
+        }
         self.again += 1;
         Then::Retry {
             fresh_name,
@@ -247,5 +263,32 @@ mod tests {
         ));
         let error = final_error(tries.after("w0", lost("silent"), Instant::now()));
         assert!(error.contains("silent"), "{error}");
+    }
+
+    #[test]
+    fn a_session_opens_a_fresh_window_for_the_next_loss() {
+        // Cut, rejoined under a fresh name (the driver held the old one as lost), an hour of
+        // training, then a second cut: the first window's start made it final.
+        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let start = Instant::now();
+        assert!(matches!(
+            tries.after("w0", lost("silent"), start),
+            Then::Retry { .. }
+        ));
+        let held = Ok(Ended::Unproven {
+            said: "the driver holds this name as a lost worker's".into(),
+            name_held: true,
+        });
+        assert!(matches!(
+            tries.after("w0", held, start + Duration::from_secs(1)),
+            Then::Retry {
+                fresh_name: true,
+                ..
+            }
+        ));
+        tries.session_opened();
+        let an_hour_later = start + Duration::from_secs(3600);
+        let then = tries.after("w0", lost("silent"), an_hour_later);
+        assert!(matches!(then, Then::Retry { .. }), "{then:?}");
     }
 }
