@@ -84,7 +84,8 @@ pub struct ClusterConfig {
     /// Encrypt every frame after admission (ChaCha20-Poly1305 under the session key), for
     /// untrusted networks; otherwise frames carry a MAC only.
     pub encrypt: bool,
-    /// Connections in the middle of a handshake at most; further hellos are dropped.
+    /// Connections in the middle of a handshake at most (at least twice `workers`, so that a
+    /// whole cluster saying hello at once fits); a newer hello closes the oldest one.
     pub max_strangers: usize,
     /// A handshake not finished this long after its hello is dropped.
     pub handshake_deadline: Duration,

@@ -181,7 +181,8 @@ impl Driver {
             max_frame: config.max_frame,
             token: config.token.clone().unwrap_or_else(crate::Token::loopback),
             encrypt: config.encrypt,
-            max_strangers: config.max_strangers,
+            // A whole cluster says hello at once: none of its handshakes must make room.
+            max_strangers: config.max_strangers.max(2 * config.workers),
             handshake_deadline: config.handshake_deadline,
         })?;
         let mut driver = Driver::assemble(config, run_id, Box::new(link));

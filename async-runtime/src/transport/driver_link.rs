@@ -36,10 +36,7 @@ const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 /// once: the gate bounds strangers who speak, this bounds those who never do.
 const UNADMITTED_PER_STRANGER: usize = 4;
 
-/// A connection not admitted within this many handshake deadlines of its acceptance is
-/// closed (30 s by default): a worker is admitted within one deadline of its Hello, and says
-/// Hello as soon as it is connected.
-const ADMISSION_DEADLINES: u32 = 6;
+use super::gate::ADMISSION_DEADLINES;
 
 /// The driver's socket thread.
 pub(crate) struct DriverLink {

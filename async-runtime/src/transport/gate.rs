@@ -97,6 +97,12 @@ struct Stranger {
 /// its proof); the rest is slack.
 pub const STRANGER_FRAMES: u32 = 4;
 
+/// A connection not admitted within this many handshake deadlines of its acceptance is
+/// closed by the transport (30 s by default): a worker is admitted within one deadline of its
+/// Hello, and says Hello as soon as it is connected. A connection's count of frames is kept
+/// as long.
+pub const ADMISSION_DEADLINES: u32 = 6;
+
 /// What a connection without a session has sent: counted against [`STRANGER_FRAMES`].
 struct Unproven {
     frames: u32,
@@ -341,12 +347,20 @@ impl Gate {
         if hello.nonce.len() != NONCE_LEN {
             return self.refuse(peer, "its hello carries no valid nonce".into(), out);
         }
-        if self.strangers.contains_key(&peer) && !self.sessions.contains_key(&peer) {
-            // One challenge per connection: a hello again would keep its handshake open.
+        if self.strangers.contains_key(&peer) {
+            // One challenge per connection: a hello again would keep its handshake open. Under
+            // a session's identity it may have been put on the path by anyone: dropped, the
+            // connection stays the session's.
             return self.cut_off(peer, Refusal::CutOff);
         }
-        if !self.strangers.contains_key(&peer) && self.strangers.len() >= self.config.max_strangers
-        {
+        if self.strangers.len() >= self.config.max_strangers && self.sessions.contains_key(&peer) {
+            // A new handshake under a session's identity makes no room at others' expense.
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::TooManyStrangers,
+            };
+        }
+        if self.strangers.len() >= self.config.max_strangers {
             // The oldest handshake makes room: a worker's takes one round trip, so holding
             // every slot takes a flood of hellos, not a few slow ones.
             let oldest = self
@@ -429,13 +443,14 @@ impl Gate {
         Some(self.sessions.get_mut(peer)?.sealer.seal(frame))
     }
 
-    /// Handshakes past their deadline are dropped; a connection's count of frames starts
-    /// again after a deadline (the transport closes connections not admitted in time, and
-    /// a closed one's count must not outlive it).
+    /// Handshakes past their deadline are dropped; a connection's count of frames is
+    /// forgotten once the transport has closed it for not being admitted in time (its
+    /// closing may have gone unheard: a closed connection's count must not outlive it).
     pub fn sweep(&mut self, now: Instant) -> Vec<Inbound> {
         let deadline = self.config.handshake_deadline;
+        let kept = deadline * ADMISSION_DEADLINES;
         self.unproven
-            .retain(|_, unproven| now.duration_since(unproven.since) <= deadline);
+            .retain(|_, unproven| now.duration_since(unproven.since) <= kept);
         let late: Vec<String> = self
             .strangers
             .iter()
@@ -792,7 +807,16 @@ mod tests {
             gate.on_frame("w1", &next, now, &mut out),
             Inbound::Message { .. }
         ));
-        // A new connection that proves the token replaces the session.
+        // A second hello under w1 while the first's handshake is open is dropped (anyone on
+        // the path could send it); once that one expired, a handshake that proves the token
+        // replaces the session.
+        gate.on_frame("w1", &Peer::new("w1", &token).hello(), now, &mut out);
+        assert_eq!(
+            gate.strangers(),
+            0,
+            "the open handshake ends, the session stays"
+        );
+        assert!(gate.drain_closing().is_empty());
         let mut restarted = Peer::new("w1", &token);
         assert!(matches!(
             handshake(&mut gate, &mut restarted),
@@ -903,15 +927,24 @@ mod tests {
         assert_eq!(out.len(), 1, "no second refusal");
         assert_eq!(gate.drain_closing(), [("w1".to_owned(), Refusal::CutOff)]);
 
-        // The count starts again after a handshake deadline (the transport closes a
-        // connection not admitted by then; a closed one's count must not outlive it).
+        // The count is kept as long as the transport keeps a connection that is not admitted
+        // (a closed one's count must not outlive it).
         for _ in 0..STRANGER_FRAMES {
             gate.on_frame("0x02", b"junk", now, &mut out);
         }
         gate.sweep(now + Duration::from_secs(6));
-        let later = now + Duration::from_secs(6);
         assert!(matches!(
-            gate.on_frame("0x02", b"junk", later, &mut out),
+            gate.on_frame("0x02", b"junk", now + Duration::from_secs(6), &mut out),
+            Inbound::Handled
+        ));
+        assert_eq!(gate.drain_closing(), [("0x02".to_owned(), Refusal::CutOff)]);
+        for _ in 0..STRANGER_FRAMES {
+            gate.on_frame("0x03", b"junk", now, &mut out);
+        }
+        let later = now + Duration::from_secs(31);
+        gate.sweep(later);
+        assert!(matches!(
+            gate.on_frame("0x03", b"junk", later, &mut out),
             Inbound::Rejected { .. }
         ));
         assert!(gate.drain_closing().is_empty());
