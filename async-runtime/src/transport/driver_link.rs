@@ -37,6 +37,7 @@ const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 const UNADMITTED_PER_STRANGER: usize = 4;
 
 use super::gate::ADMISSION_DEADLINES;
+use super::said::Said;
 
 /// The driver's socket thread.
 pub(crate) struct DriverLink {
@@ -383,7 +384,7 @@ fn split_inbound(message: ZmqMessage, said: &mut Said) -> Option<(String, Bytes)
         if said.again() {
             tracing::warn!(
                 frames = frames.len(),
-                dropped = said.0,
+                dropped = said.count(),
                 "dropped a message with an unexpected frame count"
             );
         }
@@ -393,23 +394,10 @@ fn split_inbound(message: ZmqMessage, said: &mut Said) -> Option<(String, Bytes)
     Some((identity_name(&frames[0]), body))
 }
 
-/// Warnings about messages anyone can send, so far: the first few are logged, then only
-/// each power of two, or a stranger's flood would be a flood of log lines too.
-#[derive(Default)]
-struct Said(u64);
-
-impl Said {
-    /// Counts one more; whether to log it.
-    fn again(&mut self) -> bool {
-        self.0 += 1;
-        self.0 <= 5 || self.0.is_power_of_two()
-    }
-}
-
 fn log_event(event: &Inbound, said: &mut Said) {
     match event {
         Inbound::Rejected { peer, error } if said.again() => {
-            tracing::warn!(%peer, %error, rejected = said.0, "rejected a message")
+            tracing::warn!(%peer, %error, rejected = said.count(), "rejected a message")
         }
         Inbound::Dropped { peer, why } => tracing::debug!(%peer, ?why, "dropped a frame"),
         _ => {}

@@ -6,6 +6,7 @@
 mod driver_link;
 pub mod frame;
 pub(crate) mod gate;
+pub(crate) mod said;
 pub mod session;
 
 pub(crate) use driver_link::LinkConfig;

@@ -4,7 +4,6 @@
 //! driver is gone, so no worker outlives its run.
 
 mod cache;
-mod said;
 mod straggler;
 mod tries;
 
@@ -24,9 +23,9 @@ use zeromq::{
     ZmqMessage,
 };
 
+use crate::transport::said::Said;
 pub use cache::CachedVersion;
 use cache::VersionCache;
-use said::Said;
 use straggler::{ordered_sleep, StragglerDelay};
 use tries::{Then, Tries};
 

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::said::Said;
 use super::{Ended, RunEnd};
 use crate::error::RuntimeError;
+use crate::transport::said::Said;
 
 /// Joins again at most this many times after being declared lost.
 const MAX_REJOINS: u32 = 100;
