@@ -75,11 +75,17 @@ impl Unadmitted {
         ticket
     }
 
-    /// The connection of `ticket` finished its ZMTP handshake as `peer`.
-    pub(crate) fn connected(&self, ticket: u64, peer: PeerIdentity) {
+    /// The connection of `ticket` finished its ZMTP handshake as `peer`; `false` if it was
+    /// closed to make room meanwhile (its handshake ended before the abort could stop it):
+    /// the caller closes it, or it would escape the cap.
+    pub(crate) fn connected(&self, ticket: u64, peer: PeerIdentity) -> bool {
         let mut queue = self.queue.lock();
-        if let Some(waiting) = queue.iter_mut().find(|w| w.ticket == ticket) {
-            waiting.stage = Stage::Connected(peer);
+        match queue.iter_mut().find(|w| w.ticket == ticket) {
+            Some(waiting) => {
+                waiting.stage = Stage::Connected(peer);
+                true
+            }
+            None => false,
         }
     }
 

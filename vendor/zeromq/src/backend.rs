@@ -337,7 +337,11 @@ impl MultiPeerBackend for GenericSocketBackend {
                 writer_backend.peer_disconnected(&writer_peer_id);
             }
         });
-        self.round_robin.push(peer_id.clone());
+        // Only sockets that send round-robin pop this queue (a ROUTER addresses its peers):
+        // pushed for a ROUTER, every identity ever connected stayed in it for good.
+        if self.socket_type != SocketType::ROUTER {
+            self.round_robin.push(peer_id.clone());
+        }
         match &self.fair_queue_inner {
             None => {}
             Some(inner) => {

@@ -257,7 +257,12 @@ pub(crate) async fn peer_accepted(
         }
     };
     let peer_id = register_peer(raw_socket, backend.clone(), peer_id).await;
-    unadmitted.connected(ticket, peer_id.clone());
+    if !unadmitted.connected(ticket, peer_id.clone()) {
+        backend.peer_disconnected(&peer_id);
+        return Err(ZmqError::Other(
+            "closed to make room: too many connections not admitted yet",
+        ));
+    }
     let watched = peer_id.clone();
     async_rt::task::spawn(async move {
         async_rt::task::sleep(deadline).await;
