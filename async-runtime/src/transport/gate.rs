@@ -41,7 +41,7 @@ pub enum Refusal {
     /// reached and it was the oldest.
     TooManyStrangers,
     /// A connection without a session closed for sending more than a handshake: a second
-    /// hello, anything after its refusal, or more than [`STRANGER_FRAMES`] frames.
+    /// hello, anything after its refusal, or more frames than a handshake takes (4).
     CutOff,
     /// A peer that left after the driver's challenge, without its proof: a worker holding
     /// another token leaves there.
