@@ -249,8 +249,9 @@ fn broadcast_variables(block: &syn::Block) -> Vec<syn::Ident> {
                 .segments
                 .last()
                 .is_some_and(|segment| segment.ident == "broadcast");
-            if let (true, Ok(var)) = (is_broadcast, mac.parse_body::<syn::Ident>()) {
-                self.0.push(var);
+            // The same reading as the rewrite's: an argument it refuses is reported there.
+            if let (true, Ok(site)) = (is_broadcast, mac.parse_body::<sites::BroadcastSite>()) {
+                self.0.push(site.var);
             }
         }
     }

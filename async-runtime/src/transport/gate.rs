@@ -286,19 +286,26 @@ impl Gate {
 
     /// Tells `peer` why it is refused; its next frame closes its connection.
     fn refuse(&mut self, peer: String, reason: String, out: &mut Outbox) -> Inbound {
+        let answer = ToWorker::Refused {
+            reason: reason.clone(),
+        };
+        self.last_word(peer, reason, &answer, out)
+    }
+
+    /// Sends `peer` its last answer before admission (a refusal, or word to join under
+    /// another name), ending its handshake; its next frame closes its connection.
+    fn last_word(
+        &mut self,
+        peer: String,
+        reason: String,
+        answer: &ToWorker,
+        out: &mut Outbox,
+    ) -> Inbound {
         self.strangers.remove(&peer);
         if let Some(unproven) = self.unproven.get_mut(&peer) {
             unproven.frames = STRANGER_FRAMES;
         }
-        out.push((
-            peer.clone(),
-            frame::encode(
-                self.config.run_id,
-                &ToWorker::Refused {
-                    reason: reason.clone(),
-                },
-            ),
-        ));
+        out.push((peer.clone(), frame::encode(self.config.run_id, answer)));
         Inbound::Refused { peer, reason }
     }
 
@@ -318,12 +325,7 @@ impl Gate {
             let lost = ToWorker::Lost {
                 reason: reason.clone(),
             };
-            out.push((peer.clone(), frame::encode(self.config.run_id, &lost)));
-            self.strangers.remove(&peer);
-            if let Some(unproven) = self.unproven.get_mut(&peer) {
-                unproven.frames = STRANGER_FRAMES;
-            }
-            return Inbound::Refused { peer, reason };
+            return self.last_word(peer, reason, &lost, out);
         }
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the

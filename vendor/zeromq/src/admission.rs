@@ -10,6 +10,7 @@ use futures::future::AbortHandle;
 use parking_lot::Mutex;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a waiting connection is.
 enum Stage {
@@ -28,7 +29,7 @@ struct Waiting {
 #[derive(Default)]
 pub(crate) struct Unadmitted {
     queue: Mutex<VecDeque<Waiting>>,
-    next_ticket: Mutex<u64>,
+    next_ticket: AtomicU64,
 }
 
 impl Unadmitted {
@@ -42,11 +43,7 @@ impl Unadmitted {
         still_waiting: impl Fn(&PeerIdentity) -> bool,
         close: impl Fn(&PeerIdentity),
     ) -> u64 {
-        let ticket = {
-            let mut next = self.next_ticket.lock();
-            *next += 1;
-            *next
-        };
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let mut evicted = Vec::new();
         {
             let mut queue = self.queue.lock();
