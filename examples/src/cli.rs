@@ -758,6 +758,7 @@ const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 fn train(args: TrainArgs) -> Result<()> {
     let mut spec = args.run.job(args.algo)?;
     job::check_params(&spec.params, &[args.algo])?;
+    job::check_settings(&spec, &[args.algo])?;
     if args.checkpoint_updates == Some(0) {
         bail!("--checkpoint-updates must be at least 1");
     }
@@ -1129,6 +1130,9 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Setting;
+    use asyncopt_algorithms::Model;
+    use asyncopt_runtime::{Dataset, Driver};
 
     fn run_args(args: &[&str]) -> RunArgs {
         let argv = std::iter::once("async-train").chain(args.iter().copied());
@@ -1152,5 +1156,43 @@ mod tests {
         assert_eq!(updates(&["--time", "30"]), usize::MAX, "not 5000 silently");
         assert_eq!(updates(&["--time", "30", "--updates", "10"]), 10);
         assert_eq!(updates(&["--target-subopt", "1e-4"]), DEFAULT_UPDATES);
+    }
+
+    #[test]
+    fn a_setting_no_optimizer_of_the_run_reads_is_refused() {
+        fn own(_: &mut Driver, data: &Dataset, _: &Params) -> Model {
+            Model::zeros(data.dim())
+        }
+        let plain = Optimizer::new("plain", own);
+        let heavy = Optimizer::new("heavy", own).reads(&[Setting::Momentum]);
+        let check = |args: &[&str], algorithms: &[Optimizer]| {
+            let spec = run_args(args).job(algorithms[0]).expect("a valid job");
+            job::check_settings(&spec, algorithms).map_err(|e| e.to_string())
+        };
+        let sgd = Optimizer::from(Algorithm::Sgd);
+        let asgd = Optimizer::from(Algorithm::Asgd);
+        let refused = check(&["--momentum", "0.9"], &[plain]).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "--momentum 0.9 would change nothing: plain does not read \
+                 p.momentum"
+            ),
+            "{refused}"
+        );
+        assert!(check(&["--momentum", "0.9"], &[heavy]).is_ok());
+        // The default, even spelt out, changes nothing either way.
+        assert!(check(&["--momentum", "0", "--quorum", "1"], &[plain]).is_ok());
+        let sync = check(&["--staleness-aware"], &[sgd]).unwrap_err();
+        assert!(
+            sync.starts_with("--staleness-aware would change nothing: sgd"),
+            "{sync}"
+        );
+        assert!(check(&["--quorum", "2"], &[sgd]).is_err());
+        // A comparison takes a setting one of its optimizers reads.
+        assert!(check(&["--quorum", "2"], &[sgd, asgd]).is_ok());
+        assert!(check(&["--epoch", "10"], &[sgd, asgd]).is_err());
+        let svrg = Optimizer::from(Algorithm::Svrg);
+        assert!(check(&["--epoch", "10"], &[svrg]).is_ok());
+        assert!(check(&["--precondition", "diagonal"], &[plain]).is_err());
     }
 }

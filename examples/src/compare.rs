@@ -36,6 +36,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         }
     }
     job::check_params(&spec.params, algorithms)?;
+    job::check_settings(spec, algorithms)?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     if out.join("compare.json").exists() {

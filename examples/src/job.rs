@@ -19,7 +19,7 @@ use asyncopt_runtime::{ClusterConfig, Driver, RunReport, RuntimeError};
 
 use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
-use crate::optimizer::Optimizer;
+use crate::optimizer::{Optimizer, Setting};
 use crate::progress::Progress;
 use crate::trace::{create_parent, same_file, Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
@@ -659,6 +659,48 @@ fn hyperparameters(algorithm: Optimizer, given: &[(String, f64)]) -> BTreeMap<St
             )
         })
         .collect()
+}
+
+/// Refuses a value for a shared setting that none of `algorithms` reads: it would change
+/// nothing, while the summary and the saved model say it was set.
+pub fn check_settings(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
+    for setting in Setting::ALL {
+        let Some(value) = given(spec, setting) else {
+            continue;
+        };
+        if algorithms.iter().any(|a| a.settings().contains(&setting)) {
+            continue;
+        }
+        let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+        let flag = setting.flag();
+        let given = if value.is_empty() {
+            flag.to_owned()
+        } else {
+            format!("{flag} {value}")
+        };
+        bail!(
+            "{given} would change nothing: {} does not read {} (an optimizer declares the \
+             settings its code reads with Optimizer::reads)",
+            names.join(", "),
+            setting.field()
+        );
+    }
+    Ok(())
+}
+
+/// The value `spec` gives `setting`, unless it is the default ("" for a switch that is on).
+fn given(spec: &JobSpec, setting: Setting) -> Option<String> {
+    match setting {
+        Setting::Momentum => (spec.momentum != 0.0).then(|| spec.momentum.to_string()),
+        Setting::Precondition => {
+            (spec.precondition != Precondition::None).then(|| spec.precondition.to_string())
+        }
+        Setting::Quorum => (spec.quorum != Params::DEFAULT_QUORUM).then(|| spec.quorum.to_string()),
+        Setting::MaxStaleness => (spec.max_staleness != Params::DEFAULT_MAX_STALENESS)
+            .then(|| spec.max_staleness.to_string()),
+        Setting::StalenessAware => spec.staleness_aware.then(String::new),
+        Setting::Epoch => (spec.epoch != 0).then(|| spec.epoch.to_string()),
+    }
 }
 
 /// Refuses a `--param` that none of `algorithms` declares, listing what they take.

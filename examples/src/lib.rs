@@ -35,4 +35,4 @@ pub mod progress;
 pub mod trace;
 pub mod watch;
 
-pub use optimizer::{Hyper, Optimizer};
+pub use optimizer::{Hyper, Optimizer, Setting};

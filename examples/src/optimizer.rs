@@ -54,7 +54,86 @@ pub struct Optimizer {
     variance_reduced: bool,
     default_step: Option<f64>,
     hypers: &'static [Hyper],
+    reads: &'static [Setting],
 }
+
+/// A setting of the shared command line that an optimizer reads only if its code does:
+/// `--momentum 0.9` given to an optimizer that never reads `p.momentum` would change nothing
+/// while the summary says it was set. An optimizer declares those its code reads with
+/// [`Optimizer::reads`]; a run refuses a value other than the default for a setting that no
+/// optimizer of the run reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `--momentum`, read as `p.momentum`.
+    Momentum,
+    /// `--precondition`, read as `p.precondition` or through `p.metric(..)`.
+    Precondition,
+    /// `--quorum`, read as `p.quorum` (in a `barrier!`).
+    Quorum,
+    /// `--max-staleness`, read as `p.max_staleness` (in a `reduce!`).
+    MaxStaleness,
+    /// `--staleness-aware`, read through `p.step_for(..)`.
+    StalenessAware,
+    /// `--epoch`, read as `p.epoch`.
+    Epoch,
+}
+
+impl Setting {
+    /// Every setting, in the order `--help` lists them.
+    pub const ALL: [Setting; 6] = [
+        Setting::Momentum,
+        Setting::Precondition,
+        Setting::Quorum,
+        Setting::MaxStaleness,
+        Setting::StalenessAware,
+        Setting::Epoch,
+    ];
+
+    /// The flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Momentum => "--momentum",
+            Setting::Precondition => "--precondition",
+            Setting::Quorum => "--quorum",
+            Setting::MaxStaleness => "--max-staleness",
+            Setting::StalenessAware => "--staleness-aware",
+            Setting::Epoch => "--epoch",
+        }
+    }
+
+    /// How an optimizer reads it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Momentum => "p.momentum",
+            Setting::Precondition => "p.precondition",
+            Setting::Quorum => "p.quorum",
+            Setting::MaxStaleness => "p.max_staleness",
+            Setting::StalenessAware => "p.step_for(staleness)",
+            Setting::Epoch => "p.epoch",
+        }
+    }
+}
+
+/// What the built-in optimizers read: all six take momentum and a preconditioner; the
+/// asynchronous ones their barrier's quorum, their staleness bound and the staleness-aware
+/// step; SVRG and ASVRG their epoch.
+const SYNC_READS: &[Setting] = &[Setting::Momentum, Setting::Precondition];
+const SVRG_READS: &[Setting] = &[Setting::Momentum, Setting::Precondition, Setting::Epoch];
+const ASYNC_READS: &[Setting] = &[
+    Setting::Momentum,
+    Setting::Precondition,
+    Setting::Quorum,
+    Setting::MaxStaleness,
+    Setting::StalenessAware,
+];
+const ASVRG_READS: &[Setting] = &[
+    Setting::Momentum,
+    Setting::Precondition,
+    Setting::Quorum,
+    Setting::MaxStaleness,
+    Setting::StalenessAware,
+    Setting::Epoch,
+];
 
 /// A hyperparameter of an author's optimizer: set with `--param NAME=VALUE`, read in the
 /// optimizer with [`Params::param`], recorded in the summary, the saved model's settings and
@@ -124,6 +203,7 @@ impl Optimizer {
             variance_reduced: false,
             default_step: None,
             hypers: &[],
+            reads: &[],
         }
     }
 
@@ -148,6 +228,7 @@ impl Optimizer {
             variance_reduced: false,
             default_step: None,
             hypers: &[],
+            reads: &[],
         }
     }
 
@@ -177,6 +258,30 @@ impl Optimizer {
     /// Its own hyperparameters.
     pub fn hypers(&self) -> &'static [Hyper] {
         self.hypers
+    }
+
+    /// The same, reading the shared `settings` besides the step, the batch and the update
+    /// bound, which every optimizer gets:
+    ///
+    /// ```
+    /// # use async_train::{Optimizer, Setting};
+    /// # use asyncopt_algorithms::{Model, Params};
+    /// # fn heavy_ball(_: &mut asyncopt_runtime::Driver, _: &asyncopt_runtime::Dataset, p: &Params) -> Model {
+    /// let beta = p.momentum; // --momentum reaches it
+    /// # Model::zeros(1) }
+    /// const HEAVY_BALL: Optimizer = Optimizer::new("heavy-ball", heavy_ball)
+    ///     .reads(&[Setting::Momentum]);
+    /// ```
+    ///
+    /// A run whose optimizers all leave a setting unread refuses a value for it.
+    pub const fn reads(mut self, settings: &'static [Setting]) -> Optimizer {
+        self.reads = settings;
+        self
+    }
+
+    /// The shared settings it reads.
+    pub fn settings(&self) -> &'static [Setting] {
+        self.reads
     }
 
     /// The step its author chose for it, if any.
@@ -259,6 +364,12 @@ impl From<Algorithm> for Optimizer {
             variance_reduced: algorithm.is_variance_reduced(),
             default_step: None,
             hypers: &[],
+            reads: match algorithm {
+                Algorithm::Sgd | Algorithm::Saga => SYNC_READS,
+                Algorithm::Svrg => SVRG_READS,
+                Algorithm::Asgd | Algorithm::Asaga => ASYNC_READS,
+                Algorithm::Asvrg => ASVRG_READS,
+            },
         }
     }
 }

@@ -420,6 +420,12 @@ fn own_hyperparameter_gets_the_command_line() {
     test_support::assert_clear_error(&typo, "--param beta: adam takes only beta1 (the decay");
     let builtin = run(&["--algo", "sgd", "--param", "beta1=0.5"], "sgd.json");
     test_support::assert_clear_error(&builtin, "sgd takes no parameter of its own");
+    // A shared setting its code does not read is refused too: it would change nothing.
+    let unread = run(&["--algo", "adam", "--momentum", "0.5"], "unread.json");
+    test_support::assert_clear_error(
+        &unread,
+        "--momentum 0.5 would change nothing: adam does not read p.momentum",
+    );
     // So is a name its code reads but does not declare, before any update.
     let misread = run(&["--algo", "misread"], "misread.json");
     test_support::assert_clear_error(
