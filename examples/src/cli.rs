@@ -400,7 +400,16 @@ impl TypedValueParser for AlgorithmParser {
             let hypers: Vec<String> = o
                 .hypers()
                 .iter()
-                .map(|h| format!("--param {}={} ({})", h.name, h.default, h.help))
+                .map(|h| match h.admits(f64::MIN) && h.admits(f64::MAX) {
+                    true => format!("--param {}={} ({})", h.name, h.default, h.help),
+                    false => format!(
+                        "--param {}={} ({}; {})",
+                        h.name,
+                        h.default,
+                        h.help,
+                        h.range()
+                    ),
+                })
                 .collect();
             let value = PossibleValue::new(o.name());
             match hypers.is_empty() {

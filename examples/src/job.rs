@@ -19,7 +19,7 @@ use asyncopt_runtime::{ClusterConfig, Driver, RunReport, RuntimeError};
 
 use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
-use crate::optimizer::{Optimizer, Setting};
+use crate::optimizer::{Hyper, Optimizer, Setting};
 use crate::progress::Progress;
 use crate::trace::{create_parent, same_file, Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
@@ -710,11 +710,20 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
             bail!("--param {name} is given twice: give each parameter once");
         }
     }
-    for (name, _) in given {
-        if algorithms
+    for (name, value) in given {
+        let declared: Vec<(Optimizer, &Hyper)> = algorithms
             .iter()
-            .any(|a| a.hypers().iter().any(|h| h.name == name))
-        {
+            .flat_map(|a| a.hypers().iter().map(move |h| (*a, h)))
+            .filter(|(_, h)| h.name == name)
+            .collect();
+        if let Some((algorithm, hyper)) = declared.iter().find(|(_, h)| !h.admits(*value)) {
+            bail!(
+                "--param {name}={value}: {algorithm} takes {name} {} ({})",
+                hyper.range(),
+                hyper.help
+            );
+        }
+        if !declared.is_empty() {
             continue;
         }
         let known: Vec<String> = algorithms

@@ -146,15 +146,51 @@ pub struct Hyper {
     pub default: f64,
     /// What it does, for the error that lists an optimizer's hyperparameters.
     pub help: &'static str,
+    /// The least value `--param` may give (inclusive).
+    pub min: f64,
+    /// The greatest value `--param` may give (inclusive).
+    pub max: f64,
 }
 
 impl Hyper {
-    /// The hyperparameter `name`, `default` unless the command line sets it.
+    /// The hyperparameter `name`, `default` unless the command line sets it, any finite
+    /// number.
     pub const fn new(name: &'static str, default: f64, help: &'static str) -> Hyper {
         Hyper {
             name,
             default,
             help,
+            min: f64::MIN,
+            max: f64::MAX,
+        }
+    }
+
+    /// The same, taking values from `min` to `max` only (both included): a value outside is
+    /// refused before the run starts, naming the range.
+    ///
+    /// ```
+    /// # use async_train::Hyper;
+    /// const BETA1: Hyper = Hyper::new("beta1", 0.9, "the first moment's decay").within(0.0, 0.999);
+    /// assert!(BETA1.admits(0.5) && !BETA1.admits(1.0));
+    /// ```
+    pub const fn within(mut self, min: f64, max: f64) -> Hyper {
+        self.min = min;
+        self.max = max;
+        self
+    }
+
+    /// Whether `value` is in its range.
+    pub fn admits(&self, value: f64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+
+    /// Its range as the error that refuses a value says it.
+    pub fn range(&self) -> String {
+        match (self.min > f64::MIN, self.max < f64::MAX) {
+            (true, true) => format!("from {} to {}", self.min, self.max),
+            (true, false) => format!("at least {}", self.min),
+            (false, true) => format!("at most {}", self.max),
+            (false, false) => "a finite number".to_owned(),
         }
     }
 }
@@ -446,6 +482,14 @@ impl Registry {
                 if optimizer.hypers[..i].iter().any(|h| h.name == hyper.name) {
                     return Err(format!("`{optimizer}` declares `{}` twice", hyper.name));
                 }
+                if !hyper.admits(hyper.default) {
+                    return Err(format!(
+                        "`{}` of `{optimizer}` defaults to {}, outside its own range ({})",
+                        hyper.name,
+                        hyper.default,
+                        hyper.range()
+                    ));
+                }
             }
             optimizers.push(*optimizer);
         }
@@ -527,5 +571,10 @@ mod tests {
         assert!(spaced
             .unwrap_err()
             .contains("`half life` of `mine` cannot be set"));
+        const OUTSIDE: &[Hyper] = &[Hyper::new("rate", 2.0, "").within(0.0, 1.0)];
+        let outside = Registry::with(&[Optimizer::new("mine", mine).params(OUTSIDE)]);
+        assert!(outside
+            .unwrap_err()
+            .contains("`rate` of `mine` defaults to 2, outside its own range (from 0 to 1)"));
     }
 }

@@ -44,7 +44,8 @@ const ADAM: Optimizer = Optimizer::new("adam", adam).params(&[Hyper::new(
     "beta1",
     0.9,
     "the decay of the first moment",
-)]);
+)
+.within(0.0, 0.999)]);
 
 /// Plain SGD whose code misspells the hyperparameter it declares (`rate`).
 #[async_optimizer]
@@ -420,6 +421,12 @@ fn own_hyperparameter_gets_the_command_line() {
     test_support::assert_clear_error(&typo, "--param beta: adam takes only beta1 (the decay");
     let builtin = run(&["--algo", "sgd", "--param", "beta1=0.5"], "sgd.json");
     test_support::assert_clear_error(&builtin, "sgd takes no parameter of its own");
+    // So is a value outside the range it declares.
+    let outside = run(&["--algo", "adam", "--param", "beta1=1.5"], "outside.json");
+    test_support::assert_clear_error(
+        &outside,
+        "--param beta1=1.5: adam takes beta1 from 0 to 0.999 (the decay",
+    );
     // A shared setting its code does not read is refused too: it would change nothing.
     let unread = run(&["--algo", "adam", "--momentum", "0.5"], "unread.json");
     test_support::assert_clear_error(
