@@ -102,6 +102,9 @@ pub enum DataAccessName {
 /// most hosts, and its size in bytes would overflow the allocator's arithmetic.
 const MAX_FEATURES_CEILING: usize = 1 << 31;
 
+/// The most versions of each broadcast variable `--keep-versions` keeps.
+const MAX_KEEP_VERSIONS: usize = 1024;
+
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// LIBSVM file (plain, .gz or .xz); without it, the built-in California housing set.
@@ -129,6 +132,11 @@ pub struct RunArgs {
     /// file with no more rows is read whole, and its objective is exact.
     #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", help_heading = "Data")]
     pub eval_rows: usize,
+    /// Versions of each broadcast variable the driver keeps for reads of older ones
+    /// (`w.at(v)`), at least what the optimizer declares; each is a copy of the variable on
+    /// the driver [default: 16]
+    #[arg(long, help_heading = "Optimizer")]
+    pub keep_versions: Option<usize>,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers: 4). A worker
     /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.
     #[arg(long, default_value_t = 1, help_heading = "Cluster")]
@@ -701,6 +709,15 @@ impl RunArgs {
         }
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.partitions_per_worker = self.partitions_per_worker;
+        if let Some(versions) = self.keep_versions {
+            if !(1..=MAX_KEEP_VERSIONS).contains(&versions) {
+                bail!(
+                    "--keep-versions must be between 1 and {MAX_KEEP_VERSIONS} (each is a copy \
+                     of every broadcast variable on the driver), not {versions}"
+                );
+            }
+            cluster.keep_versions = versions;
+        }
         cluster.stragglers = self.stragglers;
         cluster.seed = self.seed;
         cluster.prefetch = self.prefetch;

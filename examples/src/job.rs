@@ -394,7 +394,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
             .context("the checkpoint's trace does not decode")?,
         _ => Vec::new(),
     };
-    let mut driver = launch(&spec.cluster)?;
+    let mut cluster = spec.cluster.clone();
+    if let Some(versions) = spec.algorithm.kept_versions() {
+        cluster.keep_versions = cluster.keep_versions.max(versions);
+    }
+    let mut driver = launch(&cluster)?;
     let resumed_from = resumed.map(|saved| {
         let saved = driver.resume(saved);
         (saved.stats.updates, saved.elapsed_s)

@@ -55,6 +55,7 @@ pub struct Optimizer {
     default_step: Option<f64>,
     hypers: &'static [Hyper],
     reads: &'static [Setting],
+    keep_versions: Option<usize>,
 }
 
 /// A setting of the shared command line that an optimizer reads only if its code does:
@@ -240,6 +241,7 @@ impl Optimizer {
             default_step: None,
             hypers: &[],
             reads: &[],
+            keep_versions: None,
         }
     }
 
@@ -265,6 +267,7 @@ impl Optimizer {
             default_step: None,
             hypers: &[],
             reads: &[],
+            keep_versions: None,
         }
     }
 
@@ -318,6 +321,20 @@ impl Optimizer {
     /// The shared settings it reads.
     pub fn settings(&self) -> &'static [Setting] {
         self.reads
+    }
+
+    /// The same, reading versions of its broadcast variables up to `versions` old
+    /// (`w.at(v)` in a `reduce!`): the driver keeps at least that many of each, beyond the
+    /// default 16 (`--keep-versions` can raise it further). A read of an older version ends
+    /// the run with an error that names it.
+    pub const fn keeps_versions(mut self, versions: usize) -> Optimizer {
+        self.keep_versions = Some(versions);
+        self
+    }
+
+    /// The versions of each broadcast variable it declares it reads back, if it does.
+    pub fn kept_versions(&self) -> Option<usize> {
+        self.keep_versions
     }
 
     /// The step its author chose for it, if any.
@@ -406,6 +423,7 @@ impl From<Algorithm> for Optimizer {
                 Algorithm::Asgd | Algorithm::Asaga => ASYNC_READS,
                 Algorithm::Asvrg => ASVRG_READS,
             },
+            keep_versions: None,
         }
     }
 }

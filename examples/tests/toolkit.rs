@@ -103,6 +103,30 @@ fn aside(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 
 const ASIDE: Optimizer = Optimizer::new("aside", aside);
 
+/// Gradient descent whose gradient is taken at the model of 20 updates before (a delayed
+/// gradient): it reads history deeper than the 16 versions the driver keeps by default.
+#[async_optimizer]
+fn lagged(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut first: u64 = 0;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let latest = cx.version("w").unwrap_or(0);
+        if k == 0 {
+            first = latest;
+        }
+        let lag = latest.saturating_sub(20).max(first);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.at(lag).view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+const LAGGED: Optimizer = Optimizer::new("lagged", lagged).keeps_versions(21);
+const LAGGED_UNDECLARED: Optimizer = Optimizer::new("lagged-undeclared", lagged);
+
 const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::new(
     "at",
     50.0,
@@ -113,7 +137,15 @@ fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[ADAM, MISREAD, BRITTLE, ASIDE, softmax_cli::optimizer()]);
+        return async_train::cli::run(&[
+            ADAM,
+            MISREAD,
+            BRITTLE,
+            ASIDE,
+            LAGGED,
+            LAGGED_UNDECLARED,
+            softmax_cli::optimizer(),
+        ]);
     }
     test_support::run_tests(&[
         (
@@ -139,6 +171,10 @@ fn main() -> ExitCode {
         (
             "an_optimizer_returning_a_copy_is_still_traced_and_stopped_by_its_target",
             a_returned_copy_is_still_followed,
+        ),
+        (
+            "an_optimizer_reading_deep_history_declares_it_or_is_given_it",
+            deep_history_is_declared_or_given,
         ),
     ]);
     ExitCode::SUCCESS
@@ -523,4 +559,25 @@ fn a_returned_copy_is_still_followed() {
     assert!(updates < 3000, "the target stopped it: {updates} updates");
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
     assert!(trace.lines().count() > 3, "points during the run:\n{trace}");
+}
+
+fn deep_history_is_declared_or_given() {
+    let dir = test_support::scratch("toolkit-history");
+    let a9a = test_support::data("a9a.xz");
+    let run = |algo: &str, extra: &[&str]| {
+        let args = on_a9a(a9a.to_str().unwrap(), "1", "60");
+        cli(
+            &[&args[..], &["--quiet", "--algo", algo], extra].concat(),
+            &dir,
+        )
+    };
+    // It declares the 21 versions it reads back: they are kept.
+    succeeded(&run("lagged", &[]));
+    // The same code undeclared reads a version the driver no longer keeps, and says so.
+    let short = run("lagged-undeclared", &[]);
+    test_support::assert_clear_error(&short, "it keeps the last 16 versions of each variable");
+    // The command line can keep more for it, but no more than its bound.
+    succeeded(&run("lagged-undeclared", &["--keep-versions", "32"]));
+    let huge = run("lagged-undeclared", &["--keep-versions", "100000"]);
+    test_support::assert_clear_error(&huge, "--keep-versions must be between 1 and 1024");
 }

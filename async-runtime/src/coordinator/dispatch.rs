@@ -276,7 +276,8 @@ impl Driver {
                     } else {
                         format!(
                             "the driver no longer keeps: it keeps the last {} versions of each \
-                             variable (`ClusterConfig::keep_versions`), the oldest now {}",
+                             variable (`ClusterConfig::keep_versions`; `--keep-versions` on the \
+                             command line), the oldest now {}",
                             self.config.keep_versions.max(self.config.cache_versions),
                             self.versions.oldest(slot).unwrap_or(latest.version)
                         )
