@@ -16,9 +16,19 @@ pub fn free_variables(closure: &ExprClosure) -> Vec<Ident> {
     finder.used
 }
 
+/// The free variables `closure` assigns to (`x = ..`, `x += ..`, `x.f = ..`, `x[i] = ..`) or
+/// borrows mutably (`&mut x`): on a worker these change the task's own copy, never the
+/// driver's variable.
+pub fn changed_variables(closure: &ExprClosure) -> Vec<Ident> {
+    let mut finder = FreeVariables::default();
+    finder.visit_expr_closure(closure);
+    finder.changed
+}
+
 #[derive(Default)]
 struct FreeVariables {
     used: Vec<Ident>,
+    changed: Vec<Ident>,
     /// The names bound inside the closure, innermost scope last.
     scopes: Vec<Vec<String>>,
 }
@@ -29,6 +39,18 @@ impl FreeVariables {
         let bound = self.scopes.iter().any(|scope| scope.contains(&name));
         if !bound && !self.used.iter().any(|seen| seen == ident) {
             self.used.push(ident.clone());
+        }
+    }
+
+    /// `place` is assigned to or borrowed mutably: its variable, if free, is changed.
+    fn change(&mut self, place: &syn::Expr) {
+        let Some(root) = place_root(place) else {
+            return;
+        };
+        let name = root.to_string();
+        let bound = self.scopes.iter().any(|scope| scope.contains(&name));
+        if !bound && !self.changed.iter().any(|seen| seen == root) {
+            self.changed.push(root.clone());
         }
     }
 
@@ -88,6 +110,35 @@ impl FreeVariables {
             }
         }
     }
+}
+
+/// The variable whose storage `place` is: `x` for `x`, `x.f`, `x[i]`, `(x)`.
+fn place_root(place: &syn::Expr) -> Option<&Ident> {
+    match place {
+        syn::Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+        syn::Expr::Field(field) => place_root(&field.base),
+        syn::Expr::Index(index) => place_root(&index.expr),
+        syn::Expr::Paren(paren) => place_root(&paren.expr),
+        _ => None,
+    }
+}
+
+/// Whether `op` assigns (`+=`, `-=`, ...).
+fn assigns(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
 }
 
 /// One argument of a macro whose arguments are expressions: `value`, or `name = value`.
@@ -219,6 +270,25 @@ impl<'ast> Visit<'ast> for FreeVariables {
         visit::visit_expr_path(self, path);
     }
 
+    fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+        self.change(&assign.left);
+        visit::visit_expr_assign(self, assign);
+    }
+
+    fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
+        if assigns(&binary.op) {
+            self.change(&binary.left);
+        }
+        visit::visit_expr_binary(self, binary);
+    }
+
+    fn visit_expr_reference(&mut self, reference: &'ast syn::ExprReference) {
+        if reference.mutability.is_some() {
+            self.change(&reference.expr);
+        }
+        visit::visit_expr_reference(self, reference);
+    }
+
     fn visit_block(&mut self, block: &'ast Block) {
         // A `let` binds its names for the statements after it.
         self.scoped(&[], false, |this| {
@@ -336,6 +406,29 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    fn changed(closure: &str) -> Vec<String> {
+        let closure: ExprClosure = syn::parse_str(closure).expect("a closure");
+        changed_variables(&closure)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn assignments_and_mutable_borrows_of_free_variables_are_changes() {
+        assert_eq!(
+            changed("|p| { n += 1; s.total = 2.0; v[0] = 1.0; f(&mut m); p.len() }"),
+            ["n", "s", "v", "m"]
+        );
+        // The closure's own variables, and mere reads, are not.
+        assert_eq!(
+            changed("|p| { let mut a = 0.0; a += x; let b = &y; for mut i in 0..n { i += 1; } a }"),
+            Vec::<String>::new()
+        );
+        // A nested closure's parameter is its own; its free variables are the outer ones.
+        assert_eq!(changed("|p| p.iter().for_each(|q| { t += *q; })"), ["t"]);
     }
 
     #[test]

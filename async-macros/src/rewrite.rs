@@ -6,7 +6,7 @@ use quote::{format_ident, ToTokens};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Ident, Label, Lifetime, Macro, Stmt, Type};
 
-use crate::captures::free_variables;
+use crate::captures::{changed_variables, free_variables};
 use crate::errors::Errors;
 use crate::expand::{self, Capture, Read, Reduce, Source};
 use crate::scope::{Binding, Origin, Scopes};
@@ -251,6 +251,24 @@ impl<'a> Rewriter<'a> {
         let mut histories = Vec::new();
         let pins = pins?;
         let mut failed = false;
+        for name in changed_variables(&site.closure) {
+            let Some(binding) = self.scopes.lookup(&name) else {
+                continue; // not a local: a static, changed as Rust allows
+            };
+            let what = match binding.broadcast {
+                Some(_) => "the broadcast variable",
+                None => "the driver's variable",
+            };
+            self.errors.at(
+                &name,
+                format!(
+                    "a reduce! closure runs on a worker, on a copy of `{name}`: a change there \
+                     never reaches {what} `{name}`; return what the task computes from the \
+                     closure and change `{name}` after the reduce!"
+                ),
+            );
+            failed = true;
+        }
         for name in free_variables(&site.closure) {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
                 continue; // not a local: a constant, a function or a type, resolved as usual

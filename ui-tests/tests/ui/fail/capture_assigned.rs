@@ -1,0 +1,21 @@
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut rows_seen: usize = 0;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| {
+            rows_seen += part.n_rows();
+            w[0] = 0.0;
+            p.loss.gradient(&part.sample(p.batch, k), w.view())
+        });
+        w.scaled_add(-p.step, &g);
+    }
+    let _ = rows_seen;
+    w
+}
+
+fn main() {}
