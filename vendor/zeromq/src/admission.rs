@@ -1,16 +1,37 @@
-//! Accepted connections not admitted yet, oldest first. When too many wait, the oldest is
-//! closed to make room for the newest: a peer that holds connections open without ever
-//! being admitted then keeps no one out unless it opens them faster than a legitimate peer
-//! completes its handshake. (Closing the newest instead let a few hundred silent
-//! connections, reopened as soon as they were closed, keep every legitimate peer out.)
+//! Accepted connections not admitted yet, oldest first. When too many wait, the oldest
+//! connection of the source (the peer's host) that holds the most waiting ones is closed to
+//! make room for the newest. Closing the newest instead let a few hundred silent
+//! connections, reopened as soon as they were closed, keep every legitimate peer out; closing
+//! the oldest of all let one host that opened connections faster than a distant peer's
+//! handshake round trip keep that peer out. Now a host only ever closes its own connections
+//! while it holds the most.
 
+use crate::endpoint::{Endpoint, Host};
 use crate::util::PeerIdentity;
 
 use futures::future::AbortHandle;
 use parking_lot::Mutex;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a connection comes from, as far as fairness goes: the peer's IP address, an IPv6
+/// one cut to its /64 (one host or site usually holds a whole /64), `None` without one (ipc).
+pub(crate) fn source_of(remote: &Endpoint) -> Option<IpAddr> {
+    let ip = match remote {
+        Endpoint::Tcp(Host::Ipv4(ip), _) => IpAddr::V4(*ip),
+        Endpoint::Tcp(Host::Ipv6(ip), _) => match ip.to_ipv4_mapped() {
+            Some(ip) => IpAddr::V4(ip),
+            None => {
+                let prefix = u128::from(*ip) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
+        _ => return None,
+    };
+    Some(ip)
+}
 
 /// Where a waiting connection is.
 enum Stage {
@@ -22,7 +43,25 @@ enum Stage {
 
 struct Waiting {
     ticket: u64,
+    source: Option<IpAddr>,
     stage: Stage,
+}
+
+/// In `queue` (oldest first), the position of the oldest connection of the source that holds
+/// the most, counting a newcomer from `newcomer`; between sources that hold as many, the one
+/// whose connection waited longest.
+fn oldest_of_largest(queue: &VecDeque<Waiting>, newcomer: Option<IpAddr>) -> Option<usize> {
+    let mut held: HashMap<Option<IpAddr>, usize> = HashMap::new();
+    for waiting in queue {
+        *held.entry(waiting.source).or_default() += 1;
+    }
+    if let Some(count) = held.get_mut(&newcomer) {
+        *count += 1;
+    }
+    let most = held.values().copied().max()?;
+    queue
+        .iter()
+        .position(|waiting| held[&waiting.source] == most)
 }
 
 /// The queue of accepted connections waiting for admission.
@@ -33,12 +72,14 @@ pub(crate) struct Unadmitted {
 }
 
 impl Unadmitted {
-    /// Enters a connection whose ZMTP handshake `abort` stops, closing the oldest waiting
-    /// ones while `max` or more wait. `still_waiting` says whether a connected peer is still
-    /// connected and not admitted; `close` closes one that is. Returns the new one's ticket.
+    /// Enters a connection from `source` whose ZMTP handshake `abort` stops, closing waiting
+    /// ones while `max` or more wait, each the oldest of the source that holds the most.
+    /// `still_waiting` says whether a connected peer is still connected and not admitted;
+    /// `close` closes one that is. Returns the new one's ticket.
     pub(crate) fn enter(
         &self,
         abort: AbortHandle,
+        source: Option<IpAddr>,
         max: usize,
         still_waiting: impl Fn(&PeerIdentity) -> bool,
         close: impl Fn(&PeerIdentity),
@@ -52,13 +93,16 @@ impl Unadmitted {
                 Stage::Connected(peer) => still_waiting(peer),
             });
             while queue.len() >= max.max(1) {
-                let Some(oldest) = queue.pop_front() else {
+                let Some(oldest) =
+                    oldest_of_largest(&queue, source).and_then(|at| queue.remove(at))
+                else {
                     break;
                 };
                 evicted.push(oldest.stage);
             }
             queue.push_back(Waiting {
                 ticket,
+                source,
                 stage: Stage::Handshaking(abort),
             });
         }

@@ -356,6 +356,7 @@ impl MultiPeerBackend for GenericSocketBackend {
 
     fn peer_disconnected(&self, peer_id: &PeerIdentity) {
         self.socket_options.frame_limits.remove(peer_id);
+        self.socket_options.peer_sources.remove(peer_id);
         if let Some(writer) = self.writers.lock().remove(peer_id) {
             writer.abort();
         }

@@ -362,6 +362,8 @@ pub struct SocketOptions {
     pub(crate) initial_frame_size: Option<usize>,
     // The raisable limits of the connections, by identity.
     pub(crate) frame_limits: FrameLimits,
+    // Where the accepted connections with a frame limit come from, by identity.
+    pub(crate) peer_sources: PeerSources,
     // At most this many accepted connections not admitted yet (limit not raised), each cut
     // off if it is not admitted within the duration.
     pub(crate) admission: Option<(usize, Duration)>,
@@ -408,6 +410,32 @@ impl FrameLimits {
     }
 }
 
+/// Where the accepted connections of a socket with [`SocketOptions::initial_frame_size`] come
+/// from, by identity, for as long as each is connected: the address its TCP connection came
+/// from (an IPv6 one cut to its /64), never anything the peer said. Clones share the same
+/// table.
+#[derive(Clone, Default)]
+pub struct PeerSources(Arc<parking_lot::Mutex<HashMap<PeerIdentity, std::net::IpAddr>>>);
+
+impl PeerSources {
+    /// The source of the connection with this identity; `None` if no accepted connection
+    /// with an IP address has it.
+    pub fn get(&self, identity: &[u8]) -> Option<std::net::IpAddr> {
+        self.0
+            .lock()
+            .get(&PeerIdentity::from_slice(identity))
+            .copied()
+    }
+
+    pub(crate) fn insert(&self, peer: PeerIdentity, source: std::net::IpAddr) {
+        self.0.lock().insert(peer, source);
+    }
+
+    pub(crate) fn remove(&self, peer: &PeerIdentity) {
+        self.0.lock().remove(peer);
+    }
+}
+
 impl Default for SocketOptions {
     fn default() -> Self {
         Self {
@@ -420,6 +448,7 @@ impl Default for SocketOptions {
             unique_peer_identities: false,
             initial_frame_size: None,
             frame_limits: FrameLimits::default(),
+            peer_sources: PeerSources::default(),
             admission: None,
             unadmitted: Arc::default(),
         }
@@ -445,10 +474,12 @@ impl SocketOptions {
 
     /// Bounds what accepted connections that were never admitted cost: at most
     /// `max_unadmitted` of them at once (in the ZMTP handshake, or connected with the initial
-    /// frame limit), the oldest closed to make room for a newer one; and each is closed if its frame limit was not
-    /// raised within `deadline` of its acceptance (the ZMTP handshake included). Admission is
-    /// the raise of the limit through [`SocketOptions::frame_limits`], so this needs
-    /// [`SocketOptions::initial_frame_size`]. Outgoing connections are not affected.
+    /// frame limit), a newer one closing the oldest of the source (IP address, IPv6 /64) that
+    /// holds the most of them, so that one host's flood closes only its own connections; and
+    /// each is closed if its frame limit was not raised within `deadline` of its acceptance
+    /// (the ZMTP handshake included). Admission is the raise of the limit through
+    /// [`SocketOptions::frame_limits`], so this needs [`SocketOptions::initial_frame_size`].
+    /// Outgoing connections are not affected.
     pub fn admission(&mut self, max_unadmitted: usize, deadline: Duration) -> &mut Self {
         self.admission = Some((max_unadmitted, deadline));
         self
@@ -458,6 +489,12 @@ impl SocketOptions {
     /// socket.
     pub fn frame_limits(&self) -> FrameLimits {
         self.frame_limits.clone()
+    }
+
+    /// The handle that tells where each accepted connection comes from (with
+    /// [`SocketOptions::initial_frame_size`]); keep a clone before building the socket.
+    pub fn peer_sources(&self) -> PeerSources {
+        self.peer_sources.clone()
     }
 
     /// Gives a connection that presents an identity another live connection of this socket
@@ -598,7 +635,7 @@ where
         let backend = callback_backend.clone();
         async move {
             let result = match result {
-                Ok((io, endpoint)) => util::peer_accepted(io, backend.clone())
+                Ok((io, endpoint)) => util::peer_accepted(io, &endpoint, backend.clone())
                     .await
                     .map(|peer_id| (endpoint, peer_id)),
                 Err(error) => Err(error),

@@ -8,6 +8,7 @@ use rand::RngExt;
 use std::convert::{TryFrom, TryInto};
 use std::future::Future;
 use std::io::ErrorKind;
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -191,45 +192,44 @@ pub(crate) async fn ready_exchange(
     }
 }
 
-pub(crate) async fn peer_connected(
-    mut raw_socket: FramedIo,
-    backend: Arc<dyn MultiPeerBackend>,
-) -> ZmqResult<PeerIdentity> {
-    let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
-    Ok(register_peer(raw_socket, backend, peer_id).await)
-}
-
-/// Makes a connection whose ZMTP handshake is done one of the socket's peers.
+/// Makes an accepted connection whose ZMTP handshake is done one of the socket's peers; its
+/// `source` is kept under its identity, as its frame limit is, while it is connected.
 async fn register_peer(
     raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
     mut peer_id: PeerIdentity,
+    source: Option<IpAddr>,
 ) -> PeerIdentity {
     if backend.socket_options().unique_peer_identities && backend.has_peer(&peer_id) {
         peer_id = PeerIdentity::new();
     }
     if let Some(limit) = raw_socket.frame_limit() {
-        backend
-            .socket_options()
-            .frame_limits
-            .insert(peer_id.clone(), limit);
+        let options = backend.socket_options();
+        options.frame_limits.insert(peer_id.clone(), limit);
+        if let Some(source) = source {
+            options.peer_sources.insert(peer_id.clone(), source);
+        }
     }
     backend.peer_connected(&peer_id, raw_socket).await;
     peer_id
 }
 
-/// An accepted connection: as [`peer_connected`], within the socket's admission rule
-/// ([`crate::SocketOptions::admission`]) if it has one: while `max_unadmitted` connections
-/// wait for admission, the oldest of them is closed to make room for this one.
+/// A connection accepted from `remote`: its ZMTP handshake, then one of the socket's peers,
+/// within the socket's admission rule ([`crate::SocketOptions::admission`]) if it has one:
+/// while `max_unadmitted` connections wait for admission, the oldest of the source that holds
+/// the most of them is closed to make room for this one.
 pub(crate) async fn peer_accepted(
     mut raw_socket: FramedIo,
+    remote: &Endpoint,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
+    let source = crate::admission::source_of(remote);
     let options = backend.socket_options().clone();
     let (Some((max_unadmitted, deadline)), Some(initial)) =
         (options.admission, options.initial_frame_size)
     else {
-        return peer_connected(raw_socket, backend).await;
+        let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+        return Ok(register_peer(raw_socket, backend, peer_id, source).await);
     };
     let unadmitted = &options.unadmitted;
     let (handshake, abort) = futures::future::abortable(run_with_timeout(
@@ -238,6 +238,7 @@ pub(crate) async fn peer_accepted(
     ));
     let ticket = unadmitted.enter(
         abort,
+        source,
         max_unadmitted,
         |peer| backend.has_peer(peer) && !options.frame_limits.raised(peer, initial),
         |peer| backend.peer_disconnected(peer),
@@ -256,7 +257,7 @@ pub(crate) async fn peer_accepted(
             ));
         }
     };
-    let peer_id = register_peer(raw_socket, backend.clone(), peer_id).await;
+    let peer_id = register_peer(raw_socket, backend.clone(), peer_id, source).await;
     if !unadmitted.connected(ticket, peer_id.clone()) {
         backend.peer_disconnected(&peer_id);
         return Err(ZmqError::Other(
