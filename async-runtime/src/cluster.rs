@@ -85,7 +85,8 @@ pub struct ClusterConfig {
     /// untrusted networks; otherwise frames carry a MAC only.
     pub encrypt: bool,
     /// Connections in the middle of a handshake at most (at least twice `workers`, so that a
-    /// whole cluster saying hello at once fits); a newer hello closes the oldest one.
+    /// whole cluster saying hello at once fits); a newer hello closes the oldest one of the
+    /// host (IP address, IPv6 /64) that holds the most.
     pub max_strangers: usize,
     /// A handshake not finished this long after its hello is dropped.
     pub handshake_deadline: Duration,

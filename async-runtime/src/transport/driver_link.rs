@@ -222,6 +222,7 @@ async fn serve_async(
         );
     }
     let frame_limits = options.frame_limits();
+    let peer_sources = options.peer_sources();
     let mut socket = RouterSocket::with_options(options);
     let mut events = socket.monitor();
     if let Some(reason) = super::endpoint_problem(&config.bind) {
@@ -244,15 +245,19 @@ async fn serve_async(
     let _ = ready.send(Ok(endpoint));
     let (send_half, mut recv_half) = socket.split();
     let heartbeat = frame::encode(config.run_id, &ToWorker::Heartbeat);
-    let mut gate = Gate::new(GateConfig {
-        run_id: config.run_id,
-        token: config.token.clone(),
-        fingerprint: crate::task::fingerprint(),
-        encrypt: config.encrypt,
-        max_frame: config.max_frame,
-        max_strangers: config.max_strangers,
-        handshake_deadline: config.handshake_deadline,
-    });
+    // Where a connection comes from is what the transport saw when it accepted it.
+    let mut gate = Gate::new(
+        GateConfig {
+            run_id: config.run_id,
+            token: config.token.clone(),
+            fingerprint: crate::task::fingerprint(),
+            encrypt: config.encrypt,
+            max_frame: config.max_frame,
+            max_strangers: config.max_strangers,
+            handshake_deadline: config.handshake_deadline,
+        },
+        move |peer| peer_sources.get(&identity_bytes(peer)),
+    );
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out = Outbox::new();

@@ -5,8 +5,9 @@
 //!
 //! Before admission a connection gets what a handshake takes and no more: one hello, one
 //! proof, one answer. A second hello, anything after its refusal, or more frames than a
-//! handshake sends closes it; when the cap on open handshakes is reached the oldest one is
-//! closed to make room, so connections that never prove anything cannot keep a worker out.
+//! handshake sends closes it; when the cap on open handshakes is reached the oldest one of
+//! the source (the host) holding the most is closed to make room, so connections that never
+//! prove anything cannot keep a worker out, however fast one host opens them.
 //!
 //! A peer's routing identity is only where its frames come from. A frame from an admitted
 //! peer's identity that does not open under that peer's session is dropped; a new hello under
@@ -14,6 +15,7 @@
 //! handshake proves the token.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
@@ -38,7 +40,7 @@ pub enum Refusal {
     /// A handshake not finished before its deadline.
     HandshakeTimeout,
     /// A handshake closed to make room for a newer one: the cap on unadmitted peers was
-    /// reached and it was the oldest.
+    /// reached and it was the oldest of the host holding the most.
     TooManyStrangers,
     /// A connection without a session closed for sending more than a handshake: a second
     /// hello, anything after its refusal, or more frames than a handshake takes (4).
@@ -87,10 +89,16 @@ pub(crate) struct GateConfig {
     pub handshake_deadline: Duration,
 }
 
+/// Where a connection comes from: the address its TCP connection came from (an IPv6 one cut
+/// to its /64), as the transport saw it; `None` when the transport no longer knows it (the
+/// connection closed meanwhile). Never anything the peer said.
+pub(crate) type Source = Option<IpAddr>;
+
 struct Stranger {
     hello: Hello,
     driver_nonce: [u8; NONCE_LEN],
     since: Instant,
+    source: Source,
 }
 
 /// Frames a connection may send before it is admitted: a worker sends two (its hello and
@@ -117,6 +125,8 @@ struct Session {
 /// Admission and sessions of the driver's peers.
 pub(crate) struct Gate {
     config: GateConfig,
+    /// The source of a peer's connection, by its identity.
+    sources: Box<dyn Fn(&str) -> Source>,
     strangers: HashMap<String, Stranger>,
     sessions: HashMap<String, Session>,
     /// Workers the coordinator declared lost whose connections are still open (a stopped
@@ -133,9 +143,12 @@ pub(crate) struct Gate {
 pub(crate) type Outbox = Vec<(String, Vec<u8>)>;
 
 impl Gate {
-    pub fn new(config: GateConfig) -> Gate {
+    /// `sources` tells where a peer's connection comes from (the transport's table, or a
+    /// test's fake).
+    pub fn new(config: GateConfig, sources: impl Fn(&str) -> Source + 'static) -> Gate {
         Gate {
             config,
+            sources: Box::new(sources),
             strangers: HashMap::new(),
             sessions: HashMap::new(),
             lost: HashSet::new(),
@@ -362,15 +375,11 @@ impl Gate {
                 why: Refusal::TooManyStrangers,
             };
         }
+        let source = (self.sources)(&peer);
         if self.strangers.len() >= self.config.max_strangers {
-            // The oldest handshake makes room: a worker's takes one round trip, so holding
-            // every slot takes a flood of hellos, not a few slow ones.
-            let oldest = self
-                .strangers
-                .iter()
-                .min_by_key(|(_, stranger)| stranger.since)
-                .map(|(peer, _)| peer.clone());
-            if let Some(oldest) = oldest {
+            // The oldest handshake of the host holding the most makes room: a worker's takes
+            // one round trip, and a host that floods hellos faster only ends its own.
+            if let Some(oldest) = self.oldest_of_largest_source(source) {
                 self.cut_off(oldest, Refusal::TooManyStrangers);
             }
         }
@@ -401,9 +410,28 @@ impl Gate {
                 hello,
                 driver_nonce,
                 since: now,
+                source,
             },
         );
         Inbound::Handled
+    }
+
+    /// The oldest open handshake of the source that holds the most, counting a newcomer from
+    /// `newcomer`; between sources that hold as many, the one with the oldest handshake.
+    fn oldest_of_largest_source(&self, newcomer: Source) -> Option<String> {
+        let mut held: HashMap<Source, usize> = HashMap::new();
+        for stranger in self.strangers.values() {
+            *held.entry(stranger.source).or_default() += 1;
+        }
+        if let Some(count) = held.get_mut(&newcomer) {
+            *count += 1;
+        }
+        let most = held.values().copied().max()?;
+        self.strangers
+            .iter()
+            .filter(|(_, stranger)| held[&stranger.source] == most)
+            .min_by_key(|(_, stranger)| stranger.since)
+            .map(|(peer, _)| peer.clone())
     }
 
     fn proof(&mut self, peer: String, mac: &[u8], out: &mut Outbox) -> Inbound {
@@ -514,16 +542,28 @@ mod tests {
     const RUN: u64 = 99;
     const FINGERPRINT: u64 = 1234;
 
+    /// A gate with room for two handshakes, whose peers all come from one source.
     fn gate(token: &Token, encrypt: bool) -> Gate {
-        Gate::new(GateConfig {
-            run_id: RUN,
-            token: token.clone(),
-            fingerprint: FINGERPRINT,
-            encrypt,
-            max_frame: 1 << 20,
-            max_strangers: 2,
-            handshake_deadline: Duration::from_secs(5),
-        })
+        gate_with_sources(token, encrypt, |_| None)
+    }
+
+    fn gate_with_sources(
+        token: &Token,
+        encrypt: bool,
+        sources: impl Fn(&str) -> Source + 'static,
+    ) -> Gate {
+        Gate::new(
+            GateConfig {
+                run_id: RUN,
+                token: token.clone(),
+                fingerprint: FINGERPRINT,
+                encrypt,
+                max_frame: 1 << 20,
+                max_strangers: 2,
+                handshake_deadline: Duration::from_secs(5),
+            },
+            sources,
+        )
     }
 
     /// A worker's side of the wire, for the tests.
@@ -881,6 +921,70 @@ mod tests {
         assert_eq!(gate.strangers(), 0);
         let event = gate.on_frame("d", &Peer::new("d", &token).hello(), later, &mut out);
         assert!(matches!(event, Inbound::Handled));
+    }
+
+    #[test]
+    fn a_flooding_host_makes_room_only_at_its_own_expense() {
+        let token = Token::random();
+        // Peers named x… come from one host, the others from another.
+        let mut gate = gate_with_sources(&token, false, |peer| {
+            let host = if peer.starts_with('x') { 2 } else { 1 };
+            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
+        });
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let mut worker = Peer::new("w0", &token);
+        gate.on_frame("w0", &worker.hello(), now, &mut out);
+        let (_, challenge) = out.pop().expect("a challenge");
+        // The flood starts after the worker's hello and goes on past the cap of two: each
+        // newer hello ends the flood's own oldest handshake, never the worker's (the oldest).
+        for i in 1..=10 {
+            let name = format!("x{i}");
+            let at = now + Duration::from_millis(i);
+            gate.on_frame(&name, &Peer::new(&name, &token).hello(), at, &mut out);
+        }
+        let closed: Vec<String> = gate.drain_closing().into_iter().map(|(p, _)| p).collect();
+        let expected: Vec<String> = (1..=9).map(|i| format!("x{i}")).collect();
+        assert_eq!(closed, expected);
+        assert_eq!(gate.strangers(), 2);
+        // The worker's proof, a round trip later, finds its handshake open.
+        let proof = worker.answer(&challenge).expect("the driver's proof");
+        let event = gate.on_frame("w0", &proof, now + Duration::from_millis(100), &mut out);
+        assert!(matches!(event, Inbound::Admitted { .. }), "{event:?}");
+    }
+
+    #[test]
+    fn between_hosts_holding_as_many_the_oldest_handshake_makes_room() {
+        let token = Token::random();
+        // Each peer its own host, but c and c2 share one.
+        let mut gate = gate_with_sources(&token, false, |peer| {
+            let host = match peer {
+                "a" => 1,
+                "b" => 2,
+                _ => 3,
+            };
+            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
+        });
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let mut hello = |gate: &mut Gate, name: &str, at: u64| {
+            let at = now + Duration::from_millis(at);
+            gate.on_frame(name, &Peer::new(name, &token).hello(), at, &mut out);
+            gate.drain_closing()
+        };
+        assert!(hello(&mut gate, "a", 0).is_empty());
+        assert!(hello(&mut gate, "b", 1).is_empty());
+        // One each, and the newcomer's host holds none: the oldest of all goes.
+        assert_eq!(
+            hello(&mut gate, "c", 2),
+            [("a".to_owned(), Refusal::TooManyStrangers)]
+        );
+        // A newcomer from c's host makes that host the one holding the most: c goes, though
+        // b is older.
+        assert_eq!(
+            hello(&mut gate, "c2", 3),
+            [("c".to_owned(), Refusal::TooManyStrangers)]
+        );
     }
 
     #[test]
