@@ -64,6 +64,10 @@ fn main() {
             held_handshakes_keep_no_one_out,
         ),
         (
+            "a_flood_from_one_host_keeps_no_distant_worker_out",
+            one_hosts_flood_keeps_no_distant_worker_out,
+        ),
+        (
             "a_worker_with_reconnect_tries_again_after_an_unproven_refusal",
             unproven_refusal_is_tried_again,
         ),
@@ -694,6 +698,59 @@ fn held_handshakes_keep_no_one_out() {
     assert!(
         report.stats.strangers_turned_away >= 1,
         "a stranger's handshake made room"
+    );
+    assert!(worker.wait().expect("the worker exits").success());
+}
+
+/// A stranger on one host opens fresh connections faster than a distant worker's handshake
+/// takes, half of them saying hello: each newer one closed the oldest waiting connection (or
+/// handshake), the worker's among them, and the worker never joined. Now a cap makes room at
+/// the expense of the host that holds the most places: the flood only closes its own, and the
+/// worker, 50 ms away each way, joins and trains while it goes on.
+fn one_hosts_flood_keeps_no_distant_worker_out() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut config = remote(1, &token);
+    // 4 open handshakes, 16 connections waiting: the flood below is ten times what it takes
+    // to replace them all within the worker's round trip (100 ms).
+    config.max_strangers = 4;
+    config.join_timeout = Duration::from_secs(20);
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flood = {
+        let (address, stop) = (
+            endpoint.trim_start_matches("tcp://").to_owned(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let attacker = std::net::Ipv4Addr::new(127, 0, 0, 2).into();
+            let pause = Duration::from_millis(2);
+            wire::flood_from(attacker, &address, pause, &stop, Duration::from_secs(30))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let relay = wire::DelayRelay::start(&endpoint, Duration::from_millis(50));
+    let mut worker = spawn_worker("w0", &relay.endpoint(), &token);
+    let joined = driver.wait_for_workers();
+    let w = joined
+        .is_ok()
+        .then(|| gd(&mut driver, &data, &plan(30, Misbehave::Nothing)));
+    stop.store(true, Ordering::SeqCst);
+    let flood = flood.join().expect("the flood thread ends");
+    println!("    flood: {flood:?}");
+    joined.expect("the worker joins while the flood goes on");
+    assert!(
+        !flood.ended_by_bound,
+        "the run trained before the flood's bound"
+    );
+    let report = driver.finish().expect("the run trains");
+    print_counts(&report);
+    let w = w.expect("trained");
+    assert!(error(&w, &truth) < 0.1, "error {}", error(&w, &truth));
+    assert!(
+        report.stats.strangers_turned_away >= 1,
+        "the flood's handshakes made room for each other"
     );
     assert!(worker.wait().expect("the worker exits").success());
 }

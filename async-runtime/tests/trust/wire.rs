@@ -516,3 +516,134 @@ pub fn huge_frame_driver() -> (String, Arc<AtomicU64>) {
     });
     (address, closed)
 }
+
+/// A TCP relay on 127.0.0.1 to the driver that holds every byte `delay` before passing it on,
+/// both ways: a worker behind it is as far from the driver as a worker on a distant host (one
+/// round trip takes twice `delay`). Its connections to the driver come from 127.0.0.1.
+pub struct DelayRelay {
+    port: u16,
+}
+
+impl DelayRelay {
+    pub fn start(driver: &str, delay: std::time::Duration) -> DelayRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().unwrap().port();
+        let driver = driver.trim_start_matches("tcp://").to_owned();
+        std::thread::spawn(move || {
+            for worker in listener.incoming().flatten() {
+                let Ok(upstream) = TcpStream::connect(&driver) else {
+                    continue;
+                };
+                let _ = worker.set_nodelay(true);
+                let _ = upstream.set_nodelay(true);
+                let (worker_in, upstream_in) =
+                    (worker.try_clone().unwrap(), upstream.try_clone().unwrap());
+                relay_delayed(worker_in, upstream, delay);
+                relay_delayed(upstream_in, worker, delay);
+            }
+        });
+        DelayRelay { port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Copies `from` to `to`, each chunk `delay` after it was read; closes `to` when `from` ends.
+fn relay_delayed(mut from: TcpStream, mut to: TcpStream, delay: std::time::Duration) {
+    let (chunks, delayed) = std::sync::mpsc::channel::<(std::time::Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 16];
+        while let Ok(n @ 1..) = from.read(&mut buffer) {
+            let due = std::time::Instant::now() + delay;
+            if chunks.send((due, buffer[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for (due, chunk) in delayed {
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+/// What a flood of fresh connections came to.
+#[derive(Debug, Default)]
+pub struct ConnectFlood {
+    /// Connections that said hello (under an identity of their own) and never proved a token.
+    pub hellos: u64,
+    /// Connections that said nothing at all.
+    pub bare: u64,
+    /// Whether it ran until its time bound rather than until it was told to stop.
+    pub ended_by_bound: bool,
+}
+
+/// Connections from `source` (an address of this host, e.g. 127.0.0.2) to `address`, until
+/// `stop` is set or `bound` passes: every `pause`, one fresh connection that says hello under
+/// a fresh name and never proves the token, and one that says nothing. The newest few hundred
+/// are kept open.
+pub fn flood_from(
+    source: std::net::IpAddr,
+    address: &str,
+    pause: std::time::Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    bound: std::time::Duration,
+) -> ConnectFlood {
+    let address: std::net::SocketAddr = address.parse().expect("an IP address and port");
+    let connect = || -> std::io::Result<TcpStream> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        socket.bind(&std::net::SocketAddr::new(source, 0).into())?;
+        socket.connect(&address.into())?;
+        Ok(socket.into())
+    };
+    let hello_of = |name: &str| {
+        let hello = frame::encode(
+            frame::ANY_RUN,
+            &ToDriver::Hello(Hello {
+                name: name.to_owned(),
+                fingerprint: asyncopt_runtime::task::fingerprint(),
+                pid: 1,
+                nonce: vec![1; 32].into(),
+            }),
+        );
+        zmtp_short_message(&hello)
+    };
+    let begun = std::time::Instant::now();
+    let mut open = std::collections::VecDeque::new();
+    let mut flood = ConnectFlood::default();
+    while !stop.load(Ordering::SeqCst) {
+        if begun.elapsed() > bound {
+            flood.ended_by_bound = true;
+            break;
+        }
+        let name = format!("f{}", flood.hellos);
+        // A connection the driver closed meanwhile fails its handshake: it counts all the same.
+        if let Ok(mut peer) = connect() {
+            let _ = peer.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+            if zmtp_dealer_named(&mut peer, Some(&name)).is_ok() {
+                let _ = peer.write_all(&hello_of(&name));
+            }
+            open.push_back(peer);
+            flood.hellos += 1;
+        }
+        if let Ok(peer) = connect() {
+            open.push_back(peer);
+            flood.bare += 1;
+        }
+        while open.len() > 400 {
+            open.pop_front();
+        }
+        std::thread::sleep(pause);
+    }
+    flood
+}
