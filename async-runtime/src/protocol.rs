@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,6 +66,15 @@ pub enum ToWorker {
     Shutdown {
         /// Whether the driver's program goes on with another run at the same address.
         another_run: bool,
+    },
+    /// Not admitted now, inside the session the worker just opened: the driver's budget of
+    /// joins is spent (a peer holding the token joined too often). Not final: a worker started
+    /// with `--reconnect` tries again after `after_ms`, under its own name.
+    TryLater {
+        /// Why, in words a person can act on.
+        reason: String,
+        /// Milliseconds until the driver admits a join again.
+        after_ms: u64,
     },
 }
 

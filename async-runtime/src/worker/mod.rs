@@ -139,6 +139,9 @@ enum Ended {
     /// Before any session, the peer refused this worker (`said`, ready to show), or said that
     /// its name is held (taken, or a lost worker's). Unproven: a stranger can say as much.
     Unproven { said: String, name_held: bool },
+    /// Inside the session it just opened, the driver said to join again `after` a while: its
+    /// budget of joins is spent. Proven, and not final.
+    TryLater { said: String, after: Duration },
 }
 
 /// The least time a peer that took the connection is given to answer the hello (the
@@ -171,7 +174,8 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
         let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
         let mut opened = false;
         let outcome = serve(this, reach_by, &mut opened).await;
-        if opened {
+        // A session only to hear "try again later" is no session: the window goes on.
+        if opened && !matches!(outcome, Ok(Ended::TryLater { .. })) {
             tries.session_opened();
         }
         match tries.after(&options.name, outcome, Instant::now()) {
@@ -650,6 +654,11 @@ impl Worker {
                 name_held: reason.contains(crate::protocol::NAME_TAKEN),
                 said: format!("the driver refused this worker: {reason}"),
             })),
+            // Before the proof, anyone could have said it: as unproven as a refusal.
+            ToWorker::TryLater { reason, .. } => Next::Exit(Ok(Ended::Unproven {
+                name_held: false,
+                said: format!("the driver refused this worker: {reason}"),
+            })),
             // Its name is held by a worker the driver declared lost: join again under another.
             ToWorker::Lost { reason } => Next::Exit(Ok(Ended::Unproven {
                 said: format!("the driver holds this name as a lost worker's: {reason}"),
@@ -707,6 +716,12 @@ impl Worker {
                 return Next::Exit(Ok(Ended::Shutdown(end)));
             }
             ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
+            ToWorker::TryLater { reason, after_ms } => {
+                return Next::Exit(Ok(Ended::TryLater {
+                    said: format!("the driver refused this worker for now: {reason}"),
+                    after: Duration::from_millis(after_ms),
+                }))
+            }
             ToWorker::Refused { reason } => {
                 return Next::Exit(Err(RuntimeError::Transport(format!(
                     "the driver refused this worker: {reason}"

@@ -16,6 +16,10 @@ const NAME_TAKEN_RETRIES: u32 = 5;
 /// The pause before joining again a driver that was lost or refused this worker unproven.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
+/// The longest a driver's "try again later" makes a worker wait before it does (a driver's
+/// word, but a pause of hours would look like a hung worker).
+const MAX_TRY_LATER_PAUSE: Duration = Duration::from_secs(30);
+
 /// What to do after a try.
 #[derive(Debug)]
 pub(super) enum Then {
@@ -82,6 +86,7 @@ impl Tries {
             Ok(Ended::Shutdown(end)) => Then::Finish(Ok(end)),
             Ok(Ended::Rejoin(reason)) => self.rejoin(name, reason),
             Ok(Ended::Unproven { said, name_held }) => self.refused(name, said, name_held, now),
+            Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, reason, false, now)
             }
@@ -122,6 +127,25 @@ impl Tries {
         }
         self.last_refusal = Some(said.clone());
         self.within_window(name, said, name_held, now)
+    }
+
+    /// The driver, inside a session, said to join again after `after`: its budget of joins is
+    /// spent (someone holding the token joined too often). With `reconnect` the worker does,
+    /// within its window, under its own name; without, it stops, as for a lost driver.
+    fn try_later(&mut self, name: &str, said: String, after: Duration, now: Instant) -> Then {
+        if self.reconnect.is_none() {
+            return Then::Finish(Err(RuntimeError::Transport(format!(
+                "{said} (a worker started with --reconnect SECONDS keeps trying)"
+            ))));
+        }
+        self.last_refusal = Some(said.clone());
+        match self.within_window(name, said, false, now) {
+            Then::Retry { fresh_name, pause } => Then::Retry {
+                fresh_name,
+                pause: after.clamp(pause, MAX_TRY_LATER_PAUSE.max(pause)),
+            },
+            finish => finish,
+        }
     }
 
     /// Tries again while the reconnect window is open; past it, stops with `reason`.
@@ -263,6 +287,35 @@ mod tests {
         ));
         let error = final_error(tries.after("w0", lost("silent"), Instant::now()));
         assert!(error.contains("silent"), "{error}");
+    }
+
+    #[test]
+    fn a_driver_that_says_try_later_is_tried_again_after_its_pause_within_the_window() {
+        let later = |after_s: u64| {
+            Ok(Ended::TryLater {
+                said: "the driver refused this worker for now: too many joins".into(),
+                after: Duration::from_secs(after_s),
+            })
+        };
+        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let start = Instant::now();
+        for (after_s, expected) in [(3, 3), (0, 0), (3600, 30)] {
+            match tries.after("w0", later(after_s), start) {
+                Then::Retry { fresh_name, pause } => {
+                    assert!(!fresh_name, "under its own name");
+                    let expected = Duration::from_secs(expected).max(RETRY_PAUSE);
+                    assert_eq!(pause, expected, "told {after_s} s");
+                }
+                other => panic!("expected a retry, got {other:?}"),
+            }
+        }
+        let past = start + Duration::from_secs(61);
+        let error = final_error(tries.after("w0", later(3), past));
+        assert!(error.contains("too many joins"), "{error}");
+        assert!(error.contains("61 s"), "{error}");
+        // Without --reconnect it is final, and says how to keep trying.
+        let error = final_error(Tries::new(None).after("w0", later(3), start));
+        assert!(error.contains("too many joins") && error.contains("--reconnect"));
     }
 
     #[test]
