@@ -36,7 +36,7 @@ pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH};
 pub use coordinator::{
     asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, Progress,
-    ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
+    ForgottenWorkers, ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
     STOP_WAITS_FOR_PASS,
 };
 pub use data::{Dataset, Partition};

@@ -918,14 +918,16 @@ impl Outcome {
             Some((rows, of)) => format!(" (on a sample of {rows} of {of} rows)"),
             None => String::new(),
         };
-        // The workers that computed: late joiners and replacements count, the asked-for
-        // number is the floor only when none did (a run of no update).
-        let trained = self
+        // The workers that computed: late joiners and replacements count (those whose rows
+        // made room for newer ones too), the asked-for number is the floor only when none did
+        // (a run of no update).
+        let listed = self
             .report
             .workers
             .iter()
             .filter(|w| w.tasks_done > 0)
             .count();
+        let trained = listed + self.report.forgotten_workers.trained as usize;
         let workers = if trained > 0 {
             trained
         } else {
@@ -993,6 +995,7 @@ impl Outcome {
             "interrupted": self.interrupted,
             "stats": stats,
             "worker_table": self.report.workers,
+            "forgotten_workers": self.report.forgotten_workers,
         })
     }
 

@@ -137,10 +137,11 @@ impl Driver {
     /// Moves the partitions of a lost worker to the live workers that would come back to their
     /// partitions soonest ([`placement::heir`]), so that every partition keeps contributing. They are re-sent from the driver's copy, or the
     /// heir reads them from the shared file itself.
-    pub(crate) fn rehome_partitions(&mut self, lost: usize) {
+    /// Each move is logged if `said`.
+    pub(crate) fn rehome_partitions(&mut self, lost: usize, said: bool) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {
-            if !self.move_to_heir(partition, lost) {
+            if !self.move_to_heir(partition, lost, said) {
                 return;
             }
         }
@@ -155,15 +156,15 @@ impl Driver {
         }
         for partition in self.unheld_partitions() {
             let owner = self.placement.owners()[partition as usize];
-            if !self.move_to_heir(partition, owner) {
+            if !self.move_to_heir(partition, owner, true) {
                 return;
             }
         }
     }
 
     /// Moves `partition` from worker `from` (lost) to the live worker that would come back to
-    /// its partitions soonest ([`placement::heir`]); whether there was one.
-    fn move_to_heir(&mut self, partition: u32, from: usize) -> bool {
+    /// its partitions soonest ([`placement::heir`]); whether there was one. Logged if `said`.
+    fn move_to_heir(&mut self, partition: u32, from: usize, said: bool) -> bool {
         let Some(heir) = placement::heir(&self.table.workers) else {
             return false;
         };
@@ -172,12 +173,14 @@ impl Driver {
             self.give_partition(heir, partition);
         }
         self.stats.moved_partitions += 1;
-        tracing::info!(
-            partition,
-            from = %self.table.workers[from].name,
-            to = %self.table.workers[heir].name,
-            "moved a partition"
-        );
+        if said {
+            tracing::info!(
+                partition,
+                from = %self.table.workers[from].name,
+                to = %self.table.workers[heir].name,
+                "moved a partition"
+            );
+        }
         true
     }
 

@@ -12,7 +12,8 @@ use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
 use super::stop::StopHandle;
-use super::table::WorkerTable;
+use super::joins::Joins;
+use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
@@ -153,6 +154,8 @@ pub struct Driver {
     pub(crate) straggling: super::straggling::TaskStraggling,
     /// Why the last worker excluded was: the cause of a run that runs out of workers.
     pub(crate) last_excluded: Option<String>,
+    /// The budget of joins, and how often their lines are logged.
+    pub(crate) joins: Joins,
 }
 
 impl Driver {
@@ -194,13 +197,15 @@ impl Driver {
 
     /// A driver of run `run_id` on `link`, with no worker yet.
     pub(crate) fn assemble(config: ClusterConfig, run_id: u64, link: Box<dyn Link>) -> Driver {
+        let joins = Joins::new(&config, Instant::now());
+        let table = WorkerTable::keeping(DEPARTED_ROWS_KEPT.max(config.workers));
         Driver {
             link,
             run_id,
             versions: VersionStore::new(config.keep_versions.max(config.cache_versions)),
             holdings: Holdings::new(config.cache_versions),
             config,
-            table: WorkerTable::default(),
+            table,
             placement: Placement::default(),
             tasks: TaskBook::default(),
             results: ResultQueue::default(),
@@ -220,6 +225,7 @@ impl Driver {
             checkpoints: Checkpoints::default(),
             straggling: Default::default(),
             last_excluded: None,
+            joins,
         }
     }
 
@@ -363,6 +369,7 @@ impl Driver {
             elapsed_s: self.elapsed_s(),
             stats: self.stats.clone(),
             workers,
+            forgotten_workers: self.table.forgotten().clone(),
             checkpoint_updates: self.checkpoints.on_disk(),
         }
     }

@@ -16,7 +16,8 @@ use super::barrier::Gate;
 use super::dispatch::{ReadSpec, TaskSpec};
 use super::driver::Driver;
 use super::inspect::Shape;
-use super::table::{WorkerInfo, WorkerTable};
+use super::joins::JoinBudget;
+use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::HANG_FLOOR;
 use crate::cluster::ClusterConfig;
 use crate::data::{Dataset, Features};
@@ -1057,4 +1058,125 @@ fn a_read_of_a_version_from_before_a_resume_says_the_checkpoint_did_not_keep_it(
         message.contains("before this run resumed its checkpoint at version 300"),
         "{message}"
     );
+}
+
+/// What was sent since `from` (an index into the wire's log): welcomes, partition messages.
+fn welcomes_and_partitions(wire: &Rc<RefCell<Wire>>, from: usize) -> (usize, usize) {
+    let wire = wire.borrow();
+    let sent = &wire.sent[from..];
+    let welcomes = sent
+        .iter()
+        .filter(|(_, m)| matches!(m, ToWorker::Welcome(_)))
+        .count();
+    let partitions = sent
+        .iter()
+        .filter(|(_, m)| matches!(m, ToWorker::Partition { .. } | ToWorker::ReadSplit { .. }))
+        .count();
+    (welcomes, partitions)
+}
+
+/// A token holder joins under `count` fresh names, each connection closing at once.
+fn join_and_leave(driver: &mut Driver, wire: &Rc<RefCell<Wire>>, count: u32) {
+    for i in 0..count {
+        let name = format!("x{i}");
+        join(wire, &name, 1000 + i);
+        wire.borrow_mut()
+            .inbox
+            .push_back(Inbound::Disconnected { peer: name });
+        driver.drain();
+    }
+}
+
+#[test]
+fn a_token_holder_joining_in_a_loop_is_refused_past_the_join_budget() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    let before = wire.borrow().sent.len();
+    join_and_leave(&mut driver, &wire, 200);
+    let (welcomes, partitions) = welcomes_and_partitions(&wire, before);
+    // Two workers, two respawns allowed: a burst of 4 joins beyond the first fill.
+    assert!(welcomes <= 4, "{welcomes} of 200 joins admitted");
+    assert!(partitions <= 2 * 4, "{partitions} partitions shipped");
+    assert!(driver.table.workers.len() <= 2 + 4, "{} rows", driver.table.workers.len());
+    let told_later: Vec<(u64, String)> = wire.borrow().sent[before..]
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ToWorker::TryLater { reason, after_ms } => Some((*after_ms, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told_later.len(), 200 - welcomes, "every other join told to try later");
+    assert!(told_later
+        .iter()
+        .all(|(after_ms, reason)| reason.contains("too many joins")
+            && (1..=5_000).contains(after_ms)));
+    assert_eq!(driver.stats().joins_refused, 200 - welcomes as u64);
+    // A replacement this driver started for a worker that died still joins, and takes its
+    // predecessor's partition back.
+    driver.local.await_replacement("w1.respawn1");
+    driver.lose(1, "test");
+    join(&wire, "w1.respawn1", 77);
+    driver.drain();
+    let replacement = driver.table.index_of("w1.respawn1").expect("admitted");
+    assert_eq!(driver.table.workers[replacement].partitions, [1]);
+    // The run trains on.
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the workers train on");
+    assert_eq!(results, [[0; 2], [1; 2]]);
+}
+
+#[test]
+fn a_whole_cluster_rejoining_at_once_is_admitted_at_once_twice() {
+    let data = data();
+    let (mut driver, wire) = driver(8, echoing());
+    settle(&mut driver, &["grad"]);
+    driver.reduce_all(&data, &spec("grad", None), &decode).unwrap();
+    // Two network cuts in a row: every worker lost, every one back under a fresh name.
+    for cut in 0..2u32 {
+        for w in 0..driver.table.workers.len() {
+            driver.lose(w, "test");
+        }
+        let before = wire.borrow().sent.len();
+        for w in 0..8u32 {
+            join(&wire, &format!("w{w}.r{cut:04x}{w:04x}"), 100 + w);
+        }
+        driver.drain();
+        let (welcomes, _) = welcomes_and_partitions(&wire, before);
+        assert_eq!(welcomes, 8, "cut {cut}: the whole cluster admitted at once");
+        let live = driver.table.workers.iter().filter(|w| w.alive);
+        assert_eq!(live.clone().count(), 8);
+        assert!(live.clone().all(|w| !w.partitions.is_empty()), "each took work");
+    }
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the rejoined cluster trains");
+    assert_eq!(results.len(), 8);
+}
+
+#[test]
+fn the_rows_of_departed_workers_are_bounded_and_counted() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    // A budget that lets every join in: the table's bound alone is tested.
+    driver.joins.budget = JoinBudget::new(10_000, 0, Duration::from_secs(5), Instant::now());
+    join_and_leave(&mut driver, &wire, 500);
+    let rows = driver.table.workers.len();
+    assert!(rows <= 2 + DEPARTED_ROWS_KEPT + 1, "{rows} rows");
+    assert_eq!(driver.workers().ever(), 502);
+    let report = driver.report();
+    assert_eq!(
+        report.workers.len() as u64 + report.forgotten_workers.workers,
+        502,
+        "every worker listed or counted"
+    );
+    assert_eq!(report.forgotten_workers.trained, 0, "none of them computed");
+    // The names of forgotten rows are forgotten too, and the live workers kept theirs.
+    assert!(driver.table.by_name.len() == rows);
+    assert_eq!(driver.table.index_of("w0"), Some(0));
+    assert_eq!(driver.table.index_of("x0"), None);
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the two workers train on");
+    assert_eq!(results, [[0; 2], [1; 2]]);
 }

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
+use super::joins::TOO_MANY_JOINS;
 use super::placement::{self, LoadFailure};
 use super::results::Arrived;
 use super::table::WorkerInfo;
@@ -141,7 +142,11 @@ impl Driver {
             } => {
                 self.stats.bytes_received += bytes as u64;
                 let Some(worker) = self.table.index_of(&peer) else {
-                    tracing::warn!(%peer, "message from a session the coordinator never admitted");
+                    // A join refused past the budget that stays connected sends these at will.
+                    if self.joins.strays.again() {
+                        let count = self.joins.strays.count();
+                        tracing::warn!(%peer, count, "message from a session the coordinator never admitted");
+                    }
                     self.stats.rejected_messages += 1;
                     return;
                 };
@@ -163,8 +168,14 @@ impl Driver {
                 if let Some(old) = self.table.index_of(&peer) {
                     // A new connection under this name proved the token: it replaces the old.
                     self.lose(old, "a new connection under its name proved the token");
+                    self.table.workers[old].gone = true;
                 }
-                self.admit(&peer, hello);
+                // A replacement this driver started is bounded by its respawn allowance.
+                let own = self.local.predecessor(&peer).is_some();
+                match self.joins.budget.take(Instant::now()) {
+                    Err(wait) if !own => self.turn_back(&peer, wait),
+                    _ => self.admit(&peer, hello),
+                }
             }
             Inbound::Refused { peer, reason } => {
                 // Anyone can send hellos: the first few refusals are logged, then each power
@@ -203,6 +214,7 @@ impl Driver {
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");
+                    self.table.workers[worker].gone = true;
                 }
             }
         }
@@ -360,12 +372,36 @@ impl Driver {
         self.link.send_plain(&name, frame);
     }
 
+    /// Tells a worker whose session the link opened that the budget of joins is spent, and
+    /// when to try again: it is not admitted (a worker started with `--reconnect` tries again
+    /// then; its connection closes meanwhile).
+    fn turn_back(&mut self, peer: &str, wait: Duration) {
+        self.stats.joins_refused += 1;
+        if self.joins.refused.again() {
+            let refused = self.joins.refused.count();
+            tracing::warn!(worker = %peer, refused, wait_s = wait.as_secs_f64(), "refused a join: {TOO_MANY_JOINS}");
+        }
+        let later = ToWorker::TryLater {
+            reason: TOO_MANY_JOINS.into(),
+            after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
+        };
+        let frame = frame::encode(self.run_id, &later);
+        self.stats.bytes_sent += frame.len() as u64;
+        self.link.send(peer, frame);
+    }
+
+    /// Whether nothing of the coordinator refers to the worker at `index` any more: no
+    /// partition it owns or is loading, no task of it in flight or failed, no result of it in
+    /// hand. Only then may its row make room for a newcomer.
+    fn unreferenced(&self, index: usize) -> bool {
+        !self.placement.refers_to(index)
+            && !self.tasks.refers_to(index)
+            && !self.results.refers_to(index)
+    }
+
     /// Admits a worker whose session the link opened.
     fn admit(&mut self, peer: &str, hello: Hello) {
-        let index = self
-            .table
-            .index_of(peer)
-            .unwrap_or(self.table.workers.len());
+        let (index, reused) = self.table.slot_for(peer, |i| self.unreferenced(i));
         // A local replacement (`w3.respawn1`) or a worker rejoining (`w3.r1a2b3c4d`) straggles
         // as the one it stands for did (same host, same slot), so that a fault's cost is the
         // fault's alone; a worker beyond the run's count is not slowed.
@@ -380,15 +416,23 @@ impl Driver {
                 .config
                 .stragglers
                 .factors(self.config.workers, self.config.seed);
-            factors.get(index).copied().unwrap_or(0.0)
+            // A departed worker's slot is no slot of the run's count.
+            let slot = if reused { usize::MAX } else { index };
+            factors.get(slot).copied().unwrap_or(0.0)
         });
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
-        self.table.admit(info);
+        self.table.admit(index, info);
         self.all_lost_since = None;
         self.local.admitted(peer);
         self.holdings.joined(index);
-        tracing::info!(worker = %peer, pid = hello.pid, delay_factor, "worker joined");
+        self.joins.admitted += 1;
+        // The run's own workers are each said; later joins, which a peer holding the token
+        // can repeat, thin out.
+        if self.joins.first_fill(self.config.workers) || self.joins.joined.again() {
+            let later = self.joins.joined.count();
+            tracing::info!(worker = %peer, pid = hello.pid, delay_factor, later, "worker joined");
+        }
         self.send(
             index,
             &ToWorker::Welcome(Welcome {
@@ -463,14 +507,22 @@ impl Driver {
         info.in_flight = 0;
         info.unconsumed = 0;
         info.idle_since = None;
-        tracing::warn!(worker = %info.name, why, "worker lost");
+        // A worker that left before its first result may be one of a loop of joins: such
+        // losses (and their partitions' moves) thin out in the log; they are all counted.
+        let said = info.tasks_done > 0 || self.joins.brief.again();
+        if said {
+            let brief = self.joins.brief.count();
+            tracing::warn!(worker = %info.name, why, brief, "worker lost");
+        }
         self.link.lost(&info.name);
+        self.table.departed(worker);
         self.stats.lost_workers += 1;
         for seq in self.tasks.write_off(worker) {
             self.results.forget_superseded(seq);
         }
         self.refresh_oldest_in_flight();
-        self.rehome_partitions(worker);
+        self.placement.forget_loads(worker);
+        self.rehome_partitions(worker, said);
     }
 
     fn check_liveness(&mut self) {

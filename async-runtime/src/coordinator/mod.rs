@@ -7,7 +7,8 @@
 //!
 //! | part | owns |
 //! |---|---|
-//! | `table::WorkerTable` | what the driver knows of each worker (the barrier reads it) |
+//! | `table::WorkerTable` | what the driver knows of each worker (the barrier reads it); the latest departed, older ones counted |
+//! | `joins::Joins` | the budget of joins (a token bucket), and how often joins and short stays are logged |
 //! | `placement::Placement` | the shipped dataset, partition owners, partitions loading |
 //! | `tasks::TaskBook` | tasks in flight by sequence number, failed, written off; with the choice of partition, hung tasks, retry targets |
 //! | `tasks::SiteFailures` | failures in a row of each asynchronous site |
@@ -32,6 +33,7 @@ mod driver;
 mod fake_link;
 mod inbox;
 mod inspect;
+mod joins;
 mod local;
 mod placement;
 mod reduce;
@@ -53,4 +55,4 @@ pub use reduce::Collected;
 pub use report::{RunReport, RunStats};
 pub use results::MAX_PARKED_PER_SITE;
 pub use stop::{StopHandle, STOP_WAITS_FOR_PASS};
-pub use table::{WorkerInfo, WorkerTable};
+pub use table::{ForgottenWorkers, WorkerInfo, WorkerTable};

@@ -178,9 +178,19 @@ impl Placement {
         }
     }
 
+    /// Whether anything here names `worker`: a partition it owns, or one on its way to it.
+    pub fn refers_to(&self, worker: usize) -> bool {
+        self.owners().contains(&worker) || self.loading.iter().any(|&(w, _)| w == worker)
+    }
+
     /// `worker` reported it holds `partition`.
     pub fn loaded(&mut self, worker: usize, partition: u32) {
         self.loading.remove(&(worker, partition));
+    }
+
+    /// Forgets what `worker` (lost) was loading: its heirs were given the partitions.
+    pub fn forget_loads(&mut self, worker: usize) {
+        self.loading.retain(|&(w, _)| w != worker);
     }
 
     /// Whether a live worker (as `alive` says) has a partition still loading; the loads of

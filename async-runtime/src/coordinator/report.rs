@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::table::WorkerInfo;
+use super::table::{ForgottenWorkers, WorkerInfo};
 
 /// Counters of a run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -67,6 +67,9 @@ pub struct RunStats {
     pub moved_partitions: u64,
     /// Workers admitted after the run started.
     pub late_joiners: u64,
+    /// Joins refused because the run's budget of joins was spent (told to try again later).
+    #[serde(default)]
+    pub joins_refused: u64,
     /// Local worker processes started in place of ones that exited during the run.
     pub respawned_workers: u64,
     /// Times an idle worker got no task because each of its partitions had one in flight, on
@@ -120,8 +123,10 @@ pub struct RunReport {
     /// The counters.
     #[serde(flatten)]
     pub stats: RunStats,
-    /// Each worker's row of the table at the end.
+    /// Each worker's row of the table at the end: the live ones and the latest departed.
     pub workers: Vec<WorkerInfo>,
+    /// Departed workers whose rows made room for newer ones, counted.
+    pub forgotten_workers: ForgottenWorkers,
     /// The updates of the checkpoint a resume would go on from (the last one written, or the
     /// one the run resumed from); `None` without one.
     pub checkpoint_updates: Option<u64>,
@@ -136,7 +141,8 @@ impl RunStats {
 }
 
 impl RunReport {
-    /// Seconds each worker spent idle waiting for work, in table order.
+    /// Seconds each worker in the table spent idle waiting for work, in table order (the
+    /// forgotten ones' are summed in [`RunReport::forgotten_workers`]).
     pub fn wait_s_per_worker(&self) -> Vec<f64> {
         self.workers.iter().map(|w| w.wait_s).collect()
     }

@@ -94,6 +94,17 @@ impl ResultQueue {
         self.arrived.len() + self.parked.values().map(VecDeque::len).sum::<usize>()
     }
 
+    /// Whether a result of `worker` is in hand (set aside or not), or was the last one
+    /// handed to the algorithm.
+    pub fn refers_to(&self, worker: usize) -> bool {
+        self.last.as_ref().is_some_and(|meta| meta.worker == worker)
+            || self
+                .arrived
+                .iter()
+                .chain(self.parked.values().flatten())
+                .any(|a| a.worker == worker)
+    }
+
     /// Whether a received result not yet applied was computed on `partition`: one in the
     /// queue, or one set aside for `site`. A site that updates history must not send a second
     /// task on a partition whose result it has not applied yet, even while that result waits

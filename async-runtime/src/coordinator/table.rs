@@ -68,6 +68,12 @@ pub struct WorkerInfo {
     /// When its last result came (admission until one does).
     #[serde(skip)]
     pub(crate) last_result: Instant,
+    /// Its place in the order of departures, once it left the run.
+    #[serde(skip)]
+    pub(crate) departed: Option<u64>,
+    /// Its connection closed: nothing more can come from its session.
+    #[serde(skip)]
+    pub(crate) gone: bool,
 }
 
 impl WorkerInfo {
@@ -100,6 +106,8 @@ impl WorkerInfo {
             next_partition: 0,
             last_heard: now,
             last_result: now,
+            departed: None,
+            gone: false,
         }
     }
 
@@ -122,19 +130,98 @@ impl WorkerInfo {
     }
 }
 
-/// All workers of the run, indexed by admission order.
-#[derive(Debug, Default)]
+/// Rows of departed workers the table keeps at least (and at least the run's `workers`);
+/// beyond, the oldest departed rows make room for newcomers and are only counted.
+pub(crate) const DEPARTED_ROWS_KEPT: usize = 64;
+
+/// Departed workers whose rows made room for newer ones: no longer listed, only counted, so
+/// that joins in a loop cannot grow the table without bound.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForgottenWorkers {
+    /// Workers whose rows were dropped.
+    pub workers: u64,
+    /// Of those, the ones that completed at least one task.
+    pub trained: u64,
+    /// Tasks they completed.
+    pub tasks_done: u64,
+    /// Tasks they reported failed.
+    pub failures: u64,
+    /// Their results that failed the driver's checks.
+    pub bad_results: u64,
+    /// Bytes the driver sent them.
+    pub bytes_out: u64,
+    /// Bytes the driver received from them.
+    pub bytes_in: u64,
+    /// Seconds they spent idle.
+    pub wait_s: f64,
+    /// Seconds of simulated straggler delay they slept.
+    pub delay_s: f64,
+}
+
+impl ForgottenWorkers {
+    fn add(&mut self, worker: &WorkerInfo) {
+        self.workers += 1;
+        self.trained += u64::from(worker.tasks_done > 0);
+        self.tasks_done += worker.tasks_done;
+        self.failures += worker.failures;
+        self.bad_results += worker.bad_results;
+        self.bytes_out += worker.bytes_out;
+        self.bytes_in += worker.bytes_in;
+        self.wait_s += worker.wait_s;
+        self.delay_s += worker.delay_s;
+    }
+}
+
+/// The workers of the run, each at its index (its slot). Live workers keep their rows; of
+/// the departed, the latest are kept and older ones give their slots to newcomers (see
+/// [`WorkerTable::forgotten`]).
+#[derive(Debug)]
 pub struct WorkerTable {
     pub(crate) workers: Vec<WorkerInfo>,
     pub(crate) by_name: HashMap<String, usize>,
     pub(crate) clock: u64,
     pub(crate) oldest_in_flight: Option<u64>,
+    /// Departures so far: orders the departed rows by age.
+    departures: u64,
+    /// Departed rows kept before the oldest make room.
+    keep_departed: usize,
+    forgotten: ForgottenWorkers,
+}
+
+impl Default for WorkerTable {
+    fn default() -> WorkerTable {
+        WorkerTable::keeping(DEPARTED_ROWS_KEPT)
+    }
 }
 
 impl WorkerTable {
-    /// Every worker ever admitted, dead ones included.
+    /// A table that keeps the rows of the latest `departed` departed workers at least.
+    pub(crate) fn keeping(departed: usize) -> WorkerTable {
+        WorkerTable {
+            workers: Vec::new(),
+            by_name: HashMap::new(),
+            clock: 0,
+            oldest_in_flight: None,
+            departures: 0,
+            keep_departed: departed,
+            forgotten: ForgottenWorkers::default(),
+        }
+    }
+
+    /// Every live worker and the latest departed ones (at least 64, or the run's count of
+    /// workers); older departed ones are counted in [`WorkerTable::forgotten`].
     pub fn all(&self) -> &[WorkerInfo] {
         &self.workers
+    }
+
+    /// Departed workers whose rows were dropped to make room, counted.
+    pub fn forgotten(&self) -> &ForgottenWorkers {
+        &self.forgotten
+    }
+
+    /// Workers admitted in the run: the rows and the forgotten.
+    pub fn ever(&self) -> u64 {
+        self.workers.len() as u64 + self.forgotten.workers
     }
 
     /// Workers still taking part.
@@ -179,15 +266,48 @@ impl WorkerTable {
         self.by_name.get(name).copied()
     }
 
-    pub(crate) fn admit(&mut self, info: WorkerInfo) -> usize {
-        if let Some(&index) = self.by_name.get(&info.name) {
-            self.workers[index] = info;
-            return index;
+    /// Notes that the worker at `index` left the run (it is no longer alive).
+    pub(crate) fn departed(&mut self, index: usize) {
+        self.departures += 1;
+        self.workers[index].departed = Some(self.departures);
+    }
+
+    /// The slot a worker named `name` takes: its own row's if it has one, else the oldest
+    /// departed row past the kept ones whose connection closed and that nothing refers to any
+    /// more (as `free` says: no partition, task or result of it left), else a new one. The
+    /// second says whether it reuses another worker's slot.
+    pub(crate) fn slot_for(&self, name: &str, free: impl Fn(usize) -> bool) -> (usize, bool) {
+        if let Some(index) = self.index_of(name) {
+            return (index, false);
         }
-        let index = self.workers.len();
-        self.by_name.insert(info.name.clone(), index);
-        self.workers.push(info);
-        index
+        let departed = self.workers.iter().filter(|w| w.departed.is_some()).count();
+        if departed > self.keep_departed {
+            let oldest = (0..self.workers.len())
+                .filter(|&i| self.workers[i].gone && free(i))
+                .filter_map(|i| Some((self.workers[i].departed?, i)))
+                .min();
+            if let Some((_, index)) = oldest {
+                return (index, true);
+            }
+        }
+        (self.workers.len(), false)
+    }
+
+    /// Puts `info` at `index`, from [`WorkerTable::slot_for`]: the row there, another
+    /// worker's, is counted in [`WorkerTable::forgotten`].
+    pub(crate) fn admit(&mut self, index: usize, info: WorkerInfo) {
+        if index == self.workers.len() {
+            self.by_name.insert(info.name.clone(), index);
+            self.workers.push(info);
+            return;
+        }
+        let old = std::mem::replace(&mut self.workers[index], info);
+        if old.name != self.workers[index].name {
+            self.forgotten.add(&old);
+            self.by_name.remove(&old.name);
+            self.by_name
+                .insert(self.workers[index].name.clone(), index);
+        }
     }
 }
 
@@ -212,6 +332,39 @@ mod tests {
         worker.in_flight = 0;
         worker.alive = false;
         assert!(!worker.is_idle());
+    }
+
+    #[test]
+    fn the_oldest_departed_rows_past_the_kept_ones_make_room_and_are_counted() {
+        let mut table = WorkerTable::keeping(2);
+        let join = |table: &mut WorkerTable, name: &str| {
+            let (index, _) = table.slot_for(name, |_| true);
+            table.admit(index, WorkerInfo::new(name.into(), 1, 0.0));
+            index
+        };
+        for w in 0..4 {
+            join(&mut table, &format!("w{w}"));
+        }
+        for w in [2, 0, 1] {
+            table.workers[w].alive = false;
+            table.workers[w].tasks_done = 1;
+            table.departed(w);
+        }
+        table.workers[2].gone = true;
+        table.workers[1].gone = true;
+        // Three departed, two kept: the oldest whose connection closed (w2) makes room; w0's
+        // connection is open (stopped, it may speak again): kept.
+        assert_eq!(table.slot_for("x", |_| true), (2, true));
+        assert_eq!(table.slot_for("w0", |_| true), (0, false), "its own row");
+        assert_eq!(table.slot_for("x", |i| i != 2), (1, true), "w2 still referred to: w1");
+        assert_eq!(table.slot_for("x", |i| i == 0), (4, false), "none free");
+        assert_eq!(join(&mut table, "x"), 2);
+        assert_eq!(table.index_of("w2"), None);
+        assert_eq!(table.index_of("x"), Some(2));
+        assert_eq!((table.forgotten().workers, table.forgotten().trained), (1, 1));
+        assert_eq!(table.ever(), 5);
+        // Two departed now: kept.
+        assert_eq!(table.slot_for("y", |_| true), (4, false));
     }
 
     #[test]

@@ -137,6 +137,12 @@ impl TaskBook {
         self.in_flight.get(&seq).is_some_and(|t| t.worker == worker)
     }
 
+    /// Whether a task in flight on `worker`, or a failure of it not yet retried, is here.
+    pub fn refers_to(&self, worker: usize) -> bool {
+        self.in_flight.values().any(|task| task.worker == worker)
+            || self.failed.iter().any(|failed| failed.worker == worker)
+    }
+
     /// Takes task `seq` out of flight (it was answered).
     pub fn close(&mut self, seq: u64) -> Option<InFlight> {
         self.in_flight.remove(&seq)

@@ -324,7 +324,8 @@ fn experiment(
             "updates": o.report.stats.updates,
             "final_subopt": (o.final_objective() - set.optimum) / set.optimum,
             "dropped_stale": o.report.stats.dropped_stale,
-            "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>(),
+            "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>()
+                + o.report.forgotten_workers.delay_s,
             // A run that failed (diverged, or lost its workers) is not one that was slow.
             "failure": o.failure,
         })
