@@ -79,6 +79,10 @@ fn main() {
             "a_frame_declared_huge_before_the_proof_closes_the_connection",
             huge_frame_before_proof_closes,
         ),
+        (
+            "a_token_holder_joining_in_a_loop_gets_a_bounded_number_of_joins",
+            join_loop_is_bounded,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -891,4 +895,71 @@ fn huge_frame_before_proof_closes() {
         1,
         "the worker closed the connection"
     );
+}
+
+/// How long the join loop below goes on.
+const JOIN_LOOP: Duration = Duration::from_secs(6);
+
+/// A peer holding the token joins in a loop under fresh names, each process killed at once
+/// (an insider, or a restart loop gone wrong): every join was admitted, given a partition, and
+/// written in the log (274 joins in 30 s shipped 421 MB). Now joins past the driver's budget
+/// (a burst of workers + respawns, then one per 5 s) are told to try again later, and the run
+/// trains on.
+fn join_loop_is_bounded() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    let looped = std::sync::Arc::new(AtomicBool::new(false));
+    let looper = {
+        let (endpoint, token, looped) = (endpoint.clone(), token.clone(), looped.clone());
+        std::thread::spawn(move || {
+            let begun = Instant::now();
+            let mut tries = 0;
+            while begun.elapsed() < JOIN_LOOP {
+                let mut joiner = spawn_worker(&format!("x{tries}"), &endpoint, &token);
+                std::thread::sleep(Duration::from_millis(250));
+                let _ = joiner.kill();
+                let _ = joiner.wait();
+                tries += 1;
+            }
+            looped.store(true, Ordering::SeqCst);
+            (tries, begun.elapsed())
+        })
+    };
+    stop_once_after_400(&mut driver, looped);
+    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (w, report) = tracing::subscriber::with_default(CountWarnings(warnings.clone()), || {
+        let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+        (w, driver.finish().expect("the run trains on"))
+    });
+    let (tries, took) = looper.join().expect("the join loop ends");
+    let joiners = report
+        .workers
+        .iter()
+        .filter(|w| w.name.starts_with('x'))
+        .count() as u64
+        + report.forgotten_workers.workers;
+    print_counts(&report);
+    println!(
+        "    {tries} joins tried in {:.1} s: {joiners} admitted, {} told to try later, \
+         {} partition bytes sent, {} warnings",
+        took.as_secs_f64(),
+        report.stats.joins_refused,
+        report.stats.data_bytes,
+        warnings.load(Ordering::SeqCst)
+    );
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    // A burst of 4 (2 workers, 2 respawns), then one per 5 s.
+    let bound = 4 + took.as_secs() / 5 + 1;
+    assert!(joiners <= bound, "{joiners} of {tries} joins admitted");
+    assert!(tries as u64 > bound, "the loop tried more than the budget");
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
 }
