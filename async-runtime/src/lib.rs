@@ -35,8 +35,8 @@ pub use auth::Token;
 pub use broadcast::Broadcast;
 pub use cluster::{run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH};
 pub use coordinator::{
-    asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, Progress,
-    ForgottenWorkers, ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
+    asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, ForgottenWorkers,
+    Progress, ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
     STOP_WAITS_FOR_PASS,
 };
 pub use data::{Dataset, Partition};

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use super::checkpoints::Checkpoints;
 use super::clock::RunClock;
+use super::joins::Joins;
 use super::local::LocalWorkers;
 use super::placement::Placement;
 use super::report::{RunReport, RunStats};
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
 use super::stop::StopHandle;
-use super::joins::Joins;
 use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;

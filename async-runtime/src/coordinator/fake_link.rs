@@ -1097,7 +1097,11 @@ fn a_token_holder_joining_in_a_loop_is_refused_past_the_join_budget() {
     // Two workers, two respawns allowed: a burst of 4 joins beyond the first fill.
     assert!(welcomes <= 4, "{welcomes} of 200 joins admitted");
     assert!(partitions <= 2 * 4, "{partitions} partitions shipped");
-    assert!(driver.table.workers.len() <= 2 + 4, "{} rows", driver.table.workers.len());
+    assert!(
+        driver.table.workers.len() <= 2 + 4,
+        "{} rows",
+        driver.table.workers.len()
+    );
     let told_later: Vec<(u64, String)> = wire.borrow().sent[before..]
         .iter()
         .filter_map(|(_, m)| match m {
@@ -1105,7 +1109,11 @@ fn a_token_holder_joining_in_a_loop_is_refused_past_the_join_budget() {
             _ => None,
         })
         .collect();
-    assert_eq!(told_later.len(), 200 - welcomes, "every other join told to try later");
+    assert_eq!(
+        told_later.len(),
+        200 - welcomes,
+        "every other join told to try later"
+    );
     assert!(told_later
         .iter()
         .all(|(after_ms, reason)| reason.contains("too many joins")
@@ -1131,7 +1139,9 @@ fn a_whole_cluster_rejoining_at_once_is_admitted_at_once_twice() {
     let data = data();
     let (mut driver, wire) = driver(8, echoing());
     settle(&mut driver, &["grad"]);
-    driver.reduce_all(&data, &spec("grad", None), &decode).unwrap();
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
     // Two network cuts in a row: every worker lost, every one back under a fresh name.
     for cut in 0..2u32 {
         for w in 0..driver.table.workers.len() {
@@ -1146,7 +1156,10 @@ fn a_whole_cluster_rejoining_at_once_is_admitted_at_once_twice() {
         assert_eq!(welcomes, 8, "cut {cut}: the whole cluster admitted at once");
         let live = driver.table.workers.iter().filter(|w| w.alive);
         assert_eq!(live.clone().count(), 8);
-        assert!(live.clone().all(|w| !w.partitions.is_empty()), "each took work");
+        assert!(
+            live.clone().all(|w| !w.partitions.is_empty()),
+            "each took work"
+        );
     }
     let results = driver
         .reduce_all(&data, &spec("grad", None), &decode)

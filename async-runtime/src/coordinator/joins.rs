@@ -114,7 +114,10 @@ mod tests {
         }
         assert_eq!(budget.take(start), Err(5 * SECOND));
         let wait = budget.take(start + 2 * SECOND).unwrap_err();
-        assert!(wait.abs_diff(3 * SECOND) < Duration::from_millis(1), "refilling: {wait:?}");
+        assert!(
+            wait.abs_diff(3 * SECOND) < Duration::from_millis(1),
+            "refilling: {wait:?}"
+        );
         assert_eq!(budget.take(start + 5 * SECOND), Ok(()));
         assert!(budget.take(start + 6 * SECOND).is_err());
         // A long quiet refills the burst, no more.
@@ -128,7 +131,12 @@ mod tests {
         let mut budget = JoinBudget::new(2, 4, 5 * SECOND, start);
         let later = start + 60 * SECOND;
         assert_eq!((0..10).filter(|_| budget.take(later).is_ok()).count(), 6);
-        assert_eq!((0..10).filter(|_| budget.take(later + 60 * SECOND).is_ok()).count(), 2);
+        assert_eq!(
+            (0..10)
+                .filter(|_| budget.take(later + 60 * SECOND).is_ok())
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -305,8 +305,7 @@ impl WorkerTable {
         if old.name != self.workers[index].name {
             self.forgotten.add(&old);
             self.by_name.remove(&old.name);
-            self.by_name
-                .insert(self.workers[index].name.clone(), index);
+            self.by_name.insert(self.workers[index].name.clone(), index);
         }
     }
 }
@@ -356,12 +355,19 @@ mod tests {
         // connection is open (stopped, it may speak again): kept.
         assert_eq!(table.slot_for("x", |_| true), (2, true));
         assert_eq!(table.slot_for("w0", |_| true), (0, false), "its own row");
-        assert_eq!(table.slot_for("x", |i| i != 2), (1, true), "w2 still referred to: w1");
+        assert_eq!(
+            table.slot_for("x", |i| i != 2),
+            (1, true),
+            "w2 still referred to: w1"
+        );
         assert_eq!(table.slot_for("x", |i| i == 0), (4, false), "none free");
         assert_eq!(join(&mut table, "x"), 2);
         assert_eq!(table.index_of("w2"), None);
         assert_eq!(table.index_of("x"), Some(2));
-        assert_eq!((table.forgotten().workers, table.forgotten().trained), (1, 1));
+        assert_eq!(
+            (table.forgotten().workers, table.forgotten().trained),
+            (1, 1)
+        );
         assert_eq!(table.ever(), 5);
         // Two departed now: kept.
         assert_eq!(table.slot_for("y", |_| true), (4, false));
