@@ -57,7 +57,8 @@ pub struct Progress {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ResultMeta {
-    /// Index of the worker in the table.
+    /// Index of the worker in the table. Once that worker has left and enough others left
+    /// after it, its slot may go to a newer worker (see [`WorkerTable::all`]).
     pub worker: usize,
     /// The task's sequence number: unique for the run.
     pub seq: u64,
