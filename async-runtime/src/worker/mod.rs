@@ -4,11 +4,11 @@
 //! driver is gone, so no worker outlives its run.
 
 mod cache;
+mod panics;
 mod straggler;
 mod tries;
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -974,14 +974,7 @@ impl Executor {
             reads,
             history,
         };
-        catch_unwind(AssertUnwindSafe(|| run(&context))).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without message".into());
-            Err(TaskError::Panicked(message))
-        })
+        panics::caught(|| run(&context)).unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
     }
 }
 
