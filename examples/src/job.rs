@@ -928,13 +928,17 @@ impl Outcome {
             .filter(|w| w.tasks_done > 0)
             .count();
         let trained = listed + self.report.forgotten_workers.trained as usize;
-        let workers = if trained > 0 {
-            trained
-        } else {
-            self.spec.cluster.workers
+        let asked = self.spec.cluster.workers;
+        // The run's size is the workers asked for; replacements and late joiners are told
+        // apart, not counted as a larger cluster.
+        let workers = match trained {
+            0 => format!("{asked} workers"),
+            n if n == asked => format!("{asked} workers"),
+            n if n < asked => format!("{n} of {asked} workers"),
+            n => format!("{asked} workers ({n} in all, with replacements and late joiners)"),
         };
         format!(
-            "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers} workers{}{stopped}",
+            "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers}{}{stopped}",
             self.algorithm,
             self.final_objective(),
             self.report.stats.updates,

@@ -970,6 +970,9 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
     }
     let (output, code) = wait_for(driver);
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    // The run is on 4 workers, whoever took their places.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(" s on 4 workers"), "{stdout}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
     assert_eq!(summary["stats"]["respawned_workers"], 4, "{summary}");
