@@ -48,8 +48,8 @@ Examples:
   async-train evaluate --model m.json --data a9a.t.xz
 
 Exit codes: 0 done, 1 error, 2 usage error, 3 a --target-subopt that was not reached,
-130 (143) stopped by Ctrl-C (SIGTERM): the run ended at its next update and its files are
-written; a second Ctrl-C quits at once.
+130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal, unless under nohup):
+the run ended at its next update and its files are written; a second Ctrl-C quits at once.
 Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
 
 /// Distributed asynchronous optimization on LIBSVM data.

@@ -1,9 +1,10 @@
-//! Ctrl-C (SIGINT) and SIGTERM during a run end it the way a stop rule does: the training loop
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP during a run end it the way a stop rule does: the training loop
 //! stops at its next `broadcast!` or `reduce!` (with `--checkpoint`, at the top of its next
 //! pass, after a last checkpoint there), the trace, summary, plot and model are written as
 //! after any run, and the command exits with 128 + the signal's number ([`exit_code`]: 130
-//! for Ctrl-C, 143 for SIGTERM). A second signal, or one while no run is going on, quits at
-//! once. SIGHUP keeps its meaning (a run under `nohup` goes on after the terminal closes).
+//! for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). A second signal, or one while no run is
+//! going on, quits at once. A terminal that closes (SIGHUP) so keeps the run's files; a
+//! command started under `nohup`, which ignores SIGHUP, still ignores it and goes on.
 //!
 //! The command line installs the handler ([`install`], Unix only); every job's driver stops
 //! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.
@@ -79,13 +80,18 @@ fn on_signal(signal: i32) {
     );
 }
 
-/// Handles SIGINT and SIGTERM on a thread of their own from now on; once per process.
+/// Handles SIGINT, SIGTERM and (unless it is ignored) SIGHUP on a thread of their own from
+/// now on; once per process.
 #[cfg(unix)]
 pub fn install() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        let mut handled = vec![SIGINT, SIGTERM];
+        if !ignored(SIGHUP) {
+            handled.push(SIGHUP);
+        }
+        let mut signals = match signal_hook::iterator::Signals::new(handled) {
             Ok(signals) => signals,
             Err(e) => {
                 say_err!("warning: Ctrl-C will end runs without writing their files: {e}");
@@ -99,6 +105,17 @@ pub fn install() {
             say_err!("warning: Ctrl-C will end runs without writing their files: {e}");
         }
     });
+}
+
+/// Whether `signal` is ignored, as `nohup` leaves SIGHUP for the command it starts.
+#[cfg(unix)]
+fn ignored(signal: i32) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with no new action, sigaction only writes the current one into `current`,
+    // which is zeroed, valid memory of the right type.
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: zeroed, then filled in by a successful call.
+    read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// Elsewhere a signal ends the process as it always does.

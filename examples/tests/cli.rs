@@ -908,6 +908,61 @@ fn sigterm_stops_a_comparison_after_the_run_going_on() {
 }
 
 #[test]
+fn a_closed_terminal_stops_the_run_with_its_files_unless_under_nohup() {
+    let dir = scratch("sighup");
+    let run = |summary: &'static str| -> [&'static str; 9] {
+        [
+            "--algo",
+            "asgd",
+            "--updates",
+            "100000000",
+            "--time",
+            "6",
+            "--quiet",
+            "--summary",
+            summary,
+        ]
+    };
+    // A hang-up stops the run as Ctrl-C does: files written, exit code 128 + 1.
+    let (driver, workers) = start_in_its_own_group(&run("hup.json"), &dir);
+    signal_group("-HUP", driver.id());
+    let (output, code) = wait_for(driver);
+    assert_eq!(
+        code,
+        Some(129),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_exited(&workers);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("hup.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+
+    // Under nohup, which leaves SIGHUP ignored, it is still ignored: the run goes on to its
+    // --time.
+    use std::os::unix::process::CommandExt;
+    let driver = Command::new("nohup")
+        .arg(EXE)
+        .args(run("nohup.json"))
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("nohup async-train starts");
+    let workers = its_four_workers(&driver);
+    std::thread::sleep(Duration::from_secs(2));
+    signal_group("-HUP", driver.id());
+    let (output, code) = wait_for(driver);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_exited(&workers);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("nohup.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], false, "{summary}");
+}
+
+#[test]
 fn a_paused_driver_keeps_its_workers_and_its_run_goes_on() {
     let dir = scratch("pause");
     let (driver, workers) = start_in_its_own_group(
