@@ -127,14 +127,7 @@ const ASYNC_READS: &[Setting] = &[
     Setting::MaxStaleness,
     Setting::StalenessAware,
 ];
-const ASVRG_READS: &[Setting] = &[
-    Setting::Momentum,
-    Setting::Precondition,
-    Setting::Quorum,
-    Setting::MaxStaleness,
-    Setting::StalenessAware,
-    Setting::Epoch,
-];
+const ASVRG_READS: &[Setting] = &Setting::ALL;
 
 /// A hyperparameter of an author's optimizer: set with `--param NAME=VALUE`, read in the
 /// optimizer with [`Params::param`], recorded in the summary, the saved model's settings and

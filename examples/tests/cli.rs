@@ -451,8 +451,17 @@ fn is_running(pid: u32) -> bool {
 /// Starts `args` as a terminal starts a command: in a process group of its own, which a
 /// Ctrl-C signals as a whole. Returns it once its four workers run and it has trained a while.
 fn start_in_its_own_group(args: &[&str], dir: &Path) -> (std::process::Child, Vec<u32>) {
+    start_in_a_group(Command::new(EXE), args, dir)
+}
+
+/// The same for `command` (`async-train`, or a wrapper that runs it, such as `nohup`).
+fn start_in_a_group(
+    mut command: Command,
+    args: &[&str],
+    dir: &Path,
+) -> (std::process::Child, Vec<u32>) {
     use std::os::unix::process::CommandExt;
-    let driver = Command::new(EXE)
+    let driver = command
         .args(args)
         .current_dir(dir)
         .env("ASYNC_LOG", "error")
@@ -940,19 +949,9 @@ fn a_closed_terminal_stops_the_run_with_its_files_unless_under_nohup() {
 
     // Under nohup, which leaves SIGHUP ignored, it is still ignored: the run goes on to its
     // --time.
-    use std::os::unix::process::CommandExt;
-    let driver = Command::new("nohup")
-        .arg(EXE)
-        .args(run("nohup.json"))
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("nohup async-train starts");
-    let workers = its_four_workers(&driver);
-    std::thread::sleep(Duration::from_secs(2));
+    let mut nohup = Command::new("nohup");
+    nohup.arg(EXE);
+    let (driver, workers) = start_in_a_group(nohup, &run("nohup.json"), &dir);
     signal_group("-HUP", driver.id());
     let (output, code) = wait_for(driver);
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
