@@ -4,6 +4,10 @@
 //! worker checks it (a fake driver gets nothing) and answers with its own proof over the same
 //! transcript. Both then derive the session key from the token and the transcript, and every
 //! later frame carries a MAC under it (see [`crate::transport::session`]).
+//!
+//! A refusal the driver means as final (another build) carries a MAC of its own over the
+//! worker's hello ([`Refusal`]): a worker holding the token can tell it from a fake driver's
+//! and stop at once, where an unproven refusal is tried again.
 
 use std::path::Path;
 
@@ -149,6 +153,32 @@ impl Token {
             .into()
     }
 
+    /// The driver's MAC of a final refusal, bound to the hello it answers (see [`Refusal`]).
+    pub fn refusal_mac(&self, refusal: &Refusal<'_>) -> Vec<u8> {
+        self.refusal_keyed(refusal).finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `mac` is the driver's MAC of this refusal of this hello (constant time).
+    pub fn verify_refusal(&self, refusal: &Refusal<'_>, mac: &[u8]) -> bool {
+        self.refusal_keyed(refusal).verify_slice(mac).is_ok()
+    }
+
+    fn refusal_keyed(&self, refusal: &Refusal<'_>) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        // A label of its own: no refusal's MAC passes for a proof or a session key.
+        mac.update(b"async-opt final refusal v1");
+        mac.update(&refusal.run_id.to_le_bytes());
+        mac.update(&(refusal.name.len() as u64).to_le_bytes());
+        mac.update(refusal.name.as_bytes());
+        mac.update(&refusal.fingerprint.to_le_bytes());
+        mac.update(&(refusal.worker_nonce.len() as u64).to_le_bytes());
+        mac.update(refusal.worker_nonce);
+        mac.update(&(refusal.reason.len() as u64).to_le_bytes());
+        mac.update(refusal.reason.as_bytes());
+        mac
+    }
+
     fn prove(&self, label: &[u8], transcript: &Transcript<'_>) -> Vec<u8> {
         self.keyed(label, transcript)
             .finalize()
@@ -174,6 +204,25 @@ pub struct Transcript<'a> {
     pub driver_nonce: &'a [u8],
     /// Whether the session's frames are encrypted.
     pub encrypt: bool,
+}
+
+/// What the MAC of a final refusal is computed over: the run (its frame's), the hello it
+/// answers as the driver read it (name, build fingerprint, the worker's fresh nonce) and the
+/// reason. The worker checks it against its own hello: a refusal of a hello altered on the
+/// way (another fingerprint put in it) does not verify, nor does one recorded for another
+/// nonce.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    /// The run id.
+    pub run_id: u64,
+    /// The worker's name, from its hello.
+    pub name: &'a str,
+    /// The build fingerprint, from its hello.
+    pub fingerprint: u64,
+    /// The worker's nonce, from its hello.
+    pub worker_nonce: &'a [u8],
+    /// Why it is refused, as sent.
+    pub reason: &'a str,
 }
 
 #[cfg(test)]
@@ -233,6 +282,76 @@ mod tests {
             a,
             Token::random().session_key(&transcript("w1", b"nonce one"))
         );
+    }
+
+    #[test]
+    fn a_refusals_mac_verifies_only_for_its_token_hello_and_reason() {
+        let token = Token::random();
+        let refusal = Refusal {
+            run_id: 7,
+            name: "w1",
+            fingerprint: 42,
+            worker_nonce: b"nonce",
+            reason: "it runs another build",
+        };
+        let mac = token.refusal_mac(&refusal);
+        assert!(token.verify_refusal(&refusal, &mac));
+        assert!(
+            !Token::random().verify_refusal(&refusal, &mac),
+            "another token"
+        );
+        for (other, what) in [
+            (
+                Refusal {
+                    name: "w2",
+                    ..refusal
+                },
+                "another name",
+            ),
+            (
+                Refusal {
+                    worker_nonce: b"other",
+                    ..refusal
+                },
+                "another nonce",
+            ),
+            (
+                Refusal {
+                    reason: "it runs another buil",
+                    ..refusal
+                },
+                "another reason",
+            ),
+            (
+                Refusal {
+                    fingerprint: 43,
+                    ..refusal
+                },
+                "another build",
+            ),
+            (
+                Refusal {
+                    run_id: 8,
+                    ..refusal
+                },
+                "another run",
+            ),
+        ] {
+            assert!(!token.verify_refusal(&other, &mac), "{what}");
+        }
+        assert!(
+            !token.verify_refusal(&refusal, &mac[..31]),
+            "a truncated MAC"
+        );
+        assert!(!token.verify_refusal(&refusal, &[]), "no MAC");
+        // Its label is its own: a proof over the same fields is no refusal's MAC.
+        let t = Transcript {
+            driver_nonce: b"",
+            encrypt: false,
+            ..transcript("w1", b"nonce")
+        };
+        assert!(!token.verify_refusal(&refusal, &token.driver_proof(&t)));
+        assert!(!token.verify_driver(&t, &mac));
     }
 
     #[test]
