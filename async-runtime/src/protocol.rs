@@ -35,6 +35,12 @@ pub enum ToWorker {
     Refused {
         /// Why, in words a person can act on.
         reason: String,
+        /// Before the session, on a refusal the driver means as final (another build): its
+        /// MAC under the token over the hello it answers and the reason
+        /// ([`Token::refusal_mac`](crate::Token::refusal_mac)), so that a worker holding the
+        /// token stops at once rather than try again. `None` on refusals a retry may change
+        /// (a name in use) and on those inside a session, which are sealed.
+        mac: Option<ByteBuf>,
     },
     /// One piece of a partition of a dataset, postcard-encoded, that the worker now owns. A
     /// partition larger than a frame travels in several chunks, in order.

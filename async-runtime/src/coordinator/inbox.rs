@@ -367,6 +367,7 @@ impl Driver {
             self.run_id,
             &ToWorker::Refused {
                 reason: format!("excluded from the run: {reason}"),
+                mac: None,
             },
         );
         self.link.send_plain(&name, frame);

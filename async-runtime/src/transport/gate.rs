@@ -4,7 +4,10 @@
 //! Nothing a peer sends before it proved the token reaches the coordinator except as a count.
 //!
 //! Before admission a connection gets what a handshake takes and no more: one hello, one
-//! proof, one answer. A second hello, anything after its refusal, or more frames than a
+//! proof, one answer. A refusal no retry can change (another build, a name no driver admits)
+//! carries a MAC over the hello it answers, so that a worker holding the token knows it is
+//! final; the others (a name in use, a proof that does not check, another protocol version)
+//! go without, and a worker tries again within its reconnect window. A second hello, anything after its refusal, or more frames than a
 //! handshake sends closes it; when the cap on open handshakes is reached the oldest one of
 //! the source (the host) holding the most is closed to make room, so connections that never
 //! prove anything cannot keep a worker out, however fast one host opens them.
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
 use super::session::{Direction, Opener, Sealer, SessionError};
-use crate::auth::{Token, Transcript};
+use crate::auth::{self, Token, Transcript};
 use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_TAKEN};
 
 /// Bytes of the nonces of the handshake.
@@ -297,10 +300,39 @@ impl Gate {
         }
     }
 
-    /// Tells `peer` why it is refused; its next frame closes its connection.
+    /// Tells `peer` why it is refused; its next frame closes its connection. Unproven to the
+    /// worker: one started with `--reconnect` tries again.
     fn refuse(&mut self, peer: String, reason: String, out: &mut Outbox) -> Inbound {
         let answer = ToWorker::Refused {
             reason: reason.clone(),
+            mac: None,
+        };
+        self.last_word(peer, reason, &answer, out)
+    }
+
+    /// Refuses `peer` for a reason about its `hello` that no retry changes, with a MAC over
+    /// that hello and the reason: a worker holding the token stops at once. The MAC covers
+    /// the hello as read here, so a refusal of a hello altered on the way does not verify at
+    /// the worker; a hello without a valid nonce gets none (its refusal could be replayed).
+    fn refuse_for_good(
+        &mut self,
+        peer: String,
+        hello: &Hello,
+        reason: String,
+        out: &mut Outbox,
+    ) -> Inbound {
+        let mac = (hello.nonce.len() == NONCE_LEN).then(|| {
+            self.config.token.refusal_mac(&auth::Refusal {
+                run_id: self.config.run_id,
+                name: &hello.name,
+                fingerprint: hello.fingerprint,
+                worker_nonce: &hello.nonce,
+                reason: &reason,
+            })
+        });
+        let answer = ToWorker::Refused {
+            reason: reason.clone(),
+            mac: mac.map(Into::into),
         };
         self.last_word(peer, reason, &answer, out)
     }
@@ -324,7 +356,7 @@ impl Gate {
 
     fn hello(&mut self, peer: String, hello: Hello, now: Instant, out: &mut Outbox) -> Inbound {
         if let Some(problem) = name_problem(&hello.name, MAX_ADMITTED_NAME) {
-            return self.refuse(peer, problem, out);
+            return self.refuse_for_good(peer, &hello, problem, out);
         }
         if hello.name != peer && self.lost.contains(&hello.name) {
             // A replacement (a restarted pod, say) under the name of a worker declared lost
@@ -342,7 +374,8 @@ impl Gate {
         }
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the
-            // transport gives it an identity of its own, so it never shadows the first.
+            // transport gives it an identity of its own, so it never shadows the first. Not
+            // final (the worker joins under a fresh name), so without a MAC.
             let reason = format!(
                 "{NAME_TAKEN} {} (a worker still running, or stopped, under it): give this one \
                  another name, or end the other",
@@ -351,8 +384,9 @@ impl Gate {
             return self.refuse(peer, reason, out);
         }
         if hello.fingerprint != self.config.fingerprint {
-            return self.refuse(
+            return self.refuse_for_good(
                 peer,
+                &hello,
                 "it runs another build: its registered tasks differ from the driver's; \
                  run the same executable on every host"
                     .into(),
@@ -450,6 +484,9 @@ impl Gate {
             encrypt: self.config.encrypt,
         };
         if !self.config.token.verify_worker(&transcript, mac) {
+            // Unproven, not final: a worker with another token never gets here (it leaves at
+            // the challenge), and a relay that altered a proof must not make a worker that
+            // holds the token stop for good.
             return self.refuse(peer, "it does not hold the run's token".into(), out);
         }
         let key = self.config.token.session_key(&transcript);
@@ -1203,5 +1240,82 @@ mod tests {
         }
         let fine = "w-node-7.r2:gpu@rack+1";
         assert_eq!(name_problem(fine, MAX_ADMITTED_NAME), None);
+    }
+
+    #[test]
+    fn only_refusals_no_retry_changes_carry_a_mac_over_the_hello() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let nonce = [5u8; NONCE_LEN];
+        let hello = |name: &str, fingerprint: u64| {
+            frame::encode(
+                frame::ANY_RUN,
+                &ToDriver::Hello(Hello {
+                    name: name.into(),
+                    fingerprint,
+                    pid: 1,
+                    nonce: nonce.to_vec().into(),
+                }),
+            )
+        };
+        let answer = |gate: &mut Gate, out: &mut Outbox, connection: &str, frame: &[u8]| {
+            gate.on_frame(connection, frame, now, out);
+            let (_, frame) = out.pop().expect("an answer");
+            match frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME) {
+                Ok(ToWorker::Refused { reason, mac }) => (reason, mac.map(|m| m.into_vec())),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        };
+        let verifies = |name: &str, fingerprint: u64, reason: &str, mac: &[u8]| {
+            token.verify_refusal(
+                &auth::Refusal {
+                    run_id: RUN,
+                    name,
+                    fingerprint,
+                    worker_nonce: &nonce,
+                    reason,
+                },
+                mac,
+            )
+        };
+        // Another build: final, and the MAC binds the hello as the driver read it.
+        let (reason, mac) = answer(&mut gate, &mut out, "w0", &hello("w0", FINGERPRINT + 1));
+        let mac = mac.expect("a MAC");
+        assert!(verifies("w0", FINGERPRINT + 1, &reason, &mac));
+        assert!(
+            !verifies("w0", FINGERPRINT, &reason, &mac),
+            "another build's"
+        );
+        // A name no driver admits: final too.
+        let (reason, mac) = answer(&mut gate, &mut out, "0xaa", &hello("0xdead", FINGERPRINT));
+        assert!(verifies(
+            "0xdead",
+            FINGERPRINT,
+            &reason,
+            &mac.expect("a MAC")
+        ));
+        // A name in use: the worker joins under another, so no MAC.
+        let mut w1 = Peer::new("w1", &token);
+        handshake(&mut gate, &mut w1);
+        let (reason, mac) = answer(&mut gate, &mut out, "0xab", &hello("w1", FINGERPRINT));
+        assert!(reason.contains(NAME_TAKEN) && mac.is_none(), "{reason}");
+        // A proof that does not check: no MAC (a relay may have altered it).
+        let mut w2 = Peer::new("w2", &token);
+        gate.on_frame("w2", &w2.hello(), now, &mut out);
+        let (_, challenge) = out.pop().expect("a challenge");
+        let mut proof = w2.answer(&challenge).expect("the driver's proof");
+        *proof.last_mut().expect("a MAC") ^= 1;
+        let (reason, mac) = answer(&mut gate, &mut out, "w2", &proof);
+        assert!(reason.contains("token") && mac.is_none(), "{reason}");
+        // Another protocol version: no hello to bind it to.
+        let mut other_version = hello("w3", FINGERPRINT);
+        other_version[4..6].copy_from_slice(&(crate::protocol::PROTOCOL_VERSION + 1).to_le_bytes());
+        let (reason, mac) = answer(&mut gate, &mut out, "w3", &other_version);
+        assert!(
+            reason.contains("protocol version") && mac.is_none(),
+            "{reason}"
+        );
     }
 }

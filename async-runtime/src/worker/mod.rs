@@ -139,6 +139,10 @@ enum Ended {
     /// Before any session, the peer refused this worker (`said`, ready to show), or said that
     /// its name is held (taken, or a lost worker's). Unproven: a stranger can say as much.
     Unproven { said: String, name_held: bool },
+    /// Before any session, the driver refused this worker (`said`) with a MAC over this
+    /// worker's hello that verifies under its token: the driver's own word that no retry
+    /// changes it, so final even with `reconnect`.
+    Refused(String),
     /// Inside the session it just opened, the driver said to join again `after` a while: its
     /// budget of joins is spent. Proven, and not final.
     TryLater { said: String, after: Duration },
@@ -649,11 +653,25 @@ impl Worker {
                     })),
                 }
             }
-            // Unproven before the session: the reconnect rules weigh them (`tries`).
-            ToWorker::Refused { reason } => Next::Exit(Ok(Ended::Unproven {
-                name_held: reason.contains(crate::protocol::NAME_TAKEN),
-                said: format!("the driver refused this worker: {reason}"),
-            })),
+            ToWorker::Refused { reason, mac } => {
+                let said = format!("the driver refused this worker: {reason}");
+                let refusal = crate::auth::Refusal {
+                    run_id: run,
+                    name: &self.options.name,
+                    fingerprint: task::fingerprint(),
+                    worker_nonce: &self.nonce,
+                    reason: &reason,
+                };
+                // Proven by its MAC over this hello, fresh nonce included: final. Else
+                // anyone could have said it, and the reconnect rules weigh it (`tries`).
+                if mac.is_some_and(|mac| self.token.verify_refusal(&refusal, &mac)) {
+                    return Next::Exit(Ok(Ended::Refused(said)));
+                }
+                Next::Exit(Ok(Ended::Unproven {
+                    name_held: reason.contains(crate::protocol::NAME_TAKEN),
+                    said,
+                }))
+            }
             // Before the proof, anyone could have said it: as unproven as a refusal.
             ToWorker::TryLater { reason, .. } => Next::Exit(Ok(Ended::Unproven {
                 name_held: false,
@@ -722,7 +740,7 @@ impl Worker {
                     after: Duration::from_millis(after_ms),
                 }))
             }
-            ToWorker::Refused { reason } => {
+            ToWorker::Refused { reason, .. } => {
                 return Next::Exit(Err(RuntimeError::Transport(format!(
                     "the driver refused this worker: {reason}"
                 ))))
@@ -1102,6 +1120,7 @@ mod tests {
         let (mut worker, mut driver, _handed) = admitted_worker();
         let refused = ToWorker::Refused {
             reason: "go away".into(),
+            mac: None,
         };
         let genuine = driver.seal(frame::encode(RUN, &shutdown()));
         let mut bad_mac = genuine.clone();
@@ -1164,5 +1183,65 @@ mod tests {
             "a made-up proof is unproven"
         );
         assert!(worker.session.is_none());
+    }
+
+    #[test]
+    fn a_refusal_is_final_only_with_a_mac_over_this_hello_under_the_token() {
+        let token = Token::random();
+        let nonce = [7u8; 32];
+        let worker = || {
+            let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+            options.token = Some(token.clone());
+            let (work, handed) = std_mpsc::channel();
+            let answer_by = Instant::now() + Duration::from_secs(5);
+            let worker = Worker::new(options, nonce, answer_by, work, Arc::default());
+            (worker, handed)
+        };
+        let reason = "it runs another build";
+        let refusal = |mac: Option<Vec<u8>>| {
+            let refused = ToWorker::Refused {
+                reason: reason.into(),
+                mac: mac.map(ByteBuf::from),
+            };
+            ZmqMessage::from(frame::encode(RUN, &refused))
+        };
+        let mac_of = |token: &Token, nonce: &[u8], fingerprint: u64| {
+            Some(token.refusal_mac(&crate::auth::Refusal {
+                run_id: RUN,
+                name: "w0",
+                fingerprint,
+                worker_nonce: nonce,
+                reason,
+            }))
+        };
+        let fingerprint = task::fingerprint();
+        let (mut proven, _handed) = worker();
+        let next = proven.on_frame(refusal(mac_of(&token, &nonce, fingerprint)));
+        assert!(
+            matches!(&next, Next::Exit(Ok(Ended::Refused(said))) if said.contains(reason)),
+            "a MAC over this hello under the token: final"
+        );
+        for (mac, what) in [
+            (None, "no MAC"),
+            (
+                mac_of(&Token::random(), &nonce, fingerprint),
+                "another token",
+            ),
+            (
+                mac_of(&token, &[8u8; 32], fingerprint),
+                "another hello's nonce",
+            ),
+            (
+                mac_of(&token, &nonce, fingerprint ^ 1),
+                "a hello altered on the way",
+            ),
+        ] {
+            let (mut worker, _handed) = worker();
+            let next = worker.on_frame(refusal(mac));
+            assert!(
+                matches!(next, Next::Exit(Ok(Ended::Unproven { .. }))),
+                "{what}: unproven"
+            );
+        }
     }
 }

@@ -86,6 +86,8 @@ impl Tries {
             Ok(Ended::Shutdown(end)) => Then::Finish(Ok(end)),
             Ok(Ended::Rejoin(reason)) => self.rejoin(name, reason),
             Ok(Ended::Unproven { said, name_held }) => self.refused(name, said, name_held, now),
+            // The driver proved it said so (another build): no retry changes it.
+            Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Transport(said))),
             Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, reason, false, now)
@@ -273,6 +275,36 @@ mod tests {
         }
         let error = final_error(tries.after("w0", refused(&taken), Instant::now()));
         assert!(error.contains(crate::protocol::NAME_TAKEN), "{error}");
+    }
+
+    #[test]
+    fn a_proven_refusal_before_the_session_is_final_at_once_even_with_reconnect() {
+        let proven = || {
+            Ok(Ended::Refused(
+                "the driver refused this worker: it runs another build".into(),
+            ))
+        };
+        let mut tries = Tries::new(Some(Duration::from_secs(600)));
+        let start = Instant::now();
+        // After unproven refusals too: the window they opened does not outlast the proof.
+        assert!(matches!(
+            tries.after("w0", refused("go away"), start),
+            Then::Retry { .. }
+        ));
+        let error = final_error(tries.after("w0", proven(), start + Duration::from_secs(1)));
+        assert_eq!(
+            error,
+            "transport: the driver refused this worker: it runs another build"
+        );
+        let error = final_error(Tries::new(None).after("w0", proven(), start));
+        assert!(error.contains("another build"), "{error}");
+        // The same words unproven are tried again within the window.
+        let unproven = Ok(Ended::Unproven {
+            said: "the driver refused this worker: it runs another build".into(),
+            name_held: false,
+        });
+        let then = Tries::new(Some(Duration::from_secs(600))).after("w0", unproven, start);
+        assert!(matches!(then, Then::Retry { .. }), "{then:?}");
     }
 
     #[test]

@@ -470,12 +470,14 @@ fn closed_within(peer: &mut TcpStream, wait: std::time::Duration) -> bool {
     }
 }
 
-/// A fake driver that answers every hello with a plain `Refused`, as anyone can.
+/// A fake driver that answers every hello with a plain `Refused`, as anyone can: its MAC
+/// made up (it does not hold the token), as if to say the refusal is final.
 pub fn refusing_driver(reason: &str) -> (String, Arc<AtomicU64>) {
     let refusal = frame::encode(
         7,
         &asyncopt_runtime::protocol::ToWorker::Refused {
             reason: reason.into(),
+            mac: Some(vec![0u8; 32].into()),
         },
     );
     fake_driver(move |peer| {
