@@ -119,6 +119,10 @@ fn main() {
             other_protocol_version_is_refused,
         ),
         (
+            "a_worker_of_another_build_stops_at_its_refusal_despite_reconnect",
+            other_build_stops_despite_reconnect,
+        ),
+        (
             "a_peer_declaring_a_huge_frame_is_cut_off",
             huge_declared_frame_is_cut_off,
         ),
@@ -1126,14 +1130,56 @@ fn other_protocol_version_is_refused() {
     asyncopt_algorithms::sgd(&mut driver, &data, &params);
     let report = driver.finish().expect("the run is unaffected");
     match client.join().expect("the client thread ends") {
-        Ok(asyncopt_runtime::protocol::ToWorker::Refused { reason }) => {
-            assert!(reason.contains("protocol version 99"), "{reason}")
+        Ok(asyncopt_runtime::protocol::ToWorker::Refused { reason, mac }) => {
+            assert!(reason.contains("protocol version 99"), "{reason}");
+            // No hello was read to bind a MAC to: the refusal is unproven, not final.
+            assert!(mac.is_none());
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Refused at the gate, counted once, as any refusal at admission is.
     assert_eq!(report.stats.refused_workers, 1);
     assert_eq!(report.workers.len(), 2);
+}
+
+/// A worker of another build (the `async-train` executable, whose registered tasks differ
+/// from this test's), started with `--reconnect 600`: the driver's refusal carries a MAC
+/// under the run's token, so the worker knows it is genuine and final, and stops at once with
+/// the reason instead of trying again for 10 minutes.
+fn other_build_stops_despite_reconnect() {
+    // The command line takes ASYNC_TOKEN's text as the token, as it does a token file's.
+    let text = asyncopt_runtime::Token::random().to_hex();
+    let token = asyncopt_runtime::Token::new(text.as_bytes()).expect("a long token");
+    let mut config = local(1);
+    config.spawn_local = false;
+    config.token = Some(token);
+    let driver = Driver::bind(config).expect("the driver listens");
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_async-train"))
+        .args(["worker", "--driver", driver.endpoint(), "--name", "w-other"])
+        .args(["--reconnect", "600"])
+        .env("ASYNC_TOKEN", &text)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("a worker starts");
+    let bound = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = worker.try_wait().expect("the worker can be waited for") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > bound {
+            let _ = worker.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let output = worker.wait_with_output().expect("the worker's stderr");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    drop(driver);
+    let status = status.unwrap_or_else(|| panic!("still trying after 60 s:\n{stderr}"));
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("it runs another build"), "{stderr}");
 }
 
 fn checkpoint_policy(dir: &std::path::Path, every_updates: u64) -> CheckpointPolicy {
