@@ -159,7 +159,9 @@ const MIN_HELLO_WAIT: Duration = Duration::from_secs(5);
 /// process, or a stranger's connection). With `reconnect`, a worker that lost its driver
 /// joins again under its own name, which a new driver (a restarted one, `compare`'s next)
 /// never knew; a driver that still holds the name says it is taken. A refusal heard before the
-/// driver proved the token is unproven: with `reconnect` it counts as a closed connection.
+/// driver proved the token is unproven: with `reconnect` it counts as a closed connection,
+/// unless it carries the driver's MAC over this worker's hello (another build): then it is
+/// final.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
     if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
