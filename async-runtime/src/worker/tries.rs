@@ -43,6 +43,8 @@ pub(super) struct Tries {
     last_refusal: Option<String>,
     /// Tries again so far, for the warnings: a window of 600 s holds a thousand.
     said: Said,
+    /// Sessions opened so far.
+    sessions: u32,
 }
 
 impl Tries {
@@ -54,12 +56,14 @@ impl Tries {
             lost_at: None,
             last_refusal: None,
             said: Said::default(),
+            sessions: 0,
         }
     }
 
     /// A session opened: what came before it is over, and a later loss of the driver opens
     /// a window of its own (the first window's start made a second cut an hour later final).
     pub(super) fn session_opened(&mut self) {
+        self.sessions += 1;
         self.lost_at = None;
         self.last_refusal = None;
         self.renamed = 0;
@@ -166,7 +170,14 @@ impl Tries {
         }
         if self.said.again() {
             let tries = self.said.count();
-            tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
+            if tries == 1 && self.sessions == 0 {
+                // A first try that fails before any session is most often the closing driver
+                // of the run before, met by a worker serving several (`compare`'s hand-over):
+                // not worth a warning until it happens again.
+                tracing::info!(worker = %name, %reason, "no session with the driver yet; joining again");
+            } else {
+                tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
+            }
         }
         self.again += 1;
         Then::Retry {
