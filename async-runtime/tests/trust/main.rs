@@ -220,6 +220,19 @@ fn stop_once_after_400(driver: &mut Driver, attacked: std::sync::Arc<AtomicBool>
     });
 }
 
+/// A driver for two remote workers of `token`, its endpoint, and its workers `w0` and `w1`,
+/// both joined.
+fn two_workers_joined(token: &Token) -> (Driver, String, Vec<Child>) {
+    let mut driver = Driver::bind(remote(2, token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let workers = vec![
+        spawn_worker("w0", &endpoint, token),
+        spawn_worker("w1", &endpoint, token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    (driver, endpoint, workers)
+}
+
 fn spawn_worker(name: &str, endpoint: &str, token: &Token) -> Child {
     Command::new(std::env::current_exe().expect("this executable"))
         .env(WORKER_ENV, name)
@@ -587,13 +600,7 @@ fn silent_connections_are_capped() {
 fn deaf_flood_holds_up_no_one() {
     let (data, truth) = problem();
     let token = Token::random();
-    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
-    let endpoint = driver.endpoint().to_owned();
-    let mut workers = vec![
-        spawn_worker("w0", &endpoint, &token),
-        spawn_worker("w1", &endpoint, &token),
-    ];
-    driver.wait_for_workers().expect("both workers join");
+    let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
     let flooded = std::sync::Arc::new(AtomicBool::new(false));
     let flood = {
         let (address, flooded) = (
@@ -908,13 +915,7 @@ const JOIN_LOOP: Duration = Duration::from_secs(6);
 fn join_loop_is_bounded() {
     let (data, truth) = problem();
     let token = Token::random();
-    let mut driver = Driver::bind(remote(2, &token)).expect("the driver listens");
-    let endpoint = driver.endpoint().to_owned();
-    let mut workers = vec![
-        spawn_worker("w0", &endpoint, &token),
-        spawn_worker("w1", &endpoint, &token),
-    ];
-    driver.wait_for_workers().expect("both workers join");
+    let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
     let looped = std::sync::Arc::new(AtomicBool::new(false));
     let looper = {
         let (endpoint, token, looped) = (endpoint.clone(), token.clone(), looped.clone());
