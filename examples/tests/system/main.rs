@@ -635,7 +635,10 @@ fn stale_results_are_dropped_and_counted() {
     // their own tasks take longer than when the slow one's mean was measured.
     config.stragglers = Stragglers::Intensity(60.0);
     let mut params = asgd_params();
-    params.updates = 2000;
+    // Long enough for the slow worker to answer several slowed tasks even when its warm-up
+    // ran on a busy machine, which makes its delay (60x the compute it measured) longer: at
+    // 2000 updates CI once saw it answer none past its warm-up.
+    params.updates = 6000;
     // Three fast workers keep the staleness of their own results near 3; the slow one's are
     // about 3 * 61 updates old once its warm-up (5 tasks) is over.
     params.max_staleness = 12;
@@ -656,7 +659,12 @@ fn stale_results_are_dropped_and_counted() {
         report.stats.dropped_stale,
         slow.tasks_done
     );
-    assert!(slow.last_staleness > params.max_staleness);
+    assert!(
+        slow.last_staleness > params.max_staleness,
+        "the slow worker's last result was {} updates old, after {} tasks",
+        slow.last_staleness,
+        slow.tasks_done
+    );
     assert_eq!(
         report.stats.updates, params.updates as u64,
         "dropped results are not updates"
