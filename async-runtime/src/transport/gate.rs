@@ -451,21 +451,11 @@ impl Gate {
     }
 
     /// The oldest open handshake of the source that holds the most, counting a newcomer from
-    /// `newcomer`; between sources that hold as many, the one with the oldest handshake.
+    /// `newcomer`: the transport's own rule for its queue.
     fn oldest_of_largest_source(&self, newcomer: Source) -> Option<String> {
-        let mut held: HashMap<Source, usize> = HashMap::new();
-        for stranger in self.strangers.values() {
-            *held.entry(stranger.source).or_default() += 1;
-        }
-        if let Some(count) = held.get_mut(&newcomer) {
-            *count += 1;
-        }
-        let most = held.values().copied().max()?;
-        self.strangers
-            .iter()
-            .filter(|(_, stranger)| held[&stranger.source] == most)
-            .min_by_key(|(_, stranger)| stranger.since)
-            .map(|(peer, _)| peer.clone())
+        let open = self.strangers.values().map(|s| (s.source, s.since));
+        let at = zeromq::oldest_of_largest(open, newcomer)?;
+        self.strangers.keys().nth(at).cloned()
     }
 
     fn proof(&mut self, peer: String, mac: &[u8], out: &mut Outbox) -> Inbound {

@@ -47,21 +47,32 @@ struct Waiting {
     stage: Stage,
 }
 
-/// In `queue` (oldest first), the position of the oldest connection of the source that holds
-/// the most, counting a newcomer from `newcomer`; between sources that hold as many, the one
-/// whose connection waited longest.
-fn oldest_of_largest(queue: &VecDeque<Waiting>, newcomer: Option<IpAddr>) -> Option<usize> {
-    let mut held: HashMap<Option<IpAddr>, usize> = HashMap::new();
-    for waiting in queue {
-        *held.entry(waiting.source).or_default() += 1;
+/// Among `entries`, each a source and an age (smaller is older), the position of the oldest
+/// entry of the source that holds the most, counting a newcomer from `newcomer`; between
+/// sources that hold as many, the oldest entry of them all. The rule by which a full queue
+/// makes room here, and by which an application's own cap on strangers may: a host that floods
+/// only ever evicts its own.
+pub fn oldest_of_largest<S, A>(
+    entries: impl Iterator<Item = (S, A)> + Clone,
+    newcomer: S,
+) -> Option<usize>
+where
+    S: std::hash::Hash + Eq,
+    A: Ord,
+{
+    let mut held: HashMap<S, usize> = HashMap::new();
+    for (source, _) in entries.clone() {
+        *held.entry(source).or_default() += 1;
     }
     if let Some(count) = held.get_mut(&newcomer) {
         *count += 1;
     }
     let most = held.values().copied().max()?;
-    queue
-        .iter()
-        .position(|waiting| held[&waiting.source] == most)
+    entries
+        .enumerate()
+        .filter(|(_, (source, _))| held[source] == most)
+        .min_by(|(_, (_, a)), (_, (_, b))| a.cmp(b))
+        .map(|(at, _)| at)
 }
 
 /// The queue of accepted connections waiting for admission.
@@ -93,8 +104,9 @@ impl Unadmitted {
                 Stage::Connected(peer) => still_waiting(peer),
             });
             while queue.len() >= max.max(1) {
+                let waiting = queue.iter().map(|w| (w.source, w.ticket));
                 let Some(oldest) =
-                    oldest_of_largest(&queue, source).and_then(|at| queue.remove(at))
+                    oldest_of_largest(waiting, source).and_then(|at| queue.remove(at))
                 else {
                     break;
                 };

@@ -197,6 +197,7 @@ pub mod __bench {
     }
 }
 
+pub use crate::admission::oldest_of_largest;
 pub use crate::dealer::*;
 pub use crate::endpoint::{Endpoint, Host, Transport, TryIntoEndpoint};
 pub use crate::error::{ZmqError, ZmqResult};
