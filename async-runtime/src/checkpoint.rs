@@ -187,6 +187,11 @@ fn differences(found: &str, expected: &str) -> String {
 }
 
 /// Writes `checkpoint` into `dir` atomically; returns the file's size in bytes.
+///
+/// Both files are written and synced under temporary names first, and the binary file is
+/// renamed into place before its summary: an error leaves the previous checkpoint and its
+/// summary as they were, and an `Ok` means the new checkpoint is the one on disk. So the
+/// update a caller records as checkpointed is always the one a resume gets.
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -201,7 +206,6 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
     file_bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     file_bytes.extend_from_slice(&Sha256::digest(&body));
     file_bytes.extend_from_slice(&body);
-    write_atomically(&dir.join(FILE), &file_bytes).map_err(io(&dir.join(FILE)))?;
     let summary = serde_json::json!({
         "job": checkpoint.job,
         "optimizer": checkpoint.optimizer,
@@ -217,8 +221,20 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
         "bytes": file_bytes.len(),
     });
     let text = serde_json::to_string_pretty(&summary).expect("JSON of plain values") + "\n";
-    write_atomically(&dir.join(SUMMARY_FILE), text.as_bytes())
-        .map_err(io(&dir.join(SUMMARY_FILE)))?;
+    let (binary_path, summary_path) = (dir.join(FILE), dir.join(SUMMARY_FILE));
+    let binary = Staged::write(&binary_path, &file_bytes).map_err(io(&binary_path))?;
+    let summary = Staged::write(&summary_path, text.as_bytes()).map_err(io(&summary_path))?;
+    binary.commit().map_err(io(&binary_path))?;
+    if let Err(error) = summary.commit() {
+        // The checkpoint is written; only its readable account is not. An older summary
+        // beside it would describe another update, so it goes.
+        let _ = fs::remove_file(&summary_path);
+        tracing::warn!(
+            "checkpoint {}: written, but not its summary {}: {error}",
+            binary_path.display(),
+            summary_path.display()
+        );
+    }
     Ok(file_bytes.len() as u64)
 }
 
@@ -299,24 +315,46 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     Ok(checkpoint)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
-/// syncs the directory: readers see the old file or the new one, never a mix.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let mut file = File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        // Makes the rename itself durable; not every platform can open a directory.
-        if let Ok(dir) = File::open(dir) {
-            let _ = dir.sync_all();
-        }
+/// A file written and synced under a temporary name beside its path, waiting to be renamed
+/// over it; dropped uncommitted, the temporary file is removed. Readers see the old file or
+/// the new one, never a mix.
+struct Staged {
+    temporary: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    fn write(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let staged = Staged {
+            temporary: PathBuf::from(temporary),
+            path: path.to_path_buf(),
+        };
+        let mut file = File::create(&staged.temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        Ok(staged)
     }
-    Ok(())
+
+    /// Renames the file into place and syncs its directory.
+    fn commit(self) -> std::io::Result<()> {
+        fs::rename(&self.temporary, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            // Makes the rename itself durable; not every platform can open a directory.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // After a commit the temporary name is gone and this fails quietly.
+        let _ = fs::remove_file(&self.temporary);
+    }
 }
 
 #[cfg(test)]
@@ -436,6 +474,51 @@ mod tests {
             read(&dir, "asaga on bio").unwrap_err(),
             CheckpointError::NotACheckpoint { .. }
         ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn at_iteration(iteration: u64) -> Checkpoint {
+        Checkpoint {
+            iteration,
+            ..sample()
+        }
+    }
+
+    fn summary_iteration(dir: &Path) -> u64 {
+        let text = fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        summary["iteration"].as_u64().unwrap()
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_the_previous_checkpoint_and_its_summary() {
+        let dir = scratch("half-written");
+        write(&dir, &at_iteration(10)).unwrap();
+        // The summary's temporary name taken by a folder: its write fails.
+        fs::create_dir(dir.join(format!("{SUMMARY_FILE}.tmp"))).unwrap();
+        let error = write(&dir, &at_iteration(20)).unwrap_err().to_string();
+        assert!(error.contains(SUMMARY_FILE), "{error}");
+        assert_eq!(
+            read(&dir, "asaga on bio").unwrap().iteration,
+            10,
+            "an error means the checkpoint on disk is still the previous one"
+        );
+        assert_eq!(summary_iteration(&dir), 10);
+        assert!(
+            !dir.join(format!("{FILE}.tmp")).exists(),
+            "no temporary file left"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_written_checkpoint_whose_summary_cannot_land_is_written() {
+        let dir = scratch("summary-blocked");
+        // The summary's own name taken by a folder that is not empty: renaming over it fails
+        // after the binary file is in place.
+        fs::create_dir_all(dir.join(SUMMARY_FILE).join("inside")).unwrap();
+        write(&dir, &at_iteration(30)).unwrap();
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 30);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
