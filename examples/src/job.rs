@@ -872,6 +872,18 @@ impl Outcome {
         self.trace.points.last().map_or(f64::NAN, |p| p.objective)
     }
 
+    /// The updates and seconds of training of the model kept: the run's, except after an
+    /// optimizer's panic, which keeps the latest model the stop rules looked at (the trace's
+    /// last point is that model's).
+    pub fn model_at(&self) -> (u64, f64) {
+        self.trace
+            .points
+            .last()
+            .map_or((self.report.stats.updates, self.report.elapsed_s), |p| {
+                (p.updates, p.elapsed_s)
+            })
+    }
+
     /// Seconds to the target, if one was set and reached: the time of the first trace point
     /// at or below it (a model recorded between the stop rules' evaluations, or the
     /// evaluation that stopped the run).
@@ -970,8 +982,9 @@ impl Outcome {
             "prefetch": self.spec.cluster.prefetch,
             "partitions_per_worker": self.spec.cluster.partitions_per_worker,
             "params": hyperparameters(self.algorithm, &self.spec.params),
-            "updates": stats.updates,
-            "elapsed_s": self.report.elapsed_s,
+            // Those of the model the files hold; `stats` has what the driver applied.
+            "updates": self.model_at().0,
+            "elapsed_s": self.model_at().1,
             "final_objective": self.final_objective(),
             "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,

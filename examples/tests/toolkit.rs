@@ -529,6 +529,10 @@ fn a_panic_keeps_the_latest_model() {
     let summary = json(&dir.join("summary.json"));
     let failure = summary["failure"].as_str().unwrap_or_default();
     assert!(failure.contains("panicked"), "{summary}");
+    // The summary and the model file speak of the model kept, not of the driver's 50.
+    assert_eq!(summary["updates"].as_u64(), Some(kept), "{summary}");
+    assert_eq!(summary["stats"]["updates"].as_u64(), Some(50), "{summary}");
+    assert_eq!(model["settings"]["updates"].as_u64(), Some(kept), "{model}");
 }
 
 fn a_returned_copy_is_still_followed() {
