@@ -104,7 +104,8 @@ staleness_bound!(u8, u16, u32, u64, usize);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is captured by a reduce! closure but cannot travel to the workers",
     label = "captured by the closure of this reduce!",
-    note = "captured values are sent to worker processes: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+    note = "captured values are sent to worker processes: derive `serde::Serialize` and `serde::Deserialize` for `{Self}` if it is a type of yours",
+    note = "a type of another crate without them (`std::time::Instant`, a file, a lock) cannot travel: capture what the workers need of it instead (a number, a `Duration`)"
 )]
 pub trait Capture: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> Capture for T {}
