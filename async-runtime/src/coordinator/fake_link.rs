@@ -627,6 +627,10 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
     // Answering nothing for the hang floor: one strike per round, however many tasks hang.
     driver.table.workers[1].last_result = long_ago;
     for round in 1..=3 {
+        // Each round a hang floor after the last strike.
+        if let Some(struck) = &mut driver.table.workers[1].last_struck {
+            *struck = long_ago;
+        }
         hang(&mut driver, 4);
         assert_eq!(
             driver.table.workers[1].alive,
@@ -635,6 +639,34 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
         );
     }
     assert!(driver.table.workers[1].excluded);
+}
+
+#[test]
+fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() {
+    // One worker: a task past the hang floor cannot be done again elsewhere, and the driver
+    // looks at it at every heartbeat. Three looks are not three hang limits of silence.
+    let script: Script = Box::new(|_, _| Reply::Silent);
+    let (mut driver, _) = driver(1, script);
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    let grad = spec("grad", None);
+    let seq = driver.dispatch(0, 0, &grad);
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    driver.tasks.sent_before(seq, silent);
+    driver.table.workers[0].last_result = Instant::now() - silent;
+    let mut pending = HashMap::from([(seq, 0)]);
+    let mut hedged = HashSet::new();
+    for _ in 0..5 {
+        driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+    }
+    let worker = &driver.table.workers[0];
+    assert_eq!(worker.failure_streak, 1, "struck once");
+    assert!(worker.alive && !worker.excluded, "still in the run");
+    assert!(hedged.is_empty(), "no other worker to do it again");
+    // Another hang floor of silence is another strike.
+    driver.table.workers[0].last_struck = Some(Instant::now() - silent);
+    driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+    assert_eq!(driver.table.workers[0].failure_streak, 2);
 }
 
 #[test]

@@ -133,11 +133,13 @@ impl Driver {
     }
 
     /// Tasks of `pending` running far beyond their worker's usual time are sent to another
-    /// live worker too (once per partition, when one has room for it); the first result wins. A worker with a hung task
-    /// that has answered nothing for the hang floor is struck, once per call: one struck
-    /// [`EXCLUDE_AFTER`] times in a row (heartbeats going on, nothing answered) is excluded,
-    /// or every step would wait the hang limit for it. A worker still answering is not: the
-    /// tasks queued behind its others only look hung, as their age counts from their sending.
+    /// live worker too (once per partition, when one has room for it); the first result wins.
+    /// A worker with a hung task that has answered nothing for the hang floor is struck, once
+    /// per hang floor of silence (the driver looks at every heartbeat, and a task with nowhere
+    /// else to go stays hung between looks): one struck [`EXCLUDE_AFTER`] times in a row
+    /// (heartbeats going on, nothing answered) is excluded, or every step would wait the hang
+    /// limit for it. A worker still answering is not: the tasks queued behind its others only
+    /// look hung, as their age counts from their sending.
     pub(super) fn redispatch_hung(
         &mut self,
         spec: &TaskSpec<'_>,
@@ -154,8 +156,12 @@ impl Driver {
         let mut struck = HashSet::new();
         for (partition, worker) in hung {
             let info = &mut self.table.workers[worker];
-            if info.last_result.elapsed() >= tasks::HANG_FLOOR && struck.insert(worker) {
+            let silent_since = info
+                .last_struck
+                .map_or(info.last_result, |at| at.max(info.last_result));
+            if silent_since.elapsed() >= tasks::HANG_FLOOR && struck.insert(worker) {
                 info.failure_streak += 1;
+                info.last_struck = Some(Instant::now());
             }
             let Some(other) = tasks::hedge_target(&self.table.workers, worker) else {
                 continue;

@@ -68,6 +68,10 @@ pub struct WorkerInfo {
     /// When its last result came (admission until one does).
     #[serde(skip)]
     pub(crate) last_result: Instant,
+    /// When it was last struck for a hung task: a worker is struck once per hang floor of
+    /// silence, however often the driver looks.
+    #[serde(skip)]
+    pub(crate) last_struck: Option<Instant>,
     /// Its place in the order of departures, once it left the run.
     #[serde(skip)]
     pub(crate) departed: Option<u64>,
@@ -106,6 +110,7 @@ impl WorkerInfo {
             next_partition: 0,
             last_heard: now,
             last_result: now,
+            last_struck: None,
             departed: None,
             gone: false,
         }
