@@ -185,9 +185,17 @@ pub fn barrier(barrier: &Barrier, rule: &Expr, select: Option<&Expr>) -> TokenSt
     rule.set_span(barrier.span);
     let select = select.map(|select| {
         let span = select.span();
+        // A closure of two parameters reads the whole table beside the worker's row.
+        let (wrap, method) = match select {
+            Expr::Closure(closure) if closure.inputs.len() == 2 => (
+                quote!(#private::selection_in_table),
+                quote!(select_in_table),
+            ),
+            _ => (quote!(#private::selection), quote!(select)),
+        };
         let boxed = call_over(quote!(Box::new), select.to_token_stream());
-        let selection = call_over(quote!(#private::selection), boxed);
-        let call = call_over(quote!(select), selection);
+        let selection = call_over(wrap, boxed);
+        let call = call_over(method, selection);
         quote_spanned!(span=> .#call)
     });
     let call = quote_spanned!(barrier.span=> #private::barrier(#rule) #select);

@@ -334,7 +334,9 @@ pub fn broadcast(input: TokenStream) -> TokenStream {
 ///
 /// `barrier!(rule, select = |worker| ...)` also selects which idle workers get the task: the
 /// predicate is applied to each worker's row of the table (`WorkerInfo`), as ASYNC's
-/// `ASYNCbarrier(f, STAT)` applies `f` to each worker's state. The rule is checked again after
+/// `ASYNCbarrier(f, STAT)` applies `f` to each worker's state; `select = |worker, table| ...`
+/// also reads the whole table (`WorkerTable`), for a choice relative to the other workers.
+/// The rule is checked again after
 /// every event while the reduce waits. With nothing in flight and no result in hand, a rule
 /// that says no is overridden (counted in `RunStats::barrier_overrides`, logged); a selection
 /// that picks no idle worker then ends the run with `RuntimeError::BarrierDeadlock`.

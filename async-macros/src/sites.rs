@@ -33,7 +33,8 @@ impl Parse for BroadcastSite {
 /// `barrier!(rule)` or `barrier!(rule, select = |w| ...)`.
 pub struct BarrierSite {
     pub rule: Expr,
-    /// The predicate over one worker's row that picks who gets the task.
+    /// The predicate over one worker's row (and, with two parameters, the whole table) that
+    /// picks who gets the task.
     pub select: Option<Expr>,
 }
 
@@ -65,6 +66,20 @@ impl Parse for BarrierSite {
             }
             input.parse::<Token![=]>()?;
             let predicate: Expr = input.parse()?;
+            if let Expr::Closure(closure) = &predicate {
+                if !(1..=2).contains(&closure.inputs.len()) {
+                    let message = format!(
+                        "a selection takes one worker's row, `select = |w| ...`, or the row \
+                         and the whole table, `select = |w, table| ...`, not {} parameters",
+                        closure.inputs.len()
+                    );
+                    return Err(if closure.inputs.is_empty() {
+                        syn::Error::new_spanned(&predicate, message)
+                    } else {
+                        syn::Error::new_spanned(&closure.inputs, message)
+                    });
+                }
+            }
             if select.is_some() {
                 return Err(syn::Error::new_spanned(
                     name,

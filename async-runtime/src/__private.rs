@@ -33,8 +33,11 @@ pub fn broadcast<T: Broadcast>(
 }
 
 /// `barrier!(rule)`: gives a closure rule its parameter type (the worker table);
-/// `barrier!(rule, select = pred)` adds `.select(pred)`, whose parameter is a worker's row.
-pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> Barrier<B, fn(&WorkerInfo) -> bool> {
+/// `barrier!(rule, select = pred)` adds `.select(pred)`, whose parameter is a worker's row,
+/// and `select = |w, table| ...` adds `.select_in_table(pred)`.
+pub fn barrier<B: Fn(&WorkerTable) -> bool>(
+    rule: B,
+) -> Barrier<B, fn(&WorkerInfo, &WorkerTable) -> bool> {
     Barrier::new(rule)
 }
 
@@ -44,6 +47,15 @@ pub fn barrier<B: Fn(&WorkerTable) -> bool>(rule: B) -> Barrier<B, fn(&WorkerInf
 pub fn selection<'a>(
     select: Box<dyn Fn(&WorkerInfo) -> bool + 'a>,
 ) -> Box<dyn Fn(&WorkerInfo) -> bool + 'a> {
+    select
+}
+
+/// A selection that reads the whole table beside the worker's row, behind one known type.
+pub type InTable<'a> = Box<dyn Fn(&WorkerInfo, &WorkerTable) -> bool + 'a>;
+
+/// `barrier!(rule, select = |w, table| ...)`: as [`selection`], for a predicate that also
+/// reads the whole table.
+pub fn selection_in_table(select: InTable<'_>) -> InTable<'_> {
     select
 }
 
@@ -321,7 +333,7 @@ where
     R: Outcome,
     F: FnOnce(P, X) -> R,
     B: Fn(&WorkerTable) -> bool,
-    T: Fn(&WorkerInfo) -> bool,
+    T: Fn(&WorkerInfo, &WorkerTable) -> bool,
     S: StalenessBound,
 {
     let bound = max_staleness.map(StalenessBound::updates);
@@ -354,7 +366,7 @@ where
     R: Outcome,
     F: FnOnce(P, X) -> R,
     B: Fn(&WorkerTable) -> bool,
-    T: Fn(&WorkerInfo) -> bool,
+    T: Fn(&WorkerInfo, &WorkerTable) -> bool,
     S: StalenessBound,
 {
     let bound = max_staleness.map(StalenessBound::updates);

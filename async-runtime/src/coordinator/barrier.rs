@@ -3,7 +3,8 @@
 //! for more results. Any `Fn(&WorkerTable) -> bool` is a rule; the presets name the classic
 //! models. A barrier may also select which idle workers get the task: a predicate applied to
 //! each worker's row of the table, as ASYNC's `ASYNCbarrier(f, STAT)` applies `f` to each
-//! worker's state (`barrier!(rule, select = |w| ...)` in the DSL).
+//! worker's state (`barrier!(rule, select = |w| ...)` in the DSL), or to the row and the whole
+//! table, for a choice relative to the others (`select = |w, table| ...`).
 //!
 //! ```
 //! use asyncopt_runtime::{asp, bsp, quorum, WorkerTable};
@@ -28,17 +29,22 @@ use super::table::{WorkerInfo, WorkerTable};
 /// which of them do.
 ///
 /// ```
-/// use asyncopt_runtime::{asp, Barrier, WorkerInfo};
+/// use asyncopt_runtime::{asp, Barrier, WorkerInfo, WorkerTable};
 ///
 /// let fresh_only = Barrier::new(asp()).select(|w: &WorkerInfo| w.last_staleness < 4);
-/// # let _ = fresh_only;
+/// // Relative to the others: no worker more than 2 tasks ahead of the live one that did least.
+/// let even = Barrier::new(asp()).select_in_table(|w: &WorkerInfo, table: &WorkerTable| {
+///     let least = table.all().iter().filter(|o| o.alive).map(|o| o.tasks_done).min();
+///     w.tasks_done <= least.unwrap_or(0) + 2
+/// });
+/// # let _ = (fresh_only, even);
 /// ```
 pub struct Barrier<R, S> {
     rule: R,
     select: S,
 }
 
-impl<R: Fn(&WorkerTable) -> bool> Barrier<R, fn(&WorkerInfo) -> bool> {
+impl<R: Fn(&WorkerTable) -> bool> Barrier<R, fn(&WorkerInfo, &WorkerTable) -> bool> {
     /// A barrier of `rule` that lets every idle worker work when the rule holds.
     pub fn new(rule: R) -> Self {
         Barrier {
@@ -48,9 +54,22 @@ impl<R: Fn(&WorkerTable) -> bool> Barrier<R, fn(&WorkerInfo) -> bool> {
     }
 }
 
-impl<R: Fn(&WorkerTable) -> bool, S: Fn(&WorkerInfo) -> bool> Barrier<R, S> {
+impl<R: Fn(&WorkerTable) -> bool, S: Fn(&WorkerInfo, &WorkerTable) -> bool> Barrier<R, S> {
     /// The same rule; only idle workers for which `select` holds get work.
-    pub fn select<T: Fn(&WorkerInfo) -> bool>(self, select: T) -> Barrier<R, T> {
+    pub fn select<T: Fn(&WorkerInfo) -> bool>(
+        self,
+        select: T,
+    ) -> Barrier<R, impl Fn(&WorkerInfo, &WorkerTable) -> bool> {
+        self.select_in_table(move |worker: &WorkerInfo, _: &WorkerTable| select(worker))
+    }
+
+    /// The same rule; only idle workers for which `select` holds get work, `select` seeing
+    /// each one's row and the whole table (the rows of every worker, the clock), as it is
+    /// when the driver dispatches.
+    pub fn select_in_table<T: Fn(&WorkerInfo, &WorkerTable) -> bool>(
+        self,
+        select: T,
+    ) -> Barrier<R, T> {
         Barrier {
             rule: self.rule,
             select,
@@ -66,11 +85,11 @@ impl<R: Fn(&WorkerTable) -> bool, S: Fn(&WorkerInfo) -> bool> Barrier<R, S> {
 /// A barrier as the coordinator applies it: the rule and the selection.
 pub(crate) type Gate<'a> = (
     &'a dyn Fn(&WorkerTable) -> bool,
-    &'a dyn Fn(&WorkerInfo) -> bool,
+    &'a dyn Fn(&WorkerInfo, &WorkerTable) -> bool,
 );
 
 /// The selection of a barrier without one: every idle worker.
-pub fn everyone(_: &WorkerInfo) -> bool {
+pub fn everyone(_: &WorkerInfo, _: &WorkerTable) -> bool {
     true
 }
 

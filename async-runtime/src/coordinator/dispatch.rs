@@ -6,7 +6,7 @@ use serde_bytes::ByteBuf;
 
 use super::driver::{Driver, VersionRead};
 use super::placement::{self, PartMeta, PartSource, Shipped};
-use super::table::WorkerInfo;
+use super::table::{WorkerInfo, WorkerTable};
 use super::tasks;
 use crate::broadcaster::delta::{self, VersionBody};
 use crate::broadcaster::Shipment;
@@ -421,10 +421,11 @@ impl Driver {
     pub(crate) fn dispatch_to_idle(
         &mut self,
         spec: &TaskSpec<'_>,
-        select: &dyn Fn(&WorkerInfo) -> bool,
+        select: &dyn Fn(&WorkerInfo, &WorkerTable) -> bool,
     ) -> usize {
-        let mut idle: Vec<usize> = (0..self.table.workers.len())
-            .filter(|&i| self.table.workers[i].is_idle() && select(&self.table.workers[i]))
+        let table = &self.table;
+        let mut idle: Vec<usize> = (0..table.workers.len())
+            .filter(|&i| table.workers[i].is_idle() && select(&table.workers[i], table))
             .collect();
         // The longest idle first: when workers share a partition that only one may work on
         // at a time, each gets its turn.

@@ -277,7 +277,10 @@ fn settle(driver: &mut Driver, sites: &[&'static str]) {
     }
 }
 
-const EVERYONE: Gate<'static> = (&|_: &WorkerTable| true, &|_: &WorkerInfo| true);
+const EVERYONE: Gate<'static> = (
+    &|_: &WorkerTable| true,
+    &|_: &WorkerInfo, _: &WorkerTable| true,
+);
 
 #[test]
 fn a_retried_task_keeps_its_partition_and_sample_under_a_new_sequence_number() {
@@ -369,7 +372,10 @@ fn a_history_site_sends_no_task_on_a_partition_whose_set_aside_result_it_has_not
         .reduce_next(&data, &saga, EVERYONE, None, &decode)
         .unwrap();
     // Another site runs on w0 alone: the other saga result arrives and is set aside.
-    let only_w0: Gate<'static> = (&|_: &WorkerTable| true, &|w: &WorkerInfo| w.name == "w0");
+    let only_w0: Gate<'static> = (
+        &|_: &WorkerTable| true,
+        &|w: &WorkerInfo, _: &WorkerTable| w.name == "w0",
+    );
     driver
         .reduce_next(&data, &spec("other", None), only_w0, None, &decode)
         .unwrap();
@@ -464,7 +470,7 @@ fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever()
     let (mut driver, wire) = driver(2, script);
     settle(&mut driver, &["a"]);
     let rule = crate::bsp();
-    let bsp: Gate<'_> = (&rule, &|_: &WorkerInfo| true);
+    let bsp: Gate<'_> = (&rule, &|_: &WorkerInfo, _: &WorkerTable| true);
     let data = data();
     driver
         .reduce_next(&data, &spec("a", None), bsp, None, &decode)

@@ -507,7 +507,7 @@ impl Driver {
         &mut self,
         spec: &TaskSpec<'_>,
         rule: &dyn Fn(&WorkerTable) -> bool,
-        select: &dyn Fn(&WorkerInfo) -> bool,
+        select: &dyn Fn(&WorkerInfo, &WorkerTable) -> bool,
     ) -> Result<(), RuntimeError> {
         // Whether nothing can answer is asked only of a rule that says no: every update of an
         // asynchronous site passes here.

@@ -39,6 +39,10 @@ fn main() {
             empty_selection_is_a_deadlock_error,
         ),
         (
+            "a_selection_reading_the_table_keeps_every_worker_within_its_lead",
+            selection_in_table_keeps_workers_even,
+        ),
+        (
             "a_rule_that_never_holds_is_overridden_and_counted",
             impossible_rule_is_overridden_and_counted,
         ),
@@ -289,6 +293,55 @@ fn selecting_barrier_starves_a_worker() {
             );
         }
     }
+}
+
+/// A selection relative to the others: no worker more than `lead` tasks ahead of the live
+/// one that did least.
+#[async_optimizer]
+fn asgd_even(cx: &mut Driver, data: &Dataset, lead: &u64) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..300usize {
+        broadcast!(w);
+        barrier!(
+            asp(),
+            select = |worker, table| {
+                let least = table
+                    .all()
+                    .iter()
+                    .filter(|o| o.alive)
+                    .map(|o| o.tasks_done)
+                    .min();
+                worker.tasks_done <= least.unwrap_or(0) + lead
+            }
+        );
+        let g = reduce!(data, |part| Loss::LeastSquares
+            .gradient(&part.sample(16, k), w.view()));
+        w.scaled_add(-0.01, &g);
+    }
+    w
+}
+
+fn selection_in_table_keeps_workers_even() {
+    let data = shared("cal_housing.scale.xz");
+    // The last of 3 workers sleeps 100 times its compute after each task.
+    let mut config = local(3);
+    config.stragglers = Stragglers::Intensity(100.0);
+    let spread = |lead: u64| {
+        let mut driver = Driver::launch(config.clone()).expect("cluster starts");
+        asgd_even(&mut driver, &data, &lead);
+        let report = driver.finish().expect("the run succeeds");
+        assert_eq!(report.stats.updates, 300);
+        let done: Vec<u64> = report.workers.iter().map(|w| w.tasks_done).collect();
+        let spread = done.iter().max().unwrap() - done.iter().min().unwrap();
+        (spread, done)
+    };
+    // Without a binding lead the straggler falls far behind...
+    let (free, done) = spread(1_000_000);
+    assert!(free > 10, "the straggler falls behind: {done:?}");
+    // ...with one, a worker is sent a task only while at most 2 ahead, so it ends at most 3
+    // ahead (the task it was sent then).
+    let (held, done) = spread(2);
+    assert!(held <= 3, "every worker within its lead: {done:?}");
 }
 
 fn empty_selection_is_a_deadlock_error() {

@@ -26,4 +26,20 @@ fn closure_rule_and_selection(cx: &mut Driver, data: &Dataset, p: &Params) -> Mo
     w
 }
 
+#[async_optimizer]
+fn even_workers(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        // Relative to the others: the table beside the worker's row.
+        barrier!(asp(), select = |worker, table| {
+            let least = table.all().iter().filter(|o| o.alive).map(|o| o.tasks_done).min();
+            worker.tasks_done <= least.unwrap_or(0) + 2
+        });
+        let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
 fn main() {}
