@@ -24,6 +24,7 @@ pub mod coordinator;
 pub mod data;
 mod error;
 pub mod history;
+pub mod panics;
 pub mod protocol;
 pub mod stragglers;
 pub mod task;

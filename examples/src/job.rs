@@ -458,7 +458,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 
     // An optimizer that panics (a result of another shape than its model, an author's bug)
     // ends the run, not the program: the latest model looked at is kept, with the trace.
-    let ran = crate::panics::catch(|| spec.algorithm.run(&mut driver, data, &params));
+    let ran = asyncopt_runtime::panics::catch(|| spec.algorithm.run(&mut driver, data, &params));
     let (model, panicked) = match ran {
         Ok(model) => (model, None),
         Err(message) => {
@@ -493,14 +493,14 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let mut trace = Trace { points: earlier };
     let mut points = points.take();
     // A model the optimizer left of another shape than the data's panics here too.
-    let recorded = crate::panics::catch(|| watch.borrow_mut().evaluate_recorded());
+    let recorded = asyncopt_runtime::panics::catch(|| watch.borrow_mut().evaluate_recorded());
     points.extend(recorded.unwrap_or_default());
     points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
     trace.points.extend(points);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
-    let objective =
-        crate::panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
+    let objective = asyncopt_runtime::panics::catch(|| model.objective(data.as_ref(), &params))
+        .unwrap_or(f64::NAN);
     let start = watch
         .borrow()
         .start()

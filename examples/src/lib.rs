@@ -29,7 +29,7 @@ pub mod job;
 pub mod model;
 pub mod model_file;
 pub mod optimizer;
-mod panics;
+
 pub mod plot;
 pub mod progress;
 pub mod trace;

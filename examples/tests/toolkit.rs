@@ -510,6 +510,11 @@ fn a_panic_keeps_the_latest_model() {
         stderr.contains("brittle panicked after 50 updates: ndarray: index out of bounds"),
         "{stderr}"
     );
+    // The panic is inside ndarray; the line of the optimizer that called it is named too.
+    assert!(
+        stderr.contains(", called from ") && stderr.contains("tests/toolkit.rs:"),
+        "{stderr}"
+    );
     let kept: u64 = stderr
         .split("the model kept is that of update ")
         .nth(1)

@@ -4,7 +4,6 @@
 //! driver is gone, so no worker outlives its run.
 
 mod cache;
-mod panics;
 mod straggler;
 mod tries;
 
@@ -311,6 +310,7 @@ async fn serve(
         cache: VersionCache::new(8),
         delay: StragglerDelay::default(),
         queued: queued.clone(),
+        failed: Said::default(),
     };
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
@@ -819,6 +819,9 @@ struct Executor {
     cache: VersionCache,
     delay: StragglerDelay,
     queued: Arc<AtomicUsize>,
+    /// Tasks that failed here: the driver is told of each, this worker's log of the first
+    /// few and then of each power of two.
+    failed: Said,
 }
 
 impl Executor {
@@ -955,10 +958,16 @@ impl Executor {
                 delay_s: (slept + delay).as_secs_f64(),
                 body: body.into(),
             },
-            Err(error) => ToDriver::Failed {
-                seq: order.seq,
-                message: error.to_string(),
-            },
+            Err(error) => {
+                if self.failed.again() {
+                    let failed = self.failed.count();
+                    tracing::warn!(worker = %self.name, task = %order.task, failed, "a task failed: {error}");
+                }
+                ToDriver::Failed {
+                    seq: order.seq,
+                    message: error.to_string(),
+                }
+            }
         };
         (message, delay)
     }
@@ -994,7 +1003,8 @@ impl Executor {
             reads,
             history,
         };
-        panics::caught(|| run(&context)).unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
+        crate::panics::catch(|| run(&context))
+            .unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
     }
 }
 
