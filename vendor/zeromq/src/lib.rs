@@ -197,7 +197,7 @@ pub mod __bench {
     }
 }
 
-pub use crate::admission::oldest_of_largest;
+pub use crate::admission::{oldest_of_largest, AdmissionQueue};
 pub use crate::dealer::*;
 pub use crate::endpoint::{Endpoint, Host, Transport, TryIntoEndpoint};
 pub use crate::error::{ZmqError, ZmqResult};
@@ -376,9 +376,14 @@ pub struct SocketOptions {
 /// ([`SocketOptions::initial_frame_size`]): the application raises a peer's limit once it
 /// trusts the peer. Clones share the same table.
 #[derive(Clone, Default)]
-pub struct FrameLimits(
-    Arc<parking_lot::Mutex<HashMap<PeerIdentity, Arc<std::sync::atomic::AtomicUsize>>>>,
-);
+pub struct FrameLimits(Arc<parking_lot::Mutex<HashMap<PeerIdentity, ConnectionLimit>>>);
+
+/// The frame limit of the connection that holds an identity, and which connection that is
+/// (another may hold the identity once the first is gone).
+struct ConnectionLimit {
+    connection: u64,
+    limit: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl FrameLimits {
     /// Sets the frame limit of the connection with this identity (never above the socket's
@@ -386,28 +391,38 @@ impl FrameLimits {
     pub fn set(&self, identity: &[u8], limit: usize) -> bool {
         let limits = self.0.lock();
         match limits.get(&PeerIdentity::from_slice(identity)) {
-            Some(handle) => {
-                handle.store(limit, std::sync::atomic::Ordering::SeqCst);
+            Some(held) => {
+                held.limit.store(limit, std::sync::atomic::Ordering::SeqCst);
                 true
             }
             None => false,
         }
     }
 
-    pub(crate) fn insert(&self, peer: PeerIdentity, handle: Arc<std::sync::atomic::AtomicUsize>) {
-        self.0.lock().insert(peer, handle);
+    /// `connection` holds `peer`'s identity, its frame limit behind `limit`.
+    pub(crate) fn insert(
+        &self,
+        peer: PeerIdentity,
+        connection: u64,
+        limit: Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        self.0
+            .lock()
+            .insert(peer, ConnectionLimit { connection, limit });
     }
 
     pub(crate) fn remove(&self, peer: &PeerIdentity) {
         self.0.lock().remove(peer);
     }
 
-    /// Whether the connection with this identity is live and its limit is not `initial`.
-    pub(crate) fn raised(&self, peer: &PeerIdentity, initial: usize) -> bool {
-        self.0
-            .lock()
+    /// The frame limit of `peer`'s identity if `connection` holds it; `None` if no connection
+    /// or another one does.
+    pub(crate) fn held_by(&self, peer: &PeerIdentity, connection: u64) -> Option<usize> {
+        let limits = self.0.lock();
+        let held = limits
             .get(peer)
-            .is_some_and(|limit| limit.load(std::sync::atomic::Ordering::SeqCst) != initial)
+            .filter(|held| held.connection == connection)?;
+        Some(held.limit.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 
@@ -760,10 +775,11 @@ pub trait Socket: Sized + Send {
         // As for an accepted connection: its own frame limit, raisable under the identity the
         // `Connected` event names (a DEALER's one peer is a driver it must first authenticate).
         if let Some(limit) = socket.frame_limit() {
-            backend
-                .socket_options()
-                .frame_limits
-                .insert(peer_id.clone(), limit);
+            backend.socket_options().frame_limits.insert(
+                peer_id.clone(),
+                util::next_connection(),
+                limit,
+            );
         }
         backend.peer_connected(&peer_id, socket).await;
 

@@ -101,6 +101,13 @@ impl From<PeerIdentity> for Vec<u8> {
     }
 }
 
+/// A number no other connection of the process has: what closes a connection picks it by this
+/// number, so that it closes that one and never a newer one that took the same identity.
+pub(crate) fn next_connection() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) struct Peer {
     pub(crate) _identity: PeerIdentity,
     pub(crate) send_queue: FramedWrite<Box<dyn FrameableWrite>, ZmqCodec>,
@@ -193,19 +200,23 @@ pub(crate) async fn ready_exchange(
 }
 
 /// Makes an accepted connection whose ZMTP handshake is done one of the socket's peers; its
-/// `source` is kept under its identity, as its frame limit is, while it is connected.
+/// `source` is kept under its identity, as its frame limit and its number are, while it is
+/// connected.
 async fn register_peer(
     raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
     mut peer_id: PeerIdentity,
     source: Option<IpAddr>,
+    connection: u64,
 ) -> PeerIdentity {
     if backend.socket_options().unique_peer_identities && backend.has_peer(&peer_id) {
         peer_id = PeerIdentity::new();
     }
     if let Some(limit) = raw_socket.frame_limit() {
         let options = backend.socket_options();
-        options.frame_limits.insert(peer_id.clone(), limit);
+        options
+            .frame_limits
+            .insert(peer_id.clone(), connection, limit);
         if let Some(source) = source {
             options.peer_sources.insert(peer_id.clone(), source);
         }
@@ -217,61 +228,51 @@ async fn register_peer(
 /// A connection accepted from `remote`: its ZMTP handshake, then one of the socket's peers,
 /// within the socket's admission rule ([`crate::SocketOptions::admission`]) if it has one:
 /// while `max_unadmitted` connections wait for admission, the oldest of the source that holds
-/// the most of them is closed to make room for this one.
+/// the most of them is closed to make room for this one, and the socket's sweeper closes it if
+/// it is not admitted by its deadline (`src/admission.rs`).
 pub(crate) async fn peer_accepted(
     mut raw_socket: FramedIo,
     remote: &Endpoint,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
     let source = crate::admission::source_of(remote);
+    let connection = next_connection();
     let options = backend.socket_options().clone();
-    let (Some((max_unadmitted, deadline)), Some(initial)) =
+    let (Some((max_unadmitted, deadline)), Some(_)) =
         (options.admission, options.initial_frame_size)
     else {
         let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
-        return Ok(register_peer(raw_socket, backend, peer_id, source).await);
+        return Ok(register_peer(raw_socket, backend, peer_id, source, connection).await);
     };
     let unadmitted = &options.unadmitted;
-    let (handshake, abort) = futures::future::abortable(run_with_timeout(
-        Some(deadline),
-        peer_handshake(&mut raw_socket, backend.clone()),
-    ));
-    let ticket = unadmitted.enter(
+    // The sweeper aborts the handshake at the deadline, as it closes a connected peer then.
+    let (handshake, abort) =
+        futures::future::abortable(peer_handshake(&mut raw_socket, backend.clone()));
+    unadmitted.enter(
+        &backend,
+        connection,
         abort,
         source,
         max_unadmitted,
-        |peer| backend.has_peer(peer) && !options.frame_limits.raised(peer, initial),
-        |peer| backend.peer_disconnected(peer),
+        deadline,
     );
+    const CLOSED: &str = "closed to make room, or not admitted in time";
     let peer_id = match handshake.await {
         Ok(Ok(peer_id)) => peer_id,
         Ok(Err(error)) => {
-            unadmitted.leave(ticket);
+            unadmitted.leave(connection);
             return Err(error);
         }
         Err(_aborted) => {
-            unadmitted.leave(ticket);
+            unadmitted.leave(connection);
             // Dropping the connection closes it.
-            return Err(ZmqError::Other(
-                "closed to make room: too many connections not admitted yet",
-            ));
+            return Err(ZmqError::Other(CLOSED));
         }
     };
-    let peer_id = register_peer(raw_socket, backend.clone(), peer_id, source).await;
-    if !unadmitted.connected(ticket, peer_id.clone()) {
-        backend.peer_disconnected(&peer_id);
-        return Err(ZmqError::Other(
-            "closed to make room: too many connections not admitted yet",
-        ));
+    let peer_id = register_peer(raw_socket, backend.clone(), peer_id, source, connection).await;
+    if !unadmitted.connected(backend.as_ref(), connection, peer_id.clone()) {
+        return Err(ZmqError::Other(CLOSED));
     }
-    let watched = peer_id.clone();
-    async_rt::task::spawn(async move {
-        async_rt::task::sleep(deadline).await;
-        if backend.has_peer(&watched) && !options.frame_limits.raised(&watched, initial) {
-            log::debug!("closing {:?}: not admitted in {:?}", watched, deadline);
-            backend.peer_disconnected(&watched);
-        }
-    });
     Ok(peer_id)
 }
 
