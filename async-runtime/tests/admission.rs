@@ -300,3 +300,13 @@ async fn the_sweeper_closes_only_what_was_not_admitted_in_time() {
     drop(admitted);
     router.expect("disconnected", "a").await;
 }
+
+/// An allowance too long for the clock to add is a very long one, not a panic that drops the
+/// connection.
+#[tokio::test]
+async fn an_endless_allowance_admits_as_usual() {
+    let mut router = router(2, Duration::MAX).await;
+    let mut peer = router.greeted().await;
+    ready(&mut peer, "p").await;
+    router.expect("accepted", "p").await;
+}

@@ -222,7 +222,8 @@ impl Unadmitted {
         max: usize,
         allowance: Duration,
     ) {
-        let deadline = Instant::now() + allowance;
+        // A century stands for any longer allowance: the clock cannot hold every `Duration`.
+        let deadline = Instant::now() + allowance.min(Duration::from_secs(100 * 365 * 86_400));
         let evicted = {
             let mut sweep = self.0.lock();
             let evicted = sweep.queue.enter(
