@@ -13,7 +13,17 @@
 //!     --stragglers slow-workers --trace softmax.csv --plot softmax.svg --save-model softmax.json
 //! ```
 //!
-//! The saved model holds the matrix and the edges as JSON; [`Softmax::read`] reads it back.
+//! The saved model holds the matrix and the edges as JSON; [`Softmax::read`] reads it back,
+//! and the program's `evaluate` and `predict` score it, as the model's [`Trainable`] says:
+//! `evaluate` reports the mean cross-entropy and the accuracy, `predict` writes each row's
+//! class and the probability of each class (`class,p0,p1,p2,p3`).
+//!
+//! ```sh
+//! cargo run --release --example softmax_cli -- evaluate --model softmax.json \
+//!     --data data/cal_housing.scale.xz --out metrics.json
+//! cargo run --release --example softmax_cli -- predict --model softmax.json \
+//!     --data data/cal_housing.scale.xz --out preds.csv
+//! ```
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,8 +53,7 @@ impl Softmax {
 
     /// The class of row `i` it predicts.
     pub fn predict(&self, rows: &impl Rows, i: usize) -> usize {
-        let p = probabilities(rows, i, &self.weights);
-        (0..p.len()).fold(0, |best, c| if p[c] > p[best] { c } else { best })
+        most_likely(&probabilities(rows, i, &self.weights))
     }
 
     /// The share of `rows` whose class it predicts.
@@ -73,6 +82,27 @@ impl Trainable for Softmax {
     fn norm(&self) -> f64 {
         self.weights.iter().map(|w| w * w).sum::<f64>().sqrt()
     }
+
+    /// What `evaluate` reports besides the cross-entropy: the accuracy.
+    fn metrics(&self, data: &Dataset, _params: &Params) -> Vec<(String, f64)> {
+        vec![("accuracy".into(), self.accuracy(data))]
+    }
+
+    /// What `predict` writes: the class, then the probability of each class.
+    fn prediction_columns(&self) -> Option<Vec<String>> {
+        let classes = (0..self.weights.ncols()).map(|c| format!("p{c}"));
+        Some(std::iter::once("class".to_owned()).chain(classes).collect())
+    }
+
+    fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        let p = probabilities(data, i, &self.weights);
+        std::iter::once(most_likely(&p) as f64).chain(p).collect()
+    }
+}
+
+/// The class of the highest probability (the first of a tie).
+fn most_likely(p: &Array1<f64>) -> usize {
+    (0..p.len()).fold(0, |best, c| if p[c] > p[best] { c } else { best })
 }
 
 /// The class of a label: how many of the edges it reaches.

@@ -10,9 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use asyncopt_algorithms::metrics::{self, Metrics};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
-use asyncopt_runtime::data::{LoadOptions, Rows, SharedOptions};
+use asyncopt_runtime::data::{LoadOptions, SharedOptions};
 use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
 use asyncopt_runtime::worker::RunEnd;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
@@ -24,6 +23,7 @@ use crate::interrupt;
 use crate::job::{self, Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::model_file::SavedModel;
 use crate::optimizer::{Optimizer, Registry};
+use crate::score::Scorer;
 use crate::trace::{check_writable, create_parent, same_file};
 
 /// The exit code of a run that ended without reaching its `--target-subopt`.
@@ -74,7 +74,8 @@ pub struct Cli {
 enum Command {
     /// Run several algorithms on the same data and seed and compare their time to the target.
     Compare(Box<CompareArgs>),
-    /// Score a saved model on a LIBSVM file: RMSE and R^2, or accuracy, log-loss and ROC AUC.
+    /// Score a saved model on a LIBSVM file: RMSE and R^2, or accuracy, log-loss and ROC AUC;
+    /// a model of an optimizer's own type, its objective and the metrics its type gives.
     Evaluate(EvaluateArgs),
     /// Write a saved model's prediction for every row of a LIBSVM file, as CSV.
     Predict(PredictArgs),
@@ -274,8 +275,9 @@ struct TrainArgs {
     /// Plot of the objective against time: SVG, or PNG for a `.png` name.
     #[arg(long, help_heading = "Output")]
     plot: Option<PathBuf>,
-    /// Keep the trained model: a JSON file with its weights, loss, dimension, bias and the
-    /// training data's fingerprint (the `evaluate` and `predict` subcommands read it).
+    /// Keep the trained model: a JSON file with its weights (or its own type's JSON), loss,
+    /// dimension, bias and the training data's fingerprint (the `evaluate` and `predict`
+    /// subcommands read it).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     save_model: Option<PathBuf>,
     /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
@@ -333,8 +335,8 @@ struct PredictArgs {
     /// LIBSVM file whose rows to predict (its labels, whatever they are, are not used).
     #[arg(long)]
     data: PathBuf,
-    /// CSV to write (`-`: stdout): `prediction` per row (least squares), or
-    /// `probability,label` (logistic).
+    /// CSV to write (`-`: stdout): `prediction` per row (least squares),
+    /// `probability,label` (logistic), or the columns a model of an optimizer's own type names.
     #[arg(long)]
     out: PathBuf,
 }
@@ -502,7 +504,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
     let args: Vec<OsString> = args.into_iter().collect();
     let no_arguments = args.len() == 1;
     let program = program_name(&args);
-    let parser = AlgorithmParser(registry);
+    let parser = AlgorithmParser(registry.clone());
     let command = Cli::command()
         .after_help(EXAMPLES.replace("async-train", &program))
         .mut_arg("algo", |a| a.value_parser(parser.clone()))
@@ -514,8 +516,8 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
     init_logging(cli_quiet(&cli), cli.verbose);
     match cli.command {
         Some(Command::Worker(args)) => run_worker(args),
-        Some(Command::Evaluate(args)) => evaluate(args),
-        Some(Command::Predict(args)) => predict(args),
+        Some(Command::Evaluate(args)) => evaluate(args, &registry),
+        Some(Command::Predict(args)) => predict(args, &registry),
         Some(Command::Compare(args)) => {
             let spec = args.run.job(args.algos[0])?;
             let out = match args.out.clone() {
@@ -921,7 +923,7 @@ fn train(args: TrainArgs) -> Result<()> {
     outcome.into_result()
 }
 
-fn evaluate(args: EvaluateArgs) -> Result<()> {
+fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     if let Some(out) = &args.out {
         refuse_overwriting(
             "--out",
@@ -930,31 +932,11 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
         )?;
     }
     let model = SavedModel::read(&args.model)?;
-    model.require_linear(&args.model)?;
+    // Known before the data is read: a model this program cannot score costs no load.
+    let scorer = Scorer::of(&model, &args.model, registry)?;
     let data = model.load_data(&args.data)?;
-    let scores = metrics::evaluate(&model.loss()?, &data, model.model().view());
-    let line = match &scores {
-        Metrics::Regression {
-            rows,
-            objective,
-            rmse,
-            r2,
-        } => format!(
-            "{} ({rows} rows): objective {objective:.10}, RMSE {rmse:.6}, R^2 {r2:.6}",
-            data.name()
-        ),
-        Metrics::Classification {
-            rows,
-            objective,
-            accuracy,
-            log_loss,
-            auc,
-        } => format!(
-            "{} ({rows} rows): objective {objective:.10}, accuracy {accuracy:.6}, log-loss \
-             {log_loss:.6}, ROC AUC {auc:.6}",
-            data.name()
-        ),
-    };
+    let evaluation = scorer.evaluate(&data)?;
+    let line = &evaluation.line;
     let Some(path) = &args.out else {
         say!("{line}");
         return Ok(());
@@ -963,7 +945,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
         "model": args.model,
         "data": data.name(),
         "data_sha256": data.fingerprint(),
-        "metrics": scores,
+        "metrics": evaluation.metrics,
     });
     let text = serde_json::to_string_pretty(&json)? + "\n";
     if is_stdout(path) {
@@ -977,33 +959,20 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     Ok(())
 }
 
-fn predict(args: PredictArgs) -> Result<()> {
+fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     refuse_overwriting(
         "--out",
         &args.out,
         &[("data", &args.data), ("model", &args.model)],
     )?;
     let model = SavedModel::read(&args.model)?;
-    model.require_linear(&args.model)?;
-    let loss = model.loss()?;
+    let scorer = Scorer::of(&model, &args.model, registry)?;
+    // A model that does not predict is said before the data is read.
+    scorer.prediction_columns()?;
     let data = model.load_rows(&args.data)?;
-    let predictions = metrics::predict(&loss, &data, model.model().view());
-    let mut text = String::with_capacity(predictions.len() * 24);
-    if loss.is_classification() {
-        text.push_str("probability,label\n");
-        for (i, p) in predictions.iter().enumerate() {
-            // The class `evaluate` counts, from the margin itself.
-            let label = metrics::label(data.dot(i, model.model().view()));
-            text.push_str(&format!("{p},{label}\n"));
-        }
-    } else {
-        text.push_str("prediction\n");
-        for p in &predictions {
-            text.push_str(&format!("{p}\n"));
-        }
-    }
-    write_output(&args.out, &text)?;
-    let written = format!("{} predictions of {}", predictions.len(), data.name());
+    let predictions = scorer.predict(&data)?;
+    write_output(&args.out, &predictions.to_csv())?;
+    let written = format!("{} predictions of {}", predictions.rows(), data.name());
     if is_stdout(&args.out) {
         say_err!("{written} written to stdout");
     } else {

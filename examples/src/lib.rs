@@ -32,6 +32,7 @@ pub mod optimizer;
 
 pub mod plot;
 pub mod progress;
+pub mod score;
 pub mod trace;
 pub mod watch;
 

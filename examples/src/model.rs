@@ -1,7 +1,9 @@
 //! The model an optimizer returns, as the toolkit sees it: what the trace and the stop rules
 //! evaluate, and how the model is kept. A linear model ([`Model`], an `Array1<f64>`) is one,
 //! evaluated by the run's loss; so is a serde type of an author's own (a matrix, a struct of
-//! layers) that says what its objective is: [`Trainable`].
+//! layers) that says what its objective is: [`Trainable`]. Such a type may also say what it
+//! predicts for a row and what it scores besides its objective, for `evaluate` and `predict`
+//! of its saved model.
 //!
 //! ```
 //! use asyncopt_algorithms::Params;
@@ -31,6 +33,22 @@
 //!     fn norm(&self) -> f64 {
 //!         self.weights.iter().map(|w| w * w).sum::<f64>().sqrt()
 //!     }
+//!
+//!     // Optional: what `predict` writes for a row, and what `evaluate` adds to the objective.
+//!     fn prediction_columns(&self) -> Option<Vec<String>> {
+//!         Some(vec!["label".into(), "square".into()])
+//!     }
+//!
+//!     fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+//!         vec![data.dot(i, self.weights.column(0)), data.dot(i, self.weights.column(1))]
+//!     }
+//!
+//!     fn metrics(&self, data: &Dataset, _params: &Params) -> Vec<(String, f64)> {
+//!         let errors: f64 = (0..data.len())
+//!             .map(|i| (data.dot(i, self.weights.column(0)) - data.label(i)).abs())
+//!             .sum();
+//!         vec![("mean_absolute_error".into(), errors / data.len().max(1) as f64)]
+//!     }
 //! }
 //! ```
 
@@ -54,6 +72,30 @@ pub trait Trainable: Clone + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// A norm of the model, cheap next to the objective: one that grew tenfold between two
     /// evaluations calls for an evaluation at once, which catches a divergence early.
     fn norm(&self) -> f64;
+
+    /// What `evaluate` reports of its saved model on `data` (rows read as for training: the
+    /// model's features, the labels as the run's loss reads them) besides the rows and the
+    /// [`objective`](Trainable::objective), which it reports for every model: accuracy, say,
+    /// each a name (unique, not `rows` or `objective`) and a value. None by default.
+    fn metrics(&self, data: &Dataset, params: &Params) -> Vec<(String, f64)> {
+        let _ = (data, params);
+        Vec::new()
+    }
+
+    /// The names of the values [`predict_row`](Trainable::predict_row) gives, the columns of
+    /// `predict`'s CSV (each non-empty, without `,`, `"` or a line break), or `None`, the
+    /// default, for a type that does not predict: `predict` then says so.
+    fn prediction_columns(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Its prediction for row `i` of `data`, one value per prediction column. The rows are in
+    /// the model's features; their labels are whatever the file holds, as a prediction does
+    /// not read them.
+    fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        let _ = (data, i);
+        Vec::new()
+    }
 }
 
 impl Trainable for Model {
@@ -93,6 +135,21 @@ impl TrainedModel {
     /// Its norm.
     pub fn norm(&self) -> f64 {
         self.as_ref().norm()
+    }
+
+    /// Its scores besides the objective ([`Trainable::metrics`]).
+    pub fn metrics(&self, data: &Dataset, params: &Params) -> Vec<(String, f64)> {
+        self.0.metrics(data, params)
+    }
+
+    /// The columns of its predictions, if it predicts ([`Trainable::prediction_columns`]).
+    pub fn prediction_columns(&self) -> Option<Vec<String>> {
+        self.0.prediction_columns()
+    }
+
+    /// Its prediction for row `i` of `data` ([`Trainable::predict_row`]).
+    pub fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        self.0.predict_row(data, i)
     }
 
     /// The model as JSON, as its `Serialize` writes it.
@@ -162,6 +219,9 @@ impl std::fmt::Debug for TrainedModel {
 trait AnyTrainable: Send + Sync {
     fn objective(&self, data: &Dataset, params: &Params) -> f64;
     fn norm(&self) -> f64;
+    fn metrics(&self, data: &Dataset, params: &Params) -> Vec<(String, f64)>;
+    fn prediction_columns(&self) -> Option<Vec<String>>;
+    fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64>;
     fn clone_box(&self) -> Box<dyn AnyTrainable>;
     fn encoded_len(&self) -> usize;
     fn to_json(&self) -> serde_json::Result<serde_json::Value>;
@@ -176,6 +236,18 @@ impl<M: Trainable> AnyTrainable for M {
 
     fn norm(&self) -> f64 {
         Trainable::norm(self)
+    }
+
+    fn metrics(&self, data: &Dataset, params: &Params) -> Vec<(String, f64)> {
+        Trainable::metrics(self, data, params)
+    }
+
+    fn prediction_columns(&self) -> Option<Vec<String>> {
+        Trainable::prediction_columns(self)
+    }
+
+    fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+        Trainable::predict_row(self, data, i)
     }
 
     fn clone_box(&self) -> Box<dyn AnyTrainable> {

@@ -25,12 +25,17 @@
 //!
 //! The model of an author's own type ([`Optimizer::of_model`](crate::Optimizer::of_model))
 //! has no `weights`: its field `own` holds the model as its serde JSON, which
-//! [`SavedModel::own`] reads back. `evaluate` and `predict` score linear models only.
+//! [`SavedModel::own`] reads back. `evaluate` and `predict` of a program that knows the
+//! optimizer `settings.algo` names read it as that optimizer's model type and score it as the
+//! type says ([`Trainable`](crate::model::Trainable)); [`SavedModel::params`] gives its
+//! objective the run's settings.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use asyncopt_algorithms::{Loss, Model};
+
+use asyncopt_algorithms::{Loss, Model, Params};
 use asyncopt_runtime::data::{Dataset, LoadOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -103,7 +108,8 @@ impl SavedModel {
         Model::from(self.weights.clone())
     }
 
-    /// Whether it is a linear model (weights), which `evaluate` and `predict` score.
+    /// Whether it is a linear model (weights), which the loss scores; otherwise it holds a
+    /// model of its optimizer's own type (`own`).
     pub fn is_linear(&self) -> bool {
         self.own.is_none()
     }
@@ -122,24 +128,54 @@ impl SavedModel {
         })
     }
 
-    /// An error unless it is a linear model, which the toolkit can score; `path` names it.
-    pub fn require_linear(&self, path: &Path) -> Result<()> {
-        if self.is_linear() {
-            return Ok(());
-        }
-        bail!(
-            "{} holds a model of {}'s own type, which the toolkit cannot score: its author's \
-             program reads it (SavedModel::own)",
-            path.display(),
-            self.trained_by()
-        )
+    /// The name of the optimizer that trained it, as its settings record it.
+    pub fn algo(&self) -> Option<&str> {
+        self.settings["algo"].as_str()
     }
 
-    /// The optimizer that trained it, as its settings name it.
+    /// The optimizer that trained it, for messages.
     fn trained_by(&self) -> &str {
-        self.settings["algo"]
-            .as_str()
-            .unwrap_or("an unnamed optimizer")
+        self.algo().unwrap_or("an unnamed optimizer")
+    }
+
+    /// The settings of the run that trained it, as an objective reads them: the loss, and
+    /// the step, batch, ..., and the optimizer's own hyperparameters (`params`) its settings
+    /// record, the defaults of [`Params::new`] for those they do not. A recorded setting of
+    /// the wrong type is an error naming it.
+    pub fn params(&self) -> Result<Params> {
+        /// The settings an objective may read; the others (workers, seed, ...) are left out.
+        #[derive(Deserialize)]
+        struct Recorded {
+            updates: Option<usize>,
+            step: Option<f64>,
+            momentum: Option<f64>,
+            batch: Option<usize>,
+            quorum: Option<usize>,
+            max_staleness: Option<u64>,
+            staleness_aware: Option<bool>,
+            epoch: Option<usize>,
+            precondition: Option<String>,
+            params: Option<BTreeMap<String, f64>>,
+        }
+        let recorded = Recorded::deserialize(&self.settings)
+            .context("the model's settings are not those of a run")?;
+        let mut params = Params::new(self.loss()?);
+        let defaults = params.clone();
+        params.updates = recorded.updates.unwrap_or(defaults.updates);
+        params.step = recorded.step.unwrap_or(defaults.step);
+        params.momentum = recorded.momentum.unwrap_or(defaults.momentum);
+        params.batch = recorded.batch.unwrap_or(defaults.batch);
+        params.quorum = recorded.quorum.unwrap_or(defaults.quorum);
+        params.max_staleness = recorded.max_staleness.unwrap_or(defaults.max_staleness);
+        params.staleness_aware = recorded.staleness_aware.unwrap_or(defaults.staleness_aware);
+        params.epoch = recorded.epoch.unwrap_or(defaults.epoch);
+        if let Some(name) = recorded.precondition {
+            params.precondition = name
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("the model's settings: {e}"))?;
+        }
+        params.extra = recorded.params.unwrap_or_default();
+        Ok(params)
     }
 
     /// Writes the model as pretty JSON.
@@ -312,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn an_own_model_reads_back_as_its_type_and_is_not_scored() {
+    fn an_own_model_reads_back_as_its_type_with_its_optimizer_and_settings() {
         let own = serde_json::json!({"layers": [[0.1, 0.2], [0.3]]});
         let back = round_trip(&saved(Vec::new(), Some(own)), "own").unwrap();
         assert!(!back.is_linear());
@@ -323,10 +359,7 @@ mod tests {
             format!("{wrong:#}").contains("trained by mine"),
             "{wrong:#}"
         );
-        let refused = back.require_linear(Path::new("m.json")).unwrap_err();
-        assert!(refused
-            .to_string()
-            .contains("m.json holds a model of mine's own type"));
+        assert_eq!(back.algo(), Some("mine"));
         // A negative L2 weight would score a negative objective.
         let mut negative = saved(vec![1.0], None);
         negative.lambda = -1.0;
@@ -335,5 +368,32 @@ mod tests {
         // Weights and an own form at once is not a model file.
         let both = saved(vec![1.0], Some(serde_json::json!(1)));
         assert!(round_trip(&both, "both").is_err());
+    }
+
+    #[test]
+    fn the_settings_give_an_objective_its_params_or_say_which_is_wrong() {
+        let mut model = saved(vec![1.0], None);
+        model.lambda = 0.5;
+        model.settings = serde_json::json!({
+            "algo": "mine", "step": 0.25, "batch": 32, "precondition": "diagonal",
+            "workers": 4, "params": {"beta1": 0.5},
+        });
+        let params = model.params().unwrap();
+        assert_eq!(params.loss, Loss::with_lambda(true, 0.5));
+        assert_eq!((params.step, params.batch), (0.25, 32));
+        assert_eq!(params.precondition.name(), "diagonal");
+        assert_eq!(params.param("beta1"), Some(0.5));
+        // Not recorded: the defaults.
+        assert_eq!(params.momentum, 0.0);
+        model.settings["params"] = serde_json::json!({"beta1": "high"});
+        let error = format!("{:#}", model.params().unwrap_err());
+        assert!(
+            error.contains("the model's settings are not those of a run"),
+            "{error}"
+        );
+        model.settings["params"] = serde_json::json!({});
+        model.settings["precondition"] = serde_json::json!("cubic");
+        let error = format!("{:#}", model.params().unwrap_err());
+        assert!(error.contains("unknown preconditioner `cubic`"), "{error}");
     }
 }

@@ -201,6 +201,7 @@ trait OwnRunner: Sync {
     fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> TrainedModel;
     fn observe(&self, cx: &mut Driver, look: Look);
     fn model_type(&self) -> TypeId;
+    fn model_from_json(&self, json: &serde_json::Value) -> serde_json::Result<TrainedModel>;
 }
 
 /// What looks at every new model of a run.
@@ -219,6 +220,10 @@ impl<M: Trainable> OwnRunner for Typed<M> {
 
     fn model_type(&self) -> TypeId {
         TypeId::of::<M>()
+    }
+
+    fn model_from_json(&self, json: &serde_json::Value) -> serde_json::Result<TrainedModel> {
+        <M as serde::Deserialize>::deserialize(json).map(TrainedModel::new)
     }
 }
 
@@ -243,7 +248,10 @@ impl Optimizer {
     /// takes `--step`, or the default given with [`default_step`](Optimizer::default_step).
     /// The optimum f* is not computed either: `--optimum` gives it. Its saved model holds
     /// `M` as its serde JSON (read it back with
-    /// [`SavedModel::own`](crate::model_file::SavedModel::own)).
+    /// [`SavedModel::own`](crate::model_file::SavedModel::own)), with this optimizer's name:
+    /// `evaluate` and `predict` of a program whose [`cli::run`](crate::cli::run) is given
+    /// this optimizer find `M` by that name and score the model as `M` says
+    /// ([`Trainable::metrics`], [`Trainable::predict_row`]).
     ///
     /// Call it once per optimizer in a program: it keeps `run` for the program's lifetime
     /// (a few bytes), so that the optimizer stays `Copy`.
@@ -337,7 +345,8 @@ impl Optimizer {
 
     /// Whether its model is a linear [`Model`], whose objective is the run's loss: the
     /// toolkit then computes f* (least squares), derives the default step from the data, and
-    /// `evaluate` and `predict` score its saved model.
+    /// `evaluate` and `predict` score its saved weights by the loss (a model of another type
+    /// by what its [`Trainable`] says).
     pub fn is_linear(&self) -> bool {
         match self.run {
             Runner::Linear(_) => true,
@@ -380,6 +389,18 @@ impl Optimizer {
         match self.run {
             Runner::Linear(run) => TrainedModel::new(run(cx, data, params)),
             Runner::Own(own) => own.run(cx, data, params),
+        }
+    }
+
+    /// Its model read back from `json`, a saved model's `own` form: `None` for an optimizer
+    /// of a linear model, whose saved model holds weights instead.
+    pub fn model_from_json(
+        &self,
+        json: &serde_json::Value,
+    ) -> Option<serde_json::Result<TrainedModel>> {
+        match self.run {
+            Runner::Linear(_) => None,
+            Runner::Own(own) => Some(own.model_from_json(json)),
         }
     }
 

@@ -3,14 +3,18 @@
 //! `TOOLKIT_CLI=1` it is that command line; otherwise it runs it as a user would, in real
 //! processes with real workers, and checks that the author's optimizer gets the same files as
 //! a built-in one: trace, summary, plot, saved model, a checkpoint that resumes, `compare`.
-//! Beside it, the softmax example's optimizer, whose model is a matrix of its own type.
+//! Beside it, the softmax example's optimizer, whose model is a matrix of its own type, which
+//! `evaluate` and `predict` score, and a guess of its own type that does not predict.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 
+use async_train::model::Trainable;
 use async_train::{Hyper, Optimizer};
 use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::data::Rows;
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+use serde::{Deserialize, Serialize};
 use test_support::succeeded;
 
 #[path = "../examples/softmax_cli.rs"]
@@ -133,6 +137,47 @@ const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::ne
     "the update after which it panics",
 )]);
 
+/// One number guessed for every label: a model of its own type that says its objective and
+/// nothing more, so `evaluate` reports that and `predict` says it does not predict.
+#[derive(Clone, Serialize, Deserialize)]
+struct Guess {
+    value: f64,
+}
+
+impl Trainable for Guess {
+    /// Half the mean squared error.
+    fn objective(&self, data: &Dataset, _: &Params) -> f64 {
+        let total: f64 = (0..data.len())
+            .map(|i| 0.5 * (data.label(i) - self.value).powi(2))
+            .sum();
+        total / data.len().max(1) as f64
+    }
+
+    fn norm(&self) -> f64 {
+        self.value.abs()
+    }
+}
+
+/// The mean of `value - y` over `rows`: the gradient of [`Guess`]'s objective.
+fn residual(rows: &impl Rows, value: f64) -> f64 {
+    let total: f64 = (0..rows.len()).map(|i| value - rows.label(i)).sum();
+    total / rows.len().max(1) as f64
+}
+
+#[async_optimizer]
+fn guess(cx: &mut Driver, data: &Dataset, p: &Params) -> Guess {
+    let mut model: Guess = Guess { value: 0.0 };
+    for k in 0..p.updates {
+        broadcast!(model);
+        let g = reduce!(data.sample(p.batch, k), |batch| residual(
+            batch,
+            model.value
+        ));
+        model.value -= p.step * g;
+    }
+    model
+}
+
 fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
@@ -145,6 +190,7 @@ fn main() -> ExitCode {
             LAGGED,
             LAGGED_UNDECLARED,
             softmax_cli::optimizer(),
+            Optimizer::of_model("guess", guess).default_step(0.5),
         ]);
     }
     test_support::run_tests(&[
@@ -159,6 +205,10 @@ fn main() -> ExitCode {
         (
             "a_model_of_the_authors_own_type_is_traced_kept_and_resumed",
             own_model_type_gets_the_command_line,
+        ),
+        (
+            "a_model_of_the_authors_own_type_is_evaluated_and_predicted_as_its_type_says",
+            own_model_type_is_evaluated_and_predicted,
         ),
         (
             "an_authors_hyperparameter_reaches_its_optimizer_its_files_and_its_checkpoint",
@@ -335,9 +385,8 @@ fn listed_compared_and_resumed() {
 
 /// The softmax example's optimizer on the built-in data: its `Array2` model of its own type gets
 /// the trace, summary, plot, checkpoints and resume of a linear one; the saved model reads back
-/// as the model that was trained, and `evaluate`, which scores linear models, says so.
+/// as the model that was trained.
 fn own_model_type_gets_the_command_line() {
-    use async_train::model::Trainable;
     use asyncopt_algorithms::Loss;
 
     let dir = test_support::scratch("toolkit-softmax");
@@ -387,23 +436,6 @@ fn own_model_type_gets_the_command_line() {
     let accuracy = model.accuracy(&data);
     assert!(accuracy > 0.5, "accuracy {accuracy} (guessing: 0.25)");
 
-    let cal = test_support::data("cal_housing.scale.xz");
-    let evaluate = cli(
-        &[
-            "evaluate",
-            "--model",
-            "model.json",
-            "--data",
-            cal.to_str().unwrap(),
-        ],
-        &dir,
-    );
-    let stderr = String::from_utf8_lossy(&evaluate.stderr);
-    assert!(
-        !evaluate.status.success() && stderr.contains("cannot score"),
-        "{stderr}"
-    );
-
     // Its checkpoint resumes: the loop ran out at 200 and took its last checkpoint there.
     let stdout = run(&[
         "--updates",
@@ -418,6 +450,139 @@ fn own_model_type_gets_the_command_line() {
         "{stdout}"
     );
     assert_eq!(json(&dir.join("resumed.json"))["updates"], 300);
+}
+
+/// The softmax example's model, trained a few updates and saved, is scored by the author's
+/// program as its type says: `evaluate` reports the objective the trace ended at and the
+/// accuracy, `predict` the class and the probabilities of every row. What the program cannot
+/// score is one clear line: a type that does not predict, an optimizer it does not know, a
+/// model that does not fit the data, a row beyond the model's features.
+fn own_model_type_is_evaluated_and_predicted() {
+    let dir = test_support::scratch("toolkit-softmax-scored");
+    let train = |algo: &str, model: &str| {
+        let args = [
+            "--algo",
+            algo,
+            "--workers",
+            "2",
+            "--updates",
+            "60",
+            "--quiet",
+            "--trace",
+        ];
+        let trace = format!("{algo}.trace.csv");
+        succeeded(&cli(
+            &[&args[..], &[&trace, "--save-model", model]].concat(),
+            &dir,
+        ));
+    };
+    train("softmax-adam", "m.json");
+    let cal = test_support::data("cal_housing.scale.xz");
+    let cal = cal.to_str().unwrap();
+    let on_cal = |command: &str, model: &str, out: &str| {
+        cli(
+            &[command, "--model", model, "--data", cal, "--out", out],
+            &dir,
+        )
+    };
+
+    // The objective is the trace's last (the same rows, the run's settings), the accuracy the
+    // model's own.
+    let printed = succeeded(&on_cal("evaluate", "m.json", "metrics.json"));
+    assert!(printed.contains("accuracy"), "{printed}");
+    let metrics = &json(&dir.join("metrics.json"))["metrics"];
+    assert_eq!(metrics["kind"], "own");
+    assert_eq!(metrics["rows"], 20_640);
+    let trace = std::fs::read_to_string(dir.join("softmax-adam.trace.csv")).unwrap();
+    let last: f64 = trace
+        .lines()
+        .last()
+        .and_then(|line| line.split(',').nth(2))
+        .and_then(|objective| objective.parse().ok())
+        .unwrap_or_else(|| panic!("the trace's last objective: {trace}"));
+    let objective = metrics["objective"].as_f64().expect("the objective");
+    assert!(
+        (objective - last).abs() <= 1e-12 * last && last < 4f64.ln(),
+        "evaluate's {objective}, the trace's {last}"
+    );
+    let model = softmax_cli::Softmax::read(&dir.join("m.json")).expect("it reads back");
+    let data = async_train::builtin::cal_housing_scale().unwrap();
+    let accuracy = metrics["accuracy"].as_f64().expect("the accuracy");
+    assert_eq!(accuracy, model.accuracy(&data));
+    assert!(accuracy > 0.3, "accuracy {accuracy} (guessing: 0.25)");
+
+    // One row per data row, the class and each class's probability.
+    succeeded(&on_cal("predict", "m.json", "preds.csv"));
+    let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("class,p0,p1,p2,p3"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|line| line.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 20_640);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 5, "row {i}: {row:?}");
+        assert_eq!(row[0], model.predict(&data, i) as f64, "row {i}");
+        assert!(
+            (row[1..].iter().sum::<f64>() - 1.0).abs() < 1e-9,
+            "row {i}: {row:?}"
+        );
+    }
+
+    // A type that does not predict: evaluated, not predicted.
+    train("guess", "guess.json");
+    let printed = succeeded(&on_cal("evaluate", "guess.json", "guess-metrics.json"));
+    assert!(printed.contains("objective"), "{printed}");
+    // Said before the data is read.
+    let refused = cli(
+        &[
+            "predict",
+            "--model",
+            "guess.json",
+            "--data",
+            "missing.libsvm",
+            "--out",
+            "guess.csv",
+        ],
+        &dir,
+    );
+    test_support::assert_clear_error(
+        &refused,
+        "guess's model (toolkit::Guess) does not predict: its type's Trainable gives no \
+         prediction_columns",
+    );
+    assert!(!dir.join("guess.csv").exists());
+
+    // A program that does not know the optimizer: the built-in one.
+    let builtin = Command::new(env!("CARGO_BIN_EXE_async-train"))
+        .args(["evaluate", "--model", "m.json", "--data", cal])
+        .current_dir(&dir)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("async-train starts");
+    test_support::assert_clear_error(
+        &builtin,
+        "m.json holds a model of softmax-adam's own type, which this program does not know",
+    );
+
+    // A model whose matrix does not fit the data (a file edited, or of another program).
+    let mut edited = json(&dir.join("m.json"));
+    edited["own"]["weights"] = serde_json::json!({"v": 1, "dim": [2, 4], "data": vec![0.0; 8]});
+    std::fs::write(dir.join("edited.json"), edited.to_string()).unwrap();
+    let refused = on_cal("predict", "edited.json", "edited.csv");
+    test_support::assert_clear_error(
+        &refused,
+        "softmax-adam's model cannot predict cal_housing.scale.xz: its code failed (",
+    );
+
+    // A row beyond the model's 8 features, read as the linear path reads it.
+    std::fs::write(dir.join("wide.libsvm"), "1 1:0.5\n2 3:1 9:1\n").unwrap();
+    let wide = cli(
+        &["evaluate", "--model", "m.json", "--data", "wide.libsvm"],
+        &dir,
+    );
+    test_support::assert_clear_error(&wide, "wide.libsvm:2");
+    test_support::assert_clear_error(&wide, "exceeds the dimension 8");
 }
 
 fn own_hyperparameter_gets_the_command_line() {

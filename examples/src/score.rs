@@ -1,0 +1,533 @@
+//! A saved model scored on data, for `evaluate` and `predict`: a linear model by its loss
+//! (RMSE and R^2, or accuracy, log-loss and AUC), a model of an author's own type as its
+//! [`Trainable`](crate::model::Trainable) says (its objective, its metrics, its prediction
+//! columns). The own type is that of the optimizer the file names, looked up in the program's
+//! [`Registry`]: a program built with [`cli::run`](crate::cli::run) scores the models of the
+//! optimizers it was given. No file is read or written here; the command line does that.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use asyncopt_algorithms::metrics::{self, Metrics};
+use asyncopt_algorithms::{Loss, Model, Params};
+use asyncopt_runtime::data::{Dataset, Rows};
+
+use crate::model::TrainedModel;
+use crate::model_file::SavedModel;
+use crate::optimizer::Registry;
+use asyncopt_runtime::panics;
+
+/// Names the toolkit gives every own model's metrics, which its author's may not reuse.
+const RESERVED: [&str; 3] = ["kind", "rows", "objective"];
+
+/// A saved model, read back as what can score it.
+pub enum Scorer {
+    /// Weights, scored by the loss they were trained with.
+    Linear {
+        /// The loss.
+        loss: Loss,
+        /// The weights, the bias feature's last.
+        weights: Model,
+    },
+    /// A model of an author's own type, scored as the type says.
+    Own {
+        /// The optimizer that trained it.
+        algo: &'static str,
+        /// The model.
+        model: TrainedModel,
+        /// The settings of its run, which its objective reads.
+        params: Params,
+    },
+}
+
+/// What `evaluate` reports: a line for people and the metrics as JSON.
+#[derive(Debug)]
+pub struct Evaluation {
+    /// `NAME (N rows): objective ..., ...`.
+    pub line: String,
+    /// The metrics: `kind` (`regression`, `classification`, or `own`), `rows`, `objective`,
+    /// and the others of the kind.
+    pub metrics: serde_json::Value,
+}
+
+/// What `predict` writes: named columns, one row per data row.
+#[derive(Debug, PartialEq)]
+pub struct Predictions {
+    /// The columns' names.
+    pub columns: Vec<String>,
+    /// The values, row after row.
+    values: Vec<f64>,
+}
+
+impl Predictions {
+    /// Rows predicted.
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.columns.len().max(1)
+    }
+
+    /// As CSV: a header, then a line per row, each number in its shortest exact form.
+    pub fn to_csv(&self) -> String {
+        let mut text = String::with_capacity(self.values.len() * 24 + 64);
+        text.push_str(&self.columns.join(","));
+        text.push('\n');
+        for row in self.values.chunks(self.columns.len().max(1)) {
+            let fields: Vec<String> = row.iter().map(f64::to_string).collect();
+            text.push_str(&fields.join(","));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+impl Scorer {
+    /// The scorer of `saved` (read from `path`, which messages name): its weights, or its own
+    /// model read as the model of the optimizer of `registry` that its settings name.
+    pub fn of(saved: &SavedModel, path: &Path, registry: &Registry) -> Result<Scorer> {
+        let Some(json) = &saved.own else {
+            return Ok(Scorer::Linear {
+                loss: saved.loss()?,
+                weights: saved.model(),
+            });
+        };
+        let file = path.display();
+        let Some(name) = saved.algo() else {
+            bail!(
+                "{file} holds a model of an author's own type but not the name of its optimizer \
+                 (settings.algo), which says what type it is"
+            );
+        };
+        let Some(optimizer) = registry.all().iter().find(|o| o.name() == name) else {
+            let known: Vec<&str> = registry.all().iter().map(|o| o.name()).collect();
+            bail!(
+                "{file} holds a model of {}'s own type, which this program does not know \
+                 (its optimizers: {}): score it with the program that trained it",
+                // The file's words, which may hold line breaks: the error stays one line.
+                name.escape_debug(),
+                known.join(", ")
+            );
+        };
+        let model = match optimizer.model_from_json(json) {
+            Some(Ok(model)) => model,
+            Some(Err(e)) => bail!("{file} does not hold a model of {name}: {e}"),
+            None => bail!(
+                "{file} holds a model of its own form (own), but {name} trains a linear model \
+                 (weights)"
+            ),
+        };
+        let mut params = saved.params().with_context(|| file.to_string())?;
+        // A hyperparameter the file does not record (hand-written, older) is its default,
+        // as in the run.
+        for hyper in optimizer.hypers() {
+            params
+                .extra
+                .entry(hyper.name.into())
+                .or_insert(hyper.default);
+        }
+        Ok(Scorer::Own {
+            algo: optimizer.name(),
+            model,
+            params,
+        })
+    }
+
+    /// Its metrics on `data`, loaded by [`SavedModel::load_data`].
+    pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        let rows = data.len();
+        let (model, params, algo) = match self {
+            Scorer::Linear { loss, weights } => {
+                let scores = metrics::evaluate(loss, data, weights.view());
+                return Ok(Evaluation {
+                    line: linear_line(data.name(), &scores),
+                    metrics: serde_json::to_value(&scores)?,
+                });
+            }
+            Scorer::Own {
+                algo,
+                model,
+                params,
+            } => (model, params, *algo),
+        };
+        let (objective, more) =
+            panics::catch(|| (model.objective(data, params), model.metrics(data, params)))
+                .map_err(|panic| failed(algo, "score", data, &panic))?;
+        let mut line = format!("{} ({rows} rows): objective {objective:.10}", data.name());
+        let mut json = serde_json::Map::new();
+        json.insert("kind".into(), "own".into());
+        json.insert("rows".into(), rows.into());
+        json.insert("objective".into(), objective.into());
+        for (name, value) in more {
+            if RESERVED.contains(&name.as_str()) || json.contains_key(&name) {
+                bail!(
+                    "{algo}'s model names two of its metrics `{name}` (its Trainable::metrics; \
+                     `kind`, `rows` and `objective` are the toolkit's)"
+                );
+            }
+            line.push_str(&format!(", {name} {value:.6}"));
+            json.insert(name, value.into());
+        }
+        Ok(Evaluation {
+            line,
+            metrics: json.into(),
+        })
+    }
+
+    /// The columns of its predictions, or an error if it does not predict: known before the
+    /// data is read.
+    pub fn prediction_columns(&self) -> Result<Vec<String>> {
+        let (model, algo) = match self {
+            Scorer::Linear { loss, .. } if loss.is_classification() => {
+                return Ok(vec!["probability".into(), "label".into()])
+            }
+            Scorer::Linear { .. } => return Ok(vec!["prediction".into()]),
+            Scorer::Own { algo, model, .. } => (model, *algo),
+        };
+        let columns = panics::catch(|| model.prediction_columns()).map_err(|panic| {
+            anyhow!("{algo}'s model cannot name its predictions: its code failed ({panic})")
+        })?;
+        let Some(columns) = columns else {
+            bail!(
+                "{algo}'s model ({}) does not predict: its type's Trainable gives no \
+                 prediction_columns",
+                model.type_name()
+            );
+        };
+        check_columns(algo, &columns)?;
+        Ok(columns)
+    }
+
+    /// Its prediction for every row of `data`, loaded by [`SavedModel::load_rows`] (whose
+    /// labels it does not read).
+    pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
+        let columns = self.prediction_columns()?;
+        let (model, algo) = match self {
+            Scorer::Linear { loss, weights } => {
+                let values = linear_predictions(loss, weights, data);
+                return Ok(Predictions { columns, values });
+            }
+            Scorer::Own { algo, model, .. } => (model, *algo),
+        };
+        let values = panics::catch(|| -> Result<Vec<f64>> {
+            let mut values = Vec::with_capacity(data.len() * columns.len());
+            for i in 0..data.len() {
+                let row = model.predict_row(data, i);
+                if row.len() != columns.len() {
+                    bail!(
+                        "{algo}'s model predicted {} values for row {}, for its {} columns",
+                        row.len(),
+                        i + 1,
+                        columns.len()
+                    );
+                }
+                values.extend(row);
+            }
+            Ok(values)
+        })
+        .map_err(|panic| failed(algo, "predict", data, &panic))??;
+        Ok(Predictions { columns, values })
+    }
+}
+
+/// The error of an author's model whose code panicked on `data`: a file whose model does not
+/// fit the data (a matrix of other dimensions) as much as a bug.
+fn failed(algo: &str, what: &str, data: &Dataset, panic: &str) -> anyhow::Error {
+    anyhow!(
+        "{algo}'s model cannot {what} {}: its code failed ({panic}), on a model that does not \
+         fit the data or by a bug of its type",
+        data.name()
+    )
+}
+
+/// Columns a CSV header can hold, each once: an author's mistake is said, not written.
+fn check_columns(algo: &str, columns: &[String]) -> Result<()> {
+    if columns.is_empty() {
+        bail!("{algo}'s model names no prediction column");
+    }
+    for (i, column) in columns.iter().enumerate() {
+        if column.is_empty() || column.contains([',', '"', '\n', '\r']) {
+            bail!(
+                "{algo}'s model names a prediction column {column:?}, which a CSV header cannot \
+                 hold as it is: use no comma, quote or line break"
+            );
+        }
+        if columns[..i].contains(column) {
+            bail!("{algo}'s model names two prediction columns `{column}`");
+        }
+    }
+    Ok(())
+}
+
+/// `evaluate`'s line for a linear model.
+fn linear_line(name: &str, scores: &Metrics) -> String {
+    match scores {
+        Metrics::Regression {
+            rows,
+            objective,
+            rmse,
+            r2,
+        } => {
+            format!("{name} ({rows} rows): objective {objective:.10}, RMSE {rmse:.6}, R^2 {r2:.6}")
+        }
+        Metrics::Classification {
+            rows,
+            objective,
+            accuracy,
+            log_loss,
+            auc,
+        } => format!(
+            "{name} ({rows} rows): objective {objective:.10}, accuracy {accuracy:.6}, log-loss \
+             {log_loss:.6}, ROC AUC {auc:.6}"
+        ),
+    }
+}
+
+/// A linear model's predictions, row after row: `prediction` (least squares), or
+/// `probability,label` (logistic), the label decided on the margin as `evaluate` counts it.
+fn linear_predictions(loss: &Loss, weights: &Model, data: &Dataset) -> Vec<f64> {
+    let predictions = metrics::predict(loss, data, weights.view());
+    if !loss.is_classification() {
+        return predictions;
+    }
+    predictions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &p)| [p, f64::from(metrics::label(data.dot(i, weights.view())))])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Trainable;
+    use crate::Optimizer;
+    use asyncopt_runtime::data::Features;
+    use asyncopt_runtime::Driver;
+    use ndarray::{array, Array2};
+    use serde::{Deserialize, Serialize};
+
+    /// A constant guess, which says nothing beyond its objective.
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Guess {
+        value: f64,
+    }
+
+    impl Trainable for Guess {
+        fn objective(&self, data: &Dataset, params: &Params) -> f64 {
+            let scale = params.param("scale").unwrap_or(1.0);
+            (0..data.len())
+                .map(|i| scale * (data.label(i) - self.value).abs())
+                .sum::<f64>()
+                / data.len() as f64
+        }
+
+        fn norm(&self) -> f64 {
+            self.value.abs()
+        }
+    }
+
+    /// A model that predicts a row's index and label, and reports the first label; `columns`
+    /// and `metric` name what it gives, `short` predicts one value too few, and `panics`
+    /// indexes past the data, as a model whose shape the data does not fit would.
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Says {
+        columns: Vec<String>,
+        metric: String,
+        short: bool,
+        #[serde(default)]
+        panics: bool,
+    }
+
+    impl Trainable for Says {
+        fn objective(&self, data: &Dataset, _: &Params) -> f64 {
+            if self.panics {
+                return data.labels()[data.len()];
+            }
+            0.5
+        }
+
+        fn norm(&self) -> f64 {
+            1.0
+        }
+
+        fn metrics(&self, data: &Dataset, _: &Params) -> Vec<(String, f64)> {
+            vec![(self.metric.clone(), data.label(0))]
+        }
+
+        fn prediction_columns(&self) -> Option<Vec<String>> {
+            Some(self.columns.clone())
+        }
+
+        fn predict_row(&self, data: &Dataset, i: usize) -> Vec<f64> {
+            let row = [i as f64, data.label(i)];
+            row[..row.len() - usize::from(self.short)].to_vec()
+        }
+    }
+
+    fn guess(_: &mut Driver, _: &Dataset, _: &Params) -> Guess {
+        Guess { value: 0.0 }
+    }
+
+    fn says(_: &mut Driver, _: &Dataset, _: &Params) -> Says {
+        unreachable!("never trained here")
+    }
+
+    fn registry() -> Registry {
+        const SCALE: &[crate::Hyper] = &[crate::Hyper::new("scale", 2.0, "")];
+        Registry::with(&[
+            Optimizer::of_model("guess", guess).params(SCALE),
+            Optimizer::of_model("says", says),
+        ])
+        .unwrap()
+    }
+
+    fn saved(algo: &str, own: serde_json::Value) -> SavedModel {
+        SavedModel {
+            format: crate::model_file::FORMAT.into(),
+            version: crate::model_file::VERSION,
+            loss: "least-squares".into(),
+            lambda: 0.0,
+            features: 1,
+            bias: None,
+            data: crate::model_file::DataInfo {
+                name: "train".into(),
+                rows: 2,
+                sha256: String::new(),
+            },
+            settings: serde_json::json!({ "algo": algo }),
+            objective: 1.0,
+            weights: Vec::new(),
+            own: Some(own),
+        }
+    }
+
+    fn data() -> Dataset {
+        let x = Array2::from_shape_vec((2, 1), vec![1.0, 2.0]).unwrap();
+        Dataset::new("two", Features::Dense(x), array![1.0, 3.0]).unwrap()
+    }
+
+    fn scorer(algo: &str, own: serde_json::Value) -> Result<Scorer> {
+        Scorer::of(&saved(algo, own), Path::new("m.json"), &registry())
+    }
+
+    fn says_json(columns: &[&str], metric: &str, short: bool) -> serde_json::Value {
+        serde_json::json!({ "columns": columns, "metric": metric, "short": short })
+    }
+
+    #[test]
+    fn an_own_model_is_scored_as_its_type_says_with_its_runs_settings() {
+        let guess = scorer("guess", serde_json::json!({ "value": 1.0 })).unwrap();
+        let evaluation = guess.evaluate(&data()).unwrap();
+        // |1 - 1| + |3 - 1| = 2, by the hyperparameter's default 2, over 2 rows.
+        assert_eq!(
+            evaluation.metrics,
+            serde_json::json!({ "kind": "own", "rows": 2, "objective": 2.0 })
+        );
+        assert_eq!(evaluation.line, "two (2 rows): objective 2.0000000000");
+        let refused = guess.predict(&data()).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("guess's model (")
+                && refused.ends_with(
+                    "does not predict: its type's Trainable gives no prediction_columns"
+                ),
+            "{refused}"
+        );
+
+        let says = scorer("says", says_json(&["row", "label"], "first", false)).unwrap();
+        let evaluation = says.evaluate(&data()).unwrap();
+        assert_eq!(evaluation.metrics["first"], 1.0);
+        assert!(evaluation
+            .line
+            .ends_with("objective 0.5000000000, first 1.000000"));
+        let predictions = says.predict(&data()).unwrap();
+        assert_eq!(predictions.rows(), 2);
+        assert_eq!(predictions.to_csv(), "row,label\n0,1\n1,3\n");
+    }
+
+    #[test]
+    fn what_a_program_cannot_score_is_one_clear_error() {
+        let lying = scorer("a\nb", serde_json::json!({}))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(lying.contains("a model of a\\nb's own type"), "{lying}");
+        let unknown = scorer("softmax", serde_json::json!({}))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            unknown.starts_with("m.json holds a model of softmax's own type, which this program does not know (its optimizers: sgd, "),
+            "{unknown}"
+        );
+        let wrong = scorer("guess", serde_json::json!({ "weights": [1] }))
+            .err()
+            .unwrap();
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("m.json does not hold a model of guess: missing field `value`"),
+            "{wrong}"
+        );
+        let linear = scorer("sgd", serde_json::json!({ "value": 1.0 }))
+            .err()
+            .unwrap();
+        assert!(
+            linear.to_string().contains("but sgd trains a linear model"),
+            "{linear}"
+        );
+        let mut unnamed = saved("guess", serde_json::json!({ "value": 1.0 }));
+        unnamed.settings = serde_json::json!({});
+        let unnamed = Scorer::of(&unnamed, Path::new("m.json"), &registry())
+            .err()
+            .unwrap();
+        assert!(
+            unnamed
+                .to_string()
+                .contains("not the name of its optimizer"),
+            "{unnamed}"
+        );
+
+        // An author's mistakes are said, not written.
+        let bad = |json| scorer("says", json).unwrap();
+        let error = |result: Result<_>| result.err().map(|e: anyhow::Error| e.to_string()).unwrap();
+        let taken = error(
+            bad(says_json(&["a", "b"], "objective", false))
+                .evaluate(&data())
+                .map(|_| ()),
+        );
+        assert!(
+            taken.contains("names two of its metrics `objective`"),
+            "{taken}"
+        );
+        let comma = error(
+            bad(says_json(&["a,b", "c"], "m", false))
+                .predict(&data())
+                .map(|_| ()),
+        );
+        assert!(comma.contains("a CSV header cannot hold"), "{comma}");
+        let twice = error(
+            bad(says_json(&["a", "a"], "m", false))
+                .predict(&data())
+                .map(|_| ()),
+        );
+        assert!(twice.contains("two prediction columns `a`"), "{twice}");
+        let short = error(
+            bad(says_json(&["a", "b"], "m", true))
+                .predict(&data())
+                .map(|_| ()),
+        );
+        assert!(
+            short.contains("predicted 1 values for row 1, for its 2 columns"),
+            "{short}"
+        );
+        let none = error(bad(says_json(&[], "m", false)).predict(&data()).map(|_| ()));
+        assert!(none.contains("names no prediction column"), "{none}");
+        // So is a panic of its code.
+        let mut json = says_json(&["a"], "m", false);
+        json["panics"] = true.into();
+        let panics = error(bad(json).evaluate(&data()).map(|_| ()));
+        assert!(
+            panics.starts_with("says's model cannot score two: its code failed (")
+                && panics.contains("out of bounds"),
+            "{panics}"
+        );
+    }
+}
