@@ -497,7 +497,7 @@ impl Driver {
         let info = &mut self.table.workers[worker];
         info.bytes_out += len as u64;
         self.stats.bytes_sent += len as u64;
-        self.link.send(&info.name, bytes);
+        self.link.send(&info.name, info.session, bytes);
         len
     }
 

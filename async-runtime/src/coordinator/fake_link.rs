@@ -23,7 +23,7 @@ use crate::cluster::ClusterConfig;
 use crate::data::{Dataset, Features};
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, Sample, TaskOrder, ToDriver, ToWorker};
-use crate::transport::{frame, Inbound, Link};
+use crate::transport::{frame, Inbound, Link, Refusal, SessionId};
 use crate::worker::MAX_QUEUED_TASKS;
 
 /// How a fake worker answers a task order.
@@ -49,8 +49,18 @@ type Script = Box<dyn FnMut(&str, &TaskOrder) -> Reply>;
 
 /// What the fake link saw and what it will deliver.
 struct Wire {
-    /// Every order sent, decoded, with its peer, in order.
+    /// Every order delivered, decoded, with its peer, in order.
     sent: Vec<(String, ToWorker)>,
+    /// Each peer's open session, as the gate has it: an admission the driver received opens
+    /// one, a disconnection or an end closes it. A test that changes it plays the link seeing
+    /// what the driver has not heard yet.
+    sessions: HashMap<String, SessionId>,
+    /// The last session id given.
+    last_session: SessionId,
+    /// Orders for a session that was not open, dropped as the link drops them.
+    stale: Vec<(String, SessionId, ToWorker)>,
+    /// Sessions the driver ended.
+    ended: Vec<(String, SessionId)>,
     /// Events for the driver to receive.
     inbox: VecDeque<Inbound>,
     script: Option<Script>,
@@ -139,16 +149,28 @@ impl Link for FakeLink {
         "fake://driver"
     }
 
-    fn send(&self, peer: &str, bytes: Vec<u8>) {
+    fn send(&self, peer: &str, session: SessionId, bytes: Vec<u8>) {
         let (run, _) = frame::open(&bytes, usize::MAX).expect("the driver frames what it sends");
         let order: ToWorker = frame::decode(&bytes, run, false, usize::MAX).expect("decodes");
         let mut wire = self.0.borrow_mut();
+        if wire.sessions.get(peer) != Some(&session) {
+            wire.stale.push((peer.to_owned(), session, order));
+            wire.inbox.push_back(Inbound::Dropped {
+                peer: peer.to_owned(),
+                why: Refusal::SessionEnded,
+            });
+            return;
+        }
         FakeLink::answer(&mut wire, peer, &order);
         wire.sent.push((peer.to_owned(), order));
     }
 
-    fn send_plain(&self, peer: &str, bytes: Vec<u8>) {
-        self.send(peer, bytes);
+    fn end_session(&self, peer: &str, session: SessionId) {
+        let mut wire = self.0.borrow_mut();
+        if wire.sessions.get(peer) == Some(&session) {
+            wire.sessions.remove(peer);
+            wire.ended.push((peer.to_owned(), session));
+        }
     }
 
     fn recv_timeout(&self, _: Duration) -> Result<Option<Inbound>, RuntimeError> {
@@ -163,20 +185,27 @@ impl Link for FakeLink {
 
     fn try_recv(&self) -> Option<Inbound> {
         let mut wire = self.0.borrow_mut();
-        if let Some(event) = wire.inbox.pop_front() {
-            return Some(event);
+        if wire.inbox.is_empty() {
+            // Each worker with a queue finishes its next task.
+            let queued: Vec<Inbound> = wire
+                .queues
+                .values_mut()
+                .filter_map(VecDeque::pop_front)
+                .collect();
+            wire.inbox.extend(queued);
         }
-        // Each worker with a queue finishes its next task.
-        let queued: Vec<Inbound> = wire
-            .queues
-            .values_mut()
-            .filter_map(VecDeque::pop_front)
-            .collect();
-        wire.inbox.extend(queued);
-        wire.inbox.pop_front()
+        let event = wire.inbox.pop_front()?;
+        match &event {
+            Inbound::Admitted { peer, session, .. } => {
+                wire.sessions.insert(peer.clone(), *session);
+            }
+            Inbound::Disconnected { peer } => {
+                wire.sessions.remove(peer);
+            }
+            _ => {}
+        }
+        Some(event)
     }
-
-    fn lost(&self, _: &str) {}
 }
 
 /// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire
@@ -190,6 +219,10 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell
     let workers = config.workers;
     let wire = Rc::new(RefCell::new(Wire {
         sent: Vec::new(),
+        sessions: HashMap::new(),
+        last_session: 0,
+        stale: Vec::new(),
+        ended: Vec::new(),
         inbox: VecDeque::new(),
         script: Some(script),
         cannot_load: HashSet::new(),
@@ -204,10 +237,14 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell
     (driver, wire)
 }
 
-/// A worker named `name` joins (its admission is the driver's next event).
-fn join(wire: &Rc<RefCell<Wire>>, name: &str, pid: u32) {
-    wire.borrow_mut().inbox.push_back(Inbound::Admitted {
+/// A worker named `name` joins (its admission is the driver's next event); its session id.
+fn join(wire: &Rc<RefCell<Wire>>, name: &str, pid: u32) -> SessionId {
+    let mut wire = wire.borrow_mut();
+    wire.last_session += 1;
+    let session = wire.last_session;
+    wire.inbox.push_back(Inbound::Admitted {
         peer: name.into(),
+        session,
         hello: Hello {
             name: name.into(),
             fingerprint: 0,
@@ -215,6 +252,7 @@ fn join(wire: &Rc<RefCell<Wire>>, name: &str, pid: u32) {
             nonce: ByteBuf::new(),
         },
     });
+    session
 }
 
 /// Eight rows of two features.
@@ -1230,4 +1268,135 @@ fn the_rows_of_departed_workers_are_bounded_and_counted() {
         .reduce_all(&data, &spec("grad", None), &decode)
         .expect("the two workers train on");
     assert_eq!(results, [[0; 2], [1; 2]]);
+}
+
+#[test]
+fn a_join_turned_back_keeps_no_session_at_the_link() {
+    let (mut driver, wire) = driver(2, echoing());
+    driver.joins.budget = JoinBudget::new(0, 0, Duration::from_secs(5), Instant::now());
+    let session = join(&wire, "x0", 9);
+    driver.drain();
+    let wire = wire.borrow();
+    let told: Vec<&ToWorker> = wire
+        .sent
+        .iter()
+        .filter(|(peer, _)| peer == "x0")
+        .map(|(_, order)| order)
+        .collect();
+    assert!(
+        matches!(told[..], [ToWorker::TryLater { .. }]),
+        "told to try later, then nothing: {told:?}"
+    );
+    // Its session ends after that word: it comes back only by a fresh handshake.
+    assert_eq!(wire.ended, [("x0".to_owned(), session)]);
+    assert!(!wire.sessions.contains_key("x0"));
+    assert!(driver.table.index_of("x0").is_none());
+}
+
+#[test]
+fn a_worker_lost_to_silence_is_told_why_its_session_ends_and_it_may_come_back_by_a_handshake() {
+    let (mut driver, wire) = driver(2, Box::new(|_, _| Reply::Silent));
+    let data = data();
+    settle(&mut driver, &["a"]);
+    let _ = driver.reduce_next(&data, &spec("a", None), EVERYONE, None, &decode);
+    let old = driver.table.workers[1].session;
+    // A period long enough that the check below is neither early nor taken for a pause of the
+    // driver (over 3 periods late), whatever the machine's load.
+    driver.config.heartbeat = Duration::from_secs(10);
+    let now = Instant::now();
+    driver.last_liveness_check = now - 2 * driver.config.heartbeat;
+    driver.table.workers[0].last_heard = now;
+    driver.table.workers[1].last_heard = now - 2 * driver.config.liveness_timeout();
+    let before = wire.borrow().sent.len();
+    driver.watch();
+    assert!(
+        !driver.table.workers[1].alive,
+        "silent past the timeout: lost"
+    );
+    {
+        let wire = wire.borrow();
+        let told: Vec<&ToWorker> = wire.sent[before..]
+            .iter()
+            .filter(|(peer, _)| peer == "w1")
+            .map(|(_, order)| order)
+            .collect();
+        assert!(
+            matches!(told[..], [ToWorker::Lost { reason }] if reason.contains("silent")),
+            "{told:?}"
+        );
+        assert_eq!(
+            wire.ended,
+            [("w1".to_owned(), old)],
+            "then its session ends"
+        );
+    }
+    // What it sent before the end reached the driver changes nothing and is not answered.
+    let before = wire.borrow().sent.len();
+    wire.borrow_mut().inbox.push_back(Inbound::Message {
+        peer: "w1".into(),
+        message: ToDriver::Heartbeat,
+        bytes: 64,
+    });
+    driver.drain();
+    assert_eq!(wire.borrow().sent.len(), before);
+    assert!(
+        wire.borrow().stale.is_empty(),
+        "nothing addressed to the ended session"
+    );
+    // Its connection closes; a fresh handshake under its own name opens a session of its own.
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w1".into() });
+    let again = join(&wire, "w1", 1);
+    driver.drain();
+    let back = driver.table.index_of("w1").expect("admitted again");
+    assert!(driver.table.workers[back].alive);
+    assert_eq!(driver.table.workers[back].session, again);
+    assert!(
+        matches!(wire.borrow().sent.last(), Some((peer, ToWorker::Partition { .. } | ToWorker::Welcome(_))) if peer == "w1"),
+        "welcomed and given work"
+    );
+}
+
+#[test]
+fn an_order_for_a_workers_earlier_session_never_reaches_a_later_one_under_its_name() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    let old = driver.table.workers[1].session;
+    // The link saw w1's connection close and a restarted w1 prove the token under the same
+    // name; the driver has not heard of either yet, and dispatches to the w1 it knows.
+    let new = join(&wire, "w1", 11);
+    {
+        let mut wire = wire.borrow_mut();
+        let admitted = wire.inbox.pop_back().expect("the admission");
+        wire.inbox
+            .push_back(Inbound::Disconnected { peer: "w1".into() });
+        wire.inbox.push_back(admitted);
+        wire.sessions.insert("w1".into(), new);
+    }
+    let before = wire.borrow().sent.len();
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the step completes");
+    assert_eq!(results, [[0; 2], [1; 2]]);
+    let wire = wire.borrow();
+    // The task meant for the first w1 was dropped at the link, and counted.
+    assert!(
+        matches!(&wire.stale[..], [(peer, session, ToWorker::Task(_))] if peer == "w1" && *session == old),
+        "{:?}",
+        wire.stale
+    );
+    assert_eq!(driver.stats().ended_session_frames, 1);
+    // The second w1 heard nothing before its welcome, and answered no task it was not sent.
+    let to_new_w1: Vec<&ToWorker> = wire.sent[before..]
+        .iter()
+        .filter(|(peer, _)| peer == "w1")
+        .map(|(_, order)| order)
+        .collect();
+    assert!(
+        matches!(to_new_w1.first(), Some(ToWorker::Welcome(_))),
+        "{to_new_w1:?}"
+    );
+    assert_eq!(driver.stats().bad_results, 0);
+    assert!(driver.table.workers[driver.table.index_of("w1").unwrap()].alive);
 }

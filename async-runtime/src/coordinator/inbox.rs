@@ -11,7 +11,7 @@ use super::tasks::Failed;
 use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, Welcome};
 use crate::transport::frame;
-use crate::transport::{Inbound, Refusal};
+use crate::transport::{Inbound, Refusal, SessionId};
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
@@ -142,7 +142,8 @@ impl Driver {
             } => {
                 self.stats.bytes_received += bytes as u64;
                 let Some(worker) = self.table.index_of(&peer) else {
-                    // A join refused past the budget that stays connected sends these at will.
+                    // A join turned back past the budget: sent before the link ended its
+                    // session.
                     if self.joins.strays.again() {
                         let count = self.joins.strays.count();
                         tracing::warn!(%peer, count, "message from a session the coordinator never admitted");
@@ -152,19 +153,18 @@ impl Driver {
                 };
                 let info = &mut self.table.workers[worker];
                 if !info.alive {
-                    // Declared lost but still there (stopped and resumed, say): it is told
-                    // once, and joins again as a fresh worker.
-                    if !info.excluded && !std::mem::replace(&mut info.told_lost, true) {
-                        let reason = "the driver declared it lost; join again".to_owned();
-                        self.send(worker, &ToWorker::Lost { reason });
-                    }
+                    // Sent before the link ended its session (`lose`), which told it why.
                     return;
                 }
                 info.bytes_in += bytes as u64;
                 info.last_heard = Instant::now();
                 self.on_message(worker, message);
             }
-            Inbound::Admitted { peer, hello } => {
+            Inbound::Admitted {
+                peer,
+                session,
+                hello,
+            } => {
                 if let Some(old) = self.table.index_of(&peer) {
                     // A new connection under this name proved the token: it replaces the old.
                     self.lose(old, "a new connection under its name proved the token");
@@ -173,8 +173,8 @@ impl Driver {
                 // A replacement this driver started is bounded by its respawn allowance.
                 let own = self.local.predecessor(&peer).is_some();
                 match self.joins.budget.take(Instant::now()) {
-                    Err(wait) if !own => self.turn_back(&peer, wait),
-                    _ => self.admit(&peer, hello),
+                    Err(wait) if !own => self.turn_back(&peer, session, wait),
+                    _ => self.admit(&peer, session, hello),
                 }
             }
             Inbound::Refused { peer, reason } => {
@@ -197,6 +197,7 @@ impl Driver {
                     Refusal::TooManyStrangers => &mut self.stats.strangers_turned_away,
                     Refusal::CutOff => &mut self.stats.strangers_cut_off,
                     Refusal::LeftUnproven => &mut self.stats.refused_workers,
+                    Refusal::SessionEnded => &mut self.stats.ended_session_frames,
                 };
                 *counter += 1;
                 // Its side of the story never reaches the driver: say what it likely was, a
@@ -352,7 +353,7 @@ impl Driver {
         }
     }
 
-    /// Takes a worker out of the run for good: lost, and told so (it exits).
+    /// Takes a worker out of the run for good: told so (it exits), then lost.
     pub(crate) fn exclude(&mut self, worker: usize, reason: &str) {
         if self.table.workers[worker].excluded {
             return;
@@ -360,23 +361,23 @@ impl Driver {
         self.table.workers[worker].excluded = true;
         self.stats.excluded_workers += 1;
         self.last_excluded = Some(reason.to_owned());
-        self.lose(worker, reason);
         let name = self.table.workers[worker].name.clone();
         tracing::warn!(worker = %name, reason, "worker excluded");
-        let frame = frame::encode(
-            self.run_id,
-            &ToWorker::Refused {
+        // Before `lose` ends its session: the link sends what was queued first.
+        if self.table.workers[worker].alive {
+            let refused = ToWorker::Refused {
                 reason: format!("excluded from the run: {reason}"),
                 mac: None,
-            },
-        );
-        self.link.send_plain(&name, frame);
+            };
+            self.send(worker, &refused);
+        }
+        self.lose(worker, reason);
     }
 
     /// Tells a worker whose session the link opened that the budget of joins is spent, and
-    /// when to try again: it is not admitted (a worker started with `--reconnect` tries again
-    /// then; its connection closes meanwhile).
-    fn turn_back(&mut self, peer: &str, wait: Duration) {
+    /// when to try again, and ends that session: it is not admitted, and holds nothing on the
+    /// driver (a worker started with `--reconnect` tries again then, by a fresh handshake).
+    fn turn_back(&mut self, peer: &str, session: SessionId, wait: Duration) {
         self.stats.joins_refused += 1;
         if self.joins.refused.again() {
             let refused = self.joins.refused.count();
@@ -388,7 +389,8 @@ impl Driver {
         };
         let frame = frame::encode(self.run_id, &later);
         self.stats.bytes_sent += frame.len() as u64;
-        self.link.send(peer, frame);
+        self.link.send(peer, session, frame);
+        self.link.end_session(peer, session);
     }
 
     /// Whether nothing of the coordinator refers to the worker at `index` any more: no
@@ -401,7 +403,7 @@ impl Driver {
     }
 
     /// Admits a worker whose session the link opened.
-    fn admit(&mut self, peer: &str, hello: Hello) {
+    fn admit(&mut self, peer: &str, session: SessionId, hello: Hello) {
         let (index, reused) = self.table.slot_for(peer, |i| self.unreferenced(i));
         // A local replacement (`w3.respawn1`) or a worker rejoining (`w3.r1a2b3c4d`) straggles
         // as the one it stands for did (same host, same slot), so that a fault's cost is the
@@ -423,6 +425,7 @@ impl Driver {
         });
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.credit = self.config.prefetch;
+        info.session = session;
         self.table.admit(index, info);
         self.all_lost_since = None;
         self.local.admitted(peer);
@@ -498,7 +501,10 @@ impl Driver {
         }
     }
 
-    /// Marks a worker lost and writes off its tasks in flight.
+    /// Marks a worker lost, writes off its tasks in flight, and ends its session at the link
+    /// (after what was queued for it, such as why): a worker the driver let go holds nothing
+    /// there, and comes back only by a fresh handshake, as a fresh worker. A session already
+    /// closed or replaced under its name is left as it is.
     pub(crate) fn lose(&mut self, worker: usize, why: &str) {
         let info = &mut self.table.workers[worker];
         if !info.alive {
@@ -515,7 +521,7 @@ impl Driver {
             let brief = self.joins.brief.count();
             tracing::warn!(worker = %info.name, why, brief, "worker lost");
         }
-        self.link.lost(&info.name);
+        self.link.end_session(&info.name, info.session);
         self.table.departed(worker);
         self.stats.lost_workers += 1;
         for seq in self.tasks.write_off(worker) {
@@ -538,7 +544,12 @@ impl Driver {
             })
             .collect();
         for worker in silent {
-            self.lose(worker, "it fell silent past the liveness timeout");
+            // Told why before its session ends: a worker stopped and resumed reads it first,
+            // and joins again as a fresh worker.
+            let why = "it fell silent past the liveness timeout";
+            let reason = format!("the driver declared it lost ({why}); join again");
+            self.send(worker, &ToWorker::Lost { reason });
+            self.lose(worker, why);
         }
     }
 

@@ -78,6 +78,11 @@ pub struct RunStats {
     /// Frames dropped because they came from a peer without a session, or were handshake
     /// messages out of place.
     pub unauthenticated_frames: u64,
+    /// Frames to or from sessions that had ended: orders meant for a worker's earlier session
+    /// (queued before the driver heard it close or be replaced), and what a peer the driver
+    /// let go sent before its connection closed.
+    #[serde(default)]
+    pub ended_session_frames: u64,
     /// Sealed frames whose MAC did not verify.
     pub bad_mac_frames: u64,
     /// Sealed frames replayed or out of order.

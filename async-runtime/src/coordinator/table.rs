@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::transport::SessionId;
+
 /// One worker, as the driver sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerInfo {
@@ -56,9 +58,10 @@ pub struct WorkerInfo {
     /// Failures since its last good result.
     #[serde(skip)]
     pub(crate) failure_streak: u32,
-    /// Told it was declared lost.
+    /// Its session at the link (0: none yet): what the driver sends it is bound to that
+    /// session, never sealed for a later one under the same name.
     #[serde(skip)]
-    pub(crate) told_lost: bool,
+    pub(crate) session: SessionId,
     #[serde(skip)]
     pub(crate) idle_since: Option<Instant>,
     #[serde(skip)]
@@ -105,7 +108,7 @@ impl WorkerInfo {
             bad_results: 0,
             excluded: false,
             failure_streak: 0,
-            told_lost: false,
+            session: 0,
             idle_since: Some(now),
             next_partition: 0,
             last_heard: now,

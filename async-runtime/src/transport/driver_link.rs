@@ -11,21 +11,20 @@ use tokio::sync::mpsc as tokio_mpsc;
 use zeromq::{RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMessage};
 
 use super::frame;
-use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal};
+use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal, SessionId};
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 
 enum Outbound {
-    /// A frame for `peer`.
+    /// A frame for `peer`'s `session`.
     Frame {
         peer: String,
+        session: SessionId,
         frame: Vec<u8>,
-        /// Sent as it is (a refusal to a peer without a session), not sealed.
-        plain: bool,
     },
-    /// The coordinator declared `peer`'s worker lost (see [`Gate::mark_lost`]).
-    Lost { peer: String },
+    /// The coordinator let go of `peer`'s `session` (see [`Gate::end`]).
+    End { peer: String, session: SessionId },
 }
 
 /// Largest ZeroMQ frame a connection may send before it is admitted: room for a handshake
@@ -59,47 +58,48 @@ pub(crate) struct LinkConfig {
     pub handshake_deadline: Duration,
 }
 
-/// What the coordinator needs of its end of the wire: send sealed frames and refusals to a
-/// peer, receive the session layer's events. [`DriverLink`] is the socket; the coordinator's
-/// tests put a scripted fake behind it, so every protocol rule runs without a process.
+/// What the coordinator needs of its end of the wire: send sealed frames to a peer's session,
+/// end a session, receive the session layer's events. [`DriverLink`] is the socket; the
+/// coordinator's tests put a scripted fake behind it, so every protocol rule runs without a
+/// process.
 pub(crate) trait Link {
     /// The address workers connect to.
     fn endpoint(&self) -> &str;
-    /// Queues `frame` for `peer`, sealed by its session; dropped if the peer has none.
-    fn send(&self, peer: &str, frame: Vec<u8>);
-    /// Queues a refusal: sealed if the peer has a session, plain if it has none.
-    fn send_plain(&self, peer: &str, frame: Vec<u8>);
+    /// Queues `frame` for `peer`'s `session`, sealed by it; dropped and counted
+    /// ([`Refusal::SessionEnded`]) if that session is no longer open, so that an order meant
+    /// for an earlier session under a name never reaches a later one.
+    fn send(&self, peer: &str, session: SessionId, frame: Vec<u8>);
+    /// Lets go of `peer`'s `session` after what was queued for it (see [`Gate::end`]): it
+    /// comes back only by a fresh handshake. Nothing if that session is no longer open.
+    fn end_session(&self, peer: &str, session: SessionId);
     /// Waits up to `timeout` for the next inbound event; `Err` once the link is gone.
     fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError>;
     /// An inbound event if one is waiting.
     fn try_recv(&self) -> Option<Inbound>;
-    /// Notes that `peer`'s worker was declared lost while its connection may stay open: a
-    /// newcomer under its name is told to join again under another.
-    fn lost(&self, peer: &str);
 }
 
 impl Link for DriverLink {
     fn endpoint(&self) -> &str {
         DriverLink::endpoint(self)
     }
-    fn send(&self, peer: &str, frame: Vec<u8>) {
-        DriverLink::send(self, peer, frame)
+    fn send(&self, peer: &str, session: SessionId, frame: Vec<u8>) {
+        self.queue(Outbound::Frame {
+            peer: peer.to_owned(),
+            session,
+            frame,
+        });
     }
-    fn send_plain(&self, peer: &str, frame: Vec<u8>) {
-        DriverLink::send_plain(self, peer, frame)
+    fn end_session(&self, peer: &str, session: SessionId) {
+        self.queue(Outbound::End {
+            peer: peer.to_owned(),
+            session,
+        });
     }
     fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError> {
         DriverLink::recv_timeout(self, timeout)
     }
     fn try_recv(&self) -> Option<Inbound> {
         DriverLink::try_recv(self)
-    }
-    fn lost(&self, peer: &str) {
-        if let Some(out) = &self.outbound {
-            let _ = out.send(Outbound::Lost {
-                peer: peer.to_owned(),
-            });
-        }
     }
 }
 
@@ -129,26 +129,12 @@ impl DriverLink {
         &self.endpoint
     }
 
-    /// Queues `frame` (from [`frame::encode`]) for `peer`, sealed by its session; dropped if
-    /// the peer has none. Queued is not delivered: the coordinator's in-flight table accounts
-    /// for what never comes back.
-    pub fn send(&self, peer: &str, frame: Vec<u8>) {
-        self.queue(peer, frame, false);
-    }
-
-    /// Queues a refusal: sealed if the peer has a session, plain if it has none.
-    pub fn send_plain(&self, peer: &str, frame: Vec<u8>) {
-        self.queue(peer, frame, true);
-    }
-
-    fn queue(&self, peer: &str, frame: Vec<u8>, plain: bool) {
+    /// Queues a frame (from [`frame::encode`]) or a session's end, in order. Queued is not
+    /// delivered: the coordinator's in-flight table accounts for what never comes back.
+    fn queue(&self, outbound: Outbound) {
         if let Some(out) = &self.outbound {
             // Fails only when the link thread is gone, which the next receive reports.
-            let _ = out.send(Outbound::Frame {
-                peer: peer.to_owned(),
-                frame,
-                plain,
-            });
+            let _ = out.send(outbound);
         }
     }
 
@@ -295,34 +281,42 @@ async fn serve_async(
                 }
             }
             queued = outbound.recv() => {
-                let (peer, frame, plain) = match queued {
-                    Some(Outbound::Frame { peer, frame, plain }) => (peer, frame, plain),
-                    Some(Outbound::Lost { peer }) => {
-                        gate.mark_lost(&peer);
+                let (peer, session, frame) = match queued {
+                    Some(Outbound::Frame { peer, session, frame }) => (peer, session, frame),
+                    Some(Outbound::End { peer, session }) => {
+                        // Until its connection closes it may send only what a stranger may.
+                        if gate.end(&peer, session, std::time::Instant::now()) {
+                            let limit = PRE_ADMISSION_FRAME.min(config.max_frame);
+                            frame_limits.set(&identity_bytes(&peer), limit);
+                        }
                         continue;
                     }
                     None => break,
                 };
-                // A peer with a session gets everything sealed; one without gets only refusals.
-                let frame = if gate.has_session(&peer) {
-                    gate.seal(&peer, frame)
-                } else {
-                    plain.then_some(frame)
+                let Some(frame) = gate.seal(&peer, session, frame) else {
+                    let why = Refusal::SessionEnded;
+                    let _ = inbound.send(Inbound::Dropped { peer, why });
+                    continue;
                 };
-                let Some(frame) = frame else { continue };
                 if !send_to(&send_half, &peer, frame) {
                     gate.forget(&peer);
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
             _ = ticker.tick() => {
-                for event in gate.sweep(std::time::Instant::now()) {
+                let now = std::time::Instant::now();
+                for event in gate.sweep(now) {
                     let _ = inbound.send(event);
                 }
-                let peers: Vec<String> = gate.sessions().cloned().collect();
+                // Its closing comes back as the transport's disconnection (the gate forgets it).
+                for peer in gate.let_go_due(now) {
+                    let _ = send_half.disconnect(identity_bytes(&peer));
+                }
+                let peers: Vec<(String, SessionId)> =
+                    gate.sessions().map(|(peer, id)| (peer.clone(), id)).collect();
                 let mut gone = Vec::new();
-                for peer in peers {
-                    let Some(frame) = gate.seal(&peer, heartbeat.clone()) else { continue };
+                for (peer, session) in peers {
+                    let Some(frame) = gate.seal(&peer, session, heartbeat.clone()) else { continue };
                     if !send_to(&send_half, &peer, frame) {
                         gone.push(peer);
                     }

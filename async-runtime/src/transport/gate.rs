@@ -16,8 +16,16 @@
 //! peer's identity that does not open under that peer's session is dropped; a new hello under
 //! that identity starts a handshake of its own, and the session is replaced only when that
 //! handshake proves the token.
+//!
+//! Each session has an id of its own, never reused: the coordinator addresses a frame to a
+//! session, not to a name, so what it meant for an earlier session under a name (queued before
+//! it heard that session end) is dropped and counted, never sealed for the next one. The
+//! coordinator also ends sessions ([`Gate::end`]): a peer it let go (a join turned back, a
+//! worker declared lost or excluded) keeps nothing here. Its keys are forgotten at once, its
+//! connection hears nothing more and is closed a moment later (room for the last word queued
+//! before the end), so that it comes back only by a fresh handshake on a fresh connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -51,7 +59,19 @@ pub enum Refusal {
     /// A peer that left after the driver's challenge, without its proof: a worker holding
     /// another token leaves there.
     LeftUnproven,
+    /// A frame to or from a session that has ended: an order the coordinator addressed to a
+    /// session closed or replaced before it heard so, or what a peer it let go sent before
+    /// its connection closed.
+    SessionEnded,
 }
+
+/// Which session of a peer: a new one for every admission, never reused in a run.
+pub(crate) type SessionId = u64;
+
+/// How long a connection whose session the coordinator ended stays open, hearing nothing: room
+/// for the last word queued before the end (why it was let go) to leave, since closing a
+/// connection drops what is queued for it.
+pub(crate) const LAST_WORD_LINGER: Duration = Duration::from_secs(1);
 
 /// What the gate hands to the coordinator.
 #[derive(Debug)]
@@ -64,7 +84,11 @@ pub(crate) enum Inbound {
     },
     /// A peer proved the token: its session is open (a previous one of the same identity is
     /// replaced).
-    Admitted { peer: String, hello: Hello },
+    Admitted {
+        peer: String,
+        session: SessionId,
+        hello: Hello,
+    },
     /// Nothing for the coordinator: a peer was sent a challenge, or cut off (see
     /// [`Gate::drain_closing`]).
     Handled,
@@ -121,6 +145,7 @@ struct Unproven {
 }
 
 struct Session {
+    id: SessionId,
     sealer: Sealer,
     opener: Opener,
 }
@@ -132,10 +157,12 @@ pub(crate) struct Gate {
     sources: Box<dyn Fn(&str) -> Source>,
     strangers: HashMap<String, Stranger>,
     sessions: HashMap<String, Session>,
-    /// Workers the coordinator declared lost whose connections are still open (a stopped
-    /// process, a host that died without closing them): their names stay routed to those
-    /// connections, so a newcomer under one is told to join again under another.
-    lost: HashSet<String>,
+    /// The id of the last session opened.
+    last_session: SessionId,
+    /// Connections whose session the coordinator ended, and when each is closed: until then
+    /// they hear nothing and their names stay routed to them, so a newcomer under one is told
+    /// to join again under another.
+    let_go: HashMap<String, Instant>,
     /// Frames of connections without a session, within a handshake deadline.
     unproven: HashMap<String, Unproven>,
     /// Connections to close, and why (see [`Gate::drain_closing`]).
@@ -154,7 +181,8 @@ impl Gate {
             sources: Box::new(sources),
             strangers: HashMap::new(),
             sessions: HashMap::new(),
-            lost: HashSet::new(),
+            last_session: 0,
+            let_go: HashMap::new(),
             unproven: HashMap::new(),
             closing: Vec::new(),
         }
@@ -190,21 +218,43 @@ impl Gate {
         unproven.frames <= STRANGER_FRAMES
     }
 
-    /// The coordinator declared the worker of `peer` lost (see [`Gate::lost`](Self)).
-    pub fn mark_lost(&mut self, peer: &str) {
-        if self.sessions.contains_key(peer) {
-            self.lost.insert(peer.to_owned());
+    /// The coordinator let go of `peer`'s `session` (a join turned back, a worker declared lost
+    /// or excluded): its keys are forgotten now, its connection hears nothing more and is
+    /// closed once [`LAST_WORD_LINGER`] passed (see [`Gate::let_go_due`]). Whether that session
+    /// was open: a session closed or replaced meanwhile is left as it is.
+    pub fn end(&mut self, peer: &str, session: SessionId, now: Instant) -> bool {
+        if self
+            .sessions
+            .get(peer)
+            .is_none_or(|open| open.id != session)
+        {
+            return false;
         }
+        self.sessions.remove(peer);
+        self.unproven.remove(peer);
+        self.let_go.insert(peer.to_owned(), now + LAST_WORD_LINGER);
+        true
     }
 
-    /// Peers with an open session.
-    pub fn sessions(&self) -> impl Iterator<Item = &String> {
-        self.sessions.keys()
+    /// Connections of peers let go whose time to close has come: the link closes each.
+    pub fn let_go_due(&mut self, now: Instant) -> Vec<String> {
+        let due: Vec<String> = self
+            .let_go
+            .iter()
+            .filter(|(_, &at)| now >= at)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in &due {
+            self.let_go.remove(peer);
+        }
+        due
     }
 
-    /// Whether `peer` has an open session.
-    pub fn has_session(&self, peer: &str) -> bool {
-        self.sessions.contains_key(peer)
+    /// Peers with an open session, and its id.
+    pub fn sessions(&self) -> impl Iterator<Item = (&String, SessionId)> {
+        self.sessions
+            .iter()
+            .map(|(peer, session)| (peer, session.id))
     }
 
     /// Peers in the middle of a handshake.
@@ -222,6 +272,13 @@ impl Gate {
         out: &mut Outbox,
     ) -> Inbound {
         let peer = peer.to_owned();
+        if self.let_go.contains_key(&peer) {
+            // Let go by the coordinator: back only by a fresh handshake, on a fresh connection.
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::SessionEnded,
+            };
+        }
         let in_session = self.sessions.contains_key(&peer);
         if !in_session && !self.within_handshake(&peer, now) {
             return self.cut_off(peer, Refusal::CutOff);
@@ -358,9 +415,9 @@ impl Gate {
         if let Some(problem) = name_problem(&hello.name, MAX_ADMITTED_NAME) {
             return self.refuse_for_good(peer, &hello, problem, out);
         }
-        if hello.name != peer && self.lost.contains(&hello.name) {
-            // A replacement (a restarted pod, say) under the name of a worker declared lost
-            // whose connection is still open: it joins again under a fresh name, as a lost
+        if hello.name != peer && self.let_go.contains_key(&hello.name) {
+            // A replacement (a restarted pod, say) under the name of a worker let go whose
+            // connection is not closed yet: it joins again under a fresh name, as a lost
             // worker does, instead of being refused until that connection closes.
             let reason = format!(
                 "the name {} is held by the open connection of a worker declared lost: join \
@@ -482,22 +539,31 @@ impl Gate {
         let key = self.config.token.session_key(&transcript);
         let encrypt = self.config.encrypt;
         self.unproven.remove(&peer);
+        self.last_session += 1;
+        let session = self.last_session;
         self.sessions.insert(
             peer.clone(),
             Session {
+                id: session,
                 sealer: Sealer::new(&key, Direction::ToWorker, encrypt),
                 opener: Opener::new(&key, Direction::ToDriver, encrypt),
             },
         );
         Inbound::Admitted {
             peer,
+            session,
             hello: stranger.hello,
         }
     }
 
-    /// Seals a frame from [`frame::encode`] for `peer`; `None` when it has no session.
-    pub fn seal(&mut self, peer: &str, frame: Vec<u8>) -> Option<Vec<u8>> {
-        Some(self.sessions.get_mut(peer)?.sealer.seal(frame))
+    /// Seals a frame from [`frame::encode`] for `peer`'s `session`; `None` when that session
+    /// is not open (closed, ended, or replaced by a newer one under the same name).
+    pub fn seal(&mut self, peer: &str, session: SessionId, frame: Vec<u8>) -> Option<Vec<u8>> {
+        let open = self
+            .sessions
+            .get_mut(peer)
+            .filter(|open| open.id == session)?;
+        Some(open.sealer.seal(frame))
     }
 
     /// Handshakes past their deadline are dropped; a connection's count of frames is
@@ -530,7 +596,7 @@ impl Gate {
     /// finds the driver's proof wrong and answers nothing).
     pub fn forget(&mut self, peer: &str) -> bool {
         self.sessions.remove(peer);
-        self.lost.remove(peer);
+        self.let_go.remove(peer);
         self.unproven.remove(peer);
         self.strangers.remove(peer).is_some()
     }
@@ -709,8 +775,9 @@ mod tests {
                 "{event:?}"
             );
             // What the driver seals, the worker opens.
+            let (_, session) = gate.sessions().next().expect("a session");
             let sealed = gate
-                .seal("w0", frame::encode(RUN, &ToWorker::Heartbeat))
+                .seal("w0", session, frame::encode(RUN, &ToWorker::Heartbeat))
                 .unwrap();
             let (_, opener) = worker.session.as_mut().unwrap();
             assert!(opener.open(&sealed).is_ok());
@@ -1164,39 +1231,113 @@ mod tests {
         assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
     }
 
+    /// The session id of `peer`'s open session.
+    fn session_of(gate: &Gate, peer: &str) -> Option<SessionId> {
+        gate.sessions()
+            .find(|(name, _)| name.as_str() == peer)
+            .map(|(_, id)| id)
+    }
+
     #[test]
-    fn a_newcomer_under_a_lost_workers_name_is_told_to_join_again_under_another() {
+    fn a_session_the_coordinator_ends_keeps_nothing_and_a_fresh_handshake_brings_it_back() {
         let token = Token::random();
         let mut gate = gate(&token, false);
         let mut out = Outbox::new();
         let now = Instant::now();
         let mut w0 = Peer::new("w0", &token);
+        let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
+            panic!("admitted")
+        };
+        assert!(gate.end("w0", session, now), "its session was open");
+        assert!(!gate.end("w0", session, now), "once");
+        // Nothing is sealed for it any more, heartbeats included (they go to `sessions`).
+        assert_eq!(gate.sessions().count(), 0);
+        let order = frame::encode(RUN, &ToWorker::Heartbeat);
+        assert!(gate.seal("w0", session, order).is_none());
+        // What its connection sends is dropped, a hello on it too: no handshake on it.
+        for frame in [w0.seal(&result(1)), Peer::new("w0", &token).hello()] {
+            let event = gate.on_frame("w0", &frame, now, &mut out);
+            assert!(
+                matches!(
+                    event,
+                    Inbound::Dropped {
+                        why: Refusal::SessionEnded,
+                        ..
+                    }
+                ),
+                "{event:?}"
+            );
+        }
+        assert!(out.is_empty(), "no answer to a connection let go");
+        // While that connection is open, a newcomer under its name joins under another.
+        gate.on_frame("0xab", &Peer::new("w0", &token).hello(), now, &mut out);
+        let (to, answer) = out.pop().expect("an answer");
+        assert_eq!(to, "0xab");
         assert!(matches!(
-            handshake(&mut gate, &mut w0),
+            frame::decode::<ToWorker>(&answer, RUN, false, MAX_PLAIN_FRAME),
+            Ok(ToWorker::Lost { .. })
+        ));
+        // The connection is closed once its last word had time to leave.
+        assert!(gate.let_go_due(now).is_empty());
+        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER), ["w0"]);
+        assert!(gate.let_go_due(now + 2 * LAST_WORD_LINGER).is_empty());
+        // Its closing is heard; a fresh handshake under its name opens a session of its own.
+        gate.forget("w0");
+        let mut back = Peer::new("w0", &token);
+        let Inbound::Admitted { session: again, .. } = handshake(&mut gate, &mut back) else {
+            panic!("admitted again")
+        };
+        assert_ne!(again, session);
+        assert!(!gate.end("w0", session, now), "the old id ends nothing");
+        assert_eq!(session_of(&gate, "w0"), Some(again));
+    }
+
+    #[test]
+    fn an_order_for_an_earlier_session_under_a_name_never_reaches_the_next() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let order = |seq| {
+            frame::encode(
+                RUN,
+                &ToWorker::Shutdown {
+                    another_run: seq > 0,
+                },
+            )
+        };
+        // The first w1's connection closes; a restarted w1 proves the token under the same
+        // name before the coordinator heard of the closing, and its orders for the first are
+        // still queued.
+        let mut first = Peer::new("w1", &token);
+        handshake(&mut gate, &mut first);
+        let old = session_of(&gate, "w1").expect("open");
+        gate.forget("w1");
+        let mut second = Peer::new("w1", &token);
+        handshake(&mut gate, &mut second);
+        let new = session_of(&gate, "w1").expect("open");
+        assert_ne!(old, new);
+        assert!(gate.seal("w1", old, order(0)).is_none(), "dropped");
+        // A session replaced under a live identity (a new handshake that proved the token) is
+        // just as ended.
+        let mut third = Peer::new("w1", &token);
+        gate.on_frame("w1", &third.hello(), now, &mut out);
+        let (_, challenge) = out.pop().expect("a challenge");
+        let proof = third.answer(&challenge).expect("the driver's proof");
+        assert!(matches!(
+            gate.on_frame("w1", &proof, now, &mut out),
             Inbound::Admitted { .. }
         ));
-        // Its connection stays open: a newcomer under its name has an identity of its own.
-        let refused = |gate: &mut Gate, out: &mut Outbox, connection: &str| {
-            gate.on_frame(connection, &Peer::new("w0", &token).hello(), now, out);
-            let (to, frame) = out.pop().expect("an answer");
-            assert_eq!(to, connection);
-            frame::decode::<ToWorker>(&frame, RUN, false, MAX_PLAIN_FRAME).expect("plain")
-        };
-        assert!(
-            matches!(
-                refused(&mut gate, &mut out, "0xab"),
-                ToWorker::Refused { .. }
-            ),
-            "w0 is alive"
-        );
-        gate.mark_lost("w0");
-        assert!(
-            matches!(refused(&mut gate, &mut out, "0xac"), ToWorker::Lost { .. }),
-            "w0 is lost"
-        );
-        gate.forget("w0");
-        gate.mark_lost("w0");
-        assert!(gate.lost.is_empty(), "a closed connection holds no name");
+        let newest = session_of(&gate, "w1").expect("open");
+        assert!(gate.seal("w1", new, order(0)).is_none(), "dropped");
+        // The session it was meant for gets it, and opens it.
+        let sealed = gate.seal("w1", newest, order(1)).expect("sealed");
+        let (_, opener) = third.session.as_mut().expect("admitted");
+        let body = opener.open(&sealed).expect("opens in its session");
+        assert!(matches!(
+            frame::decode_body::<ToWorker>(&body),
+            Ok(ToWorker::Shutdown { another_run: true })
+        ));
     }
 
     #[test]

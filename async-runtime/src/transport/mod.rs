@@ -13,7 +13,7 @@ pub(crate) use driver_link::LinkConfig;
 
 pub(crate) use driver_link::{DriverLink, Link};
 pub use gate::Refusal;
-pub(crate) use gate::{answer_challenge, Inbound};
+pub(crate) use gate::{answer_challenge, Inbound, SessionId};
 
 /// Frames larger than this are refused unless configured otherwise (partitions of large
 /// datasets are the biggest messages).
