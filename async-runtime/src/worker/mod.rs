@@ -509,14 +509,26 @@ impl Worker {
                 Next::Continue
             }
             Event::Tick => self.on_tick(),
-            Event::Closed => Next::Exit(Err(RuntimeError::DriverLost(
-                "the driver closed the connection".into(),
-            ))),
+            Event::Closed => Next::Exit(Err(RuntimeError::DriverLost(self.closed()))),
             Event::Other => Next::Continue,
         };
         match next {
             Next::Continue => self.judge_silence(now),
             exit => exit,
+        }
+    }
+
+    /// Why the driver's closing of the connection ends this session. It closes it when its
+    /// run ends, and when it lets this worker go (declared lost or excluded, a join turned
+    /// back) after saying why; that word may not have been read.
+    fn closed(&self) -> String {
+        let reason = "the driver closed the connection";
+        match (&self.session, self.options.reconnect) {
+            (Some(_), None) => format!(
+                "{reason}: its run ended, or it let this worker go (a worker started with \
+                 --reconnect SECONDS joins it again)"
+            ),
+            _ => reason.into(),
         }
     }
 
@@ -1086,6 +1098,37 @@ mod tests {
         assert!(matches!(
             next,
             Next::Exit(Ok(Ended::Shutdown(RunEnd::Last)))
+        ));
+    }
+
+    #[test]
+    fn a_worker_whose_session_the_driver_closed_rejoins_with_reconnect_and_says_why_without() {
+        let (mut worker, _driver, _handed) = admitted_worker();
+        let Next::Exit(outcome) = worker.on_event(Event::Closed, Instant::now()) else {
+            panic!("a closed connection ends the session")
+        };
+        // Without --reconnect: final, saying it may have been let go and how to come back.
+        let Then::Finish(Err(error)) = Tries::new(None).after("w0", outcome, Instant::now()) else {
+            panic!("final without --reconnect")
+        };
+        let said = error.to_string();
+        assert!(
+            said.contains("let this worker go") && said.contains("--reconnect"),
+            "{said}"
+        );
+        // With it: joins again by a fresh handshake, under its own name (the driver forgot it).
+        let (mut worker, _driver, _handed) = admitted_worker();
+        worker.options.reconnect = Some(Duration::from_secs(60));
+        let Next::Exit(outcome) = worker.on_event(Event::Closed, Instant::now()) else {
+            panic!("a closed connection ends the session")
+        };
+        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        assert!(matches!(
+            tries.after("w0", outcome, Instant::now()),
+            Then::Retry {
+                fresh_name: false,
+                ..
+            }
         ));
     }
 
