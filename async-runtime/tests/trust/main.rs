@@ -42,6 +42,10 @@ fn main() {
             "a_stopped_worker_rejoins_and_takes_tasks",
             stopped_worker_rejoins,
         ),
+        (
+            "an_admitted_peer_that_falls_silent_is_let_go_and_its_connection_closed",
+            silent_insider_is_let_go,
+        ),
         ("encrypted_sessions_train_alike", encrypted_run_trains),
         (
             "silent_connections_are_capped_and_closed_in_time",
@@ -485,6 +489,41 @@ fn stopped_worker_rejoins() {
         .expect("w1 joined again under a fresh name");
     assert!(back.alive && back.pid == pid, "the same process");
     assert!(back.tasks_done > 0, "and it took tasks");
+}
+
+/// A peer holding the token is admitted, then says nothing more, its connection open (a hung
+/// host, or an insider keeping the session it was given): it was declared lost, but its
+/// session stayed open, fed heartbeats as long as it kept the connection. Now the driver ends
+/// the session when it declares the peer lost, and closes the connection a moment later.
+fn silent_insider_is_let_go() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
+    let liveness = Duration::from_millis(500) * 10;
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let insider = {
+        let (token, done) = (token.clone(), done.clone());
+        std::thread::spawn(move || {
+            let wait = liveness + Duration::from_secs(25);
+            let closed = wire::silent_insider(&endpoint, "x-insider", &token, wait);
+            done.store(true, Ordering::SeqCst);
+            closed
+        })
+    };
+    stop_once_after_400(&mut driver, done);
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains on");
+    print_counts(&report);
+    let closed = insider.join().expect("the insider ends");
+    let after = closed.expect("the driver closed the silent insider's connection");
+    println!("    closed {:.1} s after its proof", after.as_secs_f64());
+    assert!(after > liveness, "only once declared lost: {after:?}");
+    let row = report.workers.iter().find(|w| w.name == "x-insider");
+    assert!(row.is_some_and(|w| !w.alive), "admitted, then lost");
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
 }
 
 fn signal(name: &str, pid: u32) {

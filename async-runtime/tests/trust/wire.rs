@@ -649,3 +649,79 @@ pub fn flood_from(
     }
     flood
 }
+
+/// An insider: a peer holding the token that is admitted as worker `name`, then reads what it
+/// is sent and says nothing (no heartbeat, no result), as a hung host or a peer keeping a
+/// session it was given would. How long after its proof the driver closed its connection, if
+/// it did within `wait`.
+pub fn silent_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use asyncopt_runtime::protocol::ToWorker;
+    use futures::StreamExt;
+    use zeromq::{SocketEvent, SocketRecv};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut options = SocketOptions::default();
+        options.peer_identity(name.parse().expect("a name"));
+        let mut socket = zeromq::DealerSocket::with_options(options);
+        let mut events = socket.monitor();
+        socket
+            .connect(endpoint)
+            .await
+            .expect("the insider connects");
+        let nonce = [3u8; 32];
+        let fingerprint = asyncopt_runtime::task::fingerprint();
+        let hello = Hello {
+            name: name.to_owned(),
+            fingerprint,
+            pid: 1,
+            nonce: nonce.to_vec().into(),
+        };
+        let hello = frame::encode(frame::ANY_RUN, &ToDriver::Hello(hello));
+        socket.send(hello.into()).await.expect("queued");
+        let challenge = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv())
+            .await
+            .expect("a challenge in time")
+            .expect("a challenge");
+        let bytes = challenge.into_vec().pop().expect("a frame");
+        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
+        let Ok(ToWorker::Challenge {
+            nonce: driver_nonce,
+            encrypt,
+            ..
+        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a challenge")
+        };
+        let mac = token.worker_proof(&asyncopt_runtime::auth::Transcript {
+            run_id,
+            name,
+            fingerprint,
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt,
+        });
+        let proof = frame::encode(run_id, &ToDriver::Proof { mac: mac.into() });
+        socket.send(proof.into()).await.expect("queued");
+        let admitted = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                received = socket.recv() => if received.is_err() {
+                    return Some(admitted.elapsed());
+                },
+                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                    return Some(admitted.elapsed());
+                },
+                _ = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    })
+}
