@@ -280,10 +280,21 @@ fn a_worker_cut_off_is_marked_lost_and_rejoins_when_its_link_returns() {
         "the cut-off worker was lost: {summary}"
     );
     assert!(summary["final_objective"].as_f64().unwrap().is_finite());
+    // It came back by a fresh handshake: under its own name, since the driver closed the
+    // connection of the worker it declared lost (its row is the rejoined worker's now), or
+    // under a fresh one (`wb.r...`) had the driver still held that connection.
+    assert!(
+        logs[1].contains("joining again"),
+        "wb joined again: {}",
+        logs[1]
+    );
     let table = summary["worker_table"].as_array().unwrap();
     let rejoined = table
         .iter()
-        .find(|w| w["name"].as_str().unwrap().starts_with("wb.r"))
+        .find(|w| {
+            let name = w["name"].as_str().unwrap();
+            (name == "wb" || name.starts_with("wb.r")) && w["alive"].as_bool().unwrap()
+        })
         .unwrap_or_else(|| panic!("wb joined again: {table:?}"));
     assert!(
         rejoined["tasks_done"].as_u64().unwrap() > 0,
