@@ -274,6 +274,12 @@ impl Gate {
         let peer = peer.to_owned();
         if self.let_go.contains_key(&peer) {
             // Let go by the coordinator: back only by a fresh handshake, on a fresh connection.
+            // One that keeps talking gets what a stranger gets: closed past a handshake's
+            // frames, without waiting for its linger.
+            if !self.within_handshake(&peer, now) {
+                self.let_go.remove(&peer);
+                return self.cut_off(peer, Refusal::CutOff);
+            }
             return Inbound::Dropped {
                 peer,
                 why: Refusal::SessionEnded,
@@ -1281,6 +1287,7 @@ mod tests {
         assert!(gate.let_go_due(now).is_empty());
         assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER), ["w0"]);
         assert!(gate.let_go_due(now + 2 * LAST_WORD_LINGER).is_empty());
+        assert!(gate.drain_closing().is_empty());
         // Its closing is heard; a fresh handshake under its name opens a session of its own.
         gate.forget("w0");
         let mut back = Peer::new("w0", &token);
@@ -1290,6 +1297,36 @@ mod tests {
         assert_ne!(again, session);
         assert!(!gate.end("w0", session, now), "the old id ends nothing");
         assert_eq!(session_of(&gate, "w0"), Some(again));
+    }
+
+    #[test]
+    fn a_peer_let_go_that_keeps_talking_is_closed_as_a_stranger_would_be() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let mut w0 = Peer::new("w0", &token);
+        let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
+            panic!("admitted")
+        };
+        gate.end("w0", session, now);
+        for _ in 0..STRANGER_FRAMES {
+            let event = gate.on_frame("w0", &w0.seal(&result(1)), now, &mut out);
+            assert!(matches!(
+                event,
+                Inbound::Dropped {
+                    why: Refusal::SessionEnded,
+                    ..
+                }
+            ));
+        }
+        assert!(gate.drain_closing().is_empty());
+        gate.on_frame("w0", &w0.seal(&result(1)), now, &mut out);
+        assert_eq!(gate.drain_closing(), [("w0".to_owned(), Refusal::CutOff)]);
+        assert!(
+            gate.let_go_due(now + LAST_WORD_LINGER).is_empty(),
+            "closed once"
+        );
     }
 
     #[test]
