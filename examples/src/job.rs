@@ -15,7 +15,7 @@ use asyncopt_algorithms::{
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
-use asyncopt_runtime::{ClusterConfig, Driver, RunReport, RuntimeError};
+use asyncopt_runtime::{panics, ClusterConfig, Driver, RunReport, RuntimeError};
 
 use crate::model::TrainedModel;
 use crate::model_file::{self, DataInfo, SavedModel};
@@ -458,7 +458,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 
     // An optimizer that panics (a result of another shape than its model, an author's bug)
     // ends the run, not the program: the latest model looked at is kept, with the trace.
-    let ran = asyncopt_runtime::panics::catch(|| spec.algorithm.run(&mut driver, data, &params));
+    let ran = panics::catch(|| spec.algorithm.run(&mut driver, data, &params));
     let (model, panicked) = match ran {
         Ok(model) => (model, None),
         Err(message) => {
@@ -493,14 +493,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let mut trace = Trace { points: earlier };
     let mut points = points.take();
     // A model the optimizer left of another shape than the data's panics here too.
-    let recorded = asyncopt_runtime::panics::catch(|| watch.borrow_mut().evaluate_recorded());
+    let recorded = panics::catch(|| watch.borrow_mut().evaluate_recorded());
     points.extend(recorded.unwrap_or_default());
     points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
     trace.points.extend(points);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
-    let objective = asyncopt_runtime::panics::catch(|| model.objective(data.as_ref(), &params))
-        .unwrap_or(f64::NAN);
+    let objective = panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
     let start = watch
         .borrow()
         .start()
@@ -962,6 +961,7 @@ impl Outcome {
     /// The summary as JSON.
     pub fn summary(&self) -> serde_json::Value {
         let stats = &self.report.stats;
+        let (model_updates, model_elapsed_s) = self.model_at();
         serde_json::json!({
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
@@ -983,8 +983,8 @@ impl Outcome {
             "partitions_per_worker": self.spec.cluster.partitions_per_worker,
             "params": hyperparameters(self.algorithm, &self.spec.params),
             // Those of the model the files hold; `stats` has what the driver applied.
-            "updates": self.model_at().0,
-            "elapsed_s": self.model_at().1,
+            "updates": model_updates,
+            "elapsed_s": model_elapsed_s,
             "final_objective": self.final_objective(),
             "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,
