@@ -261,6 +261,10 @@ async fn serve_async(
                     tokio::task::yield_now().await;
                 }
                 let Some((peer, body)) = split_inbound(message, &mut said) else { continue };
+                // The transport queues a connection's closing before it frees its identity: a
+                // frame under that identity may be a newer connection's, and the closing is
+                // the older one's, to be applied first, or it would end the newer session.
+                settle_socket_events(&mut events, &mut gate, &inbound);
                 let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
                 log_event(&event, &mut said);
                 if let Inbound::Admitted { peer, .. } = &event {
@@ -293,6 +297,9 @@ async fn serve_async(
                     }
                     None => break,
                 };
+                // A closed connection's session is not sealed for: its identity may be a
+                // newer connection's already.
+                settle_socket_events(&mut events, &mut gate, &inbound);
                 let Some(frame) = gate.seal(&peer, session, frame) else {
                     let why = Refusal::SessionEnded;
                     let _ = inbound.send(Inbound::Dropped { peer, why });
@@ -304,6 +311,7 @@ async fn serve_async(
                 }
             }
             _ = ticker.tick() => {
+                settle_socket_events(&mut events, &mut gate, &inbound);
                 let now = std::time::Instant::now();
                 for event in gate.sweep(now) {
                     let _ = inbound.send(event);
@@ -326,21 +334,38 @@ async fn serve_async(
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
-            Some(event) = events.next() => {
-                if let SocketEvent::Disconnected(id) = event {
-                    let peer = identity_name(&Bytes::from(id));
-                    if gate.forget(&peer) {
-                        let why = Refusal::LeftUnproven;
-                        let _ = inbound.send(Inbound::Dropped { peer: peer.clone(), why });
-                    }
-                    let _ = inbound.send(Inbound::Disconnected { peer });
-                }
-            }
+            Some(event) = events.next() => on_socket_event(event, &mut gate, &inbound),
         }
     }
     // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
     // workers' shutdown) a moment to leave.
     tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Applies the transport's events queued so far (see [`on_socket_event`]).
+fn settle_socket_events(
+    events: &mut futures::channel::mpsc::Receiver<SocketEvent>,
+    gate: &mut Gate,
+    inbound: &std_mpsc::Sender<Inbound>,
+) {
+    while let Ok(event) = events.try_recv() {
+        on_socket_event(event, gate, inbound);
+    }
+}
+
+/// A connection closed: its session or handshake ends, and the coordinator hears of it.
+fn on_socket_event(event: SocketEvent, gate: &mut Gate, inbound: &std_mpsc::Sender<Inbound>) {
+    if let SocketEvent::Disconnected(id) = event {
+        let peer = identity_name(&Bytes::from(id));
+        if gate.forget(&peer) {
+            let why = Refusal::LeftUnproven;
+            let _ = inbound.send(Inbound::Dropped {
+                peer: peer.clone(),
+                why,
+            });
+        }
+        let _ = inbound.send(Inbound::Disconnected { peer });
+    }
 }
 
 /// Messages received in a row after which the link thread lets its other tasks run.
