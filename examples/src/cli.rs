@@ -1190,4 +1190,46 @@ mod tests {
         assert!(check(&["--epoch", "10"], &[svrg]).is_ok());
         assert!(check(&["--precondition", "diagonal"], &[plain]).is_err());
     }
+
+    #[test]
+    fn an_own_models_optimizer_takes_a_lambda_only_if_its_code_reads_it() {
+        /// A model whose objective has no L2 term.
+        #[derive(Clone, serde::Serialize, serde::Deserialize)]
+        struct Constant(f64);
+        impl crate::model::Trainable for Constant {
+            fn objective(&self, _: &Dataset, _: &Params) -> f64 {
+                self.0
+            }
+            fn norm(&self) -> f64 {
+                self.0.abs()
+            }
+        }
+        fn constant(_: &mut Driver, _: &Dataset, _: &Params) -> Constant {
+            Constant(0.0)
+        }
+        fn linear(_: &mut Driver, data: &Dataset, _: &Params) -> Model {
+            Model::zeros(data.dim())
+        }
+        let own = Optimizer::of_model("constant", constant);
+        let weighted = Optimizer::of_model("weighted", constant).reads(&[Setting::Lambda]);
+        let check = |args: &[&str], algorithm: Optimizer| {
+            let spec = run_args(args).job(algorithm).expect("a valid job");
+            job::check_settings(&spec, &[algorithm]).map_err(|e| e.to_string())
+        };
+        let refused = check(&["--lambda", "0.1"], own).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "--lambda 0.1 would change nothing: constant does not read p.loss.lambda()"
+            ),
+            "{refused}"
+        );
+        assert!(check(&["--loss", "logistic", "--lambda", "0"], own).is_err());
+        assert!(check(&["--lambda", "0.1"], weighted).is_ok());
+        // The logistic loss's default weight is no one's choice; the loss itself still says
+        // how the labels are read.
+        assert!(check(&["--loss", "logistic"], own).is_ok());
+        // A linear model's objective is the loss, weight included, whatever the code reads.
+        assert!(check(&["--lambda", "0.1"], Optimizer::new("plain", linear)).is_ok());
+        assert!(check(&["--lambda", "0.1"], Optimizer::from(Algorithm::Sgd)).is_ok());
+    }
 }

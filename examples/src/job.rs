@@ -671,7 +671,7 @@ pub fn check_settings(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
         let Some(value) = given(spec, setting) else {
             continue;
         };
-        if algorithms.iter().any(|a| a.settings().contains(&setting)) {
+        if algorithms.iter().any(|a| a.reads_setting(setting)) {
             continue;
         }
         let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
@@ -703,6 +703,14 @@ fn given(spec: &JobSpec, setting: Setting) -> Option<String> {
             .then(|| spec.max_staleness.to_string()),
         Setting::StalenessAware => spec.staleness_aware.then(String::new),
         Setting::Epoch => (spec.epoch != 0).then(|| spec.epoch.to_string()),
+        Setting::Lambda => {
+            let default = if spec.loss.is_classification() {
+                crate::cli::DEFAULT_LOGISTIC_LAMBDA
+            } else {
+                0.0
+            };
+            (spec.loss.lambda() != default).then(|| spec.loss.lambda().to_string())
+        }
     }
 }
 

@@ -77,11 +77,16 @@ pub enum Setting {
     StalenessAware,
     /// `--epoch`, read as `p.epoch`.
     Epoch,
+    /// `--lambda`, read as `p.loss`'s L2 weight. A linear model's objective is the run's
+    /// loss, so every optimizer of one reads it; one of an author's own model only if its code
+    /// does (its objective, say, adds the weight).
+    Lambda,
 }
 
 impl Setting {
     /// Every setting, in the order `--help` lists them.
-    pub const ALL: [Setting; 6] = [
+    pub const ALL: [Setting; 7] = [
+        Setting::Lambda,
         Setting::Momentum,
         Setting::Precondition,
         Setting::Quorum,
@@ -99,6 +104,7 @@ impl Setting {
             Setting::MaxStaleness => "--max-staleness",
             Setting::StalenessAware => "--staleness-aware",
             Setting::Epoch => "--epoch",
+            Setting::Lambda => "--lambda",
         }
     }
 
@@ -111,6 +117,7 @@ impl Setting {
             Setting::MaxStaleness => "p.max_staleness",
             Setting::StalenessAware => "p.step_for(staleness)",
             Setting::Epoch => "p.epoch",
+            Setting::Lambda => "p.loss.lambda()",
         }
     }
 }
@@ -319,9 +326,15 @@ impl Optimizer {
         self
     }
 
-    /// The shared settings it reads.
+    /// The shared settings it declares it reads.
     pub fn settings(&self) -> &'static [Setting] {
         self.reads
+    }
+
+    /// Whether it reads `setting`: declared, or the loss's weight of a linear model, which
+    /// the objective reads whatever the optimizer's code does.
+    pub fn reads_setting(&self, setting: Setting) -> bool {
+        self.reads.contains(&setting) || (setting == Setting::Lambda && self.is_linear())
     }
 
     /// The same, reading versions of its broadcast variables up to `versions` old
