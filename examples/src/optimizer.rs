@@ -64,6 +64,7 @@ pub struct Optimizer {
 /// [`Optimizer::reads`]; a run refuses a value other than the default for a setting that no
 /// optimizer of the run reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive] // More shared settings may come: an author's match needs its `_` arm.
 pub enum Setting {
     /// `--momentum`, read as `p.momentum`.
     Momentum,
