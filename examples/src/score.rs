@@ -421,6 +421,11 @@ mod tests {
             evaluation.metrics,
             serde_json::json!({ "kind": "own", "rows": 2, "objective": 2.0 })
         );
+        // Written in the order the toolkit and the author give them, not alphabetically.
+        assert_eq!(
+            evaluation.metrics.to_string(),
+            r#"{"kind":"own","rows":2,"objective":2.0}"#
+        );
         assert_eq!(evaluation.line, "two (2 rows): objective 2.0000000000");
         let refused = guess.predict(&data()).unwrap_err().to_string();
         assert!(
