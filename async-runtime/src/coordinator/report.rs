@@ -53,7 +53,9 @@ pub struct RunStats {
     pub task_bytes: u64,
     /// Bytes of dataset partitions sent.
     pub data_bytes: u64,
-    /// Bytes of everything sent to workers.
+    /// Bytes of every message the driver sent to workers, as encoded: the socket's
+    /// heartbeats, MACs and transport framing are left out, and a message the link dropped
+    /// because its session had ended meanwhile is in (and in `ended_session_frames`).
     pub bytes_sent: u64,
     /// Bytes of everything received from workers.
     pub bytes_received: u64,
