@@ -18,7 +18,7 @@ use crate::protocol::{Sample, ShippedVersion, TaskOrder, ToWorker};
 impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
     pub(crate) fn ensure_shipped(&mut self, data: &Dataset) -> Result<(), RuntimeError> {
-        let key = (data.id() as usize, data.n_rows(), data.dim());
+        let key = shipping_key(data);
         if self.placement.is_shipped(key) {
             return Ok(());
         }
@@ -443,6 +443,11 @@ impl Driver {
         }
         sent
     }
+}
+
+/// What tells one dataset shipped from another.
+pub(crate) fn shipping_key(data: &Dataset) -> (usize, usize, usize) {
+    (data.id() as usize, data.n_rows(), data.dim())
 }
 
 /// The largest piece of an encoded partition sent in one frame: well under the frame limit

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::checkpoints::Checkpoints;
 use super::clock::RunClock;
+use super::dispatch::shipping_key;
 use super::joins::Joins;
 use super::local::LocalWorkers;
 use super::placement::Placement;
@@ -18,6 +19,7 @@ use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig, Series};
+use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 use crate::transport::frame;
@@ -246,6 +248,17 @@ impl Driver {
     /// The worker table.
     pub fn workers(&self) -> &WorkerTable {
         &self.table
+    }
+
+    /// The partitions `data` is cut into: those it was shipped in, or, before a `reduce!`
+    /// over it ships it, as many as that will cut it into (the live workers times
+    /// `partitions_per_worker`). A lost worker's partitions move to others: the count stays.
+    pub fn partitions(&self, data: &Dataset) -> usize {
+        if self.placement.is_shipped(shipping_key(data)) {
+            self.placement.partitions()
+        } else {
+            self.table.alive() * self.config.partitions_per_worker
+        }
     }
 
     /// The counters so far.

@@ -1080,6 +1080,37 @@ fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
 }
 
 #[test]
+fn the_partition_count_is_what_a_reduce_cuts_the_data_into_and_stays_when_a_worker_is_lost() {
+    let mut config = ClusterConfig::local(2);
+    config.partitions_per_worker = 3;
+    let (mut driver, _wire) = driver_with(config, echoing());
+    settle(&mut driver, &["grad"]);
+    let data = data();
+    assert_eq!(
+        driver.partitions(&data),
+        6,
+        "before shipping: what it will be cut into"
+    );
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
+    assert_eq!(driver.partitions(&data), 6);
+    driver.lose(1, "test");
+    assert_eq!(driver.workers().alive(), 1);
+    assert_eq!(
+        driver.partitions(&data),
+        6,
+        "a lost worker's partitions move to w0"
+    );
+    let other = data.map_labels(|y| -y);
+    assert_eq!(
+        driver.partitions(&other),
+        3,
+        "another dataset, cut for the one live worker"
+    );
+}
+
+#[test]
 fn a_task_failing_on_every_worker_ends_the_run_with_its_message() {
     // An author's bug: the task panics wherever it runs. Each worker fails three in a row and
     // is excluded before a partition has failed four times; the run's error said only that
