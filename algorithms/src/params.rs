@@ -29,7 +29,8 @@ pub struct Params {
     pub max_staleness: u64,
     /// Asynchronous methods: divide the step by `1 + staleness` of each result.
     pub staleness_aware: bool,
-    /// SVRG: updates per snapshot; 0 takes one pass over the data.
+    /// SVRG: updates per snapshot; 0 takes one pass over the data (`rows / (batch x
+    /// partitions)` synchronous updates, `rows / batch` asynchronous ones).
     pub epoch: usize,
     /// The fixed preconditioner of the update direction. Only the choice travels: the
     /// optimizer builds its [`Metric`](crate::Metric) on the driver.

@@ -115,19 +115,32 @@ impl FullGradients {
     }
 }
 
-/// Updates per epoch: `p.epoch`, or one pass over the data by all workers' minibatches.
-fn epoch_length(p: &Params, data: &Dataset, workers: usize) -> usize {
+/// Updates per epoch: `p.epoch`, or as many as read about every one of `rows` rows once. A
+/// synchronous update reads each of the `partitions` minibatches, an asynchronous one a single
+/// partition's (a task runs on one partition of its worker, however many it holds); a
+/// minibatch is at most its partition, the whole of it for batch 0.
+fn epoch_length(p: &Params, rows: usize, partitions: usize, synchronous: bool) -> usize {
     if p.epoch > 0 {
         return p.epoch;
     }
-    let per_update = p.batch.max(1) * workers.max(1);
-    (data.full_rows() / per_update).max(1)
+    let partitions = partitions.max(1);
+    let partition_rows = (rows / partitions).max(1);
+    let per_partition = match p.batch {
+        0 => partition_rows,
+        batch => batch.min(partition_rows),
+    };
+    let per_update = if synchronous {
+        per_partition * partitions
+    } else {
+        per_partition
+    };
+    (rows / per_update).max(1)
 }
 
 /// Synchronous SVRG.
 #[async_optimizer]
 pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let epoch = epoch_length(p, data, cx.workers().alive());
+    let epoch = epoch_length(p, data.full_rows(), cx.partitions(data), true);
     let mut w: Model = Model::zeros(data.dim());
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
@@ -162,7 +175,7 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 /// result combined with the full gradient of the snapshot its task read.
 #[async_optimizer]
 pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
-    let epoch = epoch_length(p, data, cx.workers().alive());
+    let epoch = epoch_length(p, data.full_rows(), cx.partitions(data), false);
     let mut w: Model = Model::zeros(data.dim());
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut fulls = FullGradients::default();
@@ -207,4 +220,47 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         w.scaled_add(-p.step_for(cx.staleness()), &velocity);
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(batch: usize, epoch: usize) -> Params {
+        Params {
+            batch,
+            epoch,
+            ..Params::new(Loss::LeastSquares)
+        }
+    }
+
+    #[test]
+    fn the_default_epoch_reads_every_row_about_once() {
+        let rows = 20_640;
+        // 2 workers of 2 partitions: a synchronous update reads 4 minibatches.
+        assert_eq!(epoch_length(&with(256, 0), rows, 4, true), rows / (4 * 256));
+        // An asynchronous update reads one task's minibatch, whatever the partitions.
+        assert_eq!(epoch_length(&with(256, 0), rows, 4, false), rows / 256);
+        assert_eq!(epoch_length(&with(256, 0), rows, 2, false), rows / 256);
+    }
+
+    #[test]
+    fn a_minibatch_is_at_most_its_partition() {
+        let rows = 1_000;
+        // Batch 0 takes whole partitions: a synchronous update is a pass, an asynchronous
+        // one a partition.
+        assert_eq!(epoch_length(&with(0, 0), rows, 4, true), 1);
+        assert_eq!(epoch_length(&with(0, 0), rows, 4, false), 4);
+        // A batch beyond the partition's 250 rows reads those.
+        assert_eq!(epoch_length(&with(400, 0), rows, 4, true), 1);
+        assert_eq!(epoch_length(&with(400, 0), rows, 4, false), 4);
+        // Never less than one update, not even for a batch beyond every row.
+        assert_eq!(epoch_length(&with(5_000, 0), rows, 1, false), 1);
+    }
+
+    #[test]
+    fn an_explicit_epoch_is_kept() {
+        assert_eq!(epoch_length(&with(256, 10), 20_640, 4, true), 10);
+        assert_eq!(epoch_length(&with(0, 3), 20_640, 4, false), 3);
+    }
 }

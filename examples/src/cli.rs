@@ -185,15 +185,16 @@ pub struct RunArgs {
     /// Asynchronous methods: divide the step by 1 + staleness.
     #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
-    /// SVRG: updates per snapshot (0: rows / (batch x workers), a pass of the data for SVRG
-    /// with one partition per worker).
+    /// SVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
+    /// SVRG, rows / batch for ASVRG). Each snapshot counts as one more update.
     #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
     pub epoch: usize,
     /// Seed of partitioning, sampling and stragglers.
     #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
     pub seed: u64,
     /// Stop after this many updates: the bound of the optimizer's loop, `p.updates` (one
-    /// update per pass for the built-in optimizers) [default: 5000, none with --time]
+    /// update per pass for the built-in optimizers, plus one per SVRG snapshot) [default:
+    /// 5000, none with --time]
     #[arg(long, help_heading = "Stop rules")]
     pub updates: Option<usize>,
     /// Stop after this many seconds of training (with no bound on the updates unless

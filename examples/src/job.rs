@@ -225,7 +225,7 @@ pub struct JobSpec {
     pub max_staleness: u64,
     /// Staleness-aware step.
     pub staleness_aware: bool,
-    /// SVRG: updates per snapshot (0: one pass over the data).
+    /// SVRG: updates per snapshot (0: one pass over the data, see `Params::epoch`).
     pub epoch: usize,
     /// The fixed preconditioner of the update direction.
     pub precondition: Precondition,

@@ -75,6 +75,10 @@ fn main() {
             svrg_snapshot_is_an_alias,
         ),
         (
+            "svrg_and_asvrg_take_a_snapshot_every_pass_over_the_data",
+            svrg_default_epoch_is_one_pass,
+        ),
+        (
             "asgd_survives_a_killed_worker",
             asgd_survives_a_killed_worker,
         ),
@@ -442,9 +446,9 @@ fn bio_vr(algorithm: Algorithm, stragglers: Stragglers) {
     args.stragglers = stragglers;
     args.updates = Some(1_000_000);
     args.eval_every = 0.05;
-    // SVRG's default epoch: one pass over the 5,831 rows, 5 updates of 4 x 256 rows. Results
-    // computed against the snapshot before the current one are combined with that snapshot's
-    // full gradient, so snapshots this frequent are no harm.
+    // ASVRG's default epoch: one pass over the 5,831 rows, 22 updates of one task's 256 rows.
+    // Results computed against the snapshot before the current one are combined with that
+    // snapshot's full gradient, so frequent snapshots are no harm.
     let outcome = train_to_target(&args, algorithm);
     let stats = &outcome.report.stats;
     assert!(stats.history_bytes > 0 || !matches!(algorithm, Algorithm::Saga | Algorithm::Asaga));
@@ -528,6 +532,35 @@ fn svrg_snapshot_is_an_alias() {
     // A message costs its body plus at most 40 bytes of framing; an alias has no body.
     let whole = stats.versions_sent - stats.versions_aliased;
     assert!(stats.broadcast_bytes <= whole * (model_bytes + 40) + stats.versions_aliased * 40);
+}
+
+/// SVRG's default epoch is one pass over the data, whatever the partitions: a synchronous
+/// update reads every partition's minibatch (two per worker here), an asynchronous one a
+/// single task's. Each snapshot's full gradient is a `reduce!` of its own, so the run's
+/// updates are the loop's plus one per snapshot.
+fn svrg_default_epoch_is_one_pass() {
+    let data = shared("cal_housing.scale.xz");
+    let (workers, per_worker, batch) = (2, 2, 256);
+    type Optimizer = fn(&mut Driver, &Dataset, &Params) -> Model;
+    let runs: [(&str, Optimizer, usize); 2] = [
+        ("svrg", asyncopt_algorithms::svrg, workers * per_worker),
+        ("asvrg", asyncopt_algorithms::asvrg, 1),
+    ];
+    for (name, optimizer, minibatches) in runs {
+        let epoch = data.full_rows() / (batch * minibatches);
+        // Snapshots at updates 0, epoch and 2 x epoch.
+        let updates = 2 * epoch + 1;
+        let mut config = local(workers);
+        config.partitions_per_worker = per_worker;
+        let mut driver = Driver::launch(config).expect("cluster starts");
+        optimizer(&mut driver, &data, &short(batch, updates, 0.01));
+        let stats = driver.finish().expect("the run succeeds").stats;
+        assert_eq!(
+            stats.updates,
+            (updates + 3) as u64,
+            "{name}: {updates} updates and 3 snapshots, one every {epoch} updates"
+        );
+    }
 }
 
 fn local(workers: usize) -> ClusterConfig {
