@@ -254,17 +254,12 @@ async fn serve_async(
         tokio::select! {
             received = recv_half.recv() => {
                 let Ok(message) = received else { break };
-                // The socket's writers run on this thread: a peer whose frames never stop
-                // coming must not keep them, and every worker's heartbeats, from running.
-                received_in_a_row = received_in_a_row.wrapping_add(1);
-                if received_in_a_row.is_multiple_of(YIELD_EVERY) {
-                    tokio::task::yield_now().await;
-                }
-                let Some((peer, body)) = split_inbound(message, &mut said) else { continue };
-                // The transport queues a connection's closing before it frees its identity: a
-                // frame under that identity may be a newer connection's, and the closing is
-                // the older one's, to be applied first, or it would end the newer session.
+                // The transport frees a closed connection's identity and queues its closing in
+                // one step on this thread, and drops what it had not read of it: a frame under
+                // that identity received after is a newer connection's, and the older one's
+                // closing is applied first, or it would end the newer session.
                 settle_socket_events(&mut events, &mut gate, &inbound);
+                if let Some((peer, body)) = split_inbound(message, &mut said) {
                 let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
                 log_event(&event, &mut said);
                 if let Inbound::Admitted { peer, .. } = &event {
@@ -283,23 +278,30 @@ async fn serve_async(
                     let _ = send_half.disconnect(identity_bytes(&peer));
                     let _ = inbound.send(Inbound::Dropped { peer, why });
                 }
+                }
+                // The socket's writers run on this thread: a peer whose frames never stop
+                // coming must not keep them, and every worker's heartbeats, from running. Only
+                // between frames: a closing seen during the yield is of a frame not yet read.
+                received_in_a_row = received_in_a_row.wrapping_add(1);
+                if received_in_a_row.is_multiple_of(YIELD_EVERY) {
+                    tokio::task::yield_now().await;
+                }
             }
             queued = outbound.recv() => {
+                // A closed connection's session is neither sealed for nor ended: its identity
+                // may be a newer connection's already.
+                settle_socket_events(&mut events, &mut gate, &inbound);
                 let (peer, session, frame) = match queued {
                     Some(Outbound::Frame { peer, session, frame }) => (peer, session, frame),
                     Some(Outbound::End { peer, session }) => {
-                        // Until its connection closes it may send only what a stranger may.
-                        if gate.end(&peer, session, std::time::Instant::now()) {
-                            let limit = PRE_ADMISSION_FRAME.min(config.max_frame);
-                            frame_limits.set(&identity_bytes(&peer), limit);
-                        }
+                        // Its frame limit stays until its connection closes: a worker excluded
+                        // while it computes may send a large result before it reads why, and a
+                        // frame past the limit would close the connection, dropping the why.
+                        gate.end(&peer, session, std::time::Instant::now());
                         continue;
                     }
                     None => break,
                 };
-                // A closed connection's session is not sealed for: its identity may be a
-                // newer connection's already.
-                settle_socket_events(&mut events, &mut gate, &inbound);
                 let Some(frame) = gate.seal(&peer, session, frame) else {
                     let why = Refusal::SessionEnded;
                     let _ = inbound.send(Inbound::Dropped { peer, why });

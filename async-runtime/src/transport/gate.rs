@@ -68,9 +68,10 @@ pub enum Refusal {
 /// Which session of a peer: a new one for every admission, never reused in a run.
 pub(crate) type SessionId = u64;
 
-/// How long a connection whose session the coordinator ended stays open, hearing nothing: room
-/// for the last word queued before the end (why it was let go) to leave, since closing a
-/// connection drops what is queued for it.
+/// How long a connection whose session the coordinator ended stays open, at least, hearing
+/// nothing: room for the last word queued before the end (why it was let go) to leave, since
+/// closing a connection drops what is queued for it. The link looks at each heartbeat, so the
+/// connection closes up to a heartbeat period later.
 pub(crate) const LAST_WORD_LINGER: Duration = Duration::from_secs(1);
 
 /// What the gate hands to the coordinator.
@@ -274,12 +275,10 @@ impl Gate {
         let peer = peer.to_owned();
         if self.let_go.contains_key(&peer) {
             // Let go by the coordinator: back only by a fresh handshake, on a fresh connection.
-            // One that keeps talking gets what a stranger gets: closed past a handshake's
-            // frames, without waiting for its linger.
-            if !self.within_handshake(&peer, now) {
-                self.let_go.remove(&peer);
-                return self.cut_off(peer, Refusal::CutOff);
-            }
+            // What it still sends is dropped until its linger ends, not cut off earlier:
+            // closing a connection drops what is queued for it, and the last word (why it was
+            // let go) is queued, sent by the socket's writer when it next runs. A worker still
+            // sending results when it is excluded must hear why, or it would rejoin as if lost.
             return Inbound::Dropped {
                 peer,
                 why: Refusal::SessionEnded,
@@ -1300,7 +1299,7 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_let_go_that_keeps_talking_is_closed_as_a_stranger_would_be() {
+    fn a_peer_let_go_that_keeps_talking_is_dropped_and_closed_only_at_its_linger() {
         let token = Token::random();
         let mut gate = gate(&token, false);
         let mut out = Outbox::new();
@@ -1310,7 +1309,9 @@ mod tests {
             panic!("admitted")
         };
         gate.end("w0", session, now);
-        for _ in 0..STRANGER_FRAMES {
+        // A worker excluded while it computes keeps sending results: closing its connection
+        // at once would drop the word of why, queued for it.
+        for _ in 0..4 * STRANGER_FRAMES {
             let event = gate.on_frame("w0", &w0.seal(&result(1)), now, &mut out);
             assert!(matches!(
                 event,
@@ -1320,13 +1321,11 @@ mod tests {
                 }
             ));
         }
-        assert!(gate.drain_closing().is_empty());
-        gate.on_frame("w0", &w0.seal(&result(1)), now, &mut out);
-        assert_eq!(gate.drain_closing(), [("w0".to_owned(), Refusal::CutOff)]);
         assert!(
-            gate.let_go_due(now + LAST_WORD_LINGER).is_empty(),
-            "closed once"
+            gate.drain_closing().is_empty(),
+            "not cut off before its linger"
         );
+        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER), ["w0"]);
     }
 
     #[test]
