@@ -114,6 +114,9 @@ pub enum Series {
     Last,
 }
 
+/// The longest heartbeat period or handshake deadline: an hour.
+const MAX_PERIOD: Duration = Duration::from_secs(3600);
+
 impl ClusterConfig {
     /// `workers` local worker processes on loopback.
     pub fn local(workers: usize) -> ClusterConfig {
@@ -175,6 +178,24 @@ impl ClusterConfig {
                  variable, not {}",
                 self.cache_versions
             )));
+        }
+        // The link and the liveness check multiply these: out of range they would overflow
+        // (a panic on the link's thread) or time out everything at once.
+        for (what, period) in [
+            ("heartbeat period", self.heartbeat),
+            ("handshake deadline", self.handshake_deadline),
+        ] {
+            if period.is_zero() || period > MAX_PERIOD {
+                return Err(RuntimeError::Config(format!(
+                    "the {what} must be more than 0 and at most {} s, not {period:?}",
+                    MAX_PERIOD.as_secs()
+                )));
+            }
+        }
+        if self.liveness_beats == 0 {
+            return Err(RuntimeError::Config(
+                "a worker is lost after at least 1 silent heartbeat, not 0".into(),
+            ));
         }
         if self.partitions_per_worker == 0 {
             return Err(RuntimeError::Config(
@@ -368,6 +389,27 @@ mod tests {
         }
         config.cache_versions = MAX_CACHE_VERSIONS as usize;
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn periods_the_link_multiplies_are_bounded() {
+        let mut config = ClusterConfig::local(2);
+        config.heartbeat = Duration::ZERO;
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(
+            error.contains("heartbeat period must be more than 0"),
+            "{error}"
+        );
+        config.heartbeat = Duration::MAX;
+        assert!(config.validate().is_err());
+        config.heartbeat = MAX_PERIOD;
+        assert!(config.validate().is_ok());
+        config.handshake_deadline = Duration::MAX;
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("handshake deadline"), "{error}");
+        config.handshake_deadline = Duration::from_secs(5);
+        config.liveness_beats = 0;
+        assert!(config.validate().is_err());
     }
 
     #[test]
