@@ -59,8 +59,9 @@ pub struct Progress {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ResultMeta {
-    /// Index of the worker in the table. Once that worker has left and enough others left
-    /// after it, its slot may go to a newer worker (see [`WorkerTable::all`]).
+    /// Index of the worker in the table: the row of the join that computed it (a worker that
+    /// joins again under its name gets a new row). Once that worker has left and enough
+    /// others left after it, its slot may go to a newer worker (see [`WorkerTable::all`]).
     pub worker: usize,
     /// The task's sequence number: unique for the run.
     pub seq: u64,

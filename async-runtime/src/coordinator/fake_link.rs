@@ -1431,3 +1431,159 @@ fn an_order_for_a_workers_earlier_session_never_reaches_a_later_one_under_its_na
     assert_eq!(driver.stats().bad_results, 0);
     assert!(driver.table.workers[driver.table.index_of("w1").unwrap()].alive);
 }
+
+/// The rows of the table named `name`, as (pid, alive, tasks done).
+fn rows_of(driver: &Driver, name: &str) -> Vec<(u32, bool, u64)> {
+    let rows = driver.report().workers.into_iter();
+    rows.filter(|w| w.name == name)
+        .map(|w| (w.pid, w.alive, w.tasks_done))
+        .collect()
+}
+
+/// Whether the report's rows and forgotten rows add up to the run's totals: tasks done (every
+/// result received was a good one's), failures, bad results.
+fn sums_match_totals(driver: &Driver) -> Result<(), String> {
+    let report = driver.report();
+    let (rows, gone) = (&report.workers, &report.forgotten_workers);
+    let sums = (
+        rows.iter().map(|w| w.tasks_done).sum::<u64>() + gone.tasks_done,
+        rows.iter().map(|w| w.failures).sum::<u64>() + gone.failures,
+        rows.iter().map(|w| w.bad_results).sum::<u64>() + gone.bad_results,
+    );
+    let stats = &report.stats;
+    let totals = (
+        stats.results_received,
+        stats.failed_tasks,
+        stats.bad_results,
+    );
+    if sums == totals {
+        Ok(())
+    } else {
+        Err(format!("per worker {sums:?}, run {totals:?}"))
+    }
+}
+
+#[test]
+fn a_worker_rejoining_under_its_own_name_keeps_the_numbers_of_its_first_connection() {
+    // w1 fails its first task, then answers; cut off, it joins again under its name (a worker
+    // started with `--reconnect`), as another process (pid 11). Its row was reused: the first
+    // connection's tasks and failure were gone from the report, the run's totals kept them.
+    let mut failed = false;
+    let script: Script = Box::new(move |peer, task| {
+        if peer == "w1" && !failed {
+            failed = true;
+            return Reply::Fail("out of memory".into());
+        }
+        Reply::Result(vec![task.partition as u8; 2])
+    });
+    let (mut driver, wire) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    let data = data();
+    for _ in 0..3 {
+        driver
+            .reduce_all(&data, &spec("grad", None), &decode)
+            .unwrap();
+    }
+    let first = rows_of(&driver, "w1");
+    assert_eq!(first, [(1, true, 2)], "one failed, two done");
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w1".into() });
+    join(&wire, "w1", 11);
+    driver.drain();
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
+    let rows = rows_of(&driver, "w1");
+    assert!(
+        rows.contains(&(1, false, 2)),
+        "its first connection: {rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|&(pid, alive, done)| pid == 11 && alive && done >= 1),
+        "the rejoined one: {rows:?}"
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    sums_match_totals(&driver).unwrap();
+    assert_eq!(driver.table.alive(), 3);
+    // The summary tells them apart.
+    let table = serde_json::to_value(driver.report().workers).unwrap();
+    let told: Vec<(bool, u64)> = table
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["name"] == "w1")
+        .map(|w| (w["alive"] == true, w["incarnation"].as_u64().unwrap_or(99)))
+        .collect();
+    assert_eq!(told, [(false, 0), (true, 1)]);
+}
+
+#[test]
+fn a_worker_reconnecting_in_a_loop_keeps_a_bounded_table_whose_rows_add_up() {
+    let (mut driver, wire) = driver(3, echoing());
+    settle(&mut driver, &["grad"]);
+    let data = data();
+    driver.joins.budget = JoinBudget::new(10_000, 0, Duration::from_secs(5), Instant::now());
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
+    // w2 leaves for good; w1 is cut off and joins again under its name 200 times, training
+    // in between.
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w2".into() });
+    driver.drain();
+    for pid in 100..300 {
+        wire.borrow_mut()
+            .inbox
+            .push_back(Inbound::Disconnected { peer: "w1".into() });
+        join(&wire, "w1", pid);
+        driver.drain();
+        driver
+            .reduce_all(&data, &spec("grad", None), &decode)
+            .unwrap();
+    }
+    let rows = driver.table.workers.len();
+    assert!(rows <= 3 + 4, "{rows} rows");
+    assert_eq!(driver.workers().ever(), 203, "every join listed or counted");
+    // w2's row was not pushed out by w1's loop; the live w1 is its last process.
+    assert_eq!(rows_of(&driver, "w2"), [(2, false, 1)]);
+    let live = &driver.table.workers[driver.table.index_of("w1").unwrap()];
+    assert_eq!((live.pid, live.alive), (299, true));
+    let w1 = rows_of(&driver, "w1");
+    assert!(w1.len() > 1 && w1.len() <= 4, "{w1:?}");
+    sums_match_totals(&driver).unwrap();
+    let forgotten = serde_json::to_value(driver.report().forgotten_workers).unwrap();
+    assert_eq!(forgotten["trained"], 0, "no worker forgotten: {forgotten}");
+}
+
+#[test]
+fn a_result_of_a_workers_first_connection_is_booked_to_it_not_to_its_rejoined_one() {
+    let (mut driver, wire) = driver(2, echoing());
+    settle(&mut driver, &["a"]);
+    let data = data();
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    // w1's result is on its way; then its connection closes and w1 joins again (pid 11).
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w1".into() });
+    join(&wire, "w1", 11);
+    driver.drain();
+    assert_eq!(driver.in_hand(), 1, "the first w1's result");
+    let used = driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert_eq!(used.meta.staleness, 1);
+    // Its worker is the first w1: the rejoined one computed nothing yet, and its staleness,
+    // which a barrier reads, is its own.
+    let by = &driver.table.workers[used.meta.worker];
+    assert_eq!((by.name.as_str(), by.pid, by.alive), ("w1", 1, false));
+    let live = &driver.table.workers[driver.table.index_of("w1").unwrap()];
+    assert_eq!((live.pid, live.alive), (11, true));
+    assert_eq!((live.tasks_done, live.last_staleness), (0, 0));
+    assert_eq!(by.last_staleness, 1);
+    sums_match_totals(&driver).unwrap();
+}

@@ -404,16 +404,23 @@ impl Driver {
 
     /// Admits a worker whose session the link opened.
     fn admit(&mut self, peer: &str, session: SessionId, hello: Hello) {
+        // A worker joining again under its name (its row departed by now) is its next
+        // incarnation, in a row of its own.
+        let earlier = self.table.index_of(peer).map(|i| &self.table.workers[i]);
+        let incarnation = earlier.map_or(0, |w| w.incarnation + 1);
+        let own_factor = earlier.map(|w| w.delay_factor);
         let (index, reused) = self.table.slot_for(peer, |i| self.unreferenced(i));
-        // A local replacement (`w3.respawn1`) or a worker rejoining (`w3.r1a2b3c4d`) straggles
-        // as the one it stands for did (same host, same slot), so that a fault's cost is the
-        // fault's alone; a worker beyond the run's count is not slowed.
-        let inherited = self
-            .local
-            .predecessor(peer)
-            .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
-            .and_then(|slot| self.table.index_of(slot))
-            .map(|slot| self.table.workers[slot].delay_factor);
+        // A worker joining again, under its name or a fresh one (`w3.r1a2b3c4d`), or a local
+        // replacement (`w3.respawn1`) straggles as the one it stands for did (same host, same
+        // slot), so that a fault's cost is the fault's alone; a worker beyond the run's count
+        // is not slowed.
+        let inherited = own_factor.or_else(|| {
+            self.local
+                .predecessor(peer)
+                .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
+                .and_then(|slot| self.table.index_of(slot))
+                .map(|slot| self.table.workers[slot].delay_factor)
+        });
         let delay_factor = inherited.unwrap_or_else(|| {
             let factors = self
                 .config
@@ -424,6 +431,7 @@ impl Driver {
             factors.get(slot).copied().unwrap_or(0.0)
         });
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
+        info.incarnation = incarnation;
         info.credit = self.config.prefetch;
         info.session = session;
         self.table.admit(index, info);
@@ -435,7 +443,7 @@ impl Driver {
         // can repeat, thin out.
         if self.joins.first_fill(self.config.workers) || self.joins.joined.again() {
             let later = self.joins.joined.count();
-            tracing::info!(worker = %peer, pid = hello.pid, delay_factor, later, "worker joined");
+            tracing::info!(worker = %peer, pid = hello.pid, incarnation, delay_factor, later, "worker joined");
         }
         self.send(
             index,

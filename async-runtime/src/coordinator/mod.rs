@@ -7,7 +7,7 @@
 //!
 //! | part | owns |
 //! |---|---|
-//! | `table::WorkerTable` | what the driver knows of each worker (the barrier reads it); the latest departed, older ones counted |
+//! | `table::WorkerTable` | what the driver knows of each worker, a row per join (the barrier reads the live ones); the latest departed and 3 earlier incarnations of a name, older ones counted |
 //! | `joins::Joins` | the budget of joins (a token bucket), and how often joins and short stays are logged |
 //! | `placement::Placement` | the shipped dataset, partition owners, partitions loading |
 //! | `tasks::TaskBook` | tasks in flight by sequence number, failed, written off; with the choice of partition, hung tasks, retry targets |

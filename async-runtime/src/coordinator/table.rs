@@ -11,8 +11,13 @@ use crate::transport::SessionId;
 /// One worker, as the driver sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerInfo {
-    /// Stable name, also the routing identity (`w0`, `w1`, ...).
+    /// Stable name, also the routing identity (`w0`, `w1`, ...). A worker that joins again
+    /// under its name (started with `--reconnect`, after a cut) gets a row of its own: the
+    /// earlier rows under that name are its departed incarnations.
     pub name: String,
+    /// Which join under [`name`](WorkerInfo::name) this row is: 0 for the first, 1 for the
+    /// first time it joined again under that name, and so on.
+    pub incarnation: u32,
     /// OS process id the worker reported.
     pub pid: u32,
     /// Still taking part in the run.
@@ -88,6 +93,7 @@ impl WorkerInfo {
         let now = Instant::now();
         WorkerInfo {
             name,
+            incarnation: 0,
             pid,
             alive: true,
             in_flight: 0,
@@ -142,13 +148,22 @@ impl WorkerInfo {
 /// beyond, the oldest departed rows make room for newcomers and are only counted.
 pub(crate) const DEPARTED_ROWS_KEPT: usize = 64;
 
+/// Rows of a worker's earlier incarnations (departed, under the name it joined again with) the
+/// table keeps; beyond, the oldest make room for its next incarnation and are only counted,
+/// so that a worker reconnecting in a loop neither grows the table nor pushes the rows of
+/// other departed workers out.
+pub(crate) const EARLIER_INCARNATIONS_KEPT: usize = 3;
+
 /// Departed workers whose rows made room for newer ones: no longer listed, only counted, so
 /// that joins in a loop cannot grow the table without bound.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ForgottenWorkers {
-    /// Workers whose rows were dropped.
+    /// Rows dropped: departed workers, and earlier incarnations of workers that joined again
+    /// under their names.
     pub workers: u64,
-    /// Of those, the ones that completed at least one task.
+    /// Of those, earlier incarnations of a worker still listed under its name.
+    pub earlier_incarnations: u64,
+    /// Of the others (workers no longer listed), the ones that completed at least one task.
     pub trained: u64,
     /// Tasks they completed.
     pub tasks_done: u64,
@@ -167,9 +182,11 @@ pub struct ForgottenWorkers {
 }
 
 impl ForgottenWorkers {
-    fn add(&mut self, worker: &WorkerInfo) {
+    /// Counts the dropped row of `worker`; `listed`: its name still has a row.
+    fn add(&mut self, worker: &WorkerInfo, listed: bool) {
         self.workers += 1;
-        self.trained += u64::from(worker.tasks_done > 0);
+        self.earlier_incarnations += u64::from(listed);
+        self.trained += u64::from(!listed && worker.tasks_done > 0);
         self.tasks_done += worker.tasks_done;
         self.failures += worker.failures;
         self.bad_results += worker.bad_results;
@@ -180,9 +197,10 @@ impl ForgottenWorkers {
     }
 }
 
-/// The workers of the run, each at its index (its slot). Live workers keep their rows; of
-/// the departed, the latest are kept and older ones give their slots to newcomers (see
-/// [`WorkerTable::forgotten`]).
+/// The workers of the run, each at its index (its slot), one row per join: a worker that
+/// joins again under its name gets a new row, its earlier ones stay as departed rows. Live
+/// workers keep their rows; of the departed, the latest are kept and older ones give their
+/// slots to newcomers (see [`WorkerTable::forgotten`]).
 #[derive(Debug)]
 pub struct WorkerTable {
     pub(crate) workers: Vec<WorkerInfo>,
@@ -217,7 +235,8 @@ impl WorkerTable {
     }
 
     /// Every live worker and the latest departed ones (at least 64, or the run's count of
-    /// workers); older departed ones are counted in [`WorkerTable::forgotten`].
+    /// workers), with at most 3 earlier incarnations of each name; older departed ones are
+    /// counted in [`WorkerTable::forgotten`].
     pub fn all(&self) -> &[WorkerInfo] {
         &self.workers
     }
@@ -227,7 +246,8 @@ impl WorkerTable {
         &self.forgotten
     }
 
-    /// Workers admitted in the run: the rows and the forgotten.
+    /// Joins admitted in the run, the rows and the forgotten: a worker that joined again under
+    /// its name counts once per join.
     pub fn ever(&self) -> u64 {
         self.workers.len() as u64 + self.forgotten.workers
     }
@@ -270,6 +290,8 @@ impl WorkerTable {
         }
     }
 
+    /// The row of the worker named `name`: its latest incarnation's (the live one's, if it is
+    /// in the run).
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }
@@ -280,18 +302,29 @@ impl WorkerTable {
         self.workers[index].departed = Some(self.departures);
     }
 
-    /// The slot a worker named `name` takes: its own row's if it has one, else the oldest
-    /// departed row past the kept ones whose connection closed and that nothing refers to any
-    /// more (as `free` says: no partition, task or result of it left), else a new one. The
-    /// second says whether it reuses another worker's slot.
+    /// The slot a worker named `name` takes, and whether it is another row's (then counted in
+    /// [`WorkerTable::forgotten`]). A departed row nothing refers to any more (as `free` says:
+    /// no partition, task or result of it left) whose connection closed may make room: first
+    /// the oldest of `name`'s own earlier incarnations past the
+    /// [`EARLIER_INCARNATIONS_KEPT`] latest, then the oldest departed row past the kept ones;
+    /// else a new row. A worker joining again under its name is never put in its earlier row
+    /// while anything refers to it: what is booked to that row (results in hand, tasks
+    /// written off) stays the earlier incarnation's.
     pub(crate) fn slot_for(&self, name: &str, free: impl Fn(usize) -> bool) -> (usize, bool) {
-        if let Some(index) = self.index_of(name) {
-            return (index, false);
+        let reusable = |i: usize| self.workers[i].gone && free(i);
+        let mut earlier: Vec<(u64, usize)> = (0..self.workers.len())
+            .filter(|&i| self.workers[i].name == name)
+            .filter_map(|i| Some((self.workers[i].departed?, i)))
+            .collect();
+        earlier.sort_unstable();
+        let past_kept = earlier.len().saturating_sub(EARLIER_INCARNATIONS_KEPT);
+        if let Some(&(_, index)) = earlier[..past_kept].iter().find(|&&(_, i)| reusable(i)) {
+            return (index, true);
         }
         let departed = self.workers.iter().filter(|w| w.departed.is_some()).count();
         if departed > self.keep_departed {
             let oldest = (0..self.workers.len())
-                .filter(|&i| self.workers[i].gone && free(i))
+                .filter(|&i| reusable(i))
                 .filter_map(|i| Some((self.workers[i].departed?, i)))
                 .min();
             if let Some((_, index)) = oldest {
@@ -301,20 +334,29 @@ impl WorkerTable {
         (self.workers.len(), false)
     }
 
-    /// Puts `info` at `index`, from [`WorkerTable::slot_for`]: the row there, another
-    /// worker's, is counted in [`WorkerTable::forgotten`].
+    /// Puts `info` at `index`, from [`WorkerTable::slot_for`]: the row there, another's, is
+    /// counted in [`WorkerTable::forgotten`]. Its name finds `info` from now on, also when a
+    /// departed row under it (an earlier incarnation) stays.
     pub(crate) fn admit(&mut self, index: usize, info: WorkerInfo) {
+        let name = info.name.clone();
         if index == self.workers.len() {
-            self.by_name.insert(info.name.clone(), index);
             self.workers.push(info);
-            return;
+        } else {
+            let old = std::mem::replace(&mut self.workers[index], info);
+            let listed = self.workers.iter().any(|w| w.name == old.name);
+            self.forgotten.add(&old, listed);
+            if old.name != name && self.by_name.get(&old.name) == Some(&index) {
+                // Its name finds its latest row left, if one is.
+                let latest = (0..self.workers.len())
+                    .filter(|&i| self.workers[i].name == old.name)
+                    .max_by_key(|&i| self.workers[i].incarnation);
+                match latest {
+                    Some(row) => self.by_name.insert(old.name, row),
+                    None => self.by_name.remove(&old.name),
+                };
+            }
         }
-        let old = std::mem::replace(&mut self.workers[index], info);
-        if old.name != self.workers[index].name {
-            self.forgotten.add(&old);
-            self.by_name.remove(&old.name);
-            self.by_name.insert(self.workers[index].name.clone(), index);
-        }
+        self.by_name.insert(name, index);
     }
 }
 
@@ -362,7 +404,11 @@ mod tests {
         // Three departed, two kept: the oldest whose connection closed (w2) makes room; w0's
         // connection is open (stopped, it may speak again): kept.
         assert_eq!(table.slot_for("x", |_| true), (2, true));
-        assert_eq!(table.slot_for("w0", |_| true), (0, false), "its own row");
+        assert_eq!(
+            table.slot_for("w0", |_| true),
+            (2, true),
+            "joining again, w0 takes a row of its own, not its earlier one"
+        );
         assert_eq!(
             table.slot_for("x", |i| i != 2),
             (1, true),
@@ -379,6 +425,79 @@ mod tests {
         assert_eq!(table.ever(), 5);
         // Two departed now: kept.
         assert_eq!(table.slot_for("y", |_| true), (4, false));
+    }
+
+    #[test]
+    fn a_worker_joining_again_under_its_name_gets_a_row_per_join_up_to_the_kept_ones() {
+        let mut table = WorkerTable::keeping(64);
+        let join = |table: &mut WorkerTable, name: &str, incarnation: u32| {
+            let (index, _) = table.slot_for(name, |_| true);
+            let mut info = WorkerInfo::new(name.into(), incarnation, 0.0);
+            info.incarnation = incarnation;
+            table.admit(index, info);
+            index
+        };
+        let leave = |table: &mut WorkerTable, index: usize| {
+            table.workers[index].alive = false;
+            table.workers[index].gone = true;
+            table.workers[index].tasks_done = 1;
+            table.departed(index);
+        };
+        for name in ["w0", "w1", "w2"] {
+            join(&mut table, name, 0);
+        }
+        leave(&mut table, 2);
+        // w1 reconnects in a loop: each join a row, its 3 latest earlier ones kept.
+        let mut live = 1;
+        for incarnation in 1..=10 {
+            leave(&mut table, live);
+            live = join(&mut table, "w1", incarnation);
+            assert_eq!(table.index_of("w1"), Some(live));
+        }
+        let w1: Vec<(u32, bool)> = table
+            .all()
+            .iter()
+            .filter(|w| w.name == "w1")
+            .map(|w| (w.incarnation, w.alive))
+            .collect();
+        assert_eq!(w1.len(), 1 + EARLIER_INCARNATIONS_KEPT, "{w1:?}");
+        assert!(w1.contains(&(10, true)) && w1.contains(&(9, false)) && w1.contains(&(7, false)));
+        assert_eq!(table.all().len(), 2 + w1.len(), "w2's row stays");
+        let forgotten = table.forgotten();
+        assert_eq!(
+            (
+                forgotten.workers,
+                forgotten.earlier_incarnations,
+                forgotten.trained
+            ),
+            (7, 7, 0),
+            "w1 is listed: its forgotten rows are no workers of their own"
+        );
+        assert_eq!(forgotten.tasks_done, 7);
+        assert_eq!(table.ever(), 3 + 10);
+        // A newcomer taking the latest row of a name moves the name to its latest row left;
+        // the last row of a name taken, the name is forgotten.
+        let mut table = WorkerTable::keeping(1);
+        join(&mut table, "a", 0);
+        leave(&mut table, 0);
+        assert_eq!(join(&mut table, "a", 1), 1);
+        leave(&mut table, 1);
+        assert_eq!(
+            table.slot_for("b", |i| i != 0),
+            (1, true),
+            "a's row 0 in use"
+        );
+        table.admit(1, WorkerInfo::new("b".into(), 0, 0.0));
+        assert_eq!(
+            (table.index_of("a"), table.index_of("b")),
+            (Some(0), Some(1))
+        );
+        let forgotten = table.forgotten();
+        assert_eq!((forgotten.earlier_incarnations, forgotten.trained), (1, 0));
+        leave(&mut table, 1);
+        assert_eq!(join(&mut table, "c", 0), 0);
+        assert_eq!(table.index_of("a"), None);
+        assert_eq!(table.forgotten().trained, 1, "a, no longer listed, trained");
     }
 
     #[test]
