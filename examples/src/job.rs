@@ -938,15 +938,9 @@ impl Outcome {
             None => String::new(),
         };
         // The workers that computed: late joiners and replacements count (those whose rows
-        // made room for newer ones too), the asked-for number is the floor only when none did
-        // (a run of no update).
-        let listed = self
-            .report
-            .workers
-            .iter()
-            .filter(|w| w.tasks_done > 0)
-            .count();
-        let trained = listed + self.report.forgotten_workers.trained as usize;
+        // made room for newer ones too), a worker that joined again under its name once; the
+        // asked-for number is the floor only when none did (a run of no update).
+        let trained = self.report.workers_trained() as usize;
         let asked = self.spec.cluster.workers;
         // The run's size is the workers asked for; replacements and late joiners are told
         // apart, not counted as a larger cluster.

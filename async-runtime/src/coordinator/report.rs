@@ -1,5 +1,7 @@
 //! The books of a run: counters kept as the run goes, and the report handed out at its end.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::table::{ForgottenWorkers, WorkerInfo};
@@ -130,9 +132,11 @@ pub struct RunReport {
     /// The counters.
     #[serde(flatten)]
     pub stats: RunStats,
-    /// Each worker's row of the table at the end: the live ones and the latest departed.
+    /// Each worker's row of the table at the end: the live ones and the latest departed. A
+    /// worker that joined again under its name has a row per join, told apart by their
+    /// [`incarnation`](WorkerInfo::incarnation): its earlier ones departed, up to 3 listed.
     pub workers: Vec<WorkerInfo>,
-    /// Departed workers whose rows made room for newer ones, counted.
+    /// Departed rows that made room for newer ones (workers, earlier incarnations), counted.
     pub forgotten_workers: ForgottenWorkers,
     /// The updates of the checkpoint a resume would go on from (the last one written, or the
     /// one the run resumed from); `None` without one.
@@ -148,9 +152,53 @@ impl RunStats {
 }
 
 impl RunReport {
-    /// Seconds each worker in the table spent idle waiting for work, in table order (the
-    /// forgotten ones' are summed in [`RunReport::forgotten_workers`]).
+    /// Seconds each row of the table spent idle waiting for work, in table order (a worker
+    /// that joined again under its name has a row per join; the forgotten rows' are summed in
+    /// [`RunReport::forgotten_workers`]).
     pub fn wait_s_per_worker(&self) -> Vec<f64> {
         self.workers.iter().map(|w| w.wait_s).collect()
+    }
+
+    /// Workers that completed at least one task, listed or forgotten: a worker that joined
+    /// again under its name is one worker, whichever of its joins trained.
+    pub fn workers_trained(&self) -> u64 {
+        let listed: HashSet<&str> = self
+            .workers
+            .iter()
+            .filter(|w| w.tasks_done > 0)
+            .map(|w| w.name.as_str())
+            .collect();
+        listed.len() as u64 + self.forgotten_workers.trained
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_joined_again_under_its_name_trained_as_one() {
+        let row = |name: &str, incarnation: u32, tasks_done: u64| {
+            let mut row = WorkerInfo::new(name.into(), 1, 0.0);
+            (row.incarnation, row.tasks_done) = (incarnation, tasks_done);
+            row
+        };
+        let report = RunReport {
+            elapsed_s: 1.0,
+            stats: RunStats::default(),
+            workers: vec![
+                row("w0", 0, 5),
+                row("w1", 0, 3),
+                row("w2", 0, 0),
+                row("w1", 1, 4),
+                row("w1.r0000abcd", 0, 2),
+            ],
+            forgotten_workers: ForgottenWorkers {
+                trained: 2,
+                ..ForgottenWorkers::default()
+            },
+            checkpoint_updates: None,
+        };
+        assert_eq!(report.workers_trained(), 3 + 2);
     }
 }
