@@ -1386,13 +1386,15 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
         ])
         .current_dir(&dir)
         .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the driver starts");
     let (mut stopped, other) = (worker("w1"), worker("w2"));
     std::thread::sleep(Duration::from_secs(3));
     // A host that hangs keeps its connection open: the driver declares it lost after 5 s.
-    let pid = stopped.id().to_string();
+    let stopped_pid = u64::from(stopped.id());
+    let pid = stopped_pid.to_string();
     assert!(Command::new("kill")
         .args(["-STOP", &pid])
         .status()
@@ -1408,7 +1410,7 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     let _ = stopped.kill();
     let _ = stopped.wait();
     let _ = other.wait_with_output();
-    test_support::succeeded(&driver);
+    let said = test_support::succeeded(&driver);
     test_support::succeeded(&replacement);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
@@ -1423,6 +1425,23 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     let name = joined["name"].as_str().unwrap_or_default();
     assert!(name == "w1" || name.starts_with("w1.r"), "{joined}");
     assert!(joined["tasks_done"].as_u64() > Some(0), "{joined}");
+    // The stopped one keeps its own row and numbers, also under the same name.
+    let stopped_row = summary["worker_table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["pid"].as_u64() == Some(stopped_pid))
+        .unwrap_or_else(|| panic!("no stopped w1 in {}", summary["worker_table"]));
+    assert_eq!(stopped_row["name"], "w1", "{stopped_row}");
+    assert_eq!(stopped_row["alive"], false, "{stopped_row}");
+    assert!(
+        stopped_row["tasks_done"].as_u64() > Some(0),
+        "{stopped_row}"
+    );
+    // One worker under two joins: the summary line counts w1 once.
+    if name == "w1" {
+        assert!(!said.contains("in all"), "{said}");
+    }
 }
 
 #[test]
