@@ -154,8 +154,9 @@ pub(crate) const DEPARTED_ROWS_KEPT: usize = 64;
 /// other departed workers out.
 pub(crate) const EARLIER_INCARNATIONS_KEPT: usize = 3;
 
-/// Departed workers whose rows made room for newer ones: no longer listed, only counted, so
-/// that joins in a loop cannot grow the table without bound.
+/// Departed rows that made room for newer ones (workers', and earlier incarnations of workers
+/// that joined again under their names): no longer listed, only counted, so that joins in a
+/// loop cannot grow the table without bound. The sums cover every row dropped.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ForgottenWorkers {
     /// Rows dropped: departed workers, and earlier incarnations of workers that joined again
