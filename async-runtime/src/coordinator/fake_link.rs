@@ -1306,7 +1306,20 @@ fn a_join_turned_back_keeps_no_session_at_the_link() {
     let (mut driver, wire) = driver(2, echoing());
     driver.joins.budget = JoinBudget::new(0, 0, Duration::from_secs(5), Instant::now());
     let session = join(&wire, "x0", 9);
+    // Its heartbeat, sent before the link ended its session: nothing wrong, only counted.
+    wire.borrow_mut().inbox.push_back(Inbound::Message {
+        peer: "x0".into(),
+        message: ToDriver::Heartbeat,
+        bytes: 40,
+    });
     driver.drain();
+    assert_eq!(
+        (
+            driver.stats.ended_session_frames,
+            driver.stats.rejected_messages
+        ),
+        (1, 0)
+    );
     let wire = wire.borrow();
     let told: Vec<&ToWorker> = wire
         .sent

@@ -70,8 +70,6 @@ pub(crate) struct Joins {
     pub brief: Said,
     /// Joins refused past the budget.
     pub refused: Said,
-    /// Messages of sessions the coordinator did not admit (a refused join that stays).
-    pub strays: Said,
     /// Joins admitted so far.
     pub admitted: u64,
 }
@@ -87,7 +85,6 @@ impl Joins {
             joined: Said::default(),
             brief: Said::default(),
             refused: Said::default(),
-            strays: Said::default(),
             admitted: 0,
         }
     }

@@ -84,7 +84,7 @@ pub struct RunStats {
     pub unauthenticated_frames: u64,
     /// Frames to or from sessions that had ended: orders meant for a worker's earlier session
     /// (queued before the driver heard it close or be replaced), and what a peer the driver
-    /// let go sent before its connection closed.
+    /// let go (or turned back at its join) sent before its session ended at the link.
     #[serde(default)]
     pub ended_session_frames: u64,
     /// Sealed frames whose MAC did not verify.
