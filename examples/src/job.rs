@@ -906,8 +906,9 @@ impl Outcome {
     fn limit_reached(&self) -> String {
         let updates = self.report.stats.updates;
         if updates >= self.spec.updates as u64 {
+            // The bound, not the count: SVRG's count adds its snapshots to it.
             let default = if self.spec.stop.time_s.is_none()
-                && updates == crate::cli::DEFAULT_UPDATES as u64
+                && self.spec.updates == crate::cli::DEFAULT_UPDATES
             {
                 " (the default: raise it with --updates, or bound the run by --time)"
             } else {
