@@ -305,24 +305,27 @@ impl Attempts {
 /// Failures of asynchronous sites' tasks since each site's last good result, and the workers
 /// they failed on. Another worker simply takes the work: only a site failing
 /// [`MAX_ATTEMPTS`] times in a row on more than one worker (or on the last one) ends the run.
+/// Workers are told apart by name: a worker that joined again under its own name (a row per
+/// join) is the same host, and failing there again says nothing of the others.
 #[derive(Default)]
 pub(crate) struct SiteFailures {
-    by_site: HashMap<&'static str, (u32, Vec<usize>)>,
+    by_site: HashMap<&'static str, (u32, Vec<String>)>,
 }
 
 impl SiteFailures {
-    /// Records that a task of `site` failed on `worker`, `alive` workers taking part. `Err`
-    /// with the failures in a row and the workers they were on once the run must end.
+    /// Records that a task of `site` failed on the worker named `worker`, `alive` workers
+    /// taking part. `Err` with the failures in a row and the workers they were on once the
+    /// run must end.
     pub fn failed(
         &mut self,
         site: &'static str,
-        worker: usize,
+        worker: &str,
         alive: usize,
     ) -> Result<(), (u32, usize)> {
         let (count, workers) = self.by_site.entry(site).or_default();
         *count += 1;
-        if !workers.contains(&worker) {
-            workers.push(worker);
+        if !workers.iter().any(|w| w == worker) {
+            workers.push(worker.to_owned());
         }
         let everywhere = workers.len() >= 2 || alive <= 1;
         if *count >= MAX_ATTEMPTS && everywhere {
@@ -624,25 +627,25 @@ mod tests {
     fn a_site_failing_in_a_row_on_two_workers_ends_the_run_and_a_good_result_resets_it() {
         let mut failures = SiteFailures::default();
         for _ in 1..MAX_ATTEMPTS {
-            assert!(failures.failed("grad", 0, 3).is_ok());
+            assert!(failures.failed("grad", "w0", 3).is_ok());
         }
         assert!(
-            failures.failed("grad", 0, 3).is_ok(),
+            failures.failed("grad", "w0", 3).is_ok(),
             "on one worker of three: the others take the work"
         );
-        assert_eq!(failures.failed("grad", 1, 3), Err((MAX_ATTEMPTS + 1, 2)));
+        assert_eq!(failures.failed("grad", "w1", 3), Err((MAX_ATTEMPTS + 1, 2)));
         failures.succeeded("grad");
         assert!(
-            failures.failed("grad", 1, 3).is_ok(),
+            failures.failed("grad", "w1", 3).is_ok(),
             "counted again from none"
         );
-        assert!(failures.failed("other", 0, 3).is_ok(), "per site");
+        assert!(failures.failed("other", "w0", 3).is_ok(), "per site");
         let mut alone = SiteFailures::default();
         for _ in 1..MAX_ATTEMPTS {
-            assert!(alone.failed("grad", 0, 1).is_ok());
+            assert!(alone.failed("grad", "w0", 1).is_ok());
         }
         assert_eq!(
-            alone.failed("grad", 0, 1),
+            alone.failed("grad", "w0", 1),
             Err((MAX_ATTEMPTS, 1)),
             "the last worker"
         );
