@@ -260,24 +260,24 @@ async fn serve_async(
                 // closing is applied first, or it would end the newer session.
                 settle_socket_events(&mut events, &mut gate, &inbound);
                 if let Some((peer, body)) = split_inbound(message, &mut said) {
-                let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
-                log_event(&event, &mut said);
-                if let Inbound::Admitted { peer, .. } = &event {
-                    frame_limits.set(&identity_bytes(peer), config.max_frame);
-                }
-                // The coordinator hears of a refusal before its peer does: a run that ends
-                // on the peer's answer has counted it.
-                if !matches!(event, Inbound::Handled) && inbound.send(event).is_err() {
-                    break;
-                }
-                for (peer, frame) in out.drain(..) {
-                    // Handshake answers go plain: the peer has no session yet.
-                    let _ = send_to(&send_half, &peer, frame);
-                }
-                for (peer, why) in gate.drain_closing() {
-                    let _ = send_half.disconnect(identity_bytes(&peer));
-                    let _ = inbound.send(Inbound::Dropped { peer, why });
-                }
+                    let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
+                    log_event(&event, &mut said);
+                    if let Inbound::Admitted { peer, .. } = &event {
+                        frame_limits.set(&identity_bytes(peer), config.max_frame);
+                    }
+                    // The coordinator hears of a refusal before its peer does: a run that ends
+                    // on the peer's answer has counted it.
+                    if !matches!(event, Inbound::Handled) && inbound.send(event).is_err() {
+                        break;
+                    }
+                    for (peer, frame) in out.drain(..) {
+                        // Handshake answers go plain: the peer has no session yet.
+                        let _ = send_to(&send_half, &peer, frame);
+                    }
+                    for (peer, why) in gate.drain_closing() {
+                        let _ = send_half.disconnect(identity_bytes(&peer));
+                        let _ = inbound.send(Inbound::Dropped { peer, why });
+                    }
                 }
                 // The socket's writers run on this thread: a peer whose frames never stop
                 // coming must not keep them, and every worker's heartbeats, from running. Only
