@@ -671,14 +671,6 @@ impl RunArgs {
             bail!("--lambda must be a number >= 0, not {lambda}");
         }
         let loss = Loss::with_lambda(matches!(self.loss, LossName::LeastSquares), lambda);
-        let seconds = |flag: &str, value: f64| -> Result<Duration> {
-            Duration::try_from_secs_f64(value)
-                .ok()
-                .filter(|_| value.is_finite())
-                .with_context(|| {
-                    format!("{flag} must be a finite number of seconds >= 0, not {value}")
-                })
-        };
         let join_timeout = seconds("--join-timeout", self.join_timeout)?;
         if let Some(time) = self.time {
             seconds("--time", time)?;
@@ -1068,19 +1060,14 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Err(_)) => None,
     };
     options.reconnect = match args.reconnect {
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--reconnect must be a finite number of seconds >= 0, not {s}"),
+        Some(s) => Some(seconds("--reconnect", s)?),
         None => None,
     };
-    options.driver_timeout = match args.driver_timeout {
-        0.0 => None,
-        s if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        s => bail!("--driver-timeout must be a finite number of seconds >= 0, not {s}"),
+    options.driver_timeout = match seconds("--driver-timeout", args.driver_timeout)? {
+        Duration::ZERO => None,
+        timeout => Some(timeout),
     };
-    options.connect_timeout = match args.connect_timeout {
-        s if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
-        s => bail!("--connect-timeout must be a finite number of seconds >= 0, not {s}"),
-    };
+    options.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
     for run in 1..=args.runs {
         if run > 1 {
             tracing::info!(run, of = args.runs, "waiting for the next run's driver");
@@ -1100,6 +1087,23 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `value` seconds of the flag `flag`, or why not: a negative, NaN or infinite number, or one
+/// beyond what a deadline can be (about 10^12 years, where the conversion would panic).
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|_| value.is_finite() && value <= MAX_SECONDS)
+        .with_context(|| {
+            format!(
+                "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
+            )
+        })
+}
+
+/// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a
+/// century) still fits the clock's arithmetic.
+const MAX_SECONDS: f64 = 3.2e9;
 
 /// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
 fn hostname() -> String {

@@ -399,6 +399,18 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
             "--reconnect must be a finite",
         ),
         (
+            // Finite, but past what a duration holds: the conversion panicked.
+            &[
+                "worker",
+                "--driver",
+                "tcp://127.0.0.1:9",
+                "--connect-timeout",
+                "1e30",
+            ],
+            "--connect-timeout must be a finite number of seconds from 0 to",
+        ),
+        (&["--time", "1e30"], "--time must be a finite"),
+        (
             &["--data", "tiny.libsvm", "--dim", "10000000000"],
             "10000000000 features exceed the memory budget",
         ),
