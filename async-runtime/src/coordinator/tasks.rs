@@ -351,7 +351,9 @@ pub(crate) fn retry_target(
     worker: usize,
 ) -> Option<usize> {
     let live = || (0..workers.len()).filter(|&w| workers[w].alive);
-    let fresh = |w: &usize| !tried.contains(w);
+    // By name: a worker that joined again under its own name (a row per join) is the host it
+    // failed on, not a fresh one.
+    let fresh = |w: &usize| !tried.iter().any(|&t| workers[t].name == workers[*w].name);
     let holds = |w: &usize| workers[*w].partitions.contains(&partition);
     let room = |w: &usize| workers[*w].in_flight < MAX_QUEUED_TASKS;
     // Within each rank, one with room for the task first: a full one holds it back a while.
@@ -568,6 +570,14 @@ mod tests {
             book.in_flight[&seq].sent_at <= Instant::now(),
             "never sent in the future"
         );
+    }
+
+    #[test]
+    fn a_worker_that_joined_again_under_its_name_is_not_fresh_for_a_retry() {
+        // w0 failed the task, left and joined again (row 1); w1 has not tried it.
+        let mut workers = vec![worker("w0", &[]), worker("w0", &[]), worker("w1", &[])];
+        workers[0].alive = false;
+        assert_eq!(retry_target(&workers, 0, &[0], 0), Some(2));
     }
 
     #[test]
