@@ -1089,7 +1089,7 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
 }
 
 /// `value` seconds of the flag `flag`, or why not: a negative, NaN or infinite number, or one
-/// beyond what a deadline can be (about 10^12 years, where the conversion would panic).
+/// past [`MAX_SECONDS`] (far enough past it, converting it to a `Duration` panics).
 fn seconds(flag: &str, value: f64) -> Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
