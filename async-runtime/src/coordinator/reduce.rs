@@ -103,7 +103,8 @@ impl Driver {
     ) -> Result<Unsent, RuntimeError> {
         let tried = match attempts.failed(partition, worker) {
             Ok(tried) => tried,
-            Err(distinct) => {
+            Err(tried) => {
+                let distinct = tasks::distinct_workers(&self.table.workers, tried);
                 return Err(RuntimeError::TaskFailed {
                     task: spec.task.to_owned(),
                     worker: self.table.workers[worker].name.clone(),
@@ -111,7 +112,7 @@ impl Driver {
                         "{message} (partition {partition} failed {MAX_ATTEMPTS} times, on \
                          {distinct} workers)"
                     ),
-                })
+                });
             }
         };
         let Some(heir) = tasks::retry_target(&self.table.workers, partition as u32, tried, worker)

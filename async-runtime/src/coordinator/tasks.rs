@@ -281,10 +281,9 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
-    /// Records that the task on `partition` failed on `worker`. `Ok` with the workers it
-    /// failed on so far while it may be tried again; `Err` with how many distinct workers it
-    /// failed on once it failed [`MAX_ATTEMPTS`] times.
-    pub fn failed(&mut self, partition: usize, worker: usize) -> Result<&[usize], usize> {
+    /// Records that the task on `partition` failed on `worker`. The workers it failed on so
+    /// far: `Ok` while it may be tried again, `Err` once it failed [`MAX_ATTEMPTS`] times.
+    pub fn failed(&mut self, partition: usize, worker: usize) -> Result<&[usize], &[usize]> {
         // The first run counts as the first attempt.
         let (count, tried) = self
             .by_partition
@@ -293,13 +292,18 @@ impl Attempts {
         tried.push(worker);
         *count += 1;
         if *count > MAX_ATTEMPTS {
-            let mut distinct = tried.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            return Err(distinct.len());
+            return Err(tried);
         }
         Ok(tried)
     }
+}
+
+/// How many workers the rows `tried` are, told apart by name: a worker that joined again
+/// under its own name has a row per join.
+pub(crate) fn distinct_workers(workers: &[WorkerInfo], tried: &[usize]) -> usize {
+    let names: std::collections::HashSet<&str> =
+        tried.iter().map(|&t| workers[t].name.as_str()).collect();
+    names.len()
 }
 
 /// Failures of asynchronous sites' tasks since each site's last good result, and the workers
@@ -578,6 +582,7 @@ mod tests {
         let mut workers = vec![worker("w0", &[]), worker("w0", &[]), worker("w1", &[])];
         workers[0].alive = false;
         assert_eq!(retry_target(&workers, 0, &[0], 0), Some(2));
+        assert_eq!(distinct_workers(&workers, &[0, 1, 0]), 1, "one host");
     }
 
     #[test]
@@ -611,11 +616,10 @@ mod tests {
             "all tried: any live one but the last"
         );
         assert!(attempts.failed(0, 0).is_ok());
-        assert_eq!(
-            attempts.failed(0, 2),
-            Err(2),
-            "the fourth failure ends it; it failed on two workers"
-        );
+        let tried = attempts
+            .failed(0, 2)
+            .expect_err("the fourth failure ends it");
+        assert_eq!(distinct_workers(&workers, tried), 2, "on two workers");
         assert!(attempts.failed(1, 1).is_ok(), "counted per partition");
         workers[0].alive = false;
         workers[2].alive = false;
