@@ -233,6 +233,9 @@ impl Gate {
         }
         self.sessions.remove(peer);
         self.unproven.remove(peer);
+        // A handshake its connection began again ends too: nothing it sends is heard now,
+        // and left open it would count, at the close, as a worker that left unproven.
+        self.strangers.remove(peer);
         self.let_go.insert(peer.to_owned(), now + LAST_WORD_LINGER);
         true
     }
@@ -1296,6 +1299,24 @@ mod tests {
         assert_ne!(again, session);
         assert!(!gate.end("w0", session, now), "the old id ends nothing");
         assert_eq!(session_of(&gate, "w0"), Some(again));
+    }
+
+    #[test]
+    fn a_session_ended_during_a_new_handshake_on_its_connection_does_not_close_as_unproven() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let mut w0 = Peer::new("w0", &token);
+        let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
+            panic!("admitted")
+        };
+        // Its connection says hello again, and the coordinator lets it go meanwhile.
+        let again = Peer::new("w0", &token);
+        gate.on_frame("w0", &again.hello(), now, &mut out);
+        assert_eq!(gate.strangers(), 1);
+        gate.end("w0", session, now);
+        assert!(!gate.forget("w0"), "let go, not left unproven");
     }
 
     #[test]
