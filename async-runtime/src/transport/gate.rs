@@ -1246,16 +1246,22 @@ mod tests {
             .map(|(_, id)| id)
     }
 
-    #[test]
-    fn a_session_the_coordinator_ends_keeps_nothing_and_a_fresh_handshake_brings_it_back() {
-        let token = Token::random();
-        let mut gate = gate(&token, false);
-        let mut out = Outbox::new();
-        let now = Instant::now();
-        let mut w0 = Peer::new("w0", &token);
+    /// A gate (see [`gate`]) that admitted `w0`: the gate, w0's side, its session.
+    fn admitted_w0(token: &Token) -> (Gate, Peer, SessionId) {
+        let mut gate = gate(token, false);
+        let mut w0 = Peer::new("w0", token);
         let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
             panic!("admitted")
         };
+        (gate, w0, session)
+    }
+
+    #[test]
+    fn a_session_the_coordinator_ends_keeps_nothing_and_a_fresh_handshake_brings_it_back() {
+        let token = Token::random();
+        let (mut gate, mut w0, session) = admitted_w0(&token);
+        let mut out = Outbox::new();
+        let now = Instant::now();
         assert!(gate.end("w0", session, now), "its session was open");
         assert!(!gate.end("w0", session, now), "once");
         // Nothing is sealed for it any more, heartbeats included (they go to `sessions`).
@@ -1304,13 +1310,9 @@ mod tests {
     #[test]
     fn a_session_ended_during_a_new_handshake_on_its_connection_does_not_close_as_unproven() {
         let token = Token::random();
-        let mut gate = gate(&token, false);
+        let (mut gate, _, session) = admitted_w0(&token);
         let mut out = Outbox::new();
         let now = Instant::now();
-        let mut w0 = Peer::new("w0", &token);
-        let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
-            panic!("admitted")
-        };
         // Its connection says hello again, and the coordinator lets it go meanwhile.
         let again = Peer::new("w0", &token);
         gate.on_frame("w0", &again.hello(), now, &mut out);
@@ -1322,13 +1324,9 @@ mod tests {
     #[test]
     fn a_peer_let_go_that_keeps_talking_is_dropped_and_closed_only_at_its_linger() {
         let token = Token::random();
-        let mut gate = gate(&token, false);
+        let (mut gate, mut w0, session) = admitted_w0(&token);
         let mut out = Outbox::new();
         let now = Instant::now();
-        let mut w0 = Peer::new("w0", &token);
-        let Inbound::Admitted { session, .. } = handshake(&mut gate, &mut w0) else {
-            panic!("admitted")
-        };
         gate.end("w0", session, now);
         // A worker excluded while it computes keeps sending results: closing its connection
         // at once would drop the word of why, queued for it.
