@@ -190,14 +190,19 @@ impl Router {
     /// A peer whose TCP connection is accepted and that has its greeting: the socket has
     /// entered it in its admission queue.
     async fn greeted(&self) -> TcpStream {
-        let mut peer = TcpStream::connect(&self.endpoint).await.expect("connect");
-        peer.write_all(&test_support::zmtp_null_greeting())
-            .await
-            .expect("greeting");
-        let mut theirs = [0u8; 64];
-        peer.read_exact(&mut theirs).await.expect("its greeting");
-        peer
+        greeted(&self.endpoint).await
     }
+}
+
+/// A peer of the socket at `endpoint` that has exchanged greetings with it.
+async fn greeted(endpoint: &str) -> TcpStream {
+    let mut peer = TcpStream::connect(endpoint).await.expect("connect");
+    peer.write_all(&test_support::zmtp_null_greeting())
+        .await
+        .expect("greeting");
+    let mut theirs = [0u8; 64];
+    peer.read_exact(&mut theirs).await.expect("its greeting");
+    peer
 }
 
 /// Ends a greeted peer's ZMTP handshake as a DEALER named `identity`.
@@ -309,4 +314,61 @@ async fn an_endless_allowance_admits_as_usual() {
     let mut peer = router.greeted().await;
     ready(&mut peer, "p").await;
     router.expect("accepted", "p").await;
+}
+
+/// The driver's link reads closings from `RouterSocket::disconnections`, not from the monitor:
+/// the monitor's channel is bounded and takes an event per accepted connection too, so
+/// connections that come and go faster than it is read filled it, and a closing was lost (a
+/// let-go session then outlived its connection until its linger, turning back its worker's
+/// next hello). Every closing is there, in order, while the unread monitor has dropped some.
+#[tokio::test]
+async fn no_closing_is_lost_while_the_monitor_is_full() {
+    let mut options = SocketOptions::default();
+    options
+        .max_frame_size(1 << 20)
+        .initial_frame_size(INITIAL)
+        .unique_peer_identities(true)
+        .admission(8, Duration::from_secs(600));
+    let mut socket = RouterSocket::with_options(options);
+    let mut monitor = socket.monitor();
+    let mut closings = socket.disconnections();
+    let endpoint = socket.bind("tcp://127.0.0.1:0").await.expect("bind");
+    let endpoint = endpoint
+        .to_string()
+        .trim_start_matches("tcp://")
+        .to_string();
+    let (heard, mut hears) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(message) = socket.recv().await {
+            let _ = heard.send(message.get(0).map(|id| id.to_vec()));
+        }
+    });
+    let wait = Duration::from_secs(60);
+    let peers = 700;
+    for n in 0..peers {
+        let mut peer = greeted(&endpoint).await;
+        peer.set_nodelay(true).expect("no delay");
+        let name = format!("p{n}");
+        ready(&mut peer, &name).await;
+        // One short message: once the socket has read it, the peer is registered, so its
+        // closing is one the socket reports.
+        peer.write_all(&[0x00, 1, b'm']).await.expect("message");
+        let from = tokio::time::timeout(wait, hears.recv()).await;
+        assert_eq!(
+            from.expect("heard within a minute"),
+            Some(Some(name.clone().into_bytes()))
+        );
+        drop(peer);
+        let closed = tokio::time::timeout(wait, closings.next()).await;
+        let closed = closed.expect("closed within a minute").expect("open");
+        assert_eq!(closed.to_vec(), name.into_bytes());
+    }
+    let mut monitored = 0;
+    while monitor.try_recv().is_ok() {
+        monitored += 1;
+    }
+    assert!(
+        monitored < 2 * peers,
+        "the monitor kept all {monitored} events: it no longer shows the loss"
+    );
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc as tokio_mpsc;
-use zeromq::{RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMessage};
+use zeromq::util::PeerIdentity;
+use zeromq::{RouterSocket, Socket, SocketOptions, SocketRecv, ZmqMessage};
 
 use super::frame;
 use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal, SessionId};
@@ -210,7 +211,9 @@ async fn serve_async(
     let frame_limits = options.frame_limits();
     let peer_sources = options.peer_sources();
     let mut socket = RouterSocket::with_options(options);
-    let mut events = socket.monitor();
+    // Not the socket's monitor: its channel is bounded and holds an event per accepted
+    // connection, so a flood of connections would crowd out a closing.
+    let mut closings = socket.disconnections();
     if let Some(reason) = super::endpoint_problem(&config.bind) {
         let _ = ready.send(Err(RuntimeError::Bind {
             address: config.bind.clone(),
@@ -258,7 +261,7 @@ async fn serve_async(
                 // one step on this thread, and drops what it had not read of it: a frame under
                 // that identity received after is a newer connection's, and the older one's
                 // closing is applied first, or it would end the newer session.
-                settle_socket_events(&mut events, &mut gate, &inbound);
+                settle_closings(&mut closings, &mut gate, &inbound);
                 if let Some((peer, body)) = split_inbound(message, &mut said) {
                     let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
                     log_event(&event, &mut said);
@@ -290,7 +293,7 @@ async fn serve_async(
             queued = outbound.recv() => {
                 // A closed connection's session is neither sealed for nor ended: its identity
                 // may be a newer connection's already.
-                settle_socket_events(&mut events, &mut gate, &inbound);
+                settle_closings(&mut closings, &mut gate, &inbound);
                 let (peer, session, frame) = match queued {
                     Some(Outbound::Frame { peer, session, frame }) => (peer, session, frame),
                     Some(Outbound::End { peer, session }) => {
@@ -313,7 +316,7 @@ async fn serve_async(
                 }
             }
             _ = ticker.tick() => {
-                settle_socket_events(&mut events, &mut gate, &inbound);
+                settle_closings(&mut closings, &mut gate, &inbound);
                 let now = std::time::Instant::now();
                 for event in gate.sweep(now) {
                     let _ = inbound.send(event);
@@ -336,7 +339,7 @@ async fn serve_async(
                     let _ = inbound.send(Inbound::Disconnected { peer });
                 }
             }
-            Some(event) = events.next() => on_socket_event(event, &mut gate, &inbound),
+            Some(id) = closings.next() => on_closing(id, &mut gate, &inbound),
         }
     }
     // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
@@ -344,30 +347,28 @@ async fn serve_async(
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// Applies the transport's events queued so far (see [`on_socket_event`]).
-fn settle_socket_events(
-    events: &mut futures::channel::mpsc::Receiver<SocketEvent>,
+/// Applies the transport's closings queued so far (see [`on_closing`]).
+fn settle_closings(
+    closings: &mut futures::channel::mpsc::UnboundedReceiver<PeerIdentity>,
     gate: &mut Gate,
     inbound: &std_mpsc::Sender<Inbound>,
 ) {
-    while let Ok(event) = events.try_recv() {
-        on_socket_event(event, gate, inbound);
+    while let Ok(id) = closings.try_recv() {
+        on_closing(id, gate, inbound);
     }
 }
 
 /// A connection closed: its session or handshake ends, and the coordinator hears of it.
-fn on_socket_event(event: SocketEvent, gate: &mut Gate, inbound: &std_mpsc::Sender<Inbound>) {
-    if let SocketEvent::Disconnected(id) = event {
-        let peer = identity_name(&Bytes::from(id));
-        if gate.forget(&peer) {
-            let why = Refusal::LeftUnproven;
-            let _ = inbound.send(Inbound::Dropped {
-                peer: peer.clone(),
-                why,
-            });
-        }
-        let _ = inbound.send(Inbound::Disconnected { peer });
+fn on_closing(id: PeerIdentity, gate: &mut Gate, inbound: &std_mpsc::Sender<Inbound>) {
+    let peer = identity_name(&Bytes::from(id));
+    if gate.forget(&peer) {
+        let why = Refusal::LeftUnproven;
+        let _ = inbound.send(Inbound::Dropped {
+            peer: peer.clone(),
+            why,
+        });
     }
+    let _ = inbound.send(Inbound::Disconnected { peer });
 }
 
 /// Messages received in a row after which the link thread lets its other tasks run.

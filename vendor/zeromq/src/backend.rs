@@ -58,6 +58,10 @@ pub(crate) struct GenericSocketBackend {
     socket_type: SocketType,
     socket_options: Arc<SocketOptions>,
     pub(crate) socket_monitor: Mutex<Option<mpsc::Sender<SocketEvent>>>,
+    /// Every disconnection, never dropped (see `RouterSocket::disconnections`): the monitor's
+    /// channel is bounded and shared with an event per accepted connection, so a flood of
+    /// connections filled it and a disconnection was lost.
+    pub(crate) disconnections: Mutex<Option<mpsc::UnboundedSender<PeerIdentity>>>,
     single_peer: Mutex<Option<SinglePeer>>,
     peer_count: AtomicUsize,
     /// Notifiers for reconnection tasks - keyed by `peer_id`
@@ -80,6 +84,7 @@ impl GenericSocketBackend {
             socket_type,
             socket_options: Arc::new(options),
             socket_monitor: Mutex::new(None),
+            disconnections: Mutex::new(None),
             single_peer: Mutex::new(None),
             peer_count: AtomicUsize::new(0),
             disconnect_notifiers: Mutex::new(HashMap::new()),
@@ -370,6 +375,9 @@ impl MultiPeerBackend for GenericSocketBackend {
         };
 
         if peer_removed {
+            if let Some(disconnections) = self.disconnections.lock().as_ref() {
+                let _ = disconnections.unbounded_send(peer_id.clone());
+            }
             if let Some(monitor) = self.monitor().lock().as_mut() {
                 let _ = monitor.try_send(SocketEvent::Disconnected(peer_id.clone()));
             }

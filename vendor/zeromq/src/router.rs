@@ -113,6 +113,16 @@ impl SocketSend for RouterSocket {
 }
 
 impl RouterSocket {
+    /// Each disconnected peer's identity, in order, none ever dropped (unlike
+    /// [`Socket::monitor`]'s bounded channel, which a flood of accepted connections fills).
+    /// The queue holds one identity per connection closed and not yet read, so its reader
+    /// should drain it promptly.
+    pub fn disconnections(&mut self) -> mpsc::UnboundedReceiver<PeerIdentity> {
+        let (sender, receiver) = mpsc::unbounded();
+        self.backend.disconnections.lock().replace(sender);
+        receiver
+    }
+
     /// Splits the socket into separate send and recv halves, allowing concurrent
     /// sending and receiving from independent async tasks.
     ///
