@@ -141,6 +141,7 @@ fn epoch_length(p: &Params, rows: usize, partitions: usize, synchronous: bool) -
 #[async_optimizer]
 pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let epoch = epoch_length(p, data.full_rows(), cx.partitions(data), true);
+    cx.note("epoch", epoch as f64);
     let mut w: Model = Model::zeros(data.dim());
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
@@ -176,6 +177,7 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 #[async_optimizer]
 pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let epoch = epoch_length(p, data.full_rows(), cx.partitions(data), false);
+    cx.note("epoch", epoch as f64);
     let mut w: Model = Model::zeros(data.dim());
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut fulls = FullGradients::default();

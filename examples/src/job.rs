@@ -981,10 +981,15 @@ impl Outcome {
             "quorum": self.spec.quorum,
             "max_staleness": self.spec.max_staleness,
             "staleness_aware": self.spec.staleness_aware,
-            "epoch": self.spec.epoch,
+            // The length the optimizer used when it chose it (`--epoch 0`: one pass).
+            "epoch": match (self.spec.epoch, self.report.notes.get("epoch")) {
+                (0, Some(&chosen)) => chosen as usize,
+                (given, _) => given,
+            },
             "prefetch": self.spec.cluster.prefetch,
             "partitions_per_worker": self.spec.cluster.partitions_per_worker,
             "params": hyperparameters(self.algorithm, &self.spec.params),
+            "notes": self.report.notes,
             // Those of the model the files hold; `stats` has what the driver applied.
             "updates": model_updates,
             "elapsed_s": model_elapsed_s,

@@ -1979,3 +1979,32 @@ fn a_comparison_writes_every_file_it_can() {
         assert!(dir.join("c").join(file).is_file(), "{file} is written");
     }
 }
+
+/// The summary gives the epoch SVRG used, not the `0` that asked for its default: one pass
+/// over the data, 48 rows / (batch 4 x 2 partitions) synchronous updates, 48 / 4 asynchronous
+/// ones (a task reads one partition's minibatch).
+#[test]
+fn the_summary_gives_the_default_epoch_the_optimizer_chose() {
+    let dir = scratch("epoch");
+    let rows: String = (0..48).map(|i| format!("{} 1:{i} 2:1\n", i % 3)).collect();
+    std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
+    for (algo, epoch) in [("svrg", 6), ("asvrg", 12)] {
+        let args = ["--data", "rows.libsvm", "--workers", "2", "--batch", "4"];
+        let file = format!("{algo}.json");
+        let more = [
+            "--updates",
+            "3",
+            "--quiet",
+            "--algo",
+            algo,
+            "--summary",
+            &file,
+        ];
+        let output = run(&[&args[..], &more[..]].concat(), &dir);
+        succeeded(&output);
+        let summary = std::fs::read_to_string(dir.join(&file)).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        assert_eq!(summary["epoch"], epoch, "{algo}");
+        assert_eq!(summary["notes"]["epoch"], epoch as f64, "{algo}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,6 +152,8 @@ pub struct Driver {
     pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: SiteFailures,
+    /// What the optimizer chose at run time and recorded (see [`Driver::note`]).
+    notes: BTreeMap<String, f64>,
     observer: Option<Observer>,
     /// Checkpoints: the policy, the last one and the one being written, the one resumed.
     pub(crate) checkpoints: Checkpoints,
@@ -223,6 +226,7 @@ impl Driver {
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
+            notes: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,
             observer: None,
@@ -260,6 +264,14 @@ impl Driver {
         } else {
             self.table.alive() * self.config.partitions_per_worker
         }
+    }
+
+    /// Records `value` under `name`: a value the optimizer chose at run time, such as an
+    /// epoch length it computed from the data or a step a line search found, so that the run
+    /// says what it used. Kept in [`RunReport::notes`] (the command line writes them in its
+    /// summary); a later note of the same name replaces the earlier one.
+    pub fn note(&mut self, name: &str, value: f64) {
+        self.notes.insert(name.to_owned(), value);
     }
 
     /// The counters so far.
@@ -386,6 +398,7 @@ impl Driver {
             workers,
             forgotten_workers: self.table.forgotten().clone(),
             checkpoint_updates: self.checkpoints.on_disk(),
+            notes: self.notes.clone(),
         }
     }
 

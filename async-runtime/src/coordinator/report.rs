@@ -1,6 +1,6 @@
 //! The books of a run: counters kept as the run goes, and the report handed out at its end.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +141,8 @@ pub struct RunReport {
     /// The updates of the checkpoint a resume would go on from (the last one written, or the
     /// one the run resumed from); `None` without one.
     pub checkpoint_updates: Option<u64>,
+    /// The values the optimizer recorded with [`Driver::note`](crate::Driver::note).
+    pub notes: BTreeMap<String, f64>,
 }
 
 impl RunStats {
@@ -198,6 +200,7 @@ mod tests {
                 ..ForgottenWorkers::default()
             },
             checkpoint_updates: None,
+            notes: Default::default(),
         };
         assert_eq!(report.workers_trained(), 3 + 2);
     }
