@@ -205,6 +205,38 @@ pub const NAME_TAKEN: &str = "another connection uses the name";
 /// The longest name the driver admits.
 pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;
 
+/// The name a worker joins under again when the driver holds its own (it declared the worker
+/// lost, or an earlier connection under the name lingers): the name and a random suffix,
+/// `w1.r0a1b2c3d`.
+pub fn fresh_name(name: &str) -> String {
+    format!("{name}{FRESH_MARK}{:08x}", rand::random::<u32>())
+}
+
+/// What comes between a worker's name and the random part of a [`fresh_name`].
+const FRESH_MARK: &str = ".r";
+
+/// The name a worker chose, without the suffix a [`fresh_name`] added: `w1` for
+/// `w1.r0a1b2c3d`. Only for telling workers apart in counts and failure accounting, as a
+/// worker's own name is: what a peer calls itself is never a credential.
+pub fn original_name(name: &str) -> &str {
+    let suffix = FRESH_MARK.len() + 8;
+    let Some(cut) = name.len().checked_sub(suffix) else {
+        return name;
+    };
+    match name.split_at_checked(cut) {
+        Some((original, tail))
+            if !original.is_empty()
+                && tail.starts_with(FRESH_MARK)
+                && tail[FRESH_MARK.len()..]
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) =>
+        {
+            original
+        }
+        _ => name,
+    }
+}
+
 /// Why `name` cannot name a worker, if it cannot: a name is a routing identity and appears in
 /// logs and errors, so it is 1 to `max` letters, digits and `. _ - : @ +`, and does not start
 /// with `0x`, which stands for identities of connections that gave none.
@@ -266,6 +298,25 @@ pub struct Hello {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_name_leads_back_to_the_name_it_was_made_from() {
+        for name in ["w1", "gpu-3.east", "w1.r0a1b2c3d"] {
+            let fresh = fresh_name(name);
+            assert_eq!(original_name(&fresh), name, "{fresh}");
+            assert!(name_problem(&fresh, MAX_ADMITTED_NAME).is_none());
+        }
+        for name in [
+            "w1",
+            ".r0a1b2c3d",
+            "w1.r0A1B2C3D",
+            "w1.r0a1b2c3",
+            "w1.x0a1b2c3d",
+            "ü.r0a1b2c",
+        ] {
+            assert_eq!(original_name(name), name);
+        }
+    }
 
     #[test]
     fn a_peers_text_is_one_line_of_bounded_length() {

@@ -1604,31 +1604,33 @@ fn a_result_of_a_workers_first_connection_is_booked_to_it_not_to_its_rejoined_on
 #[test]
 fn a_site_failing_on_one_host_before_and_after_it_joined_again_fails_on_one_worker() {
     // w1's host fails every task of the site, and the barrier selects w1 alone. It is
-    // excluded, joins again under its name (a row of its own), and fails again: that is one
-    // host failing, not the site failing on every worker it tried.
-    let script: Script = Box::new(|peer, _| {
-        if peer == "w1" {
-            Reply::Fail("w1's host is broken".into())
-        } else {
-            Reply::Silent
-        }
-    });
-    let (mut driver, wire) = driver(3, script);
-    settle(&mut driver, &["grad"]);
-    let data = data();
-    let only_w1: Gate<'static> = (
-        &|_: &WorkerTable| true,
-        &|w: &WorkerInfo, _: &WorkerTable| w.name == "w1",
-    );
-    let first = driver
-        .reduce_next(&data, &spec("grad", None), only_w1, None, &decode)
-        .expect_err("w1 excluded, no one else selected");
-    join(&wire, "w1", 99);
-    driver.drain();
-    let second = driver
-        .reduce_next(&data, &spec("grad", None), only_w1, None, &decode)
-        .expect_err("w1 excluded again");
-    let (first, second) = (first.to_string(), second.to_string());
-    assert!(!second.contains("on 2 workers"), "{second}");
-    assert_eq!(driver.stats.excluded_workers, 2, "{first} / {second}");
+    // excluded, joins again (a row of its own) under its name or a fresh one, and fails again:
+    // that is one host failing, not the site failing on every worker it tried.
+    for again in ["w1".to_owned(), crate::protocol::fresh_name("w1")] {
+        let script: Script = Box::new(|peer, _| {
+            if crate::protocol::original_name(peer) == "w1" {
+                Reply::Fail("w1's host is broken".into())
+            } else {
+                Reply::Silent
+            }
+        });
+        let (mut driver, wire) = driver(3, script);
+        settle(&mut driver, &["grad"]);
+        let data = data();
+        let only_w1: Gate<'static> = (
+            &|_: &WorkerTable| true,
+            &|w: &WorkerInfo, _: &WorkerTable| w.worker() == "w1",
+        );
+        let first = driver
+            .reduce_next(&data, &spec("grad", None), only_w1, None, &decode)
+            .expect_err("w1 excluded, no one else selected");
+        join(&wire, &again, 99);
+        driver.drain();
+        let second = driver
+            .reduce_next(&data, &spec("grad", None), only_w1, None, &decode)
+            .expect_err("w1 excluded again");
+        let (first, second) = (first.to_string(), second.to_string());
+        assert!(!second.contains("on 2 workers"), "{again}: {second}");
+        assert_eq!(driver.stats.excluded_workers, 2, "{first} / {second}");
+    }
 }

@@ -357,8 +357,8 @@ impl Driver {
     /// the work (see [`SiteFailures`](super::tasks::SiteFailures)).
     fn site_failed(&mut self, failed: Failed) -> Result<(), RuntimeError> {
         let alive = self.table.alive();
-        let name = &self.table.workers[failed.worker].name;
-        if let Err((count, workers)) = self.site_failures.failed(failed.task, name, alive) {
+        let worker = self.table.workers[failed.worker].worker();
+        if let Err((count, workers)) = self.site_failures.failed(failed.task, worker, alive) {
             return Err(RuntimeError::TaskFailed {
                 task: failed.task.to_owned(),
                 worker: self.table.workers[failed.worker].name.clone(),

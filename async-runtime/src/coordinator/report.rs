@@ -162,13 +162,14 @@ impl RunReport {
     }
 
     /// Workers that completed at least one task, listed or forgotten: a worker that joined
-    /// again under its name is one worker, whichever of its joins trained.
+    /// again, under its name or a fresh one ([`WorkerInfo::worker`]), is one worker, whichever
+    /// of its joins trained.
     pub fn workers_trained(&self) -> u64 {
         let listed: HashSet<&str> = self
             .workers
             .iter()
             .filter(|w| w.tasks_done > 0)
-            .map(|w| w.name.as_str())
+            .map(WorkerInfo::worker)
             .collect();
         listed.len() as u64 + self.forgotten_workers.trained
     }
@@ -202,6 +203,7 @@ mod tests {
             checkpoint_updates: None,
             notes: Default::default(),
         };
-        assert_eq!(report.workers_trained(), 3 + 2);
+        // w1.r0000abcd is w1 back under a fresh name.
+        assert_eq!(report.workers_trained(), 2 + 2);
     }
 }

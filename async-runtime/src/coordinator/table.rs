@@ -89,6 +89,14 @@ pub struct WorkerInfo {
 }
 
 impl WorkerInfo {
+    /// The worker this row is of: its name without the suffix of a join under a fresh name
+    /// (`w1.r0a1b2c3d` is `w1`, back after the driver declared it lost). Counts and failure
+    /// accounting tell workers apart by it; a name is only what the peer said, never a
+    /// credential.
+    pub fn worker(&self) -> &str {
+        crate::protocol::original_name(&self.name)
+    }
+
     pub(crate) fn new(name: String, pid: u32, delay_factor: f64) -> WorkerInfo {
         let now = Instant::now();
         WorkerInfo {
@@ -344,7 +352,7 @@ impl WorkerTable {
             self.workers.push(info);
         } else {
             let old = std::mem::replace(&mut self.workers[index], info);
-            let listed = self.workers.iter().any(|w| w.name == old.name);
+            let listed = self.workers.iter().any(|w| w.worker() == old.worker());
             self.forgotten.add(&old, listed);
             if old.name != name && self.by_name.get(&old.name) == Some(&index) {
                 // Its name finds its latest row left, if one is.

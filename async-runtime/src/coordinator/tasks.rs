@@ -298,26 +298,27 @@ impl Attempts {
     }
 }
 
-/// How many workers the rows `tried` are, told apart by name: a worker that joined again
-/// under its own name has a row per join.
+/// How many workers the rows `tried` are, told apart by [`WorkerInfo::worker`]: a worker that
+/// joined again has a row per join.
 pub(crate) fn distinct_workers(workers: &[WorkerInfo], tried: &[usize]) -> usize {
     let names: std::collections::HashSet<&str> =
-        tried.iter().map(|&t| workers[t].name.as_str()).collect();
+        tried.iter().map(|&t| workers[t].worker()).collect();
     names.len()
 }
 
 /// Failures of asynchronous sites' tasks since each site's last good result, and the workers
 /// they failed on. Another worker simply takes the work: only a site failing
 /// [`MAX_ATTEMPTS`] times in a row on more than one worker (or on the last one) ends the run.
-/// Workers are told apart by name: a worker that joined again under its own name (a row per
-/// join) is the same host, and failing there again says nothing of the others.
+/// Workers are told apart by [`WorkerInfo::worker`]: a worker that joined again (a row per
+/// join, under its own name or a fresh one) is the same host, and failing there again says
+/// nothing of the others.
 #[derive(Default)]
 pub(crate) struct SiteFailures {
     by_site: HashMap<&'static str, (u32, Vec<String>)>,
 }
 
 impl SiteFailures {
-    /// Records that a task of `site` failed on the worker named `worker`, `alive` workers
+    /// Records that a task of `site` failed on `worker` ([`WorkerInfo::worker`]), `alive` workers
     /// taking part. `Err` with the failures in a row and the workers they were on once the
     /// run must end.
     pub fn failed(
@@ -355,9 +356,13 @@ pub(crate) fn retry_target(
     worker: usize,
 ) -> Option<usize> {
     let live = || (0..workers.len()).filter(|&w| workers[w].alive);
-    // By name: a worker that joined again under its own name (a row per join) is the host it
-    // failed on, not a fresh one.
-    let fresh = |w: &usize| !tried.iter().any(|&t| workers[t].name == workers[*w].name);
+    // A worker that joined again (a row per join, under its name or a fresh one) is the host
+    // it failed on, not a fresh one.
+    let fresh = |w: &usize| {
+        !tried
+            .iter()
+            .any(|&t| workers[t].worker() == workers[*w].worker())
+    };
     let holds = |w: &usize| workers[*w].partitions.contains(&partition);
     let room = |w: &usize| workers[*w].in_flight < MAX_QUEUED_TASKS;
     // Within each rank, one with room for the task first: a full one holds it back a while.
@@ -583,6 +588,21 @@ mod tests {
         workers[0].alive = false;
         assert_eq!(retry_target(&workers, 0, &[0], 0), Some(2));
         assert_eq!(distinct_workers(&workers, &[0, 1, 0]), 1, "one host");
+    }
+
+    #[test]
+    fn a_worker_back_under_a_fresh_name_is_not_fresh_for_a_retry() {
+        // w0 failed the task, was declared lost and joined again as w0.r…; w1 has not tried it.
+        let back = crate::protocol::fresh_name("w0");
+        let mut workers = vec![worker("w0", &[]), worker(&back, &[]), worker("w1", &[])];
+        workers[0].alive = false;
+        assert_eq!(retry_target(&workers, 0, &[0], 0), Some(2));
+        assert_eq!(distinct_workers(&workers, &[0, 1]), 1, "one host");
+        let mut failures = SiteFailures::default();
+        for row in [0, 1, 0, 1] {
+            let failed = failures.failed("grad", workers[row].worker(), 2);
+            assert!(failed.is_ok(), "one host failing is not failing everywhere");
+        }
     }
 
     #[test]

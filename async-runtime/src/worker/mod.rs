@@ -174,7 +174,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
     loop {
         let mut this = options.clone();
         if fresh_name {
-            this.name = format!("{}.r{:08x}", options.name, rand::random::<u32>());
+            this.name = crate::protocol::fresh_name(&options.name);
         }
         let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
         let mut opened = false;
