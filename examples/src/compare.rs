@@ -37,6 +37,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     }
     job::check_params(&spec.params, algorithms)?;
     job::check_settings(spec, algorithms)?;
+    if spec.stop.target_subopt.is_some() && spec.stop.optimum.is_none() {
+        // The toolkit computes only a linear model's optimum: found at that run's start, a
+        // missing one would end the comparison after the runs before it had trained.
+        if let Some(own) = algorithms.iter().find(|a| !a.is_linear()) {
+            bail!(
+                "--target-subopt needs the optimum: pass --optimum VALUE for {own}, a model of \
+                 an author's own type"
+            );
+        }
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     if out.join("compare.json").exists() {

@@ -226,6 +226,10 @@ fn main() -> ExitCode {
             "an_optimizer_reading_deep_history_declares_it_or_is_given_it",
             deep_history_is_declared_or_given,
         ),
+        (
+            "a_comparison_with_an_own_model_lacking_its_optimum_is_refused_before_any_run",
+            own_model_compared_without_optimum,
+        ),
     ]);
     ExitCode::SUCCESS
 }
@@ -754,4 +758,30 @@ fn deep_history_is_declared_or_given() {
     succeeded(&run("lagged-undeclared", &["--keep-versions", "32"]));
     let huge = run("lagged-undeclared", &["--keep-versions", "100000"]);
     test_support::assert_clear_error(&huge, "--keep-versions must be between 1 and 1024");
+}
+
+fn own_model_compared_without_optimum() {
+    // The toolkit computes SGD's optimum but not the guess's: a target for both needs
+    // --optimum, which the comparison says before it trains SGD, not after.
+    let dir = test_support::scratch("toolkit-compare-optimum");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,guess",
+        "--target-subopt",
+        "0.01",
+        "--updates",
+        "50",
+        "--workers",
+        "2",
+        "--out",
+        "cmp",
+        "--quiet",
+    ];
+    let refused = cli(&args, &dir);
+    test_support::assert_clear_error(
+        &refused,
+        "--target-subopt needs the optimum: pass --optimum VALUE for guess",
+    );
+    assert!(!dir.join("cmp").exists(), "no run, no folder");
 }
