@@ -62,6 +62,14 @@ pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
              values are too large for it (scale them)"
         );
     }
+    if objective < 0.0 {
+        // No step makes a loss negative: the objective's code is at fault, not the step.
+        return format!(
+            "the objective is {objective:.6e} after {updates} updates (from {start:.6e}): no \
+             loss is negative, so the stop rules take it for a divergence; a model of its own \
+             type must give an objective >= 0 (Trainable::objective)"
+        );
+    }
     format!(
         "the objective diverged from {start:.6e} to {objective:.6e} after {updates} updates: \
          try a smaller --step"
@@ -337,6 +345,15 @@ mod tests {
         assert!(divergence(f64::INFINITY, f64::NAN, 0)
             .contains("objective of the starting model is inf"));
         assert!(divergence(1.0, 1e9, 7).contains("after 7 updates: try a smaller --step"));
+    }
+
+    #[test]
+    fn a_negative_objective_blames_the_objective_not_the_step() {
+        // An author's objective below 0 from the start: no step is to blame.
+        let line = divergence(-0.3, -0.3, 0);
+        assert!(line.contains("no loss is negative"), "{line}");
+        assert!(line.contains("Trainable::objective"), "{line}");
+        assert!(!line.contains("--step"), "{line}");
     }
 
     #[test]
