@@ -482,6 +482,18 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let report = driver.report();
     let interrupted = driver.stop_requested();
     let finished = driver.finish();
+    if let (Some((updates, _)), None, Err(e)) = (resumed_from, &panicked, &finished) {
+        if report.stats.updates == updates {
+            // Failed before its first update from the checkpoint (its variables did not
+            // restore, say): the model in hand is the loop's fresh start, not the checkpoint's,
+            // and files would present it as the model of that update.
+            bail!(
+                "{} failed before its first update from the checkpoint of update {updates}, \
+                 which stays as it was; no file written: {e}",
+                spec.algorithm
+            );
+        }
+    }
     let mut failure = match &panicked {
         Some((at, message)) => Some(format!(
             "{} panicked after {} updates: {message}; the model kept is that of update {}",

@@ -69,6 +69,38 @@ fn misread(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 const MISREAD: Optimizer =
     Optimizer::new("misread", misread).params(&[Hyper::new("rate", 0.1, "the step")]);
 
+/// Plain SGD as one build of an author's program has it.
+#[async_optimizer]
+fn before_rebuild(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+/// The same optimizer after its author rebuilt it (a loop variable more, the function renamed):
+/// under the same name, the checkpoint of the build before does not restore it.
+#[async_optimizer]
+fn after_rebuild(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut passes: u64 = 0;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+        passes += 1;
+    }
+    assert!(passes <= p.updates as u64);
+    w
+}
+
 /// Plain SGD with an author's bug: after `--param at=N` updates it indexes past its model.
 #[async_optimizer]
 fn brittle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
@@ -191,6 +223,11 @@ fn main() -> ExitCode {
             LAGGED_UNDECLARED,
             softmax_cli::optimizer(),
             Optimizer::of_model("guess", guess).default_step(0.5),
+            // TOOLKIT_REBUILT: the program as its author rebuilt it.
+            match std::env::var_os("TOOLKIT_REBUILT") {
+                None => Optimizer::new("rebuilt", before_rebuild),
+                Some(_) => Optimizer::new("rebuilt", after_rebuild),
+            },
         ]);
     }
     test_support::run_tests(&[
@@ -229,6 +266,10 @@ fn main() -> ExitCode {
         (
             "a_comparison_with_an_own_model_lacking_its_optimum_is_refused_before_any_run",
             own_model_compared_without_optimum,
+        ),
+        (
+            "a_checkpoint_another_build_cannot_restore_writes_no_model_in_its_name",
+            checkpoint_of_another_build,
         ),
     ]);
     ExitCode::SUCCESS
@@ -784,4 +825,45 @@ fn own_model_compared_without_optimum() {
         "--target-subopt needs the optimum: pass --optimum VALUE for guess",
     );
     assert!(!dir.join("cmp").exists(), "no run, no folder");
+}
+
+fn checkpoint_of_another_build() {
+    // A resume that fails before its first update holds the loop's fresh start, not the
+    // checkpoint's model: no file may present it as the model of the checkpoint's update.
+    let dir = test_support::scratch("toolkit-rebuilt");
+    let a9a = test_support::data("a9a.xz");
+    let args = |updates| {
+        let mut args = on_a9a(a9a.to_str().unwrap(), "0.5", updates).to_vec();
+        args.extend(["--algo", "rebuilt", "--quiet"]);
+        args
+    };
+    succeeded(&cli(
+        &[&args("50")[..], &["--checkpoint", "ck"]].concat(),
+        &dir,
+    ));
+    let resumed = Command::new(std::env::current_exe().expect("the test executable"))
+        .args(args("100"))
+        .args([
+            "--resume",
+            "ck",
+            "--save-model",
+            "m.json",
+            "--trace",
+            "t.csv",
+        ])
+        .current_dir(&dir)
+        .env("TOOLKIT_CLI", "1")
+        .env("TOOLKIT_REBUILT", "1")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the author's command starts");
+    test_support::assert_clear_error(
+        &resumed,
+        "rebuilt failed before its first update from the checkpoint of update 50",
+    );
+    assert!(
+        !dir.join("m.json").exists(),
+        "no model in the checkpoint's name"
+    );
+    assert!(!dir.join("t.csv").exists(), "no trace ending at it");
 }
