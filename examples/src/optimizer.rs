@@ -370,7 +370,8 @@ impl Optimizer {
 
     /// The same, marked asynchronous: stale gradients ask for a default step `workers x
     /// prefetch` times smaller (variance-reduced methods: see
-    /// [`default_step`](crate::job::default_step)).
+    /// [`default_step`](crate::job::default_step)). A step the author chose with
+    /// [`Optimizer::default_step`] is used as it is: it is the one for this method.
     pub const fn asynchronous(mut self) -> Optimizer {
         self.asynchronous = true;
         self
