@@ -957,11 +957,12 @@ impl Outcome {
         let asked = self.spec.cluster.workers;
         // The run's size is the workers asked for; replacements and late joiners are told
         // apart, not counted as a larger cluster.
+        let noun = if asked == 1 { "worker" } else { "workers" };
         let workers = match trained {
-            0 => format!("{asked} workers"),
-            n if n == asked => format!("{asked} workers"),
-            n if n < asked => format!("{n} of {asked} workers"),
-            n => format!("{asked} workers ({n} in all, with replacements and late joiners)"),
+            0 => format!("{asked} {noun}"),
+            n if n == asked => format!("{asked} {noun}"),
+            n if n < asked => format!("{n} of {asked} {noun}"),
+            n => format!("{asked} {noun} ({n} in all, with replacements and late joiners)"),
         };
         format!(
             "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers}{}{stopped}",
