@@ -215,6 +215,16 @@ impl SavedModel {
                 model.lambda
             );
         }
+        // The file's word, checked before any arithmetic on it: the data is read in the
+        // model's feature space, under the same budget.
+        let max = LoadOptions::DEFAULT_MAX_DIM;
+        if model.features > max {
+            bail!(
+                "{}: {} features exceed the memory budget of {max} features",
+                path.display(),
+                model.features
+            );
+        }
         if model.own.is_some() {
             if !model.weights.is_empty() {
                 bail!(
@@ -334,6 +344,26 @@ mod tests {
         let back = round_trip(&saved(weights.clone(), None), "bits").unwrap();
         let bits = |w: &[f64]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back.weights), bits(&weights));
+    }
+
+    #[test]
+    fn a_declared_size_beyond_the_budget_is_refused_not_overflowed() {
+        // `features` is the file's word: usize::MAX with a bias overflowed the count of
+        // weights expected (a panic with overflow checks, a wrap to 0 that let `[]` pass
+        // without them).
+        for (features, bias) in [(usize::MAX, Some(1.0)), (usize::MAX, None), (1 << 40, None)] {
+            let mut model = saved(Vec::new(), None);
+            model.features = features;
+            model.bias = bias;
+            let error = round_trip(&model, "huge").unwrap_err().to_string();
+            assert!(
+                error.contains(&format!(
+                    "{features} features exceed the memory budget of {} features",
+                    LoadOptions::DEFAULT_MAX_DIM
+                )),
+                "{error}"
+            );
+        }
     }
 
     #[test]
