@@ -32,6 +32,7 @@ use sprs::CsMat;
 
 use super::dataset::{Dataset, Features};
 use super::error::DataError;
+use super::lines::LineTooLong;
 use super::split::GrainPlan;
 
 /// Storage layout of the feature matrix of a loaded dataset.
@@ -232,10 +233,7 @@ fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>, max_line: u
                 filled -= p + 1;
             }
             None if filled > max_line => {
-                let _ = tx.send(Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("a line longer than {max_line} bytes (not a LIBSVM text file?)"),
-                )));
+                let _ = tx.send(Err(LineTooLong::error(max_line)));
                 return;
             }
             None => {
@@ -295,17 +293,22 @@ fn parse_chunks(
     let mut p = Parsed::new();
     let mut line_no = 0usize;
     for chunk in rx {
-        let chunk = chunk.map_err(|source| match source.kind() {
-            // The pump's word on an endless line: it starts after the lines parsed so far.
-            io::ErrorKind::InvalidData => DataError::Parse {
-                path: path.to_path_buf(),
-                line: line_no + 1,
-                message: source.to_string(),
-            },
-            _ => DataError::Io {
-                path: path.to_path_buf(),
-                error: source,
-            },
+        let chunk = chunk.map_err(|source| {
+            if LineTooLong::is(&source) {
+                // The pump's word on an endless line: it starts after the lines parsed so far.
+                DataError::Parse {
+                    path: path.to_path_buf(),
+                    line: line_no + 1,
+                    message: source.to_string(),
+                }
+            } else {
+                // Reading or decompressing failed (a corrupt `.xz` says InvalidData too):
+                // the pump reads ahead of the parser, so no line is known to be at fault.
+                DataError::Io {
+                    path: path.to_path_buf(),
+                    error: source,
+                }
+            }
         })?;
         let text = std::str::from_utf8(&chunk).map_err(|e| {
             let good = &chunk[..e.valid_up_to()];
@@ -951,6 +954,28 @@ pub(crate) mod tests {
         };
         let err = read_libsvm(Path::new("/dev/zero"), &opts).unwrap_err();
         assert!(matches!(err, DataError::Parse { line: 1, .. }), "{err}");
+    }
+
+    /// `text` as an xz stream with 8 bytes in its middle overwritten.
+    pub(crate) fn corrupt_xz(text: &[u8]) -> Vec<u8> {
+        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+        std::io::Write::write_all(&mut xz, text).unwrap();
+        let mut bytes = xz.finish().unwrap();
+        let at = bytes.len() / 2;
+        bytes[at..at + 8].copy_from_slice(b"XXXXXXXX");
+        bytes
+    }
+
+    #[test]
+    fn a_corrupt_compressed_file_is_an_io_error_not_a_line_of_it() {
+        // xz reports damage as InvalidData, which was taken for the over-long line error
+        // and named line 1: the decompressor reads ahead of the parser, so no line is known.
+        let text: String = (0..3000)
+            .map(|i| format!("{} 1:{} {}:{}.25\n", i % 2, i % 13, 2 + i % 17, i))
+            .collect();
+        let f = TempFile::new("corrupt.xz", &corrupt_xz(text.as_bytes()));
+        let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Io { .. }), "{err:?}");
     }
 
     #[test]

@@ -22,6 +22,36 @@ pub struct LineReader<R> {
 /// Bytes read at a time.
 const BUFFER: usize = 1 << 20;
 
+/// The error of a line longer than the limit: the one error of a line reader that is about
+/// the text at a line. A decompressor's own [`io::ErrorKind::InvalidData`] (a corrupt `.xz`)
+/// is about no line, and must not be reported as one.
+#[derive(Debug)]
+pub(crate) struct LineTooLong(pub(crate) usize);
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a line longer than {} bytes (not a LIBSVM text file?)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+impl LineTooLong {
+    /// It, as the I/O error a reader returns.
+    pub(crate) fn error(max_line: usize) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, LineTooLong(max_line))
+    }
+
+    /// Whether `error` is one (rather than an I/O or decompression error).
+    pub(crate) fn is(error: &io::Error) -> bool {
+        error.get_ref().is_some_and(|e| e.is::<LineTooLong>())
+    }
+}
+
 impl<R: Read> LineReader<R> {
     /// Lines of `reader`, whose first byte is at offset `start` of the stream.
     pub fn new(reader: R, start: u64, max_line: usize) -> LineReader<R> {
@@ -52,13 +82,7 @@ impl<R: Read> LineReader<R> {
             }
             searched = self.filled;
             if self.filled - self.pos > self.max_line {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "a line longer than {} bytes (not a LIBSVM text file?)",
-                        self.max_line
-                    ),
-                ));
+                return Err(LineTooLong::error(self.max_line));
             }
             if self.eof {
                 if self.pos == self.filled {

@@ -408,6 +408,27 @@ mod tests {
         assert!(error.contains("/nonexistent/data.svm"), "{error}");
     }
     #[test]
+    fn a_corrupt_compressed_copy_on_a_worker_is_an_io_error_not_a_line() {
+        let text: String = (0..3000)
+            .map(|i| format!("{} 1:{} {}:{}.25\n", i % 2, i % 13, 2 + i % 17, i))
+            .collect();
+        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+        std::io::Write::write_all(&mut xz, text.as_bytes()).unwrap();
+        let f = TempFile::new("copy.xz", &xz.finish().unwrap());
+        let orders = shared(&f.0, 10).origin().unwrap().orders(2, 1).unwrap();
+        // The worker's host has a damaged copy.
+        std::fs::write(
+            &f.0,
+            crate::data::libsvm::tests::corrupt_xz(text.as_bytes()),
+        )
+        .unwrap();
+        for (_, order) in &orders {
+            let err = read_split(order).unwrap_err();
+            assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
     fn a_file_changed_after_its_scan_is_read_or_refused_never_a_panic() {
         // Every kind of change between the driver's scan and a worker's read, plain and
         // gzip: bytes flipped, cut, inserted, line ends added and removed, the file emptied

@@ -18,7 +18,7 @@ use super::checksum::{self, Checksummed};
 use super::dataset::Dataset;
 use super::error::DataError;
 use super::libsvm::{self, Layout, LoadOptions};
-use super::lines::LineReader;
+use super::lines::{LineReader, LineTooLong};
 use super::split::{
     assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
 };
@@ -488,18 +488,20 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     })
 }
 
-/// An error of a line reader, named after `line` when it is about the text.
+/// An error of a line reader, named after `line` when it is about the text (a line over
+/// the limit); a read or decompression error (a corrupt `.xz`) is about no line.
 pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
-    match e.kind() {
-        io::ErrorKind::InvalidData => DataError::Parse {
+    if LineTooLong::is(&e) {
+        DataError::Parse {
             path: path.to_path_buf(),
             line,
             message: e.to_string(),
-        },
-        _ => DataError::Io {
+        }
+    } else {
+        DataError::Io {
             path: path.to_path_buf(),
             error: e,
-        },
+        }
     }
 }
 
