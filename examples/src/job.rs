@@ -294,10 +294,16 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
         (Some(value), _) => Ok(Some(value)),
         (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
             let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| {
-                anyhow!(
-                    "cannot compute the exact optimum f* of {} (--optimum VALUE gives it): {e}",
-                    data.name()
-                )
+                if squares_overflow(data) {
+                    // No optimum, no step and no objective: --optimum would not help.
+                    anyhow!("cannot train on {}: {TOO_LARGE}", data.name())
+                } else {
+                    anyhow!(
+                        "cannot compute the exact optimum f* of {} (--optimum VALUE gives it): \
+                         {e}",
+                        data.name()
+                    )
+                }
             })?;
             Ok(Some(value))
         }
@@ -583,6 +589,19 @@ fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     Ok(chosen)
 }
 
+/// Why data whose values overflow when squared cannot be trained on.
+const TOO_LARGE: &str =
+    "its feature values are too large: their squared norms overflow (scale the data)";
+
+/// Whether a row's squared norm is not a finite number (values of 1e200 and more).
+fn squares_overflow(data: &Dataset) -> bool {
+    (0..data.n_rows()).any(|i| {
+        let mut sum = 0.0;
+        data.for_each_entry(i, |_, v| sum += v * v);
+        !sum.is_finite()
+    })
+}
+
 /// The default step, or why the data allow none: a step of 0 or infinity trains nothing, or
 /// turns the model into NaN while the objective, which never reads it, looks fine.
 fn checked_default_step(step: f64, data: &Dataset) -> Result<f64> {
@@ -593,7 +612,7 @@ fn checked_default_step(step: f64, data: &Dataset) -> Result<f64> {
         "every feature value is 0 and --lambda is 0, so the objective does not depend on the \
          model"
     } else {
-        "its feature values are too large: their squared norms overflow (scale the data)"
+        TOO_LARGE
     };
     bail!("cannot train on {}: {why}", data.name())
 }
@@ -1120,5 +1139,30 @@ impl Outcome {
             weights,
             own,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncopt_runtime::data::Features;
+    use ndarray::array;
+
+    #[test]
+    fn values_too_large_to_square_are_named_not_taken_for_a_solver_failure() {
+        // Least squares computes f* before the default step: its conjugate gradient ended
+        // with `relative residual NaN` and advised --optimum, which could not help.
+        let x = Features::Dense(array![[1e300, 0.0], [0.0, 1e300]]);
+        let data = Dataset::new("huge.svm", x, array![1.0, -1.0]).unwrap();
+        let error = optimum(&Loss::with_lambda(true, 0.0), &data, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, format!("cannot train on huge.svm: {TOO_LARGE}"));
+        let fine = Dataset::new(
+            "fine.svm",
+            Features::Dense(array![[2.0], [1.0]]),
+            array![1.0, 0.5],
+        );
+        assert!(optimum(&Loss::with_lambda(true, 0.0), &fine.unwrap(), None).is_ok());
     }
 }
