@@ -294,9 +294,9 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
         (Some(value), _) => Ok(Some(value)),
         (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
             let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| {
-                if squares_overflow(data) {
+                if let Some(why) = overflow(data, loss.lambda()) {
                     // No optimum, no step and no objective: --optimum would not help.
-                    anyhow!("cannot train on {}: {TOO_LARGE}", data.name())
+                    why
                 } else {
                     anyhow!(
                         "cannot compute the exact optimum f* of {} (--optimum VALUE gives it): \
@@ -584,7 +584,7 @@ fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     let metric = Metric::new(spec.precondition, &spec.loss, data)
         .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
     let Some(chosen) = chosen else {
-        return checked_default_step(default_step(spec, data, &metric), data);
+        return checked_default_step(default_step(spec, data, &metric), data, spec.loss.lambda());
     };
     Ok(chosen)
 }
@@ -604,17 +604,32 @@ fn squares_overflow(data: &Dataset) -> bool {
 
 /// The default step, or why the data allow none: a step of 0 or infinity trains nothing, or
 /// turns the model into NaN while the objective, which never reads it, looks fine.
-fn checked_default_step(step: f64, data: &Dataset) -> Result<f64> {
+fn checked_default_step(step: f64, data: &Dataset, lambda: f64) -> Result<f64> {
     if step.is_finite() && step > 0.0 {
         return Ok(step);
     }
-    let why = if step.is_infinite() {
-        "every feature value is 0 and --lambda is 0, so the objective does not depend on the \
-         model"
+    if step.is_infinite() {
+        bail!(
+            "cannot train on {}: every feature value is 0 and --lambda is 0, so the objective \
+             does not depend on the model",
+            data.name()
+        );
+    }
+    Err(overflow(data, lambda)
+        .unwrap_or_else(|| anyhow!("cannot train on {}: {TOO_LARGE}", data.name())))
+}
+
+/// What overflows when squared, if anything does: the data's values or `--lambda`.
+fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
+    if squares_overflow(data) {
+        Some(anyhow!("cannot train on {}: {TOO_LARGE}", data.name()))
+    } else if !(lambda * lambda).is_finite() {
+        Some(anyhow!(
+            "--lambda {lambda:e} is too large: the smoothness it adds overflows, so no step fits"
+        ))
     } else {
-        TOO_LARGE
-    };
-    bail!("cannot train on {}: {why}", data.name())
+        None
+    }
 }
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
@@ -1158,6 +1173,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(error, format!("cannot train on huge.svm: {TOO_LARGE}"));
+        // A step that cannot be computed is blamed on what overflowed.
+        let small = Dataset::new("small.svm", Features::Dense(array![[1.0]]), array![1.0]);
+        let small = small.unwrap();
+        let error = checked_default_step(0.0, &small, 1e200).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--lambda 1e200 is too large"),
+            "{error}"
+        );
+        let x = Features::Dense(array![[1.0, 0.5, 0.1], [0.2, 1.0, 0.7], [0.3, 0.3, 0.9]]);
+        let three = Dataset::new("three.svm", x, array![1.0, -1.0, 0.5]).unwrap();
+        let error = optimum(&Loss::with_lambda(true, 1e308), &three, None).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--lambda 1e308 is too large"),
+            "{error}"
+        );
+        let error = checked_default_step(0.0, &data, 1e200).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("cannot train on huge.svm: {TOO_LARGE}")
+        );
         let fine = Dataset::new(
             "fine.svm",
             Features::Dense(array![[2.0], [1.0]]),
