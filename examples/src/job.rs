@@ -1012,6 +1012,19 @@ impl Outcome {
     pub fn summary(&self) -> serde_json::Value {
         let stats = &self.report.stats;
         let (model_updates, model_elapsed_s) = self.model_at();
+        // A setting the optimizer does not read is null: its default changed nothing.
+        let read = |setting: Setting, value: serde_json::Value| {
+            if self.algorithm.reads_setting(setting) {
+                value
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        let epoch = match (self.spec.epoch, self.report.notes.get("epoch")) {
+            // The length the optimizer used when it chose it (`--epoch 0`: one pass).
+            (0, Some(&chosen)) => chosen as usize,
+            (given, _) => given,
+        };
         serde_json::json!({
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
@@ -1023,16 +1036,12 @@ impl Outcome {
             "seed": self.spec.cluster.seed,
             "step": self.step,
             "batch": self.spec.batch,
-            "precondition": self.spec.precondition.name(),
-            "momentum": self.spec.momentum,
-            "quorum": self.spec.quorum,
-            "max_staleness": self.spec.max_staleness,
-            "staleness_aware": self.spec.staleness_aware,
-            // The length the optimizer used when it chose it (`--epoch 0`: one pass).
-            "epoch": match (self.spec.epoch, self.report.notes.get("epoch")) {
-                (0, Some(&chosen)) => chosen as usize,
-                (given, _) => given,
-            },
+            "precondition": read(Setting::Precondition, self.spec.precondition.name().into()),
+            "momentum": read(Setting::Momentum, self.spec.momentum.into()),
+            "quorum": read(Setting::Quorum, self.spec.quorum.into()),
+            "max_staleness": read(Setting::MaxStaleness, self.spec.max_staleness.into()),
+            "staleness_aware": read(Setting::StalenessAware, self.spec.staleness_aware.into()),
+            "epoch": read(Setting::Epoch, epoch.into()),
             "prefetch": self.spec.cluster.prefetch,
             "partitions_per_worker": self.spec.cluster.partitions_per_worker,
             "params": hyperparameters(self.algorithm, &self.spec.params),

@@ -1982,9 +1982,10 @@ fn a_comparison_writes_every_file_it_can() {
 
 /// The summary gives the epoch SVRG used, not the `0` that asked for its default: one pass
 /// over the data, 48 rows / (batch 4 x 2 partitions) synchronous updates, 48 / 4 asynchronous
-/// ones (a task reads one partition's minibatch).
+/// ones (a task reads one partition's minibatch); and no value for a setting the optimizer
+/// does not read.
 #[test]
-fn the_summary_gives_the_default_epoch_the_optimizer_chose() {
+fn the_summary_gives_the_settings_the_optimizer_used() {
     let dir = scratch("epoch");
     let rows: String = (0..48).map(|i| format!("{} 1:{i} 2:1\n", i % 3)).collect();
     std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
@@ -2006,5 +2007,8 @@ fn the_summary_gives_the_default_epoch_the_optimizer_chose() {
         let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
         assert_eq!(summary["epoch"], epoch, "{algo}");
         assert_eq!(summary["notes"]["epoch"], epoch as f64, "{algo}");
+        // A setting the optimizer does not read is null, not its default.
+        let reads_quorum = algo == "asvrg";
+        assert_eq!(!summary["quorum"].is_null(), reads_quorum, "{algo}");
     }
 }
