@@ -473,8 +473,10 @@ fn parse_precondition(s: &str) -> Result<Precondition, String> {
 /// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached,
 /// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped the run and its files
 /// were written). Call
-/// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`.
+/// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`: `run` calls
+/// it too, but what `main` does before would run again in every worker.
 pub fn run(extra: &[Optimizer]) -> ExitCode {
+    asyncopt_runtime::run_worker_if_spawned();
     run_from(std::env::args_os(), extra)
 }
 

@@ -52,7 +52,12 @@ impl Driver {
             if let Some(child) = self.local.first_exited() {
                 return Err(RuntimeError::Spawn {
                     exe: self.config.worker_exe_display(),
-                    reason: format!("worker process exited early ({child})"),
+                    reason: format!(
+                        "worker process exited early ({child}); its error is in the lines \
+                         above. An executable that runs optimizers calls \
+                         `asyncopt_runtime::run_worker_if_spawned()` first thing in `main`: \
+                         the workers it starts are the same executable"
+                    ),
                 });
             }
             let wait = (self.config.join_timeout - waited).min(Duration::from_millis(100));
