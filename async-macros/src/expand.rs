@@ -107,6 +107,12 @@ pub fn helpers(counter_captured: bool) -> TokenStream {
     }
 }
 
+/// A variable of the expansion's own: hygienic, so that it neither hides nor is hidden by a
+/// variable of the author's of the same name (a capture named `task`, a dataset `captures`).
+fn internal(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
 fn private() -> TokenStream {
     quote!(::asyncopt_runtime::__private)
 }
@@ -316,12 +322,17 @@ impl Reduce<'_> {
         });
         let checks = self.travel_checks();
         let witness = self.typed_closure();
+        let (captured, reads, result) = (
+            internal("captures"),
+            internal("__async_reads"),
+            internal("result"),
+        );
         let site = quote_spanned! {span=>
             #private::Site {
                 source: #source,
                 task: #id,
-                captures: &captures,
-                reads: __async_reads,
+                captures: &#captured,
+                reads: #reads,
                 histories: &[#(#histories),*],
             }
         };
@@ -360,11 +371,11 @@ impl Reduce<'_> {
                 #(#read_checks)*
                 #checks
                 #(#counter_checks)*
-                let captures: (#(&#owned,)*) = (#(#captures,)*);
-                let __async_reads: &[#private::ReadSpec] = &[#(#read_specs),*];
+                let #captured: (#(&#owned,)*) = (#(#captures,)*);
+                let #reads: &[#private::ReadSpec] = &[#(#read_specs),*];
                 #call
             } {
-                ::core::option::Option::Some(result) => result,
+                ::core::option::Option::Some(#result) => #result,
                 ::core::option::Option::None => #stopped,
             }
         }
@@ -376,6 +387,7 @@ impl Reduce<'_> {
         let id = self.task_id_const();
         let task_fn = self.task_fn();
         let id_text = format!("{}#{}", self.fn_name, self.index);
+        let (tcx, task) = (internal("tcx"), internal("task"));
         let names: Vec<&Ident> = self.captures.iter().map(|c| &c.name).collect();
         let owned = self.captures.iter().map(Capture::owned);
         let passed = self.captures.iter().map(|c| {
@@ -396,27 +408,27 @@ impl Reduce<'_> {
                 let _ = |__async_cx: &mut ::asyncopt_runtime::Driver, __async_value: &#ty| {
                     #private::broadcast(__async_cx, #var, __async_value, false);
                 };
-                let #name: &#ty = tcx.read(#i)?;
+                let #name: &#ty = #tcx.read(#i)?;
             }
         });
         let read_names = self.reads.iter().map(|r| &r.name);
         let history_reads = self.histories.iter().enumerate().map(|(i, name)| {
-            quote! { let #name: &#private::HistorySlice = tcx.history(#i)?; }
+            quote! { let #name: &#private::HistorySlice = #tcx.history(#i)?; }
         });
         let history_names = &self.histories;
         let item = match self.source {
-            Source::All(_) => quote!(tcx.partition()),
-            Source::Sampled { .. } => quote!(tcx.batch()?),
+            Source::All(_) => quote!(#tcx.partition()),
+            Source::Sampled { .. } => quote!(#tcx.batch()?),
         };
         let closure = self.typed_closure();
         let checks = self.travel_checks();
         let site = self.span;
         let decode = quote_spanned! {site=>
-            let (#(#names,)*): (#(#owned,)*) = tcx.captures()?;
+            let (#(#names,)*): (#(#owned,)*) = #tcx.captures()?;
         };
         let encode = quote_spanned! {site=>
-            let task = __async_outcome(#closure);
-            tcx.encode(&task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
+            let #task = __async_outcome(#closure);
+            #tcx.encode(&#task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
         };
         let span = Span::call_site();
         quote_spanned! {span=>
@@ -426,7 +438,7 @@ impl Reduce<'_> {
             #[doc(hidden)]
             #[allow(unused_variables, clippy::all)]
             fn #task_fn(
-                tcx: &#private::TaskContext<'_>,
+                #tcx: &#private::TaskContext<'_>,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {
                 #checks
                 #decode

@@ -58,6 +58,10 @@ fn main() {
             "a_closure_reads_the_binding_rust_scopes_it_to",
             closures_read_what_rust_scopes_them_to,
         ),
+        (
+            "variables_named_like_the_expansion_s_own_are_the_author_s",
+            names_of_the_expansion_are_the_author_s,
+        ),
     ]);
 }
 
@@ -589,5 +593,36 @@ fn closures_read_what_rust_scopes_them_to() {
     assert_eq!(
         seen,
         [1.0, 101.0, 7.0, 10.0, 2.0, 102.0, 8.0, 10.0, 13.0, 14.0]
+    );
+}
+
+/// Variables named as the expansion's own locals (`task`, `tcx`, `captures`, `result` on the
+/// worker and on the driver) are still the author's: the expansion's are hygienic.
+#[async_optimizer]
+fn expansion_names(cx: &mut Driver, captures: &Dataset, tcx: &f64) -> Vec<f64> {
+    let mut task: f64 = 1.0;
+    let result: f64 = 10.0;
+    let weights: Vec<f64> = vec![0.5, 2.0, 4.0];
+    let mut seen: Vec<f64> = Vec::new();
+    for (i, x) in weights.iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        broadcast!(task);
+        let a: f64 = reduce!(captures, |_part| *task + *tcx + result + *x + i as f64);
+        seen.push(a);
+        task += 1.0;
+    }
+    seen
+}
+
+fn names_of_the_expansion_are_the_author_s() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let seen = expansion_names(&mut driver, &data, &100.0);
+    driver.finish().expect("the run succeeds");
+    assert_eq!(
+        seen,
+        [1.0 + 100.0 + 10.0 + 0.5, 2.0 + 100.0 + 10.0 + 4.0 + 2.0]
     );
 }
