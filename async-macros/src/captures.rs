@@ -236,7 +236,8 @@ fn format_string(name: &Ident, tokens: &TokenStream) -> Option<proc_macro2::Lite
     }
 }
 
-/// The names a string literal's `{name}` and `{name:spec}` placeholders use (`{{` escapes).
+/// The names a string literal's `{name}` and `{name:spec}` placeholders use (`{{` escapes),
+/// and those a spec takes its width or precision from (`{:width$}`, `{:.prec$}`).
 fn inline_arguments(literal: &str) -> Vec<String> {
     if !literal.ends_with('"') {
         return Vec::new();
@@ -254,9 +255,22 @@ fn inline_arguments(literal: &str) -> Vec<String> {
         let name: String =
             std::iter::from_fn(|| chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_'))
                 .collect();
-        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-        if is_name && matches!(chars.peek(), Some('}' | ':')) {
+        let is_name = |name: &str| name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        if is_name(&name) && matches!(chars.peek(), Some('}' | ':')) {
             names.push(name);
+        }
+        if chars.next_if_eq(&':').is_some() {
+            let spec: String = std::iter::from_fn(|| chars.next_if(|c| *c != '}')).collect();
+            // `name$` is a count parameter: its name runs back from the `$`.
+            for (end, _) in spec.match_indices('$') {
+                let start = spec[..end]
+                    .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(0, |i| i + 1);
+                let parameter = &spec[start..end];
+                if is_name(parameter) && !names.iter().any(|n| n == parameter) {
+                    names.push(parameter.to_string());
+                }
+            }
         }
     }
     names
@@ -476,6 +490,11 @@ mod tests {
         assert_eq!(free("|p| vec![(\"{t}\")]"), Vec::<String>::new());
         assert_eq!(free("|p| assert!(ok, \"bad {v}\")"), ["v", "ok"]);
         assert_eq!(free("|p| vec![format!(\"{w}\")]"), ["w"]);
+        // A width or precision may name a variable too, `{:width$}`.
+        assert_eq!(
+            free("|p| format!(\"{:>width$.prec$} {v:w$} {:1$}\", x, y)"),
+            ["width", "prec", "v", "w", "x", "y"]
+        );
     }
 
     #[test]
