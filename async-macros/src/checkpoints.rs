@@ -156,6 +156,80 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     block.stmts.splice(index..index, prologue);
 }
 
+/// The variables of the training loop labeled `label` (a statement of `block`) that are
+/// declared without a value and never assigned before it (`let mut best: f64;`, assigned in
+/// the loop): a checkpoint saves them at the top of the first pass, where they have none.
+/// Each comes with its declared type, if the `let` wrote one.
+pub fn uninitialized(block: &Block, label: &Lifetime) -> Vec<(Ident, Option<syn::Type>)> {
+    let Some(index) = block
+        .stmts
+        .iter()
+        .position(|stmt| loop_label(stmt) == Some(label))
+    else {
+        return Vec::new();
+    };
+    let before = &block.stmts[..index];
+    let mut found = Vec::new();
+    for (at, stmt) in before.iter().enumerate() {
+        let Stmt::Local(local) = stmt else {
+            continue;
+        };
+        if local.init.is_some() || local.attrs.iter().any(|a| a.path().is_ident(TRANSIENT)) {
+            continue;
+        }
+        let declared = match &local.pat {
+            syn::Pat::Type(typed) => Some((*typed.ty).clone()),
+            _ => None,
+        };
+        for binding in pattern_bindings(&local.pat) {
+            let var = &binding.ident;
+            if binding.mutability.is_none() || binding.by_ref.is_some() {
+                continue;
+            }
+            let mut later = Assigned {
+                var,
+                assigned: false,
+                shadowed: false,
+            };
+            for stmt in &before[at + 1..] {
+                syn::visit::Visit::visit_stmt(&mut later, stmt);
+            }
+            if !later.assigned && !later.shadowed {
+                found.push((var.clone(), declared.clone()));
+            }
+        }
+    }
+    found
+}
+
+/// Whether statements assign to `var` anywhere (in a branch, a closure: any may give it its
+/// value), or declare it anew at their own level.
+struct Assigned<'v> {
+    var: &'v Ident,
+    assigned: bool,
+    shadowed: bool,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Assigned<'_> {
+    fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+        if let Expr::Path(path) = &*assign.left {
+            self.assigned |= path.path.is_ident(self.var);
+        }
+        syn::visit::visit_expr_assign(self, assign);
+    }
+
+    fn visit_stmt(&mut self, stmt: &'ast Stmt) {
+        if let Stmt::Local(local) = stmt {
+            self.shadowed |= pattern_bindings(&local.pat)
+                .iter()
+                .any(|b| b.ident == *self.var);
+        }
+        syn::visit::visit_stmt(self, stmt);
+    }
+
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
 /// Removes `#[transient]` from every `let` of `block`, nested ones included: the attribute is
 /// the macro's, which rustc does not know.
 pub fn strip_transient(block: &mut Block) {

@@ -199,6 +199,21 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         return fallback(&function, errors);
     }
     if let Some(label) = &training_loop {
+        for (var, ty) in checkpoints::uninitialized(&function.block, label) {
+            let ty = ty.map_or_else(|| "TYPE".to_string(), |ty| quote!(#ty).to_string());
+            errors.at(
+                &var,
+                format!(
+                    "`{var}` is a variable of the training loop, which a checkpoint saves at the top of \
+                     each pass, so it needs a value where it is declared: `let mut {var}: {ty} = ...;`, \
+                     or declare it inside the loop, or mark the `let` `#[transient]` if a resumed run may \
+                     start without it"
+                ),
+            );
+        }
+        if !errors.is_empty() {
+            return fallback(&function, errors);
+        }
         checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
     }
     // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does

@@ -1,0 +1,18 @@
+// A `mut` variable declared before the training loop without a value, and given one only in
+// the loop: a checkpoint would save it at the top of the first pass.
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let mut g: Model;
+    for k in 0..p.updates {
+        broadcast!(w);
+        g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}
