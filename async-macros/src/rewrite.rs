@@ -54,8 +54,13 @@ pub struct Rewriter<'a> {
     pub tasks: Vec<TokenStream>,
     /// Whether a closure captures a range counter, whose `usize` type needs a check.
     pub counter_captured: bool,
-    /// The label of the training loop: the outermost loop with DSL sites.
+    /// The label of the training loop: the first outermost loop with a `broadcast!`, else
+    /// the first with DSL sites (a final evaluation in a loop of its own after it is not).
     pub training_loop: Option<Lifetime>,
+    /// Whether `training_loop` has a `broadcast!`.
+    training_loop_broadcasts: bool,
+    /// Whether the outermost loop being walked has a `broadcast!`.
+    loop_broadcasts: bool,
     broadcast_vars: Vec<Ident>,
     /// The variable the function returns, if it is one: the model observers watch.
     model: Option<Ident>,
@@ -85,6 +90,8 @@ impl<'a> Rewriter<'a> {
             tasks: Vec::new(),
             counter_captured: false,
             training_loop: None,
+            training_loop_broadcasts: false,
+            loop_broadcasts: false,
             broadcast_vars: Vec::new(),
             model,
             loops: 0,
@@ -145,6 +152,7 @@ impl<'a> Rewriter<'a> {
                     return None;
                 };
                 binding.broadcast = Some(self.loops_begun);
+                self.loop_broadcasts = true;
                 if !self.broadcast_vars.contains(&site.var) {
                     self.broadcast_vars.push(site.var.clone());
                 }
@@ -561,18 +569,26 @@ impl<'a> Rewriter<'a> {
         let outermost = self.loops == 0 && self.closures == 0;
         if outermost {
             self.loops_begun += 1;
-            let name = label
-                .as_ref()
-                .map(|l| l.name.clone())
-                .unwrap_or_else(|| Lifetime::new("'__async_training_loop", Span::call_site()));
+            let name = label.as_ref().map(|l| l.name.clone()).unwrap_or_else(|| {
+                // One label per loop: checkpoints find the training loop by its label.
+                let name = format!("'__async_loop_{}", self.loops_begun);
+                Lifetime::new(&name, Span::call_site())
+            });
             self.exit = Some((name, false));
+            self.loop_broadcasts = false;
         }
         self.loops += 1;
         self.visit_block_mut(body);
         self.loops -= 1;
         if outermost {
             if let Some((name, true)) = self.exit.take() {
-                self.training_loop = Some(name.clone());
+                // A later loop is the training loop only if it broadcasts and the first did not.
+                if self.training_loop.is_none()
+                    || (self.loop_broadcasts && !self.training_loop_broadcasts)
+                {
+                    self.training_loop = Some(name.clone());
+                    self.training_loop_broadcasts = self.loop_broadcasts;
+                }
                 if label.is_none() {
                     *label = Some(Label {
                         name,

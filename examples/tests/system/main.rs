@@ -151,6 +151,10 @@ fn main() {
             resumed_saga_matches_uninterrupted,
         ),
         (
+            "a_final_evaluation_loop_is_not_the_training_loop_checkpoints_save",
+            evaluation_loop_is_not_checkpointed,
+        ),
+        (
             "a_while_loop_resumed_goes_on_from_where_its_condition_failed",
             resumed_while_loop_goes_on_from_its_end,
         ),
@@ -1284,6 +1288,47 @@ fn resumed_saga_matches_uninterrupted() {
         "versions go on from the saved one"
     );
     assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// SGD whose training loop has a label of its own, followed by a final evaluation in an
+/// unlabelled loop of its own (which once became the loop checkpoints saved).
+#[async_optimizer]
+fn evaluated_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    'train: for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| p
+            .loss
+            .gradient(batch, w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    let mut sums: Vec<f64> = Vec::new();
+    for _ in 0..2 {
+        let sum: f64 = reduce!(data, |_part| w.sum());
+        sums.push(sum);
+    }
+    assert_eq!(sums.len(), 2);
+    w
+}
+
+/// The checkpoints of `evaluated_sgd` are of its training loop: its last one is where that
+/// loop ran out, with the model alone, and a run resumed from it goes on from there.
+fn evaluation_loop_is_not_checkpointed() {
+    let data = shared("cal_housing.scale.xz");
+    let dir = test_support::scratch("evaluation-loop");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 5));
+    evaluated_sgd(&mut driver, &data, &short(16, 12, 0.05));
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(
+        report.stats.checkpoints_written, 3,
+        "at 5 and 10 updates, and where the training loop ran out"
+    );
+    let saved = checkpoint::read(&dir, "saga on cal_housing, test").expect("the checkpoint reads");
+    assert_eq!((saved.iteration, saved.stats.updates), (12, 12));
+    let names: Vec<&str> = saved.state.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["w"]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
