@@ -131,7 +131,19 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
             "#[async_optimizer] functions are plain functions (the runtime handles the asynchrony): remove `async`",
         );
     }
-    if !signature.generics.params.is_empty() {
+    let lifetimes_only = signature
+        .generics
+        .params
+        .iter()
+        .all(|param| matches!(param, syn::GenericParam::Lifetime(_)));
+    if !signature.generics.params.is_empty() && lifetimes_only {
+        errors.at(
+            &signature.generics.params,
+            "#[async_optimizer] functions take no lifetime parameters, because each reduce! becomes a task \
+             of its own that cannot name them: remove them and write the references plainly \
+             (`data: &Dataset, p: &Params`)",
+        );
+    } else if !signature.generics.params.is_empty() {
         errors.at(
             &signature.generics.params,
             "#[async_optimizer] functions cannot be generic, because each reduce! becomes one task \
