@@ -107,10 +107,12 @@ pub fn helpers(counter_captured: bool) -> TokenStream {
     }
 }
 
-/// A variable of the expansion's own: hygienic, so that it neither hides nor is hidden by a
-/// variable of the author's of the same name (a capture named `task`, a dataset `captures`).
-fn internal(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
+/// A variable of the expansion's own, at `at`: named `__async_...`, so that it neither hides
+/// nor is hidden by a variable of the author's (a capture named `task`, a dataset `captures`).
+/// Not a mixed-site span: rustc reports an error of an expression such a variable begins at
+/// the macro's attribute then, and no longer drops it as the one already reported at the site.
+fn internal(name: &str, at: Span) -> Ident {
+    Ident::new(&format!("__async_{name}"), at)
 }
 
 fn private() -> TokenStream {
@@ -323,9 +325,9 @@ impl Reduce<'_> {
         let checks = self.travel_checks();
         let witness = self.typed_closure();
         let (captured, reads, result) = (
-            internal("captures"),
-            internal("__async_reads"),
-            internal("result"),
+            internal("captures", span),
+            internal("reads", span),
+            internal("result", span),
         );
         let site = quote_spanned! {span=>
             #private::Site {
@@ -387,7 +389,9 @@ impl Reduce<'_> {
         let id = self.task_id_const();
         let task_fn = self.task_fn();
         let id_text = format!("{}#{}", self.fn_name, self.index);
-        let (tcx, task) = (internal("tcx"), internal("task"));
+        // The task's context, at the span of each expression it begins.
+        let tcx = |at: Span| internal("tcx", at);
+        let task = internal("task", self.span);
         let names: Vec<&Ident> = self.captures.iter().map(|c| &c.name).collect();
         let owned = self.captures.iter().map(Capture::owned);
         let passed = self.captures.iter().map(|c| {
@@ -402,6 +406,7 @@ impl Reduce<'_> {
             let (name, ty, site) = (&r.name, &r.ty, r.site);
             let private = private_at(site);
             let var = r.var.to_string();
+            let tcx = tcx(site);
             // The same check as the driver's `broadcast!`, at its span: rustc reports a type
             // that cannot be broadcast once, there.
             quote_spanned! {site=>
@@ -413,16 +418,21 @@ impl Reduce<'_> {
         });
         let read_names = self.reads.iter().map(|r| &r.name);
         let history_reads = self.histories.iter().enumerate().map(|(i, name)| {
+            let tcx = tcx(Span::call_site());
             quote! { let #name: &#private::HistorySlice = #tcx.history(#i)?; }
         });
         let history_names = &self.histories;
-        let item = match self.source {
-            Source::All(_) => quote!(#tcx.partition()),
-            Source::Sampled { .. } => quote!(#tcx.batch()?),
+        let item = {
+            let tcx = tcx(Span::call_site());
+            match self.source {
+                Source::All(_) => quote!(#tcx.partition()),
+                Source::Sampled { .. } => quote!(#tcx.batch()?),
+            }
         };
         let closure = self.typed_closure();
         let checks = self.travel_checks();
         let site = self.span;
+        let (tcx, tcx_here) = (tcx(site), tcx(Span::call_site()));
         let decode = quote_spanned! {site=>
             let (#(#names,)*): (#(#owned,)*) = #tcx.captures()?;
         };
@@ -438,7 +448,7 @@ impl Reduce<'_> {
             #[doc(hidden)]
             #[allow(unused_variables, clippy::all)]
             fn #task_fn(
-                #tcx: &#private::TaskContext<'_>,
+                #tcx_here: &#private::TaskContext<'_>,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {
                 #checks
                 #decode
