@@ -551,6 +551,8 @@ impl Resumed {
 /// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
 /// optimizer on the same driver starts afresh).
 pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
+    // A loop left by `return` or `?` never reached its `loop_left`: this one starts afresh.
+    cx.loop_left();
     let saved = cx.checkpoints.take_loop_resume()?;
     if saved.optimizer != optimizer {
         cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(

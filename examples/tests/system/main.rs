@@ -163,6 +163,10 @@ fn main() {
             unsaveable_loop_variable_is_named,
         ),
         (
+            "a_loop_left_by_return_does_not_hide_the_next_loop_s_first_pass",
+            loop_left_by_return_then_another,
+        ),
+        (
             "a_checkpoint_every_second_on_w8a_loses_no_worker",
             checkpoints_every_second_lose_no_worker,
         ),
@@ -1415,6 +1419,45 @@ fn transient_timed_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     }
     let _ = last_pass;
     w
+}
+
+/// SGD that leaves its training loop with an early `return` after two updates.
+#[async_optimizer]
+fn returning_sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| p
+            .loss
+            .gradient(batch, w.view()));
+        w.scaled_add(-p.step, &g);
+        if k == 1 {
+            return w;
+        }
+    }
+    w
+}
+
+/// After an optimizer whose loop was left by `return`, the next optimizer's loop on the same
+/// driver is checked as any first loop: its unsaveable variable is refused before an update.
+fn loop_left_by_return_then_another() {
+    let data = shared("cal_housing.scale.xz");
+    let params = short(32, 20, 0.05);
+    let dir = test_support::scratch("returned");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 1000));
+    returning_sgd(&mut driver, &data, &params);
+    let untrained = timed_sgd(&mut driver, &data, &params);
+    let error = driver
+        .finish()
+        .expect_err("a checkpoint cannot be written")
+        .to_string();
+    assert!(error.contains("`last_pass: std::time::Instant`"), "{error}");
+    assert!(
+        untrained.iter().all(|&x| x == 0.0),
+        "no update: {untrained}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 fn unsaveable_loop_variable_is_named() {
