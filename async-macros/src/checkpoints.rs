@@ -64,7 +64,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     ));
     let resumed = format_ident!("__async_resumed");
     let pass = format_ident!("__async_pass");
-    let names = vars.iter().map(Ident::to_string);
+    let names = vars.iter().map(crate::expand::variable_name);
     let restore: Stmt = syn::parse_quote! {
         if let ::core::option::Option::Some(__async_from) = &#resumed {
             #[allow(unused_imports)]
@@ -72,7 +72,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             #( (&mut #runtime::RestoreSlot(&mut #vars)).restore_from(#driver, __async_from, #names); )*
         }
     };
-    let names = vars.iter().map(Ident::to_string);
+    let names = vars.iter().map(crate::expand::variable_name);
     // What a checkpoint saves: every loop variable, by name.
     let gather = quote! {
         |__async_state| {

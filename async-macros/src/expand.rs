@@ -3,6 +3,7 @@
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprClosure, Ident, Lifetime, Pat, Type};
 
@@ -157,10 +158,16 @@ fn private_at(span: Span) -> TokenStream {
     quote_spanned!(span=> ::asyncopt_runtime::__private)
 }
 
+/// The name a variable's versions go by, as the author reads them (`cx.version("type")` for
+/// `r#type`) and a checkpoint lists them.
+pub fn variable_name(var: &Ident) -> String {
+    var.unraw().to_string()
+}
+
 /// `broadcast!(w)`: publish, and leave the training loop when a stop rule fired.
 pub fn broadcast(driver: &Ident, var: &Ident, is_model: bool, exit: &Lifetime) -> TokenStream {
     let private = private_at(var.span());
-    let name = var.to_string();
+    let name = variable_name(var);
     quote_spanned! {var.span()=>
         if #private::broadcast(#driver, #name, &#var, #is_model) {
             break #exit;
@@ -308,7 +315,7 @@ impl Reduce<'_> {
             quote_spanned! {name.span()=> __async_counter(&#name); }
         });
         let read_specs = self.reads.iter().map(|r| {
-            let var = r.var.to_string();
+            let var = variable_name(&r.var);
             match &r.at {
                 None => quote!(#private::read(#var)),
                 Some(version) => {
@@ -405,7 +412,7 @@ impl Reduce<'_> {
         let reads = self.reads.iter().enumerate().map(|(i, r)| {
             let (name, ty, site) = (&r.name, &r.ty, r.site);
             let private = private_at(site);
-            let var = r.var.to_string();
+            let var = variable_name(&r.var);
             let tcx = tcx(site);
             // The same check as the driver's `broadcast!`, at its span: rustc reports a type
             // that cannot be broadcast once, there.
@@ -461,5 +468,20 @@ impl Reduce<'_> {
                 #private::TaskEntry::new(#id, #task_fn)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_identifier_broadcasts_under_its_name() {
+        let driver = format_ident!("cx");
+        let exit = Lifetime::new("'train", Span::call_site());
+        let var: Ident = syn::parse_str("r#type").unwrap();
+        let expanded = broadcast(&driver, &var, true, &exit).to_string();
+        assert!(expanded.contains("\"type\""), "{expanded}");
+        assert!(!expanded.contains("\"r#type\""), "{expanded}");
     }
 }
