@@ -263,6 +263,9 @@ impl<'a> Rewriter<'a> {
             let Some(binding) = self.scopes.lookup(&name) else {
                 continue; // not a local: a static, changed as Rust allows
             };
+            if binding.origin == Origin::LoopItem {
+                continue; // said below, with its other uses
+            }
             let what = match binding.broadcast {
                 Some(_) => "the broadcast variable",
                 None => "the driver's variable",
@@ -470,6 +473,16 @@ impl<'a> Rewriter<'a> {
         name: &Ident,
         data: Option<&Ident>,
     ) -> Option<(String, bool)> {
+        if binding.origin == Origin::LoopItem {
+            return Some((
+                format!(
+                    "`{name}` is declared inside the loop, and the workers' copy of a reduce! \
+                     closure is compiled outside of it, where `{name}` is not in scope: declare \
+                     it at the top of the function, or outside it"
+                ),
+                true,
+            ));
+        }
         if binding.origin == Origin::Driver {
             return Some((
                 format!(
@@ -606,6 +619,9 @@ impl VisitMut for Rewriter<'_> {
     fn visit_block_mut(&mut self, block: &mut Block) {
         self.scopes.push();
         self.blocks.push(BlockState::default());
+        if self.loops > 0 && self.closures == 0 {
+            self.scopes.bind_loop_items(&block.stmts);
+        }
         for stmt in &mut block.stmts {
             match stmt {
                 Stmt::Local(local) => {

@@ -14,6 +14,9 @@ pub enum Origin {
     Counter,
     /// Any other parameter or local.
     Plain,
+    /// A `const`, `static` or `fn` item declared inside a loop: the workers' copy of a closure,
+    /// which is compiled outside the loop, cannot name it.
+    LoopItem,
 }
 
 /// One variable in scope.
@@ -99,6 +102,23 @@ impl Scopes {
                     self.bind(Binding::untyped(name));
                 }
             }
+        }
+    }
+
+    /// Binds the `const`, `static` and `fn` items of a block inside a loop: an item is in scope
+    /// in its whole block, before its declaration too.
+    pub fn bind_loop_items(&mut self, stmts: &[syn::Stmt]) {
+        for stmt in stmts {
+            let name = match stmt {
+                syn::Stmt::Item(syn::Item::Const(item)) => &item.ident,
+                syn::Stmt::Item(syn::Item::Static(item)) => &item.ident,
+                syn::Stmt::Item(syn::Item::Fn(item)) => &item.sig.ident,
+                _ => continue,
+            };
+            self.bind(Binding {
+                origin: Origin::LoopItem,
+                ..Binding::untyped(name.clone())
+            });
         }
     }
 
