@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use asyncopt_algorithms::{
-    preconditioned_max_row_smoothness, preconditioned_smoothness, ridge_optimum, Loss, Metric,
-    Params, Precondition,
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness,
+    ridge_optimum, Loss, Metric, Params, Precondition,
 };
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
@@ -593,13 +593,15 @@ fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
 const TOO_LARGE: &str =
     "its feature values are too large: their squared norms overflow (scale the data)";
 
-/// Whether a row's squared norm is not a finite number (values of 1e200 and more).
+/// That `data`'s values overflow when squared.
+fn too_large(data: &Dataset) -> anyhow::Error {
+    anyhow!("cannot train on {}: {TOO_LARGE}", data.name())
+}
+
+/// Whether a row's squared norm is not a finite number (values of 1e200 and more): the
+/// largest least-squares smoothness of a row is the largest of them.
 fn squares_overflow(data: &Dataset) -> bool {
-    (0..data.n_rows()).any(|i| {
-        let mut sum = 0.0;
-        data.for_each_entry(i, |_, v| sum += v * v);
-        !sum.is_finite()
-    })
+    !max_row_smoothness(&Loss::LeastSquares, data).is_finite()
 }
 
 /// The default step, or why the data allow none: a step of 0 or infinity trains nothing, or
@@ -615,14 +617,13 @@ fn checked_default_step(step: f64, data: &Dataset, lambda: f64) -> Result<f64> {
             data.name()
         );
     }
-    Err(overflow(data, lambda)
-        .unwrap_or_else(|| anyhow!("cannot train on {}: {TOO_LARGE}", data.name())))
+    Err(overflow(data, lambda).unwrap_or_else(|| too_large(data)))
 }
 
 /// What overflows when squared, if anything does: the data's values or `--lambda`.
 fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
     if squares_overflow(data) {
-        Some(anyhow!("cannot train on {}: {TOO_LARGE}", data.name()))
+        Some(too_large(data))
     } else if !(lambda * lambda).is_finite() {
         Some(anyhow!(
             "--lambda {lambda:e} is too large: the smoothness it adds overflows, so no step fits"
