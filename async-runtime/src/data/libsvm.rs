@@ -956,11 +956,16 @@ pub(crate) mod tests {
         assert!(matches!(err, DataError::Parse { line: 1, .. }), "{err}");
     }
 
+    /// `text` as an xz stream.
+    pub(crate) fn xz(text: &[u8]) -> Vec<u8> {
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
     /// `text` as an xz stream with 8 bytes in its middle overwritten.
     pub(crate) fn corrupt_xz(text: &[u8]) -> Vec<u8> {
-        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
-        std::io::Write::write_all(&mut xz, text).unwrap();
-        let mut bytes = xz.finish().unwrap();
+        let mut bytes = xz(text);
         let at = bytes.len() / 2;
         bytes[at..at + 8].copy_from_slice(b"XXXXXXXX");
         bytes
@@ -1100,11 +1105,7 @@ pub(crate) mod tests {
                     bytes.extend(e.finish().unwrap());
                 }
             }
-            Compression::Xz => {
-                let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
-                e.write_all(TRICKY.as_bytes()).unwrap();
-                bytes = e.finish().unwrap();
-            }
+            Compression::Xz => bytes = xz(TRICKY.as_bytes()),
             Compression::Plain => unreachable!(),
         }
         assert_eq!(sniff(&bytes), kind);
@@ -1134,9 +1135,7 @@ pub(crate) mod tests {
 
     #[test]
     fn corrupt_xz_is_an_io_error() {
-        let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
-        e.write_all(GOOD.repeat(1000).as_bytes()).unwrap();
-        let mut bytes = e.finish().unwrap();
+        let mut bytes = xz(GOOD.repeat(1000).as_bytes());
         let n = bytes.len();
         bytes.truncate(n / 2);
         let f = TempFile::new("broken.xz", &bytes);

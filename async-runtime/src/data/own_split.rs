@@ -412,9 +412,7 @@ mod tests {
         let text: String = (0..3000)
             .map(|i| format!("{} 1:{} {}:{}.25\n", i % 2, i % 13, 2 + i % 17, i))
             .collect();
-        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
-        std::io::Write::write_all(&mut xz, text.as_bytes()).unwrap();
-        let f = TempFile::new("copy.xz", &xz.finish().unwrap());
+        let f = TempFile::new("copy.xz", &crate::data::libsvm::tests::xz(text.as_bytes()));
         let orders = shared(&f.0, 10).origin().unwrap().orders(2, 1).unwrap();
         // The worker's host has a damaged copy.
         std::fs::write(
