@@ -57,6 +57,29 @@ pub enum Source<'a> {
     },
 }
 
+impl<'a> Source<'a> {
+    /// `data.sample(batch, k)` is a minibatch; any other expression, whole partitions.
+    pub fn of(data: &'a Expr) -> Self {
+        match data {
+            Expr::MethodCall(call) if call.method == "sample" && call.args.len() == 2 => {
+                Source::Sampled {
+                    data: &call.receiver,
+                    batch: &call.args[0],
+                    k: &call.args[1],
+                }
+            }
+            data => Source::All(data),
+        }
+    }
+
+    /// The dataset the partitions come from.
+    pub fn data(&self) -> &'a Expr {
+        match self {
+            Source::All(data) | Source::Sampled { data, .. } => data,
+        }
+    }
+}
+
 /// Everything known about one `reduce!` site.
 pub struct Reduce<'a> {
     pub driver: &'a Ident,

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, ToTokens};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Ident, Label, Lifetime, Macro, Stmt, Type};
+use syn::{Block, Expr, ExprClosure, Ident, Label, Lifetime, Macro, Stmt, Type};
 
 use crate::captures::{changed_variables, free_variables};
 use crate::errors::Errors;
@@ -39,6 +39,17 @@ struct PendingBarrier {
 }
 
 /// What the walk keeps per block: whether a reduce already ran in it.
+/// How a `reduce!` closure's local variables reach the workers.
+#[derive(Default)]
+struct ClosureUses {
+    /// Sent with each task.
+    captures: Vec<Capture>,
+    /// Read from the worker's cache of broadcast versions.
+    reads: Vec<Read>,
+    /// History tables: each task carries only its rows' entries.
+    histories: Vec<Ident>,
+}
+
 #[derive(Default)]
 struct BlockState {
     reduced: bool,
@@ -210,6 +221,59 @@ impl<'a> Rewriter<'a> {
         } else {
             Some(self.placement(mac, "reduce")?)
         };
+        self.check_closure_shape(&site)?;
+        let source = Source::of(&site.data);
+        let data_expr = source.data();
+        let pins = pins?;
+        // Both kinds of mistake are said before giving up, each where it is.
+        let changes_allowed = self.check_changed_variables(&site.closure);
+        let uses = self.classify_free_variables(&site.closure, data_expr, one_off);
+        let ClosureUses {
+            captures,
+            mut reads,
+            histories,
+        } = uses.filter(|_| changes_allowed)?;
+        self.check_returns_no_cache_reference(&site.closure, &reads)?;
+        reads.extend(pins);
+        if site.collect.is_some() && barrier.is_none() {
+            self.errors.at(
+                &site.collect,
+                "collect = all drains the results of an asynchronous reduce!: put a `barrier!(...)` \
+                 before this reduce!, or remove the option (a synchronous reduce! combines every partition)",
+            );
+            return None;
+        }
+        self.sites += 1;
+        let reduce = Reduce {
+            driver: &self.driver,
+            fn_name: &self.fn_name,
+            index: self.sites,
+            source,
+            closure: &site.closure,
+            captures,
+            reads,
+            histories,
+            barrier,
+            max_staleness: site.max_staleness.as_ref(),
+            collect: site.collect.is_some(),
+            exit: exit.as_ref(),
+            span: arguments_span(mac),
+        };
+        if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
+            self.errors.at(
+                &site.max_staleness_option,
+                "max_staleness bounds an asynchronous reduce!: put a `barrier!(...)` before this reduce!, \
+                 or remove the bound",
+            );
+            return None;
+        }
+        self.tasks.push(reduce.task());
+        Some(reduce.call())
+    }
+
+    /// One argument, not `async`, and a minibatch `data.sample(batch, k)` with both its
+    /// arguments; `None` after an error.
+    fn check_closure_shape(&mut self, site: &ReduceSite) -> Option<()> {
         if site.closure.inputs.len() != 1 {
             self.errors.at(
                 &site.closure.inputs,
@@ -237,34 +301,19 @@ impl<'a> Rewriter<'a> {
                 return None;
             }
         }
-        let source = match &site.data {
-            Expr::MethodCall(call) if call.method == "sample" && call.args.len() == 2 => {
-                Source::Sampled {
-                    data: &call.receiver,
-                    batch: &call.args[0],
-                    k: &call.args[1],
-                }
-            }
-            data => Source::All(data),
-        };
-        let data_expr = match &source {
-            Source::All(data) | Source::Sampled { data, .. } => *data,
-        };
-        let data_name = match data_expr {
-            Expr::Path(path) => path.path.get_ident().cloned(),
-            _ => None,
-        };
-        let mut captures = Vec::new();
-        let mut reads = Vec::new();
-        let mut histories = Vec::new();
-        let pins = pins?;
-        let mut failed = false;
-        for name in changed_variables(&site.closure) {
+        Some(())
+    }
+
+    /// Refuses a driver's variable that `closure` assigns to or borrows mutably: the change
+    /// would be made to a worker's copy. Whether none was found.
+    fn check_changed_variables(&mut self, closure: &ExprClosure) -> bool {
+        let mut allowed = true;
+        for name in changed_variables(closure) {
             let Some(binding) = self.scopes.lookup(&name) else {
                 continue; // not a local: a static, changed as Rust allows
             };
             if binding.origin == Origin::LoopItem {
-                continue; // said below, with its other uses
+                continue; // said with its other uses
             }
             let what = match binding.broadcast {
                 Some(_) => "the broadcast variable",
@@ -278,9 +327,27 @@ impl<'a> Rewriter<'a> {
                      closure and change `{name}` after the reduce!"
                 ),
             );
-            failed = true;
+            allowed = false;
         }
-        for name in free_variables(&site.closure) {
+        allowed
+    }
+
+    /// What each local variable `closure` uses travels as: a capture sent with the task, a
+    /// broadcast read from the worker's cache, or a history table's rows. `None` after an
+    /// error, once every variable has been checked.
+    fn classify_free_variables(
+        &mut self,
+        closure: &ExprClosure,
+        data_expr: &Expr,
+        one_off: bool,
+    ) -> Option<ClosureUses> {
+        let data_name = match data_expr {
+            Expr::Path(path) => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let mut uses = ClosureUses::default();
+        let mut failed = false;
+        for name in free_variables(closure) {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
                 continue; // not a local: a constant, a function or a type, resolved as usual
             };
@@ -317,7 +384,7 @@ impl<'a> Rewriter<'a> {
             }
             let ty = binding.ty.expect("checked by capture_error");
             if is_history(&ty) {
-                histories.push(name);
+                uses.histories.push(name);
             } else if binding.broadcast == Some(self.loops_begun) && !one_off {
                 // Outside the loop of its broadcast! a variable may have changed since (a final
                 // evaluation after the loop, alone or in a loop of its own): its value travels.
@@ -326,7 +393,7 @@ impl<'a> Rewriter<'a> {
                     .iter()
                     .find(|var| **var == name)
                     .map_or_else(|| name.span(), Ident::span);
-                reads.push(Read {
+                uses.reads.push(Read {
                     var: name.clone(),
                     name,
                     ty,
@@ -343,19 +410,24 @@ impl<'a> Rewriter<'a> {
                     ty if binding.broadcast.is_some() => syn::parse_quote!(&#ty),
                     ty => ty,
                 };
-                captures.push(Capture {
+                uses.captures.push(Capture {
                     name,
                     declared,
                     counter,
                 });
             }
         }
-        if failed {
-            return None;
-        }
-        // The closure sees a broadcast variable as a reference into the worker's cache, and a
-        // reference cannot travel back: said here, not as a missing serde impl for `&T`.
-        if let Expr::Path(path) = &*site.closure.body {
+        (!failed).then_some(uses)
+    }
+
+    /// The closure sees a broadcast variable as a reference into the worker's cache, and a
+    /// reference cannot travel back: said here, not as a missing serde impl for `&T`.
+    fn check_returns_no_cache_reference(
+        &mut self,
+        closure: &ExprClosure,
+        reads: &[Read],
+    ) -> Option<()> {
+        if let Expr::Path(path) = &*closure.body {
             if let Some(read) = reads.iter().find(|r| path.path.is_ident(&r.name)) {
                 self.errors.at(
                     path,
@@ -369,41 +441,7 @@ impl<'a> Rewriter<'a> {
                 return None;
             }
         }
-        reads.extend(pins);
-        if site.collect.is_some() && barrier.is_none() {
-            self.errors.at(
-                &site.collect,
-                "collect = all drains the results of an asynchronous reduce!: put a `barrier!(...)` \
-                 before this reduce!, or remove the option (a synchronous reduce! combines every partition)",
-            );
-            return None;
-        }
-        self.sites += 1;
-        let reduce = Reduce {
-            driver: &self.driver,
-            fn_name: &self.fn_name,
-            index: self.sites,
-            source,
-            closure: &site.closure,
-            captures,
-            reads,
-            histories,
-            barrier,
-            max_staleness: site.max_staleness.as_ref(),
-            collect: site.collect.is_some(),
-            exit: exit.as_ref(),
-            span: arguments_span(mac),
-        };
-        if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
-            self.errors.at(
-                &site.max_staleness_option,
-                "max_staleness bounds an asynchronous reduce!: put a `barrier!(...)` before this reduce!, \
-                 or remove the bound",
-            );
-            return None;
-        }
-        self.tasks.push(reduce.task());
-        Some(reduce.call())
+        Some(())
     }
 
     /// Replaces each `w.at(v)` of a broadcast variable `w` in the closure with a binding of its
