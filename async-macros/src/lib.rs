@@ -36,7 +36,7 @@ use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, ItemFn};
+use syn::{FnArg, Ident, ItemFn, Pat, Signature, Type};
 
 use errors::Errors;
 use rewrite::Rewriter;
@@ -125,6 +125,63 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         }
     };
     let signature = &function.sig;
+    let (driver, inputs) = check_signature(signature, &mut errors);
+    let Some(driver) = driver.filter(|_| errors.is_empty()) else {
+        return fallback(&function, errors);
+    };
+    let mut scopes = Scopes::default();
+    rewrite::bind_parameters(&mut scopes, &driver, &inputs);
+    // The model observers watch: the returned variable if it is broadcast, else (a copy
+    // kept aside, say the best so far) the first variable broadcast, so that the trace and
+    // the stop rules still follow the training.
+    let broadcast = broadcast_variables(&function.block);
+    let model = returned_variable(&function.block).filter(|var| broadcast.contains(var));
+    let mut rewriter = Rewriter::new(
+        signature.ident.clone(),
+        driver.clone(),
+        model,
+        scopes,
+        &mut errors,
+    );
+    rewriter.visit_block_mut(&mut function.block);
+    let tasks = std::mem::take(&mut rewriter.tasks);
+    let counter_captured = rewriter.counter_captured;
+    let training_loop = rewriter.training_loop.take();
+    if !errors.is_empty() {
+        return fallback(&function, errors);
+    }
+    if let Some(label) = &training_loop {
+        check_loop_variables_initialized(&function.block, label, &mut errors);
+        if !errors.is_empty() {
+            return fallback(&function, errors);
+        }
+        checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
+    }
+    // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
+    // not know it.
+    checkpoints::strip_transient(&mut function.block);
+    let attrs = &function.attrs;
+    let vis = &function.vis;
+    let sig = &function.sig;
+    let stmts = &function.block.stmts;
+    let helpers = (!tasks.is_empty()).then(|| expand::helpers(counter_captured));
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #helpers
+            #(#tasks)*
+            #(#stmts)*
+        }
+    }
+}
+
+/// Refuses what an `#[async_optimizer]` signature cannot be (async, generic, a method) and
+/// finds the driver, its first parameter. The driver (`None` after an error) and the typed
+/// parameters.
+fn check_signature(
+    signature: &Signature,
+    errors: &mut Errors,
+) -> (Option<Ident>, Vec<(Pat, Type)>) {
     if let Some(asyncness) = &signature.asyncness {
         errors.at(
             asyncness,
@@ -186,34 +243,19 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
             None
         }
     };
-    let Some(driver) = driver.filter(|_| errors.is_empty()) else {
-        return fallback(&function, errors);
-    };
-    let mut scopes = Scopes::default();
-    rewrite::bind_parameters(&mut scopes, &driver, &inputs);
-    // The model observers watch: the returned variable if it is broadcast, else (a copy
-    // kept aside, say the best so far) the first variable broadcast, so that the trace and
-    // the stop rules still follow the training.
-    let broadcast = broadcast_variables(&function.block);
-    let model = returned_variable(&function.block).filter(|var| broadcast.contains(var));
-    let mut rewriter = Rewriter::new(
-        signature.ident.clone(),
-        driver.clone(),
-        model,
-        scopes,
-        &mut errors,
-    );
-    rewriter.visit_block_mut(&mut function.block);
-    let tasks = std::mem::take(&mut rewriter.tasks);
-    let counter_captured = rewriter.counter_captured;
-    let training_loop = rewriter.training_loop.take();
-    if !errors.is_empty() {
-        return fallback(&function, errors);
-    }
-    if let Some(label) = &training_loop {
-        for (var, ty) in checkpoints::uninitialized(&function.block, label) {
-            let ty = ty.map_or_else(|| "TYPE".to_string(), |ty| quote!(#ty).to_string());
-            errors.at(
+    (driver, inputs)
+}
+
+/// A checkpoint saves the training loop's variables at the top of each pass, so each needs a
+/// value where it is declared.
+fn check_loop_variables_initialized(
+    block: &syn::Block,
+    label: &syn::Lifetime,
+    errors: &mut Errors,
+) {
+    for (var, ty) in checkpoints::uninitialized(block, label) {
+        let ty = ty.map_or_else(|| "TYPE".to_string(), |ty| quote!(#ty).to_string());
+        errors.at(
                 &var,
                 format!(
                     "`{var}` is a variable of the training loop, which a checkpoint saves at the top of \
@@ -222,27 +264,6 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
                      start without it"
                 ),
             );
-        }
-        if !errors.is_empty() {
-            return fallback(&function, errors);
-        }
-        checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
-    }
-    // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
-    // not know it.
-    checkpoints::strip_transient(&mut function.block);
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    let sig = &function.sig;
-    let stmts = &function.block.stmts;
-    let helpers = (!tasks.is_empty()).then(|| expand::helpers(counter_captured));
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #helpers
-            #(#tasks)*
-            #(#stmts)*
-        }
     }
 }
 
