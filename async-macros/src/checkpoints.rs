@@ -20,19 +20,7 @@ const TRANSIENT: &str = "transient";
 /// Instruments the training loop labeled `label` when it is a statement of `block`, the
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
 pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
-    // `#[transient]`: state a resumed run starts anew (a timer, a handle), not saved.
-    let transient: Vec<bool> = block
-        .stmts
-        .iter_mut()
-        .map(|stmt| match stmt {
-            Stmt::Local(local) => {
-                let before = local.attrs.len();
-                local.attrs.retain(|attr| !attr.path().is_ident(TRANSIENT));
-                local.attrs.len() < before
-            }
-            _ => false,
-        })
-        .collect();
+    let transient = take_transient_marks(block);
     let Some(index) = block
         .stmts
         .iter()
@@ -40,22 +28,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     else {
         return;
     };
-    let mut vars: Vec<Ident> = Vec::new();
-    for (stmt, &transient) in block.stmts[..index].iter().zip(&transient) {
-        let Stmt::Local(local) = stmt else {
-            continue;
-        };
-        // Every binding, in a tuple or struct pattern too (`let (mut m, mut v) = ...`).
-        for binding in pattern_bindings(&local.pat) {
-            // A shadowed variable is no longer the loop's: keep the last declaration, if it
-            // is a mutable value (`mut x`, not `ref mut x`).
-            let var = &binding.ident;
-            vars.retain(|v| v != var);
-            if binding.mutability.is_some() && binding.by_ref.is_none() && !transient {
-                vars.push(var.clone());
-            }
-        }
-    }
+    let vars = saved_variables(&block.stmts[..index], &transient);
     let runtime = quote!(::asyncopt_runtime::__private);
     let id = quote!(::core::concat!(
         ::core::module_path!(),
@@ -154,6 +127,45 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
     };
     block.stmts.splice(index..index, prologue);
+}
+
+/// Removes `#[transient]` from each `let` of `block`: state a resumed run starts anew (a
+/// timer, a handle), not saved. Per statement, whether it was so marked.
+fn take_transient_marks(block: &mut Block) -> Vec<bool> {
+    block
+        .stmts
+        .iter_mut()
+        .map(|stmt| match stmt {
+            Stmt::Local(local) => {
+                let before = local.attrs.len();
+                local.attrs.retain(|attr| !attr.path().is_ident(TRANSIENT));
+                local.attrs.len() < before
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// The variables a checkpoint saves: the mutable values declared by the statements before
+/// the training loop, less the transient ones, each by its last declaration.
+fn saved_variables(before_loop: &[Stmt], transient: &[bool]) -> Vec<Ident> {
+    let mut vars: Vec<Ident> = Vec::new();
+    for (stmt, &transient) in before_loop.iter().zip(transient) {
+        let Stmt::Local(local) = stmt else {
+            continue;
+        };
+        // Every binding, in a tuple or struct pattern too (`let (mut m, mut v) = ...`).
+        for binding in pattern_bindings(&local.pat) {
+            // A shadowed variable is no longer the loop's: keep the last declaration, if it
+            // is a mutable value (`mut x`, not `ref mut x`).
+            let var = &binding.ident;
+            vars.retain(|v| v != var);
+            if binding.mutability.is_some() && binding.by_ref.is_none() && !transient {
+                vars.push(var.clone());
+            }
+        }
+    }
+    vars
 }
 
 /// The variables of the training loop labeled `label` (a statement of `block`) that are
