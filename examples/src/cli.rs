@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::{Algorithm, Loss, Params, Precondition};
+use asyncopt_runtime::cluster::MAX_LOCAL_WORKERS;
 use asyncopt_runtime::data::{LoadOptions, SharedOptions};
 use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
-use asyncopt_runtime::worker::RunEnd;
+use asyncopt_runtime::worker::{RunEnd, MAX_PARTITIONS};
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token, DEFAULT_PREFETCH};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -28,6 +29,16 @@ use crate::trace::{check_writable, create_parent, same_file};
 
 /// The exit code of a run that ended without reaching its `--target-subopt`.
 pub const EXIT_TARGET_MISSED: u8 = 3;
+
+/// The exit code of a usage error: a flag or value the parser refuses, or a [`UsageError`].
+pub const EXIT_USAGE: u8 = 2;
+
+/// A flag's value refused after parsing (out of its range, or one the optimizer would not
+/// read, or a flag missing beside another): `main` exits with [`EXIT_USAGE`], as for a flag
+/// the parser refuses, with the reason as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// A run ended without reaching its target: `main` exits with [`EXIT_TARGET_MISSED`].
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +58,10 @@ Examples:
   async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
   async-train evaluate --model m.json --data a9a.t.xz
 
-Exit codes: 0 done, 1 error, 2 usage error, 3 a --target-subopt that was not reached,
-130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal, unless under nohup):
-the run ended at its next update and its files are written; a second Ctrl-C quits at once.
+Exit codes: 0 done, 1 error, 2 usage error (a flag or a value refused), 3 a --target-subopt
+that was not reached, 130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal,
+unless under nohup): the run ended at its next update and its files are written; a second
+Ctrl-C quits at once.
 Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
 
 /// Distributed asynchronous optimization on LIBSVM data.
@@ -470,7 +482,8 @@ fn parse_precondition(s: &str) -> Result<Precondition, String> {
 
 /// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
 /// process's arguments, runs what they ask for, prints an error as one line, and returns the
-/// exit code (0 done, 1 error, [`EXIT_TARGET_MISSED`] a target not reached,
+/// exit code (0 done, 1 error, [`EXIT_USAGE`] a usage error, [`EXIT_TARGET_MISSED`] a target
+/// not reached,
 /// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped the run and its files
 /// were written). Call
 /// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`: `run` calls
@@ -493,6 +506,8 @@ pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -
             say_err!("error: {error:#}");
             if error.is::<TargetMissed>() {
                 ExitCode::from(EXIT_TARGET_MISSED)
+            } else if error.is::<UsageError>() {
+                ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::FAILURE
             }
@@ -647,10 +662,10 @@ impl RunArgs {
     pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
         let algorithm = algorithm.into();
         if self.workers == 0 {
-            bail!("--workers must be at least 1");
+            bail_usage!("--workers must be at least 1");
         }
         if !(1..=asyncopt_runtime::worker::MAX_QUEUED_TASKS).contains(&self.prefetch) {
-            bail!(
+            bail_usage!(
                 "--prefetch must be between 1 (no prefetch) and {}, not {}",
                 asyncopt_runtime::worker::MAX_QUEUED_TASKS,
                 self.prefetch
@@ -658,11 +673,11 @@ impl RunArgs {
         }
         if let Some(step) = self.step {
             if !(step > 0.0 && step.is_finite()) {
-                bail!("--step must be a positive number, not {step}");
+                bail_usage!("--step must be a positive number, not {step}");
             }
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            bail!("--momentum must be in [0, 1), not {}", self.momentum);
+            bail_usage!("--momentum must be in [0, 1), not {}", self.momentum);
         }
         let lambda = match (self.lambda, self.loss) {
             (Some(lambda), _) => lambda,
@@ -670,7 +685,7 @@ impl RunArgs {
             (None, LossName::Logistic) => DEFAULT_LOGISTIC_LAMBDA,
         };
         if !(lambda >= 0.0 && lambda.is_finite()) {
-            bail!("--lambda must be a number >= 0, not {lambda}");
+            bail_usage!("--lambda must be a number >= 0, not {lambda}");
         }
         let loss = Loss::with_lambda(matches!(self.loss, LossName::LeastSquares), lambda);
         let join_timeout = seconds("--join-timeout", self.join_timeout)?;
@@ -680,35 +695,52 @@ impl RunArgs {
         seconds("--eval-every", self.eval_every)?;
         if let Some(target) = self.target_subopt {
             if !(target >= 0.0 && target.is_finite()) {
-                bail!("--target-subopt must be a number >= 0, not {target}");
+                bail_usage!("--target-subopt must be a number >= 0, not {target}");
             }
         }
         if let Some(optimum) = self.optimum {
             if !optimum.is_finite() {
-                bail!("--optimum must be a finite number, not {optimum}");
+                bail_usage!("--optimum must be a finite number, not {optimum}");
             }
             if optimum < 0.0 {
-                bail!("--optimum must be >= 0: the objectives are losses, never negative");
+                bail_usage!("--optimum must be >= 0: the objectives are losses, never negative");
             }
         }
         if self.partitions_per_worker == 0 {
-            bail!("--partitions-per-worker must be at least 1");
+            bail_usage!("--partitions-per-worker must be at least 1");
+        }
+        // The runtime refuses these too, as a cluster's settings; said here, they are the
+        // flags' usage errors.
+        if self.partitions_per_worker > MAX_PARTITIONS {
+            bail_usage!(
+                "--partitions-per-worker: partitions per worker must be at most {MAX_PARTITIONS}, \
+                 the most a worker holds, not {}",
+                self.partitions_per_worker
+            );
+        }
+        if !self.remote_workers && self.workers > MAX_LOCAL_WORKERS {
+            bail_usage!(
+                "--workers: at most {MAX_LOCAL_WORKERS} local worker processes, not {}: more \
+                 would exhaust the host's processes and memory; run workers on other hosts \
+                 (--remote-workers)",
+                self.workers
+            );
         }
         if self.max_features > MAX_FEATURES_CEILING {
-            bail!(
+            bail_usage!(
                 "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB \
                  per model copy), not {}",
                 self.max_features
             );
         }
         if self.eval_rows == 0 {
-            bail!("--eval-rows must be at least 1");
+            bail_usage!("--eval-rows must be at least 1");
         }
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.partitions_per_worker = self.partitions_per_worker;
         if let Some(versions) = self.keep_versions {
             if !(1..=MAX_KEEP_VERSIONS).contains(&versions) {
-                bail!(
+                bail_usage!(
                     "--keep-versions must be between 1 and {MAX_KEEP_VERSIONS} (each is a copy \
                      of every broadcast variable on the driver), not {versions}"
                 );
@@ -783,11 +815,11 @@ fn train(args: TrainArgs) -> Result<()> {
     job::check_params(&spec.params, &[args.algo])?;
     job::check_settings(&spec, &[args.algo])?;
     if args.checkpoint_updates == Some(0) {
-        bail!("--checkpoint-updates must be at least 1");
+        bail_usage!("--checkpoint-updates must be at least 1");
     }
     if let Some(seconds) = args.checkpoint_seconds {
         if !(seconds > 0.0 && seconds <= MAX_CHECKPOINT_S) {
-            bail!(
+            bail_usage!(
                 "--checkpoint-seconds must be a positive number of seconds up to a year, not \
                  {seconds}"
             );
@@ -797,7 +829,7 @@ fn train(args: TrainArgs) -> Result<()> {
     if checkpoint_dir.is_none()
         && (args.checkpoint_updates.is_some() || args.checkpoint_seconds.is_some())
     {
-        bail!("--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR");
+        bail_usage!("--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR");
     }
     spec.checkpointing = Checkpointing {
         dir: args.checkpoint.clone(),
@@ -840,7 +872,7 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     for (i, (flag, path)) in named.iter().enumerate() {
         if is_stdout(path) {
-            bail!("{flag} -: a run's outputs go to files (its lines go to standard output)");
+            bail_usage!("{flag} -: a run's outputs go to files (its lines go to standard output)");
         }
         if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
             bail!(
@@ -1053,7 +1085,7 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
         .name
         .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
     if let Some(problem) = name_problem(&name, MAX_WORKER_NAME) {
-        bail!("--name: {problem}; the driver knows its workers by their names");
+        bail_usage!("--name: {problem}; the driver knows its workers by their names");
     }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
@@ -1093,14 +1125,12 @@ fn run_worker(args: WorkerArgs) -> Result<()> {
 /// `value` seconds of the flag `flag`, or why not: a negative, NaN or infinite number, or one
 /// past [`MAX_SECONDS`] (far enough past it, converting it to a `Duration` panics).
 fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|_| value.is_finite() && value <= MAX_SECONDS)
-        .with_context(|| {
-            format!(
-                "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
-            )
-        })
+    match Duration::try_from_secs_f64(value) {
+        Ok(duration) if value.is_finite() && value <= MAX_SECONDS => Ok(duration),
+        _ => bail_usage!(
+            "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
+        ),
+    }
 }
 
 /// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a

@@ -30,7 +30,7 @@ pub struct CompareOutputs {
 pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
     for (i, algorithm) in algorithms.iter().enumerate() {
         if algorithms[..i].iter().any(|a| a.name() == algorithm.name()) {
-            bail!(
+            bail_usage!(
                 "--algos names {algorithm} twice: each run's files are named after its optimizer"
             );
         }
@@ -41,7 +41,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         // The toolkit computes only a linear model's optimum: found at that run's start, a
         // missing one would end the comparison after the runs before it had trained.
         if let Some(own) = algorithms.iter().find(|a| !a.is_linear()) {
-            bail!(
+            bail_usage!(
                 "--target-subopt needs the optimum: pass --optimum VALUE for {own}, a model of \
                  an author's own type"
             );
@@ -78,7 +78,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         // Each run has a driver of its own: the workers must find the next one where the last
         // one was.
         if spec.cluster.bind.ends_with(":0") {
-            bail!(
+            bail_usage!(
                 "compare with remote workers needs --bind ADDRESS with a port: its {} runs \
                  listen one after the other at the same address",
                 algorithms.len()

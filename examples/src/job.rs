@@ -334,7 +334,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         } else {
             "a model of an author's own type"
         };
-        bail!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
+        bail_usage!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
     }
     let (workers, per_worker) = (spec.cluster.workers, spec.cluster.partitions_per_worker);
     let partitions = workers.checked_mul(per_worker);
@@ -571,13 +571,14 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     let chosen = spec.step.or(spec.algorithm.authors_step());
     if !spec.algorithm.is_linear() {
-        return chosen.ok_or_else(|| {
-            anyhow!(
+        let Some(chosen) = chosen else {
+            bail_usage!(
                 "{} needs --step: its model is of its author's own type, whose smoothness the \
                  toolkit cannot measure (its author may give it a default step)",
                 spec.algorithm
-            )
-        });
+            );
+        };
+        return Ok(chosen);
     }
     // Built here once to refuse an impossible choice before any worker starts, and to set the
     // default step in its metric; the optimizer builds its own from its settings.
@@ -728,7 +729,7 @@ pub fn check_settings(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
         } else {
             format!("{flag} {value}")
         };
-        bail!(
+        bail_usage!(
             "{given} would change nothing: {} does not read {} (an optimizer declares the \
              settings its code reads with Optimizer::reads)",
             names.join(", "),
@@ -765,7 +766,7 @@ fn given(spec: &JobSpec, setting: Setting) -> Option<String> {
 pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result<()> {
     for (i, (name, _)) in given.iter().enumerate() {
         if given[..i].iter().any(|(earlier, _)| earlier == name) {
-            bail!("--param {name} is given twice: give each parameter once");
+            bail_usage!("--param {name} is given twice: give each parameter once");
         }
     }
     for (name, value) in given {
@@ -775,7 +776,7 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
             .filter(|(_, h)| h.name == name)
             .collect();
         if let Some((algorithm, hyper)) = declared.iter().find(|(_, h)| !h.admits(*value)) {
-            bail!(
+            bail_usage!(
                 "--param {name}={value}: {algorithm} takes {name} {} ({})",
                 hyper.range(),
                 hyper.help
@@ -791,12 +792,12 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
             .collect();
         let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
         if known.is_empty() {
-            bail!(
+            bail_usage!(
                 "--param {name}: {} takes no parameter of its own",
                 names.join(", ")
             );
         }
-        bail!(
+        bail_usage!(
             "--param {name}: {} takes only {}",
             names.join(", "),
             known.join(", ")

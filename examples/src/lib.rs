@@ -21,6 +21,14 @@ macro_rules! say_err {
     }};
 }
 
+/// `bail!` with a [`cli::UsageError`]: a flag's value the command refuses after parsing, which
+/// exits with [`cli::EXIT_USAGE`] as the parser's own refusals do.
+macro_rules! bail_usage {
+    ($($arg:tt)*) => {
+        return Err(crate::cli::UsageError(format!($($arg)*)).into())
+    };
+}
+
 pub mod builtin;
 pub mod cli;
 pub mod compare;

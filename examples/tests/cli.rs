@@ -95,6 +95,68 @@ fn a_missing_data_file_is_one_clear_line() {
     assert_clear_error(&output, "no-such-file.libsvm does not exist");
 }
 
+/// A usage error: one clear line and exit code 2, as for a flag the parser refuses.
+fn assert_usage_error(output: &Output, needle: &str) {
+    assert_clear_error(output, needle);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
+}
+
+#[test]
+fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
+    let dir = scratch("usage");
+    let refused: [(&[&str], &str); 11] = [
+        (
+            &["--param", "beta=1"],
+            "--param beta: sgd takes no parameter",
+        ),
+        (
+            &["--algo", "sgd", "--quorum", "2"],
+            "--quorum 2 would change nothing",
+        ),
+        (&["--workers", "0"], "--workers must be at least 1"),
+        (
+            &["--workers", "2000"],
+            "at most 1024 local worker processes",
+        ),
+        (&["--step", "-1"], "--step must be a positive number"),
+        (&["--lambda=-1"], "--lambda must be a number >= 0"),
+        (
+            &["--time", "NaN"],
+            "--time must be a finite number of seconds",
+        ),
+        (
+            &["--checkpoint-updates", "0"],
+            "--checkpoint-updates must be at least 1",
+        ),
+        (
+            &["compare", "--algos", "sgd,sgd"],
+            "--algos names sgd twice",
+        ),
+        (
+            &[
+                "worker",
+                "--driver",
+                "tcp://127.0.0.1:9",
+                "--reconnect",
+                "-1",
+            ],
+            "--reconnect must be a finite number of seconds",
+        ),
+        (
+            &["worker", "--driver", "tcp://127.0.0.1:9", "--name", "w 1"],
+            "--name: ",
+        ),
+    ];
+    for (args, why) in refused {
+        assert_usage_error(&run(args, &dir), why);
+    }
+    // Not the command line's fault: a file, exit code 1.
+    let output = run(&["--data", "no-such-file.libsvm"], &dir);
+    assert_clear_error(&output, "no-such-file.libsvm does not exist");
+    assert_eq!(output.status.code(), Some(1));
+}
+
 #[test]
 fn a_malformed_data_file_names_the_line() {
     let dir = scratch("malformed");
