@@ -1,0 +1,206 @@
+//! A job's checkpoints: the folder a run takes for them, the checkpoint it resumes, and the
+//! policy that writes them as the run goes.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use asyncopt_algorithms::Params;
+use asyncopt_runtime::checkpoint::{self, Checkpoint, CheckpointPolicy};
+use asyncopt_runtime::data::Dataset;
+use asyncopt_runtime::Driver;
+
+use super::JobSpec;
+use crate::trace::{same_file, TracePoint};
+
+/// The lock file of a checkpoint folder, held by the run writing into it.
+pub const CHECKPOINT_LOCK: &str = "lock";
+
+/// Seconds of training between checkpoints when no interval is given.
+const DEFAULT_CHECKPOINT_S: f64 = 10.0;
+
+/// A run's checkpoint folder, taken for the run, and the checkpoint it resumes.
+pub(super) struct Checkpoints {
+    /// What the run is, for its checkpoints (empty for a run that keeps none).
+    pub(super) identity: String,
+    /// The lock of the folder the run writes into: hold it until the run ends.
+    pub(super) folder: Option<std::fs::File>,
+    /// The checkpoint to resume, read before any worker starts.
+    pub(super) resumed: Option<Checkpoint>,
+    /// The trace of the resumed run, up to its checkpoint.
+    pub(super) earlier: Vec<TracePoint>,
+}
+
+/// Takes the run's checkpoint folder and reads the checkpoint it resumes: a folder another run
+/// writes into, or a checkpoint that cannot be resumed, is refused before any worker starts.
+pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result<Checkpoints> {
+    // Naming the data by content costs a pass over it: only runs that checkpoint pay for it.
+    let checkpointing = spec.checkpointing.dir.is_some() || spec.checkpointing.resume.is_some();
+    let identity = if checkpointing {
+        identity(spec, data, params)
+    } else {
+        String::new()
+    };
+    if let Some(dir) = &spec.checkpointing.resume {
+        // Not created by the claim below: a misspelt folder is a mistake to say, not to make.
+        if !dir.is_dir() {
+            let why = match dir.exists() {
+                true => "a file, not a checkpoint folder",
+                false => "no such folder",
+            };
+            bail!("--resume {}: {why}", dir.display());
+        }
+    }
+    // Held for the run: one folder, one run at a time.
+    let writes_into = (spec.checkpointing.dir.as_ref()).or(spec.checkpointing.resume.as_ref());
+    let folder = match writes_into {
+        Some(dir) => Some(claim_checkpoint_folder(
+            dir,
+            spec.checkpointing.resume.as_deref(),
+        )?),
+        None => None,
+    };
+    // A checkpoint that cannot be resumed is refused before any worker starts.
+    let resumed = match &spec.checkpointing.resume {
+        Some(dir) => Some(checkpoint::read(dir, &identity)?),
+        None => None,
+    };
+    let earlier: Vec<TracePoint> = match &resumed {
+        Some(saved) if !saved.annex.is_empty() => serde_json::from_slice(&saved.annex)
+            .context("the checkpoint's trace does not decode")?,
+        _ => Vec::new(),
+    };
+    Ok(Checkpoints {
+        identity,
+        folder,
+        resumed,
+        earlier,
+    })
+}
+
+/// Restores `resumed` into the driver: the updates and seconds of training it goes on from.
+pub(super) fn resume(
+    driver: &mut Driver,
+    resumed: Option<Checkpoint>,
+    step: f64,
+) -> Option<(u64, f64)> {
+    let resumed_from = resumed.map(|saved| {
+        let saved = driver.resume(saved);
+        (saved.stats.updates, saved.elapsed_s)
+    });
+    if let Some((updates, elapsed_s)) = resumed_from {
+        tracing::info!(updates, elapsed_s, step, "resuming from the checkpoint");
+    }
+    resumed_from
+}
+
+/// Has the driver write checkpoints into the run's folder as the run goes, each with the trace
+/// so far (`earlier`, then the run's `points`).
+pub(super) fn keep(
+    spec: &JobSpec,
+    driver: &mut Driver,
+    identity: String,
+    points: &Rc<RefCell<Vec<TracePoint>>>,
+    earlier: &[TracePoint],
+) {
+    let checkpoint_dir = spec
+        .checkpointing
+        .dir
+        .clone()
+        .or_else(|| spec.checkpointing.resume.clone());
+    if let Some(dir) = checkpoint_dir {
+        let every_s = match (spec.checkpointing.every_updates, spec.checkpointing.every_s) {
+            (None, None) => Some(DEFAULT_CHECKPOINT_S),
+            (_, every_s) => every_s,
+        };
+        driver.checkpoint_to(CheckpointPolicy {
+            dir,
+            every_updates: spec.checkpointing.every_updates,
+            every: every_s.map(Duration::from_secs_f64),
+            job: identity,
+        });
+        let (points, earlier) = (points.clone(), earlier.to_vec());
+        driver.checkpoint_annex(move || {
+            // The trace so far (a resumed run's trace goes on from it), encoded on the
+            // checkpoint's thread.
+            let mut taken = earlier.clone();
+            taken.extend_from_slice(&points.borrow());
+            Box::new(move || serde_json::to_vec(&taken).expect("JSON of numbers"))
+        });
+    }
+}
+
+/// Takes `dir` for this run's checkpoints: refused while another run writes into it (its lock
+/// is held), and when it holds a checkpoint that this run does not resume (`resume`), which
+/// the first new checkpoint would overwrite.
+fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
+    let path = dir.join(CHECKPOINT_LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{} is the checkpoint folder of a run still going on: give this run a folder of \
+             its own",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+    if dir.join(checkpoint::FILE).exists() && !resume.is_some_and(|r| same_file(dir, r)) {
+        bail!(
+            "{} already holds a checkpoint, which this run would overwrite: go on from it with \
+             --resume {0}, or give --checkpoint another folder (or delete this one)",
+            dir.display()
+        );
+    }
+    Ok(lock)
+}
+
+/// What the run is, for its checkpoints: the algorithm, the data (by content) and every
+/// setting that changes the iterates. Stop rules and the number of workers may change when a
+/// run resumes; so may the step when it is the default, which is set for the cluster at hand
+/// (an asynchronous method's shrinks with the workers, whose number sets its staleness).
+fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
+    let step = match spec.step {
+        Some(step) => format!("step {step:e}"),
+        None => "the default step".to_owned(),
+    };
+    // The data by content, not by its file's name: a copy, or the file compressed, is the
+    // same data.
+    let own: Vec<String> = p.extra.iter().map(|(k, v)| format!("{k} {v:e}")).collect();
+    format!(
+        "{} on data of {} x {} (content sha256 {}); loss {}, lambda {}, {}, momentum {}, \
+         batch {}, quorum {}, max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, \
+         seed {}{}",
+        spec.algorithm.name(),
+        data.full_rows(),
+        data.dim(),
+        data.fingerprint(),
+        p.loss.name(),
+        p.loss.lambda(),
+        step,
+        p.momentum,
+        p.batch,
+        p.quorum,
+        p.max_staleness,
+        p.staleness_aware,
+        p.epoch,
+        p.precondition,
+        spec.cluster.seed,
+        if own.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", own.join(", "))
+        },
+    )
+}

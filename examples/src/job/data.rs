@@ -1,0 +1,146 @@
+//! Where a job's data comes from and how its loss reads it: the built-in set or a LIBSVM file,
+//! shipped by the driver or read by every worker, its labels checked and its bias appended.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use asyncopt_algorithms::Loss;
+use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
+
+use super::JobSpec;
+
+/// Where the data comes from.
+#[derive(Debug, Clone)]
+pub enum DataSource {
+    /// The built-in California housing set.
+    Builtin,
+    /// A LIBSVM file.
+    File {
+        /// Its path.
+        path: PathBuf,
+        /// The number of features, if the file does not use the last.
+        dim: Option<usize>,
+        /// The largest number of features accepted (the memory budget of a model).
+        max_dim: usize,
+        /// How the workers get their partitions.
+        access: DataAccess,
+    },
+}
+
+/// How workers get their partitions of a data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAccess {
+    /// The driver reads the whole file and ships each worker its partitions.
+    Ship,
+    /// Every worker reads its own byte-range splits of the file (the same path on every
+    /// host); the driver scans it and reads an evaluation sample of at most `eval_rows` rows.
+    Shared {
+        /// Rows of the driver's evaluation sample.
+        eval_rows: usize,
+    },
+}
+
+impl DataSource {
+    /// Loads the dataset as it is in the file: whole, or (shared access) the driver's
+    /// evaluation sample standing for the file; `seed` draws the sample.
+    pub fn load(&self, seed: u64) -> Result<Dataset> {
+        match self {
+            DataSource::Builtin => crate::builtin::cal_housing_scale(),
+            DataSource::File {
+                path,
+                dim,
+                max_dim,
+                access,
+            } => {
+                let options = LoadOptions {
+                    dim: *dim,
+                    max_dim: *max_dim,
+                    ..LoadOptions::default()
+                };
+                match access {
+                    DataAccess::Ship => load_file(path, &options),
+                    DataAccess::Shared { eval_rows } => {
+                        if !path.exists() {
+                            bail!("data file {} does not exist", path.display());
+                        }
+                        let shared = SharedOptions {
+                            load: options,
+                            eval_rows: *eval_rows,
+                            seed,
+                        };
+                        Dataset::open_shared(path, &shared).context("cannot open the data")
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    if !path.exists() {
+        bail!("data file {} does not exist", path.display());
+    }
+    // The data layer's errors name the file (and the line) and say why.
+    Dataset::load(path, options).context("cannot load the data")
+}
+
+/// Loads a LIBSVM file for `loss`: its labels checked, the bias feature appended.
+pub fn load_for(
+    path: &Path,
+    options: &LoadOptions,
+    bias: Option<f64>,
+    loss: &Loss,
+) -> Result<Dataset> {
+    prepare(load_file(path, options)?, bias, loss)
+}
+
+/// The data as `loss` reads it: classification labels are `+1`/`-1` (a file of 0/1 labels is
+/// read with 0 as -1; any other label is an error naming its row), and with `bias`, a constant
+/// feature is appended to every row.
+pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset> {
+    let mut data = data;
+    if loss.is_classification() {
+        let labels = data.labels();
+        // A shared file's rule comes from all its rows, which its workers read, not from the
+        // driver's sample: one of only 1s would make the 0s elsewhere errors.
+        let is = |values: &[f64]| match data.origin() {
+            Some(file) => file.label_values().all_in(values),
+            None => labels.iter().all(|y| values.contains(y)),
+        };
+        let (zero_one, signed) = (is(&[0.0, 1.0]), is(&[1.0, -1.0]));
+        if let Some(file) = data.origin().filter(|_| !zero_one && !signed) {
+            // The workers would each find it in their rows, mid-run: said before any runs.
+            bail!(
+                "{}: its labels are {}, but the logistic loss reads +1/-1 or 0/1",
+                data.name(),
+                file.label_values().seen()
+            );
+        }
+        // Workers reading their own splits apply the same rule to their rows.
+        let rule = if zero_one && !signed {
+            tracing::info!("labels 0/1 read as -1/+1 for the logistic loss");
+            LabelRule::ZeroOneAsSigned
+        } else {
+            LabelRule::Signed
+        };
+        data = data
+            .with_labels(rule)
+            .map_err(|e| anyhow!("{e}: the logistic loss reads +1/-1 or 0/1 labels"))?;
+    }
+    Ok(match bias {
+        Some(value) => data.with_bias(value),
+        None => data,
+    })
+}
+
+impl JobSpec {
+    /// The job's data as its loss reads it (see [`prepare`]).
+    pub fn load_data(&self) -> Result<Arc<Dataset>> {
+        Ok(Arc::new(prepare(
+            self.data.load(self.cluster.seed)?,
+            self.bias,
+            &self.loss,
+        )?))
+    }
+}

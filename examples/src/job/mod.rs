@@ -1,0 +1,28 @@
+//! One training job: load the data, find the optimum and the step, launch the workers, run the
+//! algorithm while an observer records the trace, and gather what the run produced.
+//!
+//! - `spec`: what a job is, [`JobSpec`], as the command line gives it;
+//! - `data`: where its data comes from and how its loss reads it ([`DataSource`], [`prepare`]);
+//! - `settings`: the settings and hyperparameters its optimizer reads ([`check_settings`]);
+//! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
+//! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
+//! - `run`: the run, step by step ([`run()`]);
+//! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it.
+
+mod checkpoints;
+mod data;
+mod outcome;
+mod run;
+mod settings;
+mod spec;
+mod step;
+mod summary;
+
+pub use checkpoints::CHECKPOINT_LOCK;
+pub(crate) use data::load_file;
+pub use data::{load_for, prepare, DataAccess, DataSource};
+pub use outcome::Outcome;
+pub use run::run;
+pub use settings::{check_params, check_settings};
+pub use spec::{Checkpointing, JobSpec, StopRules};
+pub use step::{default_step, optimum};

@@ -1,0 +1,172 @@
+//! What a job produced, and how it ends the command: one line, and the error a failed,
+//! interrupted or short run returns.
+
+use anyhow::{bail, Result};
+use asyncopt_runtime::RunReport;
+
+use super::JobSpec;
+use crate::model::TrainedModel;
+use crate::optimizer::Optimizer;
+use crate::trace::Trace;
+
+/// What a job produced.
+pub struct Outcome {
+    /// The optimizer.
+    pub algorithm: Optimizer,
+    /// The final model: a linear [`Model`](asyncopt_algorithms::Model) for the built-in optimizers
+    /// ([`TrainedModel::linear`]), or the type of an author's own.
+    pub model: TrainedModel,
+    /// The evaluation points.
+    pub trace: Trace,
+    /// The run's report (counters, worker table).
+    pub report: RunReport,
+    /// Why the run ended early, if it failed; the model and trace are kept all the same.
+    pub failure: Option<String>,
+    /// f*, if known.
+    pub optimum: Option<f64>,
+    /// The step used.
+    pub step: f64,
+    /// The dataset's name.
+    pub dataset: String,
+    /// With shared data access and a file of more rows than `--eval-rows`: the rows of the
+    /// evaluation sample the objective is measured on, and the file's.
+    pub sampled: Option<(usize, usize)>,
+    /// The job's settings.
+    pub spec: JobSpec,
+    /// Updates and seconds of training of the checkpoint the run resumed from.
+    pub resumed_from: Option<(u64, f64)>,
+    /// A signal (Ctrl-C) stopped the run before its stop rules did; the model and trace are
+    /// those of where it stopped.
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    /// The final objective.
+    pub fn final_objective(&self) -> f64 {
+        self.trace.points.last().map_or(f64::NAN, |p| p.objective)
+    }
+
+    /// The updates and seconds of training of the model kept: the run's, except after an
+    /// optimizer's panic, which keeps the latest model the stop rules looked at (the trace's
+    /// last point is that model's).
+    pub fn model_at(&self) -> (u64, f64) {
+        self.trace
+            .points
+            .last()
+            .map_or((self.report.stats.updates, self.report.elapsed_s), |p| {
+                (p.updates, p.elapsed_s)
+            })
+    }
+
+    /// Seconds to the target, if one was set and reached: the time of the first trace point
+    /// at or below it (a model recorded between the stop rules' evaluations, or the
+    /// evaluation that stopped the run).
+    pub fn time_to_target(&self) -> Option<f64> {
+        self.spec
+            .stop
+            .target_subopt
+            .and_then(|t| self.trace.time_to(t))
+    }
+
+    /// Which bound ended a run short of its target, as the end of a sentence: the updates
+    /// (`--updates`, or its default) or the time (`--time`).
+    fn limit_reached(&self) -> String {
+        let updates = self.report.stats.updates;
+        if updates >= self.spec.updates as u64 {
+            // The bound, not the count: SVRG's count adds its snapshots to it.
+            let default = if self.spec.stop.time_s.is_none()
+                && self.spec.updates == crate::cli::DEFAULT_UPDATES
+            {
+                " (the default: raise it with --updates, or bound the run by --time)"
+            } else {
+                ""
+            };
+            return format!(", its --updates limit{default}");
+        }
+        match self.spec.stop.time_s {
+            Some(s) if self.report.elapsed_s >= s => format!(", its --time limit of {s} s"),
+            _ => String::new(),
+        }
+    }
+
+    /// A one-line account of the run.
+    pub fn one_line(&self) -> String {
+        let subopt = match self.optimum {
+            Some(f) => format!(", (f-f*)/f* = {:.3e}", (self.final_objective() - f) / f),
+            None => String::new(),
+        };
+        let stopped = if self.interrupted {
+            " (stopped by a signal)"
+        } else {
+            ""
+        };
+        // The objective of a sample is not the file's: said where the number is.
+        let on = match self.sampled {
+            Some((rows, of)) => format!(" (on a sample of {rows} of {of} rows)"),
+            None => String::new(),
+        };
+        // The workers that computed: late joiners and replacements count (those whose rows
+        // made room for newer ones too), a worker that joined again under its name once; the
+        // asked-for number is the floor only when none did (a run of no update).
+        let trained = self.report.workers_trained() as usize;
+        let asked = self.spec.cluster.workers;
+        // The run's size is the workers asked for; replacements and late joiners are told
+        // apart, not counted as a larger cluster.
+        let noun = if asked == 1 { "worker" } else { "workers" };
+        let workers = match trained {
+            0 => format!("{asked} {noun}"),
+            n if n == asked => format!("{asked} {noun}"),
+            n if n < asked => format!("{n} of {asked} {noun}"),
+            n => format!("{asked} {noun} ({n} in all, with replacements and late joiners)"),
+        };
+        format!(
+            "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers}{}{stopped}",
+            self.algorithm,
+            self.final_objective(),
+            self.report.stats.updates,
+            self.report.elapsed_s,
+            subopt
+        )
+    }
+
+    /// An error if the run failed, an [`Interrupted`](crate::cli::Interrupted) if a signal
+    /// stopped it, or a [`TargetMissed`](crate::cli::TargetMissed) if it ended without
+    /// reaching its target (after its files were written).
+    pub fn into_result(self) -> Result<()> {
+        if let Some(failure) = self.failure {
+            bail!("the run ended early: {failure}");
+        }
+        if let Some((updates, _)) = self.resumed_from {
+            // A bound the checkpoint had passed: the run went on from it and did nothing.
+            if self.report.stats.updates == updates {
+                bail!(
+                    "{} resumed at update {updates} and trained nothing: its --updates or --time \
+                     bound was passed already; raise it to train on",
+                    self.algorithm
+                );
+            }
+        }
+        if self.interrupted {
+            return Err(crate::cli::Interrupted(format!(
+                "{} stopped by a signal after {} updates; its files hold the run up to there",
+                self.algorithm, self.report.stats.updates
+            ))
+            .into());
+        }
+        if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
+            let reached = self
+                .optimum
+                .map(|f| (self.final_objective() - f) / f)
+                .unwrap_or(f64::NAN);
+            return Err(crate::cli::TargetMissed(format!(
+                "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {} \
+                 updates{}",
+                self.algorithm,
+                self.report.stats.updates,
+                self.limit_reached()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,384 @@
+//! A job's run, step by step: the optimum and the cluster the data allow, the step, the
+//! checkpoint folder, the workers, the training while an observer records the trace, and the
+//! outcome gathered from what the run left.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use asyncopt_algorithms::Params;
+use asyncopt_runtime::data::Dataset;
+use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
+
+use super::checkpoints::{self, Checkpoints};
+use super::settings::hyperparameters;
+use super::step::{optimum, step_of};
+use super::{JobSpec, Outcome};
+use crate::model::TrainedModel;
+use crate::optimizer::Optimizer;
+use crate::progress::Progress;
+use crate::trace::{Trace, TracePoint};
+use crate::watch::{self, Verdict, Watch};
+
+/// Runs one job on `data`.
+pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
+    let optimum = known_optimum(spec, data)?;
+    check_partitions(spec, data)?;
+    let step = step_of(spec, data)?;
+    let params = params_of(spec, step);
+    // `_folder`, the checkpoint folder's lock, is held until the run ends.
+    let Checkpoints {
+        identity,
+        folder: _folder,
+        resumed,
+        earlier,
+    } = checkpoints::prepare(spec, data, &params)?;
+    let mut driver = launch(&cluster_of(spec))?;
+    let resumed_from = checkpoints::resume(&mut driver, resumed, step);
+    let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
+    checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
+    let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
+    let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
+    let mut trace = recorder.trace(earlier);
+    // The last point: the model the algorithm returned. A run that ended (its updates or time
+    // spent) while exploding between two evaluations is a divergence all the same.
+    let objective = panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
+    let failure = ended
+        .failure
+        .or_else(|| recorder.exploded(&trace, objective, &ended.report));
+    push_last_point(&mut trace, panicked, &ended.report, objective, optimum);
+    Ok(Outcome {
+        algorithm: spec.algorithm,
+        model,
+        trace,
+        report: ended.report,
+        failure,
+        optimum,
+        step,
+        dataset: data.name().to_owned(),
+        sampled: (!data.is_whole()).then(|| (data.n_rows(), data.full_rows())),
+        spec: spec.clone(),
+        resumed_from,
+        interrupted: ended.interrupted,
+    })
+}
+
+/// f*, for the stop rules and the trace: given, or computed for a linear model (the optimum
+/// the toolkit computes is a linear model's); refused when the target needs it and there is
+/// none, or when it is 0.
+fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
+    let linear = spec.algorithm.is_linear();
+    // The optimum the toolkit computes is a linear model's.
+    let optimum = if linear {
+        optimum(&spec.loss, data, spec.stop.optimum)?
+    } else {
+        spec.stop.optimum
+    };
+    if let (Some(_), Some(f)) = (spec.stop.target_subopt, optimum) {
+        if f <= 0.0 {
+            bail!(
+                "--target-subopt is relative to f*, which is {f}: the data is fitted exactly, so \
+                 stop with --time or --updates instead"
+            );
+        }
+    }
+    if spec.stop.target_subopt.is_some() && optimum.is_none() {
+        let of = if linear {
+            "this loss"
+        } else {
+            "a model of an author's own type"
+        };
+        bail_usage!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
+    }
+    Ok(optimum)
+}
+
+/// Refuses a cluster the data cannot fill: every partition needs a row, and workers reading
+/// their own splits need a split each.
+fn check_partitions(spec: &JobSpec, data: &Dataset) -> Result<()> {
+    let (workers, per_worker) = (spec.cluster.workers, spec.cluster.partitions_per_worker);
+    let partitions = workers.checked_mul(per_worker);
+    let Some(partitions) = partitions.filter(|&partitions| partitions <= data.full_rows()) else {
+        bail!(
+            "{} rows cannot fill {workers} workers x {per_worker} partitions per worker: every \
+             partition needs a row",
+            data.full_rows(),
+        );
+    };
+    if let Some(file) = data.origin() {
+        // Workers reading their own splits: a file too small for that many is refused now,
+        // not at the first task, after every worker started.
+        file.orders(partitions, spec.cluster.seed)?;
+    }
+    Ok(())
+}
+
+/// The optimizer's settings: the job's, with `step` and the author's hyperparameters.
+fn params_of(spec: &JobSpec, step: f64) -> Params {
+    Params {
+        loss: spec.loss,
+        updates: spec.updates,
+        step,
+        momentum: spec.momentum,
+        batch: spec.batch,
+        quorum: spec.quorum,
+        max_staleness: spec.max_staleness,
+        staleness_aware: spec.staleness_aware,
+        epoch: spec.epoch,
+        precondition: spec.precondition,
+        extra: hyperparameters(spec.algorithm, &spec.params),
+    }
+}
+
+/// The job's cluster, keeping at least the versions the optimizer reads.
+fn cluster_of(spec: &JobSpec) -> ClusterConfig {
+    let mut cluster = spec.cluster.clone();
+    if let Some(versions) = spec.algorithm.kept_versions() {
+        cluster.keep_versions = cluster.keep_versions.max(versions);
+    }
+    cluster
+}
+
+/// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
+/// remote workers are told where to connect.
+fn launch(cluster: &ClusterConfig) -> Result<Driver> {
+    let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
+    driver.stop_on(crate::interrupt::stop_handle());
+    if !cluster.spawn_local {
+        // A port the system chose is known only now, and remote workers need it.
+        tracing::info!(
+            workers = cluster.workers,
+            "waiting for remote workers: start each with `worker --driver {}`",
+            driver.endpoint()
+        );
+    }
+    match driver.wait_for_workers() {
+        Ok(()) => Ok(driver),
+        Err(RuntimeError::StoppedWaiting { joined, expected }) => {
+            Err(crate::cli::Interrupted(format!(
+                "stopped by a signal while waiting for the workers ({joined} of {expected} \
+                 joined); nothing was trained"
+            ))
+            .into())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("cannot start the cluster")),
+    }
+}
+
+/// What the observer shares with the run: the trace's points, a divergence it saw, the
+/// progress display and the stop rules' watch.
+struct Recorder {
+    points: Rc<RefCell<Vec<TracePoint>>>,
+    diverged: Rc<RefCell<Option<String>>>,
+    progress: Rc<RefCell<Progress>>,
+    watch: Rc<RefCell<Watch>>,
+}
+
+impl Recorder {
+    /// Starts the progress display and the stop rules' watch, and observes every new model.
+    fn install(
+        spec: &JobSpec,
+        driver: &mut Driver,
+        params: &Params,
+        data: &Arc<Dataset>,
+        optimum: Option<f64>,
+    ) -> Recorder {
+        let points = Rc::new(RefCell::new(Vec::new()));
+        let diverged = Rc::new(RefCell::new(None));
+        let progress = Rc::new(RefCell::new(Progress::new(
+            spec.algorithm.name(),
+            spec.updates as u64,
+            spec.stop.time_s,
+            spec.quiet,
+        )));
+        let watch = Rc::new(RefCell::new(Watch::new(
+            params.clone(),
+            data.clone(),
+            optimum,
+            spec.stop.clone(),
+            spec.eval_every_s,
+        )));
+        install_observer(
+            spec.algorithm,
+            driver,
+            watch.clone(),
+            points.clone(),
+            progress.clone(),
+            diverged.clone(),
+        );
+        Recorder {
+            points,
+            diverged,
+            progress,
+            watch,
+        }
+    }
+
+    /// The run's trace: `earlier` (a resumed run's), then the points recorded, with the models
+    /// recorded between evaluations evaluated now, in time order.
+    fn trace(&self, earlier: Vec<TracePoint>) -> Trace {
+        let mut trace = Trace { points: earlier };
+        let mut points = self.points.take();
+        // A model the optimizer left of another shape than the data's panics here too.
+        let recorded = panics::catch(|| self.watch.borrow_mut().evaluate_recorded());
+        points.extend(recorded.unwrap_or_default());
+        points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
+        trace.points.extend(points);
+        trace
+    }
+
+    /// The divergence of a final `objective` that exploded from the run's start.
+    fn exploded(&self, trace: &Trace, objective: f64, report: &RunReport) -> Option<String> {
+        let start = self
+            .watch
+            .borrow()
+            .start()
+            .or(trace.points.first().map(|p| p.objective));
+        start
+            .filter(|&start| watch::exploded(start, objective))
+            .map(|start| watch::divergence(start, objective, report.stats.updates))
+    }
+}
+
+/// Applies `watch` to every new model: its evaluations go to the trace and the progress
+/// display, its divergence line to `diverged`.
+fn install_observer(
+    algorithm: Optimizer,
+    driver: &mut Driver,
+    watch: Rc<RefCell<Watch>>,
+    points: Rc<RefCell<Vec<TracePoint>>>,
+    progress: Rc<RefCell<Progress>>,
+    diverged: Rc<RefCell<Option<String>>>,
+) {
+    algorithm.observe(driver, move |at, w| {
+        let verdict = watch.borrow_mut().look(*at, w, |point| {
+            progress.borrow_mut().update(
+                point.updates,
+                point.elapsed_s,
+                point.objective,
+                point.subopt,
+            );
+            points.borrow_mut().push(point);
+        });
+        if let Verdict::Diverged(line) = &verdict {
+            *diverged.borrow_mut() = Some(line.clone());
+        }
+        verdict.flow()
+    });
+}
+
+/// An optimizer's panic: the progress of the model kept (the latest one the stop rules looked
+/// at), and the panic's message.
+type Panic = (At, String);
+
+/// Runs the optimizer. One that panics (a result of another shape than its model, an author's
+/// bug) ends the run, not the program: the latest model looked at is kept, with the trace,
+/// and the panic's progress and message.
+fn train(
+    spec: &JobSpec,
+    mut driver: Driver,
+    data: &Arc<Dataset>,
+    params: &Params,
+    recorder: &Recorder,
+) -> Result<(Driver, TrainedModel, Option<Panic>)> {
+    let ran = panics::catch(|| spec.algorithm.run(&mut driver, data, params));
+    let (model, panicked) = match ran {
+        Ok(model) => (model, None),
+        Err(message) => {
+            let latest = recorder.watch.borrow_mut().take_latest_model();
+            let Some((at, model)) = latest else {
+                recorder.progress.borrow().finish();
+                // Dropped, not finished: a comparison ends here, and its workers with it.
+                drop(driver);
+                bail!(
+                    "{} panicked before the stop rules looked at a model of its (nothing to \
+                     keep): {message}",
+                    spec.algorithm
+                );
+            };
+            (model, Some((at, message)))
+        }
+    };
+    Ok((driver, model, panicked))
+}
+
+/// How the run ended: the driver's report, whether a signal stopped it, and why it failed.
+struct Ended {
+    report: RunReport,
+    interrupted: bool,
+    failure: Option<String>,
+}
+
+/// Ends the run: the progress display, the last checkpoint written, the workers stopped.
+fn finish(
+    spec: &JobSpec,
+    mut driver: Driver,
+    recorder: &Recorder,
+    resumed_from: Option<(u64, f64)>,
+    panicked: Option<&Panic>,
+) -> Result<Ended> {
+    recorder.progress.borrow().finish();
+    driver.wait_for_checkpoint();
+    let report = driver.report();
+    let interrupted = driver.stop_requested();
+    let finished = driver.finish();
+    if let (Some((updates, _)), None, Err(e)) = (resumed_from, panicked, &finished) {
+        if report.stats.updates == updates {
+            // Failed before its first update from the checkpoint (its variables did not
+            // restore, say): the model in hand is the loop's fresh start, not the checkpoint's,
+            // and files would present it as the model of that update.
+            bail!(
+                "{} failed before its first update from the checkpoint of update {updates}, \
+                 which stays as it was; no file written: {e}",
+                spec.algorithm
+            );
+        }
+    }
+    let failure = match panicked {
+        Some((at, message)) => Some(format!(
+            "{} panicked after {} updates: {message}; the model kept is that of update {}",
+            spec.algorithm, report.stats.updates, at.updates
+        )),
+        None => finished.err().map(|e| e.to_string()),
+    }
+    .or_else(|| recorder.diverged.take());
+    Ok(Ended {
+        report,
+        interrupted,
+        failure,
+    })
+}
+
+/// Ends the trace with the model the run kept, with `objective`, unless the last evaluation
+/// was of this very model (the one that stopped the run).
+fn push_last_point(
+    trace: &mut Trace,
+    panicked: Option<Panic>,
+    report: &RunReport,
+    objective: f64,
+    optimum: Option<f64>,
+) {
+    // The model's own update count and time: a panicked run's is that of the model kept.
+    let (updates, elapsed_s) = panicked
+        .map_or((report.stats.updates, report.elapsed_s), |(at, _)| {
+            (at.updates, at.elapsed_s)
+        });
+    let evaluated = trace
+        .points
+        .last()
+        // A diverged run's objective is NaN, which equals nothing, itself included.
+        .is_some_and(|p| {
+            let same = p.objective == objective || (p.objective.is_nan() && objective.is_nan());
+            p.updates == updates && same
+        });
+    if !evaluated {
+        trace.points.push(TracePoint {
+            elapsed_s,
+            updates,
+            objective,
+            subopt: optimum.map(|f| (objective - f) / f),
+            dropped_stale: report.stats.dropped_stale,
+        });
+    }
+}

@@ -1,0 +1,196 @@
+//! The optimum f* and the step: given, the author's, or derived from the data's smoothness,
+//! with what overflows named when the data allow none.
+
+use anyhow::{anyhow, bail, Result};
+use asyncopt_algorithms::{
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness,
+    ridge_optimum, Loss, Metric,
+};
+use asyncopt_runtime::data::Dataset;
+
+use super::JobSpec;
+
+/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares.
+pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
+    match (given, loss) {
+        (Some(value), _) => Ok(Some(value)),
+        (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
+            let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| {
+                if let Some(why) = overflow(data, loss.lambda()) {
+                    // No optimum, no step and no objective: --optimum would not help.
+                    why
+                } else {
+                    anyhow!(
+                        "cannot compute the exact optimum f* of {} (--optimum VALUE gives it): \
+                         {e}",
+                        data.name()
+                    )
+                }
+            })?;
+            Ok(Some(value))
+        }
+        (None, Loss::Logistic { .. }) => Ok(None),
+    }
+}
+
+/// The step of the run: `--step`, or the author's default for the optimizer, or one derived
+/// from the data for a linear model ([`default_step`]).
+pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
+    let chosen = spec.step.or(spec.algorithm.authors_step());
+    if !spec.algorithm.is_linear() {
+        let Some(chosen) = chosen else {
+            bail_usage!(
+                "{} needs --step: its model is of its author's own type, whose smoothness the \
+                 toolkit cannot measure (its author may give it a default step)",
+                spec.algorithm
+            );
+        };
+        return Ok(chosen);
+    }
+    // Built here once to refuse an impossible choice before any worker starts, and to set the
+    // default step in its metric; the optimizer builds its own from its settings.
+    let metric = Metric::new(spec.precondition, &spec.loss, data)
+        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+    let Some(chosen) = chosen else {
+        return checked_default_step(default_step(spec, data, &metric), data, spec.loss.lambda());
+    };
+    Ok(chosen)
+}
+
+/// Why data whose values overflow when squared cannot be trained on.
+const TOO_LARGE: &str =
+    "its feature values are too large: their squared norms overflow (scale the data)";
+
+/// That `data`'s values overflow when squared.
+fn too_large(data: &Dataset) -> anyhow::Error {
+    anyhow!("cannot train on {}: {TOO_LARGE}", data.name())
+}
+
+/// Whether a row's squared norm is not a finite number (values of 1e200 and more): the
+/// largest least-squares smoothness of a row is the largest of them.
+fn squares_overflow(data: &Dataset) -> bool {
+    !max_row_smoothness(&Loss::LeastSquares, data).is_finite()
+}
+
+/// The default step, or why the data allow none: a step of 0 or infinity trains nothing, or
+/// turns the model into NaN while the objective, which never reads it, looks fine.
+fn checked_default_step(step: f64, data: &Dataset, lambda: f64) -> Result<f64> {
+    if step.is_finite() && step > 0.0 {
+        return Ok(step);
+    }
+    if step.is_infinite() {
+        bail!(
+            "cannot train on {}: every feature value is 0 and --lambda is 0, so the objective \
+             does not depend on the model",
+            data.name()
+        );
+    }
+    Err(overflow(data, lambda).unwrap_or_else(|| too_large(data)))
+}
+
+/// What overflows when squared, if anything does: the data's values or `--lambda`.
+fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
+    if squares_overflow(data) {
+        Some(too_large(data))
+    } else if !(lambda * lambda).is_finite() {
+        Some(anyhow!(
+            "--lambda {lambda:e} is too large: the smoothness it adds overflows, so no step fits"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The default step, from L_b = L + (L_max - L)/b, which bounds the smoothness of the mean
+/// loss of the b rows an update averages (L: the smoothness of the mean loss, L_max: the
+/// largest per-sample constant; b: every partition's minibatch in a synchronous update, one
+/// partition's in an asynchronous one).
+///
+/// SGD: 1/L_b, which is 1/L for a full batch. Asynchronous SGD applies gradients about as many
+/// updates old as there are tasks in flight, `workers x prefetch` less one, which tolerate a
+/// step about that much smaller: 1/(L_b * workers * prefetch) (at 1/(L * workers), 4 workers
+/// with a prefetch of 2 diverge on cal_housing), times `1 - momentum`. SAGA and SVRG, synchronous or not:
+/// 1/(3 L_b). Their reduced variance keeps stale updates stable at that step up to about 4
+/// workers; beyond, staleness grows with the workers and asynchronous twins take
+/// `2/sqrt(workers x prefetch)` of it (measured on bio_kdd04, where 8 workers diverge at the
+/// full step).
+///
+/// Without a preconditioner L_max/b is a small correction (rows of similar norms). With one,
+/// L and L_max are measured in its metric (`metric`), and the minibatch term dominates: the
+/// full one makes L about 1 but L_max about `n` times the largest leverage of a row, and the
+/// diagonal one scales a rare feature up to its column's norm. On a9a, SGD at the diagonal
+/// metric's 1/L (0.072) diverges within 600 updates; 1/L_b is 0.013.
+pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
+    let mean = preconditioned_smoothness(&spec.loss, data, metric);
+    let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
+    let per_partition = match spec.batch {
+        0 => data.full_rows() / partitions,
+        batch => batch,
+    };
+    let rows = if spec.algorithm.is_async() {
+        per_partition
+    } else {
+        per_partition * partitions
+    };
+    let rows = rows.clamp(1, data.full_rows().max(1)) as f64;
+    let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
+    let minibatch = mean + (largest - mean).max(0.0) / rows;
+    // Staleness grows with the tasks that can be in flight at once.
+    let in_flight = (spec.cluster.workers * spec.cluster.prefetch.max(1)) as f64;
+    match (
+        spec.algorithm.is_variance_reduced(),
+        spec.algorithm.is_async(),
+    ) {
+        (true, false) => 1.0 / (3.0 * minibatch),
+        (true, true) => (2.0 / in_flight.sqrt()).min(1.0) / (3.0 * minibatch),
+        (false, false) => 1.0 / minibatch,
+        // Heavy-ball momentum m makes the effective step step/(1 - m), which stale gradients
+        // must not see grow: at m = 0.9 ASGD diverged on a9a within 50 updates.
+        (false, true) => (1.0 - spec.momentum) / (minibatch * in_flight),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncopt_runtime::data::Features;
+    use ndarray::array;
+
+    #[test]
+    fn values_too_large_to_square_are_named_not_taken_for_a_solver_failure() {
+        // Least squares computes f* before the default step: its conjugate gradient ended
+        // with `relative residual NaN` and advised --optimum, which could not help.
+        let x = Features::Dense(array![[1e300, 0.0], [0.0, 1e300]]);
+        let data = Dataset::new("huge.svm", x, array![1.0, -1.0]).unwrap();
+        let error = optimum(&Loss::with_lambda(true, 0.0), &data, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, format!("cannot train on huge.svm: {TOO_LARGE}"));
+        // A step that cannot be computed is blamed on what overflowed.
+        let small = Dataset::new("small.svm", Features::Dense(array![[1.0]]), array![1.0]);
+        let small = small.unwrap();
+        let error = checked_default_step(0.0, &small, 1e200).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--lambda 1e200 is too large"),
+            "{error}"
+        );
+        let x = Features::Dense(array![[1.0, 0.5, 0.1], [0.2, 1.0, 0.7], [0.3, 0.3, 0.9]]);
+        let three = Dataset::new("three.svm", x, array![1.0, -1.0, 0.5]).unwrap();
+        let error = optimum(&Loss::with_lambda(true, 1e308), &three, None).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--lambda 1e308 is too large"),
+            "{error}"
+        );
+        let error = checked_default_step(0.0, &data, 1e200).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("cannot train on huge.svm: {TOO_LARGE}")
+        );
+        let fine = Dataset::new(
+            "fine.svm",
+            Features::Dense(array![[2.0], [1.0]]),
+            array![1.0, 0.5],
+        );
+        assert!(optimum(&Loss::with_lambda(true, 0.0), &fine.unwrap(), None).is_ok());
+    }
+}

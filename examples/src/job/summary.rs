@@ -1,0 +1,155 @@
+//! The files an outcome is kept in: the summary JSON and the saved model.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use asyncopt_runtime::data::Dataset;
+
+use super::settings::hyperparameters;
+use super::Outcome;
+use crate::model_file::{self, DataInfo, SavedModel};
+use crate::optimizer::Setting;
+use crate::trace::create_parent;
+
+/// The summary's fields that a saved model keeps as its settings.
+const SETTINGS: &[&str] = &[
+    "algo",
+    "dataset",
+    "loss",
+    "lambda",
+    "bias",
+    "workers",
+    "stragglers",
+    "seed",
+    "step",
+    "batch",
+    "precondition",
+    "momentum",
+    "quorum",
+    "max_staleness",
+    "staleness_aware",
+    "epoch",
+    "prefetch",
+    "partitions_per_worker",
+    "params",
+    "updates",
+    "elapsed_s",
+];
+
+impl Outcome {
+    /// The summary as JSON.
+    pub fn summary(&self) -> serde_json::Value {
+        let stats = &self.report.stats;
+        let (model_updates, model_elapsed_s) = self.model_at();
+        // A setting the optimizer does not read is null: its default changed nothing.
+        let read = |setting: Setting, value: serde_json::Value| {
+            if self.algorithm.reads_setting(setting) {
+                value
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        let epoch = match (self.spec.epoch, self.report.notes.get("epoch")) {
+            // The length the optimizer used when it chose it (`--epoch 0`: one pass).
+            (0, Some(&chosen)) => chosen as usize,
+            (given, _) => given,
+        };
+        serde_json::json!({
+            "algo": self.algorithm.name(),
+            "dataset": self.dataset,
+            "loss": self.spec.loss.name(),
+            "lambda": self.spec.loss.lambda(),
+            "bias": self.spec.bias,
+            "workers": self.spec.cluster.workers,
+            "stragglers": self.spec.cluster.stragglers.to_string(),
+            "seed": self.spec.cluster.seed,
+            "step": self.step,
+            "batch": self.spec.batch,
+            "precondition": read(Setting::Precondition, self.spec.precondition.name().into()),
+            "momentum": read(Setting::Momentum, self.spec.momentum.into()),
+            "quorum": read(Setting::Quorum, self.spec.quorum.into()),
+            "max_staleness": read(Setting::MaxStaleness, self.spec.max_staleness.into()),
+            "staleness_aware": read(Setting::StalenessAware, self.spec.staleness_aware.into()),
+            "epoch": read(Setting::Epoch, epoch.into()),
+            "prefetch": self.spec.cluster.prefetch,
+            "partitions_per_worker": self.spec.cluster.partitions_per_worker,
+            "params": hyperparameters(self.algorithm, &self.spec.params),
+            "notes": self.report.notes,
+            // Those of the model the files hold; `stats` has what the driver applied.
+            "updates": model_updates,
+            "elapsed_s": model_elapsed_s,
+            "final_objective": self.final_objective(),
+            "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
+            "optimum": self.optimum,
+            "final_subopt": self.optimum.map(|f| (self.final_objective() - f) / f),
+            "target_subopt": self.spec.stop.target_subopt,
+            "time_to_target_s": self.time_to_target(),
+            "dropped_stale": stats.dropped_stale,
+            "bytes_sent": stats.bytes_sent,
+            "bytes_received": stats.bytes_received,
+            "broadcast_bytes": stats.broadcast_bytes,
+            "broadcast_full_bytes": stats.broadcast_full_bytes,
+            "history_bytes": stats.history_bytes,
+            "task_bytes": stats.task_bytes,
+            "data_bytes": stats.data_bytes,
+            "versions_sent": stats.versions_sent,
+            "versions_reused": stats.versions_reused,
+            "wait_s_per_worker": self.report.wait_s_per_worker(),
+            "lost_workers": stats.lost_workers,
+            "checkpoints_written": stats.checkpoints_written,
+            "resumed_from": self.resumed_from.map(|(updates, elapsed_s)| serde_json::json!({
+                "updates": updates,
+                "elapsed_s": elapsed_s,
+            })),
+            "failure": self.failure,
+            "interrupted": self.interrupted,
+            "stats": stats,
+            "worker_table": self.report.workers,
+            "forgotten_workers": self.report.forgotten_workers,
+        })
+    }
+
+    /// Writes the summary JSON.
+    pub fn write_summary(&self, path: &Path) -> Result<()> {
+        create_parent(path)?;
+        let text = serde_json::to_string_pretty(&self.summary())?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The model this run trained, with what is needed to use it (`data`: what it trained on):
+    /// a linear model's weights, or an author's model as its serde JSON.
+    pub fn saved_model(&self, data: &Dataset) -> Result<SavedModel> {
+        let mut settings = self.summary();
+        if let Some(map) = settings.as_object_mut() {
+            // The settings of the run, not its measurements.
+            map.retain(|key, _| SETTINGS.contains(&key.as_str()));
+        }
+        let (weights, own) = match self.model.linear() {
+            Some(w) => (w.to_vec(), None),
+            None => {
+                let json = self.model.to_json().with_context(|| {
+                    format!("the model ({}) has no JSON form", self.model.type_name())
+                })?;
+                (Vec::new(), Some(json))
+            }
+        };
+        Ok(SavedModel {
+            format: model_file::FORMAT.into(),
+            version: model_file::VERSION,
+            loss: self.spec.loss.name().into(),
+            lambda: self.spec.loss.lambda(),
+            features: data.dim() - usize::from(self.spec.bias.is_some()),
+            bias: self.spec.bias,
+            data: DataInfo {
+                name: data.name().into(),
+                rows: data.full_rows(),
+                sha256: data.fingerprint(),
+            },
+            settings,
+            objective: self.final_objective(),
+            weights,
+            own,
+        })
+    }
+}
