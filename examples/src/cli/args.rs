@@ -1,0 +1,346 @@
+//! The command line's arguments, as clap derives them: the training flags (shared with
+//! `compare` in [`RunArgs`]) and each subcommand's.
+
+use std::path::PathBuf;
+
+use asyncopt_algorithms::{Params, Precondition};
+use asyncopt_runtime::data::{LoadOptions, SharedOptions};
+use asyncopt_runtime::{Stragglers, DEFAULT_PREFETCH};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::parsers::{parse_param, parse_precondition, AlgorithmParser, StragglersParser};
+use crate::optimizer::Optimizer;
+
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers slow-workers \\
+      --target-subopt 1e-4 --trace run.csv --summary run.json --plot run.svg
+  async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
+  async-train evaluate --model m.json --data a9a.t.xz
+
+Exit codes: 0 done, 1 error, 2 usage error (a flag or a value refused), 3 a --target-subopt
+that was not reached, 130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal,
+unless under nohup): the run ended at its next update and its files are written; a second
+Ctrl-C quits at once.
+Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
+
+/// Distributed asynchronous optimization on LIBSVM data.
+#[derive(Debug, Parser)]
+#[command(
+    name = "async-train",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Option<Command>,
+    #[command(flatten)]
+    pub(super) train: TrainArgs,
+    /// More log lines (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(super) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Run several algorithms on the same data and seed and compare their time to the target.
+    Compare(Box<CompareArgs>),
+    /// Score a saved model on a LIBSVM file: RMSE and R^2, or accuracy, log-loss and ROC AUC;
+    /// a model of an optimizer's own type, its objective and the metrics its type gives.
+    Evaluate(EvaluateArgs),
+    /// Write a saved model's prediction for every row of a LIBSVM file, as CSV.
+    Predict(PredictArgs),
+    /// Run as a worker of a driver on another host.
+    Worker(WorkerArgs),
+}
+
+/// `--data-access auto` lets workers read their own splits of plain files of at least this
+/// many bytes (64 MiB).
+pub const AUTO_SHARED_BYTES: u64 = 64 << 20;
+
+/// `--data-access`: how workers get their partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataAccessName {
+    /// Shared for a plain file of at least 64 MiB and local workers, ship otherwise.
+    Auto,
+    /// Every worker reads its own splits of the file.
+    Shared,
+    /// The driver reads the file and sends the partitions.
+    Ship,
+}
+
+// Settings shared by `train` and `compare`.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// LIBSVM file (plain, .gz or .xz); without it, the built-in California housing set.
+    #[arg(long, help_heading = "Data")]
+    pub data: Option<PathBuf>,
+    /// Number of features, when the file does not use the last one.
+    #[arg(long, requires = "data", help_heading = "Data")]
+    pub dim: Option<usize>,
+    /// The memory budget of a model, in features: a file using a larger index (or a larger
+    /// --dim) is refused before anything is allocated for it.
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, requires = "data", help_heading = "Data")]
+    pub max_features: usize,
+    /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
+    #[arg(long, help_heading = "Data")]
+    pub bias: bool,
+    /// How workers get their partitions of --data: `shared` (each worker reads its own
+    /// byte-range splits of the file, which must be at the same path on every host; a
+    /// compressed file is read whole by each worker, keeping its rows), `ship` (the driver
+    /// reads the file and sends each worker its partitions), or `auto`: shared for a plain
+    /// file of at least 64 MiB and local workers, ship otherwise.
+    #[arg(long, value_enum, default_value_t = DataAccessName::Auto, requires = "data", help_heading = "Data")]
+    pub data_access: DataAccessName,
+    /// With shared data access: the driver evaluates the objective (and computes f*, the
+    /// default step and preconditioner) on this many rows of the file, drawn by the seed; a
+    /// file with no more rows is read whole, and its objective is exact.
+    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", help_heading = "Data")]
+    pub eval_rows: usize,
+    /// Versions of each broadcast variable the driver keeps for reads of older ones
+    /// (`w.at(v)`), at least what the optimizer declares; each is a copy of the variable on
+    /// the driver [default: 16]
+    #[arg(long, help_heading = "Optimizer")]
+    pub keep_versions: Option<usize>,
+    /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers: 4). A worker
+    /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.
+    #[arg(long, default_value_t = 1, help_heading = "Cluster")]
+    pub partitions_per_worker: usize,
+    /// Objective.
+    #[arg(long, value_enum, default_value_t = LossName::LeastSquares, help_heading = "Objective")]
+    pub loss: LossName,
+    /// L2 regularisation lambda/2 |w|^2: ridge for least squares (default 0), 1e-4 by default
+    /// for logistic.
+    #[arg(long, allow_negative_numbers = true, help_heading = "Objective")]
+    pub lambda: Option<f64>,
+    /// The optimal objective f*; computed for least squares when not given.
+    #[arg(long, allow_negative_numbers = true, help_heading = "Objective")]
+    pub optimum: Option<f64>,
+    /// Step size; by default from the smoothness L of the data and the algorithm (1/L for SGD,
+    /// smaller for the asynchronous and variance-reduced ones: see the README).
+    #[arg(long, allow_negative_numbers = true, help_heading = "Optimizer")]
+    pub step: Option<f64>,
+    /// A hyperparameter of an author's optimizer, NAME=VALUE (repeatable); an unknown NAME
+    /// is refused with the list of those the optimizer takes.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param, help_heading = "Optimizer")]
+    pub params: Vec<(String, f64)>,
+    /// Heavy-ball momentum.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.0,
+        help_heading = "Optimizer"
+    )]
+    pub momentum: f64,
+    /// Preconditioner of the update direction, built once on the driver: none, diagonal
+    /// (Jacobi: each feature scaled to unit curvature, any dimension), or full (the inverse of
+    /// X^T X/n by Cholesky, at most 2000 features; for ill-conditioned data).
+    #[arg(long, default_value = "none", value_parser = parse_precondition, help_heading = "Optimizer")]
+    pub precondition: Precondition,
+    /// Rows sampled per partition and task (0: the whole partition).
+    #[arg(long, default_value_t = 256, help_heading = "Optimizer")]
+    pub batch: usize,
+    /// Asynchronous methods: idle workers needed before dispatching.
+    #[arg(long, default_value_t = Params::DEFAULT_QUORUM, help_heading = "Optimizer")]
+    pub quorum: usize,
+    /// Asynchronous methods: drop results more than this many updates old.
+    #[arg(long, default_value_t = Params::DEFAULT_MAX_STALENESS, help_heading = "Optimizer")]
+    pub max_staleness: u64,
+    /// Asynchronous methods: divide the step by 1 + staleness.
+    #[arg(long, help_heading = "Optimizer")]
+    pub staleness_aware: bool,
+    /// SVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
+    /// SVRG, rows / batch for ASVRG). Each snapshot counts as one more update.
+    #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
+    pub epoch: usize,
+    /// Seed of partitioning, sampling and stragglers.
+    #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
+    pub seed: u64,
+    /// Stop after this many updates: the bound of the optimizer's loop, `p.updates` (one
+    /// update per pass for the built-in optimizers, plus one per SVRG snapshot) [default:
+    /// 5000, none with --time]
+    #[arg(long, help_heading = "Stop rules")]
+    pub updates: Option<usize>,
+    /// Stop after this many seconds of training (with no bound on the updates unless
+    /// --updates gives one).
+    #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
+    pub time: Option<f64>,
+    /// Stop once (f - f*)/f* is at most this; exit code 3 if it is never reached.
+    #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
+    pub target_subopt: Option<f64>,
+    /// Worker processes.
+    #[arg(long, default_value_t = 4, help_heading = "Cluster")]
+    pub workers: usize,
+    /// Simulated stragglers: none; slow-workers (alias paper: 25% of the workers, each with a
+    /// factor drawn once, 80% 1.5-2.5x and the rest 2.5-10x, sleep that times their mean
+    /// compute after every task); slow-partitions (alias asyncpaper: every fourth partition's
+    /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the mean
+    /// compute the driver measured); or intensity:C (one worker sleeps C times its mean compute
+    /// after every task).
+    #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
+    pub stragglers: Stragglers,
+    /// Asynchronous methods: tasks a worker may hold at once; with 2 it is sent its next task
+    /// while it computes one, hiding the round trip to the driver (1: no prefetch).
+    /// Synchronous methods give the same result whatever it is.
+    #[arg(long, default_value_t = DEFAULT_PREFETCH, help_heading = "Cluster")]
+    pub prefetch: usize,
+    /// Address the driver listens on (default: loopback, any free port).
+    #[arg(long, help_heading = "Cluster")]
+    pub bind: Option<String>,
+    /// Wait for remote workers instead of starting local ones.
+    #[arg(long, help_heading = "Cluster")]
+    pub remote_workers: bool,
+    /// File holding the run's shared token (required to listen beyond loopback).
+    #[arg(long, help_heading = "Cluster")]
+    pub token_file: Option<PathBuf>,
+    /// Encrypt every frame after admission (ChaCha20-Poly1305), for untrusted networks.
+    #[arg(long, help_heading = "Cluster")]
+    pub encrypt: bool,
+    /// Seconds to wait for the workers to join.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 60.0,
+        help_heading = "Cluster"
+    )]
+    pub join_timeout: f64,
+    /// Local worker processes that may be started in place of ones that die during the run
+    /// (crashed, killed, out of memory); 0: the run goes on with the others [default: the
+    /// number of workers].
+    #[arg(long, help_heading = "Cluster")]
+    pub max_respawns: Option<u32>,
+    /// Seconds of training between the trace's points: the stop rules' evaluations (stretched
+    /// to keep them under 10% of the time) and, between them, models recorded and evaluated
+    /// after the run (0: evaluations only, as often as their budget allows).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0.05,
+        help_heading = "Output"
+    )]
+    pub eval_every: f64,
+    /// No progress output, warnings and errors only.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct TrainArgs {
+    /// The optimizer.
+    #[arg(long, default_value = "sgd", value_parser = AlgorithmParser::builtin())]
+    pub(super) algo: Optimizer,
+    #[command(flatten)]
+    pub(super) run: RunArgs,
+    /// Trace CSV: elapsed_s, updates, objective, ...
+    #[arg(long, help_heading = "Output")]
+    pub(super) trace: Option<PathBuf>,
+    /// Summary JSON.
+    #[arg(long, help_heading = "Output")]
+    pub(super) summary: Option<PathBuf>,
+    /// Plot of the objective against time: SVG, or PNG for a `.png` name.
+    #[arg(long, help_heading = "Output")]
+    pub(super) plot: Option<PathBuf>,
+    /// Keep the trained model: a JSON file with its weights (or its own type's JSON), loss,
+    /// dimension, bias and the training data's fingerprint (the `evaluate` and `predict`
+    /// subcommands read it).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub(super) save_model: Option<PathBuf>,
+    /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
+    /// training unless --checkpoint-updates or --checkpoint-seconds say otherwise).
+    #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
+    pub(super) checkpoint: Option<PathBuf>,
+    /// Checkpoint after this many updates.
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    pub(super) checkpoint_updates: Option<u64>,
+    /// Checkpoint after this many seconds of training.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "S",
+        help_heading = "Checkpoints"
+    )]
+    pub(super) checkpoint_seconds: Option<f64>,
+    /// Continue the run checkpointed in DIR: give the same algorithm, data and settings (stop
+    /// rules and workers may change; a default step is set anew for the workers). Checkpoints
+    /// go on into DIR unless --checkpoint is given.
+    #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
+    pub(super) resume: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CompareArgs {
+    /// Optimizers, comma-separated.
+    #[arg(long, default_value = "sgd,asgd", value_delimiter = ',', value_parser = AlgorithmParser::builtin())]
+    pub(super) algos: Vec<Optimizer>,
+    #[command(flatten)]
+    pub(super) run: RunArgs,
+    /// Folder for the traces, summaries, models and the plot.
+    #[arg(long, help_heading = "Output")]
+    pub(super) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct EvaluateArgs {
+    /// A model written by --save-model.
+    #[arg(long)]
+    pub(super) model: PathBuf,
+    /// LIBSVM file to score the model on (plain, .gz or .xz).
+    #[arg(long)]
+    pub(super) data: PathBuf,
+    /// Also write the metrics as JSON here (`-`: stdout, the line above going to stderr).
+    #[arg(long)]
+    pub(super) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct PredictArgs {
+    /// A model written by --save-model.
+    #[arg(long)]
+    pub(super) model: PathBuf,
+    /// LIBSVM file whose rows to predict (its labels, whatever they are, are not used).
+    #[arg(long)]
+    pub(super) data: PathBuf,
+    /// CSV to write (`-`: stdout): `prediction` per row (least squares),
+    /// `probability,label` (logistic), or the columns a model of an optimizer's own type names.
+    #[arg(long)]
+    pub(super) out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct WorkerArgs {
+    /// The driver's address, e.g. tcp://10.0.0.1:7000.
+    #[arg(long)]
+    pub(super) driver: String,
+    /// This worker's name, unique in the run.
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// File holding the run's shared token.
+    #[arg(long)]
+    pub(super) token_file: Option<PathBuf>,
+    /// When the driver is lost, keep trying to join it again for this many seconds
+    /// (a worker otherwise exits with its driver).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) reconnect: Option<f64>,
+    /// Seconds the driver may stay silent, its connection open, before it counts as lost (a
+    /// driver's host that died leaves no one to close it); 0: only a closed connection.
+    #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
+    pub(super) driver_timeout: f64,
+    /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
+    /// once its data is loaded) or whose name does not resolve yet.
+    #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
+    pub(super) connect_timeout: f64,
+    /// Runs to serve one after the other at this address: `compare` with remote workers trains
+    /// one run per algorithm, each with a driver of its own.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(super) runs: u32,
+}
+
+/// The objectives on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LossName {
+    /// 1/(2n) |Xw - y|^2.
+    LeastSquares,
+    /// 1/n sum log(1 + exp(-y x.w)) + lambda/2 |w|^2.
+    Logistic,
+}

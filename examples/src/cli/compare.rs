@@ -1,0 +1,69 @@
+//! `compare`, and the built-in comparison of a command line with no arguments: runs of several
+//! optimizers into a folder of their own, and their table.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use asyncopt_algorithms::Algorithm;
+
+use super::args::CompareArgs;
+use super::spec::builtin_comparison;
+use crate::compare::{self, CompareOutputs};
+
+/// `compare`: the runs of `args.algos`, into `--out` or a new folder of `runs/`.
+pub(super) fn compare(args: &CompareArgs) -> Result<()> {
+    let spec = args.run.job(args.algos[0])?;
+    let out = match args.out.clone() {
+        Some(out) => out,
+        None => default_out_dir()?,
+    };
+    let outputs = compare::run(&spec, &args.algos, &out)?;
+    print_outputs(&outputs);
+    outputs.check_targets()
+}
+
+/// The command line with no arguments: SGD and ASGD on the built-in set
+/// ([`builtin_comparison`]), `program` being the name to give for `--help`.
+pub(super) fn builtin(program: &str) -> Result<()> {
+    let run = builtin_comparison();
+    let out = default_out_dir()?;
+    say!(
+        "No arguments: comparing SGD and ASGD on the built-in California housing set \
+         (4 workers, stragglers `slow-workers`). `{program} --help` lists the options."
+    );
+    let spec = run.job(Algorithm::Sgd)?;
+    let pair = [Algorithm::Sgd.into(), Algorithm::Asgd.into()];
+    let outputs = compare::run(&spec, &pair, &out)?;
+    print_outputs(&outputs);
+    outputs.check_targets()
+}
+
+fn print_outputs(outputs: &CompareOutputs) {
+    say!("{}", outputs.table());
+    say!("files in {}:", outputs.dir.display());
+    for file in &outputs.files {
+        say!("  {}", file.display());
+    }
+}
+
+/// A new folder `runs/run-SECONDS` for a comparison, taken by creating it, so that two
+/// comparisons started in the same second get one each (`run-SECONDS-2`, ...).
+fn default_out_dir() -> Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let runs = PathBuf::from("runs");
+    std::fs::create_dir_all(&runs).context("cannot create folder runs")?;
+    for n in 1..=1000 {
+        let name = match n {
+            1 => format!("run-{stamp}"),
+            n => format!("run-{stamp}-{n}"),
+        };
+        match std::fs::create_dir(runs.join(&name)) {
+            Ok(()) => return Ok(runs.join(name)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create folder runs/{name}")),
+        }
+    }
+    bail!("runs/ holds 1000 comparisons of this second: give --out a folder")
+}

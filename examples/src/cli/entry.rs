@@ -1,0 +1,99 @@
+//! The command line's entry points: parse, run what the arguments ask for, and turn the
+//! result into an exit code.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches};
+
+use super::args::{Cli, Command, EXAMPLES};
+use super::logging::init_logging;
+use super::parsers::AlgorithmParser;
+use super::score::{evaluate, predict};
+use super::train::train;
+use super::worker::run_worker;
+use super::{compare, Interrupted, TargetMissed, UsageError, EXIT_TARGET_MISSED, EXIT_USAGE};
+use crate::interrupt;
+use crate::optimizer::{Optimizer, Registry};
+
+/// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
+/// process's arguments, runs what they ask for, prints an error as one line, and returns the
+/// exit code (0 done, 1 error, [`EXIT_USAGE`] a usage error, [`EXIT_TARGET_MISSED`] a target
+/// not reached,
+/// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped the run and its files
+/// were written). Call
+/// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`: `run` calls
+/// it too, but what `main` does before would run again in every worker.
+pub fn run(extra: &[Optimizer]) -> ExitCode {
+    asyncopt_runtime::run_worker_if_spawned();
+    run_from(std::env::args_os(), extra)
+}
+
+/// [`run`] on the arguments `args` (the first is the program's name).
+pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> ExitCode {
+    interrupt::install();
+    match main_from(args, extra) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Interrupted>() => {
+            say_err!("{error:#}");
+            ExitCode::from(interrupt::exit_code())
+        }
+        Err(error) => {
+            say_err!("error: {error:#}");
+            if error.is::<TargetMissed>() {
+                ExitCode::from(EXIT_TARGET_MISSED)
+            } else if error.is::<UsageError>() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for. Without
+/// [`run_from`]'s Ctrl-C handling and exit codes: a signal ends the process at once.
+pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> Result<()> {
+    let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
+    let args: Vec<OsString> = args.into_iter().collect();
+    let no_arguments = args.len() == 1;
+    let program = program_name(&args);
+    let parser = AlgorithmParser(registry.clone());
+    let command = Cli::command()
+        .after_help(EXAMPLES.replace("async-train", &program))
+        .mut_arg("algo", |a| a.value_parser(parser.clone()))
+        .mut_subcommand("compare", |c| {
+            c.mut_arg("algos", |a| a.value_parser(parser.clone()))
+        });
+    let matches = command.get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    init_logging(cli_quiet(&cli), cli.verbose);
+    match cli.command {
+        Some(Command::Worker(args)) => run_worker(args),
+        Some(Command::Evaluate(args)) => evaluate(args, &registry),
+        Some(Command::Predict(args)) => predict(args, &registry),
+        Some(Command::Compare(args)) => compare::compare(&args),
+        None if no_arguments => compare::builtin(&program),
+        None => train(cli.train),
+    }
+}
+
+/// The name the program was started under (an author's binary built on [`run`] is not
+/// `async-train`), for the examples in `--help` and the hints that name the program.
+fn program_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|arg0| std::path::Path::new(arg0).file_name())
+        .and_then(|name| name.to_str())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("async-train")
+        .to_owned()
+}
+
+fn cli_quiet(cli: &Cli) -> bool {
+    match &cli.command {
+        Some(Command::Compare(args)) => args.run.quiet,
+        Some(Command::Worker(_) | Command::Evaluate(_) | Command::Predict(_)) => false,
+        None => cli.train.run.quiet,
+    }
+}

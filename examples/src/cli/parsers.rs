@@ -1,0 +1,111 @@
+//! Value parsers of the flags clap cannot parse alone: the optimizers (the built-in ones and an
+//! author's), the straggler models, the preconditioner and `--param NAME=VALUE`.
+
+use std::ffi::OsStr;
+
+use asyncopt_algorithms::Precondition;
+use asyncopt_runtime::Stragglers;
+use clap::builder::{PossibleValue, TypedValueParser};
+
+use crate::optimizer::{Optimizer, Registry};
+
+/// Parses `--algo` against the optimizers of the command line and lists them in `--help` and
+/// shell completions, with a one-line error for an unknown name.
+#[derive(Clone)]
+pub(super) struct AlgorithmParser(pub(super) Registry);
+
+impl AlgorithmParser {
+    pub(super) fn builtin() -> AlgorithmParser {
+        AlgorithmParser(Registry::with(&[]).expect("the built-in names differ"))
+    }
+}
+
+impl TypedValueParser for AlgorithmParser {
+    type Value = Optimizer;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Optimizer, clap::Error> {
+        self.0
+            .get(&value.to_string_lossy())
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e + "\n"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        // An optimizer's own hyperparameters, with their defaults, beside its name.
+        Some(Box::new(self.0.all().iter().map(|o| {
+            let hypers: Vec<String> = o
+                .hypers()
+                .iter()
+                .map(|h| match h.admits(f64::MIN) && h.admits(f64::MAX) {
+                    true => format!("--param {}={} ({})", h.name, h.default, h.help),
+                    false => format!(
+                        "--param {}={} ({}; {})",
+                        h.name,
+                        h.default,
+                        h.help,
+                        h.range()
+                    ),
+                })
+                .collect();
+            let value = PossibleValue::new(o.name());
+            match hypers.is_empty() {
+                true => value,
+                false => value.help(hypers.join(", ")),
+            }
+        })))
+    }
+}
+
+/// Parses `--stragglers` (`none`, `slow-workers`, `slow-partitions`, `intensity:C`, and the
+/// aliases `paper`, `asyncpaper`) and lists the models in `--help`.
+#[derive(Clone)]
+pub(super) struct StragglersParser;
+
+impl TypedValueParser for StragglersParser {
+    type Value = Stragglers;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Stragglers, clap::Error> {
+        value
+            .to_string_lossy()
+            .parse()
+            .map_err(|e: String| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e + "\n"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            [
+                PossibleValue::new("none"),
+                PossibleValue::new("slow-workers").alias("paper"),
+                PossibleValue::new("slow-partitions").alias("asyncpaper"),
+                PossibleValue::new("intensity:C"),
+            ]
+            .into_iter(),
+        ))
+    }
+}
+
+pub(super) fn parse_precondition(s: &str) -> Result<Precondition, String> {
+    s.parse()
+}
+
+/// `NAME=VALUE` of `--param`, the value a finite number.
+pub(super) fn parse_param(text: &str) -> Result<(String, f64), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not NAME=VALUE"));
+    };
+    match value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && !name.trim().is_empty() => Ok((name.trim().to_owned(), v)),
+        _ => Err(format!(
+            "`{text}`: NAME=VALUE with a finite number for VALUE"
+        )),
+    }
+}

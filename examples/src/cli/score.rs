@@ -1,0 +1,67 @@
+//! `evaluate` and `predict`: a saved model scored on, or applied to, a LIBSVM file.
+
+use anyhow::Result;
+
+use super::args::{EvaluateArgs, PredictArgs};
+use super::output::{is_stdout, refuse_overwriting, write_output};
+use crate::model_file::SavedModel;
+use crate::optimizer::Registry;
+use crate::score::Scorer;
+
+pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
+    if let Some(out) = &args.out {
+        refuse_overwriting(
+            "--out",
+            out,
+            &[("data", &args.data), ("model", &args.model)],
+        )?;
+    }
+    let model = SavedModel::read(&args.model)?;
+    // Known before the data is read: a model this program cannot score costs no load.
+    let scorer = Scorer::of(&model, &args.model, registry)?;
+    let data = model.load_data(&args.data)?;
+    let evaluation = scorer.evaluate(&data)?;
+    let line = &evaluation.line;
+    let Some(path) = &args.out else {
+        say!("{line}");
+        return Ok(());
+    };
+    let json = serde_json::json!({
+        "model": args.model,
+        "data": data.name(),
+        "data_sha256": data.fingerprint(),
+        "metrics": evaluation.metrics,
+    });
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    if is_stdout(path) {
+        // Standard output holds the JSON alone.
+        say_err!("{line}");
+        return write_output(path, &text);
+    }
+    say!("{line}");
+    write_output(path, &text)?;
+    say!("metrics: {}", path.display());
+    Ok(())
+}
+
+pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
+    refuse_overwriting(
+        "--out",
+        &args.out,
+        &[("data", &args.data), ("model", &args.model)],
+    )?;
+    let model = SavedModel::read(&args.model)?;
+    let scorer = Scorer::of(&model, &args.model, registry)?;
+    // A model that does not predict is said before the data is read.
+    scorer.prediction_columns()?;
+    let data = model.load_rows(&args.data)?;
+    let predictions = scorer.predict(&data)?;
+    write_output(&args.out, &predictions.to_csv())?;
+    let written = format!("{} predictions of {}", predictions.rows(), data.name());
+    if is_stdout(&args.out) {
+        say_err!("{written} written to stdout");
+    } else {
+        say!("{written} written to {}", args.out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! From the command line to a job: the defaults, the built-in comparison, and
+//! [`RunArgs::job`], which checks every value (a value out of its range is a
+//! [`UsageError`](super::UsageError)) and builds the [`JobSpec`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use asyncopt_algorithms::Loss;
+use asyncopt_runtime::cluster::MAX_LOCAL_WORKERS;
+use asyncopt_runtime::worker::MAX_PARTITIONS;
+use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
+use clap::Args;
+
+use super::args::{DataAccessName, LossName, RunArgs, TrainArgs, AUTO_SHARED_BYTES};
+use crate::job::{Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
+use crate::optimizer::Optimizer;
+
+/// Updates a run makes at most when neither `--updates` nor `--time` bounds it.
+pub const DEFAULT_UPDATES: usize = 5000;
+
+/// The built-in run: California housing (scaled), least squares, minibatch SGD and ASGD with
+/// their default steps, 4 workers with the slow-workers stragglers, to 2% of the optimum.
+/// The run ends at the target; its time limit is only a safety net, wide enough for a slow or
+/// busy machine (SGD's 5,000 updates take 5-10 s on a quiet 2-core machine, 27 s beside other
+/// tests), since a missed target makes the command fail.
+pub fn builtin_comparison() -> RunArgs {
+    let mut run = RunArgs::parse_defaults();
+    run.stragglers = Stragglers::SlowWorkers;
+    run.batch = 1000;
+    run.target_subopt = Some(2e-2);
+    run.updates = Some(200_000);
+    run.time = Some(180.0);
+    run
+}
+
+/// The largest `--max-features`: a model of more features could not even be allocated on
+/// most hosts, and its size in bytes would overflow the allocator's arithmetic.
+const MAX_FEATURES_CEILING: usize = 1 << 31;
+
+/// The most versions of each broadcast variable `--keep-versions` keeps.
+const MAX_KEEP_VERSIONS: usize = 1024;
+
+impl RunArgs {
+    /// The defaults of every option.
+    pub fn parse_defaults() -> RunArgs {
+        TrainArgs::augment_args(clap::Command::new("defaults"))
+            .try_get_matches_from(["defaults"])
+            .and_then(|m| <TrainArgs as clap::FromArgMatches>::from_arg_matches(&m))
+            .map(|t| t.run)
+            .expect("the defaults parse")
+    }
+
+    /// How the workers get the data of `path`: `auto` reads a plain file from every local
+    /// worker and ships the rest (a compressed file would be decompressed by every worker;
+    /// remote workers may not see the path).
+    fn data_access(&self, path: &Path) -> Result<DataAccess> {
+        let shared = DataAccess::Shared {
+            eval_rows: self.eval_rows,
+        };
+        Ok(match self.data_access {
+            DataAccessName::Ship => DataAccess::Ship,
+            DataAccessName::Shared => shared,
+            DataAccessName::Auto => {
+                // A small file costs little to ship, and may have too few bytes for its
+                // byte ranges to fill every partition.
+                let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= AUTO_SHARED_BYTES);
+                let plain = large
+                    && !asyncopt_runtime::data::libsvm::is_compressed(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                if plain && !self.remote_workers {
+                    shared
+                } else {
+                    DataAccess::Ship
+                }
+            }
+        })
+    }
+
+    /// The job these settings describe for `algorithm`: the one place where the command line
+    /// becomes a job.
+    pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
+        let algorithm = algorithm.into();
+        if self.workers == 0 {
+            bail_usage!("--workers must be at least 1");
+        }
+        if !(1..=asyncopt_runtime::worker::MAX_QUEUED_TASKS).contains(&self.prefetch) {
+            bail_usage!(
+                "--prefetch must be between 1 (no prefetch) and {}, not {}",
+                asyncopt_runtime::worker::MAX_QUEUED_TASKS,
+                self.prefetch
+            );
+        }
+        if let Some(step) = self.step {
+            if !(step > 0.0 && step.is_finite()) {
+                bail_usage!("--step must be a positive number, not {step}");
+            }
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            bail_usage!("--momentum must be in [0, 1), not {}", self.momentum);
+        }
+        let lambda = match (self.lambda, self.loss) {
+            (Some(lambda), _) => lambda,
+            (None, LossName::LeastSquares) => 0.0,
+            (None, LossName::Logistic) => DEFAULT_LOGISTIC_LAMBDA,
+        };
+        if !(lambda >= 0.0 && lambda.is_finite()) {
+            bail_usage!("--lambda must be a number >= 0, not {lambda}");
+        }
+        let loss = Loss::with_lambda(matches!(self.loss, LossName::LeastSquares), lambda);
+        let join_timeout = seconds("--join-timeout", self.join_timeout)?;
+        if let Some(time) = self.time {
+            seconds("--time", time)?;
+        }
+        seconds("--eval-every", self.eval_every)?;
+        if let Some(target) = self.target_subopt {
+            if !(target >= 0.0 && target.is_finite()) {
+                bail_usage!("--target-subopt must be a number >= 0, not {target}");
+            }
+        }
+        if let Some(optimum) = self.optimum {
+            if !optimum.is_finite() {
+                bail_usage!("--optimum must be a finite number, not {optimum}");
+            }
+            if optimum < 0.0 {
+                bail_usage!("--optimum must be >= 0: the objectives are losses, never negative");
+            }
+        }
+        if self.partitions_per_worker == 0 {
+            bail_usage!("--partitions-per-worker must be at least 1");
+        }
+        // The runtime refuses these too, as a cluster's settings; said here, they are the
+        // flags' usage errors.
+        if self.partitions_per_worker > MAX_PARTITIONS {
+            bail_usage!(
+                "--partitions-per-worker: partitions per worker must be at most {MAX_PARTITIONS}, \
+                 the most a worker holds, not {}",
+                self.partitions_per_worker
+            );
+        }
+        if !self.remote_workers && self.workers > MAX_LOCAL_WORKERS {
+            bail_usage!(
+                "--workers: at most {MAX_LOCAL_WORKERS} local worker processes, not {}: more \
+                 would exhaust the host's processes and memory; run workers on other hosts \
+                 (--remote-workers)",
+                self.workers
+            );
+        }
+        if self.max_features > MAX_FEATURES_CEILING {
+            bail_usage!(
+                "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB \
+                 per model copy), not {}",
+                self.max_features
+            );
+        }
+        if self.eval_rows == 0 {
+            bail_usage!("--eval-rows must be at least 1");
+        }
+        let mut cluster = ClusterConfig::local(self.workers);
+        cluster.partitions_per_worker = self.partitions_per_worker;
+        if let Some(versions) = self.keep_versions {
+            if !(1..=MAX_KEEP_VERSIONS).contains(&versions) {
+                bail_usage!(
+                    "--keep-versions must be between 1 and {MAX_KEEP_VERSIONS} (each is a copy \
+                     of every broadcast variable on the driver), not {versions}"
+                );
+            }
+            cluster.keep_versions = versions;
+        }
+        cluster.stragglers = self.stragglers;
+        cluster.seed = self.seed;
+        cluster.prefetch = self.prefetch;
+        cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
+        if let Some(respawns) = self.max_respawns {
+            cluster.max_respawns = respawns;
+        }
+        cluster.spawn_local = !self.remote_workers;
+        cluster.encrypt = self.encrypt;
+        if let Some(bind) = &self.bind {
+            cluster.bind = bind.clone();
+        }
+        if let Some(path) = &self.token_file {
+            cluster.token = Some(Token::from_file(path)?);
+        } else if self.remote_workers {
+            // Remote workers can only present a token they were given.
+            cluster.token = None;
+        }
+        Ok(JobSpec {
+            algorithm,
+            data: match &self.data {
+                Some(path) => DataSource::File {
+                    path: path.clone(),
+                    dim: self.dim,
+                    max_dim: self.max_features,
+                    access: self.data_access(path)?,
+                },
+                None => DataSource::Builtin,
+            },
+            bias: self.bias.then_some(1.0),
+            loss,
+            step: self.step,
+            momentum: self.momentum,
+            batch: self.batch,
+            updates: self.updates.unwrap_or(match self.time {
+                Some(_) => usize::MAX,
+                None => DEFAULT_UPDATES,
+            }),
+            quorum: self.quorum,
+            max_staleness: self.max_staleness,
+            staleness_aware: self.staleness_aware,
+            epoch: self.epoch,
+            precondition: self.precondition,
+            params: self.params.clone(),
+            cluster,
+            stop: StopRules {
+                time_s: self.time,
+                target_subopt: self.target_subopt,
+                optimum: self.optimum,
+            },
+            eval_every_s: self.eval_every,
+            quiet: self.quiet,
+            checkpointing: Checkpointing::default(),
+        })
+    }
+}
+
+/// The L2 weight of the logistic loss when `--lambda` is not given.
+pub const DEFAULT_LOGISTIC_LAMBDA: f64 = 1e-4;
+
+/// `value` seconds of the flag `flag`, or why not: a negative, NaN or infinite number, or one
+/// past [`MAX_SECONDS`] (far enough past it, converting it to a `Duration` panics).
+pub(super) fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    match Duration::try_from_secs_f64(value) {
+        Ok(duration) if value.is_finite() && value <= MAX_SECONDS => Ok(duration),
+        _ => bail_usage!(
+            "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
+        ),
+    }
+}
+
+/// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a
+/// century) still fits the clock's arithmetic.
+const MAX_SECONDS: f64 = 3.2e9;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job;
+    use crate::Setting;
+    use asyncopt_algorithms::{Algorithm, Model, Params};
+    use asyncopt_runtime::{Dataset, Driver};
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let argv = std::iter::once("async-train").chain(args.iter().copied());
+        TrainArgs::augment_args(clap::Command::new("async-train"))
+            .try_get_matches_from(argv)
+            .and_then(|m| <TrainArgs as clap::FromArgMatches>::from_arg_matches(&m))
+            .expect("the arguments parse")
+            .run
+    }
+
+    fn updates(args: &[&str]) -> usize {
+        run_args(args)
+            .job(Algorithm::Sgd)
+            .expect("a valid job")
+            .updates
+    }
+
+    #[test]
+    fn a_time_limit_alone_bounds_the_run_by_time_only() {
+        assert_eq!(updates(&[]), DEFAULT_UPDATES);
+        assert_eq!(updates(&["--time", "30"]), usize::MAX, "not 5000 silently");
+        assert_eq!(updates(&["--time", "30", "--updates", "10"]), 10);
+        assert_eq!(updates(&["--target-subopt", "1e-4"]), DEFAULT_UPDATES);
+    }
+
+    #[test]
+    fn a_setting_no_optimizer_of_the_run_reads_is_refused() {
+        fn own(_: &mut Driver, data: &Dataset, _: &Params) -> Model {
+            Model::zeros(data.dim())
+        }
+        let plain = Optimizer::new("plain", own);
+        let heavy = Optimizer::new("heavy", own).reads(&[Setting::Momentum]);
+        let check = |args: &[&str], algorithms: &[Optimizer]| {
+            let spec = run_args(args).job(algorithms[0]).expect("a valid job");
+            job::check_settings(&spec, algorithms).map_err(|e| e.to_string())
+        };
+        let sgd = Optimizer::from(Algorithm::Sgd);
+        let asgd = Optimizer::from(Algorithm::Asgd);
+        let refused = check(&["--momentum", "0.9"], &[plain]).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "--momentum 0.9 would change nothing: plain does not read \
+                 p.momentum"
+            ),
+            "{refused}"
+        );
+        assert!(check(&["--momentum", "0.9"], &[heavy]).is_ok());
+        // The default, even spelt out, changes nothing either way.
+        assert!(check(&["--momentum", "0", "--quorum", "1"], &[plain]).is_ok());
+        let sync = check(&["--staleness-aware"], &[sgd]).unwrap_err();
+        assert!(
+            sync.starts_with("--staleness-aware would change nothing: sgd"),
+            "{sync}"
+        );
+        assert!(check(&["--quorum", "2"], &[sgd]).is_err());
+        // A comparison takes a setting one of its optimizers reads.
+        assert!(check(&["--quorum", "2"], &[sgd, asgd]).is_ok());
+        assert!(check(&["--epoch", "10"], &[sgd, asgd]).is_err());
+        let svrg = Optimizer::from(Algorithm::Svrg);
+        assert!(check(&["--epoch", "10"], &[svrg]).is_ok());
+        assert!(check(&["--precondition", "diagonal"], &[plain]).is_err());
+    }
+
+    #[test]
+    fn an_own_models_optimizer_takes_a_lambda_only_if_its_code_reads_it() {
+        /// A model whose objective has no L2 term.
+        #[derive(Clone, serde::Serialize, serde::Deserialize)]
+        struct Constant(f64);
+        impl crate::model::Trainable for Constant {
+            fn objective(&self, _: &Dataset, _: &Params) -> f64 {
+                self.0
+            }
+            fn norm(&self) -> f64 {
+                self.0.abs()
+            }
+        }
+        fn constant(_: &mut Driver, _: &Dataset, _: &Params) -> Constant {
+            Constant(0.0)
+        }
+        fn linear(_: &mut Driver, data: &Dataset, _: &Params) -> Model {
+            Model::zeros(data.dim())
+        }
+        let own = Optimizer::of_model("constant", constant);
+        let weighted = Optimizer::of_model("weighted", constant).reads(&[Setting::Lambda]);
+        let check = |args: &[&str], algorithm: Optimizer| {
+            let spec = run_args(args).job(algorithm).expect("a valid job");
+            job::check_settings(&spec, &[algorithm]).map_err(|e| e.to_string())
+        };
+        let refused = check(&["--lambda", "0.1"], own).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "--lambda 0.1 would change nothing: constant does not read p.loss.lambda()"
+            ),
+            "{refused}"
+        );
+        assert!(check(&["--loss", "logistic", "--lambda", "0"], own).is_err());
+        assert!(check(&["--lambda", "0.1"], weighted).is_ok());
+        // The logistic loss's default weight is no one's choice; the loss itself still says
+        // how the labels are read.
+        assert!(check(&["--loss", "logistic"], own).is_ok());
+        // A linear model's objective is the loss, weight included, whatever the code reads.
+        assert!(check(&["--lambda", "0.1"], Optimizer::new("plain", linear)).is_ok());
+        assert!(check(&["--lambda", "0.1"], Optimizer::from(Algorithm::Sgd)).is_ok());
+    }
+}

@@ -1,0 +1,155 @@
+//! The training command: its checkpoint flags, its outputs checked before the run, the run, and
+//! its files written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use super::args::TrainArgs;
+use super::output::{is_stdout, refuse_overwriting};
+use crate::interrupt;
+use crate::job::{self, Checkpointing};
+use crate::trace::{check_writable, same_file};
+
+/// Longest interval between checkpoints: beyond a year is a typo, not a policy.
+const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
+
+pub(super) fn train(args: TrainArgs) -> Result<()> {
+    let mut spec = args.run.job(args.algo)?;
+    job::check_params(&spec.params, &[args.algo])?;
+    job::check_settings(&spec, &[args.algo])?;
+    if args.checkpoint_updates == Some(0) {
+        bail_usage!("--checkpoint-updates must be at least 1");
+    }
+    if let Some(seconds) = args.checkpoint_seconds {
+        if !(seconds > 0.0 && seconds <= MAX_CHECKPOINT_S) {
+            bail_usage!(
+                "--checkpoint-seconds must be a positive number of seconds up to a year, not \
+                 {seconds}"
+            );
+        }
+    }
+    let checkpoint_dir = args.checkpoint.clone().or_else(|| args.resume.clone());
+    if checkpoint_dir.is_none()
+        && (args.checkpoint_updates.is_some() || args.checkpoint_seconds.is_some())
+    {
+        bail_usage!("--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR");
+    }
+    spec.checkpointing = Checkpointing {
+        dir: args.checkpoint.clone(),
+        every_updates: args.checkpoint_updates,
+        every_s: args.checkpoint_seconds,
+        resume: args.resume.clone(),
+    };
+    // An output that cannot be written fails the command before the training, not after; so
+    // does one that would overwrite another output or the data.
+    let outputs = [
+        ("--trace", &args.trace),
+        ("--summary", &args.summary),
+        ("--plot", &args.plot),
+        ("--save-model", &args.save_model),
+    ];
+    let named: Vec<(&str, &PathBuf)> = outputs
+        .iter()
+        .filter_map(|(flag, path)| path.as_ref().map(|path| (*flag, path)))
+        .collect();
+    let checkpoint_folders = [&spec.checkpointing.dir, &spec.checkpointing.resume];
+    for dir in checkpoint_folders.into_iter().flatten() {
+        if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, dir)) {
+            bail!(
+                "{flag} {} names the checkpoint folder: give the output a file of its own",
+                path.display()
+            );
+        }
+        for own in [
+            asyncopt_runtime::checkpoint::FILE,
+            asyncopt_runtime::checkpoint::SUMMARY_FILE,
+            job::CHECKPOINT_LOCK,
+        ] {
+            if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, &dir.join(own))) {
+                bail!(
+                    "{flag} {} would overwrite the checkpoint folder's {own}",
+                    path.display()
+                );
+            }
+        }
+    }
+    for (i, (flag, path)) in named.iter().enumerate() {
+        if is_stdout(path) {
+            bail_usage!("{flag} -: a run's outputs go to files (its lines go to standard output)");
+        }
+        if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
+            bail!(
+                "{other} and {flag} both name {}: give each output a file of its own",
+                path.display()
+            );
+        }
+        if let Some(data) = &args.run.data {
+            refuse_overwriting(flag, path, &[("data", data)])?;
+        }
+        check_writable(path)?;
+    }
+    if let Some(plot) = &args.plot {
+        crate::plot::format_of(plot)?;
+    }
+    if let Some(dir) = &spec.checkpointing.dir {
+        if dir.exists() && !dir.is_dir() {
+            bail!(
+                "--checkpoint {} is a file: checkpoints go into a folder",
+                dir.display()
+            );
+        }
+        check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
+    }
+    let data = spec.load_data()?;
+    // From here a Ctrl-C stops the run and lets its files be written.
+    let _saving = interrupt::Saving::begin();
+    let outcome = job::run(&spec, &data)?;
+    if let Some((updates, elapsed_s)) = outcome.resumed_from {
+        say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+    }
+    say!("{}", outcome.one_line());
+    // Each file is attempted whatever became of the others (a disk may fill meanwhile).
+    let mut unwritten = Vec::new();
+    let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
+        if let Some(path) = path {
+            match result(path) {
+                Ok(()) => say!("{label:<8} {}", path.display()),
+                Err(e) => unwritten.push(format!("{e:#}")),
+            }
+        }
+    };
+    write("trace:", &args.trace, &|path| outcome.trace.write_csv(path));
+    write("summary:", &args.summary, &|path| {
+        outcome.write_summary(path)
+    });
+    write("plot:", &args.plot, &|path| {
+        crate::plot::write_plot(
+            path,
+            &[(outcome.algorithm.name(), &outcome.trace)],
+            outcome.optimum,
+            outcome.spec.stop.target_subopt,
+        )
+    });
+    write("model:", &args.save_model, &|path| {
+        outcome.saved_model(&data)?.write(path)
+    });
+    if let Some(dir) = &checkpoint_dir {
+        // A stop rule's end or a failure takes no last checkpoint: say what a resume gets.
+        let (dir, updates) = (dir.display(), outcome.report.stats.updates);
+        match outcome.report.checkpoint_updates {
+            Some(at) if at == updates => say!("checkpoint: {dir}"),
+            Some(at) => say!(
+                "checkpoint: {dir}, of update {at}: a resume goes on from there, not from \
+                 update {updates}"
+            ),
+            None => say!(
+                "checkpoint: none in {dir} (none was due, or none could be written): a resume cannot go on from this run"
+            ),
+        }
+    }
+    if !unwritten.is_empty() {
+        bail!("{}", unwritten.join("; "));
+    }
+    outcome.into_result()
+}

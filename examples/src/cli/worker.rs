@@ -1,0 +1,75 @@
+//! `worker`: a worker process of a driver on another host, for one run or several.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
+use asyncopt_runtime::worker::RunEnd;
+use asyncopt_runtime::Token;
+
+use super::args::WorkerArgs;
+use super::spec::seconds;
+
+pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
+    let name = args
+        .name
+        .unwrap_or_else(|| format!("w-{}-{}", hostname(), std::process::id()));
+    if let Some(problem) = name_problem(&name, MAX_WORKER_NAME) {
+        bail_usage!("--name: {problem}; the driver knows its workers by their names");
+    }
+    let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
+    options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
+        (Some(path), _) => Some(Token::from_file(path)?),
+        (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
+        (None, Err(_)) => None,
+    };
+    options.reconnect = match args.reconnect {
+        Some(s) => Some(seconds("--reconnect", s)?),
+        None => None,
+    };
+    options.driver_timeout = match seconds("--driver-timeout", args.driver_timeout)? {
+        Duration::ZERO => None,
+        timeout => Some(timeout),
+    };
+    options.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
+    for run in 1..=args.runs {
+        if run > 1 {
+            tracing::info!(run, of = args.runs, "waiting for the next run's driver");
+            // The last run's driver may still hold the address for a moment: a worker that
+            // reaches it and loses it tries again, as for a lost driver.
+            let window = options
+                .connect_timeout
+                .max(options.reconnect.unwrap_or_default());
+            options.reconnect = Some(window);
+        }
+        let end = asyncopt_runtime::worker::run(options.clone()).context("worker stopped")?;
+        if end == RunEnd::Last && run < args.runs {
+            // A comparison stopped, or whose next run could not start: no driver will come.
+            tracing::info!(run, of = args.runs, "the driver said no other run follows");
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "host".into()
+    } else {
+        name
+    }
+}
