@@ -4,20 +4,46 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use asyncopt_runtime::data::Dataset;
 
 use super::args::TrainArgs;
 use super::output::{is_stdout, refuse_overwriting};
 use crate::interrupt;
-use crate::job::{self, Checkpointing};
+use crate::job::{self, Checkpointing, Outcome};
 use crate::trace::{check_writable, same_file};
 
 /// Longest interval between checkpoints: beyond a year is a typo, not a policy.
 const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 
+/// The training command: the job and its checkpoint flags checked, its outputs checked before
+/// the run, the run, and its files written.
 pub(super) fn train(args: TrainArgs) -> Result<()> {
     let mut spec = args.run.job(args.algo)?;
     job::check_params(&spec.params, &[args.algo])?;
     job::check_settings(&spec, &[args.algo])?;
+    spec.checkpointing = checkpointing(&args)?;
+    check_outputs(&args, &spec.checkpointing)?;
+    let data = spec.load_data()?;
+    // From here a Ctrl-C stops the run and lets its files be written.
+    let _saving = interrupt::Saving::begin();
+    let outcome = job::run(&spec, &data)?;
+    if let Some((updates, elapsed_s)) = outcome.resumed_from {
+        say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+    }
+    say!("{}", outcome.one_line());
+    let unwritten = write_outputs(&args, &outcome, &data);
+    if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        say_checkpoint(dir, &outcome);
+    }
+    if !unwritten.is_empty() {
+        bail!("{}", unwritten.join("; "));
+    }
+    outcome.into_result()
+}
+
+/// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
+/// range, and only with a folder to write them into.
+fn checkpointing(args: &TrainArgs) -> Result<Checkpointing> {
     if args.checkpoint_updates == Some(0) {
         bail_usage!("--checkpoint-updates must be at least 1");
     }
@@ -35,12 +61,17 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     {
         bail_usage!("--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR");
     }
-    spec.checkpointing = Checkpointing {
+    Ok(Checkpointing {
         dir: args.checkpoint.clone(),
         every_updates: args.checkpoint_updates,
         every_s: args.checkpoint_seconds,
         resume: args.resume.clone(),
-    };
+    })
+}
+
+/// Refuses, before the training, an output that cannot be written, or that would overwrite
+/// another output, the data or the checkpoint folder's files.
+fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> {
     // An output that cannot be written fails the command before the training, not after; so
     // does one that would overwrite another output or the data.
     let outputs = [
@@ -53,7 +84,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         .iter()
         .filter_map(|(flag, path)| path.as_ref().map(|path| (*flag, path)))
         .collect();
-    let checkpoint_folders = [&spec.checkpointing.dir, &spec.checkpointing.resume];
+    let checkpoint_folders = [&checkpointing.dir, &checkpointing.resume];
     for dir in checkpoint_folders.into_iter().flatten() {
         if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, dir)) {
             bail!(
@@ -92,7 +123,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     if let Some(plot) = &args.plot {
         crate::plot::format_of(plot)?;
     }
-    if let Some(dir) = &spec.checkpointing.dir {
+    if let Some(dir) = &checkpointing.dir {
         if dir.exists() && !dir.is_dir() {
             bail!(
                 "--checkpoint {} is a file: checkpoints go into a folder",
@@ -101,14 +132,12 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         }
         check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
     }
-    let data = spec.load_data()?;
-    // From here a Ctrl-C stops the run and lets its files be written.
-    let _saving = interrupt::Saving::begin();
-    let outcome = job::run(&spec, &data)?;
-    if let Some((updates, elapsed_s)) = outcome.resumed_from {
-        say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
-    }
-    say!("{}", outcome.one_line());
+    Ok(())
+}
+
+/// Writes the outputs the flags name, each whatever became of the others: the errors of those
+/// that could not be written.
+fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset) -> Vec<String> {
     // Each file is attempted whatever became of the others (a disk may fill meanwhile).
     let mut unwritten = Vec::new();
     let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
@@ -132,24 +161,23 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         )
     });
     write("model:", &args.save_model, &|path| {
-        outcome.saved_model(&data)?.write(path)
+        outcome.saved_model(data)?.write(path)
     });
-    if let Some(dir) = &checkpoint_dir {
-        // A stop rule's end or a failure takes no last checkpoint: say what a resume gets.
-        let (dir, updates) = (dir.display(), outcome.report.stats.updates);
-        match outcome.report.checkpoint_updates {
-            Some(at) if at == updates => say!("checkpoint: {dir}"),
-            Some(at) => say!(
-                "checkpoint: {dir}, of update {at}: a resume goes on from there, not from \
-                 update {updates}"
-            ),
-            None => say!(
-                "checkpoint: none in {dir} (none was due, or none could be written): a resume cannot go on from this run"
-            ),
-        }
+    unwritten
+}
+
+/// Says what a resume from the checkpoint folder `dir` would go on from.
+fn say_checkpoint(dir: &Path, outcome: &Outcome) {
+    // A stop rule's end or a failure takes no last checkpoint: say what a resume gets.
+    let (dir, updates) = (dir.display(), outcome.report.stats.updates);
+    match outcome.report.checkpoint_updates {
+        Some(at) if at == updates => say!("checkpoint: {dir}"),
+        Some(at) => say!(
+            "checkpoint: {dir}, of update {at}: a resume goes on from there, not from \
+             update {updates}"
+        ),
+        None => say!(
+            "checkpoint: none in {dir} (none was due, or none could be written): a resume cannot go on from this run"
+        ),
     }
-    if !unwritten.is_empty() {
-        bail!("{}", unwritten.join("; "));
-    }
-    outcome.into_result()
 }
