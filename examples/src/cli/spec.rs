@@ -81,6 +81,41 @@ impl RunArgs {
     /// becomes a job.
     pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
         let algorithm = algorithm.into();
+        self.check_ranges()?;
+        // The token file is read before the data file is looked at.
+        let cluster = self.cluster()?;
+        Ok(JobSpec {
+            algorithm,
+            data: self.data_source()?,
+            bias: self.bias.then_some(1.0),
+            loss: self.loss(),
+            step: self.step,
+            momentum: self.momentum,
+            batch: self.batch,
+            updates: self.updates.unwrap_or(match self.time {
+                Some(_) => usize::MAX,
+                None => DEFAULT_UPDATES,
+            }),
+            quorum: self.quorum,
+            max_staleness: self.max_staleness,
+            staleness_aware: self.staleness_aware,
+            epoch: self.epoch,
+            precondition: self.precondition,
+            params: self.params.clone(),
+            cluster,
+            stop: StopRules {
+                time_s: self.time,
+                target_subopt: self.target_subopt,
+                optimum: self.optimum,
+            },
+            eval_every_s: self.eval_every,
+            quiet: self.quiet,
+            checkpointing: Checkpointing::default(),
+        })
+    }
+
+    /// Refuses a value out of its range, as a usage error naming the flag.
+    fn check_ranges(&self) -> Result<()> {
         if self.workers == 0 {
             bail_usage!("--workers must be at least 1");
         }
@@ -99,16 +134,11 @@ impl RunArgs {
         if !(0.0..1.0).contains(&self.momentum) {
             bail_usage!("--momentum must be in [0, 1), not {}", self.momentum);
         }
-        let lambda = match (self.lambda, self.loss) {
-            (Some(lambda), _) => lambda,
-            (None, LossName::LeastSquares) => 0.0,
-            (None, LossName::Logistic) => DEFAULT_LOGISTIC_LAMBDA,
-        };
+        let lambda = self.lambda_or_default();
         if !(lambda >= 0.0 && lambda.is_finite()) {
             bail_usage!("--lambda must be a number >= 0, not {lambda}");
         }
-        let loss = Loss::with_lambda(matches!(self.loss, LossName::LeastSquares), lambda);
-        let join_timeout = seconds("--join-timeout", self.join_timeout)?;
+        seconds("--join-timeout", self.join_timeout)?;
         if let Some(time) = self.time {
             seconds("--time", time)?;
         }
@@ -156,6 +186,28 @@ impl RunArgs {
         if self.eval_rows == 0 {
             bail_usage!("--eval-rows must be at least 1");
         }
+        Ok(())
+    }
+
+    /// `--lambda`, or the loss's default L2 weight.
+    fn lambda_or_default(&self) -> f64 {
+        match (self.lambda, self.loss) {
+            (Some(lambda), _) => lambda,
+            (None, LossName::LeastSquares) => 0.0,
+            (None, LossName::Logistic) => DEFAULT_LOGISTIC_LAMBDA,
+        }
+    }
+
+    /// The objective: the loss with its L2 weight.
+    fn loss(&self) -> Loss {
+        Loss::with_lambda(
+            matches!(self.loss, LossName::LeastSquares),
+            self.lambda_or_default(),
+        )
+    }
+
+    /// The cluster: workers, partitions, kept versions, stragglers, address and token.
+    fn cluster(&self) -> Result<ClusterConfig> {
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.partitions_per_worker = self.partitions_per_worker;
         if let Some(versions) = self.keep_versions {
@@ -170,6 +222,7 @@ impl RunArgs {
         cluster.stragglers = self.stragglers;
         cluster.seed = self.seed;
         cluster.prefetch = self.prefetch;
+        let join_timeout = seconds("--join-timeout", self.join_timeout)?;
         cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
         if let Some(respawns) = self.max_respawns {
             cluster.max_respawns = respawns;
@@ -185,41 +238,19 @@ impl RunArgs {
             // Remote workers can only present a token they were given.
             cluster.token = None;
         }
-        Ok(JobSpec {
-            algorithm,
-            data: match &self.data {
-                Some(path) => DataSource::File {
-                    path: path.clone(),
-                    dim: self.dim,
-                    max_dim: self.max_features,
-                    access: self.data_access(path)?,
-                },
-                None => DataSource::Builtin,
+        Ok(cluster)
+    }
+
+    /// Where the data comes from: `--data`, read as `--data-access` says, or the built-in set.
+    fn data_source(&self) -> Result<DataSource> {
+        Ok(match &self.data {
+            Some(path) => DataSource::File {
+                path: path.clone(),
+                dim: self.dim,
+                max_dim: self.max_features,
+                access: self.data_access(path)?,
             },
-            bias: self.bias.then_some(1.0),
-            loss,
-            step: self.step,
-            momentum: self.momentum,
-            batch: self.batch,
-            updates: self.updates.unwrap_or(match self.time {
-                Some(_) => usize::MAX,
-                None => DEFAULT_UPDATES,
-            }),
-            quorum: self.quorum,
-            max_staleness: self.max_staleness,
-            staleness_aware: self.staleness_aware,
-            epoch: self.epoch,
-            precondition: self.precondition,
-            params: self.params.clone(),
-            cluster,
-            stop: StopRules {
-                time_s: self.time,
-                target_subopt: self.target_subopt,
-                optimum: self.optimum,
-            },
-            eval_every_s: self.eval_every,
-            quiet: self.quiet,
-            checkpointing: Checkpointing::default(),
+            None => DataSource::Builtin,
         })
     }
 }
