@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::job::{self, JobSpec, Outcome};
 use crate::optimizer::Optimizer;
+use asyncopt_runtime::Dataset;
 
 /// What a comparison wrote and measured.
 pub struct CompareOutputs {
@@ -28,70 +29,8 @@ pub struct CompareOutputs {
 /// files into `out`: per algorithm a trace, a summary and the model; one plot (SVG and PNG)
 /// and a table of times to target.
 pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
-    for (i, algorithm) in algorithms.iter().enumerate() {
-        if algorithms[..i].iter().any(|a| a.name() == algorithm.name()) {
-            bail_usage!(
-                "--algos names {algorithm} twice: each run's files are named after its optimizer"
-            );
-        }
-    }
-    job::check_params(&spec.params, algorithms)?;
-    job::check_settings(spec, algorithms)?;
-    if spec.stop.target_subopt.is_some() && spec.stop.optimum.is_none() {
-        // The toolkit computes only a linear model's optimum: found at that run's start, a
-        // missing one would end the comparison after the runs before it had trained.
-        if let Some(own) = algorithms.iter().find(|a| !a.is_linear()) {
-            bail_usage!(
-                "--target-subopt needs the optimum: pass --optimum VALUE for {own}, a model of \
-                 an author's own type"
-            );
-        }
-    }
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create folder {}", out.display()))?;
-    if out.join("compare.json").exists() {
-        // Its files would be overwritten, or left beside this one's as if they were its own.
-        bail!(
-            "--out {}: the folder holds an earlier comparison (compare.json): give --out another \
-             folder, or delete that one",
-            out.display()
-        );
-    }
-    crate::trace::check_writable(&out.join("compare.json"))?;
-    if let job::DataSource::File { path: data, .. } = &spec.data {
-        let per_run = algorithms.iter().flat_map(|algorithm| {
-            ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
-        });
-        let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
-        if let Some(file) = per_run
-            .chain(shared)
-            .find(|file| crate::trace::same_file(&out.join(file), data))
-        {
-            bail!(
-                "--out {}: its {file} would overwrite the data",
-                out.display()
-            );
-        }
-    }
-    let remote = !spec.cluster.spawn_local;
-    if remote && algorithms.len() > 1 {
-        // Each run has a driver of its own: the workers must find the next one where the last
-        // one was.
-        if spec.cluster.bind.ends_with(":0") {
-            bail_usage!(
-                "compare with remote workers needs --bind ADDRESS with a port: its {} runs \
-                 listen one after the other at the same address",
-                algorithms.len()
-            );
-        }
-        tracing::info!(
-            "compare trains {} runs one after the other, each with a driver of its own at {}: \
-             start each remote worker with `worker --runs {}`",
-            algorithms.len(),
-            spec.cluster.bind,
-            algorithms.len()
-        );
-    }
+    check_request(spec, algorithms)?;
+    prepare_folder(spec, algorithms, out)?;
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let _saving = crate::interrupt::Saving::begin();
@@ -138,18 +77,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         }
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.
-        let trace = out.join(format!("{algorithm}.trace.csv"));
-        let summary = out.join(format!("{algorithm}.summary.json"));
-        let model = out.join(format!("{algorithm}.model.json"));
-        let written = [
-            (trace.clone(), outcome.trace.write_csv(&trace)),
-            (summary.clone(), outcome.write_summary(&summary)),
-            (
-                model.clone(),
-                (outcome.saved_model(&data)).and_then(|m| m.write(&model)),
-            ),
-        ];
-        for (file, result) in written {
+        for (file, result) in write_run_files(&outcome, &data, out) {
             match result {
                 Ok(()) => files.push(file),
                 Err(e) => unwritten.push(format!("{e:#}")),
@@ -185,6 +113,100 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let mut outputs = outputs;
     outputs.files.push(table);
     Ok(outputs)
+}
+
+/// Refuses, before anything is loaded or trained, a comparison that could not give its
+/// answer: an optimizer named twice, parameters or settings none of them takes, a target
+/// without the optimum an author's model needs, remote workers without a fixed address.
+fn check_request(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
+    for (i, algorithm) in algorithms.iter().enumerate() {
+        if algorithms[..i].iter().any(|a| a.name() == algorithm.name()) {
+            bail_usage!(
+                "--algos names {algorithm} twice: each run's files are named after its optimizer"
+            );
+        }
+    }
+    job::check_params(&spec.params, algorithms)?;
+    job::check_settings(spec, algorithms)?;
+    if spec.stop.target_subopt.is_some() && spec.stop.optimum.is_none() {
+        // The toolkit computes only a linear model's optimum: found at that run's start, a
+        // missing one would end the comparison after the runs before it had trained.
+        if let Some(own) = algorithms.iter().find(|a| !a.is_linear()) {
+            bail_usage!(
+                "--target-subopt needs the optimum: pass --optimum VALUE for {own}, a model of \
+                 an author's own type"
+            );
+        }
+    }
+    let remote = !spec.cluster.spawn_local;
+    if remote && algorithms.len() > 1 {
+        // Each run has a driver of its own: the workers must find the next one where the last
+        // one was.
+        if spec.cluster.bind.ends_with(":0") {
+            bail_usage!(
+                "compare with remote workers needs --bind ADDRESS with a port: its {} runs \
+                 listen one after the other at the same address",
+                algorithms.len()
+            );
+        }
+        tracing::info!(
+            "compare trains {} runs one after the other, each with a driver of its own at {}: \
+             start each remote worker with `worker --runs {}`",
+            algorithms.len(),
+            spec.cluster.bind,
+            algorithms.len()
+        );
+    }
+    Ok(())
+}
+
+/// Creates `out` and refuses it if it holds an earlier comparison or if a file of this one
+/// would overwrite the data.
+fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create folder {}", out.display()))?;
+    if out.join("compare.json").exists() {
+        // Its files would be overwritten, or left beside this one's as if they were its own.
+        bail!(
+            "--out {}: the folder holds an earlier comparison (compare.json): give --out another \
+             folder, or delete that one",
+            out.display()
+        );
+    }
+    crate::trace::check_writable(&out.join("compare.json"))?;
+    if let job::DataSource::File { path: data, .. } = &spec.data {
+        let per_run = algorithms.iter().flat_map(|algorithm| {
+            ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
+        });
+        let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
+        if let Some(file) = per_run
+            .chain(shared)
+            .find(|file| crate::trace::same_file(&out.join(file), data))
+        {
+            bail!(
+                "--out {}: its {file} would overwrite the data",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes one run's trace, summary and model into `out`, each attempted whatever became of
+/// the others: each file with what became of it.
+fn write_run_files(outcome: &Outcome, data: &Dataset, out: &Path) -> [(PathBuf, Result<()>); 3] {
+    let algorithm = outcome.algorithm;
+    let trace = out.join(format!("{algorithm}.trace.csv"));
+    let summary = out.join(format!("{algorithm}.summary.json"));
+    let model = out.join(format!("{algorithm}.model.json"));
+    let trace_written = outcome.trace.write_csv(&trace);
+    let summary_written = outcome.write_summary(&summary);
+    let model_written = outcome.saved_model(data).and_then(|m| m.write(&model));
+    [
+        (trace, trace_written),
+        (summary, summary_written),
+        (model, model_written),
+    ]
 }
 
 impl CompareOutputs {
