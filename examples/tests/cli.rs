@@ -105,7 +105,12 @@ fn assert_usage_error(output: &Output, needle: &str) {
 #[test]
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
-    let refused: [(&[&str], &str); 11] = [
+    let refused: [(&[&str], &str); 13] = [
+        (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
+        (
+            &["--trace", "a.csv", "--summary", "a.csv"],
+            "--trace and --summary both name a.csv",
+        ),
         (
             &["--param", "beta=1"],
             "--param beta: sgd takes no parameter",

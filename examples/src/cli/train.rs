@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use asyncopt_runtime::data::Dataset;
 
 use super::args::TrainArgs;
+use super::exit::UsageError;
 use super::output::{is_stdout, refuse_overwriting};
 use crate::interrupt;
 use crate::job::{self, Checkpointing, Outcome};
@@ -110,7 +111,7 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
             bail_usage!("{flag} -: a run's outputs go to files (its lines go to standard output)");
         }
         if let Some((other, _)) = named[..i].iter().find(|(_, p)| same_file(p, path)) {
-            bail!(
+            bail_usage!(
                 "{other} and {flag} both name {}: give each output a file of its own",
                 path.display()
             );
@@ -121,7 +122,8 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
         check_writable(path)?;
     }
     if let Some(plot) = &args.plot {
-        crate::plot::format_of(plot)?;
+        // An extension the plot cannot be written in is the command line's mistake.
+        crate::plot::format_of(plot).map_err(|e| UsageError(format!("--plot {e}")))?;
     }
     if let Some(dir) = &checkpointing.dir {
         if dir.exists() && !dir.is_dir() {
