@@ -441,9 +441,18 @@ fn data_that_allow_no_step_are_refused_not_trained_into_nan() {
         .map(|i| format!("{} 1:1e160\n", 2 * (i % 2) - 1))
         .collect();
     std::fs::write(dir.join("huge.libsvm"), huge).unwrap();
+    // Values whose squares underflow to 0: they are not zeros, and the data say so.
+    let tiny: String = (0..300)
+        .map(|i| format!("{} 1:1e-320\n", 2 * (i % 2) - 1))
+        .collect();
+    std::fs::write(dir.join("tiny.libsvm"), tiny).unwrap();
     for (args, needle) in [
         (
-            &["--data", "zeros.libsvm", "--optimum", "0.25"][..],
+            &["--data", "tiny.libsvm", "--optimum", "1"][..],
+            "cannot train on tiny.libsvm: its feature values are too small",
+        ),
+        (
+            &["--data", "zeros.libsvm", "--optimum", "0.25"],
             "cannot train on zeros.libsvm: every feature value is 0",
         ),
         (

@@ -78,6 +78,14 @@ fn checked_default_step(step: f64, data: &Dataset, lambda: f64) -> Result<f64> {
     if step.is_finite() && step > 0.0 {
         return Ok(step);
     }
+    if step.is_infinite() && has_nonzero_value(data) {
+        // Values below about 1e-154 square to 0, as if there were none.
+        bail!(
+            "cannot train on {}: its feature values are too small: their squares underflow to 0 \
+             (scale the data)",
+            data.name()
+        );
+    }
     if step.is_infinite() {
         bail!(
             "cannot train on {}: every feature value is 0 and --lambda is 0, so the objective \
@@ -86,6 +94,15 @@ fn checked_default_step(step: f64, data: &Dataset, lambda: f64) -> Result<f64> {
         );
     }
     Err(overflow(data, lambda).unwrap_or_else(|| too_large(data)))
+}
+
+/// Whether any feature value of `data` is not 0.
+fn has_nonzero_value(data: &Dataset) -> bool {
+    (0..data.n_rows()).any(|i| {
+        let mut nonzero = false;
+        data.for_each_entry(i, |_, value| nonzero |= value != 0.0);
+        nonzero
+    })
 }
 
 /// What overflows when squared, if anything does: the data's values or `--lambda`.
