@@ -102,10 +102,34 @@ pub(super) fn parse_param(text: &str) -> Result<(String, f64), String> {
     let Some((name, value)) = text.split_once('=') else {
         return Err(format!("`{text}` is not NAME=VALUE"));
     };
+    if name.trim().is_empty() {
+        return Err(format!(
+            "`{text}`: NAME=VALUE with a parameter's name for NAME"
+        ));
+    }
     match value.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && !name.trim().is_empty() => Ok((name.trim().to_owned(), v)),
+        Ok(v) if v.is_finite() => Ok((name.trim().to_owned(), v)),
         _ => Err(format!(
             "`{text}`: NAME=VALUE with a finite number for VALUE"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_param;
+
+    #[test]
+    fn a_param_names_the_part_that_is_wrong() {
+        assert_eq!(parse_param(" beta = 0.5"), Ok(("beta".to_owned(), 0.5)));
+        let wrong = |text: &str| parse_param(text).unwrap_err();
+        assert!(
+            wrong("=1").contains("a parameter's name for NAME"),
+            "{}",
+            wrong("=1")
+        );
+        assert!(wrong("beta=x").contains("a finite number for VALUE"));
+        assert!(wrong("beta=inf").contains("a finite number for VALUE"));
+        assert!(wrong("beta").contains("is not NAME=VALUE"));
     }
 }
