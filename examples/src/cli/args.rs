@@ -150,7 +150,7 @@ pub struct RunArgs {
     /// Asynchronous methods: divide the step by 1 + staleness.
     #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
-    /// SVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
+    /// SVRG, ASVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
     /// SVRG, rows / batch for ASVRG). Each snapshot counts as one more update.
     #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
     pub epoch: usize,
