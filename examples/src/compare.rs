@@ -17,8 +17,9 @@ pub struct CompareOutputs {
     pub files: Vec<PathBuf>,
     /// The runs, in the order given.
     pub outcomes: Vec<Outcome>,
-    /// A run after the first that could not start (its workers did not join, say): the runs
-    /// before it are kept, and the comparison ends there.
+    /// A run after the first that could not start (its workers did not join, say), or the
+    /// runs a signal kept from starting: the runs before are kept, and the comparison ends
+    /// there.
     pub not_run: Option<String>,
     /// Why each file that could not be written was not (a full disk, say): the comparison
     /// goes on, and writes the others.
@@ -51,6 +52,9 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
                     crate::cli::Interrupted("stopped by a signal before any run".into()).into(),
                 );
             }
+            // The table says which runs are missing, and why.
+            let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();
+            not_run = Some(format!("{} not run: stopped by a signal", rest.join(", ")));
             break;
         }
         let mut spec = spec.clone();
