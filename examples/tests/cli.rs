@@ -1509,6 +1509,128 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     }
 }
 
+/// Sends `signal` (`-STOP`, `-CONT`) to the process `pid`.
+fn signal(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+#[test]
+fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
+    let dir = scratch("stopped-mid-partition");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    // 5 M entries: the partitions of two workers are tens of megabytes, more than the sockets'
+    // buffers between the driver and a worker that reads nothing.
+    {
+        use std::io::Write;
+        let file = std::fs::File::create(dir.join("big.txt")).unwrap();
+        let mut out = std::io::BufWriter::new(file);
+        for row in 0..80_000_u32 {
+            let label = if row % 3 == 0 { 1 } else { -1 };
+            write!(out, "{label}").unwrap();
+            for j in 1..=64_u32 {
+                write!(out, " {j}:0.{}", (row * 7 + j * 13) % 10).unwrap();
+            }
+            writeln!(out).unwrap();
+        }
+        out.flush().unwrap();
+    }
+    let address = free_loopback_address();
+    let mut driver = Command::new(EXE)
+        .args([
+            "--algo",
+            "sgd",
+            "--data",
+            "big.txt",
+            "--data-access",
+            "ship",
+        ])
+        .args(["--workers", "3", "--remote-workers", "--bind", &address])
+        .args(["--token-file", "token", "--updates", "2000"])
+        .args(["--quiet", "--summary", "s.json"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let (lines, said) = std::sync::mpsc::channel::<String>();
+    let stderr = driver.stderr.take().expect("the driver's stderr");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // Until the driver said each of `all`, in any order.
+    let wait_for = |all: &[&str]| {
+        let mut unsaid = all.to_vec();
+        while !unsaid.is_empty() {
+            let line = said
+                .recv()
+                .unwrap_or_else(|_| panic!("the driver ended before saying {unsaid:?}"));
+            unsaid.retain(|what| !line.contains(what));
+        }
+    };
+    wait_for(&["waiting for remote workers"]);
+    let stopped = remote_worker(&address, "w1", &dir);
+    let mut others = [
+        remote_worker(&address, "w2", &dir),
+        remote_worker(&address, "w3", &dir),
+    ];
+    wait_for(&[
+        "worker joined worker=w1 ",
+        "worker joined worker=w2 ",
+        "worker joined worker=w3 ",
+    ]);
+    // w1 is stopped, and the others die: their partitions go to w1, whose silence is not yet
+    // a loss, and the word that it was declared lost, 5 s later, waits behind them. Closing
+    // its connection a second later dropped that word with them: resumed, w1 read a
+    // connection cut mid-frame and exited, and the run ended with no live worker.
+    signal("-STOP", stopped.id());
+    for other in &mut others {
+        other.kill().expect("the other worker is killed");
+        let _ = other.wait();
+    }
+    wait_for(&["worker lost worker=w1 "]);
+    std::thread::sleep(Duration::from_secs(2));
+    signal("-CONT", stopped.id());
+    let pid = u64::from(stopped.id());
+    let worker = stopped.wait_with_output().expect("the worker ends");
+    let status = driver.wait().expect("the driver ends");
+    let log = reader.join().expect("the driver's log");
+    let told = String::from_utf8_lossy(&worker.stderr);
+    assert!(status.success(), "{log}");
+    assert!(worker.status.success(), "{told}");
+    assert!(told.contains("joining again as a fresh worker"), "{told}");
+    let summary = summary_of(&dir.join("s.json"));
+    assert_eq!(summary["updates"], 2000);
+    let again = summary["worker_table"]
+        .as_array()
+        .expect("the worker table")
+        .iter()
+        .find(|w| w["pid"].as_u64() == Some(pid) && w["alive"] == true)
+        .unwrap_or_else(|| panic!("w1 did not join again: {}", summary["worker_table"]));
+    assert!(
+        again["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("w1.r")),
+        "{again}"
+    );
+    assert!(again["tasks_done"].as_u64() > Some(0), "{again}");
+}
+
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");

@@ -322,7 +322,8 @@ async fn serve_async(
                     let _ = inbound.send(event);
                 }
                 // Its closing comes back as the transport's disconnection (the gate forgets it).
-                for peer in gate.let_go_due(now) {
+                let written = |peer: &str| send_half.unwritten(identity_bytes(peer)) == 0;
+                for peer in gate.let_go_due(now, written) {
                     let _ = send_half.disconnect(identity_bytes(&peer));
                 }
                 let peers: Vec<(String, SessionId)> =

@@ -74,6 +74,13 @@ pub(crate) type SessionId = u64;
 /// connection closes up to a heartbeat period later.
 pub(crate) const LAST_WORD_LINGER: Duration = Duration::from_secs(1);
 
+/// How long a connection whose session the coordinator ended stays open, at most, while what
+/// was queued for it is not written yet: a worker stopped (SIGSTOP) while a partition was on
+/// its way reads nothing, so its why waits behind the partition; closed after one second, it
+/// was dropped, and the worker, resumed, found its connection cut mid-frame and exited instead
+/// of joining again. Past this bound it holds the driver's copy of that queue no longer.
+pub(crate) const LAST_WORD_MAX_LINGER: Duration = Duration::from_secs(60);
+
 /// What the gate hands to the coordinator.
 #[derive(Debug)]
 pub(crate) enum Inbound {
@@ -240,12 +247,16 @@ impl Gate {
         true
     }
 
-    /// Connections of peers let go whose time to close has come: the link closes each.
-    pub fn let_go_due(&mut self, now: Instant) -> Vec<String> {
+    /// Connections of peers let go whose time to close has come: the link closes each. That is
+    /// once [`LAST_WORD_LINGER`] passed and `written(peer)` says what was queued for it left
+    /// (closing drops the queue, its last word with it), or at [`LAST_WORD_MAX_LINGER`] in any
+    /// case.
+    pub fn let_go_due(&mut self, now: Instant, written: impl Fn(&str) -> bool) -> Vec<String> {
+        let most = LAST_WORD_MAX_LINGER - LAST_WORD_LINGER;
         let due: Vec<String> = self
             .let_go
             .iter()
-            .filter(|(_, &at)| now >= at)
+            .filter(|(peer, &at)| now >= at && (now >= at + most || written(peer)))
             .map(|(peer, _)| peer.clone())
             .collect();
         for peer in &due {
@@ -1292,9 +1303,12 @@ mod tests {
             Ok(ToWorker::Lost { .. })
         ));
         // The connection is closed once its last word had time to leave.
-        assert!(gate.let_go_due(now).is_empty());
-        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER), ["w0"]);
-        assert!(gate.let_go_due(now + 2 * LAST_WORD_LINGER).is_empty());
+        let written = |_: &str| true;
+        assert!(gate.let_go_due(now, written).is_empty());
+        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER, written), ["w0"]);
+        assert!(gate
+            .let_go_due(now + 2 * LAST_WORD_LINGER, written)
+            .is_empty());
         assert!(gate.drain_closing().is_empty());
         // Its closing is heard; a fresh handshake under its name opens a session of its own.
         gate.forget("w0");
@@ -1344,7 +1358,38 @@ mod tests {
             gate.drain_closing().is_empty(),
             "not cut off before its linger"
         );
-        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER), ["w0"]);
+        assert_eq!(gate.let_go_due(now + LAST_WORD_LINGER, |_| true), ["w0"]);
+    }
+
+    #[test]
+    fn a_peer_let_go_that_reads_nothing_is_closed_once_its_last_word_left() {
+        let token = Token::random();
+        let (mut gate, _, session) = admitted_w0(&token);
+        let now = Instant::now();
+        gate.end("w0", session, now);
+        // Stopped while a partition was on its way: the why waits behind it, and a close
+        // would drop both, so the worker, resumed, would never read that it was let go.
+        let mut left = false;
+        let written = |_: &str| left;
+        assert!(gate.let_go_due(now + LAST_WORD_LINGER, written).is_empty());
+        assert!(gate
+            .let_go_due(now + LAST_WORD_MAX_LINGER / 2, written)
+            .is_empty());
+        // Resumed, it reads its queue: the connection closes at the next look.
+        left = true;
+        let written = |_: &str| left;
+        assert_eq!(
+            gate.let_go_due(now + LAST_WORD_MAX_LINGER / 2, written),
+            ["w0"]
+        );
+        // One that never reads is closed at the bound, its queue with it.
+        let (mut gate, _, session) = admitted_w0(&token);
+        gate.end("w0", session, now);
+        let never = |_: &str| false;
+        assert!(gate
+            .let_go_due(now + LAST_WORD_MAX_LINGER / 2, never)
+            .is_empty());
+        assert_eq!(gate.let_go_due(now + LAST_WORD_MAX_LINGER, never), ["w0"]);
     }
 
     #[test]

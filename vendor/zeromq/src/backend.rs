@@ -2,7 +2,7 @@ use crate::async_rt;
 use crate::codec::{FramedIo, Message, ZmqFramedRead};
 use crate::fair_queue::QueueInner;
 use crate::util::PeerIdentity;
-use crate::write_queue::write_message_queue;
+use crate::write_queue::write_counted_message_queue;
 use crate::{
     MultiPeerBackend, SocketBackend, SocketEvent, SocketOptions, SocketType, ZmqError, ZmqResult,
 };
@@ -68,7 +68,14 @@ pub(crate) struct GenericSocketBackend {
     disconnect_notifiers: Mutex<HashMap<PeerIdentity, DisconnectNotifier>>,
     /// Each peer's writer task, stopped when the peer is disconnected: a peer that reads
     /// nothing keeps its writer waiting forever, and with it the connection open.
-    writers: Mutex<HashMap<PeerIdentity, AbortHandle>>,
+    writers: Mutex<HashMap<PeerIdentity, Writer>>,
+}
+
+/// A peer's writer task and how many messages `try_send_to_peer` queued for it that it has
+/// not flushed to the connection yet.
+struct Writer {
+    abort: AbortHandle,
+    unwritten: Arc<AtomicUsize>,
 }
 
 impl GenericSocketBackend {
@@ -194,14 +201,44 @@ impl GenericSocketBackend {
         peer_id: &PeerIdentity,
         message: Message,
     ) -> ZmqResult<()> {
+        // Counted before it is queued: the writer may flush it before `try_send` returns.
+        let unwritten = self
+            .writers
+            .lock()
+            .get(peer_id)
+            .map(|writer| writer.unwritten.clone());
+        if let Some(unwritten) = &unwritten {
+            unwritten.fetch_add(1, Ordering::AcqRel);
+        }
+        let uncount = || {
+            if let Some(unwritten) = &unwritten {
+                let _ = unwritten.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    Some(queued.saturating_sub(1))
+                });
+            }
+        };
         let sent = match self.peers.get_sync(peer_id) {
             Some(mut peer) => peer.get_mut().send_queue.try_send(message),
-            None => return Err(ZmqError::Other("Destination client not found by identity")),
+            None => {
+                uncount();
+                return Err(ZmqError::Other("Destination client not found by identity"));
+            }
         };
         sent.map_err(|error| {
+            uncount();
             self.peer_disconnected(peer_id);
             error.into()
         })
+    }
+
+    /// How many messages `try_send_to_peer` queued for `peer_id` and not written to its
+    /// connection yet (0 for a peer not connected): an application that closes a peer's
+    /// connection can first wait for its last words to leave, since a close drops the queue.
+    pub(crate) fn unwritten(&self, peer_id: &PeerIdentity) -> usize {
+        self.writers
+            .lock()
+            .get(peer_id)
+            .map_or(0, |writer| writer.unwritten.load(Ordering::Acquire))
     }
 
     fn try_send_cached_single_peer(
@@ -328,9 +365,18 @@ impl MultiPeerBackend for GenericSocketBackend {
         self.refresh_single_peer_cache();
         let writer_backend = self.clone();
         let writer_peer_id = peer_id.clone();
-        let (writer, abort) = abortable(write_message_queue(queue_receiver, send_queue));
-        if let Some(replaced) = self.writers.lock().insert(peer_id.clone(), abort) {
-            replaced.abort();
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let (writer, abort) = abortable(write_counted_message_queue(
+            queue_receiver,
+            send_queue,
+            Some(unwritten.clone()),
+        ));
+        if let Some(replaced) = self
+            .writers
+            .lock()
+            .insert(peer_id.clone(), Writer { abort, unwritten })
+        {
+            replaced.abort.abort();
         }
         async_rt::task::spawn(async move {
             if let Ok(Err(error)) = writer.await {
@@ -363,7 +409,7 @@ impl MultiPeerBackend for GenericSocketBackend {
         self.socket_options.frame_limits.remove(peer_id);
         self.socket_options.peer_sources.remove(peer_id);
         if let Some(writer) = self.writers.lock().remove(peer_id) {
-            writer.abort();
+            writer.abort.abort();
         }
         let peer_removed = self.peers.remove_sync(peer_id).is_some();
         self.refresh_single_peer_cache();

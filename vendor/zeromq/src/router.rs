@@ -203,6 +203,17 @@ impl RouterSendHalf {
         self.inner.backend.peer_disconnected(&peer_id);
         Ok(())
     }
+
+    /// How many messages [`RouterSendHalf::try_send`] queued for the peer with this identity
+    /// that are not written to its connection yet (0 for a peer not connected). Closing a
+    /// connection drops its queue: the application waits for this to reach 0 when the last
+    /// messages must arrive (a peer that does not read keeps it above 0).
+    pub fn unwritten(&self, identity: Bytes) -> usize {
+        match PeerIdentity::try_from(identity) {
+            Ok(peer_id) => self.inner.backend.unwritten(&peer_id),
+            Err(_) => 0,
+        }
+    }
 }
 
 #[async_trait]

@@ -3,17 +3,31 @@ use crate::codec::{CodecResult, Message, ZmqFramedWrite};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 const WRITE_BATCH_LIMIT: usize = 128;
 
 /// Writes queued socket messages into the underlying framed sink in small batches.
 #[inline]
 pub(crate) async fn write_message_queue(
+    queue_receiver: mpsc::Receiver<Message>,
+    send_queue: ZmqFramedWrite,
+) -> CodecResult<()> {
+    write_counted_message_queue(queue_receiver, send_queue, None).await
+}
+
+/// As [`write_message_queue`], taking from `unwritten` each message once it is flushed to the
+/// connection (saturating: the sender adds each message it queues before it queues it).
+pub(crate) async fn write_counted_message_queue(
     mut queue_receiver: mpsc::Receiver<Message>,
     mut send_queue: ZmqFramedWrite,
+    unwritten: Option<Arc<AtomicUsize>>,
 ) -> CodecResult<()> {
     while let Some(message) = queue_receiver.next().await {
         // When backlog already exists, feed a batch before flushing once to avoid per-message flush cost during bursts.
         send_queue.feed(message).await?;
+        let mut fed = 1;
 
         for _ in 1..WRITE_BATCH_LIMIT {
             let message = match queue_receiver.try_recv() {
@@ -21,9 +35,15 @@ pub(crate) async fn write_message_queue(
                 Err(_) => break,
             };
             send_queue.feed(message).await?;
+            fed += 1;
         }
 
         send_queue.flush().await?;
+        if let Some(unwritten) = &unwritten {
+            let _ = unwritten.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                Some(queued.saturating_sub(fed))
+            });
+        }
     }
 
     Ok(())
