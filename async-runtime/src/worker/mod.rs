@@ -501,9 +501,9 @@ impl Worker {
         self.wake(now);
         let next = match event {
             Event::Frame(message) => self.on_frame(message),
-            Event::LinkFailed(reason) => Next::Exit(Err(RuntimeError::DriverLost(format!(
-                "driver link: {reason}"
-            )))),
+            Event::LinkFailed(reason) => {
+                Next::Exit(Err(RuntimeError::DriverLost(self.broken(&reason))))
+            }
             Event::Done(result) => {
                 self.outbox.push(result);
                 Next::Continue
@@ -529,6 +529,18 @@ impl Worker {
                  --reconnect SECONDS joins it again)"
             ),
             _ => reason.into(),
+        }
+    }
+
+    /// Why a connection that broke (reset, or closed in the middle of a frame: a partition on
+    /// its way when the driver let this worker go) ends this session: in a session, as a close.
+    fn broken(&self, reason: &str) -> String {
+        match (&self.session, self.options.reconnect) {
+            (Some(_), None) => format!(
+                "the connection broke (driver link: {reason}): the driver's run ended, or it \
+                 let this worker go (a worker started with --reconnect SECONDS joins it again)"
+            ),
+            _ => format!("driver link: {reason}"),
         }
     }
 
@@ -1099,6 +1111,28 @@ mod tests {
             next,
             Next::Exit(Ok(Ended::Shutdown(RunEnd::Last)))
         ));
+    }
+
+    #[test]
+    fn a_connection_cut_mid_frame_says_what_a_close_says() {
+        // A driver that closes the connection while a partition is on its way (it let this
+        // worker go, or its run ended) leaves a frame half read: the worker said only
+        // "driver link: Codec Error: bytes remaining in stream".
+        let (mut worker, _driver, _handed) = admitted_worker();
+        let cut = Event::LinkFailed("Codec Error: bytes remaining in stream".into());
+        let Next::Exit(outcome) = worker.on_event(cut, Instant::now()) else {
+            panic!("a broken connection ends the session")
+        };
+        let Then::Finish(Err(error)) = Tries::new(None).after("w0", outcome, Instant::now()) else {
+            panic!("final without --reconnect")
+        };
+        let said = error.to_string();
+        assert!(
+            said.contains("let this worker go")
+                && said.contains("--reconnect")
+                && said.contains("bytes remaining in stream"),
+            "{said}"
+        );
     }
 
     #[test]
