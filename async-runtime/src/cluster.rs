@@ -2,7 +2,7 @@
 //! executable on loopback, and the entry point that turns such a process into a worker.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::auth::Token;
@@ -300,24 +300,30 @@ pub(crate) fn spawn_local_worker(
         })
 }
 
-/// Waits up to `grace` for the processes to exit, then kills what is left.
-pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) {
+/// Waits up to `grace` for the processes to exit, then kills what is left; how each ended
+/// (`None` if that could not be read).
+pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) -> Vec<Option<ExitStatus>> {
     let deadline = Instant::now() + grace;
+    let mut ended = Vec::with_capacity(children.len());
     for mut child in children.drain(..) {
         loop {
             match child.try_wait() {
-                Ok(Some(_)) => break,
+                Ok(Some(status)) => {
+                    ended.push(Some(status));
+                    break;
+                }
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10))
                 }
                 _ => {
                     let _ = child.kill();
-                    let _ = child.wait();
+                    ended.push(child.wait().ok());
                     break;
                 }
             }
         }
     }
+    ended
 }
 
 /// How long a local worker tries to reach the driver that started it.

@@ -535,12 +535,14 @@ impl Driver {
             return;
         }
         self.workers_shut_down = true;
+        let mut told = Vec::new();
         for index in 0..self.table.workers.len() {
             if self.table.workers[index].alive {
                 self.send(index, &ToWorker::Shutdown { another_run });
+                told.push(self.table.workers[index].pid);
             }
         }
-        self.local.reap(Duration::from_secs(5));
+        self.local.reap(Duration::from_secs(5), &told);
     }
 }
 

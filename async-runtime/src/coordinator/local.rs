@@ -5,7 +5,7 @@
 //!
 //! [`LocalWorkers`] is the one owner of the child processes and of the replacements awaited.
 
-use std::process::Child;
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{self, ClusterConfig};
@@ -123,10 +123,22 @@ impl LocalWorkers {
             .any(|(_, started)| started.elapsed() < within)
     }
 
-    /// Waits up to `grace` for every process to exit, then kills what is left.
-    pub fn reap(&mut self, grace: Duration) {
-        let mut children: Vec<Child> = self.children.drain(..).map(|(_, child)| child).collect();
-        cluster::reap(&mut children, grace);
+    /// Ends every process: those whose id is in `told` (live workers told the run is over)
+    /// are given up to `grace` to exit, then killed; the others at once. A worker declared
+    /// lost (stopped, hung) or a replacement not admitted yet was told nothing, and exits
+    /// only when the driver's connection closes, after this: waiting for it held the end of
+    /// the run, and its files, for the whole grace. How each told one ended, in order.
+    pub fn reap(&mut self, grace: Duration, told: &[u32]) -> Vec<Option<ExitStatus>> {
+        let (mut waited, untold): (Vec<Child>, Vec<Child>) = self
+            .children
+            .drain(..)
+            .map(|(_, child)| child)
+            .partition(|child| told.contains(&child.id()));
+        for mut child in untold {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        cluster::reap(&mut waited, grace)
     }
 }
 
@@ -186,6 +198,36 @@ mod tests {
         };
         let exited = within_10_s(|| failed.first_exited());
         assert!(!exited.contains("run_worker_if_spawned"), "{exited}");
+    }
+
+    #[test]
+    fn processes_told_nothing_are_ended_at_once_and_those_told_are_let_exit() {
+        // A lost worker's process, stopped: told nothing, it would not exit by itself.
+        let lost = Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .expect("`sleep` runs");
+        let lost_pid = lost.id();
+        // A live worker told the run is over: it exits by itself, here once the lost one is
+        // gone. Waited for first, it held the lost one's end until the grace ran out, and
+        // was killed at it with the other.
+        let script = format!("while kill -0 {lost_pid} 2>/dev/null; do sleep 0.01; done");
+        let told = Command::new("sh")
+            .args(["-c", &script])
+            .spawn()
+            .expect("`sh` runs");
+        let told_pid = told.id();
+        let mut local = LocalWorkers {
+            children: vec![("w0".into(), told), ("w1".into(), lost)],
+            ..LocalWorkers::default()
+        };
+        let ended = local.reap(Duration::from_secs(60), &[told_pid]);
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert!(
+            ended[0].is_some_and(|status| status.success()),
+            "the told one was killed: {ended:?}"
+        );
+        assert!(local.is_empty());
     }
 
     #[test]
