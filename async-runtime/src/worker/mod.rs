@@ -532,13 +532,15 @@ impl Worker {
         }
     }
 
-    /// Why a connection that broke (reset, or closed in the middle of a frame: a partition on
-    /// its way when the driver let this worker go) ends this session: in a session, as a close.
+    /// Why a connection that broke (reset: the driver was killed; or closed in the middle of a
+    /// frame: a partition on its way when the driver let this worker go) ends this session:
+    /// in a session, as a close.
     fn broken(&self, reason: &str) -> String {
         match (&self.session, self.options.reconnect) {
             (Some(_), None) => format!(
-                "the connection broke (driver link: {reason}): the driver's run ended, or it \
-                 let this worker go (a worker started with --reconnect SECONDS joins it again)"
+                "the connection broke (driver link: {reason}): the driver died, its run \
+                 ended, or it let this worker go (a worker started with --reconnect SECONDS \
+                 joins it again)"
             ),
             _ => format!("driver link: {reason}"),
         }
