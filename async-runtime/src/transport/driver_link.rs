@@ -191,6 +191,47 @@ async fn serve_async(
     mut outbound: tokio_mpsc::UnboundedReceiver<Outbound>,
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
+    let Some((mut serving, mut recv_half)) = bind(&config, inbound, &ready).await else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(config.heartbeat);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut received_in_a_row = 0u32;
+    loop {
+        tokio::select! {
+            received = recv_half.recv() => {
+                let Ok(message) = received else { break };
+                if !serving.on_message(message) {
+                    break;
+                }
+                // The socket's writers run on this thread: a peer whose frames never stop
+                // coming must not keep them, and every worker's heartbeats, from running. Only
+                // between frames: a closing seen during the yield is of a frame not yet read.
+                received_in_a_row = received_in_a_row.wrapping_add(1);
+                if received_in_a_row.is_multiple_of(YIELD_EVERY) {
+                    tokio::task::yield_now().await;
+                }
+            }
+            queued = outbound.recv() => {
+                let Some(queued) = queued else { break };
+                serving.on_outbound(queued);
+            }
+            _ = ticker.tick() => serving.on_tick(),
+            Some(id) = serving.closings.next() => serving.on_closing(id),
+        }
+    }
+    // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
+    // workers' shutdown) a moment to leave.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Binds the ROUTER socket with the admission bounds and tells `ready` where it listens (or
+/// why it cannot): the state that serves it, and its receiving half.
+async fn bind(
+    config: &LinkConfig,
+    inbound: std_mpsc::Sender<Inbound>,
+    ready: &std_mpsc::Sender<Result<String, RuntimeError>>,
+) -> Option<(Serving, zeromq::RouterRecvHalf)> {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
     // A stranger may send frames of a few KiB (the handshake's) until it is admitted, is one
     // of a bounded number, and is cut off if not admitted in time; a new connection under an
@@ -213,13 +254,13 @@ async fn serve_async(
     let mut socket = RouterSocket::with_options(options);
     // Not the socket's monitor: its channel is bounded and holds an event per accepted
     // connection, so a flood of connections would crowd out a closing.
-    let mut closings = socket.disconnections();
+    let closings = socket.disconnections();
     if let Some(reason) = super::endpoint_problem(&config.bind) {
         let _ = ready.send(Err(RuntimeError::Bind {
             address: config.bind.clone(),
             reason,
         }));
-        return;
+        return None;
     }
     let endpoint = match socket.bind(&config.bind).await {
         Ok(endpoint) => endpoint.to_string(),
@@ -228,14 +269,13 @@ async fn serve_async(
                 address: config.bind.clone(),
                 reason: e.to_string(),
             }));
-            return;
+            return None;
         }
     };
     let _ = ready.send(Ok(endpoint));
-    let (send_half, mut recv_half) = socket.split();
-    let heartbeat = frame::encode(config.run_id, &ToWorker::Heartbeat);
+    let (send_half, recv_half) = socket.split();
     // Where a connection comes from is what the transport saw when it accepted it.
-    let mut gate = Gate::new(
+    let gate = Gate::new(
         GateConfig {
             run_id: config.run_id,
             token: config.token.clone(),
@@ -247,129 +287,153 @@ async fn serve_async(
         },
         move |peer| peer_sources.get(&identity_bytes(peer)),
     );
-    let mut ticker = tokio::time::interval(config.heartbeat);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut out = Outbox::new();
-    let mut said = Said::default();
-    let mut received_in_a_row = 0u32;
+    let serving = Serving {
+        gate,
+        send_half,
+        inbound,
+        closings,
+        frame_limits,
+        max_frame: config.max_frame,
+        heartbeat: frame::encode(config.run_id, &ToWorker::Heartbeat),
+        out: Outbox::new(),
+        said: Said::default(),
+    };
+    Some((serving, recv_half))
+}
 
-    loop {
-        tokio::select! {
-            received = recv_half.recv() => {
-                let Ok(message) = received else { break };
-                // The transport frees a closed connection's identity and queues its closing in
-                // one step on this thread, and drops what it had not read of it: a frame under
-                // that identity received after is a newer connection's, and the older one's
-                // closing is applied first, or it would end the newer session.
-                settle_closings(&mut closings, &mut gate, &inbound);
-                if let Some((peer, body)) = split_inbound(message, &mut said) {
-                    let event = gate.on_frame(&peer, &body, std::time::Instant::now(), &mut out);
-                    log_event(&event, &mut said);
-                    if let Inbound::Admitted { peer, .. } = &event {
-                        frame_limits.set(&identity_bytes(peer), config.max_frame);
-                    }
-                    // The coordinator hears of a refusal before its peer does: a run that ends
-                    // on the peer's answer has counted it.
-                    if !matches!(event, Inbound::Handled) && inbound.send(event).is_err() {
-                        break;
-                    }
-                    for (peer, frame) in out.drain(..) {
-                        // Handshake answers go plain: the peer has no session yet.
-                        let _ = send_to(&send_half, &peer, frame);
-                    }
-                    for (peer, why) in gate.drain_closing() {
-                        let _ = send_half.disconnect(identity_bytes(&peer));
-                        let _ = inbound.send(Inbound::Dropped { peer, why });
-                    }
-                }
-                // The socket's writers run on this thread: a peer whose frames never stop
-                // coming must not keep them, and every worker's heartbeats, from running. Only
-                // between frames: a closing seen during the yield is of a frame not yet read.
-                received_in_a_row = received_in_a_row.wrapping_add(1);
-                if received_in_a_row.is_multiple_of(YIELD_EVERY) {
-                    tokio::task::yield_now().await;
-                }
+/// What the link's thread owns while it serves the socket: the sessions' gate, the socket's
+/// sending half, the transport's closings and the channel to the coordinator.
+struct Serving {
+    gate: Gate,
+    send_half: zeromq::RouterSendHalf,
+    inbound: std_mpsc::Sender<Inbound>,
+    closings: futures::channel::mpsc::UnboundedReceiver<PeerIdentity>,
+    /// Raised for a connection once its peer is admitted.
+    frame_limits: zeromq::FrameLimits,
+    max_frame: usize,
+    heartbeat: Vec<u8>,
+    /// The gate's answers to the frame at hand.
+    out: Outbox,
+    said: Said,
+}
+
+impl Serving {
+    /// A message from a peer, through the gate. `false` once the coordinator is gone.
+    fn on_message(&mut self, message: ZmqMessage) -> bool {
+        // The transport frees a closed connection's identity and queues its closing in one
+        // step on this thread, and drops what it had not read of it: a frame under that
+        // identity received after is a newer connection's, and the older one's closing is
+        // applied first, or it would end the newer session.
+        self.settle_closings();
+        let Some((peer, body)) = split_inbound(message, &mut self.said) else {
+            return true;
+        };
+        let event = self
+            .gate
+            .on_frame(&peer, &body, std::time::Instant::now(), &mut self.out);
+        log_event(&event, &mut self.said);
+        if let Inbound::Admitted { peer, .. } = &event {
+            self.frame_limits.set(&identity_bytes(peer), self.max_frame);
+        }
+        // The coordinator hears of a refusal before its peer does: a run that ends on the
+        // peer's answer has counted it.
+        if !matches!(event, Inbound::Handled) && self.inbound.send(event).is_err() {
+            return false;
+        }
+        for (peer, frame) in self.out.drain(..) {
+            // Handshake answers go plain: the peer has no session yet.
+            let _ = send_to(&self.send_half, &peer, frame);
+        }
+        for (peer, why) in self.gate.drain_closing() {
+            let _ = self.send_half.disconnect(identity_bytes(&peer));
+            let _ = self.inbound.send(Inbound::Dropped { peer, why });
+        }
+        true
+    }
+
+    /// A frame or a session's end from the coordinator.
+    fn on_outbound(&mut self, queued: Outbound) {
+        // A closed connection's session is neither sealed for nor ended: its identity may be
+        // a newer connection's already.
+        self.settle_closings();
+        let (peer, session, frame) = match queued {
+            Outbound::Frame {
+                peer,
+                session,
+                frame,
+            } => (peer, session, frame),
+            Outbound::End { peer, session } => {
+                // Its frame limit stays until its connection closes: a worker excluded while
+                // it computes may send a large result before it reads why, and a frame past
+                // the limit would close the connection, dropping the why.
+                self.gate.end(&peer, session, std::time::Instant::now());
+                return;
             }
-            queued = outbound.recv() => {
-                // A closed connection's session is neither sealed for nor ended: its identity
-                // may be a newer connection's already.
-                settle_closings(&mut closings, &mut gate, &inbound);
-                let (peer, session, frame) = match queued {
-                    Some(Outbound::Frame { peer, session, frame }) => (peer, session, frame),
-                    Some(Outbound::End { peer, session }) => {
-                        // Its frame limit stays until its connection closes: a worker excluded
-                        // while it computes may send a large result before it reads why, and a
-                        // frame past the limit would close the connection, dropping the why.
-                        gate.end(&peer, session, std::time::Instant::now());
-                        continue;
-                    }
-                    None => break,
-                };
-                let Some(frame) = gate.seal(&peer, session, frame) else {
-                    let why = Refusal::SessionEnded;
-                    let _ = inbound.send(Inbound::Dropped { peer, why });
-                    continue;
-                };
-                if !send_to(&send_half, &peer, frame) {
-                    gate.forget(&peer);
-                    let _ = inbound.send(Inbound::Disconnected { peer });
-                }
-            }
-            _ = ticker.tick() => {
-                settle_closings(&mut closings, &mut gate, &inbound);
-                let now = std::time::Instant::now();
-                for event in gate.sweep(now) {
-                    let _ = inbound.send(event);
-                }
-                // Its closing comes back as the transport's disconnection (the gate forgets it).
-                let written = |peer: &str| send_half.unwritten(identity_bytes(peer)) == 0;
-                for peer in gate.let_go_due(now, written) {
-                    let _ = send_half.disconnect(identity_bytes(&peer));
-                }
-                let peers: Vec<(String, SessionId)> =
-                    gate.sessions().map(|(peer, id)| (peer.clone(), id)).collect();
-                let mut gone = Vec::new();
-                for (peer, session) in peers {
-                    let Some(frame) = gate.seal(&peer, session, heartbeat.clone()) else { continue };
-                    if !send_to(&send_half, &peer, frame) {
-                        gone.push(peer);
-                    }
-                }
-                for peer in gone {
-                    gate.forget(&peer);
-                    let _ = inbound.send(Inbound::Disconnected { peer });
-                }
-            }
-            Some(id) = closings.next() => on_closing(id, &mut gate, &inbound),
+        };
+        let Some(frame) = self.gate.seal(&peer, session, frame) else {
+            let why = Refusal::SessionEnded;
+            let _ = self.inbound.send(Inbound::Dropped { peer, why });
+            return;
+        };
+        if !send_to(&self.send_half, &peer, frame) {
+            self.gate.forget(&peer);
+            let _ = self.inbound.send(Inbound::Disconnected { peer });
         }
     }
-    // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
-    // workers' shutdown) a moment to leave.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
 
-/// Applies the transport's closings queued so far (see [`on_closing`]).
-fn settle_closings(
-    closings: &mut futures::channel::mpsc::UnboundedReceiver<PeerIdentity>,
-    gate: &mut Gate,
-    inbound: &std_mpsc::Sender<Inbound>,
-) {
-    while let Ok(id) = closings.try_recv() {
-        on_closing(id, gate, inbound);
+    /// Every heartbeat period: the gate's deadlines, the let-go connections whose last words
+    /// left, and a heartbeat to every session.
+    fn on_tick(&mut self) {
+        self.settle_closings();
+        let now = std::time::Instant::now();
+        for event in self.gate.sweep(now) {
+            let _ = self.inbound.send(event);
+        }
+        // Its closing comes back as the transport's disconnection (the gate forgets it).
+        let send_half = &self.send_half;
+        let written = |peer: &str| send_half.unwritten(identity_bytes(peer)) == 0;
+        for peer in self.gate.let_go_due(now, written) {
+            let _ = self.send_half.disconnect(identity_bytes(&peer));
+        }
+        let peers: Vec<(String, SessionId)> = self
+            .gate
+            .sessions()
+            .map(|(peer, id)| (peer.clone(), id))
+            .collect();
+        let mut gone = Vec::new();
+        for (peer, session) in peers {
+            let Some(frame) = self.gate.seal(&peer, session, self.heartbeat.clone()) else {
+                continue;
+            };
+            if !send_to(&self.send_half, &peer, frame) {
+                gone.push(peer);
+            }
+        }
+        for peer in gone {
+            self.gate.forget(&peer);
+            let _ = self.inbound.send(Inbound::Disconnected { peer });
+        }
     }
-}
 
-/// A connection closed: its session or handshake ends, and the coordinator hears of it.
-fn on_closing(id: PeerIdentity, gate: &mut Gate, inbound: &std_mpsc::Sender<Inbound>) {
-    let peer = identity_name(&Bytes::from(id));
-    if gate.forget(&peer) {
-        let why = Refusal::LeftUnproven;
-        let _ = inbound.send(Inbound::Dropped {
-            peer: peer.clone(),
-            why,
-        });
+    /// Applies the transport's closings queued so far (see [`Serving::on_closing`]).
+    fn settle_closings(&mut self) {
+        while let Ok(id) = self.closings.try_recv() {
+            self.on_closing(id);
+        }
     }
-    let _ = inbound.send(Inbound::Disconnected { peer });
+
+    /// A connection closed: its session or handshake ends, and the coordinator hears of it.
+    fn on_closing(&mut self, id: PeerIdentity) {
+        let peer = identity_name(&Bytes::from(id));
+        if self.gate.forget(&peer) {
+            let why = Refusal::LeftUnproven;
+            let _ = self.inbound.send(Inbound::Dropped {
+                peer: peer.clone(),
+                why,
+            });
+        }
+        let _ = self.inbound.send(Inbound::Disconnected { peer });
+    }
 }
 
 /// Messages received in a row after which the link thread lets its other tasks run.
