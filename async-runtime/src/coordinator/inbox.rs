@@ -12,6 +12,7 @@ use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, Welcome};
 use crate::transport::frame;
 use crate::transport::{Inbound, Refusal, SessionId};
+use serde_bytes::ByteBuf;
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
@@ -230,110 +231,127 @@ impl Driver {
                 cpu_s,
                 delay_s,
                 body,
-            } => {
-                self.stats.results_received += 1;
-                if !self.tasks.is_on(seq, worker) {
-                    return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
-                }
-                if ![compute_s, cpu_s, delay_s]
-                    .iter()
-                    .all(|t| t.is_finite() && *t >= 0.0)
-                {
-                    // A lie: a strike, and the task is done again now, as a failed one is,
-                    // not once it is taken for hung.
-                    let why = "its task times are not finite and positive";
-                    self.bad_result(worker, why);
-                    if !self.table.workers[worker].alive {
-                        return; // excluded by that strike: its tasks are written off
-                    }
-                    let failed = ToDriver::Failed {
-                        seq,
-                        message: why.into(),
-                    };
-                    return self.on_message(worker, failed);
-                }
-                let task = self.tasks.close(seq).expect("checked above");
-                // No task takes longer than it was out: a time beyond that is a lie or a
-                // clock gone wrong, and would set hang limits and straggler sleeps.
-                let out_s = task.seconds_out();
-                let compute_s = compute_s.min(out_s);
-                let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
-                let info = &mut self.table.workers[task.worker()];
-                info.in_flight = info.in_flight.saturating_sub(1);
-                info.unconsumed += 1;
-                if info.in_flight == 0 {
-                    info.idle_since = Some(Instant::now());
-                }
-                info.record_task_time(compute_s, cpu_s, delay_s);
-                info.delay_s += delay_s;
-                self.straggling.record(compute_s);
-                self.refresh_oldest_in_flight();
-                self.results.push(task.arrived(seq, body.into_vec()));
-            }
-            ToDriver::Failed { seq, message } => {
-                let message = peer_text(&message);
-                if !self.tasks.is_on(seq, worker) {
-                    return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
-                }
-                let task = self.tasks.close(seq).expect("checked above");
-                self.results.forget_superseded(seq);
-                self.refresh_oldest_in_flight();
-                self.stats.failed_tasks += 1;
-                let info = &mut self.table.workers[worker];
-                info.in_flight = info.in_flight.saturating_sub(1);
-                if info.in_flight == 0 {
-                    info.idle_since = Some(Instant::now());
-                }
-                info.failures += 1;
-                info.failure_streak += 1;
-                tracing::warn!(worker = %info.name, task = task.task(), %message, "a task failed");
-                let streak = info.failure_streak;
-                self.tasks.record_failure(Failed {
-                    seq,
-                    worker,
-                    task: task.task(),
-                    message: message.clone(),
-                });
-                if streak >= EXCLUDE_AFTER {
-                    self.exclude(
-                        worker,
-                        &format!("it failed {streak} tasks in a row, the last with: {message}"),
-                    );
-                }
-            }
+            } => self.on_result(worker, seq, compute_s, cpu_s, delay_s, body),
+            ToDriver::Failed { seq, message } => self.on_failed(worker, seq, &message),
             ToDriver::Heartbeat => {}
             ToDriver::DataReady { partition } => {
                 self.placement.loaded(worker, partition);
             }
             ToDriver::DataFailed { partition, message } => {
-                let message = peer_text(&message);
-                // One host without the file, or with another copy of it, is that host's
-                // problem: the others take its partitions. The run ends when a second worker
-                // cannot load the same partition either (the data is at fault), or none is
-                // left to try, with what the last one could not read.
-                let name = &self.table.workers[worker].name;
-                match self.placement.load_failed(partition, worker, name) {
-                    LoadFailure::NotGiven => self.bad_result(
-                        worker,
-                        &format!("it could not load partition {partition}, which it was not given"),
-                    ),
-                    LoadFailure::ItsHost if self.table.alive() > 1 => {
-                        let reason = format!("it cannot load partition {partition}: {message}");
-                        self.exclude(worker, &reason);
-                    }
-                    LoadFailure::ItsHost | LoadFailure::TheData => {
-                        let name = self.table.workers[worker].name.clone();
-                        self.fail(RuntimeError::WorkerData {
-                            worker: name,
-                            partition,
-                            message,
-                        });
-                    }
-                }
+                self.on_data_failed(worker, partition, &message);
             }
             ToDriver::Hello(_) | ToDriver::Proof { .. } => {
                 // The session layer never passes handshake messages on.
                 self.stats.rejected_messages += 1;
+            }
+        }
+    }
+
+    /// A task's result from `worker`: checked against the tasks in flight on it and its
+    /// times bounded by how long it was out, then queued for the optimizer.
+    fn on_result(
+        &mut self,
+        worker: usize,
+        seq: u64,
+        compute_s: f64,
+        cpu_s: f64,
+        delay_s: f64,
+        body: ByteBuf,
+    ) {
+        self.stats.results_received += 1;
+        if !self.tasks.is_on(seq, worker) {
+            return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
+        }
+        if ![compute_s, cpu_s, delay_s]
+            .iter()
+            .all(|t| t.is_finite() && *t >= 0.0)
+        {
+            // A lie: a strike, and the task is done again now, as a failed one is,
+            // not once it is taken for hung.
+            let why = "its task times are not finite and positive";
+            self.bad_result(worker, why);
+            if !self.table.workers[worker].alive {
+                return; // excluded by that strike: its tasks are written off
+            }
+            return self.on_failed(worker, seq, why);
+        }
+        let task = self.tasks.close(seq).expect("checked above");
+        // No task takes longer than it was out: a time beyond that is a lie or a
+        // clock gone wrong, and would set hang limits and straggler sleeps.
+        let out_s = task.seconds_out();
+        let compute_s = compute_s.min(out_s);
+        let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
+        let info = &mut self.table.workers[task.worker()];
+        info.in_flight = info.in_flight.saturating_sub(1);
+        info.unconsumed += 1;
+        if info.in_flight == 0 {
+            info.idle_since = Some(Instant::now());
+        }
+        info.record_task_time(compute_s, cpu_s, delay_s);
+        info.delay_s += delay_s;
+        self.straggling.record(compute_s);
+        self.refresh_oldest_in_flight();
+        self.results.push(task.arrived(seq, body.into_vec()));
+    }
+
+    /// A task `worker` could not run: retried elsewhere, and a worker that fails every task
+    /// is excluded.
+    fn on_failed(&mut self, worker: usize, seq: u64, message: &str) {
+        let message = peer_text(message);
+        if !self.tasks.is_on(seq, worker) {
+            return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
+        }
+        let task = self.tasks.close(seq).expect("checked above");
+        self.results.forget_superseded(seq);
+        self.refresh_oldest_in_flight();
+        self.stats.failed_tasks += 1;
+        let info = &mut self.table.workers[worker];
+        info.in_flight = info.in_flight.saturating_sub(1);
+        if info.in_flight == 0 {
+            info.idle_since = Some(Instant::now());
+        }
+        info.failures += 1;
+        info.failure_streak += 1;
+        tracing::warn!(worker = %info.name, task = task.task(), %message, "a task failed");
+        let streak = info.failure_streak;
+        self.tasks.record_failure(Failed {
+            seq,
+            worker,
+            task: task.task(),
+            message: message.clone(),
+        });
+        if streak >= EXCLUDE_AFTER {
+            self.exclude(
+                worker,
+                &format!("it failed {streak} tasks in a row, the last with: {message}"),
+            );
+        }
+    }
+
+    /// `worker` could not load `partition`: its host's problem or the data's.
+    fn on_data_failed(&mut self, worker: usize, partition: u32, message: &str) {
+        let message = peer_text(message);
+        // One host without the file, or with another copy of it, is that host's
+        // problem: the others take its partitions. The run ends when a second worker
+        // cannot load the same partition either (the data is at fault), or none is
+        // left to try, with what the last one could not read.
+        let name = &self.table.workers[worker].name;
+        match self.placement.load_failed(partition, worker, name) {
+            LoadFailure::NotGiven => self.bad_result(
+                worker,
+                &format!("it could not load partition {partition}, which it was not given"),
+            ),
+            LoadFailure::ItsHost if self.table.alive() > 1 => {
+                let reason = format!("it cannot load partition {partition}: {message}");
+                self.exclude(worker, &reason);
+            }
+            LoadFailure::ItsHost | LoadFailure::TheData => {
+                let name = self.table.workers[worker].name.clone();
+                self.fail(RuntimeError::WorkerData {
+                    worker: name,
+                    partition,
+                    message,
+                });
             }
         }
     }
