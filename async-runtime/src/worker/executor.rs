@@ -1,0 +1,244 @@
+//! The worker's task thread: it holds the partitions and the cached broadcast versions, runs
+//! the registered tasks in order, sleeps the straggler delay, and hands results to the
+//! socket's thread, so that heartbeats never wait on a task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc as tokio_mpsc;
+
+use super::cache::VersionCache;
+use super::straggler::{ordered_sleep, StragglerDelay};
+use super::{MAX_PARTITIONS, MAX_SLOTS};
+use crate::data::Partition;
+use crate::error::TaskError;
+use crate::history::HistorySlice;
+use crate::protocol::{ShippedVersion, SplitOrder, TaskOrder, ToDriver};
+use crate::task::{self, TaskContext};
+use crate::transport::said::Said;
+
+/// Work for the executor thread, in the order the driver sent it.
+pub(super) enum Work {
+    Settings {
+        delay_factor: f64,
+        cache_versions: u32,
+    },
+    Partition {
+        partition: u32,
+        bytes: Vec<u8>,
+    },
+    ReadSplit(Box<SplitOrder>),
+    Task(TaskOrder),
+}
+
+/// The task thread's state: partitions, cached versions, the straggler delay.
+pub(super) struct Executor {
+    name: String,
+    partitions: HashMap<u32, Partition>,
+    cache: VersionCache,
+    delay: StragglerDelay,
+    queued: Arc<AtomicUsize>,
+    /// Tasks that failed here: the driver is told of each, this worker's log of the first
+    /// few and then of each power of two.
+    failed: Said,
+}
+
+impl Executor {
+    /// The task thread of the worker `name`, holding nothing yet; `queued` counts the tasks
+    /// handed to it and not yet done.
+    pub(super) fn new(name: String, queued: Arc<AtomicUsize>) -> Executor {
+        Executor {
+            name,
+            partitions: HashMap::new(),
+            cache: VersionCache::new(8),
+            delay: StragglerDelay::default(),
+            queued,
+            failed: Said::default(),
+        }
+    }
+
+    pub(super) fn serve(
+        mut self,
+        work: std_mpsc::Receiver<Work>,
+        results: tokio_mpsc::UnboundedSender<ToDriver>,
+    ) {
+        while let Ok(item) = work.recv() {
+            match item {
+                Work::Settings {
+                    delay_factor,
+                    cache_versions,
+                } => {
+                    self.delay = StragglerDelay::new(delay_factor);
+                    self.cache.set_capacity(cache_versions as usize);
+                }
+                Work::Partition { partition, bytes } => {
+                    let message = match postcard::from_bytes::<Partition>(&bytes) {
+                        Ok(decoded) if decoded.id() == partition => self.own(decoded),
+                        Ok(decoded) => ToDriver::DataFailed {
+                            partition,
+                            message: format!(
+                                "partition {partition} holds partition {}",
+                                decoded.id()
+                            ),
+                        },
+                        Err(e) => ToDriver::DataFailed {
+                            partition,
+                            message: format!("partition {partition} does not decode: {e}"),
+                        },
+                    };
+                    drop(bytes);
+                    if results.send(message).is_err() {
+                        return;
+                    }
+                }
+                Work::ReadSplit(order) => {
+                    // Read here, on the task thread: heartbeats go on however long it takes,
+                    // and the tasks sent meanwhile wait behind it.
+                    let message = match crate::data::read_split(&order) {
+                        Ok(partition) if partition.id() == order.partition => self.own(partition),
+                        Ok(partition) => ToDriver::DataFailed {
+                            partition: order.partition,
+                            message: format!(
+                                "the split of partition {} read as partition {}",
+                                order.partition,
+                                partition.id()
+                            ),
+                        },
+                        Err(error) => ToDriver::DataFailed {
+                            partition: order.partition,
+                            message: error.to_string(),
+                        },
+                    };
+                    if results.send(message).is_err() {
+                        return;
+                    }
+                }
+                Work::Task(mut order) => {
+                    // The versions first: the task reads them. One the worker refuses makes
+                    // the task fail with a missing version, which the driver hears of.
+                    for shipped in std::mem::take(&mut order.versions) {
+                        self.hold(shipped);
+                    }
+                    // The task-level straggler model sleeps before the task, the worker-level
+                    // one after it; the result reports both.
+                    let before = ordered_sleep(order.sleep_s, &self.name);
+                    std::thread::sleep(before);
+                    let (message, delay) = self.execute(order, before);
+                    // The simulated straggler sleeps here, not in the event loop: its
+                    // heartbeats go on.
+                    std::thread::sleep(delay);
+                    self.queued.fetch_sub(1, Ordering::SeqCst);
+                    if results.send(message).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn reject(&self, reason: &str) {
+        tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
+    }
+
+    /// Keeps a broadcast version a task order carried, unless it is one variable too many.
+    fn hold(&mut self, shipped: ShippedVersion) {
+        let ShippedVersion {
+            slot,
+            version,
+            body,
+        } = shipped;
+        let (held, slots) = self.cache.slots(slot);
+        if !held && slots >= MAX_SLOTS {
+            self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
+        } else if let Err(e) = self.cache.receive(slot, version, body) {
+            self.reject(&e.to_string());
+        }
+    }
+
+    /// Keeps `partition`, and says so to the driver; or, one too many, says why not.
+    fn own(&mut self, partition: Partition) -> ToDriver {
+        let id = partition.id();
+        if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id) {
+            let message = format!("this worker holds {MAX_PARTITIONS} partitions already");
+            self.reject(&message);
+            return ToDriver::DataFailed {
+                partition: id,
+                message,
+            };
+        }
+        self.partitions.insert(id, partition);
+        ToDriver::DataReady { partition: id }
+    }
+
+    /// Runs a task now and returns its result, with the straggler delay due after it;
+    /// `slept` is the delay already slept before it.
+    fn execute(&mut self, order: TaskOrder, slept: Duration) -> (ToDriver, Duration) {
+        let begun = Instant::now();
+        let cpu_begun = cpu_time::ThreadTime::try_now().ok();
+        let outcome = self.run_task(&order);
+        let compute = begun.elapsed();
+        // Without a thread CPU clock, the wall time is the best bound on what the task used.
+        let cpu = cpu_begun
+            .and_then(|t| t.try_elapsed().ok())
+            .unwrap_or(compute);
+        let delay = self.delay.after(compute);
+        let message = match outcome {
+            Ok(body) => ToDriver::Result {
+                seq: order.seq,
+                compute_s: compute.as_secs_f64(),
+                cpu_s: cpu.as_secs_f64(),
+                delay_s: (slept + delay).as_secs_f64(),
+                body: body.into(),
+            },
+            Err(error) => {
+                if self.failed.again() {
+                    let failed = self.failed.count();
+                    tracing::warn!(worker = %self.name, task = %order.task, failed, "a task failed: {error}");
+                }
+                ToDriver::Failed {
+                    seq: order.seq,
+                    message: error.to_string(),
+                }
+            }
+        };
+        (message, delay)
+    }
+
+    fn run_task(&self, order: &TaskOrder) -> Result<Vec<u8>, TaskError> {
+        let run = task::find(&order.task).ok_or_else(|| TaskError::Unknown(order.task.clone()))?;
+        let partition = self
+            .partitions
+            .get(&order.partition)
+            .ok_or(TaskError::NoPartition(order.partition))?;
+        let reads = order
+            .reads
+            .iter()
+            .map(|&(slot, version)| self.cache.get(slot, version))
+            .collect::<Result<Vec<_>, _>>()?;
+        let history = order
+            .history
+            .iter()
+            .map(|bytes| {
+                postcard::from_bytes::<HistorySlice>(bytes).map_err(|e| TaskError::Decode {
+                    what: "history entries",
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = order
+            .sample
+            .map(|s| partition.sample(s.batch as usize, s.k as usize));
+        let context = TaskContext {
+            partition,
+            batch,
+            captures: &order.captures,
+            reads,
+            history,
+        };
+        crate::panics::catch(|| run(&context))
+            .unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
+    }
+}
