@@ -4,10 +4,12 @@
 //! driver is gone, so no worker outlives its run.
 
 mod cache;
+mod connect;
 mod executor;
 mod straggler;
 mod tries;
 
+use connect::{connected_peer, reach, send, DriverFrameLimit, BEFORE_PROOF_FRAME, CONNECT_ATTEMPT};
 use executor::{Executor, Work};
 
 use std::collections::HashMap;
@@ -19,11 +21,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_bytes::ByteBuf;
 use tokio::sync::mpsc as tokio_mpsc;
-use zeromq::util::PeerIdentity;
-use zeromq::{
-    DealerSocket, FrameLimits, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend,
-    ZmqMessage,
-};
+use zeromq::{DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMessage};
 
 use crate::transport::said::Said;
 pub use cache::CachedVersion;
@@ -330,113 +328,6 @@ async fn serve(
             return outcome;
         }
     }
-}
-
-/// The largest frame a peer may send before it proved the token: a handshake frame's, with
-/// room for ZeroMQ's own commands (larger handshake frames are dropped undecoded anyway).
-const BEFORE_PROOF_FRAME: usize = 2 * MAX_PLAIN_FRAME;
-
-/// The frame limit of the connection to the driver: small until the driver proved the token.
-struct DriverFrameLimit {
-    limits: FrameLimits,
-    /// The connection's identity in `limits`, as the transport announced it.
-    peer: Option<PeerIdentity>,
-    max: usize,
-}
-
-impl DriverFrameLimit {
-    /// Lets the proven driver send frames up to the worker's limit (partitions are large).
-    fn raise(&self) {
-        let raised = self
-            .peer
-            .as_ref()
-            .is_some_and(|peer| self.limits.set(peer, self.max));
-        if !raised {
-            tracing::warn!("the driver's frame limit could not be raised: large frames will close the connection");
-        }
-    }
-}
-
-/// The identity the transport gave the connection to the driver, which it announced on
-/// connecting (the event is queued before `connect` returns).
-fn connected_peer(
-    events: &mut futures::channel::mpsc::Receiver<SocketEvent>,
-) -> Option<PeerIdentity> {
-    while let Ok(event) = events.try_recv() {
-        if let SocketEvent::Connected(_, peer) = event {
-            return Some(peer);
-        }
-    }
-    None
-}
-
-/// One connection attempt's limit. Within it zmq.rs retries a refused connection with pauses
-/// doubling from 50 ms, so the cap keeps a waiting worker's tries at most about a second apart.
-const CONNECT_ATTEMPT: Duration = Duration::from_secs(2);
-/// The least time between two tries, for failures that return at once (a name not resolved).
-const RETRY_PAUSE: Duration = Duration::from_millis(500);
-/// How often a waiting worker says it is still waiting.
-const WAITING_NOTICE_EVERY: Duration = Duration::from_secs(30);
-
-/// Connects to the driver, trying again until `deadline` while it refuses connections, does
-/// not answer, or its name does not resolve: it may still be loading its data, or its address
-/// not be published yet. An address that does not parse fails at once.
-async fn reach(
-    socket: &mut DealerSocket,
-    driver: &str,
-    deadline: Instant,
-) -> Result<(), RuntimeError> {
-    let started = Instant::now();
-    let mut last_notice: Option<Instant> = None;
-    loop {
-        let attempt = Instant::now();
-        let error = match socket.connect(driver).await {
-            Ok(()) => {
-                if last_notice.is_some() {
-                    let waited_s = started.elapsed().as_secs();
-                    tracing::info!(driver, waited_s, "reached the driver");
-                }
-                return Ok(());
-            }
-            Err(error) => error,
-        };
-        // zmq.rs retries a refused connection within the attempt, and reports only its timeout.
-        let reason = match &error {
-            zeromq::ZmqError::ConnectTimeout(_) => {
-                "nothing listens there, or it does not speak ZeroMQ".to_owned()
-            }
-            other => other.to_string(),
-        };
-        if matches!(error, zeromq::ZmqError::Endpoint(_)) || Instant::now() >= deadline {
-            let waited = match started.elapsed().as_secs() {
-                0 => String::new(),
-                s => format!(" (tried for {s} s)"),
-            };
-            return Err(RuntimeError::DriverLost(format!(
-                "cannot reach it at {driver}{waited}: {reason}"
-            )));
-        }
-        if last_notice.is_none_or(|at| at.elapsed() >= WAITING_NOTICE_EVERY) {
-            let waited_s = started.elapsed().as_secs();
-            let left_s = deadline.saturating_duration_since(Instant::now()).as_secs();
-            tracing::info!(
-                driver,
-                %reason,
-                waited_s,
-                left_s,
-                "waiting for the driver: not reachable yet (it may still be loading its data)"
-            );
-            last_notice = Some(Instant::now());
-        }
-        let pause = RETRY_PAUSE.saturating_sub(attempt.elapsed());
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
-    }
-}
-
-async fn send(tx: &mut zeromq::DealerSendHalf, frame: Vec<u8>) -> Result<(), RuntimeError> {
-    tx.send(ZmqMessage::from(frame))
-        .await
-        .map_err(|e| RuntimeError::DriverLost(format!("cannot send to it: {e}")))
 }
 
 impl Worker {
