@@ -312,6 +312,14 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
             found: checkpoint.job,
         });
     }
+    // The training time goes on from this figure: the `--time` budget and the time-based
+    // checkpoint policy compare against it, and a NaN never compares true.
+    if !(checkpoint.elapsed_s.is_finite() && checkpoint.elapsed_s >= 0.0) {
+        return Err(torn(format!(
+            "its training time is {} s, not a number of seconds >= 0",
+            checkpoint.elapsed_s
+        )));
+    }
     Ok(checkpoint)
 }
 
@@ -418,6 +426,28 @@ mod tests {
             serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
         assert_eq!(summary["versions"]["w"], 99);
         assert!(!dir.join("checkpoint.bin.tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_whose_training_time_is_not_seconds_is_refused() {
+        let dir = scratch("checkpoint-time");
+        for elapsed_s in [f64::NAN, f64::INFINITY, -1.0] {
+            // Written whole with a matching SHA-256: the header cannot tell.
+            write(
+                &dir,
+                &Checkpoint {
+                    elapsed_s,
+                    ..sample()
+                },
+            )
+            .unwrap();
+            let error = read(&dir, "asaga on bio").unwrap_err().to_string();
+            assert!(
+                error.contains("its training time is"),
+                "{elapsed_s}: {error}"
+            );
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 
