@@ -30,7 +30,7 @@ use tries::{Then, Tries};
 use crate::auth::Token;
 use crate::auth::Transcript;
 use crate::error::RuntimeError;
-use crate::protocol::{Hello, ToDriver, ToWorker};
+use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
@@ -551,7 +551,7 @@ impl Worker {
                 }
             }
             ToWorker::Refused { reason, mac } => {
-                let said = format!("the driver refused this worker: {reason}");
+                let said = format!("the driver refused this worker: {}", peer_text(&reason));
                 let refusal = crate::auth::Refusal {
                     run_id: run,
                     name: &self.options.name,
@@ -572,11 +572,14 @@ impl Worker {
             // Before the proof, anyone could have said it: as unproven as a refusal.
             ToWorker::TryLater { reason, .. } => Next::Exit(Ok(Ended::Unproven {
                 name_held: false,
-                said: format!("the driver refused this worker: {reason}"),
+                said: format!("the driver refused this worker: {}", peer_text(&reason)),
             })),
             // Its name is held by a worker the driver declared lost: join again under another.
             ToWorker::Lost { reason } => Next::Exit(Ok(Ended::Unproven {
-                said: format!("the driver holds this name as a lost worker's: {reason}"),
+                said: format!(
+                    "the driver holds this name as a lost worker's: {}",
+                    peer_text(&reason)
+                ),
                 name_held: true,
             })),
             _ => self.reject("a message before the handshake"),
@@ -630,16 +633,20 @@ impl Worker {
                 };
                 return Next::Exit(Ok(Ended::Shutdown(end)));
             }
-            ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(reason))),
+            ToWorker::Lost { reason } => return Next::Exit(Ok(Ended::Rejoin(peer_text(&reason)))),
             ToWorker::TryLater { reason, after_ms } => {
                 return Next::Exit(Ok(Ended::TryLater {
-                    said: format!("the driver refused this worker for now: {reason}"),
+                    said: format!(
+                        "the driver refused this worker for now: {}",
+                        peer_text(&reason)
+                    ),
                     after: Duration::from_millis(after_ms),
                 }))
             }
             ToWorker::Refused { reason, .. } => {
                 return Next::Exit(Err(RuntimeError::Transport(format!(
-                    "the driver refused this worker: {reason}"
+                    "the driver refused this worker: {}",
+                    peer_text(&reason)
                 ))))
             }
             ToWorker::Challenge { .. } => return self.reject("a challenge inside the session"),

@@ -76,6 +76,10 @@ fn main() {
             unproven_refusal_is_tried_again,
         ),
         (
+            "a_fake_drivers_refusal_reaches_the_terminal_as_one_bounded_line",
+            fake_refusal_is_one_bounded_line,
+        ),
+        (
             "a_fake_drivers_flood_is_logged_sparingly_and_keeps_no_worker_waiting",
             flood_is_logged_sparingly,
         ),
@@ -901,6 +905,28 @@ fn unproven_refusal_is_tried_again() {
         other => panic!("expected the refusal, got {other:?}"),
     }
     assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// A fake driver without the token refuses the worker with a reason of its own making: line
+/// breaks to forge log lines, an escape sequence that clears the terminal, 3 KiB of text. The
+/// worker's error (its last line on stderr) shows it as the driver's text is shown everywhere
+/// else: control characters escaped, at most 400 characters.
+fn fake_refusal_is_one_bounded_line() {
+    let forged = format!(
+        "go away\nERROR the run finished, all data deleted\u{1b}[2J\u{7}{}",
+        "x".repeat(3000)
+    );
+    let (endpoint, _) = wire::refusing_driver(&forged);
+    let (ended, _) = run_worker_counting_warnings(worker_of(endpoint), Duration::from_secs(60));
+    let Err(RuntimeError::Transport(reason)) = ended else {
+        panic!("expected the refusal, got {ended:?}");
+    };
+    assert!(
+        reason.starts_with("the driver refused this worker: go away\\nERROR the run"),
+        "{reason}"
+    );
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+    assert!(reason.len() < 500, "{} bytes", reason.len());
 }
 
 /// A fake driver floods the worker with tiny frames that are not ours. The worker logs a few

@@ -455,6 +455,19 @@ fn zmtp_short_message(body: &[u8]) -> Vec<u8> {
     message
 }
 
+/// One ZMTP message of one frame, short or long.
+fn zmtp_message(body: &[u8]) -> Vec<u8> {
+    match u8::try_from(body.len()) {
+        Ok(_) => zmtp_short_message(body),
+        Err(_) => {
+            let mut message = vec![0x02];
+            message.extend_from_slice(&(body.len() as u64).to_be_bytes());
+            message.extend_from_slice(body);
+            message
+        }
+    }
+}
+
 /// Reads what the peer sends until it closes the connection (or `wait` passes): whether it
 /// closed it.
 fn closed_within(peer: &mut TcpStream, wait: std::time::Duration) -> bool {
@@ -481,7 +494,7 @@ pub fn refusing_driver(reason: &str) -> (String, Arc<AtomicU64>) {
         },
     );
     fake_driver(move |peer| {
-        let _ = peer.write_all(&zmtp_short_message(&refusal));
+        let _ = peer.write_all(&zmtp_message(&refusal));
         closed_within(peer, std::time::Duration::from_secs(60));
     })
 }
