@@ -152,7 +152,7 @@ impl ClusterConfig {
                 "a run needs at least one worker".into(),
             ));
         }
-        if self.token.is_none() && !is_loopback(&self.bind) {
+        if self.token.is_none() && !crate::transport::is_loopback(&self.bind) {
             return Err(RuntimeError::Config(format!(
                 "refusing to listen on {} without a token: any host could join the run; \
                  give one with --token-file",
@@ -243,15 +243,6 @@ fn refuse_inside_worker(worker: Option<&str>) -> Result<(), RuntimeError> {
         ))),
         None => Ok(()),
     }
-}
-
-/// Whether a ZeroMQ address listens on loopback only.
-fn is_loopback(address: &str) -> bool {
-    let host = address
-        .strip_prefix("tcp://")
-        .and_then(|rest| rest.rsplit_once(':'))
-        .map_or("", |(host, _)| host);
-    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
 /// A fresh random run id (never [`ANY_RUN`](crate::transport::frame::ANY_RUN)).
@@ -372,6 +363,7 @@ mod tests {
 
     #[test]
     fn only_loopback_may_go_without_a_token() {
+        use crate::transport::is_loopback;
         assert!(is_loopback("tcp://127.0.0.1:0"));
         assert!(is_loopback("tcp://localhost:7000"));
         assert!(!is_loopback("tcp://0.0.0.0:7000"));

@@ -29,6 +29,17 @@ pub(crate) fn endpoint_problem(endpoint: &str) -> Option<String> {
     })
 }
 
+/// Whether a ZeroMQ address is on loopback only (by its name: `127.*`, `localhost`, `[::1]`).
+/// Only there may a run go without a token: a driver listening beyond it needs one, and a
+/// worker joining beyond it too (see [`crate::worker::run`]).
+pub(crate) fn is_loopback(address: &str) -> bool {
+    let host = address
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .map_or("", |(host, _)| host);
+    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
+}
+
 #[cfg(test)]
 mod endpoint_tests {
     #[test]

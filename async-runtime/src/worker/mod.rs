@@ -77,7 +77,7 @@ pub struct WorkerOptions {
     /// Largest frame accepted.
     pub max_frame: usize,
     /// The run's token: the driver must prove it, and the worker proves it back. Without one,
-    /// the public loopback token ([`Token::loopback`]).
+    /// the public loopback token ([`Token::loopback`]), for a driver on loopback only.
     pub token: Option<Token>,
     /// After losing the driver, keep trying to join it (or a new driver at the same address)
     /// this long; `None` exits at once.
@@ -164,6 +164,17 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
         let driver = crate::protocol::peer_text(&options.driver);
         return Err(RuntimeError::Config(format!(
             "the driver's address {driver}: {reason}"
+        )));
+    }
+    // Without a token the worker holds the public loopback one, as does anyone: no driver
+    // beyond loopback admits it (one listening there needs a token), and whatever answered
+    // there could admit it and order it about (read files of this host and report their lines).
+    if options.token.is_none() && !crate::transport::is_loopback(&options.driver) {
+        let driver = crate::protocol::peer_text(&options.driver);
+        return Err(RuntimeError::Config(format!(
+            "refusing to join {driver} without a token: a driver beyond loopback admits only \
+             workers holding its token, and any peer there could pretend to be it; give the \
+             run's token with --token-file"
         )));
     }
     let mut tries = Tries::new(options.reconnect);

@@ -80,6 +80,10 @@ fn main() {
             fake_refusal_is_one_bounded_line,
         ),
         (
+            "a_worker_without_a_token_reaches_no_driver_beyond_loopback",
+            tokenless_worker_stays_on_loopback,
+        ),
+        (
             "a_fake_drivers_flood_is_logged_sparingly_and_keeps_no_worker_waiting",
             flood_is_logged_sparingly,
         ),
@@ -927,6 +931,35 @@ fn fake_refusal_is_one_bounded_line() {
     );
     assert!(!reason.chars().any(char::is_control), "{reason:?}");
     assert!(reason.len() < 500, "{} bytes", reason.len());
+}
+
+/// A worker without a token holds the public loopback token, which any peer holds too, and no
+/// real driver beyond loopback admits it (one listening there needs a token): whatever answers
+/// it at such an address is a peer that could pretend to be its driver, admit it and order it
+/// to read files of its host and report their lines. It refuses to start, naming the flag, and
+/// never connects. (`tcp://0.0.0.0:PORT` is not loopback by its name, and reaches the fake
+/// driver on 127.0.0.1 of this host.)
+fn tokenless_worker_stays_on_loopback() {
+    let (endpoint, connections) = wire::refusing_driver("go away");
+    let beyond = endpoint.replace("tcp://127.0.0.1:", "tcp://0.0.0.0:");
+    let mut options = WorkerOptions::new("w0".into(), beyond);
+    options.connect_timeout = Duration::from_secs(1);
+    let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
+    match ended {
+        Err(RuntimeError::Config(reason)) => {
+            assert!(reason.contains("--token-file"), "{reason}")
+        }
+        other => panic!("expected a refusal to start, got {other:?}"),
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "it connected");
+    // On loopback it goes on as before: the same fake driver's refusal.
+    let mut options = WorkerOptions::new("w0".into(), endpoint);
+    options.connect_timeout = Duration::from_secs(1);
+    let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
+    assert!(
+        matches!(&ended, Err(RuntimeError::Transport(r)) if r.contains("go away")),
+        "{ended:?}"
+    );
 }
 
 /// A fake driver floods the worker with tiny frames that are not ours. The worker logs a few
