@@ -46,6 +46,10 @@ fn main() {
             "an_admitted_peer_that_falls_silent_is_let_go_and_its_connection_closed",
             silent_insider_is_let_go,
         ),
+        (
+            "an_admitted_peer_that_lies_about_its_results_is_excluded_and_the_run_trains_on",
+            lying_insider_is_excluded,
+        ),
         ("encrypted_sessions_train_alike", encrypted_run_trains),
         (
             "silent_connections_are_capped_and_closed_in_time",
@@ -531,6 +535,57 @@ fn silent_insider_is_let_go() {
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
+    }
+}
+
+/// A peer holding the token is admitted beside two real workers, and answers its first task
+/// with lies: a result for a task it was never given, its task's result holding NaN and
+/// infinity (with a task time of 1e300 s), the same result again. Each is a bad result; at the
+/// third it is excluded, told so in its session, and its connection closed; the run trains on
+/// the others to the optimum, nothing of theirs lost.
+fn lying_insider_is_excluded() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    // The liar is one of the three workers the run waits for: it holds a partition.
+    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let liar = {
+        let (token, done) = (token.clone(), done.clone());
+        std::thread::spawn(move || {
+            let lies = wire::lying_insider(&endpoint, "x-liar", &token, Duration::from_secs(60));
+            done.store(true, Ordering::SeqCst);
+            lies
+        })
+    };
+    driver.wait_for_workers().expect("all three join");
+    stop_once_after_400(&mut driver, done);
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains on");
+    print_counts(&report);
+    let lies = liar.join().expect("the liar ends");
+    println!("    {lies:?}");
+    assert_eq!(lies.told, 3, "it was given a task");
+    let excluded = lies.excluded.expect("told it is excluded");
+    assert!(excluded.contains("3 bad results"), "{excluded}");
+    assert!(lies.closed, "its connection closed");
+    let stats = &report.stats;
+    assert!(stats.bad_results >= 3, "{}", stats.bad_results);
+    assert_eq!(stats.excluded_workers, 1);
+    let row = report.workers.iter().find(|w| w.name == "x-liar");
+    assert!(row.is_some_and(|w| w.excluded && !w.alive && w.bad_results == 3));
+    assert!(report
+        .workers
+        .iter()
+        .filter(|w| w.name != "x-liar")
+        .all(|w| w.alive && !w.excluded));
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("the worker exits").success());
     }
 }
 

@@ -738,3 +738,140 @@ pub fn silent_insider(
         }
     })
 }
+
+/// What a lying insider heard and did (see [`lying_insider`]).
+#[derive(Debug, Default)]
+pub struct Lies {
+    /// Lies sent: a result for a task it was never given, a result of non-finite numbers with
+    /// lying task times, the same result again.
+    pub told: u32,
+    /// The reason of the sealed refusal it was sent, if one came.
+    pub excluded: Option<String>,
+    /// Whether the driver closed its connection after.
+    pub closed: bool,
+}
+
+/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
+/// holds every partition it is shipped, and answers its first task with lies: a result for a
+/// task it was never given, a result of its task whose vector holds NaN and infinity, then
+/// the same result again; then it fails every task it is given. Until the driver lets it go,
+/// or `wait` passes.
+pub fn lying_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+) -> Lies {
+    use asyncopt_runtime::protocol::ToWorker;
+    use asyncopt_runtime::transport::session::Opener;
+    use futures::StreamExt;
+    use zeromq::{SocketEvent, SocketRecv};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut options = SocketOptions::default();
+        options.peer_identity(name.parse().expect("a name"));
+        let mut socket = zeromq::DealerSocket::with_options(options);
+        let mut events = socket.monitor();
+        socket.connect(endpoint).await.expect("the insider connects");
+        let nonce = [5u8; 32];
+        let fingerprint = asyncopt_runtime::task::fingerprint();
+        let hello = Hello {
+            name: name.to_owned(),
+            fingerprint,
+            pid: std::process::id(),
+            nonce: nonce.to_vec().into(),
+        };
+        let hello = frame::encode(frame::ANY_RUN, &ToDriver::Hello(hello));
+        socket.send(hello.into()).await.expect("queued");
+        let challenge = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv())
+            .await
+            .expect("a challenge in time")
+            .expect("a challenge");
+        let bytes = challenge.into_vec().pop().expect("a frame");
+        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
+        let Ok(ToWorker::Challenge {
+            nonce: driver_nonce,
+            encrypt,
+            ..
+        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a challenge")
+        };
+        let transcript = asyncopt_runtime::auth::Transcript {
+            run_id,
+            name,
+            fingerprint,
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt,
+        };
+        let mac = token.worker_proof(&transcript);
+        let key = token.session_key(&transcript);
+        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
+        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
+        let proof = frame::encode(run_id, &ToDriver::Proof { mac: mac.into() });
+        socket.send(proof.into()).await.expect("queued");
+        let mut lies = Lies::default();
+        let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut answers = Vec::new();
+            tokio::select! {
+                received = socket.recv() => {
+                    let Ok(message) = received else {
+                        lies.closed = true;
+                        return lies;
+                    };
+                    let bytes = message.into_vec().pop().expect("a frame");
+                    let Ok(body) = opener.open(&bytes) else { continue };
+                    match frame::decode_body::<ToWorker>(&body).expect("a message") {
+                        ToWorker::Partition { partition, chunk, chunks, .. }
+                            if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
+                        ToWorker::ReadSplit { order, .. } => {
+                            answers.push(ToDriver::DataReady { partition: order.partition })
+                        }
+                        ToWorker::Task(order) if lies.told == 0 => {
+                            let nan = ndarray::Array1::from_vec(vec![f64::NAN; 8]);
+                            let mut inf = nan.clone();
+                            inf[0] = f64::INFINITY;
+                            let lie = |seq: u64, body: &ndarray::Array1<f64>, compute_s: f64| {
+                                ToDriver::Result {
+                                    seq,
+                                    compute_s,
+                                    cpu_s: 0.0,
+                                    delay_s: 0.0,
+                                    body: postcard::to_allocvec(body).expect("encodes").into(),
+                                }
+                            };
+                            answers.push(lie(order.seq + 1_000_000, &nan, 0.001));
+                            answers.push(lie(order.seq, &inf, 1e300));
+                            answers.push(lie(order.seq, &inf, 0.001));
+                            lies.told = 3;
+                        }
+                        ToWorker::Task(order) => answers.push(ToDriver::Failed {
+                            seq: order.seq,
+                            message: "an insider's failure".into(),
+                        }),
+                        ToWorker::Refused { reason, .. } => lies.excluded = Some(reason),
+                        _ => {}
+                    }
+                },
+                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                    lies.closed = true;
+                    return lies;
+                },
+                _ = beat.tick() => answers.push(ToDriver::Heartbeat),
+                _ = tokio::time::sleep_until(deadline) => return lies,
+            }
+            for answer in answers {
+                let sealed = sealer.seal(frame::encode(run_id, &answer));
+                if socket.send(sealed.into()).await.is_err() {
+                    return lies;
+                }
+            }
+        }
+    })
+}
