@@ -1101,6 +1101,36 @@ mod tests {
     }
 
     #[test]
+    fn a_hello_declaring_huge_lengths_is_rejected_without_reserving_them() {
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut out = Outbox::new();
+        // Hello, then a name, then a nonce, each declared 2^63 bytes long (postcard varints).
+        let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        let mut name_huge = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
+        name_huge.truncate(frame::ENVELOPE_LEN);
+        let mut nonce_huge = name_huge.clone();
+        name_huge.push(0);
+        name_huge.extend_from_slice(&huge);
+        nonce_huge.extend_from_slice(&[0, 2, b'w', b'0', 1, 0]);
+        nonce_huge.extend_from_slice(&huge);
+        for (peer, bytes) in [("w0", &name_huge), ("w1", &nonce_huge)] {
+            let event = gate.on_frame(peer, bytes, Instant::now(), &mut out);
+            assert!(
+                matches!(
+                    &event,
+                    Inbound::Rejected {
+                        error: FrameError::Body(_),
+                        ..
+                    }
+                ),
+                "{event:?}"
+            );
+        }
+        assert!(out.is_empty() && gate.strangers() == 0);
+    }
+
+    #[test]
     fn a_connection_gets_what_a_handshake_takes_and_no_more() {
         let token = Token::random();
         let mut gate = gate(&token, false);
