@@ -623,6 +623,17 @@ impl Worker {
                 Ok(Some(bytes)) => Work::Partition { partition, bytes },
                 Err(reason) => return self.reject(&reason),
             },
+            ToWorker::ReadSplit { order, .. } if self.options.token.is_none() => {
+                // On the public loopback token any local user can be this worker's driver:
+                // reading a file such a peer names would let it probe this user's files.
+                self.outbox.push(ToDriver::DataFailed {
+                    partition: order.partition,
+                    message: "a worker without a token reads no file a driver names \
+                              (give it and its driver --token-file, or ship the data)"
+                        .into(),
+                });
+                return Next::Continue;
+            }
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
             ToWorker::Task(order) => {
                 if self.queued.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
@@ -737,9 +748,14 @@ mod tests {
     /// A worker that took a real driver's challenge, the driver's sealer for its session, and
     /// the work it is handed.
     fn admitted_worker() -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
-        let token = Token::random();
+        admitted_worker_holding(Some(Token::random()))
+    }
+
+    /// As [`admitted_worker`], for a worker given `token` (`None`: the public loopback one).
+    fn admitted_worker_holding(given: Option<Token>) -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
+        let token = given.clone().unwrap_or_else(Token::loopback);
         let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
-        options.token = Some(token.clone());
+        options.token = given;
         let (work, handed) = std_mpsc::channel();
         let nonce = [7u8; 32];
         let mut worker = Worker::new(options, nonce, Instant::now(), work, Arc::default());
@@ -776,6 +792,43 @@ mod tests {
 
     fn shutdown() -> ToWorker {
         ToWorker::Shutdown { another_run: false }
+    }
+
+    #[test]
+    fn a_worker_without_a_token_reads_no_file_a_driver_names() {
+        let read_split = || ToWorker::ReadSplit {
+            dataset: 1,
+            order: crate::data::SplitOrder {
+                path: "/home/someone/.ssh/id_ed25519".into(),
+                name: "secrets".into(),
+                partition: 3,
+                seed: 0,
+                blocks: Vec::new(),
+                options: crate::data::LoadOptions::default(),
+                compressed: false,
+                labels: crate::data::LabelRule::default(),
+                bias: None,
+                checksums: Vec::new(),
+                text_bytes: 0,
+            },
+        };
+        let (mut worker, mut driver, handed) = admitted_worker_holding(None);
+        let sealed = driver.seal(frame::encode(RUN, &read_split()));
+        assert!(matches!(
+            worker.on_frame(ZmqMessage::from(sealed)),
+            Next::Continue
+        ));
+        assert!(handed.try_recv().is_err(), "nothing is read");
+        let refused = worker.outbox.iter().any(|m| {
+            matches!(m, ToDriver::DataFailed { partition: 3, message }
+                if message.contains("without a token reads no file"))
+        });
+        assert!(refused, "the driver hears why: {:?}", worker.outbox);
+        // Given a token, the same order is read on the task thread.
+        let (mut worker, mut driver, handed) = admitted_worker();
+        let sealed = driver.seal(frame::encode(RUN, &read_split()));
+        worker.on_frame(ZmqMessage::from(sealed));
+        assert!(matches!(handed.try_recv(), Ok(Work::ReadSplit(_))));
     }
 
     #[test]
