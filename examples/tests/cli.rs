@@ -105,7 +105,8 @@ fn assert_usage_error(output: &Output, needle: &str) {
 #[test]
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
-    let refused: [(&[&str], &str); 13] = [
+    std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
+    let refused: [(&[&str], &str); 14] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -133,6 +134,16 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         (
             &["--checkpoint-updates", "0"],
             "--checkpoint-updates must be at least 1",
+        ),
+        (
+            &[
+                "--data",
+                "small.libsvm",
+                "--data-access",
+                "shared",
+                "--remote-workers",
+            ],
+            "--data-access shared with --remote-workers needs --token-file",
         ),
         (
             &["compare", "--algos", "sgd,sgd"],

@@ -60,6 +60,12 @@ impl RunArgs {
         };
         Ok(match self.data_access {
             DataAccessName::Ship => DataAccess::Ship,
+            DataAccessName::Shared if self.remote_workers && self.token_file.is_none() => {
+                bail_usage!(
+                    "--data-access shared with --remote-workers needs --token-file: a worker \
+                     without a token reads no file a driver names"
+                )
+            }
             DataAccessName::Shared => shared,
             DataAccessName::Auto => {
                 // A small file costs little to ship, and may have too few bytes for its
