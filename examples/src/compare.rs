@@ -109,9 +109,9 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         unwritten,
     };
     let table = out.join("compare.json");
-    std::fs::write(
+    crate::trace::write_whole(
         &table,
-        serde_json::to_string_pretty(&outputs.json())? + "\n",
+        (serde_json::to_string_pretty(&outputs.json())? + "\n").as_bytes(),
     )
     .with_context(|| format!("cannot write {}", table.display()))?;
     let mut outputs = outputs;

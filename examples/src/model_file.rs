@@ -40,7 +40,7 @@ use asyncopt_runtime::data::{Dataset, LoadOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::trace::create_parent;
+use crate::trace::write_whole;
 
 /// The `format` field of a model file.
 pub const FORMAT: &str = "asyncopt-model";
@@ -180,9 +180,8 @@ impl SavedModel {
 
     /// Writes the model as pretty JSON.
     pub fn write(&self, path: &Path) -> Result<()> {
-        create_parent(path)?;
-        let text = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, text + "\n")
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        write_whole(path, text.as_bytes())
             .with_context(|| format!("cannot write the model {}", path.display()))
     }
 

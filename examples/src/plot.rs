@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
-use crate::trace::{create_parent, Trace};
+use crate::trace::{write_whole, Trace};
 
 /// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise; with
 /// the optimum known, the relative suboptimality `target` as a line of its own.
@@ -138,16 +138,14 @@ pub fn format_of(path: &Path) -> Result<Format> {
 
 fn write_svg_or_png(path: &Path, svg: &str) -> Result<()> {
     let format = format_of(path)?;
-    create_parent(path)?;
-    match format {
-        Format::Png => rasterize(svg, path),
-        Format::Svg => {
-            std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
-        }
-    }
+    let bytes = match format {
+        Format::Png => rasterize(svg)?,
+        Format::Svg => svg.as_bytes().to_vec(),
+    };
+    write_whole(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn rasterize(svg: &str, path: &Path) -> Result<()> {
+fn rasterize(svg: &str) -> Result<Vec<u8>> {
     let mut options = resvg::usvg::Options::default();
     let fonts = options.fontdb_mut();
     fonts.load_system_fonts();
@@ -170,9 +168,7 @@ fn rasterize(svg: &str, path: &Path) -> Result<()> {
         resvg::tiny_skia::Transform::default(),
         &mut pixmap.as_mut(),
     );
-    pixmap
-        .save_png(path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    pixmap.encode_png().context("cannot encode the plot as PNG")
 }
 
 /// The plot as SVG text.

@@ -1,6 +1,5 @@
 //! The trace of a run: one row per evaluation point, written as CSV.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -38,21 +37,17 @@ impl Trace {
 
     /// Writes `elapsed_s,updates,objective,subopt,dropped_stale` rows.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        create_parent(path)?;
-        let mut out = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        );
-        writeln!(out, "elapsed_s,updates,objective,subopt,dropped_stale")?;
+        use std::fmt::Write as _;
+        let mut text = String::from("elapsed_s,updates,objective,subopt,dropped_stale\n");
         for p in &self.points {
             let subopt = p.subopt.map_or(String::new(), |s| format!("{s:.6e}"));
-            writeln!(
-                out,
+            let _ = writeln!(
+                text,
                 "{:.6},{},{:.12e},{},{}",
                 p.elapsed_s, p.updates, p.objective, subopt, p.dropped_stale
-            )?;
+            );
         }
-        out.flush()
+        write_whole(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))
     }
 }
@@ -104,16 +99,91 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 /// be written would otherwise lose a run's results only once it has ended.
 pub fn check_writable(path: &Path) -> Result<()> {
     create_parent(path)?;
-    let existed = path.exists();
+    // A link's target is what is opened, and what a new file is removed as: the link stays.
+    let target = link_target(path);
+    let existed = target.exists();
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(path)
+        .open(&target)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if !existed {
-        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(&target);
     }
     Ok(())
+}
+
+/// Where a file named `path` is: the end of the chain of links its last component starts
+/// (`path` itself when it is no link), so that writing it keeps the links.
+fn link_target(path: &Path) -> PathBuf {
+    let mut at = path.to_path_buf();
+    // As many links as the system follows before it gives up (ELOOP).
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(next) = is_link.then(|| std::fs::read_link(&at).ok()).flatten() else {
+            break;
+        };
+        at = match at.parent() {
+            Some(parent) => parent.join(next),
+            None => next,
+        };
+    }
+    at
+}
+
+/// Writes `contents` as the file `path` (its folder created), all or nothing: into a
+/// temporary file beside it, synced, then renamed over it. A write that fails half way (a
+/// full disk) so leaves an earlier file of that name as it was, and no torn file where there
+/// was none; a link is written through. A device or a pipe is written in place, as is a file
+/// in a folder that only the file itself may be written in.
+pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let target = link_target(path);
+    let existing = std::fs::metadata(&target).ok();
+    let regular = existing.as_ref().is_none_or(std::fs::Metadata::is_file);
+    let Some(name) = target.file_name().filter(|_| regular) else {
+        // Not a regular file (a device, a pipe, a folder): as it comes.
+        return std::fs::write(&target, contents);
+    };
+    let mut temporary = std::ffi::OsString::from(".");
+    temporary.push(name);
+    temporary.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temporary = target.with_file_name(temporary);
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+    {
+        Ok(file) => file,
+        // A folder only the existing file may be written in: in place, as before.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && existing.is_some() => {
+            return std::fs::write(&target, contents);
+        }
+        Err(e) => return Err(e),
+    };
+    let written = (|| {
+        file.write_all(contents)?;
+        if let Some(existing) = &existing {
+            // The earlier file's permissions are the user's choice: kept.
+            file.set_permissions(existing.permissions())?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -2210,3 +2210,127 @@ fn the_summary_gives_the_settings_the_optimizer_used() {
         assert_eq!(!summary["quorum"].is_null(), reads_quorum, "{algo}");
     }
 }
+
+/// Runs the command with its file size limited to `max_bytes`, as a full disk would limit it: a
+/// write beyond fails (EFBIG, SIGXFSZ ignored) rather than ending the process.
+#[cfg(unix)]
+fn run_with_file_size_limit(args: &[&str], dir: &Path, max_bytes: u64) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(EXE);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error");
+    // SAFETY: setrlimit and signal are async-signal-safe, and touch only the child.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_bytes,
+                rlim_max: max_bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    command.output().expect("async-train starts")
+}
+
+/// A write that fails half way (a disk that fills) leaves the file of an earlier run as it
+/// was, and no torn file where there was none: what a user computed before is not lost to a
+/// run that could not write its own.
+#[cfg(unix)]
+#[test]
+fn a_write_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_torn_one() {
+    let dir = scratch("torn-write");
+    let outputs = [
+        "--summary",
+        "s.json",
+        "--plot",
+        "p.svg",
+        "--save-model",
+        "m.json",
+    ];
+    let first = run(
+        &[&["--quiet", "--updates", "100"][..], &outputs].concat(),
+        &dir,
+    );
+    succeeded(&first);
+    let before: Vec<Vec<u8>> = ["s.json", "p.svg", "m.json"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    // Smaller than the summary and the plot, larger than the model of 8 weights.
+    let limit = 2000;
+    assert!(before[0].len() > limit && before[1].len() > limit && before[2].len() < limit);
+    let args = [
+        "--quiet",
+        "--updates",
+        "200",
+        "--trace",
+        "t.csv",
+        "--summary",
+        "s.json",
+        "--plot",
+        "new.svg",
+        "--save-model",
+        "m.json",
+    ];
+    let second = run_with_file_size_limit(&args, &dir, limit as u64);
+    assert_clear_error(&second, "s.json");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("new.svg"), "{stderr}");
+    let summary = std::fs::read(dir.join("s.json")).unwrap();
+    assert!(
+        summary == before[0],
+        "the earlier summary is kept whole: {} bytes of {}",
+        summary.len(),
+        before[0].len()
+    );
+    assert!(!dir.join("new.svg").exists(), "no torn plot is left");
+    let model = std::fs::read(dir.join("m.json")).unwrap();
+    assert_ne!(model, before[2], "a file that fits is written");
+    serde_json::from_slice::<serde_json::Value>(&model).expect("the new model whole");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut expected = vec!["m.json", "p.svg", "s.json", "t.csv"];
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "no temporary file is left behind");
+}
+
+/// An output named by a link is written where the link leads, and the link stays: a
+/// dangling one too (its target is created), as `>` in a shell does.
+#[cfg(unix)]
+#[test]
+fn an_output_behind_a_link_is_written_through_it() {
+    let dir = scratch("output-link");
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    std::os::unix::fs::symlink("real/m.json", dir.join("m.json")).unwrap();
+    std::fs::write(dir.join("real/t.csv"), "old").unwrap();
+    std::os::unix::fs::symlink("real/t.csv", dir.join("t.csv")).unwrap();
+    let output = run(
+        &[
+            "--quiet",
+            "--updates",
+            "100",
+            "--save-model",
+            "m.json",
+            "--trace",
+            "t.csv",
+        ],
+        &dir,
+    );
+    succeeded(&output);
+    for (link, target) in [("m.json", "real/m.json"), ("t.csv", "real/t.csv")] {
+        let meta = std::fs::symlink_metadata(dir.join(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} is still a link");
+        let text = std::fs::read_to_string(dir.join(target)).unwrap();
+        assert!(text.len() > 100, "{target} holds the output: {text}");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::trace::{create_parent, same_file};
+use crate::trace::{same_file, write_whole};
 
 /// Refuses an output `flag` names when it is one of the command's `inputs` (name, path):
 /// writing it would destroy what the user came with.
@@ -37,6 +37,5 @@ pub(super) fn write_output(path: &Path, text: &str) -> Result<()> {
             _ => Ok(()),
         };
     }
-    create_parent(path)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    write_whole(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }

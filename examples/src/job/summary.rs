@@ -9,7 +9,7 @@ use super::settings::hyperparameters;
 use super::Outcome;
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Setting;
-use crate::trace::create_parent;
+use crate::trace::write_whole;
 
 /// The summary's fields that a saved model keeps as its settings.
 const SETTINGS: &[&str] = &[
@@ -111,9 +111,8 @@ impl Outcome {
 
     /// Writes the summary JSON.
     pub fn write_summary(&self, path: &Path) -> Result<()> {
-        create_parent(path)?;
-        let text = serde_json::to_string_pretty(&self.summary())?;
-        std::fs::write(path, text + "\n")
+        let text = serde_json::to_string_pretty(&self.summary())? + "\n";
+        write_whole(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
