@@ -1,5 +1,6 @@
 //! Progress of a run: a live bar with updates per second and the objective on a terminal,
-//! plain log lines every few seconds otherwise, nothing with `--quiet`.
+//! plain log lines every few seconds otherwise, nothing with `--quiet`; and, on a terminal, a
+//! spinner while the work before the run goes on (reading a large data file takes seconds).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -73,6 +74,36 @@ impl Progress {
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A spinner naming the work going on before a run, on a terminal only (and not with
+/// `--quiet`): drawn at once, ticking on its own thread, and cleared when dropped.
+pub struct Working(Option<ProgressBar>);
+
+impl Working {
+    /// Shows `what` (`reading a9a.xz`) with a spinner and the time spent, until dropped.
+    pub fn start(what: &str, quiet: bool) -> Working {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+                    .expect("a valid template"),
+            );
+            bar.set_message(what.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar.tick();
+            bar
+        });
+        Working(bar)
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
     }

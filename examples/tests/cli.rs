@@ -2334,3 +2334,66 @@ fn an_output_behind_a_link_is_written_through_it() {
         assert!(text.len() > 100, "{target} holds the output: {text}");
     }
 }
+
+/// Runs the command with its standard error on a terminal (a pseudo-terminal this test
+/// reads): what a user at a terminal sees there.
+#[cfg(unix)]
+fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
+    use std::io::Read as _;
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    let (mut leader, mut follower) = (0, 0);
+    // SAFETY: two valid out-pointers; no name, settings or size asked for.
+    let opened = unsafe {
+        libc::openpty(
+            &mut leader,
+            &mut follower,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "a pseudo-terminal");
+    // SAFETY: openpty gave two open descriptors that nothing else owns.
+    let (leader, follower) =
+        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    let child = Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(follower)
+        .spawn()
+        .expect("async-train starts");
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        // Read until the last writer closes (EIO on Linux once the child is gone).
+        let _ = std::fs::File::from(leader).read_to_end(&mut seen);
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let output = child.wait_with_output().expect("async-train ends");
+    (output, reader.join().expect("the reader"))
+}
+
+/// Reading a data file, which takes seconds for a large one, shows on a terminal that it is
+/// being read (the training's own bar comes only after); nothing of it is left once read.
+#[cfg(unix)]
+#[test]
+fn a_terminal_sees_the_data_file_being_read() {
+    let dir = scratch("reading-shown");
+    std::fs::write(
+        dir.join("small.svm"),
+        "1 1:1 2:0.5\n-1 1:0.2 2:1\n0.5 1:0.3\n2 2:0.7\n",
+    )
+    .unwrap();
+    let args = ["--data", "small.svm", "--workers", "1", "--updates", "5"];
+    let (output, terminal) = stderr_on_a_terminal(&args, &dir);
+    assert!(output.status.success(), "{terminal}");
+    assert!(terminal.contains("reading small.svm"), "{terminal:?}");
+    // Not on a terminal, not a word of it.
+    let output = run(&args, &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("reading"), "{stderr}");
+    // Nor with --quiet on a terminal.
+    let (_, terminal) = stderr_on_a_terminal(&[&args[..], &["--quiet"]].concat(), &dir);
+    assert!(!terminal.contains("reading"), "{terminal:?}");
+}

@@ -137,6 +137,14 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
 impl JobSpec {
     /// The job's data as its loss reads it (see [`prepare`]).
     pub fn load_data(&self) -> Result<Arc<Dataset>> {
+        // A large file takes seconds to read: a terminal shows that it is being read.
+        let _reading = match &self.data {
+            DataSource::File { path, .. } => Some(crate::progress::Working::start(
+                &format!("reading {}", path.display()),
+                self.quiet,
+            )),
+            DataSource::Builtin => None,
+        };
         Ok(Arc::new(prepare(
             self.data.load(self.cluster.seed)?,
             self.bias,
