@@ -37,7 +37,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let _saving = crate::interrupt::Saving::begin();
     // One optimum for all runs, computed once: the toolkit's is a linear model's.
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
-        job::optimum(&spec.loss, &data, spec.stop.optimum)?
+        job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
     } else {
         spec.stop.optimum
     };

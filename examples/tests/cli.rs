@@ -2374,11 +2374,11 @@ fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
     (output, reader.join().expect("the reader"))
 }
 
-/// Reading a data file, which takes seconds for a large one, shows on a terminal that it is
-/// being read (the training's own bar comes only after); nothing of it is left once read.
+/// Reading a data file and computing its optimum, which take seconds for a large one, show on
+/// a terminal (the training's own bar comes only after); nothing of them is left once done.
 #[cfg(unix)]
 #[test]
-fn a_terminal_sees_the_data_file_being_read() {
+fn a_terminal_sees_the_data_file_read_and_its_optimum_computed() {
     let dir = scratch("reading-shown");
     std::fs::write(
         dir.join("small.svm"),
@@ -2389,6 +2389,10 @@ fn a_terminal_sees_the_data_file_being_read() {
     let (output, terminal) = stderr_on_a_terminal(&args, &dir);
     assert!(output.status.success(), "{terminal}");
     assert!(terminal.contains("reading small.svm"), "{terminal:?}");
+    assert!(
+        terminal.contains("computing the optimum f* of small.svm"),
+        "{terminal:?}"
+    );
     // Not on a terminal, not a word of it.
     let output = run(&args, &dir);
     let stderr = String::from_utf8_lossy(&output.stderr);

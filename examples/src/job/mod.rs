@@ -25,4 +25,5 @@ pub use outcome::Outcome;
 pub use run::run;
 pub use settings::{check_params, check_settings};
 pub use spec::{Checkpointing, JobSpec, StopRules};
+pub(crate) use step::optimum_shown;
 pub use step::{default_step, optimum};

@@ -13,7 +13,7 @@ use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport,
 
 use super::checkpoints::{self, Checkpoints};
 use super::settings::hyperparameters;
-use super::step::{optimum, step_of};
+use super::step::{optimum_shown, step_of};
 use super::{JobSpec, Outcome};
 use crate::model::TrainedModel;
 use crate::optimizer::Optimizer;
@@ -71,7 +71,7 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     let linear = spec.algorithm.is_linear();
     // The optimum the toolkit computes is a linear model's.
     let optimum = if linear {
-        optimum(&spec.loss, data, spec.stop.optimum)?
+        optimum_shown(&spec.loss, data, spec.stop.optimum, spec.quiet)?
     } else {
         spec.stop.optimum
     };

@@ -33,6 +33,24 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
     }
 }
 
+/// [`optimum`], with a spinner on a terminal while it is computed (unless `quiet`): an exact
+/// least-squares optimum of a large set takes seconds.
+pub(crate) fn optimum_shown(
+    loss: &Loss,
+    data: &Dataset,
+    given: Option<f64>,
+    quiet: bool,
+) -> Result<Option<f64>> {
+    let computed = given.is_none() && !matches!(loss, Loss::Logistic { .. });
+    let _computing = computed.then(|| {
+        crate::progress::Working::start(
+            &format!("computing the optimum f* of {}", data.name()),
+            quiet,
+        )
+    });
+    optimum(loss, data, given)
+}
+
 /// The step of the run: `--step`, or the author's default for the optimizer, or one derived
 /// from the data for a linear model ([`default_step`]).
 pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
