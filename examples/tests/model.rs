@@ -602,3 +602,43 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
         b"1 1:1\n-1 2:1\n"
     );
 }
+
+/// An `--out` that cannot be written is refused before the data is read and scored, as a
+/// run's outputs are before its training: a large file is not read, and predictions not
+/// computed, only to be lost.
+#[test]
+fn an_unwritable_out_is_refused_before_the_data_is_read() {
+    let dir = scratch("score-unwritable");
+    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
+    let train = run(
+        &[
+            "--data",
+            "small.libsvm",
+            "--workers",
+            "1",
+            "--updates",
+            "5",
+            "--save-model",
+            "m.json",
+        ],
+        &dir,
+    );
+    assert_success(&train);
+    // A file where a folder is needed: not writable whoever runs the test. The data is
+    // malformed on line 2, which is what a read of it would say first.
+    std::fs::write(dir.join("a-file"), "").unwrap();
+    std::fs::write(dir.join("bad.libsvm"), "1 1:1\n-1 2:x\n").unwrap();
+    for command in ["evaluate", "predict"] {
+        let args = [
+            command,
+            "--model",
+            "m.json",
+            "--data",
+            "bad.libsvm",
+            "--out",
+            "a-file/out",
+        ];
+        let output = run(&args, &dir);
+        assert_clear_error(&output, "cannot create folder a-file");
+    }
+}

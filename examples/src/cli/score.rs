@@ -6,7 +6,9 @@ use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
 use crate::model_file::SavedModel;
 use crate::optimizer::Registry;
+use crate::progress::Working;
 use crate::score::Scorer;
+use crate::trace::check_writable;
 
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     if let Some(out) = &args.out {
@@ -16,10 +18,17 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
             &[("data", &args.data), ("model", &args.model)],
         )?;
     }
+    if let Some(out) = args.out.as_ref().filter(|out| !is_stdout(out)) {
+        // Before the data is read and scored, as a run's outputs are checked before it.
+        check_writable(out)?;
+    }
     let model = SavedModel::read(&args.model)?;
     // Known before the data is read: a model this program cannot score costs no load.
     let scorer = Scorer::of(&model, &args.model, registry)?;
-    let data = model.load_data(&args.data)?;
+    let data = {
+        let _reading = Working::start(&format!("reading {}", args.data.display()), false);
+        model.load_data(&args.data)?
+    };
     let evaluation = scorer.evaluate(&data)?;
     let line = &evaluation.line;
     let Some(path) = &args.out else {
@@ -50,11 +59,17 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
         &args.out,
         &[("data", &args.data), ("model", &args.model)],
     )?;
+    if !is_stdout(&args.out) {
+        check_writable(&args.out)?;
+    }
     let model = SavedModel::read(&args.model)?;
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
     scorer.prediction_columns()?;
-    let data = model.load_rows(&args.data)?;
+    let data = {
+        let _reading = Working::start(&format!("reading {}", args.data.display()), false);
+        model.load_rows(&args.data)?
+    };
     let predictions = scorer.predict(&data)?;
     write_output(&args.out, &predictions.to_csv())?;
     let written = format!("{} predictions of {}", predictions.rows(), data.name());
