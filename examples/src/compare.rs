@@ -101,21 +101,23 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             Err(e) => unwritten.push(format!("{e:#}")),
         }
     }
-    let outputs = CompareOutputs {
+    let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,
         outcomes,
         not_run,
         unwritten,
     };
+    // A table that cannot be written (a full disk) is still printed: the comparison is not
+    // lost with its file.
     let table = out.join("compare.json");
-    crate::trace::write_whole(
-        &table,
-        (serde_json::to_string_pretty(&outputs.json())? + "\n").as_bytes(),
-    )
-    .with_context(|| format!("cannot write {}", table.display()))?;
-    let mut outputs = outputs;
-    outputs.files.push(table);
+    let text = serde_json::to_string_pretty(&outputs.json())? + "\n";
+    match crate::trace::write_whole(&table, text.as_bytes()) {
+        Ok(()) => outputs.files.push(table),
+        Err(e) => outputs
+            .unwritten
+            .push(format!("cannot write {}: {e}", table.display())),
+    }
     Ok(outputs)
 }
 

@@ -2401,3 +2401,34 @@ fn a_terminal_sees_the_data_file_read_and_its_optimum_computed() {
     let (_, terminal) = stderr_on_a_terminal(&[&args[..], &["--quiet"]].concat(), &dir);
     assert!(!terminal.contains("reading"), "{terminal:?}");
 }
+
+/// A comparison whose table cannot be written (a full disk) still prints it, and names every
+/// file it could not write: the comparison is not lost with its `compare.json`.
+#[cfg(unix)]
+#[test]
+fn a_comparison_whose_table_cannot_be_written_still_prints_it() {
+    let dir = scratch("compare-full");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--updates",
+        "100",
+        "--workers",
+        "2",
+        "--quiet",
+        "--out",
+        "c",
+    ];
+    // Less than any compare.json (two runs' rows), any summary, model or plot.
+    let output = run_with_file_size_limit(&args, &dir, 300);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_clear_error(&output, "compare.json");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sgd.summary.json"), "{stderr}");
+    assert!(
+        stdout.contains("final objective") && stdout.contains("asgd"),
+        "the table is printed: {stdout}"
+    );
+    assert!(!dir.join("c/compare.json").exists(), "no torn table");
+}
