@@ -99,16 +99,15 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 /// be written would otherwise lose a run's results only once it has ended.
 pub fn check_writable(path: &Path) -> Result<()> {
     create_parent(path)?;
-    // A link's target is what is opened, and what a new file is removed as: the link stays.
-    let target = link_target(path);
-    let existed = target.exists();
+    let existed = path.exists();
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(&target)
+        .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if !existed {
-        let _ = std::fs::remove_file(&target);
+        // A dangling link's target was created: it is what is removed, and the link stays.
+        let _ = std::fs::remove_file(link_target(path));
     }
     Ok(())
 }
@@ -134,8 +133,9 @@ fn link_target(path: &Path) -> PathBuf {
 /// Writes `contents` as the file `path` (its folder created), all or nothing: into a
 /// temporary file beside it, synced, then renamed over it. A write that fails half way (a
 /// full disk) so leaves an earlier file of that name as it was, and no torn file where there
-/// was none; a link is written through. A device or a pipe is written in place, as is a file
-/// in a folder that only the file itself may be written in.
+/// was none; a link is written through. What is no regular file (a device, a pipe,
+/// `/dev/stdout`) is written in place, as is a file in a folder that only the file itself may
+/// be written in.
 pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,12 +143,19 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let target = link_target(path);
-    let existing = std::fs::metadata(&target).ok();
-    let regular = existing.as_ref().is_none_or(std::fs::Metadata::is_file);
-    let Some(name) = target.file_name().filter(|_| regular) else {
-        // Not a regular file (a device, a pipe, a folder): as it comes.
-        return std::fs::write(&target, contents);
+    // Its links followed: what is there now, if anything.
+    let existing = std::fs::metadata(path).ok();
+    let streams = path.starts_with("/dev") || path.starts_with("/proc");
+    if streams || existing.as_ref().is_some_and(|m| !m.is_file()) {
+        return std::fs::write(path, contents);
+    }
+    let target = match existing {
+        Some(_) => std::fs::canonicalize(path)?,
+        // A dangling link names the file to create.
+        None => link_target(path),
+    };
+    let Some(name) = target.file_name() else {
+        return std::fs::write(path, contents);
     };
     let mut temporary = std::ffi::OsString::from(".");
     temporary.push(name);
