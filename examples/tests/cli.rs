@@ -2333,10 +2333,7 @@ fn an_output_behind_a_link_is_written_through_it() {
         &dir,
     );
     let stdout = succeeded(&output);
-    assert!(
-        stdout.contains("\nelapsed_s,updates,objective"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("\nelapsed_s,updates,objective"), "{stdout}");
     for (link, target) in [("m.json", "real/m.json"), ("t.csv", "real/t.csv")] {
         let meta = std::fs::symlink_metadata(dir.join(link)).unwrap();
         assert!(meta.file_type().is_symlink(), "{link} is still a link");

@@ -127,8 +127,9 @@ impl Driver {
     }
 
     /// Starts writing the checkpoint of pass `iteration` with the loop's variables `state` on
-    /// a thread of its own. A failed write ends the run: the user asked for checkpoints and
-    /// must not believe they have one.
+    /// a thread of its own. A failed write does not end the run (a full disk is a fault the
+    /// run can outlive): it is logged, tried again at the next checkpoint, and reported, so the
+    /// user never believes a checkpoint is there that is not.
     pub(crate) fn write_checkpoint(&mut self, optimizer: &str, iteration: u64, state: Vec<Saved>) {
         let Some(job) = self.checkpoints.policy().map(|policy| policy.job.clone()) else {
             return;
@@ -162,7 +163,7 @@ impl Driver {
     }
 
     /// Takes the result of the checkpoint being written, once it is done (or at once, waiting
-    /// for it, with `wait`): counts it, or ends the run with its error.
+    /// for it, with `wait`): counts it, or logs why it could not be written.
     pub(crate) fn settle_checkpoint(&mut self, wait: bool) {
         match self.checkpoints.finish_writing(wait) {
             None => {}
@@ -170,7 +171,11 @@ impl Driver {
                 self.stats.checkpoints_written += 1;
                 tracing::debug!(updates = at.updates, bytes, "checkpoint written");
             }
-            Some((Err(error), _)) => self.fail(RuntimeError::Checkpoint(error)),
+            Some((Err(error), at)) => tracing::warn!(
+                updates = at.updates,
+                %error,
+                "a checkpoint could not be written: the run goes on, and the next one tries again"
+            ),
         }
     }
 

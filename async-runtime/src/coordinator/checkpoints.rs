@@ -89,6 +89,9 @@ pub(crate) struct Checkpoints {
     last: Mark,
     /// The updates of the checkpoint on disk (written, or resumed from), if there is one.
     on_disk: Option<u64>,
+    /// Checkpoints that could not be written, and why the last one could not.
+    failed: u64,
+    last_failure: Option<String>,
     /// What the application saves with each checkpoint.
     annex: Option<Box<dyn FnMut() -> Annex>>,
     /// The checkpoint being written on its own thread, if one is.
@@ -140,6 +143,11 @@ impl Checkpoints {
         self.on_disk
     }
 
+    /// Checkpoints that could not be written, and why the last one could not.
+    pub fn failures(&self) -> (u64, Option<&str>) {
+        (self.failed, self.last_failure.as_deref())
+    }
+
     /// The resumed loop variables, once: a second optimizer on the same driver starts afresh.
     pub fn take_loop_resume(&mut self) -> Option<LoopResume> {
         self.loop_resume.take()
@@ -176,7 +184,8 @@ impl Checkpoints {
 
     /// Takes the outcome of the checkpoint being written once it is done (or at once, waiting
     /// for it, with `wait`): the bytes written and where it was taken, or why it failed. A
-    /// written checkpoint becomes the last one.
+    /// written checkpoint is the one on disk; a failed one is counted. Either way the next is
+    /// counted from it: a failing disk is tried again at the policy's pace, not every pass.
     pub fn finish_writing(&mut self, wait: bool) -> Option<(Result<u64, CheckpointError>, Mark)> {
         let done = self
             .writing
@@ -191,10 +200,14 @@ impl Checkpoints {
                 "the checkpoint's thread panicked".to_owned(),
             ))
         });
-        if written.is_ok() {
-            self.last = at;
-            self.on_disk = Some(at.updates);
+        match &written {
+            Ok(_) => self.on_disk = Some(at.updates),
+            Err(error) => {
+                self.failed += 1;
+                self.last_failure = Some(error.to_string());
+            }
         }
+        self.last = at;
         Some((written, at))
     }
 }

@@ -787,6 +787,43 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
     assert_eq!(driver.stats().bad_results, 1);
 }
 
+#[test]
+fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
+    let (mut driver, _wire) = driver(2, echoing());
+    settle(&mut driver, &["a"]);
+    let dir = test_support::scratch("checkpoint-blocked").join("ckpt");
+    // A file where the folder should be: the write fails, as on a full or read-only disk.
+    std::fs::write(&dir, b"in the way").unwrap();
+    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: "test".into(),
+    });
+    driver.write_checkpoint("opt", 1, Vec::new());
+    driver.wait_for_checkpoint();
+    assert!(driver.failure().is_none(), "{:?}", driver.failure());
+    let report = driver.report();
+    assert_eq!(
+        (report.checkpoints_failed, report.checkpoint_updates),
+        (1, None)
+    );
+    let error = report.checkpoint_error.expect("why it failed");
+    assert!(error.contains("ckpt"), "{error}");
+    // Once the disk is mended, the next checkpoint lands.
+    std::fs::remove_file(&dir).unwrap();
+    driver.write_checkpoint("opt", 2, Vec::new());
+    driver.wait_for_checkpoint();
+    let report = driver.report();
+    assert_eq!(report.stats.checkpoints_written, 1);
+    assert_eq!(report.checkpoint_updates, Some(0));
+    assert_eq!(
+        report.checkpoints_failed, 1,
+        "the earlier failure stays reported"
+    );
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+}
+
 /// A driver with one worker holding partition `a`, stopped by the handle returned, whose
 /// checkpoint policy takes one an hour (so only a stop or a loop's end takes one in a test).
 fn stoppable_with_hourly_checkpoints() -> (Driver, crate::StopHandle) {

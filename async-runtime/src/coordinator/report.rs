@@ -141,6 +141,10 @@ pub struct RunReport {
     /// The updates of the checkpoint a resume would go on from (the last one written, or the
     /// one the run resumed from); `None` without one.
     pub checkpoint_updates: Option<u64>,
+    /// Checkpoints that could not be written (the run went on without them).
+    pub checkpoints_failed: u64,
+    /// Why the last of those could not be written.
+    pub checkpoint_error: Option<String>,
     /// The values the optimizer recorded with [`Driver::note`](crate::Driver::note).
     pub notes: BTreeMap<String, f64>,
 }
@@ -201,6 +205,8 @@ mod tests {
                 ..ForgottenWorkers::default()
             },
             checkpoint_updates: None,
+            checkpoints_failed: 0,
+            checkpoint_error: None,
             notes: Default::default(),
         };
         // w1.r0000abcd is w1 back under a fresh name.

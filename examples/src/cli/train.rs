@@ -182,4 +182,8 @@ fn say_checkpoint(dir: &Path, outcome: &Outcome) {
             "checkpoint: none in {dir} (none was due, or none could be written): a resume cannot go on from this run"
         ),
     }
+    if let Some(error) = &outcome.report.checkpoint_error {
+        let failed = outcome.report.checkpoints_failed;
+        say!("checkpoint: {failed} could not be written, the last: {error}");
+    }
 }

@@ -97,6 +97,8 @@ impl Outcome {
             "wait_s_per_worker": self.report.wait_s_per_worker(),
             "lost_workers": stats.lost_workers,
             "checkpoints_written": stats.checkpoints_written,
+            "checkpoints_failed": self.report.checkpoints_failed,
+            "checkpoint_error": self.report.checkpoint_error,
             "resumed_from": self.resumed_from.map(|(updates, elapsed_s)| serde_json::json!({
                 "updates": updates,
                 "elapsed_s": elapsed_s,
