@@ -16,9 +16,10 @@ pub fn free_variables(closure: &ExprClosure) -> Vec<Ident> {
     finder.used
 }
 
-/// The free variables `closure` assigns to (`x = ..`, `x += ..`, `x.f = ..`, `x[i] = ..`) or
-/// borrows mutably (`&mut x`): on a worker these change the task's own copy, never the
-/// driver's variable.
+/// The free variables `closure` assigns to (`x = ..`, `x += ..`, `x.f = ..`, `x[i] = ..`),
+/// borrows mutably (`&mut x`) or changes through a method of the standard collections or of
+/// `ndarray` that takes `&mut self` (`v.push(..)`, `w.fill(..)`, [`MUTATING_METHODS`]): on a
+/// worker these change the task's own copy, never the driver's variable.
 pub fn changed_variables(closure: &ExprClosure) -> Vec<Ident> {
     let mut finder = FreeVariables::default();
     finder.visit_expr_closure(closure);
@@ -122,6 +123,54 @@ fn place_root(place: &syn::Expr) -> Option<&Ident> {
         _ => None,
     }
 }
+
+/// Methods of the standard collections (`Vec`, `VecDeque`, `String`, the maps and sets,
+/// `Option`) and of `ndarray`'s arrays that take `&mut self`. Rust would refuse such a call on
+/// a capture too, but as a borrow of a binding not declared `mut` (and suggests `mut v.push`);
+/// named here, the error says why. Names that types commonly give a `&self` method (`apply`,
+/// `get`, `take`) are left out.
+const MUTATING_METHODS: &[&str] = &[
+    "append",
+    "as_mut_slice",
+    "assign",
+    "clear",
+    "dedup",
+    "dedup_by_key",
+    "drain",
+    "entry",
+    "extend",
+    "extend_from_slice",
+    "fill",
+    "first_mut",
+    "get_mut",
+    "get_or_insert",
+    "insert",
+    "iter_mut",
+    "last_mut",
+    "map_inplace",
+    "mapv_inplace",
+    "pop",
+    "pop_back",
+    "pop_front",
+    "push",
+    "push_back",
+    "push_front",
+    "push_str",
+    "remove",
+    "resize",
+    "retain",
+    "reverse",
+    "scaled_add",
+    "sort",
+    "sort_by",
+    "sort_by_key",
+    "sort_unstable",
+    "sort_unstable_by",
+    "sort_unstable_by_key",
+    "swap_remove",
+    "truncate",
+    "zip_mut_with",
+];
 
 /// Whether `op` assigns (`+=`, `-=`, ...).
 fn assigns(op: &syn::BinOp) -> bool {
@@ -296,6 +345,13 @@ impl<'ast> Visit<'ast> for FreeVariables {
         visit::visit_expr_binary(self, binary);
     }
 
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if MUTATING_METHODS.contains(&call.method.to_string().as_str()) {
+            self.change(&call.receiver);
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
     fn visit_expr_reference(&mut self, reference: &'ast syn::ExprReference) {
         if reference.mutability.is_some() {
             self.change(&reference.expr);
@@ -443,6 +499,20 @@ mod tests {
         );
         // A nested closure's parameter is its own; its free variables are the outer ones.
         assert_eq!(changed("|p| p.iter().for_each(|q| { t += *q; })"), ["t"]);
+    }
+
+    #[test]
+    fn a_mutating_method_on_a_free_variable_is_a_change() {
+        assert_eq!(
+            changed("|p| { seen.push(p.len()); w.fill(0.0); s.rows.clear(); v[0].sort(); 1.0 }"),
+            ["seen", "w", "s", "v"]
+        );
+        // On the closure's own variables, on a value computed from a capture, and methods
+        // that only read, it is not.
+        assert_eq!(
+            changed("|p| { let mut a = seen.clone(); a.push(1); seen.iter().sum::<f64>() + m.apply(x).len() as f64 + seen.to_vec().pop().unwrap() }"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

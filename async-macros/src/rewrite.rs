@@ -421,7 +421,8 @@ impl<'a> Rewriter<'a> {
     }
 
     /// The closure sees a broadcast variable as a reference into the worker's cache, and a
-    /// reference cannot travel back: said here, not as a missing serde impl for `&T`.
+    /// reference cannot travel back: said here, not as a missing serde impl for `&T`; so is a
+    /// closure whose value is written as a reference (`&names[0]`).
     fn check_returns_no_cache_reference(
         &mut self,
         closure: &ExprClosure,
@@ -440,6 +441,15 @@ impl<'a> Rewriter<'a> {
                 );
                 return None;
             }
+        }
+        if let Some(reference) = returned_reference(&closure.body) {
+            self.errors.at(
+                reference,
+                "the reduce! closure returns a reference, which cannot travel back from the \
+                 worker (a result is sent by value): return an owned value, such as a \
+                 `.clone()` of what it points to",
+            );
+            return None;
         }
         Some(())
     }
@@ -1103,6 +1113,20 @@ fn guess_type(expr: &Expr) -> Option<String> {
         Expr::Paren(paren) => guess_type(&paren.expr),
         Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => guess_type(&unary.expr),
         Expr::Binary(binary) => guess_type(&binary.left).or_else(|| guess_type(&binary.right)),
+        _ => None,
+    }
+}
+
+/// The reference expression `body` ends in, if its value is written as one: `&x`, or a block
+/// whose last expression is (`{ ...; &v[i] }`), through parentheses.
+fn returned_reference(body: &Expr) -> Option<&syn::ExprReference> {
+    match body {
+        Expr::Reference(reference) => Some(reference),
+        Expr::Paren(paren) => returned_reference(&paren.expr),
+        Expr::Block(block) => match block.block.stmts.last() {
+            Some(syn::Stmt::Expr(tail, None)) => returned_reference(tail),
+            _ => None,
+        },
         _ => None,
     }
 }
