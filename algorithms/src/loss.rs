@@ -102,8 +102,10 @@ impl Loss {
     /// `f(w) - f*` stay meaningful.
     ///
     /// # Panics
-    /// If `w.len() != rows.dim()` (sparse rows only notice a `w` that is too short).
+    /// If `w.len() != rows.dim()`, with a message that gives both, at the caller's line.
+    #[track_caller]
     pub fn objective(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> f64 {
+        check_len(rows, w);
         let n = rows.len();
         let mut sum = Neumaier::default();
         for i in 0..n {
@@ -122,8 +124,10 @@ impl Loss {
     /// + lambda w`, touching only the nonzeros of sparse rows.
     ///
     /// # Panics
-    /// If `w.len() != rows.dim()` (sparse rows only notice a `w` that is too short).
+    /// If `w.len() != rows.dim()`, with a message that gives both, at the caller's line.
+    #[track_caller]
     pub fn gradient(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Array1<f64> {
+        check_len(rows, w);
         let n = rows.len();
         let mut g = Array1::zeros(w.len());
         if n > 0 {
@@ -141,6 +145,20 @@ impl Loss {
         }
         g
     }
+}
+
+/// A model of another length than the data's features is an author's bug (a model built for
+/// the data without `--bias`, or from `dim() - 1`): said with both lengths, not as an index
+/// out of bounds deep in the sparse rows (and not at all there for a model too long).
+#[track_caller]
+fn check_len(rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) {
+    assert!(
+        w.len() == rows.dim(),
+        "the model has {} weights but the data has {} features: a linear model needs one \
+         weight per feature, `Model::zeros(data.dim())` (the bias column of --bias included)",
+        w.len(),
+        rows.dim()
+    );
 }
 
 /// Neumaier's compensated summation.
@@ -426,6 +444,30 @@ mod tests {
         let y = Array1::from_shape_fn(n, |_| if u.random::<f64>() < 0.5 { 1.0 } else { -1.0 });
         let dense = Dataset::new("r", Features::Dense(x), y).unwrap();
         (dense.to_sparse(), dense)
+    }
+
+    #[test]
+    fn a_model_of_another_length_than_the_features_is_said_with_both() {
+        let (sparse, dense) = random_problem(5, 4, 1);
+        for data in [&sparse, &dense] {
+            for len in [3, 5] {
+                let w = Array1::zeros(len);
+                for which in ["objective", "gradient"] {
+                    let panic = std::panic::catch_unwind(|| match which {
+                        "objective" => drop(Loss::LeastSquares.objective(data, w.view())),
+                        _ => drop(Loss::LeastSquares.gradient(data, w.view())),
+                    })
+                    .expect_err("a model of another length");
+                    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+                    assert!(
+                        message.starts_with(&format!(
+                            "the model has {len} weights but the data has 4 features"
+                        )),
+                        "{which}, {len} weights: {message}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

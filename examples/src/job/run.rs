@@ -292,8 +292,8 @@ fn train(
                 // Dropped, not finished: a comparison ends here, and its workers with it.
                 drop(driver);
                 bail!(
-                    "{} panicked before the stop rules looked at a model of its (nothing to \
-                     keep): {message}",
+                    "{} panicked before the stop rules looked at any model of its (nothing \
+                     to keep): {message}",
                     spec.algorithm
                 );
             };
