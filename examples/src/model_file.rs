@@ -60,6 +60,22 @@ pub struct DataInfo {
 }
 
 /// A saved model.
+///
+/// Read back to predict, in an author's own code (the README's "Keeping the model"):
+///
+/// ```no_run
+/// # fn main() -> anyhow::Result<()> {
+/// use async_train::model_file::SavedModel;
+/// use asyncopt_runtime::data::Rows;
+///
+/// let saved = SavedModel::read("m.json".as_ref())?; // checks the format and the loss
+/// let w = saved.model(); // features, then the bias weight
+/// let rows = saved.load_rows("data/a9a.t.xz".as_ref())?; // an error names a row beyond it
+/// let p = 1.0 / (1.0 + (-rows.dot(0, w.view())).exp()); // row 0's probability of +1
+/// # let _ = p;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedModel {
     /// Always [`FORMAT`].
