@@ -237,7 +237,9 @@ impl<M: Trainable> OwnRunner for Typed<M> {
 
 impl Optimizer {
     /// A synchronous optimizer of a linear model, named `name` (as `--algo` spells it); its
-    /// default step is 1/L_b (see [`default_step`](crate::job::default_step)).
+    /// default step is 1/L_b (see [`default_step`](crate::job::default_step)). An optimizer
+    /// that returns another type than [`Model`] (a `Vec<f64>`, a matrix, a struct) joins with
+    /// [`of_model`](Optimizer::of_model) instead, its type implementing [`Trainable`].
     pub const fn new(name: &'static str, run: RunFn) -> Optimizer {
         Optimizer {
             name,
