@@ -673,7 +673,6 @@ pub fn silent_insider(
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
 ) -> Option<std::time::Duration> {
-    use asyncopt_runtime::protocol::ToWorker;
     use futures::StreamExt;
     use zeromq::{SocketEvent, SocketRecv};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -681,20 +680,62 @@ pub fn silent_insider(
         .build()
         .expect("a runtime");
     runtime.block_on(async {
+        let Insider {
+            mut socket,
+            mut events,
+            ..
+        } = Insider::join(endpoint, name, token, 1).await;
+        let admitted = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                received = socket.recv() => if received.is_err() {
+                    return Some(admitted.elapsed());
+                },
+                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                    return Some(admitted.elapsed());
+                },
+                _ = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    })
+}
+
+/// A peer holding the token, admitted under a name of its choosing: its socket, the socket's
+/// events, and its session.
+struct Insider {
+    socket: zeromq::DealerSocket,
+    events: futures::channel::mpsc::Receiver<zeromq::SocketEvent>,
+    run_id: u64,
+    key: [u8; 32],
+    encrypt: bool,
+}
+
+impl Insider {
+    /// Connects as `name`, says hello with `pid`, checks nothing of the driver's challenge
+    /// but its nonce, and sends the proof that admits it.
+    async fn join(
+        endpoint: &str,
+        name: &str,
+        token: &asyncopt_runtime::Token,
+        pid: u32,
+    ) -> Insider {
+        use asyncopt_runtime::protocol::ToWorker;
+        use zeromq::SocketRecv;
         let mut options = SocketOptions::default();
         options.peer_identity(name.parse().expect("a name"));
         let mut socket = zeromq::DealerSocket::with_options(options);
-        let mut events = socket.monitor();
+        let events = socket.monitor();
         socket
             .connect(endpoint)
             .await
             .expect("the insider connects");
-        let nonce = [3u8; 32];
+        let nonce: [u8; 32] = rand::random();
         let fingerprint = asyncopt_runtime::task::fingerprint();
         let hello = Hello {
             name: name.to_owned(),
             fingerprint,
-            pid: 1,
+            pid,
             nonce: nonce.to_vec().into(),
         };
         let hello = frame::encode(frame::ANY_RUN, &ToDriver::Hello(hello));
@@ -713,30 +754,26 @@ pub fn silent_insider(
         else {
             panic!("not a challenge")
         };
-        let mac = token.worker_proof(&asyncopt_runtime::auth::Transcript {
+        let transcript = asyncopt_runtime::auth::Transcript {
             run_id,
             name,
             fingerprint,
             worker_nonce: &nonce,
             driver_nonce: &driver_nonce,
             encrypt,
-        });
-        let proof = frame::encode(run_id, &ToDriver::Proof { mac: mac.into() });
+        };
+        let proof = token.worker_proof(&transcript);
+        let key = token.session_key(&transcript);
+        let proof = frame::encode(run_id, &ToDriver::Proof { mac: proof.into() });
         socket.send(proof.into()).await.expect("queued");
-        let admitted = std::time::Instant::now();
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            tokio::select! {
-                received = socket.recv() => if received.is_err() {
-                    return Some(admitted.elapsed());
-                },
-                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
-                    return Some(admitted.elapsed());
-                },
-                _ = tokio::time::sleep_until(deadline) => return None,
-            }
+        Insider {
+            socket,
+            events,
+            run_id,
+            key,
+            encrypt,
         }
-    })
+    }
 }
 
 /// What a lying insider heard and did (see [`lying_insider`]).
@@ -771,49 +808,15 @@ pub fn lying_insider(
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let mut options = SocketOptions::default();
-        options.peer_identity(name.parse().expect("a name"));
-        let mut socket = zeromq::DealerSocket::with_options(options);
-        let mut events = socket.monitor();
-        socket.connect(endpoint).await.expect("the insider connects");
-        let nonce = [5u8; 32];
-        let fingerprint = asyncopt_runtime::task::fingerprint();
-        let hello = Hello {
-            name: name.to_owned(),
-            fingerprint,
-            pid: std::process::id(),
-            nonce: nonce.to_vec().into(),
-        };
-        let hello = frame::encode(frame::ANY_RUN, &ToDriver::Hello(hello));
-        socket.send(hello.into()).await.expect("queued");
-        let challenge = tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv())
-            .await
-            .expect("a challenge in time")
-            .expect("a challenge");
-        let bytes = challenge.into_vec().pop().expect("a frame");
-        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
-        let Ok(ToWorker::Challenge {
-            nonce: driver_nonce,
-            encrypt,
-            ..
-        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
-        else {
-            panic!("not a challenge")
-        };
-        let transcript = asyncopt_runtime::auth::Transcript {
+        let Insider {
+            mut socket,
+            mut events,
             run_id,
-            name,
-            fingerprint,
-            worker_nonce: &nonce,
-            driver_nonce: &driver_nonce,
+            key,
             encrypt,
-        };
-        let mac = token.worker_proof(&transcript);
-        let key = token.session_key(&transcript);
+        } = Insider::join(endpoint, name, token, std::process::id()).await;
         let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
         let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
-        let proof = frame::encode(run_id, &ToDriver::Proof { mac: mac.into() });
-        socket.send(proof.into()).await.expect("queued");
         let mut lies = Lies::default();
         let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
         let deadline = tokio::time::Instant::now() + wait;
