@@ -555,21 +555,7 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
     );
     assert_clear_error(&output, "other.json is not a model file");
     // A model of 2 features cannot score rows that use feature 3.
-    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
-    let train = run(
-        &[
-            "--data",
-            "small.libsvm",
-            "--workers",
-            "1",
-            "--updates",
-            "5",
-            "--save-model",
-            "m.json",
-        ],
-        &dir,
-    );
-    assert_success(&train);
+    train_small_model(&dir);
     std::fs::write(dir.join("wider.libsvm"), "1 1:1 3:1\n").unwrap();
     let output = run(
         &[
@@ -603,27 +589,23 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
     );
 }
 
+/// Trains `m.json`, a model of 2 features, on `small.libsvm` (2 rows) in `dir`.
+fn train_small_model(dir: &Path) {
+    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
+    let args = ["--data", "small.libsvm", "--workers", "1", "--updates", "5"];
+    assert_success(&run(
+        &[&args[..], &["--save-model", "m.json"]].concat(),
+        dir,
+    ));
+}
+
 /// An `--out` that cannot be written is refused before the data is read and scored, as a
 /// run's outputs are before its training: a large file is not read, and predictions not
 /// computed, only to be lost.
 #[test]
 fn an_unwritable_out_is_refused_before_the_data_is_read() {
     let dir = scratch("score-unwritable");
-    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
-    let train = run(
-        &[
-            "--data",
-            "small.libsvm",
-            "--workers",
-            "1",
-            "--updates",
-            "5",
-            "--save-model",
-            "m.json",
-        ],
-        &dir,
-    );
-    assert_success(&train);
+    train_small_model(&dir);
     // A file where a folder is needed: not writable whoever runs the test. The data is
     // malformed on line 2, which is what a read of it would say first.
     std::fs::write(dir.join("a-file"), "").unwrap();
