@@ -76,6 +76,10 @@ pub enum RuntimeError {
     /// The sockets failed.
     #[error("transport: {0}")]
     Transport(String),
+    /// The driver refused this worker (another build, a name it admits under no condition, its
+    /// budget of joins spent), or a peer answering in its place said so: the words say which.
+    #[error("{0}")]
+    Refused(String),
     /// The driver went away (silent, disconnected) without ending the run.
     #[error("the driver is unreachable or gone: {0}")]
     DriverLost(String),

@@ -666,7 +666,7 @@ impl Worker {
                 }))
             }
             ToWorker::Refused { reason, .. } => {
-                return Next::Exit(Err(RuntimeError::Transport(format!(
+                return Next::Exit(Err(RuntimeError::Refused(format!(
                     "the driver refused this worker: {}",
                     peer_text(&reason)
                 ))))

@@ -91,7 +91,7 @@ impl Tries {
             Ok(Ended::Rejoin(reason)) => self.rejoin(name, reason),
             Ok(Ended::Unproven { said, name_held }) => self.refused(name, said, name_held, now),
             // The driver proved it said so (another build): no retry changes it.
-            Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Transport(said))),
+            Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Refused(said))),
             Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, reason, false, now)
@@ -129,7 +129,7 @@ impl Tries {
             };
         }
         if self.reconnect.is_none() {
-            return Then::Finish(Err(RuntimeError::Transport(said)));
+            return Then::Finish(Err(RuntimeError::Refused(said)));
         }
         self.last_refusal = Some(said.clone());
         self.within_window(name, said, name_held, now)
@@ -140,7 +140,7 @@ impl Tries {
     /// within its window, under its own name; without, it stops, as for a lost driver.
     fn try_later(&mut self, name: &str, said: String, after: Duration, now: Instant) -> Then {
         if self.reconnect.is_none() {
-            return Then::Finish(Err(RuntimeError::Transport(format!(
+            return Then::Finish(Err(RuntimeError::Refused(format!(
                 "{said} (a worker started with --reconnect SECONDS keeps trying)"
             ))));
         }
@@ -191,7 +191,7 @@ impl Tries {
         let waited_s = waited.as_secs();
         match &self.last_refusal {
             Some(refusal) if *refusal == reason => {
-                RuntimeError::Transport(format!("{reason} (so on every try for {waited_s} s)"))
+                RuntimeError::Refused(format!("{reason} (so on every try for {waited_s} s)"))
             }
             Some(refusal) => {
                 RuntimeError::DriverLost(format!("{reason}; the last refusal: {refusal}"))
@@ -227,10 +227,7 @@ mod tests {
     fn an_unproven_refusal_without_reconnect_is_final_and_says_why() {
         let mut tries = Tries::new(None);
         let error = final_error(tries.after("w0", refused("wrong build"), Instant::now()));
-        assert_eq!(
-            error,
-            "transport: the driver refused this worker: wrong build"
-        );
+        assert_eq!(error, "the driver refused this worker: wrong build");
     }
 
     #[test]
@@ -305,7 +302,7 @@ mod tests {
         let error = final_error(tries.after("w0", proven(), start + Duration::from_secs(1)));
         assert_eq!(
             error,
-            "transport: the driver refused this worker: it runs another build"
+            "the driver refused this worker: it runs another build"
         );
         let error = final_error(Tries::new(None).after("w0", proven(), start));
         assert!(error.contains("another build"), "{error}");

@@ -947,7 +947,7 @@ fn unproven_refusal_is_tried_again() {
     options.reconnect = Some(Duration::from_secs(3));
     let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
     match ended {
-        Err(RuntimeError::Transport(reason)) => {
+        Err(RuntimeError::Refused(reason)) => {
             assert!(reason.contains("refused this worker: go away"), "{reason}")
         }
         other => panic!("expected the refusal named, got {other:?}"),
@@ -958,7 +958,7 @@ fn unproven_refusal_is_tried_again() {
     let (endpoint, connections) = wire::refusing_driver("go away");
     let (ended, _) = run_worker_counting_warnings(worker_of(endpoint), Duration::from_secs(60));
     match ended {
-        Err(RuntimeError::Transport(reason)) => {
+        Err(RuntimeError::Refused(reason)) => {
             assert_eq!(reason, "the driver refused this worker: go away")
         }
         other => panic!("expected the refusal, got {other:?}"),
@@ -977,7 +977,7 @@ fn fake_refusal_is_one_bounded_line() {
     );
     let (endpoint, _) = wire::refusing_driver(&forged);
     let (ended, _) = run_worker_counting_warnings(worker_of(endpoint), Duration::from_secs(60));
-    let Err(RuntimeError::Transport(reason)) = ended else {
+    let Err(RuntimeError::Refused(reason)) = ended else {
         panic!("expected the refusal, got {ended:?}");
     };
     assert!(
@@ -1012,7 +1012,7 @@ fn tokenless_worker_stays_on_loopback() {
     options.connect_timeout = Duration::from_secs(1);
     let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
     assert!(
-        matches!(&ended, Err(RuntimeError::Transport(r)) if r.contains("go away")),
+        matches!(&ended, Err(RuntimeError::Refused(r)) if r.contains("go away")),
         "{ended:?}"
     );
 }
