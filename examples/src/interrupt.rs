@@ -62,6 +62,7 @@ impl Drop for Saving {
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
         say_err!("\nstopped at once");
+        crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
             .ok();

@@ -170,7 +170,10 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .create_new(true)
         .open(&temporary)
     {
-        Ok(file) => file,
+        Ok(file) => {
+            unfinished().insert(temporary.clone());
+            file
+        }
         // A folder only the existing file may be written in: in place, as before.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && existing.is_some() => {
             return std::fs::write(&target, contents);
@@ -190,7 +193,26 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
+    unfinished().remove(&temporary);
     written
+}
+
+/// The temporary files [`write_whole`] is writing now, for [`remove_unfinished`].
+fn unfinished() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    static UNFINISHED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes the temporary files of the writes going on, for a process about to quit at once (a
+/// second Ctrl-C): the earlier files of their names stay as they were, and nothing half
+/// written is left beside them.
+pub fn remove_unfinished() {
+    for temporary in std::mem::take(&mut *unfinished()) {
+        let _ = std::fs::remove_file(temporary);
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +224,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_quit_at_once_removes_the_temporary_files_of_writes_going_on() {
+        let dir = folder("unfinished");
+        write_whole(&dir.join("done.csv"), b"whole\n").unwrap();
+        // (Other tests may be writing meanwhile: only this folder's entries are looked at.)
+        let in_dir = || unfinished().iter().any(|path| path.starts_with(&dir));
+        assert!(!in_dir(), "a finished write leaves nothing to remove");
+        // A write cut short by the quit: its temporary file exists and is registered.
+        let temporary = dir.join(".t.csv.1-0.tmp");
+        std::fs::write(&temporary, b"half").unwrap();
+        unfinished().insert(temporary.clone());
+        remove_unfinished();
+        assert!(!temporary.exists());
+        assert_eq!(std::fs::read(dir.join("done.csv")).unwrap(), b"whole\n");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
