@@ -30,7 +30,8 @@ pub struct WorkerInfo {
     /// Tasks it may hold at once, in flight or unconsumed (the run's prefetch setting):
     /// with 2, it is sent its next task while it computes one.
     pub credit: usize,
-    /// Tasks completed.
+    /// Tasks completed: results received for tasks in flight on it, counted (with their times)
+    /// on arrival, before the result's own checks, so these include its `bad_results`.
     pub tasks_done: u64,
     /// Staleness of its last accepted or dropped result (updates applied since its version).
     pub last_staleness: u64,
