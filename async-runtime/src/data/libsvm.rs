@@ -487,6 +487,10 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         tokens.next();
     }
     let mut prev = 0usize;
+    // The first index beyond the dimension or the budget, and its token: reported only once
+    // the whole line reads, so that indices out of order (a large one first) are named as
+    // such, not as an index beyond a dimension inferred from the file's valid rows.
+    let mut too_large: Option<(String, &str)> = None;
     for token in tokens {
         let token_q = Quoted(token);
         let Some((idx, val)) = token.split_once(':') else {
@@ -494,10 +498,19 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
                 "missing `:` in feature {token_q} (expected index:value)"
             ));
         };
-        let index: usize = idx.parse().map_err(|_| {
-            let idx_q = Quoted(idx);
-            format!("invalid index {idx_q} in feature {token_q}: not a non-negative integer")
-        })?;
+        let index: usize = match idx.parse() {
+            Ok(index) => index,
+            // All digits, and more than any memory holds: no later index can follow it.
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+                return Err(index_too_large(&Quoted(idx).to_string(), token, opts));
+            }
+            Err(_) => {
+                let idx_q = Quoted(idx);
+                return Err(format!(
+                    "invalid index {idx_q} in feature {token_q}: not a non-negative integer"
+                ));
+            }
+        };
         if index == 0 {
             return Err(format!(
                 "invalid index 0 in feature {token_q}: indices are 1-based"
@@ -509,20 +522,8 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
                  {prev}: indices must be strictly ascending"
             ));
         }
-        if index > opts.max_dim && opts.dim.is_none() {
-            return Err(format!(
-                "index {index} in feature {token_q} exceeds the memory budget of {} features \
-                 (8 bytes each per model copy): raise it with --max-features if that is meant",
-                opts.max_dim
-            ));
-        }
-        if let Some(d) = opts.dim {
-            if index > d {
-                return Err(format!(
-                    "index {index} in feature {token_q} exceeds the dimension {d} the data is \
-                     read with (--dim, or the features of the model that reads it)"
-                ));
-            }
+        if too_large.is_none() && index > opts.dim.unwrap_or(opts.max_dim) {
+            too_large = Some((index.to_string(), token));
         }
         let val_q = Quoted(val);
         let value: f64 = parse_f64(val)
@@ -533,15 +534,35 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
             ));
         }
         prev = index;
-        if value != 0.0 {
+        if value != 0.0 && too_large.is_none() {
             p.indices.push(index - 1);
             p.values.push(value);
         }
+    }
+    if let Some((index, token)) = too_large {
+        return Err(index_too_large(&index, token, opts));
     }
     p.max_index = p.max_index.max(prev);
     p.labels.push(label);
     p.indptr.push(p.indices.len());
     Ok(())
+}
+
+/// The message of a feature `token` whose index (written `index`) is beyond the dimension the
+/// data is read with, or beyond the memory budget when none is given.
+fn index_too_large(index: &str, token: &str, opts: &LoadOptions) -> String {
+    let token_q = Quoted(token);
+    match opts.dim {
+        None => format!(
+            "index {index} in feature {token_q} exceeds the memory budget of {} features \
+             (8 bytes each per model copy): raise it with --max-features if that is meant",
+            opts.max_dim
+        ),
+        Some(d) => format!(
+            "index {index} in feature {token_q} exceeds the dimension {d} the data is read \
+             with (--dim, or the features of the model that reads it)"
+        ),
+    }
 }
 
 /// `text` as an f64, exactly as `str::parse` reads it, faster for plain decimals (the bulk of
@@ -905,6 +926,40 @@ pub(crate) mod tests {
         };
         let msg = read_libsvm(&f.0, &opts).unwrap_err().to_string();
         assert!(msg.contains(":3: ") && msg.contains("dimension 3"), "{msg}");
+    }
+
+    #[test]
+    fn indices_out_of_order_are_named_so_even_when_one_exceeds_the_dimension() {
+        // A large index first, then a smaller one: the order is what is wrong. Shared data
+        // access reads every row with the dimension its scan inferred from each row's last
+        // index, so a message about the dimension (and --dim) would point nowhere.
+        for (dim, text) in [
+            (Some(2), "1 1:1 2:1\n1 3:1 2:1\n"),
+            (Some(2), "1 1:1 2:1\n1 1099511627776:1 2:1\n"),
+            (None, "1 1:1 2:1\n1 1099511627776:1 2:1\n"),
+        ] {
+            let opts = LoadOptions {
+                dim,
+                ..LoadOptions::default()
+            };
+            let err = read_libsvm_from(text.as_bytes(), Path::new("order.txt"), &opts)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("order.txt:2: ") && err.contains("strictly ascending"),
+                "{text:?}: {err}"
+            );
+        }
+        // An index past any integer is beyond the budget, not "not a non-negative integer".
+        let text = "1 1:1\n1 1:1 99999999999999999999999:1\n";
+        let err = read_libsvm_from(text.as_bytes(), Path::new("o.txt"), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("o.txt:2: index `99999999999999999999999`")
+                && err.contains("exceeds the memory budget"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -363,6 +363,37 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_names_an_index_out_of_order_or_past_any_integer() {
+        // The scan takes each row's last index as its largest; a row where it is not is an
+        // order error, and an index too long for any integer is beyond the budget.
+        let cases = [
+            ("1 1099511627776:1 2:1\n", "strictly ascending"),
+            ("1 3:1 2:1\n", "strictly ascending"),
+            (
+                "1 1:1 99999999999999999999999:1\n",
+                "exceeds the memory budget",
+            ),
+        ];
+        for (bad, words) in cases {
+            let text = format!("1 1:1 2:1\n{bad}-1 1:2\n");
+            let f = TempFile::new("order.txt", text.as_bytes());
+            let options = SharedOptions {
+                load: LoadOptions::default(),
+                eval_rows: 10,
+                seed: 3,
+            };
+            let err = Dataset::open_shared(&f.0, &options)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(":2: ") && err.contains(words),
+                "{bad:?}: {err}"
+            );
+            assert!(!err.contains("--dim"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn a_malformed_line_in_a_split_is_an_error_naming_its_line() {
         let mut text = String::new();
         for i in 0..400 {

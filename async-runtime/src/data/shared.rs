@@ -420,7 +420,12 @@ fn last_index(line: &[u8]) -> Option<usize> {
         .map_or(0, |p| p + 1);
     let token = &content[start..end];
     let colon = memchr::memchr(b':', token)?;
-    std::str::from_utf8(&token[..colon]).ok()?.parse().ok()
+    match std::str::from_utf8(&token[..colon]).ok()?.parse::<usize>() {
+        Ok(index) => Some(index),
+        // All digits, more than any memory holds: beyond every budget.
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(usize::MAX),
+        Err(_) => None,
+    }
 }
 
 fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
@@ -464,8 +469,13 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
                     path: path.to_path_buf(),
                     line: line_no,
                     message: format!(
-                        "index {index} exceeds the memory budget of {} features (8 bytes each \
+                        "index {} exceeds the memory budget of {} features (8 bytes each \
                          per model copy): raise it with --max-features if that is meant",
+                        if index == usize::MAX {
+                            format!("over {index}")
+                        } else {
+                            index.to_string()
+                        },
                         options.load.max_dim
                     ),
                 });
