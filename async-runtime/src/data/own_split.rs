@@ -190,11 +190,13 @@ fn parse(
         line: line_no,
         message,
     };
+    // Checked before skipping a comment line, as the driver's reader (which shipping uses)
+    // checks the whole text: the same file is refused whichever way it is read.
+    let text = std::str::from_utf8(line)
+        .map_err(|_| error("invalid UTF-8 (not a LIBSVM text file?)".into()))?;
     if !is_row(line) {
         return Ok(());
     }
-    let text = std::str::from_utf8(line)
-        .map_err(|_| error("invalid UTF-8 (not a LIBSVM text file?)".into()))?;
     parse_line(text, &order.options, into).map_err(error)
 }
 
@@ -391,6 +393,40 @@ mod tests {
             );
             assert!(!err.contains("--dim"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_comment_not_in_utf8_is_refused_by_a_split_as_by_the_whole_file_reader() {
+        // A Latin-1 comment far from the sampled rows: shipping refuses the file at its line,
+        // and so must the worker whose split holds it.
+        let mut text = Vec::new();
+        for i in 0..400 {
+            if i == 290 {
+                text.extend_from_slice(b"# caf\xe9\n");
+            }
+            text.extend_from_slice(b"-1 1:0.5 3:2\n");
+        }
+        let f = TempFile::new("latin1.txt", &text);
+        let shipped = crate::data::libsvm::read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(shipped, DataError::Parse { line: 291, .. }),
+            "{shipped}"
+        );
+        let own = shared(&f.0, 10);
+        let errors: Vec<String> = own
+            .origin()
+            .unwrap()
+            .orders(2, 9)
+            .unwrap()
+            .iter()
+            .filter_map(|(_, order)| read_split(order).err().map(|e| e.to_string()))
+            .collect();
+        assert_eq!(errors.len(), 1, "one split holds the line: {errors:?}");
+        assert!(
+            errors[0].contains(":291: ") && errors[0].contains("invalid UTF-8"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]
