@@ -430,6 +430,31 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_line_beyond_the_limit_is_refused_before_the_rest_is_decompressed() {
+        use crate::data::libsvm::tests::xz;
+        // A bomb's first line: 5000 bytes with no line end, over the 1024 allowed. Behind it
+        // a second stream that would fail to decompress, standing for the gigabytes a bomb
+        // holds: the scan stops at the line, and never reaches it.
+        let mut head = b"1 1:1\n".to_vec();
+        head.extend(std::iter::repeat_n(0u8, 5000));
+        let mut bytes = xz(&head);
+        let tail = xz(b"-1 2:1\n");
+        bytes.extend_from_slice(&tail[..tail.len() - 8]);
+        let f = TempFile::new("bomb.xz", &bytes);
+        let options = SharedOptions {
+            load: LoadOptions {
+                max_line_bytes: 1024,
+                ..LoadOptions::default()
+            },
+            eval_rows: 10,
+            seed: 3,
+        };
+        let err = Dataset::open_shared(&f.0, &options).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("longer than 1024 bytes"), "{err}");
+    }
+
+    #[test]
     fn a_malformed_line_in_a_split_is_an_error_naming_its_line() {
         let mut text = String::new();
         for i in 0..400 {

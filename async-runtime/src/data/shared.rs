@@ -7,7 +7,7 @@
 //! the middle: the driver decompresses it to scan it (twice: once to learn its length), and
 //! each worker decompresses it whole and keeps only its rows.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
@@ -435,10 +435,38 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
     }
 }
 
+/// The length of a compressed file's text, read through once. A line longer than `max_line`
+/// ends the read at once, at its line: a small file that decompresses to gigabytes without a
+/// line end (a bomb) is refused as soon as the reader would refuse it, not after all of it.
+fn decompressed_len(path: &Path, max_line: usize) -> Result<u64, DataError> {
+    let mut reader = libsvm::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut total, mut line_len, mut line_no) = (0u64, 0usize, 1usize);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(path)(e)),
+        };
+        let mut rest = &buf[..n];
+        loop {
+            let end = memchr::memchr(b'\n', rest);
+            line_len = line_len.saturating_add(end.unwrap_or(rest.len()));
+            if line_len > max_line {
+                return Err(line_error(path, line_no, LineTooLong::error(max_line)));
+            }
+            let Some(end) = end else { break };
+            (line_len, line_no, rest) = (0, line_no + 1, &rest[end + 1..]);
+        }
+        total += n as u64;
+    }
+}
+
 fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
     let compressed = libsvm::is_compressed(path)?;
     let total = if compressed {
-        io::copy(&mut libsvm::open(path)?, &mut io::sink()).map_err(io_error(path))?
+        decompressed_len(path, options.load.max_line_bytes)?
     } else {
         std::fs::metadata(path).map_err(io_error(path))?.len()
     };
