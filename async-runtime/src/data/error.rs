@@ -64,6 +64,23 @@ pub enum DataError {
         /// The budget.
         max: usize,
     },
+    /// The rows read so far take more memory than the host can give them.
+    #[error(
+        "{}: its rows up to line {line} already take {} MiB in memory, over the budget of {} \
+         MiB (half the memory this host has available): read it on a host with more memory, or \
+         with --data-access shared, where each worker holds only its partitions",
+        path.display(), held / (1 << 20), budget / (1 << 20)
+    )]
+    OverMemoryBudget {
+        /// The file being read.
+        path: PathBuf,
+        /// The line the reader had reached.
+        line: usize,
+        /// Bytes the rows read so far hold.
+        held: u64,
+        /// The budget, in bytes.
+        budget: u64,
+    },
     /// A sparse matrix is structurally invalid (bad index pointer, unsorted indices, ...).
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),

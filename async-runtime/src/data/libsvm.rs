@@ -184,7 +184,7 @@ pub fn read_libsvm_from<R: Read + Send>(
                 error,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
-        parse_chunks(rx, path, opts)
+        parse_chunks(rx, path, opts, memory_budget())
     })?;
     let plan = GrainPlan::from_row_offsets(parsed.total_bytes, &parsed.row_offsets);
     Ok(build(parsed, &file_name(path), path, opts)?.with_plan(plan))
@@ -283,12 +283,41 @@ impl Parsed {
     pub(crate) fn n_rows(&self) -> usize {
         self.labels.len()
     }
+
+    /// Bytes the rows hold: per row a label, a row start and a line offset, per stored value
+    /// its index and the value.
+    fn held_bytes(&self) -> u64 {
+        (self.labels.len() as u64) * 24 + (self.values.len() as u64) * 16
+    }
 }
 
+/// The bytes a data set read whole may take: half the memory this host has available now
+/// (`MemAvailable` of `/proc/meminfo`), since building the data set from the rows read copies
+/// them once more. Where that cannot be read, no budget.
+pub fn memory_budget() -> u64 {
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        });
+    available_kib.map_or(u64::MAX, |kib| kib.saturating_mul(1024) / 2)
+}
+
+/// Parses the blocks `rx` receives, refusing rows that hold more than `budget` bytes (checked
+/// per block of text, not per line).
 fn parse_chunks(
     rx: Receiver<io::Result<Vec<u8>>>,
     path: &Path,
     opts: &LoadOptions,
+    budget: u64,
 ) -> Result<Parsed, DataError> {
     let mut p = Parsed::new();
     let mut line_no = 0usize;
@@ -335,6 +364,17 @@ fn parse_chunks(
             at += line.len() as u64 + 1;
         }
         p.total_bytes += chunk.len() as u64;
+        // A small compressed file can hold billions of valid rows: refused with a reason, not
+        // grown until the host kills the process.
+        let held = p.held_bytes();
+        if held > budget {
+            return Err(DataError::OverMemoryBudget {
+                path: path.to_path_buf(),
+                line: line_no,
+                held,
+                budget,
+            });
+        }
     }
     Ok(p)
 }
@@ -988,6 +1028,32 @@ pub(crate) mod tests {
             ..LoadOptions::default()
         };
         assert_eq!(read_libsvm(&f.0, &raised).unwrap().dim(), 4_294_967_296);
+    }
+
+    #[test]
+    fn rows_beyond_the_memory_budget_are_refused_naming_it() {
+        // 300,000 rows of one value: 12 MB in memory, from a 2 MB text (or 300 bytes of xz).
+        let text = "1 1:1\n".repeat(300_000);
+        let parse = |budget: u64| {
+            let (tx, rx) = sync_channel(2);
+            let text = text.clone();
+            std::thread::spawn(move || pump(text.as_bytes(), tx, 1 << 20));
+            parse_chunks(rx, Path::new("bomb.svm"), &LoadOptions::default(), budget)
+        };
+        let err = parse(4 << 20).map(|p| p.n_rows()).unwrap_err();
+        assert!(
+            matches!(err, DataError::OverMemoryBudget { budget, .. } if budget == 4 << 20),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("bomb.svm: its rows up to line"),
+            "{message}"
+        );
+        assert!(message.contains("over the budget of 4 MiB"), "{message}");
+        // Within the budget, every row is read.
+        assert_eq!(parse(64 << 20).map(|p| p.n_rows()).unwrap(), 300_000);
+        assert!(memory_budget() > 0);
     }
 
     #[test]
