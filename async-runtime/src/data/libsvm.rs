@@ -286,7 +286,7 @@ impl Parsed {
 
     /// Bytes the rows hold: per row a label, a row start and a line offset, per stored value
     /// its index and the value.
-    fn held_bytes(&self) -> u64 {
+    pub(crate) fn held_bytes(&self) -> u64 {
         (self.labels.len() as u64) * 24 + (self.values.len() as u64) * 16
     }
 }

@@ -18,8 +18,14 @@ use super::partition::Partition;
 use super::shared::{is_row, line_error, SplitOrder};
 use super::split::Block;
 
-/// Reads the partition `order` describes from its file.
+/// Reads the partition `order` describes from its file, within the host's
+/// [`memory_budget`](libsvm::memory_budget).
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
+    read_split_within(order, libsvm::memory_budget())
+}
+
+/// [`read_split`], refusing rows that take more than `budget` bytes.
+fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataError> {
     let path = order.path.as_path();
     if order.checksums.len() != order.blocks.len() {
         // Every block is checked: an order without its sums is not read unchecked.
@@ -31,7 +37,7 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     }
     // Rows found per block, then all the rows in the partition's order.
     let (found, rows, sums) = if order.compressed {
-        let (parts, sums) = read_whole(order)?;
+        let (parts, sums) = read_whole(order, budget)?;
         let found: Vec<usize> = parts.iter().map(Parsed::n_rows).collect();
         let mut rows = Parsed::new();
         for parsed in parts {
@@ -48,7 +54,9 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
         let mut sums = Vec::with_capacity(order.blocks.len());
         for block in &order.blocks {
             let before = rows.n_rows();
-            sums.push(read_block(&mut file, block, order, &mut rows)?);
+            let (sum, lines_end) = read_block(&mut file, block, order, &mut rows)?;
+            within_budget(rows.held_bytes(), budget, path, lines_end)?;
+            sums.push(sum);
             found.push(rows.n_rows() - before);
         }
         (found, rows, sums)
@@ -100,13 +108,27 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     Partition::new(order.partition, order.seed, data, global_ids)
 }
 
-/// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes.
+/// Refuses rows that hold `held` bytes, more than `budget`, read up to line `line` of `path`.
+fn within_budget(held: u64, budget: u64, path: &Path, line: usize) -> Result<(), DataError> {
+    if held > budget {
+        return Err(DataError::OverMemoryBudget {
+            path: path.to_path_buf(),
+            line,
+            held,
+            budget,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes and the
+/// number of the last line it read.
 fn read_block(
     file: &mut File,
     block: &Block,
     order: &SplitOrder,
     parsed: &mut Parsed,
-) -> Result<u32, DataError> {
+) -> Result<(u32, usize), DataError> {
     let path = order.path.as_path();
     let io = |error| DataError::Io {
         path: path.to_path_buf(),
@@ -139,12 +161,12 @@ fn read_block(
     // The line starting past the block was read, or the text ended: every byte of the block
     // went through the checksum.
     drop(lines);
-    Ok(text.sums()[0])
+    Ok((text.sums()[0], line_no.saturating_sub(1)))
 }
 
 /// The rows of each block of the partition, from the whole decompressed text, and the CRC-32
 /// of each block's bytes.
-fn read_whole(order: &SplitOrder) -> Result<(Vec<Parsed>, Vec<u32>), DataError> {
+fn read_whole(order: &SplitOrder, budget: u64) -> Result<(Vec<Parsed>, Vec<u32>), DataError> {
     let path = order.path.as_path();
     // The blocks by position in the text, to find the one a line starts in.
     let mut by_start: Vec<(usize, &Block)> = order.blocks.iter().enumerate().collect();
@@ -168,6 +190,12 @@ fn read_whole(order: &SplitOrder) -> Result<(Vec<Parsed>, Vec<u32>), DataError> 
         let (index, block) = by_start[k - 1];
         if offset < block.bytes.end {
             parse(line, line_no, path, order, &mut parts[index])?;
+        }
+        // A small compressed file can hold billions of rows: their memory is looked at every
+        // 4,096 lines, not per line.
+        if line_no.is_multiple_of(1 << 12) {
+            let held = parts.iter().map(Parsed::held_bytes).sum();
+            within_budget(held, budget, path, line_no)?;
         }
     }
     drop(lines);
@@ -258,6 +286,24 @@ mod tests {
                     assert_eq!(read.data().is_sparse(), whole.is_sparse());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_split_beyond_the_memory_budget_is_refused_plain_or_compressed() {
+        let plain = plain_a9a();
+        for path in [plain.0.clone(), test_support::data("a9a.xz")] {
+            let own = shared(&path, 500);
+            let orders = own.origin().unwrap().orders(2, 5).unwrap();
+            let order = &orders[0].1;
+            // Half of a9a holds about 3.5 MB of rows: over 1 MiB, under 64 MiB.
+            let error = read_split_within(order, 1 << 20).map(|_| ()).unwrap_err();
+            assert!(
+                matches!(error, DataError::OverMemoryBudget { budget, .. } if budget == 1 << 20),
+                "{}: {error}",
+                path.display()
+            );
+            assert!(read_split_within(order, 64 << 20).is_ok());
         }
     }
 
