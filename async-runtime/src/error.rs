@@ -43,8 +43,12 @@ pub enum RuntimeError {
     },
     /// No live worker is left to run tasks.
     #[error(
-        "no live worker is left ({lost} lost{})",
-        .last_excluded.as_ref().map(|why| format!(", the last one excluded: {why}")).unwrap_or_default()
+        "no live worker is left ({lost} lost{}){}",
+        .last_excluded.as_ref().map(|why| format!(", the last one excluded: {why}")).unwrap_or_default(),
+        .failed_everywhere.as_ref().map(|task| format!(
+            ": each was excluded for failing task `{task}`, which so fails wherever it runs \
+             (a bug in its closure?)"
+        )).unwrap_or_default()
     )]
     NoWorkers {
         /// Workers lost during the run.
@@ -52,6 +56,9 @@ pub enum RuntimeError {
         /// Why the last worker excluded was (an author's task that panics on every worker
         /// excludes them all: its message is the run's cause).
         last_excluded: Option<String>,
+        /// The task every lost worker was excluded for failing (two at least): the task, not
+        /// the workers, is at fault.
+        failed_everywhere: Option<String>,
     },
     /// A task failed in a worker.
     #[error("task {task} failed on worker {worker}: {message}")]

@@ -159,8 +159,8 @@ pub struct Driver {
     pub(crate) checkpoints: Checkpoints,
     /// The slow-partitions straggler model's mean compute per task.
     pub(crate) straggling: super::straggling::TaskStraggling,
-    /// Why the last worker excluded was: the cause of a run that runs out of workers.
-    pub(crate) last_excluded: Option<String>,
+    /// Why workers were excluded: the cause of a run that runs out of workers.
+    pub(crate) exclusions: super::exclusions::Exclusions,
     /// The budget of joins, and how often their lines are logged.
     pub(crate) joins: Joins,
 }
@@ -232,7 +232,7 @@ impl Driver {
             observer: None,
             checkpoints: Checkpoints::default(),
             straggling: Default::default(),
-            last_excluded: None,
+            exclusions: Default::default(),
             joins,
         }
     }
@@ -241,7 +241,11 @@ impl Driver {
     pub(crate) fn no_workers(&self) -> RuntimeError {
         RuntimeError::NoWorkers {
             lost: self.stats.lost_workers as usize,
-            last_excluded: self.last_excluded.clone(),
+            last_excluded: self.exclusions.last().map(str::to_owned),
+            failed_everywhere: self
+                .exclusions
+                .failed_everywhere(self.stats.lost_workers as usize)
+                .map(str::to_owned),
         }
     }
 

@@ -1162,6 +1162,10 @@ fn a_task_failing_on_every_worker_ends_the_run_with_its_message() {
         message.contains("task panicked: index out of bounds"),
         "{message}"
     );
+    assert!(
+        message.contains("each was excluded for failing task `grad`"),
+        "{message}"
+    );
 }
 
 #[test]

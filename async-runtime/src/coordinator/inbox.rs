@@ -321,9 +321,10 @@ impl Driver {
             message: message.clone(),
         });
         if streak >= EXCLUDE_AFTER {
-            self.exclude(
+            self.exclude_for(
                 worker,
                 &format!("it failed {streak} tasks in a row, the last with: {message}"),
+                Some(task.task()),
             );
         }
     }
@@ -374,12 +375,18 @@ impl Driver {
 
     /// Takes a worker out of the run for good: told so (it exits), then lost.
     pub(crate) fn exclude(&mut self, worker: usize, reason: &str) {
+        self.exclude_for(worker, reason, None);
+    }
+
+    /// [`exclude`](Driver::exclude), for failing `failed_task` (its last failure) if that
+    /// is why.
+    fn exclude_for(&mut self, worker: usize, reason: &str, failed_task: Option<&'static str>) {
         if self.table.workers[worker].excluded {
             return;
         }
         self.table.workers[worker].excluded = true;
         self.stats.excluded_workers += 1;
-        self.last_excluded = Some(reason.to_owned());
+        self.exclusions.record(reason, failed_task);
         let name = self.table.workers[worker].name.clone();
         tracing::warn!(worker = %name, reason, "worker excluded");
         // Before `lose` ends its session: the link sends what was queued first.

@@ -19,6 +19,7 @@
 //! | `clock::RunClock` | training time: its start, the pauses left out, the resumed run's offset |
 //! | `local::LocalWorkers` | the worker processes started on the driver's host, their replacements awaited |
 //! | `stop::StopHandle` | a request from another thread (Ctrl-C) to end the run as a stop rule does |
+//! | `exclusions::Exclusions` | why workers were excluded; whether all were for failing one task |
 //!
 //! The orchestration (`dispatch`, `reduce`, `inbox`, `checkpointing`) is `impl Driver`
 //! across those parts; `fake_link` runs it against scripted workers.
@@ -29,6 +30,7 @@ mod checkpoints;
 mod clock;
 mod dispatch;
 mod driver;
+mod exclusions;
 #[cfg(test)]
 mod fake_link;
 mod inbox;
