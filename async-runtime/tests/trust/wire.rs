@@ -33,12 +33,17 @@ fn result(seq: u64, len: usize) -> ToDriver {
     }
 }
 
-/// Under each name: every message a worker sends, without the token.
-pub fn attack(endpoint: &str, names: &[&str]) -> Sent {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// A runtime on this thread for a hand-written peer.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a runtime");
+        .expect("a runtime")
+}
+
+/// Under each name: every message a worker sends, without the token.
+pub fn attack(endpoint: &str, names: &[&str]) -> Sent {
+    let runtime = runtime();
     let mut sent = Sent::default();
     for name in names {
         runtime.block_on(impostor(endpoint, name, &mut sent));
@@ -675,10 +680,7 @@ pub fn silent_insider(
 ) -> Option<std::time::Duration> {
     use futures::StreamExt;
     use zeromq::{SocketEvent, SocketRecv};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let Insider {
             mut socket,
@@ -803,10 +805,7 @@ pub fn lying_insider(
     use asyncopt_runtime::transport::session::Opener;
     use futures::StreamExt;
     use zeromq::{SocketEvent, SocketRecv};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let Insider {
             mut socket,
