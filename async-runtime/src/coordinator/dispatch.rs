@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
 
-use super::driver::{Driver, VersionRead};
-use super::placement::{self, PartMeta, PartSource, Shipped};
+use super::driver::Driver;
+use super::placement::{self, shipping_key, PartMeta, PartSource, Shipped};
+use super::result_meta::VersionRead;
 use super::table::{WorkerInfo, WorkerTable};
 use super::tasks;
 use crate::broadcaster::delta::{self, VersionBody};
@@ -443,11 +444,6 @@ impl Driver {
         }
         sent
     }
-}
-
-/// What tells one dataset shipped from another.
-pub(crate) fn shipping_key(data: &Dataset) -> (usize, usize, usize) {
-    (data.id() as usize, data.n_rows(), data.dim())
 }
 
 /// The largest piece of an encoded partition sent in one frame: well under the frame limit

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_bytes::ByteBuf;
 
 use super::table::WorkerInfo;
-use crate::data::{RowRanges, SplitOrder};
+use crate::data::{Dataset, RowRanges, SplitOrder};
 use crate::protocol::ToWorker;
 
 /// The dataset whose partitions the workers hold.
@@ -247,6 +247,11 @@ fn by_round(workers: &[WorkerInfo], extra: usize) -> impl Fn(&usize, &usize) -> 
         };
         by_time.then(held(a).cmp(&held(b)))
     }
+}
+
+/// What tells one dataset shipped from another.
+pub(crate) fn shipping_key(data: &Dataset) -> (usize, usize, usize) {
+    (data.id() as usize, data.n_rows(), data.dim())
 }
 
 #[cfg(test)]

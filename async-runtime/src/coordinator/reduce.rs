@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use super::barrier::Gate;
 use super::dispatch::TaskSpec;
-use super::driver::{Driver, ResultMeta};
+use super::driver::Driver;
 use super::inbox::EXCLUDE_AFTER;
 use super::inspect::Shape;
+use super::result_meta::ResultMeta;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
 use super::tasks::{self, Attempts, Failed, MAX_ATTEMPTS};

@@ -10,8 +10,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::driver::{ResultMeta, VersionRead};
 use super::report::RunStats;
+use super::result_meta::{ResultMeta, VersionRead};
 
 /// At most this many results of one asynchronous site wait while other sites run; beyond,
 /// the oldest is dropped and counted in `RunStats::dropped_orphan`.

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::driver::VersionRead;
+use super::result_meta::VersionRead;
 use super::results::Arrived;
 use super::table::WorkerInfo;
 use crate::worker::MAX_QUEUED_TASKS;
