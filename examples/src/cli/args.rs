@@ -275,7 +275,8 @@ pub(super) struct CompareArgs {
     pub(super) algos: Vec<Optimizer>,
     #[command(flatten)]
     pub(super) run: RunArgs,
-    /// Folder for the traces, summaries, models and the plot.
+    /// Folder for the traces, summaries, models, compare.json and the plot [default: a new
+    /// folder runs/run-<time>].
     #[arg(long, help_heading = "Output")]
     pub(super) out: Option<PathBuf>,
 }
@@ -343,4 +344,26 @@ pub enum LossName {
     LeastSquares,
     /// 1/n sum log(1 + exp(-y x.w)) + lambda/2 |w|^2.
     Logistic,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn compare_help_names_the_folder_it_writes_into_without_out() {
+        // The README documents the default `runs/run-<time>/`; `compare --help` left it out.
+        let mut command = Cli::command();
+        let compare = command
+            .find_subcommand_mut("compare")
+            .expect("the compare subcommand");
+        let help = compare.render_long_help().to_string();
+        let out = help
+            .split("--out <OUT>")
+            .nth(1)
+            .expect("compare --help lists --out");
+        assert!(out.contains("runs/run-<time>"), "{out}");
+    }
 }
