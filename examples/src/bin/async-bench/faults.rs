@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use async_train::cli::builtin_comparison;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::Algorithm;
+use clap::builder::RangedU64ValueParser;
 
 use crate::figures;
 
@@ -31,7 +32,7 @@ pub struct FaultsArgs {
     seed: u64,
     /// Runs of each fault and algorithm: the figures are their medians (SGD's time alone
     /// varies by seconds from run to run on a small set).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     repeats: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
@@ -74,7 +75,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
         for (i, algorithm) in [Algorithm::Sgd, Algorithm::Asgd].into_iter().enumerate() {
             spec.algorithm = algorithm.into();
             let mut runs = Vec::new();
-            for _ in 0..args.repeats.max(1) {
+            for _ in 0..args.repeats {
                 let injector = inject(fault, at, workers);
                 let outcome = job::run(&spec, &data)?;
                 let struck = injector

@@ -431,3 +431,22 @@ pub(crate) fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f6
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn zero_repeats_are_refused_before_anything_runs() {
+        // `session --repeats 0` took the median of no runs and panicked, after the per-frame
+        // part; `faults --repeats 0` ran once as if given 1.
+        for part in ["session", "faults"] {
+            let parsed = Cli::try_parse_from(["async-bench", part, "--repeats", "0"]);
+            let error = parsed.expect_err(part).to_string();
+            assert!(error.contains("--repeats"), "{part}: {error}");
+        }
+        assert!(Cli::try_parse_from(["async-bench", "session", "--repeats", "1"]).is_ok());
+    }
+}

@@ -15,6 +15,7 @@ use async_train::job;
 use asyncopt_algorithms::Algorithm;
 use asyncopt_runtime::transport::frame;
 use asyncopt_runtime::transport::session::{Direction, Opener, Sealer};
+use clap::builder::RangedU64ValueParser;
 use serde_json::json;
 
 use crate::figures;
@@ -32,7 +33,7 @@ pub struct SessionArgs {
     #[arg(long, default_value_t = 20_000)]
     updates: usize,
     /// Whole runs per mode (alternated; the median is reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     repeats: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
