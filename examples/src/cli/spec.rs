@@ -343,7 +343,11 @@ mod tests {
         assert!(check(&["--quorum", "2"], &[sgd]).is_err());
         // A comparison takes a setting one of its optimizers reads.
         assert!(check(&["--quorum", "2"], &[sgd, asgd]).is_ok());
-        assert!(check(&["--epoch", "10"], &[sgd, asgd]).is_err());
+        let neither = check(&["--epoch", "10"], &[sgd, asgd]).unwrap_err();
+        assert!(
+            neither.starts_with("--epoch 10 would change nothing: none of sgd, asgd reads p.epoch"),
+            "{neither}"
+        );
         let svrg = Optimizer::from(Algorithm::Svrg);
         assert!(check(&["--epoch", "10"], &[svrg]).is_ok());
         assert!(check(&["--precondition", "diagonal"], &[plain]).is_err());

@@ -44,10 +44,13 @@ pub fn check_settings(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
         } else {
             format!("{flag} {value}")
         };
+        let who = match names.as_slice() {
+            [one] => format!("{one} does not read"),
+            many => format!("none of {} reads", many.join(", ")),
+        };
         bail_usage!(
-            "{given} would change nothing: {} does not read {} (an optimizer declares the \
-             settings its code reads with Optimizer::reads)",
-            names.join(", "),
+            "{given} would change nothing: {who} {} (an optimizer declares the settings its \
+             code reads with Optimizer::reads)",
             setting.field()
         );
     }
