@@ -184,6 +184,9 @@ impl Watch {
         let objective = w.objective(self.data.as_ref(), &self.params);
         let cost = begun.elapsed().as_secs_f64();
         self.next_evaluation = at.elapsed_s + self.eval_every_s.max(cost / CHECK_SHARE);
+        // An evaluation is a trace point: the next recorded model is due one spacing after it,
+        // or one out of step (an evaluation the norm asked for) doubles the trace's points.
+        self.next_record = at.elapsed_s + self.record_every_s;
         self.evaluated_norm = self.evaluated_norm.max(norm);
         let point = self.point(at, objective);
         let subopt = point.subopt;
@@ -431,6 +434,29 @@ mod tests {
         assert!(recorded[0].subopt.is_some_and(|s| s > 0.4));
         assert!(recorded[1].subopt.is_some_and(|s| s.abs() < 1e-12));
         assert!(watch.evaluate_recorded().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn an_evaluation_between_the_due_times_moves_the_next_recorded_model_too() {
+        // Simulated seconds: looks every second, a point due every 8. The jump at 4 s is
+        // evaluated at once (its norm); the recorded models kept their own schedule from 0 s,
+        // and the trace had two points per 8 s, 4 s apart, for the rest of the run.
+        let mut watch = watch(StopRules::default(), 8.0);
+        let mut points = Vec::new();
+        for k in 0..=64 {
+            let w = if k < 4 {
+                model(0.1, 0.0)
+            } else {
+                model(5.0, 0.0)
+            };
+            watch.look(at(k, k as f64), ModelRef::of(&w), |p| points.push(p));
+        }
+        points.extend(watch.evaluate_recorded());
+        let mut times: Vec<f64> = points.iter().map(|p| p.elapsed_s).collect();
+        times.sort_by(f64::total_cmp);
+        assert_eq!(&times[..2], [0.0, 4.0]);
+        let gaps: Vec<f64> = times[1..].windows(2).map(|t| t[1] - t[0]).collect();
+        assert!(gaps.iter().all(|&gap| gap == 8.0), "{times:?}");
     }
 
     #[test]
