@@ -797,6 +797,14 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
     let misspelt = run(&["--updates", "10", "--resume", "a/b/typo"], &dir);
     assert_clear_error(&misspelt, "--resume a/b/typo: no such folder");
     assert!(!dir.join("a").exists(), "nothing created for it");
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    let nothing_saved = run(&["--updates", "10", "--resume", "empty"], &dir);
+    assert_clear_error(
+        &nothing_saved,
+        "no checkpoint in empty: it has no checkpoint.bin",
+    );
+    let left = std::fs::read_dir(dir.join("empty")).unwrap().count();
+    assert_eq!(left, 0, "a refused resume leaves the folder as it was");
     let before = std::fs::read(test_support::data("cal_housing.scale.xz")).unwrap();
     assert_eq!(std::fs::read(dir.join("data.xz")).unwrap(), before);
     assert_eq!(

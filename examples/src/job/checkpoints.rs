@@ -52,6 +52,11 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
             };
             bail!("--resume {}: {why}", dir.display());
         }
+        // Before the claim, which would leave its lock file in a folder that is no checkpoint's.
+        if !dir.join(checkpoint::FILE).exists() {
+            let dir = dir.to_path_buf();
+            return Err(checkpoint::CheckpointError::Missing { dir }.into());
+        }
     }
     // Held for the run: one folder, one run at a time.
     let writes_into = (spec.checkpointing.dir.as_ref()).or(spec.checkpointing.resume.as_ref());
