@@ -449,4 +449,21 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["async-bench", "session", "--repeats", "1"]).is_ok());
     }
+
+    #[test]
+    fn counts_that_leave_nothing_to_measure_are_refused() {
+        // Each ran and wrote figures of nothing: an empty generated file whose failure was
+        // recorded as a figure, a session of no updates, a scale run of no results.
+        for (part, flag) in [
+            ("splits", "--sizes-mb"),
+            ("session", "--updates"),
+            ("scale", "--results"),
+        ] {
+            let parsed = Cli::try_parse_from(["async-bench", part, flag, "0"]);
+            let error = parsed.expect_err(part).to_string();
+            assert!(error.contains(flag), "{part}: {error}");
+        }
+        let sizes = ["async-bench", "splits", "--sizes-mb", "1,0"];
+        assert!(Cli::try_parse_from(sizes).is_err(), "every size is checked");
+    }
 }

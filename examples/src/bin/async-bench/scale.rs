@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use asyncopt_runtime::data::Features;
 use asyncopt_runtime::{async_optimizer, ClusterConfig, Dataset, Driver, Partition};
+use clap::builder::RangedU64ValueParser;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ pub struct ScaleArgs {
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     workers: Vec<usize>,
     /// Results each run collects.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     results: usize,
     /// Microseconds each task sleeps (0: returns at once).
     #[arg(long, default_value_t = 1000)]

@@ -30,7 +30,7 @@ pub struct SessionArgs {
     #[arg(long, default_value_t = 8)]
     workers: usize,
     /// Updates per whole run.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     updates: usize,
     /// Whole runs per mode (alternated; the median is reported).
     #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]

@@ -23,7 +23,8 @@ use serde_json::{json, Value};
 #[derive(Debug, clap::Args)]
 pub struct SplitsArgs {
     /// Sizes of the generated file, in MB (10^6 bytes).
-    #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500])]
+    #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500],
+          value_parser = clap::value_parser!(u64).range(1..))]
     sizes_mb: Vec<u64>,
     /// Worker processes.
     #[arg(long, default_value_t = 4)]
