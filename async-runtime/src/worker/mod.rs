@@ -100,6 +100,46 @@ impl WorkerOptions {
     }
 }
 
+/// The longest heartbeat period a worker takes: an hour, as a cluster's (its event loop
+/// multiplies it).
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(3600);
+
+/// The longest connect timeout or reconnect window a worker takes: a century, far beyond any
+/// run, and a deadline this far still fits the clock's arithmetic (one past it panicked).
+pub const MAX_WAIT: Duration = Duration::from_secs(3_200_000_000);
+
+impl WorkerOptions {
+    /// Why these options cannot run a worker, if they cannot: a name the driver would refuse,
+    /// a heartbeat period of zero (the ticker panics) or past [`MAX_HEARTBEAT`], a wait past
+    /// [`MAX_WAIT`] (its deadline overflows the clock).
+    fn problem(&self) -> Option<String> {
+        if let Some(problem) =
+            crate::protocol::name_problem(&self.name, crate::protocol::MAX_WORKER_NAME)
+        {
+            return Some(problem);
+        }
+        if self.heartbeat.is_zero() || self.heartbeat > MAX_HEARTBEAT {
+            return Some(format!(
+                "its heartbeat period must be more than 0 and at most {} s, not {:?}",
+                MAX_HEARTBEAT.as_secs(),
+                self.heartbeat
+            ));
+        }
+        let waits = [
+            ("connect timeout", Some(self.connect_timeout)),
+            ("reconnect window", self.reconnect),
+        ];
+        waits.into_iter().find_map(|(what, wait)| {
+            wait.filter(|&wait| wait > MAX_WAIT).map(|wait| {
+                format!(
+                    "its {what} must be at most {} s, not {wait:?}",
+                    MAX_WAIT.as_secs()
+                )
+            })
+        })
+    }
+}
+
 /// How a worker's run ended, when it ended well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunEnd {
@@ -112,9 +152,7 @@ pub enum RunEnd {
 
 /// Runs a worker until the driver says the run is over or goes away.
 pub fn run(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
-    if let Some(problem) =
-        crate::protocol::name_problem(&options.name, crate::protocol::MAX_WORKER_NAME)
-    {
+    if let Some(problem) = options.problem() {
         return Err(RuntimeError::Config(format!(
             "this worker cannot join: {problem}"
         )));
@@ -792,6 +830,49 @@ mod tests {
 
     fn shutdown() -> ToWorker {
         ToWorker::Shutdown { another_run: false }
+    }
+
+    #[test]
+    fn options_the_event_loop_cannot_run_are_refused_before_any_connection() {
+        // Each panicked: a zero period in tokio's ticker once connected, a wait past the
+        // clock's range in the deadline `reach_by` adds it to (the reconnect window once the
+        // driver is lost); a period of hours would multiply past it.
+        type Change = fn(&mut WorkerOptions);
+        let options = |change: Change| {
+            let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+            options.connect_timeout = Duration::ZERO;
+            change(&mut options);
+            options
+        };
+        let cases: [(Change, &str); 4] = [
+            (|o| o.heartbeat = Duration::ZERO, "heartbeat period"),
+            (|o| o.heartbeat = Duration::MAX, "heartbeat period"),
+            (|o| o.connect_timeout = Duration::MAX, "connect timeout"),
+            (|o| o.reconnect = Some(Duration::MAX), "reconnect window"),
+        ];
+        for (change, says) in cases {
+            match run(options(change)) {
+                Err(RuntimeError::Config(message)) => assert!(
+                    message.starts_with("this worker cannot join: its ") && message.contains(says),
+                    "{message}"
+                ),
+                other => panic!("{says}: {other:?}"),
+            }
+        }
+        // At the bounds they run (and find no driver at port 1).
+        let at_bounds = options(|o| {
+            o.heartbeat = MAX_HEARTBEAT;
+            o.reconnect = None;
+        });
+        assert!(matches!(run(at_bounds), Err(RuntimeError::DriverLost(_))));
+        let mut tries = Tries::new(Some(MAX_WAIT));
+        tries.reach_by(MAX_WAIT, Instant::now());
+        let lost = Err(RuntimeError::DriverLost("gone".into()));
+        assert!(matches!(
+            tries.after("w0", lost, Instant::now()),
+            Then::Retry { .. }
+        ));
+        tries.reach_by(MAX_WAIT, Instant::now());
     }
 
     #[test]
