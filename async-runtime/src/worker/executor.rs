@@ -60,83 +60,87 @@ impl Executor {
         }
     }
 
+    /// Does the work the event loop hands over, in its order, and hands back each answer;
+    /// returns once the event loop hangs up or no longer takes answers (its session ended).
     pub(super) fn serve(
         mut self,
         work: std_mpsc::Receiver<Work>,
         results: tokio_mpsc::UnboundedSender<ToDriver>,
     ) {
         while let Ok(item) = work.recv() {
-            match item {
+            let answer = match item {
                 Work::Settings {
                     delay_factor,
                     cache_versions,
                 } => {
                     self.delay = StragglerDelay::new(delay_factor);
                     self.cache.set_capacity(cache_versions as usize);
+                    continue;
                 }
-                Work::Partition { partition, bytes } => {
-                    let message = match postcard::from_bytes::<Partition>(&bytes) {
-                        Ok(decoded) if decoded.id() == partition => self.own(decoded),
-                        Ok(decoded) => ToDriver::DataFailed {
-                            partition,
-                            message: format!(
-                                "partition {partition} holds partition {}",
-                                decoded.id()
-                            ),
-                        },
-                        Err(e) => ToDriver::DataFailed {
-                            partition,
-                            message: format!("partition {partition} does not decode: {e}"),
-                        },
-                    };
-                    drop(bytes);
-                    if results.send(message).is_err() {
-                        return;
-                    }
-                }
-                Work::ReadSplit(order) => {
-                    // Read here, on the task thread: heartbeats go on however long it takes,
-                    // and the tasks sent meanwhile wait behind it.
-                    let message = match crate::data::read_split(&order) {
-                        Ok(partition) if partition.id() == order.partition => self.own(partition),
-                        Ok(partition) => ToDriver::DataFailed {
-                            partition: order.partition,
-                            message: format!(
-                                "the split of partition {} read as partition {}",
-                                order.partition,
-                                partition.id()
-                            ),
-                        },
-                        Err(error) => ToDriver::DataFailed {
-                            partition: order.partition,
-                            message: error.to_string(),
-                        },
-                    };
-                    if results.send(message).is_err() {
-                        return;
-                    }
-                }
-                Work::Task(mut order) => {
-                    // The versions first: the task reads them. One the worker refuses makes
-                    // the task fail with a missing version, which the driver hears of.
-                    for shipped in std::mem::take(&mut order.versions) {
-                        self.hold(shipped);
-                    }
-                    // The task-level straggler model sleeps before the task, the worker-level
-                    // one after it; the result reports both.
-                    let before = ordered_sleep(order.sleep_s, &self.name);
-                    std::thread::sleep(before);
-                    let (message, delay) = self.execute(order, before);
-                    // The simulated straggler sleeps here, not in the event loop: its
-                    // heartbeats go on.
-                    std::thread::sleep(delay);
-                    self.queued.fetch_sub(1, Ordering::SeqCst);
-                    if results.send(message).is_err() {
-                        return;
-                    }
-                }
+                Work::Partition { partition, bytes } => self.decode(partition, bytes),
+                Work::ReadSplit(order) => self.read(&order),
+                Work::Task(order) => self.task(order),
+            };
+            if results.send(answer).is_err() {
+                return;
             }
         }
+    }
+
+    /// Keeps the partition the driver shipped as `bytes`, or says why not. Decoded here: a
+    /// large partition must not stop the heartbeats. Its bytes are freed before the answer.
+    fn decode(&mut self, partition: u32, bytes: Vec<u8>) -> ToDriver {
+        match postcard::from_bytes::<Partition>(&bytes) {
+            Ok(decoded) if decoded.id() == partition => self.own(decoded),
+            Ok(decoded) => ToDriver::DataFailed {
+                partition,
+                message: format!("partition {partition} holds partition {}", decoded.id()),
+            },
+            Err(e) => ToDriver::DataFailed {
+                partition,
+                message: format!("partition {partition} does not decode: {e}"),
+            },
+        }
+    }
+
+    /// Reads and keeps the split `order` names, or says why not. Read here, on the task
+    /// thread: heartbeats go on however long it takes, and the tasks sent meanwhile wait
+    /// behind it.
+    fn read(&mut self, order: &SplitOrder) -> ToDriver {
+        match crate::data::read_split(order) {
+            Ok(partition) if partition.id() == order.partition => self.own(partition),
+            Ok(partition) => ToDriver::DataFailed {
+                partition: order.partition,
+                message: format!(
+                    "the split of partition {} read as partition {}",
+                    order.partition,
+                    partition.id()
+                ),
+            },
+            Err(error) => ToDriver::DataFailed {
+                partition: order.partition,
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// Runs a task order with its simulated straggling; its result, once it no longer counts
+    /// as queued.
+    fn task(&mut self, mut order: TaskOrder) -> ToDriver {
+        // The versions first: the task reads them. One the worker refuses makes the task
+        // fail with a missing version, which the driver hears of.
+        for shipped in std::mem::take(&mut order.versions) {
+            self.hold(shipped);
+        }
+        // The task-level straggler model sleeps before the task, the worker-level one after
+        // it; the result reports both.
+        let before = ordered_sleep(order.sleep_s, &self.name);
+        std::thread::sleep(before);
+        let (message, delay) = self.execute(order, before);
+        // The simulated straggler sleeps here, not in the event loop: its heartbeats go on.
+        std::thread::sleep(delay);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        message
     }
 
     fn reject(&self, reason: &str) {
