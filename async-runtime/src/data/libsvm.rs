@@ -311,6 +311,24 @@ pub fn memory_budget() -> u64 {
     available_kib.map_or(u64::MAX, |kib| kib.saturating_mul(1024) / 2)
 }
 
+/// Refuses rows that hold `held` bytes, more than `budget`, read up to line `line` of `path`.
+pub(crate) fn within_budget(
+    held: u64,
+    budget: u64,
+    path: &Path,
+    line: usize,
+) -> Result<(), DataError> {
+    if held > budget {
+        return Err(DataError::OverMemoryBudget {
+            path: path.to_path_buf(),
+            line,
+            held,
+            budget,
+        });
+    }
+    Ok(())
+}
+
 /// Parses the blocks `rx` receives, refusing rows that hold more than `budget` bytes (checked
 /// per block of text, not per line).
 fn parse_chunks(
@@ -366,15 +384,7 @@ fn parse_chunks(
         p.total_bytes += chunk.len() as u64;
         // A small compressed file can hold billions of valid rows: refused with a reason, not
         // grown until the host kills the process.
-        let held = p.held_bytes();
-        if held > budget {
-            return Err(DataError::OverMemoryBudget {
-                path: path.to_path_buf(),
-                line: line_no,
-                held,
-                budget,
-            });
-        }
+        within_budget(p.held_bytes(), budget, path, line_no)?;
     }
     Ok(p)
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::checksum::Checksummed;
 use super::error::DataError;
-use super::libsvm::{self, parse_line, Parsed};
+use super::libsvm::{self, parse_line, within_budget, Parsed};
 use super::lines::LineReader;
 use super::partition::Partition;
 use super::shared::{is_row, line_error, SplitOrder};
@@ -106,19 +106,6 @@ fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataE
         data = data.with_bias(value);
     }
     Partition::new(order.partition, order.seed, data, global_ids)
-}
-
-/// Refuses rows that hold `held` bytes, more than `budget`, read up to line `line` of `path`.
-fn within_budget(held: u64, budget: u64, path: &Path, line: usize) -> Result<(), DataError> {
-    if held > budget {
-        return Err(DataError::OverMemoryBudget {
-            path: path.to_path_buf(),
-            line,
-            held,
-            budget,
-        });
-    }
-    Ok(())
 }
 
 /// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes and the
