@@ -242,6 +242,13 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
     }
 }
 
+/// The session the driver's proof opened: the run it is of, and its keys each way.
+struct Session {
+    run_id: u64,
+    sealer: Sealer,
+    opener: Opener,
+}
+
 struct Worker {
     /// When a peer that has not answered the hello is given up on, whatever `driver_timeout`
     /// (which is for a driver's silence during a run).
@@ -249,8 +256,8 @@ struct Worker {
     options: WorkerOptions,
     token: Token,
     nonce: [u8; 32],
-    run_id: Option<u64>,
-    session: Option<(Sealer, Opener)>,
+    /// Open once the driver proved the token.
+    session: Option<Session>,
     last_heard: Instant,
     /// When the event loop last turned.
     last_awake: Instant,
@@ -393,7 +400,6 @@ impl Worker {
             token: options.token.clone().unwrap_or_else(Token::loopback),
             options,
             nonce,
-            run_id: None,
             session: None,
             last_heard: Instant::now(),
             last_awake: Instant::now(),
@@ -408,9 +414,8 @@ impl Worker {
     }
 
     fn seal(&mut self, message: &ToDriver) -> Option<Vec<u8>> {
-        let run_id = self.run_id?;
-        let (sealer, _) = self.session.as_mut()?;
-        Some(sealer.seal(frame::encode(run_id, message)))
+        let session = self.session.as_mut()?;
+        Some(session.sealer.seal(frame::encode(session.run_id, message)))
     }
 
     /// Handles one event at `now`, then judges the driver's silence: on every event, not only
@@ -541,13 +546,14 @@ impl Worker {
     /// The message of a frame sealed under this session, or why it is not one.
     fn open_sealed(&mut self, bytes: &[u8]) -> Result<ToWorker, String> {
         let (run, _) = frame::open(bytes, self.options.max_frame).map_err(|e| e.to_string())?;
-        let (Some(expected), Some((_, opener))) = (self.run_id, self.session.as_mut()) else {
+        let Some(session) = self.session.as_mut() else {
             return Err("no session".into());
         };
-        if run != expected {
+        if run != session.run_id {
+            let expected = session.run_id;
             return Err(FrameError::ForeignRun { got: run, expected }.to_string());
         }
-        let body = opener.open(bytes).map_err(|e| e.to_string())?;
+        let body = session.opener.open(bytes).map_err(|e| e.to_string())?;
         frame::decode_body::<ToWorker>(&body).map_err(|e| e.to_string())
     }
 
@@ -578,8 +584,11 @@ impl Worker {
                         }
                         self.plain
                             .push(frame::encode(run, &ToDriver::Proof { mac: mac.into() }));
-                        self.session = Some((sealer, opener));
-                        self.run_id = Some(run);
+                        self.session = Some(Session {
+                            run_id: run,
+                            sealer,
+                            opener,
+                        });
                         self.last_heard = Instant::now();
                         Next::Continue
                     }
