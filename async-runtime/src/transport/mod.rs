@@ -29,19 +29,54 @@ pub(crate) fn endpoint_problem(endpoint: &str) -> Option<String> {
     })
 }
 
-/// Whether a ZeroMQ address is on loopback only (by its name: `127.*`, `localhost`, `[::1]`).
-/// Only there may a run go without a token: a driver listening beyond it needs one, and a
-/// worker joining beyond it too (see [`crate::worker::run`]).
+/// Whether a ZeroMQ address is on loopback only: its host a loopback IP address (`127.*`,
+/// `[::1]`) or `localhost`. Only there may a run go without a token: a driver listening beyond
+/// it needs one, and a worker joining beyond it too (see [`crate::worker::run`]). A host is
+/// judged by what it is, not how it starts: the transport resolves names, and one such as
+/// `127.0.0.1.example.com` resolves wherever its owner points it.
 pub(crate) fn is_loopback(address: &str) -> bool {
-    let host = address
+    let Some((host, _port)) = address
         .strip_prefix("tcp://")
         .and_then(|rest| rest.rsplit_once(':'))
-        .map_or("", |(host, _)| host);
-    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
+    else {
+        return false;
+    };
+    let ip = host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host);
+    host == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
 mod endpoint_tests {
+    #[test]
+    fn loopback_is_an_address_not_a_name_that_starts_like_one() {
+        for near in [
+            "tcp://127.0.0.1:5555",
+            "tcp://127.8.9.10:0",
+            "tcp://localhost:7000",
+            "tcp://[::1]:5555",
+        ] {
+            assert!(super::is_loopback(near), "{near}");
+        }
+        // Names the transport resolves to any host; not an address at all.
+        for far in [
+            "tcp://127.0.0.1.example.com:5555",
+            "tcp://127.attacker.example:5555",
+            "tcp://localhost.example.com:5555",
+            "tcp://[::ffff:10.0.0.1]:5555",
+            "tcp://0.0.0.0:5555",
+            "tcp://127.0.0.1",
+            "127.0.0.1:5555",
+        ] {
+            assert!(!super::is_loopback(far), "{far}");
+        }
+    }
+
     #[test]
     fn only_tcp_addresses_are_taken() {
         assert!(super::endpoint_problem("tcp://127.0.0.1:5555").is_none());

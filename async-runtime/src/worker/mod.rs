@@ -885,6 +885,23 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_without_a_token_joins_no_name_that_only_starts_like_loopback() {
+        // The transport resolves the name, to wherever its owner points it.
+        let mut options =
+            WorkerOptions::new("w0".into(), "tcp://127.0.0.1.example.com:7000".into());
+        options.connect_timeout = Duration::ZERO;
+        match run(options) {
+            Err(RuntimeError::Config(message)) => assert!(
+                message.starts_with(
+                    "refusing to join tcp://127.0.0.1.example.com:7000 without a token"
+                ),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_worker_without_a_token_reads_no_file_a_driver_names() {
         let read_split = || ToWorker::ReadSplit {
             dataset: 1,
