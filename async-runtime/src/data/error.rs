@@ -42,7 +42,8 @@ pub enum DataError {
         /// The length found.
         found: usize,
     },
-    /// The matrix would not fit in memory as requested (its size overflows `usize`).
+    /// The matrix would not fit in memory as requested: its cells overflow `usize`, or their
+    /// bytes exceed the largest allocation (`isize::MAX`).
     #[error("a {rows} x {cols} dense matrix is too large")]
     TooLarge {
         /// Number of rows.

@@ -2,9 +2,10 @@
 //! sampling inside a partition.
 //!
 //! [`partition_dataset`] cuts a dataset as [`split`](super::split) defines it: blocks of rows
-//! (grains of its file, or single rows) shuffled by the seed and dealt in contiguous runs. [`Partition::sample`] draws the mini-batch of
-//! iteration `k` from a ChaCha8 generator seeded by [`batch_seed`]`(seed, part_id, k)`, so the
-//! driver can reproduce any worker's draw with [`sample_indices`] without asking for it.
+//! (grains of its file, or single rows) shuffled by the seed and dealt in contiguous runs.
+//! [`Partition::sample`] draws the mini-batch of iteration `k` from a ChaCha8 generator seeded
+//! by [`batch_seed`]`(seed, part_id, k)`, so the driver can reproduce any worker's draw with
+//! [`sample_indices`] without asking for it.
 
 use ndarray::{ArrayView1, ArrayViewMut1};
 use rand::SeedableRng;

@@ -12,7 +12,8 @@ use zeromq::util::PeerIdentity;
 use zeromq::{RouterSocket, Socket, SocketOptions, SocketRecv, ZmqMessage};
 
 use super::frame;
-use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal, SessionId};
+use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal, SessionId, ADMISSION_DEADLINES};
+use super::said::Said;
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -35,9 +36,6 @@ const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 /// Accepted connections not admitted yet, at most, per stranger the gate lets say Hello at
 /// once: the gate bounds strangers who speak, this bounds those who never do.
 const UNADMITTED_PER_STRANGER: usize = 4;
-
-use super::gate::ADMISSION_DEADLINES;
-use super::said::Said;
 
 /// The driver's socket thread.
 pub(crate) struct DriverLink {

@@ -68,6 +68,8 @@ pub enum FrameError {
     Kind(u8),
 }
 
+/// Encodes `message` behind a header for run `run_id`, as a plain frame.
+///
 /// ```
 /// use asyncopt_runtime::protocol::ToWorker;
 /// use asyncopt_runtime::transport::frame::{decode, encode, FrameError};
@@ -77,7 +79,6 @@ pub enum FrameError {
 /// // A frame of another run is refused, not trusted.
 /// assert!(matches!(decode::<ToWorker>(&frame, 8, false, 1 << 20), Err(FrameError::ForeignRun { .. })));
 /// ```
-/// Encodes `message` behind a header for run `run_id`.
 pub fn encode<T: Serialize>(run_id: u64, message: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&MAGIC);

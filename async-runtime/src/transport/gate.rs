@@ -7,8 +7,8 @@
 //! proof, one answer. A refusal no retry can change (another build, a name no driver admits)
 //! carries a MAC over the hello it answers, so that a worker holding the token knows it is
 //! final; the others (a name in use, a proof that does not check, another protocol version)
-//! go without, and a worker tries again within its reconnect window. A second hello, anything after its refusal, or more frames than a
-//! handshake sends closes it; when the cap on open handshakes is reached the oldest one of
+//! go without, and a worker tries again within its reconnect window. A second hello, anything
+//! after its refusal, or more frames than a handshake sends closes it; when the cap on open handshakes is reached the oldest one of
 //! the source (the host) holding the most is closed to make room, so connections that never
 //! prove anything cannot keep a worker out, however fast one host opens them.
 //!

@@ -9,9 +9,7 @@ pub(crate) mod gate;
 pub(crate) mod said;
 pub mod session;
 
-pub(crate) use driver_link::LinkConfig;
-
-pub(crate) use driver_link::{DriverLink, Link};
+pub(crate) use driver_link::{DriverLink, Link, LinkConfig};
 pub use gate::Refusal;
 pub(crate) use gate::{answer_challenge, Inbound, SessionId};
 

@@ -1,7 +1,6 @@
 //! The worker: receives partitions (or reads them from a file it sees), broadcast versions
-//! and tasks; runs registered tasks on its
-//! partitions; adds simulated straggler delay; reports results. It exits by itself when the
-//! driver is gone, so no worker outlives its run.
+//! and tasks; runs registered tasks on its partitions; adds simulated straggler delay; reports
+//! results. It exits by itself when the driver is gone, so no worker outlives its run.
 
 mod cache;
 mod connect;
