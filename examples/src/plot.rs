@@ -182,15 +182,23 @@ fn render_svg(
         (Some(_), Some(s)) => s.max(1e-16),
         _ => p.objective,
     };
-    let points: Vec<(f64, f64)> = traces
-        .iter()
-        .flat_map(|(_, t)| t.points.iter().map(|p| (p.elapsed_s, value(p))))
-        .collect();
+    // The axis is logarithmic: a point it cannot place (a diverged run's NaN or infinite
+    // objective) is left out, not drawn at the chart's bottom edge as if the run had
+    // converged there, nor allowed to leave the whole plot unwritten.
+    let drawn = |trace: &Trace| {
+        let points = trace.points.iter().map(|p| (p.elapsed_s, value(p)));
+        points
+            .filter(|&(_, v)| v.is_finite() && v > 0.0)
+            .collect::<Vec<_>>()
+    };
+    let points: Vec<(f64, f64)> = traces.iter().flat_map(|(_, t)| drawn(t)).collect();
     let max_t = points.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3);
     let min_v = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let max_v = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     if !min_v.is_finite() || !max_v.is_finite() {
-        return Err(anyhow!("nothing to plot: the trace is empty or not finite"));
+        return Err(anyhow!(
+            "nothing to plot: the trace holds no finite value above 0"
+        ));
     }
     // A target not reached is drawn all the same: below the lines.
     let min_v = match (style.target, optimum) {
@@ -235,10 +243,7 @@ fn render_svg(
         for (i, (name, trace)) in traces.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
-                .draw_series(LineSeries::new(
-                    trace.points.iter().map(|p| (p.elapsed_s, value(p))),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(drawn(trace), color.stroke_width(2)))
                 .map_err(plot_error)?
                 .label(name.to_string())
                 .legend(move |(x, y)| {
@@ -298,6 +303,39 @@ mod tests {
         let plain = ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02", "1e-5"];
         assert_eq!(labels, plain);
         assert_eq!(tick_label(1.5e-7), "1.5e-7");
+    }
+
+    #[test]
+    fn a_diverged_runs_last_point_is_left_out_not_drawn_at_the_bottom() {
+        let point = |elapsed_s: f64, objective: f64| crate::trace::TracePoint {
+            elapsed_s,
+            updates: 1,
+            objective,
+            subopt: None,
+            dropped_stale: 0,
+        };
+        let style = Style {
+            title: "t",
+            size: (400, 300),
+            target: None,
+        };
+        let svg = |last: &[(f64, f64)]| {
+            let mut points = vec![point(0.0, 2.0), point(1.0, 1.0)];
+            points.extend(last.iter().map(|&(t, v)| point(t, v)));
+            render_svg(&[("sgd", &Trace { points })], None, &style)
+        };
+        let finite = svg(&[]).expect("drawn");
+        // The NaN point was drawn at the chart's bottom (the run seemed to converge); the
+        // infinite one left no plot at all.
+        for last in [f64::NAN, f64::INFINITY] {
+            let diverged = svg(&[(2.0, last)]).expect("drawn");
+            assert_eq!(diverged, finite, "a last point of {last}");
+        }
+        let nothing = Trace {
+            points: vec![point(0.0, f64::NAN)],
+        };
+        let error = render_svg(&[("sgd", &nothing)], None, &style).unwrap_err();
+        assert!(error.to_string().contains("nothing to plot"), "{error}");
     }
 
     #[test]
