@@ -61,7 +61,13 @@ pub fn write_xy(
     (x_desc, y_desc): (&str, &str),
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<()> {
-    let points = || series.iter().flat_map(|(_, s)| s.iter().copied());
+    // A point the axes cannot place (a NaN or infinite speedup) is left out, as on a trace's
+    // plot, rather than stretching the axes to infinity or leaving no plot at all.
+    let drawn = |s: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        let finite = s.iter().filter(|(x, y)| x.is_finite() && y.is_finite());
+        finite.copied().collect()
+    };
+    let points = || series.iter().flat_map(|(_, s)| drawn(s));
     let max_x = points().map(|p| p.0).fold(0.0, f64::max).max(1e-3);
     let max_y = points().map(|p| p.1).fold(0.0, f64::max).max(1e-3);
     if !max_x.is_finite() || !max_y.is_finite() {
@@ -87,17 +93,18 @@ pub fn write_xy(
         for (i, (name, points)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(drawn(points), color.stroke_width(2)))
                 .map_err(plot_error)?
                 .label(name.clone())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                 });
             chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .draw_series(
+                    drawn(points)
+                        .into_iter()
+                        .map(|p| Circle::new(p, 4, color.filled())),
+                )
                 .map_err(plot_error)?;
         }
         chart
@@ -355,5 +362,27 @@ mod tests {
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("objective against time"));
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_point_the_axes_cannot_place_is_left_out_of_an_xy_plot() {
+        let style = Style {
+            title: "speedup",
+            size: (400, 300),
+            target: None,
+        };
+        let svg = |extra: &[(f64, f64)]| {
+            let mut points = vec![(0.3, 1.5), (0.6, 2.0)];
+            points.extend_from_slice(extra);
+            let path = std::env::temp_dir().join(format!("plot-xy-{}.svg", std::process::id()));
+            write_xy(&path, &style, ("x", "y"), &[("a".into(), points)]).expect("drawn");
+            let svg = std::fs::read_to_string(&path).unwrap();
+            std::fs::remove_file(path).unwrap();
+            svg
+        };
+        let finite = svg(&[]);
+        for extra in [(1.0, f64::NAN), (1.0, f64::INFINITY), (f64::NAN, 3.0)] {
+            assert_eq!(svg(&[extra]), finite, "with {extra:?}");
+        }
     }
 }
