@@ -114,8 +114,9 @@ pub enum Series {
     Last,
 }
 
-/// The longest heartbeat period or handshake deadline: an hour.
-const MAX_PERIOD: Duration = Duration::from_secs(3600);
+/// The longest heartbeat period or handshake deadline: the worker's bound on its heartbeat,
+/// so that a cluster never asks its workers for a period they refuse.
+const MAX_PERIOD: Duration = crate::worker::MAX_HEARTBEAT;
 
 impl ClusterConfig {
     /// `workers` local worker processes on loopback.

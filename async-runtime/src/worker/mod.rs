@@ -99,8 +99,8 @@ impl WorkerOptions {
     }
 }
 
-/// The longest heartbeat period a worker takes: an hour, as a cluster's (its event loop
-/// multiplies it).
+/// The longest heartbeat period a worker takes, and a cluster's: an hour (the worker's event
+/// loop multiplies it).
 pub const MAX_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// The longest connect timeout or reconnect window a worker takes: a century, far beyond any
