@@ -6,6 +6,8 @@
 //! going on, quits at once. A terminal that closes (SIGHUP) so keeps the run's files; a
 //! command started under `nohup`, which ignores SIGHUP, still ignores it and goes on.
 //!
+//! SIGXFSZ is ignored, so a write past a file size limit fails as one on a full disk does.
+//!
 //! The command line installs the handler ([`install`], Unix only); every job's driver stops
 //! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.
 
@@ -88,6 +90,12 @@ pub fn install() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
+        // A file size limit (`ulimit -f`, a site's RLIMIT_FSIZE) would otherwise kill the
+        // driver with SIGXFSZ at its first large write, a checkpoint's, without a word and
+        // without its files; ignored, the write fails with EFBIG as on a full disk, and the
+        // run says so and goes on (a checkpoint) or writes what it can (its outputs).
+        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
+        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
         let mut handled = vec![SIGINT, SIGTERM];
         if !ignored(SIGHUP) {
             handled.push(SIGHUP);

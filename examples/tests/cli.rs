@@ -2312,6 +2312,55 @@ fn a_write_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_torn_one() {
     assert_eq!(names, expected, "no temporary file is left behind");
 }
 
+/// A file size limit (`ulimit -f`, as some sites set) fails a checkpoint's write as a full disk
+/// does: the run says so and ends with its files, rather than be killed by SIGXFSZ, which the
+/// shell reports as `File size limit exceeded` and which leaves nothing.
+#[cfg(unix)]
+#[test]
+fn a_file_size_limit_fails_the_checkpoint_not_the_run() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let dir = scratch("fsize-limit");
+    // SAGA's checkpoint on the built-in set holds its table of 20,640 gradients (166 KB); the
+    // summary (4 KB) fits under the limit.
+    let max_bytes = 64 * 1024;
+    let mut command = Command::new(EXE);
+    command
+        .args(["--algo", "saga", "--workers", "2", "--updates", "100"])
+        .args(["--quiet", "--checkpoint", "ck", "--summary", "s.json"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error");
+    // SAFETY: setrlimit is async-signal-safe and touches only the child; SIGXFSZ keeps the
+    // default disposition a shell leaves it, which kills the process.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_bytes,
+                rlim_max: max_bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let output = command.output().expect("async-train starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.signal(),
+        None,
+        "killed by a signal; stdout: {stdout}; stderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("checkpoint: 1 could not be written, the last:")
+            && stdout.contains("File too large"),
+        "stdout: {stdout}; stderr: {stderr}"
+    );
+    assert!(dir.join("s.json").exists(), "the summary is written");
+    assert!(!dir.join("ck/checkpoint.bin").exists());
+}
+
 /// An output named by a link is written where the link leads, and the link stays: a
 /// dangling one too (its target is created), as `>` in a shell does.
 #[cfg(unix)]
