@@ -318,6 +318,25 @@ pub(crate) fn reap(children: &mut Vec<Child>, grace: Duration) -> Vec<Option<Exi
     ended
 }
 
+/// Writes `line` and a newline to `out` in one `write`, as standard error is unbuffered and
+/// `writeln!` writes each piece of its format on its own: a driver's local workers share its
+/// terminal, and when it dies they all say so at once, their lines cut into each other
+/// (`worker worker w0w2: : the driver ...`). One write of a line (under the 4 KiB a pipe
+/// writes whole) keeps each whole.
+pub fn write_line(
+    out: &mut impl std::io::Write,
+    line: std::fmt::Arguments<'_>,
+) -> std::io::Result<()> {
+    let mut text = line.to_string();
+    text.push('\n');
+    out.write_all(text.as_bytes())
+}
+
+/// [`write_line`] to standard error, whose failure (a closed pipe) is nothing to report on.
+fn say_err(line: std::fmt::Arguments<'_>) {
+    let _ = write_line(&mut std::io::stderr().lock(), line);
+}
+
 /// How long a local worker tries to reach the driver that started it.
 const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -330,7 +349,7 @@ pub fn run_worker_if_spawned() {
         return;
     };
     let Ok(driver) = std::env::var(DRIVER_ENV) else {
-        eprintln!("worker {name}: {DRIVER_ENV} is not set");
+        say_err(format_args!("worker {name}: {DRIVER_ENV} is not set"));
         std::process::exit(2);
     };
     let mut options = WorkerOptions::new(name.clone(), driver);
@@ -343,7 +362,7 @@ pub fn run_worker_if_spawned() {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),
             Err(e) => {
-                eprintln!("worker {name}: {TOKEN_ENV}: {e}");
+                say_err(format_args!("worker {name}: {TOKEN_ENV}: {e}"));
                 std::process::exit(2);
             }
         }
@@ -351,7 +370,7 @@ pub fn run_worker_if_spawned() {
     let code = match worker::run(options) {
         Ok(_) => 0,
         Err(error) => {
-            eprintln!("worker {name}: {error}");
+            say_err(format_args!("worker {name}: {error}"));
             1
         }
     };
@@ -361,6 +380,35 @@ pub fn run_worker_if_spawned() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the writes a line takes.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl std::io::Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_worker_says_its_last_word_in_one_write() {
+        let (name, error) = ("w2", "the driver is unreachable or gone");
+        let mut out = Writes::default();
+        write_line(&mut out, format_args!("worker {name}: {error}")).unwrap();
+        assert_eq!(
+            out.0,
+            vec![b"worker w2: the driver is unreachable or gone\n".to_vec()]
+        );
+        // What `eprintln!` does, and what cut the lines of workers sharing a terminal.
+        let mut pieces = Writes::default();
+        std::io::Write::write_fmt(&mut pieces, format_args!("worker {name}: {error}\n")).unwrap();
+        assert!(pieces.0.len() > 1);
+    }
 
     #[test]
     fn only_loopback_may_go_without_a_token() {

@@ -13,11 +13,13 @@ macro_rules! say {
     }};
 }
 
-/// `eprintln!` that never panics, for the same reason.
+/// `eprintln!` that never panics, for the same reason, and writes its line in one piece.
 macro_rules! say_err {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let _ = asyncopt_runtime::cluster::write_line(
+            &mut std::io::stderr().lock(),
+            format_args!($($arg)*),
+        );
     }};
 }
 
