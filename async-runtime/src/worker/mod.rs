@@ -496,14 +496,15 @@ impl Worker {
             ))));
         }
         let silent = now.saturating_duration_since(self.last_heard);
-        if self
-            .options
-            .driver_timeout
-            .is_some_and(|timeout| silent > timeout)
-        {
+        if let Some(timeout) = self.options.driver_timeout.filter(|t| silent > *t) {
+            // A driver paused longer than the window (stopped, swapped out, its VM migrated)
+            // is taken for dead: the line says which setting decided it, and how to wait.
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
-                "the driver has been silent for {:.1} s",
-                silent.as_secs_f64()
+                "the driver has been silent for {:.1} s, past --driver-timeout {} s (a driver \
+                 paused that long is taken for dead: raise it to wait through longer pauses, \
+                 or 0 to wait as long as its connection is open)",
+                silent.as_secs_f64(),
+                timeout.as_secs_f64()
             ))));
         }
         Next::Continue
@@ -1033,6 +1034,8 @@ mod tests {
         });
         let (tenth, reason) = given_up.expect("the driver's silence is judged during the flood");
         assert!(reason.contains("silent"), "{reason}");
+        // The user learns which setting gave up, and how to wait longer.
+        assert!(reason.contains("past --driver-timeout 5 s"), "{reason}");
         assert!(
             (50..=52).contains(&tenth),
             "given up at {tenth} tenths of a second"
