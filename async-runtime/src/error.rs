@@ -43,8 +43,9 @@ pub enum RuntimeError {
     },
     /// No live worker is left to run tasks.
     #[error(
-        "no live worker is left ({lost} lost{}){}",
+        "no live worker is left ({lost} lost{}{}){}",
         .last_excluded.as_ref().map(|why| format!(", the last one excluded: {why}")).unwrap_or_default(),
+        .none_came.as_ref().map(|why| format!("; {why}")).unwrap_or_default(),
         .failed_everywhere.as_ref().map(|task| format!(
             ": each was excluded for failing task `{task}`, which so fails wherever it runs \
              (a bug in its closure?)"
@@ -59,6 +60,9 @@ pub enum RuntimeError {
         /// The task every lost worker was excluded for failing (two at least): the task, not
         /// the workers, is at fault.
         failed_everywhere: Option<String>,
+        /// Why no worker came in their place: the replacements `--max-respawns` allows were
+        /// all started, or no remote worker joined within `--join-timeout`.
+        none_came: Option<String>,
     },
     /// A task failed in a worker.
     #[error("task {task} failed on worker {worker}: {message}")]

@@ -843,7 +843,8 @@ fn a_run_that_loses_every_worker_says_why_once() {
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(
         stderr.trim(),
-        "error: the run ended early: no live worker is left (4 lost)"
+        "error: the run ended early: no live worker is left (4 lost; --max-respawns 0 allows no \
+         replacement)"
     );
 }
 

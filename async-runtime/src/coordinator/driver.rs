@@ -186,13 +186,41 @@ impl Driver {
 
     /// The run has no live worker left, and will get none.
     pub(crate) fn no_workers(&self) -> RuntimeError {
+        let failed_everywhere = self
+            .exclusions
+            .failed_everywhere(self.stats.lost_workers as usize)
+            .map(str::to_owned);
         RuntimeError::NoWorkers {
             lost: self.stats.lost_workers as usize,
             last_excluded: self.exclusions.last().map(str::to_owned),
-            failed_everywhere: self
-                .exclusions
-                .failed_everywhere(self.stats.lost_workers as usize)
-                .map(str::to_owned),
+            // A task that fails wherever it runs would fail on newcomers too: no setting
+            // about workers is the cause.
+            none_came: match failed_everywhere {
+                Some(_) => None,
+                None => self.why_no_worker_came(),
+            },
+            failed_everywhere,
+        }
+    }
+
+    /// Why the lost workers were not made up for, in the flag that decided it: a user who
+    /// reads only `no live worker is left` cannot tell which setting would have kept the run
+    /// going.
+    fn why_no_worker_came(&self) -> Option<String> {
+        let config = &self.config;
+        if !config.spawn_local {
+            return Some(format!(
+                "none joined again within --join-timeout {} s",
+                config.join_timeout.as_secs_f64()
+            ));
+        }
+        match config.max_respawns {
+            _ if self.local.replaced() < config.max_respawns => None,
+            0 => Some("--max-respawns 0 allows no replacement".into()),
+            1 => Some("the one replacement --max-respawns 1 allows was started".into()),
+            n => Some(format!(
+                "the {n} replacements --max-respawns {n} allows were all started"
+            )),
         }
     }
 

@@ -596,7 +596,35 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     driver.config.join_timeout = Duration::ZERO;
     driver.lose(3, "test");
     match driver.reduce_all(&data, &spec("grad", None), &decode) {
-        Err(RuntimeError::NoWorkers { lost: 4, .. }) => {}
+        Err(error @ RuntimeError::NoWorkers { lost: 4, .. }) => {
+            // The line names the setting that ended the wait.
+            let said = error.to_string();
+            assert!(
+                said.contains("(4 lost; none joined again within --join-timeout 0 s)"),
+                "{said}"
+            );
+        }
+        other => panic!("expected NoWorkers, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn local_workers_all_lost_past_the_respawn_allowance_say_so() {
+    let data = data();
+    let (mut driver, _wire) = after_one_step(&data);
+    // Local workers whose allowance of replacements is spent (none here): the run ends.
+    driver.config.spawn_local = true;
+    driver.config.max_respawns = 0;
+    driver.lose(0, "test");
+    driver.lose(1, "test");
+    match driver.reduce_all(&data, &spec("grad", None), &decode) {
+        Err(error @ RuntimeError::NoWorkers { lost: 2, .. }) => {
+            let said = error.to_string();
+            assert!(
+                said.contains("(2 lost; --max-respawns 0 allows no replacement)"),
+                "{said}"
+            );
+        }
         other => panic!("expected NoWorkers, got {:?}", other.err()),
     }
 }

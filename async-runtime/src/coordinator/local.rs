@@ -95,6 +95,11 @@ impl LocalWorkers {
         Ok(Some(name))
     }
 
+    /// Replacements started so far.
+    pub fn replaced(&self) -> u32 {
+        self.replaced
+    }
+
     /// The process an awaited replacement named `name` stands in for (`w3` for `w3.respawn2`):
     /// it runs on the same host, so it straggles as that one did. `None` for any other name.
     pub fn predecessor<'a>(&self, name: &'a str) -> Option<&'a str> {
