@@ -1701,7 +1701,8 @@ fn a_worker_whose_driver_never_comes_gives_up_with_one_clear_line() {
     );
     assert_clear_error(
         &output,
-        "nothing listens there, or it does not speak ZeroMQ",
+        "nothing answered there: nothing listens, the driver is stopped (a paused process, a \
+         suspended host), or it does not speak ZeroMQ",
     );
     let output = run(
         &[
@@ -1714,6 +1715,22 @@ fn a_worker_whose_driver_never_comes_gives_up_with_one_clear_line() {
         &scratch("no-driver"),
     );
     assert_clear_error(&output, "--connect-timeout must be a finite number");
+}
+
+/// A driver that is stopped (SIGSTOP, a suspended host) still has its port: the kernel takes
+/// the connection and nothing answers. A worker joining it (a new one, or one with
+/// `--reconnect` after the pause cut its session) must not say that nothing listens there.
+#[test]
+fn a_worker_facing_a_stopped_driver_does_not_say_nothing_listens() {
+    // Bound and never accepted from, as a stopped driver's socket is.
+    let stopped = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tcp://{}", stopped.local_addr().unwrap());
+    let output = run(
+        &["worker", "--driver", &address, "--connect-timeout", "1"],
+        &scratch("stopped-driver"),
+    );
+    assert_clear_error(&output, "the driver is stopped (a paused process");
+    drop(stopped);
 }
 
 fn shared_data(name: &str) -> String {

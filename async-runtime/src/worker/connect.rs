@@ -80,7 +80,10 @@ pub(super) async fn reach(
         // zmq.rs retries a refused connection within the attempt, and reports only its timeout.
         let reason = match &error {
             zeromq::ZmqError::ConnectTimeout(_) => {
-                "nothing listens there, or it does not speak ZeroMQ".to_owned()
+                // A stopped driver's host accepts the connection and nothing answers it.
+                "nothing answered there: nothing listens, the driver is stopped (a paused \
+                 process, a suspended host), or it does not speak ZeroMQ"
+                    .to_owned()
             }
             other => other.to_string(),
         };
@@ -101,7 +104,7 @@ pub(super) async fn reach(
                 %reason,
                 waited_s,
                 left_s,
-                "waiting for the driver: not reachable yet (it may still be loading its data)"
+                "waiting for the driver: not reachable yet (it may still be loading its data, or be stopped)"
             );
             last_notice = Some(Instant::now());
         }
