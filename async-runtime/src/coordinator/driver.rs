@@ -356,7 +356,7 @@ impl Driver {
         self.drain();
         let report = self.report();
         let another_run = self.config.series == Series::NotLast && !self.stop_requested();
-        self.shutdown_workers(another_run);
+        let _ = self.shutdown_workers(another_run);
         match self.failure.take() {
             Some(error) => Err(error),
             None => Ok(report),
@@ -511,20 +511,30 @@ impl Driver {
     }
 
     /// Tells every live worker the run is over, and whether `another_run` follows; waits for
-    /// the local ones to exit. Once.
-    fn shutdown_workers(&mut self, another_run: bool) {
+    /// the local ones that are answering to exit, and ends the others. Once; how each waited
+    /// for ended (as [`LocalWorkers::reap`](super::local::LocalWorkers::reap)).
+    pub(crate) fn shutdown_workers(
+        &mut self,
+        another_run: bool,
+    ) -> Vec<Option<std::process::ExitStatus>> {
         if self.workers_shut_down {
-            return;
+            return Vec::new();
         }
         self.workers_shut_down = true;
+        // A live worker silent for three heartbeats (stopped, hung, not yet declared lost)
+        // cannot read the order: waited for, it held the run's end for the whole grace.
+        let answering = self.config.heartbeat * 3;
         let mut told = Vec::new();
         for index in 0..self.table.workers.len() {
             if self.table.workers[index].alive {
                 self.send(index, &ToWorker::Shutdown { another_run });
-                told.push(self.table.workers[index].pid);
+                let info = &self.table.workers[index];
+                if info.last_heard.elapsed() <= answering {
+                    told.push(info.pid);
+                }
             }
         }
-        self.local.reap(Duration::from_secs(5), &told);
+        self.local.reap(Duration::from_secs(5), &told)
     }
 }
 
@@ -538,7 +548,7 @@ impl Drop for Driver {
         // ends here: its remote workers are dismissed, not left to wait for a next driver
         // that will not come; a run's own remote workers see it go, as for a crash.
         if self.config.series != Series::Alone || !self.local.is_empty() {
-            self.shutdown_workers(false);
+            let _ = self.shutdown_workers(false);
         }
     }
 }

@@ -37,6 +37,15 @@ impl LocalWorkers {
         })
     }
 
+    /// Processes started elsewhere, under their names, as if this driver had started them.
+    #[cfg(test)]
+    pub fn of(children: Vec<(String, Child)>) -> LocalWorkers {
+        LocalWorkers {
+            children,
+            ..LocalWorkers::default()
+        }
+    }
+
     /// Whether this driver started no process.
     pub fn is_empty(&self) -> bool {
         self.children.is_empty()
