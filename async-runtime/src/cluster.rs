@@ -356,6 +356,7 @@ pub fn run_worker_if_spawned() {
     // On the driver's host, the driver's death closes the connection: silence alone means a
     // driver paused (stopped, suspended, starved), which the run survives if its workers wait.
     options.driver_timeout = None;
+    options.spawned = true;
     // Its driver listens before it starts it: a refused connection means that driver is gone.
     options.connect_timeout = LOCAL_CONNECT_TIMEOUT;
     if let Ok(hex) = std::env::var(TOKEN_ENV) {

@@ -81,6 +81,9 @@ pub struct WorkerOptions {
     /// After losing the driver, keep trying to join it (or a new driver at the same address)
     /// this long; `None` exits at once.
     pub reconnect: Option<Duration>,
+    /// Started by its driver (a local worker): it ends with that driver and never joins
+    /// another, so its last word does not suggest `--reconnect`.
+    pub spawned: bool,
 }
 
 impl WorkerOptions {
@@ -95,6 +98,7 @@ impl WorkerOptions {
             max_frame: DEFAULT_MAX_FRAME,
             token: None,
             reconnect: None,
+            spawned: false,
         }
     }
 }
@@ -446,6 +450,9 @@ impl Worker {
     fn closed(&self) -> String {
         let reason = "the driver closed the connection";
         match (&self.session, self.options.reconnect) {
+            (Some(_), None) if self.options.spawned => {
+                format!("{reason}: its run ended, or it let this worker go")
+            }
             (Some(_), None) => format!(
                 "{reason}: its run ended, or it let this worker go (a worker started with \
                  --reconnect SECONDS joins it again)"
@@ -459,6 +466,10 @@ impl Worker {
     /// in a session, as a close.
     fn broken(&self, reason: &str) -> String {
         match (&self.session, self.options.reconnect) {
+            (Some(_), None) if self.options.spawned => format!(
+                "the connection broke (driver link: {reason}): the driver died, its run \
+                 ended, or it let this worker go"
+            ),
             (Some(_), None) => format!(
                 "the connection broke (driver link: {reason}): the driver died, its run \
                  ended, or it let this worker go (a worker started with --reconnect SECONDS \
@@ -1003,6 +1014,19 @@ mod tests {
             said.contains("let this worker go") && said.contains("--reconnect"),
             "{said}"
         );
+        // A local worker, which its driver started, has no --reconnect to be told of.
+        let (mut worker, _driver, _handed) = admitted_worker();
+        worker.options.spawned = true;
+        for event in [Event::Closed, Event::LinkFailed("Connection reset".into())] {
+            let Next::Exit(Err(error)) = worker.on_event(event, Instant::now()) else {
+                panic!("a closed or broken connection ends the session")
+            };
+            let said = error.to_string();
+            assert!(
+                said.contains("let this worker go") && !said.contains("--reconnect"),
+                "{said}"
+            );
+        }
         // With it: joins again by a fresh handshake, under its own name (the driver forgot it).
         let (mut worker, _driver, _handed) = admitted_worker();
         worker.options.reconnect = Some(Duration::from_secs(60));
