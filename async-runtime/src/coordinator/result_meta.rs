@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub struct ResultMeta {
     /// Index of the worker in the table: the row of the join that computed it (a worker that
     /// joins again under its name gets a new row). Once that worker has left and enough
-    /// others left after it, its slot may go to a newer worker (see [`WorkerTable::all`]).
+    /// others left after it, its slot may go to a newer worker (see [`WorkerTable::all`](super::WorkerTable::all)).
     pub worker: usize,
     /// The task's sequence number: unique for the run.
     pub seq: u64,
