@@ -66,11 +66,6 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    /// The offset of the next line (the stream position after the lines read so far).
-    pub fn offset(&self) -> u64 {
-        self.base + self.pos as u64
-    }
-
     /// The next line and its offset; `None` at the end of the stream. A last line without a
     /// line end is a line; an empty stream has none.
     pub fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
