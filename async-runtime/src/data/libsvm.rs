@@ -174,7 +174,8 @@ pub fn read_libsvm_from<R: Read + Send>(
         }
     }
     let max_line = opts.max_line_bytes.max(1);
-    let parsed = std::thread::scope(|s| -> Result<Parsed, DataError> {
+    let budget = memory_budget();
+    let whole = std::thread::scope(|s| -> Result<Whole, DataError> {
         let (tx, rx) = sync_channel(2);
         std::thread::Builder::new()
             .name("libsvm-reader".into())
@@ -184,10 +185,11 @@ pub fn read_libsvm_from<R: Read + Send>(
                 error,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
-        parse_chunks(rx, path, opts, memory_budget())
+        parse_chunks(rx, path, opts, budget)
     })?;
-    let plan = GrainPlan::from_row_offsets(parsed.total_bytes, &parsed.row_offsets);
-    Ok(build(parsed, &file_name(path), path, opts)?.with_plan(plan))
+    let plan = GrainPlan::from_row_offsets(whole.total_bytes, &whole.row_offsets);
+    drop(whole.row_offsets);
+    Ok(build(whole.rows, &file_name(path), path, opts)?.with_plan(plan))
 }
 
 /// The name of a dataset read from `path`: its file name.
@@ -245,7 +247,8 @@ fn pump<R: Read>(mut reader: R, tx: SyncSender<io::Result<Vec<u8>>>, max_line: u
     }
 }
 
-/// The rows read so far, in CSR form with 0-based column indices.
+/// The rows read so far, in CSR form with 0-based column indices. Where they are in a text
+/// is no part of them: rows appended from several blocks keep no offsets to mix up.
 #[derive(Default)]
 pub(crate) struct Parsed {
     pub(crate) labels: Vec<f64>,
@@ -254,10 +257,13 @@ pub(crate) struct Parsed {
     pub(crate) values: Vec<f64>,
     /// Largest 1-based index used (0 when no feature at all).
     pub(crate) max_index: usize,
-    /// The offset of each row's line in the text (filled by the whole-file reader only).
-    pub(crate) row_offsets: Vec<u64>,
-    /// Bytes of text read.
-    pub(crate) total_bytes: u64,
+}
+
+/// A whole text read: its rows, where each row's line starts, and its length in bytes.
+struct Whole {
+    rows: Parsed,
+    row_offsets: Vec<u64>,
+    total_bytes: u64,
 }
 
 impl Parsed {
@@ -284,10 +290,10 @@ impl Parsed {
         self.labels.len()
     }
 
-    /// Bytes the rows hold: per row a label, a row start and a line offset, per stored value
-    /// its index and the value.
+    /// Bytes the rows hold: per row a label and a row start, per stored value its index and
+    /// the value.
     pub(crate) fn held_bytes(&self) -> u64 {
-        (self.labels.len() as u64) * 24 + (self.values.len() as u64) * 16
+        (self.labels.len() as u64) * 16 + (self.values.len() as u64) * 16
     }
 }
 
@@ -336,8 +342,9 @@ fn parse_chunks(
     path: &Path,
     opts: &LoadOptions,
     budget: u64,
-) -> Result<Parsed, DataError> {
+) -> Result<Whole, DataError> {
     let mut p = Parsed::new();
+    let (mut row_offsets, mut total_bytes) = (Vec::new(), 0u64);
     let mut line_no = 0usize;
     for chunk in rx {
         let chunk = chunk.map_err(|source| {
@@ -366,7 +373,7 @@ fn parse_chunks(
             }
         })?;
         // Chunks end at a line end (but the last): every piece but an empty last one is a line.
-        let mut at = p.total_bytes;
+        let mut at = total_bytes;
         let pieces = text.strip_suffix('\n').unwrap_or(text);
         for line in pieces.split('\n') {
             line_no += 1;
@@ -377,16 +384,21 @@ fn parse_chunks(
                 message,
             })?;
             if p.n_rows() > rows {
-                p.row_offsets.push(at);
+                row_offsets.push(at);
             }
             at += line.len() as u64 + 1;
         }
-        p.total_bytes += chunk.len() as u64;
+        total_bytes += chunk.len() as u64;
         // A small compressed file can hold billions of valid rows: refused with a reason, not
-        // grown until the host kills the process.
-        within_budget(p.held_bytes(), budget, path, line_no)?;
+        // grown until the host kills the process. Each row's line offset is held too.
+        let held = p.held_bytes() + 8 * row_offsets.len() as u64;
+        within_budget(held, budget, path, line_no)?;
     }
-    Ok(p)
+    Ok(Whole {
+        rows: p,
+        row_offsets,
+        total_bytes,
+    })
 }
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
@@ -1050,7 +1062,7 @@ pub(crate) mod tests {
             std::thread::spawn(move || pump(text.as_bytes(), tx, 1 << 20));
             parse_chunks(rx, Path::new("bomb.svm"), &LoadOptions::default(), budget)
         };
-        let err = parse(4 << 20).map(|p| p.n_rows()).unwrap_err();
+        let err = parse(4 << 20).map(|w| w.rows.n_rows()).unwrap_err();
         assert!(
             matches!(err, DataError::OverMemoryBudget { budget, .. } if budget == 4 << 20),
             "{err}"
@@ -1062,7 +1074,7 @@ pub(crate) mod tests {
         );
         assert!(message.contains("over the budget of 4 MiB"), "{message}");
         // Within the budget, every row is read.
-        assert_eq!(parse(64 << 20).map(|p| p.n_rows()).unwrap(), 300_000);
+        assert_eq!(parse(64 << 20).map(|w| w.rows.n_rows()).unwrap(), 300_000);
         assert!(memory_budget() > 0);
     }
 
