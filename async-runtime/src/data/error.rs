@@ -82,6 +82,25 @@ pub enum DataError {
         /// The budget, in bytes.
         budget: u64,
     },
+    /// A dense matrix would take more memory than the host can give it.
+    #[error(
+        "{}: a dense {rows} x {cols} matrix would take {} MiB, over the budget of {} MiB (half \
+         the memory this host has available): read it on a host with more memory, or in \
+         more partitions with --data-access shared",
+        path.display(), bytes / (1 << 20), budget / (1 << 20)
+    )]
+    DenseOverMemoryBudget {
+        /// The file being read.
+        path: PathBuf,
+        /// Rows of the matrix.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// Bytes it would take.
+        bytes: u64,
+        /// The budget, in bytes.
+        budget: u64,
+    },
     /// A sparse matrix is structurally invalid (bad index pointer, unsorted indices, ...).
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),

@@ -189,7 +189,7 @@ pub fn read_libsvm_from<R: Read + Send>(
     })?;
     let plan = GrainPlan::from_row_offsets(whole.total_bytes, &whole.row_offsets);
     drop(whole.row_offsets);
-    Ok(build(whole.rows, &file_name(path), path, opts)?.with_plan(plan))
+    Ok(build(whole.rows, &file_name(path), path, opts, budget)?.with_plan(plan))
 }
 
 /// The name of a dataset read from `path`: its file name.
@@ -670,12 +670,14 @@ fn parse_f64(text: &str) -> Result<f64, std::num::ParseFloatError> {
 }
 
 /// Turns the parsed rows into a dataset named `name` of the requested layout (`path` is for
-/// error messages).
+/// error messages); a dense matrix of more than `budget` bytes is refused before it is
+/// allocated.
 pub(crate) fn build(
     p: Parsed,
     name: &str,
     path: &Path,
     opts: &LoadOptions,
+    budget: u64,
 ) -> Result<Dataset, DataError> {
     let rows = p.labels.len();
     if rows == 0 {
@@ -692,10 +694,20 @@ pub(crate) fn build(
         Layout::Auto => matches!(cells, Some(c) if c > 0 && nnz as f64 >= 0.5 * c as f64),
     };
     let features = if dense {
-        let too_large = DataError::TooLarge { rows, cols };
-        let cells = cells.ok_or(too_large)?;
-        if cells > isize::MAX as usize / std::mem::size_of::<f64>() {
-            return Err(DataError::TooLarge { rows, cols });
+        let bytes = cells
+            .and_then(|c| c.checked_mul(std::mem::size_of::<f64>()))
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or(DataError::TooLarge { rows, cols })?;
+        // The dimension and layout may come from elsewhere (a split order, `--dim`): an
+        // allocation the host cannot give would abort the process, not fail.
+        if bytes as u64 > budget {
+            return Err(DataError::DenseOverMemoryBudget {
+                path: path.to_path_buf(),
+                rows,
+                cols,
+                bytes: bytes as u64,
+                budget,
+            });
         }
         let mut x = Array2::<f64>::zeros((rows, cols));
         for (i, mut row) in x.rows_mut().into_iter().enumerate() {

@@ -84,7 +84,7 @@ fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataE
         }
         global_ids.extend(block.rows.clone());
     }
-    let mut data = libsvm::build(rows, &order.name, path, &order.options)?;
+    let mut data = libsvm::build(rows, &order.name, path, &order.options, budget)?;
     if order.labels != super::shared::LabelRule::Any {
         data = data.with_labels(order.labels).map_err(|e| match e {
             // The row named is the file's, not the partition's.
@@ -292,6 +292,40 @@ mod tests {
             );
             assert!(read_split_within(order, 64 << 20).is_ok());
         }
+    }
+
+    #[test]
+    fn a_dense_split_beyond_the_memory_budget_is_refused_before_it_is_allocated() {
+        let plain = plain_a9a();
+        let own = shared(&plain.0, 500);
+        let orders = own.origin().unwrap().orders(4, 5).unwrap();
+        let mut order = orders[0].1.clone();
+        order.options.layout = crate::data::Layout::Dense;
+        // A quarter of a9a: about 2 MB of sparse rows, 8 MB dense.
+        let error = read_split_within(&order, 4 << 20).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(error, DataError::DenseOverMemoryBudget { cols: 123, budget, .. }
+                if budget == 4 << 20),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(" x 123 matrix would take")
+                && message.contains("over the budget of 4 MiB"),
+            "{message}"
+        );
+        assert!(read_split_within(&order, 64 << 20).is_ok());
+        // A dimension from the order that no host holds (petabytes), or past any size.
+        order.options.max_dim = usize::MAX;
+        order.options.dim = Some(1 << 40);
+        let error = read_split(&order).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(error, DataError::DenseOverMemoryBudget { .. }),
+            "{error}"
+        );
+        order.options.dim = Some(usize::MAX / 2);
+        let error = read_split(&order).map(|_| ()).unwrap_err();
+        assert!(matches!(error, DataError::TooLarge { .. }), "{error}");
     }
 
     #[test]
