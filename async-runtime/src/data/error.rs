@@ -173,6 +173,21 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// A split order from the driver that no scan of a file can have produced (a range
+    /// ending before it starts): refused before anything is read.
+    #[error(
+        "{}: the driver's split order for partition {partition} is malformed: {reason} (are \
+         the driver and this worker of the same version?)",
+        path.display()
+    )]
+    BadSplitOrder {
+        /// The file the order names.
+        path: PathBuf,
+        /// The partition it is for.
+        partition: u32,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A worker's copy of a shared file differs from the driver's in a partition's block.
     #[error(
         "{}: bytes {start}..{end} differ from the driver's copy of the file (their CRC-32 \

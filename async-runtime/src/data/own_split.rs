@@ -27,6 +27,7 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
 /// [`read_split`], refusing rows that take more than `budget` bytes.
 fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataError> {
     let path = order.path.as_path();
+    check_order(order)?;
     if order.checksums.len() != order.blocks.len() {
         // Every block is checked: an order without its sums is not read unchecked.
         return Err(DataError::DimensionMismatch {
@@ -106,6 +107,40 @@ fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataE
         data = data.with_bias(value);
     }
     Partition::new(order.partition, order.seed, data, global_ids)
+}
+
+/// Refuses an order whose blocks no scan can have cut: a row or byte range ending before it
+/// starts, bytes past the text, a first line past any the text can hold. The reader then
+/// counts rows and lines without overflow.
+fn check_order(order: &SplitOrder) -> Result<(), DataError> {
+    let bad = |reason: String| DataError::BadSplitOrder {
+        path: order.path.clone(),
+        partition: order.partition,
+        reason,
+    };
+    for (i, block) in order.blocks.iter().enumerate() {
+        let (rows, bytes) = (&block.rows, &block.bytes);
+        if rows.end < rows.start {
+            return Err(bad(format!(
+                "block {i} has rows {}..{}, which end before they start",
+                rows.start, rows.end
+            )));
+        }
+        if bytes.end < bytes.start || bytes.end > order.text_bytes {
+            return Err(bad(format!(
+                "block {i} has bytes {}..{}, not a range of the text's {} bytes",
+                bytes.start, bytes.end, order.text_bytes
+            )));
+        }
+        // A text of n bytes holds at most n + 1 lines.
+        if block.first_line > order.text_bytes.saturating_add(1) {
+            return Err(bad(format!(
+                "block {i} starts at line {}, past any line of the text's {} bytes",
+                block.first_line, order.text_bytes
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes and the
@@ -291,6 +326,41 @@ mod tests {
                 path.display()
             );
             assert!(read_split_within(order, 64 << 20).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_malformed_order_is_refused_naming_it_not_a_panic() {
+        let plain = plain_a9a();
+        for path in [plain.0.clone(), test_support::data("a9a.xz")] {
+            let own = shared(&path, 500);
+            let orders = own.origin().unwrap().orders(2, 5).unwrap();
+            let good = &orders[1].1;
+            let text_bytes = good.text_bytes;
+            // Each case spoils a block of a good order (given the text's bytes).
+            type Spoil = fn(&mut Block, u64);
+            let cases: [(Spoil, &str); 4] = [
+                (|b, _| b.rows = b.rows.end..b.rows.start, "rows"),
+                (|b, _| b.bytes = b.bytes.end..b.bytes.start, "bytes"),
+                (|b, total| b.bytes.end = total + 1, "bytes"),
+                (|b, _| b.first_line = u64::MAX, "line"),
+            ];
+            for (spoil, what) in cases {
+                let mut order = good.clone();
+                spoil(&mut order.blocks[3], text_bytes);
+                let error = read_split(&order).map(|_| ()).unwrap_err();
+                let message = error.to_string();
+                assert!(
+                    matches!(error, DataError::BadSplitOrder { partition: 1, .. }),
+                    "{}: {message}",
+                    path.display()
+                );
+                assert!(
+                    message.contains("split order for partition 1 is malformed: block 3")
+                        && message.contains(what),
+                    "{message}"
+                );
+            }
         }
     }
 
