@@ -82,6 +82,25 @@ pub enum DataError {
         /// The budget, in bytes.
         budget: u64,
     },
+    /// The driver's evaluation sample takes more memory than the host can give it.
+    #[error(
+        "{}: the evaluation sample of --eval-rows {eval_rows} rows already takes {} MiB at \
+         line {line}, over the budget of {} MiB (half the memory this host has available): \
+         lower --eval-rows",
+        path.display(), held / (1 << 20), budget / (1 << 20)
+    )]
+    SampleOverMemoryBudget {
+        /// The file being scanned.
+        path: PathBuf,
+        /// The line the scan had reached.
+        line: usize,
+        /// The sample's size asked for.
+        eval_rows: usize,
+        /// Bytes the sample's lines hold.
+        held: u64,
+        /// The budget, in bytes.
+        budget: u64,
+    },
     /// A dense matrix would take more memory than the host can give it.
     #[error(
         "{}: a dense {rows} x {cols} matrix would take {} MiB, over the budget of {} MiB (half \

@@ -279,7 +279,16 @@ impl Dataset {
         path: impl AsRef<Path>,
         options: &SharedOptions,
     ) -> Result<Dataset, DataError> {
-        let path = path.as_ref();
+        Dataset::open_shared_within(path.as_ref(), options, libsvm::memory_budget())
+    }
+
+    /// [`Dataset::open_shared`], refusing an evaluation sample that takes more than `budget`
+    /// bytes while the file is scanned.
+    fn open_shared_within(
+        path: &Path,
+        options: &SharedOptions,
+        budget: u64,
+    ) -> Result<Dataset, DataError> {
         // Read two or three times here and from the middle on the workers: a pipe would give
         // its bytes once.
         if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
@@ -287,7 +296,7 @@ impl Dataset {
                 path: path.to_path_buf(),
             });
         }
-        let scan = scan(path, options)?;
+        let scan = scan(path, options, budget)?;
         let rows = scan.plan.n_rows();
         if rows == 0 {
             return Err(DataError::Empty {
@@ -307,6 +316,8 @@ impl Dataset {
             ..options.load
         };
         let sample = if rows <= options.eval_rows as u64 {
+            // The lines kept are not needed: the file is read whole.
+            drop(scan.sample);
             libsvm::read_libsvm(path, &load)?
         } else {
             parse_sample(path, scan.sample, &load)?
@@ -348,30 +359,43 @@ struct Reservoir {
     rng: ChaCha8Rng,
     /// Per kept row: its index among the rows, its 1-based line number, its text.
     kept: Vec<(u64, usize, Vec<u8>)>,
+    /// Bytes the kept rows hold: their entries and their texts' buffers.
+    held: u64,
 }
 
 impl Reservoir {
     fn new(capacity: usize, seed: u64) -> Reservoir {
+        let kept = Vec::with_capacity(capacity.min(1 << 12));
         Reservoir {
             capacity,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5a3b_1e5a_3b1e),
-            kept: Vec::with_capacity(capacity.min(1 << 20)),
+            held: Self::entries_bytes(&kept),
+            kept,
         }
+    }
+
+    /// Bytes of the entries `kept` has room for (their texts aside).
+    fn entries_bytes(kept: &Vec<(u64, usize, Vec<u8>)>) -> u64 {
+        (kept.capacity() * std::mem::size_of::<(u64, usize, Vec<u8>)>()) as u64
     }
 
     /// Offers row `row` (the `row`-th data row, from 0).
     fn offer(&mut self, row: u64, line_no: usize, line: &[u8]) {
         use rand::Rng;
         if self.kept.len() < self.capacity {
+            self.held -= Self::entries_bytes(&self.kept);
             self.kept.push((row, line_no, line.to_vec()));
+            self.held += Self::entries_bytes(&self.kept) + line.len() as u64;
             return;
         }
         let slot = self.rng.random_range(0..=row) as usize;
         if let Some(kept) = self.kept.get_mut(slot) {
             kept.0 = row;
             kept.1 = line_no;
+            self.held -= kept.2.capacity() as u64;
             kept.2.clear();
             kept.2.extend_from_slice(line);
+            self.held += kept.2.capacity() as u64;
         }
     }
 }
@@ -463,7 +487,8 @@ fn decompressed_len(path: &Path, max_line: usize) -> Result<u64, DataError> {
     }
 }
 
-fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
+/// Scans the file, refusing an evaluation sample whose lines take more than `budget` bytes.
+fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataError> {
     let compressed = libsvm::is_compressed(path)?;
     let total = if compressed {
         decompressed_len(path, options.load.max_line_bytes)?
@@ -511,6 +536,17 @@ fn scan(path: &Path, options: &SharedOptions) -> Result<Scan, DataError> {
             max_index = max_index.max(index);
             label_values.see(first_token(line));
             sample.offer(rows, line_no, line);
+            if sample.held > budget {
+                // The driver holds the sample's lines as it scans: a sample of every row of
+                // a large file must not grow until the host kills the process.
+                return Err(DataError::SampleOverMemoryBudget {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    eval_rows: options.eval_rows,
+                    held: sample.held,
+                    budget,
+                });
+            }
             rows += 1;
         }
         plan.count(offset, row);
@@ -571,7 +607,41 @@ fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Da
 
 #[cfg(test)]
 mod tests {
-    use super::{is_row, LabelValues};
+    use super::*;
+    use crate::data::libsvm::tests::TempFile;
+
+    #[test]
+    fn an_evaluation_sample_beyond_the_memory_budget_is_refused_naming_eval_rows() {
+        // 20,000 rows of about 40 bytes: a sample of every row holds about 1.6 MB.
+        let text: String = (0..20_000)
+            .map(|i| format!("{} 1:{}.5 7:{}.25\n", i % 2, i, 2 * i))
+            .collect();
+        let f = TempFile::new("sample", text.as_bytes());
+        let options = |eval_rows| SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows,
+            seed: 3,
+        };
+        let error = Dataset::open_shared_within(&f.0, &options(usize::MAX), 1 << 20)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(error, DataError::SampleOverMemoryBudget { budget, .. } if budget == 1 << 20),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("--eval-rows {} rows", usize::MAX))
+                && message.contains("over the budget of 1 MiB")
+                && message.ends_with("lower --eval-rows"),
+            "{message}"
+        );
+        // A sample of 1,000 rows fits the same budget, as does the whole file in a larger one.
+        let sample = Dataset::open_shared_within(&f.0, &options(1_000), 1 << 20).unwrap();
+        assert_eq!((sample.n_rows(), sample.full_rows()), (1_000, 20_000));
+        let whole = Dataset::open_shared_within(&f.0, &options(usize::MAX), 8 << 20).unwrap();
+        assert_eq!(whole.n_rows(), 20_000);
+    }
 
     #[test]
     fn label_values_are_those_of_every_row() {
