@@ -312,6 +312,7 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
             found: checkpoint.job,
         });
     }
+    check_counters(&checkpoint).map_err(torn)?;
     // The training time goes on from this figure: the `--time` budget and the time-based
     // checkpoint policy compare against it, and a NaN never compares true.
     if !(checkpoint.elapsed_s.is_finite() && checkpoint.elapsed_s >= 0.0) {
@@ -321,6 +322,47 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
         )));
     }
     Ok(checkpoint)
+}
+
+/// Counters a checkpoint may hold: a run goes on counting from them (passes, updates, version
+/// numbers), and none gets anywhere near this, so a larger one is a damaged or forged file,
+/// whose counting on would overflow.
+const MAX_COUNTER: u64 = u64::MAX / 2;
+
+/// Checks the counters a resumed run counts on from, and the broadcast versions it restores:
+/// why not, naming the field.
+fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
+    for (field, value) in [
+        ("passes", checkpoint.iteration),
+        ("updates", checkpoint.stats.updates),
+    ] {
+        if value > MAX_COUNTER {
+            return Err(format!("its {field} count {value} is past any run's"));
+        }
+    }
+    // Slots are numbered by u16 on the wire.
+    if checkpoint.versions.len() > usize::from(u16::MAX) + 1 {
+        return Err(format!(
+            "it holds {} broadcast variables, more than a run can have",
+            checkpoint.versions.len()
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for saved in &checkpoint.versions {
+        if !(1..=MAX_COUNTER).contains(&saved.version) {
+            return Err(format!(
+                "broadcast variable `{}` has version {}, not one a run publishes (1 and up)",
+                saved.name, saved.version
+            ));
+        }
+        if !names.insert(saved.name.as_str()) {
+            return Err(format!(
+                "broadcast variable `{}` is in it twice",
+                saved.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A file written and synced under a temporary name beside its path, waiting to be renamed
@@ -446,6 +488,67 @@ mod tests {
             assert!(
                 error.contains("its training time is"),
                 "{elapsed_s}: {error}"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_whose_counters_no_run_reaches_is_refused() {
+        let dir = scratch("checkpoint-counters");
+        let version = |name: &str, version: u64| Saved {
+            name: name.into(),
+            version,
+            bytes: vec![1],
+        };
+        let forged = [
+            (
+                Checkpoint {
+                    iteration: u64::MAX,
+                    ..sample()
+                },
+                "passes count",
+            ),
+            (
+                Checkpoint {
+                    stats: RunStats {
+                        updates: u64::MAX,
+                        ..RunStats::default()
+                    },
+                    ..sample()
+                },
+                "updates count",
+            ),
+            (
+                Checkpoint {
+                    versions: vec![version("w", u64::MAX)],
+                    ..sample()
+                },
+                "`w` has version 18446744073709551615",
+            ),
+            (
+                Checkpoint {
+                    versions: vec![version("w", 0)],
+                    ..sample()
+                },
+                "`w` has version 0",
+            ),
+            (
+                Checkpoint {
+                    versions: vec![version("w", 3), version("w", 4)],
+                    ..sample()
+                },
+                "`w` is in it twice",
+            ),
+        ];
+        for (checkpoint, expected) in forged {
+            // Written whole with a matching SHA-256: the header cannot tell.
+            write(&dir, &checkpoint).unwrap();
+            let error = read(&dir, "asaga on bio").unwrap_err();
+            assert!(
+                matches!(error, CheckpointError::Torn { .. })
+                    && error.to_string().contains(expected),
+                "{expected}: {error}"
             );
         }
         fs::remove_dir_all(&dir).unwrap();
