@@ -15,7 +15,33 @@ use super::inspect::Shape;
 pub(crate) struct SiteShapes {
     settled: HashMap<&'static str, Shape>,
     /// Per site whose shape is not settled: the shapes its results had, and from whom.
-    candidates: HashMap<&'static str, Vec<(Shape, usize)>>,
+    candidates: HashMap<&'static str, Candidates>,
+}
+
+/// The results of a site whose shape is not settled.
+#[derive(Default)]
+struct Candidates {
+    /// Each shape a worker sent, once, in the order each pair was last seen: what the
+    /// decision reads, so that it costs (and keeps) no more for the thousandth result of a
+    /// tie than for the first.
+    seen: Vec<(Shape, usize)>,
+    /// Results seen.
+    results: usize,
+}
+
+impl Candidates {
+    /// Records a result of `shape` from `worker`: last in [`Candidates::seen`].
+    fn push(&mut self, shape: Shape, worker: usize) {
+        self.results += 1;
+        if let Some(at) = self
+            .seen
+            .iter()
+            .position(|(other, from)| *other == shape && *from == worker)
+        {
+            self.seen.remove(at);
+        }
+        self.seen.push((shape, worker));
+    }
 }
 
 impl SiteShapes {
@@ -53,15 +79,17 @@ impl SiteShapes {
 
     /// Records a candidate shape of an unsettled site; whether it is the shape settled.
     fn confirm(&mut self, site: &'static str, shape: Shape, worker: usize, alive: usize) -> bool {
-        let seen = self.candidates.entry(site).or_default();
+        let candidates = self.candidates.entry(site).or_default();
         let agreed = alive <= 1
-            || seen
+            || candidates
+                .seen
                 .iter()
                 .any(|(other, from)| *other == shape && *from != worker);
-        seen.push((shape.clone(), worker));
+        candidates.push(shape.clone(), worker);
+        let seen = &candidates.seen;
         let chosen = if agreed {
             Some(shape)
-        } else if seen.len() > 2 * alive + 2 && !tie_awaits_a_worker(seen, alive) {
+        } else if candidates.results > 2 * alive + 2 && !tie_awaits_a_worker(seen, alive) {
             let backers = |candidate: &Shape| {
                 let mut workers: Vec<usize> = seen
                     .iter()
@@ -170,6 +198,11 @@ mod tests {
             assert_eq!(shapes.check("grad", vec![2], 0, || 3), Ok(false));
         }
         assert!(!shapes.is_settled("grad"), "a tie is not a majority");
+        assert_eq!(
+            shapes.candidates["grad"].seen.len(),
+            2,
+            "a tie however long keeps one entry per worker and shape"
+        );
         assert_eq!(
             shapes.check("grad", vec![8], 1, || 3),
             Ok(true),
