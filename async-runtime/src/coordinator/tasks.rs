@@ -5,7 +5,7 @@
 //! [`TaskBook`] is the one owner of this state. Nothing here sends or receives: the driver
 //! sends the orders and feeds the answers in, so every rule is a unit test without sockets.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,13 @@ pub(crate) struct Failed {
 /// The tasks of the run: in flight, failed, written off.
 pub(crate) struct TaskBook {
     in_flight: HashMap<u64, InFlight>,
+    /// The same tasks as (dispatch update, sequence number), oldest first: what
+    /// [`TaskBook::oldest_clock`] reads after every answer, at no cost growing with the
+    /// tasks in flight (with the workers).
+    by_clock: BTreeSet<(u64, u64)>,
+    /// Tasks in flight per partition, none listed at zero: what an exclusive site asks of
+    /// every partition it considers ([`TaskBook::on_partition`]).
+    per_partition: HashMap<u32, usize>,
     next_seq: u64,
     /// Tasks reported failed, not yet retried.
     failed: Vec<Failed>,
@@ -96,6 +103,8 @@ impl Default for TaskBook {
     fn default() -> TaskBook {
         TaskBook {
             in_flight: HashMap::new(),
+            by_clock: BTreeSet::new(),
+            per_partition: HashMap::new(),
             // Sequence numbers start at 1: 0 is never a task.
             next_seq: 1,
             failed: Vec::new(),
@@ -117,6 +126,8 @@ impl TaskBook {
     ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.by_clock.insert((clock, seq));
+        *self.per_partition.entry(partition).or_default() += 1;
         self.in_flight.insert(
             seq,
             InFlight {
@@ -145,7 +156,20 @@ impl TaskBook {
 
     /// Takes task `seq` out of flight (it was answered).
     pub fn close(&mut self, seq: u64) -> Option<InFlight> {
-        self.in_flight.remove(&seq)
+        let task = self.in_flight.remove(&seq)?;
+        self.unindex(seq, &task);
+        Some(task)
+    }
+
+    /// Takes task `seq`, out of flight, out of the indexes too.
+    fn unindex(&mut self, seq: u64, task: &InFlight) {
+        self.by_clock.remove(&(task.clock, seq));
+        if let Some(count) = self.per_partition.get_mut(&task.partition) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_partition.remove(&task.partition);
+            }
+        }
     }
 
     /// Tasks in flight.
@@ -160,12 +184,12 @@ impl TaskBook {
 
     /// The update at which the oldest task in flight was dispatched.
     pub fn oldest_clock(&self) -> Option<u64> {
-        self.in_flight.values().map(|t| t.clock).min()
+        self.by_clock.first().map(|&(clock, _)| clock)
     }
 
     /// Whether a task on `partition` is in flight.
     pub fn on_partition(&self, partition: u32) -> bool {
-        self.in_flight.values().any(|t| t.partition == partition)
+        self.per_partition.contains_key(&partition)
     }
 
     /// Records that a worker reported its task failed.
@@ -184,15 +208,17 @@ impl TaskBook {
     /// Takes every task in flight on `worker` (lost) out of flight, noting it written off;
     /// returns how many there were.
     pub fn write_off(&mut self, worker: usize) -> Vec<u64> {
-        let before = self.written_off.len();
-        self.in_flight.retain(|&seq, task| {
-            let lost = task.worker == worker;
-            if lost {
-                self.written_off.push(seq);
-            }
-            !lost
-        });
-        self.written_off[before..].to_vec()
+        let lost: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, task)| task.worker == worker)
+            .map(|(&seq, _)| seq)
+            .collect();
+        for &seq in &lost {
+            self.close(seq);
+        }
+        self.written_off.extend_from_slice(&lost);
+        lost
     }
 
     /// The tasks written off since the last call.
@@ -448,6 +474,39 @@ mod tests {
         assert_eq!(book.oldest_clock(), Some(2));
         book.close(old);
         assert_eq!(book.oldest_clock(), Some(5));
+        // Two at one update: the update stays the oldest until both are answered.
+        let (a, b) = (
+            book.open(2, "grad", 2, 3, reads()),
+            book.open(3, "grad", 3, 3, reads()),
+        );
+        assert_eq!(book.oldest_clock(), Some(3));
+        book.close(a);
+        assert_eq!(book.oldest_clock(), Some(3));
+        book.write_off(3);
+        assert_eq!(
+            book.oldest_clock(),
+            Some(5),
+            "written off: {b} is out of flight"
+        );
+        book.write_off(1);
+        assert_eq!(book.oldest_clock(), None);
+    }
+
+    #[test]
+    fn a_partition_is_busy_while_any_of_its_tasks_is_in_flight() {
+        let mut book = TaskBook::default();
+        let first = book.open(0, "grad", 7, 0, reads());
+        let twin = book.open(1, "grad", 7, 0, reads());
+        assert!(book.on_partition(7) && !book.on_partition(8));
+        book.close(first);
+        assert!(book.on_partition(7), "its twin is still out");
+        assert!(book.close(first).is_none(), "closed once");
+        assert!(book.on_partition(7), "closing twice frees nothing");
+        book.close(twin);
+        assert!(!book.on_partition(7));
+        book.open(2, "grad", 7, 0, reads());
+        book.write_off(2);
+        assert!(!book.on_partition(7), "a written-off task holds nothing");
     }
 
     #[test]
