@@ -366,8 +366,7 @@ impl Driver {
             info.wait_s += since.elapsed().as_secs_f64();
         }
         info.in_flight += 1;
-        self.table.oldest_in_flight =
-            Some(self.table.oldest_in_flight.map_or(clock, |c| c.min(clock)));
+        self.refresh_oldest_in_flight();
         seq
     }
 

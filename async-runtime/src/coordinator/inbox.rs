@@ -593,6 +593,10 @@ impl Driver {
         info.unconsumed = info.unconsumed.saturating_sub(1);
     }
 
+    /// Copies the task book's oldest dispatch update into the table, where barrier rules read
+    /// it ([`WorkerTable::max_staleness_in_flight`]); after every change to the tasks in flight.
+    ///
+    /// [`WorkerTable::max_staleness_in_flight`]: super::WorkerTable::max_staleness_in_flight
     pub(crate) fn refresh_oldest_in_flight(&mut self) {
         self.table.oldest_in_flight = self.tasks.oldest_clock();
     }
