@@ -282,11 +282,8 @@ impl Driver {
         let compute_s = compute_s.min(out_s);
         let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
         let info = &mut self.table.workers[task.worker()];
-        info.in_flight = info.in_flight.saturating_sub(1);
+        info.task_answered();
         info.unconsumed += 1;
-        if info.in_flight == 0 {
-            info.idle_since = Some(Instant::now());
-        }
         info.record_task_time(compute_s, cpu_s, delay_s);
         info.delay_s += delay_s;
         self.straggling.record(compute_s);
@@ -306,10 +303,7 @@ impl Driver {
         self.refresh_oldest_in_flight();
         self.stats.failed_tasks += 1;
         let info = &mut self.table.workers[worker];
-        info.in_flight = info.in_flight.saturating_sub(1);
-        if info.in_flight == 0 {
-            info.idle_since = Some(Instant::now());
-        }
+        info.task_answered();
         info.failures += 1;
         info.failure_streak += 1;
         tracing::warn!(worker = %info.name, task = task.task(), %message, "a task failed");

@@ -141,6 +141,15 @@ impl WorkerInfo {
         self.alive && self.in_flight + self.unconsumed < self.credit && !self.partitions.is_empty()
     }
 
+    /// One of its tasks in flight was answered (a result or a failure): with none left in
+    /// flight, its idle time counts from now.
+    pub(crate) fn task_answered(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.idle_since = Some(Instant::now());
+        }
+    }
+
     /// Records a finished task: `compute_s` of computation (of which `cpu_s` on a core) and
     /// `delay_s` of simulated delay.
     pub(crate) fn record_task_time(&mut self, compute_s: f64, cpu_s: f64, delay_s: f64) {
