@@ -329,8 +329,8 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
 /// whose counting on would overflow.
 const MAX_COUNTER: u64 = u64::MAX / 2;
 
-/// Checks the counters a resumed run counts on from, and the broadcast versions it restores:
-/// why not, naming the field.
+/// Checks the counters and seconds a resumed run counts on from, and the broadcast versions
+/// it restores: why not, naming the field.
 fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
     for (field, value) in [
         ("passes", checkpoint.iteration),
@@ -338,6 +338,19 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
     ] {
         if value > MAX_COUNTER {
             return Err(format!("its {field} count {value} is past any run's"));
+        }
+    }
+    let stats = &checkpoint.stats;
+    for (field, value) in [
+        ("runtime_s", stats.runtime_s),
+        ("blocked_s", stats.blocked_s),
+        ("checkpoint_training_s", stats.checkpoint_training_s),
+    ] {
+        // Summed on and reported (the driver's overhead per task): a NaN stays one.
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(format!(
+                "its {field} is {value}, not a number of seconds >= 0"
+            ));
         }
     }
     // Slots are numbered by u16 on the wire.
@@ -518,6 +531,16 @@ mod tests {
                     ..sample()
                 },
                 "updates count",
+            ),
+            (
+                Checkpoint {
+                    stats: RunStats {
+                        blocked_s: f64::NAN,
+                        ..RunStats::default()
+                    },
+                    ..sample()
+                },
+                "its blocked_s is NaN",
             ),
             (
                 Checkpoint {
