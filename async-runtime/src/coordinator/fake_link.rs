@@ -1740,3 +1740,42 @@ fn a_worker_silent_at_the_end_does_not_hold_the_end_of_the_run() {
         "the answering one exited by itself: {ended:?}"
     );
 }
+
+#[test]
+fn a_synchronous_sites_shape_is_settled_by_the_workers_it_asks_not_a_late_joiner_it_never_asks() {
+    // w0 and w1 disagree on the shape of `grad`; w2 joins once the data is shipped and every
+    // worker holds a partition, so it gets a copy and owns none: a synchronous reduce never
+    // sends it a task, and its opinion cannot break the tie.
+    let script: Script = Box::new(|peer, task| {
+        let len = if task.task == "grad" && peer == "w1" {
+            3
+        } else {
+            2
+        };
+        Reply::Result(vec![task.partition as u8; len])
+    });
+    let (mut driver, wire) = driver(2, script);
+    let data = data();
+    settle(&mut driver, &["warm"]);
+    driver
+        .reduce_all(&data, &spec("warm", None), &decode)
+        .unwrap();
+    join(&wire, "w2", 2);
+    driver.drain();
+    assert_eq!(driver.table.alive(), 3);
+    assert!(!driver.owners().contains(&2), "a copy, not an owner");
+    // The old code waited for w2's first result of `grad`, which never came: the reduce
+    // asked w0 and w1 again, forever.
+    // (481,770 tasks in 0.6 s, until the fake link had nothing more to say.)
+    let sent = driver.stats.tasks_sent;
+    let outcome = driver.reduce_all(&data, &spec("grad", None), &decode);
+    assert!(driver.shapes.is_settled("grad"));
+    assert!(
+        driver.stats.tasks_sent - sent < 20,
+        "{} tasks for 2 partitions",
+        driver.stats.tasks_sent - sent
+    );
+    // The latest shape wins once both owners were heard past 2 x 2 + 2 results; the
+    // partition whose worker disagrees is done again elsewhere (w2 holds a copy).
+    assert!(outcome.is_ok(), "{:?}", outcome.err());
+}

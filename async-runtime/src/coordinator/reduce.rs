@@ -67,14 +67,28 @@ impl Unsent {
 impl Driver {
     /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's
     /// (see [`SiteShapes`](super::shapes::SiteShapes)). A bad one is dropped and counted
-    /// against its worker.
-    fn accept<R>(&mut self, arrived: &Arrived, decode: Decoder<'_, R>) -> Verdict<R> {
-        let table = &self.table;
+    /// against its worker. While the site's shape is not settled, the workers that can answer
+    /// it are heard: for a `synchronous` reduce the live owners of partitions, the only
+    /// workers it asks (a late joiner holding a copy is never asked, and waiting for its
+    /// opinion would ask the others again forever); for an asynchronous one every live worker.
+    fn accept<R>(
+        &mut self,
+        arrived: &Arrived,
+        decode: Decoder<'_, R>,
+        synchronous: bool,
+    ) -> Verdict<R> {
+        let (table, owners) = (&self.table, self.placement.owners());
         let checked = decode(&arrived.body).and_then(|(value, shape)| {
-            let alive = || table.alive();
+            let answering = || {
+                if synchronous {
+                    live_owners(table, owners)
+                } else {
+                    table.alive()
+                }
+            };
             let fits = self
                 .shapes
-                .check(arrived.task, shape, arrived.worker, alive)?;
+                .check(arrived.task, shape, arrived.worker, answering)?;
             Ok(fits.then_some(value))
         });
         match checked {
@@ -319,7 +333,7 @@ impl Driver {
         partition: usize,
         arrived: Arrived,
     ) -> Result<(), RuntimeError> {
-        match self.accept(&arrived, decode) {
+        match self.accept(&arrived, decode, true) {
             Verdict::Good(value) => {
                 round.results[partition] = Some(value);
                 // A copy of the task sent because it hung is not awaited any more.
@@ -442,7 +456,7 @@ impl Driver {
                         Screened::Fresh { arrived, staleness } => (arrived, staleness),
                     };
                 self.table.workers[arrived.worker].last_staleness = staleness;
-                let value = match self.accept(&arrived, decode) {
+                let value = match self.accept(&arrived, decode, false) {
                     Verdict::Good(value) => value,
                     Verdict::Unconfirmed => {
                         self.stats.dropped_unconfirmed += 1;
@@ -550,6 +564,18 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// How many live workers own partitions: those a synchronous reduce sends its tasks to.
+fn live_owners(table: &WorkerTable, owners: &[usize]) -> usize {
+    let mut live: Vec<usize> = owners
+        .iter()
+        .copied()
+        .filter(|&w| table.workers[w].alive)
+        .collect();
+    live.sort_unstable();
+    live.dedup();
+    live.len()
 }
 
 /// One result of a drain (`reduce!(..., collect = all)`), with where it came from and what it

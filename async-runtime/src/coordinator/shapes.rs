@@ -45,8 +45,8 @@ impl Candidates {
 }
 
 impl SiteShapes {
-    /// Checks the shape of a result of `site` from `worker`, `alive()` workers taking part
-    /// (counted only while the site's shape is not settled):
+    /// Checks the shape of a result of `site` from `worker`, `alive()` workers able to answer
+    /// the site (those it sends tasks to; counted only while its shape is not settled):
     /// `Ok(true)` when it is (or now becomes) the site's shape, `Ok(false)` while the site's
     /// shape is not settled or was just settled to another, `Err` with why when the settled
     /// shape is another.
