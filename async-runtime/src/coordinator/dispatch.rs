@@ -428,8 +428,13 @@ impl Driver {
             .filter(|&i| table.workers[i].is_idle() && select(&table.workers[i], table))
             .collect();
         // The longest idle first: when workers share a partition that only one may work on
-        // at a time, each gets its turn.
-        idle.sort_by_key(|&i| self.table.workers[i].idle_since);
+        // at a time, each gets its turn. Workers still computing (room for a prefetched task,
+        // no idle time: `None`, which would sort first) come last, as a task sent to them
+        // waits for their current one.
+        idle.sort_by_key(|&i| {
+            let since = self.table.workers[i].idle_since;
+            (since.is_none(), since)
+        });
         let mut sent = 0;
         let exclusive = (!spec.histories.is_empty()).then_some(spec.task);
         for worker in idle {

@@ -1779,3 +1779,39 @@ fn a_synchronous_sites_shape_is_settled_by_the_workers_it_asks_not_a_late_joiner
     // partition whose worker disagrees is done again elsewhere (w2 holds a copy).
     assert!(outcome.is_ok(), "{:?}", outcome.err());
 }
+
+#[test]
+fn an_idle_worker_gets_a_shared_exclusive_partition_before_one_still_computing() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    // Both hold partition 0 (a late join or a move); with a credit of 2, w0 may take a next
+    // task while it computes one, and w1 has been idle for a while.
+    for w in 0..2 {
+        let info = &mut driver.table.workers[w];
+        (info.partitions, info.credit) = (vec![0], 2);
+    }
+    driver.table.workers[0].in_flight = 1;
+    driver.table.workers[0].idle_since = None;
+    driver.table.workers[1].idle_since = Some(Instant::now() - Duration::from_secs(1));
+    let table = crate::History::zeros(8);
+    let tables = [&table];
+    let saga = TaskSpec {
+        histories: &tables,
+        ..spec("saga", Some(Sample { batch: 2, k: 0 }))
+    };
+    let before = tasks(&wire).len();
+    assert_eq!(
+        driver.dispatch_to_idle(&saga, &|_, _| true),
+        1,
+        "one task per partition"
+    );
+    let sent = tasks(&wire);
+    assert_eq!(
+        sent[before..]
+            .iter()
+            .map(|t| t.0.as_str())
+            .collect::<Vec<_>>(),
+        ["w1"],
+        "the idle worker first: the busy one would start it only after its current task"
+    );
+}
