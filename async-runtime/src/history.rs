@@ -74,7 +74,7 @@ pub struct HistorySlice {
 }
 
 impl HistorySlice {
-    /// The entry of the task's `j`-th row.
+    /// The entry of the task's `j`-th row (0 past the rows the task was given).
     pub fn get(&self, j: usize) -> f64 {
         self.values.get(j).copied().unwrap_or(0.0)
     }

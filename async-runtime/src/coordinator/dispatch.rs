@@ -23,8 +23,8 @@ impl Driver {
         if self.placement.is_shipped(key) {
             return Ok(());
         }
-        // Until every worker holds its partitions, nothing trains: the wait is not counted.
-        // Shipping waits until every worker holds its partitions (`await_loading`).
+        // Shipping waits until every worker holds its partitions (`await_loading`), and
+        // nothing trains meanwhile: the wait is not counted as training time.
         self.pause_for(|driver| driver.ship(data, key))
     }
 
@@ -136,9 +136,9 @@ impl Driver {
     }
 
     /// Moves the partitions of a lost worker to the live workers that would come back to their
-    /// partitions soonest ([`placement::heir`]), so that every partition keeps contributing. They are re-sent from the driver's copy, or the
-    /// heir reads them from the shared file itself.
-    /// Each move is logged if `said`.
+    /// partitions soonest ([`placement::heir`]), so that every partition keeps contributing.
+    /// They are re-sent from the driver's copy, or the heir reads them from the shared file
+    /// itself. Each move is logged if `said`.
     pub(crate) fn rehome_partitions(&mut self, lost: usize, said: bool) {
         let orphans = std::mem::take(&mut self.table.workers[lost].partitions);
         for partition in orphans {

@@ -206,7 +206,7 @@ impl TaskBook {
     }
 
     /// Takes every task in flight on `worker` (lost) out of flight, noting it written off;
-    /// returns how many there were.
+    /// returns their sequence numbers.
     pub fn write_off(&mut self, worker: usize) -> Vec<u64> {
         let lost: Vec<u64> = self
             .in_flight
