@@ -36,6 +36,9 @@ struct Round<R> {
     results: Vec<Option<R>>,
     /// Tasks awaited, by sequence number, with their partitions.
     pending: HashMap<u64, usize>,
+    /// Partitions whose hung task was sent again elsewhere: the only ones with two tasks
+    /// awaited at once (a retry or a task asked again replaces its answered or failed one).
+    hedged: HashSet<usize>,
     /// Results whose site's shape is not settled yet: they wait for a second worker's opinion
     /// instead of being computed again.
     held: Vec<(usize, Arrived)>,
@@ -222,11 +225,11 @@ impl Driver {
         let mut round = Round {
             results: (0..partitions).map(|_| None).collect(),
             pending: HashMap::with_capacity(partitions),
+            hedged: HashSet::new(),
             held: Vec::new(),
             attempts: Attempts::default(),
             waiting: (0..partitions).map(Unsent::to_owner).collect(),
         };
-        let mut hedged: HashSet<usize> = HashSet::new();
         while !round.pending.is_empty() || !round.held.is_empty() || !round.waiting.is_empty() {
             self.send_waiting(spec, &mut round);
             if round.pending.is_empty() {
@@ -244,7 +247,7 @@ impl Driver {
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
-            self.redispatch_hung(spec, &mut round.pending, &mut hedged);
+            self.redispatch_hung(spec, &mut round.pending, &mut round.hedged);
             // Tasks of lost workers are done again by their partitions' new owners, as soon as
             // there is a live one.
             for seq in self.tasks.take_written_off() {
@@ -336,7 +339,11 @@ impl Driver {
         match self.accept(&arrived, decode, true) {
             Verdict::Good(value) => {
                 round.results[partition] = Some(value);
-                // A copy of the task sent because it hung is not awaited any more.
+                // A copy of the task sent because it hung is not awaited any more. Only a
+                // hedged partition has one: the others cost no pass over the tasks awaited.
+                if !round.hedged.contains(&partition) {
+                    return Ok(());
+                }
                 let twins: Vec<u64> = round
                     .pending
                     .iter()
