@@ -25,16 +25,30 @@ pub(crate) struct LocalWorkers {
 impl LocalWorkers {
     /// Starts `config.workers` processes, `w0`, `w1`, ..., connecting to `endpoint`.
     pub fn start(config: &ClusterConfig, endpoint: &str) -> Result<LocalWorkers, RuntimeError> {
-        let children = (0..config.workers)
-            .map(|i| {
-                let name = format!("w{i}");
-                cluster::spawn_local_worker(config, endpoint, &name).map(|child| (name, child))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(LocalWorkers {
-            children,
-            ..LocalWorkers::default()
+        LocalWorkers::start_with(config.workers, |name| {
+            cluster::spawn_local_worker(config, endpoint, name)
         })
+    }
+
+    /// Starts `workers` processes with `spawn`, by name; if one cannot start, those started
+    /// are ended (a dropped `Child` is not) and the error returned: no worker of a driver
+    /// that never ran is left waiting for it.
+    fn start_with(
+        workers: usize,
+        mut spawn: impl FnMut(&str) -> Result<Child, RuntimeError>,
+    ) -> Result<LocalWorkers, RuntimeError> {
+        let mut local = LocalWorkers::default();
+        for i in 0..workers {
+            let name = format!("w{i}");
+            match spawn(&name) {
+                Ok(child) => local.children.push((name, child)),
+                Err(error) => {
+                    local.reap(Duration::ZERO, &[]);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(local)
     }
 
     /// Processes started elsewhere, under their names, as if this driver had started them.
@@ -175,6 +189,42 @@ mod tests {
             }
             assert!(begun.elapsed() < Duration::from_secs(10), "nothing in 10 s");
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn workers_started_before_one_that_cannot_start_are_ended() {
+        let mut started = Vec::new();
+        let error = LocalWorkers::start_with(3, |name| {
+            if name == "w2" {
+                return Err(RuntimeError::Spawn {
+                    exe: "worker".into(),
+                    reason: "Resource temporarily unavailable".into(),
+                });
+            }
+            // Its output not the test's: a process left over must not hold the harness's pipe.
+            let child = Command::new("sleep")
+                .arg("600")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("`sleep` runs");
+            started.push(child.id());
+            Ok(child)
+        })
+        .err()
+        .expect("w2 could not start");
+        assert!(
+            error.to_string().contains("temporarily unavailable"),
+            "{error}"
+        );
+        assert_eq!(started.len(), 2);
+        for pid in started {
+            // Killed and waited for: no process of that id is left (not even a zombie).
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "process {pid} outlived the failed start"
+            );
         }
     }
 
