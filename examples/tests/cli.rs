@@ -2241,6 +2241,17 @@ fn the_summary_gives_the_settings_the_optimizer_used() {
 /// write beyond fails (EFBIG, SIGXFSZ ignored) rather than ending the process.
 #[cfg(unix)]
 fn run_with_file_size_limit(args: &[&str], dir: &Path, max_bytes: u64) -> Output {
+    run_with_file_size_limit_and_xfsz(args, dir, max_bytes, libc::SIG_IGN)
+}
+
+/// The same, with SIGXFSZ's disposition `on_xfsz` as the child starts.
+#[cfg(unix)]
+fn run_with_file_size_limit_and_xfsz(
+    args: &[&str],
+    dir: &Path,
+    max_bytes: u64,
+    on_xfsz: libc::sighandler_t,
+) -> Output {
     use std::os::unix::process::CommandExt;
     let mut command = Command::new(EXE);
     command
@@ -2257,7 +2268,7 @@ fn run_with_file_size_limit(args: &[&str], dir: &Path, max_bytes: u64) -> Output
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            libc::signal(libc::SIGXFSZ, on_xfsz);
             Ok(())
         });
     }
@@ -2336,33 +2347,22 @@ fn a_write_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_torn_one() {
 #[cfg(unix)]
 #[test]
 fn a_file_size_limit_fails_the_checkpoint_not_the_run() {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
     let dir = scratch("fsize-limit");
     // SAGA's checkpoint on the built-in set holds its table of 20,640 gradients (166 KB); the
     // summary (4 KB) fits under the limit.
-    let max_bytes = 64 * 1024;
-    let mut command = Command::new(EXE);
-    command
-        .args(["--algo", "saga", "--workers", "2", "--updates", "100"])
-        .args(["--quiet", "--checkpoint", "ck", "--summary", "s.json"])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error");
-    // SAFETY: setrlimit is async-signal-safe and touches only the child; SIGXFSZ keeps the
-    // default disposition a shell leaves it, which kills the process.
-    unsafe {
-        command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: max_bytes,
-                rlim_max: max_bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    let output = command.output().expect("async-train starts");
+    let args = [
+        "--algo",
+        "saga",
+        "--workers",
+        "2",
+        "--updates",
+        "100",
+        "--quiet",
+    ];
+    let args = [&args[..], &["--checkpoint", "ck", "--summary", "s.json"]].concat();
+    // SIGXFSZ keeps the default disposition a shell leaves it, which kills the process.
+    let output = run_with_file_size_limit_and_xfsz(&args, &dir, 64 * 1024, libc::SIG_DFL);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
