@@ -1707,22 +1707,13 @@ fn a_site_failing_on_one_host_before_and_after_it_joined_again_fails_on_one_work
 
 #[test]
 fn a_worker_silent_at_the_end_does_not_hold_the_end_of_the_run() {
-    use std::process::Command;
     let data = data();
     let (mut driver, _wire) = after_one_step(&data);
     // w1's process is stopped (SIGSTOP) near the end: silent for 3 s, not yet declared lost.
-    let stopped = Command::new("sleep")
-        .arg("600")
-        .spawn()
-        .expect("`sleep` runs");
-    let stopped_pid = stopped.id();
     // w0 answers, and exits once it is told and the stopped one is gone; a driver that waited
     // for the stopped one first held the run's end for the whole grace, then killed both.
-    let script = format!("while kill -0 {stopped_pid} 2>/dev/null; do sleep 0.01; done");
-    let answering = Command::new("sh")
-        .args(["-c", &script])
-        .spawn()
-        .expect("`sh` runs");
+    let (stopped, answering) = super::local::stopped_and_waiting_stand_ins();
+    let stopped_pid = stopped.id();
     driver.table.workers[0].pid = answering.id();
     driver.table.workers[1].pid = stopped_pid;
     if let Some(long_ago) = Instant::now().checked_sub(Duration::from_secs(3)) {

@@ -170,6 +170,27 @@ impl LocalWorkers {
     }
 }
 
+/// Two stand-ins for worker processes: one stopped, which never exits by itself (a `sleep`),
+/// and one that exits by itself once the first is gone, as a worker told the run is over
+/// does. A shutdown that waits for the first before the second holds the second too.
+#[cfg(test)]
+pub(crate) fn stopped_and_waiting_stand_ins() -> (Child, Child) {
+    use std::process::Command;
+    let stopped = Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .expect("`sleep` runs");
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 0.01; done",
+        stopped.id()
+    );
+    let waiting = Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .expect("`sh` runs");
+    (stopped, waiting)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,20 +287,11 @@ mod tests {
 
     #[test]
     fn processes_told_nothing_are_ended_at_once_and_those_told_are_let_exit() {
-        // A lost worker's process, stopped: told nothing, it would not exit by itself.
-        let lost = Command::new("sleep")
-            .arg("600")
-            .spawn()
-            .expect("`sleep` runs");
-        let lost_pid = lost.id();
-        // A live worker told the run is over: it exits by itself, here once the lost one is
-        // gone. Waited for first, it held the lost one's end until the grace ran out, and
-        // was killed at it with the other.
-        let script = format!("while kill -0 {lost_pid} 2>/dev/null; do sleep 0.01; done");
-        let told = Command::new("sh")
-            .args(["-c", &script])
-            .spawn()
-            .expect("`sh` runs");
+        // A lost worker's process, stopped: told nothing, it would not exit by itself. A live
+        // worker told the run is over: it exits by itself, here once the lost one is gone.
+        // Waited for first, it held the lost one's end until the grace ran out, and was
+        // killed at it with the other.
+        let (lost, told) = stopped_and_waiting_stand_ins();
         let told_pid = told.id();
         let mut local = LocalWorkers {
             children: vec![("w0".into(), told), ("w1".into(), lost)],
