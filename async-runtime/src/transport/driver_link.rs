@@ -37,6 +37,11 @@ const PRE_ADMISSION_FRAME: usize = 2 * frame::MAX_PLAIN_FRAME;
 /// once: the gate bounds strangers who speak, this bounds those who never do.
 const UNADMITTED_PER_STRANGER: usize = 4;
 
+/// How long the link, once the coordinator is gone, waits for its last messages to be
+/// written before it closes the socket. A peer reading its socket takes them at once: this
+/// bounds only a peer that stopped reading.
+const FLUSH_AT_CLOSE: Duration = Duration::from_secs(1);
+
 /// The driver's socket thread.
 pub(crate) struct DriverLink {
     endpoint: String,
@@ -218,9 +223,13 @@ async fn serve_async(
             Some(id) = serving.closings.next() => serving.on_closing(id),
         }
     }
-    // ZeroMQ queues are not flushed when the socket is dropped: give the last messages (the
-    // workers' shutdown) a moment to leave.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ZeroMQ drops a connection's queue with the socket: the last messages (the workers'
+    // shutdown) are given until they are written, within a bound, since a peer that does not
+    // read keeps its queue full.
+    let deadline = tokio::time::Instant::now() + FLUSH_AT_CLOSE;
+    while serving.unwritten() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Binds the ROUTER socket with the admission bounds and tells `ready` where it listens (or
@@ -411,6 +420,13 @@ impl Serving {
             self.gate.forget(&peer);
             let _ = self.inbound.send(Inbound::Disconnected { peer });
         }
+    }
+
+    /// Whether anything queued for a peer the link still speaks to is not written yet.
+    fn unwritten(&self) -> bool {
+        self.gate
+            .addressed()
+            .any(|peer| self.send_half.unwritten(identity_bytes(peer)) > 0)
     }
 
     /// Applies the transport's closings queued so far (see [`Serving::on_closing`]).

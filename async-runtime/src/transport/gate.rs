@@ -272,6 +272,12 @@ impl Gate {
             .map(|(peer, session)| (peer, session.id))
     }
 
+    /// Peers the link may still owe frames: those with a session and those let go, whose
+    /// last words may be queued.
+    pub fn addressed(&self) -> impl Iterator<Item = &String> {
+        self.sessions.keys().chain(self.let_go.keys())
+    }
+
     /// Peers in the middle of a handshake.
     #[cfg(test)]
     pub fn strangers(&self) -> usize {
