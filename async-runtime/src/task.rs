@@ -11,7 +11,7 @@ use crate::broadcaster::delta::content_hash;
 use crate::data::{Batch, Partition};
 use crate::error::TaskError;
 use crate::history::HistorySlice;
-use crate::worker::CachedVersion;
+use crate::worker::cache::CachedVersion;
 
 /// The worker-side body of a `reduce!` site.
 pub type TaskFn = fn(&TaskContext<'_>) -> Result<Vec<u8>, TaskError>;

@@ -2,7 +2,7 @@
 //! and tasks; runs registered tasks on its partitions; adds simulated straggler delay; reports
 //! results. It exits by itself when the driver is gone, so no worker outlives its run.
 
-mod cache;
+pub(crate) mod cache;
 mod connect;
 mod executor;
 mod straggler;
