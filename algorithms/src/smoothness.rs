@@ -4,6 +4,8 @@
 
 use asyncopt_runtime::data::Rows;
 use ndarray::Array1;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::{Loss, Metric, Model};
 
@@ -59,9 +61,16 @@ pub fn preconditioned_max_row_smoothness(loss: &Loss, rows: &impl Rows, metric: 
 }
 
 /// The largest eigenvalue of `op`, a positive semi-definite operator in a metric (its
-/// eigenvalues are real and non-negative), by power iteration from the all-ones direction.
+/// eigenvalues are real and non-negative), by power iteration from a fixed pseudo-random
+/// direction of entries in `[-1, 1]`. Not from the all-ones direction: data whose rows each sum
+/// to 0 (pairwise comparisons `e_i - e_j`, rows centred across their features) have `X 1 = 0`,
+/// and from there the iteration found L = 0 (and a default step that diverged at once); a
+/// top eigenvector nearly orthogonal to `1` made it stop near a smaller eigenvalue.
 fn largest_eigenvalue(dim: usize, op: impl Fn(&Model) -> Model) -> f64 {
-    let mut v = Array1::from_elem(dim, 1.0 / (dim.max(1) as f64).sqrt());
+    let mut draw = ChaCha8Rng::seed_from_u64(0x5eed_0f1a);
+    let start = Array1::from_shape_fn(dim, |_| 2.0 * draw.random::<f64>() - 1.0);
+    let length = start.dot(&start).sqrt();
+    let mut v = if length > 0.0 { start / length } else { start };
     let mut lambda = 0.0;
     for _ in 0..100 {
         let next = op(&v);
@@ -77,4 +86,69 @@ fn largest_eigenvalue(dim: usize, op: impl Fn(&Model) -> Model) -> f64 {
         }
     }
     lambda
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncopt_runtime::data::{Dataset, Features};
+    use ndarray::{Array1, Array2};
+
+    /// `lambda_max(X^T X / n)` by a dense symmetric eigensolver.
+    fn exact(data: &Dataset) -> f64 {
+        let a = crate::loss::normal_matrix(data);
+        let n = data.n_rows() as f64;
+        let d = data.dim();
+        let m = nalgebra::DMatrix::from_fn(d, d, |i, j| a[[i, j]] / n);
+        m.symmetric_eigen().eigenvalues.max()
+    }
+
+    /// Pairwise comparisons of `k` items: row `e_i - e_j` for every ordered pair. Every row
+    /// sums to 0, so the all-ones direction is in the null space of `X`.
+    fn pairs(k: usize) -> Dataset {
+        let mut rows = Vec::new();
+        for i in 0..k {
+            for j in (0..k).filter(|&j| j != i) {
+                let mut row = vec![0.0; k];
+                row[i] = 1.0;
+                row[j] = -1.0;
+                rows.extend(row);
+            }
+        }
+        let n = k * (k - 1);
+        let x = Array2::from_shape_vec((n, k), rows).unwrap();
+        Dataset::new("pairs", Features::Dense(x), Array1::ones(n)).unwrap()
+    }
+
+    #[test]
+    fn rows_that_sum_to_zero_have_their_smoothness() {
+        for data in [pairs(5), pairs(5).to_sparse()] {
+            let l = exact(&data);
+            assert!(l > 0.1, "{l}");
+            let estimate = smoothness(&Loss::LeastSquares, &data);
+            assert!(
+                (estimate - l).abs() <= 1e-6 * l,
+                "L = {estimate}, exactly {l}"
+            );
+            let logistic = Loss::Logistic { lambda: 1e-3 };
+            let estimate = smoothness(&logistic, &data);
+            let l = 0.25 * l + 1e-3;
+            assert!(
+                (estimate - l).abs() <= 1e-6 * l,
+                "L = {estimate}, exactly {l}"
+            );
+        }
+    }
+
+    #[test]
+    fn smoothness_of_the_repository_data_is_its_largest_eigenvalue() {
+        for name in ["cal_housing.scale.xz", "a9a.xz"] {
+            let data = Dataset::load(test_support::data(name), &Default::default()).unwrap();
+            let (estimate, l) = (smoothness(&Loss::LeastSquares, &data), exact(&data));
+            assert!(
+                (estimate - l).abs() <= 1e-6 * l,
+                "{name}: L = {estimate}, exactly {l}"
+            );
+        }
+    }
 }
