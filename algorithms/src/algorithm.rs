@@ -57,8 +57,9 @@ impl Algorithm {
         matches!(self, Algorithm::Asgd | Algorithm::Asaga | Algorithm::Asvrg)
     }
 
-    /// Whether the algorithm reduces variance (SAGA, SVRG): its step is set from the largest
-    /// per-sample smoothness rather than the average one.
+    /// Whether the algorithm reduces variance (SAGA, SVRG): its default step is `1/(3 L_b)`
+    /// rather than SGD's `1/L_b`, both from the same minibatch smoothness `L_b` (see the
+    /// README's `--step`).
     pub fn is_variance_reduced(self) -> bool {
         !matches!(self, Algorithm::Sgd | Algorithm::Asgd)
     }

@@ -6,7 +6,8 @@
 //! - [`svrg`] and [`asvrg`]: SVRG, with the snapshot read through the versioned broadcast.
 //!
 //! Every optimizer can step in the metric of a fixed preconditioner ([`Metric`], chosen by
-//! [`Params::precondition`]), built on the driver from the whole dataset.
+//! [`Params::precondition`]), built on the driver from the data it holds: the whole dataset, or
+//! its evaluation sample when the workers read their own partitions.
 //!
 //! Objectives ([`Loss`]): least squares `1/(2n) |Xw - y|^2` (ridge with an L2 term) and
 //! L2-regularised logistic regression, on sparse or dense rows; [`metrics`] scores a model on

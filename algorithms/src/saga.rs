@@ -2,8 +2,9 @@
 //!
 //! SAGA keeps, for every sample i, the loss derivative `a_i` at its last visit, and the mean
 //! `(1/n) sum_i a_i x_i`. An update draws a minibatch B and steps along
-//! `(1/|B|) sum_{i in B} (l'_i(w) - a_i) x_i + mean` (times the preconditioner `P`, if any),
-//! then stores the new derivatives. The table lives on the driver; each task carries only its
+//! `(1/|B|) sum_{i in B} (l'_i(w) - a_i) x_i + mean + lambda w` (times the preconditioner `P`,
+//! if any), then stores the new derivatives. The table holds the data terms only: the L2 term
+//! `lambda w` is exact on the driver. The table lives on the driver; each task carries only its
 //! minibatch's entries.
 
 use asyncopt_runtime::data::{Batch, Rows};

@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{Loss, Metric, Model};
 
-/// Estimates L for `loss` on `rows`: `lambda_max(X^T X / n)` for least squares, a quarter of
-/// it plus `lambda` for logistic regression.
+/// Estimates L for `loss` on `rows`: `lambda_max(X^T X / n)` for least squares (plus `lambda`
+/// for ridge), a quarter of it plus `lambda` for logistic regression.
 pub fn smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
     preconditioned_smoothness(loss, rows, &Metric::identity())
 }
@@ -33,7 +33,8 @@ pub fn preconditioned_smoothness(loss: &Loss, rows: &impl Rows, metric: &Metric)
 }
 
 /// The largest smoothness constant of a single sample's loss, `max_i |x_i|^2` for least
-/// squares (a quarter of it plus `lambda` for logistic): SAGA and SVRG steps are set from it.
+/// squares (plus `lambda` for ridge; a quarter of it plus `lambda` for logistic): every
+/// default step is set from it and [`smoothness`], through `L_b = L + (L_max - L)/b`.
 pub fn max_row_smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
     preconditioned_max_row_smoothness(loss, rows, &Metric::identity())
 }

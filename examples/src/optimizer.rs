@@ -379,8 +379,9 @@ impl Optimizer {
         self
     }
 
-    /// The same, marked variance-reduced (SAGA, SVRG): its default step is set from the
-    /// largest per-sample smoothness.
+    /// The same, marked variance-reduced (SAGA, SVRG): its default step is a third of SGD's,
+    /// `1/(3 L_b)` (and, asynchronous, shrinks as `1/sqrt(workers x prefetch)` rather than
+    /// `1/(workers x prefetch)`: see [`default_step`](crate::job::default_step)).
     pub const fn variance_reduced(mut self) -> Optimizer {
         self.variance_reduced = true;
         self
