@@ -158,9 +158,12 @@ fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
 pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     let mean = preconditioned_smoothness(&spec.loss, data, metric);
     let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
+    // A task's minibatch is at most its partition (`Partition::sample`), the whole of it for
+    // batch 0: a larger --batch averages no more rows.
+    let partition_rows = data.full_rows() / partitions;
     let per_partition = match spec.batch {
-        0 => data.full_rows() / partitions,
-        batch => batch,
+        0 => partition_rows,
+        batch => batch.min(partition_rows.max(1)),
     };
     let rows = if spec.algorithm.is_async() {
         per_partition
@@ -188,8 +191,36 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use asyncopt_algorithms::{Algorithm, Precondition};
     use asyncopt_runtime::data::Features;
     use ndarray::array;
+
+    /// A batch beyond the partition's rows samples those rows: its step is theirs. It was set
+    /// as if the minibatch had `--batch` rows, up to the whole set, so an asynchronous task on a
+    /// quarter of a9a got the step of all of it, larger by the minibatch term `(L_max - L)/b`
+    /// that dominates in the diagonal preconditioner's metric.
+    #[test]
+    fn a_batch_beyond_its_partition_has_the_step_of_the_partition() {
+        let mut args = crate::cli::RunArgs::parse_defaults();
+        args.data = Some(test_support::data("a9a.xz"));
+        args.workers = 4;
+        args.precondition = Precondition::Diagonal;
+        let data = Dataset::load(test_support::data("a9a.xz"), &Default::default()).unwrap();
+        let partition_rows = data.full_rows() / 4;
+        for algorithm in Algorithm::ALL {
+            let step = |batch: usize| {
+                let mut args = args.clone();
+                args.batch = batch;
+                let spec = args.job(algorithm).unwrap();
+                let metric = Metric::new(spec.precondition, &spec.loss, &data).unwrap();
+                default_step(&spec, &data, &metric)
+            };
+            let whole = step(partition_rows);
+            assert_eq!(step(0), whole, "{algorithm}");
+            assert_eq!(step(4 * partition_rows), whole, "{algorithm}");
+            assert_eq!(step(1_000_000), whole, "{algorithm}");
+        }
+    }
 
     #[test]
     fn values_too_large_to_square_are_named_not_taken_for_a_solver_failure() {
