@@ -489,9 +489,11 @@ fn logistic_optimum_on_a9a() {
     for (algorithm, updates) in [
         (Algorithm::Sgd, 300),
         (Algorithm::Saga, 8_000),
-        (Algorithm::Asaga, 8_000),
+        // The asynchronous twins reach 1e-8 after about 6,000 updates, later on a loaded
+        // machine, whose delays make their results staler.
+        (Algorithm::Asaga, 25_000),
         (Algorithm::Svrg, 8_000),
-        (Algorithm::Asvrg, 8_000),
+        (Algorithm::Asvrg, 25_000),
     ] {
         let mut args = job_args("a9a.xz", 0.0);
         args.target_subopt = None;
