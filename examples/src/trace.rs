@@ -13,10 +13,16 @@ pub struct TracePoint {
     pub updates: u64,
     /// The objective at that point.
     pub objective: f64,
-    /// (f - f*)/f*, when f* is known.
+    /// (f - f*)/f*, when f* is known and above 0 (see [`relative_subopt`]).
     pub subopt: Option<f64>,
     /// Results dropped as too stale so far.
     pub dropped_stale: u64,
+}
+
+/// The relative suboptimality `(f - f*)/f*` of `objective`, `None` when `optimum` is not
+/// above 0: an optimum of 0 (data fitted exactly) makes it infinite or NaN at every point.
+pub fn relative_subopt(objective: f64, optimum: f64) -> Option<f64> {
+    (optimum > 0.0).then(|| (objective - optimum) / optimum)
 }
 
 /// The evaluation points of a run, in time order.

@@ -246,7 +246,9 @@ impl Watch {
             elapsed_s: at.elapsed_s,
             updates: at.updates,
             objective,
-            subopt: self.optimum.map(|f| (objective - f) / f),
+            subopt: self
+                .optimum
+                .and_then(|f| crate::trace::relative_subopt(objective, f)),
             dropped_stale: at.dropped_stale,
         }
     }

@@ -182,6 +182,29 @@ fn a_malformed_data_file_names_the_line() {
 }
 
 #[test]
+fn data_fitted_exactly_reports_no_relative_suboptimality() {
+    // f* = 0: (f - f*)/f* is 0/0 or x/0 at every point, which used to be printed and
+    // written as NaN or inf.
+    let dir = scratch("fitted-exactly");
+    std::fs::write(dir.join("line.svm"), "1 1:1\n2 1:2\n3 1:3\n").unwrap();
+    let args = ["--data", "line.svm", "--workers", "3", "--updates", "200"];
+    let output = run(
+        &[&args[..], &["--summary", "s.json", "--trace", "t.csv"]].concat(),
+        &dir,
+    );
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("(f* = 0)"), "{stdout}");
+    for text in [stdout, std::fs::read_to_string(dir.join("t.csv")).unwrap()] {
+        let lower = text.to_lowercase();
+        assert!(!lower.contains("nan") && !lower.contains("inf"), "{text}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["optimum"], 0.0);
+    assert!(summary["final_subopt"].is_null(), "{summary}");
+}
+
+#[test]
 fn a_folder_given_as_data_says_why_once() {
     let dir = scratch("folder-data");
     std::fs::create_dir_all(dir.join("sets")).unwrap();

@@ -89,11 +89,18 @@ impl Outcome {
         }
     }
 
+    /// The final model's relative suboptimality, when the optimum is known and above 0.
+    pub fn final_subopt(&self) -> Option<f64> {
+        let optimum = self.optimum?;
+        crate::trace::relative_subopt(self.final_objective(), optimum)
+    }
+
     /// A one-line account of the run.
     pub fn one_line(&self) -> String {
-        let subopt = match self.optimum {
-            Some(f) => format!(", (f-f*)/f* = {:.3e}", (self.final_objective() - f) / f),
-            None => String::new(),
+        let subopt = match (self.optimum, self.final_subopt()) {
+            (_, Some(s)) => format!(", (f-f*)/f* = {s:.3e}"),
+            (Some(f), None) => format!(", f-f* = {:.3e} (f* = {f})", self.final_objective() - f),
+            (None, None) => String::new(),
         };
         let stopped = if self.interrupted {
             " (stopped by a signal)"
@@ -154,10 +161,7 @@ impl Outcome {
             .into());
         }
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
-            let reached = self
-                .optimum
-                .map(|f| (self.final_objective() - f) / f)
-                .unwrap_or(f64::NAN);
+            let reached = self.final_subopt().unwrap_or(f64::NAN);
             return Err(crate::cli::TargetMissed(format!(
                 "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {} \
                  updates{}",

@@ -377,7 +377,7 @@ fn push_last_point(
             elapsed_s,
             updates,
             objective,
-            subopt: optimum.map(|f| (objective - f) / f),
+            subopt: optimum.and_then(|f| crate::trace::relative_subopt(objective, f)),
             dropped_stale: report.stats.dropped_stale,
         });
     }

@@ -81,7 +81,7 @@ impl Outcome {
             "final_objective": self.final_objective(),
             "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,
-            "final_subopt": self.optimum.map(|f| (self.final_objective() - f) / f),
+            "final_subopt": self.final_subopt(),
             "target_subopt": self.spec.stop.target_subopt,
             "time_to_target_s": self.time_to_target(),
             "dropped_stale": stats.dropped_stale,
