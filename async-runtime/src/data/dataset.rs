@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
 use super::error::DataError;
+use super::label::LabelRule;
 use super::libsvm::{read_libsvm, LoadOptions};
-use super::shared::{LabelRule, SharedFile};
+use super::shared::SharedFile;
 use super::split::GrainPlan;
 
 /// The feature matrix of a dataset: one row per sample.

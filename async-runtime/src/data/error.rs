@@ -133,7 +133,7 @@ pub enum DataError {
         /// The label found.
         label: f64,
         /// The rule.
-        rule: super::shared::LabelRule,
+        rule: super::label::LabelRule,
     },
     /// More partitions than a file has byte ranges for workers to read (a small file).
     #[error(

@@ -27,6 +27,7 @@
 mod checksum;
 pub mod dataset;
 pub mod error;
+mod label;
 pub mod libsvm;
 pub mod lines;
 pub mod own_split;
@@ -36,8 +37,9 @@ pub mod split;
 
 pub use dataset::{Dataset, Features, Rows};
 pub use error::DataError;
+pub use label::LabelRule;
 pub use libsvm::{Layout, LoadOptions};
 pub use own_split::read_split;
 pub use partition::{partition_dataset, partition_rows, sample_indices, Batch, Partition};
-pub use shared::{LabelRule, LabelValues, SharedFile, SharedOptions, SplitOrder};
+pub use shared::{LabelValues, SharedFile, SharedOptions, SplitOrder};
 pub use split::{GrainPlan, RowRanges};

@@ -86,7 +86,7 @@ fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataE
         global_ids.extend(block.rows.clone());
     }
     let mut data = libsvm::build(rows, &order.name, path, &order.options, budget)?;
-    if order.labels != super::shared::LabelRule::Any {
+    if order.labels != super::label::LabelRule::Any {
         data = data.with_labels(order.labels).map_err(|e| match e {
             // The row named is the file's, not the partition's.
             DataError::Label {

@@ -17,45 +17,12 @@ use serde::{Deserialize, Serialize};
 use super::checksum::{self, Checksummed};
 use super::dataset::Dataset;
 use super::error::DataError;
+pub use super::label::LabelRule;
 use super::libsvm::{self, Layout, LoadOptions};
 use super::lines::{LineReader, LineTooLong};
 use super::split::{
     assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
 };
-
-/// How labels are checked (and mapped) before training, on the driver and the workers alike.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LabelRule {
-    /// Any finite real number (regression).
-    #[default]
-    Any,
-    /// `+1` or `-1`.
-    Signed,
-    /// `0` or `1`, read as `-1` and `+1`.
-    ZeroOneAsSigned,
-}
-
-impl LabelRule {
-    /// The label as training reads it, or `None` if the rule refuses it.
-    pub fn apply(self, label: f64) -> Option<f64> {
-        match self {
-            LabelRule::Any => Some(label),
-            LabelRule::Signed => (label == 1.0 || label == -1.0).then_some(label),
-            LabelRule::ZeroOneAsSigned if label == 0.0 => Some(-1.0),
-            LabelRule::ZeroOneAsSigned => (label == 1.0).then_some(1.0),
-        }
-    }
-}
-
-impl std::fmt::Display for LabelRule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LabelRule::Any => "any finite label",
-            LabelRule::Signed => "labels +1/-1",
-            LabelRule::ZeroOneAsSigned => "labels 0/1 (read as -1/+1)",
-        })
-    }
-}
 
 /// Which label values the rows of a file use, as far as a classification loss cares: read
 /// by the driver's scan from every row, so that the rule for the labels is the file's, not
