@@ -11,7 +11,8 @@ use sprs::CsMat;
 
 use super::error::DataError;
 use super::label::LabelRule;
-use super::libsvm::{read_libsvm, LoadOptions};
+use super::libsvm::read_libsvm;
+use super::options::LoadOptions;
 use super::shared::SharedFile;
 use super::split::GrainPlan;
 

@@ -21,134 +21,23 @@
 //! nonzeros only. Every other deviation is a [`DataError::Parse`] that names the file, the
 //! 1-based line and the offending token.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use ndarray::{Array1, Array2};
-use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
 use super::dataset::{Dataset, Features};
 use super::error::DataError;
+use super::file::{file_name, within_budget};
+pub use super::file::{is_compressed, memory_budget, open};
 use super::lines::LineTooLong;
+pub use super::options::{Layout, LoadOptions};
 use super::split::GrainPlan;
-
-/// Storage layout of the feature matrix of a loaded dataset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Layout {
-    /// Dense when at least half of the entries are nonzero (`nnz / (rows * cols) >= 0.5`),
-    /// sparse otherwise.
-    #[default]
-    Auto,
-    /// Always a sparse CSR matrix.
-    Sparse,
-    /// Always a dense row-major matrix.
-    Dense,
-}
-
-/// How to load a LIBSVM file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoadOptions {
-    /// Force the number of columns (e.g. 123 for `a9a.t`, which never uses feature 123). A row
-    /// using a larger index is then an error. `None`: the largest index used in the file.
-    pub dim: Option<usize>,
-    /// Sparse, dense, or chosen by density.
-    pub layout: Layout,
-    /// The memory budget of a model: the largest number of features (index, or `dim`) a file
-    /// may have, since every model over it holds 8 bytes per feature, in several copies.
-    pub max_dim: usize,
-    /// The longest line accepted, in bytes: a file without line ends (a binary, `/dev/zero`)
-    /// is an error, not an unbounded buffer.
-    pub max_line_bytes: usize,
-}
-
-impl LoadOptions {
-    /// The default [`max_dim`](LoadOptions::max_dim): 2^26 = 67,108,864 features, 512 MiB per
-    /// copy of a model.
-    pub const DEFAULT_MAX_DIM: usize = 1 << 26;
-
-    /// The default [`max_line_bytes`](LoadOptions::max_line_bytes): 64 MiB.
-    pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 26;
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            dim: None,
-            layout: Layout::Auto,
-            max_dim: Self::DEFAULT_MAX_DIM,
-            max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
-        }
-    }
-}
 
 /// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
 const CHUNK: usize = 1 << 22;
-
-/// Compression of a file, recognised by its first bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Compression {
-    Plain,
-    Gzip,
-    Xz,
-}
-
-fn sniff(magic: &[u8]) -> Compression {
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Compression::Xz
-    } else {
-        Compression::Plain
-    }
-}
-
-/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`) and xz
-/// (all streams) are recognised by their magic bytes, anything else is read as it is.
-///
-/// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
-/// it in a [`std::io::BufReader`] for line-by-line use.
-pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
-    let io_err = |error| DataError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let mut file = File::open(path).map_err(io_err)?;
-    let mut magic = [0u8; 6];
-    let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err(e)),
-        }
-    }
-    // The bytes read go in front again rather than seeking back: a pipe cannot seek.
-    let compression = sniff(&magic[..got]);
-    let file = io::Cursor::new(magic[..got].to_vec()).chain(file);
-    Ok(match compression {
-        Compression::Plain => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
-            io::BufReader::with_capacity(1 << 16, file),
-        )),
-    })
-}
-
-/// Whether the file at `path` is gzip or xz compressed (by its magic bytes).
-pub fn is_compressed(path: &Path) -> Result<bool, DataError> {
-    let mut magic = Vec::with_capacity(6);
-    File::open(path)
-        .and_then(|f| f.take(6).read_to_end(&mut magic))
-        .map_err(|error| DataError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-    Ok(sniff(&magic) != Compression::Plain)
-}
 
 /// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
 /// file name.
@@ -190,13 +79,6 @@ pub fn read_libsvm_from<R: Read + Send>(
     let plan = GrainPlan::from_row_offsets(whole.total_bytes, &whole.row_offsets);
     drop(whole.row_offsets);
     Ok(build(whole.rows, &file_name(path), path, opts, budget)?.with_plan(plan))
-}
-
-/// The name of a dataset read from `path`: its file name.
-pub(crate) fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Reads `reader` in blocks that end at a line end and sends them to the parser; a line longer
@@ -295,44 +177,6 @@ impl Parsed {
     pub(crate) fn held_bytes(&self) -> u64 {
         (self.labels.len() as u64) * 16 + (self.values.len() as u64) * 16
     }
-}
-
-/// The bytes a data set read whole may take: half the memory this host has available now
-/// (`MemAvailable` of `/proc/meminfo`), since building the data set from the rows read copies
-/// them once more. Where that cannot be read, no budget.
-pub fn memory_budget() -> u64 {
-    let available_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("MemAvailable:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        });
-    available_kib.map_or(u64::MAX, |kib| kib.saturating_mul(1024) / 2)
-}
-
-/// Refuses rows that hold `held` bytes, more than `budget`, read up to line `line` of `path`.
-pub(crate) fn within_budget(
-    held: u64,
-    budget: u64,
-    path: &Path,
-    line: usize,
-) -> Result<(), DataError> {
-    if held > budget {
-        return Err(DataError::OverMemoryBudget {
-            path: path.to_path_buf(),
-            line,
-            held,
-            budget,
-        });
-    }
-    Ok(())
 }
 
 /// Parses the blocks `rx` receives, refusing rows that hold more than `budget` bytes (checked
@@ -727,6 +571,7 @@ pub(crate) fn build(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::data::file::{sniff, Compression};
     use crate::data::Rows;
     use std::io::Write;
     use std::path::PathBuf;

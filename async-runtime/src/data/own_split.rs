@@ -12,16 +12,17 @@ use std::path::Path;
 
 use super::checksum::Checksummed;
 use super::error::DataError;
-use super::libsvm::{self, parse_line, within_budget, Parsed};
+use super::file::{self, within_budget};
+use super::libsvm::{self, parse_line, Parsed};
 use super::lines::LineReader;
 use super::partition::Partition;
 use super::shared::{is_row, line_error, SplitOrder};
 use super::split::Block;
 
 /// Reads the partition `order` describes from its file, within the host's
-/// [`memory_budget`](libsvm::memory_budget).
+/// [`memory_budget`](file::memory_budget).
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
-    read_split_within(order, libsvm::memory_budget())
+    read_split_within(order, file::memory_budget())
 }
 
 /// [`read_split`], refusing rows that take more than `budget` bytes.
@@ -194,7 +195,7 @@ fn read_whole(order: &SplitOrder, budget: u64) -> Result<(Vec<Parsed>, Vec<u32>)
     let mut by_start: Vec<(usize, &Block)> = order.blocks.iter().enumerate().collect();
     by_start.sort_by_key(|(_, b)| b.bytes.start);
     let mut parts: Vec<Parsed> = order.blocks.iter().map(|_| Parsed::new()).collect();
-    let reader: Box<dyn Read + Send> = libsvm::open(path)?;
+    let reader: Box<dyn Read + Send> = file::open(path)?;
     let ranges = by_start.iter().map(|(_, b)| b.bytes.clone()).collect();
     let mut text = Checksummed::new(reader.take(order.text_bytes), 0, ranges);
     let mut lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);
@@ -259,7 +260,7 @@ mod tests {
     /// a9a as a plain text file.
     fn plain_a9a() -> TempFile {
         let mut text = Vec::new();
-        libsvm::open(&test_support::data("a9a.xz"))
+        file::open(&test_support::data("a9a.xz"))
             .and_then(|mut r| {
                 r.read_to_end(&mut text).map_err(|e| DataError::Io {
                     path: "a9a.xz".into(),

@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use super::checksum::{self, Checksummed};
 use super::dataset::Dataset;
 use super::error::DataError;
+use super::file::{self, file_name};
 pub use super::label::LabelRule;
-use super::libsvm::{self, Layout, LoadOptions};
+use super::libsvm;
 use super::lines::{LineReader, LineTooLong};
+use super::options::{Layout, LoadOptions};
 use super::split::{
     assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
 };
@@ -246,7 +248,7 @@ impl Dataset {
         path: impl AsRef<Path>,
         options: &SharedOptions,
     ) -> Result<Dataset, DataError> {
-        Dataset::open_shared_within(path.as_ref(), options, libsvm::memory_budget())
+        Dataset::open_shared_within(path.as_ref(), options, file::memory_budget())
     }
 
     /// [`Dataset::open_shared`], refusing an evaluation sample that takes more than `budget`
@@ -296,7 +298,7 @@ impl Dataset {
         };
         Ok(sample.with_origin(SharedFile {
             path: path.to_path_buf(),
-            name: libsvm::file_name(path),
+            name: file_name(path),
             plan: scan.plan,
             grain_sums: scan.grain_sums,
             label_values: scan.label_values,
@@ -430,7 +432,7 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> DataError + '_ {
 /// ends the read at once, at its line: a small file that decompresses to gigabytes without a
 /// line end (a bomb) is refused as soon as the reader would refuse it, not after all of it.
 fn decompressed_len(path: &Path, max_line: usize) -> Result<u64, DataError> {
-    let mut reader = libsvm::open(path)?;
+    let mut reader = file::open(path)?;
     let mut buf = vec![0u8; 1 << 16];
     let (mut total, mut line_len, mut line_no) = (0u64, 0usize, 1usize);
     loop {
@@ -456,7 +458,7 @@ fn decompressed_len(path: &Path, max_line: usize) -> Result<u64, DataError> {
 
 /// Scans the file, refusing an evaluation sample whose lines take more than `budget` bytes.
 fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataError> {
-    let compressed = libsvm::is_compressed(path)?;
+    let compressed = file::is_compressed(path)?;
     let total = if compressed {
         decompressed_len(path, options.load.max_line_bytes)?
     } else {
@@ -468,7 +470,7 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
     let mut sample = Reservoir::new(options.eval_rows, options.seed);
     let count = plan.rows.len() as u64;
     let grains = (0..count).map(|g| grain_start(g, count, total)..grain_start(g + 1, count, total));
-    let mut text = Checksummed::new(libsvm::open(path)?, 0, grains.collect());
+    let mut text = Checksummed::new(file::open(path)?, 0, grains.collect());
     let mut lines = LineReader::new(&mut text, 0, options.load.max_line_bytes);
     let (mut line_no, mut rows) = (0usize, 0u64);
     loop {
