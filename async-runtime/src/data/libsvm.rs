@@ -35,6 +35,7 @@ pub use super::file::{is_compressed, memory_budget, open};
 use super::lines::LineTooLong;
 pub use super::options::{Layout, LoadOptions};
 use super::split::GrainPlan;
+use super::text::BYTE_ORDER_MARK;
 
 /// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
 const CHUNK: usize = 1 << 22;
@@ -329,9 +330,6 @@ fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
     p.indptr.push(p.indices.len());
     true
 }
-
-/// A UTF-8 byte order mark, read past at the start of a line.
-pub(crate) const BYTE_ORDER_MARK: &str = "\u{feff}";
 
 /// A token of the file as an error quotes it: control characters escaped (a file must not
 /// drive the terminal that shows its error) and at most [`Quoted::MOST`] characters of it.

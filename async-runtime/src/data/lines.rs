@@ -3,6 +3,9 @@
 //! that both sides cut the same text into the same lines.
 
 use std::io::{self, Read};
+use std::path::Path;
+
+use super::error::DataError;
 
 /// Reads `reader` line by line (`\n` ends a line; it is not part of the line), knowing each
 /// line's offset in the stream. A line longer than `max_line` bytes is an
@@ -49,6 +52,23 @@ impl LineTooLong {
     /// Whether `error` is one (rather than an I/O or decompression error).
     pub(crate) fn is(error: &io::Error) -> bool {
         error.get_ref().is_some_and(|e| e.is::<LineTooLong>())
+    }
+}
+
+/// An error of a line reader, named after `line` when it is about the text (a line over
+/// the limit); a read or decompression error (a corrupt `.xz`) is about no line.
+pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
+    if LineTooLong::is(&e) {
+        DataError::Parse {
+            path: path.to_path_buf(),
+            line,
+            message: e.to_string(),
+        }
+    } else {
+        DataError::Io {
+            path: path.to_path_buf(),
+            error: e,
+        }
     }
 }
 

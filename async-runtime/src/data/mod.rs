@@ -36,6 +36,7 @@ pub mod own_split;
 pub mod partition;
 pub mod shared;
 pub mod split;
+mod text;
 
 pub use dataset::{Dataset, Features, Rows};
 pub use error::DataError;

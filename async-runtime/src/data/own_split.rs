@@ -14,10 +14,11 @@ use super::checksum::Checksummed;
 use super::error::DataError;
 use super::file::{self, within_budget};
 use super::libsvm::{self, parse_line, Parsed};
-use super::lines::LineReader;
+use super::lines::{line_error, LineReader};
 use super::partition::Partition;
-use super::shared::{is_row, line_error, SplitOrder};
+use super::shared::SplitOrder;
 use super::split::Block;
+use super::text::is_row;
 
 /// Reads the partition `order` describes from its file, within the host's
 /// [`memory_budget`](file::memory_budget).

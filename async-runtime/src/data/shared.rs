@@ -20,11 +20,12 @@ use super::error::DataError;
 use super::file::{self, file_name};
 pub use super::label::LabelRule;
 use super::libsvm;
-use super::lines::{LineReader, LineTooLong};
+use super::lines::{line_error, LineReader, LineTooLong};
 use super::options::{Layout, LoadOptions};
 use super::split::{
     assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
 };
+use super::text::{self, is_row};
 
 /// Which label values the rows of a file use, as far as a classification loss cares: read
 /// by the driver's scan from every row, so that the rule for the labels is the file's, not
@@ -369,26 +370,9 @@ impl Reservoir {
     }
 }
 
-/// Whether a line holds a data row: something before any `#` but whitespace.
-pub(crate) fn is_row(line: &[u8]) -> bool {
-    // A byte order mark is not content (see the parser's rules in `libsvm`).
-    let line = line
-        .strip_prefix(libsvm::BYTE_ORDER_MARK.as_bytes())
-        .unwrap_or(line);
-    line.iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b != b'#')
-}
-
 /// A row's first token, its label (a comment is no part of it, as the reader reads it).
 fn first_token(line: &[u8]) -> &[u8] {
-    let line = line
-        .strip_prefix(libsvm::BYTE_ORDER_MARK.as_bytes())
-        .unwrap_or(line);
-    let line = match memchr::memchr(b'#', line) {
-        Some(at) => &line[..at],
-        None => line,
-    };
+    let line = text::content(line);
     let start = line
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -402,10 +386,9 @@ fn first_token(line: &[u8]) -> &[u8] {
 
 /// The index of a row's last feature (its largest in a valid row), if it has one that reads.
 fn last_index(line: &[u8]) -> Option<usize> {
-    let content = match memchr::memchr(b'#', line) {
-        Some(at) => &line[..at],
-        None => line,
-    };
+    // A byte order mark precedes a label, never a valid row's last feature: the line is cut
+    // at its comment only, as it always was.
+    let content = text::before_comment(line);
     let end = content.iter().rposition(|b| !b.is_ascii_whitespace())? + 1;
     let start = content[..end]
         .iter()
@@ -531,23 +514,6 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
     })
 }
 
-/// An error of a line reader, named after `line` when it is about the text (a line over
-/// the limit); a read or decompression error (a corrupt `.xz`) is about no line.
-pub(crate) fn line_error(path: &Path, line: usize, e: io::Error) -> DataError {
-    if LineTooLong::is(&e) {
-        DataError::Parse {
-            path: path.to_path_buf(),
-            line,
-            message: e.to_string(),
-        }
-    } else {
-        DataError::Io {
-            path: path.to_path_buf(),
-            error: e,
-        }
-    }
-}
-
 /// The sampled rows, in file order, as a dataset; a malformed one is named by its line in
 /// the file.
 fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Dataset, DataError> {
@@ -626,20 +592,5 @@ mod tests {
         assert_eq!(seen.seen(), "0, 1, -1 and others");
         // A comment glued to the label is no part of it.
         assert_eq!(super::first_token(b" 0#note 3:1"), b"0");
-    }
-
-    #[test]
-    fn a_row_is_content_before_any_comment() {
-        assert!(is_row(b"1 1:0.5"));
-        assert!(is_row(b"\xef\xbb\xbf-1 2:1"), "after a byte order mark");
-        for blank in [
-            &b""[..],
-            b"  \t",
-            b"# a comment",
-            b"   # indented",
-            b"\xef\xbb\xbf",
-        ] {
-            assert!(!is_row(blank), "{:?}", String::from_utf8_lossy(blank));
-        }
     }
 }
