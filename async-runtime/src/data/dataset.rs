@@ -2,7 +2,6 @@
 //! that loss functions use on a whole dataset, a [`Partition`](super::Partition) or a
 //! [`Batch`](super::Batch).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
@@ -11,8 +10,6 @@ use sprs::CsMat;
 
 use super::error::DataError;
 use super::label::LabelRule;
-use super::libsvm::read_libsvm;
-use super::options::LoadOptions;
 use super::shared::SharedFile;
 use super::split::GrainPlan;
 
@@ -90,11 +87,6 @@ impl TryFrom<DatasetRepr> for Dataset {
 }
 
 impl Dataset {
-    /// Reads a LIBSVM file (plain, gzip or xz); the dataset is named after the file name.
-    pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Dataset, DataError> {
-        read_libsvm(path.as_ref(), opts)
-    }
-
     /// Builds a dataset, checking that there is one label per row. A sparse matrix in CSC
     /// storage is converted to CSR.
     pub fn new(

@@ -40,6 +40,13 @@ use super::text::BYTE_ORDER_MARK;
 /// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
 const CHUNK: usize = 1 << 22;
 
+impl Dataset {
+    /// Reads a LIBSVM file (plain, gzip or xz); the dataset is named after the file name.
+    pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Dataset, DataError> {
+        read_libsvm(path.as_ref(), opts)
+    }
+}
+
 /// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
 /// file name.
 pub fn read_libsvm(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
