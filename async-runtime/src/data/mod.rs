@@ -34,6 +34,7 @@ pub mod lines;
 mod options;
 pub mod own_split;
 pub mod partition;
+mod scan;
 pub mod shared;
 pub mod split;
 mod text;
