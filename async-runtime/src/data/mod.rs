@@ -2,18 +2,26 @@
 //! drawing mini-batches.
 //!
 //! - [`error`]: [`DataError`], what can go wrong (parse errors name file and line).
-//! - [`libsvm`]: the LIBSVM/SVMlight reader (plain, gzip, xz), [`LoadOptions`], [`Layout`].
 //! - [`dataset`]: [`Dataset`] (sparse CSR or dense [`Features`] plus labels) and [`Rows`], the
 //!   row access used by loss functions.
+//! - [`libsvm`]: the LIBSVM/SVMlight reader (plain, gzip, xz) and [`Dataset::load`], with
+//!   [`LoadOptions`] and [`Layout`].
 //! - [`partition`]: [`partition_dataset`], [`Partition`], and deterministic mini-batches
 //!   ([`Batch`], [`sample_indices`]).
 //! - [`split`]: how partitions are cut, over the grains of a file's text, so that the driver
 //!   and workers reading their own splits agree row for row.
-//! - [`shared`]: a file every worker sees ([`Dataset::open_shared`]): the driver's scan and
-//!   evaluation sample, and the [`SplitOrder`] of each partition; [`own_split`]: a worker
-//!   reading its split ([`read_split`]).
+//! - [`shared`]: a file every worker sees, as the driver knows it ([`SharedFile`]), and the
+//!   [`SplitOrder`] of each partition; `scan` opens one ([`Dataset::open_shared`]): the
+//!   driver's scan and evaluation sample; [`own_split`]: a worker reading its split
+//!   ([`read_split`]).
 //! - [`lines`]: lines of a text stream with their offsets, shared by both sides; `checksum`:
 //!   the CRC-32 of a shared file's blocks, which a worker checks against the driver's scan.
+//!
+//! The leaves under them, each with one job: `label` ([`LabelRule`]), `options`
+//! ([`LoadOptions`], [`Layout`]), `file` (opening a file whatever its compression, its name,
+//! the memory budget) and `text` (what a line holds past a byte order mark and before a
+//! comment). Imports run one way: the loaders (`libsvm`, `scan`, `own_split`) build
+//! [`Dataset`]s, and `dataset` imports none of them.
 //!
 //! ```no_run
 //! use asyncopt_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
