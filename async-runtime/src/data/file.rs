@@ -16,6 +16,7 @@ pub(crate) enum Compression {
     Xz,
 }
 
+/// The compression of a file that starts with the bytes `magic`.
 pub(crate) fn sniff(magic: &[u8]) -> Compression {
     if magic.starts_with(&[0x1f, 0x8b]) {
         Compression::Gzip
