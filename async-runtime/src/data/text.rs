@@ -23,9 +23,16 @@ pub(crate) fn content(line: &[u8]) -> &[u8] {
     )
 }
 
-/// Whether a line holds a data row: something in its [`content`] but whitespace.
+/// Whether a line holds a data row: something in its [`content`] but whitespace. That is its
+/// first byte but whitespace (past a mark) not starting a comment, which is all it reads:
+/// this runs on every line of a scan.
 pub(crate) fn is_row(line: &[u8]) -> bool {
-    content(line).iter().any(|b| !b.is_ascii_whitespace())
+    let line = line
+        .strip_prefix(BYTE_ORDER_MARK.as_bytes())
+        .unwrap_or(line);
+    line.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b != b'#')
 }
 
 #[cfg(test)]
