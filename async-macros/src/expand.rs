@@ -419,6 +419,13 @@ impl Reduce<'_> {
         let id = self.task_id_const();
         let task_fn = self.task_fn();
         let id_text = format!("{}#{}", self.fn_name, self.index);
+        // The line and column of the function's name tell apart two optimizers of one name in
+        // one module (each inside a function of its own, as tests declare them): `module_path!`
+        // names no function, and one id for both would run one's closure for the other.
+        let (line, column) = (
+            quote_spanned!(self.fn_name.span()=> ::core::line!()),
+            quote_spanned!(self.fn_name.span()=> ::core::column!()),
+        );
         // The task's context, at the span of each expression it begins.
         let tcx = |at: Span| internal("tcx", at);
         let task = internal("task", self.span);
@@ -473,7 +480,9 @@ impl Reduce<'_> {
         let span = Span::call_site();
         quote_spanned! {span=>
             #[doc(hidden)]
-            const #id: &str = ::core::concat!(::core::module_path!(), "::", #id_text);
+            const #id: &str = ::core::concat!(
+                ::core::module_path!(), "::", #id_text, "@", #line, ":", #column
+            );
 
             #[doc(hidden)]
             #[allow(unused_variables, clippy::all)]

@@ -62,6 +62,10 @@ fn main() {
             "variables_named_like_the_expansion_s_own_are_the_author_s",
             names_of_the_expansion_are_the_author_s,
         ),
+        (
+            "optimizers_of_one_name_in_two_functions_run_their_own_closures",
+            optimizers_of_one_name_run_their_own_closures,
+        ),
     ]);
 }
 
@@ -625,4 +629,41 @@ fn names_of_the_expansion_are_the_author_s() {
         seen,
         [1.0 + 100.0 + 10.0 + 0.5, 2.0 + 100.0 + 10.0 + 4.0 + 2.0]
     );
+}
+
+/// The first of two optimizers named `opt` in this module, each inside a function of its own.
+fn first_opt(cx: &mut Driver, data: &Dataset) -> f64 {
+    #[async_optimizer]
+    fn opt(cx: &mut Driver, data: &Dataset) -> f64 {
+        let mut w: f64 = 0.0;
+        for _ in 0..2 {
+            broadcast!(w);
+            w = reduce!(data, |_part| *w + 1.0);
+        }
+        w
+    }
+    opt(cx, data)
+}
+
+/// The second `opt`: its task must be its own, not the first one's.
+fn second_opt(cx: &mut Driver, data: &Dataset) -> f64 {
+    #[async_optimizer]
+    fn opt(cx: &mut Driver, data: &Dataset) -> f64 {
+        let mut w: f64 = 0.0;
+        for _ in 0..2 {
+            broadcast!(w);
+            w = reduce!(data, |_part| *w + 10.0);
+        }
+        w
+    }
+    opt(cx, data)
+}
+
+fn optimizers_of_one_name_run_their_own_closures() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let first = first_opt(&mut driver, &data);
+    let second = second_opt(&mut driver, &data);
+    driver.finish().expect("the run succeeds");
+    assert_eq!((first, second), (2.0, 20.0));
 }
