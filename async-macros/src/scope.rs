@@ -105,20 +105,25 @@ impl Scopes {
         }
     }
 
-    /// Binds the `const`, `static` and `fn` items of a block inside a loop: an item is in scope
-    /// in its whole block, before its declaration too.
+    /// Binds the `const`, `static`, `fn` and `struct` items and the `use` imports of a block
+    /// inside a loop, the names a closure may use as values: an item is in scope in its whole
+    /// block, before its declaration too.
     pub fn bind_loop_items(&mut self, stmts: &[syn::Stmt]) {
         for stmt in stmts {
-            let name = match stmt {
-                syn::Stmt::Item(syn::Item::Const(item)) => &item.ident,
-                syn::Stmt::Item(syn::Item::Static(item)) => &item.ident,
-                syn::Stmt::Item(syn::Item::Fn(item)) => &item.sig.ident,
+            let names = match stmt {
+                syn::Stmt::Item(syn::Item::Const(item)) => vec![item.ident.clone()],
+                syn::Stmt::Item(syn::Item::Static(item)) => vec![item.ident.clone()],
+                syn::Stmt::Item(syn::Item::Fn(item)) => vec![item.sig.ident.clone()],
+                syn::Stmt::Item(syn::Item::Struct(item)) => vec![item.ident.clone()],
+                syn::Stmt::Item(syn::Item::Use(item)) => imported_names(&item.tree),
                 _ => continue,
             };
-            self.bind(Binding {
-                origin: Origin::LoopItem,
-                ..Binding::untyped(name.clone())
-            });
+            for name in names {
+                self.bind(Binding {
+                    origin: Origin::LoopItem,
+                    ..Binding::untyped(name)
+                });
+            }
         }
     }
 
@@ -137,6 +142,18 @@ impl Scopes {
             .rev()
             .flat_map(|frame| frame.iter().rev())
             .find(|binding| &binding.name == name)
+    }
+}
+
+/// The names a `use` brings into scope (not a glob's, which it does not list).
+fn imported_names(tree: &syn::UseTree) -> Vec<Ident> {
+    match tree {
+        syn::UseTree::Path(path) => imported_names(&path.tree),
+        syn::UseTree::Name(name) if name.ident != "self" => vec![name.ident.clone()],
+        syn::UseTree::Name(_) | syn::UseTree::Glob(_) => Vec::new(),
+        syn::UseTree::Rename(rename) if rename.rename == "_" => Vec::new(),
+        syn::UseTree::Rename(rename) => vec![rename.rename.clone()],
+        syn::UseTree::Group(group) => group.items.iter().flat_map(imported_names).collect(),
     }
 }
 
