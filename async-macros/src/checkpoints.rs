@@ -21,6 +21,8 @@ const TRANSIENT: &str = "transient";
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
 pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
     let transient = take_transient_marks(block);
+    // The loop becomes tokens that are not walked again: its nested marks go now.
+    strip_transient(block);
     let Some(index) = block
         .stmts
         .iter()
@@ -28,7 +30,10 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     else {
         return;
     };
-    let vars = saved_variables(&block.stmts[..index], &transient);
+    let (vars, conditions): (Vec<Ident>, Vec<Vec<syn::Attribute>>) =
+        saved_variables(&block.stmts[..index], &transient)
+            .into_iter()
+            .unzip();
     let runtime = quote!(::asyncopt_runtime::__private);
     let id = quote!(::core::concat!(
         ::core::module_path!(),
@@ -42,7 +47,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         if let ::core::option::Option::Some(__async_from) = &#resumed {
             #[allow(unused_imports)]
             use #runtime::{RestoreDeserialize as _, RestoreOpaque as _};
-            #( (&mut #runtime::RestoreSlot(&mut #vars)).restore_from(#driver, __async_from, #names); )*
+            #( #(#conditions)* (&mut #runtime::RestoreSlot(&mut #vars)).restore_from(#driver, __async_from, #names); )*
         }
     };
     let names = vars.iter().map(crate::expand::variable_name);
@@ -51,7 +56,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         |__async_state| {
             #[allow(unused_imports)]
             use #runtime::{SaveOpaque as _, SaveSerialize as _};
-            #( (&#runtime::StateSlot(&#vars)).save_into(__async_state, #names); )*
+            #( #(#conditions)* (&#runtime::StateSlot(&#vars)).save_into(__async_state, #names); )*
         }
     };
     let save: Stmt = syn::parse_quote! {
@@ -67,7 +72,9 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         Expr::ForLoop(for_loop) => {
             let (attrs, pat, iterable) = (&for_loop.attrs, &for_loop.pat, &for_loop.expr);
             let body = &for_loop.body.stmts;
-            let replacement: Expr = syn::parse_quote! {
+            // Tokens, not parsed again: the loop holds the DSL sites' expansions, and syn
+            // need not read every type an author's captures have as rustc does.
+            let replacement = Expr::Verbatim(quote! {
                 {
                     let mut __async_iterations = ::core::iter::Iterator::skip(
                         ::core::iter::IntoIterator::into_iter(#iterable),
@@ -86,7 +93,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
                         #(#body)*
                     };
                 }
-            };
+            });
             *training_loop = replacement;
         }
         Expr::While(while_loop) => {
@@ -94,7 +101,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             // same conditions, `let` ones included, and its `else` is the loop's natural end.
             let (attrs, cond) = (&while_loop.attrs, &while_loop.cond);
             let body = &while_loop.body.stmts;
-            let replacement: Expr = syn::parse_quote! {
+            let replacement = Expr::Verbatim(quote! {
                 #(#attrs)*
                 #label: loop {
                     if #cond {
@@ -105,7 +112,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
                         break #label;
                     }
                 }
-            };
+            });
             *training_loop = replacement;
         }
         Expr::Loop(loop_expr) => loop_expr.body.stmts.insert(0, save),
@@ -113,13 +120,13 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     }
     // However the loop is left, the driver hears it: what follows (a one-off reduce!, the
     // loop of another optimizer on the same driver) is no pass of it.
-    let left: Expr = syn::parse_quote! {
+    let left = Expr::Verbatim(quote! {
         {
             let __async_out = #training_loop;
             #runtime::loop_left(#driver);
             __async_out
         }
-    };
+    });
     *training_loop = left;
     let prologue: Vec<Stmt> = syn::parse_quote! {
         let #resumed = #runtime::resume(#driver, #id);
@@ -147,21 +154,32 @@ fn take_transient_marks(block: &mut Block) -> Vec<bool> {
 }
 
 /// The variables a checkpoint saves: the mutable values declared by the statements before
-/// the training loop, less the transient ones, each by its last declaration.
-fn saved_variables(before_loop: &[Stmt], transient: &[bool]) -> Vec<Ident> {
-    let mut vars: Vec<Ident> = Vec::new();
+/// the training loop, less the transient ones, each by its last declaration, with the `#[cfg]`
+/// attributes of its `let` (its saving and restoring exist where the variable does).
+fn saved_variables(before_loop: &[Stmt], transient: &[bool]) -> Vec<(Ident, Vec<syn::Attribute>)> {
+    let mut vars: Vec<(Ident, Vec<syn::Attribute>)> = Vec::new();
     for (stmt, &transient) in before_loop.iter().zip(transient) {
         let Stmt::Local(local) = stmt else {
             continue;
         };
+        let conditions: Vec<syn::Attribute> = local
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("cfg"))
+            .cloned()
+            .collect();
         // Every binding, in a tuple or struct pattern too (`let (mut m, mut v) = ...`).
         for binding in pattern_bindings(&local.pat) {
             // A shadowed variable is no longer the loop's: keep the last declaration, if it
-            // is a mutable value (`mut x`, not `ref mut x`).
+            // is a mutable value (`mut x`, not `ref mut x`). A conditional one shadows only
+            // where its condition holds: the earlier stays, and is saved (under the same name)
+            // wherever the later one is not.
             let var = &binding.ident;
-            vars.retain(|v| v != var);
+            if conditions.is_empty() {
+                vars.retain(|(v, _)| v != var);
+            }
             if binding.mutability.is_some() && binding.by_ref.is_none() && !transient {
-                vars.push(var.clone());
+                vars.push((var.clone(), conditions.clone()));
             }
         }
     }

@@ -276,8 +276,11 @@ impl Reduce<'_> {
             .iter()
             .map(|c| c.declared.clone())
             .chain(self.reads.iter().map(|r| -> Type {
-                let ty = &r.ty;
-                syn::parse_quote_spanned!(ty.span()=> &#ty)
+                let mut reference = crate::rewrite::reference_to(r.ty.clone());
+                if let Type::Reference(reference) = &mut reference {
+                    reference.and_token.span = r.ty.span();
+                }
+                reference
             }))
             .chain(
                 self.histories

@@ -407,7 +407,7 @@ impl<'a> Rewriter<'a> {
                 // or, outside the training loop, sent with its current value.
                 let declared = match ty {
                     Type::Reference(_) => ty,
-                    ty if binding.broadcast.is_some() => syn::parse_quote!(&#ty),
+                    ty if binding.broadcast.is_some() => reference_to(ty),
                     ty => ty,
                 };
                 uses.captures.push(Capture {
@@ -576,6 +576,14 @@ impl<'a> Rewriter<'a> {
                 ),
                 false,
             )),
+            Some(ty) if has_impl_trait(ty) => Some((
+                format!(
+                    "`{name}` is captured by a reduce! closure, and its type `{}` is generic: each \
+                     process must name the type a capture travels as, so give `{name}` a concrete type",
+                    ty.to_token_stream()
+                ),
+                true,
+            )),
             Some(Type::Reference(reference)) if reference.mutability.is_some() => Some((
                 format!(
                     "`{name}` is a mutable reference: a reduce! closure runs on workers and cannot write back; \
@@ -607,6 +615,58 @@ impl<'a> Rewriter<'a> {
                 self.errors.push(error);
                 None
             }
+        }
+    }
+
+    /// A `#[cfg]` on a DSL statement: the macro cannot know whether it holds, and the site's
+    /// expansion (a broadcast that leaves the loop, a barrier the next reduce! uses) would run
+    /// either way.
+    fn refuse_conditional(&mut self, attrs: &[syn::Attribute], mac: &Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map_or_else(String::new, |s| s.ident.to_string());
+        // A barrier! governs the next reduce! of its block: both go in the conditional block.
+        let instead = if name == "barrier" {
+            "`if cfg!(...) { barrier!(...); let g = reduce!(...); ... }`".to_string()
+        } else {
+            format!("`if cfg!(...) {{ {name}!(...); }}`")
+        };
+        for attr in attrs {
+            if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+                self.errors.at(
+                    attr,
+                    format!(
+                        "#[async_optimizer] rewrites {name}! whatever this attribute says, so it \
+                         cannot make the statement conditional: write {instead}"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A DSL macro among another macro's arguments (`println!("{}", reduce!(..))`): the
+    /// attribute does not rewrite what other macros hold, and rustc would then look for a
+    /// macro of that name to import.
+    fn refuse_nested(&mut self, mac: &Macro) {
+        if Dsl::of(mac).is_some() {
+            return; // its own arguments are said where they are parsed
+        }
+        let outer = mac
+            .path
+            .segments
+            .last()
+            .map_or_else(String::new, |s| s.ident.to_string());
+        for name in nested_dsl(mac.tokens.clone()) {
+            self.errors.at(
+                &name,
+                format!(
+                    "#[async_optimizer] does not rewrite a {name}! inside the arguments of {outer}!: \
+                     write it as a statement of its own before it (`let g = {name}!(...);`) and \
+                     pass its result"
+                ),
+            );
         }
     }
 
@@ -689,7 +749,9 @@ impl VisitMut for Rewriter<'_> {
                     }
                 }
                 Stmt::Macro(stmt_mac) => {
+                    self.refuse_nested(&stmt_mac.mac);
                     if let Some(dsl) = Dsl::of(&stmt_mac.mac) {
+                        self.refuse_conditional(&stmt_mac.attrs, &stmt_mac.mac);
                         let mac = stmt_mac.mac.clone();
                         let expanded = self.rewrite_macro(&mac, dsl);
                         if let Some(tokens) = expanded {
@@ -709,6 +771,7 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if let Expr::Macro(expr_mac) = expr {
+            self.refuse_nested(&expr_mac.mac);
             if let Some(dsl) = Dsl::of(&expr_mac.mac) {
                 let mac = expr_mac.mac.clone();
                 if dsl != Dsl::Reduce {
@@ -935,6 +998,33 @@ impl VisitMut for PinFinder<'_> {
     fn visit_item_mut(&mut self, _item: &mut syn::Item) {}
 }
 
+/// The DSL macro names invoked among `tokens` (`reduce` in `reduce!(..)`), at any depth.
+fn nested_dsl(tokens: TokenStream) -> Vec<Ident> {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+    let mut found = Vec::new();
+    for (i, tree) in trees.iter().enumerate() {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident)
+                if ["broadcast", "barrier", "reduce"]
+                    .iter()
+                    .any(|n| ident == n) =>
+            {
+                let bang = matches!(
+                    trees.get(i + 1),
+                    Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '!'
+                );
+                let called = matches!(trees.get(i + 2), Some(proc_macro2::TokenTree::Group(_)));
+                if bang && called {
+                    found.push(ident.clone());
+                }
+            }
+            proc_macro2::TokenTree::Group(group) => found.extend(nested_dsl(group.stream())),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Every identifier in `tokens`.
 fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
     for tree in tokens {
@@ -1022,25 +1112,48 @@ fn element_type(iter: &Expr, scopes: &Scopes) -> Option<Type> {
         }
         Expr::MethodCall(call) if call.args.is_empty() && call.method == "iter" => {
             let (item, _) = container_item(&declared_type(&call.receiver, scopes)?)?;
-            Some(syn::parse_quote!(&#item))
+            Some(reference_to(item))
         }
         Expr::MethodCall(call) if call.args.is_empty() && call.method == "into_iter" => {
             element_type(&call.receiver, scopes)
         }
         Expr::Reference(reference) if reference.mutability.is_none() => {
             let (item, _) = container_item(&declared_type(&reference.expr, scopes)?)?;
-            Some(syn::parse_quote!(&#item))
+            Some(reference_to(item))
         }
         Expr::Path(_) => {
             let (item, by_reference) = container_item(&declared_type(iter, scopes)?)?;
             Some(if by_reference {
-                syn::parse_quote!(&#item)
+                reference_to(item)
             } else {
                 item
             })
         }
         _ => None,
     }
+}
+
+/// `&ty`, built rather than parsed: a type such as `impl A + B` is no type syn reads after `&`.
+pub fn reference_to(ty: Type) -> Type {
+    Type::Reference(syn::TypeReference {
+        and_token: Default::default(),
+        lifetime: None,
+        mutability: None,
+        elem: Box::new(ty),
+    })
+}
+
+/// Whether `ty` has an `impl Trait` in it, which makes a parameter generic.
+fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 /// The declared type of a variable expression.
