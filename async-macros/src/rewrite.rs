@@ -36,6 +36,8 @@ struct PendingBarrier {
     barrier: expand::Barrier,
     site: TokenStream,
     depth: usize,
+    /// The branches (`if`, `match` arms, the right of `&&` and `||`) it stands in.
+    branches: usize,
 }
 
 /// What the walk keeps per block: whether a reduce already ran in it.
@@ -83,6 +85,9 @@ pub struct Rewriter<'a> {
     sites: usize,
     /// Outermost loops entered so far: inside one, its number.
     loops_begun: usize,
+    /// The branches being walked: `if` and `else` blocks, `match` arms, the right of `&&`
+    /// and `||`, code that may or may not run.
+    branches: usize,
 }
 
 impl<'a> Rewriter<'a> {
@@ -112,6 +117,7 @@ impl<'a> Rewriter<'a> {
             blocks: Vec::new(),
             sites: 0,
             loops_begun: 0,
+            branches: 0,
         }
     }
 
@@ -196,6 +202,7 @@ impl<'a> Rewriter<'a> {
                     barrier,
                     site: mac.to_token_stream(),
                     depth: self.blocks.len(),
+                    branches: self.branches,
                 });
                 Some(tokens)
             }
@@ -206,7 +213,19 @@ impl<'a> Rewriter<'a> {
     fn rewrite_reduce(&mut self, mac: &Macro) -> Option<TokenStream> {
         let site: Option<ReduceSite> = self.parse(mac);
         // Even with wrong arguments, this is the reduce! that a pending barrier! governs.
-        let barrier = self.barrier.take().map(|b| b.barrier);
+        let pending = self.barrier.take();
+        if let Some(pending) = pending.as_ref().filter(|b| b.branches != self.branches) {
+            // Another branch's reduce! would be synchronous, and in a branch not taken the
+            // barrier governs nothing.
+            self.errors.at(
+                &pending.site,
+                "barrier! governs the next reduce! of its block, and the next one is in a branch \
+                 (an `if`, a `match` arm) that may not run, while another branch's reduce! would \
+                 be synchronous: put a barrier! just before each reduce! it governs, inside its branch",
+            );
+            return None;
+        }
+        let barrier = pending.map(|b| b.barrier);
         if let Some(block) = self.blocks.last_mut() {
             block.reduced = true;
         }
@@ -836,11 +855,22 @@ impl VisitMut for Rewriter<'_> {
         // An `if let` binds its names for the first branch only.
         self.scopes.push();
         self.visit_expr_mut(&mut if_expr.cond);
+        self.branches += 1;
         self.visit_block_mut(&mut if_expr.then_branch);
         self.scopes.pop();
         if let Some((_, else_branch)) = &mut if_expr.else_branch {
             self.visit_expr_mut(else_branch);
         }
+        self.branches -= 1;
+    }
+
+    fn visit_expr_binary_mut(&mut self, binary: &mut syn::ExprBinary) {
+        self.visit_expr_mut(&mut binary.left);
+        // The right of `&&` and `||` runs only as the left decides.
+        let branch = matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_));
+        self.branches += usize::from(branch);
+        self.visit_expr_mut(&mut binary.right);
+        self.branches -= usize::from(branch);
     }
 
     fn visit_expr_let_mut(&mut self, let_expr: &mut syn::ExprLet) {
@@ -850,11 +880,13 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
         self.scopes.push();
+        self.branches += 1;
         self.scopes.bind_refutable(&arm.pat);
         if let Some((_, guard)) = &mut arm.guard {
             self.visit_expr_mut(guard);
         }
         self.visit_expr_mut(&mut arm.body);
+        self.branches -= 1;
         self.scopes.pop();
     }
 
