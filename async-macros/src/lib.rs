@@ -160,14 +160,15 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
     // not know it.
     checkpoints::strip_transient(&mut function.block);
-    let attrs = &function.attrs;
+    let (outer, inner) = split_attributes(&function.attrs);
     let vis = &function.vis;
     let sig = &function.sig;
     let stmts = &function.block.stmts;
     let helpers = (!tasks.is_empty()).then(|| expand::helpers(counter_captured));
     quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig {
+            #(#inner)*
             #helpers
             #(#tasks)*
             #(#stmts)*
@@ -311,18 +312,27 @@ fn broadcast_variables(block: &syn::Block) -> Vec<syn::Ident> {
 /// On errors: the errors, and the function with an empty body, so that its callers still
 /// type-check and the user sees our messages rather than a cascade.
 fn fallback(function: &ItemFn, errors: Errors) -> TokenStream2 {
-    let attrs = &function.attrs;
+    let (outer, inner) = split_attributes(&function.attrs);
     let vis = &function.vis;
     let sig = &function.sig;
     let errors = errors.into_compile_errors();
     quote! {
         #errors
-        #(#attrs)*
+        #(#outer)*
         #[allow(unused_variables, unreachable_code)]
         #vis #sig {
+            #(#inner)*
             ::core::unimplemented!()
         }
     }
+}
+
+/// The function's outer attributes (`#[inline]`), and the inner ones of its body
+/// (`#![allow(..)]`), which syn keeps beside them and which go back inside the body.
+fn split_attributes(attrs: &[syn::Attribute]) -> (Vec<&syn::Attribute>, Vec<&syn::Attribute>) {
+    attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer))
 }
 
 /// What the DSL macros expand to when no `#[async_optimizer]` read them first.
