@@ -5,7 +5,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::{self, Visit};
 use syn::{Block, ExprClosure, Ident, Pat, Stmt};
 
-use crate::scope::{pattern_names, refutable_names};
+use crate::scope::{key, pattern_names, refutable_names, same};
 
 /// The free variables of `closure`, in order of first use, each with the span of that use: the
 /// names it uses where no binding of its own is in scope, as Rust scopes them (a nested
@@ -36,9 +36,9 @@ struct FreeVariables {
 
 impl FreeVariables {
     fn use_ident(&mut self, ident: &Ident) {
-        let name = ident.to_string();
+        let name = key(ident);
         let bound = self.scopes.iter().any(|scope| scope.contains(&name));
-        if !bound && !self.used.iter().any(|seen| seen == ident) {
+        if !bound && !self.used.iter().any(|seen| same(seen, ident)) {
             self.used.push(ident.clone());
         }
     }
@@ -48,9 +48,9 @@ impl FreeVariables {
         let Some(root) = place_root(place) else {
             return;
         };
-        let name = root.to_string();
+        let name = key(root);
         let bound = self.scopes.iter().any(|scope| scope.contains(&name));
-        if !bound && !self.changed.iter().any(|seen| seen == root) {
+        if !bound && !self.changed.iter().any(|seen| same(seen, root)) {
             self.changed.push(root.clone());
         }
     }
@@ -60,7 +60,7 @@ impl FreeVariables {
             self.scopes.push(Vec::new());
         }
         let scope = self.scopes.last_mut().expect("a scope");
-        scope.extend(names.into_iter().map(|name| name.to_string()));
+        scope.extend(names.iter().map(key));
     }
 
     /// Visits `body` in a scope of its own, where `pat`'s names are bound.

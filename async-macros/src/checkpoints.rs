@@ -176,7 +176,7 @@ fn saved_variables(before_loop: &[Stmt], transient: &[bool]) -> Vec<(Ident, Vec<
             // wherever the later one is not.
             let var = &binding.ident;
             if conditions.is_empty() {
-                vars.retain(|(v, _)| v != var);
+                vars.retain(|(v, _)| !crate::scope::same(v, var));
             }
             if binding.mutability.is_some() && binding.by_ref.is_none() && !transient {
                 vars.push((var.clone(), conditions.clone()));

@@ -135,7 +135,8 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     // kept aside, say the best so far) the first variable broadcast, so that the trace and
     // the stop rules still follow the training.
     let broadcast = broadcast_variables(&function.block);
-    let model = returned_variable(&function.block).filter(|var| broadcast.contains(var));
+    let model = returned_variable(&function.block)
+        .filter(|var| broadcast.iter().any(|b| scope::same(b, var)));
     let mut rewriter = Rewriter::new(
         signature.ident.clone(),
         driver.clone(),

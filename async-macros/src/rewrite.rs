@@ -9,7 +9,7 @@ use syn::{Block, Expr, ExprClosure, Ident, Label, Lifetime, Macro, Stmt, Type};
 use crate::captures::{changed_variables, free_variables};
 use crate::errors::Errors;
 use crate::expand::{self, Capture, Read, Reduce, Source};
-use crate::scope::{Binding, Origin, Scopes};
+use crate::scope::{same, Binding, Origin, Scopes};
 use crate::sites::{BarrierSite, BroadcastSite, ReduceSite};
 
 /// The DSL macros, by name.
@@ -170,13 +170,13 @@ impl<'a> Rewriter<'a> {
                 };
                 binding.broadcast = Some(self.loops_begun);
                 self.loop_broadcasts = true;
-                if !self.broadcast_vars.contains(&site.var) {
+                if !self.broadcast_vars.iter().any(|v| same(v, &site.var)) {
                     self.broadcast_vars.push(site.var.clone());
                 }
                 // The returned variable is the model; without one, the first broadcast is.
                 let is_model = match &self.model {
-                    Some(model) => *model == site.var,
-                    None => self.broadcast_vars[0] == site.var,
+                    Some(model) => same(model, &site.var),
+                    None => same(&self.broadcast_vars[0], &site.var),
                 };
                 Some(expand::broadcast(&self.driver, &site.var, is_model, &exit))
             }
@@ -370,7 +370,9 @@ impl<'a> Rewriter<'a> {
             let Some(binding) = self.scopes.lookup(&name).cloned() else {
                 continue; // not a local: a constant, a function or a type, resolved as usual
             };
-            if data_name.as_ref() != Some(&name) && binding.ty.as_ref().is_some_and(is_dataset) {
+            if !data_name.as_ref().is_some_and(|d| same(d, &name))
+                && binding.ty.as_ref().is_some_and(is_dataset)
+            {
                 // A whole dataset would travel with every task: the closure's rows come from
                 // the reduce!'s data argument.
                 let data = data_expr.to_token_stream();
@@ -410,7 +412,7 @@ impl<'a> Rewriter<'a> {
                 let site = self
                     .broadcast_vars
                     .iter()
-                    .find(|var| **var == name)
+                    .find(|var| same(var, &name))
                     .map_or_else(|| name.span(), Ident::span);
                 uses.reads.push(Read {
                     var: name.clone(),
@@ -480,7 +482,7 @@ impl<'a> Rewriter<'a> {
             .inputs
             .iter()
             .flat_map(crate::scope::pattern_names)
-            .map(|i| i.to_string())
+            .map(|i| crate::scope::key(&i))
             .collect();
         // Only the bindings a broadcast! published: a `let` that shadows one is the author's own.
         let broadcast: Vec<Ident> = self
@@ -520,7 +522,7 @@ impl<'a> Rewriter<'a> {
             let site = self
                 .broadcast_vars
                 .iter()
-                .find(|v| **v == var)
+                .find(|v| same(v, &var))
                 .map_or_else(|| var.span(), Ident::span);
             reads.push(Read {
                 name: binding,
@@ -560,7 +562,7 @@ impl<'a> Rewriter<'a> {
                 false,
             ));
         }
-        if data == Some(name) {
+        if data.is_some_and(|d| same(d, name)) {
             return Some((
                 format!(
                     "the closure runs on one partition of `{name}` at a time: use the closure's argument \
@@ -989,7 +991,9 @@ impl VisitMut for PinFinder<'_> {
                 Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
                 _ => None,
             };
-            if let Some(var) = var.filter(|v| call.method == "at" && self.broadcast.contains(v)) {
+            if let Some(var) =
+                var.filter(|v| call.method == "at" && self.broadcast.iter().any(|b| same(b, v)))
+            {
                 if call.args.len() != 1 {
                     self.errors.push(syn::Error::new_spanned(
                         &*call,
@@ -1002,7 +1006,10 @@ impl VisitMut for PinFinder<'_> {
                 let version = call.args[0].clone();
                 let mut used = Vec::new();
                 collect_idents(version.to_token_stream(), &mut used);
-                if let Some(own) = used.iter().find(|i| self.own.contains(&i.to_string())) {
+                if let Some(own) = used
+                    .iter()
+                    .find(|i| self.own.contains(&crate::scope::key(i)))
+                {
                     self.errors.push(syn::Error::new_spanned(
                         own,
                         format!(

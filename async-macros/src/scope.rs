@@ -1,7 +1,18 @@
 //! The variables in scope at a point of the optimizer function, with the types the macro can
 //! know: declared on parameters and `let`s, and `usize` for the counter of a range `for` loop.
 
+use syn::ext::IdentExt;
 use syn::{Ident, Pat, PatIdent, Type};
+
+/// Whether two identifiers name the same thing: `r#w` and `w` do, as in Rust.
+pub fn same(a: &Ident, b: &Ident) -> bool {
+    a.unraw() == b.unraw()
+}
+
+/// An identifier as a name to compare, without its `r#`.
+pub fn key(ident: &Ident) -> String {
+    ident.unraw().to_string()
+}
 
 /// How a variable came to be.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -141,7 +152,7 @@ impl Scopes {
             .iter()
             .rev()
             .flat_map(|frame| frame.iter().rev())
-            .find(|binding| &binding.name == name)
+            .find(|binding| same(&binding.name, name))
     }
 }
 
@@ -208,6 +219,6 @@ impl Scopes {
             .iter_mut()
             .rev()
             .flat_map(|frame| frame.iter_mut().rev())
-            .find(|binding| &binding.name == name)
+            .find(|binding| same(&binding.name, name))
     }
 }
