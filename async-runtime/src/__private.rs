@@ -199,14 +199,14 @@ fn encode_captures<C: Serialize>(
     }
 }
 
-/// Decodes a result and checks it: every number finite; returns its shape for the driver to
-/// compare with the site's.
+/// Decodes a result and checks it: every number finite; returns its shape and the history
+/// rows it names for the driver to compare with the site's shape and the task's rows.
 fn decode_result<R: Serialize + DeserializeOwned>(
     body: &[u8],
-) -> Result<(R, crate::coordinator::Shape), String> {
+) -> Result<(R, crate::coordinator::Inspected), String> {
     let value: R = postcard::from_bytes(body).map_err(|e| format!("it does not decode: {e}"))?;
-    let shape = crate::coordinator::inspect(&value)?;
-    Ok((value, shape))
+    let inspected = crate::coordinator::inspect(&value)?;
+    Ok((value, inspected))
 }
 
 /// What a `reduce!` runs on: every row of each partition, or a minibatch of each.

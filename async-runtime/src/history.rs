@@ -85,7 +85,9 @@ impl HistorySlice {
     }
 }
 
-/// New entries, computed by a task, for the driver's table.
+/// New entries, computed by a task, for the driver's table. A task writes the entries of its
+/// own rows only: the driver refuses a result (a bad result, counted against its worker)
+/// whose update names a row its task was not given.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(try_from = "UpdateOnTheWire")]
 pub struct HistoryUpdate {

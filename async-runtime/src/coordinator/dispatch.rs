@@ -339,9 +339,14 @@ impl Driver {
         let history = self.history_slices(partition, spec);
         let history_len: usize = history.iter().map(|h| h.len()).sum();
         let clock = self.table.clock;
-        let seq = self
-            .tasks
-            .open(worker, spec.task, partition, clock, spec.versions.clone());
+        let seq = self.tasks.open(
+            worker,
+            spec.task,
+            partition,
+            clock,
+            spec.versions.clone(),
+            spec.sample,
+        );
         let (model, seed) = (self.config.stragglers, self.config.seed);
         let sleep_s = self.straggling.sleep_before(model, partition, seq, seed);
         let len = self.send(
@@ -387,14 +392,12 @@ impl Driver {
         next
     }
 
-    /// The history entries of the rows the task on `partition` will touch, encoded.
-    fn history_slices(&self, partition: u32, spec: &TaskSpec<'_>) -> Vec<ByteBuf> {
-        if spec.histories.is_empty() {
-            return Vec::new();
-        }
-        let meta = self.placement.part(partition).expect("data was shipped");
-        // The rows the worker's task touches, drawn as the worker draws them.
-        let ids: Vec<u64> = match spec.sample {
+    /// The global ids of the rows a task on `partition` of the shipped dataset runs on (its
+    /// minibatch's for `sample`), drawn as the worker draws them; `None` if no such partition
+    /// was shipped.
+    pub(crate) fn task_rows(&self, partition: u32, sample: Option<Sample>) -> Option<Vec<u64>> {
+        let meta = self.placement.part(partition)?;
+        Some(match sample {
             Some(sample) => sample_indices(
                 meta.rows.len(),
                 sample.batch as usize,
@@ -406,7 +409,17 @@ impl Driver {
             .map(|row| meta.rows.get(row))
             .collect(),
             None => meta.rows.iter().collect(),
-        };
+        })
+    }
+
+    /// The history entries of the rows the task on `partition` will touch, encoded.
+    fn history_slices(&self, partition: u32, spec: &TaskSpec<'_>) -> Vec<ByteBuf> {
+        if spec.histories.is_empty() {
+            return Vec::new();
+        }
+        let ids = self
+            .task_rows(partition, spec.sample)
+            .expect("data was shipped");
         spec.histories
             .iter()
             .map(|table| {

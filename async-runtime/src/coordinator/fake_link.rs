@@ -15,7 +15,7 @@ use serde_bytes::ByteBuf;
 use super::barrier::Gate;
 use super::dispatch::{ReadSpec, TaskSpec};
 use super::driver::Driver;
-use super::inspect::Shape;
+use super::inspect::Inspected;
 use super::joins::JoinBudget;
 use super::local::LocalWorkers;
 use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
@@ -273,9 +273,16 @@ fn spec(task: &'static str, sample: Option<Sample>) -> TaskSpec<'static> {
     }
 }
 
-/// Results are their bytes; the shape is their length.
-fn decode(body: &[u8]) -> Result<(Vec<u8>, Shape), String> {
-    Ok((body.to_vec(), vec![body.len() as u64]))
+/// Results are their bytes; the shape is their length; they name no history row.
+fn decode(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
+    let shape = vec![body.len() as u64];
+    Ok((
+        body.to_vec(),
+        Inspected {
+            shape,
+            history_rows: Vec::new(),
+        },
+    ))
 }
 
 /// The task orders sent, in order, as (peer, order).
@@ -981,7 +988,7 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
         worker.last_heard = long_ago;
     }
     // A task sent just before it stopped, and unanswered since as far as it has read.
-    let seq = driver.tasks.open(0, "a", 0, 0, Arc::from(Vec::new()));
+    let seq = driver.tasks.open(0, "a", 0, 0, Arc::from(Vec::new()), None);
     driver
         .tasks
         .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));

@@ -1,7 +1,8 @@
-//! What the driver checks in a result before the algorithm sees it: every float finite, and
-//! the shape (the dimensions of every ndarray array in it, in order) equal to the
-//! one its site settled on. A walk through the value's `Serialize` implementation: no
-//! allocation but the shape, so the check costs one pass over the data. The shape of
+//! What the driver checks in a result before the algorithm sees it: every float finite, the
+//! shape (the dimensions of every ndarray array in it, in order) equal to the one its site
+//! settled on, and the rows its [`HistoryUpdate`](crate::HistoryUpdate)s name among those its
+//! task was given. A walk through the value's `Serialize` implementation: no allocation but
+//! the shape and the rows named, so the check costs one pass over the data. The shape of
 //! `array![1.0, 2.0]` is `[2]`; `array![1.0, f64::NAN]` is refused (see the tests below).
 
 use serde::ser::{self, Serialize};
@@ -9,20 +10,51 @@ use serde::ser::{self, Serialize};
 /// The shape of a result: the dimensions of each array in it, in order.
 pub(crate) type Shape = Vec<u64>;
 
-/// The value's shape, or why it is refused.
-pub(crate) fn inspect<T: Serialize + ?Sized>(value: &T) -> Result<Shape, String> {
+/// What the walk found in a result that the driver checks against its task.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Inspected {
+    /// The result's shape.
+    pub shape: Shape,
+    /// The rows its history updates name, in order (repeats kept): a worker may write the
+    /// history entries of its own task's rows only.
+    pub history_rows: Vec<u64>,
+}
+
+/// The value's shape and the history rows it names, or why it is refused.
+pub(crate) fn inspect<T: Serialize + ?Sized>(value: &T) -> Result<Inspected, String> {
     let mut inspector = Inspector {
-        shape: Vec::new(),
-        in_dim: false,
+        found: Inspected::default(),
+        within: Within::Other,
     };
     value.serialize(&mut inspector).map_err(|e| e.0)?;
-    Ok(inspector.shape)
+    Ok(inspector.found)
 }
 
 struct Inspector {
-    shape: Shape,
-    /// Inside the `dim` field of an ndarray array: integers are dimensions.
-    in_dim: bool,
+    found: Inspected,
+    /// What integers met now stand for.
+    within: Within,
+}
+
+/// Where the walk is, for the integers it meets.
+#[derive(Clone, Copy, PartialEq)]
+enum Within {
+    /// The `dim` field of an ndarray array: integers are dimensions.
+    Dim,
+    /// The `ids` field of a `HistoryUpdate`: integers are the rows it writes.
+    HistoryIds,
+    /// Anywhere else: integers are data.
+    Other,
+}
+
+/// What a struct's fields stand for, by the struct's name.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// ndarray's `Array`.
+    Array,
+    /// The runtime's `HistoryUpdate`.
+    HistoryUpdate,
+    Other,
 }
 
 #[derive(Debug)]
@@ -46,8 +78,10 @@ type Done = Result<(), Refused>;
 
 impl Inspector {
     fn integer(&mut self, value: u64) -> Done {
-        if self.in_dim {
-            self.shape.push(value);
+        match self.within {
+            Within::Dim => self.found.shape.push(value),
+            Within::HistoryIds => self.found.history_rows.push(value),
+            Within::Other => {}
         }
         Ok(())
     }
@@ -62,10 +96,10 @@ impl Inspector {
 }
 
 /// Every compound: elements are inspected in turn; a struct named `Array` (ndarray's) marks
-/// its `dim` field.
+/// its `dim` field, one named `HistoryUpdate` (the runtime's) its `ids` field.
 struct Compound<'a> {
     inspector: &'a mut Inspector,
-    array: bool,
+    kind: Kind,
 }
 
 impl<'a> ser::Serializer for &'a mut Inspector {
@@ -149,13 +183,13 @@ impl<'a> ser::Serializer for &'a mut Inspector {
         value.serialize(self)
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
     fn serialize_tuple(self, _: usize) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
     fn serialize_tuple_variant(
         self,
@@ -164,13 +198,18 @@ impl<'a> ser::Serializer for &'a mut Inspector {
         _: &'static str,
         _: usize,
     ) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
     fn serialize_struct(self, name: &'static str, _: usize) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(name == "Array"))
+        let kind = match name {
+            "Array" => Kind::Array,
+            "HistoryUpdate" => Kind::HistoryUpdate,
+            _ => Kind::Other,
+        };
+        Ok(self.compound(kind))
     }
     fn serialize_struct_variant(
         self,
@@ -179,15 +218,15 @@ impl<'a> ser::Serializer for &'a mut Inspector {
         _: &'static str,
         _: usize,
     ) -> Result<Compound<'a>, Refused> {
-        Ok(self.compound(false))
+        Ok(self.compound(Kind::Other))
     }
 }
 
 impl Inspector {
-    fn compound(&mut self, array: bool) -> Compound<'_> {
+    fn compound(&mut self, kind: Kind) -> Compound<'_> {
         Compound {
             inspector: self,
-            array,
+            kind,
         }
     }
 }
@@ -237,10 +276,14 @@ impl ser::SerializeStruct for Compound<'_> {
     type Ok = ();
     type Error = Refused;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Done {
-        let dim = self.array && key == "dim";
-        let outer = std::mem::replace(&mut self.inspector.in_dim, dim);
+        let within = match (self.kind, key) {
+            (Kind::Array, "dim") => Within::Dim,
+            (Kind::HistoryUpdate, "ids") => Within::HistoryIds,
+            _ => Within::Other,
+        };
+        let outer = std::mem::replace(&mut self.inspector.within, within);
         let done = self.element(value);
-        self.inspector.in_dim = outer;
+        self.inspector.within = outer;
         done
     }
     fn end(self) -> Done {
@@ -271,9 +314,13 @@ mod tests {
         ids: Vec<u64>,
     }
 
+    fn shape<T: serde::Serialize>(value: &T) -> Shape {
+        inspect(value).unwrap().shape
+    }
+
     #[test]
     fn shapes_are_the_dimensions_of_the_arrays_only() {
-        assert_eq!(inspect(&array![1.0, 2.0, 3.0]).unwrap(), vec![3]);
+        assert_eq!(shape(&array![1.0, 2.0, 3.0]), vec![3]);
         let terms = Terms {
             correction: Array1::zeros(5),
             rows: 17,
@@ -281,15 +328,27 @@ mod tests {
         };
         assert_eq!(
             inspect(&terms).unwrap(),
-            vec![5],
-            "rows and ids are no shape"
+            Inspected {
+                shape: vec![5],
+                history_rows: Vec::new()
+            },
+            "rows and ids are no shape, nor history rows outside a HistoryUpdate"
         );
-        assert_eq!(inspect(&(array![1.0], 2.0)).unwrap(), vec![1]);
-        assert_eq!(
-            inspect(&ndarray::Array2::<f64>::zeros((2, 3))).unwrap(),
-            vec![2, 3]
-        );
-        assert_eq!(inspect(&4.5).unwrap(), Vec::<u64>::new());
+        assert_eq!(shape(&(array![1.0], 2.0)), vec![1]);
+        assert_eq!(shape(&ndarray::Array2::<f64>::zeros((2, 3))), vec![2, 3]);
+        assert_eq!(shape(&4.5), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_rows_of_every_history_update_are_found_in_order() {
+        let mut first = crate::HistoryUpdate::default();
+        first.push(7, 0.5);
+        first.push(3, 1.5);
+        let mut second = crate::HistoryUpdate::default();
+        second.push(7, 2.0);
+        let found = inspect(&(array![1.0, 2.0], first, vec![second])).unwrap();
+        assert_eq!(found.shape, vec![2], "the ids are no shape");
+        assert_eq!(found.history_rows, vec![7, 3, 7]);
     }
 
     #[test]

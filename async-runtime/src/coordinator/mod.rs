@@ -53,7 +53,7 @@ pub use barrier::{asp, bsp, everyone, quorum, ssp, Barrier};
 pub use dispatch::ReadSpec;
 pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress};
-pub(crate) use inspect::{inspect, Shape};
+pub(crate) use inspect::{inspect, Inspected};
 pub use reduce::Collected;
 pub use report::{RunReport, RunStats};
 pub use result_meta::{ResultMeta, VersionRead};

@@ -8,7 +8,7 @@ use super::barrier::Gate;
 use super::dispatch::TaskSpec;
 use super::driver::Driver;
 use super::inbox::EXCLUDE_AFTER;
-use super::inspect::Shape;
+use super::inspect::Inspected;
 use super::result_meta::ResultMeta;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
@@ -27,8 +27,9 @@ enum Verdict<R> {
     Unconfirmed,
 }
 
-/// Decodes a result body and returns it with its shape, or why it is refused.
-pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Shape), String>;
+/// Decodes a result body and returns it with its shape and the history rows it names, or why
+/// it is refused.
+pub(crate) type Decoder<'a, R> = &'a dyn Fn(&[u8]) -> Result<(R, Inspected), String>;
 
 /// One synchronous reduce in progress.
 struct Round<R> {
@@ -69,8 +70,9 @@ impl Unsent {
 
 impl Driver {
     /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's
-    /// (see [`SiteShapes`](super::shapes::SiteShapes)). A bad one is dropped and counted
-    /// against its worker. While the site's shape is not settled, the workers that can answer
+    /// (see [`SiteShapes`](super::shapes::SiteShapes)), its history updates name only rows
+    /// its task was given (see [`Driver::history_rows_problem`]). A bad one is dropped and
+    /// counted against its worker. While the site's shape is not settled, the workers that can answer
     /// it are heard: for a `synchronous` reduce the live owners of partitions, the only
     /// workers it asks (a late joiner holding a copy is never asked, and waiting for its
     /// opinion would ask the others again forever); for an asynchronous one every live worker.
@@ -80,8 +82,14 @@ impl Driver {
         decode: Decoder<'_, R>,
         synchronous: bool,
     ) -> Verdict<R> {
+        let decoded = decode(&arrived.body).and_then(|(value, inspected)| {
+            match self.history_rows_problem(arrived, &inspected.history_rows) {
+                Some(problem) => Err(problem),
+                None => Ok((value, inspected.shape)),
+            }
+        });
         let (table, owners) = (&self.table, self.placement.owners());
-        let checked = decode(&arrived.body).and_then(|(value, shape)| {
+        let checked = decoded.and_then(|(value, shape)| {
             let answering = || {
                 if synchronous {
                     live_owners(table, owners)
@@ -106,6 +114,33 @@ impl Driver {
                 Verdict::Bad(reason)
             }
         }
+    }
+
+    /// Why the history rows a result names (`rows`) are not its to write, if they are not:
+    /// each must be one its task was given. A worker's history updates are applied by the
+    /// algorithm to the driver's table as they are: one naming another partition's rows would
+    /// overwrite entries other workers' tasks read, where a worker's lie should reach no further
+    /// than its own task's rows.
+    fn history_rows_problem(&self, arrived: &Arrived, rows: &[u64]) -> Option<String> {
+        if rows.is_empty() {
+            return None;
+        }
+        let partition = arrived.partition;
+        let Some(given) = self.task_rows(partition, arrived.sample) else {
+            return Some(format!(
+                "its history update names rows, and partition {partition} is not one of the \
+                 shipped dataset's"
+            ));
+        };
+        let given: HashSet<u64> = given.into_iter().collect();
+        let outside = rows.iter().filter(|row| !given.contains(row));
+        let count = outside.clone().count();
+        let first = outside.min()?;
+        Some(format!(
+            "its history update names {count} rows its task on partition {partition} was not \
+             given (row {first}, the lowest): a task writes the entries of its own {} rows only",
+            given.len()
+        ))
     }
 
     /// Chooses who does the task on `partition` again, a live worker that has not failed it

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::report::RunStats;
 use super::result_meta::{ResultMeta, VersionRead};
+use crate::protocol::Sample;
 
 /// At most this many results of one asynchronous site wait while other sites run; beyond,
 /// the oldest is dropped and counted in `RunStats::dropped_orphan`.
@@ -27,6 +28,8 @@ pub(crate) struct Arrived {
     /// The update at which its task was dispatched.
     pub clock: u64,
     pub reads: Arc<[VersionRead]>,
+    /// Its task's minibatch, for a sampled reduce.
+    pub sample: Option<Sample>,
     pub body: Vec<u8>,
 }
 
@@ -217,6 +220,7 @@ mod tests {
             partition: seq as u32,
             clock,
             reads: Arc::from(Vec::new()),
+            sample: None,
             body: Vec::new(),
         }
     }

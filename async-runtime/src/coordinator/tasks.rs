@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::result_meta::VersionRead;
 use super::results::Arrived;
 use super::table::WorkerInfo;
+use crate::protocol::Sample;
 use crate::worker::MAX_QUEUED_TASKS;
 
 /// A task of a synchronous reduce running longer than this many times its worker's mean task
@@ -32,6 +33,8 @@ pub(crate) struct InFlight {
     clock: u64,
     sent_at: Instant,
     reads: Arc<[VersionRead]>,
+    /// Its minibatch, for a sampled reduce: with the partition, the rows it was given.
+    sample: Option<Sample>,
 }
 
 impl InFlight {
@@ -69,6 +72,7 @@ impl InFlight {
             partition: self.partition,
             clock: self.clock,
             reads: self.reads,
+            sample: self.sample,
             body,
         }
     }
@@ -123,6 +127,7 @@ impl TaskBook {
         partition: u32,
         clock: u64,
         reads: Arc<[VersionRead]>,
+        sample: Option<Sample>,
     ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -137,6 +142,7 @@ impl TaskBook {
                 clock,
                 sent_at: Instant::now(),
                 reads,
+                sample,
             },
         );
         seq
@@ -429,8 +435,8 @@ mod tests {
     #[test]
     fn sequence_numbers_are_unique_and_an_answer_is_taken_once_from_its_worker() {
         let mut book = TaskBook::default();
-        let a = book.open(0, "grad", 3, 7, reads());
-        let b = book.open(1, "grad", 4, 7, reads());
+        let a = book.open(0, "grad", 3, 7, reads(), None);
+        let b = book.open(1, "grad", 4, 7, reads(), None);
         assert_ne!(a, b);
         assert!(a > 0 && b > 0);
         assert!(!book.is_on(a, 1), "another worker's answer is not taken");
@@ -449,7 +455,7 @@ mod tests {
             version: 5,
             pinned: true,
         };
-        let seq = book.open(2, "grad", 9, 41, Arc::from(vec![read]));
+        let seq = book.open(2, "grad", 9, 41, Arc::from(vec![read]), None);
         let arrived = book.close(seq).unwrap().arrived(seq, vec![1, 2]);
         assert_eq!(
             (
@@ -469,15 +475,15 @@ mod tests {
     fn the_oldest_task_in_flight_is_tracked_as_tasks_come_and_go() {
         let mut book = TaskBook::default();
         assert_eq!(book.oldest_clock(), None);
-        let old = book.open(0, "grad", 0, 2, reads());
-        book.open(1, "grad", 1, 5, reads());
+        let old = book.open(0, "grad", 0, 2, reads(), None);
+        book.open(1, "grad", 1, 5, reads(), None);
         assert_eq!(book.oldest_clock(), Some(2));
         book.close(old);
         assert_eq!(book.oldest_clock(), Some(5));
         // Two at one update: the update stays the oldest until both are answered.
         let (a, b) = (
-            book.open(2, "grad", 2, 3, reads()),
-            book.open(3, "grad", 3, 3, reads()),
+            book.open(2, "grad", 2, 3, reads(), None),
+            book.open(3, "grad", 3, 3, reads(), None),
         );
         assert_eq!(book.oldest_clock(), Some(3));
         book.close(a);
@@ -495,8 +501,8 @@ mod tests {
     #[test]
     fn a_partition_is_busy_while_any_of_its_tasks_is_in_flight() {
         let mut book = TaskBook::default();
-        let first = book.open(0, "grad", 7, 0, reads());
-        let twin = book.open(1, "grad", 7, 0, reads());
+        let first = book.open(0, "grad", 7, 0, reads(), None);
+        let twin = book.open(1, "grad", 7, 0, reads(), None);
         assert!(book.on_partition(7) && !book.on_partition(8));
         book.close(first);
         assert!(book.on_partition(7), "its twin is still out");
@@ -504,7 +510,7 @@ mod tests {
         assert!(book.on_partition(7), "closing twice frees nothing");
         book.close(twin);
         assert!(!book.on_partition(7));
-        book.open(2, "grad", 7, 0, reads());
+        book.open(2, "grad", 7, 0, reads(), None);
         book.write_off(2);
         assert!(!book.on_partition(7), "a written-off task holds nothing");
     }
@@ -512,9 +518,9 @@ mod tests {
     #[test]
     fn a_lost_workers_tasks_are_written_off_once() {
         let mut book = TaskBook::default();
-        let a = book.open(0, "grad", 0, 0, reads());
-        let b = book.open(1, "grad", 1, 0, reads());
-        let c = book.open(0, "grad", 2, 0, reads());
+        let a = book.open(0, "grad", 0, 0, reads(), None);
+        let b = book.open(1, "grad", 1, 0, reads(), None);
+        let c = book.open(0, "grad", 2, 0, reads(), None);
         assert_eq!(book.write_off(0).len(), 2);
         assert!(!book.is_on(a, 0) && !book.is_on(c, 0));
         assert!(book.is_on(b, 1), "other workers' tasks stay in flight");
@@ -566,7 +572,7 @@ mod tests {
         let mut book = TaskBook::default();
         let mut info = worker("w0", &[0, 1, 2]);
         // Partition 0 has a task in flight (on another worker); 1 a result not yet applied.
-        let seq = book.open(1, "saga", 0, 0, reads());
+        let seq = book.open(1, "saga", 0, 0, reads(), None);
         let unapplied = [1u32];
         let busy = |p: u32| book.on_partition(p) || unapplied.contains(&p);
         assert_eq!(next_partition(&mut info, true, busy), Some(2));
@@ -589,9 +595,9 @@ mod tests {
     #[test]
     fn a_task_hangs_past_the_floor_and_its_workers_usual_time_once_per_partition() {
         let mut book = TaskBook::default();
-        let slow = book.open(0, "grad", 0, 0, reads());
-        let fresh = book.open(1, "grad", 1, 0, reads());
-        let long = book.open(2, "grad", 2, 0, reads());
+        let slow = book.open(0, "grad", 0, 0, reads(), None);
+        let fresh = book.open(1, "grad", 1, 0, reads(), None);
+        let long = book.open(2, "grad", 2, 0, reads(), None);
         book.sent_before(slow, HANG_FLOOR + Duration::from_secs(1));
         book.sent_before(long, HANG_FLOOR + Duration::from_secs(1));
         let pending: HashMap<u64, usize> = [(slow, 0), (fresh, 1), (long, 2)].into();
@@ -609,7 +615,7 @@ mod tests {
     #[test]
     fn a_mean_task_time_beyond_any_duration_makes_no_task_hung_and_no_panic() {
         let mut book = TaskBook::default();
-        let seq = book.open(0, "grad", 0, 0, Arc::from(Vec::new()));
+        let seq = book.open(0, "grad", 0, 0, Arc::from(Vec::new()), None);
         book.sent_before(seq, HANG_FLOOR * 100);
         let pending: HashMap<u64, usize> = [(seq, 0)].into();
         assert!(book
@@ -620,7 +626,7 @@ mod tests {
     #[test]
     fn time_the_driver_did_not_run_does_not_make_a_task_hung() {
         let mut book = TaskBook::default();
-        let seq = book.open(0, "grad", 0, 0, reads());
+        let seq = book.open(0, "grad", 0, 0, reads(), None);
         book.sent_before(seq, HANG_FLOOR + Duration::from_secs(5));
         let pending: HashMap<u64, usize> = [(seq, 0)].into();
         let mean = |_: usize| 0.01;

@@ -13,8 +13,8 @@ use asyncopt_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
 use asyncopt_runtime::data::Features;
 use asyncopt_runtime::worker::WorkerOptions;
 use asyncopt_runtime::{
-    async_optimizer, ClusterConfig, Dataset, Driver, Flow, Partition, RunReport, RuntimeError,
-    Token,
+    async_optimizer, ClusterConfig, Combine, Dataset, Driver, Flow, History, HistorySlice,
+    HistoryUpdate, Partition, RunReport, RuntimeError, Token,
 };
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,10 @@ fn main() {
             "a_token_holder_joining_in_a_loop_gets_a_bounded_number_of_joins",
             join_loop_is_bounded,
         ),
+        (
+            "an_insider_writing_history_rows_its_task_was_not_given_is_excluded",
+            history_liar_is_excluded,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -178,6 +182,65 @@ fn agd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
         w.scaled_add(-plan.step / 4.0, &g);
     }
     w
+}
+
+/// What a task of [`gd_with_history`] returns: its partition's gradient, and a history entry
+/// for each of its rows, the row's own id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Terms {
+    gradient: Array1<f64>,
+    history: HistoryUpdate,
+}
+
+impl Combine for Terms {
+    /// The mean gradient, as an array's results combine, and every history entry.
+    fn combine(parts: Vec<Self>) -> Self {
+        let count = parts.len() as f64;
+        let mut parts = parts.into_iter();
+        let mut total = parts.next().expect("at least one partition");
+        for part in parts {
+            total.gradient += &part.gradient;
+            total.history.extend(part.history);
+        }
+        total.gradient /= count;
+        total
+    }
+}
+
+fn terms(
+    part: &Partition,
+    w: ndarray::ArrayView1<'_, f64>,
+    plan: &Plan,
+    _: &HistorySlice,
+) -> Terms {
+    let mut history = HistoryUpdate::default();
+    for &row in part.global_ids() {
+        history.push(row, row as f64);
+    }
+    Terms {
+        gradient: gradient(part, w, plan),
+        history,
+    }
+}
+
+/// Synchronous gradient descent that keeps a history table, each row's entry written by the
+/// tasks on its row as the row's id. The model, and how many times an entry was found holding
+/// anything else than its id or 0 (not written yet) after an update.
+#[async_optimizer]
+fn gd_with_history(cx: &mut Driver, data: &Dataset, plan: &Plan) -> (Array1<f64>, u64) {
+    let mut w: Array1<f64> = Array1::zeros(data.dim());
+    let mut seen: History = History::zeros(data.full_rows());
+    let mut foreign = 0u64;
+    for _ in 0..plan.updates {
+        broadcast!(w);
+        let t = reduce!(data, |part| terms(part, w.view(), plan, seen));
+        w.scaled_add(-plan.step, &t.gradient);
+        seen.apply(&t.history);
+        foreign += (0..seen.len() as u64)
+            .filter(|&row| seen.get(row) != 0.0 && seen.get(row) != row as f64)
+            .count() as u64;
+    }
+    (w, foreign)
 }
 
 /// A consistent least-squares problem: y = X w*, so the optimum is w* with objective 0.
@@ -583,6 +646,72 @@ fn lying_insider_is_excluded() {
         .iter()
         .filter(|w| w.name != "x-liar")
         .all(|w| w.alive && !w.excluded));
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("the worker exits").success());
+    }
+}
+
+/// A peer holding the token is admitted beside two real workers and answers every task of a
+/// reduce that keeps history with a result of the right shape whose history update writes
+/// 1e6 into every row of the table, its task's and all the others'. The algorithm applies a
+/// history update as it comes, so this overwrote the entries of the partitions other workers
+/// answer for. Now a result naming rows its task was not given is a bad result: the liar is
+/// excluded at the third, no entry of the table ever holds its value, and the run trains on.
+fn history_liar_is_excluded() {
+    let (data, truth) = problem();
+    let rows = data.full_rows() as u64;
+    let token = Token::random();
+    // The liar is one of the three workers the run waits for: it owns a partition.
+    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let liar = {
+        let (token, done) = (token.clone(), done.clone());
+        std::thread::spawn(move || {
+            let lie = |_: &asyncopt_runtime::protocol::TaskOrder| {
+                let mut history = HistoryUpdate::default();
+                for row in 0..rows {
+                    history.push(row, 1e6);
+                }
+                let terms = Terms {
+                    gradient: Array1::zeros(8),
+                    history,
+                };
+                postcard::to_allocvec(&terms).expect("encodes")
+            };
+            let wait = Duration::from_secs(30);
+            let lies = wire::answering_insider(&endpoint, "x-liar", &token, wait, lie);
+            done.store(true, Ordering::SeqCst);
+            lies
+        })
+    };
+    driver.wait_for_workers().expect("all three join");
+    stop_once_after_400(&mut driver, done);
+    let (w, foreign) = gd_with_history(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains on");
+    print_counts(&report);
+    let lies = liar.join().expect("the liar ends");
+    println!("    {lies:?}; entries found foreign: {foreign}");
+    assert!(lies.told >= 3, "it was given tasks: {}", lies.told);
+    assert_eq!(foreign, 0, "no entry ever held the liar's value");
+    let excluded = lies.excluded.expect("told it is excluded");
+    assert!(
+        excluded.contains("3 bad results") && excluded.contains("was not given"),
+        "{excluded}"
+    );
+    assert!(lies.closed, "its connection closed");
+    let row = report.workers.iter().find(|w| w.name == "x-liar");
+    assert!(row.is_some_and(|w| w.excluded && !w.alive && w.bad_results == 3));
+    assert!(report
+        .workers
+        .iter()
+        .filter(|w| w.name != "x-liar")
+        .all(|w| w.alive && !w.excluded && w.bad_results == 0));
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     for worker in &mut workers {
         assert!(worker.wait().expect("the worker exits").success());

@@ -877,3 +877,79 @@ pub fn lying_insider(
         }
     })
 }
+
+/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
+/// holds every partition it is shipped, and answers every task with a result whose body is
+/// `answer`'s (its times plausible). Counts the answers in `told`, until the driver lets it
+/// go, or `wait` passes.
+pub fn answering_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+    answer: impl Fn(&asyncopt_runtime::protocol::TaskOrder) -> Vec<u8>,
+) -> Lies {
+    use asyncopt_runtime::protocol::ToWorker;
+    use asyncopt_runtime::transport::session::Opener;
+    use futures::StreamExt;
+    use zeromq::{SocketEvent, SocketRecv};
+    let runtime = runtime();
+    runtime.block_on(async {
+        let Insider {
+            mut socket,
+            mut events,
+            run_id,
+            key,
+            encrypt,
+        } = Insider::join(endpoint, name, token, std::process::id()).await;
+        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
+        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
+        let mut lies = Lies::default();
+        let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut answers = Vec::new();
+            tokio::select! {
+                received = socket.recv() => {
+                    let Ok(message) = received else {
+                        lies.closed = true;
+                        return lies;
+                    };
+                    let bytes = message.into_vec().pop().expect("a frame");
+                    let Ok(body) = opener.open(&bytes) else { continue };
+                    match frame::decode_body::<ToWorker>(&body).expect("a message") {
+                        ToWorker::Partition { partition, chunk, chunks, .. }
+                            if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
+                        ToWorker::ReadSplit { order, .. } => {
+                            answers.push(ToDriver::DataReady { partition: order.partition })
+                        }
+                        ToWorker::Task(order) => {
+                            answers.push(ToDriver::Result {
+                                seq: order.seq,
+                                compute_s: 0.001,
+                                cpu_s: 0.001,
+                                delay_s: 0.0,
+                                body: answer(&order).into(),
+                            });
+                            lies.told += 1;
+                        }
+                        ToWorker::Refused { reason, .. } => lies.excluded = Some(reason),
+                        _ => {}
+                    }
+                },
+                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                    lies.closed = true;
+                    return lies;
+                },
+                _ = beat.tick() => answers.push(ToDriver::Heartbeat),
+                _ = tokio::time::sleep_until(deadline) => return lies,
+            }
+            for answer in answers {
+                let sealed = sealer.seal(frame::encode(run_id, &answer));
+                if socket.send(sealed.into()).await.is_err() {
+                    return lies;
+                }
+            }
+        }
+    })
+}
