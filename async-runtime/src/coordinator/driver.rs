@@ -500,13 +500,24 @@ impl Driver {
         out
     }
 
+    /// Sends `message` to `worker`'s session, a task order as one (see [`Link::send_task`]);
+    /// its encoded length.
+    ///
+    /// [`Link::send_task`]: crate::transport::Link::send_task
     pub(crate) fn send(&mut self, worker: usize, message: &ToWorker) -> usize {
+        let task = match message {
+            ToWorker::Task(order) => Some(order.seq),
+            _ => None,
+        };
         let bytes = frame::encode(self.run_id, message);
         let len = bytes.len();
         let info = &mut self.table.workers[worker];
         info.bytes_out += len as u64;
         self.stats.bytes_sent += len as u64;
-        self.link.send(&info.name, info.session, bytes);
+        match task {
+            Some(seq) => self.link.send_task(&info.name, info.session, seq, bytes),
+            None => self.link.send(&info.name, info.session, bytes),
+        }
         len
     }
 

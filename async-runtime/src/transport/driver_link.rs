@@ -19,11 +19,13 @@ use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
 
 enum Outbound {
-    /// A frame for `peer`'s `session`.
+    /// A frame for `peer`'s `session`; `task`: the sequence number of the task it orders,
+    /// whose answer the session owes.
     Frame {
         peer: String,
         session: SessionId,
         frame: Vec<u8>,
+        task: Option<u64>,
     },
     /// The coordinator let go of `peer`'s `session` (see [`Gate::end`]).
     End { peer: String, session: SessionId },
@@ -73,6 +75,13 @@ pub(crate) trait Link {
     /// ([`Refusal::SessionEnded`]) if that session is no longer open, so that an order meant
     /// for an earlier session under a name never reaches a later one.
     fn send(&self, peer: &str, session: SessionId, frame: Vec<u8>);
+    /// [`send`](Link::send) for the order of task `seq`: the link keeps the body of one result
+    /// of `seq` from that session for the coordinator (a result of a task a session was not
+    /// sent, or already answered, comes without its body, see [`Gate`]).
+    fn send_task(&self, peer: &str, session: SessionId, seq: u64, frame: Vec<u8>) {
+        let _ = seq;
+        self.send(peer, session, frame);
+    }
     /// Lets go of `peer`'s `session` after what was queued for it (see [`Gate::end`]): it
     /// comes back only by a fresh handshake. Nothing if that session is no longer open.
     fn end_session(&self, peer: &str, session: SessionId);
@@ -91,6 +100,15 @@ impl Link for DriverLink {
             peer: peer.to_owned(),
             session,
             frame,
+            task: None,
+        });
+    }
+    fn send_task(&self, peer: &str, session: SessionId, seq: u64, frame: Vec<u8>) {
+        self.queue(Outbound::Frame {
+            peer: peer.to_owned(),
+            session,
+            frame,
+            task: Some(seq),
         });
     }
     fn end_session(&self, peer: &str, session: SessionId) {
@@ -363,12 +381,13 @@ impl Serving {
         // A closed connection's session is neither sealed for nor ended: its identity may be
         // a newer connection's already.
         self.settle_closings();
-        let (peer, session, frame) = match queued {
+        let (peer, session, frame, task) = match queued {
             Outbound::Frame {
                 peer,
                 session,
                 frame,
-            } => (peer, session, frame),
+                task,
+            } => (peer, session, frame, task),
             Outbound::End { peer, session } => {
                 // Its frame limit stays until its connection closes: a worker excluded while
                 // it computes may send a large result before it reads why, and a frame past
@@ -377,7 +396,11 @@ impl Serving {
                 return;
             }
         };
-        let Some(frame) = self.gate.seal(&peer, session, frame) else {
+        let sealed = match task {
+            Some(seq) => self.gate.seal_task(&peer, session, seq, frame),
+            None => self.gate.seal(&peer, session, frame),
+        };
+        let Some(frame) = sealed else {
             let why = Refusal::SessionEnded;
             let _ = self.inbound.send(Inbound::Dropped { peer, why });
             return;

@@ -24,8 +24,14 @@
 //! worker declared lost or excluded) keeps nothing here. Its keys are forgotten at once, its
 //! connection hears nothing more and is closed a moment later (room for the last word queued
 //! before the end), so that it comes back only by a fresh handshake on a fresh connection.
+//!
+//! Even an admitted peer's messages are kept for the coordinator only as far as it asked for
+//! them: the coordinator may read nothing for a while (its own work between two steps), and
+//! the link holds what arrives meanwhile. A result keeps its body only if it answers a task
+//! the session was sent and has not answered yet, a peer's text is cut to 4 KiB
+//! ([`MAX_KEPT_TEXT`]); what else a peer sends is small.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -156,6 +162,71 @@ struct Session {
     id: SessionId,
     sealer: Sealer,
     opener: Opener,
+    /// The sequence numbers of the tasks sealed for it and not answered yet (by a result or a
+    /// failure): the answers whose bodies are kept for the coordinator.
+    owed: HashSet<u64>,
+}
+
+/// The most of a failure's or a load failure's text the coordinator is given (a log line or
+/// an error shows 400 characters of it): a peer's text is not kept whole, whatever its size.
+pub(crate) const MAX_KEPT_TEXT: usize = 4096;
+
+impl Session {
+    /// What of an admitted peer's `message` the coordinator is given, which holds it until it
+    /// reads it (a driver busy between two steps reads nothing meanwhile): a result's body
+    /// only for a task it was sent and has not answered yet; any other result (a lie: a
+    /// worker answers each task it is sent once) comes without its body, to be refused as a
+    /// bad result; texts cut to [`MAX_KEPT_TEXT`] bytes. So what waits for the coordinator
+    /// is bounded by what the peer was asked for, however much it sends.
+    fn keep(&mut self, message: ToDriver) -> ToDriver {
+        match message {
+            ToDriver::Result {
+                seq,
+                compute_s,
+                cpu_s,
+                delay_s,
+                body,
+            } => {
+                let body = if self.owed.remove(&seq) {
+                    body
+                } else {
+                    serde_bytes::ByteBuf::new()
+                };
+                ToDriver::Result {
+                    seq,
+                    compute_s,
+                    cpu_s,
+                    delay_s,
+                    body,
+                }
+            }
+            ToDriver::Failed { seq, message } => {
+                self.owed.remove(&seq);
+                ToDriver::Failed {
+                    seq,
+                    message: kept_text(message),
+                }
+            }
+            ToDriver::DataFailed { partition, message } => ToDriver::DataFailed {
+                partition,
+                message: kept_text(message),
+            },
+            other => other,
+        }
+    }
+}
+
+/// `text`, cut to at most [`MAX_KEPT_TEXT`] bytes at a character's boundary.
+fn kept_text(mut text: String) -> String {
+    if text.len() > MAX_KEPT_TEXT {
+        let mut cut = MAX_KEPT_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// Admission and sessions of the driver's peers.
@@ -374,8 +445,8 @@ impl Gate {
                 why: Refusal::Unauthenticated,
             },
             Ok(message) => Inbound::Message {
+                message: session.keep(message),
                 peer,
-                message,
                 bytes: bytes.len(),
             },
             Err(error) => Inbound::Rejected { peer, error },
@@ -572,6 +643,7 @@ impl Gate {
                 id: session,
                 sealer: Sealer::new(&key, Direction::ToWorker, encrypt),
                 opener: Opener::new(&key, Direction::ToDriver, encrypt),
+                owed: HashSet::new(),
             },
         );
         Inbound::Admitted {
@@ -589,6 +661,22 @@ impl Gate {
             .get_mut(peer)
             .filter(|open| open.id == session)?;
         Some(open.sealer.seal(frame))
+    }
+
+    /// [`seal`](Gate::seal) for the order of task `seq`: its answer is owed (see
+    /// [`Session::keep`]).
+    pub fn seal_task(
+        &mut self,
+        peer: &str,
+        session: SessionId,
+        seq: u64,
+        frame: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        let sealed = self.seal(peer, session, frame)?;
+        if let Some(open) = self.sessions.get_mut(peer) {
+            open.owed.insert(seq);
+        }
+        Some(sealed)
     }
 
     /// Handshakes past their deadline are dropped; a connection's count of frames is
@@ -1301,6 +1389,60 @@ mod tests {
             panic!("admitted")
         };
         (gate, w0, session)
+    }
+
+    #[test]
+    fn an_answer_keeps_its_body_only_for_a_task_its_session_was_sent() {
+        let token = Token::random();
+        let (mut gate, mut w0, session) = admitted_w0(&token);
+        let now = Instant::now();
+        let mut on_frame =
+            |frame: Vec<u8>| match gate.on_frame("w0", &frame, now, &mut Outbox::new()) {
+                Inbound::Message { message, .. } => message,
+                other => panic!("{other:?}"),
+            };
+        let body_len = |message: ToDriver| match message {
+            ToDriver::Result { body, .. } => body.len(),
+            other => panic!("{other:?}"),
+        };
+        // No task sealed yet: a result comes without its body.
+        assert_eq!(body_len(on_frame(w0.seal(&result(2)))), 0);
+        // Tasks 2 and 3: a result of 2 is kept once, a failure of 3 answers 3; a result of a
+        // task it was not sent, or of one answered, comes bare.
+        let order = || frame::encode(RUN, &ToWorker::Heartbeat);
+        for seq in [2, 3] {
+            assert!(gate.seal_task("w0", session, seq, order()).is_some());
+        }
+        // Other orders owe nothing.
+        assert!(gate.seal("w0", session, order()).is_some());
+        let mut on_frame =
+            |frame: Vec<u8>| match gate.on_frame("w0", &frame, now, &mut Outbox::new()) {
+                Inbound::Message { message, .. } => message,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(body_len(on_frame(w0.seal(&result(7)))), 0, "never sent");
+        assert_eq!(body_len(on_frame(w0.seal(&result(2)))), 4);
+        assert_eq!(body_len(on_frame(w0.seal(&result(2)))), 0, "answered");
+        let long = ToDriver::Failed {
+            seq: 3,
+            message: "é".repeat(MAX_KEPT_TEXT),
+        };
+        match on_frame(w0.seal(&long)) {
+            ToDriver::Failed { message, .. } => {
+                assert!(message.len() <= MAX_KEPT_TEXT && message.len() >= MAX_KEPT_TEXT - 1);
+                assert!(message.chars().all(|c| c == 'é'), "cut at a character");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(body_len(on_frame(w0.seal(&result(3)))), 0, "answered");
+        let load = ToDriver::DataFailed {
+            partition: 0,
+            message: "x".repeat(10 * MAX_KEPT_TEXT),
+        };
+        match on_frame(w0.seal(&load)) {
+            ToDriver::DataFailed { message, .. } => assert_eq!(message.len(), MAX_KEPT_TEXT),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

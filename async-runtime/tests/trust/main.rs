@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 fn main() {
     asyncopt_runtime::run_worker_if_spawned();
+    if let Ok(endpoint) = std::env::var(FLOODER_ENV) {
+        return flooder(&endpoint);
+    }
     let tests: &[test_support::Test] = &[
         (
             "impostors_under_every_workers_name_are_refused_and_counted",
@@ -102,6 +105,10 @@ fn main() {
         (
             "an_insider_writing_history_rows_its_task_was_not_given_is_excluded",
             history_liar_is_excluded,
+        ),
+        (
+            "an_insiders_flood_while_the_driver_is_busy_is_not_kept",
+            insider_flood_is_not_kept,
         ),
     ];
     test_support::run_tests(tests);
@@ -716,6 +723,84 @@ fn history_liar_is_excluded() {
     for worker in &mut workers {
         assert!(worker.wait().expect("the worker exits").success());
     }
+}
+
+/// A peer holding the token is admitted beside two real workers; once welcomed, while the
+/// driver is busy between two steps (10 s of its own work: it reads nothing meanwhile), it
+/// sends 40 frames of 64 MiB, results and failures (with a 64 MiB text) of tasks it was never
+/// given. The link thread kept every message whole for the coordinator, 2.5 GiB of the
+/// driver's memory; now it keeps an answer's body only for a task the session was sent, and a
+/// peer's text cut to 4 KiB. Each lie is still a bad result: the insider is excluded and the
+/// run trains on. The insider is a process of its own, so that only the driver's memory is
+/// measured.
+fn insider_flood_is_not_kept() {
+    use std::io::BufRead;
+    let (data, truth) = problem();
+    let token = Token::random();
+    let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
+    let mut child = Command::new(std::env::current_exe().expect("this executable"))
+        .env(FLOODER_ENV, &endpoint)
+        .env(TOKEN_ENV, token.to_hex())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the flooder starts");
+    let welcomed = std::sync::Arc::new(AtomicBool::new(false));
+    let said = {
+        let (stdout, welcomed) = (child.stdout.take().expect("piped"), welcomed.clone());
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok);
+            assert_eq!(first.as_deref(), Some("welcomed"));
+            welcomed.store(true, Ordering::SeqCst);
+            lines.next().and_then(Result::ok).unwrap_or_default()
+        })
+    };
+    // The driver's own work between two steps, once the insider is admitted: the link thread
+    // alone hears it meanwhile.
+    let mut busy = true;
+    driver.observe(move |_, _: &Array1<f64>| {
+        if busy && welcomed.load(Ordering::SeqCst) {
+            busy = false;
+            std::thread::sleep(Duration::from_secs(10));
+        }
+        Flow::Continue
+    });
+    let w = gd(&mut driver, &data, &plan(400, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains on");
+    print_counts(&report);
+    let lies = said.join().expect("the flooder's output is read");
+    assert!(child.wait().expect("the flooder exits").success());
+    let peak = peak_resident_mib();
+    println!("    {lies}; driver process peak resident memory: {peak} MiB");
+    assert!(lies.contains("told: 40,"), "it sent its whole flood");
+    assert!(peak < FLOOD_MEMORY_BOUND_MIB, "peak {peak} MiB");
+    assert!(lies.contains("3 bad results"), "told it is excluded");
+    let row = report.workers.iter().find(|w| w.name == "x-flood");
+    assert!(row.is_some_and(|w| w.excluded && !w.alive));
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    for worker in &mut workers {
+        assert!(worker.wait().expect("the worker exits").success());
+    }
+}
+
+/// Set for this executable to be the flooding insider, to the driver's endpoint.
+const FLOODER_ENV: &str = "ASYNCOPT_TEST_FLOODER";
+
+/// The driver's process stays under this while an insider floods it with 2.5 GiB (the link
+/// reads each 64 MiB frame whole before it decodes it).
+const FLOOD_MEMORY_BOUND_MIB: u64 = 512;
+
+/// The flooding insider of [`insider_flood_is_not_kept`]: says `welcomed` once admitted, then
+/// what came of its flood, on stdout.
+fn flooder(endpoint: &str) {
+    let token = std::env::var(TOKEN_ENV).expect("the token");
+    let token = Token::from_hex(&token).expect("a token");
+    let welcomed = || println!("welcomed");
+    let wait = Duration::from_secs(60);
+    let flood = (40, 64 << 20);
+    let lies = wire::flooding_insider(endpoint, "x-flood", &token, flood, welcomed, wait);
+    println!("{lies:?}");
 }
 
 fn signal(name: &str, pid: u32) {

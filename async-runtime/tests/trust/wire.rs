@@ -953,3 +953,90 @@ pub fn answering_insider(
         }
     })
 }
+
+/// An insider: a peer holding the token, admitted as worker `name`, that once welcomed (it
+/// calls `welcomed`) sends `frames` frames of about `size` bytes as fast as it can, each a
+/// lie that the driver refuses (a result, or a failure with a long text, for a task it was
+/// never given), then reads what it is sent until the driver lets it go or `wait` passes.
+/// `told` counts the frames sent.
+pub fn flooding_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    (frames, size): (u32, usize),
+    welcomed: impl FnOnce(),
+    wait: std::time::Duration,
+) -> Lies {
+    use asyncopt_runtime::protocol::ToWorker;
+    use asyncopt_runtime::transport::session::Opener;
+    use futures::StreamExt;
+    use zeromq::{SocketEvent, SocketRecv};
+    let runtime = runtime();
+    runtime.block_on(async {
+        let Insider {
+            mut socket,
+            mut events,
+            run_id,
+            key,
+            encrypt,
+        } = Insider::join(endpoint, name, token, std::process::id()).await;
+        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
+        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
+        let mut lies = Lies::default();
+        loop {
+            let Ok(message) = socket.recv().await else {
+                lies.closed = true;
+                return lies;
+            };
+            let bytes = message.into_vec().pop().expect("a frame");
+            let Ok(body) = opener.open(&bytes) else { continue };
+            if let Ok(ToWorker::Welcome(_)) = frame::decode_body::<ToWorker>(&body) {
+                break;
+            }
+        }
+        welcomed();
+        for i in 0..frames {
+            let lie = if i % 2 == 0 {
+                ToDriver::Result {
+                    seq: u64::MAX - u64::from(i),
+                    compute_s: 0.0,
+                    cpu_s: 0.0,
+                    delay_s: 0.0,
+                    body: vec![0u8; size].into(),
+                }
+            } else {
+                ToDriver::Failed {
+                    seq: u64::MAX - u64::from(i),
+                    message: "x".repeat(size),
+                }
+            };
+            let sealed = sealer.seal(frame::encode(run_id, &lie));
+            drop(lie);
+            if socket.send(sealed.into()).await.is_err() {
+                return lies;
+            }
+            lies.told += 1;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                received = socket.recv() => {
+                    let Ok(message) = received else {
+                        lies.closed = true;
+                        return lies;
+                    };
+                    let bytes = message.into_vec().pop().expect("a frame");
+                    let Ok(body) = opener.open(&bytes) else { continue };
+                    if let Ok(ToWorker::Refused { reason, .. }) = frame::decode_body::<ToWorker>(&body) {
+                        lies.excluded = Some(reason);
+                    }
+                },
+                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                    lies.closed = true;
+                    return lies;
+                },
+                _ = tokio::time::sleep_until(deadline) => return lies,
+            }
+        }
+    })
+}
