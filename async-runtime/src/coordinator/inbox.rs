@@ -200,6 +200,7 @@ impl Driver {
                     Refusal::CutOff => &mut self.stats.strangers_cut_off,
                     Refusal::LeftUnproven => &mut self.stats.refused_workers,
                     Refusal::SessionEnded => &mut self.stats.ended_session_frames,
+                    Refusal::Flooded => &mut self.stats.floods,
                 };
                 *counter += 1;
                 // Its side of the story never reaches the driver: say what it likely was, a

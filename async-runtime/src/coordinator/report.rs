@@ -87,6 +87,10 @@ pub struct RunStats {
     /// let go (or turned back at its join) sent before its session ended at the link.
     #[serde(default)]
     pub ended_session_frames: u64,
+    /// Floods of a peer's frames, each dropped (past its first 4096 events waiting for the
+    /// driver, say while the driver was busy) and counted once.
+    #[serde(default)]
+    pub floods: u64,
     /// Sealed frames whose MAC did not verify.
     pub bad_mac_frames: u64,
     /// Sealed frames replayed or out of order.

@@ -1,7 +1,9 @@
 //! The driver's end of the wire: a ROUTER socket served by a dedicated thread with its own
 //! single-threaded tokio runtime. The coordinator talks to it through channels only.
 
+use std::collections::HashMap;
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -49,6 +51,8 @@ pub(crate) struct DriverLink {
     endpoint: String,
     outbound: Option<tokio_mpsc::UnboundedSender<Outbound>>,
     inbound: std_mpsc::Receiver<Inbound>,
+    /// Each peer's events in `inbound`, shared with the link thread.
+    backlog: Arc<Backlog>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -128,7 +132,12 @@ impl Link for DriverLink {
 impl DriverLink {
     /// Binds the ROUTER socket and starts serving it.
     pub fn start(config: LinkConfig) -> Result<DriverLink, RuntimeError> {
-        let (inbound_tx, inbound) = std_mpsc::channel();
+        let (sender, inbound) = std_mpsc::channel();
+        let backlog = Arc::new(Backlog::default());
+        let inbound_tx = ToCoordinator {
+            sender,
+            backlog: backlog.clone(),
+        };
         let (outbound_tx, outbound_rx) = tokio_mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -142,6 +151,7 @@ impl DriverLink {
             endpoint,
             outbound: Some(outbound_tx),
             inbound,
+            backlog,
             thread: Some(thread),
         })
     }
@@ -163,7 +173,10 @@ impl DriverLink {
     /// Waits up to `timeout` for the next inbound event.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError> {
         match self.inbound.recv_timeout(timeout) {
-            Ok(event) => Ok(Some(event)),
+            Ok(event) => {
+                self.backlog.taken(&event);
+                Ok(Some(event))
+            }
             Err(std_mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(RuntimeError::Transport(
                 "the driver's socket thread stopped".into(),
@@ -173,7 +186,9 @@ impl DriverLink {
 
     /// Returns an inbound event if one is waiting.
     pub fn try_recv(&self) -> Option<Inbound> {
-        self.inbound.try_recv().ok()
+        let event = self.inbound.try_recv().ok()?;
+        self.backlog.taken(&event);
+        Some(event)
     }
 }
 
@@ -189,7 +204,7 @@ impl Drop for DriverLink {
 
 fn serve(
     config: LinkConfig,
-    inbound: std_mpsc::Sender<Inbound>,
+    inbound: ToCoordinator,
     outbound: tokio_mpsc::UnboundedReceiver<Outbound>,
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
@@ -208,7 +223,7 @@ fn serve(
 
 async fn serve_async(
     config: LinkConfig,
-    inbound: std_mpsc::Sender<Inbound>,
+    inbound: ToCoordinator,
     mut outbound: tokio_mpsc::UnboundedReceiver<Outbound>,
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
@@ -254,7 +269,7 @@ async fn serve_async(
 /// why it cannot): the state that serves it, and its receiving half.
 async fn bind(
     config: &LinkConfig,
-    inbound: std_mpsc::Sender<Inbound>,
+    inbound: ToCoordinator,
     ready: &std_mpsc::Sender<Result<String, RuntimeError>>,
 ) -> Option<(Serving, zeromq::RouterRecvHalf)> {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
@@ -331,7 +346,7 @@ async fn bind(
 struct Serving {
     gate: Gate,
     send_half: zeromq::RouterSendHalf,
-    inbound: std_mpsc::Sender<Inbound>,
+    inbound: ToCoordinator,
     closings: futures::channel::mpsc::UnboundedReceiver<PeerIdentity>,
     /// Raised for a connection once its peer is admitted.
     frame_limits: zeromq::FrameLimits,
@@ -473,6 +488,88 @@ impl Serving {
     }
 }
 
+/// The most events of one peer waiting for the coordinator (its messages, and its frames
+/// dropped or rejected, each an event to count): beyond, the link drops them, and says so once
+/// ([`Refusal::Flooded`]) until the coordinator has read some. The coordinator may read nothing
+/// for a while (its own work between two steps), and a worker sends a heartbeat a period and
+/// an answer a task (at most 64 queued): only a flood reaches it, where each event held would
+/// cost the driver its memory for as long as it is busy. The events that change what the
+/// coordinator knows of a connection (admitted, refused, closed) are never dropped.
+pub(crate) const MAX_UNREAD: usize = 4096;
+
+/// Per peer: its events sent to the coordinator and not received yet, and whether its
+/// events are being dropped. Counted in by the link thread, out by the coordinator's end.
+#[derive(Default)]
+pub(crate) struct Backlog(std::sync::Mutex<HashMap<String, (usize, bool)>>);
+
+impl Backlog {
+    /// The peer of `event`, if it is one of those counted.
+    fn counted(event: &Inbound) -> Option<&str> {
+        match event {
+            Inbound::Message { peer, .. } | Inbound::Rejected { peer, .. } => Some(peer),
+            Inbound::Dropped { why, .. } if *why == Refusal::Flooded => None,
+            Inbound::Dropped { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
+    /// Whether `event` goes to the coordinator; `Err` with the report to send instead, once,
+    /// when its peer's backlog is full.
+    fn admit(&self, event: &Inbound) -> Result<(), Option<Inbound>> {
+        let Some(peer) = Backlog::counted(event) else {
+            return Ok(());
+        };
+        let mut backlog = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (unread, dropping) = backlog.entry(peer.to_owned()).or_default();
+        if *unread < MAX_UNREAD {
+            *unread += 1;
+            *dropping = false;
+            return Ok(());
+        }
+        if std::mem::replace(dropping, true) {
+            return Err(None);
+        }
+        Err(Some(Inbound::Dropped {
+            peer: peer.to_owned(),
+            why: Refusal::Flooded,
+        }))
+    }
+
+    /// The coordinator received `event`.
+    fn taken(&self, event: &Inbound) {
+        let Some(peer) = Backlog::counted(event) else {
+            return;
+        };
+        let mut backlog = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((unread, dropping)) = backlog.get_mut(peer) {
+            *unread = unread.saturating_sub(1);
+            if *unread == 0 && !*dropping {
+                backlog.remove(peer);
+            }
+        }
+    }
+}
+
+/// The link thread's end of the channel to the coordinator: each peer's events in it bounded
+/// by [`MAX_UNREAD`].
+pub(crate) struct ToCoordinator {
+    sender: std_mpsc::Sender<Inbound>,
+    backlog: Arc<Backlog>,
+}
+
+impl ToCoordinator {
+    /// Sends `event` to the coordinator, or drops it if its peer's backlog is full; `Err`
+    /// once the coordinator is gone.
+    fn send(&self, event: Inbound) -> Result<(), ()> {
+        let event = match self.backlog.admit(&event) {
+            Ok(()) => event,
+            Err(None) => return Ok(()),
+            Err(Some(report)) => report,
+        };
+        self.sender.send(event).map_err(|_| ())
+    }
+}
+
 /// Messages received in a row after which the link thread lets its other tasks run.
 const YIELD_EVERY: u32 = 32;
 
@@ -530,5 +627,51 @@ fn log_event(event: &Inbound, said: &mut Said) {
         }
         Inbound::Dropped { peer, why } => tracing::debug!(%peer, ?why, "dropped a frame"),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ToDriver;
+
+    fn heartbeat(peer: &str) -> Inbound {
+        Inbound::Message {
+            peer: peer.into(),
+            message: ToDriver::Heartbeat,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn a_peers_events_past_the_backlog_are_dropped_and_said_once() {
+        let backlog = Backlog::default();
+        for _ in 0..MAX_UNREAD {
+            assert!(backlog.admit(&heartbeat("x")).is_ok());
+        }
+        let flooded = |admitted: Result<(), Option<Inbound>>| {
+            matches!(
+                admitted,
+                Err(Some(Inbound::Dropped {
+                    why: Refusal::Flooded,
+                    ..
+                }))
+            )
+        };
+        assert!(flooded(backlog.admit(&heartbeat("x"))), "said once");
+        assert!(matches!(backlog.admit(&heartbeat("x")), Err(None)));
+        let closed = Inbound::Disconnected { peer: "x".into() };
+        assert!(backlog.admit(&closed).is_ok(), "a closing is never dropped");
+        assert!(backlog.admit(&heartbeat("w0")).is_ok(), "other peers go on");
+        // The coordinator reads one: the next goes, and a later flood is said again.
+        backlog.taken(&heartbeat("x"));
+        assert!(backlog.admit(&heartbeat("x")).is_ok());
+        assert!(flooded(backlog.admit(&heartbeat("x"))));
+        // Once all are read, the peer is forgotten.
+        for _ in 0..MAX_UNREAD {
+            backlog.taken(&heartbeat("w0"));
+        }
+        let peers = backlog.0.lock().unwrap();
+        assert!(!peers.contains_key("w0") && peers.contains_key("x"));
     }
 }

@@ -69,6 +69,10 @@ pub enum Refusal {
     /// session closed or replaced before it heard so, or what a peer it let go sent before
     /// its connection closed.
     SessionEnded,
+    /// A peer's events dropped by the link because 4096 of them waited for the coordinator
+    /// already (see [`MAX_UNREAD`](super::driver_link::MAX_UNREAD)): a flood while the driver
+    /// was busy. Said once per flood.
+    Flooded,
 }
 
 /// Which session of a peer: a new one for every admission, never reused in a run.

@@ -110,6 +110,10 @@ fn main() {
             "an_insiders_flood_while_the_driver_is_busy_is_not_kept",
             insider_flood_is_not_kept,
         ),
+        (
+            "an_insiders_heartbeat_flood_while_the_driver_is_busy_is_capped",
+            heartbeat_flood_is_capped,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -734,12 +738,48 @@ fn history_liar_is_excluded() {
 /// run trains on. The insider is a process of its own, so that only the driver's memory is
 /// measured.
 fn insider_flood_is_not_kept() {
+    let (lies, peak, report) = flooded_while_busy("lies");
+    assert!(lies.contains("told: 40,"), "it sent its whole flood");
+    assert!(peak < FLOOD_MEMORY_BOUND_MIB, "peak {peak} MiB");
+    assert!(lies.contains("3 bad results"), "told it is excluded");
+    let row = report.workers.iter().find(|w| w.name == "x-flood");
+    assert!(row.is_some_and(|w| w.excluded && !w.alive));
+}
+
+/// As [`insider_flood_is_not_kept`], the insider sending 3 million heartbeats (about 100
+/// bytes each on the driver until it reads them): the driver held them all, 300 MiB more the
+/// longer it is busy. Now a session's frames past 4096 messages unread are dropped and
+/// counted: the driver's memory stays where it was, and the insider, lying about nothing,
+/// stays a worker.
+fn heartbeat_flood_is_capped() {
+    let (lies, peak, report) = flooded_while_busy("heartbeats");
+    assert!(
+        lies.contains(&format!("told: {HEARTBEAT_FLOOD},")),
+        "it sent its whole flood"
+    );
+    assert!(peak < HEARTBEAT_FLOOD_MEMORY_BOUND_MIB, "peak {peak} MiB");
+    assert!(
+        report.stats.floods >= 1,
+        "the flood was dropped and counted"
+    );
+    let row = report.workers.iter().find(|w| w.name == "x-flood");
+    assert!(row.is_some_and(|w| !w.excluded));
+}
+
+/// A run of two real workers, trained to the optimum while a flooding insider ([`flooder`],
+/// sending `kind`) is admitted as a third, the driver busy for 10 s once it is: what the
+/// flooder said, the driver process's peak resident memory (MiB), the run's report. The
+/// insider is a process of its own, so that only the driver's memory is measured.
+fn flooded_while_busy(kind: &str) -> (String, u64, RunReport) {
     use std::io::BufRead;
+    // The peak is this test's: earlier tests of this process do not count.
+    std::fs::write("/proc/self/clear_refs", "5").expect("the peak resident memory is reset");
     let (data, truth) = problem();
     let token = Token::random();
     let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
     let mut child = Command::new(std::env::current_exe().expect("this executable"))
         .env(FLOODER_ENV, &endpoint)
+        .env(FLOOD_KIND_ENV, kind)
         .env(TOKEN_ENV, token.to_hex())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -773,16 +813,15 @@ fn insider_flood_is_not_kept() {
     assert!(child.wait().expect("the flooder exits").success());
     let peak = peak_resident_mib();
     println!("    {lies}; driver process peak resident memory: {peak} MiB");
-    assert!(lies.contains("told: 40,"), "it sent its whole flood");
-    assert!(peak < FLOOD_MEMORY_BOUND_MIB, "peak {peak} MiB");
-    assert!(lies.contains("3 bad results"), "told it is excluded");
-    let row = report.workers.iter().find(|w| w.name == "x-flood");
-    assert!(row.is_some_and(|w| w.excluded && !w.alive));
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     for worker in &mut workers {
         assert!(worker.wait().expect("the worker exits").success());
     }
+    (lies, peak, report)
 }
+
+/// The driver's process stays under this while an insider floods it with heartbeats.
+const HEARTBEAT_FLOOD_MEMORY_BOUND_MIB: u64 = 128;
 
 /// Set for this executable to be the flooding insider, to the driver's endpoint.
 const FLOODER_ENV: &str = "ASYNCOPT_TEST_FLOODER";
@@ -791,17 +830,49 @@ const FLOODER_ENV: &str = "ASYNCOPT_TEST_FLOODER";
 /// reads each 64 MiB frame whole before it decodes it).
 const FLOOD_MEMORY_BOUND_MIB: u64 = 512;
 
-/// The flooding insider of [`insider_flood_is_not_kept`]: says `welcomed` once admitted, then
-/// what came of its flood, on stdout.
+/// The flooding insider of [`insider_flood_is_not_kept`] and [`heartbeat_flood_is_capped`]
+/// (with [`FLOOD_KIND_ENV`] set to `heartbeats`): says `welcomed` once admitted, then what
+/// came of its flood, on stdout.
 fn flooder(endpoint: &str) {
     let token = std::env::var(TOKEN_ENV).expect("the token");
     let token = Token::from_hex(&token).expect("a token");
     let welcomed = || println!("welcomed");
     let wait = Duration::from_secs(60);
-    let flood = (40, 64 << 20);
-    let lies = wire::flooding_insider(endpoint, "x-flood", &token, flood, welcomed, wait);
+    let lies = if std::env::var(FLOOD_KIND_ENV).is_ok_and(|kind| kind == "heartbeats") {
+        let flood = (HEARTBEAT_FLOOD, |_| {
+            asyncopt_runtime::protocol::ToDriver::Heartbeat
+        });
+        wire::flooding_insider(endpoint, "x-flood", &token, flood, welcomed, wait)
+    } else {
+        // Results and failures (with a 64 MiB text) of tasks it was never given.
+        let size = 64 << 20;
+        let lie = |i: u32| {
+            let seq = u64::MAX - u64::from(i);
+            if i.is_multiple_of(2) {
+                asyncopt_runtime::protocol::ToDriver::Result {
+                    seq,
+                    compute_s: 0.0,
+                    cpu_s: 0.0,
+                    delay_s: 0.0,
+                    body: vec![0u8; size].into(),
+                }
+            } else {
+                asyncopt_runtime::protocol::ToDriver::Failed {
+                    seq,
+                    message: "x".repeat(size),
+                }
+            }
+        };
+        wire::flooding_insider(endpoint, "x-flood", &token, (40, lie), welcomed, wait)
+    };
     println!("{lies:?}");
 }
+
+/// What the flooder sends: `heartbeats`, or (unset) 40 lies of 64 MiB.
+const FLOOD_KIND_ENV: &str = "ASYNCOPT_TEST_FLOOD_KIND";
+
+/// Heartbeats the flooder of [`heartbeat_flood_is_capped`] sends.
+const HEARTBEAT_FLOOD: u32 = 3_000_000;
 
 fn signal(name: &str, pid: u32) {
     let status = Command::new("kill")

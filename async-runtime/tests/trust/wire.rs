@@ -955,15 +955,14 @@ pub fn answering_insider(
 }
 
 /// An insider: a peer holding the token, admitted as worker `name`, that once welcomed (it
-/// calls `welcomed`) sends `frames` frames of about `size` bytes as fast as it can, each a
-/// lie that the driver refuses (a result, or a failure with a long text, for a task it was
-/// never given), then reads what it is sent until the driver lets it go or `wait` passes.
-/// `told` counts the frames sent.
+/// calls `welcomed`) sends `frames` messages as fast as it can, the `i`-th `flood(i)`, then
+/// reads what it is sent until the driver lets it go or `wait` passes. `told` counts the
+/// frames sent.
 pub fn flooding_insider(
     endpoint: &str,
     name: &str,
     token: &asyncopt_runtime::Token,
-    (frames, size): (u32, usize),
+    (frames, flood): (u32, impl Fn(u32) -> ToDriver),
     welcomed: impl FnOnce(),
     wait: std::time::Duration,
 ) -> Lies {
@@ -996,20 +995,7 @@ pub fn flooding_insider(
         }
         welcomed();
         for i in 0..frames {
-            let lie = if i % 2 == 0 {
-                ToDriver::Result {
-                    seq: u64::MAX - u64::from(i),
-                    compute_s: 0.0,
-                    cpu_s: 0.0,
-                    delay_s: 0.0,
-                    body: vec![0u8; size].into(),
-                }
-            } else {
-                ToDriver::Failed {
-                    seq: u64::MAX - u64::from(i),
-                    message: "x".repeat(size),
-                }
-            };
+            let lie = flood(i);
             let sealed = sealer.seal(frame::encode(run_id, &lie));
             drop(lie);
             if socket.send(sealed.into()).await.is_err() {
