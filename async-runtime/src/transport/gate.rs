@@ -70,8 +70,8 @@ pub enum Refusal {
     /// its connection closed.
     SessionEnded,
     /// A peer's events dropped by the link because 4096 of them waited for the coordinator
-    /// already (see [`MAX_UNREAD`](super::driver_link::MAX_UNREAD)): a flood while the driver
-    /// was busy. Said once per flood.
+    /// already (the driver link's `MAX_UNREAD`): a flood while the driver was busy. Said once
+    /// per flood.
     Flooded,
 }
 
