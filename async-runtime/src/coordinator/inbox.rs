@@ -329,8 +329,9 @@ impl Driver {
         let message = peer_text(message);
         // One host without the file, or with another copy of it, is that host's
         // problem: the others take its partitions. The run ends when a second worker
-        // cannot load the same partition either (the data is at fault), or none is
-        // left to try, with what the last one could not read.
+        // cannot read the same split of the file either (the data is at fault), or none
+        // is left to try, with what the last one could not read. A partition the driver
+        // shipped is never the data's fault (see `Placement::load_failed`).
         let name = &self.table.workers[worker].name;
         match self.placement.load_failed(partition, worker, name) {
             LoadFailure::NotGiven => self.bad_result(

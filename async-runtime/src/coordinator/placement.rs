@@ -73,9 +73,10 @@ pub(crate) enum LoadFailure {
     /// Nobody's: the worker was not given it to load (a lie, or a confusion).
     NotGiven,
     /// The worker's host: no other worker failed to load it (its copy of the file differs,
-    /// or it has none).
+    /// or it has none), or it is a partition the driver shipped.
     ItsHost,
-    /// The data's: another worker could not load it either (a malformed line).
+    /// The data's: another worker could not read its split of the file either (a malformed
+    /// line).
     TheData,
 }
 
@@ -97,6 +98,15 @@ impl Placement {
     pub fn load_failed(&mut self, partition: u32, worker: usize, name: &str) -> LoadFailure {
         if !self.loading.remove(&(worker, partition)) {
             return LoadFailure::NotGiven;
+        }
+        // The driver encoded a shipped partition from rows it holds: a worker that cannot
+        // decode or keep it has a fault of its own, however many say so (names are the
+        // peers' choice: two of them may be one insider ending the run).
+        if !matches!(
+            self.part(partition).map(|part| &part.source),
+            Some(PartSource::Split(_))
+        ) {
+            return LoadFailure::ItsHost;
         }
         let host = host_of(name);
         if *self
@@ -258,8 +268,11 @@ pub(crate) fn shipping_key(data: &Dataset) -> (usize, usize, usize) {
 mod tests {
     use super::*;
     #[test]
-    fn a_partition_that_two_workers_cannot_load_is_the_datas_fault() {
-        let mut placement = Placement::default();
+    fn a_split_that_two_workers_cannot_read_is_the_datas_fault() {
+        let splits = (0..6)
+            .map(|p| PartSource::Split(Arc::new(split(p))))
+            .collect();
+        let mut placement = placement(splits, vec![0; 6]);
         placement.loading.extend([(0, 3), (1, 4), (1, 3), (2, 3)]);
         assert_eq!(placement.load_failed(3, 0, "w0"), LoadFailure::ItsHost);
         assert_eq!(
@@ -277,6 +290,35 @@ mod tests {
         assert_eq!(placement.load_failed(5, 2, "w2"), LoadFailure::NotGiven);
         assert_eq!(host_of("w-node.example.r00c0ffee"), "w-node.example");
         assert_eq!(host_of("w-node.r7"), "w-node.r7", "not a rejoin's suffix");
+    }
+
+    #[test]
+    fn a_shipped_partition_that_workers_cannot_load_is_their_fault_however_many() {
+        let mut placement = placement(vec![encoded(10), encoded(10)], vec![0, 1]);
+        for (worker, name) in [(0, "w0"), (1, "w1"), (2, "insider-2")] {
+            placement.hand_over(worker, 1, 4);
+            assert_eq!(
+                placement.load_failed(1, worker, name),
+                LoadFailure::ItsHost,
+                "{name}"
+            );
+        }
+    }
+
+    fn split(partition: u32) -> SplitOrder {
+        SplitOrder {
+            path: "data/w.svm".into(),
+            name: "w".into(),
+            partition,
+            seed: 0,
+            blocks: Vec::new(),
+            options: crate::data::LoadOptions::default(),
+            compressed: false,
+            labels: crate::data::LabelRule::default(),
+            bias: None,
+            checksums: Vec::new(),
+            text_bytes: 0,
+        }
     }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {
