@@ -801,80 +801,29 @@ pub fn lying_insider(
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
 ) -> Lies {
-    use asyncopt_runtime::protocol::ToWorker;
-    use asyncopt_runtime::transport::session::Opener;
-    use futures::StreamExt;
-    use zeromq::{SocketEvent, SocketRecv};
-    let runtime = runtime();
-    runtime.block_on(async {
-        let Insider {
-            mut socket,
-            mut events,
-            run_id,
-            key,
-            encrypt,
-        } = Insider::join(endpoint, name, token, std::process::id()).await;
-        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
-        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
-        let mut lies = Lies::default();
-        let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let mut answers = Vec::new();
-            tokio::select! {
-                received = socket.recv() => {
-                    let Ok(message) = received else {
-                        lies.closed = true;
-                        return lies;
-                    };
-                    let bytes = message.into_vec().pop().expect("a frame");
-                    let Ok(body) = opener.open(&bytes) else { continue };
-                    match frame::decode_body::<ToWorker>(&body).expect("a message") {
-                        ToWorker::Partition { partition, chunk, chunks, .. }
-                            if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
-                        ToWorker::ReadSplit { order, .. } => {
-                            answers.push(ToDriver::DataReady { partition: order.partition })
-                        }
-                        ToWorker::Task(order) if lies.told == 0 => {
-                            let nan = ndarray::Array1::from_vec(vec![f64::NAN; 8]);
-                            let mut inf = nan.clone();
-                            inf[0] = f64::INFINITY;
-                            let lie = |seq: u64, body: &ndarray::Array1<f64>, compute_s: f64| {
-                                ToDriver::Result {
-                                    seq,
-                                    compute_s,
-                                    cpu_s: 0.0,
-                                    delay_s: 0.0,
-                                    body: postcard::to_allocvec(body).expect("encodes").into(),
-                                }
-                            };
-                            answers.push(lie(order.seq + 1_000_000, &nan, 0.001));
-                            answers.push(lie(order.seq, &inf, 1e300));
-                            answers.push(lie(order.seq, &inf, 0.001));
-                            lies.told = 3;
-                        }
-                        ToWorker::Task(order) => answers.push(ToDriver::Failed {
-                            seq: order.seq,
-                            message: "an insider's failure".into(),
-                        }),
-                        ToWorker::Refused { reason, .. } => lies.excluded = Some(reason),
-                        _ => {}
-                    }
-                },
-                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
-                    lies.closed = true;
-                    return lies;
-                },
-                _ = beat.tick() => answers.push(ToDriver::Heartbeat),
-                _ = tokio::time::sleep_until(deadline) => return lies,
-            }
-            for answer in answers {
-                let sealed = sealer.seal(frame::encode(run_id, &answer));
-                if socket.send(sealed.into()).await.is_err() {
-                    return lies;
-                }
-            }
+    responding_insider(endpoint, name, token, wait, |order, lies| {
+        if lies.told > 0 {
+            return vec![ToDriver::Failed {
+                seq: order.seq,
+                message: "an insider's failure".into(),
+            }];
         }
+        let nan = ndarray::Array1::from_vec(vec![f64::NAN; 8]);
+        let mut inf = nan.clone();
+        inf[0] = f64::INFINITY;
+        let lie = |seq: u64, body: &ndarray::Array1<f64>, compute_s: f64| ToDriver::Result {
+            seq,
+            compute_s,
+            cpu_s: 0.0,
+            delay_s: 0.0,
+            body: postcard::to_allocvec(body).expect("encodes").into(),
+        };
+        lies.told = 3;
+        vec![
+            lie(order.seq + 1_000_000, &nan, 0.001),
+            lie(order.seq, &inf, 1e300),
+            lie(order.seq, &inf, 0.001),
+        ]
     })
 }
 
@@ -888,6 +837,28 @@ pub fn answering_insider(
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
     answer: impl Fn(&asyncopt_runtime::protocol::TaskOrder) -> Vec<u8>,
+) -> Lies {
+    responding_insider(endpoint, name, token, wait, |order, lies| {
+        lies.told += 1;
+        vec![ToDriver::Result {
+            seq: order.seq,
+            compute_s: 0.001,
+            cpu_s: 0.001,
+            delay_s: 0.0,
+            body: answer(order).into(),
+        }]
+    })
+}
+
+/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
+/// holds every partition it is shipped, and answers each task with what `respond` makes of
+/// it (keeping count in `Lies`), until the driver lets it go, or `wait` passes.
+fn responding_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+    mut respond: impl FnMut(&asyncopt_runtime::protocol::TaskOrder, &mut Lies) -> Vec<ToDriver>,
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
     use asyncopt_runtime::transport::session::Opener;
@@ -923,16 +894,7 @@ pub fn answering_insider(
                         ToWorker::ReadSplit { order, .. } => {
                             answers.push(ToDriver::DataReady { partition: order.partition })
                         }
-                        ToWorker::Task(order) => {
-                            answers.push(ToDriver::Result {
-                                seq: order.seq,
-                                compute_s: 0.001,
-                                cpu_s: 0.001,
-                                delay_s: 0.0,
-                                body: answer(&order).into(),
-                            });
-                            lies.told += 1;
-                        }
+                        ToWorker::Task(order) => answers.extend(respond(&order, &mut lies)),
                         ToWorker::Refused { reason, .. } => lies.excluded = Some(reason),
                         _ => {}
                     }
