@@ -340,10 +340,12 @@ pub(crate) fn distinct_workers(workers: &[WorkerInfo], tried: &[usize]) -> usize
 
 /// Failures of asynchronous sites' tasks since each site's last good result, and the workers
 /// they failed on. Another worker simply takes the work: only a site failing
-/// [`MAX_ATTEMPTS`] times in a row on more than one worker (or on the last one) ends the run.
-/// Workers are told apart by [`WorkerInfo::worker`]: a worker that joined again (a row per
-/// join, under its own name or a fresh one) is the same host, and failing there again says
-/// nothing of the others.
+/// [`MAX_ATTEMPTS`] times in a row on more than half of the live workers, at least two (or on
+/// the last one), ends the run. Workers are told apart by [`WorkerInfo::worker`]: a worker
+/// that joined again (a row per join, under its own name or a fresh one) is the same host,
+/// and failing there again says nothing of the others. More than half, not two: names are the
+/// peers' choice, and an insider holding the token under two of them, failing at once every
+/// task it is sent, would otherwise end the run between two good results of the others.
 #[derive(Default)]
 pub(crate) struct SiteFailures {
     by_site: HashMap<&'static str, (u32, Vec<String>)>,
@@ -364,7 +366,7 @@ impl SiteFailures {
         if !workers.iter().any(|w| w == worker) {
             workers.push(worker.to_owned());
         }
-        let everywhere = workers.len() >= 2 || alive <= 1;
+        let everywhere = workers.len() > (alive / 2).max(1) || alive <= 1;
         if *count >= MAX_ATTEMPTS && everywhere {
             return Err((*count, workers.len()));
         }
@@ -720,6 +722,29 @@ mod tests {
         workers[2].alive = false;
         assert_eq!(hedge_target(&workers, 0), Some(1));
         assert_eq!(hedge_target(&workers[..1], 0), None);
+    }
+
+    #[test]
+    fn a_site_failing_on_a_minority_of_many_workers_ends_nothing() {
+        // Eight live workers, two of them (or one insider under two names) failing every
+        // task at once: the other six still compute.
+        let mut failures = SiteFailures::default();
+        for _ in 0..10 {
+            for name in ["x1", "x2"] {
+                assert!(failures.failed("grad", name, 8).is_ok(), "{name}");
+            }
+        }
+        for name in ["w0", "w1"] {
+            assert!(
+                failures.failed("grad", name, 8).is_ok(),
+                "{name}: four of eight"
+            );
+        }
+        assert_eq!(
+            failures.failed("grad", "w2", 8),
+            Err((23, 5)),
+            "five of eight"
+        );
     }
 
     #[test]
