@@ -1,8 +1,10 @@
 //! The shape each `reduce!` site's results must have. It is taken from the results
-//! themselves, only once two workers agree on it (or one worker is all there is), so that one
-//! bad worker answering first cannot set it; after many results without agreement, the latest
-//! shape wins, unless results of different shapes wait for a live worker not yet heard from.
-//! Once settled, a result of another shape is refused.
+//! themselves, only once more than half of the workers that can answer agree on it, at least
+//! two (or one worker is all there is), so that one bad worker answering first cannot set it,
+//! nor one insider holding the token under two names (names are the peers' choice) among
+//! many workers; after many results without agreement, the latest shape wins, unless results
+//! of different shapes wait for a live worker not yet heard from. Once settled, a result of
+//! another shape is refused.
 //!
 //! [`SiteShapes`] is the one owner of this state; it sees shapes and worker indices only.
 
@@ -80,11 +82,13 @@ impl SiteShapes {
     /// Records a candidate shape of an unsettled site; whether it is the shape settled.
     fn confirm(&mut self, site: &'static str, shape: Shape, worker: usize, alive: usize) -> bool {
         let candidates = self.candidates.entry(site).or_default();
-        let agreed = alive <= 1
-            || candidates
-                .seen
-                .iter()
-                .any(|(other, from)| *other == shape && *from != worker);
+        // `seen` holds a worker and shape once: this counts the other workers.
+        let others = candidates
+            .seen
+            .iter()
+            .filter(|(other, from)| *other == shape && *from != worker)
+            .count();
+        let agreed = alive <= 1 || others + 1 > (alive / 2).max(1);
         candidates.push(shape.clone(), worker);
         let seen = &candidates.seen;
         let chosen = if agreed {
@@ -160,6 +164,25 @@ mod tests {
             "{refused}"
         );
         assert!(!shapes.is_settled("other"), "per site");
+    }
+
+    #[test]
+    fn among_many_workers_a_majority_settles_the_shape_not_two() {
+        // Eight workers: two names answering first with one shape (one insider, say) do not
+        // set it; the five honest ones that follow do.
+        let mut shapes = SiteShapes::default();
+        for name in [100, 101] {
+            assert_eq!(shapes.check("grad", vec![2], name, || 8), Ok(false));
+        }
+        for worker in 0..4 {
+            assert_eq!(shapes.check("grad", vec![8], worker, || 8), Ok(false));
+        }
+        assert_eq!(
+            shapes.check("grad", vec![8], 4, || 8),
+            Ok(true),
+            "five of eight"
+        );
+        assert!(shapes.check("grad", vec![2], 100, || 8).is_err());
     }
 
     #[test]
