@@ -276,7 +276,7 @@ impl Reduce<'_> {
             .iter()
             .map(|c| c.declared.clone())
             .chain(self.reads.iter().map(|r| -> Type {
-                let mut reference = crate::rewrite::reference_to(r.ty.clone());
+                let mut reference = reference_to(r.ty.clone());
                 if let Type::Reference(reference) = &mut reference {
                     reference.and_token.span = r.ty.span();
                 }
@@ -504,6 +504,16 @@ impl Reduce<'_> {
             }
         }
     }
+}
+
+/// `&ty`, built rather than parsed: a type such as `impl A + B` is no type syn reads after `&`.
+pub(crate) fn reference_to(ty: Type) -> Type {
+    Type::Reference(syn::TypeReference {
+        and_token: Default::default(),
+        lifetime: None,
+        mutability: None,
+        elem: Box::new(ty),
+    })
 }
 
 #[cfg(test)]

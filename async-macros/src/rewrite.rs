@@ -428,7 +428,7 @@ impl<'a> Rewriter<'a> {
                 // or, outside the training loop, sent with its current value.
                 let declared = match ty {
                     Type::Reference(_) => ty,
-                    ty if binding.broadcast.is_some() => reference_to(ty),
+                    ty if binding.broadcast.is_some() => expand::reference_to(ty),
                     ty => ty,
                 };
                 uses.captures.push(Capture {
@@ -1151,35 +1151,25 @@ fn element_type(iter: &Expr, scopes: &Scopes) -> Option<Type> {
         }
         Expr::MethodCall(call) if call.args.is_empty() && call.method == "iter" => {
             let (item, _) = container_item(&declared_type(&call.receiver, scopes)?)?;
-            Some(reference_to(item))
+            Some(expand::reference_to(item))
         }
         Expr::MethodCall(call) if call.args.is_empty() && call.method == "into_iter" => {
             element_type(&call.receiver, scopes)
         }
         Expr::Reference(reference) if reference.mutability.is_none() => {
             let (item, _) = container_item(&declared_type(&reference.expr, scopes)?)?;
-            Some(reference_to(item))
+            Some(expand::reference_to(item))
         }
         Expr::Path(_) => {
             let (item, by_reference) = container_item(&declared_type(iter, scopes)?)?;
             Some(if by_reference {
-                reference_to(item)
+                expand::reference_to(item)
             } else {
                 item
             })
         }
         _ => None,
     }
-}
-
-/// `&ty`, built rather than parsed: a type such as `impl A + B` is no type syn reads after `&`.
-pub fn reference_to(ty: Type) -> Type {
-    Type::Reference(syn::TypeReference {
-        and_token: Default::default(),
-        lifetime: None,
-        mutability: None,
-        elem: Box::new(ty),
-    })
 }
 
 /// Whether `ty` has an `impl Trait` in it, which makes a parameter generic.
