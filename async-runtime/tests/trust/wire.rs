@@ -704,13 +704,13 @@ pub fn silent_insider(
 }
 
 /// A peer holding the token, admitted under a name of its choosing: its socket, the socket's
-/// events, and its session.
+/// events, and its session's run id and both directions' keys.
 struct Insider {
     socket: zeromq::DealerSocket,
     events: futures::channel::mpsc::Receiver<zeromq::SocketEvent>,
     run_id: u64,
-    key: [u8; 32],
-    encrypt: bool,
+    sealer: Sealer,
+    opener: asyncopt_runtime::transport::session::Opener,
 }
 
 impl Insider {
@@ -772,8 +772,12 @@ impl Insider {
             socket,
             events,
             run_id,
-            key,
-            encrypt,
+            sealer: Sealer::new(&key, Direction::ToDriver, encrypt),
+            opener: asyncopt_runtime::transport::session::Opener::new(
+                &key,
+                Direction::ToWorker,
+                encrypt,
+            ),
         }
     }
 }
@@ -861,7 +865,6 @@ fn responding_insider(
     mut respond: impl FnMut(&asyncopt_runtime::protocol::TaskOrder, &mut Lies) -> Vec<ToDriver>,
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
-    use asyncopt_runtime::transport::session::Opener;
     use futures::StreamExt;
     use zeromq::{SocketEvent, SocketRecv};
     let runtime = runtime();
@@ -870,11 +873,9 @@ fn responding_insider(
             mut socket,
             mut events,
             run_id,
-            key,
-            encrypt,
+            mut sealer,
+            mut opener,
         } = Insider::join(endpoint, name, token, std::process::id()).await;
-        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
-        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
         let mut lies = Lies::default();
         let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
         let deadline = tokio::time::Instant::now() + wait;
@@ -929,7 +930,6 @@ pub fn flooding_insider(
     wait: std::time::Duration,
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
-    use asyncopt_runtime::transport::session::Opener;
     use futures::StreamExt;
     use zeromq::{SocketEvent, SocketRecv};
     let runtime = runtime();
@@ -938,11 +938,9 @@ pub fn flooding_insider(
             mut socket,
             mut events,
             run_id,
-            key,
-            encrypt,
+            mut sealer,
+            mut opener,
         } = Insider::join(endpoint, name, token, std::process::id()).await;
-        let mut sealer = Sealer::new(&key, Direction::ToDriver, encrypt);
-        let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
         let mut lies = Lies::default();
         loop {
             let Ok(message) = socket.recv().await else {
