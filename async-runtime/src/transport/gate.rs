@@ -182,46 +182,24 @@ impl Session {
     /// worker answers each task it is sent once) comes without its body, to be refused as a
     /// bad result; texts cut to [`MAX_KEPT_TEXT`] bytes. So what waits for the coordinator
     /// is bounded by what the peer was asked for, however much it sends.
-    fn keep(&mut self, message: ToDriver) -> ToDriver {
-        match message {
-            ToDriver::Result {
-                seq,
-                compute_s,
-                cpu_s,
-                delay_s,
-                body,
-            } => {
-                let body = if self.owed.remove(&seq) {
-                    body
-                } else {
-                    serde_bytes::ByteBuf::new()
-                };
-                ToDriver::Result {
-                    seq,
-                    compute_s,
-                    cpu_s,
-                    delay_s,
-                    body,
-                }
+    fn keep(&mut self, mut message: ToDriver) -> ToDriver {
+        match &mut message {
+            ToDriver::Result { seq, body, .. } if !self.owed.remove(seq) => {
+                *body = serde_bytes::ByteBuf::new();
             }
             ToDriver::Failed { seq, message } => {
-                self.owed.remove(&seq);
-                ToDriver::Failed {
-                    seq,
-                    message: kept_text(message),
-                }
+                self.owed.remove(seq);
+                cut_to_kept(message);
             }
-            ToDriver::DataFailed { partition, message } => ToDriver::DataFailed {
-                partition,
-                message: kept_text(message),
-            },
-            other => other,
+            ToDriver::DataFailed { message, .. } => cut_to_kept(message),
+            _ => {}
         }
+        message
     }
 }
 
-/// `text`, cut to at most [`MAX_KEPT_TEXT`] bytes at a character's boundary.
-fn kept_text(mut text: String) -> String {
+/// Cuts `text` to at most [`MAX_KEPT_TEXT`] bytes, at a character's boundary.
+fn cut_to_kept(text: &mut String) {
     if text.len() > MAX_KEPT_TEXT {
         let mut cut = MAX_KEPT_TEXT;
         while !text.is_char_boundary(cut) {
@@ -230,7 +208,6 @@ fn kept_text(mut text: String) -> String {
         text.truncate(cut);
         text.shrink_to_fit();
     }
-    text
 }
 
 /// Admission and sessions of the driver's peers.
