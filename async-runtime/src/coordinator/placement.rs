@@ -306,19 +306,7 @@ mod tests {
     }
 
     fn split(partition: u32) -> SplitOrder {
-        SplitOrder {
-            path: "data/w.svm".into(),
-            name: "w".into(),
-            partition,
-            seed: 0,
-            blocks: Vec::new(),
-            options: crate::data::LoadOptions::default(),
-            compressed: false,
-            labels: crate::data::LabelRule::default(),
-            bias: None,
-            checksums: Vec::new(),
-            text_bytes: 0,
-        }
+        SplitOrder::unread("data/w.svm", "w", partition)
     }
 
     fn placement(sources: Vec<PartSource>, owners: Vec<usize>) -> Placement {

@@ -230,6 +230,26 @@ impl SharedFile {
 }
 
 #[cfg(test)]
+impl SplitOrder {
+    /// An order for `partition` of `path` naming no block: for tests where it is never read.
+    pub(crate) fn unread(path: &str, name: &str, partition: u32) -> SplitOrder {
+        SplitOrder {
+            path: path.into(),
+            name: name.into(),
+            partition,
+            seed: 0,
+            blocks: Vec::new(),
+            options: crate::data::LoadOptions::default(),
+            compressed: false,
+            labels: crate::data::LabelRule::default(),
+            bias: None,
+            checksums: Vec::new(),
+            text_bytes: 0,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -916,19 +916,7 @@ mod tests {
     fn a_worker_without_a_token_reads_no_file_a_driver_names() {
         let read_split = || ToWorker::ReadSplit {
             dataset: 1,
-            order: crate::data::SplitOrder {
-                path: "/home/someone/.ssh/id_ed25519".into(),
-                name: "secrets".into(),
-                partition: 3,
-                seed: 0,
-                blocks: Vec::new(),
-                options: crate::data::LoadOptions::default(),
-                compressed: false,
-                labels: crate::data::LabelRule::default(),
-                bias: None,
-                checksums: Vec::new(),
-                text_bytes: 0,
-            },
+            order: crate::data::SplitOrder::unread("/home/someone/.ssh/id_ed25519", "secrets", 3),
         };
         let (mut worker, mut driver, handed) = admitted_worker_holding(None);
         let sealed = driver.seal(frame::encode(RUN, &read_split()));
