@@ -19,6 +19,7 @@ mod loss;
 pub mod metrics;
 mod params;
 mod precondition;
+mod row_sum;
 mod saga;
 pub mod schedule;
 mod sgd;
@@ -29,12 +30,13 @@ pub use algorithm::Algorithm;
 pub use loss::{least_squares_optimum, ridge_optimum, Loss};
 pub use params::Params;
 pub use precondition::{Metric, Precondition, PreconditionError, FULL_MAX_DIM};
+pub use row_sum::{data_gradient_sum, RowSum};
 pub use saga::{asaga, saga, saga_terms, SagaTerms};
 pub use sgd::{asgd, sgd};
 pub use smoothness::{
     max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness, smoothness,
 };
-pub use svrg::{asvrg, data_gradient_sum, svrg, svrg_correction, RowSum};
+pub use svrg::{asvrg, svrg, svrg_correction};
 
 /// The model: one weight per feature.
 pub type Model = ndarray::Array1<f64>;

@@ -1,11 +1,14 @@
 //! Minibatch SGD with optional heavy-ball momentum, and its asynchronous twin.
 //!
 //! Each task samples `p.batch` rows of its partition (the same rows on a replay: the draw is
-//! seeded by the partition and the update counter) and returns their mean gradient.
+//! seeded by the partition and the update counter) and returns their gradient as a sum with
+//! its row count ([`RowSum`]): combined over partitions of unequal sizes, that is the mean over
+//! every sampled row, so that SGD on full batches (gradient descent) reaches the exact optimum,
+//! not that of a mean of per-partition means.
 
 use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 
-use crate::{Model, Params};
+use crate::{data_gradient_sum, Model, Params, RowSum};
 
 /// Synchronous SGD: every partition contributes to every update.
 #[async_optimizer]
@@ -15,10 +18,12 @@ pub fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let metric = p.metric(cx, data);
     for k in 0..p.updates {
         broadcast!(w);
-        let g = reduce!(data, |part| p
-            .loss
-            .gradient(&part.sample(p.batch, k), w.view()));
-        velocity = p.momentum * velocity + metric.apply(g);
+        let g: RowSum = reduce!(data, |part| data_gradient_sum(
+            &p.loss,
+            &part.sample(p.batch, k),
+            w.view()
+        ));
+        velocity = p.momentum * velocity + metric.apply(g.mean() + p.loss.lambda() * &w);
         w.scaled_add(-p.step, &velocity);
     }
     w
@@ -34,12 +39,12 @@ pub fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);
-        let g = reduce!(
+        let g: RowSum = reduce!(
             data,
-            |part| p.loss.gradient(&part.sample(p.batch, k), w.view()),
+            |part| data_gradient_sum(&p.loss, &part.sample(p.batch, k), w.view()),
             max_staleness = p.max_staleness
         );
-        velocity = p.momentum * velocity + metric.apply(g);
+        velocity = p.momentum * velocity + metric.apply(g.mean() + p.loss.lambda() * &w);
         w.scaled_add(-p.step_for(cx.staleness()), &velocity);
     }
     w

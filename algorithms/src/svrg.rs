@@ -15,56 +15,11 @@
 use std::collections::VecDeque;
 
 use asyncopt_runtime::data::{Batch, Rows};
-use asyncopt_runtime::{async_optimizer, Combine, Dataset, Driver};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
 use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
-use crate::{Loss, Model, Params};
-
-/// A sum over rows and their count, combined across partitions by adding both: exact means
-/// over partitions of unequal sizes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RowSum {
-    /// The sum over the rows.
-    pub sum: Model,
-    /// The number of rows.
-    pub rows: usize,
-}
-
-impl RowSum {
-    /// The mean over the rows.
-    pub fn mean(&self) -> Model {
-        &self.sum / self.rows.max(1) as f64
-    }
-}
-
-impl Combine for RowSum {
-    fn combine(parts: Vec<Self>) -> Self {
-        let mut parts = parts.into_iter();
-        let mut total = parts.next().expect("at least one partition");
-        for part in parts {
-            total.sum += &part.sum;
-            total.rows += part.rows;
-        }
-        total
-    }
-}
-
-/// `sum_i l'_i(w) x_i` over `rows`, without regularisation.
-pub fn data_gradient_sum(loss: &Loss, rows: &impl Rows, w: ArrayView1<f64>) -> RowSum {
-    let mut sum = Model::zeros(rows.dim());
-    for i in 0..rows.len() {
-        rows.axpy(
-            i,
-            loss.derivative(rows.dot(i, w), rows.label(i)),
-            sum.view_mut(),
-        );
-    }
-    RowSum {
-        sum,
-        rows: rows.len(),
-    }
-}
+use crate::{data_gradient_sum, Loss, Model, Params};
 
 /// The variance-reduced term `(1/|B|) sum_{i in B} (l'_i(w) - l'_i(s)) x_i`.
 pub fn svrg_correction(
