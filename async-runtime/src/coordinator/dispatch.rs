@@ -456,6 +456,7 @@ impl Driver {
                     self.stats.prefetched += 1;
                 }
                 self.dispatch(worker, partition, spec);
+                self.shapes.asked(spec.task, worker);
                 sent += 1;
             }
         }

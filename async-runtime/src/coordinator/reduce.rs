@@ -75,7 +75,10 @@ impl Driver {
     /// counted against its worker. While the site's shape is not settled, the workers that can answer
     /// it are heard: for a `synchronous` reduce the live owners of partitions, the only
     /// workers it asks (a late joiner holding a copy is never asked, and waiting for its
-    /// opinion would ask the others again forever); for an asynchronous one every live worker.
+    /// opinion would ask the others again forever); for an asynchronous one the live workers
+    /// its barrier sent a task to, at least two when two live (a barrier that selects 2 of 8
+    /// workers settles the shape once both agree, where waiting for a majority of all 8 dropped
+    /// its first 18 results).
     fn accept<R>(
         &mut self,
         arrived: &Arrived,
@@ -90,11 +93,12 @@ impl Driver {
         });
         let (table, owners) = (&self.table, self.placement.owners());
         let checked = decoded.and_then(|(value, shape)| {
-            let answering = || {
+            let answering = |asked: &[usize]| {
                 if synchronous {
                     live_owners(table, owners)
                 } else {
-                    table.alive()
+                    let live_asked = asked.iter().filter(|&&w| table.workers[w].alive).count();
+                    live_asked.max(table.alive().min(2))
                 }
             };
             let fits = self

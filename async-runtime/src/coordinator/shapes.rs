@@ -18,6 +18,8 @@ pub(crate) struct SiteShapes {
     settled: HashMap<&'static str, Shape>,
     /// Per site whose shape is not settled: the shapes its results had, and from whom.
     candidates: HashMap<&'static str, Candidates>,
+    /// Per site whose shape is not settled: the workers sent one of its tasks, each once.
+    asked: HashMap<&'static str, Vec<usize>>,
 }
 
 /// The results of a site whose shape is not settled.
@@ -47,8 +49,9 @@ impl Candidates {
 }
 
 impl SiteShapes {
-    /// Checks the shape of a result of `site` from `worker`, `alive()` workers able to answer
-    /// the site (those it sends tasks to; counted only while its shape is not settled):
+    /// Checks the shape of a result of `site` from `worker`, `answering(asked)` workers able to
+    /// answer the site, given those it asked ([`SiteShapes::asked`]; counted only while its
+    /// shape is not settled):
     /// `Ok(true)` when it is (or now becomes) the site's shape, `Ok(false)` while the site's
     /// shape is not settled or was just settled to another, `Err` with why when the settled
     /// shape is another.
@@ -57,15 +60,37 @@ impl SiteShapes {
         site: &'static str,
         shape: Shape,
         worker: usize,
-        alive: impl FnOnce() -> usize,
+        answering: impl FnOnce(&[usize]) -> usize,
     ) -> Result<bool, String> {
         match self.settled.get(site) {
             Some(expected) if *expected != shape => Err(format!(
                 "its shape {shape:?} is not the shape {expected:?} of the site's results"
             )),
             Some(_) => Ok(true),
-            None => Ok(self.confirm(site, shape, worker, alive())),
+            None => {
+                let answering = answering(self.asked_of(site));
+                Ok(self.confirm(site, shape, worker, answering))
+            }
         }
+    }
+
+    /// Records that `worker` was sent a task of `site`: while the site's shape is not settled,
+    /// an asynchronous site's results are judged among the workers it asked
+    /// ([`SiteShapes::asked_of`]), not among every live worker, of whom a selecting barrier
+    /// may never ask most.
+    pub fn asked(&mut self, site: &'static str, worker: usize) {
+        if self.settled.contains_key(site) {
+            return;
+        }
+        let asked = self.asked.entry(site).or_default();
+        if !asked.contains(&worker) {
+            asked.push(worker);
+        }
+    }
+
+    /// The workers sent a task of `site` while its shape was not settled.
+    pub fn asked_of(&self, site: &str) -> &[usize] {
+        self.asked.get(site).map_or(&[], Vec::as_slice)
     }
 
     /// Whether `site`'s shape is settled.
@@ -115,6 +140,7 @@ impl SiteShapes {
             Some(reference) => {
                 let fits = reference == seen.last().expect("just pushed").0;
                 self.candidates.remove(site);
+                self.asked.remove(site);
                 self.settled.insert(site, reference);
                 fits
             }
@@ -148,17 +174,17 @@ mod tests {
     #[test]
     fn two_workers_agreeing_settle_a_sites_shape_one_worker_twice_does_not() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
         assert_eq!(
-            shapes.check("grad", vec![8], 0, || 3),
+            shapes.check("grad", vec![8], 0, |_| 3),
             Ok(false),
             "same worker"
         );
         assert!(!shapes.is_settled("grad"));
-        assert_eq!(shapes.check("grad", vec![8], 1, || 3), Ok(true));
+        assert_eq!(shapes.check("grad", vec![8], 1, |_| 3), Ok(true));
         assert!(shapes.is_settled("grad"));
-        assert_eq!(shapes.check("grad", vec![8], 2, || 3), Ok(true));
-        let refused = shapes.check("grad", vec![2], 2, || 3).unwrap_err();
+        assert_eq!(shapes.check("grad", vec![8], 2, |_| 3), Ok(true));
+        let refused = shapes.check("grad", vec![2], 2, |_| 3).unwrap_err();
         assert!(
             refused.contains("[2]") && refused.contains("[8]"),
             "{refused}"
@@ -172,33 +198,33 @@ mod tests {
         // set it; the five honest ones that follow do.
         let mut shapes = SiteShapes::default();
         for name in [100, 101] {
-            assert_eq!(shapes.check("grad", vec![2], name, || 8), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], name, |_| 8), Ok(false));
         }
         for worker in 0..4 {
-            assert_eq!(shapes.check("grad", vec![8], worker, || 8), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], worker, |_| 8), Ok(false));
         }
         assert_eq!(
-            shapes.check("grad", vec![8], 4, || 8),
+            shapes.check("grad", vec![8], 4, |_| 8),
             Ok(true),
             "five of eight"
         );
-        assert!(shapes.check("grad", vec![2], 100, || 8).is_err());
+        assert!(shapes.check("grad", vec![2], 100, |_| 8).is_err());
     }
 
     #[test]
     fn a_lone_worker_settles_its_sites_shape_at_once() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![3, 4], 0, || 1), Ok(true));
-        assert_eq!(shapes.check("grad", vec![3, 4], 0, || 1), Ok(true));
+        assert_eq!(shapes.check("grad", vec![3, 4], 0, |_| 1), Ok(true));
+        assert_eq!(shapes.check("grad", vec![3, 4], 0, |_| 1), Ok(true));
     }
 
     #[test]
     fn a_bad_worker_answering_first_does_not_set_the_shape() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![2], 2, || 3), Ok(false));
-        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
-        assert_eq!(shapes.check("grad", vec![8], 1, || 3), Ok(true));
-        assert!(shapes.check("grad", vec![2], 2, || 3).is_err());
+        assert_eq!(shapes.check("grad", vec![2], 2, |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], 1, |_| 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], 2, |_| 3).is_err());
     }
 
     #[test]
@@ -206,10 +232,10 @@ mod tests {
         // Three workers, two silent: after 2 * 3 + 2 results, the one shape seen wins.
         let mut shapes = SiteShapes::default();
         for _ in 0..8 {
-            assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
         }
-        assert_eq!(shapes.check("grad", vec![8], 0, || 3), Ok(true));
-        assert!(shapes.check("grad", vec![2], 1, || 3).is_err());
+        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], 1, |_| 3).is_err());
     }
 
     #[test]
@@ -217,8 +243,8 @@ mod tests {
         // w1 is slow to start; w0 (bad) and w2 (good) alternate, w0 answering last each time.
         let mut shapes = SiteShapes::default();
         for _ in 0..20 {
-            assert_eq!(shapes.check("grad", vec![8], 2, || 3), Ok(false));
-            assert_eq!(shapes.check("grad", vec![2], 0, || 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], 2, |_| 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 0, |_| 3), Ok(false));
         }
         assert!(!shapes.is_settled("grad"), "a tie is not a majority");
         assert_eq!(
@@ -227,22 +253,22 @@ mod tests {
             "a tie however long keeps one entry per worker and shape"
         );
         assert_eq!(
-            shapes.check("grad", vec![8], 1, || 3),
+            shapes.check("grad", vec![8], 1, |_| 3),
             Ok(true),
             "w1 decides"
         );
-        assert!(shapes.check("grad", vec![2], 0, || 3).is_err());
+        assert!(shapes.check("grad", vec![2], 0, |_| 3).is_err());
     }
 
     #[test]
     fn workers_that_all_disagree_settle_on_the_latest_shape() {
         let mut shapes = SiteShapes::default();
         for _ in 0..3 {
-            assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(false));
-            assert_eq!(shapes.check("grad", vec![2], 1, || 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], 0, |_| 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], 1, |_| 2), Ok(false));
         }
         // Everyone was heard: past 2 * 2 + 2 results, the latest wins, as before.
-        assert_eq!(shapes.check("grad", vec![8], 0, || 2), Ok(true));
-        assert!(shapes.check("grad", vec![2], 1, || 2).is_err());
+        assert_eq!(shapes.check("grad", vec![8], 0, |_| 2), Ok(true));
+        assert!(shapes.check("grad", vec![2], 1, |_| 2).is_err());
     }
 }
