@@ -294,11 +294,7 @@ fn broadcast_variables(block: &syn::Block) -> Vec<syn::Ident> {
     struct Broadcasts(Vec<syn::Ident>);
     impl<'ast> syn::visit::Visit<'ast> for Broadcasts {
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            let is_broadcast = mac
-                .path
-                .segments
-                .last()
-                .is_some_and(|segment| segment.ident == "broadcast");
+            let is_broadcast = rewrite::Dsl::of(mac) == Some(rewrite::Dsl::Broadcast);
             // The same reading as the rewrite's: an argument it refuses is reported there.
             if let (true, Ok(site)) = (is_broadcast, mac.parse_body::<sites::BroadcastSite>()) {
                 self.0.push(site.var);
