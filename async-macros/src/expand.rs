@@ -91,6 +91,9 @@ pub struct Reduce<'a> {
     pub reads: Vec<Read>,
     /// History tables the closure reads: each task carries only its rows' entries.
     pub histories: Vec<Ident>,
+    /// The imports of the blocks around the site (not the function's body, whose the task
+    /// sees), outermost first: the task's copy of the closure is compiled outside them.
+    pub uses: Vec<Vec<syn::ItemUse>>,
     pub barrier: Option<Barrier>,
     pub max_staleness: Option<&'a Expr>,
     /// `collect = all`: a drain.
@@ -480,6 +483,21 @@ impl Reduce<'_> {
             let #task = __async_outcome(#closure);
             #tcx.encode(&#task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
         };
+        let mut body = quote! {
+            #checks
+            #decode
+            #(#reads)*
+            #(#history_reads)*
+            #encode
+        };
+        // Each block's imports in a block of their own, so that an inner one shadows an outer
+        // one of the same name as it does around the site.
+        for level in self.uses.iter().rev() {
+            body = quote! {
+                #(#[allow(unused_imports)] #level)*
+                { #body }
+            };
+        }
         let span = Span::call_site();
         quote_spanned! {span=>
             #[doc(hidden)]
@@ -492,11 +510,7 @@ impl Reduce<'_> {
             fn #task_fn(
                 #tcx_here: &#private::TaskContext<'_>,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {
-                #checks
-                #decode
-                #(#reads)*
-                #(#history_reads)*
-                #encode
+                #body
             }
 
             #private::inventory::submit! {

@@ -79,6 +79,11 @@ struct ClosureUses {
 #[derive(Default)]
 struct BlockState {
     reduced: bool,
+    /// In a block other than the function's body: the items it declares, which the workers'
+    /// copy of a closure cannot name, and the imports it carries along (a trait whose method a
+    /// closure calls, a constant's path).
+    items: Vec<Ident>,
+    uses: Vec<syn::ItemUse>,
 }
 
 /// Walks one optimizer function.
@@ -296,6 +301,7 @@ impl<'a> Rewriter<'a> {
             captures,
             reads,
             histories,
+            uses: self.carried_uses(),
             barrier,
             max_staleness: site.max_staleness.as_ref(),
             collect: site.collect.is_some(),
@@ -355,7 +361,7 @@ impl<'a> Rewriter<'a> {
             let Some(binding) = self.scopes.lookup(&name) else {
                 continue; // not a local: a static, changed as Rust allows
             };
-            if binding.origin == Origin::LoopItem {
+            if binding.origin.is_block_item() {
                 continue; // said with its other uses
             }
             let what = match binding.broadcast {
@@ -576,6 +582,17 @@ impl<'a> Rewriter<'a> {
                 true,
             ));
         }
+        if binding.origin == Origin::BlockItem {
+            return Some((
+                format!(
+                    "`{name}` is declared in a block inside the function, and the workers' copy of \
+                     a reduce! closure is compiled at the top of the function's body, where `{name}` \
+                     is not in scope: declare it at the top of the function's body, or outside the \
+                     function"
+                ),
+                true,
+            ));
+        }
         if binding.origin == Origin::Driver {
             return Some((
                 format!(
@@ -715,6 +732,53 @@ impl<'a> Rewriter<'a> {
         }
     }
 
+    /// Binds the items of a block other than the function's body, which a reduce! closure
+    /// cannot name, and keeps its imports to carry along, but for those that name such an
+    /// item (`use Local::Variant`), whose names are bound as the item's.
+    fn bind_block_items(&mut self, stmts: &[Stmt]) {
+        let origin = if self.loops > 0 {
+            Origin::LoopItem
+        } else {
+            Origin::BlockItem
+        };
+        let items = crate::scope::item_names(stmts);
+        if let Some(block) = self.blocks.last_mut() {
+            block.items.clone_from(&items);
+        }
+        let local: Vec<Ident> = self.blocks[1..]
+            .iter()
+            .flat_map(|b| b.items.iter().cloned())
+            .collect();
+        let mut carried = Vec::new();
+        let mut stuck = Vec::new();
+        for stmt in stmts {
+            if let Stmt::Item(syn::Item::Use(item)) = stmt {
+                let roots = crate::scope::use_roots(item);
+                if roots.iter().any(|r| local.iter().any(|l| same(l, r))) {
+                    stuck.extend(crate::scope::imported_names(&item.tree));
+                } else {
+                    carried.push(item.clone());
+                }
+            }
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.uses = carried;
+        }
+        self.scopes.bind_block_items(items, origin);
+        self.scopes.bind_block_items(stuck, origin);
+    }
+
+    /// The imports a reduce! closure here carries along, of each enclosing block other than
+    /// the function's body, outermost first.
+    fn carried_uses(&self) -> Vec<Vec<syn::ItemUse>> {
+        self.blocks
+            .iter()
+            .skip(1)
+            .filter(|b| !b.uses.is_empty())
+            .map(|b| b.uses.clone())
+            .collect()
+    }
+
     /// A barrier must meet its reduce in the block where it stands.
     fn close_block(&mut self) {
         let depth = self.blocks.len();
@@ -772,8 +836,9 @@ impl VisitMut for Rewriter<'_> {
     fn visit_block_mut(&mut self, block: &mut Block) {
         self.scopes.push();
         self.blocks.push(BlockState::default());
-        if self.loops > 0 && self.closures == 0 {
-            self.scopes.bind_loop_items(&block.stmts);
+        // The function's own body is in scope where the workers' copy of a closure is.
+        if self.blocks.len() > 1 && self.closures == 0 {
+            self.bind_block_items(&block.stmts);
         }
         for stmt in &mut block.stmts {
             match stmt {

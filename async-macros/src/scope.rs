@@ -28,6 +28,16 @@ pub enum Origin {
     /// A `const`, `static` or `fn` item declared inside a loop: the workers' copy of a closure,
     /// which is compiled outside the loop, cannot name it.
     LoopItem,
+    /// The same in a block around the loop, or any block other than the function's body:
+    /// the workers' copy of a closure is compiled at the top of the body.
+    BlockItem,
+}
+
+impl Origin {
+    /// An item of a block whose scope the workers' copy of a closure is not compiled in.
+    pub fn is_block_item(self) -> bool {
+        matches!(self, Origin::LoopItem | Origin::BlockItem)
+    }
 }
 
 /// One variable in scope.
@@ -116,25 +126,15 @@ impl Scopes {
         }
     }
 
-    /// Binds the `const`, `static`, `fn` and `struct` items and the `use` imports of a block
-    /// inside a loop, the names a closure may use as values: an item is in scope in its whole
-    /// block, before its declaration too.
-    pub fn bind_loop_items(&mut self, stmts: &[syn::Stmt]) {
-        for stmt in stmts {
-            let names = match stmt {
-                syn::Stmt::Item(syn::Item::Const(item)) => vec![item.ident.clone()],
-                syn::Stmt::Item(syn::Item::Static(item)) => vec![item.ident.clone()],
-                syn::Stmt::Item(syn::Item::Fn(item)) => vec![item.sig.ident.clone()],
-                syn::Stmt::Item(syn::Item::Struct(item)) => vec![item.ident.clone()],
-                syn::Stmt::Item(syn::Item::Use(item)) => imported_names(&item.tree),
-                _ => continue,
-            };
-            for name in names {
-                self.bind(Binding {
-                    origin: Origin::LoopItem,
-                    ..Binding::untyped(name)
-                });
-            }
+    /// Binds `names`, items of a block (`origin` says which) or imports of them, the names a
+    /// closure may use as values: an item is in scope in its whole block, before its
+    /// declaration too.
+    pub fn bind_block_items(&mut self, names: Vec<Ident>, origin: Origin) {
+        for name in names {
+            self.bind(Binding {
+                origin,
+                ..Binding::untyped(name)
+            });
         }
     }
 
@@ -156,8 +156,49 @@ impl Scopes {
     }
 }
 
+/// The items (not the imports) a block declares, by name.
+pub fn item_names(stmts: &[syn::Stmt]) -> Vec<Ident> {
+    stmts
+        .iter()
+        .filter_map(|stmt| match stmt {
+            syn::Stmt::Item(item) => match item {
+                syn::Item::Const(item) => Some(item.ident.clone()),
+                syn::Item::Static(item) => Some(item.ident.clone()),
+                syn::Item::Fn(item) => Some(item.sig.ident.clone()),
+                syn::Item::Struct(item) => Some(item.ident.clone()),
+                syn::Item::Enum(item) => Some(item.ident.clone()),
+                syn::Item::Union(item) => Some(item.ident.clone()),
+                syn::Item::Trait(item) => Some(item.ident.clone()),
+                syn::Item::Type(item) => Some(item.ident.clone()),
+                syn::Item::Mod(item) => Some(item.ident.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first segment of each path of a `use` (`a` in `use a::{b, c::d}`), which a block's
+/// `use` may name among the block's own items; `None` for a path from `::`.
+pub fn use_roots(item: &syn::ItemUse) -> Vec<Ident> {
+    fn roots(tree: &syn::UseTree, out: &mut Vec<Ident>) {
+        match tree {
+            syn::UseTree::Path(path) => out.push(path.ident.clone()),
+            syn::UseTree::Name(name) => out.push(name.ident.clone()),
+            syn::UseTree::Rename(rename) => out.push(rename.ident.clone()),
+            syn::UseTree::Glob(_) => {}
+            syn::UseTree::Group(group) => group.items.iter().for_each(|t| roots(t, out)),
+        }
+    }
+    let mut out = Vec::new();
+    if item.leading_colon.is_none() {
+        roots(&item.tree, &mut out);
+    }
+    out
+}
+
 /// The names a `use` brings into scope (not a glob's, which it does not list).
-fn imported_names(tree: &syn::UseTree) -> Vec<Ident> {
+pub fn imported_names(tree: &syn::UseTree) -> Vec<Ident> {
     match tree {
         syn::UseTree::Path(path) => imported_names(&path.tree),
         syn::UseTree::Name(name) if name.ident != "self" => vec![name.ident.clone()],
