@@ -453,7 +453,10 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// - `History` tables, of which each task carries only its rows' entries.
 ///
 /// It cannot use the driver, the dataset itself (use the partition), another dataset (it would
-/// travel whole with every task: give it a `reduce!` of its own) or `&mut` references. The
+/// travel whole with every task: give it a `reduce!` of its own) or `&mut` references. Its
+/// workers' copy is compiled at the top of the function's body: the `use`s of the blocks
+/// around it go along, but an item it names (`fn`, `const`, `struct`) must be declared at the
+/// top of the body or outside the function, not in the loop or a block around it. The
 /// captured values of one site that encode to more than 1 MiB are warned of once, at run time.
 ///
 /// Without a `barrier!` before it, the reduce waits for every partition and combines their
