@@ -13,6 +13,7 @@ use super::report::{RunReport, RunStats};
 use super::result_meta::ResultMeta;
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
+use super::split_reads::SplitReads;
 use super::stop::StopHandle;
 use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::{SiteFailures, TaskBook};
@@ -69,6 +70,8 @@ pub struct Driver {
     pub(crate) holdings: Holdings,
     /// The shipped dataset, its partitions' owners, the partitions on their way.
     pub(crate) placement: Placement,
+    /// The driver's own reads of splits that two hosts said they cannot read.
+    pub(crate) split_reads: SplitReads,
     /// The tasks in flight, failed and written off.
     pub(crate) tasks: TaskBook,
     /// The results in hand, and which of them count.
@@ -161,6 +164,7 @@ impl Driver {
             config,
             table,
             placement: Placement::default(),
+            split_reads: SplitReads::default(),
             tasks: TaskBook::default(),
             results: ResultQueue::default(),
             stats: RunStats::default(),

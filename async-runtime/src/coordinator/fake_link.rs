@@ -18,10 +18,12 @@ use super::driver::Driver;
 use super::inspect::Inspected;
 use super::joins::JoinBudget;
 use super::local::LocalWorkers;
+use super::placement::PartSource;
 use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::HANG_FLOOR;
 use crate::cluster::ClusterConfig;
-use crate::data::{Dataset, Features};
+use crate::data::libsvm::tests::TempFile;
+use crate::data::{DataError, Dataset, Features, LoadOptions, SharedOptions};
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, Sample, TaskOrder, ToDriver, ToWorker};
 use crate::transport::{frame, Inbound, Link, Refusal, SessionId};
@@ -67,6 +69,8 @@ struct Wire {
     script: Option<Script>,
     /// Workers that cannot load a partition (a host without the file).
     cannot_load: HashSet<String>,
+    /// Workers that say they cannot read the split of a partition, as (worker, partition).
+    unreadable: HashSet<(String, u32)>,
     /// Each worker's results of [`Reply::Queued`] tasks, not handed back yet.
     queues: BTreeMap<String, VecDeque<Inbound>>,
 }
@@ -93,6 +97,22 @@ impl FakeLink {
                     ToDriver::DataReady {
                         partition: *partition,
                     }
+                }
+            }
+            ToWorker::ReadSplit { order, .. } => {
+                let partition = order.partition;
+                if wire.cannot_load.contains(peer)
+                    || wire.unreadable.contains(&(peer.to_owned(), partition))
+                {
+                    ToDriver::DataFailed {
+                        partition,
+                        message: format!(
+                            "{}:1: a line the worker says is bad",
+                            order.path.display()
+                        ),
+                    }
+                } else {
+                    ToDriver::DataReady { partition }
                 }
             }
             ToWorker::Task(task) => {
@@ -227,6 +247,7 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell
         inbox: VecDeque::new(),
         script: Some(script),
         cannot_load: HashSet::new(),
+        unreadable: HashSet::new(),
         queues: BTreeMap::new(),
     }));
     config.spawn_local = false;
@@ -574,6 +595,90 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
         }
         other => panic!("expected the data error, got {:?}", other.err()),
     }
+}
+
+/// Sixty rows of two features, as a file the workers read their splits of, and the driver's
+/// view of it.
+fn shared_file() -> (TempFile, Dataset) {
+    let text = "1 1:0.5 2:0.25\n".repeat(60);
+    let file = TempFile::new("shared.svm", text.as_bytes());
+    let options = SharedOptions {
+        load: LoadOptions::default(),
+        eval_rows: 10,
+        seed: 3,
+    };
+    let data = Dataset::open_shared(&file.0, &options).expect("a good file");
+    (file, data)
+}
+
+/// Three [`echoing`] workers of which `w0`, then `w1` (its heir), say they cannot read the
+/// split of partition 0; nothing else fails.
+fn two_hosts_fail_split_0() -> (Driver, Rc<RefCell<Wire>>) {
+    let (mut driver, wire) = driver(3, echoing());
+    settle(&mut driver, &["grad"]);
+    wire.borrow_mut()
+        .unreadable
+        .extend([("w0".into(), 0), ("w1".into(), 0)]);
+    (driver, wire)
+}
+
+#[test]
+fn two_names_failing_a_split_the_driver_reads_are_at_fault_and_the_run_goes_on() {
+    // Names are the peers' own choice: `w0` and `w1` may be one insider. The driver reads
+    // the split itself; it reads fine, so they are excluded and `w2` takes it. This ended
+    // the run as for a malformed file.
+    let (file, data) = shared_file();
+    let (mut driver, wire) = two_hosts_fail_split_0();
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the file is good: the run goes on");
+    assert_eq!(results, [[0; 2], [1; 2], [2; 2]], "every partition");
+    let excluded: Vec<bool> = driver.table.workers.iter().map(|w| w.excluded).collect();
+    assert_eq!(excluded, [true, true, false]);
+    assert!(driver.failure().is_none());
+    let reads_of_0 = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter(|(peer, m)| {
+            peer == "w2" && matches!(m, ToWorker::ReadSplit { order, .. } if order.partition == 0)
+        })
+        .count();
+    assert_eq!(reads_of_0, 1, "w2 was given partition 0");
+    drop(file);
+}
+
+#[test]
+fn a_split_the_driver_cannot_read_either_ends_the_run_with_its_own_error() {
+    // The file changed after the driver scanned it: each line of it is malformed now.
+    let (file, data) = shared_file();
+    let text = std::fs::read_to_string(&file.0).unwrap();
+    std::fs::write(&file.0, text.replace("1:0.5", "1:x.5")).unwrap();
+    let (mut driver, _wire) = two_hosts_fail_split_0();
+    let error = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect_err("the data is at fault");
+    let first_line = match driver.placement.part(0).map(|p| &p.source) {
+        Some(PartSource::Split(order)) => order.blocks[0].first_line as usize,
+        _ => panic!("partition 0 is a split"),
+    };
+    match &error {
+        RuntimeError::Data(DataError::Parse {
+            path,
+            line,
+            message,
+        }) => {
+            assert_eq!((path, *line), (&file.0, first_line), "{message}");
+            assert!(message.contains("x.5"), "{message}");
+        }
+        other => panic!("expected the driver's own parse error, got {other}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:{first_line}:", file.0.display())),
+        "{error}"
+    );
 }
 
 #[test]

@@ -23,6 +23,10 @@ const LOGGED_REFUSALS: u64 = 5;
 /// A liveness check this many heartbeat periods late means the driver itself did not run.
 const PAUSED_AFTER_PERIODS: u32 = 3;
 
+/// While the driver reads a split itself, how often the link is looked at between waits
+/// for the read's end.
+const SPLIT_READ_POLL: Duration = Duration::from_millis(20);
+
 /// How long a local worker's exit may take to be seen after its connection closed.
 const EXITS_SEEN_WITHIN: Duration = Duration::from_secs(1);
 
@@ -71,10 +75,12 @@ impl Driver {
         Ok(())
     }
 
-    /// Every heartbeat period: judges the workers' silence and replaces local workers that
+    /// Acts on the driver's own split reads that ended (see [`Driver::settle_split_reads`]);
+    /// every heartbeat period, judges the workers' silence and replaces local workers that
     /// exited. Called by every wait and by every asynchronous `reduce!`, which may find a
     /// result in hand each time and never wait while others keep the driver busy.
     pub(crate) fn watch(&mut self) {
+        self.settle_split_reads();
         let since_check = self.last_liveness_check.elapsed();
         if since_check < self.config.heartbeat {
             return;
@@ -123,10 +129,25 @@ impl Driver {
                 return Err(self.no_workers());
             }
             let begun = Instant::now();
-            let received = self.link.recv_timeout(self.config.heartbeat)?;
+            let received = if self.split_reads.pending() {
+                // The driver reads a split itself: its verdict is waited for beside the link.
+                match self.link.try_recv() {
+                    Some(event) => Some(event),
+                    None => {
+                        self.split_reads
+                            .wait(self.config.heartbeat.min(SPLIT_READ_POLL));
+                        None
+                    }
+                }
+            } else {
+                self.link.recv_timeout(self.config.heartbeat)?
+            };
             self.stats.blocked_s += begun.elapsed().as_secs_f64();
             if let Some(event) = received {
                 self.handle(event);
+                return Ok(());
+            }
+            if self.settle_split_reads() {
                 return Ok(());
             }
         }
@@ -328,29 +349,82 @@ impl Driver {
     fn on_data_failed(&mut self, worker: usize, partition: u32, message: &str) {
         let message = peer_text(message);
         // One host without the file, or with another copy of it, is that host's
-        // problem: the others take its partitions. The run ends when a second worker
-        // cannot read the same split of the file either (the data is at fault), or none
-        // is left to try, with what the last one could not read. A partition the driver
-        // shipped is never the data's fault (see `Placement::load_failed`).
+        // problem: the others take its partitions. When a second host cannot read the same
+        // split either, the driver reads it itself before blaming the data: names are the
+        // peers' own choice, and two of them may be one insider ending the run. A partition
+        // the driver shipped is never the data's fault (see `Placement::load_failed`).
         let name = &self.table.workers[worker].name;
-        match self.placement.load_failed(partition, worker, name) {
+        match self
+            .placement
+            .load_failed(partition, worker, name, &message)
+        {
             LoadFailure::NotGiven => self.bad_result(
                 worker,
                 &format!("it could not load partition {partition}, which it was not given"),
             ),
-            LoadFailure::ItsHost if self.table.alive() > 1 => {
-                let reason = format!("it cannot load partition {partition}: {message}");
-                self.exclude(worker, &reason);
-            }
-            LoadFailure::ItsHost | LoadFailure::TheData => {
-                let name = self.table.workers[worker].name.clone();
-                self.fail(RuntimeError::WorkerData {
-                    worker: name,
+            LoadFailure::ItsHost => self.cannot_load(worker, partition, message),
+            LoadFailure::ReadIt(order) => {
+                tracing::warn!(
+                    worker = %self.table.workers[worker].name,
                     partition,
-                    message,
-                });
+                    %message,
+                    "a second host cannot read this split: the driver reads it itself"
+                );
+                let generation = self.placement.generation();
+                self.split_reads.start(generation, order);
+            }
+            LoadFailure::BeingRead => {}
+        }
+    }
+
+    /// `worker` cannot load `partition`, its host's fault: excluded, and the others take its
+    /// partitions; the run ends with what it said when no other is left to try.
+    fn cannot_load(&mut self, worker: usize, partition: u32, message: String) {
+        if self.table.alive() > 1 {
+            let reason = format!("it cannot load partition {partition}: {message}");
+            self.exclude(worker, &reason);
+        } else {
+            let name = self.table.workers[worker].name.clone();
+            self.fail(RuntimeError::WorkerData {
+                worker: name,
+                partition,
+                message,
+            });
+        }
+    }
+
+    /// Acts on the driver's own reads of splits that ended: a split it read is the failing
+    /// workers' fault (each as a host that cannot load it), one it could not read either
+    /// ends the run with its own error. Whether there was any.
+    pub(crate) fn settle_split_reads(&mut self) -> bool {
+        let verdicts = self.split_reads.finished();
+        let any = !verdicts.is_empty();
+        for verdict in verdicts {
+            let partition = verdict.partition;
+            let readable = verdict.outcome.is_ok();
+            let Some(waiting) = self
+                .placement
+                .split_read(verdict.generation, partition, readable)
+            else {
+                continue; // a dataset shipped before this one
+            };
+            match verdict.outcome {
+                Ok(()) => {
+                    tracing::warn!(
+                        partition,
+                        workers = waiting.len(),
+                        "the driver read the split the workers said they cannot: they are at fault"
+                    );
+                    for (worker, message) in waiting {
+                        if self.table.workers[worker].alive {
+                            self.cannot_load(worker, partition, message);
+                        }
+                    }
+                }
+                Err(error) => self.fail(error),
             }
         }
+        any
     }
 
     /// A result that fails its checks: dropped and counted; a worker that keeps sending them

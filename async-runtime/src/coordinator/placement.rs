@@ -7,7 +7,7 @@
 //! builds.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_bytes::ByteBuf;
@@ -68,16 +68,22 @@ pub(super) fn host_of(name: &str) -> &str {
 }
 
 /// Whose fault a partition a worker could not load is.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum LoadFailure {
     /// Nobody's: the worker was not given it to load (a lie, or a confusion).
     NotGiven,
     /// The worker's host: no other worker failed to load it (its copy of the file differs,
-    /// or it has none), or it is a partition the driver shipped.
+    /// or it has none), or it is a partition the driver shipped, or a split the driver read
+    /// itself without fault.
     ItsHost,
-    /// The data's: another worker could not read its split of the file either (a malformed
-    /// line).
-    TheData,
+    /// Not known yet: another host could not read this split either. Names are the peers'
+    /// own choice (two of them may be one insider), so the driver reads the split itself
+    /// before it blames the data, and the worker waits for that verdict
+    /// ([`Placement::split_read`]).
+    ReadIt(Arc<SplitOrder>),
+    /// Not known yet: the driver is reading this split already; the worker waits for the
+    /// verdict with the others.
+    BeingRead,
 }
 
 /// The shipped dataset and the partitions on their way to workers.
@@ -89,24 +95,43 @@ pub(crate) struct Placement {
     /// Partitions a worker could not load, with the host of the first that could not (its
     /// name without the suffixes of rejoins and replacements).
     unloadable: HashMap<u32, String>,
+    /// Splits the driver is reading itself, two hosts having failed to, each with the
+    /// workers (and what they said) that wait for its verdict.
+    reading: BTreeMap<u32, Vec<(usize, String)>>,
+    /// Splits the driver read itself without fault: a worker failing one is at fault.
+    readable: HashSet<u32>,
+    /// Datasets shipped so far: tells a verdict on the dataset shipped from one on an
+    /// earlier one.
+    generation: u64,
 }
 
 impl Placement {
-    /// Records that `worker`, named `name`, could not load `partition`, and says whose fault
-    /// it is. The same worker rejoined (`w1.r00c0ffee`) or replaced (`w1.respawn1`) counts as the
-    /// same host.
-    pub fn load_failed(&mut self, partition: u32, worker: usize, name: &str) -> LoadFailure {
+    /// Records that `worker`, named `name`, could not load `partition` (saying `message`),
+    /// and says whose fault it is. The same worker rejoined (`w1.r00c0ffee`) or replaced
+    /// (`w1.respawn1`) counts as the same host.
+    pub fn load_failed(
+        &mut self,
+        partition: u32,
+        worker: usize,
+        name: &str,
+        message: &str,
+    ) -> LoadFailure {
         if !self.loading.remove(&(worker, partition)) {
             return LoadFailure::NotGiven;
         }
         // The driver encoded a shipped partition from rows it holds: a worker that cannot
         // decode or keep it has a fault of its own, however many say so (names are the
         // peers' choice: two of them may be one insider ending the run).
-        if !matches!(
-            self.part(partition).map(|part| &part.source),
-            Some(PartSource::Split(_))
-        ) {
+        let Some(PartSource::Split(order)) = self.part(partition).map(|part| &part.source) else {
             return LoadFailure::ItsHost;
+        };
+        let order = Arc::clone(order);
+        if self.readable.contains(&partition) {
+            return LoadFailure::ItsHost;
+        }
+        if let Some(waiting) = self.reading.get_mut(&partition) {
+            waiting.push((worker, message.to_owned()));
+            return LoadFailure::BeingRead;
         }
         let host = host_of(name);
         if *self
@@ -115,10 +140,36 @@ impl Placement {
             .or_insert_with(|| host.to_owned())
             == host
         {
-            LoadFailure::ItsHost
-        } else {
-            LoadFailure::TheData
+            return LoadFailure::ItsHost;
         }
+        self.reading
+            .insert(partition, vec![(worker, message.to_owned())]);
+        LoadFailure::ReadIt(order)
+    }
+
+    /// The driver's own read of `partition` of the dataset shipped as `generation` ended,
+    /// `readable` or not: the workers that wait for the verdict, with what each said (the
+    /// live ones are at fault if it was readable). `None` for a read of a dataset no longer
+    /// shipped, whose verdict matters no more.
+    pub fn split_read(
+        &mut self,
+        generation: u64,
+        partition: u32,
+        readable: bool,
+    ) -> Option<Vec<(usize, String)>> {
+        if generation != self.generation {
+            return None;
+        }
+        let waiting = self.reading.remove(&partition)?;
+        if readable {
+            self.readable.insert(partition);
+        }
+        Some(waiting)
+    }
+
+    /// Which dataset is shipped: a number that changes with each one.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether the dataset of `key` is the one shipped.
@@ -129,7 +180,10 @@ impl Placement {
     /// Records `shipped` as the dataset the workers hold from now on.
     pub fn ship(&mut self, shipped: Shipped) {
         self.shipped = Some(shipped);
+        self.generation += 1;
         self.unloadable.clear();
+        self.reading.clear();
+        self.readable.clear();
     }
 
     /// The owner of each partition of the shipped dataset (none before one is shipped).
@@ -188,9 +242,12 @@ impl Placement {
         }
     }
 
-    /// Whether anything here names `worker`: a partition it owns, or one on its way to it.
+    /// Whether anything here names `worker`: a partition it owns, or one on its way to it,
+    /// or a failure of its that waits for the driver's own read.
     pub fn refers_to(&self, worker: usize) -> bool {
-        self.owners().contains(&worker) || self.loading.iter().any(|&(w, _)| w == worker)
+        self.owners().contains(&worker)
+            || self.loading.iter().any(|&(w, _)| w == worker)
+            || self.reading.values().flatten().any(|&(w, _)| w == worker)
     }
 
     /// `worker` reported it holds `partition`.
@@ -198,16 +255,22 @@ impl Placement {
         self.loading.remove(&(worker, partition));
     }
 
-    /// Forgets what `worker` (lost) was loading: its heirs were given the partitions.
+    /// Forgets what `worker` (lost) was loading, and its failures that wait for a verdict:
+    /// its heirs were given the partitions. The driver's reads go on: a split it cannot read
+    /// either still ends the run.
     pub fn forget_loads(&mut self, worker: usize) {
         self.loading.retain(|&(w, _)| w != worker);
+        for waiting in self.reading.values_mut() {
+            waiting.retain(|&(w, _)| w != worker);
+        }
     }
 
-    /// Whether a live worker (as `alive` says) has a partition still loading; the loads of
-    /// lost workers are forgotten (their heirs were given the partitions).
+    /// Whether a live worker (as `alive` says) has a partition still loading, or the driver
+    /// is still reading a split two hosts could not; the loads of lost workers are forgotten
+    /// (their heirs were given the partitions).
     pub fn still_loading(&mut self, alive: impl Fn(usize) -> bool) -> bool {
         self.loading.retain(|&(worker, _)| alive(worker));
-        !self.loading.is_empty()
+        !self.loading.is_empty() || !self.reading.is_empty()
     }
 
     /// `partition`, held by `lost`, goes to `heir`: if `lost` owned it, `heir` owns it now.
@@ -268,26 +331,68 @@ pub(crate) fn shipping_key(data: &Dataset) -> (usize, usize, usize) {
 mod tests {
     use super::*;
     #[test]
-    fn a_split_that_two_workers_cannot_read_is_the_datas_fault() {
+    fn a_split_that_two_hosts_cannot_read_waits_for_the_drivers_own_read() {
         let splits = (0..6)
             .map(|p| PartSource::Split(Arc::new(split(p))))
             .collect();
         let mut placement = placement(splits, vec![0; 6]);
-        placement.loading.extend([(0, 3), (1, 4), (1, 3), (2, 3)]);
-        assert_eq!(placement.load_failed(3, 0, "w0"), LoadFailure::ItsHost);
+        let generation = placement.generation();
+        placement
+            .loading
+            .extend([(0, 3), (1, 4), (1, 3), (2, 3), (3, 3), (4, 3)]);
         assert_eq!(
-            placement.load_failed(3, 0, "w0"),
+            placement.load_failed(3, 0, "w0", "no file"),
+            LoadFailure::ItsHost
+        );
+        assert_eq!(
+            placement.load_failed(3, 0, "w0", "no file"),
             LoadFailure::NotGiven,
             "reported once per load"
         );
         assert_eq!(
-            placement.load_failed(3, 2, "w0.r0a1b2c3d.respawn2"),
+            placement.load_failed(3, 2, "w0.r0a1b2c3d.respawn2", "no file"),
             LoadFailure::ItsHost,
             "the same host, rejoined"
         );
-        assert_eq!(placement.load_failed(4, 1, "w1"), LoadFailure::ItsHost);
-        assert_eq!(placement.load_failed(3, 1, "w1"), LoadFailure::TheData);
-        assert_eq!(placement.load_failed(5, 2, "w2"), LoadFailure::NotGiven);
+        assert_eq!(
+            placement.load_failed(4, 1, "w1", "no file"),
+            LoadFailure::ItsHost
+        );
+        // A second host: nobody is blamed before the driver read the split itself.
+        match placement.load_failed(3, 1, "w1", "line 9") {
+            LoadFailure::ReadIt(order) => assert_eq!(order.partition, 3),
+            other => panic!("the driver reads the split, not {other:?}"),
+        }
+        assert_eq!(
+            placement.load_failed(3, 3, "w3", "line 9"),
+            LoadFailure::BeingRead,
+            "a third waits for the same read"
+        );
+        assert!(placement.still_loading(|_| true), "a read goes on");
+        assert!(placement.refers_to(3));
+        placement.forget_loads(3);
+        assert!(!placement.refers_to(3), "a lost worker waits for nothing");
+        assert_eq!(
+            placement.load_failed(5, 2, "w2", "no file"),
+            LoadFailure::NotGiven
+        );
+        assert_eq!(
+            placement.split_read(generation + 1, 3, true),
+            None,
+            "a verdict on another dataset"
+        );
+        assert_eq!(
+            placement.split_read(generation, 3, true),
+            Some(vec![(1, "line 9".to_owned())]),
+            "the waiting workers, at fault"
+        );
+        assert_eq!(
+            placement.load_failed(3, 4, "w4", "line 9"),
+            LoadFailure::ItsHost,
+            "a split the driver read is any failing worker's fault"
+        );
+        assert!(!placement.still_loading(|_| true), "the read ended");
+        assert_eq!(placement.split_read(generation, 3, true), None, "once");
         assert_eq!(host_of("w-node.example.r00c0ffee"), "w-node.example");
         assert_eq!(host_of("w-node.r7"), "w-node.r7", "not a rejoin's suffix");
     }
@@ -298,7 +403,7 @@ mod tests {
         for (worker, name) in [(0, "w0"), (1, "w1"), (2, "insider-2")] {
             placement.hand_over(worker, 1, 4);
             assert_eq!(
-                placement.load_failed(1, worker, name),
+                placement.load_failed(1, worker, name, "cannot decode"),
                 LoadFailure::ItsHost,
                 "{name}"
             );
