@@ -114,6 +114,10 @@ fn main() {
             "an_insiders_heartbeat_flood_while_the_driver_is_busy_is_capped",
             heartbeat_flood_is_capped,
         ),
+        (
+            "an_insider_under_two_names_failing_a_split_of_a_good_file_ends_no_run",
+            split_liars_end_no_run,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -727,6 +731,84 @@ fn history_liar_is_excluded() {
     for worker in &mut workers {
         assert!(worker.wait().expect("the worker exits").success());
     }
+}
+
+/// Two peers holding the token under two names (one insider, as far as the driver can tell)
+/// beside one real worker, on a data file every worker reads its own split of: `x-a` says it
+/// cannot read its split; `x-b`, its heir, says it holds its own split and cannot read
+/// `x-a`'s either. Two host names failing the same split ended the run as for a malformed
+/// file. Now the driver reads that split itself, finds it good, excludes both, and the run
+/// trains on the real worker to the optimum.
+fn split_liars_end_no_run() {
+    use asyncopt_runtime::data::{LoadOptions, SharedOptions};
+    let (data, truth) = problem();
+    let mut text = String::new();
+    for (i, y) in data.labels().iter().enumerate() {
+        text += &y.to_string();
+        data.for_each_entry(i, |j, x| text += &format!(" {}:{x}", j + 1));
+        text.push('\n');
+    }
+    let path = std::env::temp_dir().join(format!("trust-split-liars-{}.svm", std::process::id()));
+    std::fs::write(&path, text).expect("the data file is written");
+    let options = SharedOptions {
+        load: LoadOptions::default(),
+        eval_rows: SharedOptions::DEFAULT_EVAL_ROWS,
+        seed: 7,
+    };
+    let shared = Dataset::open_shared(&path, &options).expect("a good file");
+    let token = Token::random();
+    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    // `x-b` is admitted first: holding one partition, as the real worker does, it is the
+    // heir of `x-a`'s.
+    let (welcomed, first_in) = std::sync::mpsc::channel();
+    let b = split_liar(&endpoint, &token, "x-b", true, move || {
+        welcomed.send(()).expect("heard")
+    });
+    let others = {
+        let (endpoint, token) = (endpoint.clone(), token.clone());
+        std::thread::spawn(move || {
+            first_in.recv().expect("x-b is welcomed");
+            let a = split_liar(&endpoint, &token, "x-a", false, || {});
+            (a, spawn_worker("w0", &endpoint, &token))
+        })
+    };
+    driver.wait_for_workers().expect("all three join");
+    let (a, mut worker) = others.join().expect("the others are started");
+    let w = gd(&mut driver, &shared, &plan(300, Misbehave::Nothing));
+    let report = driver.finish();
+    let _ = std::fs::remove_file(&path);
+    let report = report.expect("the file is good: the run trains on");
+    print_counts(&report);
+    for (name, liar) in [("x-a", a), ("x-b", b)] {
+        let lies = liar.join().expect("the liar ends");
+        println!("    {name}: {lies:?}");
+        assert_eq!(lies.told, 1, "{name} failed one split read");
+        let excluded = lies.excluded.expect("told it is excluded");
+        assert!(excluded.contains("cannot load partition"), "{excluded}");
+        let row = report.workers.iter().find(|w| w.name == name);
+        assert!(row.is_some_and(|w| w.excluded && !w.alive), "{name}");
+    }
+    let real = report.workers.iter().find(|w| w.name == "w0").unwrap();
+    assert!(real.alive && !real.excluded && real.partitions.len() == 3);
+    assert_eq!(report.stats.updates, 300);
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert!(worker.wait().expect("the worker exits").success());
+}
+
+/// [`wire::split_failing_insider`] `name` on a thread of its own, for up to a minute.
+fn split_liar(
+    endpoint: &str,
+    token: &Token,
+    name: &'static str,
+    keeps_first: bool,
+    welcomed: impl FnOnce() + Send + 'static,
+) -> std::thread::JoinHandle<wire::Lies> {
+    let (endpoint, token) = (endpoint.to_owned(), token.clone());
+    std::thread::spawn(move || {
+        let wait = Duration::from_secs(60);
+        wire::split_failing_insider(&endpoint, name, &token, wait, keeps_first, welcomed)
+    })
 }
 
 /// A peer holding the token is admitted beside two real workers; once welcomed, while the

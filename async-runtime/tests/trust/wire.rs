@@ -805,7 +805,7 @@ pub fn lying_insider(
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
 ) -> Lies {
-    responding_insider(endpoint, name, token, wait, |order, lies| {
+    let respond = |order: &asyncopt_runtime::protocol::TaskOrder, lies: &mut Lies| {
         if lies.told > 0 {
             return vec![ToDriver::Failed {
                 seq: order.seq,
@@ -828,7 +828,21 @@ pub fn lying_insider(
             lie(order.seq, &inf, 1e300),
             lie(order.seq, &inf, 0.001),
         ]
-    })
+    };
+    responding_insider(
+        endpoint,
+        name,
+        token,
+        wait,
+        respond,
+        holds_every_split,
+        || {},
+    )
+}
+
+/// A split read, as an insider that says it holds every partition answers it.
+fn holds_every_split(partition: u32, _: &mut Lies) -> ToDriver {
+    ToDriver::DataReady { partition }
 }
 
 /// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
@@ -842,7 +856,7 @@ pub fn answering_insider(
     wait: std::time::Duration,
     answer: impl Fn(&asyncopt_runtime::protocol::TaskOrder) -> Vec<u8>,
 ) -> Lies {
-    responding_insider(endpoint, name, token, wait, |order, lies| {
+    let respond = |order: &asyncopt_runtime::protocol::TaskOrder, lies: &mut Lies| {
         lies.told += 1;
         vec![ToDriver::Result {
             seq: order.seq,
@@ -851,18 +865,65 @@ pub fn answering_insider(
             delay_s: 0.0,
             body: answer(order).into(),
         }]
-    })
+    };
+    responding_insider(
+        endpoint,
+        name,
+        token,
+        wait,
+        respond,
+        holds_every_split,
+        || {},
+    )
 }
 
-/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
-/// holds every partition it is shipped, and answers each task with what `respond` makes of
-/// it (keeping count in `Lies`), until the driver lets it go, or `wait` passes.
+/// An insider: a peer holding the token, admitted as worker `name` (it calls `welcomed`
+/// then), that heartbeats and answers the orders to read a split of the data file with a
+/// failure (`a line is malformed`), all of them or, if `keeps_first`, all but the first,
+/// which it says it holds; it fails every task. Counts the failures it claimed in `told`,
+/// until the driver lets it go, or `wait` passes.
+pub fn split_failing_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+    keeps_first: bool,
+    welcomed: impl FnOnce(),
+) -> Lies {
+    let mut reads = 0;
+    let read = |partition: u32, lies: &mut Lies| {
+        reads += 1;
+        if keeps_first && reads == 1 {
+            return ToDriver::DataReady { partition };
+        }
+        lies.told += 1;
+        ToDriver::DataFailed {
+            partition,
+            message: "data.svm:3: a line is malformed (an insider's claim)".into(),
+        }
+    };
+    let respond = |order: &asyncopt_runtime::protocol::TaskOrder, _: &mut Lies| {
+        vec![ToDriver::Failed {
+            seq: order.seq,
+            message: "an insider's failure".into(),
+        }]
+    };
+    responding_insider(endpoint, name, token, wait, respond, read, welcomed)
+}
+
+/// An insider: a peer holding the token, admitted as worker `name` (it calls `welcomed`
+/// then), that heartbeats, says it holds every partition it is shipped, answers each order
+/// to read a split with what `read` makes of its partition, and each task with what
+/// `respond` makes of it (keeping count in `Lies`), until the driver lets it go, or `wait`
+/// passes.
 fn responding_insider(
     endpoint: &str,
     name: &str,
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
     mut respond: impl FnMut(&asyncopt_runtime::protocol::TaskOrder, &mut Lies) -> Vec<ToDriver>,
+    mut read: impl FnMut(u32, &mut Lies) -> ToDriver,
+    welcomed: impl FnOnce(),
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
     use futures::StreamExt;
@@ -877,6 +938,7 @@ fn responding_insider(
             mut opener,
         } = Insider::join(endpoint, name, token, std::process::id()).await;
         let mut lies = Lies::default();
+        let mut welcomed = Some(welcomed);
         let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -893,8 +955,11 @@ fn responding_insider(
                         ToWorker::Partition { partition, chunk, chunks, .. }
                             if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
                         ToWorker::ReadSplit { order, .. } => {
-                            answers.push(ToDriver::DataReady { partition: order.partition })
+                            answers.push(read(order.partition, &mut lies))
                         }
+                        ToWorker::Welcome(_) => if let Some(welcomed) = welcomed.take() {
+                            welcomed()
+                        },
                         ToWorker::Task(order) => answers.extend(respond(&order, &mut lies)),
                         ToWorker::Refused { reason, .. } => lies.excluded = Some(reason),
                         _ => {}
