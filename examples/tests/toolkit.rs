@@ -455,6 +455,15 @@ fn own_model_type_gets_the_command_line() {
     assert_eq!(summary["algo"], "softmax-adam");
     assert_eq!(summary["updates"], 200);
     assert_eq!(summary["step"], 0.05, "the author's default step");
+    // Its objective is its type's, not the run's loss: `--lambda` changes nothing, so the
+    // summary and the saved model's settings say null, as for any setting it does not read.
+    assert!(summary["lambda"].is_null(), "{}", summary["lambda"]);
+    let saved = json(&dir.join("model.json"));
+    assert!(
+        saved["settings"]["lambda"].is_null(),
+        "{}",
+        saved["settings"]
+    );
 
     // The trace follows the model during the run: from ln 4 at zero weights, down.
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();

@@ -58,7 +58,9 @@ impl Outcome {
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
             "loss": self.spec.loss.name(),
-            "lambda": self.spec.loss.lambda(),
+            // Every linear model's objective reads it; a model of the author's own type only
+            // if its optimizer says so.
+            "lambda": read(Setting::Lambda, self.spec.loss.lambda().into()),
             "bias": self.spec.bias,
             "workers": self.spec.cluster.workers,
             "stragglers": self.spec.cluster.stragglers.to_string(),
