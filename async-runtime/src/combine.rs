@@ -2,9 +2,13 @@
 
 use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 
-/// How the results of all partitions of a synchronous `reduce!` become one value. Partitions
-/// have equal sizes (within one row), so numbers and arrays (`Array1`, `Array2`, `ArrayD` of
-/// `f64`) combine by their mean, and tuples (of any arity up to 12) element by element.
+/// How the results of all partitions of a synchronous `reduce!` become one value, on the
+/// driver. Numbers and arrays (`Array1`, `Array2`, `ArrayD` of `f64`) combine by their mean
+/// over partitions, each counting alike, and tuples (of any arity up to 12) element by
+/// element. Partitions may differ in size (by a few rows, more with the workers' own splits
+/// of a shared file), so a mean of per-partition means is close to the mean over rows, not
+/// equal to it: for the exact one, return a sum and its row count (`RowSum` of
+/// `asyncopt-algorithms`), or a type of your own whose `combine` adds.
 ///
 /// ```
 /// use asyncopt_runtime::Combine;
