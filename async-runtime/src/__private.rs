@@ -307,9 +307,8 @@ where
             .reduce_all(site.source.data, &spec, &decode_result::<R>)
             .and_then(|parts| {
                 R::check(&parts.iter().collect::<Vec<&R>>()).map_err(|reason| {
-                    RuntimeError::BadResult {
+                    RuntimeError::Uncombinable {
                         task: task.to_owned(),
-                        worker: "(all partitions)".to_owned(),
                         reason,
                     }
                 })?;

@@ -74,14 +74,16 @@ pub enum RuntimeError {
         /// What the worker reported.
         message: String,
     },
-    /// A result did not decode as the type the driver expects.
-    #[error("result of task {task} from worker {worker} does not decode: {reason}")]
-    BadResult {
+    /// The results of a synchronous `reduce!`, each of which decoded and passed its checks,
+    /// were refused together by their type's `Combine::check` (arrays of different shapes).
+    #[error(
+        "the results of task {task} cannot be combined: {reason} (Combine::check of its \
+         result type refused the partitions' results)"
+    )]
+    Uncombinable {
         /// The task id.
         task: String,
-        /// The worker.
-        worker: String,
-        /// Why.
+        /// What `Combine::check` said.
         reason: String,
     },
     /// The sockets failed.

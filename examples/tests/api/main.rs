@@ -66,7 +66,63 @@ fn main() {
             "optimizers_of_one_name_in_two_functions_run_their_own_closures",
             optimizers_of_one_name_run_their_own_closures,
         ),
+        (
+            "parts_a_type_s_check_refuses_end_the_run_saying_they_cannot_be_combined",
+            refused_parts_cannot_be_combined,
+        ),
     ]);
+}
+
+/// A result of one value per something that differs between partitions: its `Combine` adds
+/// them, and its `check` refuses parts of different lengths.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct PerPartition(Vec<f64>);
+
+impl asyncopt_runtime::Combine for PerPartition {
+    fn combine(parts: Vec<Self>) -> Self {
+        let mut sum = vec![0.0; parts.first().map_or(0, |p| p.0.len())];
+        for part in parts {
+            sum.iter_mut().zip(part.0).for_each(|(s, v)| *s += v);
+        }
+        PerPartition(sum)
+    }
+
+    fn check(parts: &[&Self]) -> Result<(), String> {
+        let lengths: Vec<usize> = parts.iter().map(|p| p.0.len()).collect();
+        match lengths.windows(2).all(|l| l[0] == l[1]) {
+            true => Ok(()),
+            false => Err(format!("lengths {lengths:?} differ")),
+        }
+    }
+}
+
+#[async_optimizer]
+fn uncombinable(cx: &mut Driver, data: &Dataset, updates: &usize) -> f64 {
+    let mut total: f64 = 0.0;
+    for _ in 0..*updates {
+        broadcast!(total);
+        let parts: PerPartition =
+            reduce!(data, |part| PerPartition(vec![1.0; 1 + part.id() as usize]));
+        total += parts.0.iter().sum::<f64>();
+    }
+    total
+}
+
+fn refused_parts_cannot_be_combined() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    uncombinable(&mut driver, &data, &3);
+    let error = driver.finish().expect_err("the run fails");
+    let message = error.to_string();
+    // The workers' results decoded; the author's `check` refused them together, and the
+    // error says so with its reason, naming the task.
+    assert!(
+        message.contains("cannot be combined")
+            && message.contains("lengths [1, 2] differ")
+            && message.contains("uncombinable"),
+        "{message}"
+    );
+    assert!(!message.contains("does not decode"), "{message}");
 }
 
 fn shared(name: &str) -> Arc<Dataset> {
