@@ -443,10 +443,9 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// Inside the training loop of an `#[async_optimizer]` function; a synchronous `reduce!` may
 /// also stand outside it, before (an initial full gradient) or after it (a final
 /// evaluation): there every variable it uses travels with its current value, and it yields
-/// its result type's `Default`, without running, if the run has already stopped: a stop rule
-/// that ended the training loop (a time limit, a target, a stop request) counts, as does a
-/// failure, so a final evaluation runs only after a loop that ran out of its bound. The
-/// closure takes one argument,
+/// its result type's `Default`, without running, if the run failed or a stop was asked for
+/// from outside (a `StopHandle`, Ctrl-C); after a stop rule ended the training loop (a time
+/// limit, a target) it runs, on the model the rule stopped at. The closure takes one argument,
 /// the partition (or its minibatch for update `k`), and may use:
 /// - variables published with `broadcast!`, read from the worker's version cache as `&T`, as
 ///   of their last `broadcast!` (a `let` that shadows one is a variable of its own);

@@ -81,9 +81,13 @@ impl Driver {
     }
 
     /// The training loop was left: a stop is acted on at once again, and another loop's
-    /// variables are checked anew.
+    /// variables are checked anew. A stop rule's verdict ended the loop it watched and is
+    /// cleared: what follows runs (a final evaluation's `reduce!`, which returned `Default`
+    /// unrun after a `--time` or target stop), and the rule is asked again at the next model
+    /// broadcast. A failure or a stop asked for from outside still ends everything.
     pub(crate) fn loop_left(&mut self) {
         self.stop_seen_at_top = None;
+        self.stopped = false;
     }
 
     /// Whether this is, in a run that takes checkpoints, the top of the training loop's first

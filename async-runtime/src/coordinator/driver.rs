@@ -338,6 +338,12 @@ impl Driver {
         self.stop = handle;
     }
 
+    /// The run's seed ([`ClusterConfig::seed`], `--seed`): for an optimizer's own draws on the
+    /// driver (a random start), so that they follow the run's seed as its partitions do.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
     /// Whether a stop was asked for through the run's [`StopHandle`].
     pub fn stop_requested(&self) -> bool {
         self.stop.is_requested()

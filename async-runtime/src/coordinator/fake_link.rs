@@ -1071,6 +1071,28 @@ fn after_its_training_loop_a_stop_acts_at_once_again() {
 }
 
 #[test]
+fn a_stop_rule_ends_its_loop_and_what_follows_runs_but_a_stop_asked_for_does_not() {
+    let (mut driver, _wire) = driver(2, echoing());
+    driver.observe(|_, _: &f64| crate::Flow::Stop);
+    assert!(
+        driver.publish("w", &1.0_f64, true),
+        "the rule ends the loop"
+    );
+    assert!(driver.halted());
+    driver.loop_left();
+    // A final evaluation after the loop: the old code kept the rule's verdict, and its
+    // reduce! returned Default without running.
+    assert!(!driver.halted(), "a reduce! after the loop runs");
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    stop.request();
+    assert!(
+        driver.halted(),
+        "a stop asked for from outside ends everything"
+    );
+}
+
+#[test]
 fn a_stop_without_checkpoints_ends_the_loop_at_once() {
     let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a"]);

@@ -12,7 +12,8 @@ use async_train::job;
 use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
 use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
 use asyncopt_runtime::{
-    asp, async_optimizer, ClusterConfig, Collected, Driver, RunStats, RuntimeError, Stragglers,
+    asp, async_optimizer, ClusterConfig, Collected, Driver, Flow, RunStats, RuntimeError,
+    Stragglers,
 };
 
 fn main() {
@@ -53,6 +54,10 @@ fn main() {
         (
             "two_asynchronous_sites_in_one_loop_each_get_their_results",
             two_async_sites_in_one_loop,
+        ),
+        (
+            "a_final_reduce_runs_after_a_stop_rule_ended_the_loop",
+            final_reduce_runs_after_a_stop_rule,
         ),
         (
             "a_closure_reads_the_binding_rust_scopes_it_to",
@@ -134,6 +139,44 @@ fn local(workers: usize) -> ClusterConfig {
     let mut config = ClusterConfig::local(workers);
     config.seed = 7;
     config
+}
+
+/// A loop a stop rule ends after a few of its 1000 passes, then a final evaluation.
+#[async_optimizer]
+fn evaluated_at_the_end(cx: &mut Driver, data: &Dataset) -> (f64, f64) {
+    let mut w: f64 = 0.0;
+    for _ in 0..1000 {
+        broadcast!(w);
+        w = reduce!(data, |_part| *w + 1.0);
+    }
+    let score: f64 = reduce!(data, |_part| *w * 2.0);
+    (w, score)
+}
+
+fn final_reduce_runs_after_a_stop_rule() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    assert_eq!(
+        driver.seed(),
+        7,
+        "the run's seed, for the optimizer's own draws"
+    );
+    driver.observe(|progress, _: &f64| {
+        if progress.updates >= 3 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+    let (w, score) = evaluated_at_the_end(&mut driver, &data);
+    driver.finish().expect("the run succeeds");
+    assert!((1.0..1000.0).contains(&w), "the rule ended the loop at {w}");
+    // The old code returned the score's Default (0) without running it.
+    assert_eq!(
+        score,
+        2.0 * w,
+        "the final evaluation ran on the model the rule stopped at"
+    );
 }
 
 /// Counts asvrg's "combined a result with a full gradient" events: all, those whose result
