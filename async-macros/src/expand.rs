@@ -365,6 +365,8 @@ impl Reduce<'_> {
             internal("reads", span),
             internal("result", span),
         );
+        // Outside any loop (an initial full gradient, a final evaluation): no update.
+        let one_off = exit.is_none();
         let site = quote_spanned! {span=>
             #private::Site {
                 source: #source,
@@ -372,6 +374,7 @@ impl Reduce<'_> {
                 captures: &#captured,
                 reads: #reads,
                 histories: &[#(#histories),*],
+                one_off: #one_off,
             }
         };
         let call = match (&self.barrier, self.max_staleness) {

@@ -247,6 +247,8 @@ pub struct Site<'a, C> {
     pub reads: &'a [ReadSpec],
     /// The history tables it reads.
     pub histories: &'a [&'a History],
+    /// Outside the training loop (an initial full gradient, a final evaluation): no update.
+    pub one_off: bool,
 }
 
 /// Builds the task of one `reduce!` call; `None` when the loop must end.
@@ -304,7 +306,7 @@ where
         // Each result is checked alone as it is decoded (type, shape, finite); the parts are
         // then checked together before they are combined (same shapes across partitions).
         let outcome = cx
-            .reduce_all(site.source.data, &spec, &decode_result::<R>)
+            .gather_all(site.source.data, &spec, &decode_result::<R>)
             .and_then(|parts| {
                 R::check(&parts.iter().collect::<Vec<&R>>()).map_err(|reason| {
                     RuntimeError::Uncombinable {
@@ -312,6 +314,9 @@ where
                         reason,
                     }
                 })?;
+                if !site.one_off {
+                    cx.count_update();
+                }
                 Ok(R::combine(parts))
             });
         settle(cx, outcome)

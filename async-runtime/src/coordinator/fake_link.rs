@@ -1029,6 +1029,7 @@ fn a_history_table_shorter_than_the_data_ends_the_run_before_any_task() {
         captures: &(),
         reads: &[],
         histories: &[&short],
+        one_off: false,
     };
     let out = crate::__private::reduce_sync(&mut driver, site, |_: u8, _: u8| 0.0_f64);
     assert!(out.is_none(), "the loop ends");

@@ -251,9 +251,32 @@ impl Driver {
         }
     }
 
+    /// Runs `task` on every partition and returns the results in partition order, one update
+    /// ([`Driver::gather_all`], then [`Driver::count_update`]).
+    #[cfg(test)]
+    pub(crate) fn reduce_all<R>(
+        &mut self,
+        data: &Dataset,
+        spec: &TaskSpec<'_>,
+        decode: Decoder<'_, R>,
+    ) -> Result<Vec<R>, RuntimeError> {
+        let parts = self.gather_all(data, spec, decode)?;
+        self.count_update();
+        Ok(parts)
+    }
+
+    /// One update of the model: the clock ticks. A synchronous reduce counts as one once its
+    /// parts were combined, and only inside the training loop: a one-off reduce (an initial
+    /// full gradient, a final evaluation) updates nothing, and a round whose parts cannot be
+    /// combined ends the run at the update before.
+    pub(crate) fn count_update(&mut self) {
+        self.table.clock += 1;
+        self.stats.updates += 1;
+    }
+
     /// Runs `task` on every partition and returns the results in partition order. A failed
     /// task or a bad result is tried again elsewhere, up to [`MAX_ATTEMPTS`] times.
-    pub(crate) fn reduce_all<R>(
+    pub(crate) fn gather_all<R>(
         &mut self,
         data: &Dataset,
         spec: &TaskSpec<'_>,
@@ -335,8 +358,6 @@ impl Driver {
                 }
             }
         }
-        self.table.clock += 1;
-        self.stats.updates += 1;
         self.stats.results_used += round.results.len() as u64;
         Ok(round
             .results

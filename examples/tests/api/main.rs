@@ -60,6 +60,10 @@ fn main() {
             final_reduce_runs_after_a_stop_rule,
         ),
         (
+            "reduces_outside_the_loop_are_no_updates",
+            reduces_outside_the_loop_are_no_updates,
+        ),
+        (
             "a_closure_reads_the_binding_rust_scopes_it_to",
             closures_read_what_rust_scopes_them_to,
         ),
@@ -117,6 +121,11 @@ fn refused_parts_cannot_be_combined() {
     let data = shared("cal_housing.scale.xz");
     let mut driver = Driver::launch(local(2)).expect("cluster starts");
     uncombinable(&mut driver, &data, &3);
+    assert_eq!(
+        driver.stats().updates,
+        0,
+        "a round whose parts cannot be combined updates nothing (the old code counted it)"
+    );
     let error = driver.finish().expect_err("the run fails");
     let message = error.to_string();
     // The workers' results decoded; the author's `check` refused them together, and the
@@ -177,6 +186,29 @@ fn final_reduce_runs_after_a_stop_rule() {
         2.0 * w,
         "the final evaluation ran on the model the rule stopped at"
     );
+}
+
+/// A loop of `updates` updates between an initial reduce! and a final one.
+#[async_optimizer]
+fn bracketed(cx: &mut Driver, data: &Dataset, updates: &usize) -> f64 {
+    let start: f64 = reduce!(data, |_part| 1.0);
+    let mut w: f64 = start;
+    for _ in 0..*updates {
+        broadcast!(w);
+        w = reduce!(data, |_part| *w + 1.0);
+    }
+    let score: f64 = reduce!(data, |_part| *w);
+    score
+}
+
+fn reduces_outside_the_loop_are_no_updates() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let score = bracketed(&mut driver, &data, &5);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(score, 6.0);
+    // The old code counted 7: the initial and the final reduce! as updates of the model.
+    assert_eq!(report.stats.updates, 5, "--updates 5 reports 5");
 }
 
 /// Counts asvrg's "combined a result with a full gradient" events: all, those whose result
