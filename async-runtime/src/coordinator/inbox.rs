@@ -397,6 +397,11 @@ impl Driver {
     /// workers' fault (each as a host that cannot load it), one it could not read either
     /// ends the run with its own error. Whether there was any.
     pub(crate) fn settle_split_reads(&mut self) -> bool {
+        // Asked by every asynchronous reduce (through `watch`): nothing to look at, nearly
+        // always.
+        if !self.split_reads.pending() {
+            return false;
+        }
         let verdicts = self.split_reads.finished();
         let any = !verdicts.is_empty();
         for verdict in verdicts {
