@@ -152,6 +152,8 @@ pub struct Hyper {
     pub min: f64,
     /// The greatest value `--param` may give (inclusive).
     pub max: f64,
+    /// Whether it takes whole numbers only (a count, a number of clusters).
+    pub whole: bool,
 }
 
 impl Hyper {
@@ -164,6 +166,7 @@ impl Hyper {
             help,
             min: f64::MIN,
             max: f64::MAX,
+            whole: false,
         }
     }
 
@@ -181,18 +184,42 @@ impl Hyper {
         self
     }
 
-    /// Whether `value` is in its range.
+    /// The same, taking whole numbers only: a value the optimizer reads as a count (`as
+    /// usize`) is refused before the run starts rather than cut (`--param k=2.5` ran with 2
+    /// and recorded 2.5).
+    ///
+    /// ```
+    /// # use async_train::Hyper;
+    /// const K: Hyper = Hyper::new("k", 8.0, "the number of clusters").within(1.0, 1e6).whole();
+    /// assert!(K.admits(3.0) && !K.admits(2.5));
+    /// ```
+    pub const fn whole(mut self) -> Hyper {
+        self.whole = true;
+        self
+    }
+
+    /// Whether `value` is in its range (and whole, if it must be).
     pub fn admits(&self, value: f64) -> bool {
-        (self.min..=self.max).contains(&value)
+        (self.min..=self.max).contains(&value) && (!self.whole || value.fract() == 0.0)
+    }
+
+    /// Whether it takes any finite number: no range, not only whole ones.
+    pub fn takes_any(&self) -> bool {
+        self.min == f64::MIN && self.max == f64::MAX && !self.whole
     }
 
     /// Its range as the error that refuses a value says it.
     pub fn range(&self) -> String {
-        match (self.min > f64::MIN, self.max < f64::MAX) {
+        let range = match (self.min > f64::MIN, self.max < f64::MAX) {
             (true, true) => format!("from {} to {}", self.min, self.max),
             (true, false) => format!("at least {}", self.min),
             (false, true) => format!("at most {}", self.max),
-            (false, false) => "a finite number".to_owned(),
+            (false, false) if self.whole => return "whole numbers".to_owned(),
+            (false, false) => return "a finite number".to_owned(),
+        };
+        match self.whole {
+            true => format!("{range}, whole numbers only"),
+            false => range,
         }
     }
 }

@@ -167,7 +167,8 @@ const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::ne
     "at",
     50.0,
     "the update after which it panics",
-)]);
+)
+.whole()]);
 
 /// One number guessed for every label: a model of its own type that says its objective and
 /// nothing more, so `evaluate` reports that and `predict` says it does not predict.
@@ -681,6 +682,12 @@ fn own_hyperparameter_gets_the_command_line() {
     test_support::assert_clear_error(
         &outside,
         "--param beta1=1.5: adam takes beta1 from 0 to 0.999 (the decay",
+    );
+    // And a fraction for a count it reads `as usize` (the old code ran with 2, recorded 2.5).
+    let fraction = run(&["--algo", "brittle", "--param", "at=2.5"], "fraction.json");
+    test_support::assert_clear_error(
+        &fraction,
+        "--param at=2.5: brittle takes at whole numbers (the update",
     );
     // A shared setting its code does not read is refused too: it would change nothing.
     let unread = run(&["--algo", "adam", "--momentum", "0.5"], "unread.json");

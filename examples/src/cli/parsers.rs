@@ -40,7 +40,7 @@ impl TypedValueParser for AlgorithmParser {
             let hypers: Vec<String> = o
                 .hypers()
                 .iter()
-                .map(|h| match h.admits(f64::MIN) && h.admits(f64::MAX) {
+                .map(|h| match h.takes_any() {
                     true => format!("--param {}={} ({})", h.name, h.default, h.help),
                     false => format!(
                         "--param {}={} ({}; {})",
