@@ -1001,7 +1001,9 @@ fn own_splits_malformed_line_is_named() {
     let failure = outcome.failure.expect("the run fails");
     assert!(failure.contains("bad.svm:322: "), "{failure}");
     assert!(failure.contains("ascending"), "{failure}");
-    assert!(failure.contains("worker w"), "{failure}");
+    // Both workers failed that split; the driver read it itself before blaming the data, and
+    // the error is its own, not a worker's word.
+    assert!(!failure.contains("worker w"), "{failure}");
     assert!(!failure.contains('\n'), "one line: {failure}");
 }
 
