@@ -8,7 +8,7 @@
 //! the state of every pass boundary, the last included (after the loop a variable may have
 //! been moved). A `loop` has no such end: only its periodic checkpoints are taken.
 
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Ident, Lifetime, Stmt};
 
@@ -40,6 +40,16 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         "::",
         ::core::stringify!(#optimizer)
     ));
+    // Where the function's name stands: two optimizers of one name in one module (each
+    // inside a function of its own) are told apart by it (`checkpoint_id`).
+    let at = {
+        let (line, column) = (
+            quote_spanned!(optimizer.span()=> ::core::line!()),
+            quote_spanned!(optimizer.span()=> ::core::column!()),
+        );
+        quote!(::core::concat!(#line, ":", #column))
+    };
+    let checkpoint_id = format_ident!("__async_checkpoint_id");
     let resumed = format_ident!("__async_resumed");
     let pass = format_ident!("__async_pass");
     let names = vars.iter().map(crate::expand::variable_name);
@@ -60,10 +70,10 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
         }
     };
     let save: Stmt = syn::parse_quote! {
-        #runtime::checkpoint(#driver, #id, &mut #pass, #gather);
+        #runtime::checkpoint(#driver, &#checkpoint_id, &mut #pass, #gather);
     };
     let save_at_end: Stmt = syn::parse_quote! {
-        #runtime::checkpoint_at_end(#driver, #id, #pass, #gather);
+        #runtime::checkpoint_at_end(#driver, &#checkpoint_id, #pass, #gather);
     };
     let Stmt::Expr(training_loop, _) = &mut block.stmts[index] else {
         unreachable!("loop_label found a loop expression")
@@ -129,7 +139,9 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     });
     *training_loop = left;
     let prologue: Vec<Stmt> = syn::parse_quote! {
-        let #resumed = #runtime::resume(#driver, #id);
+        #runtime::inventory::submit! { #runtime::OptimizerEntry::new(#id) }
+        let #checkpoint_id = #runtime::checkpoint_id(#id, #at);
+        let #resumed = #runtime::resume(#driver, &#checkpoint_id);
         #restore
         let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
     };

@@ -463,7 +463,7 @@ impl<T> SaveOpaque for &StateSlot<'_, T> {
 /// variables `gather` adds (every `mut` binding declared before the loop), and counts the pass.
 pub fn checkpoint(
     cx: &mut Driver,
-    optimizer: &'static str,
+    optimizer: &str,
     passes: &mut u64,
     gather: impl Fn(&mut LoopState),
 ) {
@@ -498,7 +498,7 @@ pub fn loop_left(cx: &mut Driver) {
 /// failure takes none here (a stop took its own at the top of its last pass).
 pub fn checkpoint_at_end(
     cx: &mut Driver,
-    optimizer: &'static str,
+    optimizer: &str,
     passes: u64,
     gather: impl Fn(&mut LoopState),
 ) {
@@ -509,7 +509,7 @@ pub fn checkpoint_at_end(
 
 /// Writes the checkpoint of pass `iteration` with the variables `gather` adds, or ends the run
 /// naming those a checkpoint cannot save.
-fn save(cx: &mut Driver, optimizer: &'static str, iteration: u64, gather: impl Fn(&mut LoopState)) {
+fn save(cx: &mut Driver, optimizer: &str, iteration: u64, gather: impl Fn(&mut LoopState)) {
     let mut state = LoopState::default();
     gather(&mut state);
     if refused(cx, optimizer, &state) {
@@ -535,7 +535,7 @@ fn refused(cx: &mut Driver, optimizer: &str, state: &LoopState) -> bool {
 
 /// The variables of the checkpoint a run resumes from, for the optimizer to restore.
 pub struct Resumed {
-    optimizer: &'static str,
+    optimizer: String,
     iteration: u64,
     state: Vec<Saved>,
 }
@@ -554,7 +554,7 @@ impl Resumed {
 
 /// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
 /// optimizer on the same driver starts afresh).
-pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
+pub fn resume(cx: &mut Driver, optimizer: &str) -> Option<Resumed> {
     // A loop left by `return` or `?` never reached its `loop_left`: this one starts afresh.
     cx.loop_left();
     let saved = cx.checkpoints.take_loop_resume()?;
@@ -566,10 +566,41 @@ pub fn resume(cx: &mut Driver, optimizer: &'static str) -> Option<Resumed> {
         return None;
     }
     Some(Resumed {
-        optimizer,
+        optimizer: optimizer.to_owned(),
         iteration: saved.iteration,
         state: saved.state,
     })
+}
+
+/// One `#[async_optimizer]` function with a training loop, as the build holds it: its
+/// checkpoint id (module path and name).
+pub struct OptimizerEntry {
+    id: &'static str,
+}
+
+impl OptimizerEntry {
+    /// The optimizer `id`.
+    pub const fn new(id: &'static str) -> OptimizerEntry {
+        OptimizerEntry { id }
+    }
+}
+
+inventory::collect!(OptimizerEntry);
+
+/// The id checkpoints know the optimizer `id` (module path and name) standing at `at` by:
+/// `id` itself, the id its existing checkpoints carry, unless another optimizer of the build
+/// has the same module path and name (two `fn opt`, each inside a function of one module),
+/// when the two would resume each other's checkpoints: then `id@line:column`.
+pub fn checkpoint_id(id: &'static str, at: &'static str) -> std::borrow::Cow<'static, str> {
+    let namesakes = inventory::iter::<OptimizerEntry>
+        .into_iter()
+        .filter(|entry| entry.id == id)
+        .count();
+    if namesakes > 1 {
+        std::borrow::Cow::Owned(format!("{id}@{at}"))
+    } else {
+        std::borrow::Cow::Borrowed(id)
+    }
 }
 
 /// A loop variable to restore: [`RestoreDeserialize`] when its type is `Deserialize`, else
@@ -584,7 +615,7 @@ pub trait RestoreDeserialize {
 
 impl<T: DeserializeOwned> RestoreDeserialize for RestoreSlot<'_, T> {
     fn restore_from(&mut self, cx: &mut Driver, resumed: &Resumed, name: &str) {
-        let optimizer = resumed.optimizer;
+        let optimizer = &resumed.optimizer;
         let Some(saved) = resumed.state.iter().find(|s| s.name == name) else {
             cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
                 "the checkpoint has no variable `{name}`: it was written by another build of {optimizer}"

@@ -79,7 +79,8 @@ pub struct Saved {
 pub struct Checkpoint {
     /// What the run is; see [`CheckpointPolicy::job`].
     pub job: String,
-    /// The optimizer function (module path and name).
+    /// The optimizer function: its module path and name, and `@line:column` of its name when
+    /// another optimizer of the build has the same path and name.
     pub optimizer: String,
     /// Passes of the training loop completed.
     pub iteration: u64,

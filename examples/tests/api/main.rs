@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_train::cli::RunArgs;
 use async_train::job;
 use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
+use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
 use asyncopt_runtime::{
     asp, async_optimizer, ClusterConfig, Collected, Driver, Flow, RunStats, RuntimeError,
@@ -62,6 +63,10 @@ fn main() {
         (
             "reduces_outside_the_loop_are_no_updates",
             reduces_outside_the_loop_are_no_updates,
+        ),
+        (
+            "optimizers_of_one_name_resume_their_own_checkpoints",
+            optimizers_of_one_name_resume_their_own_checkpoints,
         ),
         (
             "a_closure_reads_the_binding_rust_scopes_it_to",
@@ -797,4 +802,35 @@ fn optimizers_of_one_name_run_their_own_closures() {
     let second = second_opt(&mut driver, &data);
     driver.finish().expect("the run succeeds");
     assert_eq!((first, second), (2.0, 20.0));
+}
+
+/// Each of the two `opt`s writes and resumes checkpoints of its own: the second is refused
+/// the first's, which it used to resume as its own (skipping every pass, returning the
+/// first's model, 2 instead of 20).
+fn optimizers_of_one_name_resume_their_own_checkpoints() {
+    let data = shared("cal_housing.scale.xz");
+    let dir = test_support::scratch("namesakes");
+    let job = "two opts";
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: job.into(),
+    });
+    assert_eq!(first_opt(&mut driver, &data), 2.0);
+    driver.finish().expect("the run succeeds");
+    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
+    assert!(saved.optimizer.contains("::opt@"), "{}", saved.optimizer);
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    second_opt(&mut driver, &data);
+    let error = driver.finish().expect_err("another optimizer's checkpoint");
+    assert!(
+        error
+            .to_string()
+            .contains("the checkpoint was written by optimizer"),
+        "{error}"
+    );
 }
