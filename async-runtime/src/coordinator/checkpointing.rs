@@ -57,7 +57,7 @@ impl Driver {
         // The worker table's clock is the updates applied: barrier rules and results'
         // dispatch marks read it, and a resumed run has applied the saved ones.
         self.table.clock = saved.stats.updates;
-        self.clock.resume_from(saved.elapsed_s);
+        self.training_time.resume_from(saved.elapsed_s);
         for version in std::mem::take(&mut saved.versions) {
             self.versions
                 .restore(&version.name, version.version, version.bytes);

@@ -90,7 +90,7 @@ pub struct Driver {
     /// first pass, and once it is left.
     pub(crate) stop_seen_at_top: Option<bool>,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
-    pub(crate) clock: RunClock,
+    pub(crate) training_time: RunClock,
     /// The worker processes this driver started on its own host, and their replacements.
     pub(crate) local: LocalWorkers,
     /// When the workers' liveness was last checked.
@@ -173,7 +173,7 @@ impl Driver {
             workers_shut_down: false,
             stop: StopHandle::new(),
             stop_seen_at_top: None,
-            clock: RunClock::default(),
+            training_time: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
@@ -294,7 +294,7 @@ impl Driver {
     /// Seconds of training so far: from the first broadcast, without the pauses (observers,
     /// shipping data), and with the training before the checkpoint the run resumed from.
     pub fn elapsed_s(&self) -> f64 {
-        self.clock.elapsed_s()
+        self.training_time.elapsed_s()
     }
 
     /// Calls `observer` with every new value of the model (the variable the optimizer
@@ -361,7 +361,7 @@ impl Driver {
         // have one that is not on disk. Waiting for the disk is not training.
         let begun = Instant::now();
         self.settle_checkpoint(true);
-        self.clock.add_pause(begun.elapsed());
+        self.training_time.add_pause(begun.elapsed());
         // What already arrived counts in the report (a refusal the link answered just now).
         self.drain();
         let report = self.report();
@@ -399,7 +399,7 @@ impl Driver {
         if self.halted() {
             return true;
         }
-        self.clock.start();
+        self.training_time.start();
         let encoded = value.encode();
         // Every version travels whole to each worker at least once, in a task's frame: one
         // no frame can hold would be refused by every worker, again and again.
@@ -498,7 +498,7 @@ impl Driver {
     /// it was neither (an observer, shipping data).
     fn leave_out_since(&mut self, begun: Instant) {
         let pause = begun.elapsed();
-        self.clock.add_pause(pause);
+        self.training_time.add_pause(pause);
         self.stats.runtime_s -= pause.as_secs_f64();
     }
 
