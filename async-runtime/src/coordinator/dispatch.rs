@@ -69,13 +69,11 @@ impl Driver {
                 metas
             }
         };
-        let dataset = (key.0 as u64) ^ ((key.1 as u64) << 20) ^ (key.2 as u64);
         for &worker in &live {
             self.table.workers[worker].partitions.clear();
         }
         self.placement.ship(Shipped {
             key,
-            dataset,
             owners: (0..parts).map(|i| live[i % live.len()]).collect(),
             parts: metas,
         });

@@ -20,8 +20,6 @@ use crate::protocol::ToWorker;
 pub(crate) struct Shipped {
     /// What identifies the dataset in the driver's memory: address, rows, columns.
     pub key: (usize, usize, usize),
-    /// Its id on the wire.
-    pub dataset: u64,
     /// The worker whose result a synchronous reduce takes for each partition.
     pub owners: Vec<usize>,
     /// Per partition: its sampling seed and the dataset rows it holds, so the driver draws
@@ -209,7 +207,8 @@ impl Placement {
             return Vec::new();
         };
         self.loading.insert((worker, partition));
-        let dataset = shipped.dataset;
+        // Its id on the wire: the shipment's number, unique in the run.
+        let dataset = self.generation;
         match &shipped.parts[partition as usize].source {
             PartSource::Split(order) => vec![ToWorker::ReadSplit {
                 dataset,
@@ -418,7 +417,6 @@ mod tests {
         let mut placement = Placement::default();
         placement.ship(Shipped {
             key: (1, 2, 3),
-            dataset: 99,
             owners,
             parts: sources
                 .into_iter()
@@ -451,10 +449,7 @@ mod tests {
                     chunks,
                     body,
                 } => {
-                    assert_eq!(
-                        (*dataset, *partition, *chunk, *chunks),
-                        (99, 0, i as u32, 3)
-                    );
+                    assert_eq!((*dataset, *partition, *chunk, *chunks), (1, 0, i as u32, 3));
                     assert!(body.len() <= 4);
                     rebuilt.extend_from_slice(body);
                 }
