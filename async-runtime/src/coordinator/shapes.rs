@@ -106,6 +106,13 @@ impl SiteShapes {
 
     /// Records a candidate shape of an unsettled site; whether it is the shape settled.
     fn confirm(&mut self, site: &'static str, shape: Shape, worker: usize, alive: usize) -> bool {
+        // A tie waits for a worker not heard yet only if one can still answer: a site whose
+        // barrier asks one worker alone never hears a second (it waited forever, dropping
+        // every result, when that worker's shapes changed).
+        let can_answer = match self.asked.get(site) {
+            Some(asked) if !asked.is_empty() => alive.min(asked.len()),
+            _ => alive,
+        };
         let candidates = self.candidates.entry(site).or_default();
         // `seen` holds a worker and shape once: this counts the other workers.
         let others = candidates
@@ -118,7 +125,7 @@ impl SiteShapes {
         let seen = &candidates.seen;
         let chosen = if agreed {
             Some(shape)
-        } else if candidates.results > 2 * alive + 2 && !tie_awaits_a_worker(seen, alive) {
+        } else if candidates.results > 2 * alive + 2 && !tie_awaits_a_worker(seen, can_answer) {
             let backers = |candidate: &Shape| {
                 let mut workers: Vec<usize> = seen
                     .iter()
@@ -170,6 +177,18 @@ fn tie_awaits_a_worker(seen: &[(Shape, usize)], alive: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_asked_worker_of_changing_shapes_settles_by_the_fallback_not_never() {
+        let mut shapes = SiteShapes::default();
+        shapes.asked("grad", 0);
+        // Two voters (the floor), one of them never asked: the old code waited for it.
+        for i in 0..=6 {
+            let shape = if i % 2 == 0 { vec![2] } else { vec![3] };
+            let _ = shapes.check("grad", shape, 0, |_| 2);
+        }
+        assert!(shapes.is_settled("grad"));
+    }
 
     #[test]
     fn two_workers_agreeing_settle_a_sites_shape_one_worker_twice_does_not() {
