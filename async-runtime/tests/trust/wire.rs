@@ -780,6 +780,24 @@ impl Insider {
             ),
         }
     }
+
+    /// Seals `message` in its session and sends it; whether it could. The message is dropped
+    /// once sealed, before the send: a flood of large frames holds one copy at a time.
+    async fn send(&mut self, message: ToDriver) -> bool {
+        let sealed = self.sealer.seal(frame::encode(self.run_id, &message));
+        drop(message);
+        self.socket.send(sealed.into()).await.is_ok()
+    }
+}
+
+/// The body of a frame the driver sent an insider, opened with its session's `opener`; `None`
+/// for one that does not open.
+fn opened(
+    opener: &mut asyncopt_runtime::transport::session::Opener,
+    message: zeromq::ZmqMessage,
+) -> Option<Vec<u8>> {
+    let bytes = message.into_vec().pop().expect("a frame");
+    opener.open(&bytes).ok().map(std::borrow::Cow::into_owned)
 }
 
 /// What a lying insider heard and did (see [`lying_insider`]).
@@ -930,13 +948,7 @@ fn responding_insider(
     use zeromq::{SocketEvent, SocketRecv};
     let runtime = runtime();
     runtime.block_on(async {
-        let Insider {
-            mut socket,
-            mut events,
-            run_id,
-            mut sealer,
-            mut opener,
-        } = Insider::join(endpoint, name, token, std::process::id()).await;
+        let mut insider = Insider::join(endpoint, name, token, std::process::id()).await;
         let mut lies = Lies::default();
         let mut welcomed = Some(welcomed);
         let mut beat = tokio::time::interval(std::time::Duration::from_millis(200));
@@ -944,13 +956,12 @@ fn responding_insider(
         loop {
             let mut answers = Vec::new();
             tokio::select! {
-                received = socket.recv() => {
+                received = insider.socket.recv() => {
                     let Ok(message) = received else {
                         lies.closed = true;
                         return lies;
                     };
-                    let bytes = message.into_vec().pop().expect("a frame");
-                    let Ok(body) = opener.open(&bytes) else { continue };
+                    let Some(body) = opened(&mut insider.opener, message) else { continue };
                     match frame::decode_body::<ToWorker>(&body).expect("a message") {
                         ToWorker::Partition { partition, chunk, chunks, .. }
                             if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
@@ -965,7 +976,7 @@ fn responding_insider(
                         _ => {}
                     }
                 },
-                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                Some(event) = insider.events.next() => if let SocketEvent::Disconnected(_) = event {
                     lies.closed = true;
                     return lies;
                 },
@@ -973,8 +984,7 @@ fn responding_insider(
                 _ = tokio::time::sleep_until(deadline) => return lies,
             }
             for answer in answers {
-                let sealed = sealer.seal(frame::encode(run_id, &answer));
-                if socket.send(sealed.into()).await.is_err() {
+                if !insider.send(answer).await {
                     return lies;
                 }
             }
@@ -999,31 +1009,21 @@ pub fn flooding_insider(
     use zeromq::{SocketEvent, SocketRecv};
     let runtime = runtime();
     runtime.block_on(async {
-        let Insider {
-            mut socket,
-            mut events,
-            run_id,
-            mut sealer,
-            mut opener,
-        } = Insider::join(endpoint, name, token, std::process::id()).await;
+        let mut insider = Insider::join(endpoint, name, token, std::process::id()).await;
         let mut lies = Lies::default();
         loop {
-            let Ok(message) = socket.recv().await else {
+            let Ok(message) = insider.socket.recv().await else {
                 lies.closed = true;
                 return lies;
             };
-            let bytes = message.into_vec().pop().expect("a frame");
-            let Ok(body) = opener.open(&bytes) else { continue };
+            let Some(body) = opened(&mut insider.opener, message) else { continue };
             if let Ok(ToWorker::Welcome(_)) = frame::decode_body::<ToWorker>(&body) {
                 break;
             }
         }
         welcomed();
         for i in 0..frames {
-            let lie = flood(i);
-            let sealed = sealer.seal(frame::encode(run_id, &lie));
-            drop(lie);
-            if socket.send(sealed.into()).await.is_err() {
+            if !insider.send(flood(i)).await {
                 return lies;
             }
             lies.told += 1;
@@ -1031,18 +1031,17 @@ pub fn flooding_insider(
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             tokio::select! {
-                received = socket.recv() => {
+                received = insider.socket.recv() => {
                     let Ok(message) = received else {
                         lies.closed = true;
                         return lies;
                     };
-                    let bytes = message.into_vec().pop().expect("a frame");
-                    let Ok(body) = opener.open(&bytes) else { continue };
+                    let Some(body) = opened(&mut insider.opener, message) else { continue };
                     if let Ok(ToWorker::Refused { reason, .. }) = frame::decode_body::<ToWorker>(&body) {
                         lies.excluded = Some(reason);
                     }
                 },
-                Some(event) = events.next() => if let SocketEvent::Disconnected(_) = event {
+                Some(event) = insider.events.next() => if let SocketEvent::Disconnected(_) = event {
                     lies.closed = true;
                     return lies;
                 },
