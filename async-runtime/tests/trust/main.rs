@@ -623,29 +623,10 @@ fn silent_insider_is_let_go() {
 /// the others to the optimum, nothing of theirs lost.
 fn lying_insider_is_excluded() {
     let (data, truth) = problem();
-    let token = Token::random();
-    // The liar is one of the three workers the run waits for: it holds a partition.
-    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
-    let endpoint = driver.endpoint().to_owned();
-    let mut workers = vec![
-        spawn_worker("w0", &endpoint, &token),
-        spawn_worker("w1", &endpoint, &token),
-    ];
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let liar = {
-        let (token, done) = (token.clone(), done.clone());
-        std::thread::spawn(move || {
-            let lies = wire::lying_insider(&endpoint, "x-liar", &token, Duration::from_secs(60));
-            done.store(true, Ordering::SeqCst);
-            lies
-        })
-    };
-    driver.wait_for_workers().expect("all three join");
-    stop_once_after_400(&mut driver, done);
-    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
-    let report = driver.finish().expect("the run trains on");
-    print_counts(&report);
-    let lies = liar.join().expect("the liar ends");
+    let (w, report, lies) = beside_two_workers(
+        |endpoint, token| wire::lying_insider(&endpoint, "x-liar", &token, Duration::from_secs(60)),
+        |driver| gd(driver, &data, &plan(1_000_000, Misbehave::Nothing)),
+    );
     println!("    {lies:?}");
     assert_eq!(lies.told, 3, "it was given a task");
     let excluded = lies.excluded.expect("told it is excluded");
@@ -662,9 +643,42 @@ fn lying_insider_is_excluded() {
         .filter(|w| w.name != "x-liar")
         .all(|w| w.alive && !w.excluded));
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+}
+
+/// Trains with `train` on three workers the run waits for: two real ones, and the insider
+/// `insider(endpoint, token)` runs on a thread of its own (it holds a partition). The run is
+/// stopped 400 updates after the insider ended. The model, the report and what the insider
+/// heard and did; the real workers exit cleanly.
+fn beside_two_workers<W>(
+    insider: impl FnOnce(String, Token) -> wire::Lies + Send + 'static,
+    train: impl FnOnce(&mut Driver) -> W,
+) -> (W, RunReport, wire::Lies) {
+    let token = Token::random();
+    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &endpoint, &token),
+    ];
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let liar = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let lies = insider(endpoint, token);
+            done.store(true, Ordering::SeqCst);
+            lies
+        })
+    };
+    driver.wait_for_workers().expect("all three join");
+    stop_once_after_400(&mut driver, done);
+    let w = train(&mut driver);
+    let report = driver.finish().expect("the run trains on");
+    print_counts(&report);
+    let lies = liar.join().expect("the liar ends");
     for worker in &mut workers {
         assert!(worker.wait().expect("the worker exits").success());
     }
+    (w, report, lies)
 }
 
 /// A peer holding the token is admitted beside two real workers and answers every task of a
@@ -676,41 +690,24 @@ fn lying_insider_is_excluded() {
 fn history_liar_is_excluded() {
     let (data, truth) = problem();
     let rows = data.full_rows() as u64;
-    let token = Token::random();
-    // The liar is one of the three workers the run waits for: it owns a partition.
-    let mut driver = Driver::bind(remote(3, &token)).expect("the driver listens");
-    let endpoint = driver.endpoint().to_owned();
-    let mut workers = vec![
-        spawn_worker("w0", &endpoint, &token),
-        spawn_worker("w1", &endpoint, &token),
-    ];
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let liar = {
-        let (token, done) = (token.clone(), done.clone());
-        std::thread::spawn(move || {
-            let lie = |_: &asyncopt_runtime::protocol::TaskOrder| {
-                let mut history = HistoryUpdate::default();
-                for row in 0..rows {
-                    history.push(row, 1e6);
-                }
-                let terms = Terms {
-                    gradient: Array1::zeros(8),
-                    history,
-                };
-                postcard::to_allocvec(&terms).expect("encodes")
-            };
-            let wait = Duration::from_secs(30);
-            let lies = wire::answering_insider(&endpoint, "x-liar", &token, wait, lie);
-            done.store(true, Ordering::SeqCst);
-            lies
-        })
+    let lie = move |_: &asyncopt_runtime::protocol::TaskOrder| {
+        let mut history = HistoryUpdate::default();
+        for row in 0..rows {
+            history.push(row, 1e6);
+        }
+        let terms = Terms {
+            gradient: Array1::zeros(8),
+            history,
+        };
+        postcard::to_allocvec(&terms).expect("encodes")
     };
-    driver.wait_for_workers().expect("all three join");
-    stop_once_after_400(&mut driver, done);
-    let (w, foreign) = gd_with_history(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
-    let report = driver.finish().expect("the run trains on");
-    print_counts(&report);
-    let lies = liar.join().expect("the liar ends");
+    let ((w, foreign), report, lies) = beside_two_workers(
+        move |endpoint, token| {
+            let wait = Duration::from_secs(30);
+            wire::answering_insider(&endpoint, "x-liar", &token, wait, lie)
+        },
+        |driver| gd_with_history(driver, &data, &plan(1_000_000, Misbehave::Nothing)),
+    );
     println!("    {lies:?}; entries found foreign: {foreign}");
     assert!(lies.told >= 3, "it was given tasks: {}", lies.told);
     assert_eq!(foreign, 0, "no entry ever held the liar's value");
@@ -728,9 +725,6 @@ fn history_liar_is_excluded() {
         .filter(|w| w.name != "x-liar")
         .all(|w| w.alive && !w.excluded && w.bad_results == 0));
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
-    for worker in &mut workers {
-        assert!(worker.wait().expect("the worker exits").success());
-    }
 }
 
 /// Two peers holding the token under two names (one insider, as far as the driver can tell)
