@@ -448,13 +448,18 @@ impl Driver {
         });
         let mut sent = 0;
         let exclusive = (!spec.histories.is_empty()).then_some(spec.task);
+        // Who was asked matters only until the site's shape is settled: asked once per call
+        // here, not once per task.
+        let shape_unsettled = !self.shapes.is_settled(spec.task);
         for worker in idle {
             if let Some(partition) = self.next_partition(worker, exclusive) {
                 if self.table.workers[worker].in_flight > 0 {
                     self.stats.prefetched += 1;
                 }
                 self.dispatch(worker, partition, spec);
-                self.shapes.asked(spec.task, worker);
+                if shape_unsettled {
+                    self.shapes.asked(spec.task, worker);
+                }
                 sent += 1;
             }
         }
