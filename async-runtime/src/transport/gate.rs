@@ -729,6 +729,14 @@ mod tests {
     const RUN: u64 = 99;
     const FINGERPRINT: u64 = 1234;
 
+    /// Why the gate dropped a frame, if it dropped it (the peer's name aside).
+    fn dropped_for(event: &Inbound) -> Option<Refusal> {
+        match event {
+            Inbound::Dropped { why, .. } => Some(*why),
+            _ => None,
+        }
+    }
+
     /// A gate with room for two handshakes, whose peers all come from one source.
     fn gate(token: &Token, encrypt: bool) -> Gate {
         gate_with_sources(token, encrypt, |_| None)
@@ -954,14 +962,9 @@ mod tests {
             },
         ]) {
             let event = gate.on_frame(connection, &frame::encode(RUN, &message), now, &mut out);
-            assert!(
-                matches!(
-                    event,
-                    Inbound::Dropped {
-                        why: Refusal::Unauthenticated,
-                        ..
-                    }
-                ),
+            assert_eq!(
+                dropped_for(&event),
+                Some(Refusal::Unauthenticated),
                 "{event:?}"
             );
             let mut forged = Sealer::new(&[0; 32], Direction::ToDriver, false);
@@ -971,14 +974,9 @@ mod tests {
                 now,
                 &mut out,
             );
-            assert!(
-                matches!(
-                    event,
-                    Inbound::Dropped {
-                        why: Refusal::Unauthenticated,
-                        ..
-                    }
-                ),
+            assert_eq!(
+                dropped_for(&event),
+                Some(Refusal::Unauthenticated),
                 "{event:?}"
             );
         }
@@ -1000,16 +998,7 @@ mod tests {
             now,
             &mut out,
         );
-        assert!(
-            matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::BadMac,
-                    ..
-                }
-            ),
-            "{event:?}"
-        );
+        assert_eq!(dropped_for(&event), Some(Refusal::BadMac), "{event:?}");
         // A real frame replayed: dropped the second time.
         let real = worker.seal(&result(1));
         assert!(matches!(
@@ -1017,16 +1006,7 @@ mod tests {
             Inbound::Message { .. }
         ));
         let event = gate.on_frame("w1", &real, now, &mut out);
-        assert!(
-            matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::Replayed,
-                    ..
-                }
-            ),
-            "{event:?}"
-        );
+        assert_eq!(dropped_for(&event), Some(Refusal::Replayed), "{event:?}");
         // A new hello under w1 without the token leaves w1's session as it was.
         let mut impostor = Peer::new("w1", &Token::random());
         gate.on_frame("w1", &impostor.hello(), now, &mut out);
@@ -1054,16 +1034,7 @@ mod tests {
         ));
         let old = worker.seal(&result(3));
         let event = gate.on_frame("w1", &old, now, &mut out);
-        assert!(
-            matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::BadMac,
-                    ..
-                }
-            ),
-            "{event:?}"
-        );
+        assert_eq!(dropped_for(&event), Some(Refusal::BadMac), "{event:?}");
         let new = restarted.seal(&result(3));
         assert!(matches!(
             gate.on_frame("w1", &new, now, &mut out),
@@ -1081,14 +1052,9 @@ mod tests {
         let mut big = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
         big.resize(MAX_PLAIN_FRAME + 1, 0);
         let event = gate.on_frame("x", &big, now, &mut out);
-        assert!(
-            matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::OversizedHandshake,
-                    ..
-                }
-            ),
+        assert_eq!(
+            dropped_for(&event),
+            Some(Refusal::OversizedHandshake),
             "{event:?}"
         );
         // At most two strangers at a time here; a third takes the oldest one's place, whose
@@ -1291,14 +1257,9 @@ mod tests {
         handshake(&mut gate, &mut worker);
         out.clear();
         let event = gate.on_frame("w0", &other_version, now, &mut out);
-        assert!(
-            matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::Unauthenticated,
-                    ..
-                }
-            ),
+        assert_eq!(
+            dropped_for(&event),
+            Some(Refusal::Unauthenticated),
             "{event:?}"
         );
         assert!(out.is_empty(), "no answer");
@@ -1441,14 +1402,9 @@ mod tests {
         // What its connection sends is dropped, a hello on it too: no handshake on it.
         for frame in [w0.seal(&result(1)), Peer::new("w0", &token).hello()] {
             let event = gate.on_frame("w0", &frame, now, &mut out);
-            assert!(
-                matches!(
-                    event,
-                    Inbound::Dropped {
-                        why: Refusal::SessionEnded,
-                        ..
-                    }
-                ),
+            assert_eq!(
+                dropped_for(&event),
+                Some(Refusal::SessionEnded),
                 "{event:?}"
             );
         }
@@ -1505,13 +1461,7 @@ mod tests {
         // at once would drop the word of why, queued for it.
         for _ in 0..4 * STRANGER_FRAMES {
             let event = gate.on_frame("w0", &w0.seal(&result(1)), now, &mut out);
-            assert!(matches!(
-                event,
-                Inbound::Dropped {
-                    why: Refusal::SessionEnded,
-                    ..
-                }
-            ));
+            assert_eq!(dropped_for(&event), Some(Refusal::SessionEnded));
         }
         assert!(
             gate.drain_closing().is_empty(),
