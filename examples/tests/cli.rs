@@ -855,11 +855,8 @@ fn a_run_that_loses_every_worker_says_why_once() {
         ],
         &dir,
     );
-    for pid in &workers {
-        let status = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    for &pid in &workers {
+        signal("-KILL", pid);
     }
     let (output, code) = wait_for(driver);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1124,11 +1121,8 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
         &dir,
     );
     // Every worker at once: without replacements the run has none left and fails.
-    for pid in &workers {
-        let status = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill -KILL {pid}");
+    for &pid in &workers {
+        signal("-KILL", pid);
     }
     let (output, code) = wait_for(driver);
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
@@ -1502,12 +1496,7 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     std::thread::sleep(Duration::from_secs(3));
     // A host that hangs keeps its connection open: the driver declares it lost after 5 s.
     let stopped_pid = u64::from(stopped.id());
-    let pid = stopped_pid.to_string();
-    assert!(Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    signal("-STOP", stopped.id());
     std::thread::sleep(Duration::from_secs(7));
     let replacement = worker("w1");
     let replacement_pid = u64::from(replacement.id());
@@ -1552,7 +1541,7 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     }
 }
 
-/// Sends `signal` (`-STOP`, `-CONT`) to the process `pid`.
+/// Sends `signal` (`-STOP`, `-CONT`, `-KILL`) to the process `pid`.
 fn signal(signal: &str, pid: u32) {
     let sent = Command::new("kill")
         .args([signal, &pid.to_string()])
