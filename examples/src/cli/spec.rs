@@ -144,6 +144,14 @@ impl RunArgs {
         if !(lambda >= 0.0 && lambda.is_finite()) {
             bail_usage!("--lambda must be a number >= 0, not {lambda}");
         }
+        // What the default step refuses once the data is read (`job::step`), refused for every
+        // run before it: with `--step` given, the run diverged at its first update.
+        if !(lambda * lambda).is_finite() {
+            bail_usage!(
+                "--lambda {lambda:e} is too large: the smoothness it adds overflows, so no step \
+                 fits"
+            );
+        }
         seconds("--join-timeout", self.join_timeout)?;
         if let Some(time) = self.time {
             seconds("--time", time)?;
@@ -282,6 +290,7 @@ const MAX_SECONDS: f64 = 3.2e9;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::UsageError;
     use crate::job;
     use crate::Setting;
     use asyncopt_algorithms::{Algorithm, Model, Params};
@@ -301,6 +310,24 @@ mod tests {
             .job(Algorithm::Sgd)
             .expect("a valid job")
             .updates
+    }
+
+    #[test]
+    fn a_lambda_whose_square_overflows_is_a_usage_error_even_with_a_step() {
+        // It was found only by the default step, after the data was read: exit 1, and with
+        // `--step` not at all, the run diverging at its first update.
+        for args in [
+            &["--lambda", "1e200"][..],
+            &["--lambda", "1e200", "--step", "0.1"],
+        ] {
+            let refused = run_args(args).job(Algorithm::Sgd).unwrap_err();
+            assert!(refused.is::<UsageError>(), "{args:?}: {refused}");
+            assert_eq!(
+                refused.to_string(),
+                "--lambda 1e200 is too large: the smoothness it adds overflows, so no step fits"
+            );
+        }
+        assert!(run_args(&["--lambda", "1e150"]).job(Algorithm::Sgd).is_ok());
     }
 
     #[test]
