@@ -13,6 +13,8 @@ use crate::optimizer::Optimizer;
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
+  async-train                # no arguments: SGD against ASGD on the built-in set, 4 workers,
+                             # stragglers slow-workers, into runs/run-<time>/ (as `compare`)
   async-train --algo asaga --data train.libsvm.xz --workers 4 --stragglers slow-workers \\
       --target-subopt 1e-4 --trace run.csv --summary run.json --plot run.svg
   async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
@@ -365,5 +367,17 @@ mod tests {
             .nth(1)
             .expect("compare --help lists --out");
         assert!(out.contains("runs/run-<time>"), "{out}");
+    }
+
+    #[test]
+    fn help_says_what_the_program_does_without_arguments() {
+        // The README's first command is the program alone (a comparison of SGD and ASGD on
+        // the built-in set); `--help` showed only `async-train [OPTIONS]`, whose defaults
+        // train SGD alone.
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("async-train                # no arguments: SGD against ASGD"),
+            "{help}"
+        );
     }
 }
