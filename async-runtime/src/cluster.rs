@@ -180,6 +180,16 @@ impl ClusterConfig {
                 self.cache_versions
             )));
         }
+        // A worker caps its delay factor: beyond, it would sleep less than the run records.
+        if let Stragglers::Intensity(c) = self.stragglers {
+            if !(0.0..=crate::worker::MAX_DELAY_FACTOR).contains(&c) {
+                return Err(RuntimeError::Config(format!(
+                    "a straggler intensity {c} is outside 0 to {}, the most a worker sleeps \
+                     (times its mean compute)",
+                    crate::worker::MAX_DELAY_FACTOR
+                )));
+            }
+        }
         // The link and the liveness check multiply these: out of range they would overflow
         // (a panic on the link's thread) or time out everything at once.
         for (what, period) in [
@@ -436,6 +446,18 @@ mod tests {
             assert!(error.contains(&format!("not {bad}")), "{error}");
         }
         config.cache_versions = MAX_CACHE_VERSIONS as usize;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn an_intensity_beyond_what_a_worker_sleeps_is_refused() {
+        // A worker caps its factor at MAX_DELAY_FACTOR: intensity:200 slept as 100 while the
+        // summary and the worker table said 200.
+        let mut config = ClusterConfig::local(2);
+        config.stragglers = Stragglers::Intensity(200.0);
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("intensity 200"), "{error}");
+        config.stragglers = Stragglers::Intensity(crate::worker::MAX_DELAY_FACTOR);
         assert!(config.validate().is_ok());
     }
 

@@ -13,6 +13,7 @@
 //! Both draw 80% of the factors from 1.5-2.5 and the rest from 2.5-10. `intensity:C` is the
 //! paper's controlled delay: one worker sleeps C times its mean compute after each task.
 
+use crate::worker::MAX_DELAY_FACTOR;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::str::FromStr;
@@ -130,10 +131,13 @@ impl FromStr for Stragglers {
             "slow-workers" | "paper" => Ok(Stragglers::SlowWorkers),
             "slow-partitions" | "asyncpaper" => Ok(Stragglers::SlowPartitions),
             _ => match s.strip_prefix("intensity:").map(str::parse::<f64>) {
-                Some(Ok(c)) if c.is_finite() && c >= 0.0 => Ok(Stragglers::Intensity(c)),
+                Some(Ok(c)) if (0.0..=MAX_DELAY_FACTOR).contains(&c) => {
+                    Ok(Stragglers::Intensity(c))
+                }
                 _ => Err(format!(
                     "unknown straggler model `{s}`: use none, slow-workers (alias paper), \
-                     slow-partitions (alias asyncpaper) or intensity:C with C >= 0"
+                     slow-partitions (alias asyncpaper) or intensity:C with 0 <= C <= \
+                     {MAX_DELAY_FACTOR} (the most a worker sleeps)"
                 )),
             },
         }
@@ -143,6 +147,15 @@ impl FromStr for Stragglers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_intensity_is_at_most_what_a_worker_sleeps() {
+        // A worker caps its factor at MAX_DELAY_FACTOR: `intensity:200` was taken, slept as
+        // 100 and recorded as 200.
+        let refused = "intensity:200".parse::<Stragglers>().unwrap_err();
+        assert!(refused.contains("0 <= C <= 100"), "{refused}");
+        assert_eq!("intensity:100".parse(), Ok(Stragglers::Intensity(100.0)));
+    }
 
     #[test]
     fn slow_workers_slows_a_quarter_deterministically() {

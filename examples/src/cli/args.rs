@@ -179,7 +179,7 @@ pub struct RunArgs {
     /// compute after every task); slow-partitions (alias asyncpaper: every fourth partition's
     /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the mean
     /// compute the driver measured); or intensity:C (one worker sleeps C times its mean compute
-    /// after every task).
+    /// after every task, C from 0 to 100).
     #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
     pub stragglers: Stragglers,
     /// Asynchronous methods: tasks a worker may hold at once; with 2 it is sent its next task
