@@ -134,6 +134,10 @@ impl FromStr for Stragglers {
                 Some(Ok(c)) if (0.0..=MAX_DELAY_FACTOR).contains(&c) => {
                     Ok(Stragglers::Intensity(c))
                 }
+                Some(Ok(c)) if c.is_finite() => Err(format!(
+                    "straggler intensity `{s}`: C must be from 0 to {MAX_DELAY_FACTOR}, the most a \
+                     worker sleeps (times its mean compute), not {c}"
+                )),
                 _ => Err(format!(
                     "unknown straggler model `{s}`: use none, slow-workers (alias paper), \
                      slow-partitions (alias asyncpaper) or intensity:C with 0 <= C <= \
@@ -153,7 +157,10 @@ mod tests {
         // A worker caps its factor at MAX_DELAY_FACTOR: `intensity:200` was taken, slept as
         // 100 and recorded as 200.
         let refused = "intensity:200".parse::<Stragglers>().unwrap_err();
-        assert!(refused.contains("0 <= C <= 100"), "{refused}");
+        assert!(refused.contains("from 0 to 100"), "{refused}");
+        assert!(!refused.starts_with("unknown"), "a known model: {refused}");
+        let negative = "intensity:-1".parse::<Stragglers>().unwrap_err();
+        assert!(negative.contains("not -1"), "{negative}");
         assert_eq!("intensity:100".parse(), Ok(Stragglers::Intensity(100.0)));
     }
 
