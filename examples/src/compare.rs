@@ -189,7 +189,7 @@ fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Resul
             .chain(shared)
             .find(|file| crate::trace::same_file(&out.join(file), data))
         {
-            bail!(
+            bail_usage!(
                 "--out {}: its {file} would overwrite the data",
                 out.display()
             );

@@ -723,8 +723,8 @@ fn a_checkpoint_resumes_on_a_copy_of_its_data() {
     );
 }
 
-/// Two outputs naming one file, or an output naming the data, are refused before the run: one
-/// would have been lost (and the data overwritten by a model).
+/// Two outputs naming one file, or an output naming the data, are refused before the run as
+/// usage errors: one would have been lost (and the data overwritten by a model).
 #[test]
 fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
     let dir = scratch("clashing-outputs");
@@ -737,7 +737,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         &["--updates", "10", "--trace", "x.svg", "--plot", "./x.svg"],
         &dir,
     );
-    assert_clear_error(&clash, "--trace and --plot both name ./x.svg");
+    assert_usage_error(&clash, "--trace and --plot both name ./x.svg");
     let overwrite = run(
         &[
             "--data",
@@ -749,7 +749,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         ],
         &dir,
     );
-    assert_clear_error(&overwrite, "--save-model data.xz would overwrite the data");
+    assert_usage_error(&overwrite, "--save-model data.xz would overwrite the data");
     // The same file by another path: through `..`, or a hard link.
     let dotted = run(
         &[
@@ -762,7 +762,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         ],
         &dir,
     );
-    assert_clear_error(&dotted, "--trace and --summary both name t.csv");
+    assert_usage_error(&dotted, "--trace and --summary both name t.csv");
     std::fs::hard_link(dir.join("data.xz"), dir.join("linked.xz")).unwrap();
     let linked = run(
         &[
@@ -775,7 +775,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         ],
         &dir,
     );
-    assert_clear_error(&linked, "--trace linked.xz would overwrite the data");
+    assert_usage_error(&linked, "--trace linked.xz would overwrite the data");
     // A comparison's files, and a checkpoint folder's own.
     std::fs::create_dir_all(dir.join("out")).unwrap();
     std::fs::copy(dir.join("data.xz"), dir.join("out/sgd.trace.csv")).unwrap();
@@ -791,7 +791,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         ],
         &dir,
     );
-    assert_clear_error(
+    assert_usage_error(
         &compared,
         "--out out: its sgd.trace.csv would overwrite the data",
     );
@@ -806,7 +806,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         ],
         &dir,
     );
-    assert_clear_error(
+    assert_usage_error(
         &into_checkpoint,
         "--trace c/checkpoint.bin would overwrite the checkpoint folder's checkpoint.bin",
     );
@@ -814,7 +814,7 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
         &["--updates", "10", "--checkpoint", "tc", "--trace", "tc"],
         &dir,
     );
-    assert_clear_error(&onto_folder, "--trace tc names the checkpoint folder");
+    assert_usage_error(&onto_folder, "--trace tc names the checkpoint folder");
     let dash = run(&["--updates", "10", "--summary", "-"], &dir);
     assert_clear_error(&dash, "--summary -: a run's outputs go to files");
     let misspelt = run(&["--updates", "10", "--resume", "a/b/typo"], &dir);

@@ -581,6 +581,11 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
         let args = ["--model", "m.json", "--data", "small.libsvm", "--out", out];
         let output = run(&[&[command][..], &args].concat(), &dir);
         assert_clear_error(&output, &format!("--out {out} would overwrite the {input}"));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "a usage error, as a clash of flags"
+        );
     }
     assert_eq!(std::fs::read(dir.join("m.json")).unwrap(), model_before);
     assert_eq!(

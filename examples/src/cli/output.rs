@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::trace::{same_file, write_whole};
 
@@ -16,7 +16,7 @@ pub(super) fn refuse_overwriting(
     inputs: &[(&str, &PathBuf)],
 ) -> Result<()> {
     match inputs.iter().find(|(_, input)| same_file(input, out)) {
-        Some((name, _)) => bail!("{flag} {} would overwrite the {name}", out.display()),
+        Some((name, _)) => bail_usage!("{flag} {} would overwrite the {name}", out.display()),
         None => Ok(()),
     }
 }

@@ -88,7 +88,7 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
     let checkpoint_folders = [&checkpointing.dir, &checkpointing.resume];
     for dir in checkpoint_folders.into_iter().flatten() {
         if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, dir)) {
-            bail!(
+            bail_usage!(
                 "{flag} {} names the checkpoint folder: give the output a file of its own",
                 path.display()
             );
@@ -99,7 +99,7 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
             job::CHECKPOINT_LOCK,
         ] {
             if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, &dir.join(own))) {
-                bail!(
+                bail_usage!(
                     "{flag} {} would overwrite the checkpoint folder's {own}",
                     path.display()
                 );
