@@ -132,6 +132,11 @@ impl RunArgs {
                 self.prefetch
             );
         }
+        if self.quorum == 0 {
+            // A barrier waiting for no idle worker dispatches to none: the run went on as
+            // with 1 while its summary said 0.
+            bail_usage!("--quorum must be at least 1 (idle workers needed before dispatching)");
+        }
         if let Some(step) = self.step {
             if !(step > 0.0 && step.is_finite()) {
                 bail_usage!("--step must be a positive number, not {step}");
@@ -310,6 +315,21 @@ mod tests {
             .job(Algorithm::Sgd)
             .expect("a valid job")
             .updates
+    }
+
+    #[test]
+    fn a_quorum_of_no_worker_is_a_usage_error() {
+        let refused = run_args(&["--quorum", "0"])
+            .job(Algorithm::Asgd)
+            .unwrap_err();
+        assert!(refused.is::<UsageError>(), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("--quorum must be at least 1"),
+            "{refused}"
+        );
+        assert!(run_args(&["--quorum", "1"]).job(Algorithm::Asgd).is_ok());
     }
 
     #[test]
