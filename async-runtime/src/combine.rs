@@ -4,7 +4,8 @@ use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 
 /// How the results of all partitions of a synchronous `reduce!` become one value, on the
 /// driver. Numbers and arrays (`Array1`, `Array2`, `ArrayD` of `f64`) combine by their mean
-/// over partitions, each counting alike, and tuples (of any arity up to 12) element by
+/// over partitions, each counting alike, a [`HistoryUpdate`](crate::HistoryUpdate) by
+/// concatenating the partitions' entries, and tuples (of any arity up to 12) element by
 /// element. Partitions may differ in size (by a few rows, more with the workers' own splits
 /// of a shared file), so a mean of per-partition means is close to the mean over rows, not
 /// equal to it: for the exact one, return a sum and its row count (`RowSum` of
@@ -100,6 +101,18 @@ impl Combine for ArrayD<f64> {
     }
 }
 
+/// A history update combines by concatenation: each partition's task wrote the entries of its
+/// own rows, so the parts name disjoint rows and their union is every partition's update.
+impl Combine for crate::HistoryUpdate {
+    fn combine(parts: Vec<Self>) -> Self {
+        let mut all = crate::HistoryUpdate::default();
+        for part in parts {
+            all.extend(part);
+        }
+        all
+    }
+}
+
 macro_rules! combine_tuple {
     ($(($($t:ident $i:tt),+))+) => {$(
         impl<$($t: Combine),+> Combine for ($($t,)+) {
@@ -161,6 +174,20 @@ mod tests {
             Combine::combine(parts),
             (2.0, array![2.0], array![[3.0]], 3.0, 2.0)
         );
+    }
+
+    #[test]
+    fn history_updates_combine_by_concatenation_inside_a_tuple() {
+        let part = |id: u64, value: f64| {
+            let mut update = crate::HistoryUpdate::default();
+            update.push(id, value);
+            (2.0 * value, update)
+        };
+        let (mean, update) = Combine::combine(vec![part(4, 1.0), part(0, 3.0)]);
+        assert_eq!(mean, 4.0);
+        let mut table = crate::History::zeros(5);
+        table.apply(&update);
+        assert_eq!(table.slice([4, 0, 2]).values(), &[1.0, 3.0, 0.0]);
     }
 
     #[test]
