@@ -302,35 +302,73 @@ impl CompareOutputs {
     /// A small table for the terminal.
     pub fn table(&self) -> String {
         let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
-        let mut lines = vec![format!(
-            "{:<8} {:>16} {:>10} {:>16}",
-            "algo", "time to target", "speedup", "final objective"
-        )];
-        for o in &self.outcomes {
-            let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
-                // Why it failed is the comparison's error line.
-                _ if o.failure.is_some() => "failed".to_owned(),
-                (None, _) => "no target".to_owned(),
-                (Some(_), None) => "not reached".to_owned(),
-                (Some(_), Some(t)) => format!("{t:.3} s"),
-            };
-            let speedup = speedup(baseline, o.time_to_target())
-                .map_or("-".to_owned(), |s| format!("{s:.2}x"));
-            lines.push(format!(
-                "{:<8} {:>16} {:>10} {:>16.10}",
-                o.algorithm.name(),
-                time,
-                speedup,
-                o.final_objective()
-            ));
-        }
-        lines.join("\n")
+        let rows: Vec<(&str, String, String, f64)> = self
+            .outcomes
+            .iter()
+            .map(|o| {
+                let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
+                    // Why it failed is the comparison's error line.
+                    _ if o.failure.is_some() => "failed".to_owned(),
+                    (None, _) => "no target".to_owned(),
+                    (Some(_), None) => "not reached".to_owned(),
+                    (Some(_), Some(t)) => format!("{t:.3} s"),
+                };
+                let speedup = speedup(baseline, o.time_to_target())
+                    .map_or("-".to_owned(), |s| format!("{s:.2}x"));
+                (o.algorithm.name(), time, speedup, o.final_objective())
+            })
+            .collect();
+        table_of(&rows)
     }
+}
+
+/// The table's lines: a header, then a row per algorithm (name, time to target, speedup, final
+/// objective). The name column is as wide as the longest name, so that an author's
+/// `my-long-name` does not push its row's columns out of line.
+fn table_of(rows: &[(&str, String, String, f64)]) -> String {
+    let width = rows.iter().map(|r| r.0.chars().count()).fold(8, usize::max);
+    let mut lines = vec![format!(
+        "{:<width$} {:>16} {:>10} {:>16}",
+        "algo", "time to target", "speedup", "final objective"
+    )];
+    for (name, time, speedup, objective) in rows {
+        lines.push(format!(
+            "{name:<width$} {time:>16} {speedup:>10} {objective:>16.10}"
+        ));
+    }
+    lines.join("\n")
 }
 
 fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
     match (baseline, time) {
         (Some(b), Some(t)) if t > 0.0 => Some(b / t),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_of;
+
+    #[test]
+    fn the_table_keeps_its_columns_in_line_for_long_names() {
+        let rows = [
+            ("sgd", "1.210 s".to_owned(), "1.00x".to_owned(), 0.25),
+            (
+                "a-anchored-svrg",
+                "0.605 s".to_owned(),
+                "2.00x".to_owned(),
+                0.25,
+            ),
+        ];
+        let table = table_of(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        // Every column right-aligned but the first, padded to the longest name: rows as long
+        // as the header, and each time ending where the header's "time to target" ends.
+        let time_end = lines[0].find("target").unwrap() + "target".len();
+        for line in &lines[1..] {
+            assert_eq!(line.len(), lines[0].len(), "{table}");
+            assert_eq!(line.find(" s ").unwrap() + " s".len(), time_end, "{table}");
+        }
     }
 }
