@@ -102,6 +102,9 @@ pub struct Reduce<'a> {
     pub exit: Option<&'a Lifetime>,
     /// Where errors about the site as a whole point (what travels, what comes back).
     pub span: Span,
+    /// The `reduce` of `reduce!(..)`: its file and line end the task's id, which the run's
+    /// errors name, so that they point at the site rather than at its function.
+    pub at: Span,
 }
 
 /// Items every optimizer with a `reduce!` shares, at the top of its body: a check that a
@@ -435,6 +438,12 @@ impl Reduce<'_> {
             quote_spanned!(self.fn_name.span()=> ::core::line!()),
             quote_spanned!(self.fn_name.span()=> ::core::column!()),
         );
+        // Where the site itself is, for the errors that name the task (`#N` counts barriers
+        // too, and the line above is the function's).
+        let (site_file, site_line) = (
+            quote_spanned!(self.at=> ::core::file!()),
+            quote_spanned!(self.at=> ::core::line!()),
+        );
         // The task's context, at the span of each expression it begins.
         let tcx = |at: Span| internal("tcx", at);
         let task = internal("task", self.span);
@@ -505,7 +514,8 @@ impl Reduce<'_> {
         quote_spanned! {span=>
             #[doc(hidden)]
             const #id: &str = ::core::concat!(
-                ::core::module_path!(), "::", #id_text, "@", #line, ":", #column
+                ::core::module_path!(), "::", #id_text, "@", #line, ":", #column,
+                " (", #site_file, ":", #site_line, ")"
             );
 
             #[doc(hidden)]

@@ -307,6 +307,11 @@ impl<'a> Rewriter<'a> {
             collect: site.collect.is_some(),
             exit: exit.as_ref(),
             span: arguments_span(mac),
+            at: mac
+                .path
+                .segments
+                .last()
+                .map_or_else(|| arguments_span(mac), |segment| segment.ident.span()),
         };
         if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
             self.errors.at(

@@ -384,6 +384,15 @@ fn pinned_read_of_unknown_version_is_an_error() {
         message.contains("`w` at version 999") && message.contains("never published"),
         "{message}"
     );
+    // The error points at the reduce! itself, by file and line, not only at its function.
+    let line = 1 + include_str!("main.rs")
+        .lines()
+        .position(|l| l.contains("reduce!(data, |part| w.at(never)"))
+        .expect("the site is in this file");
+    assert!(
+        message.contains(&format!("main.rs:{line})")),
+        "no main.rs:{line} in: {message}"
+    );
 }
 
 /// Settings of the barrier tests: the updates, and the worker the selection leaves out.
