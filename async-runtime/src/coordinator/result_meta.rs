@@ -30,13 +30,16 @@ pub struct ResultMeta {
     pub partition: u32,
     /// The update (clock tick) at which the task was dispatched.
     pub dispatched_at: u64,
-    /// Every broadcast version the task read, in the order of the closure's reads.
+    /// Every broadcast version the task read: the closure's reads of the latest versions, then
+    /// its pinned reads (`w.at(v)`), each kind in the closure's order.
     pub reads: Arc<[VersionRead]>,
 }
 
 impl ResultMeta {
-    /// The version of broadcast variable `name` the task read (its first read of it, for a
-    /// closure that reads it twice), or `None` if it did not read it.
+    /// The version of broadcast variable `name` the task read, or `None` if it did not read
+    /// it. A closure that reads `name` as it is and also pinned (`name.at(v)`) gets the
+    /// latest at dispatch, whatever the order in the closure; one that reads it pinned only,
+    /// the first version it pins.
     pub fn version_of(&self, name: &str) -> Option<u64> {
         self.reads
             .iter()

@@ -33,6 +33,10 @@ fn main() {
             pinned_read_of_unknown_version_is_an_error,
         ),
         (
+            "version_of_gives_the_latest_read_beside_a_pinned_one",
+            version_of_prefers_the_latest_read,
+        ),
+        (
             "a_selecting_barrier_starves_the_worker_it_never_picks",
             selecting_barrier_starves_a_worker,
         ),
@@ -392,6 +396,51 @@ fn pinned_read_of_unknown_version_is_an_error() {
     assert!(
         message.contains(&format!("main.rs:{line})")),
         "no main.rs:{line} in: {message}"
+    );
+}
+
+/// Reads `w` pinned at its first version, then as it is, in an asynchronous reduce; keeps
+/// what `version_of("w")` says of each result, the version of its unpinned read, and the
+/// pinned one.
+#[async_optimizer]
+fn pinned_then_latest(
+    cx: &mut Driver,
+    data: &Dataset,
+    updates: &usize,
+) -> Vec<(Option<u64>, Option<u64>, u64)> {
+    let mut w: Vec<f64> = vec![1.0];
+    let mut seen = Vec::new();
+    let mut first: u64 = 0;
+    for k in 0..*updates {
+        w[0] = (k + 1) as f64;
+        broadcast!(w);
+        if k == 0 {
+            first = cx.version("w").expect("w was broadcast");
+        }
+        barrier!(|workers| workers.idle() >= 1);
+        let _sum = reduce!(data, |part| w.at(first)[0] + w[0] + 0.0 * part.len() as f64);
+        let meta = cx.last_result().expect("an asynchronous reduce's result");
+        let latest = meta.reads.iter().find(|r| r.name == "w" && !r.pinned);
+        seen.push((meta.version_of("w"), latest.map(|r| r.version), first));
+    }
+    seen
+}
+
+fn version_of_prefers_the_latest_read() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let seen = pinned_then_latest(&mut driver, &data, &10);
+    driver.finish().expect("the run succeeds");
+    // The pinned read comes first in the closure, yet version_of names the latest read: the
+    // version the result's staleness counts from.
+    assert!(
+        seen.iter()
+            .all(|(of, latest, _)| of == latest && latest.is_some()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|&(of, _, first)| of > Some(first)),
+        "{seen:?}"
     );
 }
 
