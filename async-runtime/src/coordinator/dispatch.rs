@@ -279,7 +279,8 @@ impl Driver {
                         format!(
                             "the driver no longer keeps: it keeps the last {} versions of each \
                              variable (`ClusterConfig::keep_versions`; `--keep-versions` on the \
-                             command line), the oldest now {}",
+                             command line, `Optimizer::keeps_versions` for an optimizer that \
+                             always reads that far back), the oldest now {}",
                             self.config.keep_versions.max(self.config.cache_versions),
                             self.versions.oldest(slot).unwrap_or(latest.version)
                         )

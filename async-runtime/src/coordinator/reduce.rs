@@ -140,10 +140,13 @@ impl Driver {
         let outside = rows.iter().filter(|row| !given.contains(row));
         let count = outside.clone().count();
         let first = outside.min()?;
+        let rows = |n: usize| if n == 1 { "row" } else { "rows" };
         Some(format!(
-            "its history update names {count} rows its task on partition {partition} was not \
-             given (row {first}, the lowest): a task writes the entries of its own {} rows only",
-            given.len()
+            "its history update names {count} {} its task on partition {partition} was not \
+             given (row {first}, the lowest): a task writes the entries of its own {} {} only",
+            rows(count),
+            given.len(),
+            rows(given.len()),
         ))
     }
 
