@@ -799,6 +799,34 @@ impl<'a> Rewriter<'a> {
         }
     }
 
+    /// Refuses `w.at(v)` of a broadcast variable in the driver's code: a pinned read is served
+    /// by the workers' caches inside a `reduce!` closure only, and rustc would say no more than
+    /// that `w`'s type has no method `at`.
+    fn refuse_pinned_read_on_the_driver(&mut self, call: &syn::ExprMethodCall) {
+        let Expr::Path(path) = &*call.receiver else {
+            return;
+        };
+        let Some(var) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
+            return;
+        };
+        let published = self
+            .scopes
+            .lookup(var)
+            .is_some_and(|binding| binding.broadcast.is_some());
+        if call.method == "at" && published {
+            self.errors.at(
+                call,
+                format!(
+                    "`{var}.at(..)` reads an older version of `{var}` inside a reduce! closure only, \
+                     where the workers serve it; here, on the driver, `{var}` is the latest version: \
+                     keep a copy of the value you need later (`let old = {var}.clone();`), or move \
+                     the read into the closure (a method of your own named `at`: call it as \
+                     `Type::at(&{var}, ..)`)"
+                ),
+            );
+        }
+    }
+
     /// Walks a loop's body; whether the loop is the training loop.
     fn enter_loop(&mut self, label: &mut Option<Label>, body: &mut Block) -> bool {
         let outermost = self.loops == 0 && self.closures == 0;
@@ -910,6 +938,9 @@ impl VisitMut for Rewriter<'_> {
                 };
                 return;
             }
+        }
+        if let Expr::MethodCall(call) = expr {
+            self.refuse_pinned_read_on_the_driver(call);
         }
         visit_mut::visit_expr_mut(self, expr);
     }
