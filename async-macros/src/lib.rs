@@ -141,6 +141,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         signature.ident.clone(),
         driver.clone(),
         model,
+        broadcast,
         scopes,
         &mut errors,
     );

@@ -104,6 +104,8 @@ pub struct Rewriter<'a> {
     /// Whether the outermost loop being walked has a `broadcast!`.
     loop_broadcasts: bool,
     broadcast_vars: Vec<Ident>,
+    /// Every variable a `broadcast!` of the function names, wherever it stands.
+    broadcast_somewhere: Vec<Ident>,
     /// The variable the function returns, if it is one: the model observers watch.
     model: Option<Ident>,
     loops: usize,
@@ -124,6 +126,7 @@ impl<'a> Rewriter<'a> {
         fn_name: Ident,
         driver: Ident,
         model: Option<Ident>,
+        broadcast_somewhere: Vec<Ident>,
         scopes: Scopes,
         errors: &'a mut Errors,
     ) -> Self {
@@ -138,6 +141,7 @@ impl<'a> Rewriter<'a> {
             training_loop_broadcasts: false,
             loop_broadcasts: false,
             broadcast_vars: Vec::new(),
+            broadcast_somewhere,
             model,
             loops: 0,
             closures: 0,
@@ -530,8 +534,20 @@ impl<'a> Rewriter<'a> {
             })
             .cloned()
             .collect();
+        // Broadcast by a `broadcast!` below this reduce!: here a capture, with no versions.
+        let not_yet: Vec<Ident> = self
+            .broadcast_somewhere
+            .iter()
+            .filter(|var| {
+                self.scopes
+                    .lookup(var)
+                    .is_some_and(|b| b.broadcast.is_none())
+            })
+            .cloned()
+            .collect();
         let mut finder = PinFinder {
             broadcast: &broadcast,
+            not_yet: &not_yet,
             found: Vec::new(),
             errors: Vec::new(),
             own,
@@ -1102,6 +1118,8 @@ impl<'ast> syn::visit::Visit<'ast> for ValuedBreaks {
 /// Finds the pinned reads `w.at(v)` of broadcast variables in a closure's body.
 struct PinFinder<'b> {
     broadcast: &'b [Ident],
+    /// Variables broadcast only further down the function: no version of them exists here.
+    not_yet: &'b [Ident],
     /// The binding that replaces each, the variable, and the version expression.
     found: Vec<(Ident, Ident, Expr)>,
     errors: Vec<syn::Error>,
@@ -1116,6 +1134,20 @@ impl VisitMut for PinFinder<'_> {
                 Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
                 _ => None,
             };
+            if let Some(var) = var
+                .as_ref()
+                .filter(|v| call.method == "at" && self.not_yet.iter().any(|b| same(b, v)))
+            {
+                self.errors.push(syn::Error::new_spanned(
+                    &*call,
+                    format!(
+                        "`{var}.at(..)` reads an older version of `{var}`, and versions exist once \
+                         `broadcast!({var})` publishes them, below this reduce!: here `{var}` is \
+                         a captured value. Put `broadcast!({var});` above this reduce!"
+                    ),
+                ));
+                return;
+            }
             if let Some(var) =
                 var.filter(|v| call.method == "at" && self.broadcast.iter().any(|b| same(b, v)))
             {
