@@ -229,6 +229,24 @@ impl Link for FakeLink {
     }
 }
 
+impl Wire {
+    /// A wire on which nothing happened yet, whose workers answer tasks with `script`.
+    fn answering(script: Script) -> Rc<RefCell<Wire>> {
+        Rc::new(RefCell::new(Wire {
+            sent: Vec::new(),
+            sessions: HashMap::new(),
+            last_session: 0,
+            stale: Vec::new(),
+            ended: Vec::new(),
+            inbox: VecDeque::new(),
+            script: Some(script),
+            cannot_load: HashSet::new(),
+            unreadable: HashSet::new(),
+            queues: BTreeMap::new(),
+        }))
+    }
+}
+
 /// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire
 /// to inspect.
 fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
@@ -238,18 +256,7 @@ fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
 /// [`driver`] with `config`'s workers and settings.
 fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
     let workers = config.workers;
-    let wire = Rc::new(RefCell::new(Wire {
-        sent: Vec::new(),
-        sessions: HashMap::new(),
-        last_session: 0,
-        stale: Vec::new(),
-        ended: Vec::new(),
-        inbox: VecDeque::new(),
-        script: Some(script),
-        cannot_load: HashSet::new(),
-        unreadable: HashSet::new(),
-        queues: BTreeMap::new(),
-    }));
+    let wire = Wire::answering(script);
     config.spawn_local = false;
     let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
     for w in 0..workers {
@@ -1969,4 +1976,26 @@ fn dropped_before_settling(selected: &'static [&'static str]) -> u64 {
     assert!(driver.shapes.is_settled("grad"));
     assert_eq!(first.value.len(), 2);
     driver.stats().dropped_unconfirmed
+}
+
+#[test]
+fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
+    let missing = |token: Option<crate::Token>| {
+        let mut config = ClusterConfig::local(1);
+        config.token = token;
+        config.spawn_local = false;
+        config.join_timeout = Duration::ZERO;
+        let link = FakeLink(Wire::answering(Box::new(|_, _| Reply::Silent)));
+        let mut driver = Driver::assemble(config, 7, Box::new(link));
+        match driver.wait_for_workers() {
+            Err(RuntimeError::WorkersMissing { hint, .. }) => hint,
+            other => panic!("no worker joined: {other:?}"),
+        }
+    };
+    // A run on the public loopback token has no token file to give (the old hint named one).
+    let tokenless = missing(None);
+    assert!(tokenless.contains("no token file"), "{tokenless}");
+    assert!(!tokenless.contains("the run's token"), "{tokenless}");
+    let with_token = missing(Some(crate::Token::random()));
+    assert!(with_token.contains("the run's token"), "{with_token}");
 }

@@ -31,6 +31,21 @@ const SPLIT_READ_POLL: Duration = Duration::from_millis(20);
 const EXITS_SEEN_WITHIN: Duration = Duration::from_secs(1);
 
 impl Driver {
+    /// What to do when the workers did not come: how a worker joins this run.
+    fn join_hint(&self) -> String {
+        let endpoint = self.link.endpoint();
+        match self.config.token {
+            Some(_) => format!(
+                "start workers with `--driver {endpoint}` and the run's token, or check their logs"
+            ),
+            // The public loopback token: a worker on this host joins without one.
+            None => format!(
+                "start workers on this host with `--driver {endpoint}` (no token file: this run \
+                 has none), or check their logs"
+            ),
+        }
+    }
+
     /// Waits until the expected number of workers joined, or the join timeout passed, or a
     /// stop is asked for through the run's [`StopHandle`](crate::StopHandle).
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
@@ -48,10 +63,7 @@ impl Driver {
                     joined: self.table.alive(),
                     expected: self.config.workers,
                     waited_s: waited.as_secs_f64(),
-                    hint: format!(
-                        "start workers with `--driver {}` and the run's token, or check their logs",
-                        self.link.endpoint()
-                    ),
+                    hint: self.join_hint(),
                 });
             }
             if let Some(child) = self.local.first_exited() {
