@@ -29,6 +29,10 @@ pub const DEFAULT_PREFETCH: usize = 1;
 /// The most worker processes one driver starts on its own host.
 pub const MAX_LOCAL_WORKERS: usize = 1024;
 
+/// The most versions of each broadcast variable a driver keeps: each is a copy of the
+/// variable in the driver's memory.
+pub const MAX_KEEP_VERSIONS: usize = 1024;
+
 /// The settings of a run's cluster.
 ///
 /// ```
@@ -67,8 +71,10 @@ pub struct ClusterConfig {
     /// Versions of each broadcast variable the workers keep, 1 to
     /// [`MAX_CACHE_VERSIONS`].
     pub cache_versions: usize,
-    /// Versions of each broadcast variable the driver keeps (at least `cache_versions`): the
-    /// oldest a pinned read `w.at(v)` can name; an older one is an error that says so.
+    /// Versions of each broadcast variable the driver keeps (at least `cache_versions`, at
+    /// most [`MAX_KEEP_VERSIONS`]): the oldest a pinned read `w.at(v)` can name; an older one
+    /// is an error that says so. An optimizer may raise it during its run
+    /// ([`Driver::keep_versions`](crate::Driver::keep_versions)).
     pub keep_versions: usize,
     /// Heartbeat period, both ways.
     pub heartbeat: Duration,
@@ -178,6 +184,13 @@ impl ClusterConfig {
                 "workers keep between 1 and {MAX_CACHE_VERSIONS} versions of each broadcast \
                  variable, not {}",
                 self.cache_versions
+            )));
+        }
+        if !(1..=MAX_KEEP_VERSIONS).contains(&self.keep_versions) {
+            return Err(RuntimeError::Config(format!(
+                "the driver keeps between 1 and {MAX_KEEP_VERSIONS} versions of each broadcast \
+                 variable (each is a copy of it in memory), not {}",
+                self.keep_versions
             )));
         }
         // A worker caps its delay factor: beyond, it would sleep less than the run records.

@@ -34,7 +34,9 @@ pub mod worker;
 pub use asyncopt_macros::{async_optimizer, barrier, broadcast, reduce};
 pub use auth::Token;
 pub use broadcast::Broadcast;
-pub use cluster::{run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH};
+pub use cluster::{
+    run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH, MAX_KEEP_VERSIONS,
+};
 pub use coordinator::{
     asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, ForgottenWorkers,
     Progress, ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,

@@ -49,6 +49,9 @@ fn anchored(cx: &mut Driver, data: &Dataset, s: &Settings) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut full: Model = Model::zeros(data.dim());
     let mut anchor: u64 = 0;
+    // The anchor is at most an epoch old: the driver keeps that many versions, whatever the
+    // epoch (the default is 16).
+    cx.keep_versions(s.epoch + 1);
     for k in 0..s.updates {
         broadcast!(w);
         if k % s.epoch == 0 {
@@ -71,6 +74,9 @@ fn a_anchored(cx: &mut Driver, data: &Dataset, s: &Settings) -> Model {
     let mut w: Model = Model::zeros(data.dim());
     let mut full: Model = Model::zeros(data.dim());
     let mut anchor: u64 = 0;
+    // The anchor is at most an epoch old: the driver keeps that many versions, whatever the
+    // epoch (the default is 16).
+    cx.keep_versions(s.epoch + 1);
     for k in 0..s.updates {
         broadcast!(w);
         if k % s.epoch == 0 {
@@ -102,11 +108,10 @@ pub fn run() -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let data = Dataset::load(path, &LoadOptions::default())?;
     let (_, optimum) = least_squares_optimum(&data)?;
     let subopt = |w: &Model| (Loss::LeastSquares.objective(&data, w.view()) - optimum) / optimum;
-    // The epoch (10) stays within the 16 versions the driver keeps by default.
     let sync = Settings {
         step: 0.15,
         batch: 256,
-        epoch: 10,
+        epoch: 25,
         updates: 4000,
     };
     let mut cx = Driver::launch(ClusterConfig::local(3))?;

@@ -51,6 +51,17 @@ impl VersionStore {
         }
     }
 
+    /// How many versions of each variable are kept.
+    pub fn keep(&self) -> usize {
+        self.keep
+    }
+
+    /// Keeps at least `keep` versions of each variable from the next publish on (never fewer
+    /// than now).
+    pub fn keep_at_least(&mut self, keep: usize) {
+        self.keep = self.keep.max(keep);
+    }
+
     /// Publishes `bytes` as the next version of `name`; a value equal to the latest version is
     /// not a new version, so workers holding it are sent nothing.
     pub fn publish(&mut self, name: &str, bytes: Vec<u8>) -> Published {

@@ -278,10 +278,10 @@ impl Driver {
                     } else {
                         format!(
                             "the driver no longer keeps: it keeps the last {} versions of each \
-                             variable (`ClusterConfig::keep_versions`; `--keep-versions` on the \
-                             command line, `Optimizer::keeps_versions` for an optimizer that \
-                             always reads that far back), the oldest now {}",
-                            self.config.keep_versions.max(self.config.cache_versions),
+                             variable (`cx.keep_versions(n)` in the optimizer, \
+                             `ClusterConfig::keep_versions`, `--keep-versions` on the command \
+                             line, `Optimizer::keeps_versions`), the oldest now {}",
+                            self.versions.keep(),
                             self.versions.oldest(slot).unwrap_or(latest.version)
                         )
                     };

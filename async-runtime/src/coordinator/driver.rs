@@ -19,7 +19,7 @@ use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::{SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
-use crate::cluster::{self, ClusterConfig, Series};
+use crate::cluster::{self, ClusterConfig, Series, MAX_KEEP_VERSIONS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -342,6 +342,22 @@ impl Driver {
     /// driver (a random start), so that they follow the run's seed as its partitions do.
     pub fn seed(&self) -> u64 {
         self.config.seed
+    }
+
+    /// Keeps at least `versions` versions of each broadcast variable from now on, for pinned
+    /// reads (`w.at(v)`) whose distance back the optimizer learns only at run time, such as
+    /// an epoch's length: never fewer than the run's
+    /// [`ClusterConfig::keep_versions`]. More than [`MAX_KEEP_VERSIONS`] ends the run with an
+    /// error that says so.
+    pub fn keep_versions(&mut self, versions: usize) {
+        if versions > MAX_KEEP_VERSIONS {
+            self.fail(RuntimeError::Config(format!(
+                "keep_versions({versions}): the driver keeps at most {MAX_KEEP_VERSIONS} versions \
+                 of each broadcast variable (each is a copy of it in memory)"
+            )));
+            return;
+        }
+        self.versions.keep_at_least(versions);
     }
 
     /// Whether a stop was asked for through the run's [`StopHandle`].

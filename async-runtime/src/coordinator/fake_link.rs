@@ -1999,3 +1999,42 @@ fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
     let with_token = missing(Some(crate::Token::random()));
     assert!(with_token.contains("the run's token"), "{with_token}");
 }
+
+#[test]
+fn an_optimizer_keeps_more_versions_once_it_knows_how_far_back_it_reads() {
+    // An anchored method learns its epoch at run time: the driver kept only the run's count.
+    let mut config = ClusterConfig::local(2);
+    config.keep_versions = 4;
+    config.cache_versions = 4;
+    let (mut driver, _) = driver_with(config, echoing());
+    let read = |at| {
+        [ReadSpec {
+            name: "w",
+            at: Some(at),
+        }]
+    };
+    driver.keep_versions(2);
+    for value in 0..6u8 {
+        driver.versions.publish("w", vec![value; 8]);
+    }
+    // Never fewer than the run's 4: versions 3 to 6 are kept.
+    assert!(driver.resolve_reads("grad", &read(3)).is_ok());
+    assert!(driver.resolve_reads("grad", &read(2)).is_err());
+    driver.keep_versions(10);
+    for value in 6..16u8 {
+        driver.versions.publish("w", vec![value; 8]);
+    }
+    assert!(
+        driver.resolve_reads("grad", &read(7)).is_ok(),
+        "16 - 10 + 1"
+    );
+    let error = driver.resolve_reads("grad", &read(6)).unwrap_err();
+    assert!(error.to_string().contains("last 10 versions"), "{error}");
+    assert!(driver.failure().is_none());
+    driver.keep_versions(crate::MAX_KEEP_VERSIONS + 1);
+    let failure = driver
+        .failure()
+        .expect("more than the most is refused")
+        .to_string();
+    assert!(failure.contains("at most 1024"), "{failure}");
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use asyncopt_algorithms::Loss;
-use asyncopt_runtime::cluster::MAX_LOCAL_WORKERS;
+use asyncopt_runtime::cluster::{MAX_KEEP_VERSIONS, MAX_LOCAL_WORKERS};
 use asyncopt_runtime::worker::MAX_PARTITIONS;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::Args;
@@ -37,9 +37,6 @@ pub fn builtin_comparison() -> RunArgs {
 /// The largest `--max-features`: a model of more features could not even be allocated on
 /// most hosts, and its size in bytes would overflow the allocator's arithmetic.
 const MAX_FEATURES_CEILING: usize = 1 << 31;
-
-/// The most versions of each broadcast variable `--keep-versions` keeps.
-const MAX_KEEP_VERSIONS: usize = 1024;
 
 impl RunArgs {
     /// The defaults of every option.
