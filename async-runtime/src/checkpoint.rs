@@ -388,14 +388,25 @@ struct Staged {
 }
 
 impl Staged {
+    /// Writes and syncs `bytes` under `path`'s temporary name, a new file: a name opened by
+    /// following what is there let whoever else can write the folder plant a link at it, and
+    /// have the checkpoint truncate and overwrite the link's target, a file of the user's.
     fn write(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        // What an earlier write left there (a crash), or anyone planted: a link is removed
+        // itself, never its target.
+        let _ = fs::remove_file(&temporary);
+        // `create_new` follows no link: whatever is still at the name, the open fails.
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
         let staged = Staged {
-            temporary: PathBuf::from(temporary),
+            temporary,
             path: path.to_path_buf(),
         };
-        let mut file = File::create(&staged.temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         Ok(staged)
@@ -448,6 +459,25 @@ mod tests {
             }],
             annex: b"trace".to_vec(),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_a_temporary_name_is_not_written_through() {
+        // A checkpoint folder another user can write (made by them in /tmp, say): a link at
+        // the temporary name the writer used must not make it truncate and overwrite the
+        // link's target with the victim's rights.
+        let dir = scratch("checkpoint-planted-link");
+        let victim = dir.with_extension("victim");
+        fs::write(&victim, b"the victim's file").unwrap();
+        for name in [FILE, SUMMARY_FILE] {
+            std::os::unix::fs::symlink(&victim, dir.join(format!("{name}.tmp"))).unwrap();
+        }
+        write(&dir, &sample()).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"the victim's file");
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 1234);
+        fs::remove_dir_all(&dir).ok();
+        fs::remove_file(&victim).ok();
     }
 
     #[test]
