@@ -1,6 +1,7 @@
 //! Everything that goes out: partitions once (or the orders to read them), broadcast versions a worker lacks, task orders.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
@@ -105,6 +106,24 @@ impl Driver {
             let workers = &self.table.workers;
             if !self.placement.still_loading(|worker| workers[worker].alive) {
                 return Ok(());
+            }
+            let overdue = self
+                .placement
+                .overdue(|worker| workers[worker].alive, Instant::now());
+            for (worker, partition, taken, slowest) in overdue {
+                self.placement.give_up_load(worker, partition);
+                if self.table.workers[worker].alive {
+                    let message = format!(
+                        "it said nothing of it in {:.0} s, where more than half of the \
+                         loads ended within {:.1} s",
+                        taken.as_secs_f64(),
+                        slowest.as_secs_f64()
+                    );
+                    self.cannot_load(worker, partition, message);
+                }
+            }
+            if let Some(error) = self.failure.take() {
+                return Err(error);
             }
             self.pump()?;
             if let Some(error) = self.failure.take() {

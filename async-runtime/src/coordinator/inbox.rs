@@ -391,7 +391,7 @@ impl Driver {
 
     /// `worker` cannot load `partition`, its host's fault: excluded, and the others take its
     /// partitions; the run ends with what it said when no other is left to try.
-    fn cannot_load(&mut self, worker: usize, partition: u32, message: String) {
+    pub(crate) fn cannot_load(&mut self, worker: usize, partition: u32, message: String) {
         if self.table.alive() > 1 {
             let reason = format!("it cannot load partition {partition}: {message}");
             self.exclude(worker, &reason);

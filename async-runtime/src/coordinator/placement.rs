@@ -9,10 +9,12 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_bytes::ByteBuf;
 
 use super::table::WorkerInfo;
+use super::tasks::{HANG_FACTOR, HANG_FLOOR};
 use crate::data::{Dataset, RowRanges, SplitOrder};
 use crate::protocol::ToWorker;
 
@@ -88,8 +90,11 @@ pub(crate) enum LoadFailure {
 #[derive(Default)]
 pub(crate) struct Placement {
     shipped: Option<Shipped>,
-    /// Partitions a worker was given, not yet reported held.
-    loading: HashSet<(usize, u32)>,
+    /// Partitions a worker was given, not yet reported held, and when each was given.
+    loading: HashMap<(usize, u32), Instant>,
+    /// How long each load of the shipped dataset took, from its giving to its worker's word
+    /// that it holds it, as far as they ended.
+    loaded: Vec<Duration>,
     /// Partitions a worker could not load, with the host of the first that could not (its
     /// name without the suffixes of rejoins and replacements).
     unloadable: HashMap<u32, String>,
@@ -114,7 +119,7 @@ impl Placement {
         name: &str,
         message: &str,
     ) -> LoadFailure {
-        if !self.loading.remove(&(worker, partition)) {
+        if self.loading.remove(&(worker, partition)).is_none() {
             return LoadFailure::NotGiven;
         }
         // The driver encoded a shipped partition from rows it holds: a worker that cannot
@@ -179,6 +184,7 @@ impl Placement {
     pub fn ship(&mut self, shipped: Shipped) {
         self.shipped = Some(shipped);
         self.generation += 1;
+        self.loaded.clear();
         self.unloadable.clear();
         self.reading.clear();
         self.readable.clear();
@@ -206,7 +212,7 @@ impl Placement {
         let Some(shipped) = &self.shipped else {
             return Vec::new();
         };
-        self.loading.insert((worker, partition));
+        self.loading.insert((worker, partition), Instant::now());
         // Its id on the wire: the shipment's number, unique in the run.
         let dataset = self.generation;
         match &shipped.parts[partition as usize].source {
@@ -245,12 +251,50 @@ impl Placement {
     /// or a failure of its that waits for the driver's own read.
     pub fn refers_to(&self, worker: usize) -> bool {
         self.owners().contains(&worker)
-            || self.loading.iter().any(|&(w, _)| w == worker)
+            || self.loading.keys().any(|&(w, _)| w == worker)
             || self.reading.values().flatten().any(|&(w, _)| w == worker)
     }
 
     /// `worker` reported it holds `partition`.
     pub fn loaded(&mut self, worker: usize, partition: u32) {
+        if let Some(given) = self.loading.remove(&(worker, partition)) {
+            self.loaded.push(given.elapsed());
+        }
+    }
+
+    /// The loads of live workers (as `alive` says) that are overdue at `now`, with how long
+    /// each has taken and how long the slowest of those that ended took: a worker that never
+    /// says whether it holds a partition (an insider, heartbeating on) would hold up the
+    /// wait for the loads forever. A load is overdue once more than half of the loads ended,
+    /// and it has taken [`HANG_FACTOR`] times the slowest of them, and [`HANG_FLOOR`] at
+    /// least: the loads of one shipment are alike (partitions of equal size, sent interleaved),
+    /// and fast lies by a minority of names cannot make an honest load look slow.
+    pub fn overdue(
+        &self,
+        alive: impl Fn(usize) -> bool,
+        now: Instant,
+    ) -> Vec<(usize, u32, Duration, Duration)> {
+        let waiting = self.loading.keys().filter(|&&(w, _)| alive(w)).count();
+        if self.loaded.len() <= waiting {
+            return Vec::new();
+        }
+        let slowest = self.loaded.iter().copied().max().unwrap_or_default();
+        let limit = slowest.mul_f64(HANG_FACTOR).max(HANG_FLOOR);
+        let mut overdue: Vec<_> = self
+            .loading
+            .iter()
+            .filter(|&(&(w, _), _)| alive(w))
+            .filter_map(|(&(w, p), &given)| {
+                let taken = now.saturating_duration_since(given);
+                (taken > limit).then_some((w, p, taken, slowest))
+            })
+            .collect();
+        overdue.sort_unstable_by_key(|&(w, p, ..)| (w, p));
+        overdue
+    }
+
+    /// Forgets the load of `partition` by `worker`, overdue: the worker is excluded.
+    pub fn give_up_load(&mut self, worker: usize, partition: u32) {
         self.loading.remove(&(worker, partition));
     }
 
@@ -258,7 +302,7 @@ impl Placement {
     /// its heirs were given the partitions. The driver's reads go on: a split it cannot read
     /// either still ends the run.
     pub fn forget_loads(&mut self, worker: usize) {
-        self.loading.retain(|&(w, _)| w != worker);
+        self.loading.retain(|&(w, _), _| w != worker);
         for waiting in self.reading.values_mut() {
             waiting.retain(|&(w, _)| w != worker);
         }
@@ -268,7 +312,7 @@ impl Placement {
     /// is still reading a split two hosts could not; the loads of lost workers are forgotten
     /// (their heirs were given the partitions).
     pub fn still_loading(&mut self, alive: impl Fn(usize) -> bool) -> bool {
-        self.loading.retain(|&(worker, _)| alive(worker));
+        self.loading.retain(|&(worker, _), _| alive(worker));
         !self.loading.is_empty() || !self.reading.is_empty()
     }
 
@@ -336,9 +380,10 @@ mod tests {
             .collect();
         let mut placement = placement(splits, vec![0; 6]);
         let generation = placement.generation();
+        let now = Instant::now();
         placement
             .loading
-            .extend([(0, 3), (1, 4), (1, 3), (2, 3), (3, 3), (4, 3)]);
+            .extend([(0, 3), (1, 4), (1, 3), (2, 3), (3, 3), (4, 3)].map(|load| (load, now)));
         assert_eq!(
             placement.load_failed(3, 0, "w0", "no file"),
             LoadFailure::ItsHost
@@ -477,6 +522,29 @@ mod tests {
             "worker 1 lost: not awaited"
         );
         assert!(!placement.still_loading(|_| true), "and forgotten");
+    }
+
+    #[test]
+    fn a_load_is_overdue_only_once_most_ended_and_far_behind_the_slowest() {
+        let mut placement = placement((0..5).map(|_| encoded(3)).collect(), vec![0, 1, 2, 3, 4]);
+        for p in 0..5 {
+            placement.hand_over(p as usize, p, 8);
+        }
+        let later = |s: u64| Instant::now() + Duration::from_secs(s);
+        // Two fast words (a minority of names, lying or not) judge nobody, however late.
+        placement.loaded(0, 0);
+        placement.loaded(1, 1);
+        assert!(placement.overdue(|_| true, later(3600)).is_empty());
+        // Three of five ended: the two left are overdue past 8 x the slowest, 10 s at least.
+        placement.loaded(2, 2);
+        assert!(placement.overdue(|_| true, later(9)).is_empty());
+        let overdue = placement.overdue(|_| true, later(11));
+        let late: Vec<(usize, u32)> = overdue.iter().map(|&(w, p, ..)| (w, p)).collect();
+        assert_eq!(late, [(3, 3), (4, 4)]);
+        // A lost worker's load is not judged.
+        assert_eq!(placement.overdue(|w| w != 3, later(11)).len(), 1);
+        placement.give_up_load(4, 4);
+        assert_eq!(placement.overdue(|w| w != 3, later(11)).len(), 0);
     }
 
     #[test]

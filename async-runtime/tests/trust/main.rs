@@ -118,6 +118,10 @@ fn main() {
             "an_insider_under_two_names_failing_a_split_of_a_good_file_ends_no_run",
             split_liars_end_no_run,
         ),
+        (
+            "an_insider_that_never_says_it_holds_its_partition_holds_up_no_run",
+            mute_loader_holds_up_no_run,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -788,6 +792,34 @@ fn split_liars_end_no_run() {
     assert_eq!(report.stats.updates, 300);
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     assert!(worker.wait().expect("the worker exits").success());
+}
+
+/// A peer holding the token is admitted beside two real workers, is shipped its partition,
+/// and heartbeats on without ever saying that it holds it, or that it cannot. The driver
+/// waits for every load before the first step: it waited for as long as the insider kept
+/// beating (here 3 minutes, then it left; forever, had it stayed), training nothing. Now a
+/// load that takes far longer than the others' (8 times the slowest, and 10 s at least) is
+/// the worker's failure to load: it is excluded, told why, its partition goes to another, and
+/// the run trains on, to the optimum.
+fn mute_loader_holds_up_no_run() {
+    let (data, truth) = problem();
+    let (w, report, lies) = beside_two_workers(
+        |endpoint, token| wire::mute_loader(&endpoint, "x-mute", &token, Duration::from_secs(180)),
+        |driver| gd(driver, &data, &plan(1_000_000, Misbehave::Nothing)),
+    );
+    println!("    {lies:?}");
+    assert!(lies.told >= 1, "it was given a partition");
+    let excluded = lies.excluded.expect("told it is excluded before it left");
+    assert!(excluded.contains("cannot load partition"), "{excluded}");
+    assert!(lies.closed, "its connection closed");
+    let row = report.workers.iter().find(|w| w.name == "x-mute");
+    assert!(row.is_some_and(|w| w.excluded && !w.alive));
+    assert!(report
+        .workers
+        .iter()
+        .filter(|w| w.name != "x-mute")
+        .all(|w| w.alive && !w.excluded));
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
 }
 
 /// [`wire::split_failing_insider`] `name` on a thread of its own, for up to a minute.

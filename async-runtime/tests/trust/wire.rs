@@ -858,9 +858,33 @@ pub fn lying_insider(
     )
 }
 
-/// A split read, as an insider that says it holds every partition answers it.
-fn holds_every_split(partition: u32, _: &mut Lies) -> ToDriver {
-    ToDriver::DataReady { partition }
+/// A partition shipped or a split to read, as an insider that says it holds every partition
+/// answers it.
+fn holds_every_split(partition: u32, _: &mut Lies) -> Option<ToDriver> {
+    Some(ToDriver::DataReady { partition })
+}
+
+/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats and
+/// answers its tasks as [`lying_insider`] does, but never says whether it holds a partition
+/// it is shipped or told to read (`told` counts those), until the driver lets it go or
+/// `wait` passes.
+pub fn mute_loader(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+) -> Lies {
+    let respond = |order: &asyncopt_runtime::protocol::TaskOrder, _: &mut Lies| {
+        vec![ToDriver::Failed {
+            seq: order.seq,
+            message: "an insider's failure".into(),
+        }]
+    };
+    let mute = |_: u32, lies: &mut Lies| {
+        lies.told += 1;
+        None
+    };
+    responding_insider(endpoint, name, token, wait, respond, mute, || {})
 }
 
 /// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
@@ -912,13 +936,13 @@ pub fn split_failing_insider(
     let read = |partition: u32, lies: &mut Lies| {
         reads += 1;
         if keeps_first && reads == 1 {
-            return ToDriver::DataReady { partition };
+            return Some(ToDriver::DataReady { partition });
         }
         lies.told += 1;
-        ToDriver::DataFailed {
+        Some(ToDriver::DataFailed {
             partition,
             message: "data.svm:3: a line is malformed (an insider's claim)".into(),
-        }
+        })
     };
     let respond = |order: &asyncopt_runtime::protocol::TaskOrder, _: &mut Lies| {
         vec![ToDriver::Failed {
@@ -940,7 +964,7 @@ fn responding_insider(
     token: &asyncopt_runtime::Token,
     wait: std::time::Duration,
     mut respond: impl FnMut(&asyncopt_runtime::protocol::TaskOrder, &mut Lies) -> Vec<ToDriver>,
-    mut read: impl FnMut(u32, &mut Lies) -> ToDriver,
+    mut read: impl FnMut(u32, &mut Lies) -> Option<ToDriver>,
     welcomed: impl FnOnce(),
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
@@ -964,9 +988,9 @@ fn responding_insider(
                     let Some(body) = opened(&mut insider.opener, message) else { continue };
                     match frame::decode_body::<ToWorker>(&body).expect("a message") {
                         ToWorker::Partition { partition, chunk, chunks, .. }
-                            if chunk + 1 == chunks => answers.push(ToDriver::DataReady { partition }),
+                            if chunk + 1 == chunks => answers.extend(read(partition, &mut lies)),
                         ToWorker::ReadSplit { order, .. } => {
-                            answers.push(read(order.partition, &mut lies))
+                            answers.extend(read(order.partition, &mut lies))
                         }
                         ToWorker::Welcome(_) => if let Some(welcomed) = welcomed.take() {
                             welcomed()
