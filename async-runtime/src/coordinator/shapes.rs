@@ -3,14 +3,20 @@
 //! two (or one worker is all there is), so that one bad worker answering first cannot set it,
 //! nor one insider holding the token under two names (names are the peers' choice) among
 //! many workers; after many results without agreement, the latest shape wins, unless results
-//! of different shapes wait for a live worker not yet heard from. Once settled, a result of
-//! another shape is refused.
+//! of different shapes wait for a live worker not yet heard from (for a bounded number of
+//! results: it may never answer). Once settled, a result of another shape is refused.
 //!
 //! [`SiteShapes`] is the one owner of this state; it sees shapes and worker indices only.
 
 use std::collections::HashMap;
 
 use super::inspect::Shape;
+
+/// A tie waits for a worker not heard from yet ([`tie_awaits_a_worker`]) for this many times
+/// the results after which one worker alone settles a shape, no longer: that worker may never
+/// answer (a task thread hung, its heartbeats going on, or an insider's other name holding
+/// its task), and the site's results would be dropped forever, with no update of the run.
+const TIE_WAITS_AT_MOST: usize = 16;
 
 /// The settled shape of each site, and the candidates of the others.
 #[derive(Default)]
@@ -125,7 +131,10 @@ impl SiteShapes {
         let seen = &candidates.seen;
         let chosen = if agreed {
             Some(shape)
-        } else if candidates.results > 2 * alive + 2 && !tie_awaits_a_worker(seen, can_answer) {
+        } else if candidates.results > 2 * alive + 2
+            && (!tie_awaits_a_worker(seen, can_answer)
+                || candidates.results > TIE_WAITS_AT_MOST * (2 * alive + 2))
+        {
             let backers = |candidate: &Shape| {
                 let mut workers: Vec<usize> = seen
                     .iter()
@@ -258,8 +267,9 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_and_a_good_worker_tied_wait_for_the_third_however_long() {
-        // w1 is slow to start; w0 (bad) and w2 (good) alternate, w0 answering last each time.
+    fn a_bad_and_a_good_worker_tied_wait_for_the_third_a_long_while() {
+        // w1 is slow to start; w0 (bad) and w2 (good) alternate, w0 answering last each time
+        // (40 results, 5 times those after which one worker alone settles a shape).
         let mut shapes = SiteShapes::default();
         for _ in 0..20 {
             assert_eq!(shapes.check("grad", vec![8], 2, |_| 3), Ok(false));
@@ -277,6 +287,31 @@ mod tests {
             "w1 decides"
         );
         assert!(shapes.check("grad", vec![2], 0, |_| 3).is_err());
+    }
+
+    #[test]
+    fn a_tie_waits_for_a_worker_that_never_answers_only_so_long() {
+        // Four workers asked: two honest ones agree on [8], a third name sends a new shape
+        // every time, the fourth (an insider's other name, or a hung task thread, heartbeats
+        // going on) never answers. No majority of 3 can form; the tie waited for the fourth
+        // forever, every result of the site dropped (no update, ever) and one more shape kept
+        // per lie. Now it waits a bounded number of results, then the shape most workers
+        // sent wins.
+        let mut shapes = SiteShapes::default();
+        let mut settled_at = None;
+        for round in 0..1_000 {
+            let _ = shapes.check("grad", vec![8], 0, |_| 4);
+            let _ = shapes.check("grad", vec![100 + round], 2, |_| 4);
+            let _ = shapes.check("grad", vec![8], 1, |_| 4);
+            if shapes.is_settled("grad") {
+                settled_at = Some(round);
+                break;
+            }
+        }
+        let round = settled_at.expect("the shape settles");
+        assert!(round < 200, "after {round} rounds");
+        assert_eq!(shapes.check("grad", vec![8], 0, |_| 4), Ok(true));
+        assert!(shapes.check("grad", vec![3], 2, |_| 4).is_err());
     }
 
     #[test]
