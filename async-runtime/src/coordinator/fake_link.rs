@@ -834,6 +834,41 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
 }
 
 #[test]
+fn a_worker_that_grew_its_own_mean_task_time_is_not_waited_for_without_end() {
+    // An insider answering each task just under 8 times its own mean task time is never
+    // hung, never struck, and its mean grows with every task (9.9 s, 79 s, 350 s, ...): each
+    // synchronous step waited for it longer, geometrically. Its mean now counts at most 8
+    // times the live workers' (lower) median: 1,000 s beside workers of 0.1 s is judged as
+    // 0.8 s, so its task 20 s out is hung (the hang floor) and done again elsewhere.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w1" => Reply::Silent,
+        _ => Reply::Result(vec![task.partition as u8; 2]),
+    });
+    let (mut driver, _) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    for (worker, mean) in [(0, 0.1), (1, 1000.0), (2, 0.1)] {
+        let info = &mut driver.table.workers[worker];
+        info.mean_task_s = mean;
+        info.tasks_done = 20;
+    }
+    let grad = spec("grad", None);
+    let seq = driver.dispatch(1, 1, &grad);
+    driver.tasks.sent_before(seq, Duration::from_secs(20));
+    let mut pending = HashMap::from([(seq, 1)]);
+    let mut hedged = HashSet::new();
+    driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+    assert_eq!(pending.len(), 2, "done again elsewhere");
+    assert!(hedged.contains(&1));
+    // A worker as slow as the others is judged on its own mean, as before: not hung.
+    let seq = driver.dispatch(0, 0, &grad);
+    driver.tasks.sent_before(seq, Duration::from_secs(5));
+    let mut pending = HashMap::from([(seq, 0)]);
+    driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+    assert_eq!(pending.len(), 1);
+}
+
+#[test]
 fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() {
     // One worker: a task past the hang floor cannot be done again elsewhere, and the driver
     // looks at it at every heartbeat. Three looks are not three hang limits of silence.

@@ -211,7 +211,7 @@ impl Driver {
         let hung = self.tasks.hung(
             pending,
             hedged,
-            |worker| workers[worker].mean_task_s,
+            tasks::usual_task_s(workers),
             Instant::now(),
         );
         let mut struck = HashSet::new();

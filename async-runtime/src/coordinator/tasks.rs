@@ -21,6 +21,25 @@ pub(crate) const HANG_FACTOR: f64 = 8.0;
 /// See [`HANG_FACTOR`].
 pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 
+/// The task time a synchronous step's hang limit judges `worker`'s tasks by: its own mean,
+/// counted at most [`HANG_FACTOR`] times the lower median of the live workers' means (of
+/// those that answered a task). A worker's mean is what it made it: one answering each task
+/// just under the hang limit grew it with every task, geometrically, and each step waited
+/// for it longer, without a strike. A host up to 64 times slower than the others is judged
+/// on its own mean as before.
+pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_ {
+    let mut means: Vec<f64> = workers
+        .iter()
+        .filter(|w| w.alive && w.tasks_done > 0)
+        .map(|w| w.mean_task_s)
+        .collect();
+    means.sort_unstable_by(f64::total_cmp);
+    let cap = means
+        .get(means.len().saturating_sub(1) / 2)
+        .map_or(f64::INFINITY, |median| HANG_FACTOR * median);
+    move |worker| workers[worker].mean_task_s.min(cap)
+}
+
 /// A task is tried this many times (the first run and its retries) before the run fails,
 /// as Spark's `spark.task.maxFailures`.
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
