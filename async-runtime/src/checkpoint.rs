@@ -242,7 +242,7 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
 /// Reads the checkpoint in `dir`, refusing a torn file and one of another `job`.
 pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join(FILE);
-    let file = match File::open(&path) {
+    let file = match open_without_waiting(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CheckpointError::Missing {
@@ -379,6 +379,18 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
     Ok(())
 }
 
+/// Opens `path` for reading without waiting: a FIFO planted in a checkpoint folder by whoever
+/// else can write it would block the open until a writer came, and `--resume` would hang.
+/// Opened so, a FIFO or a device is then refused as no checkpoint; a regular file reads as
+/// ever (O_NONBLOCK changes nothing for it).
+fn open_without_waiting(path: &Path) -> std::io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
+}
+
 /// A file written and synced under a temporary name beside its path, waiting to be renamed
 /// over it; dropped uncommitted, the temporary file is removed. Readers see the old file or
 /// the new one, never a mix.
@@ -478,6 +490,37 @@ mod tests {
         assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 1234);
         fs::remove_dir_all(&dir).ok();
         fs::remove_file(&victim).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_planted_as_the_checkpoint_is_refused_not_waited_on() {
+        // Whoever else can write the checkpoint folder makes `checkpoint.bin` a FIFO: opening
+        // it for reading waited for a writer, and `--resume` hung for good.
+        let dir = scratch("checkpoint-fifo");
+        let fifo = dir.join(FILE);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reading = dir.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read(&reading, "asaga on bio").map(|_| ()));
+        });
+        // A generous bound only to end a test that would otherwise hang: a writer's open
+        // lets a blocked read go on (and fail), so the thread ends either way.
+        let outcome = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let _writer = fs::OpenOptions::new().write(true).open(&fifo);
+                panic!("reading a FIFO as the checkpoint waited for a writer");
+            }
+        };
+        let error = outcome.unwrap_err();
+        assert!(
+            matches!(error, CheckpointError::NotACheckpoint { .. }),
+            "{error}"
+        );
+        fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
