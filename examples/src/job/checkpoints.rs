@@ -144,10 +144,16 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
     let path = dir.join(CHECKPOINT_LOCK);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Whoever else can write the folder may have planted the lock: a FIFO would block the
+    // open until a reader came (the run hung before it began), a link would be followed.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NONBLOCK | libc::O_NOFOLLOW,
+    );
+    let lock = options
         .open(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     match lock.try_lock() {
@@ -208,4 +214,44 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
             format!(", {}", own.join(", "))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_link_planted_as_the_lock_is_refused_not_waited_on_nor_followed() {
+        // Whoever else can write a checkpoint folder (one made in /tmp by another user)
+        // plants its lock: a FIFO blocked the open for writing until a reader came, and the
+        // run hung before it began; a link was followed, creating its target.
+        let dir = test_support::scratch("checkpoint-lock-planted");
+        let lock = dir.join(CHECKPOINT_LOCK);
+        let made = std::process::Command::new("mkfifo").arg(&lock).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let claiming = dir.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(claim_checkpoint_folder(&claiming, None).map(|_| ()));
+        });
+        // A generous bound only to end a test that would otherwise hang: a reader's open
+        // lets a blocked open go on, so the thread ends either way.
+        let outcome = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let _reader = std::fs::File::open(&lock);
+                panic!("claiming a folder whose lock is a FIFO waited for a reader");
+            }
+        };
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("cannot write"), "{error}");
+        std::fs::remove_file(&lock).unwrap();
+        let target = dir.join("created-through-the-link");
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let error = format!("{:#}", claim_checkpoint_folder(&dir, None).unwrap_err());
+        assert!(error.contains("cannot write"), "{error}");
+        assert!(!target.exists(), "the link is not followed");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
