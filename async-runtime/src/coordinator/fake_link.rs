@@ -656,6 +656,25 @@ fn two_names_failing_a_split_the_driver_reads_are_at_fault_and_the_run_goes_on()
 }
 
 #[test]
+fn a_split_too_large_for_the_drivers_memory_ends_no_run() {
+    // The driver's host may have less memory than the workers' (a small head node, or its
+    // own workers holding their splits): two names claiming a good split is malformed made
+    // the driver read it, the read went over its memory budget, and the run ended with that
+    // error, as if the data were at fault. A read the driver cannot hold refutes nothing:
+    // the claimants are at fault, as for a split it read, and the run goes on.
+    let (file, data) = shared_file();
+    let (mut driver, _wire) = two_hosts_fail_split_0();
+    driver.split_reads.budget = Some(16);
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the data is not known to be at fault: the run goes on");
+    assert_eq!(results, [[0; 2], [1; 2], [2; 2]], "every partition");
+    let excluded: Vec<bool> = driver.table.workers.iter().map(|w| w.excluded).collect();
+    assert_eq!(excluded, [true, true, false]);
+    drop(file);
+}
+
+#[test]
 fn a_split_the_driver_cannot_read_either_ends_the_run_with_its_own_error() {
     // The file changed after the driver scanned it: each line of it is malformed now.
     let (file, data) = shared_file();

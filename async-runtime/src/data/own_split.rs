@@ -27,7 +27,7 @@ pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
 }
 
 /// [`read_split`], refusing rows that take more than `budget` bytes.
-fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataError> {
+pub(crate) fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataError> {
     let path = order.path.as_path();
     check_order(order)?;
     if order.checksums.len() != order.blocks.len() {
