@@ -107,9 +107,12 @@ impl Driver {
             if !self.placement.still_loading(|worker| workers[worker].alive) {
                 return Ok(());
             }
-            let overdue = self
-                .placement
-                .overdue(|worker| workers[worker].alive, Instant::now());
+            // Never before the liveness timeout: a worker stopped meanwhile (silent) is lost,
+            // and joins again; only one that heartbeats on without a word is excluded.
+            let floor = self.config.liveness_timeout();
+            let overdue =
+                self.placement
+                    .overdue(|worker| workers[worker].alive, Instant::now(), floor);
             for (worker, partition, taken, slowest) in overdue {
                 self.placement.give_up_load(worker, partition);
                 if self.table.workers[worker].alive {

@@ -266,20 +266,21 @@ impl Placement {
     /// each has taken and how long the slowest of those that ended took: a worker that never
     /// says whether it holds a partition (an insider, heartbeating on) would hold up the
     /// wait for the loads forever. A load is overdue once more than half of the loads ended,
-    /// and it has taken [`HANG_FACTOR`] times the slowest of them, and [`HANG_FLOOR`] at
-    /// least: the loads of one shipment are alike (partitions of equal size, sent interleaved),
+    /// and it has taken [`HANG_FACTOR`] times the slowest of them, and `floor` at least
+    /// (never below [`HANG_FLOOR`]): the loads of one shipment are alike (partitions of equal size, sent interleaved),
     /// and fast lies by a minority of names cannot make an honest load look slow.
     pub fn overdue(
         &self,
         alive: impl Fn(usize) -> bool,
         now: Instant,
+        floor: Duration,
     ) -> Vec<(usize, u32, Duration, Duration)> {
         let waiting = self.loading.keys().filter(|&&(w, _)| alive(w)).count();
         if self.loaded.len() <= waiting {
             return Vec::new();
         }
         let slowest = self.loaded.iter().copied().max().unwrap_or_default();
-        let limit = slowest.mul_f64(HANG_FACTOR).max(HANG_FLOOR);
+        let limit = slowest.mul_f64(HANG_FACTOR).max(floor).max(HANG_FLOOR);
         let mut overdue: Vec<_> = self
             .loading
             .iter()
@@ -534,17 +535,28 @@ mod tests {
         // Two fast words (a minority of names, lying or not) judge nobody, however late.
         placement.loaded(0, 0);
         placement.loaded(1, 1);
-        assert!(placement.overdue(|_| true, later(3600)).is_empty());
+        assert!(placement
+            .overdue(|_| true, later(3600), HANG_FLOOR)
+            .is_empty());
         // Three of five ended: the two left are overdue past 8 x the slowest, 10 s at least.
         placement.loaded(2, 2);
-        assert!(placement.overdue(|_| true, later(9)).is_empty());
-        let overdue = placement.overdue(|_| true, later(11));
+        assert!(placement.overdue(|_| true, later(9), HANG_FLOOR).is_empty());
+        let overdue = placement.overdue(|_| true, later(11), HANG_FLOOR);
         let late: Vec<(usize, u32)> = overdue.iter().map(|&(w, p, ..)| (w, p)).collect();
         assert_eq!(late, [(3, 3), (4, 4)]);
+        // A floor above the hang floor (the liveness timeout: a stopped worker is lost first).
+        let floor = Duration::from_secs(20);
+        assert!(placement.overdue(|_| true, later(11), floor).is_empty());
         // A lost worker's load is not judged.
-        assert_eq!(placement.overdue(|w| w != 3, later(11)).len(), 1);
+        assert_eq!(
+            placement.overdue(|w| w != 3, later(11), HANG_FLOOR).len(),
+            1
+        );
         placement.give_up_load(4, 4);
-        assert_eq!(placement.overdue(|w| w != 3, later(11)).len(), 0);
+        assert_eq!(
+            placement.overdue(|w| w != 3, later(11), HANG_FLOOR).len(),
+            0
+        );
     }
 
     #[test]
