@@ -818,6 +818,11 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
     let (mut driver, _) = driver(3, script);
     settle(&mut driver, &["grad"]);
     driver.ensure_shipped(&data()).unwrap();
+    // The others answered before: their times are what w1's silence is judged by.
+    for worker in [0, 2] {
+        driver.table.workers[worker].tasks_done = 5;
+        driver.table.workers[worker].mean_task_s = 0.1;
+    }
     let grad = spec("grad", None);
     let long_ago = Instant::now() - HANG_FLOOR - Duration::from_secs(1);
     let hang = |driver: &mut Driver, tasks: usize| {
@@ -895,6 +900,9 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     let (mut driver, _) = driver(1, script);
     settle(&mut driver, &["grad"]);
     driver.ensure_shipped(&data()).unwrap();
+    // It answered tasks of 0.1 s before this one got stuck.
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
     let grad = spec("grad", None);
     let seq = driver.dispatch(0, 0, &grad);
     let silent = HANG_FLOOR + Duration::from_secs(1);
@@ -2091,4 +2099,44 @@ fn an_optimizer_keeps_more_versions_once_it_knows_how_far_back_it_reads() {
         .expect("more than the most is refused")
         .to_string();
     assert!(failure.contains("at most 1024"), "{failure}");
+}
+
+#[test]
+fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
+    // A full pass over a large partition may take minutes. No worker has answered yet, so
+    // each worker's mean task time was 0 and its first task hung at the hang floor (10 s):
+    // struck every 10 s of silence, every worker was excluded after 30 s, and the run ended
+    // with no live worker before any task could answer.
+    let (mut driver, _) = driver(3, Box::new(|_, _| Reply::Silent));
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    let grad = spec("grad", None);
+    let mut pending = HashMap::new();
+    for worker in 0..3 {
+        let seq = driver.dispatch(worker, worker as u32, &grad);
+        driver.tasks.sent_before(seq, Duration::from_secs(200));
+        pending.insert(seq, worker);
+    }
+    for info in &mut driver.table.workers {
+        info.last_result = Instant::now() - Duration::from_secs(200);
+    }
+    for _ in 0..3 {
+        driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+    }
+    assert_eq!(pending.len(), 3, "nothing done again");
+    assert!(driver
+        .table
+        .workers
+        .iter()
+        .all(|w| w.alive && w.failure_streak == 0));
+    // Once a worker answered, one that has not is judged by the others' time: w0's 0.1 s
+    // tasks make w1's, 200 s out, hang (the hang floor).
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
+    pending.retain(|_, &mut worker| worker != 0);
+    driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+    assert!(
+        pending.len() > 2,
+        "w1's and w2's tasks done again elsewhere"
+    );
 }

@@ -26,7 +26,10 @@ pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 /// those that answered a task). A worker's mean is what it made it: one answering each task
 /// just under the hang limit grew it with every task, geometrically, and each step waited
 /// for it longer, without a strike. A host up to 64 times slower than the others is judged
-/// on its own mean as before.
+/// on its own mean as before. A worker that has answered no task yet is judged by that
+/// median, and while no worker has, by [`UNKNOWN_TASK_S`]: with a mean of 0 the first tasks
+/// hung at the hang floor, and tasks of more than 30 s (a full pass over a large partition)
+/// had every worker struck out before any could answer.
 pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_ {
     let mut means: Vec<f64> = workers
         .iter()
@@ -34,11 +37,21 @@ pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_
         .map(|w| w.mean_task_s)
         .collect();
     means.sort_unstable_by(f64::total_cmp);
-    let cap = means
-        .get(means.len().saturating_sub(1) / 2)
-        .map_or(f64::INFINITY, |median| HANG_FACTOR * median);
-    move |worker| workers[worker].mean_task_s.min(cap)
+    let median = means.get(means.len().saturating_sub(1) / 2).copied();
+    move |worker| {
+        let info = &workers[worker];
+        match median {
+            None => UNKNOWN_TASK_S,
+            Some(median) if info.tasks_done == 0 => median,
+            Some(median) => info.mean_task_s.min(HANG_FACTOR * median),
+        }
+    }
 }
+
+/// The task time assumed while no worker has answered a task: nothing tells a long first
+/// task from a stuck one but time, so the first tasks hang after [`HANG_FACTOR`] times this
+/// (8 minutes), a stuck worker then struck out as any.
+pub(crate) const UNKNOWN_TASK_S: f64 = 60.0;
 
 /// A task is tried this many times (the first run and its retries) before the run fails,
 /// as Spark's `spark.task.maxFailures`.
