@@ -2140,3 +2140,41 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
         "w1's and w2's tasks done again elsewhere"
     );
 }
+
+#[test]
+fn an_asynchronous_site_strikes_out_a_worker_whose_tasks_hang() {
+    // w1 takes tasks and answers none, its heartbeats going on (a stuck task thread, or an
+    // insider): an asynchronous site never waits for it, and its partition was kept out of
+    // training for good, silently. Now it is struck as a synchronous step strikes it.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w1" => Reply::Silent,
+        _ => Reply::Result(vec![task.partition as u8; 2]),
+    });
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["a"]);
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
+    let rule = |_: &WorkerTable| true;
+    let gate: Gate<'_> = (&rule, &|_: &WorkerInfo, _: &WorkerTable| true);
+    let data = data();
+    driver
+        .reduce_next(&data, &spec("a", None), gate, None, &decode)
+        .unwrap();
+    let stuck = tasks(&wire).iter().find(|t| t.0 == "w1").unwrap().1;
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    driver.tasks.sent_before(stuck, silent);
+    for strike in 1..=3 {
+        let w1 = &mut driver.table.workers[1];
+        w1.last_result = Instant::now() - silent;
+        w1.last_struck = w1.last_struck.map(|_| Instant::now() - silent);
+        driver.tasks.look_for_hangs_again();
+        driver.strike_hanging_workers();
+        assert_eq!(driver.table.workers[1].failure_streak, strike);
+    }
+    assert!(driver.table.workers[1].excluded, "struck out");
+    assert_eq!(driver.table.workers[0].failure_streak, 0, "w0 answers");
+    assert!(
+        driver.table.workers[0].partitions.contains(&1),
+        "w1's partition moved"
+    );
+}

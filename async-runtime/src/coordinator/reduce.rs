@@ -216,13 +216,8 @@ impl Driver {
         );
         let mut struck = HashSet::new();
         for (partition, worker) in hung {
-            let info = &mut self.table.workers[worker];
-            let silent_since = info
-                .last_struck
-                .map_or(info.last_result, |at| at.max(info.last_result));
-            if silent_since.elapsed() >= tasks::HANG_FLOOR && struck.insert(worker) {
-                info.failure_streak += 1;
-                info.last_struck = Some(Instant::now());
+            if !struck.contains(&worker) && self.strike_if_silent(worker) {
+                struck.insert(worker);
             }
             let Some(other) = tasks::hedge_target(&self.table.workers, worker) else {
                 continue;
@@ -244,6 +239,26 @@ impl Driver {
             let again = self.dispatch(other, partition as u32, spec);
             pending.insert(again, partition);
         }
+        self.exclude_struck_out(struck);
+    }
+
+    /// Strikes `worker`, whose task hangs, if it has answered nothing for the hang floor since
+    /// its last result or strike; whether it was struck.
+    fn strike_if_silent(&mut self, worker: usize) -> bool {
+        let info = &mut self.table.workers[worker];
+        let silent_since = info
+            .last_struck
+            .map_or(info.last_result, |at| at.max(info.last_result));
+        if silent_since.elapsed() < tasks::HANG_FLOOR {
+            return false;
+        }
+        info.failure_streak += 1;
+        info.last_struck = Some(Instant::now());
+        true
+    }
+
+    /// Excludes those of `struck` struck [`EXCLUDE_AFTER`] times in a row.
+    fn exclude_struck_out(&mut self, struck: impl IntoIterator<Item = usize>) {
         for worker in struck {
             let streak = self.table.workers[worker].failure_streak;
             if streak >= EXCLUDE_AFTER {
@@ -252,6 +267,22 @@ impl Driver {
                 self.exclude(worker, &reason);
             }
         }
+    }
+
+    /// An asynchronous site never waits on one task, but a worker whose tasks hang while its
+    /// heartbeats go on (a stuck task thread, or an insider taking tasks and answering none)
+    /// kept its partitions out of training for good, silently. It is struck as a synchronous
+    /// step strikes it, and once struck out it is excluded and its partitions move.
+    pub(super) fn strike_hanging_workers(&mut self) {
+        let workers = &self.table.workers;
+        let hanging = self
+            .tasks
+            .hanging_workers(tasks::usual_task_s(workers), Instant::now());
+        let struck: Vec<usize> = hanging
+            .into_iter()
+            .filter(|&worker| self.table.workers[worker].alive && self.strike_if_silent(worker))
+            .collect();
+        self.exclude_struck_out(struck);
     }
 
     /// Runs `task` on every partition and returns the results in partition order, one update
@@ -554,6 +585,7 @@ impl Driver {
             }
             self.release(spec, rule, select)?;
             self.pump()?;
+            self.strike_hanging_workers();
         }
         self.results.set_last(taken.last().map(|c| c.meta.clone()));
         self.stats.results_used += taken.len() as u64;

@@ -133,6 +133,8 @@ pub(crate) struct TaskBook {
     failed: Vec<Failed>,
     /// Tasks in flight on workers since lost, for a synchronous reduce to do again.
     written_off: Vec<u64>,
+    /// When an asynchronous site last looked for hung tasks ([`TaskBook::hanging_workers`]).
+    hangs_looked_at: Option<Instant>,
 }
 
 impl Default for TaskBook {
@@ -145,6 +147,7 @@ impl Default for TaskBook {
             next_seq: 1,
             failed: Vec::new(),
             written_off: Vec::new(),
+            hangs_looked_at: None,
         }
     }
 }
@@ -291,6 +294,32 @@ impl TaskBook {
             .collect()
     }
 
+    /// The workers with a task in flight that hangs (see [`TaskBook::hung`]), each once; none
+    /// if they were looked for less than a second before `now` (an asynchronous site asks
+    /// after every event, and a strike needs the hang floor of silence anyway).
+    pub fn hanging_workers(
+        &mut self,
+        mean_task_s: impl Fn(usize) -> f64,
+        now: Instant,
+    ) -> Vec<usize> {
+        if self
+            .hangs_looked_at
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1))
+        {
+            return Vec::new();
+        }
+        self.hangs_looked_at = Some(now);
+        let mut workers: Vec<usize> = self
+            .in_flight
+            .values()
+            .filter(|task| task.hangs(mean_task_s(task.worker), now))
+            .map(|task| task.worker)
+            .collect();
+        workers.sort_unstable();
+        workers.dedup();
+        workers
+    }
+
     /// Whether no task in flight may still be expected to answer: none is in flight, or each
     /// one hangs (see [`TaskBook::hung`]).
     pub fn none_expected(&self, mean_task_s: impl Fn(usize) -> f64, now: Instant) -> bool {
@@ -313,6 +342,12 @@ impl TaskBook {
     pub(crate) fn sent_before(&mut self, seq: u64, ago: Duration) {
         let task = self.in_flight.get_mut(&seq).expect("in flight");
         task.sent_at = Instant::now() - ago;
+    }
+
+    /// Lets [`TaskBook::hanging_workers`] look again at once.
+    #[cfg(test)]
+    pub(crate) fn look_for_hangs_again(&mut self) {
+        self.hangs_looked_at = None;
     }
 }
 
