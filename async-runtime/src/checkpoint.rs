@@ -3,8 +3,9 @@
 //! Workers hold nothing that must survive a driver: their partitions, broadcast versions and
 //! history slices are sent again by the driver. A checkpoint is therefore the driver's state
 //! only: the training loop's variables (the model, a history table, SAGA's mean, ...), the
-//! latest version of each broadcast variable with its number, the run's counters, and an
-//! application annex (the trace so far).
+//! latest version of each broadcast variable with its number (and the kept older versions
+//! pinned reads asked for, so that a resumed run still reads an anchor), the run's counters,
+//! and an application annex (the trace so far).
 //!
 //! The file is written whole to a temporary name, synced and renamed over the last one, so a
 //! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
@@ -67,7 +68,8 @@ pub struct CheckpointPolicy {
 pub struct Saved {
     /// The variable's name in the optimizer.
     pub name: String,
-    /// For a broadcast variable, its latest version number; 0 otherwise.
+    /// For a broadcast variable, the version number (its latest, or an older one a pinned
+    /// read asked for); 0 otherwise.
     pub version: u64,
     /// Its value, encoded with postcard.
     #[serde(with = "serde_bytes")]
@@ -90,7 +92,8 @@ pub struct Checkpoint {
     pub stats: RunStats,
     /// The training loop's variables: every `mut` binding declared before the loop.
     pub state: Vec<Saved>,
-    /// The latest version of each broadcast variable.
+    /// The latest version of each broadcast variable, and the older ones pinned reads asked
+    /// for that the driver still kept, each version once.
     pub versions: Vec<Saved>,
     /// What the application saved with the run (for the command line: the trace so far).
     #[serde(with = "serde_bytes")]
@@ -354,14 +357,9 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
             ));
         }
     }
-    // Slots are numbered by u16 on the wire.
-    if checkpoint.versions.len() > usize::from(u16::MAX) + 1 {
-        return Err(format!(
-            "it holds {} broadcast variables, more than a run can have",
-            checkpoint.versions.len()
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
+    // A variable's latest version and the ones pinned reads asked for, each once: slots are
+    // numbered by u16 on the wire, and a run keeps at most MAX_KEEP_VERSIONS of each.
+    let mut per_name = std::collections::HashMap::<&str, std::collections::HashSet<u64>>::new();
     for saved in &checkpoint.versions {
         if !(1..=MAX_COUNTER).contains(&saved.version) {
             return Err(format!(
@@ -369,12 +367,26 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
                 saved.name, saved.version
             ));
         }
-        if !names.insert(saved.name.as_str()) {
+        let versions = per_name.entry(saved.name.as_str()).or_default();
+        if !versions.insert(saved.version) {
             return Err(format!(
-                "broadcast variable `{}` is in it twice",
+                "broadcast variable `{}` is in it twice at version {}",
+                saved.name, saved.version
+            ));
+        }
+        if versions.len() > crate::MAX_KEEP_VERSIONS {
+            return Err(format!(
+                "it holds more than {} versions of broadcast variable `{}`, more than a run keeps",
+                crate::MAX_KEEP_VERSIONS,
                 saved.name
             ));
         }
+    }
+    if per_name.len() > usize::from(u16::MAX) + 1 {
+        return Err(format!(
+            "it holds {} broadcast variables, more than a run can have",
+            per_name.len()
+        ));
     }
     Ok(())
 }
@@ -632,10 +644,19 @@ mod tests {
             ),
             (
                 Checkpoint {
-                    versions: vec![version("w", 3), version("w", 4)],
+                    versions: vec![version("w", 4), version("v", 1), version("w", 4)],
                     ..sample()
                 },
-                "`w` is in it twice",
+                "`w` is in it twice at version 4",
+            ),
+            (
+                Checkpoint {
+                    versions: (1..=crate::MAX_KEEP_VERSIONS as u64 + 1)
+                        .map(|v| version("w", v))
+                        .collect(),
+                    ..sample()
+                },
+                "more than 1024 versions of broadcast variable `w`",
             ),
         ];
         for (checkpoint, expected) in forged {

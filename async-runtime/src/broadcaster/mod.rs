@@ -7,7 +7,7 @@ mod holdings;
 
 pub(crate) use holdings::{Holdings, Shipment};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// One stored version: its bytes and their content hash.
@@ -23,8 +23,12 @@ struct Slot {
     name: String,
     versions: VecDeque<Stored>,
     next_version: u64,
-    /// The version a checkpoint restored: older ones were never in this process.
+    /// The latest version a checkpoint restored: older ones were never in this process,
+    /// unless pinned reads had asked for them (see `pinned`).
     restored_at: Option<u64>,
+    /// The kept versions a pinned read (`w.at(v)`) asked for: a checkpoint saves them beside
+    /// the latest, so that a run resumed in the middle of an epoch still reads its anchor.
+    pinned: BTreeSet<u64>,
 }
 
 /// Versions of every broadcast variable, newest last.
@@ -84,8 +88,10 @@ impl VersionStore {
             bytes: Arc::new(bytes),
             hash,
         });
-        if entry.versions.len() > self.keep {
-            entry.versions.pop_front();
+        while entry.versions.len() > self.keep {
+            if let Some(evicted) = entry.versions.pop_front() {
+                entry.pinned.remove(&evicted.version);
+            }
         }
         Published {
             slot,
@@ -104,25 +110,47 @@ impl VersionStore {
             versions: VecDeque::new(),
             next_version: 1,
             restored_at: None,
+            pinned: BTreeSet::new(),
         });
         self.by_name.insert(name.to_owned(), slot);
         slot
     }
 
     /// Makes `bytes` version `version` of `name`, as a checkpoint saved it: a resumed run
-    /// goes on numbering from there, and publishing the same value again reuses it.
+    /// goes on numbering from the latest one restored, and publishing the same value again
+    /// reuses it. Versions restored beside the latest are the ones pinned reads had asked for,
+    /// and stay readable (and saved by the next checkpoint) while kept.
     pub fn restore(&mut self, name: &str, version: u64, bytes: Vec<u8>) {
         let slot = self.slot_or_new(name);
         let entry = &mut self.slots[slot as usize];
+        if entry.restored_at.is_none() {
+            // Whatever this process published before the resume is another run's.
+            entry.versions.clear();
+            entry.pinned.clear();
+        }
         let hash = delta::content_hash(&bytes);
-        entry.versions.clear();
-        entry.versions.push_back(Stored {
+        let stored = Stored {
             version,
             bytes: Arc::new(bytes),
             hash,
-        });
-        entry.next_version = version + 1;
-        entry.restored_at = Some(version);
+        };
+        // In version order, whatever the checkpoint's; a version twice is kept once.
+        match entry.versions.binary_search_by_key(&version, |s| s.version) {
+            Ok(at) => entry.versions[at] = stored,
+            Err(at) => entry.versions.insert(at, stored),
+        }
+        entry.pinned.insert(version);
+        let latest = entry.versions.back().map_or(version, |s| s.version);
+        entry.next_version = latest + 1;
+        entry.restored_at = Some(latest);
+    }
+
+    /// Notes that a pinned read asked for `version` of `slot`: a checkpoint saves it while
+    /// it is kept.
+    pub fn note_pinned(&mut self, slot: u16, version: u64) {
+        if let Some(entry) = self.slots.get_mut(slot as usize) {
+            entry.pinned.insert(version);
+        }
     }
 
     /// The version of `slot` a checkpoint restored, if the run resumed one.
@@ -131,10 +159,23 @@ impl VersionStore {
     }
 
     /// The latest version of every variable, with its name.
+    #[cfg(test)]
     pub fn latest_all(&self) -> impl Iterator<Item = (&str, &Stored)> {
         self.slots
             .iter()
             .filter_map(|slot| Some((slot.name.as_str(), slot.versions.back()?)))
+    }
+
+    /// What a checkpoint saves of every variable, with its name: the kept versions pinned
+    /// reads asked for, oldest first, then the latest.
+    pub fn to_checkpoint(&self) -> impl Iterator<Item = (&str, &Stored)> {
+        self.slots.iter().flat_map(|slot| {
+            let latest = slot.versions.back().map(|s| s.version);
+            slot.versions
+                .iter()
+                .filter(move |s| Some(s.version) == latest || slot.pinned.contains(&s.version))
+                .map(move |s| (slot.name.as_str(), s))
+        })
     }
 
     /// The slot of variable `name`, if it was ever broadcast.
@@ -188,5 +229,44 @@ mod tests {
         assert_eq!(store.publish("w", vec![8]).version, 42);
         let latest: Vec<_> = store.latest_all().map(|(n, s)| (n, s.version)).collect();
         assert_eq!(latest, vec![("w", 42)]);
+    }
+
+    fn saved(store: &VersionStore) -> Vec<(&str, u64)> {
+        store.to_checkpoint().map(|(n, s)| (n, s.version)).collect()
+    }
+
+    #[test]
+    fn a_checkpoint_saves_the_kept_versions_pinned_reads_asked_for() {
+        let mut store = VersionStore::new(3);
+        for value in 1..=3 {
+            store.publish("w", vec![value]);
+        }
+        store.publish("v", vec![0]);
+        store.note_pinned(0, 2);
+        assert_eq!(saved(&store), vec![("w", 2), ("w", 3), ("v", 1)]);
+        // Evicted, it is no longer saved.
+        store.publish("w", vec![4]);
+        store.publish("w", vec![5]);
+        assert_eq!(saved(&store), vec![("w", 5), ("v", 1)]);
+    }
+
+    #[test]
+    fn restored_versions_come_back_in_order_and_readable() {
+        let mut store = VersionStore::new(4);
+        store.publish("w", vec![0]);
+        // A checkpoint's order is not trusted to be the versions'.
+        store.restore("w", 9, vec![9]);
+        store.restore("w", 5, vec![5]);
+        let slot = store.slot("w").unwrap();
+        assert_eq!(store.latest(slot).unwrap().version, 9);
+        assert_eq!(*store.get(slot, 5).unwrap().bytes, vec![5]);
+        assert!(
+            store.get(slot, 1).is_none(),
+            "the run before the resume is gone"
+        );
+        assert_eq!(store.restored_at(slot), Some(9));
+        assert_eq!(store.publish("w", vec![10]).version, 10);
+        // Still saved by the next checkpoint.
+        assert_eq!(saved(&store), vec![("w", 5), ("w", 9), ("w", 10)]);
     }
 }

@@ -149,7 +149,7 @@ impl Driver {
             state,
             versions: self
                 .versions
-                .latest_all()
+                .to_checkpoint()
                 .map(|(name, stored)| Saved {
                     name: name.to_owned(),
                     version: stored.version,

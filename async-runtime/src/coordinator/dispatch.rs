@@ -265,7 +265,7 @@ impl Driver {
     /// The version of each broadcast variable a task reads: the latest, or the one a
     /// pinned read (`w.at(v)`) names, if the driver still keeps it.
     pub(crate) fn resolve_reads(
-        &self,
+        &mut self,
         task: &'static str,
         reads: &[ReadSpec],
     ) -> Result<ResolvedReads, RuntimeError> {
@@ -281,7 +281,10 @@ impl Driver {
             let latest = self.versions.latest(slot).expect("a slot has a version");
             let version = match read.at {
                 None => latest.version,
-                Some(version) if self.versions.get(slot, version).is_some() => version,
+                Some(version) if self.versions.get(slot, version).is_some() => {
+                    self.versions.note_pinned(slot, version);
+                    version
+                }
                 Some(version) => {
                     let restored_at = self.versions.restored_at(slot);
                     let why = if version > latest.version || version == 0 {
@@ -293,9 +296,10 @@ impl Driver {
                     } else if let Some(restored) = restored_at.filter(|&at| version < at) {
                         format!(
                             "was published before this run resumed its checkpoint at version \
-                             {restored}: a checkpoint keeps each variable's latest version only \
-                             (to read an older one after a resume, broadcast it as a variable \
-                             of its own, as SVRG does its snapshot)"
+                             {restored}: a checkpoint keeps each variable's latest version and \
+                             the kept ones pinned reads had asked for, and no task had read \
+                             this one (to read an older one after a resume, broadcast it as a \
+                             variable of its own, as SVRG does its snapshot)"
                         )
                     } else {
                         format!(

@@ -1419,7 +1419,7 @@ fn a_partition_whose_results_fail_the_checks_everywhere_ends_the_run_saying_why(
 
 #[test]
 fn a_read_of_a_version_from_before_a_resume_says_the_checkpoint_did_not_keep_it() {
-    // A resumed run holds each variable's latest version only: the error said the driver
+    // A resumed run holds the versions the checkpoint saved only: the error said the driver
     // keeps the last 16 versions, "the oldest now 300", which was wrong after a resume.
     let (mut driver, _) = driver(2, echoing());
     driver.versions.restore("w", 300, vec![1; 8]);

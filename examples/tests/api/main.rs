@@ -88,6 +88,10 @@ fn main() {
             "parts_a_type_s_check_refuses_end_the_run_saying_they_cannot_be_combined",
             refused_parts_cannot_be_combined,
         ),
+        (
+            "a_resume_mid_epoch_reads_its_anchor",
+            a_resume_mid_epoch_reads_its_anchor,
+        ),
     ]);
 }
 
@@ -891,4 +895,51 @@ fn optimizers_of_one_name_resume_their_own_checkpoints() {
             .contains("the checkpoint was written by optimizer"),
         "{error}"
     );
+}
+
+/// `w` changes every update; an anchor every 5 updates, read pinned in between.
+#[async_optimizer]
+fn anchored_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
+    let mut w: Vec<f64> = vec![0.0];
+    let mut anchor: u64 = 0;
+    let mut seen = Vec::new();
+    for k in 0..*updates {
+        w[0] = (k + 1) as f64;
+        broadcast!(w);
+        if k % 5 == 0 {
+            anchor = cx.version("w").expect("w was broadcast");
+        }
+        let a = reduce!(data, |part| w.at(anchor)[0] + 0.0 * part.len() as f64);
+        seen.push(a);
+    }
+    seen
+}
+
+/// A run resumed in the middle of an epoch reads its anchor, an older version of `w`, as the
+/// run it continues did: the checkpoint saved that version beside the latest. It used to
+/// save the latest only, and the resumed run ended with `VersionUnavailable`.
+fn a_resume_mid_epoch_reads_its_anchor() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let whole = anchored_probe(&mut driver, &data, &10);
+    driver.finish().expect("the run succeeds");
+    assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 1.0, 6.0, 6.0, 6.0, 6.0, 6.0]);
+
+    let dir = test_support::scratch("anchor-resume");
+    let job = "anchor";
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: job.into(),
+    });
+    anchored_probe(&mut driver, &data, &7);
+    driver.finish().expect("the run succeeds");
+    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    let resumed = anchored_probe(&mut driver, &data, &10);
+    driver.finish().expect("the resumed run reads its anchor");
+    assert_eq!(resumed, whole);
 }
