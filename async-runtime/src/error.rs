@@ -47,8 +47,8 @@ pub enum RuntimeError {
         .last_excluded.as_ref().map(|why| format!(", the last one excluded: {why}")).unwrap_or_default(),
         .none_came.as_ref().map(|why| format!("; {why}")).unwrap_or_default(),
         .failed_everywhere.as_ref().map(|task| format!(
-            ": each was excluded for failing task `{task}`, which so fails wherever it runs \
-             (a bug in its closure?)"
+            ": each was excluded for failing task `{task}` or sending results of it that fail \
+             their checks, as it does wherever it runs (a bug in its closure?)"
         )).unwrap_or_default()
     )]
     NoWorkers {

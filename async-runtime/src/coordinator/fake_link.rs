@@ -2178,3 +2178,36 @@ fn an_asynchronous_site_strikes_out_a_worker_whose_tasks_hang() {
         "w1's partition moved"
     );
 }
+
+#[test]
+fn results_whose_history_rows_fail_everywhere_end_the_run_blaming_the_task() {
+    // An author's bug: the closure's history update names a row its task was not given,
+    // wherever it runs. Each worker was excluded for bad results, and the run's error named
+    // only the last one's, as if the workers were at fault.
+    let script: Script = Box::new(|_, task| Reply::Result(vec![task.partition as u8; 2]));
+    let (mut driver, _) = driver(3, script);
+    let names_a_stray_row = |body: &[u8]| {
+        decode(body).map(|(value, inspected)| {
+            let history_rows = vec![u64::MAX];
+            (
+                value,
+                Inspected {
+                    history_rows,
+                    ..inspected
+                },
+            )
+        })
+    };
+    let error = driver
+        .reduce_all(&data(), &spec("grad", None), &names_a_stray_row)
+        .expect_err("no result can be taken");
+    let message = error.to_string();
+    assert!(
+        message.contains("its history update names 1 row"),
+        "{message}"
+    );
+    assert!(
+        message.contains("each was excluded for failing task `grad` or sending results of it"),
+        "{message}"
+    );
+}

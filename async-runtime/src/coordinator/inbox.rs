@@ -447,15 +447,29 @@ impl Driver {
     /// A result that fails its checks: dropped and counted; a worker that keeps sending them
     /// is excluded.
     pub(crate) fn bad_result(&mut self, worker: usize, reason: &str) {
+        self.bad_result_of(worker, reason, None);
+    }
+
+    /// [`bad_result`](Driver::bad_result) of a result of task `task` that decoded but fails
+    /// its site's checks: when every worker is excluded for such results of one task (an
+    /// author's history update naming rows its task was not given, say), the run's error
+    /// says the task, not the workers, is at fault.
+    pub(crate) fn bad_result_of(
+        &mut self,
+        worker: usize,
+        reason: &str,
+        task: Option<&'static str>,
+    ) {
         self.stats.bad_results += 1;
         let info = &mut self.table.workers[worker];
         info.bad_results += 1;
         tracing::warn!(worker = %info.name, reason, "dropped a bad result");
         if info.bad_results >= EXCLUDE_AFTER as u64 {
             let count = info.bad_results;
-            self.exclude(
+            self.exclude_for(
                 worker,
                 &format!("it sent {count} bad results, the last: {reason}"),
+                task,
             );
         }
     }

@@ -114,7 +114,7 @@ impl Driver {
             }
             Ok(None) => Verdict::Unconfirmed,
             Err(reason) => {
-                self.bad_result(arrived.worker, &reason);
+                self.bad_result_of(arrived.worker, &reason, Some(arrived.task));
                 Verdict::Bad(reason)
             }
         }
