@@ -29,7 +29,9 @@ pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 /// on its own mean as before. A worker that has answered no task yet is judged by that
 /// median, and while no worker has, by [`UNKNOWN_TASK_S`]: with a mean of 0 the first tasks
 /// hung at the hang floor, and tasks of more than 30 s (a full pass over a large partition)
-/// had every worker struck out before any could answer.
+/// had every worker struck out before any could answer. A simulated straggler's cap grows by
+/// the delay the driver gave it (1 + its factor): at `intensity:100` its tasks take 101 times
+/// the others', and with tasks of over half a second it was struck out as hung.
 pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_ {
     let mut means: Vec<f64> = workers
         .iter()
@@ -43,7 +45,11 @@ pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_
         match median {
             None => UNKNOWN_TASK_S,
             Some(median) if info.tasks_done == 0 => median,
-            Some(median) => info.mean_task_s.min(HANG_FACTOR * median),
+            Some(median) => {
+                // The driver's own factor, never the worker's word; NaN counts as none.
+                let slowed = 1.0 + info.delay_factor.max(0.0);
+                info.mean_task_s.min(HANG_FACTOR * median * slowed)
+            }
         }
     }
 }
@@ -499,6 +505,21 @@ mod tests {
         let mut info = WorkerInfo::new(name.into(), 1, 0.0);
         info.partitions = partitions.to_vec();
         info
+    }
+
+    #[test]
+    fn a_simulated_straggler_is_judged_on_its_own_mean_up_to_its_delay() {
+        let mut workers: Vec<WorkerInfo> = (0..3).map(|i| worker(&format!("w{i}"), &[])).collect();
+        for (info, mean) in workers.iter_mut().zip([0.5, 0.5, 50.5]) {
+            info.tasks_done = 10;
+            info.mean_task_s = mean;
+        }
+        // Without a delay it gave, the driver counts w2's mean at most 8 x the median.
+        assert_eq!(usual_task_s(&workers)(2), 4.0);
+        // Sleeping 100 times its compute, as `intensity:100` has it, w2 is that slow.
+        workers[2].delay_factor = 100.0;
+        assert_eq!(usual_task_s(&workers)(2), 50.5);
+        assert_eq!(usual_task_s(&workers)(0), 0.5);
     }
 
     #[test]
