@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | what is slow | 25% of the workers | every fourth partition (0, 4, 8, ...) |
 //! | factor | drawn once per worker | drawn again for every task |
-//! | of what time | the worker's own mean compute, after a warm-up of 5 tasks | the mean compute per task over all results the driver has seen |
+//! | of what time | the worker's own mean compute, after a warm-up of 5 tasks | the median of the workers' mean compute per task, as the driver has seen their results |
 //! | when | the worker sleeps after each task | the worker sleeps before the task, as the task order says |
 //!
 //! Both draw 80% of the factors from 1.5-2.5 and the rest from 2.5-10. `intensity:C` is the
@@ -47,7 +47,8 @@ pub enum Stragglers {
     /// Slow partitions (`slow-partitions`, or `asyncpaper`), the ASYNC code's cloud model:
     /// every fourth partition straggles; for every task on one, the driver draws a factor
     /// (80% 1.5-2.5, the rest 2.5-10, from the seed, the partition and the task's sequence
-    /// number) and multiplies the mean compute per task it has measured so far; the task
+    /// number) and multiplies the mean compute per task it has measured so far (the median of
+    /// the workers' means, which one worker reporting inflated times cannot move); the task
     /// order carries that delay and the worker sleeps it before the task, up to
     /// [`MAX_ORDERED_SLEEP`](crate::worker::MAX_ORDERED_SLEEP).
     SlowPartitions,
