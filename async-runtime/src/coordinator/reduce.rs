@@ -274,10 +274,15 @@ impl Driver {
     /// kept its partitions out of training for good, silently. It is struck as a synchronous
     /// step strikes it, and once struck out it is excluded and its partitions move.
     pub(super) fn strike_hanging_workers(&mut self) {
+        let now = Instant::now();
+        // Asked after every event: the medians below are worked out once a second at most.
+        if !self.tasks.time_to_look_for_hangs(now) {
+            return;
+        }
         let workers = &self.table.workers;
         let hanging = self
             .tasks
-            .hanging_workers(tasks::usual_task_s(workers), Instant::now());
+            .hanging_workers(tasks::usual_task_s(workers), now);
         let struck: Vec<usize> = hanging
             .into_iter()
             .filter(|&worker| self.table.workers[worker].alive && self.strike_if_silent(worker))

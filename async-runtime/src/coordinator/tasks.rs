@@ -139,7 +139,8 @@ pub(crate) struct TaskBook {
     failed: Vec<Failed>,
     /// Tasks in flight on workers since lost, for a synchronous reduce to do again.
     written_off: Vec<u64>,
-    /// When an asynchronous site last looked for hung tasks ([`TaskBook::hanging_workers`]).
+    /// When an asynchronous site last looked for hung tasks
+    /// ([`TaskBook::time_to_look_for_hangs`]).
     hangs_looked_at: Option<Instant>,
 }
 
@@ -300,21 +301,23 @@ impl TaskBook {
             .collect()
     }
 
-    /// The workers with a task in flight that hangs (see [`TaskBook::hung`]), each once; none
-    /// if they were looked for less than a second before `now` (an asynchronous site asks
-    /// after every event, and a strike needs the hang floor of silence anyway).
-    pub fn hanging_workers(
-        &mut self,
-        mean_task_s: impl Fn(usize) -> f64,
-        now: Instant,
-    ) -> Vec<usize> {
+    /// Whether an asynchronous site should look for hung tasks at `now`, and if so, notes
+    /// that it does: at most once a second, since it asks after every event and a strike
+    /// needs the hang floor of silence anyway.
+    pub fn time_to_look_for_hangs(&mut self, now: Instant) -> bool {
         if self
             .hangs_looked_at
             .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1))
         {
-            return Vec::new();
+            return false;
         }
         self.hangs_looked_at = Some(now);
+        true
+    }
+
+    /// The workers with a task in flight that hangs at `now` (see [`TaskBook::hung`]), each
+    /// once.
+    pub fn hanging_workers(&self, mean_task_s: impl Fn(usize) -> f64, now: Instant) -> Vec<usize> {
         let mut workers: Vec<usize> = self
             .in_flight
             .values()
@@ -350,7 +353,7 @@ impl TaskBook {
         task.sent_at = Instant::now() - ago;
     }
 
-    /// Lets [`TaskBook::hanging_workers`] look again at once.
+    /// Lets [`TaskBook::time_to_look_for_hangs`] say yes again at once.
     #[cfg(test)]
     pub(crate) fn look_for_hangs_again(&mut self) {
         self.hangs_looked_at = None;
