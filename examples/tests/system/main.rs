@@ -143,7 +143,7 @@ fn main() {
             preconditioned_sgd_converges_at_its_default_step,
         ),
         (
-            "asgd_with_momentum_stays_below_1e-2_on_a9a_at_its_default_step",
+            "asgd_with_momentum_stays_below_2e-2_on_a9a_at_its_default_step",
             asgd_with_momentum_converges_at_its_default_step,
         ),
         (
@@ -408,20 +408,23 @@ fn cal_housing_vr(algorithm: Algorithm) {
 fn preconditioned_sgd_converges_at_its_default_step() {
     let mut args = job_args("a9a.xz", 0.0);
     args.precondition = Precondition::Diagonal;
-    stays_below_1e2_at_the_default_step(args, Algorithm::Sgd);
+    stays_below_at_the_default_step(args, Algorithm::Sgd, 1e-2);
 }
 
 /// Heavy-ball momentum 0.9 makes ASGD's effective step ten times its step: at the step of
 /// plain ASGD it diverged on a9a within 50 updates; its default step is a tenth of that.
+/// Its last iterate carries the noise of the order results arrive in: 2.8e-3 to 8.6e-3 in
+/// 20 runs here, 1.1e-2 once under a busy CI, so the bound is 2e-2 (a divergence ends
+/// orders of magnitude above it).
 fn asgd_with_momentum_converges_at_its_default_step() {
     let mut args = job_args("a9a.xz", 0.0);
     args.momentum = 0.9;
-    stays_below_1e2_at_the_default_step(args, Algorithm::Asgd);
+    stays_below_at_the_default_step(args, Algorithm::Asgd, 2e-2);
 }
 
 /// Runs 1,500 updates of `algorithm` with `args` on 2 workers at its default step, and
-/// asserts that it ends below 1e-2 of the optimum.
-fn stays_below_1e2_at_the_default_step(mut args: RunArgs, algorithm: Algorithm) {
+/// asserts that it ends below `bound` of the optimum.
+fn stays_below_at_the_default_step(mut args: RunArgs, algorithm: Algorithm, bound: f64) {
     args.target_subopt = None;
     args.workers = 2;
     args.updates = Some(1_500);
@@ -432,8 +435,8 @@ fn stays_below_1e2_at_the_default_step(mut args: RunArgs, algorithm: Algorithm) 
     let optimum = outcome.optimum.expect("an optimum");
     let subopt = (outcome.final_objective() - optimum) / optimum;
     assert!(
-        subopt < 1e-2,
-        "relative suboptimality {subopt:e} after 1,500 updates"
+        subopt < bound,
+        "relative suboptimality {subopt:e} after 1,500 updates, over {bound:e}"
     );
 }
 
