@@ -619,7 +619,7 @@ impl Driver {
             && !self.results.has_parked(site)
             && self
                 .tasks
-                .none_expected(|worker| workers[worker].mean_task_s, Instant::now())
+                .none_expected(tasks::usual_task_s(workers), Instant::now())
     }
 
     /// Applies the barrier: when its rule holds, the idle workers it selects get the task.
