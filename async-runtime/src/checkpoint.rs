@@ -11,6 +11,11 @@
 //! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
 //! body's length and its SHA-256: a torn or damaged file is refused, never half-read.
 //!
+//! The SHA-256 tells damage, not forgery: whoever can write the folder can write a consistent
+//! checkpoint, which a resume would train on. So the folder is made private (mode 0700) when
+//! it is made here, and one that every user can write (`/tmp` itself, or a folder made
+//! `0777`) is refused, for writing and for reading.
+//!
 //! ```
 //! use asyncopt_runtime::checkpoint::{self, Checkpoint};
 //!
@@ -166,6 +171,17 @@ pub enum CheckpointError {
     /// A variable of the training loop cannot be saved or restored.
     #[error("{0}")]
     State(String),
+    /// The folder is one every user can write, so whoever else is on the host could replace
+    /// the checkpoint a resume reads.
+    #[error(
+        "checkpoint folder {dir} can be written by every user, who could replace the \
+         checkpoint a resume reads: use a folder only you can write (chmod o-w {dir}, or \
+         another folder)"
+    )]
+    Public {
+        /// The folder.
+        dir: PathBuf,
+    },
 }
 
 /// What differs between the job descriptions `found` and `expected`: the parts (separated by
@@ -196,12 +212,26 @@ fn differences(found: &str, expected: &str) -> String {
 /// renamed into place before its summary: an error leaves the previous checkpoint and its
 /// summary as they were, and an `Ok` means the new checkpoint is the one on disk. So the
 /// update a caller records as checkpointed is always the one a resume gets.
+///
+/// The folder is made (mode 0700) if missing; one every user can write is refused
+/// ([`CheckpointError::Public`]).
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
+    // Unpredictable, so that nobody else who can write the folder can take the names first.
+    write_staging_as(dir, checkpoint, &format!("{:016x}", rand::random::<u64>()))
+}
+
+/// [`write`], staging its files under names ending in `.{tag}.tmp`.
+fn write_staging_as(
+    dir: &Path,
+    checkpoint: &Checkpoint,
+    tag: &str,
+) -> Result<u64, CheckpointError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |error| CheckpointError::Io { path, error }
     };
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    prepare_folder(dir)?;
+    remove_stale_staging(dir);
     let body = postcard::to_allocvec(checkpoint)
         .map_err(|e| CheckpointError::State(format!("the checkpoint does not encode: {e}")))?;
     let mut file_bytes = Vec::with_capacity(HEADER + body.len());
@@ -226,8 +256,8 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
     });
     let text = serde_json::to_string_pretty(&summary).expect("JSON of plain values") + "\n";
     let (binary_path, summary_path) = (dir.join(FILE), dir.join(SUMMARY_FILE));
-    let binary = Staged::write(&binary_path, &file_bytes).map_err(io(&binary_path))?;
-    let summary = Staged::write(&summary_path, text.as_bytes()).map_err(io(&summary_path))?;
+    let binary = Staged::write(&binary_path, tag, &file_bytes).map_err(io(&binary_path))?;
+    let summary = Staged::write(&summary_path, tag, text.as_bytes()).map_err(io(&summary_path))?;
     binary.commit().map_err(io(&binary_path))?;
     if let Err(error) = summary.commit() {
         // The checkpoint is written; only its readable account is not. An older summary
@@ -242,9 +272,74 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
     Ok(file_bytes.len() as u64)
 }
 
-/// Reads the checkpoint in `dir`, refusing a torn file and one of another `job`.
+/// Makes `dir` for checkpoints if missing, private to its user (mode 0700, whatever the
+/// umask), and refuses one that every user can write ([`CheckpointError::Public`]).
+/// [`write`] calls it; a program that claims its folder before the run calls it first.
+pub fn prepare_folder(dir: &Path) -> Result<(), CheckpointError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|error| CheckpointError::Io {
+        path: dir.to_path_buf(),
+        error,
+    })?;
+    refuse_public(dir)
+}
+
+/// Refuses a folder every user can write: the sticky bit does not help, since another user's
+/// file at a checkpoint's name could neither be removed nor replaced.
+fn refuse_public(dir: &Path) -> Result<(), CheckpointError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(dir).map_err(|error| CheckpointError::Io {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+        if meta.permissions().mode() & 0o002 != 0 {
+            return Err(CheckpointError::Public {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes the staged files an interrupted write left (a crash between staging and renaming);
+/// their names are unpredictable, so no later write would take them over. Only names of this
+/// module's making go, and only what this user may remove.
+fn remove_stale_staging(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let staged = [FILE, SUMMARY_FILE].iter().any(|file| {
+            name.strip_prefix(file)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|rest| rest.ends_with(".tmp"))
+        });
+        if staged {
+            // A link is removed itself, never its target.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Reads the checkpoint in `dir`, refusing a torn file, one of another `job`, and one in a
+/// folder every user can write ([`CheckpointError::Public`]).
 pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join(FILE);
+    match refuse_public(dir) {
+        Err(CheckpointError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CheckpointError::Missing {
+                dir: dir.to_path_buf(),
+            })
+        }
+        refused => refused?,
+    }
     let file = match open_without_waiting(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -412,17 +507,15 @@ struct Staged {
 }
 
 impl Staged {
-    /// Writes and syncs `bytes` under `path`'s temporary name, a new file: a name opened by
-    /// following what is there let whoever else can write the folder plant a link at it, and
-    /// have the checkpoint truncate and overwrite the link's target, a file of the user's.
-    fn write(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    /// Writes and syncs `bytes` under `path`'s temporary name (`path.{tag}.tmp`), a new file:
+    /// a name opened by following what is there let whoever else can write the folder plant a
+    /// link at it, and have the checkpoint truncate and overwrite the link's target, a file of
+    /// the user's.
+    fn write(path: &Path, tag: &str, bytes: &[u8]) -> std::io::Result<Staged> {
         let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".tmp");
+        temporary.push(format!(".{tag}.tmp"));
         let temporary = PathBuf::from(temporary);
-        // What an earlier write left there (a crash), or anyone planted: a link is removed
-        // itself, never its target.
-        let _ = fs::remove_file(&temporary);
-        // `create_new` follows no link: whatever is still at the name, the open fails.
+        // `create_new` follows no link: whatever is at the name, the open fails.
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -495,9 +588,9 @@ mod tests {
         let victim = dir.with_extension("victim");
         fs::write(&victim, b"the victim's file").unwrap();
         for name in [FILE, SUMMARY_FILE] {
-            std::os::unix::fs::symlink(&victim, dir.join(format!("{name}.tmp"))).unwrap();
+            std::os::unix::fs::symlink(&victim, dir.join(format!("{name}.guessed.tmp"))).unwrap();
         }
-        write(&dir, &sample()).unwrap();
+        write_staging_as(&dir, &sample(), "guessed").unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"the victim's file");
         assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 1234);
         fs::remove_dir_all(&dir).ok();
@@ -566,7 +659,79 @@ mod tests {
         let summary: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
         assert_eq!(summary["versions"]["w"], 99);
-        assert!(!dir.join("checkpoint.bin.tmp").exists());
+        assert_eq!(staged_files(&dir), Vec::<String>::new());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The names of staged (temporary) files in `dir`.
+    fn staged_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn names_taken_at_the_temporary_names_of_old_do_not_stop_a_write() {
+        // Another user of a shared folder took `checkpoint.bin.tmp` (here a folder, which
+        // cannot be removed as a file): every write failed while the name was theirs.
+        let dir = scratch("checkpoint-names-taken");
+        for name in [FILE, SUMMARY_FILE] {
+            fs::create_dir(dir.join(format!("{name}.tmp"))).unwrap();
+        }
+        write(&dir, &sample()).unwrap();
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 1234);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_an_interrupted_write_staged_are_removed_by_the_next() {
+        let dir = scratch("checkpoint-stale-staging");
+        for name in [
+            "checkpoint.bin.00c0ffee00c0ffee.tmp",
+            "checkpoint.json.00c0ffee00c0ffee.tmp",
+            "notes.tmp",
+        ] {
+            fs::write(dir.join(name), b"left behind").unwrap();
+        }
+        write(&dir, &sample()).unwrap();
+        assert_eq!(
+            staged_files(&dir),
+            ["notes.tmp"],
+            "only the writer's own names go"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_every_user_can_write_is_refused_and_a_new_one_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("checkpoint-public");
+        write(&dir, &sample()).unwrap();
+        // Made 0777, or /tmp itself (1777): anyone could replace what a resume reads.
+        for mode in [0o777, 0o1777] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let written = write(&dir, &sample()).unwrap_err();
+            assert!(
+                matches!(written, CheckpointError::Public { .. }),
+                "{written}"
+            );
+            let read = read(&dir, "asaga on bio").unwrap_err();
+            assert!(
+                read.to_string().contains("can be written by every user"),
+                "{read}"
+            );
+        }
+        // A folder the writer makes is its user's alone, whatever the umask.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let made = dir.join("new/deeper");
+        write(&made, &sample()).unwrap();
+        let mode = fs::metadata(&made).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -746,8 +911,10 @@ mod tests {
         let dir = scratch("half-written");
         write(&dir, &at_iteration(10)).unwrap();
         // The summary's temporary name taken by a folder: its write fails.
-        fs::create_dir(dir.join(format!("{SUMMARY_FILE}.tmp"))).unwrap();
-        let error = write(&dir, &at_iteration(20)).unwrap_err().to_string();
+        fs::create_dir(dir.join(format!("{SUMMARY_FILE}.taken.tmp"))).unwrap();
+        let error = write_staging_as(&dir, &at_iteration(20), "taken")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(SUMMARY_FILE), "{error}");
         assert_eq!(
             read(&dir, "asaga on bio").unwrap().iteration,
@@ -755,9 +922,10 @@ mod tests {
             "an error means the checkpoint on disk is still the previous one"
         );
         assert_eq!(summary_iteration(&dir), 10);
-        assert!(
-            !dir.join(format!("{FILE}.tmp")).exists(),
-            "no temporary file left"
+        assert_eq!(
+            staged_files(&dir),
+            [format!("{SUMMARY_FILE}.taken.tmp")],
+            "no temporary file of the write left"
         );
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -692,6 +692,31 @@ fn a_checkpoint_folder_is_neither_overwritten_nor_shared() {
     );
 }
 
+/// A checkpoint folder every user can write is refused, for a new run and for a resume:
+/// anyone on the host could have replaced the checkpoint a resume trains on.
+#[cfg(unix)]
+#[test]
+fn a_checkpoint_folder_every_user_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("ck-public");
+    let short = ["--algo", "sgd", "--updates", "50", "--quiet"];
+    assert!(run(&[&short[..], &["--checkpoint", "ck"]].concat(), &dir)
+        .status
+        .success());
+    let mode = std::fs::metadata(dir.join("ck"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the run made its folder private: {mode:o}");
+    std::fs::set_permissions(dir.join("ck"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let resumed = run(&[&short[..], &["--resume", "ck"]].concat(), &dir);
+    assert_clear_error(&resumed, "ck can be written by every user");
+    std::fs::create_dir(dir.join("open")).unwrap();
+    std::fs::set_permissions(dir.join("open"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let new = run(&[&short[..], &["--checkpoint", "open"]].concat(), &dir);
+    assert_clear_error(&new, "open can be written by every user");
+}
+
 /// A checkpoint names its data by content: a run on a copy of the file, under another name,
 /// resumes it.
 #[test]

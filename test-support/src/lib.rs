@@ -54,7 +54,13 @@ pub const A9A_LOGISTIC_1E_4: f64 = 0.3245069247;
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("asyncopt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
+    // Private whatever the umask: a checkpoint folder every user can write is refused.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }

@@ -132,6 +132,8 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
                 dir.display()
             );
         }
+        // Made private before anything is put in it; one every user can write is refused.
+        asyncopt_runtime::checkpoint::prepare_folder(dir)?;
         check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;
     }
     Ok(())

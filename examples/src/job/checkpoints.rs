@@ -141,8 +141,7 @@ pub(super) fn keep(
 /// is held), and when it holds a checkpoint that this run does not resume (`resume`), which
 /// the first new checkpoint would overwrite.
 fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
+    checkpoint::prepare_folder(dir)?;
     let path = dir.join(CHECKPOINT_LOCK);
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).write(true);
