@@ -171,6 +171,22 @@ pub enum CheckpointError {
     /// A variable of the training loop cannot be saved or restored.
     #[error("{0}")]
     State(String),
+    /// The checkpoint is larger than the memory the host can give it: reading it would fail
+    /// an allocation (an abort), so it is refused before.
+    #[error(
+        "checkpoint {path} is {} MiB, over the memory budget of {} MiB (half of what the host \
+         has available): resume on a host with more free memory",
+        bytes >> 20,
+        budget >> 20
+    )]
+    OverMemoryBudget {
+        /// The file.
+        path: PathBuf,
+        /// Its body's length.
+        bytes: u64,
+        /// What may be held.
+        budget: u64,
+    },
     /// The folder is one every user can write, so whoever else is on the host could replace
     /// the checkpoint a resume reads.
     #[error(
@@ -328,9 +344,15 @@ fn remove_stale_staging(dir: &Path) {
     }
 }
 
-/// Reads the checkpoint in `dir`, refusing a torn file, one of another `job`, and one in a
-/// folder every user can write ([`CheckpointError::Public`]).
+/// Reads the checkpoint in `dir`, refusing a torn file, one of another `job`, one in a folder
+/// every user can write ([`CheckpointError::Public`]) and one larger than half the memory the
+/// host has available ([`CheckpointError::OverMemoryBudget`]).
 pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
+    read_within(dir, job, crate::data::file::memory_budget())
+}
+
+/// [`read`], holding at most `budget` bytes of the checkpoint's body.
+fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join(FILE);
     match refuse_public(dir) {
         Err(CheckpointError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -387,6 +409,20 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
         return Err(torn(format!(
             "the body has {found} bytes, its header says {declared}"
         )));
+    }
+    // Decoding copies the body once more, so half the memory available is the most it may
+    // take; a failed reservation is an error, not an abort.
+    let over = CheckpointError::OverMemoryBudget {
+        path: path.clone(),
+        bytes: declared,
+        budget,
+    };
+    if declared > budget {
+        return Err(over);
+    }
+    let room = usize::try_from(declared).ok();
+    if room.is_none_or(|room| bytes.try_reserve_exact(room).is_err()) {
+        return Err(over);
     }
     reader.set_limit(declared);
     if let Err(error) = std::io::Read::read_to_end(&mut reader, &mut bytes) {
@@ -672,6 +708,26 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_checkpoint_over_the_memory_budget_is_refused_before_it_is_read() {
+        let dir = scratch("checkpoint-over-budget");
+        let bytes = write(&dir, &sample()).unwrap();
+        let error = read_within(&dir, "asaga on bio", bytes / 2).unwrap_err();
+        assert!(
+            matches!(error, CheckpointError::OverMemoryBudget { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("over the memory budget"),
+            "{error}"
+        );
+        assert_eq!(
+            read_within(&dir, "asaga on bio", bytes).unwrap().iteration,
+            1234
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

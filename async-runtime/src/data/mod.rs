@@ -35,7 +35,7 @@
 mod checksum;
 pub mod dataset;
 pub mod error;
-mod file;
+pub(crate) mod file;
 mod label;
 pub mod libsvm;
 pub mod lines;
