@@ -236,7 +236,7 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
     write_staging_as(dir, checkpoint, &format!("{:016x}", rand::random::<u64>()))
 }
 
-/// [`write`], staging its files under names ending in `.{tag}.tmp`.
+/// [`write()`], staging its files under names ending in `.{tag}.tmp`.
 fn write_staging_as(
     dir: &Path,
     checkpoint: &Checkpoint,
@@ -290,7 +290,7 @@ fn write_staging_as(
 
 /// Makes `dir` for checkpoints if missing, private to its user (mode 0700, whatever the
 /// umask), and refuses one that every user can write ([`CheckpointError::Public`]).
-/// [`write`] calls it; a program that claims its folder before the run calls it first.
+/// [`write()`] calls it; a program that claims its folder before the run calls it first.
 pub fn prepare_folder(dir: &Path) -> Result<(), CheckpointError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -351,7 +351,7 @@ pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     read_within(dir, job, crate::data::file::memory_budget())
 }
 
-/// [`read`], holding at most `budget` bytes of the checkpoint's body.
+/// [`read()`], holding at most `budget` bytes of the checkpoint's body.
 fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join(FILE);
     match refuse_public(dir) {
