@@ -37,7 +37,7 @@ use anyhow::{bail, Context, Result};
 
 use asyncopt_algorithms::{Loss, Model, Params};
 use asyncopt_runtime::data::{Dataset, LoadOptions};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::trace::write_whole;
@@ -304,9 +304,38 @@ fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::E
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// The weights, nulls read as NaN: no more than the memory budget's features and a bias weight,
+/// counted as they are read, so that a file of millions of `0,` is refused at the first weight
+/// beyond them rather than read whole into gigabytes before its `features` are compared.
 fn nulls_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
-    let weights = Vec::<Option<f64>>::deserialize(d)?;
-    Ok(weights.into_iter().map(|w| w.unwrap_or(f64::NAN)).collect())
+    struct Weights;
+    impl<'de> Visitor<'de> for Weights {
+        type Value = Vec<f64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of weights")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Vec<f64>, A::Error> {
+            let max = LoadOptions::DEFAULT_MAX_DIM;
+            let mut weights = Vec::new();
+            while let Some(w) = seq.next_element::<Option<f64>>()? {
+                if weights.len() > max {
+                    return Err(A::Error::custom(format!(
+                        "more than {} weights exceed the memory budget of {max} features and a \
+                         bias",
+                        max + 1
+                    )));
+                }
+                weights.push(w.unwrap_or(f64::NAN));
+            }
+            Ok(weights)
+        }
+    }
+    d.deserialize_seq(Weights)
 }
 
 #[cfg(test)]
@@ -379,6 +408,35 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn weights_beyond_the_budget_are_refused_as_they_are_read() {
+        // Each `0,` of the file took 16 bytes, all of them read before `features` was
+        // compared: a file of a few GB of them ran the host out of memory.
+        use std::io::Write as _;
+        let path = std::env::temp_dir().join(format!("many-{}.json", std::process::id()));
+        let text = serde_json::to_string(&saved(vec![0.0], None)).unwrap();
+        let (head, tail) = text.split_once("[0.0]").unwrap();
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        file.write_all(head.as_bytes()).unwrap();
+        file.write_all(b"[").unwrap();
+        for _ in 0..LoadOptions::DEFAULT_MAX_DIM + 1 {
+            file.write_all(b"0,").unwrap();
+        }
+        file.write_all(b"0]").unwrap();
+        file.write_all(tail.as_bytes()).unwrap();
+        file.into_inner().unwrap().sync_all().unwrap();
+        let error = format!("{:#}", SavedModel::read(&path).unwrap_err());
+        std::fs::remove_file(&path).ok();
+        assert!(
+            error.contains(&format!(
+                "more than {} weights exceed the memory budget of {} features and a bias",
+                LoadOptions::DEFAULT_MAX_DIM + 1,
+                LoadOptions::DEFAULT_MAX_DIM
+            )),
+            "{error}"
+        );
     }
 
     #[test]
