@@ -115,7 +115,11 @@ impl SavedModel {
         match self.loss.as_str() {
             "least-squares" => Ok(Loss::with_lambda(true, self.lambda)),
             "logistic" => Ok(Loss::with_lambda(false, self.lambda)),
-            other => bail!("the model's loss `{other}` is not least-squares or logistic"),
+            // The file's word, which may hold line breaks: the error stays one line.
+            other => bail!(
+                "the model's loss `{}` is not least-squares or logistic",
+                other.escape_debug()
+            ),
         }
     }
 
@@ -186,9 +190,9 @@ impl SavedModel {
         params.staleness_aware = recorded.staleness_aware.unwrap_or(defaults.staleness_aware);
         params.epoch = recorded.epoch.unwrap_or(defaults.epoch);
         if let Some(name) = recorded.precondition {
-            params.precondition = name
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("the model's settings: {e}"))?;
+            params.precondition = name.parse().map_err(|e: String| {
+                anyhow::anyhow!("the model's settings: {}", e.escape_debug())
+            })?;
         }
         params.extra = recorded.params.unwrap_or_default();
         Ok(params)
@@ -213,7 +217,7 @@ impl SavedModel {
             bail!(
                 "{} is not a model file (format `{}`, expected `{FORMAT}`)",
                 path.display(),
-                model.format
+                model.format.escape_debug()
             );
         }
         if model.version != VERSION {
@@ -270,7 +274,7 @@ impl SavedModel {
                 path.display()
             );
         }
-        model.loss()?;
+        model.loss().with_context(|| path.display().to_string())?;
         Ok(model)
     }
 
@@ -471,6 +475,28 @@ mod tests {
         // Weights and an own form at once is not a model file.
         let both = saved(vec![1.0], Some(serde_json::json!(1)));
         assert!(round_trip(&both, "both").is_err());
+    }
+
+    #[test]
+    fn a_wrong_format_loss_or_preconditioner_is_said_on_one_line_naming_the_file() {
+        let mut model = saved(vec![1.0], None);
+        model.loss = "hinge\nerror: fake".into();
+        let error = format!("{:#}", round_trip(&model, "loss").unwrap_err());
+        assert!(
+            error.starts_with(&std::env::temp_dir().display().to_string())
+                && error.ends_with(
+                    ": the model's loss `hinge\\nerror: fake` is not least-squares or logistic"
+                ),
+            "{error}"
+        );
+        let mut model = saved(vec![1.0], None);
+        model.format = "x\ny".into();
+        let error = format!("{:#}", round_trip(&model, "format").unwrap_err());
+        assert!(error.contains("(format `x\\ny`, expected"), "{error}");
+        let mut model = saved(vec![1.0], None);
+        model.settings["precondition"] = "a\nb".into();
+        let error = format!("{:#}", model.params().unwrap_err());
+        assert!(error.contains("unknown preconditioner `a\\nb`"), "{error}");
     }
 
     #[test]
