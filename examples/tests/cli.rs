@@ -862,6 +862,32 @@ fn outputs_that_would_overwrite_each_other_or_the_data_are_refused() {
     assert!(!dir.join("x.svg").exists());
 }
 
+/// An output naming the token file is refused as one naming the data is: the run read the
+/// token, trained, and then replaced the file with its model (the workers of the next run
+/// could no longer join).
+#[test]
+fn an_output_naming_the_token_file_is_refused() {
+    let dir = scratch("token-output");
+    let token = "a-token-of-sufficient-length\n";
+    std::fs::write(dir.join("token"), token).unwrap();
+    let output = run(
+        &[
+            "--updates",
+            "10",
+            "--token-file",
+            "token",
+            "--save-model",
+            "./token",
+        ],
+        &dir,
+    );
+    assert_usage_error(
+        &output,
+        "--save-model ./token would overwrite the token file",
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("token")).unwrap(), token);
+}
+
 /// A run that cannot go on says why once: the error line, not also a log line before it.
 #[test]
 fn a_run_that_loses_every_worker_says_why_once() {

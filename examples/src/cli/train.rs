@@ -71,10 +71,10 @@ fn checkpointing(args: &TrainArgs) -> Result<Checkpointing> {
 }
 
 /// Refuses, before the training, an output that cannot be written, or that would overwrite
-/// another output, the data or the checkpoint folder's files.
+/// another output, an input (the data, the token file) or the checkpoint folder's files.
 fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> {
     // An output that cannot be written fails the command before the training, not after; so
-    // does one that would overwrite another output or the data.
+    // does one that would overwrite another output or an input.
     let outputs = [
         ("--trace", &args.trace),
         ("--summary", &args.summary),
@@ -85,6 +85,13 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
         .iter()
         .filter_map(|(flag, path)| path.as_ref().map(|path| (*flag, path)))
         .collect();
+    let inputs: Vec<(&str, &PathBuf)> = [
+        ("data", &args.run.data),
+        ("token file", &args.run.token_file),
+    ]
+    .into_iter()
+    .filter_map(|(name, path)| path.as_ref().map(|path| (name, path)))
+    .collect();
     let checkpoint_folders = [&checkpointing.dir, &checkpointing.resume];
     for dir in checkpoint_folders.into_iter().flatten() {
         if let Some((flag, path)) = named.iter().find(|(_, p)| same_file(p, dir)) {
@@ -116,9 +123,7 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
                 path.display()
             );
         }
-        if let Some(data) = &args.run.data {
-            refuse_overwriting(flag, path, &[("data", data)])?;
-        }
+        refuse_overwriting(flag, path, &inputs)?;
         check_writable(path)?;
     }
     if let Some(plot) = &args.plot {
