@@ -211,22 +211,20 @@ impl SavedModel {
             .with_context(|| format!("cannot read the model {}", path.display()))?;
         // Read as it is parsed, so that what is no JSON (a device, a binary) is refused at its
         // first bytes rather than read whole.
-        let model: SavedModel = serde_json::from_reader(std::io::BufReader::new(file))
-            .with_context(|| format!("{} is not a model file", path.display()))?;
-        if model.format != FORMAT {
-            bail!(
-                "{} is not a model file (format `{}`, expected `{FORMAT}`)",
-                path.display(),
-                model.format.escape_debug()
-            );
-        }
-        if model.version != VERSION {
-            bail!(
-                "{} is a model of layout version {}; this build reads version {VERSION}",
-                path.display(),
-                model.version
-            );
-        }
+        let model: SavedModel = match serde_json::from_reader(std::io::BufReader::new(file)) {
+            Ok(model) => model,
+            Err(e) => {
+                // A model of another layout version, or a JSON file of another kind, fails on
+                // a field of this layout: its header says what it is, when it can be read again.
+                if e.is_data() && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                    if let Ok(header) = Header::read(path) {
+                        check_header(path, &header.format, header.version)?;
+                    }
+                }
+                return Err(e).with_context(|| format!("{} is not a model file", path.display()));
+            }
+        };
+        check_header(path, &model.format, model.version)?;
         if !(model.lambda.is_finite() && model.lambda >= 0.0) {
             bail!(
                 "{}: lambda {} is not a number >= 0",
@@ -300,6 +298,39 @@ impl SavedModel {
             ..LoadOptions::default()
         }
     }
+}
+
+/// The fields that say what a JSON file is, whatever its other fields.
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+impl Header {
+    /// Reads them from `path`, its other fields skipped as they are read.
+    fn read(path: &Path) -> Result<Header> {
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        Ok(serde_json::from_reader(file)?)
+    }
+}
+
+/// Refuses a file whose `format` is not a model's, or whose `version` is not [`VERSION`].
+fn check_header(path: &Path, format: &str, version: u32) -> Result<()> {
+    if format != FORMAT {
+        bail!(
+            "{} is not a model file (format `{}`, expected `{FORMAT}`)",
+            path.display(),
+            format.escape_debug()
+        );
+    }
+    if version != VERSION {
+        bail!(
+            "{} is a model of layout version {version}; this build reads version {VERSION}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// JSON has no NaN or infinity, which serde_json writes as null: a diverged run's model file
@@ -497,6 +528,38 @@ mod tests {
         model.settings["precondition"] = "a\nb".into();
         let error = format!("{:#}", model.params().unwrap_err());
         assert!(error.contains("unknown preconditioner `a\\nb`"), "{error}");
+    }
+
+    #[test]
+    fn a_file_of_another_version_or_kind_says_so_whatever_its_other_fields() {
+        // A later layout that renames a field, or another tool's JSON: they failed on this
+        // layout's first missing field, and never reached the version or format check.
+        let path = std::env::temp_dir().join(format!("layout-{}.json", std::process::id()));
+        let read = |json: serde_json::Value| {
+            std::fs::write(&path, json.to_string()).unwrap();
+            format!("{:#}", SavedModel::read(&path).unwrap_err())
+        };
+        let later = read(serde_json::json!({
+            "format": FORMAT, "version": 2, "loss": "logistic", "regularizer": {"l2": 0.1},
+        }));
+        let other = read(serde_json::json!({"format": "asyncopt-trace", "version": 1}));
+        let unlabelled = read(serde_json::json!({"format": FORMAT, "weights": [1.0]}));
+        std::fs::remove_file(&path).ok();
+        assert!(
+            later.ends_with("is a model of layout version 2; this build reads version 1"),
+            "{later}"
+        );
+        assert!(
+            other.ends_with(
+                "is not a model file (format `asyncopt-trace`, expected `asyncopt-model`)"
+            ),
+            "{other}"
+        );
+        // Without a header, the field this layout misses.
+        assert!(
+            unlabelled.contains("is not a model file: missing field `version`"),
+            "{unlabelled}"
+        );
     }
 
     #[test]
