@@ -136,6 +136,11 @@ impl Scorer {
         let (model, params, algo) = match self {
             Scorer::Linear { loss, weights } => {
                 let scores = metrics::evaluate(loss, data, weights.view());
+                let (Metrics::Regression { objective, .. }
+                | Metrics::Classification { objective, .. }) = scores;
+                if !objective.is_finite() {
+                    return Err(overflows(data, "the objective"));
+                }
                 return Ok(Evaluation {
                     line: linear_line(data.name(), &scores),
                     metrics: serde_json::to_value(&scores)?,
@@ -202,6 +207,15 @@ impl Scorer {
         let (model, algo) = match self {
             Scorer::Linear { loss, weights } => {
                 let values = linear_predictions(loss, weights, data);
+                if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+                    let row = at / columns.len() + 1;
+                    return Err(overflows(
+                        data,
+                        &format!(
+                        "the prediction of data row {row} (blank and comment lines not counted)"
+                    ),
+                    ));
+                }
                 return Ok(Predictions { columns, values });
             }
             Scorer::Own { algo, model, .. } => (model, *algo),
@@ -233,6 +247,16 @@ fn failed(algo: &str, what: &str, data: &Dataset, panic: &str) -> anyhow::Error 
     anyhow!(
         "{algo}'s model cannot {what} {}: its code failed ({panic}), on a model that does not \
          fit the data or by a bug of its type",
+        data.name()
+    )
+}
+
+/// The error of a linear model whose `what` on `data` is not a finite number: finite weights and
+/// finite values whose products overflow (values of 1e300, which a run refuses to train on).
+fn overflows(data: &Dataset, what: &str) -> anyhow::Error {
+    anyhow!(
+        "cannot score the model on {}: {what} overflows: \
+         the model's weights and the data's feature values are too large together",
         data.name()
     )
 }
@@ -445,6 +469,45 @@ mod tests {
         let predictions = says.predict(&data()).unwrap();
         assert_eq!(predictions.rows(), 2);
         assert_eq!(predictions.to_csv(), "row,label\n0,1\n1,3\n");
+    }
+
+    #[test]
+    fn a_linear_model_whose_scores_overflow_is_an_error_not_nan() {
+        // Finite weights on finite values whose products overflow, as a run's on values of
+        // 1e300 would (which it refuses): scored NaN, or inf, and predicted inf, with success.
+        let x = Array2::from_shape_vec((2, 1), vec![1.0, 1e300]).unwrap();
+        let data = Dataset::new("huge", Features::Dense(x), array![1.0, -1.0]).unwrap();
+        let scorer = |loss| Scorer::Linear {
+            loss,
+            weights: Model::from(vec![1e10]),
+        };
+        let error = |result: Result<String>| result.unwrap_err().to_string();
+        let said =
+            "overflows: the model's weights and the data's feature values are too large together";
+        for loss in [Loss::LeastSquares, Loss::with_lambda(false, 0.0)] {
+            let evaluated = error(scorer(loss).evaluate(&data).map(|e| e.line));
+            assert!(
+                evaluated.starts_with("cannot score the model on huge: the objective ")
+                    && evaluated.contains(said),
+                "{evaluated}"
+            );
+        }
+        let predicted = error(
+            scorer(Loss::LeastSquares)
+                .predict(&data)
+                .map(|p| p.to_csv()),
+        );
+        assert!(
+            predicted.starts_with("cannot score the model on huge: the prediction of data row 2 ")
+                && predicted.contains(said),
+            "{predicted}"
+        );
+        // A probability of a margin beyond any finite one is 0 or 1: written.
+        let csv = scorer(Loss::with_lambda(false, 0.0))
+            .predict(&data)
+            .unwrap()
+            .to_csv();
+        assert!(csv.ends_with("\n1,1\n"), "{csv}");
     }
 
     #[test]
