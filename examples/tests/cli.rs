@@ -888,6 +888,48 @@ fn an_output_naming_the_token_file_is_refused() {
     assert_eq!(std::fs::read_to_string(dir.join("token")).unwrap(), token);
 }
 
+/// A model at a path that is no UTF-8 (a Latin-1 name) is saved, and scored with `--out`: the
+/// metrics' JSON named the model by its path, which serde cannot write, and panicked.
+#[cfg(unix)]
+#[test]
+fn a_model_at_a_path_that_is_no_utf8_is_scored_into_json() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = scratch("latin1-model");
+    std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
+    let model = std::ffi::OsStr::from_bytes(b"mod\xe8le.json");
+    let command = |args: &[&str]| {
+        let output = Command::new(EXE)
+            .args(args)
+            .arg(model)
+            .current_dir(&dir)
+            .env("ASYNC_LOG", "error")
+            .output()
+            .expect("async-train starts");
+        succeeded(&output);
+    };
+    command(&[
+        "--data",
+        "small.libsvm",
+        "--workers",
+        "1",
+        "--updates",
+        "5",
+        "--save-model",
+    ]);
+    command(&[
+        "evaluate",
+        "--data",
+        "small.libsvm",
+        "--out",
+        "metrics.json",
+        "--model",
+    ]);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["model"], "mod\u{fffd}le.json");
+    assert_eq!(metrics["metrics"]["rows"], 2);
+}
+
 /// A run that cannot go on says why once: the error line, not also a log line before it.
 #[test]
 fn a_run_that_loses_every_worker_says_why_once() {

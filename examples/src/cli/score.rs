@@ -36,7 +36,8 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         return Ok(());
     };
     let json = serde_json::json!({
-        "model": args.model,
+        // As the data's name: a path that is no UTF-8 is no JSON string.
+        "model": args.model.to_string_lossy(),
         "data": data.name(),
         "data_sha256": data.fingerprint(),
         "metrics": evaluation.metrics,
