@@ -205,13 +205,26 @@ impl SavedModel {
             .with_context(|| format!("cannot write the model {}", path.display()))
     }
 
-    /// Reads and checks a model file.
+    /// Reads and checks a model file, under the default memory budget
+    /// ([`LoadOptions::DEFAULT_MAX_DIM`] features).
     pub fn read(path: &Path) -> Result<SavedModel> {
+        SavedModel::read_within(path, LoadOptions::DEFAULT_MAX_DIM)
+    }
+
+    /// Reads and checks a model file of at most `max_features` features (the memory budget,
+    /// as `--max-features`), its weights counted against it as they are read.
+    pub fn read_within(path: &Path, max_features: usize) -> Result<SavedModel> {
         let file = std::fs::File::open(path)
             .with_context(|| format!("cannot read the model {}", path.display()))?;
         // Read as it is parsed, so that what is no JSON (a device, a binary) is refused at its
         // first bytes rather than read whole.
-        let model: SavedModel = match serde_json::from_reader(std::io::BufReader::new(file)) {
+        let parsed = WEIGHTS_BUDGET.with(|budget| {
+            let default = budget.replace(max_features);
+            let parsed = serde_json::from_reader(std::io::BufReader::new(file));
+            budget.set(default);
+            parsed
+        });
+        let model: SavedModel = match parsed {
             Ok(model) => model,
             Err(e) => {
                 // A model of another layout version, or a JSON file of another kind, fails on
@@ -234,10 +247,10 @@ impl SavedModel {
         }
         // The file's word, checked before any arithmetic on it: the data is read in the
         // model's feature space, under the same budget.
-        let max = LoadOptions::DEFAULT_MAX_DIM;
-        if model.features > max {
+        if model.features > max_features {
             bail!(
-                "{}: {} features exceed the memory budget of {max} features",
+                "{}: {} features exceed the memory budget of {max_features} features: raise \
+                 it with --max-features if that is meant",
                 path.display(),
                 model.features
             );
@@ -295,6 +308,9 @@ impl SavedModel {
     fn load_options(&self) -> LoadOptions {
         LoadOptions {
             dim: Some(self.features),
+            // The model's features are within the budget it was read under (or already held
+            // in memory): its data is not refused under the default one.
+            max_dim: self.features,
             ..LoadOptions::default()
         }
     }
@@ -339,6 +355,13 @@ fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::E
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+thread_local! {
+    /// The memory budget, in features, of the model file being read on this thread: serde
+    /// passes no argument to [`nulls_as_nan`], which [`SavedModel::read_within`] gives it here.
+    static WEIGHTS_BUDGET: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(LoadOptions::DEFAULT_MAX_DIM) };
+}
+
 /// The weights, nulls read as NaN: no more than the memory budget's features and a bias weight,
 /// counted as they are read, so that a file of millions of `0,` is refused at the first weight
 /// beyond them rather than read whole into gigabytes before its `features` are compared.
@@ -355,7 +378,7 @@ fn nulls_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>
             self,
             mut seq: A,
         ) -> std::result::Result<Vec<f64>, A::Error> {
-            let max = LoadOptions::DEFAULT_MAX_DIM;
+            let max = WEIGHTS_BUDGET.with(std::cell::Cell::get);
             let mut weights = Vec::new();
             while let Some(w) = seq.next_element::<Option<f64>>()? {
                 if weights.len() > max {
@@ -443,6 +466,41 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_model_beyond_the_default_budget_is_read_within_a_larger_one_with_its_data() {
+        // A model trained with a larger --max-features was refused by evaluate and predict,
+        // which read it, and its data, under the default budget alone. Its own form keeps
+        // the file small; a model of `features` weights is counted against the same budget.
+        let features = LoadOptions::DEFAULT_MAX_DIM + 1;
+        let mut model = saved(Vec::new(), Some(serde_json::json!(1)));
+        model.features = features;
+        let path = std::env::temp_dir().join(format!("wide-{}.json", std::process::id()));
+        let rows = std::env::temp_dir().join(format!("wide-{}.libsvm", std::process::id()));
+        model.write(&path).unwrap();
+        std::fs::write(&rows, format!("1 1:0.5 {features}:2\n")).unwrap();
+        let refused = format!("{:#}", SavedModel::read(&path).unwrap_err());
+        let read = SavedModel::read_within(&path, features)
+            .and_then(|m| Ok((m.features, m.load_rows(&rows)?.dim())));
+        let linear = saved(vec![1.0, 2.0, 3.0, 4.0], None);
+        linear.write(&path).unwrap();
+        let weights = format!("{:#}", SavedModel::read_within(&path, 2).unwrap_err());
+        std::fs::remove_file(&path).ok();
+        std::fs::remove_file(&rows).ok();
+        assert!(
+            refused.contains(&format!(
+                "{features} features exceed the memory budget of {} features: raise it with \
+                 --max-features",
+                LoadOptions::DEFAULT_MAX_DIM
+            )),
+            "{refused}"
+        );
+        assert_eq!(read.unwrap(), (features, features));
+        assert!(
+            weights.contains("more than 3 weights exceed the memory budget of 2 features"),
+            "{weights}"
+        );
     }
 
     #[test]

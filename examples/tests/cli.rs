@@ -106,7 +106,7 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 14] = [
+    let refused: [(&[&str], &str); 15] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -148,6 +148,20 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         (
             &["compare", "--algos", "sgd,sgd"],
             "--algos names sgd twice",
+        ),
+        (
+            &[
+                "predict",
+                "--model",
+                "m.json",
+                "--data",
+                "small.libsvm",
+                "--out",
+                "p.csv",
+                "--max-features",
+                "4294967296",
+            ],
+            "--max-features must be at most 2147483648",
         ),
         (
             &[

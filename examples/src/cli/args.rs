@@ -291,6 +291,10 @@ pub(super) struct EvaluateArgs {
     /// LIBSVM file to score the model on (plain, .gz or .xz).
     #[arg(long)]
     pub(super) data: PathBuf,
+    /// The memory budget of a model, in features: a model file of more features (one trained
+    /// with a larger --max-features) is refused before anything is allocated for it.
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
+    pub(super) max_features: usize,
     /// Also write the metrics as JSON here (`-`: stdout, the line above going to stderr).
     #[arg(long)]
     pub(super) out: Option<PathBuf>,
@@ -304,6 +308,10 @@ pub(super) struct PredictArgs {
     /// LIBSVM file whose rows to predict (its labels, whatever they are, are not used).
     #[arg(long)]
     pub(super) data: PathBuf,
+    /// The memory budget of a model, in features: a model file of more features (one trained
+    /// with a larger --max-features) is refused before anything is allocated for it.
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
+    pub(super) max_features: usize,
     /// CSV to write (`-`: stdout): `prediction` per row (least squares),
     /// `probability,label` (logistic), or the columns a model of an optimizer's own type names.
     #[arg(long)]

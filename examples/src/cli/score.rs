@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
+use super::spec::check_max_features;
 use crate::model_file::SavedModel;
 use crate::optimizer::Registry;
 use crate::progress::Working;
@@ -11,6 +12,7 @@ use crate::score::Scorer;
 use crate::trace::check_writable;
 
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
+    check_max_features(args.max_features)?;
     if let Some(out) = &args.out {
         refuse_overwriting(
             "--out",
@@ -22,7 +24,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         // Before the data is read and scored, as a run's outputs are checked before it.
         check_writable(out)?;
     }
-    let model = SavedModel::read(&args.model)?;
+    let model = SavedModel::read_within(&args.model, args.max_features)?;
     // Known before the data is read: a model this program cannot score costs no load.
     let scorer = Scorer::of(&model, &args.model, registry)?;
     let data = {
@@ -55,6 +57,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
 }
 
 pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
+    check_max_features(args.max_features)?;
     refuse_overwriting(
         "--out",
         &args.out,
@@ -63,7 +66,7 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;
     }
-    let model = SavedModel::read(&args.model)?;
+    let model = SavedModel::read_within(&args.model, args.max_features)?;
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
     scorer.prediction_columns()?;

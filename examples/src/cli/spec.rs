@@ -192,13 +192,7 @@ impl RunArgs {
                 self.workers
             );
         }
-        if self.max_features > MAX_FEATURES_CEILING {
-            bail_usage!(
-                "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB \
-                 per model copy), not {}",
-                self.max_features
-            );
-        }
+        check_max_features(self.max_features)?;
         if self.eval_rows == 0 {
             bail_usage!("--eval-rows must be at least 1");
         }
@@ -269,6 +263,17 @@ impl RunArgs {
             None => DataSource::Builtin,
         })
     }
+}
+
+/// Refuses a `--max-features` over [`MAX_FEATURES_CEILING`], as a usage error.
+pub(super) fn check_max_features(max_features: usize) -> Result<()> {
+    if max_features > MAX_FEATURES_CEILING {
+        bail_usage!(
+            "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB per \
+             model copy), not {max_features}"
+        );
+    }
+    Ok(())
 }
 
 /// The L2 weight of the logistic loss when `--lambda` is not given.
