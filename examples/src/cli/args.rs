@@ -305,7 +305,8 @@ pub(super) struct PredictArgs {
     /// A model written by --save-model.
     #[arg(long)]
     pub(super) model: PathBuf,
-    /// LIBSVM file whose rows to predict (its labels, whatever they are, are not used).
+    /// LIBSVM file whose rows to predict: every line starts with a number in the label place
+    /// (any, such as 0), which is not used; a line with no label, or `?`, is refused.
     #[arg(long)]
     pub(super) data: PathBuf,
     /// The memory budget of a model, in features: a model file of more features (one trained
@@ -375,6 +376,28 @@ mod tests {
             .nth(1)
             .expect("compare --help lists --out");
         assert!(out.contains("runs/run-<time>"), "{out}");
+    }
+
+    #[test]
+    fn predict_help_says_its_data_needs_a_label_it_does_not_use() {
+        // It said the labels were not used "whatever they are", but the reader refuses a
+        // line whose label is missing or `?`.
+        let mut command = Cli::command();
+        let predict = command
+            .find_subcommand_mut("predict")
+            .expect("the predict subcommand");
+        let help = predict.render_long_help().to_string();
+        let data = help
+            .split("--data <DATA>")
+            .last()
+            .and_then(|rest| rest.split("--max-features").next())
+            .expect("predict --help lists --data");
+        let data = data.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            data.contains("a number in the label place (any, such as 0), which is not used")
+                && data.contains("a line with no label, or `?`, is refused"),
+            "{data}"
+        );
     }
 
     #[test]
