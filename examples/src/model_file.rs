@@ -245,6 +245,16 @@ impl SavedModel {
                 model.lambda
             );
         }
+        // Refused as a run's --lambda is: the objective of such a model overflows for all but
+        // the smallest weights, and evaluate's error would then blame the weights and data.
+        if !(model.lambda * model.lambda).is_finite() {
+            bail!(
+                "{}: lambda {:e} is too large: the smoothness it adds overflows, so no run \
+                 trains with it",
+                path.display(),
+                model.lambda
+            );
+        }
         // The file's word, checked before any arithmetic on it: the data is read in the
         // model's feature space, under the same budget.
         if model.features > max_features {
@@ -564,6 +574,26 @@ mod tests {
         // Weights and an own form at once is not a model file.
         let both = saved(vec![1.0], Some(serde_json::json!(1)));
         assert!(round_trip(&both, "both").is_err());
+    }
+
+    #[test]
+    fn a_lambda_whose_square_overflows_is_refused_naming_the_file() {
+        // Finite, so it was read; a run refuses it as --lambda, and evaluate's error blamed
+        // the weights and the data for the objective it overflowed.
+        let mut huge = saved(vec![1.0], None);
+        huge.lambda = 1e200;
+        let error = round_trip(&huge, "huge-lambda").unwrap_err().to_string();
+        assert!(
+            error.starts_with(&std::env::temp_dir().display().to_string())
+                && error.ends_with(
+                    ": lambda 1e200 is too large: the smoothness it adds overflows, so no run \
+                     trains with it"
+                ),
+            "{error}"
+        );
+        let mut large = saved(vec![1.0], None);
+        large.lambda = 1e150;
+        assert_eq!(round_trip(&large, "large-lambda").unwrap().lambda, 1e150);
     }
 
     #[test]
