@@ -181,14 +181,7 @@ fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Resul
     }
     crate::trace::check_writable(&out.join("compare.json"))?;
     if let job::DataSource::File { path: data, .. } = &spec.data {
-        let per_run = algorithms.iter().flat_map(|algorithm| {
-            ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
-        });
-        let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
-        if let Some(file) = per_run
-            .chain(shared)
-            .find(|file| crate::trace::same_file(&out.join(file), data))
-        {
+        if let Some(file) = file_overwriting(algorithms, out, data) {
             bail_usage!(
                 "--out {}: its {file} would overwrite the data",
                 out.display()
@@ -196,6 +189,18 @@ fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Resul
         }
     }
     Ok(())
+}
+
+/// The name of the file of a comparison of `algorithms` into `out` that would overwrite
+/// `input`, if one would.
+pub fn file_overwriting(algorithms: &[Optimizer], out: &Path, input: &Path) -> Option<String> {
+    let per_run = algorithms.iter().flat_map(|algorithm| {
+        ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
+    });
+    let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
+    per_run
+        .chain(shared)
+        .find(|file| crate::trace::same_file(&out.join(file), input))
 }
 
 /// Writes one run's trace, summary and model into `out`, each attempted whatever became of

@@ -900,6 +900,31 @@ fn an_output_naming_the_token_file_is_refused() {
         "--save-model ./token would overwrite the token file",
     );
     assert_eq!(std::fs::read_to_string(dir.join("token")).unwrap(), token);
+    // A comparison's files, inside --out: its model was written over the token.
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/sgd.model.json"), token).unwrap();
+    let compared = run(
+        &[
+            "compare",
+            "--algos",
+            "sgd",
+            "--updates",
+            "10",
+            "--token-file",
+            "out/sgd.model.json",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_usage_error(
+        &compared,
+        "--out out: its sgd.model.json would overwrite the token file",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/sgd.model.json")).unwrap(),
+        token
+    );
 }
 
 /// A model at a path that is no UTF-8 (a Latin-1 name) is saved, and scored with `--out`: the

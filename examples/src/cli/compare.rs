@@ -13,6 +13,16 @@ use crate::compare::{self, CompareOutputs};
 /// `compare`: the runs of `args.algos`, into `--out` or a new folder of `runs/`.
 pub(super) fn compare(args: &CompareArgs) -> Result<()> {
     let spec = args.run.job(args.algos[0])?;
+    if let (Some(out), Some(token)) = (&args.out, &args.run.token_file) {
+        // As a run's outputs are checked: a model written over the token would keep the
+        // workers holding it from joining the next run. A new folder of `runs/` holds none.
+        if let Some(file) = compare::file_overwriting(&args.algos, out, token) {
+            bail_usage!(
+                "--out {}: its {file} would overwrite the token file",
+                out.display()
+            );
+        }
+    }
     let out = match args.out.clone() {
         Some(out) => out,
         None => default_out_dir()?,
