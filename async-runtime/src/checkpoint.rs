@@ -13,8 +13,8 @@
 //!
 //! The SHA-256 tells damage, not forgery: whoever can write the folder can write a consistent
 //! checkpoint, which a resume would train on. So the folder is made private (mode 0700) when
-//! it is made here, and one that every user can write (`/tmp` itself, or a folder made
-//! `0777`) is refused, for writing and for reading.
+//! it is made here, and one that someone else can write (every user: `/tmp` itself, a folder
+//! made `0777`; or another user who owns it) is refused, for writing and for reading.
 //!
 //! ```
 //! use asyncopt_runtime::checkpoint::{self, Checkpoint};
@@ -187,16 +187,17 @@ pub enum CheckpointError {
         /// What may be held.
         budget: u64,
     },
-    /// The folder is one every user can write, so whoever else is on the host could replace
-    /// the checkpoint a resume reads.
+    /// The folder can be written by someone else (every user, or another user who owns it),
+    /// who could replace the checkpoint a resume reads.
     #[error(
-        "checkpoint folder {dir} can be written by every user, who could replace the \
-         checkpoint a resume reads: use a folder only you can write (chmod o-w {dir}, or \
-         another folder)"
+        "checkpoint folder {dir} can be written by {who}, who could replace the checkpoint a \
+         resume reads: use a folder of your own that only you can write"
     )]
     Public {
         /// The folder.
         dir: PathBuf,
+        /// Who else can write it: `every user`, or `its owner, user N`.
+        who: String,
     },
 }
 
@@ -229,7 +230,7 @@ fn differences(found: &str, expected: &str) -> String {
 /// summary as they were, and an `Ok` means the new checkpoint is the one on disk. So the
 /// update a caller records as checkpointed is always the one a resume gets.
 ///
-/// The folder is made (mode 0700) if missing; one every user can write is refused
+/// The folder is made (mode 0700) if missing; one someone else can write is refused
 /// ([`CheckpointError::Public`]).
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
     // Unpredictable, so that nobody else who can write the folder can take the names first.
@@ -289,7 +290,7 @@ fn write_staging_as(
 }
 
 /// Makes `dir` for checkpoints if missing, private to its user (mode 0700, whatever the
-/// umask), and refuses one that every user can write ([`CheckpointError::Public`]).
+/// umask), and refuses one that someone else can write ([`CheckpointError::Public`]).
 /// [`write()`] calls it; a program that claims its folder before the run calls it first.
 pub fn prepare_folder(dir: &Path) -> Result<(), CheckpointError> {
     let mut builder = fs::DirBuilder::new();
@@ -303,23 +304,37 @@ pub fn prepare_folder(dir: &Path) -> Result<(), CheckpointError> {
     refuse_public(dir)
 }
 
-/// Refuses a folder every user can write: the sticky bit does not help, since another user's
-/// file at a checkpoint's name could neither be removed nor replaced.
+/// Refuses a folder someone else can write ([`others_who_write`]).
 fn refuse_public(dir: &Path) -> Result<(), CheckpointError> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::MetadataExt;
         let meta = fs::metadata(dir).map_err(|error| CheckpointError::Io {
             path: dir.to_path_buf(),
             error,
         })?;
-        if meta.permissions().mode() & 0o002 != 0 {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if let Some(who) = others_who_write(meta.mode(), meta.uid(), me) {
             return Err(CheckpointError::Public {
                 dir: dir.to_path_buf(),
+                who,
             });
         }
     }
     Ok(())
+}
+
+/// Who other than user `me` (and root) can write a folder of this `mode` and `owner`, if
+/// anyone: every user when the mode says so (the sticky bit does not help: another user's
+/// file at a checkpoint's name can be neither removed nor replaced), and an owner who is
+/// someone else (a folder another user made in `/tmp` for root to write into). Its group is
+/// trusted: a group-writable folder is the norm under a umask of 002.
+fn others_who_write(mode: u32, owner: u32, me: u32) -> Option<String> {
+    if mode & 0o002 != 0 {
+        return Some("every user".to_owned());
+    }
+    (owner != me && owner != 0).then(|| format!("its owner, user {owner}"))
 }
 
 /// Removes the staged files an interrupted write left (a crash between staging and renaming);
@@ -345,7 +360,7 @@ fn remove_stale_staging(dir: &Path) {
 }
 
 /// Reads the checkpoint in `dir`, refusing a torn file, one of another `job`, one in a folder
-/// every user can write ([`CheckpointError::Public`]) and one larger than half the memory the
+/// someone else can write ([`CheckpointError::Public`]) and one larger than half the memory the
 /// host has available ([`CheckpointError::OverMemoryBudget`]).
 pub fn read(dir: &Path, job: &str) -> Result<Checkpoint, CheckpointError> {
     read_within(dir, job, crate::data::file::memory_budget())
@@ -762,6 +777,40 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn a_folder_is_refused_when_every_user_or_another_owner_can_write_it() {
+        let (me, other, root) = (1000, 1001, 0);
+        assert_eq!(others_who_write(0o40700, me, me), None);
+        assert_eq!(
+            others_who_write(0o40775, me, me),
+            None,
+            "the group is trusted"
+        );
+        assert_eq!(
+            others_who_write(0o40755, root, me),
+            None,
+            "root can write anything"
+        );
+        assert_eq!(
+            others_who_write(0o40777, me, me).as_deref(),
+            Some("every user")
+        );
+        assert_eq!(
+            others_who_write(0o41777, root, me).as_deref(),
+            Some("every user"),
+            "/tmp itself"
+        );
+        assert_eq!(
+            others_who_write(0o40700, other, me).as_deref(),
+            Some("its owner, user 1001")
+        );
+        assert_eq!(
+            others_who_write(0o40700, other, root).as_deref(),
+            Some("its owner, user 1001"),
+            "root writing into another user's folder"
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_folder_every_user_can_write_is_refused_and_a_new_one_is_private() {
@@ -782,8 +831,19 @@ mod tests {
                 "{read}"
             );
         }
-        // A folder the writer makes is its user's alone, whatever the umask.
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        // Made by another user, who could write into it: only root can make one here.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            let error = read(&dir, "asaga on bio").unwrap_err().to_string();
+            std::os::unix::fs::chown(&dir, Some(0), None).unwrap();
+            assert!(
+                error.contains("can be written by its owner, user 65534"),
+                "{error}"
+            );
+        }
+        // A folder the writer makes is its user's alone, whatever the umask.
         let made = dir.join("new/deeper");
         write(&made, &sample()).unwrap();
         let mode = fs::metadata(&made).unwrap().permissions().mode();
