@@ -849,9 +849,17 @@ fn insider_flood_is_not_kept() {
     let (lies, peak, report) = flooded_while_busy("lies");
     assert!(lies.contains("told: 40,"), "it sent its whole flood");
     assert!(peak < FLOOD_MEMORY_BOUND_MIB, "peak {peak} MiB");
-    assert!(lies.contains("3 bad results"), "told it is excluded");
+    // Its lies are bad results, and three exclude it. On a loaded machine its own flood can
+    // hold its heartbeats back past the liveness timeout: it is then let go as lost first, and
+    // its lies, of a session that ended, are never read as results.
+    let excluded = lies.contains("3 bad results");
+    let lost_first = report.stats.bad_results == 0 && lies.contains("closed: true");
+    assert!(
+        excluded || lost_first,
+        "told it is excluded, or let go: {lies}"
+    );
     let row = report.workers.iter().find(|w| w.name == "x-flood");
-    assert!(row.is_some_and(|w| w.excluded && !w.alive));
+    assert!(row.is_some_and(|w| w.excluded == excluded && !w.alive));
 }
 
 /// As [`insider_flood_is_not_kept`], the insider sending 3 million heartbeats (about 100
@@ -875,8 +883,8 @@ fn heartbeat_flood_is_capped() {
 }
 
 /// A run of two real workers, trained to the optimum while a flooding insider ([`flooder`],
-/// sending `kind`) is admitted as a third, the driver busy for 10 s once it is: what the
-/// flooder said, the driver process's peak resident memory (MiB), the run's report. The
+/// sending `kind`) is admitted as a third, the driver busy for 10 s once it is and, for
+/// lies, training on until the flooder is told it is excluded: what the flooder said, the driver process's peak resident memory (MiB), the run's report. The
 /// insider is a process of its own, so that only the driver's memory is measured.
 fn flooded_while_busy(kind: &str) -> (String, u64, RunReport) {
     use std::io::BufRead;
@@ -894,27 +902,41 @@ fn flooded_while_busy(kind: &str) -> (String, u64, RunReport) {
         .spawn()
         .expect("the flooder starts");
     let welcomed = std::sync::Arc::new(AtomicBool::new(false));
+    let told = std::sync::Arc::new(AtomicBool::new(false));
     let said = {
-        let (stdout, welcomed) = (child.stdout.take().expect("piped"), welcomed.clone());
+        let (stdout, welcomed, told) = (
+            child.stdout.take().expect("piped"),
+            welcomed.clone(),
+            told.clone(),
+        );
         std::thread::spawn(move || {
             let mut lines = std::io::BufReader::new(stdout).lines();
             let first = lines.next().and_then(Result::ok);
             assert_eq!(first.as_deref(), Some("welcomed"));
             welcomed.store(true, Ordering::SeqCst);
-            lines.next().and_then(Result::ok).unwrap_or_default()
+            let outcome = lines.next().and_then(Result::ok).unwrap_or_default();
+            told.store(true, Ordering::SeqCst);
+            outcome
         })
     };
     // The driver's own work between two steps, once the insider is admitted: the link thread
-    // alone hears it meanwhile.
-    let mut busy = true;
-    driver.observe(move |_, _: &Array1<f64>| {
+    // alone hears it meanwhile. A liar is then waited on until it is told (a loaded machine
+    // delivers 2.5 GiB slowly, and a run of 400 updates ended before the lies arrived), for
+    // two minutes at most; a heartbeat flooder is never told anything.
+    let (mut busy, waits_for_the_liar) = (true, kind == "lies");
+    let given_up = Instant::now() + Duration::from_secs(120);
+    driver.observe(move |progress, _: &Array1<f64>| {
         if busy && welcomed.load(Ordering::SeqCst) {
             busy = false;
             std::thread::sleep(Duration::from_secs(10));
         }
-        Flow::Continue
+        let waited = !waits_for_the_liar || told.load(Ordering::SeqCst);
+        match progress.updates >= 400 && (waited || Instant::now() > given_up) {
+            true => Flow::Stop,
+            false => Flow::Continue,
+        }
     });
-    let w = gd(&mut driver, &data, &plan(400, Misbehave::Nothing));
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
     let report = driver.finish().expect("the run trains on");
     print_counts(&report);
     let lies = said.join().expect("the flooder's output is read");

@@ -1018,8 +1018,8 @@ fn responding_insider(
 
 /// An insider: a peer holding the token, admitted as worker `name`, that once welcomed (it
 /// calls `welcomed`) sends `frames` messages as fast as it can, the `i`-th `flood(i)`, then
-/// reads what it is sent until the driver lets it go or `wait` passes. `told` counts the
-/// frames sent.
+/// reads what it is sent until the driver excludes it or lets it go, or `wait` passes. `told`
+/// counts the frames sent.
 pub fn flooding_insider(
     endpoint: &str,
     name: &str,
@@ -1062,7 +1062,9 @@ pub fn flooding_insider(
                     };
                     let Some(body) = opened(&mut insider.opener, message) else { continue };
                     if let Ok(ToWorker::Refused { reason, .. }) = frame::decode_body::<ToWorker>(&body) {
+                        // Its story ends here: the run it is waited on by may go on.
                         lies.excluded = Some(reason);
+                        return lies;
                     }
                 },
                 Some(event) = insider.events.next() => if let SocketEvent::Disconnected(_) = event {
