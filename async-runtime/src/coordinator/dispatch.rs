@@ -8,6 +8,7 @@ use serde_bytes::ByteBuf;
 use super::driver::Driver;
 use super::placement::{self, shipping_key, PartMeta, PartSource, Shipped};
 use super::result_meta::VersionRead;
+use super::straggling;
 use super::table::{WorkerInfo, WorkerTable};
 use super::tasks;
 use crate::broadcaster::delta::{self, VersionBody};
@@ -373,7 +374,7 @@ impl Driver {
             spec.sample,
         );
         let (model, seed) = (self.config.stragglers, self.config.seed);
-        let sleep_s = self.straggling.sleep_before(model, partition, seq, seed);
+        let sleep_s = straggling::sleep_before(model, partition, seq, seed, &self.table.workers);
         let len = self.send(
             worker,
             &ToWorker::Task(TaskOrder {

@@ -107,8 +107,6 @@ pub struct Driver {
     observer: Option<Observer>,
     /// Checkpoints: the policy, the last one and the one being written, the one resumed.
     pub(crate) checkpoints: Checkpoints,
-    /// The slow-partitions straggler model's mean compute per task.
-    pub(crate) straggling: super::straggling::TaskStraggling,
     /// Why workers were excluded: the cause of a run that runs out of workers.
     pub(crate) exclusions: super::exclusions::Exclusions,
     /// The budget of joins, and how often their lines are logged.
@@ -182,7 +180,6 @@ impl Driver {
             all_lost_since: None,
             observer: None,
             checkpoints: Checkpoints::default(),
-            straggling: Default::default(),
             exclusions: Default::default(),
             joins,
         }

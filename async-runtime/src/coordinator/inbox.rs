@@ -320,7 +320,6 @@ impl Driver {
         info.unconsumed += 1;
         info.record_task_time(compute_s, cpu_s, delay_s);
         info.delay_s += delay_s;
-        self.straggling.record(task.worker(), compute_s);
         self.refresh_oldest_in_flight();
         self.results.push(task.arrived(seq, body.into_vec()));
     }

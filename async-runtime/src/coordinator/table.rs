@@ -162,6 +162,14 @@ impl WorkerInfo {
     }
 }
 
+/// The lower median of `values` (the smaller middle one of an even count), if any: what the
+/// driver judges the workers' usual times by, since a mean lets one worker's word move it.
+pub(crate) fn lower_median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_unstable_by(f64::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied()
+}
+
 /// Rows of departed workers the table keeps at least (and at least the run's `workers`);
 /// beyond, the oldest departed rows make room for newcomers and are only counted.
 pub(crate) const DEPARTED_ROWS_KEPT: usize = 64;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::result_meta::VersionRead;
 use super::results::Arrived;
-use super::table::WorkerInfo;
+use super::table::{lower_median, WorkerInfo};
 use crate::protocol::Sample;
 use crate::worker::MAX_QUEUED_TASKS;
 
@@ -33,13 +33,8 @@ pub(crate) const HANG_FLOOR: Duration = Duration::from_secs(10);
 /// the delay the driver gave it (1 + its factor): at `intensity:100` its tasks take 101 times
 /// the others', and with tasks of over half a second it was struck out as hung.
 pub(crate) fn usual_task_s(workers: &[WorkerInfo]) -> impl Fn(usize) -> f64 + '_ {
-    let mut means: Vec<f64> = workers
-        .iter()
-        .filter(|w| w.alive && w.tasks_done > 0)
-        .map(|w| w.mean_task_s)
-        .collect();
-    means.sort_unstable_by(f64::total_cmp);
-    let median = means.get(means.len().saturating_sub(1) / 2).copied();
+    let answered = workers.iter().filter(|w| w.alive && w.tasks_done > 0);
+    let median = lower_median(answered.map(|w| w.mean_task_s));
     move |worker| {
         let info = &workers[worker];
         match median {
