@@ -243,10 +243,6 @@ fn write_staging_as(
     checkpoint: &Checkpoint,
     tag: &str,
 ) -> Result<u64, CheckpointError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| CheckpointError::Io { path, error }
-    };
     prepare_folder(dir)?;
     remove_stale_staging(dir);
     let body = postcard::to_allocvec(checkpoint)
@@ -289,6 +285,12 @@ fn write_staging_as(
     Ok(file_bytes.len() as u64)
 }
 
+/// The error of an I/O operation on `path` that failed.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
+    let path = path.to_path_buf();
+    move |error| CheckpointError::Io { path, error }
+}
+
 /// Makes `dir` for checkpoints if missing, private to its user (mode 0700, whatever the
 /// umask), and refuses one that someone else can write ([`CheckpointError::Public`]).
 /// [`write()`] calls it; a program that claims its folder before the run calls it first.
@@ -297,10 +299,7 @@ pub fn prepare_folder(dir: &Path) -> Result<(), CheckpointError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|error| CheckpointError::Io {
-        path: dir.to_path_buf(),
-        error,
-    })?;
+    builder.create(dir).map_err(io(dir))?;
     refuse_public(dir)
 }
 
@@ -309,10 +308,7 @@ fn refuse_public(dir: &Path) -> Result<(), CheckpointError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let meta = fs::metadata(dir).map_err(|error| CheckpointError::Io {
-            path: dir.to_path_buf(),
-            error,
-        })?;
+        let meta = fs::metadata(dir).map_err(io(dir))?;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if let Some(who) = others_who_write(meta.mode(), meta.uid(), me) {
