@@ -209,12 +209,10 @@ impl Scorer {
                 let values = linear_predictions(loss, weights, data);
                 if let Some(at) = values.iter().position(|v| !v.is_finite()) {
                     let row = at / columns.len() + 1;
-                    return Err(overflows(
-                        data,
-                        &format!(
+                    let what = format!(
                         "the prediction of data row {row} (blank and comment lines not counted)"
-                    ),
-                    ));
+                    );
+                    return Err(overflows(data, &what));
                 }
                 return Ok(Predictions { columns, values });
             }
