@@ -873,13 +873,7 @@ fn optimizers_of_one_name_resume_their_own_checkpoints() {
     let data = shared("cal_housing.scale.xz");
     let dir = test_support::scratch("namesakes");
     let job = "two opts";
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    driver.checkpoint_to(CheckpointPolicy {
-        dir: dir.clone(),
-        every_updates: Some(1),
-        every: None,
-        job: job.into(),
-    });
+    let mut driver = checkpointing_every_update(&dir, job);
     assert_eq!(first_opt(&mut driver, &data), 2.0);
     driver.finish().expect("the run succeeds");
     let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
@@ -895,6 +889,18 @@ fn optimizers_of_one_name_resume_their_own_checkpoints() {
             .contains("the checkpoint was written by optimizer"),
         "{error}"
     );
+}
+
+/// A driver of two local workers that checkpoints `job` into `dir` after every update.
+fn checkpointing_every_update(dir: &std::path::Path, job: &str) -> Driver {
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(CheckpointPolicy {
+        dir: dir.to_path_buf(),
+        every_updates: Some(1),
+        every: None,
+        job: job.into(),
+    });
+    driver
 }
 
 /// `w` changes every update; an anchor every 5 updates, read pinned in between.
@@ -927,13 +933,7 @@ fn a_resume_mid_epoch_reads_its_anchor() {
 
     let dir = test_support::scratch("anchor-resume");
     let job = "anchor";
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    driver.checkpoint_to(CheckpointPolicy {
-        dir: dir.clone(),
-        every_updates: Some(1),
-        every: None,
-        job: job.into(),
-    });
+    let mut driver = checkpointing_every_update(&dir, job);
     anchored_probe(&mut driver, &data, &7);
     driver.finish().expect("the run succeeds");
     let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
