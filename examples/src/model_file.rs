@@ -36,7 +36,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use asyncopt_algorithms::{Loss, Model, Params};
-use asyncopt_runtime::data::{Dataset, LoadOptions};
+use asyncopt_runtime::data::{Dataset, Labels, LoadOptions};
 use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -306,9 +306,14 @@ impl SavedModel {
     }
 
     /// Loads `path` in this model's feature space to predict its rows: its features and the
-    /// bias column, whatever its labels (a prediction does not read them).
+    /// bias column, whatever its labels (a prediction does not read them). A row may lack its
+    /// label ([`Labels::Optional`]); its label reads as NaN.
     pub fn load_rows(&self, path: &Path) -> Result<Dataset> {
-        let data = crate::job::load_file(path, &self.load_options())?;
+        let options = LoadOptions {
+            labels: Labels::Optional,
+            ..self.load_options()
+        };
+        let data = crate::job::load_file(path, &options)?;
         Ok(match self.bias {
             Some(value) => data.with_bias(value),
             None => data,

@@ -195,6 +195,113 @@ fn a_malformed_data_file_names_the_line() {
     assert_clear_error(&output, "bad.libsvm:2:");
 }
 
+/// A labelled LIBSVM text of 40 rows (0/1 labels, a comment and a blank line among them), and
+/// the same rows without their labels: each line's first token dropped.
+fn labelled_and_unlabelled() -> (String, String) {
+    let mut labelled = String::from("# rows for predict\n");
+    for i in 0..40 {
+        labelled.push_str(&format!(
+            "{} {}:{}.5 {}:-{} 7:0.25\n",
+            i % 2,
+            1 + i % 3,
+            i % 5,
+            4 + i % 2,
+            i % 7
+        ));
+        if i == 20 {
+            labelled.push('\n');
+        }
+    }
+    let unlabelled = labelled
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((_, rest)) if !line.starts_with('#') => rest,
+            _ => line,
+        })
+        .fold(String::new(), |text, line| text + line + "\n");
+    (labelled, unlabelled)
+}
+
+/// A model trained on [`labelled_and_unlabelled`]'s labelled rows, saved in `dir` as `m.json`.
+fn trained_on_labelled(dir: &Path) {
+    let (labelled, unlabelled) = labelled_and_unlabelled();
+    std::fs::write(dir.join("labelled.libsvm"), labelled).unwrap();
+    std::fs::write(dir.join("unlabelled.libsvm"), unlabelled).unwrap();
+    succeeded(&run(
+        &[
+            "--data",
+            "labelled.libsvm",
+            "--loss",
+            "logistic",
+            "--bias",
+            "--workers",
+            "1",
+            "--updates",
+            "50",
+            "--save-model",
+            "m.json",
+        ],
+        dir,
+    ));
+}
+
+/// `predict` read only rows with a label (any number, unused): data to predict has none.
+/// Without them, and with some rows labelled and some not, the predictions are the same.
+#[test]
+fn predict_reads_rows_without_labels_as_the_same_rows_with_them() {
+    let dir = scratch("predict-unlabelled");
+    trained_on_labelled(&dir);
+    let (labelled, unlabelled) = labelled_and_unlabelled();
+    let mixed: String = labelled
+        .lines()
+        .zip(unlabelled.lines())
+        .enumerate()
+        .map(|(i, (with, without))| if i % 3 == 0 { with } else { without })
+        .fold(String::new(), |text, line| text + line + "\n");
+    std::fs::write(dir.join("mixed.libsvm"), mixed).unwrap();
+    let predict = |data: &str| {
+        let out = format!("{data}.csv");
+        let stdout = succeeded(&run(
+            &[
+                "predict", "--model", "m.json", "--data", data, "--out", &out,
+            ],
+            &dir,
+        ));
+        assert!(stdout.contains("40 predictions"), "{stdout}");
+        std::fs::read_to_string(dir.join(out)).unwrap()
+    };
+    let expected = predict("labelled.libsvm");
+    assert_eq!(expected.lines().count(), 41, "a header and 40 rows");
+    assert!(expected.starts_with("probability,label\n"), "{expected}");
+    assert_eq!(predict("unlabelled.libsvm"), expected);
+    assert_eq!(predict("mixed.libsvm"), expected);
+}
+
+/// `evaluate` scores against labels, and training reads them: a row without one is refused,
+/// naming its line, as before `predict` read such rows.
+#[test]
+fn evaluate_and_training_refuse_rows_without_labels_naming_the_line() {
+    let dir = scratch("evaluate-unlabelled");
+    trained_on_labelled(&dir);
+    let evaluate = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            "unlabelled.libsvm",
+        ],
+        &dir,
+    );
+    // Line 1 is a comment: the first row is line 2.
+    assert_clear_error(
+        &evaluate,
+        "unlabelled.libsvm:2: missing label: the line starts with the feature `1:0.5`",
+    );
+    let train = run(&["--data", "unlabelled.libsvm", "--updates", "5"], &dir);
+    assert_clear_error(&train, "unlabelled.libsvm:2: missing label");
+}
+
 #[test]
 fn data_fitted_exactly_reports_no_relative_suboptimality() {
     // f* = 0: (f - f*)/f* is 0/0 or x/0 at every point, which used to be printed and

@@ -9,6 +9,8 @@
 //! - spaces or tabs (any ASCII whitespace) between tokens, trailing whitespace, CRLF line ends;
 //! - labels written with a sign (`+1`) or as any real number (regression targets);
 //! - label-only lines: a row with no nonzero feature;
+//! - with [`Labels::Optional`] (predicting), rows without a label: their first token is a
+//!   feature (`idx:val`) or a query id, and their label reads as NaN;
 //! - blank lines (anywhere, including the last line): skipped, they are not rows;
 //! - `#` comments, from the `#` to the end of the line (a line holding only a comment is
 //!   skipped like a blank one);
@@ -33,7 +35,7 @@ use super::error::DataError;
 use super::file::{file_name, within_budget};
 pub use super::file::{is_compressed, memory_budget, open};
 use super::lines::LineTooLong;
-pub use super::options::{Layout, LoadOptions};
+pub use super::options::{Labels, Layout, LoadOptions};
 use super::split::GrainPlan;
 use super::text::BYTE_ORDER_MARK;
 
@@ -292,18 +294,19 @@ fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
     }
     let end = token_end(start);
     let label_text = &line[start..end];
-    if label_text.contains(':') {
-        return false;
-    }
-    let Ok(label) = parse_f64(label_text) else {
+    let (label, mut at) = if !label_text.contains(':') {
+        match parse_f64(label_text) {
+            Ok(label) if label.is_finite() => (label, skip_space(end)),
+            _ => return false,
+        }
+    } else if opts.labels == Labels::Optional {
+        // No label: the first token is the first feature.
+        (f64::NAN, start)
+    } else {
         return false;
     };
-    if !label.is_finite() {
-        return false;
-    }
     let limit = opts.dim.unwrap_or(opts.max_dim);
     let mut prev = 0usize;
-    let mut at = skip_space(end);
     while at < bytes.len() {
         let mut index = 0usize;
         let mut digits = at;
@@ -375,21 +378,16 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
     };
     let content = content.strip_prefix(BYTE_ORDER_MARK).unwrap_or(content);
     let mut tokens = content.split_ascii_whitespace().peekable();
-    let Some(first) = tokens.next() else {
+    let Some(&first) = tokens.peek() else {
         return Ok(()); // blank line or comment only
     };
-    let first_q = Quoted(first);
-    if first.contains(':') {
-        return Err(format!(
-            "missing label: the line starts with the feature {first_q}"
-        ));
-    }
-    let label: f64 = first
-        .parse()
-        .map_err(|_| format!("invalid label {first_q}: not a number"))?;
-    if !label.is_finite() {
-        return Err(format!("invalid label {first_q}: not a finite number"));
-    }
+    let label = if first.contains(':') && opts.labels == Labels::Optional {
+        // No label: the first token is left to be read as the query id or the first feature.
+        f64::NAN
+    } else {
+        tokens.next();
+        parse_label(first)?
+    };
     if let Some(qid) = tokens.peek().and_then(|token| token.strip_prefix("qid:")) {
         qid.parse::<u64>().map_err(|_| {
             let shown = Quoted(tokens.peek().unwrap_or(&""));
@@ -457,6 +455,23 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
     p.labels.push(label);
     p.indptr.push(p.indices.len());
     Ok(())
+}
+
+/// The label a row starts with, `first` (its first token), with a message if it is none.
+fn parse_label(first: &str) -> Result<f64, String> {
+    let first_q = Quoted(first);
+    if first.contains(':') {
+        return Err(format!(
+            "missing label: the line starts with the feature {first_q}"
+        ));
+    }
+    let label: f64 = first
+        .parse()
+        .map_err(|_| format!("invalid label {first_q}: not a number"))?;
+    if !label.is_finite() {
+        return Err(format!("invalid label {first_q}: not a finite number"));
+    }
+    Ok(label)
 }
 
 /// The message of a feature `token` whose index (written `index`) is beyond the dimension the
@@ -727,22 +742,36 @@ pub(crate) mod tests {
             "1 1:2 # a comment",
             "",
             "1 99999999999999999999999:1",
+            "2:1 5:0.5",
+            " 1:0 3:1e2",
+            "qid:4 1:1",
+            "1:1 1:2",
+            "3:x",
         ];
-        for line in lines {
+        let optional = LoadOptions {
+            labels: Labels::Optional,
+            ..opts
+        };
+        for (line, opts) in lines
+            .iter()
+            .flat_map(|line| [(line, &opts), (line, &optional)])
+        {
             let (mut fast, mut checked) = (Parsed::new(), Parsed::new());
-            let accepted = parse_line(line, &opts, &mut fast);
-            let expected = parse_checked_line(line, &opts, &mut checked);
+            let accepted = parse_line(line, opts, &mut fast);
+            let expected = parse_checked_line(line, opts, &mut checked);
             assert_eq!(accepted, expected, "{line:?}");
+            // By bits: a row without a label reads as NaN.
+            let bits = |labels: Vec<f64>| labels.iter().map(|y| y.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 (
-                    fast.labels,
+                    bits(fast.labels),
                     fast.indptr,
                     fast.indices,
                     fast.values,
                     fast.max_index
                 ),
                 (
-                    checked.labels,
+                    bits(checked.labels),
                     checked.indptr,
                     checked.indices,
                     checked.values,
@@ -755,6 +784,7 @@ pub(crate) mod tests {
         let mut p = Parsed::new();
         assert!(parse_plain_line("-1 2:0.25 7:1", &opts, &mut p));
         assert!(!parse_plain_line("1 1:2 # note", &opts, &mut p));
+        assert!(parse_plain_line("2:0.25 7:1", &optional, &mut p));
     }
 
     #[test]
@@ -817,6 +847,42 @@ pub(crate) mod tests {
             3,
             &["missing label", "`1:1`"],
         );
+    }
+
+    #[test]
+    fn rows_without_labels_are_read_under_optional_labels_only() {
+        let labelled = "+1 1:0.5 3:2\n-1 2:1 # note\n\n2 qid:7 1:1\n0\n";
+        let unlabelled = "+1 1:0.5 3:2\n2:1 # note\n\nqid:7 1:1\n0\n";
+        let optional = LoadOptions {
+            labels: Labels::Optional,
+            ..LoadOptions::default()
+        };
+        let read = |text: &str, opts: &LoadOptions| {
+            read_libsvm_from(text.as_bytes(), Path::new("rows.txt"), opts)
+        };
+        let with = read(labelled, &optional).unwrap();
+        let without = read(unlabelled, &optional).unwrap();
+        // The same rows (the blank line is still none), a NaN where the label is missing.
+        assert_eq!(without.n_rows(), 4);
+        match (with.features(), without.features()) {
+            (Features::Sparse(x), Features::Sparse(y)) => assert_eq!(x, y),
+            _ => panic!("both sparse"),
+        }
+        let labels: Vec<u64> = without.labels().iter().map(|y| y.to_bits()).collect();
+        let nan = f64::NAN.to_bits();
+        assert_eq!(labels, [1f64.to_bits(), nan, nan, 0f64.to_bits()]);
+        // Labels are required by default: the first row without one is named by its line.
+        assert_parse_error("unlabelled.txt", unlabelled, 2, &["missing label", "`2:1`"]);
+        let err = read(unlabelled, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(err, DataError::Parse { line: 2, .. }), "{err}");
+        // Optional labels still read every other rule.
+        let err = read("1:1\n2:1 1:1\n", &optional).unwrap_err().to_string();
+        assert!(
+            err.contains("rows.txt:2: ") && err.contains("ascending"),
+            "{err}"
+        );
+        let err = read("1:1\n? 1:1\n", &optional).unwrap_err().to_string();
+        assert!(err.contains("rows.txt:2: invalid label `?`"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!   the CRC-32 of a shared file's blocks, which a worker checks against the driver's scan.
 //!
 //! The leaves under them, each with one job: `label` ([`LabelRule`]), `options`
-//! ([`LoadOptions`], [`Layout`]), `file` (opening a file whatever its compression, its name,
+//! ([`LoadOptions`], [`Layout`], [`Labels`]), `file` (opening a file whatever its compression, its name,
 //! the memory budget) and `text` (what a line holds past a byte order mark and before a
 //! comment). Imports run one way: the loaders (`libsvm`, `scan`, `own_split`) build
 //! [`Dataset`]s, and `dataset` imports none of them.
@@ -50,7 +50,7 @@ mod text;
 pub use dataset::{Dataset, Features, Rows};
 pub use error::DataError;
 pub use label::LabelRule;
-pub use options::{Layout, LoadOptions};
+pub use options::{Labels, Layout, LoadOptions};
 pub use own_split::read_split;
 pub use partition::{partition_dataset, partition_rows, sample_indices, Batch, Partition};
 pub use shared::{LabelValues, SharedFile, SharedOptions, SplitOrder};

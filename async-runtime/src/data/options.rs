@@ -1,4 +1,4 @@
-//! [`LoadOptions`] and [`Layout`]: how a LIBSVM file is read, by the driver loading it
+//! [`LoadOptions`], [`Layout`] and [`Labels`]: how a LIBSVM file is read, by the driver loading it
 //! whole, scanning it as a shared file, or a worker reading its split of it.
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,19 @@ pub enum Layout {
     Dense,
 }
 
+/// Whether every row of a LIBSVM file must have a label.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Labels {
+    /// Every row starts with its label; a row starting with a feature (`idx:val`) is an
+    /// error naming its line. Training and scoring read the labels.
+    #[default]
+    Required,
+    /// A row whose first token is a feature (holds a `:`) has no label and reads as NaN;
+    /// rows with labels read as always. For predicting, which reads no label. A blank line
+    /// is still no row: a row of neither label nor feature is written with a zero (`1:0`).
+    Optional,
+}
+
 /// How to load a LIBSVM file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {
@@ -30,6 +43,8 @@ pub struct LoadOptions {
     /// The longest line accepted, in bytes: a file without line ends (a binary, `/dev/zero`)
     /// is an error, not an unbounded buffer.
     pub max_line_bytes: usize,
+    /// Whether a row may lack its label.
+    pub labels: Labels,
 }
 
 impl LoadOptions {
@@ -48,6 +63,7 @@ impl Default for LoadOptions {
             layout: Layout::Auto,
             max_dim: Self::DEFAULT_MAX_DIM,
             max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
+            labels: Labels::Required,
         }
     }
 }

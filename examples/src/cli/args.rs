@@ -305,8 +305,9 @@ pub(super) struct PredictArgs {
     /// A model written by --save-model.
     #[arg(long)]
     pub(super) model: PathBuf,
-    /// LIBSVM file whose rows to predict: every line starts with a number in the label place
-    /// (any, such as 0), which is not used; a line with no label, or `?`, is refused.
+    /// LIBSVM file whose rows to predict. A row needs no label: one starting with a feature
+    /// (`idx:val`) has none, and a label (any number) is not used; `?` in its place is
+    /// refused. Blank lines are skipped, so a row without label or feature is written `1:0`.
     #[arg(long)]
     pub(super) data: PathBuf,
     /// The memory budget of a model, in features: a model file of more features (one trained
@@ -379,9 +380,9 @@ mod tests {
     }
 
     #[test]
-    fn predict_help_says_its_data_needs_a_label_it_does_not_use() {
-        // It said the labels were not used "whatever they are", but the reader refuses a
-        // line whose label is missing or `?`.
+    fn predict_help_says_its_data_needs_no_label() {
+        // It said every line needs a number in the label place; predict reads rows without
+        // one, but still refuses `?` there and skips blank lines.
         let mut command = Cli::command();
         let predict = command
             .find_subcommand_mut("predict")
@@ -394,8 +395,9 @@ mod tests {
             .expect("predict --help lists --data");
         let data = data.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            data.contains("a number in the label place (any, such as 0), which is not used")
-                && data.contains("a line with no label, or `?`, is refused"),
+            data.contains("A row needs no label: one starting with a feature (`idx:val`)")
+                && data.contains("`?` in its place is refused")
+                && data.contains("a row without label or feature is written `1:0`"),
             "{data}"
         );
     }
