@@ -30,6 +30,8 @@
 //! type says ([`Trainable`](crate::model::Trainable)); [`SavedModel::params`] gives its
 //! objective the run's settings.
 
+mod budget;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -37,7 +39,7 @@ use anyhow::{bail, Context, Result};
 
 use asyncopt_algorithms::{Loss, Model, Params};
 use asyncopt_runtime::data::{Dataset, Labels, LoadOptions};
-use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::trace::write_whole;
@@ -76,6 +78,12 @@ pub struct DataInfo {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Deserialized through serde directly (`serde_json::from_str`, a field of another type), its
+/// weights and JSON values are counted as they are read against the default memory budget
+/// ([`LoadOptions::DEFAULT_MAX_DIM`] features), which an error beyond it names as the default;
+/// [`SavedModel::deserialize_within`] takes another. Only [`read()`](SavedModel::read) and
+/// [`SavedModel::read_within`] also check what the model says (its format, loss, weights).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedModel {
     /// Always [`FORMAT`].
@@ -92,7 +100,9 @@ pub struct SavedModel {
     pub bias: Option<f64>,
     /// The training data.
     pub data: DataInfo,
-    /// The run's settings, as in its summary.
+    /// The run's settings, as in its summary (what they take in memory counted against the
+    /// memory budget as they are read).
+    #[serde(deserialize_with = "budget::settings")]
     pub settings: serde_json::Value,
     /// The training objective of these weights (NaN after a divergence, written as null).
     #[serde(deserialize_with = "null_as_nan")]
@@ -101,11 +111,18 @@ pub struct SavedModel {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "nulls_as_nan"
+        deserialize_with = "budget::weights"
     )]
     pub weights: Vec<f64>,
-    /// The model of an author's own type, as its serde JSON (instead of `weights`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The model of an author's own type, as its serde JSON (instead of `weights`). What it
+    /// takes in memory is counted against the memory budget as it is read: as much as the
+    /// budget's weights (8 bytes each), or 16 MiB if that is more; a `Value` takes 72 bytes,
+    /// and a string its bytes besides.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "budget::own"
+    )]
     pub own: Option<serde_json::Value>,
 }
 
@@ -212,18 +229,15 @@ impl SavedModel {
     }
 
     /// Reads and checks a model file of at most `max_features` features (the memory budget,
-    /// as `--max-features`), its weights counted against it as they are read.
+    /// as `--max-features`), its weights and JSON values counted against it as they are read.
     pub fn read_within(path: &Path, max_features: usize) -> Result<SavedModel> {
         let file = std::fs::File::open(path)
             .with_context(|| format!("cannot read the model {}", path.display()))?;
         // Read as it is parsed, so that what is no JSON (a device, a binary) is refused at its
         // first bytes rather than read whole.
-        let parsed = WEIGHTS_BUDGET.with(|budget| {
-            let default = budget.replace(max_features);
-            let parsed = serde_json::from_reader(std::io::BufReader::new(file));
-            budget.set(default);
-            parsed
-        });
+        let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+        let parsed = SavedModel::deserialize_within(&mut json, max_features)
+            .and_then(|model| json.end().map(|()| model));
         let model: SavedModel = match parsed {
             Ok(model) => model,
             Err(e) => {
@@ -299,6 +313,17 @@ impl SavedModel {
         Ok(model)
     }
 
+    /// Deserializes a model, its weights and JSON values counted against a memory budget of
+    /// `max_features` features as they are read (that of [`SavedModel::read_within`], which
+    /// also checks what the model says).
+    pub fn deserialize_within<'de, D: Deserializer<'de>>(
+        d: D,
+        max_features: usize,
+    ) -> std::result::Result<SavedModel, D::Error> {
+        let _budget = budget::Scope::enter(max_features);
+        SavedModel::deserialize(d)
+    }
+
     /// Loads `path` in this model's feature space: its features, the bias column, the labels
     /// its loss needs.
     pub fn load_data(&self, path: &Path) -> Result<Dataset> {
@@ -368,47 +393,6 @@ fn check_header(path: &Path, format: &str, version: u32) -> Result<()> {
 /// reads back, and [`SavedModel::read`] can say what it holds.
 fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
-thread_local! {
-    /// The memory budget, in features, of the model file being read on this thread: serde
-    /// passes no argument to [`nulls_as_nan`], which [`SavedModel::read_within`] gives it here.
-    static WEIGHTS_BUDGET: std::cell::Cell<usize> =
-        const { std::cell::Cell::new(LoadOptions::DEFAULT_MAX_DIM) };
-}
-
-/// The weights, nulls read as NaN: no more than the memory budget's features and a bias weight,
-/// counted as they are read, so that a file of millions of `0,` is refused at the first weight
-/// beyond them rather than read whole into gigabytes before its `features` are compared.
-fn nulls_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
-    struct Weights;
-    impl<'de> Visitor<'de> for Weights {
-        type Value = Vec<f64>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array of weights")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> std::result::Result<Vec<f64>, A::Error> {
-            let max = WEIGHTS_BUDGET.with(std::cell::Cell::get);
-            let mut weights = Vec::new();
-            while let Some(w) = seq.next_element::<Option<f64>>()? {
-                if weights.len() > max {
-                    return Err(A::Error::custom(format!(
-                        "more than {} weights exceed the memory budget of {max} features and a \
-                         bias",
-                        max + 1
-                    )));
-                }
-                weights.push(w.unwrap_or(f64::NAN));
-            }
-            Ok(weights)
-        }
-    }
-    d.deserialize_seq(Weights)
 }
 
 #[cfg(test)]
@@ -518,32 +502,135 @@ mod tests {
         );
     }
 
+    /// `model` as JSON text, its `weights` then its `own` replaced by `weights` and `own`.
+    fn with_text(model: &SavedModel, weights: &str, own: &str) -> String {
+        let mut json = serde_json::to_value(model).unwrap();
+        json["weights"] = serde_json::Value::Null;
+        json["own"] = serde_json::Value::Null;
+        json.to_string()
+            .replacen("\"weights\":null", &format!("\"weights\":{weights}"), 1)
+            .replacen("\"own\":null", &format!("\"own\":{own}"), 1)
+    }
+
+    /// The error of a read that must be refused, without the model in the message if it is
+    /// not.
+    fn refusal(read: Result<SavedModel>) -> String {
+        match read {
+            Ok(model) => panic!("read, of features {}", model.features),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    /// Reads `text` as a model file under a budget of `max_features`.
+    fn read_text(text: &str, name: &str, max_features: usize) -> Result<SavedModel> {
+        let path = std::env::temp_dir().join(format!("{name}-{}.json", std::process::id()));
+        std::fs::write(&path, text)?;
+        let read = SavedModel::read_within(&path, max_features);
+        std::fs::remove_file(&path).ok();
+        read
+    }
+
     #[test]
     fn weights_beyond_the_budget_are_refused_as_they_are_read() {
         // Each `0,` of the file took 16 bytes, all of them read before `features` was
-        // compared: a file of a few GB of them ran the host out of memory.
-        use std::io::Write as _;
-        let path = std::env::temp_dir().join(format!("many-{}.json", std::process::id()));
-        let text = serde_json::to_string(&saved(vec![0.0], None)).unwrap();
-        let (head, tail) = text.split_once("[0.0]").unwrap();
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        file.write_all(head.as_bytes()).unwrap();
-        file.write_all(b"[").unwrap();
-        for _ in 0..LoadOptions::DEFAULT_MAX_DIM + 1 {
-            file.write_all(b"0,").unwrap();
-        }
-        file.write_all(b"0]").unwrap();
-        file.write_all(tail.as_bytes()).unwrap();
-        file.into_inner().unwrap().sync_all().unwrap();
-        let error = format!("{:#}", SavedModel::read(&path).unwrap_err());
-        std::fs::remove_file(&path).ok();
+        // compared: a file of a few GB of them ran the host out of memory. Read whole, these
+        // would be refused as 1001 weights for 1 feature.
+        let zeros = format!("[{}0]", "0,".repeat(1000));
+        let text = with_text(&saved(vec![0.0], None), &zeros, "null");
+        let error = refusal(read_text(&text, "many", 100));
         assert!(
-            error.contains(&format!(
-                "more than {} weights exceed the memory budget of {} features and a bias",
-                LoadOptions::DEFAULT_MAX_DIM + 1,
-                LoadOptions::DEFAULT_MAX_DIM
-            )),
+            error.contains(
+                "is not a model file: more than 101 weights exceed the memory budget of 100 \
+                 features and a bias"
+            ),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn an_own_model_or_settings_beyond_the_budget_are_refused_as_they_are_read() {
+        // `own` and `settings` were read into a `serde_json::Value` without a limit, 72 bytes
+        // for each `0,` of the file: a file of a few hundred MB ran the host out of memory.
+        // They may take what the budget's weights would, but 16 MiB at least.
+        let beyond = "values in `own` taking more than 16777216 bytes in memory exceed the memory \
+                      budget of 1000 features and a bias";
+        let model = saved(Vec::new(), None);
+        let zeros = format!("[{}0]", "0,".repeat(240_000));
+        let long = format!("{:?}", "x".repeat(budget::JSON_FLOOR));
+        let keys = format!(
+            "{{{}}}",
+            (0..120_000)
+                .map(|k| format!("\"{k}\":null"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for own in [&zeros, &long, &keys] {
+            let error = refusal(read_text(&with_text(&model, "[]", own), "own-huge", 1000));
+            assert!(
+                error.starts_with(&std::env::temp_dir().display().to_string())
+                    && error.contains(beyond)
+                    && !error.contains('\n'),
+                "{error}"
+            );
+        }
+        let mut wordy = saved(Vec::new(), Some(serde_json::json!(1)));
+        wordy.settings["notes"] = "x".repeat(budget::JSON_FLOOR).into();
+        let text = serde_json::to_string(&wordy).unwrap();
+        let error = refusal(read_text(&text, "settings-huge", 1000));
+        assert!(
+            error.contains(&beyond.replace("`own`", "`settings`")),
+            "{error}"
+        );
+        // The same within the default budget; a model of its own type of 100 numbers, or a
+        // run's settings, within a budget of no features.
+        let text = with_text(&model, "[]", &zeros);
+        let read = read_text(&text, "own-large", LoadOptions::DEFAULT_MAX_DIM).unwrap();
+        assert_eq!(read.own::<Vec<f64>>().unwrap(), vec![0.0; 240_001]);
+        let layers = serde_json::json!({"layers": [vec![0.5; 50], vec![-0.25; 50]]});
+        let small = saved(Vec::new(), Some(layers.clone()));
+        let read = read_text(&serde_json::to_string(&small).unwrap(), "own-small", 0);
+        assert_eq!(read.unwrap().own, Some(layers));
+    }
+
+    #[test]
+    fn a_model_deserialized_through_serde_is_held_to_the_default_budget_or_the_one_given() {
+        let text = with_text(
+            &saved(Vec::new(), None),
+            "[]",
+            &format!("[{}0]", "0,".repeat(240_000)),
+        );
+        let within = |max_features| {
+            SavedModel::deserialize_within(
+                &mut serde_json::Deserializer::from_str(&text),
+                max_features,
+            )
+        };
+        let error = match within(1000) {
+            Ok(_) => panic!("read within 1000 features"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains(
+                "values in `own` taking more than 16777216 bytes in memory exceed the memory \
+                 budget of 1000 features and a bias"
+            ),
+            "{error}"
+        );
+        // The budget given ends with the read, refused (as here) or not: serde alone is held
+        // to the default, which its error names as such.
+        let direct: SavedModel = serde_json::from_str(&text).unwrap();
+        assert_eq!(direct.own.unwrap().as_array().map(Vec::len), Some(240_001));
+        within(usize::MAX).unwrap();
+        // Nor after a read that was not refused.
+        let default: serde_json::Error =
+            budget::Budget::current().exceeded(format_args!("more than N weights"));
+        assert_eq!(
+            default.to_string(),
+            format!(
+                "more than N weights exceed the default memory budget of {} features and a bias \
+                 (SavedModel::read_within and deserialize_within take another)",
+                LoadOptions::DEFAULT_MAX_DIM
+            )
         );
     }
 

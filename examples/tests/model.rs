@@ -594,6 +594,36 @@ fn evaluate_refuses_what_is_not_its_model_or_its_data() {
     );
 }
 
+/// A model of an author's own type was read into memory whole, 72 bytes for each `0,` of its
+/// `own`: a file of a few hundred MB of them ran the host out of memory before anything was
+/// checked. It is counted against the `--max-features` budget as it is read.
+#[test]
+fn a_model_whose_own_form_exceeds_the_memory_budget_is_refused_as_it_is_read() {
+    let dir = scratch("own-budget");
+    train_small_model(&dir);
+    let mut model = json(&dir.join("m.json"));
+    let own = format!("[{}0]", "0,".repeat(240_000));
+    model["weights"] = serde_json::Value::Null;
+    let text = model
+        .to_string()
+        .replace("\"weights\":null", &format!("\"own\":{own}"));
+    std::fs::write(dir.join("own.json"), text).unwrap();
+    let evaluate = |budget: &[&str]| {
+        let args = ["evaluate", "--model", "own.json", "--data", "small.libsvm"];
+        run(&[&args[..], budget].concat(), &dir)
+    };
+    assert_clear_error(
+        &evaluate(&["--max-features", "1000"]),
+        "own.json is not a model file: values in `own` taking more than 16777216 bytes in \
+         memory exceed the memory budget of 1000 features and a bias",
+    );
+    // Within the default budget it is read, and then found to be no model of this program's.
+    assert_clear_error(
+        &evaluate(&[]),
+        "own.json holds a model of its own form (own), but",
+    );
+}
+
 /// Trains `m.json`, a model of 2 features, on `small.libsvm` (2 rows) in `dir`.
 fn train_small_model(dir: &Path) {
     std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
