@@ -347,14 +347,15 @@ fn print_counts(report: &RunReport) {
     let s = &report.stats;
     println!(
         "    updates {} unauthenticated {} bad_mac {} replayed {} oversized_handshakes {} \
-         handshake_timeouts {} cut_off {} refused {} rejected {} bad_results {} failed {} \
-         retried {} excluded {} lost {}",
+         handshake_timeouts {} turned_away {} cut_off {} refused {} rejected {} bad_results {} \
+         failed {} retried {} excluded {} lost {}",
         s.updates,
         s.unauthenticated_frames,
         s.bad_mac_frames,
         s.replayed_frames,
         s.oversized_handshakes,
         s.handshake_timeouts,
+        s.strangers_turned_away,
         s.strangers_cut_off,
         s.refused_workers,
         s.rejected_messages,
@@ -1276,6 +1277,7 @@ fn one_hosts_flood_keeps_no_distant_worker_out() {
     print_counts(&report);
     let w = w.expect("trained");
     assert!(error(&w, &truth) < 0.1, "error {}", error(&w, &truth));
+    // Each of the flood's hellos is answered before its next: the gate holds its cap of them.
     assert!(
         report.stats.strangers_turned_away >= 1,
         "the flood's handshakes made room for each other"

@@ -598,6 +598,8 @@ fn relay_delayed(mut from: TcpStream, mut to: TcpStream, delay: std::time::Durat
 pub struct ConnectFlood {
     /// Connections that said hello (under an identity of their own) and never proved a token.
     pub hellos: u64,
+    /// Hellos the driver answered (with its challenge) while their connection was open.
+    pub answered: u64,
     /// Connections that said nothing at all.
     pub bare: u64,
     /// Whether it ran until its time bound rather than until it was told to stop.
@@ -605,9 +607,15 @@ pub struct ConnectFlood {
 }
 
 /// Connections from `source` (an address of this host, e.g. 127.0.0.2) to `address`, until
-/// `stop` is set or `bound` passes: every `pause`, one fresh connection that says hello under
-/// a fresh name and never proves the token, and one that says nothing. The newest few hundred
-/// are kept open.
+/// `stop` is set or `bound` passes: one fresh connection that says hello under a fresh name and
+/// never proves the token, and one that says nothing, then `pause`, over again. The newest few
+/// hundred connections are kept open.
+///
+/// Each hello leaves at once and is answered (or its connection closed) before the flood goes
+/// on. A hello held back by Nagle's algorithm until the driver acknowledged the READY before
+/// it, while the flood went on by the clock alone, reached a driver short of CPU after the
+/// transport had closed its connection to make room for newer ones: the gate never held as many
+/// of the flood's handshakes as its cap, and never turned one away.
 pub fn flood_from(
     source: std::net::IpAddr,
     address: &str,
@@ -650,8 +658,12 @@ pub fn flood_from(
         // A connection the driver closed meanwhile fails its handshake: it counts all the same.
         if let Ok(mut peer) = connect() {
             let _ = peer.set_read_timeout(Some(std::time::Duration::from_secs(1)));
-            if zmtp_dealer_named(&mut peer, Some(&name)).is_ok() {
-                let _ = peer.write_all(&hello_of(&name));
+            let _ = peer.set_nodelay(true);
+            if zmtp_dealer_named(&mut peer, Some(&name)).is_ok()
+                && peer.write_all(&hello_of(&name)).is_ok()
+                && answered(&mut peer)
+            {
+                flood.answered += 1;
             }
             open.push_back(peer);
             flood.hellos += 1;
@@ -666,6 +678,34 @@ pub fn flood_from(
         std::thread::sleep(pause);
     }
     flood
+}
+
+/// Reads what the driver sends after a ZMTP handshake until its first message: whether one
+/// came before the connection closed or its read timeout passed. Commands (its READY) are
+/// skipped.
+fn answered(peer: &mut TcpStream) -> bool {
+    let mut read_frame = || -> std::io::Result<bool> {
+        let mut flags = [0u8; 1];
+        peer.read_exact(&mut flags)?;
+        let len = if flags[0] & 0x02 == 0 {
+            let mut len = [0u8; 1];
+            peer.read_exact(&mut len)?;
+            u64::from(len[0])
+        } else {
+            let mut len = [0u8; 8];
+            peer.read_exact(&mut len)?;
+            u64::from_be_bytes(len)
+        };
+        std::io::copy(&mut peer.take(len), &mut std::io::sink())?;
+        Ok(flags[0] & 0x04 == 0)
+    };
+    loop {
+        match read_frame() {
+            Ok(true) => return true,
+            Ok(false) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 /// An insider: a peer holding the token that is admitted as worker `name`, then reads what it
