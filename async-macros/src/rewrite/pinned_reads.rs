@@ -1,0 +1,203 @@
+//! Pinned reads `w.at(v)` of a broadcast variable: bound in a `reduce!` closure to the
+//! version `v` the driver names, and refused in the driver's own code.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, ToTokens};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, Ident};
+
+use super::Rewriter;
+use crate::expand::Read;
+use crate::scope::same;
+
+impl Rewriter<'_> {
+    /// Replaces each `w.at(v)` of a broadcast variable `w` in the closure with a binding of its
+    /// own, read at version `v` (evaluated on the driver); `None` after an error.
+    pub(super) fn pin_reads(&mut self, closure: &mut syn::ExprClosure) -> Option<Vec<Read>> {
+        let own: Vec<String> = closure
+            .inputs
+            .iter()
+            .flat_map(crate::scope::pattern_names)
+            .map(|i| crate::scope::key(&i))
+            .collect();
+        // Only the bindings a broadcast! published: a `let` that shadows one is the author's own.
+        let broadcast: Vec<Ident> = self
+            .broadcast_vars
+            .iter()
+            .filter(|var| {
+                self.scopes
+                    .lookup(var)
+                    .is_some_and(|b| b.broadcast.is_some())
+            })
+            .cloned()
+            .collect();
+        // Broadcast by a `broadcast!` below this reduce!: here a capture, with no versions.
+        let not_yet: Vec<Ident> = self
+            .broadcast_somewhere
+            .iter()
+            .filter(|var| {
+                self.scopes
+                    .lookup(var)
+                    .is_some_and(|b| b.broadcast.is_none())
+            })
+            .cloned()
+            .collect();
+        let mut finder = PinFinder {
+            broadcast: &broadcast,
+            not_yet: &not_yet,
+            found: Vec::new(),
+            errors: Vec::new(),
+            own,
+        };
+        finder.visit_expr_mut(&mut closure.body);
+        let PinFinder { found, errors, .. } = finder;
+        let failed = !errors.is_empty();
+        for error in errors {
+            self.errors.push(error);
+        }
+        let mut reads = Vec::new();
+        for (binding, var, version) in found {
+            let Some(ty) = self.scopes.lookup(&var).and_then(|b| b.ty.clone()) else {
+                self.errors.at(
+                    &var,
+                    format!(
+                        "`{var}.at(..)` reads a broadcast variable whose type the macro cannot see: \
+                         declare it with its type, `let mut {var}: TYPE = ...;`"
+                    ),
+                );
+                return None;
+            };
+            let site = self
+                .broadcast_vars
+                .iter()
+                .find(|v| same(v, &var))
+                .map_or_else(|| var.span(), Ident::span);
+            reads.push(Read {
+                name: binding,
+                var,
+                ty,
+                site,
+                at: Some(version),
+            });
+        }
+        (!failed).then_some(reads)
+    }
+
+    /// Refuses `w.at(v)` of a broadcast variable in the driver's code: a pinned read is served
+    /// by the workers' caches inside a `reduce!` closure only, and rustc would say no more than
+    /// that `w`'s type has no method `at`.
+    pub(super) fn refuse_pinned_read_on_the_driver(&mut self, call: &syn::ExprMethodCall) {
+        let Expr::Path(path) = &*call.receiver else {
+            return;
+        };
+        let Some(var) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
+            return;
+        };
+        let published = self
+            .scopes
+            .lookup(var)
+            .is_some_and(|binding| binding.broadcast.is_some());
+        if call.method == "at" && published {
+            self.errors.at(
+                call,
+                format!(
+                    "`{var}.at(..)` reads an older version of `{var}` inside a reduce! closure only, \
+                     where the workers serve it; here, on the driver, `{var}` is the latest version: \
+                     keep a copy of the value you need later (`let old = {var}.clone();`), or move \
+                     the read into the closure (a method of your own named `at`: call it as \
+                     `Type::at(&{var}, ..)`)"
+                ),
+            );
+        }
+    }
+}
+
+/// Finds the pinned reads `w.at(v)` of broadcast variables in a closure's body.
+struct PinFinder<'b> {
+    broadcast: &'b [Ident],
+    /// Variables broadcast only further down the function: no version of them exists here.
+    not_yet: &'b [Ident],
+    /// The binding that replaces each, the variable, and the version expression.
+    found: Vec<(Ident, Ident, Expr)>,
+    errors: Vec<syn::Error>,
+    /// The closure's own parameters, which the driver cannot see.
+    own: Vec<String>,
+}
+
+impl VisitMut for PinFinder<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::MethodCall(call) = expr {
+            let var = match &*call.receiver {
+                Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+                _ => None,
+            };
+            if let Some(var) = var
+                .as_ref()
+                .filter(|v| call.method == "at" && self.not_yet.iter().any(|b| same(b, v)))
+            {
+                self.errors.push(syn::Error::new_spanned(
+                    &*call,
+                    format!(
+                        "`{var}.at(..)` reads an older version of `{var}`, and versions exist once \
+                         `broadcast!({var})` publishes them, below this reduce!: here `{var}` is \
+                         a captured value. Put `broadcast!({var});` above this reduce!"
+                    ),
+                ));
+                return;
+            }
+            if let Some(var) =
+                var.filter(|v| call.method == "at" && self.broadcast.iter().any(|b| same(b, v)))
+            {
+                if call.args.len() != 1 {
+                    self.errors.push(syn::Error::new_spanned(
+                        &*call,
+                        format!(
+                            "`{var}.at(v)` takes one version number, `v`: write e.g. `{var}.at(v)`"
+                        ),
+                    ));
+                    return;
+                }
+                let version = call.args[0].clone();
+                let mut used = Vec::new();
+                collect_idents(version.to_token_stream(), &mut used);
+                if let Some(own) = used
+                    .iter()
+                    .find(|i| self.own.contains(&crate::scope::key(i)))
+                {
+                    self.errors.push(syn::Error::new_spanned(
+                        own,
+                        format!(
+                            "the version in `{var}.at(..)` is computed on the driver before the task goes out, \
+                             so it cannot use `{own}`, which exists only on the worker: compute the version \
+                             before the reduce! (e.g. `let v: u64 = cx.version(\"{var}\").unwrap();`)"
+                        ),
+                    ));
+                    return;
+                }
+                let binding = format_ident!(
+                    "__async_pinned_{}_{}",
+                    var,
+                    self.found.len(),
+                    span = var.span()
+                );
+                self.found.push((binding.clone(), var, version));
+                *expr = syn::parse_quote!(#binding);
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_item_mut(&mut self, _item: &mut syn::Item) {}
+}
+
+/// Every identifier in `tokens`.
+fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident),
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
+    }
+}

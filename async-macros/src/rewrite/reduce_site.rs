@@ -1,0 +1,416 @@
+//! A `reduce!` site: the checks of its closure and of the variables it uses, and its
+//! expansion into a task for the workers and a call on the driver.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Expr, ExprClosure, Ident, Macro, Type};
+
+use super::types::{has_impl_trait, is_dataset, is_history, unsized_owner, CLOSURE};
+use super::{arguments_span, Rewriter};
+use crate::captures::{changed_variables, free_variables};
+use crate::expand::{self, Capture, Read, Reduce, Source};
+use crate::scope::{same, Binding, Origin};
+use crate::sites::ReduceSite;
+
+/// How a `reduce!` closure's local variables reach the workers.
+#[derive(Default)]
+struct ClosureUses {
+    /// Sent with each task.
+    captures: Vec<Capture>,
+    /// Read from the worker's cache of broadcast versions.
+    reads: Vec<Read>,
+    /// History tables: each task carries only its rows' entries.
+    histories: Vec<Ident>,
+}
+
+impl Rewriter<'_> {
+    pub(super) fn rewrite_reduce(&mut self, mac: &Macro) -> Option<TokenStream> {
+        let site: Option<ReduceSite> = self.parse(mac);
+        // Even with wrong arguments, this is the reduce! that a pending barrier! governs.
+        let pending = self.barrier.take();
+        if let Some(pending) = pending.as_ref().filter(|b| b.branches != self.branches) {
+            // Another branch's reduce! would be synchronous, and in a branch not taken the
+            // barrier governs nothing.
+            self.errors.at(
+                &pending.site,
+                "barrier! governs the next reduce! of its block, and the next one is in a branch \
+                 (an `if`, a `match` arm) that may not run, while another branch's reduce! would \
+                 be synchronous: put a barrier! just before each reduce! it governs, inside its branch",
+            );
+            return None;
+        }
+        let barrier = pending.map(|b| b.barrier);
+        if let Some(block) = self.blocks.last_mut() {
+            block.reduced = true;
+        }
+        let mut site = site?;
+        // `w.at(v)` of a broadcast `w`: a pinned read, its version evaluated on the driver.
+        let pins = self.pin_reads(&mut site.closure);
+        // A one-off reduce! before (or after) the training loop, such as an initial full
+        // gradient, is synchronous and has no loop to leave.
+        let one_off = self.loops == 0 && self.closures == 0 && barrier.is_none();
+        let exit = if one_off {
+            None
+        } else {
+            Some(self.placement(mac, "reduce")?)
+        };
+        self.check_closure_shape(&site)?;
+        let source = Source::of(&site.data);
+        let data_expr = source.data();
+        let pins = pins?;
+        // Both kinds of mistake are said before giving up, each where it is.
+        let changes_allowed = self.check_changed_variables(&site.closure);
+        let uses = self.classify_free_variables(&site.closure, data_expr, one_off);
+        let ClosureUses {
+            captures,
+            mut reads,
+            histories,
+        } = uses.filter(|_| changes_allowed)?;
+        self.check_returns_no_cache_reference(&site.closure, &reads)?;
+        reads.extend(pins);
+        if site.collect.is_some() && barrier.is_none() {
+            self.errors.at(
+                &site.collect,
+                "collect = all drains the results of an asynchronous reduce!: put a `barrier!(...)` \
+                 before this reduce!, or remove the option (a synchronous reduce! combines every partition)",
+            );
+            return None;
+        }
+        self.sites += 1;
+        let reduce = Reduce {
+            driver: &self.driver,
+            fn_name: &self.fn_name,
+            index: self.sites,
+            source,
+            closure: &site.closure,
+            captures,
+            reads,
+            histories,
+            uses: self.carried_uses(),
+            barrier,
+            max_staleness: site.max_staleness.as_ref(),
+            collect: site.collect.is_some(),
+            exit: exit.as_ref(),
+            span: arguments_span(mac),
+            at: mac
+                .path
+                .segments
+                .last()
+                .map_or_else(|| arguments_span(mac), |segment| segment.ident.span()),
+        };
+        if reduce.barrier.is_none() && reduce.max_staleness.is_some() {
+            self.errors.at(
+                &site.max_staleness_option,
+                "max_staleness bounds an asynchronous reduce!: put a `barrier!(...)` before this reduce!, \
+                 or remove the bound",
+            );
+            return None;
+        }
+        self.tasks.push(reduce.task());
+        Some(reduce.call())
+    }
+
+    /// One argument, not `async`, and a minibatch `data.sample(batch, k)` with both its
+    /// arguments; `None` after an error.
+    fn check_closure_shape(&mut self, site: &ReduceSite) -> Option<()> {
+        if site.closure.inputs.len() != 1 {
+            self.errors.at(
+                &site.closure.inputs,
+                format!(
+                    "the reduce! closure takes exactly one argument, the partition (`|part| ...`), not {}",
+                    site.closure.inputs.len()
+                ),
+            );
+            return None;
+        }
+        if let Some(asyncness) = &site.closure.asyncness {
+            self.errors.at(
+                asyncness,
+                "the reduce! closure runs on workers synchronously: remove `async`",
+            );
+            return None;
+        }
+        if let Expr::MethodCall(call) = &site.data {
+            if call.method == "sample" && call.args.len() != 2 {
+                self.errors.at(
+                    call,
+                    "a minibatch is `data.sample(batch, k)`: its size and the update number `k`, \
+                     from which driver and workers draw the same rows",
+                );
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Refuses a driver's variable that `closure` assigns to or borrows mutably: the change
+    /// would be made to a worker's copy. Whether none was found.
+    fn check_changed_variables(&mut self, closure: &ExprClosure) -> bool {
+        let mut allowed = true;
+        for name in changed_variables(closure) {
+            let Some(binding) = self.scopes.lookup(&name) else {
+                continue; // not a local: a static, changed as Rust allows
+            };
+            if binding.origin.is_block_item() {
+                continue; // said with its other uses
+            }
+            let what = match binding.broadcast {
+                Some(_) => "the broadcast variable",
+                None => "the driver's variable",
+            };
+            self.errors.at(
+                &name,
+                format!(
+                    "a reduce! closure runs on a worker, on a copy of `{name}`: a change there \
+                     never reaches {what} `{name}`; return what the task computes from the \
+                     closure and change `{name}` after the reduce!"
+                ),
+            );
+            allowed = false;
+        }
+        allowed
+    }
+
+    /// What each local variable `closure` uses travels as: a capture sent with the task, a
+    /// broadcast read from the worker's cache, or a history table's rows. `None` after an
+    /// error, once every variable has been checked.
+    fn classify_free_variables(
+        &mut self,
+        closure: &ExprClosure,
+        data_expr: &Expr,
+        one_off: bool,
+    ) -> Option<ClosureUses> {
+        let data_name = match data_expr {
+            Expr::Path(path) => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let mut uses = ClosureUses::default();
+        let mut failed = false;
+        for name in free_variables(closure) {
+            let Some(binding) = self.scopes.lookup(&name).cloned() else {
+                continue; // not a local: a constant, a function or a type, resolved as usual
+            };
+            if !data_name.as_ref().is_some_and(|d| same(d, &name))
+                && binding.ty.as_ref().is_some_and(is_dataset)
+            {
+                // A whole dataset would travel with every task: the closure's rows come from
+                // the reduce!'s data argument.
+                let data = data_expr.to_token_stream();
+                self.errors.at(
+                    &name,
+                    format!(
+                        "a reduce! closure cannot capture the dataset `{name}`: it would be sent whole with every task; \
+                         the closure's rows come from the reduce!'s data argument (`{data}`), one partition at a time"
+                    ),
+                );
+                self.errors.at(
+                    data_expr,
+                    format!(
+                        "the data argument of this reduce!: to compute over `{name}`, give it its own \
+                         `reduce!({name}, |part| ...)`, or make `{name}` the data argument here"
+                    ),
+                );
+                failed = true;
+                continue;
+            }
+            if let Some((message, at_declaration)) =
+                self.capture_error(&binding, &name, data_name.as_ref())
+            {
+                // An unknown type is fixed where the variable is declared; anything else, in
+                // the closure.
+                let at = if at_declaration { &binding.name } else { &name };
+                self.errors.at(at, message);
+                failed = true;
+                continue;
+            }
+            let ty = binding.ty.expect("checked by capture_error");
+            if is_history(&ty) {
+                uses.histories.push(name);
+            } else if binding.broadcast == Some(self.loops_begun) && !one_off {
+                // Outside the loop of its broadcast! a variable may have changed since (a final
+                // evaluation after the loop, alone or in a loop of its own): its value travels.
+                let site = self
+                    .broadcast_vars
+                    .iter()
+                    .find(|var| same(var, &name))
+                    .map_or_else(|| name.span(), Ident::span);
+                uses.reads.push(Read {
+                    var: name.clone(),
+                    name,
+                    ty,
+                    site,
+                    at: None,
+                });
+            } else {
+                let counter = binding.origin == Origin::Counter;
+                self.counter_captured |= counter;
+                // A broadcast variable is a `&T` in every closure, whether read from the cache
+                // or, outside the training loop, sent with its current value.
+                let declared = match ty {
+                    Type::Reference(_) => ty,
+                    ty if binding.broadcast.is_some() => expand::reference_to(ty),
+                    ty => ty,
+                };
+                uses.captures.push(Capture {
+                    name,
+                    declared,
+                    counter,
+                });
+            }
+        }
+        (!failed).then_some(uses)
+    }
+
+    /// The closure sees a broadcast variable as a reference into the worker's cache, and a
+    /// reference cannot travel back: said here, not as a missing serde impl for `&T`; so is a
+    /// closure whose value is written as a reference (`&names[0]`).
+    fn check_returns_no_cache_reference(
+        &mut self,
+        closure: &ExprClosure,
+        reads: &[Read],
+    ) -> Option<()> {
+        if let Expr::Path(path) = &*closure.body {
+            if let Some(read) = reads.iter().find(|r| path.path.is_ident(&r.name)) {
+                self.errors.at(
+                    path,
+                    format!(
+                        "the closure sees the broadcast `{name}` as a `&{ty}` into the worker's \
+                         cache, which cannot travel back: return `*{name}` or `{name}.clone()`",
+                        name = read.name,
+                        ty = read.ty.to_token_stream()
+                    ),
+                );
+                return None;
+            }
+        }
+        if let Some(reference) = returned_reference(&closure.body) {
+            self.errors.at(
+                reference,
+                "the reduce! closure returns a reference, which cannot travel back from the \
+                 worker (a result is sent by value): return an owned value, such as a \
+                 `.clone()` of what it points to",
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    /// Why `name` cannot be captured, if it cannot, and whether the fix is at its declaration.
+    fn capture_error(
+        &self,
+        binding: &Binding,
+        name: &Ident,
+        data: Option<&Ident>,
+    ) -> Option<(String, bool)> {
+        if binding.origin == Origin::LoopItem {
+            return Some((
+                format!(
+                    "`{name}` is declared inside the loop, and the workers' copy of a reduce! \
+                     closure is compiled outside of it, where `{name}` is not in scope: declare \
+                     it at the top of the function, or outside it"
+                ),
+                true,
+            ));
+        }
+        if binding.origin == Origin::BlockItem {
+            return Some((
+                format!(
+                    "`{name}` is declared in a block inside the function, and the workers' copy of \
+                     a reduce! closure is compiled at the top of the function's body, where `{name}` \
+                     is not in scope: declare it at the top of the function's body, or outside the \
+                     function"
+                ),
+                true,
+            ));
+        }
+        if binding.origin == Origin::Driver {
+            return Some((
+                format!(
+                    "a reduce! closure runs on the workers and cannot use the driver `{name}`: \
+                     read what it needs before the reduce! (e.g. `let n: usize = {name}.workers().alive();`) \
+                     and use that value"
+                ),
+                false,
+            ));
+        }
+        if data.is_some_and(|d| same(d, name)) {
+            return Some((
+                format!(
+                    "the closure runs on one partition of `{name}` at a time: use the closure's argument \
+                     (`|part| part...`) instead of `{name}`"
+                ),
+                false,
+            ));
+        }
+        match &binding.ty {
+            None if binding.origin == Origin::Let => Some((
+                match &binding.hint {
+                    Some(ty) if ty == CLOSURE => format!(
+                        "`{name}` is a closure, and a closure cannot travel to the workers (only values do): \
+                         write it as a `fn` item, which a reduce! closure calls without capturing it"
+                    ),
+                    Some(ty) => format!(
+                        "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
+                         annotate it, `let {name}: {ty} = ...;`"
+                    ),
+                    None => format!(
+                        "`{name}` is captured by a reduce! closure, so its type must be written where it is declared: \
+                         annotate it with its type, `let {name}: TYPE = ...;`"
+                    ),
+                },
+                true,
+            )),
+            None => Some((
+                format!(
+                    "`{name}` is captured by a reduce! closure, but the macro cannot see its type where it is bound: \
+                     bind it to a variable with its type written before the reduce!, `let {name}: TYPE = {name};`, \
+                     or iterate over a variable whose type is written (`v.iter()` for `v: Vec<f64>` gives `&f64`)"
+                ),
+                false,
+            )),
+            Some(ty) if has_impl_trait(ty) => Some((
+                format!(
+                    "`{name}` is captured by a reduce! closure, and its type `{}` is generic: each \
+                     process must name the type a capture travels as, so give `{name}` a concrete type",
+                    ty.to_token_stream()
+                ),
+                true,
+            )),
+            Some(Type::Reference(reference)) if reference.mutability.is_some() => Some((
+                format!(
+                    "`{name}` is a mutable reference: a reduce! closure runs on workers and cannot write back; \
+                     return the value from the closure instead"
+                ),
+                false,
+            )),
+            // A `&T` travels as a `T`, which a slice or a `str` cannot be.
+            Some(Type::Reference(reference)) if unsized_owner(&reference.elem).is_some() => {
+                let owner = unsized_owner(&reference.elem).unwrap_or_default();
+                Some((
+                    format!(
+                        "`{name}` is captured by a reduce! closure, which sends what it refers to, and a \
+                         `{}` has no size of its own to send: capture a `{owner}` instead, \
+                         `let {name}: {owner} = {name}.to_owned();` before the reduce!",
+                        reference.elem.to_token_stream(),
+                    ),
+                    false,
+                ))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// The reference expression `body` ends in, if its value is written as one: `&x`, or a block
+/// whose last expression is (`{ ...; &v[i] }`), through parentheses.
+fn returned_reference(body: &Expr) -> Option<&syn::ExprReference> {
+    match body {
+        Expr::Reference(reference) => Some(reference),
+        Expr::Paren(paren) => returned_reference(&paren.expr),
+        Expr::Block(block) => match block.block.stmts.last() {
+            Some(syn::Stmt::Expr(tail, None)) => returned_reference(tail),
+            _ => None,
+        },
+        _ => None,
+    }
+}
