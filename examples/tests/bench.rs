@@ -1,29 +1,281 @@
-//! `async-bench` runs outside the test suite, so a part of it could break unseen: its faults
-//! part, the one that signals processes, runs here once, short (stops of 1 s, under the
-//! liveness timeout: a long stop's cost is the system suite's), and its figures are checked
-//! for what they say, never for how fast.
+//! `async-bench` runs outside the test suite, so a part of it could break unseen: each part
+//! runs here once, short (a few workers, the small sets of `data/`, small counts; the faults
+//! part's stops of 1 s, under the liveness timeout: a long stop's cost is the system suite's),
+//! in turn, so that one part's load does not skew another's runs. Each writes into a scratch
+//! folder, never `bench/`, and its figures are checked for what they say, never for how fast.
 
+use std::path::Path;
 use std::process::Command;
 
-use test_support::{scratch, succeeded};
+use serde_json::Value;
+use test_support::{data, data_dir, scratch, succeeded};
 
 const BENCH: &str = env!("CARGO_BIN_EXE_async-bench");
 
-#[test]
-fn the_faults_part_writes_one_row_per_fault_and_algorithm_and_the_run_survives_each() {
-    let dir = scratch("bench-faults");
+fn main() {
+    test_support::run_tests(&[
+        (
+            "the_stragglers_part_writes_one_row_per_seed_and_every_pair_reaches_its_targets",
+            stragglers,
+        ),
+        (
+            "the_session_part_writes_every_frame_size_and_both_modes_of_whole_runs",
+            session,
+        ),
+        (
+            "the_paper_part_writes_one_entry_and_one_figure_per_setting_and_pair",
+            paper,
+        ),
+        (
+            "the_scale_part_writes_one_row_per_worker_count_of_every_result",
+            scale,
+        ),
+        (
+            "the_splits_part_writes_both_modes_per_size_and_keeps_no_generated_file",
+            splits,
+        ),
+        (
+            "the_faults_part_writes_one_row_per_fault_and_algorithm_and_the_run_survives_each",
+            faults,
+        ),
+    ]);
+}
+
+/// Runs `async-bench ARGS --out DIR/figures.json` from `dir` (so that a relative default lands
+/// there too), with the large sets looked for in `data/` only; returns the figures file.
+fn bench(dir: &Path, args: &[&str]) -> Value {
     let figures = dir.join("figures.json");
     let output = Command::new(BENCH)
-        .args(["faults", "--repeats", "1", "--at", "0.3", "--stop", "1"])
+        .args(args)
         .arg("--out")
         .arg(&figures)
+        .current_dir(dir)
+        .env("ASYNC_DATA_DIR", data_dir())
         .env("RUST_LOG", "error")
         .output()
         .expect("async-bench starts");
     succeeded(&output);
     let text = std::fs::read_to_string(&figures).expect("the figures file");
-    let faults = &serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["faults"];
-    let rows = faults["runs"].as_array().expect("rows");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+fn positive(value: &Value) -> bool {
+    value.as_f64().is_some_and(|x| x > 0.0)
+}
+
+fn stragglers() {
+    let dir = scratch("bench-stragglers");
+    let (dense, sparse) = (data("bio_kdd04.sub25.xz"), data("reviews_tfidf.sub8.xz"));
+    let figures = bench(
+        &dir,
+        &[
+            "stragglers",
+            "--data",
+            path(&dense),
+            "--sparse-data",
+            path(&sparse),
+            "--workers",
+            "2",
+            "--seeds",
+            "7,8",
+            "--time",
+            "60",
+        ],
+    );
+    assert_eq!(figures["workers"], 2, "{figures}");
+    assert_eq!(figures["time_cap_s"], 60.0, "{figures}");
+    assert_eq!(figures["seeds"], serde_json::json!([7, 8]), "{figures}");
+    let per_seed = figures["asgd_vs_sgd_per_seed"].as_array().expect("rows");
+    assert_eq!(per_seed.len(), 2, "{figures}");
+    for (row, seed) in per_seed.iter().zip([7, 8]) {
+        assert_eq!(row["seed"], seed, "{row}");
+        for algo in ["sgd", "asgd"] {
+            assert!(row["failures"][algo].is_null(), "{row}");
+            assert!(positive(&row["time_to_target_s"][algo]), "{row}");
+            assert!(row["updates"][algo].as_u64() >= Some(1), "{row}");
+        }
+        assert!(positive(&row["asgd_throughput"]["results_per_s"]), "{row}");
+    }
+    // The variance-reduced pairs reach their targets, plain and preconditioned.
+    for algo in ["saga", "asaga"] {
+        assert!(positive(&figures["vr_time_to_target_s"][algo]), "{figures}");
+        let preconditioned = &figures["preconditioned_vr"];
+        assert!(
+            positive(&preconditioned["time_to_target_s"][algo]),
+            "{figures}"
+        );
+        assert!(
+            preconditioned["updates"][algo].as_u64() >= Some(1),
+            "{figures}"
+        );
+    }
+    let broadcast = &figures["partial_broadcast"];
+    assert_eq!(broadcast["features"], 8462, "{broadcast}");
+    let full = broadcast["full_bytes"].as_u64().expect("full bytes");
+    let partial = broadcast["partial_bytes"].as_u64().expect("partial bytes");
+    assert!(0 < partial && partial <= full, "{broadcast}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn session() {
+    let dir = scratch("bench-session");
+    let dense = data("bio_kdd04.sub25.xz");
+    let figures = bench(
+        &dir,
+        &[
+            "session",
+            "--data",
+            path(&dense),
+            "--workers",
+            "2",
+            "--updates",
+            "200",
+            "--repeats",
+            "1",
+            "--seal-mib",
+            "1",
+        ],
+    );
+    let cost = &figures["session_cost"];
+    assert_eq!(cost["seal_mib_per_batch"], 1, "{cost}");
+    let frames = cost["per_frame"].as_array().expect("rows");
+    assert_eq!(frames.len(), 5, "{cost}");
+    for frame in frames {
+        assert!(frame["body_bytes"].as_u64() >= Some(96), "{frame}");
+        assert!(positive(&frame["mac_seal_open_ns"]), "{frame}");
+        assert!(positive(&frame["encrypt_seal_open_ns"]), "{frame}");
+    }
+    let runs = &cost["asgd_runs"];
+    assert_eq!(runs["updates"], 200, "{runs}");
+    assert_eq!(runs["repeats"], 1, "{runs}");
+    assert!(positive(&runs["mac_us_per_result"]), "{runs}");
+    assert!(positive(&runs["encrypt_us_per_result"]), "{runs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn paper() {
+    let dir = scratch("bench-paper");
+    let figures_dir = dir.join("paper");
+    let figures = bench(
+        &dir,
+        &[
+            "paper",
+            "--datasets",
+            "a9a",
+            "--settings",
+            "0.3,cloud",
+            "--pairs",
+            "sgd,saga",
+            "--workers",
+            "2",
+            "--partitions-per-worker",
+            "2",
+            "--time",
+            "60",
+            "--figures-dir",
+            path(&figures_dir),
+        ],
+    );
+    let paper = &figures["paper"];
+    assert_eq!(paper["workers"], 2, "{paper}");
+    assert_eq!(paper["partitions_per_worker"], 2, "{paper}");
+    let runs = paper["runs"].as_object().expect("entries");
+    let mut keys: Vec<&str> = runs.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "a9a/saga/cloud",
+            "a9a/saga/intensity-0.3",
+            "a9a/sgd/cloud",
+            "a9a/sgd/intensity-0.3",
+        ]
+    );
+    for (key, entry) in runs {
+        let (sync, asynchronous) = if key.contains("/sgd/") {
+            ("sgd", "asgd")
+        } else {
+            ("saga", "asaga")
+        };
+        for algo in [sync, asynchronous] {
+            let run = &entry[algo];
+            assert!(run["failure"].is_null(), "{key}: {run}");
+            assert!(positive(&run["time_to_target_s"]), "{key}: {run}");
+            assert!(run["updates"].as_u64() >= Some(1), "{key}: {run}");
+        }
+        let figure = Path::new(entry["figure"].as_str().expect("its figure"));
+        assert!(figure.starts_with(&figures_dir), "{key}: {figure:?}");
+        assert!(figure.is_file(), "{key}: {figure:?}");
+    }
+    assert!(figures_dir.join("speedup-vs-intensity.png").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn scale() {
+    let dir = scratch("bench-scale");
+    let figures = bench(&dir, &["scale", "--workers", "2,3", "--results", "300"]);
+    let sizes = figures["driver_scale"]["sizes"].as_array().expect("rows");
+    let workers: Vec<u64> = sizes.iter().filter_map(|s| s["workers"].as_u64()).collect();
+    assert_eq!(workers, [2, 3], "{figures}");
+    for size in sizes {
+        assert_eq!(size["results"], 300, "{size}");
+        assert!(positive(&size["results_per_s"]), "{size}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn splits() {
+    let dir = scratch("bench-splits");
+    let generated = dir.join("generated");
+    std::fs::create_dir(&generated).expect("the folder of the generated files");
+    let figures = bench(
+        &dir,
+        &[
+            "splits",
+            "--sizes-mb",
+            "2,3",
+            "--workers",
+            "2",
+            "--dir",
+            path(&generated),
+        ],
+    );
+    let sizes = figures["own_splits"]["sizes"].as_array().expect("rows");
+    assert_eq!(sizes.len(), 2, "{figures}");
+    for (size, mb) in sizes.iter().zip([2, 3]) {
+        assert!(
+            size["file_bytes"].as_u64() >= Some(mb * 1_000_000),
+            "{size}"
+        );
+        let rows = size["rows"].as_u64().expect("rows");
+        assert!(rows > 0, "{size}");
+        for mode in ["shared", "ship"] {
+            // A mode that failed is written as `{"failed": reason}`: neither may.
+            let probe = &size[mode];
+            assert!(probe.get("failed").is_none(), "{mode}: {probe}");
+            assert!(positive(&probe["first_update_s"]), "{mode}: {probe}");
+            assert_eq!(probe["rows"], rows, "{mode}: {probe}");
+        }
+        // Shipping sends the partitions; with own splits the workers read them.
+        let sent = |mode: &str| size[mode]["data_bytes_sent"].as_u64().expect("bytes sent");
+        assert!(sent("shared") < sent("ship"), "{size}");
+    }
+    let left = std::fs::read_dir(&generated).expect("the folder").count();
+    assert_eq!(left, 0, "the generated files are deleted");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn faults() {
+    let dir = scratch("bench-faults");
+    let figures = bench(
+        &dir,
+        &["faults", "--repeats", "1", "--at", "0.3", "--stop", "1"],
+    );
+    let rows = figures["faults"]["runs"].as_array().expect("rows");
     let named: Vec<(&str, &str)> = rows
         .iter()
         .map(|row| {

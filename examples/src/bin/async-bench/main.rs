@@ -114,6 +114,10 @@ struct BenchArgs {
     /// Tasks a worker may hold at once (see `async-train --help`).
     #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
     prefetch: usize,
+    /// Seconds of training at most per run; a run that misses its target by then has no time
+    /// to target.
+    #[arg(long, default_value_t = 300.0, value_parser = positive_seconds)]
+    time: f64,
     /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
     /// their old values).
     #[arg(long)]
@@ -169,7 +173,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.prefetch = args.prefetch;
     run.batch = args.batch;
     run.updates = Some(10_000_000);
-    run.time = Some(300.0);
+    run.time = Some(args.time);
     run.quiet = true;
     // Time to target is read off the trace: evaluate often enough to resolve sub-second runs.
     run.eval_every = 0.01;
@@ -212,6 +216,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         "prefetch": args.prefetch,
         "load_average_before": load_before,
         "target_subopt": args.target,
+        "time_cap_s": args.time,
     });
     extend(&mut figures, sgd_asgd_figures(&args, &pairs));
     if !args.sgd_only {
@@ -424,6 +429,14 @@ fn vr_figures(
     })
 }
 
+/// A number of seconds above zero, for `--time`.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds above 0")),
+    }
+}
+
 /// Time of the synchronous run over time of the asynchronous one, when both reached the target.
 pub(crate) fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
     match (sync, asynchronous) {
@@ -457,7 +470,9 @@ mod tests {
         for (part, flag) in [
             ("splits", "--sizes-mb"),
             ("session", "--updates"),
+            ("session", "--seal-mib"),
             ("scale", "--results"),
+            ("stragglers", "--time"),
         ] {
             let parsed = Cli::try_parse_from(["async-bench", part, flag, "0"]);
             let error = parsed.expect_err(part).to_string();

@@ -35,6 +35,10 @@ pub struct SessionArgs {
     /// Whole runs per mode (alternated; the median is reported).
     #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     repeats: usize,
+    /// MiB sealed per batch of the per-frame figures (at least 20 frames; 7 batches per size
+    /// and mode, the median kept).
+    #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    seal_mib: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
@@ -53,8 +57,8 @@ pub fn run(args: SessionArgs) -> Result<()> {
     let per_frame: Vec<serde_json::Value> = SIZES
         .iter()
         .map(|&(what, size)| {
-            let mac = seal_open_ns(size, false);
-            let aead = seal_open_ns(size, true);
+            let mac = seal_open_ns(size, false, args.seal_mib);
+            let aead = seal_open_ns(size, true, args.seal_mib);
             eprintln!(
                 "{what} ({size} B): seal+open {mac:.0} ns with a MAC, {aead:.0} ns encrypted"
             );
@@ -69,6 +73,7 @@ pub fn run(args: SessionArgs) -> Result<()> {
     let whole = whole_runs(&args)?;
     let figures = json!({
         "per_frame": per_frame,
+        "seal_mib_per_batch": args.seal_mib,
         "asgd_runs": whole,
         "note": "seal+open is what both ends spend per frame; a task costs the driver one \
                  task order (plus a model version when the worker lacks it) sealed and one \
@@ -80,14 +85,14 @@ pub fn run(args: SessionArgs) -> Result<()> {
     Ok(())
 }
 
-/// Nanoseconds to seal and open one frame with a `size`-byte body (the median of 7 batches).
-fn seal_open_ns(size: usize, encrypt: bool) -> f64 {
+/// Nanoseconds to seal and open one frame with a `size`-byte body (the median of 7 batches of
+/// about `mib` MiB each).
+fn seal_open_ns(size: usize, encrypt: bool, mib: usize) -> f64 {
     let key = [7u8; 32];
     let mut sealer = Sealer::new(&key, Direction::ToWorker, encrypt);
     let mut opener = Opener::new(&key, Direction::ToWorker, encrypt);
     let template = frame::encode(1, &vec![0.5f64; size / 8]);
-    // About 64 MiB sealed per batch, at least 20 frames.
-    let frames = ((64usize << 20) / size.max(1)).clamp(20, 100_000);
+    let frames = ((mib << 20) / size.max(1)).clamp(20, 100_000);
     let mut batches: Vec<f64> = (0..7)
         .map(|_| {
             let begun = Instant::now();
