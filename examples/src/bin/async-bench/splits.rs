@@ -202,8 +202,10 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
         "sizes": sizes,
         "first_update_speedup_shared_over_ship": speedups,
     });
-    eprintln!("{}", serde_json::to_string_pretty(&figures)?);
-    crate::figures::merge(&args.out, "own_splits", figures)
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    crate::figures::merge(&args.out, "own_splits", figures)?;
+    eprintln!("figures written to {}", args.out.display());
+    Ok(())
 }
 
 fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
