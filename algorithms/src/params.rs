@@ -36,8 +36,9 @@ pub struct Params {
     /// optimizer builds its [`Metric`](crate::Metric) on the driver.
     pub precondition: Precondition,
     /// An author's own hyperparameters, by name: the toolkit fills in those an optimizer
-    /// declares, from `--param NAME=VALUE` or their defaults. Read them with
-    /// [`Params::hyper`] on the driver.
+    /// declares, from `--param NAME=VALUE` or their defaults; a program that calls the
+    /// optimizer itself inserts them (`params.extra.insert("beta".into(), 0.9)`). Read them
+    /// with [`Params::hyper`] on the driver.
     pub extra: BTreeMap<String, f64>,
 }
 
@@ -74,9 +75,10 @@ impl Params {
 
     /// The value of `name`, a hyperparameter the optimizer declares: the toolkit fills in its
     /// `--param` value or its declared default, so the default is written once, where it is
-    /// declared. A name the run lacks (misspelt, or never declared) aborts the run naming
-    /// those it has, and gives NaN, so that the loop leaves at its first `broadcast!` instead
-    /// of training with a value nobody chose.
+    /// declared. A program that calls the optimizer itself, without the toolkit, sets it in
+    /// [`extra`](Params::extra). A name the run lacks (misspelt, never declared, or never
+    /// set) aborts the run naming those it has and both remedies, and gives NaN, so that the
+    /// loop leaves at its first `broadcast!` instead of training with a value nobody chose.
     pub fn hyper(&self, cx: &mut Driver, name: &str) -> f64 {
         self.param(name).unwrap_or_else(|| {
             let known = if self.extra.is_empty() {
@@ -87,7 +89,9 @@ impl Params {
             };
             cx.abort(format!(
                 "it reads the hyperparameter `{name}`, which the run does not have (it has: \
-                 {known}); declare it with the optimizer"
+                 {known}); declare it with the optimizer (`Optimizer::params`, for the \
+                 toolkit) or, calling the optimizer yourself, set it in `Params::extra` \
+                 (`params.extra.insert(\"{name}\".into(), VALUE)`)"
             ));
             f64::NAN
         })

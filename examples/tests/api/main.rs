@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+mod library_hyper;
+
 use async_train::cli::RunArgs;
 use async_train::job;
 use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
@@ -91,6 +93,10 @@ fn main() {
         (
             "a_resume_mid_epoch_reads_its_anchor",
             a_resume_mid_epoch_reads_its_anchor,
+        ),
+        (
+            "an_unset_hyperparameter_says_how_a_library_caller_sets_it",
+            library_hyper::an_unset_hyperparameter_says_how_a_library_caller_sets_it,
         ),
     ]);
 }
