@@ -71,7 +71,7 @@ pub struct DataInfo {
 /// use asyncopt_runtime::data::Rows;
 ///
 /// let saved = SavedModel::read("m.json".as_ref())?; // checks the format and the loss
-/// let w = saved.model(); // features, then the bias weight
+/// let w = saved.model()?; // features, then the bias weight
 /// let rows = saved.load_rows("data/a9a.t.xz".as_ref())?; // an error names a row beyond it
 /// let p = 1.0 / (1.0 + (-rows.dot(0, w.view())).exp()); // row 0's probability of +1
 /// # let _ = p;
@@ -140,9 +140,18 @@ impl SavedModel {
         }
     }
 
-    /// The weights as a model vector.
-    pub fn model(&self) -> Model {
-        Model::from(self.weights.clone())
+    /// The weights of a linear model as a model vector: features, then the bias weight. A
+    /// model of an author's own type has none, and is an error that says to read it with
+    /// [`SavedModel::own`] (an empty vector here would fail later, inside the first `dot`).
+    pub fn model(&self) -> Result<Model> {
+        if self.own.is_some() {
+            bail!(
+                "this model is of an author's own type (trained by {}), not a linear one \
+                 (weights): read it with SavedModel::own",
+                self.trained_by()
+            );
+        }
+        Ok(Model::from(self.weights.clone()))
     }
 
     /// Whether it is a linear model (weights), which the loss scores; otherwise it holds a
@@ -650,6 +659,14 @@ mod tests {
         let own = serde_json::json!({"layers": [[0.1, 0.2], [0.3]]});
         let back = round_trip(&saved(Vec::new(), Some(own)), "own").unwrap();
         assert!(!back.is_linear());
+        // It has no weights: `model()` says so (it gave an empty vector, which the first
+        // `dot` panicked on).
+        let linear = back.model().unwrap_err().to_string();
+        assert_eq!(
+            linear,
+            "this model is of an author's own type (trained by mine), not a linear one \
+             (weights): read it with SavedModel::own"
+        );
         let layers: std::collections::BTreeMap<String, Vec<Vec<f64>>> = back.own().unwrap();
         assert_eq!(layers["layers"], vec![vec![0.1, 0.2], vec![0.3]]);
         let wrong = back.own::<Vec<f64>>().unwrap_err();

@@ -86,7 +86,7 @@ impl Scorer {
         let Some(json) = &saved.own else {
             return Ok(Scorer::Linear {
                 loss: saved.loss()?,
-                weights: saved.model(),
+                weights: saved.model()?,
             });
         };
         let file = path.display();
