@@ -755,6 +755,12 @@ fn a_panic_keeps_the_latest_model() {
         "{trace}"
     );
     assert!((1..=50).contains(&kept), "{kept}");
+    // The run's line scores the model kept, and says its update, not the driver's 50.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(" after {kept} updates in ")),
+        "kept {kept}: {stdout}"
+    );
     let model = json(&dir.join("model.json"));
     assert_eq!(model["weights"].as_array().map(Vec::len), Some(123));
     let summary = json(&dir.join("summary.json"));

@@ -126,13 +126,13 @@ impl Outcome {
             n if n < asked => format!("{n} of {asked} {noun}"),
             n => format!("{asked} {noun} ({n} in all, with replacements and late joiners)"),
         };
+        // The count and time of the model scored: after a panic, an earlier one than the run's.
+        let (updates, elapsed_s) = self.model_at();
         format!(
-            "{}: objective {:.10}{on} after {} updates in {:.2} s on {workers}{}{stopped}",
+            "{}: objective {:.10}{on} after {updates} updates in {elapsed_s:.2} s on \
+             {workers}{subopt}{stopped}",
             self.algorithm,
             self.final_objective(),
-            self.report.stats.updates,
-            self.report.elapsed_s,
-            subopt
         )
     }
 
