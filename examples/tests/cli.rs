@@ -1113,6 +1113,8 @@ fn a_run_that_loses_every_worker_says_why_once() {
 fn ctrl_c_ends_the_wait_for_remote_workers() {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::CommandExt;
+    let dir = scratch("ctrl-c-wait");
+    std::fs::write(dir.join("run.token"), "0123456789abcdef0123456789abcdef\n").unwrap();
     let mut driver = Command::new(EXE)
         .args([
             "--workers",
@@ -1120,8 +1122,10 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
             "--remote-workers",
             "--join-timeout",
             "600",
+            "--token-file",
+            "run.token",
         ])
-        .current_dir(scratch("ctrl-c-wait"))
+        .current_dir(&dir)
         .env("ASYNC_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -1136,6 +1140,8 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
         assert!(read > 0, "the driver ended before it waited");
     }
     assert!(line.contains("worker --driver tcp://127.0.0.1:"), "{line}");
+    // A worker started that way is admitted: it holds the run's token.
+    assert!(line.contains(" --token-file run.token`"), "{line}");
     let begun = Instant::now();
     signal_group("-INT", driver.id());
     let (_, code) = wait_for(driver);

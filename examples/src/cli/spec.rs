@@ -106,6 +106,7 @@ impl RunArgs {
             precondition: self.precondition,
             params: self.params.clone(),
             cluster,
+            token_file: self.token_file.clone(),
             stop: StopRules {
                 time_s: self.time,
                 target_subopt: self.target_subopt,

@@ -6,11 +6,12 @@
 //! - `settings`: the settings and hyperparameters its optimizer reads ([`check_settings`]);
 //! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
-//! - `run`: the run, step by step ([`run()`]);
+//! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
 //! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it.
 
 mod checkpoints;
 mod data;
+mod join_hint;
 mod outcome;
 mod run;
 mod settings;

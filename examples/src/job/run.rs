@@ -3,6 +3,7 @@
 //! outcome gathered from what the run left.
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -34,7 +35,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
     } = checkpoints::prepare(spec, data, &params)?;
-    let mut driver = launch(&cluster_of(spec))?;
+    let mut driver = launch(&cluster_of(spec), spec.token_file.as_deref())?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
@@ -141,16 +142,17 @@ fn cluster_of(spec: &JobSpec) -> ClusterConfig {
 }
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
-/// remote workers are told where to connect.
-fn launch(cluster: &ClusterConfig) -> Result<Driver> {
+/// remote workers are told where to connect, and with which token file.
+fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> {
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
     if !cluster.spawn_local {
         // A port the system chose is known only now, and remote workers need it.
+        let host = super::join_hint::host_name();
+        let hint = super::join_hint::join_hint(driver.endpoint(), host.as_deref(), token_file);
         tracing::info!(
             workers = cluster.workers,
-            "waiting for remote workers: start each with `worker --driver {}`",
-            driver.endpoint()
+            "waiting for remote workers: {hint}"
         );
     }
     match driver.wait_for_workers() {

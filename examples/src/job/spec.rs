@@ -68,6 +68,9 @@ pub struct JobSpec {
     pub params: Vec<(String, f64)>,
     /// The cluster.
     pub cluster: ClusterConfig,
+    /// The file `cluster.token` was read from (`--token-file`), for the line that tells
+    /// remote workers how to join.
+    pub token_file: Option<PathBuf>,
     /// Stop rules.
     pub stop: StopRules,
     /// Seconds of training between evaluations, at least ten times an evaluation's cost

@@ -1,0 +1,80 @@
+//! The line that tells remote workers how to join a driver: an address another host can
+//! reach, and the token file the run was given.
+
+use std::path::Path;
+
+/// The command each remote worker runs to join the driver at `endpoint` (the address it
+/// listens on): an unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's
+/// name, or `<this host>` when it has none; with `--token-file`, the worker needs it too.
+pub(super) fn join_hint(endpoint: &str, host: Option<&str>, token_file: Option<&Path>) -> String {
+    let driver = reachable(endpoint, host.unwrap_or("<this host>"));
+    let token = token_file.map_or(String::new(), |path| {
+        format!(" --token-file {}", path.display())
+    });
+    format!("start each with `worker --driver {driver}{token}`")
+}
+
+/// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
+/// connect to `0.0.0.0`.
+fn reachable(endpoint: &str, host: &str) -> String {
+    let Some(rest) = endpoint.strip_prefix("tcp://") else {
+        return endpoint.to_owned();
+    };
+    let Some((address, port)) = rest.rsplit_once(':') else {
+        return endpoint.to_owned();
+    };
+    match address {
+        "0.0.0.0" | "[::]" | "::" | "*" => format!("tcp://{host}:{port}"),
+        _ => endpoint.to_owned(),
+    }
+}
+
+/// This host's name, if the system says one.
+pub(super) fn host_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer outlives the call, which writes at most its length.
+        let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        if status != 0 {
+            return None;
+        }
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        let name = std::str::from_utf8(&buffer[..end]).ok()?.trim();
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unspecified_bind_address_is_replaced_by_the_host_and_the_token_file_is_named() {
+        let hint = join_hint(
+            "tcp://0.0.0.0:7011",
+            Some("trainer-1"),
+            Some(Path::new("run.token")),
+        );
+        assert_eq!(
+            hint,
+            "start each with `worker --driver tcp://trainer-1:7011 --token-file run.token`"
+        );
+        let v6 = join_hint("tcp://[::]:7011", None, None);
+        assert_eq!(
+            v6,
+            "start each with `worker --driver tcp://<this host>:7011`"
+        );
+    }
+
+    #[test]
+    fn a_specific_bind_address_is_kept() {
+        let hint = join_hint("tcp://10.0.0.5:7011", Some("trainer-1"), None);
+        assert_eq!(
+            hint,
+            "start each with `worker --driver tcp://10.0.0.5:7011`"
+        );
+    }
+}
