@@ -210,16 +210,22 @@ impl Hyper {
 
     /// Its range as the error that refuses a value says it.
     pub fn range(&self) -> String {
-        let range = match (self.min > f64::MIN, self.max < f64::MAX) {
-            (true, true) => format!("from {} to {}", self.min, self.max),
-            (true, false) => format!("at least {}", self.min),
-            (false, true) => format!("at most {}", self.max),
-            (false, false) if self.whole => return "whole numbers".to_owned(),
-            (false, false) => return "a finite number".to_owned(),
-        };
-        match self.whole {
-            true => format!("{range}, whole numbers only"),
-            false => range,
+        match (self.bounds(), self.whole) {
+            (Some(bounds), true) => format!("{bounds}, whole numbers only"),
+            (Some(bounds), false) => bounds,
+            (None, true) => "whole numbers".to_owned(),
+            (None, false) => "a finite number".to_owned(),
+        }
+    }
+
+    /// Its least and greatest values, as `from 1 to 9`, `at least 1` or `at most 9`, if it
+    /// declares any.
+    pub(crate) fn bounds(&self) -> Option<String> {
+        match (self.min > f64::MIN, self.max < f64::MAX) {
+            (true, true) => Some(format!("from {} to {}", self.min, self.max)),
+            (true, false) => Some(format!("at least {}", self.min)),
+            (false, true) => Some(format!("at most {}", self.max)),
+            (false, false) => None,
         }
     }
 }

@@ -687,7 +687,8 @@ fn own_hyperparameter_gets_the_command_line() {
     let fraction = run(&["--algo", "brittle", "--param", "at=2.5"], "fraction.json");
     test_support::assert_clear_error(
         &fraction,
-        "--param at=2.5: brittle takes at whole numbers (the update",
+        "--param at=2.5: brittle takes a whole number for at (the update after which it \
+         panics), not 2.5",
     );
     // A shared setting its code does not read is refused too: it would change nothing.
     let unread = run(&["--algo", "adam", "--momentum", "0.5"], "unread.json");

@@ -80,6 +80,17 @@ fn given(spec: &JobSpec, setting: Setting) -> Option<String> {
     }
 }
 
+/// What `hyper` takes, said to refuse `value`: a fraction for a count is refused as such
+/// ("takes a whole number for k (...), not 2.5"), anything else by the range.
+fn refusal(hyper: &Hyper, value: f64) -> String {
+    let (name, help) = (hyper.name, hyper.help);
+    if hyper.whole && value.fract() != 0.0 {
+        let bounds = hyper.bounds().map_or(String::new(), |b| format!(" {b}"));
+        return format!("takes a whole number{bounds} for {name} ({help}), not {value}");
+    }
+    format!("takes {name} {} ({help})", hyper.range())
+}
+
 /// Refuses a `--param` that none of `algorithms` declares, listing what they take.
 pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result<()> {
     for (i, (name, _)) in given.iter().enumerate() {
@@ -95,9 +106,8 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
             .collect();
         if let Some((algorithm, hyper)) = declared.iter().find(|(_, h)| !h.admits(*value)) {
             bail_usage!(
-                "--param {name}={value}: {algorithm} takes {name} {} ({})",
-                hyper.range(),
-                hyper.help
+                "--param {name}={value}: {algorithm} {}",
+                refusal(hyper, *value)
             );
         }
         if !declared.is_empty() {
@@ -122,4 +132,29 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use crate::optimizer::Hyper;
+
+    #[test]
+    fn a_fraction_for_a_count_is_refused_in_a_sentence_naming_the_value() {
+        let k = Hyper::new("k", 8.0, "a count").whole();
+        assert_eq!(
+            refusal(&k, 2.5),
+            "takes a whole number for k (a count), not 2.5"
+        );
+        let ranged = k.within(1.0, 100.0);
+        assert_eq!(
+            refusal(&ranged, 2.5),
+            "takes a whole number from 1 to 100 for k (a count), not 2.5"
+        );
+        // A whole value outside the range is refused by the range.
+        assert_eq!(
+            refusal(&ranged, 200.0),
+            "takes k from 1 to 100, whole numbers only (a count)"
+        );
+    }
 }
