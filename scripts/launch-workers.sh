@@ -11,7 +11,8 @@
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  # The usage is the comment block under the shebang, up to its first line of code.
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0"
   exit 2
 fi
 hostfile=$1 driver=$2 token=$3 exe=${4:-async-train}

@@ -1491,6 +1491,30 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     assert!(String::from_utf8_lossy(&driver.stdout).contains("on 2 workers"));
 }
 
+/// Without its arguments the launcher prints its usage, the comment block only: it printed
+/// the `set -euo pipefail` line under it too.
+#[test]
+fn the_ssh_launcher_without_arguments_prints_its_usage_only() {
+    let usage = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/launch-workers.sh"
+        ))
+        .output()
+        .expect("the launcher runs");
+    assert_eq!(usage.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&usage.stdout);
+    assert!(
+        text.starts_with("Starts one async-train worker per line"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("exits non-zero if any failed."),
+        "{text}"
+    );
+    assert!(!text.contains("set -"), "{text}");
+}
+
 fn free_loopback_address() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
