@@ -173,8 +173,13 @@ impl Tries {
             if tries == 1 && self.sessions == 0 {
                 // A first try that fails before any session is most often the closing driver
                 // of the run before, met by a worker serving several (`compare`'s hand-over):
-                // not worth a warning until it happens again.
-                tracing::info!(worker = %name, %reason, "no session with the driver yet; joining again");
+                // the normal path, said at debug; a second failure warns.
+                tracing::debug!(
+                    worker = %name,
+                    %reason,
+                    "no session with the driver yet (the previous run's driver closing, as \
+                     expected between runs); joining again"
+                );
             } else {
                 tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
             }
@@ -356,6 +361,49 @@ mod tests {
         // Without --reconnect it is final, and says how to keep trying.
         let error = final_error(Tries::new(None).after("w0", later(3), start));
         assert!(error.contains("too many joins") && error.contains("--reconnect"));
+    }
+
+    /// The levels of the events logged while `f` runs on this thread.
+    fn levels_logged(f: impl FnOnce()) -> Vec<tracing::Level> {
+        use std::sync::{Arc, Mutex};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata};
+        struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+        impl tracing::Subscriber for Levels {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                self.0.lock().unwrap().push(*event.metadata().level());
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+        let levels = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Levels(levels.clone()), f);
+        let levels = levels.lock().unwrap().clone();
+        levels
+    }
+
+    #[test]
+    fn the_first_failed_try_before_any_session_is_quiet_and_a_second_warns() {
+        // `compare`'s hand-over: the worker meets the previous run's driver closing.
+        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let start = Instant::now();
+        let first = levels_logged(|| {
+            let then = tries.after("w0", lost("Connection reset by peer"), start);
+            assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+        });
+        assert_eq!(first, [tracing::Level::DEBUG]);
+        let second = levels_logged(|| {
+            tries.after("w0", lost("Connection reset by peer"), start);
+        });
+        assert_eq!(second, [tracing::Level::WARN]);
     }
 
     #[test]
