@@ -63,7 +63,7 @@ impl Drop for Saving {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        say_err!("\nstopped at once");
+        say_err!("{}stopped at once", off_the_line());
         crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
@@ -78,9 +78,20 @@ fn on_signal(signal: i32) {
         "a second signal"
     };
     say_err!(
-        "\nstopping: the run ends at its next update and its files are written ({again} to \
-         quit at once)"
+        "{}stopping: the run ends at its next update and its files are written ({again} to \
+         quit at once)",
+        off_the_line()
     );
+}
+
+/// A line break before a signal's message on a terminal, where the `^C` echo or the progress
+/// bar holds the cursor; nothing in a file or a pipe, whose first line it left empty.
+fn off_the_line() -> &'static str {
+    use std::io::IsTerminal;
+    match std::io::stderr().is_terminal() {
+        true => "\n",
+        false => "",
+    }
 }
 
 /// Handles SIGINT, SIGTERM and (unless it is ignored) SIGHUP on a thread of their own from

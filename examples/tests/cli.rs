@@ -1186,6 +1186,11 @@ fn ctrl_c_stops_the_run_writes_its_files_and_checkpoint_and_it_resumes() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("stopped by a signal"), "{stderr}");
+    // Its first line says so: the break that moves off a terminal's `^C` left it empty.
+    assert!(
+        stderr.starts_with("stopping: the run ends at its next update"),
+        "{stderr}"
+    );
     // The workers, in groups of their own, were not signalled: the driver shut them down.
     assert_exited(&workers);
     let summary: serde_json::Value =
