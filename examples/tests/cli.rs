@@ -1139,7 +1139,10 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
         let read = stderr.read_line(&mut line).expect("its log");
         assert!(read > 0, "the driver ended before it waited");
     }
-    assert!(line.contains("worker --driver tcp://127.0.0.1:"), "{line}");
+    assert!(
+        line.contains("`async-train worker --driver tcp://127.0.0.1:"),
+        "{line}"
+    );
     // A worker started that way is admitted: it holds the run's token.
     assert!(line.contains(" --token-file run.token`"), "{line}");
     let begun = Instant::now();

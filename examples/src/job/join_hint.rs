@@ -4,14 +4,33 @@
 use std::path::Path;
 
 /// The command each remote worker runs to join the driver at `endpoint` (the address it
-/// listens on): an unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's
-/// name, or `<this host>` when it has none; with `--token-file`, the worker needs it too.
-pub(super) fn join_hint(endpoint: &str, host: Option<&str>, token_file: Option<&Path>) -> String {
+/// listens on): `program`'s `worker` (an author's program is not `async-train`); an
+/// unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's name, or
+/// `<this host>` when it has none; with `--token-file`, the worker needs it too.
+pub(super) fn join_hint(
+    program: &str,
+    endpoint: &str,
+    host: Option<&str>,
+    token_file: Option<&Path>,
+) -> String {
     let driver = reachable(endpoint, host.unwrap_or("<this host>"));
     let token = token_file.map_or(String::new(), |path| {
         format!(" --token-file {}", path.display())
     });
-    format!("start each with `worker --driver {driver}{token}`")
+    format!("start each with `{program} worker --driver {driver}{token}`")
+}
+
+/// The name this program was started as (`async-train`, or an author's own program).
+pub(super) fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(Path::new)
+        .and_then(Path::file_name)
+        .map_or_else(
+            || "async-train".into(),
+            |name| name.to_string_lossy().into_owned(),
+        )
 }
 
 /// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
@@ -54,27 +73,33 @@ mod tests {
     #[test]
     fn an_unspecified_bind_address_is_replaced_by_the_host_and_the_token_file_is_named() {
         let hint = join_hint(
+            "my-train",
             "tcp://0.0.0.0:7011",
             Some("trainer-1"),
             Some(Path::new("run.token")),
         );
         assert_eq!(
             hint,
-            "start each with `worker --driver tcp://trainer-1:7011 --token-file run.token`"
+            "start each with `my-train worker --driver tcp://trainer-1:7011 --token-file run.token`"
         );
-        let v6 = join_hint("tcp://[::]:7011", None, None);
+        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None);
         assert_eq!(
             v6,
-            "start each with `worker --driver tcp://<this host>:7011`"
+            "start each with `async-train worker --driver tcp://<this host>:7011`"
         );
     }
 
     #[test]
     fn a_specific_bind_address_is_kept() {
-        let hint = join_hint("tcp://10.0.0.5:7011", Some("trainer-1"), None);
+        let hint = join_hint(
+            "async-train",
+            "tcp://10.0.0.5:7011",
+            Some("trainer-1"),
+            None,
+        );
         assert_eq!(
             hint,
-            "start each with `worker --driver tcp://10.0.0.5:7011`"
+            "start each with `async-train worker --driver tcp://10.0.0.5:7011`"
         );
     }
 }

@@ -149,7 +149,9 @@ fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> 
     if !cluster.spawn_local {
         // A port the system chose is known only now, and remote workers need it.
         let host = super::join_hint::host_name();
-        let hint = super::join_hint::join_hint(driver.endpoint(), host.as_deref(), token_file);
+        let program = super::join_hint::program_name();
+        let hint =
+            super::join_hint::join_hint(&program, driver.endpoint(), host.as_deref(), token_file);
         tracing::info!(
             workers = cluster.workers,
             "waiting for remote workers: {hint}"
