@@ -758,8 +758,13 @@ fn a_panic_keeps_the_latest_model() {
     assert!((1..=50).contains(&kept), "{kept}");
     // The run's line scores the model kept, and says its update, not the driver's 50.
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let count = if kept == 1 {
+        "1 update".to_owned()
+    } else {
+        format!("{kept} updates")
+    };
     assert!(
-        stdout.contains(&format!(" after {kept} updates in ")),
+        stdout.contains(&format!(" after {count} in ")),
         "kept {kept}: {stdout}"
     );
     let model = json(&dir.join("model.json"));

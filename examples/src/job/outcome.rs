@@ -128,8 +128,12 @@ impl Outcome {
         };
         // The count and time of the model scored: after a panic, an earlier one than the run's.
         let (updates, elapsed_s) = self.model_at();
+        let updates = match updates {
+            1 => "1 update".to_owned(),
+            n => format!("{n} updates"),
+        };
         format!(
-            "{}: objective {:.10}{on} after {updates} updates in {elapsed_s:.2} s on \
+            "{}: objective {:.10}{on} after {updates} in {elapsed_s:.2} s on \
              {workers}{subopt}{stopped}",
             self.algorithm,
             self.final_objective(),
