@@ -1,6 +1,7 @@
 //! An algorithm author's crate outside the workspace (`tests/fixtures/author-crate`, with its
 //! own `[workspace]`) builds against the runtime by path, with no `[patch]`, and its own
-//! synchronous and asynchronous optimizers train on real worker processes.
+//! synchronous and asynchronous optimizers train on real worker processes. The README's
+//! ```rust blocks build the same way, as such a crate of their own.
 //!
 //! The fixture builds offline from the populated cargo registry into its own target folder
 //! under this workspace's `target/tmp` (the workspace's own target folder is locked while this
@@ -8,6 +9,9 @@
 
 use std::path::Path;
 use std::process::Command;
+
+#[path = "author_crate/readme_snippets.rs"]
+mod readme_snippets;
 
 fn max_error(stdout: &str, prefix: &str) -> f64 {
     let line = stdout
@@ -62,6 +66,46 @@ fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
     assert!(
         asynchronous < 1e-2,
         "asynchronous struct model off by {asynchronous}"
+    );
+}
+
+/// The README's complete ```rust blocks compile against the current API: a throwaway crate
+/// under `target/tmp` (never in the repository) builds them, sharing the author crate's target
+/// folder, where the dependencies are already built.
+#[test]
+fn the_readme_rust_blocks_compile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().expect("the workspace's folder");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let modules = readme_snippets::modules(&readme);
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let krate = tmp.join("readme-snippets");
+    let _ = std::fs::remove_dir_all(&krate);
+    std::fs::create_dir_all(krate.join("src")).expect("the crate's folder");
+    std::fs::write(krate.join("Cargo.toml"), readme_snippets::manifest(&root)).expect("manifest");
+    // The workspace's lock file: the same versions as the workspace, so nothing new to build.
+    std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock")).expect("Cargo.lock");
+    std::fs::write(
+        krate.join("src/main.rs"),
+        readme_snippets::main_rs(&modules),
+    )
+    .expect("main");
+    for m in &modules {
+        std::fs::write(krate.join(format!("src/{}.rs", m.name)), &m.text).expect("module");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = Command::new(&cargo)
+        .args(["build", "--release", "--offline", "--manifest-path"])
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", tmp.join("author-crate"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        build.status.success(),
+        "a ```rust block of README.md no longer compiles (each {}/src/MODULE.rs is one block, \
+         wrapped; its first line names the block):\n{}",
+        krate.display(),
+        String::from_utf8_lossy(&build.stderr)
     );
 }
 
