@@ -34,6 +34,7 @@ macro_rules! bail_usage {
 pub mod builtin;
 pub mod cli;
 pub mod compare;
+mod host;
 pub mod interrupt;
 pub mod job;
 pub mod model;

@@ -58,7 +58,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
     let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
     let args: Vec<OsString> = args.into_iter().collect();
     let no_arguments = args.len() == 1;
-    let program = program_name(&args);
+    let program = crate::host::program_name(&args);
     let parser = AlgorithmParser(registry.clone());
     let command = Cli::command()
         .after_help(EXAMPLES.replace("async-train", &program))
@@ -77,17 +77,6 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
         None if no_arguments => compare::builtin(&program),
         None => train(cli.train),
     }
-}
-
-/// The name the program was started under (an author's binary built on [`run`] is not
-/// `async-train`), for the examples in `--help` and the hints that name the program.
-fn program_name(args: &[OsString]) -> String {
-    args.first()
-        .and_then(|arg0| std::path::Path::new(arg0).file_name())
-        .and_then(|name| name.to_str())
-        .filter(|name| !name.is_empty())
-        .unwrap_or("async-train")
-        .to_owned()
 }
 
 fn cli_quiet(cli: &Cli) -> bool {

@@ -54,7 +54,7 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
 
 /// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
 fn hostname() -> String {
-    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let name = crate::host::name().unwrap_or_default();
     let name: String = name
         .trim()
         .chars()

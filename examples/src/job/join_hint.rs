@@ -20,19 +20,6 @@ pub(super) fn join_hint(
     format!("start each with `{program} worker --driver {driver}{token}`")
 }
 
-/// The name this program was started as (`async-train`, or an author's own program).
-pub(super) fn program_name() -> String {
-    std::env::args_os()
-        .next()
-        .as_deref()
-        .map(Path::new)
-        .and_then(Path::file_name)
-        .map_or_else(
-            || "async-train".into(),
-            |name| name.to_string_lossy().into_owned(),
-        )
-}
-
 /// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
 /// connect to `0.0.0.0`.
 fn reachable(endpoint: &str, host: &str) -> String {
@@ -46,24 +33,6 @@ fn reachable(endpoint: &str, host: &str) -> String {
         "0.0.0.0" | "[::]" | "::" | "*" => format!("tcp://{host}:{port}"),
         _ => endpoint.to_owned(),
     }
-}
-
-/// This host's name, if the system says one.
-pub(super) fn host_name() -> Option<String> {
-    #[cfg(unix)]
-    {
-        let mut buffer = [0u8; 256];
-        // SAFETY: the buffer outlives the call, which writes at most its length.
-        let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-        if status != 0 {
-            return None;
-        }
-        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-        let name = std::str::from_utf8(&buffer[..end]).ok()?.trim();
-        (!name.is_empty()).then(|| name.to_owned())
-    }
-    #[cfg(not(unix))]
-    None
 }
 
 #[cfg(test)]

@@ -148,8 +148,9 @@ fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> 
     driver.stop_on(crate::interrupt::stop_handle());
     if !cluster.spawn_local {
         // A port the system chose is known only now, and remote workers need it.
-        let host = super::join_hint::host_name();
-        let program = super::join_hint::program_name();
+        let host = crate::host::name();
+        let args: Vec<_> = std::env::args_os().collect();
+        let program = crate::host::program_name(&args);
         let hint =
             super::join_hint::join_hint(&program, driver.endpoint(), host.as_deref(), token_file);
         tracing::info!(
