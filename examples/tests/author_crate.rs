@@ -27,6 +27,23 @@ fn max_error(stdout: &str, prefix: &str) -> f64 {
         .unwrap_or_else(|| panic!("no number in `{line}`"))
 }
 
+/// The target folder of the crates built outside the workspace (whose own folder is locked
+/// while the tests run): the author crate and the README's blocks share its dependencies.
+fn author_target() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("author-crate")
+}
+
+/// Builds the crate of `manifest` offline, in release, into [`author_target`].
+fn build_offline(manifest: &Path) -> std::process::Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Command::new(&cargo)
+        .args(["build", "--release", "--offline", "--manifest-path"])
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", author_target())
+        .output()
+        .expect("cargo runs")
+}
+
 #[test]
 fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -38,14 +55,8 @@ fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
             .any(|line| line.trim_start().starts_with("[patch")),
         "the fixture must build without a [patch] section"
     );
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("author-crate");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let build = Command::new(&cargo)
-        .args(["build", "--release", "--offline", "--manifest-path"])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .expect("cargo runs");
+    let target = author_target();
+    let build = build_offline(&manifest);
     assert!(
         build.status.success(),
         "the author's crate does not build:\n{}",
@@ -93,13 +104,7 @@ fn the_readme_rust_blocks_compile() {
     for m in &modules {
         std::fs::write(krate.join(format!("src/{}.rs", m.name)), &m.text).expect("module");
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let build = Command::new(&cargo)
-        .args(["build", "--release", "--offline", "--manifest-path"])
-        .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", tmp.join("author-crate"))
-        .output()
-        .expect("cargo runs");
+    let build = build_offline(&krate.join("Cargo.toml"));
     assert!(
         build.status.success(),
         "a ```rust block of README.md no longer compiles (each {}/src/MODULE.rs is one block, \
