@@ -223,6 +223,33 @@ impl ReplayProxy {
     }
 }
 
+/// One ZMTP 3.0 frame as read: its header (flags, then a short or long length) as it came, and
+/// its body.
+struct ZmtpFrame {
+    header: Vec<u8>,
+    body: Vec<u8>,
+}
+
+fn read_zmtp_frame(from: &mut impl Read) -> std::io::Result<ZmtpFrame> {
+    let mut flags = [0u8; 1];
+    from.read_exact(&mut flags)?;
+    let mut header = flags.to_vec();
+    let len = if flags[0] & 0x02 != 0 {
+        let mut len = [0u8; 8];
+        from.read_exact(&mut len)?;
+        header.extend_from_slice(&len);
+        u64::from_be_bytes(len) as usize
+    } else {
+        let mut len = [0u8; 1];
+        from.read_exact(&mut len)?;
+        header.push(len[0]);
+        len[0] as usize
+    };
+    let mut body = vec![0u8; len];
+    from.read_exact(&mut body)?;
+    Ok(ZmtpFrame { header, body })
+}
+
 /// Copies ZMTP from the worker to the driver frame by frame, sending sealed results twice.
 fn forward_replaying(
     mut from: TcpStream,
@@ -233,25 +260,10 @@ fn forward_replaying(
     from.read_exact(&mut greeting)?;
     to.write_all(&greeting)?;
     loop {
-        let mut flags = [0u8; 1];
-        from.read_exact(&mut flags)?;
-        let mut header = flags.to_vec();
-        let len = if flags[0] & 0x02 != 0 {
-            let mut len = [0u8; 8];
-            from.read_exact(&mut len)?;
-            header.extend_from_slice(&len);
-            u64::from_be_bytes(len) as usize
-        } else {
-            let mut len = [0u8; 1];
-            from.read_exact(&mut len)?;
-            header.push(len[0]);
-            len[0] as usize
-        };
-        let mut body = vec![0u8; len];
-        from.read_exact(&mut body)?;
+        let ZmtpFrame { header, body } = read_zmtp_frame(&mut from)?;
         to.write_all(&header)?;
         to.write_all(&body)?;
-        let command = flags[0] & 0x04 != 0;
+        let command = header[0] & 0x04 != 0;
         // A sealed ToDriver::Result: kind MAC, and variant 2 right after the envelope.
         let is_result = !command
             && body.len() > frame::ENVELOPE_LEN
@@ -684,25 +696,10 @@ pub fn flood_from(
 /// came before the connection closed or its read timeout passed. Commands (its READY) are
 /// skipped.
 fn answered(peer: &mut TcpStream) -> bool {
-    let mut read_frame = || -> std::io::Result<bool> {
-        let mut flags = [0u8; 1];
-        peer.read_exact(&mut flags)?;
-        let len = if flags[0] & 0x02 == 0 {
-            let mut len = [0u8; 1];
-            peer.read_exact(&mut len)?;
-            u64::from(len[0])
-        } else {
-            let mut len = [0u8; 8];
-            peer.read_exact(&mut len)?;
-            u64::from_be_bytes(len)
-        };
-        std::io::copy(&mut peer.take(len), &mut std::io::sink())?;
-        Ok(flags[0] & 0x04 == 0)
-    };
     loop {
-        match read_frame() {
-            Ok(true) => return true,
-            Ok(false) => continue,
+        match read_zmtp_frame(peer) {
+            Ok(frame) if frame.header[0] & 0x04 == 0 => return true,
+            Ok(_) => continue,
             Err(_) => return false,
         }
     }
