@@ -150,13 +150,7 @@ pub fn modules(readme: &str) -> Vec<Module> {
     add(
         "launch",
         "let w = sgd(&mut driver, &data, &params);",
-        &|b: &str| {
-            let (items, body) = items_and_statements(b);
-            format!(
-                "{items}\nuse super::sgd::sgd;\n\n\
-                 pub fn main() -> Result<(), Box<dyn std::error::Error>> {{\n{body}\nOk(())\n}}\n"
-            )
-        },
+        &|b: &str| fallible_main(b, "use super::sgd::sgd;\n", ""),
     );
 
     add("hyper", "const ADAM: &[Hyper]", &|b: &str| {
@@ -168,20 +162,17 @@ pub fn modules(readme: &str) -> Vec<Module> {
     });
 
     add("saved_model", "SavedModel::read(", &|b: &str| {
-        let (items, body) = items_and_statements(b);
-        format!("{items}\n\npub fn main() -> Result<(), Box<dyn std::error::Error>> {{\n{body}\nOk(())\n}}\n")
+        fallible_main(b, "", "")
     });
 
     add("checkpoint", "driver.checkpoint_to(", &|b: &str| {
-        let (items, body) = items_and_statements(b);
-        format!(
-            "{items}\nuse asyncopt_algorithms::{{asaga, Loss, Params}};\n\
-             use asyncopt_runtime::{{data::LoadOptions, ClusterConfig, Dataset, Driver}};\n\n\
-             pub fn main() -> Result<(), Box<dyn std::error::Error>> {{\n\
-             let data = Dataset::load(\"train.libsvm.xz\", &LoadOptions::default())?;\n\
+        fallible_main(
+            b,
+            "use asyncopt_algorithms::{asaga, Loss, Params};\n\
+             use asyncopt_runtime::{data::LoadOptions, ClusterConfig, Dataset, Driver};\n",
+            "let data = Dataset::load(\"train.libsvm.xz\", &LoadOptions::default())?;\n\
              let params = Params::new(Loss::LeastSquares);\n\
-             let mut driver = Driver::launch(ClusterConfig::local(4))?;\n\
-             {body}\nOk(())\n}}\n"
+             let mut driver = Driver::launch(ClusterConfig::local(4))?;\n",
         )
     });
     // A new block is compiled too, or says it is not (```rust,ignore).
@@ -194,6 +185,16 @@ pub fn modules(readme: &str) -> Vec<Module> {
         );
     }
     modules
+}
+
+/// A block of items and statements as a module: its items and `uses` at the top, `prelude`
+/// (the names the block takes as given) and its statements in a `main` that may fail with `?`.
+fn fallible_main(block: &str, uses: &str, prelude: &str) -> String {
+    let (items, body) = items_and_statements(block);
+    format!(
+        "{items}\n{uses}\n\
+         pub fn main() -> Result<(), Box<dyn std::error::Error>> {{\n{prelude}{body}\nOk(())\n}}\n"
+    )
 }
 
 /// `main.rs`: calls every program among the blocks (the one its first argument names), so that
