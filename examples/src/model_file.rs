@@ -242,13 +242,28 @@ impl SavedModel {
     pub fn read_within(path: &Path, max_features: usize) -> Result<SavedModel> {
         let file = std::fs::File::open(path)
             .with_context(|| format!("cannot read the model {}", path.display()))?;
+        let budget = budget::Budget::of(max_features);
+        let length = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        if length.is_some_and(|length| length > budget.file_bytes()) {
+            bail!(
+                "cannot read the model {}: {}",
+                path.display(),
+                budget.file_too_long(length)
+            );
+        }
         // Read as it is parsed, so that what is no JSON (a device, a binary) is refused at its
         // first bytes rather than read whole.
-        let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+        let capped = budget::Capped::new(file, budget);
+        let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::new(capped));
         let parsed = SavedModel::deserialize_within(&mut json, max_features)
             .and_then(|model| json.end().map(|()| model));
         let model: SavedModel = match parsed {
             Ok(model) => model,
+            Err(e) if e.is_io() => bail!("cannot read the model {}: {e}", path.display()),
             Err(e) => {
                 // A model of another layout version, or a JSON file of another kind, fails on
                 // a field of this layout: its header says what it is, when it can be read again.
@@ -599,6 +614,44 @@ mod tests {
         let small = saved(Vec::new(), Some(layers.clone()));
         let read = read_text(&serde_json::to_string(&small).unwrap(), "own-small", 0);
         assert_eq!(read.unwrap().own, Some(layers));
+    }
+
+    #[test]
+    fn a_file_longer_than_any_model_within_the_budget_is_refused_before_it_is_parsed() {
+        // serde_json holds a string whole before a visitor sees it: a file that was one long
+        // `loss` or data name took its whole length in memory, whatever the budget. A sparse
+        // file stands for a long one: refused by its length, no byte of it read.
+        let budget = budget::Budget::of(1000);
+        let path = std::env::temp_dir().join(format!("long-{}.json", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(budget.file_bytes() + 1).unwrap();
+        let error = refusal(SavedModel::read_within(&path, 1000));
+        std::fs::remove_file(&path).ok();
+        assert!(
+            error.contains(&format!(
+                "long-{}.json: longer ({} bytes) than a model within the memory budget of 1000 \
+                 features and a bias can be ({} bytes): raise it with --max-features",
+                std::process::id(),
+                budget.file_bytes() + 1,
+                budget.file_bytes()
+            )),
+            "{error}"
+        );
+        // A stream of unknown length (a pipe) fails past the same length, saying so; a model
+        // of the budget's largest size, written as `write` lays it out, is within it.
+        let mut stream = budget::Capped::new(std::io::repeat(b' '), budget);
+        let error = std::io::copy(&mut stream, &mut std::io::sink()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("longer than a model within"),
+            "{error}"
+        );
+        let widest = vec![-2.2250738585072014e-308; 1001];
+        let mut model = saved(widest[..1000].to_vec(), None);
+        model.bias = Some(1.0);
+        model.weights = widest;
+        let text = serde_json::to_string_pretty(&model).unwrap();
+        assert!((text.len() as u64) < budget.file_bytes());
+        assert!(read_text(&text, "widest", 1000).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! would, or [`JSON_FLOOR`] if that is more.
 
 use std::cell::Cell;
+use std::io::Read;
 use std::mem::size_of;
 
 use asyncopt_runtime::data::LoadOptions;
@@ -44,6 +45,37 @@ pub(super) struct Budget {
 }
 
 impl Budget {
+    /// The budget of `features` features a read was given.
+    pub(super) fn of(features: usize) -> Budget {
+        Budget {
+            features,
+            default: false,
+        }
+    }
+
+    /// The longest file a model within the budget takes as `SavedModel::write` lays it out: a
+    /// weight 32 bytes of text at most (a shortest f64, its indent, comma and line break);
+    /// `own` and `settings` 3 bytes for each byte they may take in memory (a number under a
+    /// deep indent against its node); 1 MiB the rest. A longer file is refused before it is
+    /// parsed: serde_json holds a string whole before any visitor sees it (the loss, the
+    /// data's name), so only the file's length bounds those.
+    pub(super) fn file_bytes(self) -> u64 {
+        let weights = (self.weights() as u64).saturating_mul(32);
+        let json = (self.json_bytes() as u64).saturating_mul(2 * 3);
+        weights.saturating_add(json).saturating_add(1 << 20)
+    }
+
+    /// The error of a file longer than [`Budget::file_bytes`], of `length` bytes if known.
+    pub(super) fn file_too_long(self, length: Option<u64>) -> String {
+        let length = length.map_or(String::new(), |n| format!(" ({n} bytes)"));
+        format!(
+            "longer{length} than a model within the memory budget of {} features and a bias \
+             can be ({} bytes): raise it with --max-features if that is meant",
+            self.features,
+            self.file_bytes()
+        )
+    }
+
     /// The budget of the model being read on this thread.
     pub(super) fn current() -> Budget {
         match FEATURES.with(Cell::get) {
@@ -84,6 +116,42 @@ impl Budget {
             "{what} exceed the {default}memory budget of {} features and a bias{another}",
             self.features
         ))
+    }
+}
+
+/// A reader of a model file that fails once it passed [`Budget::file_bytes`], for a file whose
+/// length is not known before (a pipe, a device), where `take` would end the text quietly.
+pub(super) struct Capped<R> {
+    inner: R,
+    left: u64,
+    budget: Budget,
+}
+
+impl<R: Read> Capped<R> {
+    pub(super) fn new(inner: R, budget: Budget) -> Capped<R> {
+        Capped {
+            inner,
+            left: budget.file_bytes(),
+            budget,
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // At the cap: one more byte means the file is longer.
+            return match self.inner.read(&mut [0])? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(self.budget.file_too_long(None))),
+            };
+        }
+        let room = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..room])?;
+        self.left -= read as u64;
+        Ok(read)
     }
 }
 
