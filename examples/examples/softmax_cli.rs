@@ -16,7 +16,7 @@
 //! The saved model holds the matrix and the edges as JSON; [`Softmax::read`] reads it back,
 //! and the program's `evaluate` and `predict` score it, as the model's [`Trainable`] says:
 //! `evaluate` reports the mean cross-entropy and the accuracy, `predict` writes each row's
-//! class and the probability of each class (`class,p0,p1,p2,p3`).
+//! class and the probability of each class (`line,class,p0,p1,p2,p3`: the data line first).
 //!
 //! ```sh
 //! cargo run --release --example softmax_cli -- evaluate --model softmax.json \

@@ -83,8 +83,9 @@ pub trait Trainable: Clone + Serialize + DeserializeOwned + Send + Sync + 'stati
     }
 
     /// The names of the values [`predict_row`](Trainable::predict_row) gives, the columns of
-    /// `predict`'s CSV (each non-empty, without `,`, `"` or a line break), or `None`, the
-    /// default, for a type that does not predict: `predict` then says so.
+    /// `predict`'s CSV after its `line` (each non-empty, not `line`, without `,`, `"` or a
+    /// line break), or `None`, the default, for a type that does not predict: `predict` then
+    /// says so.
     fn prediction_columns(&self) -> Option<Vec<String>> {
         None
     }

@@ -358,15 +358,29 @@ impl SavedModel {
     /// bias column, whatever its labels (a prediction does not read them). A row may lack its
     /// label ([`Labels::Optional`]); its label reads as NaN.
     pub fn load_rows(&self, path: &Path) -> Result<Dataset> {
-        let options = LoadOptions {
+        let data = crate::job::load_file(path, &self.row_options())?;
+        Ok(self.with_bias(data))
+    }
+
+    /// [`load_rows`](SavedModel::load_rows), with the 1-based line of `path` each row was
+    /// read from (blank and comment lines are no rows): what `predict` names its rows by.
+    pub fn load_numbered_rows(&self, path: &Path) -> Result<(Dataset, Vec<usize>)> {
+        let (data, lines) = crate::job::load_numbered_file(path, &self.row_options())?;
+        Ok((self.with_bias(data), lines))
+    }
+
+    fn row_options(&self) -> LoadOptions {
+        LoadOptions {
             labels: Labels::Optional,
             ..self.load_options()
-        };
-        let data = crate::job::load_file(path, &options)?;
-        Ok(match self.bias {
+        }
+    }
+
+    fn with_bias(&self, data: Dataset) -> Dataset {
+        match self.bias {
             Some(value) => data.with_bias(value),
             None => data,
-        })
+        }
     }
 
     fn load_options(&self) -> LoadOptions {

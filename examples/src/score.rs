@@ -20,6 +20,9 @@ use asyncopt_runtime::panics;
 /// Names the toolkit gives every own model's metrics, which its author's may not reuse.
 const RESERVED: [&str; 3] = ["kind", "rows", "objective"];
 
+/// The column `predict` writes first, for every model: the data line a row was read from.
+const LINE: &str = "line";
+
 /// A saved model, read back as what can score it.
 pub enum Scorer {
     /// Weights, scored by the loss they were trained with.
@@ -50,11 +53,14 @@ pub struct Evaluation {
     pub metrics: serde_json::Value,
 }
 
-/// What `predict` writes: named columns, one row per data row.
+/// What `predict` writes: one row per data row, the line of the data file it was read from,
+/// then named columns.
 #[derive(Debug, PartialEq)]
 pub struct Predictions {
-    /// The columns' names.
+    /// The columns' names (the line's not among them).
     pub columns: Vec<String>,
+    /// The 1-based line of each row.
+    lines: Vec<usize>,
     /// The values, row after row.
     values: Vec<f64>,
 }
@@ -62,17 +68,26 @@ pub struct Predictions {
 impl Predictions {
     /// Rows predicted.
     pub fn rows(&self) -> usize {
-        self.values.len() / self.columns.len().max(1)
+        self.lines.len()
     }
 
-    /// As CSV: a header, then a line per row, each number in its shortest exact form.
+    /// As CSV: a header, then a line per row, its data line first (blank and comment lines,
+    /// which are no rows, are then seen to have none), each number in its shortest exact form.
     pub fn to_csv(&self) -> String {
-        let mut text = String::with_capacity(self.values.len() * 24 + 64);
-        text.push_str(&self.columns.join(","));
+        let mut text = String::with_capacity(self.values.len() * 24 + self.lines.len() * 8 + 64);
+        text.push_str(LINE);
+        for column in &self.columns {
+            text.push(',');
+            text.push_str(column);
+        }
         text.push('\n');
-        for row in self.values.chunks(self.columns.len().max(1)) {
-            let fields: Vec<String> = row.iter().map(f64::to_string).collect();
-            text.push_str(&fields.join(","));
+        let rows = self.values.chunks(self.columns.len().max(1));
+        for (line, row) in self.lines.iter().zip(rows) {
+            text.push_str(&line.to_string());
+            for value in row {
+                text.push(',');
+                text.push_str(&value.to_string());
+            }
             text.push('\n');
         }
         text
@@ -200,33 +215,44 @@ impl Scorer {
         Ok(columns)
     }
 
-    /// Its prediction for every row of `data`, loaded by [`SavedModel::load_rows`] (whose
-    /// labels it does not read).
-    pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
+    /// Its prediction for every row of `data`, read from the lines `lines` of its file, both
+    /// by [`SavedModel::load_numbered_rows`] (whose labels it does not read).
+    pub fn predict(&self, data: &Dataset, lines: &[usize]) -> Result<Predictions> {
+        if lines.len() != data.len() {
+            bail!(
+                "{} line numbers for the {} rows of {}",
+                lines.len(),
+                data.len(),
+                data.name()
+            );
+        }
         let columns = self.prediction_columns()?;
+        let lines = lines.to_vec();
         let (model, algo) = match self {
             Scorer::Linear { loss, weights } => {
                 let values = linear_predictions(loss, weights, data);
                 if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-                    let row = at / columns.len() + 1;
-                    let what = format!(
-                        "the prediction of data row {row} (blank and comment lines not counted)"
-                    );
+                    let line = lines[at / columns.len()];
+                    let what = format!("the prediction of line {line}");
                     return Err(overflows(data, &what));
                 }
-                return Ok(Predictions { columns, values });
+                return Ok(Predictions {
+                    columns,
+                    lines,
+                    values,
+                });
             }
             Scorer::Own { algo, model, .. } => (model, *algo),
         };
         let values = panics::catch(|| -> Result<Vec<f64>> {
             let mut values = Vec::with_capacity(data.len() * columns.len());
-            for i in 0..data.len() {
+            for (i, line) in lines.iter().enumerate() {
                 let row = model.predict_row(data, i);
                 if row.len() != columns.len() {
                     bail!(
-                        "{algo}'s model predicted {} values for row {}, for its {} columns",
+                        "{algo}'s model predicted {} values for the row of line {line}, for its \
+                         {} columns",
                         row.len(),
-                        i + 1,
                         columns.len()
                     );
                 }
@@ -235,7 +261,11 @@ impl Scorer {
             Ok(values)
         })
         .map_err(|panic| failed(algo, "predict", data, &panic))??;
-        Ok(Predictions { columns, values })
+        Ok(Predictions {
+            columns,
+            lines,
+            values,
+        })
     }
 }
 
@@ -273,6 +303,12 @@ fn check_columns(algo: &str, columns: &[String]) -> Result<()> {
         }
         if columns[..i].contains(column) {
             bail!("{algo}'s model names two prediction columns `{column}`");
+        }
+        if column == LINE {
+            bail!(
+                "{algo}'s model names a prediction column `{LINE}`, which predict writes first \
+                 for every model (the data line of each row)"
+            );
         }
     }
     Ok(())
@@ -421,6 +457,9 @@ mod tests {
         }
     }
 
+    /// The lines of [`data`]'s two rows, as if a blank line were before each.
+    const LINES: [usize; 2] = [2, 4];
+
     fn data() -> Dataset {
         let x = Array2::from_shape_vec((2, 1), vec![1.0, 2.0]).unwrap();
         Dataset::new("two", Features::Dense(x), array![1.0, 3.0]).unwrap()
@@ -449,7 +488,7 @@ mod tests {
             r#"{"kind":"own","rows":2,"objective":2.0}"#
         );
         assert_eq!(evaluation.line, "two (2 rows): objective 2.0000000000");
-        let refused = guess.predict(&data()).unwrap_err().to_string();
+        let refused = guess.predict(&data(), &LINES).unwrap_err().to_string();
         assert!(
             refused.starts_with("guess's model (")
                 && refused.ends_with(
@@ -464,9 +503,11 @@ mod tests {
         assert!(evaluation
             .line
             .ends_with("objective 0.5000000000, first 1.000000"));
-        let predictions = says.predict(&data()).unwrap();
+        let predictions = says.predict(&data(), &LINES).unwrap();
         assert_eq!(predictions.rows(), 2);
-        assert_eq!(predictions.to_csv(), "row,label\n0,1\n1,3\n");
+        assert_eq!(predictions.to_csv(), "line,row,label\n2,0,1\n4,1,3\n");
+        let unmatched = says.predict(&data(), &[1]).unwrap_err().to_string();
+        assert_eq!(unmatched, "1 line numbers for the 2 rows of two");
     }
 
     #[test]
@@ -492,20 +533,20 @@ mod tests {
         }
         let predicted = error(
             scorer(Loss::LeastSquares)
-                .predict(&data)
+                .predict(&data, &[1, 3])
                 .map(|p| p.to_csv()),
         );
         assert!(
-            predicted.starts_with("cannot score the model on huge: the prediction of data row 2 ")
+            predicted.starts_with("cannot score the model on huge: the prediction of line 3 ")
                 && predicted.contains(said),
             "{predicted}"
         );
         // A probability of a margin beyond any finite one is 0 or 1: written.
         let csv = scorer(Loss::with_lambda(false, 0.0))
-            .predict(&data)
+            .predict(&data, &[1, 3])
             .unwrap()
             .to_csv();
-        assert!(csv.ends_with("\n1,1\n"), "{csv}");
+        assert!(csv.ends_with("\n3,1,1\n"), "{csv}");
     }
 
     #[test]
@@ -565,26 +606,39 @@ mod tests {
         );
         let comma = error(
             bad(says_json(&["a,b", "c"], "m", false))
-                .predict(&data())
+                .predict(&data(), &LINES)
                 .map(|_| ()),
         );
         assert!(comma.contains("a CSV header cannot hold"), "{comma}");
         let twice = error(
             bad(says_json(&["a", "a"], "m", false))
-                .predict(&data())
+                .predict(&data(), &LINES)
                 .map(|_| ()),
         );
         assert!(twice.contains("two prediction columns `a`"), "{twice}");
         let short = error(
             bad(says_json(&["a", "b"], "m", true))
-                .predict(&data())
+                .predict(&data(), &LINES)
                 .map(|_| ()),
         );
         assert!(
-            short.contains("predicted 1 values for row 1, for its 2 columns"),
+            short.contains("predicted 1 values for the row of line 2, for its 2 columns"),
             "{short}"
         );
-        let none = error(bad(says_json(&[], "m", false)).predict(&data()).map(|_| ()));
+        let line = error(
+            bad(says_json(&["line", "b"], "m", false))
+                .predict(&data(), &LINES)
+                .map(|_| ()),
+        );
+        assert!(
+            line.contains("names a prediction column `line`, which predict writes first"),
+            "{line}"
+        );
+        let none = error(
+            bad(says_json(&[], "m", false))
+                .predict(&data(), &LINES)
+                .map(|_| ()),
+        );
         assert!(none.contains("names no prediction column"), "{none}");
         // So is a panic of its code.
         let mut json = says_json(&["a"], "m", false);

@@ -272,9 +272,57 @@ fn predict_reads_rows_without_labels_as_the_same_rows_with_them() {
     };
     let expected = predict("labelled.libsvm");
     assert_eq!(expected.lines().count(), 41, "a header and 40 rows");
-    assert!(expected.starts_with("probability,label\n"), "{expected}");
+    assert!(
+        expected.starts_with("line,probability,label\n"),
+        "{expected}"
+    );
     assert_eq!(predict("unlabelled.libsvm"), expected);
     assert_eq!(predict("mixed.libsvm"), expected);
+}
+
+/// Without labels, a row with no nonzero feature is a blank line, which is no row: the rows
+/// after it moved up one, silently. Each prediction now names its line, the blank and
+/// comment lines having none, and each is that of the row on its line (predicted alone).
+#[test]
+fn predict_names_the_line_of_each_row_past_blank_and_comment_lines() {
+    let dir = scratch("predict-lines");
+    trained_on_labelled(&dir);
+    let text = "1:0.5 3:1\n2:1\n# a comment in the middle\n1:-1 2:0.5\n\n3:2 7:1\n1:1 3:-1\n";
+    std::fs::write(dir.join("rows.libsvm"), text).unwrap();
+    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+    std::io::Write::write_all(&mut xz, text.as_bytes()).unwrap();
+    std::fs::write(dir.join("rows.libsvm.xz"), xz.finish().unwrap()).unwrap();
+    let predict = |data: &str| {
+        let out = format!("{data}.csv");
+        succeeded(&run(
+            &[
+                "predict", "--model", "m.json", "--data", data, "--out", &out,
+            ],
+            &dir,
+        ));
+        std::fs::read_to_string(dir.join(out)).unwrap()
+    };
+    let csv = predict("rows.libsvm");
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("line,probability,label"));
+    let rows: Vec<(&str, &str)> = rows.map(|row| row.split_once(',').unwrap()).collect();
+    let lines: Vec<&str> = rows.iter().map(|&(line, _)| line).collect();
+    assert_eq!(lines, ["1", "2", "4", "6", "7"], "{csv}");
+    for (line, predicted) in rows {
+        let alone = format!("line{line}.libsvm");
+        let row = text
+            .lines()
+            .nth(line.parse::<usize>().unwrap() - 1)
+            .unwrap();
+        std::fs::write(dir.join(&alone), format!("{row}\n")).unwrap();
+        assert_eq!(
+            predict(&alone),
+            format!("line,probability,label\n1,{predicted}\n"),
+            "line {line}: {row}"
+        );
+    }
+    // Compressed, the same lines.
+    assert_eq!(predict("rows.libsvm.xz"), csv);
 }
 
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,

@@ -117,14 +117,20 @@ fn a_logistic_model_trained_on_a9a_scores_on_a9a_t_like_scikit_learn() {
     assert_success(&on_test_set("predict", "preds.csv"));
     let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("probability,label"));
-    let rows: Vec<(f64, i32)> = lines
+    assert_eq!(lines.next(), Some("line,probability,label"));
+    let (numbers, rows): (Vec<usize>, Vec<(f64, i32)>) = lines
         .map(|line| {
-            let (p, label) = line.split_once(',').expect("two columns");
-            (p.parse().unwrap(), label.parse().unwrap())
+            let fields: Vec<&str> = line.split(',').collect();
+            let [number, p, label] = fields[..] else {
+                panic!("three columns: {line}");
+            };
+            let row = (p.parse().unwrap(), label.parse().unwrap());
+            (number.parse::<usize>().unwrap(), row)
         })
-        .collect();
+        .unzip();
     assert_eq!(rows.len(), 16_281);
+    // a9a.t has no blank or comment line: row i is line i + 1.
+    assert!(numbers.iter().enumerate().all(|(i, &line)| line == i + 1));
     assert!(rows
         .iter()
         .all(|&(p, label)| (0.0..=1.0).contains(&p) && label == if p >= 0.5 { 1 } else { -1 }));

@@ -570,16 +570,18 @@ fn own_model_type_is_evaluated_and_predicted() {
     succeeded(&on_cal("predict", "m.json", "preds.csv"));
     let csv = std::fs::read_to_string(dir.join("preds.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("class,p0,p1,p2,p3"));
+    assert_eq!(lines.next(), Some("line,class,p0,p1,p2,p3"));
     let rows: Vec<Vec<f64>> = lines
         .map(|line| line.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
     assert_eq!(rows.len(), 20_640);
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 5, "row {i}: {row:?}");
-        assert_eq!(row[0], model.predict(&data, i) as f64, "row {i}");
+        assert_eq!(row.len(), 6, "row {i}: {row:?}");
+        // The file has no blank or comment line: row i is line i + 1.
+        assert_eq!(row[0], (i + 1) as f64, "row {i}");
+        assert_eq!(row[1], model.predict(&data, i) as f64, "row {i}");
         assert!(
-            (row[1..].iter().sum::<f64>() - 1.0).abs() < 1e-9,
+            (row[2..].iter().sum::<f64>() - 1.0).abs() < 1e-9,
             "row {i}: {row:?}"
         );
     }

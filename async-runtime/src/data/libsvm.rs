@@ -21,7 +21,8 @@
 //!
 //! Explicit zero values (`3:0`) are accepted and not stored, so [`Dataset::nnz`] counts
 //! nonzeros only. Every other deviation is a [`DataError::Parse`] that names the file, the
-//! 1-based line and the offending token.
+//! 1-based line and the offending token. [`Dataset::load_numbered`] also gives the line of
+//! each row, which blank and comment lines set apart from its index.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -47,6 +48,18 @@ impl Dataset {
     pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Dataset, DataError> {
         read_libsvm(path.as_ref(), opts)
     }
+
+    /// Reads a LIBSVM file as [`Dataset::load`] does, with the 1-based number of the line
+    /// each row was read from: after a blank or comment line, which is no row, a row's index
+    /// and its line differ. For output that names rows by line (predictions); other loads
+    /// keep no such list.
+    pub fn load_numbered(
+        path: impl AsRef<Path>,
+        opts: &LoadOptions,
+    ) -> Result<(Dataset, Vec<usize>), DataError> {
+        let path = path.as_ref();
+        read_whole(open(path)?, path, opts, RowLines::Keep)
+    }
 }
 
 /// Reads the LIBSVM file at `path` (plain, `.gz` or `.xz`). The dataset is named after the
@@ -63,6 +76,24 @@ pub fn read_libsvm_from<R: Read + Send>(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<Dataset, DataError> {
+    read_whole(reader, path, opts, RowLines::Drop).map(|(data, _)| data)
+}
+
+/// Whether a read keeps the line number of each row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowLines {
+    Drop,
+    Keep,
+}
+
+/// Reads LIBSVM text from `reader` (already decompressed), with the line of each row if
+/// `lines` says to keep them (else none).
+fn read_whole<R: Read + Send>(
+    reader: R,
+    path: &Path,
+    opts: &LoadOptions,
+    lines: RowLines,
+) -> Result<(Dataset, Vec<usize>), DataError> {
     if let Some(dim) = opts.dim {
         if dim > opts.max_dim {
             return Err(DataError::TooManyFeatures {
@@ -84,11 +115,12 @@ pub fn read_libsvm_from<R: Read + Send>(
                 error,
             })?;
         // `rx` is moved in and dropped on return, so an early error stops the pump thread.
-        parse_chunks(rx, path, opts, budget)
+        parse_chunks(rx, path, opts, budget, lines)
     })?;
     let plan = GrainPlan::from_row_offsets(whole.total_bytes, &whole.row_offsets);
     drop(whole.row_offsets);
-    Ok(build(whole.rows, &file_name(path), path, opts, budget)?.with_plan(plan))
+    let data = build(whole.rows, &file_name(path), path, opts, budget)?.with_plan(plan);
+    Ok((data, whole.row_lines))
 }
 
 /// Reads `reader` in blocks that end at a line end and sends them to the parser; a line longer
@@ -151,10 +183,12 @@ pub(crate) struct Parsed {
     pub(crate) max_index: usize,
 }
 
-/// A whole text read: its rows, where each row's line starts, and its length in bytes.
+/// A whole text read: its rows, where each row's line starts, the 1-based number of each
+/// row's line (when asked for, else empty), and its length in bytes.
 struct Whole {
     rows: Parsed,
     row_offsets: Vec<u64>,
+    row_lines: Vec<usize>,
     total_bytes: u64,
 }
 
@@ -190,15 +224,16 @@ impl Parsed {
 }
 
 /// Parses the blocks `rx` receives, refusing rows that hold more than `budget` bytes (checked
-/// per block of text, not per line).
+/// per block of text, not per line), keeping each row's line number if `lines` says so.
 fn parse_chunks(
     rx: Receiver<io::Result<Vec<u8>>>,
     path: &Path,
     opts: &LoadOptions,
     budget: u64,
+    lines: RowLines,
 ) -> Result<Whole, DataError> {
     let mut p = Parsed::new();
-    let (mut row_offsets, mut total_bytes) = (Vec::new(), 0u64);
+    let (mut row_offsets, mut row_lines, mut total_bytes) = (Vec::new(), Vec::new(), 0u64);
     let mut line_no = 0usize;
     for chunk in rx {
         let chunk = chunk.map_err(|source| {
@@ -239,18 +274,23 @@ fn parse_chunks(
             })?;
             if p.n_rows() > rows {
                 row_offsets.push(at);
+                if lines == RowLines::Keep {
+                    row_lines.push(line_no);
+                }
             }
             at += line.len() as u64 + 1;
         }
         total_bytes += chunk.len() as u64;
         // A small compressed file can hold billions of valid rows: refused with a reason, not
-        // grown until the host kills the process. Each row's line offset is held too.
-        let held = p.held_bytes() + 8 * row_offsets.len() as u64;
+        // grown until the host kills the process. Each row's line offset (and number) is held
+        // too.
+        let held = p.held_bytes() + 8 * (row_offsets.len() + row_lines.len()) as u64;
         within_budget(held, budget, path, line_no)?;
     }
     Ok(Whole {
         rows: p,
         row_offsets,
+        row_lines,
         total_bytes,
     })
 }
@@ -886,6 +926,56 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn each_rows_line_number_is_kept_when_asked_on_both_parse_paths() {
+        // Lines 2, 7 and 9 are plain (the byte path); 4 (a comment) and 6 (a byte order
+        // mark, a query id) take the checked path; 1, 3, 5 and 8 are no rows.
+        let text = "# header\n1:0.5 3:2\n\n2:1 # note\n   \n\u{feff}qid:7 1:1\r\n4:1\n# end\n5:2";
+        let optional = LoadOptions {
+            labels: Labels::Optional,
+            ..LoadOptions::default()
+        };
+        let lines: Vec<&str> = text.split('\n').collect();
+        for (line, plain) in [(2, true), (4, false), (6, false), (7, true), (9, true)] {
+            let mut p = Parsed::new();
+            assert_eq!(
+                parse_plain_line(lines[line - 1], &optional, &mut p),
+                plain,
+                "line {line}"
+            );
+        }
+        let parse = |chunks: Vec<&str>, lines| {
+            let (tx, rx) = sync_channel(chunks.len());
+            for chunk in chunks {
+                tx.send(Ok(chunk.as_bytes().to_vec())).unwrap();
+            }
+            drop(tx);
+            parse_chunks(rx, Path::new("lines.txt"), &optional, u64::MAX, lines).unwrap()
+        };
+        // Whole, and a block per line: the count runs on across blocks.
+        for chunks in [vec![text], text.split_inclusive('\n').collect()] {
+            let whole = parse(chunks.clone(), RowLines::Keep);
+            assert_eq!(whole.rows.n_rows(), 5);
+            assert_eq!(whole.row_lines, [2, 4, 6, 7, 9], "{chunks:?}");
+            // Not asked for: none kept.
+            assert!(parse(chunks, RowLines::Drop).row_lines.is_empty());
+        }
+        // From a file, gzip of two members as `cat a.gz b.gz` makes: the same rows and lines.
+        let mut gzip = Vec::new();
+        for part in [&text[..20], &text[20..]] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(part.as_bytes()).unwrap();
+            gzip.extend(e.finish().unwrap());
+        }
+        for bytes in [text.as_bytes(), &gzip[..]] {
+            let f = TempFile::new("numbered.txt", bytes);
+            let (data, lines) = Dataset::load_numbered(&f.0, &optional).unwrap();
+            assert_eq!(lines, [2, 4, 6, 7, 9]);
+            let plain = read_libsvm(&f.0, &optional).unwrap();
+            assert_eq!(data.fingerprint(), plain.fingerprint());
+        }
+    }
+
+    #[test]
     fn error_non_finite() {
         assert_parse_error(
             "nan.txt",
@@ -988,7 +1078,13 @@ pub(crate) mod tests {
             let (tx, rx) = sync_channel(2);
             let text = text.clone();
             std::thread::spawn(move || pump(text.as_bytes(), tx, 1 << 20));
-            parse_chunks(rx, Path::new("bomb.svm"), &LoadOptions::default(), budget)
+            parse_chunks(
+                rx,
+                Path::new("bomb.svm"),
+                &LoadOptions::default(),
+                budget,
+                RowLines::Drop,
+            )
         };
         let err = parse(4 << 20).map(|w| w.rows.n_rows()).unwrap_err();
         assert!(

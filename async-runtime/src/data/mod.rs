@@ -4,8 +4,8 @@
 //! - [`error`]: [`DataError`], what can go wrong (parse errors name file and line).
 //! - [`dataset`]: [`Dataset`] (sparse CSR or dense [`Features`] plus labels) and [`Rows`], the
 //!   row access used by loss functions.
-//! - [`libsvm`]: the LIBSVM/SVMlight reader (plain, gzip, xz) and [`Dataset::load`], with
-//!   [`LoadOptions`] and [`Layout`].
+//! - [`libsvm`]: the LIBSVM/SVMlight reader (plain, gzip, xz) and [`Dataset::load`] (or
+//!   [`Dataset::load_numbered`], with each row's line), with [`LoadOptions`] and [`Layout`].
 //! - [`partition`]: [`partition_dataset`], [`Partition`], and deterministic mini-batches
 //!   ([`Batch`], [`sample_indices`]).
 //! - [`split`]: how partitions are cut, over the grains of a file's text, so that the driver

@@ -305,17 +305,19 @@ pub(super) struct PredictArgs {
     /// A model written by --save-model.
     #[arg(long)]
     pub(super) model: PathBuf,
-    /// LIBSVM file whose rows to predict. A row needs no label: one starting with a feature
-    /// (`idx:val`) has none, and a label (any number) is not used; `?` in its place is
-    /// refused. Blank lines are skipped, so a row without label or feature is written `1:0`.
+    /// LIBSVM file (plain, .gz or .xz) whose rows to predict. A row needs no label: one
+    /// starting with a feature (`idx:val`) has none, and a label (any number) is not used;
+    /// `?` in its place is refused. Blank and comment lines are no rows, so a row without
+    /// label or feature is written `1:0`; the `line` column says which line each row is.
     #[arg(long)]
     pub(super) data: PathBuf,
     /// The memory budget of a model, in features: a model file of more features (one trained
     /// with a larger --max-features) is refused before anything is allocated for it.
     #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
     pub(super) max_features: usize,
-    /// CSV to write (`-`: stdout): `prediction` per row (least squares),
-    /// `probability,label` (logistic), or the columns a model of an optimizer's own type names.
+    /// CSV to write (`-`: stdout), a row per data row: `line`, its 1-based line in --data,
+    /// then `prediction` (least squares), `probability,label` (logistic), or the columns a
+    /// model of an optimizer's own type names.
     #[arg(long)]
     pub(super) out: PathBuf,
 }
@@ -382,7 +384,7 @@ mod tests {
     #[test]
     fn predict_help_says_its_data_needs_no_label() {
         // It said every line needs a number in the label place; predict reads rows without
-        // one, but still refuses `?` there and skips blank lines.
+        // one, but still refuses `?` there and skips blank lines, and names each row's line.
         let mut command = Cli::command();
         let predict = command
             .find_subcommand_mut("predict")
@@ -397,8 +399,18 @@ mod tests {
         assert!(
             data.contains("A row needs no label: one starting with a feature (`idx:val`)")
                 && data.contains("`?` in its place is refused")
-                && data.contains("a row without label or feature is written `1:0`"),
+                && data.contains("a row without label or feature is written `1:0`")
+                && data.contains("the `line` column says which line each row is"),
             "{data}"
+        );
+        let out = help
+            .split("--out <OUT>")
+            .last()
+            .expect("predict --help lists --out");
+        let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            out.contains("a row per data row: `line`, its 1-based line in --data, then"),
+            "{out}"
         );
     }
 

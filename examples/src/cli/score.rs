@@ -70,11 +70,11 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
     scorer.prediction_columns()?;
-    let data = {
+    let (data, lines) = {
         let _reading = Working::start(&format!("reading {}", args.data.display()), false);
-        model.load_rows(&args.data)?
+        model.load_numbered_rows(&args.data)?
     };
-    let predictions = scorer.predict(&data)?;
+    let predictions = scorer.predict(&data, &lines)?;
     write_output(&args.out, &predictions.to_csv())?;
     let written = format!("{} predictions of {}", predictions.rows(), data.name());
     if is_stdout(&args.out) {

@@ -78,11 +78,25 @@ impl DataSource {
 }
 
 pub(crate) fn load_file(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    check_exists(path)?;
+    // The data layer's errors name the file (and the line) and say why.
+    Dataset::load(path, options).context("cannot load the data")
+}
+
+/// [`load_file`], with the 1-based line each row was read from.
+pub(crate) fn load_numbered_file(
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<(Dataset, Vec<usize>)> {
+    check_exists(path)?;
+    Dataset::load_numbered(path, options).context("cannot load the data")
+}
+
+fn check_exists(path: &Path) -> Result<()> {
     if !path.exists() {
         bail!("data file {} does not exist", path.display());
     }
-    // The data layer's errors name the file (and the line) and say why.
-    Dataset::load(path, options).context("cannot load the data")
+    Ok(())
 }
 
 /// Loads a LIBSVM file for `loss`: its labels checked, the bias feature appended.

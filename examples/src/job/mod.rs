@@ -20,7 +20,7 @@ mod step;
 mod summary;
 
 pub use checkpoints::CHECKPOINT_LOCK;
-pub(crate) use data::load_file;
+pub(crate) use data::{load_file, load_numbered_file};
 pub use data::{load_for, prepare, DataAccess, DataSource};
 pub use outcome::Outcome;
 pub use run::run;
