@@ -283,7 +283,25 @@ struct Worker {
 struct Assembly {
     chunks: u32,
     next: u32,
+    /// The first chunk's length: the driver cuts a partition into chunks of this length (the
+    /// last one shorter), so `chunks` of it bound what the partition can grow to.
+    chunk_len: usize,
     bytes: Vec<u8>,
+}
+
+impl Assembly {
+    /// The most bytes the partition can take, as its first chunk declared it.
+    fn declared(&self) -> u64 {
+        self.chunk_len as u64 * u64::from(self.chunks)
+    }
+}
+
+/// Why a chunk of a partition was not kept.
+enum ChunkRefused {
+    /// Not a chunk any driver cuts: dropped, as anyone's malformed frame is.
+    Malformed(String),
+    /// The partition would outgrow this worker's memory: the driver is told it is not kept.
+    TooLarge(String),
 }
 
 /// Chunks of one partition at most (at the default frame size, far beyond any memory).
@@ -679,7 +697,12 @@ impl Worker {
                 Ok(None) => return Next::Continue,
                 // Decoded on the task thread: a large partition must not stop the heartbeats.
                 Ok(Some(bytes)) => Work::Partition { partition, bytes },
-                Err(reason) => return self.reject(&reason),
+                Err(ChunkRefused::Malformed(reason)) => return self.reject(&reason),
+                Err(ChunkRefused::TooLarge(message)) => {
+                    self.outbox
+                        .push(ToDriver::DataFailed { partition, message });
+                    return Next::Continue;
+                }
             },
             ToWorker::ReadSplit { order, .. } if self.options.token.is_none() => {
                 // On the public loopback token any local user can be this worker's driver:
@@ -739,42 +762,72 @@ impl Worker {
         Next::Continue
     }
 
-    /// Adds a chunk of a partition; returns its bytes once the last chunk arrived.
+    /// Adds a chunk of a partition; returns its bytes once the last chunk arrived. A partition
+    /// whose first chunk declares more than the host's [`memory_budget`] (its chunks times
+    /// that chunk's length, with the partitions arriving already), or whose later chunk is
+    /// longer than its first, is not kept: a driver, even one holding the token, could
+    /// otherwise send chunks until the worker's host runs out of memory.
+    ///
+    /// [`memory_budget`]: crate::data::libsvm::memory_budget
     fn assemble(
         &mut self,
         partition: u32,
         chunk: u32,
         chunks: u32,
         body: Vec<u8>,
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<Option<Vec<u8>>, ChunkRefused> {
         if chunks == 0 || chunks > MAX_PARTITION_CHUNKS || chunk >= chunks {
-            return Err(format!(
+            return Err(ChunkRefused::Malformed(format!(
                 "chunk {chunk} of {chunks} of partition {partition}"
-            ));
+            )));
         }
         if chunk == 0 {
             if self.arriving.len() >= MAX_PARTITIONS {
-                return Err(format!("more than {MAX_PARTITIONS} partitions arriving"));
+                return Err(ChunkRefused::Malformed(format!(
+                    "more than {MAX_PARTITIONS} partitions arriving"
+                )));
             }
-            self.arriving.insert(
-                partition,
-                Assembly {
-                    chunks,
-                    next: 0,
-                    bytes: Vec::new(),
-                },
-            );
+            self.arriving.remove(&partition);
+            let assembly = Assembly {
+                chunks,
+                next: 0,
+                chunk_len: body.len(),
+                bytes: Vec::new(),
+            };
+            let arriving: u64 = self.arriving.values().map(Assembly::declared).sum();
+            let budget = crate::data::libsvm::memory_budget();
+            if assembly.declared().saturating_add(arriving) > budget {
+                return Err(ChunkRefused::TooLarge(format!(
+                    "partition {partition} would take {} MiB ({chunks} chunks of {} bytes), \
+                     with {} MiB of partitions arriving already, over this worker's budget \
+                     of {} MiB (half the memory its host has available)",
+                    assembly.declared() >> 20,
+                    body.len(),
+                    arriving >> 20,
+                    budget >> 20
+                )));
+            }
+            self.arriving.insert(partition, assembly);
         }
         let Some(assembly) = self.arriving.get_mut(&partition) else {
-            return Err(format!(
+            return Err(ChunkRefused::Malformed(format!(
                 "chunk {chunk} of partition {partition} without its start"
-            ));
+            )));
         };
         if assembly.chunks != chunks || assembly.next != chunk {
             self.arriving.remove(&partition);
-            return Err(format!(
+            return Err(ChunkRefused::Malformed(format!(
                 "chunk {chunk} of partition {partition} out of order"
-            ));
+            )));
+        }
+        if body.len() > assembly.chunk_len {
+            let first = assembly.chunk_len;
+            self.arriving.remove(&partition);
+            return Err(ChunkRefused::TooLarge(format!(
+                "chunk {chunk} of partition {partition} holds {} bytes, more than its first \
+                 chunk's {first}: the partition would outgrow what it declared",
+                body.len()
+            )));
         }
         assembly.bytes.extend_from_slice(&body);
         assembly.next += 1;

@@ -122,6 +122,10 @@ fn main() {
             "an_insider_that_never_says_it_holds_its_partition_holds_up_no_run",
             mute_loader_holds_up_no_run,
         ),
+        (
+            "a_drivers_partition_beyond_the_workers_memory_is_refused_at_its_first_chunk",
+            endless_partition_is_refused,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -1533,4 +1537,77 @@ fn join_loop_is_bounded() {
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
     }
+}
+
+/// A driver holding the token (the run's, or whoever took its address) sends a partition in
+/// chunks that add up to more than the worker's host can hold: 65,536 chunks declared, or
+/// chunks that outgrow the first. The worker kept every chunk it was sent until the last,
+/// without bound. Now it refuses such a partition at its first chunk (past half the memory its
+/// host has available, counting the partitions arriving already), or at the chunk that
+/// outgrows the first, and tells the driver, keeping nothing of it.
+fn endless_partition_is_refused() {
+    use asyncopt_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
+    use asyncopt_runtime::worker::MAX_PARTITION_CHUNKS;
+    let budget = asyncopt_runtime::data::libsvm::memory_budget();
+    assert!(
+        budget < u64::MAX,
+        "a host whose available memory this test can read"
+    );
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let chunk = |partition: u32, chunk: u32, chunks: u32, len: usize| ToWorker::Partition {
+        dataset: 1,
+        partition,
+        chunk,
+        chunks,
+        body: vec![0u8; len].into(),
+    };
+    // The first chunk of a partition of `MAX_PARTITION_CHUNKS` that declares `share` of the
+    // budget.
+    let most = MAX_PARTITION_CHUNKS;
+    let first = |partition, share: f64| {
+        let len = (budget as f64 * share / f64::from(most)) as usize + 1;
+        chunk(partition, 0, most, len)
+    };
+    driver.send(&first(0, 1.5)); // beyond the budget alone
+    driver.send(&first(1, 0.6)); // within it: arriving
+    driver.send(&first(2, 0.6)); // beyond it with partition 1
+    driver.send(&chunk(3, 0, 4, 1024));
+    driver.send(&chunk(3, 1, 4, 4096)); // longer than its first chunk
+                                        // A task on a partition the worker does not hold: its failure, from the task thread,
+                                        // comes after the answers to the chunks above.
+    driver.send(&ToWorker::Task(TaskOrder {
+        seq: 7,
+        versions: Vec::new(),
+        task: "no such task".into(),
+        partition: 0,
+        reads: Vec::new(),
+        captures: Default::default(),
+        sample: None,
+        history: Vec::new(),
+        sleep_s: 0.0,
+    }));
+    let mut refused = Vec::new();
+    loop {
+        match driver.recv() {
+            ToDriver::DataFailed { partition, message } => {
+                println!("    partition {partition}: {message}");
+                refused.push(partition);
+            }
+            ToDriver::Failed { seq: 7, .. } => break,
+            ToDriver::Heartbeat => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refused, [0, 2, 3]);
+    driver.send(&ToWorker::Shutdown { another_run: false });
+    let ended = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    assert!(ended.is_ok(), "{ended:?}");
 }

@@ -1113,3 +1113,95 @@ pub fn flooding_insider(
         }
     })
 }
+
+/// A driver holding the token, hand-written over raw ZMTP: it admits one worker as a real
+/// driver does, then says what a test makes it say, sealed in the worker's session.
+pub struct TokenDriver {
+    peer: TcpStream,
+    run_id: u64,
+    sealer: Sealer,
+    opener: asyncopt_runtime::transport::session::Opener,
+}
+
+impl TokenDriver {
+    /// Binds a port on loopback: its listener and address.
+    pub fn listen() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let address = listener.local_addr().expect("bound");
+        (listener, format!("tcp://{address}"))
+    }
+
+    /// Takes the worker's connection on `listener`, answers its hello with a challenge that
+    /// proves `token` and reads its proof: the worker's session is open.
+    pub fn admit(listener: &TcpListener, token: &asyncopt_runtime::Token) -> TokenDriver {
+        use asyncopt_runtime::protocol::ToWorker;
+        let (mut peer, _) = listener.accept().expect("the worker connects");
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        zmtp_handshake(&mut peer, "ROUTER", None).expect("a ZMTP handshake");
+        let hello = Self::next_message(&mut peer);
+        let Ok(ToDriver::Hello(hello)) =
+            frame::decode::<ToDriver>(&hello, frame::ANY_RUN, true, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a hello")
+        };
+        let run_id = 0x0bad_d21e;
+        let driver_nonce: [u8; 32] = rand::random();
+        let transcript = asyncopt_runtime::auth::Transcript {
+            run_id,
+            name: &hello.name,
+            fingerprint: hello.fingerprint,
+            worker_nonce: &hello.nonce,
+            driver_nonce: &driver_nonce,
+            encrypt: false,
+        };
+        let challenge = ToWorker::Challenge {
+            nonce: driver_nonce.to_vec().into(),
+            proof: token.driver_proof(&transcript).into(),
+            encrypt: false,
+        };
+        peer.write_all(&zmtp_message(&frame::encode(run_id, &challenge)))
+            .unwrap();
+        let proof = Self::next_message(&mut peer);
+        let Ok(ToDriver::Proof { mac }) =
+            frame::decode::<ToDriver>(&proof, run_id, false, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a proof")
+        };
+        assert!(token.verify_worker(&transcript, &mac), "the worker's proof");
+        let key = token.session_key(&transcript);
+        TokenDriver {
+            peer,
+            run_id,
+            sealer: Sealer::new(&key, Direction::ToWorker, false),
+            opener: asyncopt_runtime::transport::session::Opener::new(
+                &key,
+                Direction::ToDriver,
+                false,
+            ),
+        }
+    }
+
+    /// The body of the next message's frame, past ZMTP commands.
+    fn next_message(peer: &mut TcpStream) -> Vec<u8> {
+        loop {
+            let ZmtpFrame { header, body } = read_zmtp_frame(peer).expect("a frame");
+            if header[0] & 0x04 == 0 {
+                return body;
+            }
+        }
+    }
+
+    /// Seals `message` in the worker's session and sends it.
+    pub fn send(&mut self, message: &asyncopt_runtime::protocol::ToWorker) {
+        let sealed = self.sealer.seal(frame::encode(self.run_id, message));
+        self.peer.write_all(&zmtp_message(&sealed)).expect("sent");
+    }
+
+    /// The worker's next message in its session (its heartbeats included).
+    pub fn recv(&mut self) -> ToDriver {
+        let sealed = Self::next_message(&mut self.peer);
+        let body = self.opener.open(&sealed).expect("a frame of the session");
+        frame::decode_body::<ToDriver>(&body).expect("a message")
+    }
+}
