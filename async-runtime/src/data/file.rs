@@ -83,6 +83,11 @@ pub(crate) fn file_name(path: &Path) -> String {
 /// (`MemAvailable` of `/proc/meminfo`), since building the data set from the rows read copies
 /// them once more. Where that cannot be read, no budget.
 pub fn memory_budget() -> u64 {
+    available_now().map_or(u64::MAX, |available| available / 2)
+}
+
+/// The memory this host has available now, if `/proc/meminfo` says.
+fn available_now() -> Option<u64> {
     let available_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|info| {
@@ -96,16 +101,36 @@ pub fn memory_budget() -> u64 {
                         .ok()
                 })
         });
-    available_kib.map_or(u64::MAX, |kib| kib.saturating_mul(1024) / 2)
+    available_kib.map(|kib| kib.saturating_mul(1024))
 }
 
-/// Refuses rows that hold `held` bytes, more than `budget`, read up to line `line` of `path`.
+/// Refuses rows that hold `held` bytes, read up to line `line` of `path`, past `budget` (the
+/// reader's, as it began) or past half of what they hold and the host still has available
+/// now.
 pub(crate) fn within_budget(
     held: u64,
     budget: u64,
     path: &Path,
     line: usize,
 ) -> Result<(), DataError> {
+    within_budget_on(held, budget, available_now(), path, line)
+}
+
+/// [`within_budget`] on a host with `available` bytes available now (`None`: unknown). The
+/// budget a reader began with is half of what was available then, and every reader on the
+/// host began with the same half: local workers each reading their partitions of a
+/// compressed file together took the whole memory and more, and the kernel killed them
+/// (one after the other as they were replaced). Looked at again as it reads, a reader's
+/// share shrinks by what the others took meanwhile.
+fn within_budget_on(
+    held: u64,
+    budget: u64,
+    available: Option<u64>,
+    path: &Path,
+    line: usize,
+) -> Result<(), DataError> {
+    let now = available.map_or(u64::MAX, |available| available.saturating_add(held) / 2);
+    let budget = budget.min(now);
     if held > budget {
         return Err(DataError::OverMemoryBudget {
             path: path.to_path_buf(),
@@ -115,4 +140,41 @@ pub(crate) fn within_budget(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where `readers` readers on a host with `host` bytes available, each beginning with
+    /// half of it, are refused as they read in step, 1 MiB at a time: what each holds then.
+    fn refused_at(readers: u64, host: u64) -> u64 {
+        let step = 1 << 20;
+        let mut held = 0;
+        loop {
+            held += step;
+            let available = host.saturating_sub(readers * held);
+            if within_budget_on(held, host / 2, Some(available), Path::new("x.gz"), 1).is_err() {
+                return held;
+            }
+        }
+    }
+
+    #[test]
+    fn readers_on_one_host_share_its_memory() {
+        let host = 3u64 << 30;
+        // Alone, a reader keeps half of the host's memory, as before.
+        assert!(refused_at(1, host).abs_diff(host / 2) <= 1 << 20);
+        // Two, or four, together keep less than the host has, not each half of it: at most
+        // the share n / (n + 1) of it.
+        for readers in [2, 4] {
+            let together = readers * refused_at(readers, host);
+            assert!(
+                together <= host * readers / (readers + 1) + readers * (1 << 20),
+                "{readers} readers hold {} MiB of {} MiB",
+                together >> 20,
+                host >> 20
+            );
+        }
+    }
 }
