@@ -177,4 +177,18 @@ pub enum TaskError {
     /// The task's code panicked; the worker survives it.
     #[error("task panicked: {0}")]
     Panicked(String),
+    /// Keeping what the driver sent would take the worker past its memory budget.
+    #[error(
+        "{what} would take this worker's broadcast versions to {} MiB, over their budget of {} \
+         MiB (half of what they hold and the host has available)",
+        held / (1 << 20), budget / (1 << 20)
+    )]
+    OverMemory {
+        /// What was sent.
+        what: &'static str,
+        /// Bytes held with it.
+        held: u64,
+        /// The budget, in bytes.
+        budget: u64,
+    },
 }

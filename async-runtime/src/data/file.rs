@@ -104,6 +104,17 @@ fn available_now() -> Option<u64> {
     available_kib.map(|kib| kib.saturating_mul(1024))
 }
 
+/// The most bytes a holder of `held` bytes may hold: half of those and what the host has
+/// available now (no bound where that cannot be read). Each holder's share shrinks by what
+/// the others on the host take.
+pub(crate) fn host_share(held: u64) -> u64 {
+    share_of(held, available_now())
+}
+
+fn share_of(held: u64, available: Option<u64>) -> u64 {
+    available.map_or(u64::MAX, |available| available.saturating_add(held) / 2)
+}
+
 /// Refuses rows that hold `held` bytes, read up to line `line` of `path`, past `budget` (the
 /// reader's, as it began) or past half of what they hold and the host still has available
 /// now.
@@ -129,8 +140,7 @@ fn within_budget_on(
     path: &Path,
     line: usize,
 ) -> Result<(), DataError> {
-    let now = available.map_or(u64::MAX, |available| available.saturating_add(held) / 2);
-    let budget = budget.min(now);
+    let budget = budget.min(share_of(held, available));
     if held > budget {
         return Err(DataError::OverMemoryBudget {
             path: path.to_path_buf(),

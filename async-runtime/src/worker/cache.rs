@@ -36,17 +36,32 @@ impl CachedVersion {
     }
 }
 
-/// Recent versions per slot, oldest evicted first.
+/// Recent versions per slot, oldest evicted first, within a memory budget.
 pub(crate) struct VersionCache {
     slots: HashMap<u16, VecDeque<CachedVersion>>,
     capacity: usize,
+    /// Bytes of the versions held.
+    held: u64,
+    /// The most bytes the versions may take, given what they hold: a driver, even one holding
+    /// the token, sends as many versions of as many slots as it likes, up to 64 of 1,024 slots
+    /// of up to a frame's size each, far past any host's memory.
+    budget: fn(u64) -> u64,
 }
 
 impl VersionCache {
+    /// A cache of `capacity` versions per slot, within half of what it holds and the host has
+    /// available ([`host_share`](crate::data::file::host_share)).
     pub fn new(capacity: usize) -> VersionCache {
+        VersionCache::within(capacity, crate::data::file::host_share)
+    }
+
+    /// A cache of `capacity` versions per slot whose versions take at most `budget(held)`.
+    fn within(capacity: usize, budget: fn(u64) -> u64) -> VersionCache {
         VersionCache {
             slots: HashMap::new(),
             capacity: capacity.max(1),
+            held: 0,
+            budget,
         }
     }
 
@@ -80,8 +95,30 @@ impl VersionCache {
                 version: same,
             } => self.get(other, same)?.bytes.clone(),
         };
+        let after = (self.held + bytes.len() as u64).saturating_sub(self.evicted_by(slot));
+        let budget = (self.budget)(self.held);
+        if after > budget {
+            return Err(TaskError::OverMemory {
+                what: "a broadcast version",
+                held: after,
+                budget,
+            });
+        }
         self.insert(slot, version, bytes);
         Ok(())
+    }
+
+    /// Bytes a new version of `slot` evicts.
+    fn evicted_by(&self, slot: u16) -> u64 {
+        let Some(versions) = self.slots.get(&slot) else {
+            return 0;
+        };
+        let evicted = (versions.len() + 1).saturating_sub(self.capacity);
+        versions
+            .iter()
+            .take(evicted)
+            .map(|v| v.bytes.len() as u64)
+            .sum()
     }
 
     pub fn insert(&mut self, slot: u16, version: u64, bytes: Vec<u8>) {
@@ -89,13 +126,16 @@ impl VersionCache {
         if versions.iter().any(|v| v.version == version) {
             return;
         }
+        self.held += bytes.len() as u64;
         versions.push_back(CachedVersion {
             version,
             bytes,
             decoded: OnceLock::new(),
         });
         while versions.len() > self.capacity {
-            versions.pop_front();
+            if let Some(evicted) = versions.pop_front() {
+                self.held -= evicted.bytes.len() as u64;
+            }
         }
     }
 
@@ -123,5 +163,35 @@ mod tests {
         ));
         assert_eq!(*cache.get(0, 3).unwrap().value::<f64>().unwrap(), 3.0);
         assert_eq!(*cache.get(0, 2).unwrap().value::<f64>().unwrap(), 2.0);
+    }
+
+    /// Versions of `len` bytes, full, as a driver sends them.
+    fn full(len: usize) -> VersionBody {
+        VersionBody::Full(vec![0u8; len].into())
+    }
+
+    #[test]
+    fn versions_past_the_memory_budget_are_refused_and_the_oldest_make_room() {
+        // A budget of 500 bytes (half of a host's 1,000).
+        let mut cache = VersionCache::within(2, |_| 500);
+        cache.receive(0, 1, full(300)).unwrap();
+        // A driver's versions of slot after slot were each kept, until the host's memory ran
+        // out.
+        assert!(matches!(
+            cache.receive(1, 1, full(300)),
+            Err(TaskError::OverMemory {
+                held: 600,
+                budget: 500,
+                ..
+            })
+        ));
+        assert!(cache.get(1, 1).is_err());
+        cache.receive(1, 1, full(200)).unwrap();
+        // A version that evicts the oldest of its slot counts without it.
+        let mut cache = VersionCache::within(1, |_| 500);
+        cache.receive(0, 1, full(400)).unwrap();
+        cache.receive(0, 2, full(400)).unwrap();
+        assert!(cache.get(0, 1).is_err() && cache.get(0, 2).is_ok());
+        assert_eq!(cache.held, 400);
     }
 }
