@@ -3,7 +3,6 @@
 //! socket's thread, so that heartbeats never wait on a task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use super::cache::VersionCache;
+use super::queued::{order_bytes, Queued};
 use super::straggler::{ordered_sleep, StragglerDelay};
 use super::{MAX_PARTITIONS, MAX_SLOTS};
 use crate::data::Partition;
@@ -40,7 +40,7 @@ pub(super) struct Executor {
     partitions: HashMap<u32, Partition>,
     cache: VersionCache,
     delay: StragglerDelay,
-    queued: Arc<AtomicUsize>,
+    queued: Arc<Queued>,
     /// Tasks that failed here: the driver is told of each, this worker's log of the first
     /// few and then of each power of two.
     failed: Said,
@@ -49,7 +49,7 @@ pub(super) struct Executor {
 impl Executor {
     /// The task thread of the worker `name`, holding nothing yet; `queued` counts the tasks
     /// handed to it and not yet done.
-    pub(super) fn new(name: String, queued: Arc<AtomicUsize>) -> Executor {
+    pub(super) fn new(name: String, queued: Arc<Queued>) -> Executor {
         Executor {
             name,
             partitions: HashMap::new(),
@@ -127,6 +127,7 @@ impl Executor {
     /// Runs a task order with its simulated straggling; its result, once it no longer counts
     /// as queued.
     fn task(&mut self, mut order: TaskOrder) -> ToDriver {
+        let bytes = order_bytes(&order);
         // The versions first: the task reads them. One the worker refuses makes the task
         // fail with a missing version, which the driver hears of.
         for shipped in std::mem::take(&mut order.versions) {
@@ -139,7 +140,7 @@ impl Executor {
         let (message, delay) = self.execute(order, before);
         // The simulated straggler sleeps here, not in the event loop: its heartbeats go on.
         std::thread::sleep(delay);
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.queued.done(bytes);
         message
     }
 

@@ -5,14 +5,15 @@
 pub(crate) mod cache;
 mod connect;
 mod executor;
+mod queued;
 mod straggler;
 mod tries;
 
 use connect::{connected_peer, reach, send, DriverFrameLimit, BEFORE_PROOF_FRAME, CONNECT_ATTEMPT};
 use executor::{Executor, Work};
+use queued::Queued;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -266,7 +267,7 @@ struct Worker {
     last_awake: Instant,
     work: std_mpsc::Sender<Work>,
     /// Tasks handed to the executor and not finished.
-    queued: Arc<AtomicUsize>,
+    queued: Arc<Queued>,
     /// Messages to send before anything else (answers to the driver).
     outbox: Vec<ToDriver>,
     /// Plain frames to send (the handshake's).
@@ -363,7 +364,7 @@ async fn serve(
     // Tasks run on a thread of their own, so heartbeats flow however long a task takes.
     let (work_tx, work_rx) = std_mpsc::channel();
     let (results_tx, mut results) = tokio_mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(Queued::default());
     let executor = Executor::new(options.name.clone(), queued.clone());
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
@@ -414,7 +415,7 @@ impl Worker {
         nonce: [u8; 32],
         answer_by: Instant,
         work: std_mpsc::Sender<Work>,
-        queued: Arc<AtomicUsize>,
+        queued: Arc<Queued>,
     ) -> Worker {
         Worker {
             answer_by,
@@ -717,14 +718,13 @@ impl Worker {
             }
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
             ToWorker::Task(order) => {
-                if self.queued.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
+                if let Err(message) = self.queued.take(&order, crate::data::file::host_share) {
                     self.outbox.push(ToDriver::Failed {
                         seq: order.seq,
-                        message: format!("more than {MAX_QUEUED_TASKS} tasks queued"),
+                        message,
                     });
                     return Next::Continue;
                 }
-                self.queued.fetch_add(1, Ordering::SeqCst);
                 Work::Task(order)
             }
             ToWorker::Heartbeat => return Next::Continue,
