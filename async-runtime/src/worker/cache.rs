@@ -45,7 +45,7 @@ pub(crate) struct VersionCache {
     /// The most bytes the versions may take, given what they hold: a driver, even one holding
     /// the token, sends as many versions of as many slots as it likes, up to 64 of 1,024 slots
     /// of up to a frame's size each, far past any host's memory.
-    budget: fn(u64) -> u64,
+    budget: fn(u64, u64) -> u64,
 }
 
 impl VersionCache {
@@ -55,8 +55,9 @@ impl VersionCache {
         VersionCache::within(capacity, crate::data::file::host_share)
     }
 
-    /// A cache of `capacity` versions per slot whose versions take at most `budget(held)`.
-    fn within(capacity: usize, budget: fn(u64) -> u64) -> VersionCache {
+    /// A cache of `capacity` versions per slot whose versions take at most
+    /// `budget(held, after)`, `after` being what they would take with a new one.
+    fn within(capacity: usize, budget: fn(u64, u64) -> u64) -> VersionCache {
         VersionCache {
             slots: HashMap::new(),
             capacity: capacity.max(1),
@@ -96,7 +97,7 @@ impl VersionCache {
             } => self.get(other, same)?.bytes.clone(),
         };
         let after = (self.held + bytes.len() as u64).saturating_sub(self.evicted_by(slot));
-        let budget = (self.budget)(self.held);
+        let budget = (self.budget)(self.held, after);
         if after > budget {
             return Err(TaskError::OverMemory {
                 what: "a broadcast version",
@@ -173,7 +174,7 @@ mod tests {
     #[test]
     fn versions_past_the_memory_budget_are_refused_and_the_oldest_make_room() {
         // A budget of 500 bytes (half of a host's 1,000).
-        let mut cache = VersionCache::within(2, |_| 500);
+        let mut cache = VersionCache::within(2, |_, _| 500);
         cache.receive(0, 1, full(300)).unwrap();
         // A driver's versions of slot after slot were each kept, until the host's memory ran
         // out.
@@ -188,7 +189,7 @@ mod tests {
         assert!(cache.get(1, 1).is_err());
         cache.receive(1, 1, full(200)).unwrap();
         // A version that evicts the oldest of its slot counts without it.
-        let mut cache = VersionCache::within(1, |_| 500);
+        let mut cache = VersionCache::within(1, |_, _| 500);
         cache.receive(0, 1, full(400)).unwrap();
         cache.receive(0, 2, full(400)).unwrap();
         assert!(cache.get(0, 1).is_err() && cache.get(0, 2).is_ok());

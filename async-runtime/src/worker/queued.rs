@@ -17,14 +17,15 @@ pub(super) struct Queued {
 
 impl Queued {
     /// Counts `order` as queued, or says why it is not: more than [`MAX_QUEUED_TASKS`] tasks
-    /// queued, or its bytes would take those queued past `budget(bytes queued)`.
-    pub fn take(&self, order: &TaskOrder, budget: fn(u64) -> u64) -> Result<(), String> {
+    /// queued, or its bytes would take those queued past `budget(bytes queued, bytes after)`.
+    pub fn take(&self, order: &TaskOrder, budget: fn(u64, u64) -> u64) -> Result<(), String> {
         if self.tasks.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
             return Err(format!("more than {MAX_QUEUED_TASKS} tasks queued"));
         }
+        let bytes = order_bytes(order);
         let held = self.bytes.load(Ordering::SeqCst);
-        let after = held.saturating_add(order_bytes(order));
-        let budget = budget(held);
+        let after = held.saturating_add(bytes);
+        let budget = budget(held, after);
         if after > budget {
             return Err(format!(
                 "the tasks queued would take {} MiB, over their budget of {} MiB (half of what \
@@ -34,7 +35,7 @@ impl Queued {
             ));
         }
         self.tasks.fetch_add(1, Ordering::SeqCst);
-        self.bytes.fetch_add(order_bytes(order), Ordering::SeqCst);
+        self.bytes.fetch_add(bytes, Ordering::SeqCst);
         Ok(())
     }
 
@@ -83,7 +84,7 @@ mod tests {
         // A budget of 1,000 bytes, tasks of 400: a driver's tasks (up to 512 MiB each) were
         // all queued, 64 of them, however little memory the host had.
         let queued = Queued::default();
-        let budget = |_| 1000;
+        let budget = |_, _| 1000;
         queued.take(&order(400), budget).unwrap();
         queued.take(&order(400), budget).unwrap();
         let refused = queued.take(&order(400), budget).unwrap_err();
