@@ -69,7 +69,8 @@ pub enum DataError {
     #[error(
         "{}: its rows up to line {line} already take {} MiB in memory, over the budget of {} \
          MiB (half the memory this host has available): read it on a host with more memory, or \
-         with --data-access shared, where each worker holds only its partitions",
+         spread it: with --data-access shared each worker holds only its partitions, and more \
+         workers (--workers) hold less each",
         path.display(), held / (1 << 20), budget / (1 << 20)
     )]
     OverMemoryBudget {
@@ -104,8 +105,9 @@ pub enum DataError {
     /// A dense matrix would take more memory than the host can give it.
     #[error(
         "{}: a dense {rows} x {cols} matrix would take {} MiB, over the budget of {} MiB (half \
-         the memory this host has available): read it on a host with more memory, or in \
-         more partitions with --data-access shared",
+         the memory this host has available): read it on a host with more memory, or \
+         spread it: with --data-access shared each worker holds only its partitions, and more \
+         workers (--workers) hold less each",
         path.display(), bytes / (1 << 20), budget / (1 << 20)
     )]
     DenseOverMemoryBudget {
