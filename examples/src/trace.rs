@@ -105,7 +105,16 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 /// be written would otherwise lose a run's results only once it has ended.
 pub fn check_writable(path: &Path) -> Result<()> {
     create_parent(path)?;
-    let existed = path.exists();
+    let existing = std::fs::metadata(path).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|m| !m.is_file() && !m.is_dir())
+    {
+        // A FIFO opened and closed here would hand its reader an empty stream, and the real
+        // write would then wait for a reader forever: a FIFO or a device is only asked.
+        return may_write(path).with_context(|| format!("cannot write {}", path.display()));
+    }
+    let existed = existing.is_some();
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -115,6 +124,24 @@ pub fn check_writable(path: &Path) -> Result<()> {
         // A dangling link's target was created: it is what is removed, and the link stays.
         let _ = std::fs::remove_file(link_target(path));
     }
+    Ok(())
+}
+
+/// Whether this process may write `path`, asked without opening it.
+#[cfg(unix)]
+fn may_write(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
+    match unsafe { libc::access(name.as_ptr(), libc::W_OK) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Elsewhere a device or a pipe is taken as writable: its write says otherwise.
+#[cfg(not(unix))]
+fn may_write(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

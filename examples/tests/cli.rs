@@ -2754,6 +2754,51 @@ fn an_output_behind_a_link_is_written_through_it() {
     }
 }
 
+/// Makes a named pipe at `path`, as `mkfifo` does.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
+/// Starts the command in `dir` with its output kept for [`std::process::Child::wait_with_output`].
+fn start(args: &[&str], dir: &Path) -> std::process::Child {
+    Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-train starts")
+}
+
+/// A named pipe as an output (`mkfifo t.csv; gzip < t.csv > t.csv.gz &`) gets the whole
+/// trace: the check before the run opened and closed it, which handed the reader an empty
+/// stream, and the real write then waited forever for another reader, the model unwritten.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_as_an_output_gets_the_whole_file() {
+    let dir = scratch("fifo-output");
+    mkfifo(&dir.join("t.csv"));
+    let args = ["--updates", "50", "--workers", "2", "--quiet"];
+    let outputs = ["--trace", "t.csv", "--save-model", "m.json"];
+    let mut child = start(&[&args[..], &outputs].concat(), &dir);
+    // As the reader at the pipe's other end reads: until the writer closes it.
+    let read = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+    if read.is_empty() {
+        // The run now waits for a reader that will not come: ended, not left hanging.
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("the run ends");
+    assert!(
+        read.starts_with("elapsed_s,updates,objective"),
+        "the reader got {read:?}"
+    );
+    succeeded(&output);
+    assert!(dir.join("m.json").is_file(), "the model is written");
+}
+
 /// Runs the command with its standard error on a terminal (a pseudo-terminal this test
 /// reads): what a user at a terminal sees there.
 #[cfg(unix)]
