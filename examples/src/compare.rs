@@ -89,18 +89,6 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         }
         outcomes.push(outcome);
     }
-    let plot = out.join("compare.svg");
-    let lines: Vec<(&str, &crate::trace::Trace)> = outcomes
-        .iter()
-        .map(|o| (o.algorithm.name(), &o.trace))
-        .collect();
-    let target = spec.stop.target_subopt;
-    for picture in [plot, out.join("compare.png")] {
-        match crate::plot::write_plot(&picture, &lines, optimum, target) {
-            Ok(()) => files.push(picture),
-            Err(e) => unwritten.push(format!("{e:#}")),
-        }
-    }
     let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,
@@ -108,8 +96,9 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         not_run,
         unwritten,
     };
-    // A table that cannot be written (a full disk) is still printed: the comparison is not
-    // lost with its file.
+    // The table before the plots, which are drawn from the runs: a disk the plots fill, or a
+    // second Ctrl-C while the PNG is drawn, costs the plots only. A table that cannot be
+    // written (a full disk) is still printed: the comparison is not lost with its file.
     let table = out.join("compare.json");
     let text = serde_json::to_string_pretty(&outputs.json())? + "\n";
     match crate::trace::write_whole(&table, text.as_bytes()) {
@@ -117,6 +106,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         Err(e) => outputs
             .unwritten
             .push(format!("cannot write {}: {e}", table.display())),
+    }
+    let lines: Vec<(&str, &crate::trace::Trace)> = (outputs.outcomes.iter())
+        .map(|o| (o.algorithm.name(), &o.trace))
+        .collect();
+    let target = spec.stop.target_subopt;
+    for picture in [out.join("compare.svg"), out.join("compare.png")] {
+        match crate::plot::write_plot(&picture, &lines, optimum, target) {
+            Ok(()) => outputs.files.push(picture),
+            Err(e) => outputs.unwritten.push(format!("{e:#}")),
+        }
     }
     Ok(outputs)
 }

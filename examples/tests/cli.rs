@@ -2799,6 +2799,51 @@ fn a_named_pipe_as_an_output_gets_the_whole_file() {
     assert!(dir.join("m.json").is_file(), "the model is written");
 }
 
+/// The results are written before the plot drawn from them: a disk the plot fills, or a second
+/// Ctrl-C while a PNG is drawn, costs the plot only. A named pipe as the plot shows the order:
+/// when the command opens it to write the plot, the results are there already.
+#[cfg(unix)]
+#[test]
+fn the_results_are_written_before_the_plot() {
+    use std::io::Read as _;
+    let dir = scratch("results-first");
+    std::fs::create_dir(dir.join("c")).unwrap();
+    mkfifo(&dir.join("p.svg"));
+    mkfifo(&dir.join("c/compare.svg"));
+    let args = ["--updates", "50", "--workers", "2", "--quiet"];
+    let outputs = [
+        "--trace",
+        "t.csv",
+        "--save-model",
+        "m.json",
+        "--plot",
+        "p.svg",
+    ];
+    let train = [&args[..], &outputs].concat();
+    let compare = [&["compare", "--algos", "sgd,asgd", "--out", "c"][..], &args].concat();
+    let runs = [
+        (train, "p.svg", vec!["t.csv", "m.json"]),
+        (
+            compare,
+            "c/compare.svg",
+            vec!["c/sgd.model.json", "c/asgd.model.json", "c/compare.json"],
+        ),
+    ];
+    for (args, plot, results) in runs {
+        let child = start(&args, &dir);
+        // Returns once the command opens the plot to write it.
+        let mut reader = std::fs::File::open(dir.join(plot)).unwrap();
+        let there: Vec<&str> = (results.iter().copied())
+            .filter(|file| dir.join(file).is_file())
+            .collect();
+        let mut svg = String::new();
+        reader.read_to_string(&mut svg).unwrap();
+        succeeded(&child.wait_with_output().expect("the run ends"));
+        assert_eq!(there, results, "written before {plot}");
+        assert!(svg.contains("<svg"), "{plot} is drawn all the same");
+    }
+}
+
 /// Runs the command with its standard error on a terminal (a pseudo-terminal this test
 /// reads): what a user at a terminal sees there.
 #[cfg(unix)]

@@ -161,6 +161,11 @@ fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset) -> Vec<Str
     write("summary:", &args.summary, &|path| {
         outcome.write_summary(path)
     });
+    // The results before the plot, which is drawn from them: a disk the plot fills, or a
+    // second Ctrl-C while a PNG is drawn, costs the plot only.
+    write("model:", &args.save_model, &|path| {
+        outcome.saved_model(data)?.write(path)
+    });
     write("plot:", &args.plot, &|path| {
         crate::plot::write_plot(
             path,
@@ -168,9 +173,6 @@ fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset) -> Vec<Str
             outcome.optimum,
             outcome.spec.stop.target_subopt,
         )
-    });
-    write("model:", &args.save_model, &|path| {
-        outcome.saved_model(data)?.write(path)
     });
     unwritten
 }
