@@ -49,8 +49,7 @@ pub fn write_styled(
     optimum: Option<f64>,
     style: &Style<'_>,
 ) -> Result<()> {
-    let svg = render_svg(traces, optimum, style)?;
-    write_svg_or_png(path, &svg)
+    write_svg_or_png(path, render_svg(traces, optimum, style))
 }
 
 /// One line per series of `(x, y)` points, both axes linear: e.g. a speedup against the
@@ -61,6 +60,15 @@ pub fn write_xy(
     (x_desc, y_desc): (&str, &str),
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<()> {
+    write_svg_or_png(path, render_xy(style, (x_desc, y_desc), series))
+}
+
+/// [`write_xy`]'s plot as SVG text.
+fn render_xy(
+    style: &Style<'_>,
+    (x_desc, y_desc): (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<String> {
     // A point the axes cannot place (a NaN or infinite speedup) is left out, as on a trace's
     // plot, rather than stretching the axes to infinity or leaving no plot at all.
     let drawn = |s: &[(f64, f64)]| -> Vec<(f64, f64)> {
@@ -116,7 +124,7 @@ pub fn write_xy(
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }
-    write_svg_or_png(path, &svg)
+    Ok(svg)
 }
 
 /// The two formats a plot is written in.
@@ -143,13 +151,18 @@ pub fn format_of(path: &Path) -> Result<Format> {
     }
 }
 
-fn write_svg_or_png(path: &Path, svg: &str) -> Result<()> {
+/// Writes the plot `drawn` to `path` in its format: a plot that could not be drawn fails as
+/// one that could not be written does, naming the file.
+fn write_svg_or_png(path: &Path, drawn: Result<String>) -> Result<()> {
     let format = format_of(path)?;
-    let bytes = match format {
-        Format::Png => rasterize(svg)?,
-        Format::Svg => svg.as_bytes().to_vec(),
-    };
-    write_whole(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+    let written = drawn.and_then(|svg| {
+        let bytes = match format {
+            Format::Png => rasterize(&svg)?,
+            Format::Svg => svg.into_bytes(),
+        };
+        Ok(write_whole(path, &bytes)?)
+    });
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn rasterize(svg: &str) -> Result<Vec<u8>> {

@@ -2844,6 +2844,41 @@ fn the_results_are_written_before_the_plot() {
     }
 }
 
+/// A plot that cannot be drawn (no objective finite: labels too large for the model) fails
+/// as one that cannot be written, naming its file; the results beside it are written.
+#[test]
+fn a_plot_that_cannot_be_drawn_names_its_file_and_keeps_the_results() {
+    let dir = scratch("plot-undrawable");
+    let rows = "1e300 1:1\n2e300 1:2\n1e300 1:3\n5 1:4\n";
+    std::fs::write(dir.join("huge.svm"), rows).unwrap();
+    let args = [
+        "--data",
+        "huge.svm",
+        "--workers",
+        "2",
+        "--updates",
+        "20",
+        "--quiet",
+    ];
+    let outputs = [
+        "--trace",
+        "t.csv",
+        "--save-model",
+        "m.json",
+        "--plot",
+        "p.png",
+    ];
+    let output = run(&[&args[..], &outputs].concat(), &dir);
+    assert_clear_error(&output, "cannot write p.png: nothing to plot");
+    for file in ["t.csv", "m.json"] {
+        assert!(dir.join(file).is_file(), "{file} is written");
+    }
+    let compare = ["compare", "--algos", "sgd,asgd", "--out", "c"];
+    let output = run(&[&compare[..], &args].concat(), &dir);
+    assert_clear_error(&output, "cannot write c/compare.svg: nothing to plot");
+    assert!(dir.join("c/compare.json").is_file(), "the table is written");
+}
+
 /// Runs the command with its standard error on a terminal (a pseudo-terminal this test
 /// reads): what a user at a terminal sees there.
 #[cfg(unix)]
