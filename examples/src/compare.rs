@@ -220,16 +220,18 @@ fn write_run_files(outcome: &Outcome, data: &Dataset, out: &Path) -> [(PathBuf, 
 }
 
 impl CompareOutputs {
-    /// An error naming every file that could not be written, else one naming every run that
-    /// ended early, else an
+    /// An error naming every file that could not be written, followed by how the runs ended
+    /// when that is an error too (`check_runs`). The table and files are there either way.
+    pub fn check_targets(&self) -> Result<()> {
+        crate::cli::with_unwritten(&self.unwritten, self.check_runs())
+    }
+
+    /// An error naming every run that ended early, else an
     /// [`Interrupted`](crate::cli::Interrupted) if a signal stopped the comparison, else one
     /// naming the run that could not start, else a
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
-    /// target, if one was set. The table and files are there either way.
-    pub fn check_targets(&self) -> Result<()> {
-        if !self.unwritten.is_empty() {
-            anyhow::bail!("{}", self.unwritten.join("; "));
-        }
+    /// target, if one was set.
+    fn check_runs(&self) -> Result<()> {
         let failed: Vec<String> = self
             .outcomes
             .iter()

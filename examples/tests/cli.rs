@@ -2879,6 +2879,31 @@ fn a_plot_that_cannot_be_drawn_names_its_file_and_keeps_the_results() {
     assert!(dir.join("c/compare.json").is_file(), "the table is written");
 }
 
+/// A file that cannot be written does not hide how the run ended: a divergence's advice is on
+/// the error line too, after the file's.
+#[test]
+fn an_unwritten_file_does_not_hide_how_the_run_ended() {
+    let dir = scratch("unwritten-and-diverged");
+    let args = [
+        "--updates",
+        "200",
+        "--step",
+        "1e300",
+        "--workers",
+        "2",
+        "--quiet",
+    ];
+    let output = run(&[&args[..], &["--save-model", "/dev/full"]].concat(), &dir);
+    assert_clear_error(&output, "cannot write the model /dev/full");
+    assert_clear_error(&output, "try a smaller --step");
+    // A folder where the first run's trace goes: no one can write it as a file.
+    std::fs::create_dir_all(dir.join("c/sgd.trace.csv")).unwrap();
+    let compare = ["compare", "--algos", "sgd,asgd", "--out", "c"];
+    let output = run(&[&compare[..], &args].concat(), &dir);
+    assert_clear_error(&output, "cannot write c/sgd.trace.csv");
+    assert_clear_error(&output, "sgd ended early: the objective diverged");
+}
+
 /// Runs the command with its standard error on a terminal (a pseudo-terminal this test
 /// reads): what a user at a terminal sees there.
 #[cfg(unix)]

@@ -23,3 +23,17 @@ pub struct TargetMissed(pub String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Interrupted(pub String);
+
+/// The error of a command whose files `unwritten` (each error's line) could not all be
+/// written: those, then how the run ended when that is an error too (a divergence, a missed
+/// target), which it would otherwise hide; without them, `ended` as it is.
+pub(crate) fn with_unwritten(
+    unwritten: &[String],
+    ended: anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if unwritten.is_empty() {
+        return ended;
+    }
+    let end = ended.err().map_or(String::new(), |e| format!("; {e:#}"));
+    anyhow::bail!("{}{end}", unwritten.join("; "))
+}

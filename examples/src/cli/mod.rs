@@ -23,5 +23,6 @@ mod worker;
 
 pub use args::{Cli, DataAccessName, LossName, RunArgs, AUTO_SHARED_BYTES};
 pub use entry::{main_from, run, run_from};
+pub(crate) use exit::with_unwritten;
 pub use exit::{Interrupted, TargetMissed, UsageError, EXIT_TARGET_MISSED, EXIT_USAGE};
 pub use spec::{builtin_comparison, DEFAULT_LOGISTIC_LAMBDA, DEFAULT_UPDATES};

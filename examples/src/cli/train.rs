@@ -36,10 +36,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);
     }
-    if !unwritten.is_empty() {
-        bail!("{}", unwritten.join("; "));
-    }
-    outcome.into_result()
+    super::with_unwritten(&unwritten, outcome.into_result())
 }
 
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
