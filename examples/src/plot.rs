@@ -203,12 +203,12 @@ fn render_svg(
         _ => p.objective,
     };
     // The axis is logarithmic: a point it cannot place (a diverged run's NaN or infinite
-    // objective) is left out, not drawn at the chart's bottom edge as if the run had
-    // converged there, nor allowed to leave the whole plot unwritten.
+    // objective, one beyond its decades) is left out, not drawn at the chart's bottom edge as
+    // if the run had converged there, nor allowed to leave the whole plot unwritten.
     let drawn = |trace: &Trace| {
         let points = trace.points.iter().map(|p| (p.elapsed_s, value(p)));
         points
-            .filter(|&(_, v)| v.is_finite() && v > 0.0)
+            .filter(|(_, v)| LOG_AXIS.contains(v))
             .collect::<Vec<_>>()
     };
     let points: Vec<(f64, f64)> = traces.iter().flat_map(|(_, t)| drawn(t)).collect();
@@ -222,7 +222,7 @@ fn render_svg(
     }
     // A target not reached is drawn all the same: below the lines.
     let min_v = match (style.target, optimum) {
-        (Some(target), Some(_)) if target > 0.0 => min_v.min(target),
+        (Some(target), Some(_)) if LOG_AXIS.contains(&target) => min_v.min(target),
         _ => min_v,
     };
     let y_label = if optimum.is_some() {
@@ -247,7 +247,8 @@ fn render_svg(
             .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(plot_error)?;
-        if let (Some(target), Some(_)) = (style.target.filter(|&t| t > 0.0), optimum) {
+        let target = style.target.filter(|t| LOG_AXIS.contains(t));
+        if let (Some(target), Some(_)) = (target, optimum) {
             let grey = BLACK.mix(0.55);
             chart
                 .draw_series(DashedLineSeries::new(
@@ -280,6 +281,10 @@ fn render_svg(
     }
     Ok(svg)
 }
+
+/// The values a log axis places: beyond, the whole decades around them leave the numbers
+/// an f64 holds exactly (1e-308 is subnormal, 1e309 infinite), and drawing never ended.
+const LOG_AXIS: std::ops::RangeInclusive<f64> = 1e-300..=1e300;
 
 /// The whole decades around `[min, max]`: a log axis then has a labelled tick at each end.
 fn decades(min: f64, max: f64) -> std::ops::Range<f64> {
@@ -356,6 +361,53 @@ mod tests {
         };
         let error = render_svg(&[("sgd", &nothing)], None, &style).unwrap_err();
         assert!(error.to_string().contains("nothing to plot"), "{error}");
+    }
+
+    #[test]
+    fn a_point_or_target_beyond_the_log_axis_is_left_out_not_drawn_forever() {
+        let point =
+            |elapsed_s: f64, objective: f64, subopt: Option<f64>| crate::trace::TracePoint {
+                elapsed_s,
+                updates: 1,
+                objective,
+                subopt,
+                dropped_stale: 0,
+            };
+        let style = |target: Option<f64>| Style {
+            title: "t",
+            size: (400, 300),
+            target,
+        };
+        // Drawn on a thread: a generous bound only ends a test that would otherwise hang.
+        let svg = |points: Vec<crate::trace::TracePoint>, optimum, target| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let trace = Trace { points };
+                let _ = tx.send(render_svg(&[("sgd", &trace)], optimum, &style(target)));
+            });
+            let drawn = rx.recv_timeout(std::time::Duration::from_secs(60));
+            drawn
+                .expect("the plot is drawn, not drawn forever")
+                .expect("drawn")
+        };
+        // An objective in reach of f64's ends (no optimum known: the objective is drawn).
+        let objectives = |last: &[f64]| {
+            let mut points = vec![point(0.0, 2.0, None), point(1.0, 1.0, None)];
+            points.extend(last.iter().map(|&v| point(2.0, v, None)));
+            points
+        };
+        let finite = svg(objectives(&[]), None, None);
+        for last in [2.2e-308, 1e-310, 1.7e308] {
+            assert_eq!(
+                svg(objectives(&[last]), None, None),
+                finite,
+                "a point of {last:e}"
+            );
+        }
+        // A target below what the axis places (`--target-subopt 1e-310`) is not drawn.
+        let subopts = vec![point(0.0, 2.0, Some(1.0)), point(1.0, 1.5, Some(0.5))];
+        let untargeted = svg(subopts.clone(), Some(1.0), None);
+        assert_eq!(svg(subopts, Some(1.0), Some(1e-310)), untargeted);
     }
 
     #[test]
