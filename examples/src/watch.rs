@@ -53,6 +53,14 @@ pub fn exploded(start: f64, objective: f64) -> bool {
     !objective.is_finite() || objective > DIVERGED * start.max(f64::MIN_POSITIVE) || objective < 0.0
 }
 
+/// `n` updates, as a person counts them: `1 update`, `2 updates`.
+pub(crate) fn updates_count(n: u64) -> String {
+    match n {
+        1 => "1 update".to_owned(),
+        n => format!("{n} updates"),
+    }
+}
+
 /// The line that reports a divergence.
 pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
     if !start.is_finite() {
@@ -65,14 +73,16 @@ pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
     if objective < 0.0 {
         // No step makes a loss negative: the objective's code is at fault, not the step.
         return format!(
-            "the objective is {objective:.6e} after {updates} updates (from {start:.6e}): no \
+            "the objective is {objective:.6e} after {} (from {start:.6e}): no \
              loss is negative, so the stop rules take it for a divergence; a model of its own \
-             type must give an objective >= 0 (Trainable::objective)"
+             type must give an objective >= 0 (Trainable::objective)",
+            updates_count(updates)
         );
     }
     format!(
-        "the objective diverged from {start:.6e} to {objective:.6e} after {updates} updates: \
-         try a smaller --step"
+        "the objective diverged from {start:.6e} to {objective:.6e} after {}: try a smaller \
+         --step",
+        updates_count(updates)
     )
 }
 
@@ -209,9 +219,8 @@ impl Watch {
         if !norm.is_finite() {
             // An objective that reads no weight (rows with no feature) stays finite.
             return Verdict::Diverged(format!(
-                "the model's weights are no longer finite after {} updates: try a smaller \
-                 --step",
-                at.updates
+                "the model's weights are no longer finite after {}: try a smaller --step",
+                updates_count(at.updates)
             ));
         }
         if matches!((self.stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t) {
@@ -350,6 +359,7 @@ mod tests {
         assert!(divergence(f64::INFINITY, f64::NAN, 0)
             .contains("objective of the starting model is inf"));
         assert!(divergence(1.0, 1e9, 7).contains("after 7 updates: try a smaller --step"));
+        assert!(divergence(1.0, 1e9, 1).contains("after 1 update: try a smaller --step"));
     }
 
     #[test]

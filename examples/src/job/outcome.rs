@@ -128,10 +128,7 @@ impl Outcome {
         };
         // The count and time of the model scored: after a panic, an earlier one than the run's.
         let (updates, elapsed_s) = self.model_at();
-        let updates = match updates {
-            1 => "1 update".to_owned(),
-            n => format!("{n} updates"),
-        };
+        let updates = crate::watch::updates_count(updates);
         format!(
             "{}: objective {:.10}{on} after {updates} in {elapsed_s:.2} s on \
              {workers}{subopt}{stopped}",
