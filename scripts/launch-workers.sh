@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Starts one async-train worker per line of a host file, over ssh, connected to a driver.
 #
-#   scripts/launch-workers.sh HOSTFILE tcp://DRIVER_HOST:PORT TOKEN_FILE [REMOTE_EXE]
+#   scripts/launch-workers.sh HOSTFILE tcp://DRIVER_HOST:PORT TOKEN_FILE [REMOTE_EXE [DATA...]]
 #
 # HOSTFILE: one host per line (blank lines and `#` comments skipped); a host listed twice
 # runs two workers. TOKEN_FILE must exist at the same path on every host (copy it first, e.g.
-# with scp). REMOTE_EXE defaults to `async-train` on the remote PATH. Set SSH to use another
-# command than `ssh` (it is called as `$SSH HOST COMMAND`). Waits for every worker to end;
+# with scp). REMOTE_EXE defaults to `async-train` on the remote PATH. Each DATA (a file, or a
+# folder of files) is given to every worker as `--data DATA`: with `--data-access shared`, a
+# worker reads only the files it was given so. Set SSH to use another command than `ssh` (it
+# is called as `$SSH HOST COMMAND`). Waits for every worker to end;
 # exits non-zero if any failed.
 set -euo pipefail
 
@@ -16,6 +18,11 @@ if [ $# -lt 3 ]; then
   exit 2
 fi
 hostfile=$1 driver=$2 token=$3 exe=${4:-async-train}
+shift $(($# < 4 ? $# : 4))
+data=""
+for path in "$@"; do
+  data="$data --data '$path'"
+done
 ssh_cmd=${SSH:-ssh}
 [ -r "$hostfile" ] || { echo "cannot read host file $hostfile" >&2; exit 2; }
 
@@ -25,7 +32,7 @@ while read -r host _; do
   case "$host" in ''|'#'*) continue ;; esac
   name="$host-$i"
   echo "starting worker $name on $host" >&2
-  $ssh_cmd "$host" "$exe worker --driver '$driver' --token-file '$token' --name '$name'" &
+  $ssh_cmd "$host" "$exe worker --driver '$driver' --token-file '$token' --name '$name'$data" &
   pids+=($!)
   i=$((i + 1))
 done < "$hostfile"

@@ -17,6 +17,10 @@ pub const WORKER_ENV: &str = "ASYNC_RUNTIME_WORKER";
 pub const TOKEN_ENV: &str = "ASYNC_RUNTIME_TOKEN";
 /// Environment variable that tells a spawned worker where its driver listens.
 pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
+/// Prefix of the environment variables (`ASYNC_RUNTIME_DATA_0`, `_1`, ...) that name the
+/// files and folders a spawned worker may read ([`ClusterConfig::worker_data`]): one a path,
+/// so that any path passes, whatever characters it holds.
+pub const DATA_ENV_PREFIX: &str = "ASYNC_RUNTIME_DATA_";
 
 /// Tasks a worker holds at once by default: one, no prefetch. A second task in hand hides the
 /// round trip to the driver, but its result is older by a whole task when it arrives: on
@@ -55,6 +59,10 @@ pub struct ClusterConfig {
     pub worker_exe: Option<PathBuf>,
     /// Arguments given to local worker processes before the role is read from the environment.
     pub worker_args: Vec<String>,
+    /// The files (or folders of files) local workers may read when the driver names them: a
+    /// shared dataset's file ([`Dataset::open_shared`](crate::data::Dataset::open_shared)).
+    /// A worker reads no file its own options do not allow, whoever its driver is.
+    pub worker_data: Vec<PathBuf>,
     /// Simulated stragglers.
     pub stragglers: Stragglers,
     /// Seed of partitioning and of the straggler draw.
@@ -133,6 +141,7 @@ impl ClusterConfig {
             bind: "tcp://127.0.0.1:0".into(),
             worker_exe: None,
             worker_args: Vec::new(),
+            worker_data: Vec::new(),
             stragglers: Stragglers::None,
             seed: 0,
             partitions_per_worker: 1,
@@ -300,6 +309,15 @@ pub(crate) fn spawn_local_worker(
     if let Some(token) = &config.token {
         command.env(TOKEN_ENV, token.to_hex());
     }
+    // None inherited from this process's environment: only what this run allows.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with(DATA_ENV_PREFIX) {
+            command.env_remove(key);
+        }
+    }
+    for (i, path) in config.worker_data.iter().enumerate() {
+        command.env(format!("{DATA_ENV_PREFIX}{i}"), path);
+    }
     // A process group of its own: the terminal's Ctrl-C goes to the driver alone, which
     // ends the run in order and then shuts its workers down (a worker whose driver dies
     // exits on its own).
@@ -382,6 +400,10 @@ pub fn run_worker_if_spawned() {
     options.spawned = true;
     // Its driver listens before it starts it: a refused connection means that driver is gone.
     options.connect_timeout = LOCAL_CONNECT_TIMEOUT;
+    options.readable = (0..)
+        .map_while(|i| std::env::var_os(format!("{DATA_ENV_PREFIX}{i}")))
+        .map(PathBuf::from)
+        .collect();
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),

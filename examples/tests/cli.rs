@@ -1505,9 +1505,15 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     .unwrap();
     std::fs::write(dir.join("hosts"), "# the cluster\nhostA\n\nhostB\n").unwrap();
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    // Each worker reads its own split: only a file the launcher gave it with --data.
+    let rows: String = (0..400)
+        .map(|i| format!("{} 1:{}\n", i % 2, i % 7))
+        .collect();
+    std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
     let address = free_loopback_address();
     let driver = Command::new(EXE)
         .args(["--workers", "2", "--remote-workers", "--bind", &address])
+        .args(["--data", "rows.libsvm", "--data-access", "shared"])
         .args([
             "--token-file",
             "token",
@@ -1525,13 +1531,13 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     let launcher = Command::new("sh")
         .args([
             "-c",
-            "chmod +x fake-ssh && exec \"$0\" hosts \"$1\" token \"$2\"",
+            "chmod +x fake-ssh && exec \"$0\" hosts \"$1\" token \"$2\" \"$3\"",
         ])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../scripts/launch-workers.sh"
         ))
-        .args([&address, EXE])
+        .args([&address, EXE, "rows.libsvm"])
         .env("SSH", dir.join("fake-ssh"))
         .current_dir(&dir)
         .spawn()
@@ -1719,9 +1725,20 @@ fn a_comparison_ending_early_dismisses_its_remote_workers() {
 
 /// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.
 fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
+    remote_worker_with(address, name, cwd, &[])
+}
+
+/// [`remote_worker`], given `extra` arguments too.
+fn remote_worker_with(
+    address: &str,
+    name: &str,
+    cwd: &Path,
+    extra: &[&str],
+) -> std::process::Child {
     Command::new(EXE)
         .args(["worker", "--driver", address, "--token-file", "token"])
         .args(["--name", name])
+        .args(extra)
         .current_dir(cwd)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1738,7 +1755,9 @@ fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
     let address = free_loopback_address();
-    let worker = |name: &str, cwd: &Path| remote_worker(&address, name, cwd);
+    // Every worker is allowed the file, as a launch script gives each the same --data.
+    let worker =
+        |name: &str, cwd: &Path| remote_worker_with(&address, name, cwd, &["--data", "a9a.xz"]);
     let workers = [
         worker("a1", &dir),
         worker("a2", &dir),

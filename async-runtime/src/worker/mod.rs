@@ -6,6 +6,7 @@ pub(crate) mod cache;
 mod connect;
 mod executor;
 mod queued;
+mod readable;
 mod straggler;
 mod tries;
 
@@ -14,6 +15,7 @@ use executor::{Executor, Work};
 use queued::Queued;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,6 +87,10 @@ pub struct WorkerOptions {
     /// Started by its driver (a local worker): it ends with that driver and never joins
     /// another, so its last word does not suggest `--reconnect`.
     pub spawned: bool,
+    /// The files a driver may have this worker read (`--data-access shared`), and the folders
+    /// whose files it may: a split order naming any other path is refused, so that a peer
+    /// holding the token cannot read this host's other files. Empty: none.
+    pub readable: Vec<PathBuf>,
 }
 
 impl WorkerOptions {
@@ -100,6 +106,7 @@ impl WorkerOptions {
             token: None,
             reconnect: None,
             spawned: false,
+            readable: Vec::new(),
         }
     }
 }
@@ -716,7 +723,16 @@ impl Worker {
                 });
                 return Next::Continue;
             }
-            ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
+            ToWorker::ReadSplit { order, .. } => {
+                if let Err(message) = readable::allowed(&order.path, &self.options.readable) {
+                    self.outbox.push(ToDriver::DataFailed {
+                        partition: order.partition,
+                        message,
+                    });
+                    return Next::Continue;
+                }
+                Work::ReadSplit(Box::new(order))
+            }
             ToWorker::Task(order) => {
                 if let Err(message) = self.queued.take(&order, crate::data::file::host_share) {
                     self.outbox.push(ToDriver::Failed {
@@ -983,11 +999,59 @@ mod tests {
                 if message.contains("without a token reads no file"))
         });
         assert!(refused, "the driver hears why: {:?}", worker.outbox);
-        // Given a token, the same order is read on the task thread.
-        let (mut worker, mut driver, handed) = admitted_worker();
-        let sealed = driver.seal(frame::encode(RUN, &read_split()));
-        worker.on_frame(ZmqMessage::from(sealed));
-        assert!(matches!(handed.try_recv(), Ok(Work::ReadSplit(_))));
+    }
+
+    #[test]
+    fn a_worker_with_a_token_reads_only_the_files_its_own_options_allow() {
+        // A peer holding the token, standing in for the driver, named any file of this host,
+        // and a data error quoted the start of its offending line back.
+        let root = std::env::temp_dir().join(format!(
+            "asyncopt-worker-reads-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::write(root.join("data/train.svm"), "1 1:1\n").unwrap();
+        std::fs::write(root.join("id_ed25519"), "secret\n").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join("id_ed25519"), root.join("data/link")).unwrap();
+        let read_split = |path: &std::path::Path| ToWorker::ReadSplit {
+            dataset: 1,
+            order: crate::data::SplitOrder::unread(path.to_str().unwrap(), "d", 3),
+        };
+        let outside = [
+            root.join("id_ed25519"),
+            root.join("data/../id_ed25519"),
+            root.join("data/link"),
+        ];
+        let train = root.join("data/train.svm");
+        for readable in [vec![], vec![root.join("data")], vec![train.clone()]] {
+            let (mut worker, mut driver, handed) = admitted_worker();
+            worker.options.readable = readable.clone();
+            for path in &outside {
+                let sealed = driver.seal(frame::encode(RUN, &read_split(path)));
+                assert!(matches!(
+                    worker.on_frame(ZmqMessage::from(sealed)),
+                    Next::Continue
+                ));
+                assert!(handed.try_recv().is_err(), "{path:?} is not read");
+                let refused = worker.outbox.drain(..).any(|m| {
+                    matches!(m, ToDriver::DataFailed { partition: 3, message }
+                        if message.contains("start the worker with --data PATH"))
+                });
+                assert!(refused, "the driver hears why {path:?} is not read");
+            }
+            // The allowed file is read on the task thread.
+            let sealed = driver.seal(frame::encode(RUN, &read_split(&train)));
+            worker.on_frame(ZmqMessage::from(sealed));
+            let read = handed.try_recv();
+            assert_eq!(
+                matches!(read, Ok(Work::ReadSplit(_))),
+                !readable.is_empty(),
+                "{readable:?}"
+            );
+        }
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

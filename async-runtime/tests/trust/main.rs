@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use asyncopt_runtime::cluster::{DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
+use asyncopt_runtime::cluster::{DATA_ENV_PREFIX, DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
 use asyncopt_runtime::data::Features;
 use asyncopt_runtime::worker::WorkerOptions;
 use asyncopt_runtime::{
@@ -336,7 +336,21 @@ fn two_workers_joined(token: &Token) -> (Driver, String, Vec<Child>) {
 }
 
 fn spawn_worker(name: &str, endpoint: &str, token: &Token) -> Child {
-    Command::new(std::env::current_exe().expect("this executable"))
+    spawn_worker_reading(name, endpoint, token, None)
+}
+
+/// [`spawn_worker`], allowed to read the file `data` when the driver names it.
+fn spawn_worker_reading(
+    name: &str,
+    endpoint: &str,
+    token: &Token,
+    data: Option<&std::path::Path>,
+) -> Child {
+    let mut command = Command::new(std::env::current_exe().expect("this executable"));
+    if let Some(data) = data {
+        command.env(format!("{DATA_ENV_PREFIX}0"), data);
+    }
+    command
         .env(WORKER_ENV, name)
         .env(DRIVER_ENV, endpoint)
         .env(TOKEN_ENV, token.to_hex())
@@ -769,11 +783,14 @@ fn split_liars_end_no_run() {
         welcomed.send(()).expect("heard")
     });
     let others = {
-        let (endpoint, token) = (endpoint.clone(), token.clone());
+        let (endpoint, token, path) = (endpoint.clone(), token.clone(), path.clone());
         std::thread::spawn(move || {
             first_in.recv().expect("x-b is welcomed");
             let a = split_liar(&endpoint, &token, "x-a", false, || {});
-            (a, spawn_worker("w0", &endpoint, &token))
+            (
+                a,
+                spawn_worker_reading("w0", &endpoint, &token, Some(&path)),
+            )
         })
     };
     driver.wait_for_workers().expect("all three join");

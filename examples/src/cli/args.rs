@@ -333,6 +333,10 @@ pub(super) struct WorkerArgs {
     /// File holding the run's shared token.
     #[arg(long)]
     pub(super) token_file: Option<PathBuf>,
+    /// A data file the driver may have this worker read (`--data-access shared`), or a folder
+    /// whose files it may; repeat for several. A worker reads no other file a driver names.
+    #[arg(long = "data", value_name = "PATH")]
+    pub(super) data: Vec<PathBuf>,
     /// When the driver is lost, keep trying to join it again for this many seconds
     /// (a worker otherwise exits with its driver).
     #[arg(long, allow_negative_numbers = true)]

@@ -23,6 +23,8 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
+    // Not checked here: a host lacking the file joins, and is excluded when told to read it.
+    options.readable = args.data;
     options.reconnect = match args.reconnect {
         Some(s) => Some(seconds("--reconnect", s)?),
         None => None,

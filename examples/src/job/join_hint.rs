@@ -6,18 +6,21 @@ use std::path::Path;
 /// The command each remote worker runs to join the driver at `endpoint` (the address it
 /// listens on): `program`'s `worker` (an author's program is not `async-train`); an
 /// unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's name, or
-/// `<this host>` when it has none; with `--token-file`, the worker needs it too.
+/// `<this host>` when it has none; with `--token-file`, the worker needs it too, and with a
+/// shared data file, its `--data` (a worker reads only the files it is told it may).
 pub(super) fn join_hint(
     program: &str,
     endpoint: &str,
     host: Option<&str>,
     token_file: Option<&Path>,
+    data: Option<&Path>,
 ) -> String {
     let driver = reachable(endpoint, host.unwrap_or("<this host>"));
     let token = token_file.map_or(String::new(), |path| {
         format!(" --token-file {}", path.display())
     });
-    format!("start each with `{program} worker --driver {driver}{token}`")
+    let data = data.map_or(String::new(), |path| format!(" --data {}", path.display()));
+    format!("start each with `{program} worker --driver {driver}{token}{data}`")
 }
 
 /// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
@@ -46,12 +49,14 @@ mod tests {
             "tcp://0.0.0.0:7011",
             Some("trainer-1"),
             Some(Path::new("run.token")),
+            Some(Path::new("/data/train.svm")),
         );
         assert_eq!(
             hint,
-            "start each with `my-train worker --driver tcp://trainer-1:7011 --token-file run.token`"
+            "start each with `my-train worker --driver tcp://trainer-1:7011 --token-file run.token \
+             --data /data/train.svm`"
         );
-        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None);
+        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None, None);
         assert_eq!(
             v6,
             "start each with `async-train worker --driver tcp://<this host>:7011`"
@@ -64,6 +69,7 @@ mod tests {
             "async-train",
             "tcp://10.0.0.5:7011",
             Some("trainer-1"),
+            None,
             None,
         );
         assert_eq!(

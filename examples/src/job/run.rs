@@ -3,7 +3,7 @@
 //! outcome gathered from what the run left.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
     } = checkpoints::prepare(spec, data, &params)?;
-    let mut driver = launch(&cluster_of(spec), spec.token_file.as_deref())?;
+    let mut driver = launch(&spec.cluster_for(data), spec.token_file.as_deref())?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
@@ -132,13 +132,20 @@ fn params_of(spec: &JobSpec, step: f64) -> Params {
     }
 }
 
-/// The job's cluster, keeping at least the versions the optimizer reads.
-fn cluster_of(spec: &JobSpec) -> ClusterConfig {
-    let mut cluster = spec.cluster.clone();
-    if let Some(versions) = spec.algorithm.kept_versions() {
-        cluster.keep_versions = cluster.keep_versions.max(versions);
+impl JobSpec {
+    /// The job's cluster, keeping at least the versions the optimizer reads; its local
+    /// workers may read the data file when they read their own splits of it (a worker reads
+    /// no file it was not allowed).
+    pub fn cluster_for(&self, data: &Dataset) -> ClusterConfig {
+        let mut cluster = self.cluster.clone();
+        if let Some(file) = data.origin() {
+            cluster.worker_data.push(file.path().to_path_buf());
+        }
+        if let Some(versions) = self.algorithm.kept_versions() {
+            cluster.keep_versions = cluster.keep_versions.max(versions);
+        }
+        cluster
     }
-    cluster
 }
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
@@ -151,8 +158,13 @@ fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> 
         let host = crate::host::name();
         let args: Vec<_> = std::env::args_os().collect();
         let program = crate::host::program_name(&args);
-        let hint =
-            super::join_hint::join_hint(&program, driver.endpoint(), host.as_deref(), token_file);
+        let hint = super::join_hint::join_hint(
+            &program,
+            driver.endpoint(),
+            host.as_deref(),
+            token_file,
+            cluster.worker_data.first().map(PathBuf::as_path),
+        );
         tracing::info!(
             workers = cluster.workers,
             "waiting for remote workers: {hint}"

@@ -826,6 +826,12 @@ fn a9a_with_event_on(
     let token = asyncopt_runtime::Token::random();
     let mut config = local(4);
     config.token = Some(token.clone());
+    // Workers reading their own splits read only a file they were allowed.
+    config.worker_data = data
+        .origin()
+        .map(|f| f.path().to_path_buf())
+        .into_iter()
+        .collect();
     let mut driver = Driver::launch(config).expect("cluster starts");
     let endpoint = driver.endpoint().to_owned();
     let pids: Vec<u32> = driver.workers().all().iter().map(|w| w.pid).collect();
