@@ -1005,24 +1005,15 @@ mod tests {
     fn a_worker_with_a_token_reads_only_the_files_its_own_options_allow() {
         // A peer holding the token, standing in for the driver, named any file of this host,
         // and a data error quoted the start of its offending line back.
-        let root = std::env::temp_dir().join(format!(
-            "asyncopt-worker-reads-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(root.join("data")).unwrap();
-        std::fs::write(root.join("data/train.svm"), "1 1:1\n").unwrap();
-        std::fs::write(root.join("id_ed25519"), "secret\n").unwrap();
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(root.join("id_ed25519"), root.join("data/link")).unwrap();
+        let root = readable::tests::tree();
         let read_split = |path: &std::path::Path| ToWorker::ReadSplit {
             dataset: 1,
             order: crate::data::SplitOrder::unread(path.to_str().unwrap(), "d", 3),
         };
         let outside = [
-            root.join("id_ed25519"),
-            root.join("data/../id_ed25519"),
-            root.join("data/link"),
+            root.join("secret"),
+            root.join("data/../secret"),
+            root.join("data/escape"),
         ];
         let train = root.join("data/train.svm");
         for readable in [vec![], vec![root.join("data")], vec![train.clone()]] {

@@ -29,12 +29,12 @@ pub(super) fn allowed(named: &Path, readable: &[PathBuf]) -> Result<PathBuf, Str
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A fresh folder holding `data/train.svm`, a `secret` beside `data`, and in `data` a
     /// symbolic link `escape` to that secret.
-    fn tree() -> PathBuf {
+    pub(in crate::worker) fn tree() -> PathBuf {
         let root = std::env::temp_dir().join(format!(
             "asyncopt-readable-{}-{}",
             std::process::id(),
