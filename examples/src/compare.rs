@@ -34,7 +34,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     prepare_folder(spec, algorithms, out)?;
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
-    let _saving = crate::interrupt::Saving::begin();
+    let saving = crate::interrupt::Saving::begin();
     // One optimum for all runs, computed once: the toolkit's is a linear model's.
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
         job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
@@ -81,6 +81,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         }
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.
+        let _files = saving.writing_files();
         for (file, result) in write_run_files(&outcome, &data, out) {
             match result {
                 Ok(()) => files.push(file),
@@ -89,6 +90,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         }
         outcomes.push(outcome);
     }
+    let _files = saving.writing_files();
     let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,

@@ -24,6 +24,10 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// Runs going on whose files are not written yet: what a first signal would save.
 static SAVING: AtomicUsize = AtomicUsize::new(0);
 
+/// Of those, the runs whose training is over and whose files are being written: a first
+/// signal then stops no run, only the runs that would follow.
+static WRITING: AtomicUsize = AtomicUsize::new(0);
+
 /// The handle every job's driver stops on.
 pub fn stop_handle() -> StopHandle {
     STOP.clone()
@@ -54,9 +58,27 @@ impl Saving {
     }
 }
 
+impl Saving {
+    /// The run's training is over and its files are written while the guard lives.
+    pub fn writing_files(&self) -> WritingFiles {
+        WRITING.fetch_add(1, Ordering::SeqCst);
+        WritingFiles(())
+    }
+}
+
 impl Drop for Saving {
     fn drop(&mut self) {
         SAVING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A run's files being written ([`Saving::writing_files`]).
+#[must_use = "the files count as being written only while the guard lives"]
+pub struct WritingFiles(());
+
+impl Drop for WritingFiles {
+    fn drop(&mut self) {
+        WRITING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -72,16 +94,28 @@ fn on_signal(signal: i32) {
     }
     SIGNAL.store(signal, Ordering::SeqCst);
     STOP.request();
-    let again = if signal == signal_hook::consts::SIGINT {
+    let training = SAVING.load(Ordering::SeqCst) > WRITING.load(Ordering::SeqCst);
+    say_err!(
+        "{}{}",
+        off_the_line(),
+        first_signal_message(training, signal == signal_hook::consts::SIGINT)
+    );
+}
+
+/// What a first signal does, said while a run is `training` or once its files are being
+/// written (where "the run ends at its next update" was said of a run already over).
+fn first_signal_message(training: bool, ctrl_c: bool) -> String {
+    let again = if ctrl_c {
         "Ctrl-C again"
     } else {
         "a second signal"
     };
-    say_err!(
-        "{}stopping: the run ends at its next update and its files are written ({again} to \
-         quit at once)",
-        off_the_line()
-    );
+    let what = if training {
+        "the run ends at its next update and its files are written"
+    } else {
+        "the files of the runs done are being written, and no other run starts"
+    };
+    format!("stopping: {what} ({again} to quit at once, leaving them unwritten)")
 }
 
 /// A line break before a signal's message on a terminal, where the `^C` echo or the progress
@@ -141,3 +175,26 @@ fn ignored(signal: i32) -> bool {
 /// Elsewhere a signal ends the process as it always does.
 #[cfg(not(unix))]
 pub fn install() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_signal_says_what_it_stops() {
+        let training = first_signal_message(true, true);
+        assert!(
+            training.starts_with("stopping: the run ends at its next update")
+                && training.contains("(Ctrl-C again to quit at once"),
+            "{training}"
+        );
+        // Once the run is over a signal stops no run of it: the files are written.
+        let writing = first_signal_message(false, false);
+        assert!(
+            writing.starts_with("stopping: the files of the runs done are being written")
+                && !writing.contains("next update")
+                && writing.contains("(a second signal to quit at once"),
+            "{writing}"
+        );
+    }
+}

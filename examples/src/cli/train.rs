@@ -26,8 +26,9 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     check_outputs(&args, &spec.checkpointing)?;
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run and lets its files be written.
-    let _saving = interrupt::Saving::begin();
+    let saving = interrupt::Saving::begin();
     let outcome = job::run(&spec, &data)?;
+    let _files = saving.writing_files();
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
         say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
     }
