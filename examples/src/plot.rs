@@ -63,6 +63,12 @@ pub fn write_xy(
     write_svg_or_png(path, render_xy(style, (x_desc, y_desc), series))
 }
 
+/// An axis's end `factor` past its largest value `max`, at most f64's largest: past it the
+/// range was infinite.
+fn headroom(max: f64, factor: f64) -> f64 {
+    (max * factor).min(f64::MAX)
+}
+
 /// [`write_xy`]'s plot as SVG text.
 fn render_xy(
     style: &Style<'_>,
@@ -90,7 +96,7 @@ fn render_xy(
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..max_x * 1.1, 0.0..max_y * 1.15)
+            .build_cartesian_2d(0.0..headroom(max_x, 1.1), 0.0..headroom(max_y, 1.15))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -361,6 +367,25 @@ mod tests {
         };
         let error = render_svg(&[("sgd", &nothing)], None, &style).unwrap_err();
         assert!(error.to_string().contains("nothing to plot"), "{error}");
+    }
+
+    #[test]
+    fn an_xy_plot_of_values_near_the_largest_f64_is_drawn() {
+        // Its axis ran 15% past the largest value: infinite near 1.7e308, and never drawn.
+        let style = Style {
+            title: "t",
+            size: (400, 300),
+            target: None,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let series = [("a".to_string(), vec![(1.0, 1.0), (2.0, 1.7e308)])];
+            let _ = tx.send(render_xy(&style, ("x", "y"), &series));
+        });
+        // A generous bound only ends a test that would otherwise hang.
+        let drawn = rx.recv_timeout(std::time::Duration::from_secs(60));
+        let svg = drawn.expect("drawn, not forever").expect("an SVG");
+        assert!(svg.contains("<svg"), "{svg}");
     }
 
     #[test]
