@@ -377,15 +377,23 @@ mod tests {
             size: (400, 300),
             target: None,
         };
+        let svg = drawn_in_time(move || {
+            let series = [("a".to_string(), vec![(1.0, 1.0), (2.0, 1.7e308)])];
+            render_xy(&style, ("x", "y"), &series)
+        });
+        let svg = svg.expect("an SVG");
+        assert!(svg.contains("<svg"), "{svg}");
+    }
+
+    /// What `draw` returns, drawn on a thread: a generous bound only ends a test that would
+    /// otherwise hang, on a plot drawn forever.
+    fn drawn_in_time<T: Send + 'static>(draw: impl FnOnce() -> T + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let series = [("a".to_string(), vec![(1.0, 1.0), (2.0, 1.7e308)])];
-            let _ = tx.send(render_xy(&style, ("x", "y"), &series));
+            let _ = tx.send(draw());
         });
-        // A generous bound only ends a test that would otherwise hang.
-        let drawn = rx.recv_timeout(std::time::Duration::from_secs(60));
-        let svg = drawn.expect("drawn, not forever").expect("an SVG");
-        assert!(svg.contains("<svg"), "{svg}");
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the plot is drawn, not drawn forever")
     }
 
     #[test]
@@ -403,17 +411,12 @@ mod tests {
             size: (400, 300),
             target,
         };
-        // Drawn on a thread: a generous bound only ends a test that would otherwise hang.
         let svg = |points: Vec<crate::trace::TracePoint>, optimum, target| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
+            drawn_in_time(move || {
                 let trace = Trace { points };
-                let _ = tx.send(render_svg(&[("sgd", &trace)], optimum, &style(target)));
-            });
-            let drawn = rx.recv_timeout(std::time::Duration::from_secs(60));
-            drawn
-                .expect("the plot is drawn, not drawn forever")
-                .expect("drawn")
+                render_svg(&[("sgd", &trace)], optimum, &style(target))
+            })
+            .expect("drawn")
         };
         // An objective in reach of f64's ends (no optimum known: the objective is drawn).
         let objectives = |last: &[f64]| {
