@@ -9,27 +9,20 @@ use crate::scope::Scopes;
 
 /// Whether `ty` is a dataset (`Dataset` or a reference to one).
 pub(super) fn is_dataset(ty: &Type) -> bool {
-    match ty {
-        Type::Reference(reference) => is_dataset(&reference.elem),
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Dataset"),
-        _ => false,
-    }
+    is_named(ty, "Dataset")
 }
 
 /// Whether `ty` is a history table (`History` or a reference to one), whose entries travel
 /// sliced to the task's rows instead of whole.
 pub(super) fn is_history(ty: &Type) -> bool {
+    is_named(ty, "History")
+}
+
+/// Whether `ty` is the type `name` (by its path's last segment) or a reference to one.
+fn is_named(ty: &Type, name: &str) -> bool {
     match ty {
-        Type::Reference(reference) => is_history(&reference.elem),
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "History"),
+        Type::Reference(reference) => is_named(&reference.elem, name),
+        Type::Path(path) => path.path.segments.last().is_some_and(|s| s.ident == name),
         _ => false,
     }
 }
