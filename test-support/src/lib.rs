@@ -138,3 +138,31 @@ pub fn run_tests(tests: &[Test]) {
         std::process::exit(101);
     }
 }
+
+/// What `f` returns, with the levels of the events logged on this thread while it ran: what a
+/// test of a log line's level (a warning, or a quiet debug line) reads.
+pub fn levels_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<tracing::Level>) {
+    use std::sync::{Arc, Mutex};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata};
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+    impl tracing::Subscriber for Levels {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+    let levels = Arc::new(Mutex::new(Vec::new()));
+    let returned = tracing::subscriber::with_default(Levels(levels.clone()), f);
+    let levels = levels.lock().unwrap().clone();
+    (returned, levels)
+}

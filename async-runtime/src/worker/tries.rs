@@ -363,44 +363,17 @@ mod tests {
         assert!(error.contains("too many joins") && error.contains("--reconnect"));
     }
 
-    /// The levels of the events logged while `f` runs on this thread.
-    fn levels_logged(f: impl FnOnce()) -> Vec<tracing::Level> {
-        use std::sync::{Arc, Mutex};
-        use tracing::span::{Attributes, Id, Record};
-        use tracing::{Event, Metadata};
-        struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
-        impl tracing::Subscriber for Levels {
-            fn enabled(&self, _: &Metadata<'_>) -> bool {
-                true
-            }
-            fn new_span(&self, _: &Attributes<'_>) -> Id {
-                Id::from_u64(1)
-            }
-            fn record(&self, _: &Id, _: &Record<'_>) {}
-            fn record_follows_from(&self, _: &Id, _: &Id) {}
-            fn event(&self, event: &Event<'_>) {
-                self.0.lock().unwrap().push(*event.metadata().level());
-            }
-            fn enter(&self, _: &Id) {}
-            fn exit(&self, _: &Id) {}
-        }
-        let levels = Arc::new(Mutex::new(Vec::new()));
-        tracing::subscriber::with_default(Levels(levels.clone()), f);
-        let levels = levels.lock().unwrap().clone();
-        levels
-    }
-
     #[test]
     fn the_first_failed_try_before_any_session_is_quiet_and_a_second_warns() {
         // `compare`'s hand-over: the worker meets the previous run's driver closing.
         let mut tries = Tries::new(Some(Duration::from_secs(60)));
         let start = Instant::now();
-        let first = levels_logged(|| {
+        let ((), first) = test_support::levels_logged(|| {
             let then = tries.after("w0", lost("Connection reset by peer"), start);
             assert!(matches!(then, Then::Retry { .. }), "{then:?}");
         });
         assert_eq!(first, [tracing::Level::DEBUG]);
-        let second = levels_logged(|| {
+        let ((), second) = test_support::levels_logged(|| {
             tries.after("w0", lost("Connection reset by peer"), start);
         });
         assert_eq!(second, [tracing::Level::WARN]);

@@ -1335,37 +1335,22 @@ fn run_worker_counting_warnings(
     options: WorkerOptions,
     wait: Duration,
 ) -> (Result<asyncopt_runtime::worker::RunEnd, RuntimeError>, u64) {
-    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = CountWarnings(warnings.clone());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let ended =
-            tracing::subscriber::with_default(counter, || asyncopt_runtime::worker::run(options));
-        tx.send(ended)
+        tx.send(test_support::levels_logged(|| {
+            asyncopt_runtime::worker::run(options)
+        }))
     });
-    let ended = rx.recv_timeout(wait).expect("the worker ends in time");
-    (ended, warnings.load(Ordering::SeqCst))
+    let (ended, levels) = rx.recv_timeout(wait).expect("the worker ends in time");
+    (ended, warnings(&levels))
 }
 
-/// A tracing subscriber that only counts warnings.
-struct CountWarnings(std::sync::Arc<std::sync::atomic::AtomicU64>);
-
-impl tracing::Subscriber for CountWarnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+/// The warnings among the levels of events logged.
+fn warnings(levels: &[tracing::Level]) -> u64 {
+    levels
+        .iter()
+        .filter(|&&l| l == tracing::Level::WARN)
+        .count() as u64
 }
 
 /// Options of a remote worker `w0` of the driver at `endpoint`, which it reaches at once.
@@ -1525,8 +1510,7 @@ fn join_loop_is_bounded() {
         })
     };
     stop_once_after_400(&mut driver, looped);
-    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let (w, report) = tracing::subscriber::with_default(CountWarnings(warnings.clone()), || {
+    let ((w, report), levels) = test_support::levels_logged(|| {
         let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
         (w, driver.finish().expect("the run trains on"))
     });
@@ -1544,7 +1528,7 @@ fn join_loop_is_bounded() {
         took.as_secs_f64(),
         report.stats.joins_refused,
         report.stats.data_bytes,
-        warnings.load(Ordering::SeqCst)
+        warnings(&levels)
     );
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     // A burst of 4 (2 workers, 2 respawns), then one per 5 s.
