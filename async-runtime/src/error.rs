@@ -177,16 +177,19 @@ pub enum TaskError {
     /// The task's code panicked; the worker survives it.
     #[error("task panicked: {0}")]
     Panicked(String),
-    /// Keeping what the driver sent would take the worker past its memory budget.
+    /// Keeping what the driver sent would take the worker past its memory budget: half of
+    /// what it holds (partitions, versions, queued tasks) and its host has available.
     #[error(
-        "{what} would take this worker's broadcast versions to {} MiB, over their budget of {} \
-         MiB (half of what they hold and the host has available)",
-        held / (1 << 20), budget / (1 << 20)
+        "{what} of {} MiB would take this worker past its memory budget of {} MiB (half of \
+         what it holds, {} MiB in all, and its host has available)",
+        wanted / (1 << 20), budget / (1 << 20), held / (1 << 20)
     )]
     OverMemory {
         /// What was sent.
         what: &'static str,
-        /// Bytes held with it.
+        /// Its bytes.
+        wanted: u64,
+        /// Bytes the worker held before it, in all.
         held: u64,
         /// The budget, in bytes.
         budget: u64,

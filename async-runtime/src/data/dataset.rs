@@ -173,6 +173,16 @@ impl Dataset {
         self.features.n_cols()
     }
 
+    /// The bytes its rows take in memory (the matrix, its row pointers and the labels),
+    /// which a worker holding it counts.
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        let words = match &self.features {
+            Features::Sparse(m) => 2 * m.nnz() + m.rows() + 1,
+            Features::Dense(x) => x.len(),
+        };
+        (words + self.labels.len()) as u64 * 8 + self.name.len() as u64
+    }
+
     /// Number of nonzero feature values (stored entries of a sparse matrix; entries different
     /// from zero of a dense one).
     pub fn nnz(&self) -> usize {

@@ -87,7 +87,7 @@ pub fn memory_budget() -> u64 {
 }
 
 /// The memory this host has available now, if `/proc/meminfo` says.
-fn available_now() -> Option<u64> {
+pub(crate) fn available_now() -> Option<u64> {
     let available_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|info| {
@@ -103,22 +103,6 @@ fn available_now() -> Option<u64> {
         });
     available_kib.map(|kib| kib.saturating_mul(1024))
 }
-
-/// The most bytes a holder of `held` bytes, growing to `after`, may hold: half of those and
-/// what the host has available now (no bound where that cannot be read), so that each
-/// holder's share shrinks by what the others on the host take. Up to [`HELD_UNASKED`] the
-/// host is not asked.
-pub(crate) fn host_share(held: u64, after: u64) -> u64 {
-    if after <= HELD_UNASKED {
-        return u64::MAX;
-    }
-    share_of(held, available_now())
-}
-
-/// What a holder may hold without asking the host: reading `/proc/meminfo` takes 10-15 us,
-/// as much CPU as a small task's whole message, and a worker asks for every task it queues and
-/// every version it keeps.
-pub(crate) const HELD_UNASKED: u64 = 64 << 20;
 
 fn share_of(held: u64, available: Option<u64>) -> u64 {
     available.map_or(u64::MAX, |available| available.saturating_add(held) / 2)
@@ -176,16 +160,6 @@ mod tests {
             if within_budget_on(held, host / 2, Some(available), Path::new("x.gz"), 1).is_err() {
                 return held;
             }
-        }
-    }
-
-    #[test]
-    fn a_small_holder_does_not_ask_the_host() {
-        // A worker asks for every task it queues and every version it keeps: reading
-        // /proc/meminfo for each took as much CPU as a small task's message.
-        assert_eq!(host_share(0, HELD_UNASKED), u64::MAX);
-        if available_now().is_some() {
-            assert!(host_share(0, HELD_UNASKED + 1) < u64::MAX);
         }
     }
 

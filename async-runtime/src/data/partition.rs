@@ -161,6 +161,11 @@ impl Partition {
         &self.rows
     }
 
+    /// The bytes it takes in memory: its rows and their global ids.
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        self.rows.heap_bytes() + self.global_ids.len() as u64 * 8
+    }
+
     /// The mini-batch of iteration `k`: see [`sample_indices`] (`batch == 0`: the whole
     /// partition).
     pub fn sample(&self, batch: usize, k: usize) -> Batch<'_> {

@@ -3,8 +3,9 @@
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use super::memory::{Held, Kind, MemoryAccount};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::delta::{self, VersionBody};
 use crate::error::TaskError;
@@ -14,6 +15,8 @@ pub struct CachedVersion {
     version: u64,
     bytes: Vec<u8>,
     decoded: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Its bytes, counted in the worker's memory until it is evicted.
+    _held: Held,
 }
 
 impl CachedVersion {
@@ -36,33 +39,23 @@ impl CachedVersion {
     }
 }
 
-/// Recent versions per slot, oldest evicted first, within a memory budget.
+/// Recent versions per slot, oldest evicted first, counted in the worker's memory.
 pub(crate) struct VersionCache {
     slots: HashMap<u16, VecDeque<CachedVersion>>,
     capacity: usize,
-    /// Bytes of the versions held.
-    held: u64,
-    /// The most bytes the versions may take, given what they hold: a driver, even one holding
-    /// the token, sends as many versions of as many slots as it likes, up to 64 of 1,024 slots
-    /// of up to a frame's size each, far past any host's memory.
-    budget: fn(u64, u64) -> u64,
+    /// Where the versions are counted, beside the rest the worker holds: a driver, even one
+    /// holding the token, sends as many versions of as many slots as it likes, up to 64 of
+    /// 1,024 slots of up to a frame's size each, far past any host's memory.
+    memory: Arc<MemoryAccount>,
 }
 
 impl VersionCache {
-    /// A cache of `capacity` versions per slot, within half of what it holds and the host has
-    /// available ([`host_share`](crate::data::file::host_share)).
-    pub fn new(capacity: usize) -> VersionCache {
-        VersionCache::within(capacity, crate::data::file::host_share)
-    }
-
-    /// A cache of `capacity` versions per slot whose versions take at most
-    /// `budget(held, after)`, `after` being what they would take with a new one.
-    fn within(capacity: usize, budget: fn(u64, u64) -> u64) -> VersionCache {
+    /// A cache of `capacity` versions per slot, whose versions `memory` counts.
+    pub fn new(capacity: usize, memory: Arc<MemoryAccount>) -> VersionCache {
         VersionCache {
             slots: HashMap::new(),
             capacity: capacity.max(1),
-            held: 0,
-            budget,
+            memory,
         }
     }
 
@@ -76,8 +69,15 @@ impl VersionCache {
     }
 
     /// Stores a version received in any of its forms; an error when it refers to a version
-    /// this cache does not hold or does not fit it.
-    pub fn receive(&mut self, slot: u16, version: u64, body: VersionBody) -> Result<(), TaskError> {
+    /// this cache does not hold or the worker cannot keep it. `counted`: bytes of `body`
+    /// the worker counts already (its task's), freed once the version is kept.
+    pub fn receive(
+        &mut self,
+        slot: u16,
+        version: u64,
+        body: VersionBody,
+        counted: u64,
+    ) -> Result<(), TaskError> {
         let bytes = match body {
             VersionBody::Full(bytes) => bytes.into_vec(),
             VersionBody::Patch {
@@ -96,16 +96,11 @@ impl VersionCache {
                 version: same,
             } => self.get(other, same)?.bytes.clone(),
         };
-        let after = (self.held + bytes.len() as u64).saturating_sub(self.evicted_by(slot));
-        let budget = (self.budget)(self.held, after);
-        if after > budget {
-            return Err(TaskError::OverMemory {
-                what: "a broadcast version",
-                held: after,
-                budget,
-            });
-        }
-        self.insert(slot, version, bytes);
+        let freeing = counted.saturating_add(self.evicted_by(slot));
+        let held = self
+            .memory
+            .reserve(Kind::Versions, bytes.len() as u64, freeing)?;
+        self.insert(slot, version, bytes, held);
         Ok(())
     }
 
@@ -122,21 +117,19 @@ impl VersionCache {
             .sum()
     }
 
-    pub fn insert(&mut self, slot: u16, version: u64, bytes: Vec<u8>) {
+    fn insert(&mut self, slot: u16, version: u64, bytes: Vec<u8>, held: Held) {
         let versions = self.slots.entry(slot).or_default();
         if versions.iter().any(|v| v.version == version) {
             return;
         }
-        self.held += bytes.len() as u64;
         versions.push_back(CachedVersion {
             version,
             bytes,
             decoded: OnceLock::new(),
+            _held: held,
         });
         while versions.len() > self.capacity {
-            if let Some(evicted) = versions.pop_front() {
-                self.held -= evicted.bytes.len() as u64;
-            }
+            versions.pop_front();
         }
     }
 
@@ -150,13 +143,20 @@ impl VersionCache {
 
 #[cfg(test)]
 mod tests {
+    use super::super::memory::tests::host_with;
     use super::*;
+
+    /// Versions of `len` bytes, full, as a driver sends them.
+    fn full(len: usize) -> VersionBody {
+        VersionBody::Full(vec![0u8; len].into())
+    }
 
     #[test]
     fn keeps_the_newest_versions_and_decodes_lazily() {
-        let mut cache = VersionCache::new(2);
+        let mut cache = VersionCache::new(2, MemoryAccount::of_host());
         for version in 1..=3u64 {
-            cache.insert(0, version, (version as f64).encode());
+            let body = VersionBody::Full((version as f64).encode().into());
+            cache.receive(0, version, body, 0).unwrap();
         }
         assert!(matches!(
             cache.get(0, 1),
@@ -166,33 +166,35 @@ mod tests {
         assert_eq!(*cache.get(0, 2).unwrap().value::<f64>().unwrap(), 2.0);
     }
 
-    /// Versions of `len` bytes, full, as a driver sends them.
-    fn full(len: usize) -> VersionBody {
-        VersionBody::Full(vec![0u8; len].into())
-    }
-
     #[test]
     fn versions_past_the_memory_budget_are_refused_and_the_oldest_make_room() {
-        // A budget of 500 bytes (half of a host's 1,000).
-        let mut cache = VersionCache::within(2, |_, _| 500);
-        cache.receive(0, 1, full(300)).unwrap();
+        // A host with 800 bytes available.
+        let memory = host_with(800);
+        let mut cache = VersionCache::new(2, memory.clone());
+        cache.receive(0, 1, full(300), 0).unwrap();
         // A driver's versions of slot after slot were each kept, until the host's memory ran
-        // out.
+        // out: 600 past half of the 300 held and 800 available.
         assert!(matches!(
-            cache.receive(1, 1, full(300)),
+            cache.receive(1, 1, full(300), 0),
             Err(TaskError::OverMemory {
-                held: 600,
-                budget: 500,
+                wanted: 300,
+                held: 300,
+                budget: 550,
                 ..
             })
         ));
         assert!(cache.get(1, 1).is_err());
-        cache.receive(1, 1, full(200)).unwrap();
-        // A version that evicts the oldest of its slot counts without it.
-        let mut cache = VersionCache::within(1, |_, _| 500);
-        cache.receive(0, 1, full(400)).unwrap();
-        cache.receive(0, 2, full(400)).unwrap();
+        cache.receive(1, 1, full(200), 0).unwrap();
+        assert_eq!(memory.held(Kind::Versions), 500);
+        // A version that evicts the oldest of its slot counts without it (800 held with it,
+        // past half of 400 and 1,000).
+        let memory = host_with(1000);
+        let mut cache = VersionCache::new(1, memory.clone());
+        cache.receive(0, 1, full(400), 0).unwrap();
+        cache.receive(0, 2, full(400), 0).unwrap();
         assert!(cache.get(0, 1).is_err() && cache.get(0, 2).is_ok());
-        assert_eq!(cache.held, 400);
+        assert_eq!(memory.held(Kind::Versions), 400);
+        drop(cache);
+        assert_eq!(memory.total(), 0, "versions dropped are released");
     }
 }

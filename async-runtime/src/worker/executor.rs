@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use super::cache::VersionCache;
-use super::queued::{order_bytes, Queued};
+use super::memory::{Held, Kind, MemoryAccount};
+use super::queued::{body_bytes, QueuedTask};
 use super::straggler::{ordered_sleep, StragglerDelay};
 use super::{MAX_PARTITIONS, MAX_SLOTS};
 use crate::data::Partition;
@@ -26,36 +27,39 @@ pub(super) enum Work {
         delay_factor: f64,
         cache_versions: u32,
     },
+    /// A partition assembled, its bytes still counted as arriving.
     Partition {
         partition: u32,
         bytes: Vec<u8>,
+        arriving: Held,
     },
     ReadSplit(Box<SplitOrder>),
-    Task(TaskOrder),
+    Task(TaskOrder, QueuedTask),
 }
 
 /// The task thread's state: partitions, cached versions, the straggler delay.
 pub(super) struct Executor {
     name: String,
-    partitions: HashMap<u32, Partition>,
+    /// The partitions held, each with its bytes counted in `memory`.
+    partitions: HashMap<u32, (Partition, Held)>,
     cache: VersionCache,
     delay: StragglerDelay,
-    queued: Arc<Queued>,
+    memory: Arc<MemoryAccount>,
     /// Tasks that failed here: the driver is told of each, this worker's log of the first
     /// few and then of each power of two.
     failed: Said,
 }
 
 impl Executor {
-    /// The task thread of the worker `name`, holding nothing yet; `queued` counts the tasks
-    /// handed to it and not yet done.
-    pub(super) fn new(name: String, queued: Arc<Queued>) -> Executor {
+    /// The task thread of the worker `name`, holding nothing yet; what it holds is counted
+    /// in `memory`, beside what the event loop holds.
+    pub(super) fn new(name: String, memory: Arc<MemoryAccount>) -> Executor {
         Executor {
             name,
             partitions: HashMap::new(),
-            cache: VersionCache::new(8),
+            cache: VersionCache::new(8, memory.clone()),
             delay: StragglerDelay::default(),
-            queued,
+            memory,
             failed: Said::default(),
         }
     }
@@ -68,18 +72,8 @@ impl Executor {
         results: tokio_mpsc::UnboundedSender<ToDriver>,
     ) {
         while let Ok(item) = work.recv() {
-            let answer = match item {
-                Work::Settings {
-                    delay_factor,
-                    cache_versions,
-                } => {
-                    self.delay = StragglerDelay::new(delay_factor);
-                    self.cache.set_capacity(cache_versions as usize);
-                    continue;
-                }
-                Work::Partition { partition, bytes } => self.decode(partition, bytes),
-                Work::ReadSplit(order) => self.read(&order),
-                Work::Task(order) => self.task(order),
+            let Some(answer) = self.work(item) else {
+                continue;
             };
             if results.send(answer).is_err() {
                 return;
@@ -87,10 +81,34 @@ impl Executor {
         }
     }
 
+    /// Does one piece of work; its answer to the driver, if it has one.
+    pub(super) fn work(&mut self, item: Work) -> Option<ToDriver> {
+        Some(match item {
+            Work::Settings {
+                delay_factor,
+                cache_versions,
+            } => {
+                self.delay = StragglerDelay::new(delay_factor);
+                self.cache.set_capacity(cache_versions as usize);
+                return None;
+            }
+            Work::Partition {
+                partition,
+                bytes,
+                arriving,
+            } => self.decode(partition, bytes, arriving),
+            Work::ReadSplit(order) => self.read(&order),
+            Work::Task(order, queued) => self.task(order, queued),
+        })
+    }
+
     /// Keeps the partition the driver shipped as `bytes`, or says why not. Decoded here: a
-    /// large partition must not stop the heartbeats. Its bytes are freed before the answer.
-    fn decode(&mut self, partition: u32, bytes: Vec<u8>) -> ToDriver {
-        match postcard::from_bytes::<Partition>(&bytes) {
+    /// large partition must not stop the heartbeats. Its bytes are freed, and no longer
+    /// counted as `arriving`, before the answer.
+    fn decode(&mut self, partition: u32, bytes: Vec<u8>, arriving: Held) -> ToDriver {
+        let decoded = postcard::from_bytes::<Partition>(&bytes);
+        drop((bytes, arriving));
+        match decoded {
             Ok(decoded) if decoded.id() == partition => self.own(decoded),
             Ok(decoded) => ToDriver::DataFailed {
                 partition,
@@ -125,13 +143,15 @@ impl Executor {
     }
 
     /// Runs a task order with its simulated straggling; its result, once it no longer counts
-    /// as queued.
-    fn task(&mut self, mut order: TaskOrder) -> ToDriver {
-        let bytes = order_bytes(&order);
+    /// as `queued`.
+    fn task(&mut self, mut order: TaskOrder, mut queued: QueuedTask) -> ToDriver {
         // The versions first: the task reads them. One the worker refuses makes the task
-        // fail with a missing version, which the driver hears of.
+        // fail with a missing version, which the driver hears of. Kept or not, a version's
+        // bytes are no longer the task's.
         for shipped in std::mem::take(&mut order.versions) {
-            self.hold(shipped);
+            let bytes = body_bytes(&shipped.body);
+            self.hold(shipped, bytes);
+            queued.release(bytes);
         }
         // The task-level straggler model sleeps before the task, the worker-level one after
         // it; the result reports both.
@@ -140,7 +160,7 @@ impl Executor {
         let (message, delay) = self.execute(order, before);
         // The simulated straggler sleeps here, not in the event loop: its heartbeats go on.
         std::thread::sleep(delay);
-        self.queued.done(bytes);
+        drop(queued);
         message
     }
 
@@ -148,8 +168,9 @@ impl Executor {
         tracing::warn!(worker = %self.name, reason, "refused what the driver sent");
     }
 
-    /// Keeps a broadcast version a task order carried, unless it is one variable too many.
-    fn hold(&mut self, shipped: ShippedVersion) {
+    /// Keeps a broadcast version a task order carried, unless it is one variable too many;
+    /// `counted`: its bytes, counted as its task's.
+    fn hold(&mut self, shipped: ShippedVersion, counted: u64) {
         let ShippedVersion {
             slot,
             version,
@@ -158,12 +179,14 @@ impl Executor {
         let (held, slots) = self.cache.slots(slot);
         if !held && slots >= MAX_SLOTS {
             self.reject(&format!("more than {MAX_SLOTS} broadcast variables"));
-        } else if let Err(e) = self.cache.receive(slot, version, body) {
+        } else if let Err(e) = self.cache.receive(slot, version, body, counted) {
             self.reject(&e.to_string());
         }
     }
 
-    /// Keeps `partition`, and says so to the driver; or, one too many, says why not.
+    /// Keeps `partition`, counting its bytes (it is in memory already, so it is not refused
+    /// for them), and says so to the driver; or, one too many, says why not. One it replaces
+    /// is released.
     fn own(&mut self, partition: Partition) -> ToDriver {
         let id = partition.id();
         if self.partitions.len() >= MAX_PARTITIONS && !self.partitions.contains_key(&id) {
@@ -174,7 +197,8 @@ impl Executor {
                 message,
             };
         }
-        self.partitions.insert(id, partition);
+        let held = self.memory.hold(Kind::Partitions, partition.heap_bytes());
+        self.partitions.insert(id, (partition, held));
         ToDriver::DataReady { partition: id }
     }
 
@@ -214,7 +238,7 @@ impl Executor {
 
     fn run_task(&self, order: &TaskOrder) -> Result<Vec<u8>, TaskError> {
         let run = task::find(&order.task).ok_or_else(|| TaskError::Unknown(order.task.clone()))?;
-        let partition = self
+        let (partition, _) = self
             .partitions
             .get(&order.partition)
             .ok_or(TaskError::NoPartition(order.partition))?;

@@ -5,6 +5,7 @@
 pub(crate) mod cache;
 mod connect;
 mod executor;
+mod memory;
 mod queued;
 mod readable;
 mod straggler;
@@ -12,6 +13,7 @@ mod tries;
 
 use connect::{connected_peer, reach, send, DriverFrameLimit, BEFORE_PROOF_FRAME, CONNECT_ATTEMPT};
 use executor::{Executor, Work};
+use memory::{Held, Kind, MemoryAccount};
 use queued::Queued;
 
 use std::collections::HashMap;
@@ -275,6 +277,8 @@ struct Worker {
     work: std_mpsc::Sender<Work>,
     /// Tasks handed to the executor and not finished.
     queued: Arc<Queued>,
+    /// What this worker holds, the task thread's and this loop's.
+    memory: Arc<MemoryAccount>,
     /// Messages to send before anything else (answers to the driver).
     outbox: Vec<ToDriver>,
     /// Plain frames to send (the handshake's).
@@ -295,6 +299,8 @@ struct Assembly {
     /// last one shorter), so `chunks` of it bound what the partition can grow to.
     chunk_len: usize,
     bytes: Vec<u8>,
+    /// What it declared, counted in the worker's memory as arriving.
+    held: Held,
 }
 
 impl Assembly {
@@ -371,8 +377,8 @@ async fn serve(
     // Tasks run on a thread of their own, so heartbeats flow however long a task takes.
     let (work_tx, work_rx) = std_mpsc::channel();
     let (results_tx, mut results) = tokio_mpsc::unbounded_channel();
-    let queued = Arc::new(Queued::default());
-    let executor = Executor::new(options.name.clone(), queued.clone());
+    let memory = MemoryAccount::of_host();
+    let executor = Executor::new(options.name.clone(), memory.clone());
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
         .spawn(move || executor.serve(work_rx, results_tx))
@@ -382,7 +388,7 @@ async fn serve(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // A peer that took the connection is not the driver until it answers the hello.
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
-    let mut worker = Worker::new(options, nonce, answer_by, work_tx, queued);
+    let mut worker = Worker::new(options, nonce, answer_by, work_tx, memory);
     worker.frame_limit = Some(frame_limit);
     loop {
         let event = tokio::select! {
@@ -422,7 +428,7 @@ impl Worker {
         nonce: [u8; 32],
         answer_by: Instant,
         work: std_mpsc::Sender<Work>,
-        queued: Arc<Queued>,
+        memory: Arc<MemoryAccount>,
     ) -> Worker {
         Worker {
             answer_by,
@@ -433,7 +439,8 @@ impl Worker {
             last_heard: Instant::now(),
             last_awake: Instant::now(),
             work,
-            queued,
+            queued: Arc::default(),
+            memory,
             outbox: Vec::new(),
             plain: Vec::new(),
             arriving: HashMap::new(),
@@ -704,7 +711,11 @@ impl Worker {
             } => match self.assemble(partition, chunk, chunks, body.into_vec()) {
                 Ok(None) => return Next::Continue,
                 // Decoded on the task thread: a large partition must not stop the heartbeats.
-                Ok(Some(bytes)) => Work::Partition { partition, bytes },
+                Ok(Some((bytes, arriving))) => Work::Partition {
+                    partition,
+                    bytes,
+                    arriving,
+                },
                 Err(ChunkRefused::Malformed(reason)) => return self.reject(&reason),
                 Err(ChunkRefused::TooLarge(message)) => {
                     self.outbox
@@ -733,16 +744,16 @@ impl Worker {
                 }
                 Work::ReadSplit(Box::new(order))
             }
-            ToWorker::Task(order) => {
-                if let Err(message) = self.queued.take(&order, crate::data::file::host_share) {
+            ToWorker::Task(order) => match self.queued.take(&order, &self.memory) {
+                Ok(queued) => Work::Task(order, queued),
+                Err(message) => {
                     self.outbox.push(ToDriver::Failed {
                         seq: order.seq,
                         message,
                     });
                     return Next::Continue;
                 }
-                Work::Task(order)
-            }
+            },
             ToWorker::Heartbeat => return Next::Continue,
             ToWorker::Shutdown { another_run } => {
                 let end = if another_run {
@@ -778,20 +789,19 @@ impl Worker {
         Next::Continue
     }
 
-    /// Adds a chunk of a partition; returns its bytes once the last chunk arrived. A partition
-    /// whose first chunk declares more than the host's [`memory_budget`] (its chunks times
-    /// that chunk's length, with the partitions arriving already), or whose later chunk is
-    /// longer than its first, is not kept: a driver, even one holding the token, could
-    /// otherwise send chunks until the worker's host runs out of memory.
-    ///
-    /// [`memory_budget`]: crate::data::libsvm::memory_budget
+    /// Adds a chunk of a partition; returns its bytes, still counted as arriving, once the
+    /// last chunk arrived. A partition whose first chunk declares more than the worker's
+    /// memory account admits (its chunks times that chunk's length, beside all the worker
+    /// holds), or whose later chunk is longer than its first, is not kept: a driver, even one
+    /// holding the token, could otherwise send chunks until the worker's host runs out of
+    /// memory.
     fn assemble(
         &mut self,
         partition: u32,
         chunk: u32,
         chunks: u32,
         body: Vec<u8>,
-    ) -> Result<Option<Vec<u8>>, ChunkRefused> {
+    ) -> Result<Option<(Vec<u8>, Held)>, ChunkRefused> {
         if chunks == 0 || chunks > MAX_PARTITION_CHUNKS || chunk >= chunks {
             return Err(ChunkRefused::Malformed(format!(
                 "chunk {chunk} of {chunks} of partition {partition}"
@@ -804,25 +814,23 @@ impl Worker {
                 )));
             }
             self.arriving.remove(&partition);
+            let declared = body.len() as u64 * u64::from(chunks);
+            let held = self
+                .memory
+                .reserve(Kind::Arriving, declared, 0)
+                .map_err(|refused| {
+                    ChunkRefused::TooLarge(format!(
+                        "partition {partition} ({chunks} chunks of {} bytes): {refused}",
+                        body.len()
+                    ))
+                })?;
             let assembly = Assembly {
                 chunks,
                 next: 0,
                 chunk_len: body.len(),
                 bytes: Vec::new(),
+                held,
             };
-            let arriving: u64 = self.arriving.values().map(Assembly::declared).sum();
-            let budget = crate::data::libsvm::memory_budget();
-            if assembly.declared().saturating_add(arriving) > budget {
-                return Err(ChunkRefused::TooLarge(format!(
-                    "partition {partition} would take {} MiB ({chunks} chunks of {} bytes), \
-                     with {} MiB of partitions arriving already, over this worker's budget \
-                     of {} MiB (half the memory its host has available)",
-                    assembly.declared() >> 20,
-                    body.len(),
-                    arriving >> 20,
-                    budget >> 20
-                )));
-            }
             self.arriving.insert(partition, assembly);
         }
         let Some(assembly) = self.arriving.get_mut(&partition) else {
@@ -850,7 +858,15 @@ impl Worker {
         if assembly.next < chunks {
             return Ok(None);
         }
-        Ok(self.arriving.remove(&partition).map(|a| a.bytes))
+        Ok(self.arriving.remove(&partition).map(|mut assembled| {
+            // The last chunk may be shorter than declared: only what arrived stays counted.
+            assembled.held.shrink(
+                assembled
+                    .declared()
+                    .saturating_sub(assembled.bytes.len() as u64),
+            );
+            (assembled.bytes, assembled.held)
+        }))
     }
 
     /// Drops a frame, logging the first few and then only each power of two.
@@ -878,14 +894,30 @@ mod tests {
         admitted_worker_holding(Some(Token::random()))
     }
 
+    /// As [`admitted_worker`], for a worker whose memory is counted in `memory`.
+    fn admitted_worker_counting(
+        memory: Arc<MemoryAccount>,
+    ) -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
+        admitted_worker_on(Some(Token::random()), memory)
+    }
+
     /// As [`admitted_worker`], for a worker given `token` (`None`: the public loopback one).
     fn admitted_worker_holding(given: Option<Token>) -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
+        admitted_worker_on(given, MemoryAccount::of_host())
+    }
+
+    /// As [`admitted_worker`], for a worker given `token` (`None`: the public loopback one)
+    /// whose memory is counted in `memory`.
+    fn admitted_worker_on(
+        given: Option<Token>,
+        memory: Arc<MemoryAccount>,
+    ) -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
         let token = given.clone().unwrap_or_else(Token::loopback);
         let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
         options.token = given;
         let (work, handed) = std_mpsc::channel();
         let nonce = [7u8; 32];
-        let mut worker = Worker::new(options, nonce, Instant::now(), work, Arc::default());
+        let mut worker = Worker::new(options, nonce, Instant::now(), work, memory);
         let driver_nonce = [9u8; 32];
         let transcript = Transcript {
             run_id: RUN,
@@ -999,6 +1031,81 @@ mod tests {
                 if message.contains("without a token reads no file"))
         });
         assert!(refused, "the driver hears why: {:?}", worker.outbox);
+    }
+
+    #[test]
+    fn a_worker_holding_partitions_counts_them_against_tasks_and_partitions_sent_next() {
+        // Each guard counted only its own kind: a worker holding partitions still queued a
+        // task, or took a partition's first chunk, of up to half of what the host had.
+        let available = 200_000;
+        let memory = memory::tests::host_with(available);
+        let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
+        let mut executor = Executor::new("w0".into(), memory.clone());
+        let rows = crate::data::Dataset::new(
+            "d",
+            crate::data::Features::Dense(ndarray::Array2::zeros((100, 100))),
+            ndarray::Array1::zeros(100),
+        )
+        .unwrap();
+        let partition = crate::data::Partition::new(0, 1, rows, (0..100).collect()).unwrap();
+        let held = partition.heap_bytes();
+        let mut send = |message: &ToWorker| {
+            let sealed = driver.seal(frame::encode(RUN, message));
+            worker.on_frame(ZmqMessage::from(sealed));
+            std::mem::take(&mut worker.outbox)
+        };
+        let chunk = |partition, body: Vec<u8>| ToWorker::Partition {
+            dataset: 1,
+            partition,
+            chunk: 0,
+            chunks: 1,
+            body: body.into(),
+        };
+        // Shipped, arriving, then held once the task thread decoded it.
+        assert!(send(&chunk(0, postcard::to_allocvec(&partition).unwrap())).is_empty());
+        let answer = executor.work(handed.try_recv().unwrap());
+        assert!(matches!(answer, Some(ToDriver::DataReady { partition: 0 })));
+        assert_eq!(memory.held(Kind::Arriving), 0);
+        assert_eq!(memory.held(Kind::Partitions), held);
+        // Half of what the worker holds and the host has available.
+        let room = (held + available) / 2 - held;
+        let task = |captures: u64| {
+            ToWorker::Task(crate::protocol::TaskOrder {
+                seq: captures,
+                versions: Vec::new(),
+                task: String::new(),
+                partition: 0,
+                reads: Vec::new(),
+                captures: vec![0u8; captures as usize].into(),
+                sample: None,
+                history: Vec::new(),
+                sleep_s: 0.0,
+            })
+        };
+        let over = room + 1;
+        assert!(over < available / 2, "the old rule admitted it");
+        let failed = send(&task(over));
+        assert!(
+            matches!(&failed[..], [ToDriver::Failed { message, .. }]
+                if message.starts_with("a task of 0 MiB") && message.contains("0 MiB in all")),
+            "{failed:?}"
+        );
+        let refused = send(&chunk(1, vec![0u8; over as usize]));
+        assert!(
+            matches!(&refused[..], [ToDriver::DataFailed { partition: 1, message }]
+                if message.contains("a partition arriving of 0 MiB")),
+            "{refused:?}"
+        );
+        assert_eq!(memory.total(), held, "nothing refused is counted");
+        // A task within the room is queued, and released once done.
+        assert!(send(&task(room - 100)).is_empty());
+        assert_eq!(memory.held(Kind::Tasks), room - 100);
+        let answer = executor.work(handed.try_recv().unwrap());
+        assert!(
+            matches!(answer, Some(ToDriver::Failed { .. })),
+            "no such task"
+        );
+        assert_eq!(memory.total(), held);
     }
 
     #[test]
@@ -1229,7 +1336,7 @@ mod tests {
         options.token = Some(Token::random());
         let (work, _handed) = std_mpsc::channel();
         let answer_by = Instant::now() + Duration::from_secs(5);
-        let mut worker = Worker::new(options, [7; 32], answer_by, work, Arc::default());
+        let mut worker = Worker::new(options, [7; 32], answer_by, work, MemoryAccount::of_host());
         let challenge = ToWorker::Challenge {
             nonce: ByteBuf::from(vec![9u8; 32]),
             proof: ByteBuf::from(vec![0u8; 32]),
@@ -1258,7 +1365,7 @@ mod tests {
             options.token = Some(token.clone());
             let (work, handed) = std_mpsc::channel();
             let answer_by = Instant::now() + Duration::from_secs(5);
-            let worker = Worker::new(options, nonce, answer_by, work, Arc::default());
+            let worker = Worker::new(options, nonce, answer_by, work, MemoryAccount::of_host());
             (worker, handed)
         };
         let reason = "it runs another build";

@@ -1544,8 +1544,8 @@ fn join_loop_is_bounded() {
 /// chunks that add up to more than the worker's host can hold: 65,536 chunks declared, or
 /// chunks that outgrow the first. The worker kept every chunk it was sent until the last,
 /// without bound. Now it refuses such a partition at its first chunk (past half the memory its
-/// host has available, counting the partitions arriving already), or at the chunk that
-/// outgrows the first, and tells the driver, keeping nothing of it.
+/// host has available, counting the partitions arriving already and all else it holds), or at
+/// the chunk that outgrows the first, and tells the driver, keeping nothing of it.
 fn endless_partition_is_refused() {
     use asyncopt_runtime::protocol::{TaskOrder, ToDriver, ToWorker};
     use asyncopt_runtime::worker::MAX_PARTITION_CHUNKS;

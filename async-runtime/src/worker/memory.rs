@@ -1,0 +1,248 @@
+//! The worker's one account of the memory it holds: partitions held and arriving, broadcast
+//! versions kept, tasks queued. A driver, even one holding the token, decides how much of each
+//! it sends; each kind asking the host on its own let each take half of what was available
+//! however much the others (a worker's gigabytes of partitions) held already.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::TaskError;
+
+/// What a worker may hold without asking the host: reading `/proc/meminfo` takes 10-15 us,
+/// as much CPU as a small task's whole message, and a worker asks for every task it queues and
+/// every version it keeps.
+pub(crate) const HELD_UNASKED: u64 = 64 << 20;
+
+/// What the worker holds bytes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Partitions decoded (or read) and kept.
+    Partitions,
+    /// Partitions arriving in chunks, at the size their first chunk declared.
+    Arriving,
+    /// Broadcast versions kept in the cache.
+    Versions,
+    /// Tasks handed to the task thread and not done.
+    Tasks,
+}
+
+impl Kind {
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Partitions => "a partition",
+            Kind::Arriving => "a partition arriving",
+            Kind::Versions => "a broadcast version",
+            Kind::Tasks => "a task",
+        }
+    }
+}
+
+/// Where the memory the host has available now comes from: `/proc/meminfo` in a worker, a
+/// number in tests. `None`: unknown, and then no bound.
+type Available = Box<dyn Fn() -> Option<u64> + Send + Sync>;
+
+/// The bytes a worker holds, by [`Kind`], shared by its event loop and its task thread.
+pub(crate) struct MemoryAccount {
+    held: Mutex<[u64; 4]>,
+    /// What the worker holds without asking the host.
+    unasked: u64,
+    available: Available,
+}
+
+/// Bytes counted in a [`MemoryAccount`] for as long as this lives: dropping it releases them,
+/// so what is evicted, replaced, refused or done can never stay counted.
+#[derive(Debug)]
+pub(crate) struct Held {
+    account: Arc<MemoryAccount>,
+    kind: Kind,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for MemoryAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryAccount")
+            .field("held", &*self.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryAccount {
+    /// The account of a worker on this host, asking `/proc/meminfo` past [`HELD_UNASKED`].
+    pub fn of_host() -> Arc<MemoryAccount> {
+        MemoryAccount::new(HELD_UNASKED, crate::data::file::available_now)
+    }
+
+    /// An account that asks `available` once the worker would hold more than `unasked`.
+    pub fn new(
+        unasked: u64,
+        available: impl Fn() -> Option<u64> + Send + Sync + 'static,
+    ) -> Arc<MemoryAccount> {
+        Arc::new(MemoryAccount {
+            held: Mutex::new([0; 4]),
+            unasked,
+            available: Box::new(available),
+        })
+    }
+
+    /// Counts `bytes` of `kind`, or refuses them ([`TaskError::OverMemory`]): when the worker's total with them (less
+    /// `freeing`, bytes it already counts and drops once these are kept) would exceed half of
+    /// what it holds in memory and the host has available. Partitions arriving are only
+    /// declared, not in memory yet (the host's available memory has not shrunk by them), so
+    /// they are not part of that half: alone, they may take half of what is available.
+    pub fn reserve(
+        self: &Arc<Self>,
+        kind: Kind,
+        bytes: u64,
+        freeing: u64,
+    ) -> Result<Held, TaskError> {
+        let mut held = self.lock();
+        let total = held
+            .iter()
+            .fold(0u64, |sum, &bytes| sum.saturating_add(bytes));
+        let after = total.saturating_sub(freeing).saturating_add(bytes);
+        if after > self.unasked {
+            let in_memory = total - held[Kind::Arriving as usize];
+            let budget = (self.available)().map_or(u64::MAX, |available| {
+                available.saturating_add(in_memory) / 2
+            });
+            if after > budget {
+                return Err(TaskError::OverMemory {
+                    what: kind.what(),
+                    wanted: bytes,
+                    held: total,
+                    budget,
+                });
+            }
+        }
+        held[kind as usize] = held[kind as usize].saturating_add(bytes);
+        Ok(self.held_as(kind, bytes))
+    }
+
+    /// Counts `bytes` of `kind` already in memory (a partition decoded or read under its own
+    /// budget): never refused, since refusing would free nothing the host has not given.
+    pub fn hold(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
+        let mut held = self.lock();
+        held[kind as usize] = held[kind as usize].saturating_add(bytes);
+        drop(held);
+        self.held_as(kind, bytes)
+    }
+
+    /// The bytes held of `kind`.
+    #[cfg(test)]
+    pub fn held(&self, kind: Kind) -> u64 {
+        self.lock()[kind as usize]
+    }
+
+    /// The bytes held in all.
+    #[cfg(test)]
+    pub fn total(&self) -> u64 {
+        self.lock().iter().sum()
+    }
+
+    fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
+        Held {
+            account: self.clone(),
+            kind,
+            bytes,
+        }
+    }
+
+    fn release(&self, kind: Kind, bytes: u64) {
+        let mut held = self.lock();
+        held[kind as usize] = held[kind as usize].saturating_sub(bytes);
+    }
+
+    /// The counts: a thread that panicked holding them left them whole (each change is one
+    /// addition or subtraction).
+    fn lock(&self) -> std::sync::MutexGuard<'_, [u64; 4]> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Held {
+    /// Releases `bytes` of these (a partition assembled shorter than declared, a task's
+    /// versions moved into the cache), keeping the rest counted.
+    pub fn shrink(&mut self, bytes: u64) {
+        let released = bytes.min(self.bytes);
+        self.account.release(self.kind, released);
+        self.bytes -= released;
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.account.release(self.kind, self.bytes);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const MIB: u64 = 1 << 20;
+
+    /// An account of a host with `available` bytes available, asked from the first byte.
+    pub(crate) fn host_with(available: u64) -> Arc<MemoryAccount> {
+        MemoryAccount::new(0, move || Some(available))
+    }
+
+    #[test]
+    fn a_worker_holding_large_partitions_keeps_no_version_or_task_the_host_cannot_spare() {
+        // 1 GiB available, 3 GiB of partitions held: each guard counted only its own kind,
+        // so a version or a task of 400 MiB fit in half of the 1 GiB.
+        let account = host_with(1024 * MIB);
+        let _partitions = account.hold(Kind::Partitions, 3072 * MIB);
+        for kind in [Kind::Versions, Kind::Tasks, Kind::Arriving] {
+            let refused = account.reserve(kind, 400 * MIB, 0).unwrap_err();
+            let said = refused.to_string();
+            assert!(
+                matches!(refused, TaskError::OverMemory { held, budget, .. }
+                    if held == 3072 * MIB && budget == 2048 * MIB),
+                "{said}"
+            );
+            assert!(
+                said.starts_with(kind.what()) && said.contains("3072 MiB in all"),
+                "{said}"
+            );
+        }
+        assert_eq!(account.total(), 3072 * MIB, "nothing refused is counted");
+    }
+
+    #[test]
+    fn what_is_released_makes_room_and_what_is_declared_is_not_memory_yet() {
+        let account = host_with(1000);
+        // Alone, partitions arriving take half of what is available, as before.
+        let arriving = account.reserve(Kind::Arriving, 500, 0).unwrap();
+        assert!(account.reserve(Kind::Arriving, 1, 0).is_err());
+        drop(arriving);
+        // A task in memory, and 600 bytes available beside it: half of 1,000.
+        let account = host_with(600);
+        let mut task = account.hold(Kind::Tasks, 400);
+        assert!(account.reserve(Kind::Versions, 200, 0).is_err());
+        // A version the task carried moves into the cache: counted once, not twice.
+        let version = account.reserve(Kind::Versions, 300, 300).unwrap();
+        task.shrink(300);
+        assert_eq!((account.held(Kind::Tasks), account.total()), (100, 400));
+        drop(task);
+        drop(version);
+        assert_eq!(account.total(), 0);
+    }
+
+    #[test]
+    fn a_small_worker_does_not_ask_the_host() {
+        static ASKED: AtomicUsize = AtomicUsize::new(0);
+        let account = MemoryAccount::new(HELD_UNASKED, || {
+            ASKED.fetch_add(1, Ordering::SeqCst);
+            Some(0)
+        });
+        // A worker asks for every task it queues and every version it keeps: reading
+        // /proc/meminfo for each took as much CPU as a small task's message.
+        let _small = account.reserve(Kind::Tasks, HELD_UNASKED, 0).unwrap();
+        assert_eq!(ASKED.load(Ordering::SeqCst), 0);
+        assert!(account.reserve(Kind::Versions, 1, 0).is_err());
+        assert_eq!(ASKED.load(Ordering::SeqCst), 1);
+        // Where the host cannot say, no bound.
+        let unknown = MemoryAccount::new(0, || None);
+        assert!(unknown.reserve(Kind::Versions, u64::MAX / 2, 0).is_ok());
+    }
+}
