@@ -4,6 +4,7 @@
 //! however much the others (a worker's gigabytes of partitions) held already.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::error::TaskError;
 
@@ -11,6 +12,11 @@ use crate::error::TaskError;
 /// as much CPU as a small task's whole message, and a worker asks for every task it queues and
 /// every version it keeps.
 pub(crate) const HELD_UNASKED: u64 = 64 << 20;
+
+/// How long the host's answer stands for what it admits. A worker holding more than
+/// [`HELD_UNASKED`] of partitions asks for every task; within this it asks at most ten times a
+/// second, and a refusal always rests on a fresh answer.
+const ANSWER_STANDS: Duration = Duration::from_millis(100);
 
 /// What the worker holds bytes for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +48,20 @@ type Available = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 
 /// The bytes a worker holds, by [`Kind`], shared by its event loop and its task thread.
 pub(crate) struct MemoryAccount {
-    held: Mutex<[u64; 4]>,
+    state: Mutex<State>,
     /// What the worker holds without asking the host.
     unasked: u64,
+    /// How long an answer of the host admits without asking again.
+    answer_stands: Duration,
     available: Available,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bytes held, by [`Kind`].
+    held: [u64; 4],
+    /// The host's last answer, and when it was asked.
+    answer: Option<(Instant, Option<u64>)>,
 }
 
 /// Bytes counted in a [`MemoryAccount`] for as long as this lives: dropping it releases them,
@@ -60,7 +76,7 @@ pub(crate) struct Held {
 impl std::fmt::Debug for MemoryAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryAccount")
-            .field("held", &*self.lock())
+            .field("held", &self.lock().held)
             .finish_non_exhaustive()
     }
 }
@@ -68,17 +84,24 @@ impl std::fmt::Debug for MemoryAccount {
 impl MemoryAccount {
     /// The account of a worker on this host, asking `/proc/meminfo` past [`HELD_UNASKED`].
     pub fn of_host() -> Arc<MemoryAccount> {
-        MemoryAccount::new(HELD_UNASKED, crate::data::file::available_now)
+        MemoryAccount::new(
+            HELD_UNASKED,
+            ANSWER_STANDS,
+            crate::data::file::available_now,
+        )
     }
 
-    /// An account that asks `available` once the worker would hold more than `unasked`.
+    /// An account that asks `available` once the worker would hold more than `unasked`, and
+    /// takes an answer that admits as standing for `answer_stands`.
     pub fn new(
         unasked: u64,
+        answer_stands: Duration,
         available: impl Fn() -> Option<u64> + Send + Sync + 'static,
     ) -> Arc<MemoryAccount> {
         Arc::new(MemoryAccount {
-            held: Mutex::new([0; 4]),
+            state: Mutex::new(State::default()),
             unasked,
+            answer_stands,
             available: Box::new(available),
         })
     }
@@ -94,16 +117,31 @@ impl MemoryAccount {
         bytes: u64,
         freeing: u64,
     ) -> Result<Held, TaskError> {
-        let mut held = self.lock();
-        let total = held
+        let mut state = self.lock();
+        let total = state
+            .held
             .iter()
             .fold(0u64, |sum, &bytes| sum.saturating_add(bytes));
         let after = total.saturating_sub(freeing).saturating_add(bytes);
         if after > self.unasked {
-            let in_memory = total - held[Kind::Arriving as usize];
-            let budget = (self.available)().map_or(u64::MAX, |available| {
-                available.saturating_add(in_memory) / 2
-            });
+            let in_memory = total - state.held[Kind::Arriving as usize];
+            let budget_on = |available: Option<u64>| {
+                available.map_or(u64::MAX, |available| {
+                    available.saturating_add(in_memory) / 2
+                })
+            };
+            let standing = state
+                .answer
+                .filter(|(asked, _)| asked.elapsed() < self.answer_stands)
+                .map(|(_, available)| budget_on(available));
+            let budget = match standing {
+                Some(budget) if after <= budget => budget,
+                _ => {
+                    let available = (self.available)();
+                    state.answer = Some((Instant::now(), available));
+                    budget_on(available)
+                }
+            };
             if after > budget {
                 return Err(TaskError::OverMemory {
                     what: kind.what(),
@@ -113,29 +151,29 @@ impl MemoryAccount {
                 });
             }
         }
-        held[kind as usize] = held[kind as usize].saturating_add(bytes);
+        state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
         Ok(self.held_as(kind, bytes))
     }
 
     /// Counts `bytes` of `kind` already in memory (a partition decoded or read under its own
     /// budget): never refused, since refusing would free nothing the host has not given.
     pub fn hold(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
-        let mut held = self.lock();
-        held[kind as usize] = held[kind as usize].saturating_add(bytes);
-        drop(held);
+        let mut state = self.lock();
+        state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
+        drop(state);
         self.held_as(kind, bytes)
     }
 
     /// The bytes held of `kind`.
     #[cfg(test)]
     pub fn held(&self, kind: Kind) -> u64 {
-        self.lock()[kind as usize]
+        self.lock().held[kind as usize]
     }
 
     /// The bytes held in all.
     #[cfg(test)]
     pub fn total(&self) -> u64 {
-        self.lock().iter().sum()
+        self.lock().held.iter().sum()
     }
 
     fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
@@ -147,14 +185,14 @@ impl MemoryAccount {
     }
 
     fn release(&self, kind: Kind, bytes: u64) {
-        let mut held = self.lock();
-        held[kind as usize] = held[kind as usize].saturating_sub(bytes);
+        let mut state = self.lock();
+        state.held[kind as usize] = state.held[kind as usize].saturating_sub(bytes);
     }
 
     /// The counts: a thread that panicked holding them left them whole (each change is one
     /// addition or subtraction).
-    fn lock(&self) -> std::sync::MutexGuard<'_, [u64; 4]> {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -183,7 +221,7 @@ pub(crate) mod tests {
 
     /// An account of a host with `available` bytes available, asked from the first byte.
     pub(crate) fn host_with(available: u64) -> Arc<MemoryAccount> {
-        MemoryAccount::new(0, move || Some(available))
+        MemoryAccount::new(0, Duration::ZERO, move || Some(available))
     }
 
     #[test]
@@ -231,7 +269,7 @@ pub(crate) mod tests {
     #[test]
     fn a_small_worker_does_not_ask_the_host() {
         static ASKED: AtomicUsize = AtomicUsize::new(0);
-        let account = MemoryAccount::new(HELD_UNASKED, || {
+        let account = MemoryAccount::new(HELD_UNASKED, Duration::ZERO, || {
             ASKED.fetch_add(1, Ordering::SeqCst);
             Some(0)
         });
@@ -242,7 +280,32 @@ pub(crate) mod tests {
         assert!(account.reserve(Kind::Versions, 1, 0).is_err());
         assert_eq!(ASKED.load(Ordering::SeqCst), 1);
         // Where the host cannot say, no bound.
-        let unknown = MemoryAccount::new(0, || None);
+        let unknown = MemoryAccount::new(0, Duration::ZERO, || None);
         assert!(unknown.reserve(Kind::Versions, u64::MAX / 2, 0).is_ok());
+    }
+
+    #[test]
+    fn a_worker_past_the_unasked_bytes_asks_once_while_the_answer_admits() {
+        static ASKED: AtomicUsize = AtomicUsize::new(0);
+        static AVAILABLE: AtomicUsize = AtomicUsize::new(1000);
+        let account = MemoryAccount::new(0, Duration::from_secs(3600), || {
+            ASKED.fetch_add(1, Ordering::SeqCst);
+            Some(AVAILABLE.load(Ordering::SeqCst) as u64)
+        });
+        // A worker holding partitions past the unasked bytes asked the host for every task.
+        let _partitions = account.hold(Kind::Partitions, 200);
+        let tasks: Vec<Held> = (0..100)
+            .map(|_| account.reserve(Kind::Tasks, 1, 0).unwrap())
+            .collect();
+        assert_eq!(ASKED.load(Ordering::SeqCst), 1);
+        // What the standing answer would refuse is asked afresh: the host freed memory.
+        AVAILABLE.store(2000, Ordering::SeqCst);
+        assert!(account.reserve(Kind::Versions, 500, 0).is_ok());
+        assert_eq!(ASKED.load(Ordering::SeqCst), 2);
+        // And a refusal rests on a fresh answer too.
+        AVAILABLE.store(0, Ordering::SeqCst);
+        assert!(account.reserve(Kind::Versions, 1000, 0).is_err());
+        assert_eq!(ASKED.load(Ordering::SeqCst), 3);
+        drop(tasks);
     }
 }
