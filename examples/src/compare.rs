@@ -24,6 +24,9 @@ pub struct CompareOutputs {
     /// Why each file that could not be written was not (a full disk, say): the comparison
     /// goes on, and writes the others.
     pub unwritten: Vec<String>,
+    /// A signal stopped a run or kept one from starting. One that came once the last run was
+    /// over, while the files were written, stopped nothing: the comparison is complete.
+    pub stopped_by_signal: bool,
 }
 
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
@@ -35,6 +38,8 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let saving = crate::interrupt::Saving::begin();
+    let shared = SHARED_FILES.map(|file| out.join(file));
+    saving.will_write(shared.iter().cloned());
     // One optimum for all runs, computed once: the toolkit's is a linear model's.
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
         job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
@@ -45,8 +50,10 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let mut files = Vec::new();
     let mut not_run = None;
     let mut unwritten = Vec::new();
+    let mut kept_by_signal = false;
     for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
+            kept_by_signal = true;
             if outcomes.is_empty() {
                 return Err(
                     crate::cli::Interrupted("stopped by a signal before any run".into()).into(),
@@ -67,10 +74,14 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         } else {
             asyncopt_runtime::Series::Last
         };
+        let run_files = run_files(algorithm, out);
+        saving.will_write(run_files.iter().cloned());
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
             // The runs done are not lost to a later one that cannot start.
             Err(e) if !outcomes.is_empty() => {
+                run_files.iter().for_each(|file| saving.written(file));
+                kept_by_signal = e.is::<crate::cli::Interrupted>();
                 not_run = Some(format!("{algorithm} could not run: {e:#}"));
                 break;
             }
@@ -82,29 +93,39 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.
         let _files = saving.writing_files();
-        for (file, result) in write_run_files(&outcome, &data, out) {
+        for (file, result) in write_run_files(&outcome, &data, run_files) {
             match result {
-                Ok(()) => files.push(file),
+                Ok(()) => {
+                    saving.written(&file);
+                    files.push(file)
+                }
                 Err(e) => unwritten.push(format!("{e:#}")),
             }
         }
         outcomes.push(outcome);
     }
     let _files = saving.writing_files();
+    // After the last run a signal keeps nothing from running: only one during a run, or
+    // before one started, stopped anything.
+    let stopped_by_signal = kept_by_signal || outcomes.iter().any(|o| o.interrupted);
     let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files,
         outcomes,
         not_run,
         unwritten,
+        stopped_by_signal,
     };
     // The table before the plots, which are drawn from the runs: a disk the plots fill, or a
     // second Ctrl-C while the PNG is drawn, costs the plots only. A table that cannot be
     // written (a full disk) is still printed: the comparison is not lost with its file.
-    let table = out.join("compare.json");
+    let [table, svg, png] = shared;
     let text = serde_json::to_string_pretty(&outputs.json())? + "\n";
     match crate::trace::write_whole(&table, text.as_bytes()) {
-        Ok(()) => outputs.files.push(table),
+        Ok(()) => {
+            saving.written(&table);
+            outputs.files.push(table)
+        }
         Err(e) => outputs
             .unwritten
             .push(format!("cannot write {}: {e}", table.display())),
@@ -113,9 +134,12 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
     let target = spec.stop.target_subopt;
-    for picture in [out.join("compare.svg"), out.join("compare.png")] {
+    for picture in [svg, png] {
         match crate::plot::write_plot(&picture, &lines, optimum, target) {
-            Ok(()) => outputs.files.push(picture),
+            Ok(()) => {
+                saving.written(&picture);
+                outputs.files.push(picture)
+            }
             Err(e) => outputs.unwritten.push(format!("{e:#}")),
         }
     }
@@ -195,22 +219,37 @@ fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Resul
 /// The name of the file of a comparison of `algorithms` into `out` that would overwrite
 /// `input`, if one would.
 pub fn file_overwriting(algorithms: &[Optimizer], out: &Path, input: &Path) -> Option<String> {
-    let per_run = algorithms.iter().flat_map(|algorithm| {
-        ["trace.csv", "summary.json", "model.json"].map(|kind| format!("{algorithm}.{kind}"))
-    });
-    let shared = ["compare.json", "compare.svg", "compare.png"].map(String::from);
+    let per_run = algorithms
+        .iter()
+        .flat_map(|&algorithm| run_files(algorithm, out));
+    let shared = SHARED_FILES.map(|file| out.join(file));
     per_run
         .chain(shared)
-        .find(|file| crate::trace::same_file(&out.join(file), input))
+        .find(|file| crate::trace::same_file(file, input))
+        .map(|file| {
+            file.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
 }
 
-/// Writes one run's trace, summary and model into `out`, each attempted whatever became of
-/// the others: each file with what became of it.
-fn write_run_files(outcome: &Outcome, data: &Dataset, out: &Path) -> [(PathBuf, Result<()>); 3] {
-    let algorithm = outcome.algorithm;
-    let trace = out.join(format!("{algorithm}.trace.csv"));
-    let summary = out.join(format!("{algorithm}.summary.json"));
-    let model = out.join(format!("{algorithm}.model.json"));
+/// The files of the comparison as a whole: its table, and its plot in two formats.
+const SHARED_FILES: [&str; 3] = ["compare.json", "compare.svg", "compare.png"];
+
+/// The trace, summary and model of the run of `algorithm` in `out`.
+fn run_files(algorithm: Optimizer, out: &Path) -> [PathBuf; 3] {
+    ["trace.csv", "summary.json", "model.json"].map(|kind| out.join(format!("{algorithm}.{kind}")))
+}
+
+/// Writes one run's trace, summary and model into `files` ([`run_files`]), each attempted
+/// whatever became of the others: each file with what became of it.
+fn write_run_files(
+    outcome: &Outcome,
+    data: &Dataset,
+    files: [PathBuf; 3],
+) -> [(PathBuf, Result<()>); 3] {
+    let [trace, summary, model] = files;
     let trace_written = outcome.trace.write_csv(&trace);
     let summary_written = outcome.write_summary(&summary);
     let model_written = outcome.saved_model(data).and_then(|m| m.write(&model));
@@ -248,7 +287,7 @@ impl CompareOutputs {
         if !failed.is_empty() {
             anyhow::bail!("{}", failed.join("; "));
         }
-        if crate::interrupt::requested() {
+        if self.stopped_by_signal {
             let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
             return Err(crate::cli::Interrupted(format!(
                 "stopped by a signal; the files of {} are in {}",
@@ -356,7 +395,27 @@ fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::table_of;
+    use super::{table_of, CompareOutputs};
+
+    fn outputs(stopped_by_signal: bool) -> CompareOutputs {
+        CompareOutputs {
+            dir: "runs/run-1".into(),
+            files: Vec::new(),
+            outcomes: Vec::new(),
+            not_run: None,
+            unwritten: Vec::new(),
+            stopped_by_signal,
+        }
+    }
+
+    #[test]
+    fn only_a_signal_that_stopped_something_ends_the_comparison_as_interrupted() {
+        // A signal while the last run's files were written kept nothing from running: the
+        // comparison ends as it would have, as a single run's command does.
+        assert!(outputs(false).check_targets().is_ok());
+        let stopped = outputs(true).check_targets().unwrap_err();
+        assert!(stopped.is::<crate::cli::Interrupted>(), "{stopped:#}");
+    }
 
     #[test]
     fn the_table_keeps_its_columns_in_line_for_long_names() {

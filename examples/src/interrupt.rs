@@ -2,8 +2,10 @@
 //! stops at its next `broadcast!` or `reduce!` (with `--checkpoint`, at the top of its next
 //! pass, after a last checkpoint there), the trace, summary, plot and model are written as
 //! after any run, and the command exits with 128 + the signal's number ([`exit_code`]: 130
-//! for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). A second signal, or one while no run is
-//! going on, quits at once. A terminal that closes (SIGHUP) so keeps the run's files; a
+//! for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) if the signal stopped a run or kept one from
+//! starting; one that came once the last run was over, while its files were written, stops
+//! nothing and leaves the exit code as it was. A second signal, or one while no run is going
+//! on, quits at once, naming the outputs it leaves unwritten ([`Saving::will_write`]). A terminal that closes (SIGHUP) so keeps the run's files; a
 //! command started under `nohup`, which ignores SIGHUP, still ignores it and goes on.
 //!
 //! SIGXFSZ is ignored, so a write past a file size limit fails as one on a full disk does.
@@ -11,8 +13,9 @@
 //! The command line installs the handler ([`install`], Unix only); every job's driver stops
 //! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use asyncopt_runtime::StopHandle;
 
@@ -27,6 +30,13 @@ static SAVING: AtomicUsize = AtomicUsize::new(0);
 /// Of those, the runs whose training is over and whose files are being written: a first
 /// signal then stops no run, only the runs that would follow.
 static WRITING: AtomicUsize = AtomicUsize::new(0);
+
+/// The outputs the runs going on are to write and have not written yet, in the order they
+/// were named: what a quit at once leaves unwritten.
+fn unwritten() -> MutexGuard<'static, Vec<PathBuf>> {
+    static UNWRITTEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    UNWRITTEN.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The handle every job's driver stops on.
 pub fn stop_handle() -> StopHandle {
@@ -56,6 +66,16 @@ impl Saving {
         SAVING.fetch_add(1, Ordering::SeqCst);
         Saving(())
     }
+
+    /// The run is to write `files`: a second signal names those not written by then.
+    pub fn will_write(&self, files: impl IntoIterator<Item = PathBuf>) {
+        unwritten().extend(files);
+    }
+
+    /// `file` is written (or will not be: `will_write` named it for a run that did not run).
+    pub fn written(&self, file: &Path) {
+        unwritten().retain(|f| f != file);
+    }
 }
 
 impl Saving {
@@ -68,7 +88,9 @@ impl Saving {
 
 impl Drop for Saving {
     fn drop(&mut self) {
-        SAVING.fetch_sub(1, Ordering::SeqCst);
+        if SAVING.fetch_sub(1, Ordering::SeqCst) == 1 {
+            unwritten().clear();
+        }
     }
 }
 
@@ -85,7 +107,8 @@ impl Drop for WritingFiles {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        say_err!("{}stopped at once", off_the_line());
+        let message = second_signal_message(&unwritten());
+        say_err!("{}{message}", off_the_line());
         crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
@@ -116,6 +139,38 @@ fn first_signal_message(training: bool, ctrl_c: bool) -> String {
         "the files of the runs done are being written, and no other run starts"
     };
     format!("stopping: {what} ({again} to quit at once, leaving them unwritten)")
+}
+
+/// What a signal that quits at once says: the outputs it leaves unwritten, by their folder's
+/// name and then theirs when they share one (a comparison's), else by their paths.
+fn second_signal_message(unwritten: &[PathBuf]) -> String {
+    let Some(first) = unwritten.first() else {
+        return "stopped at once".to_owned();
+    };
+    let folder = first.parent().filter(|dir| {
+        !dir.as_os_str().is_empty() && unwritten.iter().all(|f| f.parent() == Some(dir))
+    });
+    match folder {
+        Some(dir) => {
+            let names: Vec<String> = (unwritten.iter())
+                .map(|f| {
+                    f.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            format!(
+                "stopped at once; not written in {}: {}",
+                dir.display(),
+                names.join(", ")
+            )
+        }
+        None => {
+            let paths: Vec<String> = unwritten.iter().map(|f| f.display().to_string()).collect();
+            format!("stopped at once; not written: {}", paths.join(", "))
+        }
+    }
 }
 
 /// A line break before a signal's message on a terminal, where the `^C` echo or the progress
@@ -196,5 +251,36 @@ mod tests {
                 && writing.contains("(a second signal to quit at once"),
             "{writing}"
         );
+    }
+
+    #[test]
+    fn a_second_signal_names_the_outputs_it_leaves_unwritten() {
+        assert_eq!(second_signal_message(&[]), "stopped at once");
+        let comparison = ["sgd.model.json", "compare.json", "compare.png"]
+            .map(|name| Path::new("runs/run-1").join(name));
+        assert_eq!(
+            second_signal_message(&comparison),
+            "stopped at once; not written in runs/run-1: sgd.model.json, compare.json, compare.png"
+        );
+        let run = [PathBuf::from("out/run.csv"), PathBuf::from("run.svg")];
+        assert_eq!(
+            second_signal_message(&run),
+            "stopped at once; not written: out/run.csv, run.svg"
+        );
+    }
+
+    #[test]
+    fn the_outputs_left_are_those_named_and_not_written() {
+        let saving = Saving::begin();
+        let files = ["t.csv", "s.json", "p.svg"].map(|f| Path::new("unwritten-test").join(f));
+        saving.will_write(files.clone());
+        saving.written(&files[1]);
+        let left: Vec<PathBuf> = (unwritten().iter())
+            .filter(|f| f.starts_with("unwritten-test"))
+            .cloned()
+            .collect();
+        assert_eq!(left, [files[0].clone(), files[2].clone()]);
+        drop(saving);
+        assert!(!unwritten().iter().any(|f| f.starts_with("unwritten-test")));
     }
 }

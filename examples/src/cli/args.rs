@@ -22,8 +22,9 @@ Examples:
 
 Exit codes: 0 done, 1 error, 2 usage error (a flag or a value refused), 3 a --target-subopt
 that was not reached, 130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal,
-unless under nohup): the run ended at its next update and its files are written; a second
-Ctrl-C quits at once.
+unless under nohup): the run ended at its next update and its files are written (a signal
+once the last run is over stops nothing, and changes no exit code); a second Ctrl-C quits at
+once, naming the files it leaves unwritten.
 Logs: RUST_LOG (or ASYNC_LOG) takes tracing filters, e.g. RUST_LOG=debug.";
 
 /// Distributed asynchronous optimization on LIBSVM data.

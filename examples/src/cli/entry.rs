@@ -21,8 +21,8 @@ use crate::optimizer::{Optimizer, Registry};
 /// process's arguments, runs what they ask for, prints an error as one line, and returns the
 /// exit code (0 done, 1 error, [`EXIT_USAGE`] a usage error, [`EXIT_TARGET_MISSED`] a target
 /// not reached,
-/// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped the run and its files
-/// were written). Call
+/// 128 + the signal's number, 130 for Ctrl-C, when a signal stopped a run or kept one from
+/// starting, and the files were written). Call
 /// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`: `run` calls
 /// it too, but what `main` does before would run again in every worker.
 pub fn run(extra: &[Optimizer]) -> ExitCode {

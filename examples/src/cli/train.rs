@@ -27,13 +27,15 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run and lets its files be written.
     let saving = interrupt::Saving::begin();
+    let outputs = [&args.trace, &args.summary, &args.save_model, &args.plot];
+    saving.will_write(outputs.into_iter().flatten().cloned());
     let outcome = job::run(&spec, &data)?;
     let _files = saving.writing_files();
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
         say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
     }
     say!("{}", outcome.one_line());
-    let unwritten = write_outputs(&args, &outcome, &data);
+    let unwritten = write_outputs(&args, &outcome, &data, &saving);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);
     }
@@ -143,14 +145,22 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
 }
 
 /// Writes the outputs the flags name, each whatever became of the others: the errors of those
-/// that could not be written.
-fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset) -> Vec<String> {
+/// that could not be written; `saving` learns of each one written.
+fn write_outputs(
+    args: &TrainArgs,
+    outcome: &Outcome,
+    data: &Dataset,
+    saving: &interrupt::Saving,
+) -> Vec<String> {
     // Each file is attempted whatever became of the others (a disk may fill meanwhile).
     let mut unwritten = Vec::new();
     let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
         if let Some(path) = path {
             match result(path) {
-                Ok(()) => say!("{label:<8} {}", path.display()),
+                Ok(()) => {
+                    saving.written(path);
+                    say!("{label:<8} {}", path.display())
+                }
                 Err(e) => unwritten.push(format!("{e:#}")),
             }
         }
