@@ -259,6 +259,15 @@ fn predict_reads_rows_without_labels_as_the_same_rows_with_them() {
         .map(|(i, (with, without))| if i % 3 == 0 { with } else { without })
         .fold(String::new(), |text, line| text + line + "\n");
     std::fs::write(dir.join("mixed.libsvm"), mixed).unwrap();
+    // `?` in the label's place, as some files for predicting write a missing label.
+    let marked: String = unlabelled
+        .lines()
+        .map(|line| match line.is_empty() || line.starts_with('#') {
+            true => format!("{line}\n"),
+            false => format!("? {line}\n"),
+        })
+        .collect();
+    std::fs::write(dir.join("marked.libsvm"), marked).unwrap();
     let predict = |data: &str| {
         let out = format!("{data}.csv");
         let stdout = succeeded(&run(
@@ -278,6 +287,7 @@ fn predict_reads_rows_without_labels_as_the_same_rows_with_them() {
     );
     assert_eq!(predict("unlabelled.libsvm"), expected);
     assert_eq!(predict("mixed.libsvm"), expected);
+    assert_eq!(predict("marked.libsvm"), expected);
 }
 
 /// Without labels, a row with no nonzero feature is a blank line, which is no row: the rows
@@ -348,6 +358,13 @@ fn evaluate_and_training_refuse_rows_without_labels_naming_the_line() {
     );
     let train = run(&["--data", "unlabelled.libsvm", "--updates", "5"], &dir);
     assert_clear_error(&train, "unlabelled.libsvm:2: missing label");
+    // `?`, predicting's mark of no label, is no label for training either.
+    std::fs::write(dir.join("marked.libsvm"), "1 1:0.5\n? 2:1\n").unwrap();
+    let train = run(&["--data", "marked.libsvm", "--updates", "5"], &dir);
+    assert_clear_error(
+        &train,
+        "marked.libsvm:2: missing label: `?` marks a row without one, which only predicting reads",
+    );
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //! - labels written with a sign (`+1`) or as any real number (regression targets);
 //! - label-only lines: a row with no nonzero feature;
 //! - with [`Labels::Optional`] (predicting), rows without a label: their first token is a
-//!   feature (`idx:val`) or a query id, and their label reads as NaN;
+//!   feature (`idx:val`) or a query id, or `?` in the label's place, and their label reads as
+//!   NaN;
 //! - blank lines (anywhere, including the last line): skipped, they are not rows;
 //! - `#` comments, from the `#` to the end of the line (a line holding only a comment is
 //!   skipped like a blank one);
@@ -410,6 +411,9 @@ impl std::fmt::Display for Quoted<'_> {
     }
 }
 
+/// The label's place of a row without one, in files written for predicting.
+const NO_LABEL: &str = "?";
+
 /// Parses one line into `p` checking every rule, with a message for the first one broken.
 fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     let content = match line.find('#') {
@@ -423,6 +427,9 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
     };
     let label = if first.contains(':') && opts.labels == Labels::Optional {
         // No label: the first token is left to be read as the query id or the first feature.
+        f64::NAN
+    } else if first == NO_LABEL && opts.labels == Labels::Optional {
+        tokens.next();
         f64::NAN
     } else {
         tokens.next();
@@ -503,6 +510,11 @@ fn parse_label(first: &str) -> Result<f64, String> {
     if first.contains(':') {
         return Err(format!(
             "missing label: the line starts with the feature {first_q}"
+        ));
+    }
+    if first == NO_LABEL {
+        return Err(format!(
+            "missing label: {first_q} marks a row without one, which only predicting reads"
         ));
     }
     let label: f64 = first
@@ -921,8 +933,40 @@ pub(crate) mod tests {
             err.contains("rows.txt:2: ") && err.contains("ascending"),
             "{err}"
         );
-        let err = read("1:1\n? 1:1\n", &optional).unwrap_err().to_string();
-        assert!(err.contains("rows.txt:2: invalid label `?`"), "{err}");
+    }
+
+    #[test]
+    fn a_question_mark_is_no_label_under_optional_labels_only() {
+        let optional = LoadOptions {
+            labels: Labels::Optional,
+            ..LoadOptions::default()
+        };
+        let read = |text: &str, opts: &LoadOptions| {
+            read_libsvm_from(text.as_bytes(), Path::new("rows.txt"), opts)
+        };
+        let marked = read(
+            "? 1:0.5 3:2\n-1 2:1\n?\t2:1 # note\n? qid:7 1:1\n",
+            &optional,
+        )
+        .unwrap();
+        let unmarked = read("1:0.5 3:2\n-1 2:1\n2:1\nqid:7 1:1\n", &optional).unwrap();
+        match (marked.features(), unmarked.features()) {
+            (Features::Sparse(x), Features::Sparse(y)) => assert_eq!(x, y),
+            _ => panic!("both sparse"),
+        }
+        let labels: Vec<u64> = marked.labels().iter().map(|y| y.to_bits()).collect();
+        let nan = f64::NAN.to_bits();
+        assert_eq!(labels, [nan, (-1f64).to_bits(), nan, nan]);
+        // Only the bare mark: `?1` or `??` is a label that is no number.
+        let err = read("1:1\n?1 1:1\n", &optional).unwrap_err().to_string();
+        assert!(err.contains("rows.txt:2: invalid label `?1`"), "{err}");
+        // Training and scoring need the label: the mark is refused, naming its line.
+        assert_parse_error(
+            "marked.txt",
+            "1 1:1\n? 1:1\n",
+            2,
+            &["missing label: `?` marks a row without one, which only predicting reads"],
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub enum Labels {
     /// error naming its line. Training and scoring read the labels.
     #[default]
     Required,
-    /// A row whose first token is a feature (holds a `:`) has no label and reads as NaN;
-    /// rows with labels read as always. For predicting, which reads no label. A blank line
+    /// A row whose first token is a feature (holds a `:`), or whose label is `?`, has no
+    /// label and reads as NaN; rows with labels read as always. For predicting, which reads no label. A blank line
     /// is still no row: a row of neither label nor feature is written with a zero (`1:0`).
     Optional,
 }

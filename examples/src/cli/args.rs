@@ -307,8 +307,8 @@ pub(super) struct PredictArgs {
     #[arg(long)]
     pub(super) model: PathBuf,
     /// LIBSVM file (plain, .gz or .xz) whose rows to predict. A row needs no label: one
-    /// starting with a feature (`idx:val`) has none, and a label (any number) is not used;
-    /// `?` in its place is refused. Blank and comment lines are no rows, so a row without
+    /// starting with a feature (`idx:val`) or with `?` has none, and a label (any number) is
+    /// not used. Blank and comment lines are no rows, so a row without
     /// label or feature is written `1:0`; the `line` column says which line each row is.
     #[arg(long)]
     pub(super) data: PathBuf,
@@ -403,7 +403,7 @@ mod tests {
         let data = data.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
             data.contains("A row needs no label: one starting with a feature (`idx:val`)")
-                && data.contains("`?` in its place is refused")
+                && data.contains("starting with a feature (`idx:val`) or with `?` has none")
                 && data.contains("a row without label or feature is written `1:0`")
                 && data.contains("the `line` column says which line each row is"),
             "{data}"
