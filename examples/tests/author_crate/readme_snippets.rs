@@ -139,10 +139,7 @@ pub fn modules(readme: &str) -> Vec<Module> {
                  pub fn versions(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {{\n\
                  let w: Model = Model::zeros(data.dim());\n\
                  let snapshot: Model = Model::zeros(data.dim());\n\
-                 for k in 0..p.updates {{\n\
-                 broadcast!(snapshot);\n\
-                 let s: u64 = cx.version(\"snapshot\").expect(\"broadcast above\");\n\
-                 {b}\n}}\nw\n}}\n"
+                 for k in 0..p.updates {{\n{b}\n}}\nw\n}}\n"
             )
         },
     );
