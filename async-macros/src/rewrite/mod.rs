@@ -66,6 +66,8 @@ pub struct Rewriter<'a> {
     model: Option<Ident>,
     loops: usize,
     closures: usize,
+    /// Of those, `async` blocks: code that runs where it is awaited, not where it stands.
+    async_blocks: usize,
     exit: Option<(Lifetime, bool)>,
     barrier: Option<PendingBarrier>,
     blocks: Vec<BlockState>,
@@ -101,6 +103,7 @@ impl<'a> Rewriter<'a> {
             model,
             loops: 0,
             closures: 0,
+            async_blocks: 0,
             exit: None,
             barrier: None,
             blocks: Vec::new(),
@@ -113,10 +116,15 @@ impl<'a> Rewriter<'a> {
     /// Checks where a DSL macro stands; returns the label that leaves the training loop.
     fn placement(&mut self, mac: &Macro, name: &str) -> Option<Lifetime> {
         if self.closures > 0 {
+            let inside = if self.async_blocks > 0 {
+                "an `async` block"
+            } else {
+                "a closure"
+            };
             self.errors.at(
                 mac,
                 format!(
-                    "{name}! cannot be used inside a closure, whose code #[async_optimizer] does not rewrite: \
+                    "{name}! cannot be used inside {inside}, whose code #[async_optimizer] does not rewrite: \
                      write it in the training loop itself"
                 ),
             );
@@ -542,6 +550,15 @@ impl VisitMut for Rewriter<'_> {
         }
         self.visit_expr_mut(&mut closure.body);
         self.scopes.pop();
+        self.closures -= 1;
+    }
+
+    fn visit_expr_async_mut(&mut self, async_block: &mut syn::ExprAsync) {
+        // Its code runs when it is awaited: a broadcast! there could not leave the loop.
+        self.closures += 1;
+        self.async_blocks += 1;
+        self.visit_block_mut(&mut async_block.block);
+        self.async_blocks -= 1;
         self.closures -= 1;
     }
 
