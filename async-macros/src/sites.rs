@@ -47,6 +47,15 @@ impl Parse for BarrierSite {
             ));
         }
         let rule: Expr = input.parse()?;
+        if let Some(option) = option_as_rule(&rule) {
+            return Err(syn::Error::new_spanned(
+                &rule,
+                format!(
+                    "barrier! takes its rule first, then its options: `{option} = ...` is no rule; \
+                     write e.g. `barrier!(asp(), select = |w| ...)`"
+                ),
+            ));
+        }
         let mut select = None;
         while input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let name: Ident = input.parse().map_err(|_| {
@@ -89,6 +98,18 @@ impl Parse for BarrierSite {
             select = Some(predicate);
         }
         Ok(BarrierSite { rule, select })
+    }
+}
+
+/// The option an assignment in the rule's place names (`select` in `barrier!(select = ..)`):
+/// rustc would report an unknown variable of that name.
+fn option_as_rule(rule: &Expr) -> Option<&Ident> {
+    match rule {
+        Expr::Assign(assign) => match &*assign.left {
+            Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
