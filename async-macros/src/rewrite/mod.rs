@@ -19,7 +19,7 @@ use crate::sites::{BarrierSite, BroadcastSite};
 
 use dsl::nested_dsl;
 pub(crate) use dsl::Dsl;
-use types::{element_type, guess_type, is_enumerate};
+use types::{element_type, guess_type, is_dataset, is_enumerate};
 use valued_breaks::ValuedBreaks;
 
 /// A barrier waiting for the reduce it governs.
@@ -165,6 +165,24 @@ impl<'a> Rewriter<'a> {
                     );
                     return None;
                 };
+                // Neither travels: rustc would report the driver's internals as not `Send`.
+                let refusal = if binding.origin == Origin::Driver {
+                    Some("is the driver, which stays in this process")
+                } else if binding.ty.as_ref().is_some_and(is_dataset) {
+                    Some("is a dataset, which the workers already hold by partitions: a reduce! reads it as its data argument")
+                } else {
+                    None
+                };
+                if let Some(refusal) = refusal {
+                    let var = &site.var;
+                    self.errors.at(
+                        var,
+                        format!(
+                            "`{var}` {refusal}; broadcast! publishes a variable of the model, e.g. `broadcast!(w)`"
+                        ),
+                    );
+                    return None;
+                }
                 binding.broadcast = Some(self.loops_begun);
                 self.loop_broadcasts = true;
                 if !self.broadcast_vars.iter().any(|v| same(v, &site.var)) {
