@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Expr, ExprClosure, Ident, Macro, Type};
 
+use super::dsl::nested_dsl;
 use super::types::{has_impl_trait, is_dataset, is_history, unsized_owner, CLOSURE};
-use super::{arguments_span, Rewriter};
+use super::{arguments_span, Dsl, Rewriter};
 use crate::captures::{changed_variables, free_variables};
 use crate::expand::{self, Capture, Read, Reduce, Source};
 use crate::scope::{same, Binding, Origin};
@@ -44,6 +45,7 @@ impl Rewriter<'_> {
             block.reduced = true;
         }
         let mut site = site?;
+        self.refuse_dsl_in_closure(&site.closure)?;
         // `w.at(v)` of a broadcast `w`: a pinned read, its version evaluated on the driver.
         let pins = self.pin_reads(&mut site.closure);
         // A one-off reduce! before (or after) the training loop, such as an initial full
@@ -108,6 +110,41 @@ impl Rewriter<'_> {
         }
         self.tasks.push(reduce.task());
         Some(reduce.call())
+    }
+
+    /// A DSL site in the closure would reach the workers' copy unrewritten, where rustc
+    /// reports it as a macro it cannot find. `None` after an error.
+    fn refuse_dsl_in_closure(&mut self, closure: &ExprClosure) -> Option<()> {
+        /// Each site's name, and the tokens its error spans.
+        struct Sites(Vec<(Ident, TokenStream)>);
+        impl<'ast> syn::visit::Visit<'ast> for Sites {
+            fn visit_macro(&mut self, mac: &'ast Macro) {
+                match (Dsl::of(mac), mac.path.segments.last()) {
+                    (Some(_), Some(last)) => {
+                        self.0.push((last.ident.clone(), mac.to_token_stream()))
+                    }
+                    _ => self.0.extend(
+                        nested_dsl(mac.tokens.clone())
+                            .into_iter()
+                            .map(|name| (name.clone(), name.to_token_stream())),
+                    ),
+                }
+            }
+
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+        }
+        let mut sites = Sites(Vec::new());
+        syn::visit::Visit::visit_expr(&mut sites, &closure.body);
+        for (name, site) in &sites.0 {
+            self.errors.at(
+                site,
+                format!(
+                    "{name}! cannot be used inside a reduce! closure, which runs on the workers: \
+                     write it in the training loop, before or after this reduce!"
+                ),
+            );
+        }
+        sites.0.is_empty().then_some(())
     }
 
     /// One argument, not `async`, and a minibatch `data.sample(batch, k)` with both its
