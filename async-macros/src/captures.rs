@@ -288,12 +288,24 @@ fn format_string(name: &Ident, tokens: &TokenStream) -> Option<proc_macro2::Lite
 /// The names a string literal's `{name}` and `{name:spec}` placeholders use (`{{` escapes),
 /// and those a spec takes its width or precision from (`{:width$}`, `{:.prec$}`).
 fn inline_arguments(literal: &str) -> Vec<String> {
-    if !literal.ends_with('"') {
+    // A raw string (`r#"{s}"#`) has placeholders too, and no escapes.
+    let (raw, body) = match literal.strip_prefix('r') {
+        Some(raw) => (true, raw.trim_matches('#')),
+        None => (false, literal),
+    };
+    if body.len() < 2 || !body.starts_with('"') || !body.ends_with('"') {
         return Vec::new();
     }
     let mut names = Vec::new();
-    let mut chars = literal.chars().peekable();
+    let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == '\\' && !raw {
+            // An escape is no placeholder: `\u{e9}` is a character.
+            if chars.next() == Some('u') {
+                chars.by_ref().find(|c| *c == '}');
+            }
+            continue;
+        }
         if c != '{' {
             continue;
         }
@@ -565,6 +577,14 @@ mod tests {
             free("|p| format!(\"{:>width$.prec$} {v:w$} {:1$}\", x, y)"),
             ["width", "prec", "v", "w", "x", "y"]
         );
+    }
+
+    #[test]
+    fn raw_format_strings_have_placeholders_and_escapes_have_none() {
+        assert_eq!(inline_arguments(r##"r#"{s} {t:w$}"#"##), ["s", "t", "w"]);
+        assert_eq!(inline_arguments(r#"r"\u{a}""#), ["a"]);
+        assert_eq!(inline_arguments(r#""caf\u{e9} \u{a}{b}""#), ["b"]);
+        assert_eq!(inline_arguments(r#""\\{s}""#), ["s"]);
     }
 
     #[test]
