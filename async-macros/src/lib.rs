@@ -72,7 +72,7 @@ use scope::Scopes;
 /// the run names any that lacks them before its first update. A `let` marked `#[transient]`
 /// (a timer, a file handle) is left out: a resumed run starts it anew from its declaration.
 ///
-/// The function must not be generic, `async` or a method, and the attribute takes no
+/// The function must not be generic, `async`, `const` or a method, and the attribute takes no
 /// arguments. Misuse is a compile error at the offending tokens that says what to write
 /// instead; the function is then emitted with an `unimplemented!()` body, so its callers
 /// still type-check.
@@ -178,7 +178,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     }
 }
 
-/// Refuses what an `#[async_optimizer]` signature cannot be (async, generic, a method) and
+/// Refuses what an `#[async_optimizer]` signature cannot be (async, const, generic, a method) and
 /// finds the driver, its first parameter. The driver (`None` after an error) and the typed
 /// parameters.
 fn check_signature(
@@ -189,6 +189,12 @@ fn check_signature(
         errors.at(
             asyncness,
             "#[async_optimizer] functions are plain functions (the runtime handles the asynchrony): remove `async`",
+        );
+    }
+    if let Some(constness) = &signature.constness {
+        errors.at(
+            constness,
+            "#[async_optimizer] functions run at run time, talking to the workers: remove `const`",
         );
     }
     let lifetimes_only = signature
