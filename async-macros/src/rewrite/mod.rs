@@ -395,7 +395,8 @@ impl VisitMut for Rewriter<'_> {
         if self.blocks.len() > 1 && self.closures == 0 {
             self.bind_block_items(&block.stmts);
         }
-        for stmt in &mut block.stmts {
+        let last = block.stmts.len().saturating_sub(1);
+        for (at, stmt) in block.stmts.iter_mut().enumerate() {
             match stmt {
                 Stmt::Local(local) => {
                     if let Some(init) = &mut local.init {
@@ -419,8 +420,11 @@ impl VisitMut for Rewriter<'_> {
                         self.refuse_conditional(&stmt_mac.attrs, &stmt_mac.mac);
                         let mac = stmt_mac.mac.clone();
                         let expanded = self.rewrite_macro(&mac, dsl);
+                        // `{ reduce! { .. } }` without `;`: the block's value is the result.
+                        let tail = at == last && stmt_mac.semi_token.is_none();
                         if let Some(tokens) = expanded {
-                            *stmt = Stmt::Expr(Expr::Verbatim(wrap(tokens, dsl)), None);
+                            let tokens = if tail { tokens } else { wrap(tokens, dsl) };
+                            *stmt = Stmt::Expr(Expr::Verbatim(tokens), None);
                         } else {
                             *stmt = Stmt::Expr(Expr::Verbatim(TokenStream::new()), None);
                         }

@@ -1,0 +1,20 @@
+// `reduce! { .. }` ending a block is the block's value, as any braced macro call there.
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g: Model = if k % 2 == 0 {
+            reduce! { data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()) }
+        } else {
+            reduce! { data, |part| p.loss.gradient(part, w.view()) }
+        };
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}
