@@ -346,7 +346,8 @@ fn outside(name: &str) -> TokenStream {
         proc_macro2::Span::call_site(),
         format!(
             "{name}! only works inside a function marked #[async_optimizer], which rewrites it into \
-             runtime calls: add `#[async_optimizer]` to the function around this loop"
+             runtime calls: add `#[async_optimizer]` to the function around this loop \
+             (inside one, call it `{name}!`: the attribute does not read a name given by `use ... as`)"
         ),
     )
     .to_compile_error()

@@ -34,6 +34,42 @@ impl Dsl {
     }
 }
 
+/// The DSL macros a `use` renames (`use asyncopt_runtime::reduce as r;`): the attribute finds
+/// them by their own names, so `r!` would reach rustc unrewritten.
+pub(super) fn renamed_dsl(item: &syn::ItemUse) -> Vec<&syn::UseRename> {
+    fn walk<'a>(
+        tree: &'a syn::UseTree,
+        prefix: &mut Vec<String>,
+        out: &mut Vec<&'a syn::UseRename>,
+    ) {
+        match tree {
+            syn::UseTree::Path(path) => {
+                prefix.push(path.ident.to_string());
+                walk(&path.tree, prefix, out);
+                prefix.pop();
+            }
+            syn::UseTree::Rename(rename)
+                if ["broadcast", "barrier", "reduce"]
+                    .iter()
+                    .any(|n| rename.ident == n)
+                    && rename.rename != rename.ident
+                    // `asyncopt_runtime::reduce`, with or without a leading `::`.
+                    && !prefix.is_empty()
+                    && dsl_path(prefix, false) =>
+            {
+                out.push(rename);
+            }
+            syn::UseTree::Group(group) => {
+                group.items.iter().for_each(|tree| walk(tree, prefix, out))
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&item.tree, &mut Vec::new(), &mut out);
+    out
+}
+
 /// The crates whose paths name the DSL macros: the runtime re-exports them from this one.
 const DSL_CRATES: [&str; 2] = ["asyncopt_runtime", "asyncopt_macros"];
 
@@ -122,6 +158,29 @@ mod tests {
             "asyncopt_runtime::m::barrier!()",
         ] {
             assert!(dsl(call).is_none(), "{call}");
+        }
+    }
+
+    #[test]
+    fn only_a_dsl_macro_imported_under_another_name_is_renamed() {
+        let renamed = |item: &str| -> Vec<String> {
+            let item: syn::ItemUse = syn::parse_str(item).unwrap();
+            renamed_dsl(&item)
+                .iter()
+                .map(|rename| rename.rename.to_string())
+                .collect()
+        };
+        assert_eq!(
+            renamed("use asyncopt_runtime::{reduce as r, broadcast};"),
+            ["r"]
+        );
+        assert_eq!(renamed("use ::asyncopt_macros::barrier as b;"), ["b"]);
+        for item in [
+            "use asyncopt_runtime::reduce as reduce;",
+            "use other::reduce as r;",
+            "use reduce as r;",
+        ] {
+            assert!(renamed(item).is_empty(), "{item}");
         }
     }
 

@@ -287,6 +287,20 @@ impl<'a> Rewriter<'a> {
         }
     }
 
+    /// A DSL macro imported under another name, which the attribute would not read.
+    fn refuse_renamed(&mut self, item: &syn::ItemUse) {
+        for rename in dsl::renamed_dsl(item) {
+            let (name, alias) = (&rename.ident, &rename.rename);
+            self.errors.at(
+                rename,
+                format!(
+                    "#[async_optimizer] reads {name}! by its own name, not as `{alias}!`: \
+                     import it without renaming and write `{name}!(...)`"
+                ),
+            );
+        }
+    }
+
     /// Binds the items of a block other than the function's body, which a reduce! closure
     /// cannot name, and keeps its imports to carry along, but for those that name such an
     /// item (`use Local::Variant`), whose names are bound as the item's.
@@ -430,6 +444,7 @@ impl VisitMut for Rewriter<'_> {
                         }
                     }
                 }
+                Stmt::Item(syn::Item::Use(item)) => self.refuse_renamed(item),
                 Stmt::Item(_) => {}
                 Stmt::Expr(expr, _) => self.visit_expr_mut(expr),
             }
