@@ -11,6 +11,10 @@ pub struct BroadcastSite {
 
 impl Parse for BroadcastSite {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input
+                .error("broadcast! takes the name of the variable to publish: `broadcast!(w)`"));
+        }
         let expr: Expr = input.parse()?;
         let var = match &expr {
             Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
@@ -139,6 +143,12 @@ impl Parse for ReduceSite {
             ));
         }
         input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &data,
+                "reduce! needs a closure after the dataset: `reduce!(data, |part| ...)`",
+            ));
+        }
         let closure_expr: Expr = input.parse()?;
         let closure = match closure_expr {
             Expr::Closure(closure) => closure,
