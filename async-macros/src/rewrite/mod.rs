@@ -319,6 +319,21 @@ impl<'a> Rewriter<'a> {
         }
     }
 
+    /// A `macro_rules!` of a DSL name in the function: its bare calls would be rewritten as
+    /// the DSL's, not expanded as it says.
+    fn refuse_local_dsl_macro(&mut self, item: &syn::ItemMacro) {
+        let Some(name) = &item.ident else { return };
+        if ["broadcast", "barrier", "reduce"].iter().any(|n| name == n) {
+            self.errors.at(
+                name,
+                format!(
+                    "#[async_optimizer] rewrites every bare {name}! in this function as its own, so a \
+                     macro of that name here would never run: give it another name"
+                ),
+            );
+        }
+    }
+
     /// A DSL macro imported under another name, which the attribute would not read.
     fn refuse_renamed(&mut self, item: &syn::ItemUse) {
         for rename in dsl::renamed_dsl(item) {
@@ -479,6 +494,7 @@ impl VisitMut for Rewriter<'_> {
                     }
                 }
                 Stmt::Item(syn::Item::Use(item)) => self.refuse_renamed(item),
+                Stmt::Item(syn::Item::Macro(item)) => self.refuse_local_dsl_macro(item),
                 Stmt::Item(_) => {}
                 Stmt::Expr(expr, _) => self.visit_expr_mut(expr),
             }
