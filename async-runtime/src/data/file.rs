@@ -33,11 +33,20 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
 /// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
 /// it in a [`std::io::BufReader`] for line-by-line use.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
+    let file = File::open(path).map_err(|error| DataError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    decoded(file, path)
+}
+
+/// [`open`] for a file opened already (from `path`, which errors name): a worker reads the
+/// very file it checked, not whatever the name leads to by then.
+pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     let io_err = |error| DataError::Io {
         path: path.to_path_buf(),
         error,
     };
-    let mut file = File::open(path).map_err(io_err)?;
     let mut magic = [0u8; 6];
     let mut got = 0;
     while got < magic.len() {

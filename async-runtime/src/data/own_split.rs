@@ -21,13 +21,28 @@ use super::split::Block;
 use super::text::is_row;
 
 /// Reads the partition `order` describes from its file, within the host's
-/// [`memory_budget`](file::memory_budget).
+/// [`memory_budget`](file::memory_budget). The file is opened by its name: a worker reading
+/// a driver's order opens it through its allow-list and reads the file it opened.
 pub fn read_split(order: &SplitOrder) -> Result<Partition, DataError> {
     read_split_within(order, file::memory_budget())
 }
 
 /// [`read_split`], refusing rows that take more than `budget` bytes.
 pub(crate) fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Partition, DataError> {
+    let file = File::open(&order.path).map_err(|error| DataError::Io {
+        path: order.path.clone(),
+        error,
+    })?;
+    read_from(order, file, budget)
+}
+
+/// [`read_split`] from `file`, the order's file opened already: it alone is read.
+pub(crate) fn read_opened(order: &SplitOrder, file: File) -> Result<Partition, DataError> {
+    read_from(order, file, file::memory_budget())
+}
+
+/// Reads `order`'s split from `file`, refusing rows that take more than `budget` bytes.
+fn read_from(order: &SplitOrder, mut file: File, budget: u64) -> Result<Partition, DataError> {
     let path = order.path.as_path();
     check_order(order)?;
     if order.checksums.len() != order.blocks.len() {
@@ -40,7 +55,7 @@ pub(crate) fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Parti
     }
     // Rows found per block, then all the rows in the partition's order.
     let (found, rows, sums) = if order.compressed {
-        let (parts, sums) = read_whole(order, budget)?;
+        let (parts, sums) = read_whole(order, file, budget)?;
         let found: Vec<usize> = parts.iter().map(Parsed::n_rows).collect();
         let mut rows = Parsed::new();
         for parsed in parts {
@@ -48,10 +63,6 @@ pub(crate) fn read_split_within(order: &SplitOrder, budget: u64) -> Result<Parti
         }
         (found, rows, sums)
     } else {
-        let mut file = File::open(path).map_err(|error| DataError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
         let mut rows = Parsed::new();
         let mut found = Vec::with_capacity(order.blocks.len());
         let mut sums = Vec::with_capacity(order.blocks.len());
@@ -190,13 +201,17 @@ fn read_block(
 
 /// The rows of each block of the partition, from the whole decompressed text, and the CRC-32
 /// of each block's bytes.
-fn read_whole(order: &SplitOrder, budget: u64) -> Result<(Vec<Parsed>, Vec<u32>), DataError> {
+fn read_whole(
+    order: &SplitOrder,
+    file: File,
+    budget: u64,
+) -> Result<(Vec<Parsed>, Vec<u32>), DataError> {
     let path = order.path.as_path();
     // The blocks by position in the text, to find the one a line starts in.
     let mut by_start: Vec<(usize, &Block)> = order.blocks.iter().enumerate().collect();
     by_start.sort_by_key(|(_, b)| b.bytes.start);
     let mut parts: Vec<Parsed> = order.blocks.iter().map(|_| Parsed::new()).collect();
-    let reader: Box<dyn Read + Send> = file::open(path)?;
+    let reader: Box<dyn Read + Send> = file::decoded(file, path)?;
     let ranges = by_start.iter().map(|(_, b)| b.bytes.clone()).collect();
     let mut text = Checksummed::new(reader.take(order.text_bytes), 0, ranges);
     let mut lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);

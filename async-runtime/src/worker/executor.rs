@@ -3,6 +3,7 @@
 //! socket's thread, so that heartbeats never wait on a task.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,12 +49,21 @@ pub(super) struct Executor {
     /// Tasks that failed here: the driver is told of each, this worker's log of the first
     /// few and then of each power of two.
     failed: Said,
+    /// The files and folders a split order may name ([`WorkerOptions::readable`]).
+    ///
+    /// [`WorkerOptions::readable`]: super::WorkerOptions::readable
+    readable: Vec<PathBuf>,
 }
 
 impl Executor {
     /// The task thread of the worker `name`, holding nothing yet; what it holds is counted
-    /// in `memory`, beside what the event loop holds.
-    pub(super) fn new(name: String, memory: Arc<MemoryAccount>) -> Executor {
+    /// in `memory`, beside what the event loop holds; split orders may name only what
+    /// `readable` allows.
+    pub(super) fn new(
+        name: String,
+        memory: Arc<MemoryAccount>,
+        readable: Vec<PathBuf>,
+    ) -> Executor {
         Executor {
             name,
             partitions: HashMap::new(),
@@ -61,6 +71,7 @@ impl Executor {
             delay: StragglerDelay::default(),
             memory,
             failed: Said::default(),
+            readable,
         }
     }
 
@@ -123,9 +134,18 @@ impl Executor {
 
     /// Reads and keeps the split `order` names, or says why not. Read here, on the task
     /// thread: heartbeats go on however long it takes, and the tasks sent meanwhile wait
-    /// behind it.
-    fn read(&mut self, order: &SplitOrder) -> ToDriver {
-        match crate::data::read_split(order) {
+    /// behind it. Opened here too, one file at a time: orders waiting hold no descriptor.
+    pub(super) fn read(&mut self, order: &SplitOrder) -> ToDriver {
+        let file = match super::readable::open(&order.path, &self.readable) {
+            Ok(file) => file,
+            Err(message) => {
+                return ToDriver::DataFailed {
+                    partition: order.partition,
+                    message,
+                }
+            }
+        };
+        match crate::data::own_split::read_opened(order, file) {
             Ok(partition) if partition.id() == order.partition => self.own(partition),
             Ok(partition) => ToDriver::DataFailed {
                 partition: order.partition,

@@ -378,7 +378,11 @@ async fn serve(
     let (work_tx, work_rx) = std_mpsc::channel();
     let (results_tx, mut results) = tokio_mpsc::unbounded_channel();
     let memory = MemoryAccount::of_host();
-    let executor = Executor::new(options.name.clone(), memory.clone());
+    let executor = Executor::new(
+        options.name.clone(),
+        memory.clone(),
+        options.readable.clone(),
+    );
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
         .spawn(move || executor.serve(work_rx, results_tx))
@@ -734,16 +738,8 @@ impl Worker {
                 });
                 return Next::Continue;
             }
-            ToWorker::ReadSplit { order, .. } => {
-                if let Err(message) = readable::allowed(&order.path, &self.options.readable) {
-                    self.outbox.push(ToDriver::DataFailed {
-                        partition: order.partition,
-                        message,
-                    });
-                    return Next::Continue;
-                }
-                Work::ReadSplit(Box::new(order))
-            }
+            // Whether it may be read is seen on the task thread, on the file opened there.
+            ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
             ToWorker::Task(order) => match self.queued.take(&order, &self.memory) {
                 Ok(queued) => Work::Task(order, queued),
                 Err(message) => {
@@ -1040,7 +1036,7 @@ mod tests {
         let available = 200_000;
         let memory = memory::tests::host_with(available);
         let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
-        let mut executor = Executor::new("w0".into(), memory.clone());
+        let mut executor = Executor::new("w0".into(), memory.clone(), Vec::new());
         let rows = crate::data::Dataset::new(
             "d",
             crate::data::Features::Dense(ndarray::Array2::zeros((100, 100))),
@@ -1126,26 +1122,34 @@ mod tests {
         for readable in [vec![], vec![root.join("data")], vec![train.clone()]] {
             let (mut worker, mut driver, handed) = admitted_worker();
             worker.options.readable = readable.clone();
-            for path in &outside {
+            let mut executor =
+                Executor::new("w0".into(), MemoryAccount::of_host(), readable.clone());
+            let mut answer = |path: &std::path::Path| {
                 let sealed = driver.seal(frame::encode(RUN, &read_split(path)));
                 assert!(matches!(
                     worker.on_frame(ZmqMessage::from(sealed)),
                     Next::Continue
                 ));
-                assert!(handed.try_recv().is_err(), "{path:?} is not read");
-                let refused = worker.outbox.drain(..).any(|m| {
-                    matches!(m, ToDriver::DataFailed { partition: 3, message }
-                        if message.contains("start the worker with --data PATH"))
-                });
-                assert!(refused, "the driver hears why {path:?} is not read");
+                // Judged on the task thread, on the file it opens.
+                match handed.try_recv() {
+                    Ok(Work::ReadSplit(order)) => executor.read(&order),
+                    _ => panic!("{path:?} is handed to the task thread"),
+                }
+            };
+            let refused = |answer: &ToDriver| {
+                matches!(answer, ToDriver::DataFailed { partition: 3, message }
+                    if message.contains("start the worker with --data PATH"))
+            };
+            for path in &outside {
+                assert!(
+                    refused(&answer(path)),
+                    "the driver hears why {path:?} is not read"
+                );
             }
-            // The allowed file is read on the task thread.
-            let sealed = driver.seal(frame::encode(RUN, &read_split(&train)));
-            worker.on_frame(ZmqMessage::from(sealed));
-            let read = handed.try_recv();
+            // The allowed file is read (this order names no rows of it).
             assert_eq!(
-                matches!(read, Ok(Work::ReadSplit(_))),
-                !readable.is_empty(),
+                refused(&answer(&train)),
+                readable.is_empty(),
                 "{readable:?}"
             );
         }
