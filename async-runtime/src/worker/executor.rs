@@ -13,6 +13,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 use super::cache::VersionCache;
 use super::memory::{Held, Kind, MemoryAccount};
 use super::queued::{body_bytes, QueuedTask};
+use super::readable::GrantedBy;
 use super::straggler::{ordered_sleep, StragglerDelay};
 use super::{MAX_PARTITIONS, MAX_SLOTS};
 use crate::data::Partition;
@@ -53,16 +54,18 @@ pub(super) struct Executor {
     ///
     /// [`WorkerOptions::readable`]: super::WorkerOptions::readable
     readable: Vec<PathBuf>,
+    granted: GrantedBy,
 }
 
 impl Executor {
     /// The task thread of the worker `name`, holding nothing yet; what it holds is counted
     /// in `memory`, beside what the event loop holds; split orders may name only what
-    /// `readable` allows.
+    /// `readable` allows, `granted` as it says.
     pub(super) fn new(
         name: String,
         memory: Arc<MemoryAccount>,
         readable: Vec<PathBuf>,
+        granted: GrantedBy,
     ) -> Executor {
         Executor {
             name,
@@ -72,6 +75,7 @@ impl Executor {
             memory,
             failed: Said::default(),
             readable,
+            granted,
         }
     }
 
@@ -136,7 +140,7 @@ impl Executor {
     /// thread: heartbeats go on however long it takes, and the tasks sent meanwhile wait
     /// behind it. Opened here too, one file at a time: orders waiting hold no descriptor.
     pub(super) fn read(&mut self, order: &SplitOrder) -> ToDriver {
-        let file = match super::readable::open(&order.path, &self.readable) {
+        let file = match super::readable::open(&order.path, &self.readable, self.granted) {
             Ok(file) => file,
             Err(message) => {
                 return ToDriver::DataFailed {

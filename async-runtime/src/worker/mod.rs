@@ -382,6 +382,11 @@ async fn serve(
         options.name.clone(),
         memory.clone(),
         options.readable.clone(),
+        if options.spawned {
+            readable::GrantedBy::Driver
+        } else {
+            readable::GrantedBy::CommandLine
+        },
     );
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
@@ -1036,7 +1041,12 @@ mod tests {
         let available = 200_000;
         let memory = memory::tests::host_with(available);
         let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
-        let mut executor = Executor::new("w0".into(), memory.clone(), Vec::new());
+        let mut executor = Executor::new(
+            "w0".into(),
+            memory.clone(),
+            Vec::new(),
+            readable::GrantedBy::CommandLine,
+        );
         let rows = crate::data::Dataset::new(
             "d",
             crate::data::Features::Dense(ndarray::Array2::zeros((100, 100))),
@@ -1122,8 +1132,12 @@ mod tests {
         for readable in [vec![], vec![root.join("data")], vec![train.clone()]] {
             let (mut worker, mut driver, handed) = admitted_worker();
             worker.options.readable = readable.clone();
-            let mut executor =
-                Executor::new("w0".into(), MemoryAccount::of_host(), readable.clone());
+            let mut executor = Executor::new(
+                "w0".into(),
+                MemoryAccount::of_host(),
+                readable.clone(),
+                readable::GrantedBy::CommandLine,
+            );
             let mut answer = |path: &std::path::Path| {
                 let sealed = driver.seal(frame::encode(RUN, &read_split(path)));
                 assert!(matches!(

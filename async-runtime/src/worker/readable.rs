@@ -10,20 +10,44 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// Who allowed this worker its files, so that a refusal names the remedy that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GrantedBy {
+    /// Its own command line (`--data PATH`).
+    CommandLine,
+    /// The driver that started it, from its `ClusterConfig::worker_data`.
+    Driver,
+}
+
 /// `named`, opened, when the file opened is one of the files `readable` names or lies under
 /// one of the folders it names; why not otherwise. Paths are compared canonical, so neither
 /// `..` nor a symbolic link leads out; the same answer for a missing file as for a forbidden
 /// one, so that a driver learns nothing of files outside. The file returned is the one to
 /// read: opening the name again could open another.
-pub(super) fn open(named: &Path, readable: &[PathBuf]) -> Result<File, String> {
+pub(super) fn open(named: &Path, readable: &[PathBuf], granted: GrantedBy) -> Result<File, String> {
     match open_without_waiting(named) {
         Ok(file) if opened_allowed(&file, named, readable) => Ok(file),
-        _ => Err(format!(
-            "this worker may not read {}: it reads only the files its --data names and those \
-             under the folders it names, and this one is not among them or is missing on its \
-             host (start the worker with --data PATH, of the file or of its folder)",
-            named.display()
-        )),
+        _ => Err(refusal(named, granted)),
+    }
+}
+
+fn refusal(named: &Path, granted: GrantedBy) -> String {
+    let named = named.display();
+    match granted {
+        GrantedBy::CommandLine => format!(
+            "this worker may not read {named}: it reads only the files its --data names and \
+             those under the folders it names, and this one is not among them or is missing on \
+             its host (start the worker with --data PATH, of the file or of its folder)"
+        ),
+        // A library user who opened a shared dataset and launched local workers without
+        // saying they may read it: a worker cannot tell its driver's orders from an
+        // impostor's holding the token, so the grant is the user's to give.
+        GrantedBy::Driver => format!(
+            "this local worker may not read {named}: it reads only the files its driver's \
+             ClusterConfig::worker_data names and those under the folders it names, and this \
+             one is not among them or is missing (add the file or its folder to \
+             ClusterConfig::worker_data)"
+        ),
     }
 }
 
@@ -96,7 +120,9 @@ pub(super) mod tests {
     /// What `open` gives: the text of the file opened, or that it was refused.
     fn read(named: &Path, readable: &[PathBuf]) -> Result<String, String> {
         let mut text = String::new();
-        open(named, readable)?.read_to_string(&mut text).unwrap();
+        open(named, readable, GrantedBy::CommandLine)?
+            .read_to_string(&mut text)
+            .unwrap();
         Ok(text)
     }
 
@@ -182,6 +208,20 @@ pub(super) mod tests {
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
         let said = read(&fifo, &[root.join("data")]).expect_err("refused");
         assert!(said.contains("start the worker with --data PATH"), "{said}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_local_worker_refused_a_file_names_the_clusters_worker_data() {
+        // A library user opened a shared dataset and started local workers without granting
+        // it: the refusal spoke of a --data option the user never saw.
+        let root = tree();
+        let said = open(&root.join("data/train.svm"), &[], GrantedBy::Driver).expect_err("refused");
+        assert!(
+            said.contains("add the file or its folder to ClusterConfig::worker_data"),
+            "{said}"
+        );
+        assert!(!said.contains("--data"), "{said}");
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -13,7 +13,7 @@ use async_train::cli::RunArgs;
 use async_train::job;
 use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
-use asyncopt_runtime::data::{Dataset, LoadOptions, Rows};
+use asyncopt_runtime::data::{Dataset, LoadOptions, Rows, SharedOptions};
 use asyncopt_runtime::{
     asp, async_optimizer, ClusterConfig, Collected, Driver, Flow, RunStats, RuntimeError,
     Stragglers,
@@ -93,6 +93,10 @@ fn main() {
         (
             "a_resume_mid_epoch_reads_its_anchor",
             a_resume_mid_epoch_reads_its_anchor,
+        ),
+        (
+            "local_workers_refused_a_shared_file_name_cluster_config_worker_data",
+            local_workers_refused_a_shared_file_name_the_remedy,
         ),
         (
             "an_unset_hyperparameter_says_how_a_library_caller_sets_it",
@@ -228,6 +232,28 @@ fn reduces_outside_the_loop_are_no_updates() {
     assert_eq!(score, 6.0);
     // The old code counted 7: the initial and the final reduce! as updates of the model.
     assert_eq!(report.stats.updates, 5, "--updates 5 reports 5");
+}
+
+/// A library user opens a shared dataset and starts local workers without granting it: the
+/// workers refuse the file, and the run's error named a `--data` option the user never saw.
+/// Now it names the remedy, `ClusterConfig::worker_data`.
+fn local_workers_refused_a_shared_file_name_the_remedy() {
+    let path = test_support::data("cal_housing.scale.xz");
+    let options = SharedOptions {
+        load: LoadOptions::default(),
+        eval_rows: SharedOptions::DEFAULT_EVAL_ROWS,
+        seed: 7,
+    };
+    let data = Dataset::open_shared(&path, &options).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = local(2);
+    config.max_respawns = 0;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    bracketed(&mut driver, &data, &5);
+    let message = driver
+        .finish()
+        .expect_err("no worker may read the file")
+        .to_string();
+    assert!(message.contains("ClusterConfig::worker_data"), "{message}");
 }
 
 /// Counts asvrg's "combined a result with a full gradient" events: all, those whose result
