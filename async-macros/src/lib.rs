@@ -129,6 +129,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let Some(driver) = driver.filter(|_| errors.is_empty()) else {
         return fallback(&function, errors);
     };
+    rewrite::refuse_driver_shadows(&function.block, &driver, &mut errors);
     let mut scopes = Scopes::default();
     rewrite::bind_parameters(&mut scopes, &driver, &inputs);
     // The model observers watch: the returned variable if it is broadcast, else (a copy

@@ -1,6 +1,7 @@
 //! The walk over the optimizer's body: it tracks the variables in scope and the enclosing
 //! loops, checks each DSL site against them, and replaces the site with its expansion.
 
+mod driver_shadows;
 mod dsl;
 mod pinned_reads;
 mod reduce_site;
@@ -17,6 +18,7 @@ use crate::expand;
 use crate::scope::{same, Origin, Scopes};
 use crate::sites::{BarrierSite, BroadcastSite};
 
+pub use driver_shadows::refuse_driver_shadows;
 use dsl::nested_dsl;
 pub(crate) use dsl::Dsl;
 use types::{element_type, guess_type, is_dataset, is_enumerate};
@@ -287,38 +289,6 @@ impl<'a> Rewriter<'a> {
         }
     }
 
-    /// A binding of the driver's name: the expansions (and the checkpoints) pass the driver
-    /// by that name, and would pass the new value. A reborrow, `let cx = &mut *cx;`, is still
-    /// the driver.
-    fn refuse_driver_shadow(&mut self, pat: &syn::Pat, init: Option<&Expr>) {
-        if self.closures > 0 {
-            return; // no expansion stands there
-        }
-        let is_driver = |expr: &Expr| matches!(expr, Expr::Path(path) if path.path.get_ident().is_some_and(|i| same(i, &self.driver)));
-        let reborrow = match init {
-            Some(Expr::Reference(reference)) if reference.mutability.is_some() => {
-                matches!(&*reference.expr, Expr::Unary(unary)
-                    if matches!(unary.op, syn::UnOp::Deref(_)) && is_driver(&unary.expr))
-            }
-            Some(expr) => is_driver(expr),
-            None => false,
-        };
-        if reborrow {
-            return;
-        }
-        for name in crate::scope::pattern_names(pat) {
-            if same(&name, &self.driver) {
-                self.errors.at(
-                    &name,
-                    format!(
-                        "`{name}` is the driver, which #[async_optimizer] passes by this name to the \
-                         runtime calls it writes: give this variable another name"
-                    ),
-                );
-            }
-        }
-    }
-
     /// A `macro_rules!` of a DSL name in the function: its bare calls would be rewritten as
     /// the DSL's, not expanded as it says.
     fn refuse_local_dsl_macro(&mut self, item: &syn::ItemMacro) {
@@ -466,8 +436,6 @@ impl VisitMut for Rewriter<'_> {
                             self.visit_expr_mut(diverge);
                         }
                     }
-                    let init = local.init.as_ref().map(|init| &*init.expr);
-                    self.refuse_driver_shadow(&local.pat, init);
                     self.scopes.bind_pattern(&local.pat, None);
                     if let syn::Pat::Ident(ident) = &local.pat {
                         let hint = local.init.as_ref().and_then(|init| guess_type(&init.expr));
@@ -539,7 +507,6 @@ impl VisitMut for Rewriter<'_> {
     fn visit_expr_for_loop_mut(&mut self, for_loop: &mut syn::ExprForLoop) {
         self.visit_expr_mut(&mut for_loop.expr);
         self.scopes.push();
-        self.refuse_driver_shadow(&for_loop.pat, None);
         let elem = element_type(&for_loop.expr, &self.scopes);
         self.scopes.bind_pattern(&for_loop.pat, elem.as_ref());
         // A range counter and an `enumerate()` counter are `usize`s, checked where captured.
