@@ -194,7 +194,9 @@ impl Dataset {
 
     /// The SHA-256 (hex) of the shape, the labels and every stored entry with its column:
     /// stable across processes and builds, and two datasets with the same fingerprint hold the
-    /// same numbers.
+    /// same numbers. A dataset that stands for a shared file ([`Dataset::open_shared`]) adds
+    /// the checksums its scan took of the whole text, so that a row changed outside the
+    /// evaluation sample changes it too.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
@@ -210,6 +212,14 @@ impl Dataset {
                 hash.update((j as u64).to_le_bytes());
                 hash.update(v.to_le_bytes());
             });
+        }
+        if let Some(file) = self.origin.as_deref().filter(|_| !self.is_whole()) {
+            // The rows held are a sample: the rest of the file is known by its checksums.
+            hash.update(file.total_rows().to_le_bytes());
+            hash.update(file.plan.total_bytes.to_le_bytes());
+            for sum in &file.grain_sums {
+                hash.update(sum.to_le_bytes());
+            }
         }
         hex::encode(hash.finalize())
     }

@@ -365,6 +365,45 @@ mod tests {
     }
 
     #[test]
+    fn a_samples_fingerprint_changes_with_a_row_outside_the_sample() {
+        // The fingerprint names the data a checkpoint was taken on: a file changed in a row
+        // the evaluation sample does not hold was resumed onto silently. One row is sampled,
+        // so at least two of the three changed rows lie outside it.
+        let rows = |changed: Option<usize>| -> String {
+            (0..50)
+                .map(|i| match changed == Some(i) {
+                    true => "3 1:0.5\n",
+                    false => "1 1:0.5\n",
+                })
+                .collect()
+        };
+        let options = SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 1,
+            seed: 3,
+        };
+        let fingerprint = |text: String| {
+            let f = TempFile::new("sample-fingerprint", text.as_bytes());
+            Dataset::open_shared_within(&f.0, &options, 1 << 20)
+                .unwrap()
+                .fingerprint()
+        };
+        let original = fingerprint(rows(None));
+        assert_eq!(
+            original,
+            fingerprint(rows(None)),
+            "the same file, the same name"
+        );
+        for changed in [0, 25, 49] {
+            assert_ne!(
+                original,
+                fingerprint(rows(Some(changed))),
+                "row {changed} changed"
+            );
+        }
+    }
+
+    #[test]
     fn a_label_is_the_first_token_before_any_comment() {
         // A comment glued to the label is no part of it.
         assert_eq!(first_token(b" 0#note 3:1"), b"0");
