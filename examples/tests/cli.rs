@@ -2528,6 +2528,17 @@ fn a_run_says_which_update_its_checkpoint_holds() {
         &dir,
     );
     assert_clear_error(&again, "sgd resumed at update 150 and trained nothing");
+    // Resumed with a target its model meets already, it is done: not a bound passed.
+    let stdout = run_into("met", &["--updates", "2000"]);
+    assert!(stdout.contains("checkpoint: met\n"), "{stdout}");
+    let args = ["--resume", "met", "--updates", "4000", "--workers", "2"];
+    let met = run(&[&args[..], &["--target-subopt", "0.2"]].concat(), &dir);
+    let stdout = String::from_utf8_lossy(&met.stdout);
+    assert!(met.status.success(), "{met:?}");
+    assert!(
+        stdout.contains("its model reaches the target already: nothing left to train"),
+        "{stdout}"
+    );
     // A time limit long before the first periodic one.
     let stdout = run_into("timed", &["--time", "0.3", "--checkpoint-seconds", "3600"]);
     assert!(

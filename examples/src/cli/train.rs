@@ -33,6 +33,9 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     let _files = saving.writing_files();
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
         say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+        if outcome.report.stats.updates == updates && outcome.time_to_target().is_some() {
+            say!("its model reaches the target already: nothing left to train");
+        }
     }
     say!("{}", outcome.one_line());
     let unwritten = write_outputs(&args, &outcome, &data, &saving);
