@@ -398,6 +398,13 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
     if let Err(error) = std::io::Read::read_to_end(&mut reader, &mut bytes) {
         return Err(CheckpointError::Io { path, error });
     }
+    if bytes.len() < 8 && MAGIC.starts_with(&bytes) {
+        // An empty file, or one cut inside its magic, is a checkpoint torn, not another file.
+        return Err(torn(match bytes.len() {
+            0 => "the file is empty".to_owned(),
+            n => format!("{n} bytes, shorter than the {HEADER}-byte header"),
+        }));
+    }
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(CheckpointError::NotACheckpoint { path });
     }
@@ -955,18 +962,24 @@ mod tests {
         write(&dir, &sample()).unwrap();
         let path = dir.join(FILE);
         let whole = fs::read(&path).unwrap();
-        // Cut at every length: each is refused with a reason, none is read.
+        // Cut at every length, even empty or inside the magic: each is refused as torn, with
+        // a reason, and none is read.
         for len in 0..whole.len() {
             fs::write(&path, &whole[..len]).unwrap();
             let error = read(&dir, "asaga on bio").unwrap_err();
             assert!(
-                matches!(
-                    error,
-                    CheckpointError::Torn { .. } | CheckpointError::NotACheckpoint { .. }
-                ),
+                matches!(error, CheckpointError::Torn { .. }),
                 "{len} bytes: {error}"
             );
         }
+        fs::write(&path, b"").unwrap();
+        let error = read(&dir, "asaga on bio").unwrap_err().to_string();
+        assert!(
+            error.ends_with(
+                "torn or damaged (the file is empty); resume from an intact copy or start afresh"
+            ),
+            "{error}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
