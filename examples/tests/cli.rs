@@ -934,6 +934,47 @@ fn a_checkpoint_resumes_on_a_copy_of_its_data() {
     );
 }
 
+/// A checkpoint names its data by the file's text, whatever rows the driver evaluates on: a
+/// resume that changes only those (another --eval-rows, or the file shipped instead of read by
+/// the workers) is refused as such, not as a run on other data. Those rows set f* and the
+/// default step and measured the trace it goes on with, so they must stay the same.
+#[test]
+fn a_resume_on_other_evaluation_rows_names_the_options_not_the_data() {
+    let dir = scratch("ck-eval-rows");
+    let mut text = Vec::new();
+    let xz = std::fs::File::open(test_support::data("cal_housing.scale.xz")).unwrap();
+    std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(xz), &mut text).unwrap();
+    std::fs::write(dir.join("rows.libsvm"), &text).unwrap();
+    let job = |access: &[&str], updates: &str, checkpoint: &str| {
+        let args = ["--algo", "sgd", "--workers", "2", "--quiet"];
+        let data = [
+            "--data",
+            "rows.libsvm",
+            "--updates",
+            updates,
+            checkpoint,
+            "ck",
+        ];
+        run(&[&args[..], &data[..], access].concat(), &dir)
+    };
+    let sampled = ["--data-access", "shared", "--eval-rows", "1000"];
+    succeeded(&job(&sampled, "20", "--checkpoint"));
+    let other_sample = job(
+        &["--data-access", "shared", "--eval-rows", "2000"],
+        "40",
+        "--resume",
+    );
+    assert_clear_error(&other_sample, "--eval-rows 1000)` there");
+    let shipped = job(&["--data-access", "ship"], "40", "--resume");
+    assert_clear_error(&shipped, "`objective on every row` here");
+    for refused in [&other_sample, &shipped] {
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!said.contains("sha256"), "the data is the same: {said}");
+    }
+    let resumed = job(&sampled, "40", "--resume");
+    assert!(succeeded(&resumed).contains("resumed from the checkpoint at 20"));
+}
+
 /// Two outputs naming one file, or an output naming the data, are refused before the run as
 /// usage errors: one would have been lost (and the data overwritten by a model).
 #[test]

@@ -215,11 +215,7 @@ impl Dataset {
         }
         if let Some(file) = self.origin.as_deref().filter(|_| !self.is_whole()) {
             // The rows held are a sample: the rest of the file is known by its checksums.
-            hash.update(file.total_rows().to_le_bytes());
-            hash.update(file.plan.total_bytes.to_le_bytes());
-            for sum in &file.grain_sums {
-                hash.update(sum.to_le_bytes());
-            }
+            hash.update(file.text_fingerprint().as_bytes());
         }
         hex::encode(hash.finalize())
     }

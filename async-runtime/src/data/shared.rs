@@ -167,6 +167,20 @@ impl SharedFile {
         &self.plan
     }
 
+    /// The SHA-256 (hex) of the text as the scan read it (its rows, its length and the CRC-32
+    /// of each grain): the file's name by content, the same whatever rows the driver sampled
+    /// of it, and the same for a compressed copy.
+    pub fn text_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.total_rows().to_le_bytes());
+        hash.update(self.plan.total_bytes.to_le_bytes());
+        for sum in &self.grain_sums {
+            hash.update(sum.to_le_bytes());
+        }
+        hex::encode(hash.finalize())
+    }
+
     /// Per partition, its global row ids and the order that makes a worker read it: exactly
     /// the partitions [`partition_dataset`](super::partition_dataset) cuts from the whole
     /// file.

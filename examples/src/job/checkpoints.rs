@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::Params;
 use asyncopt_runtime::checkpoint::{self, Checkpoint, CheckpointPolicy};
-use asyncopt_runtime::data::Dataset;
+use asyncopt_runtime::data::{DataError, Dataset, LoadOptions, SharedOptions};
 use asyncopt_runtime::Driver;
 
-use super::JobSpec;
+use super::{DataSource, JobSpec};
 use crate::trace::{same_file, TracePoint};
 
 /// The lock file of a checkpoint folder, held by the run writing into it.
@@ -39,7 +39,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
     // Naming the data by content costs a pass over it: only runs that checkpoint pay for it.
     let checkpointing = spec.checkpointing.dir.is_some() || spec.checkpointing.resume.is_some();
     let identity = if checkpointing {
-        identity(spec, data, params)
+        identity(spec, data, params)?
     } else {
         String::new()
     };
@@ -176,26 +176,30 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
     Ok(lock)
 }
 
-/// What the run is, for its checkpoints: the algorithm, the data (by content) and every
-/// setting that changes the iterates. Stop rules and the number of workers may change when a
-/// run resumes; so may the step when it is the default, which is set for the cluster at hand
-/// (an asynchronous method's shrinks with the workers, whose number sets its staleness).
-fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
+/// What the run is, for its checkpoints: the algorithm, the data (by content), the rows the
+/// objective is evaluated on and every setting that changes the iterates. Stop rules and the
+/// number of workers may change when a run resumes; so may the step when it is the default,
+/// which is set for the cluster at hand (an asynchronous method's shrinks with the workers,
+/// whose number sets its staleness).
+fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> Result<String> {
     let step = match spec.step {
         Some(step) => format!("step {step:e}"),
         None => "the default step".to_owned(),
     };
-    // The data by content, not by its file's name: a copy, or the file compressed, is the
-    // same data.
+    let bias = match spec.bias {
+        Some(value) => format!("bias {value:e}"),
+        None => "no bias".to_owned(),
+    };
     let own: Vec<String> = p.extra.iter().map(|(k, v)| format!("{k} {v:e}")).collect();
-    format!(
-        "{} on data of {} x {} (content sha256 {}); loss {}, lambda {}, {}, momentum {}, \
+    Ok(format!(
+        "{} on data of {} x {} ({}), {bias}, {}; loss {}, lambda {}, {}, momentum {}, \
          batch {}, quorum {}, max staleness {}, staleness-aware {}, epoch {}, preconditioner {}, \
          seed {}{}",
         spec.algorithm.name(),
         data.full_rows(),
         data.dim(),
-        data.fingerprint(),
+        data_by_content(spec, data)?,
+        evaluated_on(data),
         p.loss.name(),
         p.loss.lambda(),
         step,
@@ -212,7 +216,58 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> String {
         } else {
             format!(", {}", own.join(", "))
         },
-    )
+    ))
+}
+
+/// The data by content, not by its file's name (a copy, or the file compressed, is the same
+/// data), nor by how the workers get it: a file is named by its text as a scan reads it, so a
+/// run that ships it and one whose workers read it themselves name it alike.
+fn data_by_content(spec: &JobSpec, data: &Dataset) -> Result<String> {
+    if let Some(file) = data.origin() {
+        return Ok(format!("text sha256 {}", file.text_fingerprint()));
+    }
+    let DataSource::File {
+        path, dim, max_dim, ..
+    } = &spec.data
+    else {
+        return Ok(format!("content sha256 {}", data.fingerprint()));
+    };
+    // Shipped: scanned as a shared file is. A pipe cannot be read twice, and is named by
+    // the content read.
+    let scan = Dataset::open_shared(
+        path,
+        &SharedOptions {
+            load: LoadOptions {
+                dim: *dim,
+                max_dim: *max_dim,
+                ..LoadOptions::default()
+            },
+            eval_rows: 1,
+            seed: 0,
+        },
+    );
+    Ok(match scan {
+        Ok(scanned) => match scanned.origin() {
+            Some(file) => format!("text sha256 {}", file.text_fingerprint()),
+            None => format!("content sha256 {}", data.fingerprint()),
+        },
+        Err(DataError::NotSeekable { .. }) => format!("content sha256 {}", data.fingerprint()),
+        Err(error) => return Err(error).context("cannot name the data for its checkpoint"),
+    })
+}
+
+/// The rows the objective is evaluated on: they set f*, the default step and the
+/// preconditioner, and the trace the resumed run goes on with was measured on them, so a
+/// checkpoint resumes only with the same. Said with the options that choose them, which are
+/// what a refused resume changed.
+fn evaluated_on(data: &Dataset) -> String {
+    match data.is_whole() {
+        true => "objective on every row".to_owned(),
+        false => format!(
+            "objective on a sample of {0} rows (--data-access shared --eval-rows {0})",
+            data.n_rows()
+        ),
+    }
 }
 
 #[cfg(test)]
