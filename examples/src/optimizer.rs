@@ -241,12 +241,16 @@ enum Runner {
 trait OwnRunner: Sync {
     fn run(&self, cx: &mut Driver, data: &Dataset, params: &Params) -> TrainedModel;
     fn observe(&self, cx: &mut Driver, look: Look);
+    fn judge_checkpoints(&self, cx: &mut Driver, judge: Judge);
     fn model_type(&self) -> TypeId;
     fn model_from_json(&self, json: &serde_json::Value) -> serde_json::Result<TrainedModel>;
 }
 
 /// What looks at every new model of a run.
 type Look = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Flow>;
+
+/// What judges the model of every checkpoint of a run: `Some(why)` keeps it out.
+type Judge = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Option<String>>;
 
 struct Typed<M>(fn(&mut Driver, &Dataset, &Params) -> M);
 
@@ -257,6 +261,10 @@ impl<M: Trainable> OwnRunner for Typed<M> {
 
     fn observe(&self, cx: &mut Driver, mut look: Look) {
         cx.observe(move |at, model: &M| look(at, ModelRef::of(model)));
+    }
+
+    fn judge_checkpoints(&self, cx: &mut Driver, mut judge: Judge) {
+        cx.checkpoint_judge(move |at, model: &M| judge(at, ModelRef::of(model)));
     }
 
     fn model_type(&self) -> TypeId {
@@ -464,6 +472,21 @@ impl Optimizer {
         match self.run {
             Runner::Linear(_) => cx.observe(move |at, model: &Model| look(at, ModelRef::of(model))),
             Runner::Own(own) => own.observe(cx, Box::new(look)),
+        }
+    }
+
+    /// Has `judge` look at the model of every checkpoint of a run on `cx` before it is
+    /// written: one it finds wrong (`Some(why)`) is not written.
+    pub fn judge_checkpoints(
+        &self,
+        cx: &mut Driver,
+        mut judge: impl FnMut(&Progress, ModelRef<'_>) -> Option<String> + 'static,
+    ) {
+        match self.run {
+            Runner::Linear(_) => {
+                cx.checkpoint_judge(move |at, model: &Model| judge(at, ModelRef::of(model)))
+            }
+            Runner::Own(own) => own.judge_checkpoints(cx, Box::new(judge)),
         }
     }
 

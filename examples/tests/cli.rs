@@ -975,6 +975,44 @@ fn a_resume_on_other_evaluation_rows_names_the_options_not_the_data() {
     assert!(succeeded(&resumed).contains("resumed from the checkpoint at 20"));
 }
 
+/// A diverged model is not checkpointed: a checkpoint per update of a run whose step makes it
+/// explode at update 2 wrote that model over the good one of update 1, which a resume would
+/// have gone on from. The run says which update the checkpoint it kept holds.
+#[test]
+fn a_diverged_model_does_not_replace_the_last_good_checkpoint() {
+    let dir = scratch("ck-diverged");
+    let args = ["--algo", "sgd", "--workers", "2", "--quiet", "--step", "5"];
+    let ck = [
+        "--updates",
+        "50",
+        "--checkpoint-updates",
+        "1",
+        "--checkpoint",
+        "ck",
+    ];
+    let output = run(&[&args[..], &ck[..]].concat(), &dir);
+    assert_eq!(output.status.code(), Some(1), "the run diverges");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ck/checkpoint.json")).unwrap()).unwrap();
+    let kept = kept["updates"]
+        .as_u64()
+        .expect("the updates of the checkpoint");
+    assert!(
+        stdout.contains(&format!(
+            "checkpoint: ck, of update {kept}: a resume goes on"
+        )),
+        "{stdout}"
+    );
+    // One before the explosion was kept, not none.
+    assert!(kept >= 1, "{stdout}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("the run ended early: the objective diverged"),
+        "{said}"
+    );
+}
+
 /// Two outputs naming one file, or an output naming the data, are refused before the run as
 /// usage errors: one would have been lost (and the data overwritten by a model).
 #[test]

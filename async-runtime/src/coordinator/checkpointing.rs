@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use super::checkpoints::{Due, Mark};
-use super::driver::Driver;
+use super::driver::{Driver, Progress};
 use crate::checkpoint::{Annex, Checkpoint, CheckpointError, CheckpointPolicy, Saved};
 use crate::error::RuntimeError;
 
@@ -43,6 +43,21 @@ impl Driver {
     /// ```
     pub fn checkpoint_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
         self.checkpoints.set_annex(annex);
+    }
+
+    /// Has `judge` look at the model each checkpoint would hold (the loop variable the
+    /// optimizer broadcasts as its model, decoded as a `T`) before it is written: a model it
+    /// finds wrong (`Some(why)`: a diverged one, say) is not checkpointed, and the last good
+    /// checkpoint stays the one a resume gets. A warning says so, with `why`.
+    pub fn checkpoint_judge<T: serde::de::DeserializeOwned + 'static>(
+        &mut self,
+        mut judge: impl FnMut(&Progress, &T) -> Option<String> + 'static,
+    ) {
+        self.checkpoints.set_judge(Box::new(move |progress, bytes| {
+            // A variable of another type than the observer's is not this judge's to refuse.
+            let model = postcard::from_bytes::<T>(bytes).ok()?;
+            judge(progress, &model)
+        }));
     }
 
     /// Continues the run of `saved` (read with [`checkpoint::read`], which refuses a torn
@@ -140,6 +155,22 @@ impl Driver {
         };
         let begun = Instant::now();
         let at = self.checkpoint_mark();
+        let progress = Progress {
+            updates: at.updates,
+            elapsed_s: at.elapsed_s,
+            dropped_stale: self.stats.dropped_stale,
+        };
+        if let Some(why) = self.checkpoints.refuse(&progress, &state, at) {
+            let kept = match self.checkpoints.on_disk() {
+                Some(updates) => format!("the checkpoint of update {updates} is kept"),
+                None => "no checkpoint is kept".to_owned(),
+            };
+            tracing::warn!(
+                "the model of update {} is not checkpointed: {why}; {kept}",
+                at.updates
+            );
+            return;
+        }
         let checkpoint = Checkpoint {
             job,
             optimizer: optimizer.to_owned(),

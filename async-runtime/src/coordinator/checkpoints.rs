@@ -7,7 +7,9 @@
 
 use std::thread::JoinHandle;
 
-use crate::checkpoint::{self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume};
+use crate::checkpoint::{
+    self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume, Saved,
+};
 
 /// Where a run stands, for checkpoints: updates applied and seconds of training.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -79,6 +81,9 @@ struct Writing {
     at: Mark,
 }
 
+/// Judges a checkpoint's model, at the progress it was taken at, from its saved bytes.
+pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String>>;
+
 /// Checkpoints of one run: when to write, what is being written, what the run went on from.
 #[derive(Default)]
 pub(crate) struct Checkpoints {
@@ -94,6 +99,10 @@ pub(crate) struct Checkpoints {
     last_failure: Option<String>,
     /// What the application saves with each checkpoint.
     annex: Option<Box<dyn FnMut() -> Annex>>,
+    /// What judges the model a checkpoint holds, from its bytes; `Some(why)` refuses it.
+    judge: Option<Judge>,
+    /// The name the optimizer broadcasts its model under: its loop variable of that name.
+    model_name: Option<String>,
     /// The checkpoint being written on its own thread, if one is.
     writing: Option<Writing>,
     /// The checkpoint this run goes on from.
@@ -117,6 +126,34 @@ impl Checkpoints {
     /// Saves what `annex` returns with every checkpoint.
     pub fn set_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
         self.annex = Some(Box::new(annex));
+    }
+
+    /// Has `judge` look at the model of every checkpoint before it is written.
+    pub fn set_judge(&mut self, judge: Judge) {
+        self.judge = Some(judge);
+    }
+
+    /// Notes the name the optimizer broadcasts its model under.
+    pub fn note_model(&mut self, name: &str) {
+        if self.model_name.as_deref() != Some(name) {
+            self.model_name = Some(name.to_owned());
+        }
+    }
+
+    /// Why the model among the loop variables `state` must not be checkpointed, if the judge
+    /// finds it so. A refused checkpoint counts as taken for the policy's pace: the next is
+    /// due one interval later, not at every pass.
+    pub fn refuse(
+        &mut self,
+        progress: &crate::Progress,
+        state: &[Saved],
+        at: Mark,
+    ) -> Option<String> {
+        let (judge, name) = (self.judge.as_mut()?, self.model_name.as_deref()?);
+        let model = state.iter().find(|saved| saved.name == name)?;
+        let why = judge(progress, &model.bytes)?;
+        self.last = at;
+        Some(why)
     }
 
     /// Goes on from `saved`, taken at `at`: the next checkpoint is counted from it, and the

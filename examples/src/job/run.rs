@@ -39,6 +39,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
+    recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
     let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
     let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
     let mut trace = recorder.trace(earlier);
@@ -243,6 +244,32 @@ impl Recorder {
         points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
         trace.points.extend(points);
         trace
+    }
+
+    /// Keeps the models the run's divergence rule judges diverged out of its checkpoints, so
+    /// that a diverged model does not replace the last good one: its objective is not finite,
+    /// or it exploded from the run's first evaluation.
+    fn judge_checkpoints(
+        &self,
+        algorithm: Optimizer,
+        driver: &mut Driver,
+        data: &Arc<Dataset>,
+        params: &Params,
+    ) {
+        let (watch, data, params) = (self.watch.clone(), data.clone(), params.clone());
+        algorithm.judge_checkpoints(driver, move |at, w| {
+            // A model of another shape than the data's panics here: not finite either.
+            let objective =
+                panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
+            // Before the first evaluation, only an objective that is not finite is wrong.
+            match watch.borrow().start() {
+                Some(start) if watch::exploded(start, objective) => {
+                    Some(watch::divergence(start, objective, at.updates))
+                }
+                None if !objective.is_finite() => Some(format!("its objective is {objective}")),
+                _ => None,
+            }
+        });
     }
 
     /// The divergence of a final `objective` that exploded from the run's start.
