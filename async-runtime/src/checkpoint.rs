@@ -115,8 +115,10 @@ pub(crate) struct LoopResume {
     pub state: Vec<Saved>,
 }
 
+crate::error::debug_is_display!(CheckpointError);
+
 /// Why a checkpoint cannot be written or resumed.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
     // What the OS said is in the message, and so not also the source (see `DataError::Io`).

@@ -2,8 +2,24 @@
 
 use crate::transport::frame::FrameError;
 
+/// Makes an error's `Debug` its message. A `main` that returns `Result<_, Box<dyn Error>>`
+/// (the README's programs) prints the `Debug` of its error; a derived one hides the message
+/// in a variant's fields (`Error: Config("...")`), with its quotes escaped.
+macro_rules! debug_is_display {
+    ($($error:ty),+) => {$(
+        impl std::fmt::Debug for $error {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+    )+};
+}
+pub(crate) use debug_is_display;
+
+debug_is_display!(RuntimeError);
+
 /// What can go wrong in a run.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum RuntimeError {
     /// The driver could not listen on its address.
     #[error("cannot listen on {address}: {reason}")]
@@ -194,4 +210,28 @@ pub enum TaskError {
         /// The budget, in bytes.
         budget: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RuntimeError;
+    use crate::checkpoint::CheckpointError;
+    use crate::data::DataError;
+
+    /// What `fn main() -> Result<(), Box<dyn Error>>` prints after `Error: ` is the message.
+    #[test]
+    fn an_error_debugs_as_its_message() {
+        let errors: Vec<Box<dyn std::error::Error>> = vec![
+            Box::new(RuntimeError::Config("call \"x\" first".into())),
+            Box::new(DataError::Empty {
+                path: "train.xz".into(),
+            }),
+            Box::new(CheckpointError::NotACheckpoint {
+                path: "ck/checkpoint.bin".into(),
+            }),
+        ];
+        for error in errors {
+            assert_eq!(format!("{error:?}"), error.to_string());
+        }
+    }
 }

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+crate::error::debug_is_display!(DataError);
+
 /// An error of the data layer.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum DataError {
     /// The file could not be opened or read (including a corrupt compressed stream).
     // The reason is in the message (it travels as text from the workers) and so is not also
