@@ -127,6 +127,65 @@ pub struct SavedModel {
 }
 
 impl SavedModel {
+    /// The linear model `w` that a program of its own trained on `data` under `params` (with
+    /// `Driver::launch`, where no `--save-model` writes it), its optimizer named `algo` in
+    /// the settings: the file `evaluate`, `predict` and [`SavedModel::read`] read. `w` has a
+    /// weight per column of `data`, the last one a bias column of value `bias` if the program
+    /// appended one to every row. Write it with [`SavedModel::write`].
+    pub fn linear(
+        algo: &str,
+        w: &Model,
+        data: &Dataset,
+        bias: Option<f64>,
+        params: &Params,
+    ) -> Result<SavedModel> {
+        if w.len() != data.dim() {
+            bail!(
+                "the model has {} weights and the data {} columns: a linear model has one \
+                 per column",
+                w.len(),
+                data.dim()
+            );
+        }
+        let Some(features) = data.dim().checked_sub(usize::from(bias.is_some())) else {
+            bail!("a bias column needs a data column to be in");
+        };
+        let settings = serde_json::json!({
+            "algo": algo,
+            "dataset": data.name(),
+            "loss": params.loss.name(),
+            "lambda": params.loss.lambda(),
+            "bias": bias,
+            "updates": params.updates,
+            "step": params.step,
+            "batch": params.batch,
+            "precondition": params.precondition.name(),
+            "momentum": params.momentum,
+            "quorum": params.quorum,
+            "max_staleness": params.max_staleness,
+            "staleness_aware": params.staleness_aware,
+            "epoch": params.epoch,
+            "params": params.extra,
+        });
+        Ok(SavedModel {
+            format: FORMAT.into(),
+            version: VERSION,
+            loss: params.loss.name().into(),
+            lambda: params.loss.lambda(),
+            features,
+            bias,
+            data: DataInfo {
+                name: data.name().into(),
+                rows: data.full_rows(),
+                sha256: data.fingerprint(),
+            },
+            settings,
+            objective: params.loss.objective(data, w.view()),
+            weights: w.to_vec(),
+            own: None,
+        })
+    }
+
     /// The loss this model was trained with.
     pub fn loss(&self) -> Result<Loss> {
         match self.loss.as_str() {
@@ -455,6 +514,35 @@ mod tests {
             weights,
             own,
         }
+    }
+
+    /// A library program's model reads back as `--save-model`'s: its weights, its data's
+    /// fingerprint and the settings an objective reads.
+    #[test]
+    fn a_library_programs_linear_model_reads_back() {
+        use asyncopt_runtime::data::Features;
+        let x = ndarray::Array2::from_shape_vec((2, 2), vec![1.0, 1.0, 2.0, 1.0]).unwrap();
+        let data = Dataset::new("two", Features::Dense(x), ndarray::array![1.0, 3.0]).unwrap();
+        let mut params = Params::new(Loss::Ridge { lambda: 0.5 });
+        params.step = 0.25;
+        params.extra.insert("beta".into(), 0.9);
+        let w = ndarray::array![1.5, -0.5];
+        let saved = SavedModel::linear("mine", &w, &data, Some(1.0), &params).unwrap();
+        let back = round_trip(&saved, "library-linear").unwrap();
+        assert_eq!(back.model().unwrap(), w);
+        assert_eq!((back.features, back.bias), (1, Some(1.0)));
+        assert_eq!(back.algo(), Some("mine"));
+        assert_eq!(back.data.sha256, data.fingerprint());
+        let read = back.params().unwrap();
+        assert_eq!((read.step, read.loss.lambda()), (0.25, 0.5));
+        assert_eq!(read.extra, params.extra);
+        assert_eq!(back.objective, params.loss.objective(&data, w.view()));
+        let short = SavedModel::linear("mine", &ndarray::array![1.0], &data, None, &params);
+        let message = short.unwrap_err().to_string();
+        assert!(
+            message.contains("1 weights and the data 2 columns"),
+            "{message}"
+        );
     }
 
     fn round_trip(model: &SavedModel, name: &str) -> Result<SavedModel> {
