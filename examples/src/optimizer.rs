@@ -221,12 +221,24 @@ impl Hyper {
     /// Its least and greatest values, as `from 1 to 9`, `at least 1` or `at most 9`, if it
     /// declares any.
     pub(crate) fn bounds(&self) -> Option<String> {
+        let (min, max) = (readable(self.min), readable(self.max));
         match (self.min > f64::MIN, self.max < f64::MAX) {
-            (true, true) => Some(format!("from {} to {}", self.min, self.max)),
-            (true, false) => Some(format!("at least {}", self.min)),
-            (false, true) => Some(format!("at most {}", self.max)),
+            (true, true) => Some(format!("from {min} to {max}")),
+            (true, false) => Some(format!("at least {min}")),
+            (false, true) => Some(format!("at most {max}")),
             (false, false) => None,
         }
+    }
+}
+
+/// A hyperparameter's number as `--help` and its errors write it: `1e-8`, not `0.00000001`
+/// (Rust's `Display` of an `f64` never uses an exponent), where that saves a reader counting
+/// zeros; `0.001` and `200` as they are.
+pub(crate) fn readable(x: f64) -> String {
+    let (plain, exponent) = (x.to_string(), format!("{x:e}"));
+    match exponent.len() + 3 <= plain.len() {
+        true => exponent,
+        false => plain,
     }
 }
 
@@ -629,6 +641,21 @@ mod tests {
 
     fn mine(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         asyncopt_algorithms::sgd(cx, data, p)
+    }
+
+    #[test]
+    fn small_and_large_numbers_are_written_with_an_exponent() {
+        let eps = Hyper::new("eps", 1e-8, "a floor").within(1e-12, 1e6);
+        assert_eq!(eps.range(), "from 1e-12 to 1e6");
+        assert_eq!(readable(eps.default), "1e-8");
+        for (x, text) in [
+            (0.001, "0.001"),
+            (200.0, "200"),
+            (0.9, "0.9"),
+            (-2.5e-7, "-2.5e-7"),
+        ] {
+            assert_eq!(readable(x), text);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use asyncopt_algorithms::Precondition;
 use asyncopt_runtime::Stragglers;
 use clap::builder::{PossibleValue, TypedValueParser};
 
-use crate::optimizer::{Optimizer, Registry};
+use crate::optimizer::{readable, Optimizer, Registry};
 
 /// Parses `--algo` against the optimizers of the command line and lists them in `--help` and
 /// shell completions, with a one-line error for an unknown name.
@@ -41,11 +41,11 @@ impl TypedValueParser for AlgorithmParser {
                 .hypers()
                 .iter()
                 .map(|h| match h.takes_any() {
-                    true => format!("--param {}={} ({})", h.name, h.default, h.help),
+                    true => format!("--param {}={} ({})", h.name, readable(h.default), h.help),
                     false => format!(
                         "--param {}={} ({}; {})",
                         h.name,
-                        h.default,
+                        readable(h.default),
                         h.help,
                         h.range()
                     ),
