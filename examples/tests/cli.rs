@@ -335,6 +335,89 @@ fn predict_names_the_line_of_each_row_past_blank_and_comment_lines() {
     assert_eq!(predict("rows.libsvm.xz"), csv);
 }
 
+/// The metrics `evaluate` writes as JSON, with `data` given or (None) not.
+fn evaluated(dir: &Path, model: &str, data: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["evaluate", "--model", model, "--out", "-"];
+    args.extend(data.iter().flat_map(|data| ["--data", data]));
+    serde_json::from_str(&succeeded(&run(&args, dir))).unwrap()
+}
+
+/// The first command trains on the built-in set, which has no file to give `--data`: its
+/// model is scored and applied without one, as if the set's own file were given.
+#[test]
+fn evaluate_and_predict_without_data_read_the_built_in_set_the_model_was_trained_on() {
+    let dir = scratch("evaluate-builtin");
+    let trained = ["--algo", "asgd", "--updates", "2000", "--bias"];
+    succeeded(&run(
+        &[&trained[..], &["--save-model", "m.json"]].concat(),
+        &dir,
+    ));
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    let file = test_support::data("cal_housing.scale.xz");
+    let file = file.to_str().unwrap();
+    let builtin = evaluated(&dir, "m.json", None);
+    let given = evaluated(&dir, "m.json", Some(file));
+    assert_eq!(builtin["data_sha256"], model["data"]["sha256"], "{builtin}");
+    assert_eq!(builtin["metrics"], given["metrics"], "{builtin} {given}");
+    let objective = builtin["metrics"]["objective"].as_f64().unwrap();
+    let recorded = model["objective"].as_f64().unwrap();
+    assert!(
+        (objective - recorded).abs() <= 1e-12 * recorded,
+        "evaluated {objective}, trained {recorded}"
+    );
+    let stdout = succeeded(&run(&["evaluate", "--model", "m.json"], &dir));
+    assert!(
+        stdout.starts_with("cal_housing.scale (20640 rows): objective "),
+        "{stdout}"
+    );
+    // Each prediction names its line of the set's text, as with the file given.
+    let predict = |data: &[&str]| {
+        let args = [&["predict", "--model", "m.json", "--out", "-"][..], data].concat();
+        succeeded(&run(&args, &dir))
+    };
+    let csv = predict(&[]);
+    assert_eq!(csv, predict(&["--data", file]));
+    assert_eq!(csv.lines().count(), 20641, "a header and a row per line");
+    assert!(csv.lines().last().unwrap().starts_with("20640,"), "{csv}");
+}
+
+/// A model of a file, without `--data`: the built-in set is not what it was trained on, and
+/// nothing else can be guessed; the usage error names its data. A file named as the built-in
+/// set, holding other rows, is not taken for it.
+#[test]
+fn evaluate_and_predict_without_data_name_the_file_the_model_was_trained_on() {
+    let dir = scratch("evaluate-nodata");
+    trained_on_labelled(&dir);
+    std::fs::write(dir.join("cal_housing.scale"), "1 1:0.5\n2 2:1\n").unwrap();
+    let args = [
+        "--data",
+        "cal_housing.scale",
+        "--workers",
+        "1",
+        "--updates",
+        "10",
+    ];
+    succeeded(&run(
+        &[&args[..], &["--save-model", "c.json"]].concat(),
+        &dir,
+    ));
+    for (model, data) in [
+        ("m.json", "labelled.libsvm (40 rows)"),
+        ("c.json", "cal_housing.scale (2 rows)"),
+    ] {
+        let trained_on = format!(
+            "--data is needed: {model} was trained on {data}, not on the built-in set; pass \
+             --data FILE"
+        );
+        let evaluate = run(&["evaluate", "--model", model], &dir);
+        assert_usage_error(&evaluate, &format!("{trained_on} to score it on"));
+        let predict = run(&["predict", "--model", model, "--out", "p.csv"], &dir);
+        assert_usage_error(&predict, &format!("{trained_on} with the rows to predict"));
+        assert!(!dir.join("p.csv").exists());
+    }
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]

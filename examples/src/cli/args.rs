@@ -19,6 +19,7 @@ Examples:
       --target-subopt 1e-4 --trace run.csv --summary run.json --plot run.svg
   async-train --algo asgd --loss logistic --lambda 1e-4 --bias --data a9a.xz --save-model m.json
   async-train evaluate --model m.json --data a9a.t.xz
+  async-train evaluate --model runs/run-<time>/asgd.model.json   # the built-in set's model
 
 Exit codes: 0 done, 1 error, 2 usage error (a flag or a value refused), 3 a --target-subopt
 that was not reached, 130 (143, 129) stopped by Ctrl-C (SIGTERM, SIGHUP: a closed terminal,
@@ -49,10 +50,12 @@ pub struct Cli {
 pub(super) enum Command {
     /// Run several algorithms on the same data and seed and compare their time to the target.
     Compare(Box<CompareArgs>),
-    /// Score a saved model on a LIBSVM file: RMSE and R^2, or accuracy, log-loss and ROC AUC;
-    /// a model of an optimizer's own type, its objective and the metrics its type gives.
+    /// Score a saved model on a LIBSVM file (without --data, the built-in set it was trained
+    /// on): RMSE and R^2, or accuracy, log-loss and ROC AUC; a model of an optimizer's own
+    /// type, its objective and the metrics its type gives.
     Evaluate(EvaluateArgs),
-    /// Write a saved model's prediction for every row of a LIBSVM file, as CSV.
+    /// Write a saved model's prediction for every row of a LIBSVM file (without --data, the
+    /// built-in set it was trained on), as CSV.
     Predict(PredictArgs),
     /// Run as a worker of a driver on another host.
     Worker(WorkerArgs),
@@ -289,9 +292,10 @@ pub(super) struct EvaluateArgs {
     /// A model written by --save-model.
     #[arg(long)]
     pub(super) model: PathBuf,
-    /// LIBSVM file to score the model on (plain, .gz or .xz).
+    /// LIBSVM file to score the model on (plain, .gz or .xz) [default: the built-in
+    /// California housing set, if the model was trained on it].
     #[arg(long)]
-    pub(super) data: PathBuf,
+    pub(super) data: Option<PathBuf>,
     /// The memory budget of a model, in features: a model file of more features (one trained
     /// with a larger --max-features) is refused before anything is allocated for it.
     #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
@@ -309,9 +313,10 @@ pub(super) struct PredictArgs {
     /// LIBSVM file (plain, .gz or .xz) whose rows to predict. A row needs no label: one
     /// starting with a feature (`idx:val`) or with `?` has none, and a label (any number) is
     /// not used. Blank and comment lines are no rows, so a row without
-    /// label or feature is written `1:0`; the `line` column says which line each row is.
+    /// label or feature is written `1:0`; the `line` column says which line each row is
+    /// [default: the built-in California housing set, if the model was trained on it].
     #[arg(long)]
-    pub(super) data: PathBuf,
+    pub(super) data: Option<PathBuf>,
     /// The memory budget of a model, in features: a model file of more features (one trained
     /// with a larger --max-features) is refused before anything is allocated for it.
     #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]

@@ -1,5 +1,5 @@
 //! The command line: `async-train [--algo NAME ...]`, `async-train compare ...`,
-//! `async-train evaluate|predict --model M --data D`, `async-train worker --driver ADDR`.
+//! `async-train evaluate|predict --model M [--data D]`, `async-train worker --driver ADDR`.
 //! With no arguments at all it runs the built-in comparison.
 //!
 //! - `entry`: [`run`], [`run_from`] and [`main_from`], from the arguments to an exit code;
@@ -7,6 +7,7 @@
 //! - `args` and `parsers`: the flags ([`Cli`], [`RunArgs`]) and their value parsers;
 //! - `spec`: from the flags to a job ([`RunArgs::job`]), every value checked;
 //! - `train`, `compare`, `score` (`evaluate`, `predict`) and `worker`: the commands;
+//! - `scored_data`: the built-in set `evaluate` and `predict` read without `--data`;
 //! - `output` and `logging`: where the commands write, and their log lines.
 
 mod args;
@@ -17,6 +18,7 @@ mod logging;
 mod output;
 mod parsers;
 mod score;
+mod scored_data;
 mod spec;
 mod train;
 mod worker;

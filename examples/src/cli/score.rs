@@ -1,9 +1,13 @@
-//! `evaluate` and `predict`: a saved model scored on, or applied to, a LIBSVM file.
+//! `evaluate` and `predict`: a saved model scored on, or applied to, a LIBSVM file, or the
+//! built-in set it was trained on.
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
+use super::scored_data::{builtin_of, numbered_builtin_of};
 use super::spec::check_max_features;
 use crate::model_file::SavedModel;
 use crate::optimizer::Registry;
@@ -14,11 +18,7 @@ use crate::trace::check_writable;
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     check_max_features(args.max_features)?;
     if let Some(out) = &args.out {
-        refuse_overwriting(
-            "--out",
-            out,
-            &[("data", &args.data), ("model", &args.model)],
-        )?;
+        refuse_overwriting("--out", out, &inputs(&args.data, &args.model))?;
     }
     if let Some(out) = args.out.as_ref().filter(|out| !is_stdout(out)) {
         // Before the data is read and scored, as a run's outputs are checked before it.
@@ -27,9 +27,12 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     let model = SavedModel::read_within(&args.model, args.max_features)?;
     // Known before the data is read: a model this program cannot score costs no load.
     let scorer = Scorer::of(&model, &args.model, registry)?;
-    let data = {
-        let _reading = Working::start(&format!("reading {}", args.data.display()), false);
-        model.load_data(&args.data)?
+    let data = match &args.data {
+        Some(path) => {
+            let _reading = Working::start(&format!("reading {}", path.display()), false);
+            model.load_data(path)?
+        }
+        None => builtin_of(&model, &args.model, "to score it on")?,
     };
     let evaluation = scorer.evaluate(&data)?;
     let line = &evaluation.line;
@@ -58,11 +61,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
 
 pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     check_max_features(args.max_features)?;
-    refuse_overwriting(
-        "--out",
-        &args.out,
-        &[("data", &args.data), ("model", &args.model)],
-    )?;
+    refuse_overwriting("--out", &args.out, &inputs(&args.data, &args.model))?;
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;
     }
@@ -70,9 +69,12 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
     scorer.prediction_columns()?;
-    let (data, lines) = {
-        let _reading = Working::start(&format!("reading {}", args.data.display()), false);
-        model.load_numbered_rows(&args.data)?
+    let (data, lines) = match &args.data {
+        Some(path) => {
+            let _reading = Working::start(&format!("reading {}", path.display()), false);
+            model.load_numbered_rows(path)?
+        }
+        None => numbered_builtin_of(&model, &args.model, "with the rows to predict")?,
     };
     let predictions = scorer.predict(&data, &lines)?;
     write_output(&args.out, &predictions.to_csv())?;
@@ -83,4 +85,10 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
         say!("{written} written to {}", args.out.display());
     }
     Ok(())
+}
+
+/// The files a command reads, which its output may not overwrite.
+fn inputs<'a>(data: &'a Option<PathBuf>, model: &'a PathBuf) -> Vec<(&'static str, &'a PathBuf)> {
+    let data = data.iter().map(|path| ("data", path));
+    data.chain([("model", model)]).collect()
 }
