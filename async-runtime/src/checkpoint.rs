@@ -663,7 +663,7 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
         let (tx, rx) = std::sync::mpsc::channel();
-        let reading = dir.clone();
+        let reading = dir.to_path_buf();
         std::thread::spawn(move || {
             let _ = tx.send(read(&reading, "asaga on bio").map(|_| ()));
         });

@@ -1653,6 +1653,7 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
 
 #[test]
 fn workers_exit_when_the_driver_is_killed() {
+    let dir = scratch("kill");
     let mut driver = Command::new(EXE)
         .args([
             "--algo",
@@ -1663,7 +1664,7 @@ fn workers_exit_when_the_driver_is_killed() {
             "120",
             "--quiet",
         ])
-        .current_dir(scratch("kill"))
+        .current_dir(&dir)
         .spawn()
         .expect("async-train starts");
     let workers = its_four_workers(&driver);

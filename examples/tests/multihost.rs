@@ -124,6 +124,8 @@ struct RunFiles {
     token: String,
     summary: String,
     data: String,
+    /// The folder of the token and the summary, removed when the run's files drop.
+    _scratch: test_support::Scratch,
 }
 
 /// The network of test `tag` and its files; `None` (the test is skipped, with the reason
@@ -144,6 +146,7 @@ fn setup(tag: char) -> Option<(Network, RunFiles)> {
         token: path(token),
         summary: path(dir.join("summary.json")),
         data: path(a9a()),
+        _scratch: dir,
     };
     Some((network, files))
 }

@@ -7,6 +7,8 @@
 //! assert_eq!(test_support::optimum("a9a.xz"), 0.2242095732);
 //! ```
 
+use std::ffi::OsStr;
+use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -50,8 +52,9 @@ pub fn optimum(file: &str) -> f64 {
 /// The L2-regularised logistic optimum on a9a with lambda = 1e-4 (`data/README.md`).
 pub const A9A_LOGISTIC_1E_4: f64 = 0.3245069247;
 
-/// A new, empty scratch folder for the test `name`, unique to this process.
-pub fn scratch(name: &str) -> PathBuf {
+/// A new, empty scratch folder for the test `name`, unique to this process, removed when the
+/// returned guard drops.
+pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("asyncopt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Private whatever the umask: a checkpoint folder every user can write is refused.
@@ -62,7 +65,70 @@ pub fn scratch(name: &str) -> PathBuf {
     builder
         .create(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir
+    Scratch { dir }
+}
+
+/// A scratch folder that is removed with everything in it when dropped, so test runs do not
+/// fill `/tmp`; dropped by a panic (a failing test) it is kept, for a look at what was left.
+/// Reads as the folder's `Path`.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl AsRef<OsStr> for Scratch {
+    fn as_ref(&self) -> &OsStr {
+        self.dir.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if std::fs::remove_dir_all(&self.dir).is_err() {
+            // A test may have left a folder read-only (an unwritable output): open it up.
+            make_writable(&self.dir);
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Gives the owner write and search rights on every folder under `dir`, so it can be emptied.
+fn make_writable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_writable(&entry.path());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Asserts that a command succeeded and returns its standard output.
@@ -165,4 +231,54 @@ pub fn levels_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<tracing::Level>) {
     let returned = tracing::subscriber::with_default(Levels(levels.clone()), f);
     let levels = levels.lock().unwrap().clone();
     (returned, levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_folder_is_private_and_gone_once_its_guard_drops() {
+        let dir = scratch("guard-dropped");
+        let path = dir.to_path_buf();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/file"), "x").unwrap();
+        drop(dir);
+        assert!(!path.exists(), "{} is left behind", path.display());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_scratch_folder_with_a_read_only_folder_inside_is_gone_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("guard-read-only");
+        let path = dir.to_path_buf();
+        std::fs::create_dir(dir.join("locked")).unwrap();
+        std::fs::write(dir.join("locked/file"), "x").unwrap();
+        std::fs::set_permissions(dir.join("locked"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        drop(dir);
+        assert!(!path.exists(), "{} is left behind", path.display());
+    }
+
+    #[test]
+    fn a_scratch_folder_dropped_by_a_panic_is_kept() {
+        let path =
+            std::env::temp_dir().join(format!("asyncopt-guard-panicked-{}", std::process::id()));
+        let panicked = catch_unwind(|| {
+            let dir = scratch("guard-panicked");
+            std::fs::write(dir.join("evidence"), "x").unwrap();
+            panic!("a failing test");
+        });
+        assert!(panicked.is_err());
+        let kept = path.join("evidence").is_file();
+        let _ = std::fs::remove_dir_all(&path);
+        assert!(kept, "{} is gone", path.display());
+    }
 }

@@ -1001,7 +1001,8 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
 fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
     let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a"]);
-    let dir = test_support::scratch("checkpoint-blocked").join("ckpt");
+    let scratch = test_support::scratch("checkpoint-blocked");
+    let dir = scratch.join("ckpt");
     // A file where the folder should be: the write fails, as on a full or read-only disk.
     std::fs::write(&dir, b"in the way").unwrap();
     driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {

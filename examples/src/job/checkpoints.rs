@@ -285,7 +285,7 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&lock).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
         let (tx, rx) = std::sync::mpsc::channel();
-        let claiming = dir.clone();
+        let claiming = dir.to_path_buf();
         std::thread::spawn(move || {
             let _ = tx.send(claim_checkpoint_folder(&claiming, None).map(|_| ()));
         });

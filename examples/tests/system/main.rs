@@ -899,17 +899,19 @@ fn asgd_finishes_on_one_worker() {
     assert_eq!(survivor.partitions.len(), 4, "it holds every partition");
 }
 
-/// a9a decompressed into a scratch folder: a plain file every local worker can read.
-fn plain_a9a(test: &str) -> std::path::PathBuf {
+/// a9a decompressed into a scratch folder: a plain file every local worker can read, and the
+/// folder's guard, to keep while the file is read.
+fn plain_a9a(test: &str) -> (test_support::Scratch, std::path::PathBuf) {
     use std::io::Read;
     let mut text = Vec::new();
     asyncopt_runtime::data::libsvm::open(&test_support::data("a9a.xz"))
         .expect("a9a opens")
         .read_to_end(&mut text)
         .expect("a9a decompresses");
-    let path = test_support::scratch(test).join("a9a.svm");
+    let dir = test_support::scratch(test);
+    let path = dir.join("a9a.svm");
     std::fs::write(&path, text).expect("scratch is writable");
-    path
+    (dir, path)
 }
 
 fn four_partitions_per_worker_reach_target() {
@@ -954,7 +956,8 @@ fn partitions_travel_in_chunks() {
 
 fn own_splits_survive_a_killed_worker() {
     let mut args = job_args("a9a.xz", 1e-3);
-    args.data = Some(plain_a9a("own-splits-kill"));
+    let (_scratch, a9a) = plain_a9a("own-splits-kill");
+    args.data = Some(a9a);
     args.data_access = async_train::cli::DataAccessName::Shared;
     let spec = args.job(Algorithm::Asgd).expect("valid settings");
     assert!(matches!(
@@ -1699,8 +1702,9 @@ fn checkpoints_every_second_lose_no_worker() {
     args.updates = Some(100_000_000);
     args.time = Some(4.0);
     let mut spec = args.job(Algorithm::Sgd).expect("valid settings");
+    let scratch = test_support::scratch("w8a-checkpoints");
     spec.checkpointing = Checkpointing {
-        dir: Some(test_support::scratch("w8a-checkpoints")),
+        dir: Some(scratch.to_path_buf()),
         every_s: Some(1.0),
         ..Checkpointing::default()
     };
