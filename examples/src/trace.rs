@@ -252,9 +252,8 @@ pub fn remove_unfinished() {
 mod tests {
     use super::*;
 
-    fn folder(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("trace-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn folder(name: &str) -> test_support::Scratch {
+        let dir = test_support::scratch(&format!("trace-{name}"));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         dir
     }
@@ -273,7 +272,6 @@ mod tests {
         remove_unfinished();
         assert!(!temporary.exists());
         assert_eq!(std::fs::read(dir.join("done.csv")).unwrap(), b"whole\n");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -296,6 +294,5 @@ mod tests {
             &dir.join("other/t.csv")
         ));
         assert!(!same_file(&dir.join("link/../t.csv"), &dir.join("t.csv")));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

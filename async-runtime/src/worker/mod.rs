@@ -1167,7 +1167,6 @@ mod tests {
                 "{readable:?}"
             );
         }
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

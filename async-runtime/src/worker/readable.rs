@@ -128,12 +128,9 @@ pub(super) mod tests {
 
     /// A fresh folder holding `data/train.svm`, a `secret` beside `data`, and in `data` a
     /// symbolic link `escape` to that secret.
-    pub(in crate::worker) fn tree() -> PathBuf {
-        let root = std::env::temp_dir().join(format!(
-            "asyncopt-readable-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+    pub(in crate::worker) fn tree() -> test_support::Scratch {
+        // Tests of one process build trees at once: each its own name.
+        let root = test_support::scratch(&format!("readable-{}", rand::random::<u32>()));
         std::fs::create_dir_all(root.join("data")).unwrap();
         std::fs::write(root.join("data/train.svm"), "1 1:1\n").unwrap();
         std::fs::write(root.join("secret"), "key\n").unwrap();
@@ -165,7 +162,6 @@ pub(super) mod tests {
             }
         }
         assert!(read(&train, &[]).is_err(), "nothing named, nothing read");
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[cfg(unix)]
@@ -196,7 +192,6 @@ pub(super) mod tests {
             "the file opened is the secret"
         );
         assert_eq!(read(&link, &readable), Ok("1 1:1\n".into()));
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[cfg(unix)]
@@ -208,7 +203,6 @@ pub(super) mod tests {
         assert!(made.is_ok_and(|s| s.success()), "mkfifo");
         let said = read(&fifo, &[root.join("data")]).expect_err("refused");
         assert!(said.contains("start the worker with --data PATH"), "{said}");
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -222,6 +216,5 @@ pub(super) mod tests {
             "{said}"
         );
         assert!(!said.contains("--data"), "{said}");
-        std::fs::remove_dir_all(root).unwrap();
     }
 }
