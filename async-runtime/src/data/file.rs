@@ -113,7 +113,9 @@ pub(crate) fn available_now() -> Option<u64> {
     available_kib.map(|kib| kib.saturating_mul(1024))
 }
 
-fn share_of(held: u64, available: Option<u64>) -> u64 {
+/// Half of what a holder holds, `held`, and the host has `available` (no bound where that
+/// is unknown): the share every holder of memory on the host may take.
+pub(crate) fn share_of(held: u64, available: Option<u64>) -> u64 {
     available.map_or(u64::MAX, |available| available.saturating_add(held) / 2)
 }
 

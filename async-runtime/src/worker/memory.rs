@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::data::file::share_of;
 use crate::error::TaskError;
 
 /// What a worker may hold without asking the host: reading `/proc/meminfo` takes 10-15 us,
@@ -125,11 +126,7 @@ impl MemoryAccount {
         let after = total.saturating_sub(freeing).saturating_add(bytes);
         if after > self.unasked {
             let in_memory = total - state.held[Kind::Arriving as usize];
-            let budget_on = |available: Option<u64>| {
-                available.map_or(u64::MAX, |available| {
-                    available.saturating_add(in_memory) / 2
-                })
-            };
+            let budget_on = |available| share_of(in_memory, available);
             let standing = state
                 .answer
                 .filter(|(asked, _)| asked.elapsed() < self.answer_stands)
