@@ -5,8 +5,9 @@
 //! for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) if the signal stopped a run or kept one from
 //! starting; one that came once the last run was over, while its files were written, stops
 //! nothing and leaves the exit code as it was. A second signal, or one while no run is going
-//! on, quits at once, naming the outputs it leaves unwritten ([`Saving::will_write`]). A terminal that closes (SIGHUP) so keeps the run's files; a
-//! command started under `nohup`, which ignores SIGHUP, still ignores it and goes on.
+//! on, quits at once, naming the outputs it leaves unwritten ([`Saving::will_write`]). A
+//! terminal that closes (SIGHUP) so keeps the run's files; a command started under `nohup`,
+//! which ignores SIGHUP, still ignores it and goes on.
 //!
 //! SIGXFSZ is ignored, so a write past a file size limit fails as one on a full disk does.
 //!

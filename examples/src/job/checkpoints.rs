@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use asyncopt_algorithms::Params;
 use asyncopt_runtime::checkpoint::{self, Checkpoint, CheckpointPolicy};
-use asyncopt_runtime::data::{DataError, Dataset, LoadOptions, SharedOptions};
+use asyncopt_runtime::data::{DataError, Dataset, LoadOptions, SharedFile, SharedOptions};
 use asyncopt_runtime::Driver;
 
 use super::{DataSource, JobSpec};
@@ -223,14 +223,16 @@ fn identity(spec: &JobSpec, data: &Dataset, p: &Params) -> Result<String> {
 /// data), nor by how the workers get it: a file is named by its text as a scan reads it, so a
 /// run that ships it and one whose workers read it themselves name it alike.
 fn data_by_content(spec: &JobSpec, data: &Dataset) -> Result<String> {
+    let by_text = |file: &SharedFile| format!("text sha256 {}", file.text_fingerprint());
+    let by_content = || format!("content sha256 {}", data.fingerprint());
     if let Some(file) = data.origin() {
-        return Ok(format!("text sha256 {}", file.text_fingerprint()));
+        return Ok(by_text(file));
     }
     let DataSource::File {
         path, dim, max_dim, ..
     } = &spec.data
     else {
-        return Ok(format!("content sha256 {}", data.fingerprint()));
+        return Ok(by_content());
     };
     // Shipped: scanned as a shared file is. A pipe cannot be read twice, and is named by
     // the content read.
@@ -246,14 +248,11 @@ fn data_by_content(spec: &JobSpec, data: &Dataset) -> Result<String> {
             seed: 0,
         },
     );
-    Ok(match scan {
-        Ok(scanned) => match scanned.origin() {
-            Some(file) => format!("text sha256 {}", file.text_fingerprint()),
-            None => format!("content sha256 {}", data.fingerprint()),
-        },
-        Err(DataError::NotSeekable { .. }) => format!("content sha256 {}", data.fingerprint()),
-        Err(error) => return Err(error).context("cannot name the data for its checkpoint"),
-    })
+    match scan {
+        Ok(scanned) => Ok(scanned.origin().map_or_else(by_content, by_text)),
+        Err(DataError::NotSeekable { .. }) => Ok(by_content()),
+        Err(error) => Err(error).context("cannot name the data for its checkpoint"),
+    }
 }
 
 /// The rows the objective is evaluated on: they set f*, the default step and the
