@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::job::{self, JobSpec, Outcome};
 use crate::optimizer::Optimizer;
+use crate::run_files::RunFiles;
 use asyncopt_runtime::Dataset;
 
 /// What a comparison wrote and measured.
@@ -38,8 +39,9 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let saving = crate::interrupt::Saving::begin();
+    let mut files = RunFiles::new(&saving);
     let shared = SHARED_FILES.map(|file| out.join(file));
-    saving.will_write(shared.iter().cloned());
+    files.will_write(shared.iter().cloned());
     // One optimum for all runs, computed once: the toolkit's is a linear model's.
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
         job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
@@ -47,9 +49,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         spec.stop.optimum
     };
     let mut outcomes = Vec::new();
-    let mut files = Vec::new();
     let mut not_run = None;
-    let mut unwritten = Vec::new();
     let mut kept_by_signal = false;
     for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
@@ -75,12 +75,12 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             asyncopt_runtime::Series::Last
         };
         let run_files = run_files(algorithm, out);
-        saving.will_write(run_files.iter().cloned());
+        files.will_write(run_files.iter().cloned());
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
             // The runs done are not lost to a later one that cannot start.
             Err(e) if !outcomes.is_empty() => {
-                run_files.iter().for_each(|file| saving.written(file));
+                files.will_not_write(&run_files);
                 kept_by_signal = e.is::<crate::cli::Interrupted>();
                 not_run = Some(format!("{algorithm} could not run: {e:#}"));
                 break;
@@ -93,15 +93,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.
         let _files = saving.writing_files();
-        for (file, result) in write_run_files(&outcome, &data, run_files) {
-            match result {
-                Ok(()) => {
-                    saving.written(&file);
-                    files.push(file)
-                }
-                Err(e) => unwritten.push(format!("{e:#}")),
-            }
-        }
+        write_run_files(&mut files, &outcome, &data, run_files);
         outcomes.push(outcome);
     }
     let _files = saving.writing_files();
@@ -110,10 +102,10 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let stopped_by_signal = kept_by_signal || outcomes.iter().any(|o| o.interrupted);
     let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
-        files,
+        files: Vec::new(),
         outcomes,
         not_run,
-        unwritten,
+        unwritten: Vec::new(),
         stopped_by_signal,
     };
     // The table before the plots, which are drawn from the runs: a disk the plots fill, or a
@@ -121,28 +113,20 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     // written (a full disk) is still printed: the comparison is not lost with its file.
     let [table, svg, png] = shared;
     let text = serde_json::to_string_pretty(&outputs.json())? + "\n";
-    match crate::trace::write_whole(&table, text.as_bytes()) {
-        Ok(()) => {
-            saving.written(&table);
-            outputs.files.push(table)
-        }
-        Err(e) => outputs
-            .unwritten
-            .push(format!("cannot write {}: {e}", table.display())),
-    }
+    files.write(&table, |table| {
+        crate::trace::write_whole(table, text.as_bytes())
+            .with_context(|| format!("cannot write {}", table.display()))
+    });
     let lines: Vec<(&str, &crate::trace::Trace)> = (outputs.outcomes.iter())
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
     let target = spec.stop.target_subopt;
     for picture in [svg, png] {
-        match crate::plot::write_plot(&picture, &lines, optimum, target) {
-            Ok(()) => {
-                saving.written(&picture);
-                outputs.files.push(picture)
-            }
-            Err(e) => outputs.unwritten.push(format!("{e:#}")),
-        }
+        files.write(&picture, |picture| {
+            crate::plot::write_plot(picture, &lines, optimum, target)
+        });
     }
+    (outputs.files, outputs.unwritten) = files.into_lists();
     Ok(outputs)
 }
 
@@ -242,22 +226,13 @@ fn run_files(algorithm: Optimizer, out: &Path) -> [PathBuf; 3] {
     ["trace.csv", "summary.json", "model.json"].map(|kind| out.join(format!("{algorithm}.{kind}")))
 }
 
-/// Writes one run's trace, summary and model into `files` ([`run_files`]), each attempted
-/// whatever became of the others: each file with what became of it.
-fn write_run_files(
-    outcome: &Outcome,
-    data: &Dataset,
-    files: [PathBuf; 3],
-) -> [(PathBuf, Result<()>); 3] {
-    let [trace, summary, model] = files;
-    let trace_written = outcome.trace.write_csv(&trace);
-    let summary_written = outcome.write_summary(&summary);
-    let model_written = outcome.saved_model(data).and_then(|m| m.write(&model));
-    [
-        (trace, trace_written),
-        (summary, summary_written),
-        (model, model_written),
-    ]
+/// Writes one run's trace, summary and model ([`run_files`]) into `files`, each attempted
+/// whatever became of the others.
+fn write_run_files(files: &mut RunFiles, outcome: &Outcome, data: &Dataset, run: [PathBuf; 3]) {
+    let [trace, summary, model] = run;
+    files.write(&trace, |path| outcome.trace.write_csv(path));
+    files.write(&summary, |path| outcome.write_summary(path));
+    files.write(&model, |path| outcome.saved_model(data)?.write(path));
 }
 
 impl CompareOutputs {

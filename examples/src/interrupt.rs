@@ -5,7 +5,7 @@
 //! for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP) if the signal stopped a run or kept one from
 //! starting; one that came once the last run was over, while its files were written, stops
 //! nothing and leaves the exit code as it was. A second signal, or one while no run is going
-//! on, quits at once, naming the outputs it leaves unwritten ([`Saving::will_write`]). A
+//! on, quits at once, naming the outputs the runs named and have not written. A
 //! terminal that closes (SIGHUP) so keeps the run's files; a command started under `nohup`,
 //! which ignores SIGHUP, still ignores it and goes on.
 //!
@@ -39,6 +39,12 @@ fn unwritten() -> MutexGuard<'static, Vec<PathBuf>> {
     UNWRITTEN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The outputs a quit at once would name now.
+#[cfg(test)]
+pub(crate) fn not_written() -> Vec<PathBuf> {
+    unwritten().clone()
+}
+
 /// The handle every job's driver stops on.
 pub fn stop_handle() -> StopHandle {
     STOP.clone()
@@ -68,13 +74,14 @@ impl Saving {
         Saving(())
     }
 
-    /// The run is to write `files`: a second signal names those not written by then.
-    pub fn will_write(&self, files: impl IntoIterator<Item = PathBuf>) {
+    /// The run is to write `files`: a second signal names those not written by then. Through
+    /// [`RunFiles`](crate::run_files::RunFiles), which keeps what became of each.
+    pub(crate) fn will_write(&self, files: impl IntoIterator<Item = PathBuf>) {
         unwritten().extend(files);
     }
 
     /// `file` is written (or will not be: `will_write` named it for a run that did not run).
-    pub fn written(&self, file: &Path) {
+    pub(crate) fn written(&self, file: &Path) {
         unwritten().retain(|f| f != file);
     }
 }

@@ -43,6 +43,7 @@ pub mod optimizer;
 
 pub mod plot;
 pub mod progress;
+mod run_files;
 pub mod score;
 pub mod trace;
 pub mod watch;

@@ -11,6 +11,7 @@ use super::exit::UsageError;
 use super::output::{is_stdout, refuse_overwriting};
 use crate::interrupt;
 use crate::job::{self, Checkpointing, Outcome};
+use crate::run_files::RunFiles;
 use crate::trace::{check_writable, same_file};
 
 /// Longest interval between checkpoints: beyond a year is a typo, not a policy.
@@ -27,8 +28,9 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run and lets its files be written.
     let saving = interrupt::Saving::begin();
+    let mut files = RunFiles::new(&saving);
     let outputs = [&args.trace, &args.summary, &args.save_model, &args.plot];
-    saving.will_write(outputs.into_iter().flatten().cloned());
+    files.will_write(outputs.into_iter().flatten().cloned());
     let outcome = job::run(&spec, &data)?;
     let _files = saving.writing_files();
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
@@ -38,11 +40,11 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         }
     }
     say!("{}", outcome.one_line());
-    let unwritten = write_outputs(&args, &outcome, &data, &saving);
+    write_outputs(&args, &outcome, &data, &mut files);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);
     }
-    super::with_unwritten(&unwritten, outcome.into_result())
+    super::with_unwritten(files.unwritten(), outcome.into_result())
 }
 
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
@@ -147,24 +149,13 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
     Ok(())
 }
 
-/// Writes the outputs the flags name, each whatever became of the others: the errors of those
-/// that could not be written; `saving` learns of each one written.
-fn write_outputs(
-    args: &TrainArgs,
-    outcome: &Outcome,
-    data: &Dataset,
-    saving: &interrupt::Saving,
-) -> Vec<String> {
-    // Each file is attempted whatever became of the others (a disk may fill meanwhile).
-    let mut unwritten = Vec::new();
+/// Writes the outputs the flags name into `files`, each whatever became of the others (a disk
+/// may fill meanwhile).
+fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset, files: &mut RunFiles) {
     let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
         if let Some(path) = path {
-            match result(path) {
-                Ok(()) => {
-                    saving.written(path);
-                    say!("{label:<8} {}", path.display())
-                }
-                Err(e) => unwritten.push(format!("{e:#}")),
+            if files.write(path, result) {
+                say!("{label:<8} {}", path.display())
             }
         }
     };
@@ -185,7 +176,6 @@ fn write_outputs(
             outcome.spec.stop.target_subopt,
         )
     });
-    unwritten
 }
 
 /// Says what a resume from the checkpoint folder `dir` would go on from.
