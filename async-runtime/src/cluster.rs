@@ -21,6 +21,10 @@ pub const DRIVER_ENV: &str = "ASYNC_RUNTIME_DRIVER";
 /// files and folders a spawned worker may read ([`ClusterConfig::worker_data`]): one a path,
 /// so that any path passes, whatever characters it holds.
 pub const DATA_ENV_PREFIX: &str = "ASYNC_RUNTIME_DATA_";
+/// Environment variable that tells a spawned worker its driver grants it more files to read
+/// on its standard input, a pipe only that driver writes to: the files of the shared datasets
+/// it has the worker read.
+pub const GRANTS_ENV: &str = "ASYNC_RUNTIME_GRANTS_ON_STDIN";
 
 /// Tasks a worker holds at once by default: one, no prefetch. A second task in hand hides the
 /// round trip to the driver, but its result is older by a whole task when it arrives: on
@@ -59,9 +63,12 @@ pub struct ClusterConfig {
     pub worker_exe: Option<PathBuf>,
     /// Arguments given to local worker processes before the role is read from the environment.
     pub worker_args: Vec<String>,
-    /// The files (or folders of files) local workers may read when the driver names them: a
-    /// shared dataset's file ([`Dataset::open_shared`](crate::data::Dataset::open_shared)).
-    /// A worker reads no file its own options do not allow, whoever its driver is.
+    /// The files (or folders of files) local workers may read from the start when the driver
+    /// names them. Not needed for a shared dataset's file
+    /// ([`Dataset::open_shared`](crate::data::Dataset::open_shared)): the driver grants its
+    /// local workers that file itself, on a pipe to each that only it holds, before it has
+    /// them read it. A worker reads no file neither this nor such a grant allows, whoever
+    /// its driver is.
     pub worker_data: Vec<PathBuf>,
     /// Simulated stragglers.
     pub stragglers: Stragglers,
@@ -318,13 +325,23 @@ pub(crate) fn spawn_local_worker(
     for (i, path) in config.worker_data.iter().enumerate() {
         command.env(format!("{DATA_ENV_PREFIX}{i}"), path);
     }
+    // Its standard input is a pipe only this process writes to: the files it has the worker
+    // read are granted there (`crate::grants`), never over the link, where a peer holding
+    // the token could stand in for it. Unix only: there the worker reads it without waiting.
+    let grants = if cfg!(unix) {
+        command.env(GRANTS_ENV, "1");
+        Stdio::piped()
+    } else {
+        command.env_remove(GRANTS_ENV);
+        Stdio::null()
+    };
     // A process group of its own: the terminal's Ctrl-C goes to the driver alone, which
     // ends the run in order and then shuts its workers down (a worker whose driver dies
     // exits on its own).
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command
-        .stdin(Stdio::null())
+        .stdin(grants)
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| RuntimeError::Spawn {
@@ -404,6 +421,7 @@ pub fn run_worker_if_spawned() {
         .map_while(|i| std::env::var_os(format!("{DATA_ENV_PREFIX}{i}")))
         .map(PathBuf::from)
         .collect();
+    options.grants_on_stdin = std::env::var_os(GRANTS_ENV).is_some();
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),

@@ -23,6 +23,7 @@ mod combine;
 pub mod coordinator;
 pub mod data;
 mod error;
+mod grants;
 pub mod history;
 pub mod panics;
 pub mod protocol;

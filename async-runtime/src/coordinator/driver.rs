@@ -538,6 +538,11 @@ impl Driver {
         let bytes = frame::encode(self.run_id, message);
         let len = bytes.len();
         let info = &mut self.table.workers[worker];
+        if let ToWorker::ReadSplit { order, .. } = message {
+            // A worker this driver started reads a shared file on its grant, written before
+            // the order goes (`crate::grants`); a remote one on its own --data.
+            self.local.grant(info.pid, &order.path);
+        }
         info.bytes_out += len as u64;
         self.stats.bytes_sent += len as u64;
         match task {

@@ -5,11 +5,14 @@
 //!
 //! [`LocalWorkers`] is the one owner of the child processes and of the replacements awaited.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{self, ClusterConfig};
 use crate::error::RuntimeError;
+use crate::grants::GrantPipe;
 
 /// The local worker processes of a run.
 #[derive(Default)]
@@ -20,6 +23,8 @@ pub(crate) struct LocalWorkers {
     replaced: u32,
     /// Replacements started and not admitted yet, with when they were started.
     awaited: Vec<(String, Instant)>,
+    /// The pipe each process takes grants of files on, by its process id.
+    grants: HashMap<u32, GrantPipe>,
 }
 
 impl LocalWorkers {
@@ -41,7 +46,7 @@ impl LocalWorkers {
         for i in 0..workers {
             let name = format!("w{i}");
             match spawn(&name) {
-                Ok(child) => local.children.push((name, child)),
+                Ok(child) => local.adopt(name, child),
                 Err(error) => {
                     local.reap(Duration::ZERO, &[]);
                     return Err(error);
@@ -54,10 +59,26 @@ impl LocalWorkers {
     /// Processes started elsewhere, under their names, as if this driver had started them.
     #[cfg(test)]
     pub fn of(children: Vec<(String, Child)>) -> LocalWorkers {
-        LocalWorkers {
-            children,
-            ..LocalWorkers::default()
+        let mut local = LocalWorkers::default();
+        for (name, child) in children {
+            local.adopt(name, child);
         }
+        local
+    }
+
+    /// Keeps `child`, started as `name`, and the pipe it takes grants on.
+    fn adopt(&mut self, name: String, mut child: Child) {
+        self.grants.insert(child.id(), GrantPipe::of(&mut child));
+        self.children.push((name, child));
+    }
+
+    /// Grants the process `pid` (if this driver started it) the file `path`, before it is
+    /// sent the order to read it: on the pipe only this driver holds, so that the grant is
+    /// there when the order comes. Whether it was granted.
+    pub fn grant(&mut self, pid: u32, path: &Path) -> bool {
+        self.grants
+            .get_mut(&pid)
+            .is_some_and(|pipe| pipe.grant(path))
     }
 
     /// Whether this driver started no process.
@@ -95,6 +116,9 @@ impl LocalWorkers {
                 }
                 _ => true,
             });
+        let children = &self.children;
+        self.grants
+            .retain(|pid, _| children.iter().any(|(_, child)| child.id() == *pid));
         exited
     }
 
@@ -113,7 +137,7 @@ impl LocalWorkers {
         let slot = of.split('.').next().unwrap_or(of);
         let name = format!("{slot}.respawn{}", self.replaced);
         let child = cluster::spawn_local_worker(config, endpoint, &name)?;
-        self.children.push((name.clone(), child));
+        self.adopt(name.clone(), child);
         self.awaited.push((name.clone(), Instant::now()));
         Ok(Some(name))
     }
@@ -157,6 +181,7 @@ impl LocalWorkers {
     /// only when the driver's connection closes, after this: waiting for it held the end of
     /// the run, and its files, for the whole grace. How each told one ended, in order.
     pub fn reap(&mut self, grace: Duration, told: &[u32]) -> Vec<Option<ExitStatus>> {
+        self.grants.clear();
         let (mut waited, untold): (Vec<Child>, Vec<Child>) = self
             .children
             .drain(..)
@@ -304,6 +329,33 @@ mod tests {
             "the told one was killed: {ended:?}"
         );
         assert!(local.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replacement_is_granted_files_on_its_own_pipe_once_each() {
+        // A "worker" that writes what comes on its standard input to a file.
+        let scratch = test_support::scratch(&format!("local-grants-{}", std::process::id()));
+        let heard = scratch.join("heard");
+        let mut config = ClusterConfig::local(1);
+        config.worker_exe = Some("sh".into());
+        config.worker_args = vec!["-c".into(), format!("cat > '{}'", heard.display())];
+        let mut local = LocalWorkers::default();
+        let name = local.replace(&config, "tcp://127.0.0.1:1", "w0").unwrap();
+        assert_eq!(name.as_deref(), Some("w0.respawn1"));
+        let pid = local.children[0].1.id();
+        let path = std::path::Path::new("/data/a9a.svm");
+        assert!(local.grant(pid, path));
+        assert!(local.grant(pid, path), "granted already");
+        assert!(
+            !local.grant(pid + 1, path),
+            "not a process this driver started"
+        );
+        // Its pipe closed, it ends: what it heard is the one grant.
+        local.grants.clear();
+        let ended = local.reap(Duration::from_secs(10), &[pid]);
+        assert!(ended[0].is_some_and(|status| status.success()), "{ended:?}");
+        assert_eq!(std::fs::read(&heard).unwrap(), b"/data/a9a.svm\0");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub(super) struct Executor {
     /// [`WorkerOptions::readable`]: super::WorkerOptions::readable
     readable: Vec<PathBuf>,
     granted: GrantedBy,
+    /// Its driver grants it more files on its standard input (a local worker's).
+    grants_on_stdin: bool,
 }
 
 impl Executor {
@@ -76,7 +78,15 @@ impl Executor {
             failed: Said::default(),
             readable,
             granted,
+            grants_on_stdin: false,
         }
+    }
+
+    /// The same, also reading the files its own driver grants it on standard input
+    /// ([`crate::grants`]) when an order names one `readable` does not allow.
+    pub(super) fn with_grants_on_stdin(mut self) -> Executor {
+        self.grants_on_stdin = true;
+        self
     }
 
     /// Does the work the event loop hands over, in its order, and hands back each answer;
@@ -140,7 +150,7 @@ impl Executor {
     /// thread: heartbeats go on however long it takes, and the tasks sent meanwhile wait
     /// behind it. Opened here too, one file at a time: orders waiting hold no descriptor.
     pub(super) fn read(&mut self, order: &SplitOrder) -> ToDriver {
-        let file = match super::readable::open(&order.path, &self.readable, self.granted) {
+        let file = match self.open(&order.path) {
             Ok(file) => file,
             Err(message) => {
                 return ToDriver::DataFailed {
@@ -164,6 +174,28 @@ impl Executor {
                 message: error.to_string(),
             },
         }
+    }
+
+    /// Opens `path` if this worker may read it; if not, and its driver grants files on its
+    /// standard input, once more after taking the grants there: the driver wrote the grant
+    /// of a file before the order to read it, so the grant is there by now.
+    fn open(&mut self, path: &std::path::Path) -> Result<std::fs::File, String> {
+        let refused = match super::readable::open(path, &self.readable, self.granted) {
+            Ok(file) => return Ok(file),
+            Err(refused) if !self.grants_on_stdin => return Err(refused),
+            Err(refused) => refused,
+        };
+        let granted = crate::grants::take_from_stdin()
+            .map_err(|why| format!("this local worker may not read {}: {why}", path.display()))?;
+        let new: Vec<PathBuf> = granted
+            .into_iter()
+            .filter(|path| !self.readable.contains(path))
+            .collect();
+        if new.is_empty() {
+            return Err(refused);
+        }
+        self.readable.extend(new);
+        super::readable::open(path, &self.readable, self.granted)
     }
 
     /// Runs a task order with its simulated straggling; its result, once it no longer counts

@@ -93,6 +93,9 @@ pub struct WorkerOptions {
     /// whose files it may: a split order naming any other path is refused, so that a peer
     /// holding the token cannot read this host's other files. Empty: none.
     pub readable: Vec<PathBuf>,
+    /// Its driver started it and grants it more files on its standard input, a pipe only
+    /// that driver writes to ([`GRANTS_ENV`](crate::cluster::GRANTS_ENV)).
+    pub(crate) grants_on_stdin: bool,
 }
 
 impl WorkerOptions {
@@ -109,6 +112,7 @@ impl WorkerOptions {
             reconnect: None,
             spawned: false,
             readable: Vec::new(),
+            grants_on_stdin: false,
         }
     }
 }
@@ -388,6 +392,10 @@ async fn serve(
             readable::GrantedBy::CommandLine
         },
     );
+    let executor = match options.grants_on_stdin {
+        true => executor.with_grants_on_stdin(),
+        false => executor,
+    };
     std::thread::Builder::new()
         .name("async-worker-tasks".into())
         .spawn(move || executor.serve(work_rx, results_tx))

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub(super) enum GrantedBy {
     /// Its own command line (`--data PATH`).
     CommandLine,
-    /// The driver that started it, from its `ClusterConfig::worker_data`.
+    /// The driver that started it: its `ClusterConfig::worker_data`, and the files it grants
+    /// on the worker's standard input (`crate::grants`).
     Driver,
 }
 
@@ -39,13 +40,13 @@ fn refusal(named: &Path, granted: GrantedBy) -> String {
              those under the folders it names, and this one is not among them or is missing on \
              its host (start the worker with --data PATH, of the file or of its folder)"
         ),
-        // A library user who opened a shared dataset and launched local workers without
-        // saying they may read it: a worker cannot tell its driver's orders from an
-        // impostor's holding the token, so the grant is the user's to give.
+        // Its driver grants it the file of each shared dataset before it has it read it:
+        // refused, the file is missing here or the grant failed; ClusterConfig::worker_data
+        // is what grants a file from the start.
         GrantedBy::Driver => format!(
-            "this local worker may not read {named}: it reads only the files its driver's \
-             ClusterConfig::worker_data names and those under the folders it names, and this \
-             one is not among them or is missing (add the file or its folder to \
+            "this local worker may not read {named}: it is missing, or its driver did not \
+             grant it (a driver grants its local workers the file of each shared dataset it \
+             has them read; for any other file, add the file or its folder to \
              ClusterConfig::worker_data)"
         ),
     }
@@ -207,12 +208,13 @@ pub(super) mod tests {
 
     #[test]
     fn a_local_worker_refused_a_file_names_the_clusters_worker_data() {
-        // A library user opened a shared dataset and started local workers without granting
-        // it: the refusal spoke of a --data option the user never saw.
+        // A local worker refused a file its driver did not grant: the refusal spoke of a
+        // --data option the user never saw.
         let root = tree();
         let said = open(&root.join("data/train.svm"), &[], GrantedBy::Driver).expect_err("refused");
         assert!(
-            said.contains("add the file or its folder to ClusterConfig::worker_data"),
+            said.contains("it is missing, or its driver did not grant it")
+                && said.contains("add the file or its folder to ClusterConfig::worker_data"),
             "{said}"
         );
         assert!(!said.contains("--data"), "{said}");

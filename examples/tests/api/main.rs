@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -95,8 +96,16 @@ fn main() {
             a_resume_mid_epoch_reads_its_anchor,
         ),
         (
-            "local_workers_refused_a_shared_file_name_cluster_config_worker_data",
-            local_workers_refused_a_shared_file_name_the_remedy,
+            "local_workers_read_a_shared_file_without_cluster_config_worker_data",
+            local_workers_read_a_shared_file_without_worker_data,
+        ),
+        (
+            "a_token_holding_driver_that_did_not_start_a_worker_cannot_have_it_read_a_file",
+            a_stand_in_driver_cannot_grant_a_file,
+        ),
+        (
+            "garbage_on_a_local_workers_grants_pipe_is_a_clear_refusal",
+            garbage_on_the_grants_pipe_is_a_clear_refusal,
         ),
         (
             "an_unset_hyperparameter_says_how_a_library_caller_sets_it",
@@ -234,26 +243,137 @@ fn reduces_outside_the_loop_are_no_updates() {
     assert_eq!(report.stats.updates, 5, "--updates 5 reports 5");
 }
 
-/// A library user opens a shared dataset and starts local workers without granting it: the
-/// workers refuse the file, and the run's error named a `--data` option the user never saw.
-/// Now it names the remedy, `ClusterConfig::worker_data`.
-fn local_workers_refused_a_shared_file_name_the_remedy() {
-    let path = test_support::data("cal_housing.scale.xz");
-    let options = SharedOptions {
+/// The rows the partitions hold and the sum of their labels (a reduce without a barrier
+/// combines every partition's result by their mean).
+#[async_optimizer]
+fn rows_and_labels(cx: &mut Driver, data: &Dataset) -> (f64, f64) {
+    let rows: f64 = reduce!(data, |part| part.data().n_rows() as f64);
+    let labels: f64 = reduce!(data, |part| part.data().labels().sum());
+    let parts = cx.partitions(data) as f64;
+    (rows * parts, labels * parts)
+}
+
+fn shared_options() -> SharedOptions {
+    SharedOptions {
         load: LoadOptions::default(),
         eval_rows: SharedOptions::DEFAULT_EVAL_ROWS,
         seed: 7,
-    };
-    let data = Dataset::open_shared(&path, &options).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// A library user opens a shared dataset and starts local workers without listing the file
+/// in `ClusterConfig::worker_data`: the workers refused it, and the run ended. Now the driver
+/// grants its local workers the file itself, and they read every row of it.
+fn local_workers_read_a_shared_file_without_worker_data() {
+    let path = test_support::data("cal_housing.scale.xz");
+    let data = Dataset::open_shared(&path, &shared_options()).unwrap_or_else(|e| panic!("{e}"));
     let mut config = local(2);
+    config.partitions_per_worker = 2;
     config.max_respawns = 0;
+    assert!(config.worker_data.is_empty());
     let mut driver = Driver::launch(config).expect("cluster starts");
-    bracketed(&mut driver, &data, &5);
+    let (rows, labels) = rows_and_labels(&mut driver, &data);
+    let report = driver
+        .finish()
+        .unwrap_or_else(|e| panic!("the run succeeds: {e}"));
+    assert_eq!(
+        report.stats.lost_workers, 0,
+        "no worker was refused the file"
+    );
+    // The same rows as the dataset shipped whole.
+    let shipped = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let (shipped_rows, shipped_labels) = rows_and_labels(&mut driver, &shipped);
+    driver.finish().expect("the shipped run succeeds");
+    assert_eq!(rows, shipped.n_rows() as f64);
+    assert_eq!(rows, shipped_rows);
+    assert!(
+        (labels - shipped_labels).abs() <= 1e-9 * shipped_labels.abs().max(1.0),
+        "{labels} against {shipped_labels}"
+    );
+}
+
+/// Two small files in a fresh scratch folder, `secret.svm` and `granted.svm`.
+fn two_files(name: &str) -> (test_support::Scratch, PathBuf, PathBuf) {
+    let scratch = test_support::scratch(name);
+    let (secret, granted) = (scratch.join("secret.svm"), scratch.join("granted.svm"));
+    for file in [&secret, &granted] {
+        std::fs::write(file, "1 1:0.5 2:1\n-1 1:1 2:0.5\n").expect("scratch is writable");
+    }
+    (scratch, secret, granted)
+}
+
+/// A driver holding the token that did not start its one worker: the worker started as a
+/// driver starts its local workers, its grants pipe held by this test, `on_pipe` written there.
+fn stand_in_driver(on_pipe: &[u8]) -> (Driver, std::process::Child, std::process::ChildStdin) {
+    let token = asyncopt_runtime::Token::random();
+    let mut config = local(1);
+    config.spawn_local = false;
+    config.token = Some(token.clone());
+    let mut driver = Driver::bind(config).expect("the stand-in binds");
+    let mut worker = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(asyncopt_runtime::cluster::WORKER_ENV, "w0")
+        .env(asyncopt_runtime::cluster::DRIVER_ENV, driver.endpoint())
+        .env(asyncopt_runtime::cluster::TOKEN_ENV, token.to_hex())
+        .env(asyncopt_runtime::cluster::GRANTS_ENV, "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker starts");
+    let mut pipe = worker.stdin.take().expect("a pipe");
+    std::io::Write::write_all(&mut pipe, on_pipe).expect("the pipe is written");
+    driver.wait_for_workers().expect("the worker joins");
+    // The pipe kept open, as a driver keeps it: the worker sees no end of its grants.
+    (driver, worker, pipe)
+}
+
+fn open_shared(file: &std::path::Path) -> Dataset {
+    Dataset::open_shared(file, &shared_options()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A peer holding the token that stands in for the driver of a worker it did not start (its
+/// standard input is another's pipe) orders it to read a file nothing granted: refused. The
+/// grant of another file on its pipe grants that one only, and no grant travels over the link.
+fn a_stand_in_driver_cannot_grant_a_file() {
+    let (_scratch, secret, granted) = two_files("api-stand-in-driver");
+    let mut grant = granted.as_os_str().as_encoded_bytes().to_vec();
+    grant.push(0);
+    let (mut driver, mut worker, _pipe) = stand_in_driver(&grant);
+    // The file granted on its pipe it reads.
+    assert_eq!(bracketed(&mut driver, &open_shared(&granted), &1), 2.0);
+    bracketed(&mut driver, &open_shared(&secret), &1);
     let message = driver
         .finish()
-        .expect_err("no worker may read the file")
+        .expect_err("the worker reads no file it was not granted")
         .to_string();
-    assert!(message.contains("ClusterConfig::worker_data"), "{message}");
+    assert!(
+        message.contains(&format!("may not read {}", secret.display())),
+        "{message}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+}
+
+/// A local worker whose grants pipe carries what no driver writes refuses the read, saying
+/// so, and runs on: no panic, no grant made of the garbage.
+fn garbage_on_the_grants_pipe_is_a_clear_refusal() {
+    let (_scratch, _, granted) = two_files("api-grants-garbage");
+    let mut garbage = granted.as_os_str().as_encoded_bytes().to_vec();
+    garbage.insert(0, 0);
+    let (mut driver, mut worker, _pipe) = stand_in_driver(&garbage);
+    bracketed(&mut driver, &open_shared(&granted), &1);
+    let message = driver
+        .finish()
+        .expect_err("the read is refused")
+        .to_string();
+    assert!(
+        message
+            .contains("the grants on this worker's standard input are malformed (an empty grant)"),
+        "{message}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
 }
 
 /// Counts asvrg's "combined a result with a full gradient" events: all, those whose result

@@ -826,12 +826,8 @@ fn a9a_with_event_on(
     let token = asyncopt_runtime::Token::random();
     let mut config = local(4);
     config.token = Some(token.clone());
-    // Workers reading their own splits read only a file they were allowed.
-    config.worker_data = data
-        .origin()
-        .map(|f| f.path().to_path_buf())
-        .into_iter()
-        .collect();
+    // No `worker_data`: the driver grants its local workers, replacements too, the file they
+    // read their own splits of.
     let mut driver = Driver::launch(config).expect("cluster starts");
     let endpoint = driver.endpoint().to_owned();
     let pids: Vec<u32> = driver.workers().all().iter().map(|w| w.pid).collect();
