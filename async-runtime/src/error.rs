@@ -193,6 +193,10 @@ pub enum TaskError {
     /// The task's code panicked; the worker survives it.
     #[error("task panicked: {0}")]
     Panicked(String),
+    /// The worker has this many tasks queued and not done already: a driver, even one
+    /// holding the token, decides how many it sends.
+    #[error("more than {0} tasks queued")]
+    TooManyTasks(usize),
     /// Keeping what the driver sent would take the worker past its memory budget: half of
     /// what it holds (partitions, versions, queued tasks) and its host has available.
     #[error(

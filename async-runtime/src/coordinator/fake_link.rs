@@ -144,7 +144,8 @@ impl FakeLink {
                         }
                         ToDriver::Failed {
                             seq: task.seq,
-                            message: format!("more than {MAX_QUEUED_TASKS} tasks queued"),
+                            message: crate::error::TaskError::TooManyTasks(MAX_QUEUED_TASKS)
+                                .to_string(),
                         }
                     }
                     Reply::Disconnect => {

@@ -207,7 +207,7 @@ impl Executor {
         for shipped in std::mem::take(&mut order.versions) {
             let bytes = body_bytes(&shipped.body);
             self.hold(shipped, bytes);
-            queued.release(bytes);
+            queued.shrink(bytes);
         }
         // The task-level straggler model sleeps before the task, the worker-level one after
         // it; the result reports both.

@@ -1,11 +1,12 @@
 //! The worker's one account of the memory it holds: partitions held and arriving, broadcast
-//! versions kept, tasks queued. A driver, even one holding the token, decides how much of each
+//! versions kept, tasks queued (their bytes and how many). A driver, even one holding the token, decides how much of each
 //! it sends; each kind asking the host on its own let each take half of what was available
 //! however much the others (a worker's gigabytes of partitions) held already.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::MAX_QUEUED_TASKS;
 use crate::data::file::share_of;
 use crate::error::TaskError;
 
@@ -61,6 +62,8 @@ pub(crate) struct MemoryAccount {
 struct State {
     /// Bytes held, by [`Kind`].
     held: [u64; 4],
+    /// Tasks queued and not done: each one's bytes are among those of [`Kind::Tasks`].
+    tasks: usize,
     /// The host's last answer, and when it was asked.
     answer: Option<(Instant, Option<u64>)>,
 }
@@ -72,6 +75,9 @@ pub(crate) struct Held {
     account: Arc<MemoryAccount>,
     kind: Kind,
     bytes: u64,
+    /// Whether these are a queued task's bytes ([`MemoryAccount::reserve_task`]): the task is
+    /// counted until they are released, with them.
+    a_task: bool,
 }
 
 impl std::fmt::Debug for MemoryAccount {
@@ -118,7 +124,31 @@ impl MemoryAccount {
         bytes: u64,
         freeing: u64,
     ) -> Result<Held, TaskError> {
+        self.admit(&mut self.lock(), kind, bytes, freeing)?;
+        Ok(self.held_as(kind, bytes, false))
+    }
+
+    /// Counts a task queued and its `bytes`, or refuses it: [`TaskError::TooManyTasks`] past
+    /// [`MAX_QUEUED_TASKS`] (behind the one running), or its bytes as [`Self::reserve`] does.
+    /// The task stays counted until the [`Held`] is dropped, which releases both at once.
+    pub fn reserve_task(self: &Arc<Self>, bytes: u64) -> Result<Held, TaskError> {
         let mut state = self.lock();
+        if state.tasks > MAX_QUEUED_TASKS {
+            return Err(TaskError::TooManyTasks(MAX_QUEUED_TASKS));
+        }
+        self.admit(&mut state, Kind::Tasks, bytes, 0)?;
+        state.tasks += 1;
+        Ok(self.held_as(Kind::Tasks, bytes, true))
+    }
+
+    /// Adds `bytes` of `kind` to `state`, or says why they do not fit ([`Self::reserve`]).
+    fn admit(
+        &self,
+        state: &mut State,
+        kind: Kind,
+        bytes: u64,
+        freeing: u64,
+    ) -> Result<(), TaskError> {
         let total = state
             .held
             .iter()
@@ -149,7 +179,7 @@ impl MemoryAccount {
             }
         }
         state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
-        Ok(self.held_as(kind, bytes))
+        Ok(())
     }
 
     /// Counts `bytes` of `kind` already in memory (a partition decoded or read under its own
@@ -158,7 +188,7 @@ impl MemoryAccount {
         let mut state = self.lock();
         state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
         drop(state);
-        self.held_as(kind, bytes)
+        self.held_as(kind, bytes, false)
     }
 
     /// The bytes held of `kind`.
@@ -173,17 +203,28 @@ impl MemoryAccount {
         self.lock().held.iter().sum()
     }
 
-    fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
+    /// The tasks queued and not done.
+    #[cfg(test)]
+    pub fn tasks(&self) -> usize {
+        self.lock().tasks
+    }
+
+    fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64, a_task: bool) -> Held {
         Held {
             account: self.clone(),
             kind,
             bytes,
+            a_task,
         }
     }
 
-    fn release(&self, kind: Kind, bytes: u64) {
+    /// Releases `bytes` of `kind`, and `a_task` (one task done) with them, in one step.
+    fn release(&self, kind: Kind, bytes: u64, a_task: bool) {
         let mut state = self.lock();
         state.held[kind as usize] = state.held[kind as usize].saturating_sub(bytes);
+        if a_task {
+            state.tasks = state.tasks.saturating_sub(1);
+        }
     }
 
     /// The counts: a thread that panicked holding them left them whole (each change is one
@@ -198,14 +239,14 @@ impl Held {
     /// versions moved into the cache), keeping the rest counted.
     pub fn shrink(&mut self, bytes: u64) {
         let released = bytes.min(self.bytes);
-        self.account.release(self.kind, released);
+        self.account.release(self.kind, released, false);
         self.bytes -= released;
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.account.release(self.kind, self.bytes);
+        self.account.release(self.kind, self.bytes, self.a_task);
     }
 }
 

@@ -14,7 +14,6 @@ mod tries;
 use connect::{connected_peer, reach, send, DriverFrameLimit, BEFORE_PROOF_FRAME, CONNECT_ATTEMPT};
 use executor::{Executor, Work};
 use memory::{Held, Kind, MemoryAccount};
-use queued::Queued;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -279,8 +278,6 @@ struct Worker {
     /// When the event loop last turned.
     last_awake: Instant,
     work: std_mpsc::Sender<Work>,
-    /// Tasks handed to the executor and not finished.
-    queued: Arc<Queued>,
     /// What this worker holds, the task thread's and this loop's.
     memory: Arc<MemoryAccount>,
     /// Messages to send before anything else (answers to the driver).
@@ -456,7 +453,6 @@ impl Worker {
             last_heard: Instant::now(),
             last_awake: Instant::now(),
             work,
-            queued: Arc::default(),
             memory,
             outbox: Vec::new(),
             plain: Vec::new(),
@@ -753,7 +749,7 @@ impl Worker {
             }
             // Whether it may be read is seen on the task thread, on the file opened there.
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
-            ToWorker::Task(order) => match self.queued.take(&order, &self.memory) {
+            ToWorker::Task(order) => match queued::take(&order, &self.memory) {
                 Ok(queued) => Work::Task(order, queued),
                 Err(message) => {
                     self.outbox.push(ToDriver::Failed {

@@ -3,61 +3,22 @@
 //! large each is (a frame of up to 512 MiB of versions, captures and history entries), so
 //! both are bounded before a task is queued.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::memory::{Held, Kind, MemoryAccount};
-use super::MAX_QUEUED_TASKS;
+use super::memory::{Held, MemoryAccount};
 use crate::protocol::{TaskOrder, VersionBody};
 
-/// How many tasks are queued and not done.
-#[derive(Debug, Default)]
-pub(super) struct Queued {
-    tasks: AtomicUsize,
-}
+/// A task counted as queued, and its bytes, in the worker's memory until this is dropped
+/// (the task done): the account owns both counts, so they are released together.
+pub(super) type QueuedTask = Held;
 
-/// A task counted as queued, and its bytes in the worker's memory, until this is dropped
-/// (the task done).
-#[derive(Debug)]
-pub(super) struct QueuedTask {
-    queued: Arc<Queued>,
-    held: Held,
-}
-
-impl Queued {
-    /// Counts `order` as queued, or says why it is not: more than [`MAX_QUEUED_TASKS`] tasks
-    /// queued, or its bytes ([`order_bytes`]) refused by the worker's `memory`.
-    pub fn take(
-        self: &Arc<Self>,
-        order: &TaskOrder,
-        memory: &Arc<MemoryAccount>,
-    ) -> Result<QueuedTask, String> {
-        if self.tasks.load(Ordering::SeqCst) > MAX_QUEUED_TASKS {
-            return Err(format!("more than {MAX_QUEUED_TASKS} tasks queued"));
-        }
-        let held = memory
-            .reserve(Kind::Tasks, order_bytes(order), 0)
-            .map_err(|refused| refused.to_string())?;
-        self.tasks.fetch_add(1, Ordering::SeqCst);
-        Ok(QueuedTask {
-            queued: self.clone(),
-            held,
-        })
-    }
-}
-
-impl QueuedTask {
-    /// `bytes` of the task's are no longer its own to count (its versions, moved into the
-    /// cache or dropped).
-    pub fn release(&mut self, bytes: u64) {
-        self.held.shrink(bytes);
-    }
-}
-
-impl Drop for QueuedTask {
-    fn drop(&mut self) {
-        self.queued.tasks.fetch_sub(1, Ordering::SeqCst);
-    }
+/// Counts `order` as queued, or says why it is not: more than
+/// [`MAX_QUEUED_TASKS`](super::MAX_QUEUED_TASKS) tasks queued, or its bytes ([`order_bytes`])
+/// refused by the worker's `memory`.
+pub(super) fn take(order: &TaskOrder, memory: &Arc<MemoryAccount>) -> Result<QueuedTask, String> {
+    memory
+        .reserve_task(order_bytes(order))
+        .map_err(|refused| refused.to_string())
 }
 
 /// The bytes a task order holds: its versions, captures and history entries.
@@ -79,6 +40,8 @@ pub(super) fn body_bytes(body: &VersionBody) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::memory::Kind;
+    use super::super::MAX_QUEUED_TASKS;
     use super::*;
 
     fn order(captures: usize) -> TaskOrder {
@@ -100,14 +63,49 @@ mod tests {
         // 1,200 bytes available, tasks of 400: a driver's tasks (up to 512 MiB each) were
         // all queued, 64 of them, however little memory the host had.
         let memory = super::super::memory::tests::host_with(1200);
-        let queued = Arc::new(Queued::default());
-        let first = queued.take(&order(400), &memory).unwrap();
-        let _second = queued.take(&order(400), &memory).unwrap();
-        let refused = queued.take(&order(400), &memory).unwrap_err();
+        let first = take(&order(400), &memory).unwrap();
+        let _second = take(&order(400), &memory).unwrap();
+        let refused = take(&order(400), &memory).unwrap_err();
         assert!(refused.contains("a task of 0 MiB would take"), "{refused}");
-        assert_eq!(queued.tasks.load(Ordering::SeqCst), 2);
+        assert_eq!(memory.tasks(), 2);
         drop(first);
-        assert_eq!(queued.tasks.load(Ordering::SeqCst), 1);
-        queued.take(&order(400), &memory).unwrap();
+        assert_eq!(memory.tasks(), 1);
+        take(&order(400), &memory).unwrap();
+    }
+
+    #[test]
+    fn a_task_done_releases_its_count_and_its_bytes_together() {
+        // The count lived beside the account, in a guard of its own: two owners of what one
+        // task holds. The account counts both now, and one guard releases both.
+        let memory = super::super::memory::tests::host_with(u64::MAX);
+        let queued: Vec<QueuedTask> = (0..=MAX_QUEUED_TASKS)
+            .map(|_| take(&order(10), &memory).unwrap())
+            .collect();
+        let refused = take(&order(10), &memory).unwrap_err();
+        assert_eq!(
+            refused,
+            format!("more than {MAX_QUEUED_TASKS} tasks queued")
+        );
+        let held = 10 * (MAX_QUEUED_TASKS as u64 + 1);
+        assert_eq!(
+            (memory.tasks(), memory.held(Kind::Tasks)),
+            (MAX_QUEUED_TASKS + 1, held)
+        );
+        let mut queued = queued.into_iter();
+        let mut done = queued.next().unwrap();
+        // A task's versions moved into the cache release bytes, not the task.
+        done.shrink(10);
+        assert_eq!(
+            (memory.tasks(), memory.held(Kind::Tasks)),
+            (MAX_QUEUED_TASKS + 1, held - 10)
+        );
+        drop(done);
+        assert_eq!(
+            (memory.tasks(), memory.held(Kind::Tasks)),
+            (MAX_QUEUED_TASKS, held - 10)
+        );
+        let _last = take(&order(10), &memory).unwrap();
+        drop(queued);
+        assert_eq!((memory.tasks(), memory.held(Kind::Tasks)), (1, 10));
     }
 }
