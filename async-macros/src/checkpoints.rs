@@ -19,7 +19,14 @@ const TRANSIENT: &str = "transient";
 
 /// Instruments the training loop labeled `label` when it is a statement of `block`, the
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
-pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver: &Ident) {
+/// `model`: the name of the variable a checkpoint's judge reads, told to the driver once.
+pub fn instrument(
+    block: &mut Block,
+    label: &Lifetime,
+    optimizer: &Ident,
+    driver: &Ident,
+    model: Option<&str>,
+) {
     let transient = take_transient_marks(block);
     // The loop becomes tokens that are not walked again: its nested marks go now.
     strip_transient(block);
@@ -48,6 +55,10 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
             quote_spanned!(optimizer.span()=> ::core::column!()),
         );
         quote!(::core::concat!(#line, ":", #column))
+    };
+    let model = match model {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
     };
     let checkpoint_id = format_ident!("__async_checkpoint_id");
     let resumed = format_ident!("__async_resumed");
@@ -141,7 +152,7 @@ pub fn instrument(block: &mut Block, label: &Lifetime, optimizer: &Ident, driver
     let prologue: Vec<Stmt> = syn::parse_quote! {
         #runtime::inventory::submit! { #runtime::OptimizerEntry::new(#id) }
         let #checkpoint_id = #runtime::checkpoint_id(#id, #at);
-        let #resumed = #runtime::resume(#driver, &#checkpoint_id);
+        let #resumed = #runtime::resume(#driver, &#checkpoint_id, #model);
         #restore
         let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
     };

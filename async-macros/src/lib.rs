@@ -150,6 +150,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let tasks = std::mem::take(&mut rewriter.tasks);
     let counter_captured = rewriter.counter_captured;
     let training_loop = rewriter.training_loop.take();
+    let model = rewriter.model().map(expand::variable_name);
     if !errors.is_empty() {
         return fallback(&function, errors);
     }
@@ -158,7 +159,8 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         if !errors.is_empty() {
             return fallback(&function, errors);
         }
-        checkpoints::instrument(&mut function.block, label, &signature.ident, &driver);
+        let (optimizer, model) = (&signature.ident, model.as_deref());
+        checkpoints::instrument(&mut function.block, label, optimizer, &driver, model);
     }
     // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
     // not know it.

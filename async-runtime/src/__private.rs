@@ -553,10 +553,12 @@ impl Resumed {
 }
 
 /// Before the training loop: the checkpoint's variables, if the run resumes one (once: a second
-/// optimizer on the same driver starts afresh).
-pub fn resume(cx: &mut Driver, optimizer: &str) -> Option<Resumed> {
+/// optimizer on the same driver starts afresh). `model`: the loop variable the optimizer
+/// broadcasts as its model, the one a checkpoint's judge reads.
+pub fn resume(cx: &mut Driver, optimizer: &str, model: Option<&'static str>) -> Option<Resumed> {
     // A loop left by `return` or `?` never reached its `loop_left`: this one starts afresh.
     cx.loop_left();
+    cx.checkpoints.set_model(model);
     let saved = cx.checkpoints.take_loop_resume()?;
     if saved.optimizer != optimizer {
         cx.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(

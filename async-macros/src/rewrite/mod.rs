@@ -82,6 +82,12 @@ pub struct Rewriter<'a> {
 }
 
 impl<'a> Rewriter<'a> {
+    /// The model observers watch and a checkpoint's judge reads: the returned variable if it
+    /// is broadcast, else the first variable broadcast.
+    pub fn model(&self) -> Option<&Ident> {
+        self.model.as_ref().or(self.broadcast_vars.first())
+    }
+
     pub fn new(
         fn_name: Ident,
         driver: Ident,

@@ -102,7 +102,7 @@ pub(crate) struct Checkpoints {
     /// What judges the model a checkpoint holds, from its bytes; `Some(why)` refuses it.
     judge: Option<Judge>,
     /// The name the optimizer broadcasts its model under: its loop variable of that name.
-    model_name: Option<String>,
+    model_name: Option<&'static str>,
     /// The checkpoint being written on its own thread, if one is.
     writing: Option<Writing>,
     /// The checkpoint this run goes on from.
@@ -133,11 +133,10 @@ impl Checkpoints {
         self.judge = Some(judge);
     }
 
-    /// Notes the name the optimizer broadcasts its model under.
-    pub fn note_model(&mut self, name: &str) {
-        if self.model_name.as_deref() != Some(name) {
-            self.model_name = Some(name.to_owned());
-        }
+    /// The name the optimizer whose training loop begins broadcasts its model under, set
+    /// once before its first pass (its first checkpoint may come before its first broadcast).
+    pub fn set_model(&mut self, name: Option<&'static str>) {
+        self.model_name = name;
     }
 
     /// Why the model among the loop variables `state` must not be checkpointed, if the judge
@@ -149,7 +148,7 @@ impl Checkpoints {
         state: &[Saved],
         at: Mark,
     ) -> Option<String> {
-        let (judge, name) = (self.judge.as_mut()?, self.model_name.as_deref()?);
+        let (judge, name) = (self.judge.as_mut()?, self.model_name?);
         let model = state.iter().find(|saved| saved.name == name)?;
         let why = judge(progress, &model.bytes)?;
         self.last = at;

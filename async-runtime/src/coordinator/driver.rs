@@ -437,9 +437,6 @@ impl Driver {
                 "new version"
             );
         }
-        if is_model {
-            self.checkpoints.note_model(name);
-        }
         if is_model && self.observer.is_some() {
             let progress = Progress {
                 updates: self.stats.updates,

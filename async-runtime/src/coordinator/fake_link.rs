@@ -1070,6 +1070,38 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
 }
 
 #[test]
+fn the_judge_reads_the_model_its_optimizer_names_before_and_after_many_broadcasts() {
+    let (mut driver, _stop) = stoppable_with_hourly_checkpoints();
+    let judged = Rc::new(RefCell::new(Vec::new()));
+    let seen = judged.clone();
+    driver.checkpoint_judge(move |_, w: &f64| {
+        seen.borrow_mut().push(*w);
+        Some("diverged".into())
+    });
+    let state = |w: f64| {
+        let saved = |name: &str, value: f64| crate::checkpoint::Saved {
+            name: name.into(),
+            version: 0,
+            bytes: postcard::to_allocvec(&value).unwrap(),
+        };
+        vec![saved("step", 0.5), saved("w", w)]
+    };
+    // An earlier optimizer on the same driver broadcast its model as `v`: the name was noted
+    // at each broadcast, so the next optimizer's first checkpoint, before it broadcast, was
+    // looked for under `v` and written unjudged.
+    assert!(!driver.publish("v", &9.0_f64, true));
+    // The optimizer names its model once, as its training loop begins.
+    assert!(crate::__private::resume(&mut driver, "opt", Some("w")).is_none());
+    driver.write_checkpoint("opt", 0, state(1.0));
+    for step in 0..1000 {
+        assert!(!driver.publish("w", &f64::from(step), true));
+    }
+    driver.write_checkpoint("opt", 1, state(2.0));
+    assert_eq!(*judged.borrow(), [1.0, 2.0]);
+    assert_eq!(driver.report().stats.checkpoints_written, 0, "both refused");
+}
+
+#[test]
 fn a_stop_asked_mid_pass_with_checkpoints_on_waits_for_the_next_top_and_its_checkpoint() {
     let (mut driver, stop) = stoppable_with_hourly_checkpoints();
     let data = data();
