@@ -1,7 +1,8 @@
 //! Bindings of the driver's name: the expansions and the checkpoints pass the driver by that
 //! name, and would pass the new value (rustc then reports mismatched types at the parameter).
 //! Every pattern of the body counts (`let`, `for`, `if let`, `while let`, a `match` arm), but
-//! for a reborrow, `let cx = &mut *cx;`, which is still the driver.
+//! for a reborrow, `let cx = &mut *cx;` or `match &mut *cx { cx => ... }`, which is still the
+//! driver.
 
 use syn::visit::{self, Visit};
 use syn::{Expr, Ident};
@@ -27,13 +28,22 @@ impl DriverShadows<'_> {
 
     /// `&mut *cx` or `cx` itself: binding it keeps the driver under its name.
     fn is_reborrow(&self, init: &Expr) -> bool {
-        match init {
-            Expr::Reference(reference) if reference.mutability.is_some() => {
-                matches!(&*reference.expr, Expr::Unary(unary)
-                    if matches!(unary.op, syn::UnOp::Deref(_)) && self.is_driver(&unary.expr))
-            }
-            expr => self.is_driver(expr),
-        }
+        self.is_deref_reborrow(init) || self.is_driver(init)
+    }
+
+    /// Exactly `&mut *cx`.
+    fn is_deref_reborrow(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Reference(reference) if reference.mutability.is_some()
+            && matches!(&*reference.expr, Expr::Unary(unary)
+                if matches!(unary.op, syn::UnOp::Deref(_)) && self.is_driver(&unary.expr)))
+    }
+
+    /// The pattern `cx` alone: no `ref`, `mut` or `@` that would make it another value.
+    fn is_bare_driver(&self, pat: &syn::Pat) -> bool {
+        matches!(pat, syn::Pat::Ident(ident) if ident.by_ref.is_none()
+            && ident.mutability.is_none()
+            && ident.subpat.is_none()
+            && same(&ident.ident, self.driver))
     }
 }
 
@@ -50,6 +60,24 @@ impl<'ast> Visit<'ast> for DriverShadows<'_> {
             self.visit_expr(&let_expr.expr);
         } else {
             visit::visit_expr_let(self, let_expr);
+        }
+    }
+
+    fn visit_expr_match(&mut self, match_expr: &'ast syn::ExprMatch) {
+        if !self.is_deref_reborrow(&match_expr.expr) {
+            return visit::visit_expr_match(self, match_expr);
+        }
+        self.visit_expr(&match_expr.expr);
+        for arm in &match_expr.arms {
+            if self.is_bare_driver(&arm.pat) {
+                // The arm's `cx` is the driver reborrowed, as `let cx = &mut *cx;` is.
+                if let Some((_, guard)) = &arm.guard {
+                    self.visit_expr(guard);
+                }
+                self.visit_expr(&arm.body);
+            } else {
+                self.visit_arm(arm);
+            }
         }
     }
 
@@ -98,12 +126,24 @@ mod tests {
         assert_eq!(shadows("{ while let Some(r#cx) = a.pop() {} }"), 1);
         assert_eq!(shadows("{ match a { (x, cx @ 1..) => {} _ => {} } }"), 1);
         assert_eq!(shadows("{ if let Some(a) = b && let Some(cx) = a {} }"), 1);
+        // A match arm binding `cx` is a reborrow only of `&mut *cx`, and only as `cx` alone.
+        assert_eq!(shadows("{ match &mut *other { cx => {} } }"), 1);
+        assert_eq!(shadows("{ match &*cx { cx => {} } }"), 1);
+        assert_eq!(
+            shadows("{ match &mut *cx { ref cx => {} mut cx => {} cx @ _ => {} } }"),
+            3
+        );
+        assert_eq!(shadows("{ match &mut *cx { cx => { let cx = 1; } } }"), 1);
     }
 
     #[test]
     fn reborrows_closures_and_items_are_not() {
         assert_eq!(shadows("{ let cx = &mut *cx; let cx = cx; }"), 0);
         assert_eq!(shadows("{ if let cx = &mut *cx {} }"), 0);
+        assert_eq!(
+            shadows("{ match &mut *cx { cx if a => { let cx = &mut *cx; } cx => {} } }"),
+            0
+        );
         assert_eq!(
             shadows("{ let f = |cx: usize| { let cx = cx + 1; cx }; }"),
             0

@@ -1,0 +1,21 @@
+// A reborrow of the driver under its own name in a match arm is still the driver, as
+// `let cx = &mut *cx;` is.
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    match &mut *cx {
+        cx => {
+            let mut w: Model = Model::zeros(data.dim());
+            for k in 0..p.updates {
+                broadcast!(w);
+                let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view()));
+                w.scaled_add(-p.step, &g);
+            }
+            w
+        }
+    }
+}
+
+fn main() {}
