@@ -74,6 +74,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         } else {
             asyncopt_runtime::Series::Last
         };
+        spec.worker_runs = algorithms.len() - i;
         let run_files = run_files(algorithm, out);
         files.will_write(run_files.iter().cloned());
         let outcome = match job::run(&spec, &data) {

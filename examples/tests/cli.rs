@@ -1832,6 +1832,60 @@ fn compare_on_remote_workers_serves_every_run() {
     assert_clear_error(&unbound, "compare with remote workers needs --bind ADDRESS");
 }
 
+/// The line that tells remote workers how to join a comparison's run names the runs left at
+/// its address: copied as it is, a worker serves them all, and the comparison is written.
+#[test]
+fn the_join_hint_of_a_comparison_names_its_runs() {
+    let dir = scratch("compare-join-hint");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let mut compare = Command::new(EXE)
+        .args(["compare", "--algos", "sgd,asgd", "--workers", "1"])
+        .args([
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+        ])
+        .args(["--updates", "200", "--out", "cmp", "--join-timeout", "20"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("compare starts");
+    let stderr = compare.stderr.take().expect("compare's stderr");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let hint = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let start = line.find("start each with `")? + "start each with `".len();
+            let command = &line[start..];
+            Some(command[..command.find('`')?].to_owned())
+        })
+        .expect("compare tells its workers how to join");
+    let mut words = hint.split_whitespace();
+    let program = words.next().expect("the program");
+    assert_eq!(program, "async-train", "{hint}");
+    let worker = Command::new(EXE)
+        .args(words)
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let status = compare.wait().expect("compare ends");
+    assert!(hint.ends_with("--token-file token --runs 2"), "{hint}");
+    // The last run needs a worker for itself alone.
+    assert!(rest.contains("--token-file token`"), "{rest}");
+    assert!(status.success(), "{hint}\n{rest}");
+    succeeded(&worker.wait_with_output().expect("the worker ends"));
+    assert!(dir.join("cmp/compare.json").is_file());
+}
+
 /// A run of a comparison that cannot start (its one worker served only the first run) does not
 /// take the runs done with it: their comparison is written, and the error says which run
 /// could not start and where the files are.

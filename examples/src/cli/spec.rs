@@ -107,6 +107,7 @@ impl RunArgs {
             params: self.params.clone(),
             cluster,
             token_file: self.token_file.clone(),
+            worker_runs: 1,
             stop: StopRules {
                 time_s: self.time,
                 target_subopt: self.target_subopt,

@@ -7,20 +7,27 @@ use std::path::Path;
 /// listens on): `program`'s `worker` (an author's program is not `async-train`); an
 /// unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's name, or
 /// `<this host>` when it has none; with `--token-file`, the worker needs it too, and with a
-/// shared data file, its `--data` (a worker reads only the files it is told it may).
+/// shared data file, its `--data` (a worker reads only the files it is told it may); with
+/// more than one run at this address (`compare`), `--runs`, or the worker leaves after one.
 pub(super) fn join_hint(
     program: &str,
     endpoint: &str,
     host: Option<&str>,
     token_file: Option<&Path>,
     data: Option<&Path>,
+    runs: usize,
 ) -> String {
     let driver = reachable(endpoint, host.unwrap_or("<this host>"));
     let token = token_file.map_or(String::new(), |path| {
         format!(" --token-file {}", path.display())
     });
     let data = data.map_or(String::new(), |path| format!(" --data {}", path.display()));
-    format!("start each with `{program} worker --driver {driver}{token}{data}`")
+    let runs = if runs > 1 {
+        format!(" --runs {runs}")
+    } else {
+        String::new()
+    };
+    format!("start each with `{program} worker --driver {driver}{token}{data}{runs}`")
 }
 
 /// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
@@ -50,13 +57,14 @@ mod tests {
             Some("trainer-1"),
             Some(Path::new("run.token")),
             Some(Path::new("/data/train.svm")),
+            1,
         );
         assert_eq!(
             hint,
             "start each with `my-train worker --driver tcp://trainer-1:7011 --token-file run.token \
              --data /data/train.svm`"
         );
-        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None, None);
+        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None, None, 1);
         assert_eq!(
             v6,
             "start each with `async-train worker --driver tcp://<this host>:7011`"
@@ -71,10 +79,16 @@ mod tests {
             Some("trainer-1"),
             None,
             None,
+            1,
         );
         assert_eq!(
             hint,
             "start each with `async-train worker --driver tcp://10.0.0.5:7011`"
+        );
+        let compare = join_hint("async-train", "tcp://10.0.0.5:7011", None, None, None, 2);
+        assert_eq!(
+            compare,
+            "start each with `async-train worker --driver tcp://10.0.0.5:7011 --runs 2`"
         );
     }
 }

@@ -3,7 +3,7 @@
 //! outcome gathered from what the run left.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
     } = checkpoints::prepare(spec, data, &params)?;
-    let mut driver = launch(&spec.cluster_for(data), spec.token_file.as_deref())?;
+    let mut driver = launch(&spec.cluster_for(data), spec)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
@@ -150,8 +150,8 @@ impl JobSpec {
 }
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
-/// remote workers are told where to connect, and with which token file.
-fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> {
+/// remote workers are told where to connect, with which token file, and for how many runs.
+fn launch(cluster: &ClusterConfig, spec: &JobSpec) -> Result<Driver> {
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
     if !cluster.spawn_local {
@@ -163,8 +163,9 @@ fn launch(cluster: &ClusterConfig, token_file: Option<&Path>) -> Result<Driver> 
             &program,
             driver.endpoint(),
             host.as_deref(),
-            token_file,
+            spec.token_file.as_deref(),
             cluster.worker_data.first().map(PathBuf::as_path),
+            spec.worker_runs,
         );
         tracing::info!(
             workers = cluster.workers,

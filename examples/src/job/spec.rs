@@ -71,6 +71,10 @@ pub struct JobSpec {
     /// The file `cluster.token` was read from (`--token-file`), for the line that tells
     /// remote workers how to join.
     pub token_file: Option<PathBuf>,
+    /// Runs a remote worker serves at this address from this one on (`worker --runs`): more
+    /// than 1 in a comparison, whose runs have a driver each, for the line that tells remote
+    /// workers how to join.
+    pub worker_runs: usize,
     /// Stop rules.
     pub stop: StopRules,
     /// Seconds of training between evaluations, at least ten times an evaluation's cost
