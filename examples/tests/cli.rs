@@ -1774,7 +1774,7 @@ fn compare_on_one_remote_worker(dir: &Path, runs: &str, extra: &[&str]) -> (Outp
         .args(["worker", "--driver", &address, "--token-file", "token"])
         .args(["--runs", runs])
         .current_dir(dir)
-        .env("ASYNC_LOG", "error")
+        .env("ASYNC_LOG", "warn")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the worker starts");
@@ -1886,16 +1886,19 @@ fn the_join_hint_of_a_comparison_names_its_runs() {
     assert!(dir.join("cmp/compare.json").is_file());
 }
 
-/// A run of a comparison that cannot start (its one worker served only the first run) does not
-/// take the runs done with it: their comparison is written, and the error says which run
-/// could not start and where the files are.
+/// A run of a comparison that cannot start (its one worker served only the first run, and
+/// said so) does not take the runs done with it: their comparison is written, and the error
+/// says which run could not start and where the files are.
 #[test]
 fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
     let dir = scratch("compare-not-run");
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
     let extra = ["--updates", "100", "--join-timeout", "2"];
-    let (compare, _) = compare_on_one_remote_worker(&dir, "1", &extra);
+    let (compare, worker) = compare_on_one_remote_worker(&dir, "1", &extra);
     let stderr = String::from_utf8_lossy(&compare.stderr);
+    // The worker that left says why the next run will wait for it in vain.
+    let told = String::from_utf8_lossy(&worker.stderr);
+    assert!(told.contains("another run follows"), "{told}");
     assert_eq!(compare.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("asgd could not run"), "{stderr}");
     assert!(stderr.contains("the files of sgd are in cmp"), "{stderr}");

@@ -50,6 +50,15 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
             tracing::info!(run, of = args.runs, "the driver said no other run follows");
             break;
         }
+        if end == RunEnd::AnotherFollows && run == args.runs {
+            // Said here, or the next run's driver waits for it in silence, then fails.
+            tracing::warn!(
+                runs = args.runs,
+                "the driver said another run follows, but this worker serves only the runs its \
+                 --runs gave: it leaves, and the next run waits for a worker in its place (start \
+                 workers with --runs as many as the comparison's runs)"
+            );
+        }
     }
     Ok(())
 }
