@@ -21,6 +21,19 @@ const MIN_TOKEN_BYTES: usize = 16;
 /// The longest token file read.
 const MAX_TOKEN_FILE: usize = 4096;
 
+/// Whether users other than the owner and its group may read the file (the group is trusted,
+/// as for checkpoint folders).
+#[cfg(unix)]
+fn others_can_read(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o004 != 0
+}
+
+#[cfg(not(unix))]
+fn others_can_read(_: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// A run's shared secret.
 ///
 /// ```
@@ -69,8 +82,18 @@ impl Token {
             RuntimeError::Config(format!("cannot read token file {}: {e}", path.display()))
         };
         let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_TOKEN_FILE as u64 + 1).read_to_end(&mut bytes))
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        if file.metadata().is_ok_and(|meta| others_can_read(&meta)) {
+            // Taken all the same, as ssh does not: the run's own files are made 0600, and a
+            // token copied with cp keeps the umask's mode (0644) on many hosts.
+            tracing::warn!(
+                "token file {} can be read by other users of this host, any of whom can then \
+                 join the run or pose as its driver: chmod 600 it",
+                path.display()
+            );
+        }
+        file.take(MAX_TOKEN_FILE as u64 + 1)
+            .read_to_end(&mut bytes)
             .map_err(cannot)?;
         if bytes.len() > MAX_TOKEN_FILE {
             return Err(RuntimeError::Config(format!(

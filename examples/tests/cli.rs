@@ -2244,6 +2244,44 @@ fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
     assert!(again["tasks_done"].as_u64() > Some(0), "{again}");
 }
 
+/// A token file other users can read is taken with a warning that says so, for the worker as
+/// for the driver; one only its owner reads is taken in silence.
+#[cfg(unix)]
+#[test]
+fn a_token_file_others_can_read_is_named_in_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("token-readable");
+    let token = dir.join("token");
+    std::fs::write(&token, "a-token-of-sufficient-length\n").unwrap();
+    let warned = |mode: u32| {
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(mode)).unwrap();
+        let address = free_loopback_address();
+        let worker = Command::new(EXE)
+            .args(["worker", "--driver", &address, "--token-file", "token"])
+            .args(["--connect-timeout", "1"])
+            .current_dir(&dir)
+            .env_remove("RUST_LOG")
+            .env("ASYNC_LOG", "warn")
+            .output()
+            .expect("the worker starts");
+        let driver = Command::new(EXE)
+            .args(["--workers", "1", "--remote-workers", "--bind", &address])
+            .args(["--token-file", "token", "--join-timeout", "0"])
+            .current_dir(&dir)
+            .env_remove("RUST_LOG")
+            .env("ASYNC_LOG", "warn")
+            .output()
+            .expect("the driver starts");
+        [worker, driver].map(|output| {
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert_eq!(output.status.code(), Some(1), "{stderr}");
+            stderr.contains("token file token can be read by other users")
+        })
+    };
+    assert_eq!(warned(0o644), [true, true]);
+    assert_eq!(warned(0o600), [false, false]);
+}
+
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
