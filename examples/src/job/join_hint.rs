@@ -19,15 +19,29 @@ pub(super) fn join_hint(
 ) -> String {
     let driver = reachable(endpoint, host.unwrap_or("<this host>"));
     let token = token_file.map_or(String::new(), |path| {
-        format!(" --token-file {}", path.display())
+        format!(" --token-file {}", shell_word(&path.display().to_string()))
     });
-    let data = data.map_or(String::new(), |path| format!(" --data {}", path.display()));
+    let data = data.map_or(String::new(), |path| {
+        format!(" --data {}", shell_word(&path.display().to_string()))
+    });
     let runs = if runs > 1 {
         format!(" --runs {runs}")
     } else {
         String::new()
     };
+    let program = shell_word(program);
     format!("start each with `{program} worker --driver {driver}{token}{data}{runs}`")
+}
+
+/// `word` as a shell reads it back: as it is when it holds no character a shell treats
+/// specially, else in single quotes, so that the hint pasted into a shell works for a path
+/// with a space.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
@@ -68,6 +82,23 @@ mod tests {
         assert_eq!(
             v6,
             "start each with `async-train worker --driver tcp://<this host>:7011`"
+        );
+    }
+
+    #[test]
+    fn paths_a_shell_would_split_are_quoted() {
+        let hint = join_hint(
+            "async-train",
+            "tcp://10.0.0.5:7011",
+            None,
+            Some(Path::new("my dir/run token")),
+            Some(Path::new("/data/it's.svm")),
+            1,
+        );
+        assert_eq!(
+            hint,
+            "start each with `async-train worker --driver tcp://10.0.0.5:7011 --token-file \
+             'my dir/run token' --data '/data/it'\\''s.svm'`"
         );
     }
 
