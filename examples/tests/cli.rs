@@ -2282,6 +2282,7 @@ fn a_token_file_others_can_read_is_named_in_a_warning() {
     assert_eq!(warned(0o600), [false, false]);
 }
 
+/// A worker started before its driver waits for it, joins it, and says when it is done.
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
@@ -2321,6 +2322,8 @@ fn a_worker_started_before_its_driver_waits_for_it() {
     assert!(worker.status.success(), "{said}");
     assert!(said.contains("waiting for the driver"), "{said}");
     assert!(said.contains("reached the driver"), "{said}");
+    // A worker that served its run says so as it exits.
+    assert!(said.contains("the driver ended its run"), "{said}");
 }
 
 #[test]

@@ -60,6 +60,8 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
             );
         }
     }
+    // Without it, a worker that served its runs ended with no word after `admitted`.
+    tracing::info!("the driver ended its run: this worker is done");
     Ok(())
 }
 
