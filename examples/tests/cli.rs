@@ -2282,6 +2282,37 @@ fn a_token_file_others_can_read_is_named_in_a_warning() {
     assert_eq!(warned(0o600), [false, false]);
 }
 
+/// A driver that exits without its run (too few workers joined) does not dismiss the workers
+/// that did, which may join a restarted one: each is told the driver exited before its run
+/// ended, not that the run ended.
+#[test]
+fn a_worker_whose_driver_could_not_start_is_told_so() {
+    let dir = scratch("driver-not-started");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let worker = remote_worker(&address, "lonely", &dir);
+    let driver = run(
+        &[
+            "--workers",
+            "2",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--join-timeout",
+            "2",
+        ],
+        &dir,
+    );
+    assert_clear_error(&driver, "only 1 of 2 workers joined");
+    let worker = worker.wait_with_output().expect("the worker ends");
+    let said = String::from_utf8_lossy(&worker.stderr);
+    assert_eq!(worker.status.code(), Some(1), "{said}");
+    assert!(said.contains("exited before its run ended"), "{said}");
+    assert!(!said.contains("its run ended,"), "{said}");
+}
+
 /// A worker started before its driver waits for it, joins it, and says when it is done.
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {

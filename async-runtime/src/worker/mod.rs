@@ -202,6 +202,11 @@ enum Ended {
 /// driver's own handshake deadline is 5 s by default).
 const MIN_HELLO_WAIT: Duration = Duration::from_secs(5);
 
+/// Why a driver's connection closes with no word: a run that ends dismisses its workers
+/// first, so not that it ended.
+const DRIVER_GONE: &str = "exited before its run ended (it could not start, was interrupted, \
+                           crashed or was killed), or it let this worker go";
+
 /// Serves the driver. A worker the driver declared lost joins again as a fresh worker
 /// (`name.r` and 8 random hex digits: a fresh identity, so the driver's stale connection of
 /// the old one cannot shadow it, and one a stranger cannot hold in advance to keep it out),
@@ -490,18 +495,17 @@ impl Worker {
         }
     }
 
-    /// Why the driver's closing of the connection ends this session. It closes it when its
-    /// run ends, and when it lets this worker go (declared lost or excluded, a join turned
-    /// back) after saying why; that word may not have been read.
+    /// Why the driver's closing of the connection ends this session. It closes it when it
+    /// exits without dismissing its workers (a run that could not start, a crash, a kill:
+    /// a run that ends dismisses them first), and when it lets this worker go (declared lost
+    /// or excluded, a join turned back) after saying why; that word may not have been read.
     fn closed(&self) -> String {
         let reason = "the driver closed the connection";
         match (&self.session, self.options.reconnect) {
-            (Some(_), None) if self.options.spawned => {
-                format!("{reason}: its run ended, or it let this worker go")
-            }
+            (Some(_), None) if self.options.spawned => format!("{reason}: it {DRIVER_GONE}"),
             (Some(_), None) => format!(
-                "{reason}: its run ended, or it let this worker go (a worker started with \
-                 --reconnect SECONDS joins it again)"
+                "{reason}: it {DRIVER_GONE} (a worker started with --reconnect SECONDS joins it \
+                 again)"
             ),
             _ => reason.into(),
         }
@@ -512,14 +516,12 @@ impl Worker {
     /// in a session, as a close.
     fn broken(&self, reason: &str) -> String {
         match (&self.session, self.options.reconnect) {
-            (Some(_), None) if self.options.spawned => format!(
-                "the connection broke (driver link: {reason}): the driver died, its run \
-                 ended, or it let this worker go"
-            ),
+            (Some(_), None) if self.options.spawned => {
+                format!("the connection broke (driver link: {reason}): the driver {DRIVER_GONE}")
+            }
             (Some(_), None) => format!(
-                "the connection broke (driver link: {reason}): the driver died, its run \
-                 ended, or it let this worker go (a worker started with --reconnect SECONDS \
-                 joins it again)"
+                "the connection broke (driver link: {reason}): the driver {DRIVER_GONE} (a \
+                 worker started with --reconnect SECONDS joins it again)"
             ),
             _ => format!("driver link: {reason}"),
         }
