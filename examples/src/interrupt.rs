@@ -32,6 +32,10 @@ static SAVING: AtomicUsize = AtomicUsize::new(0);
 /// signal then stops no run, only the runs that would follow.
 static WRITING: AtomicUsize = AtomicUsize::new(0);
 
+/// Drivers waiting for their workers to join: a first signal then ends the wait, and the run
+/// does not start.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
 /// The outputs the runs going on are to write and have not written yet, in the order they
 /// were named: what a quit at once leaves unwritten.
 fn unwritten() -> MutexGuard<'static, Vec<PathBuf>> {
@@ -112,6 +116,33 @@ impl Drop for WritingFiles {
     }
 }
 
+/// A driver waits for its workers to join while the guard lives.
+#[must_use = "the driver counts as waiting only while the guard lives"]
+pub struct WaitingForWorkers(());
+
+/// A driver begins to wait for its workers.
+pub fn waiting_for_workers() -> WaitingForWorkers {
+    WAITING.fetch_add(1, Ordering::SeqCst);
+    WaitingForWorkers(())
+}
+
+impl Drop for WaitingForWorkers {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where the runs stand when a first signal comes, for what it says it stops.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// A driver waits for its workers: no run of it has started.
+    Waiting,
+    /// A run trains.
+    Training,
+    /// The runs are over, their files being written.
+    Writing,
+}
+
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
@@ -125,26 +156,35 @@ fn on_signal(signal: i32) {
     }
     SIGNAL.store(signal, Ordering::SeqCst);
     STOP.request();
-    let training = SAVING.load(Ordering::SeqCst) > WRITING.load(Ordering::SeqCst);
+    let phase = if WAITING.load(Ordering::SeqCst) > 0 {
+        Phase::Waiting
+    } else if SAVING.load(Ordering::SeqCst) > WRITING.load(Ordering::SeqCst) {
+        Phase::Training
+    } else {
+        Phase::Writing
+    };
     say_err!(
         "{}{}",
         off_the_line(),
-        first_signal_message(training, signal == signal_hook::consts::SIGINT)
+        first_signal_message(phase, signal == signal_hook::consts::SIGINT)
     );
 }
 
-/// What a first signal does, said while a run is `training` or once its files are being
-/// written (where "the run ends at its next update" was said of a run already over).
-fn first_signal_message(training: bool, ctrl_c: bool) -> String {
+/// What a first signal does, said as the runs stand (where "the run ends at its next update"
+/// was said of a run already over, or of one still waiting for its workers).
+fn first_signal_message(phase: Phase, ctrl_c: bool) -> String {
     let again = if ctrl_c {
         "Ctrl-C again"
     } else {
         "a second signal"
     };
-    let what = if training {
-        "the run ends at its next update and its files are written"
-    } else {
-        "the files of the runs done are being written, and no other run starts"
+    let what = match phase {
+        Phase::Waiting => {
+            "the wait for the workers ends, that run does not start, and the files of the runs \
+             done are written"
+        }
+        Phase::Training => "the run ends at its next update and its files are written",
+        Phase::Writing => "the files of the runs done are being written, and no other run starts",
     };
     format!("stopping: {what} ({again} to quit at once, leaving them unwritten)")
 }
@@ -245,14 +285,21 @@ mod tests {
 
     #[test]
     fn a_first_signal_says_what_it_stops() {
-        let training = first_signal_message(true, true);
+        let training = first_signal_message(Phase::Training, true);
         assert!(
             training.starts_with("stopping: the run ends at its next update")
                 && training.contains("(Ctrl-C again to quit at once"),
             "{training}"
         );
         // Once the run is over a signal stops no run of it: the files are written.
-        let writing = first_signal_message(false, false);
+        // A driver waiting for its workers has no update to end at: the wait ends.
+        let waiting = first_signal_message(Phase::Waiting, true);
+        assert!(
+            waiting.starts_with("stopping: the wait for the workers ends")
+                && !waiting.contains("next update"),
+            "{waiting}"
+        );
+        let writing = first_signal_message(Phase::Writing, false);
         assert!(
             writing.starts_with("stopping: the files of the runs done are being written")
                 && !writing.contains("next update")

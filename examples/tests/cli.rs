@@ -1382,6 +1382,12 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
         rest.contains("while waiting for the workers (0 of 2 joined)"),
         "{rest}"
     );
+    // What the signal stops is the wait: no update would have ended the run.
+    assert!(
+        rest.contains("stopping: the wait for the workers ends"),
+        "{rest}"
+    );
+    assert!(!rest.contains("next update"), "{rest}");
     assert!(begun.elapsed() < Duration::from_secs(30), "it waited on");
 }
 

@@ -172,6 +172,7 @@ fn launch(cluster: &ClusterConfig, spec: &JobSpec) -> Result<Driver> {
             "waiting for remote workers: {hint}"
         );
     }
+    let _waiting = crate::interrupt::waiting_for_workers();
     match driver.wait_for_workers() {
         Ok(()) => Ok(driver),
         Err(RuntimeError::StoppedWaiting { joined, expected }) => {
