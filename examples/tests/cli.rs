@@ -2319,6 +2319,48 @@ fn a_worker_whose_driver_could_not_start_is_told_so() {
     assert!(!said.contains("its run ended,"), "{said}");
 }
 
+/// A worker that cannot read its split says so in its own log, also when it is the run's last
+/// worker: the run then ends with its words on the driver, which dismisses it as any other.
+#[test]
+fn a_last_worker_that_cannot_read_its_split_says_why() {
+    let dir = scratch("last-worker-without-the-file");
+    std::fs::copy(test_support::data("a9a.xz"), dir.join("a9a.xz")).unwrap();
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    // A host without the file: the relative path leads nowhere there.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
+    let address = free_loopback_address();
+    let worker = remote_worker_with(&address, "w1", &elsewhere, &["--data", "a9a.xz"]);
+    let driver = run(
+        &[
+            "--loss",
+            "logistic",
+            "--data",
+            "a9a.xz",
+            "--data-access",
+            "shared",
+            "--workers",
+            "1",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "100",
+        ],
+        &dir,
+    );
+    assert_clear_error(&driver, "worker w1 cannot load partition 0");
+    let worker = worker.wait_with_output().expect("the worker ends");
+    let said = String::from_utf8_lossy(&worker.stderr);
+    assert!(
+        said.contains("this worker cannot load a partition") && said.contains("a9a.xz"),
+        "{said}"
+    );
+}
+
 /// A worker started before its driver waits for it, joins it, and says when it is done.
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {

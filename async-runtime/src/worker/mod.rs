@@ -430,6 +430,11 @@ async fn serve(
             send(&mut tx, frame).await?;
         }
         for message in std::mem::take(&mut worker.outbox) {
+            if let ToDriver::DataFailed { partition, message } = &message {
+                // Said here too: the last worker's failure ends the run, and the driver then
+                // dismisses it as any other, without a word of why.
+                tracing::warn!(partition, reason = %message, "this worker cannot load a partition");
+            }
             if let Some(frame) = worker.seal(&message) {
                 send(&mut tx, frame).await?;
             }
