@@ -38,7 +38,8 @@ pub enum RuntimeError {
         reason: String,
     },
     /// Fewer workers than expected joined in time.
-    #[error("only {joined} of {expected} workers joined within {waited_s:.0} s; {hint}")]
+    // Tenths: a `--join-timeout` below a second is not reported as "within 1 s".
+    #[error("only {joined} of {expected} workers joined within {waited_s:.1} s; {hint}")]
     WorkersMissing {
         /// Workers admitted.
         joined: usize,
@@ -237,5 +238,19 @@ mod tests {
         for error in errors {
             assert_eq!(format!("{error:?}"), error.to_string());
         }
+    }
+
+    #[test]
+    fn a_wait_under_a_second_is_not_rounded_up() {
+        let missing = RuntimeError::WorkersMissing {
+            joined: 1,
+            expected: 2,
+            waited_s: 0.5,
+            hint: "check the token".into(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "only 1 of 2 workers joined within 0.5 s; check the token"
+        );
     }
 }
