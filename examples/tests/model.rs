@@ -357,8 +357,17 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     );
     assert_clear_error(
         &output,
-        "mixed.libsvm: its labels are 0, 1 and -1, but the logistic",
+        "mixed.libsvm:4: label -1 in a file with label 0 (line 2): the logistic loss reads",
     );
+    // Classes 1/2 (LIBSVM's other habit): the first 2 is named by its line.
+    let twos: String = (0..4000).map(|i| format!("{} 1:1\n", 1 + i % 2)).collect();
+    std::fs::write(dir.join("twos.libsvm"), format!("# classes\n{twos}")).unwrap();
+    let args = [&args[..3], &["twos.libsvm", "--data-access", "shared"]].concat();
+    let output = run(
+        &[&args[..], &["--eval-rows", "20", "--quiet"]].concat(),
+        &dir,
+    );
+    assert_clear_error(&output, "twos.libsvm:3: label 2 is neither +1/-1 nor 0/1");
 }
 
 #[test]

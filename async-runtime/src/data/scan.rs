@@ -272,7 +272,7 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
                 });
             }
             max_index = max_index.max(index);
-            label_values.see(first_token(line));
+            label_values.see(first_token(line), line_no);
             sample.offer(rows, line_no, line);
             if sample.held > budget {
                 // The driver holds the sample's lines as it scans: a sample of every row of

@@ -19,7 +19,7 @@ use super::split::{
 /// Which label values the rows of a file use, as far as a classification loss cares: read
 /// by the driver's scan from every row, so that the rule for the labels is the file's, not
 /// its evaluation sample's.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LabelValues {
     /// Some row has label 0.
     pub zero: bool,
@@ -29,6 +29,12 @@ pub struct LabelValues {
     pub minus_one: bool,
     /// Some row has another label (or one that is no number).
     pub other: bool,
+    /// The 1-based line of the first row with label 0 (0: none), so a refusal can name it.
+    pub zero_line: usize,
+    /// The line of the first row with label -1 (0: none).
+    pub minus_one_line: usize,
+    /// The line and label of the first row with another label (NaN for one that is no number).
+    pub first_other: Option<(usize, f64)>,
 }
 
 impl LabelValues {
@@ -59,8 +65,34 @@ impl LabelValues {
         }
     }
 
-    /// Counts the label of a data row, its first token.
-    pub(crate) fn see(&mut self, token: &[u8]) {
+    /// Where the labels break both rules, +1/-1 and 0/1: the line of the first label that is
+    /// neither, or of the first 0 or -1 after the other kind, and what is wrong with it;
+    /// `None` when one rule reads every label.
+    pub fn conflict(&self) -> Option<(usize, String)> {
+        if let Some((line, label)) = self.first_other {
+            return Some(match label.is_nan() {
+                true => (line, "its label is not a number".to_owned()),
+                false => (line, format!("label {label} is neither +1/-1 nor 0/1")),
+            });
+        }
+        (self.zero && self.minus_one).then(|| {
+            let (zero, minus_one) = (self.zero_line, self.minus_one_line);
+            if zero < minus_one {
+                (
+                    minus_one,
+                    format!("label -1 in a file with label 0 (line {zero})"),
+                )
+            } else {
+                (
+                    zero,
+                    format!("label 0 in a file with label -1 (line {minus_one})"),
+                )
+            }
+        })
+    }
+
+    /// Counts the label of a data row, its first token, read on 1-based line `line`.
+    pub(crate) fn see(&mut self, token: &[u8], line: usize) {
         let value = match token {
             b"1" | b"+1" => 1.0,
             b"-1" => -1.0,
@@ -70,11 +102,25 @@ impl LabelValues {
                 .and_then(|t| t.parse::<f64>().ok())
                 .unwrap_or(f64::NAN),
         };
+        let first = |seen: bool, at: &mut usize| {
+            if !seen {
+                *at = line;
+            }
+        };
         match value {
             1.0 => self.one = true,
-            -1.0 => self.minus_one = true,
-            0.0 => self.zero = true,
-            _ => self.other = true,
+            -1.0 => {
+                first(self.minus_one, &mut self.minus_one_line);
+                self.minus_one = true;
+            }
+            0.0 => {
+                first(self.zero, &mut self.zero_line);
+                self.zero = true;
+            }
+            _ => {
+                self.first_other.get_or_insert((line, value));
+                self.other = true;
+            }
         }
     }
 }
@@ -270,14 +316,27 @@ mod tests {
     #[test]
     fn label_values_are_those_of_every_row() {
         let mut seen = LabelValues::default();
-        for token in [&b"1"[..], b"+1", b"1.0", b"0"] {
-            seen.see(token);
+        for (line, token) in [&b"1"[..], b"+1", b"1.0", b"0", b"0"]
+            .into_iter()
+            .enumerate()
+        {
+            seen.see(token, line + 1);
         }
         assert!(seen.all_in(&[0.0, 1.0]) && !seen.all_in(&[1.0, -1.0]));
-        seen.see(b"-1.0");
+        assert_eq!(seen.conflict(), None);
+        seen.see(b"-1.0", 7);
+        seen.see(b"-1", 8);
         assert!(!seen.all_in(&[0.0, 1.0]) && seen.all_in(&[0.0, 1.0, -1.0]));
-        seen.see(b"2");
+        let conflict = seen.conflict().unwrap();
+        assert_eq!(
+            conflict,
+            (7, "label -1 in a file with label 0 (line 4)".to_owned())
+        );
+        seen.see(b"2", 9);
+        seen.see(b"3", 10);
         assert!(!seen.all_in(&[0.0, 1.0, -1.0]));
         assert_eq!(seen.seen(), "0, 1, -1 and others");
+        let conflict = seen.conflict().unwrap();
+        assert_eq!(conflict, (9, "label 2 is neither +1/-1 nor 0/1".to_owned()));
     }
 }

@@ -125,11 +125,12 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
         let (zero_one, signed) = (is(&[0.0, 1.0]), is(&[1.0, -1.0]));
         if let Some(file) = data.origin().filter(|_| !zero_one && !signed) {
             // The workers would each find it in their rows, mid-run: said before any runs.
-            bail!(
-                "{}: its labels are {}, but the logistic loss reads +1/-1 or 0/1",
-                data.name(),
-                file.label_values().seen()
-            );
+            let values = file.label_values();
+            let place = match values.conflict() {
+                Some((line, what)) => format!("{}:{line}: {what}", data.name()),
+                None => format!("{}: its labels are {}", data.name(), values.seen()),
+            };
+            bail!("{place}: the logistic loss reads +1/-1 or 0/1 labels");
         }
         // Workers reading their own splits apply the same rule to their rows.
         let rule = if zero_one && !signed {
