@@ -195,6 +195,21 @@ fn a_malformed_data_file_names_the_line() {
     assert_clear_error(&output, "bad.libsvm:2:");
 }
 
+#[test]
+fn a_compression_not_read_is_named_with_its_remedy_on_both_paths() {
+    let dir = scratch("bzip2-data");
+    // bzip2's magic bytes, whatever the name: read as text they were "invalid UTF-8".
+    std::fs::write(dir.join("train.txt"), b"BZh91AY&SY\x8e\x01\x02\x03").unwrap();
+    for access in ["ship", "shared"] {
+        let output = run(&["--data", "train.txt", "--data-access", access], &dir);
+        assert_clear_error(
+            &output,
+            "train.txt: a bzip2-compressed file, which is not read (plain text, gzip or xz are): \
+             decompress it first (bunzip2 -k FILE)",
+        );
+    }
+}
+
 /// A labelled LIBSVM text of 40 rows (0/1 labels, a comment and a blank line among them), and
 /// the same rows without their labels: each line's first token dropped.
 fn labelled_and_unlabelled() -> (String, String) {

@@ -28,6 +28,20 @@ pub enum DataError {
         /// What is wrong, quoting the bad token.
         message: String,
     },
+    /// The file is compressed in a format that is not read (only gzip and xz are).
+    #[error(
+        "{}: a {format}-compressed file, which is not read (plain text, gzip or xz are): \
+         decompress it first ({command} FILE), or compress it with xz or gzip",
+        path.display()
+    )]
+    UnreadCompression {
+        /// The file being read.
+        path: PathBuf,
+        /// Its compression.
+        format: &'static str,
+        /// The command that decompresses it.
+        command: &'static str,
+    },
     /// The file holds no row (only blank or comment lines, or nothing at all).
     #[error("{}: the file holds no data row", path.display())]
     Empty {

@@ -14,6 +14,9 @@ pub(crate) enum Compression {
     Plain,
     Gzip,
     Xz,
+    /// A compression this reader does not decode, and the command that decompresses it: read
+    /// as text, its bytes would be refused as "invalid UTF-8" at line 1, which says no remedy.
+    Unread(&'static str, &'static str),
 }
 
 /// The compression of a file that starts with the bytes `magic`.
@@ -22,6 +25,12 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
         Compression::Gzip
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Compression::Xz
+    } else if magic.starts_with(b"BZh") {
+        Compression::Unread("bzip2", "bunzip2 -k")
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Unread("zstd", "unzstd")
+    } else if magic.starts_with(b"PK\x03\x04") {
+        Compression::Unread("zip", "unzip")
     } else {
         Compression::Plain
     }
@@ -61,6 +70,13 @@ pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send
     let compression = sniff(&magic[..got]);
     let file = io::Cursor::new(magic[..got].to_vec()).chain(file);
     Ok(match compression {
+        Compression::Unread(format, command) => {
+            return Err(DataError::UnreadCompression {
+                path: path.to_path_buf(),
+                format,
+                command,
+            })
+        }
         Compression::Plain => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(

@@ -1317,7 +1317,7 @@ pub(crate) mod tests {
                 }
             }
             Compression::Xz => bytes = xz(TRICKY.as_bytes()),
-            Compression::Plain => unreachable!(),
+            Compression::Plain | Compression::Unread(..) => unreachable!(),
         }
         assert_eq!(sniff(&bytes), kind);
         // A misleading extension: the magic bytes decide.
@@ -1342,6 +1342,22 @@ pub(crate) mod tests {
     #[test]
     fn xz_roundtrip() {
         compressed_roundtrip(Compression::Xz);
+    }
+
+    #[test]
+    fn a_compression_not_read_is_named_with_its_remedy() {
+        let bzip2 = b"BZh91AY&SY\x01\x02";
+        let zstd = b"\x28\xb5\x2f\xfd\x00\x58";
+        for (bytes, needle) in [
+            (&bzip2[..], ": a bzip2-compressed file, which is not read"),
+            (&zstd[..], ": a zstd-compressed file, which is not read"),
+        ] {
+            let f = TempFile::new("packed.txt", bytes);
+            let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains("decompress it first"), "{message}");
+        }
     }
 
     #[test]
