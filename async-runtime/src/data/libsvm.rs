@@ -298,6 +298,14 @@ fn parse_chunks(
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
 pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+    if has_inner_carriage_return(line) {
+        // Lines ended by CR alone read as one line of every row: refused, not merged.
+        return Err(
+            "a carriage return inside the line: lines ended by CR alone (classic Mac \
+                    text) are not read; convert the file with tr '\\r' '\\n'"
+                .into(),
+        );
+    }
     let (indices, values) = (p.indices.len(), p.values.len());
     if parse_plain_line(line, opts, p) {
         return Ok(());
@@ -306,6 +314,13 @@ pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Resu
     p.indices.truncate(indices);
     p.values.truncate(values);
     parse_checked_line(line, opts, p)
+}
+
+/// Whether a carriage return in `line` has more of the row after it (a CRLF line's CR is last).
+fn has_inner_carriage_return(line: &str) -> bool {
+    let content = super::text::before_comment(line.as_bytes());
+    memchr::memchr(b'\r', content)
+        .is_some_and(|at| content[at..].iter().any(|b| !b.is_ascii_whitespace()))
 }
 
 /// The bulk of LIBSVM lines, parsed byte by byte: `label index:value ...` with no comment,
@@ -898,6 +913,31 @@ pub(crate) mod tests {
             &format!("{GOOD}1:1 2:2\n"),
             3,
             &["missing label", "`1:1`"],
+        );
+    }
+
+    #[test]
+    fn lines_ended_by_cr_alone_are_refused_not_read_as_one_row() {
+        let words = ["carriage return inside the line", "tr '\\r' '\\n'"];
+        assert_parse_error("mac.txt", "# a\n1 1:0.5\r-1 2:1\r", 2, &words);
+        // Without labels (predicting) the rows were one row of both features.
+        let optional = LoadOptions {
+            labels: Labels::Optional,
+            ..LoadOptions::default()
+        };
+        let text = "1:0.5\r2:1\r";
+        let err = read_libsvm_from(text.as_bytes(), Path::new("mac.txt"), &optional).unwrap_err();
+        assert!(
+            err.to_string().contains("mac.txt:1: a carriage return"),
+            "{err}"
+        );
+        // CRLF, a CR before a comment or in it, and a CR at the end are still read.
+        let crlf = "1 1:0.5\r\n-1 2:1 \r # x\r y\r\n1 1:1\r";
+        assert_eq!(
+            read_libsvm_from(crlf.as_bytes(), Path::new("crlf.txt"), &optional)
+                .unwrap()
+                .n_rows(),
+            3
         );
     }
 
