@@ -196,7 +196,7 @@ fn a_malformed_data_file_names_the_line() {
 }
 
 #[test]
-fn a_compression_not_read_is_named_with_its_remedy_on_both_paths() {
+fn a_compression_or_encoding_not_read_is_named_with_its_remedy_on_both_paths() {
     let dir = scratch("bzip2-data");
     // bzip2's magic bytes, whatever the name: read as text they were "invalid UTF-8".
     std::fs::write(dir.join("train.txt"), b"BZh91AY&SY\x8e\x01\x02\x03").unwrap();
@@ -204,8 +204,22 @@ fn a_compression_not_read_is_named_with_its_remedy_on_both_paths() {
         let output = run(&["--data", "train.txt", "--data-access", access], &dir);
         assert_clear_error(
             &output,
-            "train.txt: a bzip2-compressed file, which is not read (plain text, gzip or xz are): \
-             decompress it first (bunzip2 -k FILE)",
+            "train.txt: a bzip2-compressed file, which is not read (plain UTF-8 text, gzip or xz \
+             are): convert it first (bunzip2 -k FILE)",
+        );
+    }
+    // What Windows PowerShell's `>` writes: UTF-16 with its byte order mark.
+    let utf16: Vec<u8> = "1 1:1\n-1 2:1\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::fs::write(dir.join("ps.txt"), [&[0xff, 0xfe][..], &utf16].concat()).unwrap();
+    for access in ["ship", "shared"] {
+        let output = run(&["--data", "ps.txt", "--data-access", access], &dir);
+        assert_clear_error(
+            &output,
+            "ps.txt: UTF-16 text, which is not read (plain UTF-8 text, gzip or xz are): convert \
+             it first (iconv -f UTF-16 -t UTF-8 FILE)",
         );
     }
 }

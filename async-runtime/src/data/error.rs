@@ -28,18 +28,19 @@ pub enum DataError {
         /// What is wrong, quoting the bad token.
         message: String,
     },
-    /// The file is compressed in a format that is not read (only gzip and xz are).
+    /// The file is compressed or encoded in a way that is not read (plain UTF-8 text, gzip
+    /// and xz are).
     #[error(
-        "{}: a {format}-compressed file, which is not read (plain text, gzip or xz are): \
-         decompress it first ({command} FILE), or compress it with xz or gzip",
+        "{}: {what}, which is not read (plain UTF-8 text, gzip or xz are): convert it first \
+         ({command} FILE), or compress the text with xz or gzip",
         path.display()
     )]
-    UnreadCompression {
+    UnreadEncoding {
         /// The file being read.
         path: PathBuf,
-        /// Its compression.
-        format: &'static str,
-        /// The command that decompresses it.
+        /// What it is.
+        what: &'static str,
+        /// The command that converts it to text.
         command: &'static str,
     },
     /// The file holds no row (only blank or comment lines, or nothing at all).

@@ -14,8 +14,9 @@ pub(crate) enum Compression {
     Plain,
     Gzip,
     Xz,
-    /// A compression this reader does not decode, and the command that decompresses it: read
-    /// as text, its bytes would be refused as "invalid UTF-8" at line 1, which says no remedy.
+    /// An encoding this reader does not decode (a compression, UTF-16), and the command that
+    /// converts it: read as text, its bytes would be refused as "invalid UTF-8" at line 1,
+    /// which says no remedy.
     Unread(&'static str, &'static str),
 }
 
@@ -26,11 +27,14 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Compression::Xz
     } else if magic.starts_with(b"BZh") {
-        Compression::Unread("bzip2", "bunzip2 -k")
+        Compression::Unread("a bzip2-compressed file", "bunzip2 -k")
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Unread("zstd", "unzstd")
+        Compression::Unread("a zstd-compressed file", "unzstd")
     } else if magic.starts_with(b"PK\x03\x04") {
-        Compression::Unread("zip", "unzip")
+        Compression::Unread("a zip archive", "unzip")
+    } else if magic.starts_with(&[0xff, 0xfe]) || magic.starts_with(&[0xfe, 0xff]) {
+        // What Windows PowerShell's `>` writes.
+        Compression::Unread("UTF-16 text", "iconv -f UTF-16 -t UTF-8")
     } else {
         Compression::Plain
     }
@@ -70,10 +74,10 @@ pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send
     let compression = sniff(&magic[..got]);
     let file = io::Cursor::new(magic[..got].to_vec()).chain(file);
     Ok(match compression {
-        Compression::Unread(format, command) => {
-            return Err(DataError::UnreadCompression {
+        Compression::Unread(what, command) => {
+            return Err(DataError::UnreadEncoding {
                 path: path.to_path_buf(),
-                format,
+                what,
                 command,
             })
         }

@@ -1385,18 +1385,23 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_compression_not_read_is_named_with_its_remedy() {
+    fn a_compression_or_encoding_not_read_is_named_with_its_remedy() {
         let bzip2 = b"BZh91AY&SY\x01\x02";
         let zstd = b"\x28\xb5\x2f\xfd\x00\x58";
+        let utf16 = b"\xff\xfe1\x00 \x001\x00:\x001\x00\n\x00";
         for (bytes, needle) in [
-            (&bzip2[..], ": a bzip2-compressed file, which is not read"),
+            (
+                &bzip2[..],
+                ": a bzip2-compressed file, which is not read (plain UTF-8 text",
+            ),
             (&zstd[..], ": a zstd-compressed file, which is not read"),
+            (&utf16[..], ": UTF-16 text, which is not read"),
         ] {
             let f = TempFile::new("packed.txt", bytes);
             let err = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
             let message = err.to_string();
             assert!(message.contains(needle), "{message}");
-            assert!(message.contains("decompress it first"), "{message}");
+            assert!(message.contains("convert it first"), "{message}");
         }
     }
 
