@@ -413,8 +413,11 @@ impl std::fmt::Display for Quoted<'_> {
             if i == Self::MOST {
                 return write!(f, "...` ({} bytes)", self.0.len());
             }
-            // Control characters, and the ones that reorder text on the screen.
+            // Control characters, the ones that reorder text on the screen, and spaces that
+            // are not ASCII (a no-break space pasted from a document), which look like the
+            // separator the reader splits on.
             if c.is_control()
+                || (c.is_whitespace() && !c.is_ascii())
                 || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
             {
                 write!(f, "{}", c.escape_unicode())?;
@@ -720,6 +723,9 @@ pub(crate) mod tests {
         let (_, r) = load_text("escapes", text);
         let message = r.unwrap_err().to_string();
         assert!(!message.chars().any(char::is_control), "{message:?}");
+        // A no-break space, which reads as a separator on the screen, is shown as what it is.
+        let text = "1 1:1\n1 1:0.5\u{a0}2:1\n";
+        assert_parse_error("nbsp", text, 2, &["`0.5\\u{a0}2:1`", "not a number"]);
         // A megabyte token is quoted by its first 40 characters and its length.
         let long = format!("1 1:1\n{}\n", "7".repeat(1 << 20));
         assert_parse_error("long", &long, 2, &["`7777", "...` (1048576 bytes)"]);
