@@ -487,7 +487,8 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         };
         if index == 0 {
             return Err(format!(
-                "invalid index 0 in feature {token_q}: indices are 1-based"
+                "invalid index 0 in feature {token_q}: indices are 1-based (a file that counts \
+                 features from 0 needs every index raised by one: see the README)"
             ));
         }
         if index <= prev {
@@ -892,7 +893,7 @@ pub(crate) mod tests {
             "zero.txt",
             &format!("{GOOD}1 0:2 1:1\n"),
             3,
-            &["index 0", "1-based"],
+            &["index 0", "1-based", "needs every index raised by one"],
         );
     }
 
