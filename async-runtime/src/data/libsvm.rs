@@ -547,7 +547,7 @@ fn parse_label(first: &str) -> Result<f64, String> {
 
 /// The message of a feature `token` whose index (written `index`) is beyond the dimension the
 /// data is read with, or beyond the memory budget when none is given.
-fn index_too_large(index: &str, token: &str, opts: &LoadOptions) -> String {
+pub(crate) fn index_too_large(index: &str, token: &str, opts: &LoadOptions) -> String {
     let token_q = Quoted(token);
     match opts.dim {
         None => format!(

@@ -19,7 +19,7 @@ use super::dataset::Dataset;
 use super::error::DataError;
 use super::file::{self, file_name};
 use super::label::LabelRule;
-use super::libsvm;
+use super::libsvm::{self, index_too_large};
 use super::lines::{line_error, LineReader, LineTooLong};
 use super::options::{Layout, LoadOptions};
 use super::shared::{LabelValues, SharedFile, SharedOptions};
@@ -171,7 +171,7 @@ fn first_token(line: &[u8]) -> &[u8] {
 }
 
 /// The index of a row's last feature (its largest in a valid row), if it has one that reads.
-fn last_index(line: &[u8]) -> Option<usize> {
+fn last_index(line: &[u8]) -> Option<(usize, &[u8])> {
     // A byte order mark precedes a label, never a valid row's last feature: the line is cut
     // at its comment only, as it always was.
     let content = text::before_comment(line);
@@ -183,9 +183,9 @@ fn last_index(line: &[u8]) -> Option<usize> {
     let token = &content[start..end];
     let colon = memchr::memchr(b':', token)?;
     match std::str::from_utf8(&token[..colon]).ok()?.parse::<usize>() {
-        Ok(index) => Some(index),
+        Ok(index) => Some((index, token)),
         // All digits, more than any memory holds: beyond every budget.
-        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(usize::MAX),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some((usize::MAX, token)),
         Err(_) => None,
     }
 }
@@ -254,21 +254,19 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
         }
         let row = is_row(line);
         if row {
-            let index = last_index(line).unwrap_or(0);
+            let (index, token) = last_index(line).unwrap_or((0, b""));
             if index > options.load.max_dim && options.load.dim.is_none() {
+                // The parser's words: the driver's scan and a read of the whole file agree.
+                let token = String::from_utf8_lossy(token);
+                let shown = match index {
+                    // All digits, as the parser quotes them.
+                    usize::MAX => format!("`{}`", token.split(':').next().unwrap_or_default()),
+                    _ => index.to_string(),
+                };
                 return Err(DataError::Parse {
                     path: path.to_path_buf(),
                     line: line_no,
-                    message: format!(
-                        "index {} exceeds the memory budget of {} features (8 bytes each \
-                         per model copy): raise it with --max-features if that is meant",
-                        if index == usize::MAX {
-                            format!("over {index}")
-                        } else {
-                            index.to_string()
-                        },
-                        options.load.max_dim
-                    ),
+                    message: index_too_large(&shown, &token, &options.load),
                 });
             }
             max_index = max_index.max(index);
@@ -362,6 +360,25 @@ mod tests {
         assert_eq!((sample.n_rows(), sample.full_rows()), (1_000, 20_000));
         let whole = Dataset::open_shared_within(&f.0, &options(usize::MAX), 8 << 20).unwrap();
         assert_eq!(whole.n_rows(), 20_000);
+    }
+
+    #[test]
+    fn an_index_beyond_the_budget_is_refused_in_the_words_of_a_whole_read() {
+        let options = SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 3,
+        };
+        for huge in ["1000000000000", "99999999999999999999999"] {
+            let text = format!("1 1:0.5\n# note\n-1 2:1 {huge}:1\n1 3:1\n");
+            let f = TempFile::new("huge", text.as_bytes());
+            let scanned = Dataset::open_shared(&f.0, &options)
+                .map(|_| ())
+                .unwrap_err();
+            let read = libsvm::read_libsvm(&f.0, &options.load).unwrap_err();
+            assert_eq!(scanned.to_string(), read.to_string());
+            assert!(scanned.to_string().contains(":3: index "), "{scanned}");
+        }
     }
 
     #[test]
