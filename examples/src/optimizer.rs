@@ -394,9 +394,10 @@ impl Optimizer {
     }
 
     /// The same, reading versions of its broadcast variables up to `versions` old
-    /// (`w.at(v)` in a `reduce!`): the driver keeps at least that many of each, beyond the
-    /// default 16 (`--keep-versions` can raise it further). A read of an older version ends
-    /// the run with an error that names it.
+    /// (`w.at(v)` in a `reduce!`, `cx.value_at` on the driver): the driver keeps at least
+    /// that many of each, beyond the default 16 (`--keep-versions` can raise it further). A
+    /// pinned read of an older version ends the run with an error that names it; `value_at`
+    /// gives `None`.
     pub const fn keeps_versions(mut self, versions: usize) -> Optimizer {
         self.keep_versions = Some(versions);
         self

@@ -1,6 +1,6 @@
 //! The driver handle an `#[async_optimizer]` function receives: launch, observe, finish.
 
-use std::any::Any;
+use std::any::{type_name, Any, TypeId};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,8 @@ pub struct Driver {
     pub(crate) site_failures: SiteFailures,
     /// What the optimizer chose at run time and recorded (see [`Driver::note`]).
     notes: BTreeMap<String, f64>,
+    /// The type each broadcast variable was published as, for [`Driver::value_at`].
+    broadcast_types: BTreeMap<String, (TypeId, &'static str)>,
     observer: Option<Observer>,
     /// Checkpoints: the policy, the last one and the one being written, the one resumed.
     pub(crate) checkpoints: Checkpoints,
@@ -176,6 +178,7 @@ impl Driver {
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
             notes: BTreeMap::new(),
+            broadcast_types: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,
             observer: None,
@@ -273,6 +276,36 @@ impl Driver {
         Some(self.versions.latest(slot)?.version)
     }
 
+    /// Version `version` of broadcast variable `name`, decoded as `T` (the type its
+    /// `broadcast!` published), while the driver keeps it: the value an older result's task
+    /// read (`cx.last_result()`, then `version_of("w")`), as a delay-compensated step needs,
+    /// without a copy of its own per update. `None` if it was never published, is no longer
+    /// kept (only the last [`ClusterConfig::keep_versions`] are: raise it with
+    /// [`Driver::keep_versions`] to read further back), or is not a `T` (a warning then names
+    /// the type `name` is broadcast as).
+    ///
+    /// ```no_run
+    /// # fn after_reduce(cx: &asyncopt_runtime::Driver) {
+    /// let then = cx.last_result().and_then(|m| m.version_of("w")).expect("its task read w");
+    /// let w_then: ndarray::Array1<f64> = cx.value_at("w", then).expect("still kept");
+    /// # }
+    /// ```
+    pub fn value_at<T: Broadcast>(&self, name: &str, version: u64) -> Option<T> {
+        if let Some(&(published, published_name)) = self.broadcast_types.get(name) {
+            if published != TypeId::of::<T>() {
+                // Else the caller's `expect("kept")` would blame eviction for a wrong type.
+                tracing::warn!(
+                    "value_at::<{}>(\"{name}\", {version}) gives None: `{name}` is broadcast as \
+                     {published_name}",
+                    type_name::<T>()
+                );
+                return None;
+            }
+        }
+        let stored = self.versions.get(self.versions.slot(name)?, version)?;
+        T::decode(&stored.bytes).ok()
+    }
+
     /// Tasks sent and not yet answered (every site's): the results still to come.
     pub fn in_flight(&self) -> usize {
         self.tasks.len()
@@ -342,8 +375,8 @@ impl Driver {
     }
 
     /// Keeps at least `versions` versions of each broadcast variable from now on, for pinned
-    /// reads (`w.at(v)`) whose distance back the optimizer learns only at run time, such as
-    /// an epoch's length: never fewer than the run's
+    /// reads (`w.at(v)`) and [`Driver::value_at`] whose distance back the optimizer learns
+    /// only at run time, such as an epoch's length or a staleness bound: never fewer than the run's
     /// [`ClusterConfig::keep_versions`]. More than [`MAX_KEEP_VERSIONS`] ends the run with an
     /// error that says so.
     pub fn keep_versions(&mut self, versions: usize) {
@@ -413,6 +446,10 @@ impl Driver {
             return true;
         }
         self.training_time.start();
+        if !self.broadcast_types.contains_key(name) {
+            let published = (TypeId::of::<T>(), type_name::<T>());
+            self.broadcast_types.insert(name.to_owned(), published);
+        }
         let encoded = value.encode();
         // Every version travels whole to each worker at least once, in a task's frame: one
         // no frame can hold would be refused by every worker, again and again.

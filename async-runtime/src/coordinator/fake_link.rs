@@ -2245,3 +2245,47 @@ fn results_whose_history_rows_fail_everywhere_end_the_run_blaming_the_task() {
         "{message}"
     );
 }
+
+#[test]
+fn the_driver_reads_an_older_version_back_while_it_keeps_it() {
+    let mut config = ClusterConfig::local(1);
+    (config.keep_versions, config.cache_versions) = (2, 2);
+    let (mut driver, _wire) = driver_with(config, echoing());
+    for x in [1.0, 2.0, 3.0] {
+        driver.publish("w", &vec![x], false);
+    }
+    let now = driver.version("w").expect("published");
+    assert_eq!(driver.value_at::<Vec<f64>>("w", now), Some(vec![3.0]));
+    assert_eq!(driver.value_at::<Vec<f64>>("w", now - 1), Some(vec![2.0]));
+    assert_eq!(driver.value_at::<Vec<f64>>("w", now - 2), None, "evicted");
+    assert_eq!(
+        driver.value_at::<Vec<f64>>("w", now + 1),
+        None,
+        "never published"
+    );
+    assert_eq!(
+        driver.value_at::<Vec<f64>>("v", now),
+        None,
+        "never broadcast"
+    );
+    driver.keep_versions(3);
+    driver.publish("w", &vec![4.0], false);
+    assert_eq!(
+        driver.value_at::<Vec<f64>>("w", now - 1),
+        Some(vec![2.0]),
+        "kept longer"
+    );
+}
+
+#[test]
+fn the_driver_reads_no_older_version_as_another_type() {
+    let (mut driver, _wire) = driver(1, echoing());
+    driver.publish("w", &Array1::from(vec![1.0, 2.0]), false);
+    let now = driver.version("w").expect("published");
+    assert_eq!(
+        driver.value_at::<Array1<f64>>("w", now),
+        Some(Array1::from(vec![1.0, 2.0]))
+    );
+    // Its bytes decode as a pair of zeros: without the type check, a silent wrong value.
+    assert_eq!(driver.value_at::<(u32, u32)>("w", now), None);
+}
