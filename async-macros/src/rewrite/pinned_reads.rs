@@ -98,14 +98,15 @@ impl Rewriter<'_> {
             .lookup(var)
             .is_some_and(|binding| binding.broadcast.is_some());
         if call.method == "at" && published {
+            let driver = &self.driver;
             self.errors.at(
                 call,
                 format!(
                     "`{var}.at(..)` reads an older version of `{var}` inside a reduce! closure only, \
                      where the workers serve it; here, on the driver, `{var}` is the latest version: \
-                     keep a copy of the value you need later (`let old = {var}.clone();`), or move \
-                     the read into the closure (a method of your own named `at`: call it as \
-                     `Type::at(&{var}, ..)`)"
+                     read a version the driver still keeps with `{driver}.value_at(\"{var}\", v)` \
+                     (an `Option`), or move the read into the closure (a method of your own named \
+                     `at`: call it as `Type::at(&{var}, ..)`)"
                 ),
             );
         }
