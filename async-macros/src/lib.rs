@@ -365,6 +365,10 @@ fn outside(name: &str) -> TokenStream {
 /// tuple); dense `f64` arrays travel as raw bytes. Workers cache recent versions and are sent
 /// only what they lack; a `reduce!` closure that uses the variable reads the version current
 /// when its task was dispatched. When a stop rule fires, `broadcast!` leaves the training loop.
+/// Versions are numbered from 1, one more for each `broadcast!` of a changed value; a value
+/// equal to the latest keeps its number, so versions count changes, not updates: take them
+/// from `cx.version("w")` or a result's `version_of("w")`, never from the loop's counter or
+/// a staleness.
 ///
 /// ```no_run
 /// # use asyncopt_algorithms::{Model, Params};

@@ -270,7 +270,8 @@ impl Driver {
 
     /// The latest version of broadcast variable `name`, or `None` if it was never broadcast.
     /// A task reading it now reads this version; `w.at(v)` in a `reduce!` closure reads an
-    /// older one.
+    /// older one. Versions start at 1 and count changes: a `broadcast!` of a value equal to
+    /// the latest keeps its number, so `version - k` is not the version of `k` updates ago.
     pub fn version(&self, name: &str) -> Option<u64> {
         let slot = self.versions.slot(name)?;
         Some(self.versions.latest(slot)?.version)
