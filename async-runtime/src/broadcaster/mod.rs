@@ -7,6 +7,7 @@ mod holdings;
 
 pub(crate) use holdings::{Holdings, Shipment};
 
+use std::any::TypeId;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -29,6 +30,9 @@ struct Slot {
     /// The kept versions a pinned read (`w.at(v)`) asked for: a checkpoint saves them beside
     /// the latest, so that a run resumed in the middle of an epoch still reads its anchor.
     pinned: BTreeSet<u64>,
+    /// The Rust type its first publish in this process had, and that type's name: a read
+    /// back as another type would decode the bytes into a wrong value.
+    published_as: Option<(TypeId, &'static str)>,
 }
 
 /// Versions of every broadcast variable, newest last.
@@ -111,6 +115,7 @@ impl VersionStore {
             next_version: 1,
             restored_at: None,
             pinned: BTreeSet::new(),
+            published_as: None,
         });
         self.by_name.insert(name.to_owned(), slot);
         slot
@@ -173,6 +178,18 @@ impl VersionStore {
     /// The slot of variable `name`, if it was ever broadcast.
     pub fn slot(&self, name: &str) -> Option<u16> {
         self.by_name.get(name).copied()
+    }
+
+    /// Records the type `slot` is published as, if none is yet.
+    pub fn note_type(&mut self, slot: u16, published_as: (TypeId, &'static str)) {
+        if let Some(entry) = self.slots.get_mut(slot as usize) {
+            entry.published_as.get_or_insert(published_as);
+        }
+    }
+
+    /// The type `slot` was first published as in this process, and its name.
+    pub fn published_as(&self, slot: u16) -> Option<(TypeId, &'static str)> {
+        self.slots.get(slot as usize)?.published_as
     }
 
     /// The latest version of `slot`.

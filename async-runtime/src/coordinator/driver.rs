@@ -104,8 +104,6 @@ pub struct Driver {
     pub(crate) site_failures: SiteFailures,
     /// What the optimizer chose at run time and recorded (see [`Driver::note`]).
     notes: BTreeMap<String, f64>,
-    /// The type each broadcast variable was published as, for [`Driver::value_at`].
-    broadcast_types: BTreeMap<String, (TypeId, &'static str)>,
     observer: Option<Observer>,
     /// Checkpoints: the policy, the last one and the one being written, the one resumed.
     pub(crate) checkpoints: Checkpoints,
@@ -178,7 +176,6 @@ impl Driver {
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
             notes: BTreeMap::new(),
-            broadcast_types: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,
             observer: None,
@@ -292,7 +289,8 @@ impl Driver {
     /// # }
     /// ```
     pub fn value_at<T: Broadcast>(&self, name: &str, version: u64) -> Option<T> {
-        if let Some(&(published, published_name)) = self.broadcast_types.get(name) {
+        let slot = self.versions.slot(name)?;
+        if let Some((published, published_name)) = self.versions.published_as(slot) {
             if published != TypeId::of::<T>() {
                 // Else the caller's `expect("kept")` would blame eviction for a wrong type.
                 tracing::warn!(
@@ -303,7 +301,7 @@ impl Driver {
                 return None;
             }
         }
-        let stored = self.versions.get(self.versions.slot(name)?, version)?;
+        let stored = self.versions.get(slot, version)?;
         T::decode(&stored.bytes).ok()
     }
 
@@ -447,10 +445,6 @@ impl Driver {
             return true;
         }
         self.training_time.start();
-        if !self.broadcast_types.contains_key(name) {
-            let published = (TypeId::of::<T>(), type_name::<T>());
-            self.broadcast_types.insert(name.to_owned(), published);
-        }
         let encoded = value.encode();
         // Every version travels whole to each worker at least once, in a task's frame: one
         // no frame can hold would be refused by every worker, again and again.
@@ -466,6 +460,8 @@ impl Driver {
             return true;
         }
         let published = self.versions.publish(name, encoded);
+        self.versions
+            .note_type(published.slot, (TypeId::of::<T>(), type_name::<T>()));
         if published.is_new {
             self.stats.versions_published += 1;
             tracing::trace!(
