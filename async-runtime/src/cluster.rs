@@ -175,6 +175,14 @@ impl ClusterConfig {
                 "a run needs at least one worker".into(),
             ));
         }
+        // Before the token rule, whose "any host could join" is no reason for an address
+        // nobody can listen on.
+        if let Some(reason) = crate::transport::endpoint_problem(&self.bind) {
+            return Err(RuntimeError::Bind {
+                address: self.bind.clone(),
+                reason,
+            });
+        }
         if self.token.is_none() && !crate::transport::is_loopback(&self.bind) {
             return Err(RuntimeError::Config(format!(
                 "refusing to listen on {} without a token: any host could join the run; \
@@ -488,6 +496,17 @@ mod tests {
         assert!(config.validate().is_err());
         config.token = Some(Token::random());
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn an_address_that_is_not_tcp_is_refused_as_such_with_or_without_a_token() {
+        let mut config = ClusterConfig::local(2);
+        config.bind = "ipc:///tmp/driver".into();
+        for token in [None, Some(Token::random())] {
+            config.token = token;
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains("not a tcp:// address"), "{error}");
+        }
     }
 
     #[test]
