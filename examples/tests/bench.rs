@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use test_support::{data, data_dir, scratch, succeeded};
+use test_support::{assert_clear_error, data, data_dir, scratch, succeeded};
 
 const BENCH: &str = env!("CARGO_BIN_EXE_async-bench");
 
@@ -37,6 +37,10 @@ fn main() {
         (
             "the_faults_part_writes_one_row_per_fault_and_algorithm_and_the_run_survives_each",
             faults,
+        ),
+        (
+            "a_missing_dataset_ends_a_part_in_one_line_before_any_run",
+            missing_dataset,
         ),
     ]);
 }
@@ -304,4 +308,27 @@ fn faults() {
         }
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A dataset a part cannot find is said at once: the stragglers part found its sparse set
+/// only after minutes of runs, and the session part after its per-frame figures.
+fn missing_dataset() {
+    let dir = scratch("bench-missing");
+    let missing = dir.join("missing.xz");
+    let dense = data("bio_kdd04.sub25.xz");
+    let parts: [&[&str]; 2] = [
+        &["--data", path(&dense), "--sparse-data", path(&missing)],
+        &["session", "--data", path(&missing)],
+    ];
+    for args in parts {
+        let output = Command::new(BENCH)
+            .args(args)
+            .args(["--workers", "2", "--out"])
+            .arg(dir.join("figures.json"))
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("async-bench starts");
+        assert_clear_error(&output, path(&missing));
+        assert!(!dir.join("figures.json").exists(), "{args:?} wrote figures");
+    }
 }

@@ -101,7 +101,8 @@ struct BenchArgs {
     /// Target of SAGA and ASAGA with the full preconditioner.
     #[arg(long, default_value_t = 1e-4)]
     preconditioned_target: f64,
-    /// The sparse dataset of the broadcast figure (default: reviews_tfidf.xz beside --data).
+    /// The sparse dataset of the broadcast figure (default: reviews_tfidf.xz where the default
+    /// --data is looked for).
     #[arg(long)]
     sparse_data: Option<PathBuf>,
     /// Rows sampled per task.
@@ -157,7 +158,23 @@ fn run(cli: Cli) -> Result<()> {
 fn stragglers(args: BenchArgs) -> Result<()> {
     let data_path = match args.data.clone() {
         Some(path) => path,
-        None => large_data("bio_kdd04.normalized.xz")?,
+        None => large_data("bio_kdd04.normalized.xz", "give it with --data")?,
+    };
+    // Found before any run: missing, it would end the part after minutes of runs.
+    let sparse = match (&args.sparse_data, args.sgd_only) {
+        (_, true) => None,
+        (Some(path), false) => {
+            anyhow::ensure!(
+                path.exists(),
+                "--sparse-data {}: no such file",
+                path.display()
+            );
+            Some(path.clone())
+        }
+        (None, false) => Some(large_data(
+            "reviews_tfidf.xz",
+            "give it with --sparse-data, or leave out its figure with --sgd-only",
+        )?),
     };
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
@@ -219,7 +236,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         "time_cap_s": args.time,
     });
     extend(&mut figures, sgd_asgd_figures(&args, &pairs));
-    if !args.sgd_only {
+    if let Some(sparse) = sparse {
         spec.cluster.seed = seed;
         let mut runs = Vec::new();
         for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
@@ -237,10 +254,6 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             eprintln!("{} (preconditioned): {}", algorithm, outcome.one_line());
             runs.push(outcome);
         }
-        let sparse = match args.sparse_data.clone() {
-            Some(path) => path,
-            None => large_data("reviews_tfidf.xz")?,
-        };
         let broadcast = partial_broadcast(&sparse)?;
         extend(&mut figures, vr_figures(&args, &runs, broadcast));
     }
@@ -257,7 +270,8 @@ fn stragglers(args: BenchArgs) -> Result<()> {
 
 /// A large dataset the repository does not carry: in `$ASYNC_DATA_DIR`, in `data/large/`
 /// (where `scripts/fetch-data.sh` puts them), or in a `shared/data` folder beside the checkout.
-pub(crate) fn large_data(name: &str) -> Result<PathBuf> {
+/// `otherwise` ends the error: how else this part takes the file.
+pub(crate) fn large_data(name: &str, otherwise: &str) -> Result<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let candidates = std::env::var_os("ASYNC_DATA_DIR")
         .map(PathBuf::from)
@@ -271,7 +285,7 @@ pub(crate) fn large_data(name: &str) -> Result<PathBuf> {
         .with_context(|| {
             format!(
                 "{name} not found (looked in $ASYNC_DATA_DIR, data/large, ../shared/data): run \
-             scripts/fetch-data.sh or pass its path"
+                 scripts/fetch-data.sh, or {otherwise}"
             )
         })
 }

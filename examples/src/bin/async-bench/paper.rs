@@ -211,8 +211,13 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     let mut numbers = previous_numbers(&args.out);
     // Other processes on the machine skew every time: the figures say how busy it was.
     let load_at_start = figures::load_average();
-    for set in &args.datasets {
-        let data_path = dataset_path(set.file)?;
+    // Every set found before the first run: a missing one would end the part after minutes.
+    let paths = args
+        .datasets
+        .iter()
+        .map(|set| dataset_path(set.file))
+        .collect::<Result<Vec<_>>>()?;
+    for (set, data_path) in args.datasets.iter().zip(paths) {
         let mut run = RunArgs::parse_defaults();
         run.data = Some(data_path);
         run.optimum = Some(set.optimum);
@@ -411,7 +416,11 @@ fn dataset_path(file: &str) -> Result<PathBuf> {
     let carried = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../data")
         .join(file);
-    large_data(file).or_else(|e| {
+    large_data(
+        file,
+        "set ASYNC_DATA_DIR to its folder, or leave its set out of --datasets",
+    )
+    .or_else(|e| {
         carried
             .is_file()
             .then(|| carried.clone())

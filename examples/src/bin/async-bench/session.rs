@@ -54,6 +54,14 @@ const SIZES: [(&str, usize); 5] = [
 ];
 
 pub fn run(args: SessionArgs) -> Result<()> {
+    // Found before the per-frame figures, which take a while: missing, it ends the part.
+    let data_path = match args.data.clone() {
+        Some(path) => {
+            anyhow::ensure!(path.exists(), "--data {}: no such file", path.display());
+            path
+        }
+        None => crate::large_data("bio_kdd04.normalized.xz", "give it with --data")?,
+    };
     let per_frame: Vec<serde_json::Value> = SIZES
         .iter()
         .map(|&(what, size)| {
@@ -70,7 +78,7 @@ pub fn run(args: SessionArgs) -> Result<()> {
             })
         })
         .collect();
-    let whole = whole_runs(&args)?;
+    let whole = whole_runs(&args, data_path)?;
     let figures = json!({
         "per_frame": per_frame,
         "seal_mib_per_batch": args.seal_mib,
@@ -117,11 +125,7 @@ fn seal_open_ns(size: usize, encrypt: bool, mib: usize) -> f64 {
 }
 
 /// ASGD for a fixed number of updates, without stragglers, with and without encryption.
-fn whole_runs(args: &SessionArgs) -> Result<serde_json::Value> {
-    let data_path = match args.data.clone() {
-        Some(path) => path,
-        None => crate::large_data("bio_kdd04.normalized.xz")?,
-    };
+fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Value> {
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
     run.workers = args.workers;
