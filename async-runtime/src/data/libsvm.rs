@@ -318,9 +318,12 @@ pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Resu
 
 /// Whether a carriage return in `line` has more of the row after it (a CRLF line's CR is last).
 fn has_inner_carriage_return(line: &str) -> bool {
+    // Most lines hold no CR: one scan for it, and the comment is looked for only past that.
+    let Some(at) = memchr::memchr(b'\r', line.as_bytes()) else {
+        return false;
+    };
     let content = super::text::before_comment(line.as_bytes());
-    memchr::memchr(b'\r', content)
-        .is_some_and(|at| content[at..].iter().any(|b| !b.is_ascii_whitespace()))
+    at < content.len() && content[at..].iter().any(|b| !b.is_ascii_whitespace())
 }
 
 /// The bulk of LIBSVM lines, parsed byte by byte: `label index:value ...` with no comment,
