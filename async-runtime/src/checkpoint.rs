@@ -176,8 +176,8 @@ pub enum CheckpointError {
     /// The checkpoint is larger than the memory the host can give it: reading it would fail
     /// an allocation (an abort), so it is refused before.
     #[error(
-        "checkpoint {path} is {} MiB, over the memory budget of {} MiB (half of what the host \
-         has available): resume on a host with more free memory",
+        "checkpoint {path} is {} MiB, over the memory budget of {} MiB (half of what this \
+         process may take): resume on a host with more free memory",
         bytes >> 20,
         budget >> 20
     )]

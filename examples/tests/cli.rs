@@ -3417,3 +3417,36 @@ fn a_comparison_whose_table_cannot_be_written_still_prints_it() {
     );
     assert!(!dir.join("c/compare.json").exists(), "no torn table");
 }
+
+/// Under `ulimit -v` (as a container's memory limit) the memory budget is what the process
+/// may take, not what the host has: a dimension the host could hold but the limit cannot is
+/// refused with the budget named, where it used to abort allocating the exact optimum.
+#[cfg(unix)]
+#[test]
+fn a_dimension_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
+    let dir = scratch("ulimit-v");
+    // One feature index of 10^8: 800 MB a dense vector, ten of them on the driver.
+    std::fs::write(dir.join("wide.svm"), "1.0 1:0.5 100000000:1\n-1 2:1\n").unwrap();
+    let limit_kib: u64 = 4_000_000;
+    let script = format!(
+        "ulimit -v {limit_kib} && exec \"$0\" --data wide.svm --max-features 2147483648 \
+         --updates 5 --workers 2 --quiet"
+    );
+    let output = Command::new("sh")
+        .args(["-c", &script, EXE])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .output()
+        .expect("sh starts");
+    assert_clear_error(&output, "over the memory budget of");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--max-features"), "{stderr}");
+    let budget_mib: u64 = stderr
+        .split("over the memory budget of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|mib| mib.parse().ok())
+        .unwrap_or_else(|| panic!("a budget in MiB: {stderr}"));
+    // Half of what the limit leaves, whatever the host has.
+    assert!(budget_mib * 2 <= limit_kib / 1024, "{stderr}");
+}

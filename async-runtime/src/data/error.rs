@@ -85,7 +85,7 @@ pub enum DataError {
     /// The rows read so far take more memory than the host can give them.
     #[error(
         "{}: its rows up to line {line} already take {} MiB in memory, over the budget of {} \
-         MiB (half the memory this host has available): read it on a host with more memory, or \
+         MiB (half the memory this process may take): read it on a host with more memory, or \
          spread it: with --data-access shared each worker holds only its partitions, and more \
          workers (--workers) hold less each",
         path.display(), held / (1 << 20), budget / (1 << 20)
@@ -103,7 +103,7 @@ pub enum DataError {
     /// The driver's evaluation sample takes more memory than the host can give it.
     #[error(
         "{}: the evaluation sample of --eval-rows {eval_rows} rows already takes {} MiB at \
-         line {line}, over the budget of {} MiB (half the memory this host has available): \
+         line {line}, over the budget of {} MiB (half the memory this process may take): \
          lower --eval-rows",
         path.display(), held / (1 << 20), budget / (1 << 20)
     )]
@@ -122,7 +122,7 @@ pub enum DataError {
     /// A dense matrix would take more memory than the host can give it.
     #[error(
         "{}: a dense {rows} x {cols} matrix would take {} MiB, over the budget of {} MiB (half \
-         the memory this host has available): read it on a host with more memory, or \
+         the memory this process may take): read it on a host with more memory, or \
          spread it: with --data-access shared each worker holds only its partitions, and more \
          workers (--workers) hold less each",
         path.display(), bytes / (1 << 20), budget / (1 << 20)

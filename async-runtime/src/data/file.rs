@@ -108,30 +108,15 @@ pub(crate) fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// The bytes a data set read whole may take: half the memory this host has available now
-/// (`MemAvailable` of `/proc/meminfo`), since building the data set from the rows read copies
-/// them once more. Where that cannot be read, no budget.
+/// The bytes a data set read whole may take: half the memory this process may take now
+/// (the host's `MemAvailable`, less where a cgroup v2 limit or `ulimit -v`
+/// leaves less), since building the data set from the rows read copies them once more.
+/// Where none of that can be read, no budget.
 pub fn memory_budget() -> u64 {
     available_now().map_or(u64::MAX, |available| available / 2)
 }
 
-/// The memory this host has available now, if `/proc/meminfo` says.
-pub(crate) fn available_now() -> Option<u64> {
-    let available_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("MemAvailable:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-        });
-    available_kib.map(|kib| kib.saturating_mul(1024))
-}
+pub(crate) use super::host_memory::available_now;
 
 /// Half of what a holder holds, `held`, and the host has `available` (no bound where that
 /// is unknown): the share every holder of memory on the host may take.

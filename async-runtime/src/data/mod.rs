@@ -36,6 +36,7 @@ mod checksum;
 pub mod dataset;
 pub mod error;
 pub(crate) mod file;
+mod host_memory;
 mod label;
 pub mod libsvm;
 pub mod lines;

@@ -44,7 +44,8 @@ impl Kind {
     }
 }
 
-/// Where the memory the host has available now comes from: `/proc/meminfo` in a worker, a
+/// Where the memory the host has available now comes from: `/proc/meminfo` (less where a
+/// container's cgroup or `ulimit -v` leaves less) in a worker, a
 /// number in tests. `None`: unknown, and then no bound.
 type Available = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 

@@ -4,6 +4,7 @@
 //! - `spec`: what a job is, [`JobSpec`], as the command line gives it;
 //! - `data`: where its data comes from and how its loss reads it ([`DataSource`], [`prepare`]);
 //! - `settings`: the settings and hyperparameters its optimizer reads ([`check_settings`]);
+//! - `model_memory`: whether the driver can hold a model of the data's dimension;
 //! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
 //! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
@@ -12,6 +13,7 @@
 mod checkpoints;
 mod data;
 mod join_hint;
+mod model_memory;
 mod outcome;
 mod run;
 mod settings;

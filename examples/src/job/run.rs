@@ -13,6 +13,7 @@ use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
 
 use super::checkpoints::{self, Checkpoints};
+use super::model_memory::check_model_fits;
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of};
 use super::{JobSpec, Outcome};
@@ -24,6 +25,7 @@ use crate::watch::{self, Verdict, Watch};
 
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
+    check_model_fits(data)?;
     let optimum = known_optimum(spec, data)?;
     check_partitions(spec, data)?;
     let step = step_of(spec, data)?;
