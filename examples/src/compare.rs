@@ -44,6 +44,8 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     files.will_write(shared.iter().cloned());
     // One optimum for all runs, computed once: the toolkit's is a linear model's.
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
+        // A signal meanwhile keeps the first run from starting.
+        let _preparing = crate::interrupt::preparing();
         job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
     } else {
         spec.stop.optimum

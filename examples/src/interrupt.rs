@@ -32,6 +32,10 @@ static SAVING: AtomicUsize = AtomicUsize::new(0);
 /// signal then stops no run, only the runs that would follow.
 static WRITING: AtomicUsize = AtomicUsize::new(0);
 
+/// Runs being prepared (the optimum f* computed, the data scanned, the cluster started): a
+/// first signal then keeps the run from starting once it is prepared.
+static PREPARING: AtomicUsize = AtomicUsize::new(0);
+
 /// Drivers waiting for their workers to join: a first signal then ends the wait, and the run
 /// does not start.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
@@ -132,9 +136,27 @@ impl Drop for WaitingForWorkers {
     }
 }
 
+/// A run is prepared, before its driver waits for its workers, while the guard lives.
+#[must_use = "the run counts as being prepared only while the guard lives"]
+pub struct Preparing(());
+
+/// A run begins to be prepared.
+pub fn preparing() -> Preparing {
+    PREPARING.fetch_add(1, Ordering::SeqCst);
+    Preparing(())
+}
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        PREPARING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Where the runs stand when a first signal comes, for what it says it stops.
 #[derive(Clone, Copy)]
 enum Phase {
+    /// A run is prepared: it has not started, and will not once a signal came.
+    Preparing,
     /// A driver waits for its workers: no run of it has started.
     Waiting,
     /// A run trains.
@@ -158,6 +180,8 @@ fn on_signal(signal: i32) {
     STOP.request();
     let phase = if WAITING.load(Ordering::SeqCst) > 0 {
         Phase::Waiting
+    } else if PREPARING.load(Ordering::SeqCst) > 0 {
+        Phase::Preparing
     } else if SAVING.load(Ordering::SeqCst) > WRITING.load(Ordering::SeqCst) {
         Phase::Training
     } else {
@@ -171,7 +195,7 @@ fn on_signal(signal: i32) {
 }
 
 /// What a first signal does, said as the runs stand (where "the run ends at its next update"
-/// was said of a run already over, or of one still waiting for its workers).
+/// was said of a run already over, or of one still prepared or waiting for its workers).
 fn first_signal_message(phase: Phase, ctrl_c: bool) -> String {
     let again = if ctrl_c {
         "Ctrl-C again"
@@ -179,6 +203,9 @@ fn first_signal_message(phase: Phase, ctrl_c: bool) -> String {
         "a second signal"
     };
     let what = match phase {
+        Phase::Preparing => {
+            "the run being prepared does not start, and the files of the runs done are written"
+        }
         Phase::Waiting => {
             "the wait for the workers ends, that run does not start, and the files of the runs \
              done are written"
@@ -298,6 +325,14 @@ mod tests {
             waiting.starts_with("stopping: the wait for the workers ends")
                 && !waiting.contains("next update"),
             "{waiting}"
+        );
+        // A run still prepared (its optimum computed, say) never reaches an update: it does
+        // not start.
+        let preparing = first_signal_message(Phase::Preparing, true);
+        assert!(
+            preparing.starts_with("stopping: the run being prepared does not start")
+                && !preparing.contains("next update"),
+            "{preparing}"
         );
         let writing = first_signal_message(Phase::Writing, false);
         assert!(

@@ -26,6 +26,8 @@ use crate::watch::{self, Verdict, Watch};
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     check_model_fits(data)?;
+    // Until the wait for the workers, a signal keeps the run from starting (see `launch`).
+    let preparing = crate::interrupt::preparing();
     let optimum = known_optimum(spec, data)?;
     check_partitions(spec, data)?;
     let step = step_of(spec, data)?;
@@ -37,7 +39,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
     } = checkpoints::prepare(spec, data, &params)?;
-    let mut driver = launch(&spec.cluster_for(data), spec)?;
+    let mut driver = launch(&spec.cluster_for(data), spec, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
@@ -153,7 +155,13 @@ impl JobSpec {
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
 /// remote workers are told where to connect, with which token file, and for how many runs.
-fn launch(cluster: &ClusterConfig, spec: &JobSpec) -> Result<Driver> {
+/// The run counts as prepared (`preparing`) until the wait begins, which a signal that came
+/// meanwhile ends at once.
+fn launch(
+    cluster: &ClusterConfig,
+    spec: &JobSpec,
+    preparing: crate::interrupt::Preparing,
+) -> Result<Driver> {
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
     if !cluster.spawn_local {
@@ -175,6 +183,7 @@ fn launch(cluster: &ClusterConfig, spec: &JobSpec) -> Result<Driver> {
         );
     }
     let _waiting = crate::interrupt::waiting_for_workers();
+    drop(preparing);
     match driver.wait_for_workers() {
         Ok(()) => Ok(driver),
         Err(RuntimeError::StoppedWaiting { joined, expected }) => {
