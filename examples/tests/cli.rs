@@ -2000,6 +2000,63 @@ fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
     remote_worker_with(address, name, cwd, &[])
 }
 
+/// Two remote workers started under one name both train: the second, refused the name, joins
+/// under a fresh one (`same.rXXXXXXXX`) and is counted as a worker of its own, not as the
+/// first one back.
+#[test]
+fn two_workers_started_under_one_name_count_as_two() {
+    let dir = scratch("one-name-two-workers");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let workers = [
+        remote_worker(&address, "same", &dir),
+        remote_worker(&address, "same", &dir),
+    ];
+    let driver = run(
+        &[
+            "--algo",
+            "asgd",
+            "--workers",
+            "2",
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "20000",
+            "--summary",
+            "s.json",
+        ],
+        &dir,
+    );
+    for worker in workers {
+        let worker = worker.wait_with_output().expect("the worker ends");
+        assert!(
+            worker.status.success(),
+            "{}",
+            String::from_utf8_lossy(&worker.stderr)
+        );
+    }
+    let line = succeeded(&driver);
+    let summary = summary_of(&dir.join("s.json"));
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    let names: Vec<&str> = table.iter().filter_map(|w| w["name"].as_str()).collect();
+    assert!(
+        names.len() == 2
+            && names.contains(&"same")
+            && names.iter().any(|n| n.starts_with("same.r")),
+        "{names:?}"
+    );
+    assert!(
+        table.iter().all(|w| w["tasks_done"].as_u64() > Some(0)),
+        "{table:?}"
+    );
+    assert!(line.contains("on 2 workers"), "{line}");
+}
+
 /// [`remote_worker`], given `extra` arguments too.
 fn remote_worker_with(
     address: &str,

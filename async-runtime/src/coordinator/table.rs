@@ -87,15 +87,21 @@ pub struct WorkerInfo {
     /// Its connection closed: nothing more can come from its session.
     #[serde(skip)]
     pub(crate) gone: bool,
+    /// The worker it is when not the one its name leads back to (see [`WorkerInfo::worker`]):
+    /// set at admission.
+    #[serde(skip)]
+    pub(crate) stands_for: Option<String>,
 }
 
 impl WorkerInfo {
     /// The worker this row is of: its name without the suffix of a join under a fresh name
-    /// (`w1.r0a1b2c3d` is `w1`, back after the driver declared it lost). Counts and failure
+    /// (`w1.r0a1b2c3d` is `w1`, back after the driver declared it lost), unless it joined
+    /// while every worker of that name was in the run: then it is another worker that took
+    /// the same name, told apart by its fresh one (as it was admitted). Counts and failure
     /// accounting tell workers apart by it; a name is only what the peer said, never a
     /// credential.
     pub fn worker(&self) -> &str {
-        crate::protocol::original_name(&self.name)
+        (self.stands_for.as_deref()).unwrap_or_else(|| crate::protocol::original_name(&self.name))
     }
 
     pub(crate) fn new(name: String, pid: u32, delay_factor: f64) -> WorkerInfo {
@@ -131,6 +137,7 @@ impl WorkerInfo {
             last_struck: None,
             departed: None,
             gone: false,
+            stands_for: None,
         }
     }
 
@@ -367,8 +374,11 @@ impl WorkerTable {
 
     /// Puts `info` at `index`, from [`WorkerTable::slot_for`]: the row there, another's, is
     /// counted in [`WorkerTable::forgotten`]. Its name finds `info` from now on, also when a
-    /// departed row under it (an earlier incarnation) stays.
-    pub(crate) fn admit(&mut self, index: usize, info: WorkerInfo) {
+    /// departed row under it (an earlier incarnation) stays. Under a fresh name, it is a
+    /// worker of its name that left the run, back; with none, while those of its name are all
+    /// in the run, another worker that took the same name ([`WorkerInfo::worker`]).
+    pub(crate) fn admit(&mut self, index: usize, mut info: WorkerInfo) {
+        info.stands_for = self.stands_for(&info.name);
         let name = info.name.clone();
         if index == self.workers.len() {
             self.workers.push(info);
@@ -388,6 +398,32 @@ impl WorkerTable {
             }
         }
         self.by_name.insert(name, index);
+    }
+
+    /// Which worker a newcomer under `name` is, when not the one its name leads back to: the
+    /// workers of the name it was made from that have left the run (each row of theirs
+    /// departed) are those it may be back as; with none of those, while some are in the run,
+    /// it is a worker of its own, two started under one name.
+    fn stands_for(&self, name: &str) -> Option<String> {
+        let base = crate::protocol::original_name(name);
+        if base == name {
+            return None;
+        }
+        let mut workers: Vec<(&str, bool)> = Vec::new();
+        for row in self.workers.iter() {
+            if crate::protocol::original_name(row.worker()) != base {
+                continue;
+            }
+            match workers.iter_mut().find(|(w, _)| *w == row.worker()) {
+                Some((_, alive)) => *alive |= row.alive,
+                None => workers.push((row.worker(), row.alive)),
+            }
+        }
+        match workers.iter().find(|(_, alive)| !alive) {
+            Some((left, _)) => (*left != base).then(|| (*left).to_owned()),
+            None if workers.is_empty() => None,
+            None => Some(name.to_owned()),
+        }
     }
 }
 
@@ -476,6 +512,39 @@ mod tests {
         assert_eq!(table.ever(), 5);
         // Two departed now: kept.
         assert_eq!(table.slot_for("y", |_| true), (4, false));
+    }
+
+    #[test]
+    fn two_workers_started_under_one_name_are_two_workers() {
+        let mut table = WorkerTable::keeping(64);
+        let join = |table: &mut WorkerTable, name: &str| {
+            let (index, _) = table.slot_for(name, |_| true);
+            table.admit(index, WorkerInfo::new(name.into(), 1, 0.0));
+            index
+        };
+        let leave = |table: &mut WorkerTable, index: usize| {
+            table.workers[index].alive = false;
+            table.departed(index);
+        };
+        let first = join(&mut table, "same");
+        // The name taken by a live worker: the second joins under a fresh one.
+        let second = join(&mut table, "same.r0000aaaa");
+        assert_eq!(table.workers[first].worker(), "same");
+        assert_eq!(table.workers[second].worker(), "same.r0000aaaa");
+        // Each lost and back under a fresh name is the worker it was.
+        leave(&mut table, second);
+        let back = join(&mut table, "same.r0000bbbb");
+        assert_eq!(table.workers[back].worker(), "same.r0000aaaa");
+        leave(&mut table, first);
+        let back = join(&mut table, "same.r0000cccc");
+        assert_eq!(table.workers[back].worker(), "same");
+        let workers: std::collections::HashSet<&str> =
+            table.all().iter().map(WorkerInfo::worker).collect();
+        assert_eq!(workers.len(), 2, "{workers:?}");
+        // A worker whose first join was under a fresh name (its own still held) is its name's.
+        let mut table = WorkerTable::keeping(64);
+        let only = join(&mut table, "w1.r0000dddd");
+        assert_eq!(table.workers[only].worker(), "w1");
     }
 
     #[test]
