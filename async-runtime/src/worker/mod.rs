@@ -8,6 +8,7 @@ mod executor;
 mod memory;
 mod queued;
 mod readable;
+mod served;
 mod straggler;
 mod tries;
 
@@ -28,6 +29,7 @@ use zeromq::{DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMe
 
 use crate::transport::said::Said;
 pub use cache::CachedVersion;
+pub use served::Served;
 use tries::{Then, Tries};
 
 use crate::auth::Token;
@@ -168,6 +170,12 @@ pub enum RunEnd {
 
 /// Runs a worker until the driver says the run is over or goes away.
 pub fn run(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
+    run_served(options).map(|served| served.end)
+}
+
+/// [`run`], saying also how many runs the worker served: more than one when, declared lost
+/// as a run ended, it joined again at the same address and the next run's driver admitted it.
+pub fn run_served(options: WorkerOptions) -> Result<Served, RuntimeError> {
     if let Some(problem) = options.problem() {
         return Err(RuntimeError::Config(format!(
             "this worker cannot join: {problem}"
@@ -217,7 +225,7 @@ const DRIVER_GONE: &str = "exited before its run ended (it could not start, was 
 /// driver proved the token is unproven: with `reconnect` it counts as a closed connection,
 /// unless it carries the driver's MAC over this worker's hello (another build): then it is
 /// final.
-async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
+async fn serve_with_reconnect(options: WorkerOptions) -> Result<Served, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
     if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
         let driver = crate::protocol::peer_text(&options.driver);
@@ -237,6 +245,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
         )));
     }
     let mut tries = Tries::new(options.reconnect);
+    let mut runs = served::RunsServed::default();
     let mut fresh_name = false;
     loop {
         let mut this = options.clone();
@@ -244,14 +253,15 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<RunEnd, RuntimeE
             this.name = crate::protocol::fresh_name(&options.name);
         }
         let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
-        let mut opened = false;
+        let mut opened = None;
         let outcome = serve(this, reach_by, &mut opened).await;
         // A session only to hear "try again later" is no session: the window goes on.
-        if opened && !matches!(outcome, Ok(Ended::TryLater { .. })) {
+        if let Some(run_id) = opened.filter(|_| !matches!(outcome, Ok(Ended::TryLater { .. }))) {
             tries.session_opened();
+            runs.opened(run_id);
         }
         match tries.after(&options.name, outcome, Instant::now()) {
-            Then::Finish(result) => return result,
+            Then::Finish(result) => return result.map(|end| runs.ended(end)),
             Then::Retry {
                 fresh_name: fresh,
                 pause,
@@ -343,11 +353,12 @@ enum Event {
     Other,
 }
 
-/// Serves one connection to the driver; `opened` says whether a session was opened on it.
+/// Serves one connection to the driver; `opened` says the run of the session opened on it,
+/// if one was.
 async fn serve(
     options: WorkerOptions,
     reach_by: Instant,
-    opened: &mut bool,
+    opened: &mut Option<u64>,
 ) -> Result<Ended, RuntimeError> {
     let mut socket_options = SocketOptions::default();
     let identity = options
@@ -425,7 +436,9 @@ async fn serve(
             },
         };
         let next = worker.on_event(event, Instant::now());
-        *opened |= worker.session.is_some();
+        if let Some(session) = &worker.session {
+            *opened = Some(session.run_id);
+        }
         for frame in std::mem::take(&mut worker.plain) {
             send(&mut tx, frame).await?;
         }

@@ -34,7 +34,8 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         timeout => Some(timeout),
     };
     options.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
-    for run in 1..=args.runs {
+    let mut run = 1;
+    while run <= args.runs {
         if run > 1 {
             tracing::info!(run, of = args.runs, "waiting for the next run's driver");
             // The last run's driver may still hold the address for a moment: a worker that
@@ -44,7 +45,12 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
                 .max(options.reconnect.unwrap_or_default());
             options.reconnect = Some(window);
         }
-        let end = asyncopt_runtime::worker::run(options.clone()).context("worker stopped")?;
+        let served =
+            asyncopt_runtime::worker::run_served(options.clone()).context("worker stopped")?;
+        // Declared lost as a run ended, it may have joined again at the next run's driver:
+        // the run it ended in is a later one.
+        run = (run + served.runs - 1).min(args.runs);
+        let end = served.end;
         if end == RunEnd::Last && run < args.runs {
             // A comparison stopped, or whose next run could not start: no driver will come.
             tracing::info!(run, of = args.runs, "the driver said no other run follows");
@@ -59,6 +65,7 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
                  workers with --runs as many as the comparison's runs)"
             );
         }
+        run += 1;
     }
     // Without it, a worker that served its runs ended with no word after `admitted`.
     tracing::info!("the driver ended its run: this worker is done");
