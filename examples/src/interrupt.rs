@@ -96,9 +96,8 @@ impl Saving {
 
 impl Saving {
     /// The run's training is over and its files are written while the guard lives.
-    pub fn writing_files(&self) -> WritingFiles {
-        WRITING.fetch_add(1, Ordering::SeqCst);
-        WritingFiles(())
+    pub fn writing_files(&self) -> InPhase {
+        InPhase::enter(&WRITING)
     }
 }
 
@@ -110,45 +109,32 @@ impl Drop for Saving {
     }
 }
 
-/// A run's files being written ([`Saving::writing_files`]).
-#[must_use = "the files count as being written only while the guard lives"]
-pub struct WritingFiles(());
+/// A driver begins to wait for its workers, and waits while the guard lives.
+pub fn waiting_for_workers() -> InPhase {
+    InPhase::enter(&WAITING)
+}
 
-impl Drop for WritingFiles {
-    fn drop(&mut self) {
-        WRITING.fetch_sub(1, Ordering::SeqCst);
+/// A run begins to be prepared, before its driver waits for its workers, and is prepared
+/// while the guard lives.
+pub fn preparing() -> InPhase {
+    InPhase::enter(&PREPARING)
+}
+
+/// A phase of the runs ([`Saving::writing_files`], [`waiting_for_workers`], [`preparing`]),
+/// counted as going on, for what a signal says it stops, while the guard lives.
+#[must_use = "the phase counts as going on only while the guard lives"]
+pub struct InPhase(&'static AtomicUsize);
+
+impl InPhase {
+    fn enter(phase: &'static AtomicUsize) -> InPhase {
+        phase.fetch_add(1, Ordering::SeqCst);
+        InPhase(phase)
     }
 }
 
-/// A driver waits for its workers to join while the guard lives.
-#[must_use = "the driver counts as waiting only while the guard lives"]
-pub struct WaitingForWorkers(());
-
-/// A driver begins to wait for its workers.
-pub fn waiting_for_workers() -> WaitingForWorkers {
-    WAITING.fetch_add(1, Ordering::SeqCst);
-    WaitingForWorkers(())
-}
-
-impl Drop for WaitingForWorkers {
+impl Drop for InPhase {
     fn drop(&mut self) {
-        WAITING.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A run is prepared, before its driver waits for its workers, while the guard lives.
-#[must_use = "the run counts as being prepared only while the guard lives"]
-pub struct Preparing(());
-
-/// A run begins to be prepared.
-pub fn preparing() -> Preparing {
-    PREPARING.fetch_add(1, Ordering::SeqCst);
-    Preparing(())
-}
-
-impl Drop for Preparing {
-    fn drop(&mut self) {
-        PREPARING.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

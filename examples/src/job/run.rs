@@ -160,7 +160,7 @@ impl JobSpec {
 fn launch(
     cluster: &ClusterConfig,
     spec: &JobSpec,
-    preparing: crate::interrupt::Preparing,
+    preparing: crate::interrupt::InPhase,
 ) -> Result<Driver> {
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
