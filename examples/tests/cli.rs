@@ -2074,15 +2074,21 @@ fn remote_worker_with(
         .expect("the worker starts")
 }
 
-#[test]
-fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
-    let dir = scratch("shared-missing-on-a-host");
+/// Two hosts of a run on a shared file: `dir`, with `a9a.xz` and the token, and the folder
+/// returned, with the token only, where the relative path the workers are given leads nowhere.
+fn a_host_without_the_file(dir: &Path) -> PathBuf {
     std::fs::copy(test_support::data("a9a.xz"), dir.join("a9a.xz")).unwrap();
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    // A host without the file: the relative path the workers are given leads nowhere there.
     let elsewhere = dir.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
+    elsewhere
+}
+
+#[test]
+fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
+    let dir = scratch("shared-missing-on-a-host");
+    let elsewhere = a_host_without_the_file(&dir);
     let address = free_loopback_address();
     // Every worker is allowed the file, as a launch script gives each the same --data.
     let worker =
@@ -2410,12 +2416,7 @@ fn a_worker_whose_driver_could_not_start_is_told_so() {
 #[test]
 fn a_last_worker_that_cannot_read_its_split_says_why() {
     let dir = scratch("last-worker-without-the-file");
-    std::fs::copy(test_support::data("a9a.xz"), dir.join("a9a.xz")).unwrap();
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
-    // A host without the file: the relative path leads nowhere there.
-    let elsewhere = dir.join("elsewhere");
-    std::fs::create_dir_all(&elsewhere).unwrap();
-    std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
+    let elsewhere = a_host_without_the_file(&dir);
     let address = free_loopback_address();
     let worker = remote_worker_with(&address, "w1", &elsewhere, &["--data", "a9a.xz"]);
     let driver = run(
