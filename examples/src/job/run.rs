@@ -3,7 +3,7 @@
 //! outcome gathered from what the run left.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -39,7 +39,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
     } = checkpoints::prepare(spec, data, &params)?;
-    let mut driver = launch(&spec.cluster_for(data), spec, preparing)?;
+    let shared_file = data.origin().map(|file| file.path());
+    let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
     checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
@@ -138,14 +139,11 @@ fn params_of(spec: &JobSpec, step: f64) -> Params {
 }
 
 impl JobSpec {
-    /// The job's cluster, keeping at least the versions the optimizer reads; its local
-    /// workers may read the data file when they read their own splits of it (a worker reads
-    /// no file it was not allowed).
-    pub fn cluster_for(&self, data: &Dataset) -> ClusterConfig {
+    /// The job's cluster, keeping at least the versions the optimizer reads. Its local
+    /// workers are granted the data file they read their own splits of by the driver itself
+    /// (`ClusterConfig::worker_data` is for other files).
+    pub fn run_cluster(&self) -> ClusterConfig {
         let mut cluster = self.cluster.clone();
-        if let Some(file) = data.origin() {
-            cluster.worker_data.push(file.path().to_path_buf());
-        }
         if let Some(versions) = self.algorithm.kept_versions() {
             cluster.keep_versions = cluster.keep_versions.max(versions);
         }
@@ -160,6 +158,7 @@ impl JobSpec {
 fn launch(
     cluster: &ClusterConfig,
     spec: &JobSpec,
+    shared_file: Option<&Path>,
     preparing: crate::interrupt::InPhase,
 ) -> Result<Driver> {
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
@@ -174,7 +173,7 @@ fn launch(
             driver.endpoint(),
             host.as_deref(),
             spec.token_file.as_deref(),
-            cluster.worker_data.first().map(PathBuf::as_path),
+            shared_file,
             spec.worker_runs,
         );
         tracing::info!(

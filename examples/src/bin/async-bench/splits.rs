@@ -106,7 +106,7 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
     let spec = run.job(Algorithm::Sgd)?;
     let data = spec.load_data()?;
     let loaded_s = begun.elapsed().as_secs_f64();
-    let mut driver = Driver::launch(spec.cluster_for(&data))?;
+    let mut driver = Driver::launch(spec.run_cluster())?;
     let first = std::rc::Rc::new(std::cell::Cell::new(None));
     let seen = first.clone();
     driver.observe(move |progress, _: &Model| {
