@@ -1,7 +1,8 @@
 //! The worker's one account of the memory it holds: partitions held and arriving, broadcast
-//! versions kept, tasks queued (their bytes and how many). A driver, even one holding the token, decides how much of each
-//! it sends; each kind asking the host on its own let each take half of what was available
-//! however much the others (a worker's gigabytes of partitions) held already.
+//! versions kept, tasks queued (their bytes and how many). A driver, even one holding the
+//! token, decides how much of each it sends; each kind asking the host on its own let each
+//! take half of what was available however much the others (a worker's gigabytes of
+//! partitions) held already.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -45,8 +46,8 @@ impl Kind {
 }
 
 /// Where the memory the host has available now comes from: `/proc/meminfo` (less where a
-/// container's cgroup or `ulimit -v` leaves less) in a worker, a
-/// number in tests. `None`: unknown, and then no bound.
+/// container's cgroup or `ulimit -v` leaves less) in a worker, a number in tests. `None`:
+/// unknown, and then no bound.
 type Available = Box<dyn Fn() -> Option<u64> + Send + Sync>;
 
 /// The bytes a worker holds, by [`Kind`], shared by its event loop and its task thread.
