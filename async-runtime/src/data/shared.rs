@@ -21,39 +21,34 @@ use super::split::{
 /// its evaluation sample's.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LabelValues {
-    /// Some row has label 0.
-    pub zero: bool,
+    /// The 1-based line of the first row with label 0, if one has it: a refusal names it.
+    pub zero: Option<usize>,
     /// Some row has label 1.
     pub one: bool,
-    /// Some row has label -1.
-    pub minus_one: bool,
-    /// Some row has another label (or one that is no number).
-    pub other: bool,
-    /// The 1-based line of the first row with label 0 (0: none), so a refusal can name it.
-    pub zero_line: usize,
-    /// The line of the first row with label -1 (0: none).
-    pub minus_one_line: usize,
-    /// The line and label of the first row with another label (NaN for one that is no number).
-    pub first_other: Option<(usize, f64)>,
+    /// The line of the first row with label -1, if one has it.
+    pub minus_one: Option<usize>,
+    /// The line and label of the first row with another label (NaN for one that is no
+    /// number), if one has it.
+    pub other: Option<(usize, f64)>,
 }
 
 impl LabelValues {
     /// Whether every label is one of `values`.
     pub fn all_in(&self, values: &[f64]) -> bool {
         let allowed = |seen: bool, value: f64| !seen || values.contains(&value);
-        !self.other
-            && allowed(self.zero, 0.0)
+        self.other.is_none()
+            && allowed(self.zero.is_some(), 0.0)
             && allowed(self.one, 1.0)
-            && allowed(self.minus_one, -1.0)
+            && allowed(self.minus_one.is_some(), -1.0)
     }
 
     /// The kinds of labels seen, for a message: `0, 1 and -1`, `1 and others`.
     pub fn seen(&self) -> String {
         let kinds: Vec<&str> = [
-            (self.zero, "0"),
+            (self.zero.is_some(), "0"),
             (self.one, "1"),
-            (self.minus_one, "-1"),
-            (self.other, "others"),
+            (self.minus_one.is_some(), "-1"),
+            (self.other.is_some(), "others"),
         ]
         .into_iter()
         .filter_map(|(seen, kind)| seen.then_some(kind))
@@ -69,25 +64,23 @@ impl LabelValues {
     /// neither, or of the first 0 or -1 after the other kind, and what is wrong with it;
     /// `None` when one rule reads every label.
     pub fn conflict(&self) -> Option<(usize, String)> {
-        if let Some((line, label)) = self.first_other {
+        if let Some((line, label)) = self.other {
             return Some(match label.is_nan() {
                 true => (line, "its label is not a number".to_owned()),
                 false => (line, format!("label {label} is neither +1/-1 nor 0/1")),
             });
         }
-        (self.zero && self.minus_one).then(|| {
-            let (zero, minus_one) = (self.zero_line, self.minus_one_line);
-            if zero < minus_one {
-                (
-                    minus_one,
-                    format!("label -1 in a file with label 0 (line {zero})"),
-                )
-            } else {
-                (
-                    zero,
-                    format!("label 0 in a file with label -1 (line {minus_one})"),
-                )
-            }
+        let (zero, minus_one) = (self.zero?, self.minus_one?);
+        Some(if zero < minus_one {
+            (
+                minus_one,
+                format!("label -1 in a file with label 0 (line {zero})"),
+            )
+        } else {
+            (
+                zero,
+                format!("label 0 in a file with label -1 (line {minus_one})"),
+            )
         })
     }
 
@@ -102,25 +95,11 @@ impl LabelValues {
                 .and_then(|t| t.parse::<f64>().ok())
                 .unwrap_or(f64::NAN),
         };
-        let first = |seen: bool, at: &mut usize| {
-            if !seen {
-                *at = line;
-            }
-        };
         match value {
             1.0 => self.one = true,
-            -1.0 => {
-                first(self.minus_one, &mut self.minus_one_line);
-                self.minus_one = true;
-            }
-            0.0 => {
-                first(self.zero, &mut self.zero_line);
-                self.zero = true;
-            }
-            _ => {
-                self.first_other.get_or_insert((line, value));
-                self.other = true;
-            }
+            -1.0 => _ = self.minus_one.get_or_insert(line),
+            0.0 => _ = self.zero.get_or_insert(line),
+            _ => _ = self.other.get_or_insert((line, value)),
         }
     }
 }
