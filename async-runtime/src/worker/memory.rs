@@ -64,7 +64,7 @@ pub(crate) struct MemoryAccount {
 struct State {
     /// Bytes held, by [`Kind`].
     held: [u64; 4],
-    /// Tasks queued and not done: each one's bytes are among those of [`Kind::Tasks`].
+    /// Tasks queued and not done: one per [`Held`] of [`Kind::Tasks`].
     tasks: usize,
     /// The host's last answer, and when it was asked.
     answer: Option<(Instant, Option<u64>)>,
@@ -77,9 +77,6 @@ pub(crate) struct Held {
     account: Arc<MemoryAccount>,
     kind: Kind,
     bytes: u64,
-    /// Whether these are a queued task's bytes ([`MemoryAccount::reserve_task`]): the task is
-    /// counted until they are released, with them.
-    a_task: bool,
 }
 
 impl std::fmt::Debug for MemoryAccount {
@@ -127,7 +124,7 @@ impl MemoryAccount {
         freeing: u64,
     ) -> Result<Held, TaskError> {
         self.admit(&mut self.lock(), kind, bytes, freeing)?;
-        Ok(self.held_as(kind, bytes, false))
+        Ok(self.held_as(kind, bytes))
     }
 
     /// Counts a task queued and its `bytes`, or refuses it: [`TaskError::TooManyTasks`] past
@@ -139,8 +136,7 @@ impl MemoryAccount {
             return Err(TaskError::TooManyTasks(MAX_QUEUED_TASKS));
         }
         self.admit(&mut state, Kind::Tasks, bytes, 0)?;
-        state.tasks += 1;
-        Ok(self.held_as(Kind::Tasks, bytes, true))
+        Ok(self.held_as(Kind::Tasks, bytes))
     }
 
     /// Adds `bytes` of `kind` to `state`, or says why they do not fit ([`Self::reserve`]).
@@ -180,17 +176,15 @@ impl MemoryAccount {
                 });
             }
         }
-        state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
+        state.count(kind, bytes);
         Ok(())
     }
 
     /// Counts `bytes` of `kind` already in memory (a partition decoded or read under its own
     /// budget): never refused, since refusing would free nothing the host has not given.
     pub fn hold(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
-        let mut state = self.lock();
-        state.held[kind as usize] = state.held[kind as usize].saturating_add(bytes);
-        drop(state);
-        self.held_as(kind, bytes, false)
+        self.lock().count(kind, bytes);
+        self.held_as(kind, bytes)
     }
 
     /// The bytes held of `kind`.
@@ -211,20 +205,20 @@ impl MemoryAccount {
         self.lock().tasks
     }
 
-    fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64, a_task: bool) -> Held {
+    fn held_as(self: &Arc<Self>, kind: Kind, bytes: u64) -> Held {
         Held {
             account: self.clone(),
             kind,
             bytes,
-            a_task,
         }
     }
 
-    /// Releases `bytes` of `kind`, and `a_task` (one task done) with them, in one step.
-    fn release(&self, kind: Kind, bytes: u64, a_task: bool) {
+    /// Releases `bytes` of `kind`, and, when the [`Held`] `ends`, the task it counted (if of
+    /// [`Kind::Tasks`]) in the same step.
+    fn release(&self, kind: Kind, bytes: u64, ends: bool) {
         let mut state = self.lock();
         state.held[kind as usize] = state.held[kind as usize].saturating_sub(bytes);
-        if a_task {
+        if ends && kind == Kind::Tasks {
             state.tasks = state.tasks.saturating_sub(1);
         }
     }
@@ -233,6 +227,16 @@ impl MemoryAccount {
     /// addition or subtraction).
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// Adds `bytes` of `kind`; a [`Held`] of [`Kind::Tasks`] is one task more.
+    fn count(&mut self, kind: Kind, bytes: u64) {
+        self.held[kind as usize] = self.held[kind as usize].saturating_add(bytes);
+        if kind == Kind::Tasks {
+            self.tasks += 1;
+        }
     }
 }
 
@@ -248,7 +252,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.account.release(self.kind, self.bytes, self.a_task);
+        self.account.release(self.kind, self.bytes, true);
     }
 }
 
