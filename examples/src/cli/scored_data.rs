@@ -8,23 +8,6 @@ use asyncopt_runtime::data::Dataset;
 
 use crate::model_file::SavedModel;
 
-/// The built-in set's rows and features, as a model trained on it records them.
-const BUILTIN_ROWS: usize = 20_640;
-const BUILTIN_FEATURES: usize = 8;
-
-/// The built-in set's fingerprint as a model trained on it records it, by bias: none, and
-/// `--bias`'s 1.0. A model of another file is told so from these, without loading the set.
-const BUILTIN_FINGERPRINTS: [(Option<f64>, &str); 2] = [
-    (
-        None,
-        "901c4f7357809bb3b61e17d2fe9ac6fc32a62c2ff4927d382bc5448dd87a82aa",
-    ),
-    (
-        Some(1.0),
-        "88bba47d975ad4627614418a629b4bffdd1ce71b9638d6378c47da9ac94ccc11",
-    ),
-];
-
 /// The built-in set as `model` reads it (its bias, its loss's labels), if `model` was
 /// trained on it; otherwise a usage error naming the data it was, `then` saying what
 /// `--data FILE` is for.
@@ -39,9 +22,10 @@ fn builtin_loaded_by(
     then: &str,
     load: impl FnOnce() -> Result<Dataset>,
 ) -> Result<Dataset> {
-    // The fingerprint, not the name: a file may be named as the built-in set and hold other
-    // rows, and the fingerprint also covers the bias the model appended.
-    let builtin = may_be_builtin(model)
+    // The name spares a decompression of 20,640 rows for a model of another file; the
+    // fingerprint decides: a file may be named as the built-in set and hold other rows, and
+    // the fingerprint also covers the bias the model appended.
+    let builtin = (model.data.name == crate::builtin::NAME)
         .then(|| load().and_then(|data| crate::job::prepare(data, model.bias, &model.loss()?)));
     match builtin {
         Some(Ok(data)) if data.fingerprint() == model.data.sha256 => Ok(data),
@@ -52,22 +36,6 @@ fn builtin_loaded_by(
             model.data.name.escape_debug(),
             model.data.rows
         ),
-    }
-}
-
-/// Whether `model` may have been trained on the built-in set, from what it records alone:
-/// loading the set takes a decompression of 20,640 rows, for nothing when the model names
-/// another file. A bias of another value than the known ones leaves the loaded set to tell.
-fn may_be_builtin(model: &SavedModel) -> bool {
-    if (model.data.rows, model.features) != (BUILTIN_ROWS, BUILTIN_FEATURES) {
-        return false;
-    }
-    match BUILTIN_FINGERPRINTS
-        .iter()
-        .find(|(bias, _)| *bias == model.bias)
-    {
-        Some((_, fingerprint)) => *fingerprint == model.data.sha256,
-        None => true,
     }
 }
 
@@ -105,21 +73,6 @@ mod tests {
     }
 
     #[test]
-    fn the_recorded_built_in_set_is_the_one_loaded() {
-        // The constants stand for the set: a change of it or of the fingerprint must show.
-        for (bias, fingerprint) in BUILTIN_FINGERPRINTS {
-            let data = builtin(bias);
-            assert_eq!(data.fingerprint(), fingerprint, "bias {bias:?}");
-            let model = trained_on(&data, bias);
-            assert_eq!(
-                (model.data.rows, model.features),
-                (BUILTIN_ROWS, BUILTIN_FEATURES)
-            );
-            assert!(may_be_builtin(&model));
-        }
-    }
-
-    #[test]
     fn a_model_of_another_file_is_refused_without_loading_the_built_in_set() {
         let x = ndarray::Array2::from_shape_vec((2, 2), vec![1.0, 1.0, 2.0, 1.0]).unwrap();
         let other = Dataset::new("other", Features::Dense(x), ndarray::array![1.0, 3.0]).unwrap();
@@ -134,13 +87,18 @@ mod tests {
             .to_string();
         assert!(refused.contains("trained on other (2 rows)"), "{refused}");
         assert_eq!(loaded.get(), 0, "the built-in set was loaded for nothing");
-        // Nor a model of the built-in set's size under another fingerprint.
-        let mut lookalike = trained_on(&builtin(Some(1.0)), Some(1.0));
+        // A model of the built-in set, with or without the bias, loads it, once.
+        for (bias, loads) in [(None, 1), (Some(1.0), 2)] {
+            let model = trained_on(&builtin(bias), bias);
+            let data = builtin_loaded_by(&model, Path::new("m.json"), "", load).unwrap();
+            assert_eq!((data.n_rows(), loaded.get()), (20_640, loads));
+            assert_eq!(data.fingerprint(), model.data.sha256);
+        }
+        // A model of a file named as the built-in set, holding other rows, is refused by the
+        // set's fingerprint.
+        let mut lookalike = trained_on(&builtin(None), None);
         lookalike.data.sha256 = "0".repeat(64);
-        assert!(!may_be_builtin(&lookalike));
-        // A model of the built-in set loads it, once.
-        let model = trained_on(&builtin(None), None);
-        let data = builtin_loaded_by(&model, Path::new("m.json"), "", load).unwrap();
-        assert_eq!((data.n_rows(), loaded.get()), (BUILTIN_ROWS, 1));
+        let refused = builtin_loaded_by(&lookalike, Path::new("m.json"), "", load);
+        assert!(refused.is_err());
     }
 }
