@@ -15,7 +15,7 @@
 //! on the one process-wide [`StopHandle`] ([`stop_handle`]), which nothing asks without it.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use asyncopt_runtime::StopHandle;
@@ -35,6 +35,10 @@ static WRITING: AtomicUsize = AtomicUsize::new(0);
 /// Runs being prepared (the optimum f* computed, the data scanned, the cluster started): a
 /// first signal then keeps the run from starting once it is prepared.
 static PREPARING: AtomicUsize = AtomicUsize::new(0);
+
+/// The first signal came while a run was prepared: the run stops there, and says so rather
+/// than name the wait for the workers it never began.
+static STOPPED_PREPARING: AtomicBool = AtomicBool::new(false);
 
 /// Drivers waiting for their workers to join: a first signal then ends the wait, and the run
 /// does not start.
@@ -61,6 +65,12 @@ pub fn stop_handle() -> StopHandle {
 /// Whether a signal asked the runs to stop.
 pub fn requested() -> bool {
     STOP.is_requested()
+}
+
+/// Whether the signal that asked the runs to stop came while a run was prepared, before its
+/// driver waited for its workers.
+pub fn stopped_while_preparing() -> bool {
+    STOPPED_PREPARING.load(Ordering::SeqCst)
 }
 
 /// The exit code of a command a signal stopped: 128 + the signal's number, as shells report
@@ -173,6 +183,7 @@ fn on_signal(signal: i32) {
     } else {
         Phase::Writing
     };
+    STOPPED_PREPARING.store(matches!(phase, Phase::Preparing), Ordering::SeqCst);
     say_err!(
         "{}{}",
         off_the_line(),

@@ -3445,6 +3445,103 @@ fn a_terminal_sees_the_data_file_read_and_its_optimum_computed() {
     assert!(!terminal.contains("reading"), "{terminal:?}");
 }
 
+/// A Ctrl-C while the run is prepared (its exact optimum computed) keeps it from starting, and
+/// the command's last line names that phase, not a wait for the workers it never began.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
+    use std::io::Read as _;
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("ctrl-c-preparing");
+    // A chain of differences: its exact optimum takes the solver seconds (thousands of
+    // iterations on a 2000 x 2000 system), far longer than the signal takes to arrive.
+    let d = 2000;
+    let mut text = String::new();
+    for i in 1..=d {
+        let label = (i * 7919) % 13;
+        match i < d {
+            true => text.push_str(&format!("{label} {i}:1 {}:-1\n", i + 1)),
+            false => text.push_str(&format!("{label} {i}:1\n")),
+        }
+    }
+    for i in 1..=d {
+        text.push_str(&format!("0 {i}:0.001\n"));
+    }
+    std::fs::write(dir.join("chain.svm"), text).unwrap();
+    let (mut leader, mut follower) = (0, 0);
+    // SAFETY: two valid out-pointers; no name, settings or size asked for.
+    let opened = unsafe {
+        libc::openpty(
+            &mut leader,
+            &mut follower,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "a pseudo-terminal");
+    // SAFETY: openpty gave two open descriptors that nothing else owns.
+    let (leader, follower) =
+        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    // On a terminal the optimum's spinner says when the preparation is under way.
+    let driver = Command::new(EXE)
+        .args([
+            "--data",
+            "chain.svm",
+            "--updates",
+            "100000000",
+            "--time",
+            "60",
+        ])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(follower)
+        .process_group(0)
+        .spawn()
+        .expect("async-train starts");
+    let (sender, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut leader = std::fs::File::from(leader);
+        let mut chunk = [0u8; 4096];
+        // Until the last writer closes (EIO on Linux once the process is gone).
+        while let Ok(n @ 1..) = leader.read(&mut chunk) {
+            let _ = sender.send(chunk[..n].to_vec());
+        }
+    });
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("computing the optimum f* of chain.svm") {
+        let chunk = received
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the driver computes the optimum");
+        seen.extend(chunk);
+    }
+    signal_group("-INT", driver.id());
+    let (output, code) = wait_for(driver);
+    reader.join().expect("the reader");
+    seen.extend(received.try_iter().flatten());
+    let terminal = String::from_utf8_lossy(&seen);
+    assert_eq!(code, Some(130), "{terminal}");
+    assert!(
+        terminal.contains("stopping: the run being prepared does not start"),
+        "{terminal:?}"
+    );
+    // The last line, past the spinner's redraws (each erases the line it is drawn on).
+    let last = terminal.trim_end().lines().last().unwrap_or_default();
+    let last = last.rsplit("\u{1b}[2K").next().unwrap_or_default();
+    assert_eq!(
+        last.trim(),
+        "stopped by a signal while the run was being prepared; nothing was trained",
+        "{terminal:?}"
+    );
+    assert!(
+        !terminal.contains("waiting for the workers"),
+        "{terminal:?}"
+    );
+    assert!(output.stdout.is_empty(), "nothing was trained");
+}
+
 /// A comparison whose table cannot be written (a full disk) still prints it, and names every
 /// file it could not write: the comparison is not lost with its `compare.json`.
 #[cfg(unix)]

@@ -161,6 +161,10 @@ fn launch(
     shared_file: Option<&Path>,
     preparing: crate::interrupt::InPhase,
 ) -> Result<Driver> {
+    // A run a signal stopped while it was prepared starts no cluster, and says where it stopped.
+    if crate::interrupt::stopped_while_preparing() {
+        return Err(stopped_preparing());
+    }
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
     if !cluster.spawn_local {
@@ -185,6 +189,10 @@ fn launch(
     drop(preparing);
     match driver.wait_for_workers() {
         Ok(()) => Ok(driver),
+        // The signal came while the cluster started, before the wait.
+        Err(RuntimeError::StoppedWaiting { .. }) if crate::interrupt::stopped_while_preparing() => {
+            Err(stopped_preparing())
+        }
         Err(RuntimeError::StoppedWaiting { joined, expected }) => {
             Err(crate::cli::Interrupted(format!(
                 "stopped by a signal while waiting for the workers ({joined} of {expected} \
@@ -194,6 +202,15 @@ fn launch(
         }
         Err(error) => Err(anyhow::Error::new(error).context("cannot start the cluster")),
     }
+}
+
+/// The error of a run a signal stopped while it was prepared (its optimum computed, its
+/// cluster started), before its driver waited for its workers.
+fn stopped_preparing() -> anyhow::Error {
+    crate::cli::Interrupted(
+        "stopped by a signal while the run was being prepared; nothing was trained".into(),
+    )
+    .into()
 }
 
 /// What the observer shares with the run: the trace's points, a divergence it saw, the
