@@ -18,9 +18,9 @@ pub struct CompareOutputs {
     pub files: Vec<PathBuf>,
     /// The runs, in the order given.
     pub outcomes: Vec<Outcome>,
-    /// A run after the first that could not start (its workers did not join, say), or the
-    /// runs a signal kept from starting: the runs before are kept, and the comparison ends
-    /// there.
+    /// A run after the first that could not start (its workers did not join, say), with the
+    /// runs after it, or the runs a signal kept from starting: the runs before are kept, and
+    /// the comparison ends there.
     pub not_run: Option<String>,
     /// Why each file that could not be written was not (a full disk, say): the comparison
     /// goes on, and writes the others.
@@ -81,11 +81,13 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         files.will_write(run_files.iter().cloned());
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
-            // The runs done are not lost to a later one that cannot start.
+            // The runs done are not lost to a later one that cannot start. The runs after it
+            // are not tried: its driver dismissed the remote workers they would need, and what
+            // keeps a run from starting before its workers (the data, the cluster) is theirs too.
             Err(e) if !outcomes.is_empty() => {
                 files.will_not_write(&run_files);
                 kept_by_signal = e.is::<crate::cli::Interrupted>();
-                not_run = Some(format!("{algorithm} could not run: {e:#}"));
+                not_run = Some(could_not_run(algorithm, &e, &algorithms[i + 1..]));
                 break;
             }
             Err(e) => return Err(e),
@@ -131,6 +133,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     }
     (outputs.files, outputs.unwritten) = files.into_lists();
     Ok(outputs)
+}
+
+/// Why `algorithm` did not run (`error`), and the runs of `rest`, after it, not run either.
+fn could_not_run(algorithm: Optimizer, error: &anyhow::Error, rest: &[Optimizer]) -> String {
+    let why = format!("{algorithm} could not run: {error:#}");
+    if rest.is_empty() {
+        return why;
+    }
+    let rest: Vec<&str> = rest.iter().map(|a| a.name()).collect();
+    format!("{why}; {} not run after it", rest.join(", "))
 }
 
 /// Refuses, before anything is loaded or trained, a comparison that could not give its

@@ -1947,6 +1947,73 @@ fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
     assert!(dir.join("cmp/compare.svg").is_file());
 }
 
+/// A comparison of three whose second run cannot start (its one worker served only the
+/// first) keeps the first run's files and names them, says why the second did not start, and
+/// names the third as not run: that run's driver dismissed the workers the third would need.
+#[test]
+fn compare_names_the_runs_after_one_that_cannot_start() {
+    let dir = scratch("compare-rest-not-run");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let worker = Command::new(EXE)
+        .args(["worker", "--driver", &address, "--token-file", "token"])
+        .args(["--runs", "1"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let args = ["compare", "--algos", "sgd,asgd,saga", "--workers", "1"];
+    let cluster = [
+        "--remote-workers",
+        "--bind",
+        &address,
+        "--token-file",
+        "token",
+    ];
+    let rest = [
+        "--join-timeout",
+        "2",
+        "--updates",
+        "100",
+        "--out",
+        "cmp",
+        "--quiet",
+    ];
+    let compare = run(&[&args[..], &cluster, &rest].concat(), &dir);
+    succeeded(&worker.wait_with_output().expect("the worker ends"));
+    let stderr = String::from_utf8_lossy(&compare.stderr);
+    let stdout = String::from_utf8_lossy(&compare.stdout);
+    assert_eq!(compare.status.code(), Some(1), "{stderr}");
+    let line = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(line.starts_with("error: asgd could not run: "), "{stderr}");
+    assert!(
+        line.ends_with("; saga not run after it; the files of sgd are in cmp"),
+        "{stderr}"
+    );
+    // The first run's files are written, and listed.
+    for file in [
+        "sgd.trace.csv",
+        "sgd.summary.json",
+        "sgd.model.json",
+        "compare.json",
+    ] {
+        assert!(dir.join("cmp").join(file).is_file(), "{file}");
+        assert!(stdout.contains(&format!("cmp/{file}")), "{stdout}");
+    }
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cmp/compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(table["runs"].as_array().map(Vec::len), Some(1), "{table}");
+    assert!(
+        table["not_run"].as_str().is_some_and(
+            |s| s.starts_with("asgd could not run") && s.ends_with("; saga not run after it")
+        ),
+        "{table}"
+    );
+    assert!(!dir.join("cmp/saga.summary.json").exists());
+}
+
 /// A comparison that ends early dismisses its remote workers: one started for more runs than
 /// are left exits at once, rather than wait for a driver that will not come.
 #[test]
