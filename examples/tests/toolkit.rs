@@ -224,6 +224,8 @@ fn main() -> ExitCode {
             LAGGED_UNDECLARED,
             softmax_cli::optimizer(),
             Optimizer::of_model("guess", guess).default_step(0.5),
+            // The same without the default step its model of an own type needs.
+            Optimizer::of_model("stepless", guess),
             // TOOLKIT_REBUILT: the program as its author rebuilt it.
             match std::env::var_os("TOOLKIT_REBUILT") {
                 None => Optimizer::new("rebuilt", before_rebuild),
@@ -267,6 +269,10 @@ fn main() -> ExitCode {
         (
             "a_comparison_with_an_own_model_lacking_its_optimum_is_refused_before_any_run",
             own_model_compared_without_optimum,
+        ),
+        (
+            "a_comparison_with_an_own_model_lacking_its_step_is_refused_before_any_run",
+            own_model_compared_without_step,
         ),
         (
             "a_checkpoint_another_build_cannot_restore_writes_no_model_in_its_name",
@@ -855,6 +861,32 @@ fn own_model_compared_without_optimum() {
         "--target-subopt needs the optimum: pass --optimum VALUE for guess",
     );
     assert!(!dir.join("cmp").exists(), "no run, no folder");
+}
+
+fn own_model_compared_without_step() {
+    // SGD's step the toolkit derives from the data, not that of a model of an own type: the
+    // comparison says so before it trains SGD, not after.
+    let dir = test_support::scratch("toolkit-compare-step");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,stepless",
+        "--updates",
+        "50",
+        "--workers",
+        "2",
+        "--out",
+        "cmp",
+        "--quiet",
+    ];
+    let refused = cli(&args, &dir);
+    test_support::assert_clear_error(&refused, "stepless needs --step");
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    assert!(!dir.join("cmp").exists(), "no run, no folder");
+    // With --step, both run.
+    let both = cli(&[&args[..], &["--step", "0.1"]].concat(), &dir);
+    succeeded(&both);
+    assert!(dir.join("cmp/stepless.summary.json").is_file());
 }
 
 fn checkpoint_of_another_build() {

@@ -9,6 +9,7 @@ use asyncopt_algorithms::{
 use asyncopt_runtime::data::Dataset;
 
 use super::JobSpec;
+use crate::optimizer::Optimizer;
 
 /// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares.
 pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
@@ -56,14 +57,8 @@ pub(crate) fn optimum_shown(
 pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     let chosen = spec.step.or(spec.algorithm.authors_step());
     if !spec.algorithm.is_linear() {
-        let Some(chosen) = chosen else {
-            bail_usage!(
-                "{} needs --step: its model is of its author's own type, whose smoothness the \
-                 toolkit cannot measure (its author may give it a default step)",
-                spec.algorithm
-            );
-        };
-        return Ok(chosen);
+        check_step_known(spec.step, spec.algorithm)?;
+        return Ok(chosen.unwrap_or_default());
     }
     // Built here once to refuse an impossible choice before any worker starts, and to set the
     // default step in its metric; the optimizer builds its own from its settings.
@@ -73,6 +68,18 @@ pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
         return checked_default_step(default_step(spec, data, &metric), data, spec.loss.lambda());
     };
     Ok(chosen)
+}
+
+/// Refuses `algorithm`, of a model of its author's own type, without a step: neither `step`
+/// (`--step`) nor its author's default.
+pub fn check_step_known(step: Option<f64>, algorithm: Optimizer) -> Result<()> {
+    if algorithm.is_linear() || step.or(algorithm.authors_step()).is_some() {
+        return Ok(());
+    }
+    bail_usage!(
+        "{algorithm} needs --step: its model is of its author's own type, whose smoothness the \
+         toolkit cannot measure (its author may give it a default step)"
+    );
 }
 
 /// Why data whose values overflow when squared cannot be trained on.
