@@ -1536,6 +1536,145 @@ fn sigterm_stops_a_comparison_after_the_run_going_on() {
     assert!(out.join("compare.png").exists());
 }
 
+/// A pipe for a child's standard output, full before the child writes to it: the child's
+/// first line waits in `write` until the test reads. Its reading end, and its writing end.
+#[cfg(target_os = "linux")]
+fn full_pipe() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::io::Write as _;
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: a valid array of two descriptors to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "a pipe");
+    // SAFETY: pipe gave two open descriptors that nothing else owns.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: an open descriptor; the smallest capacity, one page, is filled below.
+    let capacity = unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    assert!(capacity > 0, "a pipe of one page");
+    let mut writer = std::fs::File::from(write);
+    writer
+        .write_all(&vec![b'x'; capacity as usize])
+        .expect("the pipe filled");
+    (std::fs::File::from(read), writer.into())
+}
+
+/// Waits until the process `pid`'s main thread is blocked writing to its standard output.
+#[cfg(target_os = "linux")]
+fn wait_until_writing_its_stdout(pid: u32) {
+    let begun = Instant::now();
+    loop {
+        // `NR fd ...` while in a system call (`running` otherwise).
+        let now = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let mut fields = now.split_whitespace();
+        if fields.next() == Some(&libc::SYS_write.to_string()) && fields.next() == Some("0x1") {
+            return;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(90),
+            "it never wrote its first line: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A run whose files are being written when Ctrl-C comes: the first signal stops nothing, the
+/// files are all written and the exit code is the run's; a second quits at once, naming the
+/// files not written. Its first line of standard output, written once its training is over
+/// and before its files, waits on a full pipe: the signals land in that phase every time.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_while_the_files_are_written_keeps_them_or_names_those_left() {
+    use std::io::{BufRead as _, Read as _};
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("ctrl-c-writing");
+    let args = [
+        "--algo",
+        "sgd",
+        "--workers",
+        "2",
+        "--updates",
+        "300",
+        "--quiet",
+        "--trace",
+        "t.csv",
+        "--summary",
+        "s.json",
+        "--save-model",
+        "m.json",
+    ];
+    let files = ["t.csv", "s.json", "m.json"];
+    for signals in [1, 2] {
+        for file in files {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
+        let (mut stdout, full) = full_pipe();
+        let mut driver = Command::new(EXE)
+            .args(args)
+            .current_dir(&dir)
+            .env("ASYNC_LOG", "error")
+            .stdout(full)
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("async-train starts");
+        let stderr = driver.stderr.take().expect("its stderr");
+        let (sender, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = sender.send(line);
+            }
+        });
+        wait_until_writing_its_stdout(driver.id());
+        let mut said = Vec::new();
+        for _ in 0..signals {
+            signal_group("-INT", driver.id());
+            // Each signal's line before the next signal.
+            said.push(
+                lines
+                    .recv_timeout(Duration::from_secs(60))
+                    .expect("a line for the signal"),
+            );
+        }
+        let drained = std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = stdout.read_to_string(&mut out);
+            out
+        });
+        let (_, code) = wait_for(driver);
+        let out = drained.join().expect("its stdout");
+        reader.join().expect("the reader");
+        said.extend(lines.try_iter());
+        let said = said.join("\n");
+        assert!(
+            said.starts_with("stopping: the files of the runs done are being written"),
+            "{said}"
+        );
+        if signals == 1 {
+            // Nothing was stopped and nothing lost: every file, and the run's own exit code.
+            assert_eq!(code, Some(0), "{said}");
+            for file in files {
+                assert!(dir.join(file).is_file(), "{file} not written: {said}");
+                assert!(out.contains(file), "{out}");
+            }
+            let summary: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap())
+                    .unwrap();
+            assert_eq!(summary["interrupted"], false, "{summary}");
+        } else {
+            assert_eq!(code, Some(130), "{said}");
+            assert!(
+                said.ends_with("stopped at once; not written: t.csv, s.json, m.json"),
+                "{said}"
+            );
+            for file in files {
+                assert!(!dir.join(file).exists(), "{file}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_closed_terminal_stops_the_run_with_its_files_unless_under_nohup() {
     let dir = scratch("sighup");
