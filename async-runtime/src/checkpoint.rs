@@ -3,9 +3,9 @@
 //! Workers hold nothing that must survive a driver: their partitions, broadcast versions and
 //! history slices are sent again by the driver. A checkpoint is therefore the driver's state
 //! only: the training loop's variables (the model, a history table, SAGA's mean, ...), the
-//! latest version of each broadcast variable with its number (and the kept older versions
-//! pinned reads asked for, so that a resumed run still reads an anchor), the run's counters,
-//! and an application annex (the trace so far).
+//! latest version of each broadcast variable with its number (and, for one a pinned read
+//! `w.at(v)` read back, every older version the driver kept, so that a resumed run still reads
+//! an anchor or a fixed lag), the run's counters, and an application annex (the trace so far).
 //!
 //! The file is written whole to a temporary name, synced and renamed over the last one, so a
 //! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
@@ -73,8 +73,8 @@ pub struct CheckpointPolicy {
 pub struct Saved {
     /// The variable's name in the optimizer.
     pub name: String,
-    /// For a broadcast variable, the version number (its latest, or an older one a pinned
-    /// read asked for); 0 otherwise.
+    /// For a broadcast variable, the version number (its latest, or an older one kept for
+    /// pinned reads); 0 otherwise.
     pub version: u64,
     /// Its value, encoded with postcard.
     #[serde(with = "serde_bytes")]
@@ -97,8 +97,8 @@ pub struct Checkpoint {
     pub stats: RunStats,
     /// The training loop's variables: every `mut` binding declared before the loop.
     pub state: Vec<Saved>,
-    /// The latest version of each broadcast variable, and the older ones pinned reads asked
-    /// for that the driver still kept, each version once.
+    /// The latest version of each broadcast variable and, of one pinned reads read back, the
+    /// older ones the driver kept, each version once.
     pub versions: Vec<Saved>,
     /// What the application saved with the run (for the command line: the trace so far).
     #[serde(with = "serde_bytes")]
@@ -508,7 +508,7 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
             ));
         }
     }
-    // A variable's latest version and the ones pinned reads asked for, each once: slots are
+    // A variable's latest version and the ones kept for pinned reads, each once: slots are
     // numbered by u16 on the wire, and a run keeps at most MAX_KEEP_VERSIONS of each.
     let mut per_name = std::collections::HashMap::<&str, std::collections::HashSet<u64>>::new();
     for saved in &checkpoint.versions {

@@ -267,6 +267,10 @@ fn main() -> ExitCode {
             deep_history_is_declared_or_given,
         ),
         (
+            "an_optimizer_reading_a_fixed_lag_resumes_to_the_model_of_a_run_never_stopped",
+            deep_history_resumes,
+        ),
+        (
             "a_comparison_with_an_own_model_lacking_its_optimum_is_refused_before_any_run",
             own_model_compared_without_optimum,
         ),
@@ -835,6 +839,35 @@ fn deep_history_is_declared_or_given() {
     succeeded(&run("lagged-undeclared", &["--keep-versions", "32"]));
     let huge = run("lagged-undeclared", &["--keep-versions", "100000"]);
     test_support::assert_clear_error(&huge, "--keep-versions must be between 1 and 1024");
+}
+
+/// A run reading `w` 20 versions back, stopped at 40 updates and resumed to 60, ends with the
+/// model of a run never stopped: its checkpoint saved the 21 versions the driver kept for it.
+/// It used to save the versions already read only, and the resumed run failed at once on the
+/// next one.
+fn deep_history_resumes() {
+    let dir = test_support::scratch("toolkit-history-resume");
+    let a9a = test_support::data("a9a.xz");
+    let run = |updates: &str, extra: &[&str]| {
+        let args = on_a9a(a9a.to_str().unwrap(), "1", updates);
+        cli(
+            &[&args[..], &["--quiet", "--algo", "lagged"], extra].concat(),
+            &dir,
+        )
+    };
+    succeeded(&run("60", &["--save-model", "whole.json"]));
+    succeeded(&run("40", &["--checkpoint", "ck"]));
+    let resumed = succeeded(&run(
+        "60",
+        &["--resume", "ck", "--save-model", "resumed.json"],
+    ));
+    assert!(
+        resumed.contains("resumed from the checkpoint at 40 updates"),
+        "{resumed}"
+    );
+    let weights = |file: &str| json(&dir.join(file))["weights"].clone();
+    assert!(weights("whole.json").is_array());
+    assert_eq!(weights("resumed.json"), weights("whole.json"));
 }
 
 fn own_model_compared_without_optimum() {

@@ -8,7 +8,7 @@ mod holdings;
 pub(crate) use holdings::{Holdings, Shipment};
 
 use std::any::TypeId;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// One stored version: its bytes and their content hash.
@@ -25,11 +25,14 @@ struct Slot {
     versions: VecDeque<Stored>,
     next_version: u64,
     /// The latest version a checkpoint restored: older ones were never in this process,
-    /// unless pinned reads had asked for them (see `pinned`).
+    /// unless its history was read (see `history_read`).
     restored_at: Option<u64>,
-    /// The kept versions a pinned read (`w.at(v)`) asked for: a checkpoint saves them beside
-    /// the latest, so that a run resumed in the middle of an epoch still reads its anchor.
-    pinned: BTreeSet<u64>,
+    /// Whether a pinned read (`w.at(v)`) asked for a version of it: a checkpoint then saves
+    /// every version kept, the window the optimizer declared it reads back, so that a resumed
+    /// run reads an anchor or a fixed lag as the run it continues would have.
+    history_read: bool,
+    /// Whether the checkpoint restored held older versions of it beside the latest.
+    restored_history: bool,
     /// The Rust type its first publish in this process had, and that type's name: a read
     /// back as another type would decode the bytes into a wrong value.
     published_as: Option<(TypeId, &'static str)>,
@@ -93,9 +96,7 @@ impl VersionStore {
             hash,
         });
         while entry.versions.len() > self.keep {
-            if let Some(evicted) = entry.versions.pop_front() {
-                entry.pinned.remove(&evicted.version);
-            }
+            entry.versions.pop_front();
         }
         Published {
             slot,
@@ -114,7 +115,8 @@ impl VersionStore {
             versions: VecDeque::new(),
             next_version: 1,
             restored_at: None,
-            pinned: BTreeSet::new(),
+            history_read: false,
+            restored_history: false,
             published_as: None,
         });
         self.by_name.insert(name.to_owned(), slot);
@@ -123,15 +125,15 @@ impl VersionStore {
 
     /// Makes `bytes` version `version` of `name`, as a checkpoint saved it: a resumed run
     /// goes on numbering from the latest one restored, and publishing the same value again
-    /// reuses it. Versions restored beside the latest are the ones pinned reads had asked for,
-    /// and stay readable (and saved by the next checkpoint) while kept.
+    /// reuses it. Versions restored beside the latest were kept for pinned reads, and stay
+    /// readable (and saved by the next checkpoint) while kept.
     pub fn restore(&mut self, name: &str, version: u64, bytes: Vec<u8>) {
         let slot = self.slot_or_new(name);
         let entry = &mut self.slots[slot as usize];
         if entry.restored_at.is_none() {
             // Whatever this process published before the resume is another run's.
             entry.versions.clear();
-            entry.pinned.clear();
+            entry.history_read = false;
         }
         let hash = delta::content_hash(&bytes);
         let stored = Stored {
@@ -144,33 +146,41 @@ impl VersionStore {
             Ok(at) => entry.versions[at] = stored,
             Err(at) => entry.versions.insert(at, stored),
         }
-        entry.pinned.insert(version);
+        entry.restored_history = entry.versions.len() > 1;
+        entry.history_read |= entry.restored_history;
         let latest = entry.versions.back().map_or(version, |s| s.version);
         entry.next_version = latest + 1;
         entry.restored_at = Some(latest);
     }
 
-    /// Notes that a pinned read asked for `version` of `slot`: a checkpoint saves it while
-    /// it is kept.
-    pub fn note_pinned(&mut self, slot: u16, version: u64) {
+    /// Notes that a pinned read asked for a version of `slot`: from now on a checkpoint saves
+    /// every version of it kept.
+    pub fn note_pinned(&mut self, slot: u16) {
         if let Some(entry) = self.slots.get_mut(slot as usize) {
-            entry.pinned.insert(version);
+            entry.history_read = true;
         }
     }
 
-    /// The version of `slot` a checkpoint restored, if the run resumed one.
-    pub fn restored_at(&self, slot: u16) -> Option<u64> {
-        self.slots.get(slot as usize)?.restored_at
+    /// The version of `slot` a checkpoint restored, if the run resumed one that held its
+    /// latest version only (one whose history no task had read): older ones are not here
+    /// because of the resume, not because the window evicted them.
+    pub fn restored_alone(&self, slot: u16) -> Option<u64> {
+        let entry = self.slots.get(slot as usize)?;
+        entry.restored_at.filter(|_| !entry.restored_history)
     }
 
-    /// What a checkpoint saves of every variable, with its name: the kept versions pinned
-    /// reads asked for, oldest first, then the latest.
+    /// What a checkpoint saves of every variable, with its name, oldest first: every kept
+    /// version of one whose history pinned reads read, the latest only of any other (an
+    /// optimizer that never reads back pays for no history).
     pub fn to_checkpoint(&self) -> impl Iterator<Item = (&str, &Stored)> {
         self.slots.iter().flat_map(|slot| {
-            let latest = slot.versions.back().map(|s| s.version);
+            let skip = match slot.history_read {
+                true => 0,
+                false => slot.versions.len().saturating_sub(1),
+            };
             slot.versions
                 .iter()
-                .filter(move |s| Some(s.version) == latest || slot.pinned.contains(&s.version))
+                .skip(skip)
                 .map(move |s| (slot.name.as_str(), s))
         })
     }
@@ -244,18 +254,18 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_saves_the_kept_versions_pinned_reads_asked_for() {
+    fn a_checkpoint_saves_every_kept_version_of_a_variable_read_back() {
         let mut store = VersionStore::new(3);
-        for value in 1..=3 {
+        for value in 1..=4 {
             store.publish("w", vec![value]);
         }
         store.publish("v", vec![0]);
-        store.note_pinned(0, 2);
-        assert_eq!(saved(&store), vec![("w", 2), ("w", 3), ("v", 1)]);
-        // Evicted, it is no longer saved.
-        store.publish("w", vec![4]);
+        assert_eq!(saved(&store), vec![("w", 4), ("v", 1)], "no read back yet");
+        store.note_pinned(0);
+        // Not only the version read: a fixed lag reads the next one after a resume.
+        assert_eq!(saved(&store), vec![("w", 2), ("w", 3), ("w", 4), ("v", 1)]);
         store.publish("w", vec![5]);
-        assert_eq!(saved(&store), vec![("w", 5), ("v", 1)]);
+        assert_eq!(saved(&store), vec![("w", 3), ("w", 4), ("w", 5), ("v", 1)]);
     }
 
     #[test]
@@ -272,9 +282,23 @@ mod tests {
             store.get(slot, 1).is_none(),
             "the run before the resume is gone"
         );
-        assert_eq!(store.restored_at(slot), Some(9));
+        assert_eq!(
+            store.restored_alone(slot),
+            None,
+            "older versions came with it"
+        );
         assert_eq!(store.publish("w", vec![10]).version, 10);
         // Still saved by the next checkpoint.
         assert_eq!(saved(&store), vec![("w", 5), ("w", 9), ("w", 10)]);
+    }
+
+    #[test]
+    fn a_variable_restored_alone_says_so() {
+        let mut store = VersionStore::new(4);
+        store.restore("w", 9, vec![9]);
+        let slot = store.slot("w").unwrap();
+        assert_eq!(store.restored_alone(slot), Some(9));
+        store.publish("w", vec![10]);
+        assert_eq!(saved(&store), vec![("w", 10)], "never read back");
     }
 }

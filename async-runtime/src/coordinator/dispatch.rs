@@ -283,24 +283,25 @@ impl Driver {
             let version = match read.at {
                 None => latest.version,
                 Some(version) if self.versions.get(slot, version).is_some() => {
-                    self.versions.note_pinned(slot, version);
+                    self.versions.note_pinned(slot);
                     version
                 }
                 Some(version) => {
-                    let restored_at = self.versions.restored_at(slot);
+                    let restored_alone = self.versions.restored_alone(slot);
                     let why = if version > latest.version || version == 0 {
                         format!(
                             "was never published (the latest is {}; take versions from \
                              `cx.version(\"{name}\")` or `cx.last_result()`)",
                             latest.version
                         )
-                    } else if let Some(restored) = restored_at.filter(|&at| version < at) {
+                    } else if let Some(restored) = restored_alone.filter(|&at| version < at) {
                         format!(
                             "was published before this run resumed its checkpoint at version \
-                             {restored}: a checkpoint keeps each variable's latest version and \
-                             the kept ones pinned reads had asked for, and no task had read \
-                             this one (to read an older one after a resume, broadcast it as a \
-                             variable of its own, as SVRG does its snapshot)"
+                             {restored}, which holds its latest version only: a checkpoint saves \
+                             the versions the driver keeps of a variable once a task read an \
+                             older one (`{name}.at(v)`), and none had before it was taken (read \
+                             `{name}.at(v)` from the first pass, or broadcast what is read back \
+                             as a variable of its own, as SVRG does its snapshot)"
                         )
                     } else {
                         format!(

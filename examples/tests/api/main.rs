@@ -96,6 +96,10 @@ fn main() {
             a_resume_mid_epoch_reads_its_anchor,
         ),
         (
+            "a_resume_reads_a_fixed_lag_within_the_kept_versions",
+            a_resume_reads_a_fixed_lag,
+        ),
+        (
             "local_workers_read_a_shared_file_without_cluster_config_worker_data",
             local_workers_read_a_shared_file_without_worker_data,
         ),
@@ -1093,5 +1097,49 @@ fn a_resume_mid_epoch_reads_its_anchor() {
     driver.resume(saved);
     let resumed = anchored_probe(&mut driver, &data, &10);
     driver.finish().expect("the resumed run reads its anchor");
+    assert_eq!(resumed, whole);
+}
+
+/// `w` changes every update; each update reads the version of `w` 3 updates back (the first
+/// one, before there are 3).
+#[async_optimizer]
+fn lagged_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
+    let mut w: Vec<f64> = vec![0.0];
+    let mut seen = Vec::new();
+    for k in 0..*updates {
+        w[0] = (k + 1) as f64;
+        broadcast!(w);
+        let lag = cx
+            .version("w")
+            .expect("w was broadcast")
+            .saturating_sub(3)
+            .max(1);
+        let a = reduce!(data, |part| w.at(lag)[0] + 0.0 * part.len() as f64);
+        seen.push(a);
+    }
+    seen
+}
+
+/// A run resumed from a checkpoint reads `w` 3 versions back as the run it continues did: the
+/// checkpoint saved every version the driver kept of a variable read back. It used to save
+/// the versions already read only, and the resumed run's next lag ended it with
+/// `VersionUnavailable`.
+fn a_resume_reads_a_fixed_lag() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let whole = lagged_probe(&mut driver, &data, &10);
+    driver.finish().expect("the run succeeds");
+    assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+
+    let dir = test_support::scratch("lag-resume");
+    let job = "lag";
+    let mut driver = checkpointing_every_update(&dir, job);
+    lagged_probe(&mut driver, &data, &6);
+    driver.finish().expect("the run succeeds");
+    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    let resumed = lagged_probe(&mut driver, &data, &10);
+    driver.finish().expect("the resumed run reads its lag");
     assert_eq!(resumed, whole);
 }
