@@ -56,6 +56,7 @@ pub struct Optimizer {
     hypers: &'static [Hyper],
     reads: &'static [Setting],
     keep_versions: Option<usize>,
+    gradient_delay: usize,
 }
 
 /// A setting of the shared command line that an optimizer reads only if its code does:
@@ -303,6 +304,7 @@ impl Optimizer {
             hypers: &[],
             reads: &[],
             keep_versions: None,
+            gradient_delay: 0,
         }
     }
 
@@ -332,6 +334,7 @@ impl Optimizer {
             hypers: &[],
             reads: &[],
             keep_versions: None,
+            gradient_delay: 0,
         }
     }
 
@@ -401,6 +404,26 @@ impl Optimizer {
     pub const fn keeps_versions(mut self, versions: usize) -> Optimizer {
         self.keep_versions = Some(versions);
         self
+    }
+
+    /// The same, stepping along gradients taken at the model `updates` updates back (a
+    /// fixed-lag read `w.at(latest - updates)`): its default step counts them as stale, as
+    /// it does an asynchronous method's results (see
+    /// [`default_step`](crate::job::default_step)), and the driver keeps the `updates + 1`
+    /// versions it reads, as [`keeps_versions`](Optimizer::keeps_versions) says.
+    pub const fn gradient_delay(mut self, updates: usize) -> Optimizer {
+        self.gradient_delay = updates;
+        let versions = updates.saturating_add(1);
+        self.keep_versions = match self.keep_versions {
+            Some(kept) if kept >= versions => Some(kept),
+            _ => Some(versions),
+        };
+        self
+    }
+
+    /// The updates back its gradients are taken at (0 unless declared).
+    pub fn delay(&self) -> usize {
+        self.gradient_delay
     }
 
     /// The versions of each broadcast variable it declares it reads back, if it does.
@@ -525,6 +548,7 @@ impl From<Algorithm> for Optimizer {
                 Algorithm::Asvrg => ASVRG_READS,
             },
             keep_versions: None,
+            gradient_delay: 0,
         }
     }
 }

@@ -160,7 +160,7 @@ fn lagged(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     w
 }
 
-const LAGGED: Optimizer = Optimizer::new("lagged", lagged).keeps_versions(21);
+const LAGGED: Optimizer = Optimizer::new("lagged", lagged).gradient_delay(20);
 const LAGGED_UNDECLARED: Optimizer = Optimizer::new("lagged-undeclared", lagged);
 
 const BRITTLE: Optimizer = Optimizer::new("brittle", brittle).params(&[Hyper::new(
@@ -265,6 +265,10 @@ fn main() -> ExitCode {
         (
             "an_optimizer_reading_deep_history_declares_it_or_is_given_it",
             deep_history_is_declared_or_given,
+        ),
+        (
+            "an_optimizer_reading_a_fixed_lag_declares_its_delay_and_gets_a_step_for_it",
+            gradient_delay_sets_the_default_step,
         ),
         (
             "an_optimizer_reading_a_fixed_lag_resumes_to_the_model_of_a_run_never_stopped",
@@ -839,6 +843,48 @@ fn deep_history_is_declared_or_given() {
     succeeded(&run("lagged-undeclared", &["--keep-versions", "32"]));
     let huge = run("lagged-undeclared", &["--keep-versions", "100000"]);
     test_support::assert_clear_error(&huge, "--keep-versions must be between 1 and 1024");
+}
+
+/// A run reading `w` 20 versions back trains at its default step: the delay it declares makes
+/// that step 21 times smaller than the same code's undeclared. The step ignored the delay,
+/// and the run diverged within 65 updates.
+fn gradient_delay_sets_the_default_step() {
+    let dir = test_support::scratch("toolkit-history-step");
+    let a9a = test_support::data("a9a.xz");
+    let run = |algo: &str, summary: &str, extra: &[&str]| {
+        let args = [
+            "--data",
+            a9a.to_str().unwrap(),
+            "--loss",
+            "least-squares",
+            "--updates",
+            "300",
+            "--workers",
+            "2",
+            "--quiet",
+            "--algo",
+            algo,
+            "--summary",
+            summary,
+        ];
+        cli(&[&args[..], extra].concat(), &dir)
+    };
+    succeeded(&run("lagged", "delayed.json", &[]));
+    run(
+        "lagged-undeclared",
+        "plain.json",
+        &["--keep-versions", "21"],
+    );
+    let (delayed, plain) = (
+        json(&dir.join("delayed.json")),
+        json(&dir.join("plain.json")),
+    );
+    let step = |summary: &serde_json::Value| summary["step"].as_f64().expect("a step");
+    let ratio = step(&plain) / step(&delayed);
+    assert!((ratio - 21.0).abs() < 1e-9, "{ratio}");
+    // From 0.5 at w = 0 down: it trains.
+    let objective = delayed["final_objective"].as_f64().unwrap();
+    assert!(objective < 0.5, "{objective}");
 }
 
 /// A run reading `w` 20 versions back, stopped at 40 updates and resumed to 60, ends with the

@@ -157,6 +157,11 @@ fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
 /// `2/sqrt(workers x prefetch)` of it (measured on bio_kdd04, where 8 workers diverge at the
 /// full step).
 ///
+/// An optimizer that declares a [gradient delay](crate::Optimizer::gradient_delay) of `d`
+/// updates counts it as staleness too: `d` more tasks in flight, asynchronous; a step `1 + d`
+/// times smaller, synchronous (at 1/L_b, a9a's least squares read 20 updates back diverged
+/// within 65 updates).
+///
 /// Without a preconditioner L_max/b is a small correction (rows of similar norms). With one,
 /// L and L_max are measured in its metric (`metric`), and the minibatch term dominates: the
 /// full one makes L about 1 but L_max about `n` times the largest leverage of a row, and the
@@ -180,15 +185,19 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     let rows = rows.clamp(1, data.full_rows().max(1)) as f64;
     let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
     let minibatch = mean + (largest - mean).max(0.0) / rows;
+    // A gradient taken `delay` updates back (a fixed-lag read) is that much staler: as many
+    // more tasks in flight for an asynchronous method, a step `1 + delay` times smaller for a
+    // synchronous one.
+    let delay = spec.algorithm.delay() as f64;
     // Staleness grows with the tasks that can be in flight at once.
-    let in_flight = (spec.cluster.workers * spec.cluster.prefetch.max(1)) as f64;
+    let in_flight = (spec.cluster.workers * spec.cluster.prefetch.max(1)) as f64 + delay;
     match (
         spec.algorithm.is_variance_reduced(),
         spec.algorithm.is_async(),
     ) {
-        (true, false) => 1.0 / (3.0 * minibatch),
+        (true, false) => 1.0 / (3.0 * minibatch * (1.0 + delay)),
         (true, true) => (2.0 / in_flight.sqrt()).min(1.0) / (3.0 * minibatch),
-        (false, false) => 1.0 / minibatch,
+        (false, false) => 1.0 / (minibatch * (1.0 + delay)),
         // Heavy-ball momentum m makes the effective step step/(1 - m), which stale gradients
         // must not see grow: at m = 0.9 ASGD diverged on a9a within 50 updates.
         (false, true) => (1.0 - spec.momentum) / (minibatch * in_flight),
