@@ -3,9 +3,9 @@
 //! Workers hold nothing that must survive a driver: their partitions, broadcast versions and
 //! history slices are sent again by the driver. A checkpoint is therefore the driver's state
 //! only: the training loop's variables (the model, a history table, SAGA's mean, ...), the
-//! latest version of each broadcast variable with its number (and, for one a pinned read
-//! `w.at(v)` read back, every older version the driver kept, so that a resumed run still reads
-//! an anchor or a fixed lag), the run's counters, and an application annex (the trace so far).
+//! latest version of each broadcast variable with its number (and, for one read back by a
+//! pinned read `w.at(v)` or `value_at`, every older version the driver kept, so that a resumed
+//! run still reads an anchor or a fixed lag), the run's counters, and an application annex (the trace so far).
 //!
 //! The file is written whole to a temporary name, synced and renamed over the last one, so a
 //! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
@@ -97,8 +97,8 @@ pub struct Checkpoint {
     pub stats: RunStats,
     /// The training loop's variables: every `mut` binding declared before the loop.
     pub state: Vec<Saved>,
-    /// The latest version of each broadcast variable and, of one pinned reads read back, the
-    /// older ones the driver kept, each version once.
+    /// The latest version of each broadcast variable and, of one read back (`w.at(v)`,
+    /// `value_at`), the older ones the driver kept, each version once.
     pub versions: Vec<Saved>,
     /// What the application saved with the run (for the command line: the trace so far).
     #[serde(with = "serde_bytes")]

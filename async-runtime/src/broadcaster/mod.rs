@@ -8,6 +8,7 @@ mod holdings;
 pub(crate) use holdings::{Holdings, Shipment};
 
 use std::any::TypeId;
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -27,10 +28,11 @@ struct Slot {
     /// The latest version a checkpoint restored: older ones were never in this process,
     /// unless its history was read (see `history_read`).
     restored_at: Option<u64>,
-    /// Whether a pinned read (`w.at(v)`) asked for a version of it: a checkpoint then saves
-    /// every version kept, the window the optimizer declared it reads back, so that a resumed
-    /// run reads an anchor or a fixed lag as the run it continues would have.
-    history_read: bool,
+    /// Whether a pinned read (`w.at(v)`) or the driver's `value_at` read a version of it: a
+    /// checkpoint then saves every version kept, the window the optimizer declared it reads
+    /// back, so that a resumed run reads an anchor or a fixed lag as the run it continues
+    /// would have. A `Cell`: `value_at` reads through `&Driver`.
+    history_read: Cell<bool>,
     /// Whether the checkpoint restored held older versions of it beside the latest.
     restored_history: bool,
     /// The Rust type its first publish in this process had, and that type's name: a read
@@ -115,7 +117,7 @@ impl VersionStore {
             versions: VecDeque::new(),
             next_version: 1,
             restored_at: None,
-            history_read: false,
+            history_read: Cell::new(false),
             restored_history: false,
             published_as: None,
         });
@@ -133,7 +135,7 @@ impl VersionStore {
         if entry.restored_at.is_none() {
             // Whatever this process published before the resume is another run's.
             entry.versions.clear();
-            entry.history_read = false;
+            entry.history_read.set(false);
         }
         let hash = delta::content_hash(&bytes);
         let stored = Stored {
@@ -147,17 +149,19 @@ impl VersionStore {
             Err(at) => entry.versions.insert(at, stored),
         }
         entry.restored_history = entry.versions.len() > 1;
-        entry.history_read |= entry.restored_history;
+        if entry.restored_history {
+            entry.history_read.set(true);
+        }
         let latest = entry.versions.back().map_or(version, |s| s.version);
         entry.next_version = latest + 1;
         entry.restored_at = Some(latest);
     }
 
-    /// Notes that a pinned read asked for a version of `slot`: from now on a checkpoint saves
-    /// every version of it kept.
-    pub fn note_pinned(&mut self, slot: u16) {
-        if let Some(entry) = self.slots.get_mut(slot as usize) {
-            entry.history_read = true;
+    /// Notes that a pinned read or `value_at` asked for a version of `slot`: from now on a
+    /// checkpoint saves every version of it kept.
+    pub fn note_read_back(&self, slot: u16) {
+        if let Some(entry) = self.slots.get(slot as usize) {
+            entry.history_read.set(true);
         }
     }
 
@@ -174,7 +178,7 @@ impl VersionStore {
     /// optimizer that never reads back pays for no history).
     pub fn to_checkpoint(&self) -> impl Iterator<Item = (&str, &Stored)> {
         self.slots.iter().flat_map(|slot| {
-            let skip = match slot.history_read {
+            let skip = match slot.history_read.get() {
                 true => 0,
                 false => slot.versions.len().saturating_sub(1),
             };
@@ -261,7 +265,7 @@ mod tests {
         }
         store.publish("v", vec![0]);
         assert_eq!(saved(&store), vec![("w", 4), ("v", 1)], "no read back yet");
-        store.note_pinned(0);
+        store.note_read_back(0);
         // Not only the version read: a fixed lag reads the next one after a resume.
         assert_eq!(saved(&store), vec![("w", 2), ("w", 3), ("w", 4), ("v", 1)]);
         store.publish("w", vec![5]);

@@ -283,7 +283,7 @@ impl Driver {
             let version = match read.at {
                 None => latest.version,
                 Some(version) if self.versions.get(slot, version).is_some() => {
-                    self.versions.note_pinned(slot);
+                    self.versions.note_read_back(slot);
                     version
                 }
                 Some(version) => {

@@ -280,7 +280,8 @@ impl Driver {
     /// without a copy of its own per update. `None` if it was never published, is no longer
     /// kept (only the last [`ClusterConfig::keep_versions`] are: raise it with
     /// [`Driver::keep_versions`] to read further back), or is not a `T` (a warning then names
-    /// the type `name` is broadcast as).
+    /// the type `name` is broadcast as). Once it has read a variable, a checkpoint saves
+    /// every version of it kept, which a resumed run reads as this one would have.
     ///
     /// ```no_run
     /// # fn after_reduce(cx: &asyncopt_runtime::Driver) {
@@ -302,6 +303,9 @@ impl Driver {
             }
         }
         let stored = self.versions.get(slot, version)?;
+        // A variable read back is checkpointed with its kept versions, for a resumed run to
+        // read them too.
+        self.versions.note_read_back(slot);
         T::decode(&stored.bytes).ok()
     }
 

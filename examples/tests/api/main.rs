@@ -100,6 +100,10 @@ fn main() {
             a_resume_reads_a_fixed_lag,
         ),
         (
+            "a_resume_reads_a_fixed_lag_on_the_driver_with_value_at",
+            a_resume_reads_a_fixed_lag_with_value_at,
+        ),
+        (
             "local_workers_read_a_shared_file_without_cluster_config_worker_data",
             local_workers_read_a_shared_file_without_worker_data,
         ),
@@ -1141,5 +1145,51 @@ fn a_resume_reads_a_fixed_lag() {
     driver.resume(saved);
     let resumed = lagged_probe(&mut driver, &data, &10);
     driver.finish().expect("the resumed run reads its lag");
+    assert_eq!(resumed, whole);
+}
+
+/// As [`lagged_probe`], reading the lagged `w` on the driver (`cx.value_at`); -1 when it is
+/// not there.
+#[async_optimizer]
+fn driver_lag_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
+    let mut w: Vec<f64> = vec![0.0];
+    let mut seen = Vec::new();
+    for k in 0..*updates {
+        w[0] = (k + 1) as f64;
+        broadcast!(w);
+        let lag = cx
+            .version("w")
+            .expect("w was broadcast")
+            .saturating_sub(3)
+            .max(1);
+        let then = cx
+            .value_at::<Vec<f64>>("w", lag)
+            .map_or(-1.0, |then| then[0]);
+        let rows = reduce!(data, |part| part.len() as f64);
+        seen.push(then + 0.0 * rows);
+    }
+    seen
+}
+
+/// The driver's own reads of older versions count as reading `w` back: the checkpoint saves
+/// the kept versions and a resumed run reads its lag as the run it continues did. It saved
+/// the latest only, and `value_at` gave `None` after the resume.
+fn a_resume_reads_a_fixed_lag_with_value_at() {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let whole = driver_lag_probe(&mut driver, &data, &10);
+    driver.finish().expect("the run succeeds");
+    assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+
+    let dir = test_support::scratch("driver-lag-resume");
+    let job = "driver lag";
+    let mut driver = checkpointing_every_update(&dir, job);
+    driver_lag_probe(&mut driver, &data, &6);
+    driver.finish().expect("the run succeeds");
+    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    let resumed = driver_lag_probe(&mut driver, &data, &10);
+    driver.finish().expect("the resumed run succeeds");
     assert_eq!(resumed, whole);
 }
