@@ -31,7 +31,9 @@ pub enum ToWorker {
         /// Why it was declared lost.
         reason: String,
     },
-    /// The worker was not admitted; it should exit and report the reason.
+    /// The worker was not admitted; it should exit and report the reason. Inside the
+    /// session: it is let go (excluded), or, with a reason that begins with
+    /// [`RUN_NOT_STARTED`], the driver gave up before its run started, and no run follows.
     Refused {
         /// Why, in words a person can act on.
         reason: String,
@@ -201,6 +203,10 @@ pub const MAX_WORKER_NAME: usize = 64;
 /// How the driver's refusal of a name already in use begins: a worker so refused joins under
 /// a fresh one.
 pub const NAME_TAKEN: &str = "another connection uses the name";
+
+/// How the driver's word to the workers that joined a run that will not start begins (too
+/// few joined within its join timeout, a stop while it waited): they exit, as at a run's end.
+pub const RUN_NOT_STARTED: &str = "the driver gave up before its run started";
 
 /// The longest name the driver admits.
 pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;

@@ -22,7 +22,7 @@ use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig, Series, MAX_KEEP_VERSIONS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
-use crate::protocol::ToWorker;
+use crate::protocol::{ToWorker, RUN_NOT_STARTED};
 use crate::transport::frame;
 use crate::transport::{DriverLink, Link};
 
@@ -597,6 +597,38 @@ impl Driver {
         if self.workers_shut_down {
             return Vec::new();
         }
+        self.dismiss(&ToWorker::Shutdown { another_run })
+    }
+
+    /// Tells every worker that joined a run that will not start (the driver gave up waiting
+    /// for the others, `error`) why, so that one started with `--reconnect` exits at once
+    /// rather than try to join again for its whole window; the admissions already in hand
+    /// are told too. Once, as [`Driver::shutdown_workers`], which it stands for.
+    pub(crate) fn dismiss_unstarted(&mut self, error: &RuntimeError) {
+        if self.workers_shut_down {
+            return;
+        }
+        self.drain();
+        let why = match error {
+            // Without the hint, which is for the driver's operator.
+            RuntimeError::WorkersMissing {
+                joined,
+                expected,
+                waited_s,
+                ..
+            } => format!("only {joined} of {expected} workers joined within {waited_s:.1} s"),
+            other => other.to_string(),
+        };
+        let dismissal = ToWorker::Refused {
+            reason: format!("{RUN_NOT_STARTED}: {why}"),
+            mac: None,
+        };
+        let _ = self.dismiss(&dismissal);
+    }
+
+    /// Sends `dismissal` to every live worker; waits for the local ones that are answering
+    /// to exit, and ends the others.
+    fn dismiss(&mut self, dismissal: &ToWorker) -> Vec<Option<std::process::ExitStatus>> {
         self.workers_shut_down = true;
         // A live worker silent for three heartbeats (stopped, hung, not yet declared lost)
         // cannot read the order: waited for, it held the run's end for the whole grace.
@@ -604,7 +636,7 @@ impl Driver {
         let mut told = Vec::new();
         for index in 0..self.table.workers.len() {
             if self.table.workers[index].alive {
-                self.send(index, &ToWorker::Shutdown { another_run });
+                self.send(index, dismissal);
                 let info = &self.table.workers[index];
                 if info.last_heard.elapsed() <= answering {
                     told.push(info.pid);

@@ -73,6 +73,8 @@ struct Wire {
     unreadable: HashSet<(String, u32)>,
     /// Each worker's results of [`Reply::Queued`] tasks, not handed back yet.
     queues: BTreeMap<String, VecDeque<Inbound>>,
+    /// Once the inbox is empty, a wait times out quietly instead of failing the test.
+    quiet_when_dry: bool,
 }
 
 /// A [`Link`] whose workers are a script.
@@ -195,10 +197,15 @@ impl Link for FakeLink {
         }
     }
 
-    fn recv_timeout(&self, _: Duration) -> Result<Option<Inbound>, RuntimeError> {
-        // A script that runs dry is a test that would wait forever: end it instead.
+    fn recv_timeout(&self, timeout: Duration) -> Result<Option<Inbound>, RuntimeError> {
+        // A script that runs dry is a test that would wait forever: end it instead, unless
+        // the test waits for a timeout of the driver's.
         match self.try_recv() {
             Some(event) => Ok(Some(event)),
+            None if self.0.borrow().quiet_when_dry => {
+                std::thread::sleep(timeout);
+                Ok(None)
+            }
             None => Err(RuntimeError::Transport(
                 "the script has nothing more".into(),
             )),
@@ -244,6 +251,7 @@ impl Wire {
             cannot_load: HashSet::new(),
             unreadable: HashSet::new(),
             queues: BTreeMap::new(),
+            quiet_when_dry: false,
         }))
     }
 }
@@ -2094,6 +2102,50 @@ fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
     assert!(!tokenless.contains("the run's token"), "{tokenless}");
     let with_token = missing(Some(crate::Token::random()));
     assert!(with_token.contains("the run's token"), "{with_token}");
+}
+
+/// A driver that gives up waiting tells the workers that joined that its run will not start,
+/// and why: one started with `--reconnect` would otherwise try to join for its whole window.
+#[test]
+fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
+    let mut config = ClusterConfig::local(2);
+    config.spawn_local = false;
+    config.join_timeout = Duration::from_millis(300);
+    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
+    wire.borrow_mut().quiet_when_dry = true;
+    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    join(&wire, "w0", 0);
+    let error = driver.wait_for_workers().expect_err("one of two joined");
+    assert!(
+        matches!(error, RuntimeError::WorkersMissing { joined: 1, .. }),
+        "{error}"
+    );
+    let dismissals: Vec<String> = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter_map(|(peer, order)| match order {
+            ToWorker::Refused { reason, .. } => Some(format!("{peer}: {reason}")),
+            _ => None,
+        })
+        .collect();
+    let expected = format!(
+        "w0: {}: only 1 of 2 workers joined within ",
+        crate::protocol::RUN_NOT_STARTED
+    );
+    assert!(
+        dismissals.len() == 1 && dismissals[0].starts_with(&expected),
+        "{dismissals:?}"
+    );
+    // Once: dropping the driver, as a run that cannot start does, says nothing more.
+    drop(driver);
+    let shutdowns = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter(|(_, order)| matches!(order, ToWorker::Shutdown { .. }))
+        .count();
+    assert_eq!(shutdowns, 0);
 }
 
 #[test]

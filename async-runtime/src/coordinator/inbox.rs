@@ -48,7 +48,20 @@ impl Driver {
 
     /// Waits until the expected number of workers joined, or the join timeout passed, or a
     /// stop is asked for through the run's [`StopHandle`](crate::StopHandle).
+    ///
+    /// A driver that gives up tells every worker that joined that its run will not start
+    /// ([`RUN_NOT_STARTED`](crate::protocol::RUN_NOT_STARTED)), so that one started with
+    /// `--reconnect` exits rather than try to join again for its whole window.
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
+        let waited = self.await_workers();
+        if let Err(error) = &waited {
+            self.dismiss_unstarted(error);
+        }
+        waited
+    }
+
+    /// [`Driver::wait_for_workers`], without the dismissal.
+    fn await_workers(&mut self) -> Result<(), RuntimeError> {
         let begun = Instant::now();
         while self.table.alive() < self.config.workers {
             if self.stop_requested() {

@@ -35,7 +35,7 @@ use tries::{Then, Tries};
 use crate::auth::Token;
 use crate::auth::Transcript;
 use crate::error::RuntimeError;
-use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
+use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, RUN_NOT_STARTED};
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
@@ -166,6 +166,9 @@ pub enum RunEnd {
     AnotherFollows,
     /// The run is over and no other follows.
     Last,
+    /// The driver gave up before its run started (too few workers joined within its join
+    /// timeout, a stop while it waited): no run was served, and none follows.
+    NotStarted,
 }
 
 /// Runs a worker until the driver says the run is over or goes away.
@@ -798,6 +801,16 @@ impl Worker {
                     after: Duration::from_millis(after_ms),
                 }))
             }
+            ToWorker::Refused { reason, .. } if reason.starts_with(RUN_NOT_STARTED) => {
+                // The driver's word, inside the session: no driver of this run will come.
+                let said = peer_text(&reason);
+                if self.options.spawned {
+                    tracing::debug!(worker = %self.options.name, "{said}");
+                } else {
+                    tracing::warn!(worker = %self.options.name, "{said}");
+                }
+                return Next::Exit(Ok(Ended::Shutdown(RunEnd::NotStarted)));
+            }
             ToWorker::Refused { reason, .. } => {
                 return Next::Exit(Err(RuntimeError::Refused(format!(
                     "the driver refused this worker: {}",
@@ -1219,6 +1232,32 @@ mod tests {
             next,
             Next::Exit(Ok(Ended::Shutdown(RunEnd::Last)))
         ));
+    }
+
+    #[test]
+    fn a_driver_that_gave_up_before_its_run_dismisses_a_reconnecting_worker() {
+        let said = |reason: String| {
+            let (mut worker, mut driver, _handed) = admitted_worker();
+            worker.options.reconnect = Some(Duration::from_secs(600));
+            let refused = ToWorker::Refused { reason, mac: None };
+            let Next::Exit(outcome) =
+                worker.on_frame(ZmqMessage::from(driver.seal(frame::encode(RUN, &refused))))
+            else {
+                panic!("a refusal inside the session ends it")
+            };
+            Tries::new(Some(Duration::from_secs(600))).after("w0", outcome, Instant::now())
+        };
+        // Its window does not keep it: no driver of this run will come.
+        let then = said(format!(
+            "{RUN_NOT_STARTED}: only 1 of 2 workers joined within 2.0 s"
+        ));
+        assert!(
+            matches!(then, Then::Finish(Ok(RunEnd::NotStarted))),
+            "{then:?}"
+        );
+        // Any other refusal in the session (an exclusion) stays an error.
+        let then = said("excluded from the run: it failed 3 tasks".into());
+        assert!(matches!(then, Then::Finish(Err(_))), "{then:?}");
     }
 
     #[test]

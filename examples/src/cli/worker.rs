@@ -51,6 +51,11 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         // the run it ended in is a later one.
         run = (run + served.runs - 1).min(args.runs);
         let end = served.end;
+        if end == RunEnd::NotStarted {
+            // The driver said why, in the line before: no run was served, and none follows.
+            tracing::info!("no run to serve: this worker is done");
+            return Ok(());
+        }
         if end == RunEnd::Last && run < args.runs {
             // A comparison stopped, or whose next run could not start: no driver will come.
             tracing::info!(run, of = args.runs, "the driver said no other run follows");
