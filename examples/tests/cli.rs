@@ -1,6 +1,7 @@
 //! The command line as a user meets it: the built-in run, and one clear line with a non-zero
 //! exit for each mistake a user can make.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -2662,6 +2663,63 @@ fn a_last_worker_that_cannot_read_its_split_says_why() {
         said.contains("this worker cannot load a partition") && said.contains("a9a.xz"),
         "{said}"
     );
+}
+
+/// A `--reconnect` worker whose driver was killed says so in the operator's words, where the
+/// driver was and for how long it tries again, with ZeroMQ's own words (a reset, a frame cut
+/// short) kept only as the cause: its first try said ZeroMQ's text alone.
+#[test]
+fn a_worker_whose_driver_was_killed_says_so_in_plain_words() {
+    let dir = scratch("driver-killed-under-reconnect");
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let mut driver = Command::new(EXE)
+        .args(["--algo", "asgd", "--updates", "100000000", "--time", "120"])
+        .args(["--workers", "1", "--remote-workers", "--bind", &address])
+        .args(["--token-file", "token", "--quiet"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the driver starts");
+    let mut worker = remote_worker_with(&address, "w1", &dir, &["--reconnect", "3"]);
+    // Its log, line by line, until it was admitted; the rest once it ended.
+    let mut lines = BufReader::new(worker.stderr.take().expect("its stderr")).lines();
+    let mut said = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("admitted") {
+            break;
+        }
+    }
+    assert!(said.contains("admitted"), "{said}");
+    driver.kill().expect("SIGKILL the driver");
+    driver.wait().unwrap();
+    let (_, code) = wait_for_within(worker, Duration::from_secs(45));
+    for line in lines {
+        said.push_str(&line.expect("a line"));
+        said.push('\n');
+    }
+    assert_eq!(code, Some(1), "its window closed: {said}");
+    let lost = format!("driver at {address} not reachable: ");
+    let first = said
+        .lines()
+        .find(|line| line.contains("tries=1"))
+        .unwrap_or_else(|| panic!("a first try again: {said}"));
+    assert!(
+        first.contains(&lost) && first.contains("; retrying for "),
+        "{said}"
+    );
+    // ZeroMQ's words, if any, come after the worker's own, labelled as its.
+    for raw in ["Codec Error", "Failed to deliver", "Connection reset"] {
+        for line in said.lines() {
+            if let Some(at) = line.find(raw) {
+                let label = line.find("ZeroMQ said: ");
+                assert!(label.is_some_and(|label| label < at), "{line}");
+            }
+        }
+    }
 }
 
 /// A worker started before its driver waits for it, joins it, and says when it is done.

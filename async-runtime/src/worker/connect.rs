@@ -85,7 +85,10 @@ pub(super) async fn reach(
                  process, a suspended host), or it does not speak ZeroMQ"
                     .to_owned()
             }
-            other => other.to_string(),
+            other => format!(
+                "the connection failed ({})",
+                zeromq_said(&other.to_string())
+            ),
         };
         if matches!(error, zeromq::ZmqError::Endpoint(_)) || Instant::now() >= deadline {
             let waited = match started.elapsed().as_secs() {
@@ -117,7 +120,16 @@ pub(super) async fn send(
     tx: &mut zeromq::DealerSendHalf,
     frame: Vec<u8>,
 ) -> Result<(), RuntimeError> {
-    tx.send(ZmqMessage::from(frame))
-        .await
-        .map_err(|e| RuntimeError::DriverLost(format!("cannot send to it: {e}")))
+    tx.send(ZmqMessage::from(frame)).await.map_err(|e| {
+        RuntimeError::DriverLost(format!(
+            "cannot send to it: the connection is gone ({})",
+            zeromq_said(&e.to_string())
+        ))
+    })
+}
+
+/// ZeroMQ's own words for a failure, labelled as its: kept for the cause (a reset, a frame
+/// cut short), after the worker's own words for the operator.
+pub(super) fn zeromq_said(error: &str) -> String {
+    format!("ZeroMQ said: {}", crate::protocol::peer_text(error))
 }

@@ -247,7 +247,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<Served, RuntimeE
              run's token with --token-file"
         )));
     }
-    let mut tries = Tries::new(options.reconnect);
+    let mut tries = Tries::new(&options.driver, options.reconnect);
     let mut runs = served::RunsServed::default();
     let mut fresh_name = false;
     loop {
@@ -534,17 +534,18 @@ impl Worker {
 
     /// Why a connection that broke (reset: the driver was killed; or closed in the middle of a
     /// frame: a partition on its way when the driver let this worker go) ends this session:
-    /// in a session, as a close.
+    /// in a session, as a close. ZeroMQ's own words (`reason`) are kept, and labelled as its.
     fn broken(&self, reason: &str) -> String {
+        let broke = format!("the connection broke ({})", connect::zeromq_said(reason));
         match (&self.session, self.options.reconnect) {
             (Some(_), None) if self.options.spawned => {
-                format!("the connection broke (driver link: {reason}): the driver {DRIVER_GONE}")
+                format!("{broke}: the driver {DRIVER_GONE}")
             }
             (Some(_), None) => format!(
-                "the connection broke (driver link: {reason}): the driver {DRIVER_GONE} (a \
-                 worker started with --reconnect SECONDS joins it again)"
+                "{broke}: the driver {DRIVER_GONE} (a worker started with --reconnect SECONDS \
+                 joins it again)"
             ),
-            _ => format!("driver link: {reason}"),
+            _ => broke,
         }
     }
 
@@ -1024,7 +1025,7 @@ mod tests {
             o.reconnect = None;
         });
         assert!(matches!(run(at_bounds), Err(RuntimeError::DriverLost(_))));
-        let mut tries = Tries::new(Some(MAX_WAIT));
+        let mut tries = Tries::new("tcp://127.0.0.1:1", Some(MAX_WAIT));
         tries.reach_by(MAX_WAIT, Instant::now());
         let lost = Err(RuntimeError::DriverLost("gone".into()));
         assert!(matches!(
@@ -1245,7 +1246,11 @@ mod tests {
             else {
                 panic!("a refusal inside the session ends it")
             };
-            Tries::new(Some(Duration::from_secs(600))).after("w0", outcome, Instant::now())
+            Tries::new("tcp://127.0.0.1:1", Some(Duration::from_secs(600))).after(
+                "w0",
+                outcome,
+                Instant::now(),
+            )
         };
         // Its window does not keep it: no driver of this run will come.
         let then = said(format!(
@@ -1270,7 +1275,9 @@ mod tests {
         let Next::Exit(outcome) = worker.on_event(cut, Instant::now()) else {
             panic!("a broken connection ends the session")
         };
-        let Then::Finish(Err(error)) = Tries::new(None).after("w0", outcome, Instant::now()) else {
+        let Then::Finish(Err(error)) =
+            Tries::new("tcp://127.0.0.1:1", None).after("w0", outcome, Instant::now())
+        else {
             panic!("final without --reconnect")
         };
         let said = error.to_string();
@@ -1289,7 +1296,9 @@ mod tests {
             panic!("a closed connection ends the session")
         };
         // Without --reconnect: final, saying it may have been let go and how to come back.
-        let Then::Finish(Err(error)) = Tries::new(None).after("w0", outcome, Instant::now()) else {
+        let Then::Finish(Err(error)) =
+            Tries::new("tcp://127.0.0.1:1", None).after("w0", outcome, Instant::now())
+        else {
             panic!("final without --reconnect")
         };
         let said = error.to_string();
@@ -1310,13 +1319,26 @@ mod tests {
                 "{said}"
             );
         }
+        // With it, a broken connection is said in the worker's words, ZeroMQ's kept as its.
+        let (mut worker, _driver, _handed) = admitted_worker();
+        worker.options.reconnect = Some(Duration::from_secs(60));
+        let reset = Event::LinkFailed("Codec Error: Connection reset by peer".into());
+        let Next::Exit(Err(error)) = worker.on_event(reset, Instant::now()) else {
+            panic!("a broken connection ends the session")
+        };
+        assert!(
+            error.to_string().ends_with(
+                "the connection broke (ZeroMQ said: Codec Error: Connection reset by peer)"
+            ),
+            "{error}"
+        );
         // With it: joins again by a fresh handshake, under its own name (the driver forgot it).
         let (mut worker, _driver, _handed) = admitted_worker();
         worker.options.reconnect = Some(Duration::from_secs(60));
         let Next::Exit(outcome) = worker.on_event(Event::Closed, Instant::now()) else {
             panic!("a closed connection ends the session")
         };
-        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let mut tries = Tries::new("tcp://127.0.0.1:1", Some(Duration::from_secs(60)));
         assert!(matches!(
             tries.after("w0", outcome, Instant::now()),
             Then::Retry {

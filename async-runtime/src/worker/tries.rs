@@ -31,6 +31,8 @@ pub(super) enum Then {
 
 /// The tries so far.
 pub(super) struct Tries {
+    /// The driver's address, as the operator gave it, for the lines that say it is lost.
+    driver: String,
     /// After losing the driver, keep trying this long; `None`: stop at once.
     reconnect: Option<Duration>,
     /// Tries after the first.
@@ -48,8 +50,9 @@ pub(super) struct Tries {
 }
 
 impl Tries {
-    pub(super) fn new(reconnect: Option<Duration>) -> Tries {
+    pub(super) fn new(driver: &str, reconnect: Option<Duration>) -> Tries {
         Tries {
+            driver: crate::protocol::peer_text(driver),
             reconnect,
             again: 0,
             renamed: 0,
@@ -94,7 +97,7 @@ impl Tries {
             Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Refused(said))),
             Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
-                self.within_window(name, reason, false, now)
+                self.within_window(name, Failed::Lost(reason), false, now)
             }
             Err(error) => Then::Finish(Err(error)),
         }
@@ -132,7 +135,7 @@ impl Tries {
             return Then::Finish(Err(RuntimeError::Refused(said)));
         }
         self.last_refusal = Some(said.clone());
-        self.within_window(name, said, name_held, now)
+        self.within_window(name, Failed::Refused(said), name_held, now)
     }
 
     /// The driver, inside a session, said to join again after `after`: its budget of joins is
@@ -145,7 +148,7 @@ impl Tries {
             ))));
         }
         self.last_refusal = Some(said.clone());
-        match self.within_window(name, said, false, now) {
+        match self.within_window(name, Failed::Refused(said), false, now) {
             Then::Retry { fresh_name, pause } => Then::Retry {
                 fresh_name,
                 pause: after.clamp(pause, MAX_TRY_LATER_PAUSE.max(pause)),
@@ -154,17 +157,21 @@ impl Tries {
         }
     }
 
-    /// Tries again while the reconnect window is open; past it, stops with `reason`.
+    /// Tries again while the reconnect window is open; past it, stops with the reason.
     fn within_window(
         &mut self,
         name: &str,
-        reason: String,
+        failed: Failed,
         fresh_name: bool,
         now: Instant,
     ) -> Then {
         let window = self.reconnect.unwrap_or_default();
         let since = *self.lost_at.get_or_insert(now);
         let waited = now.saturating_duration_since(since);
+        let (reason, lost) = match failed {
+            Failed::Lost(reason) => (reason, true),
+            Failed::Refused(said) => (said, false),
+        };
         if waited > window {
             return Then::Finish(Err(self.final_error(reason, waited)));
         }
@@ -180,6 +187,10 @@ impl Tries {
                     "no session with the driver yet (the previous run's driver closing, as \
                      expected between runs); joining again"
                 );
+            } else if lost {
+                // The operator's words first; the transport's own, if any, stay in `reason`.
+                let left = window.saturating_sub(waited);
+                tracing::warn!(worker = %name, tries, "{}", not_reachable(&self.driver, &reason, left));
             } else {
                 tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
             }
@@ -206,9 +217,28 @@ impl Tries {
     }
 }
 
+/// Why a try failed, as the window weighs it.
+enum Failed {
+    /// The driver is lost or not reachable (`DriverLost`'s words).
+    Lost(String),
+    /// A peer refused this worker, or said to try later.
+    Refused(String),
+}
+
+/// The line a worker that lost its driver says while it tries to join it again: where, why
+/// (with the transport's own words, if any, kept at the end) and for how long still.
+fn not_reachable(driver: &str, reason: &str, left: Duration) -> String {
+    format!(
+        "driver at {driver} not reachable: {reason}; retrying for {} s",
+        left.as_secs_f64().ceil()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DRIVER: &str = "tcp://10.0.0.1:7000";
 
     fn refused(reason: &str) -> Result<Ended, RuntimeError> {
         Ok(Ended::Unproven {
@@ -230,14 +260,14 @@ mod tests {
 
     #[test]
     fn an_unproven_refusal_without_reconnect_is_final_and_says_why() {
-        let mut tries = Tries::new(None);
+        let mut tries = Tries::new(DRIVER, None);
         let error = final_error(tries.after("w0", refused("wrong build"), Instant::now()));
         assert_eq!(error, "the driver refused this worker: wrong build");
     }
 
     #[test]
     fn with_reconnect_an_unproven_refusal_is_tried_again_within_the_window() {
-        let mut tries = Tries::new(Some(Duration::from_secs(600)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(600)));
         let start = Instant::now();
         for minute in 0..10 {
             let at = start + Duration::from_secs(60 * minute);
@@ -261,7 +291,7 @@ mod tests {
 
     #[test]
     fn a_window_that_closes_on_a_lost_driver_names_the_last_refusal() {
-        let mut tries = Tries::new(Some(Duration::from_secs(10)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(10)));
         let start = Instant::now();
         assert!(matches!(
             tries.after("w0", refused("go away"), start),
@@ -276,7 +306,7 @@ mod tests {
     #[test]
     fn a_held_name_is_worked_around_a_few_times_then_counts_as_any_refusal() {
         let taken = format!("{} w0", crate::protocol::NAME_TAKEN);
-        let mut tries = Tries::new(None);
+        let mut tries = Tries::new(DRIVER, None);
         for _ in 0..NAME_TAKEN_RETRIES {
             assert!(matches!(
                 tries.after("w0", refused(&taken), Instant::now()),
@@ -297,7 +327,7 @@ mod tests {
                 "the driver refused this worker: it runs another build".into(),
             ))
         };
-        let mut tries = Tries::new(Some(Duration::from_secs(600)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(600)));
         let start = Instant::now();
         // After unproven refusals too: the window they opened does not outlast the proof.
         assert!(matches!(
@@ -309,20 +339,20 @@ mod tests {
             error,
             "the driver refused this worker: it runs another build"
         );
-        let error = final_error(Tries::new(None).after("w0", proven(), start));
+        let error = final_error(Tries::new(DRIVER, None).after("w0", proven(), start));
         assert!(error.contains("another build"), "{error}");
         // The same words unproven are tried again within the window.
         let unproven = Ok(Ended::Unproven {
             said: "the driver refused this worker: it runs another build".into(),
             name_held: false,
         });
-        let then = Tries::new(Some(Duration::from_secs(600))).after("w0", unproven, start);
+        let then = Tries::new(DRIVER, Some(Duration::from_secs(600))).after("w0", unproven, start);
         assert!(matches!(then, Then::Retry { .. }), "{then:?}");
     }
 
     #[test]
     fn a_lost_driver_without_reconnect_is_final_and_a_proven_loss_rejoins() {
-        let mut tries = Tries::new(None);
+        let mut tries = Tries::new(DRIVER, None);
         assert!(matches!(
             tries.after("w0", Ok(Ended::Rejoin("lost".into())), Instant::now()),
             Then::Retry {
@@ -342,7 +372,7 @@ mod tests {
                 after: Duration::from_secs(after_s),
             })
         };
-        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(60)));
         let start = Instant::now();
         for (after_s, expected) in [(3, 3), (0, 0), (3600, 30)] {
             match tries.after("w0", later(after_s), start) {
@@ -359,14 +389,14 @@ mod tests {
         assert!(error.contains("too many joins"), "{error}");
         assert!(error.contains("61 s"), "{error}");
         // Without --reconnect it is final, and says how to keep trying.
-        let error = final_error(Tries::new(None).after("w0", later(3), start));
+        let error = final_error(Tries::new(DRIVER, None).after("w0", later(3), start));
         assert!(error.contains("too many joins") && error.contains("--reconnect"));
     }
 
     #[test]
     fn the_first_failed_try_before_any_session_is_quiet_and_a_second_warns() {
         // `compare`'s hand-over: the worker meets the previous run's driver closing.
-        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(60)));
         let start = Instant::now();
         let ((), first) = test_support::levels_logged(|| {
             let then = tries.after("w0", lost("Connection reset by peer"), start);
@@ -380,10 +410,27 @@ mod tests {
     }
 
     #[test]
+    fn a_driver_lost_after_a_session_is_said_in_the_operators_words_then_zeromqs() {
+        let reason = "the connection broke (ZeroMQ said: Codec Error: Connection reset by peer)";
+        assert_eq!(
+            not_reachable(DRIVER, reason, Duration::from_millis(59_500)),
+            format!("driver at {DRIVER} not reachable: {reason}; retrying for 60 s")
+        );
+        // Said as a warning from the first try: the session it had is gone.
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(60)));
+        tries.session_opened();
+        let ((), levels) = test_support::levels_logged(|| {
+            let then = tries.after("w0", lost(reason), Instant::now());
+            assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+        });
+        assert_eq!(levels, [tracing::Level::WARN]);
+    }
+
+    #[test]
     fn a_session_opens_a_fresh_window_for_the_next_loss() {
         // Cut, rejoined under a fresh name (the driver held the old one as lost), an hour of
         // training, then a second cut: the first window's start made it final.
-        let mut tries = Tries::new(Some(Duration::from_secs(60)));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(60)));
         let start = Instant::now();
         assert!(matches!(
             tries.after("w0", lost("silent"), start),
