@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 8;
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -32,8 +32,7 @@ pub enum ToWorker {
         reason: String,
     },
     /// The worker was not admitted; it should exit and report the reason. Inside the
-    /// session: it is let go (excluded), or, with a reason that begins with
-    /// [`RUN_NOT_STARTED`], the driver gave up before its run started, and no run follows.
+    /// session: it is let go (excluded).
     Refused {
         /// Why, in words a person can act on.
         reason: String,
@@ -83,6 +82,13 @@ pub enum ToWorker {
         reason: String,
         /// Milliseconds until the driver admits a join again.
         after_ms: u64,
+    },
+    /// The driver gave up before its run started (too few workers joined within its join
+    /// timeout, a stop while it waited): no run follows, and the worker exits as at a run's
+    /// end, even one started with `--reconnect`.
+    NotStarting {
+        /// Why, in words a person can act on.
+        reason: String,
     },
 }
 
@@ -203,10 +209,6 @@ pub const MAX_WORKER_NAME: usize = 64;
 /// How the driver's refusal of a name already in use begins: a worker so refused joins under
 /// a fresh one.
 pub const NAME_TAKEN: &str = "another connection uses the name";
-
-/// How the driver's word to the workers that joined a run that will not start begins (too
-/// few joined within its join timeout, a stop while it waited): they exit, as at a run's end.
-pub const RUN_NOT_STARTED: &str = "the driver gave up before its run started";
 
 /// The longest name the driver admits.
 pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;

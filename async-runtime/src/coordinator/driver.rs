@@ -22,7 +22,7 @@ use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig, Series, MAX_KEEP_VERSIONS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
-use crate::protocol::{ToWorker, RUN_NOT_STARTED};
+use crate::protocol::ToWorker;
 use crate::transport::frame;
 use crate::transport::{DriverLink, Link};
 
@@ -619,11 +619,7 @@ impl Driver {
             } => format!("only {joined} of {expected} workers joined within {waited_s:.1} s"),
             other => other.to_string(),
         };
-        let dismissal = ToWorker::Refused {
-            reason: format!("{RUN_NOT_STARTED}: {why}"),
-            mac: None,
-        };
-        let _ = self.dismiss(&dismissal);
+        let _ = self.dismiss(&ToWorker::NotStarting { reason: why });
     }
 
     /// Sends `dismissal` to every live worker; waits for the local ones that are answering

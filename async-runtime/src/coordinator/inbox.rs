@@ -50,7 +50,7 @@ impl Driver {
     /// stop is asked for through the run's [`StopHandle`](crate::StopHandle).
     ///
     /// A driver that gives up tells every worker that joined that its run will not start
-    /// ([`RUN_NOT_STARTED`](crate::protocol::RUN_NOT_STARTED)), so that one started with
+    /// ([`ToWorker::NotStarting`](crate::protocol::ToWorker::NotStarting)), so that one started with
     /// `--reconnect` exits rather than try to join again for its whole window.
     pub fn wait_for_workers(&mut self) -> Result<(), RuntimeError> {
         let waited = self.await_workers();

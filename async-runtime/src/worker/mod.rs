@@ -35,7 +35,7 @@ use tries::{Then, Tries};
 use crate::auth::Token;
 use crate::auth::Transcript;
 use crate::error::RuntimeError;
-use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, RUN_NOT_STARTED};
+use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Opener, Sealer};
@@ -802,9 +802,12 @@ impl Worker {
                     after: Duration::from_millis(after_ms),
                 }))
             }
-            ToWorker::Refused { reason, .. } if reason.starts_with(RUN_NOT_STARTED) => {
+            ToWorker::NotStarting { reason } => {
                 // The driver's word, inside the session: no driver of this run will come.
-                let said = peer_text(&reason);
+                let said = format!(
+                    "the driver gave up before its run started: {}",
+                    peer_text(&reason)
+                );
                 if self.options.spawned {
                     tracing::debug!(worker = %self.options.name, "{said}");
                 } else {
@@ -1237,14 +1240,13 @@ mod tests {
 
     #[test]
     fn a_driver_that_gave_up_before_its_run_dismisses_a_reconnecting_worker() {
-        let said = |reason: String| {
+        let said = |order: ToWorker| {
             let (mut worker, mut driver, _handed) = admitted_worker();
             worker.options.reconnect = Some(Duration::from_secs(600));
-            let refused = ToWorker::Refused { reason, mac: None };
             let Next::Exit(outcome) =
-                worker.on_frame(ZmqMessage::from(driver.seal(frame::encode(RUN, &refused))))
+                worker.on_frame(ZmqMessage::from(driver.seal(frame::encode(RUN, &order))))
             else {
-                panic!("a refusal inside the session ends it")
+                panic!("either order ends the session")
             };
             Tries::new("tcp://127.0.0.1:1", Some(Duration::from_secs(600))).after(
                 "w0",
@@ -1253,15 +1255,18 @@ mod tests {
             )
         };
         // Its window does not keep it: no driver of this run will come.
-        let then = said(format!(
-            "{RUN_NOT_STARTED}: only 1 of 2 workers joined within 2.0 s"
-        ));
+        let then = said(ToWorker::NotStarting {
+            reason: "only 1 of 2 workers joined within 2.0 s".into(),
+        });
         assert!(
             matches!(then, Then::Finish(Ok(RunEnd::NotStarted))),
             "{then:?}"
         );
         // Any other refusal in the session (an exclusion) stays an error.
-        let then = said("excluded from the run: it failed 3 tasks".into());
+        let then = said(ToWorker::Refused {
+            reason: "excluded from the run: it failed 3 tasks".into(),
+            mac: None,
+        });
         assert!(matches!(then, Then::Finish(Err(_))), "{then:?}");
     }
 
