@@ -109,7 +109,7 @@ pub(crate) fn file_name(path: &Path) -> String {
 }
 
 /// The bytes a data set read whole may take: half the memory this process may take now
-/// (the host's `MemAvailable`, less where a cgroup v2 limit or `ulimit -v`
+/// (the host's `MemAvailable`, less where a cgroup v2 or v1 limit or `ulimit -v`
 /// leaves less), since building the data set from the rows read copies them once more.
 /// Where none of that can be read, no budget.
 pub fn memory_budget() -> u64 {
