@@ -40,7 +40,8 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
     }
 }
 
-/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`) and xz
+/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`; bytes
+/// after them are an error) and xz
 /// (all streams) are recognised by their magic bytes, anything else is read as it is.
 ///
 /// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
@@ -82,7 +83,7 @@ pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send
             })
         }
         Compression::Plain => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file))),
+        Compression::Gzip => Box::new(super::gzip::Members::new(io::BufReader::new(file))),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
             io::BufReader::with_capacity(1 << 16, file),
         )),

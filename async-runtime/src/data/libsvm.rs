@@ -1416,6 +1416,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn gzip_followed_by_bytes_that_are_not_gzip_is_refused_naming_them() {
+        // Was "unexpected end of file": flate2 read the bytes as one more member's header.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(GOOD.as_bytes()).unwrap();
+        let mut bytes = e.finish().unwrap();
+        let end = bytes.len();
+        bytes.extend_from_slice(b"junk\n");
+        let f = TempFile::new("junk.gz", &bytes);
+        let shared = crate::data::SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 1,
+        };
+        let read = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+        let scanned = Dataset::open_shared(&f.0, &shared).unwrap_err();
+        for err in [read, scanned] {
+            assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!(
+                    "junk.gz: the gzip data ends at byte {end} and is followed by 5 bytes that \
+                     are not gzip"
+                )),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
     fn corrupt_xz_is_an_io_error() {
         let mut bytes = xz(GOOD.repeat(1000).as_bytes());
         let n = bytes.len();

@@ -18,9 +18,10 @@
 //!   the CRC-32 of a shared file's blocks, which a worker checks against the driver's scan.
 //!
 //! The leaves under them, each with one job: `label` ([`LabelRule`]), `options`
-//! ([`LoadOptions`], [`Layout`], [`Labels`]), `file` (opening a file whatever its compression, its name,
-//! the memory budget) and `text` (what a line holds past a byte order mark and before a
-//! comment). Imports run one way: the loaders (`libsvm`, `scan`, `own_split`) build
+//! ([`LoadOptions`], [`Layout`], [`Labels`]), `file` (opening a file whatever its compression,
+//! its name, the memory budget), `gzip` (a gzip file's members, and no bytes after them) and
+//! `text` (what a line holds past a byte order mark and before a comment). Imports run one
+//! way: the loaders (`libsvm`, `scan`, `own_split`) build
 //! [`Dataset`]s, and `dataset` imports none of them.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ mod checksum;
 pub mod dataset;
 pub mod error;
 pub(crate) mod file;
+mod gzip;
 mod host_memory;
 mod label;
 pub mod libsvm;
