@@ -228,24 +228,25 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let output = run(&["--loss", "logistic"], &dir);
     assert_clear_error(
         &output,
-        "data row 1 of cal_housing.scale (blank and comment lines not counted) has label 4.526",
+        "cal_housing.scale:1: label 4.526 is neither +1/-1 nor 0/1",
     );
-    std::fs::write(dir.join("three.libsvm"), "1 1:1\n2 1:2\n3 2:1\n1 2:2\n").unwrap();
-    let output = run(
-        &[
-            "--loss",
-            "logistic",
-            "--data",
-            "three.libsvm",
-            "--workers",
-            "1",
-        ],
-        &dir,
-    );
-    assert_clear_error(
-        &output,
-        "data row 2 of three.libsvm (blank and comment lines not counted) has label 2",
-    );
+    // A file's label is named by its line (row 2 is line 3), shipped or shared alike.
+    std::fs::write(
+        dir.join("three.libsvm"),
+        "# three classes\n1 1:1\n2 1:2\n3 2:1\n1 2:2\n",
+    )
+    .unwrap();
+    let args = ["--loss", "logistic", "--data", "three.libsvm"];
+    for access in ["ship", "shared"] {
+        let output = run(
+            &[&args[..], &["--workers", "1", "--data-access", access]].concat(),
+            &dir,
+        );
+        assert_clear_error(
+            &output,
+            "three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss reads",
+        );
+    }
     // 0/1 labels are read as -1/+1.
     std::fs::write(
         dir.join("binary.libsvm"),
@@ -301,7 +302,7 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let output = run(&[&["evaluate"][..], &args[..4]].concat(), &dir);
     assert_clear_error(
         &output,
-        "has label 2, not one of the labels +1/-1: the logistic loss",
+        "three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss",
     );
     // Workers reading a shared file apply the rule of all its rows, not of the driver's
     // sample: a sample of only 1s made the file's few 0s errors on the workers.

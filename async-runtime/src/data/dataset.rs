@@ -10,7 +10,7 @@ use sprs::CsMat;
 
 use super::error::DataError;
 use super::label::LabelRule;
-use super::shared::SharedFile;
+use super::shared::{LabelValues, SharedFile};
 use super::split::GrainPlan;
 
 /// The feature matrix of a dataset: one row per sample.
@@ -58,6 +58,9 @@ pub struct Dataset {
     /// only the driver's evaluation sample).
     #[serde(skip)]
     origin: Option<Arc<SharedFile>>,
+    /// When it was read whole from a file: which labels the file's rows use, and where.
+    #[serde(skip)]
+    file_labels: Option<LabelValues>,
     /// Which dataset this is, for the driver that ships it once: every dataset built, or
     /// changed by a method that takes it by value, gets a new one (a clone keeps it).
     #[serde(skip)]
@@ -112,6 +115,7 @@ impl Dataset {
             labels,
             plan: None,
             origin: None,
+            file_labels: None,
             id: fresh_id(),
         })
     }
@@ -130,6 +134,23 @@ impl Dataset {
     /// The grains of the file this dataset was read from, whole: partitions follow them.
     pub fn plan(&self) -> Option<&GrainPlan> {
         self.plan.as_deref()
+    }
+
+    /// The same dataset, read whole from a file whose rows use the labels `labels`.
+    pub(crate) fn with_file_labels(mut self, labels: LabelValues) -> Dataset {
+        self.file_labels = Some(labels);
+        self
+    }
+
+    /// Which labels the rows of the file it was read from use, with the line of the first of
+    /// each kind, as the file has them: of every row of a file read whole, or of a shared
+    /// file it stands for (learnt by the driver's scan); none for a dataset built otherwise.
+    /// A classification loss names a label it refuses by its line from these.
+    pub fn file_labels(&self) -> Option<LabelValues> {
+        match &self.origin {
+            Some(file) => Some(file.label_values),
+            None => self.file_labels,
+        }
     }
 
     /// The same rows, standing for `file`, which the workers read themselves.
@@ -335,6 +356,7 @@ impl Dataset {
             labels: self.labels.clone(),
             plan: self.plan.clone(),
             origin: self.origin.clone(),
+            file_labels: self.file_labels,
             id: fresh_id(),
         }
     }
@@ -366,6 +388,7 @@ impl Dataset {
             labels: self.labels.clone(),
             plan: self.plan.clone(),
             origin: self.origin.clone(),
+            file_labels: self.file_labels,
             id: fresh_id(),
         })
     }
@@ -402,6 +425,7 @@ impl Dataset {
             labels: self.labels.select(Axis(0), rows),
             plan: None,
             origin: None,
+            file_labels: None,
             id: fresh_id(),
         }
     }

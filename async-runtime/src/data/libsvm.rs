@@ -38,6 +38,7 @@ use super::file::{file_name, within_budget};
 pub use super::file::{is_compressed, memory_budget, open};
 use super::lines::LineTooLong;
 pub use super::options::{Labels, Layout, LoadOptions};
+use super::shared::LabelValues;
 use super::split::GrainPlan;
 use super::text::BYTE_ORDER_MARK;
 
@@ -120,7 +121,9 @@ fn read_whole<R: Read + Send>(
     })?;
     let plan = GrainPlan::from_row_offsets(whole.total_bytes, &whole.row_offsets);
     drop(whole.row_offsets);
-    let data = build(whole.rows, &file_name(path), path, opts, budget)?.with_plan(plan);
+    let data = build(whole.rows, &file_name(path), path, opts, budget)?
+        .with_plan(plan)
+        .with_file_labels(whole.labels);
     Ok((data, whole.row_lines))
 }
 
@@ -185,11 +188,12 @@ pub(crate) struct Parsed {
 }
 
 /// A whole text read: its rows, where each row's line starts, the 1-based number of each
-/// row's line (when asked for, else empty), and its length in bytes.
+/// row's line (when asked for, else empty), the labels its rows use, and its length in bytes.
 struct Whole {
     rows: Parsed,
     row_offsets: Vec<u64>,
     row_lines: Vec<usize>,
+    labels: LabelValues,
     total_bytes: u64,
 }
 
@@ -236,6 +240,8 @@ fn parse_chunks(
     let mut p = Parsed::new();
     let (mut row_offsets, mut row_lines, mut total_bytes) = (Vec::new(), Vec::new(), 0u64);
     let mut line_no = 0usize;
+    // Which labels the rows use, and where: a loss that refuses one names its line.
+    let mut labels = LabelValues::default();
     for chunk in rx {
         let chunk = chunk.map_err(|source| {
             if LineTooLong::is(&source) {
@@ -274,6 +280,7 @@ fn parse_chunks(
                 message,
             })?;
             if p.n_rows() > rows {
+                labels.see_value(p.labels[rows], line_no);
                 row_offsets.push(at);
                 if lines == RowLines::Keep {
                     row_lines.push(line_no);
@@ -292,6 +299,7 @@ fn parse_chunks(
         rows: p,
         row_offsets,
         row_lines,
+        labels,
         total_bytes,
     })
 }
@@ -1067,6 +1075,20 @@ pub(crate) mod tests {
             let plain = read_libsvm(&f.0, &optional).unwrap();
             assert_eq!(data.fingerprint(), plain.fingerprint());
         }
+    }
+
+    #[test]
+    fn a_file_read_whole_knows_its_labels_by_line() {
+        let text = "# classes\n1 1:1\n\n0 1:2\n2 2:1\n-1 1:1\n";
+        let data =
+            read_libsvm_from(text.as_bytes(), Path::new("l.txt"), &LoadOptions::default()).unwrap();
+        let seen = data.file_labels().unwrap();
+        assert_eq!(
+            (seen.one, seen.zero, seen.minus_one, seen.other),
+            (true, Some(4), Some(6), Some((5, 2.0)))
+        );
+        // Rows selected from it are no longer the file.
+        assert_eq!(data.select(&[0]).file_labels(), None);
     }
 
     #[test]

@@ -95,6 +95,11 @@ impl LabelValues {
                 .and_then(|t| t.parse::<f64>().ok())
                 .unwrap_or(f64::NAN),
         };
+        self.see_value(value, line);
+    }
+
+    /// Counts a data row's label, read as `value`, on 1-based line `line`.
+    pub(crate) fn see_value(&mut self, value: f64, line: usize) {
         match value {
             1.0 => self.one = true,
             -1.0 => _ = self.minus_one.get_or_insert(line),

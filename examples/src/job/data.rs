@@ -110,22 +110,24 @@ pub fn load_for(
 }
 
 /// The data as `loss` reads it: classification labels are `+1`/`-1` (a file of 0/1 labels is
-/// read with 0 as -1; any other label is an error naming its row), and with `bias`, a constant
+/// read with 0 as -1; any other label is an error naming its line in the file, or its row in
+/// data read from no file), and with `bias`, a constant
 /// feature is appended to every row.
 pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset> {
     let mut data = data;
     if loss.is_classification() {
         let labels = data.labels();
-        // A shared file's rule comes from all its rows, which its workers read, not from the
-        // driver's sample: one of only 1s would make the 0s elsewhere errors.
-        let is = |values: &[f64]| match data.origin() {
-            Some(file) => file.label_values().all_in(values),
+        // A file's rule comes from all its rows: for a shared file, which its workers read,
+        // not from the driver's sample (one of only 1s would make the 0s elsewhere errors).
+        let file_labels = data.file_labels();
+        let is = |values: &[f64]| match file_labels {
+            Some(seen) => seen.all_in(values),
             None => labels.iter().all(|y| values.contains(y)),
         };
         let (zero_one, signed) = (is(&[0.0, 1.0]), is(&[1.0, -1.0]));
-        if let Some(file) = data.origin().filter(|_| !zero_one && !signed) {
-            // The workers would each find it in their rows, mid-run: said before any runs.
-            let values = file.label_values();
+        if let Some(values) = file_labels.filter(|_| !zero_one && !signed) {
+            // Named by its line, which the user fixes (a row's index skips blank and comment
+            // lines); a shared file's workers would each find it mid-run: said before any runs.
             let place = match values.conflict() {
                 Some((line, what)) => format!("{}:{line}: {what}", data.name()),
                 None => format!("{}: its labels are {}", data.name(), values.seen()),
