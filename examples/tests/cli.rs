@@ -3879,3 +3879,33 @@ fn a_dimension_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
     // Half of what the limit leaves, whatever the host has.
     assert!(budget_mib * 2 <= limit_kib / 1024, "{stderr}");
 }
+
+#[test]
+fn a_file_with_two_bad_lines_is_refused_at_the_first_whatever_the_data_access() {
+    let dir = scratch("two-bad-lines");
+    // Line 2's index is no number, which only a full parse sees; line 4's last index is past
+    // the budget, which the driver's scan of a shared file sees: it named line 4.
+    std::fs::write(
+        dir.join("two.libsvm"),
+        "1 1:1\n1 abc:1 2:1\n-1 3:1\n1 1000000000000:1\n",
+    )
+    .unwrap();
+    let refusal = |access| {
+        let args = [
+            "--data",
+            "two.libsvm",
+            "--data-access",
+            access,
+            "--workers",
+            "1",
+        ];
+        let output = run(&args, &dir);
+        assert_clear_error(
+            &output,
+            "two.libsvm:2: invalid index `abc` in feature `abc:1`: not a non-negative integer",
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // In the same words, to the letter.
+    assert_eq!(refusal("ship"), refusal("shared"));
+}

@@ -42,6 +42,9 @@ use super::shared::LabelValues;
 use super::split::GrainPlan;
 use super::text::BYTE_ORDER_MARK;
 
+/// What is wrong with a line that is not UTF-8.
+pub(crate) const INVALID_UTF8: &str = "invalid UTF-8 (not a LIBSVM text file?)";
+
 /// Blocks handed from the decompressing thread to the parser (4 MiB, grown for longer lines).
 const CHUNK: usize = 1 << 22;
 
@@ -205,6 +208,15 @@ impl Parsed {
         }
     }
 
+    /// Drops every row, keeping the memory.
+    pub(crate) fn clear(&mut self) {
+        self.labels.clear();
+        self.indptr.truncate(1);
+        self.indices.clear();
+        self.values.clear();
+        self.max_index = 0;
+    }
+
     /// Appends the rows of `other` after these.
     pub(crate) fn append(&mut self, other: Parsed) {
         let base = self.indices.len();
@@ -265,7 +277,7 @@ fn parse_chunks(
             DataError::Parse {
                 path: path.to_path_buf(),
                 line: line_no + 1 + good.iter().filter(|&&b| b == b'\n').count(),
-                message: "invalid UTF-8 (not a LIBSVM text file?)".into(),
+                message: INVALID_UTF8.into(),
             }
         })?;
         // Chunks end at a line end (but the last): every piece but an empty last one is a line.

@@ -19,7 +19,7 @@ use super::dataset::Dataset;
 use super::error::DataError;
 use super::file::{self, file_name};
 use super::label::LabelRule;
-use super::libsvm::{self, index_too_large};
+use super::libsvm::{self, index_too_large, Parsed};
 use super::lines::{line_error, LineReader, LineTooLong};
 use super::options::{Layout, LoadOptions};
 use super::shared::{LabelValues, SharedFile, SharedOptions};
@@ -52,7 +52,7 @@ impl Dataset {
                 path: path.to_path_buf(),
             });
         }
-        let scan = scan(path, options, budget)?;
+        let scan = scan(path, options, budget).map_err(|e| first_error(path, &options.load, e))?;
         let rows = scan.plan.n_rows();
         if rows == 0 {
             return Err(DataError::Empty {
@@ -74,10 +74,11 @@ impl Dataset {
         let sample = if rows <= options.eval_rows as u64 {
             // The lines kept are not needed: the file is read whole.
             drop(scan.sample);
-            libsvm::read_libsvm(path, &load)?
+            libsvm::read_libsvm(path, &load)
         } else {
-            parse_sample(path, scan.sample, &load)?
-        };
+            parse_sample(path, scan.sample, &load)
+        }
+        .map_err(|e| first_error(path, &options.load, e))?;
         load.layout = if sample.is_sparse() {
             Layout::Sparse
         } else {
@@ -298,6 +299,43 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
     })
 }
 
+/// The error a read of the whole file (`--data-access ship`) reports first, for `found`, an
+/// error of the scan or the sample at a line: a line before it may break a rule that only
+/// the full parse checks (the scan reads each row's last index, the sample holds some rows),
+/// and both paths must name the same first bad line, in the same words. The lines up to
+/// `found`'s are parsed again, which costs a read of them on a refusal only: the scan stays
+/// a newline search.
+fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
+    let DataError::Parse { line: at, .. } = found else {
+        return found;
+    };
+    let Ok(reader) = file::open(path) else {
+        return found;
+    };
+    let mut lines = LineReader::new(reader, 0, load.max_line_bytes);
+    let mut row = Parsed::new();
+    for line in 1..=at {
+        // A line over the limit, which a whole read refuses unparsed, is `found`'s own.
+        let text = match lines.next_line() {
+            Ok(Some((_, text))) if text.len() <= load.max_line_bytes => text,
+            _ => return found,
+        };
+        let parsed = match std::str::from_utf8(text) {
+            Ok(text) => libsvm::parse_line(text, load, &mut row),
+            Err(_) => Err(libsvm::INVALID_UTF8.to_owned()),
+        };
+        if let Err(message) = parsed {
+            return DataError::Parse {
+                path: path.to_path_buf(),
+                line,
+                message,
+            };
+        }
+        row.clear();
+    }
+    found
+}
+
 /// The sampled rows, in file order, as a dataset; a malformed one is named by its line in
 /// the file.
 fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Dataset, DataError> {
@@ -378,6 +416,34 @@ mod tests {
             let read = libsvm::read_libsvm(&f.0, &options.load).unwrap_err();
             assert_eq!(scanned.to_string(), read.to_string());
             assert!(scanned.to_string().contains(":3: index "), "{scanned}");
+        }
+    }
+
+    #[test]
+    fn the_first_bad_line_is_named_as_a_whole_read_names_it() {
+        // Line 2 breaks a rule only a full parse checks (its last index reads); line 4's last
+        // index is beyond the budget, which the scan sees: the scan named line 4.
+        let options = |eval_rows| SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows,
+            seed: 3,
+        };
+        let text = "1 1:1\n1 abc:1 2:1\n1 3:1\n-1 1000000000000:1\n";
+        // Every row but line 2 bad in another way: a sample of 10 rows, which holds
+        // other bad rows, named its first (the sample's draw is seeded: line 2 is not in it).
+        let mut sampled = "1 1:1\n1 1:x\n".to_owned();
+        sampled.extend((0..100).map(|_| "1 1:y\n"));
+        for (text, eval_rows, words) in [
+            (text.to_owned(), 10, ":2: invalid index `abc`"),
+            (sampled, 10, ":2: invalid value `x`"),
+        ] {
+            let f = TempFile::new("two-errors", text.as_bytes());
+            let read = libsvm::read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+            let scanned = Dataset::open_shared(&f.0, &options(eval_rows))
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(scanned.to_string(), read.to_string());
+            assert!(scanned.to_string().contains(words), "{scanned}");
         }
     }
 

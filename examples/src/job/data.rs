@@ -69,7 +69,7 @@ impl DataSource {
                             eval_rows: *eval_rows,
                             seed,
                         };
-                        Dataset::open_shared(path, &shared).context("cannot open the data")
+                        Dataset::open_shared(path, &shared).context("cannot load the data")
                     }
                 }
             }
