@@ -168,6 +168,27 @@ impl ClusterConfig {
         }
     }
 
+    /// `workers` workers started by hand (on this host or others) that join the driver at
+    /// `bind` with `token`: each runs this executable, calling
+    /// [`worker::run`] with the same token, since the workers must hold
+    /// the tasks of the driver's optimizers (another build is refused).
+    ///
+    /// ```
+    /// use asyncopt_runtime::{ClusterConfig, Token};
+    ///
+    /// let token = Token::new(b"sixteen bytes at least").unwrap();
+    /// let config = ClusterConfig::remote(4, "tcp://0.0.0.0:7000", token);
+    /// assert!(!config.spawn_local, "the driver starts no worker");
+    /// ```
+    pub fn remote(workers: usize, bind: impl Into<String>, token: Token) -> ClusterConfig {
+        ClusterConfig {
+            spawn_local: false,
+            bind: bind.into(),
+            token: Some(token),
+            ..ClusterConfig::local(workers)
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), RuntimeError> {
         refuse_inside_worker(std::env::var(WORKER_ENV).ok().as_deref())?;
         if self.workers == 0 {

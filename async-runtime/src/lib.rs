@@ -12,6 +12,9 @@
 //! let report = driver.finish()?;
 //! # Ok::<(), asyncopt_runtime::RuntimeError>(())
 //! ```
+//!
+//! Workers on other hosts run the same executable, which calls [`worker::run`] with the run's
+//! token; the driver waits for them with [`ClusterConfig::remote`].
 #![deny(missing_docs)]
 
 pub mod auth;

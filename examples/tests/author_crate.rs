@@ -80,6 +80,85 @@ fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
     );
 }
 
+/// The fixture built, its executable: the driver and every worker of a remote run.
+fn built_fixture() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let build = build_offline(&root.join("tests/fixtures/author-crate/Cargo.toml"));
+    assert!(
+        build.status.success(),
+        "the author's crate does not build:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    author_target().join("release/author-crate")
+}
+
+/// The author's fixture started as `worker ADDRESS TOKEN_FILE NAME`.
+fn hand_started_worker(exe: &Path, address: &str, token: &Path, name: &str) -> Command {
+    let mut worker = Command::new(exe);
+    worker.arg("worker").arg(token).args([address, name]);
+    worker
+}
+
+/// The author's own executable as a driver (`ClusterConfig::remote`) and as workers started by
+/// hand (`worker::run`) with a token file, as README.md's "Your own crate" shows: a worker
+/// holding another token is told the tokens differ, the right ones train the optimizer.
+#[test]
+fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
+    use std::io::{BufRead, Read};
+    let exe = built_fixture();
+    let dir = test_support::scratch("author-remote");
+    let token = dir.join("run.token");
+    let wrong = dir.join("wrong.token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
+    std::fs::write(&wrong, "fedcba9876543210fedcba9876543210").expect("token file");
+    let mut driver = Command::new(&exe)
+        .arg("remote-driver")
+        .arg(&token)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let mut stdout = std::io::BufReader::new(driver.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .expect("the driver's first line");
+    let address = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let refused = hand_started_worker(&exe, &address, &wrong, "intruder")
+        .output()
+        .expect("the worker runs");
+    assert!(
+        !refused.status.success(),
+        "a worker of another token joined"
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("does not match this worker's token"),
+        "the worker does not say why: {said}"
+    );
+    let workers: Vec<_> = ["w0", "w1"]
+        .into_iter()
+        .map(|name| {
+            hand_started_worker(&exe, &address, &token, name)
+                .spawn()
+                .expect("the worker starts")
+        })
+        .collect();
+    let mut rest = String::new();
+    stdout
+        .read_to_string(&mut rest)
+        .expect("the driver's output");
+    assert!(driver.wait().expect("the driver ends").success(), "{rest}");
+    for mut worker in workers {
+        assert!(worker.wait().expect("the worker ends").success());
+    }
+    let error = max_error(&rest, "remote two-output gd");
+    assert!(error < 1e-3, "remote run off by {error}");
+}
+
 /// The README's complete ```rust blocks compile against the current API: a throwaway crate
 /// under `target/tmp` (never in the repository) builds them, sharing the author crate's target
 /// folder, where the dependencies are already built.

@@ -171,7 +171,9 @@ pub enum RunEnd {
     NotStarted,
 }
 
-/// Runs a worker until the driver says the run is over or goes away.
+/// Runs a worker until the driver says the run is over or goes away: what an executable calls
+/// to be a worker of a driver it did not start ([`ClusterConfig::remote`](crate::ClusterConfig::remote)).
+/// A driver holding another token, or of another build, ends it with an error that says so.
 pub fn run(options: WorkerOptions) -> Result<RunEnd, RuntimeError> {
     run_served(options).map(|served| served.end)
 }

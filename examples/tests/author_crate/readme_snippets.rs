@@ -150,6 +150,17 @@ pub fn modules(readme: &str) -> Vec<Module> {
         &|b: &str| fallible_main(b, "use super::sgd::sgd;\n", ""),
     );
 
+    add("remote", "worker::run(options)?;", &|b: &str| {
+        fallible_main(
+            b,
+            "use super::sgd::sgd;\n\
+             use asyncopt_algorithms::{Loss, Params};\n\
+             use asyncopt_runtime::{data::LoadOptions, Dataset};\n",
+            "let data = Dataset::load(\"train.libsvm.xz\", &LoadOptions::default())?;\n\
+             let params = Params::new(Loss::LeastSquares);\n",
+        )
+    });
+
     add("hyper", "const ADAM: &[Hyper]", &|b: &str| {
         let (items, body) = items_and_statements(b);
         format!(
