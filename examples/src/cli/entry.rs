@@ -61,7 +61,7 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) 
     let program = crate::host::program_name(&args);
     let parser = AlgorithmParser(registry.clone());
     let command = Cli::command()
-        .after_help(EXAMPLES.replace("async-train", &program))
+        .after_help(examples_of(&program))
         .mut_arg("algo", |a| a.value_parser(parser.clone()))
         .mut_subcommand("compare", |c| {
             c.mut_arg("algos", |a| a.value_parser(parser.clone()))
@@ -84,5 +84,47 @@ fn cli_quiet(cli: &Cli) -> bool {
         Some(Command::Compare(args)) => args.run.quiet,
         Some(Command::Worker(_) | Command::Evaluate(_) | Command::Predict(_)) => false,
         None => cli.train.run.quiet,
+    }
+}
+
+/// The examples of `--help` as `program` runs them: a comment continued on the next line stays
+/// under the one it continues, whatever the length of the program's name.
+fn examples_of(program: &str) -> String {
+    const NAME: &str = "async-train";
+    let mut text = String::new();
+    for line in EXAMPLES.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if line.trim_start().starts_with('#') {
+            let indent = (indent + program.len()).saturating_sub(NAME.len()).max(2);
+            text.push_str(&" ".repeat(indent));
+            text.push_str(line.trim_start());
+        } else {
+            text.push_str(&line.replace(NAME, program));
+        }
+        text.push('\n');
+    }
+    text.pop();
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_continued_comment_stays_under_its_line_for_any_program_name() {
+        for program in ["async-train", "my-train", "a-much-longer-program-name"] {
+            let text = examples_of(program);
+            let lines: Vec<&str> = text.lines().collect();
+            let first = lines
+                .iter()
+                .position(|l| l.contains("# no arguments"))
+                .unwrap();
+            let column = |line: &str| line.find('#').unwrap();
+            assert_eq!(column(lines[first]), column(lines[first + 1]), "{text}");
+            assert!(lines[first].starts_with(&format!("  {program} ")), "{text}");
+            assert_eq!(text.lines().count(), EXAMPLES.lines().count());
+        }
+        assert_eq!(examples_of("async-train"), EXAMPLES);
     }
 }
