@@ -93,6 +93,11 @@ impl<R: Read> LineReader<R> {
         loop {
             if let Some(at) = memchr::memchr(b'\n', &self.buf[searched..self.filled]) {
                 let end = searched + at;
+                // A line ended within the buffer is held by it at no cost, but the limit is
+                // the caller's, not the buffer's: one over it is refused all the same.
+                if end - self.pos > self.max_line {
+                    return Err(LineTooLong::error(self.max_line));
+                }
                 return Ok(Some(self.take(end, end + 1)));
             }
             searched = self.filled;
@@ -186,5 +191,21 @@ mod tests {
         assert_eq!(lines(&long, 10_000).unwrap()[0].1.len(), 5000);
         let err = lines(&long, 100).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_though_the_buffer_holds_it() {
+        // 6 bytes under a limit of 5, read in one go, far within the buffer: refused, ended
+        // or not.
+        for text in [&b"ab\nabcdef\nx\n"[..], b"ab\nabcdef"] {
+            let mut reader = LineReader::new(text, 0, 5);
+            assert_eq!(reader.next_line().unwrap(), Some((0, &b"ab"[..])));
+            let err = reader.next_line().unwrap_err();
+            assert!(LineTooLong::is(&err), "{err}");
+        }
+        // A line of exactly the limit is a line.
+        assert_eq!(lines(b"abcde\nab", 5).unwrap().len(), 2);
+        let mut reader = LineReader::new(&b"abcde\n"[..], 0, 5);
+        assert_eq!(reader.next_line().unwrap(), Some((0, &b"abcde"[..])));
     }
 }

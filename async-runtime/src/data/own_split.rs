@@ -177,9 +177,9 @@ fn read_block(
     if block.bytes.start > 0 {
         // The rest of the line that runs into the block belongs to the block before (just
         // the line end before the block's first byte, when a line starts exactly there).
-        lines
-            .next_line()
-            .map_err(|e| line_error(path, block.first_line as usize, e))?;
+        // Over the limit, it is the line before the block's first that is named.
+        let before = (block.first_line as usize).saturating_sub(1);
+        lines.next_line().map_err(|e| line_error(path, before, e))?;
     }
     let mut line_no = block.first_line as usize;
     loop {
@@ -581,6 +581,88 @@ mod tests {
             "{}",
             errors[0]
         );
+    }
+
+    #[test]
+    fn a_line_just_over_a_small_limit_is_refused_on_every_path_naming_it() {
+        use crate::data::libsvm::{read_libsvm, tests::xz};
+        // Line 291 is a valid row of 65 bytes, over a limit of 64 and far within the line
+        // reader's buffer.
+        let text: String = (1..=400)
+            .map(|line| match line {
+                291 => format!("1 1:{}\n", "0".repeat(61)),
+                _ => "-1 1:0.5 3:2\n".to_owned(),
+            })
+            .collect();
+        let load = LoadOptions {
+            max_line_bytes: 64,
+            ..LoadOptions::default()
+        };
+        let options = SharedOptions {
+            load,
+            eval_rows: 10,
+            seed: 3,
+        };
+        for (name, bytes, splits) in [
+            ("long.txt", text.clone().into_bytes(), 1),
+            // Each split of a compressed file reads the whole text up to its blocks' end.
+            ("long.xz", xz(text.as_bytes()), 2),
+        ] {
+            let f = TempFile::new(name, &bytes);
+            let mut errors = vec![
+                read_libsvm(&f.0, &load).unwrap_err(),
+                Dataset::open_shared(&f.0, &options)
+                    .map(|_| ())
+                    .unwrap_err(),
+            ];
+            // A worker reads its split under the order's limit, whatever the driver's scan.
+            let orders = shared(&f.0, 10).origin().unwrap().orders(2, 9).unwrap();
+            for (_, mut order) in orders {
+                order.options.max_line_bytes = 64;
+                errors.extend(read_split(&order).err());
+            }
+            assert_eq!(errors.len(), 2 + splits, "{name}: {errors:?}");
+            for err in &errors {
+                assert!(
+                    matches!(err, DataError::Parse { line: 291, .. }),
+                    "{name}: {err}"
+                );
+                assert_eq!(err.to_string(), errors[0].to_string());
+                assert!(err.to_string().contains("longer than 64 bytes"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_split_starting_inside_a_line_over_the_limit_names_that_line() {
+        // Lines of 300 bytes, over a limit of 64: a split whose first block starts inside
+        // one reads its rest first, and names it, not the line after.
+        let text: String = (0..40)
+            .map(|i| format!("1 1:{}\n", "0".repeat(295 - i % 7)))
+            .collect();
+        let f = TempFile::new("all-long.txt", text.as_bytes());
+        let line_of = |at: usize| 1 + text[..at].matches('\n').count();
+        let mut inside = 0;
+        for (_, mut order) in shared(&f.0, 10).origin().unwrap().orders(2, 9).unwrap() {
+            order.options.max_line_bytes = 64;
+            let start = order.blocks[0].bytes.start as usize;
+            let from = start.saturating_sub(1);
+            let rest = text[from..].find('\n').unwrap();
+            let line = if start == 0 {
+                1
+            } else if rest > 64 {
+                inside += 1;
+                line_of(from)
+            } else {
+                line_of(from + rest + 1)
+            };
+            let err = read_split(&order).unwrap_err();
+            assert!(
+                matches!(err, DataError::Parse { line: l, .. } if l == line),
+                "{line}: {err}"
+            );
+        }
+        assert!(inside > 0, "no split starts inside a line");
     }
 
     #[test]

@@ -315,9 +315,10 @@ fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
     let mut lines = LineReader::new(reader, 0, load.max_line_bytes);
     let mut row = Parsed::new();
     for line in 1..=at {
-        // A line over the limit, which a whole read refuses unparsed, is `found`'s own.
+        // A line over the limit (an error of the reader), which a whole read refuses
+        // unparsed, is `found`'s own.
         let text = match lines.next_line() {
-            Ok(Some((_, text))) if text.len() <= load.max_line_bytes => text,
+            Ok(Some((_, text))) => text,
             _ => return found,
         };
         let parsed = match std::str::from_utf8(text) {
