@@ -261,9 +261,7 @@ fn write_staging_as(
         "iteration": checkpoint.iteration,
         "updates": checkpoint.stats.updates,
         "elapsed_s": checkpoint.elapsed_s,
-        "versions": checkpoint.versions.iter()
-            .map(|v| (v.name.clone(), v.version))
-            .collect::<std::collections::BTreeMap<_, _>>(),
+        "versions": saved_versions(&checkpoint.versions),
         "state": checkpoint.state.iter()
             .map(|v| (v.name.clone(), v.bytes.len()))
             .collect::<std::collections::BTreeMap<_, _>>(),
@@ -285,6 +283,19 @@ fn write_staging_as(
         );
     }
     Ok(file_bytes.len() as u64)
+}
+
+/// The versions `versions` holds of each broadcast variable, oldest first: the latest alone,
+/// or with it the older ones kept for pinned reads, which a resume restores too.
+fn saved_versions(versions: &[Saved]) -> std::collections::BTreeMap<&str, Vec<u64>> {
+    let mut by_name = std::collections::BTreeMap::<&str, Vec<u64>>::new();
+    for saved in versions {
+        by_name.entry(&saved.name).or_default().push(saved.version);
+    }
+    for numbers in by_name.values_mut() {
+        numbers.sort_unstable();
+    }
+    by_name
 }
 
 /// The error of an I/O operation on `path` that failed.
@@ -714,7 +725,7 @@ mod tests {
         assert_eq!(read.annex, b"trace");
         let summary: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
-        assert_eq!(summary["versions"]["w"], 99);
+        assert_eq!(summary["versions"]["w"], serde_json::json!([99]));
         assert_eq!(staged_files(&dir), Vec::<String>::new());
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -1017,6 +1028,31 @@ mod tests {
             read(&dir, "asaga on bio").unwrap_err(),
             CheckpointError::NotACheckpoint { .. }
         ));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_summary_lists_every_version_saved_of_each_variable() {
+        // `w` read back with `w.at(v)`: its kept window is saved, and listed, not only 99.
+        let dir = scratch("summary-versions");
+        let version = |name: &str, version| Saved {
+            name: name.into(),
+            version,
+            bytes: vec![version as u8],
+        };
+        let mut saved = sample();
+        saved.versions = vec![
+            version("w", 97),
+            version("mean", 5),
+            version("w", 98),
+            version("w", 99),
+        ];
+        write(&dir, &saved).unwrap();
+        let text = fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let want = serde_json::json!({ "mean": [5], "w": [97, 98, 99] });
+        assert_eq!(summary["versions"], want, "{text}");
+        assert_eq!(read(&dir, "asaga on bio").unwrap().versions, saved.versions);
         fs::remove_dir_all(&dir).unwrap();
     }
 
