@@ -438,7 +438,7 @@ impl<T: Serialize> SaveSerialize for StateSlot<'_, T> {
             Ok(bytes) => state.saved.push(Saved {
                 name: name.to_owned(),
                 version: 0,
-                bytes,
+                bytes: bytes.into(),
             }),
             Err(e) => state.unsaveable.push(format!("`{name}` ({e})")),
         }

@@ -32,6 +32,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -76,9 +77,25 @@ pub struct Saved {
     /// For a broadcast variable, the version number (its latest, or an older one kept for
     /// pinned reads); 0 otherwise.
     pub version: u64,
-    /// Its value, encoded with postcard.
-    #[serde(with = "serde_bytes")]
-    pub bytes: Vec<u8>,
+    /// Its value, encoded with postcard; shared, not copied, with the version store that
+    /// holds a broadcast version, so that a checkpoint holds no second copy of its window.
+    #[serde(with = "shared_bytes")]
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// [`Saved::bytes`] on the wire as `serde_bytes` puts a `Vec<u8>`: the format is the same.
+mod shared_bytes {
+    use std::sync::Arc;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Arc<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(bytes.as_slice(), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<u8>>, D::Error> {
+        serde_bytes::deserialize(d).map(Arc::new)
+    }
 }
 
 /// The driver's state at the start of a pass of the training loop.
@@ -247,14 +264,7 @@ fn write_staging_as(
 ) -> Result<u64, CheckpointError> {
     prepare_folder(dir)?;
     remove_stale_staging(dir);
-    let body = postcard::to_allocvec(checkpoint)
-        .map_err(|e| CheckpointError::State(format!("the checkpoint does not encode: {e}")))?;
-    let mut file_bytes = Vec::with_capacity(HEADER + body.len());
-    file_bytes.extend_from_slice(MAGIC);
-    file_bytes.extend_from_slice(&FORMAT.to_le_bytes());
-    file_bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    file_bytes.extend_from_slice(&Sha256::digest(&body));
-    file_bytes.extend_from_slice(&body);
+    let file_bytes = encode(checkpoint)?;
     let summary = serde_json::json!({
         "job": checkpoint.job,
         "optimizer": checkpoint.optimizer,
@@ -283,6 +293,25 @@ fn write_staging_as(
         );
     }
     Ok(file_bytes.len() as u64)
+}
+
+/// The file's bytes: header and body. The body is encoded in place after the header, into a
+/// buffer of its exact size measured first: the window of versions saved is not held a
+/// second and third time (a body, then a copy of it with its header, and a buffer grown).
+fn encode(checkpoint: &Checkpoint) -> Result<Vec<u8>, CheckpointError> {
+    let unencodable = |e| CheckpointError::State(format!("the checkpoint does not encode: {e}"));
+    let size = postcard::serialize_with_flavor(checkpoint, postcard::ser_flavors::Size::default())
+        .map_err(unencodable)?;
+    let mut file_bytes = Vec::with_capacity(HEADER + size);
+    file_bytes.extend_from_slice(MAGIC);
+    file_bytes.extend_from_slice(&FORMAT.to_le_bytes());
+    file_bytes.extend_from_slice(&(size as u64).to_le_bytes());
+    // The body's SHA-256 goes here once the body is there.
+    file_bytes.resize(HEADER, 0);
+    let mut file_bytes = postcard::to_extend(checkpoint, file_bytes).map_err(unencodable)?;
+    let digest = Sha256::digest(&file_bytes[HEADER..]);
+    file_bytes[HEADER - 32..HEADER].copy_from_slice(&digest);
+    Ok(file_bytes)
 }
 
 /// The versions `versions` holds of each broadcast variable, oldest first: the latest alone,
@@ -634,12 +663,12 @@ mod tests {
             state: vec![Saved {
                 name: "w".into(),
                 version: 0,
-                bytes: vec![1, 2, 3],
+                bytes: vec![1, 2, 3].into(),
             }],
             versions: vec![Saved {
                 name: "w".into(),
                 version: 99,
-                bytes: vec![4, 5],
+                bytes: vec![4, 5].into(),
             }],
             annex: b"trace".to_vec(),
         }
@@ -895,7 +924,7 @@ mod tests {
         let version = |name: &str, version: u64| Saved {
             name: name.into(),
             version,
-            bytes: vec![1],
+            bytes: vec![1].into(),
         };
         let forged = [
             (
@@ -1038,7 +1067,7 @@ mod tests {
         let version = |name: &str, version| Saved {
             name: name.into(),
             version,
-            bytes: vec![version as u8],
+            bytes: vec![version as u8].into(),
         };
         let mut saved = sample();
         saved.versions = vec![
@@ -1052,6 +1081,27 @@ mod tests {
         let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
         let want = serde_json::json!({ "mean": [5], "w": [97, 98, 99] });
         assert_eq!(summary["versions"], want, "{text}");
+        assert_eq!(read(&dir, "asaga on bio").unwrap().versions, saved.versions);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_is_encoded_in_one_buffer_of_its_size_in_the_same_format() {
+        let mut saved = sample();
+        saved.versions[0].bytes = Arc::new((0..=255).cycle().take(100_000).collect());
+        let file = encode(&saved).unwrap();
+        // One allocation of the exact size: no body apart, no buffer grown.
+        assert_eq!(file.capacity(), file.len());
+        // Byte for byte the layout read() checks: magic, format, length, SHA-256, body.
+        let body = postcard::to_allocvec(&saved).unwrap();
+        let mut want = MAGIC.to_vec();
+        want.extend_from_slice(&FORMAT.to_le_bytes());
+        want.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        want.extend_from_slice(&Sha256::digest(&body));
+        want.extend_from_slice(&body);
+        assert!(file == want, "the encoding changed");
+        let dir = scratch("encoded-in-place");
+        write(&dir, &saved).unwrap();
         assert_eq!(read(&dir, "asaga on bio").unwrap().versions, saved.versions);
         fs::remove_dir_all(&dir).unwrap();
     }

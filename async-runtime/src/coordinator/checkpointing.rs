@@ -1,8 +1,9 @@
 //! The driver's side of checkpoints: when one is due, what goes into it, and how a restarted
 //! driver takes it back before its training loop starts.
 //!
-//! The training thread only gathers the checkpoint's parts (copies of the loop's variables and
-//! of the latest versions, and the annex's closure); encoding, hashing, the application's annex
+//! The training thread only gathers the checkpoint's parts (the loop's variables encoded, the
+//! versions saved shared with the version store, not copied, and the annex's closure);
+//! encoding, hashing, the application's annex
 //! (the trace, whose objectives may still have to be computed) and the synced write run on a
 //! thread of their own, so that the driver keeps serving its workers meanwhile. One checkpoint
 //! is written at a time: while one is being written, a checkpoint by time is not due, and one
@@ -12,10 +13,12 @@
 //! one is due is its pure `due`; this file is the driver's side, which reads the counters, the
 //! clock and the versions, and ends the run when a checkpoint fails.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::checkpoints::{Due, Mark};
 use super::driver::{Driver, Progress};
+use crate::broadcaster::VersionStore;
 use crate::checkpoint::{Annex, Checkpoint, CheckpointError, CheckpointPolicy, Saved};
 use crate::error::RuntimeError;
 
@@ -74,8 +77,9 @@ impl Driver {
         self.table.clock = saved.stats.updates;
         self.training_time.resume_from(saved.elapsed_s);
         for version in std::mem::take(&mut saved.versions) {
-            self.versions
-                .restore(&version.name, version.version, version.bytes);
+            // Decoded just now, the bytes are the checkpoint's alone: taken, not copied.
+            let bytes = Arc::unwrap_or_clone(version.bytes);
+            self.versions.restore(&version.name, version.version, bytes);
         }
         let at = Mark {
             updates: self.stats.updates,
@@ -178,15 +182,7 @@ impl Driver {
             elapsed_s: at.elapsed_s,
             stats: self.stats.clone(),
             state,
-            versions: self
-                .versions
-                .to_checkpoint()
-                .map(|(name, stored)| Saved {
-                    name: name.to_owned(),
-                    version: stored.version,
-                    bytes: stored.bytes.to_vec(),
-                })
-                .collect(),
+            versions: versions_to_save(&self.versions),
             annex: Vec::new(),
         };
         match self.checkpoints.start_writing(checkpoint, at) {
@@ -220,5 +216,54 @@ impl Driver {
             updates: self.stats.updates,
             elapsed_s: self.elapsed_s(),
         }
+    }
+}
+
+/// The versions a checkpoint saves, their bytes shared with `store`: gathered on the training
+/// thread, they cost no copy of the window there (the store's are never changed, only
+/// replaced).
+fn versions_to_save(store: &VersionStore) -> Vec<Saved> {
+    store
+        .to_checkpoint()
+        .map(|(name, stored)| Saved {
+            name: name.to_owned(),
+            version: stored.version,
+            bytes: Arc::clone(&stored.bytes),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_versions_saved_share_the_stores_bytes_and_read_back_the_same() {
+        let mut store = VersionStore::new(3);
+        for value in 1..=4u8 {
+            store.publish("w", vec![value; 1000]);
+        }
+        let slot = store.slot("w").unwrap();
+        store.note_read_back(slot);
+        let saved = versions_to_save(&store);
+        let numbers: Vec<u64> = saved.iter().map(|s| s.version).collect();
+        assert_eq!(numbers, [2, 3, 4]);
+        for s in &saved {
+            let stored = store.get(slot, s.version).unwrap();
+            assert!(
+                Arc::ptr_eq(&s.bytes, &stored.bytes),
+                "version {} copied",
+                s.version
+            );
+        }
+        // Encoded and decoded, the bytes are what the store holds.
+        let checkpoint = Checkpoint {
+            versions: saved,
+            ..Checkpoint::default()
+        };
+        let back: Checkpoint =
+            postcard::from_bytes(&postcard::to_allocvec(&checkpoint).unwrap()).unwrap();
+        assert_eq!(back.versions, checkpoint.versions);
+        assert_eq!(*back.versions[0].bytes, vec![2u8; 1000]);
     }
 }

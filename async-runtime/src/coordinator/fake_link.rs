@@ -1090,7 +1090,7 @@ fn the_judge_reads_the_model_its_optimizer_names_before_and_after_many_broadcast
         let saved = |name: &str, value: f64| crate::checkpoint::Saved {
             name: name.into(),
             version: 0,
-            bytes: postcard::to_allocvec(&value).unwrap(),
+            bytes: postcard::to_allocvec(&value).unwrap().into(),
         };
         vec![saved("step", 0.5), saved("w", w)]
     };
