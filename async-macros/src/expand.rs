@@ -84,6 +84,9 @@ impl<'a> Source<'a> {
 pub struct Reduce<'a> {
     pub driver: &'a Ident,
     pub fn_name: &'a Ident,
+    /// The function's hash as written: registered beside the id, so that the build
+    /// fingerprint tells a changed closure on the same lines from the original.
+    pub source_hash: u64,
     pub index: usize,
     pub source: Source<'a>,
     pub closure: &'a ExprClosure,
@@ -510,6 +513,7 @@ impl Reduce<'_> {
                 { #body }
             };
         }
+        let source_hash = self.source_hash;
         let span = Span::call_site();
         quote_spanned! {span=>
             #[doc(hidden)]
@@ -527,7 +531,13 @@ impl Reduce<'_> {
             }
 
             #private::inventory::submit! {
-                #private::TaskEntry::new(#id, #task_fn)
+                #private::TaskEntry::new(
+                    #id,
+                    #task_fn,
+                    #source_hash,
+                    // The author's crate's version, expanded in that crate.
+                    ::core::option_env!("CARGO_PKG_VERSION"),
+                )
             }
         }
     }

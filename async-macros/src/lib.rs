@@ -31,6 +31,7 @@ mod expand;
 mod rewrite;
 mod scope;
 mod sites;
+mod source_hash;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -124,6 +125,8 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
             return quote!(#errors #item);
         }
     };
+    // As written, before the rewrite: what the author changed is what changes the hash.
+    let source_hash = source_hash::source_hash(&function);
     let signature = &function.sig;
     let (driver, inputs) = check_signature(signature, &mut errors);
     let Some(driver) = driver.filter(|_| errors.is_empty()) else {
@@ -144,6 +147,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         model,
         broadcast,
         scopes,
+        source_hash,
         &mut errors,
     );
     rewriter.visit_block_mut(&mut function.block);

@@ -20,45 +20,68 @@ pub type TaskFn = fn(&TaskContext<'_>) -> Result<Vec<u8>, TaskError>;
 pub struct TaskEntry {
     id: &'static str,
     run: TaskFn,
+    source_hash: u64,
+    crate_version: Option<&'static str>,
 }
 
 impl TaskEntry {
-    /// A task of stable id `id` (module path, function name and site number).
-    pub const fn new(id: &'static str, run: TaskFn) -> TaskEntry {
-        TaskEntry { id, run }
+    /// A task of stable id `id` (module path, function name and site number), from a function
+    /// whose tokens as written hash to `source_hash`, in a crate of version `crate_version`.
+    pub const fn new(
+        id: &'static str,
+        run: TaskFn,
+        source_hash: u64,
+        crate_version: Option<&'static str>,
+    ) -> TaskEntry {
+        TaskEntry {
+            id,
+            run,
+            source_hash,
+            crate_version,
+        }
     }
 }
 
 inventory::collect!(TaskEntry);
 
-fn registry() -> &'static HashMap<&'static str, TaskFn> {
-    static REGISTRY: OnceLock<HashMap<&'static str, TaskFn>> = OnceLock::new();
+fn registry() -> &'static HashMap<&'static str, &'static TaskEntry> {
+    static REGISTRY: OnceLock<HashMap<&'static str, &'static TaskEntry>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         inventory::iter::<TaskEntry>
             .into_iter()
-            .map(|entry| (entry.id, entry.run))
+            .map(|entry| (entry.id, entry))
             .collect()
     })
 }
 
 /// The task registered as `id`, if this build has one.
 pub fn find(id: &str) -> Option<TaskFn> {
-    registry().get(id).copied()
+    registry().get(id).map(|entry| entry.run)
 }
 
 /// A fingerprint of this build's task registry and protocol: two processes agree on it only if
-/// they can run each other's tasks.
+/// they can run each other's tasks and compute the same with them, as far as the macro sees
+/// (the optimizer functions as written and their crates' versions; not the functions they
+/// call).
 pub fn fingerprint() -> u64 {
-    let mut ids: Vec<&str> = registry().keys().copied().collect();
-    ids.sort_unstable();
+    fingerprint_of(registry().values().copied())
+}
+
+fn fingerprint_of<'a>(entries: impl Iterator<Item = &'a TaskEntry>) -> u64 {
+    let mut entries: Vec<&TaskEntry> = entries.collect();
+    entries.sort_unstable_by_key(|entry| entry.id);
     let mut text = format!(
         "{}\0{}\0",
         crate::protocol::PROTOCOL_VERSION,
         env!("CARGO_PKG_VERSION")
     );
-    for id in ids {
-        text.push_str(id);
-        text.push('\0');
+    for entry in entries {
+        text.push_str(&format!(
+            "{}\0{:016x}\0{}\0",
+            entry.id,
+            entry.source_hash,
+            entry.crate_version.unwrap_or("")
+        ));
     }
     content_hash(text.as_bytes())
 }
@@ -118,5 +141,38 @@ impl TaskContext<'_> {
             what: "the result",
             reason: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nothing(_: &TaskContext<'_>) -> Result<Vec<u8>, TaskError> {
+        Ok(Vec::new())
+    }
+
+    fn entry(id: &'static str, source_hash: u64, version: Option<&'static str>) -> TaskEntry {
+        TaskEntry::new(id, nothing, source_hash, version)
+    }
+
+    #[test]
+    fn the_fingerprint_covers_each_tasks_source_and_crate_version() {
+        let (a, b) = (
+            entry("m::gd#1@3:4", 7, Some("0.1.0")),
+            entry("m::sgd#1@9:4", 8, None),
+        );
+        let base = fingerprint_of([&a, &b].into_iter());
+        // The registry's order is no part of it.
+        assert_eq!(base, fingerprint_of([&b, &a].into_iter()));
+        // The same id, another body: another build.
+        let changed = entry("m::gd#1@3:4", 70, Some("0.1.0"));
+        assert_ne!(base, fingerprint_of([&changed, &b].into_iter()));
+        // The same body, another version of the author's crate.
+        let bumped = entry("m::gd#1@3:4", 7, Some("0.1.1"));
+        assert_ne!(base, fingerprint_of([&bumped, &b].into_iter()));
+        // Another id, as before.
+        let moved = entry("m::gd#1@4:4", 7, Some("0.1.0"));
+        assert_ne!(base, fingerprint_of([&moved, &b].into_iter()));
     }
 }

@@ -55,14 +55,8 @@ fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
             .any(|line| line.trim_start().starts_with("[patch")),
         "the fixture must build without a [patch] section"
     );
-    let target = author_target();
-    let build = build_offline(&manifest);
-    assert!(
-        build.status.success(),
-        "the author's crate does not build:\n{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let run = Command::new(target.join("release/author-crate"))
+    let dir = test_support::scratch("author-local");
+    let run = Command::new(built_fixture(&dir))
         .output()
         .expect("the fixture runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -80,16 +74,35 @@ fn an_outside_crate_builds_by_path_and_trains_sync_and_async() {
     );
 }
 
-/// The fixture built, its executable: the driver and every worker of a remote run.
-fn built_fixture() -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let build = build_offline(&root.join("tests/fixtures/author-crate/Cargo.toml"));
+/// The fixture's crate at `manifest` built, its executable copied to `dir`: builds of the
+/// fixture as written and of an edited copy share [`author_target`] and the name of their
+/// executable, so each test runs a copy of its own, made while no other build can replace it.
+fn built_copy(manifest: &Path, dir: &Path, name: &str) -> std::path::PathBuf {
+    static BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = BUILDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let build = build_offline(manifest);
     assert!(
         build.status.success(),
         "the author's crate does not build:\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    author_target().join("release/author-crate")
+    let copy = dir.join(name);
+    std::fs::copy(author_target().join("release/author-crate"), &copy)
+        .expect("the fixture's executable copied");
+    copy
+}
+
+/// The fixture built, its executable (copied to `dir`): the driver and every worker of a
+/// remote run.
+fn built_fixture(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    built_copy(
+        &root.join("tests/fixtures/author-crate/Cargo.toml"),
+        dir,
+        "author-crate",
+    )
 }
 
 /// The author's fixture started as `worker ADDRESS TOKEN_FILE NAME`.
@@ -105,8 +118,8 @@ fn hand_started_worker(exe: &Path, address: &str, token: &Path, name: &str) -> C
 #[test]
 fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
     use std::io::{BufRead, Read};
-    let exe = built_fixture();
     let dir = test_support::scratch("author-remote");
+    let exe = built_fixture(&dir);
     let token = dir.join("run.token");
     let wrong = dir.join("wrong.token");
     std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
@@ -157,6 +170,93 @@ fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
     }
     let error = max_error(&rest, "remote two-output gd");
     assert!(error < 1e-3, "remote run off by {error}");
+}
+
+/// The fixture with one closure's body changed on the same lines (`- target` becomes
+/// `- 2.0 * target`), as a crate of its own under `target/tmp`: its tasks keep their ids
+/// (module path, function, line and column).
+fn edited_fixture() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().expect("the workspace's folder");
+    let fixture = root.join("tests/fixtures/author-crate");
+    let krate = Path::new(env!("CARGO_TARGET_TMPDIR")).join("author-crate-edited");
+    std::fs::create_dir_all(krate.join("src")).expect("the crate's folder");
+    let manifest = std::fs::read_to_string(fixture.join("Cargo.toml")).expect("the manifest");
+    let runtime = format!(
+        "path = {:?}",
+        root.join("async-runtime").display().to_string()
+    );
+    let manifest = manifest.replace("path = \"../../../async-runtime\"", &runtime);
+    assert!(
+        manifest.contains(&runtime),
+        "the fixture's runtime path moved"
+    );
+    // A feature of its own gives the copy units of its own in the shared target folder: cargo
+    // hashes a workspace root's package by its path relative to the root, the same for both.
+    let manifest = format!("{manifest}\n[features]\ndefault = [\"edited\"]\nedited = []\n");
+    let main = std::fs::read_to_string(fixture.join("src/main.rs")).expect("the source");
+    let original = "let r = rows.dot(i, w.column(j)) - target;";
+    assert_eq!(
+        main.matches(original).count(),
+        1,
+        "the fixture's closure changed"
+    );
+    let edited = main.replace(original, "let r = rows.dot(i, w.column(j)) - 2.0 * target;");
+    // Written only when changed: an unchanged file keeps the build cached.
+    for (path, text) in [
+        (krate.join("Cargo.toml"), manifest),
+        (krate.join("src/main.rs"), edited),
+    ] {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).expect("the edited crate");
+        }
+    }
+    std::fs::copy(fixture.join("Cargo.lock"), krate.join("Cargo.lock")).expect("Cargo.lock");
+    krate.join("Cargo.toml")
+}
+
+/// A worker built from a source whose closure computes something else on the same lines (the
+/// same task ids) is refused as another build, rather than admitted to compute wrong results.
+#[test]
+fn a_worker_whose_closure_changed_on_the_same_lines_is_refused() {
+    use std::io::BufRead;
+    let dir = test_support::scratch("author-edited");
+    let exe = built_fixture(&dir);
+    let edited = built_copy(&edited_fixture(), &dir, "author-crate-edited");
+    let token = dir.join("run.token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
+    let mut driver = Command::new(&exe)
+        .arg("remote-driver")
+        .arg(&token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the driver starts");
+    let mut stdout = std::io::BufReader::new(driver.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .expect("the driver's first line");
+    let address = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let refused = hand_started_worker(&edited, &address, &token, "edited")
+        .output()
+        .expect("the worker runs");
+    // The driver waits for workers it will never get: it is done with.
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "a worker of the edited build was admitted: {said}"
+    );
+    assert!(
+        said.contains("another build"),
+        "the worker does not say it runs another build: {said}"
+    );
 }
 
 /// The README's complete ```rust blocks compile against the current API: a throwaway crate

@@ -47,6 +47,8 @@ struct BlockState {
 /// Walks one optimizer function.
 pub struct Rewriter<'a> {
     fn_name: Ident,
+    /// The function's hash as written, which each task registers.
+    source_hash: u64,
     driver: Ident,
     scopes: Scopes,
     errors: &'a mut Errors,
@@ -94,10 +96,12 @@ impl<'a> Rewriter<'a> {
         model: Option<Ident>,
         broadcast_somewhere: Vec<Ident>,
         scopes: Scopes,
+        source_hash: u64,
         errors: &'a mut Errors,
     ) -> Self {
         Rewriter {
             fn_name,
+            source_hash,
             driver,
             scopes,
             errors,

@@ -82,6 +82,7 @@ impl Rewriter<'_> {
         let reduce = Reduce {
             driver: &self.driver,
             fn_name: &self.fn_name,
+            source_hash: self.source_hash,
             index: self.sites,
             source,
             closure: &site.closure,
