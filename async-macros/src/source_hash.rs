@@ -2,6 +2,9 @@
 //! build fingerprint then tells apart two builds whose closures (or what the driver does with
 //! their results) differ on the same lines, which the ids alone do not.
 
+use std::hash::Hasher;
+
+use fnv::FnvHasher;
 use quote::quote;
 use syn::ItemFn;
 
@@ -14,9 +17,9 @@ pub fn source_hash(function: &ItemFn) -> u64 {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = FnvHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 #[cfg(test)]
