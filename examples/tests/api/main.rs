@@ -1063,6 +1063,30 @@ fn checkpointing_every_update(dir: &std::path::Path, job: &str) -> Driver {
     driver
 }
 
+/// The values `probe` reads over 10 updates in one run, and in a run stopped after `stop`
+/// updates (a checkpoint after each) and resumed from its checkpoint to 10: the same, when
+/// the checkpoint holds what the probe reads back.
+fn whole_and_resumed(
+    job: &str,
+    probe: fn(&mut Driver, &Dataset, &usize) -> Vec<f64>,
+    stop: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let data = shared("cal_housing.scale.xz");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let whole = probe(&mut driver, &data, &10);
+    driver.finish().expect("the run succeeds");
+    let dir = test_support::scratch(&format!("resume-{job}"));
+    let mut driver = checkpointing_every_update(&dir, job);
+    probe(&mut driver, &data, &stop);
+    driver.finish().expect("the run succeeds");
+    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(saved);
+    let resumed = probe(&mut driver, &data, &10);
+    driver.finish().expect("the resumed run succeeds");
+    (whole, resumed)
+}
+
 /// `w` changes every update; an anchor every 5 updates, read pinned in between.
 #[async_optimizer]
 fn anchored_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
@@ -1085,22 +1109,8 @@ fn anchored_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> 
 /// run it continues did: the checkpoint saved that version beside the latest. It used to
 /// save the latest only, and the resumed run ended with `VersionUnavailable`.
 fn a_resume_mid_epoch_reads_its_anchor() {
-    let data = shared("cal_housing.scale.xz");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    let whole = anchored_probe(&mut driver, &data, &10);
-    driver.finish().expect("the run succeeds");
+    let (whole, resumed) = whole_and_resumed("anchor", anchored_probe, 7);
     assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 1.0, 6.0, 6.0, 6.0, 6.0, 6.0]);
-
-    let dir = test_support::scratch("anchor-resume");
-    let job = "anchor";
-    let mut driver = checkpointing_every_update(&dir, job);
-    anchored_probe(&mut driver, &data, &7);
-    driver.finish().expect("the run succeeds");
-    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    driver.resume(saved);
-    let resumed = anchored_probe(&mut driver, &data, &10);
-    driver.finish().expect("the resumed run reads its anchor");
     assert_eq!(resumed, whole);
 }
 
@@ -1129,22 +1139,8 @@ fn lagged_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64> {
 /// the versions already read only, and the resumed run's next lag ended it with
 /// `VersionUnavailable`.
 fn a_resume_reads_a_fixed_lag() {
-    let data = shared("cal_housing.scale.xz");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    let whole = lagged_probe(&mut driver, &data, &10);
-    driver.finish().expect("the run succeeds");
+    let (whole, resumed) = whole_and_resumed("lag", lagged_probe, 6);
     assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
-
-    let dir = test_support::scratch("lag-resume");
-    let job = "lag";
-    let mut driver = checkpointing_every_update(&dir, job);
-    lagged_probe(&mut driver, &data, &6);
-    driver.finish().expect("the run succeeds");
-    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    driver.resume(saved);
-    let resumed = lagged_probe(&mut driver, &data, &10);
-    driver.finish().expect("the resumed run reads its lag");
     assert_eq!(resumed, whole);
 }
 
@@ -1175,21 +1171,7 @@ fn driver_lag_probe(cx: &mut Driver, data: &Dataset, updates: &usize) -> Vec<f64
 /// the kept versions and a resumed run reads its lag as the run it continues did. It saved
 /// the latest only, and `value_at` gave `None` after the resume.
 fn a_resume_reads_a_fixed_lag_with_value_at() {
-    let data = shared("cal_housing.scale.xz");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    let whole = driver_lag_probe(&mut driver, &data, &10);
-    driver.finish().expect("the run succeeds");
+    let (whole, resumed) = whole_and_resumed("driver-lag", driver_lag_probe, 6);
     assert_eq!(whole, [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
-
-    let dir = test_support::scratch("driver-lag-resume");
-    let job = "driver lag";
-    let mut driver = checkpointing_every_update(&dir, job);
-    driver_lag_probe(&mut driver, &data, &6);
-    driver.finish().expect("the run succeeds");
-    let saved = checkpoint::read(&dir, job).expect("the checkpoint reads");
-    let mut driver = Driver::launch(local(2)).expect("cluster starts");
-    driver.resume(saved);
-    let resumed = driver_lag_probe(&mut driver, &data, &10);
-    driver.finish().expect("the resumed run succeeds");
     assert_eq!(resumed, whole);
 }
