@@ -3652,11 +3652,9 @@ fn an_unwritten_file_does_not_hide_how_the_run_ended() {
     assert_clear_error(&output, "sgd ended early: the objective diverged");
 }
 
-/// Runs the command with its standard error on a terminal (a pseudo-terminal this test
-/// reads): what a user at a terminal sees there.
+/// A pseudo-terminal: its leader, which a test reads, and its follower, a child's terminal.
 #[cfg(unix)]
-fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
-    use std::io::Read as _;
+fn pseudo_terminal() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::{FromRawFd as _, OwnedFd};
     let (mut leader, mut follower) = (0, 0);
     // SAFETY: two valid out-pointers; no name, settings or size asked for.
@@ -3671,8 +3669,15 @@ fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
     };
     assert_eq!(opened, 0, "a pseudo-terminal");
     // SAFETY: openpty gave two open descriptors that nothing else owns.
-    let (leader, follower) =
-        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) }
+}
+
+/// Runs the command with its standard error on a terminal (a pseudo-terminal this test
+/// reads): what a user at a terminal sees there.
+#[cfg(unix)]
+fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
+    use std::io::Read as _;
+    let (leader, follower) = pseudo_terminal();
     let child = Command::new(EXE)
         .args(args)
         .current_dir(dir)
@@ -3725,7 +3730,6 @@ fn a_terminal_sees_the_data_file_read_and_its_optimum_computed() {
 #[test]
 fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
     use std::io::Read as _;
-    use std::os::fd::{FromRawFd as _, OwnedFd};
     use std::os::unix::process::CommandExt;
     let dir = scratch("ctrl-c-preparing");
     // A chain of differences: its exact optimum takes the solver seconds (thousands of
@@ -3743,21 +3747,7 @@ fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
         text.push_str(&format!("0 {i}:0.001\n"));
     }
     std::fs::write(dir.join("chain.svm"), text).unwrap();
-    let (mut leader, mut follower) = (0, 0);
-    // SAFETY: two valid out-pointers; no name, settings or size asked for.
-    let opened = unsafe {
-        libc::openpty(
-            &mut leader,
-            &mut follower,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(opened, 0, "a pseudo-terminal");
-    // SAFETY: openpty gave two open descriptors that nothing else owns.
-    let (leader, follower) =
-        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    let (leader, follower) = pseudo_terminal();
     // On a terminal the optimum's spinner says when the preparation is under way.
     let driver = Command::new(EXE)
         .args([
