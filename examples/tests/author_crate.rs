@@ -105,28 +105,20 @@ fn built_fixture(dir: &Path) -> std::path::PathBuf {
     )
 }
 
-/// The author's fixture started as `worker ADDRESS TOKEN_FILE NAME`.
-fn hand_started_worker(exe: &Path, address: &str, token: &Path, name: &str) -> Command {
-    let mut worker = Command::new(exe);
-    worker.arg("worker").arg(token).args([address, name]);
-    worker
-}
-
-/// The author's own executable as a driver (`ClusterConfig::remote`) and as workers started by
-/// hand (`worker::run`) with a token file, as README.md's "Your own crate" shows: a worker
-/// holding another token is told the tokens differ, the right ones train the optimizer.
-#[test]
-fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
-    use std::io::{BufRead, Read};
-    let dir = test_support::scratch("author-remote");
-    let exe = built_fixture(&dir);
-    let token = dir.join("run.token");
-    let wrong = dir.join("wrong.token");
-    std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
-    std::fs::write(&wrong, "fedcba9876543210fedcba9876543210").expect("token file");
-    let mut driver = Command::new(&exe)
+/// The fixture's `remote-driver` started on `token`: the process, the rest of its standard
+/// output, and the address it listens on (its first line).
+fn remote_driver(
+    exe: &Path,
+    token: &Path,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut driver = Command::new(exe)
         .arg("remote-driver")
-        .arg(&token)
+        .arg(token)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the driver starts");
@@ -140,6 +132,29 @@ fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_owned();
+    (driver, stdout, address)
+}
+
+/// The author's fixture started as `worker ADDRESS TOKEN_FILE NAME`.
+fn hand_started_worker(exe: &Path, address: &str, token: &Path, name: &str) -> Command {
+    let mut worker = Command::new(exe);
+    worker.arg("worker").arg(token).args([address, name]);
+    worker
+}
+
+/// The author's own executable as a driver (`ClusterConfig::remote`) and as workers started by
+/// hand (`worker::run`) with a token file, as README.md's "Your own crate" shows: a worker
+/// holding another token is told the tokens differ, the right ones train the optimizer.
+#[test]
+fn the_authors_executable_runs_its_own_remote_workers_with_a_token() {
+    use std::io::Read;
+    let dir = test_support::scratch("author-remote");
+    let exe = built_fixture(&dir);
+    let token = dir.join("run.token");
+    let wrong = dir.join("wrong.token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
+    std::fs::write(&wrong, "fedcba9876543210fedcba9876543210").expect("token file");
+    let (mut driver, mut stdout, address) = remote_driver(&exe, &token);
     let refused = hand_started_worker(&exe, &address, &wrong, "intruder")
         .output()
         .expect("the worker runs");
@@ -219,29 +234,12 @@ fn edited_fixture() -> std::path::PathBuf {
 /// same task ids) is refused as another build, rather than admitted to compute wrong results.
 #[test]
 fn a_worker_whose_closure_changed_on_the_same_lines_is_refused() {
-    use std::io::BufRead;
     let dir = test_support::scratch("author-edited");
     let exe = built_fixture(&dir);
     let edited = built_copy(&edited_fixture(), &dir, "author-crate-edited");
     let token = dir.join("run.token");
     std::fs::write(&token, "0123456789abcdef0123456789abcdef").expect("token file");
-    let mut driver = Command::new(&exe)
-        .arg("remote-driver")
-        .arg(&token)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the driver starts");
-    let mut stdout = std::io::BufReader::new(driver.stdout.take().expect("piped"));
-    let mut first = String::new();
-    stdout
-        .read_line(&mut first)
-        .expect("the driver's first line");
-    let address = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
+    let (mut driver, _stdout, address) = remote_driver(&exe, &token);
     let refused = hand_started_worker(&edited, &address, &token, "edited")
         .output()
         .expect("the worker runs");
