@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod bounded;
 pub mod broadcast;
 mod broadcaster;
 pub mod checkpoint;

@@ -104,6 +104,11 @@ pub struct Welcome {
     pub cache_versions: u32,
 }
 
+/// The most entries a task order's lists hold (its versions, reads and history tables): each
+/// is one the closure's source names, so a few dozen at most, and a longer list does not
+/// decode (see `bounded`).
+pub const MAX_TASK_LIST: usize = 4096;
+
 /// One task: a registered closure, the partition it runs on and what it reads.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TaskOrder {
@@ -112,18 +117,21 @@ pub struct TaskOrder {
     /// The versions of broadcast variables the task reads that the worker does not hold yet,
     /// stored before the task runs. They travel in the task's own frame: a frame costs the
     /// sockets, the kernel and both threads of each side a wake-up, so one per task.
+    #[serde(deserialize_with = "crate::bounded::at_most::<_, _, MAX_TASK_LIST>")]
     pub versions: Vec<ShippedVersion>,
     /// The stable id of the registered task (module path, function, site).
     pub task: String,
     /// The partition the task runs on.
     pub partition: u32,
     /// The broadcast versions the task reads, in the order the task declares them.
+    #[serde(deserialize_with = "crate::bounded::at_most::<_, _, MAX_TASK_LIST>")]
     pub reads: Vec<(u16, u64)>,
     /// The values the closure captured, postcard-encoded.
     pub captures: ByteBuf,
     /// For a sampled reduce: the minibatch the task draws from its partition.
     pub sample: Option<Sample>,
     /// The history entries of the task's rows, one postcard-encoded slice per table.
+    #[serde(deserialize_with = "crate::bounded::at_most::<_, _, MAX_TASK_LIST>")]
     pub history: Vec<ByteBuf>,
     /// Seconds of simulated straggling the worker sleeps before running the task (0: none),
     /// as [`Stragglers::SlowPartitions`](crate::Stragglers::SlowPartitions) orders. The

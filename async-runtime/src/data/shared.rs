@@ -13,7 +13,7 @@ use super::error::DataError;
 pub use super::label::LabelRule;
 use super::options::LoadOptions;
 use super::split::{
-    assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges,
+    assign_blocks, file_blocks, grain_of, grain_start, Block, GrainPlan, RowRanges, MAX_GRAINS,
 };
 
 /// Which label values the rows of a file use, as far as a classification loss cares: read
@@ -153,7 +153,8 @@ pub struct SplitOrder {
     pub partition: u32,
     /// The partitioning seed, also the base of the partition's minibatch seeds.
     pub seed: u64,
-    /// The partition's blocks, in order.
+    /// The partition's blocks, in order: no more than a file has grains.
+    #[serde(deserialize_with = "crate::bounded::at_most::<_, _, { MAX_GRAINS as usize }>")]
     pub blocks: Vec<Block>,
     /// How to read rows (dimension and layout fixed by the driver).
     pub options: LoadOptions,
@@ -165,6 +166,7 @@ pub struct SplitOrder {
     pub bias: Option<f64>,
     /// The CRC-32 of each block's bytes as the driver's scan read them: a worker whose copy
     /// of the file differs refuses to train on it.
+    #[serde(deserialize_with = "crate::bounded::at_most::<_, _, { MAX_GRAINS as usize }>")]
     pub checksums: Vec<u32>,
     /// Bytes of the (decompressed) text the scan read: a worker reads no further, so a file
     /// that grew since (its last line, without a line end then, longer now) reads as it was.

@@ -126,6 +126,10 @@ fn main() {
             "a_drivers_partition_beyond_the_workers_memory_is_refused_at_its_first_chunk",
             endless_partition_is_refused,
         ),
+        (
+            "a_drivers_orders_of_millions_of_empty_entries_are_refused_before_they_grow",
+            bloated_orders_are_refused,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -1606,6 +1610,113 @@ fn endless_partition_is_refused() {
         }
     }
     assert_eq!(refused, [0, 2, 3]);
+    driver.send(&ToWorker::Shutdown { another_run: false });
+    let ended = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    assert!(ended.is_ok(), "{ended:?}");
+}
+
+/// A driver holding the token sends orders whose lists hold millions of empty entries, a
+/// byte or a few each on the wire and 16 to 72 bytes each in memory: a task reading 16 million
+/// history tables, one of 4 million broadcast reads, one carrying a million versions, a split
+/// of 2 million blocks. The worker decoded each whole (16 MiB on the wire became 384 MiB), and
+/// took the tasks, counting none of it against its memory budget. Now a list longer than any
+/// driver sends does not decode: each order is dropped as malformed, and the worker's memory
+/// stays where it was.
+fn bloated_orders_are_refused() {
+    use asyncopt_runtime::data::split::Block;
+    use asyncopt_runtime::protocol::{ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody};
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let task = |seq| TaskOrder {
+        seq,
+        versions: Vec::new(),
+        task: "no such task".into(),
+        partition: 0,
+        reads: Vec::new(),
+        captures: Default::default(),
+        sample: None,
+        history: Vec::new(),
+        sleep_s: 0.0,
+    };
+    // Each sealed as it is made, and dropped: the sealed frames are 30 MiB in all.
+    let mut bloated = Vec::new();
+    let mut order = task(1);
+    order.history = vec![Default::default(); 16 << 20];
+    bloated.push(driver.seal(&ToWorker::Task(order)));
+    let mut order = task(2);
+    order.reads = vec![(0, 0); 4 << 20];
+    bloated.push(driver.seal(&ToWorker::Task(order)));
+    let mut order = task(3);
+    let alias = ShippedVersion {
+        slot: 0,
+        version: 0,
+        body: VersionBody::Alias {
+            slot: 0,
+            version: 0,
+        },
+    };
+    order.versions = vec![alias; 1 << 20];
+    bloated.push(driver.seal(&ToWorker::Task(order)));
+    let blocks = vec![
+        Block {
+            rows: 0..0,
+            bytes: 0..0,
+            first_line: 0,
+        };
+        2 << 20
+    ];
+    bloated.push(driver.seal(&ToWorker::ReadSplit {
+        dataset: 1,
+        order: asyncopt_runtime::data::SplitOrder {
+            path: "/nonexistent/data.svm".into(),
+            name: "d".into(),
+            partition: 4,
+            seed: 0,
+            blocks,
+            options: Default::default(),
+            compressed: false,
+            labels: Default::default(),
+            bias: None,
+            checksums: Vec::new(),
+            text_bytes: 0,
+        },
+    }));
+    // This process's peak from here: the worker is a thread of it.
+    std::fs::write("/proc/self/clear_refs", "5").expect("the peak resident memory is reset");
+    let before = peak_resident_mib();
+    for sealed in &bloated {
+        driver.write(sealed);
+    }
+    driver.send(&ToWorker::Task(task(7)));
+    let mut answered = Vec::new();
+    loop {
+        match driver.recv() {
+            ToDriver::Failed { seq, message } => {
+                println!("    task {seq}: {message}");
+                answered.push(seq);
+                if seq == 7 {
+                    break;
+                }
+            }
+            ToDriver::DataFailed { partition, message } => {
+                println!("    partition {partition}: {message}");
+                answered.push(u64::from(partition) + 1000);
+            }
+            ToDriver::Heartbeat => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let grown = peak_resident_mib().saturating_sub(before);
+    println!("    peak resident memory grew by {grown} MiB");
+    assert_eq!(answered, [7], "only the order of a sane size is taken");
+    assert!(grown < 100, "grew by {grown} MiB");
     driver.send(&ToWorker::Shutdown { another_run: false });
     let ended = rx
         .recv_timeout(Duration::from_secs(60))

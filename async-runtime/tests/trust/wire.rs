@@ -1194,8 +1194,19 @@ impl TokenDriver {
 
     /// Seals `message` in the worker's session and sends it.
     pub fn send(&mut self, message: &asyncopt_runtime::protocol::ToWorker) {
-        let sealed = self.sealer.seal(frame::encode(self.run_id, message));
-        self.peer.write_all(&zmtp_message(&sealed)).expect("sent");
+        let sealed = self.seal(message);
+        self.write(&sealed);
+    }
+
+    /// `message` sealed in the worker's session, as [`TokenDriver::write`] sends it: the
+    /// sealed frames must be written in the order they were sealed.
+    pub fn seal(&mut self, message: &asyncopt_runtime::protocol::ToWorker) -> Vec<u8> {
+        zmtp_message(&self.sealer.seal(frame::encode(self.run_id, message)))
+    }
+
+    /// Sends a message [`TokenDriver::seal`] made.
+    pub fn write(&mut self, sealed: &[u8]) {
+        self.peer.write_all(sealed).expect("sent");
     }
 
     /// The worker's next message in its session (its heartbeats included).
