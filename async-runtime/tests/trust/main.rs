@@ -130,6 +130,14 @@ fn main() {
             "a_drivers_orders_of_millions_of_empty_entries_are_refused_before_they_grow",
             bloated_orders_are_refused,
         ),
+        (
+            "a_handshake_recorded_and_replayed_is_refused",
+            replayed_handshake_is_refused,
+        ),
+        (
+            "a_driver_lying_in_every_kind_of_order_is_answered_and_crashes_no_worker",
+            lying_driver_crashes_no_worker,
+        ),
     ];
     test_support::run_tests(tests);
 }
@@ -1615,6 +1623,175 @@ fn endless_partition_is_refused() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the worker ends");
     assert!(ended.is_ok(), "{ended:?}");
+}
+
+/// A driver holding the token (the run's, or whoever took its address) lies in every kind of
+/// order a worker takes: a welcome with a NaN straggler factor and no cache, a partition that
+/// is not one, chunks out of range, splits of a file the worker may not read and of one it
+/// may whose blocks lie past its end or whose checksum is wrong, versions patching or aliasing
+/// versions it never sent, a NaN sleep and a sample of 2^32 rows, a challenge inside the
+/// session. Each order the worker answers gets a failure naming what is wrong (never the
+/// contents of a file it may not read), the others are dropped; the worker neither panics nor
+/// hangs, and ends cleanly when told to.
+fn lying_driver_crashes_no_worker() {
+    use asyncopt_runtime::data::split::Block;
+    use asyncopt_runtime::protocol::{ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody};
+    let dir = std::env::temp_dir().join(format!("trust-lying-driver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let (granted, secret) = (dir.join("granted.svm"), dir.join("secret"));
+    std::fs::write(&granted, "1 1:1\n").expect("written");
+    std::fs::write(&secret, "not yours\n").expect("written");
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    options.readable = vec![granted.clone()];
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    driver.send(&ToWorker::Welcome(asyncopt_runtime::protocol::Welcome {
+        index: u32::MAX,
+        delay_factor: f64::NAN,
+        cache_versions: 0,
+    }));
+    let chunk = |partition, chunk, chunks, body: Vec<u8>| ToWorker::Partition {
+        dataset: 1,
+        partition,
+        chunk,
+        chunks,
+        body: body.into(),
+    };
+    driver.send(&chunk(0, 0, 1, vec![0xff; 64])); // not a partition
+    driver.send(&chunk(1, 5, 3, vec![0; 8])); // past its count: dropped
+    driver.send(&chunk(2, 1, 2, vec![0; 8])); // without its start: dropped
+    let split =
+        |path: &std::path::Path, partition, bytes: std::ops::Range<u64>| ToWorker::ReadSplit {
+            dataset: 1,
+            order: asyncopt_runtime::data::SplitOrder {
+                path: path.to_owned(),
+                name: "d".into(),
+                partition,
+                seed: 0,
+                blocks: vec![Block {
+                    rows: 0..u64::MAX,
+                    bytes,
+                    first_line: 1,
+                }],
+                options: Default::default(),
+                compressed: false,
+                labels: Default::default(),
+                bias: None,
+                checksums: vec![0],
+                text_bytes: 6,
+            },
+        };
+    driver.send(&split(&secret, 3, 0..6));
+    driver.send(&split(&granted, 4, 0..u64::MAX));
+    driver.send(&split(&granted, 5, 0..6)); // a wrong checksum
+    let task = |seq, versions: Vec<ShippedVersion>, reads| {
+        ToWorker::Task(TaskOrder {
+            seq,
+            versions,
+            task: "no such task".into(),
+            partition: 0,
+            reads,
+            captures: Default::default(),
+            sample: Some(asyncopt_runtime::protocol::Sample {
+                batch: u32::MAX,
+                k: u64::MAX,
+            }),
+            history: Vec::new(),
+            sleep_s: f64::NAN,
+        })
+    };
+    let shipped = |slot, version, body| ShippedVersion {
+        slot,
+        version,
+        body,
+    };
+    let patch = VersionBody::Patch {
+        base: 41,
+        words: vec![u32::MAX; 4],
+        values: vec![0; 8].into(),
+    };
+    let alias = VersionBody::Alias {
+        slot: 9,
+        version: 9,
+    };
+    driver.send(&task(10, vec![shipped(0, 42, patch)], vec![(0, 42)]));
+    driver.send(&task(11, vec![shipped(1, 1, alias)], vec![(1, 1)]));
+    driver.send(&ToWorker::Challenge {
+        nonce: vec![0; 32].into(),
+        proof: vec![0; 32].into(),
+        encrypt: true,
+    });
+    driver.send(&task(12, vec![], vec![]));
+    let (mut data, mut failed) = (Vec::new(), Vec::new());
+    loop {
+        match driver.recv() {
+            ToDriver::DataFailed { partition, message } => {
+                println!("    partition {partition}: {message}");
+                data.push((partition, message));
+            }
+            ToDriver::Failed { seq, message } => {
+                println!("    task {seq}: {message}");
+                failed.push(seq);
+                if seq == 12 {
+                    break;
+                }
+            }
+            ToDriver::Heartbeat => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let partitions: Vec<u32> = data.iter().map(|(p, _)| *p).collect();
+    assert_eq!(partitions, [0, 3, 4, 5], "{data:?}");
+    assert!(data[0].1.contains("does not decode"), "{}", data[0].1);
+    assert!(data[1].1.contains("--data"), "{}", data[1].1);
+    assert!(
+        !data.iter().any(|(_, m)| m.contains("not yours")),
+        "{data:?}"
+    );
+    assert_eq!(failed, [10, 11, 12]);
+    driver.send(&ToWorker::Shutdown { another_run: false });
+    let ended = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ended.is_ok(), "{ended:?}");
+}
+
+/// A peer holding the token records a handshake (its hello, and its proof for the driver's
+/// challenge, never sent) and replays it on a fresh connection under the same name, as one
+/// who captured a worker's handshake on the network would: the driver's new challenge carries
+/// a fresh nonce, so the recorded proof does not check and the replay is refused; a real
+/// worker then joins and trains, the replaying name never in the run.
+fn replayed_handshake_is_refused() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut driver = Driver::bind(remote(1, &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let address = endpoint.trim_start_matches("tcp://").to_owned();
+    let replayed = wire::replayed_handshake(&address, "x-replay", &token);
+    println!("    {replayed:?}");
+    assert!(
+        replayed.fresh_nonce,
+        "the driver's second challenge is its own"
+    );
+    let refused = format!("{:?}", replayed.answer);
+    assert!(
+        refused.contains("does not hold the run's token"),
+        "{refused}"
+    );
+    let mut worker = spawn_worker("w0", &endpoint, &token);
+    driver.wait_for_workers().expect("the real worker joins");
+    let w = gd(&mut driver, &data, &plan(300, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains");
+    print_counts(&report);
+    assert!(report.stats.refused_workers >= 1);
+    assert!(report.workers.iter().all(|w| w.name == "w0"));
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert!(worker.wait().expect("the worker exits").success());
 }
 
 /// A driver holding the token sends orders whose lists hold millions of empty entries, a

@@ -1216,3 +1216,95 @@ impl TokenDriver {
         frame::decode_body::<ToDriver>(&body).expect("a message")
     }
 }
+
+/// The body of the next message on a raw ZMTP connection, past commands.
+fn next_raw_message(peer: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    loop {
+        let ZmtpFrame { header, body } = read_zmtp_frame(peer)?;
+        if header[0] & 0x04 == 0 {
+            return Ok(body);
+        }
+    }
+}
+
+/// What a replayed handshake came to (see [`replayed_handshake`]).
+#[derive(Debug)]
+pub struct Replayed {
+    /// Whether the driver's second challenge carried a nonce other than its first.
+    pub fresh_nonce: bool,
+    /// The driver's answer to the replayed proof.
+    pub answer: Option<asyncopt_runtime::protocol::ToWorker>,
+}
+
+/// A peer holding the token says hello as `name` on a raw connection, reads the driver's
+/// challenge (checking its proof) and computes its own proof, and leaves without sending it:
+/// a handshake recorded. Then, on a fresh connection under the same name, it replays the
+/// recorded hello (its nonce too) and, whatever the driver's challenge now, the recorded proof.
+pub fn replayed_handshake(address: &str, name: &str, token: &asyncopt_runtime::Token) -> Replayed {
+    use asyncopt_runtime::protocol::ToWorker;
+    let nonce: [u8; 32] = rand::random();
+    let fingerprint = asyncopt_runtime::task::fingerprint();
+    let hello = frame::encode(
+        frame::ANY_RUN,
+        &ToDriver::Hello(Hello {
+            name: name.to_owned(),
+            fingerprint,
+            pid: 1,
+            nonce: nonce.to_vec().into(),
+        }),
+    );
+    // The challenge's run id and nonce, and the proof that answers it.
+    let challenged = |peer: &mut TcpStream| -> (u64, Vec<u8>, Vec<u8>) {
+        peer.write_all(&zmtp_message(&hello))
+            .expect("the hello is sent");
+        let bytes = next_raw_message(peer).expect("a challenge");
+        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
+        let Ok(ToWorker::Challenge {
+            nonce: driver_nonce,
+            proof,
+            encrypt,
+        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a challenge")
+        };
+        let transcript = asyncopt_runtime::auth::Transcript {
+            run_id,
+            name,
+            fingerprint,
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt,
+        };
+        assert!(
+            token.verify_driver(&transcript, &proof),
+            "the driver's proof"
+        );
+        let proof = token.worker_proof(&transcript);
+        let proof = frame::encode(run_id, &ToDriver::Proof { mac: proof.into() });
+        (run_id, driver_nonce.into_vec(), proof)
+    };
+    let connect = || {
+        let mut peer = TcpStream::connect(address).expect("the port accepts");
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        zmtp_dealer_named(&mut peer, Some(name)).expect("the ZMTP handshake");
+        peer
+    };
+    let mut first = connect();
+    let (run_id, first_nonce, recorded) = challenged(&mut first);
+    drop(first);
+    // The driver sees the recording peer leave before the replay comes.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut second = connect();
+    let (_, second_nonce, _) = challenged(&mut second);
+    second
+        .write_all(&zmtp_message(&recorded))
+        .expect("the recorded proof is sent");
+    let answer = next_raw_message(&mut second)
+        .ok()
+        .and_then(|bytes| frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME).ok());
+    Replayed {
+        fresh_nonce: second_nonce != first_nonce,
+        answer,
+    }
+}
