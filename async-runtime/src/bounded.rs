@@ -7,7 +7,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error, SeqAccess, Visitor};
 
 /// Deserializes a list of at most `MAX` entries; a longer one is an error, found before its
 /// first entry past the bound is decoded.
@@ -16,27 +16,49 @@ where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    deserializer.deserialize_seq(AtMost::<T, MAX>(PhantomData))
+    AtMost::new(MAX).deserialize(deserializer)
 }
 
-struct AtMost<T, const MAX: usize>(PhantomData<T>);
+/// A list of at most `max` entries, as [`at_most`], the bound known only as the message is
+/// decoded (a partition's row ids: one per row decoded before them).
+pub(crate) struct AtMost<T> {
+    max: usize,
+    entries: PhantomData<T>,
+}
 
-impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for AtMost<T, MAX> {
+impl<T> AtMost<T> {
+    pub fn new(max: usize) -> AtMost<T> {
+        AtMost {
+            max,
+            entries: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for AtMost<T> {
+    type Value = Vec<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for AtMost<T> {
     type Value = Vec<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a list of at most {MAX} entries")
+        write!(f, "a list of at most {} entries", self.max)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
         let declared = seq.size_hint().unwrap_or(0);
-        if declared > MAX {
+        if declared > self.max {
             return Err(A::Error::invalid_length(declared, &self));
         }
         let mut entries = Vec::with_capacity(declared);
         while let Some(entry) = seq.next_element()? {
-            if entries.len() == MAX {
-                return Err(A::Error::invalid_length(MAX + 1, &self));
+            if entries.len() == self.max {
+                return Err(A::Error::invalid_length(self.max + 1, &self));
             }
             entries.push(entry);
         }

@@ -29,12 +29,49 @@ pub struct Partition {
 }
 
 /// What a serialised [`Partition`] holds, before its invariants are checked.
-#[derive(Deserialize)]
 struct PartitionRepr {
     id: u32,
     seed: u64,
     rows: Dataset,
     global_ids: Vec<u64>,
+}
+
+/// Decoded field by field, its row ids at most one per row decoded before them: a count
+/// declared past that (a byte per id on the wire, 8 in memory) is refused before it is built.
+impl<'de> Deserialize<'de> for PartitionRepr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const FIELDS: &[&str] = &["id", "seed", "rows", "global_ids"];
+        deserializer.deserialize_struct("Partition", FIELDS, ReprVisitor)
+    }
+}
+
+struct ReprVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReprVisitor {
+    type Value = PartitionRepr;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a partition")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<PartitionRepr, A::Error> {
+        use serde::de::Error;
+        let missing = |at: usize| A::Error::invalid_length(at, &"4 fields of a partition");
+        let id = seq.next_element()?.ok_or_else(|| missing(0))?;
+        let seed = seq.next_element()?.ok_or_else(|| missing(1))?;
+        let rows: Dataset = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let ids = crate::bounded::AtMost::new(rows.n_rows());
+        let global_ids = seq.next_element_seed(ids)?.ok_or_else(|| missing(3))?;
+        Ok(PartitionRepr {
+            id,
+            seed,
+            rows,
+            global_ids,
+        })
+    }
 }
 
 impl TryFrom<PartitionRepr> for Partition {

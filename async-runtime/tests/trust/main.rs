@@ -131,6 +131,10 @@ fn main() {
             bloated_orders_are_refused,
         ),
         (
+            "a_drivers_partition_declaring_more_row_ids_than_rows_is_refused_before_they_grow",
+            row_ids_beyond_rows_are_refused,
+        ),
+        (
             "a_handshake_recorded_and_replayed_is_refused",
             replayed_handshake_is_refused,
         ),
@@ -1894,6 +1898,61 @@ fn bloated_orders_are_refused() {
     println!("    peak resident memory grew by {grown} MiB");
     assert_eq!(answered, [7], "only the order of a sane size is taken");
     assert!(grown < 100, "grew by {grown} MiB");
+    driver.send(&ToWorker::Shutdown { another_run: false });
+    let ended = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    assert!(ended.is_ok(), "{ended:?}");
+}
+
+/// A driver holding the token ships a partition of one row followed by 32 million row ids, a
+/// byte each on the wire (32 MiB, within the worker's memory budget) and 8 in memory: the
+/// worker decoded them all (256 MiB) before it found one id per row was wanted. Now the ids
+/// decode up to the rows' count, and the partition is refused having cost its frame.
+fn row_ids_beyond_rows_are_refused() {
+    use asyncopt_runtime::protocol::{ToDriver, ToWorker};
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let row = Dataset::new(
+        "d",
+        Features::Dense(Array2::zeros((1, 1))),
+        Array1::zeros(1),
+    )
+    .expect("a dataset");
+    // Bytes below 128 are the varints of as many small ids.
+    let ids = vec![1u8; 32 << 20];
+    let body = postcard::to_allocvec(&(0u32, 0u64, &row, &ids)).expect("encodes");
+    drop(ids);
+    let sealed = driver.seal(&ToWorker::Partition {
+        dataset: 1,
+        partition: 0,
+        chunk: 0,
+        chunks: 1,
+        body: body.into(),
+    });
+    std::fs::write("/proc/self/clear_refs", "5").expect("the peak resident memory is reset");
+    let before = peak_resident_mib();
+    driver.write(&sealed);
+    drop(sealed);
+    let refused = loop {
+        match driver.recv() {
+            ToDriver::DataFailed {
+                partition: 0,
+                message,
+            } => break message,
+            ToDriver::Heartbeat => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let grown = peak_resident_mib().saturating_sub(before);
+    println!("    {refused}; peak resident memory grew by {grown} MiB");
+    assert!(refused.contains("does not decode"), "{refused}");
+    assert!(grown < 160, "grew by {grown} MiB");
     driver.send(&ToWorker::Shutdown { another_run: false });
     let ended = rx
         .recv_timeout(Duration::from_secs(60))
