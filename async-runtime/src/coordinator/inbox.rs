@@ -134,6 +134,11 @@ impl Driver {
     pub(crate) fn pump(&mut self) -> Result<(), RuntimeError> {
         loop {
             self.watch();
+            // What it watched may have ended the run (a split the driver cannot read either):
+            // its caller says so now, not after the next event, a heartbeat later.
+            if self.failure.is_some() {
+                return Ok(());
+            }
             if self.table.alive() == 0 {
                 // Nobody could finish the pass a stop waits for: it ends the run now, rather
                 // than after the wait for workers to come back.
