@@ -55,11 +55,10 @@ pub(crate) fn optimum_shown(
 /// The step of the run: `--step`, or the author's default for the optimizer, or one derived
 /// from the data for a linear model ([`default_step`]).
 pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
-    let chosen = spec.step.or(spec.algorithm.authors_step());
     if !spec.algorithm.is_linear() {
-        check_step_known(spec.step, spec.algorithm)?;
-        return Ok(chosen.unwrap_or_default());
+        return own_model_step(spec.step, spec.algorithm);
     }
+    let chosen = spec.step.or(spec.algorithm.authors_step());
     // Built here once to refuse an impossible choice before any worker starts, and to set the
     // default step in its metric; the optimizer builds its own from its settings.
     let metric = Metric::new(spec.precondition, &spec.loss, data)
@@ -70,11 +69,11 @@ pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
     Ok(chosen)
 }
 
-/// Refuses `algorithm`, of a model of its author's own type, without a step: neither `step`
-/// (`--step`) nor its author's default.
-pub fn check_step_known(step: Option<f64>, algorithm: Optimizer) -> Result<()> {
-    if algorithm.is_linear() || step.or(algorithm.authors_step()).is_some() {
-        return Ok(());
+/// The step of `algorithm`, a model of its author's own type: `step` (`--step`) or its
+/// author's default; a usage error without either.
+pub fn own_model_step(step: Option<f64>, algorithm: Optimizer) -> Result<f64> {
+    if let Some(step) = step.or(algorithm.authors_step()) {
+        return Ok(step);
     }
     bail_usage!(
         "{algorithm} needs --step: its model is of its author's own type, whose smoothness the \
