@@ -750,7 +750,7 @@ fn impossible_settings_are_one_clear_line() {
         assert_clear_error(&output, why);
     }
     std::fs::write(dir.join("one.svm"), "1 1:1\n").unwrap();
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let refused: [(&[&str], &str); 6] = [
         // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
         (
@@ -1864,7 +1864,7 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     )
     .unwrap();
     std::fs::write(dir.join("hosts"), "# the cluster\nhostA\n\nhostB\n").unwrap();
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     // Each worker reads its own split: only a file the launcher gave it with --data.
     let rows: String = (0..400)
         .map(|i| format!("{} 1:{}\n", i % 2, i % 7))
@@ -1977,7 +1977,7 @@ fn compare_on_one_remote_worker(dir: &Path, runs: &str, extra: &[&str]) -> (Outp
 #[test]
 fn compare_on_remote_workers_serves_every_run() {
     let dir = scratch("compare-remote");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let (compare, worker) = compare_on_one_remote_worker(&dir, "2", &["--updates", "200"]);
     assert!(
         compare.status.success(),
@@ -2017,7 +2017,7 @@ fn compare_on_remote_workers_serves_every_run() {
 #[test]
 fn the_join_hint_of_a_comparison_names_its_runs() {
     let dir = scratch("compare-join-hint");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let mut compare = Command::new(EXE)
         .args(["compare", "--algos", "sgd,asgd", "--workers", "1"])
@@ -2072,7 +2072,7 @@ fn the_join_hint_of_a_comparison_names_its_runs() {
 #[test]
 fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
     let dir = scratch("compare-not-run");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let extra = ["--updates", "100", "--join-timeout", "2"];
     let (compare, worker) = compare_on_one_remote_worker(&dir, "1", &extra);
     let stderr = String::from_utf8_lossy(&compare.stderr);
@@ -2098,7 +2098,7 @@ fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
 #[test]
 fn compare_names_the_runs_after_one_that_cannot_start() {
     let dir = scratch("compare-rest-not-run");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let worker = Command::new(EXE)
         .args(["worker", "--driver", &address, "--token-file", "token"])
@@ -2164,7 +2164,7 @@ fn compare_names_the_runs_after_one_that_cannot_start() {
 #[test]
 fn a_comparison_ending_early_dismisses_its_remote_workers() {
     let dir = scratch("compare-dismissed");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let worker = |runs: &str| {
         let mut worker = Command::new(EXE);
@@ -2207,6 +2207,12 @@ fn a_comparison_ending_early_dismisses_its_remote_workers() {
     );
 }
 
+/// Writes the run's token into `dir` as the file `token`, which the remote drivers and
+/// workers of these tests are given with `--token-file token`.
+fn token_in(dir: &Path) {
+    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+}
+
 /// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.
 fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
     remote_worker_with(address, name, cwd, &[])
@@ -2218,7 +2224,7 @@ fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
 #[test]
 fn two_workers_started_under_one_name_count_as_two() {
     let dir = scratch("one-name-two-workers");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let workers = [
         remote_worker(&address, "same", &dir),
@@ -2290,7 +2296,7 @@ fn remote_worker_with(
 /// returned, with the token only, where the relative path the workers are given leads nowhere.
 fn a_host_without_the_file(dir: &Path) -> PathBuf {
     std::fs::copy(test_support::data("a9a.xz"), dir.join("a9a.xz")).unwrap();
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(dir);
     let elsewhere = dir.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::copy(dir.join("token"), elsewhere.join("token")).unwrap();
@@ -2355,7 +2361,7 @@ fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
 #[test]
 fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     let dir = scratch("name-of-a-stopped-worker");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let worker = |name: &str| remote_worker(&address, name, &dir);
     let driver = Command::new(EXE)
@@ -2444,7 +2450,7 @@ fn signal(signal: &str, pid: u32) {
 #[test]
 fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
     let dir = scratch("stopped-mid-partition");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     // 5 M entries: the partitions of two workers are tens of megabytes, more than the sockets'
     // buffers between the driver and a worker that reads nothing.
     {
@@ -2598,7 +2604,7 @@ fn a_token_file_others_can_read_is_named_in_a_warning() {
 #[test]
 fn a_worker_whose_driver_could_not_start_is_told_so() {
     let dir = scratch("driver-not-started");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let worker = remote_worker_with(&address, "lonely", &dir, &["--reconnect", "60"]);
     let driver = run(
@@ -2671,7 +2677,7 @@ fn a_last_worker_that_cannot_read_its_split_says_why() {
 #[test]
 fn a_worker_whose_driver_was_killed_says_so_in_plain_words() {
     let dir = scratch("driver-killed-under-reconnect");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     let mut driver = Command::new(EXE)
         .args(["--algo", "asgd", "--updates", "100000000", "--time", "120"])
@@ -2726,7 +2732,7 @@ fn a_worker_whose_driver_was_killed_says_so_in_plain_words() {
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
     let dir = scratch("worker-first");
-    std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
+    token_in(&dir);
     let address = free_loopback_address();
     // A batch job's steps start together, and the driver binds only once its data is loaded.
     let worker = Command::new(EXE)
