@@ -316,6 +316,24 @@ fn parse_chunks(
     })
 }
 
+/// Parses `line`, line `line_no` of `path`, into `p` as [`parse_line`] does, its text checked
+/// for UTF-8 first; an error names the file and the line.
+pub(crate) fn parse_file_line(
+    line: &[u8],
+    line_no: usize,
+    path: &Path,
+    opts: &LoadOptions,
+    p: &mut Parsed,
+) -> Result<(), DataError> {
+    let error = |message: String| DataError::Parse {
+        path: path.to_path_buf(),
+        line: line_no,
+        message,
+    };
+    let text = std::str::from_utf8(line).map_err(|_| error(INVALID_UTF8.into()))?;
+    parse_line(text, opts, p).map_err(error)
+}
+
 /// Parses one line into `p`; blank and comment-only lines add nothing.
 pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
     if has_inner_carriage_return(line) {

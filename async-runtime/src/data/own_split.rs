@@ -13,7 +13,7 @@ use std::path::Path;
 use super::checksum::Checksummed;
 use super::error::DataError;
 use super::file::{self, within_budget};
-use super::libsvm::{self, parse_line, Parsed};
+use super::libsvm::{self, parse_file_line, Parsed};
 use super::lines::{line_error, LineReader};
 use super::partition::Partition;
 use super::shared::SplitOrder;
@@ -252,19 +252,12 @@ fn parse(
     order: &SplitOrder,
     into: &mut Parsed,
 ) -> Result<(), DataError> {
-    let error = |message: String| DataError::Parse {
-        path: path.to_path_buf(),
-        line: line_no,
-        message,
-    };
-    // Checked before skipping a comment line, as the driver's reader (which shipping uses)
-    // checks the whole text: the same file is refused whichever way it is read.
-    let text = std::str::from_utf8(line)
-        .map_err(|_| error("invalid UTF-8 (not a LIBSVM text file?)".into()))?;
-    if !is_row(line) {
+    // A comment line is skipped only as valid UTF-8, as the driver's reader (which shipping
+    // uses) checks the whole text: the same file is refused whichever way it is read.
+    if !is_row(line) && std::str::from_utf8(line).is_ok() {
         return Ok(());
     }
-    parse_line(text, &order.options, into).map_err(error)
+    parse_file_line(line, line_no, path, &order.options, into)
 }
 
 #[cfg(test)]

@@ -321,16 +321,8 @@ fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
             Ok(Some((_, text))) => text,
             _ => return found,
         };
-        let parsed = match std::str::from_utf8(text) {
-            Ok(text) => libsvm::parse_line(text, load, &mut row),
-            Err(_) => Err(libsvm::INVALID_UTF8.to_owned()),
-        };
-        if let Err(message) = parsed {
-            return DataError::Parse {
-                path: path.to_path_buf(),
-                line,
-                message,
-            };
+        if let Err(error) = libsvm::parse_file_line(text, line, path, load, &mut row) {
+            return error;
         }
         row.clear();
     }
