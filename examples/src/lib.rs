@@ -34,6 +34,7 @@ macro_rules! bail_usage {
 pub mod builtin;
 pub mod cli;
 pub mod compare;
+pub mod even_points;
 mod host;
 pub mod interrupt;
 pub mod job;

@@ -13,6 +13,7 @@ use asyncopt_runtime::data::{DataError, Dataset, LoadOptions, SharedFile, Shared
 use asyncopt_runtime::Driver;
 
 use super::{DataSource, JobSpec};
+use crate::even_points::EvenPoints;
 use crate::trace::{same_file, TracePoint};
 
 /// The lock file of a checkpoint folder, held by the run writing into it.
@@ -102,13 +103,12 @@ pub(super) fn resume(
 }
 
 /// Has the driver write checkpoints into the run's folder as the run goes, each with the trace
-/// so far (`earlier`, then the run's `points`).
+/// so far (`points`, a resumed run's first), of bounded size however long the run.
 pub(super) fn keep(
     spec: &JobSpec,
     driver: &mut Driver,
     identity: String,
-    points: &Rc<RefCell<Vec<TracePoint>>>,
-    earlier: &[TracePoint],
+    points: &Rc<RefCell<EvenPoints>>,
 ) {
     let checkpoint_dir = spec
         .checkpointing
@@ -126,12 +126,11 @@ pub(super) fn keep(
             every: every_s.map(Duration::from_secs_f64),
             job: identity,
         });
-        let (points, earlier) = (points.clone(), earlier.to_vec());
+        let points = points.clone();
         driver.checkpoint_annex(move || {
             // The trace so far (a resumed run's trace goes on from it), encoded on the
             // checkpoint's thread.
-            let mut taken = earlier.clone();
-            taken.extend_from_slice(&points.borrow());
+            let taken = points.borrow().to_vec();
             Box::new(move || serde_json::to_vec(&taken).expect("JSON of numbers"))
         });
     }

@@ -17,6 +17,7 @@ use super::model_memory::check_model_fits;
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of};
 use super::{JobSpec, Outcome};
+use crate::even_points::EvenPoints;
 use crate::model::TrainedModel;
 use crate::optimizer::Optimizer;
 use crate::progress::Progress;
@@ -42,12 +43,12 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let shared_file = data.origin().map(|file| file.path());
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
-    let recorder = Recorder::install(spec, &mut driver, &params, data, optimum);
-    checkpoints::keep(spec, &mut driver, identity, &recorder.points, &earlier);
+    let recorder = Recorder::install(spec, &mut driver, &params, data, optimum, earlier);
+    checkpoints::keep(spec, &mut driver, identity, &recorder.points);
     recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
     let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
     let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
-    let mut trace = recorder.trace(earlier);
+    let mut trace = recorder.trace();
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
     let objective = panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
@@ -213,25 +214,27 @@ fn stopped_preparing() -> anyhow::Error {
     .into()
 }
 
-/// What the observer shares with the run: the trace's points, a divergence it saw, the
-/// progress display and the stop rules' watch.
+/// What the observer shares with the run: the trace's points (thinned evenly on a long run),
+/// a divergence it saw, the progress display and the stop rules' watch.
 struct Recorder {
-    points: Rc<RefCell<Vec<TracePoint>>>,
+    points: Rc<RefCell<EvenPoints>>,
     diverged: Rc<RefCell<Option<String>>>,
     progress: Rc<RefCell<Progress>>,
     watch: Rc<RefCell<Watch>>,
 }
 
 impl Recorder {
-    /// Starts the progress display and the stop rules' watch, and observes every new model.
+    /// Starts the progress display and the stop rules' watch, and observes every new model;
+    /// the trace goes on from `earlier` (a resumed run's).
     fn install(
         spec: &JobSpec,
         driver: &mut Driver,
         params: &Params,
         data: &Arc<Dataset>,
         optimum: Option<f64>,
+        earlier: Vec<TracePoint>,
     ) -> Recorder {
-        let points = Rc::new(RefCell::new(Vec::new()));
+        let points = Rc::new(RefCell::new(earlier.into_iter().collect::<EvenPoints>()));
         let diverged = Rc::new(RefCell::new(None));
         let progress = Rc::new(RefCell::new(Progress::new(
             spec.algorithm.name(),
@@ -262,17 +265,15 @@ impl Recorder {
         }
     }
 
-    /// The run's trace: `earlier` (a resumed run's), then the points recorded, with the models
-    /// recorded between evaluations evaluated now, in time order.
-    fn trace(&self, earlier: Vec<TracePoint>) -> Trace {
-        let mut trace = Trace { points: earlier };
-        let mut points = self.points.take();
+    /// The run's trace: the points recorded (a resumed run's first), with the models recorded
+    /// between evaluations evaluated now, in time order.
+    fn trace(&self) -> Trace {
+        let mut points = self.points.take().into_vec();
         // A model the optimizer left of another shape than the data's panics here too.
         let recorded = panics::catch(|| self.watch.borrow_mut().evaluate_recorded());
         points.extend(recorded.unwrap_or_default());
         points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
-        trace.points.extend(points);
-        trace
+        Trace { points }
     }
 
     /// Keeps the models the run's divergence rule judges diverged out of its checkpoints, so
@@ -320,7 +321,7 @@ fn install_observer(
     algorithm: Optimizer,
     driver: &mut Driver,
     watch: Rc<RefCell<Watch>>,
-    points: Rc<RefCell<Vec<TracePoint>>>,
+    points: Rc<RefCell<EvenPoints>>,
     progress: Rc<RefCell<Progress>>,
     diverged: Rc<RefCell<Option<String>>>,
 ) {
