@@ -19,7 +19,7 @@ use crate::coordinator::{Barrier, Collected, Combine, Driver, WorkerInfo, Worker
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::history::History;
-use crate::protocol::Sample;
+use crate::protocol::{Sample, MAX_TASK_LIST};
 
 /// `broadcast!(x)`: publishes a version of `x`; `true` means the loop must end. Observers see
 /// the model: the variable the optimizer returns.
@@ -272,6 +272,10 @@ fn task_spec<'a, C: Serialize>(
         )));
         return None;
     }
+    if let Some(error) = beyond_task_lists(site) {
+        cx.fail(error);
+        return None;
+    }
     *encoded = encode_captures(cx, site.task, site.captures)?;
     match cx.resolve_reads(site.task, site.reads) {
         Ok((reads, versions)) => Some(TaskSpec {
@@ -287,6 +291,34 @@ fn task_spec<'a, C: Serialize>(
             None
         }
     }
+}
+
+/// A site whose task order would hold a list longer than a worker decodes
+/// ([`MAX_TASK_LIST`]): refused here, by name, or each worker would refuse its order as a
+/// malformed frame. The versions shipped are at most one per read, so reads and history tables
+/// are what to count.
+fn beyond_task_lists<C>(site: &Site<'_, C>) -> Option<RuntimeError> {
+    let (reads, tables) = (site.reads.len(), site.histories.len());
+    let (count, what, instead) = if reads > MAX_TASK_LIST {
+        (
+            reads,
+            "broadcast reads",
+            "broadcast one variable that holds them together",
+        )
+    } else if tables > MAX_TASK_LIST {
+        (
+            tables,
+            "History tables",
+            "keep the entries in fewer, wider tables",
+        )
+    } else {
+        return None;
+    };
+    Some(RuntimeError::Config(format!(
+        "reduce! `{}` has {count} {what}, more than the {MAX_TASK_LIST} a task order carries \
+         to a worker: {instead}",
+        site.task
+    )))
 }
 
 /// `reduce!` without a barrier: runs the task on every partition and combines the results.

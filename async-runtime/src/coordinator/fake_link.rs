@@ -1160,6 +1160,40 @@ fn a_history_table_shorter_than_the_data_ends_the_run_before_any_task() {
 }
 
 #[test]
+fn a_site_reading_more_than_a_task_order_carries_ends_the_run_naming_it_and_the_bound() {
+    // A worker decodes at most MAX_TASK_LIST reads (and versions, history tables) per order:
+    // the driver sent such an order anyway, and every worker refused it as a malformed frame.
+    let script: Script = Box::new(|_, _| panic!("no task is sent"));
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["many"]);
+    driver.versions.publish("w", vec![1; 8]);
+    let data = data();
+    let reads = vec![crate::__private::read("w"); crate::protocol::MAX_TASK_LIST + 1];
+    let site = crate::__private::Site {
+        source: crate::__private::Source::all(&data),
+        task: "many",
+        captures: &(),
+        reads: &reads,
+        histories: &[],
+        one_off: false,
+    };
+    let out = crate::__private::reduce_sync(&mut driver, site, |_: u8, _: u8| 0.0_f64);
+    assert!(out.is_none(), "the loop ends");
+    let failure = driver.failure().expect("the run failed").to_string();
+    assert!(
+        failure.contains("`many` has 4097 broadcast reads, more than the 4096"),
+        "{failure}"
+    );
+    let tasks = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter(|(_, m)| matches!(m, ToWorker::Task(_)))
+        .count();
+    assert_eq!(tasks, 0);
+}
+
+#[test]
 fn a_stop_does_not_wait_longer_than_its_bound_for_the_next_top() {
     let (mut driver, stop) = stoppable_with_hourly_checkpoints();
     assert!(!driver.checkpoint_due(), "the top of a long pass");
