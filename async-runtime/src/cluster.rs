@@ -207,7 +207,7 @@ impl ClusterConfig {
         if self.token.is_none() && !crate::transport::is_loopback(&self.bind) {
             return Err(RuntimeError::Config(format!(
                 "refusing to listen on {} without a token: any host could join the run; \
-                 give one with --token-file",
+                 give the run a token",
                 self.bind
             )));
         }

@@ -245,8 +245,8 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<Served, RuntimeE
         let driver = crate::protocol::peer_text(&options.driver);
         return Err(RuntimeError::Config(format!(
             "refusing to join {driver} without a token: a driver beyond loopback admits only \
-             workers holding its token, and any peer there could pretend to be it; give the \
-             run's token with --token-file"
+             workers holding its token, and any peer there could pretend to be it; give this \
+             worker the token its driver holds"
         )));
     }
     let mut tries = Tries::new(&options.driver, options.reconnect);
@@ -682,7 +682,7 @@ impl Worker {
                             "{reason}: this worker answers nothing to {}{}",
                             self.options.driver,
                             if self.options.token.is_none() {
-                                " (give the run's token with --token-file)"
+                                " (it holds no token: give it the one its driver holds)"
                             } else {
                                 ""
                             }
@@ -768,7 +768,7 @@ impl Worker {
                 self.outbox.push(ToDriver::DataFailed {
                     partition: order.partition,
                     message: "a worker without a token reads no file a driver names \
-                              (give it and its driver --token-file, or ship the data)"
+                              (give it and its driver the run's token, or ship the data)"
                         .into(),
                 });
                 return Next::Continue;

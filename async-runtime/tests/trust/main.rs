@@ -1430,8 +1430,9 @@ fn fake_refusal_is_one_bounded_line() {
 /// A worker without a token holds the public loopback token, which any peer holds too, and no
 /// real driver beyond loopback admits it (one listening there needs a token): whatever answers
 /// it at such an address is a peer that could pretend to be its driver, admit it and order it
-/// to read files of its host and report their lines. It refuses to start, naming the flag, and
-/// never connects. (`tcp://0.0.0.0:PORT` is not loopback by its name, and reaches the fake
+/// to read files of its host and report their lines. It refuses to start, saying it needs the
+/// token, and never connects; in words that fit a program of an author's own, which may have no
+/// `--token-file` flag. (`tcp://0.0.0.0:PORT` is not loopback by its name, and reaches the fake
 /// driver on 127.0.0.1 of this host.)
 fn tokenless_worker_stays_on_loopback() {
     let (endpoint, connections) = wire::refusing_driver("go away");
@@ -1441,7 +1442,8 @@ fn tokenless_worker_stays_on_loopback() {
     let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
     match ended {
         Err(RuntimeError::Config(reason)) => {
-            assert!(reason.contains("--token-file"), "{reason}")
+            assert!(reason.contains("the token its driver holds"), "{reason}");
+            assert!(!reason.contains("--"), "names a flag: {reason}")
         }
         other => panic!("expected a refusal to start, got {other:?}"),
     }
