@@ -38,5 +38,7 @@ pub use smoothness::{
 };
 pub use svrg::{asvrg, svrg, svrg_correction};
 
-/// The model: one weight per feature.
+/// The linear model: one weight per feature, scored by the run's [`Loss`]. A model that is not
+/// linear keeps its parameters in a type of its own, even when they are one flat vector (a
+/// network's weights): the toolkit reads every `Model` as linear weights.
 pub type Model = ndarray::Array1<f64>;

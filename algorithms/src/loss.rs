@@ -148,14 +148,18 @@ impl Loss {
 }
 
 /// A model of another length than the data's features is an author's bug (a model built for
-/// the data without `--bias`, or from `dim() - 1`): said with both lengths, not as an index
-/// out of bounds deep in the sparse rows (and not at all there for a model too long).
+/// the data without `--bias`, or from `dim() - 1`, or a network's flat parameters returned as
+/// a `Model`): said with both lengths, not as an index out of bounds deep in the sparse rows
+/// (and not at all there for a model too long), and with the way out for a model that is not
+/// linear.
 #[track_caller]
 fn check_len(rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) {
     assert!(
         w.len() == rows.dim(),
         "the model has {} weights but the data has {} features: a linear model needs one \
-         weight per feature, `Model::zeros(data.dim())` (the bias column of --bias included)",
+         weight per feature, `Model::zeros(data.dim())` (the bias column of --bias included); \
+         the parameters of a model that is not linear (a network's) go in a type of its own, \
+         trained with the toolkit's `Optimizer::of_model`",
         w.len(),
         rows.dim()
     );
@@ -464,6 +468,11 @@ mod tests {
                             "the model has {len} weights but the data has 4 features"
                         )),
                         "{which}, {len} weights: {message}"
+                    );
+                    // An author whose flat vector holds a network's parameters learns the way out.
+                    assert!(
+                        message.contains("`Optimizer::of_model`"),
+                        "{which}: {message}"
                     );
                 }
             }

@@ -293,7 +293,10 @@ impl Optimizer {
     /// A synchronous optimizer of a linear model, named `name` (as `--algo` spells it); its
     /// default step is 1/L_b (see [`default_step`](crate::job::default_step)). An optimizer
     /// that returns another type than [`Model`] (a `Vec<f64>`, a matrix, a struct) joins with
-    /// [`of_model`](Optimizer::of_model) instead, its type implementing [`Trainable`].
+    /// [`of_model`](Optimizer::of_model) instead, its type implementing [`Trainable`]. So does
+    /// one of a model that is not linear even when its parameters are one `Array1<f64>` (a
+    /// network's, flattened): the toolkit scores a [`Model`] as one weight per feature under
+    /// the run's loss, so it wraps them in a struct of its own.
     pub const fn new(name: &'static str, run: RunFn) -> Optimizer {
         Optimizer {
             name,
