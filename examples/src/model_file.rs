@@ -31,6 +31,7 @@
 //! objective the run's settings.
 
 mod budget;
+mod field;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -87,25 +88,32 @@ pub struct DataInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedModel {
     /// Always [`FORMAT`].
+    #[serde(deserialize_with = "field::format")]
     pub format: String,
     /// The layout's version, [`VERSION`].
+    #[serde(deserialize_with = "field::version")]
     pub version: u32,
     /// `least-squares` or `logistic`.
+    #[serde(deserialize_with = "field::loss")]
     pub loss: String,
     /// The L2 weight of the objective.
+    #[serde(deserialize_with = "field::lambda")]
     pub lambda: f64,
     /// Features of the data, without the bias feature.
+    #[serde(deserialize_with = "field::features")]
     pub features: usize,
     /// The value of the constant feature appended to every row, if any.
+    #[serde(default, deserialize_with = "field::bias")]
     pub bias: Option<f64>,
     /// The training data.
+    #[serde(deserialize_with = "field::data")]
     pub data: DataInfo,
     /// The run's settings, as in its summary (what they take in memory counted against the
     /// memory budget as they are read).
     #[serde(deserialize_with = "budget::settings")]
     pub settings: serde_json::Value,
     /// The training objective of these weights (NaN after a divergence, written as null).
-    #[serde(deserialize_with = "null_as_nan")]
+    #[serde(deserialize_with = "field::objective")]
     pub objective: f64,
     /// One weight per feature, then the bias feature's (a linear model).
     #[serde(
@@ -484,12 +492,6 @@ fn check_header(path: &Path, format: &str, version: u32) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// JSON has no NaN or infinity, which serde_json writes as null: a diverged run's model file
-/// reads back, and [`SavedModel::read`] can say what it holds.
-fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 #[cfg(test)]
@@ -912,6 +914,37 @@ mod tests {
             unlabelled.contains("is not a model file: missing field `version`"),
             "{unlabelled}"
         );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_or_range_is_named_in_one_line() {
+        // serde_json said where the text failed, not which field: `invalid type: string "8",
+        // expected usize at line 1 column 98`.
+        let text = serde_json::to_string(&saved(vec![1.0], None)).unwrap();
+        for (from, to, field) in [
+            ("\"features\":1", "\"features\":\"8\"", "features"),
+            ("\"features\":1", "\"features\":-1", "features"),
+            ("\"version\":1", "\"version\":1000000000000", "version"),
+            ("\"objective\":1.0", "\"objective\":1e999", "objective"),
+            ("\"lambda\":0.0", "\"lambda\":\"0\"", "lambda"),
+            ("\"rows\":1", "\"rows\":-5", "data"),
+            ("\"bias\":null", "\"bias\":true", "bias"),
+        ] {
+            assert!(text.contains(from), "{text}");
+            let error = format!(
+                "{:#}",
+                refusal(read_text(&text.replacen(from, to, 1), "field", 10))
+            );
+            assert!(
+                error.contains(&format!("is not a model file: `{field}`: "))
+                    && error.matches(" at line ").count() == 1
+                    && !error.contains('\n'),
+                "{to}: {error}"
+            );
+        }
+        // A file without a bias field reads as one without a bias, as before.
+        let unbiased = text.replacen("\"bias\":null,", "", 1);
+        assert_eq!(read_text(&unbiased, "no-bias", 10).unwrap().bias, None);
     }
 
     #[test]
