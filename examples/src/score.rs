@@ -54,7 +54,28 @@ pub struct Evaluation {
 }
 
 /// What `predict` writes: one row per data row, the line of the data file it was read from,
-/// then named columns.
+/// then named columns. A program of its own reads them as numbers, a model file scored as
+/// `predict` scores it:
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// use async_train::{model_file::SavedModel, optimizer::Registry, score::Scorer};
+/// use asyncopt_algorithms::{Loss, Params};
+/// use asyncopt_runtime::data::{Dataset, Features};
+///
+/// let x = ndarray::Array2::from_shape_vec((2, 1), vec![1.0, 2.0])?;
+/// let data = Dataset::new("two", Features::Dense(x), ndarray::array![2.0, 4.0])?;
+/// let params = Params::new(Loss::Ridge { lambda: 0.0 });
+/// let saved = SavedModel::linear("mine", &ndarray::array![2.0], &data, None, &params)?;
+/// // In a program: SavedModel::read, then load_numbered_rows of the data file.
+/// let registry = Registry::with(&[]).map_err(anyhow::Error::msg)?;
+/// let scorer = Scorer::of(&saved, "m.json".as_ref(), &registry)?;
+/// let predictions = scorer.predict(&data, &[1, 2])?;
+/// assert_eq!(predictions.columns, ["prediction"]);
+/// assert_eq!((predictions.lines(), predictions.row(1)), (&[1, 2][..], &[4.0][..]));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, PartialEq)]
 pub struct Predictions {
     /// The columns' names (the line's not among them).
@@ -69,6 +90,20 @@ impl Predictions {
     /// Rows predicted.
     pub fn rows(&self) -> usize {
         self.lines.len()
+    }
+
+    /// The 1-based line of the data file each row was read from.
+    pub fn lines(&self) -> &[usize] {
+        &self.lines
+    }
+
+    /// Row `i`'s values, one per column.
+    ///
+    /// # Panics
+    /// If `i` is not below [`rows`](Predictions::rows).
+    pub fn row(&self, i: usize) -> &[f64] {
+        let width = self.columns.len();
+        &self.values[i * width..(i + 1) * width]
     }
 
     /// As CSV: a header, then a line per row, its data line first (blank and comment lines,
