@@ -929,6 +929,8 @@ mod tests {
             ("\"lambda\":0.0", "\"lambda\":\"0\"", "lambda"),
             ("\"rows\":1", "\"rows\":-5", "data"),
             ("\"bias\":null", "\"bias\":true", "bias"),
+            ("\"weights\":[1.0]", "\"weights\":[\"1\"]", "weights"),
+            ("\"weights\":[1.0]", "\"weights\":[1e400]", "weights"),
         ] {
             assert!(text.contains(from), "{text}");
             let error = format!(

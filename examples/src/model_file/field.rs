@@ -7,14 +7,17 @@ use serde::{Deserialize, Deserializer};
 
 /// `T` read as `field`, its error prefixed by the field's name.
 fn named<'de, T: Deserialize<'de>, D: Deserializer<'de>>(field: &str, d: D) -> Result<T, D::Error> {
-    T::deserialize(d).map_err(|e| {
-        let message = e.to_string();
-        // serde_json adds the position again to the error made here: said once.
-        let message = message
-            .rfind(" at line ")
-            .map_or(message.as_str(), |at| &message[..at]);
-        D::Error::custom(format_args!("`{field}`: {message}"))
-    })
+    T::deserialize(d).map_err(|e| in_field(field, e))
+}
+
+/// `error`, met in `field`, as an error that names it.
+pub(super) fn in_field<E: Error>(field: &str, error: impl std::fmt::Display) -> E {
+    let message = error.to_string();
+    // serde_json adds the position again to the error made here: said once.
+    let message = message
+        .rfind(" at line ")
+        .map_or(message.as_str(), |at| &message[..at]);
+    E::custom(format_args!("`{field}`: {message}"))
 }
 
 macro_rules! fields {
