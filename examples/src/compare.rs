@@ -57,9 +57,13 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         if crate::interrupt::requested() {
             kept_by_signal = true;
             if outcomes.is_empty() {
-                return Err(
-                    crate::cli::Interrupted("stopped by a signal before any run".into()).into(),
-                );
+                // Only the shared optimum comes before the first run.
+                return Err(crate::cli::Interrupted(
+                    "stopped by a signal while the comparison was being prepared; nothing was \
+                     trained"
+                        .into(),
+                )
+                .into());
             }
             // The table says which runs are missing, and why.
             let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();

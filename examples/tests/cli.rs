@@ -3735,9 +3735,31 @@ fn a_terminal_sees_the_data_file_read_and_its_optimum_computed() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
+    ctrl_c_while_preparing(
+        "ctrl-c-preparing",
+        &[],
+        "stopped by a signal while the run was being prepared; nothing was trained",
+    );
+}
+
+/// As for one run: a comparison stopped while its shared optimum is computed names that phase.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_a_comparison_is_prepared_names_the_preparation() {
+    ctrl_c_while_preparing(
+        "ctrl-c-preparing-compare",
+        &["compare", "--algos", "sgd,asgd"],
+        "stopped by a signal while the comparison was being prepared; nothing was trained",
+    );
+}
+
+/// Runs `async-train COMMAND --data chain.svm ...` on a terminal, signals it once the optimum's
+/// spinner shows, and checks its last line is `last_line`.
+#[cfg(unix)]
+fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str) {
     use std::io::Read as _;
     use std::os::unix::process::CommandExt;
-    let dir = scratch("ctrl-c-preparing");
+    let dir = scratch(scratch_name);
     // A chain of differences: its exact optimum takes the solver seconds (thousands of
     // iterations on a 2000 x 2000 system), far longer than the signal takes to arrive.
     let d = 2000;
@@ -3756,6 +3778,7 @@ fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
     let (leader, follower) = pseudo_terminal();
     // On a terminal the optimum's spinner says when the preparation is under way.
     let driver = Command::new(EXE)
+        .args(command)
         .args([
             "--data",
             "chain.svm",
@@ -3800,11 +3823,7 @@ fn ctrl_c_while_the_run_is_prepared_names_the_preparation() {
     // The last line, past the spinner's redraws (each erases the line it is drawn on).
     let last = terminal.trim_end().lines().last().unwrap_or_default();
     let last = last.rsplit("\u{1b}[2K").next().unwrap_or_default();
-    assert_eq!(
-        last.trim(),
-        "stopped by a signal while the run was being prepared; nothing was trained",
-        "{terminal:?}"
-    );
+    assert_eq!(last.trim(), last_line, "{terminal:?}");
     assert!(
         !terminal.contains("waiting for the workers"),
         "{terminal:?}"
