@@ -14,6 +14,16 @@ use crate::trace::TracePoint;
 /// and space a ten-hour run's trace about two seconds apart.
 pub const MAX_KEPT: usize = 1 << 14;
 
+/// Drops every other entry of `items`, oldest first: the first, third, ... stay, so entries
+/// spaced evenly stay so at twice the spacing.
+pub(crate) fn halve<T>(items: &mut Vec<T>) {
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        index % 2 == 1
+    });
+}
+
 /// A run's evaluation points, thinned evenly past a bound.
 #[derive(Debug, Clone)]
 pub struct EvenPoints {
@@ -57,12 +67,8 @@ impl EvenPoints {
             return;
         }
         if self.kept.len() >= self.most {
-            // The first, third, ... stay: at the doubled stride, `index` still falls on it.
-            let mut at = 0;
-            self.kept.retain(|_| {
-                at += 1;
-                at % 2 == 1
-            });
+            // At the doubled stride, `index` still falls on it.
+            halve(&mut self.kept);
             self.stride *= 2;
         }
         self.latest = None;

@@ -270,12 +270,8 @@ impl Watch {
         // the byte bound: the trace of such a run comes from the evaluations alone.
         let most = (RECORDED_BYTES / bytes.max(1)).clamp(2, MAX_RECORDED);
         if self.recorded.len() >= most {
-            // The first, third, ... stay: the one recorded now comes one new spacing later.
-            let mut index = 0;
-            self.recorded.retain(|_| {
-                index += 1;
-                index % 2 == 1
-            });
+            // The one recorded now comes one new spacing later.
+            crate::even_points::halve(&mut self.recorded);
             self.record_every_s *= 2.0;
         }
         self.recorded.push((at, w.to_owned()));
