@@ -31,7 +31,6 @@
 //! objective the run's settings.
 
 mod budget;
-mod field;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,36 +83,30 @@ pub struct DataInfo {
 /// weights and JSON values are counted as they are read against the default memory budget
 /// ([`LoadOptions::DEFAULT_MAX_DIM`] features), which an error beyond it names as the default;
 /// [`SavedModel::deserialize_within`] takes another. Only [`read()`](SavedModel::read) and
-/// [`SavedModel::read_within`] also check what the model says (its format, loss, weights).
+/// [`SavedModel::read_within`] also check what the model says (its format, loss, weights),
+/// and name a field of the wrong type by its path (`data.rows`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedModel {
     /// Always [`FORMAT`].
-    #[serde(deserialize_with = "field::format")]
     pub format: String,
     /// The layout's version, [`VERSION`].
-    #[serde(deserialize_with = "field::version")]
     pub version: u32,
     /// `least-squares` or `logistic`.
-    #[serde(deserialize_with = "field::loss")]
     pub loss: String,
     /// The L2 weight of the objective.
-    #[serde(deserialize_with = "field::lambda")]
     pub lambda: f64,
     /// Features of the data, without the bias feature.
-    #[serde(deserialize_with = "field::features")]
     pub features: usize,
     /// The value of the constant feature appended to every row, if any.
-    #[serde(default, deserialize_with = "field::bias")]
     pub bias: Option<f64>,
     /// The training data.
-    #[serde(deserialize_with = "field::data")]
     pub data: DataInfo,
     /// The run's settings, as in its summary (what they take in memory counted against the
     /// memory budget as they are read).
     #[serde(deserialize_with = "budget::settings")]
     pub settings: serde_json::Value,
     /// The training objective of these weights (NaN after a divergence, written as null).
-    #[serde(deserialize_with = "field::objective")]
+    #[serde(deserialize_with = "null_as_nan")]
     pub objective: f64,
     /// One weight per feature, then the bias feature's (a linear model).
     #[serde(
@@ -326,7 +319,10 @@ impl SavedModel {
         // first bytes rather than read whole.
         let capped = budget::Capped::new(file, budget);
         let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::new(capped));
-        let parsed = SavedModel::deserialize_within(&mut json, max_features)
+        // serde_json's error says where in the text it failed, not which field to fix.
+        let mut track = serde_path_to_error::Track::new();
+        let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
+        let parsed = SavedModel::deserialize_within(tracked, max_features)
             .and_then(|model| json.end().map(|()| model));
         let model: SavedModel = match parsed {
             Ok(model) => model,
@@ -339,7 +335,11 @@ impl SavedModel {
                         check_header(path, &header.format, header.version)?;
                     }
                 }
-                return Err(e).with_context(|| format!("{} is not a model file", path.display()));
+                bail!(
+                    "{} is not a model file: {}{e}",
+                    path.display(),
+                    field_of(&track.path())
+                );
             }
         };
         check_header(path, &model.format, model.version)?;
@@ -459,6 +459,22 @@ impl SavedModel {
             ..LoadOptions::default()
         }
     }
+}
+
+/// The objective, null read as NaN: JSON has no NaN or infinity, which serde_json writes as
+/// null, so a diverged run's model file reads back and [`SavedModel::read`] can say what it
+/// holds.
+fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// The field an error was met in (`data.rows`, `weights[3]`), to put before it; nothing for
+/// the document itself (a missing field). Escaped: a key of `settings` may hold a line break.
+fn field_of(path: &serde_path_to_error::Path) -> String {
+    if path.iter().len() == 0 {
+        return String::new();
+    }
+    format!("`{}`: ", path.to_string().escape_debug())
 }
 
 /// The fields that say what a JSON file is, whatever its other fields.
@@ -668,8 +684,8 @@ mod tests {
         let error = refusal(read_text(&text, "many", 100));
         assert!(
             error.contains(
-                "is not a model file: more than 101 weights exceed the memory budget of 100 \
-                 features and a bias"
+                "is not a model file: `weights`: more than 101 weights exceed the memory budget \
+                 of 100 features and a bias"
             ),
             "{error}"
         );
@@ -696,17 +712,22 @@ mod tests {
             let error = refusal(read_text(&with_text(&model, "[]", own), "own-huge", 1000));
             assert!(
                 error.starts_with(&std::env::temp_dir().display().to_string())
+                    && error.contains("is not a model file: `own")
                     && error.contains(beyond)
                     && !error.contains('\n'),
                 "{error}"
             );
         }
         let mut wordy = saved(Vec::new(), Some(serde_json::json!(1)));
-        wordy.settings["notes"] = "x".repeat(budget::JSON_FLOOR).into();
+        // Its path said on one line, whatever the key.
+        wordy.settings["my\nnotes"] = "x".repeat(budget::JSON_FLOOR).into();
         let text = serde_json::to_string(&wordy).unwrap();
         let error = refusal(read_text(&text, "settings-huge", 1000));
         assert!(
-            error.contains(&beyond.replace("`own`", "`settings`")),
+            error.contains(&format!(
+                "`settings.my\\nnotes`: {}",
+                beyond.replace("`own`", "`settings`")
+            )) && !error.contains('\n'),
             "{error}"
         );
         // The same within the default budget; a model of its own type of 100 numbers, or a
@@ -927,10 +948,12 @@ mod tests {
             ("\"version\":1", "\"version\":1000000000000", "version"),
             ("\"objective\":1.0", "\"objective\":1e999", "objective"),
             ("\"lambda\":0.0", "\"lambda\":\"0\"", "lambda"),
-            ("\"rows\":1", "\"rows\":-5", "data"),
+            // A nested field by its path: the wrapper of each field said only `data`.
+            ("\"rows\":1", "\"rows\":-5", "data.rows"),
+            ("\"name\":\"test\"", "\"name\":7", "data.name"),
             ("\"bias\":null", "\"bias\":true", "bias"),
-            ("\"weights\":[1.0]", "\"weights\":[\"1\"]", "weights"),
-            ("\"weights\":[1.0]", "\"weights\":[1e400]", "weights"),
+            ("\"weights\":[1.0]", "\"weights\":[\"1\"]", "weights[0]"),
+            ("\"weights\":[1.0]", "\"weights\":[1.0,1e400]", "weights[1]"),
         ] {
             assert!(text.contains(from), "{text}");
             let error = format!(

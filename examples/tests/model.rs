@@ -628,10 +628,13 @@ fn a_model_whose_own_form_exceeds_the_memory_budget_is_refused_as_it_is_read() {
         let args = ["evaluate", "--model", "own.json", "--data", "small.libsvm"];
         run(&[&args[..], budget].concat(), &dir)
     };
+    // Named by the path of the value where the budget ran out.
+    let refused = evaluate(&["--max-features", "1000"]);
+    assert_clear_error(&refused, "own.json is not a model file: `own[");
     assert_clear_error(
-        &evaluate(&["--max-features", "1000"]),
-        "own.json is not a model file: values in `own` taking more than 16777216 bytes in \
-         memory exceed the memory budget of 1000 features and a bias",
+        &refused,
+        "]`: values in `own` taking more than 16777216 bytes in memory exceed the memory budget \
+         of 1000 features and a bias",
     );
     // Within the default budget it is read, and then found to be no model of this program's.
     assert_clear_error(

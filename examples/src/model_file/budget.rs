@@ -170,11 +170,7 @@ pub(super) fn weights<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Er
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
             let max = self.0.weights();
             let mut weights = Vec::new();
-            let mut next = || {
-                seq.next_element::<Option<f64>>()
-                    .map_err(|e| super::field::in_field("weights", e))
-            };
-            while let Some(w) = next()? {
+            while let Some(w) = seq.next_element::<Option<f64>>()? {
                 if weights.len() == max {
                     return Err(self.0.exceeded(format_args!("more than {max} weights")));
                 }
