@@ -47,6 +47,7 @@ pub mod own_split;
 pub mod partition;
 mod scan;
 pub mod shared;
+mod shipped;
 pub mod split;
 mod text;
 

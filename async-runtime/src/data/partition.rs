@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{Dataset, Rows};
 use super::error::DataError;
+use super::shipped::{DatasetSeed, Wire};
 use super::split::{assign_blocks, file_blocks, row_blocks, RowRanges};
 
 /// One part of a dataset: a subset of its rows, with their global ids.
@@ -36,18 +37,31 @@ struct PartitionRepr {
     global_ids: Vec<u64>,
 }
 
-/// Decoded field by field, its row ids at most one per row decoded before them: a count
-/// declared past that (a byte per id on the wire, 8 in memory) is refused before it is built.
+/// Decoded field by field, its rows within what the frame can hold (see `shipped`) and its
+/// row ids at most one per row decoded before them: a count declared past that (a byte per id
+/// on the wire, 8 in memory) is refused before it is built.
 impl<'de> Deserialize<'de> for PartitionRepr {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const FIELDS: &[&str] = &["id", "seed", "rows", "global_ids"];
-        deserializer.deserialize_struct("Partition", FIELDS, ReprVisitor)
+        let why = std::cell::Cell::new(None);
+        serde::de::DeserializeSeed::deserialize(ReprVisitor(Wire::new(None, &why)), deserializer)
     }
 }
 
-struct ReprVisitor;
+struct ReprVisitor<'a>(Wire<'a>);
 
-impl<'de> serde::de::Visitor<'de> for ReprVisitor {
+impl<'de> serde::de::DeserializeSeed<'de> for ReprVisitor<'_> {
+    type Value = PartitionRepr;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        const FIELDS: &[&str] = &["id", "seed", "rows", "global_ids"];
+        deserializer.deserialize_struct("Partition", FIELDS, self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ReprVisitor<'_> {
     type Value = PartitionRepr;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +76,9 @@ impl<'de> serde::de::Visitor<'de> for ReprVisitor {
         let missing = |at: usize| A::Error::invalid_length(at, &"4 fields of a partition");
         let id = seq.next_element()?.ok_or_else(|| missing(0))?;
         let seed = seq.next_element()?.ok_or_else(|| missing(1))?;
-        let rows: Dataset = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let rows = seq
+            .next_element_seed(DatasetSeed(self.0))?
+            .ok_or_else(|| missing(2))?;
         let ids = crate::bounded::AtMost::new(rows.n_rows());
         let global_ids = seq.next_element_seed(ids)?.ok_or_else(|| missing(3))?;
         Ok(PartitionRepr {
@@ -176,6 +192,18 @@ impl Partition {
             rows,
             global_ids,
         })
+    }
+
+    /// Decodes a partition shipped as `bytes` (postcard), its arrays bounded by what `bytes`
+    /// can hold; the error says what is wrong with it.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Partition, String> {
+        use serde::de::DeserializeSeed;
+        let why = std::cell::Cell::new(None);
+        let mut decoder = postcard::Deserializer::from_bytes(bytes);
+        let repr = ReprVisitor(Wire::new(Some(bytes.len()), &why))
+            .deserialize(&mut decoder)
+            .map_err(|e| why.take().unwrap_or_else(|| e.to_string()))?;
+        Partition::try_from(repr).map_err(|e| e.to_string())
     }
 
     /// The partition's id (`0..parts`).

@@ -131,7 +131,7 @@ impl Executor {
     /// large partition must not stop the heartbeats. Its bytes are freed, and no longer
     /// counted as `arriving`, before the answer.
     fn decode(&mut self, partition: u32, bytes: Vec<u8>, arriving: Held) -> ToDriver {
-        let decoded = postcard::from_bytes::<Partition>(&bytes);
+        let decoded = Partition::decode(&bytes);
         drop((bytes, arriving));
         match decoded {
             Ok(decoded) if decoded.id() == partition => self.own(decoded),

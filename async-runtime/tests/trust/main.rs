@@ -135,6 +135,10 @@ fn main() {
             row_ids_beyond_rows_are_refused,
         ),
         (
+            "a_drivers_sparse_partition_declaring_more_nonzeros_than_its_frame_holds_is_refused",
+            sparse_indices_beyond_the_frame_are_refused,
+        ),
+        (
             "a_handshake_recorded_and_replayed_is_refused",
             replayed_handshake_is_refused,
         ),
@@ -1912,14 +1916,6 @@ fn bloated_orders_are_refused() {
 /// worker decoded them all (256 MiB) before it found one id per row was wanted. Now the ids
 /// decode up to the rows' count, and the partition is refused having cost its frame.
 fn row_ids_beyond_rows_are_refused() {
-    use asyncopt_runtime::protocol::{ToDriver, ToWorker};
-    let token = Token::random();
-    let (listener, endpoint) = wire::TokenDriver::listen();
-    let mut options = worker_of(endpoint);
-    options.token = Some(token.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
-    let mut driver = wire::TokenDriver::admit(&listener, &token);
     let row = Dataset::new(
         "d",
         Features::Dense(Array2::zeros((1, 1))),
@@ -1930,6 +1926,62 @@ fn row_ids_beyond_rows_are_refused() {
     let ids = vec![1u8; 32 << 20];
     let body = postcard::to_allocvec(&(0u32, 0u64, &row, &ids)).expect("encodes");
     drop(ids);
+    let (refused, grown) = hostile_partition(body);
+    assert!(refused.contains("does not decode"), "{refused}");
+    assert!(grown < 160, "grew by {grown} MiB");
+}
+
+/// A driver holding the token ships a sparse partition of one row whose row pointers declare
+/// 32 million nonzeros, followed by their column indices, a byte each on the wire (32 MiB)
+/// and 8 in memory: the worker decoded them all (256 MiB) before sprs checked them against
+/// the values, absent. Now the nonzeros a frame can hold (a value of 8 bytes each) bound the
+/// row pointers, and the partition is refused before any index decodes, saying why.
+fn sparse_indices_beyond_the_frame_are_refused() {
+    #[derive(Serialize)]
+    struct Csr {
+        storage: sprs::CompressedStorage,
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: serde_bytes::ByteBuf,
+        data: Vec<f64>,
+    }
+    #[derive(Serialize)]
+    enum Kind {
+        Sparse(Csr),
+    }
+    let nonzeros = 32 << 20;
+    let features = Kind::Sparse(Csr {
+        storage: sprs::CompressedStorage::CSR,
+        nrows: 1,
+        ncols: 1,
+        indptr: vec![0, nonzeros],
+        // As a list of bytes: a length, then 0s, the varints of as many column indices.
+        indices: vec![0u8; nonzeros].into(),
+        data: Vec::new(),
+    });
+    let rows = ("d", features, Array1::<f64>::zeros(1));
+    let body = postcard::to_allocvec(&(0u32, 0u64, rows, [0u64])).expect("encodes");
+    let (refused, grown) = hostile_partition(body);
+    assert!(
+        refused.contains("nonzeros cannot fit in the frame"),
+        "{refused}"
+    );
+    assert!(grown < 160, "grew by {grown} MiB");
+}
+
+/// Ships `body` as partition 0 to a worker admitted by a driver holding the token: the
+/// worker's refusal, and how much this process's peak resident memory grew meanwhile (the
+/// worker is a thread of it).
+fn hostile_partition(body: Vec<u8>) -> (String, u64) {
+    use asyncopt_runtime::protocol::{ToDriver, ToWorker};
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    let mut driver = wire::TokenDriver::admit(&listener, &token);
     let sealed = driver.seal(&ToWorker::Partition {
         dataset: 1,
         partition: 0,
@@ -1953,11 +2005,10 @@ fn row_ids_beyond_rows_are_refused() {
     };
     let grown = peak_resident_mib().saturating_sub(before);
     println!("    {refused}; peak resident memory grew by {grown} MiB");
-    assert!(refused.contains("does not decode"), "{refused}");
-    assert!(grown < 160, "grew by {grown} MiB");
     driver.send(&ToWorker::Shutdown { another_run: false });
     let ended = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the worker ends");
     assert!(ended.is_ok(), "{ended:?}");
+    (refused, grown)
 }
