@@ -14,7 +14,9 @@ pub enum VersionBody {
     Patch {
         /// The version the worker holds.
         base: u64,
-        /// Indices of the changed words, ascending.
+        /// Indices of the changed words, ascending: a list that does not ascend does not
+        /// decode, so it holds no more words than the value it patches.
+        #[serde(deserialize_with = "ascending_words")]
         words: Vec<u32>,
         /// Their new contents, 8 bytes each.
         values: ByteBuf,
@@ -41,6 +43,41 @@ impl VersionBody {
     pub fn wire_len(&self) -> usize {
         wire_len(self)
     }
+}
+
+/// Words of a patch reserved ahead of decoding them: the rest as they come.
+const WORDS_RESERVED: usize = 1 << 16;
+
+/// Decodes a patch's word indices, each above the one before. A word is 4 bytes in memory and
+/// its index as little as a byte on the wire: a list of zeros grew 4 times past its frame.
+/// Ascending, the list holds no more words than the value it patches (each must lie inside
+/// it, see [`apply`]), and its indices grow to 3 bytes each on the wire past 16,384 words.
+fn ascending_words<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<u32>, D::Error> {
+    struct Ascending;
+    impl<'de> serde::de::Visitor<'de> for Ascending {
+        type Value = Vec<u32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("word indices, ascending")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u32>, A::Error> {
+            let declared = seq.size_hint().unwrap_or(0);
+            let mut words: Vec<u32> = Vec::with_capacity(declared.min(WORDS_RESERVED));
+            while let Some(word) = seq.next_element::<u32>()? {
+                if let Some(&before) = words.last().filter(|&&before| word <= before) {
+                    return Err(serde::de::Error::custom(format!(
+                        "a patch's word {word} comes after word {before}: its words do not ascend"
+                    )));
+                }
+                words.push(word);
+            }
+            Ok(words)
+        }
+    }
+    deserializer.deserialize_seq(Ascending)
 }
 
 /// Bytes `value` takes in postcard, counted without encoding it.
@@ -183,6 +220,38 @@ mod tests {
         assert_eq!(words, vec![0, 2]);
         assert_eq!(apply(&base, &words, &values).unwrap(), new);
         assert!(apply(&base, &[3], &values[..8]).is_none(), "past the end");
+    }
+
+    #[test]
+    fn a_patch_whose_words_do_not_ascend_does_not_decode() {
+        let patch = |words: Vec<u32>| {
+            let values = ByteBuf::from(vec![0; 8 * words.len()]);
+            let body = VersionBody::Patch {
+                base: 1,
+                words,
+                values,
+            };
+            postcard::to_allocvec(&body).unwrap()
+        };
+        let honest = postcard::from_bytes::<VersionBody>(&patch(vec![0, 3, 200_000])).unwrap();
+        assert!(matches!(honest, VersionBody::Patch { words, .. } if words == [0, 3, 200_000]));
+        // A million zeros: a byte each on the wire, 4 in memory, past any value's words.
+        for lie in [vec![0; 1 << 20], vec![5, 5], vec![7, 2]] {
+            let refused = postcard::from_bytes::<VersionBody>(&patch(lie)).unwrap_err();
+            assert!(
+                matches!(refused, postcard::Error::SerdeDeCustom),
+                "{refused:?}"
+            );
+        }
+        // In a format that keeps the message, it says what is wrong.
+        let json = r#"{"Patch":{"base":1,"words":[4,4],"values":[]}}"#;
+        let refused = serde_json::from_str::<VersionBody>(json).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("word 4 comes after word 4: its words do not ascend"),
+            "{refused}"
+        );
     }
 
     #[test]

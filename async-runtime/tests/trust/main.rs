@@ -1721,8 +1721,8 @@ fn lying_driver_crashes_no_worker() {
     };
     let patch = VersionBody::Patch {
         base: 41,
-        words: vec![u32::MAX; 4],
-        values: vec![0; 8].into(),
+        words: vec![1, 2, 3, u32::MAX],
+        values: vec![0; 32].into(),
     };
     let alias = VersionBody::Alias {
         slot: 9,
@@ -1805,9 +1805,10 @@ fn replayed_handshake_is_refused() {
 }
 
 /// A driver holding the token sends orders whose lists hold millions of empty entries, a
-/// byte or a few each on the wire and 16 to 72 bytes each in memory: a task reading 16 million
-/// history tables, one of 4 million broadcast reads, one carrying a million versions, a split
-/// of 2 million blocks. The worker decoded each whole (16 MiB on the wire became 384 MiB), and
+/// byte or a few each on the wire and 4 to 72 bytes each in memory: a task reading 16 million
+/// history tables, one of 4 million broadcast reads, one carrying a million versions, one a
+/// version patching 8 million words all 0 (a patch's words ascend), a split of 2 million
+/// blocks. The worker decoded each whole (16 MiB on the wire became 384 MiB), and
 /// took the tasks, counting none of it against its memory budget. Now a list longer than any
 /// driver sends does not decode: each order is dropped as malformed, and the worker's memory
 /// stays where it was.
@@ -1832,7 +1833,7 @@ fn bloated_orders_are_refused() {
         history: Vec::new(),
         sleep_s: 0.0,
     };
-    // Each sealed as it is made, and dropped: the sealed frames are 30 MiB in all.
+    // Each sealed as it is made, and dropped: the sealed frames are 38 MiB in all.
     let mut bloated = Vec::new();
     let mut order = task(1);
     order.history = vec![Default::default(); 16 << 20];
@@ -1850,6 +1851,17 @@ fn bloated_orders_are_refused() {
         },
     };
     order.versions = vec![alias; 1 << 20];
+    bloated.push(driver.seal(&ToWorker::Task(order)));
+    let mut order = task(5);
+    order.versions = vec![ShippedVersion {
+        slot: 0,
+        version: 1,
+        body: VersionBody::Patch {
+            base: 0,
+            words: vec![0; 8 << 20],
+            values: Default::default(),
+        },
+    }];
     bloated.push(driver.seal(&ToWorker::Task(order)));
     let blocks = vec![
         Block {
