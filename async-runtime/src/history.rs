@@ -91,15 +91,44 @@ impl HistorySlice {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(try_from = "UpdateOnTheWire")]
 pub struct HistoryUpdate {
-    ids: Vec<u64>,
+    /// Before the ids on the wire: they bound them (see [`UpdateOnTheWire`]).
     values: Vec<f64>,
+    ids: Vec<u64>,
 }
 
-/// A [`HistoryUpdate`] as it arrives, before its two lists are known to pair up.
-#[derive(Deserialize)]
+/// A [`HistoryUpdate`] as it arrives, before its two lists are known to pair up. Its values
+/// (8 bytes each on the wire) come first and bound its ids (as little as a byte each on the
+/// wire, 8 in memory): ids first, a worker's result of a few MiB of them grew 8 times in the
+/// driver before anything counted them.
 struct UpdateOnTheWire {
-    ids: Vec<u64>,
     values: Vec<f64>,
+    ids: Vec<u64>,
+}
+
+impl<'de> Deserialize<'de> for UpdateOnTheWire {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = UpdateOnTheWire;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a history update")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<UpdateOnTheWire, A::Error> {
+                let missing =
+                    |at| serde::de::Error::invalid_length(at, &"2 fields of a history update");
+                let values: Vec<f64> = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let ids = crate::bounded::AtMost::new(values.len());
+                let ids = seq.next_element_seed(ids)?.ok_or_else(|| missing(1))?;
+                Ok(UpdateOnTheWire { values, ids })
+            }
+        }
+        deserializer.deserialize_struct("HistoryUpdate", &["values", "ids"], Fields)
+    }
 }
 
 impl TryFrom<UpdateOnTheWire> for HistoryUpdate {
@@ -125,8 +154,8 @@ impl TryFrom<UpdateOnTheWire> for HistoryUpdate {
 impl HistoryUpdate {
     /// Records the new entry of sample `id`.
     pub fn push(&mut self, id: u64, value: f64) {
-        self.ids.push(id);
         self.values.push(value);
+        self.ids.push(id);
     }
 
     /// Appends another update (combining partitions' results).
@@ -159,8 +188,16 @@ mod tests {
             postcard::from_bytes::<HistoryUpdate>(&bytes).unwrap(),
             update
         );
-        let lopsided = postcard::to_allocvec(&(vec![1u64, 2], vec![0.5f64])).unwrap();
+        let lopsided = postcard::to_allocvec(&(vec![0.5f64, 1.0], vec![1u64])).unwrap();
         assert!(postcard::from_bytes::<HistoryUpdate>(&lopsided).is_err());
+        // Ids past the values' count (a byte each on the wire, 8 in memory) are refused as
+        // they come, not decoded whole first: a format that keeps the message says so.
+        let bloated = format!("[[0.5], [{}1]]", "1, ".repeat(1 << 16));
+        let refused = serde_json::from_str::<HistoryUpdate>(&bloated).unwrap_err();
+        assert!(
+            refused.to_string().contains("a list of at most 1 entries"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 9;
+pub const PROTOCOL_VERSION: u16 = 10;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
