@@ -79,8 +79,15 @@ impl<'de> serde::de::Visitor<'de> for ReprVisitor<'_> {
         let rows = seq
             .next_element_seed(DatasetSeed(self.0))?
             .ok_or_else(|| missing(2))?;
-        let ids = crate::bounded::AtMost::new(rows.n_rows());
-        let global_ids = seq.next_element_seed(ids)?.ok_or_else(|| missing(3))?;
+        let n = rows.n_rows();
+        let global_ids = seq
+            .next_element_seed(crate::bounded::AtMost::new(n))
+            .map_err(|_: A::Error| {
+                self.0.refuse(format!(
+                    "its row ids, one per row, are more than its {n} rows or malformed"
+                ))
+            })?
+            .ok_or_else(|| missing(3))?;
         Ok(PartitionRepr {
             id,
             seed,

@@ -1939,7 +1939,10 @@ fn row_ids_beyond_rows_are_refused() {
     let body = postcard::to_allocvec(&(0u32, 0u64, &row, &ids)).expect("encodes");
     drop(ids);
     let (refused, grown) = hostile_partition(body);
-    assert!(refused.contains("does not decode"), "{refused}");
+    assert!(
+        refused.contains("does not decode: its row ids, one per row, are more than its 1 rows"),
+        "{refused}"
+    );
     assert!(grown < 160, "grew by {grown} MiB");
 }
 
