@@ -107,7 +107,7 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 15] = [
+    let refused: [(&[&str], &str); 17] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -145,6 +145,15 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
                 "--remote-workers",
             ],
             "--data-access shared with --remote-workers needs --token-file",
+        ),
+        // The runtime refuses these too, naming no flag: the command line names its own.
+        (
+            &["--remote-workers", "--bind", "tcp://0.0.0.0:7000"],
+            "--bind tcp://0.0.0.0:7000 is beyond loopback and needs --token-file",
+        ),
+        (
+            &["worker", "--driver", "tcp://192.0.2.1:7000"],
+            "given with --token-file FILE (or ASYNC_TOKEN)",
         ),
         (
             &["compare", "--algos", "sgd,sgd"],

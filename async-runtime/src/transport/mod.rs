@@ -32,7 +32,7 @@ pub(crate) fn endpoint_problem(endpoint: &str) -> Option<String> {
 /// it needs one, and a worker joining beyond it too (see [`crate::worker::run`]). A host is
 /// judged by what it is, not how it starts: the transport resolves names, and one such as
 /// `127.0.0.1.example.com` resolves wherever its owner points it.
-pub(crate) fn is_loopback(address: &str) -> bool {
+pub fn is_loopback(address: &str) -> bool {
     let Some((host, _port)) = address
         .strip_prefix("tcp://")
         .and_then(|rest| rest.rsplit_once(':'))

@@ -244,6 +244,15 @@ impl RunArgs {
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
         }
+        let beyond_loopback = !asyncopt_runtime::transport::is_loopback(&cluster.bind);
+        if self.remote_workers && self.token_file.is_none() && beyond_loopback {
+            // The runtime refuses too, in words that name no flag of any program.
+            bail_usage!(
+                "--bind {} is beyond loopback and needs --token-file: any host could join the \
+                 run",
+                cluster.bind
+            );
+        }
         if let Some(path) = &self.token_file {
             cluster.token = Some(Token::from_file(path)?);
         } else if self.remote_workers {

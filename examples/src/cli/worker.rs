@@ -23,6 +23,15 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
+    if options.token.is_none() && !asyncopt_runtime::transport::is_loopback(&options.driver) {
+        // The runtime refuses too, in words that name no flag of any program.
+        bail_usage!(
+            "--driver {} is beyond loopback: a worker joins it only with the run's token, given \
+             with --token-file FILE (or ASYNC_TOKEN); without one, any peer there could pretend \
+             to be the driver",
+            options.driver
+        );
+    }
     // Not checked here: a host lacking the file joins, and is excluded when told to read it.
     options.readable = args.data;
     options.reconnect = match args.reconnect {
