@@ -83,11 +83,17 @@ pub enum Setting {
     /// loss, so every optimizer of one reads it; one of an author's own model only if its code
     /// does (its objective, say, adds the weight).
     Lambda,
+    /// `--loss`, read as `p.loss`, whose classification loss also has the labels read as
+    /// `+1`/`-1` (0/1 as -1/+1, any other label refused). Every optimizer of a linear model
+    /// reads it; one of an author's own model only if its code does: its type's objective is
+    /// its own, and `--loss logistic` would only rewrite its labels.
+    Loss,
 }
 
 impl Setting {
     /// Every setting, in the order `--help` lists them.
-    pub const ALL: [Setting; 7] = [
+    pub const ALL: [Setting; 8] = [
+        Setting::Loss,
         Setting::Lambda,
         Setting::Momentum,
         Setting::Precondition,
@@ -107,6 +113,7 @@ impl Setting {
             Setting::StalenessAware => "--staleness-aware",
             Setting::Epoch => "--epoch",
             Setting::Lambda => "--lambda",
+            Setting::Loss => "--loss",
         }
     }
 
@@ -120,6 +127,7 @@ impl Setting {
             Setting::StalenessAware => "p.step_for(staleness)",
             Setting::Epoch => "p.epoch",
             Setting::Lambda => "p.loss.lambda()",
+            Setting::Loss => "p.loss",
         }
     }
 }
@@ -393,10 +401,11 @@ impl Optimizer {
         self.reads
     }
 
-    /// Whether it reads `setting`: declared, or the loss's weight of a linear model, which
-    /// the objective reads whatever the optimizer's code does.
+    /// Whether it reads `setting`: declared, or the loss and its weight of a linear model,
+    /// which the objective reads whatever the optimizer's code does.
     pub fn reads_setting(&self, setting: Setting) -> bool {
-        self.reads.contains(&setting) || (setting == Setting::Lambda && self.is_linear())
+        let objective = matches!(setting, Setting::Loss | Setting::Lambda);
+        self.reads.contains(&setting) || (objective && self.is_linear())
     }
 
     /// The same, reading versions of its broadcast variables up to `versions` old

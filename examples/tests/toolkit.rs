@@ -473,6 +473,17 @@ fn own_model_type_gets_the_command_line() {
     // Its objective is its type's, not the run's loss: `--lambda` changes nothing, so the
     // summary and the saved model's settings say null, as for any setting it does not read.
     assert!(summary["lambda"].is_null(), "{}", summary["lambda"]);
+    // Nor does `--loss`: it would only have its labels read as +1/-1, so it is refused.
+    assert!(summary["loss"].is_null(), "{}", summary["loss"]);
+    let logistic = cli(
+        &["--algo", "softmax-adam", "--loss", "logistic", "--quiet"],
+        &dir,
+    );
+    test_support::assert_clear_error(
+        &logistic,
+        "--loss logistic would change only how the labels are read, not the objective: \
+         softmax-adam does not read p.loss",
+    );
     let saved = json(&dir.join("model.json"));
     assert!(
         saved["settings"]["lambda"].is_null(),

@@ -113,7 +113,8 @@ pub struct RunArgs {
     /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.
     #[arg(long, default_value_t = 1, help_heading = "Cluster")]
     pub partitions_per_worker: usize,
-    /// Objective.
+    /// Objective; logistic reads labels +1/-1 (0/1 as -1/+1). An optimizer of its own model
+    /// type takes it only if it declares reading it.
     #[arg(long, value_enum, default_value_t = LossName::LeastSquares, help_heading = "Objective")]
     pub loss: LossName,
     /// L2 regularisation lambda/2 |w|^2: ridge for least squares (default 0), 1e-4 by default

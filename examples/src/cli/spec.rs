@@ -414,7 +414,7 @@ mod tests {
     }
 
     #[test]
-    fn an_own_models_optimizer_takes_a_lambda_only_if_its_code_reads_it() {
+    fn an_own_models_optimizer_takes_a_loss_or_lambda_only_if_its_code_reads_it() {
         /// A model whose objective has no L2 term.
         #[derive(Clone, serde::Serialize, serde::Deserialize)]
         struct Constant(f64);
@@ -447,9 +447,20 @@ mod tests {
         );
         assert!(check(&["--loss", "logistic", "--lambda", "0"], own).is_err());
         assert!(check(&["--lambda", "0.1"], weighted).is_ok());
-        // The logistic loss's default weight is no one's choice; the loss itself still says
-        // how the labels are read.
-        assert!(check(&["--loss", "logistic"], own).is_ok());
+        // Its objective is its type's: the logistic loss would only rewrite its labels.
+        let loss = check(&["--loss", "logistic"], own).unwrap_err();
+        assert!(
+            loss.starts_with(
+                "--loss logistic would change only how the labels are read, not the objective: \
+                 constant does not read p.loss"
+            ),
+            "{loss}"
+        );
+        let classifier = Optimizer::of_model("classifier", constant).reads(&[Setting::Loss]);
+        // The logistic loss's default weight is no one's choice.
+        assert!(check(&["--loss", "logistic"], classifier).is_ok());
+        assert!(check(&["--loss", "least-squares"], own).is_ok());
+        assert!(check(&["--loss", "logistic"], Optimizer::new("plain", linear)).is_ok());
         // A linear model's objective is the loss, weight included, whatever the code reads.
         assert!(check(&["--lambda", "0.1"], Optimizer::new("plain", linear)).is_ok());
         assert!(check(&["--lambda", "0.1"], Optimizer::from(Algorithm::Sgd)).is_ok());

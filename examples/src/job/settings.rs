@@ -48,9 +48,14 @@ pub fn check_settings(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
             [one] => format!("{one} does not read"),
             many => format!("none of {} reads", many.join(", ")),
         };
+        // The classification loss rewrites the labels even for code that never reads it.
+        let changes = match setting {
+            Setting::Loss => "would change only how the labels are read, not the objective",
+            _ => "would change nothing",
+        };
         bail_usage!(
-            "{given} would change nothing: {who} {} (an optimizer declares the settings its \
-             code reads with Optimizer::reads)",
+            "{given} {changes}: {who} {} (an optimizer declares the settings its code reads \
+             with Optimizer::reads)",
             setting.field()
         );
     }
@@ -69,6 +74,10 @@ fn given(spec: &JobSpec, setting: Setting) -> Option<String> {
             .then(|| spec.max_staleness.to_string()),
         Setting::StalenessAware => spec.staleness_aware.then(String::new),
         Setting::Epoch => (spec.epoch != 0).then(|| spec.epoch.to_string()),
+        Setting::Loss => spec
+            .loss
+            .is_classification()
+            .then(|| spec.loss.name().to_owned()),
         Setting::Lambda => {
             let default = if spec.loss.is_classification() {
                 crate::cli::DEFAULT_LOGISTIC_LAMBDA

@@ -57,9 +57,9 @@ impl Outcome {
         serde_json::json!({
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
-            "loss": self.spec.loss.name(),
-            // Every linear model's objective reads it; a model of the author's own type only
+            // Every linear model's objective reads them; a model of the author's own type only
             // if its optimizer says so.
+            "loss": read(Setting::Loss, self.spec.loss.name().into()),
             "lambda": read(Setting::Lambda, self.spec.loss.lambda().into()),
             "bias": self.spec.bias,
             "workers": self.spec.cluster.workers,
