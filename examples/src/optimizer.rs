@@ -240,9 +240,9 @@ impl Hyper {
     }
 }
 
-/// A hyperparameter's number as `--help` and its errors write it: `1e-8`, not `0.00000001`
-/// (Rust's `Display` of an `f64` never uses an exponent), where that saves a reader counting
-/// zeros; `0.001` and `200` as they are.
+/// A number as `--help`, its errors and `predict`'s CSV write it, in its shortest exact form:
+/// `1e-8`, not `0.00000001` (Rust's `Display` of an `f64` never uses an exponent), where that
+/// saves a reader counting zeros; `0.001` and `200` as they are.
 pub(crate) fn readable(x: f64) -> String {
     let (plain, exponent) = (x.to_string(), format!("{x:e}"));
     match exponent.len() + 3 <= plain.len() {

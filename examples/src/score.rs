@@ -121,7 +121,8 @@ impl Predictions {
             text.push_str(&line.to_string());
             for value in row {
                 text.push(',');
-                text.push_str(&value.to_string());
+                // `Display` never uses an exponent: 1e300 was 301 digits, 1e-300 300 zeros.
+                text.push_str(&crate::optimizer::readable(*value));
             }
             text.push('\n');
         }
@@ -582,6 +583,29 @@ mod tests {
             .unwrap()
             .to_csv();
         assert!(csv.ends_with("\n3,1,1\n"), "{csv}");
+    }
+
+    #[test]
+    fn a_huge_or_tiny_prediction_is_written_short_and_exact() {
+        // Written with `Display`, 1e300 was 301 digits and 1e-300 300 zeros.
+        let values = [1e300, 1e-300, 0.1, 2.0, -1.5e-7];
+        let x = Array2::from_shape_vec((values.len(), 1), values.to_vec()).unwrap();
+        let labels = ndarray::Array1::zeros(values.len());
+        let data = Dataset::new("wide", Features::Dense(x), labels).unwrap();
+        let scorer = Scorer::Linear {
+            loss: Loss::LeastSquares,
+            weights: Model::from(vec![1.0]),
+        };
+        let lines: Vec<usize> = (1..=values.len()).collect();
+        let csv = scorer.predict(&data, &lines).unwrap().to_csv();
+        let written: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|line| line.rsplit(',').next().unwrap())
+            .collect();
+        assert_eq!(written, ["1e300", "1e-300", "0.1", "2", "-1.5e-7"], "{csv}");
+        let read: Vec<f64> = written.iter().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(read, values, "read back bit for bit");
     }
 
     #[test]
