@@ -42,6 +42,10 @@ fn main() {
             "a_missing_dataset_ends_a_part_in_one_line_before_any_run",
             missing_dataset,
         ),
+        (
+            "an_output_that_cannot_take_the_figures_ends_a_part_in_one_line_before_any_run",
+            unwritable_output,
+        ),
     ]);
 }
 
@@ -331,4 +335,54 @@ fn missing_dataset() {
         assert_clear_error(&output, path(&missing));
         assert!(!dir.join("figures.json").exists(), "{args:?} wrote figures");
     }
+}
+
+/// A folder given as `--out` (or a file as `--figures-dir`) was found only when the figures
+/// were written, after every run, with the OS's error; one line per run shows none ran.
+fn unwritable_output() {
+    let dir = scratch("bench-unwritable");
+    let file = dir.join("figures.txt");
+    std::fs::write(&file, "not a folder").expect("a scratch file");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "scale",
+                "--workers",
+                "2",
+                "--results",
+                "10",
+                "--out",
+                path(&dir),
+            ],
+            "is a folder",
+        ),
+        (
+            &["faults", "--repeats", "1", "--out", path(&file)],
+            "is not JSON",
+        ),
+        (
+            &[
+                "paper",
+                "--datasets",
+                "a9a",
+                "--workers",
+                "2",
+                "--figures-dir",
+                path(&file),
+            ],
+            "is a file, not a folder",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = Command::new(BENCH)
+            .args(args)
+            .current_dir(&dir)
+            .env("ASYNC_DATA_DIR", data_dir())
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("async-bench starts");
+        assert_clear_error(&output, needle);
+    }
+    assert!(!dir.join("bench").exists(), "nothing written beside");
+    std::fs::remove_dir_all(&dir).ok();
 }

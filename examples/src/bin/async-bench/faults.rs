@@ -67,6 +67,7 @@ impl Fault {
 }
 
 pub fn run(args: FaultsArgs) -> Result<()> {
+    figures::check(&args.out)?;
     let at = Duration::try_from_secs_f64(args.at).context("--at: seconds >= 0")?;
     let stop = Duration::try_from_secs_f64(args.stop).context("--stop: seconds >= 0")?;
     let mut run = builtin_comparison();

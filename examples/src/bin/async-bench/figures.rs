@@ -6,24 +6,41 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
+/// Checks, before a part's first run, that its figures can be merged into `out`: a folder, or a
+/// file that is not a JSON object, was found only after the runs, which were then lost.
+pub fn check(out: &Path) -> Result<()> {
+    anyhow::ensure!(
+        !out.is_dir(),
+        "--out {}: is a folder; give a file, such as {}",
+        out.display(),
+        out.join("figures.json").display()
+    );
+    existing(out).map(drop)
+}
+
 /// Sets `key` of the JSON object in `out` to `value`, keeping every other key; creates the
 /// file (and its folder) if it is missing.
 pub fn merge(out: &Path, key: &str, value: Value) -> Result<()> {
-    let mut figures = match std::fs::read_to_string(out) {
-        Ok(text) => match serde_json::from_str::<Value>(&text)
-            .with_context(|| format!("{} is not JSON", out.display()))?
-        {
-            Value::Object(map) => map,
-            _ => anyhow::bail!("{} is not a JSON object", out.display()),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", out.display())),
-    };
+    let mut figures = existing(out)?;
     figures.insert(key.to_owned(), value);
     async_train::trace::create_parent(out)?;
     let text = serde_json::to_string_pretty(&Value::Object(figures))?;
     std::fs::write(out, text + "\n").with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
+}
+
+/// The figures already in `out`: none if it is missing.
+fn existing(out: &Path) -> Result<Map<String, Value>> {
+    match std::fs::read_to_string(out) {
+        Ok(text) => match serde_json::from_str::<Value>(&text)
+            .with_context(|| format!("--out {} is not JSON", out.display()))?
+        {
+            Value::Object(map) => Ok(map),
+            _ => anyhow::bail!("--out {} is not a JSON object", out.display()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read --out {}", out.display())),
+    }
 }
 
 /// The machine's load average over the last minute (Linux), recorded beside timings: these
@@ -51,6 +68,20 @@ mod tests {
         merge(&out, "a", serde_json::json!(3)).unwrap();
         let read: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(read, serde_json::json!({"a": 3, "b": {"x": 2}}));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_folder_or_a_file_of_other_text_is_refused_before_any_run() {
+        let dir = std::env::temp_dir().join(format!("figures-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let error = check(&dir).unwrap_err().to_string();
+        assert!(error.contains("is a folder"), "{error}");
+        let text = dir.join("notes.txt");
+        std::fs::write(&text, "not figures").unwrap();
+        assert!(format!("{:#}", check(&text).unwrap_err()).contains("is not JSON"));
+        let missing = dir.join("new/figures.json");
+        check(&missing).unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -156,6 +156,7 @@ fn run(cli: Cli) -> Result<()> {
 /// The stragglers figures: the top-level keys of the figures file that [`sgd_asgd_figures`]
 /// and [`vr_figures`] return.
 fn stragglers(args: BenchArgs) -> Result<()> {
+    figures::check(&args.out)?;
     let data_path = match args.data.clone() {
         Some(path) => path,
         None => large_data("bio_kdd04.normalized.xz", "give it with --data")?,

@@ -203,6 +203,12 @@ impl Pair {
 /// Runs the chosen experiments, writes their figures and merges their numbers into the key
 /// `paper` of the figures file (keeping the entries of experiments not run this time).
 pub fn paper(args: PaperArgs) -> Result<()> {
+    figures::check(&args.out)?;
+    anyhow::ensure!(
+        !args.figures_dir.exists() || args.figures_dir.is_dir(),
+        "--figures-dir {}: is a file, not a folder",
+        args.figures_dir.display()
+    );
     anyhow::ensure!(
         args.format == "png" || args.format == "svg",
         "--format must be png or svg, not `{}`",

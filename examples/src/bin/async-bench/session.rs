@@ -54,6 +54,7 @@ const SIZES: [(&str, usize); 5] = [
 ];
 
 pub fn run(args: SessionArgs) -> Result<()> {
+    figures::check(&args.out)?;
     // Found before the per-frame figures, which take a while: missing, it ends the part.
     let data_path = match args.data.clone() {
         Some(path) => {

@@ -169,6 +169,7 @@ fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
 
 /// The own-splits figures, under the key `own_splits`.
 pub fn splits(args: SplitsArgs) -> Result<()> {
+    crate::figures::check(&args.out)?;
     let dir = args
         .dir
         .clone()
