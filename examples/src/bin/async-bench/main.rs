@@ -93,13 +93,13 @@ struct BenchArgs {
     #[arg(long, default_value = "slow-workers", value_parser = Stragglers::from_str)]
     stragglers: Stragglers,
     /// Target relative suboptimality of SGD and ASGD.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, default_value_t = 1e-2, allow_negative_numbers = true, value_parser = suboptimality)]
     target: f64,
     /// Target relative suboptimality of SAGA and ASAGA.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true, value_parser = suboptimality)]
     vr_target: f64,
     /// Target of SAGA and ASAGA with the full preconditioner.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true, value_parser = suboptimality)]
     preconditioned_target: f64,
     /// The sparse dataset of the broadcast figure (default: reviews_tfidf.xz where the default
     /// --data is looked for).
@@ -117,7 +117,7 @@ struct BenchArgs {
     prefetch: usize,
     /// Seconds of training at most per run; a run that misses its target by then has no time
     /// to target.
-    #[arg(long, default_value_t = 300.0, value_parser = positive_seconds)]
+    #[arg(long, default_value_t = 300.0, allow_negative_numbers = true, value_parser = positive_seconds)]
     time: f64,
     /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
     /// their old values).
@@ -452,6 +452,17 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A relative suboptimality to reach, for the targets: checked here, not when its runs begin,
+/// so that a bad `--vr-target` does not wait for the SGD runs, and the error names its flag.
+fn suboptimality(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!(
+            "`{text}` is not a relative suboptimality (a number >= 0)"
+        )),
+    }
+}
+
 /// Time of the synchronous run over time of the asynchronous one, when both reached the target.
 pub(crate) fn speedup(sync: Option<f64>, asynchronous: Option<f64>) -> Option<f64> {
     match (sync, asynchronous) {
@@ -495,5 +506,26 @@ mod tests {
         }
         let sizes = ["async-bench", "splits", "--sizes-mb", "1,0"];
         assert!(Cli::try_parse_from(sizes).is_err(), "every size is checked");
+    }
+
+    #[test]
+    fn targets_and_time_are_checked_when_parsed_under_their_own_flags() {
+        // A target was checked only as its runs began, under async-train's flag name
+        // (`--target-subopt`), and a negative one or `--time -1` read as an unknown flag.
+        for flag in [
+            "--target",
+            "--vr-target",
+            "--preconditioned-target",
+            "--time",
+        ] {
+            for value in ["nan", "inf", "-1"] {
+                let parsed = Cli::try_parse_from(["async-bench", flag, value]);
+                let error = parsed.expect_err(flag).to_string();
+                assert!(
+                    error.contains(&format!("for '{flag} <")),
+                    "{flag} {value}: {error}"
+                );
+            }
+        }
     }
 }
