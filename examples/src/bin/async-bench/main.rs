@@ -84,7 +84,7 @@ struct BenchArgs {
     #[arg(long)]
     optimum: Option<f64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: usize,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers).
     #[arg(long, default_value_t = 1)]
@@ -504,6 +504,13 @@ mod tests {
             let error = parsed.expect_err(part).to_string();
             assert!(error.contains(flag), "{part}: {error}");
         }
+        // A run of no workers: splits wrote the failure of each mode as its figures.
+        for part in ["stragglers", "session", "paper", "splits", "scale"] {
+            let parsed = Cli::try_parse_from(["async-bench", part, "--workers", "0"]);
+            let error = parsed.expect_err(part).to_string();
+            assert!(error.contains("--workers"), "{part}: {error}");
+        }
+        assert!(Cli::try_parse_from(["async-bench", "scale", "--workers", "2,0"]).is_err());
         let sizes = ["async-bench", "splits", "--sizes-mb", "1,0"];
         assert!(Cli::try_parse_from(sizes).is_err(), "every size is checked");
     }

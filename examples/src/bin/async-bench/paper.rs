@@ -37,7 +37,7 @@ pub struct PaperArgs {
     #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
     pairs: Vec<Pair>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: usize,
     /// Partitions per worker (the paper: 32 partitions on 8 workers).
     #[arg(long, default_value_t = 4)]

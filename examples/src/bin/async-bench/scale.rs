@@ -22,7 +22,7 @@ use crate::figures;
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
     /// Worker processes, one run per count.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: Vec<usize>,
     /// Results each run collects.
     #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]

@@ -27,7 +27,7 @@ pub struct SessionArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Worker processes of the whole runs.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: usize,
     /// Updates per whole run.
     #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]

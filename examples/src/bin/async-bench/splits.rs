@@ -27,7 +27,7 @@ pub struct SplitsArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     sizes_mb: Vec<u64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: usize,
     /// The folder of the generated file (default: the system's temporary folder).
     #[arg(long)]
