@@ -315,13 +315,16 @@ fn faults() {
 }
 
 /// A dataset a part cannot find is said at once: the stragglers part found its sparse set
-/// only after minutes of runs, and the session part after its per-frame figures.
+/// only after minutes of runs, and the session part after its per-frame figures. A missing
+/// --data is the one named, not the sparse set's default.
 fn missing_dataset() {
     let dir = scratch("bench-missing");
     let missing = dir.join("missing.xz");
     let dense = data("bio_kdd04.sub25.xz");
-    let parts: [&[&str]; 2] = [
+    let parts: [&[&str]; 3] = [
         &["--data", path(&dense), "--sparse-data", path(&missing)],
+        // Without --sparse-data, its default was looked for first and named instead.
+        &["--data", path(&missing)],
         &["session", "--data", path(&missing)],
     ];
     for args in parts {

@@ -158,7 +158,11 @@ fn run(cli: Cli) -> Result<()> {
 fn stragglers(args: BenchArgs) -> Result<()> {
     figures::check(&args.out)?;
     let data_path = match args.data.clone() {
-        Some(path) => path,
+        Some(path) => {
+            // Said first: a missing sparse set must not hide that --data itself is wrong.
+            anyhow::ensure!(path.exists(), "--data {}: no such file", path.display());
+            path
+        }
         None => large_data("bio_kdd04.normalized.xz", "give it with --data")?,
     };
     // Found before any run: missing, it would end the part after minutes of runs.
