@@ -105,7 +105,7 @@ struct BenchArgs {
     /// --data is looked for).
     #[arg(long)]
     sparse_data: Option<PathBuf>,
-    /// Rows sampled per task.
+    /// Rows sampled per partition and task (0: the whole partition).
     #[arg(long, default_value_t = 256)]
     batch: usize,
     /// Seeds of partitioning, sampling and stragglers: SGD and ASGD run once per seed; the

@@ -23,7 +23,8 @@ use crate::figures;
 /// Settings of the session-cost figures.
 #[derive(Debug, clap::Args)]
 pub struct SessionArgs {
-    /// The dense dataset of the whole runs (default: bio_kdd04.normalized.xz).
+    /// The dense dataset of the whole runs (default: bio_kdd04.normalized.xz in
+    /// $ASYNC_DATA_DIR, data/large or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Worker processes of the whole runs.
