@@ -24,11 +24,11 @@ use crate::figures;
 pub struct FaultsArgs {
     /// Seconds after the workers appeared when the fault strikes (ASGD reaches the target in
     /// about a second on a quiet 2-core machine).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true, value_parser = seconds)]
     at: f64,
     /// Seconds the stopped worker, or the stopped driver, stays stopped (the liveness timeout
     /// is 5 s).
-    #[arg(long, default_value_t = 8.0)]
+    #[arg(long, default_value_t = 8.0, allow_negative_numbers = true, value_parser = seconds)]
     stop: f64,
     /// Seed of partitioning, sampling and stragglers.
     #[arg(long, default_value_t = 7)]
@@ -40,6 +40,15 @@ pub struct FaultsArgs {
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
+}
+
+/// A number of seconds >= 0, for `--at` and `--stop`: a negative one read as an unknown
+/// flag, and NaN was refused with the standard library's words.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s >= 0.0 && Duration::try_from_secs_f64(s).is_ok() => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds >= 0")),
+    }
 }
 
 /// What strikes the last worker started.

@@ -538,5 +538,13 @@ mod tests {
                 );
             }
         }
+        // faults' --at and --stop: -1 read as a flag, NaN refused in Duration's words.
+        for value in ["nan", "-1", "1e300"] {
+            for flag in ["--at", "--stop"] {
+                let parsed = Cli::try_parse_from(["async-bench", "faults", flag, value]);
+                let error = parsed.expect_err(flag).to_string();
+                assert!(error.contains("seconds >= 0"), "{flag} {value}: {error}");
+            }
+        }
     }
 }
