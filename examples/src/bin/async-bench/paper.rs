@@ -29,9 +29,14 @@ pub struct PaperArgs {
     /// Datasets to run, of bio (bio_kdd04), reviews (reviews_tfidf), a9a.
     #[arg(long, value_delimiter = ',', default_value = "bio,reviews,a9a")]
     datasets: Vec<PaperSet>,
-    /// Straggler settings to run: delay intensities (numbers) and `cloud` (the slow-partitions
+    /// Straggler settings to run: delay intensities (0 to 100) and `cloud` (the slow-partitions
     /// model).
-    #[arg(long, value_delimiter = ',', default_value = "0.3,0.6,1.0,cloud")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.3,0.6,1.0,cloud",
+        allow_negative_numbers = true
+    )]
     settings: Vec<Setting>,
     /// Algorithm pairs to run, of sgd (SGD/ASGD) and saga (SAGA/ASAGA).
     #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
@@ -40,15 +45,15 @@ pub struct PaperArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     workers: usize,
     /// Partitions per worker (the paper: 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     partitions_per_worker: usize,
     /// Seconds of training at most per run; a run that misses its target by then counts as
     /// not reaching it.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true, value_parser = crate::positive_seconds)]
     time: f64,
     /// ASAGA's step as a fraction of its default: with 32 partitions on 8 workers the default
     /// (SAGA's times 2/sqrt(workers)) diverges on bio_kdd04.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true, value_parser = step_scale)]
     asaga_step_scale: f64,
     /// Seed of partitioning, sampling and stragglers.
     #[arg(long, default_value_t = 7)]
@@ -125,12 +130,21 @@ impl FromStr for Setting {
         match s {
             "cloud" | "slow-partitions" | "asyncpaper" => Ok(Setting::Cloud),
             _ => match s.parse::<f64>() {
-                Ok(c) if c.is_finite() && c >= 0.0 => Ok(Setting::Intensity(c)),
+                // The straggler model's own bound, said before the data is loaded.
+                Ok(c) if (0.0..=100.0).contains(&c) => Ok(Setting::Intensity(c)),
                 _ => Err(format!(
-                    "unknown setting `{s}`: use a delay intensity (e.g. 0.3) or cloud"
+                    "unknown setting `{s}`: use a delay intensity from 0 to 100 (e.g. 0.3) or cloud"
                 )),
             },
         }
+    }
+}
+
+/// A fraction of ASAGA's default step, above 0: NaN ran every ASAGA run with no step at all.
+fn step_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("`{text}` is not a fraction of the step above 0")),
     }
 }
 
