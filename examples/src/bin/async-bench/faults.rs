@@ -45,10 +45,8 @@ pub struct FaultsArgs {
 /// A number of seconds >= 0, for `--at` and `--stop`: a negative one read as an unknown
 /// flag, and NaN was refused with the standard library's words.
 fn seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s >= 0.0 && Duration::try_from_secs_f64(s).is_ok() => Ok(s),
-        _ => Err(format!("`{text}` is not a number of seconds >= 0")),
-    }
+    let fits = |s: f64| s >= 0.0 && Duration::try_from_secs_f64(s).is_ok();
+    crate::number(text, fits, "a number of seconds >= 0")
 }
 
 /// What strikes the last worker started.

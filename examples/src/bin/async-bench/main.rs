@@ -448,23 +448,29 @@ fn vr_figures(
     })
 }
 
+/// `text` as a number `accepts` takes, or an error saying it is not `what`: a flag's value
+/// checked when it is parsed, under its own name, before any run.
+pub(crate) fn number(text: &str, accepts: fn(f64) -> bool, what: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|&x| accepts(x))
+        .ok_or_else(|| format!("`{text}` is not {what}"))
+}
+
 /// A number of seconds above zero, for `--time`.
 pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
-        _ => Err(format!("`{text}` is not a number of seconds above 0")),
-    }
+    number(
+        text,
+        |s| s.is_finite() && s > 0.0,
+        "a number of seconds above 0",
+    )
 }
 
 /// A relative suboptimality to reach, for the targets: checked here, not when its runs begin,
 /// so that a bad `--vr-target` does not wait for the SGD runs, and the error names its flag.
 fn suboptimality(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
-        _ => Err(format!(
-            "`{text}` is not a relative suboptimality (a number >= 0)"
-        )),
-    }
+    let what = "a relative suboptimality (a number >= 0)";
+    number(text, |t| t.is_finite() && t >= 0.0, what)
 }
 
 /// Time of the synchronous run over time of the asynchronous one, when both reached the target.

@@ -142,10 +142,8 @@ impl FromStr for Setting {
 
 /// A fraction of ASAGA's default step, above 0: NaN ran every ASAGA run with no step at all.
 fn step_scale(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err(format!("`{text}` is not a fraction of the step above 0")),
-    }
+    let what = "a fraction of the step above 0";
+    crate::number(text, |x| x.is_finite() && x > 0.0, what)
 }
 
 impl Setting {
