@@ -27,7 +27,7 @@ mod smoothness;
 mod svrg;
 
 pub use algorithm::Algorithm;
-pub use loss::{least_squares_optimum, ridge_optimum, Loss};
+pub use loss::{least_squares_optimum, ridge_optimum, ridge_optimum_until, Loss, OptimumError};
 pub use params::Params;
 pub use precondition::{Metric, Precondition, PreconditionError, FULL_MAX_DIM};
 pub use row_sum::{data_gradient_sum, RowSum};

@@ -220,6 +220,11 @@ pub enum OptimumError {
         /// `|X^T y - X^T X w| / |X^T y|` reached.
         relative_residual: f64,
     },
+    /// The caller asked the solver to stop (its `keep_going` said no) before it converged.
+    Stopped {
+        /// Iterations done.
+        iterations: usize,
+    },
 }
 
 impl fmt::Display for OptimumError {
@@ -233,6 +238,10 @@ impl fmt::Display for OptimumError {
                 f,
                 "conjugate gradient did not converge: relative residual {relative_residual:.3e} \
                  after {iterations} iterations (tolerance {CG_TOL:.0e})"
+            ),
+            OptimumError::Stopped { iterations } => write!(
+                f,
+                "conjugate gradient stopped when asked, after {iterations} iterations"
             ),
         }
     }
@@ -261,13 +270,24 @@ pub fn least_squares_optimum(data: &Dataset) -> Result<(Array1<f64>, f64), Optim
 /// The exact minimiser of ridge least squares `f(w) = 1/(2n) |Xw - y|^2 + lambda/2 |w|^2` and
 /// `f` there: [`least_squares_optimum`] on the normal equations `(X^T X + n lambda I) w = X^T y`.
 pub fn ridge_optimum(data: &Dataset, lambda: f64) -> Result<(Array1<f64>, f64), OptimumError> {
-    ridge_optimum_with(data, data.dim() <= DENSE_NORMAL_MAX_DIM, lambda)
+    ridge_optimum_until(data, lambda, &|| true)
+}
+
+/// [`ridge_optimum`], asking `keep_going` once per iteration whether to go on: the solve of a
+/// large set takes minutes, and its caller may no longer need it (a Ctrl-C). When it says no,
+/// the solve ends with [`OptimumError::Stopped`].
+pub fn ridge_optimum_until(
+    data: &Dataset,
+    lambda: f64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(Array1<f64>, f64), OptimumError> {
+    ridge_optimum_with(data, data.dim() <= DENSE_NORMAL_MAX_DIM, lambda, keep_going)
 }
 
 /// [`least_squares_optimum`], forming `X^T X` or not as told.
 #[cfg(test)]
 fn optimum_with(data: &Dataset, form_normal: bool) -> Result<(Array1<f64>, f64), OptimumError> {
-    ridge_optimum_with(data, form_normal, 0.0)
+    ridge_optimum_with(data, form_normal, 0.0, &|| true)
 }
 
 /// [`ridge_optimum`], forming `X^T X` or not as told.
@@ -275,6 +295,7 @@ fn ridge_optimum_with(
     data: &Dataset,
     form_normal: bool,
     lambda: f64,
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<(Array1<f64>, f64), OptimumError> {
     let n = data.n_rows();
     if n == 0 {
@@ -298,7 +319,7 @@ fn ridge_optimum_with(
     let w = if form_normal {
         let mut a = normal_matrix(data);
         a.diag_mut().map_inplace(|v| *v += shift);
-        pcg(|v| a.dot(v), &b, &diag)?
+        pcg(|v| a.dot(v), &b, &diag, keep_going)?
     } else {
         pcg(
             |v| {
@@ -316,6 +337,7 @@ fn ridge_optimum_with(
             },
             &b,
             &diag,
+            keep_going,
         )?
     };
     let f = Loss::with_lambda(true, lambda).objective(data, w.view());
@@ -354,11 +376,13 @@ pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
 }
 
 /// Jacobi-preconditioned conjugate gradient for `A w = b`, `A` symmetric positive
-/// semi-definite given as a product `v -> A v`, from `w = 0`.
+/// semi-definite given as a product `v -> A v`, from `w = 0`, asking `keep_going` before each
+/// iteration.
 fn pcg(
     apply: impl Fn(&Array1<f64>) -> Array1<f64>,
     b: &Array1<f64>,
     diag: &Array1<f64>,
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<Array1<f64>, OptimumError> {
     let d = b.len();
     let mut w = Array1::<f64>::zeros(d);
@@ -377,6 +401,9 @@ fn pcg(
     let mut rz = r.dot(&z);
     let mut best = f64::INFINITY;
     for it in 1..=max_iter {
+        if !keep_going() {
+            return Err(OptimumError::Stopped { iterations: it - 1 });
+        }
         let q = apply(&p);
         let pq = p.dot(&q);
         let step_ok = pq > 0.0 && pq.is_finite();
@@ -555,11 +582,39 @@ mod tests {
         }
     }
 
+    /// A solve its caller no longer needs (a Ctrl-C) ends at the next check, on either path,
+    /// where it used to run to convergence (minutes on a large set).
+    #[test]
+    fn a_solve_told_to_stop_ends_at_its_next_iteration() {
+        let (data, _) = random_problem(40, 6, 1);
+        for form_normal in [true, false] {
+            let stopped = ridge_optimum_with(&data, form_normal, 0.1, &|| false);
+            assert_eq!(stopped, Err(OptimumError::Stopped { iterations: 0 }));
+            let asked = std::cell::Cell::new(0);
+            let after_two = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= 2
+            };
+            let stopped = ridge_optimum_with(&data, form_normal, 0.1, &after_two);
+            assert_eq!(stopped, Err(OptimumError::Stopped { iterations: 2 }));
+            assert_eq!(asked.get(), 3, "asked once per iteration");
+        }
+        assert_eq!(
+            ridge_optimum_until(&data, 0.1, &|| true),
+            ridge_optimum(&data, 0.1)
+        );
+        let error = OptimumError::Stopped { iterations: 2 }.to_string();
+        assert_eq!(
+            error,
+            "conjugate gradient stopped when asked, after 2 iterations"
+        );
+    }
+
     #[test]
     fn non_convergence_is_an_error() {
         // A negative definite "A": every step breaks down; CG must give up, not loop or panic.
         let b = Array1::from(vec![1.0, 2.0]);
-        let r = pcg(|v| -v, &b, &Array1::from(vec![1.0, 1.0]));
+        let r = pcg(|v| -v, &b, &Array1::from(vec![1.0, 1.0]), &|| true);
         match r {
             Err(OptimumError::NotConverged {
                 relative_residual, ..
@@ -636,7 +691,7 @@ mod tests {
             );
             let g = Loss::Ridge { lambda }.gradient(&d, w.view());
             assert!(g.iter().all(|v| v.abs() < 1e-9), "{g}");
-            let (wm, fm) = ridge_optimum_with(&d, false, lambda).unwrap();
+            let (wm, fm) = ridge_optimum_with(&d, false, lambda, &|| true).unwrap();
             assert!((fm - f).abs() <= 1e-12 * f && (&wm - &w).iter().all(|v| v.abs() < 1e-8));
         }
         assert_eq!(

@@ -30,6 +30,15 @@ pub struct CompareOutputs {
     pub stopped_by_signal: bool,
 }
 
+/// The error of a comparison a signal stopped before its first run (while its shared optimum
+/// was computed).
+fn stopped_preparing() -> anyhow::Error {
+    crate::cli::Interrupted(
+        "stopped by a signal while the comparison was being prepared; nothing was trained".into(),
+    )
+    .into()
+}
+
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
 /// files into `out`: per algorithm a trace, a summary and the model; one plot (SVG and PNG)
 /// and a table of times to target.
@@ -46,7 +55,13 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
         // A signal meanwhile keeps the first run from starting.
         let _preparing = crate::interrupt::preparing();
-        job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet)?
+        job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet).map_err(|e| {
+            if e.is::<job::OptimumStopped>() {
+                stopped_preparing()
+            } else {
+                e
+            }
+        })?
     } else {
         spec.stop.optimum
     };
@@ -58,12 +73,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             kept_by_signal = true;
             if outcomes.is_empty() {
                 // Only the shared optimum comes before the first run.
-                return Err(crate::cli::Interrupted(
-                    "stopped by a signal while the comparison was being prepared; nothing was \
-                     trained"
-                        .into(),
-                )
-                .into());
+                return Err(stopped_preparing());
             }
             // The table says which runs are missing, and why.
             let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();

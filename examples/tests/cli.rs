@@ -3769,9 +3769,10 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
     use std::io::Read as _;
     use std::os::unix::process::CommandExt;
     let dir = scratch(scratch_name);
-    // A chain of differences: its exact optimum takes the solver seconds (thousands of
-    // iterations on a 2000 x 2000 system), far longer than the signal takes to arrive.
-    let d = 2000;
+    // A chain of differences, ill-conditioned: its exact optimum takes the solver minutes
+    // (not done after 3 minutes of CPU), far longer than `wait_for`'s guard, which the process
+    // meets only if the signal stops the solve (it used to run the solve to its end first).
+    let d = 200_000;
     let mut text = String::new();
     for i in 1..=d {
         let label = (i * 7919) % 13;
@@ -3781,7 +3782,7 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
         }
     }
     for i in 1..=d {
-        text.push_str(&format!("0 {i}:0.001\n"));
+        text.push_str(&format!("0 {i}:0.0001\n"));
     }
     std::fs::write(dir.join("chain.svm"), text).unwrap();
     let (leader, follower) = pseudo_terminal();

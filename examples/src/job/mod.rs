@@ -29,4 +29,4 @@ pub use run::run;
 pub use settings::{check_params, check_settings};
 pub use spec::{Checkpointing, JobSpec, StopRules};
 pub(crate) use step::optimum_shown;
-pub use step::{default_step, optimum, own_model_step};
+pub use step::{default_step, optimum, own_model_step, OptimumStopped};

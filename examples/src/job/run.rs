@@ -79,7 +79,13 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     let linear = spec.algorithm.is_linear();
     // The optimum the toolkit computes is a linear model's.
     let optimum = if linear {
-        optimum_shown(&spec.loss, data, spec.stop.optimum, spec.quiet)?
+        optimum_shown(&spec.loss, data, spec.stop.optimum, spec.quiet).map_err(|e| {
+            if e.is::<super::OptimumStopped>() {
+                stopped_preparing()
+            } else {
+                e
+            }
+        })?
     } else {
         spec.stop.optimum
     };

@@ -4,20 +4,32 @@
 use anyhow::{anyhow, bail, Result};
 use asyncopt_algorithms::{
     max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness,
-    ridge_optimum, Loss, Metric,
+    ridge_optimum_until, Loss, Metric, OptimumError,
 };
 use asyncopt_runtime::data::Dataset;
 
 use super::JobSpec;
 use crate::optimizer::Optimizer;
 
-/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares.
+/// The exact optimum's solve ended early: a signal asked the runs to stop, and the run it
+/// was computed for does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("the exact optimum f* was not computed: stopped by a signal")]
+pub struct OptimumStopped;
+
+/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares. A signal
+/// ([`interrupt::requested`](crate::interrupt::requested)) stops the computation, which then
+/// fails with [`OptimumStopped`].
 pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
     match (given, loss) {
         (Some(value), _) => Ok(Some(value)),
         (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
-            let (_, value) = ridge_optimum(data, loss.lambda()).map_err(|e| {
-                if let Some(why) = overflow(data, loss.lambda()) {
+            let keep_going = || !crate::interrupt::requested();
+            let solved = ridge_optimum_until(data, loss.lambda(), &keep_going);
+            let (_, value) = solved.map_err(|e| {
+                if let OptimumError::Stopped { .. } = e {
+                    anyhow::Error::new(OptimumStopped)
+                } else if let Some(why) = overflow(data, loss.lambda()) {
                     // No optimum, no step and no objective: --optimum would not help.
                     why
                 } else {
