@@ -184,11 +184,11 @@ fn on_signal(signal: i32) {
         Phase::Writing
     };
     STOPPED_PREPARING.store(matches!(phase, Phase::Preparing), Ordering::SeqCst);
-    say_err!(
-        "{}{}",
-        off_the_line(),
-        first_signal_message(phase, signal == signal_hook::consts::SIGINT)
-    );
+    let message = first_signal_message(phase, signal == signal_hook::consts::SIGINT);
+    // Said across a bar, the line was erased when the bar was cleared.
+    if !crate::progress::say_above_the_bar(&message) {
+        say_err!("{}{message}", off_the_line());
+    }
 }
 
 /// What a first signal does, said as the runs stand (where "the run ends at its next update"

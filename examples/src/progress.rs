@@ -3,13 +3,55 @@
 //! spinner while the work before the run goes on (reading a large data file takes seconds).
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// The bar or spinner on the terminal now, with its number, for [`say_above_the_bar`].
+fn shown() -> MutexGuard<'static, Option<(u64, ProgressBar)>> {
+    static SHOWN: Mutex<Option<(u64, ProgressBar)>> = Mutex::new(None);
+    SHOWN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Marks `bar` as the one on the terminal until the guard is dropped.
+struct Shown(u64);
+
+impl Shown {
+    fn show(bar: &ProgressBar) -> Shown {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let number = NEXT.fetch_add(1, Ordering::Relaxed);
+        *shown() = Some((number, bar.clone()));
+        Shown(number)
+    }
+}
+
+impl Drop for Shown {
+    fn drop(&mut self) {
+        let mut shown = shown();
+        if shown.as_ref().is_some_and(|(number, _)| *number == self.0) {
+            *shown = None;
+        }
+    }
+}
+
+/// Says `line` on standard error above the bar or spinner on the terminal, drawn again below
+/// it: a line written across the bar was erased when the bar was cleared. False (and nothing
+/// said) when none is shown.
+pub(crate) fn say_above_the_bar(line: &str) -> bool {
+    let Some((_, bar)) = shown().clone() else {
+        return false;
+    };
+    bar.suspend(|| say_err!("{line}"));
+    true
+}
+
 /// Reports progress of one run.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Marks the bar as shown, for [`say_above_the_bar`], until `finish`.
+    shown: Option<Shown>,
     /// The bar counts milliseconds of this time limit, not updates.
     timed: bool,
     label: String,
@@ -35,6 +77,7 @@ impl Progress {
             bar
         });
         Progress {
+            shown: bar.as_ref().map(Shown::show),
             bar,
             timed,
             label: label.to_owned(),
@@ -72,7 +115,8 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub fn finish(&mut self) {
+        self.shown = None;
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -81,7 +125,7 @@ impl Progress {
 
 /// A spinner naming the work going on before a run, on a terminal only (and not with
 /// `--quiet`): drawn at once, ticking on its own thread, and cleared when dropped.
-pub struct Working(Option<ProgressBar>);
+pub struct Working(Option<(ProgressBar, Shown)>);
 
 impl Working {
     /// Shows `what` (`reading a9a.xz`) with a spinner and the time spent, until dropped.
@@ -95,7 +139,8 @@ impl Working {
             bar.set_message(what.to_owned());
             bar.enable_steady_tick(Duration::from_millis(100));
             bar.tick();
-            bar
+            let shown = Shown::show(&bar);
+            (bar, shown)
         });
         Working(bar)
     }
@@ -103,7 +148,8 @@ impl Working {
 
 impl Drop for Working {
     fn drop(&mut self) {
-        if let Some(bar) = &self.0 {
+        if let Some((bar, shown)) = self.0.take() {
+            drop(shown);
             bar.finish_and_clear();
         }
     }

@@ -3841,6 +3841,134 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
     assert!(output.stdout.is_empty(), "nothing was trained");
 }
 
+/// A Ctrl-C while a run trains on a terminal: the "stopping" line stays on the screen, above
+/// the command's last line. Written across the progress bar, it was erased when the bar was
+/// cleared.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("ctrl-c-bar");
+    let rows = "1 1:1 2:0.5\n-1 1:0.2 2:1\n0.5 1:0.3\n2 2:0.7\n";
+    std::fs::write(dir.join("small.svm"), rows).unwrap();
+    let (leader, follower) = pseudo_terminal();
+    // 80 columns, as many terminals: the bar's line wraps there.
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: an open descriptor and a winsize that outlives the call.
+    let sized = unsafe { libc::ioctl(follower.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(sized, 0, "the terminal's size");
+    let args = ["--data", "small.svm", "--workers", "1", "--time", "60"];
+    let driver = Command::new(EXE)
+        .args(args)
+        .args(["--updates", "1000000000"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(follower)
+        .process_group(0)
+        .spawn()
+        .expect("async-train starts");
+    let (sender, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut leader = std::fs::File::from(leader);
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = leader.read(&mut chunk) {
+            let _ = sender.send(chunk[..n].to_vec());
+        }
+    });
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("/s), f = ") {
+        let chunk = received
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the bar is drawn");
+        seen.extend(chunk);
+    }
+    signal_group("-INT", driver.id());
+    let (_, code) = wait_for(driver);
+    reader.join().expect("the reader");
+    seen.extend(received.try_iter().flatten());
+    let screen = screen_of(&String::from_utf8_lossy(&seen), 80);
+    assert_eq!(code, Some(130), "{screen:#?}");
+    let shown: Vec<&str> = screen
+        .iter()
+        .map(|line| line.trim_end())
+        .filter(|line| !line.is_empty())
+        .collect();
+    // The stopping line (wrapped on two), then the last one.
+    let Some((last, above)) = shown.split_last() else {
+        panic!("{screen:#?}");
+    };
+    let above = above.concat();
+    assert!(
+        above.ends_with("Ctrl-C again to quit at once, leaving them unwritten)")
+            && above.contains("stopping: the run ends at its next update"),
+        "{screen:#?}"
+    );
+    assert!(
+        last.starts_with("sgd stopped by a signal after"),
+        "{screen:#?}"
+    );
+}
+
+/// The lines a terminal `width` columns wide shows after `output`: text, carriage returns,
+/// newlines, wrapping, and the escapes the bars use (`ESC[nA` up, `ESC[nB` down, `ESC[2K`
+/// erase the line); other escapes are skipped.
+fn screen_of(output: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<Vec<char>> = vec![Vec::new()];
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => col = 0,
+            '\n' => row += 1,
+            '\u{1b}' => {
+                let mut code = String::new();
+                if chars.next_if_eq(&'[').is_some() {
+                    for c in chars.by_ref() {
+                        code.push(c);
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                let n = code[..code.len().saturating_sub(1)].parse().unwrap_or(1);
+                match code.chars().last() {
+                    Some('A') => row = row.saturating_sub(n),
+                    Some('B') => row += n,
+                    Some('K') if code == "2K" => {
+                        lines.resize(lines.len().max(row + 1), Vec::new());
+                        lines[row].clear();
+                    }
+                    _ => {}
+                }
+                // A move ends a wrap pending at the last column.
+                col = col.min(width - 1);
+            }
+            c => {
+                if col >= width {
+                    (row, col) = (row + 1, 0);
+                }
+                lines.resize(lines.len().max(row + 1), Vec::new());
+                let line = &mut lines[row];
+                line.resize(line.len().max(col + 1), ' ');
+                line[col] = c;
+                col += 1;
+            }
+        }
+    }
+    lines
+        .into_iter()
+        .map(|line| line.into_iter().collect())
+        .collect()
+}
+
 /// A comparison whose table cannot be written (a full disk) still prints it, and names every
 /// file it could not write: the comparison is not lost with its `compare.json`.
 #[cfg(unix)]

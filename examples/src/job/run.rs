@@ -368,7 +368,7 @@ fn train(
         Err(message) => {
             let latest = recorder.watch.borrow_mut().take_latest_model();
             let Some((at, model)) = latest else {
-                recorder.progress.borrow().finish();
+                recorder.progress.borrow_mut().finish();
                 // Dropped, not finished: a comparison ends here, and its workers with it.
                 drop(driver);
                 bail!(
@@ -398,7 +398,7 @@ fn finish(
     resumed_from: Option<(u64, f64)>,
     panicked: Option<&Panic>,
 ) -> Result<Ended> {
-    recorder.progress.borrow().finish();
+    recorder.progress.borrow_mut().finish();
     driver.wait_for_checkpoint();
     let report = driver.report();
     let interrupted = driver.stop_requested();
