@@ -3894,7 +3894,7 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
     let (_, code) = wait_for(driver);
     reader.join().expect("the reader");
     seen.extend(received.try_iter().flatten());
-    let screen = screen_of(&String::from_utf8_lossy(&seen), 80);
+    let screen = screen_of(&seen, 80);
     assert_eq!(code, Some(130), "{screen:#?}");
     let shown: Vec<&str> = screen
         .iter()
@@ -3917,56 +3917,11 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
     );
 }
 
-/// The lines a terminal `width` columns wide shows after `output`: text, carriage returns,
-/// newlines, wrapping, and the escapes the bars use (`ESC[nA` up, `ESC[nB` down, `ESC[2K`
-/// erase the line); other escapes are skipped.
-fn screen_of(output: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<Vec<char>> = vec![Vec::new()];
-    let (mut row, mut col) = (0usize, 0usize);
-    let mut chars = output.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => col = 0,
-            '\n' => row += 1,
-            '\u{1b}' => {
-                let mut code = String::new();
-                if chars.next_if_eq(&'[').is_some() {
-                    for c in chars.by_ref() {
-                        code.push(c);
-                        if c.is_ascii_alphabetic() {
-                            break;
-                        }
-                    }
-                }
-                let n = code[..code.len().saturating_sub(1)].parse().unwrap_or(1);
-                match code.chars().last() {
-                    Some('A') => row = row.saturating_sub(n),
-                    Some('B') => row += n,
-                    Some('K') if code == "2K" => {
-                        lines.resize(lines.len().max(row + 1), Vec::new());
-                        lines[row].clear();
-                    }
-                    _ => {}
-                }
-                // A move ends a wrap pending at the last column.
-                col = col.min(width - 1);
-            }
-            c => {
-                if col >= width {
-                    (row, col) = (row + 1, 0);
-                }
-                lines.resize(lines.len().max(row + 1), Vec::new());
-                let line = &mut lines[row];
-                line.resize(line.len().max(col + 1), ' ');
-                line[col] = c;
-                col += 1;
-            }
-        }
-    }
-    lines
-        .into_iter()
-        .map(|line| line.into_iter().collect())
-        .collect()
+/// The lines a terminal 24 rows by `width` columns shows after `output`.
+fn screen_of(output: &[u8], width: u16) -> Vec<String> {
+    let mut terminal = vt100::Parser::new(24, width, 0);
+    terminal.process(output);
+    terminal.screen().rows(0, width).collect()
 }
 
 /// A comparison whose table cannot be written (a full disk) still prints it, and names every
