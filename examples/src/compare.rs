@@ -30,15 +30,6 @@ pub struct CompareOutputs {
     pub stopped_by_signal: bool,
 }
 
-/// The error of a comparison a signal stopped before its first run (while its shared optimum
-/// was computed).
-fn stopped_preparing() -> anyhow::Error {
-    crate::cli::Interrupted(
-        "stopped by a signal while the comparison was being prepared; nothing was trained".into(),
-    )
-    .into()
-}
-
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
 /// files into `out`: per algorithm a trace, a summary and the model; one plot (SVG and PNG)
 /// and a table of times to target.
@@ -55,13 +46,13 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     let optimum = if algorithms.iter().all(|a| a.is_linear()) {
         // A signal meanwhile keeps the first run from starting.
         let _preparing = crate::interrupt::preparing();
-        job::optimum_shown(&spec.loss, &data, spec.stop.optimum, spec.quiet).map_err(|e| {
-            if e.is::<job::OptimumStopped>() {
-                stopped_preparing()
-            } else {
-                e
-            }
-        })?
+        job::optimum_shown(
+            &spec.loss,
+            &data,
+            spec.stop.optimum,
+            spec.quiet,
+            "comparison",
+        )?
     } else {
         spec.stop.optimum
     };
@@ -73,7 +64,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             kept_by_signal = true;
             if outcomes.is_empty() {
                 // Only the shared optimum comes before the first run.
-                return Err(stopped_preparing());
+                return Err(crate::interrupt::preparation_stopped("comparison"));
             }
             // The table says which runs are missing, and why.
             let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();

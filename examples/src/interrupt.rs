@@ -124,6 +124,15 @@ pub fn waiting_for_workers() -> InPhase {
     InPhase::enter(&WAITING)
 }
 
+/// The error of a `what` ("run", "comparison") a signal stopped while it was prepared (its
+/// optimum computed, its cluster started), before it trained.
+pub(crate) fn preparation_stopped(what: &str) -> anyhow::Error {
+    crate::cli::Interrupted(format!(
+        "stopped by a signal while the {what} was being prepared; nothing was trained"
+    ))
+    .into()
+}
+
 /// A run begins to be prepared, before its driver waits for its workers, and is prepared
 /// while the guard lives.
 pub fn preparing() -> InPhase {

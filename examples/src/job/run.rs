@@ -79,13 +79,7 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     let linear = spec.algorithm.is_linear();
     // The optimum the toolkit computes is a linear model's.
     let optimum = if linear {
-        optimum_shown(&spec.loss, data, spec.stop.optimum, spec.quiet).map_err(|e| {
-            if e.is::<super::OptimumStopped>() {
-                stopped_preparing()
-            } else {
-                e
-            }
-        })?
+        optimum_shown(&spec.loss, data, spec.stop.optimum, spec.quiet, "run")?
     } else {
         spec.stop.optimum
     };
@@ -170,7 +164,7 @@ fn launch(
 ) -> Result<Driver> {
     // A run a signal stopped while it was prepared starts no cluster, and says where it stopped.
     if crate::interrupt::stopped_while_preparing() {
-        return Err(stopped_preparing());
+        return Err(crate::interrupt::preparation_stopped("run"));
     }
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
@@ -198,7 +192,7 @@ fn launch(
         Ok(()) => Ok(driver),
         // The signal came while the cluster started, before the wait.
         Err(RuntimeError::StoppedWaiting { .. }) if crate::interrupt::stopped_while_preparing() => {
-            Err(stopped_preparing())
+            Err(crate::interrupt::preparation_stopped("run"))
         }
         Err(RuntimeError::StoppedWaiting { joined, expected }) => {
             Err(crate::cli::Interrupted(format!(
@@ -209,15 +203,6 @@ fn launch(
         }
         Err(error) => Err(anyhow::Error::new(error).context("cannot start the cluster")),
     }
-}
-
-/// The error of a run a signal stopped while it was prepared (its optimum computed, its
-/// cluster started), before its driver waited for its workers.
-fn stopped_preparing() -> anyhow::Error {
-    crate::cli::Interrupted(
-        "stopped by a signal while the run was being prepared; nothing was trained".into(),
-    )
-    .into()
 }
 
 /// What the observer shares with the run: the trace's points (thinned evenly on a long run),

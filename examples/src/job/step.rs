@@ -53,6 +53,7 @@ pub(crate) fn optimum_shown(
     data: &Dataset,
     given: Option<f64>,
     quiet: bool,
+    preparing: &str,
 ) -> Result<Option<f64>> {
     let computed = given.is_none() && !matches!(loss, Loss::Logistic { .. });
     let _computing = computed.then(|| {
@@ -61,7 +62,10 @@ pub(crate) fn optimum_shown(
             quiet,
         )
     });
-    optimum(loss, data, given)
+    optimum(loss, data, given).map_err(|e| match e.is::<OptimumStopped>() {
+        true => crate::interrupt::preparation_stopped(preparing),
+        false => e,
+    })
 }
 
 /// The step of the run: `--step`, or the author's default for the optimizer, or one derived
