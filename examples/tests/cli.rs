@@ -3766,8 +3766,6 @@ fn ctrl_c_while_a_comparison_is_prepared_names_the_preparation() {
 /// spinner shows, and checks its last line is `last_line`.
 #[cfg(unix)]
 fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str) {
-    use std::io::Read as _;
-    use std::os::unix::process::CommandExt;
     let dir = scratch(scratch_name);
     // A chain of differences, ill-conditioned: its exact optimum takes the solver minutes
     // (not done after 3 minutes of CPU), far longer than `wait_for`'s guard, which the process
@@ -3785,45 +3783,21 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
         text.push_str(&format!("0 {i}:0.0001\n"));
     }
     std::fs::write(dir.join("chain.svm"), text).unwrap();
-    let (leader, follower) = pseudo_terminal();
+    let mut driver = Command::new(EXE);
+    driver.current_dir(&dir).args(command).args([
+        "--data",
+        "chain.svm",
+        "--updates",
+        "100000000",
+        "--time",
+        "60",
+    ]);
     // On a terminal the optimum's spinner says when the preparation is under way.
-    let driver = Command::new(EXE)
-        .args(command)
-        .args([
-            "--data",
-            "chain.svm",
-            "--updates",
-            "100000000",
-            "--time",
-            "60",
-        ])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(follower)
-        .process_group(0)
-        .spawn()
-        .expect("async-train starts");
-    let (sender, received) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut leader = std::fs::File::from(leader);
-        let mut chunk = [0u8; 4096];
-        // Until the last writer closes (EIO on Linux once the process is gone).
-        while let Ok(n @ 1..) = leader.read(&mut chunk) {
-            let _ = sender.send(chunk[..n].to_vec());
-        }
-    });
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains("computing the optimum f* of chain.svm") {
-        let chunk = received
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the driver computes the optimum");
-        seen.extend(chunk);
-    }
-    signal_group("-INT", driver.id());
-    let (output, code) = wait_for(driver);
-    reader.join().expect("the reader");
-    seen.extend(received.try_iter().flatten());
+    let (output, code, seen) = interrupted_on_a_terminal(
+        driver,
+        pseudo_terminal(),
+        "computing the optimum f* of chain.svm",
+    );
     let terminal = String::from_utf8_lossy(&seen);
     assert_eq!(code, Some(130), "{terminal}");
     assert!(
@@ -3847,9 +3821,7 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
 #[cfg(unix)]
 #[test]
 fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
-    use std::io::Read as _;
     use std::os::fd::AsRawFd as _;
-    use std::os::unix::process::CommandExt;
     let dir = scratch("ctrl-c-bar");
     let rows = "1 1:1 2:0.5\n-1 1:0.2 2:1\n0.5 1:0.3\n2 2:0.7\n";
     std::fs::write(dir.join("small.svm"), rows).unwrap();
@@ -3865,35 +3837,13 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
     let sized = unsafe { libc::ioctl(follower.as_raw_fd(), libc::TIOCSWINSZ, &size) };
     assert_eq!(sized, 0, "the terminal's size");
     let args = ["--data", "small.svm", "--workers", "1", "--time", "60"];
-    let driver = Command::new(EXE)
-        .args(args)
-        .args(["--updates", "1000000000"])
+    let mut driver = Command::new(EXE);
+    driver
         .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(follower)
-        .process_group(0)
-        .spawn()
-        .expect("async-train starts");
-    let (sender, received) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut leader = std::fs::File::from(leader);
-        let mut chunk = [0u8; 4096];
-        while let Ok(n @ 1..) = leader.read(&mut chunk) {
-            let _ = sender.send(chunk[..n].to_vec());
-        }
-    });
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains("/s), f = ") {
-        let chunk = received
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the bar is drawn");
-        seen.extend(chunk);
-    }
-    signal_group("-INT", driver.id());
-    let (_, code) = wait_for(driver);
-    reader.join().expect("the reader");
-    seen.extend(received.try_iter().flatten());
+        .args(args)
+        .args(["--updates", "1000000000"]);
+    // Once the bar shows.
+    let (_, code, seen) = interrupted_on_a_terminal(driver, (leader, follower), "/s), f = ");
     let screen = screen_of(&seen, 80);
     assert_eq!(code, Some(130), "{screen:#?}");
     let shown: Vec<&str> = screen
@@ -3915,6 +3865,50 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
         last.starts_with("sgd stopped by a signal after"),
         "{screen:#?}"
     );
+}
+
+/// Runs `command` (async-train) with its stderr on the pseudo-terminal `(leader, follower)`,
+/// sends its process group SIGINT once the terminal shows `shown`, and returns its output, its
+/// exit code and all the terminal showed.
+#[cfg(unix)]
+fn interrupted_on_a_terminal(
+    mut command: Command,
+    (leader, follower): (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
+    shown: &str,
+) -> (Output, Option<i32>, Vec<u8>) {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt;
+    let driver = command
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(follower)
+        .process_group(0)
+        .spawn()
+        .expect("async-train starts");
+    // The command holds the terminal's follower end: once it is dropped, the child holds the
+    // last one, and the reader sees the end when the child exits.
+    drop(command);
+    let (sender, received) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut leader = std::fs::File::from(leader);
+        let mut chunk = [0u8; 4096];
+        // Until the last writer closes (EIO on Linux once the process is gone).
+        while let Ok(n @ 1..) = leader.read(&mut chunk) {
+            let _ = sender.send(chunk[..n].to_vec());
+        }
+    });
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(shown) {
+        let chunk = received
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the terminal never showed {shown:?}"));
+        seen.extend(chunk);
+    }
+    signal_group("-INT", driver.id());
+    let (output, code) = wait_for(driver);
+    reader.join().expect("the reader");
+    seen.extend(received.try_iter().flatten());
+    (output, code, seen)
 }
 
 /// The lines a terminal 24 rows by `width` columns shows after `output`.
