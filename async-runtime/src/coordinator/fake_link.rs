@@ -1143,20 +1143,11 @@ fn a_history_table_shorter_than_the_data_ends_the_run_before_any_task() {
         histories: &[&short],
         one_off: false,
     };
-    let out = crate::__private::reduce_sync(&mut driver, site, |_: u8, _: u8| 0.0_f64);
-    assert!(out.is_none(), "the loop ends");
-    let failure = driver.failure().expect("the run failed").to_string();
+    let failure = failure_before_any_task(&mut driver, &wire, site);
     assert!(
         failure.contains("has 3 entries for 8 rows: size it by data.full_rows()"),
         "{failure}"
     );
-    let tasks = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter(|(_, m)| matches!(m, ToWorker::Task(_)))
-        .count();
-    assert_eq!(tasks, 0);
 }
 
 #[test]
@@ -1177,20 +1168,29 @@ fn a_site_reading_more_than_a_task_order_carries_ends_the_run_naming_it_and_the_
         histories: &[],
         one_off: false,
     };
-    let out = crate::__private::reduce_sync(&mut driver, site, |_: u8, _: u8| 0.0_f64);
-    assert!(out.is_none(), "the loop ends");
-    let failure = driver.failure().expect("the run failed").to_string();
+    let failure = failure_before_any_task(&mut driver, &wire, site);
     assert!(
         failure.contains("`many` has 4097 broadcast reads, more than the 4096"),
         "{failure}"
     );
+}
+
+/// Runs `site`'s reduce, which must end the loop before any task is sent; the run's failure.
+fn failure_before_any_task(
+    driver: &mut Driver,
+    wire: &Rc<RefCell<Wire>>,
+    site: crate::__private::Site<'_, ()>,
+) -> String {
+    let out = crate::__private::reduce_sync(driver, site, |_: u8, _: u8| 0.0_f64);
+    assert!(out.is_none(), "the loop ends");
     let tasks = wire
         .borrow()
         .sent
         .iter()
         .filter(|(_, m)| matches!(m, ToWorker::Task(_)))
         .count();
-    assert_eq!(tasks, 0);
+    assert_eq!(tasks, 0, "no task is sent");
+    driver.failure().expect("the run failed").to_string()
 }
 
 #[test]
