@@ -1349,6 +1349,33 @@ fn deaf_driver_is_given_up_on() {
     }
 }
 
+/// What a worker thread ended with.
+type WorkerEnded =
+    std::sync::mpsc::Receiver<Result<asyncopt_runtime::worker::RunEnd, RuntimeError>>;
+
+/// A worker on a thread of its own, admitted by a fake driver holding its token (`adjust` sets
+/// its other options): the driver, and what the worker ends with.
+fn admitted_worker(adjust: impl FnOnce(&mut WorkerOptions)) -> (wire::TokenDriver, WorkerEnded) {
+    let token = Token::random();
+    let (listener, endpoint) = wire::TokenDriver::listen();
+    let mut options = worker_of(endpoint);
+    options.token = Some(token.clone());
+    adjust(&mut options);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
+    (wire::TokenDriver::admit(&listener, &token), rx)
+}
+
+/// Tells the worker `driver` admitted that the run is over, and checks it ends cleanly.
+fn shut_down(driver: &mut wire::TokenDriver, ended: WorkerEnded) {
+    use asyncopt_runtime::protocol::ToWorker;
+    driver.send(&ToWorker::Shutdown { another_run: false });
+    let ended = ended
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    assert!(ended.is_ok(), "{ended:?}");
+}
+
 /// Runs a worker with `options` on a thread of its own, its warnings counted; what it ended
 /// with (within `wait`) and how many warnings it logged.
 fn run_worker_counting_warnings(
@@ -1576,13 +1603,7 @@ fn endless_partition_is_refused() {
         budget < u64::MAX,
         "a host whose available memory this test can read"
     );
-    let token = Token::random();
-    let (listener, endpoint) = wire::TokenDriver::listen();
-    let mut options = worker_of(endpoint);
-    options.token = Some(token.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
-    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let (mut driver, rx) = admitted_worker(|_| {});
     let chunk = |partition: u32, chunk: u32, chunks: u32, len: usize| ToWorker::Partition {
         dataset: 1,
         partition,
@@ -1628,11 +1649,7 @@ fn endless_partition_is_refused() {
         }
     }
     assert_eq!(refused, [0, 2, 3]);
-    driver.send(&ToWorker::Shutdown { another_run: false });
-    let ended = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the worker ends");
-    assert!(ended.is_ok(), "{ended:?}");
+    shut_down(&mut driver, rx);
 }
 
 /// A driver holding the token (the run's, or whoever took its address) lies in every kind of
@@ -1651,14 +1668,7 @@ fn lying_driver_crashes_no_worker() {
     let (granted, secret) = (dir.join("granted.svm"), dir.join("secret"));
     std::fs::write(&granted, "1 1:1\n").expect("written");
     std::fs::write(&secret, "not yours\n").expect("written");
-    let token = Token::random();
-    let (listener, endpoint) = wire::TokenDriver::listen();
-    let mut options = worker_of(endpoint);
-    options.token = Some(token.clone());
-    options.readable = vec![granted.clone()];
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
-    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let (mut driver, rx) = admitted_worker(|options| options.readable = vec![granted.clone()]);
     driver.send(&ToWorker::Welcome(asyncopt_runtime::protocol::Welcome {
         index: u32::MAX,
         delay_factor: f64::NAN,
@@ -1763,12 +1773,8 @@ fn lying_driver_crashes_no_worker() {
         "{data:?}"
     );
     assert_eq!(failed, [10, 11, 12]);
-    driver.send(&ToWorker::Shutdown { another_run: false });
-    let ended = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the worker ends");
+    shut_down(&mut driver, rx);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(ended.is_ok(), "{ended:?}");
 }
 
 /// A peer holding the token records a handshake (its hello, and its proof for the driver's
@@ -1815,13 +1821,7 @@ fn replayed_handshake_is_refused() {
 fn bloated_orders_are_refused() {
     use asyncopt_runtime::data::split::Block;
     use asyncopt_runtime::protocol::{ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody};
-    let token = Token::random();
-    let (listener, endpoint) = wire::TokenDriver::listen();
-    let mut options = worker_of(endpoint);
-    options.token = Some(token.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
-    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let (mut driver, rx) = admitted_worker(|_| {});
     let task = |seq| TaskOrder {
         seq,
         versions: Vec::new(),
@@ -1916,11 +1916,7 @@ fn bloated_orders_are_refused() {
     println!("    peak resident memory grew by {grown} MiB");
     assert_eq!(answered, [7], "only the order of a sane size is taken");
     assert!(grown < 100, "grew by {grown} MiB");
-    driver.send(&ToWorker::Shutdown { another_run: false });
-    let ended = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the worker ends");
-    assert!(ended.is_ok(), "{ended:?}");
+    shut_down(&mut driver, rx);
 }
 
 /// A driver holding the token ships a partition of one row followed by 32 million row ids, a
@@ -1990,13 +1986,7 @@ fn sparse_indices_beyond_the_frame_are_refused() {
 /// worker is a thread of it).
 fn hostile_partition(body: Vec<u8>) -> (String, u64) {
     use asyncopt_runtime::protocol::{ToDriver, ToWorker};
-    let token = Token::random();
-    let (listener, endpoint) = wire::TokenDriver::listen();
-    let mut options = worker_of(endpoint);
-    options.token = Some(token.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(asyncopt_runtime::worker::run(options)));
-    let mut driver = wire::TokenDriver::admit(&listener, &token);
+    let (mut driver, rx) = admitted_worker(|_| {});
     let sealed = driver.seal(&ToWorker::Partition {
         dataset: 1,
         partition: 0,
@@ -2020,10 +2010,6 @@ fn hostile_partition(body: Vec<u8>) -> (String, u64) {
     };
     let grown = peak_resident_mib().saturating_sub(before);
     println!("    {refused}; peak resident memory grew by {grown} MiB");
-    driver.send(&ToWorker::Shutdown { another_run: false });
-    let ended = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the worker ends");
-    assert!(ended.is_ok(), "{ended:?}");
+    shut_down(&mut driver, rx);
     (refused, grown)
 }
