@@ -759,7 +759,6 @@ impl Insider {
         token: &asyncopt_runtime::Token,
         pid: u32,
     ) -> Insider {
-        use asyncopt_runtime::protocol::ToWorker;
         use zeromq::SocketRecv;
         let mut options = SocketOptions::default();
         options.peer_identity(name.parse().expect("a name"));
@@ -783,24 +782,9 @@ impl Insider {
             .await
             .expect("a challenge in time")
             .expect("a challenge");
-        let bytes = challenge.into_vec().pop().expect("a frame");
-        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
-        let Ok(ToWorker::Challenge {
-            nonce: driver_nonce,
-            encrypt,
-            ..
-        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
-        else {
-            panic!("not a challenge")
-        };
-        let transcript = asyncopt_runtime::auth::Transcript {
-            run_id,
-            name,
-            fingerprint,
-            worker_nonce: &nonce,
-            driver_nonce: &driver_nonce,
-            encrypt,
-        };
+        let challenge = Challenge::open(&challenge.into_vec().pop().expect("a frame"));
+        let transcript = challenge.transcript(name, fingerprint, &nonce);
+        let (run_id, encrypt) = (challenge.run_id, challenge.encrypt);
         let proof = token.worker_proof(&transcript);
         let key = token.session_key(&transcript);
         let proof = frame::encode(run_id, &ToDriver::Proof { mac: proof.into() });
@@ -1227,6 +1211,53 @@ fn next_raw_message(peer: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// A driver's challenge, as a peer saying hello reads it.
+struct Challenge {
+    run_id: u64,
+    nonce: Vec<u8>,
+    proof: Vec<u8>,
+    encrypt: bool,
+}
+
+impl Challenge {
+    /// The challenge the frame `bytes` holds (panics if it holds none).
+    fn open(bytes: &[u8]) -> Challenge {
+        use asyncopt_runtime::protocol::ToWorker;
+        let (run_id, _) = frame::open(bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
+        let Ok(ToWorker::Challenge {
+            nonce,
+            proof,
+            encrypt,
+        }) = frame::decode::<ToWorker>(bytes, run_id, false, MAX_PLAIN_FRAME)
+        else {
+            panic!("not a challenge")
+        };
+        Challenge {
+            run_id,
+            nonce: nonce.into_vec(),
+            proof: proof.into_vec(),
+            encrypt,
+        }
+    }
+
+    /// The handshake's transcript, for the hello of `name`, `fingerprint` and `worker_nonce`.
+    fn transcript<'a>(
+        &'a self,
+        name: &'a str,
+        fingerprint: u64,
+        worker_nonce: &'a [u8],
+    ) -> asyncopt_runtime::auth::Transcript<'a> {
+        asyncopt_runtime::auth::Transcript {
+            run_id: self.run_id,
+            name,
+            fingerprint,
+            worker_nonce,
+            driver_nonce: &self.nonce,
+            encrypt: self.encrypt,
+        }
+    }
+}
+
 /// What a replayed handshake came to (see [`replayed_handshake`]).
 #[derive(Debug)]
 pub struct Replayed {
@@ -1257,31 +1288,16 @@ pub fn replayed_handshake(address: &str, name: &str, token: &asyncopt_runtime::T
     let challenged = |peer: &mut TcpStream| -> (u64, Vec<u8>, Vec<u8>) {
         peer.write_all(&zmtp_message(&hello))
             .expect("the hello is sent");
-        let bytes = next_raw_message(peer).expect("a challenge");
-        let (run_id, _) = frame::open(&bytes, MAX_PLAIN_FRAME).expect("a frame of ours");
-        let Ok(ToWorker::Challenge {
-            nonce: driver_nonce,
-            proof,
-            encrypt,
-        }) = frame::decode::<ToWorker>(&bytes, run_id, false, MAX_PLAIN_FRAME)
-        else {
-            panic!("not a challenge")
-        };
-        let transcript = asyncopt_runtime::auth::Transcript {
-            run_id,
-            name,
-            fingerprint,
-            worker_nonce: &nonce,
-            driver_nonce: &driver_nonce,
-            encrypt,
-        };
+        let challenge = Challenge::open(&next_raw_message(peer).expect("a challenge"));
+        let transcript = challenge.transcript(name, fingerprint, &nonce);
         assert!(
-            token.verify_driver(&transcript, &proof),
+            token.verify_driver(&transcript, &challenge.proof),
             "the driver's proof"
         );
         let proof = token.worker_proof(&transcript);
+        let run_id = challenge.run_id;
         let proof = frame::encode(run_id, &ToDriver::Proof { mac: proof.into() });
-        (run_id, driver_nonce.into_vec(), proof)
+        (run_id, challenge.nonce.clone(), proof)
     };
     let connect = || {
         let mut peer = TcpStream::connect(address).expect("the port accepts");
