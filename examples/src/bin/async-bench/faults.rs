@@ -15,7 +15,6 @@ use anyhow::{Context, Result};
 use async_train::cli::builtin_comparison;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::Algorithm;
-use clap::builder::RangedU64ValueParser;
 
 use crate::figures;
 
@@ -31,11 +30,11 @@ pub struct FaultsArgs {
     #[arg(long, default_value_t = 8.0, allow_negative_numbers = true, value_parser = seconds)]
     stop: f64,
     /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
     seed: u64,
     /// Runs of each fault and algorithm: the figures are their medians (SGD's time alone
     /// varies by seconds from run to run on a small set).
-    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     repeats: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]

@@ -84,10 +84,10 @@ struct BenchArgs {
     #[arg(long)]
     optimum: Option<f64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: usize,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = zero_or_more::<usize>)]
     partitions_per_worker: usize,
     /// The straggler model (see `async-train --help`).
     #[arg(long, default_value = "slow-workers", value_parser = Stragglers::from_str)]
@@ -106,14 +106,20 @@ struct BenchArgs {
     #[arg(long)]
     sparse_data: Option<PathBuf>,
     /// Rows sampled per partition and task (0: the whole partition).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, allow_hyphen_values = true, value_parser = zero_or_more::<usize>)]
     batch: usize,
     /// Seeds of partitioning, sampling and stragglers: SGD and ASGD run once per seed; the
     /// other figures use the first.
-    #[arg(long, value_delimiter = ',', default_value = "7,8,9")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "7,8,9",
+        allow_hyphen_values = true,
+        value_parser = zero_or_more::<u64>
+    )]
     seeds: Vec<u64>,
     /// Tasks a worker may hold at once (see `async-train --help`).
-    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = zero_or_more::<usize>)]
     prefetch: usize,
     /// Seconds of training at most per run; a run that misses its target by then has no time
     /// to target.
@@ -457,6 +463,31 @@ pub(crate) fn number(text: &str, accepts: fn(f64) -> bool, what: &str) -> Result
         .ok_or_else(|| format!("`{text}` is not {what}"))
 }
 
+/// `text` as a whole number from `least` to `most`, or an error saying it is not one: an
+/// integer flag's value, in [`number`]'s words; `-3` is a value here, which clap alone read
+/// as an unknown flag.
+pub(crate) fn whole<T: TryFrom<u64>>(text: &str, least: u64, most: u64) -> Result<T, String> {
+    let what = match most {
+        u64::MAX => format!("a whole number >= {least}"),
+        _ => format!("a whole number from {least} to {most}"),
+    };
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (least..=most).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| format!("`{text}` is not {what}"))
+}
+
+/// A count that leaves nothing to measure at 0: workers, runs, updates, results.
+pub(crate) fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    whole(text, 1, u64::MAX)
+}
+
+/// A whole number where 0 means something: a seed, a batch (the whole partition), a sleep.
+pub(crate) fn zero_or_more<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    whole(text, 0, u64::MAX)
+}
+
 /// A number of seconds above zero, for `--time`.
 pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
     number(
@@ -552,6 +583,59 @@ mod tests {
                 assert!(error.contains("seconds >= 0"), "{flag} {value}: {error}");
             }
         }
+    }
+
+    #[test]
+    fn every_integer_flag_names_itself_and_what_it_takes_for_a_negative_number() {
+        // clap read `--workers -3` as an unknown flag `-3`, naming neither the flag nor what
+        // it takes. Each integer flag of each part, with the least value it takes.
+        let flags = [
+            ("stragglers", "--workers", 1),
+            ("stragglers", "--partitions-per-worker", 0),
+            ("stragglers", "--batch", 0),
+            ("stragglers", "--seeds", 0),
+            ("stragglers", "--prefetch", 0),
+            ("session", "--workers", 1),
+            ("session", "--updates", 1),
+            ("session", "--repeats", 1),
+            ("session", "--seal-mib", 1),
+            ("paper", "--workers", 1),
+            ("paper", "--partitions-per-worker", 1),
+            ("paper", "--seed", 0),
+            ("scale", "--workers", 1),
+            ("scale", "--results", 1),
+            ("scale", "--task-sleep-us", 0),
+            ("scale", "--prefetch", 0),
+            ("faults", "--seed", 0),
+            ("faults", "--repeats", 1),
+            ("splits", "--sizes-mb", 1),
+            ("splits", "--workers", 1),
+            ("splits-probe", "--workers", 1),
+        ];
+        for (part, flag, least) in flags {
+            let required: &[&str] = match part {
+                "splits-probe" => &["--data", "x.svm", "--access", "shared"],
+                _ => &[],
+            };
+            let parse = |value: &str| {
+                let args = ["async-bench", part, flag, value];
+                Cli::try_parse_from(args.iter().chain(required))
+            };
+            let below = (least > 0).then(|| (least - 1).to_string());
+            for value in ["-3", "-1,2", "x"].into_iter().chain(below.as_deref()) {
+                let error = parse(value).expect_err(flag).to_string();
+                let said = format!("for '{flag} <");
+                assert!(
+                    error.contains(&said) && error.contains("is not a whole number"),
+                    "{part} {flag} {value}: {error}"
+                );
+            }
+            let fine = parse(&least.to_string());
+            assert!(fine.is_ok(), "{part} {flag} {least}: {:?}", fine.err());
+        }
+        let error = Cli::try_parse_from(["async-bench", "session", "--seal-mib", "4097"]);
+        let error = error.expect_err("4097 MiB").to_string();
+        assert!(error.contains("a whole number from 1 to 4096"), "{error}");
     }
 
     #[test]

@@ -42,10 +42,10 @@ pub struct PaperArgs {
     #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
     pairs: Vec<Pair>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: usize,
     /// Partitions per worker (the paper: 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     partitions_per_worker: usize,
     /// Seconds of training at most per run; a run that misses its target by then counts as
     /// not reaching it.
@@ -56,7 +56,7 @@ pub struct PaperArgs {
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true, value_parser = step_scale)]
     asaga_step_scale: f64,
     /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
     seed: u64,
     /// Where the numbers go (key `paper`).
     #[arg(long, default_value = "bench/figures.json")]

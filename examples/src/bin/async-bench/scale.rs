@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use asyncopt_runtime::data::Features;
 use asyncopt_runtime::{async_optimizer, ClusterConfig, Dataset, Driver, Partition};
-use clap::builder::RangedU64ValueParser;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -22,16 +21,16 @@ use crate::figures;
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
     /// Worker processes, one run per count.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: Vec<usize>,
     /// Results each run collects.
-    #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     results: usize,
     /// Microseconds each task sleeps (0: returns at once).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
     task_sleep_us: u64,
     /// Tasks a worker may hold at once.
-    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH)]
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = crate::zero_or_more::<usize>)]
     prefetch: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]

@@ -15,7 +15,6 @@ use async_train::job;
 use asyncopt_algorithms::Algorithm;
 use asyncopt_runtime::transport::frame;
 use asyncopt_runtime::transport::session::{Direction, Opener, Sealer};
-use clap::builder::RangedU64ValueParser;
 use serde_json::json;
 
 use crate::figures;
@@ -28,21 +27,26 @@ pub struct SessionArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Worker processes of the whole runs.
-    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: usize,
     /// Updates per whole run.
-    #[arg(long, default_value_t = 20_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     updates: usize,
     /// Whole runs per mode (alternated; the median is reported).
-    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     repeats: usize,
     /// MiB sealed per batch of the per-frame figures (at least 20 frames; 7 batches per size
     /// and mode, the median kept).
-    #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    #[arg(long, default_value_t = 64, allow_hyphen_values = true, value_parser = seal_mib)]
     seal_mib: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
+}
+
+/// MiB sealed per batch, for `--seal-mib`: at least one, and no more than a machine holds.
+fn seal_mib(text: &str) -> Result<usize, String> {
+    crate::whole(text, 1, 4096)
 }
 
 /// Frame body sizes in bytes, with what sends them.

@@ -24,10 +24,11 @@ use serde_json::{json, Value};
 pub struct SplitsArgs {
     /// Sizes of the generated file, in MB (10^6 bytes).
     #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500],
-          value_parser = clap::value_parser!(u64).range(1..))]
+          allow_hyphen_values = true,
+          value_parser = crate::at_least_one::<u64>)]
     sizes_mb: Vec<u64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: usize,
     /// The folder of the generated file (default: the system's temporary folder).
     #[arg(long)]
@@ -47,7 +48,7 @@ pub struct ProbeArgs {
     #[arg(long, value_enum)]
     access: DataAccessName,
     /// Worker processes.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
     workers: usize,
 }
 
