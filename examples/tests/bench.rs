@@ -50,8 +50,9 @@ fn main() {
 }
 
 /// Runs `async-bench ARGS --out DIR/figures.json` from `dir` (so that a relative default lands
-/// there too), with the large sets looked for in `data/` only; returns the figures file.
-fn bench(dir: &Path, args: &[&str]) -> Value {
+/// there too), with the large sets looked for in `data/` only; returns the figures file and
+/// what the part said on stderr as it ran.
+fn bench(dir: &Path, args: &[&str]) -> (Value, String) {
     let figures = dir.join("figures.json");
     let output = Command::new(BENCH)
         .args(args)
@@ -64,7 +65,8 @@ fn bench(dir: &Path, args: &[&str]) -> Value {
         .expect("async-bench starts");
     succeeded(&output);
     let text = std::fs::read_to_string(&figures).expect("the figures file");
-    serde_json::from_str(&text).expect("JSON")
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (serde_json::from_str(&text).expect("JSON"), stderr)
 }
 
 fn path(p: &Path) -> &str {
@@ -78,7 +80,7 @@ fn positive(value: &Value) -> bool {
 fn stragglers() {
     let dir = scratch("bench-stragglers");
     let (dense, sparse) = (data("bio_kdd04.sub25.xz"), data("reviews_tfidf.sub8.xz"));
-    let figures = bench(
+    let (figures, said) = bench(
         &dir,
         &[
             "stragglers",
@@ -126,13 +128,21 @@ fn stragglers() {
     let full = broadcast["full_bytes"].as_u64().expect("full bytes");
     let partial = broadcast["partial_bytes"].as_u64().expect("partial bytes");
     assert!(0 < partial && partial <= full, "{broadcast}");
+    // Runs of minutes each: every one is told as it ends, not only the figures at the end.
+    for seed in [7, 8] {
+        for algo in ["sgd", "asgd"] {
+            let line = format!("seed {seed}: {algo}: objective");
+            assert!(said.contains(&line), "no `{line}` in:\n{said}");
+        }
+    }
+    assert_eq!(said.matches("saga: objective").count(), 4, "{said}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 fn session() {
     let dir = scratch("bench-session");
     let dense = data("bio_kdd04.sub25.xz");
-    let figures = bench(
+    let (figures, said) = bench(
         &dir,
         &[
             "session",
@@ -162,13 +172,16 @@ fn session() {
     assert_eq!(runs["repeats"], 1, "{runs}");
     assert!(positive(&runs["mac_us_per_result"]), "{runs}");
     assert!(positive(&runs["encrypt_us_per_result"]), "{runs}");
+    for mode in ["encrypt false", "encrypt true"] {
+        assert_eq!(said.matches(mode).count(), 1, "one line per run: {said}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
 fn paper() {
     let dir = scratch("bench-paper");
     let figures_dir = dir.join("paper");
-    let figures = bench(
+    let (figures, said) = bench(
         &dir,
         &[
             "paper",
@@ -220,18 +233,27 @@ fn paper() {
         assert!(figure.is_file(), "{key}: {figure:?}");
     }
     assert!(figures_dir.join("speedup-vs-intensity.png").is_file());
+    for setting in ["intensity-0.3", "cloud"] {
+        for algo in ["sgd", "asgd", "saga", "asaga"] {
+            let line = format!("a9a {setting}: {algo}: objective");
+            assert!(said.contains(&line), "no `{line}` in:\n{said}");
+        }
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
 fn scale() {
     let dir = scratch("bench-scale");
-    let figures = bench(&dir, &["scale", "--workers", "2,3", "--results", "300"]);
+    let (figures, said) = bench(&dir, &["scale", "--workers", "2,3", "--results", "300"]);
     let sizes = figures["driver_scale"]["sizes"].as_array().expect("rows");
     let workers: Vec<u64> = sizes.iter().filter_map(|s| s["workers"].as_u64()).collect();
     assert_eq!(workers, [2, 3], "{figures}");
     for size in sizes {
         assert_eq!(size["results"], 300, "{size}");
         assert!(positive(&size["results_per_s"]), "{size}");
+    }
+    for workers in ["   2 workers:", "   3 workers:"] {
+        assert!(said.contains(workers), "no `{workers}` in:\n{said}");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -240,7 +262,7 @@ fn splits() {
     let dir = scratch("bench-splits");
     let generated = dir.join("generated");
     std::fs::create_dir(&generated).expect("the folder of the generated files");
-    let figures = bench(
+    let (figures, said) = bench(
         &dir,
         &[
             "splits",
@@ -274,12 +296,15 @@ fn splits() {
     }
     let left = std::fs::read_dir(&generated).expect("the folder").count();
     assert_eq!(left, 0, "the generated files are deleted");
+    for mode in ["shared: {", "ship: {"] {
+        assert_eq!(said.matches(mode).count(), 2, "one line per probe: {said}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
 fn faults() {
     let dir = scratch("bench-faults");
-    let figures = bench(
+    let (figures, said) = bench(
         &dir,
         &["faults", "--repeats", "1", "--at", "0.3", "--stop", "1"],
     );
@@ -300,6 +325,10 @@ fn faults() {
         }
     }
     assert_eq!(named, expected);
+    for (fault, algo) in &expected {
+        let line = format!("{fault:>11} {algo:>4}: {algo}: objective");
+        assert!(said.contains(&line), "no `{line}` in:\n{said}");
+    }
     for row in rows {
         let run = &row["runs"][0];
         // Every fault is survived: each run reaches the target, without a failure.
