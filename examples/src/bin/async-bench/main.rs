@@ -84,10 +84,10 @@ struct BenchArgs {
     #[arg(long)]
     optimum: Option<f64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = at_least_one::<usize>)]
     workers: usize,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = zero_or_more::<usize>)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = at_least_one::<usize>)]
     partitions_per_worker: usize,
     /// The straggler model (see `async-train --help`).
     #[arg(long, default_value = "slow-workers", value_parser = Stragglers::from_str)]
@@ -591,7 +591,7 @@ mod tests {
         // it takes. Each integer flag of each part, with the least value it takes.
         let flags = [
             ("stragglers", "--workers", 1),
-            ("stragglers", "--partitions-per-worker", 0),
+            ("stragglers", "--partitions-per-worker", 1),
             ("stragglers", "--batch", 0),
             ("stragglers", "--seeds", 0),
             ("stragglers", "--prefetch", 0),
