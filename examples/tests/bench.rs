@@ -136,6 +136,11 @@ fn stragglers() {
         }
     }
     assert_eq!(said.matches("saga: objective").count(), 4, "{said}");
+    assert_eq!(
+        said.matches("preconditioned asaga: objective").count(),
+        1,
+        "{said}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -262,7 +262,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.preconditioned_target);
             let outcome = job::run(&spec, &data)?;
-            eprintln!("{} (preconditioned): {}", algorithm, outcome.one_line());
+            eprintln!("preconditioned {}", outcome.one_line());
             runs.push(outcome);
         }
         let broadcast = partial_broadcast(&sparse)?;
