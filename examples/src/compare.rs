@@ -16,11 +16,14 @@ pub struct CompareOutputs {
     pub dir: PathBuf,
     /// The files written.
     pub files: Vec<PathBuf>,
-    /// The runs, in the order given.
+    /// The runs that finished (a divergence too), in the order given.
     pub outcomes: Vec<Outcome>,
-    /// A run after the first that could not start (its workers did not join, say), with the
-    /// runs after it, or the runs a signal kept from starting: the runs before are kept, and
-    /// the comparison ends there.
+    /// The runs that failed without an outcome (an author's optimizer that panicked at once,
+    /// workers that could not start), in the order given: the comparison went on without them.
+    pub failed: Vec<FailedRun>,
+    /// With remote workers, a run after the first that could not start (its workers did not
+    /// join, say), with the runs after it, or the runs a signal kept from starting: the runs
+    /// before are kept, and the comparison ends there.
     pub not_run: Option<String>,
     /// Why each file that could not be written was not (a full disk, say): the comparison
     /// goes on, and writes the others.
@@ -28,6 +31,16 @@ pub struct CompareOutputs {
     /// A signal stopped a run or kept one from starting. One that came once the last run was
     /// over, while the files were written, stopped nothing: the comparison is complete.
     pub stopped_by_signal: bool,
+}
+
+/// A run of the comparison that ended in an error instead of an outcome.
+pub struct FailedRun {
+    /// Its optimizer.
+    pub algorithm: Optimizer,
+    /// Its error, as one line.
+    pub error: String,
+    /// Its place among the algorithms compared.
+    index: usize,
 }
 
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
@@ -57,14 +70,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         spec.stop.optimum
     };
     let mut outcomes = Vec::new();
+    let mut failed = Vec::new();
     let mut not_run = None;
     let mut kept_by_signal = false;
     for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
             kept_by_signal = true;
             if outcomes.is_empty() {
-                // Only the shared optimum comes before the first run.
-                return Err(crate::interrupt::preparation_stopped("comparison"));
+                // Only the shared optimum, or runs that failed, came before: nothing to write.
+                let stopped = crate::interrupt::preparation_stopped("comparison");
+                return Err(with_failed(stopped, &failed));
             }
             // The table says which runs are missing, and why.
             let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();
@@ -86,16 +101,31 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         files.will_write(run_files.iter().cloned());
         let outcome = match job::run(&spec, &data) {
             Ok(outcome) => outcome,
-            // The runs done are not lost to a later one that cannot start. The runs after it
-            // are not tried: its driver dismissed the remote workers they would need, and what
-            // keeps a run from starting before its workers (the data, the cluster) is theirs too.
+            // Local workers are each run's own: a run that fails takes no other with it.
+            Err(e) if spec.cluster.spawn_local && !e.is::<crate::cli::Interrupted>() => {
+                files.will_not_write(&run_files);
+                let error = format!("{e:#}");
+                if !spec.quiet {
+                    say!("{algorithm} failed: {error}");
+                }
+                failed.push(FailedRun {
+                    algorithm,
+                    error,
+                    index: i,
+                });
+                continue;
+            }
+            // The runs done are not lost to a later one that cannot start. With remote
+            // workers the runs after it are not tried: its driver dismissed the workers they
+            // would need, and what keeps a run from starting before its workers (the data, the
+            // cluster) is theirs too.
             Err(e) if !outcomes.is_empty() => {
                 files.will_not_write(&run_files);
                 kept_by_signal = e.is::<crate::cli::Interrupted>();
                 not_run = Some(could_not_run(algorithm, &e, &algorithms[i + 1..]));
                 break;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(with_failed(e, &failed)),
         };
         if !spec.quiet {
             say!("{}", outcome.one_line());
@@ -106,6 +136,12 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         write_run_files(&mut files, &outcome, &data, run_files);
         outcomes.push(outcome);
     }
+    if outcomes.is_empty() {
+        // Every run failed: a table and plot of nothing would pass for a comparison.
+        files.will_not_write(&shared);
+        let errors: Vec<String> = failed.iter().map(FailedRun::line).collect();
+        bail!("{}; no file written", errors.join("; "));
+    }
     let _files = saving.writing_files();
     // After the last run a signal keeps nothing from running: only one during a run, or
     // before one started, stopped anything.
@@ -114,6 +150,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         dir: out.to_path_buf(),
         files: Vec::new(),
         outcomes,
+        failed,
         not_run,
         unwritten: Vec::new(),
         stopped_by_signal,
@@ -138,6 +175,23 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     }
     (outputs.files, outputs.unwritten) = files.into_lists();
     Ok(outputs)
+}
+
+/// `error`, which ended the comparison, after the lines of the runs `failed` before it.
+fn with_failed(error: anyhow::Error, failed: &[FailedRun]) -> anyhow::Error {
+    if failed.is_empty() {
+        return error;
+    }
+    let lines: Vec<String> = failed.iter().map(FailedRun::line).collect();
+    // A signal keeps its exit code; the runs that failed before it are still named.
+    error.context(lines.join("; "))
+}
+
+impl FailedRun {
+    /// The run's error, naming its optimizer.
+    fn line(&self) -> String {
+        format!("{} failed: {}", self.algorithm, self.error)
+    }
 }
 
 /// Why `algorithm` did not run (`error`), and the runs of `rest`, after it, not run either.
@@ -273,34 +327,35 @@ impl CompareOutputs {
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
     /// target, if one was set.
     fn check_runs(&self) -> Result<()> {
-        let failed: Vec<String> = self
-            .outcomes
-            .iter()
-            .filter_map(|o| {
-                Some(format!(
-                    "{} ended early: {}",
-                    o.algorithm,
-                    o.failure.as_ref()?
-                ))
-            })
-            .collect();
+        let mut failed: Vec<(usize, String)> =
+            (self.failed.iter()).map(|f| (f.index, f.line())).collect();
+        let ended_early = self.outcomes.iter().enumerate().filter_map(|(i, o)| {
+            let line = format!("{} ended early: {}", o.algorithm, o.failure.as_ref()?);
+            Some((self.index_of(i), line))
+        });
+        failed.extend(ended_early);
+        failed.sort_by_key(|(index, _)| *index);
         if !failed.is_empty() {
-            anyhow::bail!("{}", failed.join("; "));
+            let lines: Vec<String> = failed.into_iter().map(|(_, line)| line).collect();
+            anyhow::bail!(
+                "{}; the files of {} are in {}",
+                lines.join("; "),
+                self.done(),
+                self.dir.display()
+            );
         }
         if self.stopped_by_signal {
-            let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
             return Err(crate::cli::Interrupted(format!(
                 "stopped by a signal; the files of {} are in {}",
-                done.join(", "),
+                self.done(),
                 self.dir.display()
             ))
             .into());
         }
         if let Some(not_run) = &self.not_run {
-            let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
             anyhow::bail!(
                 "{not_run}; the files of {} are in {}",
-                done.join(", "),
+                self.done(),
                 self.dir.display()
             );
         }
@@ -319,24 +374,35 @@ impl CompareOutputs {
         )
     }
 
-    /// Time to target and speedup against the first algorithm, as JSON.
+    /// Time to target and speedup against the first algorithm that finished, as JSON: a row
+    /// per run in the order given, a failed one's with its error and no measure.
     pub fn json(&self) -> serde_json::Value {
         let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
-        let rows: Vec<serde_json::Value> = self
-            .outcomes
-            .iter()
-            .map(|o| {
-                let time = o.time_to_target();
-                serde_json::json!({
-                    "algo": o.algorithm.name(),
-                    "time_to_target_s": time,
-                    "speedup": speedup(baseline, time),
-                    "final_objective": o.final_objective(),
-                    "updates": o.report.stats.updates,
-                    "elapsed_s": o.report.elapsed_s,
-                    "interrupted": o.interrupted,
-                    "failure": o.failure.as_ref().map(ToString::to_string),
-                })
+        let rows: Vec<serde_json::Value> = (self.in_order().into_iter())
+            .map(|run| match run {
+                Ok(o) => {
+                    let time = o.time_to_target();
+                    serde_json::json!({
+                        "algo": o.algorithm.name(),
+                        "time_to_target_s": time,
+                        "speedup": speedup(baseline, time),
+                        "final_objective": o.final_objective(),
+                        "updates": o.report.stats.updates,
+                        "elapsed_s": o.report.elapsed_s,
+                        "interrupted": o.interrupted,
+                        "failure": o.failure.as_ref().map(ToString::to_string),
+                    })
+                }
+                Err(f) => serde_json::json!({
+                    "algo": f.algorithm.name(),
+                    "time_to_target_s": null,
+                    "speedup": null,
+                    "final_objective": null,
+                    "updates": null,
+                    "elapsed_s": null,
+                    "interrupted": false,
+                    "failure": f.error,
+                }),
             })
             .collect();
         serde_json::json!({
@@ -349,12 +415,14 @@ impl CompareOutputs {
     /// A small table for the terminal.
     pub fn table(&self) -> String {
         let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
-        let rows: Vec<(&str, String, String, f64)> = self
-            .outcomes
-            .iter()
-            .map(|o| {
+        let rows: Vec<(&str, String, String, Option<f64>)> = (self.in_order().into_iter())
+            .map(|run| {
+                // Why a run failed is the comparison's error line.
+                let o = match run {
+                    Ok(o) => o,
+                    Err(f) => return (f.algorithm.name(), "failed".to_owned(), "-".into(), None),
+                };
                 let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
-                    // Why it failed is the comparison's error line.
                     _ if o.failure.is_some() => "failed".to_owned(),
                     (None, _) => "no target".to_owned(),
                     (Some(_), None) => "not reached".to_owned(),
@@ -362,25 +430,54 @@ impl CompareOutputs {
                 };
                 let speedup = speedup(baseline, o.time_to_target())
                     .map_or("-".to_owned(), |s| format!("{s:.2}x"));
-                (o.algorithm.name(), time, speedup, o.final_objective())
+                (o.algorithm.name(), time, speedup, Some(o.final_objective()))
             })
             .collect();
         table_of(&rows)
     }
+
+    /// The runs in the order given: those that finished, and those that failed.
+    fn in_order(&self) -> Vec<Result<&Outcome, &FailedRun>> {
+        let mut runs: Vec<Result<&Outcome, &FailedRun>> = self.outcomes.iter().map(Ok).collect();
+        // Ascending, each failed run goes in at its place among those before it.
+        for failed in &self.failed {
+            runs.insert(failed.index.min(runs.len()), Err(failed));
+        }
+        runs
+    }
+
+    /// The place among the algorithms compared of the finished run `outcome` (its index in
+    /// `outcomes`).
+    fn index_of(&self, outcome: usize) -> usize {
+        let mut place = outcome;
+        for failed in &self.failed {
+            if failed.index <= place {
+                place += 1;
+            }
+        }
+        place
+    }
+
+    /// The names of the runs that finished.
+    fn done(&self) -> String {
+        let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
+        done.join(", ")
+    }
 }
 
 /// The table's lines: a header, then a row per algorithm (name, time to target, speedup, final
-/// objective). The name column is as wide as the longest name, so that an author's
-/// `my-long-name` does not push its row's columns out of line.
-fn table_of(rows: &[(&str, String, String, f64)]) -> String {
+/// objective, `-` for a run that failed). The name column is as wide as the longest name, so
+/// that an author's `my-long-name` does not push its row's columns out of line.
+fn table_of(rows: &[(&str, String, String, Option<f64>)]) -> String {
     let width = rows.iter().map(|r| r.0.chars().count()).fold(8, usize::max);
     let mut lines = vec![format!(
         "{:<width$} {:>16} {:>10} {:>16}",
         "algo", "time to target", "speedup", "final objective"
     )];
     for (name, time, speedup, objective) in rows {
+        let objective = objective.map_or("-".to_owned(), |o| format!("{o:.10}"));
         lines.push(format!(
-            "{name:<width$} {time:>16} {speedup:>10} {objective:>16.10}"
+            "{name:<width$} {time:>16} {speedup:>10} {objective:>16}"
         ));
     }
     lines.join("\n")
@@ -402,6 +499,7 @@ mod tests {
             dir: "runs/run-1".into(),
             files: Vec::new(),
             outcomes: Vec::new(),
+            failed: Vec::new(),
             not_run: None,
             unwritten: Vec::new(),
             stopped_by_signal,
@@ -420,12 +518,12 @@ mod tests {
     #[test]
     fn the_table_keeps_its_columns_in_line_for_long_names() {
         let rows = [
-            ("sgd", "1.210 s".to_owned(), "1.00x".to_owned(), 0.25),
+            ("sgd", "1.210 s".to_owned(), "1.00x".to_owned(), Some(0.25)),
             (
                 "a-anchored-svrg",
                 "0.605 s".to_owned(),
                 "2.00x".to_owned(),
-                0.25,
+                Some(0.25),
             ),
         ];
         let table = table_of(&rows);

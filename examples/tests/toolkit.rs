@@ -120,6 +120,23 @@ fn brittle(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     w
 }
 
+/// Plain SGD with an author's bug before its loop: it indexes past its model at once, before
+/// any model of its is looked at, so its run has nothing to keep.
+#[async_optimizer]
+fn hasty(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let past = w.len();
+    w[past] = 0.0;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), w.view()));
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
 /// Plain SGD that returns a copy kept aside (as a "best so far" would be), not the variable
 /// it broadcasts: the trace and the stop rules follow the broadcast one.
 #[async_optimizer]
@@ -219,6 +236,7 @@ fn main() -> ExitCode {
             ADAM,
             MISREAD,
             BRITTLE,
+            Optimizer::new("hasty", hasty),
             ASIDE,
             LAGGED,
             LAGGED_UNDECLARED,
@@ -285,6 +303,10 @@ fn main() -> ExitCode {
         (
             "a_checkpoint_another_build_cannot_restore_writes_no_model_in_its_name",
             checkpoint_of_another_build,
+        ),
+        (
+            "a_comparison_goes_on_past_a_run_that_fails_and_names_it",
+            compare_past_a_failed_run,
         ),
     ]);
     ExitCode::SUCCESS
@@ -977,6 +999,77 @@ fn own_model_compared_without_step() {
     let both = cli(&[&args[..], &["--step", "0.1"]].concat(), &dir);
     succeeded(&both);
     assert!(dir.join("cmp/stepless.summary.json").is_file());
+}
+
+fn compare_past_a_failed_run() {
+    // hasty panics before any model of its is looked at: its run fails with nothing to keep,
+    // every time. The runs before and after it still run, and are written.
+    let dir = test_support::scratch("toolkit-compare-failed");
+    let run = ["--updates", "50", "--workers", "2", "--step", "0.01"];
+    let single = cli(&[&["--algo", "hasty"][..], &run].concat(), &dir);
+    let code = single.status.code();
+    assert!(code.is_some_and(|c| c != 0), "hasty must fail alone");
+    let out = ["--out", "cmp"];
+    let compare = cli(
+        &[&["compare", "--algos", "sgd,hasty,adam"][..], &run, &out].concat(),
+        &dir,
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&compare.stdout),
+        String::from_utf8_lossy(&compare.stderr),
+    );
+    assert_eq!(compare.status.code(), code, "as a failed run: {stderr}");
+    // Said when it failed, and in the error line with where the others' files are.
+    assert!(stdout.contains("hasty failed: "), "{stdout}");
+    let line = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(line.starts_with("error: hasty failed: "), "{stderr}");
+    assert!(line.contains("index out of bounds"), "{stderr}");
+    assert!(
+        line.ends_with("the files of sgd, adam are in cmp"),
+        "{stderr}"
+    );
+    for file in [
+        "sgd.summary.json",
+        "adam.summary.json",
+        "adam.trace.csv",
+        "compare.svg",
+    ] {
+        assert!(dir.join("cmp").join(file).is_file(), "{file}: {stderr}");
+    }
+    assert!(!dir.join("cmp/hasty.summary.json").exists());
+    // A row per run in the order given, the failed one with its error.
+    let runs = json(&dir.join("cmp/compare.json"))["runs"].clone();
+    let algos: Vec<&str> = (runs.as_array().expect("rows").iter())
+        .map(|row| row["algo"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(algos, ["sgd", "hasty", "adam"], "{runs}");
+    assert!(
+        runs[1]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("index out of bounds")),
+        "{runs}"
+    );
+    assert!(runs[1]["final_objective"].is_null(), "{runs}");
+    assert!(runs[2]["failure"].is_null(), "{runs}");
+
+    // A comparison of nothing but failures writes no table or plot of nothing.
+    let alone = cli(
+        &[
+            &["compare", "--algos", "hasty"][..],
+            &run,
+            &["--out", "none"],
+        ]
+        .concat(),
+        &dir,
+    );
+    // Its one line names the run and its panic: it is the error, not a crash.
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert_eq!(alone.status.code(), code, "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.starts_with("error: hasty failed: "), "{said}");
+    assert!(said.trim_end().ends_with("; no file written"), "{said}");
+    assert!(!dir.join("none/compare.json").exists());
+    assert!(!dir.join("none/compare.svg").exists());
 }
 
 fn checkpoint_of_another_build() {
