@@ -16,11 +16,10 @@ pub struct CompareOutputs {
     pub dir: PathBuf,
     /// The files written.
     pub files: Vec<PathBuf>,
-    /// The runs that finished (a divergence too), in the order given.
-    pub outcomes: Vec<Outcome>,
-    /// The runs that failed without an outcome (an author's optimizer that panicked at once,
-    /// workers that could not start), in the order given: the comparison went on without them.
-    pub failed: Vec<FailedRun>,
+    /// The runs, in the order given: a finished one's outcome (a divergence too), or why one
+    /// failed without an outcome (an author's optimizer that panicked at once, workers that
+    /// could not start): the comparison went on without it.
+    pub runs: Vec<Result<Outcome, FailedRun>>,
     /// With remote workers, a run after the first that could not start (its workers did not
     /// join, say), with the runs after it, or the runs a signal kept from starting: the runs
     /// before are kept, and the comparison ends there.
@@ -39,8 +38,6 @@ pub struct FailedRun {
     pub algorithm: Optimizer,
     /// Its error, as one line.
     pub error: String,
-    /// Its place among the algorithms compared.
-    index: usize,
 }
 
 /// Runs the job `spec` with each of `algorithms` in turn, on the same data, and writes their
@@ -69,17 +66,16 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     } else {
         spec.stop.optimum
     };
-    let mut outcomes = Vec::new();
-    let mut failed = Vec::new();
+    let mut runs: Vec<Result<Outcome, FailedRun>> = Vec::new();
     let mut not_run = None;
     let mut kept_by_signal = false;
     for (i, &algorithm) in algorithms.iter().enumerate() {
         if crate::interrupt::requested() {
             kept_by_signal = true;
-            if outcomes.is_empty() {
+            if !runs.iter().any(Result::is_ok) {
                 // Only the shared optimum, or runs that failed, came before: nothing to write.
                 let stopped = crate::interrupt::preparation_stopped("comparison");
-                return Err(with_failed(stopped, &failed));
+                return Err(with_failed(stopped, &runs));
             }
             // The table says which runs are missing, and why.
             let rest: Vec<&str> = algorithms[i..].iter().map(|a| a.name()).collect();
@@ -108,24 +104,20 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
                 if !spec.quiet {
                     say!("{algorithm} failed: {error}");
                 }
-                failed.push(FailedRun {
-                    algorithm,
-                    error,
-                    index: i,
-                });
+                runs.push(Err(FailedRun { algorithm, error }));
                 continue;
             }
             // The runs done are not lost to a later one that cannot start. With remote
             // workers the runs after it are not tried: its driver dismissed the workers they
             // would need, and what keeps a run from starting before its workers (the data, the
             // cluster) is theirs too.
-            Err(e) if !outcomes.is_empty() => {
+            Err(e) if runs.iter().any(Result::is_ok) => {
                 files.will_not_write(&run_files);
                 kept_by_signal = e.is::<crate::cli::Interrupted>();
                 not_run = Some(could_not_run(algorithm, &e, &algorithms[i + 1..]));
                 break;
             }
-            Err(e) => return Err(with_failed(e, &failed)),
+            Err(e) => return Err(with_failed(e, &runs)),
         };
         if !spec.quiet {
             say!("{}", outcome.one_line());
@@ -134,23 +126,25 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         // its remote workers were told it would.
         let _files = saving.writing_files();
         write_run_files(&mut files, &outcome, &data, run_files);
-        outcomes.push(outcome);
+        runs.push(Ok(outcome));
     }
-    if outcomes.is_empty() {
+    if !runs.iter().any(Result::is_ok) {
         // Every run failed: a table and plot of nothing would pass for a comparison.
         files.will_not_write(&shared);
-        let errors: Vec<String> = failed.iter().map(FailedRun::line).collect();
+        let errors: Vec<String> = runs
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(FailedRun::line))
+            .collect();
         bail!("{}; no file written", errors.join("; "));
     }
     let _files = saving.writing_files();
     // After the last run a signal keeps nothing from running: only one during a run, or
     // before one started, stopped anything.
-    let stopped_by_signal = kept_by_signal || outcomes.iter().any(|o| o.interrupted);
+    let stopped_by_signal = kept_by_signal || runs.iter().flatten().any(|o| o.interrupted);
     let mut outputs = CompareOutputs {
         dir: out.to_path_buf(),
         files: Vec::new(),
-        outcomes,
-        failed,
+        runs,
         not_run,
         unwritten: Vec::new(),
         stopped_by_signal,
@@ -164,7 +158,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         crate::trace::write_whole(table, text.as_bytes())
             .with_context(|| format!("cannot write {}", table.display()))
     });
-    let lines: Vec<(&str, &crate::trace::Trace)> = (outputs.outcomes.iter())
+    let lines: Vec<(&str, &crate::trace::Trace)> = (outputs.outcomes())
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
     let target = spec.stop.target_subopt;
@@ -177,12 +171,15 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     Ok(outputs)
 }
 
-/// `error`, which ended the comparison, after the lines of the runs `failed` before it.
-fn with_failed(error: anyhow::Error, failed: &[FailedRun]) -> anyhow::Error {
-    if failed.is_empty() {
+/// `error`, which ended the comparison, after the lines of the runs before it that failed.
+fn with_failed(error: anyhow::Error, runs: &[Result<Outcome, FailedRun>]) -> anyhow::Error {
+    let lines: Vec<String> = runs
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(FailedRun::line))
+        .collect();
+    if lines.is_empty() {
         return error;
     }
-    let lines: Vec<String> = failed.iter().map(FailedRun::line).collect();
     // A signal keeps its exit code; the runs that failed before it are still named.
     error.context(lines.join("; "))
 }
@@ -327,19 +324,20 @@ impl CompareOutputs {
     /// [`TargetMissed`](crate::cli::TargetMissed) naming the runs that did not reach the
     /// target, if one was set.
     fn check_runs(&self) -> Result<()> {
-        let mut failed: Vec<(usize, String)> =
-            (self.failed.iter()).map(|f| (f.index, f.line())).collect();
-        let ended_early = self.outcomes.iter().enumerate().filter_map(|(i, o)| {
-            let line = format!("{} ended early: {}", o.algorithm, o.failure.as_ref()?);
-            Some((self.index_of(i), line))
-        });
-        failed.extend(ended_early);
-        failed.sort_by_key(|(index, _)| *index);
+        let failed: Vec<String> = (self.runs.iter())
+            .filter_map(|run| match run {
+                Ok(o) => Some(format!(
+                    "{} ended early: {}",
+                    o.algorithm,
+                    o.failure.as_ref()?
+                )),
+                Err(f) => Some(f.line()),
+            })
+            .collect();
         if !failed.is_empty() {
-            let lines: Vec<String> = failed.into_iter().map(|(_, line)| line).collect();
             anyhow::bail!(
                 "{}; the files of {} are in {}",
-                lines.join("; "),
+                failed.join("; "),
                 self.done(),
                 self.dir.display()
             );
@@ -360,8 +358,7 @@ impl CompareOutputs {
             );
         }
         let missed: Vec<&str> = self
-            .outcomes
-            .iter()
+            .outcomes()
             .filter(|o| o.spec.stop.target_subopt.is_some() && o.time_to_target().is_none())
             .map(|o| o.algorithm.name())
             .collect();
@@ -377,8 +374,8 @@ impl CompareOutputs {
     /// Time to target and speedup against the first algorithm that finished, as JSON: a row
     /// per run in the order given, a failed one's with its error and no measure.
     pub fn json(&self) -> serde_json::Value {
-        let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
-        let rows: Vec<serde_json::Value> = (self.in_order().into_iter())
+        let baseline = self.outcomes().next().and_then(Outcome::time_to_target);
+        let rows: Vec<serde_json::Value> = (self.runs.iter())
             .map(|run| match run {
                 Ok(o) => {
                     let time = o.time_to_target();
@@ -406,7 +403,7 @@ impl CompareOutputs {
             })
             .collect();
         serde_json::json!({
-            "target_subopt": self.outcomes.first().and_then(|o| o.spec.stop.target_subopt),
+            "target_subopt": self.outcomes().next().and_then(|o| o.spec.stop.target_subopt),
             "runs": rows,
             "not_run": self.not_run,
         })
@@ -414,8 +411,8 @@ impl CompareOutputs {
 
     /// A small table for the terminal.
     pub fn table(&self) -> String {
-        let baseline = self.outcomes.first().and_then(Outcome::time_to_target);
-        let rows: Vec<(&str, String, String, Option<f64>)> = (self.in_order().into_iter())
+        let baseline = self.outcomes().next().and_then(Outcome::time_to_target);
+        let rows: Vec<(&str, String, String, Option<f64>)> = (self.runs.iter())
             .map(|run| {
                 // Why a run failed is the comparison's error line.
                 let o = match run {
@@ -436,31 +433,14 @@ impl CompareOutputs {
         table_of(&rows)
     }
 
-    /// The runs in the order given: those that finished, and those that failed.
-    fn in_order(&self) -> Vec<Result<&Outcome, &FailedRun>> {
-        let mut runs: Vec<Result<&Outcome, &FailedRun>> = self.outcomes.iter().map(Ok).collect();
-        // Ascending, each failed run goes in at its place among those before it.
-        for failed in &self.failed {
-            runs.insert(failed.index.min(runs.len()), Err(failed));
-        }
-        runs
-    }
-
-    /// The place among the algorithms compared of the finished run `outcome` (its index in
-    /// `outcomes`).
-    fn index_of(&self, outcome: usize) -> usize {
-        let mut place = outcome;
-        for failed in &self.failed {
-            if failed.index <= place {
-                place += 1;
-            }
-        }
-        place
+    /// The runs that finished, in the order given.
+    pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.runs.iter().flatten()
     }
 
     /// The names of the runs that finished.
     fn done(&self) -> String {
-        let done: Vec<&str> = self.outcomes.iter().map(|o| o.algorithm.name()).collect();
+        let done: Vec<&str> = self.outcomes().map(|o| o.algorithm.name()).collect();
         done.join(", ")
     }
 }
@@ -498,8 +478,7 @@ mod tests {
         CompareOutputs {
             dir: "runs/run-1".into(),
             files: Vec::new(),
-            outcomes: Vec::new(),
-            failed: Vec::new(),
+            runs: Vec::new(),
             not_run: None,
             unwritten: Vec::new(),
             stopped_by_signal,
