@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::job::{self, JobSpec, Outcome};
-use crate::optimizer::Optimizer;
+use crate::optimizer::{Optimizer, Setting};
 use crate::run_files::RunFiles;
 use asyncopt_runtime::Dataset;
 
@@ -214,6 +214,17 @@ fn check_request(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
     }
     job::check_params(&spec.params, algorithms)?;
     job::check_settings(spec, algorithms)?;
+    // The loss rewrites the labels of the data every run trains on (-1/+1 for the logistic
+    // loss): a run that does not read it would train on labels it was never meant to see.
+    if spec.loss.is_classification() {
+        if let Some(own) = algorithms.iter().find(|a| !a.reads_setting(Setting::Loss)) {
+            bail_usage!(
+                "--loss {} rewrites the labels every run of the comparison trains on, but {own} \
+                 does not read the loss: compare it without --loss, in a comparison of its own",
+                spec.loss.name()
+            );
+        }
+    }
     // Found at that run's start, a step missing would end the comparison after the runs
     // before it had trained.
     for &algorithm in algorithms.iter().filter(|a| !a.is_linear()) {

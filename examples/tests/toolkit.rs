@@ -305,6 +305,10 @@ fn main() -> ExitCode {
             checkpoint_of_another_build,
         ),
         (
+            "a_comparison_with_a_classification_loss_an_own_model_does_not_read_is_refused",
+            compared_loss_not_read,
+        ),
+        (
             "a_comparison_goes_on_past_a_run_that_fails_and_names_it",
             compare_past_a_failed_run,
         ),
@@ -1111,4 +1115,38 @@ fn checkpoint_of_another_build() {
         "no model in the checkpoint's name"
     );
     assert!(!dir.join("t.csv").exists(), "no trace ending at it");
+}
+
+fn compared_loss_not_read() {
+    // Labels 0 only: the logistic loss reads them as -1, the guess's own objective as 0. The
+    // guess, which does not read the loss, trained on -1 and moved towards it.
+    let dir = test_support::scratch("toolkit-compare-unread-loss");
+    let rows: String = (1..=8).map(|i| format!("0 1:{i} 2:0.5\n")).collect();
+    std::fs::write(dir.join("zeros.txt"), rows).expect("the data is written");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,guess",
+        "--data",
+        "zeros.txt",
+        "--loss",
+        "logistic",
+        "--step",
+        "0.5",
+        "--updates",
+        "20",
+        "--workers",
+        "2",
+        "--out",
+        "cmp",
+        "--quiet",
+    ];
+    let refused = cli(&args, &dir);
+    test_support::assert_clear_error(
+        &refused,
+        "--loss logistic rewrites the labels every run of the comparison trains on, but guess \
+         does not read the loss",
+    );
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    assert!(!dir.join("cmp").exists(), "no run, no folder");
 }
