@@ -13,7 +13,8 @@ use asyncopt_runtime::data::{Dataset, Features, Rows};
 
 use std::fmt;
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 /// A loss function: the per-sample loss of the margin `x_i.w` averaged over rows, plus an
@@ -222,7 +223,7 @@ pub enum OptimumError {
     },
     /// The caller asked the solver to stop (its `keep_going` said no) before it converged.
     Stopped {
-        /// Iterations done.
+        /// Iterations done (0 when stopped while `X^T X` was formed).
         iterations: usize,
     },
 }
@@ -273,9 +274,9 @@ pub fn ridge_optimum(data: &Dataset, lambda: f64) -> Result<(Array1<f64>, f64), 
     ridge_optimum_until(data, lambda, &|| true)
 }
 
-/// [`ridge_optimum`], asking `keep_going` once per iteration whether to go on: the solve of a
-/// large set takes minutes, and its caller may no longer need it (a Ctrl-C). When it says no,
-/// the solve ends with [`OptimumError::Stopped`].
+/// [`ridge_optimum`], asking `keep_going` once per iteration, and while `X^T X` is formed,
+/// whether to go on: the solve of a large set takes minutes, and its caller may no longer need
+/// it (a Ctrl-C). When it says no, the solve ends with [`OptimumError::Stopped`].
 pub fn ridge_optimum_until(
     data: &Dataset,
     lambda: f64,
@@ -317,7 +318,9 @@ fn ridge_optimum_with(
     }
     diag += shift;
     let w = if form_normal {
-        let mut a = normal_matrix(data);
+        let Some(mut a) = normal_matrix_until(data, keep_going) else {
+            return Err(OptimumError::Stopped { iterations: 0 });
+        };
         a.diag_mut().map_inplace(|v| *v += shift);
         pcg(|v| a.dot(v), &b, &diag, keep_going)?
     } else {
@@ -344,18 +347,42 @@ fn ridge_optimum_with(
     Ok((w, f))
 }
 
+/// Multiply-adds of `X^T X` between two questions to `keep_going` (tens of milliseconds): a
+/// wide, tall set takes minutes to form, and a Ctrl-C must not wait for it.
+const NORMAL_WORK_PER_POLL: usize = 1 << 28;
+
+/// Rows of `X^T X` between two questions to `keep_going`: at least 128, below which a dense
+/// block's matrix product runs slower, at most 4096.
+fn normal_rows_per_poll(dim: usize) -> usize {
+    (NORMAL_WORK_PER_POLL / (dim * dim).max(1)).clamp(128, 4096)
+}
+
 /// `X^T X`, accumulated row by row over the stored entries (upper triangle, then mirrored).
 pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
+    normal_matrix_until(data, &|| true).expect("never asked to stop")
+}
+
+/// [`normal_matrix`], asking `keep_going` between blocks of [`normal_rows_per_poll`] rows
+/// and giving `None` when it says no.
+fn normal_matrix_until(data: &Dataset, keep_going: &dyn Fn() -> bool) -> Option<Array2<f64>> {
     let d = data.dim();
+    let n = data.n_rows();
+    let rows_per_poll = normal_rows_per_poll(d);
     let mut a = Array2::<f64>::zeros((d, d));
     match data.features() {
         Features::Dense(x) => {
-            // Dense rows: a = X^T X as one matrix product.
-            a = x.t().dot(x);
+            // Dense rows: a += X_block^T X_block, one matrix product per block.
+            for start in (0..n).step_by(rows_per_poll) {
+                if start > 0 && !keep_going() {
+                    return None;
+                }
+                let block = x.slice(s![start..(start + rows_per_poll).min(n), ..]);
+                general_mat_mul(1.0, &block.t(), &block, 1.0, &mut a);
+            }
         }
         Features::Sparse(_) => {
             let mut entries: Vec<(usize, f64)> = Vec::new();
-            for i in 0..data.n_rows() {
+            for i in 0..n {
                 entries.clear();
                 data.for_each_entry(i, |j, v| entries.push((j, v)));
                 for (k, &(j, v)) in entries.iter().enumerate() {
@@ -363,6 +390,9 @@ pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
                     for &(l, u) in &entries[k..] {
                         row[l] += v * u;
                     }
+                }
+                if (i + 1) % rows_per_poll == 0 && i + 1 < n && !keep_going() {
+                    return None;
                 }
             }
             for j in 0..d {
@@ -372,7 +402,7 @@ pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
             }
         }
     }
-    a
+    Some(a)
 }
 
 /// Jacobi-preconditioned conjugate gradient for `A w = b`, `A` symmetric positive
@@ -608,6 +638,34 @@ mod tests {
             error,
             "conjugate gradient stopped when asked, after 2 iterations"
         );
+    }
+
+    /// Forming `X^T X` of a wide, tall set takes minutes; a Ctrl-C during it stops the solve
+    /// there, where it used to wait for the whole matrix before its first question.
+    #[test]
+    fn forming_x_t_x_stops_when_asked() {
+        // Three blocks of rows: the build asks twice, the second time is told to stop.
+        let d = DENSE_NORMAL_MAX_DIM;
+        let (sparse, dense) = random_problem(3 * normal_rows_per_poll(d), d, 5);
+        for data in [&sparse, &dense] {
+            let asked = std::cell::Cell::new(0);
+            let after_one = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= 1
+            };
+            let stopped = ridge_optimum_until(data, 0.1, &after_one);
+            assert_eq!(stopped, Err(OptimumError::Stopped { iterations: 0 }));
+            assert_eq!(asked.get(), 2, "sparse={}", data.is_sparse());
+        }
+        // Blocks add up to the whole product.
+        let Features::Dense(x) = dense.features() else {
+            unreachable!()
+        };
+        let whole = x.t().dot(x);
+        for data in [&sparse, &dense] {
+            let blocks = normal_matrix(data);
+            assert!((&blocks - &whole).iter().all(|v| v.abs() < 1e-9));
+        }
     }
 
     #[test]
