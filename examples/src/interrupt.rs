@@ -173,8 +173,7 @@ enum Phase {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        let message = second_signal_message(&unwritten());
-        say_err!("{}{message}", off_the_line());
+        say_on_signal(&second_signal_message(&unwritten()));
         crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
@@ -193,9 +192,16 @@ fn on_signal(signal: i32) {
         Phase::Writing
     };
     STOPPED_PREPARING.store(matches!(phase, Phase::Preparing), Ordering::SeqCst);
-    let message = first_signal_message(phase, signal == signal_hook::consts::SIGINT);
-    // Said across a bar, the line was erased when the bar was cleared.
-    if !crate::progress::say_above_the_bar(&message) {
+    say_on_signal(&first_signal_message(
+        phase,
+        signal == signal_hook::consts::SIGINT,
+    ));
+}
+
+/// Says a signal's `message` above the progress bar or spinner: said across it, the line was
+/// erased when the bar was cleared or drawn again.
+fn say_on_signal(message: &str) {
+    if !crate::progress::say_above_the_bar(message) {
         say_err!("{}{message}", off_the_line());
     }
 }

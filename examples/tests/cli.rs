@@ -3821,21 +3821,9 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
 #[cfg(unix)]
 #[test]
 fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
-    use std::os::fd::AsRawFd as _;
     let dir = scratch("ctrl-c-bar");
     let rows = "1 1:1 2:0.5\n-1 1:0.2 2:1\n0.5 1:0.3\n2 2:0.7\n";
     std::fs::write(dir.join("small.svm"), rows).unwrap();
-    let (leader, follower) = pseudo_terminal();
-    // 80 columns, as many terminals: the bar's line wraps there.
-    let size = libc::winsize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: an open descriptor and a winsize that outlives the call.
-    let sized = unsafe { libc::ioctl(follower.as_raw_fd(), libc::TIOCSWINSZ, &size) };
-    assert_eq!(sized, 0, "the terminal's size");
     let args = ["--data", "small.svm", "--workers", "1", "--time", "60"];
     let mut driver = Command::new(EXE);
     driver
@@ -3843,7 +3831,7 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
         .args(args)
         .args(["--updates", "1000000000"]);
     // Once the bar shows.
-    let (_, code, seen) = interrupted_on_a_terminal(driver, (leader, follower), "/s), f = ");
+    let (_, code, seen) = interrupted_on_a_terminal(driver, terminal_80_wide(), "/s), f = ");
     let screen = screen_of(&seen, 80);
     assert_eq!(code, Some(130), "{screen:#?}");
     let shown: Vec<&str> = screen
@@ -3865,6 +3853,52 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
         last.starts_with("sgd stopped by a signal after"),
         "{screen:#?}"
     );
+}
+
+/// A signal that quits at once on a terminal (a second one, or, as here, one while the data
+/// is read and no run has begun) says its line above the spinner or bar, drawn again below
+/// it, as a first one does: written across it, a redraw before the process ended moved up
+/// over the line and drew the bar there.
+#[cfg(unix)]
+#[test]
+fn a_signal_that_quits_at_once_on_a_terminal_says_its_line_above_the_spinner() {
+    let dir = scratch("quit-at-once-bar");
+    // A name that wraps the spinner's line at 80 columns; a pipe that no one writes into keeps
+    // the data being read until the signal.
+    let name = format!("{}.fifo", "rows".repeat(20));
+    mkfifo(&dir.join(&name));
+    let mut driver = Command::new(EXE);
+    driver.current_dir(&dir).args(["--data", &name]);
+    let (_, code, seen) = interrupted_on_a_terminal(driver, terminal_80_wide(), "reading rows");
+    let screen = screen_of(&seen, 80);
+    assert_eq!(code, Some(130), "{screen:#?}");
+    let said = screen
+        .iter()
+        .position(|line| line.trim_end() == "stopped at once");
+    let spinner = screen
+        .iter()
+        .rposition(|line| line.contains("reading rows"));
+    match (said, spinner) {
+        (Some(said), Some(spinner)) => assert!(said < spinner, "{screen:#?}"),
+        _ => panic!("{screen:#?}"),
+    }
+}
+
+/// A pseudo-terminal 24 rows by 80 columns, as many terminals: a bar's line wraps there.
+#[cfg(unix)]
+fn terminal_80_wide() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd as _;
+    let (leader, follower) = pseudo_terminal();
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: an open descriptor and a winsize that outlives the call.
+    let sized = unsafe { libc::ioctl(follower.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(sized, 0, "the terminal's size");
+    (leader, follower)
 }
 
 /// Runs `command` (async-train) with its stderr on the pseudo-terminal `(leader, follower)`,
