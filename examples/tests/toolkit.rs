@@ -957,52 +957,42 @@ fn own_model_compared_without_optimum() {
     // The toolkit computes SGD's optimum but not the guess's: a target for both needs
     // --optimum, which the comparison says before it trains SGD, not after.
     let dir = test_support::scratch("toolkit-compare-optimum");
-    let args = [
-        "compare",
-        "--algos",
-        "sgd,guess",
-        "--target-subopt",
-        "0.01",
-        "--updates",
-        "50",
-        "--workers",
-        "2",
-        "--out",
-        "cmp",
-        "--quiet",
-    ];
-    let refused = cli(&args, &dir);
-    test_support::assert_clear_error(
-        &refused,
-        "--target-subopt needs the optimum: pass --optimum VALUE for guess",
-    );
-    assert!(!dir.join("cmp").exists(), "no run, no folder");
+    let args = ["--algos", "sgd,guess", "--target-subopt", "0.01"];
+    let expected = "--target-subopt needs the optimum: pass --optimum VALUE for guess";
+    compare_refused(&dir, &args, expected);
 }
 
 fn own_model_compared_without_step() {
     // SGD's step the toolkit derives from the data, not that of a model of an own type: the
     // comparison says so before it trains SGD, not after.
     let dir = test_support::scratch("toolkit-compare-step");
-    let args = [
-        "compare",
-        "--algos",
-        "sgd,stepless",
-        "--updates",
-        "50",
-        "--workers",
-        "2",
-        "--out",
-        "cmp",
-        "--quiet",
-    ];
-    let refused = cli(&args, &dir);
-    test_support::assert_clear_error(&refused, "stepless needs --step");
-    assert_eq!(refused.status.code(), Some(2), "a usage error");
-    assert!(!dir.join("cmp").exists(), "no run, no folder");
+    let args = ["--algos", "sgd,stepless"];
+    compare_refused(&dir, &args, "stepless needs --step");
     // With --step, both run.
-    let both = cli(&[&args[..], &["--step", "0.1"]].concat(), &dir);
+    let both = cli(&[&COMPARED[..], &args, &["--step", "0.1"]].concat(), &dir);
     succeeded(&both);
     assert!(dir.join("cmp/stepless.summary.json").is_file());
+}
+
+/// A comparison's arguments besides its algorithms: a few updates on two workers, into `cmp`.
+const COMPARED: [&str; 8] = [
+    "compare",
+    "--updates",
+    "20",
+    "--workers",
+    "2",
+    "--out",
+    "cmp",
+    "--quiet",
+];
+
+/// Checks that `compare` with `args` in `dir` is refused as a usage error saying `expected`,
+/// before any run.
+fn compare_refused(dir: &Path, args: &[&str], expected: &str) {
+    let refused = cli(&[&COMPARED[..], args].concat(), dir);
+    test_support::assert_clear_error(&refused, expected);
+    assert_eq!(refused.status.code(), Some(2), "a usage error");
+    assert!(!dir.join("cmp").exists(), "no run, no folder");
 }
 
 fn compare_past_a_failed_run() {
@@ -1124,29 +1114,15 @@ fn compared_loss_not_read() {
     let rows: String = (1..=8).map(|i| format!("0 1:{i} 2:0.5\n")).collect();
     std::fs::write(dir.join("zeros.txt"), rows).expect("the data is written");
     let args = [
-        "compare",
         "--algos",
         "sgd,guess",
         "--data",
         "zeros.txt",
         "--loss",
         "logistic",
-        "--step",
-        "0.5",
-        "--updates",
-        "20",
-        "--workers",
-        "2",
-        "--out",
-        "cmp",
-        "--quiet",
     ];
-    let refused = cli(&args, &dir);
-    test_support::assert_clear_error(
-        &refused,
-        "--loss logistic rewrites the labels every run of the comparison trains on, but guess \
-         does not read the loss",
-    );
-    assert_eq!(refused.status.code(), Some(2), "a usage error");
-    assert!(!dir.join("cmp").exists(), "no run, no folder");
+    let args = [&args[..], &["--step", "0.5"]].concat();
+    let expected = "--loss logistic rewrites the labels every run of the comparison trains on, \
+                    but guess does not read the loss";
+    compare_refused(&dir, &args, expected);
 }
