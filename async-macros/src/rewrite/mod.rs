@@ -482,6 +482,7 @@ impl VisitMut for Rewriter<'_> {
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        self.refuse_await_on_dsl(expr);
         if let Expr::Macro(expr_mac) = expr {
             self.refuse_nested(&expr_mac.mac);
             if let Some(dsl) = Dsl::of(&expr_mac.mac) {
@@ -629,6 +630,35 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_item_mut(&mut self, _item: &mut syn::Item) {
         // Nested items are not part of the loop.
+    }
+}
+
+impl Rewriter<'_> {
+    /// `reduce!(..).await`: the macros block until their result is in hand, so an author used
+    /// to async Rust is told to drop the `.await` instead of getting rustc's "only allowed
+    /// inside `async` functions" and type errors about the rewritten call.
+    fn refuse_await_on_dsl(&mut self, expr: &mut Expr) {
+        let Expr::Await(awaited) = expr else { return };
+        let Expr::Macro(expr_mac) = &*awaited.base else {
+            return;
+        };
+        let Some(dsl) = Dsl::of(&expr_mac.mac) else {
+            return;
+        };
+        let name = match dsl {
+            Dsl::Reduce => "reduce",
+            Dsl::Broadcast => "broadcast",
+            Dsl::Barrier => "barrier",
+        };
+        let (dot, await_token) = (awaited.dot_token, awaited.await_token);
+        self.errors.at(
+            quote::quote!(#dot #await_token),
+            format!(
+                "{name}! is not a future: it returns when its result is in hand (the runtime \
+                 handles the asynchrony): remove `.await`"
+            ),
+        );
+        *expr = (*awaited.base).clone();
     }
 }
 
