@@ -491,8 +491,36 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 ///
 /// `w.at(v)` inside the closure, for a broadcast `w`, reads version `v` (a `u64` computed on the
 /// driver, e.g. `cx.version("w")` or `cx.last_result()` then `version_of("w")`) instead of the
-/// latest, as ASYNC's `value(version)`; the worker serves it from its cache, and is sent it
-/// again if it was evicted.
+/// latest, as ASYNC's `value(version)`: a `&T`, as `w` is. `v` is evaluated on the driver when
+/// the task is sent; the worker serves the version from its cache, and is sent it again if it
+/// was evicted. The driver keeps the last `ClusterConfig::keep_versions` versions (16): to read
+/// further back, call `cx.keep_versions(n)` before; an older or unpublished version ends the
+/// run with `RuntimeError::VersionUnavailable`. In the driver's own code `w` is the latest
+/// version and `w.at(v)` is a compile error: read an older one with `cx.value_at::<T>("w", v)`.
+/// Here the workers take the gradient at a point extrapolated from the previous version:
+///
+/// ```no_run
+/// # use asyncopt_algorithms::{Model, Params};
+/// # use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+/// # #[async_optimizer]
+/// # fn example(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+/// let mut w: Model = Model::zeros(data.dim());
+/// let mut before: u64 = 1; // versions are numbered from 1
+/// for k in 0..p.updates {
+///     broadcast!(w);
+///     let now: u64 = cx.version("w").expect("broadcast above");
+///     let g = reduce!(data.sample(p.batch, k), |batch| {
+///         let previous: &Model = w.at(before);
+///         let ahead: Model = &*w + &(0.5 * (&*w - previous));
+///         p.loss.gradient(batch, ahead.view())
+///     });
+///     w.scaled_add(-p.step, &g);
+///     before = now;
+/// }
+/// w
+/// # }
+/// # fn main() {}
+/// ```
 ///
 /// Anywhere else it is a compile error.
 #[proc_macro]
