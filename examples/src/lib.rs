@@ -1,6 +1,44 @@
 //! The `async-train` toolkit: the command line, training jobs, comparisons, and the files a
 //! run leaves behind (trace CSV, summary JSON, SVG plot, the saved model), for the built-in
 //! optimizers and for an author's own ([`Optimizer`], [`cli::run`]).
+//!
+//! An author's `main` gives its own optimizers the whole command line (`--algo adagrad`,
+//! `compare`, `--param`, checkpoints, `evaluate`, `worker`): declare the hyperparameters the
+//! optimizer reads with [`Hyper`], and the shared settings it reads with [`Setting`], or the
+//! command line refuses them for it (the [`optimizer`] module shows a synchronous one).
+//!
+//! ```no_run
+//! use async_train::{Hyper, Optimizer, Setting};
+//! use asyncopt_algorithms::{Model, Params};
+//! use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+//!
+//! const ADAGRAD: &[Hyper] = &[Hyper::new("eps", 1e-8, "the denominator's floor").within(0.0, 1.0)];
+//!
+//! /// Asynchronous AdaGrad: minibatch gradients on the workers, per-coordinate steps here.
+//! #[async_optimizer]
+//! pub fn adagrad(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+//!     let eps: f64 = p.hyper(cx, "eps"); // `--param eps=..`, or the declared default
+//!     let mut w: Model = Model::zeros(data.dim());
+//!     let mut squares: Model = Model::zeros(data.dim());
+//!     for k in 0..p.updates {
+//!         broadcast!(w);
+//!         barrier!(|workers| workers.idle() >= p.quorum);
+//!         let g = reduce!(data.sample(p.batch, k), |batch| p.loss.gradient(batch, w.view()),
+//!                         max_staleness = p.max_staleness);
+//!         squares += &(&g * &g);
+//!         w -= &(p.step_for(cx.staleness()) * &g / (squares.mapv(f64::sqrt) + eps));
+//!     }
+//!     w
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     asyncopt_runtime::run_worker_if_spawned(); // worker processes stop here
+//!     async_train::cli::run(&[Optimizer::new("adagrad", adagrad)
+//!         .asynchronous()
+//!         .params(ADAGRAD)
+//!         .reads(&[Setting::Quorum, Setting::MaxStaleness, Setting::StalenessAware])])
+//! }
+//! ```
 // The summary is one `serde_json::json!` document, deeper than the default limit allows.
 #![recursion_limit = "256"]
 
