@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::{Expr, ExprClosure, Ident, Macro, Type};
 
 use super::dsl::nested_dsl;
-use super::types::{has_impl_trait, is_dataset, is_history, unsized_owner, CLOSURE};
+use super::types::{has_impl_trait, is_dataset, is_driver, is_history, unsized_owner, CLOSURE};
 use super::{arguments_span, Dsl, Rewriter};
 use crate::captures::{changed_variables, free_variables};
 use crate::expand::{self, Capture, Read, Reduce, Source};
@@ -361,7 +361,7 @@ impl Rewriter<'_> {
                 true,
             ));
         }
-        if binding.origin == Origin::Driver {
+        if binding.origin == Origin::Driver || binding.ty.as_ref().is_some_and(is_driver) {
             return Some((
                 format!(
                     "a reduce! closure runs on the workers and cannot use the driver `{name}`: \

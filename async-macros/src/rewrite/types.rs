@@ -18,6 +18,12 @@ pub(super) fn is_history(ty: &Type) -> bool {
     is_named(ty, "History")
 }
 
+/// Whether `ty` is the driver (`Driver` or a reference to one): a variable of this type other
+/// than the optimizer's first parameter (`let d: &Driver = cx;`) is the driver all the same.
+pub(super) fn is_driver(ty: &Type) -> bool {
+    is_named(ty, "Driver")
+}
+
 /// Whether `ty` is the type `name` (by its path's last segment) or a reference to one.
 fn is_named(ty: &Type, name: &str) -> bool {
     match ty {

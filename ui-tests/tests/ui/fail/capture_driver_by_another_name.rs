@@ -1,0 +1,17 @@
+use asyncopt_algorithms::{Model, Params};
+use asyncopt_runtime::{async_optimizer, Dataset, Driver};
+
+#[async_optimizer]
+fn sgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    let driver: &Driver = cx;
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data, |part| p.loss.gradient(&part.sample(p.batch, k), w.view())
+            * driver.seed() as f64);
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+fn main() {}
