@@ -303,8 +303,10 @@ impl Reduce<'_> {
     }
 
     /// The checks that the closure's captures can travel, identical on driver and worker and at
-    /// the site's span: rustc reports a capture that cannot travel once, with the `Capture`
-    /// message, and drops the same failure of the encoding and decoding bounds that follow.
+    /// the site's span: rustc reports a capture that cannot travel with the `Capture` message
+    /// (once per serde trait it lacks), and drops the same failures of the encoding and
+    /// decoding bounds that follow because they are at the same span. At the capture's own
+    /// span those would be reported again, with serde's raw messages.
     fn travel_checks(&self) -> TokenStream {
         let span = self.span;
         let private = private_at(span);
