@@ -223,9 +223,12 @@ pub enum OptimumError {
     },
     /// The caller asked the solver to stop (its `keep_going` said no) before it converged.
     Stopped {
-        /// Iterations done (0 when stopped while `X^T X` was formed).
+        /// Iterations done.
         iterations: usize,
     },
+    /// The caller asked the solver to stop while it formed `X^T X`, before its first
+    /// iteration.
+    StoppedFormingNormalMatrix,
 }
 
 impl fmt::Display for OptimumError {
@@ -244,6 +247,9 @@ impl fmt::Display for OptimumError {
                 f,
                 "conjugate gradient stopped when asked, after {iterations} iterations"
             ),
+            OptimumError::StoppedFormingNormalMatrix => {
+                write!(f, "stopped when asked while X^T X was formed")
+            }
         }
     }
 }
@@ -276,7 +282,8 @@ pub fn ridge_optimum(data: &Dataset, lambda: f64) -> Result<(Array1<f64>, f64), 
 
 /// [`ridge_optimum`], asking `keep_going` once per iteration, and while `X^T X` is formed,
 /// whether to go on: the solve of a large set takes minutes, and its caller may no longer need
-/// it (a Ctrl-C). When it says no, the solve ends with [`OptimumError::Stopped`].
+/// it (a Ctrl-C). When it says no, the solve ends with [`OptimumError::Stopped`] (or
+/// [`OptimumError::StoppedFormingNormalMatrix`]).
 pub fn ridge_optimum_until(
     data: &Dataset,
     lambda: f64,
@@ -319,7 +326,7 @@ fn ridge_optimum_with(
     diag += shift;
     let w = if form_normal {
         let Some(mut a) = normal_matrix_until(data, keep_going) else {
-            return Err(OptimumError::Stopped { iterations: 0 });
+            return Err(OptimumError::StoppedFormingNormalMatrix);
         };
         a.diag_mut().map_inplace(|v| *v += shift);
         pcg(|v| a.dot(v), &b, &diag, keep_going)?
@@ -654,9 +661,14 @@ mod tests {
                 asked.get() <= 1
             };
             let stopped = ridge_optimum_until(data, 0.1, &after_one);
-            assert_eq!(stopped, Err(OptimumError::Stopped { iterations: 0 }));
+            assert_eq!(stopped, Err(OptimumError::StoppedFormingNormalMatrix));
             assert_eq!(asked.get(), 2, "sparse={}", data.is_sparse());
         }
+        // Said as where it stopped, not as "after 0 iterations" of a solve that never began.
+        assert_eq!(
+            OptimumError::StoppedFormingNormalMatrix.to_string(),
+            "stopped when asked while X^T X was formed"
+        );
         // Blocks add up to the whole product.
         let Features::Dense(x) = dense.features() else {
             unreachable!()

@@ -27,7 +27,7 @@ pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option
             let keep_going = || !crate::interrupt::requested();
             let solved = ridge_optimum_until(data, loss.lambda(), &keep_going);
             let (_, value) = solved.map_err(|e| {
-                if let OptimumError::Stopped { .. } = e {
+                if let OptimumError::Stopped { .. } | OptimumError::StoppedFormingNormalMatrix = e {
                     anyhow::Error::new(OptimumStopped)
                 } else if let Some(why) = overflow(data, loss.lambda()) {
                     // No optimum, no step and no objective: --optimum would not help.
