@@ -360,18 +360,23 @@ const NORMAL_WORK_PER_POLL: usize = 1 << 28;
 
 /// Rows of `X^T X` between two questions to `keep_going`: at least 128, below which a dense
 /// block's matrix product runs slower, at most 4096.
-fn normal_rows_per_poll(dim: usize) -> usize {
+pub(crate) fn normal_rows_per_poll(dim: usize) -> usize {
     (NORMAL_WORK_PER_POLL / (dim * dim).max(1)).clamp(128, 4096)
 }
 
-/// `X^T X`, accumulated row by row over the stored entries (upper triangle, then mirrored).
+/// `X^T X`, built without a question (the tests' reference).
+#[cfg(test)]
 pub(crate) fn normal_matrix(data: &Dataset) -> Array2<f64> {
     normal_matrix_until(data, &|| true).expect("never asked to stop")
 }
 
-/// [`normal_matrix`], asking `keep_going` between blocks of [`normal_rows_per_poll`] rows
-/// and giving `None` when it says no.
-fn normal_matrix_until(data: &Dataset, keep_going: &dyn Fn() -> bool) -> Option<Array2<f64>> {
+/// `X^T X`, by blocks of [`normal_rows_per_poll`] rows (dense), or row by row over the stored
+/// entries (sparse: upper triangle, then mirrored), asking `keep_going` between blocks and
+/// giving `None` when it says no.
+pub(crate) fn normal_matrix_until(
+    data: &Dataset,
+    keep_going: &dyn Fn() -> bool,
+) -> Option<Array2<f64>> {
     let d = data.dim();
     let n = data.n_rows();
     let rows_per_poll = normal_rows_per_poll(d);

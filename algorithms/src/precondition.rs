@@ -30,7 +30,7 @@ use asyncopt_runtime::data::Dataset;
 use nalgebra::{Cholesky, DMatrix, DVectorViewMut, Dyn};
 use serde::{Deserialize, Serialize};
 
-use crate::loss::normal_matrix;
+use crate::loss::normal_matrix_until;
 use crate::{Loss, Model};
 
 /// Which preconditioner the optimizers apply to their update direction.
@@ -110,6 +110,9 @@ pub enum PreconditionError {
          use the diagonal preconditioner"
     )]
     NotPositiveDefinite,
+    /// The caller asked to stop (its `keep_going` said no) while `X^T X` was formed.
+    #[error("stopped when asked while X^T X was formed")]
+    Stopped,
 }
 
 /// A built preconditioner `P`: the metric in which an optimizer takes its steps.
@@ -141,6 +144,18 @@ impl Metric {
         loss: &Loss,
         data: &Dataset,
     ) -> Result<Metric, PreconditionError> {
+        Metric::new_until(kind, loss, data, &|| true)
+    }
+
+    /// [`Metric::new`], asking `keep_going` while the full one forms `X^T X` whether to go on:
+    /// that takes minutes on a wide, tall set, and its caller may no longer need it (a
+    /// Ctrl-C). When it says no, the build ends with [`PreconditionError::Stopped`].
+    pub fn new_until(
+        kind: Precondition,
+        loss: &Loss,
+        data: &Dataset,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Metric, PreconditionError> {
         let (n, dim) = (data.n_rows(), data.dim());
         let scale = loss.curvature() / n.max(1) as f64;
         let lambda = loss.lambda();
@@ -168,7 +183,8 @@ impl Metric {
                         max: FULL_MAX_DIM,
                     });
                 }
-                let normal = normal_matrix(data);
+                let normal =
+                    normal_matrix_until(data, keep_going).ok_or(PreconditionError::Stopped)?;
                 let diag = normal.diag();
                 let trace = diag.sum();
                 check_curvature(trace, lambda)?;
@@ -297,6 +313,39 @@ mod tests {
                     assert!((q - v.dot(&px)).abs() <= 1e-10 * q, "{q} vs {}", v.dot(&px));
                 }
             }
+        }
+    }
+
+    /// Forming `X^T X` of a wide, tall set takes minutes; a Ctrl-C during it stops the build
+    /// there, where it used to wait for the whole matrix.
+    #[test]
+    fn building_the_full_preconditioner_stops_when_asked() {
+        // Three blocks of rows: the build asks twice, the second time is told to stop.
+        let d = 12;
+        let dense = problem(3 * crate::loss::normal_rows_per_poll(d), d, 0.6, 7);
+        let loss = Loss::LeastSquares;
+        for data in [dense.clone(), dense.to_sparse()] {
+            let asked = std::cell::Cell::new(0);
+            let after_one = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= 1
+            };
+            let stopped = Metric::new_until(Precondition::Full, &loss, &data, &after_one);
+            assert_eq!(stopped.unwrap_err(), PreconditionError::Stopped);
+            assert_eq!(asked.get(), 2, "sparse={}", data.is_sparse());
+            // Let go on, the same preconditioner as without a question.
+            let asked = std::cell::Cell::new(0);
+            let always = || {
+                asked.set(asked.get() + 1);
+                true
+            };
+            let built = Metric::new_until(Precondition::Full, &loss, &data, &always).unwrap();
+            assert_eq!(asked.get(), 2);
+            let plain = Metric::new(Precondition::Full, &loss, &data).unwrap();
+            let v = Model::from_shape_fn(d, |j| j as f64 - 5.5);
+            assert_eq!(built.apply(v.clone()), plain.apply(v.clone()));
+            let back = built.apply(hessian_times(&loss, &data, &v));
+            assert!(relative_error(&back, &v) < 1e-7, "{back} vs {v}");
         }
     }
 

@@ -19,17 +19,40 @@ pub fn smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
 /// `P (c X^T X / n + lambda I)`, with `c` the loss's [curvature](Loss::curvature). About 1 for
 /// the full preconditioner.
 pub fn preconditioned_smoothness(loss: &Loss, rows: &impl Rows, metric: &Metric) -> f64 {
+    preconditioned_smoothness_until(loss, rows, metric, &|| true).expect("never asked to stop")
+}
+
+/// [`preconditioned_smoothness`], asking `keep_going` between blocks of rows whether to go on:
+/// its up to 100 passes over the rows take minutes on a large set, and its caller may no
+/// longer need it (a Ctrl-C). `None` when it says no.
+pub fn preconditioned_smoothness_until(
+    loss: &Loss,
+    rows: &impl Rows,
+    metric: &Metric,
+    keep_going: &dyn Fn() -> bool,
+) -> Option<f64> {
     let scale = loss.curvature() / rows.len().max(1) as f64;
     let lambda = loss.lambda();
+    let block = rows_per_poll(rows.dim());
     largest_eigenvalue(rows.dim(), |v| {
         let mut next = Array1::zeros(rows.dim());
         for i in 0..rows.len() {
+            if i % block == 0 && !keep_going() {
+                return None;
+            }
             let xv = rows.dot(i, v.view());
             rows.axpy(i, xv * scale, next.view_mut());
         }
         next.scaled_add(lambda, v);
-        metric.apply(next)
+        Some(metric.apply(next))
     })
+}
+
+/// Rows of a pass between two questions to `keep_going`: about 2^24 multiply-adds of dense
+/// rows (milliseconds), at least 16 rows (the question costs more than a short sparse row),
+/// at most 4096.
+fn rows_per_poll(dim: usize) -> usize {
+    ((1 << 24) / dim.max(1)).clamp(16, 4096)
 }
 
 /// The largest smoothness constant of a single sample's loss, `max_i |x_i|^2` for least
@@ -68,7 +91,8 @@ pub fn preconditioned_max_row_smoothness(loss: &Loss, rows: &impl Rows, metric: 
     } else if metric.is_identity() {
         lambda
     } else {
-        lambda * largest_eigenvalue(dim, |v| metric.apply(v.clone()))
+        let eigenvalue = largest_eigenvalue(dim, |v| Some(metric.apply(v.clone())));
+        lambda * eigenvalue.expect("never stopped")
     };
     loss.curvature() * largest + regulariser
 }
@@ -78,15 +102,16 @@ pub fn preconditioned_max_row_smoothness(loss: &Loss, rows: &impl Rows, metric: 
 /// direction of entries in `[-1, 1]`. Not from the all-ones direction: data whose rows each sum
 /// to 0 (pairwise comparisons `e_i - e_j`, rows centred across their features) have `X 1 = 0`,
 /// and from there the iteration found L = 0 (and a default step that diverged at once); a
-/// top eigenvector nearly orthogonal to `1` made it stop near a smaller eigenvalue.
-fn largest_eigenvalue(dim: usize, op: impl Fn(&Model) -> Model) -> f64 {
+/// top eigenvector nearly orthogonal to `1` made it stop near a smaller eigenvalue. `None` when
+/// `op` gives none (its caller asked it to stop).
+fn largest_eigenvalue(dim: usize, op: impl Fn(&Model) -> Option<Model>) -> Option<f64> {
     let mut draw = ChaCha8Rng::seed_from_u64(0x5eed_0f1a);
     let start = Array1::from_shape_fn(dim, |_| 2.0 * draw.random::<f64>() - 1.0);
     let length = start.dot(&start).sqrt();
     let mut v = if length > 0.0 { start / length } else { start };
     let mut lambda = 0.0;
     for _ in 0..100 {
-        let next = op(&v);
+        let next = op(&v)?;
         let norm = next.dot(&next).sqrt();
         if norm == 0.0 {
             break;
@@ -98,7 +123,7 @@ fn largest_eigenvalue(dim: usize, op: impl Fn(&Model) -> Model) -> f64 {
             break;
         }
     }
-    lambda
+    Some(lambda)
 }
 
 #[cfg(test)]
@@ -146,6 +171,47 @@ mod tests {
             let logistic = Loss::Logistic { lambda: 1e-3 };
             let estimate = smoothness(&logistic, &data);
             let l = 0.25 * l + 1e-3;
+            assert!(
+                (estimate - l).abs() <= 1e-6 * l,
+                "L = {estimate}, exactly {l}"
+            );
+        }
+    }
+
+    /// Its passes over a large set take minutes; a Ctrl-C during one stops the estimate at the
+    /// next block of rows, where it used to wait for all 100 passes.
+    #[test]
+    fn the_smoothness_estimate_stops_when_asked() {
+        // Three blocks of rows: the first pass asks twice, the second time is told to stop.
+        let d = 4;
+        let n = 3 * rows_per_poll(d);
+        let mut draw = ChaCha8Rng::seed_from_u64(3);
+        // Columns of different scales: eigenvalues far apart, which power iteration resolves.
+        let x = Array2::from_shape_fn((n, d), |(_, j)| {
+            (2.0 * draw.random::<f64>() - 1.0) * (1 + j) as f64
+        });
+        let tall = Dataset::new("tall", Features::Dense(x), Array1::ones(n)).unwrap();
+        let loss = Loss::LeastSquares;
+        let identity = Metric::identity();
+        for data in [tall.clone(), tall.to_sparse()] {
+            let asked = std::cell::Cell::new(0);
+            let after_one = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= 1
+            };
+            let stopped = preconditioned_smoothness_until(&loss, &data, &identity, &after_one);
+            assert_eq!(stopped, None);
+            assert_eq!(asked.get(), 2, "sparse={}", data.is_sparse());
+            // Let go on, the same estimate as without a question: lambda_max(X^T X / n).
+            let asked = std::cell::Cell::new(0);
+            let always = || {
+                asked.set(asked.get() + 1);
+                true
+            };
+            let estimate = preconditioned_smoothness_until(&loss, &data, &identity, &always);
+            assert_eq!(estimate, Some(smoothness(&loss, &data)));
+            assert!(asked.get() >= 3 && asked.get() % 3 == 0, "{}", asked.get());
+            let (estimate, l) = (estimate.unwrap(), exact(&data));
             assert!(
                 (estimate - l).abs() <= 1e-6 * l,
                 "L = {estimate}, exactly {l}"
