@@ -3,8 +3,8 @@
 
 use anyhow::{anyhow, bail, Result};
 use asyncopt_algorithms::{
-    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness,
-    ridge_optimum_until, Loss, Metric, OptimumError,
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness_until,
+    ridge_optimum_until, Loss, Metric, OptimumError, PreconditionError,
 };
 use asyncopt_runtime::data::Dataset;
 
@@ -69,18 +69,34 @@ pub(crate) fn optimum_shown(
 }
 
 /// The step of the run: `--step`, or the author's default for the optimizer, or one derived
-/// from the data for a linear model ([`default_step`]).
+/// from the data for a linear model ([`default_step`]). A signal
+/// ([`interrupt::requested`](crate::interrupt::requested)) stops the preconditioner's build and
+/// the smoothness's estimate, which take minutes on a large set: the run is then not started.
 pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
+    step_until(spec, data, &|| !crate::interrupt::requested())
+}
+
+/// [`step_of`], asking `keep_going` whether to go on; when it says no, the run's preparation
+/// ends with [`preparation_stopped`](crate::interrupt::preparation_stopped).
+fn step_until(spec: &JobSpec, data: &Dataset, keep_going: &dyn Fn() -> bool) -> Result<f64> {
     if !spec.algorithm.is_linear() {
         return own_model_step(spec.step, spec.algorithm);
     }
     let chosen = spec.step.or(spec.algorithm.authors_step());
     // Built here once to refuse an impossible choice before any worker starts, and to set the
     // default step in its metric; the optimizer builds its own from its settings.
-    let metric = Metric::new(spec.precondition, &spec.loss, data)
-        .map_err(|e| anyhow!("--precondition {}: {e}", spec.precondition))?;
+    let metric = match Metric::new_until(spec.precondition, &spec.loss, data, keep_going) {
+        Ok(metric) => metric,
+        Err(PreconditionError::Stopped) => {
+            return Err(crate::interrupt::preparation_stopped("run"))
+        }
+        Err(e) => bail!("--precondition {}: {e}", spec.precondition),
+    };
     let Some(chosen) = chosen else {
-        return checked_default_step(default_step(spec, data, &metric), data, spec.loss.lambda());
+        let Some(step) = default_step_until(spec, data, &metric, keep_going) else {
+            return Err(crate::interrupt::preparation_stopped("run"));
+        };
+        return checked_default_step(step, data, spec.loss.lambda());
     };
     Ok(chosen)
 }
@@ -183,7 +199,18 @@ fn overflow(data: &Dataset, lambda: f64) -> Option<anyhow::Error> {
 /// diagonal one scales a rare feature up to its column's norm. On a9a, SGD at the diagonal
 /// metric's 1/L (0.072) diverges within 600 updates; 1/L_b is 0.013.
 pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
-    let mean = preconditioned_smoothness(&spec.loss, data, metric);
+    default_step_until(spec, data, metric, &|| true).expect("never asked to stop")
+}
+
+/// [`default_step`], asking `keep_going` while it estimates the smoothness; `None` when it
+/// says no.
+fn default_step_until(
+    spec: &JobSpec,
+    data: &Dataset,
+    metric: &Metric,
+    keep_going: &dyn Fn() -> bool,
+) -> Option<f64> {
+    let mean = preconditioned_smoothness_until(&spec.loss, data, metric, keep_going)?;
     let partitions = (spec.cluster.workers * spec.cluster.partitions_per_worker).max(1);
     // A task's minibatch is at most its partition (`Partition::sample`), the whole of it for
     // batch 0: a larger --batch averages no more rows.
@@ -206,17 +233,19 @@ pub fn default_step(spec: &JobSpec, data: &Dataset, metric: &Metric) -> f64 {
     let delay = spec.algorithm.delay() as f64;
     // Staleness grows with the tasks that can be in flight at once.
     let in_flight = (spec.cluster.workers * spec.cluster.prefetch.max(1)) as f64 + delay;
-    match (
-        spec.algorithm.is_variance_reduced(),
-        spec.algorithm.is_async(),
-    ) {
-        (true, false) => 1.0 / (3.0 * minibatch * (1.0 + delay)),
-        (true, true) => (2.0 / in_flight.sqrt()).min(1.0) / (3.0 * minibatch),
-        (false, false) => 1.0 / (minibatch * (1.0 + delay)),
-        // Heavy-ball momentum m makes the effective step step/(1 - m), which stale gradients
-        // must not see grow: at m = 0.9 ASGD diverged on a9a within 50 updates.
-        (false, true) => (1.0 - spec.momentum) / (minibatch * in_flight),
-    }
+    Some(
+        match (
+            spec.algorithm.is_variance_reduced(),
+            spec.algorithm.is_async(),
+        ) {
+            (true, false) => 1.0 / (3.0 * minibatch * (1.0 + delay)),
+            (true, true) => (2.0 / in_flight.sqrt()).min(1.0) / (3.0 * minibatch),
+            (false, false) => 1.0 / (minibatch * (1.0 + delay)),
+            // Heavy-ball momentum m makes the effective step step/(1 - m), which stale gradients
+            // must not see grow: at m = 0.9 ASGD diverged on a9a within 50 updates.
+            (false, true) => (1.0 - spec.momentum) / (minibatch * in_flight),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -250,6 +279,43 @@ mod tests {
             assert_eq!(step(0), whole, "{algorithm}");
             assert_eq!(step(4 * partition_rows), whole, "{algorithm}");
             assert_eq!(step(1_000_000), whole, "{algorithm}");
+        }
+    }
+
+    /// The full preconditioner's `X^T X` and the smoothness's passes take minutes on a wide,
+    /// tall set; a Ctrl-C during them ends the run's preparation there, as one during the
+    /// optimum's solve does, where the run used to finish them and stop only at its launch.
+    #[test]
+    fn a_signal_while_the_step_is_derived_stops_the_preparation() {
+        // Three blocks of at most 4096 rows: each build or pass asks at least twice.
+        let n = 3 * 4096;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+        let data = Dataset::new("tall.svm", Features::Dense(x), ndarray::Array1::ones(n));
+        let data = data.unwrap();
+        let mut args = crate::cli::RunArgs::parse_defaults();
+        args.data = Some(test_support::data("a9a.xz"));
+        for precondition in [Precondition::None, Precondition::Full] {
+            args.precondition = precondition;
+            let spec = args.job(Algorithm::Sgd).unwrap();
+            let asked = std::cell::Cell::new(0);
+            let after_one = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= 1
+            };
+            let error = step_until(&spec, &data, &after_one).unwrap_err();
+            assert!(
+                error.is::<crate::cli::Interrupted>(),
+                "{precondition}: {error}"
+            );
+            assert_eq!(
+                error.to_string(),
+                "stopped by a signal while the run was being prepared; nothing was trained"
+            );
+            assert_eq!(asked.get(), 2, "{precondition}");
+            // Let go on, the same step as without a question.
+            let metric = Metric::new(precondition, &spec.loss, &data).unwrap();
+            let step = step_until(&spec, &data, &|| true).unwrap();
+            assert_eq!(step, default_step(&spec, &data, &metric), "{precondition}");
         }
     }
 
