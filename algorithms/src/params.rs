@@ -8,7 +8,7 @@ use asyncopt_runtime::Driver;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::Loss;
-use crate::precondition::{Metric, Precondition};
+use crate::precondition::{Metric, Precondition, PreconditionError};
 
 /// Optimizer settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,10 +99,17 @@ impl Params {
 
     /// The preconditioner `precondition` for `loss` on the driver's `data`. When it cannot be
     /// built (see [`Metric::new`](crate::Metric::new)), the run is aborted with the reason and
-    /// the identity is returned, so that the loop leaves at its first `broadcast!`.
+    /// the identity is returned, so that the loop leaves at its first `broadcast!`. A stop
+    /// asked for meanwhile (a Ctrl-C) ends the build, which takes minutes on a wide, tall set:
+    /// the identity comes back then too, and the loop leaves at its first `broadcast!` as the
+    /// stop asks.
     pub fn metric(&self, cx: &mut Driver, data: &Dataset) -> Metric {
-        Metric::new(self.precondition, &self.loss, data).unwrap_or_else(|e| {
-            cx.abort(format!("preconditioner `{}`: {e}", self.precondition));
+        let keep_going = || !cx.stop_requested();
+        let built = Metric::new_until(self.precondition, &self.loss, data, &keep_going);
+        built.unwrap_or_else(|e| {
+            if e != PreconditionError::Stopped {
+                cx.abort(format!("preconditioner `{}`: {e}", self.precondition));
+            }
             Metric::identity()
         })
     }
@@ -114,5 +121,40 @@ impl Params {
         } else {
             self.step
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asyncopt_runtime::data::Features;
+    use asyncopt_runtime::{ClusterConfig, StopHandle, Token};
+
+    #[test]
+    fn a_stop_asked_for_ends_the_full_metrics_build_on_the_driver() {
+        // Tall enough that the build asks between blocks of rows.
+        let n = 3 * 4096;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+        let data = Dataset::new("tall.svm", Features::Dense(x), ndarray::Array1::ones(n));
+        let data = data.unwrap();
+        let p = Params {
+            precondition: Precondition::Full,
+            ..Params::new(Loss::LeastSquares)
+        };
+        // A driver no worker joins: only its stop handle is asked.
+        let config = ClusterConfig::remote(1, "tcp://127.0.0.1:0", Token::random());
+        let mut cx = Driver::bind(config).expect("a driver on the loopback");
+        assert!(
+            !p.metric(&mut cx, &data).is_identity(),
+            "built when not stopped"
+        );
+        let stop = StopHandle::new();
+        stop.request();
+        cx.stop_on(stop);
+        assert!(
+            p.metric(&mut cx, &data).is_identity(),
+            "the build ended at the stop"
+        );
+        assert!(cx.failure().is_none(), "a stop is no failure");
     }
 }
