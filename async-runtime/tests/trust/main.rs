@@ -920,8 +920,16 @@ fn heartbeat_flood_is_capped() {
         report.stats.floods >= 1,
         "the flood was dropped and counted"
     );
+    // Heartbeats are no lie: a flood of them is capped, never a reason to let the insider go.
+    // It never says it holds the partition it is sent, though, and a loaded machine can take
+    // past that load's hang limit before the run ends: let go for that, and only that, is
+    // the rule of `an_insider_that_never_says_it_holds_its_partition_holds_up_no_run`.
     let row = report.workers.iter().find(|w| w.name == "x-flood");
-    assert!(row.is_some_and(|w| !w.excluded));
+    let let_go_for_its_load = lies.contains("cannot load partition");
+    assert!(
+        row.is_some_and(|w| !w.excluded || let_go_for_its_load),
+        "{lies}"
+    );
 }
 
 /// A run of two real workers, trained to the optimum while a flooding insider ([`flooder`],
