@@ -2791,7 +2791,8 @@ fn a_worker_whose_driver_never_comes_gives_up_with_one_clear_line() {
     assert_clear_error(
         &output,
         "nothing answered there: nothing listens, the driver is stopped (a paused process, a \
-         suspended host), or it does not speak ZeroMQ",
+         suspended host), it does not speak ZeroMQ, or its answer takes longer than the 2 s a \
+         try waits",
     );
     let output = run(
         &[
@@ -2820,6 +2821,95 @@ fn a_worker_facing_a_stopped_driver_does_not_say_nothing_listens() {
     );
     assert_clear_error(&output, "the driver is stopped (a paused process");
     drop(stopped);
+}
+
+/// Forwards each connection to `target`, delivering every chunk `delay` after it was read in
+/// either direction: a slow link, without `tc netem`. Returns its `tcp://` address.
+fn delaying_proxy(target: std::net::SocketAddr, delay: Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                let n = from.read(&mut buf).unwrap_or(0);
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                    || n == 0
+                {
+                    return;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for (due, chunk) in rx {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if chunk.is_empty() || to.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(Shutdown::Write);
+        });
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(target) else {
+                continue;
+            };
+            pump(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                delay,
+            );
+            pump(server, client, delay);
+        }
+    });
+    address
+}
+
+/// A live driver behind a link of 1.5 s each way greets a worker later than a try waits: the
+/// worker's last line must not name only a dead or stopped driver, but the slow link too.
+#[test]
+fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
+    let dir = scratch("slow-link");
+    let bind = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut driver = Command::new(EXE)
+        .args(["--remote-workers", "--workers", "1", "--join-timeout", "30"])
+        .args(["--bind", &format!("tcp://{bind}")])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("async-train starts");
+    let begun = Instant::now();
+    while std::net::TcpStream::connect(bind).is_err() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "the driver never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let proxy = delaying_proxy(bind, Duration::from_millis(1500));
+    let output = run(
+        &["worker", "--driver", &proxy, "--connect-timeout", "3"],
+        &dir,
+    );
+    driver.kill().expect("the driver is ended");
+    driver.wait().unwrap();
+    assert_clear_error(&output, "the driver is stopped (a paused process");
+    assert_clear_error(
+        &output,
+        "or its answer takes longer than the 2 s a try waits (a link whose round trip is a \
+         second or more)",
+    );
 }
 
 fn shared_data(name: &str) -> String {

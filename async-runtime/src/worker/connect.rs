@@ -80,10 +80,14 @@ pub(super) async fn reach(
         // zmq.rs retries a refused connection within the attempt, and reports only its timeout.
         let reason = match &error {
             zeromq::ZmqError::ConnectTimeout(_) => {
-                // A stopped driver's host accepts the connection and nothing answers it.
-                "nothing answered there: nothing listens, the driver is stopped (a paused \
-                 process, a suspended host), or it does not speak ZeroMQ"
-                    .to_owned()
+                // A stopped driver's host accepts the connection and nothing answers it; a
+                // live driver's greeting over a slow link comes after the attempt ended.
+                format!(
+                    "nothing answered there: nothing listens, the driver is stopped (a paused \
+                     process, a suspended host), it does not speak ZeroMQ, or its answer takes \
+                     longer than the {} s a try waits (a link whose round trip is a second or more)",
+                    CONNECT_ATTEMPT.as_secs()
+                )
             }
             other => format!(
                 "the connection failed ({})",
