@@ -131,11 +131,7 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     if !runs.iter().any(Result::is_ok) {
         // Every run failed: a table and plot of nothing would pass for a comparison.
         files.will_not_write(&shared);
-        let errors: Vec<String> = runs
-            .iter()
-            .filter_map(|r| r.as_ref().err().map(FailedRun::line))
-            .collect();
-        bail!("{}; no file written", errors.join("; "));
+        bail!("{}; no file written", failed_lines(&runs).join("; "));
     }
     let _files = saving.writing_files();
     // After the last run a signal keeps nothing from running: only one during a run, or
@@ -173,15 +169,19 @@ pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
 
 /// `error`, which ended the comparison, after the lines of the runs before it that failed.
 fn with_failed(error: anyhow::Error, runs: &[Result<Outcome, FailedRun>]) -> anyhow::Error {
-    let lines: Vec<String> = runs
-        .iter()
-        .filter_map(|r| r.as_ref().err().map(FailedRun::line))
-        .collect();
+    let lines = failed_lines(runs);
     if lines.is_empty() {
         return error;
     }
     // A signal keeps its exit code; the runs that failed before it are still named.
     error.context(lines.join("; "))
+}
+
+/// The lines of the runs of `runs` that failed, in the order given.
+fn failed_lines(runs: &[Result<Outcome, FailedRun>]) -> Vec<String> {
+    (runs.iter())
+        .filter_map(|run| run.as_ref().err().map(FailedRun::line))
+        .collect()
 }
 
 impl FailedRun {
