@@ -354,14 +354,18 @@ fn ridge_optimum_with(
     Ok((w, f))
 }
 
-/// Multiply-adds of `X^T X` between two questions to `keep_going` (tens of milliseconds): a
-/// wide, tall set takes minutes to form, and a Ctrl-C must not wait for it.
-const NORMAL_WORK_PER_POLL: usize = 1 << 28;
+/// Rows a pass over the data goes through between two questions to `keep_going`, doing
+/// `work_per_row` multiply-adds a row: about 2^28 in all (tens of milliseconds: a wide, tall
+/// set takes minutes, and a Ctrl-C must not wait for it), at least `least` (fewer cost more
+/// than they save), at most 4096.
+pub(crate) fn rows_per_question(work_per_row: usize, least: usize) -> usize {
+    ((1 << 28) / work_per_row.max(1)).clamp(least, 4096)
+}
 
 /// Rows of `X^T X` between two questions to `keep_going`: at least 128, below which a dense
-/// block's matrix product runs slower, at most 4096.
+/// block's matrix product runs slower.
 pub(crate) fn normal_rows_per_poll(dim: usize) -> usize {
-    (NORMAL_WORK_PER_POLL / (dim * dim).max(1)).clamp(128, 4096)
+    rows_per_question(dim * dim, 128)
 }
 
 /// `X^T X`, built without a question (the tests' reference).

@@ -48,11 +48,10 @@ pub fn preconditioned_smoothness_until(
     })
 }
 
-/// Rows of a pass between two questions to `keep_going`: about 2^24 multiply-adds of dense
-/// rows (milliseconds), at least 16 rows (the question costs more than a short sparse row),
-/// at most 4096.
+/// Rows of a pass between two questions to `keep_going`: at least 16 (the question costs more
+/// than a short sparse row).
 fn rows_per_poll(dim: usize) -> usize {
-    ((1 << 24) / dim.max(1)).clamp(16, 4096)
+    crate::loss::rows_per_question(dim, 16)
 }
 
 /// The largest smoothness constant of a single sample's loss, `max_i |x_i|^2` for least
