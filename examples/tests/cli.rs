@@ -2823,54 +2823,6 @@ fn a_worker_facing_a_stopped_driver_does_not_say_nothing_listens() {
     drop(stopped);
 }
 
-/// Forwards each connection to `target`, delivering every chunk `delay` after it was read in
-/// either direction: a slow link, without `tc netem`. Returns its `tcp://` address.
-fn delaying_proxy(target: std::net::SocketAddr, delay: Duration) -> String {
-    use std::io::{Read, Write};
-    use std::net::{Shutdown, TcpStream};
-    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
-        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            loop {
-                let n = from.read(&mut buf).unwrap_or(0);
-                if tx
-                    .send((Instant::now() + delay, buf[..n].to_vec()))
-                    .is_err()
-                    || n == 0
-                {
-                    return;
-                }
-            }
-        });
-        std::thread::spawn(move || {
-            for (due, chunk) in rx {
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                if chunk.is_empty() || to.write_all(&chunk).is_err() {
-                    break;
-                }
-            }
-            let _ = to.shutdown(Shutdown::Write);
-        });
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("tcp://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(target) else {
-                continue;
-            };
-            pump(
-                client.try_clone().unwrap(),
-                server.try_clone().unwrap(),
-                delay,
-            );
-            pump(server, client, delay);
-        }
-    });
-    address
-}
-
 /// A live driver behind a link of 1.5 s each way greets a worker later than a try waits: the
 /// worker's last line must not name only a dead or stopped driver, but the slow link too.
 #[test]
@@ -2897,9 +2849,15 @@ fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let proxy = delaying_proxy(bind, Duration::from_millis(1500));
+    let relay = test_support::DelayRelay::start(&bind.to_string(), Duration::from_millis(1500));
     let output = run(
-        &["worker", "--driver", &proxy, "--connect-timeout", "3"],
+        &[
+            "worker",
+            "--driver",
+            &relay.endpoint(),
+            "--connect-timeout",
+            "3",
+        ],
         &dir,
     );
     driver.kill().expect("the driver is ended");

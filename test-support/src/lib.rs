@@ -1,11 +1,15 @@
 //! What every test of the workspace needs, in one place: the path of a dataset the repository
-//! carries (`data/`), the exact optima of `data/README.md`, and scratch folders.
+//! carries (`data/`), the exact optima of `data/README.md`, scratch folders, and a slow link
+//! to a driver ([`DelayRelay`]).
 //!
 //! ```
 //! let a9a = test_support::data("a9a.xz");
 //! assert!(a9a.exists());
 //! assert_eq!(test_support::optimum("a9a.xz"), 0.2242095732);
 //! ```
+
+mod relay;
+pub use relay::DelayRelay;
 
 use std::ffi::OsStr;
 use std::ops::Deref;

@@ -1308,7 +1308,7 @@ fn one_hosts_flood_keeps_no_distant_worker_out() {
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    let relay = wire::DelayRelay::start(&endpoint, Duration::from_millis(50));
+    let relay = test_support::DelayRelay::start(&endpoint, Duration::from_millis(50));
     let mut worker = spawn_worker("w0", &relay.endpoint(), &token);
     let joined = driver.wait_for_workers();
     let w = joined
