@@ -107,7 +107,7 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 17] = [
+    let refused: [(&[&str], &str); 15] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -121,7 +121,6 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
             &["--algo", "sgd", "--quorum", "2"],
             "--quorum 2 would change nothing",
         ),
-        (&["--workers", "0"], "--workers must be at least 1"),
         (
             &["--workers", "2000"],
             "at most 1024 local worker processes",
@@ -133,8 +132,8 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
             "--time must be a finite number of seconds",
         ),
         (
-            &["--checkpoint-updates", "0"],
-            "--checkpoint-updates must be at least 1",
+            &["--checkpoint-updates", "5"],
+            "--checkpoint-updates and --checkpoint-seconds need --checkpoint DIR",
         ),
         (
             &[
@@ -161,20 +160,6 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         ),
         (
             &[
-                "predict",
-                "--model",
-                "m.json",
-                "--data",
-                "small.libsvm",
-                "--out",
-                "p.csv",
-                "--max-features",
-                "4294967296",
-            ],
-            "--max-features must be at most 2147483648",
-        ),
-        (
-            &[
                 "worker",
                 "--driver",
                 "tcp://127.0.0.1:9",
@@ -195,6 +180,54 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let output = run(&["--data", "no-such-file.libsvm"], &dir);
     assert_clear_error(&output, "no-such-file.libsvm does not exist");
     assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name() {
+    // `--workers -3` was an unknown flag `-3`, `--batch x` "invalid digit found in string",
+    // and `--workers 0` refused only after parsing: each now names its flag and what it takes.
+    let dir = scratch("integer-flags");
+    // (the arguments before the flag, the flag, a value out of its range)
+    let flags: [(&[&str], &str, &str); 14] = [
+        (&[], "--workers", "0"),
+        (&[], "--batch", "18446744073709551616"),
+        (&[], "--quorum", "0"),
+        (&[], "--prefetch", "65"),
+        (&[], "--partitions-per-worker", "4097"),
+        (&[], "--keep-versions", "1025"),
+        (&[], "--max-respawns", "4294967296"),
+        (&["--data", "d.svm"], "--eval-rows", "0"),
+        (
+            &["--data", "d.svm"],
+            "--max-features",
+            "18446744073709551615",
+        ),
+        (&["--checkpoint", "c"], "--checkpoint-updates", "0"),
+        (&["compare"], "--seed", "18446744073709551616"),
+        (&["compare"], "--max-staleness", "18446744073709551616"),
+        (
+            &["evaluate", "--model", "m.json"],
+            "--max-features",
+            "2147483649",
+        ),
+        (&["worker", "--driver", "tcp://127.0.0.1:9"], "--runs", "0"),
+    ];
+    for (before, flag, out_of_range) in flags {
+        for value in ["-3", "x", out_of_range] {
+            let args: Vec<&str> = before.iter().copied().chain([flag, value]).collect();
+            let output = run(&args, &dir);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("invalid value '{value}' for '{flag} <"))
+                    && stderr.contains(&format!("`{value}` is not a whole number")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // A negative number is no flag's value but its own: the float flags still take it.
+    let output = run(&["--lambda", "-1"], &dir);
+    assert_usage_error(&output, "--lambda must be a number >= 0");
 }
 
 #[test]
@@ -760,25 +793,13 @@ fn impossible_settings_are_one_clear_line() {
     }
     std::fs::write(dir.join("one.svm"), "1 1:1\n").unwrap();
     token_in(&dir);
-    let refused: [(&[&str], &str); 6] = [
-        // A memory budget beyond any host (its size overflowed the allocator's arithmetic).
-        (
-            &[
-                "--data",
-                "one.svm",
-                "--max-features",
-                "18446744073709551615",
-            ],
-            "--max-features must be at most 2147483648",
-        ),
-        // More processes than a host should start, more partitions than a worker holds.
+    // A memory budget beyond any host and more partitions than a worker holds are refused
+    // when parsed (`every_integer_flag_refuses_...`).
+    let refused: [(&[&str], &str); 4] = [
+        // More processes than a host should start.
         (
             &["--workers", "2000", "--updates", "1"],
             "at most 1024 local worker processes, not 2000",
-        ),
-        (
-            &["--partitions-per-worker", "5000", "--updates", "1"],
-            "partitions per worker must be at most 4096",
         ),
         // A count of partitions that overflowed, and passed the rows' check.
         (

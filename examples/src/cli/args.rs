@@ -8,7 +8,11 @@ use asyncopt_runtime::data::{LoadOptions, SharedOptions};
 use asyncopt_runtime::{Stragglers, DEFAULT_PREFETCH};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::parsers::{parse_param, parse_precondition, AlgorithmParser, StragglersParser};
+use super::numbers::{at_least_one, zero_or_more};
+use super::parsers::{
+    keep_versions, max_features, parse_param, parse_precondition, partitions_per_worker, prefetch,
+    AlgorithmParser, StragglersParser,
+};
 use crate::optimizer::Optimizer;
 
 pub(super) const EXAMPLES: &str = "\
@@ -83,11 +87,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Data")]
     pub data: Option<PathBuf>,
     /// Number of features, when the file does not use the last one.
-    #[arg(long, requires = "data", help_heading = "Data")]
+    #[arg(long, requires = "data", allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Data")]
     pub dim: Option<usize>,
     /// The memory budget of a model, in features: a file using a larger index (or a larger
     /// --dim) is refused before anything is allocated for it.
-    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, requires = "data", help_heading = "Data")]
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, requires = "data", allow_hyphen_values = true, value_parser = max_features, help_heading = "Data")]
     pub max_features: usize,
     /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
     #[arg(long, help_heading = "Data")]
@@ -102,16 +106,16 @@ pub struct RunArgs {
     /// With shared data access: the driver evaluates the objective (and computes f*, the
     /// default step and preconditioner) on this many rows of the file, drawn by the seed; a
     /// file with no more rows is read whole, and its objective is exact.
-    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", help_heading = "Data")]
+    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", allow_hyphen_values = true, value_parser = at_least_one::<usize>, help_heading = "Data")]
     pub eval_rows: usize,
     /// Versions of each broadcast variable the driver keeps for reads of older ones
     /// (`w.at(v)`), at least what the optimizer declares; each is a copy of the variable on
     /// the driver [default: 16]
-    #[arg(long, help_heading = "Optimizer")]
+    #[arg(long, allow_hyphen_values = true, value_parser = keep_versions, help_heading = "Optimizer")]
     pub keep_versions: Option<usize>,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers: 4). A worker
     /// takes its partitions' tasks in turn; a synchronous step reduces over all of them.
-    #[arg(long, default_value_t = 1, help_heading = "Cluster")]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = partitions_per_worker, help_heading = "Cluster")]
     pub partitions_per_worker: usize,
     /// Objective; logistic reads labels +1/-1 (0/1 as -1/+1). An optimizer of its own model
     /// type takes it only if it declares reading it.
@@ -146,28 +150,28 @@ pub struct RunArgs {
     #[arg(long, default_value = "none", value_parser = parse_precondition, help_heading = "Optimizer")]
     pub precondition: Precondition,
     /// Rows sampled per partition and task (0: the whole partition).
-    #[arg(long, default_value_t = 256, help_heading = "Optimizer")]
+    #[arg(long, default_value_t = 256, allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Optimizer")]
     pub batch: usize,
     /// Asynchronous methods: idle workers needed before dispatching.
-    #[arg(long, default_value_t = Params::DEFAULT_QUORUM, help_heading = "Optimizer")]
+    #[arg(long, default_value_t = Params::DEFAULT_QUORUM, allow_hyphen_values = true, value_parser = at_least_one::<usize>, help_heading = "Optimizer")]
     pub quorum: usize,
     /// Asynchronous methods: drop results more than this many updates old.
-    #[arg(long, default_value_t = Params::DEFAULT_MAX_STALENESS, help_heading = "Optimizer")]
+    #[arg(long, default_value_t = Params::DEFAULT_MAX_STALENESS, allow_hyphen_values = true, value_parser = zero_or_more::<u64>, help_heading = "Optimizer")]
     pub max_staleness: u64,
     /// Asynchronous methods: divide the step by 1 + staleness.
     #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
     /// SVRG, ASVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
     /// SVRG, rows / batch for ASVRG). Each snapshot counts as one more update.
-    #[arg(long, default_value_t = 0, help_heading = "Optimizer")]
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Optimizer")]
     pub epoch: usize,
     /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7, help_heading = "Optimizer")]
+    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = zero_or_more::<u64>, help_heading = "Optimizer")]
     pub seed: u64,
     /// Stop after this many updates: the bound of the optimizer's loop, `p.updates` (one
     /// update per pass for the built-in optimizers, plus one per SVRG snapshot) [default:
     /// 5000, none with --time]
-    #[arg(long, help_heading = "Stop rules")]
+    #[arg(long, allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Stop rules")]
     pub updates: Option<usize>,
     /// Stop after this many seconds of training (with no bound on the updates unless
     /// --updates gives one).
@@ -177,7 +181,7 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
     pub target_subopt: Option<f64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, help_heading = "Cluster")]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = at_least_one::<usize>, help_heading = "Cluster")]
     pub workers: usize,
     /// Simulated stragglers: none; slow-workers (alias paper: 25% of the workers, each with a
     /// factor drawn once, 80% 1.5-2.5x and the rest 2.5-10x, sleep that times their mean
@@ -190,7 +194,7 @@ pub struct RunArgs {
     /// Asynchronous methods: tasks a worker may hold at once; with 2 it is sent its next task
     /// while it computes one, hiding the round trip to the driver (1: no prefetch).
     /// Synchronous methods give the same result whatever it is.
-    #[arg(long, default_value_t = DEFAULT_PREFETCH, help_heading = "Cluster")]
+    #[arg(long, default_value_t = DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = prefetch, help_heading = "Cluster")]
     pub prefetch: usize,
     /// Address the driver listens on (default: loopback, any free port).
     #[arg(long, help_heading = "Cluster")]
@@ -215,7 +219,7 @@ pub struct RunArgs {
     /// Local worker processes that may be started in place of ones that die during the run
     /// (crashed, killed, out of memory); 0: the run goes on with the others [default: the
     /// number of workers].
-    #[arg(long, help_heading = "Cluster")]
+    #[arg(long, allow_hyphen_values = true, value_parser = zero_or_more::<u32>, help_heading = "Cluster")]
     pub max_respawns: Option<u32>,
     /// Seconds of training between the trace's points: the stop rules' evaluations (stretched
     /// to keep them under 10% of the time) and, between them, models recorded and evaluated
@@ -258,7 +262,7 @@ pub(super) struct TrainArgs {
     #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
     pub(super) checkpoint: Option<PathBuf>,
     /// Checkpoint after this many updates.
-    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = at_least_one::<u64>, help_heading = "Checkpoints")]
     pub(super) checkpoint_updates: Option<u64>,
     /// Checkpoint after this many seconds of training.
     #[arg(
@@ -299,7 +303,7 @@ pub(super) struct EvaluateArgs {
     pub(super) data: Option<PathBuf>,
     /// The memory budget of a model, in features: a model file of more features (one trained
     /// with a larger --max-features) is refused before anything is allocated for it.
-    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, allow_hyphen_values = true, value_parser = max_features)]
     pub(super) max_features: usize,
     /// Also write the metrics as JSON here (`-`: stdout, the line above going to stderr).
     #[arg(long)]
@@ -320,7 +324,7 @@ pub(super) struct PredictArgs {
     pub(super) data: Option<PathBuf>,
     /// The memory budget of a model, in features: a model file of more features (one trained
     /// with a larger --max-features) is refused before anything is allocated for it.
-    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM)]
+    #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, allow_hyphen_values = true, value_parser = max_features)]
     pub(super) max_features: usize,
     /// CSV to write (`-`: stdout), a row per data row: `line`, its 1-based line in --data,
     /// then `prediction` (least squares), `probability,label` (logistic), or the columns a
@@ -358,7 +362,7 @@ pub(super) struct WorkerArgs {
     pub(super) connect_timeout: f64,
     /// Runs to serve one after the other at this address: `compare` with remote workers trains
     /// one run per algorithm, each with a driver of its own.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = at_least_one::<u32>)]
     pub(super) runs: u32,
 }
 

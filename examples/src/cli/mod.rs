@@ -5,6 +5,7 @@
 //! - `entry`: [`run`], [`run_from`] and [`main_from`], from the arguments to an exit code;
 //! - `exit`: the exit codes and the errors that choose them ([`UsageError`], ...);
 //! - `args` and `parsers`: the flags ([`Cli`], [`RunArgs`]) and their value parsers;
+//! - [`numbers`]: the numeric flags' value parsers, which `async-bench` shares;
 //! - `spec`: from the flags to a job ([`RunArgs::job`]), every value checked;
 //! - `train`, `compare`, `score` (`evaluate`, `predict`) and `worker`: the commands;
 //! - `scored_data`: the built-in set `evaluate` and `predict` read without `--data`;
@@ -15,6 +16,7 @@ mod compare;
 mod entry;
 mod exit;
 mod logging;
+pub mod numbers;
 mod output;
 mod parsers;
 mod score;

@@ -1,5 +1,6 @@
 //! Value parsers of the flags clap cannot parse alone: the optimizers (the built-in ones and an
-//! author's), the straggler models, the preconditioner and `--param NAME=VALUE`.
+//! author's), the straggler models, the preconditioner, `--param NAME=VALUE`, and the integer
+//! flags bounded by what the runtime holds.
 
 use std::ffi::OsStr;
 
@@ -7,6 +8,8 @@ use asyncopt_algorithms::Precondition;
 use asyncopt_runtime::Stragglers;
 use clap::builder::{PossibleValue, TypedValueParser};
 
+use super::numbers::whole;
+use super::spec::MAX_FEATURES_CEILING;
 use crate::optimizer::{readable, Optimizer, Registry};
 
 /// Parses `--algo` against the optimizers of the command line and lists them in `--help` and
@@ -113,6 +116,26 @@ pub(super) fn parse_param(text: &str) -> Result<(String, f64), String> {
             "`{text}`: NAME=VALUE with a finite number for VALUE"
         )),
     }
+}
+
+/// `--prefetch`: 1 (no prefetch) up to the tasks a worker queues.
+pub(super) fn prefetch(text: &str) -> Result<usize, String> {
+    whole(text, 1, asyncopt_runtime::worker::MAX_QUEUED_TASKS as u64)
+}
+
+/// `--partitions-per-worker`: 1 up to the most a worker holds.
+pub(super) fn partitions_per_worker(text: &str) -> Result<usize, String> {
+    whole(text, 1, asyncopt_runtime::worker::MAX_PARTITIONS as u64)
+}
+
+/// `--keep-versions`: 1 up to the copies of each broadcast variable the driver may keep.
+pub(super) fn keep_versions(text: &str) -> Result<usize, String> {
+    whole(text, 1, asyncopt_runtime::cluster::MAX_KEEP_VERSIONS as u64)
+}
+
+/// `--max-features`: up to 2^31 features (16 GiB per model copy).
+pub(super) fn max_features(text: &str) -> Result<usize, String> {
+    whole(text, 0, MAX_FEATURES_CEILING as u64)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use anyhow::Result;
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
 use super::scored_data::{builtin_of, numbered_builtin_of};
-use super::spec::check_max_features;
 use crate::model_file::SavedModel;
 use crate::optimizer::Registry;
 use crate::progress::Working;
@@ -16,7 +15,6 @@ use crate::score::Scorer;
 use crate::trace::check_writable;
 
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
-    check_max_features(args.max_features)?;
     if let Some(out) = &args.out {
         refuse_overwriting("--out", out, &inputs(&args.data, &args.model))?;
     }
@@ -60,7 +58,6 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
 }
 
 pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
-    check_max_features(args.max_features)?;
     refuse_overwriting("--out", &args.out, &inputs(&args.data, &args.model))?;
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;

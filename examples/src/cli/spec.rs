@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use asyncopt_algorithms::Loss;
-use asyncopt_runtime::cluster::{MAX_KEEP_VERSIONS, MAX_LOCAL_WORKERS};
-use asyncopt_runtime::worker::MAX_PARTITIONS;
+use asyncopt_runtime::cluster::MAX_LOCAL_WORKERS;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::Args;
 
@@ -36,7 +35,7 @@ pub fn builtin_comparison() -> RunArgs {
 
 /// The largest `--max-features`: a model of more features could not even be allocated on
 /// most hosts, and its size in bytes would overflow the allocator's arithmetic.
-const MAX_FEATURES_CEILING: usize = 1 << 31;
+pub(super) const MAX_FEATURES_CEILING: usize = 1 << 31;
 
 impl RunArgs {
     /// The defaults of every option.
@@ -121,16 +120,9 @@ impl RunArgs {
 
     /// Refuses a value out of its range, as a usage error naming the flag.
     fn check_ranges(&self) -> Result<()> {
-        if self.workers == 0 {
-            bail_usage!("--workers must be at least 1");
-        }
-        if !(1..=asyncopt_runtime::worker::MAX_QUEUED_TASKS).contains(&self.prefetch) {
-            bail_usage!(
-                "--prefetch must be between 1 (no prefetch) and {}, not {}",
-                asyncopt_runtime::worker::MAX_QUEUED_TASKS,
-                self.prefetch
-            );
-        }
+        // The parser refuses these ranges under each flag's name; a `RunArgs` built in code
+        // skips it, and the runtime refuses the cluster's (workers, prefetch, partitions, kept
+        // versions) but not these.
         if self.quorum == 0 {
             // A barrier waiting for no idle worker dispatches to none: the run went on as
             // with 1 while its summary said 0.
@@ -174,18 +166,8 @@ impl RunArgs {
                 bail_usage!("--optimum must be >= 0: the objectives are losses, never negative");
             }
         }
-        if self.partitions_per_worker == 0 {
-            bail_usage!("--partitions-per-worker must be at least 1");
-        }
-        // The runtime refuses these too, as a cluster's settings; said here, they are the
-        // flags' usage errors.
-        if self.partitions_per_worker > MAX_PARTITIONS {
-            bail_usage!(
-                "--partitions-per-worker: partitions per worker must be at most {MAX_PARTITIONS}, \
-                 the most a worker holds, not {}",
-                self.partitions_per_worker
-            );
-        }
+        // Depends on two flags, so the parser cannot say it; the runtime refuses it too, naming
+        // no flag.
         if !self.remote_workers && self.workers > MAX_LOCAL_WORKERS {
             bail_usage!(
                 "--workers: at most {MAX_LOCAL_WORKERS} local worker processes, not {}: more \
@@ -223,12 +205,6 @@ impl RunArgs {
         let mut cluster = ClusterConfig::local(self.workers);
         cluster.partitions_per_worker = self.partitions_per_worker;
         if let Some(versions) = self.keep_versions {
-            if !(1..=MAX_KEEP_VERSIONS).contains(&versions) {
-                bail_usage!(
-                    "--keep-versions must be between 1 and {MAX_KEEP_VERSIONS} (each is a copy \
-                     of every broadcast variable on the driver), not {versions}"
-                );
-            }
             cluster.keep_versions = versions;
         }
         cluster.stragglers = self.stragglers;
@@ -277,7 +253,7 @@ impl RunArgs {
 }
 
 /// Refuses a `--max-features` over [`MAX_FEATURES_CEILING`], as a usage error.
-pub(super) fn check_max_features(max_features: usize) -> Result<()> {
+fn check_max_features(max_features: usize) -> Result<()> {
     if max_features > MAX_FEATURES_CEILING {
         bail_usage!(
             "--max-features must be at most {MAX_FEATURES_CEILING} (2^31 features, 16 GiB per \
@@ -331,10 +307,11 @@ mod tests {
     }
 
     #[test]
-    fn a_quorum_of_no_worker_is_a_usage_error() {
-        let refused = run_args(&["--quorum", "0"])
-            .job(Algorithm::Asgd)
-            .unwrap_err();
+    fn a_quorum_of_no_worker_built_in_code_is_a_usage_error() {
+        // The parser refuses `--quorum 0`; settings built in code skip it.
+        let mut args = RunArgs::parse_defaults();
+        args.quorum = 0;
+        let refused = args.job(Algorithm::Asgd).unwrap_err();
         assert!(refused.is::<UsageError>(), "{refused}");
         assert!(
             refused

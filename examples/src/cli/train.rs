@@ -50,9 +50,6 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
 /// range, and only with a folder to write them into.
 fn checkpointing(args: &TrainArgs) -> Result<Checkpointing> {
-    if args.checkpoint_updates == Some(0) {
-        bail_usage!("--checkpoint-updates must be at least 1");
-    }
     if let Some(seconds) = args.checkpoint_seconds {
         if !(seconds > 0.0 && seconds <= MAX_CHECKPOINT_S) {
             bail_usage!(

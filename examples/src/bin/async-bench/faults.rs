@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_train::cli::builtin_comparison;
+use async_train::cli::numbers;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::Algorithm;
 
@@ -30,11 +31,11 @@ pub struct FaultsArgs {
     #[arg(long, default_value_t = 8.0, allow_negative_numbers = true, value_parser = seconds)]
     stop: f64,
     /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
+    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<u64>)]
     seed: u64,
     /// Runs of each fault and algorithm: the figures are their medians (SGD's time alone
     /// varies by seconds from run to run on a small set).
-    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     repeats: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
@@ -45,7 +46,7 @@ pub struct FaultsArgs {
 /// flag, and NaN was refused with the standard library's words.
 fn seconds(text: &str) -> Result<f64, String> {
     let fits = |s: f64| s >= 0.0 && Duration::try_from_secs_f64(s).is_ok();
-    crate::number(text, fits, "a number of seconds >= 0")
+    numbers::number(text, fits, "a number of seconds >= 0")
 }
 
 /// What strikes the last worker started.

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
+use async_train::cli::numbers::{self, at_least_one, zero_or_more};
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::{Algorithm, Precondition};
@@ -454,43 +455,9 @@ fn vr_figures(
     })
 }
 
-/// `text` as a number `accepts` takes, or an error saying it is not `what`: a flag's value
-/// checked when it is parsed, under its own name, before any run.
-pub(crate) fn number(text: &str, accepts: fn(f64) -> bool, what: &str) -> Result<f64, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|&x| accepts(x))
-        .ok_or_else(|| format!("`{text}` is not {what}"))
-}
-
-/// `text` as a whole number from `least` to `most`, or an error saying it is not one: an
-/// integer flag's value, in [`number`]'s words; `-3` is a value here, which clap alone read
-/// as an unknown flag.
-pub(crate) fn whole<T: TryFrom<u64>>(text: &str, least: u64, most: u64) -> Result<T, String> {
-    let what = match most {
-        u64::MAX => format!("a whole number >= {least}"),
-        _ => format!("a whole number from {least} to {most}"),
-    };
-    text.parse::<u64>()
-        .ok()
-        .filter(|n| (least..=most).contains(n))
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| format!("`{text}` is not {what}"))
-}
-
-/// A count that leaves nothing to measure at 0: workers, runs, updates, results.
-pub(crate) fn at_least_one<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
-    whole(text, 1, u64::MAX)
-}
-
-/// A whole number where 0 means something: a seed, a batch (the whole partition), a sleep.
-pub(crate) fn zero_or_more<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
-    whole(text, 0, u64::MAX)
-}
-
 /// A number of seconds above zero, for `--time`.
 pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
-    number(
+    numbers::number(
         text,
         |s| s.is_finite() && s > 0.0,
         "a number of seconds above 0",
@@ -501,7 +468,7 @@ pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
 /// so that a bad `--vr-target` does not wait for the SGD runs, and the error names its flag.
 fn suboptimality(text: &str) -> Result<f64, String> {
     let what = "a relative suboptimality (a number >= 0)";
-    number(text, |t| t.is_finite() && t >= 0.0, what)
+    numbers::number(text, |t| t.is_finite() && t >= 0.0, what)
 }
 
 /// Time of the synchronous run over time of the asynchronous one, when both reached the target.

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use async_train::cli::numbers;
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
 use async_train::plot::{self, Style};
@@ -42,10 +43,10 @@ pub struct PaperArgs {
     #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
     pairs: Vec<Pair>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     workers: usize,
     /// Partitions per worker (the paper: 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     partitions_per_worker: usize,
     /// Seconds of training at most per run; a run that misses its target by then counts as
     /// not reaching it.
@@ -56,7 +57,7 @@ pub struct PaperArgs {
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true, value_parser = step_scale)]
     asaga_step_scale: f64,
     /// Seed of partitioning, sampling and stragglers.
-    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
+    #[arg(long, default_value_t = 7, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<u64>)]
     seed: u64,
     /// Where the numbers go (key `paper`).
     #[arg(long, default_value = "bench/figures.json")]
@@ -143,7 +144,7 @@ impl FromStr for Setting {
 /// A fraction of ASAGA's default step, above 0: NaN ran every ASAGA run with no step at all.
 fn step_scale(text: &str) -> Result<f64, String> {
     let what = "a fraction of the step above 0";
-    crate::number(text, |x| x.is_finite() && x > 0.0, what)
+    numbers::number(text, |x| x.is_finite() && x > 0.0, what)
 }
 
 impl Setting {

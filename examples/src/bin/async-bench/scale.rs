@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use async_train::cli::numbers;
 use asyncopt_runtime::data::Features;
 use asyncopt_runtime::{async_optimizer, ClusterConfig, Dataset, Driver, Partition};
 use ndarray::{Array1, Array2};
@@ -21,16 +22,16 @@ use crate::figures;
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
     /// Worker processes, one run per count.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     workers: Vec<usize>,
     /// Results each run collects.
-    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     results: usize,
     /// Microseconds each task sleeps (0: returns at once).
-    #[arg(long, default_value_t = 1000, allow_hyphen_values = true, value_parser = crate::zero_or_more::<u64>)]
+    #[arg(long, default_value_t = 1000, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<u64>)]
     task_sleep_us: u64,
     /// Tasks a worker may hold at once.
-    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = crate::zero_or_more::<usize>)]
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<usize>)]
     prefetch: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use async_train::cli::numbers;
 use async_train::cli::RunArgs;
 use async_train::job;
 use asyncopt_algorithms::Algorithm;
@@ -27,13 +28,13 @@ pub struct SessionArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Worker processes of the whole runs.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     workers: usize,
     /// Updates per whole run.
-    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     updates: usize,
     /// Whole runs per mode (alternated; the median is reported).
-    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     repeats: usize,
     /// MiB sealed per batch of the per-frame figures (at least 20 frames; 7 batches per size
     /// and mode, the median kept).
@@ -46,7 +47,7 @@ pub struct SessionArgs {
 
 /// MiB sealed per batch, for `--seal-mib`: at least one, and no more than a machine holds.
 fn seal_mib(text: &str) -> Result<usize, String> {
-    crate::whole(text, 1, 4096)
+    numbers::whole(text, 1, 4096)
 }
 
 /// Frame body sizes in bytes, with what sends them.

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use async_train::cli::numbers;
 use async_train::cli::{DataAccessName, RunArgs};
 use asyncopt_algorithms::{Algorithm, Loss, Model, Params};
 use asyncopt_runtime::{Driver, Flow};
@@ -25,10 +26,10 @@ pub struct SplitsArgs {
     /// Sizes of the generated file, in MB (10^6 bytes).
     #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500],
           allow_hyphen_values = true,
-          value_parser = crate::at_least_one::<u64>)]
+          value_parser = numbers::at_least_one::<u64>)]
     sizes_mb: Vec<u64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     workers: usize,
     /// The folder of the generated file (default: the system's temporary folder).
     #[arg(long)]
@@ -48,7 +49,7 @@ pub struct ProbeArgs {
     #[arg(long, value_enum)]
     access: DataAccessName,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     workers: usize,
 }
 
