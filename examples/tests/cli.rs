@@ -267,6 +267,28 @@ fn a_compression_or_encoding_not_read_is_named_with_its_remedy_on_both_paths() {
     }
 }
 
+#[test]
+fn a_truncated_gzip_file_says_it_is_cut_short_on_both_paths() {
+    let dir = scratch("truncated-gzip");
+    // One stored (uncompressed) deflate block, cut after its first two lines: a download
+    // that did not finish. It said "incomplete deflate stream", which names no cause.
+    let text = b"1 1:0.5\n-1 2:1\n1 1:2\n-1 2:3\n";
+    let len = (text.len() as u16).to_le_bytes();
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, len[0], len[1]];
+    gz.extend([!len[0], !len[1]]);
+    gz.extend_from_slice(&text[..18]);
+    std::fs::write(dir.join("cut.gz"), gz).unwrap();
+    for access in ["ship", "shared"] {
+        let output = run(&["--data", "cut.gz", "--data-access", access], &dir);
+        assert_clear_error(
+            &output,
+            "cut.gz: the gzip data stops short after 2 whole lines (incomplete deflate stream): \
+             the file is truncated",
+        );
+        assert_eq!(output.status.code(), Some(1));
+    }
+}
+
 /// A labelled LIBSVM text of 40 rows (0/1 labels, a comment and a blank line among them), and
 /// the same rows without their labels: each line's first token dropped.
 fn labelled_and_unlabelled() -> (String, String) {

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use super::cut_short::CutShort;
 use super::error::DataError;
 
 /// Compression of a file, recognised by its first bytes.
@@ -42,7 +43,8 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
 
 /// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`; bytes
 /// after them are an error) and xz
-/// (all streams) are recognised by their magic bytes, anything else is read as it is.
+/// (all streams) are recognised by their magic bytes, anything else is read as it is; a
+/// compressed file cut short is an error that says so.
 ///
 /// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
 /// it in a [`std::io::BufReader`] for line-by-line use.
@@ -83,9 +85,13 @@ pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send
             })
         }
         Compression::Plain => Box::new(file),
-        Compression::Gzip => Box::new(super::gzip::Members::new(io::BufReader::new(file))),
-        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
-            io::BufReader::with_capacity(1 << 16, file),
+        Compression::Gzip => Box::new(CutShort::new(
+            super::gzip::Members::new(io::BufReader::new(file)),
+            "gzip",
+        )),
+        Compression::Xz => Box::new(CutShort::new(
+            xz2::read::XzDecoder::new_multi_decoder(io::BufReader::with_capacity(1 << 16, file)),
+            "xz",
         )),
     })
 }

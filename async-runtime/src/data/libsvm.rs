@@ -1496,6 +1496,55 @@ pub(crate) mod tests {
         }
     }
 
+    /// The number of whole lines a cut-short error says were read, and checks its words.
+    fn lines_before_the_cut(message: &str, format: &str) -> usize {
+        let lead = format!("the {format} data stops short after ");
+        let at = message.find(&lead).unwrap_or_else(|| panic!("{message}"));
+        let rest = &message[at + lead.len()..];
+        assert!(rest.contains("the file is truncated"), "{message}");
+        assert!(rest.contains(&format!("{format} -t FILE")), "{message}");
+        rest.split(' ').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_truncated_compressed_file_says_it_is_cut_short_and_after_which_line() {
+        // Was the decoder's own words ("incomplete deflate stream", "premature eof",
+        // "unexpected end of file"), which do not say the file is incomplete.
+        let text: String = (0..3000).map(|i| format!("{} 1:{i}.5\n", i % 2)).collect();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        let gz = e.finish().unwrap();
+        let xz = xz(text.as_bytes());
+        let shared = crate::data::SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 1,
+        };
+        // Cut in the middle, and cut in gzip's trailer, after all the text.
+        for (name, format, bytes, whole) in [
+            ("half.gz", "gzip", &gz[..gz.len() / 2], None),
+            ("trailer.gz", "gzip", &gz[..gz.len() - 4], Some(3000)),
+            ("half.xz", "xz", &xz[..xz.len() / 2], None),
+        ] {
+            let f = TempFile::new(name, bytes);
+            let read = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
+            let scanned = Dataset::open_shared(&f.0, &shared).unwrap_err();
+            for err in [read, scanned] {
+                assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+                let message = err.to_string();
+                assert!(
+                    message.starts_with(&format!("{}: ", f.0.display())),
+                    "{message}"
+                );
+                let lines = lines_before_the_cut(&message, format);
+                match whole {
+                    Some(n) => assert_eq!(lines, n, "{message}"),
+                    None => assert!(lines < 3000, "{message}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn corrupt_xz_is_an_io_error() {
         let mut bytes = xz(GOOD.repeat(1000).as_bytes());

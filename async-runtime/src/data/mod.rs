@@ -19,10 +19,10 @@
 //!
 //! The leaves under them, each with one job: `label` ([`LabelRule`]), `options`
 //! ([`LoadOptions`], [`Layout`], [`Labels`]), `file` (opening a file whatever its compression,
-//! its name, the memory budget), `gzip` (a gzip file's members, and no bytes after them) and
-//! `text` (what a line holds past a byte order mark and before a comment). Imports run one
-//! way: the loaders (`libsvm`, `scan`, `own_split`) build
-//! [`Dataset`]s, and `dataset` imports none of them.
+//! its name, the memory budget), `gzip` (a gzip file's members, and no bytes after them),
+//! `cut_short` (a compressed file that ends early, said so) and `text` (what a line holds
+//! past a byte order mark and before a comment). Imports run one way: the loaders (`libsvm`,
+//! `scan`, `own_split`) build [`Dataset`]s, and `dataset` imports none of them.
 //!
 //! ```no_run
 //! use asyncopt_runtime::data::{partition_dataset, Dataset, LoadOptions, Rows};
@@ -34,6 +34,7 @@
 //! ```
 
 mod checksum;
+mod cut_short;
 pub mod dataset;
 pub mod error;
 pub(crate) mod file;
