@@ -8,7 +8,7 @@ pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 10;
+pub const PROTOCOL_VERSION: u16 = 11;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -183,6 +183,11 @@ pub enum ToDriver {
         /// Seconds of simulated straggler delay the worker slept for it, before (ordered by
         /// the driver) and after it (its own factor).
         delay_s: f64,
+        /// Seconds the worker held the task, from the receipt of its order to the sending of
+        /// this result: waiting in its queue behind another task (prefetch), straggler
+        /// sleeps and computation. The driver takes it from the round trip to learn the time
+        /// on the wire, bounded by that round trip.
+        held_s: f64,
         /// The postcard-encoded result.
         body: ByteBuf,
     },

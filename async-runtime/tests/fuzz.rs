@@ -55,6 +55,7 @@ fn valid_frames() -> Vec<Vec<u8>> {
                 compute_s: 0.5,
                 cpu_s: 0.5,
                 delay_s: 0.0,
+                held_s: 0.0,
                 body: ByteBuf::from(vec![0; 64]),
             },
         ),

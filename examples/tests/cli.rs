@@ -2913,6 +2913,87 @@ fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
     );
 }
 
+/// A worker behind a link of 200 ms each way waits for its tasks while its task time stays
+/// small: the summary gave no number for the link. Its time on the network per task (its round
+/// trip less what the worker held the task) is reported, and a round trip cannot be shorter
+/// than twice the one-way delay.
+#[test]
+fn the_summary_shows_the_time_a_far_worker_spends_on_the_network() {
+    let dir = scratch("network-time");
+    token_in(&dir);
+    let bind = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let address = format!("tcp://{bind}");
+    // Synchronous: every update waits for both workers, so the far one answers tasks.
+    let driver = Command::new(EXE)
+        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
+        .args(["--bind", &address, "--token-file", "token"])
+        .args(["--updates", "5", "--summary", "s.json", "--quiet"])
+        .args(["--join-timeout", "60"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-train starts");
+    let begun = Instant::now();
+    // The relay connects to the driver when a worker connects to it: the driver listens first.
+    while std::net::TcpStream::connect(bind).is_err() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "the driver never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let one_way = Duration::from_millis(200);
+    let relay = test_support::DelayRelay::start(&bind.to_string(), one_way);
+    let workers = [
+        remote_worker(&address, "near", &dir),
+        remote_worker(&relay.endpoint(), "far", &dir),
+    ];
+    let driver = driver.wait_with_output().expect("the driver runs");
+    for worker in workers {
+        let worker = worker.wait_with_output().expect("the worker ends");
+        assert!(
+            worker.status.success(),
+            "{}",
+            String::from_utf8_lossy(&worker.stderr)
+        );
+    }
+    assert!(
+        driver.status.success(),
+        "{}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+    let summary = summary_of(&dir.join("s.json"));
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    let network_s = |name: &str| {
+        let row = table
+            .iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {table:?}"));
+        assert!(row["tasks_done"].as_u64() > Some(0), "{row}");
+        row["mean_network_s"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no mean_network_s in {row}"))
+    };
+    assert!(network_s("near") >= 0.0);
+    let far = network_s("far");
+    assert!(
+        far >= 1.5 * one_way.as_secs_f64(),
+        "a round trip of at least {:?} reported as {far} s on the network",
+        2 * one_way
+    );
+    let per_worker = summary["network_s_per_worker"]
+        .as_array()
+        .expect("network_s_per_worker");
+    assert_eq!(per_worker.len(), table.len());
+}
+
 fn shared_data(name: &str) -> String {
     test_support::data(name).display().to_string()
 }

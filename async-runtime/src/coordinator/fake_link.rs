@@ -124,6 +124,7 @@ impl FakeLink {
                     compute_s,
                     cpu_s: compute_s,
                     delay_s: 0.0,
+                    held_s: 0.0,
                     body: ByteBuf::from(body),
                 };
                 match script(peer, task) {
@@ -141,6 +142,7 @@ impl FakeLink {
                                 peer: peer.to_owned(),
                                 message: result(body, 0.001),
                                 bytes: 64,
+                                received: Instant::now(),
                             });
                             return;
                         }
@@ -164,6 +166,7 @@ impl FakeLink {
             peer: peer.to_owned(),
             message: reply,
             bytes: 64,
+            received: Instant::now(),
         });
     }
 }
@@ -593,6 +596,7 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
             message: "malicious".into(),
         },
         bytes: 64,
+        received: Instant::now(),
     });
     driver
         .reduce_all(&data(), &spec("grad", None), &decode)
@@ -993,9 +997,11 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
             compute_s: 0.0,
             cpu_s: 0.0,
             delay_s: 0.0,
+            held_s: 0.0,
             body: ByteBuf::from(vec![0; 2]),
         },
         bytes: 64,
+        received: Instant::now(),
     };
     wire.borrow_mut().inbox.push_back(answer("w1"));
     driver.drain();
@@ -1005,6 +1011,58 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
     driver.drain();
     assert_eq!((driver.in_flight(), driver.in_hand()), (0, 1));
     assert_eq!(driver.stats().bad_results, 1);
+}
+
+#[test]
+fn a_workers_lie_about_how_long_it_held_a_task_keeps_the_wire_time_within_the_round_trip() {
+    // w3 answers on its own; w0, w1 and w2 answer below, each with another lie.
+    let script: Script = Box::new(|peer, _| match peer {
+        "w3" => Reply::Result(vec![0; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(4, script);
+    let begun = Instant::now();
+    driver
+        .reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    let sent = tasks(&wire);
+    let lies = [("w0", f64::NAN), ("w1", 1e300), ("w2", -5.0)];
+    for (peer, held_s) in lies {
+        let (_, seq, ..) = sent.iter().find(|t| t.0 == peer).expect("a task");
+        wire.borrow_mut().inbox.push_back(Inbound::Message {
+            peer: peer.into(),
+            message: ToDriver::Result {
+                seq: *seq,
+                compute_s: 0.0,
+                cpu_s: 0.0,
+                delay_s: 0.0,
+                held_s,
+                body: ByteBuf::from(vec![0; 2]),
+            },
+            bytes: 64,
+            received: Instant::now(),
+        });
+    }
+    driver.drain();
+    assert_eq!(driver.stats().bad_results, 0, "a hold is no strike");
+    assert_eq!(driver.in_hand(), 3, "every result is used");
+    let w = |i: usize| &driver.table.workers[i];
+    assert_eq!(
+        (w(0).network_samples, w(0).mean_network_s),
+        (0, 0.0),
+        "NaN says nothing"
+    );
+    assert_eq!(
+        (w(1).network_samples, w(1).mean_network_s),
+        (1, 0.0),
+        "at most the round trip"
+    );
+    let whole = w(2).mean_network_s;
+    assert_eq!(w(2).network_samples, 1);
+    assert!(
+        whole >= 0.0 && whole <= begun.elapsed().as_secs_f64(),
+        "the whole round trip, no more: {whole}"
+    );
 }
 
 #[test]
@@ -1662,6 +1720,7 @@ fn a_join_turned_back_keeps_no_session_at_the_link() {
         peer: "x0".into(),
         message: ToDriver::Heartbeat,
         bytes: 40,
+        received: Instant::now(),
     });
     driver.drain();
     assert_eq!(
@@ -1731,6 +1790,7 @@ fn a_worker_lost_to_silence_is_told_why_its_session_ends_and_it_may_come_back_by
         peer: "w1".into(),
         message: ToDriver::Heartbeat,
         bytes: 64,
+        received: Instant::now(),
     });
     driver.drain();
     assert_eq!(wire.borrow().sent.len(), before);

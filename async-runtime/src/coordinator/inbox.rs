@@ -30,6 +30,16 @@ const SPLIT_READ_POLL: Duration = Duration::from_millis(20);
 /// How long a local worker's exit may take to be seen after its connection closed.
 const EXITS_SEEN_WITHIN: Duration = Duration::from_secs(1);
 
+/// The times a worker's result reports for its task, in seconds: its word, checked and bounded
+/// before it is believed.
+struct ReportedTimes {
+    compute_s: f64,
+    cpu_s: f64,
+    delay_s: f64,
+    /// From the order's receipt to the result's sending.
+    held_s: f64,
+}
+
 impl Driver {
     /// What to do when the workers did not come: how a worker joins this run.
     fn join_hint(&self) -> String {
@@ -196,6 +206,7 @@ impl Driver {
                 peer,
                 message,
                 bytes,
+                received,
             } => {
                 self.stats.bytes_received += bytes as u64;
                 let Some(worker) = self.table.index_of(&peer) else {
@@ -211,7 +222,7 @@ impl Driver {
                 }
                 info.bytes_in += bytes as u64;
                 info.last_heard = Instant::now();
-                self.on_message(worker, message);
+                self.on_message(worker, message, received);
             }
             Inbound::Admitted {
                 peer,
@@ -275,15 +286,25 @@ impl Driver {
         }
     }
 
-    fn on_message(&mut self, worker: usize, message: ToDriver) {
+    /// What `worker` sent, `received` at the link then.
+    fn on_message(&mut self, worker: usize, message: ToDriver, received: Instant) {
         match message {
             ToDriver::Result {
                 seq,
                 compute_s,
                 cpu_s,
                 delay_s,
+                held_s,
                 body,
-            } => self.on_result(worker, seq, compute_s, cpu_s, delay_s, body),
+            } => {
+                let times = ReportedTimes {
+                    compute_s,
+                    cpu_s,
+                    delay_s,
+                    held_s,
+                };
+                self.on_result(worker, seq, times, received, body)
+            }
             ToDriver::Failed { seq, message } => self.on_failed(worker, seq, &message),
             ToDriver::Heartbeat => {}
             ToDriver::DataReady { partition } => {
@@ -299,17 +320,23 @@ impl Driver {
         }
     }
 
-    /// A task's result from `worker`: checked against the tasks in flight on it and its
-    /// times bounded by how long it was out, then queued for the optimizer.
+    /// A task's result from `worker`, `received` at the link: checked against the tasks in
+    /// flight on it and its times bounded by how long it was out, then queued for the
+    /// optimizer.
     fn on_result(
         &mut self,
         worker: usize,
         seq: u64,
-        compute_s: f64,
-        cpu_s: f64,
-        delay_s: f64,
+        times: ReportedTimes,
+        received: Instant,
         body: ByteBuf,
     ) {
+        let ReportedTimes {
+            compute_s,
+            cpu_s,
+            delay_s,
+            held_s,
+        } = times;
         self.stats.results_received += 1;
         if !self.tasks.is_on(seq, worker) {
             return self.bad_result(worker, &format!("task {seq} is not in flight on it"));
@@ -333,10 +360,14 @@ impl Driver {
         let out_s = task.seconds_out();
         let compute_s = compute_s.min(out_s);
         let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
+        let network_s = task.network_s(received, held_s);
         let info = &mut self.table.workers[task.worker()];
         info.task_answered();
         info.unconsumed += 1;
         info.record_task_time(compute_s, cpu_s, delay_s);
+        if let Some(network_s) = network_s {
+            info.record_network_time(network_s);
+        }
         info.delay_s += delay_s;
         self.refresh_oldest_in_flight();
         self.results.push(task.arrived(seq, body.into_vec()));

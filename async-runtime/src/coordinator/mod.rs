@@ -49,6 +49,7 @@ mod stop;
 mod straggling;
 mod table;
 mod tasks;
+mod wire_time;
 
 pub use crate::combine::Combine;
 pub use barrier::{asp, bsp, everyone, quorum, ssp, Barrier};

@@ -169,6 +169,12 @@ impl RunReport {
         self.workers.iter().map(|w| w.wait_s).collect()
     }
 
+    /// Each row's mean seconds per task on the network ([`WorkerInfo::mean_network_s`]), in
+    /// table order: twice the one-way latency behind a slow link, about 0 on the loopback.
+    pub fn network_s_per_worker(&self) -> Vec<f64> {
+        self.workers.iter().map(|w| w.mean_network_s).collect()
+    }
+
     /// Workers that completed at least one task, listed or forgotten: a worker that joined
     /// again, under its name or a fresh one ([`WorkerInfo::worker`]), is one worker, whichever
     /// of its joins trained.

@@ -43,6 +43,13 @@ pub struct WorkerInfo {
     /// [`mean_compute_s`](WorkerInfo::mean_compute_s) when it shares its core with other work
     /// (more workers than cores, a busy host).
     pub mean_cpu_s: f64,
+    /// Mean seconds per task on the network: from the task's dispatch to its result's
+    /// arrival, less the time the worker held it (from the order's receipt to the result's
+    /// sending, as it reported, believed within that round trip). A task waiting in the
+    /// worker's queue behind another (prefetch) counts as held, not as network. About 0 on
+    /// the loopback; twice the one-way latency on a slow link, where
+    /// [`mean_task_s`](WorkerInfo::mean_task_s) stays small while the worker sits idle.
+    pub mean_network_s: f64,
     /// Seconds it spent idle, waiting for the driver to give it work.
     pub wait_s: f64,
     /// Bytes the driver sent it.
@@ -61,6 +68,10 @@ pub struct WorkerInfo {
     pub bad_results: u64,
     /// Taken out of the run for failing or bad results.
     pub excluded: bool,
+    /// Results whose time on the network is known: those in
+    /// [`mean_network_s`](WorkerInfo::mean_network_s).
+    #[serde(skip)]
+    pub(crate) network_samples: u64,
     /// Failures since its last good result.
     #[serde(skip)]
     pub(crate) failure_streak: u32,
@@ -119,6 +130,8 @@ impl WorkerInfo {
             mean_task_s: 0.0,
             mean_compute_s: 0.0,
             mean_cpu_s: 0.0,
+            mean_network_s: 0.0,
+            network_samples: 0,
             wait_s: 0.0,
             bytes_out: 0,
             bytes_in: 0,
@@ -166,6 +179,12 @@ impl WorkerInfo {
         self.mean_task_s += (compute_s + delay_s - self.mean_task_s) / n;
         self.mean_compute_s += (compute_s - self.mean_compute_s) / n;
         self.mean_cpu_s += (cpu_s - self.mean_cpu_s) / n;
+    }
+
+    /// Records the seconds a finished task spent on the network.
+    pub(crate) fn record_network_time(&mut self, network_s: f64) {
+        self.network_samples += 1;
+        self.mean_network_s += (network_s - self.mean_network_s) / self.network_samples as f64;
     }
 }
 

@@ -95,6 +95,12 @@ impl InFlight {
         self.sent_at.elapsed().as_secs_f64()
     }
 
+    /// Seconds of its round trip, to its result `received` then, on the wire: what its
+    /// worker did not say it held it (`held_s`); see [`network_s`](super::wire_time::network_s).
+    pub fn network_s(&self, received: Instant, held_s: f64) -> Option<f64> {
+        super::wire_time::network_s(self.sent_at, received, held_s)
+    }
+
     /// Its answer, received: what the driver recorded at dispatch goes with the body, so
     /// nothing of the result's metadata is the worker's word.
     pub fn arrived(self, seq: u64, body: Vec<u8>) -> Arrived {

@@ -640,6 +640,7 @@ mod tests {
             peer: peer.into(),
             message: ToDriver::Heartbeat,
             bytes: 0,
+            received: std::time::Instant::now(),
         }
     }
 

@@ -99,6 +99,9 @@ pub(crate) enum Inbound {
         peer: String,
         message: ToDriver,
         bytes: usize,
+        /// When the link received it: a result's round trip ends here, not when the
+        /// coordinator, busy with an update, gets to it.
+        received: Instant,
     },
     /// A peer proved the token: its session is open (a previous one of the same identity is
     /// replaced).
@@ -429,6 +432,7 @@ impl Gate {
                 message: session.keep(message),
                 peer,
                 bytes: bytes.len(),
+                received: now,
             },
             Err(error) => Inbound::Rejected { peer, error },
         }
@@ -830,6 +834,7 @@ mod tests {
             compute_s: 0.0,
             cpu_s: 0.0,
             delay_s: 0.0,
+            held_s: 0.0,
             body: vec![0; 4].into(),
         }
     }

@@ -236,6 +236,7 @@ mod tests {
                 compute_s: 0.1,
                 cpu_s: 0.1,
                 delay_s: 0.0,
+                held_s: 0.1,
                 body: vec![1, 2, 3].into(),
             },
         )

@@ -36,7 +36,9 @@ pub(super) enum Work {
         arriving: Held,
     },
     ReadSplit(Box<SplitOrder>),
-    Task(TaskOrder, QueuedTask),
+    /// A task order, counted as queued, and when its frame was received: its result reports
+    /// how long this worker held it from then on.
+    Task(TaskOrder, QueuedTask, Instant),
 }
 
 /// The task thread's state: partitions, cached versions, the straggler delay.
@@ -123,7 +125,7 @@ impl Executor {
                 arriving,
             } => self.decode(partition, bytes, arriving),
             Work::ReadSplit(order) => self.read(&order),
-            Work::Task(order, queued) => self.task(order, queued),
+            Work::Task(order, queued, received) => self.task(order, queued, received),
         })
     }
 
@@ -199,8 +201,13 @@ impl Executor {
     }
 
     /// Runs a task order with its simulated straggling; its result, once it no longer counts
-    /// as `queued`.
-    fn task(&mut self, mut order: TaskOrder, mut queued: QueuedTask) -> ToDriver {
+    /// as `queued`, with the time held since it was `received`.
+    fn task(
+        &mut self,
+        mut order: TaskOrder,
+        mut queued: QueuedTask,
+        received: Instant,
+    ) -> ToDriver {
         // The versions first: the task reads them. One the worker refuses makes the task
         // fail with a missing version, which the driver hears of. Kept or not, a version's
         // bytes are no longer the task's.
@@ -213,10 +220,14 @@ impl Executor {
         // it; the result reports both.
         let before = ordered_sleep(order.sleep_s, &self.name);
         std::thread::sleep(before);
-        let (message, delay) = self.execute(order, before);
+        let (mut message, delay) = self.execute(order, before);
         // The simulated straggler sleeps here, not in the event loop: its heartbeats go on.
         std::thread::sleep(delay);
         drop(queued);
+        if let ToDriver::Result { held_s, .. } = &mut message {
+            // Measured last: the result goes out as soon as the event loop takes it.
+            *held_s = received.elapsed().as_secs_f64();
+        }
         message
     }
 
@@ -276,6 +287,7 @@ impl Executor {
                 compute_s: compute.as_secs_f64(),
                 cpu_s: cpu.as_secs_f64(),
                 delay_s: (slept + delay).as_secs_f64(),
+                held_s: 0.0, // set once the delay after it is slept
                 body: body.into(),
             },
             Err(error) => {
@@ -325,5 +337,66 @@ impl Executor {
         };
         crate::panics::catch(|| run(&context))
             .unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::TaskOrder;
+    use crate::task::TaskEntry;
+
+    fn answers(_: &TaskContext<'_>) -> Result<Vec<u8>, TaskError> {
+        Ok(vec![7])
+    }
+
+    inventory::submit!(TaskEntry::new("executor::tests::answers", answers, 0, None));
+
+    #[test]
+    fn a_result_reports_the_time_held_since_its_order_came_queueing_included() {
+        let memory = super::super::memory::tests::host_with(u64::MAX);
+        let mut executor = Executor::new(
+            "w0".into(),
+            memory.clone(),
+            Vec::new(),
+            super::super::readable::GrantedBy::CommandLine,
+        );
+        let rows = crate::data::Dataset::new(
+            "d",
+            crate::data::Features::Dense(ndarray::Array2::zeros((4, 2))),
+            ndarray::Array1::zeros(4),
+        )
+        .unwrap();
+        executor.own(Partition::new(0, 1, rows, (0..4).collect()).unwrap());
+        let order = TaskOrder {
+            seq: 1,
+            versions: Vec::new(),
+            task: "executor::tests::answers".into(),
+            partition: 0,
+            reads: Vec::new(),
+            captures: Vec::new().into(),
+            sample: None,
+            history: Vec::new(),
+            sleep_s: 0.05,
+        };
+        let queued = super::super::queued::take(&order, &memory).unwrap();
+        // Received 300 ms ago: it waited in the queue behind another task (prefetch), which
+        // is this worker's time, not the network's.
+        let received = Instant::now() - Duration::from_millis(300);
+        let answer = executor.work(Work::Task(order, queued, received));
+        let Some(ToDriver::Result {
+            held_s,
+            compute_s,
+            delay_s,
+            ..
+        }) = answer
+        else {
+            panic!("{answer:?}")
+        };
+        assert!(
+            held_s >= 0.3 + delay_s,
+            "held {held_s} s, slept {delay_s} s"
+        );
+        assert!(held_s >= compute_s + delay_s && delay_s >= 0.05);
     }
 }

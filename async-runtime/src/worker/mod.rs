@@ -776,7 +776,7 @@ impl Worker {
             // Whether it may be read is seen on the task thread, on the file opened there.
             ToWorker::ReadSplit { order, .. } => Work::ReadSplit(Box::new(order)),
             ToWorker::Task(order) => match queued::take(&order, &self.memory) {
-                Ok(queued) => Work::Task(order, queued),
+                Ok(queued) => Work::Task(order, queued, Instant::now()),
                 Err(message) => {
                     self.outbox.push(ToDriver::Failed {
                         seq: order.seq,

@@ -1034,6 +1034,7 @@ fn flooder(endpoint: &str) {
                     compute_s: 0.0,
                     cpu_s: 0.0,
                     delay_s: 0.0,
+                    held_s: 0.0,
                     body: vec![0u8; size].into(),
                 }
             } else {

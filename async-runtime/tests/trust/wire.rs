@@ -27,6 +27,7 @@ fn result(seq: u64, len: usize) -> ToDriver {
         compute_s: 0.0,
         cpu_s: 0.0,
         delay_s: 0.0,
+        held_s: 0.0,
         body: postcard::to_allocvec(&ndarray::Array1::<f64>::zeros(len))
             .unwrap()
             .into(),
@@ -803,6 +804,7 @@ pub fn lying_insider(
             compute_s,
             cpu_s: 0.0,
             delay_s: 0.0,
+            held_s: 0.0,
             body: postcard::to_allocvec(body).expect("encodes").into(),
         };
         lies.told = 3;
@@ -870,6 +872,7 @@ pub fn answering_insider(
             compute_s: 0.001,
             cpu_s: 0.001,
             delay_s: 0.0,
+            held_s: 0.0,
             body: answer(order).into(),
         }]
     };

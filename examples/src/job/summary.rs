@@ -97,6 +97,7 @@ impl Outcome {
             "versions_sent": stats.versions_sent,
             "versions_reused": stats.versions_reused,
             "wait_s_per_worker": self.report.wait_s_per_worker(),
+            "network_s_per_worker": self.report.network_s_per_worker(),
             "lost_workers": stats.lost_workers,
             "checkpoints_written": stats.checkpoints_written,
             "checkpoints_failed": self.report.checkpoints_failed,
