@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! The `async-train` toolkit: the command line, training jobs, comparisons, and the files a
 //! run leaves behind (trace CSV, summary JSON, SVG plot, the saved model), for the built-in
 //! optimizers and for an author's own ([`Optimizer`], [`cli::run`]).

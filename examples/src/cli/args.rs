@@ -80,7 +80,9 @@ pub enum DataAccessName {
     Ship,
 }
 
-// Settings shared by `train` and `compare`.
+/// The settings of a run, shared by `train` and `compare`: the flags `--help` lists under
+/// Data, Objective, Optimizer, Cluster, Stop rules, Output and Checkpoints.
+/// [`RunArgs::parse_defaults`] gives every default, for a run built in code.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// LIBSVM file (plain, .gz or .xz); without it, the built-in California housing set.
