@@ -2994,6 +2994,64 @@ fn the_summary_shows_the_time_a_far_worker_spends_on_the_network() {
     assert_eq!(per_worker.len(), table.len());
 }
 
+/// A link that stalls 7 s while a worker first joins, past the driver's 5 s handshake deadline,
+/// either way (its hello held, or the driver's challenge): each worker tries again within its
+/// `--connect-timeout` and trains. One started without `--reconnect` exited, blaming a paused
+/// driver that was listening all along.
+#[test]
+fn a_first_join_outlasts_a_link_stalled_past_the_handshake_deadline() {
+    use asyncopt_runtime::transport::frame::MAGIC;
+    use test_support::{DelayRelay, Toward};
+    let dir = scratch("stalled-first-join");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let mut driver = Command::new(EXE)
+        .args(["--algo", "asgd", "--updates", "500", "--quiet"])
+        .args(["--workers", "2", "--remote-workers", "--bind", &address])
+        .args(["--token-file", "token", "--join-timeout", "60"])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-train starts");
+    let begun = Instant::now();
+    while std::net::TcpStream::connect(address.trim_start_matches("tcp://")).is_err() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "the driver never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stall = Duration::from_secs(7);
+    let held = [
+        (Toward::Driver, "hello-held"),
+        (Toward::Worker, "challenge-held"),
+    ];
+    let workers = held.map(|(toward, name)| {
+        let relay = DelayRelay::start(&address, Duration::ZERO);
+        // The protocol's first frame that way: the worker's hello, or the driver's challenge.
+        relay.stall_once(toward, &MAGIC, stall);
+        let flags = ["--connect-timeout", "60"];
+        let worker = remote_worker_with(&relay.endpoint(), name, &dir, &flags);
+        (relay, worker)
+    });
+    let ended = workers.map(|(_relay, worker)| wait_for_within(worker, Duration::from_secs(60)));
+    if ended.iter().any(|(_, code)| *code != Some(0)) {
+        // Else it waits for its workers until its join timeout.
+        let _ = driver.kill();
+    }
+    for (worker, code) in ended {
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&worker.stderr));
+    }
+    let driver = driver.wait_with_output().expect("the driver ends");
+    assert!(
+        driver.status.success(),
+        "{}",
+        String::from_utf8_lossy(&driver.stderr)
+    );
+}
+
 fn shared_data(name: &str) -> String {
     test_support::data(name).display().to_string()
 }

@@ -9,7 +9,7 @@
 //! ```
 
 mod relay;
-pub use relay::DelayRelay;
+pub use relay::{DelayRelay, Toward};
 
 use std::ffi::OsStr;
 use std::ops::Deref;

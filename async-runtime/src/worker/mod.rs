@@ -77,7 +77,8 @@ pub struct WorkerOptions {
     /// driver that is only paused, stopped or suspended, keeps it open and must be waited for).
     pub driver_timeout: Option<Duration>,
     /// Keep trying to reach a driver that refuses connections or whose name does not resolve
-    /// yet this long, before giving up.
+    /// yet this long, before giving up; and to join one whose handshake went unanswered (its
+    /// connection silent or closed before it said a word: a slow or stalled link).
     pub connect_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame: usize,
@@ -209,6 +210,10 @@ enum Ended {
     /// Inside the session it just opened, the driver said to join again `after` a while: its
     /// budget of joins is spent. Proven, and not final.
     TryLater { said: String, after: Duration },
+    /// Before any session, no word from the driver (`reason`): its connection went silent
+    /// or closed. A link slow or stalled past the driver's handshake deadline does this to a
+    /// healthy driver, so it is tried again within the connect timeout.
+    Unanswered(String),
 }
 
 /// The least time a peer that took the connection is given to answer the hello (the
@@ -509,6 +514,9 @@ impl Worker {
                 Next::Continue
             }
             Event::Tick => self.on_tick(),
+            Event::Closed if self.session.is_none() => Next::Exit(Ok(Ended::Unanswered(
+                "the driver closed the connection before it answered this worker's hello".into(),
+            ))),
             Event::Closed => Next::Exit(Err(RuntimeError::DriverLost(self.closed()))),
             Event::Other => Next::Continue,
         };
@@ -571,15 +579,18 @@ impl Worker {
 
     /// Gives up on a peer that never answered the hello, or on a driver silent too long.
     fn judge_silence(&self, now: Instant) -> Next {
-        if self.session.is_none() && now > self.answer_by {
-            return Next::Exit(Err(RuntimeError::DriverLost(format!(
-                "{} took the connection and has not answered this worker's hello: it is not \
-                 a driver of this program, or it is not running",
-                crate::protocol::peer_text(&self.options.driver)
+        let silent = now.saturating_duration_since(self.last_heard);
+        let timeout = self.options.driver_timeout.filter(|t| silent > *t);
+        if self.session.is_none() && (now > self.answer_by || timeout.is_some()) {
+            // Not a paused driver's silence: no driver spoke yet on this connection.
+            return Next::Exit(Ok(Ended::Unanswered(format!(
+                "{} took the connection and has not answered this worker's hello: silent for \
+                 {:.1} s (not a driver of this program, not running, or out of reach)",
+                crate::protocol::peer_text(&self.options.driver),
+                silent.as_secs_f64()
             ))));
         }
-        let silent = now.saturating_duration_since(self.last_heard);
-        if let Some(timeout) = self.options.driver_timeout.filter(|t| silent > *t) {
+        if let Some(timeout) = timeout {
             // A driver paused longer than the window (stopped, swapped out, its VM migrated)
             // is taken for dead: the line says which setting decided it, and how to wait.
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
@@ -1435,6 +1446,35 @@ mod tests {
             Next::Continue
         ));
         assert_eq!(worker.rejected.count(), 7);
+    }
+
+    #[test]
+    fn a_handshake_nobody_answered_is_no_paused_driver() {
+        // A link stalled past the driver's handshake deadline: silence, or a cut, before any
+        // word. Not a driver paused past --driver-timeout: the join is tried again.
+        let options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        let (work, _handed) = std_mpsc::channel();
+        let answer_by = Instant::now() + Duration::from_secs(600);
+        let mut worker = Worker::new(options, [7; 32], answer_by, work, MemoryAccount::of_host());
+        // Ticks that come in time: the loop ran, and heard nothing.
+        let start = Instant::now();
+        let ticks = (1..=60).map(|tick| start + Duration::from_millis(100 * tick));
+        let next = ticks
+            .map(|at| worker.on_event(Event::Tick, at))
+            .find(|next| matches!(next, Next::Exit(_)));
+        match next {
+            Some(Next::Exit(Ok(Ended::Unanswered(reason)))) => {
+                assert!(
+                    reason.contains("has not answered this worker's hello"),
+                    "{reason}"
+                )
+            }
+            _ => panic!("expected the handshake unanswered"),
+        }
+        assert!(matches!(
+            worker.on_event(Event::Closed, Instant::now()),
+            Next::Exit(Ok(Ended::Unanswered(_)))
+        ));
     }
 
     #[test]

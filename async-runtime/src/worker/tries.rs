@@ -47,6 +47,9 @@ pub(super) struct Tries {
     said: Said,
     /// Sessions opened so far.
     sessions: u32,
+    /// Until when the join under way (the first, or one after a session) may try again when
+    /// no word came back: its first try's start plus the connect timeout.
+    join_by: Option<Instant>,
 }
 
 impl Tries {
@@ -60,6 +63,7 @@ impl Tries {
             last_refusal: None,
             said: Said::default(),
             sessions: 0,
+            join_by: None,
         }
     }
 
@@ -71,14 +75,15 @@ impl Tries {
         self.last_refusal = None;
         self.renamed = 0;
         self.said = Said::default();
+        self.join_by = None;
     }
 
     /// Until when the next try may wait for the driver to listen: within the reconnect window
-    /// once it opened, else the connect timeout.
-    pub(super) fn reach_by(&self, connect_timeout: Duration, now: Instant) -> Instant {
+    /// once it opened, else within the connect timeout of the join's first try.
+    pub(super) fn reach_by(&mut self, connect_timeout: Duration, now: Instant) -> Instant {
         match (self.lost_at, self.reconnect) {
             (Some(since), Some(window)) => since + window,
-            _ => now + connect_timeout,
+            _ => *self.join_by.get_or_insert(now + connect_timeout),
         }
     }
 
@@ -96,6 +101,7 @@ impl Tries {
             // The driver proved it said so (another build): no retry changes it.
             Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Refused(said))),
             Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
+            Ok(Ended::Unanswered(reason)) => self.unanswered(name, reason, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, Failed::Lost(reason), false, now)
             }
@@ -110,6 +116,7 @@ impl Tries {
         }
         tracing::warn!(worker = %name, %reason, "joining again as a fresh worker");
         self.lost_at = None;
+        self.join_by = None;
         self.again += 1;
         Then::Retry {
             fresh_name: true,
@@ -154,6 +161,57 @@ impl Tries {
                 pause: after.clamp(pause, MAX_TRY_LATER_PAUSE.max(pause)),
             },
             finish => finish,
+        }
+    }
+
+    /// A join the driver did not answer (silent, or closed before a word): a link slow or
+    /// stalled past the driver's handshake deadline looks just so, while the driver is well.
+    /// Tried again until the join's connect deadline; then, with `reconnect`, within its window
+    /// as a lost driver; without, it stops naming both causes and the flag to wait longer.
+    /// Inside a reconnect window already open, the window's rules weigh it.
+    fn unanswered(&mut self, name: &str, reason: String, now: Instant) -> Then {
+        let Some(join_by) = self.join_by.filter(|_| self.lost_at.is_none()) else {
+            return self.lost(name, reason, now);
+        };
+        if now >= join_by {
+            if self.reconnect.is_some() {
+                return self.within_window(name, Failed::Lost(reason), false, now);
+            }
+            return Then::Finish(Err(RuntimeError::DriverLost(format!(
+                "{reason}; so on every try until --connect-timeout ran out: the link to the \
+                 driver is slow or stalled (the driver cuts a join whose handshake takes \
+                 longer than its deadline, 5 s by default), or the driver is stopped; raise \
+                 --connect-timeout SECONDS to keep trying longer"
+            ))));
+        }
+        if self.said.again() {
+            let tries = self.said.count();
+            let left_s = join_by.saturating_duration_since(now).as_secs_f64().ceil();
+            let line = format!(
+                "no answer from the driver at {} (a slow or stalled link, or a stopped driver); \
+                 joining again",
+                self.driver
+            );
+            // As in `within_window`: a first try is most often the previous run's driver
+            // closing (`compare`'s hand-over), said at debug; a second failure warns.
+            if tries == 1 && self.sessions == 0 {
+                tracing::debug!(worker = %name, %reason, tries, left_s, "{line}");
+            } else {
+                tracing::warn!(worker = %name, %reason, tries, left_s, "{line}");
+            }
+        }
+        self.again += 1;
+        Then::Retry {
+            fresh_name: false,
+            pause: RETRY_PAUSE,
+        }
+    }
+
+    /// The driver lost or not reachable: tried again within the reconnect window, if any.
+    fn lost(&mut self, name: &str, reason: String, now: Instant) -> Then {
+        match self.reconnect {
+            Some(_) => self.within_window(name, Failed::Lost(reason), false, now),
+            None => Then::Finish(Err(RuntimeError::DriverLost(reason))),
         }
     }
 
@@ -424,6 +482,87 @@ mod tests {
             assert!(matches!(then, Then::Retry { .. }), "{then:?}");
         });
         assert_eq!(levels, [tracing::Level::WARN]);
+    }
+
+    fn unanswered() -> Result<Ended, RuntimeError> {
+        Ok(Ended::Unanswered("no word on this connection".into()))
+    }
+
+    #[test]
+    fn a_first_join_nobody_answered_is_tried_again_until_the_connect_deadline() {
+        // A link stalled past the driver's handshake deadline: no word, then a cut.
+        let mut tries = Tries::new(DRIVER, None);
+        let start = Instant::now();
+        let connect_timeout = Duration::from_secs(60);
+        let deadline = start + connect_timeout;
+        assert_eq!(tries.reach_by(connect_timeout, start), deadline);
+        for s in [5, 30, 59] {
+            let at = start + Duration::from_secs(s);
+            assert_eq!(tries.reach_by(connect_timeout, at), deadline, "at {s} s");
+            let then = tries.after("w0", unanswered(), at);
+            assert!(
+                matches!(
+                    then,
+                    Then::Retry {
+                        fresh_name: false,
+                        ..
+                    }
+                ),
+                "{then:?}"
+            );
+        }
+        let error = final_error(tries.after("w0", unanswered(), deadline));
+        for words in [
+            "no word on this connection",
+            "slow or stalled",
+            "the driver is stopped",
+            "--connect-timeout",
+        ] {
+            assert!(error.contains(words), "{words}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_after_an_unanswered_first_try_still_stops_at_once() {
+        let start = Instant::now();
+        let mut tries = Tries::new(DRIVER, None);
+        tries.reach_by(Duration::from_secs(60), start);
+        assert!(matches!(
+            tries.after("w0", unanswered(), start),
+            Then::Retry { .. }
+        ));
+        let error = final_error(tries.after("w0", refused("wrong token"), start));
+        assert_eq!(error, "the driver refused this worker: wrong token");
+        let proven = Ok(Ended::Refused(
+            "the driver refused this worker: another build".into(),
+        ));
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(600)));
+        tries.reach_by(Duration::from_secs(60), start);
+        tries.after("w0", unanswered(), start);
+        let error = final_error(tries.after("w0", proven, start));
+        assert!(error.contains("another build"), "{error}");
+    }
+
+    #[test]
+    fn an_unanswered_join_inside_a_reconnect_window_follows_the_window() {
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(10)));
+        let start = Instant::now();
+        tries.reach_by(Duration::from_secs(600), start);
+        tries.session_opened();
+        assert!(matches!(
+            tries.after("w0", lost("cut"), start),
+            Then::Retry { .. }
+        ));
+        let reach_by = tries.reach_by(Duration::from_secs(600), start);
+        assert_eq!(reach_by, start + Duration::from_secs(10));
+        let past = start + Duration::from_secs(11);
+        let error = final_error(tries.after("w0", unanswered(), past));
+        assert!(error.contains("no word on this connection"), "{error}");
+        // Past the connect deadline of a first join, `--reconnect` still opens its window.
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(10)));
+        tries.reach_by(Duration::from_secs(1), start);
+        let then = tries.after("w0", unanswered(), start + Duration::from_secs(2));
+        assert!(matches!(then, Then::Retry { .. }), "{then:?}");
     }
 
     #[test]

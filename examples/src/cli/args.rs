@@ -359,7 +359,8 @@ pub(super) struct WorkerArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
     pub(super) driver_timeout: f64,
     /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
-    /// once its data is loaded) or whose name does not resolve yet.
+    /// once its data is loaded) or whose name does not resolve yet, or to join one that leaves
+    /// the first handshake unanswered (a slow or stalled link).
     #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
     pub(super) connect_timeout: f64,
     /// Runs to serve one after the other at this address: `compare` with remote workers trains
