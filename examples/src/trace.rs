@@ -13,7 +13,8 @@ pub struct TracePoint {
     pub updates: u64,
     /// The objective at that point.
     pub objective: f64,
-    /// (f - f*)/f*, when f* is known and above 0 (see [`relative_subopt`]).
+    /// (f - f*)/f*, when f* is known and above 0 (see [`relative_subopt`]; an f* within
+    /// rounding of 0 is 0: [`resolved_optimum`]).
     pub subopt: Option<f64>,
     /// Results dropped as too stale so far.
     pub dropped_stale: u64,
@@ -21,8 +22,27 @@ pub struct TracePoint {
 
 /// The relative suboptimality `(f - f*)/f*` of `objective`, `None` when `optimum` is not
 /// above 0: an optimum of 0 (data fitted exactly) makes it infinite or NaN at every point.
+/// An optimum within rounding of 0 is made 0 first ([`resolved_optimum`]).
 pub fn relative_subopt(objective: f64, optimum: f64) -> Option<f64> {
     (optimum > 0.0).then(|| (objective - optimum) / optimum)
+}
+
+/// The fraction of the objective at `w = 0` at or below which f* is rounding, not an
+/// optimum above 0: the unit roundoff of f64.
+pub const OPTIMUM_RESOLUTION: f64 = f64::EPSILON;
+
+/// `optimum`, or 0 when it is within rounding of 0: at most [`OPTIMUM_RESOLUTION`] times the
+/// objective at `w = 0`, `at_zero`, in size (an `at_zero` not finite leaves it as it is).
+///
+/// Data fitted exactly leaves residuals rounded to about 1e-16 of the labels, so an f* of
+/// about 1e-32 of `at_zero`, positive or not: dividing by it gave relative suboptimalities of
+/// 1e30, or -1 once the objective rounded to 0 itself.
+pub fn resolved_optimum(optimum: f64, at_zero: f64) -> f64 {
+    if at_zero.is_finite() && optimum.abs() <= OPTIMUM_RESOLUTION * at_zero.abs() {
+        0.0
+    } else {
+        optimum
+    }
 }
 
 /// The evaluation points of a run, in time order.
@@ -278,6 +298,33 @@ mod tests {
         remove_unfinished();
         assert!(!temporary.exists());
         assert_eq!(std::fs::read(dir.join("done.csv")).unwrap(), b"whole\n");
+    }
+
+    #[test]
+    fn an_optimum_within_rounding_of_zero_is_zero() {
+        // The audit's cases: f* of 1.2e-31 (f(0) 0.64) and 2.5e-32 (f(0) 1.125).
+        assert_eq!(resolved_optimum(1.2341359083633406e-31, 0.637), 0.0);
+        assert_eq!(resolved_optimum(2.465190328815662e-32, 1.125), 0.0);
+        assert_eq!(resolved_optimum(-1e-20, 1.0), 0.0);
+        assert_eq!(relative_subopt(0.0, resolved_optimum(2.5e-32, 1.125)), None);
+        // The bound itself, and just above it.
+        assert_eq!(resolved_optimum(f64::EPSILON, 1.0), 0.0);
+        let above = f64::EPSILON * 1.5;
+        assert_eq!(resolved_optimum(above, 1.0).to_bits(), above.to_bits());
+    }
+
+    #[test]
+    fn an_optimum_above_rounding_is_kept_bit_for_bit() {
+        for (optimum, at_zero) in [(0.0197, 2.8), (1e-10, 1.0), (-0.5, 1.0), (3.0, 1e15)] {
+            assert_eq!(
+                resolved_optimum(optimum, at_zero).to_bits(),
+                optimum.to_bits()
+            );
+        }
+        // An objective at 0 that is no number says nothing of rounding.
+        assert_eq!(resolved_optimum(1e-30, f64::INFINITY), 1e-30);
+        assert_eq!(resolved_optimum(1e-30, f64::NAN), 1e-30);
+        assert_eq!(relative_subopt(0.03, 0.02), Some((0.03 - 0.02) / 0.02));
     }
 
     #[test]

@@ -567,6 +567,71 @@ fn data_fitted_exactly_reports_no_relative_suboptimality() {
     assert!(summary["final_subopt"].is_null(), "{summary}");
 }
 
+/// `rows` rows of `features` values drawn in (-1, 1) by a fixed LCG, and their labels.
+fn random_rows(rows: usize, features: usize) -> String {
+    let mut x: u64 = 7;
+    let mut draw = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let mut text = String::new();
+    for _ in 0..rows {
+        text += &format!("{:.4}", draw());
+        for j in 1..=features {
+            text += &format!(" {j}:{:.4}", draw());
+        }
+        text += "\n";
+    }
+    text
+}
+
+#[test]
+fn an_optimum_within_rounding_of_zero_reports_no_relative_suboptimality() {
+    // f* computed at rounding level (1e-33, 2.5e-32) above 0 was divided by: (f - f*)/f* of
+    // 1e31, or -1 once the objective rounded to 0 itself.
+    let dir = scratch("rounded-optimum");
+    // 30 features, 10 rows evaluated: fitted exactly.
+    std::fs::write(dir.join("wide.svm"), random_rows(40, 30)).unwrap();
+    let wide = [
+        "--data",
+        "wide.svm",
+        "--data-access",
+        "shared",
+        "--eval-rows",
+        "10",
+    ];
+    std::fs::write(dir.join("one.svm"), "1.3 1:0.7 2:1.1\n").unwrap();
+    let one = ["--data", "one.svm", "--workers", "1"];
+    for (name, args) in [("wide", &wide[..]), ("one", &one[..])] {
+        let (summary, trace) = (format!("{name}.json"), format!("{name}.csv"));
+        let files = ["--updates", "50", "--summary", &summary, "--trace", &trace];
+        let output = run(&[args, &files[..]].concat(), &dir);
+        let stdout = succeeded(&output);
+        assert!(stdout.contains("(f* = 0)"), "{stdout}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&summary)).unwrap()).unwrap();
+        assert_eq!(summary["optimum"], 0.0, "{summary}");
+        assert!(summary["final_subopt"].is_null(), "{summary}");
+        let trace = std::fs::read_to_string(dir.join(&trace)).unwrap();
+        // Every row's subopt (the fourth column) is empty.
+        assert!(
+            trace
+                .lines()
+                .skip(1)
+                .all(|row| row.split(',').nth(3) == Some("")),
+            "{trace}"
+        );
+        let target = run(&[args, &["--target-subopt", "1e-3"][..]].concat(), &dir);
+        assert_clear_error(
+            &target,
+            "--target-subopt is relative to f*, which is 0 to rounding: the data is fitted \
+             exactly, so stop with --time or --updates instead",
+        );
+    }
+}
+
 #[test]
 fn a_folder_given_as_data_says_why_once() {
     let dir = scratch("folder-data");

@@ -73,8 +73,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
 }
 
 /// f*, for the stop rules and the trace: given, or computed for a linear model (the optimum
-/// the toolkit computes is a linear model's); refused when the target needs it and there is
-/// none, or when it is 0.
+/// the toolkit computes is a linear model's, 0 when within rounding of 0); refused when the
+/// target needs it and there is none, or when it is 0.
 fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     let linear = spec.algorithm.is_linear();
     // The optimum the toolkit computes is a linear model's.
@@ -86,8 +86,8 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     if let (Some(_), Some(f)) = (spec.stop.target_subopt, optimum) {
         if f <= 0.0 {
             bail!(
-                "--target-subopt is relative to f*, which is {f}: the data is fitted exactly, so \
-                 stop with --time or --updates instead"
+                "--target-subopt is relative to f*, which is {f} to rounding: the data is \
+                 fitted exactly, so stop with --time or --updates instead"
             );
         }
     }

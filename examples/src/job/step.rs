@@ -7,9 +7,11 @@ use asyncopt_algorithms::{
     ridge_optimum_until, Loss, Metric, OptimumError, PreconditionError,
 };
 use asyncopt_runtime::data::Dataset;
+use ndarray::Array1;
 
 use super::JobSpec;
 use crate::optimizer::Optimizer;
+use crate::trace::resolved_optimum;
 
 /// The exact optimum's solve ended early: a signal asked the runs to stop, and the run it
 /// was computed for does not start.
@@ -17,10 +19,20 @@ use crate::optimizer::Optimizer;
 #[error("the exact optimum f* was not computed: stopped by a signal")]
 pub struct OptimumStopped;
 
-/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares. A signal
+/// f* of `loss` on `data`: given, or computed exactly for (ridge) least squares; 0 when it
+/// is within rounding of 0 ([`resolved_optimum`]). A signal
 /// ([`interrupt::requested`](crate::interrupt::requested)) stops the computation, which then
 /// fails with [`OptimumStopped`].
 pub fn optimum(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
+    let optimum = exact_or_given(loss, data, given)?;
+    Ok(
+        optimum
+            .map(|f| resolved_optimum(f, loss.objective(data, Array1::zeros(data.dim()).view()))),
+    )
+}
+
+/// f* of `loss` on `data` as given or as the solve found it.
+fn exact_or_given(loss: &Loss, data: &Dataset, given: Option<f64>) -> Result<Option<f64>> {
     match (given, loss) {
         (Some(value), _) => Ok(Some(value)),
         (None, Loss::LeastSquares | Loss::Ridge { .. }) => {
