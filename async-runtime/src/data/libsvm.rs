@@ -519,6 +519,14 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
             Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
                 return Err(index_too_large(&Quoted(idx).to_string(), token, opts));
             }
+            // SVMlight's query id, where the format does not allow it: said so, not as a
+            // bad index, which sent readers looking for a broken feature.
+            Err(_) if idx == "qid" => {
+                return Err(format!(
+                    "query id {token_q} not right after the label: `qid:N` is accepted only \
+                     there (`label qid:N index:value ...`)"
+                ));
+            }
             Err(_) => {
                 let idx_q = Quoted(idx);
                 return Err(format!(
@@ -1371,7 +1379,15 @@ pub(crate) mod tests {
             &["query id", "qid:x"],
         );
         // A query id anywhere but right after the label is not one.
-        assert_parse_error("late-qid.txt", "1 1:1 qid:2\n", 1, &["invalid index `qid`"]);
+        assert_parse_error(
+            "late-qid.txt",
+            "1 1:1 qid:2\n",
+            1,
+            &[
+                "query id `qid:2` not right after the label",
+                "accepted only there",
+            ],
+        );
         // Files joined with `cat` keep their marks; one inside a line is no mark.
         let (_f, r) = load_text("joined.txt", "\u{feff}1 1:1\n\u{feff}2 1:2\n");
         assert_eq!(r.unwrap().labels().to_vec(), vec![1.0, 2.0]);

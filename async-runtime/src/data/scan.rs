@@ -441,6 +441,28 @@ mod tests {
     }
 
     #[test]
+    fn a_late_query_id_is_named_as_one_by_the_scan_and_by_a_whole_read() {
+        // `qid:` after a feature was refused as an invalid index `qid`, as if a feature broke.
+        let options = SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 3,
+        };
+        let f = TempFile::new("late-qid", b"1 1:1\n1 1:0.5 qid:3\n");
+        let read = libsvm::read_libsvm(&f.0, &options.load).unwrap_err();
+        let scanned = Dataset::open_shared(&f.0, &options)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(scanned.to_string(), read.to_string());
+        assert!(
+            scanned
+                .to_string()
+                .contains(":2: query id `qid:3` not right after the label"),
+            "{scanned}"
+        );
+    }
+
+    #[test]
     fn a_samples_fingerprint_changes_with_a_row_outside_the_sample() {
         // The fingerprint names the data a checkpoint was taken on: a file changed in a row
         // the evaluation sample does not hold was resumed onto silently. One row is sampled,
