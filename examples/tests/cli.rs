@@ -2915,6 +2915,33 @@ fn a_worker_whose_driver_never_comes_gives_up_with_one_clear_line() {
     assert_clear_error(&output, "--connect-timeout must be a finite number");
 }
 
+/// A `--data` path with a typo was taken in silence: the mistake showed only when a split was
+/// ordered, minutes later, as the driver's exclusion of the worker. It is warned of at start,
+/// and the worker still tries to join (the file may appear later).
+#[test]
+fn a_worker_warns_at_start_of_a_data_path_it_cannot_read() {
+    let address = free_loopback_address();
+    let dir = scratch("worker-missing-data");
+    let output = Command::new(EXE)
+        .args(["worker", "--driver", &address, "--connect-timeout", "1"])
+        .args(["--data", "missing-typo.svm"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "warn")
+        .output()
+        .expect("async-train starts");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    let warned = said
+        .find("--data missing-typo.svm: does not exist on this host")
+        .unwrap_or_else(|| panic!("no warning naming the path: {said}"));
+    let failed = said
+        .find("nothing answered there")
+        .unwrap_or_else(|| panic!("no connect error: {said}"));
+    assert!(warned < failed, "warned before it tried to join: {said}");
+    assert!(said[..warned].contains("WARN"), "a warning: {said}");
+}
+
 /// A driver that is stopped (SIGSTOP, a suspended host) still has its port: the kernel takes
 /// the connection and nothing answers. A worker joining it (a new one, or one with
 /// `--reconnect` after the pause cut its session) must not say that nothing listens there.

@@ -347,7 +347,8 @@ pub(super) struct WorkerArgs {
     #[arg(long)]
     pub(super) token_file: Option<PathBuf>,
     /// A data file the driver may have this worker read (`--data-access shared`), or a folder
-    /// whose files it may; repeat for several. A worker reads no other file a driver names.
+    /// whose files it may; repeat for several. A worker reads no other file a driver names;
+    /// one it cannot read as it starts is warned of, and the worker joins anyway.
     #[arg(long = "data", value_name = "PATH")]
     pub(super) data: Vec<PathBuf>,
     /// When the driver is lost, keep trying to join it again for this many seconds

@@ -1,5 +1,6 @@
 //! `worker`: a worker process of a driver on another host, for one run or several.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -32,7 +33,14 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
             options.driver
         );
     }
-    // Not checked here: a host lacking the file joins, and is excluded when told to read it.
+    // Not refused: a file may appear later (a mount not yet up); a host still lacking it is
+    // excluded when told to read it. A typo is said now, not minutes later by the driver.
+    for (path, why) in unreadable(&args.data) {
+        tracing::warn!(
+            "--data {}: {why}; this worker starts anyway, and a read of it ordered while it still cannot fails",
+            path.display()
+        );
+    }
     options.readable = args.data;
     options.reconnect = match args.reconnect {
         Some(s) => Some(seconds("--reconnect", s)?),
@@ -84,6 +92,33 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
     // Without it, a worker that served its runs ended with no word after `admitted`.
     tracing::info!("the driver ended its run: this worker is done");
     Ok(())
+}
+
+/// The `--data` entries this worker cannot read now, each with why: missing, not allowed,
+/// or neither a regular file nor a folder (which it never reads).
+fn unreadable(data: &[PathBuf]) -> Vec<(&Path, String)> {
+    data.iter()
+        .filter_map(|path| Some((path.as_path(), unreadable_why(path)?)))
+        .collect()
+}
+
+fn unreadable_why(path: &Path) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some("does not exist on this host".into())
+        }
+        Err(e) => return Some(format!("cannot be read now: {e}")),
+    };
+    // Opened only when a regular file or a folder: opening a FIFO would wait for a writer.
+    let opened = if meta.is_dir() {
+        std::fs::read_dir(path).map(drop)
+    } else if meta.is_file() {
+        std::fs::File::open(path).map(drop)
+    } else {
+        return Some("is neither a regular file nor a folder".into());
+    };
+    opened.err().map(|e| format!("cannot be read now: {e}"))
 }
 
 /// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
