@@ -346,7 +346,7 @@ fn experiment(
             "time_to_target_s": o.time_to_target(),
             "elapsed_s": o.report.elapsed_s,
             "updates": o.report.stats.updates,
-            "final_subopt": (o.final_objective() - set.optimum) / set.optimum,
+            "final_subopt": o.final_subopt(),
             "dropped_stale": o.report.stats.dropped_stale,
             "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>()
                 + o.report.forgotten_workers.delay_s,
