@@ -1,6 +1,7 @@
 //! The walk over the optimizer's body: it tracks the variables in scope and the enclosing
 //! loops, checks each DSL site against them, and replaces the site with its expansion.
 
+mod closure_try;
 mod driver_shadows;
 mod dsl;
 mod pinned_reads;

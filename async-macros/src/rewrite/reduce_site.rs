@@ -46,6 +46,7 @@ impl Rewriter<'_> {
         }
         let mut site = site?;
         self.refuse_dsl_in_closure(&site.closure)?;
+        self.refuse_try_in_closure(&site.closure)?;
         // `w.at(v)` of a broadcast `w`: a pinned read, its version evaluated on the driver.
         let pins = self.pin_reads(&mut site.closure);
         // A one-off reduce! before (or after) the training loop, such as an initial full
