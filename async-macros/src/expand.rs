@@ -296,9 +296,9 @@ impl Reduce<'_> {
                     .iter()
                     .map(|_| -> Type { syn::parse_quote!(&#private::HistorySlice) }),
             );
-        let body = &self.closure.body;
+        let (output, body) = (&self.closure.output, &self.closure.body);
         quote! {
-            |#part: #item, (#(#names,)*): (#(#types,)*)| #body
+            |#part: #item, (#(#names,)*): (#(#types,)*)| #output #body
         }
     }
 

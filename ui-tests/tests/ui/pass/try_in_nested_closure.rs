@@ -1,5 +1,5 @@
 // `?` is refused in a reduce! closure's own body, where it would leave the task; it belongs
-// to a nested closure that returns a Result, and to a closure that ends in `Ok(..)`.
+// to a nested closure that returns a Result, and to a closure that returns one itself.
 use asyncopt_algorithms::{Model, Params};
 use asyncopt_runtime::{async_optimizer, asp, Dataset, Driver};
 
@@ -24,6 +24,15 @@ fn nested_closure(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 #[async_optimizer]
 fn returns_result(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(asp());
+        let declared = reduce!(data, |part| -> Result<f64, String> {
+            let scale: f64 = "1".parse().map_err(|e: std::num::ParseFloatError| e.to_string())?;
+            Ok(scale * p.loss.gradient(&part.sample(p.batch, k), w.view())[0])
+        });
+        w[0] += declared.unwrap_or(0.0);
+    }
     for k in 0..p.updates {
         broadcast!(w);
         barrier!(asp());
