@@ -480,7 +480,8 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// top of the body or outside the function, not in the loop or a block around it. The
 /// captured values of one site that encode to more than 1 MiB are warned of once, at run time.
 /// `?` cannot leave the closure (a compile error): handle an error inside it, or `.expect(..)`
-/// to fail the task, which the driver gives to other workers and, failing again, reports.
+/// to fail the task, which the driver gives to other workers and, failing again, reports; a
+/// closure that returns a `Result` itself declares it (`|part| -> Result<T, E> { .. }`).
 ///
 /// Without a `barrier!` before it, the reduce waits for every partition and combines their
 /// results with `asyncopt_runtime::Combine` (a mean for `f64`, `Array1<f64>`, `Array2<f64>` and

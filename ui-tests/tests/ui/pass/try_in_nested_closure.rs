@@ -42,6 +42,19 @@ fn returns_result(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         });
         w[0] += inferred.unwrap_or(0.0);
     }
+    for k in 0..p.updates {
+        broadcast!(w);
+        barrier!(asp());
+        // Its Result comes from a `match`, not from its last expression alone.
+        let matched = reduce!(data, |part| {
+            let scale: f64 = "1".parse().map_err(|e: std::num::ParseFloatError| e.to_string())?;
+            match scale > 0.0 {
+                true => Ok(scale * p.loss.gradient(&part.sample(p.batch, k), w.view())[0]),
+                false => Err(format!("a scale of {scale}")),
+            }
+        });
+        w[0] += matched.unwrap_or(0.0);
+    }
     w
 }
 
