@@ -3674,6 +3674,19 @@ fn run_with_file_size_limit_and_xfsz(
     max_bytes: u64,
     on_xfsz: libc::sighandler_t,
 ) -> Output {
+    file_size_limited(args, dir, max_bytes, on_xfsz)
+        .output()
+        .expect("async-train starts")
+}
+
+/// The command of [`run_with_file_size_limit_and_xfsz`], to change before it runs.
+#[cfg(unix)]
+fn file_size_limited(
+    args: &[&str],
+    dir: &Path,
+    max_bytes: u64,
+    on_xfsz: libc::sighandler_t,
+) -> Command {
     use std::os::unix::process::CommandExt;
     let mut command = Command::new(EXE);
     command
@@ -3694,7 +3707,7 @@ fn run_with_file_size_limit_and_xfsz(
             Ok(())
         });
     }
-    command.output().expect("async-train starts")
+    command
 }
 
 /// A write that fails half way (a disk that fills) leaves the file of an earlier run as it
@@ -3799,6 +3812,43 @@ fn a_file_size_limit_fails_the_checkpoint_not_the_run() {
     );
     assert!(dir.join("s.json").exists(), "the summary is written");
     assert!(!dir.join("ck/checkpoint.bin").exists());
+}
+
+/// Checkpoints that keep failing for one reason (a disk that stays full) are warned of once,
+/// not at every checkpoint of a long run: the output counts them.
+#[cfg(unix)]
+#[test]
+fn checkpoints_failing_for_one_reason_are_warned_of_once() {
+    let dir = scratch("fsize-limit-repeated");
+    // SAGA's checkpoints (166 KB) are over the limit: every one of the five fails alike.
+    let args = [
+        "--algo",
+        "saga",
+        "--workers",
+        "2",
+        "--updates",
+        "100",
+        "--quiet",
+        "--checkpoint",
+        "ck",
+        "--checkpoint-updates",
+        "20",
+    ];
+    let output = file_size_limited(&args, &dir, 64 * 1024, libc::SIG_IGN)
+        .env("ASYNC_LOG", "warn")
+        .output()
+        .expect("async-train starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("checkpoint: 5 could not be written, the last:"),
+        "stdout: {stdout}; stderr: {stderr}"
+    );
+    let warnings = stderr
+        .lines()
+        .filter(|line| line.contains("could not be written"))
+        .count();
+    assert_eq!(warnings, 1, "stderr: {stderr}");
 }
 
 /// An output named by a link is written where the link leads, and the link stays: a

@@ -194,18 +194,27 @@ impl Driver {
     }
 
     /// Takes the result of the checkpoint being written, once it is done (or at once, waiting
-    /// for it, with `wait`): counts it, or logs why it could not be written.
+    /// for it, with `wait`): counts it, or logs why it could not be written (a warning the
+    /// first time for each reason, since the last one written).
     pub(crate) fn settle_checkpoint(&mut self, wait: bool) {
-        match self.checkpoints.finish_writing(wait) {
-            None => {}
-            Some((Ok(bytes), at)) => {
+        let Some(settled) = self.checkpoints.finish_writing(wait) else {
+            return;
+        };
+        let updates = settled.at.updates;
+        match settled.written {
+            Ok(bytes) => {
                 self.stats.checkpoints_written += 1;
-                tracing::debug!(updates = at.updates, bytes, "checkpoint written");
+                tracing::debug!(updates, bytes, "checkpoint written");
             }
-            Some((Err(error), at)) => tracing::warn!(
-                updates = at.updates,
+            // The run's report counts them all.
+            Err(error) if settled.warned_before => {
+                tracing::debug!(updates, %error, "a checkpoint could not be written, again");
+            }
+            Err(error) => tracing::warn!(
+                updates,
                 %error,
-                "a checkpoint could not be written: the run goes on, and the next one tries again"
+                "a checkpoint could not be written: the run goes on, and the next one tries again \
+                 (those failing alike are counted in the run's report, not warned of again)"
             ),
         }
     }

@@ -81,6 +81,15 @@ struct Writing {
     at: Mark,
 }
 
+/// How the checkpoint being written ended, and where the run stood when it was taken.
+pub(crate) struct Settled {
+    /// The bytes written, or why it could not be.
+    pub written: Result<u64, CheckpointError>,
+    pub at: Mark,
+    /// A failure for the reason already warned of since the last written checkpoint.
+    pub warned_before: bool,
+}
+
 /// Judges a checkpoint's model, at the progress it was taken at, from its saved bytes.
 pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String>>;
 
@@ -97,6 +106,9 @@ pub(crate) struct Checkpoints {
     /// Checkpoints that could not be written, and why the last one could not.
     failed: u64,
     last_failure: Option<String>,
+    /// The reason warned of since the last written checkpoint: failing alike again (a disk
+    /// that stays full) is counted, not warned of at every checkpoint of a long run.
+    warned: Option<String>,
     /// What the application saves with each checkpoint.
     annex: Option<Box<dyn FnMut() -> Annex>>,
     /// What judges the model a checkpoint holds, from its bytes; `Some(why)` refuses it.
@@ -222,7 +234,7 @@ impl Checkpoints {
     /// for it, with `wait`): the bytes written and where it was taken, or why it failed. A
     /// written checkpoint is the one on disk; a failed one is counted. Either way the next is
     /// counted from it: a failing disk is tried again at the policy's pace, not every pass.
-    pub fn finish_writing(&mut self, wait: bool) -> Option<(Result<u64, CheckpointError>, Mark)> {
+    pub fn finish_writing(&mut self, wait: bool) -> Option<Settled> {
         let done = self
             .writing
             .as_ref()
@@ -236,15 +248,25 @@ impl Checkpoints {
                 "the checkpoint's thread panicked".to_owned(),
             ))
         });
-        match &written {
-            Ok(_) => self.on_disk = Some(at.updates),
+        let warned_before = match &written {
+            Ok(_) => {
+                self.on_disk = Some(at.updates);
+                self.warned = None;
+                false
+            }
             Err(error) => {
                 self.failed += 1;
-                self.last_failure = Some(error.to_string());
+                let reason = error.to_string();
+                self.last_failure = Some(reason.clone());
+                self.warned.replace(reason) == self.last_failure
             }
-        }
+        };
         self.last = at;
-        Some((written, at))
+        Some(Settled {
+            written,
+            at,
+            warned_before,
+        })
     }
 }
 
@@ -330,6 +352,40 @@ mod tests {
             Due::AfterTheOneBeingWritten
         );
         assert_eq!(due_at_stop(at(150, 6.0), at(100, 3.0), writing), Due::No);
+    }
+
+    #[test]
+    fn a_failure_is_warned_of_once_per_reason_until_one_is_written() {
+        // A file where the folder should be: every write fails, for the same reason.
+        let dir = std::env::temp_dir().join(format!("checkpoints-warned-{}", std::process::id()));
+        std::fs::write(&dir, "not a folder").unwrap();
+        let mut checkpoints = Checkpoints::default();
+        let write = |checkpoints: &mut Checkpoints, dir: &PathBuf| {
+            let mut policy = policy(Some(1), None);
+            policy.dir = dir.clone();
+            checkpoints.set_policy(policy, at(0, 0.0));
+            let checkpoint = Checkpoint {
+                job: "test".to_owned(),
+                ..Checkpoint::default()
+            };
+            checkpoints.start_writing(checkpoint, at(1, 1.0)).unwrap();
+            let settled = checkpoints.finish_writing(true).unwrap();
+            (settled.written.is_ok(), settled.warned_before)
+        };
+        assert_eq!(write(&mut checkpoints, &dir), (false, false));
+        assert_eq!(write(&mut checkpoints, &dir), (false, true));
+        assert_eq!(write(&mut checkpoints, &dir), (false, true));
+        // Another reason is news.
+        let other = dir.join("below");
+        assert_eq!(write(&mut checkpoints, &other), (false, false));
+        // Once one is written, the next failure is news again.
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(write(&mut checkpoints, &dir), (true, false));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "not a folder").unwrap();
+        assert_eq!(write(&mut checkpoints, &dir), (false, false));
+        assert_eq!(checkpoints.failures().0, 5);
+        std::fs::remove_file(&dir).unwrap();
     }
 
     #[test]
