@@ -44,12 +44,12 @@
 #![recursion_limit = "256"]
 
 /// `println!` that never panics: a closed standard output (`async-train ... | head -1`) must
-/// not end a run before its files are written.
+/// not end a run before its files are written. Another failure (a full disk) is reported at
+/// the end (the `stdout` module).
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        crate::stdout::say(format_args!($($arg)*))
+    };
 }
 
 /// `eprintln!` that never panics, for the same reason, and writes its line in one piece.
@@ -85,6 +85,7 @@ pub mod plot;
 pub mod progress;
 mod run_files;
 pub mod score;
+mod stdout;
 pub mod trace;
 pub mod watch;
 

@@ -3814,6 +3814,36 @@ fn a_file_size_limit_fails_the_checkpoint_not_the_run() {
     assert!(!dir.join("ck/checkpoint.bin").exists());
 }
 
+/// A standard output that cannot be written (`> out.txt` on a full disk) loses the run's
+/// report: the command says so and fails once its files are written, rather than exit 0 with
+/// nothing said.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error_after_the_files() {
+    let dir = scratch("stdout-full");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let args = [
+        "--updates",
+        "100",
+        "--workers",
+        "2",
+        "--save-model",
+        "m.json",
+    ];
+    let output = Command::new(EXE)
+        .args(args)
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(full)
+        .output()
+        .expect("async-train starts");
+    assert_clear_error(&output, "cannot write to standard output");
+    assert!(dir.join("m.json").is_file(), "the model is written");
+}
+
 /// Checkpoints that keep failing for one reason (a disk that stays full) are warned of once,
 /// not at every checkpoint of a long run: the output counts them.
 #[cfg(unix)]

@@ -33,14 +33,26 @@ pub fn run(extra: &[Optimizer]) -> ExitCode {
 /// [`run`] on the arguments `args` (the first is the program's name).
 pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> ExitCode {
     interrupt::install();
-    match main_from(args, extra) {
-        Ok(()) => ExitCode::SUCCESS,
+    let ended = main_from(args, extra);
+    // A report lost to a full disk behind `> file` is an error too, said after the run's own.
+    let lost = crate::stdout::failure();
+    let also = lost
+        .as_ref()
+        .map_or(String::new(), |lost| format!("; {lost}"));
+    match ended {
+        Ok(()) => match lost {
+            None => ExitCode::SUCCESS,
+            Some(lost) => {
+                say_err!("error: {lost}");
+                ExitCode::FAILURE
+            }
+        },
         Err(error) if error.is::<Interrupted>() => {
-            say_err!("{error:#}");
+            say_err!("{error:#}{also}");
             ExitCode::from(interrupt::exit_code())
         }
         Err(error) => {
-            say_err!("error: {error:#}");
+            say_err!("error: {error:#}{also}");
             if error.is::<TargetMissed>() {
                 ExitCode::from(EXIT_TARGET_MISSED)
             } else if error.is::<UsageError>() {
