@@ -3844,6 +3844,31 @@ fn a_full_standard_output_is_an_error_after_the_files() {
     assert!(dir.join("m.json").is_file(), "the model is written");
 }
 
+/// A comparison none of whose files could be written says so, rather than head an empty list.
+#[cfg(unix)]
+#[test]
+fn a_comparison_that_writes_no_file_says_so() {
+    let dir = scratch("compare-nothing-written");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd",
+        "--updates",
+        "100",
+        "--workers",
+        "2",
+        "--quiet",
+        "--out",
+        "c",
+    ];
+    // No byte may be written: every file fails.
+    let output = run_with_file_size_limit(&args, &dir, 0);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_clear_error(&output, "cannot write c/sgd.trace.csv");
+    assert!(stdout.contains("no file written in c"), "stdout: {stdout}");
+    assert!(!stdout.contains("files in c:"), "stdout: {stdout}");
+}
+
 /// Checkpoints that keep failing for one reason (a disk that stays full) are warned of once,
 /// not at every checkpoint of a long run: the output counts them.
 #[cfg(unix)]

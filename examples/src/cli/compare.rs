@@ -50,6 +50,11 @@ pub(super) fn builtin(program: &str) -> Result<()> {
 
 fn print_outputs(outputs: &CompareOutputs) {
     say!("{}", outputs.table());
+    if outputs.files.is_empty() {
+        // The error that follows says why.
+        say!("no file written in {}", outputs.dir.display());
+        return;
+    }
     say!("files in {}:", outputs.dir.display());
     for file in &outputs.files {
         say!("  {}", file.display());
