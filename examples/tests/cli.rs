@@ -107,7 +107,7 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 15] = [
+    let refused: [(&[&str], &str); 17] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -153,6 +153,15 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         (
             &["worker", "--driver", "tcp://192.0.2.1:7000"],
             "given with --token-file FILE (or ASYNC_TOKEN)",
+        ),
+        // Not "beyond loopback": the scheme is what is wrong.
+        (
+            &["--remote-workers", "--bind", "ipc:///tmp/x"],
+            "--bind ipc:///tmp/x: not a tcp:// address",
+        ),
+        (
+            &["worker", "--driver", "ipc:///tmp/x"],
+            "--driver ipc:///tmp/x: not a tcp:// address",
         ),
         (
             &["compare", "--algos", "sgd,sgd"],
@@ -920,7 +929,7 @@ fn impossible_settings_are_one_clear_line() {
                 "--token-file",
                 "token",
             ],
-            "cannot listen on ipc:///tmp/y: not a tcp:// address",
+            "--bind ipc:///tmp/y: not a tcp:// address",
         ),
     ];
     for (args, why) in refused {

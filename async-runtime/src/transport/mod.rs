@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_FRAME: usize = 512 << 20;
 
 /// Why `endpoint` cannot be used, if it cannot: the runtime speaks ZeroMQ over TCP only (the
 /// transport's other schemes would panic at bind or connect).
-pub(crate) fn endpoint_problem(endpoint: &str) -> Option<String> {
+pub fn endpoint_problem(endpoint: &str) -> Option<String> {
     (!endpoint.starts_with("tcp://")).then(|| {
         "not a tcp:// address: the runtime speaks ZeroMQ over TCP only \
          (e.g. tcp://127.0.0.1:5555, tcp://0.0.0.0:5555)"

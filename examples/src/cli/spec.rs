@@ -220,6 +220,10 @@ impl RunArgs {
         if let Some(bind) = &self.bind {
             cluster.bind = bind.clone();
         }
+        // Before the loopback check, which would call `ipc://x` beyond loopback.
+        if let Some(problem) = asyncopt_runtime::transport::endpoint_problem(&cluster.bind) {
+            bail_usage!("--bind {}: {problem}", cluster.bind);
+        }
         let beyond_loopback = !asyncopt_runtime::transport::is_loopback(&cluster.bind);
         if self.remote_workers && self.token_file.is_none() && beyond_loopback {
             // The runtime refuses too, in words that name no flag of any program.

@@ -24,6 +24,10 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
+    // Before the loopback check, which would call `ipc://x` beyond loopback.
+    if let Some(problem) = asyncopt_runtime::transport::endpoint_problem(&options.driver) {
+        bail_usage!("--driver {}: {problem}", options.driver);
+    }
     if options.token.is_none() && !asyncopt_runtime::transport::is_loopback(&options.driver) {
         // The runtime refuses too, in words that name no flag of any program.
         bail_usage!(
