@@ -4481,3 +4481,29 @@ fn a_file_with_two_bad_lines_is_refused_at_the_first_whatever_the_data_access() 
     // In the same words, to the letter.
     assert_eq!(refusal("ship"), refusal("shared"));
 }
+
+/// A driver bound to every interface that gives up on its workers names no address a worker
+/// cannot dial: `0.0.0.0` is where it listens, not where it is reached.
+#[test]
+fn the_join_timeout_hint_names_no_unspecified_address() {
+    let dir = scratch("join-hint");
+    std::fs::write(dir.join("run.token"), "0123456789abcdef0123456789abcdef\n").unwrap();
+    let output = run(
+        &[
+            "--remote-workers",
+            "--workers",
+            "1",
+            "--bind",
+            "tcp://0.0.0.0:0",
+            "--token-file",
+            "run.token",
+            "--join-timeout",
+            "0.2",
+        ],
+        &dir,
+    );
+    assert_clear_error(&output, "only 0 of 1 workers joined");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("tcp://0.0.0.0"), "{stderr}");
+    assert!(stderr.contains("--driver tcp://<this host>:"), "{stderr}");
+}

@@ -43,7 +43,7 @@ struct ReportedTimes {
 impl Driver {
     /// What to do when the workers did not come: how a worker joins this run.
     fn join_hint(&self) -> String {
-        let endpoint = self.link.endpoint();
+        let endpoint = crate::transport::dialable(self.link.endpoint());
         match self.config.token {
             Some(_) => format!(
                 "start workers with `--driver {endpoint}` and the run's token, or check their logs"
