@@ -2063,6 +2063,19 @@ fn the_ssh_launcher_without_arguments_prints_its_usage_only() {
     assert!(!text.contains("set -"), "{text}");
 }
 
+/// Waits until the driver at `address` (`tcp://HOST:PORT`) listens: a relay dials the driver
+/// only when its worker dials the relay, so the driver must be up first.
+fn wait_until_listening(address: &str) {
+    let begun = Instant::now();
+    while std::net::TcpStream::connect(address.trim_start_matches("tcp://")).is_err() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "the driver never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn free_loopback_address() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -2972,28 +2985,18 @@ fn a_worker_facing_a_stopped_driver_does_not_say_nothing_listens() {
 #[test]
 fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
     let dir = scratch("slow-link");
-    let bind = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let address = free_loopback_address();
     let mut driver = Command::new(EXE)
         .args(["--remote-workers", "--workers", "1", "--join-timeout", "30"])
-        .args(["--bind", &format!("tcp://{bind}")])
+        .args(["--bind", &address])
         .current_dir(&dir)
         .env("ASYNC_LOG", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("async-train starts");
-    let begun = Instant::now();
-    while std::net::TcpStream::connect(bind).is_err() {
-        assert!(
-            begun.elapsed() < Duration::from_secs(30),
-            "the driver never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let relay = test_support::DelayRelay::start(&bind.to_string(), Duration::from_millis(1500));
+    wait_until_listening(&address);
+    let relay = test_support::DelayRelay::start(&address, Duration::from_millis(1500));
     let output = run(
         &[
             "worker",
@@ -3022,11 +3025,7 @@ fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
 fn the_summary_shows_the_time_a_far_worker_spends_on_the_network() {
     let dir = scratch("network-time");
     token_in(&dir);
-    let bind = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let address = format!("tcp://{bind}");
+    let address = free_loopback_address();
     // Synchronous: every update waits for both workers, so the far one answers tasks.
     let driver = Command::new(EXE)
         .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
@@ -3039,17 +3038,9 @@ fn the_summary_shows_the_time_a_far_worker_spends_on_the_network() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("async-train starts");
-    let begun = Instant::now();
-    // The relay connects to the driver when a worker connects to it: the driver listens first.
-    while std::net::TcpStream::connect(bind).is_err() {
-        assert!(
-            begun.elapsed() < Duration::from_secs(30),
-            "the driver never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_listening(&address);
     let one_way = Duration::from_millis(200);
-    let relay = test_support::DelayRelay::start(&bind.to_string(), one_way);
+    let relay = test_support::DelayRelay::start(&address, one_way);
     let workers = [
         remote_worker(&address, "near", &dir),
         remote_worker(&relay.endpoint(), "far", &dir),
@@ -3116,14 +3107,7 @@ fn a_first_join_outlasts_a_link_stalled_past_the_handshake_deadline() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("async-train starts");
-    let begun = Instant::now();
-    while std::net::TcpStream::connect(address.trim_start_matches("tcp://")).is_err() {
-        assert!(
-            begun.elapsed() < Duration::from_secs(30),
-            "the driver never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_listening(&address);
     let stall = Duration::from_secs(7);
     let held = [
         (Toward::Driver, "hello-held"),

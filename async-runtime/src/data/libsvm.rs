@@ -1492,14 +1492,7 @@ pub(crate) mod tests {
         let end = bytes.len();
         bytes.extend_from_slice(b"junk\n");
         let f = TempFile::new("junk.gz", &bytes);
-        let shared = crate::data::SharedOptions {
-            load: LoadOptions::default(),
-            eval_rows: 10,
-            seed: 1,
-        };
-        let read = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
-        let scanned = Dataset::open_shared(&f.0, &shared).unwrap_err();
-        for err in [read, scanned] {
+        for err in refused_read_and_scanned(&f.0) {
             assert!(matches!(err, DataError::Io { .. }), "{err:?}");
             let message = err.to_string();
             assert!(
@@ -1510,6 +1503,19 @@ pub(crate) mod tests {
                 "{message}"
             );
         }
+    }
+
+    /// The errors of reading `path` whole and of the shared scan: a file both refuse alike.
+    fn refused_read_and_scanned(path: &Path) -> [DataError; 2] {
+        let shared = crate::data::SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 1,
+        };
+        [
+            read_libsvm(path, &LoadOptions::default()).unwrap_err(),
+            Dataset::open_shared(path, &shared).unwrap_err(),
+        ]
     }
 
     /// The number of whole lines a cut-short error says were read, and checks its words.
@@ -1531,11 +1537,6 @@ pub(crate) mod tests {
         e.write_all(text.as_bytes()).unwrap();
         let gz = e.finish().unwrap();
         let xz = xz(text.as_bytes());
-        let shared = crate::data::SharedOptions {
-            load: LoadOptions::default(),
-            eval_rows: 10,
-            seed: 1,
-        };
         // Cut in the middle, and cut in gzip's trailer, after all the text.
         for (name, format, bytes, whole) in [
             ("half.gz", "gzip", &gz[..gz.len() / 2], None),
@@ -1543,9 +1544,7 @@ pub(crate) mod tests {
             ("half.xz", "xz", &xz[..xz.len() / 2], None),
         ] {
             let f = TempFile::new(name, bytes);
-            let read = read_libsvm(&f.0, &LoadOptions::default()).unwrap_err();
-            let scanned = Dataset::open_shared(&f.0, &shared).unwrap_err();
-            for err in [read, scanned] {
+            for err in refused_read_and_scanned(&f.0) {
                 assert!(matches!(err, DataError::Io { .. }), "{err:?}");
                 let message = err.to_string();
                 assert!(
