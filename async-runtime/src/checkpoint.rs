@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::coordinator::RunStats;
+use crate::staging;
 
 /// The checkpoint's file in its directory.
 pub const FILE: &str = "checkpoint.bin";
@@ -256,14 +257,17 @@ pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError
     write_staging_as(dir, checkpoint, &format!("{:016x}", rand::random::<u64>()))
 }
 
-/// [`write()`], staging its files under names ending in `.{tag}.tmp`.
+/// [`write()`], staging its files under the temporary names of token `tag`
+/// ([`staging::temporary_name`]).
 fn write_staging_as(
     dir: &Path,
     checkpoint: &Checkpoint,
     tag: &str,
 ) -> Result<u64, CheckpointError> {
     prepare_folder(dir)?;
-    remove_stale_staging(dir);
+    for file in [FILE, SUMMARY_FILE] {
+        staging::remove_stale(dir, file.as_ref());
+    }
     let file_bytes = encode(checkpoint)?;
     let summary = serde_json::json!({
         "job": checkpoint.job,
@@ -373,28 +377,6 @@ fn others_who_write(mode: u32, owner: u32, me: u32) -> Option<String> {
         return Some("every user".to_owned());
     }
     (owner != me && owner != 0).then(|| format!("its owner, user {owner}"))
-}
-
-/// Removes the staged files an interrupted write left (a crash between staging and renaming);
-/// their names are unpredictable, so no later write would take them over. Only names of this
-/// module's making go, and only what this user may remove.
-fn remove_stale_staging(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let staged = [FILE, SUMMARY_FILE].iter().any(|file| {
-            name.strip_prefix(file)
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|rest| rest.ends_with(".tmp"))
-        });
-        if staged {
-            // A link is removed itself, never its target.
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// Reads the checkpoint in `dir`, refusing a torn file, one of another `job`, one in a folder
@@ -603,14 +585,13 @@ struct Staged {
 }
 
 impl Staged {
-    /// Writes and syncs `bytes` under `path`'s temporary name (`path.{tag}.tmp`), a new file:
+    /// Writes and syncs `bytes` under `path`'s temporary name of token `tag`, a new file:
     /// a name opened by following what is there let whoever else can write the folder plant a
     /// link at it, and have the checkpoint truncate and overwrite the link's target, a file of
     /// the user's.
     fn write(path: &Path, tag: &str, bytes: &[u8]) -> std::io::Result<Staged> {
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(format!(".{tag}.tmp"));
-        let temporary = PathBuf::from(temporary);
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        let temporary = path.with_file_name(staging::temporary_name(name, tag));
         // `create_new` follows no link: whatever is at the name, the open fails.
         let mut file = fs::OpenOptions::new()
             .write(true)
@@ -684,11 +665,13 @@ mod tests {
         let victim = dir.with_extension("victim");
         fs::write(&victim, b"the victim's file").unwrap();
         for name in [FILE, SUMMARY_FILE] {
-            std::os::unix::fs::symlink(&victim, dir.join(format!("{name}.guessed.tmp"))).unwrap();
+            let guessed = staging::temporary_name(name.as_ref(), "9e55ed");
+            std::os::unix::fs::symlink(&victim, dir.join(guessed)).unwrap();
         }
-        write_staging_as(&dir, &sample(), "guessed").unwrap();
+        // The write fails (the name is taken) rather than write through the link.
+        let error = write_staging_as(&dir, &sample(), "9e55ed").unwrap_err();
+        assert!(error.to_string().contains(FILE), "{error}");
         assert_eq!(fs::read(&victim).unwrap(), b"the victim's file");
-        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 1234);
         fs::remove_dir_all(&dir).ok();
         fs::remove_file(&victim).ok();
     }
@@ -804,21 +787,29 @@ mod tests {
     }
 
     #[test]
-    fn files_an_interrupted_write_staged_are_removed_by_the_next() {
+    fn files_a_killed_write_staged_are_removed_by_the_next_but_not_a_live_ones() {
         let dir = scratch("checkpoint-stale-staging");
-        for name in [
-            "checkpoint.bin.00c0ffee00c0ffee.tmp",
-            "checkpoint.json.00c0ffee00c0ffee.tmp",
-            "notes.tmp",
-        ] {
+        let (gone, live) = (test_support::gone_pid(), std::process::id());
+        let stale = [
+            format!(".{FILE}.{gone}-00c0ffee00c0ffee.tmp"),
+            format!(".{SUMMARY_FILE}.{gone}-00c0ffee00c0ffee.tmp"),
+        ];
+        let kept = [
+            // Another run writing into the same folder now.
+            format!(".{FILE}.{live}-00c0ffee00c0ffee.tmp"),
+            // Not of the writer's making.
+            format!(".{FILE}.{gone}-00c0ffee00c0ffee.tmp.orig"),
+            "notes.tmp".to_owned(),
+        ];
+        for name in stale.iter().chain(&kept) {
             fs::write(dir.join(name), b"left behind").unwrap();
         }
         write(&dir, &sample()).unwrap();
-        assert_eq!(
-            staged_files(&dir),
-            ["notes.tmp"],
-            "only the writer's own names go"
-        );
+        let mut expected = kept.to_vec();
+        expected.retain(|name| name.ends_with(".tmp"));
+        expected.sort();
+        assert_eq!(staged_files(&dir), expected);
+        assert!(dir.join(&kept[1]).exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1124,8 +1115,9 @@ mod tests {
         let dir = scratch("half-written");
         write(&dir, &at_iteration(10)).unwrap();
         // The summary's temporary name taken by a folder: its write fails.
-        fs::create_dir(dir.join(format!("{SUMMARY_FILE}.taken.tmp"))).unwrap();
-        let error = write_staging_as(&dir, &at_iteration(20), "taken")
+        let taken = staging::temporary_name(SUMMARY_FILE.as_ref(), "7a4e9");
+        fs::create_dir(dir.join(&taken)).unwrap();
+        let error = write_staging_as(&dir, &at_iteration(20), "7a4e9")
             .unwrap_err()
             .to_string();
         assert!(error.contains(SUMMARY_FILE), "{error}");
@@ -1137,7 +1129,7 @@ mod tests {
         assert_eq!(summary_iteration(&dir), 10);
         assert_eq!(
             staged_files(&dir),
-            [format!("{SUMMARY_FILE}.taken.tmp")],
+            [taken.to_string_lossy()],
             "no temporary file of the write left"
         );
         fs::remove_dir_all(&dir).unwrap();

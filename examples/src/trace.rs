@@ -186,7 +186,8 @@ fn link_target(path: &Path) -> PathBuf {
 /// Writes `contents` as the file `path` (its folder created), all or nothing: into a
 /// temporary file beside it, synced, then renamed over it. A write that fails half way (a
 /// full disk) so leaves an earlier file of that name as it was, and no torn file where there
-/// was none; a link is written through. What is no regular file (a device, a pipe,
+/// was none; a link is written through. The temporary files of that name a killed write
+/// left are removed first ([`asyncopt_runtime::staging::remove_stale`]). What is no regular file (a device, a pipe,
 /// `/dev/stdout`) is written in place, as is a file in a folder that only the file itself may
 /// be written in.
 pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -210,14 +211,10 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let Some(name) = target.file_name() else {
         return std::fs::write(path, contents);
     };
-    let mut temporary = std::ffi::OsString::from(".");
-    temporary.push(name);
-    temporary.push(format!(
-        ".{}-{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temporary = target.with_file_name(temporary);
+    let folder = target.parent().filter(|p| !p.as_os_str().is_empty());
+    asyncopt_runtime::staging::remove_stale(folder.unwrap_or(Path::new(".")), name);
+    let token = NEXT.fetch_add(1, Ordering::Relaxed).to_string();
+    let temporary = target.with_file_name(asyncopt_runtime::staging::temporary_name(name, &token));
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -298,6 +295,30 @@ mod tests {
         remove_unfinished();
         assert!(!temporary.exists());
         assert_eq!(std::fs::read(dir.join("done.csv")).unwrap(), b"whole\n");
+    }
+
+    #[test]
+    fn a_write_removes_the_temporary_files_a_killed_write_of_that_name_left() {
+        let dir = folder("stale");
+        let (gone, live) = (test_support::gone_pid(), std::process::id());
+        let stale = format!(".t.csv.{gone}-0.tmp");
+        let kept = [
+            format!(".t.csv.{live}-999999.tmp"),
+            format!(".t.csv.{gone}-0.tmp.orig"),
+            format!(".other.csv.{gone}-0.tmp"),
+        ];
+        for name in kept.iter().chain([&stale]) {
+            std::fs::write(dir.join(name), b"half").unwrap();
+        }
+        write_whole(&dir.join("t.csv"), b"whole\n").unwrap();
+        assert!(
+            !dir.join(&stale).exists(),
+            "a gone process's file is removed"
+        );
+        for name in &kept {
+            assert!(dir.join(name).exists(), "{name} stays");
+        }
+        assert_eq!(std::fs::read(dir.join("t.csv")).unwrap(), b"whole\n");
     }
 
     #[test]

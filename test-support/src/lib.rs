@@ -72,6 +72,18 @@ pub fn scratch(name: &str) -> Scratch {
     Scratch { dir }
 }
 
+/// The id of a process that ran and is gone (`true`, waited for): what a write killed outright
+/// left in its temporary file's name.
+pub fn gone_pid() -> u32 {
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `true`: {e}"));
+    child
+        .wait()
+        .unwrap_or_else(|e| panic!("cannot wait for `true`: {e}"));
+    child.id()
+}
+
 /// A scratch folder that is removed with everything in it when dropped, so test runs do not
 /// fill `/tmp`; dropped by a panic (a failing test) it is kept, for a look at what was left.
 /// Reads as the folder's `Path`.
