@@ -70,14 +70,17 @@ impl Progress {
                 None => (updates, " {pos}/{len} updates"),
             };
             let bar = ProgressBar::new(len);
+            // Marked as shown before its first draw (`set_prefix` draws), as a spinner is.
+            let shown = Shown::show(&bar);
             let template =
                 format!("{{prefix:>6}} [{{elapsed_precise}}] {{bar:30}}{counted} {{msg}}");
             bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
             bar.set_prefix(label.to_owned());
-            bar
+            (bar, shown)
         });
+        let (bar, shown) = bar.unzip();
         Progress {
-            shown: bar.as_ref().map(Shown::show),
+            shown,
             bar,
             timed,
             label: label.to_owned(),
@@ -116,10 +119,11 @@ impl Progress {
 
     /// Removes the bar.
     pub fn finish(&mut self) {
-        self.shown = None;
+        // Cleared before it stops counting as shown, as a spinner is (see `Working`'s drop).
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+        self.shown = None;
     }
 }
 
@@ -132,6 +136,9 @@ impl Working {
     pub fn start(what: &str, quiet: bool) -> Working {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
+            // Marked as shown before its first draw (`set_message` draws): a signal's line
+            // said once it is on the terminal goes above it, not across it.
+            let shown = Shown::show(&bar);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
                     .expect("a valid template"),
@@ -139,7 +146,6 @@ impl Working {
             bar.set_message(what.to_owned());
             bar.enable_steady_tick(Duration::from_millis(100));
             bar.tick();
-            let shown = Shown::show(&bar);
             (bar, shown)
         });
         Working(bar)
@@ -149,8 +155,10 @@ impl Working {
 impl Drop for Working {
     fn drop(&mut self) {
         if let Some((bar, shown)) = self.0.take() {
-            drop(shown);
+            // Cleared while still marked as shown: a line said meanwhile goes above it, not
+            // below it where the clearing would erase it.
             bar.finish_and_clear();
+            drop(shown);
         }
     }
 }
