@@ -154,8 +154,8 @@ impl JobSpec {
 
 /// Starts the cluster and waits for its workers: the process's Ctrl-C ends the wait too, and
 /// remote workers are told where to connect, with which token file, and for how many runs.
-/// The run counts as prepared (`preparing`) until the wait begins, which a signal that came
-/// meanwhile ends at once.
+/// The run counts as prepared (`preparing`) until the wait begins, before the workers are
+/// told to join; a signal that came meanwhile ends the wait at once.
 fn launch(
     cluster: &ClusterConfig,
     spec: &JobSpec,
@@ -168,6 +168,10 @@ fn launch(
     }
     let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
     driver.stop_on(crate::interrupt::stop_handle());
+    // Waiting before the workers are told to join: a signal once they were is said to end
+    // the wait, not the preparation.
+    let _waiting = crate::interrupt::waiting_for_workers();
+    drop(preparing);
     if !cluster.spawn_local {
         // A port the system chose is known only now, and remote workers need it.
         let host = crate::host::name();
@@ -186,8 +190,6 @@ fn launch(
             "waiting for remote workers: {hint}"
         );
     }
-    let _waiting = crate::interrupt::waiting_for_workers();
-    drop(preparing);
     match driver.wait_for_workers() {
         Ok(()) => Ok(driver),
         // The signal came while the cluster started, before the wait.
