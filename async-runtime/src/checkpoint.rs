@@ -608,14 +608,7 @@ impl Staged {
 
     /// Renames the file into place and syncs its directory.
     fn commit(self) -> std::io::Result<()> {
-        fs::rename(&self.temporary, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            // Makes the rename itself durable; not every platform can open a directory.
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+        staging::rename_into_place(&self.temporary, &self.path)
     }
 }
 

@@ -41,6 +41,17 @@ pub fn remove_stale(dir: &Path, target: &OsStr) {
     }
 }
 
+/// Renames `temporary` over `target` and syncs their folder: the rename lives in the folder,
+/// and a power cut may lose the new file unless the folder is synced too (a folder this user
+/// may write but not read, or one a platform cannot open, is left as it is).
+pub fn rename_into_place(temporary: &Path, target: &Path) -> std::io::Result<()> {
+    std::fs::rename(temporary, target)?;
+    if let Some(Ok(folder)) = target.parent().map(std::fs::File::open) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
+}
+
 /// The process id in `name` when it is a temporary name of `target`
 /// (`.TARGET.PID-TOKEN.tmp`, PID a positive decimal, TOKEN hexadecimal digits).
 fn writer_of(name: &OsStr, target: &OsStr) -> Option<i32> {

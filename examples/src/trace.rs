@@ -238,13 +238,7 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         }
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&temporary, &target)?;
-        // The rename lives in the folder: synced too, or a power cut may lose the new file
-        // (a folder this user may write but not read cannot be opened to sync: written).
-        if let Some(Ok(folder)) = target.parent().map(std::fs::File::open) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
+        asyncopt_runtime::staging::rename_into_place(&temporary, &target)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
