@@ -260,7 +260,11 @@ fn unfinished() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<Pat
 /// second Ctrl-C): the earlier files of their names stay as they were, and nothing half
 /// written is left beside them.
 pub fn remove_unfinished() {
-    for temporary in std::mem::take(&mut *unfinished()) {
+    remove_each(std::mem::take(&mut *unfinished()));
+}
+
+fn remove_each(temporaries: impl IntoIterator<Item = PathBuf>) {
+    for temporary in temporaries {
         let _ = std::fs::remove_file(temporary);
     }
 }
@@ -286,7 +290,19 @@ mod tests {
         let temporary = dir.join(".t.csv.1-0.tmp");
         std::fs::write(&temporary, b"half").unwrap();
         unfinished().insert(temporary.clone());
-        remove_unfinished();
+        // As `remove_unfinished`, but of this folder's entries only: all of them would
+        // remove the temporary files of the other tests' writes going on.
+        let ours: Vec<PathBuf> = {
+            let mut all = unfinished();
+            let ours: Vec<PathBuf> = all
+                .iter()
+                .filter(|p| p.starts_with(&dir))
+                .cloned()
+                .collect();
+            all.retain(|p| !p.starts_with(&dir));
+            ours
+        };
+        remove_each(ours);
         assert!(!temporary.exists());
         assert_eq!(std::fs::read(dir.join("done.csv")).unwrap(), b"whole\n");
     }
