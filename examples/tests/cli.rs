@@ -3769,6 +3769,21 @@ fn a_write_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_torn_one() {
     assert_eq!(names, expected, "no temporary file is left behind");
 }
 
+/// A short SAGA run checkpointing into `ck`: its checkpoint on the built-in set holds the
+/// table of 20,640 gradients (166 KB), over a 64 KiB file size limit.
+#[cfg(unix)]
+const SAGA_CHECKPOINTING: [&str; 9] = [
+    "--algo",
+    "saga",
+    "--workers",
+    "2",
+    "--updates",
+    "100",
+    "--quiet",
+    "--checkpoint",
+    "ck",
+];
+
 /// A file size limit (`ulimit -f`, as some sites set) fails a checkpoint's write as a full disk
 /// does: the run says so and ends with its files, rather than be killed by SIGXFSZ, which the
 /// shell reports as `File size limit exceeded` and which leaves nothing.
@@ -3777,18 +3792,8 @@ fn a_write_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_torn_one() {
 fn a_file_size_limit_fails_the_checkpoint_not_the_run() {
     use std::os::unix::process::ExitStatusExt;
     let dir = scratch("fsize-limit");
-    // SAGA's checkpoint on the built-in set holds its table of 20,640 gradients (166 KB); the
-    // summary (4 KB) fits under the limit.
-    let args = [
-        "--algo",
-        "saga",
-        "--workers",
-        "2",
-        "--updates",
-        "100",
-        "--quiet",
-    ];
-    let args = [&args[..], &["--checkpoint", "ck", "--summary", "s.json"]].concat();
+    // The summary (4 KB) fits under the limit.
+    let args = [&SAGA_CHECKPOINTING[..], &["--summary", "s.json"]].concat();
     // SIGXFSZ keeps the default disposition a shell leaves it, which kills the process.
     let output = run_with_file_size_limit_and_xfsz(&args, &dir, 64 * 1024, libc::SIG_DFL);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -3868,20 +3873,8 @@ fn a_comparison_that_writes_no_file_says_so() {
 #[test]
 fn checkpoints_failing_for_one_reason_are_warned_of_once() {
     let dir = scratch("fsize-limit-repeated");
-    // SAGA's checkpoints (166 KB) are over the limit: every one of the five fails alike.
-    let args = [
-        "--algo",
-        "saga",
-        "--workers",
-        "2",
-        "--updates",
-        "100",
-        "--quiet",
-        "--checkpoint",
-        "ck",
-        "--checkpoint-updates",
-        "20",
-    ];
+    // Every one of the five checkpoints is over the limit, and fails alike.
+    let args = [&SAGA_CHECKPOINTING[..], &["--checkpoint-updates", "20"]].concat();
     let output = file_size_limited(&args, &dir, 64 * 1024, libc::SIG_IGN)
         .env("ASYNC_LOG", "warn")
         .output()
