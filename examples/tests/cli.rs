@@ -633,7 +633,7 @@ fn an_optimum_within_rounding_of_zero_reports_no_relative_suboptimality() {
             "{trace}"
         );
         let target = run(&[args, &["--target-subopt", "1e-3"][..]].concat(), &dir);
-        assert_clear_error(
+        assert_usage_error(
             &target,
             "--target-subopt is relative to f*, which is 0 to rounding: the data is fitted \
              exactly, so stop with --time or --updates instead",

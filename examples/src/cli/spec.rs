@@ -165,6 +165,12 @@ impl RunArgs {
             if optimum < 0.0 {
                 bail_usage!("--optimum must be >= 0: the objectives are losses, never negative");
             }
+            if optimum == 0.0 && self.target_subopt.is_some() {
+                bail_usage!(
+                    "--target-subopt is relative to f*, which --optimum 0 makes undefined: \
+                     stop with --time or --updates instead"
+                );
+            }
         }
         // Depends on two flags, so the parser cannot say it; the runtime refuses it too, naming
         // no flag.
@@ -342,6 +348,23 @@ mod tests {
             );
         }
         assert!(run_args(&["--lambda", "1e150"]).job(Algorithm::Sgd).is_ok());
+    }
+
+    #[test]
+    fn a_target_relative_to_an_optimum_given_as_zero_is_a_usage_error() {
+        // It read "f*, which is 0 to rounding: the data is fitted exactly", exit 1, after the
+        // data was read.
+        let refused = run_args(&["--optimum", "0", "--target-subopt", "1e-3"])
+            .job(Algorithm::Sgd)
+            .unwrap_err();
+        assert!(refused.is::<UsageError>(), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .contains("which --optimum 0 makes undefined"),
+            "{refused}"
+        );
+        assert!(run_args(&["--optimum", "0"]).job(Algorithm::Sgd).is_ok());
     }
 
     #[test]

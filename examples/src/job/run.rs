@@ -85,7 +85,8 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     };
     if let (Some(_), Some(f)) = (spec.stop.target_subopt, optimum) {
         if f <= 0.0 {
-            bail!(
+            // A usage error found late: the flag cannot apply to this data.
+            bail_usage!(
                 "--target-subopt is relative to f*, which is {f} to rounding: the data is \
                  fitted exactly, so stop with --time or --updates instead"
             );
