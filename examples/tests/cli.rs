@@ -942,7 +942,53 @@ fn a_port_in_use_is_one_clear_line() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("tcp://127.0.0.1:{}", taken.local_addr().unwrap().port());
     let output = run(&["--bind", &address, "--updates", "10"], &scratch("port"));
-    assert_clear_error(&output, "cannot listen on");
+    // Which flag, and why: the socket layer's "Address already in use" said neither.
+    assert_clear_error(
+        &output,
+        &format!("--bind {address}: cannot listen there: the address is in use"),
+    );
+}
+
+/// A second driver started on the port of one that waits for its workers is refused at
+/// once, naming the flag, and the first goes on: its worker joins it and it trains.
+#[test]
+fn a_second_driver_on_a_taken_port_is_refused_and_the_first_trains() {
+    let dir = scratch("two-drivers-one-port");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let driver = |updates: &str| {
+        let mut args = vec!["--remote-workers", "--workers", "1", "--bind", &address];
+        args.extend(["--token-file", "token", "--join-timeout", "60"]);
+        args.extend(["--updates", updates]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let first = Command::new(EXE)
+        .args(driver("200"))
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-train starts");
+    wait_until_listening(&address);
+    let second = driver("10");
+    let refused = run(&second.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    assert_clear_error(
+        &refused,
+        &format!("--bind {address}: cannot listen there: the address is in use"),
+    );
+    let worker = remote_worker(&address, "w1", &dir);
+    let (trained, code) = wait_for(first);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert_eq!(
+        code,
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    assert!(stdout.contains("after 200 updates"), "{stdout}");
+    let (_, worker_code) = wait_for(worker);
+    assert_eq!(worker_code, Some(0));
 }
 
 /// Process ids whose parent is `parent`.

@@ -307,7 +307,7 @@ async fn bind(
         Err(e) => {
             let _ = ready.send(Err(RuntimeError::Bind {
                 address: config.bind.clone(),
-                reason: e.to_string(),
+                reason: bind_failure(&e),
             }));
             return None;
         }
@@ -627,6 +627,20 @@ fn log_event(event: &Inbound, said: &mut Said) {
         }
         Inbound::Dropped { peer, why } => tracing::debug!(%peer, ?why, "dropped a frame"),
         _ => {}
+    }
+}
+
+/// Why binding failed, in words that say what to do when another process holds the port (a
+/// second driver on one address, or the one before it still running), and in the socket
+/// layer's own words otherwise.
+fn bind_failure(error: &zeromq::ZmqError) -> String {
+    match error {
+        zeromq::ZmqError::Network(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+            "the address is in use: another process (a driver still running?) listens there; \
+             stop it, or choose another port (0: any free one)"
+                .to_owned()
+        }
+        other => other.to_string(),
     }
 }
 

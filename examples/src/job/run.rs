@@ -7,7 +7,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use asyncopt_algorithms::Params;
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
@@ -167,7 +167,13 @@ fn launch(
     if crate::interrupt::stopped_while_preparing() {
         return Err(crate::interrupt::preparation_stopped("run"));
     }
-    let mut driver = Driver::bind(cluster.clone()).context("cannot start the cluster")?;
+    let mut driver = Driver::bind(cluster.clone()).map_err(|error| match error {
+        // The address is the flag's: say which flag, as for an address refused when parsed.
+        RuntimeError::Bind { address, reason } => {
+            anyhow::anyhow!("--bind {address}: cannot listen there: {reason}")
+        }
+        error => anyhow::Error::new(error).context("cannot start the cluster"),
+    })?;
     driver.stop_on(crate::interrupt::stop_handle());
     // Waiting before the workers are told to join: a signal once they were is said to end
     // the wait, not the preparation.
