@@ -2913,6 +2913,75 @@ fn a_worker_whose_driver_was_killed_says_so_in_plain_words() {
     }
 }
 
+/// A worker that served a killed driver's job, started with `--reconnect`, joins the new
+/// driver at that address on another job (other algorithm, data and seed, the same token) and
+/// brings nothing of the old one: the new run ends with the model a fresh worker gives it.
+#[test]
+fn a_reconnecting_worker_serves_a_new_job_as_a_fresh_worker_would() {
+    let dir = scratch("new-job-same-address");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let mut old_job = Command::new(EXE)
+        .args(["--algo", "asgd", "--seed", "1", "--updates", "100000000"])
+        .args(["--time", "120", "--workers", "1", "--remote-workers"])
+        .args(["--bind", &address, "--token-file", "token", "--quiet"])
+        .args(["--checkpoint", "old", "--checkpoint-updates", "50"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the driver starts");
+    let mut carried = remote_worker_with(&address, "w1", &dir, &["--reconnect", "60"]);
+    let mut lines = BufReader::new(carried.stderr.take().expect("its stderr")).lines();
+    let admitted = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("admitted"));
+    assert!(admitted, "the worker joined the old job");
+    // Its log is drained meanwhile, so a full pipe never stops it.
+    let drained = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    // The old job trains until the worker holds its partition and versions of its model.
+    let begun = Instant::now();
+    while checkpointed_updates(&dir.join("old")).unwrap_or(0) < 100 {
+        assert!(
+            begun.elapsed() < Duration::from_secs(60),
+            "no checkpoint in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    old_job.kill().expect("SIGKILL the driver");
+    old_job.wait().unwrap();
+
+    let a9a = test_support::data("a9a.xz");
+    let new_job = |summary: &str| {
+        let mut args = vec!["--algo", "sgd", "--seed", "7", "--updates", "300"];
+        args.extend(["--data", a9a.to_str().unwrap(), "--workers", "1"]);
+        args.extend([
+            "--remote-workers",
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+        ]);
+        args.extend(["--join-timeout", "60", "--quiet", "--summary", summary]);
+        let output = run(&args, &dir);
+        succeeded(&output);
+        let text = std::fs::read_to_string(dir.join(summary)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let after_old = new_job("carried.json");
+    let (_, code) = wait_for(carried);
+    assert_eq!(code, Some(0), "the carried worker ends with the new job");
+    drained.join().unwrap();
+    let fresh = remote_worker(&address, "w2", &dir);
+    let with_fresh = new_job("fresh.json");
+    assert_eq!(wait_for(fresh).1, Some(0));
+    assert_eq!(after_old["updates"], 300);
+    assert_eq!(
+        after_old["final_objective"], with_fresh["final_objective"],
+        "{after_old}\n{with_fresh}"
+    );
+}
+
 /// A worker started before its driver waits for it, joins it, and says when it is done.
 #[test]
 fn a_worker_started_before_its_driver_waits_for_it() {
