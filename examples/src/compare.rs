@@ -45,7 +45,19 @@ pub struct FailedRun {
 /// and a table of times to target.
 pub fn run(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
     check_request(spec, algorithms)?;
-    prepare_folder(spec, algorithms, out)?;
+    let created = !out.exists();
+    let compared =
+        prepare_folder(spec, algorithms, out).and_then(|()| compare(spec, algorithms, out));
+    if compared.is_err() && created {
+        // A comparison that wrote nothing leaves no empty folder to pass for one: removing a
+        // folder fails unless it is empty, so no file written is lost.
+        let _ = std::fs::remove_dir(out);
+    }
+    compared
+}
+
+/// [`run`] into the folder `out`, prepared.
+fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<CompareOutputs> {
     let data = spec.load_data()?;
     // From here a Ctrl-C stops the run going on, and the files of the runs done are written.
     let saving = crate::interrupt::Saving::begin();

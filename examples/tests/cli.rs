@@ -744,6 +744,21 @@ fn a_comparison_without_a_target_says_so() {
 }
 
 #[test]
+fn a_comparison_that_writes_nothing_leaves_no_folder() {
+    // An empty `--out` folder was left behind, as `runs/run-N/` is by `cargo run`.
+    let dir = scratch("compare-nothing");
+    std::fs::write(dir.join("bad.svm"), "1 1:0.5\nx 2:1\n").unwrap();
+    let unreadable = ["compare", "--data", "bad.svm", "--out", "c"];
+    assert_clear_error(&run(&unreadable, &dir), "bad.svm");
+    assert!(!dir.join("c").exists(), "an empty folder was left");
+    // A folder that was there before is the user's: kept.
+    std::fs::create_dir(dir.join("mine")).unwrap();
+    let into_own = ["compare", "--data", "bad.svm", "--out", "mine"];
+    assert_clear_error(&run(&into_own, &dir), "bad.svm");
+    assert!(dir.join("mine").is_dir());
+}
+
+#[test]
 fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
     let dir = scratch("compare-failed");
     let args = [
