@@ -175,12 +175,16 @@ impl Driver {
             );
             return;
         }
+        // A run resumed from this checkpoint reads it back, so it was written: its counters
+        // count it, or each resume would lose one from `checkpoints_written`.
+        let mut stats = self.stats.clone();
+        stats.checkpoints_written += 1;
         let checkpoint = Checkpoint {
             job,
             optimizer: optimizer.to_owned(),
             iteration,
             elapsed_s: at.elapsed_s,
-            stats: self.stats.clone(),
+            stats,
             state,
             versions: versions_to_save(&self.versions),
             annex: Vec::new(),

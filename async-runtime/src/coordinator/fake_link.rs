@@ -1103,6 +1103,36 @@ fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
     std::fs::remove_dir_all(dir.parent().unwrap()).ok();
 }
 
+#[test]
+fn a_resumed_run_counts_the_checkpoint_it_resumed_from_as_written() {
+    // The counters were saved before the checkpoint holding them was written: a run killed
+    // and resumed eight times reported eight checkpoints fewer than its folder had seen.
+    let (mut first, _wire) = driver(2, echoing());
+    settle(&mut first, &["a"]);
+    let dir = test_support::scratch("checkpoint-count").join("ckpt");
+    let policy = crate::checkpoint::CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: "test".into(),
+    };
+    first.checkpoint_to(policy);
+    for pass in 1..=2 {
+        first.write_checkpoint("opt", pass, Vec::new());
+        first.wait_for_checkpoint();
+    }
+    assert_eq!(first.report().stats.checkpoints_written, 2);
+
+    let (mut resumed, _wire) = driver(2, echoing());
+    resumed.resume(crate::checkpoint::read(&dir, "test").expect("the checkpoint reads"));
+    assert_eq!(
+        resumed.report().stats.checkpoints_written,
+        2,
+        "the one resumed from was written too"
+    );
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+}
+
 /// A driver with one worker holding partition `a`, stopped by the handle returned, whose
 /// checkpoint policy takes one an hour (so only a stop or a loop's end takes one in a test).
 fn stoppable_with_hourly_checkpoints() -> (Driver, crate::StopHandle) {
