@@ -20,6 +20,18 @@ pub struct TracePoint {
     pub dropped_stale: u64,
 }
 
+impl TracePoint {
+    /// The point with its suboptimality against `optimum`: a resumed run's earlier points were
+    /// measured against the f* of the run that wrote them, which a resume may give anew
+    /// (`--optimum`), and one trace must not mix two.
+    pub fn against(self, optimum: Option<f64>) -> TracePoint {
+        TracePoint {
+            subopt: optimum.and_then(|f| relative_subopt(self.objective, f)),
+            ..self
+        }
+    }
+}
+
 /// The relative suboptimality `(f - f*)/f*` of `objective`, `None` when `optimum` is not
 /// above 0: an optimum of 0 (data fitted exactly) makes it infinite or NaN at every point.
 /// An optimum within rounding of 0 is made 0 first ([`resolved_optimum`]).

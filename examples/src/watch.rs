@@ -255,11 +255,10 @@ impl Watch {
             elapsed_s: at.elapsed_s,
             updates: at.updates,
             objective,
-            subopt: self
-                .optimum
-                .and_then(|f| crate::trace::relative_subopt(objective, f)),
+            subopt: None,
             dropped_stale: at.dropped_stale,
         }
+        .against(self.optimum)
     }
 
     /// Keeps a copy of `w`; past the bounds, thins the recorded models to every other one and

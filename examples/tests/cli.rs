@@ -3503,6 +3503,72 @@ fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
     assert_clear_error(&run(&other, &dir), "belongs to another run");
 }
 
+#[test]
+fn a_resume_given_another_optimum_measures_its_whole_trace_against_it() {
+    // The earlier rows kept the suboptimality against the f* of the run that wrote them:
+    // one trace measured against 0.2 up to the resume and against the computed f* after it.
+    let dir = scratch("resume-optimum");
+    let job = |updates: &'static str| {
+        vec![
+            "--algo",
+            "asgd",
+            "--updates",
+            updates,
+            "--checkpoint-updates",
+            "100",
+            "--quiet",
+        ]
+    };
+    let mut first = job("300");
+    first.extend(["--checkpoint", "ckpt", "--optimum", "0.2"]);
+    let output = run(&first, &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut resume = job("400");
+    resume.extend([
+        "--resume",
+        "ckpt",
+        "--trace",
+        "t.csv",
+        "--summary",
+        "s.json",
+    ]);
+    let output = run(&resume, &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let optimum = summary_of(&dir.join("s.json"))["optimum"]
+        .as_f64()
+        .expect("f*, computed for least squares");
+    assert!(
+        (optimum - 0.2).abs() > 0.01,
+        "f* {optimum} is computed anew"
+    );
+    let text = std::fs::read_to_string(dir.join("t.csv")).expect("the trace");
+    let rows: Vec<(u64, f64, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let number = |i: usize| cells[i].parse::<f64>().expect("a number");
+            (number(1) as u64, number(2), number(3))
+        })
+        .collect();
+    assert!(rows.iter().any(|&(updates, ..)| updates < 300), "{text}");
+    for (updates, objective, subopt) in rows {
+        let against_it = (objective - optimum) / optimum;
+        assert!(
+            (subopt - against_it).abs() <= 1e-5 * against_it.abs(),
+            "update {updates}: subopt {subopt}, against f* {optimum}: {against_it}"
+        );
+    }
+}
+
 /// The rows of a trace: (elapsed_s, updates, subopt).
 fn trace_rows(path: &Path) -> Vec<(f64, u64, f64)> {
     let text = std::fs::read_to_string(path).expect("the trace");

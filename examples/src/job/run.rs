@@ -234,7 +234,8 @@ impl Recorder {
         optimum: Option<f64>,
         earlier: Vec<TracePoint>,
     ) -> Recorder {
-        let points = Rc::new(RefCell::new(earlier.into_iter().collect::<EvenPoints>()));
+        let earlier = earlier.into_iter().map(|point| point.against(optimum));
+        let points = Rc::new(RefCell::new(earlier.collect::<EvenPoints>()));
         let diverged = Rc::new(RefCell::new(None));
         let progress = Rc::new(RefCell::new(Progress::new(
             spec.algorithm.name(),
