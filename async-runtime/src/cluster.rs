@@ -139,7 +139,18 @@ pub enum Series {
 /// so that a cluster never asks its workers for a period they refuse.
 const MAX_PERIOD: Duration = crate::worker::MAX_HEARTBEAT;
 
+/// Room kept in a frame beside a broadcast version: the task's order, its captures (warned of
+/// over 1 MiB) and the frame's own header; half the frame when frames are smaller than 8 MiB.
+const FRAME_HEADROOM: usize = 4 << 20;
+
 impl ClusterConfig {
+    /// The largest encoded broadcast version a frame to a worker carries beside its task:
+    /// every version travels whole at least once, so a larger one can never be sent (a
+    /// dense `f64` model takes 8 bytes a feature).
+    pub fn broadcast_room(&self) -> usize {
+        self.max_frame - FRAME_HEADROOM.min(self.max_frame / 2)
+    }
+
     /// `workers` local worker processes on loopback.
     pub fn local(workers: usize) -> ClusterConfig {
         ClusterConfig {

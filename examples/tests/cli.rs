@@ -4625,6 +4625,54 @@ fn a_dimension_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
     assert!(budget_mib * 2 <= limit_kib / 1024, "{stderr}");
 }
 
+/// `compare` computes one optimum for its runs before any of them starts: a dimension past
+/// the budget is refused there with the budget named, where it aborted allocating it.
+#[cfg(unix)]
+#[test]
+fn a_comparison_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
+    let dir = scratch("compare-ulimit-v");
+    // 480 MB a dense vector: a model a frame carries, but not ten of them under the limit.
+    std::fs::write(dir.join("wide.svm"), "1.0 1:0.5 60000000:1\n-1 2:1\n").unwrap();
+    let script = "ulimit -v 4000000 && exec \"$0\" compare --algos sgd,asgd --data wide.svm \
+                  --updates 5 --workers 2 --quiet --out c";
+    let output = Command::new("sh")
+        .args(["-c", script, EXE])
+        .current_dir(&dir)
+        .env("ASYNC_LOG", "error")
+        .output()
+        .expect("sh starts");
+    assert_clear_error(&output, "over the memory budget of");
+    assert!(!dir.join("c/compare.json").exists());
+}
+
+/// A dimension the driver can hold but no broadcast can carry (one feature past 508 MiB of
+/// model, within the default `--max-features`) is refused before the optimum is computed
+/// and the workers start; it failed only at the first broadcast, minutes and gigabytes later.
+#[test]
+fn a_model_too_large_for_any_broadcast_is_refused_before_the_run() {
+    let dir = scratch("model-past-frame");
+    let past_room = (512 << 20) / 8 - (4 << 20) / 8 + 1;
+    std::fs::write(
+        dir.join("wide.svm"),
+        format!("1.0 1:0.5 {past_room}:1\n-1 2:1\n"),
+    )
+    .unwrap();
+    let output = run(
+        &["--data", "wide.svm", "--updates", "1", "--workers", "2"],
+        &dir,
+    );
+    assert_clear_error(
+        &output,
+        &format!(
+            "wide.svm: its {past_room} features (the largest feature index, or --dim) make a \
+             model of {} bytes",
+            past_room * 8
+        ),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lower the feature indices"), "{stderr}");
+}
+
 #[test]
 fn a_file_with_two_bad_lines_is_refused_at_the_first_whatever_the_data_access() {
     let dir = scratch("two-bad-lines");

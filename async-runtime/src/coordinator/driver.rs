@@ -452,7 +452,7 @@ impl Driver {
         let encoded = value.encode();
         // Every version travels whole to each worker at least once, in a task's frame: one
         // no frame can hold would be refused by every worker, again and again.
-        let room = self.config.max_frame - FRAME_HEADROOM.min(self.config.max_frame / 2);
+        let room = self.config.broadcast_room();
         if encoded.len() > room {
             self.fail(RuntimeError::Config(format!(
                 "broadcast variable `{name}` encodes to {} bytes, and a frame to a worker holds \
@@ -642,10 +642,6 @@ impl Driver {
         self.local.reap(Duration::from_secs(5), &told)
     }
 }
-
-/// Room left in a frame beside a broadcast version: the task's order, its captures (warned of
-/// over 1 MiB) and the frame's own header; half the frame when frames are smaller than 8 MiB.
-const FRAME_HEADROOM: usize = 4 << 20;
 
 impl Drop for Driver {
     fn drop(&mut self) {

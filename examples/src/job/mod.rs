@@ -4,7 +4,7 @@
 //! - `spec`: what a job is, [`JobSpec`], as the command line gives it;
 //! - `data`: where its data comes from and how its loss reads it ([`DataSource`], [`prepare`]);
 //! - `settings`: the settings and hyperparameters its optimizer reads ([`check_settings`]);
-//! - `model_memory`: whether the driver can hold a model of the data's dimension;
+//! - `model_memory`: whether the driver can hold a model of the data's dimension, and send it;
 //! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
 //! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
@@ -24,6 +24,7 @@ mod summary;
 pub use checkpoints::CHECKPOINT_LOCK;
 pub(crate) use data::{load_file, load_numbered_file};
 pub use data::{load_for, prepare, DataAccess, DataSource};
+pub(crate) use model_memory::check_linear_model;
 pub use outcome::Outcome;
 pub use run::run;
 pub use settings::{check_params, check_settings};

@@ -13,7 +13,7 @@ use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
 
 use super::checkpoints::{self, Checkpoints};
-use super::model_memory::check_model_fits;
+use super::model_memory::{check_linear_model, check_model_fits};
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of};
 use super::{JobSpec, Outcome};
@@ -26,7 +26,11 @@ use crate::watch::{self, Verdict, Watch};
 
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
-    check_model_fits(data)?;
+    if spec.algorithm.is_linear() {
+        check_linear_model(data, &spec.run_cluster())?;
+    } else {
+        check_model_fits(data)?;
+    }
     // Until the wait for the workers, a signal keeps the run from starting (see `launch`).
     let preparing = crate::interrupt::preparing();
     let optimum = known_optimum(spec, data)?;
