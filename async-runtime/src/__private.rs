@@ -209,51 +209,6 @@ fn decode_result<R: Serialize + DeserializeOwned>(
     Ok((value, inspected))
 }
 
-/// The data argument of a `reduce!`: a [`Dataset`], however it is held.
-#[diagnostic::on_unimplemented(
-    message = "reduce! runs on the partitions of a `Dataset`, not on `{Self}`",
-    label = "expected a `&Dataset`",
-    note = "records of a type of your own (ratings, images) go into a `Dataset`, one row each: \
-            their numbers as its features, their target as its label \
-            (`Dataset::new(name, Features::Dense(x), labels)`, `.to_sparse()` for one-hot rows)",
-    note = "the closure reads a row back with `part.data().for_each_entry(i, |column, value| ..)` \
-            and `part.label(i)` (README: \"Data of your own type\")"
-)]
-pub trait ReduceData {
-    /// The dataset.
-    fn dataset(&self) -> &Dataset;
-}
-
-impl ReduceData for Dataset {
-    fn dataset(&self) -> &Dataset {
-        self
-    }
-}
-
-impl<T: ReduceData + ?Sized> ReduceData for &T {
-    fn dataset(&self) -> &Dataset {
-        (**self).dataset()
-    }
-}
-
-impl<T: ReduceData + ?Sized> ReduceData for std::sync::Arc<T> {
-    fn dataset(&self) -> &Dataset {
-        (**self).dataset()
-    }
-}
-
-impl<T: ReduceData + ?Sized> ReduceData for Box<T> {
-    fn dataset(&self) -> &Dataset {
-        (**self).dataset()
-    }
-}
-
-impl<T: ReduceData + ?Sized> ReduceData for std::rc::Rc<T> {
-    fn dataset(&self) -> &Dataset {
-        (**self).dataset()
-    }
-}
-
 /// What a `reduce!` runs on: every row of each partition, or a minibatch of each.
 pub struct Source<'a> {
     data: &'a Dataset,
@@ -262,18 +217,15 @@ pub struct Source<'a> {
 
 impl<'a> Source<'a> {
     /// `reduce!(data, |part| ...)`: the closure gets whole partitions.
-    pub fn all<D: ReduceData + ?Sized>(data: &'a D) -> Source<'a> {
-        Source {
-            data: data.dataset(),
-            sample: None,
-        }
+    pub fn all(data: &'a Dataset) -> Source<'a> {
+        Source { data, sample: None }
     }
 
     /// `reduce!(data.sample(batch, k), |batch| ...)`: the closure gets the minibatch each
     /// partition draws for update `k`; the driver draws the same rows to slice histories.
-    pub fn sampled<D: ReduceData + ?Sized>(data: &'a D, batch: usize, k: usize) -> Source<'a> {
+    pub fn sampled(data: &'a Dataset, batch: usize, k: usize) -> Source<'a> {
         Source {
-            data: data.dataset(),
+            data,
             sample: Some(Sample {
                 batch: u32::try_from(batch).unwrap_or(u32::MAX),
                 k: k as u64,
