@@ -3786,6 +3786,45 @@ fn a_run_says_which_update_its_checkpoint_holds() {
     );
 }
 
+/// A resume keeps the interval its checkpoint's run was given, unless it gives one.
+#[test]
+fn a_resume_keeps_the_checkpoint_interval_unless_given_another() {
+    // A resume without the flag fell back to the default 10 s: a run of a few seconds then
+    // took its last checkpoint only.
+    let dir = scratch("checkpoint-interval");
+    let written_by = |args: &[&str]| {
+        let common = ["--workers", "2", "--quiet", "--summary", "s.json"];
+        let output = run(&[&common[..], args].concat(), &dir);
+        assert!(output.status.success(), "{output:?}");
+        let text = std::fs::read_to_string(dir.join("s.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        summary["checkpoints_written"].as_u64().unwrap()
+    };
+    let first = [
+        "--checkpoint",
+        "c",
+        "--checkpoint-updates",
+        "25",
+        "--updates",
+        "100",
+    ];
+    assert_eq!(written_by(&first), 4, "at updates 25, 50, 75 and 100");
+    // Kept: 125, 150, 175 and 200.
+    assert_eq!(written_by(&["--resume", "c", "--updates", "200"]), 8);
+    // Given anew, the new one wins: 250 and 300.
+    let changed = [
+        "--resume",
+        "c",
+        "--checkpoint-updates",
+        "50",
+        "--updates",
+        "300",
+    ];
+    assert_eq!(written_by(&changed), 10);
+    // And is kept by the next resume: 350 and 400.
+    assert_eq!(written_by(&["--resume", "c", "--updates", "400"]), 12);
+}
+
 /// A file of a comparison that cannot be written does not stop it: the other files and runs
 /// are written, and the error names the file.
 #[test]

@@ -260,7 +260,8 @@ pub(super) struct TrainArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub(super) save_model: Option<PathBuf>,
     /// Folder to keep a checkpoint of the driver in, rewritten as the run goes (every 10 s of
-    /// training unless --checkpoint-updates or --checkpoint-seconds say otherwise).
+    /// training unless --checkpoint-updates or --checkpoint-seconds say otherwise; a resume
+    /// keeps the interval of its checkpoint's run unless they do).
     #[arg(long, value_name = "DIR", help_heading = "Checkpoints")]
     pub(super) checkpoint: Option<PathBuf>,
     /// Checkpoint after this many updates.

@@ -32,6 +32,54 @@ pub(super) struct Checkpoints {
     pub(super) resumed: Option<Checkpoint>,
     /// The trace of the resumed run, up to its checkpoint.
     pub(super) earlier: Vec<TracePoint>,
+    /// The interval the resumed run checkpointed at, if its checkpoint says.
+    pub(super) interval: Option<Interval>,
+}
+
+/// How often a run checkpoints: after this many updates, or seconds of training, or both.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Interval {
+    every_updates: Option<u64>,
+    every_s: Option<f64>,
+}
+
+impl Interval {
+    /// The interval the flags give; the resumed run's (`resumed`) when they give none, so a
+    /// resume need not repeat it; 10 s of training when neither says.
+    fn chosen(spec: &JobSpec, resumed: Option<Interval>) -> Interval {
+        let given = Interval {
+            every_updates: spec.checkpointing.every_updates,
+            every_s: spec.checkpointing.every_s,
+        };
+        match (given.every_updates, given.every_s, resumed) {
+            (None, None, Some(resumed)) => resumed,
+            (None, None, None) => Interval {
+                every_updates: None,
+                every_s: Some(DEFAULT_CHECKPOINT_S),
+            },
+            _ => given,
+        }
+    }
+
+    /// Whether it asks for checkpoints at all, each after a positive interval.
+    fn is_valid(&self) -> bool {
+        let updates_ok = self.every_updates.is_none_or(|n| n > 0);
+        let seconds_ok = self.every_s.is_none_or(|s| s.is_finite() && s > 0.0);
+        (self.every_updates.is_some() || self.every_s.is_some()) && updates_ok && seconds_ok
+    }
+}
+
+/// What the command line saves with each checkpoint: the trace so far and the interval the
+/// run checkpoints at. A checkpoint of an earlier build saved the trace alone, and resumes
+/// at the default interval.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Annex {
+    Saved {
+        trace: Vec<TracePoint>,
+        interval: Interval,
+    },
+    TraceAlone(Vec<TracePoint>),
 }
 
 /// Takes the run's checkpoint folder and reads the checkpoint it resumes: a folder another run
@@ -73,16 +121,24 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         Some(dir) => Some(checkpoint::read(dir, &identity)?),
         None => None,
     };
-    let earlier: Vec<TracePoint> = match &resumed {
+    let annex = match &resumed {
         Some(saved) if !saved.annex.is_empty() => serde_json::from_slice(&saved.annex)
             .context("the checkpoint's trace does not decode")?,
-        _ => Vec::new(),
+        _ => Annex::TraceAlone(Vec::new()),
+    };
+    let (earlier, interval) = match annex {
+        Annex::Saved { trace, interval } if interval.is_valid() => (trace, Some(interval)),
+        Annex::Saved { interval, .. } => {
+            bail!("the checkpoint's interval is not one a run takes checkpoints at: {interval:?}")
+        }
+        Annex::TraceAlone(trace) => (trace, None),
     };
     Ok(Checkpoints {
         identity,
         folder,
         resumed,
         earlier,
+        interval,
     })
 }
 
@@ -103,12 +159,14 @@ pub(super) fn resume(
 }
 
 /// Has the driver write checkpoints into the run's folder as the run goes, each with the trace
-/// so far (`points`, a resumed run's first), of bounded size however long the run.
+/// so far (`points`, a resumed run's first), of bounded size however long the run, at the
+/// interval the flags give or else the resumed run's (`resumed`).
 pub(super) fn keep(
     spec: &JobSpec,
     driver: &mut Driver,
     identity: String,
     points: &Rc<RefCell<EvenPoints>>,
+    resumed: Option<Interval>,
 ) {
     let checkpoint_dir = spec
         .checkpointing
@@ -116,22 +174,23 @@ pub(super) fn keep(
         .clone()
         .or_else(|| spec.checkpointing.resume.clone());
     if let Some(dir) = checkpoint_dir {
-        let every_s = match (spec.checkpointing.every_updates, spec.checkpointing.every_s) {
-            (None, None) => Some(DEFAULT_CHECKPOINT_S),
-            (_, every_s) => every_s,
-        };
+        let interval = Interval::chosen(spec, resumed);
+        tracing::info!(?interval, "checkpoint interval");
         driver.checkpoint_to(CheckpointPolicy {
             dir,
-            every_updates: spec.checkpointing.every_updates,
-            every: every_s.map(Duration::from_secs_f64),
+            every_updates: interval.every_updates,
+            every: interval.every_s.map(Duration::from_secs_f64),
             job: identity,
         });
         let points = points.clone();
         driver.checkpoint_annex(move || {
-            // The trace so far (a resumed run's trace goes on from it), encoded on the
-            // checkpoint's thread.
-            let taken = points.borrow().to_vec();
-            Box::new(move || serde_json::to_vec(&taken).expect("JSON of numbers"))
+            // The trace so far (a resumed run's trace goes on from it) and the interval (a
+            // resume keeps it), encoded on the checkpoint's thread.
+            let trace = points.borrow().to_vec();
+            Box::new(move || {
+                let annex = Annex::Saved { trace, interval };
+                serde_json::to_vec(&annex).expect("JSON of numbers")
+            })
         });
     }
 }
@@ -271,6 +330,23 @@ fn evaluated_on(data: &Dataset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checkpoint_of_an_earlier_build_resumes_its_trace_at_the_default_interval() {
+        // Such a checkpoint's annex is its trace alone, with no interval.
+        let annex: Annex = serde_json::from_slice(b"[]").expect("the trace alone decodes");
+        assert!(matches!(annex, Annex::TraceAlone(trace) if trace.is_empty()));
+        let saved = Annex::Saved {
+            trace: Vec::new(),
+            interval: Interval {
+                every_updates: Some(7),
+                every_s: None,
+            },
+        };
+        let text = serde_json::to_vec(&saved).unwrap();
+        let back: Annex = serde_json::from_slice(&text).unwrap();
+        assert!(matches!(back, Annex::Saved { interval, .. } if interval.every_updates == Some(7)));
+    }
 
     #[cfg(unix)]
     #[test]

@@ -43,12 +43,13 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         folder: _folder,
         resumed,
         earlier,
+        interval,
     } = checkpoints::prepare(spec, data, &params)?;
     let shared_file = data.origin().map(|file| file.path());
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum, earlier);
-    checkpoints::keep(spec, &mut driver, identity, &recorder.points);
+    checkpoints::keep(spec, &mut driver, identity, &recorder.points, interval);
     recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
     let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
     let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
