@@ -175,7 +175,7 @@ pub(super) fn keep(
         .or_else(|| spec.checkpointing.resume.clone());
     if let Some(dir) = checkpoint_dir {
         let interval = Interval::chosen(spec, resumed);
-        tracing::info!(?interval, "checkpoint interval");
+        tracing::debug!(?interval, "checkpoint interval");
         driver.checkpoint_to(CheckpointPolicy {
             dir,
             every_updates: interval.every_updates,
