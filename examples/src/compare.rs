@@ -481,7 +481,7 @@ fn table_of(rows: &[(&str, String, String, Option<f64>)]) -> String {
         "algo", "time to target", "speedup", "final objective"
     )];
     for (name, time, speedup, objective) in rows {
-        let objective = objective.map_or("-".to_owned(), |o| format!("{o:.10}"));
+        let objective = objective.map_or("-".to_owned(), crate::trace::objective_text);
         lines.push(format!(
             "{name:<width$} {time:>16} {speedup:>10} {objective:>16}"
         ));

@@ -206,7 +206,11 @@ impl Scorer {
         let (objective, more) =
             panics::catch(|| (model.objective(data, params), model.metrics(data, params)))
                 .map_err(|panic| failed(algo, "score", data, &panic))?;
-        let mut line = format!("{} ({rows} rows): objective {objective:.10}", data.name());
+        let mut line = format!(
+            "{} ({rows} rows): objective {}",
+            data.name(),
+            crate::trace::objective_text(objective)
+        );
         let mut json = serde_json::Map::new();
         json.insert("kind".into(), "own".into());
         json.insert("rows".into(), rows.into());
@@ -359,7 +363,8 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             rmse,
             r2,
         } => {
-            format!("{name} ({rows} rows): objective {objective:.10}, RMSE {rmse:.6}, R^2 {r2:.6}")
+            let objective = crate::trace::objective_text(*objective);
+            format!("{name} ({rows} rows): objective {objective}, RMSE {rmse:.6}, R^2 {r2:.6}")
         }
         Metrics::Classification {
             rows,
@@ -368,8 +373,9 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             log_loss,
             auc,
         } => format!(
-            "{name} ({rows} rows): objective {objective:.10}, accuracy {accuracy:.6}, log-loss \
-             {log_loss:.6}, ROC AUC {auc:.6}"
+            "{name} ({rows} rows): objective {}, accuracy {accuracy:.6}, log-loss \
+             {log_loss:.6}, ROC AUC {auc:.6}",
+            crate::trace::objective_text(*objective)
         ),
     }
 }

@@ -39,6 +39,17 @@ pub fn relative_subopt(objective: f64, optimum: f64) -> Option<f64> {
     (optimum > 0.0).then(|| (objective - optimum) / optimum)
 }
 
+/// An objective as the run's lines print it: ten decimals, or in scientific notation when
+/// those would hide its digits (below 1e-4 and not 0: a fit to data fitted exactly ends near
+/// 1e-30, which ten decimals print as 0.0000000000).
+pub fn objective_text(objective: f64) -> String {
+    if objective != 0.0 && objective.abs() < 1e-4 {
+        format!("{objective:.6e}")
+    } else {
+        format!("{objective:.10}")
+    }
+}
+
 /// The fraction of the objective at `w = 0` at or below which f* is rounding, not an
 /// optimum above 0: the unit roundoff of f64.
 pub const OPTIMUM_RESOLUTION: f64 = f64::EPSILON;
@@ -341,6 +352,16 @@ mod tests {
             assert!(dir.join(name).exists(), "{name} stays");
         }
         assert_eq!(std::fs::read(dir.join("t.csv")).unwrap(), b"whole\n");
+    }
+
+    #[test]
+    fn an_objective_near_zero_is_printed_with_its_digits() {
+        assert_eq!(objective_text(0.2689181113), "0.2689181113");
+        assert_eq!(objective_text(0.0), "0.0000000000");
+        assert_eq!(objective_text(1e-4), "0.0001000000");
+        assert_eq!(objective_text(5.655980e-32), "5.655980e-32");
+        assert_eq!(objective_text(-3.2e-7), "-3.200000e-7");
+        assert_eq!(objective_text(f64::NAN), "NaN");
     }
 
     #[test]

@@ -130,10 +130,10 @@ impl Outcome {
         let (updates, elapsed_s) = self.model_at();
         let updates = crate::watch::updates_count(updates);
         format!(
-            "{}: objective {:.10}{on} after {updates} in {elapsed_s:.2} s on \
+            "{}: objective {}{on} after {updates} in {elapsed_s:.2} s on \
              {workers}{subopt}{stopped}",
             self.algorithm,
-            self.final_objective(),
+            crate::trace::objective_text(self.final_objective()),
         )
     }
 
