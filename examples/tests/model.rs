@@ -398,7 +398,7 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
         ),
         (
             &["--optimum", "0", "--target-subopt", "1e-3"],
-            "--target-subopt is relative to f*, which is 0",
+            "--target-subopt is relative to f*, which --optimum 0 makes undefined",
         ),
         (
             &["--checkpoint", "ck", "--checkpoint-seconds", "1e20"],
