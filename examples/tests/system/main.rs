@@ -1727,8 +1727,11 @@ fn checkpoints_every_second_lose_no_worker() {
     .expect("JSON");
     let job = summary["job"].as_str().expect("the job's name");
     let saved = checkpoint::read(dir, job).expect("a whole checkpoint");
+    // The command line's annex: the trace and the interval a resume keeps.
+    let annex: serde_json::Value = serde_json::from_slice(&saved.annex).expect("the annex is JSON");
+    assert_eq!(annex["interval"]["every_s"], 1.0, "{}", annex["interval"]);
     let points: Vec<async_train::trace::TracePoint> =
-        serde_json::from_slice(&saved.annex).expect("the annex is the trace");
+        serde_json::from_value(annex["trace"].clone()).expect("the annex holds the trace");
     let last = points.last().expect("trace points");
     assert!(last.updates > 0 && last.updates <= saved.stats.updates);
     assert!(points.iter().all(|p| p.objective.is_finite()));
