@@ -27,7 +27,7 @@ use crate::watch::{self, Verdict, Watch};
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     if spec.algorithm.is_linear() {
-        check_linear_model(data, &spec.run_cluster())?;
+        check_linear_model(data, &spec.cluster)?;
     } else {
         check_model_fits(data)?;
     }
