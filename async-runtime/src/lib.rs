@@ -31,6 +31,7 @@ mod grants;
 pub mod history;
 pub mod panics;
 pub mod protocol;
+mod result_body;
 pub mod staging;
 pub mod stragglers;
 pub mod task;

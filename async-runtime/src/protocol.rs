@@ -6,9 +6,10 @@ use serde_bytes::ByteBuf;
 
 pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
+pub use crate::result_body::{NonzeroWords, ResultBody};
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 11;
+pub const PROTOCOL_VERSION: u16 = 12;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -188,8 +189,8 @@ pub enum ToDriver {
         /// sleeps and computation. The driver takes it from the round trip to learn the time
         /// on the wire, bounded by that round trip.
         held_s: f64,
-        /// The postcard-encoded result.
-        body: ByteBuf,
+        /// The postcard-encoded result, whole or as its nonzero words.
+        body: ResultBody,
     },
     /// A task that could not run.
     Failed {

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use asyncopt_runtime::data::libsvm::read_libsvm_from;
 use asyncopt_runtime::data::LoadOptions;
-use asyncopt_runtime::protocol::{ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody};
+use asyncopt_runtime::protocol::{
+    ResultBody, ShippedVersion, TaskOrder, ToDriver, ToWorker, VersionBody,
+};
 use asyncopt_runtime::transport::frame::{self, FrameError, ENVELOPE_LEN};
 use proptest::prelude::*;
 use serde_bytes::ByteBuf;
@@ -56,7 +58,18 @@ fn valid_frames() -> Vec<Vec<u8>> {
                 cpu_s: 0.5,
                 delay_s: 0.0,
                 held_s: 0.0,
-                body: ByteBuf::from(vec![0; 64]),
+                body: ResultBody::from(vec![0; 64]),
+            },
+        ),
+        frame::encode(
+            7,
+            &ToDriver::Result {
+                seq: 10,
+                compute_s: 0.5,
+                cpu_s: 0.5,
+                delay_s: 0.0,
+                held_s: 0.0,
+                body: ResultBody::from([vec![0; 80], vec![3; 8], vec![0; 40]].concat()),
             },
         ),
     ]

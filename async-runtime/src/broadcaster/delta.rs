@@ -52,7 +52,7 @@ const WORDS_RESERVED: usize = 1 << 16;
 /// its index as little as a byte on the wire: a list of zeros grew 4 times past its frame.
 /// Ascending, the list holds no more words than the value it patches (each must lie inside
 /// it, see [`apply`]), and its indices grow to 3 bytes each on the wire past 16,384 words.
-fn ascending_words<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn ascending_words<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<u32>, D::Error> {
     struct Ascending;
@@ -111,10 +111,15 @@ pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
 
 /// Applies a patch to the base bytes; `None` when the patch does not fit them.
 pub fn apply(base: &[u8], words: &[u32], values: &[u8]) -> Option<Vec<u8>> {
+    apply_onto(base.to_vec(), words, values)
+}
+
+/// Writes a patch's words over `out`, which holds the base bytes; `None` when the patch does
+/// not fit them.
+pub(crate) fn apply_onto(mut out: Vec<u8>, words: &[u32], values: &[u8]) -> Option<Vec<u8>> {
     if values.len() != words.len().checked_mul(8)? {
         return None;
     }
-    let mut out = base.to_vec();
     for (word, value) in words.iter().zip(values.chunks_exact(8)) {
         let at = (*word as usize).checked_mul(8)?;
         if at >= out.len() {

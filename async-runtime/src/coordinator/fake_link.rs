@@ -25,7 +25,7 @@ use crate::cluster::ClusterConfig;
 use crate::data::libsvm::tests::TempFile;
 use crate::data::{DataError, Dataset, Features, LoadOptions, SharedOptions};
 use crate::error::RuntimeError;
-use crate::protocol::{Hello, Sample, TaskOrder, ToDriver, ToWorker};
+use crate::protocol::{Hello, ResultBody, Sample, TaskOrder, ToDriver, ToWorker};
 use crate::transport::{frame, Inbound, Link, Refusal, SessionId};
 use crate::worker::MAX_QUEUED_TASKS;
 
@@ -125,7 +125,7 @@ impl FakeLink {
                     cpu_s: compute_s,
                     delay_s: 0.0,
                     held_s: 0.0,
-                    body: ByteBuf::from(body),
+                    body: ResultBody::from(body),
                 };
                 match script(peer, task) {
                     Reply::Result(body) => result(body, 0.001),
@@ -998,7 +998,7 @@ fn a_result_from_a_worker_its_task_was_not_sent_to_is_refused() {
             cpu_s: 0.0,
             delay_s: 0.0,
             held_s: 0.0,
-            body: ByteBuf::from(vec![0; 2]),
+            body: ResultBody::from(vec![0; 2]),
         },
         bytes: 64,
         received: Instant::now(),
@@ -1037,7 +1037,7 @@ fn a_workers_lie_about_how_long_it_held_a_task_keeps_the_wire_time_within_the_ro
                 cpu_s: 0.0,
                 delay_s: 0.0,
                 held_s,
-                body: ByteBuf::from(vec![0; 2]),
+                body: ResultBody::from(vec![0; 2]),
             },
             bytes: 64,
             received: Instant::now(),

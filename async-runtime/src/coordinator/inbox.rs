@@ -9,10 +9,9 @@ use super::results::Arrived;
 use super::table::WorkerInfo;
 use super::tasks::Failed;
 use crate::error::RuntimeError;
-use crate::protocol::{peer_text, Hello, ToDriver, ToWorker, Welcome};
+use crate::protocol::{peer_text, Hello, ResultBody, ToDriver, ToWorker, Welcome};
 use crate::transport::frame;
 use crate::transport::{Inbound, Refusal, SessionId};
-use serde_bytes::ByteBuf;
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
@@ -329,7 +328,7 @@ impl Driver {
         seq: u64,
         times: ReportedTimes,
         received: Instant,
-        body: ByteBuf,
+        body: ResultBody,
     ) {
         let ReportedTimes {
             compute_s,
@@ -370,7 +369,7 @@ impl Driver {
         }
         info.delay_s += delay_s;
         self.refresh_oldest_in_flight();
-        self.results.push(task.arrived(seq, body.into_vec()));
+        self.results.push(task.arrived(seq, body));
     }
 
     /// A task `worker` could not run: retried elsewhere, and a worker that fails every task

@@ -85,12 +85,15 @@ impl Driver {
         decode: Decoder<'_, R>,
         synchronous: bool,
     ) -> Verdict<R> {
-        let decoded = decode(&arrived.body).and_then(|(value, inspected)| {
-            match self.history_rows_problem(arrived, &inspected.history_rows) {
-                Some(problem) => Err(problem),
-                None => Ok((value, inspected.shape)),
-            }
-        });
+        let bytes = arrived.body.bytes(self.config.max_frame);
+        let decoded = bytes
+            .and_then(|bytes| decode(&bytes))
+            .and_then(|(value, inspected)| {
+                match self.history_rows_problem(arrived, &inspected.history_rows) {
+                    Some(problem) => Err(problem),
+                    None => Ok((value, inspected.shape)),
+                }
+            });
         let (table, owners) = (&self.table, self.placement.owners());
         let checked = decoded.and_then(|(value, shape)| {
             let answering = |asked: &[usize]| {

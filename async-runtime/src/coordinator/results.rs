@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::report::RunStats;
 use super::result_meta::{ResultMeta, VersionRead};
-use crate::protocol::Sample;
+use crate::protocol::{ResultBody, Sample};
 
 /// At most this many results of one asynchronous site wait while other sites run; beyond,
 /// the oldest is dropped and counted in `RunStats::dropped_orphan`.
@@ -30,7 +30,7 @@ pub(crate) struct Arrived {
     pub reads: Arc<[VersionRead]>,
     /// Its task's minibatch, for a sampled reduce.
     pub sample: Option<Sample>,
-    pub body: Vec<u8>,
+    pub body: ResultBody,
 }
 
 impl Arrived {
@@ -221,7 +221,7 @@ mod tests {
             clock,
             reads: Arc::from(Vec::new()),
             sample: None,
-            body: Vec::new(),
+            body: ResultBody::default(),
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::result_meta::VersionRead;
 use super::results::Arrived;
 use super::table::{lower_median, WorkerInfo};
-use crate::protocol::Sample;
+use crate::protocol::{ResultBody, Sample};
 use crate::worker::MAX_QUEUED_TASKS;
 
 /// A task of a synchronous reduce running longer than this many times its worker's mean task
@@ -103,7 +103,7 @@ impl InFlight {
 
     /// Its answer, received: what the driver recorded at dispatch goes with the body, so
     /// nothing of the result's metadata is the worker's word.
-    pub fn arrived(self, seq: u64, body: Vec<u8>) -> Arrived {
+    pub fn arrived(self, seq: u64, body: ResultBody) -> Arrived {
         Arrived {
             seq,
             worker: self.worker,
@@ -550,7 +550,7 @@ mod tests {
             pinned: true,
         };
         let seq = book.open(2, "grad", 9, 41, Arc::from(vec![read]), None);
-        let arrived = book.close(seq).unwrap().arrived(seq, vec![1, 2]);
+        let arrived = book.close(seq).unwrap().arrived(seq, vec![1, 2].into());
         assert_eq!(
             (
                 arrived.seq,
@@ -562,7 +562,7 @@ mod tests {
             "staleness is counted from the update at dispatch"
         );
         assert_eq!(&*arrived.reads, &[read]);
-        assert_eq!(arrived.body, [1, 2]);
+        assert_eq!(arrived.body, ResultBody::from(vec![1, 2]));
     }
 
     #[test]

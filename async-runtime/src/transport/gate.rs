@@ -188,7 +188,7 @@ impl Session {
     fn keep(&mut self, mut message: ToDriver) -> ToDriver {
         match &mut message {
             ToDriver::Result { seq, body, .. } if !self.owed.remove(seq) => {
-                *body = serde_bytes::ByteBuf::new();
+                *body = crate::protocol::ResultBody::default();
             }
             ToDriver::Failed { seq, message } => {
                 self.owed.remove(seq);

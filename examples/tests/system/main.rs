@@ -75,6 +75,10 @@ fn main() {
             partial_broadcast_on_sparse_data,
         ),
         (
+            "results_mostly_of_zeros_travel_as_their_nonzero_words",
+            sparse_results_travel_small,
+        ),
+        (
             "the_svrg_snapshot_costs_no_model_bytes",
             svrg_snapshot_is_an_alias,
         ),
@@ -579,6 +583,57 @@ fn partial_broadcast_on_sparse_data() {
         "partial broadcast sent {} bytes where full broadcast sends {} ({ratio:.3})",
         stats.broadcast_bytes,
         stats.broadcast_full_bytes
+    );
+}
+
+/// Per partition, a vector of `dim` entries holding each row's global id at the id's place
+/// modulo `dim`: mostly zeros, and their mean over 4 partitions is exact (whole numbers over
+/// a power of 2).
+#[async_optimizer]
+fn ids_by_place(cx: &mut Driver, data: &Dataset, dim: &usize) -> Model {
+    let mean: Model = reduce!(data, |part| {
+        let mut placed = Model::zeros(*dim);
+        for i in 0..part.len() {
+            let id = part.sample_id(i);
+            placed[id as usize % *dim] += id as f64;
+        }
+        placed
+    });
+    mean
+}
+
+/// A result mostly of zeros (a gradient over a few sparse rows) travels as its nonzero words,
+/// a fraction of its dense size, and comes back exact: an author's own result as well as the
+/// shipped optimizers' gradients.
+fn sparse_results_travel_small() {
+    let data = shared("reviews_tfidf.sub8.xz");
+    let (workers, dim) = (4, 100_000);
+    let mut driver = Driver::launch(local(workers)).expect("cluster starts");
+    let mean = ids_by_place(&mut driver, &data, &dim);
+    let stats = driver.finish().expect("the run succeeds").stats;
+    let mut expected = Model::zeros(dim);
+    for id in 0..data.full_rows() {
+        expected[id % dim] += id as f64;
+    }
+    expected /= workers as f64;
+    assert_eq!(mean, expected, "the mean of the expanded results");
+    let dense = stats.results_received * (dim as u64 * 8);
+    assert!(
+        stats.bytes_received * 10 < dense,
+        "{} bytes received for {} results of {dim} entries",
+        stats.bytes_received,
+        stats.results_received
+    );
+
+    // Minibatches of 8 sparse rows of 8,462 features: their gradients travel small too.
+    let stats = counters_of(asyncopt_algorithms::sgd, &data, workers, &short(8, 30, 0.5));
+    let dense = stats.results_received * (data.dim() as u64 * 8);
+    assert!(
+        stats.bytes_received * 3 < dense,
+        "{} bytes received for {} gradients of {} features",
+        stats.bytes_received,
+        stats.results_received,
+        data.dim()
     );
 }
 
