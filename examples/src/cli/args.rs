@@ -92,7 +92,9 @@ pub struct RunArgs {
     #[arg(long, requires = "data", allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Data")]
     pub dim: Option<usize>,
     /// The memory budget of a model, in features: a file using a larger index (or a larger
-    /// --dim) is refused before anything is allocated for it.
+    /// --dim) is refused before anything is allocated for it. A linear model must also fit
+    /// a 512 MiB frame to reach the workers (8 bytes a feature: about 6.7e7 features); a
+    /// larger one is refused before the run, naming the largest that fits.
     #[arg(long, default_value_t = LoadOptions::DEFAULT_MAX_DIM, requires = "data", allow_hyphen_values = true, value_parser = max_features, help_heading = "Data")]
     pub max_features: usize,
     /// Append a constant feature 1 to every row (an intercept, as LIBLINEAR's -B 1).
