@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::broadcaster::delta::{apply_onto, ascending_words, wire_len};
+use crate::broadcaster::delta::{apply_onto, ascending_words, gather, wire_len};
 
 /// A result's postcard bytes on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,17 +71,10 @@ impl ResultBody {
                 words.push(i);
             }
         }
-        let mut values = Vec::with_capacity(words.len() * 8);
-        for &word in &words {
-            let at = word as usize * 8;
-            let word = &bytes[at..(at + 8).min(bytes.len())];
-            values.extend_from_slice(word);
-            values.resize(values.len() + 8 - word.len(), 0);
-        }
         let sparse = ResultBody::NonzeroWords(Box::new(NonzeroWords {
             len: bytes.len() as u64,
+            values: gather(&bytes, &words).into(),
             words,
-            values: values.into(),
         }));
         let whole_len = 1 + wire_len(&bytes.len()) + bytes.len();
         if sparse.wire_len() < whole_len {

@@ -94,19 +94,30 @@ pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
         return None;
     }
     let mut words = Vec::new();
-    let mut values = Vec::new();
     for (i, (old, now)) in base.chunks(8).zip(new.chunks(8)).enumerate() {
         if old != now {
             words.push(u32::try_from(i).ok()?);
-            values.extend_from_slice(now);
-            values.resize(values.len() + 8 - now.len(), 0);
         }
     }
+    let values = ByteBuf::from(gather(new, &words));
     Some(VersionBody::Patch {
         base: base_version,
         words,
-        values: ByteBuf::from(values),
+        values,
     })
+}
+
+/// The contents of `words` of `bytes`, 8 bytes each: a last word shorter than that (a serde
+/// value's encoding need not be whole words) padded with zeros.
+pub(crate) fn gather(bytes: &[u8], words: &[u32]) -> Vec<u8> {
+    let mut values = Vec::with_capacity(words.len() * 8);
+    for &word in words {
+        let at = word as usize * 8;
+        let word = &bytes[at..(at + 8).min(bytes.len())];
+        values.extend_from_slice(word);
+        values.resize(values.len() + 8 - word.len(), 0);
+    }
+    values
 }
 
 /// Applies a patch to the base bytes; `None` when the patch does not fit them.
