@@ -1035,7 +1035,8 @@ fn flooder(endpoint: &str) {
                     cpu_s: 0.0,
                     delay_s: 0.0,
                     held_s: 0.0,
-                    body: vec![0u8; size].into(),
+                    // Whole: zeros would travel as a few bytes of nonzero words.
+                    body: asyncopt_runtime::protocol::ResultBody::Whole(vec![0u8; size].into()),
                 }
             } else {
                 asyncopt_runtime::protocol::ToDriver::Failed {
