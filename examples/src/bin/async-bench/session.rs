@@ -61,6 +61,7 @@ const SIZES: [(&str, usize); 5] = [
 
 pub fn run(args: SessionArgs) -> Result<()> {
     figures::check(&args.out)?;
+    let load_before = figures::load_average();
     // Found before the per-frame figures, which take a while: missing, it ends the part.
     let data_path = match args.data.clone() {
         Some(path) => {
@@ -90,6 +91,7 @@ pub fn run(args: SessionArgs) -> Result<()> {
         "per_frame": per_frame,
         "seal_mib_per_batch": args.seal_mib,
         "asgd_runs": whole,
+        "load_average_before": load_before,
         "note": "seal+open is what both ends spend per frame; a task costs the driver one \
                  task order (plus a model version when the worker lacks it) sealed and one \
                  result opened, and the worker the reverse",
