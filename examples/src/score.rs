@@ -122,7 +122,8 @@ impl Predictions {
             for value in row {
                 text.push(',');
                 // `Display` never uses an exponent: 1e300 was 301 digits, 1e-300 300 zeros.
-                text.push_str(&crate::optimizer::readable(*value));
+                // Adding 0 turns -0 into 0: a row without entries (a sum from -0) predicts 0.
+                text.push_str(&crate::optimizer::readable(*value + 0.0));
             }
             text.push('\n');
         }

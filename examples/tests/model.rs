@@ -678,3 +678,24 @@ fn an_unwritable_out_is_refused_before_the_data_is_read() {
         assert_clear_error(&output, "cannot create folder a-file");
     }
 }
+
+/// A row without entries (`?` alone, or only zeros) is the row `1:0`, whose prediction is a
+/// sum of nothing: it was written `-0` (a float sum starts at -0), which no user expects.
+#[test]
+fn predict_writes_a_row_without_entries_as_a_prediction_of_0() {
+    let dir = scratch("predict-zero-row");
+    train_small_model(&dir);
+    std::fs::write(dir.join("rows.libsvm"), "?\n? 1:0\n? 2:0\n").unwrap();
+    let args = [
+        "predict",
+        "--model",
+        "m.json",
+        "--data",
+        "rows.libsvm",
+        "--out",
+        "p.csv",
+    ];
+    assert_success(&run(&args, &dir));
+    let csv = std::fs::read_to_string(dir.join("p.csv")).unwrap();
+    assert_eq!(csv, "line,prediction\n1,0\n2,0\n3,0\n");
+}
