@@ -191,6 +191,16 @@ pub enum TaskError {
         /// Why.
         reason: String,
     },
+    /// The task's result is larger than a frame may carry to the driver.
+    #[error(
+        "its result is {bytes} bytes, past the frame limit of {limit}: it cannot reach the driver"
+    )]
+    ResultTooLarge {
+        /// The result's bytes.
+        bytes: usize,
+        /// The frame limit.
+        limit: usize,
+    },
     /// The task's code panicked; the worker survives it.
     #[error("task panicked: {0}")]
     Panicked(String),

@@ -59,6 +59,8 @@ pub(super) struct Executor {
     granted: GrantedBy,
     /// Its driver grants it more files on its standard input (a local worker's).
     grants_on_stdin: bool,
+    /// The most bytes a result may have: the driver expands none larger (its frame limit).
+    result_limit: usize,
 }
 
 impl Executor {
@@ -81,7 +83,16 @@ impl Executor {
             readable,
             granted,
             grants_on_stdin: false,
+            result_limit: crate::transport::DEFAULT_MAX_FRAME,
         }
+    }
+
+    /// The same, its results at most `limit` bytes (the frame limit it shares with its
+    /// driver): a larger one fails its task, saying so, rather than travel as its nonzero
+    /// words to be refused by the driver as a lie.
+    pub(super) fn with_result_limit(mut self, limit: usize) -> Executor {
+        self.result_limit = limit;
+        self
     }
 
     /// The same, also reading the files its own driver grants it on standard input
@@ -335,8 +346,15 @@ impl Executor {
             reads,
             history,
         };
-        crate::panics::catch(|| run(&context))
-            .unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))
+        let bytes = crate::panics::catch(|| run(&context))
+            .unwrap_or_else(|panic| Err(TaskError::Panicked(panic)))?;
+        if bytes.len() > self.result_limit {
+            return Err(TaskError::ResultTooLarge {
+                bytes: bytes.len(),
+                limit: self.result_limit,
+            });
+        }
+        Ok(bytes)
     }
 }
 
@@ -352,8 +370,9 @@ mod tests {
 
     inventory::submit!(TaskEntry::new("executor::tests::answers", answers, 0, None));
 
-    #[test]
-    fn a_result_reports_the_time_held_since_its_order_came_queueing_included() {
+    /// An executor holding partition 0 of four rows, and an order of the `answers` task on it
+    /// that slept `sleep_s` before it.
+    fn holding_a_partition(sleep_s: f64) -> (Executor, TaskOrder, Arc<MemoryAccount>) {
         let memory = super::super::memory::tests::host_with(u64::MAX);
         let mut executor = Executor::new(
             "w0".into(),
@@ -377,8 +396,29 @@ mod tests {
             captures: Vec::new().into(),
             sample: None,
             history: Vec::new(),
-            sleep_s: 0.05,
+            sleep_s,
         };
+        (executor, order, memory)
+    }
+
+    #[test]
+    fn a_result_past_the_frame_limit_fails_its_task_saying_so() {
+        let (executor, order, memory) = holding_a_partition(0.0);
+        let mut executor = executor.with_result_limit(0);
+        let queued = super::super::queued::take(&order, &memory).unwrap();
+        let answer = executor.work(Work::Task(order, queued, Instant::now()));
+        let Some(ToDriver::Failed { message, .. }) = answer else {
+            panic!("{answer:?}")
+        };
+        assert!(
+            message.contains("its result is 1 bytes, past the frame limit of 0"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_result_reports_the_time_held_since_its_order_came_queueing_included() {
+        let (mut executor, order, memory) = holding_a_partition(0.05);
         let queued = super::super::queued::take(&order, &memory).unwrap();
         // Received 300 ms ago: it waited in the queue behind another task (prefetch), which
         // is this worker's time, not the network's.

@@ -415,6 +415,7 @@ async fn serve(
             readable::GrantedBy::CommandLine
         },
     );
+    let executor = executor.with_result_limit(options.max_frame);
     let executor = match options.grants_on_stdin {
         true => executor.with_grants_on_stdin(),
         false => executor,
