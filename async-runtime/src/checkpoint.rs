@@ -41,6 +41,8 @@ use sha2::{Digest, Sha256};
 use crate::coordinator::RunStats;
 use crate::staging;
 
+mod format_two;
+
 /// The checkpoint's file in its directory.
 pub const FILE: &str = "checkpoint.bin";
 /// A readable account of the checkpoint beside it (JSON); the binary file is what counts.
@@ -48,7 +50,10 @@ pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
 /// Bumped whenever [`Checkpoint`]'s layout changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// The format before: without [`Checkpoint::write_failures`]. Still read, so that the
+/// checkpoint a previous build left resumes.
+const FORMAT_TWO: u32 = 2;
 /// Magic, format, body length, SHA-256 of the body.
 const HEADER: usize = 8 + 4 + 8 + 32;
 
@@ -121,6 +126,18 @@ pub struct Checkpoint {
     /// What the application saved with the run (for the command line: the trace so far).
     #[serde(with = "serde_bytes")]
     pub annex: Vec<u8>,
+    /// The checkpoints the run could not write before this one (a resumed run goes on
+    /// counting from them). Last, so that the layout is format 2's with it added.
+    pub write_failures: WriteFailures,
+}
+
+/// Checkpoints a run could not write (a full disk, a folder gone): it went on without them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WriteFailures {
+    /// How many.
+    pub count: u64,
+    /// Why the last one could not be written.
+    pub last: Option<String>,
 }
 
 /// The training loop's part of a resumed checkpoint, waiting for the optimizer to take it.
@@ -160,7 +177,9 @@ pub enum CheckpointError {
         path: PathBuf,
     },
     /// The file was written by a build with another checkpoint format.
-    #[error("{path} has checkpoint format {found}, this build reads format {FORMAT}")]
+    #[error(
+        "{path} has checkpoint format {found}, this build reads formats {FORMAT_TWO} and {FORMAT}"
+    )]
     Format {
         /// The file.
         path: PathBuf,
@@ -439,7 +458,7 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
         )));
     }
     let format = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if format != FORMAT {
+    if format != FORMAT && format != FORMAT_TWO {
         return Err(CheckpointError::Format {
             path,
             found: format,
@@ -480,8 +499,11 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
     if Sha256::digest(body).as_slice() != &bytes[20..HEADER] {
         return Err(torn("its SHA-256 does not match its contents".into()));
     }
-    let checkpoint: Checkpoint =
-        postcard::from_bytes(body).map_err(|e| torn(format!("it does not decode: {e}")))?;
+    let decoded = match format {
+        FORMAT_TWO => format_two::decode(body),
+        _ => postcard::from_bytes(body),
+    };
+    let checkpoint = decoded.map_err(|e| torn(format!("it does not decode: {e}")))?;
     if checkpoint.job != job {
         return Err(CheckpointError::Foreign {
             path,
@@ -512,6 +534,7 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
     for (field, value) in [
         ("passes", checkpoint.iteration),
         ("updates", checkpoint.stats.updates),
+        ("failed checkpoints", checkpoint.write_failures.count),
     ] {
         if value > MAX_COUNTER {
             return Err(format!("its {field} count {value} is past any run's"));
@@ -645,7 +668,67 @@ mod tests {
                 bytes: vec![4, 5].into(),
             }],
             annex: b"trace".to_vec(),
+            write_failures: WriteFailures {
+                count: 2,
+                last: Some("no space left on device".into()),
+            },
         }
+    }
+
+    /// `body` in a checkpoint file of format `format`, as `encode` lays it out.
+    fn file_of_format(format: u32, body: &[u8]) -> Vec<u8> {
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&format.to_le_bytes());
+        file.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        file.extend_from_slice(&Sha256::digest(body));
+        file.extend_from_slice(body);
+        file
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_previous_format_still_resumes() {
+        // Format 2, which the previous build wrote: the fields up to the annex, no write
+        // failures after it. Built here field by field (postcard writes a struct as the tuple
+        // of its fields), not with the decoder's own struct.
+        let old = sample();
+        let body = postcard::to_allocvec(&(
+            &old.job,
+            &old.optimizer,
+            old.iteration,
+            old.elapsed_s,
+            &old.stats,
+            &old.state,
+            &old.versions,
+            serde_bytes::Bytes::new(&old.annex),
+        ))
+        .unwrap();
+        let dir = scratch("checkpoint-format-two");
+        fs::write(dir.join(FILE), file_of_format(2, &body)).unwrap();
+        let read_back = read(&dir, "asaga on bio").unwrap();
+        assert_eq!(
+            (
+                read_back.iteration,
+                read_back.elapsed_s,
+                read_back.stats.updates
+            ),
+            (1234, 2.5, 1234)
+        );
+        assert_eq!(read_back.state, old.state);
+        assert_eq!(read_back.versions, old.versions);
+        assert_eq!(read_back.annex, b"trace");
+        assert_eq!(read_back.write_failures, WriteFailures::default());
+        // A format of no build, older or newer, is refused naming both it reads.
+        for format in [1, 4] {
+            fs::write(dir.join(FILE), file_of_format(format, &body)).unwrap();
+            let error = read(&dir, "asaga on bio").unwrap_err().to_string();
+            assert!(
+                error.ends_with(&format!(
+                    "has checkpoint format {format}, this build reads formats 2 and 3"
+                )),
+                "{error}"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[cfg(unix)]
@@ -728,6 +811,7 @@ mod tests {
         assert_eq!(read.state, sample().state);
         assert_eq!(read.versions, sample().versions);
         assert_eq!(read.annex, b"trace");
+        assert_eq!(read.write_failures, sample().write_failures);
         let summary: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
         assert_eq!(summary["versions"]["w"], serde_json::json!([99]));
@@ -927,6 +1011,16 @@ mod tests {
                     ..sample()
                 },
                 "updates count",
+            ),
+            (
+                Checkpoint {
+                    write_failures: WriteFailures {
+                        count: u64::MAX,
+                        last: None,
+                    },
+                    ..sample()
+                },
+                "failed checkpoints count",
             ),
             (
                 Checkpoint {

@@ -188,6 +188,7 @@ impl Driver {
             state,
             versions: versions_to_save(&self.versions),
             annex: Vec::new(),
+            write_failures: self.checkpoints.failures().clone(),
         };
         match self.checkpoints.start_writing(checkpoint, at) {
             Ok(()) => self.stats.checkpoint_training_s += begun.elapsed().as_secs_f64(),

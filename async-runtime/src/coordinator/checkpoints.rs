@@ -8,7 +8,7 @@
 use std::thread::JoinHandle;
 
 use crate::checkpoint::{
-    self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume, Saved,
+    self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume, Saved, WriteFailures,
 };
 
 /// Where a run stands, for checkpoints: updates applied and seconds of training.
@@ -103,9 +103,9 @@ pub(crate) struct Checkpoints {
     last: Mark,
     /// The updates of the checkpoint on disk (written, or resumed from), if there is one.
     on_disk: Option<u64>,
-    /// Checkpoints that could not be written, and why the last one could not.
-    failed: u64,
-    last_failure: Option<String>,
+    /// Checkpoints that could not be written, and why the last one could not: this run's,
+    /// on from the ones its checkpoint counted when it resumed.
+    failures: WriteFailures,
     /// The reason warned of since the last written checkpoint: failing alike again (a disk
     /// that stays full) is counted, not warned of at every checkpoint of a long run.
     warned: Option<String>,
@@ -167,11 +167,13 @@ impl Checkpoints {
         Some(why)
     }
 
-    /// Goes on from `saved`, taken at `at`: the next checkpoint is counted from it, and the
-    /// optimizer takes its loop variables with [`Checkpoints::take_loop_resume`].
+    /// Goes on from `saved`, taken at `at`: the next checkpoint is counted from it, so are
+    /// the failed ones, and the optimizer takes its loop variables with
+    /// [`Checkpoints::take_loop_resume`].
     pub fn resume(&mut self, mut saved: Checkpoint, at: Mark) -> &Checkpoint {
         self.last = at;
         self.on_disk = Some(at.updates);
+        self.failures = saved.write_failures.clone();
         self.loop_resume = Some(LoopResume {
             optimizer: saved.optimizer.clone(),
             iteration: saved.iteration,
@@ -192,8 +194,8 @@ impl Checkpoints {
     }
 
     /// Checkpoints that could not be written, and why the last one could not.
-    pub fn failures(&self) -> (u64, Option<&str>) {
-        (self.failed, self.last_failure.as_deref())
+    pub fn failures(&self) -> &WriteFailures {
+        &self.failures
     }
 
     /// The resumed loop variables, once: a second optimizer on the same driver starts afresh.
@@ -255,10 +257,10 @@ impl Checkpoints {
                 false
             }
             Err(error) => {
-                self.failed += 1;
+                self.failures.count += 1;
                 let reason = error.to_string();
-                self.last_failure = Some(reason.clone());
-                self.warned.replace(reason) == self.last_failure
+                self.failures.last = Some(reason.clone());
+                self.warned.replace(reason) == self.failures.last
             }
         };
         self.last = at;
@@ -384,7 +386,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::write(&dir, "not a folder").unwrap();
         assert_eq!(write(&mut checkpoints, &dir), (false, false));
-        assert_eq!(checkpoints.failures().0, 5);
+        assert_eq!(checkpoints.failures().count, 5);
         std::fs::remove_file(&dir).unwrap();
     }
 

@@ -430,15 +430,15 @@ impl Driver {
                 worker.wait_s += since.elapsed().as_secs_f64();
             }
         }
-        let (checkpoints_failed, checkpoint_error) = self.checkpoints.failures();
+        let failures = self.checkpoints.failures();
         RunReport {
             elapsed_s: self.elapsed_s(),
             stats: self.stats.clone(),
             workers,
             forgotten_workers: self.table.forgotten().clone(),
             checkpoint_updates: self.checkpoints.on_disk(),
-            checkpoints_failed,
-            checkpoint_error: checkpoint_error.map(str::to_owned),
+            checkpoints_failed: failures.count,
+            checkpoint_error: failures.last.clone(),
             notes: self.notes.clone(),
         }
     }

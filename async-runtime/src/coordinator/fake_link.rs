@@ -1133,6 +1133,42 @@ fn a_resumed_run_counts_the_checkpoint_it_resumed_from_as_written() {
     std::fs::remove_dir_all(dir.parent().unwrap()).ok();
 }
 
+#[test]
+fn a_resumed_run_goes_on_counting_the_checkpoints_that_could_not_be_written() {
+    // Only the process's own failures were counted: a run whose disk filled, then resumed,
+    // reported none, and its summary said every checkpoint had been written.
+    let (mut first, _wire) = driver(2, echoing());
+    settle(&mut first, &["a"]);
+    let scratch = test_support::scratch("checkpoint-failures-resumed");
+    let dir = scratch.join("ckpt");
+    first.checkpoint_to(crate::checkpoint::CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: "test".into(),
+    });
+    // A file where the folder should be: the first write fails, as on a full disk.
+    std::fs::write(&dir, b"in the way").unwrap();
+    first.write_checkpoint("opt", 1, Vec::new());
+    first.wait_for_checkpoint();
+    std::fs::remove_file(&dir).unwrap();
+    first.write_checkpoint("opt", 2, Vec::new());
+    first.wait_for_checkpoint();
+    let before = first.report();
+    assert_eq!(
+        (before.checkpoints_failed, before.stats.checkpoints_written),
+        (1, 1)
+    );
+    let why = before.checkpoint_error.expect("why the first failed");
+
+    let (mut resumed, _wire) = driver(2, echoing());
+    resumed.resume(crate::checkpoint::read(&dir, "test").expect("the checkpoint reads"));
+    let after = resumed.report();
+    assert_eq!(after.checkpoints_failed, 1, "the failure before the resume");
+    assert_eq!(after.checkpoint_error.as_deref(), Some(why.as_str()));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A driver with one worker holding partition `a`, stopped by the handle returned, whose
 /// checkpoint policy takes one an hour (so only a stop or a loop's end takes one in a test).
 fn stoppable_with_hourly_checkpoints() -> (Driver, crate::StopHandle) {

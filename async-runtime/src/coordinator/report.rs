@@ -145,8 +145,8 @@ pub struct RunReport {
     /// The updates of the checkpoint a resume would go on from (the last one written, or the
     /// one the run resumed from); `None` without one.
     pub checkpoint_updates: Option<u64>,
-    /// Checkpoints that could not be written (the run went on without them), by this driver
-    /// only: unlike [`RunStats`], a resumed run does not go on from its checkpoint's count.
+    /// Checkpoints that could not be written (the run went on without them); like
+    /// [`RunStats`], a resumed run goes on from its checkpoint's count.
     pub checkpoints_failed: u64,
     /// Why the last of those could not be written.
     pub checkpoint_error: Option<String>,
