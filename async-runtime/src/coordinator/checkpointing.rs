@@ -190,8 +190,9 @@ impl Driver {
             annex: Vec::new(),
             write_failures: self.checkpoints.failures().clone(),
         };
-        match self.checkpoints.start_writing(checkpoint, at) {
-            Ok(()) => self.stats.checkpoint_training_s += begun.elapsed().as_secs_f64(),
+        // The seconds of this gathering are in the checkpoint too: a resume loses none.
+        match self.checkpoints.start_writing(checkpoint, at, begun) {
+            Ok(gathered) => self.stats.checkpoint_training_s += gathered,
             Err(e) => self.fail(RuntimeError::Checkpoint(CheckpointError::State(format!(
                 "cannot start the checkpoint's thread: {e}"
             )))),

@@ -5,7 +5,9 @@
 //! [`due`], which sees counters only. The orchestration (gathering the variables and the
 //! versions, counting, failing the run) is `checkpointing`'s `impl Driver`.
 
+use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crate::checkpoint::{
     self, Annex, Checkpoint, CheckpointError, CheckpointPolicy, LoopResume, Saved, WriteFailures,
@@ -214,22 +216,35 @@ impl Checkpoints {
         }
     }
 
-    /// Starts writing `checkpoint`, taken at `at`, with the annex on a thread of its own.
-    /// Nothing happens without a policy.
-    pub fn start_writing(&mut self, mut checkpoint: Checkpoint, at: Mark) -> std::io::Result<()> {
+    /// Starts writing `checkpoint`, taken at `at`, with the annex on a thread of its own;
+    /// returns the seconds the training thread spent on it since `begun`, which the
+    /// checkpoint's `checkpoint_training_s` counts too. Nothing happens without a policy.
+    pub fn start_writing(
+        &mut self,
+        mut checkpoint: Checkpoint,
+        at: Mark,
+        begun: Instant,
+    ) -> std::io::Result<f64> {
         let Some(dir) = self.policy.as_ref().map(|policy| policy.dir.clone()) else {
-            return Ok(());
+            return Ok(0.0);
         };
         // The annex gathers here, on the training thread; it makes its bytes on the other.
         let annex: Option<Annex> = self.annex.as_mut().map(|annex| annex());
+        // The gathering is over only once the thread is started: its seconds are sent after,
+        // so that a run resumed from this checkpoint counts them too.
+        let (gathered_tx, gathered_rx) = mpsc::channel::<f64>();
         let thread = std::thread::Builder::new()
             .name("checkpoint".to_owned())
             .spawn(move || {
+                checkpoint.stats.checkpoint_training_s += gathered_rx.recv().unwrap_or(0.0);
                 checkpoint.annex = annex.map(|annex| annex()).unwrap_or_default();
                 checkpoint::write(&dir, &checkpoint)
             })?;
+        let gathered = begun.elapsed().as_secs_f64();
+        // The thread waits for it: it cannot have hung up.
+        let _ = gathered_tx.send(gathered);
         self.writing = Some(Writing { thread, at });
-        Ok(())
+        Ok(gathered)
     }
 
     /// Takes the outcome of the checkpoint being written once it is done (or at once, waiting
@@ -370,7 +385,9 @@ mod tests {
                 job: "test".to_owned(),
                 ..Checkpoint::default()
             };
-            checkpoints.start_writing(checkpoint, at(1, 1.0)).unwrap();
+            checkpoints
+                .start_writing(checkpoint, at(1, 1.0), std::time::Instant::now())
+                .unwrap();
             let settled = checkpoints.finish_writing(true).unwrap();
             (settled.written.is_ok(), settled.warned_before)
         };

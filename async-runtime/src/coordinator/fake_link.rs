@@ -1134,6 +1134,34 @@ fn a_resumed_run_counts_the_checkpoint_it_resumed_from_as_written() {
 }
 
 #[test]
+fn a_checkpoint_holds_the_training_seconds_of_its_own_gathering() {
+    // Its counters were taken before its own gathering was timed: each resume lost the
+    // training thread's seconds of the checkpoint it resumed from.
+    let (mut driver, _wire) = driver(2, echoing());
+    settle(&mut driver, &["a"]);
+    let scratch = test_support::scratch("checkpoint-gathering-time");
+    let dir = scratch.join("ckpt");
+    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
+        dir: dir.clone(),
+        every_updates: Some(1),
+        every: None,
+        job: "test".into(),
+    });
+    for pass in 1..=2 {
+        driver.write_checkpoint("opt", pass, Vec::new());
+        driver.wait_for_checkpoint();
+    }
+    let live = driver.report().stats.checkpoint_training_s;
+    let saved = crate::checkpoint::read(&dir, "test").expect("the checkpoint reads");
+    assert!(live > 0.0, "two gatherings take some time: {live}");
+    assert_eq!(
+        saved.stats.checkpoint_training_s, live,
+        "the last checkpoint holds every gathering, its own too"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_resumed_run_goes_on_counting_the_checkpoints_that_could_not_be_written() {
     // Only the process's own failures were counted: a run whose disk filled, then resumed,
     // reported none, and its summary said every checkpoint had been written.
