@@ -8,7 +8,9 @@
 //! run still reads an anchor or a fixed lag), the run's counters, and an application annex (the trace so far).
 //!
 //! The file is written whole to a temporary name, synced and renamed over the last one, so a
-//! crash leaves the previous checkpoint intact. It starts with a magic, a format number, the
+//! crash leaves the previous checkpoint intact. Its readable summary ([`SUMMARY_FILE`]) only
+//! describes it: removed before the file lands and written after, it is never of another
+//! checkpoint. It starts with a magic, a format number, the
 //! body's length and its SHA-256: a torn or damaged file is refused, never half-read.
 //!
 //! The SHA-256 tells damage, not forgery: whoever can write the folder can write a consistent
@@ -45,7 +47,9 @@ mod format_two;
 
 /// The checkpoint's file in its directory.
 pub const FILE: &str = "checkpoint.bin";
-/// A readable account of the checkpoint beside it (JSON); the binary file is what counts.
+/// A readable account of the checkpoint beside it (JSON); the binary file is what counts. It
+/// is removed before a new binary file lands and written after: missing after a write killed
+/// in between, never an account of another checkpoint than the one beside it.
 pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
@@ -264,10 +268,11 @@ fn differences(found: &str, expected: &str) -> String {
 
 /// Writes `checkpoint` into `dir` atomically; returns the file's size in bytes.
 ///
-/// Both files are written and synced under temporary names first, and the binary file is
-/// renamed into place before its summary: an error leaves the previous checkpoint and its
-/// summary as they were, and an `Ok` means the new checkpoint is the one on disk. So the
-/// update a caller records as checkpointed is always the one a resume gets.
+/// Both files are written and synced under temporary names first; then the old summary is
+/// removed, the binary file renamed into place, and its summary after it (see
+/// [`SUMMARY_FILE`]). An error leaves the previous checkpoint as it was (its summary too, but
+/// for a failed rename of the binary file), and an `Ok` means the new checkpoint is the one
+/// on disk. So the update a caller records as checkpointed is always the one a resume gets.
 ///
 /// The folder is made (mode 0700) if missing; one someone else can write is refused
 /// ([`CheckpointError::Public`]).
@@ -304,11 +309,9 @@ fn write_staging_as(
     let (binary_path, summary_path) = (dir.join(FILE), dir.join(SUMMARY_FILE));
     let binary = Staged::write(&binary_path, tag, &file_bytes).map_err(io(&binary_path))?;
     let summary = Staged::write(&summary_path, tag, text.as_bytes()).map_err(io(&summary_path))?;
-    binary.commit().map_err(io(&binary_path))?;
+    land_binary(binary, &summary_path).map_err(io(&binary_path))?;
     if let Err(error) = summary.commit() {
-        // The checkpoint is written; only its readable account is not. An older summary
-        // beside it would describe another update, so it goes.
-        let _ = fs::remove_file(&summary_path);
+        // The checkpoint is written; only its readable account is not.
         tracing::warn!(
             "checkpoint {}: written, but not its summary {}: {error}",
             binary_path.display(),
@@ -316,6 +319,15 @@ fn write_staging_as(
         );
     }
     Ok(file_bytes.len() as u64)
+}
+
+/// Renames the staged binary file into place, the summary at `summary_path` (of the checkpoint
+/// it replaces) removed first: a write killed before its own summary lands leaves none, not
+/// one that describes an older checkpoint than the binary file holds.
+fn land_binary(binary: Staged, summary_path: &Path) -> std::io::Result<()> {
+    // Best effort: what cannot be removed as a file (a folder at the name) is no summary.
+    let _ = fs::remove_file(summary_path);
+    binary.commit()
 }
 
 /// The file's bytes: header and body. The body is encoded in place after the header, into a
@@ -1219,6 +1231,31 @@ mod tests {
             [taken.to_string_lossy()],
             "no temporary file of the write left"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_killed_between_its_renames_leaves_no_summary_of_an_older_checkpoint() {
+        let dir = scratch("killed-between-renames");
+        write(&dir, &at_iteration(10)).unwrap();
+        // The next write, killed once its binary file is in place: its summary staged, not
+        // renamed. The binary file was renamed first, and the summary of update 10 stayed
+        // beside the checkpoint of update 20.
+        let bytes = encode(&at_iteration(20)).unwrap();
+        let binary = Staged::write(&dir.join(FILE), "20", &bytes).unwrap();
+        let summary = Staged::write(&dir.join(SUMMARY_FILE), "20", b"{}").unwrap();
+        land_binary(binary, &dir.join(SUMMARY_FILE)).unwrap();
+        // A kill runs no destructor: the staged summary stays too.
+        std::mem::forget(summary);
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 20);
+        assert!(
+            !dir.join(SUMMARY_FILE).exists(),
+            "no account rather than one of update {}",
+            summary_iteration(&dir)
+        );
+        // The next checkpoint writes its account again.
+        write(&dir, &at_iteration(30)).unwrap();
+        assert_eq!(summary_iteration(&dir), 30);
         fs::remove_dir_all(&dir).unwrap();
     }
 
