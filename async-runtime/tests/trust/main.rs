@@ -952,27 +952,35 @@ fn flooded_while_busy(kind: &str) -> (String, u64, RunReport) {
         .spawn()
         .expect("the flooder starts");
     let welcomed = std::sync::Arc::new(AtomicBool::new(false));
+    let flooded = std::sync::Arc::new(AtomicBool::new(false));
     let told = std::sync::Arc::new(AtomicBool::new(false));
     let said = {
-        let (stdout, welcomed, told) = (
+        let (stdout, welcomed, flooded, told) = (
             child.stdout.take().expect("piped"),
             welcomed.clone(),
+            flooded.clone(),
             told.clone(),
         );
         std::thread::spawn(move || {
             let mut lines = std::io::BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok);
-            assert_eq!(first.as_deref(), Some("welcomed"));
+            let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+            assert_eq!(next(), "welcomed");
             welcomed.store(true, Ordering::SeqCst);
-            let outcome = lines.next().and_then(Result::ok).unwrap_or_default();
+            // `flooded`, unless its flood was cut short: then what came of it at once.
+            let mut outcome = next();
+            if outcome == "flooded" {
+                flooded.store(true, Ordering::SeqCst);
+                outcome = next();
+            }
             told.store(true, Ordering::SeqCst);
             outcome
         })
     };
     // The driver's own work between two steps, once the insider is admitted: the link thread
     // alone hears it meanwhile. A liar is then waited on until it is told (a loaded machine
-    // delivers 2.5 GiB slowly, and a run of 400 updates ended before the lies arrived), for
-    // two minutes at most; a heartbeat flooder is never told anything.
+    // delivers 2.5 GiB slowly, and a run of 400 updates ended before the lies arrived), a
+    // heartbeat flooder, never told anything, until its flood is sent (on a loaded machine a
+    // run of 400 updates ended before 3 million heartbeats were), for two minutes at most.
     let (mut busy, waits_for_the_liar) = (true, kind == "lies");
     let given_up = Instant::now() + Duration::from_secs(120);
     driver.observe(move |progress, _: &Array1<f64>| {
@@ -980,7 +988,8 @@ fn flooded_while_busy(kind: &str) -> (String, u64, RunReport) {
             busy = false;
             std::thread::sleep(Duration::from_secs(10));
         }
-        let waited = !waits_for_the_liar || told.load(Ordering::SeqCst);
+        let waited =
+            told.load(Ordering::SeqCst) || (!waits_for_the_liar && flooded.load(Ordering::SeqCst));
         match progress.updates >= 400 && (waited || Instant::now() > given_up) {
             true => Flow::Stop,
             false => Flow::Continue,
@@ -1011,18 +1020,18 @@ const FLOODER_ENV: &str = "ASYNCOPT_TEST_FLOODER";
 const FLOOD_MEMORY_BOUND_MIB: u64 = 512;
 
 /// The flooding insider of [`insider_flood_is_not_kept`] and [`heartbeat_flood_is_capped`]
-/// (with [`FLOOD_KIND_ENV`] set to `heartbeats`): says `welcomed` once admitted, then what
-/// came of its flood, on stdout.
+/// (with [`FLOOD_KIND_ENV`] set to `heartbeats`): says `welcomed` once admitted, `flooded`
+/// once its whole flood is sent, then what came of it, on stdout.
 fn flooder(endpoint: &str) {
     let token = std::env::var(TOKEN_ENV).expect("the token");
     let token = Token::from_hex(&token).expect("a token");
-    let welcomed = || println!("welcomed");
+    let said = (|| println!("welcomed"), || println!("flooded"));
     let wait = Duration::from_secs(60);
     let lies = if std::env::var(FLOOD_KIND_ENV).is_ok_and(|kind| kind == "heartbeats") {
         let flood = (HEARTBEAT_FLOOD, |_| {
             asyncopt_runtime::protocol::ToDriver::Heartbeat
         });
-        wire::flooding_insider(endpoint, "x-flood", &token, flood, welcomed, wait)
+        wire::flooding_insider(endpoint, "x-flood", &token, flood, said, wait)
     } else {
         // Results and failures (with a 64 MiB text) of tasks it was never given.
         let size = 64 << 20;
@@ -1045,7 +1054,7 @@ fn flooder(endpoint: &str) {
                 }
             }
         };
-        wire::flooding_insider(endpoint, "x-flood", &token, (40, lie), welcomed, wait)
+        wire::flooding_insider(endpoint, "x-flood", &token, (40, lie), said, wait)
     };
     println!("{lies:?}");
 }

@@ -986,14 +986,14 @@ fn responding_insider(
 
 /// An insider: a peer holding the token, admitted as worker `name`, that once welcomed (it
 /// calls `welcomed`) sends `frames` messages as fast as it can, the `i`-th `flood(i)`, then
-/// reads what it is sent until the driver excludes it or lets it go, or `wait` passes. `told`
-/// counts the frames sent.
+/// (having called `flooded`) reads what it is sent until the driver excludes it or lets it
+/// go, or `wait` passes. `told` counts the frames sent.
 pub fn flooding_insider(
     endpoint: &str,
     name: &str,
     token: &asyncopt_runtime::Token,
     (frames, flood): (u32, impl Fn(u32) -> ToDriver),
-    welcomed: impl FnOnce(),
+    (welcomed, flooded): (impl FnOnce(), impl FnOnce()),
     wait: std::time::Duration,
 ) -> Lies {
     use asyncopt_runtime::protocol::ToWorker;
@@ -1020,6 +1020,7 @@ pub fn flooding_insider(
             }
             lies.told += 1;
         }
+        flooded();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             tokio::select! {
