@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::broadcaster::delta::{apply_onto, ascending_words, gather, wire_len};
+use crate::broadcaster::delta::{apply_onto, ascending_words, gather, wire_len, VersionBody};
 
 /// A result's postcard bytes on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -76,8 +76,8 @@ impl ResultBody {
             values: gather(&bytes, &words).into(),
             words,
         }));
-        let whole_len = 1 + wire_len(&bytes.len()) + bytes.len();
-        if sparse.wire_len() < whole_len {
+        // `Whole` is laid out as a whole broadcast version is: a variant index, the bytes.
+        if sparse.wire_len() < VersionBody::full_wire_len(bytes.len()) {
             sparse
         } else {
             ResultBody::Whole(bytes.into())
