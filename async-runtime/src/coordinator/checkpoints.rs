@@ -5,7 +5,6 @@
 //! [`due`], which sees counters only. The orchestration (gathering the variables and the
 //! versions, counting, failing the run) is `checkpointing`'s `impl Driver`.
 
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -230,19 +229,16 @@ impl Checkpoints {
         };
         // The annex gathers here, on the training thread; it makes its bytes on the other.
         let annex: Option<Annex> = self.annex.as_mut().map(|annex| annex());
-        // The gathering is over only once the thread is started: its seconds are sent after,
-        // so that a run resumed from this checkpoint counts them too.
-        let (gathered_tx, gathered_rx) = mpsc::channel::<f64>();
+        // The seconds gathered so far go into the checkpoint itself, so that a run resumed
+        // from it counts them too (the thread's start, microseconds, counts in neither).
+        let gathered = begun.elapsed().as_secs_f64();
+        checkpoint.stats.checkpoint_training_s += gathered;
         let thread = std::thread::Builder::new()
             .name("checkpoint".to_owned())
             .spawn(move || {
-                checkpoint.stats.checkpoint_training_s += gathered_rx.recv().unwrap_or(0.0);
                 checkpoint.annex = annex.map(|annex| annex()).unwrap_or_default();
                 checkpoint::write(&dir, &checkpoint)
             })?;
-        let gathered = begun.elapsed().as_secs_f64();
-        // The thread waits for it: it cannot have hung up.
-        let _ = gathered_tx.send(gathered);
         self.writing = Some(Writing { thread, at });
         Ok(gathered)
     }
