@@ -41,10 +41,10 @@ pub(crate) fn sniff(magic: &[u8]) -> Compression {
     }
 }
 
-/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`; bytes
-/// after them are an error) and xz
-/// (all streams) are recognised by their magic bytes, anything else is read as it is; a
-/// compressed file cut short is an error that says so.
+/// Opens `path` for reading its decompressed bytes: gzip (all members, like `zcat`) and xz
+/// (all streams, like `xzcat`; for both, bytes after them are an error) are recognised by
+/// their magic bytes, anything else is read as it is; a compressed file cut short is an
+/// error that says so.
 ///
 /// The reader is unbuffered at the file level only where the decoder buffers itself; wrap
 /// it in a [`std::io::BufReader`] for line-by-line use.
@@ -90,7 +90,7 @@ pub(crate) fn decoded(mut file: File, path: &Path) -> Result<Box<dyn Read + Send
             "gzip",
         )),
         Compression::Xz => Box::new(CutShort::new(
-            xz2::read::XzDecoder::new_multi_decoder(io::BufReader::with_capacity(1 << 16, file)),
+            super::xz::Streams::new(io::BufReader::with_capacity(1 << 16, file)),
             "xz",
         )),
     })

@@ -10,6 +10,8 @@ use std::io::{self, BufRead, Read};
 
 use flate2::bufread::GzDecoder;
 
+use super::trailing::{trailing_bytes, Counted};
+
 /// The first bytes of every gzip member.
 const MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -22,10 +24,7 @@ pub(crate) struct Members<R: BufRead> {
 impl<R: BufRead> Members<R> {
     pub(crate) fn new(reader: R) -> Members<R> {
         Members {
-            member: Some(GzDecoder::new(Counted {
-                inner: reader,
-                consumed: 0,
-            })),
+            member: Some(GzDecoder::new(Counted::new(reader))),
         }
     }
 }
@@ -46,53 +45,11 @@ impl<R: BufRead> Read for Members<R> {
                 return Ok(0);
             }
             if next.len() < MAGIC.len() || next[..MAGIC.len()] != MAGIC {
-                return Err(trailing_bytes(input));
+                return Err(trailing_bytes("gzip", input.consumed(), input));
             }
             self.member = Some(GzDecoder::new(input));
         }
         Ok(0)
-    }
-}
-
-/// The error of bytes that follow the gzip data in `input` and start no member.
-fn trailing_bytes<R: BufRead>(mut input: Counted<R>) -> io::Error {
-    let end = input.consumed;
-    let trailing = match io::copy(&mut input.inner, &mut io::sink()) {
-        Ok(n) => n.to_string(),
-        Err(_) => "some".to_owned(),
-    };
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "the gzip data ends at byte {end} and is followed by {trailing} bytes that are not \
-             gzip (something appended to the file, or a damaged copy): if they are no part of \
-             the data, cut them off (truncate -s {end} FILE)"
-        ),
-    )
-}
-
-/// A buffered reader that counts the bytes consumed: where in the file a member ends.
-struct Counted<R> {
-    inner: R,
-    consumed: u64,
-}
-
-impl<R: BufRead> Read for Counted<R> {
-    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(into)?;
-        self.consumed += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Counted<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        self.consumed += amount as u64;
-        self.inner.consume(amount);
     }
 }
 

@@ -1505,6 +1505,44 @@ pub(crate) mod tests {
         }
     }
 
+    #[test]
+    fn xz_followed_by_bytes_that_are_not_xz_is_refused_naming_them() {
+        // Was "lzma data error", or for bytes after stream padding "the xz data stops short
+        // ... the file is truncated", though every row had been read.
+        let stream = xz(GOOD.as_bytes());
+        let end = stream.len();
+        for (junk, name) in [
+            (&b"junk\n"[..], "junk.xz"),
+            (b"\0\0\0\0XYZW", "padded-junk.xz"),
+        ] {
+            let mut bytes = stream.clone();
+            bytes.extend_from_slice(junk);
+            let f = TempFile::new(name, &bytes);
+            for err in refused_read_and_scanned(&f.0) {
+                assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+                let message = err.to_string();
+                assert!(
+                    message.contains(&format!(
+                        "{name}: the xz data ends at byte {end} and is followed by {} bytes \
+                         that are not xz",
+                        junk.len()
+                    )),
+                    "{message}"
+                );
+            }
+        }
+        // Streams one after the other, with the padding xz allows (zeros, 4 at a time),
+        // are all read.
+        let mut bytes = stream.clone();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend(xz(GOOD.as_bytes()));
+        bytes.extend_from_slice(&[0; 4]);
+        let f = TempFile::new("streams.xz", &bytes);
+        let data = read_libsvm(&f.0, &LoadOptions::default()).unwrap();
+        let once = load_text("once.txt", GOOD).1.unwrap();
+        assert_eq!(data.n_rows(), 2 * once.n_rows());
+    }
+
     /// The errors of reading `path` whole and of the shared scan: a file both refuse alike.
     fn refused_read_and_scanned(path: &Path) -> [DataError; 2] {
         let shared = crate::data::SharedOptions {

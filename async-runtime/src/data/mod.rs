@@ -19,9 +19,10 @@
 //!
 //! The leaves under them, each with one job: `label` ([`LabelRule`]), `options`
 //! ([`LoadOptions`], [`Layout`], [`Labels`]), `file` (opening a file whatever its compression,
-//! its name, the memory budget), `gzip` (a gzip file's members, and no bytes after them),
-//! `cut_short` (a compressed file that ends early, said so) and `text` (what a line holds
-//! past a byte order mark and before a comment). Imports run one way: the loaders (`libsvm`,
+//! its name, the memory budget), `gzip` (a gzip file's members) and `xz` (an xz file's
+//! streams), each with no bytes after them (`trailing`), `cut_short` (a compressed file that
+//! ends early, said so) and `text` (what a line holds past a byte order mark and before a
+//! comment). Imports run one way: the loaders (`libsvm`,
 //! `scan`, `own_split`) build [`Dataset`]s, and `dataset` imports none of them.
 //!
 //! ```no_run
@@ -51,6 +52,8 @@ pub mod shared;
 mod shipped;
 pub mod split;
 mod text;
+mod trailing;
+mod xz;
 
 pub use dataset::{Dataset, Features, Rows};
 pub use error::DataError;
