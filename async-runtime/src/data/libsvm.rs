@@ -1599,6 +1599,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn damaged_xz_data_is_said_to_be_damaged() {
+        // Was liblzma's "lzma data error" alone, which does not say the file is corrupt.
+        let text: String = (0..3000).map(|i| format!("{} 1:{i}.5\n", i % 2)).collect();
+        let f = TempFile::new("damaged.xz", &corrupt_xz(text.as_bytes()));
+        for err in refused_read_and_scanned(&f.0) {
+            assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains("damaged.xz: the xz data is damaged by byte "),
+                "{message}"
+            );
+            assert!(message.contains("xz -t FILE tests a copy"), "{message}");
+        }
+    }
+
+    #[test]
     fn corrupt_xz_is_an_io_error() {
         let mut bytes = xz(GOOD.repeat(1000).as_bytes());
         let n = bytes.len();

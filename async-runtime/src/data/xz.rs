@@ -13,6 +13,21 @@ use super::trailing::{trailing_bytes, Counted};
 /// The first bytes of every xz stream.
 const MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
+/// The error of xz data that does not decode (`error`), found by byte `at` of the file:
+/// liblzma's own words ("lzma data error") did not say that the file is damaged.
+fn damaged(error: xz2::stream::Error, at: u64) -> io::Error {
+    match error {
+        xz2::stream::Error::Data | xz2::stream::Error::Format => io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the xz data is damaged by byte {at} ({error}): the file is corrupt (a damaged \
+                 copy?), so its rows from there on cannot be read; xz -t FILE tests a copy"
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
 /// The decompressed text of the xz streams `reader` holds, one after the other.
 pub(crate) struct Streams<R: BufRead> {
     input: Counted<R>,
@@ -81,7 +96,7 @@ impl<R: BufRead> Read for Streams<R> {
             let consumed = (stream.total_in() - read) as usize;
             let produced = (stream.total_out() - written) as usize;
             self.input.consume(consumed);
-            if status? == Status::StreamEnd {
+            if status.map_err(|e| damaged(e, self.input.consumed()))? == Status::StreamEnd {
                 self.stream = None;
             }
             if produced > 0 {
