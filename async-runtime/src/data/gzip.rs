@@ -56,6 +56,7 @@ impl<R: BufRead> Read for Members<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::trailing::COUNTED_AFTER;
     use std::io::Write;
 
     fn gzip(text: &[u8]) -> Vec<u8> {
@@ -103,6 +104,24 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn an_endless_pipe_after_the_last_member_ends_in_an_error() {
+        // The bytes after the data were counted to their end, which a pipe may never reach.
+        let bytes = gzip(b"1 1:1\n");
+        let endless = io::BufReader::new(io::Cursor::new(bytes.clone()).chain(io::repeat(b'x')));
+        let err = Members::new(endless)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "the gzip data ends at byte {} and is followed by more than {} bytes",
+                bytes.len(),
+                COUNTED_AFTER
+            )),
+            "{err}"
+        );
     }
 
     #[test]

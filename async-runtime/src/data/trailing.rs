@@ -5,10 +5,15 @@
 
 use std::io::{self, BufRead, Read};
 
+/// The most bytes after the data that are counted: a pipe (`<(cat f.gz /dev/urandom)`) may
+/// never end, and the error must.
+pub(crate) const COUNTED_AFTER: u64 = 1 << 30;
+
 /// The error of the bytes `after` that follow the `format` (`gzip`, `xz`) data, which ends
 /// at byte `end` of the file, and start no member or stream of it.
 pub(crate) fn trailing_bytes(format: &str, end: u64, after: impl Read) -> io::Error {
-    let trailing = match io::copy(&mut { after }, &mut io::sink()) {
+    let trailing = match io::copy(&mut after.take(COUNTED_AFTER + 1), &mut io::sink()) {
+        Ok(n) if n > COUNTED_AFTER => format!("more than {COUNTED_AFTER}"),
         Ok(n) => n.to_string(),
         Err(_) => "some".to_owned(),
     };

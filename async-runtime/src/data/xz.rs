@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Read};
 
 use xz2::stream::{Action, Status, Stream};
 
-use super::trailing::{trailing_bytes, Counted};
+use super::trailing::{trailing_bytes, Counted, COUNTED_AFTER};
 
 /// The first bytes of every xz stream.
 const MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
@@ -61,6 +61,10 @@ impl<R: BufRead> Streams<R> {
             }
             self.input.consume(run);
             zeros += run as u64;
+            if zeros > COUNTED_AFTER {
+                // No xz file pads a stream by a GiB: an endless pipe of zeros must end.
+                break false;
+            }
         };
         let at_end = self.input.fill_buf()?.is_empty();
         if !starts_stream || !zeros.is_multiple_of(4) {
@@ -118,5 +122,30 @@ impl<R: BufRead> Read for Streams<R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn an_endless_pipe_of_zeros_after_the_last_stream_ends_in_an_error() {
+        // Stream padding was skipped for as long as zeros came: forever from a pipe.
+        let mut encoder = xz2::write::XzEncoder::new(Vec::new(), 1);
+        encoder.write_all(b"1 1:1\n").unwrap();
+        let bytes = encoder.finish().unwrap();
+        let endless = io::BufReader::new(io::Cursor::new(bytes.clone()).chain(io::repeat(0)));
+        let mut text = Vec::new();
+        let err = Streams::new(endless).read_to_end(&mut text).unwrap_err();
+        assert_eq!(text, b"1 1:1\n");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "the xz data ends at byte {} and is followed by more than {COUNTED_AFTER} bytes",
+                bytes.len()
+            )),
+            "{err}"
+        );
     }
 }
