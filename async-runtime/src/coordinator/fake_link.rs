@@ -1065,20 +1065,27 @@ fn a_workers_lie_about_how_long_it_held_a_task_keeps_the_wire_time_within_the_ro
     );
 }
 
-#[test]
-fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
+/// A driver with one worker holding partition `a`, whose checkpoint policy takes one into
+/// `dir` at every update (each `write_checkpoint` of a test).
+fn checkpointing_every_update(dir: &std::path::Path) -> Driver {
     let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["a"]);
-    let scratch = test_support::scratch("checkpoint-blocked");
-    let dir = scratch.join("ckpt");
-    // A file where the folder should be: the write fails, as on a full or read-only disk.
-    std::fs::write(&dir, b"in the way").unwrap();
     driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         every_updates: Some(1),
         every: None,
         job: "test".into(),
     });
+    driver
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
+    let scratch = test_support::scratch("checkpoint-blocked");
+    let dir = scratch.join("ckpt");
+    let mut driver = checkpointing_every_update(&dir);
+    // A file where the folder should be: the write fails, as on a full or read-only disk.
+    std::fs::write(&dir, b"in the way").unwrap();
     driver.write_checkpoint("opt", 1, Vec::new());
     driver.wait_for_checkpoint();
     assert!(driver.failure().is_none(), "{:?}", driver.failure());
@@ -1107,16 +1114,8 @@ fn a_checkpoint_that_cannot_be_written_is_reported_and_the_run_goes_on() {
 fn a_resumed_run_counts_the_checkpoint_it_resumed_from_as_written() {
     // The counters were saved before the checkpoint holding them was written: a run killed
     // and resumed eight times reported eight checkpoints fewer than its folder had seen.
-    let (mut first, _wire) = driver(2, echoing());
-    settle(&mut first, &["a"]);
     let dir = test_support::scratch("checkpoint-count").join("ckpt");
-    let policy = crate::checkpoint::CheckpointPolicy {
-        dir: dir.clone(),
-        every_updates: Some(1),
-        every: None,
-        job: "test".into(),
-    };
-    first.checkpoint_to(policy);
+    let mut first = checkpointing_every_update(&dir);
     for pass in 1..=2 {
         first.write_checkpoint("opt", pass, Vec::new());
         first.wait_for_checkpoint();
@@ -1137,16 +1136,9 @@ fn a_resumed_run_counts_the_checkpoint_it_resumed_from_as_written() {
 fn a_checkpoint_holds_the_training_seconds_of_its_own_gathering() {
     // Its counters were taken before its own gathering was timed: each resume lost the
     // training thread's seconds of the checkpoint it resumed from.
-    let (mut driver, _wire) = driver(2, echoing());
-    settle(&mut driver, &["a"]);
     let scratch = test_support::scratch("checkpoint-gathering-time");
     let dir = scratch.join("ckpt");
-    driver.checkpoint_to(crate::checkpoint::CheckpointPolicy {
-        dir: dir.clone(),
-        every_updates: Some(1),
-        every: None,
-        job: "test".into(),
-    });
+    let mut driver = checkpointing_every_update(&dir);
     for pass in 1..=2 {
         driver.write_checkpoint("opt", pass, Vec::new());
         driver.wait_for_checkpoint();
@@ -1165,16 +1157,9 @@ fn a_checkpoint_holds_the_training_seconds_of_its_own_gathering() {
 fn a_resumed_run_goes_on_counting_the_checkpoints_that_could_not_be_written() {
     // Only the process's own failures were counted: a run whose disk filled, then resumed,
     // reported none, and its summary said every checkpoint had been written.
-    let (mut first, _wire) = driver(2, echoing());
-    settle(&mut first, &["a"]);
     let scratch = test_support::scratch("checkpoint-failures-resumed");
     let dir = scratch.join("ckpt");
-    first.checkpoint_to(crate::checkpoint::CheckpointPolicy {
-        dir: dir.clone(),
-        every_updates: Some(1),
-        every: None,
-        job: "test".into(),
-    });
+    let mut first = checkpointing_every_update(&dir);
     // A file where the folder should be: the first write fails, as on a full disk.
     std::fs::write(&dir, b"in the way").unwrap();
     first.write_checkpoint("opt", 1, Vec::new());
