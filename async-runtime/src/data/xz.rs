@@ -128,14 +128,12 @@ impl<R: BufRead> Read for Streams<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::data::libsvm::tests::xz;
 
     #[test]
     fn an_endless_pipe_of_zeros_after_the_last_stream_ends_in_an_error() {
         // Stream padding was skipped for as long as zeros came: forever from a pipe.
-        let mut encoder = xz2::write::XzEncoder::new(Vec::new(), 1);
-        encoder.write_all(b"1 1:1\n").unwrap();
-        let bytes = encoder.finish().unwrap();
+        let bytes = xz(b"1 1:1\n");
         let endless = io::BufReader::new(io::Cursor::new(bytes.clone()).chain(io::repeat(0)));
         let mut text = Vec::new();
         let err = Streams::new(endless).read_to_end(&mut text).unwrap_err();
