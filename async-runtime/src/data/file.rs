@@ -21,11 +21,22 @@ pub(crate) enum Compression {
     Unread(&'static str, &'static str),
 }
 
-/// The compression of a file that starts with the bytes `magic`.
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+
+/// Whether `first`, the first bytes of a file, are (or, the whole file shorter than it, begin)
+/// the magic bytes `magic`: a compressed file cut short within its magic is still that file,
+/// and its decoder says it is truncated, where read as text it would be "invalid UTF-8".
+fn starts(first: &[u8], magic: &[u8]) -> bool {
+    first.starts_with(magic) || (!first.is_empty() && magic.starts_with(first))
+}
+
+/// The compression of a file that starts with the bytes `magic` (all of them, or the whole
+/// file when it is shorter).
 pub(crate) fn sniff(magic: &[u8]) -> Compression {
-    if magic.starts_with(&[0x1f, 0x8b]) {
+    if starts(magic, GZIP_MAGIC) {
         Compression::Gzip
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+    } else if starts(magic, XZ_MAGIC) {
         Compression::Xz
     } else if magic.starts_with(b"BZh") {
         Compression::Unread("a bzip2-compressed file", "bunzip2 -k")

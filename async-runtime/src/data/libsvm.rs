@@ -1580,6 +1580,9 @@ pub(crate) mod tests {
             ("half.gz", "gzip", &gz[..gz.len() / 2], None),
             ("trailer.gz", "gzip", &gz[..gz.len() - 4], Some(3000)),
             ("half.xz", "xz", &xz[..xz.len() / 2], None),
+            // Cut within the magic bytes: was "invalid UTF-8", read as text.
+            ("magic.gz", "gzip", &gz[..1], Some(0)),
+            ("magic.xz", "xz", &xz[..4], Some(0)),
         ] {
             let f = TempFile::new(name, bytes);
             for err in refused_read_and_scanned(&f.0) {
