@@ -19,8 +19,15 @@ use std::process::Output;
 use std::time::Instant;
 
 /// The repository's `data/` folder.
+///
+/// Found from the running test's package, which cargo names at run time: every package of the
+/// workspace sits one folder below its root. The folder this crate was built in is the
+/// fallback; alone it would point into another clone whose build a shared target folder reused.
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package.join("../data")
 }
 
 /// The path of `file` in the repository's `data/` folder.
