@@ -28,6 +28,10 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// Runs going on whose files are not written yet: what a first signal would save.
 static SAVING: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether a run has begun in this process: a signal before (the data read, the optimum
+/// computed) quits with nothing trained, and says so.
+static BEGUN: AtomicBool = AtomicBool::new(false);
+
 /// Of those, the runs whose training is over and whose files are being written: a first
 /// signal then stops no run, only the runs that would follow.
 static WRITING: AtomicUsize = AtomicUsize::new(0);
@@ -88,6 +92,7 @@ pub struct Saving(());
 impl Saving {
     /// A run begins.
     pub fn begin() -> Saving {
+        BEGUN.store(true, Ordering::SeqCst);
         SAVING.fetch_add(1, Ordering::SeqCst);
         Saving(())
     }
@@ -173,7 +178,10 @@ enum Phase {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        say_on_signal(&second_signal_message(&unwritten()));
+        say_on_signal(&second_signal_message(
+            &unwritten(),
+            BEGUN.load(Ordering::SeqCst),
+        ));
         crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
@@ -228,11 +236,15 @@ fn first_signal_message(phase: Phase, ctrl_c: bool) -> String {
     format!("stopping: {what} ({again} to quit at once, leaving them unwritten)")
 }
 
-/// What a signal that quits at once says: the outputs it leaves unwritten, by their folder's
-/// name and then theirs when they share one (a comparison's), else by their paths.
-fn second_signal_message(unwritten: &[PathBuf]) -> String {
+/// What a signal that quits at once says: that no run had `begun`, or the outputs it leaves
+/// unwritten, by their folder's name and then theirs when they share one (a comparison's),
+/// else by their paths.
+fn second_signal_message(unwritten: &[PathBuf], begun: bool) -> String {
     let Some(first) = unwritten.first() else {
-        return "stopped at once".to_owned();
+        return match begun {
+            true => "stopped at once".to_owned(),
+            false => "stopped before a run began; nothing was trained".to_owned(),
+        };
     };
     let folder = first.parent().filter(|dir| {
         !dir.as_os_str().is_empty() && unwritten.iter().all(|f| f.parent() == Some(dir))
@@ -357,16 +369,21 @@ mod tests {
 
     #[test]
     fn a_second_signal_names_the_outputs_it_leaves_unwritten() {
-        assert_eq!(second_signal_message(&[]), "stopped at once");
+        assert_eq!(second_signal_message(&[], true), "stopped at once");
+        // Was the same bare words, as the data was read or the optimum computed.
+        assert_eq!(
+            second_signal_message(&[], false),
+            "stopped before a run began; nothing was trained"
+        );
         let comparison = ["sgd.model.json", "compare.json", "compare.png"]
             .map(|name| Path::new("runs/run-1").join(name));
         assert_eq!(
-            second_signal_message(&comparison),
+            second_signal_message(&comparison, true),
             "stopped at once; not written in runs/run-1: sgd.model.json, compare.json, compare.png"
         );
         let run = [PathBuf::from("out/run.csv"), PathBuf::from("run.svg")];
         assert_eq!(
-            second_signal_message(&run),
+            second_signal_message(&run, true),
             "stopped at once; not written: out/run.csv, run.svg"
         );
     }

@@ -4522,7 +4522,7 @@ fn a_signal_that_quits_at_once_on_a_terminal_says_its_line_above_the_spinner() {
     assert_eq!(code, Some(130), "{screen:#?}");
     let said = screen
         .iter()
-        .position(|line| line.trim_end() == "stopped at once");
+        .position(|line| line.trim_end() == "stopped before a run began; nothing was trained");
     let spinner = screen
         .iter()
         .rposition(|line| line.contains("reading rows"));
