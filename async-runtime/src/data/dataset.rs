@@ -505,6 +505,23 @@ pub trait Rows {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Calls `f(column, value)` for each entry of row `i`, in ascending column order: what a
+    /// model that is not linear in the features reads (a square of each, a pair's product, a
+    /// split on one). The views of a [`Dataset`] give its stored entries (see
+    /// [`Dataset::for_each_entry`]); for an author's own view, this default gives the nonzeros
+    /// that `axpy` writes, at the cost of a vector of `dim()`.
+    fn for_each_entry(&self, i: usize, mut f: impl FnMut(usize, f64))
+    where
+        Self: Sized,
+    {
+        let mut row = ndarray::Array1::zeros(self.dim());
+        self.axpy(i, 1.0, row.view_mut());
+        for (j, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                f(j, v);
+            }
+        }
+    }
 }
 
 impl Rows for Dataset {
@@ -542,6 +559,10 @@ impl Rows for Dataset {
 
     fn sample_id(&self, i: usize) -> u64 {
         i as u64
+    }
+
+    fn for_each_entry(&self, i: usize, f: impl FnMut(usize, f64)) {
+        Dataset::for_each_entry(self, i, f)
     }
 }
 

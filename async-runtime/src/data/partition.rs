@@ -272,6 +272,10 @@ impl Rows for Partition {
     fn sample_id(&self, i: usize) -> u64 {
         self.global_ids[i]
     }
+
+    fn for_each_entry(&self, i: usize, f: impl FnMut(usize, f64)) {
+        self.rows.for_each_entry(i, f)
+    }
 }
 
 /// Some rows of a partition (a mini-batch), by their local indices.
@@ -331,6 +335,10 @@ impl Rows for Batch<'_> {
 
     fn sample_id(&self, i: usize) -> u64 {
         self.part.global_ids[self.rows[i]]
+    }
+
+    fn for_each_entry(&self, i: usize, f: impl FnMut(usize, f64)) {
+        self.part.rows.for_each_entry(self.rows[i], f)
     }
 }
 
@@ -397,6 +405,56 @@ mod tests {
             let max = ps.iter().map(|p| p.len()).max().unwrap();
             assert!(max - min <= 1, "{parts}: {min}..{max}");
             assert_eq!(ps.iter().map(|p| p.len()).sum::<usize>(), 50);
+        }
+    }
+
+    #[test]
+    fn a_batch_gives_the_entries_of_its_rows_and_an_own_view_its_nonzeros() {
+        /// An author's view: only the required methods, over a batch.
+        struct Own<'a>(Batch<'a>);
+        impl Rows for Own<'_> {
+            fn len(&self) -> usize {
+                self.0.len()
+            }
+            fn dim(&self) -> usize {
+                self.0.dim()
+            }
+            fn label(&self, i: usize) -> f64 {
+                self.0.label(i)
+            }
+            fn dot(&self, i: usize, w: ArrayView1<'_, f64>) -> f64 {
+                self.0.dot(i, w)
+            }
+            fn axpy(&self, i: usize, alpha: f64, out: ArrayViewMut1<'_, f64>) {
+                self.0.axpy(i, alpha, out)
+            }
+            fn sample_id(&self, i: usize) -> u64 {
+                self.0.sample_id(i)
+            }
+        }
+        fn entries(rows: &impl Rows, i: usize) -> Vec<(usize, f64)> {
+            let mut seen = Vec::new();
+            rows.for_each_entry(i, |j, v| seen.push((j, v)));
+            seen
+        }
+        for sparse in [true, false] {
+            let d = indexed(40, sparse);
+            let ps = partition_dataset(&d, 3, 9).unwrap();
+            let batch = ps[2].sample(6, 1);
+            for i in 0..batch.len() {
+                let global = batch.sample_id(i) as usize;
+                // Row r is (r, 1): its stored entries, the 0 too where dense.
+                let stored: Vec<(usize, f64)> = match (sparse, global) {
+                    (true, 0) => vec![(1, 1.0)],
+                    _ => vec![(0, global as f64), (1, 1.0)],
+                };
+                assert_eq!(entries(&batch, i), stored, "sparse {sparse}, row {global}");
+                assert_eq!(entries(&ps[2], batch.rows()[i]), stored);
+                assert_eq!(entries(&d, global), stored);
+                let nonzero: Vec<(usize, f64)> =
+                    stored.iter().copied().filter(|&(_, v)| v != 0.0).collect();
+                assert_eq!(entries(&Own(batch.clone()), i), nonzero);
+            }
         }
     }
 
