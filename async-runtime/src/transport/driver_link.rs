@@ -541,9 +541,12 @@ impl Backlog {
             return;
         };
         let mut backlog = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((unread, dropping)) = backlog.get_mut(peer) {
+        if let Some((unread, _)) = backlog.get_mut(peer) {
             *unread = unread.saturating_sub(1);
-            if *unread == 0 && !*dropping {
+            // Forgotten once all are read, flooded or not: its next event is admitted and
+            // clears the flag anyway, and a table kept for every peer that once flooded
+            // (names are the peers' choice) would grow for as long as the run lasts.
+            if *unread == 0 {
                 backlog.remove(peer);
             }
         }
@@ -688,5 +691,32 @@ mod tests {
         }
         let peers = backlog.0.lock().unwrap();
         assert!(!peers.contains_key("w0") && peers.contains_key("x"));
+    }
+
+    #[test]
+    fn peers_that_flooded_are_forgotten_once_their_events_are_read() {
+        let backlog = Backlog::default();
+        for n in 0..50 {
+            let peer = format!("stranger{n}");
+            // One event past the backlog: dropped and said once, then all read.
+            for _ in 0..=MAX_UNREAD {
+                let _ = backlog.admit(&heartbeat(&peer));
+            }
+            for _ in 0..MAX_UNREAD {
+                backlog.taken(&heartbeat(&peer));
+            }
+        }
+        assert_eq!(backlog.0.lock().unwrap().len(), 0, "no peer is kept");
+        // A peer forgotten after its flood is admitted again, and a new flood said again.
+        for _ in 0..MAX_UNREAD {
+            assert!(backlog.admit(&heartbeat("stranger0")).is_ok());
+        }
+        assert!(matches!(
+            backlog.admit(&heartbeat("stranger0")),
+            Err(Some(Inbound::Dropped {
+                why: Refusal::Flooded,
+                ..
+            }))
+        ));
     }
 }
