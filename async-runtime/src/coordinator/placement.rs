@@ -92,9 +92,10 @@ pub(crate) struct Placement {
     shipped: Option<Shipped>,
     /// Partitions a worker was given, not yet reported held, and when each was given.
     loading: HashMap<(usize, u32), Instant>,
-    /// How long each load of the shipped dataset took, from its giving to its worker's word
-    /// that it holds it, as far as they ended.
-    loaded: Vec<Duration>,
+    /// The loads of the shipped dataset that ended: how many, and the longest, from its
+    /// giving to its worker's word that it holds it. Not each one: joins and moves add loads
+    /// for as long as the run lasts.
+    loaded: (usize, Duration),
     /// Partitions a worker could not load, with the host of the first that could not (its
     /// name without the suffixes of rejoins and replacements).
     unloadable: HashMap<u32, String>,
@@ -184,7 +185,7 @@ impl Placement {
     pub fn ship(&mut self, shipped: Shipped) {
         self.shipped = Some(shipped);
         self.generation += 1;
-        self.loaded.clear();
+        self.loaded = Default::default();
         self.unloadable.clear();
         self.reading.clear();
         self.readable.clear();
@@ -258,7 +259,9 @@ impl Placement {
     /// `worker` reported it holds `partition`.
     pub fn loaded(&mut self, worker: usize, partition: u32) {
         if let Some(given) = self.loading.remove(&(worker, partition)) {
-            self.loaded.push(given.elapsed());
+            let (count, slowest) = &mut self.loaded;
+            *count += 1;
+            *slowest = (*slowest).max(given.elapsed());
         }
     }
 
@@ -276,10 +279,10 @@ impl Placement {
         floor: Duration,
     ) -> Vec<(usize, u32, Duration, Duration)> {
         let waiting = self.loading.keys().filter(|&&(w, _)| alive(w)).count();
-        if self.loaded.len() <= waiting {
+        let (ended, slowest) = self.loaded;
+        if ended <= waiting {
             return Vec::new();
         }
-        let slowest = self.loaded.iter().copied().max().unwrap_or_default();
         let limit = slowest.mul_f64(HANG_FACTOR).max(floor).max(HANG_FLOOR);
         let mut overdue: Vec<_> = self
             .loading
