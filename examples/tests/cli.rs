@@ -2266,6 +2266,26 @@ fn the_join_hint_of_a_comparison_names_its_runs() {
     assert!(dir.join("cmp/compare.json").is_file());
 }
 
+/// A driver whose workers never came says in its error how to start them: this program's
+/// `worker` command with the run's address and token file (an author's program is not
+/// `async-train`, whose workers it refuses), not only the address.
+#[test]
+fn workers_that_never_came_are_told_the_programs_worker_command() {
+    let dir = scratch("workers-missing-hint");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let args = ["--workers", "1", "--remote-workers", "--bind", &address];
+    let rest = ["--token-file", "token", "--join-timeout", "0.5", "--quiet"];
+    let output = run(&[&args[..], &rest].concat(), &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let line = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(line.contains("only 0 of 1 workers joined"), "{stderr}");
+    let command =
+        format!("start each with `async-train worker --driver {address} --token-file token`");
+    assert!(line.contains(&command), "{stderr}");
+}
+
 /// A run of a comparison that cannot start (its one worker served only the first run, and
 /// said so) does not take the runs done with it: their comparison is written, and the error
 /// says which run could not start and where the files are.

@@ -184,19 +184,21 @@ fn launch(
     // the wait, not the preparation.
     let _waiting = crate::interrupt::waiting_for_workers();
     drop(preparing);
-    if !cluster.spawn_local {
-        // A port the system chose is known only now, and remote workers need it.
+    // A port the system chose is known only now, and remote workers need it.
+    let hint = (!cluster.spawn_local).then(|| {
         let host = crate::host::name();
         let args: Vec<_> = std::env::args_os().collect();
         let program = crate::host::program_name(&args);
-        let hint = super::join_hint::join_hint(
+        super::join_hint::join_hint(
             &program,
             driver.endpoint(),
             host.as_deref(),
             spec.token_file.as_deref(),
             shared_file,
             spec.worker_runs,
-        );
+        )
+    });
+    if let Some(hint) = &hint {
         tracing::info!(
             workers = cluster.workers,
             "waiting for remote workers: {hint}"
@@ -204,6 +206,20 @@ fn launch(
     }
     match driver.wait_for_workers() {
         Ok(()) => Ok(driver),
+        // The runtime's hint knows no program: an author's workers run the author's, and the
+        // stock `async-train worker` is refused as another build.
+        Err(RuntimeError::WorkersMissing {
+            joined,
+            expected,
+            waited_s,
+            hint: runtime_hint,
+        }) => Err(anyhow::Error::new(RuntimeError::WorkersMissing {
+            joined,
+            expected,
+            waited_s,
+            hint: hint.map_or(runtime_hint, |hint| format!("{hint}, or check their logs")),
+        })
+        .context("cannot start the cluster")),
         // The signal came while the cluster started, before the wait.
         Err(RuntimeError::StoppedWaiting { .. }) if crate::interrupt::stopped_while_preparing() => {
             Err(crate::interrupt::preparation_stopped("run"))
