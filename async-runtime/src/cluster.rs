@@ -316,11 +316,9 @@ impl ClusterConfig {
 /// in turn.
 fn refuse_inside_worker(worker: Option<&str>) -> Result<(), RuntimeError> {
     match worker {
-        Some(name) => Err(RuntimeError::Config(format!(
-            "this process was started as worker {name} (it has {WORKER_ENV} set) and is launching a driver: \
-             call `run_worker_if_spawned()` first thing in `main`, before anything that launches a \
-             `Driver`, so that spawned processes become workers instead of starting clusters of their own"
-        ))),
+        Some(name) => Err(RuntimeError::LaunchedInWorker {
+            worker: name.to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -590,7 +588,11 @@ mod tests {
     fn a_spawned_worker_that_launches_a_driver_is_told_what_to_call() {
         assert!(refuse_inside_worker(None).is_ok());
         let error = refuse_inside_worker(Some("w3")).unwrap_err().to_string();
-        assert!(error.contains("worker w3"), "{error}");
+        // Was an "invalid setting: ..." error, which sent authors to their settings.
+        assert!(
+            error.starts_with("this process was started as worker w3"),
+            "{error}"
+        );
         assert!(error.contains("run_worker_if_spawned()"), "{error}");
     }
 }

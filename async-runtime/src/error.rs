@@ -138,6 +138,19 @@ pub enum RuntimeError {
     /// A setting is impossible.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A process the driver spawned as a worker launched a driver of its own: its `main` does
+    /// not call [`run_worker_if_spawned`](crate::run_worker_if_spawned) first.
+    #[error(
+        "this process was started as worker {worker} (it has {env} set) and is launching a \
+         driver: call `run_worker_if_spawned()` first thing in `main`, before anything that \
+         launches a `Driver`, so that spawned processes become workers instead of starting \
+         clusters of their own",
+        env = crate::cluster::WORKER_ENV
+    )]
+    LaunchedInWorker {
+        /// The worker's name.
+        worker: String,
+    },
     /// A `reduce!` reads a broadcast version the driver cannot provide: never published, or
     /// no longer kept.
     #[error("reduce! {task} reads `{name}` at version {version}, which {why}")]
