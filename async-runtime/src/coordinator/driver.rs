@@ -381,12 +381,14 @@ impl Driver {
     /// reads (`w.at(v)`) and [`Driver::value_at`] whose distance back the optimizer learns
     /// only at run time, such as an epoch's length or a staleness bound: never fewer than the run's
     /// [`ClusterConfig::keep_versions`]. More than [`MAX_KEEP_VERSIONS`] ends the run with an
-    /// error that says so.
+    /// error that says so, and where the call is.
+    #[track_caller]
     pub fn keep_versions(&mut self, versions: usize) {
         if versions > MAX_KEEP_VERSIONS {
+            let at = std::panic::Location::caller();
             self.fail(RuntimeError::Config(format!(
-                "keep_versions({versions}): the driver keeps at most {MAX_KEEP_VERSIONS} versions \
-                 of each broadcast variable (each is a copy of it in memory)"
+                "keep_versions({versions}) at {at}: the driver keeps at most {MAX_KEEP_VERSIONS} \
+                 versions of each broadcast variable (each is a copy of it in memory)"
             )));
             return;
         }

@@ -2350,12 +2350,16 @@ fn an_optimizer_keeps_more_versions_once_it_knows_how_far_back_it_reads() {
     let error = driver.resolve_reads("grad", &read(6)).unwrap_err();
     assert!(error.to_string().contains("last 10 versions"), "{error}");
     assert!(driver.failure().is_none());
+    let call = line!() + 1;
     driver.keep_versions(crate::MAX_KEEP_VERSIONS + 1);
     let failure = driver
         .failure()
         .expect("more than the most is refused")
         .to_string();
     assert!(failure.contains("at most 1024"), "{failure}");
+    // Where the optimizer asked, as the error of a version no longer kept says its site.
+    let here = format!("at {}:{call}:", file!());
+    assert!(failure.contains(&here), "{failure}");
 }
 
 #[test]
