@@ -39,7 +39,10 @@ pub enum RuntimeError {
     },
     /// Fewer workers than expected joined in time.
     // Tenths: a `--join-timeout` below a second is not reported as "within 1 s".
-    #[error("only {joined} of {expected} workers joined within {waited_s:.1} s; {hint}")]
+    #[error(
+        "only {joined} of {expected} workers joined within {waited_s:.1} s{}; {hint}",
+        refusals_said(*.refused, .last_refusal.as_deref())
+    )]
     WorkersMissing {
         /// Workers admitted.
         joined: usize,
@@ -47,6 +50,10 @@ pub enum RuntimeError {
         expected: usize,
         /// Seconds waited.
         waited_s: f64,
+        /// Workers refused meanwhile (another build, another token, a name taken).
+        refused: u64,
+        /// Why the last of them was.
+        last_refusal: Option<String>,
         /// What to check.
         hint: String,
     },
@@ -240,6 +247,16 @@ pub enum TaskError {
     },
 }
 
+/// What [`RuntimeError::WorkersMissing`] says of the workers `refused` while the driver
+/// waited: often the reason no one joined (a worker of another build, or token).
+fn refusals_said(refused: u64, last: Option<&str>) -> String {
+    match (refused, last) {
+        (0, _) => String::new(),
+        (n, Some(reason)) => format!(", and {n} were refused (the last: {reason})"),
+        (n, None) => format!(", and {n} were refused"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::RuntimeError;
@@ -269,11 +286,30 @@ mod tests {
             joined: 1,
             expected: 2,
             waited_s: 0.5,
+            refused: 0,
+            last_refusal: None,
             hint: "check the token".into(),
         };
         assert_eq!(
             missing.to_string(),
             "only 1 of 2 workers joined within 0.5 s; check the token"
+        );
+    }
+
+    #[test]
+    fn workers_refused_during_the_wait_are_said_with_the_last_reason() {
+        let missing = RuntimeError::WorkersMissing {
+            joined: 0,
+            expected: 2,
+            waited_s: 5.0,
+            refused: 3,
+            last_refusal: Some("another build".into()),
+            hint: "check their logs".into(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "only 0 of 2 workers joined within 5.0 s, and 3 were refused (the last: another \
+             build); check their logs"
         );
     }
 }

@@ -2278,6 +2278,32 @@ fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
     assert!(with_token.contains("the run's token"), "{with_token}");
 }
 
+#[test]
+fn workers_that_never_came_are_told_why_those_that_came_were_refused() {
+    // The refusals were only warnings above the error, which said "check their logs".
+    let mut config = ClusterConfig::local(2);
+    config.spawn_local = false;
+    config.join_timeout = Duration::from_millis(200);
+    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
+    wire.borrow_mut().quiet_when_dry = true;
+    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    join(&wire, "w0", 0);
+    for (peer, reason) in [("w1", "its token differs"), ("w2", "another build")] {
+        let refused = Inbound::Refused {
+            peer: peer.into(),
+            reason: reason.into(),
+        };
+        wire.borrow_mut().inbox.push_back(refused);
+    }
+    let error = driver.wait_for_workers().expect_err("one of two joined");
+    let said = error.to_string();
+    assert!(
+        said.starts_with("only 1 of 2 workers joined within ")
+            && said.contains(", and 2 were refused (the last: another build); "),
+        "{said}"
+    );
+}
+
 /// A driver that gives up waiting tells the workers that joined that its run will not start,
 /// and why: one started with `--reconnect` would otherwise try to join for its whole window.
 #[test]

@@ -85,6 +85,8 @@ impl Driver {
                     joined: self.table.alive(),
                     expected: self.config.workers,
                     waited_s: waited.as_secs_f64(),
+                    refused: self.stats.refused_workers,
+                    last_refusal: self.joins.last_refusal.clone(),
                     hint: self.join_hint(),
                 });
             }
@@ -248,6 +250,7 @@ impl Driver {
                 if refused <= LOGGED_REFUSALS || refused.is_power_of_two() {
                     tracing::warn!(%peer, %reason, refused, "refused a worker");
                 }
+                self.joins.last_refusal = Some(reason);
             }
             Inbound::Rejected { .. } => self.stats.rejected_messages += 1,
             Inbound::Dropped { peer, why } => {
@@ -264,6 +267,13 @@ impl Driver {
                     Refusal::Flooded => &mut self.stats.floods,
                 };
                 *counter += 1;
+                if why == Refusal::LeftUnproven {
+                    self.joins.last_refusal = Some(
+                        "a peer left its handshake without proving the token; check \
+                         --token-file on both"
+                            .into(),
+                    );
+                }
                 // Its side of the story never reaches the driver: say what it likely was, a
                 // few times (a hostile peer can repeat it at will).
                 if why == Refusal::LeftUnproven && self.stats.refused_workers <= LOGGED_REFUSALS {

@@ -72,6 +72,9 @@ pub(crate) struct Joins {
     pub refused: Said,
     /// Joins admitted so far.
     pub admitted: u64,
+    /// Why the last worker refused was (its build, its token): said if the workers never
+    /// all come.
+    pub last_refusal: Option<String>,
 }
 
 impl Joins {
@@ -86,6 +89,7 @@ impl Joins {
             brief: Said::default(),
             refused: Said::default(),
             admitted: 0,
+            last_refusal: None,
         }
     }
 

@@ -212,11 +212,15 @@ fn launch(
             joined,
             expected,
             waited_s,
+            refused,
+            last_refusal,
             hint: runtime_hint,
         }) => Err(anyhow::Error::new(RuntimeError::WorkersMissing {
             joined,
             expected,
             waited_s,
+            refused,
+            last_refusal,
             hint: hint.map_or(runtime_hint, |hint| format!("{hint}, or check their logs")),
         })
         .context("cannot start the cluster")),
