@@ -2,7 +2,9 @@
 //!
 //! Sans-IO: a [`Sealer`] turns a plain frame from [`frame::encode`] into a sealed one, an
 //! [`Opener`] checks a sealed frame and returns its body; neither touches a socket, so every
-//! case (forged, replayed, reordered, truncated) is a unit test.
+//! case (forged, replayed, reordered, truncated) is a unit test. An opener's check of the tag
+//! (its [`Verifier`]) can run on another thread, for a large frame, and the sequence number
+//! it returns is taken ([`Opener::accept`]) back on the opener's.
 //!
 //! A sealed frame is the header, the kind ([`frame::KIND_MAC`] or [`frame::KIND_AEAD`]), the
 //! sender's sequence number (u64 LE), the body (clear or encrypted), and the tag: HMAC-SHA256
@@ -27,6 +29,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::ChaCha20Poly1305;
@@ -146,10 +149,10 @@ impl Sealer {
     }
 }
 
-/// Opens the frames one side receives in a session.
+/// Opens the frames one side receives in a session: a [`Verifier`] and the last sequence
+/// number accepted.
 pub struct Opener {
-    cipher: Cipher,
-    direction: Direction,
+    verifier: Verifier,
     last: u64,
 }
 
@@ -157,17 +160,56 @@ impl Opener {
     /// An opener under `key` for frames coming `direction`.
     pub fn new(key: &[u8; 32], direction: Direction, encrypt: bool) -> Opener {
         Opener {
-            cipher: Cipher::new(key, encrypt),
-            direction,
+            verifier: Verifier {
+                cipher: Arc::new(Cipher::new(key, encrypt)),
+                direction,
+            },
             last: 0,
         }
     }
 
     /// Checks a sealed frame (its header already checked by [`frame::open`]) and returns its
-    /// body. The sequence number is accepted only after the tag verified.
+    /// body: [`Verifier::verify`], then [`Opener::accept`].
     pub fn open<'a>(&mut self, frame: &'a [u8]) -> Result<Cow<'a, [u8]>, SessionError> {
+        let (body, seq) = self.verifier.verify(frame)?;
+        self.accept(seq)?;
+        Ok(body)
+    }
+
+    /// This session's check of a frame's tag, to run elsewhere (a large frame, on another
+    /// thread); what it verified counts only once [`Opener::accept`] took its number.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Takes the sequence number of a frame that verified: refused unless above the last one
+    /// taken, so that a frame counts once and in order, wherever it was verified.
+    pub fn accept(&mut self, seq: u64) -> Result<(), SessionError> {
+        if seq <= self.last {
+            return Err(SessionError::Replayed {
+                seq,
+                last: self.last,
+            });
+        }
+        self.last = seq;
+        Ok(())
+    }
+}
+
+/// The check of a session's incoming frames, without the memory of which were accepted: cheap
+/// to clone and sendable to another thread.
+#[derive(Clone)]
+pub struct Verifier {
+    cipher: Arc<Cipher>,
+    direction: Direction,
+}
+
+impl Verifier {
+    /// Checks a sealed frame's tag (its header already checked by [`frame::open`]) and returns
+    /// its body and sequence number, which only [`Opener::accept`] takes.
+    pub fn verify<'a>(&self, frame: &'a [u8]) -> Result<(Cow<'a, [u8]>, u64), SessionError> {
         let kind = frame::kind(frame).ok_or(SessionError::NotSealed)?;
-        let (body, seq) = match &self.cipher {
+        match &*self.cipher {
             Cipher::Mac(keyed) => {
                 if kind != KIND_MAC || frame.len() < ENVELOPE_LEN + MAC_LEN {
                     return Err(SessionError::NotSealed);
@@ -177,7 +219,7 @@ impl Opener {
                 mac.update(&[self.direction.byte()]);
                 mac.update(signed);
                 mac.verify_slice(tag).map_err(|_| SessionError::BadMac)?;
-                (Cow::Borrowed(&signed[ENVELOPE_LEN..]), sequence(frame))
+                Ok((Cow::Borrowed(&signed[ENVELOPE_LEN..]), sequence(frame)))
             }
             Cipher::Aead(cipher) => {
                 if kind != KIND_AEAD || frame.len() < ENVELOPE_LEN + AEAD_TAG_LEN {
@@ -195,17 +237,9 @@ impl Opener {
                         &tag,
                     )
                     .map_err(|_| SessionError::BadMac)?;
-                (Cow::Owned(body), seq)
+                Ok((Cow::Owned(body), seq))
             }
-        };
-        if seq <= self.last {
-            return Err(SessionError::Replayed {
-                seq,
-                last: self.last,
-            });
         }
-        self.last = seq;
-        Ok(body)
     }
 }
 
@@ -280,6 +314,45 @@ mod tests {
                 opener.open(&second),
                 Err(SessionError::Replayed { .. })
             ));
+        }
+    }
+
+    #[test]
+    fn a_frame_verified_on_another_thread_is_accepted_once_and_in_order() {
+        for encrypt in [false, true] {
+            let (mut sealer, mut opener) = pair(encrypt);
+            let first = sealer.seal(result_frame(1));
+            let second = sealer.seal(result_frame(2));
+            let verifier = opener.verifier().clone();
+            let verified = std::thread::spawn(move || {
+                [&first, &second].map(|sealed| verifier.verify(sealed).map(|(_, seq)| seq))
+            })
+            .join()
+            .unwrap();
+            let [first, second] = verified.map(|seq| seq.expect("verifies"));
+            assert_eq!((first, second), (1, 2));
+            // Verified is not accepted: the opener takes each number once, in order.
+            assert_eq!(opener.accept(second), Ok(()));
+            assert_eq!(
+                opener.accept(first),
+                Err(SessionError::Replayed { seq: 1, last: 2 })
+            );
+            assert_eq!(
+                opener.accept(second),
+                Err(SessionError::Replayed { seq: 2, last: 2 })
+            );
+            // A frame verified elsewhere and accepted there does not open again here.
+            let third = sealer.seal(result_frame(3));
+            let (_, seq) = opener.verifier().verify(&third).unwrap();
+            opener.accept(seq).unwrap();
+            assert!(matches!(
+                opener.open(&third),
+                Err(SessionError::Replayed { .. })
+            ));
+            // Verifying alone takes no number: the next frame still opens.
+            let fourth = sealer.seal(result_frame(4));
+            assert!(opener.verifier().verify(&fourth).is_ok());
+            assert!(opener.open(&fourth).is_ok());
         }
     }
 
