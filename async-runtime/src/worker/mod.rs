@@ -38,7 +38,7 @@ use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
-use crate::transport::session::{Opener, Sealer};
+use crate::transport::session::{Opener, Sealer, Verifier};
 use crate::transport::{answer_challenge, DEFAULT_MAX_FRAME};
 
 /// What a driver can make a worker hold, at most: partitions,
@@ -315,6 +315,50 @@ struct Worker {
     rejected: Said,
     /// Raised once the driver proved the token.
     frame_limit: Option<DriverFrameLimit>,
+    /// A large frame of the session to verify and decode off this loop, which then hears
+    /// [`Event::Opened`]: a broadcast of 80 MB takes seconds to decrypt, and the heartbeats
+    /// must not wait that long.
+    to_open: Option<Opening>,
+    /// A frame is being opened off this loop: the next is not read until it is done.
+    opening: bool,
+}
+
+/// Frames of at least this many bytes are opened off the event loop.
+const OPEN_ELSEWHERE_FROM: usize = 1 << 20;
+
+/// A sealed frame to open on another thread, with what it takes.
+struct Opening {
+    verifier: Verifier,
+    run_id: u64,
+    max_frame: usize,
+    bytes: bytes::Bytes,
+}
+
+impl Opening {
+    fn open(self) -> Result<(u64, ToWorker), String> {
+        verify_sealed(&self.verifier, self.run_id, self.max_frame, &self.bytes)
+    }
+}
+
+/// The sequence number and message of a frame sealed under a session (run `run_id`, checked
+/// by `verifier`), or why it is not one. Its number is not taken yet ([`Opener::accept`]).
+fn verify_sealed(
+    verifier: &Verifier,
+    run_id: u64,
+    max_frame: usize,
+    bytes: &[u8],
+) -> Result<(u64, ToWorker), String> {
+    let (run, _) = frame::open(bytes, max_frame).map_err(|e| e.to_string())?;
+    if run != run_id {
+        return Err(FrameError::ForeignRun {
+            got: run,
+            expected: run_id,
+        }
+        .to_string());
+    }
+    let (body, seq) = verifier.verify(bytes).map_err(|e| e.to_string())?;
+    let message = frame::decode_body::<ToWorker>(&body).map_err(|e| e.to_string())?;
+    Ok((seq, message))
 }
 
 /// A partition arriving in chunks.
@@ -358,17 +402,20 @@ enum Event {
     LinkFailed(String),
     /// The task thread's answer to send.
     Done(ToDriver),
+    /// A large frame of the session, verified and decoded on a blocking thread (see
+    /// [`Worker::to_open`]): its sequence number and message, or why it is dropped.
+    Opened(Result<(u64, ToWorker), String>),
     Tick,
     Closed,
     Other,
 }
 
-/// Serves one connection to the driver; `opened` says the run of the session opened on it,
+/// Serves one connection to the driver; `opened_run` says the run of the session opened on it,
 /// if one was.
 async fn serve(
     options: WorkerOptions,
     reach_by: Instant,
-    opened: &mut Option<u64>,
+    opened_run: &mut Option<u64>,
 ) -> Result<Ended, RuntimeError> {
     let mut socket_options = SocketOptions::default();
     let identity = options
@@ -431,24 +478,36 @@ async fn serve(
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
     let mut worker = Worker::new(options, nonce, answer_by, work_tx, memory);
     worker.frame_limit = Some(frame_limit);
+    let (opened_tx, mut opened) = tokio_mpsc::unbounded_channel();
     loop {
+        // While a large frame is opened elsewhere, the next is not read (frames stay in order)
+        // nor the connection's closing (it comes after them), but heartbeats go on.
+        let reading = !worker.opening;
         let event = tokio::select! {
             // Messages first: a driver's last words arrive before its disconnection.
             biased;
-            received = rx.recv() => match received {
+            received = rx.recv(), if reading => match received {
                 Ok(message) => Event::Frame(message),
                 Err(e) => Event::LinkFailed(e.to_string()),
             },
+            Some(message) = opened.recv() => Event::Opened(message),
             Some(result) = results.recv() => Event::Done(result),
             _ = ticker.tick() => Event::Tick,
-            Some(event) = events.next() => match event {
+            Some(event) = events.next(), if reading => match event {
                 SocketEvent::Disconnected(_) => Event::Closed,
                 _ => Event::Other,
             },
         };
         let next = worker.on_event(event, Instant::now());
         if let Some(session) = &worker.session {
-            *opened = Some(session.run_id);
+            *opened_run = Some(session.run_id);
+        }
+        if let Some(open) = worker.to_open.take() {
+            let opened_tx = opened_tx.clone();
+            // Fails only when this loop is gone, which nothing then waits for.
+            tokio::task::spawn_blocking(move || {
+                let _ = opened_tx.send(open.open());
+            });
         }
         for frame in std::mem::take(&mut worker.plain) {
             send(&mut tx, frame).await?;
@@ -493,6 +552,8 @@ impl Worker {
             arriving: HashMap::new(),
             rejected: Said::default(),
             frame_limit: None,
+            to_open: None,
+            opening: false,
         }
     }
 
@@ -513,6 +574,15 @@ impl Worker {
             Event::Done(result) => {
                 self.outbox.push(result);
                 Next::Continue
+            }
+            Event::Opened(opened) => {
+                self.opening = false;
+                let accepted = opened.and_then(|(seq, message)| {
+                    let session = self.session.as_mut().ok_or("no session")?;
+                    session.opener.accept(seq).map_err(|e| e.to_string())?;
+                    Ok(message)
+                });
+                self.on_opened(accepted)
             }
             Event::Tick => self.on_tick(),
             Event::Closed if self.session.is_none() => Next::Exit(Ok(Ended::Unanswered(
@@ -578,10 +648,15 @@ impl Worker {
         Next::Continue
     }
 
-    /// Gives up on a peer that never answered the hello, or on a driver silent too long.
+    /// Gives up on a peer that never answered the hello, or on a driver silent too long; not
+    /// while a frame is being opened (it may be the driver's word, and its frames after it
+    /// wait for it), but as soon as it is.
     fn judge_silence(&self, now: Instant) -> Next {
         let silent = now.saturating_duration_since(self.last_heard);
-        let timeout = self.options.driver_timeout.filter(|t| silent > *t);
+        let timeout = (!self.opening)
+            .then_some(self.options.driver_timeout)
+            .flatten()
+            .filter(|t| silent > *t);
         if self.session.is_none() && (now > self.answer_by || timeout.is_some()) {
             // Not a paused driver's silence: no driver spoke yet on this connection.
             return Next::Exit(Ok(Ended::Unanswered(format!(
@@ -609,8 +684,19 @@ impl Worker {
         let Some(bytes) = message.into_vec().pop() else {
             return Next::Continue;
         };
-        if self.session.is_some() {
-            return self.on_sealed(&bytes);
+        if let Some(session) = self.session.as_ref() {
+            if bytes.len() >= OPEN_ELSEWHERE_FROM {
+                self.to_open = Some(Opening {
+                    verifier: session.opener.verifier().clone(),
+                    run_id: session.run_id,
+                    max_frame: self.options.max_frame,
+                    bytes,
+                });
+                self.opening = true;
+                return Next::Continue;
+            }
+            let opened = self.open_sealed(&bytes);
+            return self.on_opened(opened);
         }
         let run = match frame::open(&bytes, self.options.max_frame) {
             Ok((run, _)) => run,
@@ -628,8 +714,8 @@ impl Worker {
     /// Inside the session only a frame that opens under it is heard. Anything else (another
     /// protocol version or run, a plain frame, a bad tag, a replay) may come from anyone on the
     /// path, so it is dropped and counted, never acted on: not even to end the session.
-    fn on_sealed(&mut self, bytes: &[u8]) -> Next {
-        match self.open_sealed(bytes) {
+    fn on_opened(&mut self, opened: Result<ToWorker, String>) -> Next {
+        match opened {
             Ok(message) => {
                 self.last_heard = Instant::now();
                 self.on_message(message)
@@ -640,16 +726,14 @@ impl Worker {
 
     /// The message of a frame sealed under this session, or why it is not one.
     fn open_sealed(&mut self, bytes: &[u8]) -> Result<ToWorker, String> {
-        let (run, _) = frame::open(bytes, self.options.max_frame).map_err(|e| e.to_string())?;
         let Some(session) = self.session.as_mut() else {
             return Err("no session".into());
         };
-        if run != session.run_id {
-            let expected = session.run_id;
-            return Err(FrameError::ForeignRun { got: run, expected }.to_string());
-        }
-        let body = session.opener.open(bytes).map_err(|e| e.to_string())?;
-        frame::decode_body::<ToWorker>(&body).map_err(|e| e.to_string())
+        let verifier = session.opener.verifier();
+        let (seq, message) =
+            verify_sealed(verifier, session.run_id, self.options.max_frame, bytes)?;
+        session.opener.accept(seq).map_err(|e| e.to_string())?;
+        Ok(message)
     }
 
     /// Before the session: only the driver's challenge (checked) or a refusal.
@@ -1447,6 +1531,61 @@ mod tests {
             Next::Continue
         ));
         assert_eq!(worker.rejected.count(), 7);
+    }
+
+    #[test]
+    fn a_large_frame_is_opened_off_the_loop_which_goes_on_with_heartbeats() {
+        let (mut worker, mut driver, handed) = admitted_worker();
+        let large = driver.seal(frame::encode(
+            RUN,
+            &ToWorker::Partition {
+                dataset: 1,
+                partition: 0,
+                chunk: 0,
+                chunks: 1,
+                body: vec![0; OPEN_ELSEWHERE_FROM].into(),
+            },
+        ));
+        let start = Instant::now();
+        let frame = Event::Frame(ZmqMessage::from(large.clone()));
+        assert!(matches!(worker.on_event(frame, start), Next::Continue));
+        assert!(worker.opening, "the loop reads no frame until it is open");
+        let open = worker.to_open.take().expect("handed to another thread");
+        // The loop goes on: heartbeats, and no verdict on the driver's silence meanwhile.
+        let later = start + Duration::from_secs(6);
+        for at in [start + Duration::from_millis(500), later] {
+            assert!(matches!(worker.on_event(Event::Tick, at), Next::Continue));
+        }
+        assert_eq!(
+            std::mem::take(&mut worker.outbox).len(),
+            2,
+            "two heartbeats while it opens"
+        );
+        assert!(handed.try_recv().is_err(), "not acted on before it is open");
+        // Opened elsewhere, it is acted on here, and counts as hearing from the driver.
+        let opened = std::thread::spawn(move || open.open()).join().unwrap();
+        let seq = opened.as_ref().ok().map(|(seq, _)| *seq);
+        assert_eq!(seq, Some(1));
+        let now = Instant::now();
+        assert!(matches!(
+            worker.on_event(Event::Opened(opened), now),
+            Next::Continue
+        ));
+        assert!(!worker.opening && worker.last_heard >= now);
+        assert!(matches!(handed.try_recv(), Ok(Work::Partition { .. })));
+        // The same frame opened again (a replay) is dropped: its number was taken.
+        let frame = Event::Frame(ZmqMessage::from(large));
+        assert!(matches!(worker.on_event(frame, now), Next::Continue));
+        let replay = worker.to_open.take().expect("large").open();
+        assert_eq!(
+            replay.as_ref().ok().map(|(seq, _)| *seq),
+            seq,
+            "it verifies"
+        );
+        let rejected = worker.rejected.count();
+        worker.on_event(Event::Opened(replay), Instant::now());
+        assert!(handed.try_recv().is_err(), "a replay is not acted on");
+        assert_eq!(worker.rejected.count(), rejected + 1);
     }
 
     #[test]
