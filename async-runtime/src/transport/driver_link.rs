@@ -14,7 +14,11 @@ use zeromq::util::PeerIdentity;
 use zeromq::{RouterSocket, Socket, SocketOptions, SocketRecv, ZmqMessage};
 
 use super::frame;
-use super::gate::{Gate, GateConfig, Inbound, Outbox, Refusal, SessionId, ADMISSION_DEADLINES};
+use super::gate::{
+    verify_sealed, Gate, GateConfig, Inbound, Outbox, Refusal, Screened, SessionId, Verified,
+    ADMISSION_DEADLINES,
+};
+use super::in_order::{InOrder, Ticket, Waited};
 use super::said::Said;
 use crate::auth::Token;
 use crate::error::RuntimeError;
@@ -227,7 +231,8 @@ async fn serve_async(
     mut outbound: tokio_mpsc::UnboundedReceiver<Outbound>,
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
-    let Some((mut serving, mut recv_half)) = bind(&config, inbound, &ready).await else {
+    let (opened_tx, mut opened) = tokio_mpsc::unbounded_channel();
+    let Some((mut serving, mut recv_half)) = bind(&config, inbound, opened_tx, &ready).await else {
         return;
     };
     let mut ticker = tokio::time::interval(config.heartbeat);
@@ -248,6 +253,11 @@ async fn serve_async(
                     tokio::task::yield_now().await;
                 }
             }
+            Some(done) = opened.recv() => {
+                if !serving.on_opened(done) {
+                    break;
+                }
+            }
             queued = outbound.recv() => {
                 let Some(queued) = queued else { break };
                 serving.on_outbound(queued);
@@ -266,10 +276,12 @@ async fn serve_async(
 }
 
 /// Binds the ROUTER socket with the admission bounds and tells `ready` where it listens (or
-/// why it cannot): the state that serves it, and its receiving half.
+/// why it cannot): the state that serves it (frames it opens elsewhere come back to `opened`),
+/// and its receiving half.
 async fn bind(
     config: &LinkConfig,
     inbound: ToCoordinator,
+    opened: tokio_mpsc::UnboundedSender<Opened>,
     ready: &std_mpsc::Sender<Result<String, RuntimeError>>,
 ) -> Option<(Serving, zeromq::RouterRecvHalf)> {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
@@ -337,6 +349,8 @@ async fn bind(
         heartbeat: frame::encode(config.run_id, &ToWorker::Heartbeat),
         out: Outbox::new(),
         said: Said::default(),
+        in_order: InOrder::new(MAX_UNREAD, OPEN_ELSEWHERE_FROM, WAITING_SMALL_BYTES),
+        opened,
     };
     Some((serving, recv_half))
 }
@@ -355,10 +369,34 @@ struct Serving {
     /// The gate's answers to the frame at hand.
     out: Outbox,
     said: Said,
+    /// Each peer's frames behind its frame being opened off this thread.
+    in_order: InOrder<(Bytes, std::time::Instant)>,
+    /// Where a frame opened off this thread comes back.
+    opened: tokio_mpsc::UnboundedSender<Opened>,
+}
+
+/// Frames of at least this many bytes are opened (their tag checked, their body decrypted
+/// and decoded) off the link thread: an 80 MB result takes up to 2 s, and every worker's
+/// heartbeats would wait that long behind it.
+const OPEN_ELSEWHERE_FROM: usize = 1 << 20;
+
+/// Bytes of a peer's small frames that wait behind its frame being opened elsewhere, at most
+/// (besides one large frame): a worker sends a heartbeat a period, and its results one a
+/// task, so only a flood meets it, which a count alone would let hold gigabytes.
+const WAITING_SMALL_BYTES: usize = 16 << 20;
+
+/// A frame opened off the link thread, back for the gate.
+struct Opened {
+    peer: String,
+    ticket: Ticket,
+    verified: Verified,
+    bytes: usize,
+    received: std::time::Instant,
 }
 
 impl Serving {
-    /// A message from a peer, through the gate. `false` once the coordinator is gone.
+    /// A message from a peer, through the gate, or behind its frame being opened elsewhere.
+    /// `false` once the coordinator is gone.
     fn on_message(&mut self, message: ZmqMessage) -> bool {
         // The transport frees a closed connection's identity and queues its closing in one
         // step on this thread, and drops what it had not read of it: a frame under that
@@ -368,9 +406,84 @@ impl Serving {
         let Some((peer, body)) = split_inbound(message, &mut self.said) else {
             return true;
         };
+        let bytes = body.len();
+        match self
+            .in_order
+            .wait(&peer, (body, std::time::Instant::now()), bytes)
+        {
+            Waited::Go((body, received)) => self.on_frame(peer, body, received),
+            Waited::Queued | Waited::Dropped { first: false } => true,
+            Waited::Dropped { first: true } => {
+                let why = Refusal::Flooded;
+                self.inbound.send(Inbound::Dropped { peer, why }).is_ok()
+            }
+        }
+    }
+
+    /// A frame of `peer` whose turn came: a large one of its session is opened elsewhere
+    /// ([`Serving::on_opened`] takes it back), any other through the gate here.
+    fn on_frame(&mut self, peer: String, body: Bytes, received: std::time::Instant) -> bool {
+        let event = match self.gate.screen(&peer, &body, received, &mut self.out) {
+            Screened::Done(event) => event,
+            Screened::Sealed {
+                peer,
+                session,
+                verifier,
+            } if body.len() >= OPEN_ELSEWHERE_FROM => {
+                let ticket = self.in_order.start(&peer, session);
+                let done = self.opened.clone();
+                tokio::task::spawn_blocking(move || {
+                    let verified = verify_sealed(&verifier, &body);
+                    let bytes = body.len();
+                    // Fails only when the link is closing, which nothing then waits for.
+                    let _ = done.send(Opened {
+                        peer,
+                        ticket,
+                        verified,
+                        bytes,
+                        received,
+                    });
+                });
+                return true;
+            }
+            Screened::Sealed {
+                peer,
+                session,
+                verifier,
+            } => {
+                let verified = verify_sealed(&verifier, &body);
+                self.gate
+                    .opened(peer, session, verified, body.len(), received)
+            }
+        };
+        self.deliver(event)
+    }
+
+    /// A frame opened elsewhere is back: the gate takes it (unless its session ended or its
+    /// connection closed meanwhile), then the frames of its peer that waited behind it.
+    fn on_opened(&mut self, done: Opened) -> bool {
+        self.settle_closings();
+        if !self.in_order.finish(&done.peer, done.ticket) {
+            return true;
+        }
+        let peer = done.peer.clone();
+        let session = done.ticket.session;
         let event = self
             .gate
-            .on_frame(&peer, &body, std::time::Instant::now(), &mut self.out);
+            .opened(done.peer, session, done.verified, done.bytes, done.received);
+        if !self.deliver(event) {
+            return false;
+        }
+        while let Some((body, received)) = self.in_order.next(&peer) {
+            if !self.on_frame(peer.clone(), body, received) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The gate's answer to a frame, to the coordinator and the peers.
+    fn deliver(&mut self, event: Inbound) -> bool {
         log_event(&event, &mut self.said);
         if let Inbound::Admitted { peer, .. } = &event {
             self.frame_limits.set(&identity_bytes(peer), self.max_frame);
@@ -421,7 +534,7 @@ impl Serving {
             return;
         };
         if !send_to(&self.send_half, &peer, frame) {
-            self.gate.forget(&peer);
+            self.forget(&peer);
             let _ = self.inbound.send(Inbound::Disconnected { peer });
         }
     }
@@ -455,7 +568,7 @@ impl Serving {
             }
         }
         for peer in gone {
-            self.gate.forget(&peer);
+            self.forget(&peer);
             let _ = self.inbound.send(Inbound::Disconnected { peer });
         }
     }
@@ -465,6 +578,13 @@ impl Serving {
         self.gate
             .addressed()
             .any(|peer| self.send_half.unwritten(identity_bytes(peer)) > 0)
+    }
+
+    /// `peer`'s connection is gone: the gate forgets it (see [`Gate::forget`]), and its frames
+    /// waiting here are dropped.
+    fn forget(&mut self, peer: &str) -> bool {
+        self.in_order.forget(peer);
+        self.gate.forget(peer)
     }
 
     /// Applies the transport's closings queued so far (see [`Serving::on_closing`]).
@@ -477,7 +597,7 @@ impl Serving {
     /// A connection closed: its session or handshake ends, and the coordinator hears of it.
     fn on_closing(&mut self, id: PeerIdentity) {
         let peer = identity_name(&Bytes::from(id));
-        if self.gate.forget(&peer) {
+        if self.forget(&peer) {
             let why = Refusal::LeftUnproven;
             let _ = self.inbound.send(Inbound::Dropped {
                 peer: peer.clone(),

@@ -36,7 +36,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
-use super::session::{Direction, Opener, Sealer, SessionError};
+use super::session::{Direction, Opener, Sealer, SessionError, Verifier};
 use crate::auth::{self, Token, Transcript};
 use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_TAKEN};
 
@@ -232,6 +232,29 @@ pub(crate) struct Gate {
     closing: Vec<(String, Refusal)>,
 }
 
+/// What [`Gate::screen`] makes of a frame.
+pub(crate) enum Screened {
+    /// Its answer.
+    Done(Inbound),
+    /// A frame to open under `peer`'s open `session`, with that session's `verifier`.
+    Sealed {
+        peer: String,
+        session: SessionId,
+        verifier: Verifier,
+    },
+}
+
+/// A sealed frame's sequence number and message (or why its body does not decode), once its
+/// tag verified; not accepted yet.
+pub(crate) type Verified = Result<(u64, Result<ToDriver, FrameError>), SessionError>;
+
+/// Checks a sealed frame's tag under a session's `verifier` and decodes its body: pure, so
+/// that a large frame is opened on another thread than the gate's.
+pub(crate) fn verify_sealed(verifier: &Verifier, bytes: &[u8]) -> Verified {
+    let (body, seq) = verifier.verify(bytes)?;
+    Ok((seq, frame::decode_body::<ToDriver>(&body)))
+}
+
 /// Frames the gate wants sent: (peer, frame).
 pub(crate) type Outbox = Vec<(String, Vec<u8>)>;
 
@@ -339,7 +362,9 @@ impl Gate {
         self.strangers.len()
     }
 
-    /// A frame from `peer`.
+    /// A frame from `peer`: [`Gate::screen`], then, for a frame of its session, its opening,
+    /// all here (the link opens a large frame elsewhere).
+    #[cfg(test)]
     pub fn on_frame(
         &mut self,
         peer: &str,
@@ -347,21 +372,59 @@ impl Gate {
         now: Instant,
         out: &mut Outbox,
     ) -> Inbound {
+        match self.screen(peer, bytes, now, out) {
+            Screened::Done(event) => event,
+            Screened::Sealed {
+                peer,
+                session,
+                verifier,
+            } => {
+                let verified = verify_sealed(&verifier, bytes);
+                self.opened(peer, session, verified, bytes.len(), now)
+            }
+        }
+    }
+
+    /// What the gate makes of a frame from `peer` without opening it: the answer, or that it
+    /// is to be opened under the peer's open `session` ([`verify_sealed`], then
+    /// [`Gate::opened`]), here or, for a large frame, on another thread.
+    pub fn screen(&mut self, peer: &str, bytes: &[u8], now: Instant, out: &mut Outbox) -> Screened {
         let peer = peer.to_owned();
+        Screened::Done(match self.screen_event(peer, bytes, now, out) {
+            Ok(event) => event,
+            Err(peer) => {
+                let open = &self.sessions[&peer];
+                return Screened::Sealed {
+                    session: open.id,
+                    verifier: open.opener.verifier().clone(),
+                    peer,
+                };
+            }
+        })
+    }
+
+    /// [`Gate::screen`]'s answer, or `Err` with the peer whose session is to open the frame.
+    fn screen_event(
+        &mut self,
+        peer: String,
+        bytes: &[u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Result<Inbound, String> {
         if self.let_go.contains_key(&peer) {
             // Let go by the coordinator: back only by a fresh handshake, on a fresh connection.
             // What it still sends is dropped until its linger ends, not cut off earlier:
             // closing a connection drops what is queued for it, and the last word (why it was
             // let go) is queued, sent by the socket's writer when it next runs. A worker still
             // sending results when it is excluded must hear why, or it would rejoin as if lost.
-            return Inbound::Dropped {
+            return Ok(Inbound::Dropped {
                 peer,
                 why: Refusal::SessionEnded,
-            };
+            });
         }
         let in_session = self.sessions.contains_key(&peer);
         if !in_session && !self.within_handshake(&peer, now) {
-            return self.cut_off(peer, Refusal::CutOff);
+            return Ok(self.cut_off(peer, Refusal::CutOff));
         }
         let run = match frame::open(bytes, self.config.max_frame) {
             Ok((run, _)) => run,
@@ -369,25 +432,25 @@ impl Gate {
             // claims: only the handshake hears about versions, or one unsealed frame from
             // anyone on the path would end a worker's session.
             Err(_) if in_session => {
-                return Inbound::Dropped {
+                return Ok(Inbound::Dropped {
                     peer,
                     why: Refusal::Unauthenticated,
-                }
+                })
             }
             Err(error @ FrameError::Version { .. }) => {
-                return self.refuse(peer, error.to_string(), out)
+                return Ok(self.refuse(peer, error.to_string(), out))
             }
-            Err(error) => return Inbound::Rejected { peer, error },
+            Err(error) => return Ok(Inbound::Rejected { peer, error }),
         };
         if frame::kind(bytes) == Some(KIND_PLAIN) {
             if bytes.len() > MAX_PLAIN_FRAME {
-                return Inbound::Dropped {
+                return Ok(Inbound::Dropped {
                     peer,
                     why: Refusal::OversizedHandshake,
-                };
+                });
             }
-            return match frame::decode::<ToDriver>(bytes, self.config.run_id, true, MAX_PLAIN_FRAME)
-            {
+            let plain = frame::decode::<ToDriver>(bytes, self.config.run_id, true, MAX_PLAIN_FRAME);
+            return Ok(match plain {
                 Ok(ToDriver::Hello(hello)) => self.hello(peer, hello, now, out),
                 Ok(ToDriver::Proof { mac }) => self.proof(peer, &mac, out),
                 Ok(_) => Inbound::Dropped {
@@ -395,25 +458,53 @@ impl Gate {
                     why: Refusal::Unauthenticated,
                 },
                 Err(error) => Inbound::Rejected { peer, error },
-            };
+            });
         }
         if run != self.config.run_id {
-            return Inbound::Rejected {
+            return Ok(Inbound::Rejected {
                 peer,
                 error: FrameError::ForeignRun {
                     got: run,
                     expected: self.config.run_id,
                 },
-            };
+            });
         }
-        let Some(session) = self.sessions.get_mut(&peer) else {
-            return Inbound::Dropped {
+        if !self.sessions.contains_key(&peer) {
+            return Ok(Inbound::Dropped {
                 peer,
                 why: Refusal::Unauthenticated,
+            });
+        }
+        Err(peer)
+    }
+
+    /// Where a frame [`Gate::screen`] found sealed for `peer`'s `session` goes, `verified`
+    /// (by [`verify_sealed`], here or elsewhere): its sequence number is accepted only if that
+    /// session is still open, and only above the last one.
+    pub fn opened(
+        &mut self,
+        peer: String,
+        session: SessionId,
+        verified: Verified,
+        bytes: usize,
+        now: Instant,
+    ) -> Inbound {
+        let open = self
+            .sessions
+            .get_mut(&peer)
+            .filter(|open| open.id == session);
+        let Some(open) = open.filter(|_| !self.let_go.contains_key(&peer)) else {
+            return Inbound::Dropped {
+                peer,
+                why: Refusal::SessionEnded,
             };
         };
-        let body = match session.opener.open(bytes) {
-            Ok(body) => body,
+        let decoded = verified.and_then(|(seq, decoded)| {
+            open.opener.accept(seq)?;
+            Ok(decoded)
+        });
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
             Err(error) => {
                 let why = match error {
                     SessionError::BadMac => Refusal::BadMac,
@@ -423,15 +514,15 @@ impl Gate {
                 return Inbound::Dropped { peer, why };
             }
         };
-        match frame::decode_body::<ToDriver>(&body) {
+        match decoded {
             Ok(ToDriver::Hello(_) | ToDriver::Proof { .. }) => Inbound::Dropped {
                 peer,
                 why: Refusal::Unauthenticated,
             },
             Ok(message) => Inbound::Message {
-                message: session.keep(message),
+                message: open.keep(message),
                 peer,
-                bytes: bytes.len(),
+                bytes,
                 received: now,
             },
             Err(error) => Inbound::Rejected { peer, error },
@@ -1390,6 +1481,52 @@ mod tests {
             ToDriver::DataFailed { message, .. } => assert_eq!(message.len(), MAX_KEPT_TEXT),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Screens `frame` of `peer` and verifies it on another thread, as the link does a large
+    /// one: the session it was screened under, and what the verification gave.
+    fn verified_elsewhere(gate: &mut Gate, peer: &str, frame: Vec<u8>) -> (SessionId, Verified) {
+        let Screened::Sealed {
+            session, verifier, ..
+        } = gate.screen(peer, &frame, Instant::now(), &mut Outbox::new())
+        else {
+            panic!("a frame of its session")
+        };
+        let verified = std::thread::spawn(move || verify_sealed(&verifier, &frame));
+        (session, verified.join().unwrap())
+    }
+
+    #[test]
+    fn a_frame_opened_elsewhere_counts_once_and_only_in_its_session() {
+        let token = Token::random();
+        let (mut gate, mut w0, session) = admitted_w0(&token);
+        let now = Instant::now();
+        let first = w0.seal(&result(1));
+        let (screened, verified) = verified_elsewhere(&mut gate, "w0", first.clone());
+        assert_eq!(screened, session);
+        let event = gate.opened("w0".into(), session, verified, first.len(), now);
+        assert!(matches!(event, Inbound::Message { .. }), "{event:?}");
+        // Verified again elsewhere, its number was taken: a replay.
+        let (_, again) = verified_elsewhere(&mut gate, "w0", first);
+        let event = gate.opened("w0".into(), session, again, 0, now);
+        assert_eq!(dropped_for(&event), Some(Refusal::Replayed));
+        // One that comes back after its session ended is dropped, and so after a new session
+        // under the name: its number is not taken there.
+        let (_, late) = verified_elsewhere(&mut gate, "w0", w0.seal(&result(2)));
+        let (_, later) = verified_elsewhere(&mut gate, "w0", w0.seal(&result(3)));
+        assert!(gate.end("w0", session, now));
+        let event = gate.opened("w0".into(), session, late, 0, now);
+        assert_eq!(dropped_for(&event), Some(Refusal::SessionEnded));
+        gate.forget("w0");
+        let mut back = Peer::new("w0", &token);
+        let Inbound::Admitted { session: new, .. } = handshake(&mut gate, &mut back) else {
+            panic!("admitted again")
+        };
+        let event = gate.opened("w0".into(), session, later, 0, now);
+        assert_eq!(dropped_for(&event), Some(Refusal::SessionEnded));
+        let event = gate.on_frame("w0", &back.seal(&result(1)), now, &mut Outbox::new());
+        assert!(matches!(event, Inbound::Message { .. }), "{event:?}");
+        assert_ne!(new, session);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod driver_link;
 pub mod frame;
 pub(crate) mod gate;
+mod in_order;
 pub(crate) mod said;
 pub mod session;
 
