@@ -20,6 +20,7 @@ use super::gate::{
 };
 use super::in_order::{InOrder, Ticket, Waited};
 use super::said::Said;
+use super::session::SessionError;
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -240,7 +241,9 @@ async fn serve_async(
     let mut received_in_a_row = 0u32;
     loop {
         tokio::select! {
-            received = recv_half.recv() => {
+            // A peer's frames waiting behind its frame being opened elsewhere are bounded:
+            // past that, no frame is read (the senders wait) until they are taken.
+            received = recv_half.recv(), if !serving.in_order.full() => {
                 let Ok(message) = received else { break };
                 if !serving.on_message(message) {
                     break;
@@ -380,10 +383,11 @@ struct Serving {
 /// heartbeats would wait that long behind it.
 const OPEN_ELSEWHERE_FROM: usize = 1 << 20;
 
-/// Bytes of a peer's small frames that wait behind its frame being opened elsewhere, at most
-/// (besides one large frame): a worker sends a heartbeat a period, and its results one a
-/// task, so only a flood meets it, which a count alone would let hold gigabytes.
-const WAITING_SMALL_BYTES: usize = 16 << 20;
+/// Bytes of a peer's small frames that wait behind its frame being opened elsewhere before
+/// the link stops reading (as it does once a large frame waits there too): a worker sends a
+/// heartbeat a period and a result a task, so only a flood meets it, which a count alone
+/// would let hold gigabytes.
+const WAITING_SMALL_BYTES: usize = 4 << 20;
 
 /// A frame opened off the link thread, back for the gate.
 struct Opened {
@@ -412,11 +416,7 @@ impl Serving {
             .wait(&peer, (body, std::time::Instant::now()), bytes)
         {
             Waited::Go((body, received)) => self.on_frame(peer, body, received),
-            Waited::Queued | Waited::Dropped { first: false } => true,
-            Waited::Dropped { first: true } => {
-                let why = Refusal::Flooded;
-                self.inbound.send(Inbound::Dropped { peer, why }).is_ok()
-            }
+            Waited::Queued => true,
         }
     }
 
@@ -433,7 +433,11 @@ impl Serving {
                 let ticket = self.in_order.start(&peer, session);
                 let done = self.opened.clone();
                 tokio::task::spawn_blocking(move || {
-                    let verified = verify_sealed(&verifier, &body);
+                    // Always answered: a peer whose open never came back would hold its frames,
+                    // and once its queue is full, every peer's.
+                    let verify = std::panic::AssertUnwindSafe(|| verify_sealed(&verifier, &body));
+                    let verified =
+                        std::panic::catch_unwind(verify).unwrap_or(Err(SessionError::NotSealed));
                     let bytes = body.len();
                     // Fails only when the link is closing, which nothing then waits for.
                     let _ = done.send(Opened {

@@ -17,25 +17,38 @@ pub(crate) struct Ticket {
     serial: u64,
 }
 
-/// Frames that wait behind each peer's open in flight, per peer at most `bound` of them, of
-/// which one large (of `large` bytes or more) and the others `small_bytes` in all: a peer's
-/// flood of large frames costs the driver two of them, not the flood.
+/// Frames that wait behind each peer's open in flight. A peer's queue is full once a frame of
+/// `large` bytes or more waits in it, or `bound` frames, or `small_bytes` of smaller ones:
+/// then the link reads no frame of anyone until it drains ([`InOrder::full`]), as it read none
+/// while it opened every frame itself. Nothing a worker sent is dropped, and a peer's flood
+/// costs the driver two large frames at most, not the flood.
 pub(crate) struct InOrder<T> {
     bound: usize,
     large: usize,
     small_bytes: usize,
     serial: u64,
     lanes: HashMap<String, Lane<T>>,
+    /// Lanes that are full.
+    full: usize,
 }
 
 struct Lane<T> {
     in_flight: Option<Ticket>,
     waiting: VecDeque<(T, usize)>,
-    /// Bytes of the small frames waiting, and whether a large one waits.
+    /// Bytes of the small frames waiting, and how many large ones wait.
     small: usize,
-    holds_large: bool,
-    /// Frames have been dropped since the last one that found room.
-    dropping: bool,
+    large: usize,
+}
+
+impl<T> Lane<T> {
+    fn new() -> Lane<T> {
+        Lane {
+            in_flight: None,
+            waiting: VecDeque::new(),
+            small: 0,
+            large: 0,
+        }
+    }
 }
 
 /// What became of a frame given to [`InOrder::wait`].
@@ -45,14 +58,11 @@ pub(crate) enum Waited<T> {
     Go(T),
     /// It waits behind its peer's open in flight.
     Queued,
-    /// Its peer has `bound` frames waiting: dropped; `first` for the first drop since a frame
-    /// last found room, the one to say.
-    Dropped { first: bool },
 }
 
 impl<T> InOrder<T> {
-    /// Up to `bound` frames wait per peer, one of them of `large` bytes or more, the others
-    /// `small_bytes` in all.
+    /// A peer's queue is full with a frame of `large` bytes or more, or `bound` frames, or
+    /// `small_bytes` of smaller ones.
     pub fn new(bound: usize, large: usize, small_bytes: usize) -> InOrder<T> {
         InOrder {
             bound,
@@ -60,30 +70,28 @@ impl<T> InOrder<T> {
             small_bytes,
             serial: 0,
             lanes: HashMap::new(),
+            full: 0,
         }
+    }
+
+    /// Whether some peer's queue is full: the link reads no further frame until it is not.
+    pub fn full(&self) -> bool {
+        self.full > 0
     }
 
     /// `frame` of `peer`, of `bytes`: through now, or behind the frames of that peer before it.
     pub fn wait(&mut self, peer: &str, frame: T, bytes: usize) -> Waited<T> {
+        let limits = self.limits();
         let Some(lane) = self.lanes.get_mut(peer) else {
             return Waited::Go(frame);
         };
-        let large = bytes >= self.large;
-        let room = match large {
-            true => !lane.holds_large,
-            false => lane.small + bytes <= self.small_bytes,
-        };
-        if !room || lane.waiting.len() >= self.bound {
-            return Waited::Dropped {
-                first: !std::mem::replace(&mut lane.dropping, true),
-            };
-        }
-        lane.dropping = false;
-        match large {
-            true => lane.holds_large = true,
+        let was_full = limits.hold(lane);
+        match bytes >= limits.large {
+            true => lane.large += 1,
             false => lane.small += bytes,
         }
         lane.waiting.push_back((frame, bytes));
+        self.full += usize::from(!was_full && limits.hold(lane));
         Waited::Queued
     }
 
@@ -94,13 +102,7 @@ impl<T> InOrder<T> {
             session,
             serial: self.serial,
         };
-        let lane = self.lanes.entry(peer.to_owned()).or_insert(Lane {
-            in_flight: None,
-            waiting: VecDeque::new(),
-            small: 0,
-            holds_large: false,
-            dropping: false,
-        });
+        let lane = self.lanes.entry(peer.to_owned()).or_insert_with(Lane::new);
         lane.in_flight = Some(ticket);
         ticket
     }
@@ -121,15 +123,18 @@ impl<T> InOrder<T> {
 
     /// The next frame of `peer` that waited, if no open of it is in flight.
     pub fn next(&mut self, peer: &str) -> Option<T> {
+        let limits = self.limits();
         let lane = self.lanes.get_mut(peer)?;
         if lane.in_flight.is_some() {
             return None;
         }
+        let was_full = limits.hold(lane);
         let (frame, bytes) = lane.waiting.pop_front()?;
-        match bytes >= self.large {
-            true => lane.holds_large = false,
+        match bytes >= limits.large {
+            true => lane.large -= 1,
             false => lane.small -= bytes,
         }
+        self.full -= usize::from(was_full && !limits.hold(lane));
         self.tidy(peer);
         Some(frame)
     }
@@ -137,7 +142,17 @@ impl<T> InOrder<T> {
     /// `peer`'s connection closed: what waited is dropped, and its open in flight, when done,
     /// is not its.
     pub fn forget(&mut self, peer: &str) {
-        self.lanes.remove(peer);
+        if let Some(lane) = self.lanes.remove(peer) {
+            self.full -= usize::from(self.limits().hold(&lane));
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            bound: self.bound,
+            large: self.large,
+            small_bytes: self.small_bytes,
+        }
     }
 
     fn tidy(&mut self, peer: &str) {
@@ -146,6 +161,21 @@ impl<T> InOrder<T> {
                 self.lanes.remove(peer);
             }
         }
+    }
+}
+
+/// What makes a queue full (see [`InOrder`]).
+#[derive(Clone, Copy)]
+struct Limits {
+    bound: usize,
+    large: usize,
+    small_bytes: usize,
+}
+
+impl Limits {
+    /// Whether `lane` holds all it may: the link then reads no more frames.
+    fn hold<T>(self, lane: &Lane<T>) -> bool {
+        lane.large > 0 || lane.waiting.len() >= self.bound || lane.small >= self.small_bytes
     }
 }
 
@@ -184,49 +214,43 @@ mod tests {
     }
 
     #[test]
-    fn frames_past_the_bound_are_dropped_and_said_once_per_flood() {
+    fn a_queue_is_full_at_its_bound_and_nothing_is_dropped() {
         let mut order = InOrder::new(2, 100, 10);
         let ticket = order.start("w0", 1);
         assert_eq!(order.wait("w0", 1, 1), Waited::Queued);
+        assert!(!order.full());
         assert_eq!(order.wait("w0", 2, 1), Waited::Queued);
-        assert_eq!(order.wait("w0", 3, 1), Waited::Dropped { first: true });
-        assert_eq!(order.wait("w0", 4, 1), Waited::Dropped { first: false });
-        assert_eq!(order.wait("w1", 1, 1), Waited::Go(1));
+        assert!(order.full(), "two frames wait: the link stops reading");
+        // A frame read meanwhile still waits, in its place.
+        assert_eq!(order.wait("w0", 3, 1), Waited::Queued);
         assert!(order.finish("w0", ticket));
         assert_eq!(order.next("w0"), Some(1));
-        assert_eq!(order.wait("w0", 5, 1), Waited::Queued, "room again");
-        assert_eq!(order.wait("w0", 6, 1), Waited::Dropped { first: true });
-        assert_eq!((order.next("w0"), order.next("w0")), (Some(2), Some(5)));
+        assert!(order.full(), "two still wait");
+        assert_eq!(order.next("w0"), Some(2));
+        assert!(!order.full());
+        assert_eq!(order.next("w0"), Some(3));
+        assert!(!order.full() && order.lanes.is_empty());
     }
 
     #[test]
-    fn one_large_frame_waits_and_small_ones_within_their_bytes() {
+    fn a_large_frame_or_the_small_ones_bytes_fill_a_queue() {
         let mut order = InOrder::new(8, 100, 10);
-        let ticket = order.start("w0", 1);
-        assert_eq!(
-            order.wait("w0", 1, 100),
-            Waited::Queued,
-            "one large frame waits"
-        );
-        assert_eq!(order.wait("w0", 2, 500), Waited::Dropped { first: true });
-        assert_eq!(
-            order.wait("w0", 3, 6),
-            Waited::Queued,
-            "small ones still wait"
-        );
-        assert_eq!(order.wait("w0", 4, 4), Waited::Queued);
-        assert_eq!(order.wait("w0", 5, 1), Waited::Dropped { first: true });
-        assert!(order.finish("w0", ticket));
-        assert_eq!(order.next("w0"), Some(1));
-        let ticket = order.start("w0", 1);
-        assert_eq!(
-            order.wait("w0", 6, 100),
-            Waited::Queued,
-            "room for a large one again"
-        );
-        assert!(order.finish("w0", ticket));
-        let rest: Vec<_> = std::iter::from_fn(|| order.next("w0")).collect();
-        assert_eq!(rest, [3, 4, 6]);
+        let first = order.start("w0", 1);
+        let second = order.start("w1", 1);
+        assert_eq!(order.wait("w0", 1, 6), Waited::Queued);
+        assert!(!order.full());
+        assert_eq!(order.wait("w1", 10, 100), Waited::Queued);
+        assert!(order.full(), "a large frame waits");
+        assert_eq!(order.wait("w0", 2, 4), Waited::Queued);
+        assert!(order.full(), "and w0's small ones reach their bytes");
+        assert!(order.finish("w1", second));
+        assert_eq!(order.next("w1"), Some(10));
+        assert!(order.full(), "w0's is still full");
+        // A peer gone: its queue no longer counts.
+        order.forget("w0");
+        assert!(!order.full());
+        assert!(!order.finish("w0", first));
+        assert!(order.lanes.is_empty());
     }
 
     #[test]

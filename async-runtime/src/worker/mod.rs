@@ -506,7 +506,10 @@ async fn serve(
             let opened_tx = opened_tx.clone();
             // Fails only when this loop is gone, which nothing then waits for.
             tokio::task::spawn_blocking(move || {
-                let _ = opened_tx.send(open.open());
+                // Always answered: the loop reads no frame until it is.
+                let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open.open()))
+                    .unwrap_or_else(|_| Err("opening the frame panicked".into()));
+                let _ = opened_tx.send(opened);
             });
         }
         for frame in std::mem::take(&mut worker.plain) {
