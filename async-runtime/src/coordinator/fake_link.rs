@@ -2278,15 +2278,22 @@ fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
     assert!(with_token.contains("the run's token"), "{with_token}");
 }
 
+/// A driver waiting up to `join_timeout` for two remote workers, on a wire where nothing
+/// comes unless a test puts it there.
+fn waiting_for_two(join_timeout: Duration) -> (Driver, Rc<RefCell<Wire>>) {
+    let mut config = ClusterConfig::local(2);
+    config.spawn_local = false;
+    config.join_timeout = join_timeout;
+    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
+    wire.borrow_mut().quiet_when_dry = true;
+    let driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    (driver, wire)
+}
+
 #[test]
 fn workers_that_never_came_are_told_why_those_that_came_were_refused() {
     // The refusals were only warnings above the error, which said "check their logs".
-    let mut config = ClusterConfig::local(2);
-    config.spawn_local = false;
-    config.join_timeout = Duration::from_millis(200);
-    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
-    wire.borrow_mut().quiet_when_dry = true;
-    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    let (mut driver, wire) = waiting_for_two(Duration::from_millis(200));
     join(&wire, "w0", 0);
     for (peer, reason) in [("w1", "its token differs"), ("w2", "another build")] {
         let refused = Inbound::Refused {
@@ -2308,12 +2315,7 @@ fn workers_that_never_came_are_told_why_those_that_came_were_refused() {
 /// and why: one started with `--reconnect` would otherwise try to join for its whole window.
 #[test]
 fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
-    let mut config = ClusterConfig::local(2);
-    config.spawn_local = false;
-    config.join_timeout = Duration::from_millis(300);
-    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
-    wire.borrow_mut().quiet_when_dry = true;
-    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    let (mut driver, wire) = waiting_for_two(Duration::from_millis(300));
     join(&wire, "w0", 0);
     let error = driver.wait_for_workers().expect_err("one of two joined");
     assert!(
