@@ -23,9 +23,7 @@ pub(crate) struct Ticket {
 /// while it opened every frame itself. Nothing a worker sent is dropped, and a peer's flood
 /// costs the driver two large frames at most, not the flood.
 pub(crate) struct InOrder<T> {
-    bound: usize,
-    large: usize,
-    small_bytes: usize,
+    limits: Limits,
     serial: u64,
     lanes: HashMap<String, Lane<T>>,
     /// Lanes that are full.
@@ -65,9 +63,11 @@ impl<T> InOrder<T> {
     /// `small_bytes` of smaller ones.
     pub fn new(bound: usize, large: usize, small_bytes: usize) -> InOrder<T> {
         InOrder {
-            bound,
-            large,
-            small_bytes,
+            limits: Limits {
+                bound,
+                large,
+                small_bytes,
+            },
             serial: 0,
             lanes: HashMap::new(),
             full: 0,
@@ -81,7 +81,7 @@ impl<T> InOrder<T> {
 
     /// `frame` of `peer`, of `bytes`: through now, or behind the frames of that peer before it.
     pub fn wait(&mut self, peer: &str, frame: T, bytes: usize) -> Waited<T> {
-        let limits = self.limits();
+        let limits = self.limits;
         let Some(lane) = self.lanes.get_mut(peer) else {
             return Waited::Go(frame);
         };
@@ -123,7 +123,7 @@ impl<T> InOrder<T> {
 
     /// The next frame of `peer` that waited, if no open of it is in flight.
     pub fn next(&mut self, peer: &str) -> Option<T> {
-        let limits = self.limits();
+        let limits = self.limits;
         let lane = self.lanes.get_mut(peer)?;
         if lane.in_flight.is_some() {
             return None;
@@ -143,15 +143,7 @@ impl<T> InOrder<T> {
     /// is not its.
     pub fn forget(&mut self, peer: &str) {
         if let Some(lane) = self.lanes.remove(peer) {
-            self.full -= usize::from(self.limits().hold(&lane));
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            bound: self.bound,
-            large: self.large,
-            small_bytes: self.small_bytes,
+            self.full -= usize::from(self.limits.hold(&lane));
         }
     }
 
