@@ -578,14 +578,9 @@ impl Worker {
                 self.outbox.push(result);
                 Next::Continue
             }
-            Event::Opened(opened) => {
+            Event::Opened(verified) => {
                 self.opening = false;
-                let accepted = opened.and_then(|(seq, message)| {
-                    let session = self.session.as_mut().ok_or("no session")?;
-                    session.opener.accept(seq).map_err(|e| e.to_string())?;
-                    Ok(message)
-                });
-                self.on_opened(accepted)
+                self.on_verified(verified)
             }
             Event::Tick => self.on_tick(),
             Event::Closed if self.session.is_none() => Next::Exit(Ok(Ended::Unanswered(
@@ -698,8 +693,13 @@ impl Worker {
                 self.opening = true;
                 return Next::Continue;
             }
-            let opened = self.open_sealed(&bytes);
-            return self.on_opened(opened);
+            let verified = verify_sealed(
+                session.opener.verifier(),
+                session.run_id,
+                self.options.max_frame,
+                &bytes,
+            );
+            return self.on_verified(verified);
         }
         let run = match frame::open(&bytes, self.options.max_frame) {
             Ok((run, _)) => run,
@@ -727,16 +727,15 @@ impl Worker {
         }
     }
 
-    /// The message of a frame sealed under this session, or why it is not one.
-    fn open_sealed(&mut self, bytes: &[u8]) -> Result<ToWorker, String> {
-        let Some(session) = self.session.as_mut() else {
-            return Err("no session".into());
-        };
-        let verifier = session.opener.verifier();
-        let (seq, message) =
-            verify_sealed(verifier, session.run_id, self.options.max_frame, bytes)?;
-        session.opener.accept(seq).map_err(|e| e.to_string())?;
-        Ok(message)
+    /// A frame of the session verified, here or on another thread: heard once its sequence
+    /// number is taken.
+    fn on_verified(&mut self, verified: Result<(u64, ToWorker), String>) -> Next {
+        let accepted = verified.and_then(|(seq, message)| {
+            let session = self.session.as_mut().ok_or("no session")?;
+            session.opener.accept(seq).map_err(|e| e.to_string())?;
+            Ok(message)
+        });
+        self.on_opened(accepted)
     }
 
     /// Before the session: only the driver's challenge (checked) or a refusal.
