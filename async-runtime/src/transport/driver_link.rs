@@ -20,7 +20,7 @@ use super::gate::{
 };
 use super::in_order::{InOrder, Ticket, Waited};
 use super::said::Said;
-use super::session::SessionError;
+use super::session::{SessionError, Verifier};
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
@@ -429,38 +429,45 @@ impl Serving {
                 peer,
                 session,
                 verifier,
-            } if body.len() >= OPEN_ELSEWHERE_FROM => {
-                let ticket = self.in_order.start(&peer, session);
-                let done = self.opened.clone();
-                tokio::task::spawn_blocking(move || {
-                    // Always answered: a peer whose open never came back would hold its frames,
-                    // and once its queue is full, every peer's.
-                    let verify = std::panic::AssertUnwindSafe(|| verify_sealed(&verifier, &body));
-                    let verified =
-                        std::panic::catch_unwind(verify).unwrap_or(Err(SessionError::NotSealed));
-                    let bytes = body.len();
-                    // Fails only when the link is closing, which nothing then waits for.
-                    let _ = done.send(Opened {
-                        peer,
-                        ticket,
-                        verified,
-                        bytes,
-                        received,
-                    });
-                });
-                return true;
-            }
-            Screened::Sealed {
-                peer,
-                session,
-                verifier,
             } => {
+                if body.len() >= OPEN_ELSEWHERE_FROM {
+                    self.open_elsewhere(peer, session, verifier, body, received);
+                    return true;
+                }
                 let verified = verify_sealed(&verifier, &body);
                 self.gate
                     .opened(peer, session, verified, body.len(), received)
             }
         };
         self.deliver(event)
+    }
+
+    /// Opens a large frame of `peer`'s `session` on a blocking thread; its later frames wait
+    /// until [`Serving::on_opened`] takes it back.
+    fn open_elsewhere(
+        &mut self,
+        peer: String,
+        session: SessionId,
+        verifier: Verifier,
+        body: Bytes,
+        received: std::time::Instant,
+    ) {
+        let ticket = self.in_order.start(&peer, session);
+        let done = self.opened.clone();
+        tokio::task::spawn_blocking(move || {
+            // Always answered: a peer whose open never came back would hold its frames, and
+            // once its queue is full, every peer's.
+            let verify = std::panic::AssertUnwindSafe(|| verify_sealed(&verifier, &body));
+            let verified = std::panic::catch_unwind(verify).unwrap_or(Err(SessionError::NotSealed));
+            // Fails only when the link is closing, which nothing then waits for.
+            let _ = done.send(Opened {
+                peer,
+                ticket,
+                verified,
+                bytes: body.len(),
+                received,
+            });
+        });
     }
 
     /// A frame opened elsewhere is back: the gate takes it (unless its session ended or its
