@@ -91,9 +91,12 @@ pub struct ClusterConfig {
     /// is an error that says so. An optimizer may raise it during its run
     /// ([`Driver::keep_versions`](crate::Driver::keep_versions)).
     pub keep_versions: usize,
-    /// Heartbeat period, both ways.
+    /// Heartbeat period, both ways: the driver tells its workers in their welcome, and they
+    /// beat as often. From [`MIN_HEARTBEAT`] to
+    /// [`MAX_HEARTBEAT`](crate::worker::MAX_HEARTBEAT); default 500 ms.
     pub heartbeat: Duration,
-    /// A worker silent this many heartbeats is lost.
+    /// A worker silent this many heartbeats is lost (default 10: 5 s); at least 2, so that
+    /// one heartbeat late is not a loss.
     pub liveness_beats: u32,
     /// How long the driver waits for the expected workers.
     pub join_timeout: Duration,
@@ -134,6 +137,10 @@ pub enum Series {
     /// The last run of a series: its workers are dismissed however it ends.
     Last,
 }
+
+/// The shortest heartbeat period: workers are told it in whole milliseconds, and a shorter
+/// one would keep both sides' loops busy with heartbeats alone.
+pub const MIN_HEARTBEAT: Duration = Duration::from_millis(1);
 
 /// The longest heartbeat period or handshake deadline: the worker's bound on its heartbeat,
 /// so that a cluster never asks its workers for a period they refuse.
@@ -272,10 +279,18 @@ impl ClusterConfig {
                 )));
             }
         }
-        if self.liveness_beats == 0 {
-            return Err(RuntimeError::Config(
-                "a worker is lost after at least 1 silent heartbeat, not 0".into(),
-            ));
+        if self.heartbeat < MIN_HEARTBEAT {
+            return Err(RuntimeError::Config(format!(
+                "the heartbeat period must be at least {MIN_HEARTBEAT:?}, not {:?}",
+                self.heartbeat
+            )));
+        }
+        if self.liveness_beats < 2 {
+            return Err(RuntimeError::Config(format!(
+                "a worker is lost after at least 2 silent heartbeats (one late is no loss), not \
+                 {}",
+                self.liveness_beats
+            )));
         }
         if self.partitions_per_worker == 0 {
             return Err(RuntimeError::Config(
@@ -582,6 +597,14 @@ mod tests {
         config.handshake_deadline = Duration::from_secs(5);
         config.liveness_beats = 0;
         assert!(config.validate().is_err());
+        config.liveness_beats = 1;
+        assert!(config.validate().is_err());
+        config.liveness_beats = 2;
+        config.heartbeat = Duration::from_micros(999);
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("at least 1ms"), "{error}");
+        config.heartbeat = MIN_HEARTBEAT;
+        assert!(config.validate().is_ok());
     }
 
     #[test]

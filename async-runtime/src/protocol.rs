@@ -9,7 +9,7 @@ pub use crate::data::SplitOrder;
 pub use crate::result_body::{NonzeroWords, ResultBody};
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 12;
+pub const PROTOCOL_VERSION: u16 = 13;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -103,6 +103,9 @@ pub struct Welcome {
     pub delay_factor: f64,
     /// How many recent versions of each broadcast variable the worker keeps.
     pub cache_versions: u32,
+    /// The driver's heartbeat period, in milliseconds: the worker beats as often, so that the
+    /// driver's liveness timeout (at least two periods) always spans two of its heartbeats.
+    pub heartbeat_ms: u64,
 }
 
 /// The most entries a task order's lists hold (its versions, reads and history tables): each

@@ -96,6 +96,37 @@ fn a_missing_data_file_is_one_clear_line() {
     assert_clear_error(&output, "no-such-file.libsvm does not exist");
 }
 
+#[test]
+fn liveness_flags_out_of_range_are_usage_errors_naming_the_flag() {
+    let dir = scratch("liveness-flags");
+    let refused: [(&[&str], &str); 6] = [
+        (
+            &["--lost-after", "0.9"],
+            "--lost-after 0.9 must be at least 2 heartbeats (1 s)",
+        ),
+        (
+            &["compare", "--heartbeat", "2", "--lost-after", "3"],
+            "--lost-after 3 must be at least 2 heartbeats (4 s)",
+        ),
+        (
+            &["--algo", "asgd", "--heartbeat", "0"],
+            "--heartbeat must be from 0.001 to 3600 seconds, not 0",
+        ),
+        (&["--heartbeat", "4000"], "--heartbeat must be from"),
+        (
+            &["--lost-after", "-1"],
+            "--lost-after must be a finite number of seconds",
+        ),
+        (
+            &["--heartbeat", "0.001", "--lost-after", "1e7"],
+            "raise --heartbeat",
+        ),
+    ];
+    for (args, why) in refused {
+        assert_usage_error(&run(args, &dir), why);
+    }
+}
+
 /// A usage error: one clear line and exit code 2, as for a flag the parser refuses.
 fn assert_usage_error(output: &Output, needle: &str) {
     assert_clear_error(output, needle);
@@ -2667,6 +2698,90 @@ fn signal(signal: &str, pid: u32) {
     assert!(sent.success(), "kill {signal} {pid}");
 }
 
+/// The lines of `driver`'s standard error as it says them, and all of them once it ends.
+fn read_log(
+    driver: &mut std::process::Child,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<String>,
+) {
+    let (lines, said) = std::sync::mpsc::channel::<String>();
+    let stderr = driver.stderr.take().expect("the driver's stderr");
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (said, reader)
+}
+
+/// Waits until the driver whose lines come on `said` said each of `all`, in any order.
+fn wait_for_lines(said: &std::sync::mpsc::Receiver<String>, all: &[&str]) {
+    let mut unsaid = all.to_vec();
+    while !unsaid.is_empty() {
+        let line = said
+            .recv()
+            .unwrap_or_else(|_| panic!("the driver ended before saying {unsaid:?}"));
+        unsaid.retain(|what| !line.contains(what));
+    }
+}
+
+#[test]
+fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
+    // A worker was lost after 5 s of silence, whatever the network: no flag changed it.
+    let dir = scratch("lost-after");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let mut driver = Command::new(EXE)
+        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
+        .args([
+            "--bind",
+            &address,
+            "--token-file",
+            "token",
+            "--updates",
+            "3000",
+        ])
+        .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
+        .args(["--quiet", "--summary", "s.json"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let (said, reader) = read_log(&mut driver);
+    wait_for_lines(&said, &["waiting for remote workers"]);
+    let mut stopped = remote_worker(&address, "w1", &dir);
+    let other = remote_worker(&address, "w2", &dir);
+    wait_for_lines(
+        &said,
+        &["worker joined worker=w1 ", "worker joined worker=w2 "],
+    );
+    // A synchronous run waits for w1's partition until w1 is lost and it moves to w2 (its
+    // 3000 updates take seconds, so it is not over before the signal).
+    signal("-STOP", stopped.id());
+    // 1.9 s is 8 heartbeats of 0.25 s: 2 s.
+    wait_for_lines(
+        &said,
+        &["worker lost worker=w1 ", "the liveness timeout of 2.0 s"],
+    );
+    stopped.kill().expect("the stopped worker is killed");
+    let _ = stopped.wait();
+    let status = driver.wait().expect("the driver ends");
+    let log = reader.join().expect("the driver's log");
+    let _ = other.wait_with_output();
+    assert!(status.success(), "{log}");
+    let summary = summary_of(&dir.join("s.json"));
+    assert_eq!(summary["updates"], 3000, "{summary}");
+    assert!(summary["lost_workers"].as_u64() >= Some(1), "{summary}");
+}
+
 #[test]
 fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
     let dir = scratch("stopped-mid-partition");
@@ -2707,31 +2822,8 @@ fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the driver starts");
-    let (lines, said) = std::sync::mpsc::channel::<String>();
-    let stderr = driver.stderr.take().expect("the driver's stderr");
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    // Until the driver said each of `all`, in any order.
-    let wait_for = |all: &[&str]| {
-        let mut unsaid = all.to_vec();
-        while !unsaid.is_empty() {
-            let line = said
-                .recv()
-                .unwrap_or_else(|_| panic!("the driver ended before saying {unsaid:?}"));
-            unsaid.retain(|what| !line.contains(what));
-        }
-    };
+    let (said, reader) = read_log(&mut driver);
+    let wait_for = |all: &[&str]| wait_for_lines(&said, all);
     wait_for(&["waiting for remote workers"]);
     let stopped = remote_worker(&address, "w1", &dir);
     let mut others = [

@@ -635,6 +635,7 @@ impl Driver {
                 index: index as u32,
                 delay_factor,
                 cache_versions: self.config.cache_versions as u32,
+                heartbeat_ms: u64::try_from(self.config.heartbeat.as_millis()).unwrap_or(u64::MAX),
             }),
         );
         self.equip_late_joiner(index);
@@ -738,10 +739,14 @@ impl Driver {
         for worker in silent {
             // Told why before its session ends: a worker stopped and resumed reads it first,
             // and joins again as a fresh worker.
-            let why = "it fell silent past the liveness timeout";
+            // The timeout is said: it is a setting of the run, which a pause may outlast.
+            let why = format!(
+                "it fell silent past the liveness timeout of {:.1} s",
+                timeout.as_secs_f64()
+            );
             let reason = format!("the driver declared it lost ({why}); join again");
             self.send(worker, &ToWorker::Lost { reason });
-            self.lose(worker, why);
+            self.lose(worker, &why);
         }
     }
 

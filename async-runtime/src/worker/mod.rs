@@ -472,8 +472,7 @@ async fn serve(
         .spawn(move || executor.serve(work_rx, results_tx))
         .map_err(|e| RuntimeError::Transport(format!("cannot start the task thread: {e}")))?;
 
-    let mut ticker = tokio::time::interval(options.heartbeat);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = beating_every(options.heartbeat);
     // A peer that took the connection is not the driver until it answers the hello.
     let answer_by = reach_by.max(Instant::now() + MIN_HELLO_WAIT);
     let mut worker = Worker::new(options, nonce, answer_by, work_tx, memory);
@@ -499,6 +498,10 @@ async fn serve(
             },
         };
         let next = worker.on_event(event, Instant::now());
+        // The driver's welcome sets the period.
+        if ticker.period() != worker.options.heartbeat {
+            ticker = beating_every(worker.options.heartbeat);
+        }
         if let Some(session) = &worker.session {
             *opened_run = Some(session.run_id);
         }
@@ -529,6 +532,13 @@ async fn serve(
             return outcome;
         }
     }
+}
+
+/// The ticker of a worker's heartbeats.
+fn beating_every(period: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
 }
 
 impl Worker {
@@ -637,6 +647,25 @@ impl Worker {
             self.last_heard = now;
         }
         self.last_awake = now;
+    }
+
+    /// Beats as often as the driver does, whose liveness timeout spans at least two of its
+    /// periods: at a slower period of its own, a worker would be lost while it beats. A silence
+    /// window under three of the driver's periods would take the gap between two of its
+    /// heartbeats for its death: it is widened to that.
+    fn follow_heartbeat(&mut self, period_ms: u64) {
+        let period = Duration::from_millis(period_ms.max(1)).min(MAX_HEARTBEAT);
+        self.options.heartbeat = period;
+        let floor = period * 3;
+        if let Some(window) = self.options.driver_timeout.as_mut().filter(|w| **w < floor) {
+            tracing::warn!(
+                driver_timeout_s = window.as_secs_f64(),
+                heartbeat_s = period.as_secs_f64(),
+                "the driver beats less often than the driver timeout allows: waiting {} s",
+                floor.as_secs_f64()
+            );
+            *window = floor;
+        }
     }
 
     fn on_tick(&mut self) -> Next {
@@ -829,6 +858,7 @@ impl Worker {
         let work = match message {
             ToWorker::Welcome(welcome) => {
                 tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
+                self.follow_heartbeat(welcome.heartbeat_ms);
                 let factor = welcome.delay_factor;
                 Work::Settings {
                     delay_factor: if factor.is_finite() {
@@ -1093,6 +1123,35 @@ mod tests {
 
     fn shutdown() -> ToWorker {
         ToWorker::Shutdown { another_run: false }
+    }
+
+    fn welcome(heartbeat_ms: u64) -> ToWorker {
+        ToWorker::Welcome(crate::protocol::Welcome {
+            index: 0,
+            delay_factor: 0.0,
+            cache_versions: 8,
+            heartbeat_ms,
+        })
+    }
+
+    #[test]
+    fn a_worker_beats_at_its_drivers_period() {
+        // It beat every 500 ms whatever the driver's period: a driver that lost workers
+        // after 300 ms of silence lost them all while they beat.
+        let (mut worker, _, _handed) = admitted_worker();
+        assert!(matches!(worker.on_message(welcome(100)), Next::Continue));
+        assert_eq!(worker.options.heartbeat, Duration::from_millis(100));
+        assert_eq!(worker.options.driver_timeout, Some(DEFAULT_DRIVER_TIMEOUT));
+        // A driver beating every 10 s is not taken for dead between two of its heartbeats.
+        let (mut worker, _, _handed) = admitted_worker();
+        worker.on_message(welcome(10_000));
+        assert_eq!(worker.options.heartbeat, Duration::from_secs(10));
+        assert_eq!(worker.options.driver_timeout, Some(Duration::from_secs(30)));
+        // A period the worker cannot take is bounded, never a panic of its ticker.
+        worker.on_message(welcome(0));
+        assert_eq!(worker.options.heartbeat, Duration::from_millis(1));
+        worker.on_message(welcome(u64::MAX));
+        assert_eq!(worker.options.heartbeat, MAX_HEARTBEAT);
     }
 
     #[test]

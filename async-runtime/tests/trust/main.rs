@@ -1692,6 +1692,7 @@ fn lying_driver_crashes_no_worker() {
         index: u32::MAX,
         delay_factor: f64::NAN,
         cache_versions: 0,
+        heartbeat_ms: u64::MAX,
     }));
     let chunk = |partition, chunk, chunks, body: Vec<u8>| ToWorker::Partition {
         dataset: 1,

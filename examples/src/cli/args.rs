@@ -220,6 +220,24 @@ pub struct RunArgs {
         help_heading = "Cluster"
     )]
     pub join_timeout: f64,
+    /// Seconds between heartbeats, the driver's and (told by it) its workers' [default: 0.5].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        help_heading = "Cluster"
+    )]
+    pub heartbeat: Option<f64>,
+    /// Seconds a worker may stay silent before it is lost: its tasks go to others and its
+    /// partitions move; raise it where hosts or the network pause longer. At least two
+    /// heartbeats; rounded up to whole heartbeats [default: 10 heartbeats, 5 s].
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        help_heading = "Cluster"
+    )]
+    pub lost_after: Option<f64>,
     /// Local worker processes that may be started in place of ones that die during the run
     /// (crashed, killed, out of memory); 0: the run goes on with the others [default: the
     /// number of workers].

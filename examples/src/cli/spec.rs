@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use asyncopt_algorithms::Loss;
-use asyncopt_runtime::cluster::MAX_LOCAL_WORKERS;
+use asyncopt_runtime::cluster::{MAX_LOCAL_WORKERS, MIN_HEARTBEAT};
+use asyncopt_runtime::worker::MAX_HEARTBEAT;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::Args;
 
@@ -218,6 +219,8 @@ impl RunArgs {
         cluster.prefetch = self.prefetch;
         let join_timeout = seconds("--join-timeout", self.join_timeout)?;
         cluster.join_timeout = join_timeout.max(Duration::from_millis(100));
+        (cluster.heartbeat, cluster.liveness_beats) =
+            liveness(self.heartbeat, self.lost_after, &cluster)?;
         if let Some(respawns) = self.max_respawns {
             cluster.max_respawns = respawns;
         }
@@ -259,6 +262,48 @@ impl RunArgs {
             },
             None => DataSource::Builtin,
         })
+    }
+}
+
+/// `--heartbeat` and `--lost-after` as the cluster's period and the heartbeats a worker may
+/// miss (rounded up), each flag's default the cluster's; refused, naming the flag, past the
+/// runtime's bounds or with fewer than 2 heartbeats in the silence allowed.
+fn liveness(
+    heartbeat: Option<f64>,
+    lost_after: Option<f64>,
+    defaults: &ClusterConfig,
+) -> Result<(Duration, u32)> {
+    let period = match heartbeat {
+        Some(s) => seconds("--heartbeat", s)?,
+        None => defaults.heartbeat,
+    };
+    if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&period) {
+        bail_usage!(
+            "--heartbeat must be from {} to {} seconds, not {}",
+            MIN_HEARTBEAT.as_secs_f64(),
+            MAX_HEARTBEAT.as_secs(),
+            heartbeat.unwrap_or_default()
+        );
+    }
+    let Some(lost_after) = lost_after else {
+        return Ok((period, defaults.liveness_beats));
+    };
+    let silence = seconds("--lost-after", lost_after)?;
+    let beats = silence.as_nanos().div_ceil(period.as_nanos());
+    if silence < period * 2 {
+        bail_usage!(
+            "--lost-after {lost_after} must be at least 2 heartbeats ({} s): a heartbeat late \
+             is no loss",
+            (period * 2).as_secs_f64()
+        );
+    }
+    match u32::try_from(beats) {
+        Ok(beats) => Ok((period, beats)),
+        Err(_) => bail_usage!(
+            "--lost-after {lost_after} is more than {} heartbeats of {} s: raise --heartbeat",
+            u32::MAX,
+            period.as_secs_f64()
+        ),
     }
 }
 
@@ -365,6 +410,36 @@ mod tests {
             "{refused}"
         );
         assert!(run_args(&["--optimum", "0"]).job(Algorithm::Sgd).is_ok());
+    }
+
+    #[test]
+    fn lost_after_becomes_whole_heartbeats_rounded_up() {
+        let cluster = |args: &[&str]| {
+            let job = run_args(args).job(Algorithm::Sgd);
+            job.map(|j| (j.cluster.heartbeat, j.cluster.liveness_beats))
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(cluster(&[]).unwrap(), (ms(500), 10));
+        assert_eq!(cluster(&["--lost-after", "30"]).unwrap(), (ms(500), 60));
+        assert_eq!(cluster(&["--heartbeat", "2"]).unwrap(), (ms(2000), 10));
+        let short = ["--heartbeat", "0.25", "--lost-after", "1.1"];
+        assert_eq!(cluster(&short).unwrap(), (ms(250), 5));
+        let refused = |args: &[&str]| {
+            let error = cluster(args).unwrap_err();
+            assert!(error.is::<UsageError>(), "{args:?}: {error}");
+            error.to_string()
+        };
+        let one_beat = refused(&["--heartbeat", "1", "--lost-after", "1.5"]);
+        assert!(
+            one_beat.starts_with("--lost-after 1.5 must be at least 2 heartbeats (2 s)"),
+            "{one_beat}"
+        );
+        assert!(refused(&["--lost-after", "-1"]).starts_with("--lost-after must be"));
+        assert!(refused(&["--heartbeat", "0"]).starts_with("--heartbeat must be from 0.001"));
+        assert!(refused(&["--heartbeat", "3601"]).starts_with("--heartbeat must be from"));
+        assert!(refused(&["--heartbeat", "nan"]).starts_with("--heartbeat must be"));
+        let many = refused(&["--heartbeat", "0.001", "--lost-after", "1e7"]);
+        assert!(many.contains("raise --heartbeat"), "{many}");
     }
 
     #[test]
