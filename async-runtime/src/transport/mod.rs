@@ -3,6 +3,7 @@
 //! (`gate`) admits workers and seals and checks every frame. Workers run their DEALER socket
 //! inside their own event loop (see [`crate::worker`]).
 
+mod dial;
 mod driver_link;
 pub mod frame;
 pub(crate) mod gate;
@@ -10,6 +11,7 @@ mod in_order;
 pub(crate) mod said;
 pub mod session;
 
+pub use dial::{dialable, host_name};
 pub(crate) use driver_link::{DriverLink, Link, LinkConfig};
 pub use gate::Refusal;
 pub(crate) use gate::{answer_challenge, Inbound, SessionId};
@@ -50,35 +52,8 @@ pub fn is_loopback(address: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `endpoint` as a worker on another host would dial it: an unspecified bind address
-/// (`0.0.0.0`, `::`) is no address to connect to, so it becomes `<this host>`.
-pub(crate) fn dialable(endpoint: &str) -> String {
-    let Some((host, port)) = endpoint
-        .strip_prefix("tcp://")
-        .and_then(|rest| rest.rsplit_once(':'))
-    else {
-        return endpoint.to_owned();
-    };
-    match host {
-        "0.0.0.0" | "[::]" | "::" | "*" => format!("tcp://<this host>:{port}"),
-        _ => endpoint.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod endpoint_tests {
-    #[test]
-    fn an_unspecified_bind_address_is_not_given_as_one_to_dial() {
-        assert_eq!(
-            super::dialable("tcp://0.0.0.0:7000"),
-            "tcp://<this host>:7000"
-        );
-        assert_eq!(super::dialable("tcp://[::]:7000"), "tcp://<this host>:7000");
-        for kept in ["tcp://10.0.0.5:7000", "tcp://127.0.0.1:7000", "tcp://h:7"] {
-            assert_eq!(super::dialable(kept), kept);
-        }
-    }
-
     #[test]
     fn loopback_is_an_address_not_a_name_that_starts_like_one() {
         for near in [

@@ -127,7 +127,7 @@ fn unreadable_why(path: &Path) -> Option<String> {
 
 /// This host's name, as a worker name may spell it (at most 40 letters, digits, `.` and `-`).
 fn hostname() -> String {
-    let name = crate::host::name().unwrap_or_default();
+    let name = asyncopt_runtime::transport::host_name().unwrap_or_default();
     let name: String = name
         .trim()
         .chars()

@@ -3,21 +3,19 @@
 
 use std::path::Path;
 
-/// The command each remote worker runs to join the driver at `endpoint` (the address it
-/// listens on): `program`'s `worker` (an author's program is not `async-train`); an
-/// unspecified bind address (`0.0.0.0`, `::`) becomes `host`, this host's name, or
-/// `<this host>` when it has none; with `--token-file`, the worker needs it too, and with a
-/// shared data file, its `--data` (a worker reads only the files it is told it may); with
-/// more than one run at this address (`compare`), `--runs`, or the worker leaves after one.
+/// The command each remote worker runs to join the driver at `driver` (an address another
+/// host can dial, [`dialable`](asyncopt_runtime::transport::dialable)): `program`'s `worker`
+/// (an author's program is not `async-train`); with `--token-file`, the worker needs it too,
+/// and with a shared data file, its `--data` (a worker reads only the files it is told it
+/// may); with more than one run at this address (`compare`), `--runs`, or the worker leaves
+/// after one.
 pub(super) fn join_hint(
     program: &str,
-    endpoint: &str,
-    host: Option<&str>,
+    driver: &str,
     token_file: Option<&Path>,
     data: Option<&Path>,
     runs: usize,
 ) -> String {
-    let driver = reachable(endpoint, host.unwrap_or("<this host>"));
     let token = token_file.map_or(String::new(), |path| {
         format!(" --token-file {}", shell_word(&path.display().to_string()))
     });
@@ -44,31 +42,15 @@ fn shell_word(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// `endpoint` with an unspecified host replaced by `host`: a worker on another host cannot
-/// connect to `0.0.0.0`.
-fn reachable(endpoint: &str, host: &str) -> String {
-    let Some(rest) = endpoint.strip_prefix("tcp://") else {
-        return endpoint.to_owned();
-    };
-    let Some((address, port)) = rest.rsplit_once(':') else {
-        return endpoint.to_owned();
-    };
-    match address {
-        "0.0.0.0" | "[::]" | "::" | "*" => format!("tcp://{host}:{port}"),
-        _ => endpoint.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_unspecified_bind_address_is_replaced_by_the_host_and_the_token_file_is_named() {
+    fn the_token_file_and_the_shared_data_are_named() {
         let hint = join_hint(
             "my-train",
-            "tcp://0.0.0.0:7011",
-            Some("trainer-1"),
+            "tcp://trainer-1:7011",
             Some(Path::new("run.token")),
             Some(Path::new("/data/train.svm")),
             1,
@@ -78,11 +60,6 @@ mod tests {
             "start each with `my-train worker --driver tcp://trainer-1:7011 --token-file run.token \
              --data /data/train.svm`"
         );
-        let v6 = join_hint("async-train", "tcp://[::]:7011", None, None, None, 1);
-        assert_eq!(
-            v6,
-            "start each with `async-train worker --driver tcp://<this host>:7011`"
-        );
     }
 
     #[test]
@@ -90,7 +67,6 @@ mod tests {
         let hint = join_hint(
             "async-train",
             "tcp://10.0.0.5:7011",
-            None,
             Some(Path::new("my dir/run token")),
             Some(Path::new("/data/it's.svm")),
             1,
@@ -103,20 +79,8 @@ mod tests {
     }
 
     #[test]
-    fn a_specific_bind_address_is_kept() {
-        let hint = join_hint(
-            "async-train",
-            "tcp://10.0.0.5:7011",
-            Some("trainer-1"),
-            None,
-            None,
-            1,
-        );
-        assert_eq!(
-            hint,
-            "start each with `async-train worker --driver tcp://10.0.0.5:7011`"
-        );
-        let compare = join_hint("async-train", "tcp://10.0.0.5:7011", None, None, None, 2);
+    fn a_comparison_asks_for_its_runs() {
+        let compare = join_hint("async-train", "tcp://10.0.0.5:7011", None, None, 2);
         assert_eq!(
             compare,
             "start each with `async-train worker --driver tcp://10.0.0.5:7011 --runs 2`"

@@ -186,13 +186,11 @@ fn launch(
     drop(preparing);
     // A port the system chose is known only now, and remote workers need it.
     let hint = (!cluster.spawn_local).then(|| {
-        let host = crate::host::name();
         let args: Vec<_> = std::env::args_os().collect();
         let program = crate::host::program_name(&args);
         super::join_hint::join_hint(
             &program,
-            driver.endpoint(),
-            host.as_deref(),
+            &asyncopt_runtime::transport::dialable(driver.endpoint()),
             spec.token_file.as_deref(),
             shared_file,
             spec.worker_runs,
