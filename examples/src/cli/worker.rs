@@ -38,10 +38,12 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         );
     }
     // Not refused: a file may appear later (a mount not yet up); a host still lacking it is
-    // excluded when told to read it. A typo is said now, not minutes later by the driver.
+    // excluded when told to read it. A typo is said now, not minutes later by the driver, and
+    // whatever the log filter: it is about the command line, as a usage error would be.
     for (path, why) in unreadable(&args.data) {
-        tracing::warn!(
-            "--data {}: {why}; this worker starts anyway, and a read of it ordered while it still cannot fails",
+        say_err!(
+            "warning: --data {}: {why}; this worker starts anyway, and a read of it ordered \
+             while it still cannot fails",
             path.display()
         );
     }
