@@ -390,6 +390,18 @@ pub fn garbage_is_cut_off(address: &str, frames: usize) -> bool {
     (0..frames / 10_000).any(|_| peer.write_all(&batch).is_err())
 }
 
+/// A stranger that, after the ZMTP handshake, repeats its READY command as fast as it can and
+/// reads nothing. A command is no frame of a message, so no bound on a stranger's frames counted
+/// it: the driver parsed and skipped each until the admission deadline, and a few such
+/// connections slowed a run 500-fold. Whether the driver closed it within `commands` of them.
+pub fn repeated_ready_is_cut_off(address: &str, commands: usize) -> bool {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    zmtp_dealer(&mut peer).expect("the ZMTP handshake");
+    // The shortest READY: a short command frame of the name alone, no properties.
+    let batch: Vec<u8> = [0x04u8, 0x06, 0x05, b'R', b'E', b'A', b'D', b'Y'].repeat(10_000);
+    (0..commands / 10_000).any(|_| peer.write_all(&batch).is_err())
+}
+
 /// Strangers that each send one valid hello under their own identity and never prove the
 /// token, holding handshakes open (and all the driver's handshake slots, if there are
 /// `count` of them or more). Their connections, to keep them open.

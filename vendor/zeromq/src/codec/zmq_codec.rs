@@ -43,6 +43,8 @@ pub struct ZmqCodec {
     max_frame_size: usize,
     // This connection's own limit, raisable by the application (see `FrameLimits`).
     limit: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    // Whether the peer's READY, its one command (in the handshake), was decoded.
+    ready_seen: bool,
 }
 
 impl ZmqCodec {
@@ -61,6 +63,7 @@ impl ZmqCodec {
             limit: options
                 .initial_frame_size
                 .map(|size| std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(size))),
+            ready_seen: false,
         }
     }
 
@@ -159,7 +162,15 @@ impl Decoder for ZmqCodec {
                     self.state = DecoderState::FrameHeader;
                     self.waiting_for = 1;
                     if frame.command {
-                        return Ok(Some(Message::Command(ZmqCommand::try_from(data.freeze())?)));
+                        let command = ZmqCommand::try_from(data.freeze())?;
+                        // READY comes once, in the handshake. Sockets skip commands after it,
+                        // and a command is no frame of a message: a peer repeating READY was
+                        // never cut off by a limit on frames, and kept the reader busy.
+                        if self.ready_seen {
+                            return Err(CodecError::Command("a command after the handshake"));
+                        }
+                        self.ready_seen = true;
+                        return Ok(Some(Message::Command(command)));
                     }
 
                     // process incoming message frame
