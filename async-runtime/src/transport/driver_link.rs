@@ -737,21 +737,26 @@ fn identity_bytes(name: &str) -> Bytes {
     }
 }
 
-/// A ROUTER message's sender and its one body frame.
+/// A ROUTER message's sender and its one body frame. A message of another number of frames
+/// comes with an empty body, which the gate refuses as any frame that does not open, and
+/// counts against a stranger's handshake: dropped here, such messages were never counted, and
+/// a stranger sent them without end until its admission deadline.
 fn split_inbound(message: ZmqMessage, said: &mut Said) -> Option<(String, Bytes)> {
     let mut frames = message.into_vec();
+    let peer = identity_name(frames.first()?);
     if frames.len() != 2 {
         if said.again() {
             tracing::warn!(
+                %peer,
                 frames = frames.len(),
                 dropped = said.count(),
                 "dropped a message with an unexpected frame count"
             );
         }
-        return None;
+        return Some((peer, Bytes::new()));
     }
     let body = frames.pop()?;
-    Some((identity_name(&frames[0]), body))
+    Some((peer, body))
 }
 
 fn log_event(event: &Inbound, said: &mut Said) {

@@ -67,6 +67,10 @@ fn main() {
             repeated_ready_is_cut_off,
         ),
         (
+            "a_stranger_sending_messages_of_many_frames_is_cut_off_and_holds_up_no_one",
+            many_frame_messages_are_cut_off,
+        ),
+        (
             "a_worker_whose_name_a_stranger_holds_joins_under_a_fresh_one",
             squatted_name_is_worked_around,
         ),
@@ -1241,6 +1245,29 @@ fn deaf_flood_holds_up_no_one() {
 /// such connections slowed a run from about 12,000 updates a second to 25. Now a command after
 /// the handshake closes the connection, and the run trains on without losing a worker.
 fn repeated_ready_is_cut_off() {
+    // 16 MB of commands: far beyond what the sockets' buffers hold once it is closed.
+    let cut_off = stranger_flood_beside_two_workers(|address| {
+        wire::repeated_ready_is_cut_off(address, 2_000_000)
+    });
+    assert!(cut_off, "a READY after the handshake closes the connection");
+}
+
+/// A stranger without the token, its ZMTP handshake done, sends messages of three frames
+/// without end: the driver's link dropped each before its gate, which never counted them
+/// against the stranger, until the admission deadline (30 s), and eight such connections
+/// halved a run's updates a second. Now each counts as a frame that does not open, and the
+/// connection is closed as one sending garbage is.
+fn many_frame_messages_are_cut_off() {
+    let cut_off = stranger_flood_beside_two_workers(|address| {
+        wire::many_frame_messages_are_cut_off(address, 2_000_000)
+    });
+    assert!(cut_off, "messages of many frames close the connection");
+}
+
+/// Trains on two workers while a stranger's `flood` (given the driver's address) goes on; the
+/// run stops 400 updates after it ended. Trains to the optimum, with no worker lost, and the
+/// workers exit cleanly. What the flood returned.
+fn stranger_flood_beside_two_workers(flood: impl FnOnce(&str) -> bool + Send + 'static) -> bool {
     let (data, truth) = problem();
     let token = Token::random();
     let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
@@ -1251,18 +1278,16 @@ fn repeated_ready_is_cut_off() {
             flooded.clone(),
         );
         std::thread::spawn(move || {
-            // 16 MB of commands: far beyond what the sockets' buffers hold once it is closed.
-            let cut_off = wire::repeated_ready_is_cut_off(&address, 2_000_000);
+            let outcome = flood(&address);
             flooded.store(true, Ordering::SeqCst);
-            cut_off
+            outcome
         })
     };
     stop_once_after_400(&mut driver, flooded);
     let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
-    let cut_off = flood.join().expect("the flood thread ends");
+    let outcome = flood.join().expect("the flood thread ends");
     let report = driver.finish().expect("the run is unaffected");
     print_counts(&report);
-    assert!(cut_off, "a READY after the handshake closes the connection");
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
     assert_eq!(
         report.stats.lost_workers, 0,
@@ -1271,6 +1296,7 @@ fn repeated_ready_is_cut_off() {
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
     }
+    outcome
 }
 
 /// A stranger without the token connects under a worker's name first and holds it: the

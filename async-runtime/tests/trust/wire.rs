@@ -402,6 +402,18 @@ pub fn repeated_ready_is_cut_off(address: &str, commands: usize) -> bool {
     (0..commands / 10_000).any(|_| peer.write_all(&batch).is_err())
 }
 
+/// A stranger that, after the ZMTP handshake, sends messages of three empty frames as fast as
+/// it can and reads nothing: the driver's link dropped each (a message of the runtime is one
+/// frame) without counting it against the stranger, which went on until its admission
+/// deadline. Whether the driver closed it within `messages` of them.
+pub fn many_frame_messages_are_cut_off(address: &str, messages: usize) -> bool {
+    let mut peer = TcpStream::connect(address).expect("the port accepts");
+    zmtp_dealer(&mut peer).expect("the ZMTP handshake");
+    // Two empty frames flagged "more", then the empty last one.
+    let batch: Vec<u8> = [0x01u8, 0x00, 0x01, 0x00, 0x00, 0x00].repeat(10_000);
+    (0..messages / 10_000).any(|_| peer.write_all(&batch).is_err())
+}
+
 /// Strangers that each send one valid hello under their own identity and never prove the
 /// token, holding handshakes open (and all the driver's handshake slots, if there are
 /// `count` of them or more). Their connections, to keep them open.
