@@ -67,7 +67,8 @@ pub enum ToWorker {
     },
     /// Run a registered task on one partition (after storing the versions it carries).
     Task(TaskOrder),
-    /// The driver is alive.
+    /// The driver is alive. Sealed in the heartbeat space, and only there
+    /// ([`Space::Beat`](crate::transport::session::Space::Beat)).
     Heartbeat,
     /// The run is over: exit cleanly, or, with `another_run`, serve the next run's driver at
     /// the same address if the worker expects one (`worker --runs K`, for `compare`).
@@ -202,7 +203,8 @@ pub enum ToDriver {
         /// What went wrong.
         message: String,
     },
-    /// The worker is alive.
+    /// The worker is alive. Sealed in the heartbeat space, and only there
+    /// ([`Space::Beat`](crate::transport::session::Space::Beat)).
     Heartbeat,
     /// The worker holds a partition it was sent or read from its file.
     DataReady {
@@ -217,6 +219,18 @@ pub enum ToDriver {
         /// What went wrong, naming file and line where it can.
         message: String,
     },
+}
+
+impl crate::transport::session::Heartbeats for ToWorker {
+    fn is_heartbeat(&self) -> bool {
+        matches!(self, ToWorker::Heartbeat)
+    }
+}
+
+impl crate::transport::session::Heartbeats for ToDriver {
+    fn is_heartbeat(&self) -> bool {
+        matches!(self, ToDriver::Heartbeat)
+    }
 }
 
 /// The longest name a worker may take; its rejoins add `.r` and 8 random hex digits, a

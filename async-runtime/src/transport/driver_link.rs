@@ -571,7 +571,7 @@ impl Serving {
             .collect();
         let mut gone = Vec::new();
         for (peer, session) in peers {
-            let Some(frame) = self.gate.seal(&peer, session, self.heartbeat.clone()) else {
+            let Some(frame) = self.gate.seal_beat(&peer, session, self.heartbeat.clone()) else {
                 continue;
             };
             if !send_to(&self.send_half, &peer, frame) {

@@ -5,8 +5,8 @@
 //! Only the handshake travels in plain frames (kind [`KIND_PLAIN`], sequence 0); after
 //! admission every frame is sealed by its session ([`super::session`]): kind [`KIND_MAC`]
 //! (body in the clear, HMAC-SHA256 tag after it) or [`KIND_AEAD`] (body encrypted with
-//! ChaCha20-Poly1305, tag after it). [`encode`] leaves room for the envelope so that sealing
-//! adds the tag without copying the body.
+//! ChaCha20-Poly1305, tag after it), plus [`KIND_BEAT`] for a heartbeat. [`encode`] leaves
+//! room for the envelope so that sealing adds the tag without copying the body.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -26,6 +26,9 @@ pub const KIND_PLAIN: u8 = 0;
 pub const KIND_MAC: u8 = 1;
 /// A frame sealed with authenticated encryption.
 pub const KIND_AEAD: u8 = 2;
+/// Added to a sealed kind for a heartbeat, which counts in a sequence space of its own (see
+/// [`super::session::Space`]).
+pub const KIND_BEAT: u8 = 0x10;
 /// Largest plain (handshake) frame: before admission a peer gets no more than this.
 pub const MAX_PLAIN_FRAME: usize = 4 << 10;
 

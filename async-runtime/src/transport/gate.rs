@@ -36,7 +36,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
-use super::session::{Direction, Opener, Sealer, SessionError, Verifier};
+use super::session::{self, Direction, Opener, Sealer, SessionError, Verifier};
 use crate::auth::{self, Token, Transcript};
 use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_TAKEN};
 
@@ -48,7 +48,8 @@ pub const NONCE_LEN: usize = 32;
 pub enum Refusal {
     /// A message from a peer without a session (or a handshake message out of place).
     Unauthenticated,
-    /// A sealed frame whose tag did not verify.
+    /// A sealed frame whose tag did not verify, or that its sender's key sealed in the wrong
+    /// space (a heartbeat outside the heartbeat space, another message inside it).
     BadMac,
     /// A sealed frame replayed or out of order.
     Replayed,
@@ -244,15 +245,15 @@ pub(crate) enum Screened {
     },
 }
 
-/// A sealed frame's sequence number and message (or why its body does not decode), once its
-/// tag verified; not accepted yet.
-pub(crate) type Verified = Result<(u64, Result<ToDriver, FrameError>), SessionError>;
+/// A sealed frame's stamp and message (or why its body does not decode), once its tag
+/// verified; not accepted yet.
+pub(crate) type Verified = session::Verified<ToDriver>;
 
-/// Checks a sealed frame's tag under a session's `verifier` and decodes its body: pure, so
-/// that a large frame is opened on another thread than the gate's.
+/// Checks a sealed frame's tag under a session's `verifier` and decodes its body, a heartbeat
+/// in the heartbeat space only: pure, so that a large frame is opened on another thread than
+/// the gate's.
 pub(crate) fn verify_sealed(verifier: &Verifier, bytes: &[u8]) -> Verified {
-    let (body, seq) = verifier.verify(bytes)?;
-    Ok((seq, frame::decode_body::<ToDriver>(&body)))
+    verifier.verify_message(bytes)
 }
 
 /// Frames the gate wants sent: (peer, frame).
@@ -499,15 +500,15 @@ impl Gate {
                 why: Refusal::SessionEnded,
             };
         };
-        let decoded = verified.and_then(|(seq, decoded)| {
-            open.opener.accept(seq)?;
+        let decoded = verified.and_then(|(stamp, decoded)| {
+            open.opener.accept(stamp)?;
             Ok(decoded)
         });
         let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(error) => {
                 let why = match error {
-                    SessionError::BadMac => Refusal::BadMac,
+                    SessionError::BadMac | SessionError::WrongSpace => Refusal::BadMac,
                     SessionError::Replayed { .. } => Refusal::Replayed,
                     SessionError::NotSealed => Refusal::Unauthenticated,
                 };
@@ -732,11 +733,19 @@ impl Gate {
     /// Seals a frame from [`frame::encode`] for `peer`'s `session`; `None` when that session
     /// is not open (closed, ended, or replaced by a newer one under the same name).
     pub fn seal(&mut self, peer: &str, session: SessionId, frame: Vec<u8>) -> Option<Vec<u8>> {
-        let open = self
-            .sessions
+        Some(self.open_session(peer, session)?.sealer.seal(frame))
+    }
+
+    /// [`seal`](Gate::seal) for a heartbeat's frame, in the heartbeat space.
+    pub fn seal_beat(&mut self, peer: &str, session: SessionId, frame: Vec<u8>) -> Option<Vec<u8>> {
+        Some(self.open_session(peer, session)?.sealer.seal_beat(frame))
+    }
+
+    /// `peer`'s `session`, if it is open.
+    fn open_session(&mut self, peer: &str, session: SessionId) -> Option<&mut Session> {
+        self.sessions
             .get_mut(peer)
-            .filter(|open| open.id == session)?;
-        Some(open.sealer.seal(frame))
+            .filter(|open| open.id == session)
     }
 
     /// [`seal`](Gate::seal) for the order of task `seq`: its answer is owed (see
@@ -972,13 +981,14 @@ mod tests {
                 ),
                 "{event:?}"
             );
-            // What the driver seals, the worker opens.
+            // What the driver seals, the worker opens: its heartbeats in their own space.
             let (_, session) = gate.sessions().next().expect("a session");
             let sealed = gate
-                .seal("w0", session, frame::encode(RUN, &ToWorker::Heartbeat))
+                .seal_beat("w0", session, frame::encode(RUN, &ToWorker::Heartbeat))
                 .unwrap();
             let (_, opener) = worker.session.as_mut().unwrap();
-            assert!(opener.open(&sealed).is_ok());
+            let (_, heard) = opener.open_message::<ToWorker>(&sealed).expect("opens");
+            assert!(matches!(heard, Ok(ToWorker::Heartbeat)));
         }
     }
 
@@ -1427,6 +1437,52 @@ mod tests {
             panic!("admitted")
         };
         (gate, w0, session)
+    }
+
+    #[test]
+    fn a_worker_heartbeat_counts_in_its_own_space_and_only_a_heartbeat_does() {
+        let token = Token::random();
+        let (mut gate, mut w0, _) = admitted_w0(&token);
+        let now = Instant::now();
+        let mut on_frame = |frame: Vec<u8>| gate.on_frame("w0", &frame, now, &mut Outbox::new());
+        let (sealer, _) = w0.session.as_mut().expect("admitted");
+        // A result's number taken before a heartbeat that goes out first: both are heard.
+        let late = sealer.reserve(session::Space::Data);
+        let beat = sealer.seal_beat(frame::encode(RUN, &ToDriver::Heartbeat));
+        let late = late.seal(frame::encode(RUN, &result(1)));
+        let event = on_frame(beat.clone());
+        assert!(
+            matches!(
+                event,
+                Inbound::Message {
+                    message: ToDriver::Heartbeat,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        let event = on_frame(late);
+        assert!(
+            matches!(
+                event,
+                Inbound::Message {
+                    message: ToDriver::Result { seq: 1, .. },
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        // The heartbeat again is a replay in its space.
+        assert_eq!(dropped_for(&on_frame(beat)), Some(Refusal::Replayed));
+        // A heartbeat in the data space, or a result in the heartbeat space: as forged.
+        let (sealer, _) = w0.session.as_mut().expect("admitted");
+        let misplaced = [
+            sealer.seal(frame::encode(RUN, &ToDriver::Heartbeat)),
+            sealer.seal_beat(frame::encode(RUN, &result(2))),
+        ];
+        for frame in misplaced {
+            assert_eq!(dropped_for(&on_frame(frame)), Some(Refusal::BadMac));
+        }
     }
 
     #[test]

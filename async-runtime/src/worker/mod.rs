@@ -38,7 +38,7 @@ use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
-use crate::transport::session::{Opener, Sealer, Verifier};
+use crate::transport::session::{Heartbeats, Opener, Reserved, Sealer, Space, Stamp, Verifier};
 use crate::transport::{answer_challenge, DEFAULT_MAX_FRAME};
 
 /// What a driver can make a worker hold, at most: partitions,
@@ -305,10 +305,10 @@ struct Worker {
     work: std_mpsc::Sender<Work>,
     /// What this worker holds, the task thread's and this loop's.
     memory: Arc<MemoryAccount>,
-    /// Messages to send before anything else (answers to the driver).
+    /// Messages to send, in order (see [`Worker::frames_to_send`]).
     outbox: Vec<ToDriver>,
-    /// Plain frames to send (the handshake's).
-    plain: Vec<Vec<u8>>,
+    /// Frames to send before the outbox's: the handshake's (plain), a frame sealed elsewhere.
+    ready: Vec<Vec<u8>>,
     /// Partitions arriving in chunks, by id: the chunks so far.
     arriving: HashMap<u32, Assembly>,
     /// Frames dropped so far: anyone on the path can send them, so few are logged.
@@ -321,6 +321,33 @@ struct Worker {
     to_open: Option<Opening>,
     /// A frame is being opened off this loop: the next is not read until it is done.
     opening: bool,
+    /// A large message's frame to seal off this loop, which then hears [`Event::Sealed`]: an
+    /// 80 MB result takes over a second to encrypt on a busy core, and the heartbeats must
+    /// not wait that long.
+    to_seal: Option<Sealing>,
+    /// A frame is being sealed off this loop: the messages after it wait until it is done,
+    /// but for heartbeats, which count in a space of their own.
+    sealing: bool,
+}
+
+/// Messages of at least this many bytes (encoded) are sealed off the event loop.
+const SEAL_ELSEWHERE_FROM: usize = 1 << 20;
+
+/// A frame to seal on another thread under the number it took in its turn.
+struct Sealing {
+    number: Reserved,
+    frame: Vec<u8>,
+}
+
+impl Sealing {
+    /// The sealed frame, or why there is none: a panic is caught, so the loop waiting for it
+    /// always hears back.
+    fn seal(self) -> Result<Vec<u8>, String> {
+        let len = self.frame.len();
+        let seal = std::panic::AssertUnwindSafe(|| self.number.seal(self.frame));
+        std::panic::catch_unwind(seal)
+            .map_err(|_| format!("sealing a message of {len} bytes for it panicked"))
+    }
 }
 
 /// Frames of at least this many bytes are opened off the event loop.
@@ -335,19 +362,19 @@ struct Opening {
 }
 
 impl Opening {
-    fn open(self) -> Result<(u64, ToWorker), String> {
+    fn open(self) -> Result<(Stamp, ToWorker), String> {
         verify_sealed(&self.verifier, self.run_id, self.max_frame, &self.bytes)
     }
 }
 
-/// The sequence number and message of a frame sealed under a session (run `run_id`, checked
-/// by `verifier`), or why it is not one. Its number is not taken yet ([`Opener::accept`]).
+/// The stamp and message of a frame sealed under a session (run `run_id`, checked by
+/// `verifier`), or why it is not one. Its number is not taken yet ([`Opener::accept`]).
 fn verify_sealed(
     verifier: &Verifier,
     run_id: u64,
     max_frame: usize,
     bytes: &[u8],
-) -> Result<(u64, ToWorker), String> {
+) -> Result<(Stamp, ToWorker), String> {
     let (run, _) = frame::open(bytes, max_frame).map_err(|e| e.to_string())?;
     if run != run_id {
         return Err(FrameError::ForeignRun {
@@ -356,9 +383,8 @@ fn verify_sealed(
         }
         .to_string());
     }
-    let (body, seq) = verifier.verify(bytes).map_err(|e| e.to_string())?;
-    let message = frame::decode_body::<ToWorker>(&body).map_err(|e| e.to_string())?;
-    Ok((seq, message))
+    let (stamp, message) = verifier.verify_message(bytes).map_err(|e| e.to_string())?;
+    Ok((stamp, message.map_err(|e| e.to_string())?))
 }
 
 /// A partition arriving in chunks.
@@ -403,8 +429,11 @@ enum Event {
     /// The task thread's answer to send.
     Done(ToDriver),
     /// A large frame of the session, verified and decoded on a blocking thread (see
-    /// [`Worker::to_open`]): its sequence number and message, or why it is dropped.
-    Opened(Result<(u64, ToWorker), String>),
+    /// [`Worker::to_open`]): its stamp and message, or why it is dropped.
+    Opened(Result<(Stamp, ToWorker), String>),
+    /// A large message's frame, sealed on a blocking thread (see [`Worker::to_seal`]), or why
+    /// it could not be.
+    Sealed(Result<Vec<u8>, String>),
     Tick,
     Closed,
     Other,
@@ -478,6 +507,7 @@ async fn serve(
     let mut worker = Worker::new(options, nonce, answer_by, work_tx, memory);
     worker.frame_limit = Some(frame_limit);
     let (opened_tx, mut opened) = tokio_mpsc::unbounded_channel();
+    let (sealed_tx, mut sealed) = tokio_mpsc::unbounded_channel();
     loop {
         // While a large frame is opened elsewhere, the next is not read (frames stay in order)
         // nor the connection's closing (it comes after them), but heartbeats go on.
@@ -490,6 +520,7 @@ async fn serve(
                 Err(e) => Event::LinkFailed(e.to_string()),
             },
             Some(message) = opened.recv() => Event::Opened(message),
+            Some(frame) = sealed.recv() => Event::Sealed(frame),
             Some(result) = results.recv() => Event::Done(result),
             _ = ticker.tick() => Event::Tick,
             Some(event) = events.next(), if reading => match event {
@@ -515,18 +546,17 @@ async fn serve(
                 let _ = opened_tx.send(opened);
             });
         }
-        for frame in std::mem::take(&mut worker.plain) {
-            send(&mut tx, frame).await?;
+        let frames = worker.frames_to_send();
+        if let Some(sealing) = worker.to_seal.take() {
+            let sealed_tx = sealed_tx.clone();
+            // Always answered (see `Sealing::seal`): the loop sends no data frame until it is.
+            // Fails only when this loop is gone, which nothing then waits for.
+            tokio::task::spawn_blocking(move || {
+                let _ = sealed_tx.send(sealing.seal());
+            });
         }
-        for message in std::mem::take(&mut worker.outbox) {
-            if let ToDriver::DataFailed { partition, message } = &message {
-                // Said here too: the last worker's failure ends the run, and the driver then
-                // dismisses it as any other, without a word of why.
-                tracing::warn!(partition, reason = %message, "this worker cannot load a partition");
-            }
-            if let Some(frame) = worker.seal(&message) {
-                send(&mut tx, frame).await?;
-            }
+        for frame in frames {
+            send(&mut tx, frame).await?;
         }
         if let Next::Exit(outcome) = next {
             return outcome;
@@ -561,18 +591,57 @@ impl Worker {
             work,
             memory,
             outbox: Vec::new(),
-            plain: Vec::new(),
+            ready: Vec::new(),
             arriving: HashMap::new(),
             rejected: Said::default(),
             frame_limit: None,
             to_open: None,
             opening: false,
+            to_seal: None,
+            sealing: false,
         }
     }
 
-    fn seal(&mut self, message: &ToDriver) -> Option<Vec<u8>> {
-        let session = self.session.as_mut()?;
-        Some(session.sealer.seal(frame::encode(session.run_id, message)))
+    /// The frames to send now, in order: those [`Worker::ready`], then the outbox's messages
+    /// sealed here, up to one of [`SEAL_ELSEWHERE_FROM`] bytes or more: it goes to
+    /// [`Worker::to_seal`], and the messages after it wait in the outbox until it is sealed,
+    /// but for heartbeats. Without a session, messages are dropped.
+    fn frames_to_send(&mut self) -> Vec<Vec<u8>> {
+        let mut frames = std::mem::take(&mut self.ready);
+        let Some(session) = self.session.as_mut() else {
+            self.outbox.clear();
+            return frames;
+        };
+        let mut waiting = Vec::new();
+        for message in std::mem::take(&mut self.outbox) {
+            if message.is_heartbeat() {
+                frames.push(
+                    session
+                        .sealer
+                        .seal_beat(frame::encode(session.run_id, &message)),
+                );
+                continue;
+            }
+            if self.sealing {
+                waiting.push(message);
+                continue;
+            }
+            if let ToDriver::DataFailed { partition, message } = &message {
+                // Said here too: the last worker's failure ends the run, and the driver then
+                // dismisses it as any other, without a word of why.
+                tracing::warn!(partition, reason = %message, "this worker cannot load a partition");
+            }
+            let frame = frame::encode(session.run_id, &message);
+            if frame.len() < SEAL_ELSEWHERE_FROM {
+                frames.push(session.sealer.seal(frame));
+                continue;
+            }
+            let number = session.sealer.reserve(Space::Data);
+            self.to_seal = Some(Sealing { number, frame });
+            self.sealing = true;
+        }
+        self.outbox = waiting;
+        frames
     }
 
     /// Handles one event at `now`, then judges the driver's silence: on every event, not only
@@ -591,6 +660,20 @@ impl Worker {
             Event::Opened(verified) => {
                 self.opening = false;
                 self.on_verified(verified)
+            }
+            Event::Sealed(sealed) => {
+                self.sealing = false;
+                match sealed {
+                    Ok(frame) => {
+                        self.ready.push(frame);
+                        Next::Continue
+                    }
+                    // As a send that failed: its number is taken, and the frames after it
+                    // would only be refused.
+                    Err(reason) => Next::Exit(Err(RuntimeError::DriverLost(format!(
+                        "cannot send to it: {reason}"
+                    )))),
+                }
             }
             Event::Tick => self.on_tick(),
             Event::Closed if self.session.is_none() => Next::Exit(Ok(Ended::Unanswered(
@@ -758,10 +841,10 @@ impl Worker {
 
     /// A frame of the session verified, here or on another thread: heard once its sequence
     /// number is taken.
-    fn on_verified(&mut self, verified: Result<(u64, ToWorker), String>) -> Next {
-        let accepted = verified.and_then(|(seq, message)| {
+    fn on_verified(&mut self, verified: Result<(Stamp, ToWorker), String>) -> Next {
+        let accepted = verified.and_then(|(stamp, message)| {
             let session = self.session.as_mut().ok_or("no session")?;
-            session.opener.accept(seq).map_err(|e| e.to_string())?;
+            session.opener.accept(stamp).map_err(|e| e.to_string())?;
             Ok(message)
         });
         self.on_opened(accepted)
@@ -792,7 +875,7 @@ impl Worker {
                         if let Some(limit) = &self.frame_limit {
                             limit.raise();
                         }
-                        self.plain
+                        self.ready
                             .push(frame::encode(run, &ToDriver::Proof { mac: mac.into() }));
                         self.session = Some(Session {
                             run_id: run,
@@ -1084,6 +1167,19 @@ mod tests {
         given: Option<Token>,
         memory: Arc<MemoryAccount>,
     ) -> (Worker, Sealer, std_mpsc::Receiver<Work>) {
+        let (worker, key, handed) = admitted_worker_keyed(given, memory);
+        (
+            worker,
+            Sealer::new(&key, Direction::ToWorker, false),
+            handed,
+        )
+    }
+
+    /// As [`admitted_worker_on`], with its session's key instead of the driver's sealer.
+    fn admitted_worker_keyed(
+        given: Option<Token>,
+        memory: Arc<MemoryAccount>,
+    ) -> (Worker, [u8; 32], std_mpsc::Receiver<Work>) {
         let token = given.clone().unwrap_or_else(Token::loopback);
         let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
         options.token = given;
@@ -1106,12 +1202,7 @@ mod tests {
         };
         let next = worker.on_frame(ZmqMessage::from(frame::encode(RUN, &challenge)));
         assert!(matches!(next, Next::Continue) && worker.session.is_some());
-        let key = token.session_key(&transcript);
-        (
-            worker,
-            Sealer::new(&key, Direction::ToWorker, false),
-            handed,
-        )
+        (worker, token.session_key(&transcript), handed)
     }
 
     /// A plain frame whose header claims protocol version `version`.
@@ -1625,7 +1716,7 @@ mod tests {
         assert!(handed.try_recv().is_err(), "not acted on before it is open");
         // Opened elsewhere, it is acted on here, and counts as hearing from the driver.
         let opened = std::thread::spawn(move || open.open()).join().unwrap();
-        let seq = opened.as_ref().ok().map(|(seq, _)| *seq);
+        let seq = opened.as_ref().ok().map(|(stamp, _)| stamp.seq);
         assert_eq!(seq, Some(1));
         let now = Instant::now();
         assert!(matches!(
@@ -1639,7 +1730,7 @@ mod tests {
         assert!(matches!(worker.on_event(frame, now), Next::Continue));
         let replay = worker.to_open.take().expect("large").open();
         assert_eq!(
-            replay.as_ref().ok().map(|(seq, _)| *seq),
+            replay.as_ref().ok().map(|(stamp, _)| stamp.seq),
             seq,
             "it verifies"
         );
@@ -1763,6 +1854,85 @@ mod tests {
                 matches!(next, Next::Exit(Ok(Ended::Unproven { .. }))),
                 "{what}: unproven"
             );
+        }
+    }
+
+    fn result_of(seq: u64, len: usize) -> ToDriver {
+        ToDriver::Result {
+            seq,
+            compute_s: 0.1,
+            cpu_s: 0.1,
+            delay_s: 0.0,
+            held_s: 0.1,
+            body: vec![7; len].into(),
+        }
+    }
+
+    #[test]
+    fn heartbeats_go_out_while_a_large_result_is_sealed_elsewhere() {
+        let (mut worker, key, _handed) =
+            admitted_worker_keyed(Some(Token::random()), MemoryAccount::of_host());
+        let mut driver = Opener::new(&key, Direction::ToDriver, false);
+        assert_eq!(worker.frames_to_send().len(), 1, "the handshake's proof");
+        let now = Instant::now();
+        worker.on_event(Event::Done(result_of(1, SEAL_ELSEWHERE_FROM)), now);
+        assert!(worker.frames_to_send().is_empty(), "not sealed on the loop");
+        let sealing = worker.to_seal.take().expect("sealed on another thread");
+        // Meanwhile a small result waits behind it, and a heartbeat goes out.
+        worker.on_event(Event::Done(result_of(2, 8)), now);
+        worker.on_event(Event::Tick, now);
+        let meanwhile = worker.frames_to_send();
+        assert_eq!(meanwhile.len(), 1, "the heartbeat alone");
+        let sealed = std::thread::spawn(move || sealing.seal()).join().unwrap();
+        assert!(matches!(
+            worker.on_event(Event::Sealed(sealed), now),
+            Next::Continue
+        ));
+        let after = worker.frames_to_send();
+        assert_eq!(after.len(), 2, "the large result, then the small one");
+        assert!(worker.outbox.is_empty() && !worker.sealing);
+        // The driver opens them in the order they went out: the results after the heartbeat.
+        let heard: Vec<ToDriver> = meanwhile
+            .iter()
+            .chain(&after)
+            .map(|frame| {
+                let (_, message) = driver.open_message::<ToDriver>(frame).expect("opens");
+                message.expect("decodes")
+            })
+            .collect();
+        assert!(
+            matches!(
+                heard[..],
+                [
+                    ToDriver::Heartbeat,
+                    ToDriver::Result { seq: 1, .. },
+                    ToDriver::Result { seq: 2, .. }
+                ]
+            ),
+            "{heard:?}"
+        );
+    }
+
+    #[test]
+    fn a_seal_that_panics_ends_the_session_as_a_failed_send_does() {
+        let (mut worker, _, _handed) = admitted_worker();
+        let session = worker.session.as_mut().expect("admitted");
+        // Shorter than an envelope: sealing it panics.
+        let sealing = Sealing {
+            number: session.sealer.reserve(Space::Data),
+            frame: vec![0; 3],
+        };
+        worker.sealing = true;
+        let sealed = sealing.seal();
+        assert!(
+            sealed.as_ref().is_err_and(|e| e.contains("panicked")),
+            "{sealed:?}"
+        );
+        match worker.on_event(Event::Sealed(sealed), Instant::now()) {
+            Next::Exit(Err(RuntimeError::DriverLost(reason))) => {
+                assert!(reason.starts_with("cannot send to it: sealing"), "{reason}")
+            }
+            _ => panic!("the session goes on"),
         }
     }
 }

@@ -771,10 +771,15 @@ impl Insider {
         }
     }
 
-    /// Seals `message` in its session and sends it; whether it could. The message is dropped
-    /// once sealed, before the send: a flood of large frames holds one copy at a time.
+    /// Seals `message` in its session (a heartbeat in the heartbeat space, as a worker does)
+    /// and sends it; whether it could. The message is dropped once sealed, before the send: a
+    /// flood of large frames holds one copy at a time.
     async fn send(&mut self, message: ToDriver) -> bool {
-        let sealed = self.sealer.seal(frame::encode(self.run_id, &message));
+        let frame = frame::encode(self.run_id, &message);
+        let sealed = match message {
+            ToDriver::Heartbeat => self.sealer.seal_beat(frame),
+            _ => self.sealer.seal(frame),
+        };
         drop(message);
         self.socket.send(sealed.into()).await.is_ok()
     }
@@ -1154,10 +1159,15 @@ impl TokenDriver {
         self.write(&sealed);
     }
 
-    /// `message` sealed in the worker's session, as [`TokenDriver::write`] sends it: the
-    /// sealed frames must be written in the order they were sealed.
+    /// `message` sealed in the worker's session (a heartbeat in the heartbeat space), as
+    /// [`TokenDriver::write`] sends it: the sealed frames must be written in the order they
+    /// were sealed.
     pub fn seal(&mut self, message: &asyncopt_runtime::protocol::ToWorker) -> Vec<u8> {
-        zmtp_message(&self.sealer.seal(frame::encode(self.run_id, message)))
+        let frame = frame::encode(self.run_id, message);
+        zmtp_message(&match message {
+            asyncopt_runtime::protocol::ToWorker::Heartbeat => self.sealer.seal_beat(frame),
+            _ => self.sealer.seal(frame),
+        })
     }
 
     /// Sends a message [`TokenDriver::seal`] made.
