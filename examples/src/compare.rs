@@ -136,6 +136,9 @@ fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         };
         if !spec.quiet {
             say!("{}", outcome.one_line());
+            if let Some(faults) = outcome.fault_line() {
+                say!("{faults}");
+            }
         }
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.

@@ -2007,6 +2007,22 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
     // The run is on 4 workers, whoever took their places.
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(" s on 4 workers"), "{stdout}");
+    // The losses are said after the result line, not only in warnings that scrolled away.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let result = lines
+        .iter()
+        .position(|l| l.contains(" s on 4 workers"))
+        .unwrap();
+    let faults = lines.get(result + 1).copied().unwrap_or_default();
+    assert!(faults.starts_with("  faults: 4 workers lost"), "{stdout}");
+    assert!(
+        faults.contains(", 4 worker processes restarted"),
+        "{stdout}"
+    );
+    assert!(
+        faults.ends_with("; see \"stats\" in the summary"),
+        "{stdout}"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
     assert_eq!(summary["stats"]["respawned_workers"], 4, "{summary}");

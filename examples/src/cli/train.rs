@@ -40,6 +40,9 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         }
     }
     say!("{}", outcome.one_line());
+    if let Some(faults) = outcome.fault_line() {
+        say!("{faults}");
+    }
     write_outputs(&args, &outcome, &data, &mut files);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);

@@ -8,10 +8,12 @@
 //! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
 //! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
-//! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it.
+//! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it;
+//! - `faults`: the line that says what went wrong along the way ([`Outcome::fault_line`]).
 
 mod checkpoints;
 mod data;
+mod faults;
 mod join_hint;
 mod model_memory;
 mod outcome;

@@ -137,6 +137,12 @@ impl Outcome {
         )
     }
 
+    /// The line said after [`one_line`](Outcome::one_line) when workers were lost or excluded,
+    /// tasks hung, messages were rejected or connections refused; `None` for a clean run.
+    pub fn fault_line(&self) -> Option<String> {
+        super::faults::fault_line(&self.report.stats)
+    }
+
     /// An error if the run failed, an [`Interrupted`](crate::cli::Interrupted) if a signal
     /// stopped it, or a [`TargetMissed`](crate::cli::TargetMissed) if it ended without
     /// reaching its target (after its files were written).

@@ -1,0 +1,131 @@
+//! The line that says, after a run's result line, what went wrong along the way: the warnings
+//! that told it have scrolled away, and a reader of the last lines would take the run for clean.
+
+use asyncopt_runtime::RunStats;
+
+/// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
+/// or excluded, the partitions they held moved, processes restarted, hung tasks done again,
+/// messages rejected, connections refused); `None` for a clean run.
+pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
+    let count = |n: u64, one: &str, many: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    };
+    // An excluded worker is lost too (its session is ended): each is said once, as excluded.
+    let lost = stats.lost_workers.saturating_sub(stats.excluded_workers);
+    let gone = [
+        (lost, count(lost, "worker lost", "workers lost")),
+        (
+            stats.excluded_workers,
+            count(
+                stats.excluded_workers,
+                "worker excluded for failing tasks or bad results",
+                "workers excluded for failing tasks or bad results",
+            ),
+        ),
+    ];
+    let mut items: Vec<String> = gone
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(_, text)| text)
+        .collect();
+    // Partitions move only from workers that went: said with the first of them.
+    if stats.moved_partitions > 0 {
+        let moved = count(
+            stats.moved_partitions,
+            "partition moved",
+            "partitions moved",
+        );
+        match items.first_mut() {
+            Some(first) => *first = format!("{first} ({moved})"),
+            None => items.push(moved),
+        }
+    }
+    let others = [
+        (
+            stats.respawned_workers,
+            "worker process restarted",
+            "worker processes restarted",
+        ),
+        (
+            stats.hung_tasks,
+            "hung task done again elsewhere",
+            "hung tasks done again elsewhere",
+        ),
+        (
+            stats.rejected_messages,
+            "message rejected",
+            "messages rejected",
+        ),
+        (
+            stats.refused_workers,
+            "connection refused",
+            "connections refused",
+        ),
+    ];
+    items.extend(
+        others
+            .into_iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| count(n, one, many)),
+    );
+    if items.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "  faults: {}; see \"stats\" in the summary",
+        items.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clean_run_has_no_fault_line() {
+        let stats = RunStats {
+            updates: 500,
+            tasks_sent: 520,
+            dropped_stale: 7,
+            ..RunStats::default()
+        };
+        assert_eq!(fault_line(&stats), None);
+    }
+
+    #[test]
+    fn each_fault_is_said_once_in_plain_words() {
+        let stats = RunStats {
+            lost_workers: 2,
+            excluded_workers: 1,
+            moved_partitions: 2,
+            hung_tasks: 1,
+            refused_workers: 3,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 1 worker lost (2 partitions moved), 1 worker excluded for failing \
+                 tasks or bad results, 1 hung task done again elsewhere, 3 connections refused; \
+                 see \"stats\" in the summary"
+            )
+        );
+        let stats = RunStats {
+            excluded_workers: 2,
+            lost_workers: 2,
+            moved_partitions: 1,
+            respawned_workers: 2,
+            rejected_messages: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
+                 moved), 2 worker processes restarted, 1 message rejected; see \"stats\" in the \
+                 summary"
+            )
+        );
+    }
+}
