@@ -4,8 +4,9 @@
 use asyncopt_runtime::RunStats;
 
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
-/// or excluded, the partitions they held moved, processes restarted, hung tasks done again,
-/// messages rejected, connections refused); `None` for a clean run.
+/// or excluded, the partitions they held moved, processes restarted, tasks failed, results
+/// dropped by the driver's checks, hung tasks done again, messages rejected, connections
+/// refused); `None` for a clean run.
 pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
@@ -46,6 +47,12 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
             stats.respawned_workers,
             "worker process restarted",
             "worker processes restarted",
+        ),
+        (stats.failed_tasks, "task failed", "tasks failed"),
+        (
+            stats.bad_results,
+            "bad result dropped",
+            "bad results dropped",
         ),
         (
             stats.hung_tasks,
@@ -99,6 +106,7 @@ mod tests {
             lost_workers: 2,
             excluded_workers: 1,
             moved_partitions: 2,
+            failed_tasks: 4,
             hung_tasks: 1,
             refused_workers: 3,
             ..RunStats::default()
@@ -107,7 +115,8 @@ mod tests {
             fault_line(&stats).as_deref(),
             Some(
                 "  faults: 1 worker lost (2 partitions moved), 1 worker excluded for failing \
-                 tasks or bad results, 1 hung task done again elsewhere, 3 connections refused; \
+                 tasks or bad results, 4 tasks failed, 1 hung task done again elsewhere, 3 \
+                 connections refused; \
                  see \"stats\" in the summary"
             )
         );
@@ -116,6 +125,7 @@ mod tests {
             lost_workers: 2,
             moved_partitions: 1,
             respawned_workers: 2,
+            bad_results: 1,
             rejected_messages: 1,
             ..RunStats::default()
         };
@@ -123,8 +133,8 @@ mod tests {
             fault_line(&stats).as_deref(),
             Some(
                 "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
-                 moved), 2 worker processes restarted, 1 message rejected; see \"stats\" in the \
-                 summary"
+                 moved), 2 worker processes restarted, 1 bad result dropped, 1 message rejected; \
+                 see \"stats\" in the summary"
             )
         );
     }
