@@ -2027,6 +2027,13 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
     assert_eq!(summary["stats"]["respawned_workers"], 4, "{summary}");
     assert_eq!(summary["lost_workers"], 4);
+    // Said beside the losses, as the README says (how many moved depends on the timing of
+    // the kills and the replacements' joins).
+    assert!(summary["moved_partitions"].as_u64() >= Some(1), "{summary}");
+    assert_eq!(
+        summary["moved_partitions"],
+        summary["stats"]["moved_partitions"]
+    );
     assert!(summary["failure"].is_null(), "{summary}");
     let table = summary["worker_table"]
         .as_array()

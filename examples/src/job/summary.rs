@@ -99,6 +99,7 @@ impl Outcome {
             "wait_s_per_worker": self.report.wait_s_per_worker(),
             "network_s_per_worker": self.report.network_s_per_worker(),
             "lost_workers": stats.lost_workers,
+            "moved_partitions": stats.moved_partitions,
             "checkpoints_written": stats.checkpoints_written,
             "checkpoints_failed": self.report.checkpoints_failed,
             "checkpoint_error": self.report.checkpoint_error,
