@@ -1184,28 +1184,13 @@ fn silent_connections_are_capped() {
 /// connection, and the run goes on.
 /// Then one sends a message of endless empty frames, which the driver buffered without bound.
 fn deaf_flood_holds_up_no_one() {
-    let (data, truth) = problem();
-    let token = Token::random();
-    let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
-    let flooded = std::sync::Arc::new(AtomicBool::new(false));
-    let flood = {
-        let (address, flooded) = (
-            endpoint.trim_start_matches("tcp://").to_owned(),
-            flooded.clone(),
-        );
-        std::thread::spawn(move || {
-            let flood = wire::deaf_flood(&address, 400_000);
-            let endless_cut_off = wire::endless_message_is_cut_off(&address);
-            let garbage_cut_off = wire::garbage_is_cut_off(&address, 10_000_000);
-            flooded.store(true, Ordering::SeqCst);
+    let ((flood, endless_cut_off, garbage_cut_off), report) =
+        stranger_flood_beside_two_workers(|address| {
+            let flood = wire::deaf_flood(address, 400_000);
+            let endless_cut_off = wire::endless_message_is_cut_off(address);
+            let garbage_cut_off = wire::garbage_is_cut_off(address, 10_000_000);
             (flood, endless_cut_off, garbage_cut_off)
-        })
-    };
-    stop_once_after_400(&mut driver, flooded.clone());
-    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
-    let (flood, endless_cut_off, garbage_cut_off) = flood.join().expect("the flood thread ends");
-    let report = driver.finish().expect("the run is unaffected");
-    print_counts(&report);
+        });
     println!("    flood: {flood:?}");
     assert!(
         flood.cut_off && flood.written < 400_000,
@@ -1230,14 +1215,6 @@ fn deaf_flood_holds_up_no_one() {
     let peak = peak_resident_mib();
     println!("    driver process peak resident memory: {peak} MiB");
     assert!(peak < MEMORY_BOUND_MIB, "peak {peak} MiB");
-    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
-    assert_eq!(
-        report.stats.lost_workers, 0,
-        "no worker lost its heartbeats"
-    );
-    for worker in &mut workers {
-        assert!(worker.wait().expect("workers exit").success());
-    }
 }
 
 /// A stranger without the token, its ZMTP handshake done, repeats its READY command without
@@ -1246,7 +1223,7 @@ fn deaf_flood_holds_up_no_one() {
 /// the handshake closes the connection, and the run trains on without losing a worker.
 fn repeated_ready_is_cut_off() {
     // 16 MB of commands: far beyond what the sockets' buffers hold once it is closed.
-    let cut_off = stranger_flood_beside_two_workers(|address| {
+    let (cut_off, _) = stranger_flood_beside_two_workers(|address| {
         wire::repeated_ready_is_cut_off(address, 2_000_000)
     });
     assert!(cut_off, "a READY after the handshake closes the connection");
@@ -1258,7 +1235,7 @@ fn repeated_ready_is_cut_off() {
 /// halved a run's updates a second. Now each counts as a frame that does not open, and the
 /// connection is closed as one sending garbage is.
 fn many_frame_messages_are_cut_off() {
-    let cut_off = stranger_flood_beside_two_workers(|address| {
+    let (cut_off, _) = stranger_flood_beside_two_workers(|address| {
         wire::many_frame_messages_are_cut_off(address, 2_000_000)
     });
     assert!(cut_off, "messages of many frames close the connection");
@@ -1266,8 +1243,10 @@ fn many_frame_messages_are_cut_off() {
 
 /// Trains on two workers while a stranger's `flood` (given the driver's address) goes on; the
 /// run stops 400 updates after it ended. Trains to the optimum, with no worker lost, and the
-/// workers exit cleanly. What the flood returned.
-fn stranger_flood_beside_two_workers(flood: impl FnOnce(&str) -> bool + Send + 'static) -> bool {
+/// workers exit cleanly. What the flood returned, and the run's report.
+fn stranger_flood_beside_two_workers<T: Send + 'static>(
+    flood: impl FnOnce(&str) -> T + Send + 'static,
+) -> (T, RunReport) {
     let (data, truth) = problem();
     let token = Token::random();
     let (mut driver, endpoint, mut workers) = two_workers_joined(&token);
@@ -1296,7 +1275,7 @@ fn stranger_flood_beside_two_workers(flood: impl FnOnce(&str) -> bool + Send + '
     for worker in &mut workers {
         assert!(worker.wait().expect("workers exit").success());
     }
-    outcome
+    (outcome, report)
 }
 
 /// A stranger without the token connects under a worker's name first and holds it: the
