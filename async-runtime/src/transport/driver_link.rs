@@ -19,24 +19,12 @@ use super::gate::{
     ADMISSION_DEADLINES,
 };
 use super::in_order::{InOrder, Ticket, Waited};
+use super::outgoing::{Outbound, Outgoing, Turn};
 use super::said::Said;
-use super::session::{SessionError, Verifier};
+use super::session::{Reserved, SessionError, Verifier};
 use crate::auth::Token;
 use crate::error::RuntimeError;
 use crate::protocol::ToWorker;
-
-enum Outbound {
-    /// A frame for `peer`'s `session`; `task`: the sequence number of the task it orders,
-    /// whose answer the session owes.
-    Frame {
-        peer: String,
-        session: SessionId,
-        frame: Vec<u8>,
-        task: Option<u64>,
-    },
-    /// The coordinator let go of `peer`'s `session` (see [`Gate::end`]).
-    End { peer: String, session: SessionId },
-}
 
 /// Largest ZeroMQ frame a connection may send before it is admitted: room for a handshake
 /// frame ([`frame::MAX_PLAIN_FRAME`]) and the transport's own commands.
@@ -233,9 +221,17 @@ async fn serve_async(
     ready: std_mpsc::Sender<Result<String, RuntimeError>>,
 ) {
     let (opened_tx, mut opened) = tokio_mpsc::unbounded_channel();
-    let Some((mut serving, mut recv_half)) = bind(&config, inbound, opened_tx, &ready).await else {
+    let (sealed_tx, mut sealed) = tokio_mpsc::unbounded_channel();
+    let back = Back {
+        opened: opened_tx,
+        sealed: sealed_tx,
+    };
+    let Some((mut serving, mut recv_half)) = bind(&config, inbound, back, &ready).await else {
         return;
     };
+    // The coordinator let go of the link: what it queued behind a frame being sealed still
+    // goes, once that frame is back.
+    let mut coordinator_gone = false;
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut received_in_a_row = 0u32;
@@ -261,12 +257,16 @@ async fn serve_async(
                     break;
                 }
             }
-            queued = outbound.recv() => {
-                let Some(queued) = queued else { break };
-                serving.on_outbound(queued);
-            }
+            Some(done) = sealed.recv() => serving.on_sealed(done),
+            queued = outbound.recv(), if !coordinator_gone => match queued {
+                Some(queued) => serving.on_outbound(queued),
+                None => coordinator_gone = true,
+            },
             _ = ticker.tick() => serving.on_tick(),
             Some(id) = serving.closings.next() => serving.on_closing(id),
+        }
+        if coordinator_gone && serving.outgoing.idle() {
+            break;
         }
     }
     // ZeroMQ drops a connection's queue with the socket: the last messages (the workers'
@@ -279,12 +279,12 @@ async fn serve_async(
 }
 
 /// Binds the ROUTER socket with the admission bounds and tells `ready` where it listens (or
-/// why it cannot): the state that serves it (frames it opens elsewhere come back to `opened`),
-/// and its receiving half.
+/// why it cannot): the state that serves it (frames it opens or seals elsewhere come back to
+/// `back`), and its receiving half.
 async fn bind(
     config: &LinkConfig,
     inbound: ToCoordinator,
-    opened: tokio_mpsc::UnboundedSender<Opened>,
+    back: Back,
     ready: &std_mpsc::Sender<Result<String, RuntimeError>>,
 ) -> Option<(Serving, zeromq::RouterRecvHalf)> {
     // A peer declaring a frame beyond the bound is cut off before anything is reserved for it.
@@ -353,7 +353,8 @@ async fn bind(
         out: Outbox::new(),
         said: Said::default(),
         in_order: InOrder::new(MAX_UNREAD, OPEN_ELSEWHERE_FROM, WAITING_SMALL_BYTES),
-        opened,
+        outgoing: Outgoing::new(SEAL_ELSEWHERE_FROM),
+        back,
     };
     Some((serving, recv_half))
 }
@@ -374,8 +375,16 @@ struct Serving {
     said: Said,
     /// Each peer's frames behind its frame being opened off this thread.
     in_order: InOrder<(Bytes, std::time::Instant)>,
-    /// Where a frame opened off this thread comes back.
+    /// What the coordinator queued for each peer behind its frame being sealed off this thread.
+    outgoing: Outgoing,
+    /// Where frames opened or sealed off this thread come back.
+    back: Back,
+}
+
+/// Where the work done off the link thread comes back to it.
+struct Back {
     opened: tokio_mpsc::UnboundedSender<Opened>,
+    sealed: tokio_mpsc::UnboundedSender<Sealed>,
 }
 
 /// Frames of at least this many bytes are opened (their tag checked, their body decrypted
@@ -388,6 +397,18 @@ const OPEN_ELSEWHERE_FROM: usize = 1 << 20;
 /// heartbeat a period and a result a task, so only a flood meets it, which a count alone
 /// would let hold gigabytes.
 const WAITING_SMALL_BYTES: usize = 4 << 20;
+
+/// Frames of at least this many bytes are sealed (their tag computed, their body encrypted)
+/// off the link thread: an 80 MB broadcast or partition takes over a second under
+/// `--encrypt`, and the link would meanwhile read no frame and send no heartbeat.
+const SEAL_ELSEWHERE_FROM: usize = 1 << 20;
+
+/// A frame sealed off the link thread, back to be sent: `None` if sealing it panicked.
+struct Sealed {
+    peer: String,
+    ticket: Ticket,
+    frame: Option<Vec<u8>>,
+}
 
 /// A frame opened off the link thread, back for the gate.
 struct Opened {
@@ -453,7 +474,7 @@ impl Serving {
         received: std::time::Instant,
     ) {
         let ticket = self.in_order.start(&peer, session);
-        let done = self.opened.clone();
+        let done = self.back.opened.clone();
         tokio::task::spawn_blocking(move || {
             // Always answered: a peer whose open never came back would hold its frames, and
             // once its queue is full, every peer's.
@@ -515,12 +536,48 @@ impl Serving {
         true
     }
 
-    /// A frame or a session's end from the coordinator.
+    /// A frame or a session's end from the coordinator: handled now, sealed elsewhere, or
+    /// behind its peer's frame being sealed elsewhere.
     fn on_outbound(&mut self, queued: Outbound) {
         // A closed connection's session is neither sealed for nor ended: its identity may be
         // a newer connection's already.
         self.settle_closings();
-        let (peer, session, frame, task) = match queued {
+        let peer = queued.peer().to_owned();
+        let turn = self.outgoing.queue(queued);
+        self.take_turns(&peer, turn);
+    }
+
+    /// Acts on `turn` of `peer`, then on its items that waited, until one is sealed elsewhere.
+    fn take_turns(&mut self, peer: &str, turn: Turn) {
+        let mut turn = Some(turn);
+        while let Some(now) = turn {
+            match now {
+                Turn::Wait => return,
+                Turn::Here(item) => self.send_here(item),
+                Turn::Elsewhere {
+                    peer,
+                    session,
+                    frame,
+                    task,
+                    ticket,
+                } => match self.gate.reserve(&peer, session, task) {
+                    Some(number) => {
+                        self.seal_elsewhere(peer, ticket, number, frame);
+                        return;
+                    }
+                    None => {
+                        self.outgoing.sealed(&peer, ticket);
+                        self.session_ended(peer);
+                    }
+                },
+            }
+            turn = self.outgoing.next(peer);
+        }
+    }
+
+    /// Seals (or ends) an item here and sends it.
+    fn send_here(&mut self, item: Outbound) {
+        let (peer, session, frame, task) = match item {
             Outbound::Frame {
                 peer,
                 session,
@@ -539,15 +596,71 @@ impl Serving {
             Some(seq) => self.gate.seal_task(&peer, session, seq, frame),
             None => self.gate.seal(&peer, session, frame),
         };
-        let Some(frame) = sealed else {
-            let why = Refusal::SessionEnded;
-            let _ = self.inbound.send(Inbound::Dropped { peer, why });
-            return;
-        };
-        if !send_to(&self.send_half, &peer, frame) {
-            self.forget(&peer);
-            let _ = self.inbound.send(Inbound::Disconnected { peer });
+        match sealed {
+            Some(frame) => self.send_sealed(peer, frame),
+            None => self.session_ended(peer),
         }
+    }
+
+    /// Seals `frame` under `number` on a blocking thread; [`Serving::on_sealed`] takes it back.
+    fn seal_elsewhere(&mut self, peer: String, ticket: Ticket, number: Reserved, frame: Vec<u8>) {
+        let done = self.back.sealed.clone();
+        tokio::task::spawn_blocking(move || {
+            // Always answered: a peer whose seal never came back would hold its later frames.
+            let seal = std::panic::AssertUnwindSafe(|| number.seal(frame));
+            let frame = std::panic::catch_unwind(seal).ok();
+            // Fails only when the link is closing, which nothing then waits for.
+            let _ = done.send(Sealed {
+                peer,
+                ticket,
+                frame,
+            });
+        });
+    }
+
+    /// A frame sealed elsewhere is back: sent if its session is still open, then the items of
+    /// its peer that waited behind it. A seal that panicked fails the session as a send does.
+    fn on_sealed(&mut self, done: Sealed) {
+        self.settle_closings();
+        let Sealed {
+            peer,
+            ticket,
+            frame,
+        } = done;
+        if !self.outgoing.sealed(&peer, ticket) {
+            return;
+        }
+        match frame {
+            _ if !self.gate.is_open(&peer, ticket.session) => self.session_ended(peer.clone()),
+            Some(frame) => self.send_sealed(peer.clone(), frame),
+            None => {
+                tracing::warn!(%peer, "sealing a frame panicked: its session ends");
+                self.send_failed(peer.clone());
+            }
+        }
+        if let Some(turn) = self.outgoing.next(&peer) {
+            self.take_turns(&peer, turn);
+        }
+    }
+
+    /// Sends a frame sealed for `peer`; a send that fails ends its session.
+    fn send_sealed(&mut self, peer: String, frame: Vec<u8>) {
+        if !send_to(&self.send_half, &peer, frame) {
+            self.send_failed(peer);
+        }
+    }
+
+    /// A frame for `peer` could not be sent: the gate forgets it, and the coordinator hears
+    /// it is gone.
+    fn send_failed(&mut self, peer: String) {
+        self.forget(&peer);
+        let _ = self.inbound.send(Inbound::Disconnected { peer });
+    }
+
+    /// A frame for a session no longer open is dropped, and counted.
+    fn session_ended(&mut self, peer: String) {
+        let why = Refusal::SessionEnded;
+        let _ = self.inbound.send(Inbound::Dropped { peer, why });
     }
 
     /// Every heartbeat period: the gate's deadlines, the let-go connections whose last words
@@ -579,8 +692,7 @@ impl Serving {
             }
         }
         for peer in gone {
-            self.forget(&peer);
-            let _ = self.inbound.send(Inbound::Disconnected { peer });
+            self.send_failed(peer);
         }
     }
 

@@ -733,7 +733,30 @@ impl Gate {
     /// Seals a frame from [`frame::encode`] for `peer`'s `session`; `None` when that session
     /// is not open (closed, ended, or replaced by a newer one under the same name).
     pub fn seal(&mut self, peer: &str, session: SessionId, frame: Vec<u8>) -> Option<Vec<u8>> {
-        Some(self.open_session(peer, session)?.sealer.seal(frame))
+        Some(self.reserve(peer, session, None)?.seal(frame))
+    }
+
+    /// The next data number of `peer`'s `session`, for a frame sealed later, elsewhere (see
+    /// [`Sealer::reserve`]); with `task`, the order of that task: its answer is owed, as by
+    /// [`seal_task`](Gate::seal_task). `None` when that session is not open.
+    pub fn reserve(
+        &mut self,
+        peer: &str,
+        session: SessionId,
+        task: Option<u64>,
+    ) -> Option<session::Reserved> {
+        let open = self.open_session(peer, session)?;
+        if let Some(seq) = task {
+            open.owed.insert(seq);
+        }
+        Some(open.sealer.reserve(session::Space::Data))
+    }
+
+    /// Whether `peer`'s `session` is still open: a frame sealed elsewhere for it goes only then.
+    pub fn is_open(&self, peer: &str, session: SessionId) -> bool {
+        self.sessions
+            .get(peer)
+            .is_some_and(|open| open.id == session)
     }
 
     /// [`seal`](Gate::seal) for a heartbeat's frame, in the heartbeat space.
@@ -757,11 +780,7 @@ impl Gate {
         seq: u64,
         frame: Vec<u8>,
     ) -> Option<Vec<u8>> {
-        let sealed = self.seal(peer, session, frame)?;
-        if let Some(open) = self.sessions.get_mut(peer) {
-            open.owed.insert(seq);
-        }
-        Some(sealed)
+        Some(self.reserve(peer, session, Some(seq))?.seal(frame))
     }
 
     /// Handshakes past their deadline are dropped; a connection's count of frames is
@@ -1483,6 +1502,41 @@ mod tests {
         for frame in misplaced {
             assert_eq!(dropped_for(&on_frame(frame)), Some(Refusal::BadMac));
         }
+    }
+
+    #[test]
+    fn a_task_order_reserved_to_seal_elsewhere_owes_its_answer_while_its_session_is_open() {
+        let token = Token::random();
+        let (mut gate, mut w0, session) = admitted_w0(&token);
+        let now = Instant::now();
+        let order = ToWorker::Shutdown { another_run: true };
+        let number = gate.reserve("w0", session, Some(4)).expect("open");
+        let sealed = std::thread::spawn(move || number.seal(frame::encode(RUN, &order)))
+            .join()
+            .expect("sealed on another thread");
+        let (_, opener) = w0.session.as_mut().expect("admitted");
+        let (_, heard) = opener.open_message::<ToWorker>(&sealed).expect("opens");
+        assert!(
+            matches!(heard, Ok(ToWorker::Shutdown { another_run: true })),
+            "opens in its session"
+        );
+        let result_len = |gate: &mut Gate, w0: &mut Peer| match gate.on_frame(
+            "w0",
+            &w0.seal(&result(4)),
+            now,
+            &mut Outbox::new(),
+        ) {
+            Inbound::Message {
+                message: ToDriver::Result { body, .. },
+                ..
+            } => body.len(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(result_len(&mut gate, &mut w0), 4, "owed as by seal_task");
+        assert!(gate.is_open("w0", session) && !gate.is_open("w0", session + 1));
+        assert!(gate.end("w0", session, now));
+        assert!(!gate.is_open("w0", session), "a seal back now is dropped");
+        assert!(gate.reserve("w0", session, Some(5)).is_none());
     }
 
     #[test]

@@ -139,6 +139,11 @@ impl<T> InOrder<T> {
         Some(frame)
     }
 
+    /// Whether no peer has an open in flight or a frame waiting.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
     /// `peer`'s connection closed: what waited is dropped, and its open in flight, when done,
     /// is not its.
     pub fn forget(&mut self, peer: &str) {

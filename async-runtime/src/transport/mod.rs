@@ -8,6 +8,7 @@ mod driver_link;
 pub mod frame;
 pub(crate) mod gate;
 mod in_order;
+mod outgoing;
 pub(crate) mod said;
 pub mod session;
 
