@@ -542,36 +542,29 @@ impl Serving {
         // A closed connection's session is neither sealed for nor ended: its identity may be
         // a newer connection's already.
         self.settle_closings();
-        let peer = queued.peer().to_owned();
+        // Its turn is the only one: an item that does not wait had nothing waiting before it.
         let turn = self.outgoing.queue(queued);
-        self.take_turns(&peer, turn);
+        self.take_turn(turn);
     }
 
-    /// Acts on `turn` of `peer`, then on its items that waited, until one is sealed elsewhere.
-    fn take_turns(&mut self, peer: &str, turn: Turn) {
-        let mut turn = Some(turn);
-        while let Some(now) = turn {
-            match now {
-                Turn::Wait => return,
-                Turn::Here(item) => self.send_here(item),
-                Turn::Elsewhere {
-                    peer,
-                    session,
-                    frame,
-                    task,
-                    ticket,
-                } => match self.gate.reserve(&peer, session, task) {
-                    Some(number) => {
-                        self.seal_elsewhere(peer, ticket, number, frame);
-                        return;
-                    }
-                    None => {
-                        self.outgoing.sealed(&peer, ticket);
-                        self.session_ended(peer);
-                    }
-                },
-            }
-            turn = self.outgoing.next(peer);
+    /// Acts on one item's turn: sent now, sealed elsewhere, or left waiting.
+    fn take_turn(&mut self, turn: Turn) {
+        match turn {
+            Turn::Wait => {}
+            Turn::Here(item) => self.send_here(item),
+            Turn::Elsewhere {
+                peer,
+                session,
+                frame,
+                task,
+                ticket,
+            } => match self.gate.reserve(&peer, session, task) {
+                Some(number) => self.seal_elsewhere(peer, ticket, number, frame),
+                None => {
+                    self.outgoing.sealed(&peer, ticket);
+                    self.session_ended(peer);
+                }
+            },
         }
     }
 
@@ -638,8 +631,9 @@ impl Serving {
                 self.send_failed(peer.clone());
             }
         }
-        if let Some(turn) = self.outgoing.next(&peer) {
-            self.take_turns(&peer, turn);
+        // Until one is sealed elsewhere in turn (then `next` gives nothing) or none is left.
+        while let Some(turn) = self.outgoing.next(&peer) {
+            self.take_turn(turn);
         }
     }
 

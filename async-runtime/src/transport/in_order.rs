@@ -139,6 +139,12 @@ impl<T> InOrder<T> {
         Some(frame)
     }
 
+    /// Whether `peer` has an open in flight or a frame waiting: if not, its next frame goes
+    /// through ([`InOrder::wait`]).
+    pub fn holds(&self, peer: &str) -> bool {
+        self.lanes.contains_key(peer)
+    }
+
     /// Whether no peer has an open in flight or a frame waiting.
     pub fn is_empty(&self) -> bool {
         self.lanes.is_empty()
