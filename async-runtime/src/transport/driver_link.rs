@@ -455,9 +455,8 @@ impl Serving {
                     self.open_elsewhere(peer, session, verifier, body, received);
                     return true;
                 }
-                let verified = verify_sealed(&verifier, &body);
                 self.gate
-                    .opened(peer, session, verified, body.len(), received)
+                    .open_here(peer, session, &verifier, &body, received)
             }
         };
         self.deliver(event)

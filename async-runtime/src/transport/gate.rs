@@ -379,11 +379,22 @@ impl Gate {
                 peer,
                 session,
                 verifier,
-            } => {
-                let verified = verify_sealed(&verifier, bytes);
-                self.opened(peer, session, verified, bytes.len(), now)
-            }
+            } => self.open_here(peer, session, &verifier, bytes, now),
         }
+    }
+
+    /// A frame of `peer`'s `session` screened to be opened ([`Gate::screen`]), opened here:
+    /// [`verify_sealed`], then [`Gate::opened`].
+    pub fn open_here(
+        &mut self,
+        peer: String,
+        session: SessionId,
+        verifier: &Verifier,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Inbound {
+        let verified = verify_sealed(verifier, bytes);
+        self.opened(peer, session, verified, bytes.len(), now)
     }
 
     /// What the gate makes of a frame from `peer` without opening it: the answer, or that it
