@@ -403,11 +403,11 @@ const WAITING_SMALL_BYTES: usize = 4 << 20;
 /// `--encrypt`, and the link would meanwhile read no frame and send no heartbeat.
 const SEAL_ELSEWHERE_FROM: usize = 1 << 20;
 
-/// A frame sealed off the link thread, back to be sent: `None` if sealing it panicked.
+/// A frame sealed off the link thread, back to be sent, or why sealing it panicked.
 struct Sealed {
     peer: String,
     ticket: Ticket,
-    frame: Option<Vec<u8>>,
+    frame: Result<Vec<u8>, String>,
 }
 
 /// A frame opened off the link thread, back for the gate.
@@ -477,8 +477,11 @@ impl Serving {
         tokio::task::spawn_blocking(move || {
             // Always answered: a peer whose open never came back would hold its frames, and
             // once its queue is full, every peer's.
-            let verify = std::panic::AssertUnwindSafe(|| verify_sealed(&verifier, &body));
-            let verified = std::panic::catch_unwind(verify).unwrap_or(Err(SessionError::NotSealed));
+            let verified =
+                crate::panics::catch(|| verify_sealed(&verifier, &body)).unwrap_or_else(|why| {
+                    tracing::warn!(%why, "opening a frame panicked: it is dropped");
+                    Err(SessionError::NotSealed)
+                });
             // Fails only when the link is closing, which nothing then waits for.
             let _ = done.send(Opened {
                 peer,
@@ -599,8 +602,7 @@ impl Serving {
         let done = self.back.sealed.clone();
         tokio::task::spawn_blocking(move || {
             // Always answered: a peer whose seal never came back would hold its later frames.
-            let seal = std::panic::AssertUnwindSafe(|| number.seal(frame));
-            let frame = std::panic::catch_unwind(seal).ok();
+            let frame = crate::panics::catch(|| number.seal(frame));
             // Fails only when the link is closing, which nothing then waits for.
             let _ = done.send(Sealed {
                 peer,
@@ -624,9 +626,9 @@ impl Serving {
         }
         match frame {
             _ if !self.gate.is_open(&peer, ticket.session) => self.session_ended(peer.clone()),
-            Some(frame) => self.send_sealed(peer.clone(), frame),
-            None => {
-                tracing::warn!(%peer, "sealing a frame panicked: its session ends");
+            Ok(frame) => self.send_sealed(peer.clone(), frame),
+            Err(why) => {
+                tracing::warn!(%peer, %why, "sealing a frame panicked: its session ends");
                 self.send_failed(peer.clone());
             }
         }

@@ -344,9 +344,8 @@ impl Sealing {
     /// always hears back.
     fn seal(self) -> Result<Vec<u8>, String> {
         let len = self.frame.len();
-        let seal = std::panic::AssertUnwindSafe(|| self.number.seal(self.frame));
-        std::panic::catch_unwind(seal)
-            .map_err(|_| format!("sealing a message of {len} bytes for it panicked"))
+        crate::panics::catch(|| self.number.seal(self.frame))
+            .map_err(|why| format!("sealing a message of {len} bytes for it panicked: {why}"))
     }
 }
 
@@ -541,8 +540,8 @@ async fn serve(
             // Fails only when this loop is gone, which nothing then waits for.
             tokio::task::spawn_blocking(move || {
                 // Always answered: the loop reads no frame until it is.
-                let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open.open()))
-                    .unwrap_or_else(|_| Err("opening the frame panicked".into()));
+                let opened = crate::panics::catch(|| open.open())
+                    .unwrap_or_else(|why| Err(format!("opening the frame panicked: {why}")));
                 let _ = opened_tx.send(opened);
             });
         }
