@@ -4,17 +4,34 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_async-train");
 
+/// `async-train` in `dir`, its log kept to errors: a test adds its own arguments, and what
+/// else its run needs (pipes, a process group, another `ASYNC_LOG`).
+fn async_train(dir: &Path) -> Command {
+    let mut command = Command::new(EXE);
+    command.current_dir(dir).env("ASYNC_LOG", "error");
+    command
+}
+
+/// Runs `async-train ARGS` in `dir` to its end.
 fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(EXE)
+    async_train(dir)
         .args(args)
-        .current_dir(dir)
-        .env("ASYNC_LOG", "error")
         .output()
+        .expect("async-train starts")
+}
+
+/// Starts `async-train ARGS` in `dir` with its output kept for [`Child::wait_with_output`].
+fn start(args: &[&str], dir: &Path) -> Child {
+    async_train(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("async-train starts")
 }
 
@@ -1002,23 +1019,13 @@ fn a_second_driver_on_a_taken_port_is_refused_and_the_first_trains() {
     let dir = scratch("two-drivers-one-port");
     token_in(&dir);
     let address = free_loopback_address();
-    let driver = |updates: &str| {
-        let mut args = vec!["--remote-workers", "--workers", "1", "--bind", &address];
-        args.extend(["--token-file", "token", "--join-timeout", "60"]);
-        args.extend(["--updates", updates]);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
+    let driver = |updates: &'static str| {
+        let rest = ["--join-timeout", "60", "--updates", updates];
+        [&remote_flags("1", &address)[..], &rest].concat()
     };
-    let first = Command::new(EXE)
-        .args(driver("200"))
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("async-train starts");
+    let first = start(&driver("200"), &dir);
     wait_until_listening(&address);
-    let second = driver("10");
-    let refused = run(&second.iter().map(String::as_str).collect::<Vec<_>>(), &dir);
+    let refused = run(&driver("10"), &dir);
     assert_clear_error(
         &refused,
         &format!("--bind {address}: cannot listen there: the address is in use"),
@@ -1068,23 +1075,19 @@ fn is_running(pid: u32) -> bool {
 
 /// Starts `args` as a terminal starts a command: in a process group of its own, which a
 /// Ctrl-C signals as a whole. Returns it once its four workers run and it has trained a while.
-fn start_in_its_own_group(args: &[&str], dir: &Path) -> (std::process::Child, Vec<u32>) {
+fn start_in_its_own_group(args: &[&str], dir: &Path) -> (Child, Vec<u32>) {
     start_in_a_group(Command::new(EXE), args, dir)
 }
 
 /// The same for `command` (`async-train`, or a wrapper that runs it, such as `nohup`).
-fn start_in_a_group(
-    mut command: Command,
-    args: &[&str],
-    dir: &Path,
-) -> (std::process::Child, Vec<u32>) {
+fn start_in_a_group(mut command: Command, args: &[&str], dir: &Path) -> (Child, Vec<u32>) {
     use std::os::unix::process::CommandExt;
     let driver = command
         .args(args)
         .current_dir(dir)
         .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .expect("async-train starts");
@@ -1094,7 +1097,7 @@ fn start_in_a_group(
 }
 
 /// The process ids of the four workers `driver` starts, once they run.
-fn its_four_workers(driver: &std::process::Child) -> Vec<u32> {
+fn its_four_workers(driver: &Child) -> Vec<u32> {
     let begun = Instant::now();
     let workers = loop {
         let children = children_of(driver.id());
@@ -1117,12 +1120,12 @@ fn signal_group(signal: &str, leader: u32) {
 }
 
 /// Waits up to 90 s for `child` to exit; its output and exit code.
-fn wait_for(child: std::process::Child) -> (Output, Option<i32>) {
+fn wait_for(child: Child) -> (Output, Option<i32>) {
     wait_for_within(child, Duration::from_secs(90))
 }
 
 /// Waits up to `limit` for `child` to exit (else kills it and fails); its output and exit code.
-fn wait_for_within(mut child: std::process::Child, limit: Duration) -> (Output, Option<i32>) {
+fn wait_for_within(mut child: Child, limit: Duration) -> (Output, Option<i32>) {
     let begun = Instant::now();
     while child.try_wait().expect("wait").is_none() {
         if begun.elapsed() > limit {
@@ -1524,11 +1527,9 @@ fn a_model_at_a_path_that_is_no_utf8_is_scored_into_json() {
     std::fs::write(dir.join("small.libsvm"), "1 1:1\n-1 2:1\n").unwrap();
     let model = std::ffi::OsStr::from_bytes(b"mod\xe8le.json");
     let command = |args: &[&str]| {
-        let output = Command::new(EXE)
+        let output = async_train(&dir)
             .args(args)
             .arg(model)
-            .current_dir(&dir)
-            .env("ASYNC_LOG", "error")
             .output()
             .expect("async-train starts");
         succeeded(&output);
@@ -1595,20 +1596,12 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
     use std::os::unix::process::CommandExt;
     let dir = scratch("ctrl-c-wait");
     std::fs::write(dir.join("run.token"), "0123456789abcdef0123456789abcdef\n").unwrap();
-    let mut driver = Command::new(EXE)
-        .args([
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--join-timeout",
-            "600",
-            "--token-file",
-            "run.token",
-        ])
-        .current_dir(&dir)
+    let mut driver = async_train(&dir)
+        .args(["--workers", "2", "--remote-workers"])
+        .args(["--join-timeout", "600", "--token-file", "run.token"])
         .env("ASYNC_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .expect("async-train starts");
@@ -1831,12 +1824,10 @@ fn ctrl_c_while_the_files_are_written_keeps_them_or_names_those_left() {
             let _ = std::fs::remove_file(dir.join(file));
         }
         let (mut stdout, full) = full_pipe();
-        let mut driver = Command::new(EXE)
+        let mut driver = async_train(&dir)
             .args(args)
-            .current_dir(&dir)
-            .env("ASYNC_LOG", "error")
             .stdout(full)
-            .stderr(std::process::Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
             .expect("async-train starts");
@@ -2075,17 +2066,9 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
 #[test]
 fn workers_exit_when_the_driver_is_killed() {
     let dir = scratch("kill");
-    let mut driver = Command::new(EXE)
-        .args([
-            "--algo",
-            "asgd",
-            "--updates",
-            "100000000",
-            "--time",
-            "120",
-            "--quiet",
-        ])
-        .current_dir(&dir)
+    let mut driver = async_train(&dir)
+        .args(["--algo", "asgd", "--updates", "100000000"])
+        .args(["--time", "120", "--quiet"])
         .spawn()
         .expect("async-train starts");
     let workers = its_four_workers(&driver);
@@ -2112,23 +2095,12 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
         .collect();
     std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
     let address = free_loopback_address();
-    let driver = Command::new(EXE)
-        .args(["--workers", "2", "--remote-workers", "--bind", &address])
-        .args(["--data", "rows.libsvm", "--data-access", "shared"])
-        .args([
-            "--token-file",
-            "token",
-            "--updates",
-            "50",
-            "--quiet",
-            "--join-timeout",
-            "30",
-        ])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
+    let data = ["--data", "rows.libsvm", "--data-access", "shared"];
+    let rest = ["--updates", "50", "--quiet", "--join-timeout", "30"];
+    let driver = start(
+        &[&remote_flags("2", &address)[..], &data, &rest].concat(),
+        &dir,
+    );
     let launcher = Command::new("sh")
         .args([
             "-c",
@@ -2204,24 +2176,15 @@ fn free_loopback_address() -> String {
 /// `compare --algos sgd,asgd` on that one remote worker with `extra` flags, into `cmp`.
 fn compare_on_one_remote_worker(dir: &Path, runs: &str, extra: &[&str]) -> (Output, Output) {
     let address = free_loopback_address();
-    let worker = Command::new(EXE)
-        .args(["worker", "--driver", &address, "--token-file", "token"])
+    let worker = worker_command(&address, dir)
         .args(["--runs", runs])
-        .current_dir(dir)
         .env("ASYNC_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the worker starts");
-    let mut args = vec!["compare", "--algos", "sgd,asgd", "--workers", "1"];
-    args.extend([
-        "--remote-workers",
-        "--bind",
-        &address,
-        "--token-file",
-        "token",
-    ]);
-    args.extend(["--out", "cmp", "--quiet"]);
-    args.extend(extra);
+    let compare = ["compare", "--algos", "sgd,asgd"];
+    let out = ["--out", "cmp", "--quiet"];
+    let args = [&compare[..], &remote_flags("1", &address), &out, extra].concat();
     let compare = run(&args, dir);
     (compare, worker.wait_with_output().expect("the worker ends"))
 }
@@ -2273,21 +2236,14 @@ fn the_join_hint_of_a_comparison_names_its_runs() {
     let dir = scratch("compare-join-hint");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut compare = Command::new(EXE)
-        .args(["compare", "--algos", "sgd,asgd", "--workers", "1"])
-        .args([
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-        ])
+    let mut compare = async_train(&dir)
+        .args(["compare", "--algos", "sgd,asgd"])
+        .args(remote_flags("1", &address))
         .args(["--updates", "200", "--out", "cmp", "--join-timeout", "20"])
-        .current_dir(&dir)
         .env_remove("RUST_LOG")
         .env("ASYNC_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("compare starts");
     let stderr = compare.stderr.take().expect("compare's stderr");
@@ -2304,10 +2260,9 @@ fn the_join_hint_of_a_comparison_names_its_runs() {
     let mut words = hint.split_whitespace();
     let program = words.next().expect("the program");
     assert_eq!(program, "async-train", "{hint}");
-    let worker = Command::new(EXE)
+    let worker = async_train(&dir)
         .args(words)
-        .current_dir(&dir)
-        .stderr(std::process::Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the worker starts");
     let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
@@ -2328,9 +2283,8 @@ fn workers_that_never_came_are_told_the_programs_worker_command() {
     let dir = scratch("workers-missing-hint");
     token_in(&dir);
     let address = free_loopback_address();
-    let args = ["--workers", "1", "--remote-workers", "--bind", &address];
-    let rest = ["--token-file", "token", "--join-timeout", "0.5", "--quiet"];
-    let output = run(&[&args[..], &rest].concat(), &dir);
+    let rest = ["--join-timeout", "0.5", "--quiet"];
+    let output = run(&[&remote_flags("1", &address)[..], &rest].concat(), &dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let line = stderr.trim_end().lines().last().unwrap_or_default();
@@ -2374,32 +2328,17 @@ fn compare_names_the_runs_after_one_that_cannot_start() {
     let dir = scratch("compare-rest-not-run");
     token_in(&dir);
     let address = free_loopback_address();
-    let worker = Command::new(EXE)
-        .args(["worker", "--driver", &address, "--token-file", "token"])
+    let worker = worker_command(&address, &dir)
         .args(["--runs", "1"])
-        .current_dir(&dir)
         .env("ASYNC_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the worker starts");
-    let args = ["compare", "--algos", "sgd,asgd,saga", "--workers", "1"];
-    let cluster = [
-        "--remote-workers",
-        "--bind",
-        &address,
-        "--token-file",
-        "token",
-    ];
-    let rest = [
-        "--join-timeout",
-        "2",
-        "--updates",
-        "100",
-        "--out",
-        "cmp",
-        "--quiet",
-    ];
-    let compare = run(&[&args[..], &cluster, &rest].concat(), &dir);
+    let compare = ["compare", "--algos", "sgd,asgd,saga"];
+    let rest = ["--join-timeout", "2", "--updates", "100"];
+    let out = ["--out", "cmp", "--quiet"];
+    let args = [&compare[..], &remote_flags("1", &address), &rest, &out].concat();
+    let compare = run(&args, &dir);
     succeeded(&worker.wait_with_output().expect("the worker ends"));
     let stderr = String::from_utf8_lossy(&compare.stderr);
     let stdout = String::from_utf8_lossy(&compare.stdout);
@@ -2441,35 +2380,20 @@ fn a_comparison_ending_early_dismisses_its_remote_workers() {
     token_in(&dir);
     let address = free_loopback_address();
     let worker = |runs: &str| {
-        let mut worker = Command::new(EXE);
-        worker.args(["worker", "--driver", &address, "--token-file", "token"]);
-        // Without a dismissal, it would wait this long for a third driver, then fail.
-        worker.args(["--runs", runs, "--connect-timeout", "30"]);
-        worker
-            .current_dir(&dir)
-            .stderr(std::process::Stdio::piped());
-        worker.spawn().expect("the worker starts")
+        worker_command(&address, &dir)
+            // Without a dismissal, it would wait this long for a third driver, then fail.
+            .args(["--runs", runs, "--connect-timeout", "30"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the worker starts")
     };
     let (staying, leaving) = (worker("3"), worker("1"));
     // The second run waits for two workers, and only one comes.
-    let args = [
-        "compare",
-        "--algos",
-        "sgd,asgd",
-        "--workers",
-        "2",
-        "--remote-workers",
-    ];
-    let cluster = [
-        "--bind",
-        &address,
-        "--token-file",
-        "token",
-        "--join-timeout",
-        "3",
-    ];
-    let files = ["--updates", "100", "--out", "cmp", "--quiet"];
-    let compare = run(&[&args[..], &cluster, &files].concat(), &dir);
+    let compare = ["compare", "--algos", "sgd,asgd"];
+    let rest = ["--join-timeout", "3", "--updates", "100"];
+    let out = ["--out", "cmp", "--quiet"];
+    let args = [&compare[..], &remote_flags("2", &address), &rest, &out].concat();
+    let compare = run(&args, &dir);
     let stderr = String::from_utf8_lossy(&compare.stderr);
     assert!(stderr.contains("asgd could not run"), "{stderr}");
     succeeded(&leaving.wait_with_output().unwrap());
@@ -2487,9 +2411,43 @@ fn token_in(dir: &Path) {
     std::fs::write(dir.join("token"), "a-token-of-sufficient-length\n").unwrap();
 }
 
+/// The flags of a driver that waits at `address` for `workers` remote workers, admitting
+/// those that hold its `token` (see [`token_in`]): a test adds the rest of its run's flags.
+fn remote_flags<'a>(workers: &'a str, address: &'a str) -> [&'a str; 7] {
+    [
+        "--workers",
+        workers,
+        "--remote-workers",
+        "--bind",
+        address,
+        "--token-file",
+        "token",
+    ]
+}
+
+/// `async-train worker` of the driver at `address`, in `cwd` with its `token` file, at its
+/// default log level: the info lines of a worker are what the tests read of it.
+fn worker_command(address: &str, cwd: &Path) -> Command {
+    let mut command = async_train(cwd);
+    command
+        .env_remove("ASYNC_LOG")
+        .args(["worker", "--driver", address, "--token-file", "token"]);
+    command
+}
+
 /// A worker named `name` of the driver at `address`, started in `cwd` with its `token` file.
-fn remote_worker(address: &str, name: &str, cwd: &Path) -> std::process::Child {
+fn remote_worker(address: &str, name: &str, cwd: &Path) -> Child {
     remote_worker_with(address, name, cwd, &[])
+}
+
+/// [`remote_worker`], given `extra` arguments too.
+fn remote_worker_with(address: &str, name: &str, cwd: &Path, extra: &[&str]) -> Child {
+    worker_command(address, cwd)
+        .args(["--name", name])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the worker starts")
 }
 
 /// Two remote workers started under one name both train: the second, refused the name, joins
@@ -2504,22 +2462,10 @@ fn two_workers_started_under_one_name_count_as_two() {
         remote_worker(&address, "same", &dir),
         remote_worker(&address, "same", &dir),
     ];
+    let rest = ["--algo", "asgd", "--updates", "20000"];
+    let out = ["--summary", "s.json"];
     let driver = run(
-        &[
-            "--algo",
-            "asgd",
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "20000",
-            "--summary",
-            "s.json",
-        ],
+        &[&remote_flags("2", &address)[..], &rest, &out].concat(),
         &dir,
     );
     for worker in workers {
@@ -2549,23 +2495,6 @@ fn two_workers_started_under_one_name_count_as_two() {
     assert!(line.contains("on 2 workers"), "{line}");
 }
 
-/// [`remote_worker`], given `extra` arguments too.
-fn remote_worker_with(
-    address: &str,
-    name: &str,
-    cwd: &Path,
-    extra: &[&str],
-) -> std::process::Child {
-    Command::new(EXE)
-        .args(["worker", "--driver", address, "--token-file", "token"])
-        .args(["--name", name])
-        .args(extra)
-        .current_dir(cwd)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the worker starts")
-}
-
 /// Two hosts of a run on a shared file: `dir`, with `a9a.xz` and the token, and the folder
 /// returned, with the token only, where the relative path the workers are given leads nowhere.
 fn a_host_without_the_file(dir: &Path) -> PathBuf {
@@ -2590,29 +2519,11 @@ fn a_worker_whose_host_lacks_the_shared_file_is_excluded_and_the_run_goes_on() {
         worker("a2", &dir),
         worker("c1", &elsewhere),
     ];
+    let data = ["--data", "a9a.xz", "--data-access", "shared"];
+    let run_flags = ["--algo", "asgd", "--loss", "logistic", "--updates", "300"];
+    let out = ["--summary", "s.json", "--quiet"];
     let driver = run(
-        &[
-            "--algo",
-            "asgd",
-            "--data",
-            "a9a.xz",
-            "--data-access",
-            "shared",
-            "--loss",
-            "logistic",
-            "--workers",
-            "3",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "300",
-            "--summary",
-            "s.json",
-            "--quiet",
-        ],
+        &[&remote_flags("3", &address)[..], &data, &run_flags, &out].concat(),
         &dir,
     );
     let outputs: Vec<Output> = workers
@@ -2638,31 +2549,12 @@ fn a_replacement_under_a_stopped_workers_name_joins_the_run() {
     token_in(&dir);
     let address = free_loopback_address();
     let worker = |name: &str| remote_worker(&address, name, &dir);
-    let driver = Command::new(EXE)
-        .args([
-            "--algo",
-            "asgd",
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--bind",
-            &address,
-        ])
-        .args([
-            "--token-file",
-            "token",
-            "--time",
-            "12",
-            "--quiet",
-            "--summary",
-            "s.json",
-        ])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
+    let rest = ["--algo", "asgd", "--time", "12", "--quiet"];
+    let out = ["--summary", "s.json"];
+    let driver = start(
+        &[&remote_flags("2", &address)[..], &rest, &out].concat(),
+        &dir,
+    );
     let (mut stopped, other) = (worker("w1"), worker("w2"));
     std::thread::sleep(Duration::from_secs(3));
     // A host that hangs keeps its connection open: the driver declares it lost after 5 s.
@@ -2721,13 +2613,22 @@ fn signal(signal: &str, pid: u32) {
     assert!(sent.success(), "kill {signal} {pid}");
 }
 
-/// The lines of `driver`'s standard error as it says them, and all of them once it ends.
-fn read_log(
-    driver: &mut std::process::Child,
+/// Starts `driver` with its log at `info`, whatever `RUST_LOG` says; returns it, the lines of
+/// its log as it says them, and all of them once it ends.
+fn start_reading_its_log(
+    driver: &mut Command,
 ) -> (
+    Child,
     std::sync::mpsc::Receiver<String>,
     std::thread::JoinHandle<String>,
 ) {
+    let mut driver = driver
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
     let (lines, said) = std::sync::mpsc::channel::<String>();
     let stderr = driver.stderr.take().expect("the driver's stderr");
     let reader = std::thread::spawn(move || {
@@ -2739,7 +2640,7 @@ fn read_log(
         }
         all
     });
-    (said, reader)
+    (driver, said, reader)
 }
 
 /// Waits until the driver whose lines come on `said` said each of `all`, in any order.
@@ -2759,26 +2660,13 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
     let dir = scratch("lost-after");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
-        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
-        .args([
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "3000",
-        ])
-        .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
-        .args(["--quiet", "--summary", "s.json"])
-        .current_dir(&dir)
-        .env_remove("RUST_LOG")
-        .env("ASYNC_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
-    let (said, reader) = read_log(&mut driver);
+    let (mut driver, said, reader) = start_reading_its_log(
+        async_train(&dir)
+            .args(remote_flags("2", &address))
+            .args(["--algo", "sgd", "--updates", "3000"])
+            .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
+            .args(["--quiet", "--summary", "s.json"]),
+    );
     wait_for_lines(&said, &["waiting for remote workers"]);
     let mut stopped = remote_worker(&address, "w1", &dir);
     let other = remote_worker(&address, "w2", &dir);
@@ -2826,26 +2714,13 @@ fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
         out.flush().unwrap();
     }
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
-        .args([
-            "--algo",
-            "sgd",
-            "--data",
-            "big.txt",
-            "--data-access",
-            "ship",
-        ])
-        .args(["--workers", "3", "--remote-workers", "--bind", &address])
-        .args(["--token-file", "token", "--updates", "2000"])
-        .args(["--quiet", "--summary", "s.json"])
-        .current_dir(&dir)
-        .env_remove("RUST_LOG")
-        .env("ASYNC_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
-    let (said, reader) = read_log(&mut driver);
+    let (mut driver, said, reader) = start_reading_its_log(
+        async_train(&dir)
+            .args(remote_flags("3", &address))
+            .args(["--algo", "sgd", "--updates", "2000"])
+            .args(["--data", "big.txt", "--data-access", "ship"])
+            .args(["--quiet", "--summary", "s.json"]),
+    );
     let wait_for = |all: &[&str]| wait_for_lines(&said, all);
     wait_for(&["waiting for remote workers"]);
     let stopped = remote_worker(&address, "w1", &dir);
@@ -2907,18 +2782,15 @@ fn a_token_file_others_can_read_is_named_in_a_warning() {
     let warned = |mode: u32| {
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(mode)).unwrap();
         let address = free_loopback_address();
-        let worker = Command::new(EXE)
-            .args(["worker", "--driver", &address, "--token-file", "token"])
+        let worker = worker_command(&address, &dir)
             .args(["--connect-timeout", "1"])
-            .current_dir(&dir)
             .env_remove("RUST_LOG")
             .env("ASYNC_LOG", "warn")
             .output()
             .expect("the worker starts");
-        let driver = Command::new(EXE)
-            .args(["--workers", "1", "--remote-workers", "--bind", &address])
-            .args(["--token-file", "token", "--join-timeout", "0"])
-            .current_dir(&dir)
+        let driver = async_train(&dir)
+            .args(remote_flags("1", &address))
+            .args(["--join-timeout", "0"])
             .env_remove("RUST_LOG")
             .env("ASYNC_LOG", "warn")
             .output()
@@ -2942,20 +2814,8 @@ fn a_worker_whose_driver_could_not_start_is_told_so() {
     token_in(&dir);
     let address = free_loopback_address();
     let worker = remote_worker_with(&address, "lonely", &dir, &["--reconnect", "60"]);
-    let driver = run(
-        &[
-            "--workers",
-            "2",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--join-timeout",
-            "2",
-        ],
-        &dir,
-    );
+    let rest = ["--join-timeout", "2"];
+    let driver = run(&[&remote_flags("2", &address)[..], &rest].concat(), &dir);
     assert_clear_error(&driver, "only 1 of 2 workers joined");
     // Far below its window: without the dismissal it tried to join again for 60 s.
     let (worker, code) = wait_for_within(worker, Duration::from_secs(45));
@@ -2977,24 +2837,10 @@ fn a_last_worker_that_cannot_read_its_split_says_why() {
     let elsewhere = a_host_without_the_file(&dir);
     let address = free_loopback_address();
     let worker = remote_worker_with(&address, "w1", &elsewhere, &["--data", "a9a.xz"]);
+    let data = ["--data", "a9a.xz", "--data-access", "shared"];
+    let rest = ["--loss", "logistic", "--updates", "100"];
     let driver = run(
-        &[
-            "--loss",
-            "logistic",
-            "--data",
-            "a9a.xz",
-            "--data-access",
-            "shared",
-            "--workers",
-            "1",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "100",
-        ],
+        &[&remote_flags("1", &address)[..], &data, &rest].concat(),
         &dir,
     );
     assert_clear_error(&driver, "worker w1 cannot load partition 0");
@@ -3014,12 +2860,11 @@ fn a_worker_whose_driver_was_killed_says_so_in_plain_words() {
     let dir = scratch("driver-killed-under-reconnect");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
+    let mut driver = async_train(&dir)
+        .args(remote_flags("1", &address))
         .args(["--algo", "asgd", "--updates", "100000000", "--time", "120"])
-        .args(["--workers", "1", "--remote-workers", "--bind", &address])
-        .args(["--token-file", "token", "--quiet"])
-        .current_dir(&dir)
-        .stderr(std::process::Stdio::null())
+        .arg("--quiet")
+        .stderr(Stdio::null())
         .spawn()
         .expect("the driver starts");
     let mut worker = remote_worker_with(&address, "w1", &dir, &["--reconnect", "3"]);
@@ -3071,13 +2916,12 @@ fn a_reconnecting_worker_serves_a_new_job_as_a_fresh_worker_would() {
     let dir = scratch("new-job-same-address");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut old_job = Command::new(EXE)
+    let mut old_job = async_train(&dir)
+        .args(remote_flags("1", &address))
         .args(["--algo", "asgd", "--seed", "1", "--updates", "100000000"])
-        .args(["--time", "120", "--workers", "1", "--remote-workers"])
-        .args(["--bind", &address, "--token-file", "token", "--quiet"])
+        .args(["--time", "120", "--quiet"])
         .args(["--checkpoint", "old", "--checkpoint-updates", "50"])
-        .current_dir(&dir)
-        .stderr(std::process::Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("the driver starts");
     let mut carried = remote_worker_with(&address, "w1", &dir, &["--reconnect", "60"]);
@@ -3103,15 +2947,9 @@ fn a_reconnecting_worker_serves_a_new_job_as_a_fresh_worker_would() {
 
     let a9a = test_support::data("a9a.xz");
     let new_job = |summary: &str| {
-        let mut args = vec!["--algo", "sgd", "--seed", "7", "--updates", "300"];
-        args.extend(["--data", a9a.to_str().unwrap(), "--workers", "1"]);
-        args.extend([
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-        ]);
+        let mut args = remote_flags("1", &address).to_vec();
+        args.extend(["--algo", "sgd", "--seed", "7", "--updates", "300"]);
+        args.extend(["--data", a9a.to_str().unwrap()]);
         args.extend(["--join-timeout", "60", "--quiet", "--summary", summary]);
         let output = run(&args, &dir);
         succeeded(&output);
@@ -3139,29 +2977,10 @@ fn a_worker_started_before_its_driver_waits_for_it() {
     token_in(&dir);
     let address = free_loopback_address();
     // A batch job's steps start together, and the driver binds only once its data is loaded.
-    let worker = Command::new(EXE)
-        .args(["worker", "--driver", &address, "--token-file", "token"])
-        .args(["--name", "early"])
-        .current_dir(&dir)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the worker starts");
+    let worker = remote_worker(&address, "early", &dir);
     std::thread::sleep(Duration::from_secs(3));
-    let driver = run(
-        &[
-            "--workers",
-            "1",
-            "--remote-workers",
-            "--bind",
-            &address,
-            "--token-file",
-            "token",
-            "--updates",
-            "50",
-            "--quiet",
-        ],
-        &dir,
-    );
+    let rest = ["--updates", "50", "--quiet"];
+    let driver = run(&[&remote_flags("1", &address)[..], &rest].concat(), &dir);
     let worker = worker.wait_with_output().expect("the worker ends");
     let said = String::from_utf8_lossy(&worker.stderr);
     assert!(
@@ -3212,10 +3031,9 @@ fn a_worker_warns_at_start_of_a_data_path_it_cannot_read() {
     let address = free_loopback_address();
     let dir = scratch("worker-missing-data");
     for filter in ["warn", "error"] {
-        let output = Command::new(EXE)
+        let output = async_train(&dir)
             .args(["worker", "--driver", &address, "--connect-timeout", "1"])
             .args(["--data", "missing-typo.svm"])
-            .current_dir(&dir)
             .env_remove("ASYNC_LOG")
             .env("RUST_LOG", filter)
             .output()
@@ -3254,13 +3072,11 @@ fn a_worker_facing_a_stopped_driver_does_not_say_nothing_listens() {
 fn a_worker_behind_a_slow_link_is_told_the_link_may_be_too_slow() {
     let dir = scratch("slow-link");
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
+    let mut driver = async_train(&dir)
         .args(["--remote-workers", "--workers", "1", "--join-timeout", "30"])
         .args(["--bind", &address])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("async-train starts");
     wait_until_listening(&address);
@@ -3295,17 +3111,12 @@ fn the_summary_shows_the_time_a_far_worker_spends_on_the_network() {
     token_in(&dir);
     let address = free_loopback_address();
     // Synchronous: every update waits for both workers, so the far one answers tasks.
-    let driver = Command::new(EXE)
-        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
-        .args(["--bind", &address, "--token-file", "token"])
-        .args(["--updates", "5", "--summary", "s.json", "--quiet"])
-        .args(["--join-timeout", "60"])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("async-train starts");
+    let rest = ["--algo", "sgd", "--updates", "5", "--join-timeout", "60"];
+    let out = ["--summary", "s.json", "--quiet"];
+    let driver = start(
+        &[&remote_flags("2", &address)[..], &rest, &out].concat(),
+        &dir,
+    );
     wait_until_listening(&address);
     let one_way = Duration::from_millis(200);
     let relay = test_support::DelayRelay::start(&address, one_way);
@@ -3365,14 +3176,12 @@ fn a_first_join_outlasts_a_link_stalled_past_the_handshake_deadline() {
     let dir = scratch("stalled-first-join");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
+    let mut driver = async_train(&dir)
+        .args(remote_flags("2", &address))
         .args(["--algo", "asgd", "--updates", "500", "--quiet"])
-        .args(["--workers", "2", "--remote-workers", "--bind", &address])
-        .args(["--token-file", "token", "--join-timeout", "60"])
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .args(["--join-timeout", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("async-train starts");
     wait_until_listening(&address);
@@ -3455,10 +3264,8 @@ fn csv_rows(path: &Path) -> Vec<(u64, f64)> {
 #[test]
 fn a_killed_driver_resumes_from_its_checkpoint() {
     let dir = scratch("resume");
-    let mut driver = Command::new(EXE)
+    let mut driver = async_train(&dir)
         .args(saga_job("ckpt"))
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
         .spawn()
         .expect("async-train starts");
     let ckpt = dir.join("ckpt");
@@ -3813,19 +3620,14 @@ fn a_run_stops_at_the_first_trace_point_at_its_target() {
 #[test]
 fn a_closed_standard_output_loses_no_file() {
     let dir = scratch("closed-stdout");
-    let mut child = Command::new(EXE)
+    let mut child = async_train(&dir)
+        // As a user runs it: at its own log level, not the tests' quiet one.
+        .env_remove("ASYNC_LOG")
         .args(["--updates", "50", "--workers", "2", "--quiet"])
-        .args([
-            "--trace",
-            "t.csv",
-            "--summary",
-            "s.json",
-            "--save-model",
-            "m.json",
-        ])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .args(["--trace", "t.csv", "--summary", "s.json"])
+        .args(["--save-model", "m.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the run starts");
     drop(child.stdout.take());
@@ -4054,11 +3856,8 @@ fn file_size_limited(
     on_xfsz: libc::sighandler_t,
 ) -> Command {
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(EXE);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("ASYNC_LOG", "error");
+    let mut command = async_train(dir);
+    command.args(args);
     // SAFETY: setrlimit and signal are async-signal-safe, and touch only the child.
     unsafe {
         command.pre_exec(move || {
@@ -4204,10 +4003,8 @@ fn a_full_standard_output_is_an_error_after_the_files() {
         "--save-model",
         "m.json",
     ];
-    let output = Command::new(EXE)
+    let output = async_train(&dir)
         .args(args)
-        .current_dir(&dir)
-        .env("ASYNC_LOG", "error")
         .stdout(full)
         .output()
         .expect("async-train starts");
@@ -4308,18 +4105,6 @@ fn an_output_behind_a_link_is_written_through_it() {
 fn mkfifo(path: &Path) {
     let made = Command::new("mkfifo").arg(path).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
-}
-
-/// Starts the command in `dir` with its output kept for [`std::process::Child::wait_with_output`].
-fn start(args: &[&str], dir: &Path) -> std::process::Child {
-    Command::new(EXE)
-        .args(args)
-        .current_dir(dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("async-train starts")
 }
 
 /// A named pipe as an output (`mkfifo t.csv; gzip < t.csv > t.csv.gz &`) gets the whole
@@ -4479,11 +4264,9 @@ fn pseudo_terminal() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
     use std::io::Read as _;
     let (leader, follower) = pseudo_terminal();
-    let child = Command::new(EXE)
+    let child = async_train(dir)
         .args(args)
-        .current_dir(dir)
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(follower)
         .spawn()
         .expect("async-train starts");
@@ -4569,8 +4352,8 @@ fn ctrl_c_while_preparing(scratch_name: &str, command: &[&str], last_line: &str)
         text.push_str(&format!("0 {i}:0.0001\n"));
     }
     std::fs::write(dir.join("chain.svm"), text).unwrap();
-    let mut driver = Command::new(EXE);
-    driver.current_dir(&dir).args(command).args([
+    let mut driver = async_train(&dir);
+    driver.args(command).args([
         "--data",
         "chain.svm",
         "--updates",
@@ -4611,11 +4394,8 @@ fn ctrl_c_while_training_on_a_terminal_leaves_the_stopping_line_on_screen() {
     let rows = "1 1:1 2:0.5\n-1 1:0.2 2:1\n0.5 1:0.3\n2 2:0.7\n";
     std::fs::write(dir.join("small.svm"), rows).unwrap();
     let args = ["--data", "small.svm", "--workers", "1", "--time", "60"];
-    let mut driver = Command::new(EXE);
-    driver
-        .current_dir(&dir)
-        .args(args)
-        .args(["--updates", "1000000000"]);
+    let mut driver = async_train(&dir);
+    driver.args(args).args(["--updates", "1000000000"]);
     // Once the bar shows.
     let (_, code, seen) = interrupted_on_a_terminal(driver, terminal_80_wide(), "/s), f = ");
     let screen = screen_of(&seen, 80);
@@ -4653,8 +4433,8 @@ fn a_signal_that_quits_at_once_on_a_terminal_says_its_line_above_the_spinner() {
     // the data being read until the signal.
     let name = format!("{}.fifo", "rows".repeat(20));
     mkfifo(&dir.join(&name));
-    let mut driver = Command::new(EXE);
-    driver.current_dir(&dir).args(["--data", &name]);
+    let mut driver = async_train(&dir);
+    driver.args(["--data", &name]);
     let (_, code, seen) = interrupted_on_a_terminal(driver, terminal_80_wide(), "reading rows");
     let screen = screen_of(&seen, 80);
     assert_eq!(code, Some(130), "{screen:#?}");
@@ -4687,9 +4467,9 @@ fn terminal_80_wide() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     (leader, follower)
 }
 
-/// Runs `command` (async-train) with its stderr on the pseudo-terminal `(leader, follower)`,
-/// sends its process group SIGINT once the terminal shows `shown`, and returns its output, its
-/// exit code and all the terminal showed.
+/// Runs `command` (an [`async_train`]) with its stderr on the pseudo-terminal
+/// `(leader, follower)`, sends its process group SIGINT once the terminal shows `shown`, and
+/// returns its output, its exit code and all the terminal showed.
 #[cfg(unix)]
 fn interrupted_on_a_terminal(
     mut command: Command,
@@ -4699,8 +4479,7 @@ fn interrupted_on_a_terminal(
     use std::io::Read as _;
     use std::os::unix::process::CommandExt;
     let driver = command
-        .env("ASYNC_LOG", "error")
-        .stdout(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(follower)
         .process_group(0)
         .spawn()
