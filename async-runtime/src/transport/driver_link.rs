@@ -613,7 +613,8 @@ impl Serving {
     }
 
     /// A frame sealed elsewhere is back: sent if its session is still open, then the items of
-    /// its peer that waited behind it. A seal that panicked fails the session as a send does.
+    /// its peer that waited behind it. A seal that panicked fails the session as a send does
+    /// ([`Serving::session_failed`]).
     fn on_sealed(&mut self, done: Sealed) {
         self.settle_closings();
         let Sealed {
@@ -629,7 +630,7 @@ impl Serving {
             Ok(frame) => self.send_sealed(peer.clone(), frame),
             Err(why) => {
                 tracing::warn!(%peer, %why, "sealing a frame panicked: its session ends");
-                self.send_failed(peer.clone());
+                self.session_failed(peer.clone());
             }
         }
         // Until one is sealed elsewhere in turn (then `next` gives nothing) or none is left.
@@ -638,16 +639,21 @@ impl Serving {
         }
     }
 
-    /// Sends a frame sealed for `peer`; a send that fails ends its session.
+    /// Sends a frame sealed for `peer`; a send that fails ends its session
+    /// ([`Serving::session_failed`]).
     fn send_sealed(&mut self, peer: String, frame: Vec<u8>) {
         if !send_to(&self.send_half, &peer, frame) {
-            self.send_failed(peer);
+            self.session_failed(peer);
         }
     }
 
-    /// A frame for `peer` could not be sent: the gate forgets it, and the coordinator hears
-    /// it is gone.
-    fn send_failed(&mut self, peer: String) {
+    /// A frame for `peer`'s session could not be sent, or could not be sealed (its number is
+    /// taken, so the frames after it would only be refused): the session ends. Its connection
+    /// is closed (a send that failed on a full queue closed it already; a seal that panicked
+    /// did not, and the peer would keep a connection that hears nothing), the gate forgets it,
+    /// and the coordinator hears it is gone.
+    fn session_failed(&mut self, peer: String) {
+        let _ = self.send_half.disconnect(identity_bytes(&peer));
         self.forget(&peer);
         let _ = self.inbound.send(Inbound::Disconnected { peer });
     }
@@ -687,7 +693,7 @@ impl Serving {
             }
         }
         for peer in gone {
-            self.send_failed(peer);
+            self.session_failed(peer);
         }
     }
 
@@ -893,7 +899,148 @@ fn bind_failure(error: &zeromq::ZmqError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ToDriver;
+    use crate::auth::Transcript;
+    use crate::protocol::{Hello, ToDriver};
+    use crate::transport::gate::answer_challenge;
+    use zeromq::{DealerSocket, SocketEvent, SocketSend};
+
+    const RUN: u64 = 7;
+
+    /// The link's state bound on loopback with `token` and its receiving half, a worker `w0`
+    /// admitted by a real handshake over a real connection, the worker's socket and its
+    /// events, the coordinator's end and w0's session.
+    async fn admitted_w0(
+        token: &Token,
+    ) -> (
+        (Serving, zeromq::RouterRecvHalf),
+        DealerSocket,
+        futures::channel::mpsc::Receiver<SocketEvent>,
+        std_mpsc::Receiver<Inbound>,
+        SessionId,
+    ) {
+        let config = LinkConfig {
+            bind: "tcp://127.0.0.1:0".into(),
+            run_id: RUN,
+            heartbeat: Duration::from_secs(3600),
+            max_frame: 8 << 20,
+            token: token.clone(),
+            encrypt: false,
+            max_strangers: 4,
+            handshake_deadline: Duration::from_secs(60),
+        };
+        let (sender, coordinator) = std_mpsc::channel();
+        let inbound = ToCoordinator {
+            sender,
+            backlog: Arc::default(),
+        };
+        let back = Back {
+            opened: tokio_mpsc::unbounded_channel().0,
+            sealed: tokio_mpsc::unbounded_channel().0,
+        };
+        let (ready, bound) = std_mpsc::channel();
+        let (mut serving, mut recv_half) = bind(&config, inbound, back, &ready).await.unwrap();
+        let endpoint = bound.recv().unwrap().unwrap();
+        let mut options = SocketOptions::default();
+        options.peer_identity("w0".parse().unwrap());
+        let mut worker = DealerSocket::with_options(options);
+        let events = worker.monitor();
+        worker.connect(&endpoint).await.unwrap();
+        let nonce = [5u8; 32];
+        let fingerprint = crate::task::fingerprint();
+        let hello = ToDriver::Hello(Hello {
+            name: "w0".into(),
+            fingerprint,
+            pid: 1,
+            nonce: nonce.to_vec().into(),
+        });
+        let hello = frame::encode(frame::ANY_RUN, &hello);
+        worker.send(ZmqMessage::from(hello)).await.unwrap();
+        assert!(serving.on_message(recv_half.recv().await.unwrap()));
+        let challenge = worker.recv().await.unwrap();
+        let challenge = challenge.get(0).unwrap();
+        let ToWorker::Challenge {
+            nonce: driver_nonce,
+            proof,
+            encrypt,
+        } = frame::decode(challenge, RUN, false, frame::MAX_PLAIN_FRAME).unwrap()
+        else {
+            panic!("a challenge")
+        };
+        let transcript = Transcript {
+            run_id: RUN,
+            name: "w0",
+            fingerprint,
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt,
+        };
+        let (mac, _, _) = answer_challenge(token, &transcript, &proof).unwrap();
+        let proof = frame::encode(RUN, &ToDriver::Proof { mac: mac.into() });
+        worker.send(ZmqMessage::from(proof)).await.unwrap();
+        assert!(serving.on_message(recv_half.recv().await.unwrap()));
+        let Ok(Inbound::Admitted { session, .. }) = coordinator.try_recv() else {
+            panic!("w0 admitted")
+        };
+        ((serving, recv_half), worker, events, coordinator, session)
+    }
+
+    #[test]
+    fn a_seal_that_panics_ends_the_session_and_closes_the_peers_connection() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let token = Token::random();
+            let ((mut serving, mut recv_half), mut worker, mut events, coordinator, session) =
+                admitted_w0(&token).await;
+            let large = Outbound::Frame {
+                peer: "w0".into(),
+                session,
+                frame: vec![0; SEAL_ELSEWHERE_FROM],
+                task: None,
+            };
+            let Turn::Elsewhere { ticket, .. } = serving.outgoing.queue(large) else {
+                panic!("sealed elsewhere")
+            };
+            // Its seal panicked on the blocking thread, which said so.
+            serving.on_sealed(Sealed {
+                peer: "w0".into(),
+                ticket,
+                frame: Err("boom".into()),
+            });
+            assert!(!serving.gate.is_open("w0", session), "the session ends");
+            assert!(
+                matches!(coordinator.try_recv(), Ok(Inbound::Disconnected { peer }) if peer == "w0"),
+                "the coordinator drops the peer"
+            );
+            assert!(
+                !send_to(&serving.send_half, "w0", b"more".to_vec()),
+                "the transport holds no connection of w0's any more"
+            );
+            // The worker hears its connection close, as after a failed send, instead of
+            // keeping one that hears nothing more (heartbeats included) until it times out.
+            let closed = async {
+                loop {
+                    tokio::select! {
+                        // As the link's and the worker's loops do: their reading halves let
+                        // go of closed connections.
+                        _ = recv_half.recv() => {}
+                        received = worker.recv() => if received.is_err() {
+                            return;
+                        },
+                        event = events.next() => match event {
+                            Some(SocketEvent::Disconnected(_)) | None => return,
+                            Some(_) => {}
+                        },
+                    }
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(30), closed)
+                .await
+                .expect("the driver closed the connection");
+        });
+    }
 
     fn heartbeat(peer: &str) -> Inbound {
         Inbound::Message {
