@@ -120,6 +120,11 @@ pub enum RuntimeError {
     /// The driver went away (silent, disconnected) without ending the run.
     #[error("the driver is unreachable or gone: {0}")]
     DriverLost(String),
+    /// A worker ended its session with the driver for a fault of its own, not the driver's: a
+    /// message it could not seal (a bug; the words say which, with the panic). With
+    /// `--reconnect` it joins again, as after a lost driver.
+    #[error("{0}")]
+    SessionFailed(String),
     /// A frame failed its checks.
     #[error(transparent)]
     Frame(#[from] FrameError),

@@ -105,6 +105,10 @@ impl Tries {
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, Failed::Lost(reason), false, now)
             }
+            // The session is gone all the same: joined again as after a lost driver.
+            Err(RuntimeError::SessionFailed(reason)) if self.reconnect.is_some() => {
+                self.within_window(name, Failed::Own(reason), false, now)
+            }
             Err(error) => Then::Finish(Err(error)),
         }
     }
@@ -226,12 +230,11 @@ impl Tries {
         let window = self.reconnect.unwrap_or_default();
         let since = *self.lost_at.get_or_insert(now);
         let waited = now.saturating_duration_since(since);
-        let (reason, lost) = match failed {
-            Failed::Lost(reason) => (reason, true),
-            Failed::Refused(said) => (said, false),
-        };
         if waited > window {
-            return Then::Finish(Err(self.final_error(reason, waited)));
+            return Then::Finish(Err(match failed {
+                Failed::Own(reason) => RuntimeError::SessionFailed(reason),
+                Failed::Lost(reason) | Failed::Refused(reason) => self.final_error(reason, waited),
+            }));
         }
         if self.said.again() {
             let tries = self.said.count();
@@ -241,16 +244,26 @@ impl Tries {
                 // the normal path, said at debug; a second failure warns.
                 tracing::debug!(
                     worker = %name,
-                    %reason,
+                    reason = %failed.reason(),
                     "no session with the driver yet (the previous run's driver closing, as \
                      expected between runs); joining again"
                 );
-            } else if lost {
-                // The operator's words first; the transport's own, if any, stay in `reason`.
-                let left = window.saturating_sub(waited);
-                tracing::warn!(worker = %name, tries, "{}", not_reachable(&self.driver, &reason, left));
             } else {
-                tracing::warn!(worker = %name, %reason, tries, "no session with the driver; joining again");
+                match &failed {
+                    Failed::Lost(reason) => {
+                        // The operator's words first; the transport's own, if any, stay in
+                        // `reason`.
+                        let left = window.saturating_sub(waited);
+                        let line = not_reachable(&self.driver, reason, left);
+                        tracing::warn!(worker = %name, tries, "{line}");
+                    }
+                    Failed::Refused(said) => {
+                        tracing::warn!(worker = %name, reason = %said, tries, "no session with the driver; joining again")
+                    }
+                    Failed::Own(reason) => {
+                        tracing::warn!(worker = %name, %reason, tries, "this worker ended its session (its own fault, not the driver's); joining again")
+                    }
+                }
             }
         }
         self.again += 1;
@@ -281,6 +294,16 @@ enum Failed {
     Lost(String),
     /// A peer refused this worker, or said to try later.
     Refused(String),
+    /// This worker ended its session for a fault of its own (`SessionFailed`'s words).
+    Own(String),
+}
+
+impl Failed {
+    fn reason(&self) -> &str {
+        match self {
+            Failed::Lost(reason) | Failed::Refused(reason) | Failed::Own(reason) => reason,
+        }
+    }
 }
 
 /// The line a worker that lost its driver says while it tries to join it again: where, why
@@ -359,6 +382,36 @@ mod tests {
         let error = final_error(tries.after("w0", lost("cannot reach it"), past));
         assert!(error.contains("cannot reach it"), "{error}");
         assert!(error.contains("the last refusal: the driver refused this worker: go away"));
+    }
+
+    #[test]
+    fn a_session_this_worker_failed_ends_it_in_its_words_or_rejoins_as_after_a_lost_driver() {
+        let failed = || {
+            Err(RuntimeError::SessionFailed(
+                "sealing a result failed (a bug)".into(),
+            ))
+        };
+        let error = final_error(Tries::new(DRIVER, None).after("w0", failed(), Instant::now()));
+        assert_eq!(error, "sealing a result failed (a bug)");
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(10)));
+        let start = Instant::now();
+        let then = tries.after("w0", failed(), start);
+        assert!(
+            matches!(
+                then,
+                Then::Retry {
+                    fresh_name: false,
+                    ..
+                }
+            ),
+            "{then:?}"
+        );
+        // The window it opened closes as a lost driver's does, on the words of the last try.
+        let past = start + Duration::from_secs(11);
+        assert_eq!(
+            final_error(tries.after("w0", failed(), past)),
+            "sealing a result failed (a bug)"
+        );
     }
 
     #[test]
