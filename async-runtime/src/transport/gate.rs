@@ -168,6 +168,9 @@ struct Unproven {
 
 struct Session {
     id: SessionId,
+    /// The nonce of the hello that opened it: the same hello again on another connection is
+    /// a replay (see [`Gate::replays`]).
+    hello_nonce: Vec<u8>,
     sealer: Sealer,
     opener: Opener,
     /// The sequence numbers of the tasks sealed for it and not answered yet (by a result or a
@@ -613,6 +616,16 @@ impl Gate {
             };
             return self.last_word(peer, reason, &lost, out);
         }
+        if hello.name != peer && self.replays(&hello) {
+            // Not a worker's doing (each of its connections draws a fresh nonce): someone who
+            // recorded the hello on the path. Not final, so without a MAC.
+            let reason = format!(
+                "a replayed hello: its nonce is that of the hello of the connection under the \
+                 name {} (recorded on the way and sent again)",
+                hello.name
+            );
+            return self.refuse(peer, reason, out);
+        }
         if hello.name != peer {
             // Also what a second connection under an admitted worker's identity sees: the
             // transport gives it an identity of its own, so it never shadows the first. Not
@@ -691,6 +704,18 @@ impl Gate {
         Inbound::Handled
     }
 
+    /// Whether `hello`, from another connection than the one under its name, repeats the
+    /// nonce of that connection's hello (its session's, or its handshake's under way): a
+    /// worker draws a fresh nonce for every connection, so only a recording sends one again.
+    fn replays(&self, hello: &Hello) -> bool {
+        let session = self.sessions.get(&hello.name).map(|s| &s.hello_nonce[..]);
+        let handshake = self.strangers.get(&hello.name).map(|s| &s.hello.nonce[..]);
+        [session, handshake]
+            .into_iter()
+            .flatten()
+            .any(|nonce| nonce == &hello.nonce[..])
+    }
+
     /// The oldest open handshake of the source that holds the most, counting a newcomer from
     /// `newcomer`: the transport's own rule for its queue.
     fn oldest_of_largest_source(&self, newcomer: Source) -> Option<String> {
@@ -729,6 +754,7 @@ impl Gate {
             peer.clone(),
             Session {
                 id: session,
+                hello_nonce: stranger.hello.nonce.to_vec(),
                 sealer: Sealer::new(&key, Direction::ToWorker, encrypt),
                 opener: Opener::new(&key, Direction::ToDriver, encrypt),
                 owed: HashSet::new(),
@@ -1450,6 +1476,49 @@ mod tests {
         );
         let event = gate.on_frame("w0", &other_build, Instant::now(), &mut out);
         assert!(matches!(event, Inbound::Refused { .. }), "{event:?}");
+    }
+
+    #[test]
+    fn a_hello_replayed_from_another_connection_is_told_apart_from_a_name_in_use() {
+        let token = Token::random();
+        let (mut gate, w0, _) = admitted_w0(&token);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        // w0's own hello, recorded on the way, sent again on a connection of its own while
+        // w0's session is open.
+        let replayed = gate.on_frame("0xab", &w0.hello(), now, &mut out);
+        assert!(
+            matches!(&replayed, Inbound::Refused { reason, .. }
+                if reason.starts_with("a replayed hello") && reason.contains("name w0")
+                    && !reason.contains(NAME_TAKEN)),
+            "{replayed:?}"
+        );
+        let Some((_, ToWorker::Refused { reason, mac: None })) = out.pop().map(|(peer, f)| {
+            (
+                peer,
+                frame::decode(&f, RUN, false, MAX_PLAIN_FRAME).unwrap(),
+            )
+        }) else {
+            panic!("a refusal without a MAC")
+        };
+        assert!(reason.starts_with("a replayed hello"), "{reason}");
+        // So of a handshake under way: w1 was challenged and has not answered yet.
+        let w1 = Peer::new("w1", &token);
+        assert!(matches!(
+            gate.on_frame("w1", &w1.hello(), now, &mut out),
+            Inbound::Handled
+        ));
+        let replayed = gate.on_frame("0xac", &w1.hello(), now, &mut out);
+        assert!(
+            matches!(&replayed, Inbound::Refused { reason, .. } if reason.starts_with("a replayed hello")),
+            "{replayed:?}"
+        );
+        // A fresh hello under a name in use (a second worker, a restarted one) is not a replay.
+        let fresh = gate.on_frame("0xad", &Peer::new("w0", &token).hello(), now, &mut out);
+        assert!(
+            matches!(&fresh, Inbound::Refused { reason, .. } if reason.starts_with(NAME_TAKEN)),
+            "{fresh:?}"
+        );
     }
 
     /// The session id of `peer`'s open session.
