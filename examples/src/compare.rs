@@ -135,10 +135,7 @@ fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             Err(e) => return Err(with_failed(e, &runs)),
         };
         if !spec.quiet {
-            say!("{}", outcome.one_line());
-            if let Some(faults) = outcome.fault_line() {
-                say!("{faults}");
-            }
+            say!("{}", outcome.result_lines());
         }
         // Each file is attempted whatever became of the others, and the next run goes on:
         // its remote workers were told it would.

@@ -336,6 +336,13 @@ fn faults() {
         let line = format!("{fault:>11} {algo:>4}: {algo}: objective");
         assert!(said.contains(&line), "no `{line}` in:\n{said}");
     }
+    // Under a run's result line, its faults line, as async-train says it.
+    let lines: Vec<&str> = said.lines().collect();
+    let faults_after = |algo: &str| {
+        let result = format!("{:>11} {algo:>4}: {algo}: objective", "kill");
+        let at = lines.iter().position(|l| l.starts_with(&result)).unwrap();
+        lines.get(at + 1).copied().unwrap_or_default()
+    };
     for row in rows {
         let run = &row["runs"][0];
         // Every fault is survived: each run reaches the target, without a failure.
@@ -345,6 +352,8 @@ fn faults() {
         if row["fault"] == "kill" && run["struck"] == true {
             assert_eq!(run["lost_workers"], 1, "{row}");
             assert!(run["moved_partitions"].as_u64() >= Some(1), "{row}");
+            let faults = faults_after(row["algo"].as_str().unwrap());
+            assert!(faults.starts_with("  faults: 1 worker lost ("), "{said}");
         }
     }
     std::fs::remove_dir_all(&dir).ok();

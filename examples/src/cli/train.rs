@@ -39,10 +39,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
             say!("its model reaches the target already: nothing left to train");
         }
     }
-    say!("{}", outcome.one_line());
-    if let Some(faults) = outcome.fault_line() {
-        say!("{faults}");
-    }
+    say!("{}", outcome.result_lines());
     write_outputs(&args, &outcome, &data, &mut files);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);

@@ -6,7 +6,7 @@ use asyncopt_runtime::RunStats;
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, connections
-/// refused); `None` for a clean run.
+/// refused, frames the session layer dropped unread); `None` for a clean run.
 pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
@@ -76,6 +76,14 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
             .filter(|(n, _, _)| *n > 0)
             .map(|(n, one, many)| count(n, one, many)),
     );
+    let unread = refused_frames(stats);
+    if unread > 0 {
+        items.push(count(
+            unread,
+            "frame dropped as forged, replayed or from a stranger",
+            "frames dropped as forged, replayed or from strangers",
+        ));
+    }
     if items.is_empty() {
         return None;
     }
@@ -83,6 +91,22 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
         "  faults: {}; see \"stats\" in the summary",
         items.join(", ")
     ))
+}
+
+/// Frames the driver's session layer dropped before any of it reached the run: from peers
+/// without a session, whose MAC did not verify, replayed, handshakes over their size, and
+/// those that got their connections cut off for sending more than a handshake. One clause
+/// for all: each counter stays apart in the summary's `stats`.
+fn refused_frames(stats: &RunStats) -> u64 {
+    [
+        stats.unauthenticated_frames,
+        stats.bad_mac_frames,
+        stats.replayed_frames,
+        stats.oversized_handshakes,
+        stats.strangers_cut_off,
+    ]
+    .iter()
+    .fold(0u64, |sum, n| sum.saturating_add(*n))
 }
 
 #[cfg(test)]
@@ -135,6 +159,38 @@ mod tests {
                 "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
                  moved), 2 worker processes restarted, 1 bad result dropped, 1 message rejected; \
                  see \"stats\" in the summary"
+            )
+        );
+    }
+
+    #[test]
+    fn frames_the_session_layer_dropped_are_said_in_one_clause() {
+        let stats = RunStats {
+            refused_workers: 2,
+            unauthenticated_frames: 5,
+            bad_mac_frames: 3,
+            replayed_frames: 2,
+            oversized_handshakes: 1,
+            strangers_cut_off: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 2 connections refused, 12 frames dropped as forged, replayed or from \
+                 strangers; see \"stats\" in the summary"
+            )
+        );
+        // Alone, it is a fault line of its own: a run under attack is not a clean run.
+        let stats = RunStats {
+            bad_mac_frames: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 1 frame dropped as forged, replayed or from a stranger; see \"stats\" \
+                 in the summary"
             )
         );
     }

@@ -138,9 +138,19 @@ impl Outcome {
     }
 
     /// The line said after [`one_line`](Outcome::one_line) when workers were lost or excluded,
-    /// tasks hung, messages were rejected or connections refused; `None` for a clean run.
+    /// tasks hung, messages were rejected, connections refused or frames dropped unread;
+    /// `None` for a clean run.
     pub fn fault_line(&self) -> Option<String> {
         super::faults::fault_line(&self.report.stats)
+    }
+
+    /// What every command says of a run it made: [`one_line`](Outcome::one_line), and under
+    /// it the [`fault_line`](Outcome::fault_line) if the run had faults.
+    pub fn result_lines(&self) -> String {
+        match self.fault_line() {
+            Some(faults) => format!("{}\n{faults}", self.one_line()),
+            None => self.one_line(),
+        }
     }
 
     /// An error if the run failed, an [`Interrupted`](crate::cli::Interrupted) if a signal

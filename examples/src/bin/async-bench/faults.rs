@@ -105,7 +105,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                     "{:>11} {:>4}: {}",
                     fault.name(),
                     algorithm.name(),
-                    outcome.one_line()
+                    outcome.result_lines()
                 );
                 runs.push(run_figures(&outcome, struck));
             }

@@ -229,7 +229,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
             spec.algorithm = algorithm.into();
             let outcome = job::run(&spec, &data)?;
-            eprintln!("seed {seed}: {}", outcome.one_line());
+            eprintln!("seed {seed}: {}", outcome.result_lines());
             pair.push(outcome);
         }
         let asgd = pair.pop().expect("two runs");
@@ -255,7 +255,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.vr_target);
             let outcome = job::run(&spec, &data)?;
-            eprintln!("{}", outcome.one_line());
+            eprintln!("{}", outcome.result_lines());
             runs.push(outcome);
         }
         spec.precondition = Precondition::Full;
@@ -263,7 +263,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.preconditioned_target);
             let outcome = job::run(&spec, &data)?;
-            eprintln!("preconditioned {}", outcome.one_line());
+            eprintln!("preconditioned {}", outcome.result_lines());
             runs.push(outcome);
         }
         let broadcast = partial_broadcast(&sparse)?;

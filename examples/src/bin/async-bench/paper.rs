@@ -310,7 +310,12 @@ fn experiment(
             spec.step = Some(args.asaga_step_scale * job::default_step(spec, data, &metric));
         }
         let outcome = job::run(spec, data)?;
-        eprintln!("  {} {}: {}", set.key, setting.key(), outcome.one_line());
+        eprintln!(
+            "  {} {}: {}",
+            set.key,
+            setting.key(),
+            outcome.result_lines()
+        );
         if let Some(failure) = &outcome.failure {
             eprintln!(
                 "  {} {}: {algorithm} failed: {failure}",
