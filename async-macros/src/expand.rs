@@ -304,7 +304,7 @@ impl Reduce<'_> {
 
     /// The checks that the closure's captures can travel, identical on driver and worker and at
     /// the site's span: rustc reports a capture that cannot travel with the `Capture` message
-    /// (once per serde trait it lacks), and drops the same failures of the encoding and
+    /// (once, whichever serde traits it lacks), and drops the same failures of the encoding and
     /// decoding bounds that follow because they are at the same span. At the capture's own
     /// span those would be reported again, with serde's raw messages.
     fn travel_checks(&self) -> TokenStream {

@@ -120,6 +120,8 @@ staleness_bound!(u8, u16, u32, u64, usize);
     note = "a type of another crate without them (`std::time::Instant`, a file, a lock) cannot travel: capture what the workers need of it instead (a number, a `Duration`)"
 )]
 pub trait Capture: Serialize + DeserializeOwned {}
+// Reported as a missing `Capture`, once, rather than once per serde trait the type lacks.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> Capture for T {}
 
 /// Type-checks a capture at its span and borrows it for encoding.
@@ -134,6 +136,8 @@ pub fn capture<T: Capture>(value: &T) -> &T {
     note = "results are sent back from worker processes: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
 )]
 pub trait Outcome: Serialize + DeserializeOwned {}
+// Reported as a missing `Outcome`, once, rather than once per serde trait the type lacks.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned> Outcome for T {}
 
 /// The result of a `reduce!` outside the training loop once the run has stopped or failed.

@@ -45,6 +45,8 @@ pub trait Broadcast: Any + Send + Sync + Sized {
     fn decode(bytes: &[u8]) -> Result<Self, String>;
 }
 
+// Reported as a missing `Broadcast`, once, rather than once per bound the type lacks.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Any + Send + Sync> Broadcast for T {
     fn encode(&self) -> Vec<u8> {
         raw::encode(self).unwrap_or_else(|| {
