@@ -46,14 +46,24 @@ impl Rewriter<'_> {
             broadcast: &broadcast,
             not_yet: &not_yet,
             found: Vec::new(),
+            unpublished: Vec::new(),
             errors: Vec::new(),
             own,
         };
         finder.visit_expr_mut(&mut closure.body);
-        let PinFinder { found, errors, .. } = finder;
-        let failed = !errors.is_empty();
+        let PinFinder {
+            found,
+            unpublished,
+            errors,
+            ..
+        } = finder;
+        let mut failed = !errors.is_empty();
         for error in errors {
             self.errors.push(error);
+        }
+        let inside = bound_inside(closure);
+        for call in unpublished {
+            failed |= self.refuse_read_of_unpublished(&call, &inside);
         }
         let mut reads = Vec::new();
         for (binding, var, version) in found {
@@ -81,6 +91,35 @@ impl Rewriter<'_> {
             });
         }
         (!failed).then_some(reads)
+    }
+
+    /// Refuses `x.at(v)` in a closure for a variable `x` of the function that no `broadcast!`
+    /// publishes, where rustc would say no more than that its type has no method `at`; whether
+    /// it did. A variable the closure binds itself, or an item, is left to rustc.
+    fn refuse_read_of_unpublished(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        inside: &[String],
+    ) -> bool {
+        let Some(var) = receiver_variable(call) else {
+            return false;
+        };
+        let is_variable = self
+            .scopes
+            .lookup(&var)
+            .is_some_and(|binding| !binding.origin.is_block_item());
+        if !is_variable || inside.contains(&crate::scope::key(&var)) {
+            return false;
+        }
+        self.errors.at(
+            call,
+            format!(
+                "`{var}.at(..)` reads an older version of a broadcast variable, but `{var}` is never \
+                 broadcast: publish it with `broadcast!({var});` in the training loop, above this \
+                 reduce! (a method of your own named `at`: call it as `Type::at(&{var}, ..)`)"
+            ),
+        );
+        true
     }
 
     /// Refuses `w.at(v)` of a broadcast variable in the driver's code: a pinned read is served
@@ -120,6 +159,8 @@ struct PinFinder<'b> {
     not_yet: &'b [Ident],
     /// The binding that replaces each, the variable, and the version expression.
     found: Vec<(Ident, Ident, Expr)>,
+    /// The calls `x.at(v)` of a variable broadcast nowhere, nor the closure's own parameter.
+    unpublished: Vec<syn::ExprMethodCall>,
     errors: Vec<syn::Error>,
     /// The closure's own parameters, which the driver cannot see.
     own: Vec<String>,
@@ -128,10 +169,7 @@ struct PinFinder<'b> {
 impl VisitMut for PinFinder<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         if let Expr::MethodCall(call) = expr {
-            let var = match &*call.receiver {
-                Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
-                _ => None,
-            };
+            let var = receiver_variable(call);
             if let Some(var) = var
                 .as_ref()
                 .filter(|v| call.method == "at" && self.not_yet.iter().any(|b| same(b, v)))
@@ -146,8 +184,9 @@ impl VisitMut for PinFinder<'_> {
                 ));
                 return;
             }
-            if let Some(var) =
-                var.filter(|v| call.method == "at" && self.broadcast.iter().any(|b| same(b, v)))
+            if let Some(var) = var
+                .clone()
+                .filter(|v| call.method == "at" && self.broadcast.iter().any(|b| same(b, v)))
             {
                 if call.args.len() != 1 {
                     self.errors.push(syn::Error::new_spanned(
@@ -185,11 +224,37 @@ impl VisitMut for PinFinder<'_> {
                 *expr = syn::parse_quote!(#binding);
                 return;
             }
+            let own = |v: &Ident| self.own.contains(&crate::scope::key(v));
+            if var.is_some_and(|v| call.method == "at" && call.args.len() == 1 && !own(&v)) {
+                self.unpublished.push(call.clone());
+            }
         }
         visit_mut::visit_expr_mut(self, expr);
     }
 
     fn visit_item_mut(&mut self, _item: &mut syn::Item) {}
+}
+
+/// The plain variable a method is called on: `w` in `w.at(v)`.
+fn receiver_variable(call: &syn::ExprMethodCall) -> Option<Ident> {
+    match &*call.receiver {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+        _ => None,
+    }
+}
+
+/// The names a closure's body binds (`let`, patterns), which shadow the function's.
+fn bound_inside(closure: &syn::ExprClosure) -> Vec<String> {
+    struct Bound(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Bound {
+        fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+            self.0.push(crate::scope::key(&pat.ident));
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut bound = Bound(Vec::new());
+    syn::visit::Visit::visit_expr(&mut bound, &closure.body);
+    bound.0
 }
 
 /// Every identifier in `tokens`.
