@@ -33,4 +33,33 @@ impl Errors {
             .map(syn::Error::to_compile_error)
             .collect()
     }
+
+    /// Every error as a `compile_error!(..)` expression, of rustc's error type.
+    pub fn into_expressions(self) -> Vec<TokenStream> {
+        self.errors
+            .iter()
+            .map(|error| {
+                // `to_compile_error` writes `compile_error! { .. }`: parentheses make it an
+                // expression wherever it stands.
+                let parenthesized = |tree| match tree {
+                    proc_macro2::TokenTree::Group(group)
+                        if group.delimiter() == proc_macro2::Delimiter::Brace =>
+                    {
+                        let mut paren = proc_macro2::Group::new(
+                            proc_macro2::Delimiter::Parenthesis,
+                            group.stream(),
+                        );
+                        paren.set_span(group.span());
+                        proc_macro2::TokenTree::Group(paren)
+                    }
+                    tree => tree,
+                };
+                error
+                    .to_compile_error()
+                    .into_iter()
+                    .map(parenthesized)
+                    .collect()
+            })
+            .collect()
+    }
 }

@@ -28,6 +28,7 @@ mod captures;
 mod checkpoints;
 mod errors;
 mod expand;
+mod fallback;
 mod rewrite;
 mod scope;
 mod sites;
@@ -40,6 +41,7 @@ use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Pat, Signature, Type};
 
 use errors::Errors;
+use fallback::fallback;
 use rewrite::Rewriter;
 use scope::Scopes;
 
@@ -75,8 +77,8 @@ use scope::Scopes;
 ///
 /// The function must not be generic, `async`, `const` or a method, and the attribute takes no
 /// arguments. Misuse is a compile error at the offending tokens that says what to write
-/// instead; the function is then emitted with an `unimplemented!()` body, so its callers
-/// still type-check.
+/// instead; the function is then emitted as written, its DSL calls made inert, so its
+/// callers still type-check and the imports its body uses are not reported unused.
 ///
 /// ```no_run
 /// # use asyncopt_algorithms::{Model, Params};
@@ -127,10 +129,14 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
     // As written, before the rewrite: what the author changed is what changes the hash.
     let source_hash = source_hash::source_hash(&function);
+    // As written: after an error, the body the author wrote goes back to rustc.
+    let original = function.clone();
     let signature = &function.sig;
     let (driver, inputs) = check_signature(signature, &mut errors);
+    // With no driver (or as a method) the body cannot be kept: its `cx` names nothing.
+    let keep_body = driver.is_some() && signature.receiver().is_none();
     let Some(driver) = driver.filter(|_| errors.is_empty()) else {
-        return fallback(&function, errors);
+        return fallback(&original, errors, keep_body);
     };
     rewrite::refuse_driver_shadows(&function.block, &driver, &mut errors);
     let mut scopes = Scopes::default();
@@ -156,12 +162,12 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     let training_loop = rewriter.training_loop.take();
     let model = rewriter.model().map(expand::variable_name);
     if !errors.is_empty() {
-        return fallback(&function, errors);
+        return fallback(&original, errors, true);
     }
     if let Some(label) = &training_loop {
         check_loop_variables_initialized(&function.block, label, &mut errors);
         if !errors.is_empty() {
-            return fallback(&function, errors);
+            return fallback(&original, errors, true);
         }
         let (optimizer, model) = (&signature.ident, model.as_deref());
         checkpoints::instrument(&mut function.block, label, optimizer, &driver, model);
@@ -320,27 +326,11 @@ fn broadcast_variables(block: &syn::Block) -> Vec<syn::Ident> {
     broadcasts.0
 }
 
-/// On errors: the errors, and the function with an empty body, so that its callers still
-/// type-check and the user sees our messages rather than a cascade.
-fn fallback(function: &ItemFn, errors: Errors) -> TokenStream2 {
-    let (outer, inner) = split_attributes(&function.attrs);
-    let vis = &function.vis;
-    let sig = &function.sig;
-    let errors = errors.into_compile_errors();
-    quote! {
-        #errors
-        #(#outer)*
-        #[allow(unused_variables, unreachable_code)]
-        #vis #sig {
-            #(#inner)*
-            ::core::unimplemented!()
-        }
-    }
-}
-
 /// The function's outer attributes (`#[inline]`), and the inner ones of its body
 /// (`#![allow(..)]`), which syn keeps beside them and which go back inside the body.
-fn split_attributes(attrs: &[syn::Attribute]) -> (Vec<&syn::Attribute>, Vec<&syn::Attribute>) {
+pub(crate) fn split_attributes(
+    attrs: &[syn::Attribute],
+) -> (Vec<&syn::Attribute>, Vec<&syn::Attribute>) {
     attrs
         .iter()
         .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer))

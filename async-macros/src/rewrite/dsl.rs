@@ -36,7 +36,7 @@ impl Dsl {
 
 /// The DSL macros a `use` renames (`use asyncopt_runtime::reduce as r;`): the attribute finds
 /// them by their own names, so `r!` would reach rustc unrewritten.
-pub(super) fn renamed_dsl(item: &syn::ItemUse) -> Vec<&syn::UseRename> {
+pub(crate) fn renamed_dsl(item: &syn::ItemUse) -> Vec<&syn::UseRename> {
     fn walk<'a>(
         tree: &'a syn::UseTree,
         prefix: &mut Vec<String>,
