@@ -2693,6 +2693,64 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
     assert!(summary["lost_workers"].as_u64() >= Some(1), "{summary}");
 }
 
+/// A process killed when dropped: a worker a test stopped is not left behind, stopped, when
+/// the test fails before it would kill it.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_worker_stopped_before_the_run_starts_is_lost_and_another_takes_its_place() {
+    // The driver judged no silence while it waited for its workers: a worker stopped after it
+    // joined was counted on, and the run started without the worker that came next.
+    let dir = scratch("lost-before-start");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let mut driver = Command::new(EXE)
+        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
+        .args(["--bind", &address, "--token-file", "token"])
+        .args(["--updates", "200", "--join-timeout", "20"])
+        .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
+        .args(["--quiet", "--summary", "s.json"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .env("ASYNC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let (said, reader) = read_log(&mut driver);
+    wait_for_lines(&said, &["waiting for remote workers"]);
+    let stopped = Killed(remote_worker(&address, "w1", &dir));
+    wait_for_lines(&said, &["worker joined worker=w1 "]);
+    signal("-STOP", stopped.0.id());
+    // Lost while the driver still waits for its second worker (before, it went on waiting
+    // until the join timeout, counting on w1).
+    wait_for_lines(
+        &said,
+        &["worker lost worker=w1 ", "the liveness timeout of 2.0 s"],
+    );
+    let others = [
+        remote_worker(&address, "w2", &dir),
+        remote_worker(&address, "w3", &dir),
+    ];
+    let status = driver.wait().expect("the driver ends");
+    drop(stopped);
+    let log = reader.join().expect("the driver's log");
+    for other in others {
+        let _ = other.wait_with_output();
+    }
+    assert!(status.success(), "{log}");
+    let summary = summary_of(&dir.join("s.json"));
+    assert_eq!(summary["updates"], 200, "{summary}");
+    assert_eq!(summary["lost_workers"], 1, "{summary}");
+}
+
 #[test]
 fn a_worker_stopped_while_partitions_come_to_it_reads_why_and_joins_again() {
     let dir = scratch("stopped-mid-partition");

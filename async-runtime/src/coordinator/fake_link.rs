@@ -2348,6 +2348,44 @@ fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
 }
 
 #[test]
+fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
+    // Silence was judged only once the run started: a worker stopped after it joined was
+    // counted on, and the run began a worker short until it was declared lost.
+    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
+    // A dry script ends the wait at once rather than after the join timeout.
+    wire.borrow_mut().quiet_when_dry = false;
+    join(&wire, "w0", 0);
+    driver.drain();
+    let timeout = driver.config.liveness_timeout();
+    driver.table.workers[0].last_heard = Instant::now() - 2 * timeout;
+    join(&wire, "w1", 1);
+    join(&wire, "w2", 2);
+    driver.wait_for_workers().expect("two live workers joined");
+    let alive: Vec<&str> = driver
+        .table
+        .workers
+        .iter()
+        .filter(|w| w.alive)
+        .map(|w| w.name.as_str())
+        .collect();
+    assert_eq!(alive, ["w1", "w2"], "w0 is lost, w2 takes its place");
+    assert_eq!(driver.stats().lost_workers, 1);
+    let told: Vec<String> = wire
+        .borrow()
+        .sent
+        .iter()
+        .filter_map(|(peer, order)| match order {
+            ToWorker::Lost { reason } => Some(format!("{peer}: {reason}")),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        told.len() == 1 && told[0].starts_with("w0: ") && told[0].contains("liveness timeout"),
+        "{told:?}"
+    );
+}
+
+#[test]
 fn an_optimizer_keeps_more_versions_once_it_knows_how_far_back_it_reads() {
     // An anchored method learns its epoch at run time: the driver kept only the run's count.
     let mut config = ClusterConfig::local(2);

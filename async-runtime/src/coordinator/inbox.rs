@@ -72,6 +72,9 @@ impl Driver {
     /// [`Driver::wait_for_workers`], without the dismissal.
     fn await_workers(&mut self) -> Result<(), RuntimeError> {
         let begun = Instant::now();
+        // The first check is due at once; what the driver did before (starting its workers)
+        // was no pause of its checks.
+        self.last_liveness_check = begun.checked_sub(self.config.heartbeat).unwrap_or(begun);
         while self.table.alive() < self.config.workers {
             if self.stop_requested() {
                 return Err(RuntimeError::StoppedWaiting {
@@ -101,13 +104,22 @@ impl Driver {
                     ),
                 });
             }
-            let wait = (self.config.join_timeout - waited).min(Duration::from_millis(100));
+            // A worker that joined and then fell silent (stopped, its host gone) is lost now,
+            // as in the run, so that the run does not start counting on it and another may
+            // take its place. The check reads what already arrived: the count is looked at
+            // again before any wait.
+            if self.judge_silence() {
+                continue;
+            }
+            // Never longer than a heartbeat, or each check would find itself late and take
+            // the driver for paused (see `judge_silence`).
+            let wait = (self.config.join_timeout - waited)
+                .min(Duration::from_millis(100))
+                .min(self.config.heartbeat);
             if let Some(event) = self.link.recv_timeout(wait)? {
                 self.handle(event);
             }
         }
-        // The wait was the driver running, not paused: the first check counts from here.
-        self.last_liveness_check = Instant::now();
         Ok(())
     }
 
@@ -117,9 +129,20 @@ impl Driver {
     /// result in hand each time and never wait while others keep the driver busy.
     pub(crate) fn watch(&mut self) {
         self.settle_split_reads();
+        if !self.judge_silence() {
+            return;
+        }
+        self.replace_exited_workers();
+        self.adopt_orphans();
+    }
+
+    /// Every heartbeat period, while the run goes on and while the driver waits for its
+    /// workers to join: declares lost the workers silent past the liveness timeout. Whether
+    /// the period was due (and the check made).
+    fn judge_silence(&mut self) -> bool {
         let since_check = self.last_liveness_check.elapsed();
         if since_check < self.config.heartbeat {
-            return;
+            return false;
         }
         self.last_liveness_check = Instant::now();
         // A check far behind its period means this process did not run (stopped, suspended,
@@ -136,8 +159,7 @@ impl Driver {
                 .discount_unwatched(since_check - self.config.heartbeat);
         }
         self.check_liveness();
-        self.replace_exited_workers();
-        self.adopt_orphans();
+        true
     }
 
     /// Waits for one inbound event and handles it, watching the workers (see
