@@ -142,9 +142,8 @@ pub enum Series {
 /// one would keep both sides' loops busy with heartbeats alone.
 pub const MIN_HEARTBEAT: Duration = Duration::from_millis(1);
 
-/// The longest heartbeat period or handshake deadline: the worker's bound on its heartbeat,
-/// so that a cluster never asks its workers for a period they refuse.
-const MAX_PERIOD: Duration = crate::worker::MAX_HEARTBEAT;
+/// The longest handshake deadline: an hour (the link multiplies it).
+const MAX_HANDSHAKE_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Room kept in a frame beside a broadcast version: the task's order, its captures (warned of
 /// over 1 MiB) and the frame's own header; half the frame when frames are smaller than 8 MiB.
@@ -268,14 +267,24 @@ impl ClusterConfig {
         }
         // The link and the liveness check multiply these: out of range they would overflow
         // (a panic on the link's thread) or time out everything at once.
-        for (what, period) in [
-            ("heartbeat period", self.heartbeat),
-            ("handshake deadline", self.handshake_deadline),
+        // The heartbeat's bound is the worker's, so that a cluster never asks its workers for
+        // a period they refuse.
+        for (what, period, max) in [
+            (
+                "heartbeat period",
+                self.heartbeat,
+                crate::worker::MAX_HEARTBEAT,
+            ),
+            (
+                "handshake deadline",
+                self.handshake_deadline,
+                MAX_HANDSHAKE_DEADLINE,
+            ),
         ] {
-            if period.is_zero() || period > MAX_PERIOD {
+            if period.is_zero() || period > max {
                 return Err(RuntimeError::Config(format!(
                     "the {what} must be more than 0 and at most {} s, not {period:?}",
-                    MAX_PERIOD.as_secs()
+                    max.as_secs()
                 )));
             }
         }
@@ -589,7 +598,10 @@ mod tests {
         );
         config.heartbeat = Duration::MAX;
         assert!(config.validate().is_err());
-        config.heartbeat = MAX_PERIOD;
+        config.heartbeat = crate::worker::MAX_HEARTBEAT + Duration::from_millis(1);
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("at most 60 s"), "{error}");
+        config.heartbeat = crate::worker::MAX_HEARTBEAT;
         assert!(config.validate().is_ok());
         config.handshake_deadline = Duration::MAX;
         let error = config.validate().expect_err("refused").to_string();

@@ -119,9 +119,11 @@ impl WorkerOptions {
     }
 }
 
-/// The longest heartbeat period a worker takes, and a cluster's: an hour (the worker's event
-/// loop multiplies it).
-pub const MAX_HEARTBEAT: Duration = Duration::from_secs(3600);
+/// The longest heartbeat period a worker follows, and a cluster's (`--heartbeat`): a minute.
+/// A worker waits three of its driver's periods before it takes a silent driver for gone, so a
+/// period of an hour left it waiting three hours for a dead one; a longer silence is what
+/// `--lost-after` (the driver's patience) and `--driver-timeout` (the worker's) are for.
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(60);
 
 /// The longest connect timeout or reconnect window a worker takes: a century, far beyond any
 /// run, and a deadline this far still fits the clock's arithmetic (one past it panicked).
@@ -748,8 +750,21 @@ impl Worker {
     /// periods: at a slower period of its own, a worker would be lost while it beats. A silence
     /// window under three of the driver's periods would take the gap between two of its
     /// heartbeats for its death: it is widened to that.
-    fn follow_heartbeat(&mut self, period_ms: u64) {
-        let period = Duration::from_millis(period_ms.max(1)).min(MAX_HEARTBEAT);
+    ///
+    /// A period past [`MAX_HEARTBEAT`] (which no driver of this program announces: its
+    /// `--heartbeat` has the same bound) is refused, naming it, rather than clamped: beating
+    /// faster would do, but this worker would then take the driver for dead between two of its
+    /// heartbeats, and followed, it would wait hours for a dead one.
+    fn follow_heartbeat(&mut self, period_ms: u64) -> Result<(), RuntimeError> {
+        let period = Duration::from_millis(period_ms.max(1));
+        if period > MAX_HEARTBEAT {
+            return Err(RuntimeError::Config(format!(
+                "the driver announced a heartbeat period of {} s, more than the {} s a worker \
+                 follows (it would wait three periods before taking a silent driver for gone)",
+                period.as_secs_f64(),
+                MAX_HEARTBEAT.as_secs()
+            )));
+        }
         self.options.heartbeat = period;
         let floor = period * 3;
         if let Some(window) = self.options.driver_timeout.as_mut().filter(|w| **w < floor) {
@@ -761,6 +776,7 @@ impl Worker {
             );
             *window = floor;
         }
+        Ok(())
     }
 
     fn on_tick(&mut self) -> Next {
@@ -953,7 +969,9 @@ impl Worker {
         let work = match message {
             ToWorker::Welcome(welcome) => {
                 tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
-                self.follow_heartbeat(welcome.heartbeat_ms);
+                if let Err(refused) = self.follow_heartbeat(welcome.heartbeat_ms) {
+                    return Next::Exit(Err(refused));
+                }
                 let factor = welcome.delay_factor;
                 Work::Settings {
                     delay_factor: if factor.is_finite() {
@@ -1250,11 +1268,37 @@ mod tests {
         worker.on_message(welcome(10_000));
         assert_eq!(worker.options.heartbeat, Duration::from_secs(10));
         assert_eq!(worker.options.driver_timeout, Some(Duration::from_secs(30)));
-        // A period the worker cannot take is bounded, never a panic of its ticker.
+        // A period of zero, which its ticker cannot take, is its shortest, never a panic.
         worker.on_message(welcome(0));
         assert_eq!(worker.options.heartbeat, Duration::from_millis(1));
-        worker.on_message(welcome(u64::MAX));
+    }
+
+    #[test]
+    fn a_worker_follows_a_driver_beating_up_to_a_minute_and_refuses_a_longer_period() {
+        // It followed periods up to an hour: three of them, three hours, before it took a
+        // silent driver for gone.
+        let (mut worker, _, _handed) = admitted_worker();
+        assert!(matches!(worker.on_message(welcome(60_000)), Next::Continue));
         assert_eq!(worker.options.heartbeat, MAX_HEARTBEAT);
+        assert_eq!(
+            worker.options.driver_timeout,
+            Some(Duration::from_secs(180))
+        );
+        for (period_ms, said) in [(60_001, "60.001 s"), (3_600_000, "3600 s")] {
+            let (mut worker, _, _handed) = admitted_worker();
+            match worker.on_message(welcome(period_ms)) {
+                Next::Exit(Err(RuntimeError::Config(message))) => assert!(
+                    message.contains(&format!("heartbeat period of {said}, more than the 60 s")),
+                    "{message}"
+                ),
+                _ => panic!("a period of {period_ms} ms is refused"),
+            }
+        }
+        let (mut worker, _, _handed) = admitted_worker();
+        assert!(matches!(
+            worker.on_message(welcome(u64::MAX)),
+            Next::Exit(Err(RuntimeError::Config(_)))
+        ));
     }
 
     #[test]
