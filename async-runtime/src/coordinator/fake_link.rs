@@ -2386,6 +2386,27 @@ fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
 }
 
 #[test]
+fn a_local_worker_silent_before_the_run_starts_is_left_to_the_runs_check() {
+    // Nothing takes a local worker's place while its process runs (a paused one may come
+    // back): lost before the start, it left the wait to end at its timeout, in failure.
+    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
+    driver.config.spawn_local = true;
+    wire.borrow_mut().quiet_when_dry = false;
+    join(&wire, "w0", 0);
+    driver.drain();
+    let timeout = driver.config.liveness_timeout();
+    driver.table.workers[0].last_heard = Instant::now() - 2 * timeout;
+    join(&wire, "w1", 1);
+    driver.wait_for_workers().expect("both joined");
+    assert_eq!(driver.table.alive(), 2);
+    assert_eq!(driver.stats().lost_workers, 0);
+    // The run's first check is a period away, and then finds w0 silent.
+    driver.last_liveness_check = Instant::now() - driver.config.heartbeat;
+    driver.watch();
+    assert_eq!(driver.stats().lost_workers, 1);
+}
+
+#[test]
 fn an_optimizer_keeps_more_versions_once_it_knows_how_far_back_it_reads() {
     // An anchored method learns its epoch at run time: the driver kept only the run's count.
     let mut config = ClusterConfig::local(2);

@@ -104,11 +104,14 @@ impl Driver {
                     ),
                 });
             }
-            // A worker that joined and then fell silent (stopped, its host gone) is lost now,
-            // as in the run, so that the run does not start counting on it and another may
-            // take its place. The check reads what already arrived: the count is looked at
-            // again before any wait.
-            if self.judge_silence() {
+            // A remote worker that joined and then fell silent (stopped, its host gone) is lost
+            // now, as in the run, so that the run does not start counting on it and another may
+            // take its place, as one whose connection closed does. A local one is left to the
+            // run's check: nothing would take its place (its process has not exited, and a
+            // paused one may come back), so the wait would only end at its timeout, in failure,
+            // where the run could go on without it. The check reads what already arrived: the
+            // count is looked at again before any wait.
+            if !self.config.spawn_local && self.judge_silence() {
                 continue;
             }
             // Never longer than a heartbeat, or each check would find itself late and take
@@ -119,6 +122,11 @@ impl Driver {
             if let Some(event) = self.link.recv_timeout(wait)? {
                 self.handle(event);
             }
+        }
+        if self.config.spawn_local {
+            // The wait was the driver running, not paused: the run's first check counts from
+            // here.
+            self.last_liveness_check = Instant::now();
         }
         Ok(())
     }
