@@ -2671,7 +2671,7 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
             .args(["--quiet", "--summary", "s.json"]),
     );
     wait_for_lines(&said, &["waiting for remote workers"]);
-    let mut stopped = remote_worker(&address, "w1", &dir);
+    let stopped = Killed(remote_worker(&address, "w1", &dir));
     let other = remote_worker(&address, "w2", &dir);
     wait_for_lines(
         &said,
@@ -2679,14 +2679,13 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
     );
     // A synchronous run waits for w1's partition until w1 is lost and it moves to w2 (its
     // 3000 updates take seconds, so it is not over before the signal).
-    signal("-STOP", stopped.id());
+    signal("-STOP", stopped.0.id());
     // 1.9 s is 8 heartbeats of 0.25 s: 2 s.
     wait_for_lines(
         &said,
         &["worker lost worker=w1 ", "the liveness timeout of 2.0 s"],
     );
-    stopped.kill().expect("the stopped worker is killed");
-    let _ = stopped.wait();
+    drop(stopped);
     let status = driver.wait().expect("the driver ends");
     let log = reader.join().expect("the driver's log");
     let _ = other.wait_with_output();
@@ -2698,7 +2697,7 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
 
 /// A process killed when dropped: a worker a test stopped is not left behind, stopped, when
 /// the test fails before it would kill it.
-struct Killed(std::process::Child);
+struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -2714,20 +2713,13 @@ fn a_worker_stopped_before_the_run_starts_is_lost_and_another_takes_its_place() 
     let dir = scratch("lost-before-start");
     token_in(&dir);
     let address = free_loopback_address();
-    let mut driver = Command::new(EXE)
-        .args(["--algo", "sgd", "--workers", "2", "--remote-workers"])
-        .args(["--bind", &address, "--token-file", "token"])
-        .args(["--updates", "200", "--join-timeout", "20"])
-        .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
-        .args(["--quiet", "--summary", "s.json"])
-        .current_dir(&dir)
-        .env_remove("RUST_LOG")
-        .env("ASYNC_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
-    let (said, reader) = read_log(&mut driver);
+    let (mut driver, said, reader) = start_reading_its_log(
+        async_train(&dir)
+            .args(remote_flags("2", &address))
+            .args(["--algo", "sgd", "--updates", "200", "--join-timeout", "20"])
+            .args(["--heartbeat", "0.25", "--lost-after", "1.9"])
+            .args(["--quiet", "--summary", "s.json"]),
+    );
     wait_for_lines(&said, &["waiting for remote workers"]);
     let stopped = Killed(remote_worker(&address, "w1", &dir));
     wait_for_lines(&said, &["worker joined worker=w1 "]);
