@@ -273,8 +273,10 @@ fn liveness(
     lost_after: Option<f64>,
     defaults: &ClusterConfig,
 ) -> Result<(Duration, u32)> {
+    // Bounded by a minute, so one message serves every value out of range (NaN and
+    // infinities too), not the century of the other duration flags.
     let period = match heartbeat {
-        Some(s) => seconds("--heartbeat", s)?,
+        Some(s) => Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO),
         None => defaults.heartbeat,
     };
     if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&period) {
@@ -436,6 +438,13 @@ mod tests {
         );
         assert!(refused(&["--lost-after", "-1"]).starts_with("--lost-after must be"));
         assert!(refused(&["--heartbeat", "0"]).starts_with("--heartbeat must be from 0.001"));
+        for out_of_range in ["inf", "NaN", "-1", "1e300"] {
+            let said = refused(&["--heartbeat", out_of_range]);
+            assert!(
+                said.starts_with("--heartbeat must be from 0.001 to 60 seconds, not "),
+                "{said}"
+            );
+        }
         assert!(refused(&["--heartbeat", "3601"]).starts_with("--heartbeat must be from"));
         assert!(refused(&["--heartbeat", "nan"]).starts_with("--heartbeat must be"));
         let many = refused(&["--heartbeat", "0.001", "--lost-after", "1e7"]);
