@@ -1718,7 +1718,8 @@ fn endless_partition_is_refused() {
 }
 
 /// A driver holding the token (the run's, or whoever took its address) lies in every kind of
-/// order a worker takes: a welcome with a NaN straggler factor and no cache, a partition that
+/// order a worker takes: a welcome with a heartbeat period past a minute (refused, the session
+/// ended), or with a NaN straggler factor, no cache and a zero period, a partition that
 /// is not one, chunks out of range, splits of a file the worker may not read and of one it
 /// may whose blocks lie past its end or whose checksum is wrong, versions patching or aliasing
 /// versions it never sent, a NaN sleep and a sample of 2^32 rows, a challenge inside the
@@ -1733,12 +1734,29 @@ fn lying_driver_crashes_no_worker() {
     let (granted, secret) = (dir.join("granted.svm"), dir.join("secret"));
     std::fs::write(&granted, "1 1:1\n").expect("written");
     std::fs::write(&secret, "not yours\n").expect("written");
+    // A heartbeat period past a minute ends the session at once, named: the worker would
+    // wait three of them for a silent driver.
+    let (mut refused, ended) = admitted_worker(|_| {});
+    refused.send(&ToWorker::Welcome(asyncopt_runtime::protocol::Welcome {
+        index: 0,
+        delay_factor: 1.0,
+        cache_versions: 4,
+        heartbeat_ms: u64::MAX,
+    }));
+    let ended = ended
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker ends");
+    assert!(
+        matches!(&ended, Err(e) if e.to_string().contains("more than the 60 s a worker follows")),
+        "{ended:?}"
+    );
     let (mut driver, rx) = admitted_worker(|options| options.readable = vec![granted.clone()]);
     driver.send(&ToWorker::Welcome(asyncopt_runtime::protocol::Welcome {
         index: u32::MAX,
         delay_factor: f64::NAN,
         cache_versions: 0,
-        heartbeat_ms: u64::MAX,
+        // The shortest period there is: a worker beats every millisecond, and is not hurt.
+        heartbeat_ms: 0,
     }));
     let chunk = |partition, chunk, chunks, body: Vec<u8>| ToWorker::Partition {
         dataset: 1,
