@@ -325,16 +325,21 @@ fn decode(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
     ))
 }
 
+/// What `pick` takes of each order sent, in order, given its peer.
+fn sent<T>(wire: &Rc<RefCell<Wire>>, pick: impl Fn(&str, &ToWorker) -> Option<T>) -> Vec<T> {
+    let wire = wire.borrow();
+    wire.sent
+        .iter()
+        .filter_map(|(peer, order)| pick(peer, order))
+        .collect()
+}
+
 /// The task orders sent, in order, as (peer, order).
 fn tasks(wire: &Rc<RefCell<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
-    wire.borrow()
-        .sent
-        .iter()
-        .filter_map(|(peer, order)| match order {
-            ToWorker::Task(t) => Some((peer.clone(), t.seq, t.partition, t.sample)),
-            _ => None,
-        })
-        .collect()
+    sent(wire, |peer, order| match order {
+        ToWorker::Task(t) => Some((peer.to_owned(), t.seq, t.partition, t.sample)),
+        _ => None,
+    })
 }
 
 /// Fake workers that answer each task with its partition's number, twice (a result of shape
@@ -656,14 +661,11 @@ fn two_names_failing_a_split_the_driver_reads_are_at_fault_and_the_run_goes_on()
     let excluded: Vec<bool> = driver.table.workers.iter().map(|w| w.excluded).collect();
     assert_eq!(excluded, [true, true, false]);
     assert!(driver.failure().is_none());
-    let reads_of_0 = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter(|(peer, m)| {
-            peer == "w2" && matches!(m, ToWorker::ReadSplit { order, .. } if order.partition == 0)
-        })
-        .count();
+    let reads_of_0 = sent(&wire, |peer, m| {
+        (peer == "w2" && matches!(m, ToWorker::ReadSplit { order, .. } if order.partition == 0))
+            .then_some(())
+    })
+    .len();
     assert_eq!(reads_of_0, 1, "w2 was given partition 0");
     drop(file);
 }
@@ -1320,13 +1322,7 @@ fn failure_before_any_task(
 ) -> String {
     let out = crate::__private::reduce_sync(driver, site, |_: u8, _: u8| 0.0_f64);
     assert!(out.is_none(), "the loop ends");
-    let tasks = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter(|(_, m)| matches!(m, ToWorker::Task(_)))
-        .count();
-    assert_eq!(tasks, 0, "no task is sent");
+    assert_eq!(tasks(wire), [], "no task is sent");
     driver.failure().expect("the run failed").to_string()
 }
 
@@ -2322,15 +2318,10 @@ fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
         matches!(error, RuntimeError::WorkersMissing { joined: 1, .. }),
         "{error}"
     );
-    let dismissals: Vec<String> = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter_map(|(peer, order)| match order {
-            ToWorker::NotStarting { reason } => Some(format!("{peer}: {reason}")),
-            _ => None,
-        })
-        .collect();
+    let dismissals = sent(&wire, |peer, order| match order {
+        ToWorker::NotStarting { reason } => Some(format!("{peer}: {reason}")),
+        _ => None,
+    });
     let expected = "w0: only 1 of 2 workers joined within ";
     assert!(
         dismissals.len() == 1 && dismissals[0].starts_with(expected),
@@ -2338,26 +2329,31 @@ fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
     );
     // Once: dropping the driver, as a run that cannot start does, says nothing more.
     drop(driver);
-    let shutdowns = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter(|(_, order)| matches!(order, ToWorker::Shutdown { .. }))
-        .count();
-    assert_eq!(shutdowns, 0);
+    let shutdowns = sent(&wire, |_, order| match order {
+        ToWorker::Shutdown { .. } => Some(()),
+        _ => None,
+    });
+    assert!(shutdowns.is_empty());
+}
+
+/// A driver of `local` workers or remote ones waiting for two, w0 joined and silent since
+/// twice its liveness timeout; its wire ends the wait when dry, not after the join timeout.
+fn w0_silent_while_waiting_for_two(local: bool) -> (Driver, Rc<RefCell<Wire>>) {
+    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
+    driver.config.spawn_local = local;
+    wire.borrow_mut().quiet_when_dry = false;
+    join(&wire, "w0", 0);
+    driver.drain();
+    let timeout = driver.config.liveness_timeout();
+    driver.table.workers[0].last_heard = Instant::now() - 2 * timeout;
+    (driver, wire)
 }
 
 #[test]
 fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
     // Silence was judged only once the run started: a worker stopped after it joined was
     // counted on, and the run began a worker short until it was declared lost.
-    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
-    // A dry script ends the wait at once rather than after the join timeout.
-    wire.borrow_mut().quiet_when_dry = false;
-    join(&wire, "w0", 0);
-    driver.drain();
-    let timeout = driver.config.liveness_timeout();
-    driver.table.workers[0].last_heard = Instant::now() - 2 * timeout;
+    let (mut driver, wire) = w0_silent_while_waiting_for_two(false);
     join(&wire, "w1", 1);
     join(&wire, "w2", 2);
     driver.wait_for_workers().expect("two live workers joined");
@@ -2370,15 +2366,10 @@ fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
         .collect();
     assert_eq!(alive, ["w1", "w2"], "w0 is lost, w2 takes its place");
     assert_eq!(driver.stats().lost_workers, 1);
-    let told: Vec<String> = wire
-        .borrow()
-        .sent
-        .iter()
-        .filter_map(|(peer, order)| match order {
-            ToWorker::Lost { reason } => Some(format!("{peer}: {reason}")),
-            _ => None,
-        })
-        .collect();
+    let told = sent(&wire, |peer, order| match order {
+        ToWorker::Lost { reason } => Some(format!("{peer}: {reason}")),
+        _ => None,
+    });
     assert!(
         told.len() == 1 && told[0].starts_with("w0: ") && told[0].contains("liveness timeout"),
         "{told:?}"
@@ -2389,13 +2380,7 @@ fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
 fn a_local_worker_silent_before_the_run_starts_is_left_to_the_runs_check() {
     // Nothing takes a local worker's place while its process runs (a paused one may come
     // back): lost before the start, it left the wait to end at its timeout, in failure.
-    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
-    driver.config.spawn_local = true;
-    wire.borrow_mut().quiet_when_dry = false;
-    join(&wire, "w0", 0);
-    driver.drain();
-    let timeout = driver.config.liveness_timeout();
-    driver.table.workers[0].last_heard = Instant::now() - 2 * timeout;
+    let (mut driver, wire) = w0_silent_while_waiting_for_two(true);
     join(&wire, "w1", 1);
     driver.wait_for_workers().expect("both joined");
     assert_eq!(driver.table.alive(), 2);
