@@ -69,6 +69,11 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
             "connection refused",
             "connections refused",
         ),
+        (
+            refused_frames(stats),
+            "frame dropped as forged, replayed or from a stranger",
+            "frames dropped as forged, replayed or from strangers",
+        ),
     ];
     items.extend(
         others
@@ -76,14 +81,6 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
             .filter(|(n, _, _)| *n > 0)
             .map(|(n, one, many)| count(n, one, many)),
     );
-    let unread = refused_frames(stats);
-    if unread > 0 {
-        items.push(count(
-            unread,
-            "frame dropped as forged, replayed or from a stranger",
-            "frames dropped as forged, replayed or from strangers",
-        ));
-    }
     if items.is_empty() {
         return None;
     }
