@@ -123,11 +123,8 @@ impl Driver {
                 self.handle(event);
             }
         }
-        if self.config.spawn_local {
-            // The wait was the driver running, not paused: the run's first check counts from
-            // here.
-            self.last_liveness_check = Instant::now();
-        }
+        // The wait was the driver running, not paused: the run's first check counts from here.
+        self.last_liveness_check = Instant::now();
         Ok(())
     }
 
