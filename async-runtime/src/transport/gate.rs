@@ -616,25 +616,25 @@ impl Gate {
             };
             return self.last_word(peer, reason, &lost, out);
         }
-        if hello.name != peer && self.replays(&hello) {
-            // Not a worker's doing (each of its connections draws a fresh nonce): someone who
-            // recorded the hello on the path. Not final, so without a MAC.
-            let reason = format!(
-                "a replayed hello: its nonce is that of the hello of the connection under the \
-                 name {} (recorded on the way and sent again)",
-                hello.name
-            );
-            return self.refuse(peer, reason, out);
-        }
         if hello.name != peer {
-            // Also what a second connection under an admitted worker's identity sees: the
-            // transport gives it an identity of its own, so it never shadows the first. Not
-            // final (the worker joins under a fresh name), so without a MAC.
-            let reason = format!(
-                "{NAME_TAKEN} {} (a worker still running, or stopped, under it): give this one \
-                 another name, or end the other",
-                hello.name
-            );
+            let reason = if self.replays(&hello) {
+                // Not a worker's doing (each of its connections draws a fresh nonce): someone
+                // who recorded the hello on the path.
+                format!(
+                    "a replayed hello: its nonce is that of the hello of the connection under \
+                     the name {} (recorded on the way and sent again)",
+                    hello.name
+                )
+            } else {
+                // Also what a second connection under an admitted worker's identity sees: the
+                // transport gives it an identity of its own, so it never shadows the first.
+                format!(
+                    "{NAME_TAKEN} {} (a worker still running, or stopped, under it): give this \
+                     one another name, or end the other",
+                    hello.name
+                )
+            };
+            // Not final (a worker joins under a fresh name), so without a MAC.
             return self.refuse(peer, reason, out);
         }
         if hello.fingerprint != self.config.fingerprint {
