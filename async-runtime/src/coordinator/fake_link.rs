@@ -1499,16 +1499,21 @@ fn partitions_left_without_a_live_holder_are_adopted_once_no_replacement_is_awai
     assert_eq!(driver.table.workers[2].partitions.len(), 2);
 }
 
+/// The delay factor of the latest worker named `name`.
+fn factor_of(driver: &Driver, name: &str) -> f64 {
+    let index = driver.table.index_of(name).expect("joined");
+    driver.table.workers[index].delay_factor
+}
+
 #[test]
 fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
     let mut config = ClusterConfig::local(2);
     config.stragglers = crate::Stragglers::Intensity(3.0);
     let (mut driver, wire) = driver_with(config, echoing());
-    let factor = |driver: &Driver, name: &str| {
-        let index = driver.table.index_of(name).expect("joined");
-        driver.table.workers[index].delay_factor
-    };
-    assert_eq!((factor(&driver, "w0"), factor(&driver, "w1")), (0.0, 3.0));
+    assert_eq!(
+        (factor_of(&driver, "w0"), factor_of(&driver, "w1")),
+        (0.0, 3.0)
+    );
     // w0 rejoins under a fresh suffix; a third worker joins too. Each was the last worker,
     // the one `intensity` slows.
     driver.lose(0, "test");
@@ -1516,9 +1521,9 @@ fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
         join(&wire, name, 9);
     }
     driver.drain();
-    assert_eq!(factor(&driver, "w0.r0123abcd"), 0.0);
-    assert_eq!(factor(&driver, "w9"), 0.0);
-    assert_eq!(factor(&driver, "w1"), 3.0);
+    assert_eq!(factor_of(&driver, "w0.r0123abcd"), 0.0);
+    assert_eq!(factor_of(&driver, "w9"), 0.0);
+    assert_eq!(factor_of(&driver, "w1"), 3.0);
 }
 
 #[test]
@@ -2336,11 +2341,14 @@ fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
     assert!(shutdowns.is_empty());
 }
 
-/// A driver of `local` workers or remote ones waiting for two, w0 joined and silent since
-/// twice its liveness timeout; its wire ends the wait when dry, not after the join timeout.
-fn w0_silent_while_waiting_for_two(local: bool) -> (Driver, Rc<RefCell<Wire>>) {
+/// A driver of remote workers waiting for two, its settings changed by `set`, w0 joined and
+/// silent since twice its liveness timeout; its wire ends the wait when dry, not after the
+/// join timeout.
+fn w0_silent_while_waiting_for_two(
+    set: impl FnOnce(&mut ClusterConfig),
+) -> (Driver, Rc<RefCell<Wire>>) {
     let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
-    driver.config.spawn_local = local;
+    set(&mut driver.config);
     wire.borrow_mut().quiet_when_dry = false;
     join(&wire, "w0", 0);
     driver.drain();
@@ -2353,7 +2361,7 @@ fn w0_silent_while_waiting_for_two(local: bool) -> (Driver, Rc<RefCell<Wire>>) {
 fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
     // Silence was judged only once the run started: a worker stopped after it joined was
     // counted on, and the run began a worker short until it was declared lost.
-    let (mut driver, wire) = w0_silent_while_waiting_for_two(false);
+    let (mut driver, wire) = w0_silent_while_waiting_for_two(|_| {});
     join(&wire, "w1", 1);
     join(&wire, "w2", 2);
     driver.wait_for_workers().expect("two live workers joined");
@@ -2380,7 +2388,7 @@ fn a_worker_silent_before_the_run_starts_is_lost_and_another_takes_its_place() {
 fn a_local_worker_silent_before_the_run_starts_is_left_to_the_runs_check() {
     // Nothing takes a local worker's place while its process runs (a paused one may come
     // back): lost before the start, it left the wait to end at its timeout, in failure.
-    let (mut driver, wire) = w0_silent_while_waiting_for_two(true);
+    let (mut driver, wire) = w0_silent_while_waiting_for_two(|config| config.spawn_local = true);
     join(&wire, "w1", 1);
     driver.wait_for_workers().expect("both joined");
     assert_eq!(driver.table.alive(), 2);
@@ -2389,6 +2397,85 @@ fn a_local_worker_silent_before_the_run_starts_is_left_to_the_runs_check() {
     driver.last_liveness_check = Instant::now() - driver.config.heartbeat;
     driver.watch();
     assert_eq!(driver.stats().lost_workers, 1);
+}
+
+/// The slow-workers model with a seed under which the first of two workers' slots straggles,
+/// and its factor.
+fn first_of_two_slow() -> (crate::Stragglers, u64, f64) {
+    let model = crate::Stragglers::SlowWorkers;
+    let (seed, factors) = (0..)
+        .map(|seed| (seed, model.factors(2, seed)))
+        .find(|(_, factors)| factors[0] > 0.0)
+        .expect("one of two workers straggles");
+    (model, seed, factors[0])
+}
+
+#[test]
+fn a_worker_in_place_of_one_silent_before_the_start_takes_its_straggler_factor() {
+    // x2 joined past the count while w0, silent, was not yet declared lost; it started in
+    // w0's place with a factor of 0, and the run with fewer stragglers than `--stragglers`
+    // said.
+    let (model, seed, slow) = first_of_two_slow();
+    let (mut driver, wire) = w0_silent_while_waiting_for_two(|config| {
+        config.stragglers = model;
+        config.seed = seed;
+    });
+    assert_eq!(factor_of(&driver, "w0"), slow);
+    join(&wire, "x1", 1);
+    join(&wire, "x2", 2);
+    driver.wait_for_workers().expect("two live workers joined");
+    assert!(!driver.table.workers[0].alive, "w0 was lost in the wait");
+    assert_eq!(factor_of(&driver, "x1"), 0.0);
+    assert_eq!(factor_of(&driver, "x2"), slow, "x2 fills w0's slot");
+    let told = sent(&wire, |peer, order| match order {
+        ToWorker::Welcome(welcome) if peer == "x2" => Some(welcome.delay_factor),
+        _ => None,
+    });
+    assert_eq!(told.last(), Some(&slow), "x2 is told: {told:?}");
+}
+
+#[test]
+fn a_worker_in_place_of_one_whose_connection_closed_before_the_start_takes_its_factor() {
+    let (model, seed, slow) = first_of_two_slow();
+    let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
+    driver.config.stragglers = model;
+    driver.config.seed = seed;
+    join(&wire, "w0", 0);
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w0".into() });
+    join(&wire, "w1", 1);
+    join(&wire, "x2", 2);
+    driver.wait_for_workers().expect("two live workers joined");
+    assert_eq!(driver.stats().lost_workers, 1);
+    assert_eq!(factor_of(&driver, "w1"), slow, "w1 fills w0's slot");
+    assert_eq!(factor_of(&driver, "x2"), 0.0);
+}
+
+#[test]
+fn once_the_run_started_a_stranger_in_place_of_a_lost_straggler_is_not_slowed() {
+    // The count is short, but a slot's factor is only for the run's own workers; one that
+    // stands for the lost straggler (its rejoin) straggles as it did.
+    let (model, seed, slow) = first_of_two_slow();
+    let mut config = ClusterConfig::local(2);
+    config.stragglers = model;
+    config.seed = seed;
+    let (mut driver, wire) = driver_with(config, echoing());
+    assert_eq!(factor_of(&driver, "w0"), slow);
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w0".into() });
+    join(&wire, "x9", 9);
+    driver.drain();
+    assert_eq!(driver.table.alive(), 2);
+    assert_eq!(factor_of(&driver, "x9"), 0.0, "a stranger is not slowed");
+    join(&wire, "w0.r0123abcd", 10);
+    driver.drain();
+    assert_eq!(
+        factor_of(&driver, "w0.r0123abcd"),
+        slow,
+        "w0 back straggles as it did"
+    );
 }
 
 #[test]

@@ -125,6 +125,8 @@ impl Driver {
         }
         // The wait was the driver running, not paused: the run's first check counts from here.
         self.last_liveness_check = Instant::now();
+        self.fill_count_slots();
+        self.joins.started = true;
         Ok(())
     }
 
@@ -617,32 +619,13 @@ impl Driver {
     fn admit(&mut self, peer: &str, session: SessionId, hello: Hello) {
         // A worker joining again under its name (its row departed by now) is its next
         // incarnation, in a row of its own.
-        let earlier = self.table.index_of(peer).map(|i| &self.table.workers[i]);
-        let incarnation = earlier.map_or(0, |w| w.incarnation + 1);
-        let own_factor = earlier.map(|w| w.delay_factor);
-        let (index, reused) = self.table.slot_for(peer, |i| self.unreferenced(i));
-        // A worker joining again, under its name or a fresh one (`w3.r1a2b3c4d`), or a local
-        // replacement (`w3.respawn1`) straggles as the one it stands for did (same host, same
-        // slot), so that a fault's cost is the fault's alone; a worker beyond the run's count
-        // is not slowed.
-        let inherited = own_factor.or_else(|| {
-            self.local
-                .predecessor(peer)
-                .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
-                .and_then(|slot| self.table.index_of(slot))
-                .map(|slot| self.table.workers[slot].delay_factor)
-        });
-        let delay_factor = inherited.unwrap_or_else(|| {
-            let factors = self
-                .config
-                .stragglers
-                .factors(self.config.workers, self.config.seed);
-            // A departed worker's slot is no slot of the run's count.
-            let slot = if reused { usize::MAX } else { index };
-            factors.get(slot).copied().unwrap_or(0.0)
-        });
+        let earlier = self.table.index_of(peer);
+        let incarnation = earlier.map_or(0, |i| self.table.workers[i].incarnation + 1);
+        let (delay_factor, count_slot) = self.straggler_factor(peer, earlier);
+        let (index, _) = self.table.slot_for(peer, |i| self.unreferenced(i));
         let mut info = WorkerInfo::new(peer.to_owned(), hello.pid, delay_factor);
         info.incarnation = incarnation;
+        info.count_slot = count_slot;
         info.credit = self.config.prefetch;
         info.session = session;
         self.table.admit(index, info);
@@ -656,16 +639,77 @@ impl Driver {
             let later = self.joins.joined.count();
             tracing::info!(worker = %peer, pid = hello.pid, incarnation, delay_factor, later, "worker joined");
         }
-        self.send(
-            index,
-            &ToWorker::Welcome(Welcome {
-                index: index as u32,
-                delay_factor,
-                cache_versions: self.config.cache_versions as u32,
-                heartbeat_ms: u64::try_from(self.config.heartbeat.as_millis()).unwrap_or(u64::MAX),
-            }),
-        );
+        self.welcome(index);
         self.equip_late_joiner(index);
+    }
+
+    /// Tells the worker at `index` its settings for the run, as its row holds them.
+    fn welcome(&mut self, index: usize) {
+        let welcome = Welcome {
+            index: index as u32,
+            delay_factor: self.table.workers[index].delay_factor,
+            cache_versions: self.config.cache_versions as u32,
+            heartbeat_ms: u64::try_from(self.config.heartbeat.as_millis()).unwrap_or(u64::MAX),
+        };
+        self.send(index, &ToWorker::Welcome(welcome));
+    }
+
+    /// The simulated straggler factor of `peer`, joining now (its own earlier row `earlier`,
+    /// if any), and the slot of the run's count it fills. The factors are per slot of the
+    /// count (`Stragglers::factors`), not per row: before the run starts, a worker that fills
+    /// the count takes its slot's factor, also the slot of one lost during the wait, so that
+    /// the run has the stragglers `--stragglers` says whoever joins. Once it started, or
+    /// beyond the count, a worker joining again, under its name or a fresh one
+    /// (`w3.r1a2b3c4d`), or a local replacement (`w3.respawn1`), straggles as the one it
+    /// stands for did (same host, same slot), so that a fault's cost is the fault's alone;
+    /// any other is not slowed.
+    fn straggler_factor(&self, peer: &str, earlier: Option<usize>) -> (f64, Option<usize>) {
+        let stood_for = earlier.or_else(|| {
+            self.local
+                .predecessor(peer)
+                .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
+                .and_then(|slot| self.table.index_of(slot))
+        });
+        let count = self.config.workers;
+        let filling = !self.joins.started && self.table.alive() < count;
+        match filling
+            .then(|| self.table.unfilled_count_slot(count, stood_for))
+            .flatten()
+        {
+            Some(slot) => {
+                let factors = self.config.stragglers.factors(count, self.config.seed);
+                (factors[slot], Some(slot))
+            }
+            None => (
+                stood_for.map_or(0.0, |row| self.table.workers[row].delay_factor),
+                None,
+            ),
+        }
+    }
+
+    /// At the start: a live worker that joined past the count while another filled it, lost
+    /// since, fills the slot left, and takes its straggler factor (see
+    /// [`Driver::straggler_factor`]), told by a fresh welcome: no task has reached it yet.
+    fn fill_count_slots(&mut self) {
+        let count = self.config.workers;
+        let factors = self.config.stragglers.factors(count, self.config.seed);
+        let spares: Vec<usize> = (0..self.table.workers.len())
+            .filter(|&i| self.table.workers[i].alive && self.table.workers[i].count_slot.is_none())
+            .collect();
+        for index in spares {
+            let Some(slot) = self.table.unfilled_count_slot(count, None) else {
+                return;
+            };
+            let info = &mut self.table.workers[index];
+            info.count_slot = Some(slot);
+            let delay_factor = factors[slot];
+            if info.delay_factor != delay_factor {
+                info.delay_factor = delay_factor;
+                let worker = &info.name;
+                tracing::info!(%worker, delay_factor, "in place of a worker lost before the start");
+                self.welcome(index);
+            }
+        }
     }
 
     /// Starts a process in place of each local worker process that exited, while the budget

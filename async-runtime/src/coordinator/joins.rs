@@ -72,6 +72,9 @@ pub(crate) struct Joins {
     pub refused: Said,
     /// Joins admitted so far.
     pub admitted: u64,
+    /// The run started: the wait for its count of workers ended with them all there. Before,
+    /// a join fills the count (and takes the straggler factor of the slot it fills).
+    pub started: bool,
     /// Why the last worker refused was (its build, its token): said if the workers never
     /// all come.
     pub last_refusal: Option<String>,
@@ -89,6 +92,7 @@ impl Joins {
             brief: Said::default(),
             refused: Said::default(),
             admitted: 0,
+            started: false,
             last_refusal: None,
         }
     }

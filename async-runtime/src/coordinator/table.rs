@@ -102,6 +102,11 @@ pub struct WorkerInfo {
     /// set at admission.
     #[serde(skip)]
     pub(crate) stands_for: Option<String>,
+    /// The slot of the run's count (`0..workers`) it fills, as one of the workers the run
+    /// started with: its straggler factor is that slot's. `None` for a worker that joined
+    /// after the start, or past the count and kept there.
+    #[serde(skip)]
+    pub(crate) count_slot: Option<usize>,
 }
 
 impl WorkerInfo {
@@ -151,6 +156,7 @@ impl WorkerInfo {
             departed: None,
             gone: false,
             stands_for: None,
+            count_slot: None,
         }
     }
 
@@ -351,6 +357,24 @@ impl WorkerTable {
     /// in the run).
     pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+
+    /// The slot of the run's count of `count` workers that no live worker fills: the one the
+    /// worker at row `stood_for` filled if that is free (a worker back, or its replacement,
+    /// takes its own slot), else the lowest; `None` when every slot is filled.
+    pub(crate) fn unfilled_count_slot(
+        &self,
+        count: usize,
+        stood_for: Option<usize>,
+    ) -> Option<usize> {
+        let filled = |slot: usize| {
+            self.workers
+                .iter()
+                .any(|w| w.alive && w.count_slot == Some(slot))
+        };
+        let own = stood_for.and_then(|row| self.workers[row].count_slot);
+        own.filter(|&slot| slot < count && !filled(slot))
+            .or_else(|| (0..count).find(|&slot| !filled(slot)))
     }
 
     /// Notes that the worker at `index` left the run (it is no longer alive).
