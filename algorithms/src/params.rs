@@ -2,6 +2,7 @@
 //! small and serializable.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::Driver;
@@ -40,6 +41,12 @@ pub struct Params {
     /// optimizer itself inserts them (`params.extra.insert("beta".into(), 0.9)`). Read them
     /// with [`Params::hyper`] on the driver.
     pub extra: BTreeMap<String, f64>,
+    /// The preconditioner of these settings, already built on the driver's data:
+    /// [`Params::metric`] returns it instead of building it again (forming `X^T X` takes
+    /// minutes on a wide, tall set). The toolkit sets it, having built the metric to choose
+    /// the default step; `None` (the default) builds it. It stays on the driver.
+    #[serde(skip)]
+    pub prepared_metric: Option<Arc<Metric>>,
 }
 
 impl Params {
@@ -64,6 +71,7 @@ impl Params {
             epoch: 0,
             precondition: Precondition::None,
             extra: BTreeMap::new(),
+            prepared_metric: None,
         }
     }
 
@@ -97,13 +105,20 @@ impl Params {
         })
     }
 
-    /// The preconditioner `precondition` for `loss` on the driver's `data`. When it cannot be
-    /// built (see [`Metric::new`](crate::Metric::new)), the run is aborted with the reason and
+    /// The preconditioner `precondition` for `loss` on the driver's `data`: the
+    /// [`prepared_metric`](Params::prepared_metric) when it is one of that kind, else built
+    /// here. When it cannot be built (see [`Metric::new`](crate::Metric::new)), the run is aborted with the reason and
     /// the identity is returned, so that the loop leaves at its first `broadcast!`. A stop
     /// asked for meanwhile (a Ctrl-C) ends the build, which takes minutes on a wide, tall set:
     /// the identity comes back then too, and the loop leaves at its first `broadcast!` as the
     /// stop asks.
     pub fn metric(&self, cx: &mut Driver, data: &Dataset) -> Metric {
+        if let Some(prepared) = &self.prepared_metric {
+            // One of another kind was built for other settings: build this one.
+            if prepared.kind() == self.precondition {
+                return Metric::clone(prepared);
+            }
+        }
         let keep_going = || !cx.stop_requested();
         let built = Metric::new_until(self.precondition, &self.loss, data, &keep_going);
         built.unwrap_or_else(|e| {
@@ -129,6 +144,33 @@ mod tests {
     use super::*;
     use asyncopt_runtime::data::Features;
     use asyncopt_runtime::{ClusterConfig, StopHandle, Token};
+
+    #[test]
+    fn a_prepared_metric_of_the_settings_kind_is_not_built_again() {
+        let n = 64;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| ((i * 5 + j) % 7) as f64);
+        let data = Dataset::new("small.svm", Features::Dense(x), ndarray::Array1::ones(n));
+        let data = data.unwrap();
+        let loss = Loss::LeastSquares;
+        let prepared = Metric::new(Precondition::Full, &loss, &data).unwrap();
+        let mut p = Params {
+            precondition: Precondition::Full,
+            prepared_metric: Some(Arc::new(prepared)),
+            ..Params::new(loss)
+        };
+        let config = ClusterConfig::remote(1, "tcp://127.0.0.1:0", Token::random());
+        let mut cx = Driver::bind(config).expect("a driver on the loopback");
+        // A stop asked for ends any build at once (the identity): only the prepared one
+        // can come back whole.
+        let stop = StopHandle::new();
+        stop.request();
+        cx.stop_on(stop);
+        assert_eq!(p.metric(&mut cx, &data).kind(), Precondition::Full);
+        // One of another kind is for other settings: the settings' own is built.
+        p.precondition = Precondition::Diagonal;
+        assert_eq!(p.metric(&mut cx, &data).kind(), Precondition::Diagonal);
+        assert!(cx.failure().is_none(), "a stop is no failure");
+    }
 
     #[test]
     fn a_stop_asked_for_ends_the_full_metrics_build_on_the_driver() {

@@ -244,6 +244,15 @@ impl Metric {
     pub fn is_identity(&self) -> bool {
         matches!(self.inner, Inner::Identity)
     }
+
+    /// The kind of preconditioner this is.
+    pub fn kind(&self) -> Precondition {
+        match self.inner {
+            Inner::Identity => Precondition::None,
+            Inner::Diagonal(_) => Precondition::Diagonal,
+            Inner::Full(_) => Precondition::Full,
+        }
+    }
 }
 
 /// An error unless `H`, of diagonal sum `trace` (without `lambda`), has some curvature.

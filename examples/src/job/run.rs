@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use asyncopt_algorithms::Params;
+use asyncopt_algorithms::{Metric, Params};
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
 
@@ -35,8 +35,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let preparing = crate::interrupt::preparing();
     let optimum = known_optimum(spec, data)?;
     check_partitions(spec, data)?;
-    let step = step_of(spec, data)?;
-    let params = params_of(spec, step);
+    let (step, metric) = step_of(spec, data)?;
+    let params = params_of(spec, step, metric);
     // `_folder`, the checkpoint folder's lock, is held until the run ends.
     let Checkpoints {
         identity,
@@ -128,8 +128,9 @@ fn check_partitions(spec: &JobSpec, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The optimizer's settings: the job's, with `step` and the author's hyperparameters.
-fn params_of(spec: &JobSpec, step: f64) -> Params {
+/// The optimizer's settings: the job's, with `step`, the author's hyperparameters and the
+/// preconditioner built on the driver's data (`metric`), if any.
+fn params_of(spec: &JobSpec, step: f64, metric: Option<Metric>) -> Params {
     Params {
         loss: spec.loss,
         updates: spec.updates,
@@ -142,6 +143,7 @@ fn params_of(spec: &JobSpec, step: f64) -> Params {
         epoch: spec.epoch,
         precondition: spec.precondition,
         extra: hyperparameters(spec.algorithm, &spec.params),
+        prepared_metric: metric.map(Arc::new),
     }
 }
 

@@ -81,22 +81,28 @@ pub(crate) fn optimum_shown(
 }
 
 /// The step of the run: `--step`, or the author's default for the optimizer, or one derived
-/// from the data for a linear model ([`default_step`]). A signal
+/// from the data for a linear model ([`default_step`]); for a linear model, with the
+/// preconditioner it built, which the optimizer is given rather than build it again
+/// ([`Params::prepared_metric`](asyncopt_algorithms::Params::prepared_metric)). A signal
 /// ([`interrupt::requested`](crate::interrupt::requested)) stops the preconditioner's build and
 /// the smoothness's estimate, which take minutes on a large set: the run is then not started.
-pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<f64> {
+pub(super) fn step_of(spec: &JobSpec, data: &Dataset) -> Result<(f64, Option<Metric>)> {
     step_until(spec, data, &|| !crate::interrupt::requested())
 }
 
 /// [`step_of`], asking `keep_going` whether to go on; when it says no, the run's preparation
 /// ends with [`preparation_stopped`](crate::interrupt::preparation_stopped).
-fn step_until(spec: &JobSpec, data: &Dataset, keep_going: &dyn Fn() -> bool) -> Result<f64> {
+fn step_until(
+    spec: &JobSpec,
+    data: &Dataset,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(f64, Option<Metric>)> {
     if !spec.algorithm.is_linear() {
-        return own_model_step(spec.step, spec.algorithm);
+        return Ok((own_model_step(spec.step, spec.algorithm)?, None));
     }
     let chosen = spec.step.or(spec.algorithm.authors_step());
-    // Built here once to refuse an impossible choice before any worker starts, and to set the
-    // default step in its metric; the optimizer builds its own from its settings.
+    // Built here, before any worker starts, to refuse an impossible choice and to set the
+    // default step in its metric.
     let metric = match Metric::new_until(spec.precondition, &spec.loss, data, keep_going) {
         Ok(metric) => metric,
         Err(PreconditionError::Stopped) => {
@@ -104,13 +110,16 @@ fn step_until(spec: &JobSpec, data: &Dataset, keep_going: &dyn Fn() -> bool) -> 
         }
         Err(e) => bail!("--precondition {}: {e}", spec.precondition),
     };
-    let Some(chosen) = chosen else {
-        let Some(step) = default_step_until(spec, data, &metric, keep_going) else {
-            return Err(crate::interrupt::preparation_stopped("run"));
-        };
-        return checked_default_step(step, data, spec.loss.lambda());
+    let step = match chosen {
+        Some(chosen) => chosen,
+        None => {
+            let Some(step) = default_step_until(spec, data, &metric, keep_going) else {
+                return Err(crate::interrupt::preparation_stopped("run"));
+            };
+            checked_default_step(step, data, spec.loss.lambda())?
+        }
     };
-    Ok(chosen)
+    Ok((step, Some(metric)))
 }
 
 /// The step of `algorithm`, a model of its author's own type: `step` (`--step`) or its
@@ -326,8 +335,9 @@ mod tests {
             assert_eq!(asked.get(), 2, "{precondition}");
             // Let go on, the same step as without a question.
             let metric = Metric::new(precondition, &spec.loss, &data).unwrap();
-            let step = step_until(&spec, &data, &|| true).unwrap();
+            let (step, built) = step_until(&spec, &data, &|| true).unwrap();
             assert_eq!(step, default_step(&spec, &data, &metric), "{precondition}");
+            assert_eq!(built.map(|m| m.kind()), Some(precondition), "handed on");
         }
     }
 
