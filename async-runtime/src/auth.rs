@@ -34,6 +34,21 @@ fn others_can_read(_: &std::fs::Metadata) -> bool {
     false
 }
 
+/// Why a token file was refused ([`Token::read_file`]); its words name neither the file nor a
+/// flag, which the caller adds.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    /// Missing, not allowed, a folder: the error of the open or the read.
+    #[error("cannot read it: {0}")]
+    Unreadable(std::io::Error),
+    /// Over 4 KiB: no token, but a file given by mistake (`/dev/zero`).
+    #[error("longer than {MAX_TOKEN_FILE} bytes: it holds one token")]
+    TooLong,
+    /// Fewer bytes than a token needs, said with the least it takes.
+    #[error("{0}")]
+    TooShort(String),
+}
+
 /// A run's shared secret.
 ///
 /// ```
@@ -75,34 +90,37 @@ impl Token {
 
     /// The token in a file: its contents without surrounding white space, at least 16 bytes
     /// and at most 4 KiB in all (so that `/dev/zero` given by mistake is refused, not read
-    /// until memory runs out).
+    /// until memory runs out). [`Token::read_file`], its refusal naming the file.
     pub fn from_file(path: &Path) -> Result<Token, RuntimeError> {
+        Token::read_file(path)
+            .map_err(|e| RuntimeError::Config(format!("token file {}: {e}", path.display())))
+    }
+
+    /// [`Token::from_file`], refused in words that name no file, for a caller that names it
+    /// its own way (a command line, by its flag).
+    pub fn read_file(path: &Path) -> Result<Token, TokenFileError> {
         use std::io::Read;
-        let cannot = |e: std::io::Error| {
-            RuntimeError::Config(format!("cannot read token file {}: {e}", path.display()))
-        };
         let mut bytes = Vec::new();
-        let file = std::fs::File::open(path).map_err(cannot)?;
-        if file.metadata().is_ok_and(|meta| others_can_read(&meta)) {
+        let file = std::fs::File::open(path).map_err(TokenFileError::Unreadable)?;
+        let shared = file.metadata().is_ok_and(|meta| others_can_read(&meta));
+        file.take(MAX_TOKEN_FILE as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(TokenFileError::Unreadable)?;
+        if bytes.len() > MAX_TOKEN_FILE {
+            return Err(TokenFileError::TooLong);
+        }
+        let token = Token::new(bytes.trim_ascii()).map_err(TokenFileError::TooShort)?;
+        if shared {
             // Taken all the same, as ssh does not: the run's own files are made 0600, and a
-            // token copied with cp keeps the umask's mode (0644) on many hosts.
+            // token copied with cp keeps the umask's mode (0644) on many hosts. Said of a token
+            // taken only, not of a folder or a file refused.
             tracing::warn!(
                 "token file {} can be read by other users of this host, any of whom can then \
                  join the run or pose as its driver: chmod 600 it",
                 path.display()
             );
         }
-        file.take(MAX_TOKEN_FILE as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(cannot)?;
-        if bytes.len() > MAX_TOKEN_FILE {
-            return Err(RuntimeError::Config(format!(
-                "token file {} is longer than {MAX_TOKEN_FILE} bytes: it holds one token",
-                path.display()
-            )));
-        }
-        Token::new(bytes.trim_ascii())
-            .map_err(|e| RuntimeError::Config(format!("token file {}: {e}", path.display())))
+        Ok(token)
     }
 
     /// A token of these bytes, if long enough.

@@ -39,7 +39,7 @@ pub mod transport;
 pub mod worker;
 
 pub use asyncopt_macros::{async_optimizer, barrier, broadcast, reduce};
-pub use auth::Token;
+pub use auth::{Token, TokenFileError};
 pub use broadcast::Broadcast;
 pub use cluster::{
     run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH, MAX_KEEP_VERSIONS,

@@ -242,6 +242,38 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     assert_eq!(output.status.code(), Some(1));
 }
 
+/// A token file that cannot be read or holds no token is a value of `--token-file` refused:
+/// exit 2 and the flag named, for a run, a comparison and a worker alike (it was "invalid
+/// setting: cannot read token file F", exit 1).
+#[test]
+fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
+    let dir = scratch("token-file-refused");
+    std::fs::create_dir_all(dir.join("folder")).unwrap();
+    std::fs::write(dir.join("short"), "0123456789\n").unwrap();
+    let worker = ["worker", "--driver", "tcp://127.0.0.1:9"];
+    let sides: [&[&str]; 3] = [&["--workers", "2"], &["compare"], &worker];
+    let refused = [
+        (
+            "missing",
+            "--token-file missing: cannot read it: No such file or directory",
+        ),
+        (
+            "folder",
+            "--token-file folder: cannot read it: Is a directory",
+        ),
+        (
+            "short",
+            "--token-file short: a token needs at least 16 bytes, this one has 10",
+        ),
+    ];
+    for side in sides {
+        for (file, why) in refused {
+            let args = [side, &["--token-file", file]].concat();
+            assert_usage_error(&run(&args, &dir), why);
+        }
+    }
+}
+
 #[test]
 fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name() {
     // `--workers -3` was an unknown flag `-3`, `--batch x` "invalid digit found in string",
@@ -3709,7 +3741,7 @@ fn endless_files_are_refused_not_read_whole() {
         ],
         &dir,
     );
-    assert_clear_error(&token, "token file /dev/zero is longer than 4096 bytes");
+    assert_usage_error(&token, "--token-file /dev/zero: longer than 4096 bytes");
     let data = test_support::data("a9a.t.xz");
     let model = run(
         &[

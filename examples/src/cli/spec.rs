@@ -243,7 +243,7 @@ impl RunArgs {
             );
         }
         if let Some(path) = &self.token_file {
-            cluster.token = Some(Token::from_file(path)?);
+            cluster.token = Some(token_file(path)?);
         } else if self.remote_workers {
             // Remote workers can only present a token they were given.
             cluster.token = None;
@@ -332,6 +332,13 @@ pub(super) fn seconds(flag: &str, value: f64) -> Result<Duration> {
             "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
         ),
     }
+}
+
+/// The token of `--token-file PATH`: a file that cannot be read (missing, not allowed, a
+/// folder) or holds no token is the flag's value refused, as a usage error naming it.
+pub(super) fn token_file(path: &Path) -> Result<Token> {
+    Token::read_file(path)
+        .map_err(|e| super::UsageError(format!("--token-file {}: {e}", path.display())).into())
 }
 
 /// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a

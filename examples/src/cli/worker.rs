@@ -9,7 +9,7 @@ use asyncopt_runtime::worker::RunEnd;
 use asyncopt_runtime::Token;
 
 use super::args::WorkerArgs;
-use super::spec::seconds;
+use super::spec::{seconds, token_file};
 
 pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
     let name = args
@@ -20,7 +20,7 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
     }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
-        (Some(path), _) => Some(Token::from_file(path)?),
+        (Some(path), _) => Some(token_file(path)?),
         (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
         (None, Err(_)) => None,
     };
