@@ -274,6 +274,31 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
     }
 }
 
+/// A bound that trains nothing is refused, not run "after 0 updates" with exit 0; a resume's
+/// bound, counted from its checkpoint's run's start, is never 0 either.
+#[test]
+fn updates_or_time_of_zero_is_refused_for_a_run_a_resume_and_a_comparison() {
+    let dir = scratch("zero-bounds");
+    let updates = "--updates 0 trains nothing: give at least 1 (with --resume, the updates to \
+                   reach in all";
+    let time = "--time 0 trains nothing: give the seconds to train, more than 0";
+    let refused: [(&[&str], &str); 6] = [
+        (&["--updates", "0"], updates),
+        (&["--time", "0"], time),
+        (&["--time", "10", "--updates", "0"], updates),
+        (&["--resume", "ckpt", "--updates", "0"], updates),
+        (&["compare", "--updates", "0"], updates),
+        (&["compare", "--time", "0"], time),
+    ];
+    for (args, why) in refused {
+        assert_usage_error(&run(args, &dir), why);
+    }
+    assert_usage_error(
+        &run(&["--time", "-0.5"], &dir),
+        "--time must be a finite number of seconds",
+    );
+}
+
 #[test]
 fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name() {
     // `--workers -3` was an unknown flag `-3`, `--batch x` "invalid digit found in string",

@@ -150,7 +150,22 @@ impl RunArgs {
             );
         }
         seconds("--join-timeout", self.join_timeout)?;
+        // Bounds that train nothing: the run said "after 0 updates" and exited 0. A resume's
+        // bounds count from the start of the run it resumes, and one already passed is said
+        // after it; 0 is passed by every checkpoint.
+        if self.updates == Some(0) {
+            bail_usage!(
+                "--updates 0 trains nothing: give at least 1 (with --resume, the updates to \
+                 reach in all, more than the checkpoint's)"
+            );
+        }
         if let Some(time) = self.time {
+            if time == 0.0 {
+                bail_usage!(
+                    "--time 0 trains nothing: give the seconds to train, more than 0 (with \
+                     --resume, the seconds of training in all, more than the checkpoint's)"
+                );
+            }
             seconds("--time", time)?;
         }
         seconds("--eval-every", self.eval_every)?;
