@@ -2555,6 +2555,28 @@ fn two_workers_started_under_one_name_count_as_two() {
     assert!(line.contains("on 2 workers"), "{line}");
 }
 
+/// An address typed as HOST:PORT, with no scheme, is TCP's, for the driver's `--bind` and the
+/// worker's `--driver` alike: the worker joins and the run completes (it was refused as "not a
+/// tcp:// address").
+#[test]
+fn a_worker_given_host_port_without_a_scheme_joins_and_the_run_completes() {
+    let dir = scratch("address-without-scheme");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let typed = address.strip_prefix("tcp://").unwrap();
+    let worker = remote_worker(typed, "plain", &dir);
+    let flags = remote_flags("1", typed);
+    let rest = ["--algo", "asgd", "--updates", "200", "--summary", "s.json"];
+    let driver = run(&[&flags[..], &rest].concat(), &dir);
+    let worker = worker.wait_with_output().expect("the worker ends");
+    succeeded(&worker);
+    let line = succeeded(&driver);
+    assert!(line.contains("on 1 worker"), "{line}");
+    let summary = summary_of(&dir.join("s.json"));
+    assert_eq!(summary["updates"], 200);
+    assert_eq!(summary["worker_table"][0]["name"], "plain");
+}
+
 /// Two hosts of a run on a shared file: `dir`, with `a9a.xz` and the token, and the folder
 /// returned, with the token only, where the relative path the workers are given leads nowhere.
 fn a_host_without_the_file(dir: &Path) -> PathBuf {

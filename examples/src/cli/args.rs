@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use super::numbers::{at_least_one, zero_or_more};
 use super::parsers::{
     keep_versions, max_features, parse_param, parse_precondition, partitions_per_worker, prefetch,
-    AlgorithmParser, StragglersParser,
+    tcp_address, AlgorithmParser, StragglersParser,
 };
 use crate::optimizer::Optimizer;
 
@@ -200,8 +200,9 @@ pub struct RunArgs {
     /// Synchronous methods give the same result whatever it is.
     #[arg(long, default_value_t = DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = prefetch, help_heading = "Cluster")]
     pub prefetch: usize,
-    /// Address the driver listens on (default: loopback, any free port).
-    #[arg(long, help_heading = "Cluster")]
+    /// Address the driver listens on, HOST:PORT or tcp://HOST:PORT, e.g. 0.0.0.0:7000
+    /// (default: loopback, any free port).
+    #[arg(long, value_parser = tcp_address, help_heading = "Cluster")]
     pub bind: Option<String>,
     /// Wait for remote workers instead of starting local ones.
     #[arg(long, help_heading = "Cluster")]
@@ -358,8 +359,8 @@ pub(super) struct PredictArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct WorkerArgs {
-    /// The driver's address, e.g. tcp://10.0.0.1:7000.
-    #[arg(long)]
+    /// The driver's address, HOST:PORT or tcp://HOST:PORT, e.g. 10.0.0.1:7000.
+    #[arg(long, value_parser = tcp_address)]
     pub(super) driver: String,
     /// This worker's name, unique in the run.
     #[arg(long)]

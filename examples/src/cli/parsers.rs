@@ -138,9 +138,32 @@ pub(super) fn max_features(text: &str) -> Result<usize, String> {
     whole(text, 0, MAX_FEATURES_CEILING as u64)
 }
 
+/// `--bind` and `--driver`: `HOST:PORT` (`[V6]:PORT`) as `tcp://HOST:PORT`, the one scheme
+/// the runtime speaks, which is what a user types; an address with a scheme is kept as it is,
+/// so that another one (`ipc://`) is refused later under its flag's name.
+pub(super) fn tcp_address(text: &str) -> Result<String, String> {
+    if text.contains("://") {
+        return Ok(text.to_owned());
+    }
+    let port =
+        |port: &str| port == "*" || (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    match text.rsplit_once(':') {
+        Some((host, p))
+            if port(p)
+                && !host.is_empty()
+                && (!host.contains(':') || host.starts_with('[') && host.ends_with(']')) =>
+        {
+            Ok(format!("tcp://{text}"))
+        }
+        _ => Err(format!(
+            "`{text}` is not HOST:PORT, [IPV6]:PORT or tcp://HOST:PORT (e.g. 10.0.0.1:7000)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_param;
+    use super::{parse_param, tcp_address};
 
     #[test]
     fn a_param_names_the_part_that_is_wrong() {
@@ -154,5 +177,24 @@ mod tests {
         assert!(wrong("beta=x").contains("a finite number for VALUE"));
         assert!(wrong("beta=inf").contains("a finite number for VALUE"));
         assert!(wrong("beta").contains("is not NAME=VALUE"));
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_is_tcp_and_another_scheme_is_kept_for_its_refusal() {
+        for (typed, meant) in [
+            ("127.0.0.1:5555", "tcp://127.0.0.1:5555"),
+            ("driver-host:7000", "tcp://driver-host:7000"),
+            ("[::1]:5555", "tcp://[::1]:5555"),
+            ("0.0.0.0:*", "tcp://0.0.0.0:*"),
+            ("tcp://10.0.0.1:7000", "tcp://10.0.0.1:7000"),
+            ("ipc:///tmp/x", "ipc:///tmp/x"),
+            ("udp://10.0.0.1:7000", "udp://10.0.0.1:7000"),
+        ] {
+            assert_eq!(tcp_address(typed).as_deref(), Ok(meant), "{typed}");
+        }
+        for wrong in ["127.0.0.1", "host:", ":7000", "::1:5555", "host:port", ""] {
+            let refused = tcp_address(wrong).unwrap_err();
+            assert!(refused.contains("is not HOST:PORT"), "{wrong}: {refused}");
+        }
     }
 }
