@@ -490,8 +490,9 @@ pub fn barrier(input: TokenStream) -> TokenStream {
 /// further back, call `cx.keep_versions(n)` before; an older or unpublished version ends the
 /// run with `RuntimeError::VersionUnavailable`. In the driver's own code `w` is the latest
 /// version and `w.at(v)` is a compile error: read an older one with `cx.value_at::<T>("w", v)`.
-/// In the closure, `x.at(v)` of a variable of the function that no `broadcast!` publishes is
-/// a compile error that says so (a method of your own named `at`: call it as `Type::at(&x, v)`).
+/// In the closure and in the driver's code, `x.at(v)` of a variable of the function that no
+/// `broadcast!` publishes is a compile error that says so (a method of your own named `at`:
+/// call it as `Type::at(&x, v)`; a closure's own parameter or an item keeps `x.at(v)`).
 /// Here the workers take the gradient at a point extrapolated from the previous version:
 ///
 /// ```no_run

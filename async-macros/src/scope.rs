@@ -147,6 +147,21 @@ impl Scopes {
         }
     }
 
+    /// How many scopes are open: where the names bound from now on begin.
+    pub fn depth(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// The names bound in the scopes opened at `depth` and after, as keys.
+    pub fn names_from(&self, depth: usize) -> Vec<String> {
+        self.frames
+            .iter()
+            .skip(depth)
+            .flatten()
+            .map(|binding| key(&binding.name))
+            .collect()
+    }
+
     pub fn lookup(&self, name: &Ident) -> Option<&Binding> {
         self.frames
             .iter()

@@ -73,6 +73,9 @@ pub struct Rewriter<'a> {
     closures: usize,
     /// Of those, `async` blocks: code that runs where it is awaited, not where it stands.
     async_blocks: usize,
+    /// The scope depth at which each closure being walked began: the names bound from there
+    /// on are the closure's own, not variables of the function.
+    closure_scopes: Vec<usize>,
     exit: Option<(Lifetime, bool)>,
     barrier: Option<PendingBarrier>,
     blocks: Vec<BlockState>,
@@ -117,6 +120,7 @@ impl<'a> Rewriter<'a> {
             loops: 0,
             closures: 0,
             async_blocks: 0,
+            closure_scopes: Vec::new(),
             exit: None,
             barrier: None,
             blocks: Vec::new(),
@@ -611,12 +615,14 @@ impl VisitMut for Rewriter<'_> {
 
     fn visit_expr_closure_mut(&mut self, closure: &mut syn::ExprClosure) {
         self.closures += 1;
+        self.closure_scopes.push(self.scopes.depth());
         self.scopes.push();
         for input in &closure.inputs {
             self.scopes.bind_pattern(input, None);
         }
         self.visit_expr_mut(&mut closure.body);
         self.scopes.pop();
+        self.closure_scopes.pop();
         self.closures -= 1;
     }
 

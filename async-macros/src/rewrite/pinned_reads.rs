@@ -63,7 +63,7 @@ impl Rewriter<'_> {
         }
         let inside = bound_inside(closure);
         for call in unpublished {
-            failed |= self.refuse_read_of_unpublished(&call, &inside);
+            failed |= self.refuse_read_of_unpublished(&call, &inside, ReadSite::Reduce);
         }
         let mut reads = Vec::new();
         for (binding, var, version) in found {
@@ -93,13 +93,14 @@ impl Rewriter<'_> {
         (!failed).then_some(reads)
     }
 
-    /// Refuses `x.at(v)` in a closure for a variable `x` of the function that no `broadcast!`
-    /// publishes, where rustc would say no more than that its type has no method `at`; whether
-    /// it did. A variable the closure binds itself, or an item, is left to rustc.
+    /// Refuses `x.at(v)` for a variable `x` of the function that no `broadcast!` publishes,
+    /// where rustc would say no more than that its type has no method `at`; whether it did.
+    /// A name bound `inside` the closure around the read, or an item, is left to rustc.
     fn refuse_read_of_unpublished(
         &mut self,
         call: &syn::ExprMethodCall,
         inside: &[String],
+        site: ReadSite,
     ) -> bool {
         let Some(var) = receiver_variable(call) else {
             return false;
@@ -111,45 +112,71 @@ impl Rewriter<'_> {
         if !is_variable || inside.contains(&crate::scope::key(&var)) {
             return false;
         }
+        let read = match site {
+            ReadSite::Reduce => "above this reduce!".to_string(),
+            ReadSite::Driver => format!(
+                "and read its older versions inside a reduce! closure, or here on the driver \
+                 with `{driver}.value_at(\"{var}\", v)`",
+                driver = self.driver
+            ),
+        };
         self.errors.at(
             call,
             format!(
                 "`{var}.at(..)` reads an older version of a broadcast variable, but `{var}` is never \
-                 broadcast: publish it with `broadcast!({var});` in the training loop, above this \
-                 reduce! (a method of your own named `at`: call it as `Type::at(&{var}, ..)`)"
+                 broadcast: publish it with `broadcast!({var});` in the training loop, {read} (a \
+                 method of your own named `at`: call it as `Type::at(&{var}, ..)`)"
             ),
         );
         true
     }
 
-    /// Refuses `w.at(v)` of a broadcast variable in the driver's code: a pinned read is served
-    /// by the workers' caches inside a `reduce!` closure only, and rustc would say no more than
-    /// that `w`'s type has no method `at`.
+    /// Refuses `w.at(v)` in the driver's code: of a broadcast variable, a pinned read is
+    /// served by the workers' caches inside a `reduce!` closure only; of a variable no
+    /// `broadcast!` publishes, there is no version to read. Either way rustc would say no
+    /// more than that the type has no method `at`.
     pub(super) fn refuse_pinned_read_on_the_driver(&mut self, call: &syn::ExprMethodCall) {
-        let Expr::Path(path) = &*call.receiver else {
-            return;
-        };
-        let Some(var) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
+        let Some(var) = receiver_variable(call).filter(|_| call.method == "at") else {
             return;
         };
         let published = self
             .scopes
-            .lookup(var)
+            .lookup(&var)
             .is_some_and(|binding| binding.broadcast.is_some());
-        if call.method == "at" && published {
-            let driver = &self.driver;
-            self.errors.at(
-                call,
-                format!(
-                    "`{var}.at(..)` reads an older version of `{var}` inside a reduce! closure only, \
-                     where the workers serve it; here, on the driver, `{var}` is the latest version: \
-                     read a version the driver still keeps with `{driver}.value_at(\"{var}\", v)` \
-                     (an `Option`), or move the read into the closure (a method of your own named \
-                     `at`: call it as `Type::at(&{var}, ..)`)"
-                ),
-            );
+        if !published {
+            // A variable broadcast further down, or a `let` that shadows a broadcast one, is
+            // not "never broadcast": left to rustc.
+            let broadcast_somewhere = self.broadcast_somewhere.iter().any(|b| same(b, &var));
+            if call.args.len() == 1 && !broadcast_somewhere {
+                let inside = self
+                    .closure_scopes
+                    .first()
+                    .map_or_else(Vec::new, |&depth| self.scopes.names_from(depth));
+                self.refuse_read_of_unpublished(call, &inside, ReadSite::Driver);
+            }
+            return;
         }
+        let driver = &self.driver;
+        self.errors.at(
+            call,
+            format!(
+                "`{var}.at(..)` reads an older version of `{var}` inside a reduce! closure only, \
+                 where the workers serve it; here, on the driver, `{var}` is the latest version: \
+                 read a version the driver still keeps with `{driver}.value_at(\"{var}\", v)` \
+                 (an `Option`), or move the read into the closure (a method of your own named \
+                 `at`: call it as `Type::at(&{var}, ..)`)"
+            ),
+        );
     }
+}
+
+/// Where a read `x.at(v)` stands, which says how to read an older version there.
+#[derive(Clone, Copy)]
+enum ReadSite {
+    /// In a `reduce!` closure.
+    Reduce,
+    /// In the driver's own code.
+    Driver,
 }
 
 /// Finds the pinned reads `w.at(v)` of broadcast variables in a closure's body.
