@@ -34,10 +34,13 @@ impl Errors {
             .collect()
     }
 
-    /// Every error as a `compile_error!(..)` expression, of rustc's error type.
+    /// Every message as a `compile_error!(..)` expression, of rustc's error type: one each,
+    /// also of an error combined from several (`syn::Error::combine`), whose compile errors
+    /// side by side would be no expression.
     pub fn into_expressions(self) -> Vec<TokenStream> {
         self.errors
             .iter()
+            .flatten()
             .map(|error| {
                 // `to_compile_error` writes `compile_error! { .. }`: parentheses make it an
                 // expression wherever it stands.

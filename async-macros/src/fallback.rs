@@ -249,3 +249,40 @@ fn drop_dsl_path(out: &mut Vec<TokenTree>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `syn::Error` combined from two messages, and one more error beside it.
+    fn three_messages(function: &ItemFn) -> Errors {
+        let mut combined = syn::Error::new_spanned(&function.sig.ident, "first message");
+        combined.combine(syn::Error::new_spanned(&function.block, "second message"));
+        let mut errors = Errors::default();
+        errors.push(combined);
+        errors.at(&function.sig.inputs, "third message");
+        errors
+    }
+
+    #[test]
+    fn every_message_of_a_combined_error_once_in_a_function_that_parses() {
+        let function: ItemFn = syn::parse_quote! {
+            fn sgd(cx: &mut Driver, data: &Dataset) -> Model {
+                let mut w: Model = Model::zeros(data.dim());
+                w
+            }
+        };
+        for keep_body in [true, false] {
+            let out = fallback(&function, three_messages(&function), keep_body);
+            // Tokens that do not parse would be rustc errors beside ours.
+            let file: syn::File = syn::parse2(out.clone())
+                .unwrap_or_else(|e| panic!("keep_body {keep_body}: {e}: {out}"));
+            assert!(file.items.iter().any(|i| matches!(i, syn::Item::Fn(_))));
+            let text = out.to_string();
+            for message in ["first message", "second message", "third message"] {
+                assert_eq!(text.matches(message).count(), 1, "{message} in {text}");
+            }
+            assert_eq!(text.matches("compile_error").count(), 3, "{text}");
+        }
+    }
+}
