@@ -6,8 +6,9 @@ use asyncopt_runtime::RunStats;
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, connections
-/// refused, frames the session layer dropped unread); `None` for a clean run.
-pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
+/// refused, joins told to try later, handshakes timed out or closed to make room, frames the
+/// session layer dropped unread, frames of ended sessions, floods); `None` for a clean run.
+pub fn fault_line(stats: &RunStats) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
         n => format!("{n} {many}"),
@@ -70,9 +71,34 @@ pub(super) fn fault_line(stats: &RunStats) -> Option<String> {
             "connections refused",
         ),
         (
+            stats.joins_refused,
+            "join told to try again later",
+            "joins told to try again later",
+        ),
+        (
+            stats.handshake_timeouts,
+            "handshake timed out",
+            "handshakes timed out",
+        ),
+        (
+            stats.strangers_turned_away,
+            "handshake closed to make room for newer ones",
+            "handshakes closed to make room for newer ones",
+        ),
+        (
             refused_frames(stats),
             "frame dropped as forged, replayed or from a stranger",
             "frames dropped as forged, replayed or from strangers",
+        ),
+        (
+            stats.ended_session_frames,
+            "frame of an ended session dropped",
+            "frames of ended sessions dropped",
+        ),
+        (
+            stats.floods,
+            "flood of a peer's frames cut short",
+            "floods of a peer's frames cut short",
         ),
     ];
     items.extend(
@@ -188,6 +214,39 @@ mod tests {
             Some(
                 "  faults: 1 frame dropped as forged, replayed or from a stranger; see \"stats\" \
                  in the summary"
+            )
+        );
+    }
+
+    #[test]
+    fn what_the_gate_turned_away_before_admission_is_said_too() {
+        // A peer that never completes a handshake, a flood of hellos, a join loop: no worker
+        // lost, no frame of a session forged, and still not a clean run.
+        let stats = RunStats {
+            handshake_timeouts: 2,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some("  faults: 2 handshakes timed out; see \"stats\" in the summary")
+        );
+        let stats = RunStats {
+            refused_workers: 3,
+            joins_refused: 1,
+            handshake_timeouts: 1,
+            strangers_turned_away: 40,
+            strangers_cut_off: 2,
+            ended_session_frames: 5,
+            floods: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 3 connections refused, 1 join told to try again later, 1 handshake \
+                 timed out, 40 handshakes closed to make room for newer ones, 2 frames dropped \
+                 as forged, replayed or from strangers, 5 frames of ended sessions dropped, 1 \
+                 flood of a peer's frames cut short; see \"stats\" in the summary"
             )
         );
     }

@@ -9,7 +9,7 @@
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
 //! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
 //! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it;
-//! - `faults`: the line that says what went wrong along the way ([`Outcome::fault_line`]).
+//! - `faults`: the line that says what went wrong along the way ([`fault_line`]).
 
 mod checkpoints;
 mod data;
@@ -26,6 +26,7 @@ mod summary;
 pub use checkpoints::CHECKPOINT_LOCK;
 pub(crate) use data::{load_file, load_numbered_file};
 pub use data::{load_for, prepare, DataAccess, DataSource};
+pub use faults::fault_line;
 pub(crate) use model_memory::check_linear_model;
 pub use outcome::Outcome;
 pub use run::run;

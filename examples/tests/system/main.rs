@@ -131,6 +131,10 @@ fn main() {
             other_protocol_version_is_refused,
         ),
         (
+            "a_flood_of_handshakes_that_prove_nothing_is_said_in_the_faults_line",
+            handshake_flood_is_said_in_the_faults_line,
+        ),
+        (
             "a_worker_of_another_build_stops_at_its_refusal_despite_reconnect",
             other_build_stops_despite_reconnect,
         ),
@@ -1307,6 +1311,127 @@ fn other_protocol_version_is_refused() {
     }
     // Refused at the gate, counted once, as any refusal at admission is.
     assert_eq!(report.stats.refused_workers, 1);
+    assert_eq!(report.workers.len(), 2);
+}
+
+/// Opens `count` connections from raw ZeroMQ peers named `x0`, `x1`, ..., each saying a
+/// hello of this build that the driver challenges, and never proving anything. Once the
+/// driver closed the first (to make room: it holds fewer handshakes), `flooded` hears so;
+/// the others stay open until `release` says the run ended.
+fn open_handshakes(
+    endpoint: String,
+    count: usize,
+    flooded: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> Result<(), String> {
+    use asyncopt_runtime::protocol::{Hello, ToDriver};
+    use asyncopt_runtime::transport::frame;
+    use futures::StreamExt;
+    use zeromq::{Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let mut held = Vec::new();
+        let mut first_events = None;
+        for i in 0..count {
+            let name = format!("x{i}");
+            let mut options = SocketOptions::default();
+            options.peer_identity(name.parse().map_err(|_| "an identity")?);
+            let mut socket = zeromq::DealerSocket::with_options(options);
+            if i == 0 {
+                first_events = Some(socket.monitor());
+            }
+            socket.connect(&endpoint).await.map_err(|e| e.to_string())?;
+            let hello = ToDriver::Hello(Hello {
+                name,
+                fingerprint: asyncopt_runtime::task::fingerprint(),
+                pid: 1,
+                nonce: rand::random::<[u8; 32]>().to_vec().into(),
+            });
+            let hello = frame::encode(frame::ANY_RUN, &hello);
+            socket.send(hello.into()).await.map_err(|e| e.to_string())?;
+            // Its challenge: the driver holds its handshake open.
+            tokio::time::timeout(std::time::Duration::from_secs(30), socket.recv())
+                .await
+                .map_err(|_| "no challenge within 30 s".to_string())?
+                .map_err(|e| e.to_string())?;
+            held.push(socket);
+        }
+        let mut events = first_events.ok_or("no connection")?;
+        let first = held.first_mut().ok_or("no connection")?;
+        let closed = async {
+            loop {
+                // Its reading half lets go of the closed connection, which tells the monitor.
+                tokio::select! {
+                    received = first.recv() => if received.is_err() {
+                        return;
+                    },
+                    event = events.next() => match event {
+                        Some(SocketEvent::Disconnected(_)) | None => return,
+                        Some(_) => {}
+                    },
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), closed)
+            .await
+            .map_err(|_| "the oldest handshake was not closed within 30 s".to_string())?;
+        let _ = flooded.send(());
+        let _ = release.recv();
+        drop(held);
+        Ok(())
+    })
+}
+
+/// Strangers that say hello and never prove anything, one more than the driver holds
+/// handshakes for: the oldest is closed to make room, and the run's faults line says so. A
+/// run under such a flood printed no faults line before.
+fn handshake_flood_is_said_in_the_faults_line() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut config = local(2);
+    // The fewest handshakes a driver of 2 workers holds at once (2 per worker), and none
+    // timed out meanwhile: the only fault is the one the flood makes.
+    config.max_strangers = 4;
+    config.handshake_deadline = std::time::Duration::from_secs(3600);
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    driver.wait_for_workers().expect("the workers join");
+    let endpoint = driver.endpoint().to_owned();
+    let (flooded, heard) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || open_handshakes(endpoint, 5, flooded, released));
+    // Train until some updates after the driver made room: those came after its count.
+    let after = Arc::new(AtomicU64::new(u64::MAX));
+    let seen = after.clone();
+    driver.observe(move |progress, _: &Model| {
+        if seen.load(Ordering::SeqCst) == u64::MAX && heard.try_recv().is_ok() {
+            seen.store(progress.updates, Ordering::SeqCst);
+        }
+        if progress.updates >= seen.load(Ordering::SeqCst).saturating_add(50) {
+            asyncopt_runtime::Flow::Stop
+        } else {
+            asyncopt_runtime::Flow::Continue
+        }
+    });
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.updates = 1_000_000;
+    params.step = 0.1;
+    asyncopt_algorithms::sgd(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run is unaffected");
+    let _ = release.send(());
+    client
+        .join()
+        .expect("the client thread ends")
+        .expect("the strangers were challenged and the oldest closed");
+    assert_ne!(after.load(Ordering::SeqCst), u64::MAX, "the flood ended");
+    assert_eq!(report.stats.strangers_turned_away, 1);
+    let faults = job::fault_line(&report.stats).unwrap_or_default();
+    assert!(
+        faults.contains("1 handshake closed to make room for newer ones"),
+        "{faults:?}"
+    );
     assert_eq!(report.workers.len(), 2);
 }
 
