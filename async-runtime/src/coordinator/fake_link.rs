@@ -1894,6 +1894,27 @@ fn a_worker_lost_to_silence_is_told_why_its_session_ends_and_it_may_come_back_by
 }
 
 #[test]
+fn a_closing_heard_twice_is_one_loss() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    // w1's connection closes and the coordinator hears of it twice (as it did from a failed
+    // send and the closing that followed): the second changes nothing.
+    let closed = |driver: &mut Driver| {
+        wire.borrow_mut()
+            .inbox
+            .push_back(Inbound::Disconnected { peer: "w1".into() });
+        driver.drain();
+        let stats = driver.stats();
+        let books = (stats.lost_workers, stats.moved_partitions);
+        (books, driver.table.alive(), wire.borrow().sent.len())
+    };
+    let once = closed(&mut driver);
+    assert_eq!(once.0 .0, 1, "w1 lost");
+    assert!(once.0 .1 > 0, "its partitions moved");
+    assert_eq!(closed(&mut driver), once, "heard again, nothing changes");
+}
+
+#[test]
 fn an_order_for_a_workers_earlier_session_never_reaches_a_later_one_under_its_name() {
     let data = data();
     let (mut driver, wire) = after_one_step(&data);
