@@ -35,6 +35,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::admitted_hellos::AdmittedHellos;
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
 use super::session::{self, Direction, Opener, Sealer, SessionError, Verifier};
 use crate::auth::{self, Token, Transcript};
@@ -234,6 +235,9 @@ pub(crate) struct Gate {
     unproven: HashMap<String, Unproven>,
     /// Connections to close, and why (see [`Gate::drain_closing`]).
     closing: Vec<(String, Refusal)>,
+    /// The nonces of the latest admitted hellos, kept after their connections closed: the
+    /// same hello again is a replay (a worker draws a fresh nonce for every connection).
+    admitted_hellos: AdmittedHellos,
 }
 
 /// What [`Gate::screen`] makes of a frame.
@@ -275,6 +279,7 @@ impl Gate {
             let_go: HashMap::new(),
             unproven: HashMap::new(),
             closing: Vec::new(),
+            admitted_hellos: AdmittedHellos::default(),
         }
     }
 
@@ -625,6 +630,8 @@ impl Gate {
                      the name {} (recorded on the way and sent again)",
                     hello.name
                 )
+            } else if self.admitted_hellos.contains(&hello.nonce) {
+                replayed_after_close(&hello.name)
             } else {
                 // Also what a second connection under an admitted worker's identity sees: the
                 // transport gives it an identity of its own, so it never shadows the first.
@@ -636,6 +643,12 @@ impl Gate {
             };
             // Not final (a worker joins under a fresh name), so without a MAC.
             return self.refuse(peer, reason, out);
+        }
+        if !self.sessions.contains_key(&peer) && self.admitted_hellos.contains(&hello.nonce) {
+            // Its connection closed, so its name is free: left to the proof, it was refused
+            // in words that did not say replay. Under a session's identity, a new handshake
+            // is left to prove itself (what comes there may have been put on the path).
+            return self.refuse(peer, replayed_after_close(&hello.name), out);
         }
         if hello.fingerprint != self.config.fingerprint {
             return self.refuse_for_good(
@@ -748,6 +761,7 @@ impl Gate {
         let key = self.config.token.session_key(&transcript);
         let encrypt = self.config.encrypt;
         self.unproven.remove(&peer);
+        self.admitted_hellos.record(&stranger.hello.nonce);
         self.last_session += 1;
         let session = self.last_session;
         self.sessions.insert(
@@ -854,6 +868,14 @@ impl Gate {
         self.unproven.remove(peer);
         self.strangers.remove(peer).is_some()
     }
+}
+
+/// Why a hello whose nonce is that of an admitted hello whose connection closed is refused.
+fn replayed_after_close(name: &str) -> String {
+    format!(
+        "a replayed hello: its nonce is that of the hello of an earlier connection under the \
+         name {name}, admitted and since closed (recorded on the way and sent again)"
+    )
 }
 
 /// Why a worker leaves a driver whose proof does not verify with its token.
@@ -1519,6 +1541,32 @@ mod tests {
             matches!(&fresh, Inbound::Refused { reason, .. } if reason.starts_with(NAME_TAKEN)),
             "{fresh:?}"
         );
+    }
+
+    #[test]
+    fn a_hello_replayed_after_its_connection_closed_is_refused_as_a_replay() {
+        let token = Token::random();
+        let (mut gate, w0, _) = admitted_w0(&token);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        // w0's connection closed; its hello, recorded on the way, comes again under its name
+        // (free now) and under an identity of its own.
+        gate.forget("w0");
+        for connection in ["w0", "0xab"] {
+            let replayed = gate.on_frame(connection, &w0.hello(), now, &mut out);
+            assert!(
+                matches!(&replayed, Inbound::Refused { reason, .. }
+                    if reason.starts_with("a replayed hello") && reason.contains("name w0")
+                        && reason.contains("since closed")),
+                "{connection}: {replayed:?}"
+            );
+        }
+        assert_eq!(gate.strangers(), 0, "no handshake begun for it");
+        // A worker coming back, on a connection of its own, draws a fresh nonce: challenged
+        // as ever.
+        gate.forget("w0");
+        let fresh = gate.on_frame("w0", &Peer::new("w0", &token).hello(), now, &mut out);
+        assert!(matches!(fresh, Inbound::Handled), "{fresh:?}");
     }
 
     /// The session id of `peer`'s open session.

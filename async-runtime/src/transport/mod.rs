@@ -3,6 +3,7 @@
 //! (`gate`) admits workers and seals and checks every frame. Workers run their DEALER socket
 //! inside their own event loop (see [`crate::worker`]).
 
+mod admitted_hellos;
 mod dial;
 mod driver_link;
 pub mod frame;
