@@ -158,7 +158,7 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 17] = [
+    let refused: [(&[&str], &str); 19] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
@@ -213,6 +213,15 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         (
             &["worker", "--driver", "ipc:///tmp/x"],
             "--driver ipc:///tmp/x: not a tcp:// address",
+        ),
+        // A port the transport cannot parse: said as such, not as its syntax error at bind.
+        (
+            &["worker", "--driver", "tcp://127.0.0.1:x"],
+            "--driver tcp://127.0.0.1:x: not tcp://HOST:PORT with a port from 0 to 65535",
+        ),
+        (
+            &["--remote-workers", "--bind", "tcp://127.0.0.1"],
+            "--bind tcp://127.0.0.1: not tcp://HOST:PORT with a port from 0 to 65535",
         ),
         (
             &["compare", "--algos", "sgd,sgd"],
@@ -272,6 +281,16 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
             assert_usage_error(&run(&args, &dir), why);
         }
     }
+    // The token in the environment, as short, is refused under its own name.
+    let output = async_train(&dir)
+        .args(worker)
+        .env("ASYNC_TOKEN", "0123456789")
+        .output()
+        .expect("async-train starts");
+    assert_usage_error(
+        &output,
+        "ASYNC_TOKEN: a token needs at least 16 bytes, this one has 10",
+    );
 }
 
 /// A bound that trains nothing is refused, not run "after 0 updates" with exit 0; a resume's

@@ -23,13 +23,31 @@ pub(crate) use gate::{answer_challenge, Inbound, SessionId};
 pub const DEFAULT_MAX_FRAME: usize = 512 << 20;
 
 /// Why `endpoint` cannot be used, if it cannot: the runtime speaks ZeroMQ over TCP only (the
-/// transport's other schemes would panic at bind or connect).
+/// transport's other schemes would panic at bind or connect), to a host and a port the
+/// transport can parse (said here, not as its syntax error at bind or connect).
 pub fn endpoint_problem(endpoint: &str) -> Option<String> {
-    (!endpoint.starts_with("tcp://")).then(|| {
-        "not a tcp:// address: the runtime speaks ZeroMQ over TCP only \
-         (e.g. tcp://127.0.0.1:5555, tcp://0.0.0.0:5555)"
-            .to_owned()
-    })
+    let Some(address) = endpoint.strip_prefix("tcp://") else {
+        return Some(
+            "not a tcp:// address: the runtime speaks ZeroMQ over TCP only \
+             (e.g. tcp://127.0.0.1:5555, tcp://0.0.0.0:5555)"
+                .to_owned(),
+        );
+    };
+    let port = address
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty());
+    match port {
+        Some((_, port))
+            if port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok() =>
+        {
+            None
+        }
+        _ => Some(
+            "not tcp://HOST:PORT with a port from 0 to 65535 (0: any free port), e.g. \
+             tcp://10.0.0.1:7000"
+                .to_owned(),
+        ),
+    }
 }
 
 /// Whether a ZeroMQ address is on loopback only: its host a loopback IP address (`127.*`,
@@ -91,6 +109,24 @@ mod endpoint_tests {
             "",
         ] {
             assert!(super::endpoint_problem(bad).is_some(), "{bad}");
+        }
+        // A port the transport would refuse with a syntax error at bind or connect.
+        assert!(super::endpoint_problem("tcp://0.0.0.0:0").is_none());
+        assert!(super::endpoint_problem("tcp://[::1]:65535").is_none());
+        for bad in [
+            "tcp://10.0.0.1",
+            "tcp://10.0.0.1:",
+            "tcp://10.0.0.1:x",
+            "tcp://0.0.0.0:*",
+            "tcp://10.0.0.1:65536",
+            "tcp://10.0.0.1:+7",
+            "tcp://:7000",
+        ] {
+            let problem = super::endpoint_problem(bad).unwrap_or_default();
+            assert!(
+                problem.contains("a port from 0 to 65535"),
+                "{bad}: {problem}"
+            );
         }
     }
 }

@@ -145,8 +145,7 @@ pub(super) fn tcp_address(text: &str) -> Result<String, String> {
     if text.contains("://") {
         return Ok(text.to_owned());
     }
-    let port =
-        |port: &str| port == "*" || (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    let port = |port: &str| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
     match text.rsplit_once(':') {
         Some((host, p))
             if port(p)
@@ -185,14 +184,22 @@ mod tests {
             ("127.0.0.1:5555", "tcp://127.0.0.1:5555"),
             ("driver-host:7000", "tcp://driver-host:7000"),
             ("[::1]:5555", "tcp://[::1]:5555"),
-            ("0.0.0.0:*", "tcp://0.0.0.0:*"),
+            ("0.0.0.0:0", "tcp://0.0.0.0:0"),
             ("tcp://10.0.0.1:7000", "tcp://10.0.0.1:7000"),
             ("ipc:///tmp/x", "ipc:///tmp/x"),
             ("udp://10.0.0.1:7000", "udp://10.0.0.1:7000"),
         ] {
             assert_eq!(tcp_address(typed).as_deref(), Ok(meant), "{typed}");
         }
-        for wrong in ["127.0.0.1", "host:", ":7000", "::1:5555", "host:port", ""] {
+        for wrong in [
+            "127.0.0.1",
+            "host:",
+            ":7000",
+            "::1:5555",
+            "host:port",
+            "0.0.0.0:*",
+            "",
+        ] {
             let refused = tcp_address(wrong).unwrap_err();
             assert!(refused.contains("is not HOST:PORT"), "{wrong}: {refused}");
         }

@@ -21,7 +21,10 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
     options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
         (Some(path), _) => Some(token_file(path)?),
-        (None, Ok(text)) => Some(Token::new(text.trim().as_bytes()).map_err(anyhow::Error::msg)?),
+        (None, Ok(text)) => match Token::new(text.trim().as_bytes()) {
+            Ok(token) => Some(token),
+            Err(e) => bail_usage!("ASYNC_TOKEN: {e}"),
+        },
         (None, Err(_)) => None,
     };
     // Before the loopback check, which would call `ipc://x` beyond loopback.
