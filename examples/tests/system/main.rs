@@ -1295,12 +1295,7 @@ fn other_protocol_version_is_refused() {
             asyncopt_runtime::Flow::Continue
         }
     });
-    let data = shared("cal_housing.scale.xz");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.updates = 1_000_000;
-    params.step = 0.1;
-    asyncopt_algorithms::sgd(&mut driver, &data, &params);
-    let report = driver.finish().expect("the run is unaffected");
+    let report = sgd_until_observed_stop(driver);
     match client.join().expect("the client thread ends") {
         Ok(asyncopt_runtime::protocol::ToWorker::Refused { reason, mac }) => {
             assert!(reason.contains("protocol version 99"), "{reason}");
@@ -1414,12 +1409,7 @@ fn handshake_flood_is_said_in_the_faults_line() {
             asyncopt_runtime::Flow::Continue
         }
     });
-    let data = shared("cal_housing.scale.xz");
-    let mut params = Params::new(Loss::LeastSquares);
-    params.updates = 1_000_000;
-    params.step = 0.1;
-    asyncopt_algorithms::sgd(&mut driver, &data, &params);
-    let report = driver.finish().expect("the run is unaffected");
+    let report = sgd_until_observed_stop(driver);
     let _ = release.send(());
     client
         .join()
@@ -1915,4 +1905,15 @@ fn checkpoints_every_second_lose_no_worker() {
     let last = points.last().expect("trace points");
     assert!(last.updates > 0 && last.updates <= saved.stats.updates);
     assert!(points.iter().all(|p| p.objective.is_finite()));
+}
+
+/// Trains SGD on the housing set until the run's observer stops it (its bound of updates is
+/// far off) and finishes the run, which the test's hostile peer must not have disturbed.
+fn sgd_until_observed_stop(mut driver: Driver) -> RunReport {
+    let data = shared("cal_housing.scale.xz");
+    let mut params = Params::new(Loss::LeastSquares);
+    params.updates = 1_000_000;
+    params.step = 0.1;
+    asyncopt_algorithms::sgd(&mut driver, &data, &params);
+    driver.finish().expect("the run is unaffected")
 }
