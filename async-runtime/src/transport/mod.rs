@@ -33,9 +33,11 @@ pub fn endpoint_problem(endpoint: &str) -> Option<String> {
                 .to_owned(),
         );
     };
-    let port = address
-        .rsplit_once(':')
-        .filter(|(host, _)| !host.is_empty());
+    // An IPv6 host is bracketed (`[::1]:5555`): its own colons are no port's.
+    let host_ok = |host: &str| {
+        !host.is_empty() && (!host.contains(':') || host.starts_with('[') && host.ends_with(']'))
+    };
+    let port = address.rsplit_once(':').filter(|&(host, _)| host_ok(host));
     match port {
         Some((_, port))
             if port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok() =>

@@ -145,16 +145,11 @@ pub(super) fn tcp_address(text: &str) -> Result<String, String> {
     if text.contains("://") {
         return Ok(text.to_owned());
     }
-    let port = |port: &str| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    match text.rsplit_once(':') {
-        Some((host, p))
-            if port(p)
-                && !host.is_empty()
-                && (!host.contains(':') || host.starts_with('[') && host.ends_with(']')) =>
-        {
-            Ok(format!("tcp://{text}"))
-        }
-        _ => Err(format!(
+    // The runtime's rule for an address, so that what is taken here is what it takes.
+    let address = format!("tcp://{text}");
+    match asyncopt_runtime::transport::endpoint_problem(&address) {
+        None => Ok(address),
+        Some(_) => Err(format!(
             "`{text}` is not HOST:PORT, [IPV6]:PORT or tcp://HOST:PORT (e.g. 10.0.0.1:7000)"
         )),
     }
