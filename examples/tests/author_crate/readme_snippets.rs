@@ -222,8 +222,8 @@ pub fn main_rs(modules: &[Module]) -> String {
     text
 }
 
-/// The crate's manifest: the workspace's crates by absolute path, its own `[workspace]`, and
-/// the author crate's release profile so the dependencies built for it are reused.
+/// The crate's manifest: the workspace's crates by absolute path and its own `[workspace]`;
+/// built in the author crate's profile, so the dependencies built for it are reused.
 pub fn manifest(root: &std::path::Path) -> String {
     let path = |dir: &str| root.join(dir).display().to_string();
     format!(
@@ -231,8 +231,7 @@ pub fn manifest(root: &std::path::Path) -> String {
          publish = false\n\n[dependencies]\n\
          asyncopt-runtime = {{ path = {:?} }}\n\
          asyncopt-algorithms = {{ path = {:?} }}\n\
-         async-train = {{ path = {:?} }}\n\n\
-         [profile.release]\ndebug = 1\n\n[workspace]\n",
+         async-train = {{ path = {:?} }}\n\n[workspace]\n",
         path("async-runtime"),
         path("algorithms"),
         path("examples"),
