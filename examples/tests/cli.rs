@@ -296,18 +296,18 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
 /// A bound that trains nothing is refused, not run "after 0 updates" with exit 0; a resume's
 /// bound, counted from its checkpoint's run's start, is never 0 either.
 #[test]
-fn updates_or_time_of_zero_is_refused_for_a_run_a_resume_and_a_comparison() {
+fn updates_or_time_of_zero_is_refused_for_a_run_and_a_resume() {
     let dir = scratch("zero-bounds");
     let updates = "--updates 0 trains nothing: give at least 1 (with --resume, the updates to \
                    reach in all";
-    let time = "--time 0 trains nothing: give the seconds to train, more than 0";
-    let refused: [(&[&str], &str); 6] = [
+    let time = "--time 0 trains nothing: give the seconds to train, more than 0 (with --resume, \
+                the seconds of training in all";
+    let refused: [(&[&str], &str); 5] = [
         (&["--updates", "0"], updates),
         (&["--time", "0"], time),
         (&["--time", "10", "--updates", "0"], updates),
         (&["--resume", "ckpt", "--updates", "0"], updates),
-        (&["compare", "--updates", "0"], updates),
-        (&["compare", "--time", "0"], time),
+        (&["--resume", "ckpt", "--time", "0"], time),
     ];
     for (args, why) in refused {
         assert_usage_error(&run(args, &dir), why);
@@ -316,6 +316,44 @@ fn updates_or_time_of_zero_is_refused_for_a_run_a_resume_and_a_comparison() {
         &run(&["--time", "-0.5"], &dir),
         "--time must be a finite number of seconds",
     );
+}
+
+/// `compare` has no `--resume`: its refusal of a bound that trains nothing said what the bound
+/// means "with --resume", a flag it would refuse.
+#[test]
+fn a_comparison_refusing_a_bound_of_zero_speaks_of_no_resume() {
+    let dir = scratch("zero-bounds-compare");
+    let refused: [(&[&str], &str); 3] = [
+        (
+            &["compare", "--updates", "0"],
+            "--updates 0 trains nothing: give at least 1",
+        ),
+        (
+            &["compare", "--time", "0"],
+            "--time 0 trains nothing: give the seconds to train, more than 0",
+        ),
+        (
+            &[
+                "compare",
+                "--algos",
+                "sgd,asgd",
+                "--time",
+                "10",
+                "--updates",
+                "0",
+            ],
+            "--updates 0 trains nothing: give at least 1",
+        ),
+    ];
+    for (args, why) in refused {
+        let output = run(args, &dir);
+        assert_usage_error(&output, why);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("--resume"), "{args:?}: {stderr}");
+    }
+    // The flag it speaks of is indeed one compare refuses.
+    let output = run(&["compare", "--resume", "ckpt"], &dir);
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]

@@ -83,8 +83,17 @@ impl RunArgs {
     /// The job these settings describe for `algorithm`: the one place where the command line
     /// becomes a job.
     pub fn job(&self, algorithm: impl Into<Optimizer>) -> Result<JobSpec> {
-        let algorithm = algorithm.into();
-        self.check_ranges()?;
+        self.job_of(algorithm.into(), Resume::NotTaken)
+    }
+
+    /// [`RunArgs::job`] for the training command, the one that takes `--resume`: a bound that
+    /// trains nothing is refused in words that say what the bound means for a resume too.
+    pub(super) fn resumable_job(&self, algorithm: Optimizer) -> Result<JobSpec> {
+        self.job_of(algorithm, Resume::Taken)
+    }
+
+    fn job_of(&self, algorithm: Optimizer, resume: Resume) -> Result<JobSpec> {
+        self.check_ranges(resume)?;
         // The token file is read before the data file is looked at.
         let cluster = self.cluster()?;
         Ok(JobSpec {
@@ -120,7 +129,7 @@ impl RunArgs {
     }
 
     /// Refuses a value out of its range, as a usage error naming the flag.
-    fn check_ranges(&self) -> Result<()> {
+    fn check_ranges(&self, resume: Resume) -> Result<()> {
         // The parser refuses these ranges under each flag's name; a `RunArgs` built in code
         // skips it, and the runtime refuses the cluster's (workers, prefetch, partitions, kept
         // versions) but not these.
@@ -152,18 +161,23 @@ impl RunArgs {
         seconds("--join-timeout", self.join_timeout)?;
         // Bounds that train nothing: the run said "after 0 updates" and exited 0. A resume's
         // bounds count from the start of the run it resumes, and one already passed is said
-        // after it; 0 is passed by every checkpoint.
+        // after it; 0 is passed by every checkpoint. Only a command with `--resume` speaks of
+        // it: `compare` has none.
+        let for_resume = |what: &str| match resume {
+            Resume::Taken => format!(" (with --resume, {what} in all, more than the checkpoint's)"),
+            Resume::NotTaken => String::new(),
+        };
         if self.updates == Some(0) {
             bail_usage!(
-                "--updates 0 trains nothing: give at least 1 (with --resume, the updates to \
-                 reach in all, more than the checkpoint's)"
+                "--updates 0 trains nothing: give at least 1{}",
+                for_resume("the updates to reach")
             );
         }
         if let Some(time) = self.time {
             if time == 0.0 {
                 bail_usage!(
-                    "--time 0 trains nothing: give the seconds to train, more than 0 (with \
-                     --resume, the seconds of training in all, more than the checkpoint's)"
+                    "--time 0 trains nothing: give the seconds to train, more than 0{}",
+                    for_resume("the seconds of training")
                 );
             }
             seconds("--time", time)?;
@@ -278,6 +292,13 @@ impl RunArgs {
             None => DataSource::Builtin,
         })
     }
+}
+
+/// Whether the command a job is built for takes `--resume`.
+#[derive(Clone, Copy)]
+enum Resume {
+    Taken,
+    NotTaken,
 }
 
 /// `--heartbeat` and `--lost-after` as the cluster's period and the heartbeats a worker may

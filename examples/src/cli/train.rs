@@ -20,7 +20,7 @@ const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 /// The training command: the job and its checkpoint flags checked, its outputs checked before
 /// the run, the run, and its files written.
 pub(super) fn train(args: TrainArgs) -> Result<()> {
-    let mut spec = args.run.job(args.algo)?;
+    let mut spec = args.run.resumable_job(args.algo)?;
     job::check_params(&spec.params, &[args.algo])?;
     job::check_settings(&spec, &[args.algo])?;
     spec.checkpointing = checkpointing(&args)?;
