@@ -318,6 +318,31 @@ fn updates_or_time_of_zero_is_refused_for_a_run_and_a_resume() {
     );
 }
 
+/// A time limit takes no 0 (that run would train nothing): its refusal of a value out of range
+/// said "from 0", as the duration flags that take 0 (`--eval-every 0` evaluates only,
+/// `--join-timeout 0` waits the least it can) say.
+#[test]
+fn a_time_limit_out_of_range_is_refused_with_the_range_it_takes() {
+    let dir = scratch("time-range");
+    for value in ["-0.5", "-1", "NaN", "inf", "1e300"] {
+        for before in [&[][..], &["compare"]] {
+            let args: Vec<&str> = before.iter().copied().chain(["--time", value]).collect();
+            let output = run(&args, &dir);
+            assert_usage_error(
+                &output,
+                "--time must be a finite number of seconds more than 0 and at most 3.2e9, not ",
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!stderr.contains("from 0"), "{args:?}: {stderr}");
+        }
+    }
+    for flag in ["--join-timeout", "--eval-every"] {
+        let output = run(&[flag, "-1"], &dir);
+        let said = format!("{flag} must be a finite number of seconds from 0 to 3.2e9, not -1");
+        assert_usage_error(&output, &said);
+    }
+}
+
 /// `compare` has no `--resume`: its refusal of a bound that trains nothing said what the bound
 /// means "with --resume", a flag it would refuse.
 #[test]

@@ -213,7 +213,7 @@ pub struct RunArgs {
     /// Encrypt every frame after admission (ChaCha20-Poly1305), for untrusted networks.
     #[arg(long, help_heading = "Cluster")]
     pub encrypt: bool,
-    /// Seconds to wait for the workers to join.
+    /// Seconds to wait for the workers to join (less than 0.1 is taken as 0.1).
     #[arg(
         long,
         allow_negative_numbers = true,

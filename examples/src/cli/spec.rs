@@ -180,7 +180,7 @@ impl RunArgs {
                     for_resume("the seconds of training")
                 );
             }
-            seconds("--time", time)?;
+            positive_seconds("--time", time)?;
         }
         seconds("--eval-every", self.eval_every)?;
         if let Some(target) = self.target_subopt {
@@ -366,6 +366,18 @@ pub(super) fn seconds(flag: &str, value: f64) -> Result<Duration> {
         Ok(duration) if value.is_finite() && value <= MAX_SECONDS => Ok(duration),
         _ => bail_usage!(
             "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
+        ),
+    }
+}
+
+/// [`seconds`] of a flag to which 0 is no use, which says so in its range: a time limit
+/// (which would train nothing).
+fn positive_seconds(flag: &str, value: f64) -> Result<Duration> {
+    match seconds(flag, value) {
+        Ok(duration) if value > 0.0 => Ok(duration),
+        _ => bail_usage!(
+            "{flag} must be a finite number of seconds more than 0 and at most {MAX_SECONDS:e}, \
+             not {value}"
         ),
     }
 }
