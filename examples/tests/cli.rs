@@ -429,6 +429,71 @@ fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name
     assert_usage_error(&output, "--lambda must be a number >= 0");
 }
 
+/// `async-bench`'s numbers that could run nothing, run for ever or panic: each refused when
+/// parsed, exit 2 naming its flag, as `async-train` refuses its own. They were refused only once
+/// the part had begun, exit 1 (`--optimum nan`, `--prefetch 0`, `--workers 1025`, `--time
+/// 1e300`), read as an unknown flag (`--optimum -1`), panicked (`scale --workers` past what a
+/// `usize` times 4 holds), waited for ever (`scale --task-sleep-us`, `faults --at`), or filled
+/// the disk (`splits --sizes-mb`).
+#[test]
+fn async_bench_refuses_numbers_that_run_nothing_or_for_ever_by_name() {
+    let dir = scratch("bench-numbers");
+    let data = test_support::data("cal_housing.scale.xz");
+    let data = data.to_str().expect("a UTF-8 path");
+    let stragglers = ["stragglers", "--data", data, "--sgd-only"];
+    let huge = "18446744073709551615";
+    // A file `splits` would generate goes to the scratch folder, not the system's.
+    let splits = ["splits", "--dir", dir.to_str().expect("a UTF-8 path")];
+    // (the part and its arguments, the flag, a value out of its range)
+    let refused: [(&[&str], &str, &str); 19] = [
+        (&stragglers, "--optimum", "-1"),
+        (&stragglers, "--optimum", "nan"),
+        (&stragglers, "--optimum", "0"),
+        (&stragglers, "--prefetch", "0"),
+        (&stragglers, "--prefetch", "65"),
+        (&stragglers, "--partitions-per-worker", "4097"),
+        (&stragglers, "--workers", "1025"),
+        (&stragglers, "--time", "1e300"),
+        (&["paper"], "--time", "1e300"),
+        (&["paper"], "--workers", "1025"),
+        (&["paper"], "--partitions-per-worker", "4097"),
+        (&["session"], "--workers", "1025"),
+        (&splits, "--workers", "1025"),
+        (&splits, "--sizes-mb", huge),
+        (&["scale", "--workers", "1"], "--prefetch", "0"),
+        (&["scale", "--workers", "1"], "--task-sleep-us", huge),
+        (&["scale"], "--workers", huge),
+        (&["faults", "--repeats", "1"], "--at", "1e15"),
+        (&["faults", "--repeats", "1"], "--stop", "1e15"),
+    ];
+    for (part, flag, value) in refused {
+        let child = Command::new(env!("CARGO_BIN_EXE_async-bench"))
+            .args(part)
+            .args([flag, value])
+            .arg("--out")
+            .arg(dir.join("figures.json"))
+            .current_dir(&dir)
+            .env("ASYNC_DATA_DIR", test_support::data_dir())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("async-bench starts");
+        // Only a guard against a part that runs where it should have been refused.
+        let (output, code) = wait_for_within(child, Duration::from_secs(120));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code, Some(2), "{part:?} {flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag} <")),
+            "{part:?} {flag} {value}: {stderr}"
+        );
+        assert!(
+            !dir.join("figures.json").exists(),
+            "{part:?} {flag} {value}"
+        );
+    }
+}
+
 #[test]
 fn a_malformed_data_file_names_the_line() {
     let dir = scratch("malformed");

@@ -8,10 +8,10 @@ use asyncopt_runtime::data::{LoadOptions, SharedOptions};
 use asyncopt_runtime::{Stragglers, DEFAULT_PREFETCH};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::numbers::{at_least_one, zero_or_more};
+use super::numbers::{at_least_one, partitions_per_worker, prefetch, zero_or_more};
 use super::parsers::{
-    keep_versions, max_features, parse_param, parse_precondition, partitions_per_worker, prefetch,
-    tcp_address, AlgorithmParser, StragglersParser,
+    keep_versions, max_features, parse_param, parse_precondition, tcp_address, AlgorithmParser,
+    StragglersParser,
 };
 use crate::optimizer::Optimizer;
 

@@ -50,6 +50,20 @@ pub fn zero_or_more<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
     whole(text, 0, u64::MAX)
 }
 
+/// `--prefetch`: 1 (no prefetch) up to the tasks a worker queues.
+pub fn prefetch(text: &str) -> Result<usize, String> {
+    whole(text, 1, asyncopt_runtime::worker::MAX_QUEUED_TASKS as u64)
+}
+
+/// `--partitions-per-worker`: 1 up to the most a worker holds.
+pub fn partitions_per_worker(text: &str) -> Result<usize, String> {
+    whole(text, 1, asyncopt_runtime::worker::MAX_PARTITIONS as u64)
+}
+
+/// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a
+/// century) still fits the clock's arithmetic.
+pub const MAX_SECONDS: f64 = 3.2e9;
+
 #[cfg(test)]
 mod tests {
     use super::{at_least_one, whole, zero_or_more};

@@ -118,16 +118,6 @@ pub(super) fn parse_param(text: &str) -> Result<(String, f64), String> {
     }
 }
 
-/// `--prefetch`: 1 (no prefetch) up to the tasks a worker queues.
-pub(super) fn prefetch(text: &str) -> Result<usize, String> {
-    whole(text, 1, asyncopt_runtime::worker::MAX_QUEUED_TASKS as u64)
-}
-
-/// `--partitions-per-worker`: 1 up to the most a worker holds.
-pub(super) fn partitions_per_worker(text: &str) -> Result<usize, String> {
-    whole(text, 1, asyncopt_runtime::worker::MAX_PARTITIONS as u64)
-}
-
 /// `--keep-versions`: 1 up to the copies of each broadcast variable the driver may keep.
 pub(super) fn keep_versions(text: &str) -> Result<usize, String> {
     whole(text, 1, asyncopt_runtime::cluster::MAX_KEEP_VERSIONS as u64)

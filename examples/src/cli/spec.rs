@@ -13,6 +13,7 @@ use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::Args;
 
 use super::args::{DataAccessName, LossName, RunArgs, TrainArgs, AUTO_SHARED_BYTES};
+use super::numbers::MAX_SECONDS;
 use crate::job::{Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::optimizer::Optimizer;
 
@@ -388,10 +389,6 @@ pub(super) fn token_file(path: &Path) -> Result<Token> {
     Token::read_file(path)
         .map_err(|e| super::UsageError(format!("--token-file {}: {e}", path.display())).into())
 }
-
-/// The most seconds a duration flag takes: far beyond any run, and a deadline this far (a
-/// century) still fits the clock's arithmetic.
-const MAX_SECONDS: f64 = 3.2e9;
 
 #[cfg(test)]
 mod tests {

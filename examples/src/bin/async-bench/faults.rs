@@ -23,11 +23,11 @@ use crate::figures;
 #[derive(Debug, clap::Args)]
 pub struct FaultsArgs {
     /// Seconds after the workers appeared when the fault strikes (ASGD reaches the target in
-    /// about a second on a quiet 2-core machine).
+    /// about a second on a quiet 2-core machine), at most 180, the runs' time limit.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true, value_parser = seconds)]
     at: f64,
     /// Seconds the stopped worker, or the stopped driver, stays stopped (the liveness timeout
-    /// is 5 s).
+    /// is 5 s), at most 180.
     #[arg(long, default_value_t = 8.0, allow_negative_numbers = true, value_parser = seconds)]
     stop: f64,
     /// Seed of partitioning, sampling and stragglers.
@@ -42,11 +42,16 @@ pub struct FaultsArgs {
     out: PathBuf,
 }
 
-/// A number of seconds >= 0, for `--at` and `--stop`: a negative one read as an unknown
-/// flag, and NaN was refused with the standard library's words.
+/// The latest a fault strikes or ends, in seconds: the built-in comparison's time limit
+/// (`builtin_comparison`), past which no run is left to strike. A later one kept the part
+/// waiting on its injector after every run, for as long as asked (`--at 1e15`: for ever).
+const LATEST_S: f64 = 180.0;
+
+/// A number of seconds from 0 to [`LATEST_S`], for `--at` and `--stop`: a negative one read as
+/// an unknown flag, and NaN was refused with the standard library's words.
 fn seconds(text: &str) -> Result<f64, String> {
-    let fits = |s: f64| s >= 0.0 && Duration::try_from_secs_f64(s).is_ok();
-    numbers::number(text, fits, "a number of seconds >= 0")
+    let fits = |s: f64| (0.0..=LATEST_S).contains(&s);
+    numbers::number(text, fits, "a number of seconds from 0 to 180")
 }
 
 /// What strikes the last worker started.
@@ -252,4 +257,13 @@ fn children() -> Vec<u32> {
         }
     }
     pids
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_latest_fault_is_at_the_runs_time_limit() {
+        let limit = async_train::cli::builtin_comparison().time;
+        assert_eq!(limit, Some(super::LATEST_S));
+    }
 }

@@ -23,8 +23,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
-use async_train::cli::numbers::{self, at_least_one, zero_or_more};
-use async_train::cli::RunArgs;
+use async_train::cli::numbers::{self, zero_or_more};
+use async_train::cli::{RunArgs, UsageError, EXIT_USAGE};
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
@@ -82,13 +82,13 @@ struct BenchArgs {
     data: Option<PathBuf>,
     /// Its least-squares optimum f* (default: computed exactly from the data, as
     /// `async-train` does).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = optimum)]
     optimum: Option<f64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = local_workers)]
     workers: usize,
     /// Partitions per worker (the ASYNC paper ran 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = at_least_one::<usize>)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = numbers::partitions_per_worker)]
     partitions_per_worker: usize,
     /// The straggler model (see `async-train --help`).
     #[arg(long, default_value = "slow-workers", value_parser = Stragglers::from_str)]
@@ -120,7 +120,7 @@ struct BenchArgs {
     )]
     seeds: Vec<u64>,
     /// Tasks a worker may hold at once (see `async-train --help`).
-    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = zero_or_more::<usize>)]
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = numbers::prefetch)]
     prefetch: usize,
     /// Seconds of training at most per run; a run that misses its target by then has no time
     /// to target.
@@ -137,12 +137,16 @@ struct BenchArgs {
 
 fn main() -> std::process::ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
-    // One line, as async-train says its errors, not the Debug form with its backtrace.
+    // One line, as async-train says its errors, not the Debug form with its backtrace; a value
+    // refused after parsing exits as one the parser refuses.
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            match error.is::<UsageError>() {
+                true => std::process::ExitCode::from(EXIT_USAGE),
+                false => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -455,13 +459,29 @@ fn vr_figures(
     })
 }
 
-/// A number of seconds above zero, for `--time`.
+/// A number of seconds above zero, for `--time`: up to the most `async-train --time` takes,
+/// which refused more only once the part had begun, exit 1.
 pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
     numbers::number(
         text,
-        |s| s.is_finite() && s > 0.0,
-        "a number of seconds above 0",
+        |s| s > 0.0 && s <= numbers::MAX_SECONDS,
+        "a number of seconds above 0, at most 3.2e9",
     )
+}
+
+/// Worker processes, all local: from 1 to the most the runtime starts on one host (more was
+/// refused only once the part had begun, exit 1, and `scale --workers 18446744073709551615`
+/// panicked).
+pub(crate) fn local_workers(text: &str) -> Result<usize, String> {
+    numbers::whole(text, 1, asyncopt_runtime::cluster::MAX_LOCAL_WORKERS as u64)
+}
+
+/// The least-squares optimum of `--optimum`, above 0: the targets are relative to it, and a
+/// value refused otherwise was refused once the part had begun (a negative one read as an
+/// unknown flag).
+fn optimum(text: &str) -> Result<f64, String> {
+    let what = "a least-squares optimum above 0 (the targets are relative to it)";
+    numbers::number(text, |f| f.is_finite() && f > 0.0, what)
 }
 
 /// A relative suboptimality to reach, for the targets: checked here, not when its runs begin,
@@ -547,7 +567,10 @@ mod tests {
             for flag in ["--at", "--stop"] {
                 let parsed = Cli::try_parse_from(["async-bench", "faults", flag, value]);
                 let error = parsed.expect_err(flag).to_string();
-                assert!(error.contains("seconds >= 0"), "{flag} {value}: {error}");
+                assert!(
+                    error.contains("seconds from 0 to 180"),
+                    "{flag} {value}: {error}"
+                );
             }
         }
     }
@@ -561,7 +584,7 @@ mod tests {
             ("stragglers", "--partitions-per-worker", 1),
             ("stragglers", "--batch", 0),
             ("stragglers", "--seeds", 0),
-            ("stragglers", "--prefetch", 0),
+            ("stragglers", "--prefetch", 1),
             ("session", "--workers", 1),
             ("session", "--updates", 1),
             ("session", "--repeats", 1),
@@ -572,7 +595,7 @@ mod tests {
             ("scale", "--workers", 1),
             ("scale", "--results", 1),
             ("scale", "--task-sleep-us", 0),
-            ("scale", "--prefetch", 0),
+            ("scale", "--prefetch", 1),
             ("faults", "--seed", 0),
             ("faults", "--repeats", 1),
             ("splits", "--sizes-mb", 1),

@@ -43,10 +43,10 @@ pub struct PaperArgs {
     #[arg(long, value_delimiter = ',', default_value = "sgd,saga")]
     pairs: Vec<Pair>,
     /// Worker processes.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::local_workers)]
     workers: usize,
     /// Partitions per worker (the paper: 32 partitions on 8 workers).
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::partitions_per_worker)]
     partitions_per_worker: usize,
     /// Seconds of training at most per run; a run that misses its target by then counts as
     /// not reaching it.

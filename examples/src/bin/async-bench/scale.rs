@@ -22,20 +22,26 @@ use crate::figures;
 #[derive(Debug, clap::Args)]
 pub struct ScaleArgs {
     /// Worker processes, one run per count.
-    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128", allow_hyphen_values = true, value_parser = crate::local_workers)]
     workers: Vec<usize>,
     /// Results each run collects.
     #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
     results: usize,
-    /// Microseconds each task sleeps (0: returns at once).
-    #[arg(long, default_value_t = 1000, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<u64>)]
+    /// Microseconds each task sleeps (0: returns at once), up to a second.
+    #[arg(long, default_value_t = 1000, allow_hyphen_values = true, value_parser = task_sleep_us)]
     task_sleep_us: u64,
     /// Tasks a worker may hold at once.
-    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = numbers::zero_or_more::<usize>)]
+    #[arg(long, default_value_t = asyncopt_runtime::DEFAULT_PREFETCH, allow_hyphen_values = true, value_parser = numbers::prefetch)]
     prefetch: usize,
     /// Where the figures go.
     #[arg(long, default_value = "bench/figures.json")]
     out: PathBuf,
+}
+
+/// A task's sleep of `--task-sleep-us`, up to a second: a trivial task is short, and a
+/// longer sleep left the part waiting for hours (forever at `u64::MAX`).
+fn task_sleep_us(text: &str) -> Result<u64, String> {
+    numbers::whole(text, 0, 1_000_000)
 }
 
 /// What the trivial task captures.

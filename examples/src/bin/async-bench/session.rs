@@ -28,7 +28,7 @@ pub struct SessionArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Worker processes of the whole runs.
-    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 8, allow_hyphen_values = true, value_parser = crate::local_workers)]
     workers: usize,
     /// Updates per whole run.
     #[arg(long, default_value_t = 20_000, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]

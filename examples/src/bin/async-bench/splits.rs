@@ -23,13 +23,13 @@ use serde_json::{json, Value};
 /// Settings of the own-splits figures.
 #[derive(Debug, clap::Args)]
 pub struct SplitsArgs {
-    /// Sizes of the generated file, in MB (10^6 bytes).
+    /// Sizes of the generated file, in MB (10^6 bytes), up to 100,000 (100 GB).
     #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500],
           allow_hyphen_values = true,
-          value_parser = numbers::at_least_one::<u64>)]
+          value_parser = size_mb)]
     sizes_mb: Vec<u64>,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::local_workers)]
     workers: usize,
     /// The folder of the generated file (default: the system's temporary folder).
     #[arg(long)]
@@ -49,8 +49,14 @@ pub struct ProbeArgs {
     #[arg(long, value_enum)]
     access: DataAccessName,
     /// Worker processes.
-    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = numbers::at_least_one::<usize>)]
+    #[arg(long, default_value_t = 4, allow_hyphen_values = true, value_parser = crate::local_workers)]
     workers: usize,
+}
+
+/// A size of `--sizes-mb`: a larger one filled the disk until it failed, and one past
+/// `u64::MAX` bytes wrapped around.
+fn size_mb(text: &str) -> Result<u64, String> {
+    numbers::whole(text, 1, 100_000)
 }
 
 /// Features of the generated rows.
