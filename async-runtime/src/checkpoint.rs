@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::coordinator::RunStats;
 use crate::staging;
 
+mod format_three;
 mod format_two;
 
 /// The checkpoint's file in its directory.
@@ -54,9 +55,11 @@ pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
 /// Bumped whenever [`Checkpoint`]'s layout changes.
-const FORMAT: u32 = 3;
-/// The format before: without [`Checkpoint::write_failures`]. Still read, so that the
-/// checkpoint a previous build left resumes.
+const FORMAT: u32 = 4;
+/// The format before: [`RunStats`] without `zeromq_handshakes_failed`. Still read, as is the
+/// one before it, so that the checkpoint a previous build left resumes.
+const FORMAT_THREE: u32 = 3;
+/// The format before that: without [`Checkpoint::write_failures`] either.
 const FORMAT_TWO: u32 = 2;
 /// Magic, format, body length, SHA-256 of the body.
 const HEADER: usize = 8 + 4 + 8 + 32;
@@ -182,7 +185,7 @@ pub enum CheckpointError {
     },
     /// The file was written by a build with another checkpoint format.
     #[error(
-        "{path} has checkpoint format {found}, this build reads formats {FORMAT_TWO} and {FORMAT}"
+        "{path} has checkpoint format {found}, this build reads formats {FORMAT_TWO} to {FORMAT}"
     )]
     Format {
         /// The file.
@@ -470,7 +473,7 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
         )));
     }
     let format = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if format != FORMAT && format != FORMAT_TWO {
+    if !(FORMAT_TWO..=FORMAT).contains(&format) {
         return Err(CheckpointError::Format {
             path,
             found: format,
@@ -513,6 +516,7 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
     }
     let decoded = match format {
         FORMAT_TWO => format_two::decode(body),
+        FORMAT_THREE => format_three::decode(body),
         _ => postcard::from_bytes(body),
     };
     let checkpoint = decoded.map_err(|e| torn(format!("it does not decode: {e}")))?;
@@ -697,23 +701,66 @@ mod tests {
         file
     }
 
+    /// `stats` as formats 2 and 3 laid them out: today's fields without the last one, 0 here
+    /// (a single byte at the end in postcard).
+    fn stats_of_format_three(stats: &RunStats) -> Vec<u8> {
+        assert_eq!(stats.zeromq_handshakes_failed, 0);
+        let mut bytes = postcard::to_allocvec(stats).unwrap();
+        assert_eq!(bytes.pop(), Some(0));
+        bytes
+    }
+
+    /// A body of format 2 (`write_failures` left out) or 3, built here field by field
+    /// (postcard writes a struct as its fields one after the other), not with the decoders'
+    /// own structs.
+    fn body_of_format(format: u32, old: &Checkpoint) -> Vec<u8> {
+        let mut body =
+            postcard::to_allocvec(&(&old.job, &old.optimizer, old.iteration, old.elapsed_s))
+                .unwrap();
+        body.extend(stats_of_format_three(&old.stats));
+        let annex = serde_bytes::Bytes::new(&old.annex);
+        let rest = match format {
+            2 => postcard::to_allocvec(&(&old.state, &old.versions, annex)),
+            _ => postcard::to_allocvec(&(&old.state, &old.versions, annex, &old.write_failures)),
+        };
+        body.extend(rest.unwrap());
+        body
+    }
+
+    /// A sample whose counters around the field added in format 4 are set.
+    fn sample_of_format_three() -> Checkpoint {
+        let mut old = sample();
+        old.stats.handshake_timeouts = 3;
+        old.stats.blocked_s = 1.5;
+        old
+    }
+
     #[test]
     fn a_checkpoint_of_the_previous_format_still_resumes() {
-        // Format 2, which the previous build wrote: the fields up to the annex, no write
-        // failures after it. Built here field by field (postcard writes a struct as the tuple
-        // of its fields), not with the decoder's own struct.
-        let old = sample();
-        let body = postcard::to_allocvec(&(
-            &old.job,
-            &old.optimizer,
-            old.iteration,
-            old.elapsed_s,
-            &old.stats,
-            &old.state,
-            &old.versions,
-            serde_bytes::Bytes::new(&old.annex),
-        ))
-        .unwrap();
+        // Format 3, which the previous build wrote: the run's counters without
+        // `zeromq_handshakes_failed`, which a resume counts from none.
+        let old = sample_of_format_three();
+        let dir = scratch("checkpoint-format-three");
+        fs::write(dir.join(FILE), file_of_format(3, &body_of_format(3, &old))).unwrap();
+        let read_back = read(&dir, "asaga on bio").unwrap();
+        let stats = &read_back.stats;
+        assert_eq!(
+            (stats.updates, stats.handshake_timeouts, stats.blocked_s),
+            (1234, 3, 1.5)
+        );
+        assert_eq!(stats.zeromq_handshakes_failed, 0);
+        assert_eq!(read_back.state, old.state);
+        assert_eq!(read_back.versions, old.versions);
+        assert_eq!(read_back.annex, b"trace");
+        assert_eq!(read_back.write_failures, old.write_failures);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_format_before_still_resumes() {
+        // Format 2: the fields up to the annex, no write failures after it.
+        let old = sample_of_format_three();
+        let body = body_of_format(2, &old);
         let dir = scratch("checkpoint-format-two");
         fs::write(dir.join(FILE), file_of_format(2, &body)).unwrap();
         let read_back = read(&dir, "asaga on bio").unwrap();
@@ -721,21 +768,22 @@ mod tests {
             (
                 read_back.iteration,
                 read_back.elapsed_s,
-                read_back.stats.updates
+                read_back.stats.updates,
+                read_back.stats.blocked_s
             ),
-            (1234, 2.5, 1234)
+            (1234, 2.5, 1234, 1.5)
         );
         assert_eq!(read_back.state, old.state);
         assert_eq!(read_back.versions, old.versions);
         assert_eq!(read_back.annex, b"trace");
         assert_eq!(read_back.write_failures, WriteFailures::default());
-        // A format of no build, older or newer, is refused naming both it reads.
-        for format in [1, 4] {
+        // A format of no build, older or newer, is refused naming those it reads.
+        for format in [1, 5] {
             fs::write(dir.join(FILE), file_of_format(format, &body)).unwrap();
             let error = read(&dir, "asaga on bio").unwrap_err().to_string();
             assert!(
                 error.ends_with(&format!(
-                    "has checkpoint format {format}, this build reads formats 2 and 3"
+                    "has checkpoint format {format}, this build reads formats 2 to 4"
                 )),
                 "{error}"
             );

@@ -131,6 +131,7 @@ struct Router {
     endpoint: String,
     events: futures::channel::mpsc::Receiver<SocketEvent>,
     limits: zeromq::FrameLimits,
+    failures: zeromq::HandshakeFailures,
 }
 
 /// A ROUTER on loopback with the admission rule (at most `max` waiting, each for `deadline`),
@@ -143,6 +144,7 @@ async fn router(max: usize, deadline: Duration) -> Router {
         .unique_peer_identities(true)
         .admission(max, deadline);
     let limits = options.frame_limits();
+    let failures = options.handshake_failures();
     let mut socket = RouterSocket::with_options(options);
     let events = socket.monitor();
     let endpoint = socket.bind("tcp://127.0.0.1:0").await.expect("bind");
@@ -155,6 +157,7 @@ async fn router(max: usize, deadline: Duration) -> Router {
         endpoint,
         events,
         limits,
+        failures,
     }
 }
 
@@ -304,6 +307,41 @@ async fn the_sweeper_closes_only_what_was_not_admitted_in_time() {
     // The admitted one was never closed.
     drop(admitted);
     router.expect("disconnected", "a").await;
+}
+
+/// Each accepted connection closed before its ZMTP handshake finished is counted, whatever
+/// closed it: bytes that are no greeting, making room, the deadline. One that finished it is
+/// not, even when it is closed before admission: it was a peer, which the application saw.
+#[tokio::test]
+async fn connections_closed_in_their_zmtp_handshake_are_counted() {
+    let mut router = router(2, Duration::from_secs(2)).await;
+    let failed = |router: &Router, count: u64| assert_eq!(router.failures.count(), count);
+    let accept_failed = |event: SocketEvent| match event {
+        SocketEvent::AcceptFailed(_) => {}
+        other => panic!("expected a handshake to fail, the socket said {other:?}"),
+    };
+    // A greeting starts with 0xFF: an HTTP request is refused at its first byte.
+    let mut garbage = TcpStream::connect(&router.endpoint).await.expect("connect");
+    let request = format!("GET / HTTP/1.1\r\n\r\n{:64}", "");
+    garbage.write_all(request.as_bytes()).await.expect("bytes");
+    accept_failed(router.next_event().await);
+    failed(&router, 1);
+    // A peer that finishes the handshake, then is closed to make room: not counted.
+    let mut peer = router.greeted().await;
+    ready(&mut peer, "p").await;
+    router.expect("accepted", "p").await;
+    let _first = router.greeted().await;
+    let _second = router.greeted().await;
+    router.expect("disconnected", "p").await;
+    failed(&router, 1);
+    // A third silent one closes the first, in its handshake.
+    let _third = router.greeted().await;
+    accept_failed(router.next_event().await);
+    failed(&router, 2);
+    // The other two at their deadline.
+    accept_failed(router.next_event().await);
+    accept_failed(router.next_event().await);
+    failed(&router, 4);
 }
 
 /// An allowance too long for the clock to add is a very long one, not a panic that drops the

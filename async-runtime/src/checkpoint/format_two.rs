@@ -1,5 +1,6 @@
 //! Checkpoint format 2, which a previous build wrote: [`Checkpoint`] without its
-//! [`write_failures`](Checkpoint::write_failures), which a resumed run then counts from none.
+//! [`write_failures`](Checkpoint::write_failures), which a resumed run then counts from none,
+//! and its [`RunStats`] as format 3's.
 //! Kept so that a checkpoint of that build still resumes.
 
 use serde::Deserialize;
@@ -14,6 +15,7 @@ struct FormatTwo {
     optimizer: String,
     iteration: u64,
     elapsed_s: f64,
+    #[serde(deserialize_with = "super::format_three::stats_before_four")]
     stats: RunStats,
     state: Vec<Saved>,
     versions: Vec<Saved>,

@@ -315,6 +315,9 @@ impl Driver {
                 }
             }
             Inbound::Handled => {}
+            Inbound::Unshaken { connections } => {
+                self.stats.zeromq_handshakes_failed += connections;
+            }
             Inbound::Disconnected { peer } => {
                 if let Some(worker) = self.table.index_of(&peer) {
                     self.lose(worker, "its connection closed");

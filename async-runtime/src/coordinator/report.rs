@@ -126,6 +126,13 @@ pub struct RunStats {
     pub runtime_s: f64,
     /// Of those, seconds spent blocked waiting for workers.
     pub blocked_s: f64,
+    /// Connections closed before they finished ZeroMQ's own handshake, so before any of the
+    /// run's: bytes that are no ZeroMQ greeting, silence until the admission deadline, or
+    /// closed while still in it to make room for newer connections. A port scan, a probe or
+    /// a client of another protocol; no worker ever ends so. Last, so that a checkpoint of a
+    /// format before it is today's without it (see `checkpoint::format_three`).
+    #[serde(default)]
+    pub zeromq_handshakes_failed: u64,
 }
 
 /// What a run did, for the summary file.

@@ -306,6 +306,7 @@ async fn bind(
     }
     let frame_limits = options.frame_limits();
     let peer_sources = options.peer_sources();
+    let handshake_failures = options.handshake_failures();
     let mut socket = RouterSocket::with_options(options);
     // Not the socket's monitor: its channel is bounded and holds an event per accepted
     // connection, so a flood of connections would crowd out a closing.
@@ -348,6 +349,8 @@ async fn bind(
         inbound,
         closings,
         frame_limits,
+        handshake_failures,
+        unshaken_told: 0,
         max_frame: config.max_frame,
         heartbeat: frame::encode(config.run_id, &ToWorker::Heartbeat),
         out: Outbox::new(),
@@ -368,6 +371,10 @@ struct Serving {
     closings: futures::channel::mpsc::UnboundedReceiver<PeerIdentity>,
     /// Raised for a connection once its peer is admitted.
     frame_limits: zeromq::FrameLimits,
+    /// Connections the transport closed before their ZeroMQ handshake finished, and how many
+    /// of them the coordinator was told of.
+    handshake_failures: zeromq::HandshakeFailures,
+    unshaken_told: u64,
     max_frame: usize,
     heartbeat: Vec<u8>,
     /// The gate's answers to the frame at hand.
@@ -518,6 +525,7 @@ impl Serving {
 
     /// The gate's answer to a frame, to the coordinator and the peers.
     fn deliver(&mut self, event: Inbound) -> bool {
+        self.tell_unshaken();
         log_event(&event, &mut self.said);
         if let Inbound::Admitted { peer, .. } = &event {
             self.frame_limits.set(&identity_bytes(peer), self.max_frame);
@@ -668,6 +676,7 @@ impl Serving {
     /// left, and a heartbeat to every session.
     fn on_tick(&mut self) {
         self.settle_closings();
+        self.tell_unshaken();
         let now = std::time::Instant::now();
         for event in self.gate.sweep(now) {
             let _ = self.inbound.send(event);
@@ -694,6 +703,19 @@ impl Serving {
         }
         for peer in gone {
             self.session_failed(peer);
+        }
+    }
+
+    /// Tells the coordinator of the connections the transport closed before their ZeroMQ
+    /// handshake finished since it last heard: the gate never sees them, and a run probed by
+    /// raw connections would look clean. Looked at with every event and every heartbeat
+    /// period, and said as one count, so a flood of them costs one event.
+    fn tell_unshaken(&mut self) {
+        let count = self.handshake_failures.count();
+        if count > self.unshaken_told {
+            let connections = count - self.unshaken_told;
+            self.unshaken_told = count;
+            let _ = self.inbound.send(Inbound::Unshaken { connections });
         }
     }
 

@@ -126,6 +126,9 @@ pub(crate) enum Inbound {
     Dropped { peer: String, why: Refusal },
     /// The transport saw the peer go away.
     Disconnected { peer: String },
+    /// This many more connections were closed by the transport before their ZeroMQ handshake
+    /// finished (no greeting, or none in time): they never became peers the gate could see.
+    Unshaken { connections: u64 },
 }
 
 /// Settings of the gate.

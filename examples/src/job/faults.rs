@@ -6,8 +6,9 @@ use asyncopt_runtime::RunStats;
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, connections
-/// refused, joins told to try later, handshakes timed out or closed to make room, frames the
-/// session layer dropped unread, frames of ended sessions, floods); `None` for a clean run.
+/// refused, joins told to try later, handshakes timed out or closed to make room, connections
+/// closed before their ZeroMQ handshake, frames the session layer dropped unread, frames of
+/// ended sessions, floods); `None` for a clean run.
 pub fn fault_line(stats: &RunStats) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
@@ -84,6 +85,12 @@ pub fn fault_line(stats: &RunStats) -> Option<String> {
             stats.strangers_turned_away,
             "handshake closed to make room for newer ones",
             "handshakes closed to make room for newer ones",
+        ),
+        // Raw connections: garbage for a greeting, or silence until their deadline.
+        (
+            stats.zeromq_handshakes_failed,
+            "connection closed before its ZeroMQ handshake",
+            "connections closed before their ZeroMQ handshake",
         ),
         (
             refused_frames(stats),
@@ -230,11 +237,25 @@ mod tests {
             fault_line(&stats).as_deref(),
             Some("  faults: 2 handshakes timed out; see \"stats\" in the summary")
         );
+        // Raw connections that never finished ZeroMQ's own handshake (a probe of the port,
+        // garbage for a greeting, silence): alone, a fault line of their own.
+        let stats = RunStats {
+            zeromq_handshakes_failed: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line(&stats).as_deref(),
+            Some(
+                "  faults: 1 connection closed before its ZeroMQ handshake; see \"stats\" in \
+                 the summary"
+            )
+        );
         let stats = RunStats {
             refused_workers: 3,
             joins_refused: 1,
             handshake_timeouts: 1,
             strangers_turned_away: 40,
+            zeromq_handshakes_failed: 7,
             strangers_cut_off: 2,
             ended_session_frames: 5,
             floods: 1,
@@ -244,9 +265,10 @@ mod tests {
             fault_line(&stats).as_deref(),
             Some(
                 "  faults: 3 connections refused, 1 join told to try again later, 1 handshake \
-                 timed out, 40 handshakes closed to make room for newer ones, 2 frames dropped \
-                 as forged, replayed or from strangers, 5 frames of ended sessions dropped, 1 \
-                 flood of a peer's frames cut short; see \"stats\" in the summary"
+                 timed out, 40 handshakes closed to make room for newer ones, 7 connections \
+                 closed before their ZeroMQ handshake, 2 frames dropped as forged, replayed or \
+                 from strangers, 5 frames of ended sessions dropped, 1 flood of a peer's frames \
+                 cut short; see \"stats\" in the summary"
             )
         );
     }

@@ -143,6 +143,10 @@ fn main() {
             huge_declared_frame_is_cut_off,
         ),
         (
+            "raw_connections_are_counted_and_said",
+            raw_connections_are_counted_and_said,
+        ),
+        (
             "the_driver_survives_thousands_of_hostile_connections",
             driver_survives_hostile_connections,
         ),
@@ -1772,6 +1776,54 @@ fn huge_declared_frame_is_cut_off() {
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.workers.len(), 2, "the peer never became a worker");
+}
+
+/// Raw TCP peers that never finish ZeroMQ's handshake (an HTTP request for a greeting, or
+/// silence until the admission deadline) never reach the runtime's gate: the run counts them
+/// still, and its faults line says so, where it said nothing and the probed run looked clean.
+fn raw_connections_are_counted_and_said() {
+    use std::io::{Read, Write};
+
+    let mut config = local(2);
+    // Admission closes a silent connection six handshake deadlines after its acceptance.
+    config.handshake_deadline = std::time::Duration::from_millis(200);
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let address = driver.endpoint().trim_start_matches("tcp://").to_owned();
+    let connect = || {
+        let peer = std::net::TcpStream::connect(&address).expect("the port accepts");
+        // Only a guard against a hang: the driver closes each well before.
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        peer
+    };
+    let mut garbage: Vec<_> = (0..3).map(|_| connect()).collect();
+    let silent: Vec<_> = (0..2).map(|_| connect()).collect();
+    let request = format!("GET / HTTP/1.1\r\nHost: {address}\r\n\r\n{:64}", "");
+    for peer in &mut garbage {
+        peer.write_all(request.as_bytes()).unwrap();
+    }
+    // Each reads the driver's greeting, then the end of its connection: the driver counted it
+    // before it closed it.
+    for mut peer in garbage.into_iter().chain(silent) {
+        let mut rest = Vec::new();
+        let closed = peer.read_to_end(&mut rest);
+        assert!(
+            closed.is_ok()
+                || closed.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "the driver closes the connection"
+        );
+    }
+
+    let data = shared("cal_housing.scale.xz");
+    asyncopt_algorithms::sgd(&mut driver, &data, &short(32, 50, 0.05));
+    let report = driver.finish().expect("the run is unaffected");
+    assert_eq!(report.stats.updates, 50);
+    assert_eq!(report.stats.zeromq_handshakes_failed, 5);
+    let line = job::fault_line(&report.stats).expect("a probed run is no clean run");
+    assert!(
+        line.contains("5 connections closed before their ZeroMQ handshake"),
+        "{line}"
+    );
 }
 
 /// Hostile connections for the wire fuzz.

@@ -370,6 +370,8 @@ pub struct SocketOptions {
     pub(crate) admission: Option<(usize, Duration)>,
     // Accepted connections not admitted yet, oldest first.
     pub(crate) unadmitted: Arc<admission::Unadmitted>,
+    // Accepted connections closed before their ZMTP handshake finished.
+    pub(crate) handshake_failures: HandshakeFailures,
 }
 
 /// Per-connection frame limits of a socket whose connections start with a small one
@@ -452,6 +454,25 @@ impl PeerSources {
     }
 }
 
+/// How many accepted connections of a socket were closed before their ZMTP handshake
+/// (greeting, then READY) finished: bytes that are no greeting, a handshake that failed, or
+/// one still under way when [`SocketOptions::admission`] closed it (at its deadline, or to make
+/// room). Such a connection never becomes a peer, so no other event of the socket but a
+/// lossy monitor's says it was there. Clones share the count.
+#[derive(Clone, Default)]
+pub struct HandshakeFailures(Arc<std::sync::atomic::AtomicU64>);
+
+impl HandshakeFailures {
+    /// Connections closed so far before their ZMTP handshake finished.
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn add(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Default for SocketOptions {
     fn default() -> Self {
         Self {
@@ -467,6 +488,7 @@ impl Default for SocketOptions {
             peer_sources: PeerSources::default(),
             admission: None,
             unadmitted: Arc::default(),
+            handshake_failures: HandshakeFailures::default(),
         }
     }
 }
@@ -511,6 +533,12 @@ impl SocketOptions {
     /// [`SocketOptions::initial_frame_size`]); keep a clone before building the socket.
     pub fn peer_sources(&self) -> PeerSources {
         self.peer_sources.clone()
+    }
+
+    /// The handle that counts the accepted connections closed before their ZMTP handshake
+    /// finished; keep a clone before building the socket.
+    pub fn handshake_failures(&self) -> HandshakeFailures {
+        self.handshake_failures.clone()
     }
 
     /// Gives a connection that presents an identity another live connection of this socket

@@ -238,10 +238,18 @@ pub(crate) async fn peer_accepted(
     let source = crate::admission::source_of(remote);
     let connection = next_connection();
     let options = backend.socket_options().clone();
+    // Counted as the connection is dropped, which closes it.
+    let failed = |error: ZmqError| {
+        options.handshake_failures.add();
+        Err(error)
+    };
     let (Some((max_unadmitted, deadline)), Some(_)) =
         (options.admission, options.initial_frame_size)
     else {
-        let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+        let peer_id = match peer_handshake(&mut raw_socket, backend.clone()).await {
+            Ok(peer_id) => peer_id,
+            Err(error) => return failed(error),
+        };
         return Ok(register_peer(raw_socket, backend, peer_id, source, connection).await);
     };
     let unadmitted = &options.unadmitted;
@@ -261,12 +269,11 @@ pub(crate) async fn peer_accepted(
         Ok(Ok(peer_id)) => peer_id,
         Ok(Err(error)) => {
             unadmitted.leave(connection);
-            return Err(error);
+            return failed(error);
         }
         Err(_aborted) => {
             unadmitted.leave(connection);
-            // Dropping the connection closes it.
-            return Err(ZmqError::Other(CLOSED));
+            return failed(ZmqError::Other(CLOSED));
         }
     };
     let peer_id = register_peer(raw_socket, backend.clone(), peer_id, source, connection).await;
