@@ -63,7 +63,9 @@ pub struct RunStats {
     pub bytes_received: u64,
     /// Messages that failed their checks and were dropped.
     pub rejected_messages: u64,
-    /// Workers refused at admission.
+    /// Joins that failed at admission: hellos refused, and peers that left their handshake
+    /// after the driver's challenge without proving the token (a worker holding another token
+    /// leaves there).
     pub refused_workers: u64,
     /// Workers lost during the run.
     pub lost_workers: u64,

@@ -5,10 +5,10 @@ use asyncopt_runtime::RunStats;
 
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
-/// dropped by the driver's checks, hung tasks done again, messages rejected, connections
-/// refused, joins told to try later, handshakes timed out or closed to make room, connections
-/// closed before their ZeroMQ handshake, frames the session layer dropped unread, frames of
-/// ended sessions, floods); `None` for a clean run.
+/// dropped by the driver's checks, hung tasks done again, messages rejected, joins refused or
+/// left unproven, joins told to try later, handshakes timed out or closed to make room,
+/// connections closed before their ZeroMQ handshake, frames the session layer dropped unread,
+/// frames of ended sessions, floods); `None` for a clean run.
 pub fn fault_line(stats: &RunStats) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
@@ -66,10 +66,11 @@ pub fn fault_line(stats: &RunStats) -> Option<String> {
             "message rejected",
             "messages rejected",
         ),
+        // A refused hello, or a peer that left without proving the token: a join that failed.
         (
             stats.refused_workers,
-            "connection refused",
-            "connections refused",
+            "join refused or left unproven",
+            "joins refused or left unproven",
         ),
         (
             stats.joins_refused,
@@ -170,7 +171,7 @@ mod tests {
             Some(
                 "  faults: 1 worker lost (2 partitions moved), 1 worker excluded for failing \
                  tasks or bad results, 4 tasks failed, 1 hung task done again elsewhere, 3 \
-                 connections refused; \
+                 joins refused or left unproven; \
                  see \"stats\" in the summary"
             )
         );
@@ -207,8 +208,8 @@ mod tests {
         assert_eq!(
             fault_line(&stats).as_deref(),
             Some(
-                "  faults: 2 connections refused, 12 frames dropped as forged, replayed or from \
-                 strangers; see \"stats\" in the summary"
+                "  faults: 2 joins refused or left unproven, 12 frames dropped as forged, replayed \
+                 or from strangers; see \"stats\" in the summary"
             )
         );
         // Alone, it is a fault line of its own: a run under attack is not a clean run.
@@ -264,11 +265,11 @@ mod tests {
         assert_eq!(
             fault_line(&stats).as_deref(),
             Some(
-                "  faults: 3 connections refused, 1 join told to try again later, 1 handshake \
-                 timed out, 40 handshakes closed to make room for newer ones, 7 connections \
-                 closed before their ZeroMQ handshake, 2 frames dropped as forged, replayed or \
-                 from strangers, 5 frames of ended sessions dropped, 1 flood of a peer's frames \
-                 cut short; see \"stats\" in the summary"
+                "  faults: 3 joins refused or left unproven, 1 join told to try again later, 1 \
+                 handshake timed out, 40 handshakes closed to make room for newer ones, 7 \
+                 connections closed before their ZeroMQ handshake, 2 frames dropped as forged, \
+                 replayed or from strangers, 5 frames of ended sessions dropped, 1 flood of a \
+                 peer's frames cut short; see \"stats\" in the summary"
             )
         );
     }

@@ -138,9 +138,9 @@ impl Outcome {
     }
 
     /// The line said after [`one_line`](Outcome::one_line) when workers were lost or excluded,
-    /// tasks hung, messages were rejected, connections refused, handshakes timed out or
-    /// closed to make room, connections closed before their ZeroMQ handshake, or frames
-    /// dropped unread; `None` for a clean run.
+    /// tasks hung, messages were rejected, joins refused, handshakes timed out or closed to
+    /// make room, connections closed before their ZeroMQ handshake, or frames dropped unread;
+    /// `None` for a clean run.
     pub fn fault_line(&self) -> Option<String> {
         super::faults::fault_line(&self.report.stats)
     }
