@@ -187,6 +187,7 @@ impl Scorer {
         let rows = data.len();
         let (model, params, algo) = match self {
             Scorer::Linear { loss, weights } => {
+                check_fits(weights, data)?;
                 let scores = metrics::evaluate(loss, data, weights.view());
                 let (Metrics::Regression { objective, .. }
                 | Metrics::Classification { objective, .. }) = scores;
@@ -271,6 +272,7 @@ impl Scorer {
         let lines = lines.to_vec();
         let (model, algo) = match self {
             Scorer::Linear { loss, weights } => {
+                check_fits(weights, data)?;
                 let values = linear_predictions(loss, weights, data);
                 if let Some(at) = values.iter().position(|v| !v.is_finite()) {
                     let line = lines[at / columns.len()];
@@ -318,6 +320,23 @@ fn failed(algo: &str, what: &str, data: &Dataset, panic: &str) -> anyhow::Error 
          fit the data or by a bug of its type",
         data.name()
     )
+}
+
+/// Refuses data whose columns are not the linear model's weights, one each: the one check
+/// before any `dot`, whatever read the data (a file in the model's feature space, the
+/// built-in set, a program's own rows), which would otherwise panic on a model file whose
+/// `features` were edited.
+fn check_fits(weights: &Model, data: &Dataset) -> Result<()> {
+    if weights.len() != data.dim() {
+        bail!(
+            "cannot score the model on {}: it has {} weights and the data {} columns (its \
+             features and any bias column): a linear model has one weight per column",
+            data.name(),
+            weights.len(),
+            data.dim()
+        );
+    }
+    Ok(())
 }
 
 /// The error of a linear model whose `what` on `data` is not a finite number: finite weights and
@@ -551,6 +570,28 @@ mod tests {
         assert_eq!(predictions.to_csv(), "line,row,label\n2,0,1\n4,1,3\n");
         let unmatched = says.predict(&data(), &[1]).unwrap_err().to_string();
         assert_eq!(unmatched, "1 line numbers for the 2 rows of two");
+    }
+
+    #[test]
+    fn a_linear_model_of_other_columns_than_the_data_is_an_error_not_a_panic() {
+        // A model file whose `features` were edited, scored on rows read without it (the
+        // built-in set): one weight too many or too few panicked inside the first `dot`.
+        for weights in [vec![1.0, 0.0], vec![]] {
+            let n = weights.len();
+            for loss in [Loss::LeastSquares, Loss::with_lambda(false, 0.0)] {
+                let scorer = Scorer::Linear {
+                    loss,
+                    weights: Model::from(weights.clone()),
+                };
+                let said = format!(
+                    "cannot score the model on two: it has {n} weights and the data 1 columns"
+                );
+                let evaluated = scorer.evaluate(&data()).unwrap_err().to_string();
+                assert!(evaluated.starts_with(&said), "{evaluated}");
+                let predicted = scorer.predict(&data(), &LINES).unwrap_err().to_string();
+                assert!(predicted.starts_with(&said), "{predicted}");
+            }
+        }
     }
 
     #[test]

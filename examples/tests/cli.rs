@@ -776,6 +776,44 @@ fn evaluate_and_predict_without_data_name_the_file_the_model_was_trained_on() {
     }
 }
 
+/// A model of the built-in set whose `features` were edited (its fingerprint kept): the set
+/// is read as it is, and the model's weights do not fit its columns. One line, not a panic.
+#[test]
+fn a_built_in_model_of_other_features_is_refused_without_a_panic() {
+    let dir = scratch("evaluate-builtin-features");
+    let trained = [
+        "--workers",
+        "1",
+        "--updates",
+        "10",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&trained, &dir));
+    let text = std::fs::read_to_string(dir.join("m.json")).unwrap();
+    let model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let weights = model["weights"].as_array().unwrap().len();
+    for more in [true, false] {
+        let mut edited = model.clone();
+        let kept = if more { weights + 1 } else { weights - 1 };
+        edited["features"] = kept.into();
+        edited["weights"] = vec![0.0; kept].into();
+        std::fs::write(dir.join("e.json"), edited.to_string()).unwrap();
+        let said = format!(
+            "cannot score the model on cal_housing.scale: it has {kept} weights and the data \
+             {weights} columns"
+        );
+        for args in [
+            &["evaluate", "--model", "e.json"][..],
+            &["predict", "--model", "e.json", "--out", "-"],
+        ] {
+            let output = run(args, &dir);
+            assert_clear_error(&output, &said);
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+        }
+    }
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]
