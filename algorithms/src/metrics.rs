@@ -30,7 +30,8 @@ pub enum Metrics {
         rows: usize,
         /// The loss's objective on these rows.
         objective: f64,
-        /// Share of rows whose sign of `x.w` is their label (a margin of 0 predicts `+1`).
+        /// Share of rows whose predicted class is their label: `+1` for `x.w > 0`, `-1`
+        /// otherwise (a margin of exactly 0 predicts `-1`, as scikit-learn's `predict`).
         accuracy: f64,
         /// Mean negative log-likelihood of the labels, `log(1 + exp(-y x.w))`.
         log_loss: f64,
@@ -54,10 +55,12 @@ pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>)
         .collect()
 }
 
-/// The class a margin predicts: `+1` when `x.w >= 0`, else `-1`. Decided on the margin, not on
-/// the probability, which rounds to 0.5 for margins within 1e-16 of 0.
+/// The class a margin predicts: `+1` when `x.w > 0`, else `-1`. A tie (a row without
+/// features and no bias, margin exactly 0) is `-1`, as scikit-learn predicts the positive
+/// class only for a decision value above 0. Decided on the margin, not on the probability,
+/// which rounds to 0.5 for margins within 1e-16 of 0.
 pub fn label(margin: f64) -> i8 {
-    if margin >= 0.0 {
+    if margin > 0.0 {
         1
     } else {
         -1
@@ -186,7 +189,25 @@ mod tests {
     fn the_class_comes_from_the_margin_where_the_probability_rounds_to_a_half() {
         assert_eq!(sigmoid(-1e-17), 0.5);
         assert_eq!(label(-1e-17), -1);
-        assert_eq!(label(0.0), 1);
+        assert_eq!(label(1e-17), 1);
+    }
+
+    #[test]
+    fn a_margin_of_zero_predicts_the_negative_class() {
+        // Rows without features under a model without bias: every margin is 0. Counted +1,
+        // they scored below the all-negative baseline on w8a; scikit-learn says -1.
+        assert_eq!(label(0.0), -1);
+        assert_eq!(label(-0.0), -1);
+        let x = array![[0.0], [0.0], [0.0], [1.0]];
+        let data = Dataset::new("t", Features::Dense(x), array![-1.0, -1.0, -1.0, 1.0]).unwrap();
+        let Metrics::Classification { accuracy, .. } = evaluate(
+            &Loss::Logistic { lambda: 0.0 },
+            &data,
+            Array1::from(vec![1.0]).view(),
+        ) else {
+            panic!("logistic is a classification")
+        };
+        assert_eq!(accuracy, 1.0);
     }
 
     #[test]
