@@ -44,15 +44,18 @@ pub enum Metrics {
 /// logistic regression.
 pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Vec<f64> {
     (0..rows.len())
-        .map(|i| {
-            let margin = rows.dot(i, w);
-            if loss.is_classification() {
-                sigmoid(margin)
-            } else {
-                margin
-            }
-        })
+        .map(|i| prediction(loss, rows.dot(i, w)))
         .collect()
+}
+
+/// What the model predicts for a row of margin `x.w`: the margin for least squares, the
+/// probability of `+1` for logistic regression.
+pub fn prediction(loss: &Loss, margin: f64) -> f64 {
+    if loss.is_classification() {
+        sigmoid(margin)
+    } else {
+        margin
+    }
 }
 
 /// The class a margin predicts: `+1` when `x.w > 0`, else `-1`. A tie (a row without

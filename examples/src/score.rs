@@ -273,12 +273,9 @@ impl Scorer {
         let (model, algo) = match self {
             Scorer::Linear { loss, weights } => {
                 check_fits(weights, data)?;
-                let values = linear_predictions(loss, weights, data);
-                if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-                    let line = lines[at / columns.len()];
-                    let what = format!("the prediction of line {line}");
-                    return Err(overflows(data, &what));
-                }
+                let values = linear_predictions(loss, weights, data).map_err(|row| {
+                    overflows(data, &format!("the prediction of line {}", lines[row]))
+                })?;
                 return Ok(Predictions {
                     columns,
                     lines,
@@ -401,17 +398,23 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
 }
 
 /// A linear model's predictions, row after row: `prediction` (least squares), or
-/// `probability,label` (logistic), the label decided on the margin as `evaluate` counts it.
-fn linear_predictions(loss: &Loss, weights: &Model, data: &Dataset) -> Vec<f64> {
-    let predictions = metrics::predict(loss, data, weights.view());
-    if !loss.is_classification() {
-        return predictions;
+/// `probability,label` (logistic), the label decided on the margin as `evaluate` counts it;
+/// or the first row whose margin is no finite number. A logistic model's probability of such
+/// a margin is 0 or 1, finite: refused on the margin, as `evaluate` refuses its objective.
+fn linear_predictions(loss: &Loss, weights: &Model, data: &Dataset) -> Result<Vec<f64>, usize> {
+    let classification = loss.is_classification();
+    let mut values = Vec::with_capacity(data.len() * (1 + usize::from(classification)));
+    for i in 0..data.len() {
+        let margin = data.dot(i, weights.view());
+        if !margin.is_finite() {
+            return Err(i);
+        }
+        values.push(metrics::prediction(loss, margin));
+        if classification {
+            values.push(f64::from(metrics::label(margin)));
+        }
     }
-    predictions
-        .iter()
-        .enumerate()
-        .flat_map(|(i, &p)| [p, f64::from(metrics::label(data.dot(i, weights.view())))])
-        .collect()
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -615,22 +618,16 @@ mod tests {
                 "{evaluated}"
             );
         }
-        let predicted = error(
-            scorer(Loss::LeastSquares)
-                .predict(&data, &[1, 3])
-                .map(|p| p.to_csv()),
-        );
-        assert!(
-            predicted.starts_with("cannot score the model on huge: the prediction of line 3 ")
-                && predicted.contains(said),
-            "{predicted}"
-        );
-        // A probability of a margin beyond any finite one is 0 or 1: written.
-        let csv = scorer(Loss::with_lambda(false, 0.0))
-            .predict(&data, &[1, 3])
-            .unwrap()
-            .to_csv();
-        assert!(csv.ends_with("\n3,1,1\n"), "{csv}");
+        // A logistic model's probability of a margin beyond any finite one is 0 or 1, finite:
+        // it was written, where least squares and evaluate refuse the overflow.
+        for loss in [Loss::LeastSquares, Loss::with_lambda(false, 0.0)] {
+            let predicted = error(scorer(loss).predict(&data, &[1, 3]).map(|p| p.to_csv()));
+            assert!(
+                predicted.starts_with("cannot score the model on huge: the prediction of line 3 ")
+                    && predicted.contains(said),
+                "{predicted}"
+            );
+        }
     }
 
     #[test]
