@@ -330,9 +330,14 @@ impl SavedModel {
             Err(e) => {
                 // A model of another layout version, or a JSON file of another kind, fails on
                 // a field of this layout: its header says what it is, when it can be read again.
+                // A model of more features than the budget fails on its weights, which are
+                // counted as they are read: its `features` say what to raise.
                 if e.is_data() && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
                     if let Ok(header) = Header::read(path) {
                         check_header(path, &header.format, header.version)?;
+                        if let Some(features) = header.features {
+                            check_features(path, features, max_features)?;
+                        }
                     }
                 }
                 bail!(
@@ -362,14 +367,7 @@ impl SavedModel {
         }
         // The file's word, checked before any arithmetic on it: the data is read in the
         // model's feature space, under the same budget.
-        if model.features > max_features {
-            bail!(
-                "{}: {} features exceed the memory budget of {max_features} features: raise \
-                 it with --max-features if that is meant",
-                path.display(),
-                model.features
-            );
-        }
+        check_features(path, model.features as u64, max_features)?;
         if model.own.is_some() {
             if !model.weights.is_empty() {
                 bail!(
@@ -482,6 +480,9 @@ fn field_of(path: &serde_path_to_error::Path) -> String {
 struct Header {
     format: String,
     version: u32,
+    /// Read when it is a number: a file whose `features` are not is refused by its parse.
+    #[serde(default)]
+    features: Option<u64>,
 }
 
 impl Header {
@@ -490,6 +491,18 @@ impl Header {
         let file = std::io::BufReader::new(std::fs::File::open(path)?);
         Ok(serde_json::from_reader(file)?)
     }
+}
+
+/// Refuses a model of more than `max_features` features, the memory budget it is read under.
+fn check_features(path: &Path, features: u64, max_features: usize) -> Result<()> {
+    if features > max_features as u64 {
+        bail!(
+            "{}: {features} features exceed the memory budget of {max_features} features: \
+             raise it with --max-features if that is meant",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a file whose `format` is not a model's, or whose `version` is not [`VERSION`].
@@ -640,8 +653,13 @@ mod tests {
             "{refused}"
         );
         assert_eq!(read.unwrap(), (features, features));
+        // A valid model of 4 features, whose weights are the first to pass the budget: it is
+        // said to be no model file no more, but a model of more features than the budget.
         assert!(
-            weights.contains("more than 3 weights exceed the memory budget of 2 features"),
+            weights.ends_with(
+                ": 4 features exceed the memory budget of 2 features: raise it with \
+                 --max-features if that is meant"
+            ) && !weights.contains("not a model file"),
             "{weights}"
         );
     }
