@@ -224,7 +224,7 @@ impl Scorer {
                      `kind`, `rows` and `objective` are the toolkit's)"
                 );
             }
-            line.push_str(&format!(", {name} {value:.6}"));
+            line.push_str(&format!(", {name} {}", metric_text(value)));
             json.insert(name, value.into());
         }
         Ok(Evaluation {
@@ -381,7 +381,8 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             r2,
         } => {
             let objective = crate::trace::objective_text(*objective);
-            format!("{name} ({rows} rows): objective {objective}, RMSE {rmse:.6}, R^2 {r2:.6}")
+            let (rmse, r2) = (metric_text(*rmse), metric_text(*r2));
+            format!("{name} ({rows} rows): objective {objective}, RMSE {rmse}, R^2 {r2}")
         }
         Metrics::Classification {
             rows,
@@ -390,10 +391,22 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             log_loss,
             auc,
         } => format!(
-            "{name} ({rows} rows): objective {}, accuracy {accuracy:.6}, log-loss \
-             {log_loss:.6}, ROC AUC {auc:.6}",
-            crate::trace::objective_text(*objective)
+            "{name} ({rows} rows): objective {}, accuracy {accuracy:.6}, log-loss {}, ROC AUC \
+             {auc:.6}",
+            crate::trace::objective_text(*objective),
+            metric_text(*log_loss)
         ),
+    }
+}
+
+/// A metric on `evaluate`'s line: six decimals, or six significant digits in scientific
+/// notation for a large one (the RMSE of data with values of 1e150 was 150 digits), as the
+/// objective beside it.
+fn metric_text(value: f64) -> String {
+    if value.abs() >= crate::trace::OBJECTIVE_FIXED_BELOW {
+        format!("{value:.6e}")
+    } else {
+        format!("{value:.6}")
     }
 }
 
@@ -628,6 +641,23 @@ mod tests {
                 "{predicted}"
             );
         }
+    }
+
+    #[test]
+    fn a_large_objective_and_metrics_are_printed_short() {
+        // Ten decimals of an objective of 1e300, six of an RMSE of 1e150: hundreds of digits
+        // (residuals 2e150 and 1.4: MSE 2e300, the target of variance 1).
+        let x = Array2::from_shape_vec((2, 1), vec![1e150, 0.2]).unwrap();
+        let data = Dataset::new("big", Features::Dense(x), array![1.0, -1.0]).unwrap();
+        let scorer = Scorer::Linear {
+            loss: Loss::LeastSquares,
+            weights: Model::from(vec![2.0]),
+        };
+        let line = scorer.evaluate(&data).unwrap().line;
+        assert_eq!(
+            line,
+            "big (2 rows): objective 1.000000e300, RMSE 1.414214e150, R^2 -2.000000e300"
+        );
     }
 
     #[test]

@@ -39,11 +39,16 @@ pub fn relative_subopt(objective: f64, optimum: f64) -> Option<f64> {
     (optimum > 0.0).then(|| (objective - optimum) / optimum)
 }
 
+/// The size from which an objective is printed in scientific notation: ten decimals of a
+/// larger one are digits nobody reads (a value of 1e300 in the data gave hundreds of digits).
+pub(crate) const OBJECTIVE_FIXED_BELOW: f64 = 1e6;
+
 /// An objective as the run's lines print it: ten decimals, or in scientific notation when
 /// those would hide its digits (below 1e-4 and not 0: a fit to data fitted exactly ends near
-/// 1e-30, which ten decimals print as 0.0000000000).
+/// 1e-30, which ten decimals print as 0.0000000000) or drown them (from 1e6 on).
 pub fn objective_text(objective: f64) -> String {
-    if objective != 0.0 && objective.abs() < 1e-4 {
+    let size = objective.abs();
+    if (objective != 0.0 && size < 1e-4) || size >= OBJECTIVE_FIXED_BELOW {
         format!("{objective:.6e}")
     } else {
         format!("{objective:.10}")
@@ -362,6 +367,17 @@ mod tests {
         assert_eq!(objective_text(5.655980e-32), "5.655980e-32");
         assert_eq!(objective_text(-3.2e-7), "-3.200000e-7");
         assert_eq!(objective_text(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn a_large_objective_is_printed_short() {
+        // Ten decimals of an objective of 1e300 were over 300 characters on evaluate's line.
+        assert_eq!(objective_text(3.1394396655e300), "3.139440e300");
+        assert_eq!(objective_text(-2.5e6), "-2.500000e6");
+        assert_eq!(objective_text(1e6), "1.000000e6");
+        assert_eq!(objective_text(999_999.5), "999999.5000000000");
+        assert_eq!(objective_text(f64::INFINITY), "inf");
+        assert!(objective_text(f64::MAX).len() <= 13);
     }
 
     #[test]
