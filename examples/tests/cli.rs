@@ -158,8 +158,13 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 19] = [
+    let refused: [(&[&str], &str); 20] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
+        // Local workers are never more than the count: such a barrier is never met.
+        (
+            &["--algo", "asgd", "--workers", "2", "--quorum", "5"],
+            "--quorum 5 can never be met by --workers 2",
+        ),
         (
             &["--trace", "a.csv", "--summary", "a.csv"],
             "--trace and --summary both name a.csv",

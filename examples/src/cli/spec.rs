@@ -139,6 +139,19 @@ impl RunArgs {
             // with 1 while its summary said 0.
             bail_usage!("--quorum must be at least 1 (idle workers needed before dispatching)");
         }
+        if !self.remote_workers && self.quorum > self.workers {
+            // Local workers are never more than the count (a lost one is replaced, not
+            // added to): the barrier waited forever and its timeout overrode it at every
+            // round. Remote workers may join past the count, so there it can be met.
+            bail_usage!(
+                "--quorum {} can never be met by --workers {}: a barrier waits for that many \
+                 idle workers; give at most {} (more needs --remote-workers joining past the \
+                 count)",
+                self.quorum,
+                self.workers,
+                self.workers
+            );
+        }
         if let Some(step) = self.step {
             if !(step > 0.0 && step.is_finite()) {
                 bail_usage!("--step must be a positive number, not {step}");
@@ -429,6 +442,25 @@ mod tests {
             "{refused}"
         );
         assert!(run_args(&["--quorum", "1"]).job(Algorithm::Asgd).is_ok());
+    }
+
+    #[test]
+    fn a_quorum_above_the_local_workers_is_a_usage_error_but_not_with_remote_ones() {
+        let error = run_args(&["--workers", "2", "--quorum", "5"])
+            .job(Algorithm::Asgd)
+            .unwrap_err();
+        assert!(error.is::<UsageError>(), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains("--quorum 5") && message.contains("--workers 2"),
+            "{message}"
+        );
+        assert!(run_args(&["--workers", "5", "--quorum", "5"])
+            .job(Algorithm::Asgd)
+            .is_ok());
+        // Remote workers may join past the count: spares can fill a larger quorum.
+        let remote = ["--workers", "2", "--quorum", "5", "--remote-workers"];
+        assert!(run_args(&remote).job(Algorithm::Asgd).is_ok());
     }
 
     #[test]
