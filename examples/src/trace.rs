@@ -30,7 +30,16 @@ impl TracePoint {
             ..self
         }
     }
+
+    /// Whether the objective is below f* by more than rounding ([`BELOW_OPTIMUM`]).
+    pub fn is_below_optimum(&self) -> bool {
+        self.subopt.is_some_and(|s| s < -BELOW_OPTIMUM)
+    }
 }
+
+/// A relative suboptimality below minus this is no rounding of an exact f*: the objective is
+/// below the optimum, so f* is not one.
+pub const BELOW_OPTIMUM: f64 = 1e-6;
 
 /// The relative suboptimality `(f - f*)/f*` of `objective`, `None` when `optimum` is not
 /// above 0: an optimum of 0 (data fitted exactly) makes it infinite or NaN at every point.
@@ -81,12 +90,23 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The first time the relative suboptimality reached `target`.
+    /// The first time the relative suboptimality reached `target`; `None` in a trace with a
+    /// point below f* ([`below_optimum`](Trace::below_optimum)): against an f* that is not the
+    /// optimum, a target reached means nothing.
     pub fn time_to(&self, target: f64) -> Option<f64> {
+        if self.below_optimum().is_some() {
+            return None;
+        }
         self.points
             .iter()
             .find(|p| p.subopt.is_some_and(|s| s <= target))
             .map(|p| p.elapsed_s)
+    }
+
+    /// The first point whose objective is below f* by more than rounding
+    /// ([`BELOW_OPTIMUM`]): f* is then not the optimum.
+    pub fn below_optimum(&self) -> Option<&TracePoint> {
+        self.points.iter().find(|p| p.is_below_optimum())
     }
 
     /// Writes `elapsed_s,updates,objective,subopt,dropped_stale` rows.
@@ -305,6 +325,33 @@ mod tests {
         let dir = test_support::scratch(&format!("trace-{name}"));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         dir
+    }
+
+    fn point(elapsed_s: f64, objective: f64, optimum: f64) -> TracePoint {
+        TracePoint {
+            elapsed_s,
+            updates: 0,
+            objective,
+            subopt: None,
+            dropped_stale: 0,
+        }
+        .against(Some(optimum))
+    }
+
+    #[test]
+    fn a_trace_below_its_optimum_reaches_no_target() {
+        // f* = 1: the first point is above it, then one is below by far more than rounding.
+        let trace = Trace {
+            points: vec![point(0.0, 2.0, 1.0), point(1.0, 0.5, 1.0)],
+        };
+        assert_eq!(trace.time_to(1e-3), None);
+        assert_eq!(trace.below_optimum().map(|p| p.elapsed_s), Some(1.0));
+        // Below by rounding only: the optimum reached, on time.
+        let rounded = Trace {
+            points: vec![point(0.0, 2.0, 1.0), point(1.0, 1.0 - 1e-9, 1.0)],
+        };
+        assert_eq!(rounded.time_to(1e-3), Some(1.0));
+        assert!(rounded.below_optimum().is_none());
     }
 
     #[test]

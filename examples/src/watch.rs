@@ -22,7 +22,7 @@ use asyncopt_runtime::{Flow, Progress as At};
 
 use crate::job::StopRules;
 use crate::model::{ModelRef, TrainedModel};
-use crate::trace::TracePoint;
+use crate::trace::{objective_text, TracePoint};
 
 /// Evaluations of the objective take at most this share of the time: on a large set one
 /// takes milliseconds, which must not stall the run. The norm checks have the same budget.
@@ -30,9 +30,6 @@ pub const CHECK_SHARE: f64 = 0.1;
 
 /// An objective this many times its starting value means the run diverged.
 pub const DIVERGED: f64 = 1e4;
-
-/// A relative suboptimality below minus this is no rounding of an exact f*.
-const BELOW_OPTIMUM: f64 = 1e-6;
 
 /// At most this many recorded models, and at most [`RECORDED_BYTES`] of them: past either,
 /// every other one is dropped and the spacing doubles, so a long run keeps an even trace.
@@ -86,6 +83,18 @@ pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
     )
 }
 
+/// The line that fails a run whose objective fell below f* (`optimum`) after `updates`:
+/// f* is not the optimum, so neither the run's suboptimalities nor a target it reached
+/// hold. (A computed f* is exact: the one below an objective is given, by `--optimum`.)
+pub fn below_optimum(objective: f64, optimum: f64, updates: u64) -> String {
+    format!(
+        "the objective is {} after {}, below f* = {optimum}, which is then not the optimum: \
+         no suboptimality or time to target of the run holds; check --optimum",
+        objective_text(objective),
+        updates_count(updates)
+    )
+}
+
 /// What the watch decided about one new model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -95,6 +104,8 @@ pub enum Verdict {
     Stop,
     /// Stop: the run diverged, as this line says.
     Diverged(String),
+    /// Stop: the objective fell below f*, which is then not the optimum, as this line says.
+    BelowOptimum(String),
 }
 
 impl Verdict {
@@ -132,8 +143,6 @@ pub struct Watch {
     record_every_s: f64,
     /// Training seconds at which the next model is due to be recorded.
     next_record: f64,
-    /// Whether an objective below f* was reported.
-    said_below_optimum: bool,
 }
 
 impl Watch {
@@ -161,7 +170,6 @@ impl Watch {
             model_bytes: None,
             record_every_s: eval_every_s.max(0.0),
             next_record: 0.0,
-            said_below_optimum: false,
         }
     }
 
@@ -199,18 +207,14 @@ impl Watch {
         self.next_record = at.elapsed_s + self.record_every_s;
         self.evaluated_norm = self.evaluated_norm.max(norm);
         let point = self.point(at, objective);
-        let subopt = point.subopt;
+        let (subopt, below) = (point.subopt, point.is_below_optimum());
         record(point);
         // A copy per evaluation costs far less than the evaluation's pass over the data.
         self.evaluated = Some((at, w.to_owned()));
-        if subopt.is_some_and(|s| s < -BELOW_OPTIMUM) && !self.said_below_optimum {
-            // A wrong --optimum: the suboptimality and a target reached mean nothing.
-            self.said_below_optimum = true;
-            tracing::warn!(
-                objective,
-                optimum = self.optimum,
-                "the objective is below f*, which is then not the optimum: check --optimum"
-            );
+        if let (true, Some(optimum)) = (below, self.optimum) {
+            // A wrong f*: the suboptimality and a target "reached" mean nothing, so the run
+            // stops here rather than train on against it.
+            return Verdict::BelowOptimum(below_optimum(objective, optimum, at.updates));
         }
         let start = *self.start.get_or_insert(objective);
         if exploded(start, objective) {
@@ -407,6 +411,29 @@ mod tests {
         let last = points.last().expect("a point");
         assert!(last.subopt.is_some_and(|s| s.abs() < 1e-12), "{points:?}");
         assert_eq!((points.len(), last.updates), (2, 1));
+    }
+
+    #[test]
+    fn an_objective_below_a_given_optimum_stops_the_run_as_a_failure_not_a_target() {
+        // f* = 1 given, while f(0, 0) = 1/3: (f - f*)/f* = -2/3, at the target of 0.1 and
+        // far below it.
+        let stop = StopRules {
+            target_subopt: Some(0.1),
+            optimum: Some(1.0),
+            ..StopRules::default()
+        };
+        let rows = Features::Dense(array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+        let data = Dataset::new("three rows", rows, array![1.0, 1.0, 0.0]).expect("a dataset");
+        let params = Params::new(Loss::LeastSquares);
+        let mut watch = Watch::new(params, Arc::new(data), Some(1.0), stop, 0.0);
+        let verdict = watch.look(at(0, 0.0), ModelRef::of(&model(0.0, 0.0)), |_| {});
+        assert!(
+            matches!(&verdict, Verdict::BelowOptimum(line)
+                if line.contains("after 0 updates, below f* = 1, which is then not the optimum")
+                    && line.ends_with("check --optimum")),
+            "{verdict:?}"
+        );
+        assert_eq!(verdict.flow(), Flow::Stop);
     }
 
     #[test]

@@ -1057,6 +1057,44 @@ fn a_comparison_that_writes_nothing_leaves_no_folder() {
 }
 
 #[test]
+fn an_optimum_above_the_objective_fails_the_run_instead_of_reaching_its_target() {
+    // The built-in set starts at f(0) = 2.8, below the f* = 5 given: the run "reached" its
+    // target after 0 updates and exited 0 with only a warning.
+    let dir = scratch("wrong-optimum");
+    let wrong = ["--optimum", "5", "--target-subopt", "1e-3", "--quiet"];
+    let cluster = ["--workers", "2", "--updates", "50"];
+    let single = [&cluster[..], &wrong, &["--summary", "s.json"]].concat();
+    let output = run(&single, &dir);
+    let wrong_f = "below f* = 5, which is then not the optimum";
+    assert_clear_error(&output, wrong_f);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("check --optimum"));
+    assert_eq!(output.status.code(), Some(1));
+    // Its files are written, and they claim no time to target.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert!(summary["time_to_target_s"].is_null(), "{summary}");
+    let failure = summary["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains(wrong_f), "{summary}");
+    // A comparison judges its runs alike.
+    let compare = [
+        &["compare", "--algos", "sgd,asgd", "--out", "c"][..],
+        &cluster,
+        &wrong,
+    ]
+    .concat();
+    let output = run(&compare, &dir);
+    assert_clear_error(&output, "sgd ended early: the objective is 2.80");
+    assert!(String::from_utf8_lossy(&output.stderr).contains(wrong_f));
+    assert_eq!(output.status.code(), Some(1));
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
+            .unwrap();
+    for row in table["runs"].as_array().unwrap() {
+        assert!(row["time_to_target_s"].is_null(), "{row}");
+    }
+}
+
+#[test]
 fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
     let dir = scratch("compare-failed");
     let args = [

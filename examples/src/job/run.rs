@@ -61,6 +61,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         .failure
         .or_else(|| recorder.exploded(&trace, objective, &ended.report));
     push_last_point(&mut trace, panicked, &ended.report, objective, optimum);
+    // A model recorded between evaluations, or the last one, may be the first below f*.
+    let failure = failure.or_else(|| below_optimum(&trace, optimum));
     Ok(Outcome {
         algorithm: spec.algorithm,
         model,
@@ -106,6 +108,16 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
         bail_usage!("--target-subopt needs the optimum: pass --optimum VALUE for {of}");
     }
     Ok(optimum)
+}
+
+/// The failure of a run whose `trace` went below f* (`optimum`), which is then not the optimum.
+fn below_optimum(trace: &Trace, optimum: Option<f64>) -> Option<String> {
+    let (point, optimum) = (trace.below_optimum()?, optimum?);
+    Some(watch::below_optimum(
+        point.objective,
+        optimum,
+        point.updates,
+    ))
 }
 
 /// Refuses a cluster the data cannot fill: every partition needs a row, and workers reading
@@ -240,10 +252,10 @@ fn launch(
 }
 
 /// What the observer shares with the run: the trace's points (thinned evenly on a long run),
-/// a divergence it saw, the progress display and the stop rules' watch.
+/// why its stop rules failed the run (a divergence, an objective below f*), the progress display and the stop rules' watch.
 struct Recorder {
     points: Rc<RefCell<EvenPoints>>,
-    diverged: Rc<RefCell<Option<String>>>,
+    failed: Rc<RefCell<Option<String>>>,
     progress: Rc<RefCell<Progress>>,
     watch: Rc<RefCell<Watch>>,
 }
@@ -261,7 +273,7 @@ impl Recorder {
     ) -> Recorder {
         let earlier = earlier.into_iter().map(|point| point.against(optimum));
         let points = Rc::new(RefCell::new(earlier.collect::<EvenPoints>()));
-        let diverged = Rc::new(RefCell::new(None));
+        let failed = Rc::new(RefCell::new(None));
         let progress = Rc::new(RefCell::new(Progress::new(
             spec.algorithm.name(),
             spec.updates as u64,
@@ -281,11 +293,11 @@ impl Recorder {
             watch.clone(),
             points.clone(),
             progress.clone(),
-            diverged.clone(),
+            failed.clone(),
         );
         Recorder {
             points,
-            diverged,
+            failed,
             progress,
             watch,
         }
@@ -342,14 +354,14 @@ impl Recorder {
 }
 
 /// Applies `watch` to every new model: its evaluations go to the trace and the progress
-/// display, its divergence line to `diverged`.
+/// display, the line of a divergence or of an objective below f* to `failed`.
 fn install_observer(
     algorithm: Optimizer,
     driver: &mut Driver,
     watch: Rc<RefCell<Watch>>,
     points: Rc<RefCell<EvenPoints>>,
     progress: Rc<RefCell<Progress>>,
-    diverged: Rc<RefCell<Option<String>>>,
+    failed: Rc<RefCell<Option<String>>>,
 ) {
     algorithm.observe(driver, move |at, w| {
         let verdict = watch.borrow_mut().look(*at, w, |point| {
@@ -361,8 +373,8 @@ fn install_observer(
             );
             points.borrow_mut().push(point);
         });
-        if let Verdict::Diverged(line) = &verdict {
-            *diverged.borrow_mut() = Some(line.clone());
+        if let Verdict::Diverged(line) | Verdict::BelowOptimum(line) = &verdict {
+            *failed.borrow_mut() = Some(line.clone());
         }
         verdict.flow()
     });
@@ -442,7 +454,7 @@ fn finish(
         )),
         None => finished.err().map(|e| e.to_string()),
     }
-    .or_else(|| recorder.diverged.take());
+    .or_else(|| recorder.failed.take());
     Ok(Ended {
         report,
         interrupted,
