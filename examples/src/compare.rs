@@ -134,7 +134,7 @@ fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
             }
             Err(e) => return Err(with_failed(e, &runs)),
         };
-        if !spec.quiet {
+        if !spec.quiet && !outcome.failed_untrained() {
             say!("{}", outcome.result_lines());
         }
         // Each file is attempted whatever became of the others, and the next run goes on:

@@ -940,6 +940,38 @@ fn an_optimum_within_rounding_of_zero_reports_no_relative_suboptimality() {
 }
 
 #[test]
+fn a_shared_file_no_worker_can_read_shows_no_result_and_blames_no_worker() {
+    // One bad line past the evaluation sample: the workers, not the driver, meet it. The run
+    // printed `objective ... after 0 updates` and a worker "excluded for failing tasks or bad
+    // results" before the file's error.
+    let dir = scratch("shared-bad-line");
+    let mut rows: Vec<String> = random_rows(3000, 5).lines().map(String::from).collect();
+    rows[2000] = "1 3:1 bogus 5:1".into();
+    std::fs::write(dir.join("bad.svm"), rows.join("\n") + "\n").unwrap();
+    let args = [
+        "--data",
+        "bad.svm",
+        "--data-access",
+        "shared",
+        "--eval-rows",
+        "100",
+        "--workers",
+        "2",
+        "--updates",
+        "200",
+    ];
+    let output = run(&args, &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let error = stderr.trim().lines().last().unwrap_or_default();
+    assert!(error.contains("bad.svm:2001: missing `:`"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("after 0 updates"), "{stdout}");
+    assert!(!stdout.contains("failing tasks"), "{stdout}");
+}
+
+#[test]
 fn a_folder_given_as_data_says_why_once() {
     let dir = scratch("folder-data");
     std::fs::create_dir_all(dir.join("sets")).unwrap();

@@ -592,6 +592,9 @@ fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() 
     );
     assert!(driver.table.workers[2].excluded);
     assert_eq!(driver.stats().moved_partitions, 1);
+    // Told apart from an exclusion for failing tasks: the file may be the one at fault.
+    assert!(driver.table.workers[2].unreadable_data);
+    assert_eq!(driver.report().unreadable_data_exclusions(), 1);
     // A worker that says it could not load a partition it was never given is lying: a
     // strike, not the end of the run, nor a mark against the partition.
     wire.borrow_mut().inbox.push_back(Inbound::Message {

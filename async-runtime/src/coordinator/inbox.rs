@@ -483,6 +483,9 @@ impl Driver {
     pub(crate) fn cannot_load(&mut self, worker: usize, partition: u32, message: String) {
         if self.table.alive() > 1 {
             let reason = format!("it cannot load partition {partition}: {message}");
+            // Told apart from failing tasks: the file may be at fault, not the worker.
+            let info = &mut self.table.workers[worker];
+            info.unreadable_data |= !info.excluded;
             self.exclude(worker, &reason);
         } else {
             let name = self.table.workers[worker].name.clone();

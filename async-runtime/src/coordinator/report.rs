@@ -116,7 +116,8 @@ pub struct RunStats {
     pub retried_tasks: u64,
     /// Tasks of synchronous reduces done again elsewhere because they hung.
     pub hung_tasks: u64,
-    /// Workers excluded for failing tasks or sending bad results.
+    /// Workers excluded for failing tasks, sending bad results, hanging, or not loading
+    /// their data (those are [`RunReport::unreadable_data_exclusions`]).
     pub excluded_workers: u64,
     /// Checkpoints written (by this driver and the ones it resumed from).
     pub checkpoints_written: u64,
@@ -183,6 +184,15 @@ impl RunReport {
     /// table order: twice the one-way latency behind a slow link, about 0 on the loopback.
     pub fn network_s_per_worker(&self) -> Vec<f64> {
         self.workers.iter().map(|w| w.mean_network_s).collect()
+    }
+
+    /// Workers excluded because they could not load the data file they were told to read
+    /// ([`WorkerInfo::unreadable_data`]), listed or forgotten: of
+    /// [`RunStats::excluded_workers`], those the file, or their host's copy of it, is to
+    /// blame for rather than their computing.
+    pub fn unreadable_data_exclusions(&self) -> u64 {
+        let listed = self.workers.iter().filter(|w| w.unreadable_data).count() as u64;
+        listed + self.forgotten_workers.unreadable_data
     }
 
     /// Workers that completed at least one task, listed or forgotten: a worker that joined

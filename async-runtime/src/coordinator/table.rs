@@ -66,8 +66,12 @@ pub struct WorkerInfo {
     pub failures: u64,
     /// Results of it that failed the driver's checks (dropped).
     pub bad_results: u64,
-    /// Taken out of the run for failing or bad results.
+    /// Taken out of the run for failing or bad results, for hanging, or for data it could
+    /// not load.
     pub excluded: bool,
+    /// Excluded because it could not load a partition of the data file it was told to read:
+    /// its host's copy or the file itself at fault, not its computing.
+    pub unreadable_data: bool,
     /// Results whose time on the network is known: those in
     /// [`mean_network_s`](WorkerInfo::mean_network_s).
     #[serde(skip)]
@@ -146,6 +150,7 @@ impl WorkerInfo {
             failures: 0,
             bad_results: 0,
             excluded: false,
+            unreadable_data: false,
             failure_streak: 0,
             session: 0,
             idle_since: Some(now),
@@ -234,6 +239,9 @@ pub struct ForgottenWorkers {
     pub failures: u64,
     /// Their results that failed the driver's checks.
     pub bad_results: u64,
+    /// Rows of workers excluded because they could not load the data file
+    /// ([`WorkerInfo::unreadable_data`]).
+    pub unreadable_data: u64,
     /// Bytes the driver sent them.
     pub bytes_out: u64,
     /// Bytes the driver received from them.
@@ -253,6 +261,7 @@ impl ForgottenWorkers {
         self.tasks_done += worker.tasks_done;
         self.failures += worker.failures;
         self.bad_results += worker.bad_results;
+        self.unreadable_data += u64::from(worker.unreadable_data);
         self.bytes_out += worker.bytes_out;
         self.bytes_in += worker.bytes_in;
         self.wait_s += worker.wait_s;

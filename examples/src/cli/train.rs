@@ -39,7 +39,11 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
             say!("its model reaches the target already: nothing left to train");
         }
     }
-    say!("{}", outcome.result_lines());
+    // A run that never trained has no result: its error (a file no worker could read, say)
+    // is what happened, not "objective ... after 0 updates".
+    if !outcome.failed_untrained() {
+        say!("{}", outcome.result_lines());
+    }
     write_outputs(&args, &outcome, &data, &mut files);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);

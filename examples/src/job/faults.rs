@@ -1,29 +1,47 @@
 //! The line that says, after a run's result line, what went wrong along the way: the warnings
 //! that told it have scrolled away, and a reader of the last lines would take the run for clean.
 
-use asyncopt_runtime::RunStats;
+use asyncopt_runtime::{RunReport, RunStats};
 
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, joins refused or
 /// left unproven, joins told to try later, handshakes timed out or closed to make room,
 /// connections closed before their ZeroMQ handshake, frames the session layer dropped unread,
-/// frames of ended sessions, floods); `None` for a clean run.
-pub fn fault_line(stats: &RunStats) -> Option<String> {
+/// frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
+/// reading the data file ([`RunReport::unreadable_data_exclusions`]) are said as such: the
+/// file may be at fault, not they.
+pub fn fault_line(report: &RunReport) -> Option<String> {
+    fault_line_of(&report.stats, report.unreadable_data_exclusions())
+}
+
+/// [`fault_line`] of the counters `stats`, of whose excluded workers `unreadable_data` could
+/// not read the data file.
+fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
     let count = |n: u64, one: &str, many: &str| match n {
         1 => format!("1 {one}"),
         n => format!("{n} {many}"),
     };
     // An excluded worker is lost too (its session is ended): each is said once, as excluded.
     let lost = stats.lost_workers.saturating_sub(stats.excluded_workers);
+    let unreadable = unreadable_data.min(stats.excluded_workers);
+    let failing = stats.excluded_workers - unreadable;
     let gone = [
         (lost, count(lost, "worker lost", "workers lost")),
         (
-            stats.excluded_workers,
+            failing,
             count(
-                stats.excluded_workers,
+                failing,
                 "worker excluded for failing tasks or bad results",
                 "workers excluded for failing tasks or bad results",
+            ),
+        ),
+        (
+            unreadable,
+            count(
+                unreadable,
+                "worker excluded as it could not read the data file",
+                "workers excluded as they could not read the data file",
             ),
         ),
     ];
@@ -152,7 +170,7 @@ mod tests {
             dropped_stale: 7,
             ..RunStats::default()
         };
-        assert_eq!(fault_line(&stats), None);
+        assert_eq!(fault_line_of(&stats, 0), None);
     }
 
     #[test]
@@ -167,7 +185,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 1 worker lost (2 partitions moved), 1 worker excluded for failing \
                  tasks or bad results, 4 tasks failed, 1 hung task done again elsewhere, 3 \
@@ -185,13 +203,42 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
                  moved), 2 worker processes restarted, 1 bad result dropped, 1 message rejected; \
                  see \"stats\" in the summary"
             )
         );
+    }
+
+    #[test]
+    fn a_worker_that_could_not_read_the_data_file_is_not_said_to_fail_tasks() {
+        // A bad line in the file: the first worker to read it was excluded, and the line said
+        // it failed tasks or sent bad results.
+        let stats = RunStats {
+            lost_workers: 3,
+            excluded_workers: 3,
+            moved_partitions: 1,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line_of(&stats, 1).as_deref(),
+            Some(
+                "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
+                 moved), 1 worker excluded as it could not read the data file; see \"stats\" \
+                 in the summary"
+            )
+        );
+        let line = fault_line_of(
+            &RunStats {
+                excluded_workers: 1,
+                ..stats
+            },
+            1,
+        )
+        .unwrap();
+        assert!(!line.contains("failing tasks"), "{line}");
     }
 
     #[test]
@@ -206,7 +253,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 2 joins refused or left unproven, 12 frames dropped as forged, replayed \
                  or from strangers; see \"stats\" in the summary"
@@ -218,7 +265,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 1 frame dropped as forged, replayed or from a stranger; see \"stats\" \
                  in the summary"
@@ -235,7 +282,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some("  faults: 2 handshakes timed out; see \"stats\" in the summary")
         );
         // Raw connections that never finished ZeroMQ's own handshake (a probe of the port,
@@ -245,7 +292,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 1 connection closed before its ZeroMQ handshake; see \"stats\" in \
                  the summary"
@@ -263,7 +310,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line(&stats).as_deref(),
+            fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 3 joins refused or left unproven, 1 join told to try again later, 1 \
                  handshake timed out, 40 handshakes closed to make room for newer ones, 7 \

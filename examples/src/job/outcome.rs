@@ -95,6 +95,13 @@ impl Outcome {
         crate::trace::relative_subopt(self.final_objective(), optimum)
     }
 
+    /// Whether the run failed before its first update (its first from the checkpoint it
+    /// resumed): it has no result to show, and its error says what happened.
+    pub fn failed_untrained(&self) -> bool {
+        let start = self.resumed_from.map_or(0, |(updates, _)| updates);
+        self.failure.is_some() && self.report.stats.updates == start
+    }
+
     /// A one-line account of the run.
     pub fn one_line(&self) -> String {
         let subopt = match (self.optimum, self.final_subopt()) {
@@ -142,7 +149,7 @@ impl Outcome {
     /// make room, connections closed before their ZeroMQ handshake, or frames dropped unread;
     /// `None` for a clean run.
     pub fn fault_line(&self) -> Option<String> {
-        super::faults::fault_line(&self.report.stats)
+        super::faults::fault_line(&self.report)
     }
 
     /// What every command says of a run it made: [`one_line`](Outcome::one_line), and under

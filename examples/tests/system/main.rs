@@ -1421,7 +1421,7 @@ fn handshake_flood_is_said_in_the_faults_line() {
         .expect("the strangers were challenged and the oldest closed");
     assert_ne!(after.load(Ordering::SeqCst), u64::MAX, "the flood ended");
     assert_eq!(report.stats.strangers_turned_away, 1);
-    let faults = job::fault_line(&report.stats).unwrap_or_default();
+    let faults = job::fault_line(&report).unwrap_or_default();
     assert!(
         faults.contains("1 handshake closed to make room for newer ones"),
         "{faults:?}"
@@ -1819,7 +1819,7 @@ fn raw_connections_are_counted_and_said() {
     let report = driver.finish().expect("the run is unaffected");
     assert_eq!(report.stats.updates, 50);
     assert_eq!(report.stats.zeromq_handshakes_failed, 5);
-    let line = job::fault_line(&report.stats).expect("a probed run is no clean run");
+    let line = job::fault_line(&report).expect("a probed run is no clean run");
     assert!(
         line.contains("5 connections closed before their ZeroMQ handshake"),
         "{line}"
