@@ -252,7 +252,8 @@ fn launch(
 }
 
 /// What the observer shares with the run: the trace's points (thinned evenly on a long run),
-/// why its stop rules failed the run (a divergence, an objective below f*), the progress display and the stop rules' watch.
+/// why its stop rules failed the run (a divergence, an objective below f*), the progress
+/// display and the stop rules' watch.
 struct Recorder {
     points: Rc<RefCell<EvenPoints>>,
     failed: Rc<RefCell<Option<String>>>,
