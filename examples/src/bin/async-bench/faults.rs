@@ -51,7 +51,11 @@ const LATEST_S: f64 = 180.0;
 /// an unknown flag, and NaN was refused with the standard library's words.
 fn seconds(text: &str) -> Result<f64, String> {
     let fits = |s: f64| (0.0..=LATEST_S).contains(&s);
-    numbers::number(text, fits, "a number of seconds from 0 to 180")
+    numbers::number(
+        text,
+        fits,
+        &format!("a number of seconds from 0 to {LATEST_S}"),
+    )
 }
 
 /// What strikes the last worker started.

@@ -465,7 +465,10 @@ pub(crate) fn positive_seconds(text: &str) -> Result<f64, String> {
     numbers::number(
         text,
         |s| s > 0.0 && s <= numbers::MAX_SECONDS,
-        "a number of seconds above 0, at most 3.2e9",
+        &format!(
+            "a number of seconds above 0, at most {:e}",
+            numbers::MAX_SECONDS
+        ),
     )
 }
 
