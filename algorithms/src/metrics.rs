@@ -40,12 +40,42 @@ pub enum Metrics {
     },
 }
 
+/// Why [`predict`] or [`evaluate`] could not score a model: it has not one weight per feature
+/// of the rows (a model trained on other data, a bias column added to one and not the other).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a model of {weights} weights cannot score rows of {features} features")]
+pub struct WidthError {
+    /// The model's weights.
+    pub weights: usize,
+    /// The rows' features ([`Rows::dim`]), any bias column among them.
+    pub features: usize,
+}
+
+/// Checks that `w` has one weight per feature of `rows`, as [`predict`] and [`evaluate`] do
+/// before any `x.w`: the one check of this width, which a caller that computes margins of its
+/// own calls too. Without it, dense rows panic inside `dot` and sparse rows score a vector
+/// that is too long as if it fit.
+pub fn check_width(rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Result<(), WidthError> {
+    if w.len() != rows.dim() {
+        return Err(WidthError {
+            weights: w.len(),
+            features: rows.dim(),
+        });
+    }
+    Ok(())
+}
+
 /// What the model predicts for row `i`: `x.w` for least squares, the probability of `+1` for
-/// logistic regression.
-pub fn predict(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Vec<f64> {
-    (0..rows.len())
+/// logistic regression; an error if `w` has not one weight per feature.
+pub fn predict(
+    loss: &Loss,
+    rows: &(impl Rows + ?Sized),
+    w: ArrayView1<'_, f64>,
+) -> Result<Vec<f64>, WidthError> {
+    check_width(rows, w)?;
+    Ok((0..rows.len())
         .map(|i| prediction(loss, rows.dot(i, w)))
-        .collect()
+        .collect())
 }
 
 /// What the model predicts for a row of margin `x.w`: the margin for least squares, the
@@ -70,8 +100,14 @@ pub fn label(margin: f64) -> i8 {
     }
 }
 
-/// Scores `w` on `rows` with the metrics that fit `loss`.
-pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> Metrics {
+/// Scores `w` on `rows` with the metrics that fit `loss`; an error if `w` has not one weight per
+/// feature.
+pub fn evaluate(
+    loss: &Loss,
+    rows: &(impl Rows + ?Sized),
+    w: ArrayView1<'_, f64>,
+) -> Result<Metrics, WidthError> {
+    check_width(rows, w)?;
     let n = rows.len();
     let objective = loss.objective(rows, w);
     let margins: Vec<f64> = (0..n).map(|i| rows.dot(i, w)).collect();
@@ -89,18 +125,18 @@ pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>
                 .zip(&labels)
                 .map(|(&m, &y)| log1p_exp(-y * m)),
         );
-        Metrics::Classification {
+        Ok(Metrics::Classification {
             rows: n,
             objective,
             accuracy: correct as f64 / n.max(1) as f64,
             log_loss,
             auc: roc_auc(&margins, &labels),
-        }
+        })
     } else {
         let mse = mean(&mut margins.iter().zip(&labels).map(|(m, y)| (m - y) * (m - y)));
         let y_mean = mean(&mut labels.iter().copied());
         let total = mean(&mut labels.iter().map(|y| (y - y_mean) * (y - y_mean)));
-        Metrics::Regression {
+        Ok(Metrics::Regression {
             rows: n,
             objective,
             rmse: mse.sqrt(),
@@ -110,7 +146,7 @@ pub fn evaluate(loss: &Loss, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>
             } else {
                 f64::NAN
             },
-        }
+        })
     }
 }
 
@@ -167,7 +203,7 @@ mod tests {
         let data = Dataset::new("r", Features::Dense(x), array![1.0, 2.0, 3.0, 5.0]).unwrap();
         let w = Array1::from(vec![1.0]);
         let Metrics::Regression { rmse, r2, rows, .. } =
-            evaluate(&Loss::LeastSquares, &data, w.view())
+            evaluate(&Loss::LeastSquares, &data, w.view()).unwrap()
         else {
             panic!("least squares is a regression")
         };
@@ -176,13 +212,15 @@ mod tests {
         assert!((rmse - 0.5).abs() < 1e-15);
         assert!((r2 - (1.0 - 0.25 / 2.1875)).abs() < 1e-15);
         assert_eq!(
-            predict(&Loss::LeastSquares, &data, w.view()),
+            predict(&Loss::LeastSquares, &data, w.view()).unwrap(),
             vec![1.0, 2.0, 3.0, 4.0]
         );
         // A constant target: R^2 is undefined.
         let flat =
             Dataset::new("f", Features::Dense(array![[1.0], [2.0]]), array![1.0, 1.0]).unwrap();
-        let Metrics::Regression { r2, .. } = evaluate(&Loss::LeastSquares, &flat, w.view()) else {
+        let Metrics::Regression { r2, .. } =
+            evaluate(&Loss::LeastSquares, &flat, w.view()).unwrap()
+        else {
             panic!("least squares is a regression")
         };
         assert!(r2.is_nan(), "{r2}");
@@ -207,7 +245,8 @@ mod tests {
             &Loss::Logistic { lambda: 0.0 },
             &data,
             Array1::from(vec![1.0]).view(),
-        ) else {
+        )
+        .unwrap() else {
             panic!("logistic is a classification")
         };
         assert_eq!(accuracy, 1.0);
@@ -225,7 +264,7 @@ mod tests {
             auc,
             objective,
             ..
-        } = evaluate(&loss, &data, w.view())
+        } = evaluate(&loss, &data, w.view()).unwrap()
         else {
             panic!("logistic is a classification")
         };
@@ -233,8 +272,36 @@ mod tests {
         assert!((log_loss - objective).abs() < 1e-15, "no regulariser");
         // Positives score 2 and -3, negatives -1 and 0.5: pairs right (2,-1), (2,0.5).
         assert_eq!(auc, 0.5);
-        let p = predict(&loss, &data, w.view());
+        let p = predict(&loss, &data, w.view()).unwrap();
         assert!((p[0] - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-15);
         assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    }
+
+    #[test]
+    fn weights_not_one_per_feature_are_an_error_not_a_panic() {
+        // Dense rows panicked inside `dot` on a model of another width; sparse rows scored
+        // a model that is too long as if it fit.
+        let x = Features::Dense(array![[1.0, 0.0], [0.0, 2.0]]);
+        let dense = Dataset::new("d", x, array![1.0, -1.0]).unwrap();
+        for data in [dense.to_sparse(), dense] {
+            for weights in [vec![1.0], vec![1.0, 1.0, 1.0], vec![]] {
+                let w = Array1::from(weights.clone());
+                let expected = WidthError {
+                    weights: weights.len(),
+                    features: 2,
+                };
+                for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 0.0 }] {
+                    assert_eq!(predict(&loss, &data, w.view()), Err(expected.clone()));
+                    assert_eq!(evaluate(&loss, &data, w.view()), Err(expected.clone()));
+                }
+                assert_eq!(
+                    expected.to_string(),
+                    format!(
+                        "a model of {} weights cannot score rows of 2 features",
+                        weights.len()
+                    )
+                );
+            }
+        }
     }
 }

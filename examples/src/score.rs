@@ -187,8 +187,8 @@ impl Scorer {
         let rows = data.len();
         let (model, params, algo) = match self {
             Scorer::Linear { loss, weights } => {
-                check_fits(weights, data)?;
-                let scores = metrics::evaluate(loss, data, weights.view());
+                let scores = metrics::evaluate(loss, data, weights.view())
+                    .map_err(|e| does_not_fit(data, e))?;
                 let (Metrics::Regression { objective, .. }
                 | Metrics::Classification { objective, .. }) = scores;
                 if !objective.is_finite() {
@@ -272,7 +272,9 @@ impl Scorer {
         let lines = lines.to_vec();
         let (model, algo) = match self {
             Scorer::Linear { loss, weights } => {
-                check_fits(weights, data)?;
+                // Margins of its own (a label is decided on the margin, not on the
+                // probability `metrics::predict` gives), after metrics' check of their width.
+                metrics::check_width(data, weights.view()).map_err(|e| does_not_fit(data, e))?;
                 let values = linear_predictions(loss, weights, data).map_err(|row| {
                     overflows(data, &format!("the prediction of line {}", lines[row]))
                 })?;
@@ -319,21 +321,17 @@ fn failed(algo: &str, what: &str, data: &Dataset, panic: &str) -> anyhow::Error 
     )
 }
 
-/// Refuses data whose columns are not the linear model's weights, one each: the one check
-/// before any `dot`, whatever read the data (a file in the model's feature space, the
-/// built-in set, a program's own rows), which would otherwise panic on a model file whose
-/// `features` were edited.
-fn check_fits(weights: &Model, data: &Dataset) -> Result<()> {
-    if weights.len() != data.dim() {
-        bail!(
-            "cannot score the model on {}: it has {} weights and the data {} columns (its \
-             features and any bias column): a linear model has one weight per column",
-            data.name(),
-            weights.len(),
-            data.dim()
-        );
-    }
-    Ok(())
+/// The error of data whose columns are not the linear model's weights, one each (a model file
+/// whose `features` were edited), as [`metrics::check_width`] finds whatever read the data:
+/// said with the data's name and what its columns hold.
+fn does_not_fit(data: &Dataset, e: metrics::WidthError) -> anyhow::Error {
+    anyhow!(
+        "cannot score the model on {}: it has {} weights and the data {} columns (its \
+         features and any bias column): a linear model has one weight per column",
+        data.name(),
+        e.weights,
+        e.features
+    )
 }
 
 /// The error of a linear model whose `what` on `data` is not a finite number: finite weights and
