@@ -43,6 +43,10 @@ fn main() {
             missing_dataset,
         ),
         (
+            "a_run_that_failed_before_its_first_update_is_said_failed_with_no_figures",
+            failed_before_first_update,
+        ),
+        (
             "an_output_that_cannot_take_the_figures_ends_a_part_in_one_line_before_any_run",
             unwritable_output,
         ),
@@ -383,6 +387,75 @@ fn missing_dataset() {
         assert_clear_error(&output, path(&missing));
         assert!(!dir.join("figures.json").exists(), "{args:?} wrote figures");
     }
+}
+
+/// A run that failed before its first update was said as one that ran ("objective ... after 0
+/// updates"), and its counters were recorded as figures (0 updates, a throughput of 0). Its
+/// data: a plain file large enough for its workers to read their own splits of it, one bad
+/// line among many more rows than the driver's evaluation sample, so that only the workers
+/// meet it.
+fn failed_before_first_update() {
+    let dir = scratch("bench-untrained");
+    let file = dir.join("bad.svm");
+    let mut text = String::with_capacity(70 << 20);
+    let mut rows = 0usize;
+    while text.len() < 65 << 20 {
+        let label = if rows.is_multiple_of(2) { "1" } else { "-1" };
+        text.push_str(label);
+        for j in 1..=8 {
+            text.push_str(&format!(" {j}:0.{:03}", (rows * 7 + j * 13) % 1000));
+        }
+        text.push('\n');
+        rows += 1;
+    }
+    // A bad line in the middle, which the driver's scan (first and last tokens) passes.
+    let middle = text[text.len() / 2..].find('\n').unwrap() + text.len() / 2 + 1;
+    text.insert_str(middle, "1 3:1 bogus 5:1\n");
+    let line = text[..middle].matches('\n').count() + 1;
+    std::fs::write(&file, &text).expect("the data file");
+    drop(text);
+    let (figures, said) = bench(
+        &dir,
+        &[
+            "stragglers",
+            "--data",
+            path(&file),
+            "--sgd-only",
+            // Below any objective of these rows (0.5 at the start): no run stops on it.
+            "--optimum",
+            "0.001",
+            "--workers",
+            "2",
+            "--seeds",
+            "7",
+            "--time",
+            "10",
+        ],
+    );
+    let error = format!("bad.svm:{line}: missing `:`");
+    let row = &figures["asgd_vs_sgd_per_seed"][0];
+    // Synchronous SGD needs every partition for its first update: it never has one.
+    let failed = said.contains("seed 7: sgd failed before its first update: ");
+    assert!(failed && said.contains(&error), "{said}");
+    assert!(!said.contains("seed 7: sgd: objective"), "{said}");
+    for algo in ["sgd", "asgd"] {
+        let failure = row["failures"][algo].as_str().unwrap_or_default();
+        if row["updates"][algo].is_null() {
+            assert!(failure.contains(&error), "{algo}: {row}");
+            assert!(row["time_to_target_s"][algo].is_null(), "{algo}: {row}");
+            assert!(row["driver_overhead_per_task_ms"][algo].is_null(), "{row}");
+        } else {
+            // ASGD may update with the partition that loaded before the other fails.
+            assert_eq!(algo, "asgd", "{row}");
+            assert!(row["updates"][algo].as_u64() >= Some(1), "{row}");
+        }
+    }
+    assert!(
+        row["asgd_cpu_bound"]["sgd_ms_per_update"].is_null(),
+        "{row}"
+    );
+    assert_eq!(figures["updates"], row["updates"], "{figures}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A folder given as `--out` (or a file as `--figures-dir`) was found only when the figures

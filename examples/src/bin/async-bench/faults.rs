@@ -16,8 +16,9 @@ use async_train::cli::builtin_comparison;
 use async_train::cli::numbers;
 use async_train::job::{self, Outcome};
 use asyncopt_algorithms::Algorithm;
+use asyncopt_runtime::RunStats;
 
-use crate::figures;
+use crate::{figures, ran};
 
 /// Settings of the faults figures.
 #[derive(Debug, clap::Args)]
@@ -114,7 +115,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                     "{:>11} {:>4}: {}",
                     fault.name(),
                     algorithm.name(),
-                    outcome.result_lines()
+                    ran::said(&outcome)
                 );
                 runs.push(run_figures(&outcome, struck));
             }
@@ -162,17 +163,17 @@ fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 fn run_figures(o: &Outcome, struck: bool) -> serde_json::Value {
-    let stats = &o.report.stats;
+    let stat = |of: fn(&RunStats) -> u64| ran::trained(o, |o| of(&o.report.stats));
     serde_json::json!({
         // A fault that found no worker (the run was over first) is no measurement of it.
         "struck": struck,
-        "time_to_target_s": o.time_to_target(),
-        "updates": stats.updates,
-        "lost_workers": stats.lost_workers,
-        "moved_partitions": stats.moved_partitions,
-        "late_joiners": stats.late_joiners,
-        "hung_tasks": stats.hung_tasks,
-        "data_bytes": stats.data_bytes,
+        "time_to_target_s": ran::time_to_target(o),
+        "updates": stat(|s| s.updates),
+        "lost_workers": stat(|s| s.lost_workers),
+        "moved_partitions": stat(|s| s.moved_partitions),
+        "late_joiners": stat(|s| s.late_joiners),
+        "hung_tasks": stat(|s| s.hung_tasks),
+        "data_bytes": stat(|s| s.data_bytes),
         "failure": o.failure,
     })
 }

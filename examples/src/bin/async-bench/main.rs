@@ -33,6 +33,7 @@ use clap::{Parser, Subcommand};
 mod faults;
 mod figures;
 mod paper;
+mod ran;
 mod scale;
 mod session;
 mod splits;
@@ -233,7 +234,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
             spec.algorithm = algorithm.into();
             let outcome = job::run(&spec, &data)?;
-            eprintln!("seed {seed}: {}", outcome.result_lines());
+            eprintln!("seed {seed}: {}", ran::said(&outcome));
             pair.push(outcome);
         }
         let asgd = pair.pop().expect("two runs");
@@ -259,7 +260,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.vr_target);
             let outcome = job::run(&spec, &data)?;
-            eprintln!("{}", outcome.result_lines());
+            eprintln!("{}", ran::said(&outcome));
             runs.push(outcome);
         }
         spec.precondition = Precondition::Full;
@@ -267,7 +268,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.preconditioned_target);
             let outcome = job::run(&spec, &data)?;
-            eprintln!("preconditioned {}", outcome.result_lines());
+            eprintln!("preconditioned {}", ran::said(&outcome));
             runs.push(outcome);
         }
         let broadcast = partial_broadcast(&sparse)?;
@@ -317,6 +318,20 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     let spec = run.job(Algorithm::Sgd)?;
     let data = spec.load_data()?;
     let outcome = job::run(&spec, &data)?;
+    // A run that never trained sent no broadcast to count: its figure is its failure.
+    if outcome.failed_untrained() {
+        eprintln!(
+            "partial broadcast on {}: {}",
+            data.name(),
+            ran::said(&outcome)
+        );
+        return Ok(serde_json::json!({
+            "dataset": data.name(),
+            "features": data.dim(),
+            "algo": "sgd",
+            "failure": outcome.failure,
+        }));
+    }
     let stats = &outcome.report.stats;
     eprintln!(
         "partial broadcast on {}: {} of {} bytes",
@@ -349,63 +364,29 @@ fn extend(figures: &mut serde_json::Value, more: serde_json::Value) {
 /// rates (what the workers would allow with an infinitely fast driver and a core each), and
 /// the CPU-bound time (the computation its updates need, spread over the cores).
 fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serde_json::Value {
-    let time = |o: &Outcome| o.time_to_target();
+    let time = ran::time_to_target;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_seed: Vec<serde_json::Value> = pairs
         .iter()
         .map(|(seed, sgd, asgd)| {
-            let stats = &asgd.report.stats;
-            let workers = &asgd.report.workers;
-            // Each worker's own rate: one task per its mean task time (compute plus delay).
-            let ideal: f64 = workers
-                .iter()
-                .filter(|w| w.mean_task_s > 0.0)
-                .map(|w| 1.0 / w.mean_task_s)
-                .sum();
-            let throughput = stats.results_received as f64 / asgd.report.elapsed_s.max(1e-9);
-            // Mean computation per task, straggler sleep left out, weighted by tasks done: in
-            // CPU time, which the limit needs (more workers than cores stretch a task's wall
-            // time by the time slices others took), and in wall time, as the workers saw it.
-            let tasks: u64 = workers.iter().map(|w| w.tasks_done).sum();
-            let per_task = |of: fn(&asyncopt_runtime::WorkerInfo) -> f64| {
-                workers.iter().map(|w| of(w) * w.tasks_done as f64).sum::<f64>()
-                    / tasks.max(1) as f64
+            let updates = |o: &Outcome| ran::trained(o, |o| o.report.stats.updates);
+            let overhead_ms = |o: &Outcome| {
+                ran::trained(o, |o| o.report.stats.driver_overhead_per_task_s() * 1e3)
             };
-            let cpu_s = per_task(|w| w.mean_cpu_s);
-            let wall_s = per_task(|w| w.mean_compute_s);
-            let cpu_bound_s = stats.updates as f64 * cpu_s / cores.min(args.workers).max(1) as f64;
-            let fraction = cpu_bound_s / asgd.report.elapsed_s.max(1e-9);
-            // What ASGD would gain over this SGD run at its CPU-bound limit: its time to
-            // target shrunk by the fraction. On fewer cores than workers this is the ceiling.
-            let at_cpu_bound = time(asgd).map(|t| t * fraction);
+            let limits = ran::trained(asgd, |asgd| asgd_limits(args, cores, sgd, asgd));
+            let (cpu_bound, throughput) = limits.unzip();
             serde_json::json!({
                 "seed": seed,
                 "time_to_target_s": { "sgd": time(sgd), "asgd": time(asgd) },
                 "speedup_asgd_over_sgd": speedup(time(sgd), time(asgd)),
-                "updates": { "sgd": sgd.report.stats.updates, "asgd": stats.updates },
-                "dropped_stale_asgd": stats.dropped_stale,
-                "prefetched_asgd": stats.prefetched,
+                "updates": { "sgd": updates(sgd), "asgd": updates(asgd) },
+                "dropped_stale_asgd": ran::trained(asgd, |o| o.report.stats.dropped_stale),
+                "prefetched_asgd": ran::trained(asgd, |o| o.report.stats.prefetched),
                 "failures": { "sgd": sgd.failure, "asgd": asgd.failure },
-                "asgd_elapsed_s": asgd.report.elapsed_s,
-                "asgd_cpu_bound": {
-                    "mean_cpu_per_task_ms": cpu_s * 1e3,
-                    "mean_wall_compute_per_task_ms": wall_s * 1e3,
-                    "cores": cores,
-                    "cpu_bound_s": cpu_bound_s,
-                    "fraction_of_cpu_bound": fraction,
-                    "speedup_over_sgd_at_cpu_bound": speedup(time(sgd), at_cpu_bound),
-                    "sgd_ms_per_update": sgd.report.elapsed_s * 1e3 / sgd.report.stats.updates.max(1) as f64,
-                },
-                "asgd_throughput": {
-                    "results_per_s": throughput,
-                    "ideal_results_per_s": ideal,
-                    "fraction_of_ideal": throughput / ideal.max(1e-9),
-                    "worker_delay_factors": workers.iter().map(|w| w.delay_factor).collect::<Vec<_>>(),
-                },
-                "driver_overhead_per_task_ms": {
-                    "sgd": sgd.report.stats.driver_overhead_per_task_s() * 1e3,
-                    "asgd": stats.driver_overhead_per_task_s() * 1e3,
-                },
+                "asgd_elapsed_s": ran::trained(asgd, |o| o.report.elapsed_s),
+                "asgd_cpu_bound": cpu_bound,
+                "asgd_throughput": throughput,
+                "driver_overhead_per_task_ms": { "sgd": overhead_ms(sgd), "asgd": overhead_ms(asgd) },
             })
         })
         .collect();
@@ -418,6 +399,7 @@ fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serd
         .map(|s| s.unwrap_or(0.0))
         .fold(f64::INFINITY, f64::min);
     let (_, first_sgd, first_asgd) = &pairs[0];
+    let first = &per_seed[0];
     serde_json::json!({
         "seeds": pairs.iter().map(|(seed, ..)| *seed).collect::<Vec<_>>(),
         "asgd_vs_sgd_per_seed": per_seed,
@@ -426,12 +408,69 @@ fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serd
         "seed": pairs[0].0,
         "time_to_target_s": { "sgd": time(first_sgd), "asgd": time(first_asgd) },
         "speedup_asgd_over_sgd": speedups[0],
-        "updates": { "sgd": first_sgd.report.stats.updates, "asgd": first_asgd.report.stats.updates },
-        "dropped_stale_asgd": first_asgd.report.stats.dropped_stale,
-        "asgd_throughput": per_seed[0]["asgd_throughput"].clone(),
-        "asgd_cpu_bound": per_seed[0]["asgd_cpu_bound"].clone(),
-        "driver_overhead_per_task_ms": per_seed[0]["driver_overhead_per_task_ms"].clone(),
+        "updates": first["updates"].clone(),
+        "dropped_stale_asgd": first["dropped_stale_asgd"].clone(),
+        "asgd_throughput": first["asgd_throughput"].clone(),
+        "asgd_cpu_bound": first["asgd_cpu_bound"].clone(),
+        "driver_overhead_per_task_ms": first["driver_overhead_per_task_ms"].clone(),
     })
+}
+
+/// ASGD of one seed against its two limits: its CPU-bound time (beside the SGD run of the
+/// seed) and the sum of its workers' own rates. Only of an ASGD run that trained.
+fn asgd_limits(
+    args: &BenchArgs,
+    cores: usize,
+    sgd: &Outcome,
+    asgd: &Outcome,
+) -> (serde_json::Value, serde_json::Value) {
+    let time = ran::time_to_target;
+    let stats = &asgd.report.stats;
+    let workers = &asgd.report.workers;
+    // Each worker's own rate: one task per its mean task time (compute plus delay).
+    let ideal: f64 = workers
+        .iter()
+        .filter(|w| w.mean_task_s > 0.0)
+        .map(|w| 1.0 / w.mean_task_s)
+        .sum();
+    let throughput = stats.results_received as f64 / asgd.report.elapsed_s.max(1e-9);
+    // Mean computation per task, straggler sleep left out, weighted by tasks done: in
+    // CPU time, which the limit needs (more workers than cores stretch a task's wall
+    // time by the time slices others took), and in wall time, as the workers saw it.
+    let tasks: u64 = workers.iter().map(|w| w.tasks_done).sum();
+    let per_task = |of: fn(&asyncopt_runtime::WorkerInfo) -> f64| {
+        workers
+            .iter()
+            .map(|w| of(w) * w.tasks_done as f64)
+            .sum::<f64>()
+            / tasks.max(1) as f64
+    };
+    let cpu_s = per_task(|w| w.mean_cpu_s);
+    let wall_s = per_task(|w| w.mean_compute_s);
+    let cpu_bound_s = stats.updates as f64 * cpu_s / cores.min(args.workers).max(1) as f64;
+    let fraction = cpu_bound_s / asgd.report.elapsed_s.max(1e-9);
+    // What ASGD would gain over this SGD run at its CPU-bound limit: its time to
+    // target shrunk by the fraction. On fewer cores than workers this is the ceiling.
+    let at_cpu_bound = time(asgd).map(|t| t * fraction);
+    let sgd_ms_per_update = ran::trained(sgd, |sgd| {
+        sgd.report.elapsed_s * 1e3 / sgd.report.stats.updates.max(1) as f64
+    });
+    let cpu_bound = serde_json::json!({
+        "mean_cpu_per_task_ms": cpu_s * 1e3,
+        "mean_wall_compute_per_task_ms": wall_s * 1e3,
+        "cores": cores,
+        "cpu_bound_s": cpu_bound_s,
+        "fraction_of_cpu_bound": fraction,
+        "speedup_over_sgd_at_cpu_bound": speedup(time(sgd), at_cpu_bound),
+        "sgd_ms_per_update": sgd_ms_per_update,
+    });
+    let throughput = serde_json::json!({
+        "results_per_s": throughput,
+        "ideal_results_per_s": ideal,
+        "fraction_of_ideal": throughput / ideal.max(1e-9),
+        "worker_delay_factors": workers.iter().map(|w| w.delay_factor).collect::<Vec<_>>(),
+    });
+    (cpu_bound, throughput)
 }
 
 /// SAGA against ASAGA, plain and preconditioned, and the partial broadcast.
@@ -442,19 +481,23 @@ fn vr_figures(
 ) -> serde_json::Value {
     let (saga, asaga) = (&runs[0], &runs[1]);
     let (saga_p, asaga_p) = (&runs[2], &runs[3]);
-    let time = |o: &Outcome| o.time_to_target();
+    let time = ran::time_to_target;
+    let updates = |o: &Outcome| ran::trained(o, |o| o.report.stats.updates);
+    let history = |o: &Outcome| ran::trained(o, |o| o.report.stats.history_bytes);
     serde_json::json!({
         "vr_target_subopt": args.vr_target,
         "vr_time_to_target_s": { "saga": time(saga), "asaga": time(asaga) },
         "speedup_asaga_over_saga": speedup(time(saga), time(asaga)),
+        "vr_failures": { "saga": saga.failure, "asaga": asaga.failure },
         "preconditioned_vr": {
             "precondition": "full",
             "target_subopt": args.preconditioned_target,
             "time_to_target_s": { "saga": time(saga_p), "asaga": time(asaga_p) },
             "speedup_asaga_over_saga": speedup(time(saga_p), time(asaga_p)),
-            "updates": { "saga": saga_p.report.stats.updates, "asaga": asaga_p.report.stats.updates },
+            "updates": { "saga": updates(saga_p), "asaga": updates(asaga_p) },
+            "failures": { "saga": saga_p.failure, "asaga": asaga_p.failure },
         },
-        "history_bytes": { "saga": saga.report.stats.history_bytes, "asaga": asaga.report.stats.history_bytes },
+        "history_bytes": { "saga": history(saga), "asaga": history(asaga) },
         "partial_broadcast": broadcast,
     })
 }

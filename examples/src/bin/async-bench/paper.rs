@@ -22,7 +22,7 @@ use asyncopt_algorithms::{Algorithm, Metric};
 use asyncopt_runtime::{Dataset, Stragglers};
 use serde_json::{json, Value};
 
-use crate::{figures, large_data, speedup};
+use crate::{figures, large_data, ran, speedup};
 
 /// Settings of the paper's experiments.
 #[derive(Debug, clap::Args)]
@@ -310,13 +310,13 @@ fn experiment(
             spec.step = Some(args.asaga_step_scale * job::default_step(spec, data, &metric));
         }
         let outcome = job::run(spec, data)?;
-        eprintln!(
-            "  {} {}: {}",
-            set.key,
-            setting.key(),
-            outcome.result_lines()
-        );
-        if let Some(failure) = &outcome.failure {
+        eprintln!("  {} {}: {}", set.key, setting.key(), ran::said(&outcome));
+        // One that failed before its first update said so above, its error with it.
+        if let Some(failure) = outcome
+            .failure
+            .as_ref()
+            .filter(|_| !outcome.failed_untrained())
+        {
             eprintln!(
                 "  {} {}: {algorithm} failed: {failure}",
                 set.key,
@@ -326,6 +326,7 @@ fn experiment(
         outcomes.push(outcome);
     }
     let (s, a) = (&outcomes[0], &outcomes[1]);
+    let time = ran::time_to_target;
     let title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
     let figure = args.figures_dir.join(format!(
         "{}-{}-{}.{}",
@@ -348,13 +349,16 @@ fn experiment(
     )?;
     let run_numbers = |o: &Outcome| {
         json!({
-            "time_to_target_s": o.time_to_target(),
-            "elapsed_s": o.report.elapsed_s,
-            "updates": o.report.stats.updates,
-            "final_subopt": o.final_subopt(),
-            "dropped_stale": o.report.stats.dropped_stale,
-            "straggler_sleep_s": o.report.workers.iter().map(|w| w.delay_s).sum::<f64>()
-                + o.report.forgotten_workers.delay_s,
+            "time_to_target_s": ran::time_to_target(o),
+            "elapsed_s": ran::trained(o, |o| o.report.elapsed_s),
+            "updates": ran::trained(o, |o| o.report.stats.updates),
+            // Of a run that never trained: the starting model's, no result of its.
+            "final_subopt": ran::trained(o, Outcome::final_subopt).flatten(),
+            "dropped_stale": ran::trained(o, |o| o.report.stats.dropped_stale),
+            "straggler_sleep_s": ran::trained(o, |o| {
+                o.report.workers.iter().map(|w| w.delay_s).sum::<f64>()
+                    + o.report.forgotten_workers.delay_s
+            }),
             // A run that failed (diverged, or lost its workers) is not one that was slow.
             "failure": o.failure,
         })
@@ -368,7 +372,7 @@ fn experiment(
         "steps": { sync.to_string(): s.step, asynchronous.to_string(): a.step },
         sync.to_string(): run_numbers(s),
         asynchronous.to_string(): run_numbers(a),
-        "speedup": speedup(s.time_to_target(), a.time_to_target()),
+        "speedup": speedup(time(s), time(a)),
         "figure": figure.display().to_string(),
     }))
 }

@@ -149,6 +149,11 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
         for encrypt in [false, true] {
             spec.cluster.encrypt = encrypt;
             let outcome = job::run(&spec, &data)?;
+            // The figures are medians over the runs: one that never trained has no number
+            // to give them, and ends the part with its error.
+            if outcome.failed_untrained() {
+                anyhow::bail!("encrypt {encrypt}: {}", crate::ran::said(&outcome));
+            }
             let report = &outcome.report;
             let per_task_us = report.elapsed_s * 1e6 / report.stats.results_received.max(1) as f64;
             eprintln!(
