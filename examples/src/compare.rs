@@ -280,6 +280,7 @@ fn check_request(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
 /// Creates `out` and refuses it if it holds an earlier comparison or if a file of this one
 /// would overwrite the data.
 fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<()> {
+    crate::trace::check_folder("--out", out)?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     if out.join("compare.json").exists() {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 /// One evaluation point.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -126,13 +126,42 @@ impl Trace {
     }
 }
 
-/// Creates the folder a file goes into.
+/// Creates the folder a file goes into ([`create_folder`]).
 pub fn create_parent(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+        create_folder(parent).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Creates the folder `dir` and the folders it goes in. A file in the place of one of them is
+/// named as such: the system only said "File exists" or "Not a directory".
+pub fn create_folder(dir: &Path) -> Result<()> {
+    if let Some(file) = file_in_place_of(dir) {
+        bail!("{} is a file, not a folder", file.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))
+}
+
+/// Refuses the folder `dir` that `flag` names when a file is in its place, or in the place of
+/// one of the folders it goes in, in [`create_folder`]'s words.
+pub fn check_folder(flag: &str, dir: &Path) -> Result<()> {
+    match file_in_place_of(dir) {
+        Some(file) if file == dir => bail!("{flag} {} is a file, not a folder", dir.display()),
+        Some(file) => bail!(
+            "{flag} {}: {} is a file, not a folder",
+            dir.display(),
+            file.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The file (anything but a folder) at `dir` or at one of the folders it goes in, if any.
+fn file_in_place_of(dir: &Path) -> Option<&Path> {
+    dir.ancestors()
+        .filter(|at| !at.as_os_str().is_empty())
+        .find(|at| at.exists() && !at.is_dir())
 }
 
 /// Whether `a` and `b` are one file: the same file once both exist (a hard link is one too),

@@ -1046,6 +1046,51 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
 }
 
+/// A file where an output folder is named: the system's "File exists" or "Not a directory"
+/// did not say that the flag names a folder, nor which part of the path is a file.
+#[test]
+fn a_file_named_as_an_output_folder_is_said_to_be_a_file() {
+    let dir = scratch("file-as-folder");
+    std::fs::write(dir.join("f.csv"), "kept").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["compare", "--updates", "10", "--out", "f.csv"],
+            "--out f.csv is a file, not a folder",
+        ),
+        (
+            &["compare", "--updates", "10", "--out", "f.csv/sub"],
+            "--out f.csv/sub: f.csv is a file, not a folder",
+        ),
+        (
+            &["--updates", "10", "--checkpoint", "f.csv"],
+            "--checkpoint f.csv is a file, not a folder",
+        ),
+        (
+            &["--updates", "10", "--checkpoint", "f.csv/ck"],
+            "--checkpoint f.csv/ck: f.csv is a file, not a folder",
+        ),
+        (
+            &["--updates", "10", "--trace", "f.csv/t.csv"],
+            "cannot write f.csv/t.csv: f.csv is a file, not a folder",
+        ),
+    ];
+    for (args, said) in cases {
+        let output = run(args, &dir);
+        assert_clear_error(&output, said);
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("f.csv")).unwrap(), "kept");
+    // Without --out, a file `runs` is in the place of the default folder.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("runs"), "").unwrap();
+    let output = run(&["compare", "--updates", "10"], &elsewhere);
+    assert_clear_error(
+        &output,
+        "without --out, the comparison goes into runs/run-<time>: runs is a file, not a folder",
+    );
+}
+
 #[test]
 fn a_comparison_without_a_target_says_so() {
     let dir = scratch("compare-no-target");

@@ -675,7 +675,10 @@ fn an_unwritable_out_is_refused_before_the_data_is_read() {
             "a-file/out",
         ];
         let output = run(&args, &dir);
-        assert_clear_error(&output, "cannot create folder a-file");
+        assert_clear_error(
+            &output,
+            "cannot write a-file/out: a-file is a file, not a folder",
+        );
     }
 }
 

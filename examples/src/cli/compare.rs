@@ -68,7 +68,8 @@ fn default_out_dir() -> Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let runs = PathBuf::from("runs");
-    std::fs::create_dir_all(&runs).context("cannot create folder runs")?;
+    crate::trace::create_folder(&runs)
+        .context("without --out, the comparison goes into runs/run-<time>")?;
     for n in 1..=1000 {
         let name = match n {
             1 => format!("run-{stamp}"),

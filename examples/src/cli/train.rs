@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use asyncopt_runtime::data::Dataset;
 
 use super::args::TrainArgs;
@@ -137,12 +137,7 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
         crate::plot::format_of(plot).map_err(|e| UsageError(format!("--plot {e}")))?;
     }
     if let Some(dir) = &checkpointing.dir {
-        if dir.exists() && !dir.is_dir() {
-            bail!(
-                "--checkpoint {} is a file: checkpoints go into a folder",
-                dir.display()
-            );
-        }
+        crate::trace::check_folder("--checkpoint", dir)?;
         // Made private before anything is put in it; one every user can write is refused.
         asyncopt_runtime::checkpoint::prepare_folder(dir)?;
         check_writable(&dir.join(asyncopt_runtime::checkpoint::FILE))?;

@@ -217,11 +217,7 @@ impl Pair {
 /// `paper` of the figures file (keeping the entries of experiments not run this time).
 pub fn paper(args: PaperArgs) -> Result<()> {
     figures::check(&args.out)?;
-    anyhow::ensure!(
-        !args.figures_dir.exists() || args.figures_dir.is_dir(),
-        "--figures-dir {}: is a file, not a folder",
-        args.figures_dir.display()
-    );
+    async_train::trace::check_folder("--figures-dir", &args.figures_dir)?;
     anyhow::ensure!(
         args.format == "png" || args.format == "svg",
         "--format must be png or svg, not `{}`",
