@@ -348,6 +348,44 @@ fn a_time_limit_out_of_range_is_refused_with_the_range_it_takes() {
     }
 }
 
+/// A refused number far from 1 is said as short as it was typed: `{value}` of an `f64` never
+/// uses an exponent, so 1e300 was printed with its 301 digits and 1e-300 with 300 zeros.
+#[test]
+fn a_refused_number_far_from_one_is_said_with_an_exponent() {
+    let dir = scratch("short-numbers");
+    let cases: [(&[&str], &str); 8] = [
+        (&["--time", "1e300"], "at most 3.2e9, not 1e300"),
+        (&["--join-timeout", "1e300"], "from 0 to 3.2e9, not 1e300"),
+        (
+            &["--step", "-1e300"],
+            "--step must be a positive number, not -1e300",
+        ),
+        (
+            &["--momentum", "1e300"],
+            "--momentum must be in [0, 1), not 1e300",
+        ),
+        (
+            &["--lambda", "-1e300"],
+            "--lambda must be a number >= 0, not -1e300",
+        ),
+        (
+            &["--target-subopt", "-1e300"],
+            "--target-subopt must be a number >= 0, not -1e300",
+        ),
+        (&["--heartbeat", "1e300"], "to 60 seconds, not 1e300"),
+        (
+            &["--lost-after", "1e-300"],
+            "--lost-after 1e-300 must be at least",
+        ),
+    ];
+    for (args, said) in cases {
+        let output = run(args, &dir);
+        assert_usage_error(&output, said);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("00000"), "{args:?}: {stderr}");
+    }
+}
+
 /// `compare` has no `--resume`: its refusal of a bound that trains nothing said what the bound
 /// means "with --resume", a flag it would refuse.
 #[test]

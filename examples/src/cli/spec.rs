@@ -15,7 +15,7 @@ use clap::Args;
 use super::args::{DataAccessName, LossName, RunArgs, TrainArgs, AUTO_SHARED_BYTES};
 use super::numbers::MAX_SECONDS;
 use crate::job::{Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
-use crate::optimizer::Optimizer;
+use crate::optimizer::{readable, Optimizer};
 
 /// Updates a run makes at most when neither `--updates` nor `--time` bounds it.
 pub const DEFAULT_UPDATES: usize = 5000;
@@ -154,15 +154,18 @@ impl RunArgs {
         }
         if let Some(step) = self.step {
             if !(step > 0.0 && step.is_finite()) {
-                bail_usage!("--step must be a positive number, not {step}");
+                bail_usage!("--step must be a positive number, not {}", readable(step));
             }
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            bail_usage!("--momentum must be in [0, 1), not {}", self.momentum);
+            bail_usage!(
+                "--momentum must be in [0, 1), not {}",
+                readable(self.momentum)
+            );
         }
         let lambda = self.lambda_or_default();
         if !(lambda >= 0.0 && lambda.is_finite()) {
-            bail_usage!("--lambda must be a number >= 0, not {lambda}");
+            bail_usage!("--lambda must be a number >= 0, not {}", readable(lambda));
         }
         // What the default step refuses once the data is read (`job::step`), refused for every
         // run before it: with `--step` given, the run diverged at its first update.
@@ -199,12 +202,18 @@ impl RunArgs {
         seconds("--eval-every", self.eval_every)?;
         if let Some(target) = self.target_subopt {
             if !(target >= 0.0 && target.is_finite()) {
-                bail_usage!("--target-subopt must be a number >= 0, not {target}");
+                bail_usage!(
+                    "--target-subopt must be a number >= 0, not {}",
+                    readable(target)
+                );
             }
         }
         if let Some(optimum) = self.optimum {
             if !optimum.is_finite() {
-                bail_usage!("--optimum must be a finite number, not {optimum}");
+                bail_usage!(
+                    "--optimum must be a finite number, not {}",
+                    readable(optimum)
+                );
             }
             if optimum < 0.0 {
                 bail_usage!("--optimum must be >= 0: the objectives are losses, never negative");
@@ -334,7 +343,7 @@ fn liveness(
             "--heartbeat must be from {} to {} seconds, not {}",
             MIN_HEARTBEAT.as_secs_f64(),
             MAX_HEARTBEAT.as_secs(),
-            heartbeat.unwrap_or_default()
+            readable(heartbeat.unwrap_or_default())
         );
     }
     let Some(lost_after) = lost_after else {
@@ -344,15 +353,16 @@ fn liveness(
     let beats = silence.as_nanos().div_ceil(period.as_nanos());
     if silence < period * 2 {
         bail_usage!(
-            "--lost-after {lost_after} must be at least 2 heartbeats ({} s): a heartbeat late \
-             is no loss",
+            "--lost-after {} must be at least 2 heartbeats ({} s): a heartbeat late is no loss",
+            readable(lost_after),
             (period * 2).as_secs_f64()
         );
     }
     match u32::try_from(beats) {
         Ok(beats) => Ok((period, beats)),
         Err(_) => bail_usage!(
-            "--lost-after {lost_after} is more than {} heartbeats of {} s: raise --heartbeat",
+            "--lost-after {} is more than {} heartbeats of {} s: raise --heartbeat",
+            readable(lost_after),
             u32::MAX,
             period.as_secs_f64()
         ),
@@ -379,7 +389,8 @@ pub(super) fn seconds(flag: &str, value: f64) -> Result<Duration> {
     match Duration::try_from_secs_f64(value) {
         Ok(duration) if value.is_finite() && value <= MAX_SECONDS => Ok(duration),
         _ => bail_usage!(
-            "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {value}"
+            "{flag} must be a finite number of seconds from 0 to {MAX_SECONDS:e}, not {}",
+            readable(value)
         ),
     }
 }
@@ -391,7 +402,8 @@ fn positive_seconds(flag: &str, value: f64) -> Result<Duration> {
         Ok(duration) if value > 0.0 => Ok(duration),
         _ => bail_usage!(
             "{flag} must be a finite number of seconds more than 0 and at most {MAX_SECONDS:e}, \
-             not {value}"
+             not {}",
+            readable(value)
         ),
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use asyncopt_algorithms::{Params, Precondition};
 
 use super::JobSpec;
-use crate::optimizer::{Hyper, Optimizer, Setting};
+use crate::optimizer::{readable, Hyper, Optimizer, Setting};
 
 /// The values of `algorithm`'s own hyperparameters: `given`, or their defaults.
 pub(super) fn hyperparameters(
@@ -95,7 +95,10 @@ fn refusal(hyper: &Hyper, value: f64) -> String {
     let (name, help) = (hyper.name, hyper.help);
     if hyper.whole && value.fract() != 0.0 {
         let bounds = hyper.bounds().map_or(String::new(), |b| format!(" {b}"));
-        return format!("takes a whole number{bounds} for {name} ({help}), not {value}");
+        return format!(
+            "takes a whole number{bounds} for {name} ({help}), not {}",
+            readable(value)
+        );
     }
     format!("takes {name} {} ({help})", hyper.range())
 }
@@ -115,7 +118,8 @@ pub fn check_params(given: &[(String, f64)], algorithms: &[Optimizer]) -> Result
             .collect();
         if let Some((algorithm, hyper)) = declared.iter().find(|(_, h)| !h.admits(*value)) {
             bail_usage!(
-                "--param {name}={value}: {algorithm} {}",
+                "--param {name}={}: {algorithm} {}",
+                readable(*value),
                 refusal(hyper, *value)
             );
         }
@@ -159,6 +163,11 @@ mod tests {
         assert_eq!(
             refusal(&ranged, 2.5),
             "takes a whole number from 1 to 100 for k (a count), not 2.5"
+        );
+        // Printed as short as it is typed, not with its 300 zeros.
+        assert_eq!(
+            refusal(&k, 1e-300),
+            "takes a whole number for k (a count), not 1e-300"
         );
         // A whole value outside the range is refused by the range.
         assert_eq!(
