@@ -88,5 +88,6 @@ pub mod score;
 mod stdout;
 pub mod trace;
 pub mod watch;
+pub mod words;
 
 pub use optimizer::{Hyper, Optimizer, Setting};

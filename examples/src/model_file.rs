@@ -43,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::trace::write_whole;
+use crate::words::plural;
 
 /// The `format` field of a model file.
 pub const FORMAT: &str = "asyncopt-model";
@@ -142,10 +143,9 @@ impl SavedModel {
     ) -> Result<SavedModel> {
         if w.len() != data.dim() {
             bail!(
-                "the model has {} weights and the data {} columns: a linear model has one \
-                 per column",
-                w.len(),
-                data.dim()
+                "the model has {} and the data {}: a linear model has one weight per column",
+                plural(w.len(), "weight"),
+                plural(data.dim(), "column")
             );
         }
         let Some(features) = data.dim().checked_sub(usize::from(bias.is_some())) else {
@@ -380,10 +380,10 @@ impl SavedModel {
         let expected = model.features + usize::from(model.bias.is_some());
         if model.weights.len() != expected {
             bail!(
-                "{}: {} weights for {} features{}",
+                "{}: {} for {}{}",
                 path.display(),
-                model.weights.len(),
-                model.features,
+                plural(model.weights.len(), "weight"),
+                plural(model.features, "feature"),
                 if model.bias.is_some() {
                     " and a bias"
                 } else {
@@ -571,7 +571,7 @@ mod tests {
         let short = SavedModel::linear("mine", &ndarray::array![1.0], &data, None, &params);
         let message = short.unwrap_err().to_string();
         assert!(
-            message.contains("1 weights and the data 2 columns"),
+            message.contains("1 weight and the data 2 columns"),
             "{message}"
         );
     }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::words::plural;
+
 /// The bar or spinner on the terminal now, with its number, for [`say_above_the_bar`].
 fn shown() -> MutexGuard<'static, Option<(u64, ProgressBar)>> {
     static SHOWN: Mutex<Option<(u64, ProgressBar)>> = Mutex::new(None);
@@ -103,7 +105,10 @@ impl Progress {
         if let Some(bar) = &self.bar {
             if self.timed {
                 bar.set_position((elapsed_s * 1000.0) as u64);
-                bar.set_message(format!("{updates} updates ({rate}), {objective}"));
+                bar.set_message(format!(
+                    "{} ({rate}), {objective}",
+                    plural(updates, "update")
+                ));
             } else {
                 bar.set_position(updates);
                 bar.set_message(format!("({rate}) {objective}"));
@@ -111,8 +116,9 @@ impl Progress {
         } else if !self.quiet && self.last_line.elapsed() >= Duration::from_secs(2) {
             self.last_line = Instant::now();
             say_err!(
-                "{}: {updates} updates, {elapsed_s:.1} s, {objective}",
-                self.label
+                "{}: {}, {elapsed_s:.1} s, {objective}",
+                self.label,
+                plural(updates, "update")
             );
         }
     }

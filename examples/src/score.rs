@@ -15,6 +15,7 @@ use asyncopt_runtime::data::{Dataset, Rows};
 use crate::model::TrainedModel;
 use crate::model_file::SavedModel;
 use crate::optimizer::Registry;
+use crate::words::plural;
 use asyncopt_runtime::panics;
 
 /// Names the toolkit gives every own model's metrics, which its author's may not reuse.
@@ -209,8 +210,9 @@ impl Scorer {
             panics::catch(|| (model.objective(data, params), model.metrics(data, params)))
                 .map_err(|panic| failed(algo, "score", data, &panic))?;
         let mut line = format!(
-            "{} ({rows} rows): objective {}",
+            "{} ({}): objective {}",
             data.name(),
+            plural(rows, "row"),
             crate::trace::objective_text(objective)
         );
         let mut json = serde_json::Map::new();
@@ -262,9 +264,9 @@ impl Scorer {
     pub fn predict(&self, data: &Dataset, lines: &[usize]) -> Result<Predictions> {
         if lines.len() != data.len() {
             bail!(
-                "{} line numbers for the {} rows of {}",
-                lines.len(),
-                data.len(),
+                "{} for the {} of {}",
+                plural(lines.len(), "line number"),
+                plural(data.len(), "row"),
                 data.name()
             );
         }
@@ -292,10 +294,9 @@ impl Scorer {
                 let row = model.predict_row(data, i);
                 if row.len() != columns.len() {
                     bail!(
-                        "{algo}'s model predicted {} values for the row of line {line}, for its \
-                         {} columns",
-                        row.len(),
-                        columns.len()
+                        "{algo}'s model predicted {} for the row of line {line}, for its {}",
+                        plural(row.len(), "value"),
+                        plural(columns.len(), "column")
                     );
                 }
                 values.extend(row);
@@ -326,11 +327,11 @@ fn failed(algo: &str, what: &str, data: &Dataset, panic: &str) -> anyhow::Error 
 /// said with the data's name and what its columns hold.
 fn does_not_fit(data: &Dataset, e: metrics::WidthError) -> anyhow::Error {
     anyhow!(
-        "cannot score the model on {}: it has {} weights and the data {} columns (its \
-         features and any bias column): a linear model has one weight per column",
+        "cannot score the model on {}: it has {} and the data {} (its features and any \
+         bias column): a linear model has one weight per column",
         data.name(),
-        e.weights,
-        e.features
+        plural(e.weights, "weight"),
+        plural(e.features, "column")
     )
 }
 
@@ -380,7 +381,8 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
         } => {
             let objective = crate::trace::objective_text(*objective);
             let (rmse, r2) = (metric_text(*rmse), metric_text(*r2));
-            format!("{name} ({rows} rows): objective {objective}, RMSE {rmse}, R^2 {r2}")
+            let rows = plural(*rows, "row");
+            format!("{name} ({rows}): objective {objective}, RMSE {rmse}, R^2 {r2}")
         }
         Metrics::Classification {
             rows,
@@ -389,8 +391,9 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             log_loss,
             auc,
         } => format!(
-            "{name} ({rows} rows): objective {}, accuracy {accuracy:.6}, log-loss {}, ROC AUC \
+            "{name} ({}): objective {}, accuracy {accuracy:.6}, log-loss {}, ROC AUC \
              {auc:.6}",
+            plural(*rows, "row"),
             crate::trace::objective_text(*objective),
             metric_text(*log_loss)
         ),
@@ -583,7 +586,7 @@ mod tests {
         assert_eq!(predictions.rows(), 2);
         assert_eq!(predictions.to_csv(), "line,row,label\n2,0,1\n4,1,3\n");
         let unmatched = says.predict(&data(), &[1]).unwrap_err().to_string();
-        assert_eq!(unmatched, "1 line numbers for the 2 rows of two");
+        assert_eq!(unmatched, "1 line number for the 2 rows of two");
     }
 
     #[test]
@@ -598,7 +601,7 @@ mod tests {
                     weights: Model::from(weights.clone()),
                 };
                 let said = format!(
-                    "cannot score the model on two: it has {n} weights and the data 1 columns"
+                    "cannot score the model on two: it has {n} weights and the data 1 column"
                 );
                 let evaluated = scorer.evaluate(&data()).unwrap_err().to_string();
                 assert!(evaluated.starts_with(&said), "{evaluated}");
@@ -754,7 +757,7 @@ mod tests {
                 .map(|_| ()),
         );
         assert!(
-            short.contains("predicted 1 values for the row of line 2, for its 2 columns"),
+            short.contains("predicted 1 value for the row of line 2, for its 2 columns"),
             "{short}"
         );
         let line = error(

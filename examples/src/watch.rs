@@ -23,6 +23,7 @@ use asyncopt_runtime::{Flow, Progress as At};
 use crate::job::StopRules;
 use crate::model::{ModelRef, TrainedModel};
 use crate::trace::{objective_text, TracePoint};
+use crate::words::plural;
 
 /// Evaluations of the objective take at most this share of the time: on a large set one
 /// takes milliseconds, which must not stall the run. The norm checks have the same budget.
@@ -50,14 +51,6 @@ pub fn exploded(start: f64, objective: f64) -> bool {
     !objective.is_finite() || objective > DIVERGED * start.max(f64::MIN_POSITIVE) || objective < 0.0
 }
 
-/// `n` updates, as a person counts them: `1 update`, `2 updates`.
-pub(crate) fn updates_count(n: u64) -> String {
-    match n {
-        1 => "1 update".to_owned(),
-        n => format!("{n} updates"),
-    }
-}
-
 /// The line that reports a divergence.
 pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
     if !start.is_finite() {
@@ -73,13 +66,13 @@ pub fn divergence(start: f64, objective: f64, updates: u64) -> String {
             "the objective is {objective:.6e} after {} (from {start:.6e}): no \
              loss is negative, so the stop rules take it for a divergence; a model of its own \
              type must give an objective >= 0 (Trainable::objective)",
-            updates_count(updates)
+            plural(updates, "update")
         );
     }
     format!(
         "the objective diverged from {start:.6e} to {objective:.6e} after {}: try a smaller \
          --step",
-        updates_count(updates)
+        plural(updates, "update")
     )
 }
 
@@ -91,7 +84,7 @@ pub fn below_optimum(objective: f64, optimum: f64, updates: u64) -> String {
         "the objective is {} after {}, below f* = {optimum}, which is then not the optimum: \
          no suboptimality or time to target of the run holds; check --optimum",
         objective_text(objective),
-        updates_count(updates)
+        plural(updates, "update")
     )
 }
 
@@ -224,7 +217,7 @@ impl Watch {
             // An objective that reads no weight (rows with no feature) stays finite.
             return Verdict::Diverged(format!(
                 "the model's weights are no longer finite after {}: try a smaller --step",
-                updates_count(at.updates)
+                plural(at.updates, "update")
             ));
         }
         if matches!((self.stop.target_subopt, subopt), (Some(t), Some(s)) if s <= t) {

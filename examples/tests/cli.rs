@@ -1300,6 +1300,66 @@ fn an_unknown_algorithm_is_one_clear_line() {
     assert_clear_error(&output, "unknown algorithm `adam`");
 }
 
+/// A count of one is said as one: "(1 rows)", "1 predictions of", "1 rows cannot fill 1
+/// workers" and "after 1 updates" were each one noun off.
+#[test]
+fn a_count_of_one_is_said_in_the_singular() {
+    let dir = scratch("singular");
+    std::fs::write(dir.join("three.libsvm"), "1 1:0.5 2:1\n-1 1:1\n1 2:2\n").unwrap();
+    std::fs::write(dir.join("one.libsvm"), "1 1:0.5 2:1\n").unwrap();
+    let trained = run(
+        &[
+            "--data",
+            "three.libsvm",
+            "--workers",
+            "1",
+            "--updates",
+            "5",
+            "--save-model",
+            "m.json",
+        ],
+        &dir,
+    );
+    assert!(succeeded(&trained).contains(" on 1 worker,"));
+    let evaluated = run(
+        &["evaluate", "--model", "m.json", "--data", "one.libsvm"],
+        &dir,
+    );
+    assert!(succeeded(&evaluated).starts_with("one.libsvm (1 row): objective "));
+    let predicted = run(
+        &[
+            "predict",
+            "--model",
+            "m.json",
+            "--data",
+            "one.libsvm",
+            "--out",
+            "p.csv",
+        ],
+        &dir,
+    );
+    assert!(succeeded(&predicted).contains("1 prediction of one.libsvm written to p.csv"));
+    let args = [
+        "--data",
+        "one.libsvm",
+        "--workers",
+        "1",
+        "--partitions-per-worker",
+        "2",
+    ];
+    assert_clear_error(
+        &run(&args, &dir),
+        "1 row cannot fill 1 worker x 2 partitions per worker",
+    );
+    let missed = run(&["--updates", "1", "--target-subopt", "1e-12"], &dir);
+    assert_eq!(missed.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&missed.stderr);
+    assert!(
+        stderr.contains(" after 1 update, its --updates limit"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn impossible_settings_are_one_clear_line() {
     let dir = scratch("settings");
@@ -1307,7 +1367,7 @@ fn impossible_settings_are_one_clear_line() {
     let output = run(&["--data", "tiny.libsvm", "--workers", "4"], &dir);
     assert_clear_error(
         &output,
-        "3 rows cannot fill 4 workers x 1 partitions per worker",
+        "3 rows cannot fill 4 workers x 1 partition per worker",
     );
     // Enough rows, but too few bytes for workers to read byte ranges of their own: said
     // before any worker starts (the error came at the first task, and contradicted itself).

@@ -13,6 +13,7 @@ use crate::optimizer::Registry;
 use crate::progress::Working;
 use crate::score::Scorer;
 use crate::trace::check_writable;
+use crate::words::plural;
 
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     if let Some(out) = &args.out {
@@ -75,7 +76,11 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     };
     let predictions = scorer.predict(&data, &lines)?;
     write_output(&args.out, &predictions.to_csv())?;
-    let written = format!("{} predictions of {}", predictions.rows(), data.name());
+    let written = format!(
+        "{} of {}",
+        plural(predictions.rows(), "prediction"),
+        data.name()
+    );
     if is_stdout(&args.out) {
         say_err!("{written} written to stdout");
     } else {

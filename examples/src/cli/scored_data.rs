@@ -7,6 +7,7 @@ use anyhow::Result;
 use asyncopt_runtime::data::Dataset;
 
 use crate::model_file::SavedModel;
+use crate::words::plural;
 
 /// The built-in set as `model` reads it (its bias, its loss's labels), if `model` was
 /// trained on it; otherwise a usage error naming the data it was, `then` saying what
@@ -30,11 +31,11 @@ fn builtin_loaded_by(
     match builtin {
         Some(Ok(data)) if data.fingerprint() == model.data.sha256 => Ok(data),
         _ => bail_usage!(
-            "--data is needed: {} was trained on {} ({} rows), not on the built-in set; pass \
+            "--data is needed: {} was trained on {} ({}), not on the built-in set; pass \
              --data FILE {then}",
             path.display(),
             model.data.name.escape_debug(),
-            model.data.rows
+            plural(model.data.rows, "row")
         ),
     }
 }

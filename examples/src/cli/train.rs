@@ -13,6 +13,7 @@ use crate::interrupt;
 use crate::job::{self, Checkpointing, Outcome};
 use crate::run_files::RunFiles;
 use crate::trace::{check_writable, same_file};
+use crate::words::plural;
 
 /// Longest interval between checkpoints: beyond a year is a typo, not a policy.
 const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
@@ -34,7 +35,10 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     let outcome = job::run(&spec, &data)?;
     let _files = saving.writing_files();
     if let Some((updates, elapsed_s)) = outcome.resumed_from {
-        say!("resumed from the checkpoint at {updates} updates ({elapsed_s:.2} s)");
+        say!(
+            "resumed from the checkpoint at {} ({elapsed_s:.2} s)",
+            plural(updates, "update")
+        );
         if outcome.report.stats.updates == updates && outcome.time_to_target().is_some() {
             say!("its model reaches the target already: nothing left to train");
         }

@@ -15,6 +15,7 @@ use asyncopt_runtime::Driver;
 use super::{DataSource, JobSpec};
 use crate::even_points::EvenPoints;
 use crate::trace::{same_file, TracePoint};
+use crate::words::plural;
 
 /// The lock file of a checkpoint folder, held by the run writing into it.
 pub const CHECKPOINT_LOCK: &str = "lock";
@@ -321,7 +322,8 @@ fn evaluated_on(data: &Dataset) -> String {
     match data.is_whole() {
         true => "objective on every row".to_owned(),
         false => format!(
-            "objective on a sample of {0} rows (--data-access shared --eval-rows {0})",
+            "objective on a sample of {} (--data-access shared --eval-rows {})",
+            plural(data.n_rows(), "row"),
             data.n_rows()
         ),
     }

@@ -8,6 +8,7 @@ use super::JobSpec;
 use crate::model::TrainedModel;
 use crate::optimizer::Optimizer;
 use crate::trace::Trace;
+use crate::words::plural;
 
 /// What a job produced.
 pub struct Outcome {
@@ -126,16 +127,16 @@ impl Outcome {
         let asked = self.spec.cluster.workers;
         // The run's size is the workers asked for; replacements and late joiners are told
         // apart, not counted as a larger cluster.
-        let noun = if asked == 1 { "worker" } else { "workers" };
+        let asked_for = plural(asked, "worker");
         let workers = match trained {
-            0 => format!("{asked} {noun}"),
-            n if n == asked => format!("{asked} {noun}"),
-            n if n < asked => format!("{n} of {asked} {noun}"),
-            n => format!("{asked} {noun} ({n} in all, with replacements and late joiners)"),
+            0 => asked_for,
+            n if n == asked => asked_for,
+            n if n < asked => format!("{n} of {asked_for}"),
+            n => format!("{asked_for} ({n} in all, with replacements and late joiners)"),
         };
         // The count and time of the model scored: after a panic, an earlier one than the run's.
         let (updates, elapsed_s) = self.model_at();
-        let updates = crate::watch::updates_count(updates);
+        let updates = plural(updates, "update");
         format!(
             "{}: objective {}{on} after {updates} in {elapsed_s:.2} s on \
              {workers}{subopt}{stopped}",
@@ -181,18 +182,18 @@ impl Outcome {
         }
         if self.interrupted {
             return Err(crate::cli::Interrupted(format!(
-                "{} stopped by a signal after {} updates; its files hold the run up to there",
-                self.algorithm, self.report.stats.updates
+                "{} stopped by a signal after {}; its files hold the run up to there",
+                self.algorithm,
+                plural(self.report.stats.updates, "update")
             ))
             .into());
         }
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
             let reached = self.final_subopt().unwrap_or(f64::NAN);
             return Err(crate::cli::TargetMissed(format!(
-                "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {} \
-                 updates{}",
+                "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {}{}",
                 self.algorithm,
-                self.report.stats.updates,
+                plural(self.report.stats.updates, "update"),
                 self.limit_reached()
             ))
             .into());

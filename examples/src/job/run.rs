@@ -23,6 +23,7 @@ use crate::optimizer::Optimizer;
 use crate::progress::Progress;
 use crate::trace::{Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
+use crate::words::plural;
 
 /// Runs one job on `data`.
 pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
@@ -127,9 +128,10 @@ fn check_partitions(spec: &JobSpec, data: &Dataset) -> Result<()> {
     let partitions = workers.checked_mul(per_worker);
     let Some(partitions) = partitions.filter(|&partitions| partitions <= data.full_rows()) else {
         bail!(
-            "{} rows cannot fill {workers} workers x {per_worker} partitions per worker: every \
-             partition needs a row",
-            data.full_rows(),
+            "{} cannot fill {} x {} per worker: every partition needs a row",
+            plural(data.full_rows(), "row"),
+            plural(workers, "worker"),
+            plural(per_worker, "partition"),
         );
     };
     if let Some(file) = data.origin() {
@@ -450,8 +452,10 @@ fn finish(
     }
     let failure = match panicked {
         Some((at, message)) => Some(format!(
-            "{} panicked after {} updates: {message}; the model kept is that of update {}",
-            spec.algorithm, report.stats.updates, at.updates
+            "{} panicked after {}: {message}; the model kept is that of update {}",
+            spec.algorithm,
+            plural(report.stats.updates, "update"),
+            at.updates
         )),
         None => finished.err().map(|e| e.to_string()),
     }

@@ -26,6 +26,7 @@ use anyhow::{Context, Result};
 use async_train::cli::numbers::{self, zero_or_more};
 use async_train::cli::{RunArgs, UsageError, EXIT_USAGE};
 use async_train::job::{self, Outcome};
+use async_train::words::plural;
 use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
 use clap::{Parser, Subcommand};
@@ -215,12 +216,12 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     let mut spec = run.job(Algorithm::Sgd)?;
     let data = spec.load_data()?;
     eprintln!(
-        "{}: {} rows, {} features; {} workers, {} partitions each, stragglers {}, target {:e}",
+        "{}: {}, {}; {}, {} each, stragglers {}, target {:e}",
         data.name(),
-        data.n_rows(),
-        data.dim(),
-        args.workers,
-        args.partitions_per_worker,
+        plural(data.n_rows(), "row"),
+        plural(data.dim(), "feature"),
+        plural(args.workers, "worker"),
+        plural(args.partitions_per_worker, "partition"),
         args.stragglers,
         args.target
     );

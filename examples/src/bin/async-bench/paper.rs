@@ -18,6 +18,7 @@ use async_train::cli::numbers;
 use async_train::cli::RunArgs;
 use async_train::job::{self, Outcome};
 use async_train::plot::{self, Style};
+use async_train::words::plural;
 use asyncopt_algorithms::{Algorithm, Metric};
 use asyncopt_runtime::{Dataset, Stragglers};
 use serde_json::{json, Value};
@@ -247,12 +248,12 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         spec.cluster.partitions_per_worker = args.partitions_per_worker;
         let data = spec.load_data()?;
         eprintln!(
-            "{}: {} rows, {} features; {} workers x {} partitions",
+            "{}: {}, {}; {} x {}",
             data.name(),
-            data.n_rows(),
-            data.dim(),
-            args.workers,
-            args.partitions_per_worker
+            plural(data.n_rows(), "row"),
+            plural(data.dim(), "feature"),
+            plural(args.workers, "worker"),
+            plural(args.partitions_per_worker, "partition")
         );
         for &pair in &args.pairs {
             for &setting in &args.settings {
