@@ -1360,6 +1360,36 @@ fn a_count_of_one_is_said_in_the_singular() {
     );
 }
 
+/// A worker takes 0 for each of its waits: `worker --help` says what 0 does, as it did only
+/// for --driver-timeout (0 for --connect-timeout or --reconnect is a single try).
+#[test]
+fn worker_help_says_what_0_means_for_each_wait() {
+    let dir = scratch("worker-help-zero");
+    let help = succeeded(&run(&["worker", "--help"], &dir));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (flag, zero) in [
+        (
+            "--reconnect <RECONNECT>",
+            "0: a single try at once, then exit",
+        ),
+        (
+            "--driver-timeout <DRIVER_TIMEOUT>",
+            "0: only a closed connection",
+        ),
+        (
+            "--connect-timeout <CONNECT_TIMEOUT>",
+            "0: a single try, then exit",
+        ),
+    ] {
+        let said = help
+            .split(flag)
+            .nth(1)
+            .and_then(|rest| rest.split(" --").next())
+            .unwrap_or_else(|| panic!("worker --help lists {flag}: {help}"));
+        assert!(said.contains(zero), "{flag}: {said}");
+    }
+}
+
 #[test]
 fn impossible_settings_are_one_clear_line() {
     let dir = scratch("settings");

@@ -374,7 +374,7 @@ pub(super) struct WorkerArgs {
     #[arg(long = "data", value_name = "PATH")]
     pub(super) data: Vec<PathBuf>,
     /// When the driver is lost, keep trying to join it again for this many seconds
-    /// (a worker otherwise exits with its driver).
+    /// (a worker otherwise exits with its driver); 0: a single try at once, then exit.
     #[arg(long, allow_negative_numbers = true)]
     pub(super) reconnect: Option<f64>,
     /// Seconds the driver may stay silent, its connection open, before it counts as lost (a
@@ -383,7 +383,7 @@ pub(super) struct WorkerArgs {
     pub(super) driver_timeout: f64,
     /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
     /// once its data is loaded) or whose name does not resolve yet, or to join one that leaves
-    /// the first handshake unanswered (a slow or stalled link).
+    /// the first handshake unanswered (a slow or stalled link); 0: a single try, then exit.
     #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
     pub(super) connect_timeout: f64,
     /// Runs to serve one after the other at this address: `compare` with remote workers trains
