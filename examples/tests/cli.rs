@@ -857,6 +857,45 @@ fn a_built_in_model_of_other_features_is_refused_without_a_panic() {
     }
 }
 
+/// A model of the built-in set whose loss or fingerprint was edited by hand: it said the model
+/// was trained on cal_housing.scale, "not on the built-in set", which is that set.
+#[test]
+fn a_built_in_model_edited_by_hand_is_said_to_not_match_the_set_it_names() {
+    let dir = scratch("evaluate-builtin-edited");
+    let trained = [
+        "--workers",
+        "1",
+        "--updates",
+        "10",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&trained, &dir));
+    let text = std::fs::read_to_string(dir.join("m.json")).unwrap();
+    let model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut logistic = model.clone();
+    logistic["loss"] = "logistic".into();
+    let mut fingerprint = model;
+    fingerprint["data"]["sha256"] = "0".repeat(64).into();
+    for (edited, loss) in [(logistic, "logistic"), (fingerprint, "least-squares")] {
+        std::fs::write(dir.join("e.json"), edited.to_string()).unwrap();
+        let said = format!(
+            "--data is needed: e.json names the built-in set (cal_housing.scale, 20640 rows) but \
+             does not match it as its loss ({loss}) and no bias read it: the file was edited, or \
+             written by another version; pass --data FILE"
+        );
+        for args in [
+            &["evaluate", "--model", "e.json"][..],
+            &["predict", "--model", "e.json", "--out", "-"],
+        ] {
+            let output = run(args, &dir);
+            assert_usage_error(&output, &said);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!stderr.contains("not on the built-in set"), "{stderr}");
+        }
+    }
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]

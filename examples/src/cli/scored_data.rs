@@ -10,8 +10,8 @@ use crate::model_file::SavedModel;
 use crate::words::plural;
 
 /// The built-in set as `model` reads it (its bias, its loss's labels), if `model` was
-/// trained on it; otherwise a usage error naming the data it was, `then` saying what
-/// `--data FILE` is for.
+/// trained on it; otherwise a usage error naming the data it was, or saying that the file names
+/// the set but does not match it (edited), `then` saying what `--data FILE` is for.
 pub(super) fn builtin_of(model: &SavedModel, path: &Path, then: &str) -> Result<Dataset> {
     builtin_loaded_by(model, path, then, crate::builtin::cal_housing_scale)
 }
@@ -23,20 +23,44 @@ fn builtin_loaded_by(
     then: &str,
     load: impl FnOnce() -> Result<Dataset>,
 ) -> Result<Dataset> {
-    // The name spares a decompression of 20,640 rows for a model of another file; the
-    // fingerprint decides: a file may be named as the built-in set and hold other rows, and
-    // the fingerprint also covers the bias the model appended.
-    let builtin = (model.data.name == crate::builtin::NAME)
-        .then(|| load().and_then(|data| crate::job::prepare(data, model.bias, &model.loss()?)));
-    match builtin {
-        Some(Ok(data)) if data.fingerprint() == model.data.sha256 => Ok(data),
-        _ => bail_usage!(
+    let trained_on = || {
+        format!(
             "--data is needed: {} was trained on {} ({}), not on the built-in set; pass \
              --data FILE {then}",
             path.display(),
             model.data.name.escape_debug(),
             plural(model.data.rows, "row")
-        ),
+        )
+    };
+    // The name spares a decompression of 20,640 rows for a model of another file; a file of
+    // that name with another number of rows is another file too.
+    if model.data.name != crate::builtin::NAME {
+        bail_usage!("{}", trained_on());
+    }
+    let set = load()?;
+    if set.n_rows() != model.data.rows {
+        bail_usage!("{}", trained_on());
+    }
+    // The fingerprint decides: it covers the rows, the labels as the loss reads them and the
+    // bias column the model appended. The set's name and size with another fingerprint are
+    // the set's model edited by hand (its loss, bias or fingerprint), or another version's.
+    let read = model
+        .loss()
+        .and_then(|loss| crate::job::prepare(set, model.bias, &loss));
+    match read {
+        Ok(data) if data.fingerprint() == model.data.sha256 => Ok(data),
+        _ => {
+            bail_usage!(
+            "--data is needed: {} names the built-in set ({}, {}) but does not match it as its \
+             loss ({}) and {} read it: the file was edited, or written by another version; \
+             pass --data FILE {then}",
+            path.display(),
+            crate::builtin::NAME,
+            plural(model.data.rows, "row"),
+            model.loss.escape_debug(),
+            model.bias.map_or("no bias".to_owned(), |b| format!("bias {b}"))
+        )
+        }
     }
 }
 
@@ -99,7 +123,34 @@ mod tests {
         // set's fingerprint.
         let mut lookalike = trained_on(&builtin(None), None);
         lookalike.data.sha256 = "0".repeat(64);
-        let refused = builtin_loaded_by(&lookalike, Path::new("m.json"), "", load);
-        assert!(refused.is_err());
+        let refused = builtin_loaded_by(&lookalike, Path::new("m.json"), "", load)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains(
+                "m.json names the built-in set (cal_housing.scale, 20640 rows) but \
+                 does not match it as its loss (least-squares) and no bias read it: the file was \
+                 edited"
+            ),
+            "{refused}"
+        );
+        // So is one of its loss edited, which reads the set's labels otherwise.
+        let mut relabelled = trained_on(&builtin(None), None);
+        relabelled.loss = "logistic".into();
+        let refused = builtin_loaded_by(&relabelled, Path::new("m.json"), "", load)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("as its loss (logistic)"), "{refused}");
+        // A file named as the set with another number of rows is another file.
+        let mut namesake = trained_on(&builtin(None), None);
+        namesake.data.rows = 2;
+        let refused = builtin_loaded_by(&namesake, Path::new("m.json"), "", load)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused
+                .contains("m.json was trained on cal_housing.scale (2 rows), not on the built-in"),
+            "{refused}"
+        );
     }
 }
