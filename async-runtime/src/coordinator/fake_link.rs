@@ -1425,6 +1425,30 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
 }
 
 #[test]
+fn a_check_a_few_milliseconds_late_is_no_pause_worth_a_warning() {
+    // `--heartbeat 0.001`: a check 5 ms after the last is three periods late, which a busy
+    // machine's scheduling makes of a healthy run, and was warned of as the driver's pause.
+    let (mut driver, _wire) = driver(2, echoing());
+    driver.config.heartbeat = Duration::from_millis(1);
+    let warnings = |driver: &mut Driver, since_check: Duration| {
+        for worker in &mut driver.table.workers {
+            worker.last_heard = Instant::now();
+        }
+        driver.last_liveness_check = Instant::now() - since_check;
+        let ((), levels) = test_support::levels_logged(|| driver.watch());
+        levels
+            .iter()
+            .filter(|&&level| level == tracing::Level::WARN)
+            .count()
+    };
+    assert_eq!(warnings(&mut driver, Duration::from_millis(5)), 0);
+    assert_eq!(driver.table.alive(), 2);
+    // A pause a person would call one is still said.
+    assert_eq!(warnings(&mut driver, Duration::from_secs(2)), 1);
+    assert_eq!(driver.table.alive(), 2, "nor does it lose a worker");
+}
+
+#[test]
 fn a_broadcast_no_frame_can_hold_ends_the_run_with_its_size() {
     let (mut driver, _wire) = driver(2, echoing());
     settle(&mut driver, &["grad"]);

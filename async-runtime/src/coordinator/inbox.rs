@@ -22,6 +22,34 @@ const LOGGED_REFUSALS: u64 = 5;
 /// A liveness check this many heartbeat periods late means the driver itself did not run.
 const PAUSED_AFTER_PERIODS: u32 = 3;
 
+/// The least stall warned of as the driver's pause: with a heartbeat of a millisecond, three
+/// periods are a busy machine's scheduling, which a healthy run sees, and a warning would
+/// tell of nothing anyone would call a pause.
+const PAUSE_WORTH_A_WARNING: Duration = Duration::from_secs(1);
+
+/// How late a due liveness check found itself, `since_check` after the last one, at a
+/// `heartbeat` period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lateness {
+    /// Within [`PAUSED_AFTER_PERIODS`]: the driver ran, and the workers' silence is judged.
+    OnTime,
+    /// Past them, but under [`PAUSE_WORTH_A_WARNING`]: not judged, said at debug level only.
+    Stalled,
+    /// Past both: a pause of the driver, not judged, and warned of.
+    Paused,
+}
+
+/// [`Lateness`] of a check `since_check` after the last, at a `heartbeat` period.
+fn lateness(since_check: Duration, heartbeat: Duration) -> Lateness {
+    if since_check <= heartbeat * PAUSED_AFTER_PERIODS {
+        Lateness::OnTime
+    } else if since_check <= PAUSE_WORTH_A_WARNING {
+        Lateness::Stalled
+    } else {
+        Lateness::Paused
+    }
+}
+
 /// While the driver reads a split itself, how often the link is looked at between waits
 /// for the read's end.
 const SPLIT_READ_POLL: Duration = Duration::from_millis(20);
@@ -156,11 +184,15 @@ impl Driver {
         // starved): what the workers sent meanwhile is still unread, so their silence is not
         // judged now, and each gets a full window from here; nor is a task taken for hung for
         // the time nobody watched it.
-        if since_check > self.config.heartbeat * PAUSED_AFTER_PERIODS {
-            tracing::warn!(
-                paused_s = since_check.as_secs_f64(),
-                "the driver did not run for a while: the workers' silence is not judged"
-            );
+        let lateness = lateness(since_check, self.config.heartbeat);
+        if lateness != Lateness::OnTime {
+            const NOT_JUDGED: &str =
+                "the driver did not run for a while: the workers' silence is not judged";
+            let paused_s = since_check.as_secs_f64();
+            match lateness {
+                Lateness::Paused => tracing::warn!(paused_s, "{NOT_JUDGED}"),
+                _ => tracing::debug!(paused_s, "{NOT_JUDGED}"),
+            }
             self.table.heard_all_now();
             self.tasks
                 .discount_unwatched(since_check - self.config.heartbeat);
@@ -839,5 +871,25 @@ impl Driver {
     /// [`WorkerTable::max_staleness_in_flight`]: super::WorkerTable::max_staleness_in_flight
     pub(crate) fn refresh_oldest_in_flight(&mut self) {
         self.table.oldest_in_flight = self.tasks.oldest_clock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_late_check_is_a_pause_past_three_periods_and_warned_of_past_a_second() {
+        // `--heartbeat 0.001`: a few milliseconds are a busy machine, not judged, not warned of.
+        assert_eq!(lateness(3 * MS, MS), Lateness::OnTime);
+        assert_eq!(lateness(4 * MS, MS), Lateness::Stalled);
+        assert_eq!(lateness(1000 * MS, MS), Lateness::Stalled);
+        assert_eq!(lateness(1001 * MS, MS), Lateness::Paused);
+        // The default period of a second: any check three periods late is a pause.
+        let second = Duration::from_secs(1);
+        assert_eq!(lateness(3 * second, second), Lateness::OnTime);
+        assert_eq!(lateness(3 * second + MS, second), Lateness::Paused);
     }
 }
