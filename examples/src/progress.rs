@@ -134,12 +134,19 @@ impl Progress {
 }
 
 /// A spinner naming the work going on before a run, on a terminal only (and not with
-/// `--quiet`): drawn at once, ticking on its own thread, and cleared when dropped.
-pub struct Working(Option<(ProgressBar, Shown)>);
+/// `--quiet`): drawn at once, ticking on its own thread, and cleared when dropped. The work's
+/// start and end are logged at debug level wherever the output goes (`-v`): a log file
+/// shows which step the time before the first update went to.
+pub struct Working {
+    spinner: Option<(ProgressBar, Shown)>,
+    what: String,
+    begun: Instant,
+}
 
 impl Working {
     /// Shows `what` (`reading a9a.xz`) with a spinner and the time spent, until dropped.
     pub fn start(what: &str, quiet: bool) -> Working {
+        tracing::debug!("{what}");
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
             // Marked as shown before its first draw (`set_message` draws): a signal's line
@@ -154,17 +161,41 @@ impl Working {
             bar.tick();
             (bar, shown)
         });
-        Working(bar)
+        Working {
+            spinner: bar,
+            what: what.to_owned(),
+            begun: Instant::now(),
+        }
     }
 }
 
 impl Drop for Working {
     fn drop(&mut self) {
-        if let Some((bar, shown)) = self.0.take() {
+        tracing::debug!(
+            seconds = self.begun.elapsed().as_secs_f64(),
+            "{}: ended",
+            self.what
+        );
+        if let Some((bar, shown)) = self.spinner.take() {
             // Cleared while still marked as shown: a line said meanwhile goes above it, not
             // below it where the clearing would erase it.
             bar.finish_and_clear();
             drop(shown);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Off a terminal the spinner is not drawn: a run's log (`-v`) still names the work before
+    /// the run, and when it ended, where a minute of computing the optimum said nothing.
+    #[test]
+    fn the_work_before_a_run_is_logged_where_no_spinner_is_drawn() {
+        let (_, levels) = test_support::levels_logged(|| {
+            drop(Working::start("computing the optimum f* of a9a", true));
+        });
+        assert_eq!(levels, [tracing::Level::DEBUG, tracing::Level::DEBUG]);
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Result};
 use asyncopt_algorithms::{
     max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness_until,
-    ridge_optimum_until, Loss, Metric, OptimumError, PreconditionError,
+    ridge_optimum_until, Loss, Metric, OptimumError, Precondition, PreconditionError,
 };
 use asyncopt_runtime::data::Dataset;
 use ndarray::Array1;
@@ -103,7 +103,13 @@ fn step_until(
     let chosen = spec.step.or(spec.algorithm.authors_step());
     // Built here, before any worker starts, to refuse an impossible choice and to set the
     // default step in its metric.
-    let metric = match Metric::new_until(spec.precondition, &spec.loss, data, keep_going) {
+    let building = (spec.precondition != Precondition::None).then(|| {
+        let what = format!("building the {} preconditioner", spec.precondition);
+        crate::progress::Working::start(&what, spec.quiet)
+    });
+    let metric = Metric::new_until(spec.precondition, &spec.loss, data, keep_going);
+    drop(building);
+    let metric = match metric {
         Ok(metric) => metric,
         Err(PreconditionError::Stopped) => {
             return Err(crate::interrupt::preparation_stopped("run"))
@@ -113,6 +119,8 @@ fn step_until(
     let step = match chosen {
         Some(chosen) => chosen,
         None => {
+            let what = format!("estimating the smoothness of {} for the step", data.name());
+            let _estimating = crate::progress::Working::start(&what, spec.quiet);
             let Some(step) = default_step_until(spec, data, &metric, keep_going) else {
                 return Err(crate::interrupt::preparation_stopped("run"));
             };
