@@ -47,6 +47,10 @@ pub enum TokenFileError {
     /// Fewer bytes than a token needs, said with the least it takes.
     #[error("{0}")]
     TooShort(String),
+    /// More than one line that is not blank: taken whole, copies differing on a later line
+    /// only were told apart by the handshake alone, as "different tokens".
+    #[error("holds {0} lines that are not blank: a token file holds one line, its token")]
+    SeveralLines(usize),
 }
 
 /// A run's shared secret.
@@ -88,8 +92,8 @@ impl Token {
         Token(b"async-opt: no token given, loopback only".to_vec())
     }
 
-    /// The token in a file: its contents without surrounding white space, at least 16 bytes
-    /// and at most 4 KiB in all (so that `/dev/zero` given by mistake is refused, not read
+    /// The token in a file: its one line without surrounding white space (blank lines
+    /// aside), at least 16 bytes and at most 4 KiB in all (so that `/dev/zero` given by mistake is refused, not read
     /// until memory runs out). [`Token::read_file`], its refusal naming the file.
     pub fn from_file(path: &Path) -> Result<Token, RuntimeError> {
         Token::read_file(path)
@@ -108,6 +112,12 @@ impl Token {
             .map_err(TokenFileError::Unreadable)?;
         if bytes.len() > MAX_TOKEN_FILE {
             return Err(TokenFileError::TooLong);
+        }
+        let lines = (bytes.split(|&b| b == b'\n'))
+            .filter(|line| !line.trim_ascii().is_empty())
+            .count();
+        if lines > 1 {
+            return Err(TokenFileError::SeveralLines(lines));
         }
         let token = Token::new(bytes.trim_ascii()).map_err(TokenFileError::TooShort)?;
         if shared {

@@ -256,14 +256,18 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     assert_eq!(output.status.code(), Some(1));
 }
 
-/// A token file that cannot be read or holds no token is a value of `--token-file` refused:
-/// exit 2 and the flag named, for a run, a comparison and a worker alike (it was "invalid
-/// setting: cannot read token file F", exit 1).
+/// A token file that cannot be read, holds no token or more than one line is a value of
+/// `--token-file` refused: exit 2 and the flag named, for a run, a comparison and a worker
+/// alike (it was "invalid setting: cannot read token file F", exit 1).
 #[test]
 fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
     let dir = scratch("token-file-refused");
     std::fs::create_dir_all(dir.join("folder")).unwrap();
     std::fs::write(dir.join("short"), "0123456789\n").unwrap();
+    // Two lines, as two copies differing on the second only: they were taken whole, and a
+    // run between them was refused as "different tokens" alone.
+    let two_lines = "0123456789abcdef0123456789abcdef\n\nfedcba9876543210\n";
+    std::fs::write(dir.join("two-lines"), two_lines).unwrap();
     let worker = ["worker", "--driver", "tcp://127.0.0.1:9"];
     let sides: [&[&str]; 3] = [&["--workers", "2"], &["compare"], &worker];
     let refused = [
@@ -278,6 +282,11 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
         (
             "short",
             "--token-file short: a token needs at least 16 bytes, this one has 10",
+        ),
+        (
+            "two-lines",
+            "--token-file two-lines: holds 2 lines that are not blank: a token file holds one \
+             line, its token",
         ),
     ];
     for side in sides {
