@@ -119,7 +119,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
     };
     // A checkpoint that cannot be resumed is refused before any worker starts.
     let resumed = match &spec.checkpointing.resume {
-        Some(dir) => Some(checkpoint::read(dir, &identity)?),
+        Some(dir) => Some(checkpoint::read(dir, &identity).map_err(data_named_apart)?),
         None => None,
     };
     let annex = match &resumed {
@@ -314,6 +314,34 @@ fn data_by_content(spec: &JobSpec, data: &Dataset) -> Result<String> {
     }
 }
 
+/// A refused resume, told plainly when the checkpoint names its data one way and this run
+/// the other ([`data_by_content`]): the built-in set (or a pipe) by its rows, a file by its
+/// text. Two hashes of different things then differ whatever the rows, and read as if the
+/// data did; each stays as it is so that the checkpoints already made still resume.
+fn data_named_apart(error: checkpoint::CheckpointError) -> anyhow::Error {
+    let checkpoint::CheckpointError::Foreign {
+        found, expected, ..
+    } = &error
+    else {
+        return error.into();
+    };
+    let by_rows = |job: &str| job.contains("(content sha256 ");
+    let by_text = |job: &str| job.contains("(text sha256 ");
+    let (made_on, this_run) = if by_rows(found) && by_text(expected) {
+        ("the built-in set (or a pipe)", "a file")
+    } else if by_text(found) && by_rows(expected) {
+        ("a file", "the built-in set (or a pipe)")
+    } else {
+        return error.into();
+    };
+    anyhow::anyhow!(
+        "{error}; the checkpoint was made on {made_on} and this run trains on {this_run}: \
+         they are never the same data to a resume, even when they hold the same rows (the one \
+         is named by its rows, the other by its text); resume on the data the checkpoint was \
+         made on"
+    )
+}
+
 /// The rows the objective is evaluated on: they set f*, the default step and the
 /// preconditioner, and the trace the resumed run goes on with was measured on them, so a
 /// checkpoint resumes only with the same. Said with the options that choose them, which are
@@ -332,6 +360,36 @@ fn evaluated_on(data: &Dataset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_across_the_built_in_set_and_a_file_says_they_are_not_interchangeable() {
+        let job = |data: &str| format!("sgd on data of 20640 x 8 ({data}), no bias; seed 1");
+        let (rows, text) = (job("content sha256 901c"), job("text sha256 e75d"));
+        let refused = |found: &str, expected: &str| {
+            data_named_apart(checkpoint::CheckpointError::Foreign {
+                path: "ck/checkpoint.bin".into(),
+                expected: expected.to_owned(),
+                found: found.to_owned(),
+            })
+            .to_string()
+        };
+        let said = refused(&rows, &text);
+        assert!(
+            said.contains(
+                "the checkpoint was made on the built-in set (or a pipe) and this run trains \
+                 on a file: they are never the same data to a resume"
+            ),
+            "{said}"
+        );
+        let said = refused(&text, &rows);
+        assert!(
+            said.contains("made on a file and this run trains on the built-in set"),
+            "{said}"
+        );
+        // Two files that differ are told apart as they were: their hashes are of one kind.
+        let said = refused(&text, &job("text sha256 0000"));
+        assert!(!said.contains("never the same data"), "{said}");
+    }
 
     #[test]
     fn a_checkpoint_of_an_earlier_build_resumes_its_trace_at_the_default_interval() {
