@@ -5302,3 +5302,42 @@ fn the_join_timeout_hint_names_no_unspecified_address() {
         "{stderr}"
     );
 }
+
+/// A worker given its token by ASYNC_TOKEN, of a driver given none: both sides say where the
+/// tokens come from (both said "check --token-file on both", a flag no one gave), and
+/// `worker --help` names the variable.
+#[test]
+fn a_token_from_async_token_is_named_when_it_does_not_match() {
+    let dir = scratch("async-token-named");
+    let address = free_loopback_address();
+    let mut command = async_train(&dir);
+    command.args(["--workers", "1", "--remote-workers", "--bind", &address]);
+    command.args(["--join-timeout", "120"]);
+    let (mut driver, driver_said, reader) = start_reading_its_log(&mut command);
+    let worker = async_train(&dir)
+        .args(["worker", "--driver", &address])
+        .env("ASYNC_TOKEN", "a-token-of-sufficient-length")
+        .output()
+        .expect("the worker runs");
+    let stderr = String::from_utf8_lossy(&worker.stderr);
+    assert_eq!(worker.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("worker stopped (its token from the ASYNC_TOKEN environment variable)")
+            && stderr.contains("hold different tokens")
+            && !stderr.contains("--token-file on both"),
+        "{stderr}"
+    );
+    wait_for_lines(
+        &driver_said,
+        &[
+            "this driver was given no token, and a worker given one (its --token-file, or else \
+           its ASYNC_TOKEN environment variable) leaves it",
+        ],
+    );
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let log = reader.join().expect("the driver's log");
+    assert!(!log.contains("--token-file on both"), "{log}");
+    let help = succeeded(&run(&["worker", "--help"], &dir));
+    assert!(help.contains("ASYNC_TOKEN"), "{help}");
+}

@@ -83,6 +83,23 @@ impl Driver {
         }
     }
 
+    /// What to check when a worker left without proving the token: where each side's token
+    /// comes from. A driver given none holds the public loopback one, and a worker given one
+    /// (a token file, or ASYNC_TOKEN in its environment, which a user may not know is set)
+    /// leaves it: "check --token-file on both" named a flag no one gave.
+    fn token_check(&self) -> &'static str {
+        match self.config.token {
+            Some(_) => {
+                "check the token each side was given: the driver's --token-file, a worker's \
+                 --token-file or else its ASYNC_TOKEN environment variable"
+            }
+            None => {
+                "this driver was given no token, and a worker given one (its --token-file, or \
+                 else its ASYNC_TOKEN environment variable) leaves it"
+            }
+        }
+    }
+
     /// Waits until the expected number of workers joined, or the join timeout passed, or a
     /// stop is asked for through the run's [`StopHandle`](crate::StopHandle).
     ///
@@ -329,11 +346,10 @@ impl Driver {
                 };
                 *counter += 1;
                 if why == Refusal::LeftUnproven {
-                    self.joins.last_refusal = Some(
-                        "a peer left its handshake without proving the token; check \
-                         --token-file on both"
-                            .into(),
-                    );
+                    self.joins.last_refusal = Some(format!(
+                        "a peer left its handshake without proving the token; {}",
+                        self.token_check()
+                    ));
                 }
                 // Its side of the story never reaches the driver: say what it likely was, a
                 // few times (a hostile peer can repeat it at will).
@@ -341,8 +357,8 @@ impl Driver {
                     tracing::warn!(
                         %peer,
                         "a peer left during its handshake without proving the token: a worker \
-                         whose token differs from the driver's leaves there (check --token-file \
-                         on both)"
+                         whose token differs from the driver's leaves there ({})",
+                        self.token_check()
                     );
                 }
             }

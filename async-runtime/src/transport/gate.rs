@@ -883,8 +883,7 @@ fn replayed_after_close(name: &str) -> String {
 
 /// Why a worker leaves a driver whose proof does not verify with its token.
 const DRIVER_PROOF_WRONG: &str = "the driver's proof does not match this worker's token: the \
-     driver and this worker hold different tokens (check --token-file on both), or this is not \
-     the run's driver";
+     driver and this worker hold different tokens, or this is not the run's driver";
 
 /// The worker's half of the handshake: checks the driver's proof and returns the worker's
 /// proof with the session's sealer and opener, or why the driver is not to be trusted.

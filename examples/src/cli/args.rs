@@ -365,7 +365,9 @@ pub(super) struct WorkerArgs {
     /// This worker's name, unique in the run.
     #[arg(long)]
     pub(super) name: Option<String>,
-    /// File holding the run's shared token.
+    /// File holding the run's shared token, on one line. Without it, the token is the
+    /// ASYNC_TOKEN environment variable's text if it is set (surrounding white space
+    /// removed), and else none: the public loopback one, for a driver on loopback only.
     #[arg(long)]
     pub(super) token_file: Option<PathBuf>,
     /// A data file the driver may have this worker read (`--data-access shared`), or a folder

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use asyncopt_runtime::protocol::{name_problem, MAX_WORKER_NAME};
 use asyncopt_runtime::worker::RunEnd;
 use asyncopt_runtime::Token;
@@ -19,13 +19,19 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         bail_usage!("--name: {problem}; the driver knows its workers by their names");
     }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
-    options.token = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
-        (Some(path), _) => Some(token_file(path)?),
+    let token_from = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
+        (Some(path), _) => {
+            options.token = Some(token_file(path)?);
+            format!("its token from --token-file {}", path.display())
+        }
         (None, Ok(text)) => match Token::new(text.trim().as_bytes()) {
-            Ok(token) => Some(token),
+            Ok(token) => {
+                options.token = Some(token);
+                "its token from the ASYNC_TOKEN environment variable".to_owned()
+            }
             Err(e) => bail_usage!("ASYNC_TOKEN: {e}"),
         },
-        (None, Err(_)) => None,
+        (None, Err(_)) => "given no token: neither --token-file nor ASYNC_TOKEN".to_owned(),
     };
     // Before the loopback check, which would call `ipc://x` beyond loopback.
     if let Some(problem) = asyncopt_runtime::transport::endpoint_problem(&options.driver) {
@@ -71,8 +77,8 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
                 .max(options.reconnect.unwrap_or_default());
             options.reconnect = Some(window);
         }
-        let served =
-            asyncopt_runtime::worker::run_served(options.clone()).context("worker stopped")?;
+        let served = asyncopt_runtime::worker::run_served(options.clone())
+            .map_err(|e| token_named(e.into(), &token_from))?;
         // Declared lost as a run ended, it may have joined again at the next run's driver:
         // the run it ended in is a later one.
         run = (run + served.runs - 1).min(args.runs);
@@ -101,6 +107,15 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
     // Without it, a worker that served its runs ended with no word after `admitted`.
     tracing::info!("the driver ended its run: this worker is done");
     Ok(())
+}
+
+/// The error a worker stopped with; one over tokens says where this worker's token came from
+/// (`token_from`): ASYNC_TOKEN, set and forgotten, was taken for a token file no one gave.
+fn token_named(error: anyhow::Error, token_from: &str) -> anyhow::Error {
+    match error.to_string().contains("token") {
+        true => error.context(format!("worker stopped ({token_from})")),
+        false => error.context("worker stopped"),
+    }
 }
 
 /// The `--data` entries this worker cannot read now, each with why: missing, not allowed,
