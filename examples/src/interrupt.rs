@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
+use asyncopt_runtime::worker::{Progress, SoFar};
 use asyncopt_runtime::StopHandle;
 
 static STOP: LazyLock<StopHandle> = LazyLock::new(StopHandle::new);
@@ -47,6 +48,18 @@ static STOPPED_PREPARING: AtomicBool = AtomicBool::new(false);
 /// Drivers waiting for their workers to join: a first signal then ends the wait, and the run
 /// does not start.
 static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// What the worker this process is (`worker`) has served: a signal to it quits at once, and
+/// says what it stopped from this ("nothing was trained" was said of a worker that served a
+/// run).
+static WORKER: std::sync::OnceLock<std::sync::Arc<Progress>> = std::sync::OnceLock::new();
+
+/// This process is a worker counting what it serves in `progress`: a signal says what it
+/// stopped from it.
+pub fn serving_as_worker(progress: std::sync::Arc<Progress>) {
+    // Once per process: a second worker of the same process would count into its own.
+    let _ = WORKER.set(progress);
+}
 
 /// The outputs the runs going on are to write and have not written yet, in the order they
 /// were named: what a quit at once leaves unwritten.
@@ -178,10 +191,11 @@ enum Phase {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        say_on_signal(&second_signal_message(
-            &unwritten(),
-            BEGUN.load(Ordering::SeqCst),
-        ));
+        let said = match WORKER.get() {
+            Some(progress) => worker_stopped_message(progress.so_far()),
+            None => second_signal_message(&unwritten(), BEGUN.load(Ordering::SeqCst)),
+        };
+        say_on_signal(&said);
         crate::trace::remove_unfinished();
         SIGNAL
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
@@ -269,6 +283,31 @@ fn second_signal_message(unwritten: &[PathBuf], begun: bool) -> String {
             let paths: Vec<String> = unwritten.iter().map(|f| f.display().to_string()).collect();
             format!("stopped at once; not written: {}", paths.join(", "))
         }
+    }
+}
+
+/// What a worker stopped by a signal says, from what it served `so_far`: whether it was
+/// admitted to a run, serving one or waiting for a driver, and the tasks it answered.
+fn worker_stopped_message(so_far: SoFar) -> String {
+    let tasks = match so_far.tasks {
+        1 => "1 task".to_owned(),
+        n => format!("{n} tasks"),
+    };
+    match (so_far.runs, so_far.serving) {
+        (0, _) => {
+            "worker stopped while waiting for a driver to admit it; it served no run".to_owned()
+        }
+        (1, true) => format!("worker stopped while serving a run, after answering {tasks}"),
+        (runs, true) => {
+            format!("worker stopped while serving its run {runs}, after answering {tasks} in all")
+        }
+        (1, false) => format!(
+            "worker stopped while waiting for a driver, after serving 1 run ({tasks} answered)"
+        ),
+        (runs, false) => format!(
+            "worker stopped while waiting for a driver, after serving {runs} runs ({tasks} \
+             answered)"
+        ),
     }
 }
 
@@ -385,6 +424,31 @@ mod tests {
         assert_eq!(
             second_signal_message(&run, true),
             "stopped at once; not written: out/run.csv, run.svg"
+        );
+    }
+
+    #[test]
+    fn a_stopped_worker_says_what_it_served() {
+        let so_far = |runs, tasks, serving| SoFar {
+            runs,
+            tasks,
+            serving,
+        };
+        assert_eq!(
+            worker_stopped_message(so_far(0, 0, false)),
+            "worker stopped while waiting for a driver to admit it; it served no run"
+        );
+        assert_eq!(
+            worker_stopped_message(so_far(1, 12, true)),
+            "worker stopped while serving a run, after answering 12 tasks"
+        );
+        assert_eq!(
+            worker_stopped_message(so_far(2, 1, true)),
+            "worker stopped while serving its run 2, after answering 1 task in all"
+        );
+        assert_eq!(
+            worker_stopped_message(so_far(1, 30, false)),
+            "worker stopped while waiting for a driver, after serving 1 run (30 tasks answered)"
         );
     }
 

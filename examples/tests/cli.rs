@@ -5303,6 +5303,49 @@ fn the_join_timeout_hint_names_no_unspecified_address() {
     );
 }
 
+/// A remote worker stopped by a signal while it serves a run says so, with the tasks it
+/// answered: it said "stopped before a run began; nothing was trained", the words of a
+/// driver whose data was still read.
+#[cfg(unix)]
+#[test]
+fn a_worker_stopped_while_serving_says_it_served_a_run() {
+    let dir = scratch("worker-stopped-serving");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let rest = ["--algo", "asgd", "--time", "60", "--updates", "1000000000"];
+    let mut driver = start(&[&remote_flags("1", &address)[..], &rest].concat(), &dir);
+    let mut worker = remote_worker(&address, "w1", &dir);
+    let stderr = worker.stderr.take().expect("its stderr");
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut said = Vec::new();
+    for line in lines.by_ref() {
+        let admitted = line.contains("admitted");
+        said.push(line);
+        if admitted {
+            break;
+        }
+    }
+    assert!(
+        said.last().is_some_and(|l| l.contains("admitted")),
+        "{said:?}"
+    );
+    signal("-TERM", worker.id());
+    said.extend(lines);
+    let (_, code) = wait_for(worker);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    assert_eq!(code, Some(143), "{said:#?}");
+    let last = said.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.starts_with("worker stopped while serving a run, after answering "),
+        "{said:#?}"
+    );
+    assert!(
+        !said.iter().any(|l| l.contains("nothing was trained")),
+        "{said:#?}"
+    );
+}
+
 /// A worker given its token by ASYNC_TOKEN, of a driver given none: both sides say where the
 /// tokens come from (both said "check --token-file on both", a flag no one gave), and
 /// `worker --help` names the variable.

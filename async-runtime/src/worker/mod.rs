@@ -6,6 +6,7 @@ pub(crate) mod cache;
 mod connect;
 mod executor;
 mod memory;
+mod progress;
 mod queued;
 mod readable;
 mod served;
@@ -29,6 +30,7 @@ use zeromq::{DealerSocket, Socket, SocketEvent, SocketOptions, SocketRecv, ZmqMe
 
 use crate::transport::said::Said;
 pub use cache::CachedVersion;
+pub use progress::{Progress, SoFar};
 pub use served::Served;
 use tries::{Then, Tries};
 
@@ -95,6 +97,9 @@ pub struct WorkerOptions {
     /// whose files it may: a split order naming any other path is refused, so that a peer
     /// holding the token cannot read this host's other files. Empty: none.
     pub readable: Vec<PathBuf>,
+    /// What it has served so far, counted as it serves: a clone of the options counts into
+    /// the same, which a caller keeps to read while the worker serves (a signal's handler).
+    pub progress: Arc<Progress>,
     /// Its driver started it and grants it more files on its standard input, a pipe only
     /// that driver writes to ([`GRANTS_ENV`](crate::cluster::GRANTS_ENV)).
     pub(crate) grants_on_stdin: bool,
@@ -114,6 +119,7 @@ impl WorkerOptions {
             reconnect: None,
             spawned: false,
             readable: Vec::new(),
+            progress: Arc::default(),
             grants_on_stdin: false,
         }
     }
@@ -267,6 +273,7 @@ async fn serve_with_reconnect(options: WorkerOptions) -> Result<Served, RuntimeE
         let reach_by = tries.reach_by(options.connect_timeout, Instant::now());
         let mut opened = None;
         let outcome = serve(this, reach_by, &mut opened).await;
+        options.progress.left();
         // A session only to hear "try again later" is no session: the window goes on.
         if let Some(run_id) = opened.filter(|_| !matches!(outcome, Ok(Ended::TryLater { .. }))) {
             tries.session_opened();
@@ -542,6 +549,7 @@ async fn serve(
         }
         if let Some(session) = &worker.session {
             *opened_run = Some(session.run_id);
+            worker.options.progress.serving(session.run_id);
         }
         if let Some(open) = worker.to_open.take() {
             let opened_tx = opened_tx.clone();
@@ -669,6 +677,9 @@ impl Worker {
                 Next::Exit(Err(RuntimeError::DriverLost(self.broken(&reason))))
             }
             Event::Done(result) => {
+                if matches!(result, ToDriver::Result { .. }) {
+                    self.options.progress.answered();
+                }
                 self.outbox.push(result);
                 Next::Continue
             }
