@@ -30,6 +30,12 @@ pub struct Params {
     pub max_staleness: u64,
     /// Asynchronous methods: divide the step by `1 + staleness` of each result.
     pub staleness_aware: bool,
+    /// The live workers the step was sized for, when it is an asynchronous method's default
+    /// (its staleness grows with the workers taking tasks): with more of them, workers that
+    /// joined past the count, [`Params::step_for`] shrinks the step in proportion. `None` (a
+    /// step chosen, by `--step` or its author) keeps it whatever joins.
+    #[serde(default)]
+    pub step_sized_for: Option<usize>,
     /// SVRG: updates per snapshot; 0 takes one pass over the data (`rows / (batch x
     /// partitions)` synchronous updates, `rows / batch` asynchronous ones).
     pub epoch: usize,
@@ -68,6 +74,7 @@ impl Params {
             quorum: Self::DEFAULT_QUORUM,
             max_staleness: Self::DEFAULT_MAX_STALENESS,
             staleness_aware: false,
+            step_sized_for: None,
             epoch: 0,
             precondition: Precondition::None,
             extra: BTreeMap::new(),
@@ -129,12 +136,29 @@ impl Params {
         })
     }
 
-    /// The step for a result `staleness` updates old.
-    pub fn step_for(&self, staleness: u64) -> f64 {
-        if self.staleness_aware {
+    /// The step for the result the driver last handed over: [`Params::step_at`] its
+    /// staleness and the workers alive now.
+    pub fn step_for(&self, cx: &Driver) -> f64 {
+        self.step_at(cx.staleness(), cx.workers().alive())
+    }
+
+    /// The step for a result `staleness` updates old while `workers` workers take tasks:
+    /// `step`, divided by `1 + staleness` when [`staleness_aware`](Params::staleness_aware),
+    /// and times `sized_for / workers` when more workers than the
+    /// [`step_sized_for`](Params::step_sized_for) take tasks. A default step divides by the
+    /// tasks in flight, `workers x prefetch (+ delay)`: joins past the count would otherwise
+    /// send staler gradients than it tolerates, and diverge. The ratio of workers is at most
+    /// that of tasks in flight, and shrinks more than the square root a variance-reduced
+    /// default takes: never a larger step than one sized for them all.
+    pub fn step_at(&self, staleness: u64, workers: usize) -> f64 {
+        let step = if self.staleness_aware {
             self.step / (1.0 + staleness as f64)
         } else {
             self.step
+        };
+        match self.step_sized_for {
+            Some(sized_for) if workers > sized_for => step * sized_for as f64 / workers as f64,
+            _ => step,
         }
     }
 }
@@ -144,6 +168,32 @@ mod tests {
     use super::*;
     use asyncopt_runtime::data::Features;
     use asyncopt_runtime::{ClusterConfig, StopHandle, Token};
+
+    #[test]
+    fn a_default_step_shrinks_with_workers_past_those_it_was_sized_for() {
+        let default = Params {
+            step: 0.12,
+            step_sized_for: Some(2),
+            ..Params::new(Loss::LeastSquares)
+        };
+        // At or under the count, the step as set: a run at its count is as before.
+        assert_eq!(default.step_at(0, 1), 0.12);
+        assert_eq!(default.step_at(5, 2), 0.12);
+        // Past it, in proportion: 5 workers where 2 were counted take 2/5 of it.
+        assert_eq!(default.step_at(0, 5), 0.12 * 2.0 / 5.0);
+        let aware = Params {
+            staleness_aware: true,
+            ..default.clone()
+        };
+        assert_eq!(aware.step_at(3, 2), 0.12 / 4.0);
+        assert_eq!(aware.step_at(3, 4), 0.12 / 4.0 * 2.0 / 4.0);
+        // A step chosen is left as chosen.
+        let chosen = Params {
+            step_sized_for: None,
+            ..default
+        };
+        assert_eq!(chosen.step_at(0, 50), 0.12);
+    }
 
     #[test]
     fn a_prepared_metric_of_the_settings_kind_is_not_built_again() {

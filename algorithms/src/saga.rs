@@ -110,7 +110,7 @@ pub fn asaga(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         mean.scaled_add(1.0 / n, &s.correction);
         seen.apply(&s.history);
         velocity = p.momentum * velocity + direction;
-        w.scaled_add(-p.step_for(cx.staleness()), &velocity);
+        w.scaled_add(-p.step_for(cx), &velocity);
     }
     w
 }

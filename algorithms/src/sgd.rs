@@ -45,7 +45,7 @@ pub fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             max_staleness = p.max_staleness
         );
         velocity = p.momentum * velocity + metric.apply(g.mean() + p.loss.lambda() * &w);
-        w.scaled_add(-p.step_for(cx.staleness()), &velocity);
+        w.scaled_add(-p.step_for(cx), &velocity);
     }
     w
 }

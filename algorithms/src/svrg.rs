@@ -174,7 +174,7 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
         );
         let direction = metric.apply(g + full + p.loss.lambda() * &w);
         velocity = p.momentum * velocity + direction;
-        w.scaled_add(-p.step_for(cx.staleness()), &velocity);
+        w.scaled_add(-p.step_for(cx), &velocity);
     }
     w
 }

@@ -27,7 +27,7 @@
 //!         let g = reduce!(data.sample(p.batch, k), |batch| p.loss.gradient(batch, w.view()),
 //!                         max_staleness = p.max_staleness);
 //!         squares += &(&g * &g);
-//!         w -= &(p.step_for(cx.staleness()) * &g / (squares.mapv(f64::sqrt) + eps));
+//!         w -= &(p.step_for(cx) * &g / (squares.mapv(f64::sqrt) + eps));
 //!     }
 //!     w
 //! }

@@ -124,7 +124,7 @@ impl Setting {
             Setting::Precondition => "p.precondition",
             Setting::Quorum => "p.quorum",
             Setting::MaxStaleness => "p.max_staleness",
-            Setting::StalenessAware => "p.step_for(staleness)",
+            Setting::StalenessAware => "p.step_for(cx)",
             Setting::Epoch => "p.epoch",
             Setting::Lambda => "p.loss.lambda()",
             Setting::Loss => "p.loss",

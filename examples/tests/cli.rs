@@ -3036,6 +3036,43 @@ fn two_workers_started_under_one_name_count_as_two() {
     assert!(line.contains("on 2 workers"), "{line}");
 }
 
+/// Workers past the count take tasks too, more than ASGD's default step was sized for: with 2
+/// counted and 5 working, their staler gradients diverged within a few hundred updates
+/// (`the objective diverged from 2.805242e0 to ...`). The step now shrinks with the workers
+/// alive, and the run converges as one sized for them all would.
+#[test]
+fn workers_past_the_count_do_not_make_the_default_step_diverge() {
+    let dir = scratch("spares-default-step");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let names = ["s1", "s2", "s3", "s4", "s5"];
+    let workers = names.map(|name| remote_worker(&address, name, &dir));
+    let rest = [
+        "--algo",
+        "asgd",
+        "--updates",
+        "20000",
+        "--summary",
+        "s.json",
+    ];
+    let driver = run(&[&remote_flags("2", &address)[..], &rest].concat(), &dir);
+    for worker in workers {
+        succeeded(&worker.wait_with_output().expect("the worker ends"));
+    }
+    succeeded(&driver);
+    let summary = summary_of(&dir.join("s.json"));
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    let working = table
+        .iter()
+        .filter(|w| w["tasks_done"].as_u64() > Some(0))
+        .count();
+    assert!(working > 2, "workers past the count took part: {table:?}");
+    let subopt = summary["final_subopt"].as_f64().expect("a gap to f*");
+    assert!(subopt < 0.1, "converged: (f-f*)/f* = {subopt}");
+}
+
 /// An address typed as HOST:PORT, with no scheme, is TCP's, for the driver's `--bind` and the
 /// worker's `--driver` alike: the worker joins and the run completes (it was refused as "not a
 /// tcp:// address").

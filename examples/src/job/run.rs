@@ -15,7 +15,7 @@ use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport,
 use super::checkpoints::{self, Checkpoints};
 use super::model_memory::{check_linear_model, check_model_fits};
 use super::settings::hyperparameters;
-use super::step::{optimum_shown, step_of};
+use super::step::{optimum_shown, step_of, step_sized_for};
 use super::{JobSpec, Outcome};
 use crate::even_points::EvenPoints;
 use crate::model::TrainedModel;
@@ -154,6 +154,7 @@ fn params_of(spec: &JobSpec, step: f64, metric: Option<Metric>) -> Params {
         quorum: spec.quorum,
         max_staleness: spec.max_staleness,
         staleness_aware: spec.staleness_aware,
+        step_sized_for: step_sized_for(spec),
         epoch: spec.epoch,
         precondition: spec.precondition,
         extra: hyperparameters(spec.algorithm, &spec.params),

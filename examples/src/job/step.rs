@@ -100,7 +100,7 @@ fn step_until(
     if !spec.algorithm.is_linear() {
         return Ok((own_model_step(spec.step, spec.algorithm)?, None));
     }
-    let chosen = spec.step.or(spec.algorithm.authors_step());
+    let chosen = chosen_step(spec);
     // Built here, before any worker starts, to refuse an impossible choice and to set the
     // default step in its metric.
     let building = (spec.precondition != Precondition::None).then(|| {
@@ -128,6 +128,20 @@ fn step_until(
         }
     };
     Ok((step, Some(metric)))
+}
+
+/// The step chosen for the run, `--step` or its author's default: `None` sets the default.
+fn chosen_step(spec: &JobSpec) -> Option<f64> {
+    spec.step.or(spec.algorithm.authors_step())
+}
+
+/// The live workers the run's step was sized for
+/// ([`Params::step_sized_for`](asyncopt_algorithms::Params::step_sized_for)): the count, for
+/// an asynchronous method's default step ([`default_step`]), which divides by the tasks in
+/// flight; `None` for a step chosen, or a synchronous method's, which staleness does not touch.
+pub(super) fn step_sized_for(spec: &JobSpec) -> Option<usize> {
+    let default = spec.algorithm.is_linear() && chosen_step(spec).is_none();
+    (default && spec.algorithm.is_async()).then_some(spec.cluster.workers)
 }
 
 /// The step of `algorithm`, a model of its author's own type: `step` (`--step`) or its

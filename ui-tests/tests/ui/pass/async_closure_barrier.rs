@@ -13,7 +13,7 @@ fn asgd(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             |part| p.loss.gradient(&part.sample(p.batch, k), w.view()),
             max_staleness = p.max_staleness
         );
-        w.scaled_add(-p.step_for(cx.staleness()), &g);
+        w.scaled_add(-p.step_for(cx), &g);
     }
     w
 }
