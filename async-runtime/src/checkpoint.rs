@@ -9,8 +9,8 @@
 //!
 //! The file is written whole to a temporary name, synced and renamed over the last one, so a
 //! crash leaves the previous checkpoint intact. Its readable summary ([`SUMMARY_FILE`]) only
-//! describes it: removed before the file lands and written after, it is never of another
-//! checkpoint. It starts with a magic, a format number, the
+//! describes it: moved aside before the file lands (and put back if it cannot) and written
+//! after, it is never of another checkpoint. It starts with a magic, a format number, the
 //! body's length and its SHA-256: a torn or damaged file is refused, never half-read.
 //!
 //! The SHA-256 tells damage, not forgery: whoever can write the folder can write a consistent
@@ -49,8 +49,9 @@ mod format_two;
 /// The checkpoint's file in its directory.
 pub const FILE: &str = "checkpoint.bin";
 /// A readable account of the checkpoint beside it (JSON); the binary file is what counts. It
-/// is removed before a new binary file lands and written after: missing after a write killed
-/// in between, never an account of another checkpoint than the one beside it.
+/// is moved aside before a new binary file lands (put back if it cannot land) and written
+/// after: missing after a write killed in between, never an account of another checkpoint
+/// than the one beside it.
 pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
@@ -272,10 +273,10 @@ fn differences(found: &str, expected: &str) -> String {
 /// Writes `checkpoint` into `dir` atomically; returns the file's size in bytes.
 ///
 /// Both files are written and synced under temporary names first; then the old summary is
-/// removed, the binary file renamed into place, and its summary after it (see
-/// [`SUMMARY_FILE`]). An error leaves the previous checkpoint as it was (its summary too, but
-/// for a failed rename of the binary file), and an `Ok` means the new checkpoint is the one
-/// on disk. So the update a caller records as checkpointed is always the one a resume gets.
+/// moved aside, the binary file renamed into place, and its summary after it (see
+/// [`SUMMARY_FILE`]). An error leaves the previous checkpoint as it was, its summary too (put
+/// back if the binary file cannot land), and an `Ok` means the new checkpoint is the one on
+/// disk. So the update a caller records as checkpointed is always the one a resume gets.
 ///
 /// The folder is made (mode 0700) if missing; one someone else can write is refused
 /// ([`CheckpointError::Public`]).
@@ -312,7 +313,7 @@ fn write_staging_as(
     let (binary_path, summary_path) = (dir.join(FILE), dir.join(SUMMARY_FILE));
     let binary = Staged::write(&binary_path, tag, &file_bytes).map_err(io(&binary_path))?;
     let summary = Staged::write(&summary_path, tag, text.as_bytes()).map_err(io(&summary_path))?;
-    land_binary(binary, &summary_path).map_err(io(&binary_path))?;
+    land_binary(binary, &summary_path, tag).map_err(io(&binary_path))?;
     if let Err(error) = summary.commit() {
         // The checkpoint is written; only its readable account is not.
         tracing::warn!(
@@ -325,12 +326,32 @@ fn write_staging_as(
 }
 
 /// Renames the staged binary file into place, the summary at `summary_path` (of the checkpoint
-/// it replaces) removed first: a write killed before its own summary lands leaves none, not
-/// one that describes an older checkpoint than the binary file holds.
-fn land_binary(binary: Staged, summary_path: &Path) -> std::io::Result<()> {
-    // Best effort: what cannot be removed as a file (a folder at the name) is no summary.
-    let _ = fs::remove_file(summary_path);
-    binary.commit()
+/// it replaces) moved aside first, under a temporary name of token `tag`: a write killed
+/// before its own summary lands leaves none (and a stale temporary file the next write
+/// removes), not one that describes an older checkpoint than the binary file holds. A rename
+/// that fails (the binary file made immutable, a folder at its name) puts the summary back:
+/// the previous checkpoint stays whole, its account too.
+fn land_binary(binary: Staged, summary_path: &Path, tag: &str) -> std::io::Result<()> {
+    let name = summary_path.file_name().unwrap_or(summary_path.as_os_str());
+    // Another token than the staged summary's own temporary name.
+    let aside = summary_path.with_file_name(staging::temporary_name(name, &format!("{tag}a")));
+    // What is no file (a folder at the name) is no summary, and is left where it is.
+    let is_file = fs::symlink_metadata(summary_path).is_ok_and(|meta| meta.is_file());
+    let moved = is_file && fs::rename(summary_path, &aside).is_ok();
+    match binary.commit() {
+        Ok(()) => {
+            if moved {
+                let _ = fs::remove_file(&aside);
+            }
+            Ok(())
+        }
+        Err(error) => {
+            if moved {
+                let _ = fs::rename(&aside, summary_path);
+            }
+            Err(error)
+        }
+    }
 }
 
 /// The file's bytes: header and body. The body is encoded in place after the header, into a
@@ -1283,6 +1304,43 @@ mod tests {
     }
 
     #[test]
+    fn a_write_whose_binary_file_cannot_land_leaves_the_previous_checkpoint_and_its_summary() {
+        let dir = scratch("binary-blocked");
+        write(&dir, &at_iteration(10)).unwrap();
+        // The binary file's name taken by a folder that is not empty (as a file made
+        // immutable would refuse it): renaming over it fails, after the old summary was
+        // moved out of the way. It was removed, and a failed write lost it.
+        let kept = dir.join("kept.bin");
+        fs::rename(dir.join(FILE), &kept).unwrap();
+        fs::create_dir_all(dir.join(FILE).join("inside")).unwrap();
+        let error = write(&dir, &at_iteration(20)).unwrap_err().to_string();
+        assert!(error.contains(FILE), "{error}");
+        assert_eq!(summary_iteration(&dir), 10, "the summary is put back");
+        assert!(staged_files(&dir).is_empty(), "{:?}", staged_files(&dir));
+        // The binary file as it was: the previous checkpoint is whole.
+        fs::remove_dir_all(dir.join(FILE)).unwrap();
+        fs::rename(&kept, dir.join(FILE)).unwrap();
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 10);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_rename_of_the_binary_file_that_fails_puts_its_summary_back() {
+        let dir = scratch("binary-rename-fails");
+        write(&dir, &at_iteration(10)).unwrap();
+        // A staged file gone before its rename: the rename fails, the old file stays.
+        let binary = Staged {
+            temporary: dir.join(".vanished.tmp"),
+            path: dir.join(FILE),
+        };
+        land_binary(binary, &dir.join(SUMMARY_FILE), "30").unwrap_err();
+        assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 10);
+        assert_eq!(summary_iteration(&dir), 10);
+        assert!(staged_files(&dir).is_empty(), "{:?}", staged_files(&dir));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_write_killed_between_its_renames_leaves_no_summary_of_an_older_checkpoint() {
         let dir = scratch("killed-between-renames");
         write(&dir, &at_iteration(10)).unwrap();
@@ -1292,7 +1350,7 @@ mod tests {
         let bytes = encode(&at_iteration(20)).unwrap();
         let binary = Staged::write(&dir.join(FILE), "20", &bytes).unwrap();
         let summary = Staged::write(&dir.join(SUMMARY_FILE), "20", b"{}").unwrap();
-        land_binary(binary, &dir.join(SUMMARY_FILE)).unwrap();
+        land_binary(binary, &dir.join(SUMMARY_FILE), "20").unwrap();
         // A kill runs no destructor: the staged summary stays too.
         std::mem::forget(summary);
         assert_eq!(read(&dir, "asaga on bio").unwrap().iteration, 20);
