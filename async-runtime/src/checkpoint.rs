@@ -73,7 +73,9 @@ pub type Annex = Box<dyn FnOnce() -> Vec<u8> + Send>;
 /// When and where a driver writes checkpoints.
 #[derive(Debug, Clone)]
 pub struct CheckpointPolicy {
-    /// The directory that holds [`FILE`]; created if missing.
+    /// The directory that holds [`FILE`]; created by the first write if missing when the
+    /// policy is set. From then on the run holds it ([`Folder`]): removed or replaced, it is
+    /// neither made again nor written into ([`CheckpointError::FolderGone`]).
     pub dir: PathBuf,
     /// Write after this many updates since the last checkpoint.
     pub every_updates: Option<u64>,
@@ -234,6 +236,20 @@ pub enum CheckpointError {
         /// What may be held.
         budget: u64,
     },
+    /// The folder the run took for its checkpoints was removed, or replaced by another, since:
+    /// it is not made again nor written into (another run may have taken its name), and the
+    /// run's checkpoints went with it.
+    #[error(
+        "checkpoint folder {dir} {}: this run writes no more checkpoints at its name (another run \
+         may have taken it), and none of its own is left there",
+        if *replaced { "is another folder than the one this run took" } else { "was removed" }
+    )]
+    FolderGone {
+        /// The folder.
+        dir: PathBuf,
+        /// Whether another folder is at its name now.
+        replaced: bool,
+    },
     /// The folder can be written by someone else (every user, or another user who owns it),
     /// who could replace the checkpoint a resume reads.
     #[error(
@@ -281,18 +297,94 @@ fn differences(found: &str, expected: &str) -> String {
 /// The folder is made (mode 0700) if missing; one someone else can write is refused
 /// ([`CheckpointError::Public`]).
 pub fn write(dir: &Path, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
-    // Unpredictable, so that nobody else who can write the folder can take the names first.
-    write_staging_as(dir, checkpoint, &format!("{:016x}", rand::random::<u64>()))
+    prepare_folder(dir)?;
+    write_staging_as(dir, checkpoint, &unpredictable_tag())
 }
 
-/// [`write()`], staging its files under the temporary names of token `tag`
-/// ([`staging::temporary_name`]).
+/// A token for a write's temporary names: unpredictable, so that nobody else who can write
+/// the folder can take the names first.
+fn unpredictable_tag() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// A run's checkpoint folder, held from when the run takes it: a write into it checks that
+/// the folder at its path is still this one, so that a folder removed mid-run is not made
+/// again (without the lock a program keeps in it, for another run to take too) and one made
+/// anew at its name (another run's) is not written into.
+#[derive(Debug)]
+pub struct Folder {
+    dir: PathBuf,
+    /// The folder's device and inode when taken (where the platform tells them).
+    identity: Option<(u64, u64)>,
+    /// Held open only so that its inode is not reused while the run lasts: a folder made
+    /// anew at its name never has the identity of the one taken.
+    _open: Option<File>,
+}
+
+impl Folder {
+    /// Takes `dir`, made if missing as [`prepare_folder`] makes it.
+    pub fn take(dir: &Path) -> Result<Folder, CheckpointError> {
+        prepare_folder(dir)?;
+        let meta = fs::metadata(dir).map_err(io(dir))?;
+        Ok(Folder {
+            dir: dir.to_path_buf(),
+            identity: identity_of(&meta),
+            _open: File::open(dir).ok(),
+        })
+    }
+
+    /// The folder's path.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `checkpoint` as [`write()`] does, into this folder only: one removed or
+    /// replaced since it was taken is refused ([`CheckpointError::FolderGone`]).
+    pub fn write(&self, checkpoint: &Checkpoint) -> Result<u64, CheckpointError> {
+        self.still_there()?;
+        refuse_public(&self.dir)?;
+        write_staging_as(&self.dir, checkpoint, &unpredictable_tag())
+    }
+
+    /// Whether the folder at the path is still the one taken.
+    fn still_there(&self) -> Result<(), CheckpointError> {
+        let gone = |replaced| CheckpointError::FolderGone {
+            dir: self.dir.clone(),
+            replaced,
+        };
+        let now = match fs::metadata(&self.dir) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(gone(false)),
+            Err(error) => return Err(io(&self.dir)(error)),
+        };
+        if !now.is_dir() || identity_of(&now) != self.identity {
+            return Err(gone(true));
+        }
+        Ok(())
+    }
+}
+
+/// A file's device and inode, where the platform tells them.
+fn identity_of(meta: &fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Writes into `dir`, made already, staging its files under the temporary names of token
+/// `tag` ([`staging::temporary_name`]).
 fn write_staging_as(
     dir: &Path,
     checkpoint: &Checkpoint,
     tag: &str,
 ) -> Result<u64, CheckpointError> {
-    prepare_folder(dir)?;
     for file in [FILE, SUMMARY_FILE] {
         staging::remove_stale(dir, file.as_ref());
     }

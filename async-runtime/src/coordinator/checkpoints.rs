@@ -5,6 +5,7 @@
 //! [`due`], which sees counters only. The orchestration (gathering the variables and the
 //! versions, counting, failing the run) is `checkpointing`'s `impl Driver`.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -99,6 +100,9 @@ pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String>
 pub(crate) struct Checkpoints {
     /// Where and when to write checkpoints; none unless asked.
     policy: Option<CheckpointPolicy>,
+    /// The policy's folder, held once it is there (when the policy is set, or after the
+    /// write that made it): a folder removed or replaced since is not written into.
+    folder: Option<Arc<checkpoint::Folder>>,
     /// Where the run stood at the last checkpoint (or the start of checkpointing, or the
     /// checkpoint it resumed from).
     last: Mark,
@@ -128,6 +132,12 @@ impl Checkpoints {
     /// Writes checkpoints as `policy` says from now on, the first one counted from `now`.
     pub fn set_policy(&mut self, policy: CheckpointPolicy, now: Mark) {
         self.last = now;
+        // A folder there already (one the program made and locked) is held from now on; one
+        // that cannot be taken is tried again, with its error, at each write.
+        self.folder = match policy.dir.is_dir() {
+            true => checkpoint::Folder::take(&policy.dir).ok().map(Arc::new),
+            false => None,
+        };
         self.policy = Some(policy);
     }
 
@@ -227,6 +237,14 @@ impl Checkpoints {
         let Some(dir) = self.policy.as_ref().map(|policy| policy.dir.clone()) else {
             return Ok(0.0);
         };
+        // Taken by the first write that makes it; a failure to is this write's.
+        let folder = match &self.folder {
+            Some(folder) => Ok(Arc::clone(folder)),
+            None => checkpoint::Folder::take(&dir).map(Arc::new),
+        };
+        if let Ok(folder) = &folder {
+            self.folder = Some(Arc::clone(folder));
+        }
         // The annex gathers here, on the training thread; it makes its bytes on the other.
         let annex: Option<Annex> = self.annex.as_mut().map(|annex| annex());
         // The seconds gathered so far go into the checkpoint itself, so that a run resumed
@@ -236,8 +254,9 @@ impl Checkpoints {
         let thread = std::thread::Builder::new()
             .name("checkpoint".to_owned())
             .spawn(move || {
+                let folder = folder?;
                 checkpoint.annex = annex.map(|annex| annex()).unwrap_or_default();
-                checkpoint::write(&dir, &checkpoint)
+                folder.write(&checkpoint)
             })?;
         self.writing = Some(Writing { thread, at });
         Ok(gathered)
@@ -268,6 +287,10 @@ impl Checkpoints {
                 false
             }
             Err(error) => {
+                if matches!(error, CheckpointError::FolderGone { .. }) {
+                    // The checkpoint written last went with its folder.
+                    self.on_disk = None;
+                }
                 self.failures.count += 1;
                 let reason = error.to_string();
                 self.failures.last = Some(reason.clone());
@@ -401,6 +424,67 @@ mod tests {
         assert_eq!(write(&mut checkpoints, &dir), (false, false));
         assert_eq!(checkpoints.failures().count, 5);
         std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_folder_removed_or_replaced_mid_run_is_neither_made_again_nor_written_into() {
+        // A folder removed mid-run was made again by the next write, without the lock the
+        // program kept in the old one: a second run took it, and both wrote into it.
+        let scratch = test_support::scratch("checkpoints-folder-gone");
+        // Made before the policy (as a program that locks it does), or by the first write.
+        for made_before in [true, false] {
+            let dir = scratch.join(format!("made-before-{made_before}"));
+            if made_before {
+                checkpoint::prepare_folder(&dir).unwrap();
+            }
+            let mut checkpoints = Checkpoints::default();
+            let mut every_update = policy(Some(1), None);
+            every_update.dir = dir.clone();
+            checkpoints.set_policy(every_update, at(0, 0.0));
+            let mut write = |updates: u64| {
+                let checkpoint = Checkpoint {
+                    job: "test".to_owned(),
+                    ..Checkpoint::default()
+                };
+                let now = std::time::Instant::now();
+                let taken = at(updates, updates as f64);
+                checkpoints.start_writing(checkpoint, taken, now).unwrap();
+                let written = checkpoints.finish_writing(true).unwrap().written;
+                (written, checkpoints.on_disk())
+            };
+            let (written, on_disk) = write(1);
+            assert!(written.is_ok() && on_disk == Some(1), "{written:?}");
+            std::fs::remove_dir_all(&dir).unwrap();
+            let (written, on_disk) = write(2);
+            assert!(!dir.exists(), "made again: {written:?}");
+            assert!(
+                matches!(
+                    written,
+                    Err(CheckpointError::FolderGone {
+                        replaced: false,
+                        ..
+                    })
+                ),
+                "{written:?}"
+            );
+            assert_eq!(
+                on_disk, None,
+                "the checkpoint of update 1 went with its folder"
+            );
+            // Another run's folder at the name now: not written into either.
+            checkpoint::prepare_folder(&dir).unwrap();
+            let (written, on_disk) = write(3);
+            assert!(!dir.join(checkpoint::FILE).exists(), "{written:?}");
+            assert!(
+                matches!(
+                    written,
+                    Err(CheckpointError::FolderGone { replaced: true, .. })
+                ),
+                "{written:?}"
+            );
+            assert_eq!(on_disk, None);
+        }
+        std::fs::remove_dir_all(&scratch).unwrap();
     }
 
     #[test]
