@@ -673,6 +673,14 @@ impl Worker {
         self.wake(now);
         let next = match event {
             Event::Frame(message) => self.on_frame(message),
+            // Before a session, whatever is at the address has proven nothing (a fake driver's
+            // oversized frame, a driver killed while it answered): tried again, as a close is.
+            Event::LinkFailed(reason) if self.session.is_none() => {
+                Next::Exit(Ok(Ended::Unanswered(format!(
+                    "the connection broke before the driver answered this worker's hello ({})",
+                    connect::zeromq_said(&reason)
+                ))))
+            }
             Event::LinkFailed(reason) => {
                 Next::Exit(Err(RuntimeError::DriverLost(self.broken(&reason))))
             }
@@ -1834,6 +1842,35 @@ mod tests {
             worker.on_event(Event::Closed, Instant::now()),
             Next::Exit(Ok(Ended::Unanswered(_)))
         ));
+    }
+
+    /// A peer at the driver's address that breaks the connection before any session (a frame
+    /// past ZeroMQ's limit from a fake driver) has proven nothing: the join is tried again
+    /// within the connect window, as after a close. It ended the worker at once.
+    #[test]
+    fn a_connection_broken_before_the_handshake_is_tried_again() {
+        let (work, _handed) = std_mpsc::channel();
+        let answer_by = Instant::now() + Duration::from_secs(600);
+        let options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        let mut worker = Worker::new(options, [7; 32], answer_by, work, MemoryAccount::of_host());
+        let oversized = Event::LinkFailed("Codec Error: Frame length exceeds the limit".into());
+        let Next::Exit(outcome) = worker.on_event(oversized, Instant::now()) else {
+            panic!("a broken connection ends this try")
+        };
+        match &outcome {
+            Ok(Ended::Unanswered(reason)) => assert!(
+                reason.contains("before the driver answered")
+                    && reason.contains("ZeroMQ said: Codec Error: Frame length exceeds"),
+                "{reason}"
+            ),
+            Ok(_) => panic!("expected an unanswered join"),
+            Err(error) => panic!("expected an unanswered join, not {error}"),
+        }
+        let mut tries = Tries::new("tcp://127.0.0.1:1", None);
+        let now = Instant::now();
+        tries.reach_by(Duration::from_secs(60), now);
+        let then = tries.after("w0", outcome, now);
+        assert!(matches!(then, Then::Retry { .. }), "{then:?}");
     }
 
     #[test]

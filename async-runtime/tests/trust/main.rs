@@ -1576,7 +1576,9 @@ fn flood_is_logged_sparingly() {
 }
 
 /// Before the driver proved the token, a frame declared at 64 MiB closes the connection:
-/// the worker does not reserve it and wait for its bytes.
+/// the worker does not reserve it and wait for its bytes. Whatever sent it proved nothing, so
+/// the join is tried again within the connect window, as after a close, each try closing its
+/// connection; past the window the worker names the broken connection.
 fn huge_frame_before_proof_closes() {
     let (endpoint, closed) = wire::huge_frame_driver();
     let mut options = worker_of(endpoint);
@@ -1585,15 +1587,21 @@ fn huge_frame_before_proof_closes() {
     let (ended, _) = run_worker_counting_warnings(options, Duration::from_secs(60));
     match ended {
         Err(RuntimeError::DriverLost(reason)) => {
-            assert!(!reason.contains("has not answered"), "{reason}")
+            assert!(!reason.contains("has not answered"), "{reason}");
+            assert!(
+                reason.contains("broke before the driver answered")
+                    && reason.contains("--connect-timeout"),
+                "{reason}"
+            )
         }
         other => panic!("expected the connection lost, got {other:?}"),
     }
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        closed.load(Ordering::SeqCst),
-        1,
-        "the worker closed the connection"
+    let closed = closed.load(Ordering::SeqCst);
+    println!("    {closed} connections closed by the worker");
+    assert!(
+        closed >= 2,
+        "the worker tried again: {closed} connections closed"
     );
 }
 
