@@ -548,8 +548,11 @@ async fn serve(
             ticker = beating_every(worker.options.heartbeat);
         }
         if let Some(session) = &worker.session {
+            // Told once per session, not on each of its events.
+            if opened_run.is_none() {
+                worker.options.progress.serving(session.run_id);
+            }
             *opened_run = Some(session.run_id);
-            worker.options.progress.serving(session.run_id);
         }
         if let Some(open) = worker.to_open.take() {
             let opened_tx = opened_tx.clone();

@@ -4,6 +4,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use super::served::RunsServed;
+
 /// The runs a worker was admitted to, the tasks it answered, and whether it is in a run now;
 /// shared by the clones of its [`WorkerOptions`](super::WorkerOptions).
 #[derive(Debug, Default)]
@@ -11,9 +13,10 @@ pub struct Progress(Mutex<State>);
 
 #[derive(Debug, Default)]
 struct State {
-    so_far: SoFar,
-    /// The run of the last session opened.
-    last_run: Option<u64>,
+    /// The runs, told apart by the one rule the worker's own account uses.
+    runs: RunsServed,
+    tasks: u64,
+    serving: bool,
 }
 
 /// A reading of [`Progress`].
@@ -32,27 +35,29 @@ pub struct SoFar {
 impl Progress {
     /// What the worker has served so far.
     pub fn so_far(&self) -> SoFar {
-        self.lock().so_far
+        let state = self.lock();
+        SoFar {
+            runs: state.runs.count(),
+            tasks: state.tasks,
+            serving: state.serving,
+        }
     }
 
     /// A session of run `run_id` is open.
     pub(super) fn serving(&self, run_id: u64) {
         let mut state = self.lock();
-        if state.last_run != Some(run_id) {
-            state.so_far.runs += 1;
-            state.last_run = Some(run_id);
-        }
-        state.so_far.serving = true;
+        state.runs.opened(run_id);
+        state.serving = true;
     }
 
     /// A task's result is sent.
     pub(super) fn answered(&self) {
-        self.lock().so_far.tasks += 1;
+        self.lock().tasks += 1;
     }
 
     /// The connection to the driver ended, session or not.
     pub(super) fn left(&self) {
-        self.lock().so_far.serving = false;
+        self.lock().serving = false;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -31,6 +31,11 @@ impl RunsServed {
         }
     }
 
+    /// The runs told apart so far.
+    pub(super) fn count(&self) -> u32 {
+        self.runs
+    }
+
     /// The service ended with `end`: a shutdown comes only inside a session, so one run at
     /// least.
     pub(super) fn ended(&self, end: RunEnd) -> Served {
