@@ -139,7 +139,13 @@ impl Params {
     /// The step for the result the driver last handed over: [`Params::step_at`] its
     /// staleness and the workers alive now.
     pub fn step_for(&self, cx: &Driver) -> f64 {
-        self.step_at(cx.staleness(), cx.workers().alive())
+        // Counting the live workers scans the worker table on every update: only a step sized
+        // for a count reads it.
+        let workers = match self.step_sized_for {
+            Some(_) => cx.workers().alive(),
+            None => 0,
+        };
+        self.step_at(cx.staleness(), workers)
     }
 
     /// The step for a result `staleness` updates old while `workers` workers take tasks:
