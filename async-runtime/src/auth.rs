@@ -93,8 +93,9 @@ impl Token {
     }
 
     /// The token in a file: its one line without surrounding white space (blank lines
-    /// aside), at least 16 bytes and at most 4 KiB in all (so that `/dev/zero` given by mistake is refused, not read
-    /// until memory runs out). [`Token::read_file`], its refusal naming the file.
+    /// aside), at least 16 bytes and at most 4 KiB in all (so that `/dev/zero` given by
+    /// mistake is refused, not read until memory runs out). [`Token::read_file`], its refusal
+    /// naming the file.
     pub fn from_file(path: &Path) -> Result<Token, RuntimeError> {
         Token::read_file(path)
             .map_err(|e| RuntimeError::Config(format!("token file {}: {e}", path.display())))
