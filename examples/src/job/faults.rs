@@ -7,8 +7,8 @@ use asyncopt_runtime::{RunReport, RunStats};
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, joins refused or
 /// left unproven, joins told to try later, handshakes timed out or closed to make room,
-/// connections closed before their ZeroMQ handshake, frames the session layer dropped unread,
-/// frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
+/// connections closed before their ZeroMQ handshake, strangers cut off, frames the session
+/// layer dropped unread, frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
 /// reading the data file ([`RunReport::unreadable_data_exclusions`]) are said as such: the
 /// file may be at fault, not they.
 pub fn fault_line(report: &RunReport) -> Option<String> {
@@ -111,10 +111,23 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
             "connection closed before its ZeroMQ handshake",
             "connections closed before their ZeroMQ handshake",
         ),
+        // Past the ZeroMQ handshake: what connections without a session did, said apart from
+        // what was forged within one, so that junk from a stranger reads as no attack on a
+        // worker's session.
         (
-            refused_frames(stats),
-            "frame dropped as forged, replayed or from a stranger",
-            "frames dropped as forged, replayed or from strangers",
+            stats.strangers_cut_off,
+            "stranger's connection cut off for sending more than a handshake",
+            "strangers' connections cut off for sending more than a handshake",
+        ),
+        (
+            stranger_frames(stats),
+            "frame dropped unauthenticated (a stranger's or out of place)",
+            "frames dropped unauthenticated (strangers' or out of place)",
+        ),
+        (
+            forged_frames(stats),
+            "frame forged or replayed within a session dropped",
+            "frames forged or replayed within a session dropped",
         ),
         (
             stats.ended_session_frames,
@@ -142,20 +155,19 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
     ))
 }
 
-/// Frames the driver's session layer dropped before any of it reached the run: from peers
-/// without a session, whose MAC did not verify, replayed, handshakes over their size, and
-/// those that got their connections cut off for sending more than a handshake. One clause
-/// for all: each counter stays apart in the summary's `stats`.
-fn refused_frames(stats: &RunStats) -> u64 {
-    [
-        stats.unauthenticated_frames,
-        stats.bad_mac_frames,
-        stats.replayed_frames,
-        stats.oversized_handshakes,
-        stats.strangers_cut_off,
-    ]
-    .iter()
-    .fold(0u64, |sum, n| sum.saturating_add(*n))
+/// Frames the driver's session layer dropped unauthenticated: from peers without a session
+/// (their handshake frames over the size limit too), and handshake messages or unsealed frames
+/// out of place within one. Each counter stays apart in the summary's `stats`.
+fn stranger_frames(stats: &RunStats) -> u64 {
+    stats
+        .unauthenticated_frames
+        .saturating_add(stats.oversized_handshakes)
+}
+
+/// Sealed frames of a session the session layer dropped: their MAC did not verify, or they
+/// were replayed or out of order. Each counter stays apart in the summary's `stats`.
+fn forged_frames(stats: &RunStats) -> u64 {
+    stats.bad_mac_frames.saturating_add(stats.replayed_frames)
 }
 
 #[cfg(test)]
@@ -242,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_the_session_layer_dropped_are_said_in_one_clause() {
+    fn frames_of_strangers_are_said_apart_from_frames_forged_within_a_session() {
         let stats = RunStats {
             refused_workers: 2,
             unauthenticated_frames: 5,
@@ -255,11 +267,13 @@ mod tests {
         assert_eq!(
             fault_line_of(&stats, 0).as_deref(),
             Some(
-                "  faults: 2 joins refused or left unproven, 12 frames dropped as forged, replayed \
-                 or from strangers; see \"stats\" in the summary"
+                "  faults: 2 joins refused or left unproven, 1 stranger's connection cut off for \
+                 sending more than a handshake, 6 frames dropped unauthenticated (strangers' or \
+                 out of place), 5 frames forged or replayed within a session dropped; see \
+                 \"stats\" in the summary"
             )
         );
-        // Alone, it is a fault line of its own: a run under attack is not a clean run.
+        // Alone, a forged frame is a fault line of its own: a run under attack is not clean.
         let stats = RunStats {
             bad_mac_frames: 1,
             ..RunStats::default()
@@ -267,10 +281,80 @@ mod tests {
         assert_eq!(
             fault_line_of(&stats, 0).as_deref(),
             Some(
-                "  faults: 1 frame dropped as forged, replayed or from a stranger; see \"stats\" \
+                "  faults: 1 frame forged or replayed within a session dropped; see \"stats\" \
                  in the summary"
             )
         );
+    }
+
+    #[test]
+    fn a_stranger_cut_off_for_junk_is_no_attack_on_a_session() {
+        // A raw client past the ZeroMQ greeting sending junk: its first frames are rejected,
+        // the next closes its connection. No session's frame was forged or replayed.
+        let stats = RunStats {
+            rejected_messages: 4,
+            strangers_cut_off: 1,
+            ..RunStats::default()
+        };
+        let line = fault_line_of(&stats, 0).unwrap();
+        assert_eq!(
+            line,
+            "  faults: 4 messages rejected, 1 stranger's connection cut off for sending more \
+             than a handshake; see \"stats\" in the summary"
+        );
+        assert!(
+            !line.contains("forged") && !line.contains("replayed"),
+            "{line}"
+        );
+        // Frames of peers without a session neither.
+        let stats = RunStats {
+            unauthenticated_frames: 3,
+            ..RunStats::default()
+        };
+        let line = fault_line_of(&stats, 0).unwrap();
+        assert!(line.contains("3 frames dropped unauthenticated"), "{line}");
+        assert!(
+            !line.contains("forged") && !line.contains("replayed"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn each_clause_is_said_once_when_every_counter_is_up() {
+        let stats = RunStats {
+            lost_workers: 3,
+            excluded_workers: 1,
+            moved_partitions: 1,
+            respawned_workers: 1,
+            failed_tasks: 1,
+            bad_results: 1,
+            hung_tasks: 1,
+            rejected_messages: 1,
+            refused_workers: 1,
+            joins_refused: 1,
+            handshake_timeouts: 1,
+            strangers_turned_away: 1,
+            zeromq_handshakes_failed: 1,
+            strangers_cut_off: 1,
+            unauthenticated_frames: 1,
+            oversized_handshakes: 1,
+            bad_mac_frames: 1,
+            replayed_frames: 1,
+            ended_session_frames: 1,
+            floods: 1,
+            ..RunStats::default()
+        };
+        let line = fault_line_of(&stats, 0).unwrap();
+        let body = line
+            .strip_prefix("  faults: ")
+            .and_then(|rest| rest.strip_suffix("; see \"stats\" in the summary"))
+            .unwrap();
+        let clauses: Vec<&str> = body.split(", ").collect();
+        for clause in &clauses {
+            let said = clauses.iter().filter(|c| *c == clause).count();
+            assert_eq!(said, 1, "{clause:?} in {line}");
+        }
+        assert_eq!(line.matches("ended session").count(), 1, "{line}");
     }
 
     #[test]
@@ -314,9 +398,9 @@ mod tests {
             Some(
                 "  faults: 3 joins refused or left unproven, 1 join told to try again later, 1 \
                  handshake timed out, 40 handshakes closed to make room for newer ones, 7 \
-                 connections closed before their ZeroMQ handshake, 2 frames dropped as forged, \
-                 replayed or from strangers, 5 frames of ended sessions dropped, 1 flood of a \
-                 peer's frames cut short; see \"stats\" in the summary"
+                 connections closed before their ZeroMQ handshake, 2 strangers' connections cut \
+                 off for sending more than a handshake, 5 frames of ended sessions dropped, 1 \
+                 flood of a peer's frames cut short; see \"stats\" in the summary"
             )
         );
     }
