@@ -105,11 +105,18 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
             "handshake closed to make room for newer ones",
             "handshakes closed to make room for newer ones",
         ),
-        // Raw connections: garbage for a greeting, or silence until their deadline.
+        // Raw connections: garbage for a greeting, silence until their deadline, or a worker's
+        // retry. A worker started with `--reconnect` that tries again while the driver is
+        // stopped leaves its connection in the listen queue and gives up on it; the driver,
+        // resumed, accepts it closed. The transport counts these closes without a peer
+        // address, and none reaches the gate, so no later join can vouch for one: the clause
+        // names the harmless cause first rather than suggest an attack.
         (
             stats.zeromq_handshakes_failed,
-            "connection closed before its ZeroMQ handshake",
-            "connections closed before their ZeroMQ handshake",
+            "connection closed before its ZeroMQ handshake (a worker's retry or a stranger's \
+             probe)",
+            "connections closed before their ZeroMQ handshake (workers' retries or strangers' \
+             probes)",
         ),
         // Past the ZeroMQ handshake: what connections without a session did, said apart from
         // what was forged within one, so that junk from a stranger reads as no attack on a
@@ -320,6 +327,22 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_closed_before_its_zeromq_handshake_may_be_a_workers_retry() {
+        // A worker with `--reconnect` retrying while the driver is stopped ends so too.
+        let stats = RunStats {
+            zeromq_handshakes_failed: 2,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line_of(&stats, 0).as_deref(),
+            Some(
+                "  faults: 2 connections closed before their ZeroMQ handshake (workers' retries or \
+                 strangers' probes); see \"stats\" in the summary"
+            )
+        );
+    }
+
+    #[test]
     fn each_clause_is_said_once_when_every_counter_is_up() {
         let stats = RunStats {
             lost_workers: 3,
@@ -378,8 +401,8 @@ mod tests {
         assert_eq!(
             fault_line_of(&stats, 0).as_deref(),
             Some(
-                "  faults: 1 connection closed before its ZeroMQ handshake; see \"stats\" in \
-                 the summary"
+                "  faults: 1 connection closed before its ZeroMQ handshake (a worker's retry or a \
+                 stranger's probe); see \"stats\" in the summary"
             )
         );
         let stats = RunStats {
@@ -398,9 +421,10 @@ mod tests {
             Some(
                 "  faults: 3 joins refused or left unproven, 1 join told to try again later, 1 \
                  handshake timed out, 40 handshakes closed to make room for newer ones, 7 \
-                 connections closed before their ZeroMQ handshake, 2 strangers' connections cut \
-                 off for sending more than a handshake, 5 frames of ended sessions dropped, 1 \
-                 flood of a peer's frames cut short; see \"stats\" in the summary"
+                 connections closed before their ZeroMQ handshake (workers' retries or \
+                 strangers' probes), 2 strangers' connections cut off for sending more than a \
+                 handshake, 5 frames of ended sessions dropped, 1 flood of a peer's frames cut \
+                 short; see \"stats\" in the summary"
             )
         );
     }
