@@ -2546,7 +2546,7 @@ fn killed_workers_are_replaced_and_the_run_goes_on() {
         .position(|l| l.contains(" s on 4 workers"))
         .unwrap();
     let faults = lines.get(result + 1).copied().unwrap_or_default();
-    assert!(faults.starts_with("  faults: 4 workers lost"), "{stdout}");
+    assert!(faults.starts_with("  faults: 4 worker losses"), "{stdout}");
     assert!(
         faults.contains(", 4 worker processes restarted"),
         "{stdout}"

@@ -23,11 +23,13 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
         n => format!("{n} {many}"),
     };
     // An excluded worker is lost too (its session is ended): each is said once, as excluded.
+    // Counted per session, so a worker lost, back under a fresh session and lost again is two
+    // losses: said as losses, not as workers.
     let lost = stats.lost_workers.saturating_sub(stats.excluded_workers);
     let unreadable = unreadable_data.min(stats.excluded_workers);
     let failing = stats.excluded_workers - unreadable;
     let gone = [
-        (lost, count(lost, "worker lost", "workers lost")),
+        (lost, count(lost, "worker lost", "worker losses")),
         (
             failing,
             count(
@@ -323,6 +325,20 @@ mod tests {
         assert!(
             !line.contains("forged") && !line.contains("replayed"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn a_worker_lost_twice_is_two_losses_not_two_workers() {
+        // Lost, back under a fresh session, lost again: the runtime counts sessions lost.
+        let stats = RunStats {
+            lost_workers: 2,
+            moved_partitions: 2,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line_of(&stats, 0).as_deref(),
+            Some("  faults: 2 worker losses (2 partitions moved); see \"stats\" in the summary")
         );
     }
 
