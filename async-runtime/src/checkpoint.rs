@@ -75,7 +75,9 @@ pub type Annex = Box<dyn FnOnce() -> Vec<u8> + Send>;
 pub struct CheckpointPolicy {
     /// The directory that holds [`FILE`]; created by the first write if missing when the
     /// policy is set. From then on the run holds it ([`Folder`]): removed or replaced, it is
-    /// neither made again nor written into ([`CheckpointError::FolderGone`]).
+    /// neither made again nor written into ([`CheckpointError::FolderGone`]). A program that
+    /// took the folder itself (where it locks it) hands it over with the policy instead
+    /// (`Driver::checkpoint_into`), and the run holds that one.
     pub dir: PathBuf,
     /// Write after this many updates since the last checkpoint.
     pub every_updates: Option<u64>,
@@ -346,8 +348,9 @@ impl Folder {
         write_staging_as(&self.dir, checkpoint, &unpredictable_tag())
     }
 
-    /// Whether the folder at the path is still the one taken.
-    fn still_there(&self) -> Result<(), CheckpointError> {
+    /// Whether the folder at the path is still the one taken: a program that takes its
+    /// folder and then locks it asks this once locked, so that its lock is in this folder.
+    pub fn still_there(&self) -> Result<(), CheckpointError> {
         let gone = |replaced| CheckpointError::FolderGone {
             dir: self.dir.clone(),
             replaced,

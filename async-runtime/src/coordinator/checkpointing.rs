@@ -29,6 +29,15 @@ impl Driver {
         self.checkpoints.set_policy(policy, now);
     }
 
+    /// [`Driver::checkpoint_to`], into `folder`, which the program took where it locked it
+    /// ([`Folder::take`](crate::checkpoint::Folder::take)), so that the run holds the very
+    /// folder the lock is in: one removed or replaced since is neither made again nor written
+    /// into ([`CheckpointError::FolderGone`]). `policy.dir` is taken to be the folder's.
+    pub fn checkpoint_into(&mut self, folder: crate::checkpoint::Folder, policy: CheckpointPolicy) {
+        let now = self.checkpoint_mark();
+        self.checkpoints.set_policy_into(policy, folder, now);
+    }
+
     /// Saves an annex with every checkpoint: what the application needs to go on too (the
     /// command line saves the trace so far). It reads it back from [`Driver::resumed`].
     ///

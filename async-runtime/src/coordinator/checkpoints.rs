@@ -131,13 +131,36 @@ pub(crate) struct Checkpoints {
 impl Checkpoints {
     /// Writes checkpoints as `policy` says from now on, the first one counted from `now`.
     pub fn set_policy(&mut self, policy: CheckpointPolicy, now: Mark) {
-        self.last = now;
-        // A folder there already (one the program made and locked) is held from now on; one
-        // that cannot be taken is tried again, with its error, at each write.
-        self.folder = match policy.dir.is_dir() {
-            true => checkpoint::Folder::take(&policy.dir).ok().map(Arc::new),
+        // A folder there already is held from now on; one that cannot be taken is tried
+        // again, with its error, at each write.
+        let folder = match policy.dir.is_dir() {
+            true => checkpoint::Folder::take(&policy.dir).ok(),
             false => None,
         };
+        self.set_policy_held(policy, folder, now);
+    }
+
+    /// [`Checkpoints::set_policy`], into `folder`, which the program took (and locked) before:
+    /// taken again here, a folder replaced in between would be the one held, without the
+    /// program's lock. `policy.dir` becomes the folder's path.
+    pub fn set_policy_into(
+        &mut self,
+        mut policy: CheckpointPolicy,
+        folder: checkpoint::Folder,
+        now: Mark,
+    ) {
+        policy.dir = folder.dir().to_path_buf();
+        self.set_policy_held(policy, Some(folder), now);
+    }
+
+    fn set_policy_held(
+        &mut self,
+        policy: CheckpointPolicy,
+        folder: Option<checkpoint::Folder>,
+        now: Mark,
+    ) {
+        self.last = now;
+        self.folder = folder.map(Arc::new);
         self.policy = Some(policy);
     }
 
@@ -484,6 +507,46 @@ mod tests {
             );
             assert_eq!(on_disk, None);
         }
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
+
+    #[test]
+    fn a_folder_replaced_before_it_is_handed_over_is_not_written_into() {
+        // The program locks its folder before the run; the driver took the folder at its path
+        // again when the policy was set, so one replaced in between (the lock gone with the
+        // old one) was held, and written into, as the run's own.
+        let scratch = test_support::scratch("checkpoints-folder-handed");
+        let dir = scratch.join("ck");
+        let taken = checkpoint::Folder::take(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        checkpoint::prepare_folder(&dir).unwrap();
+        let mut checkpoints = Checkpoints::default();
+        checkpoints.set_policy_into(policy(Some(1), None), taken, at(0, 0.0));
+        assert_eq!(
+            checkpoints.policy().map(|p| p.dir.clone()),
+            Some(dir.clone())
+        );
+        let checkpoint = Checkpoint {
+            job: "test".to_owned(),
+            ..Checkpoint::default()
+        };
+        let now = std::time::Instant::now();
+        checkpoints
+            .start_writing(checkpoint, at(1, 1.0), now)
+            .unwrap();
+        let written = checkpoints.finish_writing(true).unwrap().written;
+        assert!(
+            matches!(
+                written,
+                Err(CheckpointError::FolderGone { replaced: true, .. })
+            ),
+            "{written:?}"
+        );
+        assert!(
+            !dir.join(checkpoint::FILE).exists(),
+            "written into the other folder"
+        );
+        assert_eq!(checkpoints.on_disk(), None);
         std::fs::remove_dir_all(&scratch).unwrap();
     }
 

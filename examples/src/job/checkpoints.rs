@@ -28,7 +28,9 @@ pub(super) struct Checkpoints {
     /// What the run is, for its checkpoints (empty for a run that keeps none).
     pub(super) identity: String,
     /// The lock of the folder the run writes into: hold it until the run ends.
-    pub(super) folder: Option<std::fs::File>,
+    pub(super) lock: Option<std::fs::File>,
+    /// The folder the lock is in, for the driver to write into ([`keep`]).
+    pub(super) folder: Option<checkpoint::Folder>,
     /// The checkpoint to resume, read before any worker starts.
     pub(super) resumed: Option<Checkpoint>,
     /// The trace of the resumed run, up to its checkpoint.
@@ -110,12 +112,13 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
     }
     // Held for the run: one folder, one run at a time.
     let writes_into = (spec.checkpointing.dir.as_ref()).or(spec.checkpointing.resume.as_ref());
-    let folder = match writes_into {
-        Some(dir) => Some(claim_checkpoint_folder(
-            dir,
-            spec.checkpointing.resume.as_deref(),
-        )?),
-        None => None,
+    let (lock, folder) = match writes_into {
+        Some(dir) => {
+            let (lock, folder) =
+                claim_checkpoint_folder(dir, spec.checkpointing.resume.as_deref())?;
+            (Some(lock), Some(folder))
+        }
+        None => (None, None),
     };
     // A checkpoint that cannot be resumed is refused before any worker starts.
     let resumed = match &spec.checkpointing.resume {
@@ -136,6 +139,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
     };
     Ok(Checkpoints {
         identity,
+        lock,
         folder,
         resumed,
         earlier,
@@ -159,30 +163,29 @@ pub(super) fn resume(
     resumed_from
 }
 
-/// Has the driver write checkpoints into the run's folder as the run goes, each with the trace
-/// so far (`points`, a resumed run's first), of bounded size however long the run, at the
-/// interval the flags give or else the resumed run's (`resumed`).
+/// Has the driver write checkpoints into the run's folder (`folder`, taken where its lock
+/// was) as the run goes, each with the trace so far (`points`, a resumed run's first), of
+/// bounded size however long the run, at the interval the flags give or else the resumed
+/// run's (`resumed`).
 pub(super) fn keep(
     spec: &JobSpec,
     driver: &mut Driver,
     identity: String,
+    folder: Option<checkpoint::Folder>,
     points: &Rc<RefCell<EvenPoints>>,
     resumed: Option<Interval>,
 ) {
-    let checkpoint_dir = spec
-        .checkpointing
-        .dir
-        .clone()
-        .or_else(|| spec.checkpointing.resume.clone());
-    if let Some(dir) = checkpoint_dir {
+    if let Some(folder) = folder {
         let interval = Interval::chosen(spec, resumed);
         tracing::debug!(?interval, "checkpoint interval");
-        driver.checkpoint_to(CheckpointPolicy {
-            dir,
+        let policy = CheckpointPolicy {
+            dir: folder.dir().to_path_buf(),
             every_updates: interval.every_updates,
             every: interval.every_s.map(Duration::from_secs_f64),
             job: identity,
-        });
+        };
+        // The folder the lock is in: one taken again by its path may be another by now.
+        driver.checkpoint_into(folder, policy);
         let points = points.clone();
         driver.checkpoint_annex(move || {
             // The trace so far (a resumed run's trace goes on from it) and the interval (a
@@ -198,9 +201,13 @@ pub(super) fn keep(
 
 /// Takes `dir` for this run's checkpoints: refused while another run writes into it (its lock
 /// is held), and when it holds a checkpoint that this run does not resume (`resume`), which
-/// the first new checkpoint would overwrite.
-fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs::File> {
-    checkpoint::prepare_folder(dir)?;
+/// the first new checkpoint would overwrite. Returns the lock and the folder it is in, which
+/// the driver then writes into: a folder removed or replaced since is not written into.
+fn claim_checkpoint_folder(
+    dir: &Path,
+    resume: Option<&Path>,
+) -> Result<(std::fs::File, checkpoint::Folder)> {
+    let folder = checkpoint::Folder::take(dir)?;
     let path = dir.join(CHECKPOINT_LOCK);
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).write(true);
@@ -225,6 +232,8 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
             return Err(error).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+    // Replaced between its taking and the lock's opening, the lock is in another folder.
+    folder.still_there()?;
     if dir.join(checkpoint::FILE).exists() && !resume.is_some_and(|r| same_file(dir, r)) {
         bail!(
             "{} already holds a checkpoint, which this run would overwrite: go on from it with \
@@ -232,7 +241,7 @@ fn claim_checkpoint_folder(dir: &Path, resume: Option<&Path>) -> Result<std::fs:
             dir.display()
         );
     }
-    Ok(lock)
+    Ok((lock, folder))
 }
 
 /// What the run is, for its checkpoints: the algorithm, the data (by content), the rows the
@@ -406,6 +415,38 @@ mod tests {
         let text = serde_json::to_vec(&saved).unwrap();
         let back: Annex = serde_json::from_slice(&text).unwrap();
         assert!(matches!(back, Annex::Saved { interval, .. } if interval.every_updates == Some(7)));
+    }
+
+    #[test]
+    fn the_folder_handed_to_the_driver_is_the_one_its_lock_is_in() {
+        // The driver took the folder by its path when the run began, after the workers
+        // joined: one replaced meanwhile was made its folder, without the lock, and written
+        // into. The folder is now taken where it is locked, and a replaced one refused.
+        let dir = test_support::scratch("checkpoint-folder-handed");
+        let (lock, folder) = claim_checkpoint_folder(&dir, None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        checkpoint::prepare_folder(&dir).unwrap();
+        let saved = Checkpoint {
+            job: "test".to_owned(),
+            ..Checkpoint::default()
+        };
+        let written = folder.write(&saved);
+        assert!(
+            matches!(
+                written,
+                Err(checkpoint::CheckpointError::FolderGone { replaced: true, .. })
+            ),
+            "{written:?}"
+        );
+        assert!(
+            !dir.join(checkpoint::FILE).exists(),
+            "written into the other folder"
+        );
+        // The folder at the name now is free to another run, which holds its own.
+        drop(lock);
+        let (_lock, again) = claim_checkpoint_folder(&dir, None).unwrap();
+        assert!(again.write(&saved).is_ok());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[cfg(unix)]

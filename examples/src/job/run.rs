@@ -38,10 +38,11 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     check_partitions(spec, data)?;
     let (step, metric) = step_of(spec, data)?;
     let params = params_of(spec, step, metric);
-    // `_folder`, the checkpoint folder's lock, is held until the run ends.
+    // `_lock`, the checkpoint folder's lock, is held until the run ends.
     let Checkpoints {
         identity,
-        folder: _folder,
+        lock: _lock,
+        folder,
         resumed,
         earlier,
         interval,
@@ -50,7 +51,14 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
     let recorder = Recorder::install(spec, &mut driver, &params, data, optimum, earlier);
-    checkpoints::keep(spec, &mut driver, identity, &recorder.points, interval);
+    checkpoints::keep(
+        spec,
+        &mut driver,
+        identity,
+        folder,
+        &recorder.points,
+        interval,
+    );
     recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
     let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
     let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
