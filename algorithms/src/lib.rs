@@ -34,8 +34,8 @@ pub use row_sum::{data_gradient_sum, RowSum};
 pub use saga::{asaga, saga, saga_terms, SagaTerms};
 pub use sgd::{asgd, sgd};
 pub use smoothness::{
-    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness,
-    preconditioned_smoothness_until, smoothness,
+    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_max_row_smoothness_until,
+    preconditioned_smoothness, preconditioned_smoothness_until, smoothness,
 };
 pub use svrg::{asvrg, svrg, svrg_correction};
 

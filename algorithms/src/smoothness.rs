@@ -7,7 +7,7 @@ use ndarray::Array1;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Loss, Metric, Model};
+use crate::{Loss, Metric, Model, Precondition};
 
 /// Estimates L for `loss` on `rows`: `lambda_max(X^T X / n)` for least squares (plus `lambda`
 /// for ridge), a quarter of it plus `lambda` for logistic regression.
@@ -64,10 +64,31 @@ pub fn max_row_smoothness(loss: &Loss, rows: &impl Rows) -> f64 {
 /// [`max_row_smoothness`] in the metric of `metric` (`P`): `max_i c x_i^T P x_i`, plus
 /// `lambda` times the largest eigenvalue of `P`.
 pub fn preconditioned_max_row_smoothness(loss: &Loss, rows: &impl Rows, metric: &Metric) -> f64 {
+    preconditioned_max_row_smoothness_until(loss, rows, metric, &|| true)
+        .expect("never asked to stop")
+}
+
+/// [`preconditioned_max_row_smoothness`], asking `keep_going` between blocks of rows whether
+/// to go on: in the full preconditioner's metric each row costs `dim^2`, minutes on a wide,
+/// tall set, and its caller may no longer need it (a Ctrl-C). `None` when it says no.
+pub fn preconditioned_max_row_smoothness_until(
+    loss: &Loss,
+    rows: &impl Rows,
+    metric: &Metric,
+    keep_going: &dyn Fn() -> bool,
+) -> Option<f64> {
     let dim = rows.dim();
     let mut largest: f64 = 0.0;
     let mut row = Array1::zeros(dim);
+    let work_per_row = match metric.kind() {
+        Precondition::Full => dim.saturating_mul(dim),
+        _ => dim,
+    };
+    let block = crate::loss::rows_per_question(work_per_row, 16);
     for i in 0..rows.len() {
+        if i % block == 0 && i > 0 && !keep_going() {
+            return None;
+        }
         rows.axpy(i, 1.0, row.view_mut());
         let form = if metric.is_identity() {
             // |x_i|^2 over the row's own entries: clearing and reading all `dim` entries per
@@ -90,10 +111,13 @@ pub fn preconditioned_max_row_smoothness(loss: &Loss, rows: &impl Rows, metric: 
     } else if metric.is_identity() {
         lambda
     } else {
-        let eigenvalue = largest_eigenvalue(dim, |v| Some(metric.apply(v.clone())));
-        lambda * eigenvalue.expect("never stopped")
+        let eigenvalue = largest_eigenvalue(dim, |v| {
+            // Each pass solves with the full metric's factor: `dim^2`.
+            keep_going().then(|| metric.apply(v.clone()))
+        });
+        lambda * eigenvalue?
     };
-    loss.curvature() * largest + regulariser
+    Some(loss.curvature() * largest + regulariser)
 }
 
 /// The largest eigenvalue of `op`, a positive semi-definite operator in a metric (its
@@ -227,6 +251,42 @@ mod tests {
                 row.dot(&row)
             })
             .fold(0.0, f64::max)
+    }
+
+    /// The largest row's smoothness in the full metric costs `dim^2` a row: on a wide, tall
+    /// set a Ctrl-C waited minutes for its pass, which asked nothing.
+    #[test]
+    fn the_largest_row_smoothness_stops_when_asked() {
+        let d = 4;
+        let n = 3 * crate::loss::rows_per_question(d * d, 16);
+        let mut draw = ChaCha8Rng::seed_from_u64(5);
+        let x = Array2::from_shape_fn((n, d), |_| 2.0 * draw.random::<f64>() - 1.0);
+        let tall = Dataset::new("tall", Features::Dense(x), Array1::ones(n)).unwrap();
+        for lambda in [0.0, 0.1] {
+            let loss = Loss::with_lambda(true, lambda);
+            for kind in [
+                Precondition::None,
+                Precondition::Diagonal,
+                Precondition::Full,
+            ] {
+                let metric = Metric::new(kind, &loss, &tall).unwrap();
+                let asked = std::cell::Cell::new(0);
+                let after_one = || {
+                    asked.set(asked.get() + 1);
+                    asked.get() <= 1
+                };
+                let stopped =
+                    preconditioned_max_row_smoothness_until(&loss, &tall, &metric, &after_one);
+                assert_eq!(stopped, None, "{kind}, lambda {lambda}");
+                assert_eq!(asked.get(), 2, "{kind}, lambda {lambda}");
+                // Let go on, the same value as without a question.
+                let whole =
+                    preconditioned_max_row_smoothness_until(&loss, &tall, &metric, &|| true);
+                let plain = preconditioned_max_row_smoothness(&loss, &tall, &metric);
+                assert_eq!(whole, Some(plain), "{kind}, lambda {lambda}");
+                assert!(plain > 0.0 && plain.is_finite(), "{plain}");
+            }
+        }
     }
 
     #[test]

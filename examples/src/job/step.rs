@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use asyncopt_algorithms::{
-    max_row_smoothness, preconditioned_max_row_smoothness, preconditioned_smoothness_until,
+    max_row_smoothness, preconditioned_max_row_smoothness_until, preconditioned_smoothness_until,
     ridge_optimum_until, Loss, Metric, OptimumError, Precondition, PreconditionError,
 };
 use asyncopt_runtime::data::Dataset;
@@ -268,7 +268,7 @@ fn default_step_until(
         per_partition * partitions
     };
     let rows = rows.clamp(1, data.full_rows().max(1)) as f64;
-    let largest = preconditioned_max_row_smoothness(&spec.loss, data, metric);
+    let largest = preconditioned_max_row_smoothness_until(&spec.loss, data, metric, keep_going)?;
     let minibatch = mean + (largest - mean).max(0.0) / rows;
     // A gradient taken `delay` updates back (a fixed-lag read) is that much staler: as many
     // more tasks in flight for an asynchronous method, a step `1 + delay` times smaller for a
@@ -360,6 +360,38 @@ mod tests {
             let (step, built) = step_until(&spec, &data, &|| true).unwrap();
             assert_eq!(step, default_step(&spec, &data, &metric), "{precondition}");
             assert_eq!(built.map(|m| m.kind()), Some(precondition), "handed on");
+        }
+    }
+
+    /// The largest row's smoothness, in the full preconditioner's metric `dim^2` a row, asked
+    /// nothing: a Ctrl-C after the smoothness's estimate waited for its whole pass.
+    #[test]
+    fn a_signal_after_the_smoothness_estimate_stops_the_largest_row_pass() {
+        let n = 3 * 4096;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| ((i * 5 + j * 7) % 13) as f64);
+        let data = Dataset::new("tall.svm", Features::Dense(x), ndarray::Array1::ones(n));
+        let data = data.unwrap();
+        let mut args = crate::cli::RunArgs::parse_defaults();
+        args.data = Some(test_support::data("a9a.xz"));
+        for precondition in [Precondition::None, Precondition::Full] {
+            args.precondition = precondition;
+            let spec = args.job(Algorithm::Sgd).unwrap();
+            let metric = Metric::new(precondition, &spec.loss, &data).unwrap();
+            // The questions the estimate asks, all answered yes: a signal comes after them.
+            let estimate_asks = std::cell::Cell::new(0);
+            let counting = || {
+                estimate_asks.set(estimate_asks.get() + 1);
+                true
+            };
+            preconditioned_smoothness_until(&spec.loss, &data, &metric, &counting).unwrap();
+            let asked = std::cell::Cell::new(0);
+            let until_the_estimate_is_done = || {
+                asked.set(asked.get() + 1);
+                asked.get() <= estimate_asks.get()
+            };
+            let step = default_step_until(&spec, &data, &metric, &until_the_estimate_is_done);
+            assert_eq!(step, None, "{precondition}");
+            assert_eq!(asked.get(), estimate_asks.get() + 1, "{precondition}");
         }
     }
 
