@@ -1,7 +1,7 @@
 //! A job's checkpoints: the folder a run takes for them, the checkpoint it resumes, and the
 //! policy that writes them as the run goes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
@@ -37,6 +37,36 @@ pub(super) struct Checkpoints {
     pub(super) earlier: Vec<TracePoint>,
     /// The interval the resumed run checkpointed at, if its checkpoint says.
     pub(super) interval: Option<Interval>,
+    /// The objective of the resumed model as its run measured it, if its checkpoint says.
+    pub(super) measured: Option<Measured>,
+}
+
+/// The objective of a checkpoint's model, measured by its run before it wrote it (the judge
+/// of its checkpoints computes it), for a resume to check the weights it reads against.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Measured {
+    /// The updates of the model measured.
+    pub(super) updates: u64,
+    /// Its objective on the run's data.
+    pub(super) objective: f64,
+}
+
+impl Measured {
+    /// Refuses resumed weights whose objective on this run's data (`now`) is not the one
+    /// their checkpoint records: the SHA-256 tells damage, not a checkpoint written anew
+    /// with other weights, whose run would otherwise fail later as if its step diverged.
+    /// The same weights on the same rows give the same objective, to rounding.
+    pub(super) fn check(&self, now: f64) -> Result<(), String> {
+        let scale = now.abs().max(self.objective.abs());
+        if (now - self.objective).abs() <= 1e-9 * scale {
+            return Ok(());
+        }
+        Err(format!(
+            "the checkpoint's weights give objective {now:e}, it records {:e} (update {}): it \
+             was altered or is of other data; nothing was trained from it",
+            self.objective, self.updates
+        ))
+    }
 }
 
 /// How often a run checkpoints: after this many updates, or seconds of training, or both.
@@ -81,6 +111,9 @@ enum Annex {
     Saved {
         trace: Vec<TracePoint>,
         interval: Interval,
+        /// Missing in a checkpoint of an earlier build, or of a model the judge did not see.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        objective: Option<Measured>,
     },
     TraceAlone(Vec<TracePoint>),
 }
@@ -130,13 +163,20 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
             .context("the checkpoint's trace does not decode")?,
         _ => Annex::TraceAlone(Vec::new()),
     };
-    let (earlier, interval) = match annex {
-        Annex::Saved { trace, interval } if interval.is_valid() => (trace, Some(interval)),
+    let (earlier, interval, measured) = match annex {
+        Annex::Saved {
+            trace,
+            interval,
+            objective,
+        } if interval.is_valid() => (trace, Some(interval), objective),
         Annex::Saved { interval, .. } => {
             bail!("the checkpoint's interval is not one a run takes checkpoints at: {interval:?}")
         }
-        Annex::TraceAlone(trace) => (trace, None),
+        Annex::TraceAlone(trace) => (trace, None, None),
     };
+    // Only a measure of the very model the checkpoint holds says anything of its weights.
+    let resumed_updates = resumed.as_ref().map(|saved| saved.stats.updates);
+    let measured = measured.filter(|m| Some(m.updates) == resumed_updates);
     Ok(Checkpoints {
         identity,
         lock,
@@ -144,6 +184,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         resumed,
         earlier,
         interval,
+        measured,
     })
 }
 
@@ -166,13 +207,15 @@ pub(super) fn resume(
 /// Has the driver write checkpoints into the run's folder (`folder`, taken where its lock
 /// was) as the run goes, each with the trace so far (`points`, a resumed run's first), of
 /// bounded size however long the run, at the interval the flags give or else the resumed
-/// run's (`resumed`).
+/// run's (`resumed`), and the objective of its model as the judge of checkpoints measured it
+/// (`judged`), which a resume checks.
 pub(super) fn keep(
     spec: &JobSpec,
     driver: &mut Driver,
     identity: String,
     folder: Option<checkpoint::Folder>,
     points: &Rc<RefCell<EvenPoints>>,
+    judged: &Rc<Cell<Option<Measured>>>,
     resumed: Option<Interval>,
 ) {
     if let Some(folder) = folder {
@@ -186,13 +229,19 @@ pub(super) fn keep(
         };
         // The folder the lock is in: one taken again by its path may be another by now.
         driver.checkpoint_into(folder, policy);
-        let points = points.clone();
+        let (points, judged) = (points.clone(), judged.clone());
         driver.checkpoint_annex(move || {
-            // The trace so far (a resumed run's trace goes on from it) and the interval (a
-            // resume keeps it), encoded on the checkpoint's thread.
+            // The trace so far (a resumed run's trace goes on from it), the interval (a
+            // resume keeps it) and the objective the judge measured of this checkpoint's
+            // model just before, encoded on the checkpoint's thread.
             let trace = points.borrow().to_vec();
+            let objective = judged.take();
             Box::new(move || {
-                let annex = Annex::Saved { trace, interval };
+                let annex = Annex::Saved {
+                    trace,
+                    interval,
+                    objective,
+                };
                 serde_json::to_vec(&annex).expect("JSON of numbers")
             })
         });
@@ -406,6 +455,7 @@ mod tests {
         let annex: Annex = serde_json::from_slice(b"[]").expect("the trace alone decodes");
         assert!(matches!(annex, Annex::TraceAlone(trace) if trace.is_empty()));
         let saved = Annex::Saved {
+            objective: None,
             trace: Vec::new(),
             interval: Interval {
                 every_updates: Some(7),
@@ -415,6 +465,86 @@ mod tests {
         let text = serde_json::to_vec(&saved).unwrap();
         let back: Annex = serde_json::from_slice(&text).unwrap();
         assert!(matches!(back, Annex::Saved { interval, .. } if interval.every_updates == Some(7)));
+    }
+
+    /// A checkpoint written anew with other weights passes the SHA-256 check, which tells
+    /// damage only; its run then failed as if its step diverged. The objective it records
+    /// of its model now tells the weights apart.
+    #[test]
+    fn a_forged_checkpoint_whose_weights_are_not_the_ones_measured_is_refused() {
+        use asyncopt_algorithms::Loss;
+        use asyncopt_runtime::data::Features;
+        let x = ndarray::array![[1.0, 0.5], [0.2, 1.0], [0.3, -0.4]];
+        let data = Dataset::new(
+            "three.svm",
+            Features::Dense(x),
+            ndarray::array![1.0, -1.0, 0.5],
+        );
+        let data = data.unwrap();
+        let loss = Loss::LeastSquares;
+        let w = ndarray::array![0.4, -0.3];
+        let measured = Measured {
+            updates: 40,
+            objective: loss.objective(&data, w.view()),
+        };
+        let annex = Annex::Saved {
+            trace: Vec::new(),
+            interval: Interval {
+                every_updates: Some(10),
+                every_s: None,
+            },
+            objective: Some(measured),
+        };
+        let mut saved = Checkpoint {
+            job: "test".to_owned(),
+            annex: serde_json::to_vec(&annex).unwrap(),
+            state: vec![checkpoint::Saved {
+                name: "w".to_owned(),
+                version: 0,
+                bytes: std::sync::Arc::new(serde_json::to_vec(&w).unwrap()),
+            }],
+            ..Checkpoint::default()
+        };
+        saved.stats.updates = 40;
+        let dir = test_support::scratch("checkpoint-forged");
+        checkpoint::write(&dir, &saved).unwrap();
+        // The forger's: wild weights, the rest as it was, its SHA-256 computed anew.
+        let mut forged = checkpoint::read(&dir, "test").unwrap();
+        let wild = &w * 1e6;
+        forged.state[0].bytes = std::sync::Arc::new(serde_json::to_vec(&wild).unwrap());
+        checkpoint::write(&dir, &forged).unwrap();
+        let read = checkpoint::read(&dir, "test").expect("its integrity check passes");
+        let Annex::Saved {
+            objective: Some(recorded),
+            ..
+        } = serde_json::from_slice(&read.annex).unwrap()
+        else {
+            panic!("the objective is recorded");
+        };
+        assert_eq!(recorded, measured);
+        let weights: asyncopt_algorithms::Model =
+            serde_json::from_slice(&read.state[0].bytes).unwrap();
+        let line = recorded
+            .check(loss.objective(&data, weights.view()))
+            .unwrap_err();
+        assert!(
+            line.starts_with("the checkpoint's weights give objective ")
+                && line.contains(&format!("it records {:e} (update 40)", measured.objective))
+                && line.contains("it was altered or is of other data"),
+            "{line}"
+        );
+        // The weights it measured pass, and a checkpoint that records nothing still decodes.
+        assert_eq!(recorded.check(loss.objective(&data, w.view())), Ok(()));
+        let older = br#"{"trace":[],"interval":{"every_updates":5,"every_s":null}}"#;
+        let older: Annex = serde_json::from_slice(older).unwrap();
+        assert!(matches!(
+            older,
+            Annex::Saved {
+                objective: None,
+                ..
+            }
+        ));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

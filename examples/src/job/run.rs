@@ -2,7 +2,7 @@
 //! checkpoint folder, the workers, the training while an observer records the trace, and the
 //! outcome gathered from what the run left.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use asyncopt_algorithms::{Metric, Params};
 use asyncopt_runtime::data::Dataset;
 use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport, RuntimeError};
 
-use super::checkpoints::{self, Checkpoints};
+use super::checkpoints::{self, Checkpoints, Measured};
 use super::model_memory::{check_linear_model, check_model_fits};
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of, step_sized_for};
@@ -46,17 +46,26 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         resumed,
         earlier,
         interval,
+        measured,
     } = checkpoints::prepare(spec, data, &params)?;
     let shared_file = data.origin().map(|file| file.path());
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
-    let recorder = Recorder::install(spec, &mut driver, &params, data, optimum, earlier);
+    let recorder = Recorder::install(
+        spec,
+        &mut driver,
+        (&params, data),
+        optimum,
+        earlier,
+        measured,
+    );
     checkpoints::keep(
         spec,
         &mut driver,
         identity,
         folder,
         &recorder.points,
+        &recorder.judged,
         interval,
     );
     recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
@@ -270,18 +279,22 @@ struct Recorder {
     failed: Rc<RefCell<Option<String>>>,
     progress: Rc<RefCell<Progress>>,
     watch: Rc<RefCell<Watch>>,
+    /// The objective of the model the judge of checkpoints let through last, for the
+    /// checkpoint to record.
+    judged: Rc<Cell<Option<Measured>>>,
 }
 
 impl Recorder {
     /// Starts the progress display and the stop rules' watch, and observes every new model;
-    /// the trace goes on from `earlier` (a resumed run's).
+    /// the trace goes on from `earlier` (a resumed run's), whose model is checked against the
+    /// objective its checkpoint records (`measured`).
     fn install(
         spec: &JobSpec,
         driver: &mut Driver,
-        params: &Params,
-        data: &Arc<Dataset>,
+        (params, data): (&Params, &Arc<Dataset>),
         optimum: Option<f64>,
         earlier: Vec<TracePoint>,
+        measured: Option<Measured>,
     ) -> Recorder {
         let earlier = earlier.into_iter().map(|point| point.against(optimum));
         let points = Rc::new(RefCell::new(earlier.collect::<EvenPoints>()));
@@ -299,6 +312,11 @@ impl Recorder {
             spec.stop.clone(),
             spec.eval_every_s,
         )));
+        let resumed = measured.map(|measured| ResumedCheck {
+            measured,
+            data: data.clone(),
+            params: params.clone(),
+        });
         install_observer(
             spec.algorithm,
             driver,
@@ -306,12 +324,14 @@ impl Recorder {
             points.clone(),
             progress.clone(),
             failed.clone(),
+            resumed,
         );
         Recorder {
             points,
             failed,
             progress,
             watch,
+            judged: Rc::new(Cell::new(None)),
         }
     }
 
@@ -337,18 +357,26 @@ impl Recorder {
         params: &Params,
     ) {
         let (watch, data, params) = (self.watch.clone(), data.clone(), params.clone());
+        let judged = self.judged.clone();
         algorithm.judge_checkpoints(driver, move |at, w| {
             // A model of another shape than the data's panics here: not finite either.
             let objective =
                 panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
             // Before the first evaluation, only an objective that is not finite is wrong.
-            match watch.borrow().start() {
+            let refused = match watch.borrow().start() {
                 Some(start) if watch::exploded(start, objective) => {
                     Some(watch::divergence(start, objective, at.updates))
                 }
                 None if !objective.is_finite() => Some(format!("its objective is {objective}")),
                 _ => None,
-            }
+            };
+            // Recorded with the checkpoint, which a resume checks its weights against.
+            let measured = Measured {
+                updates: at.updates,
+                objective,
+            };
+            judged.set(refused.is_none().then_some(measured));
+            refused
         });
     }
 
@@ -365,8 +393,18 @@ impl Recorder {
     }
 }
 
+/// What a resumed run checks its first model against: the objective its checkpoint records.
+struct ResumedCheck {
+    measured: Measured,
+    data: Arc<Dataset>,
+    params: Params,
+}
+
 /// Applies `watch` to every new model: its evaluations go to the trace and the progress
-/// display, the line of a divergence or of an objective below f* to `failed`.
+/// display, the line of a divergence or of an objective below f* to `failed`. A resumed
+/// run's first model, the checkpoint's, is first checked (`resumed`): weights that are not
+/// those the checkpoint measured end the run before its first update, with `failed` saying
+/// so rather than blaming the step when they diverge.
 fn install_observer(
     algorithm: Optimizer,
     driver: &mut Driver,
@@ -374,8 +412,24 @@ fn install_observer(
     points: Rc<RefCell<EvenPoints>>,
     progress: Rc<RefCell<Progress>>,
     failed: Rc<RefCell<Option<String>>>,
+    mut resumed: Option<ResumedCheck>,
 ) {
     algorithm.observe(driver, move |at, w| {
+        if let Some(check) = resumed.take() {
+            let ResumedCheck {
+                measured,
+                data,
+                params,
+            } = check;
+            // The loop's first model is the checkpoint's, at its update.
+            if at.updates == measured.updates {
+                let now = panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
+                if let Err(line) = measured.check(now) {
+                    *failed.borrow_mut() = Some(line);
+                    return asyncopt_runtime::Flow::Stop;
+                }
+            }
+        }
         let verdict = watch.borrow_mut().look(*at, w, |point| {
             progress.borrow_mut().update(
                 point.updates,
