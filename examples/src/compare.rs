@@ -285,7 +285,7 @@ fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Resul
         .with_context(|| format!("cannot create folder {}", out.display()))?;
     if out.join("compare.json").exists() {
         // Its files would be overwritten, or left beside this one's as if they were its own.
-        bail!(
+        bail_usage!(
             "--out {}: the folder holds an earlier comparison (compare.json): give --out another \
              folder, or delete that one",
             out.display()

@@ -144,17 +144,20 @@ pub fn create_folder(dir: &Path) -> Result<()> {
 }
 
 /// Refuses the folder `dir` that `flag` names when a file is in its place, or in the place of
-/// one of the folders it goes in, in [`create_folder`]'s words.
+/// one of the folders it goes in, in [`create_folder`]'s words: a
+/// [`UsageError`](crate::cli::UsageError), since this check runs before the run and the path
+/// is the command line's.
 pub fn check_folder(flag: &str, dir: &Path) -> Result<()> {
-    match file_in_place_of(dir) {
-        Some(file) if file == dir => bail!("{flag} {} is a file, not a folder", dir.display()),
-        Some(file) => bail!(
+    let said = match file_in_place_of(dir) {
+        Some(file) if file == dir => format!("{flag} {} is a file, not a folder", dir.display()),
+        Some(file) => format!(
             "{flag} {}: {} is a file, not a folder",
             dir.display(),
             file.display()
         ),
-        None => Ok(()),
-    }
+        None => return Ok(()),
+    };
+    Err(crate::cli::UsageError(said).into())
 }
 
 /// The file (anything but a folder) at `dir` or at one of the folders it goes in, if any.
@@ -199,8 +202,18 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 
 /// Fails now, not after the run, if `path` cannot be written: creates its folder and opens
 /// it for writing without truncating it (a new file is removed again). An output that cannot
-/// be written would otherwise lose a run's results only once it has ended.
+/// be written would otherwise lose a run's results only once it has ended. A file in the place
+/// of its folder is the command line's mistake: a [`UsageError`](crate::cli::UsageError).
 pub fn check_writable(path: &Path) -> Result<()> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(file) = folder.and_then(file_in_place_of) {
+        let said = format!(
+            "cannot write {}: {} is a file, not a folder",
+            path.display(),
+            file.display()
+        );
+        return Err(crate::cli::UsageError(said).into());
+    }
     create_parent(path)?;
     let existing = std::fs::metadata(path).ok();
     if existing

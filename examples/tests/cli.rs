@@ -1138,7 +1138,7 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
 fn a_file_named_as_an_output_folder_is_said_to_be_a_file() {
     let dir = scratch("file-as-folder");
     std::fs::write(dir.join("f.csv"), "kept").unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["compare", "--updates", "10", "--out", "f.csv"],
             "--out f.csv is a file, not a folder",
@@ -1159,10 +1159,20 @@ fn a_file_named_as_an_output_folder_is_said_to_be_a_file() {
             &["--updates", "10", "--trace", "f.csv/t.csv"],
             "cannot write f.csv/t.csv: f.csv is a file, not a folder",
         ),
+        (
+            &["--updates", "10", "--plot", "f.csv/deep/p.svg"],
+            "cannot write f.csv/deep/p.svg: f.csv is a file, not a folder",
+        ),
+        (
+            &["--updates", "10", "--save-model", "f.csv/m.json"],
+            "cannot write f.csv/m.json: f.csv is a file, not a folder",
+        ),
     ];
     for (args, said) in cases {
         let output = run(args, &dir);
-        assert_clear_error(&output, said);
+        // Refused before the run, as the command line's mistake: a usage error, as for the
+        // other refused flags.
+        assert_usage_error(&output, said);
         assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
     }
     assert_eq!(std::fs::read_to_string(dir.join("f.csv")).unwrap(), "kept");
@@ -1200,7 +1210,7 @@ fn a_comparison_without_a_target_says_so() {
     let before = std::fs::read(dir.join("c/compare.json")).unwrap();
     let again = ["compare", "--algos", "sgd", "--updates", "20", "--out", "c"];
     let output = run(&again, &dir);
-    assert_clear_error(&output, "--out c: the folder holds an earlier comparison");
+    assert_usage_error(&output, "--out c: the folder holds an earlier comparison");
     assert_eq!(std::fs::read(dir.join("c/compare.json")).unwrap(), before);
 }
 
