@@ -181,11 +181,16 @@ impl Tries {
             if self.reconnect.is_some() {
                 return self.within_window(name, Failed::Lost(reason), false, now);
             }
+            // No try again said yet: `--connect-timeout 0`, or one shorter than a try, left
+            // time for one try only, which "every try" would not say.
+            let tried = match self.said.count() {
+                0 => "on the only try --connect-timeout left time for",
+                _ => "so on every try until --connect-timeout ran out",
+            };
             return Then::Finish(Err(RuntimeError::DriverLost(format!(
-                "{reason}; so on every try until --connect-timeout ran out: the link to the \
-                 driver is slow or stalled (the driver cuts a join whose handshake takes \
-                 longer than its deadline, 5 s by default), or the driver is stopped; raise \
-                 --connect-timeout SECONDS to keep trying longer"
+                "{reason}; {tried}: the link to the driver is slow or stalled (the driver cuts \
+                 a join whose handshake takes longer than its deadline, 5 s by default), or \
+                 the driver is stopped; raise --connect-timeout SECONDS to keep trying longer"
             ))));
         }
         if self.said.again() {
@@ -254,7 +259,7 @@ impl Tries {
                         // The operator's words first; the transport's own, if any, stay in
                         // `reason`.
                         let left = window.saturating_sub(waited);
-                        let line = not_reachable(&self.driver, reason, left);
+                        let line = not_reachable(&self.driver, reason, window, left);
                         tracing::warn!(worker = %name, tries, "{line}");
                     }
                     Failed::Refused(said) => {
@@ -307,12 +312,18 @@ impl Failed {
 }
 
 /// The line a worker that lost its driver says while it tries to join it again: where, why
-/// (with the transport's own words, if any, kept at the end) and for how long still.
-fn not_reachable(driver: &str, reason: &str, left: Duration) -> String {
-    format!(
-        "driver at {driver} not reachable: {reason}; retrying for {} s",
-        left.as_secs_f64().ceil()
-    )
+/// (with the transport's own words, if any, kept at the end) and for how long still, of its
+/// reconnect `window`. A window with nothing `left` (`--reconnect 0`) allows one last try, at
+/// once: "retrying for 0 s" read as if the worker would go on.
+fn not_reachable(driver: &str, reason: &str, window: Duration, left: Duration) -> String {
+    let then = if window.is_zero() {
+        "one last try, then this worker gives up (--reconnect 0)".to_owned()
+    } else if left.is_zero() {
+        "one last try, then this worker gives up (its --reconnect window is over)".to_owned()
+    } else {
+        format!("retrying for {} s", left.as_secs_f64().ceil())
+    };
+    format!("driver at {driver} not reachable: {reason}; {then}")
 }
 
 #[cfg(test)]
@@ -524,7 +535,12 @@ mod tests {
     fn a_driver_lost_after_a_session_is_said_in_the_operators_words_then_zeromqs() {
         let reason = "the connection broke (ZeroMQ said: Codec Error: Connection reset by peer)";
         assert_eq!(
-            not_reachable(DRIVER, reason, Duration::from_millis(59_500)),
+            not_reachable(
+                DRIVER,
+                reason,
+                Duration::from_secs(60),
+                Duration::from_millis(59_500)
+            ),
             format!("driver at {DRIVER} not reachable: {reason}; retrying for 60 s")
         );
         // Said as a warning from the first try: the session it had is gone.
@@ -535,6 +551,51 @@ mod tests {
             assert!(matches!(then, Then::Retry { .. }), "{then:?}");
         });
         assert_eq!(levels, [tracing::Level::WARN]);
+    }
+
+    #[test]
+    fn a_driver_lost_with_reconnect_0_is_given_one_last_try_and_said_so() {
+        let reason = "the connection broke";
+        let line = not_reachable(DRIVER, reason, Duration::ZERO, Duration::ZERO);
+        assert_eq!(
+            line,
+            format!(
+                "driver at {DRIVER} not reachable: {reason}; one last try, then this worker \
+                 gives up (--reconnect 0)"
+            )
+        );
+        assert!(!line.contains("retrying"), "{line}");
+        // A window that ran out to the instant is no retrying either.
+        let line = not_reachable(DRIVER, reason, Duration::from_secs(5), Duration::ZERO);
+        assert!(line.ends_with("(its --reconnect window is over)"), "{line}");
+        // What the line says is what happens: one more try, then the worker stops.
+        let mut tries = Tries::new(DRIVER, Some(Duration::ZERO));
+        tries.session_opened();
+        let start = Instant::now();
+        let ((), levels) = test_support::levels_logged(|| {
+            let then = tries.after("w0", lost(reason), start);
+            assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+        });
+        assert_eq!(levels, [tracing::Level::WARN]);
+        let error = final_error(tries.after("w0", lost(reason), start + RETRY_PAUSE));
+        assert!(error.contains(reason), "{error}");
+    }
+
+    #[test]
+    fn connect_timeout_0_tries_once_and_says_no_retry() {
+        // Nobody answered the one join --connect-timeout 0 allows: final, with no line
+        // saying the worker joins again.
+        let mut tries = Tries::new(DRIVER, None);
+        let start = Instant::now();
+        assert_eq!(tries.reach_by(Duration::ZERO, start), start);
+        let (then, levels) = test_support::levels_logged(|| tries.after("w0", unanswered(), start));
+        assert!(levels.is_empty(), "{levels:?}");
+        let error = final_error(then);
+        assert!(
+            error.contains("on the only try --connect-timeout left time for"),
+            "{error}"
+        );
+        assert!(!error.contains("every try"), "{error}");
     }
 
     fn unanswered() -> Result<Ended, RuntimeError> {
