@@ -395,16 +395,19 @@ fn sgd_asgd_figures(args: &BenchArgs, pairs: &[(u64, Outcome, Outcome)]) -> serd
         .iter()
         .map(|(_, sgd, asgd)| speedup(time(sgd), time(asgd)))
         .collect();
-    let min_speedup = speedups
-        .iter()
-        .map(|s| s.unwrap_or(0.0))
-        .fold(f64::INFINITY, f64::min);
+    let failed = |o: &Outcome| o.failed_untrained();
+    let summary = ran::speedups(
+        (speedups.iter().zip(pairs))
+            .map(|(speedup, (_, sgd, asgd))| (*speedup, failed(sgd) || failed(asgd))),
+    );
     let (_, first_sgd, first_asgd) = &pairs[0];
     let first = &per_seed[0];
     serde_json::json!({
         "seeds": pairs.iter().map(|(seed, ..)| *seed).collect::<Vec<_>>(),
         "asgd_vs_sgd_per_seed": per_seed,
-        "speedup_asgd_over_sgd_min": min_speedup,
+        // Of the pairs that trained: one that failed measured nothing, and is counted here.
+        "speedup_asgd_over_sgd_min": summary.min,
+        "pairs_failed": summary.pairs_failed,
         // The first seed's figures under the keys earlier versions wrote.
         "seed": pairs[0].0,
         "time_to_target_s": { "sgd": time(first_sgd), "asgd": time(first_asgd) },

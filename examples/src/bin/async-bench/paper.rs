@@ -324,7 +324,16 @@ fn experiment(
     }
     let (s, a) = (&outcomes[0], &outcomes[1]);
     let time = ran::time_to_target;
-    let title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
+    let (sync_name, async_name) = (sync.to_string(), asynchronous.to_string());
+    // A run that failed before its first update is no line: its title says why.
+    let (lines, failed) = ran::plotted(&[
+        (&sync_name, &s.trace, ran::untrained_error(s)),
+        (&async_name, &a.trace, ran::untrained_error(a)),
+    ]);
+    let mut title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
+    if let Some(failed) = failed {
+        title = format!("{title}; {failed}");
+    }
     let figure = args.figures_dir.join(format!(
         "{}-{}-{}.{}",
         set.key,
@@ -337,13 +346,11 @@ fn experiment(
         size: (640, 400),
         target: Some(target),
     };
-    let (sync_name, async_name) = (sync.to_string(), asynchronous.to_string());
-    plot::write_styled(
-        &figure,
-        &[(&sync_name, &s.trace), (&async_name, &a.trace)],
-        Some(set.optimum),
-        &style,
-    )?;
+    // Both failed: nothing to draw, and the part goes on with its other settings.
+    let drawn = !lines.is_empty();
+    if drawn {
+        plot::write_styled(&figure, &lines, Some(set.optimum), &style)?;
+    }
     let run_numbers = |o: &Outcome| {
         json!({
             "time_to_target_s": ran::time_to_target(o),
@@ -370,7 +377,7 @@ fn experiment(
         sync.to_string(): run_numbers(s),
         asynchronous.to_string(): run_numbers(a),
         "speedup": speedup(time(s), time(a)),
-        "figure": figure.display().to_string(),
+        "figure": drawn.then(|| figure.display().to_string()),
     }))
 }
 

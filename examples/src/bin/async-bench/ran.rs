@@ -4,6 +4,7 @@
 //! not the counters of a run that never trained (0 updates, a throughput of 0).
 
 use async_train::job::Outcome;
+use async_train::trace::Trace;
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed
 /// before its first update, and why.
@@ -28,4 +29,126 @@ pub fn trained<T>(outcome: &Outcome, figure: impl FnOnce(&Outcome) -> T) -> Opti
 /// The time to target of a run that trained and reached it.
 pub fn time_to_target(outcome: &Outcome) -> Option<f64> {
     trained(outcome, Outcome::time_to_target).flatten()
+}
+
+/// What a part records of the speedups of its pairs (a synchronous run and its asynchronous
+/// twin): the worst of the pairs that ran, and how many did not. A pair with a run that failed
+/// before its first update measured nothing: counted as a speedup of 0 it passed for the worst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speedups {
+    /// The smallest speedup of the pairs whose runs both trained, a target one of them missed
+    /// counting as 0; `None` when no pair ran.
+    pub min: Option<f64>,
+    /// Pairs left out: one of their runs failed before its first update.
+    pub pairs_failed: usize,
+}
+
+/// [`Speedups`] of `pairs`, each its speedup (if both reached the target) and whether one of
+/// its runs failed before its first update.
+pub fn speedups(pairs: impl IntoIterator<Item = (Option<f64>, bool)>) -> Speedups {
+    let (mut min, mut pairs_failed) = (None::<f64>, 0);
+    for (speedup, failed) in pairs {
+        if failed {
+            pairs_failed += 1;
+            continue;
+        }
+        let speedup = speedup.unwrap_or(0.0);
+        min = Some(min.map_or(speedup, |m| m.min(speedup)));
+    }
+    Speedups { min, pairs_failed }
+}
+
+/// The longest error a figure's title quotes: the figures file holds it whole.
+const TITLE_ERROR_CHARS: usize = 60;
+
+/// The lines a figure of `runs` draws, each a run's name and trace beside the error of one
+/// that failed before its first update, and what its title adds of those it leaves out
+/// (`"ASAGA failed: ..."`): such a run's trace is its starting point only, which drawn as a
+/// line passed for a run that stalled there.
+pub fn plotted<'a>(
+    runs: &[(&'a str, &'a Trace, Option<&str>)],
+) -> (Vec<(&'a str, &'a Trace)>, Option<String>) {
+    let mut lines = Vec::new();
+    let mut failed = Vec::new();
+    for &(name, trace, error) in runs {
+        match error {
+            Some(error) => failed.push(format!("{name} failed: {}", shortened(error))),
+            None => lines.push((name, trace)),
+        }
+    }
+    let note = (!failed.is_empty()).then(|| failed.join("; "));
+    (lines, note)
+}
+
+/// `text` cut to [`TITLE_ERROR_CHARS`] characters, an ellipsis saying it was.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(TITLE_ERROR_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The error of a run that failed before its first update, for [`plotted`].
+pub fn untrained_error(outcome: &Outcome) -> Option<&str> {
+    outcome
+        .failure
+        .as_deref()
+        .filter(|_| outcome.failed_untrained())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_train::trace::TracePoint;
+
+    #[test]
+    fn a_failed_pair_is_left_out_of_the_worst_speedup_and_counted() {
+        // Seed 2's ASGD could not read its data: its speedup was counted as 0, the minimum.
+        let summary = speedups([(Some(1.8), false), (None, true), (Some(1.4), false)]);
+        assert_eq!(
+            summary,
+            Speedups {
+                min: Some(1.4),
+                pairs_failed: 1
+            }
+        );
+        // A pair that trained and missed the target still counts as the worst.
+        assert_eq!(speedups([(Some(1.8), false), (None, false)]).min, Some(0.0));
+        // No pair ran: no speedup, rather than a 0 or an infinity.
+        let none = speedups([(None, true), (None, true)]);
+        assert_eq!((none.min, none.pairs_failed), (None, 2));
+        assert_eq!(speedups([]).min, None);
+    }
+
+    #[test]
+    fn a_run_that_failed_untrained_is_no_line_of_the_figure_but_its_title_says_so() {
+        let point = TracePoint {
+            elapsed_s: 0.0,
+            updates: 0,
+            objective: 1.0,
+            subopt: None,
+            dropped_stale: 0,
+        };
+        let (saga, asaga) = (
+            Trace {
+                points: vec![point; 3],
+            },
+            Trace {
+                points: vec![point],
+            },
+        );
+        let error = "its workers could not read the data file a9a: no such file or directory \
+                     on host h2";
+        let (lines, note) = plotted(&[("SAGA", &saga, None), ("ASAGA", &asaga, Some(error))]);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0, "SAGA");
+        let note = note.expect("a note of the failed run");
+        assert!(note.starts_with("ASAGA failed: its workers"), "{note}");
+        assert!(
+            note.ends_with("...") && note.len() < error.len() + 20,
+            "{note}"
+        );
+        let (lines, note) = plotted(&[("SAGA", &saga, None), ("ASAGA", &asaga, None)]);
+        assert_eq!((lines.len(), note), (2, None));
+    }
 }
