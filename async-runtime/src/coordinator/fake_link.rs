@@ -729,7 +729,14 @@ fn a_split_the_driver_cannot_read_either_ends_the_run_with_its_own_error() {
 #[test]
 fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
     let data = data();
-    let (mut driver, wire) = after_one_step(&data);
+    // Heartbeats far apart: the wide margins below must not cross one (the script has none).
+    let mut config = ClusterConfig::local(2);
+    config.heartbeat = Duration::from_secs(10);
+    let (mut driver, wire) = driver_with(config, echoing());
+    settle(&mut driver, &["grad"]);
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .unwrap();
     // A network cut: both are lost; one host comes back.
     driver.lose(0, "test");
     driver.lose(1, "test");
@@ -742,9 +749,10 @@ fn remote_workers_all_lost_at_once_may_join_again_within_the_join_timeout() {
         [[0; 2], [1; 2]],
         "the newcomer took both partitions"
     );
-    // A second outage, long after the first, waits as long as the first did.
-    std::thread::sleep(Duration::from_millis(50));
-    driver.config.join_timeout = Duration::from_millis(40);
+    // A second outage, long after the first, waits as long as the first did. The margins
+    // are wide so that a loaded machine's scheduling cannot use up the wait.
+    std::thread::sleep(Duration::from_millis(600));
+    driver.config.join_timeout = Duration::from_millis(500);
     driver.lose(2, "test");
     join(&wire, "w0.r2", 10);
     driver
