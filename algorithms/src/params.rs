@@ -139,13 +139,8 @@ impl Params {
     /// The step for the result the driver last handed over: [`Params::step_at`] its
     /// staleness and the workers alive now.
     pub fn step_for(&self, cx: &Driver) -> f64 {
-        // Counting the live workers scans the worker table on every update: only a step sized
-        // for a count reads it.
-        let workers = match self.step_sized_for {
-            Some(_) => cx.workers().alive(),
-            None => 0,
-        };
-        self.step_at(cx.staleness(), workers)
+        // The table keeps its live workers counted: no scan on every update.
+        self.step_at(cx.staleness(), cx.workers().alive())
     }
 
     /// The step for a result `staleness` updates old while `workers` workers take tasks:

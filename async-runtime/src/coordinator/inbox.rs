@@ -824,11 +824,11 @@ impl Driver {
     /// there, and comes back only by a fresh handshake, as a fresh worker. A session already
     /// closed or replaced under its name is left as it is.
     pub(crate) fn lose(&mut self, worker: usize, why: &str) {
-        let info = &mut self.table.workers[worker];
-        if !info.alive {
+        if !self.table.workers[worker].alive {
             return;
         }
-        info.alive = false;
+        self.table.departed(worker);
+        let info = &mut self.table.workers[worker];
         info.in_flight = 0;
         info.unconsumed = 0;
         info.idle_since = None;
@@ -840,7 +840,6 @@ impl Driver {
             tracing::warn!(worker = %info.name, why, brief, "worker lost");
         }
         self.link.end_session(&info.name, info.session);
-        self.table.departed(worker);
         self.stats.lost_workers += 1;
         for seq in self.tasks.write_off(worker) {
             self.results.forget_superseded(seq);

@@ -279,6 +279,10 @@ pub struct WorkerTable {
     pub(crate) by_name: HashMap<String, usize>,
     pub(crate) clock: u64,
     pub(crate) oldest_in_flight: Option<u64>,
+    /// Rows alive, kept at the transitions the table owns ([`WorkerTable::admit`],
+    /// [`WorkerTable::departed`]): a step sized for the workers reads it at every update,
+    /// which a scan of the rows would make grow with the joins.
+    alive: usize,
     /// Departures so far: orders the departed rows by age.
     departures: u64,
     /// Departed rows kept before the oldest make room.
@@ -300,6 +304,7 @@ impl WorkerTable {
             by_name: HashMap::new(),
             clock: 0,
             oldest_in_flight: None,
+            alive: 0,
             departures: 0,
             keep_departed: departed,
             forgotten: ForgottenWorkers::default(),
@@ -324,9 +329,10 @@ impl WorkerTable {
         self.workers.len() as u64 + self.forgotten.workers
     }
 
-    /// Workers still taking part.
+    /// Workers still taking part: counted as they join and leave, not scanned for, so that
+    /// reading it on every update costs nothing.
     pub fn alive(&self) -> usize {
-        self.workers.iter().filter(|w| w.alive).count()
+        self.alive
     }
 
     /// Live workers that can take a task now (see [`WorkerInfo::is_idle`]).
@@ -386,10 +392,16 @@ impl WorkerTable {
             .or_else(|| (0..count).find(|&slot| !filled(slot)))
     }
 
-    /// Notes that the worker at `index` left the run (it is no longer alive).
+    /// Takes the worker at `index` out of the run: no longer alive, and the latest departed.
+    /// The one place a row stops being alive, so that [`WorkerTable::alive`] stays counted.
     pub(crate) fn departed(&mut self, index: usize) {
+        let worker = &mut self.workers[index];
+        if worker.alive {
+            worker.alive = false;
+            self.alive -= 1;
+        }
         self.departures += 1;
-        self.workers[index].departed = Some(self.departures);
+        worker.departed = Some(self.departures);
     }
 
     /// The slot a worker named `name` takes, and whether it is another row's (then counted in
@@ -432,10 +444,12 @@ impl WorkerTable {
     pub(crate) fn admit(&mut self, index: usize, mut info: WorkerInfo) {
         info.stands_for = self.stands_for(&info.name);
         let name = info.name.clone();
+        self.alive += usize::from(info.alive);
         if index == self.workers.len() {
             self.workers.push(info);
         } else {
             let old = std::mem::replace(&mut self.workers[index], info);
+            self.alive -= usize::from(old.alive);
             let listed = self.workers.iter().any(|w| w.worker() == old.worker());
             self.forgotten.add(&old, listed);
             if old.name != name && self.by_name.get(&old.name) == Some(&index) {
@@ -534,7 +548,6 @@ mod tests {
             join(&mut table, &format!("w{w}"));
         }
         for w in [2, 0, 1] {
-            table.workers[w].alive = false;
             table.workers[w].tasks_done = 1;
             table.departed(w);
         }
@@ -575,7 +588,6 @@ mod tests {
             index
         };
         let leave = |table: &mut WorkerTable, index: usize| {
-            table.workers[index].alive = false;
             table.departed(index);
         };
         let first = join(&mut table, "same");
@@ -610,7 +622,6 @@ mod tests {
             index
         };
         let leave = |table: &mut WorkerTable, index: usize| {
-            table.workers[index].alive = false;
             table.workers[index].gone = true;
             table.workers[index].tasks_done = 1;
             table.departed(index);
@@ -670,6 +681,52 @@ mod tests {
         assert_eq!(join(&mut table, "c", 0), 0);
         assert_eq!(table.index_of("a"), None);
         assert_eq!(table.forgotten().trained, 1, "a, no longer listed, trained");
+    }
+
+    #[test]
+    fn the_live_count_is_that_of_a_scan_after_every_transition() {
+        let scanned = |table: &WorkerTable| table.all().iter().filter(|w| w.alive).count();
+        // Keeping two departed rows: a third lets a newcomer take the oldest.
+        let mut table = WorkerTable::keeping(2);
+        let join = |table: &mut WorkerTable, name: &str, count: usize| {
+            let (index, _) = table.slot_for(name, |_| true);
+            let mut info = WorkerInfo::new(name.into(), 1, 0.0);
+            info.count_slot = table.unfilled_count_slot(count, None);
+            table.admit(index, info);
+            assert_eq!(table.alive(), scanned(table), "{name} joined");
+            index
+        };
+        let leave = |table: &mut WorkerTable, index: usize| {
+            table.departed(index);
+            table.workers[index].gone = true;
+            assert_eq!(table.alive(), scanned(table), "row {index} left");
+        };
+        let (w0, w1) = (join(&mut table, "w0", 2), join(&mut table, "w1", 2));
+        let spare = join(&mut table, "w2", 2);
+        assert_eq!(table.workers[spare].count_slot, None, "past the count");
+        assert_eq!(table.alive(), 3);
+        leave(&mut table, w1);
+        // Told again that it left (lost, then excluded): counted once.
+        leave(&mut table, w1);
+        assert_eq!(table.alive(), 2);
+        // Back under its name, in a row of its own; under a fresh name once w0 left.
+        let back = join(&mut table, "w1", 2);
+        assert_ne!(back, w1);
+        leave(&mut table, w0);
+        let fresh = join(&mut table, "w0.r0000aaaa", 2);
+        leave(&mut table, spare);
+        // Three departed rows where two are kept: the oldest gives its row to a newcomer.
+        let retired = join(&mut table, "x", 2);
+        assert_eq!(retired, w1, "the oldest departed row made room");
+        assert_eq!(table.forgotten().workers, 1);
+        assert_eq!(table.alive(), 3);
+        // A live row replaced (admission only reuses departed ones, but the count holds).
+        table.admit(fresh, WorkerInfo::new("y".into(), 1, 0.0));
+        assert_eq!(table.alive(), scanned(&table));
+        for index in [back, retired, fresh] {
+            leave(&mut table, index);
+        }
+        assert_eq!(table.alive(), 0);
     }
 
     #[test]
