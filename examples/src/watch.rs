@@ -313,6 +313,7 @@ mod tests {
             updates,
             elapsed_s,
             dropped_stale: 0,
+            workers: 2,
         }
     }
 

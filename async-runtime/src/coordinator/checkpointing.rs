@@ -172,6 +172,7 @@ impl Driver {
             updates: at.updates,
             elapsed_s: at.elapsed_s,
             dropped_stale: self.stats.dropped_stale,
+            workers: self.table.alive(),
         };
         if let Some(why) = self.checkpoints.refuse(&progress, &state, at) {
             let kept = match self.checkpoints.on_disk() {

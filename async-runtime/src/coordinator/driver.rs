@@ -44,6 +44,9 @@ pub struct Progress {
     pub elapsed_s: f64,
     /// Results dropped as too stale so far.
     pub dropped_stale: u64,
+    /// Workers taking part now ([`WorkerTable::alive`]): more than the run's count while
+    /// workers that joined past it are live.
+    pub workers: usize,
 }
 
 type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
@@ -482,6 +485,7 @@ impl Driver {
                 updates: self.stats.updates,
                 elapsed_s: self.elapsed_s(),
                 dropped_stale: self.stats.dropped_stale,
+                workers: self.table.alive(),
             };
             if let Some(observer) = self.observer.as_mut() {
                 let begun = Instant::now();

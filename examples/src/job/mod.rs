@@ -6,6 +6,8 @@
 //! - `settings`: the settings and hyperparameters its optimizer reads ([`check_settings`]);
 //! - `model_memory`: whether the driver can hold a model of the data's dimension, and send it;
 //! - `step`: the optimum f* and the default step ([`optimum`], [`default_step`]);
+//! - `past_count`: the workers live past the count the step was chosen for, warned of or
+//!   shrunk for;
 //! - `checkpoints`: the folder a run checkpoints into and the checkpoint it resumes;
 //! - `run`: the run, step by step ([`run()`]), and `join_hint`: how remote workers join it;
 //! - `outcome` and `summary`: what it produced ([`Outcome`]), and the files that keep it;
@@ -17,6 +19,7 @@ mod faults;
 mod join_hint;
 mod model_memory;
 mod outcome;
+mod past_count;
 mod run;
 mod settings;
 mod spec;

@@ -14,6 +14,7 @@ use asyncopt_runtime::{panics, ClusterConfig, Driver, Progress as At, RunReport,
 
 use super::checkpoints::{self, Checkpoints, Measured};
 use super::model_memory::{check_linear_model, check_model_fits};
+use super::past_count::PastCount;
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of, step_sized_for};
 use super::{JobSpec, Outcome};
@@ -325,6 +326,7 @@ impl Recorder {
             progress.clone(),
             failed.clone(),
             resumed,
+            PastCount::of(spec),
         );
         Recorder {
             points,
@@ -401,10 +403,11 @@ struct ResumedCheck {
 }
 
 /// Applies `watch` to every new model: its evaluations go to the trace and the progress
-/// display, the line of a divergence or of an objective below f* to `failed`. A resumed
-/// run's first model, the checkpoint's, is first checked (`resumed`): weights that are not
-/// those the checkpoint measured end the run before its first update, with `failed` saying
-/// so rather than blaming the step when they diverge.
+/// display, the line of a divergence or of an objective below f* to `failed`; the workers
+/// live at it to `past_count`. A resumed run's first model, the checkpoint's, is first
+/// checked (`resumed`): weights that are not those the checkpoint measured end the run
+/// before its first update, with `failed` saying so rather than blaming the step when they
+/// diverge.
 fn install_observer(
     algorithm: Optimizer,
     driver: &mut Driver,
@@ -413,6 +416,7 @@ fn install_observer(
     progress: Rc<RefCell<Progress>>,
     failed: Rc<RefCell<Option<String>>>,
     mut resumed: Option<ResumedCheck>,
+    mut past_count: PastCount,
 ) {
     algorithm.observe(driver, move |at, w| {
         if let Some(check) = resumed.take() {
@@ -429,6 +433,9 @@ fn install_observer(
                     return asyncopt_runtime::Flow::Stop;
                 }
             }
+        }
+        if let Some(warning) = past_count.saw(at.workers) {
+            tracing::warn!("{warning}");
         }
         let verdict = watch.borrow_mut().look(*at, w, |point| {
             progress.borrow_mut().update(
