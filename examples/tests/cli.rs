@@ -3086,6 +3086,10 @@ fn workers_past_the_count_do_not_make_the_default_step_diverge() {
     assert!(working > 2, "workers past the count took part: {table:?}");
     let subopt = summary["final_subopt"].as_f64().expect("a gap to f*");
     assert!(subopt < 0.1, "converged: (f-f*)/f* = {subopt}");
+    // The summary says the step it shrank to, beside the step set (it said only the latter).
+    let step = summary["step"].as_f64().expect("the step set");
+    let smallest = summary["step_smallest"].as_f64().expect("the step shrank");
+    assert!(smallest < step, "{smallest} < {step}");
     // A default step adapts: nothing to warn of.
     let stderr = String::from_utf8_lossy(&driver.stderr);
     assert!(!stderr.contains("--step chosen for"), "{stderr}");
@@ -3138,6 +3142,11 @@ fn a_chosen_step_is_warned_of_once_when_workers_join_past_the_count() {
     assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
     // Kept as given.
     assert_eq!(summary["step"].as_f64(), Some(1e-6));
+    assert!(
+        summary["step_smallest"].is_null(),
+        "{}",
+        summary["step_smallest"]
+    );
 }
 
 /// An address typed as HOST:PORT, with no scheme, is TCP's, for the driver's `--bind` and the

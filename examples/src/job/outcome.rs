@@ -25,8 +25,11 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// f*, if known.
     pub optimum: Option<f64>,
-    /// The step used.
+    /// The step used: the one set, chosen or sized for `--workers`.
     pub step: f64,
+    /// The smallest step taken, when a step sized for `--workers` shrank while more workers
+    /// were live (see [`Params::step_at`](asyncopt_algorithms::Params::step_at)).
+    pub step_smallest: Option<f64>,
     /// The dataset's name.
     pub dataset: String,
     /// With shared data access and a file of more rows than `--eval-rows`: the rows of the

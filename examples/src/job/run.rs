@@ -80,6 +80,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         .failure
         .or_else(|| recorder.exploded(&trace, objective, &ended.report));
     push_last_point(&mut trace, panicked, &ended.report, objective, optimum);
+    let step_smallest = recorder.past_count.borrow().step_smallest(&params);
     // A model recorded between evaluations, or the last one, may be the first below f*.
     let failure = failure.or_else(|| below_optimum(&trace, optimum));
     Ok(Outcome {
@@ -90,6 +91,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         failure,
         optimum,
         step,
+        step_smallest,
         dataset: data.name().to_owned(),
         sampled: (!data.is_whole()).then(|| (data.n_rows(), data.full_rows())),
         spec: spec.clone(),
@@ -274,7 +276,7 @@ fn launch(
 
 /// What the observer shares with the run: the trace's points (thinned evenly on a long run),
 /// why its stop rules failed the run (a divergence, an objective below f*), the progress
-/// display and the stop rules' watch.
+/// display, the stop rules' watch and the workers live past the count.
 struct Recorder {
     points: Rc<RefCell<EvenPoints>>,
     failed: Rc<RefCell<Option<String>>>,
@@ -283,6 +285,7 @@ struct Recorder {
     /// The objective of the model the judge of checkpoints let through last, for the
     /// checkpoint to record.
     judged: Rc<Cell<Option<Measured>>>,
+    past_count: Rc<RefCell<PastCount>>,
 }
 
 impl Recorder {
@@ -318,23 +321,71 @@ impl Recorder {
             data: data.clone(),
             params: params.clone(),
         });
-        install_observer(
-            spec.algorithm,
-            driver,
-            watch.clone(),
-            points.clone(),
-            progress.clone(),
-            failed.clone(),
-            resumed,
-            PastCount::of(spec),
-        );
-        Recorder {
+        let recorder = Recorder {
             points,
             failed,
             progress,
             watch,
             judged: Rc::new(Cell::new(None)),
-        }
+            past_count: Rc::new(RefCell::new(PastCount::of(spec))),
+        };
+        recorder.observe(spec.algorithm, driver, resumed);
+        recorder
+    }
+
+    /// Applies `watch` to every new model: its evaluations go to the trace and the progress
+    /// display, the line of a divergence or of an objective below f* to `failed`; the workers
+    /// live at it to `past_count`. A resumed run's first model, the checkpoint's, is first
+    /// checked (`resumed`): weights that are not those the checkpoint measured end the run
+    /// before its first update, with `failed` saying so rather than blaming the step when they
+    /// diverge.
+    fn observe(
+        &self,
+        algorithm: Optimizer,
+        driver: &mut Driver,
+        mut resumed: Option<ResumedCheck>,
+    ) {
+        let (watch, points, progress, failed, past_count) = (
+            self.watch.clone(),
+            self.points.clone(),
+            self.progress.clone(),
+            self.failed.clone(),
+            self.past_count.clone(),
+        );
+        algorithm.observe(driver, move |at, w| {
+            if let Some(check) = resumed.take() {
+                let ResumedCheck {
+                    measured,
+                    data,
+                    params,
+                } = check;
+                // The loop's first model is the checkpoint's, at its update.
+                if at.updates == measured.updates {
+                    let now =
+                        panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
+                    if let Err(line) = measured.check(now) {
+                        *failed.borrow_mut() = Some(line);
+                        return asyncopt_runtime::Flow::Stop;
+                    }
+                }
+            }
+            if let Some(warning) = past_count.borrow_mut().saw(at.workers) {
+                tracing::warn!("{warning}");
+            }
+            let verdict = watch.borrow_mut().look(*at, w, |point| {
+                progress.borrow_mut().update(
+                    point.updates,
+                    point.elapsed_s,
+                    point.objective,
+                    point.subopt,
+                );
+                points.borrow_mut().push(point);
+            });
+            if let Verdict::Diverged(line) | Verdict::BelowOptimum(line) = &verdict {
+                *failed.borrow_mut() = Some(line.clone());
+            }
+            verdict.flow()
+        });
     }
 
     /// The run's trace: the points recorded (a resumed run's first), with the models recorded
@@ -400,57 +451,6 @@ struct ResumedCheck {
     measured: Measured,
     data: Arc<Dataset>,
     params: Params,
-}
-
-/// Applies `watch` to every new model: its evaluations go to the trace and the progress
-/// display, the line of a divergence or of an objective below f* to `failed`; the workers
-/// live at it to `past_count`. A resumed run's first model, the checkpoint's, is first
-/// checked (`resumed`): weights that are not those the checkpoint measured end the run
-/// before its first update, with `failed` saying so rather than blaming the step when they
-/// diverge.
-fn install_observer(
-    algorithm: Optimizer,
-    driver: &mut Driver,
-    watch: Rc<RefCell<Watch>>,
-    points: Rc<RefCell<EvenPoints>>,
-    progress: Rc<RefCell<Progress>>,
-    failed: Rc<RefCell<Option<String>>>,
-    mut resumed: Option<ResumedCheck>,
-    mut past_count: PastCount,
-) {
-    algorithm.observe(driver, move |at, w| {
-        if let Some(check) = resumed.take() {
-            let ResumedCheck {
-                measured,
-                data,
-                params,
-            } = check;
-            // The loop's first model is the checkpoint's, at its update.
-            if at.updates == measured.updates {
-                let now = panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
-                if let Err(line) = measured.check(now) {
-                    *failed.borrow_mut() = Some(line);
-                    return asyncopt_runtime::Flow::Stop;
-                }
-            }
-        }
-        if let Some(warning) = past_count.saw(at.workers) {
-            tracing::warn!("{warning}");
-        }
-        let verdict = watch.borrow_mut().look(*at, w, |point| {
-            progress.borrow_mut().update(
-                point.updates,
-                point.elapsed_s,
-                point.objective,
-                point.subopt,
-            );
-            points.borrow_mut().push(point);
-        });
-        if let Verdict::Diverged(line) | Verdict::BelowOptimum(line) = &verdict {
-            *failed.borrow_mut() = Some(line.clone());
-        }
-        verdict.flow()
-    });
 }
 
 /// An optimizer's panic: the progress of the model kept (the latest one the stop rules looked

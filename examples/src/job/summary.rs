@@ -66,6 +66,7 @@ impl Outcome {
             "stragglers": self.spec.cluster.stragglers.to_string(),
             "seed": self.spec.cluster.seed,
             "step": self.step,
+            "step_smallest": self.step_smallest,
             "batch": self.spec.batch,
             "precondition": read(Setting::Precondition, self.spec.precondition.name().into()),
             "momentum": read(Setting::Momentum, self.spec.momentum.into()),
