@@ -169,6 +169,19 @@ pub fn modules(readme: &str) -> Vec<Module> {
         )
     });
 
+    add(
+        "own_data",
+        "Dataset::new(\"ratings\", Features::Dense(x), labels)?",
+        &|b: &str| {
+            fallible_main(
+                b,
+                "",
+                "let x = ndarray::Array2::<f64>::zeros((2, 3));\n\
+                 let labels = ndarray::Array1::<f64>::zeros(2);\n",
+            )
+        },
+    );
+
     add("saved_model", "SavedModel::read(", &|b: &str| {
         fallible_main(b, "", "")
     });
@@ -222,7 +235,8 @@ pub fn main_rs(modules: &[Module]) -> String {
     text
 }
 
-/// The crate's manifest: the workspace's crates by absolute path and its own `[workspace]`;
+/// The crate's manifest: the workspace's crates by absolute path, `ndarray` as the README's
+/// own manifest has it, and its own `[workspace]`;
 /// built in the author crate's profile, so the dependencies built for it are reused.
 pub fn manifest(root: &std::path::Path) -> String {
     let path = |dir: &str| root.join(dir).display().to_string();
@@ -231,7 +245,8 @@ pub fn manifest(root: &std::path::Path) -> String {
          publish = false\n\n[dependencies]\n\
          asyncopt-runtime = {{ path = {:?} }}\n\
          asyncopt-algorithms = {{ path = {:?} }}\n\
-         async-train = {{ path = {:?} }}\n\n[workspace]\n",
+         async-train = {{ path = {:?} }}\n\
+         ndarray = \"0.17\"\n\n[workspace]\n",
         path("async-runtime"),
         path("algorithms"),
         path("examples"),
