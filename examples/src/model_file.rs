@@ -92,10 +92,11 @@ pub struct SavedModel {
     pub format: String,
     /// The layout's version, [`VERSION`].
     pub version: u32,
-    /// `least-squares` or `logistic`.
-    pub loss: String,
-    /// The L2 weight of the objective.
-    pub lambda: f64,
+    /// `least-squares` or `logistic`; null for a model of an author's own type whose
+    /// optimizer does not read the loss (its objective is its type's), as in its settings.
+    pub loss: Option<String>,
+    /// The L2 weight of the objective; null where the optimizer does not read it, as `loss`.
+    pub lambda: Option<f64>,
     /// Features of the data, without the bias feature.
     pub features: usize,
     /// The value of the constant feature appended to every row, if any.
@@ -171,8 +172,8 @@ impl SavedModel {
         Ok(SavedModel {
             format: FORMAT.into(),
             version: VERSION,
-            loss: params.loss.name().into(),
-            lambda: params.loss.lambda(),
+            loss: Some(params.loss.name().into()),
+            lambda: Some(params.loss.lambda()),
             features,
             bias,
             data: DataInfo {
@@ -187,16 +188,21 @@ impl SavedModel {
         })
     }
 
-    /// The loss this model was trained with.
+    /// The loss this model was trained with. A model of an author's own type that names none
+    /// was trained under the default, which its objective does not read: least squares, the
+    /// labels as they are.
     pub fn loss(&self) -> Result<Loss> {
-        match self.loss.as_str() {
-            "least-squares" => Ok(Loss::with_lambda(true, self.lambda)),
-            "logistic" => Ok(Loss::with_lambda(false, self.lambda)),
+        let lambda = self.lambda.unwrap_or(0.0);
+        match self.loss.as_deref() {
+            Some("least-squares") => Ok(Loss::with_lambda(true, lambda)),
+            Some("logistic") => Ok(Loss::with_lambda(false, lambda)),
             // The file's word, which may hold line breaks: the error stays one line.
-            other => bail!(
+            Some(other) => bail!(
                 "the model's loss `{}` is not least-squares or logistic",
                 other.escape_debug()
             ),
+            None if self.own.is_some() => Ok(Loss::with_lambda(true, lambda)),
+            None => bail!("the model names no loss (least-squares or logistic)"),
         }
     }
 
@@ -348,21 +354,18 @@ impl SavedModel {
             }
         };
         check_header(path, &model.format, model.version)?;
-        if !(model.lambda.is_finite() && model.lambda >= 0.0) {
-            bail!(
-                "{}: lambda {} is not a number >= 0",
-                path.display(),
-                model.lambda
-            );
+        let lambda = model.lambda.unwrap_or(0.0);
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            bail!("{}: lambda {} is not a number >= 0", path.display(), lambda);
         }
         // Refused as a run's --lambda is: the objective of such a model overflows for all but
         // the smallest weights, and evaluate's error would then blame the weights and data.
-        if !(model.lambda * model.lambda).is_finite() {
+        if !(lambda * lambda).is_finite() {
             bail!(
                 "{}: lambda {:e} is too large: the smoothness it adds overflows, so no run \
                  trains with it",
                 path.display(),
-                model.lambda
+                lambda
             );
         }
         // The file's word, checked before any arithmetic on it: the data is read in the
@@ -531,8 +534,8 @@ mod tests {
         SavedModel {
             format: FORMAT.into(),
             version: VERSION,
-            loss: "least-squares".into(),
-            lambda: 0.0,
+            loss: Some("least-squares".into()),
+            lambda: Some(0.0),
             features: weights.len(),
             bias: None,
             data: DataInfo {
@@ -873,7 +876,7 @@ mod tests {
         assert_eq!(back.algo(), Some("mine"));
         // A negative L2 weight would score a negative objective.
         let mut negative = saved(vec![1.0], None);
-        negative.lambda = -1.0;
+        negative.lambda = Some(-1.0);
         let error = round_trip(&negative, "lambda").unwrap_err().to_string();
         assert!(error.contains("lambda -1 is not a number >= 0"), "{error}");
         // Weights and an own form at once is not a model file.
@@ -886,7 +889,7 @@ mod tests {
         // Finite, so it was read; a run refuses it as --lambda, and evaluate's error blamed
         // the weights and the data for the objective it overflowed.
         let mut huge = saved(vec![1.0], None);
-        huge.lambda = 1e200;
+        huge.lambda = Some(1e200);
         let error = round_trip(&huge, "huge-lambda").unwrap_err().to_string();
         assert!(
             error.starts_with(&std::env::temp_dir().display().to_string())
@@ -897,14 +900,17 @@ mod tests {
             "{error}"
         );
         let mut large = saved(vec![1.0], None);
-        large.lambda = 1e150;
-        assert_eq!(round_trip(&large, "large-lambda").unwrap().lambda, 1e150);
+        large.lambda = Some(1e150);
+        assert_eq!(
+            round_trip(&large, "large-lambda").unwrap().lambda,
+            Some(1e150)
+        );
     }
 
     #[test]
     fn a_wrong_format_loss_or_preconditioner_is_said_on_one_line_naming_the_file() {
         let mut model = saved(vec![1.0], None);
-        model.loss = "hinge\nerror: fake".into();
+        model.loss = Some("hinge\nerror: fake".into());
         let error = format!("{:#}", round_trip(&model, "loss").unwrap_err());
         assert!(
             error.starts_with(&std::env::temp_dir().display().to_string())
@@ -993,7 +999,7 @@ mod tests {
     #[test]
     fn the_settings_give_an_objective_its_params_or_say_which_is_wrong() {
         let mut model = saved(vec![1.0], None);
-        model.lambda = 0.5;
+        model.lambda = Some(0.5);
         model.settings = serde_json::json!({
             "algo": "mine", "step": 0.25, "batch": 32, "precondition": "diagonal",
             "workers": 4, "params": {"beta1": 0.5},

@@ -520,8 +520,8 @@ mod tests {
         SavedModel {
             format: crate::model_file::FORMAT.into(),
             version: crate::model_file::VERSION,
-            loss: "least-squares".into(),
-            lambda: 0.0,
+            loss: None,
+            lambda: None,
             features: 1,
             bias: None,
             data: crate::model_file::DataInfo {

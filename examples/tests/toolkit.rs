@@ -509,6 +509,10 @@ fn own_model_type_gets_the_command_line() {
         "{}",
         saved["settings"]
     );
+    // Nor does the file's top level claim the built-in loss for it: a reader of
+    // model["loss"] or model["lambda"] learns what its settings say.
+    assert!(saved["loss"].is_null(), "loss: {}", saved["loss"]);
+    assert!(saved["lambda"].is_null(), "lambda: {}", saved["lambda"]);
 
     // The trace follows the model during the run: from ln 4 at zero weights, down.
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();

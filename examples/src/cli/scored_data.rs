@@ -57,7 +57,7 @@ fn builtin_loaded_by(
             path.display(),
             crate::builtin::NAME,
             plural(model.data.rows, "row"),
-            model.loss.escape_debug(),
+            model.loss.as_deref().unwrap_or("none").escape_debug(),
             model.bias.map_or("no bias".to_owned(), |b| format!("bias {b}"))
         )
         }
@@ -136,7 +136,7 @@ mod tests {
         );
         // So is one of its loss edited, which reads the set's labels otherwise.
         let mut relabelled = trained_on(&builtin(None), None);
-        relabelled.loss = "logistic".into();
+        relabelled.loss = Some("logistic".into());
         let refused = builtin_loaded_by(&relabelled, Path::new("m.json"), "", load)
             .unwrap_err()
             .to_string();

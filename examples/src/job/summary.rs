@@ -143,8 +143,16 @@ impl Outcome {
         Ok(SavedModel {
             format: model_file::FORMAT.into(),
             version: model_file::VERSION,
-            loss: self.spec.loss.name().into(),
-            lambda: self.spec.loss.lambda(),
+            // As the settings say: what an own type's optimizer does not read, it was not
+            // trained under (null), whatever the default.
+            loss: self
+                .algorithm
+                .reads_setting(Setting::Loss)
+                .then(|| self.spec.loss.name().into()),
+            lambda: self
+                .algorithm
+                .reads_setting(Setting::Lambda)
+                .then(|| self.spec.loss.lambda()),
             features: data.dim() - usize::from(self.spec.bias.is_some()),
             bias: self.spec.bias,
             data: DataInfo {
