@@ -606,15 +606,26 @@ impl Registry {
     /// The built-in optimizers and `extra`; an extra one may not reuse a name.
     pub fn with(extra: &[Optimizer]) -> Result<Registry, String> {
         let mut optimizers = Optimizer::builtin();
+        let builtin = optimizers.len();
         for optimizer in extra {
             // `--algo` finds a name whatever its case: names that differ only there clash.
-            if optimizers
+            let clash = optimizers
                 .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(optimizer.name))
-            {
-                return Err(format!(
-                    "two optimizers are named `{optimizer}`: give each its own name"
-                ));
+                .position(|o| o.name.eq_ignore_ascii_case(optimizer.name));
+            match clash {
+                // The author did not write that name twice: say whose it is.
+                Some(i) if i < builtin => {
+                    return Err(format!(
+                        "`{optimizer}` is the name of a built-in optimizer ({}): choose another",
+                        optimizers[i].name
+                    ))
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "two optimizers are named `{optimizer}`: give each its own name"
+                    ))
+                }
+                None => {}
             }
             // A name also names the files of `compare`: no separators, no `..`.
             let spelt = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
@@ -713,14 +724,22 @@ mod tests {
         let registry = Registry::with(&[adam]).unwrap();
         assert_eq!(registry.get("my-sgd").unwrap(), adam);
         assert!(registry.get("my-sgd").unwrap().is_async());
-        assert!(Registry::with(&[Optimizer::new("sgd", mine)])
-            .unwrap_err()
-            .contains("two optimizers are named `sgd`"));
+        assert_eq!(
+            Registry::with(&[Optimizer::new("sgd", mine)]).unwrap_err(),
+            "`sgd` is the name of a built-in optimizer (sgd): choose another"
+        );
         assert!(Registry::with(&[Optimizer::new("a,b", mine)]).is_err());
         // `--algo SGD` finds the built-in: a name that differs only in case could never run.
-        assert!(Registry::with(&[Optimizer::new("SGD", mine)])
-            .unwrap_err()
-            .contains("two optimizers are named `SGD`"));
+        assert_eq!(
+            Registry::with(&[Optimizer::new("SGD", mine)]).unwrap_err(),
+            "`SGD` is the name of a built-in optimizer (sgd): choose another"
+        );
+        // Two of the author's own share one.
+        assert!(
+            Registry::with(&[Optimizer::new("mine", mine), Optimizer::new("Mine", mine)])
+                .unwrap_err()
+                .contains("two optimizers are named `Mine`")
+        );
         // A name names compare's files too.
         for bad in ["../x", "a/b", "a.b"] {
             assert!(
