@@ -87,6 +87,7 @@ pub struct Reduce<'a> {
     /// The function's hash as written: registered beside the id, so that the build
     /// fingerprint tells a changed closure on the same lines from the original.
     pub source_hash: u64,
+    /// Its place among the function's `reduce!` sites, from 1: the `#N` of its task id.
     pub index: usize,
     pub source: Source<'a>,
     pub closure: &'a ExprClosure,
@@ -443,8 +444,8 @@ impl Reduce<'_> {
             quote_spanned!(self.fn_name.span()=> ::core::line!()),
             quote_spanned!(self.fn_name.span()=> ::core::column!()),
         );
-        // Where the site itself is, for the errors that name the task (`#N` counts barriers
-        // too, and the line above is the function's).
+        // Where the site itself is, for the errors that name the task (the line above is the
+        // function's).
         let (site_file, site_line) = (
             quote_spanned!(self.at=> ::core::file!()),
             quote_spanned!(self.at=> ::core::line!()),

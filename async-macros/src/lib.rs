@@ -524,3 +524,40 @@ pub fn reduce(input: TokenStream) -> TokenStream {
     let _ = input;
     outside("reduce")
 }
+
+#[cfg(test)]
+mod tests {
+    /// The task ids (`"f#N"`) the expansion of `item` registers, in order.
+    fn task_ids(item: &str) -> Vec<String> {
+        let expanded = super::optimizer(
+            proc_macro2::TokenStream::new(),
+            item.parse().expect("the item parses"),
+        )
+        .to_string();
+        expanded
+            .split('"')
+            .filter(|s| s.starts_with("f#"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_task_id_counts_the_reduce_sites_of_its_function_only() {
+        // Its only reduce! after a barrier! is #1: N says which reduce! of the function.
+        let ids = task_ids(
+            "fn f(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+                let mut w: Model = Model::zeros(data.dim());
+                for k in 0..p.updates {
+                    broadcast!(w);
+                    barrier!(asp());
+                    let g: Model = reduce!(data, |part| part.gradient(&w));
+                    barrier!(asp());
+                    let h: Model = reduce!(data, |part| part.gradient(&w));
+                    w -= &g;
+                }
+                w
+            }",
+        );
+        assert_eq!(ids, ["f#1", "f#2"]);
+    }
+}

@@ -79,7 +79,10 @@ pub struct Rewriter<'a> {
     exit: Option<(Lifetime, bool)>,
     barrier: Option<PendingBarrier>,
     blocks: Vec<BlockState>,
+    /// `barrier!` and `reduce!` sites so far: numbers the barriers' bindings.
     sites: usize,
+    /// `reduce!` sites so far: the `#N` of a task's id, the N-th `reduce!` of its function.
+    reduces: usize,
     /// Outermost loops entered so far: inside one, its number.
     loops_begun: usize,
     /// The branches being walked: `if` and `else` blocks, `match` arms, the right of `&&`
@@ -125,6 +128,7 @@ impl<'a> Rewriter<'a> {
             barrier: None,
             blocks: Vec::new(),
             sites: 0,
+            reduces: 0,
             loops_begun: 0,
             branches: 0,
         }

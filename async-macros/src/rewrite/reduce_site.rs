@@ -79,12 +79,12 @@ impl Rewriter<'_> {
             );
             return None;
         }
-        self.sites += 1;
+        self.reduces += 1;
         let reduce = Reduce {
             driver: &self.driver,
             fn_name: &self.fn_name,
             source_hash: self.source_hash,
-            index: self.sites,
+            index: self.reduces,
             source,
             closure: &site.closure,
             captures,
