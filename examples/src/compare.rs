@@ -457,7 +457,15 @@ impl CompareOutputs {
                 (o.algorithm.name(), time, speedup, Some(o.final_objective()))
             })
             .collect();
-        table_of(&rows)
+        let kinds: Vec<(&str, String)> = self
+            .outcomes()
+            .map(|o| (o.algorithm.name(), objective_kind(o)))
+            .collect();
+        let mut text = table_of(&rows);
+        if let Some(note) = objectives_note(&kinds) {
+            text = text + "\n" + &note;
+        }
+        text
     }
 
     /// The runs that finished, in the order given.
@@ -490,6 +498,32 @@ fn table_of(rows: &[(&str, String, String, Option<f64>)]) -> String {
     lines.join("\n")
 }
 
+/// What a run's objective is: the run's loss for a linear model, its type's own for a model of
+/// an author's type.
+fn objective_kind(outcome: &Outcome) -> String {
+    match outcome.model.linear() {
+        Some(_) => outcome.spec.loss.name().to_owned(),
+        None => outcome.model.type_name().to_owned(),
+    }
+}
+
+/// The line under the table when the runs minimize different functions (`kinds`: each run's
+/// name and [`objective_kind`]): their final objectives side by side would read as a ranking.
+fn objectives_note(kinds: &[(&str, String)]) -> Option<String> {
+    let first = &kinds.first()?.1;
+    if kinds.iter().all(|(_, kind)| kind == first) {
+        return None;
+    }
+    let each: Vec<String> = kinds
+        .iter()
+        .map(|(name, kind)| format!("{name}: {kind}"))
+        .collect();
+    Some(format!(
+        "objectives differ ({}): their final objectives are not comparable",
+        each.join(", ")
+    ))
+}
+
 fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
     match (baseline, time) {
         (Some(b), Some(t)) if t > 0.0 => Some(b / t),
@@ -499,7 +533,24 @@ fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{table_of, CompareOutputs};
+    use super::{objectives_note, table_of, CompareOutputs};
+
+    #[test]
+    fn runs_of_different_objectives_are_said_not_comparable() {
+        let kinds = |list: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            list.iter().map(|&(n, k)| (n, k.to_owned())).collect()
+        };
+        let same = kinds(&[("sgd", "least-squares"), ("adam", "least-squares")]);
+        assert_eq!(objectives_note(&same), None);
+        let mixed = kinds(&[("sgd", "least-squares"), ("logreg", "mine::LogReg")]);
+        assert_eq!(
+            objectives_note(&mixed).as_deref(),
+            Some(
+                "objectives differ (sgd: least-squares, logreg: mine::LogReg): their final \
+                 objectives are not comparable"
+            )
+        );
+    }
 
     fn outputs(stopped_by_signal: bool) -> CompareOutputs {
         CompareOutputs {

@@ -445,7 +445,32 @@ fn listed_compared_and_resumed() {
         .concat(),
         &dir,
     );
-    succeeded(&compare);
+    let table = succeeded(&compare);
+    assert!(!table.contains("objectives differ"), "{table}");
+    // A run of a model of its own type minimizes its type's objective, not the loss the
+    // others do: its final objective beside theirs is said to be no ranking.
+    let mixed = succeeded(&cli(
+        &[
+            "compare",
+            "--algos",
+            "sgd,guess",
+            "--updates",
+            "20",
+            "--workers",
+            "2",
+            "--out",
+            "mixed",
+            "--quiet",
+        ],
+        &dir,
+    ));
+    assert!(
+        mixed.contains(
+            "objectives differ (sgd: least-squares, guess: toolkit::Guess): their final \
+             objectives are not comparable"
+        ),
+        "{mixed}"
+    );
     for file in [
         "adam.trace.csv",
         "adam.summary.json",
