@@ -183,5 +183,5 @@ pub fn optimizer() -> Optimizer {
 #[allow(dead_code)] // the toolkit test includes this file as a module, with a main of its own
 fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
-    async_train::cli::run(&[optimizer()])
+    async_train::cli::Program::new("softmax_cli", env!("CARGO_PKG_VERSION")).run(&[optimizer()])
 }

@@ -34,10 +34,12 @@
 //!
 //! fn main() -> std::process::ExitCode {
 //!     asyncopt_runtime::run_worker_if_spawned(); // worker processes stop here
-//!     async_train::cli::run(&[Optimizer::new("adagrad", adagrad)
-//!         .asynchronous()
-//!         .params(ADAGRAD)
-//!         .reads(&[Setting::Quorum, Setting::MaxStaleness, Setting::StalenessAware])])
+//!     async_train::cli::Program::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).run(&[
+//!         Optimizer::new("adagrad", adagrad)
+//!             .asynchronous()
+//!             .params(ADAGRAD)
+//!             .reads(&[Setting::Quorum, Setting::MaxStaleness, Setting::StalenessAware]),
+//!     ])
 //! }
 //! ```
 // The summary is one `serde_json::json!` document, deeper than the default limit allows.

@@ -2,7 +2,7 @@
 //! optimizers; so is any `#[async_optimizer]` function of an author's own crate, which then
 //! gets the whole command line (train, compare, stop rules, trace, summary, plots, saved
 //! models, checkpoints, worker mode, progress, a Ctrl-C that stops the run and keeps its files)
-//! from [`cli::run`](crate::cli::run):
+//! from [`cli::Program`](crate::cli::Program), named after the author's crate:
 //!
 //! ```no_run
 //! use asyncopt_algorithms::{Model, Params};
@@ -24,7 +24,8 @@
 //!
 //! fn main() -> std::process::ExitCode {
 //!     asyncopt_runtime::run_worker_if_spawned(); // worker processes stop here
-//!     async_train::cli::run(&[Optimizer::new("heavy-ball", heavy_ball)])
+//!     async_train::cli::Program::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+//!         .run(&[Optimizer::new("heavy-ball", heavy_ball)])
 //! }
 //! ```
 //!

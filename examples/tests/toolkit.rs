@@ -225,7 +225,7 @@ fn main() -> ExitCode {
     asyncopt_runtime::run_worker_if_spawned();
     if std::env::var_os("TOOLKIT_CLI").is_some() {
         // The author's command line: std::env::args are the user's.
-        return async_train::cli::run(&[
+        return async_train::cli::Program::new("my-train", "2.1.0").run(&[
             ADAM,
             MISREAD,
             BRITTLE,
@@ -413,6 +413,18 @@ fn listed_compared_and_resumed() {
         "{help}"
     );
     assert!(!help.contains("async-train"), "{help}");
+    // It names itself, and without arguments says what it offers rather than running
+    // async-train's comparison of SGD and ASGD.
+    assert_eq!(succeeded(&cli(&["--version"], &dir)), "my-train 2.1.0\n");
+    let bare = cli(&[], &dir);
+    let usage = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2), "{usage}");
+    assert!(
+        usage.contains("adam") && usage.contains("--algo"),
+        "{usage}"
+    );
+    assert!(!usage.contains("SGD and ASGD"), "{usage}");
+    assert!(!dir.join("runs").exists(), "no comparison ran");
 
     // A checkpoint of the author's optimizer resumes like a built-in one's.
     run_with_files("adam", "0.01", &dir);

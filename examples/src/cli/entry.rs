@@ -25,15 +25,102 @@ use crate::optimizer::{Optimizer, Registry};
 /// starting, and the files were written). Call
 /// `asyncopt_runtime::run_worker_if_spawned()` before it, first thing in `main`: `run` calls
 /// it too, but what `main` does before would run again in every worker.
+///
+/// This is `async-train`'s own command line: `--version` names `async-train`, and no arguments
+/// run its built-in comparison of SGD and ASGD. An author's program names itself with
+/// [`Program`].
 pub fn run(extra: &[Optimizer]) -> ExitCode {
-    asyncopt_runtime::run_worker_if_spawned();
-    run_from(std::env::args_os(), extra)
+    Program::ASYNC_TRAIN.run(extra)
 }
 
 /// [`run`] on the arguments `args` (the first is the program's name).
 pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> ExitCode {
-    interrupt::install();
-    let ended = main_from(args, extra);
+    Program::ASYNC_TRAIN.run_from(args, extra)
+}
+
+/// A program built on the toolkit: the name and version its `--version` prints. An author's
+/// program is its crate's,
+/// `Program::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).run(&[...])`, and prints
+/// its usage (its optimizers listed) when started with no arguments: the built-in comparison
+/// of SGD and ASGD is `async-train`'s ([`Program::ASYNC_TRAIN`]), not the author's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Program {
+    name: &'static str,
+    version: &'static str,
+    builtin_comparison: bool,
+}
+
+impl Program {
+    /// `async-train` itself, [`run`]'s program.
+    pub const ASYNC_TRAIN: Program = Program {
+        name: "async-train",
+        version: env!("CARGO_PKG_VERSION"),
+        builtin_comparison: true,
+    };
+
+    /// An author's program of `name` and `version` (`--version` prints `name version`).
+    pub const fn new(name: &'static str, version: &'static str) -> Program {
+        Program {
+            name,
+            version,
+            builtin_comparison: false,
+        }
+    }
+
+    /// As [`run`], for this program: parses the process's arguments, runs what they ask for,
+    /// and returns the exit code.
+    pub fn run(&self, extra: &[Optimizer]) -> ExitCode {
+        asyncopt_runtime::run_worker_if_spawned();
+        self.run_from(std::env::args_os(), extra)
+    }
+
+    /// [`Program::run`] on the arguments `args` (the first is the program's name).
+    pub fn run_from(
+        &self,
+        args: impl IntoIterator<Item = OsString>,
+        extra: &[Optimizer],
+    ) -> ExitCode {
+        interrupt::install();
+        exit_code(self.main_from(args, extra))
+    }
+
+    /// As [`main_from`], for this program.
+    pub fn main_from(
+        &self,
+        args: impl IntoIterator<Item = OsString>,
+        extra: &[Optimizer],
+    ) -> Result<()> {
+        let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
+        let args: Vec<OsString> = args.into_iter().collect();
+        let no_arguments = args.len() == 1;
+        let program = crate::host::program_name(&args);
+        let parser = AlgorithmParser(registry.clone());
+        let command = Cli::command()
+            .name(self.name)
+            .version(self.version)
+            // An author's program has no comparison of its own to run: it says what it offers.
+            .arg_required_else_help(!self.builtin_comparison)
+            .after_help(examples_of(&program, self.builtin_comparison))
+            .mut_arg("algo", |a| a.value_parser(parser.clone()))
+            .mut_subcommand("compare", |c| {
+                c.mut_arg("algos", |a| a.value_parser(parser.clone()))
+            });
+        let matches = command.get_matches_from(args);
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        init_logging(cli_quiet(&cli), cli.verbose);
+        match cli.command {
+            Some(Command::Worker(args)) => run_worker(args),
+            Some(Command::Evaluate(args)) => evaluate(args, &registry),
+            Some(Command::Predict(args)) => predict(args, &registry),
+            Some(Command::Compare(args)) => compare::compare(&args),
+            None if no_arguments => compare::builtin(&program),
+            None => train(cli.train),
+        }
+    }
+}
+
+/// The exit code of a command line that `ended` so, its error printed as one line.
+fn exit_code(ended: Result<()>) -> ExitCode {
     // A report lost to a full disk behind `> file` is an error too, said after the run's own.
     let lost = crate::stdout::failure();
     let also = lost
@@ -64,31 +151,11 @@ pub fn run_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -
     }
 }
 
-/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for. Without
-/// [`run_from`]'s Ctrl-C handling and exit codes: a signal ends the process at once.
+/// Parses `args` for the built-in optimizers and `extra`, and runs what they ask for, as
+/// `async-train`. Without [`run_from`]'s Ctrl-C handling and exit codes: a signal ends the
+/// process at once.
 pub fn main_from(args: impl IntoIterator<Item = OsString>, extra: &[Optimizer]) -> Result<()> {
-    let registry = Registry::with(extra).map_err(anyhow::Error::msg)?;
-    let args: Vec<OsString> = args.into_iter().collect();
-    let no_arguments = args.len() == 1;
-    let program = crate::host::program_name(&args);
-    let parser = AlgorithmParser(registry.clone());
-    let command = Cli::command()
-        .after_help(examples_of(&program))
-        .mut_arg("algo", |a| a.value_parser(parser.clone()))
-        .mut_subcommand("compare", |c| {
-            c.mut_arg("algos", |a| a.value_parser(parser.clone()))
-        });
-    let matches = command.get_matches_from(args);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_logging(cli_quiet(&cli), cli.verbose);
-    match cli.command {
-        Some(Command::Worker(args)) => run_worker(args),
-        Some(Command::Evaluate(args)) => evaluate(args, &registry),
-        Some(Command::Predict(args)) => predict(args, &registry),
-        Some(Command::Compare(args)) => compare::compare(&args),
-        None if no_arguments => compare::builtin(&program),
-        None => train(cli.train),
-    }
+    Program::ASYNC_TRAIN.main_from(args, extra)
 }
 
 fn cli_quiet(cli: &Cli) -> bool {
@@ -100,11 +167,14 @@ fn cli_quiet(cli: &Cli) -> bool {
 }
 
 /// The examples of `--help` as `program` runs them: a comment continued on the next line stays
-/// under the one it continues, whatever the length of the program's name.
-fn examples_of(program: &str) -> String {
+/// under the one it continues, whatever the length of the program's name. Without
+/// `builtin_comparison`, the program has none to run with no arguments, and the first example
+/// (two lines) is left out.
+fn examples_of(program: &str, builtin_comparison: bool) -> String {
     const NAME: &str = "async-train";
     let mut text = String::new();
-    for line in EXAMPLES.lines() {
+    let lines = EXAMPLES.lines().enumerate();
+    for (_, line) in lines.filter(|&(i, _)| builtin_comparison || !(1..=2).contains(&i)) {
         let indent = line.len() - line.trim_start().len();
         if line.trim_start().starts_with('#') {
             let indent = (indent + program.len()).saturating_sub(NAME.len()).max(2);
@@ -126,7 +196,7 @@ mod tests {
     #[test]
     fn a_continued_comment_stays_under_its_line_for_any_program_name() {
         for program in ["async-train", "my-train", "a-much-longer-program-name"] {
-            let text = examples_of(program);
+            let text = examples_of(program, true);
             let lines: Vec<&str> = text.lines().collect();
             let first = lines
                 .iter()
@@ -137,6 +207,18 @@ mod tests {
             assert!(lines[first].starts_with(&format!("  {program} ")), "{text}");
             assert_eq!(text.lines().count(), EXAMPLES.lines().count());
         }
-        assert_eq!(examples_of("async-train"), EXAMPLES);
+        assert_eq!(examples_of("async-train", true), EXAMPLES);
+    }
+
+    #[test]
+    fn an_authors_help_offers_no_builtin_comparison() {
+        let text = examples_of("my-train", false);
+        assert!(!text.contains("no arguments"), "{text}");
+        assert!(!text.contains("built-in set, 4 workers"), "{text}");
+        assert!(
+            text.starts_with("Examples:\n  my-train --algo asaga"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), EXAMPLES.lines().count() - 2);
     }
 }

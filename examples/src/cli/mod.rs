@@ -26,7 +26,7 @@ mod train;
 mod worker;
 
 pub use args::{Cli, DataAccessName, LossName, RunArgs, AUTO_SHARED_BYTES};
-pub use entry::{main_from, run, run_from};
+pub use entry::{main_from, run, run_from, Program};
 pub(crate) use exit::with_unwritten;
 pub use exit::{Interrupted, TargetMissed, UsageError, EXIT_TARGET_MISSED, EXIT_USAGE};
 pub use spec::{builtin_comparison, DEFAULT_LOGISTIC_LAMBDA, DEFAULT_UPDATES};
