@@ -435,9 +435,41 @@ impl Rewriter<'_> {
                     false,
                 ))
             }
-            Some(_) => None,
+            Some(ty) => single_process(ty).map(|pointer| {
+                (
+                    format!(
+                        "`{name}` is captured by a reduce! closure, and its type `{}` holds {} \
+                         `{pointer}`, which is not Send: it lives in the driver's process alone and \
+                         cannot travel to the workers; capture a plain value instead, what the \
+                         `{pointer}` holds (`let {name}: f64 = ...;`)",
+                        ty.to_token_stream().to_string().replace(' ', ""),
+                        if pointer == "Rc" { "an" } else { "a" }
+                    ),
+                    true,
+                )
+            }),
         }
     }
+}
+
+/// The single-threaded shared pointer or cell (`Rc`, `RefCell`, `Cell`) a capture's written
+/// type holds, anywhere in it (`Vec<Rc<f64>>`): named by the macro, where the compiler would
+/// ask for serde impls the type can never have.
+fn single_process(ty: &Type) -> Option<&'static str> {
+    struct Find(Option<&'static str>);
+    impl<'ast> syn::visit::Visit<'ast> for Find {
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            for name in ["Rc", "RefCell", "Cell"] {
+                if self.0.is_none() && segment.ident == name {
+                    self.0 = Some(name);
+                }
+            }
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut find = Find(None);
+    syn::visit::Visit::visit_type(&mut find, ty);
+    find.0
 }
 
 /// The reference expression `body` ends in, if its value is written as one: `&x`, or a block
