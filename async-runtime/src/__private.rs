@@ -430,6 +430,12 @@ fn settle<R>(cx: &mut Driver, outcome: Result<R, RuntimeError>) -> Option<R> {
         // A stop asked for while no worker was left to finish the pass: the loop ends as a
         // stop ends it, not as a failure.
         Err(RuntimeError::StoppedWaiting { .. }) if cx.stop_requested() => None,
+        // A wait for results with no update in sight, left at a stop or the time limit.
+        Err(RuntimeError::Stopped(why)) => {
+            tracing::warn!("{why}: the run ends where it waits, its model so far kept");
+            cx.stopped = true;
+            None
+        }
         Err(e) => {
             cx.fail(e);
             None

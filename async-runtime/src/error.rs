@@ -65,6 +65,12 @@ pub enum RuntimeError {
         /// Workers expected.
         expected: usize,
     },
+    /// A `reduce!` waited for results when the run was stopped (a stop asked for, its time
+    /// limit passed), and none came to end it at its next update (a task that hangs): the
+    /// training loop ends there, its model so far kept, as a stop ends it. Not a failure: the
+    /// loop ends and [`Driver::finish`](crate::Driver::finish) reports the run.
+    #[error("stopped while waiting for results: {0}")]
+    Stopped(String),
     /// No live worker is left to run tasks.
     #[error(
         "no live worker is left ({lost} lost{}{}){}",

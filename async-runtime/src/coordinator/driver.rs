@@ -16,7 +16,7 @@ use super::shapes::SiteShapes;
 use super::split_reads::SplitReads;
 use super::stop::StopHandle;
 use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
-use super::tasks::{SiteFailures, TaskBook};
+use super::tasks::{HungOn, SiteFailures, TaskBook};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig, Series, MAX_KEEP_VERSIONS};
@@ -87,6 +87,8 @@ pub struct Driver {
     workers_shut_down: bool,
     /// A stop asked for from outside the loop (Ctrl-C).
     stop: StopHandle,
+    /// The training time after which the training loop ends ([`Driver::stop_after`]).
+    time_limit: Option<Duration>,
     /// With checkpoints on, a stop is acted on only once the top of a pass of the training
     /// loop has seen it and saved the state there: one seen mid-pass would leave the loop
     /// with no checkpoint of where it stopped. `None` outside a training loop: before its
@@ -105,6 +107,9 @@ pub struct Driver {
     pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
     pub(crate) site_failures: SiteFailures,
+    /// Per asynchronous `reduce!` site: the workers its tasks hung on since its last good
+    /// result.
+    pub(crate) sites_hung: HungOn<&'static str>,
     /// What the optimizer chose at run time and recorded (see [`Driver::note`]).
     notes: BTreeMap<String, f64>,
     observer: Option<Observer>,
@@ -173,11 +178,13 @@ impl Driver {
             stopped: false,
             workers_shut_down: false,
             stop: StopHandle::new(),
+            time_limit: None,
             stop_seen_at_top: None,
             training_time: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
+            sites_hung: HungOn::default(),
             notes: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,
@@ -374,6 +381,49 @@ impl Driver {
         self.stop = handle;
     }
 
+    /// Ends the training loop once `training` of training time ([`Driver::elapsed_s`]) has
+    /// passed, at its next `broadcast!` as a stop rule would (an observer saying
+    /// [`Flow::Stop`] then does the same). A `reduce!` that waits for results then (a task
+    /// that hangs wherever it runs, say) is left once the limit is
+    /// [`STOP_WAITS_FOR_PASS`](super::stop::STOP_WAITS_FOR_PASS) behind, as a stop from
+    /// outside leaves it: the model so far is kept and [`Driver::finish`] reports the run.
+    pub fn stop_after(&mut self, training: Duration) {
+        self.time_limit = Some(training);
+    }
+
+    /// Why a wait for results, inside `reduce!`, ends with none: a stop asked for, or the
+    /// time limit of a training loop passed, [`STOP_WAITS_FOR_PASS`] ago, and no update came
+    /// to end the loop meanwhile (the run ends at its next update, and this one was not in
+    /// sight). `None` while the wait goes on.
+    ///
+    /// [`STOP_WAITS_FOR_PASS`]: super::stop::STOP_WAITS_FOR_PASS
+    pub(crate) fn wait_given_up(&self) -> Option<String> {
+        let grace = super::stop::STOP_WAITS_FOR_PASS;
+        if self.stop.asked_since().is_some_and(|since| since >= grace) {
+            return Some(format!(
+                "a stop was asked for, and no update came within {} s",
+                grace.as_secs()
+            ));
+        }
+        // Only inside the training loop: what follows it (a final evaluation) still runs.
+        let limit = self
+            .time_limit
+            .filter(|_| self.stop_seen_at_top.is_some())?;
+        (self.elapsed_s() >= (limit + grace).as_secs_f64()).then(|| {
+            format!(
+                "the time limit of {} s passed, and no update came within {} s",
+                limit.as_secs_f64(),
+                grace.as_secs()
+            )
+        })
+    }
+
+    /// Whether the training loop's time limit ([`Driver::stop_after`]) has passed.
+    fn out_of_time(&self) -> bool {
+        self.stop_seen_at_top.is_some()
+            && (self.time_limit).is_some_and(|limit| self.elapsed_s() >= limit.as_secs_f64())
+    }
+
     /// The run's seed ([`ClusterConfig::seed`], `--seed`): for an optimizer's own draws on the
     /// driver (a random start), so that they follow the run's seed as its partitions do.
     pub fn seed(&self) -> u64 {
@@ -495,6 +545,10 @@ impl Driver {
                     self.stopped = true;
                 }
             }
+        }
+        // After the observer: it sees the last model.
+        if self.out_of_time() {
+            self.stopped = true;
         }
         self.halted()
     }

@@ -20,7 +20,7 @@ use super::joins::JoinBudget;
 use super::local::LocalWorkers;
 use super::placement::PartSource;
 use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
-use super::tasks::HANG_FLOOR;
+use super::tasks::{HungOn, HANG_FLOOR};
 use crate::cluster::ClusterConfig;
 use crate::data::libsvm::tests::TempFile;
 use crate::data::{DataError, Dataset, Features, LoadOptions, SharedOptions};
@@ -861,11 +861,19 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
                 .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));
             pending.insert(seq, 1);
         }
-        driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+        driver
+            .redispatch_hung(
+                &grad,
+                &mut pending,
+                &mut HashSet::new(),
+                &mut HungOn::default(),
+            )
+            .unwrap();
         pending.len()
     };
     // Still answering: tasks queued behind its others only look hung; no strike.
-    assert_eq!(hang(&mut driver, 4), 8, "each done again elsewhere");
+    // Four tasks on one partition: it is done again elsewhere once, not once per task.
+    assert_eq!(hang(&mut driver, 4), 5, "done again elsewhere once");
     assert_eq!(driver.table.workers[1].failure_streak, 0);
     // Answering nothing for the hang floor: one strike per round, however many tasks hang.
     driver.table.workers[1].last_result = long_ago;
@@ -908,14 +916,23 @@ fn a_worker_that_grew_its_own_mean_task_time_is_not_waited_for_without_end() {
     driver.tasks.sent_before(seq, Duration::from_secs(20));
     let mut pending = HashMap::from([(seq, 1)]);
     let mut hedged = HashSet::new();
-    driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+    driver
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+        .unwrap();
     assert_eq!(pending.len(), 2, "done again elsewhere");
     assert!(hedged.contains(&1));
     // A worker as slow as the others is judged on its own mean, as before: not hung.
     let seq = driver.dispatch(0, 0, &grad);
     driver.tasks.sent_before(seq, Duration::from_secs(5));
     let mut pending = HashMap::from([(seq, 0)]);
-    driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+    driver
+        .redispatch_hung(
+            &grad,
+            &mut pending,
+            &mut HashSet::new(),
+            &mut HungOn::default(),
+        )
+        .unwrap();
     assert_eq!(pending.len(), 1);
 }
 
@@ -938,7 +955,9 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     let mut pending = HashMap::from([(seq, 0)]);
     let mut hedged = HashSet::new();
     for _ in 0..5 {
-        driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+        driver
+            .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+            .unwrap();
     }
     let worker = &driver.table.workers[0];
     assert_eq!(worker.failure_streak, 1, "struck once");
@@ -946,7 +965,9 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     assert!(hedged.is_empty(), "no other worker to do it again");
     // Another hang floor of silence is another strike.
     driver.table.workers[0].last_struck = Some(Instant::now() - silent);
-    driver.redispatch_hung(&grad, &mut pending, &mut hedged);
+    driver
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+        .unwrap();
     assert_eq!(driver.table.workers[0].failure_streak, 2);
 }
 
@@ -1411,12 +1432,7 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
         .tasks
         .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));
     let pending: HashMap<u64, usize> = [(seq, 0)].into();
-    let hung = |driver: &Driver| {
-        let none = HashSet::new();
-        driver
-            .tasks
-            .hung(&pending, &none, |_| 0.001, Instant::now())
-    };
+    let hung = |driver: &Driver| driver.tasks.hung(&pending, |_| 0.001, Instant::now());
     assert_eq!(hung(&driver), [(0, 0)], "judged on the wall clock alone");
     // Its last check was as long ago as their last word: it was stopped all that time.
     driver.last_liveness_check = long_ago;
@@ -2597,7 +2613,14 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
         info.last_result = Instant::now() - Duration::from_secs(200);
     }
     for _ in 0..3 {
-        driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+        driver
+            .redispatch_hung(
+                &grad,
+                &mut pending,
+                &mut HashSet::new(),
+                &mut HungOn::default(),
+            )
+            .unwrap();
     }
     assert_eq!(pending.len(), 3, "nothing done again");
     assert!(driver
@@ -2610,7 +2633,14 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
     driver.table.workers[0].tasks_done = 5;
     driver.table.workers[0].mean_task_s = 0.1;
     pending.retain(|_, &mut worker| worker != 0);
-    driver.redispatch_hung(&grad, &mut pending, &mut HashSet::new());
+    driver
+        .redispatch_hung(
+            &grad,
+            &mut pending,
+            &mut HashSet::new(),
+            &mut HungOn::default(),
+        )
+        .unwrap();
     assert!(
         pending.len() > 2,
         "w1's and w2's tasks done again elsewhere"
@@ -2730,4 +2760,158 @@ fn the_driver_reads_no_older_version_as_another_type() {
     );
     // Its bytes decode as a pair of zeros: without the type check, a silent wrong value.
     assert_eq!(driver.value_at::<(u32, u32)>("w", now), None);
+}
+
+/// Two workers whose tasks all hang: both answered tasks of 0.1 s before, nothing for the
+/// hang floor since. The shape of `grad` and `a` is settled, the data shipped.
+fn both_stuck() -> Driver {
+    let (mut driver, _) = driver(2, Box::new(|_, _| Reply::Silent));
+    settle(&mut driver, &["grad", "a"]);
+    driver.ensure_shipped(&data()).unwrap();
+    for info in &mut driver.table.workers {
+        info.tasks_done = 5;
+        info.mean_task_s = 0.1;
+        info.last_result = Instant::now() - HANG_FLOOR - Duration::from_secs(1);
+    }
+    driver
+}
+
+/// Whether `message` names both workers as those the task hung on.
+fn hung_on_both(message: &str) -> bool {
+    message.contains("hung on w0 and w1") || message.contains("hung on w1 and w0")
+}
+
+#[test]
+fn a_task_hanging_on_every_worker_ends_the_run_naming_it() {
+    // A loop in the closure: each worker's task hung and was done again on the other, where
+    // it hung behind the stuck one. Each worker took one strike, never three, and the step
+    // waited for good.
+    let mut driver = both_stuck();
+    let grad = spec("grad", None);
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    let mut pending = HashMap::new();
+    for worker in 0..2 {
+        let seq = driver.dispatch(worker, worker as u32, &grad);
+        driver.tasks.sent_before(seq, silent);
+        pending.insert(seq, worker);
+    }
+    let (mut hedged, mut hung_on) = (HashSet::new(), HungOn::default());
+    driver
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut hung_on)
+        .expect("each hung on one worker: done again on the other");
+    assert_eq!(pending.len(), 4, "each partition done again");
+    for &seq in pending.keys() {
+        driver.tasks.sent_before(seq, silent);
+    }
+    let error = driver
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut hung_on)
+        .expect_err("hung on both workers");
+    match error {
+        RuntimeError::TaskFailed { task, message, .. } => {
+            assert_eq!(task, "grad");
+            assert!(hung_on_both(&message), "{message}");
+        }
+        other => panic!("expected TaskFailed, got {other}"),
+    }
+}
+
+#[test]
+fn a_copy_of_a_hung_task_queued_behind_a_working_workers_tasks_blames_no_task() {
+    // w0 is stuck; w1 answers its other tasks, and the copy it was sent waits behind them
+    // past the hang floor: one stuck host is the host's fault, not the task's.
+    let mut driver = both_stuck();
+    driver.table.workers[1].last_result = Instant::now();
+    let grad = spec("grad", None);
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    let seq = driver.dispatch(0, 0, &grad);
+    driver.tasks.sent_before(seq, silent);
+    let mut pending = HashMap::from([(seq, 0)]);
+    let (mut hedged, mut hung_on) = (HashSet::new(), HungOn::default());
+    for _ in 0..2 {
+        driver
+            .redispatch_hung(&grad, &mut pending, &mut hedged, &mut hung_on)
+            .expect("one silent worker is no task's fault");
+        for &seq in pending.keys() {
+            driver.tasks.sent_before(seq, silent);
+        }
+    }
+    assert_eq!(pending.len(), 2, "done again once");
+    assert_eq!(driver.table.workers[1].failure_streak, 0, "w1 answers");
+}
+
+#[test]
+fn an_asynchronous_site_hanging_on_every_worker_ends_the_run_naming_it() {
+    // Each worker was struck out in turn, then each replacement, and the run trained nothing
+    // for good, waiting on tasks that never answer.
+    let mut driver = both_stuck();
+    let a = spec("a", None);
+    for worker in 0..2 {
+        let seq = driver.dispatch(worker, worker as u32, &a);
+        driver
+            .tasks
+            .sent_before(seq, HANG_FLOOR + Duration::from_secs(1));
+    }
+    driver.tasks.look_for_hangs_again();
+    driver.strike_hanging_workers();
+    match driver.failure() {
+        Some(RuntimeError::TaskFailed { task, message, .. }) => {
+            assert_eq!(task, "a");
+            assert!(hung_on_both(message), "{message}");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert!(
+        driver.table.workers.iter().all(|w| !w.excluded),
+        "no worker blamed"
+    );
+}
+
+#[test]
+fn a_stop_ends_a_wait_for_results_that_never_come() {
+    // Every task hangs: no update comes for the stop to end the loop at, and the run waited
+    // for good after a Ctrl-C.
+    let (mut driver, _wire) = driver(2, Box::new(|_, _| Reply::Silent));
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    stop.request_at(Instant::now() - crate::STOP_WAITS_FOR_PASS);
+    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+        Err(RuntimeError::Stopped(why)) => assert!(why.contains("a stop"), "{why}"),
+        other => panic!("expected a stop, got {:?}", other.err()),
+    }
+    assert!(driver.failure().is_none(), "a stop, not a failure");
+}
+
+#[test]
+fn a_wait_for_results_ends_a_grace_after_the_time_limit_inside_the_loop_only() {
+    let (mut driver, _wire) = driver(2, echoing());
+    driver.stop_after(Duration::from_secs(60));
+    driver.training_time.resume_from(100.0);
+    assert!(
+        driver.wait_given_up().is_none(),
+        "outside the training loop: a final evaluation runs"
+    );
+    driver.checkpoint_due();
+    let why = driver.wait_given_up().expect("the limit is far behind");
+    assert!(why.contains("time limit of 60 s"), "{why}");
+    driver
+        .training_time
+        .resume_from(60.0 + crate::STOP_WAITS_FOR_PASS.as_secs_f64() / 2.0);
+    assert!(
+        driver.wait_given_up().is_none(),
+        "just past the limit: the next update may still come"
+    );
+    assert!(
+        driver.publish("w", &1.0_f64, true),
+        "the next broadcast ends the loop"
+    );
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    stop.request();
+    driver.training_time.resume_from(0.0);
+    assert!(
+        driver.wait_given_up().is_none(),
+        "a stop asked just now waits for the next update"
+    );
 }

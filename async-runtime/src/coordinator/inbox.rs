@@ -222,6 +222,11 @@ impl Driver {
     /// [`Driver::watch`]) while it waits.
     pub(crate) fn pump(&mut self) -> Result<(), RuntimeError> {
         loop {
+            // The one place the driver waits for results: a stop or a time limit must end
+            // the wait even when no result comes (a task that hangs).
+            if let Some(why) = self.wait_given_up() {
+                return Err(RuntimeError::Stopped(why));
+            }
             self.watch();
             // What it watched may have ended the run (a split the driver cannot read either):
             // its caller says so now, not after the next event, a heartbeat later.

@@ -12,7 +12,7 @@ use super::inspect::Inspected;
 use super::result_meta::ResultMeta;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
-use super::tasks::{self, Attempts, Failed, MAX_ATTEMPTS};
+use super::tasks::{self, Attempts, Failed, HungOn, MAX_ATTEMPTS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::worker::MAX_QUEUED_TASKS;
@@ -45,6 +45,8 @@ struct Round<R> {
     held: Vec<(usize, Arrived)>,
     /// Failed attempts per partition, and the workers they failed on.
     attempts: Attempts,
+    /// The workers each partition's task hung on.
+    hung_on: HungOn<usize>,
     /// Tasks not sent yet: their worker is not alive (a lost worker's, until a live one owns
     /// its partition), or it already holds as many tasks as a worker queues
     /// ([`MAX_QUEUED_TASKS`]), as one holding many partitions, or a lost one's, does.
@@ -113,6 +115,7 @@ impl Driver {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
                 self.site_failures.succeeded(arrived.task);
+                self.sites_hung.answered(&arrived.task);
                 Verdict::Good(value)
             }
             Ok(None) => Verdict::Unconfirmed,
@@ -203,24 +206,41 @@ impl Driver {
     /// else to go stays hung between looks): one struck [`EXCLUDE_AFTER`] times in a row
     /// (heartbeats going on, nothing answered) is excluded, or every step would wait the hang
     /// limit for it. A worker still answering is not: the tasks queued behind its others only
-    /// look hung, as their age counts from their sending.
+    /// look hung, as their age counts from their sending. A partition whose task hung on
+    /// [`HUNG_ON_WORKERS`](tasks::HUNG_ON_WORKERS) workers, each answering nothing else for
+    /// the hang floor, ends the run with [`RuntimeError::TaskFailed`]: the task hangs wherever
+    /// it runs, and waiting for it would wait for good.
     pub(super) fn redispatch_hung(
         &mut self,
         spec: &TaskSpec<'_>,
         pending: &mut HashMap<u64, usize>,
         hedged: &mut HashSet<usize>,
-    ) {
+        hung_on: &mut HungOn<usize>,
+    ) -> Result<(), RuntimeError> {
         let workers = &self.table.workers;
-        let hung = self.tasks.hung(
-            pending,
-            hedged,
-            tasks::usual_task_s(workers),
-            Instant::now(),
-        );
+        let hung = self
+            .tasks
+            .hung(pending, tasks::usual_task_s(workers), Instant::now());
         let mut struck = HashSet::new();
         for (partition, worker) in hung {
+            // A worker still answering may hold the task queued behind its others: only a
+            // silent one's hang counts against the task.
+            if self.silent_for_hang_floor(worker) {
+                let info = &self.table.workers[worker];
+                if let Err(on) = hung_on.hung(partition, info.worker()) {
+                    return Err(RuntimeError::TaskFailed {
+                        task: spec.task.to_owned(),
+                        worker: info.name.clone(),
+                        message: tasks::hung_everywhere(&format!("partition {partition}"), &on),
+                    });
+                }
+            }
             if !struck.contains(&worker) && self.strike_if_silent(worker) {
                 struck.insert(worker);
+            }
+            // Done again elsewhere once: its copy is awaited beside it.
+            if hedged.contains(&partition) {
+                continue;
             }
             let Some(other) = tasks::hedge_target(&self.table.workers, worker) else {
                 continue;
@@ -243,6 +263,12 @@ impl Driver {
             pending.insert(again, partition);
         }
         self.exclude_struck_out(struck);
+        Ok(())
+    }
+
+    /// Whether `worker` has answered nothing for the hang floor.
+    fn silent_for_hang_floor(&self, worker: usize) -> bool {
+        self.table.workers[worker].last_result.elapsed() >= tasks::HANG_FLOOR
     }
 
     /// Strikes `worker`, whose task hangs, if it has answered nothing for the hang floor since
@@ -283,10 +309,27 @@ impl Driver {
             return;
         }
         let workers = &self.table.workers;
-        let hanging = self
-            .tasks
-            .hanging_workers(tasks::usual_task_s(workers), now);
-        let struck: Vec<usize> = hanging
+        let hanging = self.tasks.hanging_tasks(tasks::usual_task_s(workers), now);
+        // A site whose tasks hang on two silent workers hangs wherever it runs: each worker
+        // struck out in turn, then their replacements, and the run trained nothing for good.
+        for &(worker, site) in &hanging {
+            let info = &self.table.workers[worker];
+            if !info.alive || !self.silent_for_hang_floor(worker) {
+                continue;
+            }
+            if let Err(on) = self.sites_hung.hung(site, info.worker()) {
+                let error = RuntimeError::TaskFailed {
+                    task: site.to_owned(),
+                    worker: info.name.clone(),
+                    message: tasks::hung_everywhere("its task", &on),
+                };
+                self.fail(error);
+                return;
+            }
+        }
+        let mut workers: Vec<usize> = hanging.into_iter().map(|(worker, _)| worker).collect();
+        workers.dedup();
+        let struck: Vec<usize> = workers
             .into_iter()
             .filter(|&worker| self.table.workers[worker].alive && self.strike_if_silent(worker))
             .collect();
@@ -332,6 +375,7 @@ impl Driver {
             hedged: HashSet::new(),
             held: Vec::new(),
             attempts: Attempts::default(),
+            hung_on: HungOn::default(),
             waiting: (0..partitions).map(Unsent::to_owner).collect(),
         };
         while !round.pending.is_empty() || !round.held.is_empty() || !round.waiting.is_empty() {
@@ -351,7 +395,12 @@ impl Driver {
             if self.failure.is_some() {
                 return Err(self.failure.take().expect("checked"));
             }
-            self.redispatch_hung(spec, &mut round.pending, &mut round.hedged);
+            self.redispatch_hung(
+                spec,
+                &mut round.pending,
+                &mut round.hedged,
+                &mut round.hung_on,
+            )?;
             // Tasks of lost workers are done again by their partitions' new owners, as soon as
             // there is a live one.
             for seq in self.tasks.take_written_off() {

@@ -5,7 +5,7 @@
 //! [`TaskBook`] is the one owner of this state. Nothing here sends or receives: the driver
 //! sends the orders and feeds the answers in, so every rule is a unit test without sockets.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -283,17 +283,17 @@ impl TaskBook {
 
     /// The tasks of `pending` (sequence number to partition) running, at `now`, longer than
     /// [`HANG_FACTOR`] times their worker's mean task time (`mean_task_s`) and at least
-    /// [`HANG_FLOOR`], on partitions not yet `hedged`: each as (partition, worker).
+    /// [`HANG_FLOOR`]: each as (partition, worker). A partition already done again elsewhere
+    /// is here too: its copy hanging as well is what tells a task that hangs wherever it
+    /// runs (see [`HungOn`]), and its worker is struck as any.
     pub fn hung(
         &self,
         pending: &HashMap<u64, usize>,
-        hedged: &HashSet<usize>,
         mean_task_s: impl Fn(usize) -> f64,
         now: Instant,
     ) -> Vec<(usize, usize)> {
         pending
             .iter()
-            .filter(|(_, partition)| !hedged.contains(*partition))
             .filter_map(|(seq, &partition)| {
                 let task = self.in_flight.get(seq)?;
                 task.hangs(mean_task_s(task.worker), now)
@@ -316,18 +316,22 @@ impl TaskBook {
         true
     }
 
-    /// The workers with a task in flight that hangs at `now` (see [`TaskBook::hung`]), each
-    /// once.
-    pub fn hanging_workers(&self, mean_task_s: impl Fn(usize) -> f64, now: Instant) -> Vec<usize> {
-        let mut workers: Vec<usize> = self
+    /// The tasks in flight that hang at `now` (see [`TaskBook::hung`]), as (worker, site),
+    /// each pair once, by worker.
+    pub fn hanging_tasks(
+        &self,
+        mean_task_s: impl Fn(usize) -> f64,
+        now: Instant,
+    ) -> Vec<(usize, &'static str)> {
+        let mut tasks: Vec<(usize, &'static str)> = self
             .in_flight
             .values()
             .filter(|task| task.hangs(mean_task_s(task.worker), now))
-            .map(|task| task.worker)
+            .map(|task| (task.worker, task.task))
             .collect();
-        workers.sort_unstable();
-        workers.dedup();
-        workers
+        tasks.sort_unstable();
+        tasks.dedup();
+        tasks
     }
 
     /// Whether no task in flight may still be expected to answer: none is in flight, or each
@@ -405,6 +409,64 @@ impl Attempts {
         }
         Ok(tried)
     }
+}
+
+/// A task that hung on this many workers, each answering nothing past its hang limit, hangs
+/// wherever it runs: the task's fault (a loop in its closure), not the workers'. Two, not
+/// one: a single slow or stuck host is the host's fault, and its task is done again elsewhere.
+pub(crate) const HUNG_ON_WORKERS: usize = 2;
+
+/// Where each task hung: per partition of a synchronous reduce, per site of an asynchronous
+/// one, the workers (told apart by [`WorkerInfo::worker`]) it hung on while they answered
+/// nothing else. Without it a task hanging on every worker hung the run for good: each worker
+/// took one strike for it and was never struck out, its partition being done again elsewhere.
+pub(crate) struct HungOn<K> {
+    by_task: HashMap<K, Vec<String>>,
+}
+
+impl<K> Default for HungOn<K> {
+    fn default() -> Self {
+        HungOn {
+            by_task: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> HungOn<K> {
+    /// Records that task `key` hung on `worker` ([`WorkerInfo::worker`]). `Err` with the
+    /// workers it hung on, in order, once they are [`HUNG_ON_WORKERS`]: the run must end.
+    pub fn hung(&mut self, key: K, worker: &str) -> Result<(), Vec<String>> {
+        let workers = self.by_task.entry(key).or_default();
+        if !workers.iter().any(|w| w == worker) {
+            workers.push(worker.to_owned());
+        }
+        if workers.len() >= HUNG_ON_WORKERS {
+            return Err(workers.clone());
+        }
+        Ok(())
+    }
+
+    /// Task `key` answered: it does not hang wherever it runs, and counts again from none.
+    pub fn answered(&mut self, key: &K) {
+        self.by_task.remove(key);
+    }
+}
+
+/// Why a task that hung on `workers` ends the run, for [`RuntimeError::TaskFailed`]'s message
+/// (`what`: the partition or the site).
+///
+/// [`RuntimeError::TaskFailed`]: crate::RuntimeError::TaskFailed
+pub(crate) fn hung_everywhere(what: &str, workers: &[String]) -> String {
+    let names = match workers {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    format!(
+        "{what} hung on {names} (each answered nothing past its hang limit, {} s at least): \
+         a task that hangs wherever it runs is its own fault, a loop in its closure?",
+        HANG_FLOOR.as_secs()
+    )
 }
 
 /// How many workers the rows `tried` are, told apart by [`WorkerInfo::worker`]: a worker that
@@ -687,7 +749,7 @@ mod tests {
     }
 
     #[test]
-    fn a_task_hangs_past_the_floor_and_its_workers_usual_time_once_per_partition() {
+    fn a_task_hangs_past_the_floor_and_its_workers_usual_time() {
         let mut book = TaskBook::default();
         let slow = book.open(0, "grad", 0, 0, reads(), None);
         let fresh = book.open(1, "grad", 1, 0, reads(), None);
@@ -698,11 +760,47 @@ mod tests {
         // Worker 2's tasks usually take 5 s: 8 times that is not over yet.
         let mean = |w: usize| if w == 2 { 5.0 } else { 0.01 };
         let now = Instant::now();
-        assert_eq!(book.hung(&pending, &HashSet::new(), mean, now), [(0, 0)]);
-        let hedged: HashSet<usize> = [0].into();
+        assert_eq!(book.hung(&pending, mean, now), [(0, 0)]);
+        assert_eq!(book.hanging_tasks(mean, now), [(0, "grad")]);
+    }
+
+    #[test]
+    fn a_copy_of_a_hung_task_that_hangs_too_is_seen() {
+        // Partition 0 hung on worker 0 and was sent to worker 1, where it hangs as well: the
+        // old code looked no more at a partition once it was done again elsewhere, so a task
+        // hanging on every worker hung the run for good.
+        let mut book = TaskBook::default();
+        let first = book.open(0, "grad", 0, 0, reads(), None);
+        let copy = book.open(1, "grad", 0, 0, reads(), None);
+        book.sent_before(first, HANG_FLOOR * 2);
+        book.sent_before(copy, HANG_FLOOR + Duration::from_secs(1));
+        let pending: HashMap<u64, usize> = [(first, 0), (copy, 0)].into();
+        let mut hung = book.hung(&pending, |_| 0.01, Instant::now());
+        hung.sort_unstable();
+        assert_eq!(hung, [(0, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn a_task_hung_on_two_workers_is_at_fault_and_one_worker_is_not_enough() {
+        let mut hung = HungOn::default();
+        assert!(hung.hung(0, "w0").is_ok(), "one host: its own fault");
+        assert!(hung.hung(0, "w0").is_ok(), "the same host again");
+        assert!(hung.hung(1, "w1").is_ok(), "counted per partition");
+        assert_eq!(
+            hung.hung(0, "w1"),
+            Err(vec!["w0".to_owned(), "w1".to_owned()])
+        );
+        let mut sites = HungOn::default();
+        assert!(sites.hung("grad", "w0").is_ok());
+        sites.answered(&"grad");
         assert!(
-            book.hung(&pending, &hedged, mean, now).is_empty(),
-            "a partition is done again once"
+            sites.hung("grad", "w1").is_ok(),
+            "an answer elsewhere: counted again from none"
+        );
+        let message = hung_everywhere("partition 0", &["w0".into(), "w1".into()]);
+        assert!(
+            message.starts_with("partition 0 hung on w0 and w1 (") && message.contains("loop"),
+            "{message}"
         );
     }
 
@@ -712,9 +810,7 @@ mod tests {
         let seq = book.open(0, "grad", 0, 0, Arc::from(Vec::new()), None);
         book.sent_before(seq, HANG_FLOOR * 100);
         let pending: HashMap<u64, usize> = [(seq, 0)].into();
-        assert!(book
-            .hung(&pending, &HashSet::new(), |_| 1e300, Instant::now())
-            .is_empty());
+        assert!(book.hung(&pending, |_| 1e300, Instant::now()).is_empty());
     }
 
     #[test]
@@ -724,15 +820,10 @@ mod tests {
         book.sent_before(seq, HANG_FLOOR + Duration::from_secs(5));
         let pending: HashMap<u64, usize> = [(seq, 0)].into();
         let mean = |_: usize| 0.01;
-        assert_eq!(
-            book.hung(&pending, &HashSet::new(), mean, Instant::now()),
-            [(0, 0)]
-        );
+        assert_eq!(book.hung(&pending, mean, Instant::now()), [(0, 0)]);
         // The driver was stopped for 12 of those 15 s.
         book.discount_unwatched(Duration::from_secs(12));
-        assert!(book
-            .hung(&pending, &HashSet::new(), mean, Instant::now())
-            .is_empty());
+        assert!(book.hung(&pending, mean, Instant::now()).is_empty());
         book.discount_unwatched(Duration::from_secs(3600));
         assert!(
             book.in_flight[&seq].sent_at <= Instant::now(),

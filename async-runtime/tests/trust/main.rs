@@ -6,7 +6,7 @@
 mod wire;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use asyncopt_runtime::cluster::{DATA_ENV_PREFIX, DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
@@ -40,6 +40,14 @@ fn main() {
         (
             "a_20_s_task_does_not_lose_its_worker",
             long_task_keeps_its_worker,
+        ),
+        (
+            "a_task_hanging_on_every_worker_ends_the_run_keeping_the_model_so_far",
+            task_hanging_everywhere_fails_the_run,
+        ),
+        (
+            "an_asynchronous_task_hanging_on_every_worker_ends_the_run",
+            async_task_hanging_everywhere_fails_the_run,
         ),
         (
             "a_stopped_worker_rejoins_and_takes_tasks",
@@ -168,6 +176,9 @@ enum Misbehave {
     WrongShapeOn(String),
     /// This worker's first task sleeps this many seconds.
     SleepOnceOn(String, u64),
+    /// From its task of this number on (counted from 0), each worker's task never ends: a
+    /// loop in the closure, wherever it runs.
+    HangFrom(usize),
 }
 
 /// The settings the reduce closures capture.
@@ -180,6 +191,9 @@ struct Plan {
 
 static SLEPT: AtomicBool = AtomicBool::new(false);
 
+/// The tasks this worker began.
+static BEGUN: AtomicUsize = AtomicUsize::new(0);
+
 /// The least-squares gradient on one partition, as `plan` makes this worker behave.
 fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> Array1<f64> {
     let me = std::env::var(WORKER_ENV).unwrap_or_default();
@@ -191,6 +205,9 @@ fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> A
         {
             std::thread::sleep(Duration::from_secs(*secs))
         }
+        Misbehave::HangFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => loop {
+            std::thread::sleep(Duration::from_secs(1));
+        },
         _ => {}
     }
     let data = part.data();
@@ -585,6 +602,43 @@ fn long_task_keeps_its_worker() {
     assert!(sleeper.alive && sleeper.tasks_done > 0);
     assert_eq!(report.stats.updates, 200);
     assert!(error(&w, &truth) < 1e-4, "error {}", error(&w, &truth));
+}
+
+/// Whether `error` is a task failure naming both workers it hung on.
+fn hung_on_both(error: &RuntimeError) -> bool {
+    let message = error.to_string();
+    matches!(error, RuntimeError::TaskFailed { .. })
+        && (message.contains("hung on w0 and w1") || message.contains("hung on w1 and w0"))
+}
+
+/// A synchronous step whose task hangs on every worker (a loop in its closure) waited for
+/// good: each worker took one strike, the task being done again on the other, where it hung
+/// too. Now the run ends with the task's failure, its model so far kept.
+fn task_hanging_everywhere_fails_the_run() {
+    let (data, _) = problem();
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let w = gd(&mut driver, &data, &plan(200, Misbehave::HangFrom(5)));
+    let error = driver
+        .finish()
+        .expect_err("the task hangs wherever it runs");
+    assert!(hung_on_both(&error), "{error}");
+    assert!(error.to_string().contains("gd#"), "names the task: {error}");
+    assert!(
+        w.iter().all(|x| x.is_finite()) && w.iter().any(|&x| x != 0.0),
+        "the model of the steps before is kept: {w}"
+    );
+}
+
+/// The asynchronous twin: its workers were struck out, then their replacements, and the run
+/// then waited for good on tasks that never answer.
+fn async_task_hanging_everywhere_fails_the_run() {
+    let (data, _) = problem();
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    agd(&mut driver, &data, &plan(200, Misbehave::HangFrom(5)));
+    let error = driver
+        .finish()
+        .expect_err("the task hangs wherever it runs");
+    assert!(hung_on_both(&error), "{error}");
 }
 
 /// A worker stopped for 8 s is declared lost; resumed, it is told so, joins again as a fresh

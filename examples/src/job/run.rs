@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use asyncopt_algorithms::{Metric, Params};
@@ -217,6 +218,15 @@ fn launch(
         error => anyhow::Error::new(error).context("cannot start the cluster"),
     })?;
     driver.stop_on(crate::interrupt::stop_handle());
+    // The observer stops the loop at --time; the driver also leaves a reduce! still waiting
+    // then, with no update in sight (a task that hangs).
+    if let Some(limit) = spec
+        .stop
+        .time_s
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    {
+        driver.stop_after(limit);
+    }
     // Waiting before the workers are told to join: a signal once they were is said to end
     // the wait, not the preparation.
     let _waiting = crate::interrupt::waiting_for_workers();
