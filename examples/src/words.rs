@@ -3,10 +3,16 @@
 /// `n` of `noun`, as a person counts them: `1 row`, `0 rows`, `2 rows`. `noun` is singular and
 /// takes an `s` in the plural (every noun the lines count does: row, update, worker, column).
 pub fn plural(n: impl std::fmt::Display, noun: &str) -> String {
+    count(n, noun, &format!("{noun}s"))
+}
+
+/// `n` said with `one` for a count of 1 and `many` for every other: for phrases whose plural
+/// is not the singular's with an `s` (`1 worker lost`, `2 worker losses`).
+pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
     // Said, not compared: so it takes a count of any integer type.
     match n.to_string() {
-        one if one == "1" => format!("1 {noun}"),
-        n => format!("{n} {noun}s"),
+        single if single == "1" => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 

@@ -3,6 +3,8 @@
 
 use asyncopt_runtime::{RunReport, RunStats};
 
+use crate::words::count;
+
 /// `  faults: ...` naming, in plain words, each fault counter of `stats` above 0 (workers lost
 /// or excluded, the partitions they held moved, processes restarted, tasks failed, results
 /// dropped by the driver's checks, hung tasks done again, messages rejected, joins refused or
@@ -18,10 +20,6 @@ pub fn fault_line(report: &RunReport) -> Option<String> {
 /// [`fault_line`] of the counters `stats`, of whose excluded workers `unreadable_data` could
 /// not read the data file.
 fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
-    let count = |n: u64, one: &str, many: &str| match n {
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
-    };
     // An excluded worker is lost too (its session is ended): each is said once, as excluded.
     // Counted per session, so a worker lost, back under a fresh session and lost again is two
     // losses: said as losses, not as workers.
