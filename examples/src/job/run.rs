@@ -326,11 +326,6 @@ impl Recorder {
             spec.stop.clone(),
             spec.eval_every_s,
         )));
-        let resumed = measured.map(|measured| ResumedCheck {
-            measured,
-            data: data.clone(),
-            params: params.clone(),
-        });
         let recorder = Recorder {
             points,
             failed,
@@ -339,22 +334,18 @@ impl Recorder {
             judged: Rc::new(Cell::new(None)),
             past_count: Rc::new(RefCell::new(PastCount::of(spec))),
         };
-        recorder.observe(spec.algorithm, driver, resumed);
+        recorder.observe(spec.algorithm, driver, measured);
         recorder
     }
 
     /// Applies `watch` to every new model: its evaluations go to the trace and the progress
     /// display, the line of a divergence or of an objective below f* to `failed`; the workers
-    /// live at it to `past_count`. A resumed run's first model, the checkpoint's, is first
-    /// checked (`resumed`): weights that are not those the checkpoint measured end the run
-    /// before its first update, with `failed` saying so rather than blaming the step when they
-    /// diverge.
-    fn observe(
-        &self,
-        algorithm: Optimizer,
-        driver: &mut Driver,
-        mut resumed: Option<ResumedCheck>,
-    ) {
+    /// live at it to `past_count`. A resumed run's first model, the checkpoint's, is
+    /// checked against the objective its checkpoint records (`resumed`), by the watch's first
+    /// evaluation (the first model is always evaluated): weights that are not those the
+    /// checkpoint measured end the run before its first update, with `failed` saying so
+    /// rather than blaming the step when they diverge.
+    fn observe(&self, algorithm: Optimizer, driver: &mut Driver, mut resumed: Option<Measured>) {
         let (watch, points, progress, failed, past_count) = (
             self.watch.clone(),
             self.points.clone(),
@@ -363,26 +354,17 @@ impl Recorder {
             self.past_count.clone(),
         );
         algorithm.observe(driver, move |at, w| {
-            if let Some(check) = resumed.take() {
-                let ResumedCheck {
-                    measured,
-                    data,
-                    params,
-                } = check;
-                // The loop's first model is the checkpoint's, at its update.
-                if at.updates == measured.updates {
-                    let now =
-                        panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
-                    if let Err(line) = measured.check(now) {
-                        *failed.borrow_mut() = Some(line);
-                        return asyncopt_runtime::Flow::Stop;
+            let mut refused = None;
+            let verdict = watch.borrow_mut().look(*at, w, |point| {
+                // The first point is the loop's first model, the checkpoint's, at its update.
+                if let Some(measured) = resumed.take() {
+                    if point.updates == measured.updates {
+                        refused = measured.check(point.objective).err();
                     }
                 }
-            }
-            if let Some(warning) = past_count.borrow_mut().saw(at.workers) {
-                tracing::warn!("{warning}");
-            }
-            let verdict = watch.borrow_mut().look(*at, w, |point| {
+                if refused.is_some() {
+                    return;
+                }
                 progress.borrow_mut().update(
                     point.updates,
                     point.elapsed_s,
@@ -391,6 +373,13 @@ impl Recorder {
                 );
                 points.borrow_mut().push(point);
             });
+            if let Some(line) = refused {
+                *failed.borrow_mut() = Some(line);
+                return asyncopt_runtime::Flow::Stop;
+            }
+            if let Some(warning) = past_count.borrow_mut().saw(at.workers) {
+                tracing::warn!("{warning}");
+            }
             if let Verdict::Diverged(line) | Verdict::BelowOptimum(line) = &verdict {
                 *failed.borrow_mut() = Some(line.clone());
             }
@@ -454,13 +443,6 @@ impl Recorder {
             .filter(|&start| watch::exploded(start, objective))
             .map(|start| watch::divergence(start, objective, report.stats.updates))
     }
-}
-
-/// What a resumed run checks its first model against: the objective its checkpoint records.
-struct ResumedCheck {
-    measured: Measured,
-    data: Arc<Dataset>,
-    params: Params,
 }
 
 /// An optimizer's panic: the progress of the model kept (the latest one the stop rules looked
