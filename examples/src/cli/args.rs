@@ -15,6 +15,10 @@ use super::parsers::{
 };
 use crate::optimizer::Optimizer;
 
+/// The lines of [`EXAMPLES`] that show `async-train` run with no arguments: an author's
+/// program, which has no built-in comparison to run so, leaves them out.
+pub(super) const BARE_RUN_EXAMPLE: std::ops::RangeInclusive<usize> = 1..=2;
+
 pub(super) const EXAMPLES: &str = "\
 Examples:
   async-train                # no arguments: SGD against ASGD on the built-in set, 4 workers,

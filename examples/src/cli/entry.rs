@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use super::args::{Cli, Command, EXAMPLES};
+use super::args::{Cli, Command, BARE_RUN_EXAMPLE, EXAMPLES};
 use super::logging::init_logging;
 use super::parsers::AlgorithmParser;
 use super::score::{evaluate, predict};
@@ -168,13 +168,13 @@ fn cli_quiet(cli: &Cli) -> bool {
 
 /// The examples of `--help` as `program` runs them: a comment continued on the next line stays
 /// under the one it continues, whatever the length of the program's name. Without
-/// `builtin_comparison`, the program has none to run with no arguments, and the first example
-/// (two lines) is left out.
+/// `builtin_comparison`, the program has none to run with no arguments, and that example
+/// ([`BARE_RUN_EXAMPLE`]) is left out.
 fn examples_of(program: &str, builtin_comparison: bool) -> String {
     const NAME: &str = "async-train";
     let mut text = String::new();
     let lines = EXAMPLES.lines().enumerate();
-    for (_, line) in lines.filter(|&(i, _)| builtin_comparison || !(1..=2).contains(&i)) {
+    for (_, line) in lines.filter(|(i, _)| builtin_comparison || !BARE_RUN_EXAMPLE.contains(i)) {
         let indent = line.len() - line.trim_start().len();
         if line.trim_start().starts_with('#') {
             let indent = (indent + program.len()).saturating_sub(NAME.len()).max(2);
