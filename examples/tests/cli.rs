@@ -3052,20 +3052,63 @@ fn two_workers_started_under_one_name_count_as_two() {
 /// alive, and the run converges as one sized for them all would.
 #[test]
 fn workers_past_the_count_do_not_make_the_default_step_diverge() {
-    let dir = scratch("spares-default-step");
+    let (driver, summary) = asgd_past_the_count("spares-default-step", 5, &[]);
+    let subopt = summary["final_subopt"].as_f64().expect("a gap to f*");
+    assert!(subopt < 0.1, "converged: (f-f*)/f* = {subopt}");
+    // The summary says the step it shrank to, beside the step set (it said only the latter).
+    let step = summary["step"].as_f64().expect("the step set");
+    let smallest = summary["step_smallest"].as_f64().expect("the step shrank");
+    assert!(smallest < step, "{smallest} < {step}");
+    // A default step adapts: nothing to warn of.
+    let stderr = String::from_utf8_lossy(&driver.stderr);
+    assert!(!stderr.contains("--step chosen for"), "{stderr}");
+}
+
+/// A step given with `--step` is kept when workers join past the count, and can diverge as
+/// the default did: the run says so once, the first time more workers than the count are live
+/// (it said nothing).
+#[test]
+fn a_chosen_step_is_warned_of_once_when_workers_join_past_the_count() {
+    let (driver, summary) = asgd_past_the_count("spares-chosen-step", 3, &["--step", "1e-6"]);
+    let stderr = String::from_utf8_lossy(&driver.stderr);
+    let warning = "3 workers are live for a --step chosen for 2; if the objective diverges, try \
+                   a smaller --step";
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+    // Kept as given.
+    assert_eq!(summary["step"].as_f64(), Some(1e-6));
+    assert!(
+        summary["step_smallest"].is_null(),
+        "{}",
+        summary["step_smallest"]
+    );
+}
+
+/// An ASGD run of 20,000 updates counting 2 workers, with `workers` remote worker processes
+/// joining it, and `extra` flags: the driver's output (its warnings kept: the tests' runs log
+/// only errors) and its summary, once it is asserted that workers past the count took part.
+fn asgd_past_the_count(
+    name: &str,
+    workers: usize,
+    extra: &[&str],
+) -> (std::process::Output, serde_json::Value) {
+    let dir = scratch(name);
     token_in(&dir);
     let address = free_loopback_address();
-    let names = ["s1", "s2", "s3", "s4", "s5"];
-    let workers = names.map(|name| remote_worker(&address, name, &dir));
+    let workers: Vec<_> = (1..=workers)
+        .map(|i| remote_worker(&address, &format!("s{i}"), &dir))
+        .collect();
     let rest = [
-        "--algo",
-        "asgd",
-        "--updates",
-        "20000",
-        "--summary",
-        "s.json",
-    ];
-    // Its warnings kept (the tests' runs log only errors).
+        &[
+            "--algo",
+            "asgd",
+            "--updates",
+            "20000",
+            "--summary",
+            "s.json",
+        ][..],
+        extra,
+    ]
+    .concat();
     let driver = async_train(&dir)
         .env("ASYNC_LOG", "warn")
         .args([&remote_flags("2", &address)[..], &rest].concat())
@@ -3084,69 +3127,7 @@ fn workers_past_the_count_do_not_make_the_default_step_diverge() {
         .filter(|w| w["tasks_done"].as_u64() > Some(0))
         .count();
     assert!(working > 2, "workers past the count took part: {table:?}");
-    let subopt = summary["final_subopt"].as_f64().expect("a gap to f*");
-    assert!(subopt < 0.1, "converged: (f-f*)/f* = {subopt}");
-    // The summary says the step it shrank to, beside the step set (it said only the latter).
-    let step = summary["step"].as_f64().expect("the step set");
-    let smallest = summary["step_smallest"].as_f64().expect("the step shrank");
-    assert!(smallest < step, "{smallest} < {step}");
-    // A default step adapts: nothing to warn of.
-    let stderr = String::from_utf8_lossy(&driver.stderr);
-    assert!(!stderr.contains("--step chosen for"), "{stderr}");
-}
-
-/// A step given with `--step` is kept when workers join past the count, and can diverge as
-/// the default did: the run says so once, the first time more workers than the count are live
-/// (it said nothing).
-#[test]
-fn a_chosen_step_is_warned_of_once_when_workers_join_past_the_count() {
-    let dir = scratch("spares-chosen-step");
-    token_in(&dir);
-    let address = free_loopback_address();
-    let workers = ["s1", "s2", "s3"].map(|name| remote_worker(&address, name, &dir));
-    let rest = [
-        "--algo",
-        "asgd",
-        "--step",
-        "1e-6",
-        "--updates",
-        "20000",
-        "--summary",
-        "s.json",
-    ];
-    // Its warnings kept (the tests' runs log only errors).
-    let driver = async_train(&dir)
-        .env("ASYNC_LOG", "warn")
-        .args([&remote_flags("2", &address)[..], &rest].concat())
-        .output()
-        .expect("async-train starts");
-    for worker in workers {
-        succeeded(&worker.wait_with_output().expect("the worker ends"));
-    }
-    succeeded(&driver);
-    let summary = summary_of(&dir.join("s.json"));
-    let table = summary["worker_table"]
-        .as_array()
-        .expect("the worker table");
-    let working = table
-        .iter()
-        .filter(|w| w["tasks_done"].as_u64() > Some(0))
-        .count();
-    assert!(
-        working > 2,
-        "the worker past the count took part: {table:?}"
-    );
-    let stderr = String::from_utf8_lossy(&driver.stderr);
-    let warning = "3 workers are live for a --step chosen for 2; if the objective diverges, try \
-                   a smaller --step";
-    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
-    // Kept as given.
-    assert_eq!(summary["step"].as_f64(), Some(1e-6));
-    assert!(
-        summary["step_smallest"].is_null(),
-        "{}",
-        summary["step_smallest"]
-    );
+    (driver, summary)
 }
 
 /// An address typed as HOST:PORT, with no scheme, is TCP's, for the driver's `--bind` and the
