@@ -207,8 +207,8 @@ impl Driver {
     /// (heartbeats going on, nothing answered) is excluded, or every step would wait the hang
     /// limit for it. A worker still answering is not: the tasks queued behind its others only
     /// look hung, as their age counts from their sending. A partition whose task hung on
-    /// [`HUNG_ON_WORKERS`](tasks::HUNG_ON_WORKERS) workers, each answering nothing else for
-    /// the hang floor, ends the run with [`RuntimeError::TaskFailed`]: the task hangs wherever
+    /// [`most_of`](tasks::most_of) the live workers, each answering nothing else for the hang
+    /// floor, ends the run with [`RuntimeError::TaskFailed`]: the task hangs wherever
     /// it runs, and waiting for it would wait for good.
     pub(super) fn redispatch_hung(
         &mut self,
@@ -227,7 +227,7 @@ impl Driver {
             // silent one's hang counts against the task.
             if self.silent_for_hang_floor(worker) {
                 let info = &self.table.workers[worker];
-                if let Err(on) = hung_on.hung(partition, info.worker()) {
+                if let Err(on) = hung_on.hung(partition, info.worker(), self.table.alive()) {
                     return Err(RuntimeError::TaskFailed {
                         task: spec.task.to_owned(),
                         worker: info.name.clone(),
@@ -310,14 +310,16 @@ impl Driver {
         }
         let workers = &self.table.workers;
         let hanging = self.tasks.hanging_tasks(tasks::usual_task_s(workers), now);
-        // A site whose tasks hang on two silent workers hangs wherever it runs: each worker
-        // struck out in turn, then their replacements, and the run trained nothing for good.
+        // A site whose tasks hang on most of the workers, silent, hangs wherever it runs: each
+        // worker struck out in turn, then their replacements, and the run trained nothing for
+        // good.
+        let alive = self.table.alive();
         for &(worker, site) in &hanging {
             let info = &self.table.workers[worker];
             if !info.alive || !self.silent_for_hang_floor(worker) {
                 continue;
             }
-            if let Err(on) = self.sites_hung.hung(site, info.worker()) {
+            if let Err(on) = self.sites_hung.hung(site, info.worker(), alive) {
                 let error = RuntimeError::TaskFailed {
                     task: site.to_owned(),
                     worker: info.name.clone(),

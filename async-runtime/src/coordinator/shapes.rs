@@ -126,7 +126,7 @@ impl SiteShapes {
             .iter()
             .filter(|(other, from)| *other == shape && *from != worker)
             .count();
-        let agreed = alive <= 1 || others + 1 > (alive / 2).max(1);
+        let agreed = alive <= 1 || super::tasks::most_of(others + 1, alive);
         candidates.push(shape.clone(), worker);
         let seen = &candidates.seen;
         let chosen = if agreed {

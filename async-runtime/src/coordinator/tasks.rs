@@ -411,15 +411,21 @@ impl Attempts {
     }
 }
 
-/// A task that hung on this many workers, each answering nothing past its hang limit, hangs
-/// wherever it runs: the task's fault (a loop in its closure), not the workers'. Two, not
-/// one: a single slow or stuck host is the host's fault, and its task is done again elsewhere.
-pub(crate) const HUNG_ON_WORKERS: usize = 2;
+/// Whether `workers` distinct workers are more than half of the `alive` ones, and at least
+/// two: the run's one measure of "everywhere", for what a task did (failed, hung) or a shape
+/// results agree on. Names are the peers' choice: an insider holding the token under two of
+/// them cannot speak for a run of more workers.
+pub(crate) fn most_of(workers: usize, alive: usize) -> bool {
+    workers > (alive / 2).max(1)
+}
 
 /// Where each task hung: per partition of a synchronous reduce, per site of an asynchronous
 /// one, the workers (told apart by [`WorkerInfo::worker`]) it hung on while they answered
 /// nothing else. Without it a task hanging on every worker hung the run for good: each worker
 /// took one strike for it and was never struck out, its partition being done again elsewhere.
+/// A task that hung on [`most_of`] the live workers hangs wherever it runs: the task's fault
+/// (a loop in its closure), not the workers'. Never one: a single slow or stuck host is the
+/// host's fault, and its task is done again elsewhere.
 pub(crate) struct HungOn<K> {
     by_task: HashMap<K, Vec<String>>,
 }
@@ -433,14 +439,15 @@ impl<K> Default for HungOn<K> {
 }
 
 impl<K: std::hash::Hash + Eq> HungOn<K> {
-    /// Records that task `key` hung on `worker` ([`WorkerInfo::worker`]). `Err` with the
-    /// workers it hung on, in order, once they are [`HUNG_ON_WORKERS`]: the run must end.
-    pub fn hung(&mut self, key: K, worker: &str) -> Result<(), Vec<String>> {
+    /// Records that task `key` hung on `worker` ([`WorkerInfo::worker`]), `alive` workers
+    /// taking part. `Err` with the workers it hung on, in order, once they are [`most_of`]
+    /// them: the run must end.
+    pub fn hung(&mut self, key: K, worker: &str, alive: usize) -> Result<(), Vec<String>> {
         let workers = self.by_task.entry(key).or_default();
         if !workers.iter().any(|w| w == worker) {
             workers.push(worker.to_owned());
         }
-        if workers.len() >= HUNG_ON_WORKERS {
+        if most_of(workers.len(), alive) {
             return Err(workers.clone());
         }
         Ok(())
@@ -505,7 +512,7 @@ impl SiteFailures {
         if !workers.iter().any(|w| w == worker) {
             workers.push(worker.to_owned());
         }
-        let everywhere = workers.len() > (alive / 2).max(1) || alive <= 1;
+        let everywhere = most_of(workers.len(), alive) || alive <= 1;
         if *count >= MAX_ATTEMPTS && everywhere {
             return Err((*count, workers.len()));
         }
@@ -781,20 +788,36 @@ mod tests {
     }
 
     #[test]
+    fn two_names_do_not_blame_a_task_for_a_run_of_more_workers() {
+        // An insider holding the token under two names, taking tasks and answering none,
+        // must not end a run of six: a task is blamed once it hung on most of the workers.
+        let mut hung = HungOn::default();
+        assert!(hung.hung(0, "insider-a", 6).is_ok());
+        assert!(hung.hung(0, "insider-b", 6).is_ok(), "two of six");
+        assert!(
+            hung.hung(0, "w2", 6).is_ok(),
+            "three of six: half, not most"
+        );
+        assert!(hung.hung(0, "w3", 6).is_err(), "four of six");
+        // The same measure as a site's failures and the shapes' agreement.
+        assert!(!most_of(1, 1) && most_of(2, 2) && most_of(2, 3) && !most_of(2, 4));
+    }
+
+    #[test]
     fn a_task_hung_on_two_workers_is_at_fault_and_one_worker_is_not_enough() {
         let mut hung = HungOn::default();
-        assert!(hung.hung(0, "w0").is_ok(), "one host: its own fault");
-        assert!(hung.hung(0, "w0").is_ok(), "the same host again");
-        assert!(hung.hung(1, "w1").is_ok(), "counted per partition");
+        assert!(hung.hung(0, "w0", 2).is_ok(), "one host: its own fault");
+        assert!(hung.hung(0, "w0", 2).is_ok(), "the same host again");
+        assert!(hung.hung(1, "w1", 2).is_ok(), "counted per partition");
         assert_eq!(
-            hung.hung(0, "w1"),
+            hung.hung(0, "w1", 2),
             Err(vec!["w0".to_owned(), "w1".to_owned()])
         );
         let mut sites = HungOn::default();
-        assert!(sites.hung("grad", "w0").is_ok());
+        assert!(sites.hung("grad", "w0", 2).is_ok());
         sites.answered(&"grad");
         assert!(
-            sites.hung("grad", "w1").is_ok(),
+            sites.hung("grad", "w1", 2).is_ok(),
             "an answer elsewhere: counted again from none"
         );
         let message = hung_everywhere("partition 0", &["w0".into(), "w1".into()]);
