@@ -266,6 +266,7 @@ trait OwnRunner: Sync {
     fn judge_checkpoints(&self, cx: &mut Driver, judge: Judge);
     fn model_type(&self) -> TypeId;
     fn model_from_json(&self, json: &serde_json::Value) -> serde_json::Result<TrainedModel>;
+    fn model_from_state(&self, bytes: &[u8]) -> Option<TrainedModel>;
 }
 
 /// What looks at every new model of a run.
@@ -295,6 +296,10 @@ impl<M: Trainable> OwnRunner for Typed<M> {
 
     fn model_from_json(&self, json: &serde_json::Value) -> serde_json::Result<TrainedModel> {
         <M as serde::Deserialize>::deserialize(json).map(TrainedModel::new)
+    }
+
+    fn model_from_state(&self, bytes: &[u8]) -> Option<TrainedModel> {
+        postcard::from_bytes::<M>(bytes).ok().map(TrainedModel::new)
     }
 }
 
@@ -509,6 +514,17 @@ impl Optimizer {
         match self.run {
             Runner::Linear(_) => None,
             Runner::Own(own) => Some(own.model_from_json(json)),
+        }
+    }
+
+    /// A checkpoint's loop variable (its saved `bytes`) read as this optimizer's model:
+    /// `None` for a variable of another type.
+    pub fn model_from_state(&self, bytes: &[u8]) -> Option<TrainedModel> {
+        match self.run {
+            Runner::Linear(_) => postcard::from_bytes::<Model>(bytes)
+                .ok()
+                .map(TrainedModel::new),
+            Runner::Own(own) => own.model_from_state(bytes),
         }
     }
 

@@ -126,6 +126,9 @@ pub struct Watch {
     evaluated_norm: f64,
     /// The objective of the first evaluation.
     start: Option<f64>,
+    /// The first evaluation, computed already (a resumed model's, when it was checked): the
+    /// updates of its model and its objective.
+    given_first: Option<(u64, f64)>,
     /// Models recorded between evaluations, to be evaluated after the run.
     recorded: Vec<(At, TrainedModel)>,
     /// The model of the latest evaluation: what is kept of a run whose optimizer panicked.
@@ -158,12 +161,19 @@ impl Watch {
             next_norm_check: 0.0,
             evaluated_norm: 0.0,
             start: None,
+            given_first: None,
             recorded: Vec::new(),
             evaluated: None,
             model_bytes: None,
             record_every_s: eval_every_s.max(0.0),
             next_record: 0.0,
         }
+    }
+
+    /// Takes `objective` as the first evaluation, of the model at `updates`, rather than
+    /// compute it again: the caller already did.
+    pub fn evaluated_first(&mut self, updates: u64, objective: f64) {
+        self.given_first = Some((updates, objective));
     }
 
     /// Looks at the model `w` at `at`; `record` receives every evaluation as a trace point.
@@ -192,7 +202,10 @@ impl Watch {
             return self.out_of_time(at);
         };
         let begun = Instant::now();
-        let objective = w.objective(self.data.as_ref(), &self.params);
+        let objective = match self.given_first.take() {
+            Some((updates, objective)) if updates == at.updates => objective,
+            _ => w.objective(self.data.as_ref(), &self.params),
+        };
         let cost = begun.elapsed().as_secs_f64();
         self.next_evaluation = at.elapsed_s + self.eval_every_s.max(cost / CHECK_SHARE);
         // An evaluation is a trace point: the next recorded model is due one spacing after it,

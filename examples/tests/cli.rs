@@ -4096,6 +4096,110 @@ fn a_torn_or_foreign_checkpoint_is_one_clear_line() {
     );
 }
 
+/// Every file of checkpoint folder `dir`, by name, with its bytes and mode: what a refused
+/// resume must leave as it was.
+fn folder_contents(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files: Vec<(String, Vec<u8>, u32)> = std::fs::read_dir(dir)
+        .expect("the checkpoint folder")
+        .map(|entry| {
+            let path = entry.expect("an entry").path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap_or_default(), mode)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_nothing() {
+    use asyncopt_runtime::checkpoint;
+    let dir = scratch("resume-forged");
+    let ckpt = dir.join("ckpt");
+    let job = ["--algo", "sgd", "--checkpoint-updates", "100", "--quiet"];
+    let mut first = job.to_vec();
+    first.extend(["--updates", "300", "--checkpoint", "ckpt"]);
+    let output = run(&first, &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The forger's: the model's last weight (the bias's) wild, its SHA-256 computed anew.
+    let account: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ckpt.join(checkpoint::SUMMARY_FILE)).unwrap(),
+    )
+    .unwrap();
+    let identity = account["job"].as_str().expect("the account names the job");
+    let mut forged = checkpoint::read(&ckpt, identity).expect("the checkpoint reads");
+    let w = forged
+        .state
+        .iter_mut()
+        .find(|saved| saved.name == "w")
+        .expect("SGD's model `w` is saved");
+    let mut bytes = w.bytes.as_ref().clone();
+    let last = bytes.len() - 8;
+    bytes[last..].copy_from_slice(&1e3f64.to_le_bytes());
+    w.bytes = std::sync::Arc::new(bytes);
+    checkpoint::write(&ckpt, &forged).unwrap();
+    // Outputs of an earlier run, which the refused one must not overwrite.
+    std::fs::write(dir.join("t.csv"), "earlier trace").unwrap();
+    std::fs::write(dir.join("s.json"), "earlier summary").unwrap();
+    let before = folder_contents(&ckpt);
+
+    // Remote workers that never come: the refusal is said before the wait, not after it.
+    let mut resume = job.to_vec();
+    resume.extend([
+        "--updates",
+        "600",
+        "--resume",
+        "ckpt",
+        "--remote-workers",
+        "--join-timeout",
+        "0.1",
+        "--trace",
+        "t.csv",
+        "--summary",
+        "s.json",
+        "--save-model",
+        "m.json",
+        "--plot",
+        "p.svg",
+    ]);
+    let output = run(&resume, &dir);
+    assert_clear_error(&output, "it was altered");
+    assert_eq!(output.status.code(), Some(1));
+    // Local workers too: refused alike, with nothing written.
+    let mut local = job.to_vec();
+    local.extend([
+        "--updates",
+        "600",
+        "--resume",
+        "ckpt",
+        "--save-model",
+        "m.json",
+    ]);
+    let output = run(&local, &dir);
+    assert_clear_error(&output, "it was altered");
+    assert_eq!(
+        folder_contents(&ckpt),
+        before,
+        "the checkpoint folder changed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.csv")).unwrap(),
+        "earlier trace"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("s.json")).unwrap(),
+        "earlier summary"
+    );
+    assert!(!dir.join("m.json").exists(), "a model file written");
+    assert!(!dir.join("p.svg").exists(), "a plot written");
+}
+
 #[test]
 fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
     let dir = scratch("resume-workers");

@@ -49,6 +49,10 @@ pub(super) struct Measured {
     pub(super) updates: u64,
     /// Its objective on the run's data.
     pub(super) objective: f64,
+    /// Its norm, which tells the model among the checkpoint's loop variables without a pass
+    /// over the data. Missing in a checkpoint of an earlier build, which is not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) norm: Option<f64>,
 }
 
 impl Measured {
@@ -57,8 +61,7 @@ impl Measured {
     /// with other weights, whose run would otherwise fail later as if its step diverged.
     /// The same weights on the same rows give the same objective, to rounding.
     pub(super) fn check(&self, now: f64) -> Result<(), String> {
-        let scale = now.abs().max(self.objective.abs());
-        if (now - self.objective).abs() <= 1e-9 * scale {
+        if same_to_rounding(now, self.objective) {
             return Ok(());
         }
         Err(format!(
@@ -67,6 +70,55 @@ impl Measured {
             self.objective, self.updates
         ))
     }
+}
+
+/// Whether `a` and `b` are one number computed twice, to rounding.
+fn same_to_rounding(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+/// Checks the resumed checkpoint's model (`resumed`, among its loop variables) against the
+/// objective and norm its checkpoint records (`measured`), on the driver's own `data`, before
+/// any worker starts: a refused resume has then started, waited for and written nothing.
+/// Returns the objective computed, the run's first evaluation (handed to the watch, so that
+/// the resume costs one pass over the data, not two); `None` for a checkpoint that records
+/// no measure (an earlier build's), which resumes unchecked.
+pub(super) fn check_resumed(
+    algorithm: crate::optimizer::Optimizer,
+    resumed: &Checkpoint,
+    measured: Option<Measured>,
+    data: &Dataset,
+    params: &Params,
+) -> Result<Option<Measured>> {
+    let Some(
+        measured @ Measured {
+            norm: Some(norm), ..
+        },
+    ) = measured
+    else {
+        return Ok(None);
+    };
+    // The model is the loop variable of the optimizer's model type with the norm measured:
+    // another of the same type (SGD's velocity, SVRG's anchor) has another norm, or is the
+    // same model.
+    let model = resumed.state.iter().find_map(|saved| {
+        let model = algorithm.model_from_state(&saved.bytes)?;
+        same_to_rounding(model.as_ref().norm(), norm).then_some(model)
+    });
+    let Some(model) = model else {
+        bail!(
+            "the checkpoint's weights are not the model it records (norm {norm:e}, update {}): \
+             it was altered; nothing was trained from it",
+            measured.updates
+        );
+    };
+    let objective = asyncopt_runtime::panics::catch(|| model.as_ref().objective(data, params))
+        .unwrap_or(f64::NAN);
+    measured.check(objective).map_err(anyhow::Error::msg)?;
+    Ok(Some(Measured {
+        objective,
+        ..measured
+    }))
 }
 
 /// How often a run checkpoints: after this many updates, or seconds of training, or both.
@@ -467,6 +519,62 @@ mod tests {
         assert!(matches!(back, Annex::Saved { interval, .. } if interval.every_updates == Some(7)));
     }
 
+    /// The resumed model is found among the loop variables by the norm its checkpoint
+    /// records (SGD's velocity is a `Model` too), checked on the data before any worker
+    /// starts, and its objective handed on as the run's first evaluation; weights altered are
+    /// refused, whatever variable still has the norm recorded or not.
+    #[test]
+    fn a_resumed_model_is_checked_on_the_data_before_the_run_and_its_objective_handed_on() {
+        use asyncopt_algorithms::{Algorithm, Loss, Model};
+        use asyncopt_runtime::data::Features;
+        let x = ndarray::array![[1.0, 0.5], [0.2, 1.0], [0.3, -0.4]];
+        let labels = ndarray::array![1.0, -1.0, 0.5];
+        let data = Dataset::new("three.svm", Features::Dense(x), labels).unwrap();
+        let params = Params::new(Loss::LeastSquares);
+        let sgd = crate::optimizer::Optimizer::from(Algorithm::Sgd);
+        let (w, velocity): (Model, Model) = (ndarray::array![0.4, -0.3], ndarray::array![2.0, 1.0]);
+        let saved = |name: &str, value: &Model| checkpoint::Saved {
+            name: name.to_owned(),
+            version: 0,
+            bytes: std::sync::Arc::new(postcard::to_allocvec(value).unwrap()),
+        };
+        let checkpoint_of = |w: &Model| Checkpoint {
+            state: vec![saved("velocity", &velocity), saved("w", w)],
+            ..Checkpoint::default()
+        };
+        let objective = Loss::LeastSquares.objective(&data, w.view());
+        let measured = Measured {
+            updates: 40,
+            objective,
+            norm: Some(crate::model::TrainedModel::new(w.clone()).as_ref().norm()),
+        };
+        let first = check_resumed(sgd, &checkpoint_of(&w), Some(measured), &data, &params);
+        let first = first
+            .expect("the weights measured pass")
+            .expect("an evaluation");
+        assert_eq!((first.updates, first.objective), (40, objective));
+        // Weights altered: no variable has the norm recorded.
+        let wild = &w * 1e3;
+        let refused = check_resumed(sgd, &checkpoint_of(&wild), Some(measured), &data, &params);
+        let line = refused.unwrap_err().to_string();
+        assert!(line.contains("are not the model it records"), "{line}");
+        // Weights of the same norm, other weights: their objective tells them apart.
+        let turned: Model = ndarray::array![-0.3, 0.4];
+        let refused = check_resumed(sgd, &checkpoint_of(&turned), Some(measured), &data, &params);
+        let line = refused.unwrap_err().to_string();
+        assert!(
+            line.contains("it was altered or is of other data"),
+            "{line}"
+        );
+        // A checkpoint of an earlier build, which records no norm, resumes unchecked.
+        let older = Measured {
+            norm: None,
+            ..measured
+        };
+        let unchecked = check_resumed(sgd, &checkpoint_of(&wild), Some(older), &data, &params);
+        assert!(unchecked.unwrap().is_none());
+    }
+
     /// A checkpoint written anew with other weights passes the SHA-256 check, which tells
     /// damage only; its run then failed as if its step diverged. The objective it records
     /// of its model now tells the weights apart.
@@ -486,6 +594,7 @@ mod tests {
         let measured = Measured {
             updates: 40,
             objective: loss.objective(&data, w.view()),
+            norm: None,
         };
         let annex = Annex::Saved {
             trace: Vec::new(),

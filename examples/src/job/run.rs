@@ -50,17 +50,15 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         interval,
         measured,
     } = checkpoints::prepare(spec, data, &params)?;
+    // Before any worker starts: a refused resume has waited for, trained and written nothing.
+    let first = match &resumed {
+        Some(saved) => checkpoints::check_resumed(spec.algorithm, saved, measured, data, &params)?,
+        None => None,
+    };
     let shared_file = data.origin().map(|file| file.path());
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
-    let recorder = Recorder::install(
-        spec,
-        &mut driver,
-        (&params, data),
-        optimum,
-        earlier,
-        measured,
-    );
+    let recorder = Recorder::install(spec, &mut driver, (&params, data), optimum, earlier, first);
     checkpoints::keep(
         spec,
         &mut driver,
@@ -300,15 +298,15 @@ struct Recorder {
 
 impl Recorder {
     /// Starts the progress display and the stop rules' watch, and observes every new model;
-    /// the trace goes on from `earlier` (a resumed run's), whose model is checked against the
-    /// objective its checkpoint records (`measured`).
+    /// the trace goes on from `earlier` (a resumed run's), whose model's objective was computed
+    /// when it was checked (`first`): the watch takes it as its first evaluation.
     fn install(
         spec: &JobSpec,
         driver: &mut Driver,
         (params, data): (&Params, &Arc<Dataset>),
         optimum: Option<f64>,
         earlier: Vec<TracePoint>,
-        measured: Option<Measured>,
+        first: Option<Measured>,
     ) -> Recorder {
         let earlier = earlier.into_iter().map(|point| point.against(optimum));
         let points = Rc::new(RefCell::new(earlier.collect::<EvenPoints>()));
@@ -319,13 +317,17 @@ impl Recorder {
             spec.stop.time_s,
             spec.quiet,
         )));
-        let watch = Rc::new(RefCell::new(Watch::new(
+        let mut watch = Watch::new(
             params.clone(),
             data.clone(),
             optimum,
             spec.stop.clone(),
             spec.eval_every_s,
-        )));
+        );
+        if let Some(first) = first {
+            watch.evaluated_first(first.updates, first.objective);
+        }
+        let watch = Rc::new(RefCell::new(watch));
         let recorder = Recorder {
             points,
             failed,
@@ -334,18 +336,14 @@ impl Recorder {
             judged: Rc::new(Cell::new(None)),
             past_count: Rc::new(RefCell::new(PastCount::of(spec))),
         };
-        recorder.observe(spec.algorithm, driver, measured);
+        recorder.observe(spec.algorithm, driver);
         recorder
     }
 
     /// Applies `watch` to every new model: its evaluations go to the trace and the progress
     /// display, the line of a divergence or of an objective below f* to `failed`; the workers
-    /// live at it to `past_count`. A resumed run's first model, the checkpoint's, is
-    /// checked against the objective its checkpoint records (`resumed`), by the watch's first
-    /// evaluation (the first model is always evaluated): weights that are not those the
-    /// checkpoint measured end the run before its first update, with `failed` saying so
-    /// rather than blaming the step when they diverge.
-    fn observe(&self, algorithm: Optimizer, driver: &mut Driver, mut resumed: Option<Measured>) {
+    /// live at it to `past_count`.
+    fn observe(&self, algorithm: Optimizer, driver: &mut Driver) {
         let (watch, points, progress, failed, past_count) = (
             self.watch.clone(),
             self.points.clone(),
@@ -354,17 +352,7 @@ impl Recorder {
             self.past_count.clone(),
         );
         algorithm.observe(driver, move |at, w| {
-            let mut refused = None;
             let verdict = watch.borrow_mut().look(*at, w, |point| {
-                // The first point is the loop's first model, the checkpoint's, at its update.
-                if let Some(measured) = resumed.take() {
-                    if point.updates == measured.updates {
-                        refused = measured.check(point.objective).err();
-                    }
-                }
-                if refused.is_some() {
-                    return;
-                }
                 progress.borrow_mut().update(
                     point.updates,
                     point.elapsed_s,
@@ -373,10 +361,6 @@ impl Recorder {
                 );
                 points.borrow_mut().push(point);
             });
-            if let Some(line) = refused {
-                *failed.borrow_mut() = Some(line);
-                return asyncopt_runtime::Flow::Stop;
-            }
             if let Some(warning) = past_count.borrow_mut().saw(at.workers) {
                 tracing::warn!("{warning}");
             }
@@ -426,6 +410,7 @@ impl Recorder {
             let measured = Measured {
                 updates: at.updates,
                 objective,
+                norm: Some(w.norm()),
             };
             judged.set(refused.is_none().then_some(measured));
             refused
