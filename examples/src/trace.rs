@@ -205,16 +205,28 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 /// be written would otherwise lose a run's results only once it has ended. A file in the place
 /// of its folder is the command line's mistake: a [`UsageError`](crate::cli::UsageError).
 pub fn check_writable(path: &Path) -> Result<()> {
+    probe_writable(path, &format!("cannot write {}", path.display()))
+}
+
+/// [`check_writable`] of `path`, the file the flag `flag` names as `given` (`path` itself, or
+/// a file in the folder it names), for a command that checks every output before any work:
+/// each way it fails is then the command line's mistake, a
+/// [`UsageError`](crate::cli::UsageError) that begins with the flag and `given`.
+pub fn check_flag_writable(flag: &str, given: &Path, path: &Path) -> Result<()> {
+    probe_writable(path, &format!("{flag} {}", given.display()))
+        .map_err(|error| crate::cli::UsageError(format!("{error:#}")).into())
+}
+
+/// [`check_writable`]'s work, its errors begun with `lead`.
+fn probe_writable(path: &Path, lead: &str) -> Result<()> {
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(file) = folder.and_then(file_in_place_of) {
-        let said = format!(
-            "cannot write {}: {} is a file, not a folder",
-            path.display(),
-            file.display()
-        );
+        let said = format!("{lead}: {} is a file, not a folder", file.display());
         return Err(crate::cli::UsageError(said).into());
     }
-    create_parent(path)?;
+    if let Some(folder) = folder {
+        create_folder(folder).with_context(|| lead.to_owned())?;
+    }
     let existing = std::fs::metadata(path).ok();
     if existing
         .as_ref()
@@ -222,14 +234,14 @@ pub fn check_writable(path: &Path) -> Result<()> {
     {
         // A FIFO opened and closed here would hand its reader an empty stream, and the real
         // write would then wait for a reader forever: a FIFO or a device is only asked.
-        return may_write(path).with_context(|| format!("cannot write {}", path.display()));
+        return may_write(path).with_context(|| lead.to_owned());
     }
     let existed = existing.is_some();
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| lead.to_owned())?;
     if !existed {
         // A dangling link's target was created: it is what is removed, and the link stays.
         let _ = std::fs::remove_file(link_target(path));

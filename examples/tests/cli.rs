@@ -546,6 +546,148 @@ fn async_bench_refuses_numbers_that_run_nothing_or_for_ever_by_name() {
     }
 }
 
+/// `async-bench`'s paths, each refused before any run, in one line that names its flag. A file
+/// in the place of --out's folder (`cannot read --out`, the system's words) and --out a folder
+/// or not JSON exited 1; an --out, --figures-dir or --dir that cannot be created was found only
+/// once written, after the runs (or the generated file); `--format gif` exited 1. A folder as
+/// a data file passed until it was loaded (`--sparse-data`: after every run); it stays exit 1,
+/// as `async-train` says a data file it cannot read.
+#[test]
+fn async_bench_refuses_a_bad_path_by_name_before_any_run() {
+    let dir = scratch("bench-paths");
+    std::fs::write(dir.join("f"), "not figures").unwrap();
+    std::fs::create_dir_all(dir.join("folder")).unwrap();
+    let data = test_support::data("cal_housing.scale.xz");
+    let data = data.to_str().expect("a UTF-8 path");
+    let unmade = "/proc/no-such-folder/x";
+    // Each part, short: the old code ran it where it should have refused.
+    let parts: [&[&str]; 6] = [
+        &["stragglers", "--data", data, "--sgd-only", "--workers", "1"],
+        &[
+            "session",
+            "--data",
+            data,
+            "--workers",
+            "1",
+            "--repeats",
+            "1",
+        ],
+        &[
+            "paper",
+            "--datasets",
+            "a9a",
+            "--pairs",
+            "sgd",
+            "--settings",
+            "0.3",
+        ],
+        &["scale", "--workers", "1", "--results", "10"],
+        &["faults", "--repeats", "1", "--at", "0", "--stop", "0"],
+        &["splits", "--sizes-mb", "1", "--workers", "1"],
+    ];
+    let mut refused: Vec<(Vec<&str>, String)> = Vec::new();
+    for part in parts {
+        let with = |more: &[&'static str]| [part, more].concat();
+        refused.extend([
+            (
+                with(&["--out", "f/figures.json"]),
+                "--out f/figures.json: f is a file, not a folder".to_owned(),
+            ),
+            (
+                with(&["--out", "folder"]),
+                "--out folder is a folder".to_owned(),
+            ),
+            (with(&["--out", "f"]), "--out f is not JSON".to_owned()),
+            (
+                with(&["--out", unmade]),
+                format!("--out {unmade}: cannot create folder /proc/no-such-folder"),
+            ),
+        ]);
+    }
+    let paper = [
+        "paper",
+        "--datasets",
+        "a9a",
+        "--pairs",
+        "sgd",
+        "--settings",
+        "0.3",
+    ];
+    let splits = ["splits", "--sizes-mb", "1", "--workers", "1"];
+    let out = ["--out", "figures.json"];
+    refused.extend([
+        (
+            [&paper[..], &["--figures-dir", unmade], &out].concat(),
+            format!("--figures-dir {unmade}: cannot create folder"),
+        ),
+        (
+            [&splits[..], &["--dir", "f"], &out].concat(),
+            "--dir f is a file, not a folder".to_owned(),
+        ),
+        (
+            [&splits[..], &["--dir", "f/x"], &out].concat(),
+            "--dir f/x: f is a file, not a folder".to_owned(),
+        ),
+        (
+            [&splits[..], &["--dir", unmade], &out].concat(),
+            format!("--dir {unmade}: cannot create folder"),
+        ),
+    ]);
+    let bench = |args: &[&str]| {
+        let child = Command::new(env!("CARGO_BIN_EXE_async-bench"))
+            .args(args)
+            .current_dir(&dir)
+            .env("ASYNC_DATA_DIR", test_support::data_dir())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("async-bench starts");
+        // Only a guard against a part that runs where it should have been refused.
+        wait_for_within(child, Duration::from_secs(120)).0
+    };
+    for (args, said) in &refused {
+        let output = bench(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_clear_error(&output, said);
+    }
+    // Refused by the parser, in its words (and its hint on a line of its own).
+    let output = bench(&[&paper[..], &["--format", "gif"], &out].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'gif' for '--format <FORMAT>'"),
+        "{stderr}"
+    );
+    // A folder where a data file is wanted: a data file's error, before any run.
+    let folder = dir.join("folder");
+    let folder = folder.to_str().expect("a UTF-8 path");
+    let data_folders: [&[&str]; 2] = [
+        &[
+            "stragglers",
+            "--data",
+            data,
+            "--sparse-data",
+            folder,
+            "--workers",
+            "1",
+        ],
+        &["session", "--data", folder],
+    ];
+    for args in data_folders {
+        let output = bench(&[args, &out].concat());
+        assert_clear_error(&output, &format!("{folder} is a folder, not a data file"));
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("f")).unwrap(),
+        "not figures"
+    );
+    assert!(!dir.join("figures.json").exists(), "no figures written");
+    assert_eq!(std::fs::read_dir(dir.join("folder")).unwrap().count(), 0);
+}
+
 #[test]
 fn a_malformed_data_file_names_the_line() {
     let dir = scratch("malformed");

@@ -4,18 +4,26 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use async_train::cli::UsageError;
 use serde_json::{Map, Value};
 
-/// Checks, before a part's first run, that its figures can be merged into `out`: a folder, or a
-/// file that is not a JSON object, was found only after the runs, which were then lost.
+/// Checks, before a part's first run, that its figures can be merged into `out`: a folder, a
+/// file that is not a JSON object, a file in the place of its folder or a folder that cannot
+/// be written were found only after the runs, which were then lost. Each is the command
+/// line's mistake, a [`UsageError`] that names `--out`; its folder is created.
 pub fn check(out: &Path) -> Result<()> {
-    anyhow::ensure!(
-        !out.is_dir(),
-        "--out {}: is a folder; give a file, such as {}",
-        out.display(),
-        out.join("figures.json").display()
-    );
-    existing(out).map(drop)
+    if out.is_dir() {
+        let said = format!(
+            "--out {} is a folder; give a file, such as {}",
+            out.display(),
+            out.join("figures.json").display()
+        );
+        return Err(UsageError(said).into());
+    }
+    async_train::trace::check_flag_writable("--out", out, out)?;
+    existing(out)
+        .map(drop)
+        .map_err(|error| UsageError(format!("{error:#}")).into())
 }
 
 /// Sets `key` of the JSON object in `out` to `value`, keeping every other key; creates the

@@ -19,7 +19,7 @@
 //! Other parts of the benchmark are subcommands (`async-bench --help` lists them); each part
 //! rewrites only its own keys of the figures file ([`figures::merge`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
@@ -169,31 +169,22 @@ fn run(cli: Cli) -> Result<()> {
 /// The stragglers figures: the top-level keys of the figures file that [`sgd_asgd_figures`]
 /// and [`vr_figures`] return.
 fn stragglers(args: BenchArgs) -> Result<()> {
-    figures::check(&args.out)?;
-    let data_path = match args.data.clone() {
-        Some(path) => {
-            // Said first: a missing sparse set must not hide that --data itself is wrong.
-            anyhow::ensure!(path.exists(), "--data {}: no such file", path.display());
-            path
-        }
+    let data_path = match &args.data {
+        // Said first: a missing sparse set must not hide that --data itself is wrong.
+        Some(path) => data_file("--data", path)?,
         None => large_data("bio_kdd04.normalized.xz", "give it with --data")?,
     };
     // Found before any run: missing, it would end the part after minutes of runs.
     let sparse = match (&args.sparse_data, args.sgd_only) {
         (_, true) => None,
-        (Some(path), false) => {
-            anyhow::ensure!(
-                path.exists(),
-                "--sparse-data {}: no such file",
-                path.display()
-            );
-            Some(path.clone())
-        }
+        (Some(path), false) => Some(data_file("--sparse-data", path)?),
         (None, false) => Some(large_data(
             "reviews_tfidf.xz",
             "give it with --sparse-data, or leave out its figure with --sgd-only",
         )?),
     };
+    // After the refusals that create nothing: this one creates the folder of --out.
+    figures::check(&args.out)?;
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
     run.optimum = args.optimum;
@@ -284,6 +275,19 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     }
     eprintln!("figures written to {}", args.out.display());
     Ok(())
+}
+
+/// The data file `flag` names, refused before any run when it is missing or a folder (a
+/// folder passed for a file until it was loaded, after the runs before it). Exit 1, as
+/// `async-train` says a data file it cannot read.
+pub(crate) fn data_file(flag: &str, path: &Path) -> Result<PathBuf> {
+    anyhow::ensure!(path.exists(), "{flag} {}: no such file", path.display());
+    anyhow::ensure!(
+        !path.is_dir(),
+        "{flag} {} is a folder, not a data file",
+        path.display()
+    );
+    Ok(path.to_path_buf())
 }
 
 /// A large dataset the repository does not carry: in `$ASYNC_DATA_DIR`, in `data/large/`

@@ -67,7 +67,7 @@ pub struct PaperArgs {
     #[arg(long, default_value = "bench/paper")]
     figures_dir: PathBuf,
     /// Figure format: png or svg.
-    #[arg(long, default_value = "png")]
+    #[arg(long, default_value = "png", value_parser = figure_format)]
     format: String,
 }
 
@@ -139,6 +139,14 @@ impl FromStr for Setting {
                 )),
             },
         }
+    }
+}
+
+/// A figure format, png or svg: another was refused only once the part had begun, exit 1.
+fn figure_format(text: &str) -> Result<String, String> {
+    match text {
+        "png" | "svg" => Ok(text.to_owned()),
+        _ => Err(format!("`{text}` is not a figure format: use png or svg")),
     }
 }
 
@@ -217,22 +225,21 @@ impl Pair {
 /// Runs the chosen experiments, writes their figures and merges their numbers into the key
 /// `paper` of the figures file (keeping the entries of experiments not run this time).
 pub fn paper(args: PaperArgs) -> Result<()> {
-    figures::check(&args.out)?;
     async_train::trace::check_folder("--figures-dir", &args.figures_dir)?;
-    anyhow::ensure!(
-        args.format == "png" || args.format == "svg",
-        "--format must be png or svg, not `{}`",
-        args.format
-    );
-    let mut numbers = previous_numbers(&args.out);
-    // Other processes on the machine skew every time: the figures say how busy it was.
-    let load_at_start = figures::load_average();
     // Every set found before the first run: a missing one would end the part after minutes.
     let paths = args
         .datasets
         .iter()
         .map(|set| dataset_path(set.file))
         .collect::<Result<Vec<_>>>()?;
+    // After the refusals that create nothing: these create the folders of the outputs. A
+    // folder of figures that cannot be written was found at the first figure, after its runs.
+    figures::check(&args.out)?;
+    let speedup_figure = speedup_plot_path(&args);
+    async_train::trace::check_flag_writable("--figures-dir", &args.figures_dir, &speedup_figure)?;
+    let mut numbers = previous_numbers(&args.out);
+    // Other processes on the machine skew every time: the figures say how busy it was.
+    let load_at_start = figures::load_average();
     for (set, data_path) in args.datasets.iter().zip(paths) {
         let mut run = RunArgs::parse_defaults();
         run.data = Some(data_path);
@@ -403,9 +410,7 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
     if series.is_empty() {
         return Ok(());
     }
-    let path = args
-        .figures_dir
-        .join(format!("speedup-vs-intensity.{}", args.format));
+    let path = speedup_plot_path(args);
     let style = Style {
         title: "time-to-target speedup of the asynchronous twin",
         size: (640, 400),
@@ -417,6 +422,12 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
         ("delay intensity", "speedup (sync time / async time)"),
         &series,
     )
+}
+
+/// Where [`speedup_plot`] draws.
+fn speedup_plot_path(args: &PaperArgs) -> PathBuf {
+    args.figures_dir
+        .join(format!("speedup-vs-intensity.{}", args.format))
 }
 
 /// `entry` with the settings it ran under: the entries an earlier run left beside it may

@@ -60,16 +60,13 @@ const SIZES: [(&str, usize); 5] = [
 ];
 
 pub fn run(args: SessionArgs) -> Result<()> {
-    figures::check(&args.out)?;
-    let load_before = figures::load_average();
     // Found before the per-frame figures, which take a while: missing, it ends the part.
-    let data_path = match args.data.clone() {
-        Some(path) => {
-            anyhow::ensure!(path.exists(), "--data {}: no such file", path.display());
-            path
-        }
+    let data_path = match &args.data {
+        Some(path) => crate::data_file("--data", path)?,
         None => crate::large_data("bio_kdd04.normalized.xz", "give it with --data")?,
     };
+    figures::check(&args.out)?;
+    let load_before = figures::load_average();
     let per_frame: Vec<serde_json::Value> = SIZES
         .iter()
         .map(|&(what, size)| {

@@ -178,12 +178,20 @@ fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
 /// The own-splits figures, under the key `own_splits`.
 pub fn splits(args: SplitsArgs) -> Result<()> {
     crate::figures::check(&args.out)?;
+    let folder = format!("asyncopt-splits-{}", std::process::id());
+    if let Some(given) = &args.dir {
+        // Found before the file is generated, in words that name the flag: the system's
+        // "Not a directory" named neither.
+        async_train::trace::check_folder("--dir", given)?;
+        async_train::trace::check_flag_writable("--dir", given, &given.join(&folder))?;
+    }
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(std::env::temp_dir)
-        .join(format!("asyncopt-splits-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+        .join(folder);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
     let load_before = super::figures::load_average();
     let outcome = measure(&args, &dir);
     // The file is never kept, whatever happened.
