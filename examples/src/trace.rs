@@ -31,15 +31,24 @@ impl TracePoint {
         }
     }
 
-    /// Whether the objective is below f* by more than rounding ([`BELOW_OPTIMUM`]).
-    pub fn is_below_optimum(&self) -> bool {
-        self.subopt.is_some_and(|s| s < -BELOW_OPTIMUM)
+    /// Whether the objective is below f* by more than rounding: a relative suboptimality
+    /// under `-below_by` ([`below_optimum_rounding`]).
+    pub fn is_below_optimum(&self, below_by: f64) -> bool {
+        self.subopt.is_some_and(|s| s < -below_by)
     }
 }
 
-/// A relative suboptimality below minus this is no rounding of an exact f*: the objective is
-/// below the optimum, so f* is not one.
-pub const BELOW_OPTIMUM: f64 = 1e-6;
+/// The relative error of an f* pasted with ten significant digits (`0.2242095732` for
+/// 0.2242095731892): at most half a unit of the tenth digit of a number whose first is 1.
+pub const PASTED_OPTIMUM: f64 = 5e-10;
+
+/// How far below f*, relative, an objective over `rows` rows may fall by rounding alone: the
+/// error of a sum of `rows` terms (`rows` units of roundoff), plus that of an f* pasted with
+/// ten significant digits ([`PASTED_OPTIMUM`]). Further below, f* is not the optimum. (It was
+/// 1e-6, which let an f* 5.6e-7 too high "reach" a target of 1e-9.)
+pub fn below_optimum_rounding(rows: usize) -> f64 {
+    PASTED_OPTIMUM + rows as f64 * f64::EPSILON
+}
 
 /// The relative suboptimality `(f - f*)/f*` of `objective`, `None` when `optimum` is not
 /// above 0: an optimum of 0 (data fitted exactly) makes it infinite or NaN at every point.
@@ -91,10 +100,10 @@ pub struct Trace {
 
 impl Trace {
     /// The first time the relative suboptimality reached `target`; `None` in a trace with a
-    /// point below f* ([`below_optimum`](Trace::below_optimum)): against an f* that is not the
-    /// optimum, a target reached means nothing.
-    pub fn time_to(&self, target: f64) -> Option<f64> {
-        if self.below_optimum().is_some() {
+    /// point below f* by more than `below_by` ([`below_optimum`](Trace::below_optimum)):
+    /// against an f* that is not the optimum, a target reached means nothing.
+    pub fn time_to(&self, target: f64, below_by: f64) -> Option<f64> {
+        if self.below_optimum(below_by).is_some() {
             return None;
         }
         self.points
@@ -103,10 +112,10 @@ impl Trace {
             .map(|p| p.elapsed_s)
     }
 
-    /// The first point whose objective is below f* by more than rounding
-    /// ([`BELOW_OPTIMUM`]): f* is then not the optimum.
-    pub fn below_optimum(&self) -> Option<&TracePoint> {
-        self.points.iter().find(|p| p.is_below_optimum())
+    /// The first point whose objective is below f* by more than rounding, `below_by`
+    /// ([`below_optimum_rounding`]): f* is then not the optimum.
+    pub fn below_optimum(&self, below_by: f64) -> Option<&TracePoint> {
+        self.points.iter().find(|p| p.is_below_optimum(below_by))
     }
 
     /// Writes `elapsed_s,updates,objective,subopt,dropped_stale` rows.
@@ -395,17 +404,37 @@ mod tests {
     #[test]
     fn a_trace_below_its_optimum_reaches_no_target() {
         // f* = 1: the first point is above it, then one is below by far more than rounding.
+        let below_by = below_optimum_rounding(20_640);
         let trace = Trace {
             points: vec![point(0.0, 2.0, 1.0), point(1.0, 0.5, 1.0)],
         };
-        assert_eq!(trace.time_to(1e-3), None);
-        assert_eq!(trace.below_optimum().map(|p| p.elapsed_s), Some(1.0));
+        assert_eq!(trace.time_to(1e-3, below_by), None);
+        assert_eq!(trace.below_optimum(below_by).map(|p| p.elapsed_s), Some(1.0));
         // Below by rounding only: the optimum reached, on time.
         let rounded = Trace {
-            points: vec![point(0.0, 2.0, 1.0), point(1.0, 1.0 - 1e-9, 1.0)],
+            points: vec![point(0.0, 2.0, 1.0), point(1.0, 1.0 - 1e-10, 1.0)],
         };
-        assert_eq!(rounded.time_to(1e-3), Some(1.0));
-        assert!(rounded.below_optimum().is_none());
+        assert_eq!(rounded.time_to(1e-3, below_by), Some(1.0));
+        assert!(rounded.below_optimum(below_by).is_none());
+    }
+
+    #[test]
+    fn an_optimum_too_high_by_more_than_its_ten_digits_is_no_optimum() {
+        // The audit's f*, 0.26364845298, given as 0.2636486: 5.6e-7 too high, and the run
+        // "reached" a target of 1e-9 while 6.3e-8 above the true f*.
+        let (truth, given) = (0.26364845298_f64, 0.2636486);
+        let below_by = below_optimum_rounding(20_640);
+        let reached = point(1.0, truth * (1.0 + 6.3e-8), given);
+        assert!(reached.is_below_optimum(below_by));
+        // Ten significant digits of the true f* (data/README's 0.2242095732 for
+        // 0.2242095731892), the objective at the optimum itself.
+        for (truth, pasted) in [(0.2242095731892, 0.2242095732), (1.0000000004999, 1.0)] {
+            assert!(!point(1.0, truth, pasted).is_below_optimum(below_by));
+        }
+        // The sum over many rows rounds further: a billion rows may fall 2.2e-7 below.
+        let many = below_optimum_rounding(1_000_000_000);
+        assert!(!point(1.0, 1.0 - 2e-7, 1.0).is_below_optimum(many));
+        assert!(point(1.0, 1.0 - 2e-7, 1.0).is_below_optimum(below_by));
     }
 
     #[test]

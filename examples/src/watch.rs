@@ -213,7 +213,8 @@ impl Watch {
         self.next_record = at.elapsed_s + self.record_every_s;
         self.evaluated_norm = self.evaluated_norm.max(norm);
         let point = self.point(at, objective);
-        let (subopt, below) = (point.subopt, point.is_below_optimum());
+        let below_by = crate::trace::below_optimum_rounding(self.data.n_rows());
+        let (subopt, below) = (point.subopt, point.is_below_optimum(below_by));
         record(point);
         // A copy per evaluation costs far less than the evaluation's pass over the data.
         self.evaluated = Some((at, w.to_owned()));

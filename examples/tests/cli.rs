@@ -1371,6 +1371,33 @@ fn a_comparison_that_writes_nothing_leaves_no_folder() {
     assert!(dir.join("mine").is_dir());
 }
 
+/// The audit's run: f* given as 0.2636486, 5.6e-7 above the true 0.26364845298. The
+/// objective below it by 5e-7 (relative) passed as rounding (1e-6), and the run exited 0
+/// having "reached" a 1e-9 target while 6.3e-8 above the optimum.
+#[test]
+fn an_optimum_given_too_high_by_more_than_rounding_fails_the_run() {
+    let dir = scratch("optimum-digits");
+    let saga = ["--algo", "saga", "--workers", "2", "--precondition", "full"];
+    let updates = ["--updates", "1000", "--quiet", "--summary", "s.json"];
+    let wrong = ["--optimum", "0.2636486", "--target-subopt", "1e-9"];
+    let output = run(&[&saga[..], &updates, &wrong].concat(), &dir);
+    assert_clear_error(&output, "below f* = 0.2636486, which is then not the optimum");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(summary_of(&dir.join("s.json"))["time_to_target_s"].is_null());
+    // Ten significant digits of the true f* are an optimum: the run reaches a target.
+    let pasted = ["--optimum", "0.2636484530", "--target-subopt", "1e-6"];
+    let output = run(&[&saga[..], &updates, &pasted].concat(), &dir);
+    succeeded(&output);
+    let summary = summary_of(&dir.join("s.json"));
+    assert!(summary["time_to_target_s"].is_number(), "{summary}");
+    // A target closer to 0 than a given f* can be trusted is refused, naming both flags.
+    let fine = ["--optimum", "0.2636484530", "--target-subopt", "1e-10"];
+    assert_usage_error(
+        &run(&[&saga[..], &updates, &fine].concat(), &dir),
+        "--target-subopt 1e-10 is below what --optimum 0.263648453 can tell apart from 0",
+    );
+}
+
 #[test]
 fn an_optimum_above_the_objective_fails_the_run_instead_of_reaching_its_target() {
     // The built-in set starts at f(0) = 2.8, below the f* = 5 given: the run "reached" its

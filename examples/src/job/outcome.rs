@@ -25,6 +25,9 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// f*, if known.
     pub optimum: Option<f64>,
+    /// How far below f*, relative, the objective may fall by rounding
+    /// ([`below_optimum_rounding`](crate::trace::below_optimum_rounding)).
+    pub below_by: f64,
     /// The step used: the one set, chosen or sized for `--workers`.
     pub step: f64,
     /// The smallest step taken, when a step sized for `--workers` shrank while more workers
@@ -69,7 +72,7 @@ impl Outcome {
         self.spec
             .stop
             .target_subopt
-            .and_then(|t| self.trace.time_to(t))
+            .and_then(|t| self.trace.time_to(t, self.below_by))
     }
 
     /// Which bound ended a run short of its target, as the end of a sentence: the updates

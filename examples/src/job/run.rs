@@ -21,9 +21,9 @@ use super::step::{optimum_shown, step_of, step_sized_for};
 use super::{JobSpec, Outcome};
 use crate::even_points::EvenPoints;
 use crate::model::TrainedModel;
-use crate::optimizer::Optimizer;
+use crate::optimizer::{readable, Optimizer};
 use crate::progress::Progress;
-use crate::trace::{Trace, TracePoint};
+use crate::trace::{below_optimum_rounding, Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
 use crate::words::plural;
 
@@ -81,7 +81,8 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     push_last_point(&mut trace, panicked, &ended.report, objective, optimum);
     let step_smallest = recorder.past_count.borrow().step_smallest(&params);
     // A model recorded between evaluations, or the last one, may be the first below f*.
-    let failure = failure.or_else(|| below_optimum(&trace, optimum));
+    let below_by = below_optimum_rounding(data.n_rows());
+    let failure = failure.or_else(|| below_optimum(&trace, optimum, below_by));
     Ok(Outcome {
         algorithm: spec.algorithm,
         model,
@@ -89,6 +90,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         report: ended.report,
         failure,
         optimum,
+        below_by,
         step,
         step_smallest,
         dataset: data.name().to_owned(),
@@ -119,6 +121,20 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
             );
         }
     }
+    if let (Some(target), Some(given)) = (spec.stop.target_subopt, spec.stop.optimum) {
+        // A target within the rounding the check allows below f* is "reached" by an
+        // objective below the optimum: nothing tells it from an f* given a little too high.
+        let below_by = below_optimum_rounding(data.n_rows());
+        if target < below_by {
+            bail_usage!(
+                "--target-subopt {} is below what --optimum {given} can tell apart from 0: \
+                 a given f* is trusted to {below_by:.1e} of itself (ten significant digits, \
+                 and the rounding of a sum over {}), so give a target of at least that",
+                readable(target),
+                plural(data.n_rows(), "row")
+            );
+        }
+    }
     if spec.stop.target_subopt.is_some() && optimum.is_none() {
         let of = if linear {
             "this loss"
@@ -131,8 +147,9 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
 }
 
 /// The failure of a run whose `trace` went below f* (`optimum`), which is then not the optimum.
-fn below_optimum(trace: &Trace, optimum: Option<f64>) -> Option<String> {
-    let (point, optimum) = (trace.below_optimum()?, optimum?);
+/// (`below_by`: rounding, [`below_optimum_rounding`]).
+fn below_optimum(trace: &Trace, optimum: Option<f64>, below_by: f64) -> Option<String> {
+    let (point, optimum) = (trace.below_optimum(below_by)?, optimum?);
     Some(watch::below_optimum(
         point.objective,
         optimum,
