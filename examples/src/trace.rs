@@ -409,7 +409,10 @@ mod tests {
             points: vec![point(0.0, 2.0, 1.0), point(1.0, 0.5, 1.0)],
         };
         assert_eq!(trace.time_to(1e-3, below_by), None);
-        assert_eq!(trace.below_optimum(below_by).map(|p| p.elapsed_s), Some(1.0));
+        assert_eq!(
+            trace.below_optimum(below_by).map(|p| p.elapsed_s),
+            Some(1.0)
+        );
         // Below by rounding only: the optimum reached, on time.
         let rounded = Trace {
             points: vec![point(0.0, 2.0, 1.0), point(1.0, 1.0 - 1e-10, 1.0)],

@@ -362,7 +362,7 @@ fn a_time_limit_out_of_range_is_refused_with_the_range_it_takes() {
 #[test]
 fn a_refused_number_far_from_one_is_said_with_an_exponent() {
     let dir = scratch("short-numbers");
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--time", "1e300"], "at most 3.2e9, not 1e300"),
         (&["--join-timeout", "1e300"], "from 0 to 3.2e9, not 1e300"),
         (
@@ -379,7 +379,12 @@ fn a_refused_number_far_from_one_is_said_with_an_exponent() {
         ),
         (
             &["--target-subopt", "-1e300"],
-            "--target-subopt must be a number >= 0, not -1e300",
+            "--target-subopt must be a number > 0, not -1e300",
+        ),
+        // It was taken, and a run missing it said "(f-f*)/f* = 0e0".
+        (
+            &["--target-subopt", "0"],
+            "--target-subopt must be a number > 0, not 0",
         ),
         (&["--heartbeat", "1e300"], "to 60 seconds, not 1e300"),
         (
@@ -1381,7 +1386,10 @@ fn an_optimum_given_too_high_by_more_than_rounding_fails_the_run() {
     let updates = ["--updates", "1000", "--quiet", "--summary", "s.json"];
     let wrong = ["--optimum", "0.2636486", "--target-subopt", "1e-9"];
     let output = run(&[&saga[..], &updates, &wrong].concat(), &dir);
-    assert_clear_error(&output, "below f* = 0.2636486, which is then not the optimum");
+    assert_clear_error(
+        &output,
+        "below f* = 0.2636486, which is then not the optimum",
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(summary_of(&dir.join("s.json"))["time_to_target_s"].is_null());
     // Ten significant digits of the true f* are an optimum: the run reaches a target.

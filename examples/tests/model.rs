@@ -389,7 +389,7 @@ fn numbers_that_make_no_sense_are_one_clear_line() {
         (&["--eval-every=-1"], "--eval-every must be a finite"),
         (
             &["--target-subopt=-1"],
-            "--target-subopt must be a number >= 0",
+            "--target-subopt must be a number > 0",
         ),
         (&["--optimum=-1"], "--optimum must be >= 0"),
         (

@@ -14,6 +14,7 @@ use asyncopt_runtime::Driver;
 
 use super::{DataSource, JobSpec};
 use crate::even_points::EvenPoints;
+use crate::optimizer::readable;
 use crate::trace::{same_file, TracePoint};
 use crate::words::plural;
 
@@ -65,9 +66,11 @@ impl Measured {
             return Ok(());
         }
         Err(format!(
-            "the checkpoint's weights give objective {now:e}, it records {:e} (update {}): it \
-             was altered or is of other data; nothing was trained from it",
-            self.objective, self.updates
+            "the checkpoint's weights give objective {}, it records {} (update {}): it was \
+             altered or is of other data; nothing was trained from it",
+            readable(now),
+            readable(self.objective),
+            self.updates
         ))
     }
 }
@@ -638,7 +641,10 @@ mod tests {
             .unwrap_err();
         assert!(
             line.starts_with("the checkpoint's weights give objective ")
-                && line.contains(&format!("it records {:e} (update 40)", measured.objective))
+                && line.contains(&format!(
+                    "it records {} (update 40)",
+                    readable(measured.objective)
+                ))
                 && line.contains("it was altered or is of other data"),
             "{line}"
         );
@@ -654,6 +660,19 @@ mod tests {
             }
         ));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn an_objective_of_zero_is_said_as_0_not_0e0() {
+        let recorded = Measured {
+            updates: 7,
+            objective: 0.0,
+        };
+        let line = recorded.check(0.25).unwrap_err();
+        assert!(
+            line.contains("give objective 0.25, it records 0 (update 7)"),
+            "{line}"
+        );
     }
 
     #[test]

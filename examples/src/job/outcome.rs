@@ -197,8 +197,9 @@ impl Outcome {
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
             let reached = self.final_subopt().unwrap_or(f64::NAN);
             return Err(crate::cli::TargetMissed(format!(
-                "{} did not reach the target (f-f*)/f* = {target:e}: {reached:.3e} after {}{}",
+                "{} did not reach the target (f-f*)/f* = {}: {reached:.3e} after {}{}",
                 self.algorithm,
+                crate::optimizer::readable(target),
                 plural(self.report.stats.updates, "update"),
                 self.limit_reached()
             ))
