@@ -1170,6 +1170,20 @@ fn an_optimum_within_rounding_of_zero_reports_no_relative_suboptimality() {
              exactly, so stop with --time or --updates instead",
         );
     }
+    // An f* the user gave, within rounding of 0: the data is not said to be fitted exactly
+    // (the built-in set is not), the --optimum given is.
+    let given = [
+        "--optimum",
+        "1e-17",
+        "--target-subopt",
+        "0.1",
+        "--updates",
+        "5",
+    ];
+    assert_usage_error(
+        &run(&given, &dir),
+        "--target-subopt is relative to f*, and --optimum 1e-17 is 0 to rounding",
+    );
 }
 
 #[test]

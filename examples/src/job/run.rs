@@ -114,11 +114,20 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
     };
     if let (Some(_), Some(f)) = (spec.stop.target_subopt, optimum) {
         if f <= 0.0 {
-            // A usage error found late: the flag cannot apply to this data.
-            bail_usage!(
-                "--target-subopt is relative to f*, which is {f} to rounding: the data is \
-                 fitted exactly, so stop with --time or --updates instead"
-            );
+            // A usage error found late: the flag cannot apply to this data, or this f*.
+            match spec.stop.optimum {
+                // The user's own f*, within rounding of 0 here: the data may fit no better.
+                Some(given) => bail_usage!(
+                    "--target-subopt is relative to f*, and --optimum {} is 0 to rounding \
+                     (at most 2.2e-16 of the objective at w = 0): a relative target needs \
+                     an f* above that, so give the optimum, or stop with --time or --updates",
+                    readable(given)
+                ),
+                None => bail_usage!(
+                    "--target-subopt is relative to f*, which is {f} to rounding: the data \
+                     is fitted exactly, so stop with --time or --updates instead"
+                ),
+            }
         }
     }
     if let (Some(target), Some(given)) = (spec.stop.target_subopt, spec.stop.optimum) {
