@@ -1390,6 +1390,32 @@ fn a_comparison_that_writes_nothing_leaves_no_folder() {
     assert!(dir.join("mine").is_dir());
 }
 
+/// A --batch past the partition's rows trains on the whole partition, as --batch 0 does, bit
+/// for bit: the summary recorded the 100000 asked as if it were the batch.
+#[test]
+fn a_batch_past_its_partition_is_recorded_as_the_rows_used() {
+    let dir = scratch("batch-used");
+    let summary = |batch: &str| {
+        let file = format!("b{batch}.json");
+        let args = ["--workers", "2", "--updates", "20", "--quiet"];
+        succeeded(&run(
+            &[&args[..], &["--batch", batch, "--summary", &file]].concat(),
+            &dir,
+        ));
+        summary_of(&dir.join(file))
+    };
+    let (past, whole, small) = (summary("100000"), summary("0"), summary("7"));
+    assert_eq!(past["batch"], 100000);
+    let used = whole["batch_used"]
+        .as_u64()
+        .expect("the rows used are recorded");
+    // The built-in set in 2 partitions: a minibatch of a whole one, at most half the rows.
+    assert!((1..100000).contains(&used), "{whole}");
+    assert_eq!(past["batch_used"], used, "{past}");
+    assert_eq!(past["final_objective"], whole["final_objective"]);
+    assert_eq!(small["batch_used"], 7, "{small}");
+}
+
 /// The audit's run: f* given as 0.2636486, 5.6e-7 above the true 0.26364845298. The
 /// objective below it by 5e-7 (relative) passed as rounding (1e-6), and the run exited 0
 /// having "reached" a 1e-9 target while 6.3e-8 above the optimum.

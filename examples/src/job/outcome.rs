@@ -28,6 +28,9 @@ pub struct Outcome {
     /// How far below f*, relative, the objective may fall by rounding
     /// ([`below_optimum_rounding`](crate::trace::below_optimum_rounding)).
     pub below_by: f64,
+    /// The rows of a task's minibatch: `--batch`, at most the largest partition's rows (all of
+    /// them for `--batch 0`); `None` when the partitions were not known.
+    pub batch_used: Option<usize>,
     /// The step used: the one set, chosen or sized for `--workers`.
     pub step: f64,
     /// The smallest step taken, when a step sized for `--workers` shrank while more workers

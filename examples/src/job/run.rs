@@ -38,6 +38,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let preparing = crate::interrupt::preparing();
     let optimum = known_optimum(spec, data)?;
     check_partitions(spec, data)?;
+    let batch_used = batch_used(spec, data);
     let (step, metric) = step_of(spec, data)?;
     let params = params_of(spec, step, metric);
     // `_lock`, the checkpoint folder's lock, is held until the run ends.
@@ -91,6 +92,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         failure,
         optimum,
         below_by,
+        batch_used,
         step,
         step_smallest,
         dataset: data.name().to_owned(),
@@ -185,6 +187,40 @@ fn check_partitions(spec: &JobSpec, data: &Dataset) -> Result<()> {
         file.orders(partitions, spec.cluster.seed)?;
     }
     Ok(())
+}
+
+/// The rows of a task's minibatch: `--batch`, at most its partition's rows, and the whole
+/// of it for `--batch 0` (`Partition::sample`); `None` when the partitions are not known.
+/// A `--batch` past every partition is said once: it trains as `--batch 0` does, bit for
+/// bit, while the summary recorded the number asked.
+fn batch_used(spec: &JobSpec, data: &Dataset) -> Option<usize> {
+    let partitions = spec.cluster.workers * spec.cluster.partitions_per_worker;
+    let sizes: Vec<usize> = match data.origin() {
+        Some(file) => file
+            .orders(partitions, spec.cluster.seed)
+            .ok()?
+            .iter()
+            .map(|(rows, _)| rows.len())
+            .collect(),
+        None => asyncopt_runtime::data::partition_rows(data, partitions, spec.cluster.seed)
+            .ok()?
+            .iter()
+            .map(|rows| rows.len())
+            .collect(),
+    };
+    let largest = sizes.into_iter().max()?;
+    if spec.batch > largest {
+        tracing::info!(
+            "--batch {} is more than a partition's {}: each minibatch is its whole partition, \
+             as with --batch 0",
+            spec.batch,
+            plural(largest, "row")
+        );
+    }
+    Some(match spec.batch {
+        0 => largest,
+        batch => batch.min(largest),
+    })
 }
 
 /// The optimizer's settings: the job's, with `step`, the author's hyperparameters and the

@@ -68,6 +68,7 @@ impl Outcome {
             "step": self.step,
             "step_smallest": self.step_smallest,
             "batch": self.spec.batch,
+            "batch_used": self.batch_used,
             "precondition": read(Setting::Precondition, self.spec.precondition.name().into()),
             "momentum": read(Setting::Momentum, self.spec.momentum.into()),
             "quorum": read(Setting::Quorum, self.spec.quorum.into()),
