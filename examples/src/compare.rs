@@ -411,6 +411,8 @@ impl CompareOutputs {
                         "time_to_target_s": time,
                         "speedup": speedup(baseline, time),
                         "final_objective": o.final_objective(),
+                        "optimum": o.optimum,
+                        "final_subopt": o.final_subopt(),
                         "updates": o.report.stats.updates,
                         "elapsed_s": o.report.elapsed_s,
                         "interrupted": o.interrupted,
@@ -422,6 +424,8 @@ impl CompareOutputs {
                     "time_to_target_s": null,
                     "speedup": null,
                     "final_objective": null,
+                    "optimum": null,
+                    "final_subopt": null,
                     "updates": null,
                     "elapsed_s": null,
                     "interrupted": false,
@@ -439,12 +443,21 @@ impl CompareOutputs {
     /// A small table for the terminal.
     pub fn table(&self) -> String {
         let baseline = self.outcomes().next().and_then(Outcome::time_to_target);
-        let rows: Vec<(&str, String, String, Option<f64>)> = (self.runs.iter())
+        let rows: Vec<Row> = (self.runs.iter())
             .map(|run| {
                 // Why a run failed is the comparison's error line.
                 let o = match run {
                     Ok(o) => o,
-                    Err(f) => return (f.algorithm.name(), "failed".to_owned(), "-".into(), None),
+                    Err(f) => {
+                        return Row {
+                            name: f.algorithm.name(),
+                            time: "failed".to_owned(),
+                            speedup: "-".into(),
+                            objective: None,
+                            optimum: None,
+                            subopt: None,
+                        }
+                    }
                 };
                 let time = match (o.spec.stop.target_subopt, o.time_to_target()) {
                     _ if o.failure.is_some() => "failed".to_owned(),
@@ -454,7 +467,14 @@ impl CompareOutputs {
                 };
                 let speedup = speedup(baseline, o.time_to_target())
                     .map_or("-".to_owned(), |s| format!("{s:.2}x"));
-                (o.algorithm.name(), time, speedup, Some(o.final_objective()))
+                Row {
+                    name: o.algorithm.name(),
+                    time,
+                    speedup,
+                    objective: Some(o.final_objective()),
+                    optimum: o.optimum,
+                    subopt: o.final_subopt(),
+                }
             })
             .collect();
         let kinds: Vec<(&str, String)> = self
@@ -480,19 +500,38 @@ impl CompareOutputs {
     }
 }
 
+/// One run's row of the table.
+struct Row<'a> {
+    name: &'a str,
+    time: String,
+    speedup: String,
+    objective: Option<f64>,
+    /// f*, when known: without it a final objective says nothing of how far the run got.
+    optimum: Option<f64>,
+    /// The final (f - f*)/f*, when f* is known and above 0.
+    subopt: Option<f64>,
+}
+
 /// The table's lines: a header, then a row per algorithm (name, time to target, speedup, final
-/// objective, `-` for a run that failed). The name column is as wide as the longest name, so
-/// that an author's `my-long-name` does not push its row's columns out of line.
-fn table_of(rows: &[(&str, String, String, Option<f64>)]) -> String {
-    let width = rows.iter().map(|r| r.0.chars().count()).fold(8, usize::max);
+/// objective, f* and the final (f-f*)/f*, `-` for what is unknown or a run that failed). The
+/// name column is as wide as the longest name, so that an author's `my-long-name` does not
+/// push its row's columns out of line.
+fn table_of(rows: &[Row<'_>]) -> String {
+    let width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .fold(8, usize::max);
     let mut lines = vec![format!(
-        "{:<width$} {:>16} {:>10} {:>16}",
-        "algo", "time to target", "speedup", "final objective"
+        "{:<width$} {:>16} {:>10} {:>16} {:>16} {:>10}",
+        "algo", "time to target", "speedup", "final objective", "f*", "(f-f*)/f*"
     )];
-    for (name, time, speedup, objective) in rows {
-        let objective = objective.map_or("-".to_owned(), crate::trace::objective_text);
+    let text = |x: Option<f64>| x.map_or("-".to_owned(), crate::trace::objective_text);
+    for row in rows {
+        let (name, time, speedup) = (row.name, &row.time, &row.speedup);
+        let (objective, optimum) = (text(row.objective), text(row.optimum));
+        let subopt = row.subopt.map_or("-".to_owned(), |s| format!("{s:.3e}"));
         lines.push(format!(
-            "{name:<width$} {time:>16} {speedup:>10} {objective:>16}"
+            "{name:<width$} {time:>16} {speedup:>10} {objective:>16} {optimum:>16} {subopt:>10}"
         ));
     }
     lines.join("\n")
@@ -533,7 +572,7 @@ fn speedup(baseline: Option<f64>, time: Option<f64>) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{objectives_note, table_of, CompareOutputs};
+    use super::{objectives_note, table_of, CompareOutputs, Row};
 
     #[test]
     fn runs_of_different_objectives_are_said_not_comparable() {
@@ -574,14 +613,17 @@ mod tests {
 
     #[test]
     fn the_table_keeps_its_columns_in_line_for_long_names() {
+        let row = |name, time: &str, speedup: &str| Row {
+            name,
+            time: time.to_owned(),
+            speedup: speedup.to_owned(),
+            objective: Some(0.25),
+            optimum: Some(0.2),
+            subopt: Some(0.25),
+        };
         let rows = [
-            ("sgd", "1.210 s".to_owned(), "1.00x".to_owned(), Some(0.25)),
-            (
-                "a-anchored-svrg",
-                "0.605 s".to_owned(),
-                "2.00x".to_owned(),
-                Some(0.25),
-            ),
+            row("sgd", "1.210 s", "1.00x"),
+            row("a-anchored-svrg", "0.605 s", "2.00x"),
         ];
         let table = table_of(&rows);
         let lines: Vec<&str> = table.lines().collect();
@@ -592,5 +634,34 @@ mod tests {
             assert_eq!(line.len(), lines[0].len(), "{table}");
             assert_eq!(line.find(" s ").unwrap() + " s".len(), time_end, "{table}");
         }
+    }
+
+    #[test]
+    fn the_table_says_each_run_s_optimum_and_final_suboptimality() {
+        let row = |optimum, subopt| Row {
+            name: "sgd",
+            time: "no target".to_owned(),
+            speedup: "-".to_owned(),
+            objective: Some(0.2752344442),
+            optimum,
+            subopt,
+        };
+        let table = table_of(&[row(Some(0.2636484530), Some(4.394e-2)), row(None, None)]);
+        let last = |line: &str| -> Vec<String> {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words[words.len() - 3..]
+                .iter()
+                .map(|w| w.to_string())
+                .collect()
+        };
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(last(lines[0]), ["objective", "f*", "(f-f*)/f*"], "{table}");
+        assert_eq!(last(lines[1]), ["0.2752344442", "0.2636484530", "4.394e-2"]);
+        assert_eq!(last(lines[2]), ["0.2752344442", "-", "-"]);
+        // In line with the header.
+        assert!(
+            lines.iter().all(|line| line.len() == lines[0].len()),
+            "{table}"
+        );
     }
 }

@@ -1390,6 +1390,38 @@ fn a_comparison_that_writes_nothing_leaves_no_folder() {
     assert!(dir.join("mine").is_dir());
 }
 
+/// compare.json and the table said each run's final objective, but neither its f* nor how far
+/// above it the run ended.
+#[test]
+fn a_comparison_says_each_run_s_optimum_and_final_suboptimality() {
+    let dir = scratch("compare-subopt");
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--workers",
+        "2",
+        "--updates",
+        "20",
+    ];
+    let stdout = succeeded(&run(
+        &[&args[..], &["--out", "c", "--quiet"]].concat(),
+        &dir,
+    ));
+    assert!(stdout.contains(" f*  (f-f*)/f*"), "{stdout}");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
+            .unwrap();
+    for row in table["runs"].as_array().unwrap() {
+        let (objective, optimum) = (row["final_objective"].as_f64(), row["optimum"].as_f64());
+        let (f, optimum) = (objective.unwrap(), optimum.expect("f* is known"));
+        let subopt = row["final_subopt"]
+            .as_f64()
+            .expect("and so is the suboptimality");
+        assert_eq!(subopt, (f - optimum) / optimum, "{row}");
+    }
+}
+
 /// A --batch past the partition's rows trains on the whole partition, as --batch 0 does, bit
 /// for bit: the summary recorded the 100000 asked as if it were the batch.
 #[test]
