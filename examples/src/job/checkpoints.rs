@@ -667,6 +667,7 @@ mod tests {
         let recorded = Measured {
             updates: 7,
             objective: 0.0,
+            norm: None,
         };
         let line = recorded.check(0.25).unwrap_err();
         assert!(
