@@ -203,8 +203,9 @@ fn encode_captures<C: Serialize>(
     }
 }
 
-/// Decodes a result and checks it: every number finite; returns its shape and the history
-/// rows it names for the driver to compare with the site's shape and the task's rows.
+/// Decodes a result and inspects it: returns its shape, the history rows it names and the
+/// first number in it that is not finite, for the driver to judge against the site's shape,
+/// the task's rows and the task's other results.
 fn decode_result<R: Serialize + DeserializeOwned>(
     body: &[u8],
 ) -> Result<(R, crate::coordinator::Inspected), String> {

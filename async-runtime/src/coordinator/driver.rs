@@ -16,7 +16,7 @@ use super::shapes::SiteShapes;
 use super::split_reads::SplitReads;
 use super::stop::StopHandle;
 use super::table::{WorkerTable, DEPARTED_ROWS_KEPT};
-use super::tasks::{HungOn, SiteFailures, TaskBook};
+use super::tasks::{SiteFailures, TaskBook, WorkersOn};
 use crate::broadcast::Broadcast;
 use crate::broadcaster::{Holdings, VersionStore};
 use crate::cluster::{self, ClusterConfig, Series, MAX_KEEP_VERSIONS};
@@ -109,7 +109,10 @@ pub struct Driver {
     pub(crate) site_failures: SiteFailures,
     /// Per asynchronous `reduce!` site: the workers its tasks hung on since its last good
     /// result.
-    pub(crate) sites_hung: HungOn<&'static str>,
+    pub(crate) sites_hung: WorkersOn<&'static str>,
+    /// Per asynchronous `reduce!` site: the workers that returned results of it that are not
+    /// finite since its last good result.
+    pub(crate) sites_not_finite: WorkersOn<&'static str>,
     /// What the optimizer chose at run time and recorded (see [`Driver::note`]).
     notes: BTreeMap<String, f64>,
     observer: Option<Observer>,
@@ -184,7 +187,8 @@ impl Driver {
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
             site_failures: SiteFailures::default(),
-            sites_hung: HungOn::default(),
+            sites_hung: WorkersOn::default(),
+            sites_not_finite: WorkersOn::default(),
             notes: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,

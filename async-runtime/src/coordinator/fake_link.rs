@@ -20,7 +20,7 @@ use super::joins::JoinBudget;
 use super::local::LocalWorkers;
 use super::placement::PartSource;
 use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
-use super::tasks::{HungOn, HANG_FLOOR};
+use super::tasks::{WorkersOn, HANG_FLOOR};
 use crate::cluster::ClusterConfig;
 use crate::data::libsvm::tests::TempFile;
 use crate::data::{DataError, Dataset, Features, LoadOptions, SharedOptions};
@@ -321,6 +321,7 @@ fn decode(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
         Inspected {
             shape,
             history_rows: Vec::new(),
+            not_finite: None,
         },
     ))
 }
@@ -866,7 +867,7 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
                 &grad,
                 &mut pending,
                 &mut HashSet::new(),
-                &mut HungOn::default(),
+                &mut WorkersOn::default(),
             )
             .unwrap();
         pending.len()
@@ -917,7 +918,7 @@ fn a_worker_that_grew_its_own_mean_task_time_is_not_waited_for_without_end() {
     let mut pending = HashMap::from([(seq, 1)]);
     let mut hedged = HashSet::new();
     driver
-        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut WorkersOn::default())
         .unwrap();
     assert_eq!(pending.len(), 2, "done again elsewhere");
     assert!(hedged.contains(&1));
@@ -930,7 +931,7 @@ fn a_worker_that_grew_its_own_mean_task_time_is_not_waited_for_without_end() {
             &grad,
             &mut pending,
             &mut HashSet::new(),
-            &mut HungOn::default(),
+            &mut WorkersOn::default(),
         )
         .unwrap();
     assert_eq!(pending.len(), 1);
@@ -956,7 +957,7 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     let mut hedged = HashSet::new();
     for _ in 0..5 {
         driver
-            .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+            .redispatch_hung(&grad, &mut pending, &mut hedged, &mut WorkersOn::default())
             .unwrap();
     }
     let worker = &driver.table.workers[0];
@@ -966,7 +967,7 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     // Another hang floor of silence is another strike.
     driver.table.workers[0].last_struck = Some(Instant::now() - silent);
     driver
-        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut HungOn::default())
+        .redispatch_hung(&grad, &mut pending, &mut hedged, &mut WorkersOn::default())
         .unwrap();
     assert_eq!(driver.table.workers[0].failure_streak, 2);
 }
@@ -1681,6 +1682,112 @@ fn a_partition_whose_results_fail_the_checks_everywhere_ends_the_run_saying_why(
         .expect_err("partition 2's result never fits");
     let message = error.to_string();
     assert!(message.contains("shape [3]"), "{message}");
+}
+
+/// Results are their bytes, read as numbers by the driver's own inspection, `u8::MAX` as NaN;
+/// the shape is their length.
+fn decode_numbers(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
+    let numbers: Vec<f64> = body
+        .iter()
+        .map(|&b| if b == u8::MAX { f64::NAN } else { f64::from(b) })
+        .collect();
+    let inspected = super::inspect::inspect(&numbers)?;
+    let shape = vec![body.len() as u64];
+    Ok((body.to_vec(), Inspected { shape, ..inspected }))
+}
+
+/// Fake workers whose results hold NaN: all of them, or only `bad`'s.
+fn nan_on(bad: Option<&'static str>) -> Script {
+    Box::new(move |peer, task| {
+        let number = match bad {
+            Some(name) if name != peer => task.partition as u8,
+            _ => u8::MAX,
+        };
+        Reply::Result(vec![number; 2])
+    })
+}
+
+/// Whether `error` is the task's failure for results that are not finite on two of w0, w1 and
+/// w2, no worker excluded for them.
+fn not_finite_on_two(error: &RuntimeError, driver: &Driver) -> Result<(), String> {
+    let RuntimeError::TaskFailed { task, message, .. } = error else {
+        return Err(format!("expected TaskFailed, got {error}"));
+    };
+    let named = ["w0", "w1", "w2"]
+        .iter()
+        .filter(|w| message.contains(*w))
+        .count();
+    let blames_the_task = task == "grad"
+        && message.contains("returned results that are not finite on")
+        && message.contains("NaN")
+        && named == 2;
+    if !blames_the_task {
+        return Err(format!("the message blames no task: {message}"));
+    }
+    if driver.stats().excluded_workers != 0 {
+        return Err(format!("a worker was excluded: {message}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn a_synchronous_task_whose_results_are_not_finite_everywhere_ends_the_run_blaming_it() {
+    // An author's bug: the closure returns NaN wherever it runs. Each worker was struck out
+    // for bad results, and the run ended saying no live worker was left.
+    let (mut driver, _) = driver(3, nan_on(None));
+    let error = driver
+        .reduce_all(&data(), &spec("grad", None), &decode_numbers)
+        .expect_err("no result can be taken");
+    not_finite_on_two(&error, &driver).unwrap();
+    assert!(
+        error
+            .to_string()
+            .starts_with("task grad failed on worker w"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_asynchronous_task_whose_results_are_not_finite_everywhere_ends_the_run_blaming_it() {
+    let (mut driver, _) = driver(3, nan_on(None));
+    let error = driver
+        .reduce_next(
+            &data(),
+            &spec("grad", None),
+            EVERYONE,
+            None,
+            &decode_numbers,
+        )
+        .map(|taken| taken.value)
+        .expect_err("no result can be taken");
+    not_finite_on_two(&error, &driver).unwrap();
+}
+
+#[test]
+fn one_worker_whose_results_are_not_finite_is_struck_out_and_the_others_do_its_tasks() {
+    // A faulty host: its results hold NaN, the others' do not. Its tasks are done elsewhere
+    // and, at its third bad result, it is excluded; no task is blamed.
+    let data = data();
+    let (mut synchronous, _) = driver(3, nan_on(Some("w1")));
+    for _ in 0..3 {
+        let parts = synchronous
+            .reduce_all(&data, &spec("grad", None), &decode_numbers)
+            .expect("the others do its tasks");
+        assert!(parts.iter().all(|part| !part.contains(&u8::MAX)));
+    }
+    let w1 = &synchronous.table.workers[1];
+    assert!(w1.excluded && w1.bad_results == 3, "w1 struck out");
+    assert_eq!(synchronous.stats().excluded_workers, 1);
+    // Asynchronous: a good result of the others counts the site's bad ones again from none.
+    let (mut asynchronous, _) = driver(3, nan_on(Some("w2")));
+    for _ in 0..20 {
+        let taken = asynchronous
+            .reduce_next(&data, &spec("grad", None), EVERYONE, None, &decode_numbers)
+            .expect("the others' results are taken");
+        assert!(!taken.value.contains(&u8::MAX));
+    }
+    let w2 = &asynchronous.table.workers[2];
+    assert!(w2.excluded && w2.bad_results == 3, "w2 struck out");
 }
 
 #[test]
@@ -2618,7 +2725,7 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
                 &grad,
                 &mut pending,
                 &mut HashSet::new(),
-                &mut HungOn::default(),
+                &mut WorkersOn::default(),
             )
             .unwrap();
     }
@@ -2638,7 +2745,7 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
             &grad,
             &mut pending,
             &mut HashSet::new(),
-            &mut HungOn::default(),
+            &mut WorkersOn::default(),
         )
         .unwrap();
     assert!(
@@ -2795,7 +2902,7 @@ fn a_task_hanging_on_every_worker_ends_the_run_naming_it() {
         driver.tasks.sent_before(seq, silent);
         pending.insert(seq, worker);
     }
-    let (mut hedged, mut hung_on) = (HashSet::new(), HungOn::default());
+    let (mut hedged, mut hung_on) = (HashSet::new(), WorkersOn::default());
     driver
         .redispatch_hung(&grad, &mut pending, &mut hedged, &mut hung_on)
         .expect("each hung on one worker: done again on the other");
@@ -2826,7 +2933,7 @@ fn a_copy_of_a_hung_task_queued_behind_a_working_workers_tasks_blames_no_task() 
     let seq = driver.dispatch(0, 0, &grad);
     driver.tasks.sent_before(seq, silent);
     let mut pending = HashMap::from([(seq, 0)]);
-    let (mut hedged, mut hung_on) = (HashSet::new(), HungOn::default());
+    let (mut hedged, mut hung_on) = (HashSet::new(), WorkersOn::default());
     for _ in 0..2 {
         driver
             .redispatch_hung(&grad, &mut pending, &mut hedged, &mut hung_on)

@@ -3,7 +3,9 @@
 //! settled on, and the rows its [`HistoryUpdate`](crate::HistoryUpdate)s name among those its
 //! task was given. A walk through the value's `Serialize` implementation: no allocation but
 //! the shape and the rows named, so the check costs one pass over the data. The shape of
-//! `array![1.0, 2.0]` is `[2]`; `array![1.0, f64::NAN]` is refused (see the tests below).
+//! `array![1.0, 2.0]` is `[2]`; `array![1.0, f64::NAN]` holds a non-finite number (see the
+//! tests below), which the driver refuses, and judges apart: a task whose results are not
+//! finite on most workers is at fault, not its workers.
 
 use serde::ser::{self, Serialize};
 
@@ -18,6 +20,8 @@ pub(crate) struct Inspected {
     /// The rows its history updates name, in order (repeats kept): a worker may write the
     /// history entries of its own task's rows only.
     pub history_rows: Vec<u64>,
+    /// The first number in it that is not finite (NaN, an infinity), if one is.
+    pub not_finite: Option<f64>,
 }
 
 /// The value's shape and the history rows it names, or why it is refused.
@@ -87,11 +91,10 @@ impl Inspector {
     }
 
     fn float(&mut self, value: f64) -> Done {
-        if value.is_finite() {
-            Ok(())
-        } else {
-            Err(Refused(format!("it holds a non-finite number ({value})")))
+        if !value.is_finite() && self.found.not_finite.is_none() {
+            self.found.not_finite = Some(value);
         }
+        Ok(())
     }
 }
 
@@ -330,7 +333,8 @@ mod tests {
             inspect(&terms).unwrap(),
             Inspected {
                 shape: vec![5],
-                history_rows: Vec::new()
+                history_rows: Vec::new(),
+                not_finite: None,
             },
             "rows and ids are no shape, nor history rows outside a HistoryUpdate"
         );
@@ -352,15 +356,19 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_numbers_are_refused_anywhere() {
-        assert!(inspect(&array![1.0, f64::NAN]).is_err());
-        assert!(inspect(&f64::INFINITY).is_err());
+    fn non_finite_numbers_are_found_anywhere() {
+        let not_finite = |found: Result<Inspected, String>| found.unwrap().not_finite;
+        assert!(not_finite(inspect(&array![1.0, f64::NAN])).is_some_and(f64::is_nan));
+        assert_eq!(not_finite(inspect(&f64::INFINITY)), Some(f64::INFINITY));
         let terms = Terms {
-            correction: array![f64::NEG_INFINITY],
+            correction: array![f64::NEG_INFINITY, f64::NAN],
             rows: 1,
             ids: vec![],
         };
-        assert!(inspect(&terms).unwrap_err().contains("non-finite"));
-        assert!(inspect(&Some(f32::NAN)).is_err());
+        let found = inspect(&terms).unwrap();
+        assert_eq!(found.not_finite, Some(f64::NEG_INFINITY), "the first one");
+        assert_eq!(found.shape, vec![2], "the walk goes on to the end");
+        assert!(not_finite(inspect(&Some(f32::NAN))).is_some_and(f64::is_nan));
+        assert_eq!(not_finite(inspect(&array![1.0, 2.0])), None);
     }
 }

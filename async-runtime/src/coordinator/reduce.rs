@@ -12,7 +12,7 @@ use super::inspect::Inspected;
 use super::result_meta::ResultMeta;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
-use super::tasks::{self, Attempts, Failed, HungOn, MAX_ATTEMPTS};
+use super::tasks::{self, Attempts, Failed, WorkersOn, MAX_ATTEMPTS};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::worker::MAX_QUEUED_TASKS;
@@ -23,6 +23,10 @@ enum Verdict<R> {
     Good(R),
     /// Dropped and counted against its worker, for this reason.
     Bad(String),
+    /// It holds a number that is not finite, for this reason: dropped, and judged with its
+    /// task's other results before it counts against its worker (see
+    /// [`Driver::not_finite_result`]).
+    NotFinite(String),
     /// Its site's shape is not known yet: dropped, not counted; the task is done again.
     Unconfirmed,
 }
@@ -46,7 +50,9 @@ struct Round<R> {
     /// Failed attempts per partition, and the workers they failed on.
     attempts: Attempts,
     /// The workers each partition's task hung on.
-    hung_on: HungOn<usize>,
+    hung_on: WorkersOn<usize>,
+    /// The workers each partition's task returned results that are not finite on.
+    not_finite_on: WorkersOn<usize>,
     /// Tasks not sent yet: their worker is not alive (a lost worker's, until a live one owns
     /// its partition), or it already holds as many tasks as a worker queues
     /// ([`MAX_QUEUED_TASKS`]), as one holding many partitions, or a lost one's, does.
@@ -74,7 +80,8 @@ impl Driver {
     /// Checks an arrived result: it decodes, its numbers are finite, its shape is its site's
     /// (see [`SiteShapes`](super::shapes::SiteShapes)), its history updates name only rows
     /// its task was given (see [`Driver::history_rows_problem`]). A bad one is dropped and
-    /// counted against its worker. While the site's shape is not settled, the workers that can answer
+    /// counted against its worker, but one whose numbers are not finite is left to the caller
+    /// to judge with its task's other results ([`Verdict::NotFinite`]). While the site's shape is not settled, the workers that can answer
     /// it are heard: for a `synchronous` reduce the live owners of partitions, the only
     /// workers it asks (a late joiner holding a copy is never asked, and waiting for its
     /// opinion would ask the others again forever); for an asynchronous one the live workers
@@ -88,14 +95,23 @@ impl Driver {
         synchronous: bool,
     ) -> Verdict<R> {
         let bytes = arrived.body.bytes(self.config.max_frame);
-        let decoded = bytes
-            .and_then(|bytes| decode(&bytes))
-            .and_then(|(value, inspected)| {
-                match self.history_rows_problem(arrived, &inspected.history_rows) {
-                    Some(problem) => Err(problem),
-                    None => Ok((value, inspected.shape)),
-                }
-            });
+        let decoded = bytes.and_then(|bytes| decode(&bytes));
+        if let Ok((
+            _,
+            Inspected {
+                not_finite: Some(number),
+                ..
+            },
+        )) = decoded
+        {
+            return Verdict::NotFinite(format!("it holds a non-finite number ({number})"));
+        }
+        let decoded = decoded.and_then(|(value, inspected)| {
+            match self.history_rows_problem(arrived, &inspected.history_rows) {
+                Some(problem) => Err(problem),
+                None => Ok((value, inspected.shape)),
+            }
+        });
         let (table, owners) = (&self.table, self.placement.owners());
         let checked = decoded.and_then(|(value, shape)| {
             let answering = |asked: &[usize]| {
@@ -115,7 +131,8 @@ impl Driver {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
                 self.site_failures.succeeded(arrived.task);
-                self.sites_hung.answered(&arrived.task);
+                self.sites_hung.clear(&arrived.task);
+                self.sites_not_finite.clear(&arrived.task);
                 Verdict::Good(value)
             }
             Ok(None) => Verdict::Unconfirmed,
@@ -154,6 +171,31 @@ impl Driver {
             given.len(),
             rows(given.len()),
         ))
+    }
+
+    /// A result of `arrived`'s task holding a number that is not finite (`reason`), `blamed`
+    /// what recording its worker among those the task did so on said (see
+    /// [`WorkersOn::add`]; `what` names the partition or the site). Once those are most of the
+    /// live workers, the task returns such results wherever it runs: the run ends with
+    /// [`RuntimeError::TaskFailed`], no worker blamed, where every worker was struck out for
+    /// an author's bug and the run ended saying no worker was left. Until then it is a bad
+    /// result of its worker (a faulty host), and its task is done elsewhere.
+    fn not_finite_result(
+        &mut self,
+        arrived: &Arrived,
+        reason: &str,
+        blamed: Result<(), Vec<String>>,
+        what: &str,
+    ) -> Result<(), RuntimeError> {
+        if let Err(on) = blamed {
+            return Err(RuntimeError::TaskFailed {
+                task: arrived.task.to_owned(),
+                worker: self.table.workers[arrived.worker].name.clone(),
+                message: tasks::not_finite_everywhere(what, &on, reason),
+            });
+        }
+        self.bad_result_of(arrived.worker, reason, Some(arrived.task));
+        Ok(())
     }
 
     /// Chooses who does the task on `partition` again, a live worker that has not failed it
@@ -215,7 +257,7 @@ impl Driver {
         spec: &TaskSpec<'_>,
         pending: &mut HashMap<u64, usize>,
         hedged: &mut HashSet<usize>,
-        hung_on: &mut HungOn<usize>,
+        hung_on: &mut WorkersOn<usize>,
     ) -> Result<(), RuntimeError> {
         let workers = &self.table.workers;
         let hung = self
@@ -227,7 +269,7 @@ impl Driver {
             // silent one's hang counts against the task.
             if self.silent_for_hang_floor(worker) {
                 let info = &self.table.workers[worker];
-                if let Err(on) = hung_on.hung(partition, info.worker(), self.table.alive()) {
+                if let Err(on) = hung_on.add(partition, info.worker(), self.table.alive()) {
                     return Err(RuntimeError::TaskFailed {
                         task: spec.task.to_owned(),
                         worker: info.name.clone(),
@@ -319,7 +361,7 @@ impl Driver {
             if !info.alive || !self.silent_for_hang_floor(worker) {
                 continue;
             }
-            if let Err(on) = self.sites_hung.hung(site, info.worker(), alive) {
+            if let Err(on) = self.sites_hung.add(site, info.worker(), alive) {
                 let error = RuntimeError::TaskFailed {
                     task: site.to_owned(),
                     worker: info.name.clone(),
@@ -377,7 +419,8 @@ impl Driver {
             hedged: HashSet::new(),
             held: Vec::new(),
             attempts: Attempts::default(),
-            hung_on: HungOn::default(),
+            hung_on: WorkersOn::default(),
+            not_finite_on: WorkersOn::default(),
             waiting: (0..partitions).map(Unsent::to_owner).collect(),
         };
         while !round.pending.is_empty() || !round.held.is_empty() || !round.waiting.is_empty() {
@@ -511,6 +554,18 @@ impl Driver {
             Verdict::Unconfirmed if self.table.workers[arrived.worker].alive => {
                 round.held.push((partition, arrived));
             }
+            Verdict::NotFinite(reason) => {
+                let worker = self.table.workers[arrived.worker].worker();
+                let blamed = round
+                    .not_finite_on
+                    .add(partition, worker, self.table.alive());
+                let what = format!("partition {partition}");
+                self.not_finite_result(&arrived, &reason, blamed, &what)?;
+                let why = format!("its result failed the driver's checks: {reason}");
+                let again =
+                    self.retry(spec, partition, &mut round.attempts, arrived.worker, &why)?;
+                round.waiting.push_back(again);
+            }
             verdict => {
                 // The reason goes into the run's error if this was the last attempt: an
                 // author's task of the wrong shape fails the same way everywhere.
@@ -623,6 +678,13 @@ impl Driver {
                         continue;
                     }
                     Verdict::Bad(_) => continue,
+                    Verdict::NotFinite(reason) => {
+                        let worker = self.table.workers[arrived.worker].worker();
+                        let alive = self.table.alive();
+                        let blamed = self.sites_not_finite.add(task, worker, alive);
+                        self.not_finite_result(&arrived, &reason, blamed, "its task")?;
+                        continue;
+                    }
                 };
                 taken.push(Collected {
                     value,

@@ -285,7 +285,7 @@ impl TaskBook {
     /// [`HANG_FACTOR`] times their worker's mean task time (`mean_task_s`) and at least
     /// [`HANG_FLOOR`]: each as (partition, worker). A partition already done again elsewhere
     /// is here too: its copy hanging as well is what tells a task that hangs wherever it
-    /// runs (see [`HungOn`]), and its worker is struck as any.
+    /// runs (see [`WorkersOn`]), and its worker is struck as any.
     pub fn hung(
         &self,
         pending: &HashMap<u64, usize>,
@@ -419,30 +419,32 @@ pub(crate) fn most_of(workers: usize, alive: usize) -> bool {
     workers > (alive / 2).max(1)
 }
 
-/// Where each task hung: per partition of a synchronous reduce, per site of an asynchronous
-/// one, the workers (told apart by [`WorkerInfo::worker`]) it hung on while they answered
-/// nothing else. Without it a task hanging on every worker hung the run for good: each worker
-/// took one strike for it and was never struck out, its partition being done again elsewhere.
-/// A task that hung on [`most_of`] the live workers hangs wherever it runs: the task's fault
-/// (a loop in its closure), not the workers'. Never one: a single slow or stuck host is the
-/// host's fault, and its task is done again elsewhere.
-pub(crate) struct HungOn<K> {
+/// The workers (told apart by [`WorkerInfo::worker`]) each task did something wrong on, per
+/// partition of a synchronous reduce or per site of an asynchronous one: hung on while they
+/// answered nothing else, or returned results that are not finite. A task that did so on
+/// [`most_of`] the live workers does so wherever it runs: the task's fault (a loop in its
+/// closure, a division by zero), not the workers'. Never one: a single stuck or faulty host is
+/// the host's fault, and its task is done again elsewhere. Without it a task hanging on every
+/// worker hung the run for good (each worker took one strike for it and was never struck out,
+/// its partition being done again elsewhere), and one returning NaN everywhere had every
+/// worker struck out for bad results, the run ending as if the cluster had failed.
+pub(crate) struct WorkersOn<K> {
     by_task: HashMap<K, Vec<String>>,
 }
 
-impl<K> Default for HungOn<K> {
+impl<K> Default for WorkersOn<K> {
     fn default() -> Self {
-        HungOn {
+        WorkersOn {
             by_task: HashMap::new(),
         }
     }
 }
 
-impl<K: std::hash::Hash + Eq> HungOn<K> {
-    /// Records that task `key` hung on `worker` ([`WorkerInfo::worker`]), `alive` workers
-    /// taking part. `Err` with the workers it hung on, in order, once they are [`most_of`]
-    /// them: the run must end.
-    pub fn hung(&mut self, key: K, worker: &str, alive: usize) -> Result<(), Vec<String>> {
+impl<K: std::hash::Hash + Eq> WorkersOn<K> {
+    /// Records that task `key` went wrong on `worker` ([`WorkerInfo::worker`]), `alive`
+    /// workers taking part. `Err` with the workers it went wrong on, in order, once they are
+    /// [`most_of`] them: the run must end.
+    pub fn add(&mut self, key: K, worker: &str, alive: usize) -> Result<(), Vec<String>> {
         let workers = self.by_task.entry(key).or_default();
         if !workers.iter().any(|w| w == worker) {
             workers.push(worker.to_owned());
@@ -453,9 +455,19 @@ impl<K: std::hash::Hash + Eq> HungOn<K> {
         Ok(())
     }
 
-    /// Task `key` answered: it does not hang wherever it runs, and counts again from none.
-    pub fn answered(&mut self, key: &K) {
+    /// Task `key` answered well: it does not go wrong wherever it runs, and counts again from
+    /// none.
+    pub fn clear(&mut self, key: &K) {
         self.by_task.remove(key);
+    }
+}
+
+/// `workers` as a list for a message: `a`, `a and b`, `a, b and c`.
+fn listed(workers: &[String]) -> String {
+    match workers {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -464,15 +476,25 @@ impl<K: std::hash::Hash + Eq> HungOn<K> {
 ///
 /// [`RuntimeError::TaskFailed`]: crate::RuntimeError::TaskFailed
 pub(crate) fn hung_everywhere(what: &str, workers: &[String]) -> String {
-    let names = match workers {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    };
     format!(
-        "{what} hung on {names} (each answered nothing past its hang limit, {} s at least): \
+        "{what} hung on {} (each answered nothing past its hang limit, {} s at least): \
          a task that hangs wherever it runs is its own fault, a loop in its closure?",
+        listed(workers),
         HANG_FLOOR.as_secs()
+    )
+}
+
+/// Why a task whose results were not finite on `workers` ends the run, for
+/// [`RuntimeError::TaskFailed`]'s message (`what`: the partition or the site; `last`: why the
+/// driver refused the last such result).
+///
+/// [`RuntimeError::TaskFailed`]: crate::RuntimeError::TaskFailed
+pub(crate) fn not_finite_everywhere(what: &str, workers: &[String], last: &str) -> String {
+    format!(
+        "{what} returned results that are not finite on {} (the last: {last}): a task whose \
+         results are not finite wherever it runs is its own fault, a division by zero or a \
+         diverging computation in its closure?",
+        listed(workers)
     )
 }
 
@@ -791,33 +813,30 @@ mod tests {
     fn two_names_do_not_blame_a_task_for_a_run_of_more_workers() {
         // An insider holding the token under two names, taking tasks and answering none,
         // must not end a run of six: a task is blamed once it hung on most of the workers.
-        let mut hung = HungOn::default();
-        assert!(hung.hung(0, "insider-a", 6).is_ok());
-        assert!(hung.hung(0, "insider-b", 6).is_ok(), "two of six");
-        assert!(
-            hung.hung(0, "w2", 6).is_ok(),
-            "three of six: half, not most"
-        );
-        assert!(hung.hung(0, "w3", 6).is_err(), "four of six");
+        let mut hung = WorkersOn::default();
+        assert!(hung.add(0, "insider-a", 6).is_ok());
+        assert!(hung.add(0, "insider-b", 6).is_ok(), "two of six");
+        assert!(hung.add(0, "w2", 6).is_ok(), "three of six: half, not most");
+        assert!(hung.add(0, "w3", 6).is_err(), "four of six");
         // The same measure as a site's failures and the shapes' agreement.
         assert!(!most_of(1, 1) && most_of(2, 2) && most_of(2, 3) && !most_of(2, 4));
     }
 
     #[test]
     fn a_task_hung_on_two_workers_is_at_fault_and_one_worker_is_not_enough() {
-        let mut hung = HungOn::default();
-        assert!(hung.hung(0, "w0", 2).is_ok(), "one host: its own fault");
-        assert!(hung.hung(0, "w0", 2).is_ok(), "the same host again");
-        assert!(hung.hung(1, "w1", 2).is_ok(), "counted per partition");
+        let mut hung = WorkersOn::default();
+        assert!(hung.add(0, "w0", 2).is_ok(), "one host: its own fault");
+        assert!(hung.add(0, "w0", 2).is_ok(), "the same host again");
+        assert!(hung.add(1, "w1", 2).is_ok(), "counted per partition");
         assert_eq!(
-            hung.hung(0, "w1", 2),
+            hung.add(0, "w1", 2),
             Err(vec!["w0".to_owned(), "w1".to_owned()])
         );
-        let mut sites = HungOn::default();
-        assert!(sites.hung("grad", "w0", 2).is_ok());
-        sites.answered(&"grad");
+        let mut sites = WorkersOn::default();
+        assert!(sites.add("grad", "w0", 2).is_ok());
+        sites.clear(&"grad");
         assert!(
-            sites.hung("grad", "w1", 2).is_ok(),
+            sites.add("grad", "w1", 2).is_ok(),
             "an answer elsewhere: counted again from none"
         );
         let message = hung_everywhere("partition 0", &["w0".into(), "w1".into()]);

@@ -50,6 +50,14 @@ fn main() {
             async_task_hanging_everywhere_fails_the_run,
         ),
         (
+            "a_task_returning_nan_on_every_worker_ends_the_run_keeping_the_model_so_far",
+            task_nan_everywhere_fails_the_run,
+        ),
+        (
+            "an_asynchronous_task_returning_nan_on_every_worker_ends_the_run",
+            async_task_nan_everywhere_fails_the_run,
+        ),
+        (
             "a_stopped_worker_rejoins_and_takes_tasks",
             stopped_worker_rejoins,
         ),
@@ -179,6 +187,9 @@ enum Misbehave {
     /// From its task of this number on (counted from 0), each worker's task never ends: a
     /// loop in the closure, wherever it runs.
     HangFrom(usize),
+    /// From its task of this number on (counted from 0), each worker's task returns NaN: a
+    /// division by zero in the closure, wherever it runs.
+    NanFrom(usize),
 }
 
 /// The settings the reduce closures capture.
@@ -208,6 +219,9 @@ fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> A
         Misbehave::HangFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => loop {
             std::thread::sleep(Duration::from_secs(1));
         },
+        Misbehave::NanFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => {
+            return Array1::from_elem(w.len(), f64::NAN)
+        }
         _ => {}
     }
     let data = part.data();
@@ -639,6 +653,47 @@ fn async_task_hanging_everywhere_fails_the_run() {
         .finish()
         .expect_err("the task hangs wherever it runs");
     assert!(hung_on_both(&error), "{error}");
+}
+
+/// Whether `error` is a task failure for results that are not finite, naming the task.
+fn not_finite_everywhere(error: &RuntimeError) -> bool {
+    let message = error.to_string();
+    matches!(error, RuntimeError::TaskFailed { .. })
+        && message.contains("returned results that are not finite on w")
+        && message.contains("NaN")
+        && message.contains("#")
+}
+
+/// A synchronous step whose task returns NaN on every worker (an author's bug) had each worker
+/// struck out for bad results, and the run ended saying no live worker was left. Now it ends
+/// with the task's failure, saying its results are not finite, its model so far kept.
+fn task_nan_everywhere_fails_the_run() {
+    let (data, _) = problem();
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    let w = gd(&mut driver, &data, &plan(200, Misbehave::NanFrom(5)));
+    let error = driver
+        .finish()
+        .expect_err("the task returns NaN wherever it runs");
+    assert!(not_finite_everywhere(&error), "{error}");
+    assert!(
+        w.iter().all(|x| x.is_finite()) && w.iter().any(|&x| x != 0.0),
+        "the model of the steps before is kept: {w}"
+    );
+}
+
+/// The asynchronous twin: its workers were struck out, then their replacements.
+fn async_task_nan_everywhere_fails_the_run() {
+    let (data, _) = problem();
+    let mut driver = Driver::launch(local(3)).expect("cluster starts");
+    let w = agd(&mut driver, &data, &plan(200, Misbehave::NanFrom(5)));
+    let error = driver
+        .finish()
+        .expect_err("the task returns NaN wherever it runs");
+    assert!(not_finite_everywhere(&error), "{error}");
+    assert!(
+        w.iter().all(|x| x.is_finite()),
+        "the model so far is kept: {w}"
+    );
 }
 
 /// A worker stopped for 8 s is declared lost; resumed, it is told so, joins again as a fresh
