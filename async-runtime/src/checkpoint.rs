@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::coordinator::RunStats;
 use crate::staging;
 
+mod format_four;
 mod format_three;
 mod format_two;
 
@@ -56,9 +57,11 @@ pub const SUMMARY_FILE: &str = "checkpoint.json";
 
 const MAGIC: &[u8; 8] = b"ASYNCCKP";
 /// Bumped whenever [`Checkpoint`]'s layout changes.
-const FORMAT: u32 = 4;
-/// The format before: [`RunStats`] without `zeromq_handshakes_failed`. Still read, as is the
-/// one before it, so that the checkpoint a previous build left resumes.
+const FORMAT: u32 = 5;
+/// The format before: [`RunStats`] without `unsealed_session_frames`. Still read, as are the
+/// ones before it, so that the checkpoint a previous build left resumes.
+const FORMAT_FOUR: u32 = 4;
+/// The format before that: [`RunStats`] without `zeromq_handshakes_failed` either.
 const FORMAT_THREE: u32 = 3;
 /// The format before that: without [`Checkpoint::write_failures`] either.
 const FORMAT_TWO: u32 = 2;
@@ -633,6 +636,7 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
     let decoded = match format {
         FORMAT_TWO => format_two::decode(body),
         FORMAT_THREE => format_three::decode(body),
+        FORMAT_FOUR => format_four::decode(body),
         _ => postcard::from_bytes(body),
     };
     let checkpoint = decoded.map_err(|e| torn(format!("it does not decode: {e}")))?;
@@ -817,23 +821,33 @@ mod tests {
         file
     }
 
-    /// `stats` as formats 2 and 3 laid them out: today's fields without the last one, 0 here
-    /// (a single byte at the end in postcard).
-    fn stats_of_format_three(stats: &RunStats) -> Vec<u8> {
-        assert_eq!(stats.zeromq_handshakes_failed, 0);
+    /// `stats` as format `format` laid them out: today's fields without those added since,
+    /// 0 here (a single byte each at the end in postcard).
+    fn stats_of_format(format: u32, stats: &RunStats) -> Vec<u8> {
+        let added_since = [
+            stats.zeromq_handshakes_failed,
+            stats.unsealed_session_frames,
+        ];
+        let left_out = match format {
+            2 | 3 => 2,
+            _ => 1,
+        };
         let mut bytes = postcard::to_allocvec(stats).unwrap();
-        assert_eq!(bytes.pop(), Some(0));
+        for counter in &added_since[added_since.len() - left_out..] {
+            assert_eq!(*counter, 0);
+            assert_eq!(bytes.pop(), Some(0));
+        }
         bytes
     }
 
-    /// A body of format 2 (`write_failures` left out) or 3, built here field by field
+    /// A body of format 2 (`write_failures` left out), 3 or 4, built here field by field
     /// (postcard writes a struct as its fields one after the other), not with the decoders'
     /// own structs.
     fn body_of_format(format: u32, old: &Checkpoint) -> Vec<u8> {
         let mut body =
             postcard::to_allocvec(&(&old.job, &old.optimizer, old.iteration, old.elapsed_s))
                 .unwrap();
-        body.extend(stats_of_format_three(&old.stats));
+        body.extend(stats_of_format(format, &old.stats));
         let annex = serde_bytes::Bytes::new(&old.annex);
         let rest = match format {
             2 => postcard::to_allocvec(&(&old.state, &old.versions, annex)),
@@ -852,8 +866,36 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_of_the_previous_format_still_resumes() {
-        // Format 3, which the previous build wrote: the run's counters without
+    fn a_checkpoint_of_format_four_still_resumes() {
+        // Format 4, which the previous build wrote: the run's counters without
+        // `unsealed_session_frames`, which a resume counts from none.
+        let mut old = sample_of_format_three();
+        old.stats.zeromq_handshakes_failed = 7;
+        old.stats.unauthenticated_frames = 5;
+        let dir = scratch("checkpoint-format-four");
+        fs::write(dir.join(FILE), file_of_format(4, &body_of_format(4, &old))).unwrap();
+        let read_back = read(&dir, "asaga on bio").unwrap();
+        let stats = &read_back.stats;
+        assert_eq!(
+            (
+                stats.updates,
+                stats.handshake_timeouts,
+                stats.unauthenticated_frames,
+                stats.zeromq_handshakes_failed
+            ),
+            (1234, 3, 5, 7)
+        );
+        assert_eq!(stats.unsealed_session_frames, 0);
+        assert_eq!(read_back.state, old.state);
+        assert_eq!(read_back.versions, old.versions);
+        assert_eq!(read_back.annex, b"trace");
+        assert_eq!(read_back.write_failures, old.write_failures);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_of_format_three_still_resumes() {
+        // Format 3, which an earlier build wrote: the run's counters without
         // `zeromq_handshakes_failed`, which a resume counts from none.
         let old = sample_of_format_three();
         let dir = scratch("checkpoint-format-three");
@@ -894,12 +936,12 @@ mod tests {
         assert_eq!(read_back.annex, b"trace");
         assert_eq!(read_back.write_failures, WriteFailures::default());
         // A format of no build, older or newer, is refused naming those it reads.
-        for format in [1, 5] {
+        for format in [1, 6] {
             fs::write(dir.join(FILE), file_of_format(format, &body)).unwrap();
             let error = read(&dir, "asaga on bio").unwrap_err().to_string();
             assert!(
                 error.ends_with(&format!(
-                    "has checkpoint format {format}, this build reads formats 2 to 4"
+                    "has checkpoint format {format}, this build reads formats 2 to 5"
                 )),
                 "{error}"
             );

@@ -13,7 +13,7 @@ use crate::coordinator::RunStats;
 
 /// Fields of [`RunStats`] in formats 2 and 3: today's first ones. Each field added since is
 /// last and `#[serde(default)]`, so that the counters of those formats read as today's.
-const STATS_FIELDS: usize = 48;
+pub(super) const STATS_FIELDS: usize = 48;
 
 /// Format 3's body, field for field: postcard reads a struct as its fields in order.
 #[derive(Deserialize)]
@@ -47,21 +47,29 @@ pub(super) fn decode(body: &[u8]) -> postcard::Result<Checkpoint> {
     })
 }
 
-/// [`RunStats`] as formats 2 and 3 laid it out: its first [`STATS_FIELDS`] fields, read by
-/// its own decoder, which gives those after them their defaults. (Postcard writes no field
-/// count: read whole, the counters would take the first bytes of what follows them.)
+/// [`RunStats`] as formats 2 and 3 laid it out: its first [`STATS_FIELDS`] fields.
 pub(super) fn stats_before_four<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<RunStats, D::Error> {
-    struct Counters;
+    first_counters(deserializer, STATS_FIELDS)
+}
+
+/// [`RunStats`] as an older format laid it out: its first `fields` fields, read by its own
+/// decoder, which gives those after them their defaults. (Postcard writes no field count:
+/// read whole, the counters would take the first bytes of what follows them.)
+pub(super) fn first_counters<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    fields: usize,
+) -> Result<RunStats, D::Error> {
+    struct Counters(usize);
     impl<'de> Visitor<'de> for Counters {
         type Value = RunStats;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(f, "the {STATS_FIELDS} counters of a run")
+            write!(f, "the {} counters of a run", self.0)
         }
         fn visit_seq<A: SeqAccess<'de>>(self, fields: A) -> Result<RunStats, A::Error> {
             RunStats::deserialize(SeqAccessDeserializer::new(fields))
         }
     }
-    deserializer.deserialize_tuple(STATS_FIELDS, Counters)
+    deserializer.deserialize_tuple(fields, Counters(fields))
 }

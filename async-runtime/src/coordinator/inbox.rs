@@ -339,6 +339,7 @@ impl Driver {
             Inbound::Dropped { peer, why } => {
                 let counter = match why {
                     Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
+                    Refusal::Unsealed => &mut self.stats.unsealed_session_frames,
                     Refusal::BadMac => &mut self.stats.bad_mac_frames,
                     Refusal::Replayed => &mut self.stats.replayed_frames,
                     Refusal::OversizedHandshake => &mut self.stats.oversized_handshakes,

@@ -81,8 +81,9 @@ pub struct RunStats {
     /// Times an idle worker got no task because each of its partitions had one in flight, on
     /// a site that updates history tables (one task per partition keeps them exact).
     pub exclusive_waits: u64,
-    /// Frames dropped because they came from a peer without a session, or were handshake
-    /// messages out of place.
+    /// Frames of peers without a session dropped: sealed ones, and plain ones other than the
+    /// handshake's (a stranger's; a frame under an open session's identity is
+    /// `unsealed_session_frames`).
     pub unauthenticated_frames: u64,
     /// Frames to or from sessions that had ended: orders meant for a worker's earlier session
     /// (queued before the driver heard it close or be replaced), and what a peer the driver
@@ -132,10 +133,17 @@ pub struct RunStats {
     /// Connections closed before they finished ZeroMQ's own handshake, so before any of the
     /// run's: bytes that are no ZeroMQ greeting, silence until the admission deadline, or
     /// closed while still in it to make room for newer connections. A port scan, a probe or
-    /// a client of another protocol; no worker ever ends so. Last, so that a checkpoint of a
-    /// format before it is today's without it (see `checkpoint::format_three`).
+    /// a client of another protocol; no worker ever ends so. After the fields of format 3, so
+    /// that a checkpoint of that format is today's without it (see `checkpoint::format_three`).
     #[serde(default)]
     pub zeromq_handshakes_failed: u64,
+    /// Frames under an open session's identity dropped as no sealed message of it: frames
+    /// that do not open (another protocol version, say), plain messages other than a new
+    /// handshake's, handshake messages sealed inside it. A worker's bug, or anyone on the path
+    /// between it and the driver; the session goes on. Last, so that a checkpoint of format 4
+    /// is today's without it (see `checkpoint::format_four`).
+    #[serde(default)]
+    pub unsealed_session_frames: u64,
 }
 
 /// What a run did, for the summary file.

@@ -47,8 +47,13 @@ pub const NONCE_LEN: usize = 32;
 /// What was dropped, counted in the run's statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A message from a peer without a session (or a handshake message out of place).
+    /// A message from a peer without a session: a sealed frame, or a plain one other than
+    /// the handshake's.
     Unauthenticated,
+    /// A frame under an open session's identity that is no sealed message of that session:
+    /// one that does not open, a plain message other than a new handshake's, or a handshake
+    /// message sealed inside it. A worker's bug, or anyone on the path.
+    Unsealed,
     /// A sealed frame whose tag did not verify, or that its sender's key sealed in the wrong
     /// space (a heartbeat outside the heartbeat space, another message inside it).
     BadMac,
@@ -305,6 +310,16 @@ impl Gate {
         Inbound::Handled
     }
 
+    /// Why a plain frame of `peer` that no handshake of it awaits is dropped: under an open
+    /// session's identity it is out of place there, told apart from a stranger's.
+    fn unauthenticated(&self, peer: &str) -> Refusal {
+        if self.sessions.contains_key(peer) {
+            Refusal::Unsealed
+        } else {
+            Refusal::Unauthenticated
+        }
+    }
+
     /// Counts one more frame of `peer`, a connection without a session; whether it is
     /// still within what a handshake sends.
     fn within_handshake(&mut self, peer: &str, now: Instant) -> bool {
@@ -457,7 +472,7 @@ impl Gate {
             Err(_) if in_session => {
                 return Ok(Inbound::Dropped {
                     peer,
-                    why: Refusal::Unauthenticated,
+                    why: Refusal::Unsealed,
                 })
             }
             Err(error @ FrameError::Version { .. }) => {
@@ -477,8 +492,8 @@ impl Gate {
                 Ok(ToDriver::Hello(hello)) => self.hello(peer, hello, now, out),
                 Ok(ToDriver::Proof { mac }) => self.proof(peer, &mac, out),
                 Ok(_) => Inbound::Dropped {
+                    why: self.unauthenticated(&peer),
                     peer,
-                    why: Refusal::Unauthenticated,
                 },
                 Err(error) => Inbound::Rejected { peer, error },
             });
@@ -532,7 +547,7 @@ impl Gate {
                 let why = match error {
                     SessionError::BadMac | SessionError::WrongSpace => Refusal::BadMac,
                     SessionError::Replayed { .. } => Refusal::Replayed,
-                    SessionError::NotSealed => Refusal::Unauthenticated,
+                    SessionError::NotSealed => Refusal::Unsealed,
                 };
                 return Inbound::Dropped { peer, why };
             }
@@ -540,7 +555,7 @@ impl Gate {
         match decoded {
             Ok(ToDriver::Hello(_) | ToDriver::Proof { .. }) => Inbound::Dropped {
                 peer,
-                why: Refusal::Unauthenticated,
+                why: Refusal::Unsealed,
             },
             Ok(message) => Inbound::Message {
                 message: open.keep(message),
@@ -743,8 +758,8 @@ impl Gate {
     fn proof(&mut self, peer: String, mac: &[u8], out: &mut Outbox) -> Inbound {
         let Some(stranger) = self.strangers.remove(&peer) else {
             return Inbound::Dropped {
+                why: self.unauthenticated(&peer),
                 peer,
-                why: Refusal::Unauthenticated,
             };
         };
         let transcript = Transcript {
@@ -1229,6 +1244,65 @@ mod tests {
     }
 
     #[test]
+    fn unsealed_frames_under_a_session_are_told_apart_from_strangers() {
+        // Under an open session's identity: a plain message, a proof no handshake awaits, a
+        // handshake message sealed in the session. A worker's bug or anyone on the path, not
+        // a stranger's frame.
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut worker = Peer::new("w0", &token);
+        handshake(&mut gate, &mut worker);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let sealed_hello = worker.seal(&ToDriver::Hello(Hello {
+            name: "w0".into(),
+            fingerprint: FINGERPRINT,
+            pid: 1,
+            nonce: vec![0; NONCE_LEN].into(),
+        }));
+        for bytes in [
+            frame::encode(RUN, &ToDriver::Heartbeat),
+            frame::encode(
+                RUN,
+                &ToDriver::Proof {
+                    mac: vec![0; 32].into(),
+                },
+            ),
+            sealed_hello,
+        ] {
+            let event = gate.on_frame("w0", &bytes, now, &mut out);
+            assert_eq!(dropped_for(&event), Some(Refusal::Unsealed), "{event:?}");
+        }
+        assert!(out.is_empty() && gate.drain_closing().is_empty());
+        // The same plain messages from a peer without a session are a stranger's.
+        for (peer, bytes) in [
+            ("0x01", frame::encode(RUN, &ToDriver::Heartbeat)),
+            (
+                "0x02",
+                frame::encode(
+                    RUN,
+                    &ToDriver::Proof {
+                        mac: vec![0; 32].into(),
+                    },
+                ),
+            ),
+        ] {
+            let event = gate.on_frame(peer, &bytes, now, &mut out);
+            assert_eq!(
+                dropped_for(&event),
+                Some(Refusal::Unauthenticated),
+                "{event:?}"
+            );
+        }
+        // The session goes on.
+        let next = worker.seal(&result(1));
+        assert!(matches!(
+            gate.on_frame("w0", &next, now, &mut out),
+            Inbound::Message { .. }
+        ));
+    }
+
+    #[test]
     fn strangers_cost_little_and_do_not_linger() {
         let token = Token::random();
         let mut gate = gate(&token, false);
@@ -1443,11 +1517,7 @@ mod tests {
         handshake(&mut gate, &mut worker);
         out.clear();
         let event = gate.on_frame("w0", &other_version, now, &mut out);
-        assert_eq!(
-            dropped_for(&event),
-            Some(Refusal::Unauthenticated),
-            "{event:?}"
-        );
+        assert_eq!(dropped_for(&event), Some(Refusal::Unsealed), "{event:?}");
         assert!(out.is_empty(), "no answer");
         assert!(gate.drain_closing().is_empty(), "no closing");
         // Nor is a session's connection closed by hellos put on its path.

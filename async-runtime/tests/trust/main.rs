@@ -423,11 +423,12 @@ fn spawn_worker_reading(
 fn print_counts(report: &RunReport) {
     let s = &report.stats;
     println!(
-        "    updates {} unauthenticated {} bad_mac {} replayed {} oversized_handshakes {} \
-         handshake_timeouts {} turned_away {} cut_off {} refused {} rejected {} bad_results {} \
-         failed {} retried {} excluded {} lost {}",
+        "    updates {} unauthenticated {} unsealed_in_session {} bad_mac {} replayed {} \
+         oversized_handshakes {} handshake_timeouts {} turned_away {} cut_off {} refused {} \
+         rejected {} bad_results {} failed {} retried {} excluded {} lost {}",
         s.updates,
         s.unauthenticated_frames,
+        s.unsealed_session_frames,
         s.bad_mac_frames,
         s.replayed_frames,
         s.oversized_handshakes,
@@ -494,6 +495,14 @@ fn impostors_are_refused() {
         "every replayed frame is counted: {} of {}",
         stats.replayed_frames,
         proxy.replayed()
+    );
+    // Plain frames put on the worker's connection inside its session are told apart from
+    // strangers': each is counted there, and none of the impostors' is.
+    assert!(proxy.injected() >= 1, "the proxy put frames on the path");
+    assert_eq!(
+        stats.unsealed_session_frames,
+        proxy.injected(),
+        "each frame put on a session's path is counted as such"
     );
     // An impostor's connection is read for what a handshake sends (plain frames have no
     // session; sealed ones carry no run id it could know), each frame counted, and closed at

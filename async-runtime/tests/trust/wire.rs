@@ -190,6 +190,7 @@ fn huge_frame_is_cut_off(address: &str) -> bool {
 pub struct ReplayProxy {
     port: u16,
     replayed: Arc<AtomicU64>,
+    injected: Arc<AtomicU64>,
 }
 
 /// Results the proxy replays.
@@ -201,7 +202,11 @@ impl ReplayProxy {
         let port = listener.local_addr().unwrap().port();
         let driver = driver.trim_start_matches("tcp://").to_owned();
         let replayed = Arc::new(AtomicU64::new(0));
-        let count = replayed.clone();
+        let injected = Arc::new(AtomicU64::new(0));
+        let count = Counts {
+            replayed: replayed.clone(),
+            injected: injected.clone(),
+        };
         std::thread::spawn(move || {
             let (worker, _) = listener.accept().expect("the worker connects");
             let upstream = TcpStream::connect(&driver).expect("the driver accepts");
@@ -212,7 +217,11 @@ impl ReplayProxy {
             });
             let _ = forward_replaying(worker, upstream, &count);
         });
-        ReplayProxy { port, replayed }
+        ReplayProxy {
+            port,
+            replayed,
+            injected,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -222,6 +231,23 @@ impl ReplayProxy {
     pub fn replayed(&self) -> u64 {
         self.replayed.load(Ordering::SeqCst)
     }
+
+    /// Unsealed frames the proxy put on the worker's connection inside its session.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+}
+
+/// What the proxy did to the worker's frames.
+struct Counts {
+    replayed: Arc<AtomicU64>,
+    injected: Arc<AtomicU64>,
+}
+
+/// Plain frames put on an admitted worker's connection, as anyone on the path could: each is
+/// dropped as unsealed within its session, which goes on.
+fn injections() -> Vec<Vec<u8>> {
+    vec![frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat)]
 }
 
 /// One ZMTP 3.0 frame as read: its header (flags, then a short or long length) as it came, and
@@ -251,11 +277,12 @@ fn read_zmtp_frame(from: &mut impl Read) -> std::io::Result<ZmtpFrame> {
     Ok(ZmtpFrame { header, body })
 }
 
-/// Copies ZMTP from the worker to the driver frame by frame, sending sealed results twice.
+/// Copies ZMTP from the worker to the driver frame by frame, sending sealed results twice,
+/// and after the first result (inside the worker's session) the [`injections`].
 fn forward_replaying(
     mut from: TcpStream,
     mut to: TcpStream,
-    count: &AtomicU64,
+    count: &Counts,
 ) -> std::io::Result<()> {
     let mut greeting = [0u8; 64];
     from.read_exact(&mut greeting)?;
@@ -270,10 +297,18 @@ fn forward_replaying(
             && body.len() > frame::ENVELOPE_LEN
             && body[HEADER_LEN] == KIND_MAC
             && body[frame::ENVELOPE_LEN] == 2;
-        if is_result && count.load(Ordering::SeqCst) < REPLAYS {
+        if is_result && count.replayed.load(Ordering::SeqCst) < REPLAYS {
             to.write_all(&header)?;
             to.write_all(&body)?;
-            count.fetch_add(1, Ordering::SeqCst);
+            count.replayed.fetch_add(1, Ordering::SeqCst);
+        }
+        if is_result && count.injected.load(Ordering::SeqCst) == 0 {
+            for injected in injections() {
+                // A short ZMTP message frame: flags 0 (the last frame), a one-byte length.
+                to.write_all(&[0, u8::try_from(injected.len()).expect("a short frame")])?;
+                to.write_all(&injected)?;
+                count.injected.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::words::count;
 /// dropped by the driver's checks, hung tasks done again, messages rejected, joins refused or
 /// left unproven, joins told to try later, handshakes timed out or closed to make room,
 /// connections closed before their ZeroMQ handshake, strangers cut off, frames the session
-/// layer dropped unread, frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
+/// layer dropped unread (strangers', out of place within a session, forged or replayed),
+/// frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
 /// reading the data file ([`RunReport::unreadable_data_exclusions`]) are said as such: the
 /// file may be at fault, not they.
 pub fn fault_line(report: &RunReport) -> Option<String> {
@@ -128,8 +129,15 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
         ),
         (
             stranger_frames(stats),
-            "frame dropped unauthenticated (a stranger's or out of place)",
-            "frames dropped unauthenticated (strangers' or out of place)",
+            "stranger's frame dropped unauthenticated",
+            "strangers' frames dropped unauthenticated",
+        ),
+        // Within a session, said apart from strangers' frames: a worker's bug or someone on
+        // the path between it and the driver, where a stranger's are anyone's.
+        (
+            stats.unsealed_session_frames,
+            "frame dropped within a session as unsealed or out of place",
+            "frames dropped within a session as unsealed or out of place",
         ),
         (
             forged_frames(stats),
@@ -162,9 +170,9 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
     ))
 }
 
-/// Frames the driver's session layer dropped unauthenticated: from peers without a session
-/// (their handshake frames over the size limit too), and handshake messages or unsealed frames
-/// out of place within one. Each counter stays apart in the summary's `stats`.
+/// Frames of peers without a session the driver's session layer dropped unauthenticated,
+/// their handshake frames over the size limit too. Each counter stays apart in the summary's
+/// `stats`.
 fn stranger_frames(stats: &RunStats) -> u64 {
     stats
         .unauthenticated_frames
@@ -275,9 +283,9 @@ mod tests {
             fault_line_of(&stats, 0).as_deref(),
             Some(
                 "  faults: 2 joins refused or left unproven, 1 stranger's connection cut off for \
-                 sending more than a handshake, 6 frames dropped unauthenticated (strangers' or \
-                 out of place), 5 frames forged or replayed within a session dropped; see \
-                 \"stats\" in the summary"
+                 sending more than a handshake, 6 strangers' frames dropped unauthenticated, 5 \
+                 frames forged or replayed within a session dropped; see \"stats\" in the \
+                 summary"
             )
         );
         // Alone, a forged frame is a fault line of its own: a run under attack is not clean.
@@ -319,11 +327,44 @@ mod tests {
             ..RunStats::default()
         };
         let line = fault_line_of(&stats, 0).unwrap();
-        assert!(line.contains("3 frames dropped unauthenticated"), "{line}");
+        assert!(
+            line.contains("3 strangers' frames dropped unauthenticated"),
+            "{line}"
+        );
         assert!(
             !line.contains("forged") && !line.contains("replayed"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn unsealed_frames_within_a_session_are_said_apart_from_strangers_frames() {
+        // A frame of another protocol version on a worker's connection, a plain heartbeat
+        // under its session's identity: no stranger's doing, nor a forged frame of it.
+        let stats = RunStats {
+            unauthenticated_frames: 2,
+            unsealed_session_frames: 3,
+            ..RunStats::default()
+        };
+        assert_eq!(
+            fault_line_of(&stats, 0).as_deref(),
+            Some(
+                "  faults: 2 strangers' frames dropped unauthenticated, 3 frames dropped within \
+                 a session as unsealed or out of place; see \"stats\" in the summary"
+            )
+        );
+        // Alone, a fault line of its own.
+        let stats = RunStats {
+            unsealed_session_frames: 1,
+            ..RunStats::default()
+        };
+        let line = fault_line_of(&stats, 0).unwrap();
+        assert_eq!(
+            line,
+            "  faults: 1 frame dropped within a session as unsealed or out of place; see \
+             \"stats\" in the summary"
+        );
+        assert!(!line.contains("stranger"), "{line}");
     }
 
     #[test]
@@ -374,6 +415,7 @@ mod tests {
             zeromq_handshakes_failed: 1,
             strangers_cut_off: 1,
             unauthenticated_frames: 1,
+            unsealed_session_frames: 1,
             oversized_handshakes: 1,
             bad_mac_frames: 1,
             replayed_frames: 1,
