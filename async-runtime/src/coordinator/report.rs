@@ -105,8 +105,9 @@ pub struct RunStats {
     /// Handshakes closed to make room for newer ones while the cap on unadmitted peers was
     /// reached (the oldest goes).
     pub strangers_turned_away: u64,
-    /// Connections closed before admission for sending more than a handshake: a second
-    /// hello, anything after their refusal, or more frames than a handshake takes.
+    /// Connections without a session closed for sending more than a handshake: a second
+    /// hello, anything after their refusal, or more frames than a handshake takes. (A second
+    /// hello on a session's connection closes nothing: `unsealed_session_frames`.)
     pub strangers_cut_off: u64,
     /// Results dropped by the driver's checks (task not in flight on that worker, wrong
     /// shape, non-finite numbers, undecodable).
@@ -139,7 +140,8 @@ pub struct RunStats {
     pub zeromq_handshakes_failed: u64,
     /// Frames under an open session's identity dropped as no sealed message of it: frames
     /// that do not open (another protocol version, say), plain messages other than a new
-    /// handshake's, handshake messages sealed inside it. A worker's bug, or anyone on the path
+    /// handshake's (a hello again while that handshake is open, which ends it), handshake
+    /// messages sealed inside it. A worker's bug, or anyone on the path
     /// between it and the driver; the session goes on. Last, so that a checkpoint of format 4
     /// is today's without it (see `checkpoint::format_four`).
     #[serde(default)]

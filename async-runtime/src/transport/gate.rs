@@ -51,8 +51,9 @@ pub enum Refusal {
     /// the handshake's.
     Unauthenticated,
     /// A frame under an open session's identity that is no sealed message of that session:
-    /// one that does not open, a plain message other than a new handshake's, or a handshake
-    /// message sealed inside it. A worker's bug, or anyone on the path.
+    /// one that does not open, a plain message other than a new handshake's (a hello again
+    /// while that handshake is open ends it), or a handshake message sealed inside it. A
+    /// worker's bug, or anyone on the path; the connection stays the session's.
     Unsealed,
     /// A sealed frame whose tag did not verify, or that its sender's key sealed in the wrong
     /// space (a heartbeat outside the heartbeat space, another message inside it).
@@ -67,7 +68,8 @@ pub enum Refusal {
     /// reached and it was the oldest of the host holding the most.
     TooManyStrangers,
     /// A connection without a session closed for sending more than a handshake: a second
-    /// hello, anything after its refusal, or more frames than a handshake takes (4).
+    /// hello, anything after its refusal, or more frames than a handshake takes (4). Under a
+    /// session's identity a second hello is [`Refusal::Unsealed`]: nothing is closed.
     CutOff,
     /// A peer that left after the driver's challenge, without its proof: a worker holding
     /// another token leaves there.
@@ -682,9 +684,17 @@ impl Gate {
             return self.refuse(peer, "its hello carries no valid nonce".into(), out);
         }
         if self.strangers.contains_key(&peer) {
-            // One challenge per connection: a hello again would keep its handshake open. Under
-            // a session's identity it may have been put on the path by anyone: dropped, the
-            // connection stays the session's.
+            // One challenge per connection: a hello again would keep its handshake open.
+            if self.sessions.contains_key(&peer) {
+                // Under a session's identity it may have been put on the path by anyone: its
+                // handshake ends, the connection stays the session's, and the hello is a
+                // plain frame out of place within that session, not a stranger cut off.
+                self.strangers.remove(&peer);
+                return Inbound::Dropped {
+                    peer,
+                    why: Refusal::Unsealed,
+                };
+            }
             return self.cut_off(peer, Refusal::CutOff);
         }
         if self.strangers.len() >= self.config.max_strangers && self.sessions.contains_key(&peer) {
@@ -1218,10 +1228,11 @@ mod tests {
             gate.on_frame("w1", &next, now, &mut out),
             Inbound::Message { .. }
         ));
-        // A second hello under w1 while the first's handshake is open is dropped (anyone on
-        // the path could send it); once that one expired, a handshake that proves the token
-        // replaces the session.
-        gate.on_frame("w1", &Peer::new("w1", &token).hello(), now, &mut out);
+        // A second hello under w1 while the first's handshake is open is dropped as out of
+        // place in w1's session (anyone on the path could send it), no stranger cut off; once
+        // that one expired, a handshake that proves the token replaces the session.
+        let event = gate.on_frame("w1", &Peer::new("w1", &token).hello(), now, &mut out);
+        assert_eq!(dropped_for(&event), Some(Refusal::Unsealed), "{event:?}");
         assert_eq!(
             gate.strangers(),
             0,

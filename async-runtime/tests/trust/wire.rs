@@ -232,7 +232,8 @@ impl ReplayProxy {
         self.replayed.load(Ordering::SeqCst)
     }
 
-    /// Unsealed frames the proxy put on the worker's connection inside its session.
+    /// Frames the proxy put on the worker's connection inside its session that the driver
+    /// is to drop as unsealed there.
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::SeqCst)
     }
@@ -244,10 +245,24 @@ struct Counts {
     injected: Arc<AtomicU64>,
 }
 
-/// Plain frames put on an admitted worker's connection, as anyone on the path could: each is
-/// dropped as unsealed within its session, which goes on.
-fn injections() -> Vec<Vec<u8>> {
-    vec![frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat)]
+/// Plain frames put on an admitted worker's connection, as anyone on the path could, and
+/// whether each is dropped as unsealed within its session, which goes on: a heartbeat, and a
+/// hello twice under the worker's name (the first opens a handshake, the second ends it).
+fn injections() -> Vec<(Vec<u8>, bool)> {
+    let hello = frame::encode(
+        frame::ANY_RUN,
+        &ToDriver::Hello(Hello {
+            name: "w1".into(),
+            fingerprint: asyncopt_runtime::task::fingerprint(),
+            pid: 1,
+            nonce: vec![3; 32].into(),
+        }),
+    );
+    vec![
+        (frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat), true),
+        (hello.clone(), false),
+        (hello, true),
+    ]
 }
 
 /// One ZMTP 3.0 frame as read: its header (flags, then a short or long length) as it came, and
@@ -284,6 +299,7 @@ fn forward_replaying(
     mut to: TcpStream,
     count: &Counts,
 ) -> std::io::Result<()> {
+    let mut injected_once = false;
     let mut greeting = [0u8; 64];
     from.read_exact(&mut greeting)?;
     to.write_all(&greeting)?;
@@ -302,12 +318,14 @@ fn forward_replaying(
             to.write_all(&body)?;
             count.replayed.fetch_add(1, Ordering::SeqCst);
         }
-        if is_result && count.injected.load(Ordering::SeqCst) == 0 {
-            for injected in injections() {
+        if is_result && !std::mem::replace(&mut injected_once, true) {
+            for (injected, unsealed) in injections() {
                 // A short ZMTP message frame: flags 0 (the last frame), a one-byte length.
                 to.write_all(&[0, u8::try_from(injected.len()).expect("a short frame")])?;
                 to.write_all(&injected)?;
-                count.injected.fetch_add(1, Ordering::SeqCst);
+                count
+                    .injected
+                    .fetch_add(u64::from(unsealed), Ordering::SeqCst);
             }
         }
     }
