@@ -103,7 +103,9 @@ pub struct RunStats {
     /// Handshakes not finished in time.
     pub handshake_timeouts: u64,
     /// Handshakes closed to make room for newer ones while the cap on unadmitted peers was
-    /// reached (the oldest goes).
+    /// reached (the oldest goes; one under an admitted worker's identity ends, its connection
+    /// staying the session's), and new handshakes under an admitted worker's identity dropped
+    /// while the cap is reached.
     pub strangers_turned_away: u64,
     /// Connections without a session closed for sending more than a handshake: a second
     /// hello, anything after their refusal, or more frames than a handshake takes. (A second

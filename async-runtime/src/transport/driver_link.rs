@@ -543,6 +543,9 @@ impl Serving {
             let _ = self.send_half.disconnect(identity_bytes(&peer));
             let _ = self.inbound.send(Inbound::Dropped { peer, why });
         }
+        for (peer, why) in self.gate.drain_ended_handshakes() {
+            let _ = self.inbound.send(Inbound::Dropped { peer, why });
+        }
         true
     }
 

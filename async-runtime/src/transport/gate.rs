@@ -65,7 +65,9 @@ pub enum Refusal {
     /// A handshake not finished before its deadline.
     HandshakeTimeout,
     /// A handshake closed to make room for a newer one: the cap on unadmitted peers was
-    /// reached and it was the oldest of the host holding the most.
+    /// reached and it was the oldest of the host holding the most (one under an open
+    /// session's identity ends, its connection stays the session's), or a new one under a
+    /// session's identity dropped, as it makes no room at others' expense.
     TooManyStrangers,
     /// A connection without a session closed for sending more than a handshake: a second
     /// hello, anything after its refusal, or more frames than a handshake takes (4). Under a
@@ -245,6 +247,9 @@ pub(crate) struct Gate {
     unproven: HashMap<String, Unproven>,
     /// Connections to close, and why (see [`Gate::drain_closing`]).
     closing: Vec<(String, Refusal)>,
+    /// Handshakes under an open session's identity ended beside a frame's answer, and why
+    /// (see [`Gate::drain_ended_handshakes`]): their connections stay the sessions'.
+    ended_handshakes: Vec<(String, Refusal)>,
     /// The nonces of the latest admitted hellos, kept after their connections closed: the
     /// same hello again is a replay (a worker draws a fresh nonce for every connection).
     admitted_hellos: AdmittedHellos,
@@ -289,6 +294,7 @@ impl Gate {
             let_go: HashMap::new(),
             unproven: HashMap::new(),
             closing: Vec::new(),
+            ended_handshakes: Vec::new(),
             admitted_hellos: AdmittedHellos::default(),
         }
     }
@@ -299,13 +305,21 @@ impl Gate {
         std::mem::take(&mut self.closing)
     }
 
+    /// Handshakes under an open session's identity the gate ended since the last call, beside
+    /// the answer to the frame that ended them (one made room for a newer handshake): the link
+    /// counts each with its reason, closing nothing.
+    pub fn drain_ended_handshakes(&mut self) -> Vec<(String, Refusal)> {
+        std::mem::take(&mut self.ended_handshakes)
+    }
+
     /// Closes `peer`'s connection, ending its handshake. A peer with a session keeps its
     /// connection: only its new handshake ends (what comes under its identity may have been
-    /// put on the path by anyone).
+    /// put on the path by anyone), counted all the same.
     fn cut_off(&mut self, peer: String, why: Refusal) -> Inbound {
         self.strangers.remove(&peer);
         if self.sessions.contains_key(&peer) {
-            return Inbound::Dropped { peer, why };
+            self.ended_handshakes.push((peer, why));
+            return Inbound::Handled;
         }
         self.unproven.remove(&peer);
         self.closing.push((peer, why));
@@ -1346,6 +1360,37 @@ mod tests {
         assert_eq!(gate.strangers(), 0);
         let event = gate.on_frame("d", &Peer::new("d", &token).hello(), later, &mut out);
         assert!(matches!(event, Inbound::Handled));
+    }
+
+    #[test]
+    fn a_handshake_under_a_sessions_identity_that_makes_room_is_counted() {
+        // A hello on an admitted worker's connection opens a handshake there, the oldest when
+        // the cap of two is reached: it makes room, its connection stays the session's, and
+        // it is counted as any handshake closed to make room.
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut worker = Peer::new("w0", &token);
+        handshake(&mut gate, &mut worker);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        for (name, at) in [("w0", 0), ("a", 1), ("b", 2)] {
+            let at = now + Duration::from_millis(at);
+            let event = gate.on_frame(name, &Peer::new(name, &token).hello(), at, &mut out);
+            assert!(matches!(event, Inbound::Handled), "{event:?}");
+        }
+        assert_eq!(
+            gate.drain_ended_handshakes(),
+            [("w0".to_owned(), Refusal::TooManyStrangers)]
+        );
+        assert!(gate.drain_closing().is_empty(), "no connection closed");
+        assert_eq!(gate.strangers(), 2);
+        let next = worker.seal(&result(1));
+        assert!(matches!(
+            gate.on_frame("w0", &next, now, &mut out),
+            Inbound::Message { .. }
+        ));
+        // Said once.
+        assert!(gate.drain_ended_handshakes().is_empty());
     }
 
     #[test]
