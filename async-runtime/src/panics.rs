@@ -22,6 +22,10 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::Once;
 
+// Thread-bound on purpose: the hook runs on the panicking thread, and a `catch` keeps only
+// its own thread's panics. The state lives only for one `catch` call, which runs `f` on the
+// thread that called it, so a driver moved to another thread between runs (or holding no
+// `catch` across the move) finds nothing of the old thread's here.
 thread_local! {
     /// Whether this thread is inside [`catch`]: its panics are kept, not printed.
     static CATCHING: Cell<bool> = const { Cell::new(false) };

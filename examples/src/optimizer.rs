@@ -270,10 +270,10 @@ trait OwnRunner: Sync {
 }
 
 /// What looks at every new model of a run.
-type Look = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Flow>;
+type Look = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Flow + Send>;
 
 /// What judges the model of every checkpoint of a run: `Some(why)` keeps it out.
-type Judge = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Option<String>>;
+type Judge = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Option<String> + Send>;
 
 struct Typed<M>(fn(&mut Driver, &Dataset, &Params) -> M);
 
@@ -532,7 +532,7 @@ impl Optimizer {
     pub fn observe(
         &self,
         cx: &mut Driver,
-        mut look: impl FnMut(&Progress, ModelRef<'_>) -> Flow + 'static,
+        mut look: impl FnMut(&Progress, ModelRef<'_>) -> Flow + Send + 'static,
     ) {
         match self.run {
             Runner::Linear(_) => cx.observe(move |at, model: &Model| look(at, ModelRef::of(model))),
@@ -545,7 +545,7 @@ impl Optimizer {
     pub fn judge_checkpoints(
         &self,
         cx: &mut Driver,
-        mut judge: impl FnMut(&Progress, ModelRef<'_>) -> Option<String> + 'static,
+        mut judge: impl FnMut(&Progress, ModelRef<'_>) -> Option<String> + Send + 'static,
     ) {
         match self.run {
             Runner::Linear(_) => {

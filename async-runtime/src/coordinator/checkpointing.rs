@@ -53,7 +53,7 @@ impl Driver {
     /// });
     /// # }
     /// ```
-    pub fn checkpoint_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
+    pub fn checkpoint_annex(&mut self, annex: impl FnMut() -> Annex + Send + 'static) {
         self.checkpoints.set_annex(annex);
     }
 
@@ -63,7 +63,7 @@ impl Driver {
     /// checkpoint stays the one a resume gets. A warning says so, with `why`.
     pub fn checkpoint_judge<T: serde::de::DeserializeOwned + 'static>(
         &mut self,
-        mut judge: impl FnMut(&Progress, &T) -> Option<String> + 'static,
+        mut judge: impl FnMut(&Progress, &T) -> Option<String> + Send + 'static,
     ) {
         self.checkpoints.set_judge(Box::new(move |progress, bytes| {
             // A variable of another type than the observer's is not this judge's to refuse.

@@ -93,7 +93,7 @@ pub(crate) struct Settled {
 }
 
 /// Judges a checkpoint's model, at the progress it was taken at, from its saved bytes.
-pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String>>;
+pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String> + Send>;
 
 /// Checkpoints of one run: when to write, what is being written, what the run went on from.
 #[derive(Default)]
@@ -115,7 +115,7 @@ pub(crate) struct Checkpoints {
     /// that stays full) is counted, not warned of at every checkpoint of a long run.
     warned: Option<String>,
     /// What the application saves with each checkpoint.
-    annex: Option<Box<dyn FnMut() -> Annex>>,
+    annex: Option<Box<dyn FnMut() -> Annex + Send>>,
     /// What judges the model a checkpoint holds, from its bytes; `Some(why)` refuses it.
     judge: Option<Judge>,
     /// The name the optimizer broadcasts its model under: its loop variable of that name.
@@ -170,7 +170,7 @@ impl Checkpoints {
     }
 
     /// Saves what `annex` returns with every checkpoint.
-    pub fn set_annex(&mut self, annex: impl FnMut() -> Annex + 'static) {
+    pub fn set_annex(&mut self, annex: impl FnMut() -> Annex + Send + 'static) {
         self.annex = Some(Box::new(annex));
     }
 

@@ -49,7 +49,7 @@ pub struct Progress {
     pub workers: usize,
 }
 
-type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow>;
+type Observer = Box<dyn FnMut(&Progress, &dyn Any) -> Flow + Send>;
 
 /// The driver of a run: the coordinator and the broadcaster behind one handle.
 ///
@@ -349,7 +349,7 @@ impl Driver {
     /// as training time.
     pub fn observe<T: Broadcast>(
         &mut self,
-        mut observer: impl FnMut(&Progress, &T) -> Flow + 'static,
+        mut observer: impl FnMut(&Progress, &T) -> Flow + Send + 'static,
     ) {
         let mut warned = false;
         self.observer = Some(Box::new(move |progress, value| {

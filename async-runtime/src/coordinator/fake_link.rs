@@ -3,10 +3,8 @@
 //! of other sites, staleness) run in microseconds with no socket and no process. The system
 //! tests, with real workers over real sockets, stay the proof that the parts fit.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ndarray::{Array1, Array2};
@@ -48,7 +46,7 @@ enum Reply {
 }
 
 /// The fake workers: a reply per (worker, task order).
-type Script = Box<dyn FnMut(&str, &TaskOrder) -> Reply>;
+type Script = Box<dyn FnMut(&str, &TaskOrder) -> Reply + Send>;
 
 /// What the fake link saw and what it will deliver.
 struct Wire {
@@ -77,8 +75,24 @@ struct Wire {
     quiet_when_dry: bool,
 }
 
+/// State the test and the fake link both hold: behind a lock, as the driver holding the link
+/// is `Send`; the names are `RefCell`'s, which it was before.
+struct Shared<T>(Mutex<T>);
+
+impl<T> Shared<T> {
+    fn new(value: T) -> Shared<T> {
+        Shared(Mutex::new(value))
+    }
+    fn borrow(&self) -> MutexGuard<'_, T> {
+        self.0.lock().expect("no test panicked holding it")
+    }
+    fn borrow_mut(&self) -> MutexGuard<'_, T> {
+        self.borrow()
+    }
+}
+
 /// A [`Link`] whose workers are a script.
-struct FakeLink(Rc<RefCell<Wire>>);
+struct FakeLink(Arc<Shared<Wire>>);
 
 impl FakeLink {
     /// The fake workers' answer to `order`, queued for the driver.
@@ -242,8 +256,8 @@ impl Link for FakeLink {
 
 impl Wire {
     /// A wire on which nothing happened yet, whose workers answer tasks with `script`.
-    fn answering(script: Script) -> Rc<RefCell<Wire>> {
-        Rc::new(RefCell::new(Wire {
+    fn answering(script: Script) -> Arc<Shared<Wire>> {
+        Arc::new(Shared::new(Wire {
             sent: Vec::new(),
             sessions: HashMap::new(),
             last_session: 0,
@@ -261,12 +275,12 @@ impl Wire {
 
 /// A driver whose `workers` fake workers joined, answering tasks with `script`, and the wire
 /// to inspect.
-fn driver(workers: usize, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
+fn driver(workers: usize, script: Script) -> (Driver, Arc<Shared<Wire>>) {
     driver_with(ClusterConfig::local(workers), script)
 }
 
 /// [`driver`] with `config`'s workers and settings.
-fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell<Wire>>) {
+fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Arc<Shared<Wire>>) {
     let workers = config.workers;
     let wire = Wire::answering(script);
     config.spawn_local = false;
@@ -279,7 +293,7 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Rc<RefCell
 }
 
 /// A worker named `name` joins (its admission is the driver's next event); its session id.
-fn join(wire: &Rc<RefCell<Wire>>, name: &str, pid: u32) -> SessionId {
+fn join(wire: &Arc<Shared<Wire>>, name: &str, pid: u32) -> SessionId {
     let mut wire = wire.borrow_mut();
     wire.last_session += 1;
     let session = wire.last_session;
@@ -327,7 +341,7 @@ fn decode(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
 }
 
 /// What `pick` takes of each order sent, in order, given its peer.
-fn sent<T>(wire: &Rc<RefCell<Wire>>, pick: impl Fn(&str, &ToWorker) -> Option<T>) -> Vec<T> {
+fn sent<T>(wire: &Arc<Shared<Wire>>, pick: impl Fn(&str, &ToWorker) -> Option<T>) -> Vec<T> {
     let wire = wire.borrow();
     wire.sent
         .iter()
@@ -336,7 +350,7 @@ fn sent<T>(wire: &Rc<RefCell<Wire>>, pick: impl Fn(&str, &ToWorker) -> Option<T>
 }
 
 /// The task orders sent, in order, as (peer, order).
-fn tasks(wire: &Rc<RefCell<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
+fn tasks(wire: &Arc<Shared<Wire>>) -> Vec<(String, u64, u32, Option<Sample>)> {
     sent(wire, |peer, order| match order {
         ToWorker::Task(t) => Some((peer.to_owned(), t.seq, t.partition, t.sample)),
         _ => None,
@@ -352,7 +366,7 @@ fn echoing() -> Script {
 /// Two [`echoing`] workers, the shape of site `grad` settled, after one synchronous step of
 /// it on `data` (shipped, every partition answered once). The driver knows a dataset by its
 /// address: later steps must be on the same `data`.
-fn after_one_step(data: &Dataset) -> (Driver, Rc<RefCell<Wire>>) {
+fn after_one_step(data: &Dataset) -> (Driver, Arc<Shared<Wire>>) {
     let (mut driver, wire) = driver(2, echoing());
     settle(&mut driver, &["grad"]);
     driver
@@ -642,7 +656,7 @@ fn shared_file() -> (TempFile, Dataset) {
 
 /// Three [`echoing`] workers of which `w0`, then `w1` (its heir), say they cannot read the
 /// split of partition 0; nothing else fails.
-fn two_hosts_fail_split_0() -> (Driver, Rc<RefCell<Wire>>) {
+fn two_hosts_fail_split_0() -> (Driver, Arc<Shared<Wire>>) {
     let (mut driver, wire) = driver(3, echoing());
     settle(&mut driver, &["grad"]);
     wire.borrow_mut()
@@ -1253,7 +1267,7 @@ fn a_stop_asked_from_outside_ends_the_loop_after_a_last_checkpoint() {
 #[test]
 fn the_judge_reads_the_model_its_optimizer_names_before_and_after_many_broadcasts() {
     let (mut driver, _stop) = stoppable_with_hourly_checkpoints();
-    let judged = Rc::new(RefCell::new(Vec::new()));
+    let judged = Arc::new(Shared::new(Vec::new()));
     let seen = judged.clone();
     driver.checkpoint_judge(move |_, w: &f64| {
         seen.borrow_mut().push(*w);
@@ -1350,7 +1364,7 @@ fn a_site_reading_more_than_a_task_order_carries_ends_the_run_naming_it_and_the_
 /// Runs `site`'s reduce, which must end the loop before any task is sent; the run's failure.
 fn failure_before_any_task(
     driver: &mut Driver,
-    wire: &Rc<RefCell<Wire>>,
+    wire: &Arc<Shared<Wire>>,
     site: crate::__private::Site<'_, ()>,
 ) -> String {
     let out = crate::__private::reduce_sync(driver, site, |_: u8, _: u8| 0.0_f64);
@@ -1582,7 +1596,7 @@ fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
 fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
     let data = data();
     let (mut driver, wire) = after_one_step(&data);
-    let shipped = |wire: &Rc<RefCell<Wire>>| {
+    let shipped = |wire: &Arc<Shared<Wire>>| {
         let sent = &wire.borrow().sent;
         let partitions = sent
             .iter()
@@ -1815,7 +1829,7 @@ fn a_read_of_a_version_from_before_a_resume_says_the_checkpoint_did_not_keep_it(
 }
 
 /// What was sent since `from` (an index into the wire's log): welcomes, partition messages.
-fn welcomes_and_partitions(wire: &Rc<RefCell<Wire>>, from: usize) -> (usize, usize) {
+fn welcomes_and_partitions(wire: &Arc<Shared<Wire>>, from: usize) -> (usize, usize) {
     let wire = wire.borrow();
     let sent = &wire.sent[from..];
     let welcomes = sent
@@ -1830,7 +1844,7 @@ fn welcomes_and_partitions(wire: &Rc<RefCell<Wire>>, from: usize) -> (usize, usi
 }
 
 /// A token holder joins under `count` fresh names, each connection closing at once.
-fn join_and_leave(driver: &mut Driver, wire: &Rc<RefCell<Wire>>, count: u32) {
+fn join_and_leave(driver: &mut Driver, wire: &Arc<Shared<Wire>>, count: u32) {
     for i in 0..count {
         let name = format!("x{i}");
         join(wire, &name, 1000 + i);
@@ -2460,7 +2474,7 @@ fn workers_that_never_came_are_told_how_to_join_with_the_token_the_run_has() {
 
 /// A driver waiting up to `join_timeout` for two remote workers, on a wire where nothing
 /// comes unless a test puts it there.
-fn waiting_for_two(join_timeout: Duration) -> (Driver, Rc<RefCell<Wire>>) {
+fn waiting_for_two(join_timeout: Duration) -> (Driver, Arc<Shared<Wire>>) {
     let mut config = ClusterConfig::local(2);
     config.spawn_local = false;
     config.join_timeout = join_timeout;
@@ -2525,7 +2539,7 @@ fn a_driver_that_gives_up_waiting_dismisses_the_workers_that_joined() {
 /// join timeout.
 fn w0_silent_while_waiting_for_two(
     set: impl FnOnce(&mut ClusterConfig),
-) -> (Driver, Rc<RefCell<Wire>>) {
+) -> (Driver, Arc<Shared<Wire>>) {
     let (mut driver, wire) = waiting_for_two(Duration::from_secs(60));
     set(&mut driver.config);
     wire.borrow_mut().quiet_when_dry = false;

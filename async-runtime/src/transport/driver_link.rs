@@ -64,8 +64,8 @@ pub(crate) struct LinkConfig {
 /// What the coordinator needs of its end of the wire: send sealed frames to a peer's session,
 /// end a session, receive the session layer's events. [`DriverLink`] is the socket; the
 /// coordinator's tests put a scripted fake behind it, so every protocol rule runs without a
-/// process.
-pub(crate) trait Link {
+/// process. `Send`, as the [`Driver`](crate::Driver) holding it may move to another thread.
+pub(crate) trait Link: Send {
     /// The address workers connect to.
     fn endpoint(&self) -> &str;
     /// Queues `frame` for `peer`'s `session`, sealed by it; dropped and counted

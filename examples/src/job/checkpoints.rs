@@ -1,9 +1,8 @@
 //! A job's checkpoints: the folder a run takes for them, the checkpoint it resumes, and the
 //! policy that writes them as the run goes.
 
-use std::cell::{Cell, RefCell};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -12,6 +11,7 @@ use asyncopt_runtime::checkpoint::{self, Checkpoint, CheckpointPolicy};
 use asyncopt_runtime::data::{DataError, Dataset, LoadOptions, SharedFile, SharedOptions};
 use asyncopt_runtime::Driver;
 
+use super::run::Locked;
 use super::{DataSource, JobSpec};
 use crate::even_points::EvenPoints;
 use crate::optimizer::readable;
@@ -269,8 +269,8 @@ pub(super) fn keep(
     driver: &mut Driver,
     identity: String,
     folder: Option<checkpoint::Folder>,
-    points: &Rc<RefCell<EvenPoints>>,
-    judged: &Rc<Cell<Option<Measured>>>,
+    points: &Arc<Locked<EvenPoints>>,
+    judged: &Arc<Locked<Option<Measured>>>,
     resumed: Option<Interval>,
 ) {
     if let Some(folder) = folder {
@@ -289,7 +289,7 @@ pub(super) fn keep(
             // The trace so far (a resumed run's trace goes on from it), the interval (a
             // resume keeps it) and the objective the judge measured of this checkpoint's
             // model just before, encoded on the checkpoint's thread.
-            let trace = points.borrow().to_vec();
+            let trace = points.lock().to_vec();
             let objective = judged.take();
             Box::new(move || {
                 let annex = Annex::Saved {

@@ -2,10 +2,8 @@
 //! checkpoint folder, the workers, the training while an observer records the trace, and the
 //! outcome gathered from what the run left.
 
-use std::cell::{Cell, RefCell};
 use std::path::Path;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -80,7 +78,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         .failure
         .or_else(|| recorder.exploded(&trace, objective, &ended.report));
     push_last_point(&mut trace, panicked, &ended.report, objective, optimum);
-    let step_smallest = recorder.past_count.borrow().step_smallest(&params);
+    let step_smallest = recorder.past_count.lock().step_smallest(&params);
     // A model recorded between evaluations, or the last one, may be the first below f*.
     let below_by = below_optimum_rounding(data.n_rows());
     let failure = failure.or_else(|| below_optimum(&trace, optimum, below_by));
@@ -344,18 +342,43 @@ fn launch(
     }
 }
 
+/// What the observer and the checkpoints' annex share with the run: behind a lock, as what
+/// the driver calls back must be `Send`. Each callback takes it briefly, never two at once.
+pub(super) struct Locked<T>(Mutex<T>);
+
+impl<T> Locked<T> {
+    pub(super) fn new(value: T) -> Locked<T> {
+        Locked(Mutex::new(value))
+    }
+    pub(super) fn lock(&self) -> MutexGuard<'_, T> {
+        // A panic of the observer is caught and reported; its state is still the run's.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    pub(super) fn set(&self, value: T) {
+        *self.lock() = value;
+    }
+    pub(super) fn take(&self) -> T
+    where
+        T: Default,
+    {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
 /// What the observer shares with the run: the trace's points (thinned evenly on a long run),
 /// why its stop rules failed the run (a divergence, an objective below f*), the progress
 /// display, the stop rules' watch and the workers live past the count.
 struct Recorder {
-    points: Rc<RefCell<EvenPoints>>,
-    failed: Rc<RefCell<Option<String>>>,
-    progress: Rc<RefCell<Progress>>,
-    watch: Rc<RefCell<Watch>>,
+    points: Arc<Locked<EvenPoints>>,
+    failed: Arc<Locked<Option<String>>>,
+    progress: Arc<Locked<Progress>>,
+    watch: Arc<Locked<Watch>>,
     /// The objective of the model the judge of checkpoints let through last, for the
     /// checkpoint to record.
-    judged: Rc<Cell<Option<Measured>>>,
-    past_count: Rc<RefCell<PastCount>>,
+    judged: Arc<Locked<Option<Measured>>>,
+    past_count: Arc<Locked<PastCount>>,
 }
 
 impl Recorder {
@@ -371,9 +394,9 @@ impl Recorder {
         first: Option<Measured>,
     ) -> Recorder {
         let earlier = earlier.into_iter().map(|point| point.against(optimum));
-        let points = Rc::new(RefCell::new(earlier.collect::<EvenPoints>()));
-        let failed = Rc::new(RefCell::new(None));
-        let progress = Rc::new(RefCell::new(Progress::new(
+        let points = Arc::new(Locked::new(earlier.collect::<EvenPoints>()));
+        let failed = Arc::new(Locked::new(None));
+        let progress = Arc::new(Locked::new(Progress::new(
             spec.algorithm.name(),
             spec.updates as u64,
             spec.stop.time_s,
@@ -389,14 +412,14 @@ impl Recorder {
         if let Some(first) = first {
             watch.evaluated_first(first.updates, first.objective);
         }
-        let watch = Rc::new(RefCell::new(watch));
+        let watch = Arc::new(Locked::new(watch));
         let recorder = Recorder {
             points,
             failed,
             progress,
             watch,
-            judged: Rc::new(Cell::new(None)),
-            past_count: Rc::new(RefCell::new(PastCount::of(spec))),
+            judged: Arc::new(Locked::new(None)),
+            past_count: Arc::new(Locked::new(PastCount::of(spec))),
         };
         recorder.observe(spec.algorithm, driver);
         recorder
@@ -414,20 +437,20 @@ impl Recorder {
             self.past_count.clone(),
         );
         algorithm.observe(driver, move |at, w| {
-            let verdict = watch.borrow_mut().look(*at, w, |point| {
-                progress.borrow_mut().update(
+            let verdict = watch.lock().look(*at, w, |point| {
+                progress.lock().update(
                     point.updates,
                     point.elapsed_s,
                     point.objective,
                     point.subopt,
                 );
-                points.borrow_mut().push(point);
+                points.lock().push(point);
             });
-            if let Some(warning) = past_count.borrow_mut().saw(at.workers) {
+            if let Some(warning) = past_count.lock().saw(at.workers) {
                 tracing::warn!("{warning}");
             }
             if let Verdict::Diverged(line) | Verdict::BelowOptimum(line) = &verdict {
-                *failed.borrow_mut() = Some(line.clone());
+                *failed.lock() = Some(line.clone());
             }
             verdict.flow()
         });
@@ -438,7 +461,7 @@ impl Recorder {
     fn trace(&self) -> Trace {
         let mut points = self.points.take().into_vec();
         // A model the optimizer left of another shape than the data's panics here too.
-        let recorded = panics::catch(|| self.watch.borrow_mut().evaluate_recorded());
+        let recorded = panics::catch(|| self.watch.lock().evaluate_recorded());
         points.extend(recorded.unwrap_or_default());
         points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
         Trace { points }
@@ -461,7 +484,7 @@ impl Recorder {
             let objective =
                 panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
             // Before the first evaluation, only an objective that is not finite is wrong.
-            let refused = match watch.borrow().start() {
+            let refused = match watch.lock().start() {
                 Some(start) if watch::exploded(start, objective) => {
                     Some(watch::divergence(start, objective, at.updates))
                 }
@@ -483,7 +506,7 @@ impl Recorder {
     fn exploded(&self, trace: &Trace, objective: f64, report: &RunReport) -> Option<String> {
         let start = self
             .watch
-            .borrow()
+            .lock()
             .start()
             .or(trace.points.first().map(|p| p.objective));
         start
@@ -510,9 +533,9 @@ fn train(
     let (model, panicked) = match ran {
         Ok(model) => (model, None),
         Err(message) => {
-            let latest = recorder.watch.borrow_mut().take_latest_model();
+            let latest = recorder.watch.lock().take_latest_model();
             let Some((at, model)) = latest else {
-                recorder.progress.borrow_mut().finish();
+                recorder.progress.lock().finish();
                 // Dropped, not finished: a comparison ends here, and its workers with it.
                 drop(driver);
                 bail!(
@@ -542,7 +565,7 @@ fn finish(
     resumed_from: Option<(u64, f64)>,
     panicked: Option<&Panic>,
 ) -> Result<Ended> {
-    recorder.progress.borrow_mut().finish();
+    recorder.progress.lock().finish();
     driver.wait_for_checkpoint();
     let report = driver.report();
     let interrupted = driver.stop_requested();

@@ -12,7 +12,7 @@ mod library_hyper;
 
 use async_train::cli::RunArgs;
 use async_train::job;
-use asyncopt_algorithms::{Algorithm, Loss, Model, Precondition};
+use asyncopt_algorithms::{Algorithm, Loss, Model, Params, Precondition};
 use asyncopt_runtime::checkpoint::{self, CheckpointPolicy};
 use asyncopt_runtime::data::{Dataset, LoadOptions, Rows, SharedOptions};
 use asyncopt_runtime::{
@@ -119,7 +119,60 @@ fn main() {
             "an_unset_hyperparameter_says_how_a_library_caller_sets_it",
             library_hyper::an_unset_hyperparameter_says_how_a_library_caller_sets_it,
         ),
+        (
+            "a_run_on_a_thread_of_its_own_trains_as_on_the_main_thread",
+            run_on_a_spawned_thread_trains_alike,
+        ),
     ]);
+}
+
+/// Synchronous SGD on `driver` on a thread of its own; the driver comes back with the model.
+fn sgd_on_a_thread(mut driver: Driver, data: &Arc<Dataset>, params: &Params) -> (Driver, Model) {
+    let (data, params) = (data.clone(), params.clone());
+    std::thread::spawn(move || {
+        let w = asyncopt_algorithms::sgd(&mut driver, &data, &params);
+        (driver, w)
+    })
+    .join()
+    .expect("the run's thread ends")
+}
+
+fn run_on_a_spawned_thread_trains_alike() {
+    let data = shared("cal_housing.scale.xz");
+    let params = Params {
+        batch: 16,
+        updates: 20,
+        step: 0.05,
+        ..Params::new(Loss::LeastSquares)
+    };
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let here = asyncopt_algorithms::sgd(&mut driver, &data, &params);
+    let report = driver
+        .finish()
+        .expect("the run on the main thread succeeds");
+    assert_eq!(report.stats.updates, 20);
+
+    // Launched here, trained on another thread, finished back here; its observer, set here,
+    // is called there.
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let observed = Arc::new(AtomicU64::new(0));
+    let seen = observed.clone();
+    driver.observe(move |_, _: &Model| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        Flow::Continue
+    });
+    let (driver, there) = sgd_on_a_thread(driver, &data, &params);
+    let report = driver.finish().expect("the run on its own thread succeeds");
+    assert_eq!(report.stats.updates, 20);
+    assert!(
+        observed.load(Ordering::Relaxed) > 0,
+        "the observer saw models"
+    );
+    assert!(here.iter().any(|&x| x != 0.0), "the runs trained: {here}");
+    assert_eq!(
+        here, there,
+        "same seed, same synchronous method, same model"
+    );
 }
 
 /// A result of one value per something that differs between partitions: its `Combine` adds
