@@ -871,7 +871,7 @@ fn slow_partitions_make_their_workers_sleep() {
 fn a9a_with_event(
     algorithm: Algorithm,
     at_update: u64,
-    event: impl FnMut(&str, &[u32], &str) + 'static,
+    event: impl FnMut(&str, &[u32], &str) + Send + 'static,
 ) -> (f64, RunReport) {
     a9a_with_event_on(job_args("a9a.xz", 1e-3), algorithm, at_update, event)
 }
@@ -881,7 +881,7 @@ fn a9a_with_event_on(
     mut args: RunArgs,
     algorithm: Algorithm,
     at_update: u64,
-    mut event: impl FnMut(&str, &[u32], &str) + 'static,
+    mut event: impl FnMut(&str, &[u32], &str) + Send + 'static,
 ) -> (f64, RunReport) {
     let optimum = test_support::optimum("a9a.xz");
     let target = 1e-3;
@@ -1087,10 +1087,10 @@ fn own_splits_malformed_line_is_named() {
 }
 
 fn late_worker_receives_tasks() {
-    let late: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>> = Default::default();
+    let late: std::sync::Arc<std::sync::Mutex<Option<std::process::Child>>> = Default::default();
     let started = late.clone();
     let (_, report) = a9a_with_event(Algorithm::Asgd, 500, move |endpoint, _, token| {
-        *started.borrow_mut() = Some(spawn_worker("w4", endpoint, token));
+        *started.lock().unwrap() = Some(spawn_worker("w4", endpoint, token));
         // Give it time to join before the run could end.
         std::thread::sleep(std::time::Duration::from_millis(300));
     });
@@ -1101,7 +1101,7 @@ fn late_worker_receives_tasks() {
         .find(|w| w.name == "w4")
         .expect("w4 joined");
     assert!(joined.tasks_done > 0, "the late worker received tasks");
-    let child = late.borrow_mut().take().expect("w4 was started");
+    let child = late.lock().unwrap().take().expect("w4 was started");
     let output = child.wait_with_output().expect("w4 exits");
     assert!(
         output.status.success(),
@@ -1144,11 +1144,12 @@ fn asaga_mean_stays_exact_with_a_late_joiner() {
     config.token = Some(token.clone());
     let mut driver = Driver::launch(config).expect("cluster starts");
     let endpoint = driver.endpoint().to_owned();
-    let late: std::rc::Rc<std::cell::RefCell<Option<std::process::Child>>> = Default::default();
+    let late: std::sync::Arc<std::sync::Mutex<Option<std::process::Child>>> = Default::default();
     let started = late.clone();
     driver.observe(move |at, _: &Model| {
-        if at.updates == 20 && started.borrow().is_none() {
-            *started.borrow_mut() = Some(spawn_worker("w2", &endpoint, &token.to_hex()));
+        let mut started = started.lock().unwrap();
+        if at.updates == 20 && started.is_none() {
+            *started = Some(spawn_worker("w2", &endpoint, &token.to_hex()));
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
         Flow::Continue
@@ -1188,7 +1189,7 @@ fn asaga_mean_stays_exact_with_a_late_joiner() {
         report.stats.exclusive_waits > 0,
         "two workers shared a partition, so some dispatch waited for it"
     );
-    let child = late.borrow_mut().take().expect("w2 was started");
+    let child = late.lock().unwrap().take().expect("w2 was started");
     let output = child.wait_with_output().expect("w2 exits");
     assert!(
         output.status.success(),
@@ -1509,19 +1510,17 @@ fn resumed_saga_matches_uninterrupted() {
 
     let mut driver = Driver::launch(local(3)).expect("cluster starts");
     driver.resume(saved);
-    let first_seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    let first_seen = std::sync::Arc::new(std::sync::OnceLock::new());
     let seen = first_seen.clone();
     driver.observe(move |at, _: &Model| {
-        if seen.get().is_none() {
-            seen.set(Some(at.updates));
-        }
+        seen.get_or_init(|| at.updates);
         Flow::Continue
     });
     let resumed = asyncopt_algorithms::saga(&mut driver, &data, &params);
     let report = driver.finish().expect("the resumed run succeeds");
     assert_eq!(
         first_seen.get(),
-        Some(90),
+        Some(&90),
         "the loop went on from update 90"
     );
     assert_eq!(report.stats.updates, 100);

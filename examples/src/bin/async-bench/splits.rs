@@ -115,11 +115,11 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
     let data = spec.load_data()?;
     let loaded_s = begun.elapsed().as_secs_f64();
     let mut driver = Driver::launch(spec.run_cluster())?;
-    let first = std::rc::Rc::new(std::cell::Cell::new(None));
+    let first = std::sync::Arc::new(std::sync::OnceLock::new());
     let seen = first.clone();
     driver.observe(move |progress, _: &Model| {
         if progress.updates >= 1 {
-            seen.set(Some(begun.elapsed().as_secs_f64()));
+            seen.get_or_init(|| begun.elapsed().as_secs_f64());
             return Flow::Stop;
         }
         Flow::Continue
@@ -132,7 +132,7 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
     };
     Algorithm::Sgd.run(&mut driver, &data, &params);
     let report = driver.finish()?;
-    let Some(first_update_s) = first.get() else {
+    let Some(&first_update_s) = first.get() else {
         bail!("the run ended before its first update");
     };
     let figures = json!({
