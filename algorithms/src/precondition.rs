@@ -20,6 +20,14 @@
 //!   curvature; any dimension, `nnz` work to build, `dim` flops per update. A feature that is
 //!   always 0 has no curvature and no gradient: `P` leaves it at 0.
 //!
+//! Built on a sample of the rows (a shared file's evaluation sample), `H` can miss curvature
+//! that the whole file has: a feature the sample never sees would get `P = 1/lambda` along it,
+//! a step far too long for the rows that have it. Too much curvature only slows a feature down,
+//! too little diverges, so both preconditioners err on the safe side there: a feature seen in
+//! `k` rows of the sample has its diagonal raised as if seen in the `k + 2 sqrt(k) + 2` rows an
+//! unlucky draw could have missed, to at most the largest diagonal of the
+//! sample, which a feature never seen gets.
+//!
 //! `P` stays on the driver: workers compute the same gradients as without it, and only the
 //! choice ([`Precondition`], in [`Params`](crate::Params)) travels with the tasks.
 
@@ -167,6 +175,7 @@ impl Metric {
                     data.for_each_entry(i, |j, v| diag[j] += v * v);
                 }
                 check_curvature(diag.sum(), lambda)?;
+                let diag = Model::from(sample_safe_sums(data, diag.to_vec()));
                 Inner::Diagonal(diag.mapv(|h| {
                     let curvature = scale * h + lambda;
                     if curvature > 0.0 {
@@ -189,11 +198,13 @@ impl Metric {
                 let trace = diag.sum();
                 check_curvature(trace, lambda)?;
                 let mean = trace / dim.max(1) as f64;
+                // A sample's matrix, with the diagonal raised where the file may have more.
+                let raised = sample_safe_sums(data, diag.to_vec());
                 let h = DMatrix::from_fn(dim, dim, |i, j| {
                     let mut entry = scale * normal[[i, j]];
                     if i == j {
                         let own = if diag[i] > 0.0 { diag[i] } else { mean };
-                        entry += lambda + RIDGE * scale * own;
+                        entry += lambda + RIDGE * scale * own + scale * (raised[i] - diag[i]);
                     }
                     entry
                 });
@@ -253,6 +264,36 @@ impl Metric {
             Inner::Full(_) => Precondition::Full,
         }
     }
+}
+
+/// The sums of squares `sums` of each feature over `data`'s rows, raised where `data` is a
+/// sample of a file ([`Dataset::is_whole`] false) to what the file's rows may hold: a feature
+/// seen in `k` rows as if in `k + 2 sqrt(k) + 2` (about the count of the file's rows with it
+/// that a draw finds fewer than `k` of once in twenty), at most the largest sum of the sample;
+/// a feature never seen, that largest sum. `sums` is returned as it is for the whole data.
+fn sample_safe_sums(data: &Dataset, sums: Vec<f64>) -> Vec<f64> {
+    if data.is_whole() {
+        return sums;
+    }
+    let mut seen = vec![0usize; sums.len()];
+    for i in 0..data.n_rows() {
+        data.for_each_entry(i, |j, v| {
+            if v != 0.0 {
+                seen[j] += 1;
+            }
+        });
+    }
+    let largest = sums.iter().copied().fold(0.0, f64::max);
+    sums.iter()
+        .zip(&seen)
+        .map(|(&sum, &k)| {
+            if k == 0 {
+                return largest;
+            }
+            let k = k as f64;
+            (sum * (k + 2.0 * k.sqrt() + 2.0) / k).min(largest).max(sum)
+        })
+        .collect()
 }
 
 /// An error unless `H`, of diagonal sum `trace` (without `lambda`), has some curvature.
@@ -448,6 +489,77 @@ mod tests {
         assert!(Metric::new(Precondition::None, &Loss::LeastSquares, &zeros)
             .unwrap()
             .is_identity());
+    }
+
+    /// The evaluation sample of a shared file of 400 rows in which feature 3 is in one row,
+    /// drawn (by the first seed that does) without that row; `test` names the file's folder.
+    fn sample_missing_a_feature(test: &str) -> Dataset {
+        let folder = format!("asyncopt-{test}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rare.svm");
+        let row = |i: usize| {
+            let second = if i.is_multiple_of(2) { " 2:0.5" } else { "" };
+            let rare = if i == 399 { " 3:1" } else { "" };
+            format!("1 1:1{second}{rare}\n")
+        };
+        std::fs::write(&path, (0..400).map(row).collect::<String>()).unwrap();
+        let missing = (0..)
+            .map(|seed| {
+                let options = asyncopt_runtime::data::SharedOptions {
+                    load: Default::default(),
+                    eval_rows: 40,
+                    seed,
+                };
+                Dataset::open_shared(&path, &options).unwrap()
+            })
+            .find(|sample| {
+                (0..sample.n_rows())
+                    .all(|i| sample.dot(i, Model::from(vec![0.0, 0.0, 1.0]).view()) == 0.0)
+            })
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        missing
+    }
+
+    #[test]
+    fn a_feature_a_sample_misses_gets_the_largest_curvature_of_the_sample() {
+        // Its curvature was the ridge's alone: the full P stepped 1e9 times too far along it
+        // (a9a diverged), the diagonal one 1/lambda.
+        let sample = sample_missing_a_feature("unseen-feature");
+        assert!(!sample.is_whole());
+        let e3 = Model::from(vec![0.0, 0.0, 1.0]);
+        for loss in [Loss::LeastSquares, Loss::Logistic { lambda: 1e-6 }] {
+            // Feature 1 is in every row, with value 1: the largest curvature, c.
+            let largest = loss.curvature() + loss.lambda();
+            for kind in [Precondition::Diagonal, Precondition::Full] {
+                let p = Metric::new(kind, &loss, &sample).unwrap().apply(e3.clone());
+                assert!((p[2] * largest - 1.0).abs() < 1e-6, "{kind} {loss:?}: {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_feature_a_sample_sees_rarely_has_its_curvature_raised() {
+        let sample = sample_missing_a_feature("rare-feature");
+        let loss = Loss::LeastSquares;
+        let n = sample.n_rows() as f64;
+        // Feature 2 (0.5 in about half the rows): seen in k rows, curvature as if in
+        // k + 2 sqrt(k) + 2 of them; feature 1, the largest, stays as it is.
+        let k = (0..sample.n_rows())
+            .filter(|&i| sample.dot(i, Model::from(vec![0.0, 1.0, 0.0]).view()) != 0.0)
+            .count() as f64;
+        let raised = 0.25 * (k + 2.0 * k.sqrt() + 2.0) / n;
+        let jacobi = Metric::new(Precondition::Diagonal, &loss, &sample).unwrap();
+        let p = jacobi.apply(Model::ones(3));
+        assert!((p[1] * raised.min(1.0) - 1.0).abs() < 1e-9, "{p} k={k}");
+        assert!((p[0] - 1.0).abs() < 1e-9, "{p}");
+        // The whole data is left as it is.
+        let whole = problem(50, 3, 0.5, 9);
+        let exact = Metric::new(Precondition::Diagonal, &loss, &whole).unwrap();
+        let e = Model::from(vec![1.0, 0.0, 0.0]);
+        let h = hessian_times(&loss, &whole, &e)[0];
+        assert!((exact.apply(e)[0] * h - 1.0).abs() < 1e-9);
     }
 
     #[test]

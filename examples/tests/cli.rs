@@ -1516,6 +1516,65 @@ fn an_optimum_above_the_objective_fails_the_run_instead_of_reaching_its_target()
     }
 }
 
+/// A run on a9a read by its workers (`--data-access shared`), scored on `--eval-rows` of it:
+/// `ARGS` and the data flags, its log kept to warnings.
+fn run_on_a9a_sample(dir: &Path, eval_rows: &str, args: &[&str]) -> Output {
+    let a9a = test_support::data("a9a.xz");
+    let data = ["--data", a9a.to_str().unwrap(), "--data-access", "shared"];
+    let flags = [
+        &data[..],
+        &["--eval-rows", eval_rows, "--workers", "2"],
+        args,
+    ]
+    .concat();
+    async_train(dir)
+        .env("ASYNC_LOG", "warn")
+        .args(flags)
+        .output()
+        .expect("async-train starts")
+}
+
+#[test]
+fn a_full_preconditioner_built_on_a_sample_converges_on_the_whole_file() {
+    // a9a's feature 123 is in one row, which the 5000-row sample misses: its preconditioner
+    // stepped 1/lambda along it, and the run diverged after 7 updates (shipped, it converged).
+    let dir = scratch("sample-preconditioner");
+    let a9a = test_support::data("a9a.xz");
+    let a9a = a9a.to_str().unwrap();
+    let flags = [
+        "--algo",
+        "saga",
+        "--precondition",
+        "full",
+        "--updates",
+        "2000",
+        "--quiet",
+    ];
+    let sampled = run_on_a9a_sample(
+        &dir,
+        "5000",
+        &[&flags[..], &["--save-model", "s.json"]].concat(),
+    );
+    succeeded(&sampled);
+    let shipped = [
+        &flags[..],
+        &["--data", a9a, "--workers", "2", "--save-model", "w.json"],
+    ];
+    succeeded(&run(&shipped.concat(), &dir));
+    // Scored on the whole file, both are near its optimum (a sample's P, cautious along rare
+    // features, converges more slowly than the file's); the diverged model scored 1e19.
+    let whole = |model: &str| {
+        evaluated(&dir, model, Some(a9a))["metrics"]["objective"]
+            .as_f64()
+            .unwrap()
+    };
+    let (sampled, shipped) = (whole("s.json"), whole("w.json"));
+    assert!(
+        (sampled - shipped).abs() <= 1e-3 * shipped,
+        "{sampled} vs {shipped}"
+    );
+}
+
 #[test]
 fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
     let dir = scratch("compare-failed");
