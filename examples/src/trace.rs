@@ -106,6 +106,12 @@ impl Trace {
         if self.below_optimum(below_by).is_some() {
             return None;
         }
+        self.first_at(target)
+    }
+
+    /// The first time the relative suboptimality reached `target`, even in a trace with a
+    /// point below f*: that of a sample's objective, which may fall below the file's f*.
+    pub fn first_at(&self, target: f64) -> Option<f64> {
         self.points
             .iter()
             .find(|p| p.subopt.is_some_and(|s| s <= target))

@@ -88,6 +88,21 @@ pub fn below_optimum(objective: f64, optimum: f64, updates: u64) -> String {
     )
 }
 
+/// The warning of a run scored on `data`, a sample of its file, whose objective fell below the
+/// given f* (`optimum`) at `point`: the sample's optimum is not the file's, so this is no
+/// mistake in f*, and the suboptimality is the sample's objective's relative to that f*.
+pub fn sample_below_optimum(point: &TracePoint, optimum: f64, data: &Dataset) -> String {
+    format!(
+        "the objective on the {}-row evaluation sample is {} after {}, below the given \
+         f* = {optimum}: a sample's objective can be below the file's optimum; (f-f*)/f* \
+         compares the sample's objective with that f* and may be negative (`async-train \
+         evaluate` scores the whole file)",
+        data.n_rows(),
+        objective_text(point.objective),
+        plural(point.updates, "update")
+    )
+}
+
 /// What the watch decided about one new model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -220,8 +235,11 @@ impl Watch {
         self.evaluated = Some((at, w.to_owned()));
         if let (true, Some(optimum)) = (below, self.optimum) {
             // A wrong f*: the suboptimality and a target "reached" mean nothing, so the run
-            // stops here rather than train on against it.
-            return Verdict::BelowOptimum(below_optimum(objective, optimum, at.updates));
+            // stops here rather than train on against it. A sample's objective may fall below
+            // the file's f*: the run goes on, and says so when it ends.
+            if self.data.is_whole() {
+                return Verdict::BelowOptimum(below_optimum(objective, optimum, at.updates));
+            }
         }
         let start = *self.start.get_or_insert(objective);
         if exploded(start, objective) {

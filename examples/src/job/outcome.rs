@@ -72,10 +72,12 @@ impl Outcome {
     /// at or below it (a model recorded between the stop rules' evaluations, or the
     /// evaluation that stopped the run).
     pub fn time_to_target(&self) -> Option<f64> {
-        self.spec
-            .stop
-            .target_subopt
-            .and_then(|t| self.trace.time_to(t, self.below_by))
+        let target = self.spec.stop.target_subopt?;
+        match self.sampled {
+            // A sample's objective below the given f* is no wrong f* (see `below_optimum`).
+            Some(_) => self.trace.first_at(target),
+            None => self.trace.time_to(target, self.below_by),
+        }
     }
 
     /// Which bound ended a run short of its target, as the end of a sentence: the updates

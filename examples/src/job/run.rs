@@ -81,7 +81,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let step_smallest = recorder.past_count.lock().step_smallest(&params);
     // A model recorded between evaluations, or the last one, may be the first below f*.
     let below_by = below_optimum_rounding(data.n_rows());
-    let failure = failure.or_else(|| below_optimum(&trace, optimum, below_by));
+    let failure = failure.or_else(|| below_optimum(&trace, optimum, below_by, data));
     Ok(Outcome {
         algorithm: spec.algorithm,
         model,
@@ -156,9 +156,19 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
 }
 
 /// The failure of a run whose `trace` went below f* (`optimum`), which is then not the optimum.
-/// (`below_by`: rounding, [`below_optimum_rounding`]).
-fn below_optimum(trace: &Trace, optimum: Option<f64>, below_by: f64) -> Option<String> {
+/// (`below_by`: rounding, [`below_optimum_rounding`].) The objective of a sample of the file (`data` not whole) may legitimately fall below the
+/// file's f*, which `--optimum` gives: that is said once, as a warning, and fails nothing.
+fn below_optimum(
+    trace: &Trace,
+    optimum: Option<f64>,
+    below_by: f64,
+    data: &Dataset,
+) -> Option<String> {
     let (point, optimum) = (trace.below_optimum(below_by)?, optimum?);
+    if !data.is_whole() {
+        tracing::warn!("{}", watch::sample_below_optimum(point, optimum, data));
+        return None;
+    }
     Some(watch::below_optimum(
         point.objective,
         optimum,
