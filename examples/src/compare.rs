@@ -333,7 +333,9 @@ fn run_files(algorithm: Optimizer, out: &Path) -> [PathBuf; 3] {
 /// whatever became of the others.
 fn write_run_files(files: &mut RunFiles, outcome: &Outcome, data: &Dataset, run: [PathBuf; 3]) {
     let [trace, summary, model] = run;
-    files.write(&trace, |path| outcome.trace.write_csv(path));
+    files.write(&trace, |path| {
+        outcome.trace.write_csv(path, outcome.objective_rows())
+    });
     files.write(&summary, |path| outcome.write_summary(path));
     files.write(&model, |path| outcome.saved_model(data)?.write(path));
 }

@@ -10,7 +10,7 @@
 //!   "lambda": 0.0001,
 //!   "features": 123,
 //!   "bias": 1.0,
-//!   "data": { "name": "a9a.xz", "rows": 32561, "sha256": "..." },
+//!   "data": { "name": "a9a.xz", "rows": 32561, "sha256": "...", "objective_rows": 32561 },
 //!   "settings": { "algo": "asgd", "step": 0.5, ... },
 //!   "objective": 0.3249,
 //!   "weights": [0.12, -0.3, ...]
@@ -60,6 +60,10 @@ pub struct DataInfo {
     pub rows: usize,
     /// [`Dataset::fingerprint`] of the data trained on (bias column included).
     pub sha256: String,
+    /// The rows the model's `objective` was measured on: fewer than `rows` when its run scored
+    /// an evaluation sample (`--data-access shared`); `None` in a file written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_rows: Option<usize>,
 }
 
 /// A saved model.
@@ -180,6 +184,7 @@ impl SavedModel {
                 name: data.name().into(),
                 rows: data.full_rows(),
                 sha256: data.fingerprint(),
+                objective_rows: Some(data.n_rows()),
             },
             settings,
             objective: params.loss.objective(data, w.view()),
@@ -542,6 +547,7 @@ mod tests {
                 name: "test".into(),
                 rows: 1,
                 sha256: String::new(),
+                objective_rows: None,
             },
             settings: serde_json::json!({"algo": "mine"}),
             objective: 1.0,

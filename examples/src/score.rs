@@ -528,6 +528,7 @@ mod tests {
                 name: "train".into(),
                 rows: 2,
                 sha256: String::new(),
+                objective_rows: None,
             },
             settings: serde_json::json!({ "algo": algo }),
             objective: 1.0,

@@ -124,15 +124,17 @@ impl Trace {
         self.points.iter().find(|p| p.is_below_optimum(below_by))
     }
 
-    /// Writes `elapsed_s,updates,objective,subopt,dropped_stale` rows.
-    pub fn write_csv(&self, path: &Path) -> Result<()> {
+    /// Writes `elapsed_s,updates,objective,subopt,dropped_stale,objective_rows` rows, the last
+    /// the rows the objective was measured on (an evaluation sample's, or every row).
+    pub fn write_csv(&self, path: &Path, objective_rows: usize) -> Result<()> {
         use std::fmt::Write as _;
-        let mut text = String::from("elapsed_s,updates,objective,subopt,dropped_stale\n");
+        let mut text =
+            String::from("elapsed_s,updates,objective,subopt,dropped_stale,objective_rows\n");
         for p in &self.points {
             let subopt = p.subopt.map_or(String::new(), |s| format!("{s:.6e}"));
             let _ = writeln!(
                 text,
-                "{:.6},{},{:.12e},{},{}",
+                "{:.6},{},{:.12e},{},{},{objective_rows}",
                 p.elapsed_s, p.updates, p.objective, subopt, p.dropped_stale
             );
         }

@@ -1606,6 +1606,73 @@ fn a_sampled_objective_below_a_given_optimum_is_a_warning_and_not_a_failure() {
 }
 
 #[test]
+fn a_run_scored_on_a_sample_says_so_in_every_output() {
+    // The model file said `objective` 0.2264 beside `data.rows` 32561, and `evaluate` printed
+    // the file's 0.2251 with nothing to tell the two apart.
+    let dir = scratch("sample-outputs");
+    let out = [
+        "--trace",
+        "t.csv",
+        "--summary",
+        "s.json",
+        "--save-model",
+        "m.json",
+    ];
+    let flags = [&["--algo", "saga", "--updates", "200"][..], &out].concat();
+    let stdout = succeeded(&run_on_a9a_sample(&dir, "5000", &flags));
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&read("s.json")).unwrap();
+    let model: serde_json::Value = serde_json::from_str(&read("m.json")).unwrap();
+    let rows = model["data"]["rows"].as_u64().unwrap();
+    assert!(rows > 5000, "{model}");
+    assert_eq!(model["data"]["objective_rows"], 5000, "{model}");
+    assert_eq!(summary["objective_rows"], 5000, "{summary}");
+    assert_eq!(summary["data_rows"], rows, "{summary}");
+    let trace = read("t.csv");
+    let mut lines = trace.lines();
+    assert!(
+        lines.next().unwrap().ends_with(",objective_rows"),
+        "{trace}"
+    );
+    assert!(lines.all(|line| line.ends_with(",5000")), "{trace}");
+    let said = "objective on the 5000-row evaluation sample of";
+    assert!(stdout.contains(said), "{stdout}");
+    assert!(
+        stdout.contains("evaluate --model m.json --data "),
+        "{stdout}"
+    );
+    // `evaluate` scores the whole file, and says whose the model file's objective is.
+    let a9a = test_support::data("a9a.xz");
+    let evaluated = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            a9a.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let evaluated = succeeded(&evaluated);
+    assert!(
+        evaluated.contains("5000-row evaluation sample"),
+        "{evaluated}"
+    );
+    // Shipped whole, the objective is every row's.
+    let whole = [
+        &flags[..],
+        &["--data", a9a.to_str().unwrap(), "--workers", "2"],
+    ]
+    .concat();
+    let stdout = succeeded(&run(&whole, &dir));
+    assert!(!stdout.contains("evaluation sample"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(&read("s.json")).unwrap();
+    assert_eq!(summary["objective_rows"], rows, "{summary}");
+    let model: serde_json::Value = serde_json::from_str(&read("m.json")).unwrap();
+    assert_eq!(model["data"]["objective_rows"], rows, "{model}");
+}
+
+#[test]
 fn a_comparison_whose_runs_fail_shows_them_all_and_keeps_its_table() {
     let dir = scratch("compare-failed");
     let args = [

@@ -15,6 +15,19 @@ use crate::score::Scorer;
 use crate::trace::check_writable;
 use crate::words::plural;
 
+/// What tells the objective `evaluate` prints from the one in a model file whose run scored an
+/// evaluation sample: the sample's rows and objective.
+fn sampled_note(model: &SavedModel) -> Option<String> {
+    let (rows, of) = (model.data.objective_rows?, model.data.rows);
+    (rows < of).then(|| {
+        format!(
+            "(the model file's objective, {}, is that of its run's {rows}-row evaluation sample \
+             of {of} rows)",
+            crate::trace::objective_text(model.objective)
+        )
+    })
+}
+
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     if let Some(out) = &args.out {
         refuse_overwriting("--out", out, &inputs(&args.data, &args.model))?;
@@ -34,7 +47,10 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         None => builtin_of(&model, &args.model, "to score it on")?,
     };
     let evaluation = scorer.evaluate(&data)?;
-    let line = &evaluation.line;
+    let line = &match sampled_note(&model) {
+        Some(note) => format!("{}\n{note}", evaluation.line),
+        None => evaluation.line.clone(),
+    };
     let Some(path) = &args.out else {
         say!("{line}");
         return Ok(());

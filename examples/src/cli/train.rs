@@ -47,6 +47,18 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     // is what happened, not "objective ... after 0 updates".
     if !outcome.failed_untrained() {
         say!("{}", outcome.result_lines());
+        let file = args
+            .run
+            .data
+            .as_ref()
+            .map(|path| path.display().to_string());
+        let line = outcome.sample_line(
+            args.save_model.as_deref(),
+            file.as_deref().unwrap_or("FILE"),
+        );
+        if let Some(line) = line {
+            say!("{line}");
+        }
     }
     write_outputs(&args, &outcome, &data, &mut files);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
@@ -159,7 +171,9 @@ fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset, files: &mu
             }
         }
     };
-    write("trace:", &args.trace, &|path| outcome.trace.write_csv(path));
+    write("trace:", &args.trace, &|path| {
+        outcome.trace.write_csv(path, outcome.objective_rows())
+    });
     write("summary:", &args.summary, &|path| {
         outcome.write_summary(path)
     });

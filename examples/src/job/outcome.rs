@@ -41,6 +41,8 @@ pub struct Outcome {
     /// With shared data access and a file of more rows than `--eval-rows`: the rows of the
     /// evaluation sample the objective is measured on, and the file's.
     pub sampled: Option<(usize, usize)>,
+    /// The rows of the data: every row of the file, sampled or not.
+    pub data_rows: usize,
     /// The job's settings.
     pub spec: JobSpec,
     /// Updates and seconds of training of the checkpoint the run resumed from.
@@ -51,6 +53,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The rows the objective was measured on: the evaluation sample's, or every row.
+    pub fn objective_rows(&self) -> usize {
+        self.sampled.map_or(self.data_rows, |(rows, _)| rows)
+    }
+
+    /// The line said after the result of a run scored on an evaluation sample: whose objective
+    /// it is, and how the model (`model`, if saved) of `data` is scored on the whole file.
+    pub fn sample_line(&self, model: Option<&std::path::Path>, data: &str) -> Option<String> {
+        let (rows, of) = self.sampled?;
+        let model = model.map_or("MODEL".into(), |m| m.display().to_string());
+        Some(format!(
+            "objective on the {rows}-row evaluation sample of {of} rows; \
+             `async-train evaluate --model {model} --data {data}` scores the whole file"
+        ))
+    }
+
     /// The final objective.
     pub fn final_objective(&self) -> f64 {
         self.trace.points.last().map_or(f64::NAN, |p| p.objective)

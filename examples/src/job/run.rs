@@ -95,6 +95,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         step_smallest,
         dataset: data.name().to_owned(),
         sampled: (!data.is_whole()).then(|| (data.n_rows(), data.full_rows())),
+        data_rows: data.full_rows(),
         spec: spec.clone(),
         resumed_from,
         interrupted: ended.interrupted,

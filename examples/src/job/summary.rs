@@ -83,6 +83,9 @@ impl Outcome {
             "updates": model_updates,
             "elapsed_s": model_elapsed_s,
             "final_objective": self.final_objective(),
+            // The rows the objective was measured on, and the data's: fewer on a sample.
+            "objective_rows": self.objective_rows(),
+            "data_rows": self.data_rows,
             "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,
             "final_subopt": self.final_subopt(),
@@ -160,6 +163,7 @@ impl Outcome {
                 name: data.name().into(),
                 rows: data.full_rows(),
                 sha256: data.fingerprint(),
+                objective_rows: Some(self.objective_rows()),
             },
             settings,
             objective: self.final_objective(),
