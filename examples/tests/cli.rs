@@ -5987,3 +5987,37 @@ fn a_token_from_async_token_is_named_when_it_does_not_match() {
     let help = succeeded(&run(&["worker", "--help"], &dir));
     assert!(help.contains("ASYNC_TOKEN"), "{help}");
 }
+
+/// Each worker's wait is training time, within the run's `elapsed_s` (it counted from the
+/// worker's admission, start-up and data delivery included), and the per-worker arrays come
+/// with the names of their rows.
+#[test]
+fn the_summary_waits_are_within_the_training_time_and_name_their_workers() {
+    let dir = scratch("summary-waits");
+    small_rows(&dir);
+    let args = ["--algo", "asgd", "--data", "rows.libsvm", "--workers", "2"];
+    let files = ["--updates", "20", "--quiet", "--summary", "s.json"];
+    let output = run(&[&args[..], &files[..]].concat(), &dir);
+    succeeded(&output);
+    let summary = summary_of(&dir.join("s.json"));
+    let elapsed_s = summary["elapsed_s"].as_f64().expect("elapsed_s");
+    let waits = summary["wait_s_per_worker"].as_array().expect("waits");
+    let names = summary["worker_names"].as_array().expect("worker_names");
+    let table = summary["worker_table"].as_array().expect("worker_table");
+    assert_eq!(names.len(), waits.len());
+    for ((name, wait), row) in names.iter().zip(waits).zip(table) {
+        assert_eq!(
+            name, &row["name"],
+            "the names are the table's, in its order"
+        );
+        let wait = wait.as_f64().expect("a number");
+        assert!(wait <= elapsed_s, "{name} waited {wait} s of {elapsed_s} s");
+        assert!(row["startup_s"].as_f64().is_some(), "{name}: {row}");
+    }
+}
+
+/// Rows of two features, small enough that `--data-access auto` ships them.
+fn small_rows(dir: &Path) {
+    let rows: String = (0..48).map(|i| format!("{} 1:{i} 2:1\n", i % 3)).collect();
+    std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
+}

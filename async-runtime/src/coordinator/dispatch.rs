@@ -393,10 +393,12 @@ impl Driver {
         self.stats.history_bytes += history_len as u64;
         self.stats.task_bytes += len.saturating_sub(history_len + versions_len) as u64;
         self.stats.tasks_sent += 1;
+        let now_s = self.elapsed_s();
         let info = &mut self.table.workers[worker];
-        if let Some(since) = info.idle_since.take() {
-            info.wait_s += since.elapsed().as_secs_f64();
-        }
+        info.stop_waiting(now_s);
+        let admitted = info.admitted;
+        info.startup_s
+            .get_or_insert_with(|| admitted.elapsed().as_secs_f64());
         info.in_flight += 1;
         self.refresh_oldest_in_flight();
         seq
@@ -471,9 +473,14 @@ impl Driver {
         // at a time, each gets its turn. Workers still computing (room for a prefetched task,
         // no idle time: `None`, which would sort first) come last, as a task sent to them
         // waits for their current one.
-        idle.sort_by_key(|&i| {
-            let since = self.table.workers[i].idle_since;
-            (since.is_none(), since)
+        idle.sort_by(|&a, &b| {
+            let (a, b) = (
+                self.table.workers[a].idle_since,
+                self.table.workers[b].idle_since,
+            );
+            let key = |since: Option<f64>| (since.is_none(), since.unwrap_or(0.0));
+            let ((a_busy, a_since), (b_busy, b_since)) = (key(a), key(b));
+            a_busy.cmp(&b_busy).then(a_since.total_cmp(&b_since))
         });
         let mut sent = 0;
         let exclusive = (!spec.histories.is_empty()).then_some(spec.task);

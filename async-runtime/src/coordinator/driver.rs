@@ -484,10 +484,9 @@ impl Driver {
     /// The report of the run so far.
     pub fn report(&self) -> RunReport {
         let mut workers = self.table.all().to_vec();
+        let now_s = self.elapsed_s();
         for worker in &mut workers {
-            if let Some(since) = worker.idle_since {
-                worker.wait_s += since.elapsed().as_secs_f64();
-            }
+            worker.stop_waiting(now_s);
         }
         let failures = self.checkpoints.failures();
         RunReport {

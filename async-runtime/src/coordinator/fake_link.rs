@@ -2397,7 +2397,7 @@ fn an_idle_worker_gets_a_shared_exclusive_partition_before_one_still_computing()
     }
     driver.table.workers[0].in_flight = 1;
     driver.table.workers[0].idle_since = None;
-    driver.table.workers[1].idle_since = Some(Instant::now() - Duration::from_secs(1));
+    driver.table.workers[1].idle_since = Some(driver.elapsed_s() - 1.0);
     let table = crate::History::zeros(8);
     let tables = [&table];
     let saga = TaskSpec {
@@ -3034,5 +3034,38 @@ fn a_wait_for_results_ends_a_grace_after_the_time_limit_inside_the_loop_only() {
     assert!(
         driver.wait_given_up().is_none(),
         "a stop asked just now waits for the next update"
+    );
+}
+
+#[test]
+fn a_workers_wait_counts_from_the_start_of_training_not_from_its_admission() {
+    // It counted from the worker's admission: the start-up and the data's delivery before
+    // the first broadcast were waiting, and a run of 0.1 s reported workers waiting 0.45 s.
+    let (mut driver, _wire) = driver(2, echoing());
+    settle(&mut driver, &["a"]);
+    std::thread::sleep(Duration::from_millis(20));
+    for worker in driver.report().workers {
+        assert_eq!(worker.wait_s, 0.0, "{}: no training yet", worker.name);
+        assert_eq!(worker.startup_s, None, "{}: no task yet", worker.name);
+    }
+    driver.publish("w", &1.0_f64, true);
+    driver
+        .reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    let report = driver.report();
+    let elapsed_s = driver.elapsed_s();
+    for worker in &report.workers {
+        assert!(
+            worker.wait_s <= elapsed_s,
+            "{} waited {} s of {elapsed_s} s of training",
+            worker.name,
+            worker.wait_s
+        );
+    }
+    let started: Vec<f64> = report.workers.iter().filter_map(|w| w.startup_s).collect();
+    assert!(!started.is_empty(), "a worker got the step's task");
+    assert!(
+        started.iter().all(|&s| s >= 0.02),
+        "its start-up holds the time before training: {started:?}"
     );
 }

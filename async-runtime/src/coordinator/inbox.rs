@@ -456,8 +456,9 @@ impl Driver {
         let compute_s = compute_s.min(out_s);
         let (cpu_s, delay_s) = (cpu_s.min(compute_s), delay_s.min(out_s - compute_s));
         let network_s = task.network_s(received, held_s);
+        let now_s = self.elapsed_s();
         let info = &mut self.table.workers[task.worker()];
-        info.task_answered();
+        info.task_answered(now_s);
         info.unconsumed += 1;
         info.record_task_time(compute_s, cpu_s, delay_s);
         if let Some(network_s) = network_s {
@@ -479,8 +480,9 @@ impl Driver {
         self.results.forget_superseded(seq);
         self.refresh_oldest_in_flight();
         self.stats.failed_tasks += 1;
+        let now_s = self.elapsed_s();
         let info = &mut self.table.workers[worker];
-        info.task_answered();
+        info.task_answered(now_s);
         info.failures += 1;
         info.failure_streak += 1;
         tracing::warn!(worker = %info.name, task = task.task(), %message, "a task failed");
@@ -688,6 +690,8 @@ impl Driver {
         info.count_slot = count_slot;
         info.credit = self.config.prefetch;
         info.session = session;
+        // Its wait counts from now on the training clock, which before the start stays put.
+        info.idle_since = Some(self.elapsed_s());
         self.table.admit(index, info);
         self.all_lost_since = None;
         self.local.admitted(peer);

@@ -50,8 +50,16 @@ pub struct WorkerInfo {
     /// the loopback; twice the one-way latency on a slow link, where
     /// [`mean_task_s`](WorkerInfo::mean_task_s) stays small while the worker sits idle.
     pub mean_network_s: f64,
-    /// Seconds it spent idle, waiting for the driver to give it work.
+    /// Seconds of training it spent holding no task, waiting for the driver to give it
+    /// work: counted on the run's training clock from the start of training, or from its
+    /// admission when later, so its joining, its data's delivery and the other pauses of
+    /// that clock are not waiting (they are in [`startup_s`](WorkerInfo::startup_s)), and
+    /// it is never more than the run's `elapsed_s`.
     pub wait_s: f64,
+    /// Seconds from its admission to its first task (wall clock): its start-up, the
+    /// delivery of its data and the wait for the run's first broadcast. `None` while it got
+    /// no task.
+    pub startup_s: Option<f64>,
     /// Bytes the driver sent it.
     pub bytes_out: u64,
     /// Bytes the driver received from it.
@@ -83,8 +91,13 @@ pub struct WorkerInfo {
     /// session, never sealed for a later one under the same name.
     #[serde(skip)]
     pub(crate) session: SessionId,
+    /// The training second (the run's clock, [`Driver::elapsed_s`](crate::Driver::elapsed_s))
+    /// since which it holds no task; `None` while it holds one.
     #[serde(skip)]
-    pub(crate) idle_since: Option<Instant>,
+    pub(crate) idle_since: Option<f64>,
+    /// When it was admitted: where its [`startup_s`](WorkerInfo::startup_s) counts from.
+    #[serde(skip)]
+    pub(crate) admitted: Instant,
     #[serde(skip)]
     pub(crate) next_partition: usize,
     #[serde(skip)]
@@ -142,6 +155,7 @@ impl WorkerInfo {
             mean_network_s: 0.0,
             network_samples: 0,
             wait_s: 0.0,
+            startup_s: None,
             bytes_out: 0,
             bytes_in: 0,
             delay_factor,
@@ -153,7 +167,10 @@ impl WorkerInfo {
             unreadable_data: false,
             failure_streak: 0,
             session: 0,
-            idle_since: Some(now),
+            // Idle from the training clock's reading at its admission, which the driver
+            // sets (before the start, that reading stays put: no wait counts).
+            idle_since: Some(0.0),
+            admitted: now,
             next_partition: 0,
             last_heard: now,
             last_result: now,
@@ -172,12 +189,21 @@ impl WorkerInfo {
         self.alive && self.in_flight + self.unconsumed < self.credit && !self.partitions.is_empty()
     }
 
-    /// One of its tasks in flight was answered (a result or a failure): with none left in
-    /// flight, its idle time counts from now.
-    pub(crate) fn task_answered(&mut self) {
+    /// One of its tasks in flight was answered (a result or a failure) at training second
+    /// `now_s`: with none left in flight, its idle time counts from then.
+    pub(crate) fn task_answered(&mut self, now_s: f64) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.in_flight == 0 {
-            self.idle_since = Some(Instant::now());
+            self.idle_since = Some(now_s);
+        }
+    }
+
+    /// Ends its idle time at training second `now_s`, adding it to
+    /// [`wait_s`](WorkerInfo::wait_s). A pause of the clock while it was idle (data shipped)
+    /// can set the clock back below its mark: that counts as no wait, never a negative one.
+    pub(crate) fn stop_waiting(&mut self, now_s: f64) {
+        if let Some(since) = self.idle_since.take() {
+            self.wait_s += (now_s - since).max(0.0);
         }
     }
 

@@ -101,6 +101,8 @@ impl Outcome {
             "data_bytes": stats.data_bytes,
             "versions_sent": stats.versions_sent,
             "versions_reused": stats.versions_reused,
+            // The per-worker arrays are in the worker table's order: the names say whose.
+            "worker_names": self.report.workers.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
             "wait_s_per_worker": self.report.wait_s_per_worker(),
             "network_s_per_worker": self.report.network_s_per_worker(),
             "lost_workers": stats.lost_workers,
