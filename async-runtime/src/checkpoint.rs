@@ -402,7 +402,8 @@ fn write_staging_as(
         "updates": checkpoint.stats.updates,
         "elapsed_s": checkpoint.elapsed_s,
         "versions": saved_versions(&checkpoint.versions),
-        "state": checkpoint.state.iter()
+        // Bytes of each loop variable as encoded: the unit is in the name.
+        "state_bytes": checkpoint.state.iter()
             .map(|v| (v.name.clone(), v.bytes.len()))
             .collect::<std::collections::BTreeMap<_, _>>(),
         "bytes": file_bytes.len(),
@@ -1033,6 +1034,13 @@ mod tests {
         let summary: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap()).unwrap();
         assert_eq!(summary["versions"]["w"], serde_json::json!([99]));
+        for saved in &sample().state {
+            assert_eq!(
+                summary["state_bytes"][&saved.name],
+                saved.bytes.len(),
+                "each loop variable's size, in bytes"
+            );
+        }
         assert_eq!(staged_files(&dir), Vec::<String>::new());
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -98,9 +98,13 @@ impl Driver {
     }
 
     /// Waits for the checkpoint being written, if one is, so that [`Driver::report`] counts it
-    /// ([`Driver::finish`] waits too).
+    /// ([`Driver::finish`] waits too). Waiting for the disk is not training: the checkpoint
+    /// holds the training time of its update, and a report taken after the wait must say the
+    /// same of that update, or a resumed run's clock runs behind the first run's trace.
     pub fn wait_for_checkpoint(&mut self) {
+        let begun = Instant::now();
         self.settle_checkpoint(true);
+        self.training_time.add_pause(begun.elapsed());
     }
 
     /// The checkpoint this run resumed from, if it did.

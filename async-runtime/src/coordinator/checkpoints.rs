@@ -274,6 +274,9 @@ impl Checkpoints {
         // from it counts them too (the thread's start, microseconds, counts in neither).
         let gathered = begun.elapsed().as_secs_f64();
         checkpoint.stats.checkpoint_training_s += gathered;
+        // Its training time as well: the run's clock counted the gathering, and a resumed
+        // run's clock must go on from where this one's was, not a gathering behind.
+        checkpoint.elapsed_s += gathered;
         let thread = std::thread::Builder::new()
             .name("checkpoint".to_owned())
             .spawn(move || {

@@ -43,6 +43,12 @@ impl RunClock {
         self.elapsed_s_at(Instant::now())
     }
 
+    /// The time left out so far.
+    #[cfg(test)]
+    pub fn paused(&self) -> Duration {
+        self.paused
+    }
+
     fn start_at(&mut self, now: Instant) {
         self.started.get_or_insert(now);
     }

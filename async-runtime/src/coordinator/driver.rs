@@ -466,10 +466,8 @@ impl Driver {
     /// ended the run early.
     pub fn finish(mut self) -> Result<RunReport, RuntimeError> {
         // A checkpoint still being written is waited for: the user must not believe they
-        // have one that is not on disk. Waiting for the disk is not training.
-        let begun = Instant::now();
-        self.settle_checkpoint(true);
-        self.training_time.add_pause(begun.elapsed());
+        // have one that is not on disk.
+        self.wait_for_checkpoint();
         // What already arrived counts in the report (a refusal the link answered just now).
         self.drain();
         let report = self.report();

@@ -3069,3 +3069,33 @@ fn a_workers_wait_counts_from_the_start_of_training_not_from_its_admission() {
         "its start-up holds the time before training: {started:?}"
     );
 }
+
+#[test]
+fn waiting_for_a_checkpoint_on_disk_is_not_training_time() {
+    // The wait before the report was counted, the one in `finish` was not: the trace put
+    // the last update tens of ms after the time its own checkpoint holds for it.
+    let scratch = test_support::scratch("checkpoint-wait-untimed");
+    let dir = scratch.join("ckpt");
+    let mut driver = checkpointing_every_update(&dir);
+    driver.publish("w", &1.0_f64, true);
+    let at = driver.elapsed_s();
+    driver.write_checkpoint("opt", 1, Vec::new());
+    let before = driver.training_time.paused();
+    driver.wait_for_checkpoint();
+    assert!(
+        driver.training_time.paused() > before,
+        "the wait for the write is left out of the training time"
+    );
+    let report = driver.report();
+    assert_eq!(report.stats.checkpoints_written, 1);
+    // The gathering on the training thread is training time, in the checkpoint too: a run
+    // resumed from it goes on from the clock of the run that wrote it.
+    let saved = crate::checkpoint::read(&dir, "test").expect("the checkpoint reads");
+    let gathered = report.stats.checkpoint_training_s;
+    assert!(
+        saved.elapsed_s >= at + gathered,
+        "{} s saved, {at} s at the write and {gathered} s gathering",
+        saved.elapsed_s
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
