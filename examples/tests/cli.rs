@@ -6021,3 +6021,57 @@ fn small_rows(dir: &Path) {
     let rows: String = (0..48).map(|i| format!("{} 1:{i} 2:1\n", i % 3)).collect();
     std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
 }
+
+/// The summary spells `--data-access` (as used: `auto` resolved) and `--eval-rows`, and an
+/// `--eval-rows` the shipped data does not use is said once, not silently ignored.
+#[test]
+fn the_summary_records_the_data_access_used_and_unused_eval_rows_are_warned_of() {
+    let dir = scratch("summary-data-access");
+    small_rows(&dir);
+    let args = ["--algo", "asgd", "--data", "rows.libsvm", "--workers", "2"];
+    let shipped = [
+        "--eval-rows",
+        "10",
+        "--updates",
+        "5",
+        "--summary",
+        "ship.json",
+    ];
+    // The tests' runs log errors only: this one, its warnings.
+    let output = async_train(&dir)
+        .env("ASYNC_LOG", "warn")
+        .args([&args[..], &shipped[..]].concat())
+        .output()
+        .expect("async-train starts");
+    succeeded(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("--eval-rows 10 is unused").count(),
+        1,
+        "{stderr}"
+    );
+    let summary = summary_of(&dir.join("ship.json"));
+    assert_eq!(summary["data_access"], "ship", "{summary}");
+    assert!(summary["eval_rows"].is_null(), "{summary}");
+    let shared = [
+        "--data-access",
+        "shared",
+        "--eval-rows",
+        "10",
+        "--updates",
+        "5",
+        "--summary",
+        "shared.json",
+    ];
+    let output = async_train(&dir)
+        .env("ASYNC_LOG", "warn")
+        .args([&args[..], &shared[..]].concat())
+        .output()
+        .expect("async-train starts");
+    succeeded(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("is unused"), "{stderr}");
+    let summary = summary_of(&dir.join("shared.json"));
+    assert_eq!(summary["data_access"], "shared", "{summary}");
+    assert_eq!(summary["eval_rows"], 10, "{summary}");
+}

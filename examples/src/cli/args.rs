@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use asyncopt_algorithms::{Params, Precondition};
-use asyncopt_runtime::data::{LoadOptions, SharedOptions};
+use asyncopt_runtime::data::LoadOptions;
 use asyncopt_runtime::{Stragglers, DEFAULT_PREFETCH};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -113,9 +113,10 @@ pub struct RunArgs {
     pub data_access: DataAccessName,
     /// With shared data access: the driver evaluates the objective (and computes f*, the
     /// default step and preconditioner) on this many rows of the file, drawn by the seed; a
-    /// file with no more rows is read whole, and its objective is exact.
-    #[arg(long, default_value_t = SharedOptions::DEFAULT_EVAL_ROWS, requires = "data", allow_hyphen_values = true, value_parser = at_least_one::<usize>, help_heading = "Data")]
-    pub eval_rows: usize,
+    /// file with no more rows is read whole, and its objective is exact [default: 50000].
+    /// Given with data that is shipped, it is unused: a warning says so.
+    #[arg(long, requires = "data", allow_hyphen_values = true, value_parser = at_least_one::<usize>, help_heading = "Data")]
+    pub eval_rows: Option<usize>,
     /// Versions of each broadcast variable the driver keeps for reads of older ones
     /// (`w.at(v)`), at least what the optimizer declares; each is a copy of the variable on
     /// the driver [default: 16]

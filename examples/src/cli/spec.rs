@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use asyncopt_algorithms::Loss;
 use asyncopt_runtime::cluster::{MAX_LOCAL_WORKERS, MIN_HEARTBEAT};
+use asyncopt_runtime::data::SharedOptions;
 use asyncopt_runtime::worker::MAX_HEARTBEAT;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
 use clap::Args;
@@ -54,9 +55,9 @@ impl RunArgs {
     /// remote workers may not see the path).
     fn data_access(&self, path: &Path) -> Result<DataAccess> {
         let shared = DataAccess::Shared {
-            eval_rows: self.eval_rows,
+            eval_rows: self.eval_rows.unwrap_or(SharedOptions::DEFAULT_EVAL_ROWS),
         };
-        Ok(match self.data_access {
+        let access = match self.data_access {
             DataAccessName::Ship => DataAccess::Ship,
             DataAccessName::Shared if self.remote_workers && self.token_file.is_none() => {
                 bail_usage!(
@@ -78,7 +79,19 @@ impl RunArgs {
                     DataAccess::Ship
                 }
             }
-        })
+        };
+        if let (DataAccess::Ship, Some(rows)) = (access, self.eval_rows) {
+            // Asked once per job (a comparison builds one per optimizer): said once.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!(
+                    "--eval-rows {rows} is unused: the data is shipped (--data-access ship, or \
+                     auto for a compressed or small file, or remote workers), and the objective \
+                     is measured on every row"
+                )
+            });
+        }
+        Ok(access)
     }
 
     /// The job these settings describe for `algorithm`: the one place where the command line
@@ -237,7 +250,7 @@ impl RunArgs {
             );
         }
         check_max_features(self.max_features)?;
-        if self.eval_rows == 0 {
+        if self.eval_rows == Some(0) {
             bail_usage!("--eval-rows must be at least 1");
         }
         Ok(())

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use asyncopt_runtime::data::Dataset;
 
 use super::settings::hyperparameters;
-use super::Outcome;
+use super::{DataAccess, DataSource, Outcome};
 use crate::model_file::{self, DataInfo, SavedModel};
 use crate::optimizer::Setting;
 use crate::trace::write_whole;
@@ -54,9 +54,20 @@ impl Outcome {
             (0, Some(&chosen)) => chosen as usize,
             (given, _) => given,
         };
+        // The access the run used (`auto` resolved); the sample's size only where one is read.
+        let (data_access, eval_rows) = match &self.spec.data {
+            DataSource::File {
+                access: DataAccess::Shared { eval_rows },
+                ..
+            } => ("shared", Some(*eval_rows)),
+            // The built-in set is in the driver's memory, and shipped.
+            _ => ("ship", None),
+        };
         serde_json::json!({
             "algo": self.algorithm.name(),
             "dataset": self.dataset,
+            "data_access": data_access,
+            "eval_rows": eval_rows,
             // Every linear model's objective reads them; a model of the author's own type only
             // if its optimizer says so.
             "loss": read(Setting::Loss, self.spec.loss.name().into()),

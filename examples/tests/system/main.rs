@@ -1073,7 +1073,7 @@ fn own_splits_malformed_line_is_named() {
     args.workers = 2;
     args.data_access = async_train::cli::DataAccessName::Shared;
     // The driver's sample of 20 rows misses the bad line: a worker meets it.
-    args.eval_rows = 20;
+    args.eval_rows = Some(20);
     let spec = args.job(Algorithm::Sgd).expect("valid settings");
     let data = spec.load_data().expect("the driver's sample reads");
     let outcome = job::run(&spec, &data).expect("the job runs");
