@@ -6022,6 +6022,34 @@ fn small_rows(dir: &Path) {
     std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
 }
 
+/// A missed target exits 3, and the summary said `failure: null` and nothing of why the run
+/// ended: it names what ended it and whether the target was reached.
+#[test]
+fn the_summary_says_what_ended_the_run_and_whether_the_target_was_reached() {
+    let dir = scratch("summary-ended-by");
+    small_rows(&dir);
+    let args = ["--algo", "asgd", "--data", "rows.libsvm", "--workers", "2"];
+    let missed = [
+        "--updates",
+        "5",
+        "--target-subopt",
+        "1e-14",
+        "--quiet",
+        "--summary",
+        "missed.json",
+    ];
+    let output = run(&[&args[..], &missed[..]].concat(), &dir);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let summary = summary_of(&dir.join("missed.json"));
+    assert_eq!(summary["ended_by"], "updates", "{summary}");
+    assert_eq!(summary["target_reached"], false);
+    let plain = ["--updates", "5", "--quiet", "--summary", "plain.json"];
+    succeeded(&run(&[&args[..], &plain[..]].concat(), &dir));
+    let summary = summary_of(&dir.join("plain.json"));
+    assert_eq!(summary["ended_by"], "updates", "{summary}");
+    assert!(summary["target_reached"].is_null(), "no target: {summary}");
+}
+
 /// The summary spells `--data-access` (as used: `auto` resolved) and `--eval-rows`, and an
 /// `--eval-rows` the shipped data does not use is said once, not silently ignored.
 #[test]

@@ -98,6 +98,37 @@ impl Outcome {
         }
     }
 
+    /// What ended the run, in one word: `"signal"` (Ctrl-C or a stop asked for), `"failure"`
+    /// (the run failed: a divergence, an objective below f*, a lost cluster; the summary's
+    /// `failure` says which), `"target"` (the target was reached), `"updates"` (its
+    /// `--updates` bound), `"time"` (its `--time` bound), or `"optimizer"` (the optimizer's
+    /// loop ended on its own, as an author's may).
+    pub fn ended_by(&self) -> &'static str {
+        if self.interrupted {
+            "signal"
+        } else if self.failure.is_some() {
+            "failure"
+        } else if self.time_to_target().is_some() {
+            "target"
+        } else if self.report.stats.updates >= self.spec.updates as u64 {
+            "updates"
+        } else if self
+            .spec
+            .stop
+            .time_s
+            .is_some_and(|s| self.report.elapsed_s >= s)
+        {
+            "time"
+        } else {
+            "optimizer"
+        }
+    }
+
+    /// Whether the run reached its target: `None` when it had none.
+    pub fn target_reached(&self) -> Option<bool> {
+        (self.spec.stop.target_subopt).map(|_| self.time_to_target().is_some())
+    }
+
     /// Which bound ended a run short of its target, as the end of a sentence: the updates
     /// (`--updates`, or its default) or the time (`--time`).
     fn limit_reached(&self) -> String {

@@ -102,6 +102,8 @@ impl Outcome {
             "final_subopt": self.final_subopt(),
             "target_subopt": self.spec.stop.target_subopt,
             "time_to_target_s": self.time_to_target(),
+            "target_reached": self.target_reached(),
+            "ended_by": self.ended_by(),
             "dropped_stale": stats.dropped_stale,
             "bytes_sent": stats.bytes_sent,
             "bytes_received": stats.bytes_received,
