@@ -145,6 +145,43 @@ fn stragglers() {
         1,
         "{said}"
     );
+    // A partial run over the same file: its settings replace those above, so the figures it
+    // did not remake (made with 2 workers, a 60 s cap) must not stay beside them.
+    let (after, _) = bench(
+        &dir,
+        &[
+            "--data",
+            path(&dense),
+            "--workers",
+            "3",
+            "--seeds",
+            "8",
+            "--time",
+            "10",
+            "--sgd-only",
+        ],
+    );
+    assert_eq!(after["workers"], 3, "{after}");
+    assert_eq!(after["time_cap_s"], 10.0, "{after}");
+    assert_eq!(after["seeds"], serde_json::json!([8]), "{after}");
+    for key in [
+        "vr_target_subopt",
+        "vr_time_to_target_s",
+        "speedup_asaga_over_saga",
+        "vr_failures",
+        "preconditioned_vr",
+        "history_bytes",
+        "partial_broadcast",
+    ] {
+        assert!(
+            figures.get(key).is_some(),
+            "{key} in the full run: {figures}"
+        );
+        assert!(
+            after.get(key).is_none(),
+            "{key} left from another run: {after}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

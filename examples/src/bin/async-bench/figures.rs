@@ -29,8 +29,19 @@ pub fn check(out: &Path) -> Result<()> {
 /// Sets `key` of the JSON object in `out` to `value`, keeping every other key; creates the
 /// file (and its folder) if it is missing.
 pub fn merge(out: &Path, key: &str, value: Value) -> Result<()> {
+    replace(out, Map::from_iter([(key.to_owned(), value)]), &[])
+}
+
+/// Sets each key of `keys` in the JSON object in `out` and removes the keys of `dropped`
+/// (figures of the part's own that this run did not remake: kept, they would sit beside
+/// settings they were not made with), keeping every other key; creates the file (and its
+/// folder) if it is missing.
+pub fn replace(out: &Path, keys: Map<String, Value>, dropped: &[&str]) -> Result<()> {
     let mut figures = existing(out)?;
-    figures.insert(key.to_owned(), value);
+    for key in dropped {
+        figures.remove(*key);
+    }
+    figures.extend(keys);
     async_train::trace::create_parent(out)?;
     let text = serde_json::to_string_pretty(&Value::Object(figures))?;
     std::fs::write(out, text + "\n").with_context(|| format!("cannot write {}", out.display()))?;
@@ -76,6 +87,21 @@ mod tests {
         merge(&out, "a", serde_json::json!(3)).unwrap();
         let read: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(read, serde_json::json!({"a": 3, "b": {"x": 2}}));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn replacing_drops_the_keys_not_remade_and_keeps_the_others() {
+        let dir = std::env::temp_dir().join(format!("figures-replace-{}", std::process::id()));
+        let out = dir.join("figures.json");
+        let _ = std::fs::remove_file(&out);
+        merge(&out, "other_part", serde_json::json!(1)).unwrap();
+        let first = serde_json::json!({"workers": 2, "vr": 5});
+        replace(&out, first.as_object().unwrap().clone(), &[]).unwrap();
+        let second = serde_json::json!({"workers": 3});
+        replace(&out, second.as_object().unwrap().clone(), &["vr"]).unwrap();
+        let read: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(read, serde_json::json!({"other_part": 1, "workers": 3}));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -128,8 +128,8 @@ struct BenchArgs {
     /// to target.
     #[arg(long, default_value_t = 300.0, allow_negative_numbers = true, value_parser = positive_seconds)]
     time: f64,
-    /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (their keys keep
-    /// their old values).
+    /// Only SGD and ASGD: skip the variance-reduced and broadcast figures (an earlier run's
+    /// are removed from --out: they were made under settings this run overwrites).
     #[arg(long)]
     sgd_only: bool,
     /// Where the figures go.
@@ -270,9 +270,13 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     let serde_json::Value::Object(keys) = figures else {
         unreachable!("figures are an object")
     };
-    for (key, value) in keys {
-        figures::merge(&args.out, &key, value)?;
-    }
+    // Figures of an earlier run that this one did not remake would sit under the settings
+    // just written (its workers, time cap, load), which did not make them: dropped.
+    let dropped: Vec<&str> = VR_KEYS
+        .into_iter()
+        .filter(|key| !keys.contains_key(*key))
+        .collect();
+    figures::replace(&args.out, keys, &dropped)?;
     eprintln!("figures written to {}", args.out.display());
     Ok(())
 }
@@ -481,7 +485,19 @@ fn asgd_limits(
     (cpu_bound, throughput)
 }
 
-/// SAGA against ASAGA, plain and preconditioned, and the partial broadcast.
+/// The keys of [`vr_figures`]: the figures a `--sgd-only` run does not remake.
+const VR_KEYS: [&str; 7] = [
+    "vr_target_subopt",
+    "vr_time_to_target_s",
+    "speedup_asaga_over_saga",
+    "vr_failures",
+    "preconditioned_vr",
+    "history_bytes",
+    "partial_broadcast",
+];
+
+/// SAGA against ASAGA, plain and preconditioned, and the partial broadcast (the keys of
+/// [`VR_KEYS`]).
 fn vr_figures(
     args: &BenchArgs,
     runs: &[Outcome],
