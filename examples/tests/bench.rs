@@ -39,6 +39,10 @@ fn main() {
             faults,
         ),
         (
+            "a_value_repeated_in_a_list_flag_is_refused_before_any_run",
+            repeated_values,
+        ),
+        (
             "a_missing_dataset_ends_a_part_in_one_line_before_any_run",
             missing_dataset,
         ),
@@ -544,5 +548,97 @@ fn unwritable_output() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
     assert!(!dir.join("bench").exists(), "nothing written beside");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Each list flag naming one value twice ran the same work twice, the later's figures over the
+/// earlier's. The caps keep what the old code ran short.
+fn repeated_values() {
+    let dir = scratch("bench-repeated");
+    let out = dir.join("figures.json");
+    let dense = data("bio_kdd04.sub25.xz");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "--data",
+                path(&dense),
+                "--seeds",
+                "7,7",
+                "--sgd-only",
+                "--time",
+                "1",
+            ],
+            "--seeds names 7 twice",
+        ),
+        (
+            &[
+                "paper",
+                "--datasets",
+                "a9a,a9a",
+                "--settings",
+                "cloud",
+                "--pairs",
+                "sgd",
+                "--time",
+                "1",
+            ],
+            "--datasets names a9a twice",
+        ),
+        (
+            &[
+                "paper",
+                "--datasets",
+                "a9a",
+                "--settings",
+                "1.0,1",
+                "--pairs",
+                "sgd",
+                "--time",
+                "1",
+            ],
+            "--settings names delay intensity 1 twice",
+        ),
+        (
+            &[
+                "paper",
+                "--datasets",
+                "a9a",
+                "--settings",
+                "cloud",
+                "--pairs",
+                "sgd,sgd",
+                "--time",
+                "1",
+            ],
+            "--pairs names sgd twice",
+        ),
+        (
+            &["scale", "--workers", "2,2", "--results", "10"],
+            "--workers names 2 twice",
+        ),
+        (
+            &["splits", "--sizes-mb", "1,1", "--workers", "1"],
+            "--sizes-mb names 1 twice",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = Command::new(BENCH)
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .args(match args[0] {
+                "paper" => vec!["--figures-dir", path(&dir)],
+                "splits" => vec!["--dir", path(&dir)],
+                _ => vec![],
+            })
+            .current_dir(&dir)
+            .env("ASYNC_DATA_DIR", data_dir())
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("async-bench starts");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        assert_clear_error(&output, needle);
+        assert!(!out.exists(), "{args:?} wrote figures");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

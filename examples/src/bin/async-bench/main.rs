@@ -169,6 +169,7 @@ fn run(cli: Cli) -> Result<()> {
 /// The stragglers figures: the top-level keys of the figures file that [`sgd_asgd_figures`]
 /// and [`vr_figures`] return.
 fn stragglers(args: BenchArgs) -> Result<()> {
+    distinct("--seeds", &args.seeds, u64::to_string)?;
     let data_path = match &args.data {
         // Said first: a missing sparse set must not hide that --data itself is wrong.
         Some(path) => data_file("--data", path)?,
@@ -556,9 +557,27 @@ fn optimum(text: &str) -> Result<f64, String> {
 
 /// A relative suboptimality to reach, for the targets: checked here, not when its runs begin,
 /// so that a bad `--vr-target` does not wait for the SGD runs, and the error names its flag.
+/// Above 0: no run reaches a suboptimality of 0, so each ran to its time cap.
 fn suboptimality(text: &str) -> Result<f64, String> {
-    let what = "a relative suboptimality (a number >= 0)";
-    numbers::number(text, |t| t.is_finite() && t >= 0.0, what)
+    let what = "a relative suboptimality above 0";
+    numbers::number(text, |t| t.is_finite() && t > 0.0, what)
+}
+
+/// Refuses a list flag that names one value twice, before any run: its runs would run twice,
+/// the later's figures overwriting the earlier's (as `async-train compare --algos sgd,sgd`
+/// is refused). A [`UsageError`], exit 2.
+pub(crate) fn distinct<T: PartialEq>(
+    flag: &str,
+    values: &[T],
+    name: impl Fn(&T) -> String,
+) -> Result<()> {
+    for (i, value) in values.iter().enumerate() {
+        if values[..i].contains(value) {
+            let said = format!("{flag} names {} twice: give each value once", name(value));
+            return Err(UsageError(said).into());
+        }
+    }
+    Ok(())
 }
 
 /// Time of the synchronous run over time of the asynchronous one, when both reached the target.
@@ -623,7 +642,10 @@ mod tests {
             "--preconditioned-target",
             "--time",
         ] {
-            for value in ["nan", "inf", "-1"] {
+            for value in ["nan", "inf", "-1", "0", "-0"] {
+                if flag == "--time" && value.ends_with('0') {
+                    continue;
+                }
                 let parsed = Cli::try_parse_from(["async-bench", flag, value]);
                 let error = parsed.expect_err(flag).to_string();
                 assert!(

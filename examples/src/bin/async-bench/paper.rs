@@ -225,6 +225,9 @@ impl Pair {
 /// Runs the chosen experiments, writes their figures and merges their numbers into the key
 /// `paper` of the figures file (keeping the entries of experiments not run this time).
 pub fn paper(args: PaperArgs) -> Result<()> {
+    crate::distinct("--datasets", &args.datasets, |set| set.key.to_owned())?;
+    crate::distinct("--settings", &args.settings, |setting| setting.title())?;
+    crate::distinct("--pairs", &args.pairs, |pair| pair.key().to_owned())?;
     async_train::trace::check_folder("--figures-dir", &args.figures_dir)?;
     // Every set found before the first run: a missing one would end the part after minutes.
     let paths = args

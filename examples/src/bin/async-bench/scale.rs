@@ -85,6 +85,7 @@ fn dataset(rows: usize) -> Result<Dataset> {
 
 /// Runs every size and writes `driver_scale`.
 pub fn run(args: ScaleArgs) -> Result<()> {
+    crate::distinct("--workers", &args.workers, usize::to_string)?;
     figures::check(&args.out)?;
     let largest = args.workers.iter().copied().max().unwrap_or(1);
     let data = dataset(largest.max(1) * 4)?;

@@ -177,6 +177,7 @@ fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
 
 /// The own-splits figures, under the key `own_splits`.
 pub fn splits(args: SplitsArgs) -> Result<()> {
+    crate::distinct("--sizes-mb", &args.sizes_mb, u64::to_string)?;
     crate::figures::check(&args.out)?;
     let folder = format!("asyncopt-splits-{}", std::process::id());
     if let Some(given) = &args.dir {
