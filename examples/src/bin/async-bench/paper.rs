@@ -245,7 +245,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     let load_at_start = figures::load_average();
     for (set, data_path) in args.datasets.iter().zip(paths) {
         let mut run = RunArgs::parse_defaults();
-        run.data = Some(data_path);
+        run.data = Some(data_path.clone());
         run.optimum = Some(set.optimum);
         run.workers = args.workers;
         run.seed = args.seed;
@@ -268,7 +268,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         for &pair in &args.pairs {
             for &setting in &args.settings {
                 let entry = experiment(&args, &mut spec, &data, set, pair, setting)?;
-                let entry = stamped(entry, &args);
+                let entry = stamped(entry, &run_settings(&args, &data_path));
                 let key = format!("{}/{}/{}", set.key, pair.key(), setting.key());
                 numbers.insert(key, entry);
             }
@@ -361,6 +361,9 @@ fn experiment(
     if drawn {
         plot::write_styled(&figure, &lines, Some(set.optimum), &style)?;
     }
+    // An earlier run's figure of this experiment, in the other format (or in this one when
+    // nothing was drawn), would be taken for this run's.
+    remove_stale(&figure, drawn)?;
     let run_numbers = |o: &Outcome| {
         json!({
             "time_to_target_s": ran::time_to_target(o),
@@ -391,16 +394,59 @@ fn experiment(
     }))
 }
 
-/// The speedup of each pair on each dataset against the delay intensity, from every entry
-/// known (this run's and earlier ones kept in the figures file).
+/// The speedup of each pair on each dataset against the delay intensity, from the entries
+/// made with this run's settings ([`speedup_series`]).
 fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> Result<()> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let series = speedup_series(args, numbers);
+    let path = speedup_plot_path(args);
+    // Nothing to draw: an earlier figure, of other settings, would be taken for this run's.
+    if series.is_empty() {
+        return remove_stale(&path, false);
+    }
+    let title = format!(
+        "time-to-target speedup of the asynchronous twin ({} x {}, cap {} s)",
+        plural(args.workers, "worker"),
+        plural(args.partitions_per_worker, "partition"),
+        args.time
+    );
+    let style = Style {
+        title: &title,
+        size: (640, 400),
+        target: None,
+    };
+    plot::write_xy(
+        &path,
+        &style,
+        ("delay intensity", "speedup (sync time / async time)"),
+        &series,
+    )?;
+    remove_stale(&path, true)
+}
+
+/// One line per pair and dataset of the speedup against the intensity, of the entries known
+/// (this run's and earlier ones kept in the figures file) made with this run's settings and
+/// data and the pair's own target: a line through points of other workers, partitions, caps
+/// or targets would read as one curve.
+fn speedup_series(
+    args: &PaperArgs,
+    numbers: &serde_json::Map<String, Value>,
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut series = Vec::new();
     for set in SETS {
+        // A set this machine cannot find now has no data to match.
+        let Ok(data_path) = dataset_path(set.file) else {
+            continue;
+        };
+        let settings = run_settings(args, &data_path);
         for pair in [Pair::Sgd, Pair::Saga] {
             let prefix = format!("{}/{}/intensity-", set.key, pair.key());
+            let same = |entry: &Value| {
+                settings.iter().all(|(key, value)| &entry[key] == value)
+                    && entry["target_subopt"].as_f64() == Some(pair.target(&set))
+            };
             let mut points: Vec<(f64, f64)> = numbers
                 .iter()
-                .filter(|(key, _)| key.starts_with(&prefix))
+                .filter(|(key, entry)| key.starts_with(&prefix) && same(entry))
                 .filter_map(|(_, v)| Some((v["intensity"].as_f64()?, v["speedup"].as_f64()?)))
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -410,21 +456,24 @@ fn speedup_plot(args: &PaperArgs, numbers: &serde_json::Map<String, Value>) -> R
             }
         }
     }
-    if series.is_empty() {
-        return Ok(());
+    series
+}
+
+/// Removes the other format's file of the figure `path` (png beside svg, or svg beside png),
+/// and `path` itself unless `drawn`: each is an earlier run's, of settings that may differ.
+fn remove_stale(path: &Path, drawn: bool) -> Result<()> {
+    for format in ["png", "svg"] {
+        let other = path.with_extension(format);
+        if drawn && other == path {
+            continue;
+        }
+        match std::fs::remove_file(&other) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", other.display())),
+        }
     }
-    let path = speedup_plot_path(args);
-    let style = Style {
-        title: "time-to-target speedup of the asynchronous twin",
-        size: (640, 400),
-        target: None,
-    };
-    plot::write_xy(
-        &path,
-        &style,
-        ("delay intensity", "speedup (sync time / async time)"),
-        &series,
-    )
+    Ok(())
 }
 
 /// Where [`speedup_plot`] draws.
@@ -433,17 +482,28 @@ fn speedup_plot_path(args: &PaperArgs) -> PathBuf {
         .join(format!("speedup-vs-intensity.{}", args.format))
 }
 
-/// `entry` with the settings it ran under: the entries an earlier run left beside it may
-/// have run under others, and the file's top level holds the last run's.
-fn stamped(mut entry: Value, args: &PaperArgs) -> Value {
+/// The settings of this run on the data at `data_path`, beside each entry's own (stragglers,
+/// target): the entries an earlier run left may have run under others, and the file's top
+/// level holds the last run's.
+fn run_settings(args: &PaperArgs, data_path: &Path) -> serde_json::Map<String, Value> {
+    let settings = json!({
+        "workers": args.workers,
+        "partitions_per_worker": args.partitions_per_worker,
+        "time_cap_s": args.time,
+        "seed": args.seed,
+        "asaga_step_scale": args.asaga_step_scale,
+        "data": data_path.display().to_string(),
+    });
+    match settings {
+        Value::Object(map) => map,
+        _ => unreachable!("settings are an object"),
+    }
+}
+
+/// `entry` with the settings it ran under ([`run_settings`]).
+fn stamped(mut entry: Value, settings: &serde_json::Map<String, Value>) -> Value {
     if let Some(map) = entry.as_object_mut() {
-        map.insert("workers".into(), json!(args.workers));
-        map.insert(
-            "partitions_per_worker".into(),
-            json!(args.partitions_per_worker),
-        );
-        map.insert("time_cap_s".into(), json!(args.time));
-        map.insert("seed".into(), json!(args.seed));
+        map.extend(settings.clone());
     }
     entry
 }
@@ -477,6 +537,7 @@ fn dataset_path(file: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn parses_the_subset_options() {
@@ -492,5 +553,66 @@ mod tests {
             Stragglers::Intensity(0.6)
         );
         assert_eq!(Setting::Cloud.stragglers(), Stragglers::SlowPartitions);
+    }
+
+    fn parsed(args: &[&str]) -> PaperArgs {
+        let all = ["async-bench", "paper"].iter().chain(args);
+        match crate::Cli::try_parse_from(all)
+            .expect("paper's arguments")
+            .part
+        {
+            Some(crate::Part::Paper(args)) => args,
+            other => panic!("not the paper part: {other:?}"),
+        }
+    }
+
+    /// An entry of a9a's SGD pair at `intensity`, made with `args`.
+    fn entry(args: &PaperArgs, intensity: f64, speedup: f64) -> Value {
+        let set: PaperSet = "a9a".parse().unwrap();
+        let data = dataset_path(set.file).expect("a9a is in data/");
+        let made = json!({
+            "intensity": intensity,
+            "target_subopt": Pair::Sgd.target(&set),
+            "speedup": speedup,
+        });
+        stamped(made, &run_settings(args, &data))
+    }
+
+    #[test]
+    fn the_speedup_figure_joins_only_points_of_this_runs_settings() {
+        // An earlier run with 2 workers x 2 partitions and one with 3 x 1 were drawn as one
+        // line: the 3 x 1 run's figure must draw its own point only.
+        let earlier = parsed(&["--workers", "2", "--partitions-per-worker", "2"]);
+        let now = parsed(&["--workers", "3", "--partitions-per-worker", "1"]);
+        let mut numbers = serde_json::Map::new();
+        numbers.insert("a9a/sgd/intensity-0.3".into(), entry(&earlier, 0.3, 2.0));
+        numbers.insert("a9a/sgd/intensity-1".into(), entry(&now, 1.0, 1.5));
+        let mut other_target = entry(&now, 0.6, 9.0);
+        other_target["target_subopt"] = json!(0.5);
+        numbers.insert("a9a/sgd/intensity-0.6".into(), other_target);
+        let series = speedup_series(&now, &numbers);
+        assert_eq!(series.len(), 1, "{series:?}");
+        assert_eq!(series[0].1, vec![(1.0, 1.5)], "{series:?}");
+        assert_eq!(speedup_series(&earlier, &numbers)[0].1, vec![(0.3, 2.0)]);
+    }
+
+    #[test]
+    fn a_figure_of_another_format_left_by_an_earlier_run_is_removed() {
+        let dir = std::env::temp_dir().join(format!("paper-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let folder = dir.to_str().unwrap();
+        let args = parsed(&["--figures-dir", folder, "--format", "svg"]);
+        let stale = dir.join("speedup-vs-intensity.png");
+        std::fs::write(&stale, "an earlier run's").unwrap();
+        let mut numbers = serde_json::Map::new();
+        numbers.insert("a9a/sgd/intensity-1".into(), entry(&args, 1.0, 1.5));
+        speedup_plot(&args, &numbers).unwrap();
+        assert!(dir.join("speedup-vs-intensity.svg").is_file());
+        assert!(!stale.exists(), "the png of an earlier run is left");
+        // No point of this run's settings: the figure drawn above is not left either.
+        let other = parsed(&["--figures-dir", folder, "--format", "svg", "--workers", "5"]);
+        speedup_plot(&other, &numbers).unwrap();
+        assert!(!dir.join("speedup-vs-intensity.svg").exists());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
