@@ -340,7 +340,11 @@ fn experiment(
         (&sync_name, &s.trace, ran::untrained_error(s)),
         (&async_name, &a.trace, ran::untrained_error(a)),
     ]);
-    let mut title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
+    let reached = [
+        (sync_name.as_str(), time(s)),
+        (async_name.as_str(), time(a)),
+    ];
+    let mut title = figure_title(set, setting, target, &reached);
     if let Some(failed) = failed {
         title = format!("{title}; {failed}");
     }
@@ -392,6 +396,27 @@ fn experiment(
         "speedup": speedup(time(s), time(a)),
         "figure": drawn.then(|| figure.display().to_string()),
     }))
+}
+
+/// The title of one experiment's figure: its target, and who did not reach it by the time
+/// cap (`reached`: each algorithm and its time to target), which "to 2e-3" alone hid.
+fn figure_title(
+    set: &PaperSet,
+    setting: Setting,
+    target: f64,
+    reached: &[(&str, Option<f64>)],
+) -> String {
+    let title = format!("{}, {}, to {:e}", set.key, setting.title(), target);
+    let missed: Vec<&str> = reached
+        .iter()
+        .filter(|(_, time)| time.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    match missed.as_slice() {
+        [] => title,
+        [one] => format!("{title} ({one} did not reach it)"),
+        _ => format!("{title} (not reached by {})", missed.join(" or ")),
+    }
 }
 
 /// The speedup of each pair on each dataset against the delay intensity, from the entries
@@ -576,6 +601,21 @@ mod tests {
             "speedup": speedup,
         });
         stamped(made, &run_settings(args, &data))
+    }
+
+    #[test]
+    fn a_title_says_who_did_not_reach_the_target() {
+        let set: PaperSet = "a9a".parse().unwrap();
+        let title = |reached| figure_title(&set, Setting::Cloud, 2e-3, reached);
+        let neither = title(&[("sgd", None), ("asgd", None)]);
+        assert_eq!(
+            neither,
+            "a9a, cloud model, to 2e-3 (not reached by sgd or asgd)"
+        );
+        let one = title(&[("sgd", Some(1.0)), ("asgd", None)]);
+        assert_eq!(one, "a9a, cloud model, to 2e-3 (asgd did not reach it)");
+        let both = title(&[("sgd", Some(1.0)), ("asgd", Some(0.5))]);
+        assert_eq!(both, "a9a, cloud model, to 2e-3");
     }
 
     #[test]
