@@ -226,6 +226,16 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
     Ok(())
 }
 
+/// `bytes` in the decimal unit that fits (as `--sizes-mb` counts them): a 2 MB file was said
+/// "0.00 GB".
+fn size_text(bytes: u64) -> String {
+    let units = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    match units.into_iter().find(|(size, _)| bytes as f64 >= *size) {
+        Some((size, unit)) => format!("{:.2} {unit}", bytes as f64 / size),
+        None => format!("{bytes} B"),
+    }
+}
+
 fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
     let mut sizes = Vec::new();
     for &mb in &args.sizes_mb {
@@ -234,9 +244,9 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
         let rows = generate(&path, mb * 1_000_000)?;
         let bytes = std::fs::metadata(&path)?.len();
         eprintln!(
-            "generated {} ({rows} rows, {:.2} GB) in {:.1} s",
+            "generated {} ({rows} rows, {}) in {:.1} s",
             path.display(),
-            bytes as f64 / 1e9,
+            size_text(bytes),
             begun.elapsed().as_secs_f64()
         );
         let shared = run_probe(&path, "shared", args.workers)?;
@@ -252,4 +262,17 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
         std::fs::remove_file(&path)?;
     }
     Ok(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_text;
+
+    #[test]
+    fn a_size_is_said_in_the_unit_that_fits() {
+        assert_eq!(size_text(2_000_000), "2.00 MB");
+        assert_eq!(size_text(1_500_000_000), "1.50 GB");
+        assert_eq!(size_text(3_200), "3.20 kB");
+        assert_eq!(size_text(12), "12 B");
+    }
 }
