@@ -2,7 +2,7 @@
 //! at delay intensities 0.3, 0.6 and 1.0 (`intensity:C`: one worker sleeps C times its mean
 //! compute after every task) and under the cloud model (`slow-partitions`), with 32 partitions
 //! on 8 workers, on bio_kdd04 (dense), reviews_tfidf (sparse, rcv1-like) and a9a, each pair to a
-//! fixed target. Writes one figure per setting (objective against time, both algorithms), a
+//! fixed target. Writes one figure per setting ((f-f*)/f* against time, both algorithms), a
 //! speedup-against-intensity figure, and the numbers under the key `paper` of the figures file.
 //!
 //! `async-bench paper [--datasets bio,a9a] [--settings 0.3,cloud] [--pairs sgd] [--time 30]`
