@@ -380,7 +380,9 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             r2,
         } => {
             let objective = crate::trace::objective_text(*objective);
-            let (rmse, r2) = (metric_text(*rmse), metric_text(*r2));
+            let rmse = metric_text(*rmse);
+            // NaN, which the JSON writes as null, is R^2 of no meaning: said as such.
+            let r2 = defined_or(*r2, "undefined (constant labels)");
             let rows = plural(*rows, "row");
             format!("{name} ({rows}): objective {objective}, RMSE {rmse}, R^2 {r2}")
         }
@@ -391,12 +393,23 @@ fn linear_line(name: &str, scores: &Metrics) -> String {
             log_loss,
             auc,
         } => format!(
-            "{name} ({}): objective {}, accuracy {accuracy:.6}, log-loss {}, ROC AUC \
-             {auc:.6}",
+            "{name} ({}): objective {}, accuracy {accuracy:.6}, log-loss {}, ROC AUC {}",
             plural(*rows, "row"),
             crate::trace::objective_text(*objective),
-            metric_text(*log_loss)
+            metric_text(*log_loss),
+            // An AUC ranks positives against negatives: of one class, there is none to rank.
+            defined_or(*auc, "undefined (one class)")
         ),
+    }
+}
+
+/// `value` as [`metric_text`], or `undefined` for NaN: a metric the data gives no meaning,
+/// which the JSON writes as null.
+fn defined_or(value: f64, undefined: &str) -> String {
+    if value.is_nan() {
+        undefined.to_owned()
+    } else {
+        metric_text(value)
     }
 }
 
@@ -440,6 +453,35 @@ mod tests {
     use asyncopt_runtime::Driver;
     use ndarray::{array, Array2};
     use serde::{Deserialize, Serialize};
+
+    #[test]
+    fn a_metric_without_meaning_is_said_undefined_not_nan() {
+        let regression = Metrics::Regression {
+            rows: 2,
+            objective: 0.5,
+            rmse: 1.0,
+            r2: f64::NAN,
+        };
+        let line = linear_line("d", &regression);
+        assert!(line.ends_with("R^2 undefined (constant labels)"), "{line}");
+        let classification = Metrics::Classification {
+            rows: 2,
+            objective: 0.5,
+            accuracy: 1.0,
+            log_loss: 0.25,
+            auc: f64::NAN,
+        };
+        let line = linear_line("d", &classification);
+        assert!(line.ends_with("ROC AUC undefined (one class)"), "{line}");
+        let defined = Metrics::Classification {
+            rows: 2,
+            objective: 0.5,
+            accuracy: 1.0,
+            log_loss: 0.25,
+            auc: 0.75,
+        };
+        assert!(linear_line("d", &defined).ends_with("ROC AUC 0.750000"));
+    }
 
     /// A constant guess, which says nothing beyond its objective.
     #[derive(Clone, Serialize, Deserialize)]

@@ -1052,6 +1052,33 @@ fn a_built_in_model_edited_by_hand_is_said_to_not_match_the_set_it_names() {
     }
 }
 
+/// Data of one class has no ROC AUC (the JSON's null): the line says so, not `NaN`.
+#[test]
+fn evaluate_on_one_class_says_the_auc_is_undefined() {
+    let dir = scratch("evaluate-one-class");
+    trained_on_labelled(&dir);
+    std::fs::write(dir.join("ones.libsvm"), "1 1:0.5 7:0.25\n1 2:1.5\n").unwrap();
+    let output = run(
+        &[
+            "evaluate",
+            "--model",
+            "m.json",
+            "--data",
+            "ones.libsvm",
+            "--out",
+            "-",
+        ],
+        &dir,
+    );
+    let json: serde_json::Value = serde_json::from_str(&succeeded(&output)).unwrap();
+    assert!(json["metrics"]["auc"].is_null(), "{json}");
+    let line = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        line.contains("ROC AUC undefined (one class)") && !line.contains("NaN"),
+        "{line}"
+    );
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]
