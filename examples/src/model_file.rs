@@ -38,7 +38,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use asyncopt_algorithms::{Loss, Model, Params};
-use asyncopt_runtime::data::{Dataset, Labels, LoadOptions};
+use asyncopt_runtime::data::{Dataset, Features, Labels, LoadOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -421,6 +421,29 @@ impl SavedModel {
         SavedModel::deserialize(d)
     }
 
+    /// A warning for `data`, loaded by [`load_data`](SavedModel::load_data) or
+    /// [`load_numbered_rows`](SavedModel::load_numbered_rows), whose largest feature index
+    /// is at most half this model's features: legal (a file need not use the last features),
+    /// but most likely other data than the model's, which it scores as if its missing
+    /// features were 0. `None` for data that uses more than half of them.
+    pub fn narrow_data_warning(&self, data: &Dataset) -> Option<String> {
+        let largest = largest_feature_index(data, self.features);
+        if largest > self.features / 2 {
+            return None;
+        }
+        let uses = match largest {
+            0 => "uses no feature".to_owned(),
+            _ => format!("uses features up to index {largest}"),
+        };
+        Some(format!(
+            "{} {uses}, and the model has {} (trained on {}): at most half of them, so this \
+             is likely other data than the model's, scored with its missing features as 0",
+            data.name(),
+            plural(self.features, "feature"),
+            self.data.name.escape_debug()
+        ))
+    }
+
     /// Loads `path` in this model's feature space: its features, the bias column, the labels
     /// its loss needs.
     pub fn load_data(&self, path: &Path) -> Result<Dataset> {
@@ -465,6 +488,19 @@ impl SavedModel {
             ..LoadOptions::default()
         }
     }
+}
+
+/// The largest 1-based index of a feature below `features` (the bias column beyond them left
+/// out) that some row of `data` holds, 0 for none.
+fn largest_feature_index(data: &Dataset, features: usize) -> usize {
+    let within = |column: usize| column < features;
+    match data.features() {
+        Features::Sparse(m) => m.indices().iter().copied().filter(|&c| within(c)).max(),
+        Features::Dense(x) => (0..x.ncols().min(features))
+            .rev()
+            .find(|&c| x.column(c).iter().any(|&v| v != 0.0)),
+    }
+    .map_or(0, |column| column + 1)
 }
 
 /// The objective, null read as NaN: JSON has no NaN or infinity, which serde_json writes as

@@ -1079,6 +1079,32 @@ fn evaluate_on_one_class_says_the_auc_is_undefined() {
     );
 }
 
+/// Data whose largest feature index is at most half the model's features is scored, but
+/// with a warning naming both numbers: most likely other data than the model's.
+#[test]
+fn evaluate_warns_of_data_using_at_most_half_the_model_features() {
+    let dir = scratch("evaluate-narrow");
+    trained_on_labelled(&dir);
+    std::fs::write(dir.join("narrow.libsvm"), "1 1:0.5 3:1\n0 2:1\n").unwrap();
+    let evaluate = |data: &str| {
+        let output = async_train(&dir)
+            .env("ASYNC_LOG", "warn")
+            .args(["evaluate", "--model", "m.json", "--data", data])
+            .output()
+            .unwrap();
+        succeeded(&output);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let warned = evaluate("narrow.libsvm");
+    assert!(
+        warned.contains("narrow.libsvm uses features up to index 3, and the model has 7 features"),
+        "{warned}"
+    );
+    assert_eq!(warned.matches("at most half").count(), 1, "{warned}");
+    let quiet = evaluate("labelled.libsvm");
+    assert!(!quiet.contains("at most half"), "{quiet}");
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]

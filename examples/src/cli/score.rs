@@ -46,6 +46,9 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         }
         None => builtin_of(&model, &args.model, "to score it on")?,
     };
+    if let Some(warning) = model.narrow_data_warning(&data) {
+        tracing::warn!("{warning}");
+    }
     let evaluation = scorer.evaluate(&data)?;
     let line = &match sampled_note(&model) {
         Some(note) => format!("{}\n{note}", evaluation.line),
@@ -90,6 +93,9 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
         }
         None => numbered_builtin_of(&model, &args.model, "with the rows to predict")?,
     };
+    if let Some(warning) = model.narrow_data_warning(&data) {
+        tracing::warn!("{warning}");
+    }
     let predictions = scorer.predict(&data, &lines)?;
     write_output(&args.out, &predictions.to_csv())?;
     let written = format!(
