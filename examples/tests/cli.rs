@@ -1105,6 +1105,35 @@ fn evaluate_warns_of_data_using_at_most_half_the_model_features() {
     assert!(!quiet.contains("at most half"), "{quiet}");
 }
 
+/// A row with a feature beyond the model names no flag evaluate and predict lack (`--dim`).
+#[test]
+fn evaluate_and_predict_say_what_to_do_with_a_feature_beyond_the_model() {
+    let dir = scratch("evaluate-wide");
+    trained_on_labelled(&dir);
+    std::fs::write(dir.join("wide.libsvm"), "1 1:0.5 9:1\n").unwrap();
+    for command in ["evaluate", "predict"] {
+        let output = run(
+            &[
+                command,
+                "--model",
+                "m.json",
+                "--data",
+                "wide.libsvm",
+                "--out",
+                "-",
+            ],
+            &dir,
+        );
+        assert_clear_error(
+            &output,
+            "wide.libsvm:1: index 9 in feature `9:1` exceeds the dimension 7 of the model",
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("(--dim"), "{stderr}");
+        assert!(stderr.contains("train a model on this file"), "{stderr}");
+    }
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use asyncopt_runtime::data::DataError;
 
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
@@ -42,7 +43,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     let data = match &args.data {
         Some(path) => {
             let _reading = Working::start(&format!("reading {}", path.display()), false);
-            model.load_data(path)?
+            model.load_data(path).map_err(beyond_the_model)?
         }
         None => builtin_of(&model, &args.model, "to score it on")?,
     };
@@ -89,7 +90,7 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     let (data, lines) = match &args.data {
         Some(path) => {
             let _reading = Working::start(&format!("reading {}", path.display()), false);
-            model.load_numbered_rows(path)?
+            model.load_numbered_rows(path).map_err(beyond_the_model)?
         }
         None => numbered_builtin_of(&model, &args.model, "with the rows to predict")?,
     };
@@ -109,6 +110,32 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
         say!("{written} written to {}", args.out.display());
     }
     Ok(())
+}
+
+/// The data layer's words for a feature beyond the model, which name `--dim`, a flag of
+/// training: evaluate and predict read data in the model's features and have none.
+const READ_WITH: &str = "(--dim, or the features of the model that reads it)";
+
+/// `e`, if it is a feature beyond the model's, said with what the user can do here.
+fn beyond_the_model(e: anyhow::Error) -> anyhow::Error {
+    let beyond = e.chain().find_map(|cause| match cause.downcast_ref() {
+        Some(DataError::Parse {
+            path,
+            line,
+            message,
+        }) if message.ends_with(READ_WITH) => Some((path, line, message)),
+        _ => None,
+    });
+    let Some((path, line, message)) = beyond else {
+        return e;
+    };
+    let message = message.replace(" the data is read with", "");
+    let message = message.trim_end_matches(READ_WITH).trim_end();
+    anyhow::anyhow!(
+        "cannot load the data: {}:{line}: {message} of the model: a model scores data of its \
+         own features only; train a model on this file (or with --dim covering both) to score it",
+        path.display()
+    )
 }
 
 /// The files a command reads, which its output may not overwrite.
