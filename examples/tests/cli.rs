@@ -1134,6 +1134,35 @@ fn evaluate_and_predict_say_what_to_do_with_a_feature_beyond_the_model() {
     }
 }
 
+/// Shared access reads a file in at most 4096 byte ranges: more partitions are a usage
+/// error naming that limit and the flags to change, before any worker starts.
+#[test]
+fn shared_access_refuses_more_partitions_than_its_byte_ranges() {
+    let dir = scratch("shared-parts");
+    let data = test_support::data("a9a.xz");
+    let output = run(
+        &[
+            "--algo",
+            "sgd",
+            "--data",
+            data.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--partitions-per-worker",
+            "4096",
+            "--data-access",
+            "shared",
+        ],
+        &dir,
+    );
+    assert_usage_error(&output, "at most 4096 byte ranges");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("make 8192 partitions: lower --partitions-per-worker"),
+        "{stderr}"
+    );
+}
+
 /// `evaluate` scores against labels, and training reads them: a row without one is refused,
 /// naming its line, as before `predict` read such rows.
 #[test]

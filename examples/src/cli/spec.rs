@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use asyncopt_algorithms::Loss;
 use asyncopt_runtime::cluster::{MAX_LOCAL_WORKERS, MIN_HEARTBEAT};
+use asyncopt_runtime::data::split::MAX_GRAINS;
 use asyncopt_runtime::data::SharedOptions;
 use asyncopt_runtime::worker::MAX_HEARTBEAT;
 use asyncopt_runtime::{ClusterConfig, Stragglers, Token};
@@ -57,8 +58,22 @@ impl RunArgs {
         let shared = DataAccess::Shared {
             eval_rows: self.eval_rows.unwrap_or(SharedOptions::DEFAULT_EVAL_ROWS),
         };
+        // The scan cuts a shared file into at most MAX_GRAINS byte ranges, each read by one
+        // partition at least: more partitions cannot share it, whatever the file's size.
+        let parts = self.workers.saturating_mul(self.partitions_per_worker);
+        let too_many = parts as u64 > MAX_GRAINS;
         let access = match self.data_access {
             DataAccessName::Ship => DataAccess::Ship,
+            DataAccessName::Shared if too_many => {
+                bail_usage!(
+                    "--data-access shared reads the file in at most {MAX_GRAINS} byte ranges, \
+                     one or more per partition, and --workers {} x --partitions-per-worker {} \
+                     make {parts} partitions: lower --partitions-per-worker, or use \
+                     --data-access ship",
+                    self.workers,
+                    self.partitions_per_worker
+                )
+            }
             DataAccessName::Shared if self.remote_workers && self.token_file.is_none() => {
                 bail_usage!(
                     "--data-access shared with --remote-workers needs --token-file: a worker \
@@ -73,7 +88,7 @@ impl RunArgs {
                 let plain = large
                     && !asyncopt_runtime::data::libsvm::is_compressed(path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
-                if plain && !self.remote_workers {
+                if plain && !self.remote_workers && !too_many {
                     shared
                 } else {
                     DataAccess::Ship
