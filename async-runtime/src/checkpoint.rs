@@ -43,9 +43,8 @@ use sha2::{Digest, Sha256};
 use crate::coordinator::RunStats;
 use crate::staging;
 
-mod format_four;
-mod format_three;
 mod format_two;
+mod formats_three_four;
 
 /// The checkpoint's file in its directory.
 pub const FILE: &str = "checkpoint.bin";
@@ -636,8 +635,8 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
     }
     let decoded = match format {
         FORMAT_TWO => format_two::decode(body),
-        FORMAT_THREE => format_three::decode(body),
-        FORMAT_FOUR => format_four::decode(body),
+        FORMAT_THREE => formats_three_four::decode_three(body),
+        FORMAT_FOUR => formats_three_four::decode_four(body),
         _ => postcard::from_bytes(body),
     };
     let checkpoint = decoded.map_err(|e| torn(format!("it does not decode: {e}")))?;

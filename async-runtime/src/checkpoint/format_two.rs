@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::formats_three_four::{first_counters, STATS_FIELDS};
 use super::{Checkpoint, Saved, WriteFailures};
 use crate::coordinator::RunStats;
 
@@ -15,7 +16,7 @@ struct FormatTwo {
     optimizer: String,
     iteration: u64,
     elapsed_s: f64,
-    #[serde(deserialize_with = "super::format_three::stats_before_four")]
+    #[serde(deserialize_with = "first_counters::<STATS_FIELDS, _>")]
     stats: RunStats,
     state: Vec<Saved>,
     versions: Vec<Saved>,

@@ -137,7 +137,7 @@ pub struct RunStats {
     /// run's: bytes that are no ZeroMQ greeting, silence until the admission deadline, or
     /// closed while still in it to make room for newer connections. A port scan, a probe or
     /// a client of another protocol; no worker ever ends so. After the fields of format 3, so
-    /// that a checkpoint of that format is today's without it (see `checkpoint::format_three`).
+    /// that a checkpoint of that format is today's without it (see `checkpoint::formats_three_four`).
     #[serde(default)]
     pub zeromq_handshakes_failed: u64,
     /// Frames under an open session's identity dropped as no sealed message of it: frames
@@ -145,7 +145,7 @@ pub struct RunStats {
     /// handshake's (a hello again while that handshake is open, which ends it), handshake
     /// messages sealed inside it. A worker's bug, or anyone on the path
     /// between it and the driver; the session goes on. Last, so that a checkpoint of format 4
-    /// is today's without it (see `checkpoint::format_four`).
+    /// is today's without it (see `checkpoint::formats_three_four`).
     #[serde(default)]
     pub unsealed_session_frames: u64,
 }
