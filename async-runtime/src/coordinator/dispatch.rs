@@ -471,17 +471,10 @@ impl Driver {
             .collect();
         // The longest idle first: when workers share a partition that only one may work on
         // at a time, each gets its turn. Workers still computing (room for a prefetched task,
-        // no idle time: `None`, which would sort first) come last, as a task sent to them
-        // waits for their current one.
-        idle.sort_by(|&a, &b| {
-            let (a, b) = (
-                self.table.workers[a].idle_since,
-                self.table.workers[b].idle_since,
-            );
-            let key = |since: Option<f64>| (since.is_none(), since.unwrap_or(0.0));
-            let ((a_busy, a_since), (b_busy, b_since)) = (key(a), key(b));
-            a_busy.cmp(&b_busy).then(a_since.total_cmp(&b_since))
-        });
+        // no idle time: `None`) come last, as a task sent to them
+        // waits for their current one (idle since "never").
+        let idle_since = |i: usize| table.workers[i].idle_since.unwrap_or(f64::INFINITY);
+        idle.sort_by(|&a, &b| idle_since(a).total_cmp(&idle_since(b)));
         let mut sent = 0;
         let exclusive = (!spec.histories.is_empty()).then_some(spec.task);
         // Who was asked matters only until the site's shape is settled: asked once per call
