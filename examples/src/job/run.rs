@@ -157,8 +157,9 @@ fn known_optimum(spec: &JobSpec, data: &Dataset) -> Result<Option<f64>> {
 }
 
 /// The failure of a run whose `trace` went below f* (`optimum`), which is then not the optimum.
-/// (`below_by`: rounding, [`below_optimum_rounding`].) The objective of a sample of the file (`data` not whole) may legitimately fall below the
-/// file's f*, which `--optimum` gives: that is said once, as a warning, and fails nothing.
+/// (`below_by`: rounding, [`below_optimum_rounding`]). The objective of a sample of the file
+/// (`data` not whole) may legitimately fall below the file's f*, which `--optimum` gives: that
+/// is said once, as a warning, and fails nothing.
 fn below_optimum(
     trace: &Trace,
     optimum: Option<f64>,
