@@ -272,8 +272,9 @@ trait OwnRunner: Sync {
 /// What looks at every new model of a run.
 type Look = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Flow + Send>;
 
-/// What judges the model of every checkpoint of a run: `Some(why)` keeps it out.
-type Judge = Box<dyn FnMut(&Progress, ModelRef<'_>) -> Option<String> + Send>;
+/// What judges the model of every checkpoint of a run, named as its loop variable:
+/// `Some(why)` keeps it out.
+type Judge = Box<dyn FnMut(&Progress, &str, ModelRef<'_>) -> Option<String> + Send>;
 
 struct Typed<M>(fn(&mut Driver, &Dataset, &Params) -> M);
 
@@ -287,7 +288,7 @@ impl<M: Trainable> OwnRunner for Typed<M> {
     }
 
     fn judge_checkpoints(&self, cx: &mut Driver, mut judge: Judge) {
-        cx.checkpoint_judge(move |at, model: &M| judge(at, ModelRef::of(model)));
+        cx.checkpoint_judge(move |at, name, model: &M| judge(at, name, ModelRef::of(model)));
     }
 
     fn model_type(&self) -> TypeId {
@@ -541,16 +542,17 @@ impl Optimizer {
     }
 
     /// Has `judge` look at the model of every checkpoint of a run on `cx` before it is
-    /// written: one it finds wrong (`Some(why)`) is not written.
+    /// written, with its name among the checkpoint's loop variables: one it finds wrong
+    /// (`Some(why)`) is not written.
     pub fn judge_checkpoints(
         &self,
         cx: &mut Driver,
-        mut judge: impl FnMut(&Progress, ModelRef<'_>) -> Option<String> + Send + 'static,
+        mut judge: impl FnMut(&Progress, &str, ModelRef<'_>) -> Option<String> + Send + 'static,
     ) {
         match self.run {
-            Runner::Linear(_) => {
-                cx.checkpoint_judge(move |at, model: &Model| judge(at, ModelRef::of(model)))
-            }
+            Runner::Linear(_) => cx.checkpoint_judge(move |at, name, model: &Model| {
+                judge(at, name, ModelRef::of(model))
+            }),
             Runner::Own(own) => own.judge_checkpoints(cx, Box::new(judge)),
         }
     }

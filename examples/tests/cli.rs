@@ -4716,6 +4716,65 @@ fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_no
     assert!(!dir.join("p.svg").exists(), "a plot written");
 }
 
+/// SVRG's snapshot holds the model's weights when just taken: a checkpoint whose `w` was
+/// altered and whose snapshot was made the model's weights resumed, its snapshot checked for
+/// `w` by its norm. The checkpoint records the model's name, which the resume checks.
+#[test]
+fn a_resume_checks_the_model_named_not_a_snapshot_of_the_same_weights() {
+    use asyncopt_runtime::checkpoint;
+    let dir = scratch("resume-named-model");
+    let ckpt = dir.join("ckpt");
+    let job = ["--algo", "svrg", "--checkpoint-updates", "100", "--quiet"];
+    let mut first = job.to_vec();
+    first.extend(["--updates", "300", "--checkpoint", "ckpt"]);
+    let output = run(&first, &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let account: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ckpt.join(checkpoint::SUMMARY_FILE)).unwrap(),
+    )
+    .unwrap();
+    let identity = account["job"].as_str().expect("the account names the job");
+    let mut forged = checkpoint::read(&ckpt, identity).expect("the checkpoint reads");
+    let annex: serde_json::Value = serde_json::from_slice(&forged.annex).unwrap();
+    assert_eq!(annex["objective"]["model"], "w", "{annex}");
+    // The forger's: the snapshot made the model's weights, the model's last weight wild.
+    let bytes_of = |name: &str| {
+        let saved = forged.state.iter().find(|saved| saved.name == name);
+        saved
+            .unwrap_or_else(|| panic!("SVRG's `{name}` is saved"))
+            .bytes
+            .clone()
+    };
+    let w = bytes_of("w");
+    let mut wild = w.as_ref().clone();
+    let last = wild.len() - 8;
+    wild[last..].copy_from_slice(&1e3f64.to_le_bytes());
+    for saved in &mut forged.state {
+        match saved.name.as_str() {
+            "snapshot" => saved.bytes = w.clone(),
+            "w" => saved.bytes = std::sync::Arc::new(wild.clone()),
+            _ => {}
+        }
+    }
+    checkpoint::write(&ckpt, &forged).unwrap();
+    let before = folder_contents(&ckpt);
+
+    let mut resume = job.to_vec();
+    resume.extend(["--updates", "600", "--resume", "ckpt"]);
+    let output = run(&resume, &dir);
+    assert_clear_error(&output, "are not the model it records");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        folder_contents(&ckpt),
+        before,
+        "the checkpoint folder changed"
+    );
+}
+
 #[test]
 fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
     let dir = scratch("resume-workers");

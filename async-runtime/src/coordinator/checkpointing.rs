@@ -58,18 +58,22 @@ impl Driver {
     }
 
     /// Has `judge` look at the model each checkpoint would hold (the loop variable the
-    /// optimizer broadcasts as its model, decoded as a `T`) before it is written: a model it
-    /// finds wrong (`Some(why)`: a diverged one, say) is not checkpointed, and the last good
-    /// checkpoint stays the one a resume gets. A warning says so, with `why`.
+    /// optimizer broadcasts as its model, decoded as a `T`, with its name) before it is
+    /// written: a model it finds wrong (`Some(why)`: a diverged one, say) is not
+    /// checkpointed, and the last good checkpoint stays the one a resume gets. A warning says
+    /// so, with `why`. The name is the model's among the checkpoint's loop variables
+    /// ([`Saved::name`]), which the application may record in its annex: another variable
+    /// may hold the same weights (a snapshot just taken of the model).
     pub fn checkpoint_judge<T: serde::de::DeserializeOwned + 'static>(
         &mut self,
-        mut judge: impl FnMut(&Progress, &T) -> Option<String> + Send + 'static,
+        mut judge: impl FnMut(&Progress, &str, &T) -> Option<String> + Send + 'static,
     ) {
-        self.checkpoints.set_judge(Box::new(move |progress, bytes| {
-            // A variable of another type than the observer's is not this judge's to refuse.
-            let model = postcard::from_bytes::<T>(bytes).ok()?;
-            judge(progress, &model)
-        }));
+        self.checkpoints
+            .set_judge(Box::new(move |progress, name, bytes| {
+                // A variable of another type than the judge's is not this judge's to refuse.
+                let model = postcard::from_bytes::<T>(bytes).ok()?;
+                judge(progress, name, &model)
+            }));
     }
 
     /// Continues the run of `saved` (read with [`checkpoint::read`], which refuses a torn

@@ -92,8 +92,9 @@ pub(crate) struct Settled {
     pub warned_before: bool,
 }
 
-/// Judges a checkpoint's model, at the progress it was taken at, from its saved bytes.
-pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &[u8]) -> Option<String> + Send>;
+/// Judges a checkpoint's model, at the progress it was taken at, from its name among the
+/// loop variables and its saved bytes.
+pub(crate) type Judge = Box<dyn FnMut(&crate::Progress, &str, &[u8]) -> Option<String> + Send>;
 
 /// Checkpoints of one run: when to write, what is being written, what the run went on from.
 #[derive(Default)]
@@ -196,7 +197,7 @@ impl Checkpoints {
     ) -> Option<String> {
         let (judge, name) = (self.judge.as_mut()?, self.model_name?);
         let model = state.iter().find(|saved| saved.name == name)?;
-        let why = judge(progress, &model.bytes)?;
+        let why = judge(progress, name, &model.bytes)?;
         self.last = at;
         Some(why)
     }

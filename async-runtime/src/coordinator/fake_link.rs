@@ -1269,8 +1269,8 @@ fn the_judge_reads_the_model_its_optimizer_names_before_and_after_many_broadcast
     let (mut driver, _stop) = stoppable_with_hourly_checkpoints();
     let judged = Arc::new(Shared::new(Vec::new()));
     let seen = judged.clone();
-    driver.checkpoint_judge(move |_, w: &f64| {
-        seen.borrow_mut().push(*w);
+    driver.checkpoint_judge(move |_, name, w: &f64| {
+        seen.borrow_mut().push((name.to_owned(), *w));
         Some("diverged".into())
     });
     let state = |w: f64| {
@@ -1292,7 +1292,11 @@ fn the_judge_reads_the_model_its_optimizer_names_before_and_after_many_broadcast
         assert!(!driver.publish("w", &f64::from(step), true));
     }
     driver.write_checkpoint("opt", 1, state(2.0));
-    assert_eq!(*judged.borrow(), [1.0, 2.0]);
+    // Told by its name, which `step`, of the same type, is not.
+    assert_eq!(
+        *judged.borrow(),
+        [("w".to_owned(), 1.0), ("w".to_owned(), 2.0)]
+    );
     assert_eq!(driver.report().stats.checkpoints_written, 0, "both refused");
 }
 

@@ -14,6 +14,7 @@ use asyncopt_runtime::Driver;
 use super::run::Locked;
 use super::{DataSource, JobSpec};
 use crate::even_points::EvenPoints;
+use crate::model::TrainedModel;
 use crate::optimizer::readable;
 use crate::trace::{same_file, TracePoint};
 use crate::words::plural;
@@ -44,16 +45,21 @@ pub(super) struct Checkpoints {
 
 /// The objective of a checkpoint's model, measured by its run before it wrote it (the judge
 /// of its checkpoints computes it), for a resume to check the weights it reads against.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Measured {
     /// The updates of the model measured.
     pub(super) updates: u64,
     /// Its objective on the run's data.
     pub(super) objective: f64,
-    /// Its norm, which tells the model among the checkpoint's loop variables without a pass
-    /// over the data. Missing in a checkpoint of an earlier build, which is not checked.
+    /// Its norm, which refuses other weights without a pass over the data. Missing in a
+    /// checkpoint of an earlier build, which records no name either and is not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) norm: Option<f64>,
+    /// The name of its loop variable, which tells the model among the checkpoint's others:
+    /// another may have its norm, or be the same weights (SVRG's snapshot just taken).
+    /// Missing in a checkpoint of an earlier build, whose model is the variable of the norm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) model: Option<String>,
 }
 
 impl Measured {
@@ -80,12 +86,13 @@ fn same_to_rounding(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
-/// Checks the resumed checkpoint's model (`resumed`, among its loop variables) against the
-/// objective and norm its checkpoint records (`measured`), on the driver's own `data`, before
-/// any worker starts: a refused resume has then started, waited for and written nothing.
-/// Returns the objective computed, the run's first evaluation (handed to the watch, so that
-/// the resume costs one pass over the data, not two); `None` for a checkpoint that records
-/// no measure (an earlier build's), which resumes unchecked.
+/// Checks the resumed checkpoint's model (`resumed`'s loop variable of the name its checkpoint
+/// records, or of the norm in an earlier build's) against the objective and norm recorded
+/// (`measured`), on the driver's own `data`, before any worker starts: a refused resume has
+/// then started, waited for and written nothing. Returns the objective computed, the run's
+/// first evaluation (handed to the watch, so that the resume costs one pass over the data,
+/// not two); `None` for a checkpoint that records no measure (an earlier build's), which
+/// resumes unchecked.
 pub(super) fn check_resumed(
     algorithm: crate::optimizer::Optimizer,
     resumed: &Checkpoint,
@@ -93,27 +100,13 @@ pub(super) fn check_resumed(
     data: &Dataset,
     params: &Params,
 ) -> Result<Option<Measured>> {
-    let Some(
-        measured @ Measured {
-            norm: Some(norm), ..
-        },
-    ) = measured
-    else {
+    let Some(measured) = measured else {
         return Ok(None);
     };
-    // The model is the loop variable of the optimizer's model type with the norm measured:
-    // another of the same type (SGD's velocity, SVRG's anchor) has another norm, or is the
-    // same model.
-    let model = resumed.state.iter().find_map(|saved| {
-        let model = algorithm.model_from_state(&saved.bytes)?;
-        same_to_rounding(model.as_ref().norm(), norm).then_some(model)
-    });
-    let Some(model) = model else {
-        bail!(
-            "the checkpoint's weights are not the model it records (norm {norm:e}, update {}): \
-             it was altered; nothing was trained from it",
-            measured.updates
-        );
+    let model = match (&measured.model, measured.norm) {
+        (Some(name), norm) => named_model(algorithm, resumed, name, norm, measured.updates)?,
+        (None, Some(norm)) => model_of_norm(algorithm, resumed, norm, measured.updates)?,
+        (None, None) => return Ok(None),
     };
     let objective = asyncopt_runtime::panics::catch(|| model.as_ref().objective(data, params))
         .unwrap_or(f64::NAN);
@@ -122,6 +115,54 @@ pub(super) fn check_resumed(
         objective,
         ..measured
     }))
+}
+
+/// The checkpoint's model: its loop variable named `name` (the judge saw it so), of the
+/// optimizer's model type and of the norm recorded (`norm`, if it is).
+fn named_model(
+    algorithm: crate::optimizer::Optimizer,
+    resumed: &Checkpoint,
+    name: &str,
+    norm: Option<f64>,
+    updates: u64,
+) -> Result<TrainedModel> {
+    let saved = resumed.state.iter().find(|saved| saved.name == name);
+    let Some(model) = saved.and_then(|saved| algorithm.model_from_state(&saved.bytes)) else {
+        bail!(
+            "the checkpoint records its model as its loop variable `{name}` (update {updates}) \
+             and holds no such {} model: it was altered; nothing was trained from it",
+            algorithm.name()
+        );
+    };
+    if let Some(norm) = norm.filter(|&norm| !same_to_rounding(model.as_ref().norm(), norm)) {
+        bail!(
+            "the checkpoint's weights are not the model it records (norm {norm:e}, update \
+             {updates}): it was altered; nothing was trained from it"
+        );
+    }
+    Ok(model)
+}
+
+/// The model of a checkpoint that records its norm alone (an earlier build's): the loop
+/// variable of the optimizer's model type with that norm. Another of the same type has
+/// another norm (SGD's velocity), or may be the same weights (SVRG's snapshot just taken).
+fn model_of_norm(
+    algorithm: crate::optimizer::Optimizer,
+    resumed: &Checkpoint,
+    norm: f64,
+    updates: u64,
+) -> Result<TrainedModel> {
+    let model = resumed.state.iter().find_map(|saved| {
+        let model = algorithm.model_from_state(&saved.bytes)?;
+        same_to_rounding(model.as_ref().norm(), norm).then_some(model)
+    });
+    let Some(model) = model else {
+        bail!(
+            "the checkpoint's weights are not the model it records (norm {norm:e}, update \
+             {updates}): it was altered; nothing was trained from it"
+        );
+    };
+    Ok(model)
 }
 
 /// How often a run checkpoints: after this many updates, or seconds of training, or both.
@@ -522,60 +563,155 @@ mod tests {
         assert!(matches!(back, Annex::Saved { interval, .. } if interval.every_updates == Some(7)));
     }
 
-    /// The resumed model is found among the loop variables by the norm its checkpoint
-    /// records (SGD's velocity is a `Model` too), checked on the data before any worker
-    /// starts, and its objective handed on as the run's first evaluation; weights altered are
-    /// refused, whatever variable still has the norm recorded or not.
-    #[test]
-    fn a_resumed_model_is_checked_on_the_data_before_the_run_and_its_objective_handed_on() {
-        use asyncopt_algorithms::{Algorithm, Loss, Model};
+    /// Three rows of two features, scored by least squares.
+    fn three_rows() -> (Dataset, Params) {
         use asyncopt_runtime::data::Features;
         let x = ndarray::array![[1.0, 0.5], [0.2, 1.0], [0.3, -0.4]];
         let labels = ndarray::array![1.0, -1.0, 0.5];
         let data = Dataset::new("three.svm", Features::Dense(x), labels).unwrap();
-        let params = Params::new(Loss::LeastSquares);
-        let sgd = crate::optimizer::Optimizer::from(Algorithm::Sgd);
-        let (w, velocity): (Model, Model) = (ndarray::array![0.4, -0.3], ndarray::array![2.0, 1.0]);
-        let saved = |name: &str, value: &Model| checkpoint::Saved {
+        (data, Params::new(asyncopt_algorithms::Loss::LeastSquares))
+    }
+
+    /// A loop variable `name` of a checkpoint, holding `value`.
+    fn saved(name: &str, value: &asyncopt_algorithms::Model) -> checkpoint::Saved {
+        checkpoint::Saved {
             name: name.to_owned(),
             version: 0,
             bytes: std::sync::Arc::new(postcard::to_allocvec(value).unwrap()),
-        };
+        }
+    }
+
+    /// The measure of `w` on `data` the judge records at update 40, naming it `model`.
+    fn measured_of(w: &asyncopt_algorithms::Model, data: &Dataset, model: &str) -> Measured {
+        Measured {
+            updates: 40,
+            objective: asyncopt_algorithms::Loss::LeastSquares.objective(data, w.view()),
+            norm: Some(TrainedModel::new(w.clone()).as_ref().norm()),
+            model: Some(model.to_owned()),
+        }
+    }
+
+    /// A checkpoint of an earlier build records the norm of its model, not its name: the
+    /// model is found among the loop variables by its norm (SGD's velocity is a `Model` too),
+    /// checked on the data before any worker starts, and its objective handed on as the
+    /// run's first evaluation; weights altered are refused, whatever variable still has the
+    /// norm recorded or not.
+    #[test]
+    fn a_resumed_model_is_checked_on_the_data_before_the_run_and_its_objective_handed_on() {
+        use asyncopt_algorithms::{Algorithm, Model};
+        let (data, params) = three_rows();
+        let sgd = crate::optimizer::Optimizer::from(Algorithm::Sgd);
+        let (w, velocity): (Model, Model) = (ndarray::array![0.4, -0.3], ndarray::array![2.0, 1.0]);
         let checkpoint_of = |w: &Model| Checkpoint {
             state: vec![saved("velocity", &velocity), saved("w", w)],
             ..Checkpoint::default()
         };
-        let objective = Loss::LeastSquares.objective(&data, w.view());
         let measured = Measured {
-            updates: 40,
-            objective,
-            norm: Some(crate::model::TrainedModel::new(w.clone()).as_ref().norm()),
+            model: None,
+            ..measured_of(&w, &data, "w")
         };
-        let first = check_resumed(sgd, &checkpoint_of(&w), Some(measured), &data, &params);
+        let objective = measured.objective;
+        let check = |checkpoint: &Checkpoint, measured: &Measured| {
+            check_resumed(sgd, checkpoint, Some(measured.clone()), &data, &params)
+        };
+        let first = check(&checkpoint_of(&w), &measured);
         let first = first
             .expect("the weights measured pass")
             .expect("an evaluation");
         assert_eq!((first.updates, first.objective), (40, objective));
         // Weights altered: no variable has the norm recorded.
         let wild = &w * 1e3;
-        let refused = check_resumed(sgd, &checkpoint_of(&wild), Some(measured), &data, &params);
+        let refused = check(&checkpoint_of(&wild), &measured);
         let line = refused.unwrap_err().to_string();
         assert!(line.contains("are not the model it records"), "{line}");
         // Weights of the same norm, other weights: their objective tells them apart.
         let turned: Model = ndarray::array![-0.3, 0.4];
-        let refused = check_resumed(sgd, &checkpoint_of(&turned), Some(measured), &data, &params);
+        let refused = check(&checkpoint_of(&turned), &measured);
         let line = refused.unwrap_err().to_string();
         assert!(
             line.contains("it was altered or is of other data"),
             "{line}"
         );
-        // A checkpoint of an earlier build, which records no norm, resumes unchecked.
+        // A checkpoint of a build earlier still, which records no norm, resumes unchecked.
         let older = Measured {
             norm: None,
             ..measured
         };
-        let unchecked = check_resumed(sgd, &checkpoint_of(&wild), Some(older), &data, &params);
+        let unchecked = check(&checkpoint_of(&wild), &older);
         assert!(unchecked.unwrap().is_none());
+    }
+
+    /// The model is the loop variable its judge saw, by name: SVRG's snapshot, just taken,
+    /// holds the model's very weights, so with `w` altered the snapshot still had the norm
+    /// recorded, and a search by norm checked the snapshot and resumed the weights altered.
+    #[test]
+    fn the_resumed_model_is_the_variable_named_not_another_of_its_norm() {
+        use asyncopt_algorithms::{Algorithm, Model};
+        let (data, params) = three_rows();
+        let svrg = crate::optimizer::Optimizer::from(Algorithm::Svrg);
+        let w: Model = ndarray::array![0.4, -0.3];
+        // The snapshot first: a search by norm meets it before `w`.
+        let checkpoint_of = |snapshot: &Model, w: &Model| Checkpoint {
+            state: vec![saved("snapshot", snapshot), saved("w", w)],
+            ..Checkpoint::default()
+        };
+        let measured = measured_of(&w, &data, "w");
+        let check = |checkpoint: &Checkpoint, measured: &Measured| {
+            check_resumed(svrg, checkpoint, Some(measured.clone()), &data, &params)
+        };
+        let first = check(&checkpoint_of(&w, &w), &measured);
+        let first = first.expect("the weights measured pass").expect("checked");
+        assert_eq!(first, measured, "the objective of `w` is the one recorded");
+        // `w` altered, the snapshot as it was (of the norm recorded): refused.
+        let wild = &w * 1e3;
+        let refused = check(&checkpoint_of(&w, &wild), &measured);
+        let line = refused.unwrap_err().to_string();
+        assert!(line.contains("are not the model it records"), "{line}");
+        // Weights of the same norm in `w`: their objective tells them apart.
+        let turned: Model = ndarray::array![-0.3, 0.4];
+        let refused = check(&checkpoint_of(&w, &turned), &measured);
+        let line = refused.unwrap_err().to_string();
+        assert!(
+            line.contains("it was altered or is of other data"),
+            "{line}"
+        );
+        // A name recorded without a norm is checked on the data all the same.
+        let unnormed = Measured {
+            norm: None,
+            ..measured.clone()
+        };
+        let refused = check(&checkpoint_of(&w, &wild), &unnormed);
+        let line = refused.unwrap_err().to_string();
+        assert!(
+            line.contains("it was altered or is of other data"),
+            "{line}"
+        );
+        // A name that no model of the checkpoint has: refused, saying which.
+        let elsewhere = Measured {
+            model: Some("v".to_owned()),
+            ..measured
+        };
+        let refused = check(&checkpoint_of(&w, &w), &elsewhere);
+        let line = refused.unwrap_err().to_string();
+        assert!(
+            line.contains("records its model as its loop variable `v` (update 40)"),
+            "{line}"
+        );
+    }
+
+    /// The name the judge saw is recorded in the annex, and an annex of an earlier build,
+    /// which records the norm alone, still decodes, with no name.
+    #[test]
+    fn the_annex_records_the_model_s_name_and_an_earlier_one_decodes_without() {
+        let (data, _) = three_rows();
+        let measured = measured_of(&ndarray::array![0.4, -0.3], &data, "w");
+        let text = serde_json::to_value(&measured).unwrap();
+        assert_eq!(text["model"], "w", "{text}");
+        let back: Measured = serde_json::from_value(text).unwrap();
+        assert_eq!(back, measured);
+        let earlier = br#"{"updates":40,"objective":0.5,"norm":2.0}"#;
+        let earlier: Measured = serde_json::from_slice(earlier).unwrap();
+        assert_eq!((earlier.norm, earlier.model), (Some(2.0), None));
     }
 
     /// A checkpoint written anew with other weights passes the SHA-256 check, which tells
@@ -598,6 +734,7 @@ mod tests {
             updates: 40,
             objective: loss.objective(&data, w.view()),
             norm: None,
+            model: None,
         };
         let annex = Annex::Saved {
             trace: Vec::new(),
@@ -605,7 +742,7 @@ mod tests {
                 every_updates: Some(10),
                 every_s: None,
             },
-            objective: Some(measured),
+            objective: Some(measured.clone()),
         };
         let mut saved = Checkpoint {
             job: "test".to_owned(),
@@ -668,6 +805,7 @@ mod tests {
             updates: 7,
             objective: 0.0,
             norm: None,
+            model: None,
         };
         let line = recorded.check(0.25).unwrap_err();
         assert!(

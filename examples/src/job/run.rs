@@ -491,7 +491,7 @@ impl Recorder {
     ) {
         let (watch, data, params) = (self.watch.clone(), data.clone(), params.clone());
         let judged = self.judged.clone();
-        algorithm.judge_checkpoints(driver, move |at, w| {
+        algorithm.judge_checkpoints(driver, move |at, name, w| {
             // A model of another shape than the data's panics here: not finite either.
             let objective =
                 panics::catch(|| w.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
@@ -508,6 +508,7 @@ impl Recorder {
                 updates: at.updates,
                 objective,
                 norm: Some(w.norm()),
+                model: Some(name.to_owned()),
             };
             judged.set(refused.is_none().then_some(measured));
             refused
