@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use super::libsvm::Quoted;
+
 crate::error::debug_is_display!(DataError);
 
 /// An error of the data layer.
@@ -27,6 +29,27 @@ pub enum DataError {
         line: usize,
         /// What is wrong, quoting the bad token.
         message: String,
+    },
+    /// A row of a LIBSVM file has a feature beyond the dimension the data is read with
+    /// (`--dim`, or the features of the model that reads it). A kind of its own, not a
+    /// [`DataError::Parse`]: a caller such as a model scoring the file words it its own way.
+    #[error(
+        "{}:{line}: {} exceeds the dimension {dim} the data is read with (--dim, or the \
+         features of the model that reads it)",
+        path.display(), feature_named(*index, feature)
+    )]
+    BeyondDimension {
+        /// The file being read.
+        path: PathBuf,
+        /// The 1-based number of the offending line.
+        line: usize,
+        /// The feature's 1-based index, `None` if it is past any integer (all digits, too
+        /// many).
+        index: Option<usize>,
+        /// The feature as written, `index:value`.
+        feature: String,
+        /// The dimension the data is read with.
+        dim: usize,
     },
     /// The file is compressed or encoded in a way that is not read (plain UTF-8 text, gzip
     /// and xz are).
@@ -248,4 +271,15 @@ pub enum DataError {
         /// Rows available.
         rows: usize,
     },
+}
+
+/// A feature as [`DataError::BeyondDimension`] names it: ``index 9 in feature `9:1` ``, an
+/// `index` past any integer (`None`) as written, the feature quoted with its control
+/// characters escaped. For a caller that words the rest of the error its own way.
+pub fn feature_named(index: Option<usize>, feature: &str) -> String {
+    let shown = match index {
+        Some(index) => index.to_string(),
+        None => Quoted(feature.split(':').next().unwrap_or_default()).to_string(),
+    };
+    format!("index {shown} in feature {}", Quoted(feature))
 }

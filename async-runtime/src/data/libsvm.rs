@@ -22,8 +22,9 @@
 //!
 //! Explicit zero values (`3:0`) are accepted and not stored, so [`Dataset::nnz`] counts
 //! nonzeros only. Every other deviation is a [`DataError::Parse`] that names the file, the
-//! 1-based line and the offending token. [`Dataset::load_numbered`] also gives the line of
-//! each row, which blank and comment lines set apart from its index.
+//! 1-based line and the offending token, but a feature beyond the dimension the data is read
+//! with, a [`DataError::BeyondDimension`] of the same words. [`Dataset::load_numbered`] also
+//! gives the line of each row, which blank and comment lines set apart from its index.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -286,11 +287,7 @@ fn parse_chunks(
         for line in pieces.split('\n') {
             line_no += 1;
             let rows = p.n_rows();
-            parse_line(line, opts, &mut p).map_err(|message| DataError::Parse {
-                path: path.to_path_buf(),
-                line: line_no,
-                message,
-            })?;
+            parse_line(line, opts, &mut p).map_err(|e| e.at(path, line_no))?;
             if p.n_rows() > rows {
                 labels.see_value(p.labels[rows], line_no);
                 row_offsets.push(at);
@@ -325,24 +322,20 @@ pub(crate) fn parse_file_line(
     opts: &LoadOptions,
     p: &mut Parsed,
 ) -> Result<(), DataError> {
-    let error = |message: String| DataError::Parse {
-        path: path.to_path_buf(),
-        line: line_no,
-        message,
-    };
-    let text = std::str::from_utf8(line).map_err(|_| error(INVALID_UTF8.into()))?;
-    parse_line(text, opts, p).map_err(error)
+    let text = std::str::from_utf8(line)
+        .map_err(|_| LineError::Malformed(INVALID_UTF8.into()).at(path, line_no))?;
+    parse_line(text, opts, p).map_err(|e| e.at(path, line_no))
 }
 
 /// Parses one line into `p`; blank and comment-only lines add nothing.
-pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), LineError> {
     if has_inner_carriage_return(line) {
         // Lines ended by CR alone read as one line of every row: refused, not merged.
-        return Err(
+        return Err(LineError::Malformed(
             "a carriage return inside the line: lines ended by CR alone (classic Mac \
                     text) are not read; convert the file with tr '\\r' '\\n'"
                 .into(),
-        );
+        ));
     }
     let (indices, values) = (p.indices.len(), p.values.len());
     if parse_plain_line(line, opts, p) {
@@ -440,7 +433,7 @@ fn parse_plain_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> bool {
 
 /// A token of the file as an error quotes it: control characters escaped (a file must not
 /// drive the terminal that shows its error) and at most [`Quoted::MOST`] characters of it.
-struct Quoted<'a>(&'a str);
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
 
 impl Quoted<'_> {
     const MOST: usize = 40;
@@ -474,7 +467,7 @@ impl std::fmt::Display for Quoted<'_> {
 const NO_LABEL: &str = "?";
 
 /// Parses one line into `p` checking every rule, with a message for the first one broken.
-fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), String> {
+fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), LineError> {
     let content = match line.find('#') {
         Some(at) => &line[..at],
         None => line,
@@ -505,19 +498,17 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
     // The first index beyond the dimension or the budget, and its token: reported only once
     // the whole line reads, so that indices out of order (a large one first) are named as
     // such, not as an index beyond a dimension inferred from the file's valid rows.
-    let mut too_large: Option<(String, &str)> = None;
+    let mut too_large: Option<(usize, &str)> = None;
     for token in tokens {
         let token_q = Quoted(token);
         let Some((idx, val)) = token.split_once(':') else {
-            return Err(format!(
-                "missing `:` in feature {token_q} (expected index:value)"
-            ));
+            return Err(format!("missing `:` in feature {token_q} (expected index:value)").into());
         };
         let index: usize = match idx.parse() {
             Ok(index) => index,
             // All digits, and more than any memory holds: no later index can follow it.
             Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
-                return Err(index_too_large(&Quoted(idx).to_string(), token, opts));
+                return Err(index_too_large(None, token, opts));
             }
             // SVMlight's query id, where the format does not allow it: said so, not as a
             // bad index, which sent readers looking for a broken feature.
@@ -525,37 +516,41 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
                 return Err(format!(
                     "query id {token_q} not right after the label: `qid:N` is accepted only \
                      there (`label qid:N index:value ...`)"
-                ));
+                )
+                .into());
             }
             Err(_) => {
                 let idx_q = Quoted(idx);
                 return Err(format!(
                     "invalid index {idx_q} in feature {token_q}: not a non-negative integer"
-                ));
+                )
+                .into());
             }
         };
         if index == 0 {
             return Err(format!(
                 "invalid index 0 in feature {token_q}: indices are 1-based (a file that counts \
                  features from 0 needs every index raised by one: see the README)"
-            ));
+            )
+            .into());
         }
         if index <= prev {
             return Err(format!(
                 "index {index} in feature {token_q} is not greater than the previous index \
                  {prev}: indices must be strictly ascending"
-            ));
+            )
+            .into());
         }
         if too_large.is_none() && index > opts.dim.unwrap_or(opts.max_dim) {
-            too_large = Some((index.to_string(), token));
+            too_large = Some((index, token));
         }
         let val_q = Quoted(val);
         let value: f64 = parse_f64(val)
             .map_err(|_| format!("invalid value {val_q} in feature {token_q}: not a number"))?;
         if !value.is_finite() {
-            return Err(format!(
-                "invalid value {val_q} in feature {token_q}: not a finite number"
-            ));
+            return Err(
+                format!("invalid value {val_q} in feature {token_q}: not a finite number").into(),
+            );
         }
         prev = index;
         if value != 0.0 && too_large.is_none() {
@@ -564,7 +559,7 @@ fn parse_checked_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<
         }
     }
     if let Some((index, token)) = too_large {
-        return Err(index_too_large(&index, token, opts));
+        return Err(index_too_large(Some(index), token, opts));
     }
     p.max_index = p.max_index.max(prev);
     p.labels.push(label);
@@ -594,20 +589,79 @@ fn parse_label(first: &str) -> Result<f64, String> {
     Ok(label)
 }
 
-/// The message of a feature `token` whose index (written `index`) is beyond the dimension the
-/// data is read with, or beyond the memory budget when none is given.
-pub(crate) fn index_too_large(index: &str, token: &str, opts: &LoadOptions) -> String {
-    let token_q = Quoted(token);
+/// The error of a feature `token` whose index (`None` if past any integer: all digits, too
+/// many) is beyond the dimension the data is read with, or beyond the memory budget when none
+/// is given.
+fn index_too_large(index: Option<usize>, token: &str, opts: &LoadOptions) -> LineError {
     match opts.dim {
-        None => format!(
-            "index {index} in feature {token_q} exceeds the memory budget of {} features \
-             (8 bytes each per model copy): raise it with --max-features if that is meant",
-            opts.max_dim
-        ),
-        Some(d) => format!(
-            "index {index} in feature {token_q} exceeds the dimension {d} the data is read \
-             with (--dim, or the features of the model that reads it)"
-        ),
+        None => {
+            let written = token.split(':').next().unwrap_or_default();
+            let shown = index.map_or_else(|| Quoted(written).to_string(), |i| i.to_string());
+            index_over_budget(&shown, token, opts.max_dim).into()
+        }
+        Some(dim) => LineError::BeyondDimension {
+            index,
+            feature: token.to_string(),
+            dim,
+        },
+    }
+}
+
+/// The message of a feature `token` whose index (shown as `index`) is beyond the memory
+/// budget of `max_dim` features.
+pub(crate) fn index_over_budget(index: &str, token: &str, max_dim: usize) -> String {
+    format!(
+        "index {index} in feature {} exceeds the memory budget of {max_dim} features (8 bytes \
+         each per model copy): raise it with --max-features if that is meant",
+        Quoted(token)
+    )
+}
+
+/// Why a line does not read. A feature beyond the dimension is a kind of its own, which
+/// becomes [`DataError::BeyondDimension`]: its callers word it their own way.
+#[derive(Debug, PartialEq)]
+pub(crate) enum LineError {
+    /// What is wrong, quoting the bad token.
+    Malformed(String),
+    /// A feature beyond the dimension `dim` the data is read with.
+    BeyondDimension {
+        /// Its index, `None` if past any integer.
+        index: Option<usize>,
+        /// The feature as written, `index:value`.
+        feature: String,
+        /// The dimension.
+        dim: usize,
+    },
+}
+
+impl From<String> for LineError {
+    fn from(message: String) -> Self {
+        LineError::Malformed(message)
+    }
+}
+
+impl LineError {
+    /// This error as line `line` of `path`'s.
+    pub(crate) fn at(self, path: &Path, line: usize) -> DataError {
+        let path = path.to_path_buf();
+        match self {
+            LineError::Malformed(message) => DataError::Parse {
+                path,
+                line,
+                message,
+            },
+            LineError::BeyondDimension {
+                index,
+                feature,
+                dim,
+            } => DataError::BeyondDimension {
+                path,
+                line,
+                index,
+                feature,
+                dim,
+            },
+        }
     }
 }
 
@@ -1160,6 +1214,77 @@ pub(crate) mod tests {
         };
         let msg = read_libsvm(&f.0, &opts).unwrap_err().to_string();
         assert!(msg.contains(":3: ") && msg.contains("dimension 3"), "{msg}");
+    }
+
+    #[test]
+    fn a_feature_beyond_the_dimension_is_an_error_of_its_own_kind() {
+        let opts = LoadOptions {
+            dim: Some(7),
+            ..LoadOptions::default()
+        };
+        // Line 4 (a comment line before it), and a plain line as well as one the checked
+        // parse reads (a comment after it).
+        for (text, index, feature) in [
+            (
+                "1 1:1\n# note\n-1 2:1\n1 3:1 9:0.5\n1 1:1\n",
+                Some(9),
+                "9:0.5",
+            ),
+            ("1 1:1\n\n1 2:1\n-1 8:2 # a note\n", Some(8), "8:2"),
+            (
+                "1 1:1\n\n1 2:1\n1 99999999999999999999999:1\n",
+                None,
+                "99999999999999999999999:1",
+            ),
+        ] {
+            let err = read_libsvm_from(text.as_bytes(), Path::new("wide.txt"), &opts).unwrap_err();
+            let DataError::BeyondDimension {
+                path,
+                line,
+                index: found,
+                feature: written,
+                dim,
+            } = &err
+            else {
+                panic!("{text:?}: expected a feature beyond the dimension, got {err:?}");
+            };
+            assert_eq!(
+                (path.as_path(), *line, *found, written.as_str(), *dim),
+                (Path::new("wide.txt"), 4, index, feature, 7),
+                "{text:?}"
+            );
+            // The words are those of any parse error: the file, the line, the feature quoted.
+            let shown = index.map_or("`99999999999999999999999`".into(), |i| i.to_string());
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "wide.txt:4: index {shown} in feature `{feature}` exceeds the dimension 7 \
+                     the data is read with (--dim, or the features of the model that reads it)"
+                )
+            );
+        }
+        // A worker's read of a line (its own split) says the same.
+        let mut p = Parsed::new();
+        let err = parse_file_line(b"1 3:1 12:1", 291, Path::new("w.txt"), &opts, &mut p);
+        assert!(
+            matches!(
+                err,
+                Err(DataError::BeyondDimension {
+                    line: 291,
+                    index: Some(12),
+                    dim: 7,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        // Without a dimension, an index beyond the memory budget stays a parse error.
+        let text = "1 1:1\n1 4294967296:1\n";
+        let err = read_libsvm_from(text.as_bytes(), Path::new("b.txt"), &LoadOptions::default());
+        assert!(
+            matches!(err, Err(DataError::Parse { line: 2, .. })),
+            "{err:?}"
+        );
     }
 
     #[test]

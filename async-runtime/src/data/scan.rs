@@ -19,7 +19,7 @@ use super::dataset::Dataset;
 use super::error::DataError;
 use super::file::{self, file_name};
 use super::label::LabelRule;
-use super::libsvm::{self, index_too_large, Parsed};
+use super::libsvm::{self, index_over_budget, Parsed};
 use super::lines::{line_error, LineReader, LineTooLong};
 use super::options::{Layout, LoadOptions};
 use super::shared::{LabelValues, SharedFile, SharedOptions};
@@ -267,7 +267,7 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
                 return Err(DataError::Parse {
                     path: path.to_path_buf(),
                     line: line_no,
-                    message: index_too_large(&shown, &token, &options.load),
+                    message: index_over_budget(&shown, &token, options.load.max_dim),
                 });
             }
             max_index = max_index.max(index);
@@ -306,8 +306,9 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
 /// `found`'s are parsed again, which costs a read of them on a refusal only: the scan stays
 /// a newline search.
 fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
-    let DataError::Parse { line: at, .. } = found else {
-        return found;
+    let at = match found {
+        DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } => line,
+        _ => return found,
     };
     let Ok(reader) = file::open(path) else {
         return found;
@@ -341,17 +342,11 @@ fn parse_sample(path: &Path, sample: Reservoir, load: &LoadOptions) -> Result<Da
         text.push(b'\n');
         line_numbers.push(line_no);
     }
-    libsvm::read_libsvm_from(io::Cursor::new(text), path, load).map_err(|e| match e {
-        DataError::Parse {
-            path,
-            line,
-            message,
-        } => DataError::Parse {
-            path,
-            line: line_numbers.get(line - 1).copied().unwrap_or(line),
-            message,
-        },
-        other => other,
+    libsvm::read_libsvm_from(io::Cursor::new(text), path, load).map_err(|mut e| {
+        if let DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } = &mut e {
+            *line = line_numbers.get(*line - 1).copied().unwrap_or(*line);
+        }
+        e
     })
 }
 

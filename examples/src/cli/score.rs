@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use asyncopt_runtime::data::error::feature_named;
 use asyncopt_runtime::data::DataError;
 
 use super::args::{EvaluateArgs, PredictArgs};
@@ -112,34 +113,76 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     Ok(())
 }
 
-/// The data layer's words for a feature beyond the model, which name `--dim`, a flag of
-/// training: evaluate and predict read data in the model's features and have none.
-const READ_WITH: &str = "(--dim, or the features of the model that reads it)";
-
-/// `e`, if it is a feature beyond the model's, said with what the user can do here.
+/// `e`, if it is a feature beyond the model's, said with what the user can do here: the data
+/// layer's words name `--dim`, a flag of training, and evaluate and predict read data in the
+/// model's features and have none.
 fn beyond_the_model(e: anyhow::Error) -> anyhow::Error {
     let beyond = e.chain().find_map(|cause| match cause.downcast_ref() {
-        Some(DataError::Parse {
+        Some(DataError::BeyondDimension {
             path,
             line,
-            message,
-        }) if message.ends_with(READ_WITH) => Some((path, line, message)),
+            index,
+            feature,
+            dim,
+        }) => Some(anyhow::anyhow!(
+            "cannot load the data: {}:{line}: {} exceeds the dimension {dim} of the model: a \
+             model scores data of its own features only; train a model on this file (or with \
+             --dim covering both) to score it",
+            path.display(),
+            feature_named(*index, feature)
+        )),
         _ => None,
     });
-    let Some((path, line, message)) = beyond else {
-        return e;
-    };
-    let message = message.replace(" the data is read with", "");
-    let message = message.trim_end_matches(READ_WITH).trim_end();
-    anyhow::anyhow!(
-        "cannot load the data: {}:{line}: {message} of the model: a model scores data of its \
-         own features only; train a model on this file (or with --dim covering both) to score it",
-        path.display()
-    )
+    beyond.unwrap_or(e)
 }
 
 /// The files a command reads, which its output may not overwrite.
 fn inputs<'a>(data: &'a Option<PathBuf>, model: &'a PathBuf) -> Vec<(&'static str, &'a PathBuf)> {
     let data = data.iter().map(|path| ("data", path));
     data.chain([("model", model)]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(data: DataError) -> anyhow::Error {
+        anyhow::Error::new(data).context("cannot load the data")
+    }
+
+    #[test]
+    fn a_feature_beyond_the_model_is_told_by_its_kind_not_its_words() {
+        let beyond = DataError::BeyondDimension {
+            path: "wide.libsvm".into(),
+            line: 3,
+            index: Some(9),
+            feature: "9:1".into(),
+            dim: 7,
+        };
+        // The data layer's words, as a parse error of any other kind could hold them.
+        let words = beyond.to_string();
+        let message = words
+            .split_once(":3: ")
+            .map(|(_, m)| m.to_string())
+            .unwrap();
+        let said = beyond_the_model(error(beyond)).to_string();
+        assert!(
+            said.starts_with(
+                "cannot load the data: wide.libsvm:3: index 9 in feature `9:1` exceeds the \
+                 dimension 7 of the model: "
+            ) && !said.contains("--dim,"),
+            "{said}"
+        );
+        let parse = DataError::Parse {
+            path: "wide.libsvm".into(),
+            line: 3,
+            message,
+        };
+        assert_eq!(parse.to_string(), words);
+        let kept = beyond_the_model(error(parse));
+        assert_eq!(
+            format!("{kept:#}"),
+            format!("cannot load the data: {words}")
+        );
+    }
 }
