@@ -281,8 +281,10 @@ fn check_request(spec: &JobSpec, algorithms: &[Optimizer]) -> Result<()> {
 /// would overwrite the data.
 fn prepare_folder(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<()> {
     crate::trace::check_folder("--out", out)?;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create folder {}", out.display()))?;
+    // Before any run, as every output is checked: the command line's mistake.
+    std::fs::create_dir_all(out).map_err(|error| {
+        crate::cli::UsageError(format!("cannot create folder {}: {error}", out.display()))
+    })?;
     if out.join("compare.json").exists() {
         // Its files would be overwritten, or left beside this one's as if they were its own.
         bail_usage!(

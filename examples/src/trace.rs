@@ -219,10 +219,13 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 
 /// Fails now, not after the run, if `path` cannot be written: creates its folder and opens
 /// it for writing without truncating it (a new file is removed again). An output that cannot
-/// be written would otherwise lose a run's results only once it has ended. A file in the place
-/// of its folder is the command line's mistake: a [`UsageError`](crate::cli::UsageError).
+/// be written would otherwise lose a run's results only once it has ended. Found before any
+/// work, each way it fails (a file in the place of its folder, a folder that cannot be
+/// created, a file that cannot be opened) is the command line's mistake: a
+/// [`UsageError`](crate::cli::UsageError), as `async-bench`'s [`check_flag_writable`] has it.
 pub fn check_writable(path: &Path) -> Result<()> {
     probe_writable(path, &format!("cannot write {}", path.display()))
+        .map_err(|error| crate::cli::UsageError(format!("{error:#}")).into())
 }
 
 /// [`check_writable`] of `path`, the file the flag `flag` names as `given` (`path` itself, or

@@ -1404,6 +1404,28 @@ fn an_output_that_cannot_be_written_fails_before_the_training() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
 }
 
+/// An output folder that cannot be created is found before the run, as a file in its place
+/// is, and is the command line's mistake alike (exit 2, as `async-bench` has it): it was exit
+/// 1, as if the run had failed. A name longer than any file system takes fails for root too.
+#[test]
+fn an_output_folder_that_cannot_be_created_is_a_usage_error() {
+    let dir = scratch("uncreatable-folder");
+    let long = "x".repeat(300);
+    let file_in = |name: &str| format!("{long}/{name}");
+    let (trace, model, summary) = (file_in("t.csv"), file_in("m.json"), file_in("s.json"));
+    let cases: [&[&str]; 4] = [
+        &["--updates", "10", "--trace", &trace],
+        &["--updates", "10", "--save-model", &model],
+        &["--updates", "10", "--summary", &summary],
+        &["compare", "--updates", "10", "--out", &long],
+    ];
+    for args in cases {
+        let output = run(args, &dir);
+        assert_usage_error(&output, "cannot create folder");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("updates"));
+    }
+}
+
 /// A file where an output folder is named: the system's "File exists" or "Not a directory"
 /// did not say that the flag names a folder, nor which part of the path is a file.
 #[test]
