@@ -103,6 +103,10 @@ fn main() {
             one_hosts_flood_keeps_no_distant_worker_out,
         ),
         (
+            "a_handshake_put_on_a_workers_path_that_makes_room_is_counted_and_its_session_goes_on",
+            handshake_on_a_workers_path_makes_room,
+        ),
+        (
             "a_worker_with_reconnect_tries_again_after_an_unproven_refusal",
             unproven_refusal_is_tried_again,
         ),
@@ -1456,6 +1460,84 @@ fn held_handshakes_keep_no_one_out() {
         "a stranger's handshake made room"
     );
     assert!(worker.wait().expect("the worker exits").success());
+}
+
+/// Someone on a worker's path puts a hello under its name on its connection, opening a
+/// handshake there, and strangers on the same host then say hello until the driver's
+/// handshake slots are full and one more: that handshake, the oldest, made room, and nothing
+/// counted it. Now it is counted as any handshake closed to make room, and the worker's
+/// session, whose connection it was, goes on.
+fn handshake_on_a_workers_path_makes_room() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let mut config = remote(2, &token);
+    // Four slots (the driver keeps at least twice its count of workers, four here too).
+    config.max_strangers = 4;
+    let slots = config.max_strangers;
+    let mut driver = Driver::bind(config).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let proxy = wire::HelloOnPath::start(&endpoint, "w1");
+    let mut workers = vec![
+        spawn_worker("w0", &endpoint, &token),
+        spawn_worker("w1", &proxy.endpoint(), &token),
+    ];
+    driver.wait_for_workers().expect("both workers join");
+    let attacked = std::sync::Arc::new(AtomicBool::new(false));
+    let attack = {
+        let (address, attacked) = (
+            endpoint.trim_start_matches("tcp://").to_owned(),
+            attacked.clone(),
+        );
+        std::thread::spawn(move || {
+            // The hello on the path is heard (the proxy sends it at the worker's first
+            // result) before any stranger's: its handshake is the oldest.
+            let wait = Duration::from_secs(30);
+            let challenged = proxy.challenged_within(wait);
+            let mut holders = Vec::new();
+            let mut answered = false;
+            if challenged {
+                // The other slots, then one more: the last hello makes room.
+                holders = wire::hold_handshakes(&address, slots);
+                answered = wire::all_answered(&mut holders, wait);
+            }
+            attacked.store(true, Ordering::SeqCst);
+            (challenged, answered, holders)
+        })
+    };
+    // Trained on 400 updates past the attack: their results reach the driver behind what
+    // the link made of the last stranger's hello, so that it is counted by then.
+    let mut from = None;
+    driver.observe(move |progress, _: &Array1<f64>| {
+        let attacked = attacked.load(Ordering::SeqCst);
+        match attacked.then(|| *from.get_or_insert(progress.updates)) {
+            Some(from) if progress.updates >= from + 400 => Flow::Stop,
+            _ => Flow::Continue,
+        }
+    });
+    let w = gd(&mut driver, &data, &plan(1_000_000, Misbehave::Nothing));
+    let (challenged, answered, holders) = attack.join().expect("the attack thread ends");
+    let report = driver.finish().expect("the run is unaffected");
+    drop(holders);
+    print_counts(&report);
+    assert!(
+        challenged,
+        "the driver challenged the hello put on the path"
+    );
+    assert!(answered, "the driver heard every stranger's hello");
+    assert_eq!(
+        report.stats.strangers_turned_away, 1,
+        "the handshake on the worker's connection made room, and was counted"
+    );
+    assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+    assert_eq!(report.stats.lost_workers, 0, "no worker was lost");
+    let rows: Vec<_> = report.workers.iter().filter(|w| w.name == "w1").collect();
+    assert!(
+        rows.len() == 1 && rows[0].alive && rows[0].incarnation == 0,
+        "the worker's first session went on to the end: {rows:?}"
+    );
+    for worker in &mut workers {
+        assert!(worker.wait().expect("workers exit").success());
+    }
 }
 
 /// A stranger on one host opens fresh connections faster than a distant worker's handshake

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use asyncopt_runtime::protocol::{Hello, ToDriver};
@@ -307,12 +307,7 @@ fn forward_replaying(
         let ZmtpFrame { header, body } = read_zmtp_frame(&mut from)?;
         to.write_all(&header)?;
         to.write_all(&body)?;
-        let command = header[0] & 0x04 != 0;
-        // A sealed ToDriver::Result: kind MAC, and variant 2 right after the envelope.
-        let is_result = !command
-            && body.len() > frame::ENVELOPE_LEN
-            && body[HEADER_LEN] == KIND_MAC
-            && body[frame::ENVELOPE_LEN] == 2;
+        let is_result = is_sealed_result(&header, &body);
         if is_result && count.replayed.load(Ordering::SeqCst) < REPLAYS {
             to.write_all(&header)?;
             to.write_all(&body)?;
@@ -329,6 +324,130 @@ fn forward_replaying(
             }
         }
     }
+}
+
+/// Whether a ZMTP frame a worker sent is a sealed `ToDriver::Result`: a message frame of
+/// kind MAC, and variant 2 right after the envelope.
+fn is_sealed_result(header: &[u8], body: &[u8]) -> bool {
+    let command = header[0] & 0x04 != 0;
+    !command
+        && body.len() > frame::ENVELOPE_LEN
+        && body[HEADER_LEN] == KIND_MAC
+        && body[frame::ENVELOPE_LEN] == 2
+}
+
+/// A TCP proxy between one worker and the driver that, once the worker's session is under way
+/// (after its first sealed result), puts a hello under the worker's name on its connection, as
+/// anyone on the path could: the driver opens a handshake there. The proxy keeps the driver's
+/// challenge to that hello from the worker and answers nothing, so the handshake stays open.
+pub struct HelloOnPath {
+    port: u16,
+    challenged: std::sync::mpsc::Receiver<()>,
+}
+
+impl HelloOnPath {
+    /// Between the driver at `driver` and the worker `name` that connects to
+    /// [`HelloOnPath::endpoint`].
+    pub fn start(driver: &str, name: &str) -> HelloOnPath {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().unwrap().port();
+        let driver = driver.trim_start_matches("tcp://").to_owned();
+        let hello = frame::encode(
+            frame::ANY_RUN,
+            &ToDriver::Hello(Hello {
+                name: name.to_owned(),
+                fingerprint: asyncopt_runtime::task::fingerprint(),
+                pid: 1,
+                nonce: vec![5; 32].into(),
+            }),
+        );
+        let (tell, challenged) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let (worker, _) = listener.accept().expect("the worker connects");
+            let upstream = TcpStream::connect(&driver).expect("the driver accepts");
+            // A frame is written in two parts: without this each waits for the last one's
+            // acknowledgement, and the run slows to a crawl.
+            for stream in [&worker, &upstream] {
+                stream.set_nodelay(true).expect("no delay");
+            }
+            let (from_driver, to_worker) =
+                (upstream.try_clone().unwrap(), worker.try_clone().unwrap());
+            let injected = Arc::new(AtomicBool::new(false));
+            let heard = injected.clone();
+            std::thread::spawn(move || {
+                let _ = forward_keeping_challenge(from_driver, to_worker, &heard, &tell);
+            });
+            let _ = forward_injecting(worker, upstream, &hello, &injected);
+        });
+        HelloOnPath { port, challenged }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether the driver challenged the hello put on the path within `wait`: its handshake
+    /// is open then.
+    pub fn challenged_within(&self, wait: std::time::Duration) -> bool {
+        self.challenged.recv_timeout(wait).is_ok()
+    }
+}
+
+/// Copies ZMTP from the worker to the driver frame by frame, and after the worker's first
+/// sealed result writes `hello` on the same connection (then sets `injected`).
+fn forward_injecting(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    hello: &[u8],
+    injected: &AtomicBool,
+) -> std::io::Result<()> {
+    let mut greeting = [0u8; 64];
+    from.read_exact(&mut greeting)?;
+    to.write_all(&greeting)?;
+    loop {
+        let ZmtpFrame { header, body } = read_zmtp_frame(&mut from)?;
+        to.write_all(&header)?;
+        to.write_all(&body)?;
+        if is_sealed_result(&header, &body) && !injected.load(Ordering::SeqCst) {
+            // Set first: the challenge may come back before the write returns.
+            injected.store(true, Ordering::SeqCst);
+            to.write_all(&zmtp_message(hello))?;
+        }
+    }
+}
+
+/// Copies ZMTP from the driver to the worker frame by frame, but for the plain frame that
+/// answers the hello put on the path (once `injected`): the challenge, kept from the worker
+/// and told on `tell`.
+fn forward_keeping_challenge(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    injected: &AtomicBool,
+    tell: &std::sync::mpsc::SyncSender<()>,
+) -> std::io::Result<()> {
+    let mut greeting = [0u8; 64];
+    from.read_exact(&mut greeting)?;
+    to.write_all(&greeting)?;
+    loop {
+        let ZmtpFrame { header, body } = read_zmtp_frame(&mut from)?;
+        let command = header[0] & 0x04 != 0;
+        let plain = !command && body.len() > HEADER_LEN && body[HEADER_LEN] == frame::KIND_PLAIN;
+        if plain && injected.load(Ordering::SeqCst) {
+            let _ = tell.try_send(());
+            continue;
+        }
+        to.write_all(&header)?;
+        to.write_all(&body)?;
+    }
+}
+
+/// Whether the driver answered each of `peers` (strangers that said hello) within `wait`: it
+/// heard their hellos then.
+pub fn all_answered(peers: &mut [TcpStream], wait: std::time::Duration) -> bool {
+    peers.iter_mut().all(|peer| {
+        peer.set_read_timeout(Some(wait)).expect("a timeout");
+        answered(peer)
+    })
 }
 
 /// A ZMTP 3.0 DEALER's handshake, raw: the NULL greeting, then its READY command once the
