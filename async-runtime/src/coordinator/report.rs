@@ -98,7 +98,8 @@ pub struct RunStats {
     pub bad_mac_frames: u64,
     /// Sealed frames replayed or out of order.
     pub replayed_frames: u64,
-    /// Handshake frames over the pre-admission size limit.
+    /// Handshake frames over the pre-admission size limit, from peers without a session (one
+    /// on a session's connection is `unsealed_session_frames`).
     pub oversized_handshakes: u64,
     /// Handshakes not finished in time.
     pub handshake_timeouts: u64,
@@ -142,10 +143,10 @@ pub struct RunStats {
     pub zeromq_handshakes_failed: u64,
     /// Frames under an open session's identity dropped as no sealed message of it: frames
     /// that do not open (another protocol version, say), plain messages other than a new
-    /// handshake's (a hello again while that handshake is open, which ends it), handshake
-    /// messages sealed inside it. A worker's bug, or anyone on the path
-    /// between it and the driver; the session goes on. Last, so that a checkpoint of format 4
-    /// is today's without it (see `checkpoint::formats_three_four`).
+    /// handshake's (a hello again while that handshake is open, which ends it), plain frames
+    /// over the handshake's 4 KiB, handshake messages sealed inside it. A worker's bug, or
+    /// anyone on the path between it and the driver; the session goes on. Last, so that a
+    /// checkpoint of format 4 is today's without it (see `checkpoint::formats_three_four`).
     #[serde(default)]
     pub unsealed_session_frames: u64,
 }

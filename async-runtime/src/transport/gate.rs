@@ -52,15 +52,17 @@ pub enum Refusal {
     Unauthenticated,
     /// A frame under an open session's identity that is no sealed message of that session:
     /// one that does not open, a plain message other than a new handshake's (a hello again
-    /// while that handshake is open ends it), or a handshake message sealed inside it. A
-    /// worker's bug, or anyone on the path; the connection stays the session's.
+    /// while that handshake is open ends it), a plain frame over the handshake's limit, or a
+    /// handshake message sealed inside it. A worker's bug, or anyone on the path; the
+    /// connection stays the session's.
     Unsealed,
     /// A sealed frame whose tag did not verify, or that its sender's key sealed in the wrong
     /// space (a heartbeat outside the heartbeat space, another message inside it).
     BadMac,
     /// A sealed frame replayed or out of order.
     Replayed,
-    /// A handshake frame over the small pre-admission limit.
+    /// A handshake frame over the small pre-admission limit, from a peer without a session
+    /// (under a session's identity such a frame is [`Refusal::Unsealed`]).
     OversizedHandshake,
     /// A handshake not finished before its deadline.
     HandshakeTimeout,
@@ -498,10 +500,15 @@ impl Gate {
         };
         if frame::kind(bytes) == Some(KIND_PLAIN) {
             if bytes.len() > MAX_PLAIN_FRAME {
-                return Ok(Inbound::Dropped {
-                    peer,
-                    why: Refusal::OversizedHandshake,
-                });
+                // Under a session's identity it is dropped undecoded all the same, but as a
+                // plain frame out of place in that session (anyone on its path can send one),
+                // not as a stranger's handshake.
+                let why = if in_session {
+                    Refusal::Unsealed
+                } else {
+                    Refusal::OversizedHandshake
+                };
+                return Ok(Inbound::Dropped { peer, why });
             }
             let plain = frame::decode::<ToDriver>(bytes, self.config.run_id, true, MAX_PLAIN_FRAME);
             return Ok(match plain {
@@ -1319,6 +1326,38 @@ mod tests {
                 "{event:?}"
             );
         }
+        // The session goes on.
+        let next = worker.seal(&result(1));
+        assert!(matches!(
+            gate.on_frame("w0", &next, now, &mut out),
+            Inbound::Message { .. }
+        ));
+    }
+
+    #[test]
+    fn an_oversized_plain_frame_under_a_session_is_out_of_place_there() {
+        // Over the handshake's limit, under an open session's identity: no stranger's
+        // handshake but a frame put on the session's path (or a worker's bug), dropped
+        // undecoded and counted as such; the connection stays the session's.
+        let token = Token::random();
+        let mut gate = gate(&token, false);
+        let mut worker = Peer::new("w0", &token);
+        handshake(&mut gate, &mut worker);
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let mut big = frame::encode(RUN, &ToDriver::Heartbeat);
+        big.resize(MAX_PLAIN_FRAME + 1, 0);
+        let event = gate.on_frame("w0", &big, now, &mut out);
+        assert_eq!(dropped_for(&event), Some(Refusal::Unsealed), "{event:?}");
+        assert!(out.is_empty() && gate.drain_closing().is_empty());
+        assert!(gate.drain_ended_handshakes().is_empty());
+        // From a peer without a session it is an oversized handshake frame.
+        let event = gate.on_frame("0x01", &big, now, &mut out);
+        assert_eq!(
+            dropped_for(&event),
+            Some(Refusal::OversizedHandshake),
+            "{event:?}"
+        );
         // The session goes on.
         let next = worker.seal(&result(1));
         assert!(matches!(

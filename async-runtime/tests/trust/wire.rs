@@ -246,8 +246,9 @@ struct Counts {
 }
 
 /// Plain frames put on an admitted worker's connection, as anyone on the path could, and
-/// whether each is dropped as unsealed within its session, which goes on: a heartbeat, and a
-/// hello twice under the worker's name (the first opens a handshake, the second ends it).
+/// whether each is dropped as unsealed within its session, which goes on: a heartbeat, a
+/// plain frame over the handshake's limit, and a hello twice under the worker's name (the
+/// first opens a handshake, the second ends it).
 fn injections() -> Vec<(Vec<u8>, bool)> {
     let hello = frame::encode(
         frame::ANY_RUN,
@@ -258,8 +259,11 @@ fn injections() -> Vec<(Vec<u8>, bool)> {
             nonce: vec![3; 32].into(),
         }),
     );
+    let mut oversized = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
+    oversized.resize(MAX_PLAIN_FRAME + 1, 0);
     vec![
         (frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat), true),
+        (oversized, true),
         (hello.clone(), false),
         (hello, true),
     ]
@@ -315,9 +319,7 @@ fn forward_replaying(
         }
         if is_result && !std::mem::replace(&mut injected_once, true) {
             for (injected, unsealed) in injections() {
-                // A short ZMTP message frame: flags 0 (the last frame), a one-byte length.
-                to.write_all(&[0, u8::try_from(injected.len()).expect("a short frame")])?;
-                to.write_all(&injected)?;
+                to.write_all(&zmtp_message(&injected))?;
                 count
                     .injected
                     .fetch_add(u64::from(unsealed), Ordering::SeqCst);
