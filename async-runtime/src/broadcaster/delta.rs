@@ -45,6 +45,9 @@ impl VersionBody {
     }
 }
 
+/// The fewest bytes a patch's changed word takes on the wire: its 8 bytes and an index byte.
+const PATCH_WORD_BYTES: usize = 9;
+
 /// Words of a patch reserved ahead of decoding them: the rest as they come.
 const WORDS_RESERVED: usize = 1 << 16;
 
@@ -86,18 +89,24 @@ pub fn wire_len(value: &(impl serde::Serialize + ?Sized)) -> usize {
         .expect("postcard's size flavor never runs out of room")
 }
 
-/// A patch turning `base` into `new`, if both have the same length. Words are 8 bytes; the
-/// last one may be shorter (a serde value's encoding need not be whole words), and travels
-/// padded with zeros.
+/// A patch turning `base` into `new`, if both have the same length and the patch may be
+/// smaller than the whole value. Words are 8 bytes; the last one may be shorter (a serde
+/// value's encoding need not be whole words), and travels padded with zeros.
 pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
     if base.len() != new.len() {
         return None;
     }
-    let mut words = Vec::new();
-    for (i, (old, now)) in base.chunks(8).zip(new.chunks(8)).enumerate() {
-        if old != now {
-            words.push(u32::try_from(i).ok()?);
-        }
+    // A changed word costs at least 9 bytes (its 8 and an index byte): past this many the
+    // patch loses to the whole value, as it does on every update of a dense model, so count
+    // them first and build no word list and no gather for a patch that would be dropped.
+    let most_words = VersionBody::full_wire_len(new.len()) / PATCH_WORD_BYTES;
+    let changed = changed_words(base, new).take(most_words + 1).count();
+    if changed > most_words {
+        return None;
+    }
+    let mut words = Vec::with_capacity(changed);
+    for i in changed_words(base, new) {
+        words.push(u32::try_from(i).ok()?);
     }
     let values = ByteBuf::from(gather(new, &words));
     Some(VersionBody::Patch {
@@ -105,6 +114,22 @@ pub fn diff(base_version: u64, base: &[u8], new: &[u8]) -> Option<VersionBody> {
         words,
         values,
     })
+}
+
+/// Indices of the 8-byte words in which two values of one length differ (the last word may
+/// be shorter), compared as integers: a `memcmp` call per word cost more than the compare.
+fn changed_words<'a>(base: &'a [u8], new: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let whole = base.len() / 8 * 8;
+    let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().expect("8 bytes"));
+    let words = base[..whole]
+        .chunks_exact(8)
+        .zip(new[..whole].chunks_exact(8))
+        .map(move |(old, now)| word(old) != word(now));
+    let last = (whole < base.len()).then(|| base[whole..] != new[whole..]);
+    words
+        .chain(last)
+        .enumerate()
+        .filter_map(|(i, differs)| differs.then_some(i))
 }
 
 /// The contents of `words` of `bytes`, 8 bytes each: a last word shorter than that (a serde
@@ -222,6 +247,33 @@ mod tests {
         assert_eq!(apply(&base, &words, &values).unwrap(), new);
         assert!(apply(&base, &[7], &values).is_none(), "out of range");
         assert!(diff(9, &base, &new[..8]).is_none(), "lengths differ");
+    }
+
+    #[test]
+    fn no_patch_is_built_when_it_cannot_beat_the_whole_value() {
+        let base: Vec<f64> = (0..64).map(f64::from).collect();
+        let full = VersionBody::full_wire_len(base.len() * 8);
+        for changed in 0..=base.len() {
+            let mut new = base.clone();
+            new.iter_mut().take(changed).for_each(|x| *x += 0.5);
+            let (base, new) = (bytes(&base), bytes(&new));
+            let words: Vec<u32> = (0..changed as u32).collect();
+            let whole_patch = VersionBody::Patch {
+                base: 3,
+                values: ByteBuf::from(gather(&new, &words)),
+                words,
+            };
+            match diff(3, &base, &new) {
+                Some(patch) => assert_eq!(patch.wire_len(), whole_patch.wire_len()),
+                None => assert!(
+                    whole_patch.wire_len() >= full,
+                    "{changed} changed words: a patch smaller than the value was refused"
+                ),
+            }
+        }
+        // A dense model's update changes every word: no patch, the value travels whole.
+        let every = bytes(&(0..64).map(|i| f64::from(i) + 0.5).collect::<Vec<_>>());
+        assert!(diff(3, &bytes(&base), &every).is_none());
     }
 
     #[test]
