@@ -17,6 +17,8 @@
 //! token; the driver waits for them with [`ClusterConfig::remote`].
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod alloc_count;
 pub mod auth;
 mod bounded;
 pub mod broadcast;

@@ -104,7 +104,7 @@ impl TaskContext<'_> {
 
     /// The minibatch of a sampled reduce.
     pub fn batch(&self) -> Result<&Batch<'_>, TaskError> {
-        self.batch.as_ref().ok_or(TaskError::Decode {
+        self.batch.as_ref().ok_or_else(|| TaskError::Decode {
             what: "the task's minibatch",
             reason: "the driver sent no sample for a sampled reduce".into(),
         })
@@ -112,7 +112,7 @@ impl TaskContext<'_> {
 
     /// The history entries of the task's rows, of the `index`-th table it reads.
     pub fn history(&self, index: usize) -> Result<&HistorySlice, TaskError> {
-        self.history.get(index).ok_or(TaskError::Decode {
+        self.history.get(index).ok_or_else(|| TaskError::Decode {
             what: "history entries",
             reason: format!("the driver sent no history table number {index}"),
         })
@@ -128,7 +128,7 @@ impl TaskContext<'_> {
 
     /// The `index`-th broadcast value the task reads, at the version the driver named.
     pub fn read<T: Broadcast>(&self, index: usize) -> Result<&T, TaskError> {
-        let version = self.reads.get(index).ok_or(TaskError::Decode {
+        let version = self.reads.get(index).ok_or_else(|| TaskError::Decode {
             what: "broadcast reads",
             reason: format!("the task reads no broadcast value number {index}"),
         })?;
@@ -147,6 +147,46 @@ impl TaskContext<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc_count::allocations_in;
+    use crate::broadcaster::delta::VersionBody;
+    use crate::data::{Dataset, Features};
+    use crate::worker::cache::VersionCache;
+    use crate::worker::memory::MemoryAccount;
+    use ndarray::{Array1, Array2};
+    use serde_bytes::ByteBuf;
+
+    #[test]
+    fn a_task_reads_its_inputs_without_allocating() {
+        let x = Array2::from_shape_fn((4, 2), |(r, c)| (r + c) as f64);
+        let data = Dataset::new("t", Features::Dense(x), Array1::zeros(4)).unwrap();
+        let partition = Partition::new(0, 1, data, vec![0, 1, 2, 3]).unwrap();
+        let mut cache = VersionCache::new(2, MemoryAccount::of_host());
+        let w = Array1::from(vec![0.5, -1.0]);
+        let body = VersionBody::Full(ByteBuf::from(Broadcast::encode(&w)));
+        cache.receive(0, 1, body, 0).unwrap();
+        let history = postcard::from_bytes(&postcard::to_allocvec(&[1.0f64, 2.0][..]).unwrap());
+        let context = TaskContext {
+            partition: &partition,
+            batch: Some(partition.sample(2, 0)),
+            captures: &[],
+            reads: vec![cache.get(0, 1).unwrap()],
+            history: vec![history.unwrap()],
+        };
+        // The first read decodes the value once; from then on each task's reads are lookups.
+        assert_eq!(context.read::<Array1<f64>>(0).unwrap(), &w);
+        let allocations = allocations_in(|| {
+            assert_eq!(context.read::<Array1<f64>>(0).unwrap(), &w);
+            assert_eq!(context.batch().unwrap().rows().len(), 2);
+            assert_eq!(context.history(0).unwrap().values(), [1.0, 2.0]);
+        });
+        assert_eq!(
+            allocations, 0,
+            "an error built and dropped on every success"
+        );
+        // The errors are still there when an input is missing.
+        assert!(context.read::<Array1<f64>>(1).is_err());
+        assert!(context.history(1).is_err());
+    }
 
     fn nothing(_: &TaskContext<'_>) -> Result<Vec<u8>, TaskError> {
         Ok(Vec::new())

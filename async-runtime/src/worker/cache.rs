@@ -32,7 +32,7 @@ impl CachedVersion {
         self.decoded
             .get()
             .and_then(|v| v.downcast_ref::<T>())
-            .ok_or(TaskError::Decode {
+            .ok_or_else(|| TaskError::Decode {
                 what: "a broadcast value",
                 reason: "two tasks read this version as different types".into(),
             })
@@ -86,7 +86,7 @@ impl VersionCache {
                 values,
             } => {
                 let base_bytes = &self.get(slot, base)?.bytes;
-                delta::apply(base_bytes, &words, &values).ok_or(TaskError::Decode {
+                delta::apply(base_bytes, &words, &values).ok_or_else(|| TaskError::Decode {
                     what: "a broadcast patch",
                     reason: "it does not fit its base version".into(),
                 })?

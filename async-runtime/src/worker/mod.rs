@@ -5,7 +5,7 @@
 pub(crate) mod cache;
 mod connect;
 mod executor;
-mod memory;
+pub(crate) mod memory;
 mod progress;
 mod queued;
 mod readable;
