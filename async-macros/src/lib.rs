@@ -393,7 +393,7 @@ pub fn broadcast(input: TokenStream) -> TokenStream {
 /// Only inside the training loop of an `#[async_optimizer]` function, in the same block as the
 /// `reduce!` it governs and before it. The rule is a closure over the worker table
 /// (`|workers| workers.idle() >= 2`) or a preset: `asyncopt_runtime::asp()` (any idle worker),
-/// `bsp()` (all of them), `ssp(bound)`, `quorum(k)`. The `reduce!` after it then returns one
+/// `bsp()` (rounds: once no worker holds a task), `ssp(bound)`, `quorum(k)`. The `reduce!` after it then returns one
 /// result at a time, as workers deliver them, and accepts `max_staleness = n`.
 ///
 /// `barrier!(rule, select = |worker| ...)` also selects which idle workers get the task: the

@@ -10,7 +10,7 @@
 //! use asyncopt_runtime::{asp, bsp, quorum, WorkerTable};
 //!
 //! let empty = WorkerTable::default();
-//! assert!(bsp()(&empty)); // nobody is busy
+//! assert!(bsp()(&empty)); // nobody holds a task
 //! assert!(!asp()(&empty)); // but nobody is idle either
 //! let custom = |workers: &WorkerTable| workers.idle() >= 2 && workers.max_staleness_in_flight() < 8;
 //! assert!(!custom(&empty));
@@ -93,23 +93,45 @@ pub fn everyone(_: &WorkerInfo, _: &WorkerTable) -> bool {
     true
 }
 
-/// Bulk synchronous: dispatch only when every live worker is idle.
+/// Bulk synchronous: rounds. Dispatch only when no live worker holds a task, in flight or
+/// answered with a result not yet used; then every idle worker gets one. Whatever the
+/// prefetch, a round's results are all used before the next round goes out, so a used
+/// result is at most as stale as the results of its own round used before it (with one
+/// result per update, at most the live workers less one).
 pub fn bsp() -> impl Fn(&WorkerTable) -> bool {
-    |w: &WorkerTable| w.idle() == w.alive()
+    // Not `idle() == alive()`: with prefetch, a worker still computing is idle (it has room
+    // for another task), and rounds would overlap.
+    |w: &WorkerTable| w.holding() == 0
 }
 
-/// Asynchronous: dispatch as soon as any worker is idle.
+/// Asynchronous: dispatch as soon as any worker is idle, that is can take a task now (holds
+/// fewer tasks than the run's prefetch, see [`WorkerInfo::is_idle`]).
 pub fn asp() -> impl Fn(&WorkerTable) -> bool {
     |w: &WorkerTable| w.idle() >= 1
 }
 
 /// Stale synchronous: dispatch to idle workers while no task in flight is more than
 /// `bound` updates old.
+///
+/// What it bounds is the age of the tasks in flight when a task goes out, so that no worker
+/// gets more than about `bound + 1` tasks ahead of one that is slow to answer. It does not
+/// bound the staleness of the results used: a slow worker's result is used after the results
+/// the others had in hand when the rule stopped them, so it can be several updates staler than
+/// `bound` (more with prefetch, as each worker then holds more). For a hard bound on the
+/// results used, drop the staler ones: `reduce!(..., max_staleness = bound)` (counted in
+/// `dropped_stale`). "Idle" is [`WorkerInfo::is_idle`]: with prefetch, a worker still
+/// computing is idle while it holds fewer tasks than the prefetch.
 pub fn ssp(bound: u64) -> impl Fn(&WorkerTable) -> bool {
     move |w: &WorkerTable| w.idle() >= 1 && w.max_staleness_in_flight() <= bound
 }
 
 /// Dispatch once at least `k` workers (or every live one, if fewer are left) are idle.
+///
+/// "Idle" is [`WorkerInfo::is_idle`]: can take a task now. Without prefetch that is a worker
+/// holding no task; with prefetch `n`, one holding fewer than `n` tasks, so a worker still
+/// computing counts, and the quorum waits for `k` workers with room for another task, not `k`
+/// that finished. A quorum of workers that hold nothing is a rule of its own:
+/// `|w| w.all().iter().filter(|r| r.is_idle() && r.in_flight + r.unconsumed == 0).count() >= k`.
 pub fn quorum(k: usize) -> impl Fn(&WorkerTable) -> bool {
     move |w: &WorkerTable| w.idle() >= k.min(w.alive()).max(1)
 }

@@ -592,6 +592,55 @@ fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever()
     assert_eq!(driver.stats().barrier_overrides, 1);
 }
 
+/// The staleness of each result of `updates` one-result reduces under bsp, on three
+/// echoing workers with `prefetch`, and the tasks in flight at each dispatch.
+fn under_bsp(prefetch: usize, updates: usize) -> (Vec<u64>, Vec<usize>) {
+    let mut config = ClusterConfig::local(3);
+    config.prefetch = prefetch;
+    let (mut driver, _) = driver_with(config, echoing());
+    settle(&mut driver, &["a"]);
+    let in_flight_at_dispatch = Arc::new(Mutex::new(Vec::new()));
+    let seen = in_flight_at_dispatch.clone();
+    let rule = crate::bsp();
+    // The selection is asked once per idle worker at each dispatch: it sees the table then.
+    let select = move |_: &WorkerInfo, table: &WorkerTable| {
+        let held: usize = table.all().iter().map(|w| w.in_flight).sum();
+        seen.lock().unwrap().push(held);
+        true
+    };
+    let bsp: Gate<'_> = (&rule, &select);
+    let data = data();
+    let staleness = (0..updates)
+        .map(|_| {
+            let used = driver
+                .reduce_next(&data, &spec("a", None), bsp, None, &decode)
+                .unwrap();
+            used.meta.staleness
+        })
+        .collect();
+    let in_flight = in_flight_at_dispatch.lock().unwrap().clone();
+    (staleness, in_flight)
+}
+
+#[test]
+fn bsp_keeps_its_rounds_whatever_the_prefetch() {
+    // "Idle" means "room for another task": with prefetch 3, `idle() == alive()` let bsp send
+    // task after task to workers still computing, and results 6 to 8 updates old were used.
+    let (alone, _) = under_bsp(1, 30);
+    let (prefetched, in_flight) = under_bsp(3, 30);
+    let worst = |s: &[u64]| s.iter().copied().max().unwrap();
+    assert_eq!(worst(&alone), 2, "a round of three: {alone:?}");
+    assert!(
+        worst(&prefetched) <= worst(&alone),
+        "prefetch 3: {prefetched:?}, prefetch 1: {alone:?}"
+    );
+    assert!(!in_flight.is_empty());
+    assert!(
+        in_flight.iter().all(|&n| n == 0),
+        "tasks in flight at a dispatch: {in_flight:?}"
+    );
+}
+
 #[test]
 fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() {
     let (mut driver, wire) = driver(3, echoing());

@@ -374,6 +374,16 @@ impl WorkerTable {
             .count()
     }
 
+    /// Live workers holding any task: in flight, or answered with a result not yet handed to
+    /// the algorithm. Unlike [`busy`](WorkerTable::busy) and [`idle`](WorkerTable::idle), it
+    /// does not depend on the run's prefetch: 0 means every task sent has been used.
+    pub fn holding(&self) -> usize {
+        self.workers
+            .iter()
+            .filter(|w| w.alive && w.in_flight + w.unconsumed > 0)
+            .count()
+    }
+
     /// Updates applied so far.
     pub fn clock(&self) -> u64 {
         self.clock
