@@ -279,6 +279,13 @@ impl Driver {
         self.results.last()
     }
 
+    /// The name of the worker at row `row` of the table (`w0`, ...; a worker's
+    /// [`ResultMeta::worker`] is its row): the name `select` sees and the report lists.
+    /// `None` past the table.
+    pub fn worker_name(&self, row: usize) -> Option<&str> {
+        self.table.workers.get(row).map(|w| w.name.as_str())
+    }
+
     /// The latest version of broadcast variable `name`, or `None` if it was never broadcast.
     /// A task reading it now reads this version; `w.at(v)` in a `reduce!` closure reads an
     /// older one. Versions start at 1 and count changes: a `broadcast!` of a value equal to

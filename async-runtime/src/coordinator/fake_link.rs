@@ -642,6 +642,29 @@ fn bsp_keeps_its_rounds_whatever_the_prefetch() {
 }
 
 #[test]
+fn a_results_worker_row_leads_to_the_name_its_task_was_sent_to() {
+    // Only w2 answers: its row, not a name, is in the result's metadata.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w2" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(3, script);
+    settle(&mut driver, &["a"]);
+    let used = driver
+        .reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    let sent_to = tasks(&wire)
+        .into_iter()
+        .find(|t| t.1 == used.meta.seq)
+        .map(|t| t.0);
+    assert_eq!(
+        driver.worker_name(used.meta.worker).map(str::to_owned),
+        sent_to
+    );
+    assert_eq!(driver.worker_name(driver.workers().all().len()), None);
+}
+
+#[test]
 fn a_worker_that_cannot_load_its_partition_is_excluded_and_the_others_take_it() {
     let (mut driver, wire) = driver(3, echoing());
     settle(&mut driver, &["grad"]);

@@ -12,15 +12,19 @@ use std::sync::Arc;
 /// if let Some(meta) = cx.last_result() {
 ///     let read = meta.version_of("snapshot");   // the snapshot version the task read
 ///     let now = cx.version("snapshot");         // the latest one
-///     println!("from worker {}, {} updates old, read {read:?}, now {now:?}", meta.worker, meta.staleness);
+///     let name = cx.worker_name(meta.worker);    // `meta.worker` is a row of the table
+///     println!("from {name:?}, {} updates old, read {read:?}, now {now:?}", meta.staleness);
 /// }
 /// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ResultMeta {
-    /// Index of the worker in the table: the row of the join that computed it (a worker that
-    /// joins again under its name gets a new row). Once that worker has left and enough
-    /// others left after it, its slot may go to a newer worker (see [`WorkerTable::all`](super::WorkerTable::all)).
+    /// The worker that computed it, as its row in the worker table
+    /// ([`cx.workers().all()`](super::WorkerTable::all)), not its name: row 0 is the first
+    /// worker to join. [`Driver::worker_name`](crate::Driver::worker_name) gives the name
+    /// (`w0`, ...) that `select` and the report use. The row is that of the join that
+    /// computed it (a worker that joins again under its name gets a new row); once that worker
+    /// has left and enough others left after it, the row may go to a newer worker.
     pub worker: usize,
     /// The task's sequence number: unique for the run.
     pub seq: u64,
