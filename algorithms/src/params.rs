@@ -137,7 +137,8 @@ impl Params {
     }
 
     /// The step for the result the driver last handed over: [`Params::step_at`] its
-    /// staleness and the workers alive now.
+    /// staleness and the workers alive now. After a drain (`collect = all`) that is the last
+    /// result of the drain: step each one with `step_at(r.meta.staleness, ..)`.
     pub fn step_for(&self, cx: &Driver) -> f64 {
         // The table keeps its live workers counted: no scan on every update.
         self.step_at(cx.staleness(), cx.workers().alive())

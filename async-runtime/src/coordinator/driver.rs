@@ -274,7 +274,9 @@ impl Driver {
     }
 
     /// Where the last result handed to the algorithm came from (worker, staleness,
-    /// partition, the versions its task read); for a drain, its last result.
+    /// partition, the versions its task read). After a drain (`collect = all`) that is the
+    /// last of its results, in the order they arrived: each result's own is its
+    /// [`Collected::meta`](crate::Collected::meta).
     pub fn last_result(&self) -> Option<&ResultMeta> {
         self.results.last()
     }
@@ -340,7 +342,9 @@ impl Driver {
         self.results.in_hand()
     }
 
-    /// Staleness of the last result handed to the algorithm (0 before any).
+    /// Staleness of the last result handed to the algorithm (0 before any). After a drain
+    /// (`collect = all`), that of the last of its results in the order they arrived, not of
+    /// each: read each one's [`ResultMeta::staleness`] from its `meta`.
     pub fn staleness(&self) -> u64 {
         self.results.last().map_or(0, |m| m.staleness)
     }

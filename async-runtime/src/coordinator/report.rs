@@ -27,7 +27,8 @@ pub struct RunStats {
     /// when more than [`MAX_PARKED_PER_SITE`](crate::coordinator::MAX_PARKED_PER_SITE) wait.
     pub dropped_orphan: u64,
     /// Results of an asynchronous site dropped while its results' shape was not settled yet
-    /// (its first results, until two workers agree on it).
+    /// (its first results, until more than half of the workers that can answer it agree on
+    /// it, and at least two).
     pub dropped_unconfirmed: u64,
     /// Late results of tasks done again elsewhere because they hung (the first result won).
     pub dropped_superseded: u64,

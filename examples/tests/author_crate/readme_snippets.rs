@@ -235,8 +235,8 @@ pub fn main_rs(modules: &[Module]) -> String {
     text
 }
 
-/// The crate's manifest: the workspace's crates by absolute path, `ndarray` as the README's
-/// own manifest has it, and its own `[workspace]`;
+/// The crate's manifest: the workspace's crates by absolute path, `ndarray` and
+/// `tracing-subscriber` as the README's own manifest has them, and its own `[workspace]`;
 /// built in the author crate's profile, so the dependencies built for it are reused.
 pub fn manifest(root: &std::path::Path) -> String {
     let path = |dir: &str| root.join(dir).display().to_string();
@@ -246,7 +246,9 @@ pub fn manifest(root: &std::path::Path) -> String {
          asyncopt-runtime = {{ path = {:?} }}\n\
          asyncopt-algorithms = {{ path = {:?} }}\n\
          async-train = {{ path = {:?} }}\n\
-         ndarray = \"0.17\"\n\n[workspace]\n",
+         ndarray = \"0.17\"\n\
+         tracing-subscriber = {{ version = \"0.3\", features = [\"env-filter\"] }}\n\n\
+         [workspace]\n",
         path("async-runtime"),
         path("algorithms"),
         path("examples"),
