@@ -131,8 +131,8 @@ impl Driver {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
                 self.site_failures.succeeded(arrived.task);
-                self.sites_hung.clear(&arrived.task);
-                self.sites_not_finite.clear(&arrived.task);
+                self.sites_hung.answered(&arrived.task, arrived.seq);
+                self.sites_not_finite.answered(&arrived.task, arrived.seq);
                 Verdict::Good(value)
             }
             Ok(None) => Verdict::Unconfirmed,
@@ -264,12 +264,12 @@ impl Driver {
             .tasks
             .hung(pending, tasks::usual_task_s(workers), Instant::now());
         let mut struck = HashSet::new();
-        for (partition, worker) in hung {
+        for (partition, worker, seq) in hung {
             // A worker still answering may hold the task queued behind its others: only a
             // silent one's hang counts against the task.
             if self.silent_for_hang_floor(worker) {
                 let info = &self.table.workers[worker];
-                if let Err(on) = hung_on.add(partition, info.worker(), self.table.alive()) {
+                if let Err(on) = hung_on.add(partition, info.worker(), self.table.alive(), seq) {
                     return Err(RuntimeError::TaskFailed {
                         task: spec.task.to_owned(),
                         worker: info.name.clone(),
@@ -356,12 +356,12 @@ impl Driver {
         // worker struck out in turn, then their replacements, and the run trained nothing for
         // good.
         let alive = self.table.alive();
-        for &(worker, site) in &hanging {
+        for &(worker, site, seq) in &hanging {
             let info = &self.table.workers[worker];
             if !info.alive || !self.silent_for_hang_floor(worker) {
                 continue;
             }
-            if let Err(on) = self.sites_hung.add(site, info.worker(), alive) {
+            if let Err(on) = self.sites_hung.add(site, info.worker(), alive, seq) {
                 let error = RuntimeError::TaskFailed {
                     task: site.to_owned(),
                     worker: info.name.clone(),
@@ -371,7 +371,7 @@ impl Driver {
                 return;
             }
         }
-        let mut workers: Vec<usize> = hanging.into_iter().map(|(worker, _)| worker).collect();
+        let mut workers: Vec<usize> = hanging.into_iter().map(|(worker, ..)| worker).collect();
         workers.dedup();
         let struck: Vec<usize> = workers
             .into_iter()
@@ -556,9 +556,10 @@ impl Driver {
             }
             Verdict::NotFinite(reason) => {
                 let worker = self.table.workers[arrived.worker].worker();
-                let blamed = round
-                    .not_finite_on
-                    .add(partition, worker, self.table.alive());
+                let blamed =
+                    round
+                        .not_finite_on
+                        .add(partition, worker, self.table.alive(), arrived.seq);
                 let what = format!("partition {partition}");
                 self.not_finite_result(&arrived, &reason, blamed, &what)?;
                 let why = format!("its result failed the driver's checks: {reason}");
@@ -681,7 +682,7 @@ impl Driver {
                     Verdict::NotFinite(reason) => {
                         let worker = self.table.workers[arrived.worker].worker();
                         let alive = self.table.alive();
-                        let blamed = self.sites_not_finite.add(task, worker, alive);
+                        let blamed = self.sites_not_finite.add(task, worker, alive, arrived.seq);
                         self.not_finite_result(&arrived, &reason, blamed, "its task")?;
                         continue;
                     }

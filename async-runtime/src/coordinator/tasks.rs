@@ -283,7 +283,7 @@ impl TaskBook {
 
     /// The tasks of `pending` (sequence number to partition) running, at `now`, longer than
     /// [`HANG_FACTOR`] times their worker's mean task time (`mean_task_s`) and at least
-    /// [`HANG_FLOOR`]: each as (partition, worker). A partition already done again elsewhere
+    /// [`HANG_FLOOR`]: each as (partition, worker, sequence number). A partition already done again elsewhere
     /// is here too: its copy hanging as well is what tells a task that hangs wherever it
     /// runs (see [`WorkersOn`]), and its worker is struck as any.
     pub fn hung(
@@ -291,13 +291,13 @@ impl TaskBook {
         pending: &HashMap<u64, usize>,
         mean_task_s: impl Fn(usize) -> f64,
         now: Instant,
-    ) -> Vec<(usize, usize)> {
+    ) -> Vec<(usize, usize, u64)> {
         pending
             .iter()
-            .filter_map(|(seq, &partition)| {
-                let task = self.in_flight.get(seq)?;
+            .filter_map(|(&seq, &partition)| {
+                let task = self.in_flight.get(&seq)?;
                 task.hangs(mean_task_s(task.worker), now)
-                    .then_some((partition, task.worker))
+                    .then_some((partition, task.worker, seq))
             })
             .collect()
     }
@@ -316,21 +316,21 @@ impl TaskBook {
         true
     }
 
-    /// The tasks in flight that hang at `now` (see [`TaskBook::hung`]), as (worker, site),
-    /// each pair once, by worker.
+    /// The tasks in flight that hang at `now` (see [`TaskBook::hung`]), as (worker, site,
+    /// sequence number), each (worker, site) pair once, by worker, with its oldest task.
     pub fn hanging_tasks(
         &self,
         mean_task_s: impl Fn(usize) -> f64,
         now: Instant,
-    ) -> Vec<(usize, &'static str)> {
-        let mut tasks: Vec<(usize, &'static str)> = self
+    ) -> Vec<(usize, &'static str, u64)> {
+        let mut tasks: Vec<(usize, &'static str, u64)> = self
             .in_flight
-            .values()
-            .filter(|task| task.hangs(mean_task_s(task.worker), now))
-            .map(|task| (task.worker, task.task))
+            .iter()
+            .filter(|(_, task)| task.hangs(mean_task_s(task.worker), now))
+            .map(|(&seq, task)| (task.worker, task.task, seq))
             .collect();
         tasks.sort_unstable();
-        tasks.dedup();
+        tasks.dedup_by_key(|&mut (worker, site, _)| (worker, site));
         tasks
     }
 
@@ -429,7 +429,14 @@ pub(crate) fn most_of(workers: usize, alive: usize) -> bool {
 /// its partition being done again elsewhere), and one returning NaN everywhere had every
 /// worker struck out for bad results, the run ending as if the cluster had failed.
 pub(crate) struct WorkersOn<K> {
-    by_task: HashMap<K, Vec<String>>,
+    by_task: HashMap<K, Tally>,
+}
+
+/// The workers a task went wrong on, and the sequence number of the first task of them that
+/// did: only an answer to a task sent after it tells the task right again.
+struct Tally {
+    workers: Vec<String>,
+    since: u64,
 }
 
 impl<K> Default for WorkersOn<K> {
@@ -441,24 +448,34 @@ impl<K> Default for WorkersOn<K> {
 }
 
 impl<K: std::hash::Hash + Eq> WorkersOn<K> {
-    /// Records that task `key` went wrong on `worker` ([`WorkerInfo::worker`]), `alive`
-    /// workers taking part. `Err` with the workers it went wrong on, in order, once they are
-    /// [`most_of`] them: the run must end.
-    pub fn add(&mut self, key: K, worker: &str, alive: usize) -> Result<(), Vec<String>> {
-        let workers = self.by_task.entry(key).or_default();
-        if !workers.iter().any(|w| w == worker) {
-            workers.push(worker.to_owned());
+    /// Records that task `key` went wrong on `worker` ([`WorkerInfo::worker`]), in its task
+    /// numbered `seq`, `alive` workers taking part. `Err` with the workers it went wrong on, in
+    /// order, once they are [`most_of`] them: the run must end.
+    pub fn add(&mut self, key: K, worker: &str, alive: usize, seq: u64) -> Result<(), Vec<String>> {
+        let tally = self.by_task.entry(key).or_insert_with(|| Tally {
+            workers: Vec::new(),
+            since: seq,
+        });
+        tally.since = tally.since.min(seq);
+        if !tally.workers.iter().any(|w| w == worker) {
+            tally.workers.push(worker.to_owned());
         }
-        if most_of(workers.len(), alive) {
-            return Err(workers.clone());
+        if most_of(tally.workers.len(), alive) {
+            return Err(tally.workers.clone());
         }
         Ok(())
     }
 
-    /// Task `key` answered well: it does not go wrong wherever it runs, and counts again from
-    /// none.
-    pub fn clear(&mut self, key: &K) {
-        self.by_task.remove(key);
+    /// Task `key` answered well, to the task numbered `seq`: if that task was sent after the
+    /// first that went wrong, it does not go wrong wherever it runs, and counts again from
+    /// none. An answer to a task sent before says nothing of the task as it runs now (an
+    /// asynchronous site's tasks sent before its closure started returning NaN come back
+    /// well, late): counting again on it let the workers be struck out in turn, a fast one
+    /// three times before a slow one answered, and the run could end with no worker left.
+    pub fn answered(&mut self, key: &K, seq: u64) {
+        if self.by_task.get(key).is_some_and(|tally| seq > tally.since) {
+            self.by_task.remove(key);
+        }
     }
 }
 
@@ -789,8 +806,8 @@ mod tests {
         // Worker 2's tasks usually take 5 s: 8 times that is not over yet.
         let mean = |w: usize| if w == 2 { 5.0 } else { 0.01 };
         let now = Instant::now();
-        assert_eq!(book.hung(&pending, mean, now), [(0, 0)]);
-        assert_eq!(book.hanging_tasks(mean, now), [(0, "grad")]);
+        assert_eq!(book.hung(&pending, mean, now), [(0, 0, slow)]);
+        assert_eq!(book.hanging_tasks(mean, now), [(0, "grad", slow)]);
     }
 
     #[test]
@@ -806,7 +823,7 @@ mod tests {
         let pending: HashMap<u64, usize> = [(first, 0), (copy, 0)].into();
         let mut hung = book.hung(&pending, |_| 0.01, Instant::now());
         hung.sort_unstable();
-        assert_eq!(hung, [(0, 0), (0, 1)]);
+        assert_eq!(hung, [(0, 0, first), (0, 1, copy)]);
     }
 
     #[test]
@@ -814,10 +831,13 @@ mod tests {
         // An insider holding the token under two names, taking tasks and answering none,
         // must not end a run of six: a task is blamed once it hung on most of the workers.
         let mut hung = WorkersOn::default();
-        assert!(hung.add(0, "insider-a", 6).is_ok());
-        assert!(hung.add(0, "insider-b", 6).is_ok(), "two of six");
-        assert!(hung.add(0, "w2", 6).is_ok(), "three of six: half, not most");
-        assert!(hung.add(0, "w3", 6).is_err(), "four of six");
+        assert!(hung.add(0, "insider-a", 6, 0).is_ok());
+        assert!(hung.add(0, "insider-b", 6, 0).is_ok(), "two of six");
+        assert!(
+            hung.add(0, "w2", 6, 0).is_ok(),
+            "three of six: half, not most"
+        );
+        assert!(hung.add(0, "w3", 6, 0).is_err(), "four of six");
         // The same measure as a site's failures and the shapes' agreement.
         assert!(!most_of(1, 1) && most_of(2, 2) && most_of(2, 3) && !most_of(2, 4));
     }
@@ -825,24 +845,49 @@ mod tests {
     #[test]
     fn a_task_hung_on_two_workers_is_at_fault_and_one_worker_is_not_enough() {
         let mut hung = WorkersOn::default();
-        assert!(hung.add(0, "w0", 2).is_ok(), "one host: its own fault");
-        assert!(hung.add(0, "w0", 2).is_ok(), "the same host again");
-        assert!(hung.add(1, "w1", 2).is_ok(), "counted per partition");
+        assert!(hung.add(0, "w0", 2, 0).is_ok(), "one host: its own fault");
+        assert!(hung.add(0, "w0", 2, 0).is_ok(), "the same host again");
+        assert!(hung.add(1, "w1", 2, 0).is_ok(), "counted per partition");
         assert_eq!(
-            hung.add(0, "w1", 2),
+            hung.add(0, "w1", 2, 0),
             Err(vec!["w0".to_owned(), "w1".to_owned()])
         );
         let mut sites = WorkersOn::default();
-        assert!(sites.add("grad", "w0", 2).is_ok());
-        sites.clear(&"grad");
+        assert!(sites.add("grad", "w0", 2, 5).is_ok());
+        sites.answered(&"grad", 6);
         assert!(
-            sites.add("grad", "w1", 2).is_ok(),
+            sites.add("grad", "w1", 2, 7).is_ok(),
             "an answer elsewhere: counted again from none"
         );
         let message = hung_everywhere("partition 0", &["w0".into(), "w1".into()]);
         assert!(
             message.starts_with("partition 0 hung on w0 and w1 (") && message.contains("loop"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn only_an_answer_to_a_task_sent_after_the_first_wrong_one_counts_again_from_none() {
+        // Tasks 3 and 4 were sent before the closure went wrong at task 5 and come back well,
+        // late: they say nothing of it as it runs now. Counting again on them let each of
+        // three workers be struck out in turn (the trust suite's NaN-everywhere run, loaded).
+        let mut sites = WorkersOn::default();
+        assert!(sites.add("grad", "w0", 3, 5).is_ok());
+        sites.answered(&"grad", 3);
+        assert!(sites.add("grad", "w0", 3, 6).is_ok(), "the same host again");
+        sites.answered(&"grad", 4);
+        assert_eq!(
+            sites.add("grad", "w1", 3, 7),
+            Err(vec!["w0".to_owned(), "w1".to_owned()]),
+            "most of three, the early answers not counted"
+        );
+        // An answer to a task sent after the first wrong one: the task runs well somewhere.
+        let mut sites = WorkersOn::default();
+        assert!(sites.add("grad", "w0", 3, 5).is_ok());
+        sites.answered(&"grad", 8);
+        assert!(
+            sites.add("grad", "w1", 3, 9).is_ok(),
+            "counted again from none"
         );
     }
 
@@ -862,7 +907,7 @@ mod tests {
         book.sent_before(seq, HANG_FLOOR + Duration::from_secs(5));
         let pending: HashMap<u64, usize> = [(seq, 0)].into();
         let mean = |_: usize| 0.01;
-        assert_eq!(book.hung(&pending, mean, Instant::now()), [(0, 0)]);
+        assert_eq!(book.hung(&pending, mean, Instant::now()), [(0, 0, seq)]);
         // The driver was stopped for 12 of those 15 s.
         book.discount_unwatched(Duration::from_secs(12));
         assert!(book.hung(&pending, mean, Instant::now()).is_empty());
