@@ -191,8 +191,10 @@ enum Misbehave {
     /// From its task of this number on (counted from 0), each worker's task never ends: a
     /// loop in the closure, wherever it runs.
     HangFrom(usize),
-    /// From its task of this number on (counted from 0), each worker's task returns NaN: a
-    /// division by zero in the closure, wherever it runs.
+    /// From this update on (counted from 0), every task returns NaN: a division by zero in the
+    /// closure, wherever it runs. By the update, not by each worker's count of its tasks: a
+    /// respawned worker's first tasks would answer well, and a task that answers well on a
+    /// fresh worker is no task failing wherever it runs.
     NanFrom(usize),
 }
 
@@ -209,8 +211,14 @@ static SLEPT: AtomicBool = AtomicBool::new(false);
 /// The tasks this worker began.
 static BEGUN: AtomicUsize = AtomicUsize::new(0);
 
-/// The least-squares gradient on one partition, as `plan` makes this worker behave.
-fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> Array1<f64> {
+/// The least-squares gradient on one partition for update `update`, as `plan` makes this
+/// worker behave.
+fn gradient(
+    part: &Partition,
+    w: ndarray::ArrayView1<'_, f64>,
+    plan: &Plan,
+    update: usize,
+) -> Array1<f64> {
     let me = std::env::var(WORKER_ENV).unwrap_or_default();
     match &plan.misbehave {
         Misbehave::FailOn(name) if *name == me => panic!("{me} fails every task"),
@@ -223,7 +231,7 @@ fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> A
         Misbehave::HangFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => loop {
             std::thread::sleep(Duration::from_secs(1));
         },
-        Misbehave::NanFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => {
+        Misbehave::NanFrom(first) if update >= *first => {
             return Array1::from_elem(w.len(), f64::NAN)
         }
         _ => {}
@@ -245,9 +253,9 @@ fn gradient(part: &Partition, w: ndarray::ArrayView1<'_, f64>, plan: &Plan) -> A
 #[async_optimizer]
 fn gd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
     let mut w: Array1<f64> = Array1::zeros(data.dim());
-    for _ in 0..plan.updates {
+    for k in 0..plan.updates {
         broadcast!(w);
-        let g = reduce!(data, |part| gradient(part, w.view(), plan));
+        let g = reduce!(data, |part| gradient(part, w.view(), plan, k));
         w.scaled_add(-plan.step, &g);
     }
     w
@@ -257,12 +265,12 @@ fn gd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
 #[async_optimizer]
 fn agd(cx: &mut Driver, data: &Dataset, plan: &Plan) -> Array1<f64> {
     let mut w: Array1<f64> = Array1::zeros(data.dim());
-    for _ in 0..plan.updates {
+    for k in 0..plan.updates {
         broadcast!(w);
         barrier!(|workers| workers.idle() >= 1);
         let g = reduce!(
             data,
-            |part| gradient(part, w.view(), plan),
+            |part| gradient(part, w.view(), plan, k),
             max_staleness = 1000u64
         );
         w.scaled_add(-plan.step / 4.0, &g);
@@ -297,6 +305,7 @@ fn terms(
     part: &Partition,
     w: ndarray::ArrayView1<'_, f64>,
     plan: &Plan,
+    update: usize,
     _: &HistorySlice,
 ) -> Terms {
     let mut history = HistoryUpdate::default();
@@ -304,7 +313,7 @@ fn terms(
         history.push(row, row as f64);
     }
     Terms {
-        gradient: gradient(part, w, plan),
+        gradient: gradient(part, w, plan, update),
         history,
     }
 }
@@ -317,9 +326,9 @@ fn gd_with_history(cx: &mut Driver, data: &Dataset, plan: &Plan) -> (Array1<f64>
     let mut w: Array1<f64> = Array1::zeros(data.dim());
     let mut seen: History = History::zeros(data.full_rows());
     let mut foreign = 0u64;
-    for _ in 0..plan.updates {
+    for k in 0..plan.updates {
         broadcast!(w);
-        let t = reduce!(data, |part| terms(part, w.view(), plan, seen));
+        let t = reduce!(data, |part| terms(part, w.view(), plan, k, seen));
         w.scaled_add(-plan.step, &t.gradient);
         seen.apply(&t.history);
         foreign += (0..seen.len() as u64)
