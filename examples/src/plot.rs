@@ -244,7 +244,7 @@ fn render_svg(
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..max_t * 1.02, decades(min_v, max_v).log_scale())
+            .build_cartesian_2d(0.0..max_t * 1.02, LogAxis::over(decades(min_v, max_v)))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
@@ -302,6 +302,39 @@ fn decades(min: f64, max: f64) -> std::ops::Range<f64> {
     power(low_exp) * 0.98..power(high_exp)
 }
 
+/// A log axis whose ticks never repeat a label. Plotters' own places its last light tick of
+/// a decade (10 x 0.1) where the next decade's bold one (1) goes, so both print "1" there.
+struct LogAxis(plotters::coord::combinators::LogCoord<f64>);
+
+impl LogAxis {
+    fn over(range: std::ops::Range<f64>) -> Self {
+        LogAxis(range.log_scale().into())
+    }
+}
+
+impl plotters::coord::ranged1d::Ranged for LogAxis {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.0.map(value, limit)
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        distinct_labels(self.0.key_points(hint))
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.0.range()
+    }
+}
+
+/// `ticks` (ascending) less any whose label its predecessor already prints.
+fn distinct_labels(mut ticks: Vec<f64>) -> Vec<f64> {
+    ticks.dedup_by(|later, earlier| tick_label(*later) == tick_label(*earlier));
+    ticks
+}
+
 /// A tick's number as a person writes it: `0.01`, `1`, `100`, or `1e-6` far from 1.
 fn tick_label(value: f64) -> String {
     if value != 0.0 && !(1e-3..1e5).contains(&value.abs()) {
@@ -334,6 +367,63 @@ mod tests {
         let plain = ["0.01", "0.1", "1", "10", "2e-6", "3e5", "0.02", "1e-5"];
         assert_eq!(labels, plain);
         assert_eq!(tick_label(1.5e-7), "1.5e-7");
+    }
+
+    /// The labels of a rendered SVG's ticks on the left (y) axis, top to bottom.
+    fn y_tick_labels(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter(|text| text.contains("text-anchor=\"end\""))
+            .filter_map(|text| text.split_once('>'))
+            .map(|(_, rest)| rest.split("</text>").next().unwrap_or("").trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn adjacent_log_ticks_never_print_the_same_label() {
+        use plotters::coord::ranged1d::Ranged;
+        // 0.33..0.69: a logistic run's objectives, whose decade put two ticks at 1.
+        for (min, max) in [(0.33, 0.69), (0.016, 9.6), (2e-7, 3e4)] {
+            for hint in 2..60 {
+                let ticks = LogAxis::over(decades(min, max)).key_points(hint);
+                let labels: Vec<String> = ticks.iter().map(|&t| tick_label(t)).collect();
+                assert!(
+                    labels.windows(2).all(|pair| pair[0] != pair[1]),
+                    "{min}..{max}, {hint} ticks at most: {labels:?}"
+                );
+                assert!(!labels.is_empty(), "{min}..{max}, {hint} ticks at most");
+            }
+        }
+        assert_eq!(
+            distinct_labels(vec![0.9, 1.0, 1.00000001, 2.0]),
+            [0.9, 1.0, 2.0]
+        );
+    }
+
+    #[test]
+    fn a_logistic_runs_plot_labels_each_tick_once() {
+        let point = |elapsed_s: f64, objective: f64| crate::trace::TracePoint {
+            elapsed_s,
+            updates: 1,
+            objective,
+            subopt: None,
+            dropped_stale: 0,
+        };
+        let trace = Trace {
+            points: vec![point(0.0, 0.69), point(0.05, 0.4), point(0.09, 0.33)],
+        };
+        let style = Style {
+            title: "objective against time",
+            size: (900, 560),
+            target: None,
+        };
+        let svg = render_svg(&[("sgd", &trace)], None, &style).expect("drawn");
+        let labels = y_tick_labels(&svg);
+        assert!(labels.contains(&"1".to_owned()), "{labels:?}");
+        let mut distinct = labels.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
     }
 
     #[test]
