@@ -417,6 +417,8 @@ impl CompareOutputs {
                         "final_objective": o.final_objective(),
                         "optimum": o.optimum,
                         "final_subopt": o.final_subopt(),
+                        "objective_rows": o.objective_rows(),
+                        "data_rows": o.data_rows,
                         "updates": o.report.stats.updates,
                         "elapsed_s": o.report.elapsed_s,
                         "interrupted": o.interrupted,
@@ -430,6 +432,8 @@ impl CompareOutputs {
                     "final_objective": null,
                     "optimum": null,
                     "final_subopt": null,
+                    "objective_rows": null,
+                    "data_rows": null,
                     "updates": null,
                     "elapsed_s": null,
                     "interrupted": false,
@@ -489,7 +493,22 @@ impl CompareOutputs {
         if let Some(note) = objectives_note(&kinds) {
             text = text + "\n" + &note;
         }
+        if let Some(line) = self.sample_line() {
+            text = text + "\n" + &line;
+        }
         text
+    }
+
+    /// The line under the table when the runs were scored on an evaluation sample (they share
+    /// the data and seed, so the sample): without it their objectives read as the whole file's.
+    fn sample_line(&self) -> Option<String> {
+        let sampled = self.outcomes().find(|o| o.sampled.is_some())?;
+        let model = run_files(sampled.algorithm, &self.dir)[2].clone();
+        let data = match &sampled.spec.data {
+            crate::job::DataSource::File { path, .. } => path.display().to_string(),
+            _ => "FILE".to_owned(),
+        };
+        sampled.sample_line(Some(&model), &data)
     }
 
     /// The runs that finished, in the order given.

@@ -3387,6 +3387,49 @@ fn workers_that_never_came_are_told_the_programs_worker_command() {
 /// said so) does not take the runs done with it: their comparison is written, and the error
 /// says which run could not start and where the files are.
 #[test]
+fn compare_scored_on_an_evaluation_sample_says_so_once_under_its_table() {
+    // Its table's objectives, a 10-row sample's, read as the whole file's: no line said so.
+    let dir = scratch("compare-sample");
+    std::fs::write(dir.join("d.svm"), random_rows(60, 5)).unwrap();
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--data",
+        "d.svm",
+        "--data-access",
+        "shared",
+        "--eval-rows",
+        "10",
+        "--workers",
+        "2",
+        "--updates",
+        "30",
+        "--out",
+        "cmp",
+    ];
+    let stdout = succeeded(&run(&args, &dir));
+    let said = "objective on the 10-row evaluation sample of 60 rows; `async-train evaluate \
+                --model cmp/sgd.model.json --data d.svm` scores the whole file";
+    assert_eq!(stdout.matches(said).count(), 1, "{stdout}");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cmp/compare.json")).unwrap())
+            .unwrap();
+    for row in table["runs"].as_array().unwrap() {
+        assert_eq!(row["objective_rows"], 10, "{row}");
+        assert_eq!(row["data_rows"], 60, "{row}");
+    }
+    // The whole file scored: no such line.
+    let whole = [
+        &args[..5],
+        &["--workers", "2", "--updates", "30", "--out", "all"],
+    ]
+    .concat();
+    let stdout = succeeded(&run(&whole, &dir));
+    assert!(!stdout.contains("evaluation sample"), "{stdout}");
+}
+
+#[test]
 fn compare_keeps_the_runs_done_when_a_later_one_cannot_start() {
     let dir = scratch("compare-not-run");
     token_in(&dir);
