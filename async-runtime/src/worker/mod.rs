@@ -297,6 +297,9 @@ struct Session {
     run_id: u64,
     sealer: Sealer,
     opener: Opener,
+    /// A welcome came: a later one (a spare filling the slot of a worker lost before the
+    /// start) renews its settings, and is not said as a second admission.
+    welcomed: bool,
 }
 
 struct Worker {
@@ -931,6 +934,7 @@ impl Worker {
                             run_id: run,
                             sealer,
                             opener,
+                            welcomed: false,
                         });
                         self.last_heard = Instant::now();
                         Next::Continue
@@ -990,7 +994,15 @@ impl Worker {
     fn on_message(&mut self, message: ToWorker) -> Next {
         let work = match message {
             ToWorker::Welcome(welcome) => {
-                tracing::info!(worker = %self.options.name, index = welcome.index, "admitted");
+                let worker = &self.options.name;
+                let again = (self.session.as_mut())
+                    .is_some_and(|s| std::mem::replace(&mut s.welcomed, true));
+                if again {
+                    let delay_factor = welcome.delay_factor;
+                    tracing::info!(%worker, delay_factor, "the driver renewed this worker's settings");
+                } else {
+                    tracing::info!(%worker, index = welcome.index, "admitted");
+                }
                 if let Err(refused) = self.follow_heartbeat(welcome.heartbeat_ms) {
                     return Next::Exit(Err(refused));
                 }
@@ -1275,6 +1287,61 @@ mod tests {
             cache_versions: 8,
             heartbeat_ms,
         })
+    }
+
+    /// The messages of the events logged while `f` runs, on this thread.
+    fn logged_by(f: impl FnOnce()) -> Vec<String> {
+        use tracing::{field, span, Event, Metadata};
+        struct Messages(Arc<std::sync::Mutex<Vec<String>>>);
+        struct Message(String);
+        impl field::Visit for Message {
+            fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl tracing::Subscriber for Messages {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+                span::Id::from_u64(1)
+            }
+            fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+            fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let mut message = Message(String::new());
+                event.record(&mut message);
+                self.0.lock().unwrap().push(message.0);
+            }
+            fn enter(&self, _: &span::Id) {}
+            fn exit(&self, _: &span::Id) {}
+        }
+        let messages = Arc::new(std::sync::Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Messages(Arc::clone(&messages)), f);
+        let said = messages.lock().unwrap().clone();
+        said
+    }
+
+    #[test]
+    fn a_spare_welcomed_again_into_a_lost_workers_slot_is_said_admitted_once() {
+        // The driver welcomes a spare again, with the straggler factor of the slot it fills:
+        // the worker logged `admitted` for each welcome.
+        let (mut worker, _, _handed) = admitted_worker();
+        let said = logged_by(|| {
+            worker.on_message(welcome(500));
+            worker.on_message(welcome(500));
+        });
+        let admitted = said.iter().filter(|m| *m == "admitted").count();
+        assert_eq!(admitted, 1, "{said:?}");
+        assert!(said.iter().any(|m| m.contains("renewed")), "{said:?}");
+        // Each session of the worker is admitted once: a new one is said again.
+        let (mut worker, _, _handed) = admitted_worker();
+        let said = logged_by(|| {
+            worker.on_message(welcome(500));
+        });
+        assert_eq!(said, ["admitted"]);
     }
 
     #[test]
