@@ -356,6 +356,17 @@ fn plot_error<E: std::fmt::Debug>(error: E) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    /// A point of a trace at `elapsed_s` of `objective`, with no f* to measure it against.
+    fn point(elapsed_s: f64, objective: f64) -> crate::trace::TracePoint {
+        crate::trace::TracePoint {
+            elapsed_s,
+            updates: 1,
+            objective,
+            subopt: None,
+            dropped_stale: 0,
+        }
+    }
+
     #[test]
     fn a_log_axis_spans_whole_decades_with_plain_labels() {
         assert_eq!(decades(0.016, 9.6), 0.0098..10.0);
@@ -402,13 +413,6 @@ mod tests {
 
     #[test]
     fn a_logistic_runs_plot_labels_each_tick_once() {
-        let point = |elapsed_s: f64, objective: f64| crate::trace::TracePoint {
-            elapsed_s,
-            updates: 1,
-            objective,
-            subopt: None,
-            dropped_stale: 0,
-        };
         let trace = Trace {
             points: vec![point(0.0, 0.69), point(0.05, 0.4), point(0.09, 0.33)],
         };
@@ -428,13 +432,6 @@ mod tests {
 
     #[test]
     fn a_diverged_runs_last_point_is_left_out_not_drawn_at_the_bottom() {
-        let point = |elapsed_s: f64, objective: f64| crate::trace::TracePoint {
-            elapsed_s,
-            updates: 1,
-            objective,
-            subopt: None,
-            dropped_stale: 0,
-        };
         let style = Style {
             title: "t",
             size: (400, 300),

@@ -4694,36 +4694,53 @@ fn folder_contents(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
     files
 }
 
-#[test]
-fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_nothing() {
+/// A run of `algo` in `dir`, checkpointed to `dir/ckpt` every 100 updates up to 300: the
+/// flags of its job (a resume's too) and its checkpoint as read back, for a forger to alter.
+fn checkpointed_run(
+    dir: &Path,
+    algo: &'static str,
+) -> (Vec<&'static str>, asyncopt_runtime::checkpoint::Checkpoint) {
     use asyncopt_runtime::checkpoint;
-    let dir = scratch("resume-forged");
     let ckpt = dir.join("ckpt");
-    let job = ["--algo", "sgd", "--checkpoint-updates", "100", "--quiet"];
-    let mut first = job.to_vec();
+    let job = vec!["--algo", algo, "--checkpoint-updates", "100", "--quiet"];
+    let mut first = job.clone();
     first.extend(["--updates", "300", "--checkpoint", "ckpt"]);
-    let output = run(&first, &dir);
+    let output = run(&first, dir);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The forger's: the model's last weight (the bias's) wild, its SHA-256 computed anew.
     let account: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(ckpt.join(checkpoint::SUMMARY_FILE)).unwrap(),
     )
     .unwrap();
     let identity = account["job"].as_str().expect("the account names the job");
-    let mut forged = checkpoint::read(&ckpt, identity).expect("the checkpoint reads");
+    let saved = checkpoint::read(&ckpt, identity).expect("the checkpoint reads");
+    (job, saved)
+}
+
+/// The postcard bytes of a model, its last weight (the bias's) made wild.
+fn last_weight_wild(bytes: &[u8]) -> Vec<u8> {
+    let mut wild = bytes.to_vec();
+    let last = wild.len() - 8;
+    wild[last..].copy_from_slice(&1e3f64.to_le_bytes());
+    wild
+}
+
+#[test]
+fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_nothing() {
+    use asyncopt_runtime::checkpoint;
+    let dir = scratch("resume-forged");
+    let ckpt = dir.join("ckpt");
+    let (job, mut forged) = checkpointed_run(&dir, "sgd");
+    // The forger's: the model's last weight wild, its SHA-256 computed anew.
     let w = forged
         .state
         .iter_mut()
         .find(|saved| saved.name == "w")
         .expect("SGD's model `w` is saved");
-    let mut bytes = w.bytes.as_ref().clone();
-    let last = bytes.len() - 8;
-    bytes[last..].copy_from_slice(&1e3f64.to_le_bytes());
-    w.bytes = std::sync::Arc::new(bytes);
+    w.bytes = std::sync::Arc::new(last_weight_wild(&w.bytes));
     checkpoint::write(&ckpt, &forged).unwrap();
     // Outputs of an earlier run, which the refused one must not overwrite.
     std::fs::write(dir.join("t.csv"), "earlier trace").unwrap();
@@ -4731,7 +4748,7 @@ fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_no
     let before = folder_contents(&ckpt);
 
     // Remote workers that never come: the refusal is said before the wait, not after it.
-    let mut resume = job.to_vec();
+    let mut resume = job.clone();
     resume.extend([
         "--updates",
         "600",
@@ -4753,7 +4770,7 @@ fn a_resume_refused_for_forged_weights_refuses_before_the_workers_and_changes_no
     assert_clear_error(&output, "it was altered");
     assert_eq!(output.status.code(), Some(1));
     // Local workers too: refused alike, with nothing written.
-    let mut local = job.to_vec();
+    let mut local = job.clone();
     local.extend([
         "--updates",
         "600",
@@ -4789,21 +4806,7 @@ fn a_resume_checks_the_model_named_not_a_snapshot_of_the_same_weights() {
     use asyncopt_runtime::checkpoint;
     let dir = scratch("resume-named-model");
     let ckpt = dir.join("ckpt");
-    let job = ["--algo", "svrg", "--checkpoint-updates", "100", "--quiet"];
-    let mut first = job.to_vec();
-    first.extend(["--updates", "300", "--checkpoint", "ckpt"]);
-    let output = run(&first, &dir);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let account: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(ckpt.join(checkpoint::SUMMARY_FILE)).unwrap(),
-    )
-    .unwrap();
-    let identity = account["job"].as_str().expect("the account names the job");
-    let mut forged = checkpoint::read(&ckpt, identity).expect("the checkpoint reads");
+    let (job, mut forged) = checkpointed_run(&dir, "svrg");
     let annex: serde_json::Value = serde_json::from_slice(&forged.annex).unwrap();
     assert_eq!(annex["objective"]["model"], "w", "{annex}");
     // The forger's: the snapshot made the model's weights, the model's last weight wild.
@@ -4815,9 +4818,7 @@ fn a_resume_checks_the_model_named_not_a_snapshot_of_the_same_weights() {
             .clone()
     };
     let w = bytes_of("w");
-    let mut wild = w.as_ref().clone();
-    let last = wild.len() - 8;
-    wild[last..].copy_from_slice(&1e3f64.to_le_bytes());
+    let wild = last_weight_wild(&w);
     for saved in &mut forged.state {
         match saved.name.as_str() {
             "snapshot" => saved.bytes = w.clone(),
@@ -4828,7 +4829,7 @@ fn a_resume_checks_the_model_named_not_a_snapshot_of_the_same_weights() {
     checkpoint::write(&ckpt, &forged).unwrap();
     let before = folder_contents(&ckpt);
 
-    let mut resume = job.to_vec();
+    let mut resume = job.clone();
     resume.extend(["--updates", "600", "--resume", "ckpt"]);
     let output = run(&resume, &dir);
     assert_clear_error(&output, "are not the model it records");
