@@ -530,23 +530,11 @@ impl Serving {
         if let Inbound::Admitted { peer, .. } = &event {
             self.frame_limits.set(&identity_bytes(peer), self.max_frame);
         }
-        // The coordinator hears of a refusal before its peer does: a run that ends on the
-        // peer's answer has counted it.
-        if !matches!(event, Inbound::Handled) && self.inbound.send(event).is_err() {
-            return false;
-        }
-        for (peer, frame) in self.out.drain(..) {
-            // Handshake answers go plain: the peer has no session yet.
-            let _ = send_to(&self.send_half, &peer, frame);
-        }
-        for (peer, why) in self.gate.drain_closing() {
-            let _ = self.send_half.disconnect(identity_bytes(&peer));
-            let _ = self.inbound.send(Inbound::Dropped { peer, why });
-        }
-        for (peer, why) in self.gate.drain_ended_handshakes() {
-            let _ = self.inbound.send(Inbound::Dropped { peer, why });
-        }
-        true
+        let mut ends = Ends {
+            inbound: &self.inbound,
+            send_half: &self.send_half,
+        };
+        hand_on(event, &mut self.gate, &mut self.out, &mut ends)
     }
 
     /// A frame or a session's end from the coordinator: handled now, sealed elsewhere, or
@@ -755,6 +743,56 @@ impl Serving {
         }
         let _ = self.inbound.send(Inbound::Disconnected { peer });
     }
+}
+
+/// Where the gate's answer to a frame goes: the coordinator, and the peers. A trait so that
+/// the order of the two is tested without a socket.
+trait Answering {
+    /// `Err` once the coordinator is gone.
+    fn tell(&mut self, event: Inbound) -> Result<(), ()>;
+    fn send(&mut self, peer: &str, frame: Vec<u8>);
+    fn close(&mut self, peer: &str);
+}
+
+/// The link's own ends: the channel to the coordinator and the socket.
+struct Ends<'a> {
+    inbound: &'a ToCoordinator,
+    send_half: &'a zeromq::RouterSendHalf,
+}
+
+impl Answering for Ends<'_> {
+    fn tell(&mut self, event: Inbound) -> Result<(), ()> {
+        self.inbound.send(event)
+    }
+    fn send(&mut self, peer: &str, frame: Vec<u8>) {
+        // Handshake answers go plain: the peer has no session yet.
+        let _ = send_to(self.send_half, peer, frame);
+    }
+    fn close(&mut self, peer: &str) {
+        let _ = self.send_half.disconnect(identity_bytes(peer));
+    }
+}
+
+/// Hands on the gate's answer to a frame (`event`, the frames in `out`, the handshakes it
+/// closed or ended). The coordinator hears all of it before any peer does: a run that ends
+/// on a peer's answer has counted it, and a handshake closed to make room for a stranger is
+/// counted before that stranger has its challenge. `false` once the coordinator is gone.
+fn hand_on(event: Inbound, gate: &mut Gate, out: &mut Outbox, ends: &mut impl Answering) -> bool {
+    if !matches!(event, Inbound::Handled) && ends.tell(event).is_err() {
+        return false;
+    }
+    let closing = gate.drain_closing();
+    let dropped = closing.iter().cloned().chain(gate.drain_ended_handshakes());
+    for (peer, why) in dropped {
+        let _ = ends.tell(Inbound::Dropped { peer, why });
+    }
+    for (peer, frame) in out.drain(..) {
+        ends.send(&peer, frame);
+    }
+    for (peer, _) in closing {
+        ends.close(&peer);
+    }
+    true
 }
 
 /// The most events of one peer waiting for the coordinator (its messages, and its frames
@@ -1070,6 +1108,134 @@ mod tests {
                 .await
                 .expect("the driver closed the connection");
         });
+    }
+
+    /// Ends that write down, in order, what the coordinator was told and what the peers got.
+    #[derive(Default)]
+    struct Recorded(Vec<(&'static str, String, Option<Refusal>)>);
+
+    impl Answering for Recorded {
+        fn tell(&mut self, event: Inbound) -> Result<(), ()> {
+            let (peer, why) = match event {
+                Inbound::Dropped { peer, why } => (peer, Some(why)),
+                Inbound::Admitted { peer, .. } => (peer, None),
+                other => panic!("not told here: {other:?}"),
+            };
+            self.0.push(("told", peer, why));
+            Ok(())
+        }
+        fn send(&mut self, peer: &str, _: Vec<u8>) {
+            self.0.push(("sent", peer.to_owned(), None));
+        }
+        fn close(&mut self, peer: &str) {
+            self.0.push(("closed", peer.to_owned(), None));
+        }
+    }
+
+    /// A gate with room for one handshake, every peer from one host.
+    fn gate_of_one(token: &Token) -> Gate {
+        let config = GateConfig {
+            run_id: RUN,
+            token: token.clone(),
+            fingerprint: crate::task::fingerprint(),
+            encrypt: false,
+            max_frame: 8 << 20,
+            max_strangers: 1,
+            handshake_deadline: Duration::from_secs(60),
+        };
+        Gate::new(config, |_| None)
+    }
+
+    fn hello(name: &str, nonce: [u8; 32]) -> Vec<u8> {
+        let hello = ToDriver::Hello(Hello {
+            name: name.into(),
+            fingerprint: crate::task::fingerprint(),
+            pid: 1,
+            nonce: nonce.to_vec().into(),
+        });
+        frame::encode(frame::ANY_RUN, &hello)
+    }
+
+    /// `frame` of `peer` through `gate`, and what the link then did, in order.
+    fn answered(gate: &mut Gate, peer: &str, frame: &[u8]) -> Recorded {
+        let mut out = Outbox::new();
+        let event = gate.on_frame(peer, frame, std::time::Instant::now(), &mut out);
+        let mut ends = Recorded::default();
+        assert!(hand_on(event, gate, &mut out, &mut ends));
+        ends
+    }
+
+    fn step(
+        what: &'static str,
+        peer: &str,
+        why: Option<Refusal>,
+    ) -> (&'static str, String, Option<Refusal>) {
+        (what, peer.to_owned(), why)
+    }
+
+    #[test]
+    fn a_handshake_closed_to_make_room_is_told_before_the_stranger_is_challenged() {
+        let token = Token::random();
+        let mut gate = gate_of_one(&token);
+        let first = answered(&mut gate, "a", &hello("a", [1; 32]));
+        assert_eq!(first.0, [step("sent", "a", None)], "a's challenge");
+        // b's hello takes a's place: the coordinator counts a's handshake before b has its
+        // challenge, and before a's connection closes.
+        let made_room = answered(&mut gate, "b", &hello("b", [2; 32]));
+        let too_many = Some(Refusal::TooManyStrangers);
+        assert_eq!(
+            made_room.0,
+            [
+                step("told", "a", too_many),
+                step("sent", "b", None),
+                step("closed", "a", None)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handshake_on_a_sessions_path_ended_to_make_room_is_told_before_the_stranger_is_challenged()
+    {
+        let token = Token::random();
+        let mut gate = gate_of_one(&token);
+        // w0 admitted, by a real handshake.
+        let nonce = [5u8; 32];
+        let mut out = Outbox::new();
+        let now = std::time::Instant::now();
+        let event = gate.on_frame("w0", &hello("w0", nonce), now, &mut out);
+        assert!(matches!(event, Inbound::Handled), "{event:?}");
+        let (_, challenge) = out.pop().expect("a challenge");
+        let ToWorker::Challenge {
+            nonce: driver_nonce,
+            proof,
+            encrypt,
+        } = frame::decode(&challenge, RUN, false, frame::MAX_PLAIN_FRAME).unwrap()
+        else {
+            panic!("a challenge")
+        };
+        let transcript = Transcript {
+            run_id: RUN,
+            name: "w0",
+            fingerprint: crate::task::fingerprint(),
+            worker_nonce: &nonce,
+            driver_nonce: &driver_nonce,
+            encrypt,
+        };
+        let (mac, _, _) = answer_challenge(&token, &transcript, &proof).unwrap();
+        let proof = frame::encode(RUN, &ToDriver::Proof { mac: mac.into() });
+        let event = gate.on_frame("w0", &proof, now, &mut out);
+        assert!(matches!(event, Inbound::Admitted { .. }), "{event:?}");
+        // A hello put on w0's path opens the one handshake there is room for; a stranger's
+        // ends it, and the coordinator counts it before the stranger has its challenge.
+        let on_path = answered(&mut gate, "w0", &hello("w0", [6; 32]));
+        assert_eq!(on_path.0, [step("sent", "w0", None)]);
+        let made_room = answered(&mut gate, "x", &hello("x", [7; 32]));
+        let too_many = Some(Refusal::TooManyStrangers);
+        assert_eq!(
+            made_room.0,
+            [step("told", "w0", too_many), step("sent", "x", None)],
+            "w0's connection stays its session's"
+        );
     }
 
     fn heartbeat(peer: &str) -> Inbound {
