@@ -130,7 +130,7 @@ impl Driver {
         match checked {
             Ok(Some(value)) => {
                 self.table.workers[arrived.worker].failure_streak = 0;
-                self.site_failures.succeeded(arrived.task);
+                self.site_failures.succeeded(arrived.task, arrived.seq);
                 self.sites_hung.answered(&arrived.task, arrived.seq);
                 self.sites_not_finite.answered(&arrived.task, arrived.seq);
                 Verdict::Good(value)
@@ -589,7 +589,10 @@ impl Driver {
     fn site_failed(&mut self, failed: Failed) -> Result<(), RuntimeError> {
         let alive = self.table.alive();
         let worker = self.table.workers[failed.worker].worker();
-        if let Err((count, workers)) = self.site_failures.failed(failed.task, worker, alive) {
+        if let Err((count, workers)) =
+            self.site_failures
+                .failed(failed.task, worker, alive, failed.seq)
+        {
             return Err(RuntimeError::TaskFailed {
                 task: failed.task.to_owned(),
                 worker: self.table.workers[failed.worker].name.clone(),

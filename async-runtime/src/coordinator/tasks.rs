@@ -531,36 +531,61 @@ pub(crate) fn distinct_workers(workers: &[WorkerInfo], tried: &[usize]) -> usize
 /// and failing there again says nothing of the others. More than half, not two: names are the
 /// peers' choice, and an insider holding the token under two of them, failing at once every
 /// task it is sent, would otherwise end the run between two good results of the others.
+/// Only a good result of a task sent after the first failed one counts as the site's last
+/// good result, as for [`WorkersOn`].
 #[derive(Default)]
 pub(crate) struct SiteFailures {
-    by_site: HashMap<&'static str, (u32, Vec<String>)>,
+    by_site: HashMap<&'static str, Streak>,
+}
+
+/// A site's failures in a row, the workers they were on, and the sequence number of the
+/// first failed task.
+struct Streak {
+    count: u32,
+    workers: Vec<String>,
+    since: u64,
 }
 
 impl SiteFailures {
-    /// Records that a task of `site` failed on `worker` ([`WorkerInfo::worker`]), `alive` workers
-    /// taking part. `Err` with the failures in a row and the workers they were on once the
-    /// run must end.
+    /// Records that the task of `site` numbered `seq` failed on `worker`
+    /// ([`WorkerInfo::worker`]), `alive` workers taking part. `Err` with the failures in a row
+    /// and the workers they were on once the run must end.
     pub fn failed(
         &mut self,
         site: &'static str,
         worker: &str,
         alive: usize,
+        seq: u64,
     ) -> Result<(), (u32, usize)> {
-        let (count, workers) = self.by_site.entry(site).or_default();
-        *count += 1;
-        if !workers.iter().any(|w| w == worker) {
-            workers.push(worker.to_owned());
+        let streak = self.by_site.entry(site).or_insert_with(|| Streak {
+            count: 0,
+            workers: Vec::new(),
+            since: seq,
+        });
+        streak.count += 1;
+        streak.since = streak.since.min(seq);
+        if !streak.workers.iter().any(|w| w == worker) {
+            streak.workers.push(worker.to_owned());
         }
-        let everywhere = most_of(workers.len(), alive) || alive <= 1;
-        if *count >= MAX_ATTEMPTS && everywhere {
-            return Err((*count, workers.len()));
+        let everywhere = most_of(streak.workers.len(), alive) || alive <= 1;
+        if streak.count >= MAX_ATTEMPTS && everywhere {
+            return Err((streak.count, streak.workers.len()));
         }
         Ok(())
     }
 
-    /// A good result of `site`: its failures in a row start again from none.
-    pub fn succeeded(&mut self, site: &'static str) {
-        self.by_site.remove(site);
+    /// A good result of `site`, to its task numbered `seq`: if that task was sent after the
+    /// first that failed, its failures in a row start again from none. A late answer to a
+    /// task sent before (the closure panicking from some update on) says nothing of the site
+    /// as it runs now: counting again on it let the fast workers be struck out in turn.
+    pub fn succeeded(&mut self, site: &'static str, seq: u64) {
+        if self
+            .by_site
+            .get(site)
+            .is_some_and(|streak| seq > streak.since)
+        {
+            self.by_site.remove(site);
+        }
     }
 }
 
@@ -937,7 +962,7 @@ mod tests {
         assert_eq!(distinct_workers(&workers, &[0, 1]), 1, "one host");
         let mut failures = SiteFailures::default();
         for row in [0, 1, 0, 1] {
-            let failed = failures.failed("grad", workers[row].worker(), 2);
+            let failed = failures.failed("grad", workers[row].worker(), 2, 0);
             assert!(failed.is_ok(), "one host failing is not failing everywhere");
         }
     }
@@ -1001,17 +1026,17 @@ mod tests {
         let mut failures = SiteFailures::default();
         for _ in 0..10 {
             for name in ["x1", "x2"] {
-                assert!(failures.failed("grad", name, 8).is_ok(), "{name}");
+                assert!(failures.failed("grad", name, 8, 0).is_ok(), "{name}");
             }
         }
         for name in ["w0", "w1"] {
             assert!(
-                failures.failed("grad", name, 8).is_ok(),
+                failures.failed("grad", name, 8, 0).is_ok(),
                 "{name}: four of eight"
             );
         }
         assert_eq!(
-            failures.failed("grad", "w2", 8),
+            failures.failed("grad", "w2", 8, 0),
             Err((23, 5)),
             "five of eight"
         );
@@ -1020,28 +1045,67 @@ mod tests {
     #[test]
     fn a_site_failing_in_a_row_on_two_workers_ends_the_run_and_a_good_result_resets_it() {
         let mut failures = SiteFailures::default();
-        for _ in 1..MAX_ATTEMPTS {
-            assert!(failures.failed("grad", "w0", 3).is_ok());
+        for seq in 1..MAX_ATTEMPTS {
+            assert!(failures.failed("grad", "w0", 3, seq.into()).is_ok());
         }
         assert!(
-            failures.failed("grad", "w0", 3).is_ok(),
+            failures.failed("grad", "w0", 3, 10).is_ok(),
             "on one worker of three: the others take the work"
         );
-        assert_eq!(failures.failed("grad", "w1", 3), Err((MAX_ATTEMPTS + 1, 2)));
-        failures.succeeded("grad");
+        assert_eq!(
+            failures.failed("grad", "w1", 3, 11),
+            Err((MAX_ATTEMPTS + 1, 2))
+        );
+        failures.succeeded("grad", 12);
         assert!(
-            failures.failed("grad", "w1", 3).is_ok(),
+            failures.failed("grad", "w1", 3, 13).is_ok(),
             "counted again from none"
         );
-        assert!(failures.failed("other", "w0", 3).is_ok(), "per site");
+        assert!(failures.failed("other", "w0", 3, 14).is_ok(), "per site");
         let mut alone = SiteFailures::default();
-        for _ in 1..MAX_ATTEMPTS {
-            assert!(alone.failed("grad", "w0", 1).is_ok());
+        for seq in 1..MAX_ATTEMPTS {
+            assert!(alone.failed("grad", "w0", 1, seq.into()).is_ok());
         }
         assert_eq!(
-            alone.failed("grad", "w0", 1),
+            alone.failed("grad", "w0", 1, 10),
             Err((MAX_ATTEMPTS, 1)),
             "the last worker"
+        );
+    }
+
+    #[test]
+    fn only_a_good_result_of_a_task_sent_after_the_first_failed_one_resets_a_site() {
+        // The closure panics from task 5 on; tasks 2 to 4, sent before, come back well, late,
+        // between the failures: they say nothing of the site as it runs now. Counting again on
+        // them let the fast workers be struck out in turn and the run end with none left.
+        let mut failures = SiteFailures::default();
+        let mut late = 2..5;
+        for seq in 5..4 + u64::from(MAX_ATTEMPTS) {
+            let worker = if seq % 2 == 0 { "w0" } else { "w1" };
+            assert!(
+                failures.failed("grad", worker, 3, seq).is_ok(),
+                "task {seq}"
+            );
+            failures.succeeded("grad", late.next().unwrap_or(1));
+        }
+        let last = 4 + u64::from(MAX_ATTEMPTS);
+        assert_eq!(
+            failures.failed("grad", "w0", 3, last),
+            Err((MAX_ATTEMPTS, 2)),
+            "failed in a row on two of three, the late answers not counted"
+        );
+        // A good result of a task sent after the first failed one: the site runs well.
+        let mut failures = SiteFailures::default();
+        for (seq, worker) in [(5, "w0"), (6, "w1"), (7, "w0")] {
+            assert!(
+                failures.failed("grad", worker, 3, seq).is_ok(),
+                "task {seq}"
+            );
+        }
+        failures.succeeded("grad", 8);
+        assert!(
+            failures.failed("grad", "w1", 3, 9).is_ok(),
+            "counted again from none"
         );
     }
 }

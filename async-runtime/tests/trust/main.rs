@@ -6,7 +6,7 @@
 mod wire;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use asyncopt_runtime::cluster::{DATA_ENV_PREFIX, DRIVER_ENV, TOKEN_ENV, WORKER_ENV};
@@ -188,8 +188,9 @@ enum Misbehave {
     WrongShapeOn(String),
     /// This worker's first task sleeps this many seconds.
     SleepOnceOn(String, u64),
-    /// From its task of this number on (counted from 0), each worker's task never ends: a
-    /// loop in the closure, wherever it runs.
+    /// From this update on (counted from 0), every task never ends: a loop in the closure,
+    /// wherever it runs. By the update, as [`Misbehave::NanFrom`]: counted by each worker's
+    /// tasks, a respawned worker's first tasks would answer well.
     HangFrom(usize),
     /// From this update on (counted from 0), every task returns NaN: a division by zero in the
     /// closure, wherever it runs. By the update, not by each worker's count of its tasks: a
@@ -208,9 +209,6 @@ struct Plan {
 
 static SLEPT: AtomicBool = AtomicBool::new(false);
 
-/// The tasks this worker began.
-static BEGUN: AtomicUsize = AtomicUsize::new(0);
-
 /// The least-squares gradient on one partition for update `update`, as `plan` makes this
 /// worker behave.
 fn gradient(
@@ -228,7 +226,7 @@ fn gradient(
         {
             std::thread::sleep(Duration::from_secs(*secs))
         }
-        Misbehave::HangFrom(first) if BEGUN.fetch_add(1, Ordering::SeqCst) >= *first => loop {
+        Misbehave::HangFrom(first) if update >= *first => loop {
             std::thread::sleep(Duration::from_secs(1));
         },
         Misbehave::NanFrom(first) if update >= *first => {
