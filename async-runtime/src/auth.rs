@@ -34,14 +34,53 @@ fn others_can_read(_: &std::fs::Metadata) -> bool {
     false
 }
 
+/// What a path that is no regular file is, in a user's words; `None` for a regular file.
+fn not_a_file(kind: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("named pipe");
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Some("device");
+        }
+        if kind.is_socket() {
+            return Some("socket");
+        }
+    }
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("folder")
+    } else {
+        Some("special file")
+    }
+}
+
+/// Opens `path` for reading without waiting: a FIFO swapped in after the check of its kind
+/// would block the open until a writer came. A regular file reads as ever (O_NONBLOCK
+/// changes nothing for it).
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
+}
+
 /// Why a token file was refused ([`Token::read_file`]); its words name neither the file nor a
 /// flag, which the caller adds.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
-    /// Missing, not allowed, a folder: the error of the open or the read.
+    /// Missing, not allowed: the error of the look, the open or the read.
     #[error("cannot read it: {0}")]
     Unreadable(std::io::Error),
-    /// Over 4 KiB: no token, but a file given by mistake (`/dev/zero`).
+    /// A folder, a named pipe, a device: no token file. A named pipe with no writer blocked
+    /// the open for good, a device such as `/dev/zero` was read for nothing.
+    #[error("is a {0}, not a file")]
+    NotAFile(&'static str),
+    /// Over 4 KiB: no token, but a file given by mistake.
     #[error("longer than {MAX_TOKEN_FILE} bytes: it holds one token")]
     TooLong,
     /// Fewer bytes than a token needs, said with the least it takes.
@@ -93,8 +132,9 @@ impl Token {
     }
 
     /// The token in a file: its one line without surrounding white space (blank lines
-    /// aside), at least 16 bytes and at most 4 KiB in all (so that `/dev/zero` given by
-    /// mistake is refused, not read until memory runs out). [`Token::read_file`], its refusal
+    /// aside), at least 16 bytes and at most 4 KiB in all (so that a large file given by
+    /// mistake is refused, not read whole). A regular file only, or a link to one: a named
+    /// pipe or a device is refused before it is opened. [`Token::read_file`], its refusal
     /// naming the file.
     pub fn from_file(path: &Path) -> Result<Token, RuntimeError> {
         Token::read_file(path)
@@ -105,9 +145,18 @@ impl Token {
     /// its own way (a command line, by its flag).
     pub fn read_file(path: &Path) -> Result<Token, TokenFileError> {
         use std::io::Read;
+        let refuse_special = |meta: &std::fs::Metadata| match not_a_file(meta.file_type()) {
+            Some(kind) => Err(TokenFileError::NotAFile(kind)),
+            None => Ok(()),
+        };
+        // Looked at before the open, which a named pipe blocks and a device may act on.
+        refuse_special(&std::fs::metadata(path).map_err(TokenFileError::Unreadable)?)?;
+        let file = open_without_waiting(path).map_err(TokenFileError::Unreadable)?;
+        // And again at what was opened, in case the path changed in between.
+        let opened = file.metadata().map_err(TokenFileError::Unreadable)?;
+        refuse_special(&opened)?;
+        let shared = others_can_read(&opened);
         let mut bytes = Vec::new();
-        let file = std::fs::File::open(path).map_err(TokenFileError::Unreadable)?;
-        let shared = file.metadata().is_ok_and(|meta| others_can_read(&meta));
         file.take(MAX_TOKEN_FILE as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(TokenFileError::Unreadable)?;
@@ -404,6 +453,98 @@ mod tests {
         };
         assert!(!token.verify_refusal(&refusal, &token.driver_proof(&t)));
         assert!(!token.verify_driver(&t, &mac));
+    }
+
+    /// A token file as a user leaves it: the owner's alone.
+    fn token_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_as_the_token_file_is_refused_without_waiting_for_a_writer() {
+        // Opened as a file, a named pipe with no writer blocked the worker or the driver at
+        // its start for good.
+        let dir = test_support::scratch("token-fifo");
+        let fifo = dir.join("run.token");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reading = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(Token::read_file(&reading).map(|_| ()));
+        });
+        // A generous bound only to end a test that would otherwise hang: a writer's open
+        // lets a blocked open go on, so the thread ends either way.
+        let outcome = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let _writer = std::fs::OpenOptions::new().write(true).open(&fifo);
+                panic!("reading a named pipe as the token file waited for a writer");
+            }
+        };
+        let error = outcome.unwrap_err();
+        assert!(
+            matches!(error, TokenFileError::NotAFile("named pipe")),
+            "{error}"
+        );
+        assert_eq!(error.to_string(), "is a named pipe, not a file");
+        let said = Token::from_file(&fifo).unwrap_err().to_string();
+        assert!(
+            said.contains(&format!("token file {}: is a named pipe", fifo.display())),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_token_file_must_be_a_regular_file_of_one_short_line() {
+        let dir = test_support::scratch("token-kinds");
+        let token = "0123456789abcdef0123456789abcdef";
+        let file = token_file(&dir, "run.token", &format!("{token}\n"));
+        assert_eq!(
+            Token::read_file(&file).unwrap(),
+            Token::new(token.as_bytes()).unwrap()
+        );
+        // A link to a token file is the file.
+        #[cfg(unix)]
+        {
+            let link = dir.join("link.token");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert_eq!(
+                Token::read_file(&link).unwrap(),
+                Token::new(token.as_bytes()).unwrap()
+            );
+        }
+        let folder = Token::read_file(&dir).unwrap_err();
+        assert!(
+            matches!(folder, TokenFileError::NotAFile("folder")),
+            "{folder}"
+        );
+        // A device is refused by its kind, not read up to the bound.
+        #[cfg(unix)]
+        for device in ["/dev/zero", "/dev/urandom", "/dev/null"] {
+            let refused = Token::read_file(Path::new(device)).unwrap_err();
+            assert!(
+                matches!(refused, TokenFileError::NotAFile("device")),
+                "{device}: {refused}"
+            );
+        }
+        // A regular file is read up to its bound only: megabytes are no token.
+        let large = token_file(&dir, "large.token", &"0".repeat(2 << 20));
+        let refused = Token::read_file(&large).unwrap_err();
+        assert!(matches!(refused, TokenFileError::TooLong), "{refused}");
+        let missing = Token::read_file(&dir.join("missing")).unwrap_err();
+        assert!(
+            matches!(missing, TokenFileError::Unreadable(_)),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -275,10 +275,7 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
             "missing",
             "--token-file missing: cannot read it: No such file or directory",
         ),
-        (
-            "folder",
-            "--token-file folder: cannot read it: Is a directory",
-        ),
+        ("folder", "--token-file folder: is a folder, not a file"),
         (
             "short",
             "--token-file short: a token needs at least 16 bytes, this one has 10",
@@ -305,6 +302,26 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
         &output,
         "ASYNC_TOKEN: a token needs at least 16 bytes, this one has 10",
     );
+}
+
+/// A named pipe as `--token-file` is refused as the flag's value, for a run and a worker alike:
+/// opened as a file, it blocked the command at its start until a writer came, for good.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_as_the_token_file_is_refused_not_waited_on() {
+    let dir = scratch("token-file-fifo");
+    mkfifo(&dir.join("run.token"));
+    let worker = ["worker", "--driver", "tcp://127.0.0.1:9"];
+    let sides: [&[&str]; 2] = [&["--workers", "2"], &worker];
+    for side in sides {
+        let args = [side, &["--token-file", "run.token"]].concat();
+        // A bound only to end a command that would otherwise wait for good.
+        let (output, _) = wait_for_within(start(&args, &dir), Duration::from_secs(60));
+        assert_usage_error(
+            &output,
+            "--token-file run.token: is a named pipe, not a file",
+        );
+    }
 }
 
 /// A bound that trains nothing is refused, not run "after 0 updates" with exit 0; a resume's
@@ -5108,7 +5125,7 @@ fn endless_files_are_refused_not_read_whole() {
         ],
         &dir,
     );
-    assert_usage_error(&token, "--token-file /dev/zero: longer than 4096 bytes");
+    assert_usage_error(&token, "--token-file /dev/zero: is a device, not a file");
     let data = test_support::data("a9a.t.xz");
     let model = run(
         &[
