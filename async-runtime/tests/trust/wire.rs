@@ -245,20 +245,25 @@ struct Counts {
     injected: Arc<AtomicU64>,
 }
 
+/// The plain hello frame a worker of this build named `name` sends first, with `nonce`.
+fn hello_frame(name: &str, nonce: &[u8]) -> Vec<u8> {
+    frame::encode(
+        frame::ANY_RUN,
+        &ToDriver::Hello(Hello {
+            name: name.to_owned(),
+            fingerprint: asyncopt_runtime::task::fingerprint(),
+            pid: 1,
+            nonce: nonce.to_vec().into(),
+        }),
+    )
+}
+
 /// Plain frames put on an admitted worker's connection, as anyone on the path could, and
 /// whether each is dropped as unsealed within its session, which goes on: a heartbeat, a
 /// plain frame over the handshake's limit, and a hello twice under the worker's name (the
 /// first opens a handshake, the second ends it).
 fn injections() -> Vec<(Vec<u8>, bool)> {
-    let hello = frame::encode(
-        frame::ANY_RUN,
-        &ToDriver::Hello(Hello {
-            name: "w1".into(),
-            fingerprint: asyncopt_runtime::task::fingerprint(),
-            pid: 1,
-            nonce: vec![3; 32].into(),
-        }),
-    );
+    let hello = hello_frame("w1", &[3; 32]);
     let mut oversized = frame::encode(frame::ANY_RUN, &ToDriver::Heartbeat);
     oversized.resize(MAX_PLAIN_FRAME + 1, 0);
     vec![
@@ -354,15 +359,7 @@ impl HelloOnPath {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
         let port = listener.local_addr().unwrap().port();
         let driver = driver.trim_start_matches("tcp://").to_owned();
-        let hello = frame::encode(
-            frame::ANY_RUN,
-            &ToDriver::Hello(Hello {
-                name: name.to_owned(),
-                fingerprint: asyncopt_runtime::task::fingerprint(),
-                pid: 1,
-                nonce: vec![5; 32].into(),
-            }),
-        );
+        let hello = hello_frame(name, &[5; 32]);
         let (tell, challenged) = std::sync::mpsc::sync_channel(1);
         std::thread::spawn(move || {
             let (worker, _) = listener.accept().expect("the worker connects");
@@ -509,15 +506,7 @@ pub fn deaf_flood(address: &str, hellos: usize) -> Flood {
     socket.connect(&address.into()).expect("the port accepts");
     let mut peer: TcpStream = socket.into();
     zmtp_dealer(&mut peer).expect("the ZMTP handshake");
-    let hello = frame::encode(
-        frame::ANY_RUN,
-        &ToDriver::Hello(Hello {
-            name: "not-this-connection".into(),
-            fingerprint: asyncopt_runtime::task::fingerprint(),
-            pid: 1,
-            nonce: vec![1; 32].into(),
-        }),
-    );
+    let hello = hello_frame("not-this-connection", &[1; 32]);
     let mut message = vec![0x00, hello.len() as u8];
     message.extend_from_slice(&hello);
     let batch: Vec<u8> = message.repeat(1000);
@@ -597,15 +586,7 @@ pub fn hold_handshakes(address: &str, count: usize) -> Vec<TcpStream> {
             let name = format!("holder{i}");
             let mut peer = TcpStream::connect(address).expect("the port accepts");
             zmtp_dealer_named(&mut peer, Some(&name)).expect("the ZMTP handshake");
-            let hello = frame::encode(
-                frame::ANY_RUN,
-                &ToDriver::Hello(Hello {
-                    name,
-                    fingerprint: asyncopt_runtime::task::fingerprint(),
-                    pid: 1,
-                    nonce: vec![1; 32].into(),
-                }),
-            );
+            let hello = hello_frame(&name, &[1; 32]);
             let mut message = vec![0x00, hello.len() as u8];
             message.extend_from_slice(&hello);
             peer.write_all(&message).expect("the hello is sent");
@@ -790,15 +771,7 @@ pub fn flood_from(
         Ok(socket.into())
     };
     let hello_of = |name: &str| {
-        let hello = frame::encode(
-            frame::ANY_RUN,
-            &ToDriver::Hello(Hello {
-                name: name.to_owned(),
-                fingerprint: asyncopt_runtime::task::fingerprint(),
-                pid: 1,
-                nonce: vec![1; 32].into(),
-            }),
-        );
+        let hello = hello_frame(name, &[1; 32]);
         zmtp_short_message(&hello)
     };
     let begun = std::time::Instant::now();
@@ -1431,15 +1404,7 @@ pub fn replayed_handshake(address: &str, name: &str, token: &asyncopt_runtime::T
     use asyncopt_runtime::protocol::ToWorker;
     let nonce: [u8; 32] = rand::random();
     let fingerprint = asyncopt_runtime::task::fingerprint();
-    let hello = frame::encode(
-        frame::ANY_RUN,
-        &ToDriver::Hello(Hello {
-            name: name.to_owned(),
-            fingerprint,
-            pid: 1,
-            nonce: nonce.to_vec().into(),
-        }),
-    );
+    let hello = hello_frame(name, &nonce);
     // The challenge's run id and nonce, and the proof that answers it.
     let challenged = |peer: &mut TcpStream| -> (u64, Vec<u8>, Vec<u8>) {
         peer.write_all(&zmtp_message(&hello))
