@@ -429,20 +429,13 @@ pub(crate) fn most_of(workers: usize, alive: usize) -> bool {
 /// its partition being done again elsewhere), and one returning NaN everywhere had every
 /// worker struck out for bad results, the run ending as if the cluster had failed.
 pub(crate) struct WorkersOn<K> {
-    by_task: HashMap<K, Tally>,
-}
-
-/// The workers a task went wrong on, and the sequence number of the first task of them that
-/// did: only an answer to a task sent after it tells the task right again.
-struct Tally {
-    workers: Vec<String>,
-    since: u64,
+    tallies: Tallies<K>,
 }
 
 impl<K> Default for WorkersOn<K> {
     fn default() -> Self {
         WorkersOn {
-            by_task: HashMap::new(),
+            tallies: Tallies::default(),
         }
     }
 }
@@ -452,27 +445,65 @@ impl<K: std::hash::Hash + Eq> WorkersOn<K> {
     /// numbered `seq`, `alive` workers taking part. `Err` with the workers it went wrong on, in
     /// order, once they are [`most_of`] them: the run must end.
     pub fn add(&mut self, key: K, worker: &str, alive: usize, seq: u64) -> Result<(), Vec<String>> {
-        let tally = self.by_task.entry(key).or_insert_with(|| Tally {
-            workers: Vec::new(),
-            since: seq,
-        });
-        tally.since = tally.since.min(seq);
-        if !tally.workers.iter().any(|w| w == worker) {
-            tally.workers.push(worker.to_owned());
-        }
+        let tally = self.tallies.record(key, worker, seq);
         if most_of(tally.workers.len(), alive) {
             return Err(tally.workers.clone());
         }
         Ok(())
     }
 
+    /// Task `key` answered well, to the task numbered `seq`: see [`Tallies::answered`].
+    pub fn answered(&mut self, key: &K, seq: u64) {
+        self.tallies.answered(key, seq);
+    }
+}
+
+/// What went wrong per task (a partition, a site) since it last answered well: how often, on
+/// which workers, and from which task on. [`WorkersOn`] and [`SiteFailures`] judge it.
+struct Tallies<K> {
+    by_task: HashMap<K, Tally>,
+}
+
+/// A task's tally: the times it went wrong, the workers it did on (in order, each once), and
+/// the sequence number of the first task of them that did.
+struct Tally {
+    count: u32,
+    workers: Vec<String>,
+    since: u64,
+}
+
+impl<K> Default for Tallies<K> {
+    fn default() -> Self {
+        Tallies {
+            by_task: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Tallies<K> {
+    /// Records that task `key` went wrong on `worker` in its task numbered `seq`.
+    fn record(&mut self, key: K, worker: &str, seq: u64) -> &Tally {
+        let tally = self.by_task.entry(key).or_insert_with(|| Tally {
+            count: 0,
+            workers: Vec::new(),
+            since: seq,
+        });
+        tally.count += 1;
+        tally.since = tally.since.min(seq);
+        if !tally.workers.iter().any(|w| w == worker) {
+            tally.workers.push(worker.to_owned());
+        }
+        tally
+    }
+
     /// Task `key` answered well, to the task numbered `seq`: if that task was sent after the
     /// first that went wrong, it does not go wrong wherever it runs, and counts again from
     /// none. An answer to a task sent before says nothing of the task as it runs now (an
-    /// asynchronous site's tasks sent before its closure started returning NaN come back
-    /// well, late): counting again on it let the workers be struck out in turn, a fast one
-    /// three times before a slow one answered, and the run could end with no worker left.
-    pub fn answered(&mut self, key: &K, seq: u64) {
+    /// asynchronous site's tasks sent before its closure started returning NaN or panicking
+    /// come back well, late): counting again on it let the workers be struck out in turn, a
+    /// fast one three times before a slow one answered, and the run could end with no worker
+    /// left.
+    fn answered(&mut self, key: &K, seq: u64) {
         if self.by_task.get(key).is_some_and(|tally| seq > tally.since) {
             self.by_task.remove(key);
         }
@@ -535,15 +566,7 @@ pub(crate) fn distinct_workers(workers: &[WorkerInfo], tried: &[usize]) -> usize
 /// good result, as for [`WorkersOn`].
 #[derive(Default)]
 pub(crate) struct SiteFailures {
-    by_site: HashMap<&'static str, Streak>,
-}
-
-/// A site's failures in a row, the workers they were on, and the sequence number of the
-/// first failed task.
-struct Streak {
-    count: u32,
-    workers: Vec<String>,
-    since: u64,
+    tallies: Tallies<&'static str>,
 }
 
 impl SiteFailures {
@@ -557,16 +580,7 @@ impl SiteFailures {
         alive: usize,
         seq: u64,
     ) -> Result<(), (u32, usize)> {
-        let streak = self.by_site.entry(site).or_insert_with(|| Streak {
-            count: 0,
-            workers: Vec::new(),
-            since: seq,
-        });
-        streak.count += 1;
-        streak.since = streak.since.min(seq);
-        if !streak.workers.iter().any(|w| w == worker) {
-            streak.workers.push(worker.to_owned());
-        }
+        let streak = self.tallies.record(site, worker, seq);
         let everywhere = most_of(streak.workers.len(), alive) || alive <= 1;
         if streak.count >= MAX_ATTEMPTS && everywhere {
             return Err((streak.count, streak.workers.len()));
@@ -574,18 +588,10 @@ impl SiteFailures {
         Ok(())
     }
 
-    /// A good result of `site`, to its task numbered `seq`: if that task was sent after the
-    /// first that failed, its failures in a row start again from none. A late answer to a
-    /// task sent before (the closure panicking from some update on) says nothing of the site
-    /// as it runs now: counting again on it let the fast workers be struck out in turn.
+    /// A good result of `site`, to its task numbered `seq`: its failures in a row start again
+    /// from none if that task was sent after the first that failed ([`Tallies::answered`]).
     pub fn succeeded(&mut self, site: &'static str, seq: u64) {
-        if self
-            .by_site
-            .get(site)
-            .is_some_and(|streak| seq > streak.since)
-        {
-            self.by_site.remove(site);
-        }
+        self.tallies.answered(&site, seq);
     }
 }
 
