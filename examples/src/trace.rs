@@ -225,7 +225,6 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 /// [`UsageError`](crate::cli::UsageError), as `async-bench`'s [`check_flag_writable`] has it.
 pub fn check_writable(path: &Path) -> Result<()> {
     probe_writable(path, &format!("cannot write {}", path.display()))
-        .map_err(|error| crate::cli::UsageError(format!("{error:#}")).into())
 }
 
 /// [`check_writable`] of `path`, the file the flag `flag` names as `given` (`path` itself, or
@@ -234,15 +233,19 @@ pub fn check_writable(path: &Path) -> Result<()> {
 /// [`UsageError`](crate::cli::UsageError) that begins with the flag and `given`.
 pub fn check_flag_writable(flag: &str, given: &Path, path: &Path) -> Result<()> {
     probe_writable(path, &format!("{flag} {}", given.display()))
-        .map_err(|error| crate::cli::UsageError(format!("{error:#}")).into())
 }
 
-/// [`check_writable`]'s work, its errors begun with `lead`.
+/// [`check_writable`]'s work, its errors begun with `lead`, each a
+/// [`UsageError`](crate::cli::UsageError).
 fn probe_writable(path: &Path, lead: &str) -> Result<()> {
+    try_writing(path, lead).map_err(|error| crate::cli::UsageError(format!("{error:#}")).into())
+}
+
+/// Whether `path` can be written, found by creating its folder and opening it.
+fn try_writing(path: &Path, lead: &str) -> Result<()> {
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(file) = folder.and_then(file_in_place_of) {
-        let said = format!("{lead}: {} is a file, not a folder", file.display());
-        return Err(crate::cli::UsageError(said).into());
+        bail!("{lead}: {} is a file, not a folder", file.display());
     }
     if let Some(folder) = folder {
         create_folder(folder).with_context(|| lead.to_owned())?;
