@@ -1054,6 +1054,17 @@ mod tests {
         }
     }
 
+    /// Whether `worker`'s session still takes its results: its result `seq`, sealed, passes
+    /// the gate.
+    fn session_goes_on(gate: &mut Gate, worker: &mut Peer, seq: u64, now: Instant) -> bool {
+        let sealed = worker.seal(&result(seq));
+        let name = worker.name.clone();
+        matches!(
+            gate.on_frame(&name, &sealed, now, &mut Outbox::new()),
+            Inbound::Message { .. }
+        )
+    }
+
     fn result(seq: u64) -> ToDriver {
         ToDriver::Result {
             seq,
@@ -1244,11 +1255,7 @@ mod tests {
         gate.on_frame("w1", &impostor.hello(), now, &mut out);
         let (_, challenge) = out.pop().unwrap();
         assert!(impostor.answer(&challenge).is_err());
-        let next = worker.seal(&result(2));
-        assert!(matches!(
-            gate.on_frame("w1", &next, now, &mut out),
-            Inbound::Message { .. }
-        ));
+        assert!(session_goes_on(&mut gate, &mut worker, 2, now));
         // A second hello under w1 while the first's handshake is open is dropped as out of
         // place in w1's session (anyone on the path could send it), no stranger cut off; once
         // that one expired, a handshake that proves the token replaces the session.
@@ -1327,11 +1334,7 @@ mod tests {
             );
         }
         // The session goes on.
-        let next = worker.seal(&result(1));
-        assert!(matches!(
-            gate.on_frame("w0", &next, now, &mut out),
-            Inbound::Message { .. }
-        ));
+        assert!(session_goes_on(&mut gate, &mut worker, 1, now));
     }
 
     #[test]
@@ -1359,11 +1362,7 @@ mod tests {
             "{event:?}"
         );
         // The session goes on.
-        let next = worker.seal(&result(1));
-        assert!(matches!(
-            gate.on_frame("w0", &next, now, &mut out),
-            Inbound::Message { .. }
-        ));
+        assert!(session_goes_on(&mut gate, &mut worker, 1, now));
     }
 
     #[test]
@@ -1423,11 +1422,7 @@ mod tests {
         );
         assert!(gate.drain_closing().is_empty(), "no connection closed");
         assert_eq!(gate.strangers(), 2);
-        let next = worker.seal(&result(1));
-        assert!(matches!(
-            gate.on_frame("w0", &next, now, &mut out),
-            Inbound::Message { .. }
-        ));
+        assert!(session_goes_on(&mut gate, &mut worker, 1, now));
         // Said once.
         assert!(gate.drain_ended_handshakes().is_empty());
     }
@@ -1620,11 +1615,7 @@ mod tests {
             gate.on_frame("w0", &Peer::new("w0", &token).hello(), now, &mut out);
         }
         assert!(gate.drain_closing().is_empty());
-        let next = worker.seal(&result(1));
-        assert!(matches!(
-            gate.on_frame("w0", &next, now, &mut out),
-            Inbound::Message { .. }
-        ));
+        assert!(session_goes_on(&mut gate, &mut worker, 1, now));
     }
 
     #[test]
