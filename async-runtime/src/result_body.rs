@@ -14,7 +14,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::broadcaster::delta::{apply_onto, ascending_words, gather, wire_len, VersionBody};
+use crate::broadcaster::delta::{
+    apply_onto, ascending_words, gather, wire_len, VersionBody, PATCH_WORD_BYTES,
+};
 
 /// A result's postcard bytes on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -55,10 +57,10 @@ impl From<Vec<u8>> for ResultBody {
 impl ResultBody {
     /// The smaller of the two forms of `bytes` on the wire.
     pub fn smallest(bytes: Vec<u8>) -> Self {
-        // A word sent costs its 8 bytes and at least one of index: past this many the nonzero
-        // words cannot be the smaller form, and counting them stops (a dense result costs one
+        // Past this many nonzero words (each its 8 bytes and at least one of index) they
+        // cannot be the smaller form, and counting them stops (a dense result costs one
         // partial pass, and no list of its words).
-        let worth_at_most = bytes.len() / 9;
+        let worth_at_most = bytes.len() / PATCH_WORD_BYTES;
         let mut words = Vec::new();
         for (i, word) in bytes.chunks(8).enumerate() {
             if word.iter().any(|&b| b != 0) {

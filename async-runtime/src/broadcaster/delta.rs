@@ -46,7 +46,7 @@ impl VersionBody {
 }
 
 /// The fewest bytes a patch's changed word takes on the wire: its 8 bytes and an index byte.
-const PATCH_WORD_BYTES: usize = 9;
+pub(crate) const PATCH_WORD_BYTES: usize = 9;
 
 /// Words of a patch reserved ahead of decoding them: the rest as they come.
 const WORDS_RESERVED: usize = 1 << 16;
