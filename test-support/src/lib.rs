@@ -231,11 +231,30 @@ pub fn run_tests(tests: &[Test]) {
 /// What `f` returns, with the levels of the events logged on this thread while it ran: what a
 /// test of a log line's level (a warning, or a quiet debug line) reads.
 pub fn levels_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<tracing::Level>) {
+    let (returned, events) = events_logged(f);
+    (
+        returned,
+        events.into_iter().map(|(level, _)| level).collect(),
+    )
+}
+
+/// What `f` returns, with the events logged on this thread while it ran, each its level and
+/// message: what a test of a log line reads.
+pub fn events_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<(tracing::Level, String)>) {
     use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Metadata};
-    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
-    impl tracing::Subscriber for Levels {
+    struct Events(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl tracing::Subscriber for Events {
         fn enabled(&self, _: &Metadata<'_>) -> bool {
             true
         }
@@ -245,15 +264,18 @@ pub fn levels_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<tracing::Level>) {
         fn record(&self, _: &Id, _: &Record<'_>) {}
         fn record_follows_from(&self, _: &Id, _: &Id) {}
         fn event(&self, event: &Event<'_>) {
-            self.0.lock().unwrap().push(*event.metadata().level());
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            let level = *event.metadata().level();
+            self.0.lock().unwrap().push((level, message.0));
         }
         fn enter(&self, _: &Id) {}
         fn exit(&self, _: &Id) {}
     }
-    let levels = Arc::new(Mutex::new(Vec::new()));
-    let returned = tracing::subscriber::with_default(Levels(levels.clone()), f);
-    let levels = levels.lock().unwrap().clone();
-    (returned, levels)
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let returned = tracing::subscriber::with_default(Events(events.clone()), f);
+    let events = events.lock().unwrap().clone();
+    (returned, events)
 }
 
 #[cfg(test)]

@@ -1291,37 +1291,8 @@ mod tests {
 
     /// The messages of the events logged while `f` runs, on this thread.
     fn logged_by(f: impl FnOnce()) -> Vec<String> {
-        use tracing::{field, span, Event, Metadata};
-        struct Messages(Arc<std::sync::Mutex<Vec<String>>>);
-        struct Message(String);
-        impl field::Visit for Message {
-            fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        impl tracing::Subscriber for Messages {
-            fn enabled(&self, _: &Metadata<'_>) -> bool {
-                true
-            }
-            fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-                span::Id::from_u64(1)
-            }
-            fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-            fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-            fn event(&self, event: &Event<'_>) {
-                let mut message = Message(String::new());
-                event.record(&mut message);
-                self.0.lock().unwrap().push(message.0);
-            }
-            fn enter(&self, _: &span::Id) {}
-            fn exit(&self, _: &span::Id) {}
-        }
-        let messages = Arc::new(std::sync::Mutex::new(Vec::new()));
-        tracing::subscriber::with_default(Messages(Arc::clone(&messages)), f);
-        let said = messages.lock().unwrap().clone();
-        said
+        let (_, events) = test_support::events_logged(f);
+        events.into_iter().map(|(_, message)| message).collect()
     }
 
     #[test]
