@@ -102,6 +102,8 @@ fn render_xy(
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(plot_error)?;
         for (i, (name, points)) in series.iter().enumerate() {
@@ -250,6 +252,7 @@ fn render_svg(
             .configure_mesh()
             .x_desc("seconds of training")
             .y_desc(y_label)
+            .x_label_formatter(&|v| tick_label(*v))
             .y_label_formatter(&|v| tick_label(*v))
             .draw()
             .map_err(plot_error)?;
@@ -382,12 +385,42 @@ mod tests {
 
     /// The labels of a rendered SVG's ticks on the left (y) axis, top to bottom.
     fn y_tick_labels(svg: &str) -> Vec<String> {
+        texts_anchored(svg, "end")
+    }
+
+    /// The texts of a rendered SVG anchored at `anchor` ("end": the y ticks; "middle": the
+    /// x ticks, the title and the axis names).
+    fn texts_anchored(svg: &str, anchor: &str) -> Vec<String> {
         svg.split("<text")
             .skip(1)
-            .filter(|text| text.contains("text-anchor=\"end\""))
+            .filter(|text| text.contains(&format!("text-anchor=\"{anchor}\"")))
             .filter_map(|text| text.split_once('>'))
             .map(|(_, rest)| rest.split("</text>").next().unwrap_or("").trim().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_linear_axis_labels_its_ticks_as_the_log_axis_does() {
+        // Plotters' own labels read "0.0", "0.01", "0.02": one digit for zero, two for the rest.
+        let trace = Trace {
+            points: vec![point(0.0, 2.0), point(0.03, 1.0), point(0.062, 0.5)],
+        };
+        let style = Style {
+            title: "t",
+            size: (900, 560),
+            target: None,
+        };
+        let svg = render_svg(&[("sgd", &trace)], None, &style).expect("drawn");
+        let x_labels = texts_anchored(&svg, "middle");
+        assert!(x_labels.contains(&"0".to_owned()), "{x_labels:?}");
+        assert!(x_labels.contains(&"0.01".to_owned()), "{x_labels:?}");
+        assert!(!x_labels.contains(&"0.0".to_owned()), "{x_labels:?}");
+        let series = [("a".to_string(), vec![(0.0, 0.0), (0.05, 0.2)])];
+        let xy = render_xy(&style, ("x", "y"), &series).expect("drawn");
+        for labels in [texts_anchored(&xy, "middle"), y_tick_labels(&xy)] {
+            assert!(labels.contains(&"0".to_owned()), "{labels:?}");
+            assert!(!labels.contains(&"0.0".to_owned()), "{labels:?}");
+        }
     }
 
     #[test]
