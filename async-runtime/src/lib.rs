@@ -32,6 +32,7 @@ mod error;
 mod grants;
 pub mod history;
 pub mod panics;
+mod peer_text;
 pub mod protocol;
 mod result_body;
 pub mod staging;

@@ -6,6 +6,7 @@ use serde_bytes::ByteBuf;
 
 pub use crate::broadcaster::delta::VersionBody;
 pub use crate::data::SplitOrder;
+pub use crate::peer_text::peer_text;
 pub use crate::result_body::{NonzeroWords, ResultBody};
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
@@ -299,27 +300,6 @@ pub fn name_problem(name: &str, max: usize) -> Option<String> {
     }
 }
 
-/// The longest text of a peer's that a log line or an error shows.
-const MAX_PEER_TEXT: usize = 400;
-
-/// A text a peer sent (a failed task's message, say), as a log line or an error may show it:
-/// control characters escaped, so that it can neither break the line nor reach the terminal
-/// as an escape sequence, and at most 400 characters.
-pub fn peer_text(text: &str) -> String {
-    let mut shown = String::new();
-    for c in text.chars().take(MAX_PEER_TEXT) {
-        if c.is_control() {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    if text.chars().nth(MAX_PEER_TEXT).is_some() {
-        shown.push_str("...");
-    }
-    shown
-}
-
 /// A worker's introduction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hello {
@@ -355,16 +335,5 @@ mod tests {
         ] {
             assert_eq!(original_name(name), name);
         }
-    }
-
-    #[test]
-    fn a_peers_text_is_one_line_of_bounded_length() {
-        assert_eq!(peer_text("plain, ünïcode"), "plain, ünïcode");
-        assert_eq!(
-            peer_text("a\nINFO forged\u{1b}[2J"),
-            "a\\nINFO forged\\u{1b}[2J"
-        );
-        let long = peer_text(&"x".repeat(10_000));
-        assert_eq!(long.len(), MAX_PEER_TEXT + 3);
     }
 }

@@ -19,7 +19,7 @@ use super::{MAX_PARTITIONS, MAX_SLOTS};
 use crate::data::Partition;
 use crate::error::TaskError;
 use crate::history::HistorySlice;
-use crate::protocol::{ShippedVersion, SplitOrder, TaskOrder, ToDriver};
+use crate::protocol::{peer_text, ShippedVersion, SplitOrder, TaskOrder, ToDriver};
 use crate::task::{self, TaskContext};
 use crate::transport::said::Said;
 
@@ -304,7 +304,8 @@ impl Executor {
             Err(error) => {
                 if self.failed.again() {
                     let failed = self.failed.count();
-                    tracing::warn!(worker = %self.name, task = %order.task, failed, "a task failed: {error}");
+                    let task = peer_text(&order.task);
+                    tracing::warn!(worker = %self.name, %task, failed, "a task failed: {error}");
                 }
                 ToDriver::Failed {
                     seq: order.seq,
@@ -316,7 +317,8 @@ impl Executor {
     }
 
     fn run_task(&self, order: &TaskOrder) -> Result<Vec<u8>, TaskError> {
-        let run = task::find(&order.task).ok_or_else(|| TaskError::Unknown(order.task.clone()))?;
+        let run =
+            task::find(&order.task).ok_or_else(|| TaskError::Unknown(peer_text(&order.task)))?;
         let (partition, _) = self
             .partitions
             .get(&order.partition)

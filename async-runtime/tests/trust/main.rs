@@ -115,6 +115,10 @@ fn main() {
             fake_refusal_is_one_bounded_line,
         ),
         (
+            "a_fake_drivers_refusal_can_neither_reorder_nor_hide_nor_break_the_workers_stderr",
+            fake_refusal_keeps_the_layout,
+        ),
+        (
             "a_worker_without_a_token_reaches_no_driver_beyond_loopback",
             tokenless_worker_stays_on_loopback,
         ),
@@ -1731,6 +1735,41 @@ fn fake_refusal_is_one_bounded_line() {
     );
     assert!(!reason.chars().any(char::is_control), "{reason:?}");
     assert!(reason.len() < 500, "{} bytes", reason.len());
+}
+
+/// A fake driver without the token refuses a worker process with a reason that, shown as it
+/// is, would reverse the rest of the line (U+202E), start a forged log line (U+2028, U+2029),
+/// hide text (U+200B, tags) and reorder it (isolates). The worker's stderr shows each of them
+/// escaped, and the Greek of the reason as it is.
+fn fake_refusal_keeps_the_layout() {
+    let forged = "δεν\u{202E})txet desrever(\u{202C}\u{2028}INFO forged line\u{2029}and \
+                  \u{200B}\u{2066}isolate\u{2069}\u{E0041}\u{85}nel";
+    let (endpoint, _) = wire::refusing_driver(forged);
+    let worker = spawn_worker("w0", &endpoint, &Token::random());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(worker.wait_with_output()));
+    let output = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker exits on the refusal")
+        .expect("the worker's output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the driver refused this worker: δεν\\u{202e})txet"),
+        "{stderr}"
+    );
+    for hidden in [
+        '\u{202E}', '\u{202C}', '\u{2028}', '\u{2029}', '\u{200B}', '\u{2066}',
+    ] {
+        assert!(!stderr.contains(hidden), "{hidden:?} in {stderr:?}");
+    }
+    for escaped in [
+        "\\u{2028}INFO forged",
+        "\\u{2066}isolate\\u{2069}",
+        "\\u{e0041}",
+    ] {
+        assert!(stderr.contains(escaped), "{escaped} not in {stderr}");
+    }
 }
 
 /// A worker without a token holds the public loopback token, which any peer holds too, and no
