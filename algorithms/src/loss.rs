@@ -221,6 +221,9 @@ pub enum OptimumError {
         iterations: usize,
         /// `|X^T y - X^T X w| / |X^T y|` reached.
         relative_residual: f64,
+        /// The relative residual it had to reach once restarts stopped improving it: `CG_TOL`,
+        /// or more when a residual entry sums so many terms that rounding keeps it above.
+        tolerance: f64,
     },
     /// The caller asked the solver to stop (its `keep_going` said no) before it converged.
     Stopped {
@@ -239,10 +242,11 @@ impl fmt::Display for OptimumError {
             OptimumError::NotConverged {
                 iterations,
                 relative_residual,
+                tolerance,
             } => write!(
                 f,
                 "conjugate gradient did not converge: relative residual {relative_residual:.3e} \
-                 after {iterations} iterations (tolerance {CG_TOL:.0e})"
+                 after {iterations} iterations (tolerance {tolerance:.1e})"
             ),
             OptimumError::Stopped { iterations } => write!(
                 f,
@@ -260,6 +264,21 @@ impl std::error::Error for OptimumError {}
 /// Relative residual of the normal equations at which [`least_squares_optimum`] stops.
 pub const CG_TOL: f64 = 1e-12;
 
+/// The largest relative residual `rho = |b - A w| / |b|` accepted when rounding keeps the
+/// residual above `CG_TOL`. The error of `f*` it leaves is `r^T A^+ r / (2n)`, at most
+/// `kappa(A) rho^2` of `f(0) - f*`: suboptimality targets go down to about `1e-6` of it, so
+/// `rho <= 1e-8` leaves that error below them for a condition number up to `1e9`.
+const MAX_ROUNDING_FLOOR: f64 = 1e-8;
+
+/// The relative residual below which the true residual `b - A w` cannot be told from 0 when
+/// each of its entries sums `terms` products in floating point: `terms * eps` (the classic
+/// bound of a sum's rounding, relative to the sum of the terms' sizes, which is `|b|` at the
+/// optimum of nonnegative data), at least `CG_TOL` and at most [`MAX_ROUNDING_FLOOR`]. A row
+/// of a million ones leaves a residual of about `5e-12`, which `CG_TOL` alone refused.
+fn rounding_floor(terms: usize) -> f64 {
+    (terms as f64 * f64::EPSILON).clamp(CG_TOL, MAX_ROUNDING_FLOOR)
+}
+
 /// Above this dimension `X^T X` is not formed: products `X^T (X v)` are computed from the rows.
 const DENSE_NORMAL_MAX_DIM: usize = 2000;
 
@@ -268,7 +287,9 @@ const DENSE_NORMAL_MAX_DIM: usize = 2000;
 ///
 /// Solves the normal equations `X^T X w = X^T y` by Jacobi-preconditioned conjugate gradient
 /// from `w = 0` to a relative residual of `CG_TOL` (1e-12) (checked on the true residual, restarting
-/// when the recurrence has drifted). When `X` is rank-deficient the iterates stay in the row
+/// when the recurrence has drifted), or, when rounding over the many terms of a product keeps
+/// the true residual above it, to the best residual once restarts stop improving it, if that
+/// is within the rounding floor of those terms. When `X` is rank-deficient the iterates stay in the row
 /// space, so `w*` is the minimum-norm minimiser. The solve runs on the features the rows use
 /// (an unused one's weight is 0): `X^T X` is formed (sparse-aware) when they are at most 2000;
 /// above, each iteration computes `X^T (X v)` from the rows (`2 nnz` flops).
@@ -369,20 +390,27 @@ fn ridge_optimum_with(
     // b = X^T y and the Jacobi preconditioner diag(X^T X).
     let mut b = Array1::<f64>::zeros(d);
     let mut diag = Array1::<f64>::zeros(d);
+    let mut widest_row = 0;
     for i in 0..n {
         let yi = y[i];
+        let mut entries = 0;
         data.for_each_entry(i, |j, v| {
             b[j] += v * yi;
             diag[j] += v * v;
+            entries += 1;
         });
+        widest_row = widest_row.max(entries);
     }
     diag += shift;
+    // The terms an entry of `A v` sums: a row of the formed matrix, or a row's dot product
+    // and then at most one term a row (a column's entries) and the shift.
+    let floor = rounding_floor(if form_normal { d } else { widest_row + n + 1 });
     let w = if form_normal {
         let Some(mut a) = normal_matrix_until(data, keep_going) else {
             return Err(OptimumError::StoppedFormingNormalMatrix);
         };
         a.diag_mut().map_inplace(|v| *v += shift);
-        pcg(|v| a.dot(v), &b, &diag, keep_going)?
+        pcg(|v| a.dot(v), &b, &diag, floor, keep_going)?
     } else {
         pcg(
             |v| {
@@ -400,6 +428,7 @@ fn ridge_optimum_with(
             },
             &b,
             &diag,
+            floor,
             keep_going,
         )?
     };
@@ -476,11 +505,14 @@ pub(crate) fn normal_matrix_until(
 
 /// Jacobi-preconditioned conjugate gradient for `A w = b`, `A` symmetric positive
 /// semi-definite given as a product `v -> A v`, from `w = 0`, asking `keep_going` before each
-/// iteration.
+/// iteration. It stops at a relative residual of `CG_TOL`; when restarts no longer bring the
+/// true residual there, it takes the last iterate if its residual is within `floor` (the
+/// rounding of the products, relative), or fails.
 fn pcg(
     apply: impl Fn(&Array1<f64>) -> Array1<f64>,
     b: &Array1<f64>,
     diag: &Array1<f64>,
+    floor: f64,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<Array1<f64>, OptimumError> {
     let d = b.len();
@@ -499,6 +531,20 @@ fn pcg(
     let mut p = z.clone();
     let mut rz = r.dot(&z);
     let mut best = f64::INFINITY;
+    // `tol` was out of reach: an iterate whose true residual `last` is within the rounding
+    // floor is as exact as the products can tell (and a solve that reaches `tol` ends as it
+    // did before the floor was there, keeping `f*` exactly as it was).
+    let give_up = |w: Array1<f64>, last: f64, best: f64, iterations| {
+        if last <= floor * b_norm {
+            Ok(w)
+        } else {
+            Err(OptimumError::NotConverged {
+                iterations,
+                relative_residual: best / b_norm,
+                tolerance: floor,
+            })
+        }
+    };
     for it in 1..=max_iter {
         if !keep_going() {
             return Err(OptimumError::Stopped { iterations: it - 1 });
@@ -515,16 +561,13 @@ fn pcg(
             // Check the true residual; the recurrence drifts in floating point.
             r = b - &apply(&w);
             let true_res = norm(&r);
-            best = best.min(true_res);
             if true_res <= tol {
                 return Ok(w);
             }
+            best = best.min(true_res);
             restarts += 1;
             if restarts > max_restarts {
-                return Err(OptimumError::NotConverged {
-                    iterations: it,
-                    relative_residual: best / b_norm,
-                });
+                return give_up(w, true_res, best, it);
             }
             z = &r * &inv;
             p = z.clone();
@@ -539,10 +582,7 @@ fn pcg(
         p += &z;
     }
     let true_res = norm(&(b - &apply(&w)));
-    Err(OptimumError::NotConverged {
-        iterations: max_iter,
-        relative_residual: best.min(true_res) / b_norm,
-    })
+    give_up(w, true_res, best.min(true_res), max_iter)
 }
 
 fn norm(v: &Array1<f64>) -> f64 {
@@ -779,7 +819,7 @@ mod tests {
     fn non_convergence_is_an_error() {
         // A negative definite "A": every step breaks down; CG must give up, not loop or panic.
         let b = Array1::from(vec![1.0, 2.0]);
-        let r = pcg(|v| -v, &b, &Array1::from(vec![1.0, 1.0]), &|| true);
+        let r = pcg(|v| -v, &b, &Array1::from(vec![1.0, 1.0]), 1e-8, &|| true);
         match r {
             Err(OptimumError::NotConverged {
                 relative_residual, ..
@@ -794,6 +834,45 @@ mod tests {
         .unwrap();
         assert_eq!(least_squares_optimum(&empty), Err(OptimumError::Empty));
         assert!(OptimumError::Empty.to_string().contains("empty"));
+    }
+
+    /// Rows of a million features: the residual's rounding over a million terms stays above
+    /// `CG_TOL`, yet the solve is as exact as floating point allows, and ends.
+    #[test]
+    fn rows_of_a_million_features_have_an_optimum() {
+        const WIDE: usize = 1_000_000;
+        let mut u = ChaCha8Rng::seed_from_u64(7);
+        let ones = vec![(vec![1.0; WIDE], 1.0), (vec![0.0; WIDE], -1.0)];
+        let ones = {
+            let mut rows = ones;
+            rows[1].0[0] = 1.0;
+            rows
+        };
+        let ints: Vec<(Vec<f64>, f64)> = (0..3)
+            .map(|i| {
+                let row = (0..WIDE).map(|_| u.random_range(1..=2) as f64).collect();
+                (row, [1.0, -1.0, 1.0][i])
+            })
+            .collect();
+        for (name, rows) in [("ones", ones), ("ints", ints)] {
+            let mut indptr = vec![0];
+            let (mut indices, mut values, mut labels) = (vec![], vec![], vec![]);
+            for (row, label) in &rows {
+                for (j, &v) in row.iter().enumerate().filter(|(_, &v)| v != 0.0) {
+                    indices.push(j);
+                    values.push(v);
+                }
+                indptr.push(indices.len());
+                labels.push(*label);
+            }
+            let x = CsMat::new((rows.len(), WIDE), indptr, indices, values);
+            let data = Dataset::new(name, Features::Sparse(x), Array1::from(labels)).unwrap();
+            let (w, f) = least_squares_optimum(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // As many independent rows as labels: the optimum fits every one.
+            let f0 = Loss::LeastSquares.objective(&data, Array1::zeros(WIDE).view());
+            assert!(f <= 1e-12 * f0, "{name}: f* = {f:e}, f(0) = {f0}");
+            assert_eq!(f, Loss::LeastSquares.objective(&data, w.view()), "{name}");
+        }
     }
 
     #[test]
