@@ -410,6 +410,18 @@ impl SavedModel {
         Ok(model)
     }
 
+    /// The features of a linear model file at `path`, read from its header without holding
+    /// its weights: what its size in memory can be told from before it is read. `None` for
+    /// what is no regular file, whose header cannot be read (the read says why), or a model of
+    /// an optimizer's own type (its JSON is counted as it is read).
+    pub fn declared_features(path: &Path) -> Option<u64> {
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        let header = Header::read(path).ok()?;
+        header.own.is_none().then_some(header.features).flatten()
+    }
+
     /// Deserializes a model, its weights and JSON values counted against a memory budget of
     /// `max_features` features as they are read (that of [`SavedModel::read_within`], which
     /// also checks what the model says).
@@ -527,6 +539,9 @@ struct Header {
     /// Read when it is a number: a file whose `features` are not is refused by its parse.
     #[serde(default)]
     features: Option<u64>,
+    /// A model of an optimizer's own type, whose size its features do not give.
+    #[serde(default)]
+    own: Option<serde::de::IgnoredAny>,
 }
 
 impl Header {

@@ -6070,6 +6070,54 @@ fn a_comparison_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
     assert!(!dir.join("c/compare.json").exists());
 }
 
+/// `evaluate` and `predict` of a valid model whose weights the limit has no room for (30M of
+/// them, 240 MB a copy, under `ulimit -v` of 600 MB) are refused with the budget named, before
+/// the weights are read: they aborted, a failed allocation ending the process (exit 134).
+#[cfg(unix)]
+#[test]
+fn scoring_a_model_past_ulimit_v_is_refused_naming_the_budget_not_aborted() {
+    let dir = scratch("score-ulimit-v");
+    let features = 30_000_000;
+    let mut model = String::with_capacity(2 * features + 512);
+    model.push_str(&format!(
+        r#"{{"format":"asyncopt-model","version":1,"loss":"least-squares","lambda":0.0,"features":{features},"bias":null,"data":{{"name":"d.svm","rows":2,"sha256":"0"}},"settings":{{}},"objective":0.5,"weights":[0"#
+    ));
+    model.push_str(&",0".repeat(features - 1));
+    model.push_str("]}\n");
+    std::fs::write(dir.join("m.json"), model).unwrap();
+    // Rows enough that reading them allocates: with the model held, that allocation failed.
+    let value = |k: u64| (k * 7919 % 1_000_000) as f64 / 1e6;
+    let rows: String = (0..100_000u64)
+        .map(|i| {
+            let label = if i % 2 == 1 { 1 } else { -1 };
+            let (a, b, c) = (value(3 * i), value(3 * i + 1), value(3 * i + 2));
+            format!("{label} 1:{a:.6} 2:{b:.6} 3:{c:.6}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("d.svm"), rows).unwrap();
+    let limit_kib: u64 = 600_000;
+    for (command, out) in [("evaluate", ""), ("predict", " --out p.csv")] {
+        let script = format!(
+            "ulimit -v {limit_kib} && exec \"$0\" {command} --model m.json --data d.svm{out}"
+        );
+        let output = Command::new("sh")
+            .args(["-c", &script, EXE])
+            .current_dir(&dir)
+            .env("ASYNC_LOG", "error")
+            .output()
+            .expect("sh starts");
+        assert_clear_error(&output, "m.json: its 30000000 features need ");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let budget_mib: u64 = stderr
+            .split("over the memory budget of ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|mib| mib.parse().ok())
+            .unwrap_or_else(|| panic!("{command}: a budget in MiB: {stderr}"));
+        assert!(budget_mib * 2 <= limit_kib / 1024, "{command}: {stderr}");
+    }
+}
+
 /// A dimension the driver can hold but no broadcast can carry (one feature past 508 MiB of
 /// model, within the default `--max-features`) is refused before the optimum is computed
 /// and the workers start; it failed only at the first broadcast, minutes and gigabytes later.

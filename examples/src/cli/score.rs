@@ -1,10 +1,11 @@
 //! `evaluate` and `predict`: a saved model scored on, or applied to, a LIBSVM file, or the
 //! built-in set it was trained on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use asyncopt_runtime::data::error::feature_named;
+use asyncopt_runtime::data::libsvm::memory_budget;
 use asyncopt_runtime::data::DataError;
 
 use super::args::{EvaluateArgs, PredictArgs};
@@ -38,6 +39,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         // Before the data is read and scored, as a run's outputs are checked before it.
         check_writable(out)?;
     }
+    check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
     // Known before the data is read: a model this program cannot score costs no load.
     let scorer = Scorer::of(&model, &args.model, registry)?;
@@ -84,6 +86,7 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;
     }
+    check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
@@ -136,6 +139,33 @@ fn beyond_the_model(e: anyhow::Error) -> anyhow::Error {
     beyond.unwrap_or(e)
 }
 
+/// Vectors of 8 bytes a weight `evaluate` and `predict` may hold at once: the weights as
+/// they are read (a growing vector holds up to three times its weights' room while it moves
+/// them), then the file's and the scorer's beside each other.
+const MODEL_VECTORS: u64 = 3;
+
+/// Refuses a model file whose weights need more than `budget` bytes (the memory budget),
+/// by the features its header declares, before they are read: an allocation past what the
+/// process may take (`ulimit -v`, a container's limit) aborts it rather than saying why. A
+/// file whose header cannot be read is left to the read, which says what it is not.
+fn check_model_memory(path: &Path, budget: u64) -> Result<()> {
+    let Some(features) = SavedModel::declared_features(path) else {
+        return Ok(());
+    };
+    let needed = features.saturating_add(1).saturating_mul(8 * MODEL_VECTORS);
+    if needed > budget {
+        bail!(
+            "{}: its {features} features need {} MiB to read and score ({MODEL_VECTORS} \
+             vectors of 8 bytes a weight), over the memory budget of {} MiB (half of what this \
+             process may take: the host's, its container's or ulimit -v's): give more memory",
+            path.display(),
+            needed >> 20,
+            budget >> 20
+        );
+    }
+    Ok(())
+}
+
 /// The files a command reads, which its output may not overwrite.
 fn inputs<'a>(data: &'a Option<PathBuf>, model: &'a PathBuf) -> Vec<(&'static str, &'a PathBuf)> {
     let data = data.iter().map(|path| ("data", path));
@@ -148,6 +178,35 @@ mod tests {
 
     fn error(data: DataError) -> anyhow::Error {
         anyhow::Error::new(data).context("cannot load the data")
+    }
+
+    #[test]
+    fn a_model_past_the_memory_budget_is_refused_naming_it_before_it_is_read() {
+        let path = std::env::temp_dir().join(format!("budget-{}.json", std::process::id()));
+        // Weights are not counted: the header's word decides, before they are held.
+        let text =
+            r#"{"format": "asyncopt-model", "version": 1, "features": 1000, "weights": [0]}"#;
+        std::fs::write(&path, text).unwrap();
+        let needed = 1001 * 8 * MODEL_VECTORS;
+        let err = check_model_memory(&path, needed - 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: its 1000 features need 0 MiB to read and score (3 vectors of 8 bytes a \
+                 weight), over the memory budget of 0 MiB",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(check_model_memory(&path, needed).is_ok());
+        // What no header says is left to the read, as is a model of its own type, whose
+        // features do not give its size.
+        assert!(check_model_memory(&std::env::temp_dir(), 0).is_ok());
+        let own = text.replace(r#""weights""#, r#""own": {"layers": [3]}, "weights""#);
+        std::fs::write(&path, own).unwrap();
+        assert!(check_model_memory(&path, 0).is_ok());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
