@@ -185,6 +185,47 @@ impl Drop for Working {
     }
 }
 
+/// A bar counting `total` pieces of work after a run (the recorded models scored), on a
+/// terminal only (and not with `--quiet`); cleared when dropped. Its work is logged at info
+/// level wherever the output goes, as `what`.
+pub struct Counting {
+    bar: Option<(ProgressBar, Shown)>,
+}
+
+impl Counting {
+    /// Shows `what` and a bar of `total` pieces, at 0.
+    pub fn start(what: &str, total: u64, quiet: bool) -> Counting {
+        tracing::info!("{what}");
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total);
+            let shown = Shown::show(&bar);
+            bar.set_style(
+                ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                    .expect("a valid template"),
+            );
+            bar.set_message(what.to_owned());
+            (bar, shown)
+        });
+        Counting { bar }
+    }
+
+    /// `done` pieces are done.
+    pub fn set(&self, done: u64) {
+        if let Some((bar, _)) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        if let Some((bar, shown)) = self.bar.take() {
+            bar.finish_and_clear();
+            drop(shown);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,10 +273,35 @@ impl Watch {
     /// Evaluates the models recorded between evaluations, as trace points in time order. Call
     /// it after the run: it takes an evaluation per recorded model.
     pub fn evaluate_recorded(&mut self) -> Vec<TracePoint> {
-        std::mem::take(&mut self.recorded)
-            .into_iter()
-            .map(|(at, w)| self.point(at, w.objective(self.data.as_ref(), &self.params)))
-            .collect()
+        self.evaluate_recorded_until(&|| true, &mut |_| {}).0
+    }
+
+    /// The models recorded between evaluations, not evaluated yet.
+    pub fn recorded(&self) -> usize {
+        self.recorded.len()
+    }
+
+    /// [`evaluate_recorded`](Watch::evaluate_recorded), asking `keep_going` before each model
+    /// (each is a pass over the data: a thousand of them on a large set take a while, which a
+    /// Ctrl-C must be able to cut short) and telling `scored` how many are done after each. The
+    /// points of those evaluated, and how many were left when `keep_going` said no: dropped.
+    pub fn evaluate_recorded_until(
+        &mut self,
+        keep_going: &dyn Fn() -> bool,
+        scored: &mut dyn FnMut(usize),
+    ) -> (Vec<TracePoint>, usize) {
+        let recorded = std::mem::take(&mut self.recorded);
+        let total = recorded.len();
+        let mut points = Vec::with_capacity(total);
+        for (at, w) in recorded {
+            if !keep_going() {
+                break;
+            }
+            points.push(self.point(at, w.objective(self.data.as_ref(), &self.params)));
+            scored(points.len());
+        }
+        let left = total - points.len();
+        (points, left)
     }
 
     fn point(&self, at: At, objective: f64) -> TracePoint {
@@ -494,6 +519,33 @@ mod tests {
         assert!(recorded[0].subopt.is_some_and(|s| s > 0.4));
         assert!(recorded[1].subopt.is_some_and(|s| s.abs() < 1e-12));
         assert!(watch.evaluate_recorded().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn recorded_models_are_scored_until_told_to_stop_and_the_rest_counted() {
+        // Evaluations every 10 s, recorded models every 0.01 s of it.
+        let mut watch = watch(StopRules::default(), 0.01);
+        watch.next_evaluation = 10.0;
+        (watch.start, watch.evaluated_norm) = (Some(1.0), 1.0);
+        for k in 1..6 {
+            watch.look(
+                at(k, k as f64 * 0.5),
+                ModelRef::of(&model(0.5, 0.5)),
+                |_| {},
+            );
+        }
+        let total = watch.recorded();
+        assert_eq!(total, 5);
+        let done = std::cell::Cell::new(0);
+        let (points, left) = watch.evaluate_recorded_until(&|| done.get() < 2, &mut |n| {
+            done.set(n);
+        });
+        assert_eq!((points.len(), left), (2, total - 2));
+        assert_eq!(
+            watch.recorded(),
+            0,
+            "the rest are dropped, not scored later"
+        );
     }
 
     #[test]

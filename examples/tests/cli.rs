@@ -2743,6 +2743,60 @@ fn ctrl_c_ends_the_wait_for_remote_workers() {
     assert!(begun.elapsed() < Duration::from_secs(30), "it waited on");
 }
 
+/// The models recorded between evaluations are scored after the run, a pass over the data
+/// each: a run a signal stopped does not wait for that (a thousand of them on a large set
+/// kept it going half a minute after Ctrl-C). Its files are written with the evaluations, and
+/// the summary counts the recorded models left unscored.
+#[test]
+fn ctrl_c_stops_the_scoring_of_the_recorded_models_and_counts_those_left() {
+    let dir = scratch("ctrl-c-recorded");
+    // Rows enough that the evaluations are spaced apart and models recorded between them.
+    let rows: String = (0..100_000)
+        .map(|i| {
+            let features: String = (1..=10)
+                .map(|j| format!(" {j}:{}", ((i * 7 + j * 13) % 17) as f64 / 17.0))
+                .collect();
+            format!("{}{features}\n", (i % 5) as f64 / 5.0)
+        })
+        .collect();
+    std::fs::write(dir.join("rows.svm"), rows).unwrap();
+    let (driver, workers) = start_in_its_own_group(
+        &[
+            "--algo",
+            "asgd",
+            "--data",
+            "rows.svm",
+            "--updates",
+            "100000000",
+            "--time",
+            "120",
+            "--eval-every",
+            "0.001",
+            "--quiet",
+            "--trace",
+            "t.csv",
+            "--summary",
+            "s.json",
+        ],
+        &dir,
+    );
+    signal_group("-INT", driver.id());
+    let (output, code) = wait_for(driver);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_exited(&workers);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let unscored = summary["recorded_unscored"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the summary counts the models left: {summary}"));
+    assert!(unscored > 0, "{summary}");
+    // The evaluations are kept all the same.
+    let trace = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+    assert!(trace.lines().count() > 2, "{trace}");
+}
+
 #[test]
 fn ctrl_c_stops_the_run_writes_its_files_and_checkpoint_and_it_resumes() {
     let dir = scratch("ctrl-c");

@@ -50,6 +50,9 @@ pub struct Outcome {
     /// A signal (Ctrl-C) stopped the run before its stop rules did; the model and trace are
     /// those of where it stopped.
     pub interrupted: bool,
+    /// The models recorded between evaluations that a signal left unscored after the run
+    /// (each a pass over the data): the trace lacks their points.
+    pub recorded_unscored: usize,
 }
 
 impl Outcome {

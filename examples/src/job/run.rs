@@ -18,9 +18,10 @@ use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of, step_sized_for};
 use super::{JobSpec, Outcome};
 use crate::even_points::EvenPoints;
+use crate::interrupt;
 use crate::model::TrainedModel;
 use crate::optimizer::{readable, Optimizer};
-use crate::progress::Progress;
+use crate::progress::{Counting, Progress};
 use crate::trace::{below_optimum_rounding, Trace, TracePoint};
 use crate::watch::{self, Verdict, Watch};
 use crate::words::plural;
@@ -70,7 +71,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     recorder.judge_checkpoints(spec.algorithm, &mut driver, data, &params);
     let (driver, model, panicked) = train(spec, driver, data, &params, &recorder)?;
     let ended = finish(spec, driver, &recorder, resumed_from, panicked.as_ref())?;
-    let mut trace = recorder.trace();
+    let (mut trace, recorded_unscored) = recorder.trace(data.n_rows(), spec.quiet);
     // The last point: the model the algorithm returned. A run that ended (its updates or time
     // spent) while exploding between two evaluations is a divergence all the same.
     let objective = panics::catch(|| model.objective(data.as_ref(), &params)).unwrap_or(f64::NAN);
@@ -99,6 +100,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         spec: spec.clone(),
         resumed_from,
         interrupted: ended.interrupted,
+        recorded_unscored,
     })
 }
 
@@ -469,14 +471,39 @@ impl Recorder {
     }
 
     /// The run's trace: the points recorded (a resumed run's first), with the models recorded
-    /// between evaluations evaluated now, in time order.
-    fn trace(&self) -> Trace {
+    /// between evaluations evaluated now, in time order; and how many of those a signal left
+    /// unscored. Each is a pass over the data (a thousand on a large set took half a minute,
+    /// said by nothing), so the scoring shows a bar and stops at a signal: one that stopped
+    /// the run asked it to end, not to wait for that.
+    fn trace(&self, rows: usize, quiet: bool) -> (Trace, usize) {
         let mut points = self.points.take().into_vec();
-        // A model the optimizer left of another shape than the data's panics here too.
-        let recorded = panics::catch(|| self.watch.lock().evaluate_recorded());
-        points.extend(recorded.unwrap_or_default());
+        let mut watch = self.watch.lock();
+        let total = watch.recorded();
+        let mut unscored = 0;
+        if total > 0 {
+            let what = format!(
+                "scoring {} on {}",
+                plural(total, "recorded model"),
+                plural(rows, "row")
+            );
+            let bar = Counting::start(&what, total as u64, quiet);
+            let keep_going = || !interrupt::requested();
+            // A model the optimizer left of another shape than the data's panics here too.
+            let recorded = panics::catch(|| {
+                watch.evaluate_recorded_until(&keep_going, &mut |done| bar.set(done as u64))
+            });
+            let (scored, left) = recorded.unwrap_or_default();
+            points.extend(scored);
+            unscored = left;
+            if left > 0 {
+                tracing::warn!(
+                    "stopped by a signal: {left} of the {total} recorded models are not scored; \
+                     the trace holds the evaluations and the models scored"
+                );
+            }
+        }
         points.sort_by(|a, b| a.elapsed_s.total_cmp(&b.elapsed_s));
-        Trace { points }
+        (Trace { points }, unscored)
     }
 
     /// Keeps the models the run's divergence rule judges diverged out of its checkpoints, so

@@ -129,6 +129,7 @@ impl Outcome {
             })),
             "failure": self.failure,
             "interrupted": self.interrupted,
+            "recorded_unscored": self.recorded_unscored,
             "stats": stats,
             "worker_table": self.report.workers,
             "forgotten_workers": self.report.forgotten_workers,
