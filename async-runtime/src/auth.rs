@@ -15,6 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::RuntimeError;
+use crate::regular_file::OpenError;
 
 /// Shortest token accepted, in bytes.
 const MIN_TOKEN_BYTES: usize = 16;
@@ -32,41 +33,6 @@ fn others_can_read(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn others_can_read(_: &std::fs::Metadata) -> bool {
     false
-}
-
-/// What a path that is no regular file is, in a user's words; `None` for a regular file.
-fn not_a_file(kind: std::fs::FileType) -> Option<&'static str> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("named pipe");
-        }
-        if kind.is_char_device() || kind.is_block_device() {
-            return Some("device");
-        }
-        if kind.is_socket() {
-            return Some("socket");
-        }
-    }
-    if kind.is_file() {
-        None
-    } else if kind.is_dir() {
-        Some("folder")
-    } else {
-        Some("special file")
-    }
-}
-
-/// Opens `path` for reading without waiting: a FIFO swapped in after the check of its kind
-/// would block the open until a writer came. A regular file reads as ever (O_NONBLOCK
-/// changes nothing for it).
-fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    options.open(path)
 }
 
 /// Why a token file was refused ([`Token::read_file`]); its words name neither the file nor a
@@ -145,16 +111,11 @@ impl Token {
     /// its own way (a command line, by its flag).
     pub fn read_file(path: &Path) -> Result<Token, TokenFileError> {
         use std::io::Read;
-        let refuse_special = |meta: &std::fs::Metadata| match not_a_file(meta.file_type()) {
-            Some(kind) => Err(TokenFileError::NotAFile(kind)),
-            None => Ok(()),
-        };
-        // Looked at before the open, which a named pipe blocks and a device may act on.
-        refuse_special(&std::fs::metadata(path).map_err(TokenFileError::Unreadable)?)?;
-        let file = open_without_waiting(path).map_err(TokenFileError::Unreadable)?;
-        // And again at what was opened, in case the path changed in between.
+        let file = crate::regular_file::open(path).map_err(|e| match e {
+            OpenError::Unreadable(e) => TokenFileError::Unreadable(e),
+            OpenError::NotAFile(kind) => TokenFileError::NotAFile(kind),
+        })?;
         let opened = file.metadata().map_err(TokenFileError::Unreadable)?;
-        refuse_special(&opened)?;
         let shared = others_can_read(&opened);
         let mut bytes = Vec::new();
         file.take(MAX_TOKEN_FILE as u64 + 1)

@@ -550,7 +550,9 @@ fn read_within(dir: &Path, job: &str, budget: u64) -> Result<Checkpoint, Checkpo
         }
         refused => refused?,
     }
-    let file = match open_without_waiting(&path) {
+    // Without waiting: a FIFO planted in the folder by whoever else can write it would
+    // block `--resume` for good.
+    let file = match crate::regular_file::open_without_waiting(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CheckpointError::Missing {
@@ -721,18 +723,6 @@ fn check_counters(checkpoint: &Checkpoint) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Opens `path` for reading without waiting: a FIFO planted in a checkpoint folder by whoever
-/// else can write it would block the open until a writer came, and `--resume` would hang.
-/// Opened so, a FIFO or a device is then refused as no checkpoint; a regular file reads as
-/// ever (O_NONBLOCK changes nothing for it).
-fn open_without_waiting(path: &Path) -> std::io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    options.open(path)
 }
 
 /// A file written and synced under a temporary name beside its path, waiting to be renamed

@@ -34,6 +34,7 @@ pub mod history;
 pub mod panics;
 mod peer_text;
 pub mod protocol;
+pub mod regular_file;
 mod result_body;
 pub mod staging;
 pub mod stragglers;

@@ -54,6 +54,10 @@ fn main() {
             "an_output_that_cannot_take_the_figures_ends_a_part_in_one_line_before_any_run",
             unwritable_output,
         ),
+        (
+            "an_out_that_is_no_regular_file_or_too_long_is_refused_before_it_is_read",
+            special_output,
+        ),
     ]);
 }
 
@@ -545,6 +549,68 @@ fn unwritable_output() {
             .expect("async-bench starts");
         assert_clear_error(&output, needle);
         // Refused before any run: the command line's mistake, a usage error.
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    assert!(!dir.join("bench").exists(), "nothing written beside");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Each part reads the old figures of `--out` before its runs: a named pipe with no writer
+/// blocked that read for good, `/dev/zero` was read until memory ran out, `/dev/null` was
+/// said "not JSON". A named pipe or a device is now refused as no file before it is opened,
+/// and a regular file is read within a bound (a sparse one here, over it, is no figures file).
+fn special_output() {
+    let dir = scratch("bench-special-out");
+    let fifo = dir.join("figures.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo makes a named pipe");
+    let huge = dir.join("huge.json");
+    let file = std::fs::File::create(&huge).expect("a scratch file");
+    file.set_len(17 << 20).expect("a sparse file");
+    let scale = |out: &Path| -> Vec<String> {
+        [
+            "scale",
+            "--workers",
+            "2",
+            "--results",
+            "10",
+            "--out",
+            path(out),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let paper = |out: &Path| -> Vec<String> {
+        let args = [
+            "paper",
+            "--datasets",
+            "a9a",
+            "--workers",
+            "2",
+            "--out",
+            path(out),
+        ];
+        args.map(String::from).to_vec()
+    };
+    let cases = [
+        (scale(&fifo), "is a named pipe, not a file"),
+        (paper(Path::new("/dev/null")), "is a device, not a file"),
+        (scale(Path::new("/dev/null")), "is a device, not a file"),
+        (scale(&huge), "too long for a figures file"),
+    ];
+    for (args, needle) in cases {
+        let output = Command::new(BENCH)
+            .args(&args)
+            .current_dir(&dir)
+            .env("ASYNC_DATA_DIR", data_dir())
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("async-bench starts");
+        assert_clear_error(&output, needle);
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--out"),
+            "{args:?}"
+        );
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
     assert!(!dir.join("bench").exists(), "nothing written beside");

@@ -26,7 +26,7 @@ pub(super) enum GrantedBy {
 /// one, so that a driver learns nothing of files outside. The file returned is the one to
 /// read: opening the name again could open another.
 pub(super) fn open(named: &Path, readable: &[PathBuf], granted: GrantedBy) -> Result<File, String> {
-    match open_without_waiting(named) {
+    match crate::regular_file::open_without_waiting(named) {
         Ok(file) if opened_allowed(&file, named, readable) => Ok(file),
         _ => Err(refusal(named, granted)),
     }
@@ -50,17 +50,6 @@ fn refusal(named: &Path, granted: GrantedBy) -> String {
              ClusterConfig::worker_data)"
         ),
     }
-}
-
-/// Opens `path` for reading without waiting: a FIFO a link led to would block the open until
-/// a writer came. Opened so, a FIFO or a device is then refused as no regular file; a regular
-/// file reads as ever (O_NONBLOCK changes nothing for it).
-fn open_without_waiting(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    options.open(path)
 }
 
 /// Whether `file`, opened by the name `named`, is a regular file `readable` allows: where it
@@ -181,7 +170,7 @@ pub(super) mod tests {
         let checked = link.canonicalize().unwrap();
         assert!(checked.starts_with(root.join("data").canonicalize().unwrap()));
         point("secret");
-        let opened = open_without_waiting(&link).unwrap();
+        let opened = crate::regular_file::open_without_waiting(&link).unwrap();
         point("data/train.svm");
         assert_eq!(
             link.canonicalize().unwrap(),

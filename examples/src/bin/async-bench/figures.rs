@@ -1,16 +1,20 @@
 //! `bench/figures.json`, shared by the benchmark's parts: each part owns one top-level key and
 //! rewrites only that key, so that running one part keeps the others' figures.
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use async_train::cli::UsageError;
+use asyncopt_runtime::regular_file;
 use serde_json::{Map, Value};
 
 /// Checks, before a part's first run, that its figures can be merged into `out`: a folder, a
 /// file that is not a JSON object, a file in the place of its folder or a folder that cannot
-/// be written were found only after the runs, which were then lost. Each is the command
-/// line's mistake, a [`UsageError`] that names `--out`; its folder is created.
+/// be written were found only after the runs, which were then lost. A named pipe or a device
+/// is refused too: its old figures were read from it, which waits for a writer for good or
+/// reads `/dev/zero` until memory runs out. Each is the command line's mistake, a
+/// [`UsageError`] that names `--out`; its folder is created.
 pub fn check(out: &Path) -> Result<()> {
     if out.is_dir() {
         let said = format!(
@@ -18,6 +22,13 @@ pub fn check(out: &Path) -> Result<()> {
             out.display(),
             out.join("figures.json").display()
         );
+        return Err(UsageError(said).into());
+    }
+    if let Some(kind) = std::fs::metadata(out)
+        .ok()
+        .and_then(|meta| regular_file::not_a_file(meta.file_type()))
+    {
+        let said = format!("--out {} is a {kind}, not a file", out.display());
         return Err(UsageError(said).into());
     }
     async_train::trace::check_flag_writable("--out", out, out)?;
@@ -48,17 +59,33 @@ pub fn replace(out: &Path, keys: Map<String, Value>, dropped: &[&str]) -> Result
     Ok(())
 }
 
+/// The most of a figures file read: its figures take some KB, so a file over this is no
+/// figures file.
+const MAX_FIGURES_BYTES: u64 = 16 << 20;
+
 /// The figures already in `out`: none if it is missing.
-fn existing(out: &Path) -> Result<Map<String, Value>> {
-    match std::fs::read_to_string(out) {
-        Ok(text) => match serde_json::from_str::<Value>(&text)
-            .with_context(|| format!("--out {} is not JSON", out.display()))?
-        {
-            Value::Object(map) => Ok(map),
-            _ => anyhow::bail!("--out {} is not a JSON object", out.display()),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read --out {}", out.display())),
+pub fn existing(out: &Path) -> Result<Map<String, Value>> {
+    let file = match regular_file::open(out) {
+        Ok(file) => file,
+        Err(e) if e.is_missing() => return Ok(Map::new()),
+        Err(e) => return Err(e).with_context(|| format!("--out {}", out.display())),
+    };
+    let mut text = String::new();
+    file.take(MAX_FIGURES_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read --out {}", out.display()))?;
+    if text.len() as u64 > MAX_FIGURES_BYTES {
+        anyhow::bail!(
+            "--out {} is over {} MiB, too long for a figures file (some KB)",
+            out.display(),
+            MAX_FIGURES_BYTES >> 20
+        );
+    }
+    match serde_json::from_str::<Value>(&text)
+        .with_context(|| format!("--out {} is not JSON", out.display()))?
+    {
+        Value::Object(map) => Ok(map),
+        _ => anyhow::bail!("--out {} is not a JSON object", out.display()),
     }
 }
 
