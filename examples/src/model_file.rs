@@ -311,7 +311,8 @@ impl SavedModel {
     /// Reads and checks a model file of at most `max_features` features (the memory budget,
     /// as `--max-features`), its weights and JSON values counted against it as they are read.
     pub fn read_within(path: &Path, max_features: usize) -> Result<SavedModel> {
-        let file = std::fs::File::open(path)
+        // A regular file only: a named pipe with no writer blocked the open for good.
+        let file = asyncopt_runtime::regular_file::open(path)
             .with_context(|| format!("cannot read the model {}", path.display()))?;
         let budget = budget::Budget::of(max_features);
         let length = file

@@ -324,6 +324,28 @@ fn a_named_pipe_as_the_token_file_is_refused_not_waited_on() {
     }
 }
 
+/// A named pipe, a device or a folder as `--model` of `evaluate` or `predict` is refused as the
+/// flag's value: a named pipe with no writer blocked the read for good, a device was read as
+/// "no model file".
+#[cfg(unix)]
+#[test]
+fn a_model_that_is_no_regular_file_is_refused_not_waited_on() {
+    let dir = scratch("model-fifo");
+    mkfifo(&dir.join("m.json"));
+    let cases = [
+        ("m.json", "--model m.json: is a named pipe, not a file"),
+        ("/dev/zero", "--model /dev/zero: is a device, not a file"),
+    ];
+    for (model, said) in cases {
+        for command in ["evaluate", "predict"] {
+            let args = [command, "--model", model, "--out", "-"];
+            // A bound only to end a command that would otherwise wait for good.
+            let (output, _) = wait_for_within(start(&args, &dir), Duration::from_secs(60));
+            assert_usage_error(&output, said);
+        }
+    }
+}
+
 /// A bound that trains nothing is refused, not run "after 0 updates" with exit 0; a resume's
 /// bound, counted from its checkpoint's run's start, is never 0 either.
 #[test]

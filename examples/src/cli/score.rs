@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use asyncopt_runtime::data::error::feature_named;
 use asyncopt_runtime::data::libsvm::memory_budget;
 use asyncopt_runtime::data::DataError;
+use asyncopt_runtime::regular_file::not_a_file;
 
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
@@ -17,6 +18,19 @@ use crate::progress::Working;
 use crate::score::Scorer;
 use crate::trace::check_writable;
 use crate::words::plural;
+
+/// Refuses a `--model` that is a named pipe, a device or a folder as the command line's
+/// mistake: a named pipe with no writer blocked the read for good. A missing file is left to
+/// the read, which says so.
+fn refuse_special_model(model: &Path) -> Result<()> {
+    let kind = std::fs::metadata(model)
+        .ok()
+        .and_then(|meta| not_a_file(meta.file_type()));
+    if let Some(kind) = kind {
+        bail_usage!("--model {}: is a {kind}, not a file", model.display());
+    }
+    Ok(())
+}
 
 /// What tells the objective `evaluate` prints from the one in a model file whose run scored an
 /// evaluation sample: the sample's rows and objective.
@@ -39,6 +53,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         // Before the data is read and scored, as a run's outputs are checked before it.
         check_writable(out)?;
     }
+    refuse_special_model(&args.model)?;
     check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
     // Known before the data is read: a model this program cannot score costs no load.
@@ -86,6 +101,7 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;
     }
+    refuse_special_model(&args.model)?;
     check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
     let scorer = Scorer::of(&model, &args.model, registry)?;
