@@ -2048,6 +2048,40 @@ fn impossible_settings_are_one_clear_line() {
         String::from_utf8_lossy(&output.stdout).is_empty(),
         "no run began"
     );
+    // Shipped, such a file fills every partition: the refusal names the way that works.
+    assert_clear_error(
+        &output,
+        "or ship the file from the driver (--data-access ship)",
+    );
+    // A long comment header and a few rows: the scan's byte ranges, cut by bytes, leave a
+    // partition without a row, which shipping the file does not.
+    let mut header: String = (0..20_000)
+        .map(|_| format!("# {}\n", "x".repeat(100)))
+        .collect();
+    header.extend((0..8).map(|i| format!("{} 1:{i} 2:0.5\n", [-1, 1][i % 2])));
+    std::fs::write(dir.join("commented.libsvm"), header).unwrap();
+    let commented = [
+        "--data",
+        "commented.libsvm",
+        "--workers",
+        "2",
+        "--updates",
+        "5",
+        "--quiet",
+    ];
+    let output = run(
+        &[&commented[..], &["--data-access", "shared"]].concat(),
+        &dir,
+    );
+    assert_clear_error(&output, "partition 1 of 2 would hold no row");
+    assert_clear_error(
+        &output,
+        "or ship the file from the driver (--data-access ship)",
+    );
+    succeeded(&run(
+        &[&commented[..], &["--data-access", "ship"]].concat(),
+        &dir,
+    ));
     let output = run(&["--step", "0"], &dir);
     assert_clear_error(&output, "--step must be a positive number");
     let output = run(&["--step=-1"], &dir);

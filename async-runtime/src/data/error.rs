@@ -181,7 +181,7 @@ pub enum DataError {
     #[error(
         "{}: {parts} partitions cannot each hold a row of the file: workers read it in byte \
          ranges of at least 64 bytes, and it has {ranges}: use fewer workers or partitions per \
-         worker",
+         worker, or ship the file from the driver (--data-access ship)",
         path.display()
     )]
     TooFewRanges {
@@ -195,7 +195,8 @@ pub enum DataError {
     /// A partition of a file would hold no row (a small file cut into many partitions).
     #[error(
         "{}: partition {partition} of {parts} would hold no row (too few rows, or too long \
-         lines, for that many partitions): use fewer workers or partitions per worker",
+         lines, for that many partitions): use fewer workers or partitions per worker, or ship \
+         the file from the driver (--data-access ship)",
         path.display()
     )]
     EmptyPartition {
