@@ -32,6 +32,8 @@ struct PendingBarrier {
     depth: usize,
     /// The branches (`if`, `match` arms, the right of `&&` and `||`) it stands in.
     branches: usize,
+    /// The loops it stands in.
+    loops: usize,
 }
 
 /// What the walk keeps per block: whether a reduce already ran in it.
@@ -239,6 +241,7 @@ impl<'a> Rewriter<'a> {
                     site: mac.to_token_stream(),
                     depth: self.blocks.len(),
                     branches: self.branches,
+                    loops: self.loops,
                 });
                 Some(tokens)
             }

@@ -40,6 +40,22 @@ impl Rewriter<'_> {
             );
             return None;
         }
+        if let Some(pending) = pending.as_ref().filter(|b| b.depth != self.blocks.len()) {
+            // In a loop it would govern every pass's reduce!, though written once before them.
+            let (inner, that) = if self.loops > pending.loops {
+                ("a loop inside it (a `for`, `while` or `loop`)", "loop")
+            } else {
+                ("a block inside it", "block")
+            };
+            self.errors.at(
+                &pending.site,
+                format!(
+                    "barrier! governs the next reduce! of its own block, and the next one is in \
+                     {inner}: put the barrier! inside that {that}, just before the reduce! it governs"
+                ),
+            );
+            return None;
+        }
         let barrier = pending.map(|b| b.barrier);
         if let Some(block) = self.blocks.last_mut() {
             block.reduced = true;
