@@ -303,6 +303,23 @@ impl Reduce<'_> {
         }
     }
 
+    /// The type written on the closure's argument, if any, checked against the one it is
+    /// given at its own span: the workers' copy of the closure is typed by the macro.
+    fn argument_check(&self) -> TokenStream {
+        let Some(Pat::Type(typed)) = self.closure.inputs.first() else {
+            return TokenStream::new();
+        };
+        let private = private();
+        let item = match self.source {
+            Source::All(_) => quote!(&#private::Partition),
+            Source::Sampled { .. } => quote!(&#private::Batch<'_>),
+        };
+        let ty = &typed.ty;
+        quote_spanned! {ty.span()=>
+            let _ = |__async_argument: #item| { let _: #ty = __async_argument; };
+        }
+    }
+
     /// The checks that the closure's captures can travel, identical on driver and worker and at
     /// the site's span: rustc reports a capture that cannot travel with the `Capture` message
     /// (once, whichever serde traits it lacks), and drops the same failures of the encoding and
@@ -368,6 +385,7 @@ impl Reduce<'_> {
             quote_spanned! {var.span()=> let _: &#ty = &#var; }
         });
         let checks = self.travel_checks();
+        let argument_check = self.argument_check();
         let witness = self.typed_closure();
         let (captured, reads, result) = (
             internal("captures", span),
@@ -420,6 +438,7 @@ impl Reduce<'_> {
             match {
                 #(#read_checks)*
                 #checks
+                #argument_check
                 #(#counter_checks)*
                 let #captured: (#(&#owned,)*) = (#(#captures,)*);
                 let #reads: &[#private::ReadSpec] = &[#(#read_specs),*];

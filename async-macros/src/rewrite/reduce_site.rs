@@ -3,7 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::{Expr, ExprClosure, Ident, Macro, Type};
+use syn::{Expr, ExprClosure, Ident, Macro, Pat, Type};
 
 use super::dsl::nested_dsl;
 use super::types::{has_impl_trait, is_dataset, is_driver, is_history, unsized_owner, CLOSURE};
@@ -177,6 +177,32 @@ impl Rewriter<'_> {
                 ),
             );
             return None;
+        }
+        if let Pat::Type(typed) = &site.closure.inputs[0] {
+            let (right, what, other) = match Source::of(&site.data) {
+                Source::All(_) => (
+                    "Partition",
+                    "one partition of the data",
+                    "a `&Batch` for `data.sample(..)`",
+                ),
+                Source::Sampled { .. } => (
+                    "Batch",
+                    "the minibatch `data.sample(..)` draws",
+                    "a `&Partition` for the whole data",
+                ),
+            };
+            // A right name is left to rustc, which checks it against the real type.
+            if !names_item(&typed.ty, right) {
+                let (pat, ty) = (written(&typed.pat), written(&typed.ty));
+                self.errors.at(
+                    &typed.ty,
+                    format!(
+                        "the reduce! closure's argument is a `&{right}`, {what} ({other}), \
+                         not a `{ty}`: write `|{pat}: &{right}|`, or leave it untyped, `|{pat}|`"
+                    ),
+                );
+                return None;
+            }
         }
         if let Some(asyncness) = &site.closure.asyncness {
             self.errors.at(
@@ -500,4 +526,37 @@ fn returned_reference(body: &Expr) -> Option<&syn::ExprReference> {
         },
         _ => None,
     }
+}
+
+/// Whether a closure argument's written type is `_` or a shared reference to a type named
+/// `item` (`&Partition`, `&asyncopt_runtime::data::Batch<'_>`).
+fn names_item(ty: &Type, item: &str) -> bool {
+    match ty {
+        Type::Infer(_) => true,
+        Type::Reference(reference) if reference.mutability.is_none() => match &*reference.elem {
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == item),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Tokens as an author writes them: `&String`, not `& String`; a space stays only between
+/// two words (`&dyn Rows`).
+fn written(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '\'');
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let between_words = word(out.chars().last()) && word(chars.get(i + 1).copied());
+        if c != ' ' || between_words {
+            out.push(c);
+        }
+    }
+    out
 }
