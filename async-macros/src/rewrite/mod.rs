@@ -8,6 +8,7 @@ mod pinned_reads;
 mod reduce_site;
 mod types;
 mod valued_breaks;
+mod version_names;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, ToTokens};
@@ -523,6 +524,7 @@ impl VisitMut for Rewriter<'_> {
         }
         if let Expr::MethodCall(call) = expr {
             self.refuse_pinned_read_on_the_driver(call);
+            self.refuse_unknown_version_name(call);
         }
         visit_mut::visit_expr_mut(self, expr);
     }
