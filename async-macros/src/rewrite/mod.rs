@@ -6,6 +6,7 @@ mod driver_shadows;
 mod dsl;
 mod pinned_reads;
 mod reduce_site;
+mod rule_reads_driver;
 mod types;
 mod valued_breaks;
 mod version_names;
@@ -222,6 +223,11 @@ impl<'a> Rewriter<'a> {
             Dsl::Barrier => {
                 let site: BarrierSite = self.parse(mac)?;
                 self.placement(mac, "barrier")?;
+                // Said, and the barrier kept: its reduce! is still the one it governs.
+                self.refuse_driver_in_rule(&site.rule);
+                if let Some(select) = &site.select {
+                    self.refuse_driver_in_rule(select);
+                }
                 if self.barrier.is_some() {
                     self.errors.at(
                         mac,
