@@ -20,13 +20,14 @@ const TRANSIENT: &str = "transient";
 /// Instruments the training loop labeled `label` when it is a statement of `block`, the
 /// function's body; a loop nested deeper is left as it is (its run cannot be resumed).
 /// `model`: the name of the variable a checkpoint's judge reads, told to the driver once.
+/// The variables a resumed run restores.
 pub fn instrument(
     block: &mut Block,
     label: &Lifetime,
     optimizer: &Ident,
     driver: &Ident,
     model: Option<&str>,
-) {
+) -> Vec<Ident> {
     let transient = take_transient_marks(block);
     // The loop becomes tokens that are not walked again: its nested marks go now.
     strip_transient(block);
@@ -35,7 +36,7 @@ pub fn instrument(
         .iter()
         .position(|stmt| loop_label(stmt) == Some(label))
     else {
-        return;
+        return Vec::new();
     };
     let (vars, conditions): (Vec<Ident>, Vec<Vec<syn::Attribute>>) =
         saved_variables(&block.stmts[..index], &transient)
@@ -157,6 +158,7 @@ pub fn instrument(
         let mut #pass: u64 = #resumed.as_ref().map_or(0, #runtime::Resumed::iteration);
     };
     block.stmts.splice(index..index, prologue);
+    vars
 }
 
 /// Removes `#[transient]` from each `let` of `block`: state a resumed run starts anew (a

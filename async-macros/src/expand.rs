@@ -331,7 +331,7 @@ impl Reduce<'_> {
         let checks = self.captures.iter().map(|c| {
             let owned = c.owned();
             quote_spanned! {span=>
-                let _ = |__async_value: &#owned| { #private::capture(__async_value); };
+                let _ = |__async_value: &#owned| { let _ = #private::capture(__async_value); };
             }
         });
         quote_spanned! {span=> #(#checks)* }
@@ -428,25 +428,35 @@ impl Reduce<'_> {
                 }
             }
         };
-        // When the run stops: leave the training loop, or, outside it, go on with a default
-        // value until the training loop's first call leaves it (the run reports why).
-        let stopped = match exit {
-            Some(exit) => quote_spanned!(span=> break #exit),
-            None => quote_spanned!(span=> #private::one_off_stopped()),
+        let prelude = quote_spanned! {span=>
+            #(#read_checks)*
+            #checks
+            #argument_check
+            #(#counter_checks)*
+            let #captured: (#(&#owned,)*) = (#(#captures,)*);
+            let #reads: &[#private::ReadSpec] = &[#(#read_specs),*];
         };
-        quote_spanned! {span=>
-            match {
-                #(#read_checks)*
-                #checks
-                #argument_check
-                #(#counter_checks)*
-                let #captured: (#(&#owned,)*) = (#(#captures,)*);
-                let #reads: &[#private::ReadSpec] = &[#(#read_specs),*];
-                #call
-            } {
-                ::core::option::Option::Some(#result) => #result,
-                ::core::option::Option::None => #stopped,
-            }
+        // When the run stops: leave the training loop, or, outside it, go on with a default
+        // value until the training loop's first call leaves it (the run reports why). A
+        // `let ... else` of the expansion's own rather than a `match`: in the author's
+        // `let g = reduce!(..)`, clippy's `manual_let_else` would ask for a rewrite of code
+        // the author never wrote.
+        match exit {
+            Some(exit) => quote_spanned! {span=>
+                {
+                    #prelude
+                    let ::core::option::Option::Some(#result) = #call else {
+                        break #exit;
+                    };
+                    #result
+                }
+            },
+            None => quote_spanned! {span=>
+                match { #prelude #call } {
+                    ::core::option::Option::Some(#result) => #result,
+                    ::core::option::Option::None => #private::one_off_stopped(),
+                }
+            },
         }
     }
 
@@ -491,7 +501,7 @@ impl Reduce<'_> {
             // that cannot be broadcast once, there.
             quote_spanned! {site=>
                 let _ = |__async_cx: &mut ::asyncopt_runtime::Driver, __async_value: &#ty| {
-                    #private::broadcast(__async_cx, #var, __async_value, false);
+                    let _ = #private::broadcast(__async_cx, #var, __async_value, false);
                 };
                 let #name: &#ty = #tcx.read(#i)?;
             }
@@ -545,7 +555,9 @@ impl Reduce<'_> {
             );
 
             #[doc(hidden)]
-            #[allow(unused_variables, clippy::all)]
+            // The workers' copy of the closure: the author's lints are reported once, on the
+            // driver's copy (the witness), which rustc checks as well.
+            #[allow(unused, unused_results, clippy::all, clippy::pedantic, clippy::nursery)]
             fn #task_fn(
                 #tcx_here: &#private::TaskContext<'_>,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, #private::TaskError> {

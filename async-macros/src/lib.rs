@@ -33,6 +33,7 @@ mod rewrite;
 mod scope;
 mod sites;
 mod source_hash;
+mod unchanged;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -164,13 +165,16 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
     if !errors.is_empty() {
         return fallback(&original, errors, true);
     }
+    let mut unused_mut = None;
     if let Some(label) = &training_loop {
         check_loop_variables_initialized(&function.block, label, &mut errors);
         if !errors.is_empty() {
             return fallback(&original, errors, true);
         }
         let (optimizer, model) = (&signature.ident, model.as_deref());
-        checkpoints::instrument(&mut function.block, label, optimizer, &driver, model);
+        let restored =
+            checkpoints::instrument(&mut function.block, label, optimizer, &driver, model);
+        unused_mut = unchanged::unused_mut_witness(&original.block, &restored);
     }
     // Elsewhere (no loop to instrument, a `let` in a block) it has no effect, and rustc does
     // not know it.
@@ -185,6 +189,7 @@ fn optimizer(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         #vis #sig {
             #(#inner)*
             #helpers
+            #unused_mut
             #(#tasks)*
             #(#stmts)*
         }
