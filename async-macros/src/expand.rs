@@ -15,6 +15,9 @@ pub struct Capture {
     pub declared: Type,
     /// A range `for` counter, whose type the macro takes to be `usize` and checks.
     pub counter: bool,
+    /// The named fields the closure reads, when it uses the variable through them only
+    /// (`cfg.scale`): the whole value travels, where the fields alone might.
+    pub fields: Vec<Ident>,
 }
 
 impl Capture {
@@ -327,14 +330,55 @@ impl Reduce<'_> {
     /// span those would be reported again, with serde's raw messages.
     fn travel_checks(&self) -> TokenStream {
         let span = self.span;
-        let private = private_at(span);
-        let checks = self.captures.iter().map(|c| {
+        let checks = self.captures.iter().enumerate().map(|(i, c)| {
             let owned = c.owned();
+            let check = self.capture_check(i);
             quote_spanned! {span=>
-                let _ = |__async_value: &#owned| { let _ = #private::capture(__async_value); };
+                let _ = |__async_value: &#owned| #check(__async_value);
             }
         });
         quote_spanned! {span=> #(#checks)* }
+    }
+
+    fn capture_check(&self, capture: usize) -> Ident {
+        Ident::new(
+            &format!("__async_capture_{}_{}", self.index, capture),
+            self.span,
+        )
+    }
+
+    /// For each capture, a trait of its own that says which variable cannot travel and what to
+    /// write instead, and the function that checks it (`travel_checks`). Declared once, beside
+    /// the task, so that the driver's check and the worker's are one error. The trait extends
+    /// `Capture`: rustc then drops, as implied by it, the failures of the encoding and
+    /// decoding bounds at the same span.
+    fn capture_traits(&self) -> TokenStream {
+        let private = private();
+        let traits = self.captures.iter().enumerate().map(|(i, c)| {
+            let check = self.capture_check(i);
+            let name = c.name.unraw();
+            let bound = format_ident!("__AsyncCapture_{}_{}", self.index, i);
+            let message = format!(
+                "`{name}` is captured by this reduce! closure, and its type `{{Self}}` cannot \
+                 travel to the workers"
+            );
+            let label = format!("`{name}` is captured here: it is sent with every task");
+            let notes = capture_advice(c);
+            quote! {
+                #[diagnostic::on_unimplemented(
+                    message = #message,
+                    label = #label,
+                    #(note = #notes,)*
+                )]
+                #[allow(non_camel_case_types)]
+                trait #bound: #private::Capture {}
+                #[diagnostic::do_not_recommend]
+                impl<T: #private::Capture> #bound for T {}
+                #[allow(dead_code)]
+                fn #check<T: #bound>(_: &T) {}
+            }
+        });
+        quote!(#(#traits)*)
     }
 
     /// The expression that replaces `reduce!(..)` in the driver's loop.
@@ -547,7 +591,10 @@ impl Reduce<'_> {
         }
         let source_hash = self.source_hash;
         let span = Span::call_site();
+        let capture_traits = self.capture_traits();
         quote_spanned! {span=>
+            #capture_traits
+
             #[doc(hidden)]
             const #id: &str = ::core::concat!(
                 ::core::module_path!(), "::", #id_text, "@", #line, ":", #column,
@@ -575,6 +622,78 @@ impl Reduce<'_> {
             }
         }
     }
+}
+
+/// What to write instead when capture `c` cannot travel, from how it is declared and used.
+fn capture_advice(c: &Capture) -> Vec<String> {
+    let name = c.name.unraw();
+    let owned = crate::rewrite::type_text(c.owned());
+    let mut notes = Vec::new();
+    if let Some(field) = c.fields.first() {
+        let more = if c.fields.len() > 1 {
+            ", and likewise each other field it reads"
+        } else {
+            ""
+        };
+        notes.push(format!(
+            "the closure reads only fields of `{name}`, but the whole `{owned}` would travel: \
+             bind what it reads before the training loop, with the field's type, \
+             `let {field}: TYPE = {name}.{field};`, and use `{field}` in the closure{more}"
+        ));
+    }
+    let (base, args) = match c.owned() {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or((None, Vec::new()), |last| {
+                let args = match &last.arguments {
+                    syn::PathArguments::AngleBracketed(args) => args
+                        .args
+                        .iter()
+                        .filter_map(|arg| match arg {
+                            syn::GenericArgument::Type(ty) => Some(crate::rewrite::type_text(ty)),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (Some(last.ident.to_string()), args)
+            }),
+        _ => (None, Vec::new()),
+    };
+    match (base.as_deref(), args.as_slice()) {
+        (Some("Rc" | "Arc"), [inner]) => notes.push(format!(
+            "a `{owned}` shares its value inside this process, and cannot travel: capture an \
+             owned value, declared before the training loop: \
+             `let {name}: {inner} = (*{name}).clone();`"
+        )),
+        (Some("RefCell" | "Cell" | "Mutex" | "RwLock"), _) => notes.push(format!(
+            "a `{owned}` is shared state of this process, which workers cannot see: capture \
+             the value it holds, read before the reduce!"
+        )),
+        (Some(base), [_, ..]) => notes.push(format!(
+            "`{owned}` travels when its type arguments (`{args}`) have `serde::Serialize` and \
+             `serde::Deserialize`, as well as `{base}` itself: a type of another crate without \
+             them (`std::time::Instant`, a file, a lock) cannot travel; capture what the \
+             workers need of it instead (a number, a `Duration`)",
+            args = args.join("`, `"),
+        )),
+        _ if c.fields.is_empty() => {
+            notes.push(format!(
+                "captured values are sent to worker processes: derive `serde::Serialize` and \
+                 `serde::Deserialize` for `{owned}` if it is a type of yours"
+            ));
+            notes.push(
+                "a type of another crate without them (`std::time::Instant`, a file, a lock) \
+                 cannot travel: capture what the workers need of it instead (a number, a \
+                 `Duration`)"
+                    .to_owned(),
+            );
+        }
+        _ => {}
+    }
+    notes
 }
 
 /// `&ty`, built rather than parsed: a type such as `impl A + B` is no type syn reads after `&`.

@@ -24,6 +24,7 @@ use crate::sites::{BarrierSite, BroadcastSite};
 pub use driver_shadows::refuse_driver_shadows;
 use dsl::nested_dsl;
 pub(crate) use dsl::{renamed_dsl, Dsl};
+pub(crate) use types::type_text;
 use types::{element_type, guess_type, is_dataset, is_enumerate};
 use valued_breaks::ValuedBreaks;
 

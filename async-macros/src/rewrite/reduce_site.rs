@@ -332,10 +332,17 @@ impl Rewriter<'_> {
                     ty if binding.broadcast.is_some() => expand::reference_to(ty),
                     ty => ty,
                 };
+                if let Some(message) = reference_inside(&name, &declared) {
+                    self.errors.at(&name, message);
+                    failed = true;
+                    continue;
+                }
+                let fields = fields_read(closure, &name);
                 uses.captures.push(Capture {
                     name,
                     declared,
                     counter,
+                    fields,
                 });
             }
         }
@@ -559,4 +566,93 @@ fn written(tokens: &impl ToTokens) -> String {
         }
     }
     out
+}
+
+/// Why a capture declared as `declared` cannot travel when a reference is inside it
+/// (`Option<&Model>`): a top-level `&T` travels as a `T`, a reference within cannot, and
+/// rustc would say so with the whole type, twice (the driver's copy and the worker's).
+fn reference_inside(name: &Ident, declared: &Type) -> Option<String> {
+    struct References(bool);
+    impl<'ast> syn::visit::Visit<'ast> for References {
+        fn visit_type_reference(&mut self, _: &'ast syn::TypeReference) {
+            self.0 = true;
+        }
+    }
+    let owned = match declared {
+        Type::Reference(reference) => &*reference.elem,
+        other => other,
+    };
+    let mut found = References(false);
+    syn::visit::Visit::visit_type(&mut found, owned);
+    if !found.0 {
+        return None;
+    }
+    let text = super::type_text(owned);
+    let instead = match owned {
+        Type::Path(path)
+            if path
+                .path
+                .segments
+                .last()
+                .is_some_and(|last| last.ident == "Option") =>
+        {
+            let inner = text
+                .strip_prefix("Option<&")
+                .and_then(|rest| rest.strip_suffix('>'))
+                .map_or_else(|| "...".to_owned(), |inner| format!("Option<{inner}>"));
+            format!(": `let {name}: {inner} = {name}.cloned();`")
+        }
+        _ => " (a clone of what it points to)".to_owned(),
+    };
+    Some(format!(
+        "`{name}` is a `{text}`, which holds a reference, and a reduce! closure sends what it \
+         captures to the workers, where no reference can point: capture an owned value, \
+         declared before the training loop{instead}"
+    ))
+}
+
+/// The named fields `closure` reads of `name`, if it uses `name` through them only
+/// (`cfg.scale`); else none.
+fn fields_read(closure: &ExprClosure, name: &Ident) -> Vec<Ident> {
+    struct Fields<'a> {
+        name: &'a Ident,
+        fields: Vec<Ident>,
+        whole: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Fields<'_> {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Field(field) => match (&*field.base, &field.member) {
+                    (Expr::Path(base), syn::Member::Named(member))
+                        if base.path.get_ident().is_some_and(|b| same(b, self.name)) =>
+                    {
+                        if !self.fields.iter().any(|f| f == member) {
+                            self.fields.push(member.clone());
+                        }
+                    }
+                    _ => syn::visit::visit_expr(self, expr),
+                },
+                Expr::Path(path) if path.path.get_ident().is_some_and(|p| same(p, self.name)) => {
+                    self.whole = true;
+                }
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+
+        fn visit_macro(&mut self, mac: &'ast Macro) {
+            // Its tokens may use the variable whole.
+            self.whole |= crate::unchanged::mentions(mac.tokens.clone(), self.name);
+        }
+    }
+    let mut fields = Fields {
+        name,
+        fields: Vec::new(),
+        whole: false,
+    };
+    syn::visit::Visit::visit_expr(&mut fields, &closure.body);
+    if fields.whole {
+        Vec::new()
+    } else {
+        fields.fields
+    }
 }

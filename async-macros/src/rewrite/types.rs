@@ -160,3 +160,26 @@ pub(super) fn guess_type(expr: &Expr) -> Option<String> {
         _ => None,
     }
 }
+
+/// A type as an author writes it (`Option<&Model>`), not as tokens print (`Option < & Model >`).
+pub(crate) fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (spaced, tight) in [
+        (" < ", "<"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("& ", "&"),
+        (" ;", ";"),
+        ("[ ", "["),
+        (" ]", "]"),
+        ("( ", "("),
+        (" )", ")"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
