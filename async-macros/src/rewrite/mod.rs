@@ -209,6 +209,22 @@ impl<'a> Rewriter<'a> {
                     );
                     return None;
                 }
+                // A borrowed value (a warm start passed as `&Model`) is not the driver's to
+                // publish: rustc would suggest `&start`, and every closure reading it would
+                // then see a `&&Model`.
+                if let Some(ty @ Type::Reference(reference)) = &binding.ty {
+                    let (var, owned) = (&site.var, types::type_text(&reference.elem));
+                    let borrowed = types::type_text(ty);
+                    self.errors.at(
+                        var,
+                        format!(
+                            "broadcast! publishes a value the driver owns, and `{var}` is borrowed \
+                             (a `{borrowed}`): broadcast an owned copy, declared before the training \
+                             loop: `let {var}: {owned} = {var}.clone();`"
+                        ),
+                    );
+                    return None;
+                }
                 binding.broadcast = Some(self.loops_begun);
                 self.loop_broadcasts = true;
                 if !self.broadcast_vars.iter().any(|v| same(v, &site.var)) {
