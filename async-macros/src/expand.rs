@@ -323,6 +323,19 @@ impl Reduce<'_> {
         }
     }
 
+    /// The closure, bound to a variable of its own before any bound on its result applies:
+    /// its result type is then what its body makes it, as in plain Rust. A body with a type
+    /// error (an `if` whose branches differ) makes it rustc's error type, and what uses the
+    /// reduce!'s value is not checked again; passed straight to a function whose bound names
+    /// the result, it would be left open, and inferred from those uses instead (a `&g` for an
+    /// array, and then errors of an unsized array type).
+    fn bind_task(&self) -> (Ident, TokenStream) {
+        let task = internal("task", self.span);
+        let closure = self.typed_closure();
+        let bind = quote_spanned! {self.span=> let #task = #closure; };
+        (task, bind)
+    }
+
     /// The checks that the closure's captures can travel, identical on driver and worker and at
     /// the site's span: rustc reports a capture that cannot travel with the `Capture` message
     /// (once, whichever serde traits it lacks), and drops the same failures of the encoding and
@@ -430,7 +443,7 @@ impl Reduce<'_> {
         });
         let checks = self.travel_checks();
         let argument_check = self.argument_check();
-        let witness = self.typed_closure();
+        let (task, bind_task) = self.bind_task();
         let (captured, reads, result) = (
             internal("captures", span),
             internal("reads", span),
@@ -450,7 +463,7 @@ impl Reduce<'_> {
         };
         let call = match (&self.barrier, self.max_staleness) {
             (None, _) => quote_spanned! {span=>
-                #private::reduce_sync(#driver, #site, __async_outcome(#witness))
+                #private::reduce_sync(#driver, #site, __async_outcome(#task))
             },
             (Some(barrier), bound) => {
                 // `&rule` wholly at the rule's span: rustc reports a rule that is no rule once.
@@ -468,11 +481,12 @@ impl Reduce<'_> {
                     quote_spanned!(span=> reduce_async)
                 };
                 quote_spanned! {span=>
-                    #private::#reduce(#driver, #site, #barrier, #bound, __async_outcome(#witness))
+                    #private::#reduce(#driver, #site, #barrier, #bound, __async_outcome(#task))
                 }
             }
         };
         let prelude = quote_spanned! {span=>
+            #bind_task
             #(#read_checks)*
             #checks
             #argument_check
@@ -525,7 +539,6 @@ impl Reduce<'_> {
         );
         // The task's context, at the span of each expression it begins.
         let tcx = |at: Span| internal("tcx", at);
-        let task = internal("task", self.span);
         let names: Vec<&Ident> = self.captures.iter().map(|c| &c.name).collect();
         let owned = self.captures.iter().map(Capture::owned);
         let passed = self.captures.iter().map(|c| {
@@ -563,15 +576,16 @@ impl Reduce<'_> {
                 Source::Sampled { .. } => quote!(#tcx.batch()?),
             }
         };
-        let closure = self.typed_closure();
         let checks = self.travel_checks();
         let site = self.span;
         let (tcx, tcx_here) = (tcx(site), tcx(Span::call_site()));
         let decode = quote_spanned! {site=>
             let (#(#names,)*): (#(#owned,)*) = #tcx.captures()?;
         };
+        let (task, bind_task) = self.bind_task();
         let encode = quote_spanned! {site=>
-            let #task = __async_outcome(#closure);
+            #bind_task
+            let #task = __async_outcome(#task);
             #tcx.encode(&#task(#item, (#(#passed,)* #(#read_names,)* #(#history_names,)*)))
         };
         let mut body = quote! {

@@ -74,6 +74,9 @@ impl Rewriter<'_> {
             Some(self.placement(mac, "reduce")?)
         };
         self.check_closure_shape(&site)?;
+        if barrier.is_none() {
+            self.refuse_unit_closure(&site.closure)?;
+        }
         let source = Source::of(&site.data);
         let data_expr = source.data();
         let pins = pins?;
@@ -222,6 +225,33 @@ impl Rewriter<'_> {
             }
         }
         Some(())
+    }
+
+    /// A synchronous reduce! combines its results, and `()` is none to combine: a closure
+    /// whose block ends in an expression statement returns it, most often because of a
+    /// trailing `;`. Said at the `;`, rather than as a missing `Combine` for `()` and then a
+    /// type error wherever the result is used. `None` after an error.
+    fn refuse_unit_closure(&mut self, closure: &ExprClosure) -> Option<()> {
+        let Expr::Block(block) = &*closure.body else {
+            return Some(());
+        };
+        let Some(syn::Stmt::Expr(last, Some(semi))) = block.block.stmts.last() else {
+            return Some(());
+        };
+        // These never end the closure with `()`: they leave it.
+        if matches!(
+            last,
+            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Loop(_)
+        ) {
+            return Some(());
+        }
+        self.errors.at(
+            semi,
+            "this `;` makes the reduce! closure return `()`, and a synchronous reduce! \
+             combines what its closure returns: remove the `;` to return the value of the \
+             expression before it",
+        );
+        None
     }
 
     /// Refuses a driver's variable that `closure` assigns to or borrows mutably: the change
