@@ -13,6 +13,7 @@ use serde_bytes::ByteBuf;
 use super::barrier::Gate;
 use super::dispatch::{ReadSpec, TaskSpec};
 use super::driver::Driver;
+use super::inbox::EXCLUDE_AFTER;
 use super::inspect::Inspected;
 use super::joins::JoinBudget;
 use super::local::LocalWorkers;
@@ -2884,6 +2885,49 @@ fn an_asynchronous_site_strikes_out_a_worker_whose_tasks_hang() {
         driver.table.workers[0].partitions.contains(&1),
         "w1's partition moved"
     );
+}
+
+#[test]
+fn an_insider_under_many_names_hanging_an_asynchronous_site_is_struck_out_and_the_run_goes_on() {
+    // w1..w5 are one insider holding the token: each name takes a task and answers none.
+    // w0 answered tasks sent after theirs before their hangs could be seen (the hang floor):
+    // seen at once, five names of six hung the site, and the run ended blaming the task.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(6, script);
+    settle(&mut driver, &["a"]);
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
+    let data = data();
+    for _ in 0..2 {
+        driver
+            .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+            .unwrap();
+    }
+    let sent = tasks(&wire);
+    let first_hung = sent.iter().filter(|t| t.0 != "w0").map(|t| t.1).min();
+    let last_answered = sent.iter().filter(|t| t.0 == "w0").map(|t| t.1).max();
+    assert!(first_hung < last_answered, "w0 answered a later task");
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    for (_, seq, ..) in sent.iter().filter(|t| t.0 != "w0") {
+        driver.tasks.sent_before(*seq, silent);
+    }
+    for _ in 0..EXCLUDE_AFTER {
+        for insider in &mut driver.table.workers[1..] {
+            insider.last_result = Instant::now() - silent;
+            insider.last_struck = insider.last_struck.map(|_| Instant::now() - silent);
+        }
+        driver.tasks.look_for_hangs_again();
+        driver.strike_hanging_workers();
+        assert!(driver.failure().is_none(), "{:?}", driver.failure());
+    }
+    assert!(driver.table.workers[1..].iter().all(|w| w.excluded));
+    assert!(driver.table.workers[0].alive && !driver.table.workers[0].excluded);
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .expect("w0 trains on");
 }
 
 #[test]

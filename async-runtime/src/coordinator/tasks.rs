@@ -440,16 +440,15 @@ impl<K> Default for WorkersOn<K> {
     }
 }
 
-impl<K: std::hash::Hash + Eq> WorkersOn<K> {
+impl<K: std::hash::Hash + Eq + Clone> WorkersOn<K> {
     /// Records that task `key` went wrong on `worker` ([`WorkerInfo::worker`]), in its task
     /// numbered `seq`, `alive` workers taking part. `Err` with the workers it went wrong on, in
     /// order, once they are [`most_of`] them: the run must end.
     pub fn add(&mut self, key: K, worker: &str, alive: usize, seq: u64) -> Result<(), Vec<String>> {
-        let tally = self.tallies.record(key, worker, seq);
-        if most_of(tally.workers.len(), alive) {
-            return Err(tally.workers.clone());
+        match self.tallies.record(key, worker, seq) {
+            Some(tally) if most_of(tally.workers.len(), alive) => Err(tally.workers.clone()),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Task `key` answered well, to the task numbered `seq`: see [`Tallies::answered`].
@@ -462,6 +461,10 @@ impl<K: std::hash::Hash + Eq> WorkersOn<K> {
 /// which workers, and from which task on. [`WorkersOn`] and [`SiteFailures`] judge it.
 struct Tallies<K> {
     by_task: HashMap<K, Tally>,
+    /// Per task, the highest sequence number of one of its tasks that answered well, whether
+    /// or not a tally was open then: a hang is seen only past the hang floor, and the good
+    /// answers of the others to tasks sent after the hung one came before it was.
+    answered_well: HashMap<K, u64>,
 }
 
 /// A task's tally: the times it went wrong, the workers it did on (in order, each once), and
@@ -476,13 +479,21 @@ impl<K> Default for Tallies<K> {
     fn default() -> Self {
         Tallies {
             by_task: HashMap::new(),
+            answered_well: HashMap::new(),
         }
     }
 }
 
-impl<K: std::hash::Hash + Eq> Tallies<K> {
-    /// Records that task `key` went wrong on `worker` in its task numbered `seq`.
-    fn record(&mut self, key: K, worker: &str, seq: u64) -> &Tally {
+impl<K: std::hash::Hash + Eq + Clone> Tallies<K> {
+    /// Records that task `key` went wrong on `worker` in its task numbered `seq`; `None` when
+    /// a task of `key` sent after that one already answered well: it works, as it runs now,
+    /// somewhere, and this says nothing against it (the tally stays as it was). Without it an
+    /// insider under four names, each hanging one task, was seen at the hang floor all at
+    /// once, past the honest worker's good answers, and the run ended blaming the task.
+    fn record(&mut self, key: K, worker: &str, seq: u64) -> Option<&Tally> {
+        if self.answered_well.get(&key).is_some_and(|&good| good > seq) {
+            return None;
+        }
         let tally = self.by_task.entry(key).or_insert_with(|| Tally {
             count: 0,
             workers: Vec::new(),
@@ -493,7 +504,7 @@ impl<K: std::hash::Hash + Eq> Tallies<K> {
         if !tally.workers.iter().any(|w| w == worker) {
             tally.workers.push(worker.to_owned());
         }
-        tally
+        Some(tally)
     }
 
     /// Task `key` answered well, to the task numbered `seq`: if that task was sent after the
@@ -502,10 +513,17 @@ impl<K: std::hash::Hash + Eq> Tallies<K> {
     /// asynchronous site's tasks sent before its closure started returning NaN or panicking
     /// come back well, late): counting again on it let the workers be struck out in turn, a
     /// fast one three times before a slow one answered, and the run could end with no worker
-    /// left.
+    /// left. The highest such `seq` is kept, tally or none: what goes wrong in a task sent
+    /// before it is not counted ([`Tallies::record`]).
     fn answered(&mut self, key: &K, seq: u64) {
         if self.by_task.get(key).is_some_and(|tally| seq > tally.since) {
             self.by_task.remove(key);
+        }
+        match self.answered_well.get_mut(key) {
+            Some(good) => *good = (*good).max(seq),
+            None => {
+                self.answered_well.insert(key.clone(), seq);
+            }
         }
     }
 }
@@ -580,7 +598,9 @@ impl SiteFailures {
         alive: usize,
         seq: u64,
     ) -> Result<(), (u32, usize)> {
-        let streak = self.tallies.record(site, worker, seq);
+        let Some(streak) = self.tallies.record(site, worker, seq) else {
+            return Ok(());
+        };
         let everywhere = most_of(streak.workers.len(), alive) || alive <= 1;
         if streak.count >= MAX_ATTEMPTS && everywhere {
             return Err((streak.count, streak.workers.len()));
@@ -920,6 +940,45 @@ mod tests {
             sites.add("grad", "w1", 3, 9).is_ok(),
             "counted again from none"
         );
+    }
+
+    #[test]
+    fn a_good_answer_to_a_later_task_clears_what_is_seen_wrong_of_earlier_ones() {
+        // An insider under four names took a task each and answered none; the honest worker
+        // answered the tasks sent after theirs before the hang floor passed, when no tally was
+        // open to clear. The four hangs, seen at once, were most of six: the run ended
+        // blaming the task, which ran well all along.
+        let mut hung = WorkersOn::default();
+        hung.answered(&"grad", 9);
+        for (seq, name) in [(2, "evil1"), (3, "evil2"), (4, "evil3"), (5, "evil4")] {
+            assert!(hung.add("grad", name, 6, seq).is_ok(), "{name}");
+        }
+        // Tasks sent after the last good answer count as before.
+        for (seq, name) in [(10, "w0"), (11, "w1"), (12, "w2")] {
+            assert!(hung.add("grad", name, 6, seq).is_ok(), "{name}");
+        }
+        assert_eq!(
+            hung.add("grad", "w3", 6, 13),
+            Err(vec!["w0", "w1", "w2", "w3"]
+                .into_iter()
+                .map(String::from)
+                .collect()),
+            "the earlier ones never counted"
+        );
+        // Failures of a site, by the same rule.
+        let mut failures = SiteFailures::default();
+        failures.succeeded("grad", 20);
+        for seq in 1..=2 * u64::from(MAX_ATTEMPTS) {
+            let worker = if seq % 2 == 0 { "w0" } else { "w1" };
+            assert!(
+                failures.failed("grad", worker, 3, seq).is_ok(),
+                "task {seq}"
+            );
+        }
+        for seq in 21..20 + u64::from(MAX_ATTEMPTS) {
+            assert!(failures.failed("grad", "w0", 3, seq).is_ok(), "task {seq}");
+        }
+        assert_eq!(failures.failed("grad", "w1", 3, 30), Err((MAX_ATTEMPTS, 2)));
     }
 
     #[test]

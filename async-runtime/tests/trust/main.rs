@@ -69,6 +69,10 @@ fn main() {
             "an_admitted_peer_that_lies_about_its_results_is_excluded_and_the_run_trains_on",
             lying_insider_is_excluded,
         ),
+        (
+            "an_insider_under_four_names_hanging_its_tasks_ends_no_asynchronous_run",
+            hanging_insider_names_end_no_async_run,
+        ),
         ("encrypted_sessions_train_alike", encrypted_run_trains),
         (
             "silent_connections_are_capped_and_closed_in_time",
@@ -827,6 +831,68 @@ fn lying_insider_is_excluded() {
         .filter(|w| w.name != "x-liar")
         .all(|w| w.alive && !w.excluded));
     assert!(error(&w, &truth) < 1e-6, "error {}", error(&w, &truth));
+}
+
+/// One peer holding the token joins under four names beside one real worker: each name
+/// heartbeats, says it holds its partition, and never answers a task. Their four hangs were
+/// seen at once, at the hang floor, past the real worker's good answers to later tasks: most
+/// of the five workers, so the run ended blaming its task, which ran well all along. Now
+/// those answers clear them: the four names are excluded, their partitions move to the real
+/// worker, and the run goes on to its own stop.
+fn hanging_insider_names_end_no_async_run() {
+    let (data, truth) = problem();
+    let token = Token::random();
+    let names = ["x-a", "x-b", "x-c", "x-d"];
+    let mut driver = Driver::bind(remote(1 + names.len(), &token)).expect("the driver listens");
+    let endpoint = driver.endpoint().to_owned();
+    let mut worker = spawn_worker("w0", &endpoint, &token);
+    let insiders: Vec<_> = names
+        .iter()
+        .map(|&name| {
+            let (endpoint, token) = (endpoint.clone(), token.clone());
+            std::thread::spawn(move || {
+                wire::hanging_insider(&endpoint, name, &token, Duration::from_secs(120))
+            })
+        })
+        .collect();
+    driver.wait_for_workers().expect("all five join");
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let lies: Vec<wire::Lies> = insiders
+                .into_iter()
+                .map(|insider| insider.join().expect("the insider ends"))
+                .collect();
+            done.store(true, Ordering::SeqCst);
+            lies
+        })
+    };
+    stop_once_after_400(&mut driver, done);
+    let w = agd(&mut driver, &data, &plan(usize::MAX, Misbehave::Nothing));
+    let report = driver.finish().expect("the run trains on to its own stop");
+    print_counts(&report);
+    for (name, lies) in names.iter().zip(watcher.join().expect("the watcher ends")) {
+        println!("    {name}: {lies:?}");
+        assert!(lies.told >= 1, "{name} was given a task");
+        let excluded = lies.excluded.expect("told it is excluded");
+        assert!(excluded.contains("answered"), "{name}: {excluded}");
+        let row = report.workers.iter().find(|w| w.name == *name);
+        assert!(
+            row.is_some_and(|w| w.excluded && !w.alive && w.tasks_done == 0),
+            "{name}"
+        );
+    }
+    let real = report.workers.iter().find(|w| w.name == "w0").expect("w0");
+    assert!(real.alive && !real.excluded);
+    let used = report.stats.results_used;
+    assert!(
+        used > 0 && used <= real.tasks_done,
+        "every result used is w0's"
+    );
+    assert!(report.stats.updates >= 400);
+    assert!(error(&w, &truth) < 1e-3, "error {}", error(&w, &truth));
+    assert!(worker.wait().expect("the worker exits").success());
 }
 
 /// Trains with `train` on three workers the run waits for: two real ones, and the insider

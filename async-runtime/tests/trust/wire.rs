@@ -1063,6 +1063,30 @@ pub fn answering_insider(
     )
 }
 
+/// An insider: a peer holding the token, admitted as worker `name`, that heartbeats, says it
+/// holds every partition it is shipped, and never answers a task it is sent (`told` counts
+/// them), until the driver lets it go, or `wait` passes.
+pub fn hanging_insider(
+    endpoint: &str,
+    name: &str,
+    token: &asyncopt_runtime::Token,
+    wait: std::time::Duration,
+) -> Lies {
+    let respond = |_: &asyncopt_runtime::protocol::TaskOrder, lies: &mut Lies| {
+        lies.told += 1;
+        Vec::new()
+    };
+    responding_insider(
+        endpoint,
+        name,
+        token,
+        wait,
+        respond,
+        holds_every_split,
+        || {},
+    )
+}
+
 /// An insider: a peer holding the token, admitted as worker `name` (it calls `welcomed`
 /// then), that heartbeats and answers the orders to read a split of the data file with a
 /// failure (`a line is malformed`), all of them or, if `keeps_first`, all but the first,
