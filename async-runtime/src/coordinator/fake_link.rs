@@ -981,6 +981,44 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
 }
 
 #[test]
+fn a_struck_out_name_that_never_answered_leaves_its_partition_to_a_worker_that_did() {
+    // One insider under w1 and w2, taking tasks and answering none, beside w0. Once w1 was
+    // struck out, its partition went to w2 (holding the fewest), never to w0, and the next
+    // synchronous steps waited on the next name, name after name.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, _) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    let grad = spec("grad", None);
+    let seq = driver.dispatch(1, 1, &grad);
+    driver.tasks.sent_before(seq, silent);
+    let mut pending = HashMap::from([(seq, 1)]);
+    let mut hedged = HashSet::new();
+    for _ in 0..EXCLUDE_AFTER {
+        let w1 = &mut driver.table.workers[1];
+        w1.last_result = Instant::now() - silent;
+        w1.last_struck = w1.last_struck.map(|_| Instant::now() - silent);
+        driver
+            .redispatch_hung(&grad, &mut pending, &mut hedged, &mut WorkersOn::default())
+            .unwrap();
+    }
+    let w1 = &driver.table.workers[1];
+    assert!(w1.excluded && !w1.alive, "struck out");
+    assert!(
+        driver.table.workers[0].partitions.contains(&1),
+        "w0 took it"
+    );
+    assert!(!driver.table.workers[2].partitions.contains(&1), "not w2");
+    assert_eq!(driver.owners()[1], 0);
+}
+
+#[test]
 fn a_worker_that_grew_its_own_mean_task_time_is_not_waited_for_without_end() {
     // An insider answering each task just under 8 times its own mean task time is never
     // hung, never struck, and its mean grows with every task (9.9 s, 79 s, 350 s, ...): each

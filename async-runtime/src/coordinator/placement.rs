@@ -331,12 +331,21 @@ impl Placement {
     }
 }
 
-/// Who takes a partition of a lost worker: the live worker that, holding it too, would come
-/// back to each of its partitions soonest, (partitions + 1) x its mean task time (a
-/// straggler's delay included), so that a slow worker is not handed the work of a fast one;
-/// the one holding the fewest while some live worker's task time is not known yet.
+/// Who takes a partition of a lost worker: among the live workers that have answered a task,
+/// if any has, the one that, holding it too, would come back to each of its partitions
+/// soonest, (partitions + 1) x its mean task time (a straggler's delay included), so that a
+/// slow worker is not handed the work of a fast one; else the live one holding the fewest.
+/// One that has answered none may never answer: an insider under many names, taking tasks and
+/// answering none, had a lost name's partition move to its next name, never to the worker
+/// answering, and a synchronous step waited on it name after name.
 pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
-    live(workers).min_by(by_round(workers, 1))
+    let answered = |w: &usize| workers[*w].tasks_done > 0;
+    if live(workers).any(|w| answered(&w)) {
+        return live(workers)
+            .filter(answered)
+            .min_by(by_round(workers, 1, true));
+    }
+    live(workers).min_by(by_round(workers, 1, false))
 }
 
 /// Who gives a partition to a worker that joins: the live worker holding two or more that
@@ -345,7 +354,12 @@ pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
 pub(crate) fn donor(workers: &[WorkerInfo]) -> Option<usize> {
     live(workers)
         .filter(|&w| workers[w].partitions.len() >= 2)
-        .max_by(by_round(workers, 0))
+        .max_by(by_round(workers, 0, timed(workers)))
+}
+
+/// Whether every live worker's task time is known.
+fn timed(workers: &[WorkerInfo]) -> bool {
+    live(workers).all(|w| workers[w].tasks_done > 0)
 }
 
 fn live(workers: &[WorkerInfo]) -> impl Iterator<Item = usize> + '_ {
@@ -354,9 +368,12 @@ fn live(workers: &[WorkerInfo]) -> impl Iterator<Item = usize> + '_ {
 
 /// Orders workers by the time each would take to come back to its partitions holding `extra`
 /// more, (held + extra) x mean task time, then by partitions held; by partitions held alone
-/// while some live worker's task time is not known yet.
-fn by_round(workers: &[WorkerInfo], extra: usize) -> impl Fn(&usize, &usize) -> Ordering + '_ {
-    let timed = live(workers).all(|w| workers[w].tasks_done > 0);
+/// unless the task times of the workers compared are all known (`timed`).
+fn by_round(
+    workers: &[WorkerInfo],
+    extra: usize,
+    timed: bool,
+) -> impl Fn(&usize, &usize) -> Ordering + '_ {
     let held = |w: usize| workers[w].partitions.len();
     let round = move |w: usize| (held(w) + extra) as f64 * workers[w].mean_task_s;
     move |&a, &b| {
@@ -629,5 +646,22 @@ mod tests {
         // A live worker not timed yet: the fewest partitions decide.
         workers[1].tasks_done = 0;
         assert_eq!(heir(&workers), Some(0));
+    }
+
+    #[test]
+    fn a_lost_partition_goes_to_a_worker_that_answered_before_one_that_never_did() {
+        // w1 and w2 are names of one insider that takes tasks and answers none; each held
+        // fewer partitions than w0, so each lost name's partition went to the next.
+        let mut workers: Vec<WorkerInfo> = (0..3)
+            .map(|w| WorkerInfo::new(format!("w{w}"), 1, 0.0))
+            .collect();
+        workers[0].partitions = vec![0, 1, 2];
+        workers[0].tasks_done = 10;
+        workers[0].mean_task_s = 1.0;
+        workers[1].partitions = vec![3];
+        workers[2].partitions = vec![];
+        assert_eq!(heir(&workers), Some(0));
+        workers[0].alive = false;
+        assert_eq!(heir(&workers), Some(2), "none answered: the fewest");
     }
 }
