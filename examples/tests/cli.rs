@@ -5247,7 +5247,7 @@ fn endless_files_are_refused_not_read_whole() {
         ],
         &dir,
     );
-    assert_clear_error(&model, "/dev/zero is not a model file");
+    assert_usage_error(&model, "--model /dev/zero: is a device, not a file");
     std::fs::create_dir_all(dir.join("ckpt")).unwrap();
     std::os::unix::fs::symlink(zero, dir.join("ckpt/checkpoint.bin")).unwrap();
     let resumed = run(&["--updates", "5", "--resume", "ckpt"], &dir);
