@@ -173,7 +173,7 @@ const MUTATING_METHODS: &[&str] = &[
 ];
 
 /// Whether `op` assigns (`+=`, `-=`, ...).
-fn assigns(op: &syn::BinOp) -> bool {
+pub(crate) fn assigns(op: &syn::BinOp) -> bool {
     use syn::BinOp::*;
     matches!(
         op,

@@ -105,7 +105,9 @@ impl<'ast> Visit<'ast> for Changes<'_> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         let changes = match expr {
             Expr::Assign(assign) => self.mentions(&assign.left),
-            Expr::Binary(binary) => is_compound(&binary.op) && self.mentions(&binary.left),
+            Expr::Binary(binary) => {
+                crate::captures::assigns(&binary.op) && self.mentions(&binary.left)
+            }
             Expr::Reference(reference) => {
                 reference.mutability.is_some() && self.mentions(&reference.expr)
             }
@@ -151,21 +153,4 @@ impl<'ast> Visit<'ast> for Changes<'_> {
 
     // Items in the body are scopes of their own.
     fn visit_item(&mut self, _: &'ast syn::Item) {}
-}
-
-fn is_compound(op: &syn::BinOp) -> bool {
-    use syn::BinOp::*;
-    matches!(
-        op,
-        AddAssign(_)
-            | SubAssign(_)
-            | MulAssign(_)
-            | DivAssign(_)
-            | RemAssign(_)
-            | BitXorAssign(_)
-            | BitAndAssign(_)
-            | BitOrAssign(_)
-            | ShlAssign(_)
-            | ShrAssign(_)
-    )
 }
