@@ -64,6 +64,18 @@ impl<R> Checksummed<R> {
     }
 }
 
+impl<R: Read> Checksummed<R> {
+    /// Reads on to the end of the last range, or of the text, so that every range is summed
+    /// whole: a read that stopped early (at a line it cannot parse) can then still tell
+    /// whether its bytes are the ones expected.
+    pub fn read_to_ranges_end(&mut self) -> io::Result<()> {
+        let end = self.ranges.last().map_or(self.at, |r| r.end);
+        let rest = end.saturating_sub(self.at);
+        io::copy(&mut Read::take(self.by_ref(), rest), &mut io::sink())?;
+        Ok(())
+    }
+}
+
 impl<R: Read> Read for Checksummed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -105,6 +117,21 @@ mod tests {
                 .collect();
             assert_eq!(reader.sums(), expected, "reads of {step}");
         }
+    }
+
+    #[test]
+    fn reading_to_the_ranges_end_sums_them_whole() {
+        let text: Vec<u8> = (0..1000u32).map(|i| (i * 11 % 253) as u8).collect();
+        let mut reader = Checksummed::new(&text[..], 0, vec![100..200, 600..800]);
+        let mut head = [0; 150];
+        reader.read_exact(&mut head).unwrap();
+        reader.read_to_ranges_end().unwrap();
+        let expected = [100..200, 600..800].map(|r| crc32fast::hash(&text[r]));
+        assert_eq!(reader.sums(), expected);
+        // Nothing past the last range is read.
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &text[800..]);
     }
 
     #[test]

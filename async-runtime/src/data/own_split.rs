@@ -66,9 +66,9 @@ fn read_from(order: &SplitOrder, mut file: File, budget: u64) -> Result<Partitio
         let mut rows = Parsed::new();
         let mut found = Vec::with_capacity(order.blocks.len());
         let mut sums = Vec::with_capacity(order.blocks.len());
-        for block in &order.blocks {
+        for (block, &expected) in order.blocks.iter().zip(&order.checksums) {
             let before = rows.n_rows();
-            let (sum, lines_end) = read_block(&mut file, block, order, &mut rows)?;
+            let (sum, lines_end) = read_block(&mut file, block, expected, order, &mut rows)?;
             within_budget(rows.held_bytes(), budget, path, lines_end)?;
             sums.push(sum);
             found.push(rows.n_rows() - before);
@@ -157,10 +157,12 @@ fn check_order(order: &SplitOrder) -> Result<(), DataError> {
 }
 
 /// Reads the rows of one block of a plain file into `parsed`; the CRC-32 of its bytes and the
-/// number of the last line it read.
+/// number of the last line it read. A line it cannot read is blamed on a copy that differs
+/// from the driver's, when the block's bytes do (`expected` is their driver's CRC-32).
 fn read_block(
     file: &mut File,
     block: &Block,
+    expected: u32,
     order: &SplitOrder,
     parsed: &mut Parsed,
 ) -> Result<(u32, usize), DataError> {
@@ -173,7 +175,29 @@ fn read_block(
     file.seek(SeekFrom::Start(from)).map_err(io)?;
     let scanned = (&mut *file).take(order.text_bytes.saturating_sub(from));
     let mut text = Checksummed::new(scanned, from, vec![block.bytes.clone()]);
-    let mut lines = LineReader::new(&mut text, from, order.options.max_line_bytes);
+    let lines = LineReader::new(&mut text, from, order.options.max_line_bytes);
+    match read_block_lines(lines, block, order, parsed) {
+        // The line starting past the block was read, or the text ended: every byte of the
+        // block went through the checksum.
+        Ok(last_line) => Ok((text.sums()[0], last_line)),
+        Err(error) => Err(changed_copy_first(
+            error,
+            &mut text,
+            &[block],
+            &[expected],
+            path,
+        )),
+    }
+}
+
+/// The lines of `block` parsed into `parsed`, and the number of the last one.
+fn read_block_lines<R: Read>(
+    mut lines: LineReader<R>,
+    block: &Block,
+    order: &SplitOrder,
+    parsed: &mut Parsed,
+) -> Result<usize, DataError> {
+    let path = order.path.as_path();
     if block.bytes.start > 0 {
         // The rest of the line that runs into the block belongs to the block before (just
         // the line end before the block's first byte, when a line starts exactly there).
@@ -193,10 +217,40 @@ fn read_block(
         parse(line, line_no, path, order, parsed)?;
         line_no += 1;
     }
-    // The line starting past the block was read, or the text ended: every byte of the block
-    // went through the checksum.
-    drop(lines);
-    Ok((text.sums()[0], line_no.saturating_sub(1)))
+    Ok(line_no.saturating_sub(1))
+}
+
+/// The error of a split read that stopped at a line of `text`, unless the bytes of its
+/// `blocks` (read on to their end) differ from the driver's (`expected`, block by block):
+/// then the copy is at fault, not the line. A file changed since the driver's scan has its
+/// lines off the blocks' bounds, and a valid line read from its middle does not parse; the
+/// copy that differs is what a worker must say (and the driver, reading the split itself).
+fn changed_copy_first<R: Read>(
+    error: DataError,
+    text: &mut Checksummed<R>,
+    blocks: &[&Block],
+    expected: &[u32],
+    path: &Path,
+) -> DataError {
+    // A read or decompression error is not the text's, and the rest cannot be read anyway;
+    // rows over the memory budget are refused at once, whatever their bytes.
+    let about_the_text = !matches!(
+        error,
+        DataError::Io { .. } | DataError::OverMemoryBudget { .. }
+    );
+    if !about_the_text || text.read_to_ranges_end().is_err() {
+        return error;
+    }
+    for ((block, sum), &expected) in blocks.iter().zip(text.sums()).zip(expected) {
+        if sum != expected {
+            return DataError::ContentMismatch {
+                path: path.to_path_buf(),
+                start: block.bytes.start,
+                end: block.bytes.end,
+            };
+        }
+    }
+    error
 }
 
 /// The rows of each block of the partition, from the whole decompressed text, and the CRC-32
@@ -214,7 +268,31 @@ fn read_whole(
     let reader: Box<dyn Read + Send> = file::decoded(file, path)?;
     let ranges = by_start.iter().map(|(_, b)| b.bytes.clone()).collect();
     let mut text = Checksummed::new(reader.take(order.text_bytes), 0, ranges);
-    let mut lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);
+    let lines = LineReader::new(&mut text, 0, order.options.max_line_bytes);
+    if let Err(error) = read_whole_lines(lines, &by_start, order, budget, &mut parts) {
+        let blocks: Vec<&Block> = by_start.iter().map(|(_, b)| *b).collect();
+        let expected: Vec<u32> = by_start.iter().map(|(i, _)| order.checksums[*i]).collect();
+        return Err(changed_copy_first(
+            error, &mut text, &blocks, &expected, path,
+        ));
+    }
+    let mut sums = vec![0; parts.len()];
+    for ((index, _), sum) in by_start.iter().zip(text.sums()) {
+        sums[*index] = sum;
+    }
+    Ok((parts, sums))
+}
+
+/// The lines of the whole text that start in a block, parsed into that block's `parts`
+/// (`by_start`: the blocks by position, with their index in the order).
+fn read_whole_lines<R: Read>(
+    mut lines: LineReader<R>,
+    by_start: &[(usize, &Block)],
+    order: &SplitOrder,
+    budget: u64,
+    parts: &mut [Parsed],
+) -> Result<(), DataError> {
+    let path = order.path.as_path();
     let mut line_no = 0usize;
     loop {
         let next = lines
@@ -237,12 +315,7 @@ fn read_whole(
             within_budget(held, budget, path, line_no)?;
         }
     }
-    drop(lines);
-    let mut sums = vec![0; parts.len()];
-    for ((index, _), sum) in by_start.iter().zip(text.sums()) {
-        sums[*index] = sum;
-    }
-    Ok((parts, sums))
+    Ok(())
 }
 
 fn parse(
@@ -464,6 +537,41 @@ mod tests {
                 "{}",
                 errors[0]
             );
+        }
+    }
+
+    #[test]
+    fn a_file_changed_since_the_scan_is_a_changed_copy_not_a_parse_error() {
+        // `sed 's/^1 /-1 /'` after the scan: every row is still valid, but each changed one
+        // is a byte longer, and a split reads the text only as far as the scan saw it. The
+        // last line then ends early: here mid-value, `0 7:`, which does not parse.
+        let rows: String = (0..3000)
+            .map(|i| format!("{} 3:0.{} 11:{}\n", i % 2, 25 + i % 50, i % 9))
+            .collect();
+        let longer = rows.lines().filter(|l| l.starts_with("1 ")).count();
+        let last = format!("0 7:0.{}1\n", "0".repeat(longer - 4));
+        let text = format!("{rows}{last}");
+        let f = TempFile::new("changed.svm", text.as_bytes());
+        let own = shared(&f.0, 10);
+        let changed: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("1 ") {
+                Some(rest) => format!("-1 {rest}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        assert_eq!(changed.len(), text.len() + longer);
+        assert!(changed[..text.len()].ends_with("\n0 7:"));
+        std::fs::write(&f.0, changed).unwrap();
+        for (parts, seed) in [(2, 9), (4, 1), (8, 5)] {
+            let orders = own.origin().unwrap().orders(parts, seed).unwrap();
+            for (p, (_, order)) in orders.iter().enumerate() {
+                let error = read_split(order).map(|_| ()).unwrap_err();
+                assert!(
+                    matches!(error, DataError::ContentMismatch { .. }),
+                    "partition {p} of {parts}: {error}"
+                );
+            }
         }
     }
 
