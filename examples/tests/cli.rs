@@ -2026,6 +2026,36 @@ fn worker_help_says_what_0_means_for_each_wait() {
 }
 
 #[test]
+fn auto_ships_a_large_file_whose_byte_ranges_leave_a_partition_without_a_row() {
+    // Past the size at which auto reads a plain file shared: a 64 MiB comment header and 8
+    // rows, which the scan's byte ranges cannot share between 2 partitions. Asked for, shared
+    // access refuses it; auto ships it, as for a small file.
+    let dir = scratch("auto-ships");
+    let line = format!("# {}\n", "x".repeat(1022));
+    let mut text = line.repeat(64 << 10);
+    text.extend((0..8).map(|i| format!("{} 1:{i} 2:0.5\n", [-1, 1][i % 2])));
+    std::fs::write(dir.join("commented.libsvm"), text).unwrap();
+    let args = [
+        "--data",
+        "commented.libsvm",
+        "--workers",
+        "2",
+        "--updates",
+        "5",
+        "--summary",
+        "s.json",
+    ];
+    let output = run(&[&args[..], &["--data-access", "shared"]].concat(), &dir);
+    assert_clear_error(&output, "partition 1 of 2 would hold no row");
+    let output = run(&args, &dir);
+    succeeded(&output);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(summary["data_access"], "ship");
+    std::fs::remove_file(dir.join("commented.libsvm")).unwrap();
+}
+
+#[test]
 fn impossible_settings_are_one_clear_line() {
     let dir = scratch("settings");
     std::fs::write(dir.join("tiny.libsvm"), "1 1:0.5\n-1 1:1\n1 1:2\n").unwrap();

@@ -55,8 +55,9 @@ impl RunArgs {
     /// worker and ships the rest (a compressed file would be decompressed by every worker;
     /// remote workers may not see the path).
     fn data_access(&self, path: &Path) -> Result<DataAccess> {
-        let shared = DataAccess::Shared {
+        let shared = |auto| DataAccess::Shared {
             eval_rows: self.eval_rows.unwrap_or(SharedOptions::DEFAULT_EVAL_ROWS),
+            auto,
         };
         // The scan cuts a shared file into at most MAX_GRAINS byte ranges, each read by one
         // partition at least: more partitions cannot share it, whatever the file's size.
@@ -80,7 +81,7 @@ impl RunArgs {
                      without a token reads no file a driver names"
                 )
             }
-            DataAccessName::Shared => shared,
+            DataAccessName::Shared => shared(false),
             DataAccessName::Auto => {
                 // A small file costs little to ship, and may have too few bytes for its
                 // byte ranges to fill every partition.
@@ -89,7 +90,7 @@ impl RunArgs {
                     && !asyncopt_runtime::data::libsvm::is_compressed(path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
                 if plain && !self.remote_workers && !too_many {
-                    shared
+                    shared(true)
                 } else {
                     DataAccess::Ship
                 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use asyncopt_algorithms::Loss;
-use asyncopt_runtime::data::{Dataset, LabelRule, LoadOptions, SharedOptions};
+use asyncopt_runtime::data::{DataError, Dataset, LabelRule, LoadOptions, SharedOptions};
 
 use super::JobSpec;
 
@@ -38,6 +38,9 @@ pub enum DataAccess {
     Shared {
         /// Rows of the driver's evaluation sample.
         eval_rows: usize,
+        /// Chosen by `--data-access auto`, not asked for: a file whose byte ranges cannot
+        /// give every partition a row is shipped instead of refused.
+        auto: bool,
     },
 }
 
@@ -60,7 +63,7 @@ impl DataSource {
                 };
                 match access {
                     DataAccess::Ship => load_file(path, &options),
-                    DataAccess::Shared { eval_rows } => {
+                    DataAccess::Shared { eval_rows, .. } => {
                         if !path.exists() {
                             bail!("data file {} does not exist", path.display());
                         }
@@ -162,10 +165,42 @@ impl JobSpec {
             )),
             DataSource::Builtin => None,
         };
-        Ok(Arc::new(prepare(
-            self.data.load(self.cluster.seed)?,
-            self.bias,
-            &self.loss,
-        )?))
+        let mut data = self.data.load(self.cluster.seed)?;
+        if let Some(shipped) = self.shipped_instead(&data) {
+            data = shipped.load(self.cluster.seed)?;
+        }
+        Ok(Arc::new(prepare(data, self.bias, &self.loss)?))
+    }
+
+    /// The data shipped, when `auto` chose shared access for a file whose byte ranges cannot
+    /// give every partition a row (a long comment header and few rows): shipping cuts it one
+    /// row per block, where shared access would refuse it. Asked for, shared access keeps
+    /// refusing it (`run` says why).
+    fn shipped_instead(&self, data: &Dataset) -> Option<DataSource> {
+        let DataSource::File {
+            path,
+            dim,
+            max_dim,
+            access: DataAccess::Shared { auto: true, .. },
+        } = &self.data
+        else {
+            return None;
+        };
+        let parts = self
+            .cluster
+            .workers
+            .checked_mul(self.cluster.partitions_per_worker)?;
+        match data.origin()?.orders(parts, self.cluster.seed) {
+            Err(error @ (DataError::EmptyPartition { .. } | DataError::TooFewRanges { .. })) => {
+                tracing::info!("{error}: --data-access auto ships the file instead");
+                Some(DataSource::File {
+                    path: path.clone(),
+                    dim: *dim,
+                    max_dim: *max_dim,
+                    access: DataAccess::Ship,
+                })
+            }
+            _ => None,
+        }
     }
 }

@@ -97,7 +97,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         dataset: data.name().to_owned(),
         sampled: (!data.is_whole()).then(|| (data.n_rows(), data.full_rows())),
         data_rows: data.full_rows(),
-        spec: spec.clone(),
+        spec: as_run(spec, data),
         resumed_from,
         interrupted: ended.interrupted,
         recorded_unscored,
@@ -178,6 +178,18 @@ fn below_optimum(
         optimum,
         point.updates,
     ))
+}
+
+/// The job as it ran: shared access that `auto` chose is shipping when the file was shipped
+/// instead (see `JobSpec::load_data`), so that the summary says how the data travelled.
+fn as_run(spec: &JobSpec, data: &Dataset) -> JobSpec {
+    let mut spec = spec.clone();
+    if let super::DataSource::File { access, .. } = &mut spec.data {
+        if data.origin().is_none() {
+            *access = super::DataAccess::Ship;
+        }
+    }
+    spec
 }
 
 /// Refuses a cluster the data cannot fill: every partition needs a row, and workers reading

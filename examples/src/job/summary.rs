@@ -57,7 +57,7 @@ impl Outcome {
         // The access the run used (`auto` resolved); the sample's size only where one is read.
         let (data_access, eval_rows) = match &self.spec.data {
             DataSource::File {
-                access: DataAccess::Shared { eval_rows },
+                access: DataAccess::Shared { eval_rows, .. },
                 ..
             } => ("shared", Some(*eval_rows)),
             // The built-in set is in the driver's memory, and shipped.
