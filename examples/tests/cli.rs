@@ -483,7 +483,7 @@ fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name
     // and `--workers 0` refused only after parsing: each now names its flag and what it takes.
     let dir = scratch("integer-flags");
     // (the arguments before the flag, the flag, a value out of its range)
-    let flags: [(&[&str], &str, &str); 14] = [
+    let flags: [(&[&str], &str, &str); 15] = [
         (&[], "--workers", "0"),
         (&[], "--batch", "18446744073709551616"),
         (&[], "--quorum", "0"),
@@ -506,6 +506,11 @@ fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name
             "2147483649",
         ),
         (&["worker", "--driver", "tcp://127.0.0.1:9"], "--runs", "0"),
+        (
+            &["worker", "--driver", "tcp://127.0.0.1:9"],
+            "--runs",
+            "99999999999999999999",
+        ),
     ];
     for (before, flag, out_of_range) in flags {
         for value in ["-3", "x", out_of_range] {
@@ -513,12 +518,51 @@ fn every_integer_flag_refuses_a_negative_a_word_and_a_value_out_of_range_by_name
             let output = run(&args, &dir);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            // A whole number past a flag's bound may say that bound (below).
+            let said = |why: &str| stderr.contains(&format!("`{value}` {why}"));
             assert!(
                 stderr.contains(&format!("invalid value '{value}' for '{flag} <"))
-                    && stderr.contains(&format!("`{value}` is not a whole number")),
+                    && (said("is not a whole number") || said("is more than ")),
                 "{args:?}: {stderr}"
             );
         }
+    }
+    // A whole number past a flag with no bound of its own says the real bound, what the
+    // flag's type holds: "is not a whole number >= 0" was said of these, which are.
+    for (args, why) in [
+        (
+            &["--max-respawns", "18446744073709551615"][..],
+            "`18446744073709551615` is more than 4294967295",
+        ),
+        (
+            &["--batch", "18446744073709551616"],
+            "`18446744073709551616` is more than 18446744073709551615",
+        ),
+        (
+            &[
+                "worker",
+                "--driver",
+                "tcp://127.0.0.1:9",
+                "--runs",
+                "99999999999999999999",
+            ],
+            "`99999999999999999999` is more than 4294967295",
+        ),
+    ] {
+        let stderr = String::from_utf8_lossy(&run(args, &dir).stderr).into_owned();
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+    // No model holds 0 features: a usage error, not a data file refused at its first
+    // feature (exit 1), for a run and a model read alike.
+    for before in [&["--data", "d.svm"][..], &["evaluate", "--model", "m.json"]] {
+        let args = [before, &["--max-features", "0"]].concat();
+        let output = run(&args, &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("`0` is not a whole number from 1 to 2147483648"),
+            "{args:?}: {stderr}"
+        );
     }
     // A negative number is no flag's value but its own: the float flags still take it.
     let output = run(&["--lambda", "-1"], &dir);

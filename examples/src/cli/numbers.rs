@@ -26,18 +26,41 @@ pub fn number(text: &str, accepts: fn(f64) -> bool, what: &str) -> Result<f64, S
         .ok_or_else(|| format!("`{text}` is not {what}"))
 }
 
-/// `text` as a whole number from `least` to `most` (`u64::MAX`: no bound), or an error
-/// saying it is not one, in [`number`]'s words.
+/// `text` as a whole number from `least` to `most` (`u64::MAX`: no bound but what `T` holds),
+/// or an error saying it is not one, in [`number`]'s words; a whole number past an unbounded
+/// flag's real bound says that bound, since "is not a whole number >= 0" was said of one.
 pub fn whole<T: TryFrom<u64>>(text: &str, least: u64, most: u64) -> Result<T, String> {
-    let what = match most {
-        u64::MAX => format!("a whole number >= {least}"),
-        _ => format!("a whole number from {least} to {most}"),
+    let not = |what: String| format!("`{text}` is not {what}");
+    let unbounded = most == u64::MAX;
+    let what = match unbounded {
+        true => format!("a whole number >= {least}"),
+        false => format!("a whole number from {least} to {most}"),
     };
-    text.parse::<u64>()
-        .ok()
-        .filter(|n| (least..=most).contains(n))
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| format!("`{text}` is not {what}"))
+    let bound = most.min(most_held::<T>());
+    let n = match text.parse::<u64>() {
+        Ok(n) => n,
+        Err(e) if unbounded && *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            return Err(format!("`{text}` is more than {bound}"));
+        }
+        Err(_) => return Err(not(what)),
+    };
+    if n < least {
+        return Err(not(what));
+    }
+    match T::try_from(n) {
+        Ok(value) if n <= most => Ok(value),
+        _ if unbounded => Err(format!("`{text}` is more than {bound}")),
+        _ => Err(not(what)),
+    }
+}
+
+/// The largest `u64` that `T` holds (`T` an integer type).
+fn most_held<T: TryFrom<u64>>() -> u64 {
+    (1..=64)
+        .rev()
+        .map(|bits| u64::MAX >> (64 - bits))
+        .find(|&n| T::try_from(n).is_ok())
+        .unwrap_or(0)
 }
 
 /// A count that means nothing at 0: workers, runs, updates between checkpoints.
@@ -83,10 +106,18 @@ mod tests {
             refused(zero_or_more("1.5")),
             "`1.5` is not a whole number >= 0"
         );
-        // Past what the type holds, as past the range.
+        // Past what the type or a u64 holds: the bound it passed, not a range it is in.
         assert_eq!(
             refused(zero_or_more("4294967296")),
-            "`4294967296` is not a whole number >= 0"
+            "`4294967296` is more than 4294967295"
+        );
+        assert_eq!(
+            zero_or_more::<u64>("99999999999999999999").unwrap_err(),
+            "`99999999999999999999` is more than 18446744073709551615"
+        );
+        assert_eq!(
+            zero_or_more::<i8>("128").unwrap_err(),
+            "`128` is more than 127"
         );
         assert_eq!(
             refused(whole("9", 1, 8)),

@@ -123,9 +123,9 @@ pub(super) fn keep_versions(text: &str) -> Result<usize, String> {
     whole(text, 1, asyncopt_runtime::cluster::MAX_KEEP_VERSIONS as u64)
 }
 
-/// `--max-features`: up to 2^31 features (16 GiB per model copy).
+/// `--max-features`: 1 (no model holds fewer) up to 2^31 features (16 GiB per model copy).
 pub(super) fn max_features(text: &str) -> Result<usize, String> {
-    whole(text, 0, MAX_FEATURES_CEILING as u64)
+    whole(text, 1, MAX_FEATURES_CEILING as u64)
 }
 
 /// `--bind` and `--driver`: `HOST:PORT` (`[V6]:PORT`) as `tcp://HOST:PORT`, the one scheme
