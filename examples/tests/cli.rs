@@ -353,11 +353,15 @@ fn updates_or_time_of_zero_is_refused_for_a_run_and_a_resume() {
     let dir = scratch("zero-bounds");
     let updates = "--updates 0 trains nothing: give at least 1 (with --resume, the updates to \
                    reach in all";
-    let time = "--time 0 trains nothing: give the seconds to train, more than 0 (with --resume, \
-                the seconds of training in all";
-    let refused: [(&[&str], &str); 5] = [
+    let time = "--time 0 trains nothing: give the seconds to train, at least 1e-6 (with \
+                --resume, the seconds of training in all";
+    // Shorter than any update: it trained nothing and exited 0, where 0 was refused.
+    let tiny = "--time 1e-300 trains nothing: give the seconds to train, at least 1e-6";
+    let refused: [(&[&str], &str); 7] = [
         (&["--updates", "0"], updates),
         (&["--time", "0"], time),
+        (&["--time", "1e-300"], tiny),
+        (&["--time", "0.0000009"], "--time 9e-7 trains nothing"),
         (&["--time", "10", "--updates", "0"], updates),
         (&["--resume", "ckpt", "--updates", "0"], updates),
         (&["--resume", "ckpt", "--time", "0"], time),
@@ -451,7 +455,7 @@ fn a_comparison_refusing_a_bound_of_zero_speaks_of_no_resume() {
         ),
         (
             &["compare", "--time", "0"],
-            "--time 0 trains nothing: give the seconds to train, more than 0",
+            "--time 0 trains nothing: give the seconds to train, at least 1e-6",
         ),
         (
             &[

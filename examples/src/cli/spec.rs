@@ -220,9 +220,13 @@ impl RunArgs {
             );
         }
         if let Some(time) = self.time {
-            if time == 0.0 {
+            // A time limit shorter than any update is --time 0 by another name: 1e-300 trained
+            // nothing and exited 0, where 0 was refused.
+            if (0.0..MIN_TIME_S).contains(&time) {
                 bail_usage!(
-                    "--time 0 trains nothing: give the seconds to train, more than 0{}",
+                    "--time {} trains nothing: give the seconds to train, at least \
+                     {MIN_TIME_S:e}{}",
+                    readable(time),
                     for_resume("the seconds of training")
                 );
             }
@@ -409,6 +413,10 @@ fn check_max_features(max_features: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// The shortest `--time`: a microsecond, less than any update takes (each waits for a
+/// worker's answer), so that a shorter one, which trains nothing, is refused as 0 is.
+const MIN_TIME_S: f64 = 1e-6;
 
 /// The L2 weight of the logistic loss when `--lambda` is not given.
 pub const DEFAULT_LOGISTIC_LAMBDA: f64 = 1e-4;
