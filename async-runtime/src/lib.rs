@@ -36,6 +36,7 @@ mod peer_text;
 pub mod protocol;
 pub mod regular_file;
 mod result_body;
+mod seconds_text;
 pub mod staging;
 pub mod stragglers;
 pub mod task;

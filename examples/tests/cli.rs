@@ -4135,6 +4135,40 @@ fn a_stopped_worker_is_lost_after_the_silence_lost_after_allows() {
     assert!(summary["lost_workers"].as_u64() >= Some(1), "{summary}");
 }
 
+/// A liveness timeout under a tenth of a second is said with its digits: `--lost-after 0.002`
+/// was said as "the liveness timeout of 0.0 s".
+#[test]
+fn a_liveness_timeout_under_a_tenth_is_said_with_its_digits() {
+    let dir = scratch("lost-after-ms");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let (mut driver, said, reader) = start_reading_its_log(
+        async_train(&dir)
+            .args(remote_flags("1", &address))
+            .args([
+                "--algo",
+                "sgd",
+                "--updates",
+                "1000000",
+                "--join-timeout",
+                "20",
+            ])
+            .args(["--heartbeat", "0.001", "--lost-after", "0.002", "--quiet"]),
+    );
+    wait_for_lines(&said, &["waiting for remote workers"]);
+    let stopped = Killed(remote_worker(&address, "w1", &dir));
+    wait_for_lines(&said, &["worker joined worker=w1 "]);
+    signal("-STOP", stopped.0.id());
+    wait_for_lines(
+        &said,
+        &["worker lost worker=w1 ", "the liveness timeout of 0.002 s"],
+    );
+    drop(stopped);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let _ = reader.join();
+}
+
 /// A process killed when dropped: a worker a test stopped is not left behind, stopped, when
 /// the test fails before it would kill it.
 struct Killed(Child);
@@ -6592,3 +6626,4 @@ fn the_summary_records_the_data_access_used_and_unused_eval_rows_are_warned_of()
     assert_eq!(summary["data_access"], "shared", "{summary}");
     assert_eq!(summary["eval_rows"], 10, "{summary}");
 }
+

@@ -17,6 +17,7 @@ use crate::data::{partition_dataset, sample_indices, Dataset, RowRanges};
 use crate::error::RuntimeError;
 use crate::history::History;
 use crate::protocol::{Sample, ShippedVersion, TaskOrder, ToWorker};
+use crate::seconds_text::seconds_text;
 
 impl Driver {
     /// Partitions `data` and sends each live worker its partitions, once per dataset.
@@ -119,9 +120,9 @@ impl Driver {
                 if self.table.workers[worker].alive {
                     let message = format!(
                         "it said nothing of it in {:.0} s, where more than half of the \
-                         loads ended within {:.1} s",
+                         loads ended within {} s",
                         taken.as_secs_f64(),
-                        slowest.as_secs_f64()
+                        seconds_text(slowest.as_secs_f64())
                     );
                     self.cannot_load(worker, partition, message);
                 }

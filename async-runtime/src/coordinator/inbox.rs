@@ -10,6 +10,7 @@ use super::table::WorkerInfo;
 use super::tasks::Failed;
 use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ResultBody, ToDriver, ToWorker, Welcome};
+use crate::seconds_text::seconds_text;
 use crate::transport::frame;
 use crate::transport::{Inbound, Refusal, SessionId};
 
@@ -875,8 +876,8 @@ impl Driver {
             // and joins again as a fresh worker.
             // The timeout is said: it is a setting of the run, which a pause may outlast.
             let why = format!(
-                "it fell silent past the liveness timeout of {:.1} s",
-                timeout.as_secs_f64()
+                "it fell silent past the liveness timeout of {} s",
+                seconds_text(timeout.as_secs_f64())
             );
             let reason = format!("the driver declared it lost ({why}); join again");
             self.send(worker, &ToWorker::Lost { reason });

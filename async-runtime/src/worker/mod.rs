@@ -38,6 +38,7 @@ use crate::auth::Token;
 use crate::auth::Transcript;
 use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ToDriver, ToWorker};
+use crate::seconds_text::seconds_text;
 use crate::task;
 use crate::transport::frame::{self, FrameError, ANY_RUN, MAX_PLAIN_FRAME};
 use crate::transport::session::{Heartbeats, Opener, Reserved, Sealer, Space, Stamp, Verifier};
@@ -824,19 +825,19 @@ impl Worker {
             // Not a paused driver's silence: no driver spoke yet on this connection.
             return Next::Exit(Ok(Ended::Unanswered(format!(
                 "{} took the connection and has not answered this worker's hello: silent for \
-                 {:.1} s (not a driver of this program, not running, or out of reach)",
+                 {} s (not a driver of this program, not running, or out of reach)",
                 crate::protocol::peer_text(&self.options.driver),
-                silent.as_secs_f64()
+                seconds_text(silent.as_secs_f64())
             ))));
         }
         if let Some(timeout) = timeout {
             // A driver paused longer than the window (stopped, swapped out, its VM migrated)
             // is taken for dead: the line says which setting decided it, and how to wait.
             return Next::Exit(Err(RuntimeError::DriverLost(format!(
-                "the driver has been silent for {:.1} s, past --driver-timeout {} s (a driver \
+                "the driver has been silent for {} s, past --driver-timeout {} s (a driver \
                  paused that long is taken for dead: raise it to wait through longer pauses, \
                  or 0 to wait as long as its connection is open)",
-                silent.as_secs_f64(),
+                seconds_text(silent.as_secs_f64()),
                 timeout.as_secs_f64()
             ))));
         }
