@@ -118,8 +118,18 @@ impl std::fmt::Display for Stragglers {
             Stragglers::None => f.write_str("none"),
             Stragglers::SlowWorkers => f.write_str("slow-workers"),
             Stragglers::SlowPartitions => f.write_str("slow-partitions"),
-            Stragglers::Intensity(c) => write!(f, "intensity:{c}"),
+            Stragglers::Intensity(c) => write!(f, "intensity:{}", shortest(*c)),
         }
+    }
+}
+
+/// `c` in the shorter of its plain and exponent forms, which both read back as `c`:
+/// `intensity:1e308` was said with 309 digits.
+fn shortest(c: f64) -> String {
+    let (plain, exponent) = (c.to_string(), format!("{c:e}"));
+    match exponent.len() < plain.len() {
+        true => exponent,
+        false => plain,
     }
 }
 
@@ -131,13 +141,15 @@ impl FromStr for Stragglers {
             "none" => Ok(Stragglers::None),
             "slow-workers" | "paper" => Ok(Stragglers::SlowWorkers),
             "slow-partitions" | "asyncpaper" => Ok(Stragglers::SlowPartitions),
-            _ => match s.strip_prefix("intensity:").map(str::parse::<f64>) {
-                Some(Ok(c)) if (0.0..=MAX_DELAY_FACTOR).contains(&c) => {
+            _ => match s.strip_prefix("intensity:").map(|c| (c, c.parse::<f64>())) {
+                Some((_, Ok(c))) if (0.0..=MAX_DELAY_FACTOR).contains(&c) => {
                     Ok(Stragglers::Intensity(c))
                 }
-                Some(Ok(c)) if c.is_finite() => Err(format!(
+                // Said as written: `1e308` was said with its 309 digits.
+                Some((written, Ok(c))) if c.is_finite() => Err(format!(
                     "straggler intensity `{s}`: C must be from 0 to {MAX_DELAY_FACTOR}, the most a \
-                     worker sleeps (times its mean compute), not {c}"
+                     worker sleeps (times its mean compute), not {}",
+                    written.trim()
                 )),
                 _ => Err(format!(
                     "unknown straggler model `{s}`: use none, slow-workers (alias paper), \
@@ -160,6 +172,13 @@ mod tests {
         let refused = "intensity:200".parse::<Stragglers>().unwrap_err();
         assert!(refused.contains("from 0 to 100"), "{refused}");
         assert!(!refused.starts_with("unknown"), "a known model: {refused}");
+        // As written, not in its 309 digits.
+        let huge = "intensity:1e308".parse::<Stragglers>().unwrap_err();
+        assert!(huge.ends_with("compute), not 1e308"), "{huge}");
+        assert_eq!(
+            Stragglers::Intensity(1e-300).to_string(),
+            "intensity:1e-300"
+        );
         let negative = "intensity:-1".parse::<Stragglers>().unwrap_err();
         assert!(negative.contains("not -1"), "{negative}");
         assert_eq!("intensity:100".parse(), Ok(Stragglers::Intensity(100.0)));

@@ -158,8 +158,13 @@ fn assert_usage_error(output: &Output, needle: &str) {
 fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
     let dir = scratch("usage");
     std::fs::write(dir.join("small.libsvm"), "1 1:0.5\n-1 2:1\n").unwrap();
-    let refused: [(&[&str], &str); 20] = [
+    let refused: [(&[&str], &str); 21] = [
         (&["--plot", "run.gif"], "a plot is written as .svg or .png"),
+        // Said as written: `1e308` was said with its 309 digits.
+        (
+            &["--stragglers", "intensity:1e308"],
+            "(times its mean compute), not 1e308",
+        ),
         // Local workers are never more than the count: such a barrier is never met.
         (
             &["--algo", "asgd", "--workers", "2", "--quorum", "5"],
