@@ -61,6 +61,15 @@ pub fn serving_as_worker(progress: std::sync::Arc<Progress>) {
     let _ = WORKER.set(progress);
 }
 
+/// What a signal to a command that trains nothing (`evaluate`, `predict`) says it stopped:
+/// "nothing was trained" was said of a model being scored.
+static SCORING: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// This process trains nothing but scores a model: a signal quits at once and says `stopped`.
+pub fn scoring(stopped: &'static str) {
+    let _ = SCORING.set(stopped);
+}
+
 /// The outputs the runs going on are to write and have not written yet, in the order they
 /// were named: what a quit at once leaves unwritten.
 fn unwritten() -> MutexGuard<'static, Vec<PathBuf>> {
@@ -191,9 +200,10 @@ enum Phase {
 /// What a signal does: asks the runs to stop, or quits if nothing is left to save.
 fn on_signal(signal: i32) {
     if STOP.is_requested() || SAVING.load(Ordering::SeqCst) == 0 {
-        let said = match WORKER.get() {
-            Some(progress) => worker_stopped_message(progress.so_far()),
-            None => second_signal_message(&unwritten(), BEGUN.load(Ordering::SeqCst)),
+        let said = match (WORKER.get(), SCORING.get()) {
+            (Some(progress), _) => worker_stopped_message(progress.so_far()),
+            (None, Some(stopped)) => (*stopped).to_owned(),
+            (None, None) => second_signal_message(&unwritten(), BEGUN.load(Ordering::SeqCst)),
         };
         say_on_signal(&said);
         crate::trace::remove_unfinished();

@@ -6632,3 +6632,44 @@ fn the_summary_records_the_data_access_used_and_unused_eval_rows_are_warned_of()
     assert_eq!(summary["eval_rows"], 10, "{summary}");
 }
 
+/// `evaluate` and `predict` stopped by a signal while they read the data say what they
+/// stopped before: they said "stopped before a run began; nothing was trained", of a command
+/// that trains nothing.
+#[cfg(unix)]
+#[test]
+fn a_signal_to_evaluate_or_predict_says_the_scoring_stopped_not_the_training() {
+    let dir = scratch("score-signal");
+    let model = r#"{"format":"asyncopt-model","version":1,"loss":"least-squares","lambda":0.0,"features":2,"bias":null,"data":{"name":"d.svm","rows":2,"sha256":"0"},"settings":{},"objective":0.5,"weights":[0.5,0.25]}"#;
+    std::fs::write(dir.join("m.json"), model).unwrap();
+    // A pipe that no one writes into keeps the data being read until the signal.
+    mkfifo(&dir.join("rows.fifo"));
+    for (command, said) in [
+        (
+            "evaluate",
+            "stopped by a signal before the model was scored",
+        ),
+        (
+            "predict",
+            "stopped by a signal before the predictions were written",
+        ),
+    ] {
+        let mut scoring = async_train(&dir);
+        scoring.args([command, "--model", "m.json", "--data", "rows.fifo"]);
+        if command == "predict" {
+            scoring.args(["--out", "p.csv"]);
+        }
+        let (_, code, seen) =
+            interrupted_on_a_terminal(scoring, terminal_80_wide(), "reading rows");
+        let screen = screen_of(&seen, 80);
+        assert_eq!(code, Some(130), "{command}: {screen:#?}");
+        assert!(
+            screen.iter().any(|line| line.trim_end() == said),
+            "{command}: {screen:#?}"
+        );
+        assert!(
+            !screen.concat().contains("nothing was trained"),
+            "{screen:#?}"
+        );
+    }
+}
+

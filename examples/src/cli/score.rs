@@ -46,6 +46,7 @@ fn sampled_note(model: &SavedModel) -> Option<String> {
 }
 
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
+    crate::interrupt::scoring("stopped by a signal before the model was scored");
     if let Some(out) = &args.out {
         refuse_overwriting("--out", out, &inputs(&args.data, &args.model))?;
     }
@@ -97,6 +98,7 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
 }
 
 pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
+    crate::interrupt::scoring("stopped by a signal before the predictions were written");
     refuse_overwriting("--out", &args.out, &inputs(&args.data, &args.model))?;
     if !is_stdout(&args.out) {
         check_writable(&args.out)?;
