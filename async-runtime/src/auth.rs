@@ -144,13 +144,17 @@ impl Token {
         Ok(token)
     }
 
-    /// A token of these bytes, if long enough.
+    /// A token of these bytes, if long enough and no longer than a token file may be (a token
+    /// given another way, as in an environment variable, is bound as one in a file is).
     pub fn new(bytes: &[u8]) -> Result<Token, String> {
         if bytes.len() < MIN_TOKEN_BYTES {
             return Err(format!(
                 "a token needs at least {MIN_TOKEN_BYTES} bytes, this one has {}",
                 bytes.len()
             ));
+        }
+        if bytes.len() > MAX_TOKEN_FILE {
+            return Err(TokenFileError::TooLong.to_string());
         }
         Ok(Token(bytes.to_vec()))
     }
@@ -513,6 +517,12 @@ mod tests {
         let token = Token::random();
         assert_eq!(Token::from_hex(&token.to_hex()).unwrap(), token);
         assert!(Token::new(b"short").is_err());
+        // As long as a token file may be, and no longer.
+        assert!(Token::new(&[b'x'; MAX_TOKEN_FILE]).is_ok());
+        assert_eq!(
+            Token::new(&[b'x'; MAX_TOKEN_FILE + 1]).unwrap_err(),
+            "longer than 4096 bytes: it holds one token"
+        );
         assert!(Token::from_hex("zz").is_err());
     }
 }

@@ -307,6 +307,20 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
         &output,
         "ASYNC_TOKEN: a token needs at least 16 bytes, this one has 10",
     );
+    // And as long, under the bound of a token file: 100 KB was taken as a token.
+    let long = async_train(&dir)
+        .args(worker)
+        .env("ASYNC_TOKEN", "x".repeat(100_000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("async-train starts");
+    // A bound only to end a worker that would otherwise wait for its driver.
+    let (output, _) = wait_for_within(long, Duration::from_secs(60));
+    assert_usage_error(
+        &output,
+        "ASYNC_TOKEN: longer than 4096 bytes: it holds one token",
+    );
 }
 
 /// A named pipe as `--token-file` is refused as the flag's value, for a run and a worker alike:
