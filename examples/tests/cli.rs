@@ -6687,3 +6687,43 @@ fn a_signal_to_evaluate_or_predict_says_the_scoring_stopped_not_the_training() {
     }
 }
 
+/// `async-bench splits` stopped by a full disk (here a file size limit, which fails a write
+/// alike) names the file it was generating: the system's words alone ("No space left on
+/// device (os error 28)") named none.
+#[cfg(unix)]
+#[test]
+fn async_bench_splits_names_the_file_it_could_not_write() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("bench-splits-full");
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_async-bench"));
+    bench
+        .args(["splits", "--sizes-mb", "1", "--workers", "1", "--dir"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(dir.join("figures.json"))
+        .current_dir(&dir)
+        .env("RUST_LOG", "error");
+    let max_bytes = 64 * 1024;
+    // SAFETY: setrlimit and signal are async-signal-safe, and touch only the child.
+    unsafe {
+        bench.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: max_bytes,
+                rlim_max: max_bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // A write past the limit then fails, as one on a full disk does.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let output = bench.output().expect("async-bench starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write ") && stderr.contains("generated-1mb.svm: File too large"),
+        "{stderr}"
+    );
+}

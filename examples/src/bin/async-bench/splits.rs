@@ -67,7 +67,13 @@ const DIM: u64 = 1000;
 fn generate(path: &Path, bytes: u64) -> Result<u64> {
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // A full disk is said with the file it stopped: the system's words name none.
+    write_rows(BufWriter::with_capacity(1 << 20, file), bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// [`generate`]'s rows, written to `out`.
+fn write_rows(mut out: impl Write, bytes: u64) -> std::io::Result<u64> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let (mut written, mut rows) = (0u64, 0u64);
     let mut line = String::with_capacity(1024);
@@ -242,7 +248,9 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
         let path = dir.join(format!("generated-{mb}mb.svm"));
         let begun = Instant::now();
         let rows = generate(&path, mb * 1_000_000)?;
-        let bytes = std::fs::metadata(&path)?.len();
+        let bytes = std::fs::metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
         eprintln!(
             "generated {} ({rows} rows, {}) in {:.1} s",
             path.display(),
@@ -259,7 +267,7 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
             "shared": shared,
             "ship": ship,
         }));
-        std::fs::remove_file(&path)?;
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     Ok(sizes)
 }
