@@ -339,13 +339,11 @@ impl Placement {
 /// answering none, had a lost name's partition move to its next name, never to the worker
 /// answering, and a synchronous step waited on it name after name.
 pub(crate) fn heir(workers: &[WorkerInfo]) -> Option<usize> {
-    let answered = |w: &usize| workers[*w].tasks_done > 0;
-    if live(workers).any(|w| answered(&w)) {
-        return live(workers)
-            .filter(answered)
-            .min_by(by_round(workers, 1, true));
-    }
-    live(workers).min_by(by_round(workers, 1, false))
+    // Those that answered have a task time each; while none has, the fewest partitions rule.
+    live(workers)
+        .filter(|&w| workers[w].tasks_done > 0)
+        .min_by(by_round(workers, 1, true))
+        .or_else(|| live(workers).min_by(by_round(workers, 1, false)))
 }
 
 /// Who gives a partition to a worker that joins: the live worker holding two or more that
