@@ -49,6 +49,15 @@ pub fn open(path: &Path) -> Result<File, OpenError> {
     Ok(file)
 }
 
+/// What `path` is when it exists and is no regular file (nor a link to one), in a user's
+/// words: what a command line refuses as a file's value before it opens it. `None` for a
+/// regular file, or a path that cannot be looked at (its open says why).
+pub fn special_kind(path: &Path) -> Option<&'static str> {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|meta| not_a_file(meta.file_type()))
+}
+
 /// What a path that is no regular file is, in a user's words; `None` for a regular file.
 pub fn not_a_file(kind: std::fs::FileType) -> Option<&'static str> {
     #[cfg(unix)]

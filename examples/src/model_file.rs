@@ -344,7 +344,7 @@ impl SavedModel {
                 // a field of this layout: its header says what it is, when it can be read again.
                 // A model of more features than the budget fails on its weights, which are
                 // counted as they are read: its `features` say what to raise.
-                if e.is_data() && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                if e.is_data() {
                     if let Ok(header) = Header::read(path) {
                         check_header(path, &header.format, header.version)?;
                         if let Some(features) = header.features {
@@ -416,9 +416,6 @@ impl SavedModel {
     /// what is no regular file, whose header cannot be read (the read says why), or a model of
     /// an optimizer's own type (its JSON is counted as it is read).
     pub fn declared_features(path: &Path) -> Option<u64> {
-        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-            return None;
-        }
         let header = Header::read(path).ok()?;
         header.own.is_none().then_some(header.features).flatten()
     }
@@ -546,9 +543,10 @@ struct Header {
 }
 
 impl Header {
-    /// Reads them from `path`, its other fields skipped as they are read.
+    /// Reads them from `path`, its other fields skipped as they are read; a named pipe or a
+    /// device is refused unread.
     fn read(path: &Path) -> Result<Header> {
-        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        let file = std::io::BufReader::new(asyncopt_runtime::regular_file::open(path)?);
         Ok(serde_json::from_reader(file)?)
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use asyncopt_runtime::data::error::feature_named;
 use asyncopt_runtime::data::libsvm::memory_budget;
 use asyncopt_runtime::data::DataError;
-use asyncopt_runtime::regular_file::not_a_file;
+use asyncopt_runtime::regular_file::special_kind;
 
 use super::args::{EvaluateArgs, PredictArgs};
 use super::output::{is_stdout, refuse_overwriting, write_output};
@@ -23,10 +23,7 @@ use crate::words::plural;
 /// mistake: a named pipe with no writer blocked the read for good. A missing file is left to
 /// the read, which says so.
 fn refuse_special_model(model: &Path) -> Result<()> {
-    let kind = std::fs::metadata(model)
-        .ok()
-        .and_then(|meta| not_a_file(meta.file_type()));
-    if let Some(kind) = kind {
+    if let Some(kind) = special_kind(model) {
         bail_usage!("--model {}: is a {kind}, not a file", model.display());
     }
     Ok(())

@@ -24,10 +24,7 @@ pub fn check(out: &Path) -> Result<()> {
         );
         return Err(UsageError(said).into());
     }
-    if let Some(kind) = std::fs::metadata(out)
-        .ok()
-        .and_then(|meta| regular_file::not_a_file(meta.file_type()))
-    {
+    if let Some(kind) = regular_file::special_kind(out) {
         let said = format!("--out {} is a {kind}, not a file", out.display());
         return Err(UsageError(said).into());
     }
