@@ -648,12 +648,14 @@ pub(crate) fn retry_target(
         .or_else(|| workers[worker].alive.then_some(worker))
 }
 
-/// Who does again a hung task of `worker`: the live worker other than it with the fewest
-/// tasks in flight, if one has room for another ([`MAX_QUEUED_TASKS`]).
+/// Who does again a hung task of `worker`: the live worker other than it that has answered a
+/// task, if one with room for another ([`MAX_QUEUED_TASKS`]) has, else any with room; the one
+/// with the fewest tasks in flight. One that answered none may never answer: an insider under
+/// many names had the hung tasks of one name done again by the next.
 pub(crate) fn hedge_target(workers: &[WorkerInfo], worker: usize) -> Option<usize> {
     (0..workers.len())
         .filter(|&w| w != worker && workers[w].alive && workers[w].in_flight < MAX_QUEUED_TASKS)
-        .min_by_key(|&w| workers[w].in_flight)
+        .min_by_key(|&w| (workers[w].tasks_done == 0, workers[w].in_flight))
 }
 
 #[cfg(test)]
@@ -1082,6 +1084,18 @@ mod tests {
         workers[2].alive = false;
         assert_eq!(hedge_target(&workers, 0), Some(1));
         assert_eq!(hedge_target(&workers[..1], 0), None);
+    }
+
+    #[test]
+    fn a_hung_task_goes_to_a_worker_that_answered_before_a_less_busy_one_that_did_not() {
+        let mut workers = vec![worker("w0", &[0]), worker("x1", &[1]), worker("x2", &[2])];
+        workers[0].in_flight = 3;
+        workers[0].tasks_done = 4;
+        workers[2].in_flight = 1;
+        assert_eq!(hedge_target(&workers, 1), Some(0));
+        // None has room: those that answered nothing are better than none.
+        workers[0].in_flight = MAX_QUEUED_TASKS;
+        assert_eq!(hedge_target(&workers, 1), Some(2));
     }
 
     #[test]
