@@ -93,6 +93,11 @@ fn epoch_length(p: &Params, rows: usize, partitions: usize, synchronous: bool) -
 }
 
 /// Synchronous SVRG.
+///
+/// A snapshot's full-gradient pass is a `reduce!` of its own, and the driver counts every
+/// `reduce!` of the loop as an update: each pass of the loop runs one, a snapshot's or an
+/// inner update's, so that the run stops at `p.updates` counted updates, snapshots included,
+/// and the count a run recorded, given back as `p.updates`, trains the same model.
 #[async_optimizer]
 pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let epoch = epoch_length(p, data.full_rows(), cx.partitions(data), true);
@@ -101,9 +106,12 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut full = Model::zeros(data.dim());
     let mut velocity = Model::zeros(data.dim());
+    // Inner updates so far: the epoch counts them, and they draw the minibatches.
+    let mut inner: usize = 0;
+    let mut snapshot_due: bool = true;
     let metric = p.metric(cx, data);
-    for k in 0..p.updates {
-        if k % epoch == 0 {
+    for _ in 0..p.updates {
+        if snapshot_due {
             snapshot = w.clone();
             broadcast!(snapshot);
             full = reduce!(data, |part| data_gradient_sum(
@@ -112,14 +120,18 @@ pub fn svrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
                 snapshot.view()
             ))
             .mean();
+            snapshot_due = false;
+            continue;
         }
         broadcast!(w);
-        let g = reduce!(data.sample(p.batch, k), |batch| svrg_correction(
+        let g = reduce!(data.sample(p.batch, inner), |batch| svrg_correction(
             &p.loss,
             batch,
             w.view(),
             snapshot.view()
         ));
+        inner += 1;
+        snapshot_due = inner.is_multiple_of(epoch);
         let direction = metric.apply(g + &full + p.loss.lambda() * &w);
         velocity = p.momentum * velocity + direction;
         w.scaled_add(-p.step, &velocity);
@@ -137,9 +149,12 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
     let mut snapshot: Model = Model::zeros(data.dim());
     let mut fulls = FullGradients::default();
     let mut velocity = Model::zeros(data.dim());
+    // As in `svrg`: one counted `reduce!` a pass, a snapshot's or an inner update's.
+    let mut inner: usize = 0;
+    let mut snapshot_due: bool = true;
     let metric = p.metric(cx, data);
-    for k in 0..p.updates {
-        if k % epoch == 0 {
+    for _ in 0..p.updates {
+        if snapshot_due {
             snapshot = w.clone();
             broadcast!(snapshot);
             let full = reduce!(data, |part| data_gradient_sum(
@@ -149,14 +164,19 @@ pub fn asvrg(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
             ))
             .mean();
             fulls.insert(cx.version("snapshot").unwrap_or_default(), full);
+            snapshot_due = false;
+            continue;
         }
         broadcast!(w);
         barrier!(|workers| workers.idle() >= p.quorum);
         let g = reduce!(
-            data.sample(p.batch, k),
+            data.sample(p.batch, inner),
             |batch| svrg_correction(&p.loss, batch, w.view(), snapshot.view()),
             max_staleness = p.max_staleness
         );
+        // A result dropped below still took its update's place.
+        inner += 1;
+        snapshot_due = inner.is_multiple_of(epoch);
         let read = cx.last_result().and_then(|m| m.version_of("snapshot"));
         let Some((full_of, full)) = read.and_then(|v| fulls.of(v)) else {
             tracing::debug!(

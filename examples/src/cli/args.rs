@@ -171,7 +171,7 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Optimizer")]
     pub staleness_aware: bool,
     /// SVRG, ASVRG: updates per snapshot (0: one pass over the data, rows / (batch x partitions) for
-    /// SVRG, rows / batch for ASVRG). Each snapshot counts as one more update.
+    /// SVRG, rows / batch for ASVRG). Each snapshot counts as one of the --updates.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Optimizer")]
     pub epoch: usize,
     /// Seed of partitioning, sampling and stragglers.
