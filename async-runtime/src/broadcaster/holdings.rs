@@ -51,6 +51,19 @@ impl Holdings {
         self.workers[worker].clear();
     }
 
+    /// A task of `worker` failed: the versions its order carried may never have been
+    /// stored (an order refused on receipt stores none; the cache may refuse one), and the
+    /// failure does not say which were. The worker is taken to hold nothing, as when it
+    /// joined: no record of what each order in flight carried is needed, and what the worker
+    /// does hold costs one copy sent again, which it keeps as its newest (see
+    /// `worker::cache`), as this model does. Failures are rare: a worker failing three in a
+    /// row is excluded.
+    pub fn task_failed(&mut self, worker: usize) {
+        if let Some(held) = self.workers.get_mut(worker) {
+            held.clear();
+        }
+    }
+
     /// Whether `worker` holds `version` of `slot`.
     pub fn holds(&self, worker: usize, slot: u16, version: u64) -> bool {
         self.workers
@@ -239,6 +252,28 @@ mod tests {
         assert!(!holdings.holds(0, w.slot, w.version));
         assert!(matches!(
             holdings.ship(&store, 0, w.slot, w.version).unwrap().body,
+            VersionBody::Full(_)
+        ));
+    }
+
+    #[test]
+    fn a_worker_whose_task_failed_is_sent_its_versions_again_whole() {
+        let mut store = VersionStore::new(8);
+        let v1 = store.publish("w", words(512, 0));
+        let mut changed = words(512, 0);
+        changed[..8].copy_from_slice(&99u64.to_le_bytes());
+        let v2 = store.publish("w", changed);
+        let mut holdings = Holdings::new(2);
+        holdings.joined(0);
+        holdings.joined(1);
+        holdings.ship(&store, 0, v1.slot, v1.version);
+        holdings.ship(&store, 1, v1.slot, v1.version);
+        // The order that carried v1 to worker 0 may have been refused: v2 is no patch on it.
+        holdings.task_failed(0);
+        assert!(!holdings.holds(0, v1.slot, v1.version));
+        assert!(holdings.holds(1, v1.slot, v1.version), "per worker");
+        assert!(matches!(
+            holdings.ship(&store, 0, v2.slot, v2.version).unwrap().body,
             VersionBody::Full(_)
         ));
     }

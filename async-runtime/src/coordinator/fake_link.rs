@@ -3257,3 +3257,207 @@ fn waiting_for_a_checkpoint_on_disk_is_not_training_time() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+/// Fake workers that keep the versions their task orders carry only when they run the task,
+/// as a real worker's task thread does (`worker::executor::task`): an order refused on receipt
+/// (`worker::queued::take`: a full queue, or its bytes past the worker's memory) never reaches
+/// the task thread, and its versions are never held. `w0` refuses its first order so.
+fn refusing_w0_once_then_caching() -> Script {
+    use std::collections::HashSet;
+    let mut installed: HashMap<String, HashSet<(u16, u64)>> = HashMap::new();
+    let mut refused = false;
+    Box::new(move |peer, task| {
+        if peer == "w0" && !refused {
+            refused = true;
+            return Reply::Fail(
+                crate::error::TaskError::TooManyTasks(MAX_QUEUED_TASKS).to_string(),
+            );
+        }
+        let held = installed.entry(peer.to_owned()).or_default();
+        for shipped in &task.versions {
+            held.insert((shipped.slot, shipped.version));
+        }
+        if let Some(&(slot, version)) = task.reads.iter().find(|read| !held.contains(read)) {
+            return Reply::Fail(format!("missing version {version} of slot {slot}"));
+        }
+        Reply::Result(vec![task.partition as u8; 2])
+    })
+}
+
+#[test]
+fn a_worker_that_refused_an_order_is_sent_its_versions_again_and_not_excluded() {
+    let (mut driver, wire) = driver(2, refusing_w0_once_then_caching());
+    settle(&mut driver, &["grad"]);
+    driver.publish("w", &vec![1.0f64, 2.0], false);
+    let (reads, versions) = driver
+        .resolve_reads(
+            "grad",
+            &[ReadSpec {
+                name: "w",
+                at: None,
+            }],
+        )
+        .unwrap();
+    let spec = TaskSpec {
+        reads,
+        versions,
+        ..spec("grad", None)
+    };
+    let data = data();
+    for _ in 0..8 {
+        if let Err(e) = driver.reduce_next(&data, &spec, EVERYONE, None, &decode) {
+            eprintln!("reduce_next: {e}");
+            break;
+        }
+    }
+    let to_w0: Vec<usize> = sent(&wire, |peer, order| match order {
+        ToWorker::Task(t) if peer == "w0" => Some(t.versions.len()),
+        _ => None,
+    });
+    let w0 = &driver.workers().all()[0];
+    eprintln!(
+        "versions carried by each task order to w0: {to_w0:?}; w0 alive={} excluded={} failures={}; stats: failed_tasks={} excluded_workers={}",
+        w0.alive,
+        w0.excluded,
+        w0.failures,
+        driver.stats().failed_tasks,
+        driver.stats().excluded_workers
+    );
+    assert!(
+        !w0.excluded,
+        "w0 refused one order (a full queue) and was excluded for it: every later task read a \
+         version the driver took it to hold since that refused order ({to_w0:?})"
+    );
+}
+
+/// [`refusing_w0_once_then_caching`], whose workers also apply a patch only on a base they
+/// hold and an alias only of a version they hold, as a real worker's cache does.
+fn refusing_w0_once_then_patching() -> Script {
+    use crate::protocol::VersionBody;
+    use std::collections::HashSet;
+    let mut installed: HashMap<String, HashSet<(u16, u64)>> = HashMap::new();
+    let mut refused = false;
+    Box::new(move |peer, task| {
+        if peer == "w0" && !refused {
+            refused = true;
+            return Reply::Fail(
+                crate::error::TaskError::TooManyTasks(MAX_QUEUED_TASKS).to_string(),
+            );
+        }
+        let held = installed.entry(peer.to_owned()).or_default();
+        for shipped in &task.versions {
+            let usable = match &shipped.body {
+                VersionBody::Full(_) => true,
+                VersionBody::Patch { base, .. } => held.contains(&(shipped.slot, *base)),
+                VersionBody::Alias { slot, version } => held.contains(&(*slot, *version)),
+            };
+            if usable {
+                held.insert((shipped.slot, shipped.version));
+            }
+        }
+        if let Some(&(slot, version)) = task.reads.iter().find(|read| !held.contains(read)) {
+            return Reply::Fail(format!("missing version {version} of slot {slot}"));
+        }
+        Reply::Result(vec![task.partition as u8; 2])
+    })
+}
+
+#[test]
+fn one_refused_order_costs_its_worker_one_failure_over_synchronous_steps() {
+    let (mut driver, wire) = driver(2, refusing_w0_once_then_patching());
+    settle(&mut driver, &["grad"]);
+    let data = data();
+    let mut model = vec![0.0f64; 64];
+    let mut outcome = Vec::new();
+    for step in 0..6 {
+        model[step] = step as f64 + 1.0; // one word changes per step: a patch is cheapest
+        driver.publish("w", &model, false);
+        let (reads, versions) = driver
+            .resolve_reads(
+                "grad",
+                &[ReadSpec {
+                    name: "w",
+                    at: None,
+                }],
+            )
+            .unwrap();
+        let spec = TaskSpec {
+            reads,
+            versions,
+            ..spec("grad", None)
+        };
+        match driver.reduce_all(&data, &spec, &decode) {
+            Ok(_) => outcome.push("ok".to_owned()),
+            Err(e) => {
+                outcome.push(format!("error: {e}"));
+                break;
+            }
+        }
+    }
+    let bodies: Vec<String> = sent(&wire, |peer, order| match order {
+        ToWorker::Task(t) if peer == "w0" => Some(
+            t.versions
+                .iter()
+                .map(|v| match &v.body {
+                    crate::protocol::VersionBody::Full(_) => format!("v{} full", v.version),
+                    crate::protocol::VersionBody::Patch { base, .. } => {
+                        format!("v{} patch on v{base}", v.version)
+                    }
+                    crate::protocol::VersionBody::Alias { .. } => format!("v{} alias", v.version),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+                + if t.versions.is_empty() { "nothing" } else { "" },
+        ),
+        _ => None,
+    });
+    let w0 = &driver.workers().all()[0];
+    eprintln!(
+        "steps: {outcome:?}\nversions in each order to w0: {bodies:?}\nw0 alive={} excluded={} \
+         failures={}; stats: failed_tasks={} retried_tasks={} excluded_workers={}",
+        w0.alive,
+        w0.excluded,
+        w0.failures,
+        driver.stats().failed_tasks,
+        driver.stats().retried_tasks,
+        driver.stats().excluded_workers
+    );
+    assert!(
+        w0.failures <= 1 && !w0.excluded,
+        "one order refused on receipt, and every later task of w0 failed for a version it never \
+         held: {bodies:?}"
+    );
+}
+
+#[test]
+fn a_lone_workers_refused_order_is_retried_with_the_versions_it_lacks() {
+    let (mut driver, wire) = driver(1, refusing_w0_once_then_patching());
+    settle(&mut driver, &["grad"]);
+    driver.publish("w", &vec![1.0f64; 8], false);
+    let (reads, versions) = driver
+        .resolve_reads(
+            "grad",
+            &[ReadSpec {
+                name: "w",
+                at: None,
+            }],
+        )
+        .unwrap();
+    let spec = TaskSpec {
+        reads,
+        versions,
+        ..spec("grad", None)
+    };
+    let step = driver.reduce_all(&data(), &spec, &decode);
+    let carried: Vec<usize> = sent(&wire, |_, order| match order {
+        ToWorker::Task(t) => Some(t.versions.len()),
+        _ => None,
+    });
+    eprintln!(
+        "versions carried by each order: {carried:?}; step: {:?}",
+        step.as_ref().map(|_| "ok").map_err(|e| e.to_string())
+    );
+    assert!(
+        step.is_ok(),
+        "the retry on the lone worker never carried the version it lacks"
+    );
+}

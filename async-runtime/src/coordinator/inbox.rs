@@ -480,6 +480,8 @@ impl Driver {
         let task = self.tasks.close(seq).expect("checked above");
         self.results.forget_superseded(seq);
         self.refresh_oldest_in_flight();
+        // Its order's versions may never have been stored: later tasks must carry them.
+        self.holdings.task_failed(worker);
         self.stats.failed_tasks += 1;
         let now_s = self.elapsed_s();
         let info = &mut self.table.workers[worker];

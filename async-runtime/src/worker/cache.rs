@@ -78,6 +78,9 @@ impl VersionCache {
         body: VersionBody,
         counted: u64,
     ) -> Result<(), TaskError> {
+        if self.refresh(slot, version) {
+            return Ok(());
+        }
         let bytes = match body {
             VersionBody::Full(bytes) => bytes.into_vec(),
             VersionBody::Patch {
@@ -117,11 +120,26 @@ impl VersionCache {
             .sum()
     }
 
+    /// Makes a version held already the newest of its slot; whether it was held. A driver
+    /// sends one again only when it lost track of what this worker holds (a task of it
+    /// failed), and from then on takes it to be the newest, evicted last: so it is here too,
+    /// and its bytes, counted once, are not counted again (which near the memory budget
+    /// would refuse a copy of a version the cache holds).
+    fn refresh(&mut self, slot: u16, version: u64) -> bool {
+        let Some(versions) = self.slots.get_mut(&slot) else {
+            return false;
+        };
+        let Some(at) = versions.iter().position(|v| v.version == version) else {
+            return false;
+        };
+        let held = versions.remove(at).expect("found above");
+        versions.push_back(held);
+        true
+    }
+
+    /// Keeps a version not held yet, evicting the oldest of its slot past the capacity.
     fn insert(&mut self, slot: u16, version: u64, bytes: Vec<u8>, held: Held) {
         let versions = self.slots.entry(slot).or_default();
-        if versions.iter().any(|v| v.version == version) {
-            return;
-        }
         versions.push_back(CachedVersion {
             version,
             bytes,
@@ -196,5 +214,25 @@ mod tests {
         assert_eq!(memory.held(Kind::Versions), 400);
         drop(cache);
         assert_eq!(memory.total(), 0, "versions dropped are released");
+    }
+
+    #[test]
+    fn a_version_received_again_becomes_the_newest_and_is_not_counted_twice() {
+        // A driver that lost track of what this worker holds sends a version again, and
+        // takes it to be the newest: the next version evicts the other one.
+        let mut cache = VersionCache::new(2, MemoryAccount::of_host());
+        cache.receive(0, 1, full(8), 0).unwrap();
+        cache.receive(0, 2, full(8), 0).unwrap();
+        cache.receive(0, 1, full(8), 0).unwrap();
+        cache.receive(0, 3, full(8), 0).unwrap();
+        assert!(cache.get(0, 1).is_ok() && cache.get(0, 3).is_ok());
+        assert!(cache.get(0, 2).is_err(), "the oldest once 1 was sent again");
+        // 300 bytes held of 800 available: a second copy would be 600, past the budget of
+        // 550; the copy of a version held is no new bytes.
+        let memory = host_with(800);
+        let mut cache = VersionCache::new(2, memory.clone());
+        cache.receive(0, 1, full(300), 0).unwrap();
+        cache.receive(0, 1, full(300), 0).unwrap();
+        assert_eq!(memory.held(Kind::Versions), 300);
     }
 }
