@@ -122,9 +122,10 @@ impl Driver {
                     live_asked.max(table.alive().min(2))
                 }
             };
-            let fits = self
-                .shapes
-                .check(arrived.task, shape, arrived.worker, answering)?;
+            // By the worker it is, as failures and hangs are counted: one back under its
+            // name has a row of its own, and must not agree with itself.
+            let worker = table.workers[arrived.worker].worker();
+            let fits = self.shapes.check(arrived.task, shape, worker, answering)?;
             Ok(fits.then_some(value))
         });
         match checked {

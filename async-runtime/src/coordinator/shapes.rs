@@ -6,7 +6,12 @@
 //! of different shapes wait for a live worker not yet heard from (for a bounded number of
 //! results: it may never answer). Once settled, a result of another shape is refused.
 //!
-//! [`SiteShapes`] is the one owner of this state; it sees shapes and worker indices only.
+//! [`SiteShapes`] is the one owner of this state; it sees shapes, the workers asked by their
+//! rows, and who sent each result by the worker it is ([`WorkerInfo::worker`]), as the failure
+//! and hang tallies count them: a worker back under its name, in a row of its own, is one
+//! voter, never two agreeing with itself.
+//!
+//! [`WorkerInfo::worker`]: super::table::WorkerInfo::worker
 
 use std::collections::HashMap;
 
@@ -31,31 +36,32 @@ pub(crate) struct SiteShapes {
 /// The results of a site whose shape is not settled.
 #[derive(Default)]
 struct Candidates {
-    /// Each shape a worker sent, once, in the order each pair was last seen: what the
-    /// decision reads, so that it costs (and keeps) no more for the thousandth result of a
-    /// tie than for the first.
-    seen: Vec<(Shape, usize)>,
+    /// Each shape a worker (by [`WorkerInfo::worker`](super::table::WorkerInfo::worker))
+    /// sent, once, in the order each pair was last seen: what the decision reads, so that it
+    /// costs (and keeps) no more for the thousandth result of a tie than for the first.
+    seen: Vec<(Shape, String)>,
     /// Results seen.
     results: usize,
 }
 
 impl Candidates {
     /// Records a result of `shape` from `worker`: last in [`Candidates::seen`].
-    fn push(&mut self, shape: Shape, worker: usize) {
+    fn push(&mut self, shape: Shape, worker: &str) {
         self.results += 1;
         if let Some(at) = self
             .seen
             .iter()
-            .position(|(other, from)| *other == shape && *from == worker)
+            .position(|(other, from)| *other == shape && from == worker)
         {
             self.seen.remove(at);
         }
-        self.seen.push((shape, worker));
+        self.seen.push((shape, worker.to_owned()));
     }
 }
 
 impl SiteShapes {
-    /// Checks the shape of a result of `site` from `worker`, `answering(asked)` workers able to
+    /// Checks the shape of a result of `site` from `worker` (the worker it is, not its row),
+    /// `answering(asked)` workers able to
     /// answer the site, given those it asked ([`SiteShapes::asked`]; counted only while its
     /// shape is not settled):
     /// `Ok(true)` when it is (or now becomes) the site's shape, `Ok(false)` while the site's
@@ -65,7 +71,7 @@ impl SiteShapes {
         &mut self,
         site: &'static str,
         shape: Shape,
-        worker: usize,
+        worker: &str,
         answering: impl FnOnce(&[usize]) -> usize,
     ) -> Result<bool, String> {
         match self.settled.get(site) {
@@ -111,7 +117,7 @@ impl SiteShapes {
     }
 
     /// Records a candidate shape of an unsettled site; whether it is the shape settled.
-    fn confirm(&mut self, site: &'static str, shape: Shape, worker: usize, alive: usize) -> bool {
+    fn confirm(&mut self, site: &'static str, shape: Shape, worker: &str, alive: usize) -> bool {
         // A tie waits for a worker not heard yet only if one can still answer: a site whose
         // barrier asks one worker alone never hears a second (it waited forever, dropping
         // every result, when that worker's shapes changed).
@@ -124,7 +130,7 @@ impl SiteShapes {
         let others = candidates
             .seen
             .iter()
-            .filter(|(other, from)| *other == shape && *from != worker)
+            .filter(|(other, from)| *other == shape && from != worker)
             .count();
         let agreed = alive <= 1 || super::tasks::most_of(others + 1, alive);
         candidates.push(shape.clone(), worker);
@@ -136,10 +142,10 @@ impl SiteShapes {
                 || candidates.results > TIE_WAITS_AT_MOST * (2 * alive + 2))
         {
             let backers = |candidate: &Shape| {
-                let mut workers: Vec<usize> = seen
+                let mut workers: Vec<&str> = seen
                     .iter()
                     .filter(|(s, _)| s == candidate)
-                    .map(|(_, w)| *w)
+                    .map(|(_, w)| w.as_str())
                     .collect();
                 workers.sort_unstable();
                 workers.dedup();
@@ -170,14 +176,14 @@ impl SiteShapes {
 /// then, and taking the latest result's shape would let a bad worker that happened to answer
 /// last set it, and the good ones be refused. That worker's first result decides instead.
 /// Once every live worker was heard, the latest shape wins as for one worker alone.
-fn tie_awaits_a_worker(seen: &[(Shape, usize)], alive: usize) -> bool {
+fn tie_awaits_a_worker(seen: &[(Shape, String)], alive: usize) -> bool {
     let Some((first, _)) = seen.first() else {
         return false;
     };
     if seen.iter().all(|(shape, _)| shape == first) {
         return false;
     }
-    let mut heard: Vec<usize> = seen.iter().map(|(_, worker)| *worker).collect();
+    let mut heard: Vec<&str> = seen.iter().map(|(_, worker)| worker.as_str()).collect();
     heard.sort_unstable();
     heard.dedup();
     heard.len() < alive
@@ -194,7 +200,7 @@ mod tests {
         // Two voters (the floor), one of them never asked: the old code waited for it.
         for i in 0..=6 {
             let shape = if i % 2 == 0 { vec![2] } else { vec![3] };
-            let _ = shapes.check("grad", shape, 0, |_| 2);
+            let _ = shapes.check("grad", shape, "w0", |_| 2);
         }
         assert!(shapes.is_settled("grad"));
     }
@@ -202,17 +208,17 @@ mod tests {
     #[test]
     fn two_workers_agreeing_settle_a_sites_shape_one_worker_twice_does_not() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], "w0", |_| 3), Ok(false));
         assert_eq!(
-            shapes.check("grad", vec![8], 0, |_| 3),
+            shapes.check("grad", vec![8], "w0", |_| 3),
             Ok(false),
             "same worker"
         );
         assert!(!shapes.is_settled("grad"));
-        assert_eq!(shapes.check("grad", vec![8], 1, |_| 3), Ok(true));
+        assert_eq!(shapes.check("grad", vec![8], "w1", |_| 3), Ok(true));
         assert!(shapes.is_settled("grad"));
-        assert_eq!(shapes.check("grad", vec![8], 2, |_| 3), Ok(true));
-        let refused = shapes.check("grad", vec![2], 2, |_| 3).unwrap_err();
+        assert_eq!(shapes.check("grad", vec![8], "w2", |_| 3), Ok(true));
+        let refused = shapes.check("grad", vec![2], "w2", |_| 3).unwrap_err();
         assert!(
             refused.contains("[2]") && refused.contains("[8]"),
             "{refused}"
@@ -226,33 +232,51 @@ mod tests {
         // set it; the five honest ones that follow do.
         let mut shapes = SiteShapes::default();
         for name in [100, 101] {
-            assert_eq!(shapes.check("grad", vec![2], name, |_| 8), Ok(false));
+            assert_eq!(
+                shapes.check("grad", vec![2], &format!("w{name}"), |_| 8),
+                Ok(false)
+            );
         }
         for worker in 0..4 {
-            assert_eq!(shapes.check("grad", vec![8], worker, |_| 8), Ok(false));
+            assert_eq!(
+                shapes.check("grad", vec![8], &format!("w{worker}"), |_| 8),
+                Ok(false)
+            );
         }
         assert_eq!(
-            shapes.check("grad", vec![8], 4, |_| 8),
+            shapes.check("grad", vec![8], "w4", |_| 8),
             Ok(true),
             "five of eight"
         );
-        assert!(shapes.check("grad", vec![2], 100, |_| 8).is_err());
+        assert!(shapes.check("grad", vec![2], "w100", |_| 8).is_err());
+    }
+
+    #[test]
+    fn a_worker_back_under_its_name_does_not_agree_with_itself() {
+        // w0 answered, was lost, and joined again in a row of its own: still one worker of
+        // three, not the two that would settle the shape.
+        let mut shapes = SiteShapes::default();
+        assert_eq!(shapes.check("grad", vec![2], "w0", |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![2], "w0", |_| 3), Ok(false));
+        assert!(!shapes.is_settled("grad"));
+        assert_eq!(shapes.check("grad", vec![8], "w1", |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], "w2", |_| 3), Ok(true));
     }
 
     #[test]
     fn a_lone_worker_settles_its_sites_shape_at_once() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![3, 4], 0, |_| 1), Ok(true));
-        assert_eq!(shapes.check("grad", vec![3, 4], 0, |_| 1), Ok(true));
+        assert_eq!(shapes.check("grad", vec![3, 4], "w0", |_| 1), Ok(true));
+        assert_eq!(shapes.check("grad", vec![3, 4], "w0", |_| 1), Ok(true));
     }
 
     #[test]
     fn a_bad_worker_answering_first_does_not_set_the_shape() {
         let mut shapes = SiteShapes::default();
-        assert_eq!(shapes.check("grad", vec![2], 2, |_| 3), Ok(false));
-        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
-        assert_eq!(shapes.check("grad", vec![8], 1, |_| 3), Ok(true));
-        assert!(shapes.check("grad", vec![2], 2, |_| 3).is_err());
+        assert_eq!(shapes.check("grad", vec![2], "w2", |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], "w0", |_| 3), Ok(false));
+        assert_eq!(shapes.check("grad", vec![8], "w1", |_| 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], "w2", |_| 3).is_err());
     }
 
     #[test]
@@ -260,10 +284,10 @@ mod tests {
         // Three workers, two silent: after 2 * 3 + 2 results, the one shape seen wins.
         let mut shapes = SiteShapes::default();
         for _ in 0..8 {
-            assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], "w0", |_| 3), Ok(false));
         }
-        assert_eq!(shapes.check("grad", vec![8], 0, |_| 3), Ok(true));
-        assert!(shapes.check("grad", vec![2], 1, |_| 3).is_err());
+        assert_eq!(shapes.check("grad", vec![8], "w0", |_| 3), Ok(true));
+        assert!(shapes.check("grad", vec![2], "w1", |_| 3).is_err());
     }
 
     #[test]
@@ -272,8 +296,8 @@ mod tests {
         // (40 results, 5 times those after which one worker alone settles a shape).
         let mut shapes = SiteShapes::default();
         for _ in 0..20 {
-            assert_eq!(shapes.check("grad", vec![8], 2, |_| 3), Ok(false));
-            assert_eq!(shapes.check("grad", vec![2], 0, |_| 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], "w2", |_| 3), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], "w0", |_| 3), Ok(false));
         }
         assert!(!shapes.is_settled("grad"), "a tie is not a majority");
         assert_eq!(
@@ -282,11 +306,11 @@ mod tests {
             "a tie however long keeps one entry per worker and shape"
         );
         assert_eq!(
-            shapes.check("grad", vec![8], 1, |_| 3),
+            shapes.check("grad", vec![8], "w1", |_| 3),
             Ok(true),
             "w1 decides"
         );
-        assert!(shapes.check("grad", vec![2], 0, |_| 3).is_err());
+        assert!(shapes.check("grad", vec![2], "w0", |_| 3).is_err());
     }
 
     #[test]
@@ -300,9 +324,9 @@ mod tests {
         let mut shapes = SiteShapes::default();
         let mut settled_at = None;
         for round in 0..1_000 {
-            let _ = shapes.check("grad", vec![8], 0, |_| 4);
-            let _ = shapes.check("grad", vec![100 + round], 2, |_| 4);
-            let _ = shapes.check("grad", vec![8], 1, |_| 4);
+            let _ = shapes.check("grad", vec![8], "w0", |_| 4);
+            let _ = shapes.check("grad", vec![100 + round], "w2", |_| 4);
+            let _ = shapes.check("grad", vec![8], "w1", |_| 4);
             if shapes.is_settled("grad") {
                 settled_at = Some(round);
                 break;
@@ -310,19 +334,19 @@ mod tests {
         }
         let round = settled_at.expect("the shape settles");
         assert!(round < 200, "after {round} rounds");
-        assert_eq!(shapes.check("grad", vec![8], 0, |_| 4), Ok(true));
-        assert!(shapes.check("grad", vec![3], 2, |_| 4).is_err());
+        assert_eq!(shapes.check("grad", vec![8], "w0", |_| 4), Ok(true));
+        assert!(shapes.check("grad", vec![3], "w2", |_| 4).is_err());
     }
 
     #[test]
     fn workers_that_all_disagree_settle_on_the_latest_shape() {
         let mut shapes = SiteShapes::default();
         for _ in 0..3 {
-            assert_eq!(shapes.check("grad", vec![8], 0, |_| 2), Ok(false));
-            assert_eq!(shapes.check("grad", vec![2], 1, |_| 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![8], "w0", |_| 2), Ok(false));
+            assert_eq!(shapes.check("grad", vec![2], "w1", |_| 2), Ok(false));
         }
         // Everyone was heard: past 2 * 2 + 2 results, the latest wins, as before.
-        assert_eq!(shapes.check("grad", vec![8], 0, |_| 2), Ok(true));
-        assert!(shapes.check("grad", vec![2], 1, |_| 2).is_err());
+        assert_eq!(shapes.check("grad", vec![8], "w0", |_| 2), Ok(true));
+        assert!(shapes.check("grad", vec![2], "w1", |_| 2).is_err());
     }
 }
