@@ -114,6 +114,12 @@ pub struct SavedModel {
     /// The training objective of these weights (NaN after a divergence, written as null).
     #[serde(deserialize_with = "null_as_nan")]
     pub objective: f64,
+    /// What ended the run that trained it, in the summary's words (`ended_by`): `updates`,
+    /// `time`, `target`, `optimizer`, or `failure` (a divergence, say) and `signal`, whose
+    /// model is not that of a finished run; `None` in a file written without it (by an
+    /// earlier version, or [`SavedModel::linear`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
     /// One weight per feature, then the bias feature's (a linear model).
     #[serde(
         default,
@@ -188,6 +194,7 @@ impl SavedModel {
             },
             settings,
             objective: params.loss.objective(data, w.view()),
+            ended_by: None,
             weights: w.to_vec(),
             own: None,
         })
@@ -243,6 +250,21 @@ impl SavedModel {
                 self.trained_by()
             )
         })
+    }
+
+    /// A warning for a model whose run did not finish (`ended_by` `failure`, a divergence
+    /// say, or `signal`): scored as any other, but likely not the model that was wanted.
+    pub fn unfinished_warning(&self) -> Option<String> {
+        let ended_by = self.ended_by.as_deref()?;
+        let how = match ended_by {
+            "failure" => "failed (a divergence, say; its summary's `failure` tells which)",
+            "signal" => "was stopped by a signal",
+            _ => return None,
+        };
+        Some(format!(
+            "the run that trained this model {how} (ended_by `{ended_by}`): it is not the \
+             model of a finished run"
+        ))
     }
 
     /// The name of the optimizer that trained it, as its settings record it.
@@ -601,6 +623,7 @@ mod tests {
             },
             settings: serde_json::json!({"algo": "mine"}),
             objective: 1.0,
+            ended_by: None,
             weights,
             own,
         }

@@ -574,6 +574,7 @@ mod tests {
             },
             settings: serde_json::json!({ "algo": algo }),
             objective: 1.0,
+            ended_by: None,
             weights: Vec::new(),
             own: Some(own),
         }

@@ -6758,3 +6758,82 @@ fn async_bench_splits_names_the_file_it_could_not_write() {
         "{stderr}"
     );
 }
+
+/// A failed run's model replaces no earlier one: it is kept in the run's checkpoint folder,
+/// or nowhere, as its error says. Every model says how its run ended, and `evaluate` and
+/// `predict` warn of one whose run failed or was stopped.
+#[test]
+fn a_failed_run_leaves_an_earlier_model_as_it_was_and_says_where_its_own_is() {
+    let dir = scratch("failed-model-kept");
+    let base = [
+        "--algo",
+        "sgd",
+        "--workers",
+        "2",
+        "--updates",
+        "2000",
+        "--seed",
+        "7",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&base, &dir));
+    let good = std::fs::read_to_string(dir.join("m.json")).unwrap();
+    let model: serde_json::Value = serde_json::from_str(&good).unwrap();
+    assert_eq!(model["ended_by"], "updates", "{good}");
+    let diverging = [&base[..], &["--step", "50"]].concat();
+    let output = run(&diverging, &dir);
+    assert_clear_error(
+        &output,
+        "--save-model m.json is left as it was, as this run did not succeed: its model is not \
+         written",
+    );
+    assert_clear_error(&output, "the objective diverged");
+    assert_eq!(std::fs::read_to_string(dir.join("m.json")).unwrap(), good);
+    let output = run(&[&diverging[..], &["--checkpoint", "ck"]].concat(), &dir);
+    assert_clear_error(&output, "its model is in ck/failed-model.json");
+    assert_eq!(std::fs::read_to_string(dir.join("m.json")).unwrap(), good);
+    let failed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ck/failed-model.json")).unwrap())
+            .unwrap();
+    assert_eq!(failed["ended_by"], "failure", "{failed}");
+    // A failed run writes a model file that does not exist yet, saying how it ended.
+    let fresh = [&base[..8], &["--step", "50", "--save-model", "new.json"]].concat();
+    let output = run(&fresh, &dir);
+    assert_clear_error(&output, "the objective diverged");
+    let new: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("new.json")).unwrap()).unwrap();
+    assert_eq!(new["ended_by"], "failure", "{new}");
+    // Scored with a warning; a model without the field (an earlier version's) without one.
+    let warned = |file: &str, command: &str| {
+        let mut args = vec![command, "--model", file];
+        if command == "predict" {
+            args.extend(["--out", "-"]);
+        }
+        let output = async_train(&dir)
+            .env("ASYNC_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap();
+        succeeded(&output);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let mut edited = model.clone();
+    edited["ended_by"] = "signal".into();
+    std::fs::write(dir.join("stopped.json"), edited.to_string()).unwrap();
+    edited.as_object_mut().unwrap().remove("ended_by");
+    std::fs::write(dir.join("older.json"), edited.to_string()).unwrap();
+    for command in ["evaluate", "predict"] {
+        let stderr = warned("stopped.json", command);
+        assert!(
+            stderr.contains(
+                "stopped.json: the run that trained this model was stopped by a signal \
+                 (ended_by `signal`): it is not the model of a finished run"
+            ),
+            "{stderr}"
+        );
+        let stderr = warned("older.json", command);
+        assert!(!stderr.contains("finished run"), "{stderr}");
+        assert!(!warned("m.json", command).contains("finished run"));
+    }
+}

@@ -54,6 +54,9 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     refuse_special_model(&args.model)?;
     check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
+    if let Some(warning) = model.unfinished_warning() {
+        tracing::warn!("{}: {warning}", args.model.display());
+    }
     // Known before the data is read: a model this program cannot score costs no load.
     let scorer = Scorer::of(&model, &args.model, registry)?;
     let data = match &args.data {
@@ -103,6 +106,9 @@ pub(super) fn predict(args: PredictArgs, registry: &Registry) -> Result<()> {
     refuse_special_model(&args.model)?;
     check_model_memory(&args.model, memory_budget())?;
     let model = SavedModel::read_within(&args.model, args.max_features)?;
+    if let Some(warning) = model.unfinished_warning() {
+        tracing::warn!("{}: {warning}", args.model.display());
+    }
     let scorer = Scorer::of(&model, &args.model, registry)?;
     // A model that does not predict is said before the data is read.
     scorer.prediction_columns()?;

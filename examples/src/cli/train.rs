@@ -60,11 +60,53 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
             say!("{line}");
         }
     }
-    write_outputs(&args, &outcome, &data, &mut files);
+    // Known before the files are written: a failed run's model replaces no earlier one.
+    let ended = outcome.result();
+    let kept = write_outputs(&args, &outcome, &data, &mut files, ended.is_err());
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);
     }
-    super::with_unwritten(files.unwritten(), outcome.into_result())
+    // The error says where the model went: its kind (a signal's, a missed target's) kept.
+    let ended = match kept {
+        Some(kept) => ended.map_err(|e| e.context(kept)),
+        None => ended,
+    };
+    super::with_unwritten(files.unwritten(), ended)
+}
+
+/// The file a failed run's model is kept in, in its checkpoint folder, when `--save-model`
+/// holds an earlier model.
+const FAILED_MODEL: &str = "failed-model.json";
+
+/// Where the run's model goes, and what the command's error says of it: `--save-model`,
+/// unless the run `failed` (any error: a divergence, a signal, a missed target) and that
+/// file exists. An earlier model is not replaced by a failed run's, which goes into the
+/// checkpoint folder when there is one, and nowhere otherwise.
+fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option<String>) {
+    let Some(path) = &args.save_model else {
+        return (None, None);
+    };
+    if !failed || std::fs::symlink_metadata(path).is_err() {
+        return (Some(path.clone()), None);
+    }
+    let left = format!(
+        "--save-model {} is left as it was, as this run did not succeed",
+        path.display()
+    );
+    match args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        Some(dir) => {
+            let kept = dir.join(FAILED_MODEL);
+            let note = format!("{left}: its model is in {}", kept.display());
+            (Some(kept), Some(note))
+        }
+        None => (
+            None,
+            Some(format!(
+                "{left}: its model is not written (name a file that does not exist, or give \
+                 --checkpoint DIR to keep a failed run's model there)"
+            )),
+        ),
+    }
 }
 
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
@@ -162,14 +204,26 @@ fn check_outputs(args: &TrainArgs, checkpointing: &Checkpointing) -> Result<()> 
 }
 
 /// Writes the outputs the flags name into `files`, each whatever became of the others (a disk
-/// may fill meanwhile).
-fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset, files: &mut RunFiles) {
+/// may fill meanwhile), the model where [`model_destination`] says: what the command's error
+/// is to say of it, if anything.
+fn write_outputs(
+    args: &TrainArgs,
+    outcome: &Outcome,
+    data: &Dataset,
+    files: &mut RunFiles,
+    failed: bool,
+) -> Option<String> {
+    let (model, note) = model_destination(args, failed);
+    if model != args.save_model {
+        files.will_not_write(args.save_model.as_slice());
+        files.will_write(model.clone());
+    }
     let mut write = |label: &str, path: &Option<PathBuf>, result: &dyn Fn(&Path) -> Result<()>| {
-        if let Some(path) = path {
-            if files.write(path, result) {
-                say!("{label:<8} {}", path.display())
-            }
+        let written = path.as_ref().is_some_and(|path| files.write(path, result));
+        if let (true, Some(path)) = (written, path) {
+            say!("{label:<8} {}", path.display())
         }
+        written
     };
     write("trace:", &args.trace, &|path| {
         outcome.trace.write_csv(path, outcome.objective_rows())
@@ -179,7 +233,7 @@ fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset, files: &mu
     });
     // The results before the plot, which is drawn from them: a disk the plot fills, or a
     // second Ctrl-C while a PNG is drawn, costs the plot only.
-    write("model:", &args.save_model, &|path| {
+    let written = write("model:", &model, &|path| {
         outcome.saved_model(data)?.write(path)
     });
     write("plot:", &args.plot, &|path| {
@@ -190,6 +244,8 @@ fn write_outputs(args: &TrainArgs, outcome: &Outcome, data: &Dataset, files: &mu
             outcome.spec.stop.target_subopt,
         )
     });
+    // A model that could not be written is in no file: its write's error says so.
+    note.filter(|_| written || model.is_none())
 }
 
 /// Says what a resume from the checkpoint folder `dir` would go on from.

@@ -229,7 +229,13 @@ impl Outcome {
     /// stopped it, or a [`TargetMissed`](crate::cli::TargetMissed) if it ended without
     /// reaching its target (after its files were written).
     pub fn into_result(self) -> Result<()> {
-        if let Some(failure) = self.failure {
+        self.result()
+    }
+
+    /// [`into_result`](Outcome::into_result), the outcome kept: whether the command will
+    /// fail is known before its files are written (a failed run's model replaces none).
+    pub fn result(&self) -> Result<()> {
+        if let Some(failure) = &self.failure {
             bail!("the run ended early: {failure}");
         }
         if let Some((updates, _)) = self.resumed_from {

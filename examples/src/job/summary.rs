@@ -183,6 +183,7 @@ impl Outcome {
             },
             settings,
             objective: self.final_objective(),
+            ended_by: Some(self.ended_by().into()),
             weights,
             own,
         })
