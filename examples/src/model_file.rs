@@ -98,8 +98,12 @@ pub struct SavedModel {
     pub version: u32,
     /// `least-squares` or `logistic`; null for a model of an author's own type whose
     /// optimizer does not read the loss (its objective is its type's), as in its settings.
+    /// Required, null or not: a file without it is refused, not scored under a default.
+    #[serde(deserialize_with = "required")]
     pub loss: Option<String>,
     /// The L2 weight of the objective; null where the optimizer does not read it, as `loss`.
+    /// Required as `loss` is: a missing one was scored as 0, another objective.
+    #[serde(deserialize_with = "required")]
     pub lambda: Option<f64>,
     /// Features of the data, without the bias feature.
     pub features: usize,
@@ -399,6 +403,7 @@ impl SavedModel {
         // The file's word, checked before any arithmetic on it: the data is read in the
         // model's feature space, under the same budget.
         check_features(path, model.features as u64, max_features)?;
+        check_agrees_with_settings(path, &model)?;
         if model.own.is_some() {
             if !model.weights.is_empty() {
                 bail!(
@@ -430,6 +435,12 @@ impl SavedModel {
             );
         }
         model.loss().with_context(|| path.display().to_string())?;
+        if model.lambda.is_none() {
+            bail!(
+                "{}: lambda is null, and a linear model's objective reads it (0 for none)",
+                path.display()
+            );
+        }
         Ok(model)
     }
 
@@ -540,6 +551,42 @@ fn largest_feature_index(data: &Dataset, features: usize) -> usize {
 /// holds.
 fn null_as_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// A field that may be null but not missing: serde reads a missing `Option` as `None`.
+fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
+/// Refuses a model whose `loss`, `lambda` or `bias` is not what its `settings` record (a
+/// field edited by hand, its twin not): which of them the model was trained under cannot be
+/// told. A setting not recorded is not compared.
+fn check_agrees_with_settings(path: &Path, model: &SavedModel) -> Result<()> {
+    let fields = [
+        ("loss", serde_json::json!(model.loss)),
+        ("lambda", serde_json::json!(model.lambda)),
+        ("bias", serde_json::json!(model.bias)),
+    ];
+    for (field, value) in fields {
+        let Some(recorded) = model.settings.get(field) else {
+            continue;
+        };
+        // `1` and `1.0` are one number.
+        let same = match (value.as_f64(), recorded.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => value == *recorded,
+        };
+        if !same {
+            bail!(
+                "{}: its fields contradict each other: {field} {value} but settings.{field} \
+                 {recorded}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The field an error was met in (`data.rows`, `weights[3]`), to put before it; nothing for
@@ -1073,6 +1120,54 @@ mod tests {
         // A file without a bias field reads as one without a bias, as before.
         let unbiased = text.replacen("\"bias\":null,", "", 1);
         assert_eq!(read_text(&unbiased, "no-bias", 10).unwrap().bias, None);
+    }
+
+    #[test]
+    fn a_missing_lambda_or_loss_is_refused_and_so_are_fields_that_contradict_the_settings() {
+        // A logistic model without `lambda` was scored as lambda 0, another objective.
+        let mut model = saved(vec![1.0], None);
+        model.lambda = Some(0.5);
+        let text = serde_json::to_string(&model).unwrap();
+        for field in ["\"lambda\":0.5,", "\"loss\":\"least-squares\","] {
+            assert!(text.contains(field), "{text}");
+            let error = refusal(read_text(&text.replacen(field, "", 1), "missing", 10));
+            let name = field.split('"').nth(1).unwrap();
+            assert!(
+                error.contains(&format!("is not a model file: missing field `{name}`")),
+                "{error}"
+            );
+        }
+        let null = text.replacen("\"lambda\":0.5", "\"lambda\":null", 1);
+        let error = refusal(read_text(&null, "null-lambda", 10));
+        assert!(error.contains("lambda is null, and a linear model"), "{error}");
+        // The loss changed at the top, its settings' twin not: which one trained it is unknown.
+        model.settings = serde_json::json!({
+            "algo": "mine", "loss": "logistic", "lambda": 0.5, "bias": null,
+        });
+        let error = refusal(round_trip(&model, "contradict"));
+        assert!(
+            error.ends_with(
+                ": its fields contradict each other: loss \"least-squares\" but settings.loss \
+                 \"logistic\""
+            ),
+            "{error}"
+        );
+        model.settings["loss"] = "least-squares".into();
+        model.settings["lambda"] = serde_json::json!(0.25);
+        let error = refusal(round_trip(&model, "contradict-lambda"));
+        assert!(
+            error.contains("lambda 0.5 but settings.lambda 0.25"),
+            "{error}"
+        );
+        model.settings["lambda"] = serde_json::json!(0.5);
+        model.settings["bias"] = serde_json::json!(1);
+        let error = refusal(round_trip(&model, "contradict-bias"));
+        assert!(error.contains("bias null but settings.bias 1"), "{error}");
+        // Agreeing, an integer for a float included, it reads.
+        model.lambda = Some(1.0);
+        model.settings["lambda"] = serde_json::json!(1);
+        model.settings["bias"] = serde_json::Value::Null;
+        assert!(round_trip(&model, "agree").is_ok());
     }
 
     #[test]

@@ -1137,6 +1137,8 @@ fn a_built_in_model_edited_by_hand_is_said_to_not_match_the_set_it_names() {
     let model: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut logistic = model.clone();
     logistic["loss"] = "logistic".into();
+    // Both places, or the model is refused as contradicting itself.
+    logistic["settings"]["loss"] = "logistic".into();
     let mut fingerprint = model;
     fingerprint["data"]["sha256"] = "0".repeat(64).into();
     for (edited, loss) in [(logistic, "logistic"), (fingerprint, "least-squares")] {
