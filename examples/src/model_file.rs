@@ -378,10 +378,17 @@ impl SavedModel {
                         }
                     }
                 }
+                // JSON has no NaN or infinity: `NaN` in a weight's place is a syntax error.
+                let field = track.path();
+                let finite = if e.is_syntax() && field.to_string().starts_with("weights[") {
+                    ": weights must be finite numbers (null only in a diverged run's model)"
+                } else {
+                    ""
+                };
                 bail!(
-                    "{} is not a model file: {}{e}",
+                    "{} is not a model file: {}{e}{finite}",
                     path.display(),
-                    field_of(&track.path())
+                    field_of(&field)
                 );
             }
         };
@@ -420,10 +427,11 @@ impl SavedModel {
                 path.display(),
                 plural(model.weights.len(), "weight"),
                 plural(model.features, "feature"),
+                // One weight too many is a bias weight whose `bias` is null.
                 if model.bias.is_some() {
                     " and a bias"
                 } else {
-                    ""
+                    " and no bias (`bias` is null or missing)"
                 }
             );
         }
@@ -1120,6 +1128,29 @@ mod tests {
         // A file without a bias field reads as one without a bias, as before.
         let unbiased = text.replacen("\"bias\":null,", "", 1);
         assert_eq!(read_text(&unbiased, "no-bias", 10).unwrap().bias, None);
+    }
+
+    #[test]
+    fn a_nan_weight_or_a_bias_weight_without_a_bias_says_what_is_wrong() {
+        let mut model = saved(vec![1.0, 2.0], None);
+        let text = serde_json::to_string(&model).unwrap();
+        for bad in ["NaN", "Infinity", "-inf"] {
+            let nan = text.replacen("[1.0,2.0]", &format!("[1.0,{bad}]"), 1);
+            let error = refusal(read_text(&nan, "nan-weight", 10));
+            assert!(
+                error.contains("`weights[1]`: ")
+                    && error.ends_with(
+                        ": weights must be finite numbers (null only in a diverged run's model)"
+                    ),
+                "{error}"
+            );
+        }
+        model.features = 1;
+        let error = refusal(round_trip(&model, "bias-null"));
+        assert!(
+            error.ends_with(": 2 weights for 1 feature and no bias (`bias` is null or missing)"),
+            "{error}"
+        );
     }
 
     #[test]
