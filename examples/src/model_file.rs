@@ -1170,7 +1170,10 @@ mod tests {
         }
         let null = text.replacen("\"lambda\":0.5", "\"lambda\":null", 1);
         let error = refusal(read_text(&null, "null-lambda", 10));
-        assert!(error.contains("lambda is null, and a linear model"), "{error}");
+        assert!(
+            error.contains("lambda is null, and a linear model"),
+            "{error}"
+        );
         // The loss changed at the top, its settings' twin not: which one trained it is unknown.
         model.settings = serde_json::json!({
             "algo": "mine", "loss": "logistic", "lambda": 0.5, "bias": null,

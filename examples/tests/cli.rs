@@ -6839,3 +6839,42 @@ fn a_failed_run_leaves_an_earlier_model_as_it_was_and_says_where_its_own_is() {
         assert!(!warned("m.json", command).contains("finished run"));
     }
 }
+
+/// A model scored on the data it records, whose objective is not the one it records: a
+/// weight edited by hand is said, naming both objectives (it was scored silently).
+#[test]
+fn evaluate_warns_of_a_model_whose_objective_on_its_own_data_is_not_the_recorded_one() {
+    let dir = scratch("evaluate-edited-weight");
+    let trained = [
+        "--algo",
+        "asgd",
+        "--updates",
+        "2000",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&trained, &dir));
+    let evaluate = |model: &str| {
+        let output = async_train(&dir)
+            .env("ASYNC_LOG", "warn")
+            .args(["evaluate", "--model", model])
+            .output()
+            .unwrap();
+        succeeded(&output);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let quiet = evaluate("m.json");
+    assert!(!quiet.contains("record"), "{quiet}");
+    let mut model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    let recorded = model["objective"].as_f64().unwrap();
+    let weight = model["weights"][0].as_f64().unwrap();
+    model["weights"][0] = (weight + 1.0).into();
+    std::fs::write(dir.join("edited.json"), model.to_string()).unwrap();
+    let warned = evaluate("edited.json");
+    assert!(
+        warned.contains("edited.json: cal_housing.scale is the data this model records (same sha256), but it scores objective ")
+            && warned.contains(&format!("where the model records {recorded:.10}: the file was edited")),
+        "{warned}"
+    );
+}

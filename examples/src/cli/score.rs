@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use asyncopt_runtime::data::error::feature_named;
 use asyncopt_runtime::data::libsvm::memory_budget;
-use asyncopt_runtime::data::DataError;
+use asyncopt_runtime::data::{DataError, Dataset};
 use asyncopt_runtime::regular_file::special_kind;
 
 use super::args::{EvaluateArgs, PredictArgs};
@@ -42,6 +42,32 @@ fn sampled_note(model: &SavedModel) -> Option<String> {
     })
 }
 
+/// A warning for a model scored on the very data its record names (the same fingerprint)
+/// whose objective is not the one it records, beyond rounding: a weight or setting edited
+/// since its run wrote it. A warning, not an error: the file is scored as it stands, which
+/// may be meant (a weight pruned by hand), but its record no longer describes its weights.
+fn not_as_recorded(model: &SavedModel, data: &Dataset, objective: f64) -> Option<String> {
+    let recorded = model.objective;
+    // A sample's objective is not the file's; a diverged run's is no number to match.
+    let sampled = (model.data.objective_rows).is_some_and(|rows| rows != model.data.rows);
+    if sampled || !recorded.is_finite() || data.fingerprint() != model.data.sha256 {
+        return None;
+    }
+    // The run computed it with the same sums: only their order may differ.
+    let scale = recorded.abs().max(objective.abs()).max(f64::MIN_POSITIVE);
+    if (objective - recorded).abs() <= 1e-9 * scale {
+        return None;
+    }
+    Some(format!(
+        "{} is the data this model records (same sha256), but it scores objective {} there \
+         where the model records {}: the file was edited since its run wrote it (its weights, \
+         loss or lambda), and its record no longer describes it",
+        data.name(),
+        crate::trace::objective_text(objective),
+        crate::trace::objective_text(recorded)
+    ))
+}
+
 pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
     crate::interrupt::scoring("stopped by a signal before the model was scored");
     if let Some(out) = &args.out {
@@ -70,6 +96,10 @@ pub(super) fn evaluate(args: EvaluateArgs, registry: &Registry) -> Result<()> {
         tracing::warn!("{warning}");
     }
     let evaluation = scorer.evaluate(&data)?;
+    let objective = evaluation.metrics["objective"].as_f64();
+    if let Some(warning) = objective.and_then(|o| not_as_recorded(&model, &data, o)) {
+        tracing::warn!("{}: {warning}", args.model.display());
+    }
     let line = &match sampled_note(&model) {
         Some(note) => format!("{}\n{note}", evaluation.line),
         None => evaluation.line.clone(),
