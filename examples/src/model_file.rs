@@ -13,6 +13,7 @@
 //!   "data": { "name": "a9a.xz", "rows": 32561, "sha256": "...", "objective_rows": 32561 },
 //!   "settings": { "algo": "asgd", "step": 0.5, ... },
 //!   "objective": 0.3249,
+//!   "ended_by": "updates",
 //!   "weights": [0.12, -0.3, ...]
 //! }
 //! ```
