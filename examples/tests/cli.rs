@@ -6787,11 +6787,14 @@ fn a_failed_run_leaves_an_earlier_model_as_it_was_and_says_where_its_own_is() {
     let output = run(&diverging, &dir);
     assert_clear_error(
         &output,
-        "--save-model m.json is left as it was, as this run did not succeed: its model is not \
-         written",
+        "--save-model m.json is left as it was, as this run failed: its model is in \
+         m.failed.json",
     );
     assert_clear_error(&output, "the objective diverged");
     assert_eq!(std::fs::read_to_string(dir.join("m.json")).unwrap(), good);
+    let beside: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.failed.json")).unwrap()).unwrap();
+    assert_eq!(beside["ended_by"], "failure", "{beside}");
     let output = run(&[&diverging[..], &["--checkpoint", "ck"]].concat(), &dir);
     assert_clear_error(&output, "its model is in ck/failed-model.json");
     assert_eq!(std::fs::read_to_string(dir.join("m.json")).unwrap(), good);

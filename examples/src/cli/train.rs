@@ -62,7 +62,8 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     }
     // Known before the files are written: a failed run's model replaces no earlier one.
     let ended = outcome.result();
-    let kept = write_outputs(&args, &outcome, &data, &mut files, ended.is_err());
+    let failed = outcome.ended_by() == "failure";
+    let kept = write_outputs(&args, &outcome, &data, &mut files, failed);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         say_checkpoint(dir, &outcome);
     }
@@ -79,9 +80,11 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
 const FAILED_MODEL: &str = "failed-model.json";
 
 /// Where the run's model goes, and what the command's error says of it: `--save-model`,
-/// unless the run `failed` (any error: a divergence, a signal, a missed target) and that
+/// unless the run `failed` (a divergence, a lost cluster: its model is no result) and that
 /// file exists. An earlier model is not replaced by a failed run's, which goes into the
-/// checkpoint folder when there is one, and nowhere otherwise.
+/// checkpoint folder when there is one, and beside the earlier model otherwise
+/// (`m.json` → `m.failed.json`). A run stopped by a signal or short of its target wrote a
+/// model worth keeping: it replaces the file as a run that succeeded does.
 fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option<String>) {
     let Some(path) = &args.save_model else {
         return (None, None);
@@ -89,24 +92,16 @@ fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option
     if !failed || std::fs::symlink_metadata(path).is_err() {
         return (Some(path.clone()), None);
     }
-    let left = format!(
-        "--save-model {} is left as it was, as this run did not succeed",
-        path.display()
+    let kept = match args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        Some(dir) => dir.join(FAILED_MODEL),
+        None => path.with_extension("failed.json"),
+    };
+    let note = format!(
+        "--save-model {} is left as it was, as this run failed: its model is in {}",
+        path.display(),
+        kept.display()
     );
-    match args.checkpoint.as_ref().or(args.resume.as_ref()) {
-        Some(dir) => {
-            let kept = dir.join(FAILED_MODEL);
-            let note = format!("{left}: its model is in {}", kept.display());
-            (Some(kept), Some(note))
-        }
-        None => (
-            None,
-            Some(format!(
-                "{left}: its model is not written (name a file that does not exist, or give \
-                 --checkpoint DIR to keep a failed run's model there)"
-            )),
-        ),
-    }
+    (Some(kept), Some(note))
 }
 
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
