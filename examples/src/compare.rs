@@ -164,7 +164,7 @@ fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
     // second Ctrl-C while the PNG is drawn, costs the plots only. A table that cannot be
     // written (a full disk) is still printed: the comparison is not lost with its file.
     let [table, svg, png] = shared;
-    let text = serde_json::to_string_pretty(&outputs.json())? + "\n";
+    let text = serde_json::to_string_pretty(&outputs.json(&data))? + "\n";
     files.write(&table, |table| {
         crate::trace::write_whole(table, text.as_bytes())
             .with_context(|| format!("cannot write {}", table.display()))
@@ -173,9 +173,13 @@ fn compare(spec: &JobSpec, algorithms: &[Optimizer], out: &Path) -> Result<Compa
         .map(|o| (o.algorithm.name(), &o.trace))
         .collect();
     let target = spec.stop.target_subopt;
+    let about = outputs
+        .outcomes()
+        .next()
+        .map_or(String::new(), Outcome::plot_about);
     for picture in [svg, png] {
         files.write(&picture, |picture| {
-            crate::plot::write_plot(picture, &lines, optimum, target)
+            crate::plot::write_plot(picture, &lines, optimum, target, &about)
         });
     }
     (outputs.files, outputs.unwritten) = files.into_lists();
@@ -338,7 +342,7 @@ fn write_run_files(files: &mut RunFiles, outcome: &Outcome, data: &Dataset, run:
     files.write(&trace, |path| {
         outcome.trace.write_csv(path, outcome.objective_rows())
     });
-    files.write(&summary, |path| outcome.write_summary(path));
+    files.write(&summary, |path| outcome.write_summary(path, data));
     files.write(&model, |path| outcome.saved_model(data)?.write(path));
 }
 
@@ -403,8 +407,9 @@ impl CompareOutputs {
     }
 
     /// Time to target and speedup against the first algorithm that finished, as JSON: a row
-    /// per run in the order given, a failed one's with its error and no measure.
-    pub fn json(&self) -> serde_json::Value {
+    /// per run in the order given, a failed one's with its error and no measure; with what
+    /// the summaries of its runs on `data` say to run them again.
+    pub fn json(&self, data: &Dataset) -> serde_json::Value {
         let baseline = self.outcomes().next().and_then(Outcome::time_to_target);
         let rows: Vec<serde_json::Value> = (self.runs.iter())
             .map(|run| match run {
@@ -441,11 +446,41 @@ impl CompareOutputs {
                 }),
             })
             .collect();
-        serde_json::json!({
-            "target_subopt": self.outcomes().next().and_then(|o| o.spec.stop.target_subopt),
+        let first = self.outcomes().next();
+        let mut json = serde_json::json!({
+            "target_subopt": first.and_then(|o| o.spec.stop.target_subopt),
             "runs": rows,
             "not_run": self.not_run,
-        })
+        });
+        // The runs share the command, the data, the seed and the cluster: a summary's fields
+        // that say so are the comparison's.
+        const SHARED: &[&str] = &[
+            "program",
+            "program_version",
+            "command_line",
+            "started_utc",
+            "dataset",
+            "data_path",
+            "data_path_canonical",
+            "data_sha256",
+            "data_sha256_of",
+            "data_access",
+            "eval_rows",
+            "seed",
+            "workers",
+            "stragglers",
+            "time_s",
+        ];
+        if let (Some(map), Some(serde_json::Value::Object(summary))) =
+            (json.as_object_mut(), first.map(|o| o.summary(data)))
+        {
+            map.extend(
+                summary
+                    .into_iter()
+                    .filter(|(key, _)| SHARED.contains(&key.as_str())),
+            );
+        }
+        json
     }
 
     /// A small table for the terminal.

@@ -85,6 +85,7 @@ pub mod optimizer;
 
 pub mod plot;
 pub mod progress;
+pub mod provenance;
 mod run_files;
 pub mod score;
 mod stdout;

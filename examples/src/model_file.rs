@@ -61,10 +61,38 @@ pub struct DataInfo {
     pub rows: usize,
     /// [`Dataset::fingerprint`] of the data trained on (bias column included).
     pub sha256: String,
+    /// What `sha256` hashes: `"rows"`, every row of the data; `"sample"`, the driver's
+    /// evaluation sample of a file read with shared access, with the checksums of the whole
+    /// file's text (another sample of the same file hashes otherwise). `None` in a file
+    /// written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_of: Option<String>,
     /// The rows the model's `objective` was measured on: fewer than `rows` when its run scored
     /// an evaluation sample (`--data-access shared`); `None` in a file written without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective_rows: Option<usize>,
+}
+
+impl DataInfo {
+    /// `data`'s name, rows and fingerprint, with the rows a model's objective was measured on.
+    pub fn of(data: &Dataset, objective_rows: usize) -> DataInfo {
+        DataInfo {
+            name: data.name().into(),
+            rows: data.full_rows(),
+            sha256: data.fingerprint(),
+            sha256_of: Some(sha256_of(data).into()),
+            objective_rows: Some(objective_rows),
+        }
+    }
+}
+
+/// What [`Dataset::fingerprint`] hashes of `data`: every row, or an evaluation sample.
+pub fn sha256_of(data: &Dataset) -> &'static str {
+    if data.is_whole() {
+        "rows"
+    } else {
+        "sample"
+    }
 }
 
 /// A saved model.
@@ -191,12 +219,7 @@ impl SavedModel {
             lambda: Some(params.loss.lambda()),
             features,
             bias,
-            data: DataInfo {
-                name: data.name().into(),
-                rows: data.full_rows(),
-                sha256: data.fingerprint(),
-                objective_rows: Some(data.n_rows()),
-            },
+            data: DataInfo::of(data, data.n_rows()),
             settings,
             objective: params.loss.objective(data, w.view()),
             ended_by: None,
@@ -675,6 +698,7 @@ mod tests {
                 name: "test".into(),
                 rows: 1,
                 sha256: String::new(),
+                sha256_of: None,
                 objective_rows: None,
             },
             settings: serde_json::json!({"algo": "mine"}),

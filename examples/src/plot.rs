@@ -10,21 +10,30 @@ use plotters::prelude::*;
 use crate::trace::{write_whole, Trace};
 
 /// Writes a plot of `traces` to `path`: PNG if its name ends in `.png`, SVG otherwise; with
-/// the optimum known, the relative suboptimality `target` as a line of its own.
+/// the optimum known, the relative suboptimality `target` as a line of its own; `about`, if
+/// not empty, follows the title (the data, seed and workers: [`Outcome::plot_about`]).
+///
+/// [`Outcome::plot_about`]: crate::job::Outcome::plot_about
 pub fn write_plot(
     path: &Path,
     traces: &[(&str, &Trace)],
     optimum: Option<f64>,
     target: Option<f64>,
+    about: &str,
 ) -> Result<()> {
     // Suboptimality relative to an optimum of 0 is not a number: the objective is drawn.
     let optimum = optimum.filter(|&f| f > 0.0);
+    let what = if optimum.is_some() {
+        "relative suboptimality against time"
+    } else {
+        "objective against time"
+    };
+    let title = match about {
+        "" => what.to_string(),
+        about => format!("{what}: {about}"),
+    };
     let style = Style {
-        title: if optimum.is_some() {
-            "relative suboptimality against time"
-        } else {
-            "objective against time"
-        },
+        title: &title,
         size: (900, 560),
         target,
     };
@@ -571,7 +580,7 @@ mod tests {
             points: vec![point(0.0, 2.0), point(1.0, 1.0)],
         };
         let path = std::env::temp_dir().join(format!("plot-zero-{}.svg", std::process::id()));
-        write_plot(&path, &[("sgd", &trace)], Some(0.0), None).expect("drawn");
+        write_plot(&path, &[("sgd", &trace)], Some(0.0), None, "").expect("drawn");
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("objective against time"));
         std::fs::remove_file(path).unwrap();

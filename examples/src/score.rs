@@ -570,6 +570,7 @@ mod tests {
                 name: "train".into(),
                 rows: 2,
                 sha256: String::new(),
+                sha256_of: None,
                 objective_rows: None,
             },
             settings: serde_json::json!({ "algo": algo }),

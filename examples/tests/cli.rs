@@ -6881,3 +6881,140 @@ fn evaluate_warns_of_a_model_whose_objective_on_its_own_data_is_not_the_recorded
         "{warned}"
     );
 }
+
+fn json_file(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn a_summary_records_the_command_line_that_reruns_its_model_bit_for_bit() {
+    let dir = scratch("provenance-rerun");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/rows.svm"), random_rows(400, 6)).unwrap();
+    let args = [
+        "--algo",
+        "sgd",
+        "--data",
+        "data/rows.svm",
+        "--workers",
+        "2",
+        "--seed",
+        "5",
+        "--updates",
+        "60",
+        "--quiet",
+        "--summary",
+        "s.json",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&args, &dir));
+    let summary = json_file(&dir.join("s.json"));
+    let first = json_file(&dir.join("m.json"));
+
+    assert_eq!(summary["program"], "async-train");
+    assert_eq!(summary["program_version"], env!("CARGO_PKG_VERSION"));
+    let started = summary["started_utc"].as_str().expect("started_utc");
+    let shape = started.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b'T',
+        13 | 16 => b == b':',
+        19 => b == b'Z',
+        _ => b.is_ascii_digit(),
+    });
+    assert!(shape && started.len() == 20, "{started}");
+    assert_eq!(summary["data_path"], "data/rows.svm");
+    let canonical = std::fs::canonicalize(dir.join("data/rows.svm")).unwrap();
+    assert_eq!(summary["data_path_canonical"], canonical.to_str().unwrap());
+    assert_eq!(summary["data_sha256"], first["data"]["sha256"]);
+    assert_eq!(summary["data_sha256_of"], "rows");
+    assert_eq!(first["data"]["sha256_of"], "rows");
+    assert!(
+        summary["time_s"].is_null(),
+        "no --time: {}",
+        summary["time_s"]
+    );
+
+    // The command line as given, the program first: run again, it writes the same weights.
+    let line: Vec<String> = serde_json::from_value(summary["command_line"].clone()).unwrap();
+    assert_eq!(line[1..], args.map(String::from));
+    std::fs::rename(dir.join("m.json"), dir.join("first.json")).unwrap();
+    let again: Vec<&str> = line[1..].iter().map(String::as_str).collect();
+    succeeded(&run(&again, &dir));
+    let second = json_file(&dir.join("m.json"));
+    assert_eq!(first["weights"], second["weights"]);
+    assert!(first["weights"].as_array().is_some_and(|w| w.len() == 6));
+}
+
+#[test]
+fn a_model_of_shared_data_says_its_hash_is_a_sample_s_and_keeps_its_access() {
+    let dir = scratch("provenance-shared");
+    std::fs::write(dir.join("rows.svm"), random_rows(600, 4)).unwrap();
+    let args = [
+        "--algo",
+        "sgd",
+        "--data",
+        "rows.svm",
+        "--data-access",
+        "shared",
+        "--eval-rows",
+        "100",
+        "--workers",
+        "2",
+        "--updates",
+        "20",
+        "--time",
+        "60",
+        "--quiet",
+        "--summary",
+        "s.json",
+        "--save-model",
+        "m.json",
+    ];
+    succeeded(&run(&args, &dir));
+    let (summary, model) = (
+        json_file(&dir.join("s.json")),
+        json_file(&dir.join("m.json")),
+    );
+    assert_eq!(model["data"]["sha256_of"], "sample");
+    assert_eq!(summary["data_sha256_of"], "sample");
+    assert_eq!(summary["data_sha256"], model["data"]["sha256"]);
+    assert_eq!(model["settings"]["data_access"], "shared");
+    assert_eq!(model["settings"]["eval_rows"], 100);
+    assert_eq!(summary["time_s"], 60.0);
+}
+
+#[test]
+fn compare_json_and_its_plot_name_the_data_seed_and_command() {
+    let dir = scratch("provenance-compare");
+    std::fs::write(dir.join("rows.svm"), random_rows(300, 4)).unwrap();
+    let args = [
+        "compare",
+        "--algos",
+        "sgd,asgd",
+        "--data",
+        "rows.svm",
+        "--workers",
+        "2",
+        "--seed",
+        "9",
+        "--updates",
+        "30",
+        "--quiet",
+        "--out",
+        "out",
+    ];
+    succeeded(&run(&args, &dir));
+    let compare = json_file(&dir.join("out/compare.json"));
+    let model = json_file(&dir.join("out/sgd.model.json"));
+    assert_eq!(compare["seed"], 9);
+    assert_eq!(compare["workers"], 2);
+    assert_eq!(compare["data_path"], "rows.svm");
+    assert_eq!(compare["data_sha256"], model["data"]["sha256"]);
+    assert_eq!(compare["program_version"], env!("CARGO_PKG_VERSION"));
+    let line: Vec<String> = serde_json::from_value(compare["command_line"].clone()).unwrap();
+    assert_eq!(line[1..], args.map(String::from));
+    let svg = std::fs::read_to_string(dir.join("out/compare.svg")).unwrap();
+    assert!(svg.contains("rows.svm, seed 9, 2 workers"), "{svg}");
+}

@@ -9,10 +9,12 @@ use asyncopt_algorithms::Algorithm;
 use super::args::CompareArgs;
 use super::spec::builtin_comparison;
 use crate::compare::{self, CompareOutputs};
+use crate::provenance::Provenance;
 
 /// `compare`: the runs of `args.algos`, into `--out` or a new folder of `runs/`.
-pub(super) fn compare(args: &CompareArgs) -> Result<()> {
-    let spec = args.run.job(args.algos[0])?;
+pub(super) fn compare(args: &CompareArgs, provenance: Provenance) -> Result<()> {
+    let mut spec = args.run.job(args.algos[0])?;
+    spec.provenance = provenance;
     if let (Some(out), Some(token)) = (&args.out, &args.run.token_file) {
         // As a run's outputs are checked: a model written over the token would keep the
         // workers holding it from joining the next run. A new folder of `runs/` holds none.
@@ -34,14 +36,15 @@ pub(super) fn compare(args: &CompareArgs) -> Result<()> {
 
 /// The command line with no arguments: SGD and ASGD on the built-in set
 /// ([`builtin_comparison`]), `program` being the name to give for `--help`.
-pub(super) fn builtin(program: &str) -> Result<()> {
+pub(super) fn builtin(program: &str, provenance: Provenance) -> Result<()> {
     let run = builtin_comparison();
     let out = default_out_dir()?;
     say!(
         "No arguments: comparing SGD and ASGD on the built-in California housing set \
          (4 workers, stragglers `slow-workers`). `{program} --help` lists the options."
     );
-    let spec = run.job(Algorithm::Sgd)?;
+    let mut spec = run.job(Algorithm::Sgd)?;
+    spec.provenance = provenance;
     let pair = [Algorithm::Sgd.into(), Algorithm::Asgd.into()];
     let outputs = compare::run(&spec, &pair, &out)?;
     print_outputs(&outputs);

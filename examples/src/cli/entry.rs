@@ -16,6 +16,7 @@ use super::worker::run_worker;
 use super::{compare, Interrupted, TargetMissed, UsageError, EXIT_TARGET_MISSED, EXIT_USAGE};
 use crate::interrupt;
 use crate::optimizer::{Optimizer, Registry};
+use crate::provenance::Provenance;
 
 /// The whole command line for the built-in optimizers and `extra`, an author's own: parses the
 /// process's arguments, runs what they ask for, prints an error as one line, and returns the
@@ -94,6 +95,7 @@ impl Program {
         let args: Vec<OsString> = args.into_iter().collect();
         let no_arguments = args.len() == 1;
         let program = crate::host::program_name(&args);
+        let provenance = Provenance::started(self.name, self.version, &args);
         let parser = AlgorithmParser(registry.clone());
         let command = Cli::command()
             .name(self.name)
@@ -112,9 +114,9 @@ impl Program {
             Some(Command::Worker(args)) => run_worker(args),
             Some(Command::Evaluate(args)) => evaluate(args, &registry),
             Some(Command::Predict(args)) => predict(args, &registry),
-            Some(Command::Compare(args)) => compare::compare(&args),
-            None if no_arguments => compare::builtin(&program),
-            None => train(cli.train),
+            Some(Command::Compare(args)) => compare::compare(&args, provenance),
+            None if no_arguments => compare::builtin(&program, provenance),
+            None => train(cli.train, provenance),
         }
     }
 }

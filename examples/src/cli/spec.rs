@@ -18,6 +18,7 @@ use super::args::{DataAccessName, LossName, RunArgs, TrainArgs, AUTO_SHARED_BYTE
 use super::numbers::MAX_SECONDS;
 use crate::job::{Checkpointing, DataAccess, DataSource, JobSpec, StopRules};
 use crate::optimizer::{readable, Optimizer};
+use crate::provenance::Provenance;
 
 /// Updates a run makes at most when neither `--updates` nor `--time` bounds it.
 pub const DEFAULT_UPDATES: usize = 5000;
@@ -155,6 +156,8 @@ impl RunArgs {
             eval_every_s: self.eval_every,
             quiet: self.quiet,
             checkpointing: Checkpointing::default(),
+            // The command line's entry gives its own.
+            provenance: Provenance::default(),
         })
     }
 

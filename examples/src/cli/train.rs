@@ -11,6 +11,7 @@ use super::exit::UsageError;
 use super::output::{is_stdout, refuse_overwriting};
 use crate::interrupt;
 use crate::job::{self, Checkpointing, Outcome};
+use crate::provenance::Provenance;
 use crate::run_files::RunFiles;
 use crate::trace::{check_writable, same_file};
 use crate::words::plural;
@@ -20,8 +21,9 @@ const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
 
 /// The training command: the job and its checkpoint flags checked, its outputs checked before
 /// the run, the run, and its files written.
-pub(super) fn train(args: TrainArgs) -> Result<()> {
+pub(super) fn train(args: TrainArgs, provenance: Provenance) -> Result<()> {
     let mut spec = args.run.resumable_job(args.algo)?;
+    spec.provenance = provenance;
     job::check_params(&spec.params, &[args.algo])?;
     job::check_settings(&spec, &[args.algo])?;
     spec.checkpointing = checkpointing(&args)?;
@@ -224,7 +226,7 @@ fn write_outputs(
         outcome.trace.write_csv(path, outcome.objective_rows())
     });
     write("summary:", &args.summary, &|path| {
-        outcome.write_summary(path)
+        outcome.write_summary(path, data)
     });
     // The results before the plot, which is drawn from them: a disk the plot fills, or a
     // second Ctrl-C while a PNG is drawn, costs the plot only.
@@ -237,6 +239,7 @@ fn write_outputs(
             &[(outcome.algorithm.name(), &outcome.trace)],
             outcome.optimum,
             outcome.spec.stop.target_subopt,
+            &outcome.plot_about(),
         )
     });
     // A model that could not be written is in no file: its write's error says so.

@@ -56,6 +56,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a plot's title says of the run, besides what is drawn: the data, the seed and
+    /// the workers (`a9a.xz, seed 1, 4 workers`), the data's name cut short if long.
+    pub fn plot_about(&self) -> String {
+        const LONGEST: usize = 40;
+        let name = match self.dataset.char_indices().nth(LONGEST) {
+            Some((end, _)) => format!("{}...", &self.dataset[..end]),
+            None => self.dataset.clone(),
+        };
+        let workers = crate::words::plural(self.spec.cluster.workers, "worker");
+        format!("{name}, seed {}, {workers}", self.spec.cluster.seed)
+    }
+
     /// The rows the objective was measured on: the evaluation sample's, or every row.
     pub fn objective_rows(&self) -> usize {
         self.sampled.map_or(self.data_rows, |(rows, _)| rows)

@@ -8,6 +8,7 @@ use asyncopt_runtime::ClusterConfig;
 
 use super::DataSource;
 use crate::optimizer::Optimizer;
+use crate::provenance::Provenance;
 
 /// When a run stops, besides its update bound.
 #[derive(Debug, Clone, Default)]
@@ -84,4 +85,6 @@ pub struct JobSpec {
     pub quiet: bool,
     /// Driver checkpoints.
     pub checkpointing: Checkpointing,
+    /// The command that ran it, which its summary records so that it can be run again.
+    pub provenance: Provenance,
 }

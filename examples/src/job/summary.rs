@@ -15,6 +15,8 @@ use crate::trace::write_whole;
 const SETTINGS: &[&str] = &[
     "algo",
     "dataset",
+    "data_access",
+    "eval_rows",
     "loss",
     "lambda",
     "bias",
@@ -37,8 +39,39 @@ const SETTINGS: &[&str] = &[
 ];
 
 impl Outcome {
-    /// The summary as JSON.
-    pub fn summary(&self) -> serde_json::Value {
+    /// The summary as JSON, `data` being what the run trained on: the run's settings and
+    /// measures, and what a colleague needs to run it again (the program, the command line,
+    /// the data's path and fingerprint).
+    pub fn summary(&self, data: &Dataset) -> serde_json::Value {
+        let mut summary = self.settings_and_measures();
+        let (given, canonical) = match &self.spec.data {
+            DataSource::File { path, .. } => (
+                Some(path.to_string_lossy().into_owned()),
+                // Its folder is known by no other name once the command has ended.
+                std::fs::canonicalize(path)
+                    .ok()
+                    .map(|path| path.to_string_lossy().into_owned()),
+            ),
+            DataSource::Builtin => (None, None),
+        };
+        let rerun = serde_json::json!({
+            "data_path": given,
+            "data_path_canonical": canonical,
+            "data_sha256": data.fingerprint(),
+            "data_sha256_of": model_file::sha256_of(data),
+            "time_s": self.spec.stop.time_s,
+        });
+        if let (Some(map), serde_json::Value::Object(rerun), serde_json::Value::Object(by)) =
+            (summary.as_object_mut(), rerun, self.spec.provenance.json())
+        {
+            map.extend(by);
+            map.extend(rerun);
+        }
+        summary
+    }
+
+    /// The summary's settings and measures, without what is read of the data.
+    fn settings_and_measures(&self) -> serde_json::Value {
         let stats = &self.report.stats;
         let (model_updates, model_elapsed_s) = self.model_at();
         // A setting the optimizer does not read is null: its default changed nothing.
@@ -136,9 +169,9 @@ impl Outcome {
         })
     }
 
-    /// Writes the summary JSON.
-    pub fn write_summary(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(&self.summary())? + "\n";
+    /// Writes the summary JSON of the run on `data`.
+    pub fn write_summary(&self, path: &Path, data: &Dataset) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.summary(data))? + "\n";
         write_whole(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))
     }
@@ -146,7 +179,7 @@ impl Outcome {
     /// The model this run trained, with what is needed to use it (`data`: what it trained on):
     /// a linear model's weights, or an author's model as its serde JSON.
     pub fn saved_model(&self, data: &Dataset) -> Result<SavedModel> {
-        let mut settings = self.summary();
+        let mut settings = self.settings_and_measures();
         if let Some(map) = settings.as_object_mut() {
             // The settings of the run, not its measurements.
             map.retain(|key, _| SETTINGS.contains(&key.as_str()));
@@ -175,12 +208,7 @@ impl Outcome {
                 .then(|| self.spec.loss.lambda()),
             features: data.dim() - usize::from(self.spec.bias.is_some()),
             bias: self.spec.bias,
-            data: DataInfo {
-                name: data.name().into(),
-                rows: data.full_rows(),
-                sha256: data.fingerprint(),
-                objective_rows: Some(self.objective_rows()),
-            },
+            data: DataInfo::of(data, self.objective_rows()),
             settings,
             objective: self.final_objective(),
             ended_by: Some(self.ended_by().into()),
