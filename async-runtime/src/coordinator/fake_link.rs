@@ -3461,3 +3461,99 @@ fn a_lone_workers_refused_order_is_retried_with_the_versions_it_lacks() {
         "the retry on the lone worker never carried the version it lacks"
     );
 }
+
+/// What a driver stopped for `pause` finds on waking: every task in flight sent and every
+/// worker last answering that long ago, its own last liveness check too.
+fn wake_from(driver: &mut Driver, pause: Duration, in_flight: &[u64]) {
+    let before = Instant::now() - pause;
+    for seq in in_flight {
+        driver.tasks.sent_before(*seq, pause);
+    }
+    for worker in &mut driver.table.workers {
+        worker.last_result = before;
+        worker.last_heard = before;
+    }
+    driver.last_liveness_check = before;
+    driver.tasks.look_for_hangs_again();
+}
+
+#[test]
+fn an_asynchronous_site_woken_from_the_drivers_pause_blames_no_task_nor_worker() {
+    // The driver stopped 20 s with tasks in flight on its four workers; on waking, the
+    // asynchronous site's hang check ran before the pause was seen, took the tasks for hung
+    // on three workers, and ended the run blaming the task's closure.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(4, script);
+    settle(&mut driver, &["a"]);
+    driver.table.workers[0].tasks_done = 5;
+    driver.table.workers[0].mean_task_s = 0.1;
+    let data = data();
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    let unanswered: Vec<u64> = tasks(&wire)
+        .iter()
+        .filter(|t| t.0 != "w0")
+        .map(|t| t.1)
+        .collect();
+    assert_eq!(unanswered.len(), 3);
+    let pause = HANG_FLOOR + Duration::from_secs(10);
+    wake_from(&mut driver, pause, &unanswered);
+    driver.strike_hanging_workers();
+    assert!(driver.failure().is_none(), "{:?}", driver.failure());
+    for worker in &driver.table.workers {
+        assert_eq!(worker.failure_streak, 0, "{} struck", worker.name);
+        assert!(worker.alive, "{} lost", worker.name);
+    }
+    // Nor is it tallied: the same tasks on the same workers, silent now for the hang floor
+    // while the driver ran, are a task that hangs wherever it runs.
+    for seq in &unanswered {
+        driver.tasks.sent_before(*seq, pause);
+    }
+    for worker in &mut driver.table.workers[1..] {
+        worker.last_result = Instant::now() - pause;
+        worker.last_heard = Instant::now();
+    }
+    driver.last_liveness_check = Instant::now();
+    driver.tasks.look_for_hangs_again();
+    driver.strike_hanging_workers();
+    assert!(driver.failure().is_some(), "hung on three of four workers");
+}
+
+#[test]
+fn a_synchronous_step_woken_from_the_drivers_pause_hedges_and_strikes_nothing() {
+    // The synchronous step's hang check ran before the pause was seen: each task waiting in
+    // the unread queue was done again elsewhere and counted as hung, its worker struck.
+    let (mut driver, _) = driver(3, Box::new(|_, _| Reply::Silent));
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    for worker in &mut driver.table.workers {
+        worker.tasks_done = 5;
+        worker.mean_task_s = 0.1;
+    }
+    let grad = spec("grad", None);
+    let mut pending = HashMap::new();
+    for partition in 0..3 {
+        let seq = driver.dispatch(partition, partition as u32, &grad);
+        pending.insert(seq, partition);
+    }
+    let in_flight: Vec<u64> = pending.keys().copied().collect();
+    wake_from(
+        &mut driver,
+        HANG_FLOOR + Duration::from_secs(10),
+        &in_flight,
+    );
+    let mut hung_on = WorkersOn::default();
+    driver
+        .redispatch_hung(&grad, &mut pending, &mut HashSet::new(), &mut hung_on)
+        .expect("no task hangs everywhere");
+    assert_eq!(pending.len(), 3, "nothing done again elsewhere");
+    assert_eq!(driver.stats.hung_tasks, 0);
+    assert!(driver.table.workers.iter().all(|w| w.failure_streak == 0));
+    // The liveness check that follows loses nobody either.
+    driver.watch();
+    assert_eq!(driver.table.alive(), 3);
+}

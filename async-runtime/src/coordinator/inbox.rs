@@ -197,26 +197,42 @@ impl Driver {
         if since_check < self.config.heartbeat {
             return false;
         }
+        self.see_own_pause();
         self.last_liveness_check = Instant::now();
-        // A check far behind its period means this process did not run (stopped, suspended,
-        // starved): what the workers sent meanwhile is still unread, so their silence is not
-        // judged now, and each gets a full window from here; nor is a task taken for hung for
-        // the time nobody watched it.
-        let lateness = lateness(since_check, self.config.heartbeat);
-        if lateness != Lateness::OnTime {
-            const NOT_JUDGED: &str =
-                "the driver did not run for a while: the workers' silence is not judged";
-            let paused_s = since_check.as_secs_f64();
-            match lateness {
-                Lateness::Paused => tracing::warn!(paused_s, "{NOT_JUDGED}"),
-                _ => tracing::debug!(paused_s, "{NOT_JUDGED}"),
-            }
-            self.table.heard_all_now();
-            self.tasks
-                .discount_unwatched(since_check - self.config.heartbeat);
-        }
         self.check_liveness();
         true
+    }
+
+    /// Leaves the time the driver did not run out of every judgement by time, before any
+    /// is made: a liveness check far behind its period means this process was stopped,
+    /// suspended or starved, and what the workers sent meanwhile is still unread. Their
+    /// silence, a task's running time, a worker's time without an answer or since its last
+    /// strike, and the wait since every worker was lost each lose that time, so that neither
+    /// a worker nor a task is blamed for it. Called by every such judgement (the liveness
+    /// check, the hang checks), whichever runs first on waking: the pause is taken off once.
+    pub(crate) fn see_own_pause(&mut self) {
+        let since_check = self.last_liveness_check.elapsed();
+        let lateness = lateness(since_check, self.config.heartbeat);
+        if lateness == Lateness::OnTime {
+            return;
+        }
+        const NOT_JUDGED: &str =
+            "the driver did not run for a while: the workers' silence is not judged";
+        let paused_s = since_check.as_secs_f64();
+        match lateness {
+            Lateness::Paused => tracing::warn!(paused_s, "{NOT_JUDGED}"),
+            _ => tracing::debug!(paused_s, "{NOT_JUDGED}"),
+        }
+        let unwatched = since_check - self.config.heartbeat;
+        let now = Instant::now();
+        self.table.heard_all_now();
+        self.table.discount_unwatched(unwatched, now);
+        self.tasks.discount_unwatched(unwatched);
+        if let Some(since) = &mut self.all_lost_since {
+            *since = (*since + unwatched).min(now);
+        }
+        // Taken off: the next check is due now, and finds itself on time.
+        self.last_liveness_check = now.checked_sub(self.config.heartbeat).unwrap_or(now);
     }
 
     /// Waits for one inbound event and handles it, watching the workers (see

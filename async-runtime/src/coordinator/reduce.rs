@@ -260,6 +260,8 @@ impl Driver {
         hedged: &mut HashSet<usize>,
         hung_on: &mut WorkersOn<usize>,
     ) -> Result<(), RuntimeError> {
+        // Woken from a pause, the driver takes it off first: nobody watched the tasks then.
+        self.see_own_pause();
         let workers = &self.table.workers;
         let hung = self
             .tasks
@@ -346,6 +348,8 @@ impl Driver {
     /// kept its partitions out of training for good, silently. It is struck as a synchronous
     /// step strikes it, and once struck out it is excluded and its partitions move.
     pub(super) fn strike_hanging_workers(&mut self) {
+        // Woken from a pause, the driver takes it off first: nobody watched the tasks then.
+        self.see_own_pause();
         let now = Instant::now();
         // Asked after every event: the medians below are worked out once a second at most.
         if !self.tasks.time_to_look_for_hangs(now) {

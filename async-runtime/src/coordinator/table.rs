@@ -2,7 +2,7 @@
 //! who gets the next task; the run report is drawn from it.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -401,6 +401,20 @@ impl WorkerTable {
         let now = Instant::now();
         for worker in self.workers.iter_mut().filter(|w| w.alive) {
             worker.last_heard = now;
+        }
+    }
+
+    /// Leaves `unwatched`, time the driver did not run, out of each live worker's time
+    /// without a result and since its last strike (see [`Driver::see_own_pause`]), up to
+    /// `now`.
+    ///
+    /// [`Driver::see_own_pause`]: super::Driver::see_own_pause
+    pub(crate) fn discount_unwatched(&mut self, unwatched: Duration, now: Instant) {
+        for worker in self.workers.iter_mut().filter(|w| w.alive) {
+            worker.last_result = (worker.last_result + unwatched).min(now);
+            if let Some(struck) = &mut worker.last_struck {
+                *struck = (*struck + unwatched).min(now);
+            }
         }
     }
 
