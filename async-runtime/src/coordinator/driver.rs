@@ -475,7 +475,15 @@ impl Driver {
 
     /// Ends the run: workers are told to exit, and the report is returned, or the error that
     /// ended the run early.
-    pub fn finish(mut self) -> Result<RunReport, RuntimeError> {
+    pub fn finish(self) -> Result<RunReport, RuntimeError> {
+        let (report, ended) = self.end();
+        ended.map(|()| report)
+    }
+
+    /// [`Driver::finish`], with the report also of a run that failed: taken after what
+    /// already arrived was handled, so that it counts the workers whose connections closed
+    /// while the run ended, as its log says them lost.
+    pub fn end(mut self) -> (RunReport, Result<(), RuntimeError>) {
         // A checkpoint still being written is waited for: the user must not believe they
         // have one that is not on disk.
         self.wait_for_checkpoint();
@@ -485,8 +493,8 @@ impl Driver {
         let another_run = self.config.series == Series::NotLast && !self.stop_requested();
         let _ = self.shutdown_workers(another_run);
         match self.failure.take() {
-            Some(error) => Err(error),
-            None => Ok(report),
+            Some(error) => (report, Err(error)),
+            None => (report, Ok(())),
         }
     }
 

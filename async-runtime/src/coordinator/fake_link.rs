@@ -3557,3 +3557,18 @@ fn a_synchronous_step_woken_from_the_drivers_pause_hedges_and_strikes_nothing() 
     driver.watch();
     assert_eq!(driver.table.alive(), 3);
 }
+
+#[test]
+fn a_failed_runs_report_counts_the_workers_whose_connections_closed_as_it_ended() {
+    // The run failed, and its workers' connections closed meanwhile: the log said them
+    // lost as the run ended, and the summary, taken before, said every worker alive.
+    let (mut driver, wire) = driver(2, echoing());
+    driver.fail(RuntimeError::Aborted("the optimizer gave up".into()));
+    wire.borrow_mut()
+        .inbox
+        .push_back(Inbound::Disconnected { peer: "w1".into() });
+    let (report, ended) = driver.end();
+    assert!(ended.is_err());
+    assert_eq!(report.stats.lost_workers, 1);
+    assert!(!report.workers[1].alive);
+}

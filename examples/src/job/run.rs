@@ -619,9 +619,10 @@ fn finish(
 ) -> Result<Ended> {
     recorder.progress.lock().finish();
     driver.wait_for_checkpoint();
-    let report = driver.report();
     let interrupted = driver.stop_requested();
-    let finished = driver.finish();
+    // After what arrived is handled: a failed run's report counts the workers lost as it
+    // ended, as its log says them.
+    let (report, finished) = driver.end();
     if let (Some((updates, _)), None, Err(e)) = (resumed_from, panicked, &finished) {
         if report.stats.updates == updates {
             // Failed before its first update from the checkpoint (its variables did not
