@@ -93,12 +93,10 @@ impl Outcome {
     /// optimizer's panic, which keeps the latest model the stop rules looked at (the trace's
     /// last point is that model's).
     pub fn model_at(&self) -> (u64, f64) {
-        self.trace
-            .points
-            .last()
-            .map_or((self.report.stats.updates, self.report.elapsed_s), |p| {
-                (p.updates, p.elapsed_s)
-            })
+        model_at(
+            self.trace.points.last().map(|p| (p.updates, p.elapsed_s)),
+            (self.report.stats.updates, self.report.elapsed_s),
+        )
     }
 
     /// Seconds to the target, if one was set and reached: the time of the first trace point
@@ -281,5 +279,32 @@ impl Outcome {
             .into());
         }
         Ok(())
+    }
+}
+
+/// [`Outcome::model_at`] of a run whose trace ends at `last` (updates, seconds) and whose
+/// report says `run`: the trace's last point when it is an earlier model's (an optimizer's
+/// panic kept it), else the run's own count and training time. A run that waited on past
+/// its last update (for workers to come back, till its time limit) ended later than that
+/// update's evaluation, and said the evaluation's time when one fell on its last update
+/// (a synchronous step each update) but the run's otherwise (an asynchronous one).
+fn model_at(last: Option<(u64, f64)>, run: (u64, f64)) -> (u64, f64) {
+    match last {
+        Some((updates, elapsed_s)) if updates != run.0 => (updates, elapsed_s),
+        _ => run,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_at;
+
+    #[test]
+    fn a_run_that_waited_past_its_last_update_says_its_own_time() {
+        // Its last update evaluated at 9.26 s, then a wait for workers till the time limit.
+        assert_eq!(model_at(Some((5066, 9.26)), (5066, 40.1)), (5066, 40.1));
+        // A panic kept an earlier model than the run's last update: that model's.
+        assert_eq!(model_at(Some((800, 1.5)), (900, 2.0)), (800, 1.5));
+        assert_eq!(model_at(None, (0, 0.0)), (0, 0.0));
     }
 }
