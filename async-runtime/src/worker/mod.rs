@@ -58,8 +58,13 @@ pub const MAX_DELAY_FACTOR: f64 = 100.0;
 /// a worker sleep longer than this per task (longer orders are cut to it).
 pub const MAX_ORDERED_SLEEP: Duration = Duration::from_secs(30);
 
-/// How long a remote worker waits for a silent driver whose connection is still open.
-pub const DEFAULT_DRIVER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a remote worker waits for a silent driver whose connection is still open: a
+/// minute, so that a driver paused, or cut off by a partition or a link's flap (whose TCP
+/// backoff stretches a 3 s cut past 5 s of silence), for up to about that long keeps its
+/// workers; the driver, once back, gives them fresh windows. A driver that exits or crashes
+/// closes its connections and is seen gone at once: only one silent for good (its host dead,
+/// cut off for good) costs its workers this wait.
+pub const DEFAULT_DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a worker keeps trying to reach a driver that is not listening yet: a driver binds
 /// its port only once its data is loaded, which takes minutes for a file of gigabytes, and
@@ -1324,14 +1329,31 @@ mod tests {
         assert!(matches!(worker.on_message(welcome(100)), Next::Continue));
         assert_eq!(worker.options.heartbeat, Duration::from_millis(100));
         assert_eq!(worker.options.driver_timeout, Some(DEFAULT_DRIVER_TIMEOUT));
-        // A driver beating every 10 s is not taken for dead between two of its heartbeats.
+        // A driver beating every 30 s is not taken for dead between two of its heartbeats.
         let (mut worker, _, _handed) = admitted_worker();
-        worker.on_message(welcome(10_000));
-        assert_eq!(worker.options.heartbeat, Duration::from_secs(10));
-        assert_eq!(worker.options.driver_timeout, Some(Duration::from_secs(30)));
+        worker.on_message(welcome(30_000));
+        assert_eq!(worker.options.heartbeat, Duration::from_secs(30));
+        assert_eq!(worker.options.driver_timeout, Some(Duration::from_secs(90)));
         // A period of zero, which its ticker cannot take, is its shortest, never a panic.
         worker.on_message(welcome(0));
         assert_eq!(worker.options.heartbeat, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn by_default_a_remote_worker_waits_through_a_driver_paused_55_s() {
+        // It waited 5 s: a driver stopped for 5.5 s, or a 3 s flap of the link stretched by
+        // TCP's backoff, cost a run its remote workers, which exited for good.
+        let (worker, _, _handed) = admitted_worker();
+        let paused = worker.last_heard + Duration::from_secs(55);
+        assert!(matches!(worker.judge_silence(paused), Next::Continue));
+        // One silent for good is still given up on, saying which setting decided it.
+        let gone = worker.last_heard + DEFAULT_DRIVER_TIMEOUT + Duration::from_secs(1);
+        match worker.judge_silence(gone) {
+            Next::Exit(Err(RuntimeError::DriverLost(reason))) => {
+                assert!(reason.contains("past --driver-timeout"), "{reason}")
+            }
+            _ => panic!("a driver silent past the default window was waited for"),
+        }
     }
 
     #[test]
@@ -1723,6 +1745,7 @@ mod tests {
     #[test]
     fn frames_that_do_not_open_do_not_count_as_hearing_from_the_driver() {
         let (mut worker, _driver, _handed) = admitted_worker();
+        worker.options.driver_timeout = Some(Duration::from_secs(5));
         let start = Instant::now();
         // A flood keeps the loop turning (never 3 heartbeats apart) with frames that do not open.
         let given_up = (1..100u32).find_map(|tenth| {
@@ -1746,6 +1769,7 @@ mod tests {
     #[test]
     fn a_loop_that_did_not_turn_gives_the_driver_a_fresh_window() {
         let (mut worker, _driver, _handed) = admitted_worker();
+        worker.options.driver_timeout = Some(Duration::from_secs(5));
         // Stopped 8 s: the first event after it, whatever it is, does not judge the silence.
         let resumed = Instant::now() + Duration::from_secs(8);
         assert!(matches!(
@@ -1861,7 +1885,8 @@ mod tests {
     fn a_handshake_nobody_answered_is_no_paused_driver() {
         // A link stalled past the driver's handshake deadline: silence, or a cut, before any
         // word. Not a driver paused past --driver-timeout: the join is tried again.
-        let options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        options.driver_timeout = Some(Duration::from_secs(5));
         let (work, _handed) = std_mpsc::channel();
         let answer_by = Instant::now() + Duration::from_secs(600);
         let mut worker = Worker::new(options, [7; 32], answer_by, work, MemoryAccount::of_host());

@@ -385,7 +385,9 @@ pub(super) struct WorkerArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub(super) reconnect: Option<f64>,
     /// Seconds the driver may stay silent, its connection open, before it counts as lost (a
-    /// driver's host that died leaves no one to close it); 0: only a closed connection.
+    /// driver's host that died leaves no one to close it; a driver that exits closes it and is
+    /// seen gone at once): a minute outlasts a paused driver or a partition of about as long;
+    /// 0: only a closed connection.
     #[arg(long, allow_negative_numbers = true, default_value_t = asyncopt_runtime::worker::DEFAULT_DRIVER_TIMEOUT.as_secs_f64())]
     pub(super) driver_timeout: f64,
     /// Seconds to keep trying to reach a driver that is not listening yet (it binds its port
