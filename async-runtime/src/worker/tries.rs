@@ -13,6 +13,12 @@ const MAX_REJOINS: u32 = 100;
 /// Tries another name at most this many times in a row when its name is held.
 const NAME_TAKEN_RETRIES: u32 = 5;
 
+/// The longest a worker declared lost tries to reach its driver again (its `--reconnect`
+/// window, if longer, aside): that driver was there a moment ago, so one not reachable now
+/// has exited (its run over) or is out of reach. Waiting the connect timeout, as for a driver
+/// still loading its data, kept a worker stopped past its run's end trying for 10 minutes.
+const MAX_REJOIN_WAIT: Duration = Duration::from_secs(60);
+
 /// The pause before joining again a driver that was lost or refused this worker unproven.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -50,6 +56,8 @@ pub(super) struct Tries {
     /// Until when the join under way (the first, or one after a session) may try again when
     /// no word came back: its first try's start plus the connect timeout.
     join_by: Option<Instant>,
+    /// The driver declared this worker lost and it is joining again, with no session since.
+    rejoining: bool,
 }
 
 impl Tries {
@@ -64,6 +72,7 @@ impl Tries {
             said: Said::default(),
             sessions: 0,
             join_by: None,
+            rejoining: false,
         }
     }
 
@@ -76,14 +85,31 @@ impl Tries {
         self.renamed = 0;
         self.said = Said::default();
         self.join_by = None;
+        self.rejoining = false;
     }
 
     /// Until when the next try may wait for the driver to listen: within the reconnect window
-    /// once it opened, else within the connect timeout of the join's first try.
+    /// once it opened, else within the connect timeout of the join's first try; a join after
+    /// the driver declared this worker lost, within [`MAX_REJOIN_WAIT`] (or the reconnect
+    /// window, if longer) of it.
     pub(super) fn reach_by(&mut self, connect_timeout: Duration, now: Instant) -> Instant {
         match (self.lost_at, self.reconnect) {
             (Some(since), Some(window)) => since + window,
-            _ => *self.join_by.get_or_insert(now + connect_timeout),
+            _ => *self
+                .join_by
+                .get_or_insert(now + self.join_wait(connect_timeout)),
+        }
+    }
+
+    /// How long the join under way may wait for the driver: a fresh worker's driver may still
+    /// be loading its data, while a worker declared lost had its driver a moment ago.
+    fn join_wait(&self, connect_timeout: Duration) -> Duration {
+        match self.rejoining {
+            true => {
+                let window = self.reconnect.unwrap_or_default();
+                connect_timeout.min(MAX_REJOIN_WAIT.max(window))
+            }
+            false => connect_timeout,
         }
     }
 
@@ -105,6 +131,9 @@ impl Tries {
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, Failed::Lost(reason), false, now)
             }
+            Err(RuntimeError::DriverLost(reason)) if self.rejoining => {
+                Then::Finish(Err(self.gone_after_rejoin(reason)))
+            }
             // The session is gone all the same: joined again as after a lost driver.
             Err(RuntimeError::SessionFailed(reason)) if self.reconnect.is_some() => {
                 self.within_window(name, Failed::Own(reason), false, now)
@@ -121,6 +150,7 @@ impl Tries {
         tracing::warn!(worker = %name, %reason, "joining again as a fresh worker");
         self.lost_at = None;
         self.join_by = None;
+        self.rejoining = true;
         self.again += 1;
         Then::Retry {
             fresh_name: true,
@@ -181,6 +211,9 @@ impl Tries {
             if self.reconnect.is_some() {
                 return self.within_window(name, Failed::Lost(reason), false, now);
             }
+            if self.rejoining {
+                return Then::Finish(Err(self.gone_after_rejoin(reason)));
+            }
             // No try again said yet: `--connect-timeout 0`, or one shorter than a try, left
             // time for one try only, which "every try" would not say.
             let tried = match self.said.count() {
@@ -214,6 +247,17 @@ impl Tries {
             fresh_name: false,
             pause: RETRY_PAUSE,
         }
+    }
+
+    /// Why a worker declared lost, without a reconnect window, stops: its driver, there a
+    /// moment ago, did not take it back within [`MAX_REJOIN_WAIT`] (or the connect timeout,
+    /// if shorter).
+    fn gone_after_rejoin(&self, reason: String) -> RuntimeError {
+        RuntimeError::DriverLost(format!(
+            "{reason}; the driver declared this worker lost, and this worker could not join \
+             it again: its run is over, or it exited or is out of reach, so this worker gives \
+             up rather than wait for a driver to come"
+        ))
     }
 
     /// The driver lost or not reachable: tried again within the reconnect window, if any.
@@ -677,6 +721,68 @@ mod tests {
         tries.reach_by(Duration::from_secs(1), start);
         let then = tries.after("w0", unanswered(), start + Duration::from_secs(2));
         assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+    }
+
+    #[test]
+    fn a_worker_declared_lost_gives_up_on_an_unreachable_driver_within_a_minute() {
+        // Stopped past its run's end, a worker heard it was declared lost, and then waited
+        // the whole connect timeout (10 minutes) for a driver that had exited.
+        let connect_timeout = Duration::from_secs(600);
+        let mut tries = Tries::new(DRIVER, None);
+        let start = Instant::now();
+        assert_eq!(
+            tries.reach_by(connect_timeout, start),
+            start + connect_timeout
+        );
+        tries.session_opened();
+        let declared = Ok(Ended::Rejoin("the driver declared it lost".into()));
+        let at = start + Duration::from_secs(100);
+        assert!(matches!(
+            tries.after("w0", declared, at),
+            Then::Retry { .. }
+        ));
+        let reach_by = tries.reach_by(connect_timeout, at);
+        assert_eq!(reach_by, at + MAX_REJOIN_WAIT);
+        let then = tries.after("w0", lost("cannot reach it (tried for 60 s)"), reach_by);
+        let error = final_error(then);
+        assert!(
+            error.contains("cannot reach it") && error.contains("declared this worker lost"),
+            "{error}"
+        );
+        // A connect timeout shorter than the bound (a local worker's) is kept.
+        let mut tries = Tries::new(DRIVER, None);
+        tries.session_opened();
+        let declared = Ok(Ended::Rejoin("the driver declared it lost".into()));
+        tries.after("w0", declared, start);
+        let short = Duration::from_secs(30);
+        assert_eq!(tries.reach_by(short, start), start + short);
+    }
+
+    #[test]
+    fn a_worker_declared_lost_keeps_a_longer_reconnect_window_and_a_fresh_one_waits_in_full() {
+        let connect_timeout = Duration::from_secs(600);
+        let start = Instant::now();
+        let declared = || Ok(Ended::Rejoin("the driver declared it lost".into()));
+        let window = Duration::from_secs(300);
+        let mut tries = Tries::new(DRIVER, Some(window));
+        tries.session_opened();
+        tries.after("w0", declared(), start);
+        assert_eq!(tries.reach_by(connect_timeout, start), start + window);
+        // Once it joined again, a later join of a fresh worker's (no session) is untouched:
+        // a session ends the rejoin, and a new `Tries` (the next run) waits the connect timeout.
+        let mut fresh = Tries::new(DRIVER, None);
+        assert_eq!(
+            fresh.reach_by(connect_timeout, start),
+            start + connect_timeout
+        );
+        // A join unanswered after the declaration, without a window, stops naming it.
+        let mut tries = Tries::new(DRIVER, None);
+        tries.session_opened();
+        tries.after("w0", declared(), start);
+        let reach_by = tries.reach_by(connect_timeout, start);
+        let unanswered = Ok(Ended::Unanswered("no word".into()));
+        let error = final_error(tries.after("w0", unanswered, reach_by));
+        assert!(error.contains("declared this worker lost"), "{error}");
     }
 
     #[test]
