@@ -234,6 +234,11 @@ enum Ended {
 /// driver's own handshake deadline is 5 s by default).
 const MIN_HELLO_WAIT: Duration = Duration::from_secs(5);
 
+/// The longest silence a hello is waited through before joining again on a fresh
+/// connection, whatever the longer `driver_timeout` a session's pauses are waited through:
+/// past the driver's default handshake deadline a healthy driver dropped it.
+const HELLO_SILENCE: Duration = Duration::from_secs(5);
+
 /// Why a driver's connection closes with no word: a run that ends dismisses its workers
 /// first, so not that it ended.
 const DRIVER_GONE: &str = "exited before its run ended (it could not start, was interrupted, \
@@ -822,8 +827,12 @@ impl Worker {
     /// wait for it), but as soon as it is.
     fn judge_silence(&self, now: Instant) -> Next {
         let silent = now.saturating_duration_since(self.last_heard);
+        let window = match self.session {
+            Some(_) => self.options.driver_timeout,
+            None => self.options.driver_timeout.map(|t| t.min(HELLO_SILENCE)),
+        };
         let timeout = (!self.opening)
-            .then_some(self.options.driver_timeout)
+            .then_some(window)
             .flatten()
             .filter(|t| silent > *t);
         if self.session.is_none() && (now > self.answer_by || timeout.is_some()) {
@@ -1354,6 +1363,34 @@ mod tests {
             }
             _ => panic!("a driver silent past the default window was waited for"),
         }
+    }
+
+    #[test]
+    fn a_hello_unanswered_past_the_handshake_deadline_is_sent_again_whatever_the_driver_timeout() {
+        // The minute a session's pauses are waited through is not waited for a hello: past
+        // the driver's handshake deadline a healthy driver dropped it, and a fresh
+        // connection may get through a stalled link.
+        let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+        options.connect_timeout = Duration::from_secs(600);
+        assert_eq!(options.driver_timeout, Some(DEFAULT_DRIVER_TIMEOUT));
+        let (work, _handed) = std_mpsc::channel();
+        let answer_by = Instant::now() + Duration::from_secs(600);
+        let worker = Worker::new(
+            options,
+            [7u8; 32],
+            answer_by,
+            work,
+            MemoryAccount::of_host(),
+        );
+        let heard = worker.last_heard;
+        assert!(matches!(
+            worker.judge_silence(heard + Duration::from_secs(4)),
+            Next::Continue
+        ));
+        assert!(matches!(
+            worker.judge_silence(heard + HELLO_SILENCE + Duration::from_secs(1)),
+            Next::Exit(Ok(Ended::Unanswered(_)))
+        ));
     }
 
     #[test]
