@@ -221,7 +221,7 @@ impl Driver {
     /// Why the lost workers were not made up for, in the flag that decided it: a user who
     /// reads only `no live worker is left` cannot tell which setting would have kept the run
     /// going.
-    fn why_no_worker_came(&self) -> Option<String> {
+    pub(super) fn why_no_worker_came(&self) -> Option<String> {
         let config = &self.config;
         if !config.spawn_local {
             return Some(format!(

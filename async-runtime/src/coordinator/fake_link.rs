@@ -3572,3 +3572,59 @@ fn a_failed_runs_report_counts_the_workers_whose_connections_closed_as_it_ended(
     assert_eq!(report.stats.lost_workers, 1);
     assert!(!report.workers[1].alive);
 }
+
+/// A driver of two local workers waiting for them to join: `w0`'s process has exited (killed
+/// while the cluster started), `w1`'s runs; a replacement is a `sleep` that `join` plays.
+fn starting_with_one_dead(max_respawns: u32) -> (Driver, Arc<Shared<Wire>>) {
+    let mut config = ClusterConfig::local(2);
+    config.join_timeout = Duration::from_secs(20);
+    config.max_respawns = max_respawns;
+    config.worker_exe = Some("sleep".into());
+    config.worker_args = vec!["60".into()];
+    let wire = Wire::answering(Box::new(|_, _| Reply::Silent));
+    wire.borrow_mut().quiet_when_dry = true;
+    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    let mut dead = std::process::Command::new("sh")
+        .args(["-c", "kill -9 $$"])
+        .spawn()
+        .expect("sh starts");
+    // Seen dead before the wait: the child keeps its status for the driver's look.
+    while dead.try_wait().expect("its status").is_none() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let live = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep starts");
+    driver.local = LocalWorkers::of(vec![("w0".into(), dead), ("w1".into(), live)]);
+    (driver, wire)
+}
+
+#[test]
+fn a_local_worker_killed_while_the_cluster_starts_is_replaced() {
+    // The old wait ended the run at the first exit: "worker process exited early".
+    let (mut driver, wire) = starting_with_one_dead(2);
+    join(&wire, "w1", 1);
+    join(&wire, "w0.respawn1", 2);
+    driver
+        .wait_for_workers()
+        .expect("the replacement joins in the dead one's place");
+    assert_eq!(driver.stats.respawned_workers, 1);
+    assert!(driver.table.index_of("w0.respawn1").is_some());
+}
+
+#[test]
+fn a_local_worker_killed_while_the_cluster_starts_ends_it_with_no_replacement_left() {
+    let (mut driver, wire) = starting_with_one_dead(0);
+    join(&wire, "w1", 1);
+    let error = driver
+        .wait_for_workers()
+        .expect_err("no replacement allowed");
+    let said = error.to_string();
+    assert!(
+        said.contains("worker process exited early (signal: 9")
+            && said.contains("no replacement left: --max-respawns 0 allows no replacement"),
+        "{said}"
+    );
+    assert_eq!(driver.stats.respawned_workers, 0);
+}

@@ -139,16 +139,8 @@ impl Driver {
                     hint: self.join_hint(),
                 });
             }
-            if let Some(child) = self.local.first_exited() {
-                return Err(RuntimeError::Spawn {
-                    exe: self.config.worker_exe_display(),
-                    reason: format!(
-                        "worker process exited early ({child}); its error is in the lines \
-                         above. An executable that runs optimizers calls \
-                         `asyncopt_runtime::run_worker_if_spawned()` first thing in `main`: \
-                         the workers it starts are the same executable"
-                    ),
-                });
+            if let Some(error) = self.replace_workers_dead_at_start() {
+                return Err(error);
             }
             // A remote worker that joined and then fell silent (stopped, its host gone) is lost
             // now, as in the run, so that the run does not start counting on it and another may
@@ -813,6 +805,43 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// While the cluster starts: replaces the local workers whose processes exited (killed,
+    /// out of memory) within the respawn allowance, as during the run, so that a death in the
+    /// first seconds does not end a run that a later one would not. The error that ends the
+    /// start: a process that ran the program instead of a worker (a replacement would too),
+    /// no replacement left, or one that could not start.
+    fn replace_workers_dead_at_start(&mut self) -> Option<RuntimeError> {
+        let exe = self.config.worker_exe_display();
+        let early = |status, left: &str| RuntimeError::Spawn {
+            exe: exe.clone(),
+            reason: format!(
+                "worker process exited early ({}{left}); its error is in the lines above. An \
+                 executable that runs optimizers calls \
+                 `asyncopt_runtime::run_worker_if_spawned()` first thing in `main`: the \
+                 workers it starts are the same executable",
+                super::local::exited_early(status)
+            ),
+        };
+        for (name, status) in self.local.take_exited() {
+            if super::local::ran_the_program(status) {
+                return Some(early(status, ""));
+            }
+            let endpoint = self.link.endpoint().to_owned();
+            match self.local.replace(&self.config, &endpoint, &name) {
+                Ok(Some(new)) => {
+                    self.stats.respawned_workers += 1;
+                    tracing::warn!(worker = %name, %status, replacement = %new, "worker process exited while the cluster started: replaced");
+                }
+                Ok(None) => {
+                    let left = self.why_no_worker_came().unwrap_or_default();
+                    return Some(early(status, &format!("; no replacement left: {left}")));
+                }
+                Err(error) => return Some(error),
+            }
+        }
+        None
     }
 
     /// With no live worker left in a run of remote workers: whether the join timeout since

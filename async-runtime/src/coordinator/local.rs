@@ -87,31 +87,21 @@ impl LocalWorkers {
     }
 
     /// The exit status of the first process that already ended, if one did.
+    #[cfg(test)]
     pub fn first_exited(&mut self) -> Option<String> {
         self.children.iter_mut().find_map(|(_, child)| {
-            child.try_wait().ok().flatten().map(|status| {
-                // A worker never exits by itself before it joined: one that ended well ran
-                // the program's own main, where run_worker_if_spawned was not called first.
-                // (The worker says so on its standard error, which the program may drop.)
-                if status.success() {
-                    format!(
-                        "{status}: it ran the program instead of a worker; call \
-                             asyncopt_runtime::run_worker_if_spawned() first in main"
-                    )
-                } else {
-                    status.to_string()
-                }
-            })
+            let status = child.try_wait().ok().flatten()?;
+            Some(exited_early(status))
         })
     }
 
     /// The processes that ended since the last call, by name and exit status: no longer ours.
-    pub fn take_exited(&mut self) -> Vec<(String, String)> {
+    pub fn take_exited(&mut self) -> Vec<(String, ExitStatus)> {
         let mut exited = Vec::new();
         self.children
             .retain_mut(|(name, child)| match child.try_wait() {
                 Ok(Some(status)) => {
-                    exited.push((name.clone(), status.to_string()));
+                    exited.push((name.clone(), status));
                     false
                 }
                 _ => true,
@@ -193,6 +183,27 @@ impl LocalWorkers {
         }
         cluster::reap(&mut waited, grace)
     }
+}
+
+/// What a worker process that `status` ended before it joined says of itself. A worker never
+/// exits by itself before it joined: one that ended well ran the program's own main, where
+/// `run_worker_if_spawned` was not called first. (The worker says so on its standard error,
+/// which the program may drop.)
+pub(crate) fn exited_early(status: ExitStatus) -> String {
+    if ran_the_program(status) {
+        format!(
+            "{status}: it ran the program instead of a worker; call \
+             asyncopt_runtime::run_worker_if_spawned() first in main"
+        )
+    } else {
+        status.to_string()
+    }
+}
+
+/// Whether a worker process that ended with `status` before it joined ran the program instead
+/// of a worker: a replacement would do the same.
+pub(crate) fn ran_the_program(status: ExitStatus) -> bool {
+    status.success()
 }
 
 /// Two stand-ins for worker processes: one stopped, which never exits by itself (a `sleep`),
