@@ -25,6 +25,7 @@ mod settings;
 mod spec;
 mod step;
 mod summary;
+mod whole_file;
 
 pub use checkpoints::CHECKPOINT_LOCK;
 pub(crate) use data::{load_file, load_numbered_file};

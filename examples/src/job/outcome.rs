@@ -25,6 +25,12 @@ pub struct Outcome {
     pub failure: Option<String>,
     /// f*, if known.
     pub optimum: Option<f64>,
+    /// Where f* comes from: `"given"` (`--optimum`), `"file"` (computed on every row) or
+    /// `"sample"` (computed on the evaluation sample the objective is measured on).
+    pub optimum_of: Option<&'static str>,
+    /// The final model's objective on every row of the file, when the objective was measured
+    /// on an evaluation sample and the run ended without reaching its target.
+    pub file_objective: Option<f64>,
     /// How far below f*, relative, the objective may fall by rounding
     /// ([`below_optimum_rounding`](crate::trace::below_optimum_rounding)).
     pub below_by: f64,
@@ -163,6 +169,38 @@ impl Outcome {
         }
     }
 
+    /// The final model's relative suboptimality on the whole file, against a given f* (the
+    /// file's), when it was scored there ([`file_objective`](Outcome::file_objective)).
+    pub fn final_file_subopt(&self) -> Option<f64> {
+        let optimum = self.optimum.filter(|_| self.optimum_of == Some("given"))?;
+        crate::trace::relative_subopt(self.file_objective?, optimum)
+    }
+
+    /// The end of the line of a target missed on an evaluation sample: where the target was
+    /// measured, and the final model's objective on the whole file when it was scored there.
+    fn missed_on_a_sample(&self) -> String {
+        let Some((rows, of)) = self.sampled else {
+            return String::new();
+        };
+        let against = match self.optimum_of {
+            Some("sample") => {
+                "against the sample's own optimum, which a model of the file's \
+                               may not reach"
+            }
+            _ => "against the given f*",
+        };
+        let on_file = match (self.file_objective, self.final_file_subopt()) {
+            (Some(f), Some(s)) => {
+                format!("on the whole file, objective {f} and (f-f*)/f* = {s:.3e}")
+            }
+            (Some(f), None) => format!(
+                "on the whole file, objective {f} (the file's f* is not known: --optimum gives it)"
+            ),
+            (None, _) => "`async-train evaluate` scores it on the whole file".into(),
+        };
+        format!("; measured on the {rows}-row evaluation sample of {of} rows {against}; {on_file}")
+    }
+
     /// The final model's relative suboptimality, when the optimum is known and above 0.
     pub fn final_subopt(&self) -> Option<f64> {
         let optimum = self.optimum?;
@@ -270,11 +308,12 @@ impl Outcome {
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
             let reached = self.final_subopt().unwrap_or(f64::NAN);
             return Err(crate::cli::TargetMissed(format!(
-                "{} did not reach the target (f-f*)/f* = {}: {reached:.3e} after {}{}",
+                "{} did not reach the target (f-f*)/f* = {}: {reached:.3e} after {}{}{}",
                 self.algorithm,
                 crate::optimizer::readable(target),
                 plural(self.report.stats.updates, "update"),
-                self.limit_reached()
+                self.limit_reached(),
+                self.missed_on_a_sample()
             ))
             .into());
         }

@@ -132,6 +132,10 @@ impl Outcome {
             "data_rows": self.data_rows,
             "objective_sample_rows": self.sampled.map(|(rows, _)| rows),
             "optimum": self.optimum,
+            "optimum_of": self.optimum_of,
+            // Only for a target missed on an evaluation sample: the file's, from one pass.
+            "final_objective_file": self.file_objective,
+            "final_subopt_file": self.final_file_subopt(),
             "final_subopt": self.final_subopt(),
             "target_subopt": self.spec.stop.target_subopt,
             "time_to_target_s": self.time_to_target(),
