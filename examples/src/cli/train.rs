@@ -83,15 +83,16 @@ const FAILED_MODEL: &str = "failed-model.json";
 
 /// Where the run's model goes, and what the command's error says of it: `--save-model`,
 /// unless the run `failed` (a divergence, a lost cluster: its model is no result) and that
-/// file exists. An earlier model is not replaced by a failed run's, which goes into the
-/// checkpoint folder when there is one, and beside the earlier model otherwise
+/// is a regular file that exists. An earlier model is not replaced by a failed run's, which
+/// goes into the checkpoint folder when there is one, and beside the earlier model otherwise
 /// (`m.json` → `m.failed.json`). A run stopped by a signal or short of its target wrote a
 /// model worth keeping: it replaces the file as a run that succeeded does.
 fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option<String>) {
     let Some(path) = &args.save_model else {
         return (None, None);
     };
-    if !failed || std::fs::symlink_metadata(path).is_err() {
+    // Only a model in a regular file is spared: a device or a pipe keeps no earlier model.
+    if !failed || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return (Some(path.clone()), None);
     }
     let kept = match args.checkpoint.as_ref().or(args.resume.as_ref()) {
