@@ -107,13 +107,38 @@ impl Loss {
     /// If `w.len() != rows.dim()`, with a message that gives both, at the caller's line.
     #[track_caller]
     pub fn objective(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> f64 {
+        self.objective_of_sums(&[self.loss_sum(rows, w)], rows.len(), w)
+    }
+
+    /// The sum of the per-sample losses over `rows`, compensated as in
+    /// [`objective`](Loss::objective): the part of it a pass over data read in pieces adds up
+    /// piece by piece (see [`objective_of_sums`](Loss::objective_of_sums)).
+    ///
+    /// # Panics
+    /// If `w.len() != rows.dim()`, with a message that gives both, at the caller's line.
+    #[track_caller]
+    pub fn loss_sum(&self, rows: &(impl Rows + ?Sized), w: ArrayView1<'_, f64>) -> f64 {
         check_len(rows, w);
-        let n = rows.len();
         let mut sum = Neumaier::default();
-        for i in 0..n {
+        for i in 0..rows.len() {
             sum.add(self.value(rows.dot(i, w), rows.label(i)));
         }
-        let mean = if n == 0 { 0.0 } else { sum.total() / n as f64 };
+        sum.total()
+    }
+
+    /// The objective at `w` of `rows` rows whose per-sample losses sum to `sums`, each of a
+    /// piece of them ([`loss_sum`](Loss::loss_sum)), added up compensated: the mean loss
+    /// plus `lambda/2 |w|^2`.
+    pub fn objective_of_sums(&self, sums: &[f64], rows: usize, w: ArrayView1<'_, f64>) -> f64 {
+        let mut sum = Neumaier::default();
+        for &piece in sums {
+            sum.add(piece);
+        }
+        let mean = if rows == 0 {
+            0.0
+        } else {
+            sum.total() / rows as f64
+        };
         let lambda = self.lambda();
         if lambda == 0.0 {
             mean

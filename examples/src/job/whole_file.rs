@@ -19,18 +19,14 @@ pub(super) fn objective_on_file(loss: &Loss, w: &Model, file: &SharedFile) -> Re
         bail!("a compressed file is decompressed whole for every split");
     }
     let splits = file.plan().rows.len().clamp(1, PASS_SPLITS);
-    let (mut sum, mut rows) = (0.0, 0usize);
+    let (mut sums, mut rows) = (Vec::with_capacity(splits), 0usize);
     for (_, order) in file.orders(splits, 0)? {
         let part = read_split(&order)?;
-        let data = part.data();
-        for i in 0..data.len() {
-            sum += loss.value(data.dot(i, w.view()), data.label(i));
-        }
-        rows += data.len();
+        sums.push(loss.loss_sum(part.data(), w.view()));
+        rows += part.data().len();
     }
     if rows == 0 {
         bail!("the file has no row");
     }
-    let lambda = loss.lambda();
-    Ok(sum / rows as f64 + 0.5 * lambda * w.dot(w))
+    Ok(loss.objective_of_sums(&sums, rows, w.view()))
 }
