@@ -2,7 +2,7 @@
 //! that loss functions use on a whole dataset, a [`Partition`](super::Partition) or a
 //! [`Batch`](super::Batch).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis};
 use serde::{Deserialize, Serialize};
@@ -61,10 +61,31 @@ pub struct Dataset {
     /// When it was read whole from a file: which labels the file's rows use, and where.
     #[serde(skip)]
     file_labels: Option<LabelValues>,
-    /// Which dataset this is, for the driver that ships it once: every dataset built, or
-    /// changed by a method that takes it by value, gets a new one (a clone keeps it).
+    /// Which dataset this is, for the driver that ships it once, and its fingerprint once
+    /// computed: every dataset built, or changed by a method that takes it by value, gets a
+    /// new one (a clone keeps it).
     #[serde(skip)]
+    identity: Identity,
+}
+
+/// A [`Dataset`]'s id and its [`fingerprint`](Dataset::fingerprint), renewed together: a
+/// change of its rows that gives it a new id forgets the hash of the old rows (and one of
+/// what else the hash covers, its file, forgets the hash).
+#[derive(Clone, Debug)]
+struct Identity {
     id: u64,
+    /// A pass over every row: computed at most once, as a run's summary, model and
+    /// comparison each name it.
+    fingerprint: OnceLock<String>,
+}
+
+impl Identity {
+    fn fresh() -> Identity {
+        Identity {
+            id: fresh_id(),
+            fingerprint: OnceLock::new(),
+        }
+    }
 }
 
 /// A process-wide new [`Dataset`] id.
@@ -116,13 +137,13 @@ impl Dataset {
             plan: None,
             origin: None,
             file_labels: None,
-            id: fresh_id(),
+            identity: Identity::fresh(),
         })
     }
 
     /// Which dataset this is: the driver ships each once (see the field).
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.identity.id
     }
 
     /// The same dataset, known to have been read from a text with `plan`.
@@ -156,6 +177,8 @@ impl Dataset {
     /// The same rows, standing for `file`, which the workers read themselves.
     pub(crate) fn with_origin(mut self, file: SharedFile) -> Dataset {
         self.origin = Some(Arc::new(file));
+        // The same rows, so the same id, but a sample's fingerprint covers its file's text.
+        self.identity.fingerprint = OnceLock::new();
         self
     }
 
@@ -219,6 +242,13 @@ impl Dataset {
     /// the checksums its scan took of the whole text, so that a row changed outside the
     /// evaluation sample changes it too.
     pub fn fingerprint(&self) -> String {
+        (self.identity.fingerprint)
+            .get_or_init(|| self.hash_rows())
+            .clone()
+    }
+
+    /// [`fingerprint`](Dataset::fingerprint), computed.
+    fn hash_rows(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
         hash.update((self.n_rows() as u64).to_le_bytes());
@@ -276,7 +306,7 @@ impl Dataset {
         };
         Dataset {
             features,
-            id: fresh_id(),
+            identity: Identity::fresh(),
             ..self
         }
     }
@@ -285,7 +315,7 @@ impl Dataset {
     /// shared file cannot tell its workers about `f`: use [`Dataset::with_labels`] there.
     pub fn map_labels(mut self, f: impl Fn(f64) -> f64) -> Dataset {
         self.labels.mapv_inplace(f);
-        self.id = fresh_id();
+        self.identity = Identity::fresh();
         self
     }
 
@@ -304,7 +334,7 @@ impl Dataset {
         if let Some(origin) = &mut self.origin {
             Arc::make_mut(origin).labels = rule;
         }
-        self.id = fresh_id();
+        self.identity = Identity::fresh();
         Ok(self)
     }
 
@@ -357,7 +387,7 @@ impl Dataset {
             plan: self.plan.clone(),
             origin: self.origin.clone(),
             file_labels: self.file_labels,
-            id: fresh_id(),
+            identity: Identity::fresh(),
         }
     }
 
@@ -389,7 +419,7 @@ impl Dataset {
             plan: self.plan.clone(),
             origin: self.origin.clone(),
             file_labels: self.file_labels,
-            id: fresh_id(),
+            identity: Identity::fresh(),
         })
     }
 
@@ -426,7 +456,7 @@ impl Dataset {
             plan: None,
             origin: None,
             file_labels: None,
-            id: fresh_id(),
+            identity: Identity::fresh(),
         }
     }
 }
@@ -606,6 +636,23 @@ pub(crate) mod tests {
             .unwrap();
         assert_ne!(checked.id(), id);
         assert_ne!(data.to_sparse().id(), id);
+    }
+
+    #[test]
+    fn a_fingerprint_computed_once_is_forgotten_with_the_rows_it_hashed() {
+        let (data, _) = small_pair();
+        let hashed = data.fingerprint();
+        assert_eq!(
+            data.clone().fingerprint(),
+            hashed,
+            "a clone holds the same rows"
+        );
+        let relabelled = data.clone().map_labels(|y| -y);
+        assert_ne!(relabelled.fingerprint(), hashed);
+        assert_eq!(relabelled.fingerprint(), relabelled.hash_rows());
+        let biased = data.clone().with_bias(1.0);
+        assert_ne!(biased.fingerprint(), hashed);
+        assert_eq!(biased.fingerprint(), biased.hash_rows());
     }
 
     #[test]
