@@ -384,6 +384,18 @@ fn settle(driver: &mut Driver, sites: &[&'static str]) {
     }
 }
 
+/// A driver of `workers` workers, its site `site` settled, where `w0` answers every task at
+/// once and every other worker takes tasks and answers none (stopped, hung, or an insider).
+fn only_w0_answers(workers: usize, site: &'static str) -> (Driver, Arc<Shared<Wire>>) {
+    let script: Script = Box::new(|peer, task| match peer {
+        "w0" => Reply::Result(vec![task.partition as u8; 2]),
+        _ => Reply::Silent,
+    });
+    let (mut driver, wire) = driver(workers, script);
+    settle(&mut driver, &[site]);
+    (driver, wire)
+}
+
 const EVERYONE: Gate<'static> = (
     &|_: &WorkerTable| true,
     &|_: &WorkerInfo, _: &WorkerTable| true,
@@ -540,12 +552,7 @@ fn a_silent_worker_is_declared_lost_while_the_others_results_keep_the_driver_bus
     // w0 answers at once, so every call finds a result in hand and never waits for one:
     // the liveness check ran only while waiting, and w1, stopped with its task, was never
     // declared lost, its task never written off, its partition never moved.
-    let script: Script = Box::new(|peer, task| match peer {
-        "w0" => Reply::Result(vec![task.partition as u8; 2]),
-        _ => Reply::Silent,
-    });
-    let (mut driver, _) = driver(2, script);
-    settle(&mut driver, &["a"]);
+    let (mut driver, _) = only_w0_answers(2, "a");
     // A period long enough that a test process descheduled on a loaded machine is not taken
     // for a paused driver (3 periods), whose pause would give w1 a fresh window every time.
     driver.config.heartbeat = Duration::from_millis(100);
@@ -570,12 +577,7 @@ fn a_silent_worker_is_declared_lost_while_the_others_results_keep_the_driver_bus
 fn a_task_hanging_on_a_live_worker_does_not_hold_a_synchronous_barrier_forever() {
     // w1's heartbeats go on but its task thread is stuck: under bsp the idle w0 waited for
     // it forever, as a task in flight could always still change the table.
-    let script: Script = Box::new(|peer, task| match peer {
-        "w0" => Reply::Result(vec![task.partition as u8; 2]),
-        _ => Reply::Silent,
-    });
-    let (mut driver, wire) = driver(2, script);
-    settle(&mut driver, &["a"]);
+    let (mut driver, wire) = only_w0_answers(2, "a");
     let rule = crate::bsp();
     let bsp: Gate<'_> = (&rule, &|_: &WorkerInfo, _: &WorkerTable| true);
     let data = data();
@@ -981,12 +983,7 @@ fn a_struck_out_name_that_never_answered_leaves_its_partition_to_a_worker_that_d
     // One insider under w1 and w2, taking tasks and answering none, beside w0. Once w1 was
     // struck out, its partition went to w2 (holding the fewest), never to w0, and the next
     // synchronous steps waited on the next name, name after name.
-    let script: Script = Box::new(|peer, task| match peer {
-        "w0" => Reply::Result(vec![task.partition as u8; 2]),
-        _ => Reply::Silent,
-    });
-    let (mut driver, _) = driver(3, script);
-    settle(&mut driver, &["grad"]);
+    let (mut driver, _) = only_w0_answers(3, "grad");
     driver.ensure_shipped(&data()).unwrap();
     driver.table.workers[0].tasks_done = 5;
     driver.table.workers[0].mean_task_s = 0.1;
@@ -2926,12 +2923,7 @@ fn an_insider_under_many_names_hanging_an_asynchronous_site_is_struck_out_and_th
     // w1..w5 are one insider holding the token: each name takes a task and answers none.
     // w0 answered tasks sent after theirs before their hangs could be seen (the hang floor):
     // seen at once, five names of six hung the site, and the run ended blaming the task.
-    let script: Script = Box::new(|peer, task| match peer {
-        "w0" => Reply::Result(vec![task.partition as u8; 2]),
-        _ => Reply::Silent,
-    });
-    let (mut driver, wire) = driver(6, script);
-    settle(&mut driver, &["a"]);
+    let (mut driver, wire) = only_w0_answers(6, "a");
     driver.table.workers[0].tasks_done = 5;
     driver.table.workers[0].mean_task_s = 0.1;
     let data = data();
@@ -3482,12 +3474,7 @@ fn an_asynchronous_site_woken_from_the_drivers_pause_blames_no_task_nor_worker()
     // The driver stopped 20 s with tasks in flight on its four workers; on waking, the
     // asynchronous site's hang check ran before the pause was seen, took the tasks for hung
     // on three workers, and ended the run blaming the task's closure.
-    let script: Script = Box::new(|peer, task| match peer {
-        "w0" => Reply::Result(vec![task.partition as u8; 2]),
-        _ => Reply::Silent,
-    });
-    let (mut driver, wire) = driver(4, script);
-    settle(&mut driver, &["a"]);
+    let (mut driver, wire) = only_w0_answers(4, "a");
     driver.table.workers[0].tasks_done = 5;
     driver.table.workers[0].mean_task_s = 0.1;
     let data = data();
