@@ -321,6 +321,21 @@ fn a_token_file_that_cannot_be_read_or_is_too_short_is_a_refused_flag_value() {
         &output,
         "ASYNC_TOKEN: longer than 4096 bytes: it holds one token",
     );
+    // And as bytes that are not UTF-8, which a token file may hold: they were taken as no
+    // token at all, and the worker set out to join without one.
+    use std::os::unix::ffi::OsStrExt as _;
+    let not_utf8 = async_train(&dir)
+        .args(worker)
+        .env("ASYNC_TOKEN", std::ffi::OsStr::from_bytes(b"\xff\xfe0123"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("async-train starts");
+    let (output, _) = wait_for_within(not_utf8, Duration::from_secs(60));
+    assert_usage_error(
+        &output,
+        "ASYNC_TOKEN: a token needs at least 16 bytes, this one has 6",
+    );
 }
 
 /// A named pipe as `--token-file` is refused as the flag's value, for a run and a worker alike:

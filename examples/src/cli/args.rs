@@ -371,7 +371,7 @@ pub(super) struct WorkerArgs {
     #[arg(long)]
     pub(super) name: Option<String>,
     /// File holding the run's shared token, on one line. Without it, the token is the
-    /// ASYNC_TOKEN environment variable's text if it is set (surrounding white space
+    /// ASYNC_TOKEN environment variable's bytes if it is set (surrounding white space
     /// removed), and else none: the public loopback one, for a driver on loopback only.
     #[arg(long)]
     pub(super) token_file: Option<PathBuf>,

@@ -19,19 +19,20 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         bail_usage!("--name: {problem}; the driver knows its workers by their names");
     }
     let mut options = asyncopt_runtime::worker::WorkerOptions::new(name, args.driver);
-    let token_from = match (&args.token_file, std::env::var("ASYNC_TOKEN")) {
+    // Its bytes, as a token file's are: a token that is not UTF-8 was taken as none.
+    let token_from = match (&args.token_file, std::env::var_os("ASYNC_TOKEN")) {
         (Some(path), _) => {
             options.token = Some(token_file(path)?);
             format!("its token from --token-file {}", path.display())
         }
-        (None, Ok(text)) => match Token::new(text.trim().as_bytes()) {
+        (None, Some(text)) => match Token::new(text.as_encoded_bytes().trim_ascii()) {
             Ok(token) => {
                 options.token = Some(token);
                 "its token from the ASYNC_TOKEN environment variable".to_owned()
             }
             Err(e) => bail_usage!("ASYNC_TOKEN: {e}"),
         },
-        (None, Err(_)) => "given no token: neither --token-file nor ASYNC_TOKEN".to_owned(),
+        (None, None) => "given no token: neither --token-file nor ASYNC_TOKEN".to_owned(),
     };
     // Before the loopback check, which would call `ipc://x` beyond loopback.
     if let Some(problem) = asyncopt_runtime::transport::endpoint_problem(&options.driver) {
