@@ -6869,6 +6869,15 @@ fn a_failed_run_leaves_an_earlier_model_as_it_was_and_says_where_its_own_is() {
     let beside: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("m.failed.json")).unwrap()).unwrap();
     assert_eq!(beside["ended_by"], "failure", "{beside}");
+    // A second failed run replaces neither model: the first failed one was overwritten.
+    let output = run(&[&base[..], &["--step", "60"]].concat(), &dir);
+    assert_clear_error(&output, "its model is in m.failed-2.json");
+    let first_failed = std::fs::read_to_string(dir.join("m.failed.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&first_failed).unwrap(),
+        beside
+    );
+    assert!(dir.join("m.failed-2.json").is_file());
     let output = run(&[&diverging[..], &["--checkpoint", "ck"]].concat(), &dir);
     assert_clear_error(&output, "its model is in ck/failed-model.json");
     assert_eq!(std::fs::read_to_string(dir.join("m.json")).unwrap(), good);

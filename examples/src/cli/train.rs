@@ -85,7 +85,7 @@ const FAILED_MODEL: &str = "failed-model.json";
 /// unless the run `failed` (a divergence, a lost cluster: its model is no result) and that
 /// is a regular file that exists. An earlier model is not replaced by a failed run's, which
 /// goes into the checkpoint folder when there is one, and beside the earlier model otherwise
-/// (`m.json` → `m.failed.json`). A run stopped by a signal or short of its target wrote a
+/// (`m.json` → `m.failed.json`, or `m.failed-2.json` when that is taken). A run stopped by a signal or short of its target wrote a
 /// model worth keeping: it replaces the file as a run that succeeded does.
 fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option<String>) {
     let Some(path) = &args.save_model else {
@@ -95,16 +95,29 @@ fn model_destination(args: &TrainArgs, failed: bool) -> (Option<PathBuf>, Option
     if !failed || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return (Some(path.clone()), None);
     }
-    let kept = match args.checkpoint.as_ref().or(args.resume.as_ref()) {
+    let kept = unused_name(match args.checkpoint.as_ref().or(args.resume.as_ref()) {
         Some(dir) => dir.join(FAILED_MODEL),
         None => path.with_extension("failed.json"),
-    };
+    });
     let note = format!(
         "--save-model {} is left as it was, as this run failed: its model is in {}",
         path.display(),
         kept.display()
     );
     (Some(kept), Some(note))
+}
+
+/// `path`, or, when a file is there (an earlier failed run's model), the first of `NAME-2.json`,
+/// `NAME-3.json`, ... that is not: a failed run's model replaces no other model either.
+fn unused_name(path: PathBuf) -> PathBuf {
+    if !path.exists() {
+        return path;
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    (2..10_000)
+        .map(|n| path.with_file_name(format!("{stem}-{n}.json")))
+        .find(|next| !next.exists())
+        .unwrap_or(path)
 }
 
 /// The checkpoints the flags ask for: `--checkpoint-updates` and `--checkpoint-seconds` in
