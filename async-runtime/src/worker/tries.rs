@@ -41,8 +41,10 @@ pub(super) struct Tries {
     driver: String,
     /// After losing the driver, keep trying this long; `None`: stop at once.
     reconnect: Option<Duration>,
-    /// Tries after the first.
-    again: u32,
+    /// Joins again after being declared lost, bounded by [`MAX_REJOINS`]: the other tries
+    /// (a reconnect window's, a hello unanswered) have bounds of their own, and counted here
+    /// they made a worker that rode out many cuts of its link stop when next declared lost.
+    rejoins: u32,
     /// Fresh names taken because the peer said the name is held.
     renamed: u32,
     /// When the reconnect window opened: the driver lost, or a first unproven refusal.
@@ -65,7 +67,7 @@ impl Tries {
         Tries {
             driver: crate::protocol::peer_text(driver),
             reconnect,
-            again: 0,
+            rejoins: 0,
             renamed: 0,
             lost_at: None,
             last_refusal: None,
@@ -144,14 +146,14 @@ impl Tries {
 
     /// The driver declared this worker lost, inside its session: join again as a fresh one.
     fn rejoin(&mut self, name: &str, reason: String) -> Then {
-        if self.again >= MAX_REJOINS {
+        if self.rejoins >= MAX_REJOINS {
             return Then::Finish(Err(RuntimeError::DriverLost(reason)));
         }
         tracing::warn!(worker = %name, %reason, "joining again as a fresh worker");
         self.lost_at = None;
         self.join_by = None;
         self.rejoining = true;
-        self.again += 1;
+        self.rejoins += 1;
         Then::Retry {
             fresh_name: true,
             pause: Duration::ZERO,
@@ -166,7 +168,6 @@ impl Tries {
         if name_held && self.renamed < NAME_TAKEN_RETRIES {
             tracing::warn!(worker = %name, reason = %said, "joining under a fresh name");
             self.renamed += 1;
-            self.again += 1;
             return Then::Retry {
                 fresh_name: true,
                 pause: Duration::ZERO,
@@ -242,7 +243,6 @@ impl Tries {
                 tracing::warn!(worker = %name, %reason, tries, left_s, "{line}");
             }
         }
-        self.again += 1;
         Then::Retry {
             fresh_name: false,
             pause: RETRY_PAUSE,
@@ -315,7 +315,6 @@ impl Tries {
                 }
             }
         }
-        self.again += 1;
         Then::Retry {
             fresh_name,
             pause: RETRY_PAUSE,
@@ -528,6 +527,39 @@ mod tests {
         ));
         let error = final_error(tries.after("w0", lost("silent"), Instant::now()));
         assert!(error.contains("silent"), "{error}");
+    }
+
+    #[test]
+    fn tries_that_are_no_rejoins_do_not_spend_the_rejoins() {
+        // A worker with --reconnect that came back after many cuts of its link, each a few
+        // tries, later declared lost: it stopped at its hundredth try of any kind, as if it
+        // had been declared lost a hundred times.
+        let mut tries = Tries::new(DRIVER, Some(Duration::from_secs(600)));
+        let start = Instant::now();
+        for cut in 0..MAX_REJOINS {
+            let at = start + Duration::from_secs(u64::from(cut));
+            let then = tries.after("w0", lost("the connection broke"), at);
+            assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+            tries.session_opened();
+        }
+        let then = tries.after("w0", Ok(Ended::Rejoin("lost".into())), start);
+        assert!(
+            matches!(
+                then,
+                Then::Retry {
+                    fresh_name: true,
+                    ..
+                }
+            ),
+            "{then:?}"
+        );
+        // Rejoins themselves stay bounded.
+        for _ in 1..MAX_REJOINS {
+            let then = tries.after("w0", Ok(Ended::Rejoin("lost".into())), start);
+            assert!(matches!(then, Then::Retry { .. }), "{then:?}");
+        }
+        let error = final_error(tries.after("w0", Ok(Ended::Rejoin("lost".into())), start));
+        assert_eq!(error, "the driver is unreachable or gone: lost");
     }
 
     #[test]
