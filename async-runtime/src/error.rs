@@ -231,9 +231,9 @@ pub enum TaskError {
         "its result is {bytes} bytes, past the frame limit of {limit}: it cannot reach the driver"
     )]
     ResultTooLarge {
-        /// The result's bytes.
+        /// The result's bytes (on the wire, when its frame is what is too large).
         bytes: usize,
-        /// The frame limit.
+        /// The frame limit (less the rest of its frame, when its frame is what is too large).
         limit: usize,
     },
     /// The task's code panicked; the worker survives it.

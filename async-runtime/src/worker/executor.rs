@@ -20,8 +20,14 @@ use crate::data::Partition;
 use crate::error::TaskError;
 use crate::history::HistorySlice;
 use crate::protocol::{peer_text, ShippedVersion, SplitOrder, TaskOrder, ToDriver};
+use crate::result_body::ResultBody;
 use crate::task::{self, TaskContext};
 use crate::transport::said::Said;
+
+/// The most a result's frame holds beside its body: the frame's header, kind and number
+/// (23 bytes), the message's variant, task number and four times (at most 43), and the
+/// session's tag (32, or 16 encrypted); a frame past the limit closes the connection.
+const RESULT_FRAME_OVERHEAD: usize = 128;
 
 /// Work for the executor thread, in the order the driver sent it.
 pub(super) enum Work {
@@ -299,7 +305,7 @@ impl Executor {
                 cpu_s: cpu.as_secs_f64(),
                 delay_s: (slept + delay).as_secs_f64(),
                 held_s: 0.0, // set once the delay after it is slept
-                body: body.into(),
+                body,
             },
             Err(error) => {
                 if self.failed.again() {
@@ -316,7 +322,7 @@ impl Executor {
         (message, delay)
     }
 
-    fn run_task(&self, order: &TaskOrder) -> Result<Vec<u8>, TaskError> {
+    fn run_task(&self, order: &TaskOrder) -> Result<ResultBody, TaskError> {
         let run =
             task::find(&order.task).ok_or_else(|| TaskError::Unknown(peer_text(&order.task)))?;
         let (partition, _) = self
@@ -356,7 +362,18 @@ impl Executor {
                 limit: self.result_limit,
             });
         }
-        Ok(bytes)
+        // Its frame holds more than the body: a body that fit the limit alone made a frame
+        // past it, which the driver's transport answers by closing the connection, so the
+        // worker was lost, wherever the task ran, rather than the task failed.
+        let body = ResultBody::from(bytes);
+        let room = self.result_limit.saturating_sub(RESULT_FRAME_OVERHEAD);
+        if body.wire_len() > room {
+            return Err(TaskError::ResultTooLarge {
+                bytes: body.wire_len(),
+                limit: room,
+            });
+        }
+        Ok(body)
     }
 }
 
@@ -401,6 +418,48 @@ mod tests {
             sleep_s,
         };
         (executor, order, memory)
+    }
+
+    /// A task whose result is its captures' bytes, as they came.
+    fn echoes(context: &TaskContext<'_>) -> Result<Vec<u8>, TaskError> {
+        Ok(context.captures.to_vec())
+    }
+
+    inventory::submit!(TaskEntry::new("executor::tests::echoes", echoes, 0, None));
+
+    #[test]
+    fn a_result_that_fits_the_frame_limit_alone_but_not_in_its_frame_fails_its_task() {
+        // The driver's transport cuts the connection of a peer whose frame is past its limit:
+        // a result of up to the limit passed here, its frame (header, times, tag) went past
+        // it, and the worker was lost instead of its task failing, on every worker it ran on.
+        use crate::transport::frame;
+        use crate::transport::session::{Direction, Sealer};
+        let limit = 64 << 10;
+        for len in (limit - 256)..=limit {
+            let (executor, mut order, memory) = holding_a_partition(0.0);
+            let mut executor = executor.with_result_limit(limit);
+            order.task = "executor::tests::echoes".into();
+            // Nonzero bytes, so that the result travels whole.
+            order.captures = vec![7u8; len].into();
+            let queued = super::super::queued::take(&order, &memory).unwrap();
+            let answer = executor.work(Work::Task(order, queued, Instant::now()));
+            match answer {
+                Some(message @ ToDriver::Result { .. }) => {
+                    let mut sealer = Sealer::new(&[3; 32], Direction::ToDriver, false);
+                    let sealed = sealer.seal(frame::encode(u64::MAX, &message));
+                    assert!(
+                        sealed.len() <= limit,
+                        "a result of {len} bytes travels in a frame of {}, past {limit}",
+                        sealed.len()
+                    );
+                }
+                Some(ToDriver::Failed { message, .. }) => {
+                    assert!(len > limit - 200, "a result of {len} bytes fits: {message}");
+                    assert!(message.contains("past the frame limit"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
