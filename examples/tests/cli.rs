@@ -1561,6 +1561,38 @@ fn a_pipe_given_as_data_is_read_once_from_its_start() {
     assert_clear_error(&output, "which a pipe or a device does not allow");
 }
 
+/// A data file under a name that is not UTF-8 (Latin-1, from an old system): shipped, it
+/// trains; shared, the split orders could not carry its path, and the run is refused before
+/// any worker is ordered to read it, rather than failing as a panic at the first order.
+#[cfg(unix)]
+#[test]
+fn a_data_path_that_is_not_utf8_is_shipped_or_refused_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("latin1-data");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.svm");
+    let rows: String = (0..40).map(|i| format!("{} 1:{i} 2:1\n", i % 3)).collect();
+    std::fs::write(dir.join(name), rows).unwrap();
+    let with_access = |access: &str| {
+        async_train(&dir)
+            .arg("--data")
+            .arg(name)
+            .args(["--data-access", access, "--workers", "2", "--updates", "20"])
+            .arg("--quiet")
+            .output()
+            .expect("async-train starts")
+    };
+    for access in ["ship", "auto"] {
+        let output = with_access(access);
+        assert!(
+            output.status.success(),
+            "{access}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = with_access("shared");
+    assert_clear_error(&output, "this path is not UTF-8");
+}
+
 #[test]
 fn an_output_that_cannot_be_written_fails_before_the_training() {
     let dir = scratch("unwritable");

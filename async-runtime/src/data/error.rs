@@ -235,6 +235,17 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// A shared file whose path is not UTF-8: a split order carries the path as text, so no
+    /// worker could be told to read it.
+    #[error(
+        "{}: the workers are sent a shared file's path as text, and this path is not UTF-8: \
+         rename the file, or ship it from the driver (--data-access ship)",
+        path.display()
+    )]
+    PathNotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
     /// A split order from the driver that no scan of a file can have produced (a range
     /// ending before it starts): refused before anything is read.
     #[error(

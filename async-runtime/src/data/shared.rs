@@ -221,6 +221,12 @@ impl SharedFile {
         parts: usize,
         seed: u64,
     ) -> Result<Vec<(RowRanges, SplitOrder)>, DataError> {
+        // An order carries the path as text: one that is not would fail to encode when sent.
+        if self.path.to_str().is_none() {
+            return Err(DataError::PathNotUtf8 {
+                path: self.path.clone(),
+            });
+        }
         // More partitions than the file has grains (a small file) leaves some without a row.
         let grains = self.plan.rows.len();
         if (grains + 1..=self.plan.n_rows() as usize).contains(&parts) {
@@ -298,6 +304,43 @@ impl SplitOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused_before_an_order_is_sent() {
+        use crate::data::libsvm::tests::TempFile;
+        use crate::data::Dataset;
+        use std::os::unix::ffi::OsStringExt;
+
+        let text: String = (0..40).map(|i| format!("{i} 1:{i}.5 3:2\n")).collect();
+        let utf8 = TempFile::new("orders", text.as_bytes());
+        // The same file under a Latin-1 name, as an old system may have written it.
+        let mut name = utf8.0.clone().into_os_string().into_vec();
+        name.extend_from_slice(b"-caf\xe9");
+        let latin1 = PathBuf::from(std::ffi::OsString::from_vec(name));
+        std::fs::write(&latin1, &text).unwrap();
+        let latin1 = TempFile(latin1);
+        let options = SharedOptions {
+            load: LoadOptions::default(),
+            eval_rows: 10,
+            seed: 1,
+        };
+        let orders = |path: &Path| {
+            let data = Dataset::open_shared(path, &options).unwrap();
+            data.origin().unwrap().orders(2, 1)
+        };
+        // A UTF-8 path's orders go to the workers as they are.
+        for (_, order) in orders(&utf8.0).unwrap() {
+            postcard::to_allocvec(&order).unwrap();
+        }
+        let error = orders(&latin1.0).map(|_| ()).unwrap_err();
+        assert!(matches!(error, DataError::PathNotUtf8 { .. }), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains("not UTF-8") && message.contains("--data-access ship"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn label_values_are_those_of_every_row() {

@@ -191,7 +191,11 @@ impl JobSpec {
             .workers
             .checked_mul(self.cluster.partitions_per_worker)?;
         match data.origin()?.orders(parts, self.cluster.seed) {
-            Err(error @ (DataError::EmptyPartition { .. } | DataError::TooFewRanges { .. })) => {
+            Err(
+                error @ (DataError::EmptyPartition { .. }
+                | DataError::TooFewRanges { .. }
+                | DataError::PathNotUtf8 { .. }),
+            ) => {
                 tracing::info!("{error}: --data-access auto ships the file instead");
                 Some(DataSource::File {
                     path: path.clone(),
