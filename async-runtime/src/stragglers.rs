@@ -234,6 +234,60 @@ mod tests {
         }
     }
 
+    /// Share of `draws` at most 2.5x, and whether every draw is within 1.5-10x and the tail
+    /// spans 2.5-10x (its mean near 6.25, as uniform draws from it make).
+    fn check_paper_proportions(draws: &[f64], what: &str) {
+        assert!(draws.len() >= 5000, "{what}: too few draws to judge");
+        assert!(
+            draws.iter().all(|f| (1.5..=10.0).contains(f)),
+            "{what}: a factor outside 1.5-10x"
+        );
+        let (mild, tail): (Vec<f64>, Vec<f64>) = draws.iter().partition(|f| **f <= 2.5);
+        let share = mild.len() as f64 / draws.len() as f64;
+        assert!(
+            (0.78..=0.82).contains(&share),
+            "{what}: {share} at most 2.5x"
+        );
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!((1.95..=2.05).contains(&mean(&mild)), "{what}: mild mean");
+        assert!((5.9..=6.6).contains(&mean(&tail)), "{what}: tail mean");
+        let (low, high) = tail
+            .iter()
+            .fold((f64::MAX, 0.0_f64), |(l, h), f| (l.min(*f), h.max(*f)));
+        assert!(low < 2.7 && high > 9.8, "{what}: tail spans {low}-{high}");
+    }
+
+    #[test]
+    fn both_models_draw_the_papers_proportions_over_many_draws() {
+        // Slow workers: a quarter of 8 workers straggle under every seed, each factor drawn
+        // once; over many seeds the factors follow the paper's 80/20 split.
+        let mut worker_draws = Vec::new();
+        for seed in 0..5000 {
+            let factors = Stragglers::SlowWorkers.factors(8, seed);
+            let slow: Vec<f64> = factors.into_iter().filter(|f| *f > 0.0).collect();
+            assert_eq!(slow.len(), 2, "seed {seed}: not a quarter of 8 straggle");
+            worker_draws.extend(slow);
+        }
+        check_paper_proportions(&worker_draws, "slow-workers");
+        // Slow partitions: every task of partitions 0, 4, 8, ... redrawn, under many seeds.
+        let model = Stragglers::SlowPartitions;
+        let task_draws: Vec<f64> = (0..200u64)
+            .flat_map(|seed| {
+                (0..50).map(move |seq| model.task_factor(4 * (seed % 8) as u32, seq, seed))
+            })
+            .collect();
+        check_paper_proportions(&task_draws, "slow-partitions");
+        // Each slow worker's factor differs from the other's: two draws, not one shared.
+        let pairs = (0..1000)
+            .map(|seed| Stragglers::SlowWorkers.factors(8, seed))
+            .filter(|f| {
+                let slow: Vec<&f64> = f.iter().filter(|x| **x > 0.0).collect();
+                slow[0] == slow[1]
+            })
+            .count();
+        assert_eq!(pairs, 0, "two slow workers drew one factor");
+    }
+
     #[test]
     fn other_models_have_no_task_factors() {
         for model in [
