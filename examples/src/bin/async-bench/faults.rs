@@ -119,7 +119,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                 );
                 runs.push(run_figures(&outcome, struck));
             }
-            let time = median(runs.iter().filter_map(|r| r["time_to_target_s"].as_f64()));
+            let time = fault_median(fault, &runs);
             if matches!(fault, Fault::None) {
                 baseline[i] = time;
             }
@@ -129,6 +129,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                 "algo": algorithm.name(),
                 "median_time_to_target_s": time,
                 "cost_s": cost,
+                "runs_not_struck": runs.iter().filter(|r| !measured(fault, r)).count(),
                 "runs": runs,
             }));
         }
@@ -148,6 +149,19 @@ pub fn run(args: FaultsArgs) -> Result<()> {
     figures::merge(&args.out, "faults", figures)?;
     eprintln!("figures written to {}", args.out.display());
     Ok(())
+}
+
+/// Whether `run` measured `fault`: a run the fault was to strike but did not (the run was
+/// over first, or its victim was not found) ran without it.
+fn measured(fault: Fault, run: &serde_json::Value) -> bool {
+    matches!(fault, Fault::None) || run["struck"] == true
+}
+
+/// The median time to target of the runs that measured `fault`: one it did not strike,
+/// counted in its median, pulled the fault's cost towards none.
+fn fault_median(fault: Fault, runs: &[serde_json::Value]) -> Option<f64> {
+    let measuring = runs.iter().filter(|run| measured(fault, run));
+    median(measuring.filter_map(|run| run["time_to_target_s"].as_f64()))
 }
 
 /// The median of `values`, if there is one.
@@ -266,9 +280,24 @@ fn children() -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_the_fault_did_not_strike_is_left_out_of_its_median() {
+        let run = |struck: bool, time: f64| serde_json::json!({"struck": struck, "time_to_target_s": time});
+        // The kill found no worker in the second run, which took the no-fault time.
+        let runs = [run(true, 2.0), run(false, 1.0), run(true, 3.0)];
+        assert_eq!(fault_median(Fault::Kill, &runs), Some(2.5));
+        let stop = Fault::Stop(Duration::from_secs(8));
+        assert_eq!(fault_median(stop, &[run(false, 1.0)]), None);
+        // Runs without a fault are never struck, and all count.
+        let none = [run(false, 1.0), run(false, 2.0), run(false, 4.0)];
+        assert_eq!(fault_median(Fault::None, &none), Some(2.0));
+    }
+
     #[test]
     fn the_latest_fault_is_at_the_runs_time_limit() {
         let limit = async_train::cli::builtin_comparison().time;
-        assert_eq!(limit, Some(super::LATEST_S));
+        assert_eq!(limit, Some(LATEST_S));
     }
 }
