@@ -81,6 +81,15 @@ fn bench(dir: &Path, args: &[&str]) -> (Value, String) {
     (serde_json::from_str(&text).expect("JSON"), stderr)
 }
 
+/// Asserts that `said` holds the line `first`, said before `then`.
+fn said_before(said: &str, first: &str, then: &str) {
+    let at = |text: &str| {
+        said.find(text)
+            .unwrap_or_else(|| panic!("no `{text}` in:\n{said}"))
+    };
+    assert!(at(first) < at(then), "`{first}` after `{then}` in:\n{said}");
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }
@@ -148,6 +157,17 @@ fn stragglers() {
         }
     }
     assert_eq!(said.matches("saga: objective").count(), 4, "{said}");
+    // Reading a large file takes seconds: said before, not only its size once read.
+    said_before(
+        &said,
+        &format!("reading {}", path(&dense)),
+        "bio_kdd04.sub25.xz: ",
+    );
+    said_before(
+        &said,
+        &format!("reading {}", path(&sparse)),
+        "partial broadcast on",
+    );
     assert_eq!(
         said.matches("preconditioned asaga: objective").count(),
         1,
@@ -231,6 +251,7 @@ fn session() {
     for mode in ["encrypt false", "encrypt true"] {
         assert_eq!(said.matches(mode).count(), 1, "one line per run: {said}");
     }
+    said_before(&said, &format!("reading {}", path(&dense)), "encrypt false");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -295,6 +316,7 @@ fn paper() {
             assert!(said.contains(&line), "no `{line}` in:\n{said}");
         }
     }
+    said_before(&said, "reading ", "a9a.xz: ");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -206,6 +206,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     run.eval_every = 0.01;
     // One job, from the command line's own defaults; each run changes its algorithm and target.
     let mut spec = run.job(Algorithm::Sgd)?;
+    ran::reading(&data_path);
     let data = spec.load_data()?;
     eprintln!(
         "{}: {}, {}; {}, {} each, stragglers {}, target {:e}",
@@ -326,6 +327,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     run.step = Some(0.5);
     run.quiet = true;
     let spec = run.job(Algorithm::Sgd)?;
+    ran::reading(path);
     let data = spec.load_data()?;
     let outcome = job::run(&spec, &data)?;
     // A run that never trained sent no broadcast to count: its figure is its failure.

@@ -256,6 +256,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         run.eval_every = 0.02;
         let mut spec = run.job(Algorithm::Sgd)?;
         spec.cluster.partitions_per_worker = args.partitions_per_worker;
+        ran::reading(&data_path);
         let data = spec.load_data()?;
         eprintln!(
             "{}: {}, {}; {} x {}",

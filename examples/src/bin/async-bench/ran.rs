@@ -3,8 +3,17 @@
 //! with its error, as `async-train` says it, and its figures are null beside its `failure`,
 //! not the counters of a run that never trained (0 updates, a throughput of 0).
 
+use std::path::Path;
+
 use async_train::job::Outcome;
 use async_train::trace::Trace;
+
+/// Says that the data file at `path` is being read, before a part reads it: a large file
+/// takes seconds to read (bio_kdd04: 10-20 s here), which passed with nothing said, the
+/// part's first line waiting for the data's size.
+pub fn reading(path: &Path) {
+    eprintln!("reading {}", path.display());
+}
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed
 /// before its first update, and why.

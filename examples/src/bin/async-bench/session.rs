@@ -140,6 +140,7 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
     run.quiet = true;
     run.eval_every = 1e9;
     let mut spec = run.job(Algorithm::Asgd)?;
+    crate::ran::reading(&data_path);
     let data = spec.load_data()?;
     let (mut mac, mut encrypted) = (Vec::new(), Vec::new());
     for _ in 0..args.repeats {
