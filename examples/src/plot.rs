@@ -72,6 +72,19 @@ pub fn write_xy(
     write_svg_or_png(path, render_xy(style, (x_desc, y_desc), series))
 }
 
+/// Pixels around a chart.
+const MARGIN: u32 = 16;
+
+/// The caption's size in pixels: `largest`, or less for a title that would not fit across the
+/// figure at it (the paper's speedup figure with its settings, a figure naming a failed run's
+/// error), which was cut off at both edges. A character is taken as half the size wide, a
+/// little more than a sans-serif face's average in such a title (0.4 in DejaVu Sans).
+fn caption_size(style: &Style<'_>, largest: f64) -> f64 {
+    let room = f64::from(style.size.0.saturating_sub(2 * MARGIN));
+    let chars = style.title.chars().count().max(1) as f64;
+    (room / (0.5 * chars)).clamp(8.0, largest)
+}
+
 /// An axis's end `factor` past its largest value `max`, at most f64's largest: past it the
 /// range was infinite.
 fn headroom(max: f64, factor: f64) -> f64 {
@@ -101,8 +114,8 @@ fn render_xy(
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(style.title, ("sans-serif", 20))
-            .margin(16)
+            .caption(style.title, ("sans-serif", caption_size(style, 20.0)))
+            .margin(MARGIN)
             .x_label_area_size(48)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..headroom(max_x, 1.1), 0.0..headroom(max_y, 1.15))
@@ -251,8 +264,8 @@ fn render_svg(
         let root = SVGBackend::with_string(&mut svg, style.size).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(style.title, ("sans-serif", 22))
-            .margin(16)
+            .caption(style.title, ("sans-serif", caption_size(style, 22.0)))
+            .margin(MARGIN)
             .x_label_area_size(48)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..max_t * 1.02, LogAxis::over(decades(min_v, max_v)))
@@ -584,6 +597,53 @@ mod tests {
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.contains("objective against time"));
         std::fs::remove_file(path).unwrap();
+    }
+
+    /// Whether the PNG at `path` has ink within `band` pixels of its left or right edge in its
+    /// top `rows` rows, where the caption is.
+    fn caption_touches_an_edge(path: &Path, band: u32, rows: u32) -> bool {
+        let png = std::fs::read(path).unwrap();
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).expect("a PNG");
+        let width = pixmap.width();
+        let inked = |x: u32, y: u32| {
+            let p = pixmap.pixel(x, y).expect("inside");
+            p.red().min(p.green()).min(p.blue()) < 200
+        };
+        (0..rows).any(|y| (0..band).chain(width - band..width).any(|x| inked(x, y)))
+    }
+
+    #[test]
+    fn a_long_title_fits_across_the_figure() {
+        // The paper's speedup figure: its title with the run's settings ran off both edges.
+        let title = "time-to-target speedup of the asynchronous twin (1,024 workers x 4,096 \
+                     partitions, cap 3e9 s)";
+        let style = Style {
+            title,
+            size: (640, 400),
+            target: None,
+        };
+        let dir = std::env::temp_dir().join(format!("plot-title-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let xy = dir.join("xy.png");
+        let series = [("a".to_owned(), vec![(0.3, 1.5), (0.6, 2.0)])];
+        write_xy(&xy, &style, ("x", "y"), &series).expect("drawn");
+        assert!(!caption_touches_an_edge(&xy, 8, 40), "the title is cut off");
+        let trace = Trace {
+            points: vec![point(0.0, 2.0), point(1.0, 1.5)],
+        };
+        let traced = dir.join("trace.png");
+        write_styled(&traced, &[("sgd", &trace)], Some(1.0), &style).expect("drawn");
+        assert!(
+            !caption_touches_an_edge(&traced, 8, 40),
+            "the title is cut off"
+        );
+        // A short title keeps its size: drawn, it stays clear of the edges too.
+        let short = Style {
+            title: "speedup",
+            ..style
+        };
+        assert_eq!(caption_size(&short, 20.0), 20.0);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
