@@ -372,6 +372,11 @@ fn splits() {
         let sent = |mode: &str| size[mode]["data_bytes_sent"].as_u64().expect("bytes sent");
         assert!(sent("shared") < sent("ship"), "{size}");
     }
+    // Writing the file and each driver take seconds at the default sizes: said as they begin.
+    said_before(&said, "generating ", "generated ");
+    for mode in ["shared", "ship"] {
+        said_before(&said, &format!("{mode}: a driver"), &format!("{mode}: {{"));
+    }
     let left = std::fs::read_dir(&generated).expect("the folder").count();
     assert_eq!(left, 0, "the generated files are deleted");
     for mode in ["shared: {", "ship: {"] {

@@ -246,6 +246,9 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
     let mut sizes = Vec::new();
     for &mb in &args.sizes_mb {
         let path = dir.join(format!("generated-{mb}mb.svm"));
+        // Each step takes seconds at the default sizes (writing 1.5 GB, a driver shipping
+        // it): said as it begins, not only once done.
+        eprintln!("generating {} ({mb} MB)", path.display());
         let begun = Instant::now();
         let rows = generate(&path, mb * 1_000_000)?;
         let bytes = std::fs::metadata(&path)
@@ -257,10 +260,13 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
             size_text(bytes),
             begun.elapsed().as_secs_f64()
         );
-        let shared = run_probe(&path, "shared", args.workers)?;
-        eprintln!("shared: {shared}");
-        let ship = run_probe(&path, "ship", args.workers)?;
-        eprintln!("ship: {ship}");
+        let probe = |access: &str| {
+            eprintln!("{access}: a driver to its first update...");
+            let figures = run_probe(&path, access, args.workers)?;
+            eprintln!("{access}: {figures}");
+            anyhow::Ok(figures)
+        };
+        let (shared, ship) = (probe("shared")?, probe("ship")?);
         sizes.push(json!({
             "file_bytes": bytes,
             "rows": rows,
