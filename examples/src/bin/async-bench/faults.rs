@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use async_train::cli::builtin_comparison;
 use async_train::cli::numbers;
-use async_train::job::{self, Outcome};
+use async_train::job::Outcome;
 use asyncopt_algorithms::Algorithm;
 use asyncopt_runtime::RunStats;
 
@@ -107,7 +107,8 @@ pub fn run(args: FaultsArgs) -> Result<()> {
             let mut runs = Vec::new();
             for _ in 0..args.repeats {
                 let injector = inject(fault, at, workers);
-                let outcome = job::run(&spec, &data)?;
+                let label = format!("{:>11} {:>4}", fault.name(), algorithm.name());
+                let outcome = ran::run(&label, &spec, &data)?;
                 let struck = injector
                     .join()
                     .map_err(|_| anyhow::anyhow!("the injector panicked"))??;

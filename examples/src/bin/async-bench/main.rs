@@ -25,7 +25,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 use async_train::cli::numbers::{self, zero_or_more};
 use async_train::cli::{RunArgs, UsageError, EXIT_USAGE};
-use async_train::job::{self, Outcome};
+use async_train::job::Outcome;
 use async_train::words::plural;
 use asyncopt_algorithms::{Algorithm, Precondition};
 use asyncopt_runtime::Stragglers;
@@ -227,7 +227,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         let mut pair = Vec::new();
         for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
             spec.algorithm = algorithm.into();
-            let outcome = job::run(&spec, &data)?;
+            let outcome = ran::run(&format!("seed {seed}: {algorithm}"), &spec, &data)?;
             eprintln!("seed {seed}: {}", ran::said(&outcome));
             pair.push(outcome);
         }
@@ -253,7 +253,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.vr_target);
-            let outcome = job::run(&spec, &data)?;
+            let outcome = ran::run(&algorithm.to_string(), &spec, &data)?;
             eprintln!("{}", ran::said(&outcome));
             runs.push(outcome);
         }
@@ -261,7 +261,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.preconditioned_target);
-            let outcome = job::run(&spec, &data)?;
+            let outcome = ran::run(&format!("preconditioned {algorithm}"), &spec, &data)?;
             eprintln!("preconditioned {}", ran::said(&outcome));
             runs.push(outcome);
         }
@@ -329,7 +329,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     let spec = run.job(Algorithm::Sgd)?;
     ran::reading(path);
     let data = spec.load_data()?;
-    let outcome = job::run(&spec, &data)?;
+    let outcome = ran::run("partial broadcast", &spec, &data)?;
     // A run that never trained sent no broadcast to count: its figure is its failure.
     if outcome.failed_untrained() {
         eprintln!(

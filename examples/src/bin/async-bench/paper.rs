@@ -317,7 +317,8 @@ fn experiment(
             let metric = Metric::new(spec.precondition, &spec.loss, data)?;
             spec.step = Some(args.asaga_step_scale * job::default_step(spec, data, &metric));
         }
-        let outcome = job::run(spec, data)?;
+        let label = format!("  {} {}: {algorithm}", set.key, setting.key());
+        let outcome = ran::run(&label, spec, data)?;
         eprintln!("  {} {}: {}", set.key, setting.key(), ran::said(&outcome));
         // One that failed before its first update said so above, its error with it.
         if let Some(failure) = outcome

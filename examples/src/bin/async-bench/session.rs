@@ -12,7 +12,6 @@ use std::time::Instant;
 use anyhow::Result;
 use async_train::cli::numbers;
 use async_train::cli::RunArgs;
-use async_train::job;
 use asyncopt_algorithms::Algorithm;
 use asyncopt_runtime::transport::frame;
 use asyncopt_runtime::transport::session::{Direction, Opener, Sealer};
@@ -146,7 +145,8 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
     for _ in 0..args.repeats {
         for encrypt in [false, true] {
             spec.cluster.encrypt = encrypt;
-            let outcome = job::run(&spec, &data)?;
+            let label = format!("asgd, encrypt {encrypt}");
+            let outcome = crate::ran::run(&label, &spec, &data)?;
             // The figures are medians over the runs: one that never trained has no number
             // to give them, and ends the part with its error.
             if outcome.failed_untrained() {
