@@ -17,6 +17,10 @@ pub(crate) struct RunClock {
     paused: Duration,
     /// Seconds of training before the checkpoint this run resumed from.
     resumed_s: f64,
+    /// The start of a pause going on (the wait for the workers' data), left out already: a
+    /// time limit checked during the wait counted it, and ended a run whose workers took
+    /// longer than the limit to read their splits before its first update.
+    pausing_since: Option<Instant>,
 }
 
 impl RunClock {
@@ -28,9 +32,17 @@ impl RunClock {
     /// Leaves `pause` out of the training time. A pause before the start is ignored: that
     /// time is not counted anyway.
     pub fn add_pause(&mut self, pause: Duration) {
+        // The pause going on, if any, is this one, now over.
+        self.pausing_since = None;
         if self.started.is_some() {
             self.paused += pause;
         }
+    }
+
+    /// A pause began at `begun` and goes on: it is left out of the training time as it goes,
+    /// until [`RunClock::add_pause`] leaves it out whole.
+    pub fn begin_pause(&mut self, begun: Instant) {
+        self.pausing_since = Some(begun);
     }
 
     /// Counts `seconds` of training done before this run, in the run of a checkpoint.
@@ -55,8 +67,13 @@ impl RunClock {
 
     fn elapsed_s_at(&self, now: Instant) -> f64 {
         let since_start = self.started.map_or(Duration::ZERO, |started| {
+            // Of a pause going on, only its part since the start counts as one.
+            let pausing = self.pausing_since.map_or(Duration::ZERO, |begun| {
+                now.saturating_duration_since(begun.max(started))
+            });
             now.saturating_duration_since(started)
                 .saturating_sub(self.paused)
+                .saturating_sub(pausing)
         });
         self.resumed_s + since_start.as_secs_f64()
     }
@@ -90,6 +107,24 @@ mod tests {
         let t0 = Instant::now();
         clock.start_at(t0);
         assert_eq!(clock.elapsed_s_at(t0 + 3 * SECOND), 45.5);
+    }
+
+    #[test]
+    fn a_pause_going_on_is_left_out_before_it_ends() {
+        // Workers reading their splits for 20 s after the first broadcast: a time limit
+        // checked meanwhile read 20 s of training and ended the run before its first update.
+        let mut clock = RunClock::default();
+        let t0 = Instant::now();
+        clock.start_at(t0);
+        clock.begin_pause(t0 + 2 * SECOND);
+        assert_eq!(clock.elapsed_s_at(t0 + 20 * SECOND), 2.0);
+        clock.add_pause(18 * SECOND);
+        assert_eq!(clock.elapsed_s_at(t0 + 21 * SECOND), 3.0);
+        // A pause begun before the start counts from the start.
+        let mut clock = RunClock::default();
+        clock.begin_pause(t0);
+        clock.start_at(t0 + SECOND);
+        assert_eq!(clock.elapsed_s_at(t0 + 5 * SECOND), 0.0);
     }
 
     #[test]

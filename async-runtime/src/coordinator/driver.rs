@@ -617,6 +617,8 @@ impl Driver {
     /// and of the runtime's own time.
     pub(crate) fn pause_for<R>(&mut self, work: impl FnOnce(&mut Self) -> R) -> R {
         let (begun, blocked_s) = (Instant::now(), self.stats.blocked_s);
+        // Left out while it goes on too: a time limit checked during the wait counted it.
+        self.training_time.begin_pause(begun);
         let out = work(self);
         self.leave_out_since(begun);
         // Waiting for the data is not the runtime's blocked time either: counted there, it
