@@ -195,8 +195,8 @@ pub struct RunArgs {
     /// Simulated stragglers: none; slow-workers (alias paper: 25% of the workers, each with a
     /// factor drawn once, 80% 1.5-2.5x and the rest 2.5-10x, sleep that times their mean
     /// compute after every task); slow-partitions (alias asyncpaper: every fourth partition's
-    /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the mean
-    /// compute the driver measured); or intensity:C (one worker sleeps C times its mean compute
+    /// tasks are preceded by a sleep of a factor drawn per task, same ranges, times the median
+    /// of the workers' mean compute, as the driver measured it); or intensity:C (one worker sleeps C times its mean compute
     /// after every task, C from 0 to 100).
     #[arg(long, default_value = "none", value_parser = StragglersParser, help_heading = "Cluster")]
     pub stragglers: Stragglers,
