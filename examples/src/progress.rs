@@ -1,10 +1,13 @@
 //! Progress of a run: a live bar with updates per second and the objective on a terminal,
-//! plain log lines every few seconds otherwise, nothing with `--quiet`; and, on a terminal, a
-//! spinner while the work before the run goes on (reading a large data file takes seconds).
+//! plain log lines every few seconds otherwise, nothing with `--quiet`; and a spinner while
+//! the work before the run goes on (reading a large data file takes seconds), or off a
+//! terminal a line every few seconds while it lasts.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -133,12 +136,54 @@ impl Progress {
     }
 }
 
-/// A spinner naming the work going on before a run, on a terminal only (and not with
-/// `--quiet`): drawn at once, ticking on its own thread, and cleared when dropped. The work's
-/// start and end are logged at debug level wherever the output goes (`-v`): a log file
-/// shows which step the time before the first update went to.
+/// Calls `say` with the count of its calls so far every `every`, on a thread of its own, until
+/// dropped; the thread is joined then, so nothing is said after the drop.
+pub struct Ticker {
+    /// Dropped to stop the thread at once, whatever is left of its wait.
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    /// Starts calling `say` every `every`; the first call is one `every` from now.
+    pub fn start(every: Duration, mut say: impl FnMut(u32) + Send + 'static) -> Ticker {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut said = 0;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                say(said);
+                said += 1;
+            }
+        });
+        Ticker {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How often work before a run is said off a terminal while it lasts.
+const STILL_WORKING_EVERY: Duration = Duration::from_secs(5);
+
+/// A spinner naming the work going on before a run, on a terminal (not with `--quiet`):
+/// drawn at once, ticking on its own thread, and cleared when dropped. Off a terminal, the
+/// work and its seconds so far are said every [`STILL_WORKING_EVERY`] while it lasts: a log
+/// piped to a file said nothing for the 20 s a large file took to read. The work's start and
+/// end are logged at debug level wherever the output goes (`-v`): a log file shows which
+/// step the time before the first update went to.
 pub struct Working {
     spinner: Option<(ProgressBar, Shown)>,
+    /// Off a terminal, what says the work while it lasts.
+    _ticker: Option<Ticker>,
     what: String,
     begun: Instant,
 }
@@ -147,7 +192,17 @@ impl Working {
     /// Shows `what` (`reading a9a.xz`) with a spinner and the time spent, until dropped.
     pub fn start(what: &str, quiet: bool) -> Working {
         tracing::debug!("{what}");
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let terminal = std::io::stderr().is_terminal();
+        let begun = Instant::now();
+        // Work of a few seconds, the most common, says nothing more than it did.
+        let ticker = (!quiet && !terminal).then(|| {
+            let what = what.to_owned();
+            Ticker::start(STILL_WORKING_EVERY, move |_| {
+                let seconds = begun.elapsed().as_secs_f64();
+                say_err!("{what}: {seconds:.0} s so far");
+            })
+        });
+        let bar = (!quiet && terminal).then(|| {
             let bar = ProgressBar::new_spinner();
             // Marked as shown before its first draw (`set_message` draws): a signal's line
             // said once it is on the terminal goes above it, not across it.
@@ -163,8 +218,9 @@ impl Working {
         });
         Working {
             spinner: bar,
+            _ticker: ticker,
             what: what.to_owned(),
-            begun: Instant::now(),
+            begun,
         }
     }
 }
@@ -229,6 +285,30 @@ impl Drop for Counting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ticker_says_work_going_on_and_nothing_once_dropped() {
+        // The test waits until it has been said twice: no timing decides it.
+        let (told, heard) = mpsc::channel();
+        let ticker = Ticker::start(Duration::from_millis(1), move |n| {
+            let _ = told.send(n);
+        });
+        assert_eq!(heard.recv().unwrap(), 0);
+        assert_eq!(heard.recv().unwrap(), 1);
+        drop(ticker);
+        // Its thread joined, the sender is gone with it: what is left was said before.
+        let left: Vec<u32> = heard.iter().collect();
+        assert!(
+            left.iter().enumerate().all(|(i, &n)| n == i as u32 + 2),
+            "{left:?}"
+        );
+        // Work that ends at once is not said, and the drop does not wait out the period.
+        let (told, heard) = mpsc::channel();
+        drop(Ticker::start(Duration::from_secs(3600), move |n| {
+            let _ = told.send(n);
+        }));
+        assert_eq!(heard.iter().count(), 0);
+    }
 
     /// Off a terminal the spinner is not drawn: a run's log (`-v`) still names the work before
     /// the run, and when it ended, where a minute of computing the optimum said nothing.

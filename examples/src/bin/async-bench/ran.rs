@@ -4,12 +4,12 @@
 //! not the counters of a run that never trained (0 updates, a throughput of 0).
 
 use std::path::Path;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_train::job::{self, JobSpec, Outcome};
+use async_train::progress::Ticker;
 use async_train::trace::Trace;
 use asyncopt_runtime::data::Dataset;
 
@@ -29,30 +29,12 @@ const STILL_RUNNING_EVERY: Duration = Duration::from_secs(5);
 /// run to its 30 s cap, a stopped driver) passed with nothing said until it ended.
 pub fn run(label: &str, spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let begun = Instant::now();
-    let say = |_: u32| {
+    let label = label.to_owned();
+    let _still = Ticker::start(STILL_RUNNING_EVERY, move |_| {
         let seconds = begun.elapsed().as_secs_f64();
         eprintln!("{label}: running, {seconds:.0} s so far");
-    };
-    said_while(STILL_RUNNING_EVERY, say, || job::run(spec, data))
-}
-
-/// Does `work`, calling `say` with the count of calls so far every `every` until it is done
-/// (returned or panicked), and not after: the ticker is joined before this returns.
-fn said_while<T>(every: Duration, say: impl Fn(u32) + Sync, work: impl FnOnce() -> T) -> T {
-    let (done, finished) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        let say = &say;
-        scope.spawn(move || {
-            let mut said = 0;
-            while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(every) {
-                say(said);
-                said += 1;
-            }
-        });
-        // Dropped when the work ends, however it ends: the ticker stops at once.
-        let _done = done;
-        work()
-    })
+    });
+    job::run(spec, data)
 }
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed
@@ -149,35 +131,6 @@ pub fn untrained_error(outcome: &Outcome) -> Option<&str> {
 mod tests {
     use super::*;
     use async_train::trace::TracePoint;
-    use std::sync::Mutex;
-
-    #[test]
-    fn a_run_going_on_is_said_while_it_runs() {
-        // The work waits until it has been said twice: a run of seconds said nothing.
-        let (told, heard) = mpsc::channel();
-        let said = Mutex::new(Vec::new());
-        let value = said_while(
-            Duration::from_millis(1),
-            |n| {
-                said.lock().unwrap().push(n);
-                let _ = told.send(n);
-            },
-            || {
-                assert_eq!(heard.recv().unwrap(), 0);
-                assert_eq!(heard.recv().unwrap(), 1);
-                said.lock().unwrap().len()
-            },
-        );
-        assert!(value >= 2, "said {value} times while it ran");
-        // Work that ends at once is not said.
-        let quiet = Mutex::new(0);
-        said_while(
-            Duration::from_secs(60),
-            |_| *quiet.lock().unwrap() += 1,
-            || (),
-        );
-        assert_eq!(*quiet.lock().unwrap(), 0);
-    }
 
     #[test]
     fn a_failed_pair_is_left_out_of_the_worst_speedup_and_counted() {
