@@ -176,7 +176,7 @@ const STILL_WORKING_EVERY: Duration = Duration::from_secs(5);
 
 /// A spinner naming the work going on before a run, on a terminal (not with `--quiet`):
 /// drawn at once, ticking on its own thread, and cleared when dropped. Off a terminal, the
-/// work and its seconds so far are said every [`STILL_WORKING_EVERY`] while it lasts: a log
+/// work and its seconds so far are said every 5 s while it lasts: a log
 /// piped to a file said nothing for the 20 s a large file took to read. The work's start and
 /// end are logged at debug level wherever the output goes (`-v`): a log file shows which
 /// step the time before the first update went to.
