@@ -3249,11 +3249,15 @@ fn waiting_for_a_checkpoint_on_disk_is_not_training_time() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
 /// Fake workers that keep the versions their task orders carry only when they run the task,
 /// as a real worker's task thread does (`worker::executor::task`): an order refused on receipt
 /// (`worker::queued::take`: a full queue, or its bytes past the worker's memory) never reaches
-/// the task thread, and its versions are never held. `w0` refuses its first order so.
-fn refusing_w0_once_then_caching() -> Script {
+/// the task thread, and its versions are never held. `w0` refuses its first order so. As a
+/// real worker's cache does, they apply a patch only on a base they hold and an alias only of
+/// a version they hold.
+fn refusing_w0_once() -> Script {
+    use crate::protocol::VersionBody;
     use std::collections::HashSet;
     let mut installed: HashMap<String, HashSet<(u16, u64)>> = HashMap::new();
     let mut refused = false;
@@ -3266,7 +3270,14 @@ fn refusing_w0_once_then_caching() -> Script {
         }
         let held = installed.entry(peer.to_owned()).or_default();
         for shipped in &task.versions {
-            held.insert((shipped.slot, shipped.version));
+            let usable = match &shipped.body {
+                VersionBody::Full(_) => true,
+                VersionBody::Patch { base, .. } => held.contains(&(shipped.slot, *base)),
+                VersionBody::Alias { slot, version } => held.contains(&(*slot, *version)),
+            };
+            if usable {
+                held.insert((shipped.slot, shipped.version));
+            }
         }
         if let Some(&(slot, version)) = task.reads.iter().find(|read| !held.contains(read)) {
             return Reply::Fail(format!("missing version {version} of slot {slot}"));
@@ -3277,7 +3288,7 @@ fn refusing_w0_once_then_caching() -> Script {
 
 #[test]
 fn a_worker_that_refused_an_order_is_sent_its_versions_again_and_not_excluded() {
-    let (mut driver, wire) = driver(2, refusing_w0_once_then_caching());
+    let (mut driver, wire) = driver(2, refusing_w0_once());
     settle(&mut driver, &["grad"]);
     driver.publish("w", &vec![1.0f64, 2.0], false);
     let (reads, versions) = driver
@@ -3321,41 +3332,9 @@ fn a_worker_that_refused_an_order_is_sent_its_versions_again_and_not_excluded() 
     );
 }
 
-/// [`refusing_w0_once_then_caching`], whose workers also apply a patch only on a base they
-/// hold and an alias only of a version they hold, as a real worker's cache does.
-fn refusing_w0_once_then_patching() -> Script {
-    use crate::protocol::VersionBody;
-    use std::collections::HashSet;
-    let mut installed: HashMap<String, HashSet<(u16, u64)>> = HashMap::new();
-    let mut refused = false;
-    Box::new(move |peer, task| {
-        if peer == "w0" && !refused {
-            refused = true;
-            return Reply::Fail(
-                crate::error::TaskError::TooManyTasks(MAX_QUEUED_TASKS).to_string(),
-            );
-        }
-        let held = installed.entry(peer.to_owned()).or_default();
-        for shipped in &task.versions {
-            let usable = match &shipped.body {
-                VersionBody::Full(_) => true,
-                VersionBody::Patch { base, .. } => held.contains(&(shipped.slot, *base)),
-                VersionBody::Alias { slot, version } => held.contains(&(*slot, *version)),
-            };
-            if usable {
-                held.insert((shipped.slot, shipped.version));
-            }
-        }
-        if let Some(&(slot, version)) = task.reads.iter().find(|read| !held.contains(read)) {
-            return Reply::Fail(format!("missing version {version} of slot {slot}"));
-        }
-        Reply::Result(vec![task.partition as u8; 2])
-    })
-}
-
 #[test]
 fn one_refused_order_costs_its_worker_one_failure_over_synchronous_steps() {
-    let (mut driver, wire) = driver(2, refusing_w0_once_then_patching());
+    let (mut driver, wire) = driver(2, refusing_w0_once());
     settle(&mut driver, &["grad"]);
     let data = data();
     let mut model = vec![0.0f64; 64];
@@ -3422,7 +3401,7 @@ fn one_refused_order_costs_its_worker_one_failure_over_synchronous_steps() {
 
 #[test]
 fn a_lone_workers_refused_order_is_retried_with_the_versions_it_lacks() {
-    let (mut driver, wire) = driver(1, refusing_w0_once_then_patching());
+    let (mut driver, wire) = driver(1, refusing_w0_once());
     settle(&mut driver, &["grad"]);
     driver.publish("w", &vec![1.0f64; 8], false);
     let (reads, versions) = driver
