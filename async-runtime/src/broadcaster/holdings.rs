@@ -151,10 +151,20 @@ impl Holdings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broadcaster::Published;
 
     /// A value of `n` 8-byte words, word `i` equal to `i + offset`.
     fn words(n: u64, offset: u64) -> Vec<u8> {
         (0..n).flat_map(|i| (i + offset).to_le_bytes()).collect()
+    }
+
+    /// Two versions of `w`, 512 words, the second with its first word changed: a patch is
+    /// the cheapest way to ship it to a worker holding the first.
+    fn two_versions_a_word_apart(store: &mut VersionStore) -> (Published, Published) {
+        let v1 = store.publish("w", words(512, 0));
+        let mut changed = words(512, 0);
+        changed[..8].copy_from_slice(&99u64.to_le_bytes());
+        (v1, store.publish("w", changed))
     }
 
     #[test]
@@ -177,10 +187,7 @@ mod tests {
     #[test]
     fn a_small_change_goes_as_a_patch_against_the_newest_version_held() {
         let mut store = VersionStore::new(8);
-        let v1 = store.publish("w", words(512, 0));
-        let mut changed = words(512, 0);
-        changed[..8].copy_from_slice(&99u64.to_le_bytes());
-        let v2 = store.publish("w", changed);
+        let (v1, v2) = two_versions_a_word_apart(&mut store);
         let mut holdings = Holdings::new(2);
         holdings.joined(0);
         holdings.ship(&store, 0, v1.slot, v1.version);
@@ -259,10 +266,7 @@ mod tests {
     #[test]
     fn a_worker_whose_task_failed_is_sent_its_versions_again_whole() {
         let mut store = VersionStore::new(8);
-        let v1 = store.publish("w", words(512, 0));
-        let mut changed = words(512, 0);
-        changed[..8].copy_from_slice(&99u64.to_le_bytes());
-        let v2 = store.publish("w", changed);
+        let (v1, v2) = two_versions_a_word_apart(&mut store);
         let mut holdings = Holdings::new(2);
         holdings.joined(0);
         holdings.joined(1);
