@@ -791,13 +791,9 @@ impl Driver {
     /// lasts: a crashed or killed worker is replaced, not only worked around.
     fn replace_exited_workers(&mut self) {
         for (name, status) in self.local.take_exited() {
-            let endpoint = self.link.endpoint().to_owned();
-            match self.local.replace(&self.config, &endpoint, &name) {
-                Ok(Some(new)) => {
-                    self.stats.respawned_workers += 1;
-                    tracing::warn!(worker = %name, %status, replacement = %new, "worker process exited: replaced");
-                }
-                Ok(None) => {
+            match self.respawn(&name, status, "worker process exited") {
+                Ok(true) => {}
+                Ok(false) => {
                     tracing::warn!(worker = %name, %status, "worker process exited; no replacement left")
                 }
                 Err(e) => {
@@ -805,6 +801,24 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Starts a process in place of the local worker `name`, whose process exited with
+    /// `status` (`what` says when, in the line saying it was replaced), if the respawn
+    /// allowance has one left: whether it did.
+    fn respawn(
+        &mut self,
+        name: &str,
+        status: std::process::ExitStatus,
+        what: &str,
+    ) -> Result<bool, RuntimeError> {
+        let endpoint = self.link.endpoint().to_owned();
+        let Some(new) = self.local.replace(&self.config, &endpoint, name)? else {
+            return Ok(false);
+        };
+        self.stats.respawned_workers += 1;
+        tracing::warn!(worker = %name, %status, replacement = %new, "{what}: replaced");
+        Ok(true)
     }
 
     /// While the cluster starts: replaces the local workers whose processes exited (killed,
@@ -828,13 +842,13 @@ impl Driver {
             if super::local::ran_the_program(status) {
                 return Some(early(status, ""));
             }
-            let endpoint = self.link.endpoint().to_owned();
-            match self.local.replace(&self.config, &endpoint, &name) {
-                Ok(Some(new)) => {
-                    self.stats.respawned_workers += 1;
-                    tracing::warn!(worker = %name, %status, replacement = %new, "worker process exited while the cluster started: replaced");
-                }
-                Ok(None) => {
+            match self.respawn(
+                &name,
+                status,
+                "worker process exited while the cluster started",
+            ) {
+                Ok(true) => {}
+                Ok(false) => {
                     let left = self.why_no_worker_came().unwrap_or_default();
                     return Some(early(status, &format!("; no replacement left: {left}")));
                 }
