@@ -124,7 +124,8 @@ pub enum RuntimeError {
     #[error("transport: {0}")]
     Transport(String),
     /// The driver refused this worker (another build, a name it admits under no condition, its
-    /// budget of joins spent), or a peer answering in its place said so: the words say which.
+    /// budget of joins spent), or a peer answering in its place said so, or this worker left a
+    /// driver that does not encrypt when it requires one that does: the words say which.
     #[error("{0}")]
     Refused(String),
     /// The driver went away (silent, disconnected) without ending the run.

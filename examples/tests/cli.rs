@@ -3641,6 +3641,59 @@ fn compare_on_one_remote_worker(dir: &Path, runs: &str, extra: &[&str]) -> (Outp
     (compare, worker.wait_with_output().expect("the worker ends"))
 }
 
+/// A worker started with `--require-encrypt` leaves a driver that sends its frames in the
+/// clear, at once and for good (its `--reconnect` does not wait on it), and serves one that
+/// encrypts them.
+#[test]
+fn a_worker_requiring_encryption_serves_only_an_encrypting_driver() {
+    let dir = scratch("require-encrypt");
+    token_in(&dir);
+    let sgd = ["--algo", "sgd", "--updates", "50", "--join-timeout", "30"];
+    let address = free_loopback_address();
+    let mut clear = async_train(&dir)
+        .args(sgd)
+        .args(remote_flags("1", &address))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the driver starts");
+    wait_until_listening(&address);
+    let left = worker_command(&address, &dir)
+        .args(["--require-encrypt", "--reconnect", "600"])
+        .output()
+        .expect("the worker runs");
+    clear.kill().unwrap();
+    clear.wait().unwrap();
+    let said = String::from_utf8_lossy(&left.stderr);
+    assert!(!left.status.success(), "{said}");
+    assert!(
+        said.contains("sends its frames in the clear")
+            && said.contains("joins only a driver that encrypts them"),
+        "{said}"
+    );
+    let address = free_loopback_address();
+    let worker = worker_command(&address, &dir)
+        .arg("--require-encrypt")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the worker starts");
+    let trained = run(
+        &[&sgd[..], &remote_flags("1", &address), &["--encrypt"]].concat(),
+        &dir,
+    );
+    let served = worker.wait_with_output().expect("the worker ends");
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    assert!(
+        served.status.success(),
+        "{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+}
+
 /// `compare` trains one run per algorithm, each with a driver of its own at the same address:
 /// a remote worker started with `--runs 2` serves both, and the comparison is written.
 #[test]

@@ -106,6 +106,12 @@ pub struct WorkerOptions {
     /// What it has served so far, counted as it serves: a clone of the options counts into
     /// the same, which a caller keeps to read while the worker serves (a signal's handler).
     pub progress: Arc<Progress>,
+    /// Join only a driver that encrypts the session's frames
+    /// ([`ClusterConfig::encrypt`](crate::ClusterConfig::encrypt)): one that proves the token
+    /// but would send rows, models and gradients in the clear is left before this worker
+    /// proves anything back, for good. The choice is inside the transcript both proofs cover,
+    /// so no one on the way can take it off.
+    pub require_encrypt: bool,
     /// Its driver started it and grants it more files on its standard input, a pipe only
     /// that driver writes to ([`GRANTS_ENV`](crate::cluster::GRANTS_ENV)).
     pub(crate) grants_on_stdin: bool,
@@ -126,6 +132,7 @@ impl WorkerOptions {
             spawned: false,
             readable: Vec::new(),
             progress: Arc::default(),
+            require_encrypt: false,
             grants_on_stdin: false,
         }
     }
@@ -221,6 +228,9 @@ enum Ended {
     /// worker's hello that verifies under its token: the driver's own word that no retry
     /// changes it, so final even with `reconnect`.
     Refused(String),
+    /// Before any session, this worker left a driver that proved the token but does not
+    /// encrypt, as its options require (`said`): final, as a proven refusal is.
+    Declined(String),
     /// Inside the session it just opened, the driver said to join again `after` a while: its
     /// budget of joins is spent. Proven, and not final.
     TryLater { said: String, after: Duration },
@@ -939,6 +949,16 @@ impl Worker {
                     encrypt,
                 };
                 match answer_challenge(&self.token, &transcript, &proof) {
+                    // Checked once the proof is: only the driver could have chosen the clear.
+                    Ok(_) if self.options.require_encrypt && !encrypt => {
+                        Next::Exit(Ok(Ended::Declined(format!(
+                            "the driver at {} proved the run's token but sends its frames in \
+                             the clear (its run does not encrypt), and this worker joins only a \
+                             driver that encrypts them: start the driver with encryption, or \
+                             this worker without requiring it",
+                            self.options.driver
+                        ))))
+                    }
                     Ok((mac, sealer, opener)) => {
                         if let Some(limit) = &self.frame_limit {
                             limit.raise();
@@ -2003,6 +2023,82 @@ mod tests {
             "a made-up proof is unproven"
         );
         assert!(worker.session.is_none());
+    }
+
+    #[test]
+    fn a_worker_that_requires_encryption_leaves_a_driver_in_the_clear_before_its_proof() {
+        // The driver's proof checks, so only the driver chose the clear: the worker proves
+        // nothing back (no session, no frame out) and ends for good.
+        let token = Token::random();
+        let nonce = [7u8; 32];
+        // `proven_encrypt`: the choice the driver's proof covers; `encrypt`: the one its
+        // challenge carries (they differ when someone on the way changed it).
+        let join_as = |require_encrypt: bool, proven_encrypt: bool, encrypt: bool| {
+            let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
+            options.token = Some(token.clone());
+            options.require_encrypt = require_encrypt;
+            let (work, _handed) = std_mpsc::channel();
+            let answer_by = Instant::now() + Duration::from_secs(5);
+            let mut worker = Worker::new(options, nonce, answer_by, work, MemoryAccount::of_host());
+            let driver_nonce = [9u8; 32];
+            let proof = token.driver_proof(&Transcript {
+                run_id: RUN,
+                name: "w0",
+                fingerprint: task::fingerprint(),
+                worker_nonce: &nonce,
+                driver_nonce: &driver_nonce,
+                encrypt: proven_encrypt,
+            });
+            let challenge = ToWorker::Challenge {
+                nonce: ByteBuf::from(driver_nonce.to_vec()),
+                proof: ByteBuf::from(proof),
+                encrypt,
+            };
+            let next = worker.on_frame(ZmqMessage::from(frame::encode(RUN, &challenge)));
+            (next, worker)
+        };
+        let join =
+            |require_encrypt: bool, encrypt: bool| join_as(require_encrypt, encrypt, encrypt);
+        let (next, worker) = join(true, false);
+        match next {
+            Next::Exit(Ok(Ended::Declined(said))) => assert!(
+                said.contains("sends its frames in the clear")
+                    && said.contains("joins only a driver that encrypts them"),
+                "{said}"
+            ),
+            _ => panic!("a driver in the clear is left"),
+        }
+        assert!(worker.session.is_none() && worker.ready.is_empty());
+        let error = final_error_of(join(true, false).0);
+        assert!(error.contains("in the clear"), "{error}");
+        for (require_encrypt, encrypt) in [(true, true), (false, false), (false, true)] {
+            let (next, worker) = join(require_encrypt, encrypt);
+            assert!(
+                matches!(next, Next::Continue) && worker.session.is_some(),
+                "require {require_encrypt}, encrypt {encrypt}: joined"
+            );
+        }
+        // Encryption taken off on the way: the proof no longer checks, whatever the worker
+        // requires.
+        for require_encrypt in [true, false] {
+            let (next, worker) = join_as(require_encrypt, true, false);
+            assert!(
+                matches!(next, Next::Exit(Ok(Ended::Unproven { .. }))) && worker.session.is_none(),
+                "require {require_encrypt}: a changed choice is unproven"
+            );
+        }
+    }
+
+    /// What a try that ended with `next` ends the worker with, told to keep trying.
+    fn final_error_of(next: Next) -> String {
+        let Next::Exit(outcome) = next else {
+            panic!("the try went on")
+        };
+        let mut tries = Tries::new("tcp://127.0.0.1:1", Some(Duration::from_secs(600)));
+        match tries.after("w0", outcome, Instant::now()) {
+            Then::Finish(Err(error)) => error.to_string(),
+            then => panic!("expected the end, not {then:?}"),
+        }
     }
 
     #[test]

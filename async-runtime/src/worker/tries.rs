@@ -127,7 +127,10 @@ impl Tries {
             Ok(Ended::Rejoin(reason)) => self.rejoin(name, reason),
             Ok(Ended::Unproven { said, name_held }) => self.refused(name, said, name_held, now),
             // The driver proved it said so (another build): no retry changes it.
-            Ok(Ended::Refused(said)) => Then::Finish(Err(RuntimeError::Refused(said))),
+            // Nor one that does not encrypt, to a worker that requires it.
+            Ok(Ended::Refused(said) | Ended::Declined(said)) => {
+                Then::Finish(Err(RuntimeError::Refused(said)))
+            }
             Ok(Ended::TryLater { said, after }) => self.try_later(name, said, after, now),
             Ok(Ended::Unanswered(reason)) => self.unanswered(name, reason, now),
             Err(RuntimeError::DriverLost(reason)) if self.reconnect.is_some() => {

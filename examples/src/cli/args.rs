@@ -399,6 +399,11 @@ pub(super) struct WorkerArgs {
     /// one run per algorithm, each with a driver of its own.
     #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = at_least_one::<u32>)]
     pub(super) runs: u32,
+    /// Join only a driver that encrypts its frames (one started with --encrypt): a driver
+    /// that proves the token but would send rows, models and gradients in the clear is left
+    /// before this worker proves anything, and the worker exits with an error.
+    #[arg(long)]
+    pub(super) require_encrypt: bool,
 }
 
 /// The objectives on the command line.

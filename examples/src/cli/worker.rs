@@ -67,6 +67,7 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         timeout => Some(timeout),
     };
     options.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
+    options.require_encrypt = args.require_encrypt;
     crate::interrupt::serving_as_worker(options.progress.clone());
     let mut run = 1;
     while run <= args.runs {
