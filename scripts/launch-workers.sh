@@ -8,7 +8,8 @@
 # with scp). REMOTE_EXE defaults to `async-train` on the remote PATH. Each DATA (a file, or a
 # folder of files) is given to every worker as `--data DATA`: with `--data-access shared`, a
 # worker reads only the files it was given so. Set SSH to use another command than `ssh` (it
-# is called as `$SSH HOST COMMAND`). Waits for every worker to end;
+# is called as `$SSH HOST COMMAND`). Set WORKER_FLAGS to add flags to every worker's command,
+# e.g. WORKER_FLAGS='--require-encrypt --reconnect 600'. Waits for every worker to end;
 # exits non-zero if any failed.
 set -euo pipefail
 
@@ -31,8 +32,9 @@ i=0
 while read -r host _; do
   case "$host" in ''|'#'*) continue ;; esac
   name="$host-$i"
-  echo "starting worker $name on $host" >&2
-  $ssh_cmd "$host" "$exe worker --driver '$driver' --token-file '$token' --name '$name'$data" &
+  command="$exe worker --driver '$driver' --token-file '$token' --name '$name'$data${WORKER_FLAGS:+ $WORKER_FLAGS}"
+  echo "starting worker $name on $host: $command" >&2
+  $ssh_cmd "$host" "$command" &
   pids+=($!)
   i=$((i + 1))
 done < "$hostfile"

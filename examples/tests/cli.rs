@@ -3548,7 +3548,14 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
     std::fs::write(dir.join("rows.libsvm"), rows).unwrap();
     let address = free_loopback_address();
     let data = ["--data", "rows.libsvm", "--data-access", "shared"];
-    let rest = ["--updates", "50", "--quiet", "--join-timeout", "30"];
+    let rest = [
+        "--updates",
+        "50",
+        "--quiet",
+        "--join-timeout",
+        "30",
+        "--encrypt",
+    ];
     let driver = start(
         &[&remote_flags("2", &address)[..], &data, &rest].concat(),
         &dir,
@@ -3564,7 +3571,10 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
         ))
         .args([&address, EXE, "rows.libsvm"])
         .env("SSH", dir.join("fake-ssh"))
+        // Flags for every worker: these ones refuse a driver in the clear.
+        .env("WORKER_FLAGS", "--require-encrypt --connect-timeout 60")
         .current_dir(&dir)
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the launcher starts");
     let driver = driver.wait_with_output().expect("the driver runs");
@@ -3574,8 +3584,18 @@ fn the_ssh_launcher_starts_a_worker_per_host_line() {
         "{}",
         String::from_utf8_lossy(&driver.stderr)
     );
-    assert!(launched.status.success(), "the workers ended cleanly");
+    let said = String::from_utf8_lossy(&launched.stderr);
+    assert!(
+        launched.status.success(),
+        "the workers ended cleanly: {said}"
+    );
     assert!(String::from_utf8_lossy(&driver.stdout).contains("on 2 workers"));
+    assert_eq!(
+        said.matches("--data 'rows.libsvm' --require-encrypt --connect-timeout 60")
+            .count(),
+        2,
+        "{said}"
+    );
 }
 
 /// Without its arguments the launcher prints its usage, the comment block only: it printed
