@@ -26,7 +26,7 @@ use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 #[diagnostic::on_unimplemented(
     message = "a synchronous reduce! cannot combine results of type `{Self}`",
     label = "the closure's result must implement `Combine`",
-    note = "implement `asyncopt_runtime::Combine` for it, or return an `f64`, an `Array1<f64>`, `Array2<f64>`, `ArrayD<f64>` or a tuple of them"
+    note = "return an `f64`, an `Array1<f64>`, `Array2<f64>`, `ArrayD<f64>` or a tuple of them, or a type of your crate that implements `asyncopt_runtime::Combine` (another crate's type, such as a `Vec`, cannot: wrap it in a struct of yours)"
 )]
 pub trait Combine: Sized {
     /// Combines the results of every partition, in partition order. Called only after
