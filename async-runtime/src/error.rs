@@ -94,9 +94,9 @@ pub enum RuntimeError {
         /// all started, or no remote worker joined within `--join-timeout`.
         none_came: Option<String>,
     },
-    /// A task failed wherever it runs: the task's fault, not the workers'. It failed 4 times (a
-    /// partition of a synchronous reduce) or in a row on most of the live workers (a site of
-    /// an asynchronous one), a panic say; or it hung on most of them; or its results held
+    /// A task failed wherever it runs: the task's fault, not the workers'. It failed 4 times at
+    /// least, on most of the live workers or on every one (a partition of a synchronous
+    /// reduce), or 4 times in a row on most of them (a site of an asynchronous one), a panic say; or it hung on most of them; or its results held
     /// numbers that are not finite (NaN, an infinity) on most of them. `message` says which,
     /// and on which workers.
     #[error("task {task} failed on worker {worker}: {message}")]

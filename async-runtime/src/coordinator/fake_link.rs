@@ -3594,3 +3594,32 @@ fn a_local_worker_killed_while_the_cluster_starts_ends_it_with_no_replacement_le
     );
     assert_eq!(driver.stats.respawned_workers, 0);
 }
+
+#[test]
+fn four_names_failing_every_task_of_nine_workers_end_no_synchronous_step() {
+    // An insider under the first four names does its own partitions' tasks well (never
+    // failing three in a row) and fails every other task it is sent; one of its names fails
+    // its own task once. That task was retried on the lowest fresh row, a liar each time, and
+    // its fourth failure ended the run while five workers that had not tried it were live.
+    let script: Script = Box::new(|peer, task| {
+        let liar = ["w0", "w1", "w2", "w3"].iter().position(|&w| w == peer);
+        match liar {
+            Some(0) if task.partition == 0 => Reply::Fail("task panicked: a lie".into()),
+            Some(own) if own as u32 != task.partition => Reply::Fail("task panicked: a lie".into()),
+            _ => Reply::Result(vec![task.partition as u8; 2]),
+        }
+    });
+    let (mut driver, _) = driver(9, script);
+    settle(&mut driver, &["grad"]);
+    let features = Array2::from_shape_fn((18, 2), |(i, j)| (i * 2 + j) as f64);
+    let data = Dataset::new("fake", Features::Dense(features), Array1::ones(18)).unwrap();
+    let parts = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("the honest workers do every partition");
+    assert_eq!(parts.len(), 9);
+    for (partition, part) in parts.iter().enumerate() {
+        assert_eq!(part, &vec![partition as u8; 2]);
+    }
+    let honest = &driver.table.workers[4..];
+    assert!(honest.iter().all(|w| !w.excluded && w.alive));
+}

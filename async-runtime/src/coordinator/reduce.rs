@@ -12,7 +12,7 @@ use super::inspect::Inspected;
 use super::result_meta::ResultMeta;
 use super::results::{Arrived, Screened};
 use super::table::{WorkerInfo, WorkerTable};
-use super::tasks::{self, Attempts, Failed, WorkersOn, MAX_ATTEMPTS};
+use super::tasks::{self, Attempts, Failed, WorkersOn};
 use crate::data::Dataset;
 use crate::error::RuntimeError;
 use crate::worker::MAX_QUEUED_TASKS;
@@ -201,7 +201,8 @@ impl Driver {
 
     /// Chooses who does the task on `partition` again, a live worker that has not failed it
     /// if there is one (see [`tasks::retry_target`]), and gives it the partition; `Err` once
-    /// the task failed [`MAX_ATTEMPTS`] times.
+    /// the task failed [`MAX_ATTEMPTS`](tasks::MAX_ATTEMPTS) times on most of the live
+    /// workers, or on all of them (see [`Attempts::failed`]).
     fn retry(
         &mut self,
         spec: &TaskSpec<'_>,
@@ -210,7 +211,7 @@ impl Driver {
         worker: usize,
         message: &str,
     ) -> Result<Unsent, RuntimeError> {
-        let tried = match attempts.failed(partition, worker) {
+        let tried = match attempts.failed(partition, worker, &self.table.workers) {
             Ok(tried) => tried,
             Err(tried) => {
                 let distinct = tasks::distinct_workers(&self.table.workers, tried);
@@ -218,8 +219,9 @@ impl Driver {
                     task: spec.task.to_owned(),
                     worker: self.table.workers[worker].name.clone(),
                     message: format!(
-                        "{message} (partition {partition} failed {MAX_ATTEMPTS} times, on \
-                         {distinct} workers)"
+                        "{message} (partition {partition} failed {} times, on {distinct} \
+                         workers)",
+                        tried.len()
                     ),
                 });
             }
@@ -409,7 +411,9 @@ impl Driver {
     }
 
     /// Runs `task` on every partition and returns the results in partition order. A failed
-    /// task or a bad result is tried again elsewhere, up to [`MAX_ATTEMPTS`] times.
+    /// task or a bad result is tried again elsewhere, up to
+    /// [`MAX_ATTEMPTS`](tasks::MAX_ATTEMPTS) times (more while the workers it failed on are
+    /// not most of the live ones: [`Attempts::failed`]).
     pub(crate) fn gather_all<R>(
         &mut self,
         data: &Dataset,

@@ -394,9 +394,18 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
-    /// Records that the task on `partition` failed on `worker`. The workers it failed on so
-    /// far: `Ok` while it may be tried again, `Err` once it failed [`MAX_ATTEMPTS`] times.
-    pub fn failed(&mut self, partition: usize, worker: usize) -> Result<&[usize], &[usize]> {
+    /// Records that the task on `partition` failed on `worker`, a row of `workers`. The
+    /// workers it failed on so far: `Ok` while it may be tried again, `Err` once it failed
+    /// [`MAX_ATTEMPTS`] times and on [`most_of`] the live workers, or on every live one (no
+    /// fresh worker is left to try it). Most, not four: names are the peers' choice, and an
+    /// insider under four of them, each failing the task when it came, ended a run of nine
+    /// workers while five had never tried it.
+    pub fn failed(
+        &mut self,
+        partition: usize,
+        worker: usize,
+        workers: &[WorkerInfo],
+    ) -> Result<&[usize], &[usize]> {
         // The first run counts as the first attempt.
         let (count, tried) = self
             .by_partition
@@ -404,7 +413,12 @@ impl Attempts {
             .or_insert((1, Vec::new()));
         tried.push(worker);
         *count += 1;
-        if *count > MAX_ATTEMPTS {
+        let alive = workers.iter().filter(|w| w.alive).count();
+        let everywhere = most_of(distinct_workers(workers, tried), alive)
+            || !workers
+                .iter()
+                .any(|w| w.alive && !tried.iter().any(|&t| workers[t].worker() == w.worker()));
+        if *count > MAX_ATTEMPTS && everywhere {
             return Err(tried);
         }
         Ok(tried)
@@ -1038,7 +1052,10 @@ mod tests {
     fn a_failed_task_goes_to_a_fresh_worker_holding_its_partition_until_attempts_run_out() {
         let mut workers = vec![worker("w0", &[0]), worker("w1", &[1]), worker("w2", &[0])];
         let mut attempts = Attempts::default();
-        let tried = attempts.failed(0, 0).expect("first retry").to_vec();
+        let tried = attempts
+            .failed(0, 0, &workers)
+            .expect("first retry")
+            .to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 0), Some(2), "holds it");
         // A full queue only delays the task: a fresh holder is still first, one with room
         // before a full one.
@@ -1056,7 +1073,7 @@ mod tests {
         );
         workers.pop();
         workers[2].in_flight = 0;
-        let tried = attempts.failed(0, 2).unwrap().to_vec();
+        let tried = attempts.failed(0, 2, &workers).unwrap().to_vec();
         assert_eq!(retry_target(&workers, 0, &tried, 2), Some(1), "fresh");
         workers[1].alive = false;
         assert_eq!(
@@ -1064,12 +1081,15 @@ mod tests {
             Some(0),
             "all tried: any live one but the last"
         );
-        assert!(attempts.failed(0, 0).is_ok());
+        assert!(attempts.failed(0, 0, &workers).is_ok());
         let tried = attempts
-            .failed(0, 2)
-            .expect_err("the fourth failure ends it");
+            .failed(0, 2, &workers)
+            .expect_err("the fourth failure, on two of three workers, ends it");
         assert_eq!(distinct_workers(&workers, tried), 2, "on two workers");
-        assert!(attempts.failed(1, 1).is_ok(), "counted per partition");
+        assert!(
+            attempts.failed(1, 1, &workers).is_ok(),
+            "counted per partition"
+        );
         workers[0].alive = false;
         workers[2].alive = false;
         assert_eq!(retry_target(&workers, 0, &[], 0), None);
