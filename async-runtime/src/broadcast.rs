@@ -43,6 +43,13 @@ pub trait Broadcast: Any + Send + Sync + Sized {
     fn encode(&self) -> Vec<u8>;
     /// The value back from its bytes; an error, never a panic, for bytes that are not one.
     fn decode(bytes: &[u8]) -> Result<Self, String>;
+    /// The first number in the value that is not finite or whose square overflows, if one
+    /// is: a model holding one has diverged, and results computed from it that are not finite
+    /// are no worker's fault.
+    #[doc(hidden)]
+    fn overflowing(&self) -> Option<f64> {
+        None
+    }
 }
 
 // Reported as a missing `Broadcast`, once, rather than once per bound the type lacks.
@@ -62,6 +69,10 @@ impl<T: Serialize + DeserializeOwned + Any + Send + Sync> Broadcast for T {
             Some(value) => value,
             None => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
         }
+    }
+
+    fn overflowing(&self) -> Option<f64> {
+        crate::coordinator::inspect(self).ok()?.overflowing
     }
 }
 

@@ -18,6 +18,10 @@ pub(crate) struct Stored {
     pub version: u64,
     pub bytes: Arc<Vec<u8>>,
     pub hash: u64,
+    /// The first number of the value that is not finite or whose square overflows, if the
+    /// driver found one when it was published: results computed from it that are not finite
+    /// are no worker's fault.
+    pub overflowing: Option<f64>,
 }
 
 /// One broadcast variable's recent versions.
@@ -96,6 +100,7 @@ impl VersionStore {
             version,
             bytes: Arc::new(bytes),
             hash,
+            overflowing: None,
         });
         while entry.versions.len() > self.keep {
             entry.versions.pop_front();
@@ -142,6 +147,7 @@ impl VersionStore {
             version,
             bytes: Arc::new(bytes),
             hash,
+            overflowing: None,
         };
         // In version order, whatever the checkpoint's; a version twice is kept once.
         match entry.versions.binary_search_by_key(&version, |s| s.version) {
@@ -214,6 +220,17 @@ impl VersionStore {
     /// The oldest version of `slot` still kept.
     pub fn oldest(&self, slot: u16) -> Option<u64> {
         Some(self.slots.get(slot as usize)?.versions.front()?.version)
+    }
+
+    /// Notes that version `version` of `slot` holds `number`, not finite or whose square
+    /// overflows ([`Stored::overflowing`]).
+    pub fn note_overflowing(&mut self, slot: u16, version: u64, number: f64) {
+        let Some(entry) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if let Some(stored) = entry.versions.iter_mut().find(|s| s.version == version) {
+            stored.overflowing = Some(number);
+        }
     }
 
     /// Version `version` of `slot`, while it is kept.

@@ -543,6 +543,12 @@ impl Driver {
             .note_type(published.slot, (TypeId::of::<T>(), type_name::<T>()));
         if published.is_new {
             self.stats.versions_published += 1;
+            // One pass over the value, as its encoding was: what a task computes from a
+            // diverged model is judged by it.
+            if let Some(number) = value.overflowing() {
+                self.versions
+                    .note_overflowing(published.slot, published.version, number);
+            }
             tracing::trace!(
                 name,
                 slot = published.slot,

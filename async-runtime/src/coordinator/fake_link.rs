@@ -337,6 +337,7 @@ fn decode(body: &[u8]) -> Result<(Vec<u8>, Inspected), String> {
             shape,
             history_rows: Vec::new(),
             not_finite: None,
+            overflowing: None,
         },
     ))
 }
@@ -3593,6 +3594,129 @@ fn a_local_worker_killed_while_the_cluster_starts_ends_it_with_no_replacement_le
         "{said}"
     );
     assert_eq!(driver.stats.respawned_workers, 0);
+}
+
+/// Results are their bytes read as numbers, `u8::MAX` as NaN and `u8::MAX - 1` as `1e300`
+/// (huge, but finite); the shape is their length.
+fn decode_huge(body: &[u8]) -> Result<(Vec<f64>, Inspected), String> {
+    let numbers: Vec<f64> = body
+        .iter()
+        .map(|&b| match b {
+            u8::MAX => f64::NAN,
+            HUGE => 1e300,
+            b => f64::from(b),
+        })
+        .collect();
+    let inspected = super::inspect::inspect(&numbers)?;
+    let shape = vec![body.len() as u64];
+    Ok((numbers, Inspected { shape, ..inspected }))
+}
+
+/// The byte [`decode_huge`] reads as `1e300`.
+const HUGE: u8 = u8::MAX - 1;
+
+/// Three workers of which `w0` lies: its results are huge (finite, so they pass every check).
+/// The honest ones compute from the model they read: once it holds a number whose square
+/// overflows, their results hold NaN, as real arithmetic's would. The model `w` (one number per
+/// result's entry) is published first; `poisoned` says what the honest workers read.
+fn a_liar_and_honest_workers() -> (Driver, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let poisoned = Arc::new(AtomicBool::new(false));
+    let read = poisoned.clone();
+    let script: Script = Box::new(move |peer, _| {
+        let number = if peer == "w0" {
+            HUGE
+        } else if read.load(Ordering::SeqCst) {
+            u8::MAX
+        } else {
+            1
+        };
+        Reply::Result(vec![number; 2])
+    });
+    let (mut driver, _) = driver(3, script);
+    settle(&mut driver, &["grad"]);
+    assert!(!driver.publish("w", &vec![0.0_f64; 2], true));
+    (driver, poisoned)
+}
+
+/// The spec of site `grad` reading the latest `w`.
+fn reading_w(driver: &mut Driver) -> TaskSpec<'static> {
+    let (reads, versions) = driver
+        .resolve_reads(
+            "grad",
+            &[ReadSpec {
+                name: "w",
+                at: None,
+            }],
+        )
+        .expect("w is published");
+    TaskSpec {
+        reads,
+        versions,
+        ..spec("grad", None)
+    }
+}
+
+/// Whether `error` ends the run for its diverged model, no worker blamed for it.
+fn diverged_blaming_no_worker(error: &RuntimeError, driver: &Driver) -> Result<(), String> {
+    let message = error.to_string();
+    if !message.contains("broadcast `w` version 2") || !message.contains("diverged") {
+        return Err(format!("the divergence is not named: {message}"));
+    }
+    let struck: Vec<_> = driver
+        .table
+        .workers
+        .iter()
+        .filter(|w| w.bad_results > 0)
+        .collect();
+    if !struck.is_empty() || driver.stats().excluded_workers != 0 {
+        return Err(format!("a worker was blamed for it: {message}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn honest_results_not_finite_from_a_model_a_liar_blew_up_end_the_run_blaming_no_worker() {
+    use std::sync::atomic::Ordering;
+    // A worker holding the token returns huge finite gradients; its update is applied, the
+    // model's numbers' squares overflow, and the honest workers' next results are NaN. They
+    // were struck for them, excluded at their third, and the liar was left alone.
+    let data = data();
+    let (mut driver, poisoned) = a_liar_and_honest_workers();
+    let spec = reading_w(&mut driver);
+    let parts = driver.reduce_all(&data, &spec, &decode_huge).unwrap();
+    let step: f64 = parts.iter().map(|part| part[0]).sum();
+    assert!(!driver.publish("w", &vec![-0.01 * step; 2], true));
+    poisoned.store(true, Ordering::SeqCst);
+    let mut ended = None;
+    for _ in 0..4 {
+        let spec = reading_w(&mut driver);
+        if let Err(error) = driver.reduce_all(&data, &spec, &decode_huge) {
+            ended = Some(error);
+            break;
+        }
+    }
+    let error = ended.expect("a diverged model ends the run");
+    diverged_blaming_no_worker(&error, &driver).unwrap();
+}
+
+#[test]
+fn an_asynchronous_sites_results_not_finite_from_a_diverged_model_blame_no_worker() {
+    use std::sync::atomic::Ordering;
+    let data = data();
+    let (mut driver, poisoned) = a_liar_and_honest_workers();
+    assert!(!driver.publish("w", &vec![f64::INFINITY; 2], true));
+    poisoned.store(true, Ordering::SeqCst);
+    let mut ended = None;
+    for _ in 0..20 {
+        let spec = reading_w(&mut driver);
+        if let Err(error) = driver.reduce_next(&data, &spec, EVERYONE, None, &decode_huge) {
+            ended = Some(error);
+            break;
+        }
+    }
+    let error = ended.expect("a diverged model ends the run");
+    diverged_blaming_no_worker(&error, &driver).unwrap();
 }
 
 #[test]

@@ -22,6 +22,10 @@ pub(crate) struct Inspected {
     pub history_rows: Vec<u64>,
     /// The first number in it that is not finite (NaN, an infinity), if one is.
     pub not_finite: Option<f64>,
+    /// The first number in it that is not finite or whose square overflows (over about
+    /// `1.3e154`), if one is: a value holding one is poisoned, honest arithmetic on it (a dot
+    /// product, a square) may give infinities and NaN.
+    pub overflowing: Option<f64>,
 }
 
 /// The value's shape and the history rows it names, or why it is refused.
@@ -93,6 +97,9 @@ impl Inspector {
     fn float(&mut self, value: f64) -> Done {
         if !value.is_finite() && self.found.not_finite.is_none() {
             self.found.not_finite = Some(value);
+        }
+        if !(value * value).is_finite() && self.found.overflowing.is_none() {
+            self.found.overflowing = Some(value);
         }
         Ok(())
     }
@@ -335,6 +342,7 @@ mod tests {
                 shape: vec![5],
                 history_rows: Vec::new(),
                 not_finite: None,
+                overflowing: None,
             },
             "rows and ids are no shape, nor history rows outside a HistoryUpdate"
         );
@@ -370,5 +378,12 @@ mod tests {
         assert_eq!(found.shape, vec![2], "the walk goes on to the end");
         assert!(not_finite(inspect(&Some(f32::NAN))).is_some_and(f64::is_nan));
         assert_eq!(not_finite(inspect(&array![1.0, 2.0])), None);
+        let overflowing = |found: Result<Inspected, String>| found.unwrap().overflowing;
+        assert_eq!(overflowing(inspect(&array![1e154, -2e154])), Some(-2e154));
+        assert_eq!(
+            overflowing(inspect(&array![1e154, f64::INFINITY])),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(overflowing(inspect(&array![1e154, -1e154])), None);
     }
 }

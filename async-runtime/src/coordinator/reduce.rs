@@ -188,6 +188,13 @@ impl Driver {
         blamed: Result<(), Vec<String>>,
         what: &str,
     ) -> Result<(), RuntimeError> {
+        if let Some(message) = self.computed_from_diverged(arrived, reason, what) {
+            return Err(RuntimeError::TaskFailed {
+                task: arrived.task.to_owned(),
+                worker: self.table.workers[arrived.worker].name.clone(),
+                message,
+            });
+        }
         if let Err(on) = blamed {
             return Err(RuntimeError::TaskFailed {
                 task: arrived.task.to_owned(),
@@ -197,6 +204,33 @@ impl Driver {
         }
         self.bad_result_of(arrived.worker, reason, Some(arrived.task));
         Ok(())
+    }
+
+    /// Why a result of `arrived`'s task that is not finite (`reason`) ends the run blaming no
+    /// worker, if it was computed from a broadcast version that holds a number not finite or
+    /// whose square overflows: the model diverged before the task (a worker's huge result
+    /// applied, a step too large), and no worker could have computed a finite result from it.
+    /// Such results were struck as a faulty host's, and a worker holding the token whose huge
+    /// results blew the model up saw the honest workers excluded one by one.
+    fn computed_from_diverged(
+        &self,
+        arrived: &Arrived,
+        reason: &str,
+        what: &str,
+    ) -> Option<String> {
+        arrived.reads.iter().find_map(|read| {
+            let slot = self.versions.slot(read.name)?;
+            let number = self.versions.get(slot, read.version)?.overflowing?;
+            Some(format!(
+                "{what} returned results that are not finite on {} ({reason}), computed from \
+                 broadcast `{}` version {}, which holds {number:e} itself: the run diverged \
+                 before this task (a result too large applied, a step too large?), and no \
+                 worker is blamed for what it computed from that",
+                self.table.workers[arrived.worker].worker(),
+                read.name,
+                read.version,
+            ))
+        })
     }
 
     /// Chooses who does the task on `partition` again, a live worker that has not failed it
