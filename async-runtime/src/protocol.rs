@@ -10,7 +10,7 @@ pub use crate::peer_text::peer_text;
 pub use crate::result_body::{NonzeroWords, ResultBody};
 
 /// Bumped whenever a message changes shape; a peer speaking another version is refused.
-pub const PROTOCOL_VERSION: u16 = 13;
+pub const PROTOCOL_VERSION: u16 = 14;
 
 /// What the driver sends to a worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,6 +92,13 @@ pub enum ToWorker {
     NotStarting {
         /// Why, in words a person can act on.
         reason: String,
+    },
+    /// The partition is no longer this worker's (it went to a worker that joined): free it,
+    /// once the tasks sent before this are done. Tasks on it come no more; one that does
+    /// fails, as on any partition the worker does not hold.
+    Release {
+        /// The partition's id.
+        partition: u32,
     },
 }
 

@@ -227,7 +227,8 @@ impl Driver {
     /// holds (all their holders were lost) come first and become its own: one if other
     /// replacements are on their way, all of them otherwise. Else it takes over the last
     /// partition of the worker holding several that is slowest to come back to each (the heir
-    /// of a lost one, say: a replacement takes back its predecessor's work), or, when every
+    /// of a lost one, say: a replacement takes back its predecessor's work), which is told to
+    /// free it, or, when every
     /// worker holds one, gets a copy of the next in turn.
     pub(crate) fn equip_late_joiner(&mut self, worker: usize) {
         let parts = self.placement.partitions();
@@ -245,6 +246,9 @@ impl Driver {
             let partition = match taken {
                 Some((donor, partition)) => {
                     self.placement.rehome(partition, donor, worker);
+                    // Its tasks go to the newcomer from now on: the giver frees its copy
+                    // once those it holds are done, rather than keep it for the run.
+                    self.send(donor, &ToWorker::Release { partition });
                     partition
                 }
                 None => ((self.stats.late_joiners - 1) as usize % parts) as u32,

@@ -42,6 +42,8 @@ pub(super) enum Work {
         arriving: Held,
     },
     ReadSplit(Box<SplitOrder>),
+    /// A partition the driver gave to another worker: freed, its bytes no longer counted.
+    Release(u32),
     /// A task order, counted as queued, and when its frame was received: its result reports
     /// how long this worker held it from then on.
     Task(TaskOrder, QueuedTask, Instant),
@@ -142,6 +144,10 @@ impl Executor {
                 arriving,
             } => self.decode(partition, bytes, arriving),
             Work::ReadSplit(order) => self.read(&order),
+            Work::Release(partition) => {
+                self.partitions.remove(&partition);
+                return None;
+            }
             Work::Task(order, queued, received) => self.task(order, queued, received),
         })
     }

@@ -1096,6 +1096,8 @@ impl Worker {
                 }
             },
             ToWorker::Heartbeat => return Next::Continue,
+            // Freed on the task thread, after the tasks sent before it.
+            ToWorker::Release { partition } => Work::Release(partition),
             ToWorker::Shutdown { another_run } => {
                 let end = if another_run {
                     RunEnd::AnotherFollows
@@ -1599,6 +1601,78 @@ mod tests {
             "no such task"
         );
         assert_eq!(memory.total(), held);
+    }
+
+    #[test]
+    fn a_partition_the_driver_moved_away_is_freed_once_the_tasks_before_it_are_done() {
+        // A worker that gave a partition to a worker that joined kept it in memory for the
+        // rest of its session: after churn, a long-lived worker held (and counted against its
+        // memory) partitions it no longer owned, up to the whole data set.
+        let memory = memory::tests::host_with(1 << 30);
+        let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
+        let mut executor = Executor::new(
+            "w0".into(),
+            memory.clone(),
+            Vec::new(),
+            readable::GrantedBy::CommandLine,
+        );
+        let partition = |id| {
+            let rows = crate::data::Dataset::new(
+                "d",
+                crate::data::Features::Dense(ndarray::Array2::zeros((50, 20))),
+                ndarray::Array1::zeros(50),
+            )
+            .unwrap();
+            crate::data::Partition::new(id, 2, rows, (0..50).collect()).unwrap()
+        };
+        let each = partition(0).heap_bytes();
+        let mut send = |message: &ToWorker| {
+            let sealed = driver.seal(frame::encode(RUN, message));
+            worker.on_frame(ZmqMessage::from(sealed));
+            assert!(worker.outbox.is_empty(), "{:?}", worker.outbox);
+        };
+        for id in 0..2 {
+            send(&ToWorker::Partition {
+                dataset: 1,
+                partition: id,
+                chunk: 0,
+                chunks: 1,
+                body: postcard::to_allocvec(&partition(id)).unwrap().into(),
+            });
+        }
+        let task = ToWorker::Task(crate::protocol::TaskOrder {
+            seq: 1,
+            versions: Vec::new(),
+            task: String::new(),
+            partition: 1,
+            reads: Vec::new(),
+            captures: ByteBuf::new(),
+            sample: None,
+            history: Vec::new(),
+            sleep_s: 0.0,
+        });
+        send(&task);
+        send(&ToWorker::Release { partition: 1 });
+        let mut answers = Vec::new();
+        while let Ok(work) = handed.try_recv() {
+            answers.extend(executor.work(work));
+        }
+        assert!(
+            matches!(
+                &answers[..],
+                [
+                    ToDriver::DataReady { partition: 0 },
+                    ToDriver::DataReady { partition: 1 },
+                    ToDriver::Failed { seq: 1, .. },
+                ]
+            ),
+            "the release answers nothing: {answers:?}"
+        );
+        assert_eq!(
+            memory.held(Kind::Partitions),
+            each,
+            "the partition moved away is freed, the other kept"
+        );
     }
 
     #[test]
