@@ -107,6 +107,10 @@ fn main() {
             asaga_mean_stays_exact_with_a_late_joiner,
         ),
         (
+            "workers_that_join_take_partitions_the_giver_frees_and_the_run_goes_on",
+            joiners_take_freed_partitions,
+        ),
+        (
             "four_partitions_per_worker_on_two_workers_reach_the_target",
             four_partitions_per_worker_reach_target,
         ),
@@ -996,6 +1000,60 @@ fn four_partitions_per_worker_reach_target() {
         .map(|w| w.partitions.len())
         .collect();
     assert_eq!(held, vec![4, 4], "8 partitions, 4 on each worker");
+}
+
+/// Two workers join a run of one holding three partitions: each takes one of its partitions,
+/// which it is told to free; it goes on with its last one, and no task fails for the
+/// partitions it freed.
+fn joiners_take_freed_partitions() {
+    let data = shared("a9a.xz");
+    let token = asyncopt_runtime::Token::random();
+    let mut config = local(1);
+    config.partitions_per_worker = 3;
+    // The driver's budget of joins past the run's own: a burst of workers + respawns.
+    config.max_respawns = 1;
+    config.token = Some(token.clone());
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    let endpoint = driver.endpoint().to_owned();
+    let late: Arc<std::sync::Mutex<Vec<std::process::Child>>> = Default::default();
+    let started = late.clone();
+    driver.observe(move |at, _: &Model| {
+        let mut started = started.lock().unwrap();
+        if (at.updates >= 20 && started.is_empty()) || (at.updates >= 400 && started.len() == 1) {
+            let name = format!("w{}", started.len() + 1);
+            started.push(spawn_worker(&name, &endpoint, &token.to_hex()));
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        Flow::Continue
+    });
+    let params = Params {
+        step: 0.05,
+        updates: 3000,
+        batch: 64,
+        ..Params::new(Loss::LeastSquares)
+    };
+    Algorithm::Asgd.run(&mut driver, &data, &params);
+    let report = driver.finish().expect("the run succeeds");
+    assert_eq!(report.stats.late_joiners, 2);
+    assert_eq!(report.stats.failed_tasks, 0, "no task on a freed partition");
+    let held: Vec<(&str, usize, bool)> = report
+        .workers
+        .iter()
+        .map(|w| (w.name.as_str(), w.partitions.len(), w.tasks_done > 0))
+        .collect();
+    assert_eq!(
+        held,
+        [("w0", 1, true), ("w1", 1, true), ("w2", 1, true)],
+        "each joiner took one of w0's"
+    );
+    for child in late.lock().unwrap().drain(..) {
+        let output = child.wait_with_output().expect("a joiner exits");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 fn partitions_travel_in_chunks() {
