@@ -93,9 +93,9 @@ pub enum ToWorker {
         /// Why, in words a person can act on.
         reason: String,
     },
-    /// The partition is no longer this worker's (it went to a worker that joined): free it,
-    /// once the tasks sent before this are done. Tasks on it come no more; one that does
-    /// fails, as on any partition the worker does not hold.
+    /// The partition is no longer this worker's (it went to a worker that joined, or another
+    /// dataset is shipped): free it, once the tasks sent before this are done. Tasks on it
+    /// come no more; one that does fails, as on any partition the worker does not hold.
     Release {
         /// The partition's id.
         partition: u32,

@@ -72,8 +72,12 @@ impl Driver {
                 metas
             }
         };
+        // The earlier dataset's partitions are freed before the new ones arrive: those whose
+        // ids the new one does not reuse would otherwise stay in the workers' memory.
         for &worker in &live {
-            self.table.workers[worker].partitions.clear();
+            for partition in std::mem::take(&mut self.table.workers[worker].partitions) {
+                self.send(worker, &ToWorker::Release { partition });
+            }
         }
         self.placement.ship(Shipped {
             key,

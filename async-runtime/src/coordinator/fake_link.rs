@@ -1747,7 +1747,7 @@ fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
 fn the_partition_count_is_what_a_reduce_cuts_the_data_into_and_stays_when_a_worker_is_lost() {
     let mut config = ClusterConfig::local(2);
     config.partitions_per_worker = 3;
-    let (mut driver, _wire) = driver_with(config, echoing());
+    let (mut driver, wire) = driver_with(config, echoing());
     settle(&mut driver, &["grad"]);
     let data = data();
     assert_eq!(
@@ -1772,6 +1772,28 @@ fn the_partition_count_is_what_a_reduce_cuts_the_data_into_and_stays_when_a_work
         3,
         "another dataset, cut for the one live worker"
     );
+    // w0 held all 6 partitions of the first: shipping the other replaced 3 of them (same
+    // ids) and left 3 in its memory for the rest of the run.
+    let before = wire.borrow().sent.len();
+    driver
+        .reduce_all(&other, &spec("grad", None), &decode)
+        .unwrap();
+    let mut released: Vec<u32> = wire.borrow().sent[before..]
+        .iter()
+        .filter_map(|(peer, order)| match order {
+            ToWorker::Release { partition } if peer == "w0" => Some(*partition),
+            _ => None,
+        })
+        .collect();
+    released.sort_unstable();
+    assert_eq!(released, [0, 1, 2, 3, 4, 5], "the first dataset's freed");
+    let first_new = wire.borrow().sent[before..]
+        .iter()
+        .position(|(_, order)| matches!(order, ToWorker::Partition { .. }));
+    let last_release = wire.borrow().sent[before..]
+        .iter()
+        .rposition(|(_, order)| matches!(order, ToWorker::Release { .. }));
+    assert!(last_release < first_new, "freed before the other arrives");
 }
 
 #[test]
