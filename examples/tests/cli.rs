@@ -2262,6 +2262,47 @@ fn auto_ships_a_large_file_whose_byte_ranges_leave_a_partition_without_a_row() {
 }
 
 #[test]
+fn two_bad_lines_in_a_shared_file_name_the_first_on_every_run() {
+    // The workers read their own splits, each may hold a bad line, and whichever reported
+    // first was named: the line changed with the seed. The first bad line is named, as
+    // shipping names it.
+    let dir = scratch("two-bad-lines-apart");
+    let text: String = (1..=3000)
+        .map(|line| match line {
+            500 => "1 1:0.5 2:x\n".to_owned(),
+            2500 => "1 1:0.5 2:y\n".to_owned(),
+            _ => format!("{} 1:{} 2:0.5\n", [-1, 1][line % 2], line % 7),
+        })
+        .collect();
+    std::fs::write(dir.join("two.libsvm"), text).unwrap();
+    let first = "two.libsvm:500: invalid value `x` in feature `2:x`: not a number";
+    let args = ["--data", "two.libsvm", "--workers", "4", "--updates", "3"];
+    assert_clear_error(&run(&args, &dir), first);
+    for seed in ["1", "2", "3"] {
+        let shared = [
+            "--data-access",
+            "shared",
+            "--eval-rows",
+            "100",
+            "--seed",
+            seed,
+        ];
+        let output = run(&[&args[..], &shared[..]].concat(), &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        // The driver's error is the last line (an excluded local worker may say why first).
+        let last = stderr.trim().lines().last().unwrap_or_default();
+        assert_eq!(
+            last,
+            format!("error: the run ended early: {first}"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(":2500:"), "{stderr}");
+    }
+    std::fs::remove_file(dir.join("two.libsvm")).unwrap();
+}
+
+#[test]
 fn impossible_settings_are_one_clear_line() {
     let dir = scratch("settings");
     std::fs::write(dir.join("tiny.libsvm"), "1 1:0.5\n-1 1:1\n1 1:2\n").unwrap();

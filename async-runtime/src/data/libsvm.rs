@@ -327,6 +327,31 @@ pub(crate) fn parse_file_line(
     parse_line(text, opts, p).map_err(|e| e.at(path, line_no))
 }
 
+/// The first of lines 1 to `last` of the text `reader` holds that does not read with `opts`,
+/// with its error; `None` if they all read, or if the text cannot be read that far (a line
+/// over the limit, a read error: the caller's own error stands then). A refusal found in a
+/// part of a file (a split, a sample) is reported as the file's first bad line, which a read
+/// of the whole file names: the same file is refused in the same words however it is read.
+pub(crate) fn first_bad_line<R: Read>(
+    reader: R,
+    path: &Path,
+    opts: &LoadOptions,
+    last: usize,
+) -> Option<DataError> {
+    let mut lines = super::lines::LineReader::new(reader, 0, opts.max_line_bytes);
+    let mut row = Parsed::new();
+    for line in 1..=last {
+        let Ok(Some((_, text))) = lines.next_line() else {
+            return None;
+        };
+        if let Err(error) = parse_file_line(text, line, path, opts, &mut row) {
+            return Some(error);
+        }
+        row.clear();
+    }
+    None
+}
+
 /// Parses one line into `p`; blank and comment-only lines add nothing.
 pub(crate) fn parse_line(line: &str, opts: &LoadOptions, p: &mut Parsed) -> Result<(), LineError> {
     if has_inner_carriage_return(line) {

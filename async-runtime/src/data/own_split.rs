@@ -41,8 +41,37 @@ pub(crate) fn read_opened(order: &SplitOrder, file: File) -> Result<Partition, D
     read_from(order, file, file::memory_budget())
 }
 
-/// Reads `order`'s split from `file`, refusing rows that take more than `budget` bytes.
-fn read_from(order: &SplitOrder, mut file: File, budget: u64) -> Result<Partition, DataError> {
+/// Reads `order`'s split from `file`, refusing rows that take more than `budget` bytes. A
+/// line it cannot read is named as the first of the file that a whole read cannot: several
+/// splits (read by several workers, whichever reports first) may each hold a bad line, and
+/// the one named must not depend on which, nor differ from `--data-access ship`'s.
+fn read_from(order: &SplitOrder, file: File, budget: u64) -> Result<Partition, DataError> {
+    let again = file.try_clone();
+    read_rows(order, file, budget).map_err(|found| first_in_file(order, again, found))
+}
+
+/// `found`, an error of `order`'s split at a line, as the first bad line of the file before
+/// it (read again from `file`, the very file the split was read from) or itself.
+fn first_in_file(order: &SplitOrder, file: std::io::Result<File>, found: DataError) -> DataError {
+    let at = match found {
+        DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } => line,
+        _ => return found,
+    };
+    let Ok(mut file) = file else {
+        return found;
+    };
+    if file.seek(SeekFrom::Start(0)).is_err() {
+        return found;
+    }
+    let Ok(reader) = file::decoded(file, &order.path) else {
+        return found;
+    };
+    let text = reader.take(order.text_bytes);
+    libsvm::first_bad_line(text, &order.path, &order.options, at).unwrap_or(found)
+}
+
+/// [`read_from`], naming the split's own first bad line.
+fn read_rows(order: &SplitOrder, mut file: File, budget: u64) -> Result<Partition, DataError> {
     let path = order.path.as_path();
     check_order(order)?;
     if order.checksums.len() != order.blocks.len() {
@@ -836,6 +865,47 @@ mod tests {
         let error = read_split(&order).unwrap_err().to_string();
         assert!(error.contains("/nonexistent/data.svm"), "{error}");
     }
+    #[test]
+    fn every_split_names_the_files_first_bad_line_as_a_whole_read_does() {
+        // Two bad lines far apart: whichever split is read (by whichever worker reports
+        // first), the line named is the first, as `--data-access ship` names it.
+        let mut text = String::new();
+        for i in 0..600 {
+            text.push_str(match i {
+                100 => "1 3:x\n",
+                500 => "1 3:y\n",
+                _ => "-1 1:0.5 3:2\n",
+            });
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let plain = TempFile::new("two_bad", text.as_bytes());
+        let compressed = TempFile::new("two_bad.gz", &gz.finish().unwrap());
+        for f in [&plain, &compressed] {
+            let path = f.0.to_string_lossy().into_owned();
+            let whole = Dataset::load(&f.0, &LoadOptions::default()).unwrap_err();
+            let whole = whole.to_string().replace(&path, "FILE");
+            assert_eq!(
+                whole,
+                "FILE:101: invalid value `x` in feature `3:x`: not a number"
+            );
+            let own = shared(&f.0, 10);
+            let errors: Vec<String> = own
+                .origin()
+                .unwrap()
+                .orders(4, 9)
+                .unwrap()
+                .iter()
+                .filter_map(|(_, order)| read_split(order).err())
+                .map(|e| e.to_string().replace(&path, "FILE"))
+                .collect();
+            assert!(errors.len() >= 2, "two splits hold a bad line: {errors:?}");
+            for error in &errors {
+                assert_eq!(error, &whole);
+            }
+        }
+    }
+
     #[test]
     fn a_corrupt_compressed_copy_on_a_worker_is_an_io_error_not_a_line() {
         let text: String = (0..3000)

@@ -19,7 +19,7 @@ use super::dataset::Dataset;
 use super::error::DataError;
 use super::file::{self, file_name};
 use super::label::LabelRule;
-use super::libsvm::{self, index_over_budget, Parsed};
+use super::libsvm::{self, index_over_budget};
 use super::lines::{line_error, LineReader, LineTooLong};
 use super::options::{Layout, LoadOptions};
 use super::shared::{LabelValues, SharedFile, SharedOptions};
@@ -313,21 +313,9 @@ fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
     let Ok(reader) = file::open(path) else {
         return found;
     };
-    let mut lines = LineReader::new(reader, 0, load.max_line_bytes);
-    let mut row = Parsed::new();
-    for line in 1..=at {
-        // A line over the limit (an error of the reader), which a whole read refuses
-        // unparsed, is `found`'s own.
-        let text = match lines.next_line() {
-            Ok(Some((_, text))) => text,
-            _ => return found,
-        };
-        if let Err(error) = libsvm::parse_file_line(text, line, path, load, &mut row) {
-            return error;
-        }
-        row.clear();
-    }
-    found
+    // A line over the limit (an error of the reader), which a whole read refuses unparsed,
+    // is `found`'s own.
+    libsvm::first_bad_line(reader, path, load, at).unwrap_or(found)
 }
 
 /// The sampled rows, in file order, as a dataset; a malformed one is named by its line in
