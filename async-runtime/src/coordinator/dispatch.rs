@@ -101,7 +101,13 @@ impl Driver {
             }
             queues.retain(|(_, queue)| !queue.is_empty());
         }
-        self.await_loading()
+        self.await_loading()?;
+        // The workers read the text the driver scanned: rows appended to the file since
+        // are in no partition, which is said rather than left unnoticed.
+        if let Some(grown) = data.origin().and_then(|file| file.growth()) {
+            tracing::warn!("{grown}");
+        }
+        Ok(())
     }
 
     /// Waits until the workers hold the partitions they were sent or told to read, so that

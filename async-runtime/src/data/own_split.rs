@@ -630,6 +630,34 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_grew_since_its_scan_says_so_with_both_lengths() {
+        // Rows appended while the workers read the file are in no partition: nothing
+        // computed is lost, but the user must be told which bytes were read.
+        let text: String = (0..300)
+            .map(|i| format!("{} 1:{}\n", i % 2, i % 7))
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let plain = TempFile::new("grows", text.as_bytes());
+        let compressed = TempFile::new("grows.gz", &gz);
+        for (f, bytes) in [(&plain, text.as_bytes()), (&compressed, &gz[..])] {
+            let own = shared(&f.0, 10);
+            let file = own.origin().unwrap();
+            assert_eq!(file.growth(), None, "as scanned");
+            let mut longer = bytes.to_vec();
+            longer.extend_from_slice(if bytes == gz { &gz[..] } else { b"1 1:3\n" });
+            std::fs::write(&f.0, &longer).unwrap();
+            let said = file.growth().expect("the file grew");
+            let path = f.0.display().to_string();
+            let lengths = format!("grew from {} to {} bytes", bytes.len(), longer.len());
+            assert!(said.starts_with(&path), "{said}");
+            assert!(said.contains(&lengths), "{said}");
+            assert!(said.contains("the 300 rows of its first"), "{said}");
+        }
+    }
+
+    #[test]
     fn label_rule_and_bias_reach_the_workers() {
         let plain = plain_a9a();
         let own = shared(&plain.0, 100_000)

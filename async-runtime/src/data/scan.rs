@@ -94,6 +94,7 @@ impl Dataset {
             compressed: scan.compressed,
             labels: LabelRule::Any,
             bias: None,
+            file_bytes: scan.file_bytes,
         }))
     }
 }
@@ -105,6 +106,8 @@ struct Scan {
     label_values: LabelValues,
     max_index: usize,
     compressed: bool,
+    /// The file's length on disk when the scan began.
+    file_bytes: u64,
     /// The evaluation sample's lines (when the file has more rows than it).
     sample: Reservoir,
 }
@@ -229,10 +232,11 @@ fn decompressed_len(path: &Path, max_line: usize) -> Result<u64, DataError> {
 /// Scans the file, refusing an evaluation sample whose lines take more than `budget` bytes.
 fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataError> {
     let compressed = file::is_compressed(path)?;
+    let file_bytes = std::fs::metadata(path).map_err(io_error(path))?.len();
     let total = if compressed {
         decompressed_len(path, options.load.max_line_bytes)?
     } else {
-        std::fs::metadata(path).map_err(io_error(path))?.len()
+        file_bytes
     };
     let mut plan = GrainPlan::new(total, true);
     let mut max_index = 0;
@@ -295,6 +299,7 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
         label_values,
         max_index,
         compressed,
+        file_bytes,
         sample,
     })
 }

@@ -140,6 +140,9 @@ pub struct SharedFile {
     pub(crate) compressed: bool,
     pub(crate) labels: LabelRule,
     pub(crate) bias: Option<f64>,
+    /// The file's length on disk when the scan began: the text the workers read ends where
+    /// the scan's did, whatever is appended since.
+    pub(crate) file_bytes: u64,
 }
 
 /// What a worker needs to read one partition of a shared file itself.
@@ -197,6 +200,25 @@ impl SharedFile {
     /// The grains of the file.
     pub fn plan(&self) -> &GrainPlan {
         &self.plan
+    }
+
+    /// What the user must be told if the file is longer on disk now than when the driver
+    /// scanned it (rows appended while the run reads it): the workers read the text the scan
+    /// read, so the rows appended since are in no partition and nothing is trained on them.
+    /// `None` if it is not longer (or cannot be looked at).
+    pub fn growth(&self) -> Option<String> {
+        let now = std::fs::metadata(&self.path).ok()?.len();
+        (now > self.file_bytes).then(|| {
+            format!(
+                "{} grew from {} to {now} bytes since the driver scanned it: the run reads \
+                 the {} rows of its first {} bytes only, not the rows appended since (start \
+                 the run again once the file is complete to train on them)",
+                self.path.display(),
+                self.file_bytes,
+                self.total_rows(),
+                self.file_bytes,
+            )
+        })
     }
 
     /// The SHA-256 (hex) of the text as the scan read it (its rows, its length and the CRC-32
