@@ -1,7 +1,7 @@
 //! Launching a cluster: the settings of a run, local worker processes of the current
 //! executable on loopback, and the entry point that turns such a process into a worker.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,10 @@ pub const DATA_ENV_PREFIX: &str = "ASYNC_RUNTIME_DATA_";
 /// on its standard input, a pipe only that driver writes to: the files of the shared datasets
 /// it has the worker read.
 pub const GRANTS_ENV: &str = "ASYNC_RUNTIME_GRANTS_ON_STDIN";
+/// Environment variable that tells a spawned worker the largest frame it accepts, in bytes:
+/// its driver's [`ClusterConfig::max_frame`], so that what the driver may send (a broadcast
+/// version up to its room) the worker takes, and what the worker sends the driver takes.
+pub const FRAME_ENV: &str = "ASYNC_RUNTIME_MAX_FRAME";
 
 /// Tasks a worker holds at once by default: one, no prefetch. A second task in hand hides the
 /// round trip to the driver, but its result is older by a whole task when it arrives: on
@@ -357,6 +361,30 @@ pub(crate) fn new_run_id() -> u64 {
     }
 }
 
+/// The command of a local worker `name` of `exe` joining the driver at `endpoint`: its
+/// arguments and what it is told in its environment (its role, its driver, the token, the
+/// frame limit).
+fn worker_command(config: &ClusterConfig, exe: &Path, endpoint: &str, name: &str) -> Command {
+    let mut command = Command::new(exe);
+    command
+        .args(&config.worker_args)
+        .env(WORKER_ENV, name)
+        .env(DRIVER_ENV, endpoint)
+        .env(FRAME_ENV, config.max_frame.to_string());
+    if let Some(token) = &config.token {
+        command.env(TOKEN_ENV, token.to_hex());
+    }
+    command
+}
+
+/// The frame limit a spawned worker is told in [`FRAME_ENV`], or why it cannot be one.
+fn frame_limit(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(limit) if limit > 0 => Ok(limit),
+        _ => Err(format!("`{value}` is not a frame limit in bytes")),
+    }
+}
+
 /// Starts one process of the worker executable, named `name`, connected to `endpoint`.
 pub(crate) fn spawn_local_worker(
     config: &ClusterConfig,
@@ -370,14 +398,7 @@ pub(crate) fn spawn_local_worker(
             reason: e.to_string(),
         })?,
     };
-    let mut command = Command::new(&exe);
-    command
-        .args(&config.worker_args)
-        .env(WORKER_ENV, name)
-        .env(DRIVER_ENV, endpoint);
-    if let Some(token) = &config.token {
-        command.env(TOKEN_ENV, token.to_hex());
-    }
+    let mut command = worker_command(config, &exe, endpoint, name);
     // None inherited from this process's environment: only what this run allows.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with(DATA_ENV_PREFIX) {
@@ -484,6 +505,17 @@ pub fn run_worker_if_spawned() {
         .map(PathBuf::from)
         .collect();
     options.grants_on_stdin = std::env::var_os(GRANTS_ENV).is_some();
+    // The driver's limit: a worker on the default would refuse the larger frames a driver
+    // with a larger one sends, and send results a driver with a smaller one drops.
+    if let Ok(value) = std::env::var(FRAME_ENV) {
+        match frame_limit(&value) {
+            Ok(limit) => options.max_frame = limit,
+            Err(e) => {
+                say_err(format_args!("worker {name}: {FRAME_ENV}: {e}"));
+                std::process::exit(2);
+            }
+        }
+    }
     if let Ok(hex) = std::env::var(TOKEN_ENV) {
         match Token::from_hex(&hex) {
             Ok(token) => options.token = Some(token),
@@ -519,6 +551,21 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_spawned_worker_is_told_its_drivers_frame_limit() {
+        let mut config = ClusterConfig::local(2);
+        config.max_frame = 3 << 30;
+        let command = worker_command(&config, Path::new("w"), "tcp://127.0.0.1:1", "w0");
+        let told: Vec<_> = command
+            .get_envs()
+            .filter(|(key, _)| *key == FRAME_ENV)
+            .map(|(_, value)| value.and_then(|v| v.to_str()).map(frame_limit))
+            .collect();
+        assert_eq!(told, vec![Some(Ok(3 << 30))]);
+        assert!(frame_limit("0").is_err());
+        assert!(frame_limit("-1").unwrap_err().contains("`-1`"));
     }
 
     #[test]

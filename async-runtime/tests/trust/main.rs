@@ -54,6 +54,10 @@ fn main() {
             task_nan_everywhere_fails_the_run,
         ),
         (
+            "spawned_workers_keep_to_the_drivers_frame_limit",
+            spawned_workers_keep_to_the_drivers_frame_limit,
+        ),
+        (
             "an_asynchronous_task_returning_nan_on_every_worker_ends_the_run",
             async_task_nan_everywhere_fails_the_run,
         ),
@@ -205,6 +209,9 @@ enum Misbehave {
     /// respawned worker's first tasks would answer well, and a task that answers well on a
     /// fresh worker is no task failing wherever it runs.
     NanFrom(usize),
+    /// From this update on (counted from 0), every task returns this many elements: a result
+    /// past a small frame limit, wherever it runs.
+    WideFrom(usize, usize),
 }
 
 /// The settings the reduce closures capture.
@@ -240,6 +247,7 @@ fn gradient(
         Misbehave::NanFrom(first) if update >= *first => {
             return Array1::from_elem(w.len(), f64::NAN)
         }
+        Misbehave::WideFrom(first, len) if update >= *first => return Array1::ones(*len),
         _ => {}
     }
     let data = part.data();
@@ -706,6 +714,32 @@ fn task_nan_everywhere_fails_the_run() {
     assert!(
         w.iter().all(|x| x.is_finite()) && w.iter().any(|&x| x != 0.0),
         "the model of the steps before is kept: {w}"
+    );
+}
+
+/// A driver whose frame limit is below the default: its local workers are told the limit,
+/// so a result past it is refused by the worker that computed it (a task failing wherever it
+/// runs, said so), not sent to a driver that drops it. They kept the default, and sent it.
+fn spawned_workers_keep_to_the_drivers_frame_limit() {
+    let (data, _) = problem();
+    let mut config = local(2);
+    config.max_frame = 256 << 10;
+    config.max_respawns = 0;
+    let mut driver = Driver::launch(config).expect("cluster starts");
+    // 40,000 elements: 320 kB, past 256 KiB; the model (8 elements) fits.
+    let w = gd(
+        &mut driver,
+        &data,
+        &plan(20, Misbehave::WideFrom(3, 40_000)),
+    );
+    let error = driver
+        .finish()
+        .expect_err("the result fits no frame the driver takes")
+        .to_string();
+    assert!(error.contains("past the frame limit of 262144"), "{error}");
+    assert!(
+        w.iter().all(|x| x.is_finite()),
+        "the model so far is kept: {w}"
     );
 }
 
