@@ -1774,26 +1774,28 @@ fn the_partition_count_is_what_a_reduce_cuts_the_data_into_and_stays_when_a_work
     );
     // w0 held all 6 partitions of the first: shipping the other replaced 3 of them (same
     // ids) and left 3 in its memory for the rest of the run.
-    let before = wire.borrow().sent.len();
+    // In order: a release to w0 (`Some(partition)`), or a partition shipped (`None`).
+    let shipping = |wire: &Arc<Shared<Wire>>| {
+        sent(wire, |peer, order| match order {
+            ToWorker::Release { partition } if peer == "w0" => Some(Some(*partition)),
+            ToWorker::Partition { .. } => Some(None),
+            _ => None,
+        })
+    };
+    let before = shipping(&wire).len();
     driver
         .reduce_all(&other, &spec("grad", None), &decode)
         .unwrap();
-    let mut released: Vec<u32> = wire.borrow().sent[before..]
-        .iter()
-        .filter_map(|(peer, order)| match order {
-            ToWorker::Release { partition } if peer == "w0" => Some(*partition),
-            _ => None,
-        })
-        .collect();
+    let after = shipping(&wire).split_off(before);
+    let first_new = after.iter().position(Option::is_none).expect("shipped");
+    let mut released: Vec<u32> = after[..first_new].iter().flatten().copied().collect();
     released.sort_unstable();
-    assert_eq!(released, [0, 1, 2, 3, 4, 5], "the first dataset's freed");
-    let first_new = wire.borrow().sent[before..]
-        .iter()
-        .position(|(_, order)| matches!(order, ToWorker::Partition { .. }));
-    let last_release = wire.borrow().sent[before..]
-        .iter()
-        .rposition(|(_, order)| matches!(order, ToWorker::Release { .. }));
-    assert!(last_release < first_new, "freed before the other arrives");
+    assert_eq!(
+        released,
+        [0, 1, 2, 3, 4, 5],
+        "the first dataset's freed, before the other arrives"
+    );
+    assert!(after[first_new..].iter().all(Option::is_none));
 }
 
 #[test]

@@ -1284,6 +1284,22 @@ mod tests {
         let token = given.clone().unwrap_or_else(Token::loopback);
         let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
         options.token = given;
+        let (next, worker, key, handed) = challenged(options, &token, memory, false, false);
+        assert!(matches!(next, Next::Continue) && worker.session.is_some());
+        (worker, key, handed)
+    }
+
+    /// Worker "w0" of `options` given a real driver's challenge under `token`, whose proof
+    /// covers `proven_encrypt` and which says `encrypt` (they differ when someone on the way
+    /// changed it): what the worker did, the worker, the session key the driver derives, and
+    /// the work the worker is handed.
+    fn challenged(
+        options: WorkerOptions,
+        token: &Token,
+        memory: Arc<MemoryAccount>,
+        proven_encrypt: bool,
+        encrypt: bool,
+    ) -> (Next, Worker, [u8; 32], std_mpsc::Receiver<Work>) {
         let (work, handed) = std_mpsc::channel();
         let nonce = [7u8; 32];
         let mut worker = Worker::new(options, nonce, Instant::now(), work, memory);
@@ -1294,16 +1310,15 @@ mod tests {
             fingerprint: task::fingerprint(),
             worker_nonce: &nonce,
             driver_nonce: &driver_nonce,
-            encrypt: false,
+            encrypt: proven_encrypt,
         };
         let challenge = ToWorker::Challenge {
             nonce: ByteBuf::from(driver_nonce.to_vec()),
             proof: ByteBuf::from(token.driver_proof(&transcript)),
-            encrypt: false,
+            encrypt,
         };
         let next = worker.on_frame(ZmqMessage::from(frame::encode(RUN, &challenge)));
-        assert!(matches!(next, Next::Continue) && worker.session.is_some());
-        (worker, token.session_key(&transcript), handed)
+        (next, worker, token.session_key(&transcript), handed)
     }
 
     /// A plain frame whose header claims protocol version `version`.
@@ -2104,31 +2119,14 @@ mod tests {
         // The driver's proof checks, so only the driver chose the clear: the worker proves
         // nothing back (no session, no frame out) and ends for good.
         let token = Token::random();
-        let nonce = [7u8; 32];
         // `proven_encrypt`: the choice the driver's proof covers; `encrypt`: the one its
         // challenge carries (they differ when someone on the way changed it).
         let join_as = |require_encrypt: bool, proven_encrypt: bool, encrypt: bool| {
             let mut options = WorkerOptions::new("w0".into(), "tcp://127.0.0.1:1".into());
             options.token = Some(token.clone());
             options.require_encrypt = require_encrypt;
-            let (work, _handed) = std_mpsc::channel();
-            let answer_by = Instant::now() + Duration::from_secs(5);
-            let mut worker = Worker::new(options, nonce, answer_by, work, MemoryAccount::of_host());
-            let driver_nonce = [9u8; 32];
-            let proof = token.driver_proof(&Transcript {
-                run_id: RUN,
-                name: "w0",
-                fingerprint: task::fingerprint(),
-                worker_nonce: &nonce,
-                driver_nonce: &driver_nonce,
-                encrypt: proven_encrypt,
-            });
-            let challenge = ToWorker::Challenge {
-                nonce: ByteBuf::from(driver_nonce.to_vec()),
-                proof: ByteBuf::from(proof),
-                encrypt,
-            };
-            let next = worker.on_frame(ZmqMessage::from(frame::encode(RUN, &challenge)));
+            let memory = MemoryAccount::of_host();
+            let (next, worker, _, _) = challenged(options, &token, memory, proven_encrypt, encrypt);
             (next, worker)
         };
         let join =
