@@ -18,11 +18,11 @@ pub(crate) struct Stored {
     pub version: u64,
     pub bytes: Arc<Vec<u8>>,
     pub hash: u64,
-    /// The first number of the value that is not finite or whose square overflows, if the
-    /// driver found one when it was published: results computed from it that are not finite
-    /// are no worker's fault.
-    pub overflowing: Option<f64>,
 }
+
+/// A published type's search of a version's bytes for the first number not finite or whose
+/// square overflows (`Broadcast::overflowing`).
+pub(crate) type OverflowingIn = fn(&[u8]) -> Option<f64>;
 
 /// One broadcast variable's recent versions.
 struct Slot {
@@ -42,6 +42,10 @@ struct Slot {
     /// The Rust type its first publish in this process had, and that type's name: a read
     /// back as another type would decode the bytes into a wrong value.
     published_as: Option<(TypeId, &'static str)>,
+    /// That type's search of a version's bytes for a number not finite or whose square
+    /// overflows (`Broadcast::overflowing`): run only when a task that read the version
+    /// returned results that are not finite, never as a version is published.
+    overflowing_in: Option<OverflowingIn>,
 }
 
 /// Versions of every broadcast variable, newest last.
@@ -100,7 +104,6 @@ impl VersionStore {
             version,
             bytes: Arc::new(bytes),
             hash,
-            overflowing: None,
         });
         while entry.versions.len() > self.keep {
             entry.versions.pop_front();
@@ -125,6 +128,7 @@ impl VersionStore {
             history_read: Cell::new(false),
             restored_history: false,
             published_as: None,
+            overflowing_in: None,
         });
         self.by_name.insert(name.to_owned(), slot);
         slot
@@ -147,7 +151,6 @@ impl VersionStore {
             version,
             bytes: Arc::new(bytes),
             hash,
-            overflowing: None,
         };
         // In version order, whatever the checkpoint's; a version twice is kept once.
         match entry.versions.binary_search_by_key(&version, |s| s.version) {
@@ -200,10 +203,17 @@ impl VersionStore {
         self.by_name.get(name).copied()
     }
 
-    /// Records the type `slot` is published as, if none is yet.
-    pub fn note_type(&mut self, slot: u16, published_as: (TypeId, &'static str)) {
+    /// Records the type `slot` is published as, and that type's search for overflowing
+    /// numbers, if none is yet.
+    pub fn note_type(
+        &mut self,
+        slot: u16,
+        published_as: (TypeId, &'static str),
+        overflowing_in: OverflowingIn,
+    ) {
         if let Some(entry) = self.slots.get_mut(slot as usize) {
             entry.published_as.get_or_insert(published_as);
+            entry.overflowing_in.get_or_insert(overflowing_in);
         }
     }
 
@@ -222,15 +232,12 @@ impl VersionStore {
         Some(self.slots.get(slot as usize)?.versions.front()?.version)
     }
 
-    /// Notes that version `version` of `slot` holds `number`, not finite or whose square
-    /// overflows ([`Stored::overflowing`]).
-    pub fn note_overflowing(&mut self, slot: u16, version: u64, number: f64) {
-        let Some(entry) = self.slots.get_mut(slot as usize) else {
-            return;
-        };
-        if let Some(stored) = entry.versions.iter_mut().find(|s| s.version == version) {
-            stored.overflowing = Some(number);
-        }
+    /// The first number of version `version` of `slot` that is not finite or whose square
+    /// overflows, if it holds one and is still kept: results computed from it that are not
+    /// finite are no worker's fault.
+    pub fn overflowing(&self, slot: u16, version: u64) -> Option<f64> {
+        let overflowing_in = self.slots.get(slot as usize)?.overflowing_in?;
+        overflowing_in(&self.get(slot, version)?.bytes)
     }
 
     /// Version `version` of `slot`, while it is kept.

@@ -539,16 +539,13 @@ impl Driver {
             return true;
         }
         let published = self.versions.publish(name, encoded);
-        self.versions
-            .note_type(published.slot, (TypeId::of::<T>(), type_name::<T>()));
+        self.versions.note_type(
+            published.slot,
+            (TypeId::of::<T>(), type_name::<T>()),
+            overflowing_in::<T>,
+        );
         if published.is_new {
             self.stats.versions_published += 1;
-            // One pass over the value, as its encoding was: what a task computes from a
-            // diverged model is judged by it.
-            if let Some(number) = value.overflowing() {
-                self.versions
-                    .note_overflowing(published.slot, published.version, number);
-            }
             tracing::trace!(
                 name,
                 slot = published.slot,
@@ -729,6 +726,13 @@ impl Driver {
         }
         self.local.reap(Duration::from_secs(5), &told)
     }
+}
+
+/// [`Broadcast::overflowing`] of the `T` that `bytes` encode, if they decode as one: looked
+/// for in a kept version only when a task that read it returned results that are not finite,
+/// not on every publish (the driver's per-update path).
+fn overflowing_in<T: Broadcast>(bytes: &[u8]) -> Option<f64> {
+    T::decode(bytes).ok()?.overflowing()
 }
 
 impl Drop for Driver {

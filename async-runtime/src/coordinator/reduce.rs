@@ -220,7 +220,7 @@ impl Driver {
     ) -> Option<String> {
         arrived.reads.iter().find_map(|read| {
             let slot = self.versions.slot(read.name)?;
-            let number = self.versions.get(slot, read.version)?.overflowing?;
+            let number = self.versions.overflowing(slot, read.version)?;
             Some(format!(
                 "{what} returned results that are not finite on {} ({reason}), computed from \
                  broadcast `{}` version {}, which holds {number:e} itself: the run diverged \
