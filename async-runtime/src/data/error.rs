@@ -285,6 +285,18 @@ pub enum DataError {
     },
 }
 
+impl DataError {
+    /// The 1-based line of the file it names, for an error of one line's text (a parse, a
+    /// feature beyond the dimension): the line a read of the whole file may name an earlier
+    /// bad line in place of.
+    pub(crate) fn line(&self) -> Option<usize> {
+        match self {
+            DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}
+
 /// A feature as [`DataError::BeyondDimension`] names it: ``index 9 in feature `9:1` ``, an
 /// `index` past any integer (`None`) as written, the feature quoted with its control
 /// characters escaped. For a caller that words the rest of the error its own way.

@@ -53,9 +53,8 @@ fn read_from(order: &SplitOrder, file: File, budget: u64) -> Result<Partition, D
 /// `found`, an error of `order`'s split at a line, as the first bad line of the file before
 /// it (read again from `file`, the very file the split was read from) or itself.
 fn first_in_file(order: &SplitOrder, file: std::io::Result<File>, found: DataError) -> DataError {
-    let at = match found {
-        DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } => line,
-        _ => return found,
+    let Some(at) = found.line() else {
+        return found;
     };
     let Ok(mut file) = file else {
         return found;

@@ -311,9 +311,8 @@ fn scan(path: &Path, options: &SharedOptions, budget: u64) -> Result<Scan, DataE
 /// `found`'s are parsed again, which costs a read of them on a refusal only: the scan stays
 /// a newline search.
 fn first_error(path: &Path, load: &LoadOptions, found: DataError) -> DataError {
-    let at = match found {
-        DataError::Parse { line, .. } | DataError::BeyondDimension { line, .. } => line,
-        _ => return found,
+    let Some(at) = found.line() else {
+        return found;
     };
     let Ok(reader) = file::open(path) else {
         return found;
