@@ -1321,6 +1321,53 @@ mod tests {
         (next, worker, token.session_key(&transcript), handed)
     }
 
+    /// The task thread of worker "w0", its memory counted in `memory`, allowed no file.
+    fn executor_counting(memory: Arc<MemoryAccount>) -> Executor {
+        Executor::new(
+            "w0".into(),
+            memory,
+            Vec::new(),
+            readable::GrantedBy::CommandLine,
+        )
+    }
+
+    /// Partition `id` (of seed `seed`): `rows` rows of `features` zeros, labelled 0.
+    fn zero_partition(id: u32, seed: u64, rows: usize, features: usize) -> crate::data::Partition {
+        let data = crate::data::Dataset::new(
+            "d",
+            crate::data::Features::Dense(ndarray::Array2::zeros((rows, features))),
+            ndarray::Array1::zeros(rows),
+        )
+        .unwrap();
+        crate::data::Partition::new(id, seed, data, (0..rows as u64).collect()).unwrap()
+    }
+
+    /// Partition `partition` of dataset 1 in one chunk of `body`.
+    fn whole_partition(partition: u32, body: Vec<u8>) -> ToWorker {
+        ToWorker::Partition {
+            dataset: 1,
+            partition,
+            chunk: 0,
+            chunks: 1,
+            body: body.into(),
+        }
+    }
+
+    /// Task order `seq` on `partition`, carrying `captures` and reading no version.
+    fn task_on(seq: u64, partition: u32, captures: Vec<u8>) -> ToWorker {
+        ToWorker::Task(crate::protocol::TaskOrder {
+            seq,
+            versions: Vec::new(),
+            task: String::new(),
+            partition,
+            reads: Vec::new(),
+            captures: captures.into(),
+            sample: None,
+            history: Vec::new(),
+            sleep_s: 0.0,
+        })
+    }
+
     /// A plain frame whose header claims protocol version `version`.
     fn plain_of_version(version: u16, message: &ToWorker) -> Vec<u8> {
         let mut bytes = frame::encode(RUN, message);
@@ -1545,53 +1592,27 @@ mod tests {
         let available = 200_000;
         let memory = memory::tests::host_with(available);
         let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
-        let mut executor = Executor::new(
-            "w0".into(),
-            memory.clone(),
-            Vec::new(),
-            readable::GrantedBy::CommandLine,
-        );
-        let rows = crate::data::Dataset::new(
-            "d",
-            crate::data::Features::Dense(ndarray::Array2::zeros((100, 100))),
-            ndarray::Array1::zeros(100),
-        )
-        .unwrap();
-        let partition = crate::data::Partition::new(0, 1, rows, (0..100).collect()).unwrap();
+        let mut executor = executor_counting(memory.clone());
+        let partition = zero_partition(0, 1, 100, 100);
         let held = partition.heap_bytes();
         let mut send = |message: &ToWorker| {
             let sealed = driver.seal(frame::encode(RUN, message));
             worker.on_frame(ZmqMessage::from(sealed));
             std::mem::take(&mut worker.outbox)
         };
-        let chunk = |partition, body: Vec<u8>| ToWorker::Partition {
-            dataset: 1,
-            partition,
-            chunk: 0,
-            chunks: 1,
-            body: body.into(),
-        };
         // Shipped, arriving, then held once the task thread decoded it.
-        assert!(send(&chunk(0, postcard::to_allocvec(&partition).unwrap())).is_empty());
+        assert!(send(&whole_partition(
+            0,
+            postcard::to_allocvec(&partition).unwrap()
+        ))
+        .is_empty());
         let answer = executor.work(handed.try_recv().unwrap());
         assert!(matches!(answer, Some(ToDriver::DataReady { partition: 0 })));
         assert_eq!(memory.held(Kind::Arriving), 0);
         assert_eq!(memory.held(Kind::Partitions), held);
         // Half of what the worker holds and the host has available.
         let room = (held + available) / 2 - held;
-        let task = |captures: u64| {
-            ToWorker::Task(crate::protocol::TaskOrder {
-                seq: captures,
-                versions: Vec::new(),
-                task: String::new(),
-                partition: 0,
-                reads: Vec::new(),
-                captures: vec![0u8; captures as usize].into(),
-                sample: None,
-                history: Vec::new(),
-                sleep_s: 0.0,
-            })
-        };
+        let task = |captures: u64| task_on(captures, 0, vec![0u8; captures as usize]);
         let over = room + 1;
         assert!(over < available / 2, "the old rule admitted it");
         let failed = send(&task(over));
@@ -1600,7 +1621,7 @@ mod tests {
                 if message.starts_with("a task of 0 MiB") && message.contains("0 MiB in all")),
             "{failed:?}"
         );
-        let refused = send(&chunk(1, vec![0u8; over as usize]));
+        let refused = send(&whole_partition(1, vec![0u8; over as usize]));
         assert!(
             matches!(&refused[..], [ToDriver::DataFailed { partition: 1, message }]
                 if message.contains("a partition arriving of 0 MiB")),
@@ -1625,21 +1646,8 @@ mod tests {
         // memory) partitions it no longer owned, up to the whole data set.
         let memory = memory::tests::host_with(1 << 30);
         let (mut worker, mut driver, handed) = admitted_worker_counting(memory.clone());
-        let mut executor = Executor::new(
-            "w0".into(),
-            memory.clone(),
-            Vec::new(),
-            readable::GrantedBy::CommandLine,
-        );
-        let partition = |id| {
-            let rows = crate::data::Dataset::new(
-                "d",
-                crate::data::Features::Dense(ndarray::Array2::zeros((50, 20))),
-                ndarray::Array1::zeros(50),
-            )
-            .unwrap();
-            crate::data::Partition::new(id, 2, rows, (0..50).collect()).unwrap()
-        };
+        let mut executor = executor_counting(memory.clone());
+        let partition = |id| zero_partition(id, 2, 50, 20);
         let each = partition(0).heap_bytes();
         let mut send = |message: &ToWorker| {
             let sealed = driver.seal(frame::encode(RUN, message));
@@ -1647,26 +1655,12 @@ mod tests {
             assert!(worker.outbox.is_empty(), "{:?}", worker.outbox);
         };
         for id in 0..2 {
-            send(&ToWorker::Partition {
-                dataset: 1,
-                partition: id,
-                chunk: 0,
-                chunks: 1,
-                body: postcard::to_allocvec(&partition(id)).unwrap().into(),
-            });
+            send(&whole_partition(
+                id,
+                postcard::to_allocvec(&partition(id)).unwrap(),
+            ));
         }
-        let task = ToWorker::Task(crate::protocol::TaskOrder {
-            seq: 1,
-            versions: Vec::new(),
-            task: String::new(),
-            partition: 1,
-            reads: Vec::new(),
-            captures: ByteBuf::new(),
-            sample: None,
-            history: Vec::new(),
-            sleep_s: 0.0,
-        });
-        send(&task);
+        send(&task_on(1, 1, Vec::new()));
         send(&ToWorker::Release { partition: 1 });
         let mut answers = Vec::new();
         while let Ok(work) = handed.try_recv() {
@@ -1977,13 +1971,7 @@ mod tests {
         let (mut worker, mut driver, handed) = admitted_worker();
         let large = driver.seal(frame::encode(
             RUN,
-            &ToWorker::Partition {
-                dataset: 1,
-                partition: 0,
-                chunk: 0,
-                chunks: 1,
-                body: vec![0; OPEN_ELSEWHERE_FROM].into(),
-            },
+            &whole_partition(0, vec![0; OPEN_ELSEWHERE_FROM]),
         ));
         let start = Instant::now();
         let frame = Event::Frame(ZmqMessage::from(large.clone()));
