@@ -141,6 +141,10 @@ pub struct Watch {
     evaluated_norm: f64,
     /// The objective of the first evaluation.
     start: Option<f64>,
+    /// The objective of the first evaluation of the run a resumed one goes on (its trace's
+    /// first point): its divergence is judged from there, as that run's would have been, not
+    /// from the resumed model's.
+    run_start: Option<f64>,
     /// The first evaluation, computed already (a resumed model's, when it was checked): the
     /// updates of its model and its objective.
     given_first: Option<(u64, f64)>,
@@ -176,6 +180,7 @@ impl Watch {
             next_norm_check: 0.0,
             evaluated_norm: 0.0,
             start: None,
+            run_start: None,
             given_first: None,
             recorded: Vec::new(),
             evaluated: None,
@@ -189,6 +194,16 @@ impl Watch {
     /// compute it again: the caller already did.
     pub fn evaluated_first(&mut self, updates: u64, objective: f64) {
         self.given_first = Some((updates, objective));
+    }
+
+    /// Judges divergence from `objective`, the first evaluation of the run this resumed one
+    /// goes on (its trace's first point), rather than from this run's first: a resumed run
+    /// stops, and refuses to checkpoint, the models the run it continues would have. One that
+    /// is not a finite objective >= 0 is ignored.
+    pub fn resumed_run_started_at(&mut self, objective: f64) {
+        if objective.is_finite() && objective >= 0.0 {
+            self.run_start = Some(objective);
+        }
     }
 
     /// Looks at the model `w` at `at`; `record` receives every evaluation as a trace point.
@@ -241,7 +256,8 @@ impl Watch {
                 return Verdict::BelowOptimum(below_optimum(objective, optimum, at.updates));
             }
         }
-        let start = *self.start.get_or_insert(objective);
+        let first = *self.start.get_or_insert(objective);
+        let start = self.run_start.unwrap_or(first);
         if exploded(start, objective) {
             return Verdict::Diverged(divergence(start, objective, at.updates));
         }
@@ -330,9 +346,10 @@ impl Watch {
         self.recorded.push((at, w.to_owned()));
     }
 
-    /// The objective of the first evaluation, if there was one.
+    /// The objective divergence is judged from: the first evaluation of the run (of the run a
+    /// resumed one goes on), if there was one.
     pub fn start(&self) -> Option<f64> {
-        self.start
+        self.run_start.or(self.start)
     }
 
     fn out_of_time(&self, at: At) -> Verdict {

@@ -2791,6 +2791,68 @@ fn a_diverged_model_does_not_replace_the_last_good_checkpoint() {
     );
 }
 
+/// A resumed run judges divergence against its run's first evaluation, as the run it goes on
+/// would have: it took the resumed model's objective for its start, so a run resumed from a
+/// model already 260 times worse than the zero model's let its objective grow 10^4 times more
+/// before it called it diverged, checkpointing models the run never stopped would have refused
+/// over the last good one.
+#[test]
+fn a_resumed_run_judges_divergence_from_its_runs_first_evaluation() {
+    let dir = scratch("ck-diverged-resumed");
+    // Step 0.5 doubles the built-in set's objective about every 12 updates: 10^4 times its
+    // first evaluation (2.805242) after about 170.
+    let args = [
+        "--algo",
+        "sgd",
+        "--workers",
+        "2",
+        "--quiet",
+        "--step",
+        "0.5",
+    ];
+    let every = ["--checkpoint-updates", "1"];
+    let kept = |ck: &str| -> u64 {
+        let summary = std::fs::read(dir.join(ck).join("checkpoint.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+        summary["updates"]
+            .as_u64()
+            .expect("the updates of the checkpoint")
+    };
+    let never_stopped = run(
+        &[
+            &args[..],
+            &every[..],
+            &["--updates", "400", "--checkpoint", "ck1"],
+        ]
+        .concat(),
+        &dir,
+    );
+    assert_eq!(never_stopped.status.code(), Some(1), "the run diverges");
+    let first = run(
+        &[&args[..], &["--updates", "100", "--checkpoint", "ck2"]].concat(),
+        &dir,
+    );
+    succeeded(&first);
+    assert_eq!(kept("ck2"), 100);
+    let resumed = run(
+        &[
+            &args[..],
+            &every[..],
+            &["--updates", "400", "--resume", "ck2"],
+        ]
+        .concat(),
+        &dir,
+    );
+    assert_eq!(resumed.status.code(), Some(1), "the resumed run diverges");
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        said.contains("the objective diverged from 2.805242e0 to"),
+        "{said}"
+    );
+    // Synchronous: the same models, so the same last good one is kept.
+    assert_eq!(kept("ck2"), kept("ck1"), "{said}");
+}
+
 /// Two outputs naming one file, or an output naming the data, are refused before the run as
 /// usage errors: one would have been lost (and the data overwritten by a model).
 #[test]

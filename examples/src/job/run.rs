@@ -503,6 +503,8 @@ impl Recorder {
         earlier: Vec<TracePoint>,
         first: Option<Measured>,
     ) -> Recorder {
+        // The run this one goes on was judged from its first evaluation: so is this one.
+        let run_start = earlier.first().map(|point| point.objective);
         let earlier = earlier.into_iter().map(|point| point.against(optimum));
         let points = Arc::new(Locked::new(earlier.collect::<EvenPoints>()));
         let failed = Arc::new(Locked::new(None));
@@ -521,6 +523,9 @@ impl Recorder {
         );
         if let Some(first) = first {
             watch.evaluated_first(first.updates, first.objective);
+        }
+        if let Some(run_start) = run_start {
+            watch.resumed_run_started_at(run_start);
         }
         let watch = Arc::new(Locked::new(watch));
         let recorder = Recorder {
