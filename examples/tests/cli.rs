@@ -5414,6 +5414,44 @@ fn a_resume_checks_the_model_named_not_a_snapshot_of_the_same_weights() {
     );
 }
 
+/// The checkpoint interval a resume keeps comes from the checkpoint's annex, which only the
+/// SHA-256 guards: an interval of 1e30 seconds there, which `--checkpoint-seconds` refuses
+/// (up to a year), panicked the resumed run after its workers started (`cannot convert float
+/// seconds to Duration`, exit 101). It is refused before any worker starts, as the flag is.
+#[test]
+fn a_checkpoint_interval_past_any_the_flags_take_is_refused_not_a_panic() {
+    use asyncopt_runtime::checkpoint;
+    let dir = scratch("resume-forged-interval");
+    let ckpt = dir.join("ckpt");
+    let (job, mut forged) = checkpointed_run(&dir, "sgd");
+    let mut annex: serde_json::Value = serde_json::from_slice(&forged.annex).unwrap();
+    annex["interval"] = serde_json::json!({"every_updates": null, "every_s": 1e30});
+    forged.annex = serde_json::to_vec(&annex).unwrap();
+    checkpoint::write(&ckpt, &forged).unwrap();
+    let before = folder_contents(&ckpt);
+    // Without an interval of its own, which would hold instead of the checkpoint's.
+    let mut resume: Vec<&str> = job.clone();
+    let flag = resume.iter().position(|&arg| arg == "--checkpoint-updates");
+    resume.drain(flag.expect("the job's interval")..=flag.unwrap() + 1);
+    resume.extend([
+        "--updates",
+        "600",
+        "--resume",
+        "ckpt",
+        "--save-model",
+        "m.json",
+    ]);
+    let output = run(&resume, &dir);
+    assert_clear_error(&output, "the checkpoint's interval is not one a run takes");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        folder_contents(&ckpt),
+        before,
+        "the checkpoint folder changed"
+    );
+    assert!(!dir.join("m.json").exists(), "a model file written");
+}
+
 #[test]
 fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
     let dir = scratch("resume-workers");

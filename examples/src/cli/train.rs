@@ -16,9 +16,6 @@ use crate::run_files::RunFiles;
 use crate::trace::{check_writable, same_file};
 use crate::words::plural;
 
-/// Longest interval between checkpoints: beyond a year is a typo, not a policy.
-const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
-
 /// The training command: the job and its checkpoint flags checked, its outputs checked before
 /// the run, the run, and its files written.
 pub(super) fn train(args: TrainArgs, provenance: Provenance) -> Result<()> {
@@ -124,7 +121,7 @@ fn unused_name(path: PathBuf) -> PathBuf {
 /// range, and only with a folder to write them into.
 fn checkpointing(args: &TrainArgs) -> Result<Checkpointing> {
     if let Some(seconds) = args.checkpoint_seconds {
-        if !(seconds > 0.0 && seconds <= MAX_CHECKPOINT_S) {
+        if !(seconds > 0.0 && seconds <= job::MAX_CHECKPOINT_S) {
             bail_usage!(
                 "--checkpoint-seconds must be a positive number of seconds up to a year, not \
                  {seconds}"

@@ -25,6 +25,11 @@ pub const CHECKPOINT_LOCK: &str = "lock";
 /// Seconds of training between checkpoints when no interval is given.
 const DEFAULT_CHECKPOINT_S: f64 = 10.0;
 
+/// Longest interval between checkpoints: beyond a year is a typo, not a policy. A checkpoint
+/// whose run kept a longer one is refused too: no flag gives it, and a duration past what the
+/// clock holds could not be kept.
+pub(crate) const MAX_CHECKPOINT_S: f64 = 365.0 * 24.0 * 3600.0;
+
 /// A run's checkpoint folder, taken for the run, and the checkpoint it resumes.
 pub(super) struct Checkpoints {
     /// What the run is, for its checkpoints (empty for a run that keeps none).
@@ -190,10 +195,13 @@ impl Interval {
         }
     }
 
-    /// Whether it asks for checkpoints at all, each after a positive interval.
+    /// Whether it asks for checkpoints at all, each after a positive interval, one of seconds
+    /// up to [`MAX_CHECKPOINT_S`] (as `--checkpoint-seconds` is).
     fn is_valid(&self) -> bool {
         let updates_ok = self.every_updates.is_none_or(|n| n > 0);
-        let seconds_ok = self.every_s.is_none_or(|s| s.is_finite() && s > 0.0);
+        let seconds_ok = self
+            .every_s
+            .is_none_or(|s| s > 0.0 && s <= MAX_CHECKPOINT_S);
         (self.every_updates.is_some() || self.every_s.is_some()) && updates_ok && seconds_ok
     }
 }

@@ -28,6 +28,7 @@ mod summary;
 mod whole_file;
 
 pub use checkpoints::CHECKPOINT_LOCK;
+pub(crate) use checkpoints::MAX_CHECKPOINT_S;
 pub(crate) use data::{load_file, load_numbered_file};
 pub use data::{load_for, prepare, DataAccess, DataSource};
 pub use faults::fault_line;
