@@ -371,9 +371,10 @@ fn claim_checkpoint_folder(
         &mut options,
         libc::O_NONBLOCK | libc::O_NOFOLLOW,
     );
-    let lock = options
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let lock = options.open(&path).map_err(|error| {
+        let hint = unwritable_hint(&error, resume.is_some_and(|r| same_file(dir, r)));
+        anyhow::Error::new(error).context(format!("cannot write {}{hint}", path.display()))
+    })?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => bail!(
@@ -395,6 +396,22 @@ fn claim_checkpoint_folder(
         );
     }
     Ok((lock, folder))
+}
+
+/// What to do when the folder a run resumes in place cannot be written (a folder of another
+/// user, a read-only mount): a resume needs a folder it can write its own checkpoints into.
+fn unwritable_hint(error: &std::io::Error, resuming_in_place: bool) -> &'static str {
+    let unwritable = matches!(
+        error.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    );
+    match unwritable && resuming_in_place {
+        true => {
+            " (this run writes its checkpoints where it resumes from: to resume from a folder \
+             it cannot write, give --checkpoint a folder it can)"
+        }
+        false => "",
+    }
 }
 
 /// What the run is, for its checkpoints: the algorithm, the data (by content), the rows the
@@ -522,6 +539,16 @@ fn evaluated_on(data: &Dataset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_resumed_in_place_that_cannot_be_written_says_the_way_out() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(unwritable_hint(&denied, true).contains("give --checkpoint a folder it can"));
+        // A new folder of --checkpoint the run cannot write: its own fault, no resume to hint at.
+        assert_eq!(unwritable_hint(&denied, false), "");
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(unwritable_hint(&missing, true), "");
+    }
 
     #[test]
     fn a_resume_across_the_built_in_set_and_a_file_says_they_are_not_interchangeable() {
