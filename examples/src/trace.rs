@@ -21,6 +21,11 @@ pub struct TracePoint {
 }
 
 impl TracePoint {
+    /// Whether its relative suboptimality is known and at most `target`.
+    pub fn reaches(&self, target: f64) -> bool {
+        self.subopt.is_some_and(|s| s <= target)
+    }
+
     /// The point with its suboptimality against `optimum`: a resumed run's earlier points were
     /// measured against the f* of the run that wrote them, which a resume may give anew
     /// (`--optimum`), and one trace must not mix two.
@@ -111,11 +116,18 @@ impl Trace {
 
     /// The first time the relative suboptimality reached `target`, even in a trace with a
     /// point below f*: that of a sample's objective, which may fall below the file's f*.
+    /// `None` unless the last point, the model the run kept, is at or below it too: the
+    /// points before it may be another variable's than the one the optimizer returns (a
+    /// lookahead it broadcasts), and a target only they reached is no target of the model.
     pub fn first_at(&self, target: f64) -> Option<f64> {
-        self.points
-            .iter()
-            .find(|p| p.subopt.is_some_and(|s| s <= target))
-            .map(|p| p.elapsed_s)
+        self.points.last().filter(|p| p.reaches(target))?;
+        self.followed_at(target).map(|p| p.elapsed_s)
+    }
+
+    /// The first point at or below `target`, whether or not the model kept is: where the stop
+    /// rules, which follow the variable the optimizer broadcasts, saw it reached.
+    pub fn followed_at(&self, target: f64) -> Option<&TracePoint> {
+        self.points.iter().find(|p| p.reaches(target))
     }
 
     /// The first point whose objective is below f* by more than rounding, `below_by`
@@ -433,6 +445,25 @@ mod tests {
         };
         assert_eq!(rounded.time_to(1e-3, below_by), Some(1.0));
         assert!(rounded.below_optimum(below_by).is_none());
+    }
+
+    #[test]
+    fn a_target_only_a_point_before_the_kept_model_reached_is_not_reached() {
+        // A lookahead the optimizer broadcast reached 3e-2 at 1 s; the model it returned, the
+        // last point, is at 4.8e-2: a target of 4e-2 is the lookahead's, not the model's.
+        let trace = Trace {
+            points: vec![
+                point(0.0, 2.0, 1.0),
+                point(1.0, 1.03, 1.0),
+                point(1.0, 1.048, 1.0),
+            ],
+        };
+        let below_by = below_optimum_rounding(20_640);
+        assert_eq!(trace.time_to(4e-2, below_by), None);
+        assert_eq!(trace.first_at(4e-2), None);
+        assert_eq!(trace.followed_at(4e-2).map(|p| p.elapsed_s), Some(1.0));
+        // Reached by the kept model too: the first time it was reached, as before.
+        assert_eq!(trace.time_to(5e-2, below_by), Some(1.0));
     }
 
     #[test]

@@ -149,6 +149,24 @@ fn aside(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
 
 const ASIDE: Optimizer = Optimizer::new("aside", aside);
 
+/// Gradient descent that broadcasts its iterate `y` and returns another model, a tenth of it
+/// (as a method returning `w` while it broadcasts a lookahead `y` would): the stop rules
+/// follow `y`, and the model kept is far above any target `y` reaches.
+#[async_optimizer]
+fn damped(cx: &mut Driver, data: &Dataset, p: &Params) -> Model {
+    let mut y: Model = Model::zeros(data.dim());
+    let mut w: Model = y.clone();
+    for k in 0..p.updates {
+        broadcast!(y);
+        let g = reduce!(data, |part| p
+            .loss
+            .gradient(&part.sample(p.batch, k), y.view()));
+        y.scaled_add(-p.step, &g);
+        w = &y * 0.1;
+    }
+    w
+}
+
 /// Gradient descent whose gradient is taken at the model of 20 updates before (a delayed
 /// gradient): it reads history deeper than the 16 versions the driver keeps by default.
 #[async_optimizer]
@@ -231,6 +249,7 @@ fn main() -> ExitCode {
             BRITTLE,
             Optimizer::new("hasty", hasty),
             ASIDE,
+            Optimizer::new("damped", damped),
             LAGGED,
             LAGGED_UNDECLARED,
             softmax_cli::optimizer(),
@@ -272,6 +291,10 @@ fn main() -> ExitCode {
         (
             "an_optimizer_returning_a_copy_is_still_traced_and_stopped_by_its_target",
             a_returned_copy_is_still_followed,
+        ),
+        (
+            "a_target_the_returned_model_did_not_reach_is_not_claimed",
+            a_target_only_the_followed_variable_reached_is_missed,
         ),
         (
             "an_optimizer_reading_deep_history_declares_it_or_is_given_it",
@@ -893,6 +916,45 @@ fn a_returned_copy_is_still_followed() {
     assert!(updates < 3000, "the target stopped it: {updates} updates");
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
     assert!(trace.lines().count() > 3, "points during the run:\n{trace}");
+}
+
+fn a_target_only_the_followed_variable_reached_is_missed() {
+    // The stop rules follow `y`, which reaches the target and stops the run; the model the
+    // optimizer returns is far above it: the run says it missed, exit 3, not `target_reached`.
+    let dir = test_support::scratch("toolkit-damped");
+    let a9a = test_support::data("a9a.xz");
+    let run = on_a9a(a9a.to_str().unwrap(), "1", "3000");
+    let stops = [
+        "--optimum",
+        "0.3245",
+        "--target-subopt",
+        "0.2",
+        "--eval-every",
+        "0.01",
+        "--summary",
+        "summary.json",
+        "--save-model",
+        "m.json",
+        "--quiet",
+    ];
+    let out = cli(&[&["--algo", "damped"][..], &run, &stops].concat(), &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("damped did not reach the target (f-f*)/f* = 0.2: the model it returned")
+            && stderr.contains("broadcast the returned variable too to have it followed"),
+        "{stderr}"
+    );
+    let summary = json(&dir.join("summary.json"));
+    let updates = summary["updates"].as_u64().unwrap();
+    assert!(updates < 3000, "the target stopped it: {updates} updates");
+    assert_eq!(summary["target_reached"], false, "{summary}");
+    assert!(summary["time_to_target_s"].is_null(), "{summary}");
+    assert_eq!(summary["ended_by"], "target", "{summary}");
+    assert!(summary["final_subopt"].as_f64().unwrap() > 0.2, "{summary}");
+    // The model file holds the returned model, whose objective is the summary's.
+    let model = json(&dir.join("m.json"));
+    assert_eq!(model["objective"], summary["final_objective"], "{model}");
 }
 
 fn deep_history_is_declared_or_given() {

@@ -107,7 +107,10 @@ impl Outcome {
 
     /// Seconds to the target, if one was set and reached: the time of the first trace point
     /// at or below it (a model recorded between the stop rules' evaluations, or the
-    /// evaluation that stopped the run).
+    /// evaluation that stopped the run), provided the model the run kept (the last point) is
+    /// at or below it too. An optimizer that returns another variable than the one the stop
+    /// rules follow (a lookahead it broadcasts) may stop there with its model above it: the
+    /// target is then missed ([`into_result`](Outcome::into_result) says why).
     pub fn time_to_target(&self) -> Option<f64> {
         let target = self.spec.stop.target_subopt?;
         match self.sampled {
@@ -127,7 +130,8 @@ impl Outcome {
             "signal"
         } else if self.failure.is_some() {
             "failure"
-        } else if self.time_to_target().is_some() {
+        } else if self.time_to_target().is_some() || self.target_followed().is_some() {
+            // The target rule ended it, whether or not the model kept is at the target.
             "target"
         } else if self.report.stats.updates >= self.spec.updates as u64 {
             "updates"
@@ -143,7 +147,31 @@ impl Outcome {
         }
     }
 
-    /// Whether the run reached its target: `None` when it had none.
+    /// The point of the trace at or below the target where the stop rules ended the run, if
+    /// one was set, when the model kept (the last point, of the same update) is above it: the
+    /// stop rules follow the first variable the optimizer broadcasts, which may not be the one
+    /// it returns (a lookahead). `None` when the kept model reached it, or when the run went
+    /// on past the point (a model recorded between evaluations, which no rule saw).
+    fn target_followed(&self) -> Option<&crate::trace::TracePoint> {
+        let target = self.spec.stop.target_subopt?;
+        if self.sampled.is_none() && self.trace.below_optimum(self.below_by).is_some() {
+            return None;
+        }
+        let (last, before) = self.trace.points.split_last()?;
+        if last.reaches(target) {
+            return None;
+        }
+        // The evaluation that stopped the run, of the update the model was kept at (a model
+        // recorded earlier may have reached the target first).
+        before
+            .iter()
+            .rev()
+            .take_while(|p| p.updates == last.updates)
+            .find(|p| p.reaches(target))
+    }
+
+    /// Whether the run reached its target (its kept model is at or below it): `None` when it
+    /// had none.
     pub fn target_reached(&self) -> Option<bool> {
         (self.spec.stop.target_subopt).map(|_| self.time_to_target().is_some())
     }
@@ -307,6 +335,21 @@ impl Outcome {
         }
         if let (Some(target), None) = (self.spec.stop.target_subopt, self.time_to_target()) {
             let reached = self.final_subopt().unwrap_or(f64::NAN);
+            if let Some(followed) = self.target_followed() {
+                // The stop rules saw the target reached, on another variable than the model.
+                return Err(crate::cli::TargetMissed(format!(
+                    "{} did not reach the target (f-f*)/f* = {}: the model it returned is at \
+                     {reached:.3e} after {}; the stop rules follow the first variable it \
+                     broadcasts, not the one it returns, and that one reached {:.3e} at update \
+                     {}: broadcast the returned variable too to have it followed",
+                    self.algorithm,
+                    crate::optimizer::readable(target),
+                    plural(self.report.stats.updates, "update"),
+                    followed.subopt.unwrap_or(f64::NAN),
+                    followed.updates
+                ))
+                .into());
+            }
             return Err(crate::cli::TargetMissed(format!(
                 "{} did not reach the target (f-f*)/f* = {}: {reached:.3e} after {}{}{}",
                 self.algorithm,
