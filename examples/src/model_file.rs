@@ -150,7 +150,7 @@ pub struct SavedModel {
     /// What ended the run that trained it, in the summary's words (`ended_by`): `updates`,
     /// `time`, `target`, `optimizer`, or `failure` (a divergence, say) and `signal`, whose
     /// model is not that of a finished run; `None` in a file written without it (by an
-    /// earlier version, or [`SavedModel::linear`]).
+    /// earlier version, or [`SavedModel::linear`] and [`SavedModel::of_own`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_by: Option<String>,
     /// One weight per feature, then the bias feature's (a linear model).
@@ -192,6 +192,95 @@ impl SavedModel {
                 plural(data.dim(), "column")
             );
         }
+        let mut saved = SavedModel::of_program(algo, data, bias, params)?;
+        saved.objective = params.loss.objective(data, w.view());
+        saved.weights = w.to_vec();
+        Ok(saved)
+    }
+
+    /// The model of an author's own type `model` ([`Trainable`](crate::model::Trainable)) that a program of its own
+    /// trained on `data` under `params` (with `Driver::launch`, where no `--save-model` writes
+    /// it), its optimizer named `algo` in the settings: the file [`SavedModel::own`] reads back,
+    /// and that `evaluate` and `predict` of a program built on the toolkit score when it is
+    /// given an optimizer of that name and model type ([`Optimizer::of_model`](crate::Optimizer::of_model)).
+    /// `data` is the data as the program trained on it, its bias column of value `bias` last
+    /// if it appended one; the file records `params`' loss and lambda, as the toolkit's own
+    /// runs do for an optimizer that reads them (`evaluate` reads the labels as that loss does:
+    /// a `logistic` run's 0/1 as -1/+1), and the objective `model` has on `data`. Write it with
+    /// [`SavedModel::write`]:
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use async_train::model::Trainable;
+    /// use async_train::model_file::SavedModel;
+    /// use asyncopt_algorithms::{Loss, Params};
+    /// use asyncopt_runtime::data::{Dataset, Features, Rows};
+    /// use ndarray::{array, Array2};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// /// Two linear outputs, one weight column each.
+    /// #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    /// struct TwoOutputs {
+    ///     weights: Array2<f64>,
+    /// }
+    ///
+    /// impl Trainable for TwoOutputs {
+    ///     fn objective(&self, data: &Dataset, _params: &Params) -> f64 {
+    ///         let squares: f64 = (0..data.len())
+    ///             .map(|i| (data.dot(i, self.weights.column(0)) - data.label(i)).powi(2))
+    ///             .sum();
+    ///         0.5 * squares / data.len() as f64
+    ///     }
+    ///
+    ///     fn norm(&self) -> f64 {
+    ///         self.weights.iter().map(|w| w * w).sum::<f64>().sqrt()
+    ///     }
+    /// }
+    ///
+    /// let x = Array2::from_shape_vec((2, 1), vec![1.0, 2.0])?;
+    /// let data = Dataset::new("two", Features::Dense(x), array![2.0, 4.0])?;
+    /// let params = Params::new(Loss::LeastSquares);
+    /// // ... `let model = my_optimizer(&mut driver, &data, &params);` ...
+    /// let model = TwoOutputs { weights: array![[2.0, 0.5]] };
+    /// let saved = SavedModel::of_own("two-outputs", &model, &data, None, &params)?;
+    /// # let dir = std::env::temp_dir().join(format!("of-own-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let path = dir.join("m.json");
+    /// saved.write(&path)?; // "m.json"
+    /// let read = SavedModel::read(&path)?;
+    /// assert_eq!(read.own::<TwoOutputs>()?, model);
+    /// assert_eq!(read.objective, 0.0);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn of_own<M: crate::model::Trainable>(
+        algo: &str,
+        model: &M,
+        data: &Dataset,
+        bias: Option<f64>,
+        params: &Params,
+    ) -> Result<SavedModel> {
+        let mut saved = SavedModel::of_program(algo, data, bias, params)?;
+        saved.own = Some(serde_json::to_value(model).with_context(|| {
+            format!(
+                "the model ({}) has no JSON form",
+                std::any::type_name::<M>()
+            )
+        })?);
+        saved.objective = model.objective(data, params);
+        Ok(saved)
+    }
+
+    /// The document of a model a program of its own trained on `data` under `params`, its
+    /// optimizer named `algo`, without the model: [`SavedModel::linear`] and
+    /// [`SavedModel::of_own`] add it.
+    fn of_program(
+        algo: &str,
+        data: &Dataset,
+        bias: Option<f64>,
+        params: &Params,
+    ) -> Result<SavedModel> {
         let Some(features) = data.dim().checked_sub(usize::from(bias.is_some())) else {
             bail!("a bias column needs a data column to be in");
         };
@@ -221,9 +310,9 @@ impl SavedModel {
             bias,
             data: DataInfo::of(data, data.n_rows()),
             settings,
-            objective: params.loss.objective(data, w.view()),
+            objective: f64::NAN,
             ended_by: None,
-            weights: w.to_vec(),
+            weights: Vec::new(),
             own: None,
         })
     }
@@ -735,6 +824,67 @@ mod tests {
         assert!(
             message.contains("1 weight and the data 2 columns"),
             "{message}"
+        );
+    }
+
+    /// A model of an author's own type, trained by a program of its own: `own` reads it back,
+    /// and the toolkit's scorer, given its optimizer, evaluates it as `evaluate` would.
+    #[test]
+    fn a_library_programs_own_model_reads_back_and_is_scored() {
+        use crate::model::Trainable;
+        use crate::optimizer::Registry;
+        use crate::score::Scorer;
+        use asyncopt_runtime::data::{Features, Rows};
+        use asyncopt_runtime::Driver;
+
+        /// One weight per output, two outputs: the label and twice the label.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        struct Pair {
+            weights: ndarray::Array2<f64>,
+        }
+        impl Trainable for Pair {
+            fn objective(&self, data: &Dataset, params: &Params) -> f64 {
+                let scale = params.extra.get("scale").copied().unwrap_or(1.0);
+                let squares: f64 = (0..data.len())
+                    .map(|i| {
+                        let a = data.dot(i, self.weights.column(0)) - data.label(i);
+                        let b = data.dot(i, self.weights.column(1)) - 2.0 * data.label(i);
+                        a * a + b * b
+                    })
+                    .sum();
+                scale * squares / data.len() as f64
+            }
+            fn norm(&self) -> f64 {
+                self.weights.iter().map(|w| w * w).sum::<f64>().sqrt()
+            }
+        }
+        fn pair(_: &mut Driver, _: &Dataset, _: &Params) -> Pair {
+            unreachable!("never trained here")
+        }
+
+        let x = ndarray::Array2::from_shape_vec((2, 2), vec![1.0, 1.0, 2.0, 1.0]).unwrap();
+        let data = Dataset::new("two", Features::Dense(x), ndarray::array![1.0, 3.0]).unwrap();
+        let mut params = Params::new(Loss::LeastSquares);
+        params.extra.insert("scale".into(), 3.0);
+        // Row 0 predicts (1.5, 2), row 1 (3.5, 5): residuals (0.5, 0) and (0.5, -1).
+        let model = Pair {
+            weights: ndarray::array![[2.0, 3.0], [-0.5, -1.0]],
+        };
+        let saved = SavedModel::of_own("pair", &model, &data, Some(1.0), &params).unwrap();
+        let back = round_trip(&saved, "library-own").unwrap();
+        assert_eq!(back.own::<Pair>().unwrap(), model);
+        assert!(!back.is_linear());
+        assert_eq!((back.features, back.bias), (1, Some(1.0)));
+        assert_eq!(back.algo(), Some("pair"));
+        assert_eq!(back.data.sha256, data.fingerprint());
+        // 3 * (0.25 + 0 + 0.25 + 1) / 2.
+        assert_eq!(back.objective, 2.25);
+        let registry = Registry::with(&[crate::Optimizer::of_model("pair", pair)]).unwrap();
+        let scorer = Scorer::of(&back, Path::new("m.json"), &registry).unwrap();
+        let evaluation = scorer.evaluate(&data).unwrap();
+        assert_eq!(
+            evaluation.metrics,
+            serde_json::json!({ "kind": "own", "rows": 2, "objective": 2.25 })
         );
     }
 
