@@ -2084,6 +2084,67 @@ fn a_token_holder_joining_in_a_loop_is_refused_past_the_join_budget() {
     assert_eq!(results, [[0; 2], [1; 2]]);
 }
 
+/// The orders `peer` was sent from the `from`th on: whether it was welcomed, and told to try
+/// again later.
+fn welcomed_or_told_later(wire: &Arc<Shared<Wire>>, from: usize, peer: &str) -> (bool, bool) {
+    let wire = wire.borrow();
+    let to_it = wire.sent[from..].iter().filter(|(p, _)| p == peer);
+    let welcomed = to_it
+        .clone()
+        .any(|(_, m)| matches!(m, ToWorker::Welcome(_)));
+    let later = to_it
+        .clone()
+        .any(|(_, m)| matches!(m, ToWorker::TryLater { .. }));
+    (welcomed, later)
+}
+
+#[test]
+fn a_worker_that_served_is_taken_back_while_a_token_holder_joins_in_a_loop() {
+    let data = data();
+    let (mut driver, wire) = after_one_step(&data);
+    // A token holder spends the budget of joins under fresh names.
+    join_and_leave(&mut driver, &wire, 200);
+    // w1, which returned results, is cut off and declared lost; it joins again under a
+    // fresh name, as a worker the driver declared lost does.
+    driver.lose(1, "test");
+    let before = wire.borrow().sent.len();
+    join(&wire, "w1.r0000abcd", 11);
+    driver.drain();
+    assert_eq!(
+        welcomed_or_told_later(&wire, before, "w1.r0000abcd"),
+        (true, false),
+        "w1 back is admitted"
+    );
+    driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("it trains with w0");
+    // A name is no credential: under w1's names, joins that never served are the loop's.
+    let before = wire.borrow().sent.len();
+    for i in 0..50u32 {
+        let name = format!("w1.r1111{i:04x}");
+        join(&wire, &name, 2000 + i);
+        wire.borrow_mut()
+            .inbox
+            .push_back(Inbound::Disconnected { peer: name });
+        driver.drain();
+    }
+    let (welcomes, _) = welcomes_and_partitions(&wire, before);
+    assert_eq!(
+        welcomes, 0,
+        "{welcomes} of 50 joins under w1's names admitted"
+    );
+    // w0 served too: its own rejoin is admitted while the loop goes on.
+    driver.lose(0, "test");
+    let before = wire.borrow().sent.len();
+    join(&wire, "w0", 30);
+    driver.drain();
+    assert_eq!(welcomed_or_told_later(&wire, before, "w0"), (true, false));
+    let results = driver
+        .reduce_all(&data, &spec("grad", None), &decode)
+        .expect("both train on");
+    assert_eq!(results, [[0; 2], [1; 2]]);
+}
+
 #[test]
 fn a_whole_cluster_rejoining_at_once_is_admitted_at_once_twice() {
     let data = data();

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::driver::Driver;
-use super::joins::TOO_MANY_JOINS;
+use super::joins::{Join, TOO_MANY_JOINS};
 use super::placement::{self, LoadFailure};
 use super::results::Arrived;
 use super::table::WorkerInfo;
@@ -322,6 +322,12 @@ impl Driver {
                 session,
                 hello,
             } => {
+                // Judged before a session it replaces is lost: one that takes the name of a
+                // worker in the run is not that worker back.
+                let who = match self.table.served_and_left(&peer) {
+                    true => Join::Served,
+                    false => Join::Fresh,
+                };
                 if let Some(old) = self.table.index_of(&peer) {
                     // A new connection under this name proved the token: it replaces the old.
                     self.lose(old, "a new connection under its name proved the token");
@@ -329,7 +335,7 @@ impl Driver {
                 }
                 // A replacement this driver started is bounded by its respawn allowance.
                 let own = self.local.predecessor(&peer).is_some();
-                match self.joins.budget.take(Instant::now()) {
+                match self.joins.budget.take(Instant::now(), who) {
                     Err(wait) if !own => self.turn_back(&peer, session, wait),
                     _ => self.admit(&peer, session, hello),
                 }

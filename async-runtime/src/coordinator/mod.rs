@@ -8,7 +8,7 @@
 //! | part | owns |
 //! |---|---|
 //! | `table::WorkerTable` | what the driver knows of each worker, a row per join (the barrier reads the live ones); the latest departed and 3 earlier incarnations of a name, older ones counted |
-//! | `joins::Joins` | the budget of joins (a token bucket), how often joins and short stays are logged, whether the run started (the wait for its count ended) |
+//! | `joins::Joins` | the budget of joins (a token bucket, its last `workers` kept for workers back after serving), how often joins and short stays are logged, whether the run started (the wait for its count ended) |
 //! | `placement::Placement` | the shipped dataset, partition owners, partitions loading, splits two hosts could not read and the verdicts on them |
 //! | `split_reads::SplitReads` | the driver's own reads of those splits, on threads of their own, and their verdicts |
 //! | `tasks::TaskBook` | tasks in flight by sequence number, failed, written off; with the choice of partition, hung tasks, retry targets |

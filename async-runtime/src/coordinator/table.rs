@@ -442,6 +442,20 @@ impl WorkerTable {
             .or_else(|| (0..count).find(|&slot| !filled(slot)))
     }
 
+    /// Whether a join under `name` now is a worker back after serving: the latest row of the
+    /// worker that name leads back to (its own name, or one of its fresh ones, `w1.r0a1b2c3d`
+    /// for `w1`) returned a result the checks did not drop, was not excluded, and had left the
+    /// run. A name is no credential: a peer claiming it gets this once per such session, as
+    /// the join it is asked for starts the name's next session, which has served nothing yet.
+    pub(crate) fn served_and_left(&self, name: &str) -> bool {
+        let worker = crate::protocol::original_name(name);
+        self.workers
+            .iter()
+            .filter(|w| w.worker() == worker)
+            .max_by_key(|w| w.admitted)
+            .is_some_and(|w| !w.alive && !w.excluded && w.tasks_done > w.bad_results)
+    }
+
     /// Takes the worker at `index` out of the run: no longer alive, and the latest departed.
     /// The one place a row stops being alive, so that [`WorkerTable::alive`] stays counted.
     pub(crate) fn departed(&mut self, index: usize) {
