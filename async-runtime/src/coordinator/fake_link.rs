@@ -961,7 +961,7 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
     // Still answering: tasks queued behind its others only look hung; no strike.
     // Four tasks on one partition: it is done again elsewhere once, not once per task.
     assert_eq!(hang(&mut driver, 4), 5, "done again elsewhere once");
-    assert_eq!(driver.table.workers[1].failure_streak, 0);
+    assert_eq!(driver.table.workers[1].hang_strikes, 0);
     // Answering nothing for the hang floor: one strike per round, however many tasks hang.
     driver.table.workers[1].last_result = long_ago;
     for round in 1..=3 {
@@ -977,6 +977,83 @@ fn a_worker_whose_tasks_keep_hanging_is_excluded() {
         );
     }
     assert!(driver.table.workers[1].excluded);
+}
+
+#[test]
+fn a_worker_whose_hung_tasks_are_answered_late_is_not_struck_out() {
+    // Two workers: w0 answers at once (an insider calling each task 0 s of compute sets the
+    // lower median of two so), w1 takes 30 s a task. Each of w1's tasks passes the hang
+    // floor, is struck and done again on w0, and w1's answer comes late, superseded: a
+    // result coming between strikes, which are of a worker answering nothing in a row.
+    let script: Script = Box::new(|peer, task| match peer {
+        "w1" => Reply::Silent,
+        _ => Reply::Result(vec![task.partition as u8; 2]),
+    });
+    let (mut driver, wire) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    for (worker, mean) in [(0, 0.0), (1, 30.0)] {
+        let info = &mut driver.table.workers[worker];
+        info.mean_task_s = mean;
+        info.tasks_done = 5;
+    }
+    let grad = spec("grad", None);
+    let silent = HANG_FLOOR + Duration::from_secs(1);
+    for round in 1..=2 * EXCLUDE_AFTER {
+        let seq = driver.dispatch(1, 1, &grad);
+        driver.tasks.sent_before(seq, silent);
+        let w1 = &mut driver.table.workers[1];
+        w1.last_result = Instant::now() - silent;
+        w1.last_struck = w1.last_struck.map(|_| Instant::now() - silent);
+        let mut pending = HashMap::from([(seq, 1)]);
+        driver
+            .redispatch_hung(
+                &grad,
+                &mut pending,
+                &mut HashSet::new(),
+                &mut WorkersOn::default(),
+            )
+            .unwrap();
+        assert_eq!(pending.len(), 2, "round {round}: done again on w0");
+        // w1's own answer, late.
+        wire.borrow_mut().inbox.push_back(Inbound::Message {
+            peer: "w1".into(),
+            message: ToDriver::Result {
+                seq,
+                compute_s: 30.0,
+                cpu_s: 30.0,
+                delay_s: 0.0,
+                held_s: 0.0,
+                body: ResultBody::from(vec![1; 2]),
+            },
+            bytes: 64,
+            received: Instant::now(),
+        });
+        driver.drain();
+        let w1 = &driver.table.workers[1];
+        assert!(
+            w1.alive && !w1.excluded,
+            "round {round}: w1, answering every task, was struck out"
+        );
+    }
+    // Silent for good, it is struck out as before.
+    for round in 1..=EXCLUDE_AFTER {
+        let seq = driver.dispatch(1, 1, &grad);
+        driver.tasks.sent_before(seq, silent);
+        let w1 = &mut driver.table.workers[1];
+        w1.last_result = Instant::now() - silent;
+        w1.last_struck = w1.last_struck.map(|_| Instant::now() - silent);
+        let mut pending = HashMap::from([(seq, 1)]);
+        driver
+            .redispatch_hung(
+                &grad,
+                &mut pending,
+                &mut HashSet::new(),
+                &mut WorkersOn::default(),
+            )
+            .unwrap();
+        assert_eq!(driver.table.workers[1].alive, round < EXCLUDE_AFTER);
+    }
 }
 
 #[test]
@@ -1080,7 +1157,7 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
             .unwrap();
     }
     let worker = &driver.table.workers[0];
-    assert_eq!(worker.failure_streak, 1, "struck once");
+    assert_eq!(worker.hang_strikes, 1, "struck once");
     assert!(worker.alive && !worker.excluded, "still in the run");
     assert!(hedged.is_empty(), "no other worker to do it again");
     // Another hang floor of silence is another strike.
@@ -1088,7 +1165,7 @@ fn a_hung_task_with_nowhere_else_to_go_strikes_its_worker_once_per_hang_floor() 
     driver
         .redispatch_hung(&grad, &mut pending, &mut hedged, &mut WorkersOn::default())
         .unwrap();
-    assert_eq!(driver.table.workers[0].failure_streak, 2);
+    assert_eq!(driver.table.workers[0].hang_strikes, 2);
 }
 
 #[test]
@@ -2991,7 +3068,7 @@ fn first_tasks_longer_than_the_hang_floor_strike_no_worker_out() {
         .table
         .workers
         .iter()
-        .all(|w| w.alive && w.failure_streak == 0));
+        .all(|w| w.alive && w.hang_strikes == 0));
     // Once a worker answered, one that has not is judged by the others' time: w0's 0.1 s
     // tasks make w1's, 200 s out, hang (the hang floor).
     driver.table.workers[0].tasks_done = 5;
@@ -3039,10 +3116,10 @@ fn an_asynchronous_site_strikes_out_a_worker_whose_tasks_hang() {
         w1.last_struck = w1.last_struck.map(|_| Instant::now() - silent);
         driver.tasks.look_for_hangs_again();
         driver.strike_hanging_workers();
-        assert_eq!(driver.table.workers[1].failure_streak, strike);
+        assert_eq!(driver.table.workers[1].hang_strikes, strike);
     }
     assert!(driver.table.workers[1].excluded, "struck out");
-    assert_eq!(driver.table.workers[0].failure_streak, 0, "w0 answers");
+    assert_eq!(driver.table.workers[0].hang_strikes, 0, "w0 answers");
     assert!(
         driver.table.workers[0].partitions.contains(&1),
         "w1's partition moved"
@@ -3238,7 +3315,7 @@ fn a_copy_of_a_hung_task_queued_behind_a_working_workers_tasks_blames_no_task() 
         }
     }
     assert_eq!(pending.len(), 2, "done again once");
-    assert_eq!(driver.table.workers[1].failure_streak, 0, "w1 answers");
+    assert_eq!(driver.table.workers[1].hang_strikes, 0, "w1 answers");
 }
 
 #[test]
@@ -3602,7 +3679,7 @@ fn an_asynchronous_site_woken_from_the_drivers_pause_blames_no_task_nor_worker()
     driver.strike_hanging_workers();
     assert!(driver.failure().is_none(), "{:?}", driver.failure());
     for worker in &driver.table.workers {
-        assert_eq!(worker.failure_streak, 0, "{} struck", worker.name);
+        assert_eq!(worker.hang_strikes, 0, "{} struck", worker.name);
         assert!(worker.alive, "{} lost", worker.name);
     }
     // Nor is it tallied: the same tasks on the same workers, silent now for the hang floor
@@ -3649,7 +3726,7 @@ fn a_synchronous_step_woken_from_the_drivers_pause_hedges_and_strikes_nothing() 
         .expect("no task hangs everywhere");
     assert_eq!(pending.len(), 3, "nothing done again elsewhere");
     assert_eq!(driver.stats.hung_tasks, 0);
-    assert!(driver.table.workers.iter().all(|w| w.failure_streak == 0));
+    assert!(driver.table.workers.iter().all(|w| w.hang_strikes == 0));
     // The liveness check that follows loses nobody either.
     driver.watch();
     assert_eq!(driver.table.alive(), 3);

@@ -474,6 +474,9 @@ impl Driver {
         let now_s = self.elapsed_s();
         let info = &mut self.table.workers[task.worker()];
         info.task_answered(now_s);
+        // It answers: its strikes for hung tasks were not in a row with the next, even when
+        // this task was done again elsewhere and its answer is dropped as late.
+        info.hang_strikes = 0;
         info.unconsumed += 1;
         info.record_task_time(compute_s, cpu_s, delay_s);
         if let Some(network_s) = network_s {

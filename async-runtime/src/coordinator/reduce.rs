@@ -362,7 +362,7 @@ impl Driver {
         if silent_since.elapsed() < tasks::HANG_FLOOR {
             return false;
         }
-        info.failure_streak += 1;
+        info.hang_strikes += 1;
         info.last_struck = Some(Instant::now());
         true
     }
@@ -370,7 +370,7 @@ impl Driver {
     /// Excludes those of `struck` struck [`EXCLUDE_AFTER`] times in a row.
     fn exclude_struck_out(&mut self, struck: impl IntoIterator<Item = usize>) {
         for worker in struck {
-            let streak = self.table.workers[worker].failure_streak;
+            let streak = self.table.workers[worker].hang_strikes;
             if streak >= EXCLUDE_AFTER {
                 let reason =
                     format!("it answered nothing for the hang limit {streak} times in a row");

@@ -87,6 +87,10 @@ pub struct WorkerInfo {
     /// Failures since its last good result.
     #[serde(skip)]
     pub(crate) failure_streak: u32,
+    /// Strikes for hung tasks since its last result (any result of a task in flight on it,
+    /// one done again elsewhere and answered late included: it is answering).
+    #[serde(skip)]
+    pub(crate) hang_strikes: u32,
     /// Its session at the link (0: none yet): what the driver sends it is bound to that
     /// session, never sealed for a later one under the same name.
     #[serde(skip)]
@@ -166,6 +170,7 @@ impl WorkerInfo {
             excluded: false,
             unreadable_data: false,
             failure_streak: 0,
+            hang_strikes: 0,
             session: 0,
             // Idle from the training clock's reading at its admission, which the driver
             // sets (before the start, that reading stays put: no wait counts).
