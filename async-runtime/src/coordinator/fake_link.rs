@@ -1783,6 +1783,28 @@ fn a_rejoining_worker_straggles_as_before_and_one_beyond_the_count_does_not() {
 }
 
 #[test]
+fn a_fresh_name_of_a_slowed_worker_in_the_run_is_another_worker_not_slowed() {
+    // The slowed worker's factor also stretches its hang limit (1 + the factor): a peer
+    // holding the token that joined as `w1.r...` while w1 was in the run took it, and the
+    // looser limit with it, though it is not w1 back (the table counts it as a worker of
+    // its own).
+    let mut config = ClusterConfig::local(2);
+    config.stragglers = crate::Stragglers::Intensity(3.0);
+    let (mut driver, wire) = driver_with(config, echoing());
+    assert_eq!(factor_of(&driver, "w1"), 3.0);
+    join(&wire, "w1.r0000abcd", 9);
+    driver.drain();
+    let other = driver.table.index_of("w1.r0000abcd").unwrap();
+    assert_eq!(driver.table.workers[other].worker(), "w1.r0000abcd");
+    assert_eq!(factor_of(&driver, "w1.r0000abcd"), 0.0);
+    // w1 lost, and back under a fresh name: it straggles as it did.
+    driver.lose(1, "test");
+    join(&wire, "w1.r0000bcde", 10);
+    driver.drain();
+    assert_eq!(factor_of(&driver, "w1.r0000bcde"), 3.0);
+}
+
+#[test]
 fn a_dataset_changed_since_it_was_shipped_is_shipped_again() {
     let data = data();
     let (mut driver, wire) = after_one_step(&data);

@@ -746,12 +746,16 @@ impl Driver {
     /// beyond the count, a worker joining again, under its name or a fresh one
     /// (`w3.r1a2b3c4d`), or a local replacement (`w3.respawn1`), straggles as the one it
     /// stands for did (same host, same slot), so that a fault's cost is the fault's alone;
-    /// any other is not slowed.
+    /// any other is not slowed: one under a fresh name of a worker still in the run is another
+    /// worker, as the table counts it (`WorkerInfo::worker`), and the factor, which also
+    /// stretches its hang limit, is not its to take.
     fn straggler_factor(&self, peer: &str, earlier: Option<usize>) -> (f64, Option<usize>) {
+        let in_run =
+            |host: &str| (self.table.workers.iter()).any(|w| w.alive && w.worker() == host);
         let stood_for = earlier.or_else(|| {
             self.local
                 .predecessor(peer)
-                .or(Some(placement::host_of(peer)).filter(|&host| host != peer))
+                .or(Some(placement::host_of(peer)).filter(|&host| host != peer && !in_run(host)))
                 .and_then(|slot| self.table.index_of(slot))
         });
         let count = self.config.workers;
