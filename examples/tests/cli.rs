@@ -6325,14 +6325,23 @@ fn pseudo_terminal() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 /// reads): what a user at a terminal sees there.
 #[cfg(unix)]
 fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
+    let mut command = async_train(dir);
+    command.args(args);
+    command_stderr_on_a_terminal(command)
+}
+
+/// [`stderr_on_a_terminal`] for a command set up by the caller (its environment, say).
+#[cfg(unix)]
+fn command_stderr_on_a_terminal(mut command: Command) -> (Output, String) {
     use std::io::Read as _;
     let (leader, follower) = pseudo_terminal();
-    let child = async_train(dir)
-        .args(args)
+    let child = command
         .stdout(Stdio::piped())
         .stderr(follower)
         .spawn()
         .expect("async-train starts");
+    // The command holds the follower too: the reader would wait for it for good.
+    drop(command);
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
         // Read until the last writer closes (EIO on Linux once the child is gone).
@@ -6341,6 +6350,47 @@ fn stderr_on_a_terminal(args: &[&str], dir: &Path) -> (Output, String) {
     });
     let output = child.wait_with_output().expect("async-train ends");
     (output, reader.join().expect("the reader"))
+}
+
+/// The log lines are coloured on a terminal, but not when `NO_COLOR` is set (no-color.org):
+/// they were coloured whatever it said.
+#[cfg(unix)]
+#[test]
+fn no_color_keeps_the_log_lines_on_a_terminal_plain() {
+    let dir = scratch("no-color");
+    // A colour or style of the log (`ESC [ ... m`); the bar's own codes move the cursor only.
+    let coloured = |seen: &str| {
+        seen.split('\x1b').skip(1).any(|code| {
+            let code = code.strip_prefix('[').unwrap_or("");
+            let end = code.find(|c: char| !c.is_ascii_digit() && c != ';');
+            end.is_some_and(|end| code[end..].starts_with('m'))
+        })
+    };
+    let logged = |no_color: Option<&str>| {
+        let mut command = async_train(&dir);
+        command
+            .args(["--workers", "1", "--updates", "5"])
+            .env_remove("RUST_LOG")
+            .env("ASYNC_LOG", "info");
+        match no_color {
+            Some(value) => command.env("NO_COLOR", value),
+            None => command.env_remove("NO_COLOR"),
+        };
+        let (output, seen) = command_stderr_on_a_terminal(command);
+        assert!(output.status.success(), "{seen}");
+        assert!(seen.contains("worker joined"), "{seen:?}");
+        seen
+    };
+    let seen = logged(None);
+    assert!(coloured(&seen), "a terminal's log is coloured: {seen:?}");
+    let seen = logged(Some("1"));
+    assert!(!coloured(&seen), "NO_COLOR=1 leaves it plain: {seen:?}");
+    // An empty NO_COLOR asks for nothing.
+    let seen = logged(Some(""));
+    assert!(
+        coloured(&seen),
+        "NO_COLOR= (empty) keeps the colours: {seen:?}"
+    );
 }
 
 /// Reading a data file and computing its optimum, which take seconds for a large one, show on
