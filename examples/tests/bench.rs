@@ -39,6 +39,10 @@ fn main() {
             faults,
         ),
         (
+            "a_signal_during_the_splits_part_removes_its_generated_file",
+            splits_signalled,
+        ),
+        (
             "a_value_repeated_in_a_list_flag_is_refused_before_any_run",
             repeated_values,
         ),
@@ -384,6 +388,68 @@ fn splits() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// SIGTERM (a batch scheduler's, `timeout`'s) or Ctrl-C while the file is generated or probed
+/// ends the part with the file removed: the signal's default action left up to 1.5 GB in the
+/// temporary folder.
+#[cfg(unix)]
+fn splits_signalled() {
+    let dir = scratch("bench-splits-signalled");
+    let generated = dir.join("generated");
+    std::fs::create_dir(&generated).expect("the folder of the generated files");
+    let child = Command::new(BENCH)
+        .args(["splits", "--sizes-mb", "300", "--workers", "1", "--dir"])
+        .arg(&generated)
+        .arg("--out")
+        .arg(dir.join("figures.json"))
+        .current_dir(&dir)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-bench starts");
+    // Signalled once the file is being written into its folder.
+    let begun = std::time::Instant::now();
+    let writing = || {
+        let folders = std::fs::read_dir(&generated).expect("the folder");
+        folders.flatten().any(|folder| {
+            std::fs::read_dir(folder.path()).is_ok_and(|files| {
+                files
+                    .flatten()
+                    .any(|f| f.metadata().is_ok_and(|m| m.len() > 0))
+            })
+        })
+    };
+    while !writing() {
+        assert!(
+            begun.elapsed() < std::time::Duration::from_secs(120),
+            "no generated file in sight"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: a signal to the child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let output = child.wait_with_output().expect("async-bench ends");
+    let said = String::from_utf8_lossy(&output.stderr);
+    let left: Vec<_> = std::fs::read_dir(&generated)
+        .expect("the folder")
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the generated files are left: {left:?}; {said}"
+    );
+    assert_eq!(output.status.code(), Some(143), "{said}");
+    assert!(
+        said.contains("stopped by a signal; the generated folder"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(not(unix))]
+fn splits_signalled() {}
 
 fn faults() {
     let dir = scratch("bench-faults");

@@ -9,7 +9,8 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -153,9 +154,13 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The probe running now, 0 when none: a signal to the part ends it too, as its data file is
+/// removed under it.
+static PROBE: AtomicU32 = AtomicU32::new(0);
+
 /// Runs a probe in a process of its own and returns its figures.
 fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
-    let output = Command::new(std::env::current_exe()?)
+    let child = Command::new(std::env::current_exe()?)
         .args([
             "splits-probe",
             "--access",
@@ -165,8 +170,14 @@ fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
             "--data",
         ])
         .arg(data)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .context("cannot start a probe")?;
+    PROBE.store(child.id(), Ordering::SeqCst);
+    let output = child.wait_with_output();
+    PROBE.store(0, Ordering::SeqCst);
+    let output = output.context("cannot read the probe's output")?;
     if !output.status.success() {
         // A mode that cannot get the data to the workers is a figure too.
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -199,6 +210,7 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
         .join(folder);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    remove_on_signal(dir.clone());
     let load_before = super::figures::load_average();
     let outcome = measure(&args, &dir);
     // The file is never kept, whatever happened.
@@ -231,6 +243,66 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
     eprintln!("figures written to {}", args.out.display());
     Ok(())
 }
+
+/// From now on, a Ctrl-C, SIGTERM or SIGHUP (unless ignored, as under `nohup`) ends the part
+/// with the generated folder `dir` removed, and its probe stopped: the default action of the
+/// signal left a file of up to the largest `--sizes-mb` (1.5 GB by default) in the
+/// temporary folder.
+#[cfg(unix)]
+fn remove_on_signal(dir: PathBuf) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut handled = vec![SIGINT, SIGTERM];
+    // SAFETY: with no new action, sigaction only writes the current one into `current`,
+    // zeroed memory of the right type.
+    let hangup_ignored = unsafe {
+        let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        libc::sigaction(SIGHUP, std::ptr::null(), current.as_mut_ptr()) == 0
+            && current.assume_init().sa_sigaction == libc::SIG_IGN
+    };
+    if !hangup_ignored {
+        handled.push(SIGHUP);
+    }
+    let mut signals = match signal_hook::iterator::Signals::new(handled) {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!(
+                "warning: a signal will leave the generated file in {}: {e}",
+                dir.display()
+            );
+            return;
+        }
+    };
+    let shown = dir.display().to_string();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let probe = PROBE.load(Ordering::SeqCst);
+                if probe != 0 {
+                    // SAFETY: a signal to a child this process started and has not reaped.
+                    unsafe { libc::kill(probe as libc::pid_t, libc::SIGTERM) };
+                }
+                let removed = match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => "removed".to_owned(),
+                    // Removed already: the signal came once the part was done with it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => "removed".to_owned(),
+                    Err(e) => format!("not removed: {e}"),
+                };
+                eprintln!(
+                    "stopped by a signal; the generated folder {} is {removed}",
+                    dir.display()
+                );
+                std::process::exit(128 + signal);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("warning: a signal will leave the generated file in {shown}: {e}");
+    }
+}
+
+/// Elsewhere a signal ends the part as it always does.
+#[cfg(not(unix))]
+fn remove_on_signal(_: PathBuf) {}
 
 /// `bytes` in the decimal unit that fits (as `--sizes-mb` counts them): a 2 MB file was said
 /// "0.00 GB".
