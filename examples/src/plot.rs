@@ -160,7 +160,7 @@ fn render_xy(
 /// The two formats a plot is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `.svg`, or a name without an extension.
+    /// `.svg`, or a name without an extension (but `.png`).
     Svg,
     /// `.png`.
     Png,
@@ -169,7 +169,12 @@ pub enum Format {
 /// The format of a plot at `path`, by its extension; another extension is an error, so that
 /// `run.pdf` is not silently an SVG file.
 pub fn format_of(path: &Path) -> Result<Format> {
-    match path.extension().map(|e| e.to_ascii_lowercase()) {
+    // A name that is an extension alone, `.png`, has none to `Path` (a hidden file's name):
+    // it was written as an SVG under the name `.png`.
+    let alone = (path.file_name().map(|n| n.to_ascii_lowercase()))
+        .filter(|name| name == ".png" || name == ".svg")
+        .map(|name| name.to_string_lossy()[1..].into());
+    match (path.extension().map(|e| e.to_ascii_lowercase())).or(alone) {
         None => Ok(Format::Svg),
         Some(e) if e == "svg" => Ok(Format::Svg),
         Some(e) if e == "png" => Ok(Format::Png),

@@ -6352,6 +6352,47 @@ fn command_stderr_on_a_terminal(mut command: Command) -> (Output, String) {
     (output, reader.join().expect("the reader"))
 }
 
+/// A plot named by its extension alone (`.png`, `out/.PNG`) is written in that format: the
+/// name has no extension to Rust's `Path`, and an SVG was written under the name `.png`.
+#[test]
+fn a_plot_named_by_its_extension_alone_is_written_in_that_format() {
+    let dir = scratch("plot-extension-alone");
+    let output = run(
+        &[
+            "--workers",
+            "1",
+            "--updates",
+            "5",
+            "--quiet",
+            "--plot",
+            "out/.PNG",
+        ],
+        &dir,
+    );
+    succeeded(&output);
+    let bytes = std::fs::read(dir.join("out/.PNG")).expect("the plot");
+    assert!(
+        bytes.starts_with(b"\x89PNG"),
+        "not a PNG: {:?}",
+        &bytes[..16]
+    );
+    let output = run(
+        &[
+            "--workers",
+            "1",
+            "--updates",
+            "5",
+            "--quiet",
+            "--plot",
+            ".svg",
+        ],
+        &dir,
+    );
+    succeeded(&output);
+    let text = std::fs::read_to_string(dir.join(".svg")).expect("the plot");
+    assert!(text.contains("<svg"), "not an SVG");
+}
+
 /// The log lines are coloured on a terminal, but not when `NO_COLOR` is set (no-color.org):
 /// they were coloured whatever it said.
 #[cfg(unix)]
