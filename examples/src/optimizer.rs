@@ -694,10 +694,18 @@ impl Registry {
             .copied()
             .ok_or_else(|| {
                 let names: Vec<&str> = self.optimizers.iter().map(|o| o.name).collect();
-                format!(
-                    "unknown algorithm `{name}`: choose one of {}",
-                    names.join(", ")
-                )
+                match name.trim().is_empty() {
+                    // `--algos sgd,` or `--algo ''`: "unknown algorithm ``" named nothing.
+                    true => format!(
+                        "an empty algorithm name (a comma too many in --algos?): choose one \
+                         of {}",
+                        names.join(", ")
+                    ),
+                    false => format!(
+                        "unknown algorithm `{name}`: choose one of {}",
+                        names.join(", ")
+                    ),
+                }
             })
     }
 }

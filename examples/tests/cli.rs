@@ -6352,6 +6352,22 @@ fn command_stderr_on_a_terminal(mut command: Command) -> (Output, String) {
     (output, reader.join().expect("the reader"))
 }
 
+/// An empty name in `--algos` (a comma too many) or `--algo ''` is said as such: it was
+/// "unknown algorithm ``", a name of nothing between backquotes.
+#[test]
+fn an_empty_algorithm_name_is_said_empty() {
+    let dir = scratch("empty-algorithm-name");
+    for args in [
+        &["compare", "--algos", "sgd,", "--updates", "5"][..],
+        &["compare", "--algos", "sgd,,asgd", "--updates", "5"],
+        &["--algo", "", "--updates", "5"],
+    ] {
+        let output = run(args, &dir);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_usage_error(&output, "an empty algorithm name");
+    }
+}
+
 /// A plot named by its extension alone (`.png`, `out/.PNG`) is written in that format: the
 /// name has no extension to Rust's `Path`, and an SVG was written under the name `.png`.
 #[test]
