@@ -50,9 +50,9 @@ pub use cluster::{
     run_worker_if_spawned, ClusterConfig, Series, DEFAULT_PREFETCH, MAX_KEEP_VERSIONS,
 };
 pub use coordinator::{
-    asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, Flow, ForgottenWorkers,
-    Progress, ResultMeta, RunReport, RunStats, StopHandle, VersionRead, WorkerInfo, WorkerTable,
-    STOP_WAITS_FOR_PASS,
+    asp, bsp, everyone, quorum, ssp, Barrier, Collected, Combine, Driver, DriverPauses, Flow,
+    ForgottenWorkers, Progress, ResultMeta, RunReport, RunStats, StopHandle, VersionRead,
+    WorkerInfo, WorkerTable, STOP_WAITS_FOR_PASS,
 };
 pub use data::{Dataset, Partition};
 pub use error::{RuntimeError, TaskError};

@@ -3522,6 +3522,10 @@ fn a_paused_driver_keeps_its_workers_and_its_run_goes_on() {
     assert_eq!(summary["lost_workers"], 0, "{summary}");
     assert!(summary["failure"].is_null(), "{summary}");
     assert!(summary["updates"].as_u64() > Some(0));
+    // What the pause cost is measured, not only survived.
+    let pauses = &summary["stats"]["driver_pauses"];
+    assert!(pauses["count"].as_u64() >= Some(1), "{summary}");
+    assert!(pauses["longest_s"].as_f64() >= Some(8.0), "{summary}");
     assert_exited(&workers);
 }
 

@@ -9,7 +9,7 @@ use super::clock::RunClock;
 use super::joins::Joins;
 use super::local::LocalWorkers;
 use super::placement::{shipping_key, Placement};
-use super::report::{RunReport, RunStats};
+use super::report::{DriverPauses, RunReport, RunStats};
 use super::result_meta::ResultMeta;
 use super::results::ResultQueue;
 use super::shapes::SiteShapes;
@@ -103,6 +103,8 @@ pub struct Driver {
     /// Since when no remote worker is alive: they may come back (a network cut, restarted
     /// hosts) within the join timeout.
     pub(crate) all_lost_since: Option<Instant>,
+    /// The times the driver itself did not run, as its liveness checks found them.
+    pub(crate) pauses: DriverPauses,
     /// The shape each `reduce!` site's results must have.
     pub(crate) shapes: SiteShapes,
     /// Per asynchronous `reduce!` site: failures since its last good result, and on whom.
@@ -192,6 +194,7 @@ impl Driver {
             notes: BTreeMap::new(),
             last_liveness_check: Instant::now(),
             all_lost_since: None,
+            pauses: DriverPauses::default(),
             observer: None,
             checkpoints: Checkpoints::default(),
             exclusions: Default::default(),
@@ -515,6 +518,7 @@ impl Driver {
             checkpoints_failed: failures.count,
             checkpoint_error: failures.last.clone(),
             notes: self.notes.clone(),
+            driver_pauses: self.pauses,
         }
     }
 

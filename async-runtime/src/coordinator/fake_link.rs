@@ -18,6 +18,7 @@ use super::inspect::Inspected;
 use super::joins::JoinBudget;
 use super::local::LocalWorkers;
 use super::placement::PartSource;
+use super::report::DriverPauses;
 use super::table::{WorkerInfo, WorkerTable, DEPARTED_ROWS_KEPT};
 use super::tasks::{WorkersOn, HANG_FLOOR};
 use crate::cluster::ClusterConfig;
@@ -1651,6 +1652,32 @@ fn a_driver_that_did_not_run_does_not_read_its_own_pause_as_the_workers_silence(
     driver.last_liveness_check = Instant::now() - driver.config.heartbeat;
     let _ = driver.pump();
     assert_eq!(driver.table.alive(), 0, "silent past the timeout: lost");
+}
+
+#[test]
+fn the_drivers_own_pauses_are_measured_in_its_report() {
+    // A driver stopped for 20 s went on with every worker, but its report said nothing of the
+    // pause: the summary and the faults line read as a clean run, its cost nowhere.
+    let (mut driver, _wire) = driver(2, echoing());
+    driver.config.heartbeat = Duration::from_millis(100);
+    assert_eq!(driver.report().driver_pauses, DriverPauses::default());
+    for worker in &mut driver.table.workers {
+        worker.last_heard = Instant::now();
+    }
+    driver.last_liveness_check = Instant::now() - Duration::from_secs(20);
+    driver.watch();
+    // A check a few periods late is a busy machine, not a pause.
+    driver.last_liveness_check = Instant::now() - 4 * driver.config.heartbeat;
+    driver.watch();
+    driver.last_liveness_check = Instant::now() - Duration::from_secs(3);
+    driver.watch();
+    let pauses = driver.report().driver_pauses;
+    assert_eq!(pauses.count, 2, "{pauses:?}");
+    assert!(
+        (23.0..24.0).contains(&pauses.total_s) && (20.0..21.0).contains(&pauses.longest_s),
+        "{pauses:?}"
+    );
+    assert_eq!(driver.table.alive(), 2, "nor does it lose a worker");
 }
 
 #[test]

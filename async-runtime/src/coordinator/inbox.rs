@@ -212,7 +212,10 @@ impl Driver {
             "the driver did not run for a while: the workers' silence is not judged";
         let paused_s = since_check.as_secs_f64();
         match lateness {
-            Lateness::Paused => tracing::warn!(paused_s, "{NOT_JUDGED}"),
+            Lateness::Paused => {
+                tracing::warn!(paused_s, "{NOT_JUDGED}");
+                self.pauses.record(paused_s);
+            }
             _ => tracing::debug!(paused_s, "{NOT_JUDGED}"),
         }
         let unwatched = since_check - self.config.heartbeat;

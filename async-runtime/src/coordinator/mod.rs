@@ -58,7 +58,7 @@ pub(crate) use dispatch::TaskSpec;
 pub use driver::{Driver, Flow, Progress};
 pub(crate) use inspect::{inspect, Inspected};
 pub use reduce::Collected;
-pub use report::{RunReport, RunStats};
+pub use report::{DriverPauses, RunReport, RunStats};
 pub use result_meta::{ResultMeta, VersionRead};
 pub use results::MAX_PARKED_PER_SITE;
 pub use stop::{StopHandle, STOP_WAITS_FOR_PASS};

@@ -176,6 +176,31 @@ pub struct RunReport {
     pub checkpoint_error: Option<String>,
     /// The values the optimizer recorded with [`Driver::note`](crate::Driver::note).
     pub notes: BTreeMap<String, f64>,
+    /// The times the driver itself did not run (stopped, suspended, starved), found by its
+    /// liveness checks running late. Not in a checkpoint: a resumed run counts its own.
+    pub driver_pauses: DriverPauses,
+}
+
+/// The driver's own pauses: liveness checks found at least a second late (and more than
+/// three heartbeats), each a stretch in which the driver read nothing, sent nothing and
+/// judged no worker. The run went on after each; this is what they cost it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DriverPauses {
+    /// How many.
+    pub count: u64,
+    /// Their seconds in all, each from the check before it to the one that found it.
+    pub total_s: f64,
+    /// The longest one's seconds.
+    pub longest_s: f64,
+}
+
+impl DriverPauses {
+    /// Counts a pause of `seconds`.
+    pub(crate) fn record(&mut self, seconds: f64) {
+        self.count += 1;
+        self.total_s += seconds;
+        self.longest_s = self.longest_s.max(seconds);
+    }
 }
 
 impl RunStats {
@@ -252,6 +277,7 @@ mod tests {
             checkpoints_failed: 0,
             checkpoint_error: None,
             notes: Default::default(),
+            driver_pauses: DriverPauses::default(),
         };
         // w1.r0000abcd is w1 back under a fresh name.
         assert_eq!(report.workers_trained(), 2 + 2);

@@ -1,7 +1,7 @@
 //! The line that says, after a run's result line, what went wrong along the way: the warnings
 //! that told it have scrolled away, and a reader of the last lines would take the run for clean.
 
-use asyncopt_runtime::{RunReport, RunStats};
+use asyncopt_runtime::{DriverPauses, RunReport, RunStats};
 
 use crate::words::count;
 
@@ -13,14 +13,19 @@ use crate::words::count;
 /// layer dropped unread (strangers', out of place within a session, forged or replayed),
 /// frames of ended sessions, floods); `None` for a clean run. The workers excluded for not
 /// reading the data file ([`RunReport::unreadable_data_exclusions`]) are said as such: the
-/// file may be at fault, not they.
+/// file may be at fault, not they. The driver's own pauses (stopped, suspended, starved) come
+/// last, with the seconds they took.
 pub fn fault_line(report: &RunReport) -> Option<String> {
-    fault_line_of(&report.stats, report.unreadable_data_exclusions())
+    fault_line_of(
+        &report.stats,
+        report.unreadable_data_exclusions(),
+        &report.driver_pauses,
+    )
 }
 
 /// [`fault_line`] of the counters `stats`, of whose excluded workers `unreadable_data` could
-/// not read the data file.
-fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
+/// not read the data file, and of the driver's own `pauses`.
+fn fault_line_of(stats: &RunStats, unreadable_data: u64, pauses: &DriverPauses) -> Option<String> {
     // An excluded worker is lost too (its session is ended): each is said once, as excluded.
     // Counted per session, so a worker lost, back under a fresh session and lost again is two
     // losses: said as losses, not as workers.
@@ -161,6 +166,14 @@ fn fault_line_of(stats: &RunStats, unreadable_data: u64) -> Option<String> {
             .filter(|(n, _, _)| *n > 0)
             .map(|(n, one, many)| count(n, one, many)),
     );
+    // The driver's own: no worker's fault, but the run lost that time all the same.
+    if pauses.count > 0 {
+        items.push(format!(
+            "{} ({:.1} s in all, no worker judged meanwhile)",
+            count(pauses.count, "pause of the driver", "pauses of the driver"),
+            pauses.total_s
+        ));
+    }
     if items.is_empty() {
         return None;
     }
@@ -197,7 +210,25 @@ mod tests {
             dropped_stale: 7,
             ..RunStats::default()
         };
-        assert_eq!(fault_line_of(&stats, 0), None);
+        assert_eq!(fault_line_of(&stats, 0, &DriverPauses::default()), None);
+    }
+
+    #[test]
+    fn the_drivers_own_pauses_are_said_with_their_seconds() {
+        // A driver stopped for 20 s and 3 s went on with every worker, and its run read as
+        // clean: nothing said where the time went.
+        let pauses = DriverPauses {
+            count: 2,
+            total_s: 23.04,
+            longest_s: 20.0,
+        };
+        assert_eq!(
+            fault_line_of(&RunStats::default(), 0, &pauses).as_deref(),
+            Some(
+                "  faults: 2 pauses of the driver (23.0 s in all, no worker judged meanwhile); \
+                 see \"stats\" in the summary"
+            )
+        );
     }
 
     #[test]
@@ -212,7 +243,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 1 worker lost (2 partitions moved), 1 worker excluded for failing \
                  tasks or bad results, 4 tasks failed, 1 hung task done again elsewhere, 3 \
@@ -230,7 +261,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
                  moved), 2 worker processes restarted, 1 bad result dropped, 1 message rejected; \
@@ -250,7 +281,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 1).as_deref(),
+            fault_line_of(&stats, 1, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 2 workers excluded for failing tasks or bad results (1 partition \
                  moved), 1 worker excluded as it could not read the data file; see \"stats\" \
@@ -263,6 +294,7 @@ mod tests {
                 ..stats
             },
             1,
+            &DriverPauses::default(),
         )
         .unwrap();
         assert!(!line.contains("failing tasks"), "{line}");
@@ -280,7 +312,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 2 joins refused or left unproven, 1 stranger's connection cut off for \
                  sending more than a handshake, 6 strangers' frames dropped unauthenticated, 5 \
@@ -294,7 +326,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 1 frame forged or replayed within a session dropped; see \"stats\" \
                  in the summary"
@@ -311,7 +343,7 @@ mod tests {
             strangers_cut_off: 1,
             ..RunStats::default()
         };
-        let line = fault_line_of(&stats, 0).unwrap();
+        let line = fault_line_of(&stats, 0, &DriverPauses::default()).unwrap();
         assert_eq!(
             line,
             "  faults: 4 messages rejected, 1 stranger's connection cut off for sending more \
@@ -326,7 +358,7 @@ mod tests {
             unauthenticated_frames: 3,
             ..RunStats::default()
         };
-        let line = fault_line_of(&stats, 0).unwrap();
+        let line = fault_line_of(&stats, 0, &DriverPauses::default()).unwrap();
         assert!(
             line.contains("3 strangers' frames dropped unauthenticated"),
             "{line}"
@@ -347,7 +379,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 2 strangers' frames dropped unauthenticated, 3 frames dropped within \
                  a session as unsealed or out of place; see \"stats\" in the summary"
@@ -358,7 +390,7 @@ mod tests {
             unsealed_session_frames: 1,
             ..RunStats::default()
         };
-        let line = fault_line_of(&stats, 0).unwrap();
+        let line = fault_line_of(&stats, 0, &DriverPauses::default()).unwrap();
         assert_eq!(
             line,
             "  faults: 1 frame dropped within a session as unsealed or out of place; see \
@@ -376,7 +408,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some("  faults: 2 worker losses (2 partitions moved); see \"stats\" in the summary")
         );
     }
@@ -389,7 +421,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 2 connections closed before their ZeroMQ handshake (workers' retries or \
                  strangers' probes); see \"stats\" in the summary"
@@ -423,7 +455,7 @@ mod tests {
             floods: 1,
             ..RunStats::default()
         };
-        let line = fault_line_of(&stats, 0).unwrap();
+        let line = fault_line_of(&stats, 0, &DriverPauses::default()).unwrap();
         let body = line
             .strip_prefix("  faults: ")
             .and_then(|rest| rest.strip_suffix("; see \"stats\" in the summary"))
@@ -445,7 +477,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some("  faults: 2 handshakes timed out; see \"stats\" in the summary")
         );
         // Raw connections that never finished ZeroMQ's own handshake (a probe of the port,
@@ -455,7 +487,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 1 connection closed before its ZeroMQ handshake (a worker's retry or a \
                  stranger's probe); see \"stats\" in the summary"
@@ -473,7 +505,7 @@ mod tests {
             ..RunStats::default()
         };
         assert_eq!(
-            fault_line_of(&stats, 0).as_deref(),
+            fault_line_of(&stats, 0, &DriverPauses::default()).as_deref(),
             Some(
                 "  faults: 3 joins refused or left unproven, 1 join told to try again later, 1 \
                  handshake timed out, 40 handshakes closed to make room for newer ones, 7 \

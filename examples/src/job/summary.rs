@@ -167,7 +167,7 @@ impl Outcome {
             "failure": self.failure,
             "interrupted": self.interrupted,
             "recorded_unscored": self.recorded_unscored,
-            "stats": stats,
+            "stats": stats_with_pauses(stats, &self.report.driver_pauses),
             "worker_table": self.report.workers,
             "forgotten_workers": self.report.forgotten_workers,
         })
@@ -220,4 +220,17 @@ impl Outcome {
             own,
         })
     }
+}
+
+/// The counters `stats` with the driver's own `pauses` among them, where the faults line
+/// sends its reader (`see "stats" in the summary`).
+fn stats_with_pauses(
+    stats: &asyncopt_runtime::RunStats,
+    pauses: &asyncopt_runtime::DriverPauses,
+) -> serde_json::Value {
+    let mut value = serde_json::json!(stats);
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("driver_pauses".into(), serde_json::json!(pauses));
+    }
+    value
 }
