@@ -4125,6 +4125,42 @@ fn remote_worker_with(address: &str, name: &str, cwd: &Path, extra: &[&str]) -> 
         .expect("the worker starts")
 }
 
+/// A driver stopped while it waits for its workers, longer than its `--join-timeout`, waited
+/// no time for them: on waking it gave up at once ("only 1 of 2 workers joined within 12.0
+/// s"), before reading the hello of the worker that reached it meanwhile.
+#[test]
+fn a_driver_stopped_while_its_workers_join_still_admits_them() {
+    let dir = scratch("stopped-join");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let rest = ["--algo", "sgd", "--updates", "5", "--join-timeout", "6"];
+    let out = ["--summary", "s.json", "--quiet"];
+    let driver = start(
+        &[&remote_flags("2", &address)[..], &rest, &out].concat(),
+        &dir,
+    );
+    wait_until_listening(&address);
+    let first = remote_worker(&address, "first", &dir);
+    std::thread::sleep(Duration::from_secs(1));
+    signal("-STOP", driver.id());
+    let second = remote_worker(&address, "second", &dir);
+    std::thread::sleep(Duration::from_secs(9));
+    signal("-CONT", driver.id());
+    let (output, code) = wait_for(driver);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["worker_names"].as_array().map(Vec::len),
+        Some(2),
+        "{summary}"
+    );
+    for worker in [first, second] {
+        let output = worker.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+}
+
 /// Two remote workers started under one name both train: the second, refused the name, joins
 /// under a fresh one (`same.rXXXXXXXX`) and is counted as a worker of its own, not as the
 /// first one back.

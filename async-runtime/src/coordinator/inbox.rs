@@ -51,6 +51,43 @@ fn lateness(since_check: Duration, heartbeat: Duration) -> Lateness {
     }
 }
 
+/// The driver's wait for its workers to join, as long as it ran: a stop of the driver
+/// (SIGSTOP, a suspended host) during the wait is no wait for a worker, which could not join
+/// meanwhile. A driver stopped past its `--join-timeout` gave up on waking, before reading
+/// the hellos of the workers that reached it while it was stopped.
+#[derive(Debug)]
+struct JoinWait {
+    /// The start of the wait.
+    begun: Instant,
+    /// The previous look at the wait.
+    last_look: Instant,
+    /// The stretches between two looks that were pauses of the driver (see [`lateness`]).
+    paused: Duration,
+}
+
+impl JoinWait {
+    fn new(begun: Instant) -> Self {
+        Self {
+            begun,
+            last_look: begun,
+            paused: Duration::ZERO,
+        }
+    }
+
+    /// The time waited by `now`, the driver's pauses left out: a look at the wait comes at
+    /// least every heartbeat, so one three periods late (and a second, see [`lateness`])
+    /// found the driver stopped since the last, all but a period of it.
+    fn waited(&mut self, now: Instant, heartbeat: Duration) -> Duration {
+        let gap = now.saturating_duration_since(self.last_look);
+        if lateness(gap, heartbeat) == Lateness::Paused {
+            self.paused += gap.saturating_sub(heartbeat);
+        }
+        self.last_look = now;
+        now.saturating_duration_since(self.begun)
+            .saturating_sub(self.paused)
+    }
+}
+
 /// While the driver reads a split itself, how often the link is looked at between waits
 /// for the read's end.
 const SPLIT_READ_POLL: Duration = Duration::from_millis(20);
@@ -121,6 +158,7 @@ impl Driver {
         // The first check is due at once; what the driver did before (starting its workers)
         // was no pause of its checks.
         self.last_liveness_check = begun.checked_sub(self.config.heartbeat).unwrap_or(begun);
+        let mut wait = JoinWait::new(begun);
         while self.table.alive() < self.config.workers {
             if self.stop_requested() {
                 return Err(RuntimeError::StoppedWaiting {
@@ -128,7 +166,7 @@ impl Driver {
                     expected: self.config.workers,
                 });
             }
-            let waited = begun.elapsed();
+            let waited = wait.waited(Instant::now(), self.config.heartbeat);
             if waited >= self.config.join_timeout {
                 return Err(RuntimeError::WorkersMissing {
                     joined: self.table.alive(),
@@ -994,5 +1032,20 @@ mod tests {
         let second = Duration::from_secs(1);
         assert_eq!(lateness(3 * second, second), Lateness::OnTime);
         assert_eq!(lateness(3 * second + MS, second), Lateness::Paused);
+    }
+
+    #[test]
+    fn the_join_wait_leaves_out_the_drivers_pauses() {
+        let heartbeat = 500 * MS;
+        let t0 = Instant::now();
+        let mut wait = JoinWait::new(t0);
+        assert_eq!(wait.waited(t0 + 100 * MS, heartbeat), 100 * MS);
+        // Stopped for 30 s: all but a period of it is no wait for a worker.
+        let woke = t0 + 100 * MS + Duration::from_secs(30);
+        assert_eq!(wait.waited(woke, heartbeat), 600 * MS);
+        // Looks on time count whole, however many.
+        assert_eq!(wait.waited(woke + 400 * MS, heartbeat), 1000 * MS);
+        // A stall under a second is a busy machine: counted as waited.
+        assert_eq!(wait.waited(woke + 1300 * MS, heartbeat), 1900 * MS);
     }
 }
