@@ -43,6 +43,10 @@ fn main() {
             splits_signalled,
         ),
         (
+            "a_signal_during_the_paper_part_keeps_its_runs_done_as_partial_figures",
+            paper_signalled,
+        ),
+        (
             "a_value_repeated_in_a_list_flag_is_refused_before_any_run",
             repeated_values,
         ),
@@ -450,6 +454,136 @@ fn splits_signalled() {
 
 #[cfg(not(unix))]
 fn splits_signalled() {}
+
+/// The processes whose parent is `parent`.
+#[cfg(unix)]
+fn children_of(parent: u32) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The parent is the second field after the command's closing parenthesis.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1) == Some(&parent.to_string())
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn paper_signalled() {
+    use std::io::BufRead;
+    let dir = scratch("bench-paper-signalled");
+    let figures_dir = dir.join("paper");
+    let out = dir.join("figures.json");
+    let mut child = Command::new(BENCH)
+        .args([
+            "paper",
+            "--datasets",
+            "a9a",
+            "--settings",
+            "0.3,0.6,1.0,cloud",
+        ])
+        .args([
+            "--pairs",
+            "sgd",
+            "--workers",
+            "2",
+            "--partitions-per-worker",
+            "2",
+        ])
+        .args([
+            "--time",
+            "60",
+            "--figures-dir",
+            path(&figures_dir),
+            "--out",
+            path(&out),
+        ])
+        .current_dir(&dir)
+        .env("ASYNC_DATA_DIR", data_dir())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-bench starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("its stderr"));
+    let mut said = String::new();
+    let mut workers = Vec::new();
+    let mut lines = stderr.lines();
+    // Signalled once its first run is over, as soon as a later run's workers are up.
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        said += &line;
+        said.push('\n');
+        if line.contains("a9a intensity-0.3: sgd: objective") {
+            let begun = std::time::Instant::now();
+            while workers.is_empty() {
+                assert!(
+                    begun.elapsed() < std::time::Duration::from_secs(120),
+                    "no worker process in sight: {said}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                workers = children_of(child.id());
+            }
+            // SAFETY: a signal to the child this test started and has not reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            break;
+        }
+    }
+    for line in lines {
+        said += &line.expect("a line");
+        said.push('\n');
+    }
+    let status = child.wait().expect("async-bench ends");
+    assert_eq!(status.code(), Some(143), "{said}");
+    assert!(!workers.is_empty(), "no worker process seen: {said}");
+    for pid in &workers {
+        let left = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(left.is_empty(), "worker {pid} is left: {left}; {said}");
+    }
+    assert!(
+        said.contains("paper stopped by a signal after ")
+            && said.contains(" of 8 runs;")
+            && said.contains(&format!("figures written to {}", out.display()))
+            && said.contains("marked partial"),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}: {said}"));
+    let figures: Value = serde_json::from_str(&text).expect("JSON");
+    let paper = &figures["paper"];
+    assert_eq!(paper["partial"]["part"], "paper", "{paper}");
+    // Its first run, or both of the first setting if the second was over before the signal.
+    let done = paper["partial"]["runs_done"].as_u64().expect("runs done");
+    assert!((1..8).contains(&done), "{paper}");
+    assert_eq!(paper["partial"]["runs_planned"], 8, "{paper}");
+    let runs = paper["runs"].as_object().expect("entries");
+    let entry = &runs["a9a/sgd/intensity-0.3"];
+    assert!(entry["sgd"]["updates"].as_u64() >= Some(1), "{entry}");
+    if done == 1 {
+        assert_eq!(runs.len(), 1, "{paper}");
+        assert!(
+            entry["asgd"].is_null() && entry["speedup"].is_null(),
+            "{entry}"
+        );
+    }
+    // The finished run is drawn; no figure of a setting that never ran.
+    let drawn: Vec<_> = std::fs::read_dir(&figures_dir)
+        .expect("the figures folder")
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        drawn.contains(&"a9a-sgd-intensity-0.3.png".to_owned()),
+        "{drawn:?}"
+    );
+    assert!(!drawn.iter().any(|f| f.contains("cloud")), "{drawn:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(not(unix))]
+fn paper_signalled() {}
 
 fn faults() {
     let dir = scratch("bench-faults");

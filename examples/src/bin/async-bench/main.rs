@@ -144,6 +144,12 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
+            // A signal stopped the part: its runs done are in the figures, as `async-train`
+            // says a stopped comparison, and exits 128 + the signal.
+            if error.is::<async_train::cli::Interrupted>() {
+                eprintln!("{error:#}");
+                return std::process::ExitCode::from(async_train::interrupt::exit_code());
+            }
             eprintln!("error: {error:#}");
             match error.is::<UsageError>() {
                 true => std::process::ExitCode::from(EXIT_USAGE),

@@ -243,7 +243,12 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     let mut numbers = previous_numbers(&args.out);
     // Other processes on the machine skew every time: the figures say how busy it was.
     let load_at_start = figures::load_average();
-    for (set, data_path) in args.datasets.iter().zip(paths) {
+    let planned = args.datasets.len() * args.pairs.len() * args.settings.len() * 2;
+    let mut stop = ran::Stoppable::begin("paper", planned);
+    'sets: for (set, data_path) in args.datasets.iter().zip(paths) {
+        if stop.stopped() {
+            break;
+        }
         let mut run = RunArgs::parse_defaults();
         run.data = Some(data_path.clone());
         run.optimum = Some(set.optimum);
@@ -268,15 +273,29 @@ pub fn paper(args: PaperArgs) -> Result<()> {
         );
         for &pair in &args.pairs {
             for &setting in &args.settings {
-                let entry = experiment(&args, &mut spec, &data, set, pair, setting)?;
-                let entry = stamped(entry, &run_settings(&args, &data_path));
-                let key = format!("{}/{}/{}", set.key, pair.key(), setting.key());
-                numbers.insert(key, entry);
+                let entry = experiment(&args, &mut stop, &mut spec, &data, set, pair, setting)?;
+                if let Some(entry) = entry {
+                    let entry = stamped(entry, &run_settings(&args, &data_path));
+                    let key = format!("{}/{}/{}", set.key, pair.key(), setting.key());
+                    numbers.insert(key, entry);
+                }
+                // A signal stopped a run: the runs done are kept, and no other starts.
+                if stop.stopped() {
+                    break 'sets;
+                }
             }
         }
     }
+    if stop.nothing_done() {
+        // Nothing finished: no figure to draw, and the earlier figures are left as they were.
+        return stop.finish(&format!(
+            "nothing written; {} is unchanged",
+            args.out.display()
+        ));
+    }
     speedup_plot(&args, &numbers)?;
     let figures = json!({
+        "partial": stop.partial(),
         "workers": args.workers,
         "partitions_per_worker": args.partitions_per_worker,
         "time_cap_s": args.time,
@@ -288,23 +307,30 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&figures)?);
     figures::merge(&args.out, "paper", figures)?;
-    eprintln!(
+    let written = format!(
         "figures written to {} and {}",
         args.out.display(),
         args.figures_dir.display()
     );
+    if stop.stopped() {
+        return stop.finish(&format!("{written}, marked partial"));
+    }
+    eprintln!("{written}");
     Ok(())
 }
 
-/// One setting of one pair on one dataset: both runs, their figure, their numbers.
+/// One setting of one pair on one dataset: both runs, their figure, their numbers. A signal
+/// that stopped its first run leaves `None`; one that stopped its second leaves the first
+/// run's numbers and figure, the second's `null` and said not run in the title.
 fn experiment(
     args: &PaperArgs,
+    stop: &mut ran::Stoppable,
     spec: &mut job::JobSpec,
     data: &Arc<Dataset>,
     set: &PaperSet,
     pair: Pair,
     setting: Setting,
-) -> Result<Value> {
+) -> Result<Option<Value>> {
     let target = pair.target(set);
     spec.cluster.stragglers = setting.stragglers();
     spec.stop.target_subopt = Some(target);
@@ -318,7 +344,9 @@ fn experiment(
             spec.step = Some(args.asaga_step_scale * job::default_step(spec, data, &metric));
         }
         let label = format!("  {} {}: {algorithm}", set.key, setting.key());
-        let outcome = ran::run(&label, spec, data)?;
+        let Some(outcome) = stop.run(&label, spec, data)? else {
+            break;
+        };
         eprintln!("  {} {}: {}", set.key, setting.key(), ran::said(&outcome));
         // One that failed before its first update said so above, its error with it.
         if let Some(failure) = outcome
@@ -334,21 +362,27 @@ fn experiment(
         }
         outcomes.push(outcome);
     }
-    let (s, a) = (&outcomes[0], &outcomes[1]);
+    let (s, a) = match outcomes.as_slice() {
+        [] => return Ok(None),
+        [s] => (s, None),
+        [s, a, ..] => (s, Some(a)),
+    };
     let time = ran::time_to_target;
     let (sync_name, async_name) = (sync.to_string(), asynchronous.to_string());
     // A run that failed before its first update is no line: its title says why.
-    let (lines, failed) = ran::plotted(&[
-        (&sync_name, &s.trace, ran::untrained_error(s)),
-        (&async_name, &a.trace, ran::untrained_error(a)),
-    ]);
-    let reached = [
-        (sync_name.as_str(), time(s)),
-        (async_name.as_str(), time(a)),
-    ];
+    let mut runs = vec![(sync_name.as_str(), &s.trace, ran::untrained_error(s))];
+    let mut reached = vec![(sync_name.as_str(), time(s))];
+    if let Some(a) = a {
+        runs.push((async_name.as_str(), &a.trace, ran::untrained_error(a)));
+        reached.push((async_name.as_str(), time(a)));
+    }
+    let (lines, failed) = ran::plotted(&runs);
     let mut title = figure_title(set, setting, target, &reached);
     if let Some(failed) = failed {
         title = format!("{title}; {failed}");
+    }
+    if a.is_none() {
+        title = format!("{title}; {async_name} not run: stopped by a signal");
     }
     let figure = args.figures_dir.join(format!(
         "{}-{}-{}.{}",
@@ -386,18 +420,19 @@ fn experiment(
             "failure": o.failure,
         })
     };
-    Ok(json!({
+    Ok(Some(json!({
         "dataset": set.file,
         "stragglers": setting.stragglers().to_string(),
         "intensity": match setting { Setting::Intensity(c) => Some(c), Setting::Cloud => None },
         "target_subopt": target,
         "batch": set.batch,
-        "steps": { sync.to_string(): s.step, asynchronous.to_string(): a.step },
+        "steps": { sync.to_string(): s.step, asynchronous.to_string(): a.map(|a| a.step) },
         sync.to_string(): run_numbers(s),
-        asynchronous.to_string(): run_numbers(a),
-        "speedup": speedup(time(s), time(a)),
+        // Not run: a signal stopped the part.
+        asynchronous.to_string(): a.map(run_numbers),
+        "speedup": a.and_then(|a| speedup(time(s), time(a))),
         "figure": drawn.then(|| figure.display().to_string()),
-    }))
+    })))
 }
 
 /// The title of one experiment's figure: its target, and who did not reach it by the time

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use async_train::cli::Interrupted;
+use async_train::interrupt;
 use async_train::job::{self, JobSpec, Outcome};
 use async_train::progress::Ticker;
 use async_train::trace::Trace;
@@ -35,6 +37,91 @@ pub fn run(label: &str, spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> 
         eprintln!("{label}: running, {seconds:.0} s so far");
     });
     job::run(spec, data)
+}
+
+/// A part's runs under `async-train`'s handling of signals ([`interrupt`]): a Ctrl-C, SIGTERM
+/// or SIGHUP (unless ignored) stops the run going on (its workers with it), keeps the next from
+/// starting, and the part merges the runs that finished into its figures, marked partial
+/// ([`Stoppable::partial`]), then ends with [`Stoppable::finish`]'s exit of 128 + the signal.
+/// A part that ran nothing to the end writes nothing. A second signal quits at once.
+pub struct Stoppable {
+    part: &'static str,
+    planned: usize,
+    done: usize,
+    _saving: interrupt::Saving,
+}
+
+impl Stoppable {
+    /// The part `part` begins its `planned` runs: from here a signal stops them.
+    pub fn begin(part: &'static str, planned: usize) -> Stoppable {
+        interrupt::install();
+        Stoppable {
+            part,
+            planned,
+            done: 0,
+            _saving: interrupt::Saving::begin(),
+        }
+    }
+
+    /// [`run`], or `None` when a signal stopped the run or came before it: the part then
+    /// stops and keeps what finished ([`Stoppable::stopped`]).
+    pub fn run(
+        &mut self,
+        label: &str,
+        spec: &JobSpec,
+        data: &Arc<Dataset>,
+    ) -> Result<Option<Outcome>> {
+        if interrupt::requested() {
+            return Ok(None);
+        }
+        match run(label, spec, data) {
+            Ok(outcome) if outcome.interrupted => Ok(None),
+            Ok(outcome) => {
+                self.done += 1;
+                Ok(Some(outcome))
+            }
+            Err(error) if error.is::<Interrupted>() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether a signal stopped the part before all its runs were done.
+    pub fn stopped(&self) -> bool {
+        interrupt::requested() && self.done < self.planned
+    }
+
+    /// Whether the part has nothing to write: stopped before any run finished.
+    pub fn nothing_done(&self) -> bool {
+        self.stopped() && self.done == 0
+    }
+
+    /// What the figures say of a stopped part (`null` for one that ran to its end): the
+    /// part, and how many of its runs were done.
+    pub fn partial(&self) -> serde_json::Value {
+        match self.stopped() {
+            true => serde_json::json!({
+                "part": self.part,
+                "runs_done": self.done,
+                "runs_planned": self.planned,
+                "stopped_by": "signal",
+            }),
+            false => serde_json::Value::Null,
+        }
+    }
+
+    /// The end of the part: `Ok` when it ran to its end, else an [`Interrupted`] that says
+    /// how many runs were done and `written` (where their figures are, or that none were
+    /// written), which `main` exits with as `async-train` does (130, 143 or 129).
+    pub fn finish(&self, written: &str) -> Result<()> {
+        if !self.stopped() {
+            return Ok(());
+        }
+        Err(Interrupted(format!(
+            "{} stopped by a signal after {} of {} runs; {written}",
+            self.part, self.done, self.planned
+        ))
+        .into())
+    }
 }
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed
