@@ -47,6 +47,10 @@ fn main() {
             paper_signalled,
         ),
         (
+            "a_signal_during_the_scale_part_keeps_its_sizes_done_as_partial_figures",
+            scale_signalled,
+        ),
+        (
             "a_value_repeated_in_a_list_flag_is_refused_before_any_run",
             repeated_values,
         ),
@@ -471,37 +475,18 @@ fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Runs `async-bench ARGS --out DIR/figures.json` from `dir`, signals it with `signal` once
+/// it said `done` (a run over) and a later run's workers are up, and checks that it exits
+/// 128 + `signal`, leaves none of those workers and says `PART stopped by a signal after N of
+/// PLANNED runs` and where the figures are; returns what it said and its figures.
 #[cfg(unix)]
-fn paper_signalled() {
+fn signalled(dir: &Path, args: &[&str], done: &str, signal: i32, planned: u64) -> (String, Value) {
     use std::io::BufRead;
-    let dir = scratch("bench-paper-signalled");
-    let figures_dir = dir.join("paper");
     let out = dir.join("figures.json");
     let mut child = Command::new(BENCH)
-        .args([
-            "paper",
-            "--datasets",
-            "a9a",
-            "--settings",
-            "0.3,0.6,1.0,cloud",
-        ])
-        .args([
-            "--pairs",
-            "sgd",
-            "--workers",
-            "2",
-            "--partitions-per-worker",
-            "2",
-        ])
-        .args([
-            "--time",
-            "60",
-            "--figures-dir",
-            path(&figures_dir),
-            "--out",
-            path(&out),
-        ])
-        .current_dir(&dir)
+        .args(args)
+        .args(["--out", path(&out)])
+        .current_dir(dir)
         .env("ASYNC_DATA_DIR", data_dir())
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
@@ -512,12 +497,11 @@ fn paper_signalled() {
     let mut said = String::new();
     let mut workers = Vec::new();
     let mut lines = stderr.lines();
-    // Signalled once its first run is over, as soon as a later run's workers are up.
     for line in lines.by_ref() {
         let line = line.expect("a line");
         said += &line;
         said.push('\n');
-        if line.contains("a9a intensity-0.3: sgd: objective") {
+        if line.contains(done) {
             let begun = std::time::Instant::now();
             while workers.is_empty() {
                 assert!(
@@ -528,7 +512,7 @@ fn paper_signalled() {
                 workers = children_of(child.id());
             }
             // SAFETY: a signal to the child this test started and has not reaped.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
             break;
         }
     }
@@ -537,27 +521,69 @@ fn paper_signalled() {
         said.push('\n');
     }
     let status = child.wait().expect("async-bench ends");
-    assert_eq!(status.code(), Some(143), "{said}");
+    assert_eq!(status.code(), Some(128 + signal), "{said}");
     assert!(!workers.is_empty(), "no worker process seen: {said}");
     for pid in &workers {
         let left = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(left.is_empty(), "worker {pid} is left: {left}; {said}");
     }
+    let part = args[0];
     assert!(
-        said.contains("paper stopped by a signal after ")
-            && said.contains(" of 8 runs;")
+        said.contains(&format!("{part} stopped by a signal after "))
+            && said.contains(&format!(" of {planned} runs;"))
             && said.contains(&format!("figures written to {}", out.display()))
             && said.contains("marked partial"),
         "{said}"
     );
     let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}: {said}"));
     let figures: Value = serde_json::from_str(&text).expect("JSON");
+    (said, figures)
+}
+
+/// The partial key of a part's figures: the part named, its runs done (at least one, not
+/// all of `planned`).
+#[cfg(unix)]
+fn runs_done(figures: &Value, part: &str, planned: u64) -> u64 {
+    let partial = &figures["partial"];
+    assert_eq!(partial["part"], part, "{figures}");
+    assert_eq!(partial["runs_planned"], planned, "{figures}");
+    let done = partial["runs_done"].as_u64().expect("runs done");
+    assert!((1..planned).contains(&done), "{figures}");
+    done
+}
+
+#[cfg(unix)]
+fn paper_signalled() {
+    let dir = scratch("bench-paper-signalled");
+    let figures_dir = dir.join("paper");
+    let (_, figures) = signalled(
+        &dir,
+        &[
+            "paper",
+            "--datasets",
+            "a9a",
+            "--settings",
+            "0.3,0.6,1.0,cloud",
+            "--pairs",
+            "sgd",
+        ]
+        .into_iter()
+        .chain([
+            "--workers",
+            "2",
+            "--partitions-per-worker",
+            "2",
+            "--time",
+            "60",
+        ])
+        .chain(["--figures-dir", path(&figures_dir)])
+        .collect::<Vec<_>>(),
+        "a9a intensity-0.3: sgd: objective",
+        libc::SIGTERM,
+        8,
+    );
     let paper = &figures["paper"];
-    assert_eq!(paper["partial"]["part"], "paper", "{paper}");
-    // Its first run, or both of the first setting if the second was over before the signal.
-    let done = paper["partial"]["runs_done"].as_u64().expect("runs done");
-    assert!((1..8).contains(&done), "{paper}");
-    assert_eq!(paper["partial"]["runs_planned"], 8, "{paper}");
+    let done = runs_done(paper, "paper", 8);
     let runs = paper["runs"].as_object().expect("entries");
     let entry = &runs["a9a/sgd/intensity-0.3"];
     assert!(entry["sgd"]["updates"].as_u64() >= Some(1), "{entry}");
@@ -581,6 +607,23 @@ fn paper_signalled() {
     assert!(!drawn.iter().any(|f| f.contains("cloud")), "{drawn:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[cfg(unix)]
+fn scale_signalled() {
+    let dir = scratch("bench-scale-signalled");
+    let args = ["scale", "--workers", "2,3,4", "--results", "3000"];
+    let (_, figures) = signalled(&dir, &args, "2 workers:", libc::SIGINT, 3);
+    let scale = &figures["driver_scale"];
+    let done = runs_done(scale, "scale", 3);
+    let sizes = scale["sizes"].as_array().expect("rows");
+    assert_eq!(sizes.len() as u64, done, "{scale}");
+    assert_eq!(sizes[0]["workers"], 2, "{scale}");
+    assert_eq!(sizes[0]["results"], 3000, "{scale}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(not(unix))]
+fn scale_signalled() {}
 
 #[cfg(not(unix))]
 fn paper_signalled() {}

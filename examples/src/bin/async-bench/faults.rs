@@ -96,7 +96,8 @@ pub fn run(args: FaultsArgs) -> Result<()> {
     let load_before = figures::load_average();
     let mut rows = Vec::new();
     let mut baseline = [None, None];
-    for fault in [
+    let mut signals = ran::Stoppable::begin("faults", 4 * 2 * args.repeats);
+    'faults: for fault in [
         Fault::None,
         Fault::Kill,
         Fault::Stop(stop),
@@ -108,7 +109,11 @@ pub fn run(args: FaultsArgs) -> Result<()> {
             for _ in 0..args.repeats {
                 let injector = inject(fault, at, workers);
                 let label = format!("{:>11} {:>4}", fault.name(), algorithm.name());
-                let outcome = ran::run(&label, &spec, &data)?;
+                // Stopped by a signal: its injector, which may wait for workers that never
+                // come, is left to end with the process.
+                let Some(outcome) = signals.run(&label, &spec, &data)? else {
+                    break;
+                };
                 let struck = injector
                     .join()
                     .map_err(|_| anyhow::anyhow!("the injector panicked"))??;
@@ -119,6 +124,9 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                     ran::said(&outcome)
                 );
                 runs.push(run_figures(&outcome, struck));
+            }
+            if runs.is_empty() {
+                break 'faults;
             }
             let time = fault_median(fault, &runs);
             if matches!(fault, Fault::None) {
@@ -133,9 +141,19 @@ pub fn run(args: FaultsArgs) -> Result<()> {
                 "runs_not_struck": runs.iter().filter(|r| !measured(fault, r)).count(),
                 "runs": runs,
             }));
+            if signals.stopped() {
+                break 'faults;
+            }
         }
     }
+    if signals.nothing_done() {
+        return signals.finish(&format!(
+            "nothing written; {} is unchanged",
+            args.out.display()
+        ));
+    }
     let figures = serde_json::json!({
+        "partial": signals.partial(),
         "dataset": "cal_housing (built in)",
         "workers": workers,
         "stragglers": spec.cluster.stragglers.to_string(),
@@ -148,7 +166,11 @@ pub fn run(args: FaultsArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&figures)?);
     figures::merge(&args.out, "faults", figures)?;
-    eprintln!("figures written to {}", args.out.display());
+    let written = format!("figures written to {}", args.out.display());
+    if signals.stopped() {
+        return signals.finish(&format!("{written}, marked partial"));
+    }
+    eprintln!("{written}");
     Ok(())
 }
 

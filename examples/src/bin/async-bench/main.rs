@@ -227,19 +227,35 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     let load_before = figures::load_average();
     // SGD and ASGD once per seed: a speedup near a line must hold for more than one draw.
     let mut pairs = Vec::new();
+    let planned = 2 * args.seeds.len() + if sparse.is_some() { 5 } else { 0 };
+    let mut signals = ran::Stoppable::begin("stragglers", planned);
     for &seed in &args.seeds {
         spec.cluster.seed = seed;
         spec.stop.target_subopt = Some(args.target);
         let mut pair = Vec::new();
         for algorithm in [Algorithm::Sgd, Algorithm::Asgd] {
             spec.algorithm = algorithm.into();
-            let outcome = ran::run(&format!("seed {seed}: {algorithm}"), &spec, &data)?;
+            let label = format!("seed {seed}: {algorithm}");
+            let Some(outcome) = signals.run(&label, &spec, &data)? else {
+                break;
+            };
             eprintln!("seed {seed}: {}", ran::said(&outcome));
             pair.push(outcome);
+        }
+        // A signal stopped the pair: its figures are those of the pairs done.
+        if pair.len() < 2 {
+            break;
         }
         let asgd = pair.pop().expect("two runs");
         let sgd = pair.pop().expect("two runs");
         pairs.push((seed, sgd, asgd));
+    }
+    if pairs.is_empty() {
+        // Stopped before a pair was done: no figure to make, and the earlier ones are kept.
+        return signals.finish(&format!(
+            "nothing written; {} is unchanged",
+            args.out.display()
+        ));
     }
     let mut figures = serde_json::json!({
         "dataset": data_path.display().to_string(),
@@ -253,27 +269,38 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         "time_cap_s": args.time,
     });
     extend(&mut figures, sgd_asgd_figures(&args, &pairs));
-    if let Some(sparse) = sparse {
+    // The variance-reduced figures need all their runs: a signal among them leaves them out.
+    if let Some(sparse) = sparse.filter(|_| !signals.stopped()) {
         spec.cluster.seed = seed;
         let mut runs = Vec::new();
         for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.vr_target);
-            let outcome = ran::run(&algorithm.to_string(), &spec, &data)?;
-            eprintln!("{}", ran::said(&outcome));
-            runs.push(outcome);
+            if let Some(outcome) = signals.run(&algorithm.to_string(), &spec, &data)? {
+                eprintln!("{}", ran::said(&outcome));
+                runs.push(outcome);
+            }
         }
         spec.precondition = Precondition::Full;
         for algorithm in [Algorithm::Saga, Algorithm::Asaga] {
             spec.algorithm = algorithm.into();
             spec.stop.target_subopt = Some(args.preconditioned_target);
-            let outcome = ran::run(&format!("preconditioned {algorithm}"), &spec, &data)?;
-            eprintln!("preconditioned {}", ran::said(&outcome));
-            runs.push(outcome);
+            let label = format!("preconditioned {algorithm}");
+            if let Some(outcome) = signals.run(&label, &spec, &data)? {
+                eprintln!("preconditioned {}", ran::said(&outcome));
+                runs.push(outcome);
+            }
         }
-        let broadcast = partial_broadcast(&sparse)?;
-        extend(&mut figures, vr_figures(&args, &runs, broadcast));
+        if let Some(broadcast) = partial_broadcast(&sparse, &mut signals)? {
+            if runs.len() == 4 {
+                extend(&mut figures, vr_figures(&args, &runs, broadcast));
+            }
+        }
     }
+    extend(
+        &mut figures,
+        serde_json::json!({ "partial": signals.partial() }),
+    );
     println!("{}", serde_json::to_string_pretty(&figures)?);
     let serde_json::Value::Object(keys) = figures else {
         unreachable!("figures are an object")
@@ -285,7 +312,11 @@ fn stragglers(args: BenchArgs) -> Result<()> {
         .filter(|key| !keys.contains_key(*key))
         .collect();
     figures::replace(&args.out, keys, &dropped)?;
-    eprintln!("figures written to {}", args.out.display());
+    let written = format!("figures written to {}", args.out.display());
+    if signals.stopped() {
+        return signals.finish(&format!("{written}, marked partial"));
+    }
+    eprintln!("{written}");
     Ok(())
 }
 
@@ -324,8 +355,15 @@ pub(crate) fn large_data(name: &str, otherwise: &str) -> Result<PathBuf> {
         })
 }
 
-/// SGD on a sparse set: bytes the broadcasts cost, against sending every version whole.
-fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
+/// SGD on a sparse set: bytes the broadcasts cost, against sending every version whole;
+/// `None` when a signal stopped the run or came before it.
+fn partial_broadcast(
+    path: &std::path::Path,
+    signals: &mut ran::Stoppable,
+) -> Result<Option<serde_json::Value>> {
+    if signals.stopped() {
+        return Ok(None);
+    }
     let mut run = RunArgs::parse_defaults();
     run.data = Some(path.to_path_buf());
     run.batch = 8;
@@ -335,7 +373,9 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
     let spec = run.job(Algorithm::Sgd)?;
     ran::reading(path);
     let data = spec.load_data()?;
-    let outcome = ran::run("partial broadcast", &spec, &data)?;
+    let Some(outcome) = signals.run("partial broadcast", &spec, &data)? else {
+        return Ok(None);
+    };
     // A run that never trained sent no broadcast to count: its figure is its failure.
     if outcome.failed_untrained() {
         eprintln!(
@@ -343,12 +383,12 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
             data.name(),
             ran::said(&outcome)
         );
-        return Ok(serde_json::json!({
+        return Ok(Some(serde_json::json!({
             "dataset": data.name(),
             "features": data.dim(),
             "algo": "sgd",
             "failure": outcome.failure,
-        }));
+        })));
     }
     let stats = &outcome.report.stats;
     eprintln!(
@@ -357,7 +397,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
         stats.broadcast_bytes,
         stats.broadcast_full_bytes
     );
-    Ok(serde_json::json!({
+    Ok(Some(serde_json::json!({
         "dataset": data.name(),
         "features": data.dim(),
         "algo": "sgd",
@@ -368,7 +408,7 @@ fn partial_broadcast(path: &std::path::Path) -> Result<serde_json::Value> {
         "partial_bytes": stats.broadcast_bytes,
         "full_bytes": stats.broadcast_full_bytes,
         "ratio": stats.broadcast_bytes as f64 / stats.broadcast_full_bytes.max(1) as f64,
-    }))
+    })))
 }
 
 /// Adds the keys of `more` to the object `figures`.

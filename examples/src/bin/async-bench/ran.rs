@@ -85,6 +85,15 @@ impl Stoppable {
         }
     }
 
+    /// A run the part drove itself (on [`interrupt::stop_handle`]) ended, `stopped` by a
+    /// signal or not: counted as done when it was not; returns whether it was.
+    pub fn ended(&mut self, stopped: bool) -> bool {
+        if !stopped {
+            self.done += 1;
+        }
+        !stopped
+    }
+
     /// Whether a signal stopped the part before all its runs were done.
     pub fn stopped(&self) -> bool {
         interrupt::requested() && self.done < self.planned

@@ -95,17 +95,33 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     };
     let load_before = figures::load_average();
     let mut sizes = Vec::new();
+    let mut signals = crate::ran::Stoppable::begin("scale", args.workers.len());
     for &workers in &args.workers {
+        if signals.stopped() {
+            break;
+        }
         let mut config = ClusterConfig::local(workers);
         config.seed = 7;
         config.prefetch = args.prefetch;
         config.join_timeout = Duration::from_secs(120);
         let started = Instant::now();
-        let mut driver =
-            Driver::launch(config).with_context(|| format!("starting {workers} workers"))?;
+        let mut driver = match Driver::launch(config) {
+            Ok(driver) => driver,
+            // A signal while the workers started: the sizes done are kept.
+            Err(_) if signals.stopped() => break,
+            Err(error) => {
+                return Err(error).with_context(|| format!("starting {workers} workers"));
+            }
+        };
+        // A signal stops the run at its next update, its workers with it.
+        driver.stop_on(async_train::interrupt::stop_handle());
         let joined_s = started.elapsed().as_secs_f64();
         echo(&mut driver, &data, &plan);
+        let stopped = driver.stop_requested();
         let report = driver.finish()?;
+        if !signals.ended(stopped) {
+            break;
+        }
         let stats = &report.stats;
         let results_per_s = stats.updates as f64 / report.elapsed_s.max(1e-9);
         // Each worker could return one result per sleep: the rate the workers allow.
@@ -133,7 +149,14 @@ pub fn run(args: ScaleArgs) -> Result<()> {
         );
         sizes.push(figure);
     }
+    if signals.nothing_done() {
+        return signals.finish(&format!(
+            "nothing written; {} is unchanged",
+            args.out.display()
+        ));
+    }
     let value = serde_json::json!({
+        "partial": signals.partial(),
         "what": "one driver, N local worker processes with trivial tasks: results per second \
                  and the driver's own time per task",
         "task_sleep_us": args.task_sleep_us,
@@ -144,6 +167,10 @@ pub fn run(args: ScaleArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&value)?);
     figures::merge(&args.out, "driver_scale", value)?;
-    eprintln!("figures written to {}", args.out.display());
+    let written = format!("figures written to {}", args.out.display());
+    if signals.stopped() {
+        return signals.finish(&format!("{written}, marked partial"));
+    }
+    eprintln!("{written}");
     Ok(())
 }

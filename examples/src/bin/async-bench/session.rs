@@ -66,6 +66,7 @@ pub fn run(args: SessionArgs) -> Result<()> {
     };
     figures::check(&args.out)?;
     let load_before = figures::load_average();
+    let mut signals = crate::ran::Stoppable::begin("session", 2 * args.repeats);
     let per_frame: Vec<serde_json::Value> = SIZES
         .iter()
         .map(|&(what, size)| {
@@ -82,8 +83,9 @@ pub fn run(args: SessionArgs) -> Result<()> {
             })
         })
         .collect();
-    let whole = whole_runs(&args, data_path)?;
+    let whole = whole_runs(&args, &mut signals, data_path)?;
     let figures = json!({
+        "partial": signals.partial(),
         "per_frame": per_frame,
         "seal_mib_per_batch": args.seal_mib,
         "asgd_runs": whole,
@@ -94,7 +96,12 @@ pub fn run(args: SessionArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&figures)?);
     figures::merge(&args.out, "session_cost", figures)?;
-    eprintln!("figures written to {}", args.out.display());
+    let written = format!("figures written to {}", args.out.display());
+    if signals.stopped() {
+        // The per-frame figures are whole: kept beside the runs done.
+        return signals.finish(&format!("{written}, marked partial"));
+    }
+    eprintln!("{written}");
     Ok(())
 }
 
@@ -129,8 +136,13 @@ fn seal_open_ns(size: usize, encrypt: bool, mib: usize) -> f64 {
     batches[batches.len() / 2]
 }
 
-/// ASGD for a fixed number of updates, without stragglers, with and without encryption.
-fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Value> {
+/// ASGD for a fixed number of updates, without stragglers, with and without encryption; a
+/// mode a signal left with no run done has no figure (`null`).
+fn whole_runs(
+    args: &SessionArgs,
+    signals: &mut crate::ran::Stoppable,
+    data_path: PathBuf,
+) -> Result<serde_json::Value> {
     let mut run = RunArgs::parse_defaults();
     run.data = Some(data_path.clone());
     run.workers = args.workers;
@@ -139,14 +151,20 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
     run.quiet = true;
     run.eval_every = 1e9;
     let mut spec = run.job(Algorithm::Asgd)?;
+    // A signal during the per-frame figures: the data is not read for runs that will not run.
+    if signals.stopped() {
+        return Ok(serde_json::Value::Null);
+    }
     crate::ran::reading(&data_path);
     let data = spec.load_data()?;
     let (mut mac, mut encrypted) = (Vec::new(), Vec::new());
-    for _ in 0..args.repeats {
+    'runs: for _ in 0..args.repeats {
         for encrypt in [false, true] {
             spec.cluster.encrypt = encrypt;
             let label = format!("asgd, encrypt {encrypt}");
-            let outcome = crate::ran::run(&label, &spec, &data)?;
+            let Some(outcome) = signals.run(&label, &spec, &data)? else {
+                break 'runs;
+            };
             // The figures are medians over the runs: one that never trained has no number
             // to give them, and ends the part with its error.
             if outcome.failed_untrained() {
@@ -163,9 +181,10 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v.get(v.len() / 2).copied()
     };
     let (mac_us, encrypted_us) = (median(&mut mac), median(&mut encrypted));
+    let overhead = mac_us.zip(encrypted_us).map(|(m, e)| e / m - 1.0);
     Ok(json!({
         "dataset": data_path.display().to_string(),
         "workers": args.workers,
@@ -173,6 +192,6 @@ fn whole_runs(args: &SessionArgs, data_path: PathBuf) -> Result<serde_json::Valu
         "repeats": args.repeats,
         "mac_us_per_result": mac_us,
         "encrypt_us_per_result": encrypted_us,
-        "encryption_overhead": encrypted_us / mac_us - 1.0,
+        "encryption_overhead": overhead,
     }))
 }
