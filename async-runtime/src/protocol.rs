@@ -249,6 +249,10 @@ pub const MAX_WORKER_NAME: usize = 64;
 /// a fresh one.
 pub const NAME_TAKEN: &str = "another connection uses the name";
 
+/// How the driver's answer to a hello that waited for its name begins when the connection
+/// holding that name closed meanwhile: a worker so answered joins again under the same name.
+pub const NAME_FREED: &str = "the name is free again";
+
 /// The longest name the driver admits.
 pub const MAX_ADMITTED_NAME: usize = MAX_WORKER_NAME + 16;
 

@@ -669,8 +669,12 @@ impl Serving {
         self.settle_closings();
         self.tell_unshaken();
         let now = std::time::Instant::now();
-        for event in self.gate.sweep(now) {
+        for event in self.gate.sweep(now, &mut self.out) {
             let _ = self.inbound.send(event);
+        }
+        // Hellos that waited for a name in use are refused, as such, after the count.
+        for (peer, frame) in self.out.drain(..) {
+            let _ = send_to(&self.send_half, &peer, frame);
         }
         // Its closing comes back as the transport's disconnection (the gate forgets it).
         let send_half = &self.send_half;
@@ -742,6 +746,10 @@ impl Serving {
             });
         }
         let _ = self.inbound.send(Inbound::Disconnected { peer });
+        // Hellos that waited for its name are told it is free.
+        while let Some(event) = self.gate.next_freed(&mut self.out) {
+            self.deliver(event);
+        }
     }
 }
 
@@ -981,6 +989,23 @@ mod tests {
         std_mpsc::Receiver<Inbound>,
         SessionId,
     ) {
+        admitted_w0_at(token).await.0
+    }
+
+    /// [`admitted_w0`], and where the link listens.
+    #[allow(clippy::type_complexity)]
+    async fn admitted_w0_at(
+        token: &Token,
+    ) -> (
+        (
+            (Serving, zeromq::RouterRecvHalf),
+            DealerSocket,
+            futures::channel::mpsc::Receiver<SocketEvent>,
+            std_mpsc::Receiver<Inbound>,
+            SessionId,
+        ),
+        String,
+    ) {
         let config = LinkConfig {
             bind: "tcp://127.0.0.1:0".into(),
             run_id: RUN,
@@ -1044,7 +1069,10 @@ mod tests {
         let Ok(Inbound::Admitted { session, .. }) = coordinator.try_recv() else {
             panic!("w0 admitted")
         };
-        ((serving, recv_half), worker, events, coordinator, session)
+        (
+            ((serving, recv_half), worker, events, coordinator, session),
+            endpoint,
+        )
     }
 
     #[test]
@@ -1107,6 +1135,69 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(30), closed)
                 .await
                 .expect("the driver closed the connection");
+        });
+    }
+
+    #[test]
+    fn a_hello_read_before_its_names_old_connection_closed_hears_the_name_is_free() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let token = Token::random();
+            let (((mut serving, mut recv_half), old, _events, coordinator, _), endpoint) =
+                admitted_w0_at(&token).await;
+            // w0 back on a new connection while its old one is open: the transport gives it an
+            // identity of its own, and its hello waits for the name.
+            let mut options = SocketOptions::default();
+            options.peer_identity("w0".parse().unwrap());
+            let mut back = DealerSocket::with_options(options);
+            back.connect(&endpoint).await.unwrap();
+            let hello = ToDriver::Hello(Hello {
+                name: "w0".into(),
+                fingerprint: crate::task::fingerprint(),
+                pid: 1,
+                nonce: vec![6u8; 32].into(),
+            });
+            back.send(ZmqMessage::from(frame::encode(frame::ANY_RUN, &hello)))
+                .await
+                .unwrap();
+            assert!(serving.on_message(recv_half.recv().await.unwrap()));
+            // The old connection closes; its closing reaches the link, which tells the new one.
+            drop(old);
+            let told = async {
+                loop {
+                    tokio::select! {
+                        received = recv_half.recv() => {
+                            assert!(serving.on_message(received.unwrap()));
+                        }
+                        Some(id) = serving.closings.next() => serving.on_closing(id),
+                        answer = back.recv() => return answer.unwrap(),
+                    }
+                }
+            };
+            let answer = tokio::time::timeout(Duration::from_secs(30), told)
+                .await
+                .expect("an answer");
+            let answer = answer.get(0).unwrap();
+            let ToWorker::Refused { reason, mac: None } =
+                frame::decode(answer, RUN, false, frame::MAX_PLAIN_FRAME).unwrap()
+            else {
+                panic!("a refusal")
+            };
+            assert!(
+                reason.contains(crate::protocol::NAME_FREED)
+                    && !reason.contains(crate::protocol::NAME_TAKEN),
+                "{reason}"
+            );
+            let heard: Vec<Inbound> = coordinator.try_iter().collect();
+            assert!(
+                heard
+                    .iter()
+                    .any(|event| matches!(event, Inbound::Disconnected { peer } if peer == "w0")),
+                "{heard:?}"
+            );
         });
     }
 

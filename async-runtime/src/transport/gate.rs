@@ -12,6 +12,12 @@
 //! the source (the host) holding the most is closed to make room, so connections that never
 //! prove anything cannot keep a worker out, however fast one host opens them.
 //!
+//! A hello under the name of an open session, on another connection, waits a moment for its
+//! verdict: the transport may read a reconnecting worker's new hello before its old
+//! connection's close (a driver resumed from a stop). If that connection closes meanwhile the
+//! worker is told the name is free again and joins under it; if not, the name is in use. The
+//! session under the name is never ended for such a hello.
+//!
 //! A peer's routing identity is only where its frames come from. A frame from an admitted
 //! peer's identity that does not open under that peer's session is dropped; a new hello under
 //! that identity starts a handshake of its own, and the session is replaced only when that
@@ -39,7 +45,9 @@ use super::admitted_hellos::AdmittedHellos;
 use super::frame::{self, FrameError, KIND_PLAIN, MAX_PLAIN_FRAME};
 use super::session::{self, Direction, Opener, Sealer, SessionError, Verifier};
 use crate::auth::{self, Token, Transcript};
-use crate::protocol::{name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_TAKEN};
+use crate::protocol::{
+    name_problem, Hello, ToDriver, ToWorker, MAX_ADMITTED_NAME, NAME_FREED, NAME_TAKEN,
+};
 
 /// Bytes of the nonces of the handshake.
 pub const NONCE_LEN: usize = 32;
@@ -255,6 +263,11 @@ pub(crate) struct Gate {
     /// The nonces of the latest admitted hellos, kept after their connections closed: the
     /// same hello again is a replay (a worker draws a fresh nonce for every connection).
     admitted_hellos: AdmittedHellos,
+    /// Connections whose hello names a worker with an open session, by their identity: the
+    /// name they asked for and when (see [`Gate::next_freed`]).
+    awaiting_name: HashMap<String, (String, Instant)>,
+    /// Connections of `awaiting_name` whose name's connection closed: to be told it is free.
+    freed: Vec<(String, String)>,
 }
 
 /// What [`Gate::screen`] makes of a frame.
@@ -298,7 +311,22 @@ impl Gate {
             closing: Vec::new(),
             ended_handshakes: Vec::new(),
             admitted_hellos: AdmittedHellos::default(),
+            awaiting_name: HashMap::new(),
+            freed: Vec::new(),
         }
+    }
+
+    /// A connection waiting for a name whose own connection has closed since, told so now
+    /// (its answer in `out`): a worker back after the driver stopped, whose new hello the
+    /// transport read before its old connection's close. It joins again under its name, as
+    /// the transport now gives it, instead of under a fresh one.
+    pub fn next_freed(&mut self, out: &mut Outbox) -> Option<Inbound> {
+        let (peer, name) = self.freed.pop()?;
+        let reason = format!(
+            "{NAME_FREED}: {name}'s earlier connection closed after this one's hello came; \
+             join again under it"
+        );
+        Some(self.refuse(peer, reason, out))
     }
 
     /// Connections the gate cut off since the last call: the link closes each (dropping
@@ -319,6 +347,7 @@ impl Gate {
     /// put on the path by anyone), counted all the same.
     fn cut_off(&mut self, peer: String, why: Refusal) -> Inbound {
         self.strangers.remove(&peer);
+        self.awaiting_name.remove(&peer);
         if self.sessions.contains_key(&peer) {
             self.ended_handshakes.push((peer, why));
             return Inbound::Handled;
@@ -673,6 +702,17 @@ impl Gate {
                 )
             } else if self.admitted_hellos.contains(&hello.nonce) {
                 replayed_after_close(&hello.name)
+            } else if self.sessions.contains_key(&hello.name)
+                && (self.awaiting_name.contains_key(&peer)
+                    || self.awaiting_name.len() < self.config.max_strangers)
+            {
+                // A worker reconnecting as the driver wakes from a stop: the transport may
+                // read its new hello before its old connection's close, and that closing
+                // comes a moment later. Its verdict waits for it, or for [`Gate::sweep`] to
+                // find the name still in use: the session under it is never cut for a
+                // hello, and the waiting ones are as many as handshakes at most.
+                self.awaiting_name.entry(peer).or_insert((hello.name, now));
+                return Inbound::Handled;
             } else {
                 // Also what a second connection under an admitted worker's identity sees: the
                 // transport gives it an identity of its own, so it never shadows the first.
@@ -886,8 +926,25 @@ impl Gate {
     /// Handshakes past their deadline are dropped; a connection's count of frames is
     /// forgotten once the transport has closed it for not being admitted in time (its
     /// closing may have gone unheard: a closed connection's count must not outlive it).
-    pub fn sweep(&mut self, now: Instant) -> Vec<Inbound> {
+    /// A hello waiting for a name held by an open session is refused past half a
+    /// deadline, as a name in use (the worker is not yet tired of waiting for an answer).
+    pub fn sweep(&mut self, now: Instant, out: &mut Outbox) -> Vec<Inbound> {
         let deadline = self.config.handshake_deadline;
+        let waited: Vec<String> = self
+            .awaiting_name
+            .iter()
+            .filter(|(_, (_, since))| now.duration_since(*since) >= deadline / 2)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        let mut events = Vec::new();
+        for peer in waited {
+            let (name, _) = self.awaiting_name.remove(&peer).expect("listed");
+            let reason = format!(
+                "{NAME_TAKEN} {name} (a worker still running, or stopped, under it): give this \
+                 one another name, or end the other"
+            );
+            events.push(self.refuse(peer, reason, out));
+        }
         let kept = deadline * ADMISSION_DEADLINES;
         self.unproven
             .retain(|_, unproven| now.duration_since(unproven.since) <= kept);
@@ -897,22 +954,34 @@ impl Gate {
             .filter(|(_, s)| now.duration_since(s.since) > deadline)
             .map(|(peer, _)| peer.clone())
             .collect();
-        late.into_iter()
-            .map(|peer| {
-                self.strangers.remove(&peer);
-                Inbound::Dropped {
-                    peer,
-                    why: Refusal::HandshakeTimeout,
-                }
-            })
-            .collect()
+        events.extend(late.into_iter().map(|peer| {
+            self.strangers.remove(&peer);
+            Inbound::Dropped {
+                peer,
+                why: Refusal::HandshakeTimeout,
+            }
+        }));
+        events
     }
 
     /// The peer's connection closed: its session and handshake end. Returns whether it was
     /// challenged and left without its proof, as a worker holding another token does (it
     /// finds the driver's proof wrong and answers nothing).
+    /// Hellos waiting for its name hear it is free ([`Gate::next_freed`]).
     pub fn forget(&mut self, peer: &str) -> bool {
-        self.sessions.remove(peer);
+        if self.sessions.remove(peer).is_some() && !self.let_go.contains_key(peer) {
+            let waiting = self
+                .awaiting_name
+                .iter()
+                .filter(|(_, (name, _))| name == peer);
+            let waiting: Vec<String> = waiting.map(|(waiting, _)| waiting.clone()).collect();
+            for waiting in waiting {
+                self.awaiting_name.remove(&waiting);
+                self.freed.push((waiting, peer.to_owned()));
+            }
+        }
+        self.awaiting_name.remove(peer);
+        self.freed.retain(|(waiting, _)| waiting != peer);
         self.let_go.remove(peer);
         self.unproven.remove(peer);
         self.strangers.remove(peer).is_some()
@@ -1394,7 +1463,7 @@ mod tests {
         assert_eq!(gate.strangers(), 2);
         // Past the deadline they are dropped, and room is made.
         let later = now + Duration::from_secs(6);
-        assert_eq!(gate.sweep(later).len(), 2);
+        assert_eq!(gate.sweep(later, &mut Outbox::new()).len(), 2);
         assert_eq!(gate.strangers(), 0);
         let event = gate.on_frame("d", &Peer::new("d", &token).hello(), later, &mut out);
         assert!(matches!(event, Inbound::Handled));
@@ -1572,7 +1641,7 @@ mod tests {
         for _ in 0..STRANGER_FRAMES {
             gate.on_frame("0x02", b"junk", now, &mut out);
         }
-        gate.sweep(now + Duration::from_secs(6));
+        gate.sweep(now + Duration::from_secs(6), &mut Outbox::new());
         assert!(matches!(
             gate.on_frame("0x02", b"junk", now + Duration::from_secs(6), &mut out),
             Inbound::Handled
@@ -1582,7 +1651,7 @@ mod tests {
             gate.on_frame("0x03", b"junk", now, &mut out);
         }
         let later = now + Duration::from_secs(31);
-        gate.sweep(later);
+        gate.sweep(later, &mut Outbox::new());
         assert!(matches!(
             gate.on_frame("0x03", b"junk", later, &mut out),
             Inbound::Rejected { .. }
@@ -1693,10 +1762,13 @@ mod tests {
             matches!(&replayed, Inbound::Refused { reason, .. } if reason.starts_with("a replayed hello")),
             "{replayed:?}"
         );
-        // A fresh hello under a name in use (a second worker, a restarted one) is not a replay.
+        // A fresh hello under a name in use (a second worker, a restarted one) is not a replay:
+        // it waits for the name, in vain.
         let fresh = gate.on_frame("0xad", &Peer::new("w0", &token).hello(), now, &mut out);
+        assert!(matches!(fresh, Inbound::Handled), "{fresh:?}");
+        let fresh = gate.sweep(now + Duration::from_secs(5), &mut out);
         assert!(
-            matches!(&fresh, Inbound::Refused { reason, .. } if reason.starts_with(NAME_TAKEN)),
+            matches!(&fresh[..], [Inbound::Refused { reason, .. }] if reason.starts_with(NAME_TAKEN)),
             "{fresh:?}"
         );
     }
@@ -2174,10 +2246,15 @@ mod tests {
             &reason,
             &mac.expect("a MAC")
         ));
-        // A name in use: the worker joins under another, so no MAC.
+        // A name in use: the worker joins under another, so no MAC (said once the hello
+        // waited for the name in vain).
         let mut w1 = Peer::new("w1", &token);
         handshake(&mut gate, &mut w1);
-        let (reason, mac) = answer(&mut gate, &mut out, "0xab", &hello("w1", FINGERPRINT));
+        gate.on_frame("0xab", &hello("w1", FINGERPRINT), now, &mut out);
+        gate.sweep(now + Duration::from_secs(5), &mut out);
+        let Some(ToWorker::Refused { reason, mac }) = last_answer(&mut out, "0xab") else {
+            panic!("a refusal")
+        };
         assert!(reason.contains(NAME_TAKEN) && mac.is_none(), "{reason}");
         // A proof that does not check: no MAC (a relay may have altered it).
         let mut w2 = Peer::new("w2", &token);
@@ -2195,5 +2272,82 @@ mod tests {
             reason.contains("protocol version") && mac.is_none(),
             "{reason}"
         );
+    }
+
+    /// The answer the gate sent to `peer` last, decoded.
+    fn last_answer(out: &mut Outbox, peer: &str) -> Option<ToWorker> {
+        let at = out.iter().rposition(|(to, _)| to == peer)?;
+        let (_, frame) = out.remove(at);
+        Some(frame::decode(&frame, RUN, false, MAX_PLAIN_FRAME).unwrap())
+    }
+
+    #[test]
+    fn a_worker_back_before_its_old_connection_is_seen_closed_keeps_its_name() {
+        // The driver, stopped, is continued: the transport reads the reconnecting worker's
+        // new hello (under an identity of its own, as its old connection still holds the
+        // name) before that old connection's close.
+        let token = Token::random();
+        let (mut gate, _old, _) = admitted_w0(&token);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let back = Peer::new("w0", &token);
+        let event = gate.on_frame("0xab", &back.hello(), now, &mut out);
+        assert!(
+            !matches!(&event, Inbound::Refused { reason, .. } if reason.contains(NAME_TAKEN)),
+            "refused before the old connection's close was applied: {event:?}"
+        );
+        assert!(last_answer(&mut out, "0xab").is_none(), "no verdict yet");
+        // The old connection's close comes: the waiting worker is told its name is free.
+        gate.forget("w0");
+        let told = gate.next_freed(&mut out);
+        assert!(
+            matches!(&told, Some(Inbound::Refused { peer, reason })
+                if peer == "0xab" && reason.contains(NAME_FREED) && !reason.contains(NAME_TAKEN)),
+            "{told:?}"
+        );
+        let Some(ToWorker::Refused { reason, mac: None }) = last_answer(&mut out, "0xab") else {
+            panic!("a refusal without a MAC")
+        };
+        assert!(reason.contains(NAME_FREED), "{reason}");
+        assert!(gate.next_freed(&mut out).is_none(), "told once");
+        // It comes back under its name, as the transport now gives it, and is admitted.
+        let mut again = Peer::new("w0", &token);
+        assert!(matches!(
+            handshake(&mut gate, &mut again),
+            Inbound::Admitted { .. }
+        ));
+    }
+
+    #[test]
+    fn a_hello_under_a_live_workers_name_is_refused_once_it_waited_and_cuts_nothing() {
+        let token = Token::random();
+        let (mut gate, mut w0, _) = admitted_w0(&token);
+        let mut out = Outbox::new();
+        let now = Instant::now();
+        let other = Peer::new("w0", &token);
+        gate.on_frame("0xab", &other.hello(), now, &mut out);
+        // Within its wait nothing is said; past it, the name is in use, as before.
+        assert!(gate.sweep(now, &mut out).is_empty());
+        let late = now + Duration::from_secs(5);
+        let events = gate.sweep(late, &mut out);
+        assert!(
+            matches!(&events[..], [Inbound::Refused { peer, reason }]
+                if peer == "0xab" && reason.starts_with(NAME_TAKEN)),
+            "{events:?}"
+        );
+        assert!(matches!(
+            last_answer(&mut out, "0xab"),
+            Some(ToWorker::Refused { mac: None, .. })
+        ));
+        assert!(gate.drain_closing().is_empty());
+        assert!(gate.next_freed(&mut out).is_none());
+        assert!(session_goes_on(&mut gate, &mut w0, 1, late));
+        // Hellos waiting for a name are as many as handshakes at most: past, refused at once.
+        for (i, peer) in ["0xb0", "0xb1", "0xb2"].into_iter().enumerate() {
+            let event = gate.on_frame(peer, &Peer::new("w0", &token).hello(), late, &mut out);
+            let refused =
+                matches!(&event, Inbound::Refused { reason, .. } if reason.starts_with(NAME_TAKEN));
+            assert_eq!(refused, i >= 2, "{peer}: {event:?}");
+        }
     }
 }

@@ -47,6 +47,8 @@ pub(super) struct Tries {
     rejoins: u32,
     /// Fresh names taken because the peer said the name is held.
     renamed: u32,
+    /// Tries again under the same name because the peer said it is free again.
+    freed: u32,
     /// When the reconnect window opened: the driver lost, or a first unproven refusal.
     lost_at: Option<Instant>,
     /// The last refusal heard before any proof, for the final error.
@@ -69,6 +71,7 @@ impl Tries {
             reconnect,
             rejoins: 0,
             renamed: 0,
+            freed: 0,
             lost_at: None,
             last_refusal: None,
             said: Said::default(),
@@ -85,6 +88,7 @@ impl Tries {
         self.lost_at = None;
         self.last_refusal = None;
         self.renamed = 0;
+        self.freed = 0;
         self.said = Said::default();
         self.join_by = None;
         self.rejoining = false;
@@ -167,7 +171,18 @@ impl Tries {
     /// stranger's, a lost worker's) is worked around under a fresh name a few times. Past that,
     /// a stranger could have said it as well as the driver: with `reconnect` it counts as a
     /// closed connection, tried again within the window; without, it is final, as said.
+    /// A driver that made this hello wait for the name (another connection held it, a
+    /// worker's own earlier one not yet seen closed) and says it is free again is tried
+    /// again under it at once, a few times.
     fn refused(&mut self, name: &str, said: String, name_held: bool, now: Instant) -> Then {
+        if said.contains(crate::protocol::NAME_FREED) && self.freed < NAME_TAKEN_RETRIES {
+            tracing::info!(worker = %name, reason = %said, "joining again under its name");
+            self.freed += 1;
+            return Then::Retry {
+                fresh_name: false,
+                pause: Duration::ZERO,
+            };
+        }
         if name_held && self.renamed < NAME_TAKEN_RETRIES {
             tracing::warn!(worker = %name, reason = %said, "joining under a fresh name");
             self.renamed += 1;
@@ -486,6 +501,31 @@ mod tests {
         }
         let error = final_error(tries.after("w0", refused(&taken), Instant::now()));
         assert!(error.contains(crate::protocol::NAME_TAKEN), "{error}");
+    }
+
+    #[test]
+    fn a_name_said_free_again_is_tried_again_under_it_a_few_times() {
+        let free = format!(
+            "{}: w0's earlier connection closed",
+            crate::protocol::NAME_FREED
+        );
+        let mut tries = Tries::new(DRIVER, None);
+        for _ in 0..NAME_TAKEN_RETRIES {
+            let then = tries.after("w0", refused(&free), Instant::now());
+            assert!(
+                matches!(
+                    then,
+                    Then::Retry {
+                        fresh_name: false,
+                        pause: Duration::ZERO
+                    }
+                ),
+                "{then:?}"
+            );
+        }
+        // Past that, it is any unproven refusal: final without reconnect.
+        let error = final_error(tries.after("w0", refused(&free), Instant::now()));
+        assert!(error.contains(crate::protocol::NAME_FREED), "{error}");
     }
 
     #[test]
