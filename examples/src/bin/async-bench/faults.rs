@@ -147,10 +147,7 @@ pub fn run(args: FaultsArgs) -> Result<()> {
         }
     }
     if signals.nothing_done() {
-        return signals.finish(&format!(
-            "nothing written; {} is unchanged",
-            args.out.display()
-        ));
+        return signals.finish_unwritten(&args.out);
     }
     let figures = serde_json::json!({
         "partial": signals.partial(),

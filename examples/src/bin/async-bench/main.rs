@@ -252,10 +252,7 @@ fn stragglers(args: BenchArgs) -> Result<()> {
     }
     if pairs.is_empty() {
         // Stopped before a pair was done: no figure to make, and the earlier ones are kept.
-        return signals.finish(&format!(
-            "nothing written; {} is unchanged",
-            args.out.display()
-        ));
+        return signals.finish_unwritten(&args.out);
     }
     let mut figures = serde_json::json!({
         "dataset": data_path.display().to_string(),

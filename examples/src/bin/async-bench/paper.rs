@@ -288,10 +288,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     }
     if stop.nothing_done() {
         // Nothing finished: no figure to draw, and the earlier figures are left as they were.
-        return stop.finish(&format!(
-            "nothing written; {} is unchanged",
-            args.out.display()
-        ));
+        return stop.finish_unwritten(&args.out);
     }
     speedup_plot(&args, &numbers)?;
     let figures = json!({

@@ -131,6 +131,12 @@ impl Stoppable {
         ))
         .into())
     }
+
+    /// [`finish`](Stoppable::finish) of a part stopped with nothing to write: the figures
+    /// file `out` is left as it was.
+    pub fn finish_unwritten(&self, out: &std::path::Path) -> Result<()> {
+        self.finish(&format!("nothing written; {} is unchanged", out.display()))
+    }
 }
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed

@@ -150,10 +150,7 @@ pub fn run(args: ScaleArgs) -> Result<()> {
         sizes.push(figure);
     }
     if signals.nothing_done() {
-        return signals.finish(&format!(
-            "nothing written; {} is unchanged",
-            args.out.display()
-        ));
+        return signals.finish_unwritten(&args.out);
     }
     let value = serde_json::json!({
         "partial": signals.partial(),
