@@ -694,18 +694,12 @@ impl Registry {
             .copied()
             .ok_or_else(|| {
                 let names: Vec<&str> = self.optimizers.iter().map(|o| o.name).collect();
-                match name.trim().is_empty() {
+                let what = match name.trim().is_empty() {
                     // `--algos sgd,` or `--algo ''`: "unknown algorithm ``" named nothing.
-                    true => format!(
-                        "an empty algorithm name (a comma too many in --algos?): choose one \
-                         of {}",
-                        names.join(", ")
-                    ),
-                    false => format!(
-                        "unknown algorithm `{name}`: choose one of {}",
-                        names.join(", ")
-                    ),
-                }
+                    true => "an empty algorithm name (a comma too many in --algos?)".to_owned(),
+                    false => format!("unknown algorithm `{name}`"),
+                };
+                format!("{what}: choose one of {}", names.join(", "))
             })
     }
 }

@@ -980,32 +980,21 @@ mod tests {
     /// The link's state bound on loopback with `token` and its receiving half, a worker `w0`
     /// admitted by a real handshake over a real connection, the worker's socket and its
     /// events, the coordinator's end and w0's session.
-    async fn admitted_w0(
-        token: &Token,
-    ) -> (
+    async fn admitted_w0(token: &Token) -> AdmittedW0 {
+        admitted_w0_at(token).await.0
+    }
+
+    /// What [`admitted_w0`] returns.
+    type AdmittedW0 = (
         (Serving, zeromq::RouterRecvHalf),
         DealerSocket,
         futures::channel::mpsc::Receiver<SocketEvent>,
         std_mpsc::Receiver<Inbound>,
         SessionId,
-    ) {
-        admitted_w0_at(token).await.0
-    }
+    );
 
     /// [`admitted_w0`], and where the link listens.
-    #[allow(clippy::type_complexity)]
-    async fn admitted_w0_at(
-        token: &Token,
-    ) -> (
-        (
-            (Serving, zeromq::RouterRecvHalf),
-            DealerSocket,
-            futures::channel::mpsc::Receiver<SocketEvent>,
-            std_mpsc::Receiver<Inbound>,
-            SessionId,
-        ),
-        String,
-    ) {
+    async fn admitted_w0_at(token: &Token) -> (AdmittedW0, String) {
         let config = LinkConfig {
             bind: "tcp://127.0.0.1:0".into(),
             run_id: RUN,

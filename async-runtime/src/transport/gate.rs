@@ -270,6 +270,15 @@ pub(crate) struct Gate {
     freed: Vec<(String, String)>,
 }
 
+/// The refusal of a hello under `name` while another connection's session holds it: not final
+/// (the worker joins under a fresh name), so said without a MAC.
+fn name_in_use(name: &str) -> String {
+    format!(
+        "{NAME_TAKEN} {name} (a worker still running, or stopped, under it): give this one \
+         another name, or end the other"
+    )
+}
+
 /// What [`Gate::screen`] makes of a frame.
 pub(crate) enum Screened {
     /// Its answer.
@@ -716,11 +725,7 @@ impl Gate {
             } else {
                 // Also what a second connection under an admitted worker's identity sees: the
                 // transport gives it an identity of its own, so it never shadows the first.
-                format!(
-                    "{NAME_TAKEN} {} (a worker still running, or stopped, under it): give this \
-                     one another name, or end the other",
-                    hello.name
-                )
+                name_in_use(&hello.name)
             };
             // Not final (a worker joins under a fresh name), so without a MAC.
             return self.refuse(peer, reason, out);
@@ -939,11 +944,7 @@ impl Gate {
         let mut events = Vec::new();
         for peer in waited {
             let (name, _) = self.awaiting_name.remove(&peer).expect("listed");
-            let reason = format!(
-                "{NAME_TAKEN} {name} (a worker still running, or stopped, under it): give this \
-                 one another name, or end the other"
-            );
-            events.push(self.refuse(peer, reason, out));
+            events.push(self.refuse(peer, name_in_use(&name), out));
         }
         let kept = deadline * ADMISSION_DEADLINES;
         self.unproven
