@@ -652,6 +652,17 @@ mod tests {
     }
 
     #[test]
+    fn a_list_default_is_shown_as_the_list_is_written() {
+        // `splits --help` showed `[default: 500 1500]`, a list no one can pass that way: the
+        // flag takes its sizes separated by commas, as the other parts' lists show theirs.
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        let splits = command.find_subcommand_mut("splits").expect("splits");
+        let help = splits.render_help().to_string();
+        assert!(help.contains("[default: 500,1500]"), "{help}");
+    }
+
+    #[test]
     fn counts_that_leave_nothing_to_measure_are_refused() {
         // Each ran and wrote figures of nothing: an empty generated file whose failure was
         // recorded as a figure, a session of no updates, a scale run of no results.

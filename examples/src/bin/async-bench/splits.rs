@@ -25,8 +25,7 @@ use serde_json::{json, Value};
 #[derive(Debug, clap::Args)]
 pub struct SplitsArgs {
     /// Sizes of the generated file, in MB (10^6 bytes), up to 100,000 (100 GB).
-    #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1500],
-          allow_hyphen_values = true,
+    #[arg(long, value_delimiter = ',', default_value = "500,1500", allow_hyphen_values = true,
           value_parser = size_mb)]
     sizes_mb: Vec<u64>,
     /// Worker processes.
