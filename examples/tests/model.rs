@@ -228,7 +228,7 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let output = run(&["--loss", "logistic"], &dir);
     assert_clear_error(
         &output,
-        "cal_housing.scale:1: label 4.526 is neither +1/-1 nor 0/1",
+        "cannot load the data: cal_housing.scale:1: label 4.526 is neither +1/-1 nor 0/1",
     );
     // A file's label is named by its line (row 2 is line 3), shipped or shared alike.
     std::fs::write(
@@ -244,7 +244,7 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
         );
         assert_clear_error(
             &output,
-            "three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss reads",
+            "cannot load the data: three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss reads",
         );
     }
     // 0/1 labels are read as -1/+1.
@@ -302,7 +302,7 @@ fn the_logistic_loss_reads_plus_minus_one_or_zero_one_labels_only() {
     let output = run(&[&["evaluate"][..], &args[..4]].concat(), &dir);
     assert_clear_error(
         &output,
-        "three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss",
+        "cannot load the data: three.libsvm:3: label 2 is neither +1/-1 nor 0/1: the logistic loss",
     );
     // Workers reading a shared file apply the rule of all its rows, not of the driver's
     // sample: a sample of only 1s made the file's few 0s errors on the workers.

@@ -114,7 +114,8 @@ pub fn load_for(
 
 /// The data as `loss` reads it: classification labels are `+1`/`-1` (a file of 0/1 labels is
 /// read with 0 as -1; any other label is an error naming its line in the file, or its row in
-/// data read from no file), and with `bias`, a constant
+/// data read from no file, said as the other errors of loading the data are), and with
+/// `bias`, a constant
 /// feature is appended to every row.
 pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset> {
     let mut data = data;
@@ -135,7 +136,7 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
                 Some((line, what)) => format!("{}:{line}: {what}", data.name()),
                 None => format!("{}: its labels are {}", data.name(), values.seen()),
             };
-            bail!("{place}: the logistic loss reads +1/-1 or 0/1 labels");
+            bail!("cannot load the data: {place}: the logistic loss reads +1/-1 or 0/1 labels");
         }
         // Workers reading their own splits apply the same rule to their rows.
         let rule = if zero_one && !signed {
@@ -144,9 +145,9 @@ pub fn prepare(data: Dataset, bias: Option<f64>, loss: &Loss) -> Result<Dataset>
         } else {
             LabelRule::Signed
         };
-        data = data
-            .with_labels(rule)
-            .map_err(|e| anyhow!("{e}: the logistic loss reads +1/-1 or 0/1 labels"))?;
+        data = data.with_labels(rule).map_err(|e| {
+            anyhow!("cannot load the data: {e}: the logistic loss reads +1/-1 or 0/1 labels")
+        })?;
     }
     Ok(match bias {
         Some(value) => data.with_bias(value),
