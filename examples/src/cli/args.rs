@@ -183,7 +183,8 @@ pub struct RunArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = zero_or_more::<usize>, help_heading = "Stop rules")]
     pub updates: Option<usize>,
     /// Stop after this many seconds of training (with no bound on the updates unless
-    /// --updates gives one).
+    /// --updates gives one), on the wall clock: a pause of the driver (SIGSTOP, sleep) counts.
+    /// The summary's stats.driver_pauses says how long it was paused.
     #[arg(long, allow_negative_numbers = true, help_heading = "Stop rules")]
     pub time: Option<f64>,
     /// Stop once (f - f*)/f* is at most this; exit code 3 if it is never reached.
