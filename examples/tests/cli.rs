@@ -5492,6 +5492,60 @@ fn a_checkpoint_interval_past_any_the_flags_take_is_refused_not_a_panic() {
     assert!(!dir.join("m.json").exists(), "a model file written");
 }
 
+/// A checkpoint's trace comes from its annex, which only the SHA-256 guards: rows edited there
+/// (updates or seconds going backwards, a million rows) went as they were into the resumed
+/// run's trace and plot. Each is refused before any worker starts, naming its row.
+#[test]
+fn a_checkpoint_trace_no_run_writes_is_refused_naming_its_row() {
+    use asyncopt_runtime::checkpoint;
+    let dir = scratch("resume-forged-trace");
+    let ckpt = dir.join("ckpt");
+    let (job, saved) = checkpointed_run(&dir, "sgd");
+    let annex: serde_json::Value = serde_json::from_slice(&saved.annex).unwrap();
+    let rows = annex["trace"].as_array().expect("the trace").clone();
+    assert!(rows.len() >= 3, "{annex}");
+    let forge = |edit: Edit| {
+        let mut forged = saved.clone();
+        let mut annex = annex.clone();
+        let mut trace = rows.clone();
+        edit(&mut trace);
+        annex["trace"] = serde_json::Value::Array(trace);
+        forged.annex = serde_json::to_vec(&annex).unwrap();
+        checkpoint::write(&ckpt, &forged).unwrap();
+    };
+    let mut resume = job.clone();
+    resume.extend(["--updates", "400", "--resume", "ckpt", "--trace", "t.csv"]);
+    let backwards = |field: &'static str| {
+        move |trace: &mut Vec<serde_json::Value>| {
+            let earlier = trace[0][field].clone();
+            trace[2][field] = earlier;
+        }
+    };
+    let too_many = |trace: &mut Vec<serde_json::Value>| {
+        let last = trace.last().unwrap().clone();
+        trace.resize(1_000_000, last);
+    };
+    type Edit<'a> = &'a dyn Fn(&mut Vec<serde_json::Value>);
+    let cases: [(Edit, &str); 3] = [
+        (
+            &backwards("updates"),
+            "the checkpoint's trace row 3: updates",
+        ),
+        (
+            &backwards("elapsed_s"),
+            "the checkpoint's trace row 3: elapsed_s",
+        ),
+        (&too_many, "the checkpoint's trace has 1000000 rows"),
+    ];
+    for (edit, said) in cases {
+        forge(edit);
+        let output = run(&resume, &dir);
+        assert_clear_error(&output, said);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(!dir.join("t.csv").exists(), "a trace written");
+    }
+}
+
 #[test]
 fn a_finished_run_goes_on_on_other_workers_with_the_default_step_for_them() {
     let dir = scratch("resume-workers");

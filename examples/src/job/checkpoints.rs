@@ -278,6 +278,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         }
         Annex::TraceAlone(trace) => (trace, None, None),
     };
+    check_trace(&earlier).map_err(anyhow::Error::msg)?;
     // Only a measure of the very model the checkpoint holds says anything of its weights.
     let resumed_updates = resumed.as_ref().map(|saved| saved.stats.updates);
     let measured = measured.filter(|m| Some(m.updates) == resumed_updates);
@@ -289,6 +290,66 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         earlier,
         interval,
         measured,
+    })
+}
+
+/// Refuses a checkpoint's trace that no run writes: more rows than a run keeps ([`MAX_KEPT`]
+/// and the latest), a number that is not finite, seconds below 0, or updates or seconds that
+/// go backwards. Only the SHA-256 guards the annex, so rows edited there with it computed anew
+/// went as they were into the resumed run's trace and plot. An objective below 0 is not refused
+/// for that alone: an author's loss may go below 0.
+///
+/// [`MAX_KEPT`]: crate::even_points::MAX_KEPT
+fn check_trace(trace: &[TracePoint]) -> Result<(), String> {
+    let most = crate::even_points::MAX_KEPT + 1;
+    if trace.len() > most {
+        return Err(format!(
+            "the checkpoint's trace has {} rows, more than a run keeps ({most}): it was \
+             altered; nothing was trained from it",
+            trace.len()
+        ));
+    }
+    let mut before: Option<&TracePoint> = None;
+    for (index, point) in trace.iter().enumerate() {
+        let wrong = row_wrong(point, before);
+        if let Some(wrong) = wrong {
+            return Err(format!(
+                "the checkpoint's trace row {}: {wrong}: it was altered; nothing was trained \
+                 from it",
+                index + 1
+            ));
+        }
+        before = Some(point);
+    }
+    Ok(())
+}
+
+/// What makes `point`, after `before`, a row no run writes, if anything.
+fn row_wrong(point: &TracePoint, before: Option<&TracePoint>) -> Option<String> {
+    if !point.elapsed_s.is_finite() || point.elapsed_s < 0.0 {
+        let seconds = point.elapsed_s;
+        return Some(format!(
+            "elapsed_s {seconds} is not a finite number of seconds >= 0"
+        ));
+    }
+    if !point.objective.is_finite() {
+        return Some(format!(
+            "objective {} is not a finite number",
+            point.objective
+        ));
+    }
+    let before = before?;
+    if point.updates < before.updates {
+        return Some(format!(
+            "updates {} after {} of the row before: they go backwards",
+            point.updates, before.updates
+        ));
+    }
+    (point.elapsed_s < before.elapsed_s).then(|| {
+        format!(
+            "elapsed_s {} after {} of the row before: the seconds go backwards",
+            point.elapsed_s, before.elapsed_s
+        )
     })
 }
 
@@ -832,6 +893,52 @@ mod tests {
             }
         ));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_trace_row_no_run_writes_is_refused_and_a_negative_objective_is_not() {
+        let point = |elapsed_s: f64, updates: u64, objective: f64| TracePoint {
+            elapsed_s,
+            updates,
+            objective,
+            subopt: None,
+            dropped_stale: 0,
+        };
+        // An author's loss may go below 0: not refused for that alone.
+        let fine = [
+            point(0.0, 0, 1.0),
+            point(0.5, 10, -1.0),
+            point(0.5, 10, -2.0),
+        ];
+        assert_eq!(check_trace(&fine), Ok(()));
+        for (rows, said) in [
+            (
+                vec![point(0.0, 0, 1.0), point(f64::NAN, 1, 1.0)],
+                "row 2: elapsed_s NaN",
+            ),
+            (vec![point(-1.0, 0, 1.0)], "row 1: elapsed_s -1"),
+            (vec![point(0.0, 0, f64::INFINITY)], "row 1: objective inf"),
+            (vec![point(0.0, 0, f64::NAN)], "row 1: objective NaN"),
+            (
+                vec![point(0.0, 5, 1.0), point(0.1, 4, 1.0)],
+                "row 2: updates 4 after 5",
+            ),
+            (
+                vec![point(0.2, 5, 1.0), point(0.1, 6, 1.0)],
+                "row 2: elapsed_s 0.1 after 0.2",
+            ),
+        ] {
+            let error = check_trace(&rows).expect_err(said);
+            assert!(error.contains(said), "{error}");
+            assert!(error.starts_with("the checkpoint's trace "), "{error}");
+        }
+        let many = vec![point(0.0, 0, 1.0); crate::even_points::MAX_KEPT + 2];
+        let error = check_trace(&many).expect_err("too many rows");
+        assert!(
+            error.contains(&format!("has {} rows", many.len())),
+            "{error}"
+        );
+        assert_eq!(check_trace(&many[1..]), Ok(()), "as many as a run keeps");
     }
 
     #[test]
