@@ -90,12 +90,63 @@ impl EvenPoints {
         self.kept.iter().chain(&self.latest).copied().collect()
     }
 
+    /// How far the thinning went: what a resumed run goes on from ([`EvenPoints::resumed`]).
+    pub fn thinning(&self) -> Thinning {
+        Thinning {
+            offered: self.offered,
+            stride: self.stride,
+        }
+    }
+
+    /// The points of a run stopped with `thinning` (`points`, its [`EvenPoints::to_vec`]), to
+    /// go on as if it had never stopped: its later points are kept at the stride it had
+    /// reached, not at every one, which made a resumed trace denser than its earlier part.
+    /// Refused when the points cannot be those such a run kept (a stride that no halving
+    /// gives, a count the stride does not give).
+    pub fn resumed(points: Vec<TracePoint>, thinning: Thinning) -> Result<EvenPoints, String> {
+        let mut even = EvenPoints {
+            latest: None,
+            offered: thinning.offered,
+            stride: thinning.stride,
+            ..EvenPoints::default()
+        };
+        let Thinning { offered, stride } = thinning;
+        let on_stride = match stride.is_power_of_two() {
+            true => offered.div_ceil(stride),
+            false => return Err(format!("a stride of {stride}, which no thinning reaches")),
+        };
+        let latest = offered > 0 && !(offered - 1).is_multiple_of(stride);
+        let fits =
+            on_stride <= even.most as u64 && (stride == 1 || 2 * on_stride > even.most as u64);
+        if !fits || points.len() as u64 != on_stride + u64::from(latest) {
+            return Err(format!(
+                "{} rows, which a run that kept one in {stride} of {offered} points does not keep",
+                points.len()
+            ));
+        }
+        even.kept = points;
+        if latest {
+            even.latest = even.kept.pop();
+        }
+        Ok(even)
+    }
+
     /// The points kept, in time order, the latest last.
     pub fn into_vec(self) -> Vec<TracePoint> {
         let mut points = self.kept;
         points.extend(self.latest);
         points
     }
+}
+
+/// How far a run's [`EvenPoints`] thinned its points: what a checkpoint keeps, so that a
+/// resumed run goes on thinning where it was.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Thinning {
+    /// Points offered so far.
+    pub offered: u64,
+    /// One point in this many offered is kept.
+    pub stride: u64,
 }
 
 impl FromIterator<TracePoint> for EvenPoints {
@@ -148,6 +199,47 @@ mod tests {
         assert!(gaps.windows(2).all(|g| g[0] == g[1]), "{gaps:?}");
         assert!(points.len() > 32, "{} points", points.len());
         assert!(gaps[0] <= 2 * 100 * offered / 64, "a gap of {}", gaps[0]);
+    }
+
+    #[test]
+    fn a_resumed_run_goes_on_thinning_as_one_never_stopped() {
+        // A resume rebuilt its points as if each earlier one were offered anew, at a stride of
+        // 1: its later points were kept at every one, a trace denser than the run's first part.
+        let mut never_stopped = EvenPoints::at_most(MAX_KEPT);
+        let total = 3 * MAX_KEPT as u64 + 17;
+        (0..total).for_each(|k| never_stopped.push(point(k)));
+        for stop_at in [
+            5,
+            MAX_KEPT as u64 + 1,
+            2 * MAX_KEPT as u64 + 3,
+            3 * MAX_KEPT as u64,
+        ] {
+            let mut first = EvenPoints::at_most(MAX_KEPT);
+            (0..stop_at).for_each(|k| first.push(point(k)));
+            let mut resumed =
+                EvenPoints::resumed(first.to_vec(), first.thinning()).expect("a run's own points");
+            (stop_at..total).for_each(|k| resumed.push(point(k)));
+            let updates = |even: &EvenPoints| -> Vec<u64> {
+                even.to_vec().iter().map(|p| p.updates).collect()
+            };
+            assert_eq!(
+                updates(&resumed),
+                updates(&never_stopped),
+                "stopped after {stop_at} points"
+            );
+        }
+        // Points no run keeps at that thinning are refused.
+        let few: Vec<TracePoint> = (0..3).map(point).collect();
+        let odd = Thinning {
+            offered: 3,
+            stride: 3,
+        };
+        assert!(EvenPoints::resumed(few.clone(), odd).is_err());
+        let sparse = Thinning {
+            offered: 3_000_000,
+            stride: 4,
+        };
+        assert!(EvenPoints::resumed(few, sparse).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use asyncopt_runtime::Driver;
 
 use super::run::Locked;
 use super::{DataSource, JobSpec};
-use crate::even_points::EvenPoints;
+use crate::even_points::{EvenPoints, Thinning};
 use crate::model::TrainedModel;
 use crate::optimizer::readable;
 use crate::trace::{same_file, TracePoint};
@@ -42,6 +42,9 @@ pub(super) struct Checkpoints {
     pub(super) resumed: Option<Checkpoint>,
     /// The trace of the resumed run, up to its checkpoint.
     pub(super) earlier: Vec<TracePoint>,
+    /// How far that trace was thinned, if its checkpoint says (an earlier build's does not):
+    /// the resumed run goes on thinning from there.
+    pub(super) thinning: Option<Thinning>,
     /// The interval the resumed run checkpointed at, if its checkpoint says.
     pub(super) interval: Option<Interval>,
     /// The objective of the resumed model as its run measured it, if its checkpoint says.
@@ -218,6 +221,9 @@ enum Annex {
         /// Missing in a checkpoint of an earlier build, or of a model the judge did not see.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         objective: Option<Measured>,
+        /// How far `trace` was thinned; missing in a checkpoint of an earlier build.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thinning: Option<Thinning>,
     },
     TraceAlone(Vec<TracePoint>),
 }
@@ -267,18 +273,26 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
             .context("the checkpoint's trace does not decode")?,
         _ => Annex::TraceAlone(Vec::new()),
     };
-    let (earlier, interval, measured) = match annex {
+    let (earlier, interval, measured, thinning) = match annex {
         Annex::Saved {
             trace,
             interval,
             objective,
-        } if interval.is_valid() => (trace, Some(interval), objective),
+            thinning,
+        } if interval.is_valid() => (trace, Some(interval), objective, thinning),
         Annex::Saved { interval, .. } => {
             bail!("the checkpoint's interval is not one a run takes checkpoints at: {interval:?}")
         }
-        Annex::TraceAlone(trace) => (trace, None, None),
+        Annex::TraceAlone(trace) => (trace, None, None, None),
     };
     check_trace(&earlier).map_err(anyhow::Error::msg)?;
+    if let Some(thinning) = thinning {
+        EvenPoints::resumed(earlier.clone(), thinning).map_err(|wrong| {
+            anyhow::anyhow!(
+                "the checkpoint's trace has {wrong}: it was altered; nothing was trained from it"
+            )
+        })?;
+    }
     // Only a measure of the very model the checkpoint holds says anything of its weights.
     let resumed_updates = resumed.as_ref().map(|saved| saved.stats.updates);
     let measured = measured.filter(|m| Some(m.updates) == resumed_updates);
@@ -288,6 +302,7 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         folder,
         resumed,
         earlier,
+        thinning,
         interval,
         measured,
     })
@@ -399,13 +414,17 @@ pub(super) fn keep(
             // The trace so far (a resumed run's trace goes on from it), the interval (a
             // resume keeps it) and the objective the judge measured of this checkpoint's
             // model just before, encoded on the checkpoint's thread.
-            let trace = points.lock().to_vec();
+            let (trace, thinning) = {
+                let points = points.lock();
+                (points.to_vec(), points.thinning())
+            };
             let objective = judged.take();
             Box::new(move || {
                 let annex = Annex::Saved {
                     trace,
                     interval,
                     objective,
+                    thinning: Some(thinning),
                 };
                 serde_json::to_vec(&annex).expect("JSON of numbers")
             })
@@ -648,6 +667,7 @@ mod tests {
         assert!(matches!(annex, Annex::TraceAlone(trace) if trace.is_empty()));
         let saved = Annex::Saved {
             objective: None,
+            thinning: None,
             trace: Vec::new(),
             interval: Interval {
                 every_updates: Some(7),
@@ -839,6 +859,7 @@ mod tests {
                 every_s: None,
             },
             objective: Some(measured.clone()),
+            thinning: None,
         };
         let mut saved = Checkpoint {
             job: "test".to_owned(),
