@@ -43,6 +43,10 @@ fn main() {
             splits_signalled,
         ),
         (
+            "a_signal_during_the_splits_part_keeps_its_sizes_done_as_partial_figures",
+            splits_signalled_after_a_size,
+        ),
+        (
             "a_signal_during_the_paper_part_keeps_its_runs_done_as_partial_figures",
             paper_signalled,
         ),
@@ -458,6 +462,70 @@ fn splits_signalled() {
 
 #[cfg(not(unix))]
 fn splits_signalled() {}
+
+/// A signal after a size was measured kept nothing of it (the part exited at once, its
+/// figures unwritten), where every other part keeps its runs done as partial figures: the
+/// size done is written, marked partial, and the generated file is still removed.
+#[cfg(unix)]
+fn splits_signalled_after_a_size() {
+    let dir = scratch("bench-splits-signalled-later");
+    let generated = dir.join("generated");
+    std::fs::create_dir(&generated).expect("the folder of the generated files");
+    let out = dir.join("figures.json");
+    let child = Command::new(BENCH)
+        .args(["splits", "--sizes-mb", "1,300", "--workers", "1", "--dir"])
+        .arg(&generated)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(&dir)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-bench starts");
+    // Signalled once the second size's file is being written: the first is measured.
+    let begun = std::time::Instant::now();
+    let second_begun = || {
+        let folders = std::fs::read_dir(&generated).expect("the folder");
+        folders.flatten().any(|folder| {
+            let file = folder.path().join("generated-300mb.svm");
+            std::fs::metadata(file).is_ok_and(|m| m.len() > 0)
+        })
+    };
+    while !second_begun() {
+        assert!(
+            begun.elapsed() < std::time::Duration::from_secs(120),
+            "no second generated file in sight"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: a signal to the child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let output = child.wait_with_output().expect("async-bench ends");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&generated)
+        .expect("the folder")
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "the generated files are left: {said}");
+    assert!(
+        said.contains("splits stopped by a signal after 1 of 2 runs; figures written to")
+            && said.contains("marked partial"),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}: {said}"));
+    let figures: Value = serde_json::from_str(&text).expect("JSON");
+    let splits = &figures["own_splits"];
+    assert_eq!(runs_done(splits, "splits", 2), 1);
+    let sizes = splits["sizes"].as_array().expect("rows");
+    assert_eq!(sizes.len(), 1, "{splits}");
+    assert!(positive(&sizes[0]["shared"]["first_update_s"]), "{splits}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[cfg(not(unix))]
+fn splits_signalled_after_a_size() {}
 
 /// The processes whose parent is `parent`.
 #[cfg(unix)]

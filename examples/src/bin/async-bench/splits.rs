@@ -11,6 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -157,6 +158,63 @@ pub fn probe(args: ProbeArgs) -> Result<()> {
 /// removed under it.
 static PROBE: AtomicU32 = AtomicU32::new(0);
 
+/// The sizes measured so far, which a signal keeps as partial figures as the other parts do
+/// (a signal lost them all): `None` once the part writes its figures itself.
+static DONE: Mutex<Option<Done>> = Mutex::new(None);
+
+/// What the part has measured, and what it needs to write it.
+struct Done {
+    out: PathBuf,
+    workers: usize,
+    load_before: Option<f64>,
+    planned: usize,
+    sizes: Vec<Value>,
+}
+
+impl Done {
+    /// The figures of the sizes done, marked partial when they are not all planned.
+    fn figures(&self) -> Value {
+        let partial = match self.sizes.len() < self.planned {
+            true => json!({
+                "part": "splits",
+                "runs_done": self.sizes.len(),
+                "runs_planned": self.planned,
+                "stopped_by": "signal",
+            }),
+            false => Value::Null,
+        };
+        figures(self.workers, self.load_before, &self.sizes, partial)
+    }
+}
+
+/// The sizes done so far, if the part has not written its figures yet.
+fn done() -> std::sync::MutexGuard<'static, Option<Done>> {
+    DONE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a signal does with the sizes measured: merges them into `out` marked partial, or
+/// says that nothing was written; the line said.
+fn keep_done() -> Option<String> {
+    let done = done().take()?;
+    let planned = done.planned;
+    let count = done.sizes.len();
+    let out = done.out.display().to_string();
+    if count == 0 {
+        return Some(format!(
+            "splits stopped by a signal after 0 of {planned} runs; nothing written; {out} is \
+             unchanged"
+        ));
+    }
+    let written = match crate::figures::merge(&done.out, "own_splits", done.figures()) {
+        Ok(()) => format!("figures written to {out}, marked partial"),
+        Err(e) => format!("the figures could not be written: {e:#}"),
+    };
+    Some(format!(
+        "splits stopped by a signal after {count} of {planned} runs; {written}"
+    ))
+}
+
 /// Runs a probe in a process of its own and returns its figures.
 fn run_probe(data: &Path, access: &str, workers: usize) -> Result<Value> {
     let child = Command::new(std::env::current_exe()?)
@@ -209,12 +267,30 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
         .join(folder);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    remove_on_signal(dir.clone());
     let load_before = super::figures::load_average();
+    *done() = Some(Done {
+        out: args.out.clone(),
+        workers: args.workers,
+        load_before,
+        planned: args.sizes_mb.len(),
+        sizes: Vec::new(),
+    });
+    remove_on_signal(dir.clone());
     let outcome = measure(&args, &dir);
     // The file is never kept, whatever happened.
     let _ = std::fs::remove_dir_all(&dir);
+    // From here the part writes its figures itself: a signal adds none.
+    done().take();
     let sizes = outcome?;
+    let figures = figures(args.workers, load_before, &sizes, Value::Null);
+    println!("{}", serde_json::to_string_pretty(&figures)?);
+    crate::figures::merge(&args.out, "own_splits", figures)?;
+    eprintln!("figures written to {}", args.out.display());
+    Ok(())
+}
+
+/// The own-splits figures of `sizes`, with `partial` (null for a part that ran to its end).
+fn figures(workers: usize, load_before: Option<f64>, sizes: &[Value], partial: Value) -> Value {
     let speedups: Vec<Option<f64>> = sizes
         .iter()
         .map(|s| {
@@ -223,8 +299,9 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
             ship.zip(shared).map(|(ship, shared)| ship / shared)
         })
         .collect();
-    let figures = json!({
-        "workers": args.workers,
+    json!({
+        "partial": partial,
+        "workers": workers,
         "machine_cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "load_average_before": load_before,
         "what": "a generated LIBSVM file (about 40 of 1,000 features per row); per size and \
@@ -236,15 +313,12 @@ pub fn splits(args: SplitsArgs) -> Result<()> {
                  partitions (in chunks of at most 8 MiB, interleaved across the workers).",
         "sizes": sizes,
         "first_update_speedup_shared_over_ship": speedups,
-    });
-    println!("{}", serde_json::to_string_pretty(&figures)?);
-    crate::figures::merge(&args.out, "own_splits", figures)?;
-    eprintln!("figures written to {}", args.out.display());
-    Ok(())
+    })
 }
 
 /// From now on, a Ctrl-C, SIGTERM or SIGHUP (unless ignored, as under `nohup`) ends the part
-/// with the generated folder `dir` removed, and its probe stopped: the default action of the
+/// with the generated folder `dir` removed, its probe stopped and the sizes measured kept as
+/// partial figures (as the other parts keep their runs done): the default action of the
 /// signal left a file of up to the largest `--sizes-mb` (1.5 GB by default) in the
 /// temporary folder.
 #[cfg(unix)]
@@ -291,6 +365,9 @@ fn remove_on_signal(dir: PathBuf) {
                     "stopped by a signal; the generated folder {} is {removed}",
                     dir.display()
                 );
+                if let Some(said) = keep_done() {
+                    eprintln!("{said}");
+                }
                 std::process::exit(128 + signal);
             }
         });
@@ -338,12 +415,16 @@ fn measure(args: &SplitsArgs, dir: &Path) -> Result<Vec<Value>> {
             anyhow::Ok(figures)
         };
         let (shared, ship) = (probe("shared")?, probe("ship")?);
-        sizes.push(json!({
+        let size = json!({
             "file_bytes": bytes,
             "rows": rows,
             "shared": shared,
             "ship": ship,
-        }));
+        });
+        if let Some(done) = done().as_mut() {
+            done.sizes.push(size.clone());
+        }
+        sizes.push(size);
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     Ok(sizes)
