@@ -652,6 +652,10 @@ fn paper_signalled() {
     );
     let paper = &figures["paper"];
     let done = runs_done(paper, "paper", 8);
+    // A part stopped between the two runs of a pair counted the half pair in `runs_done`
+    // alone: the whole pairs are said beside it.
+    assert_eq!(paper["partial"]["pairs_done"], done / 2, "{paper}");
+    assert_eq!(paper["partial"]["pairs_planned"], 4, "{paper}");
     let runs = paper["runs"].as_object().expect("entries");
     let entry = &runs["a9a/sgd/intensity-0.3"];
     assert!(entry["sgd"]["updates"].as_u64() >= Some(1), "{entry}");

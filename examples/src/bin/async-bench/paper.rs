@@ -244,7 +244,7 @@ pub fn paper(args: PaperArgs) -> Result<()> {
     // Other processes on the machine skew every time: the figures say how busy it was.
     let load_at_start = figures::load_average();
     let planned = args.datasets.len() * args.pairs.len() * args.settings.len() * 2;
-    let mut stop = ran::Stoppable::begin("paper", planned);
+    let mut stop = ran::Stoppable::begin("paper", planned).in_pairs();
     'sets: for (set, data_path) in args.datasets.iter().zip(paths) {
         if stop.stopped() {
             break;

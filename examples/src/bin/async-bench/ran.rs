@@ -48,6 +48,8 @@ pub struct Stoppable {
     part: &'static str,
     planned: usize,
     done: usize,
+    /// Whether its runs go in pairs (a synchronous run, then its asynchronous twin).
+    in_pairs: bool,
     _saving: interrupt::Saving,
 }
 
@@ -59,7 +61,20 @@ impl Stoppable {
             part,
             planned,
             done: 0,
+            in_pairs: false,
             _saving: interrupt::Saving::begin(),
+        }
+    }
+
+    /// The part's runs go in pairs, each pair's two one after the other: [`partial`] says
+    /// the whole pairs done beside the runs, since a part stopped between a pair's runs has
+    /// one run more done than its whole pairs hold.
+    ///
+    /// [`partial`]: Stoppable::partial
+    pub fn in_pairs(self) -> Stoppable {
+        Stoppable {
+            in_pairs: true,
+            ..self
         }
     }
 
@@ -105,17 +120,23 @@ impl Stoppable {
     }
 
     /// What the figures say of a stopped part (`null` for one that ran to its end): the
-    /// part, and how many of its runs were done.
+    /// part, and how many of its runs were done (and of its pairs, for a part
+    /// [`in_pairs`](Stoppable::in_pairs)).
     pub fn partial(&self) -> serde_json::Value {
-        match self.stopped() {
-            true => serde_json::json!({
-                "part": self.part,
-                "runs_done": self.done,
-                "runs_planned": self.planned,
-                "stopped_by": "signal",
-            }),
-            false => serde_json::Value::Null,
+        if !self.stopped() {
+            return serde_json::Value::Null;
         }
+        let mut partial = serde_json::json!({
+            "part": self.part,
+            "runs_done": self.done,
+            "runs_planned": self.planned,
+            "stopped_by": "signal",
+        });
+        if self.in_pairs {
+            partial["pairs_done"] = (self.done / 2).into();
+            partial["pairs_planned"] = (self.planned / 2).into();
+        }
+        partial
     }
 
     /// The end of the part: `Ok` when it ran to its end, else an [`Interrupted`] that says
