@@ -85,6 +85,7 @@ impl Driver {
     /// [`checkpoint::read`]: crate::checkpoint::read
     pub fn resume(&mut self, mut saved: Checkpoint) -> &Checkpoint {
         self.stats = saved.stats.clone();
+        self.updates_at_start = saved.stats.updates;
         // The worker table's clock is the updates applied: barrier rules and results'
         // dispatch marks read it, and a resumed run has applied the saved ones.
         self.table.clock = saved.stats.updates;

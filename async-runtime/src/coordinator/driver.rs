@@ -94,6 +94,9 @@ pub struct Driver {
     /// with no checkpoint of where it stopped. `None` outside a training loop: before its
     /// first pass, and once it is left.
     pub(crate) stop_seen_at_top: Option<bool>,
+    /// The updates the run began with: 0, or those of the checkpoint it resumed. A stop
+    /// asked for before any update after them waits for none ([`Driver::wait_given_up`]).
+    pub(crate) updates_at_start: u64,
     /// Training time: from the first broadcast, without pauses, after the resumed run's.
     pub(crate) training_time: RunClock,
     /// The worker processes this driver started on its own host, and their replacements.
@@ -185,6 +188,7 @@ impl Driver {
             stop: StopHandle::new(),
             time_limit: None,
             stop_seen_at_top: None,
+            updates_at_start: 0,
             training_time: RunClock::default(),
             local: LocalWorkers::default(),
             shapes: SiteShapes::default(),
@@ -417,6 +421,19 @@ impl Driver {
     /// [`STOP_WAITS_FOR_PASS`]: super::stop::STOP_WAITS_FOR_PASS
     pub(crate) fn wait_given_up(&self) -> Option<String> {
         let grace = super::stop::STOP_WAITS_FOR_PASS;
+        // Inside the loop, before its first update (workers still reading their splits of a
+        // large file): no model beyond the one the run began with is to wait for, and the
+        // wait lasted as long as the reading, seconds to minutes after a Ctrl-C. With
+        // checkpoints on, the stop still waits for the top of the next pass and its checkpoint.
+        let inside_loop = self.stop_seen_at_top.is_some();
+        let untrained = self.stats.updates == self.updates_at_start;
+        if inside_loop
+            && untrained
+            && self.checkpoints.policy().is_none()
+            && self.stop.is_requested()
+        {
+            return Some("a stop was asked for before the run's first update".to_owned());
+        }
         if self.stop.asked_since().is_some_and(|since| since >= grace) {
             return Some(format!(
                 "a stop was asked for, and no update came within {} s",

@@ -3434,6 +3434,7 @@ fn a_wait_for_results_ends_a_grace_after_the_time_limit_inside_the_loop_only() {
         driver.publish("w", &1.0_f64, true),
         "the next broadcast ends the loop"
     );
+    driver.count_update();
     let stop = crate::StopHandle::new();
     driver.stop_on(stop.clone());
     stop.request();
@@ -3442,6 +3443,25 @@ fn a_wait_for_results_ends_a_grace_after_the_time_limit_inside_the_loop_only() {
         driver.wait_given_up().is_none(),
         "a stop asked just now waits for the next update"
     );
+}
+
+#[test]
+fn a_stop_before_the_first_update_ends_the_wait_for_it_at_once() {
+    // Workers reading their splits of a large file send nothing for as long as they read:
+    // a Ctrl-C then waited for the whole read (up to the stop's grace of 10 s) before the
+    // run ended, where there was no model beyond the starting one to wait for.
+    let (mut driver, _wire) = driver(2, Box::new(|_, _| Reply::Silent));
+    settle(&mut driver, &["grad"]);
+    driver.ensure_shipped(&data()).unwrap();
+    let stop = crate::StopHandle::new();
+    driver.stop_on(stop.clone());
+    driver.checkpoint_due();
+    stop.request();
+    match driver.reduce_all(&data(), &spec("grad", None), &decode) {
+        Err(RuntimeError::Stopped(why)) => assert!(why.contains("first update"), "{why}"),
+        other => panic!("expected a stop, got {:?}", other.err()),
+    }
+    assert!(driver.failure().is_none(), "a stop, not a failure");
 }
 
 #[test]
