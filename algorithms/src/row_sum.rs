@@ -41,6 +41,9 @@ impl Combine for RowSum {
 pub fn data_gradient_sum(loss: &Loss, rows: &impl Rows, w: ArrayView1<f64>) -> RowSum {
     let mut sum = Model::zeros(rows.dim());
     for i in 0..rows.len() {
+        // The next row comes in from memory while this one is computed on (rows of a
+        // mini-batch are scattered over the partition).
+        rows.prefetch(i + 1);
         let derivative = loss.derivative(rows.dot(i, w), rows.label(i));
         if derivative != 0.0 {
             rows.axpy(i, derivative, sum.view_mut());

@@ -273,6 +273,10 @@ impl Rows for Partition {
         self.global_ids[i]
     }
 
+    fn prefetch(&self, i: usize) {
+        self.rows.prefetch(i)
+    }
+
     fn for_each_entry(&self, i: usize, f: impl FnMut(usize, f64)) {
         self.rows.for_each_entry(i, f)
     }
@@ -337,6 +341,12 @@ impl Rows for Batch<'_> {
         self.part.global_ids[self.rows[i]]
     }
 
+    fn prefetch(&self, i: usize) {
+        if let Some(&row) = self.rows.get(i) {
+            self.part.rows.prefetch(row);
+        }
+    }
+
     fn for_each_entry(&self, i: usize, f: impl FnMut(usize, f64)) {
         self.part.rows.for_each_entry(self.rows[i], f)
     }
@@ -347,7 +357,7 @@ mod tests {
     use super::*;
     use crate::data::dataset::tests::small_pair;
     use crate::data::Features;
-    use ndarray::{Array1, Array2};
+    use ndarray::{Array1, Array2, ShapeBuilder};
 
     /// `n` rows, row `r` = (r, 1) with label r, sparse or dense.
     fn indexed(n: usize, sparse: bool) -> Dataset {
@@ -393,6 +403,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A prefetch is a hint: on any row, in range or not, of any view, it reads the same rows
+    /// afterwards and panics on none (the gradient loop asks for the row after the last).
+    #[test]
+    fn a_prefetch_of_any_row_changes_nothing_and_never_panics() {
+        let rows = |r: &dyn Fn(usize) -> (f64, f64, u64), n: usize| -> Vec<(f64, f64, u64)> {
+            (0..n).map(r).collect()
+        };
+        let w = Array1::from(vec![2.0, 3.0]);
+        for sparse in [true, false] {
+            let d = indexed(40, sparse);
+            let far = [0, 1, 39, 40, 41, usize::MAX];
+            let whole = rows(&|i| (d.label(i), d.dot(i, w.view()), d.sample_id(i)), 40);
+            for &i in &far {
+                d.prefetch(i);
+            }
+            assert_eq!(
+                rows(&|i| (d.label(i), d.dot(i, w.view()), d.sample_id(i)), 40),
+                whole
+            );
+            for p in partition_dataset(&d, 3, 9).unwrap() {
+                let batch = p.sample(4, 0);
+                let seen = rows(
+                    &|i| (batch.label(i), batch.dot(i, w.view()), batch.sample_id(i)),
+                    4,
+                );
+                for &i in far.iter().chain(&[p.len(), p.len() + 1, 3, 4, 5]) {
+                    p.prefetch(i);
+                    batch.prefetch(i);
+                }
+                let again = rows(
+                    &|i| (batch.label(i), batch.dot(i, w.view()), batch.sample_id(i)),
+                    4,
+                );
+                assert_eq!(again, seen);
+                for (i, &(label, dot, id)) in seen.iter().enumerate() {
+                    assert_eq!((label, dot), (id as f64, 2.0 * id as f64 + 3.0), "row {i}");
+                }
+            }
+        }
+        // A dense matrix stored column by column has no row as one slice: nothing to fetch.
+        let x = Array2::from_shape_fn((5, 2).f(), |(r, c)| (r + c) as f64);
+        let d = Dataset::new("cols", Features::Dense(x), Array1::zeros(5)).unwrap();
+        for i in 0..7 {
+            d.prefetch(i);
+        }
+        assert_eq!(d.dot(4, w.view()), 2.0 * 4.0 + 3.0 * 5.0);
     }
 
     #[test]
