@@ -7548,3 +7548,42 @@ fn compare_json_and_its_plot_name_the_data_seed_and_command() {
     let svg = std::fs::read_to_string(dir.join("out/compare.svg")).unwrap();
     assert!(svg.contains("rows.svm, seed 9, 2 workers"), "{svg}");
 }
+
+/// The driver's log names the address a refused or joining worker connected from, as the
+/// transport saw it, not its name alone: a worker holding another token was logged as
+/// `peer=w-wrong`, a name anyone may send, and a joined one by its name and a pid that says
+/// nothing of its host.
+#[test]
+fn the_driver_logs_the_address_a_worker_connected_from() {
+    let dir = scratch("refused-address");
+    token_in(&dir);
+    std::fs::write(dir.join("other"), "another-token-of-sufficient-length\n").unwrap();
+    let address = free_loopback_address();
+    let mut command = async_train(&dir);
+    command.args(remote_flags("1", &address));
+    command.args(["--algo", "sgd", "--updates", "5", "--join-timeout", "120"]);
+    let (mut driver, driver_said, reader) = start_reading_its_log(&mut command);
+    let refused = async_train(&dir)
+        .args(["worker", "--driver", &address, "--token-file", "other"])
+        .args(["--name", "w-wrong"])
+        .output()
+        .expect("the worker runs");
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    wait_for_lines(&driver_said, &["without proving the token"]);
+    let worker = remote_worker(&address, "w-right", &dir);
+    let (_, code) = wait_for(worker);
+    assert_eq!(code, Some(0));
+    let _ = driver.wait();
+    let _ = driver.kill();
+    let log = reader.join().expect("the driver's log");
+    let left = log
+        .lines()
+        .find(|l| l.contains("without proving the token"))
+        .unwrap_or_default();
+    assert!(left.contains("from=127.0.0.1"), "{log}");
+    let joined = log
+        .lines()
+        .find(|l| l.contains("worker joined"))
+        .unwrap_or_default();
+    assert!(joined.contains("from=127.0.0.1"), "{log}");
+}

@@ -308,6 +308,7 @@ fn join(wire: &Arc<Shared<Wire>>, name: &str, pid: u32) -> SessionId {
             pid,
             nonce: ByteBuf::new(),
         },
+        source: None,
     });
     session
 }
@@ -2862,6 +2863,7 @@ fn workers_that_never_came_are_told_why_those_that_came_were_refused() {
         let refused = Inbound::Refused {
             peer: peer.into(),
             reason: reason.into(),
+            source: None,
         };
         wire.borrow_mut().inbox.push_back(refused);
     }

@@ -12,7 +12,7 @@ use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ResultBody, ToDriver, ToWorker, Welcome};
 use crate::seconds_text::seconds_text;
 use crate::transport::frame;
-use crate::transport::{Inbound, Refusal, SessionId};
+use crate::transport::{source_text, Inbound, Refusal, SessionId, Source};
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
@@ -362,6 +362,7 @@ impl Driver {
                 peer,
                 session,
                 hello,
+                source,
             } => {
                 // Judged before a session it replaces is lost: one that takes the name of a
                 // worker in the run is not that worker back.
@@ -378,21 +379,27 @@ impl Driver {
                 let own = self.local.predecessor(&peer).is_some();
                 match self.joins.budget.take(Instant::now(), who) {
                     Err(wait) if !own => self.turn_back(&peer, session, wait),
-                    _ => self.admit(&peer, session, hello),
+                    _ => self.admit(&peer, session, hello, source),
                 }
             }
-            Inbound::Refused { peer, reason } => {
+            Inbound::Refused {
+                peer,
+                reason,
+                source,
+            } => {
                 // Anyone can send hellos: the first few refusals are logged, then each power
-                // of two, with the count.
+                // of two, with the count, and the address the transport saw (a name is the
+                // peer's word).
                 self.stats.refused_workers += 1;
                 let refused = self.stats.refused_workers;
                 if refused <= LOGGED_REFUSALS || refused.is_power_of_two() {
-                    tracing::warn!(%peer, %reason, refused, "refused a worker");
+                    let from = source_text(source);
+                    tracing::warn!(%peer, %from, %reason, refused, "refused a worker");
                 }
                 self.joins.last_refusal = Some(reason);
             }
             Inbound::Rejected { .. } => self.stats.rejected_messages += 1,
-            Inbound::Dropped { peer, why } => {
+            Inbound::Dropped { why, .. } => {
                 let counter = match why {
                     Refusal::Unauthenticated => &mut self.stats.unauthenticated_frames,
                     Refusal::Unsealed => &mut self.stats.unsealed_session_frames,
@@ -407,17 +414,20 @@ impl Driver {
                     Refusal::Flooded => &mut self.stats.floods,
                 };
                 *counter += 1;
-                if why == Refusal::LeftUnproven {
-                    self.joins.last_refusal = Some(format!(
-                        "a peer left its handshake without proving the token; {}",
-                        self.token_check()
-                    ));
-                }
+            }
+            Inbound::LeftUnproven { peer, source } => {
+                self.stats.refused_workers += 1;
+                self.joins.last_refusal = Some(format!(
+                    "a peer left its handshake without proving the token; {}",
+                    self.token_check()
+                ));
                 // Its side of the story never reaches the driver: say what it likely was, a
-                // few times (a hostile peer can repeat it at will).
-                if why == Refusal::LeftUnproven && self.stats.refused_workers <= LOGGED_REFUSALS {
+                // few times (a hostile peer can repeat it at will), and where it came from.
+                if self.stats.refused_workers <= LOGGED_REFUSALS {
+                    let from = source_text(source);
                     tracing::warn!(
                         %peer,
+                        %from,
                         "a peer left during its handshake without proving the token: a worker \
                          whose token differs from the driver's leaves there ({})",
                         self.token_check()
@@ -739,7 +749,7 @@ impl Driver {
     }
 
     /// Admits a worker whose session the link opened.
-    fn admit(&mut self, peer: &str, session: SessionId, hello: Hello) {
+    fn admit(&mut self, peer: &str, session: SessionId, hello: Hello, source: Source) {
         // A worker joining again under its name (its row departed by now) is its next
         // incarnation, in a row of its own.
         let earlier = self.table.index_of(peer);
@@ -762,7 +772,8 @@ impl Driver {
         // can repeat, thin out.
         if self.joins.first_fill(self.config.workers) || self.joins.joined.again() {
             let later = self.joins.joined.count();
-            tracing::info!(worker = %peer, pid = hello.pid, incarnation, delay_factor, later, "worker joined");
+            let from = source_text(source);
+            tracing::info!(worker = %peer, %from, pid = hello.pid, incarnation, delay_factor, later, "worker joined");
         }
         self.welcome(index);
         self.equip_late_joiner(index);

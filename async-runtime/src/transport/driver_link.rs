@@ -738,11 +738,11 @@ impl Serving {
     /// A connection closed: its session or handshake ends, and the coordinator hears of it.
     fn on_closing(&mut self, id: PeerIdentity) {
         let peer = identity_name(&Bytes::from(id));
+        let source = self.gate.handshake_source(&peer).flatten();
         if self.forget(&peer) {
-            let why = Refusal::LeftUnproven;
-            let _ = self.inbound.send(Inbound::Dropped {
+            let _ = self.inbound.send(Inbound::LeftUnproven {
                 peer: peer.clone(),
-                why,
+                source,
             });
         }
         let _ = self.inbound.send(Inbound::Disconnected { peer });
@@ -829,8 +829,8 @@ impl Backlog {
     }
 
     /// Whether `event` goes to the coordinator; `Err` with the report to send instead, once,
-    /// when its peer's backlog is full.
-    fn admit(&self, event: &Inbound) -> Result<(), Option<Inbound>> {
+    /// when its peer's backlog is full (boxed: an event is large, and this is the rare case).
+    fn admit(&self, event: &Inbound) -> Result<(), Option<Box<Inbound>>> {
         let Some(peer) = Backlog::counted(event) else {
             return Ok(());
         };
@@ -844,10 +844,10 @@ impl Backlog {
         if std::mem::replace(dropping, true) {
             return Err(None);
         }
-        Err(Some(Inbound::Dropped {
+        Err(Some(Box::new(Inbound::Dropped {
             peer: peer.to_owned(),
             why: Refusal::Flooded,
-        }))
+        })))
     }
 
     /// The coordinator received `event`.
@@ -882,7 +882,7 @@ impl ToCoordinator {
         let event = match self.backlog.admit(&event) {
             Ok(()) => event,
             Err(None) => return Ok(()),
-            Err(Some(report)) => report,
+            Err(Some(report)) => *report,
         };
         self.sender.send(event).map_err(|_| ())
     }
@@ -1333,9 +1333,9 @@ mod tests {
         for _ in 0..MAX_UNREAD {
             assert!(backlog.admit(&heartbeat("x")).is_ok());
         }
-        let flooded = |admitted: Result<(), Option<Inbound>>| {
+        let flooded = |admitted: Result<(), Option<Box<Inbound>>>| {
             matches!(
-                admitted,
+                admitted.map_err(|report| report.map(|r| *r)),
                 Err(Some(Inbound::Dropped {
                     why: Refusal::Flooded,
                     ..
@@ -1378,7 +1378,9 @@ mod tests {
             assert!(backlog.admit(&heartbeat("stranger0")).is_ok());
         }
         assert!(matches!(
-            backlog.admit(&heartbeat("stranger0")),
+            backlog
+                .admit(&heartbeat("stranger0"))
+                .map_err(|r| r.map(|r| *r)),
             Err(Some(Inbound::Dropped {
                 why: Refusal::Flooded,
                 ..

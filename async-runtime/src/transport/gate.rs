@@ -130,12 +130,22 @@ pub(crate) enum Inbound {
         peer: String,
         session: SessionId,
         hello: Hello,
+        /// Where its connection comes from (see [`Source`]).
+        source: Source,
     },
     /// Nothing for the coordinator: a peer was sent a challenge, or cut off (see
     /// [`Gate::drain_closing`]).
     Handled,
-    /// A peer was refused at admission and told why.
-    Refused { peer: String, reason: String },
+    /// A peer was refused at admission and told why; `source` is where its connection comes
+    /// from (see [`Source`]).
+    Refused {
+        peer: String,
+        reason: String,
+        source: Source,
+    },
+    /// A peer left after the driver's challenge, without its proof: a worker holding another
+    /// token leaves there. `source` is where its connection came from.
+    LeftUnproven { peer: String, source: Source },
     /// A frame that failed its checks; already logged.
     Rejected {
         peer: String,
@@ -165,6 +175,16 @@ pub(crate) struct GateConfig {
 /// to its /64), as the transport saw it; `None` when the transport no longer knows it (the
 /// connection closed meanwhile). Never anything the peer said.
 pub(crate) type Source = Option<IpAddr>;
+
+/// A [`Source`] as a log line shows it: an IPv4 address, an IPv6 one as its /64 (`fd00:1::/64`),
+/// `unknown` when the transport no longer knew it.
+pub(crate) fn source_text(source: Source) -> String {
+    match source {
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => format!("{ip}/64"),
+        None => "unknown".into(),
+    }
+}
 
 struct Stranger {
     hello: Hello,
@@ -679,7 +699,12 @@ impl Gate {
             unproven.frames = STRANGER_FRAMES;
         }
         out.push((peer.clone(), frame::encode(self.config.run_id, answer)));
-        Inbound::Refused { peer, reason }
+        let source = (self.sources)(&peer);
+        Inbound::Refused {
+            peer,
+            reason,
+            source,
+        }
     }
 
     fn hello(&mut self, peer: String, hello: Hello, now: Instant, out: &mut Outbox) -> Inbound {
@@ -872,6 +897,7 @@ impl Gate {
             peer,
             session,
             hello: stranger.hello,
+            source: stranger.source,
         }
     }
 
@@ -963,6 +989,12 @@ impl Gate {
             }
         }));
         events
+    }
+
+    /// Where the connection of `peer`, in its handshake, comes from: `None` without a
+    /// handshake under way.
+    pub fn handshake_source(&self, peer: &str) -> Option<Source> {
+        self.strangers.get(peer).map(|s| s.source)
     }
 
     /// The peer's connection closed: its session and handshake end. Returns whether it was
@@ -1160,6 +1192,7 @@ mod tests {
                 return Inbound::Refused {
                     peer: peer.name.clone(),
                     reason: DRIVER_PROOF_WRONG.into(),
+                    source: None,
                 };
             }
         };
@@ -1495,6 +1528,44 @@ mod tests {
         assert!(session_goes_on(&mut gate, &mut worker, 1, now));
         // Said once.
         assert!(gate.drain_ended_handshakes().is_empty());
+    }
+
+    #[test]
+    fn admissions_refusals_and_peers_left_unproven_carry_the_transports_source() {
+        // The driver logged a refused peer by its identity, a name it chose, and an admitted
+        // one by its name and pid: not the address that connected.
+        let token = Token::random();
+        let mut gate = gate_with_sources(&token, false, |peer| {
+            let host = if peer.starts_with('x') { 2 } else { 1 };
+            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
+        });
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        let mut worker = Peer::new("w0", &token);
+        gate.on_frame("w0", &worker.hello(), now, &mut out);
+        let (_, challenge) = out.pop().expect("a challenge");
+        let proof = worker.answer(&challenge).expect("the driver's proof");
+        let event = gate.on_frame("w0", &proof, now, &mut out);
+        let Inbound::Admitted { source, .. } = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(source_text(source), "10.0.0.1");
+        let stranger = Peer::new("x1", &Token::random());
+        gate.on_frame("x1", &stranger.hello(), now, &mut out);
+        assert_eq!(gate.handshake_source("x1"), Some(source_of_x()));
+        let bad_name = Peer::new("x\u{7}", &token);
+        let event = gate.on_frame("x2", &bad_name.hello(), now, &mut out);
+        let Inbound::Refused { source, .. } = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(source_text(source), "10.0.0.2");
+        assert_eq!(source_text(None), "unknown");
+        let v6: std::net::IpAddr = "fd00:1::".parse().unwrap();
+        assert_eq!(source_text(Some(v6)), "fd00:1::/64");
+    }
+
+    fn source_of_x() -> Source {
+        Some(std::net::Ipv4Addr::new(10, 0, 0, 2).into())
     }
 
     #[test]
@@ -2302,7 +2373,7 @@ mod tests {
         gate.forget("w0");
         let told = gate.next_freed(&mut out);
         assert!(
-            matches!(&told, Some(Inbound::Refused { peer, reason })
+            matches!(&told, Some(Inbound::Refused { peer, reason, .. })
                 if peer == "0xab" && reason.contains(NAME_FREED) && !reason.contains(NAME_TAKEN)),
             "{told:?}"
         );
@@ -2332,7 +2403,7 @@ mod tests {
         let late = now + Duration::from_secs(5);
         let events = gate.sweep(late, &mut out);
         assert!(
-            matches!(&events[..], [Inbound::Refused { peer, reason }]
+            matches!(&events[..], [Inbound::Refused { peer, reason, .. }]
                 if peer == "0xab" && reason.starts_with(NAME_TAKEN)),
             "{events:?}"
         );
