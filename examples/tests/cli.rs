@@ -227,7 +227,7 @@ fn a_value_refused_after_parsing_is_a_usage_error_and_a_missing_file_is_not() {
         // A port the transport cannot parse: said as such, not as its syntax error at bind.
         (
             &["worker", "--driver", "tcp://127.0.0.1:x"],
-            "--driver tcp://127.0.0.1:x: not tcp://HOST:PORT with a port from 0 to 65535",
+            "--driver tcp://127.0.0.1:x: not tcp://HOST:PORT with a port from 1 to 65535",
         ),
         (
             &["--remote-workers", "--bind", "tcp://127.0.0.1"],
@@ -7586,4 +7586,49 @@ fn the_driver_logs_the_address_a_worker_connected_from() {
         .find(|l| l.contains("worker joined"))
         .unwrap_or_default();
     assert!(joined.contains("from=127.0.0.1"), "{log}");
+}
+
+/// `--bind tcp://*:PORT`, ZeroMQ's way to listen on every interface, listens (as
+/// `0.0.0.0`): it failed with "cannot listen there: failed to lookup address information",
+/// while the hint for the workers already took `*` for this host's name.
+#[test]
+fn a_star_bind_address_listens_on_every_interface() {
+    let dir = scratch("bind-star");
+    token_in(&dir);
+    let flags = remote_flags("1", "tcp://*:0");
+    let output = run(
+        &[&flags[..], &["--join-timeout", "0.2", "--quiet"]].concat(),
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("only 0 of 1 workers joined"), "{stderr}");
+    assert!(
+        !stderr.contains("tcp://*") && !stderr.contains(":0 "),
+        "{stderr}"
+    );
+}
+
+/// A worker's `--driver` with port 0 or the host `*` (a listener's, never one to reach) is a
+/// usage error saying so: it was taken, tried for 2 s ("nothing answered there") or until
+/// `--connect-timeout` ("failed to lookup address information"), and the refusal of a bad
+/// port spoke of "0: any free port", a driver's `--bind`.
+#[test]
+fn a_driver_address_only_a_listener_takes_is_refused_at_once() {
+    let dir = scratch("driver-port-zero");
+    token_in(&dir);
+    for (driver, said) in [
+        ("127.0.0.1:0", "port 0"),
+        ("tcp://*:7000", "`*`"),
+        ("tcp://127.0.0.1:7000/", "a port from 1 to 65535"),
+    ] {
+        let output = run(
+            &["worker", "--driver", driver, "--token-file", "token"],
+            &dir,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{driver}: {stderr}");
+        assert!(stderr.contains(said), "{driver}: {stderr}");
+        assert!(!stderr.contains("(0: any free port)"), "{driver}: {stderr}");
+    }
 }

@@ -318,7 +318,7 @@ async fn bind(
         }));
         return None;
     }
-    let endpoint = match socket.bind(&config.bind).await {
+    let endpoint = match socket.bind(&super::listen_address(&config.bind)).await {
         Ok(endpoint) => endpoint.to_string(),
         Err(e) => {
             let _ = ready.send(Err(RuntimeError::Bind {

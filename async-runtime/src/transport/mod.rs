@@ -26,6 +26,45 @@ pub const DEFAULT_MAX_FRAME: usize = 512 << 20;
 /// transport's other schemes would panic at bind or connect), to a host and a port the
 /// transport can parse (said here, not as its syntax error at bind or connect).
 pub fn endpoint_problem(endpoint: &str) -> Option<String> {
+    tcp_problem(endpoint, "0 to 65535 (0: any free port)")
+}
+
+/// Why `endpoint` cannot be the driver's address a worker dials, if it cannot:
+/// [`endpoint_problem`]'s rule, and neither port 0 nor the host `*`, which only a listener
+/// takes (any free port, every interface) and no connection reaches.
+pub fn dial_problem(endpoint: &str) -> Option<String> {
+    if let Some(problem) = tcp_problem(endpoint, "1 to 65535") {
+        return Some(problem);
+    }
+    let (host, port) = endpoint.strip_prefix("tcp://")?.rsplit_once(':')?;
+    if port.parse::<u16>() == Ok(0) {
+        Some(
+            "port 0 is a listener's (any free port), not one to reach: give the port the \
+             driver listens on, which its `start each with` line names"
+                .to_owned(),
+        )
+    } else if host == "*" {
+        Some(
+            "`*` is a listener's host (every interface), not one to reach: give the driver's \
+             host name or address"
+                .to_owned(),
+        )
+    } else {
+        None
+    }
+}
+
+/// The address a listener binds for `endpoint`: ZeroMQ's `*` host (every interface) as
+/// `0.0.0.0`, which the transport takes; any other as it is.
+pub(crate) fn listen_address(endpoint: &str) -> String {
+    match endpoint.strip_prefix("tcp://*:") {
+        Some(port) => format!("tcp://0.0.0.0:{port}"),
+        None => endpoint.to_owned(),
+    }
+}
+
+/// [`endpoint_problem`], its ports said as `ports`.
+fn tcp_problem(endpoint: &str, ports: &str) -> Option<String> {
     let Some(address) = endpoint.strip_prefix("tcp://") else {
         return Some(
             "not a tcp:// address: the runtime speaks ZeroMQ over TCP only \
@@ -44,11 +83,9 @@ pub fn endpoint_problem(endpoint: &str) -> Option<String> {
         {
             None
         }
-        _ => Some(
-            "not tcp://HOST:PORT with a port from 0 to 65535 (0: any free port), e.g. \
-             tcp://10.0.0.1:7000"
-                .to_owned(),
-        ),
+        _ => Some(format!(
+            "not tcp://HOST:PORT with a port from {ports}, e.g. tcp://10.0.0.1:7000"
+        )),
     }
 }
 
@@ -98,6 +135,19 @@ mod endpoint_tests {
         ] {
             assert!(!super::is_loopback(far), "{far}");
         }
+    }
+
+    #[test]
+    fn a_driver_to_dial_has_neither_port_0_nor_the_host_star() {
+        assert!(super::dial_problem("tcp://10.0.0.1:7000").is_none());
+        assert!(super::dial_problem("tcp://[::1]:7000").is_none());
+        let problem = |address| super::dial_problem(address).unwrap_or_default();
+        assert!(problem("tcp://10.0.0.1:0").contains("port 0"));
+        assert!(problem("tcp://*:7000").contains("`*`"));
+        assert!(problem("tcp://10.0.0.1:7000/").contains("a port from 1 to 65535"));
+        assert!(problem("ipc:///tmp/x").contains("not a tcp:// address"));
+        assert_eq!(super::listen_address("tcp://*:7000"), "tcp://0.0.0.0:7000");
+        assert_eq!(super::listen_address("tcp://h:7000"), "tcp://h:7000");
     }
 
     #[test]

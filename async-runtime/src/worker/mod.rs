@@ -266,7 +266,7 @@ const DRIVER_GONE: &str = "exited before its run ended (it could not start, was 
 /// final.
 async fn serve_with_reconnect(options: WorkerOptions) -> Result<Served, RuntimeError> {
     // A permanent mistake, said once: not a lost driver to try again for.
-    if let Some(reason) = crate::transport::endpoint_problem(&options.driver) {
+    if let Some(reason) = crate::transport::dial_problem(&options.driver) {
         let driver = crate::protocol::peer_text(&options.driver);
         return Err(RuntimeError::Config(format!(
             "the driver's address {driver}: {reason}"

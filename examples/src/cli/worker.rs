@@ -35,7 +35,7 @@ pub(super) fn run_worker(args: WorkerArgs) -> Result<()> {
         (None, None) => "given no token: neither --token-file nor ASYNC_TOKEN".to_owned(),
     };
     // Before the loopback check, which would call `ipc://x` beyond loopback.
-    if let Some(problem) = asyncopt_runtime::transport::endpoint_problem(&options.driver) {
+    if let Some(problem) = asyncopt_runtime::transport::dial_problem(&options.driver) {
         bail_usage!("--driver {}: {problem}", options.driver);
     }
     if options.token.is_none() && !asyncopt_runtime::transport::is_loopback(&options.driver) {
