@@ -18,11 +18,17 @@ if [ $# -lt 3 ]; then
   sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0"
   exit 2
 fi
+# A word as a remote shell reads it back, whatever it holds: in single quotes, each of its
+# own single quotes as '\''.
+quote() {
+  local quoted=${1//\'/\'\\\'\'}
+  printf "'%s'" "$quoted"
+}
 hostfile=$1 driver=$2 token=$3 exe=${4:-async-train}
 shift $(($# < 4 ? $# : 4))
 data=""
 for path in "$@"; do
-  data="$data --data '$path'"
+  data="$data --data $(quote "$path")"
 done
 ssh_cmd=${SSH:-ssh}
 [ -r "$hostfile" ] || { echo "cannot read host file $hostfile" >&2; exit 2; }
@@ -32,7 +38,8 @@ i=0
 while read -r host _; do
   case "$host" in ''|'#'*) continue ;; esac
   name="$host-$i"
-  command="$exe worker --driver '$driver' --token-file '$token' --name '$name'$data${WORKER_FLAGS:+ $WORKER_FLAGS}"
+  command="$(quote "$exe") worker --driver $(quote "$driver") --token-file $(quote "$token")"
+  command="$command --name $(quote "$name")$data${WORKER_FLAGS:+ $WORKER_FLAGS}"
   echo "starting worker $name on $host: $command" >&2
   $ssh_cmd "$host" "$command" &
   pids+=($!)

@@ -7632,3 +7632,60 @@ fn a_driver_address_only_a_listener_takes_is_refused_at_once() {
         assert!(!stderr.contains("(0: any free port)"), "{driver}: {stderr}");
     }
 }
+
+/// The launcher quotes every path it puts in a worker's command, the executable's too, as a
+/// remote shell reads it back: an executable under a folder with a space ran as its first
+/// word (`/opt/my: not found`), and a quote in a path broke the command.
+#[cfg(unix)]
+#[test]
+fn the_ssh_launcher_quotes_paths_with_spaces_and_quotes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("launcher-quoting");
+    let odd = dir.join("a dir/it's");
+    std::fs::create_dir_all(&odd).unwrap();
+    let exe = odd.join("exe");
+    std::fs::write(
+        &exe,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> \"$LAUNCHED\"\n",
+    )
+    .unwrap();
+    let ssh = dir.join("fake-ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nshift\nexec sh -c \"$1\"\n").unwrap();
+    for script in [&exe, &ssh] {
+        std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(dir.join("hosts"), "h1\n").unwrap();
+    let token = odd.join("run token");
+    let data = odd.join("train 'a'.xz");
+    let launched = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/launch-workers.sh"
+        ))
+        .arg("hosts")
+        .arg("tcp://127.0.0.1:7000")
+        .arg(&token)
+        .arg(&exe)
+        .arg(&data)
+        .env("SSH", &ssh)
+        .env("LAUNCHED", dir.join("launched"))
+        .current_dir(&dir)
+        .output()
+        .expect("the launcher runs");
+    let said = String::from_utf8_lossy(&launched.stderr);
+    assert!(launched.status.success(), "{said}");
+    let args = std::fs::read_to_string(dir.join("launched")).unwrap_or_default();
+    let expected = [
+        "worker",
+        "--driver",
+        "tcp://127.0.0.1:7000",
+        "--token-file",
+        &token.display().to_string(),
+        "--name",
+        "h1-0",
+        "--data",
+        &data.display().to_string(),
+    ]
+    .join("\n");
+    assert_eq!(args.trim_end(), expected, "{said}");
+}
