@@ -1,8 +1,8 @@
 //! Several hosts on one machine: the driver and two workers each in a network namespace of
 //! their own, joined by a bridge, with their own addresses (10.77.0.0/24, which exists only
 //! inside these namespaces). The workers are started by hand with the driver's address and a
-//! token file, as on real hosts. Skipped, with the reason printed, where namespaces cannot be
-//! made (they need root).
+//! token file, as on real hosts. Skipped where namespaces cannot be made (they need root and
+//! `ip` of iproute2), with a `skipped test:` line that `.ci/run` counts and lists.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -134,7 +134,9 @@ fn setup(tag: char) -> Option<(Network, RunFiles)> {
     let network = match Network::create(tag) {
         Ok(network) => network,
         Err(reason) => {
-            println!("skipped: network namespaces cannot be made here ({reason})");
+            test_support::skipped(&format!(
+                "network namespaces cannot be made here (they need root and iproute2): {reason}"
+            ));
             return None;
         }
     };

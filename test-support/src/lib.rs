@@ -182,6 +182,19 @@ pub fn assert_clear_error(output: &Output, needle: &str) {
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
 
+/// Says that the running test is skipped, and why, on a line of its own that begins
+/// `skipped test: ` and names the test: a test that cannot run here (no root for network
+/// namespaces) returns and counts as passed, so the line goes straight to the standard error,
+/// past the harness's capture of a passing test's output, where `.ci/run` counts and lists it.
+pub fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("a test");
+    // A line of its own even if the harness has begun one (`test NAME ... `).
+    writeln!(std::io::stderr().lock(), "\nskipped test: {test}: {reason}")
+        .expect("the standard error takes a line");
+}
+
 /// A named test of a test executable that runs its own tests (`harness = false`).
 pub type Test = (&'static str, fn());
 
