@@ -1971,6 +1971,37 @@ fn a_worker_giving_a_partition_to_one_that_joins_is_told_to_free_it() {
 }
 
 #[test]
+fn a_worker_whose_failures_are_not_in_a_row_is_not_excluded() {
+    // A worker fails every other task it runs (a flaky host): a good result between two
+    // failures ends its streak, so it is never excluded, whatever its failures in all.
+    let mut runs = 0u32;
+    let script: Script = Box::new(move |peer, task| {
+        if peer == "w0" {
+            runs += 1;
+            if runs % 2 == 1 {
+                return Reply::Fail("task panicked: now and then".into());
+            }
+        }
+        Reply::Result(vec![task.partition as u8; 2])
+    });
+    let (mut driver, _) = driver(2, script);
+    settle(&mut driver, &["grad"]);
+    for _ in 0..8 {
+        let parts = driver
+            .reduce_all(&data(), &spec("grad", None), &decode)
+            .expect("the failed tasks are done again");
+        assert_eq!(parts.len(), 2, "a part per partition, w0's among them");
+    }
+    let w0 = &driver.table.workers[0];
+    assert!(
+        w0.failures > u64::from(EXCLUDE_AFTER),
+        "it failed {} tasks in all",
+        w0.failures
+    );
+    assert!(w0.alive && !w0.excluded, "never {EXCLUDE_AFTER} in a row");
+}
+
+#[test]
 fn a_task_failing_on_every_worker_ends_the_run_with_its_message() {
     // An author's bug: the task panics wherever it runs. Each worker fails three in a row and
     // is excluded before a partition has failed four times; the run's error said only that
