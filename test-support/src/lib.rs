@@ -208,14 +208,15 @@ pub fn zmtp_null_greeting() -> Vec<u8> {
 }
 
 /// Runs `tests` in turn, filtered by the first free command-line argument as `cargo test NAME`
-/// does, and prints `test NAME ... ok (S s)` lines and the closing `N passed, N failed`; exits
-/// with 101 on a failure. For test executables that are also their workers' executable: call
-/// `run_worker_if_spawned()` before it.
+/// does (less those a `--skip NAME` names), and prints `test NAME ... ok (S s)` lines and the
+/// closing `N passed, N failed`; exits with 101 on a failure. For test executables that are
+/// also their workers' executable: call `run_worker_if_spawned()` before it.
 pub fn run_tests(tests: &[Test]) {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let (filter, skips) = selection(std::env::args().skip(1));
     let selected: Vec<&Test> = tests
         .iter()
         .filter(|(name, _)| filter.as_ref().is_none_or(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| !skips.iter().any(|skip| name.contains(skip.as_str())))
         .collect();
     println!("running {} tests", selected.len());
     let (mut passed, mut failed) = (0, 0);
@@ -239,6 +240,34 @@ pub fn run_tests(tests: &[Test]) {
     if failed > 0 {
         std::process::exit(101);
     }
+}
+
+/// The filter and the `--skip` names of a test executable's arguments, as libtest reads them:
+/// the value of an option that takes one (`--test-threads 1`) is no filter, which would have
+/// run no test and passed.
+fn selection(args: impl IntoIterator<Item = String>) -> (Option<String>, Vec<String>) {
+    const TAKE_A_VALUE: [&str; 7] = [
+        "--test-threads",
+        "--logfile",
+        "--color",
+        "--format",
+        "--shuffle-seed",
+        "-Z",
+        "--skip",
+    ];
+    let (mut filter, mut skips) = (None, Vec::new());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if TAKE_A_VALUE.contains(&arg.as_str()) {
+            let value = args.next();
+            if arg == "--skip" {
+                skips.extend(value);
+            }
+        } else if !arg.starts_with('-') && filter.is_none() {
+            filter = Some(arg);
+        }
+    }
+    (filter, skips)
 }
 
 /// What `f` returns, with the levels of the events logged on this thread while it ran: what a
@@ -294,6 +323,21 @@ pub fn events_logged<R>(f: impl FnOnce() -> R) -> (R, Vec<(tracing::Level, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_value_of_a_test_harness_option_is_no_filter() {
+        let args = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        // It was the filter "1", which no test's name holds: nothing ran, and it passed.
+        assert_eq!(selection(args("--test-threads 1")), (None, vec![]));
+        assert_eq!(
+            selection(args("--nocapture --test-threads 2 flood --skip heartbeat")),
+            (Some("flood".into()), vec!["heartbeat".into()])
+        );
+        assert_eq!(
+            selection(args("--test-threads=1 join")),
+            (Some("join".into()), vec![])
+        );
+    }
 
     #[test]
     fn a_scratch_folder_is_private_and_gone_once_its_guard_drops() {
