@@ -1759,7 +1759,10 @@ fn a_comparison_says_each_run_s_optimum_and_final_suboptimality() {
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
             .unwrap();
-    for row in table["runs"].as_array().unwrap() {
+    let runs = table["runs"].as_array().expect("its runs");
+    // One row per algorithm: an empty list would pass every check below.
+    assert_eq!(runs.len(), 2, "{table}");
+    for row in runs {
         let (objective, optimum) = (row["final_objective"].as_f64(), row["optimum"].as_f64());
         let (f, optimum) = (objective.unwrap(), optimum.expect("f* is known"));
         let subopt = row["final_subopt"]
@@ -1889,7 +1892,10 @@ fn an_optimum_above_the_objective_fails_the_run_instead_of_reaching_its_target()
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("c/compare.json")).unwrap())
             .unwrap();
-    for row in table["runs"].as_array().unwrap() {
+    let runs = table["runs"].as_array().expect("its runs");
+    // One row per algorithm: an empty list would pass every check below.
+    assert_eq!(runs.len(), 2, "{table}");
+    for row in runs {
         assert!(row["time_to_target_s"].is_null(), "{row}");
     }
 }
@@ -3958,7 +3964,10 @@ fn compare_scored_on_an_evaluation_sample_says_so_once_under_its_table() {
     let table: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cmp/compare.json")).unwrap())
             .unwrap();
-    for row in table["runs"].as_array().unwrap() {
+    let runs = table["runs"].as_array().expect("its runs");
+    // One row per algorithm: an empty list would pass every check below.
+    assert_eq!(runs.len(), 2, "{table}");
+    for row in runs {
         assert_eq!(row["objective_rows"], 10, "{row}");
         assert_eq!(row["data_rows"], 60, "{row}");
     }
