@@ -409,17 +409,7 @@ fn splits_signalled() {
     let dir = scratch("bench-splits-signalled");
     let generated = dir.join("generated");
     std::fs::create_dir(&generated).expect("the folder of the generated files");
-    let child = Command::new(BENCH)
-        .args(["splits", "--sizes-mb", "300", "--workers", "1", "--dir"])
-        .arg(&generated)
-        .arg("--out")
-        .arg(dir.join("figures.json"))
-        .current_dir(&dir)
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("async-bench starts");
+    let child = start_splits(&dir, "300", &generated, &dir.join("figures.json"));
     // Signalled once the file is being written into its folder.
     let begun = std::time::Instant::now();
     let writing = || {
@@ -460,6 +450,23 @@ fn splits_signalled() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Starts `async-bench splits` from `dir` on files of `sizes_mb` generated in `generated`, its
+/// figures to `out`, its output piped.
+#[cfg(unix)]
+fn start_splits(dir: &Path, sizes_mb: &str, generated: &Path, out: &Path) -> std::process::Child {
+    Command::new(BENCH)
+        .args(["splits", "--sizes-mb", sizes_mb, "--workers", "1", "--dir"])
+        .arg(generated)
+        .arg("--out")
+        .arg(out)
+        .current_dir(dir)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("async-bench starts")
+}
+
 #[cfg(not(unix))]
 fn splits_signalled() {}
 
@@ -472,17 +479,7 @@ fn splits_signalled_after_a_size() {
     let generated = dir.join("generated");
     std::fs::create_dir(&generated).expect("the folder of the generated files");
     let out = dir.join("figures.json");
-    let child = Command::new(BENCH)
-        .args(["splits", "--sizes-mb", "1,300", "--workers", "1", "--dir"])
-        .arg(&generated)
-        .arg("--out")
-        .arg(&out)
-        .current_dir(&dir)
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("async-bench starts");
+    let child = start_splits(&dir, "1,300", &generated, &out);
     // Signalled once the second size's file is being written: the first is measured.
     let begun = std::time::Instant::now();
     let second_begun = || {

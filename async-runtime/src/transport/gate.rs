@@ -1074,6 +1074,15 @@ mod tests {
         gate_with_sources(token, encrypt, |_| None)
     }
 
+    /// A gate whose peers named `x…` come from 10.0.0.2 ([`source_of_x`]), the others from
+    /// 10.0.0.1.
+    fn gate_of_two_hosts(token: &Token) -> Gate {
+        gate_with_sources(token, false, |peer| {
+            let host = if peer.starts_with('x') { 2 } else { 1 };
+            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
+        })
+    }
+
     fn gate_with_sources(
         token: &Token,
         encrypt: bool,
@@ -1535,10 +1544,7 @@ mod tests {
         // The driver logged a refused peer by its identity, a name it chose, and an admitted
         // one by its name and pid: not the address that connected.
         let token = Token::random();
-        let mut gate = gate_with_sources(&token, false, |peer| {
-            let host = if peer.starts_with('x') { 2 } else { 1 };
-            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
-        });
+        let mut gate = gate_of_two_hosts(&token);
         let now = Instant::now();
         let mut out = Outbox::new();
         let mut worker = Peer::new("w0", &token);
@@ -1572,10 +1578,7 @@ mod tests {
     fn a_flooding_host_makes_room_only_at_its_own_expense() {
         let token = Token::random();
         // Peers named x… come from one host, the others from another.
-        let mut gate = gate_with_sources(&token, false, |peer| {
-            let host = if peer.starts_with('x') { 2 } else { 1 };
-            Some(std::net::Ipv4Addr::new(10, 0, 0, host).into())
-        });
+        let mut gate = gate_of_two_hosts(&token);
         let now = Instant::now();
         let mut out = Outbox::new();
         let mut worker = Peer::new("w0", &token);
