@@ -7698,3 +7698,36 @@ fn the_ssh_launcher_quotes_paths_with_spaces_and_quotes() {
     .join("\n");
     assert_eq!(args.trim_end(), expected, "{said}");
 }
+
+/// The summary's worker table says where each worker connected from, as the driver's transport
+/// saw it: an operator reading which worker straggled or was excluded could tell its name and
+/// pid, which say nothing of its host.
+#[test]
+fn the_worker_table_names_the_address_each_worker_connected_from() {
+    let dir = scratch("worker-addresses");
+    token_in(&dir);
+    let address = free_loopback_address();
+    let workers = [
+        remote_worker(&address, "near", &dir),
+        remote_worker(&address, "far", &dir),
+    ];
+    let rest = ["--algo", "asgd", "--updates", "200"];
+    let out = ["--summary", "s.json", "--quiet"];
+    let driver = run(
+        &[&remote_flags("2", &address)[..], &rest, &out].concat(),
+        &dir,
+    );
+    for worker in workers {
+        let output = worker.wait_with_output().expect("the worker ends");
+        assert!(output.status.success(), "{output:?}");
+    }
+    succeeded(&driver);
+    let summary = summary_of(&dir.join("s.json"));
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    assert_eq!(table.len(), 2, "{table:?}");
+    for row in table {
+        assert_eq!(row["from"], "127.0.0.1", "{row}");
+    }
+}

@@ -26,7 +26,7 @@ use crate::data::libsvm::tests::TempFile;
 use crate::data::{DataError, Dataset, Features, LoadOptions, SharedOptions};
 use crate::error::RuntimeError;
 use crate::protocol::{Hello, ResultBody, Sample, TaskOrder, ToDriver, ToWorker};
-use crate::transport::{frame, Inbound, Link, Refusal, SessionId};
+use crate::transport::{frame, Inbound, Link, Refusal, SessionId, Source};
 use crate::worker::MAX_QUEUED_TASKS;
 
 /// How a fake worker answers a task order.
@@ -296,6 +296,11 @@ fn driver_with(mut config: ClusterConfig, script: Script) -> (Driver, Arc<Shared
 
 /// A worker named `name` joins (its admission is the driver's next event); its session id.
 fn join(wire: &Arc<Shared<Wire>>, name: &str, pid: u32) -> SessionId {
+    join_from(wire, name, pid, None)
+}
+
+/// [`join`], its connection coming from `source` as the transport saw it.
+fn join_from(wire: &Arc<Shared<Wire>>, name: &str, pid: u32, source: Source) -> SessionId {
     let mut wire = wire.borrow_mut();
     wire.last_session += 1;
     let session = wire.last_session;
@@ -308,7 +313,7 @@ fn join(wire: &Arc<Shared<Wire>>, name: &str, pid: u32) -> SessionId {
             pid,
             nonce: ByteBuf::new(),
         },
-        source: None,
+        source,
     });
     session
 }
@@ -3495,6 +3500,33 @@ fn a_stop_before_the_first_update_ends_the_wait_for_it_at_once() {
         other => panic!("expected a stop, got {:?}", other.err()),
     }
     assert!(driver.failure().is_none(), "a stop, not a failure");
+}
+
+#[test]
+fn each_row_of_the_table_says_where_its_workers_connection_came_from() {
+    // The report named a worker and its pid, which say nothing of its host: which machine
+    // straggled or was excluded was left to guess.
+    let wire = Wire::answering(echoing());
+    let mut config = ClusterConfig::local(3);
+    config.spawn_local = false;
+    let mut driver = Driver::assemble(config, 7, Box::new(FakeLink(wire.clone())));
+    let v6: std::net::IpAddr = "fd00:1::".parse().unwrap();
+    join_from(&wire, "w0", 1, Some([10, 0, 0, 2].into()));
+    join_from(&wire, "w1", 2, Some(v6));
+    join_from(&wire, "w2", 3, None);
+    driver.wait_for_workers().expect("the fake workers join");
+    let from: Vec<(String, Option<String>)> = (driver.report().workers.iter())
+        .map(|w| (w.name.clone(), w.from.clone()))
+        .collect();
+    let expected = [
+        ("w0", Some("10.0.0.2")),
+        ("w1", Some("fd00:1::/64")),
+        ("w2", None),
+    ]
+    .map(|(name, from)| (name.to_owned(), from.map(str::to_owned)));
+    assert_eq!(from, expected);
+    let row = serde_json::to_value(&driver.report().workers[0]).unwrap();
+    assert_eq!(row["from"], "10.0.0.2", "{row}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::error::RuntimeError;
 use crate::protocol::{peer_text, Hello, ResultBody, ToDriver, ToWorker, Welcome};
 use crate::seconds_text::seconds_text;
 use crate::transport::frame;
-use crate::transport::{source_text, Inbound, Refusal, SessionId, Source};
+use crate::transport::{address_text, source_text, Inbound, Refusal, SessionId, Source};
 
 /// A worker that fails this many tasks in a row, or sends this many bad results, is excluded.
 pub(crate) const EXCLUDE_AFTER: u32 = 3;
@@ -761,6 +761,7 @@ impl Driver {
         info.count_slot = count_slot;
         info.credit = self.config.prefetch;
         info.session = session;
+        info.from = source.map(address_text);
         // Its wait counts from now on the training clock, which before the start stays put.
         info.idle_since = Some(self.elapsed_s());
         self.table.admit(index, info);

@@ -20,6 +20,10 @@ pub struct WorkerInfo {
     pub incarnation: u32,
     /// OS process id the worker reported.
     pub pid: u32,
+    /// The address its connection came from, as the driver's transport saw it (an IPv6 one
+    /// as its /64, `fd00:1::/64`), never what the worker said: the host a straggling or
+    /// excluded worker runs on. `None` when the transport no longer knew it at admission.
+    pub from: Option<String>,
     /// Still taking part in the run.
     pub alive: bool,
     /// Tasks sent and not yet answered.
@@ -147,6 +151,7 @@ impl WorkerInfo {
             name,
             incarnation: 0,
             pid,
+            from: None,
             alive: true,
             in_flight: 0,
             unconsumed: 0,

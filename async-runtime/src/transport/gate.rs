@@ -179,10 +179,15 @@ pub(crate) type Source = Option<IpAddr>;
 /// A [`Source`] as a log line shows it: an IPv4 address, an IPv6 one as its /64 (`fd00:1::/64`),
 /// `unknown` when the transport no longer knew it.
 pub(crate) fn source_text(source: Source) -> String {
-    match source {
-        Some(IpAddr::V4(ip)) => ip.to_string(),
-        Some(IpAddr::V6(ip)) => format!("{ip}/64"),
-        None => "unknown".into(),
+    source.map_or_else(|| "unknown".into(), address_text)
+}
+
+/// A known source's address as the log and the worker table show it: an IPv4 address, an
+/// IPv6 one as its /64.
+pub(crate) fn address_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("{ip}/64"),
     }
 }
 

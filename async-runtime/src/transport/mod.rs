@@ -16,7 +16,7 @@ pub mod session;
 pub use dial::{dialable, host_name};
 pub(crate) use driver_link::{DriverLink, Link, LinkConfig};
 pub use gate::Refusal;
-pub(crate) use gate::{answer_challenge, source_text, Inbound, SessionId, Source};
+pub(crate) use gate::{address_text, answer_challenge, source_text, Inbound, SessionId, Source};
 
 /// Frames larger than this are refused unless configured otherwise (partitions of large
 /// datasets are the biggest messages).
