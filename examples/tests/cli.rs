@@ -7731,3 +7731,91 @@ fn the_worker_table_names_the_address_each_worker_connected_from() {
         assert_eq!(row["from"], "127.0.0.1", "{row}");
     }
 }
+
+/// A signal to the launcher (Ctrl-C, SIGTERM) stops the workers it started on their hosts: ssh
+/// without a terminal leaves a remote command running when its client goes, and the workers
+/// kept waiting for a driver (up to their `--connect-timeout`) after the launcher had ended.
+#[cfg(unix)]
+#[test]
+fn a_signal_to_the_ssh_launcher_stops_the_workers_it_started() {
+    use std::os::unix::fs::PermissionsExt;
+    for (signalled, exit) in [("-INT", 130), ("-TERM", 143)] {
+        let dir = scratch(&format!("launcher-signal{signalled}"));
+        token_in(&dir);
+        // Stands in for ssh without a terminal: the command runs in a session of its own,
+        // as sshd runs it, so that the client's end does not end it. Its log goes to a file:
+        // a client gone leaves no pipe of the launcher's open.
+        let ssh = dir.join("fake-ssh");
+        let fake = "#!/bin/sh\nexec 2>> remote.log\nshift\nsetsid sh -c \"$1\" &\nwait $!\n";
+        std::fs::write(&ssh, fake).unwrap();
+        std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("hosts"), "hostA\nhostB\n").unwrap();
+        // No driver listens there: the workers wait for one, found by its address.
+        let address = free_loopback_address();
+        let launcher = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scripts/launch-workers.sh"
+            ))
+            .args(["hosts", &address, "token", EXE])
+            .env("SSH", &ssh)
+            .env("WORKER_FLAGS", "--connect-timeout 120")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the launcher starts");
+        let begun = Instant::now();
+        while workers_of(&address).len() < 2 {
+            assert!(begun.elapsed() < Duration::from_secs(60), "no workers");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal(signalled, launcher.id());
+        let (output, code) = wait_for(launcher);
+        let said = String::from_utf8_lossy(&output.stderr);
+        let begun = Instant::now();
+        while !workers_of(&address).is_empty() && begun.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left = workers_of(&address);
+        for pid in &left {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        assert!(
+            left.is_empty(),
+            "{signalled}: workers {left:?} still run: {said}"
+        );
+        assert_eq!(code, Some(exit), "{signalled}: {said}");
+        assert!(said.contains("stopping the workers"), "{signalled}: {said}");
+    }
+}
+
+/// The processes running `async-train worker` of the driver at `address` (zombies, ended and
+/// not yet reaped, left out).
+#[cfg(unix)]
+fn workers_of(address: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let running = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command's name, in parentheses.
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        state.is_some_and(|state| state != 'Z')
+    };
+    let serving = |pid: u32| {
+        let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = command.split(|&b| b == 0).collect();
+        args.first() == Some(&EXE.as_bytes())
+            && args.contains(&&b"worker"[..])
+            && args.contains(&address.as_bytes())
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&pid| serving(pid) && running(pid))
+        .collect()
+}
