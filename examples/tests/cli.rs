@@ -7819,3 +7819,43 @@ fn workers_of(address: &str) -> Vec<u32> {
         .filter(|&pid| serving(pid) && running(pid))
         .collect()
 }
+
+/// A driver bound to the IPv6 wildcard, `tcp://[::]:PORT`, admits a worker that dials it over
+/// IPv6 (`[::1]:PORT`) and, the socket being dual-stack on Linux, one that dials it over IPv4:
+/// `*` and `0.0.0.0` listen on IPv4 only, where an IPv6-only worker cannot reach them.
+#[test]
+fn a_driver_bound_to_the_ipv6_wildcard_admits_workers_over_ipv6_and_ipv4() {
+    let Ok(probe) = TcpListener::bind("[::]:0") else {
+        test_support::skipped("this host has no IPv6 to bind");
+        return;
+    };
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let dir = scratch("ipv6-wildcard");
+    token_in(&dir);
+    let bind = format!("tcp://[::]:{port}");
+    let rest = ["--algo", "sgd", "--updates", "50", "--join-timeout", "60"];
+    let out = ["--summary", "s.json", "--quiet"];
+    let driver = start(&[&remote_flags("2", &bind)[..], &rest, &out].concat(), &dir);
+    let workers = [
+        remote_worker(&format!("[::1]:{port}"), "over-ipv6", &dir),
+        remote_worker(&format!("127.0.0.1:{port}"), "over-ipv4", &dir),
+    ];
+    let (output, code) = wait_for(driver);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    for worker in workers {
+        let (output, code) = wait_for(worker);
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let summary = summary_of(&dir.join("s.json"));
+    let table = summary["worker_table"]
+        .as_array()
+        .expect("the worker table");
+    let from = |name: &str| {
+        let row = table.iter().find(|row| row["name"] == name);
+        row.map(|row| row["from"].clone())
+    };
+    // An IPv6 source is its /64: the loopback's, `::1`, is `::/64`.
+    assert_eq!(from("over-ipv6"), Some("::/64".into()), "{table:?}");
+    assert_eq!(from("over-ipv4"), Some("127.0.0.1".into()), "{table:?}");
+}
