@@ -431,7 +431,15 @@ fn settle<R>(cx: &mut Driver, outcome: Result<R, RuntimeError>) -> Option<R> {
         // A stop asked for while no worker was left to finish the pass: the loop ends as a
         // stop ends it, not as a failure.
         Err(RuntimeError::StoppedWaiting { .. }) if cx.stop_requested() => None,
-        // A wait for results with no update in sight, left at a stop or the time limit.
+        // A wait for results left at a stop before the run's first update: what the user
+        // asked for, done at once.
+        Err(RuntimeError::Stopped(why)) if cx.stopped_before_first_update() => {
+            tracing::info!("{why}: the run ends where it waits, with the model it began with");
+            cx.stopped = true;
+            None
+        }
+        // A wait for results with no update in sight, left a grace after a stop or the time
+        // limit: a task that hangs, say.
         Err(RuntimeError::Stopped(why)) => {
             tracing::warn!("{why}: the run ends where it waits, its model so far kept");
             cx.stopped = true;

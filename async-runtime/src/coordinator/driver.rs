@@ -392,7 +392,8 @@ impl Driver {
 
     /// A handle that stops this run from another thread (a Ctrl-C handler, say): the
     /// training loop ends at its next `broadcast!` or `reduce!` as if a stop rule fired; with
-    /// checkpoints on, at the top of its next pass, after a last checkpoint there.
+    /// checkpoints on, at the top of its next pass, after a last checkpoint there, unless no
+    /// update came since the run began (a resumed run's checkpoint holds it all): it ends at once.
     pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
     }
@@ -421,17 +422,7 @@ impl Driver {
     /// [`STOP_WAITS_FOR_PASS`]: super::stop::STOP_WAITS_FOR_PASS
     pub(crate) fn wait_given_up(&self) -> Option<String> {
         let grace = super::stop::STOP_WAITS_FOR_PASS;
-        // Inside the loop, before its first update (workers still reading their splits of a
-        // large file): no model beyond the one the run began with is to wait for, and the
-        // wait lasted as long as the reading, seconds to minutes after a Ctrl-C. With
-        // checkpoints on, the stop still waits for the top of the next pass and its checkpoint.
-        let inside_loop = self.stop_seen_at_top.is_some();
-        let untrained = self.stats.updates == self.updates_at_start;
-        if inside_loop
-            && untrained
-            && self.checkpoints.policy().is_none()
-            && self.stop.is_requested()
-        {
+        if self.stopped_before_first_update() {
             return Some("a stop was asked for before the run's first update".to_owned());
         }
         if self.stop.asked_since().is_some_and(|since| since >= grace) {
@@ -451,6 +442,16 @@ impl Driver {
                 grace.as_secs()
             )
         })
+    }
+
+    /// Whether a stop was asked for inside the training loop before its first update (workers
+    /// still reading their splits of a large file): no model beyond the one the run began with
+    /// is to wait for, and the wait lasted as long as the reading, seconds to minutes after a
+    /// Ctrl-C. With checkpoints on too: with no update since the start, or since the checkpoint
+    /// the run resumed, there is nothing new to checkpoint, and that checkpoint stays as it is.
+    pub(crate) fn stopped_before_first_update(&self) -> bool {
+        let inside_loop = self.stop_seen_at_top.is_some();
+        inside_loop && self.stats.updates == self.updates_at_start && self.stop.is_requested()
     }
 
     /// Whether the training loop's time limit ([`Driver::stop_after`]) has passed.

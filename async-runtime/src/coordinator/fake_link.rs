@@ -1494,16 +1494,41 @@ fn a_stop_asked_mid_pass_with_checkpoints_on_waits_for_the_next_top_and_its_chec
     let (mut driver, stop) = stoppable_with_hourly_checkpoints();
     let data = data();
     assert!(!driver.checkpoint_due(), "the top of the first pass");
-    // Asked after the top of the pass: its broadcast and reduce go on, or the loop would end
-    // with no checkpoint of where it stopped.
+    assert!(!driver.publish("w", &1.0_f64, true));
+    driver
+        .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
+        .unwrap();
+    assert!(
+        !driver.checkpoint_due(),
+        "the top of the second: an hour has not passed"
+    );
+    // Asked after the top of a pass, the run trained: its broadcast and reduce go on, or the
+    // loop would end with no checkpoint of where it stopped.
     stop.request();
-    assert!(!driver.publish("w", &1.0_f64, true), "the pass goes on");
+    assert!(!driver.publish("w", &2.0_f64, true), "the pass goes on");
     assert!(!driver.halted(), "its reduce too");
     driver
         .reduce_next(&data, &spec("a", None), EVERYONE, None, &decode)
         .unwrap();
     assert!(driver.checkpoint_due(), "the next top saves the state");
-    assert!(driver.publish("w", &2.0_f64, true), "the loop ends");
+    assert!(driver.publish("w", &3.0_f64, true), "the loop ends");
+}
+
+#[test]
+fn a_stop_before_the_first_update_with_checkpoints_on_ends_the_wait_at_once() {
+    // It waited for the next top (up to the stop's grace of 10 s, or a whole read of the
+    // workers' splits) to checkpoint a state no newer than the one the run began with.
+    let (mut driver, stop) = stoppable_with_hourly_checkpoints();
+    assert!(!driver.checkpoint_due(), "the top of the first pass");
+    stop.request();
+    assert!(!driver.publish("w", &1.0_f64, true), "the pass goes on");
+    match driver.reduce_next(&data(), &spec("a", None), EVERYONE, None, &decode) {
+        Err(RuntimeError::Stopped(why)) => assert!(why.contains("first update"), "{why}"),
+        other => panic!("expected a stop, got {:?}", other.err()),
+    }
+    assert!(driver.stopped_before_first_update());
+    assert!(!driver.final_checkpoint_due(), "nothing new to checkpoint");
+    assert_eq!(driver.report().stats.updates, 0);
 }
 
 #[test]

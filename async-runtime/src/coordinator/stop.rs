@@ -4,8 +4,10 @@
 //! going on and saves the state at the top of the next one, so that the run resumes from a
 //! pass boundary; a pass that takes longer than [`STOP_WAITS_FOR_PASS`] (an epoch of many
 //! updates in a nested loop) is not waited for, and the run resumes from its last periodic
-//! checkpoint. [`Driver::finish`](super::Driver::finish) reports the run as it stood. Nothing computed is thrown away: the optimizer returns its model as after any
-//! stop rule.
+//! checkpoint. A stop before the run's first update ends it at once, checkpoints on or not:
+//! nothing is new since its start (or the checkpoint it resumed, which stays as it was).
+//! [`Driver::finish`](super::Driver::finish) reports the run as it stood. Nothing computed is
+//! thrown away: the optimizer returns its model as after any stop rule.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

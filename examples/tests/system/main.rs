@@ -171,6 +171,10 @@ fn main() {
             resumed_saga_matches_uninterrupted,
         ),
         (
+            "a_stop_before_the_first_update_with_checkpoints_ends_at_once_keeping_the_checkpoint",
+            stop_before_first_update_keeps_the_checkpoint,
+        ),
+        (
             "a_final_evaluation_loop_is_not_the_training_loop_checkpoints_save",
             evaluation_loop_is_not_checkpointed,
         ),
@@ -1588,6 +1592,136 @@ fn resumed_saga_matches_uninterrupted() {
     );
     assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Synchronous SGD whose tasks, while the file `hold` names exists, mark that they began (the
+/// file beside it, `.started`) and wait for it to go: workers still reading their splits of a
+/// large file, for as long as a test holds them.
+#[async_optimizer]
+fn held_sgd(cx: &mut Driver, data: &Dataset, p: &Params, hold: &String) -> Model {
+    let mut w: Model = Model::zeros(data.dim());
+    for k in 0..p.updates {
+        broadcast!(w);
+        let g = reduce!(data.sample(p.batch, k), |batch| {
+            wait_while_held(hold);
+            p.loss.gradient(batch, w.view())
+        });
+        w.scaled_add(-p.step, &g);
+    }
+    w
+}
+
+/// In a worker's task of [`held_sgd`]: marks that it began, then waits while `hold` exists.
+fn wait_while_held(hold: &str) {
+    let hold = std::path::Path::new(hold);
+    if !hold.exists() {
+        return;
+    }
+    let _ = std::fs::write(hold.with_extension("started"), b"");
+    while hold.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Runs [`held_sgd`] on `driver` with its tasks held, asks for a stop once one began, and lets
+/// them go once the optimizer returned: the model, the report, and the events logged.
+fn stopped_while_held(
+    mut driver: Driver,
+    data: &Dataset,
+    params: &Params,
+    dir: &std::path::Path,
+) -> (Model, RunReport, Vec<(tracing::Level, String)>) {
+    let hold = dir.join("hold");
+    let started = hold.with_extension("started");
+    std::fs::write(&hold, b"").unwrap();
+    let _ = std::fs::remove_file(&started);
+    let stop = driver.stop_handle();
+    let asker = std::thread::spawn(move || {
+        // Bounded: a task that never begins still ends the test, with the stop.
+        let bound = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !started.exists() && std::time::Instant::now() < bound {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        stop.request();
+    });
+    let held = hold.to_string_lossy().into_owned();
+    let (w, events) = test_support::events_logged(|| held_sgd(&mut driver, data, params, &held));
+    std::fs::remove_file(&hold).unwrap();
+    asker.join().unwrap();
+    let report = driver.finish().expect("a stop is no failure");
+    (w, report, events)
+}
+
+/// A stop asked for before a run's first update, its workers still on their first tasks
+/// (reading their splits of a large file), ends the run at once with checkpoints on too: with
+/// no update since the start or the checkpoint resumed, there is nothing new to checkpoint.
+/// It waited for the next pass top (up to 10 s, or the whole read), and said so as a warning.
+/// The checkpoint is kept as it was, and a run resumed from it ends with the model of the run
+/// never stopped, bit for bit.
+fn stop_before_first_update_keeps_the_checkpoint() {
+    let data = shared("cal_housing.scale.xz");
+    let dir = test_support::scratch("stop-untrained");
+    let unheld = dir.join("never").to_string_lossy().into_owned();
+    let ended_at_once = |events: &[(tracing::Level, String)]| {
+        let said = events.iter().any(|(level, message)| {
+            *level == tracing::Level::INFO && message.contains("before the run's first update")
+        });
+        assert!(said, "{events:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|(level, message)| *level == tracing::Level::WARN
+                    && message.contains("a stop was asked for")),
+            "{events:?}"
+        );
+    };
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    let uninterrupted = held_sgd(&mut driver, &data, &short(32, 20, 0.05), &unheld);
+    driver.finish().expect("the run succeeds");
+
+    // A fresh run: it ends with no update and no checkpoint.
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 5));
+    let (w, report, events) = stopped_while_held(driver, &data, &short(32, 20, 0.05), &dir);
+    ended_at_once(&events);
+    assert_eq!(report.stats.updates, 0);
+    assert_eq!(report.checkpoint_updates, None);
+    assert!(w.iter().all(|&x| x == 0.0), "the starting model: {w}");
+    assert!(
+        !dir.join(checkpoint::FILE).exists(),
+        "nothing to checkpoint"
+    );
+
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 5));
+    held_sgd(&mut driver, &data, &short(32, 10, 0.05), &unheld);
+    let report = driver.finish().expect("the shorter run succeeds");
+    assert_eq!(report.checkpoint_updates, Some(10));
+    let written = std::fs::read(dir.join(checkpoint::FILE)).expect("a checkpoint");
+
+    // A resumed run: it ends with the checkpoint's model, the checkpoint as it was.
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.checkpoint_to(checkpoint_policy(&dir, 5));
+    driver.resume(checkpoint::read(&dir, "saga on cal_housing, test").expect("it reads"));
+    let (w, report, events) = stopped_while_held(driver, &data, &short(32, 20, 0.05), &dir);
+    ended_at_once(&events);
+    assert_eq!(report.stats.updates, 10, "none after the checkpoint's");
+    assert_eq!(report.checkpoint_updates, Some(10));
+    assert!(w.iter().any(|&x| x != 0.0), "the checkpoint's model: {w}");
+    assert_eq!(
+        std::fs::read(dir.join(checkpoint::FILE)).expect("the checkpoint"),
+        written,
+        "kept as it was"
+    );
+
+    // The kept checkpoint resumes as any other.
+    let mut driver = Driver::launch(local(2)).expect("cluster starts");
+    driver.resume(checkpoint::read(&dir, "saga on cal_housing, test").expect("it reads"));
+    let resumed = held_sgd(&mut driver, &data, &short(32, 20, 0.05), &unheld);
+    let report = driver.finish().expect("the resumed run succeeds");
+    assert_eq!(report.stats.updates, 20);
+    assert_eq!(resumed, uninterrupted, "the same model, bit for bit");
 }
 
 /// SGD whose training loop has a label of its own, followed by a final evaluation in an
