@@ -316,8 +316,11 @@ impl Outcome {
         }
         if let Some((updates, _)) = self.resumed_from {
             // A bound the checkpoint had passed: the run went on from it and did nothing. A
-            // checkpoint whose model meets the target already is a run done, not a bound passed.
-            if self.report.stats.updates == updates && self.time_to_target().is_none() {
+            // checkpoint whose model meets the target already is a run done, not a bound passed,
+            // and a signal before the first update (workers still reading their splits) stopped
+            // the run, below.
+            let untrained = self.report.stats.updates == updates && !self.interrupted;
+            if untrained && self.time_to_target().is_none() {
                 bail!(
                     "{} resumed at update {updates} and trained nothing: its --updates or --time \
                      bound was passed already; raise it to train on",
