@@ -254,7 +254,9 @@ fn first_signal_message(phase: Phase, ctrl_c: bool) -> String {
             "the wait for the workers ends, that run does not start, and the files of the runs \
              done are written"
         }
-        Phase::Training => "the run ends at its next update and its files are written",
+        Phase::Training => {
+            "the run ends at its next update (at once before its first) and its files are written"
+        }
         Phase::Writing => "the files of the runs done are being written, and no other run starts",
     };
     format!("stopping: {what} ({again} to quit at once, leaving them unwritten)")
