@@ -886,16 +886,29 @@ fn slow_partitions_make_their_workers_sleep() {
 fn a9a_with_event(
     algorithm: Algorithm,
     at_update: u64,
+    workers_after: usize,
     event: impl FnMut(&str, &[u32], &str) + Send + 'static,
 ) -> (f64, RunReport) {
-    a9a_with_event_on(job_args("a9a.xz", 1e-3), algorithm, at_update, event)
+    a9a_with_event_on(
+        job_args("a9a.xz", 1e-3),
+        algorithm,
+        at_update,
+        workers_after,
+        event,
+    )
 }
 
 /// [`a9a_with_event`] with the job's data settings of `args`.
+///
+/// The run stops at its target only once the event fired and the driver counts
+/// `workers_after` live workers: a loss or a join takes a while to be seen (a liveness
+/// timeout, a process's start), and a run that reached its target first ended before it,
+/// counting no lost or late worker.
 fn a9a_with_event_on(
     mut args: RunArgs,
     algorithm: Algorithm,
     at_update: u64,
+    workers_after: usize,
     mut event: impl FnMut(&str, &[u32], &str) + Send + 'static,
 ) -> (f64, RunReport) {
     let optimum = test_support::optimum("a9a.xz");
@@ -924,7 +937,9 @@ fn a9a_with_event_on(
             fired = true;
             event(&endpoint, &pids, &token.to_hex());
         }
-        if at.updates % 50 == 0
+        if fired
+            && at.workers == workers_after
+            && at.updates % 50 == 0
             && (Loss::LeastSquares.objective(observed.as_ref(), w.view()) - optimum) / optimum
                 <= target
         {
@@ -956,20 +971,20 @@ fn kill(pids: &[u32]) {
 }
 
 fn asgd_survives_a_killed_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..2]));
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, 3, |_, pids, _| kill(&pids[1..2]));
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
     assert_eq!(report.workers.iter().filter(|w| !w.alive).count(), 1);
 }
 
 fn saga_survives_a_killed_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Saga, 500, |_, pids, _| kill(&pids[2..3]));
+    let (_, report) = a9a_with_event(Algorithm::Saga, 500, 3, |_, pids, _| kill(&pids[2..3]));
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
 }
 
 fn asgd_finishes_on_one_worker() {
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..]));
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 2000, 1, |_, pids, _| kill(&pids[1..]));
     assert_eq!(report.stats.lost_workers, 3);
     // A partition first moved to a worker that was killed next moves again.
     assert!(report.stats.moved_partitions >= 3);
@@ -1028,18 +1043,32 @@ fn joiners_take_freed_partitions() {
     let endpoint = driver.endpoint().to_owned();
     let late: Arc<std::sync::Mutex<Vec<std::process::Child>>> = Default::default();
     let started = late.clone();
+    // Each joiner is started once the one before takes part, and the run ends only once both
+    // do and 3000 updates are made: a 300 ms sleep after each start was to give it time to
+    // join, which a busy machine did not always give before the run's 3000 updates were over.
+    let mut joined_at = None;
     driver.observe(move |at, _: &Model| {
         let mut started = started.lock().unwrap();
-        if (at.updates >= 20 && started.is_empty()) || (at.updates >= 400 && started.len() == 1) {
+        let taking_part = 1 + started.len();
+        if at.workers == taking_part
+            && ((at.updates >= 20 && started.is_empty())
+                || (at.updates >= 400 && started.len() == 1))
+        {
             let name = format!("w{}", started.len() + 1);
             started.push(spawn_worker(&name, &endpoint, &token.to_hex()));
-            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        if started.len() == 2 && at.workers == 3 {
+            let joined_at = *joined_at.get_or_insert(at.updates);
+            // A few hundred updates with it, so that it gets tasks on the partition it took.
+            if at.updates >= 3000.max(joined_at + 300) {
+                return Flow::Stop;
+            }
         }
         Flow::Continue
     });
     let params = Params {
         step: 0.05,
-        updates: 3000,
+        updates: 1_000_000,
         batch: 64,
         ..Params::new(Loss::LeastSquares)
     };
@@ -1103,8 +1132,9 @@ fn own_splits_survive_a_killed_worker() {
             ..
         }
     ));
-    let (_, report) =
-        a9a_with_event_on(args, Algorithm::Asgd, 2000, |_, pids, _| kill(&pids[1..2]));
+    let (_, report) = a9a_with_event_on(args, Algorithm::Asgd, 2000, 3, |_, pids, _| {
+        kill(&pids[1..2])
+    });
     assert_eq!(report.stats.lost_workers, 1);
     assert_eq!(report.stats.moved_partitions, 1);
     // Only orders to read travelled, never rows: the heir read the lost partition itself.
@@ -1158,10 +1188,10 @@ fn own_splits_malformed_line_is_named() {
 fn late_worker_receives_tasks() {
     let late: std::sync::Arc<std::sync::Mutex<Option<std::process::Child>>> = Default::default();
     let started = late.clone();
-    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, move |endpoint, _, token| {
+    // The run goes on until w4 is taking part (5 live workers): a sleep to give it time to
+    // join was not enough on a busy machine.
+    let (_, report) = a9a_with_event(Algorithm::Asgd, 500, 5, move |endpoint, _, token| {
         *started.lock().unwrap() = Some(spawn_worker("w4", endpoint, token));
-        // Give it time to join before the run could end.
-        std::thread::sleep(std::time::Duration::from_millis(300));
     });
     assert_eq!(report.stats.late_joiners, 1);
     let joined = report
@@ -1215,17 +1245,22 @@ fn asaga_mean_stays_exact_with_a_late_joiner() {
     let endpoint = driver.endpoint().to_owned();
     let late: std::sync::Arc<std::sync::Mutex<Option<std::process::Child>>> = Default::default();
     let started = late.clone();
+    // The run ends 4000 updates after w2 takes part (3 live workers), not at a fixed count
+    // after a 300 ms sleep that was to give it time to join.
+    let mut joined_at = None;
     driver.observe(move |at, _: &Model| {
         let mut started = started.lock().unwrap();
-        if at.updates == 20 && started.is_none() {
+        if at.updates >= 20 && started.is_none() {
             *started = Some(spawn_worker("w2", &endpoint, &token.to_hex()));
-            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        if at.workers == 3 && at.updates >= *joined_at.get_or_insert(at.updates) + 4000 {
+            return Flow::Stop;
         }
         Flow::Continue
     });
     let params = Params {
         step: 0.05,
-        updates: 4000,
+        updates: 1_000_000,
         batch: 64,
         ..Params::new(Loss::LeastSquares)
     };
