@@ -1192,6 +1192,13 @@ mod tests {
         }
     }
 
+    /// Sends `peer`'s hello at `now`; returns the gate's challenge to it.
+    fn challenged(gate: &mut Gate, peer: &Peer, now: Instant) -> Vec<u8> {
+        let mut out = Outbox::new();
+        gate.on_frame(&peer.name, &peer.hello(), now, &mut out);
+        out.pop().expect("a challenge").1
+    }
+
     /// Runs the whole handshake of `peer`; returns the gate's last event.
     fn handshake(gate: &mut Gate, peer: &mut Peer) -> Inbound {
         let now = Instant::now();
@@ -1553,8 +1560,7 @@ mod tests {
         let now = Instant::now();
         let mut out = Outbox::new();
         let mut worker = Peer::new("w0", &token);
-        gate.on_frame("w0", &worker.hello(), now, &mut out);
-        let (_, challenge) = out.pop().expect("a challenge");
+        let challenge = challenged(&mut gate, &worker, now);
         let proof = worker.answer(&challenge).expect("the driver's proof");
         let event = gate.on_frame("w0", &proof, now, &mut out);
         let Inbound::Admitted { source, .. } = event else {
@@ -1587,8 +1593,7 @@ mod tests {
         let now = Instant::now();
         let mut out = Outbox::new();
         let mut worker = Peer::new("w0", &token);
-        gate.on_frame("w0", &worker.hello(), now, &mut out);
-        let (_, challenge) = out.pop().expect("a challenge");
+        let challenge = challenged(&mut gate, &worker, now);
         // The flood starts after the worker's hello and goes on past the cap of two: each
         // newer hello ends the flood's own oldest handshake, never the worker's (the oldest).
         for i in 1..=10 {
@@ -2220,8 +2225,7 @@ mod tests {
         // A session replaced under a live identity (a new handshake that proved the token) is
         // just as ended.
         let mut third = Peer::new("w1", &token);
-        gate.on_frame("w1", &third.hello(), now, &mut out);
-        let (_, challenge) = out.pop().expect("a challenge");
+        let challenge = challenged(&mut gate, &third, now);
         let proof = third.answer(&challenge).expect("the driver's proof");
         assert!(matches!(
             gate.on_frame("w1", &proof, now, &mut out),
@@ -2338,8 +2342,7 @@ mod tests {
         assert!(reason.contains(NAME_TAKEN) && mac.is_none(), "{reason}");
         // A proof that does not check: no MAC (a relay may have altered it).
         let mut w2 = Peer::new("w2", &token);
-        gate.on_frame("w2", &w2.hello(), now, &mut out);
-        let (_, challenge) = out.pop().expect("a challenge");
+        let challenge = challenged(&mut gate, &w2, now);
         let mut proof = w2.answer(&challenge).expect("the driver's proof");
         *proof.last_mut().expect("a MAC") ^= 1;
         let (reason, mac) = answer(&mut gate, &mut out, "w2", &proof);
