@@ -85,6 +85,20 @@ impl EvenPoints {
         self.len() == 0
     }
 
+    /// The oldest point kept.
+    pub fn first(&self) -> Option<&TracePoint> {
+        self.kept.first().or(self.latest.as_ref())
+    }
+
+    /// The same points, each as `change` makes it, thinned as they were.
+    pub fn map(mut self, change: impl Fn(TracePoint) -> TracePoint) -> EvenPoints {
+        self.kept
+            .iter_mut()
+            .for_each(|point| *point = change(*point));
+        self.latest = self.latest.map(change);
+        self
+    }
+
     /// The points kept, in time order, the latest last.
     pub fn to_vec(&self) -> Vec<TracePoint> {
         self.kept.iter().chain(&self.latest).copied().collect()

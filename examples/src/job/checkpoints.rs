@@ -40,11 +40,9 @@ pub(super) struct Checkpoints {
     pub(super) folder: Option<checkpoint::Folder>,
     /// The checkpoint to resume, read before any worker starts.
     pub(super) resumed: Option<Checkpoint>,
-    /// The trace of the resumed run, up to its checkpoint.
-    pub(super) earlier: Vec<TracePoint>,
-    /// How far that trace was thinned, if its checkpoint says (an earlier build's does not):
-    /// the resumed run goes on thinning from there.
-    pub(super) thinning: Option<Thinning>,
+    /// The trace of the resumed run, up to its checkpoint, thinned on from where that run was
+    /// if its checkpoint says (an earlier build's does not).
+    pub(super) earlier: EvenPoints,
     /// The interval the resumed run checkpointed at, if its checkpoint says.
     pub(super) interval: Option<Interval>,
     /// The objective of the resumed model as its run measured it, if its checkpoint says.
@@ -286,13 +284,14 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         Annex::TraceAlone(trace) => (trace, None, None, None),
     };
     check_trace(&earlier).map_err(anyhow::Error::msg)?;
-    if let Some(thinning) = thinning {
-        EvenPoints::resumed(earlier.clone(), thinning).map_err(|wrong| {
+    let earlier = match thinning {
+        Some(thinning) => EvenPoints::resumed(earlier, thinning).map_err(|wrong| {
             anyhow::anyhow!(
                 "the checkpoint's trace has {wrong}: it was altered; nothing was trained from it"
             )
-        })?;
-    }
+        })?,
+        None => earlier.into_iter().collect(),
+    };
     // Only a measure of the very model the checkpoint holds says anything of its weights.
     let resumed_updates = resumed.as_ref().map(|saved| saved.stats.updates);
     let measured = measured.filter(|m| Some(m.updates) == resumed_updates);
@@ -302,7 +301,6 @@ pub(super) fn prepare(spec: &JobSpec, data: &Dataset, params: &Params) -> Result
         folder,
         resumed,
         earlier,
-        thinning,
         interval,
         measured,
     })

@@ -17,7 +17,7 @@ use super::past_count::PastCount;
 use super::settings::hyperparameters;
 use super::step::{optimum_shown, step_of, step_sized_for};
 use super::{JobSpec, Outcome};
-use crate::even_points::{EvenPoints, Thinning};
+use crate::even_points::EvenPoints;
 use crate::interrupt;
 use crate::model::TrainedModel;
 use crate::optimizer::{readable, Optimizer};
@@ -49,7 +49,6 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
         folder,
         resumed,
         earlier,
-        thinning,
         interval,
         measured,
     } = checkpoints::prepare(spec, data, &params)?;
@@ -61,14 +60,7 @@ pub fn run(spec: &JobSpec, data: &Arc<Dataset>) -> Result<Outcome> {
     let shared_file = data.origin().map(|file| file.path());
     let mut driver = launch(&spec.run_cluster(), spec, shared_file, preparing)?;
     let resumed_from = checkpoints::resume(&mut driver, resumed, step);
-    let recorder = Recorder::install(
-        spec,
-        &mut driver,
-        (&params, data),
-        optimum,
-        (earlier, thinning),
-        first,
-    );
+    let recorder = Recorder::install(spec, &mut driver, (&params, data), optimum, earlier, first);
     checkpoints::keep(
         spec,
         &mut driver,
@@ -508,20 +500,12 @@ impl Recorder {
         driver: &mut Driver,
         (params, data): (&Params, &Arc<Dataset>),
         optimum: Option<f64>,
-        (earlier, thinning): (Vec<TracePoint>, Option<Thinning>),
+        earlier: EvenPoints,
         first: Option<Measured>,
     ) -> Recorder {
         // The run this one goes on was judged from its first evaluation: so is this one.
         let run_start = earlier.first().map(|point| point.objective);
-        let earlier: Vec<TracePoint> = earlier.into_iter().map(|p| p.against(optimum)).collect();
-        // Thinned on from where the resumed run was, as if it had never stopped (its
-        // checkpoint's thinning was checked against its trace when read).
-        let earlier = match thinning {
-            Some(thinning) => EvenPoints::resumed(earlier.clone(), thinning)
-                .unwrap_or_else(|_| earlier.into_iter().collect()),
-            None => earlier.into_iter().collect::<EvenPoints>(),
-        };
-        let points = Arc::new(Locked::new(earlier));
+        let points = Arc::new(Locked::new(earlier.map(|point| point.against(optimum))));
         let failed = Arc::new(Locked::new(None));
         let progress = Arc::new(Locked::new(Progress::new(
             spec.algorithm.name(),
