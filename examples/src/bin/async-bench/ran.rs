@@ -126,12 +126,7 @@ impl Stoppable {
         if !self.stopped() {
             return serde_json::Value::Null;
         }
-        let mut partial = serde_json::json!({
-            "part": self.part,
-            "runs_done": self.done,
-            "runs_planned": self.planned,
-            "stopped_by": "signal",
-        });
+        let mut partial = partial(self.part, self.done, self.planned);
         if self.in_pairs {
             partial["pairs_done"] = (self.done / 2).into();
             partial["pairs_planned"] = (self.planned / 2).into();
@@ -146,11 +141,7 @@ impl Stoppable {
         if !self.stopped() {
             return Ok(());
         }
-        Err(Interrupted(format!(
-            "{} stopped by a signal after {} of {} runs; {written}",
-            self.part, self.done, self.planned
-        ))
-        .into())
+        Err(Interrupted(stopped_line(self.part, self.done, self.planned, written)).into())
     }
 
     /// [`finish`](Stoppable::finish) of a part stopped with nothing to write: the figures
@@ -158,6 +149,22 @@ impl Stoppable {
     pub fn finish_unwritten(&self, out: &std::path::Path) -> Result<()> {
         self.finish(&format!("nothing written; {} is unchanged", out.display()))
     }
+}
+
+/// What the figures say of part `part` stopped by a signal after `done` of its `planned` runs.
+pub fn partial(part: &str, done: usize, planned: usize) -> serde_json::Value {
+    serde_json::json!({
+        "part": part,
+        "runs_done": done,
+        "runs_planned": planned,
+        "stopped_by": "signal",
+    })
+}
+
+/// The line said of part `part` stopped by a signal after `done` of its `planned` runs, its
+/// figures `written` (where, or that none were).
+pub fn stopped_line(part: &str, done: usize, planned: usize, written: &str) -> String {
+    format!("{part} stopped by a signal after {done} of {planned} runs; {written}")
 }
 
 /// The lines said of a run as it ends: its result line and any faults line, or that it failed

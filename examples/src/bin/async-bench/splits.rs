@@ -175,12 +175,7 @@ impl Done {
     /// The figures of the sizes done, marked partial when they are not all planned.
     fn figures(&self) -> Value {
         let partial = match self.sizes.len() < self.planned {
-            true => json!({
-                "part": "splits",
-                "runs_done": self.sizes.len(),
-                "runs_planned": self.planned,
-                "stopped_by": "signal",
-            }),
+            true => crate::ran::partial("splits", self.sizes.len(), self.planned),
             false => Value::Null,
         };
         figures(self.workers, self.load_before, &self.sizes, partial)
@@ -200,19 +195,15 @@ fn keep_done() -> Option<String> {
     let planned = done.planned;
     let count = done.sizes.len();
     let out = done.out.display().to_string();
-    if count == 0 {
-        return Some(format!(
-            "splits stopped by a signal after 0 of {planned} runs; nothing written; {out} is \
-             unchanged"
-        ));
-    }
-    let written = match crate::figures::merge(&done.out, "own_splits", done.figures()) {
-        Ok(()) => format!("figures written to {out}, marked partial"),
-        Err(e) => format!("the figures could not be written: {e:#}"),
+    let written = if count == 0 {
+        format!("nothing written; {out} is unchanged")
+    } else {
+        match crate::figures::merge(&done.out, "own_splits", done.figures()) {
+            Ok(()) => format!("figures written to {out}, marked partial"),
+            Err(e) => format!("the figures could not be written: {e:#}"),
+        }
     };
-    Some(format!(
-        "splits stopped by a signal after {count} of {planned} runs; {written}"
-    ))
+    Some(crate::ran::stopped_line("splits", count, planned, &written))
 }
 
 /// Runs a probe in a process of its own and returns its figures.
