@@ -409,7 +409,6 @@ impl Driver {
                     Refusal::HandshakeTimeout => &mut self.stats.handshake_timeouts,
                     Refusal::TooManyStrangers => &mut self.stats.strangers_turned_away,
                     Refusal::CutOff => &mut self.stats.strangers_cut_off,
-                    Refusal::LeftUnproven => &mut self.stats.refused_workers,
                     Refusal::SessionEnded => &mut self.stats.ended_session_frames,
                     Refusal::Flooded => &mut self.stats.floods,
                 };

@@ -83,9 +83,6 @@ pub enum Refusal {
     /// hello, anything after its refusal, or more frames than a handshake takes (4). Under a
     /// session's identity a second hello is [`Refusal::Unsealed`]: nothing is closed.
     CutOff,
-    /// A peer that left after the driver's challenge, without its proof: a worker holding
-    /// another token leaves there.
-    LeftUnproven,
     /// A frame to or from a session that has ended: an order the coordinator addressed to a
     /// session closed or replaced before it heard so, or what a peer it let go sent before
     /// its connection closed.
